@@ -1,0 +1,198 @@
+// sidecar: the command line. Parses arguments (CLI11), then hands each command to the engine.
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <lua.hpp>
+
+#include "engine.hpp"
+#include "repl.hpp"
+#include "signals.hpp"
+#include "version.hpp"
+
+namespace fs = std::filesystem;
+using sidecar::lua::Engine;
+
+namespace {
+
+constexpr int kExitOk = 0, kExitFailure = 1, kExitUsage = 2, kExitInterrupted = 130;
+
+int report_error(const std::string& message) {
+  std::fflush(stdout);
+  std::fprintf(stderr, "sidecar: %s\n", message.c_str());
+  return kExitFailure;
+}
+
+int usage_error(const std::string& message) {
+  std::fprintf(stderr, "sidecar: %s\nRun 'sidecar --help' for usage.\n", message.c_str());
+  return kExitUsage;
+}
+
+bool interrupted_error(const std::string& error) { return error.find("interrupted!") != std::string::npos; }
+
+// Runs Lua under the Ctrl-C scope and turns its outcome into an exit status.
+template <typename Run>
+int run_lua(Engine& engine, Run&& run) {
+  std::string error;
+  bool ok;
+  {
+    sidecar::cli::LuaInterruptScope interruptible(engine);
+    ok = run(error);
+  }
+  std::fflush(stdout);
+  if (ok) return kExitOk;
+  report_error(error);
+  return interrupted_error(error) ? kExitInterrupted : kExitFailure;
+}
+
+// Spec files named by `paths`: files as given, directories searched for *_spec.lua.
+bool collect_specs(const std::vector<std::string>& paths, std::vector<std::string>& specs, std::string& error) {
+  for (const std::string& p : paths) {
+    std::error_code ec;
+    fs::file_status st = fs::status(p, ec);
+    if (fs::is_regular_file(st)) {
+      specs.push_back(p);
+    } else if (fs::is_directory(st)) {
+      std::vector<std::string> found;
+      for (auto it = fs::recursive_directory_iterator(p, fs::directory_options::skip_permission_denied, ec);
+           !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+        const std::string name = it->path().filename().string();
+        if (it->is_directory() && !name.empty() && name[0] == '.') {
+          it.disable_recursion_pending();  // .git and friends
+        } else if (it->is_regular_file() && name.size() > 9 && name.compare(name.size() - 9, 9, "_spec.lua") == 0) {
+          found.push_back(it->path().string());
+        }
+      }
+      if (ec) {
+        error = "cannot read " + p + ": " + ec.message();
+        return false;
+      }
+      std::sort(found.begin(), found.end());
+      specs.insert(specs.end(), found.begin(), found.end());
+    } else {
+      error = "no such file or directory: " + p;
+      return false;
+    }
+  }
+  return true;
+}
+
+// sidecar test: test.run_files(specs, {filter, verbose}) -> {passed, failed, skipped}
+int run_tests(Engine& engine, std::vector<std::string> paths, const std::string& filter, bool verbose) {
+  if (paths.empty()) {
+    for (const char* d : {"tests", "spec"})
+      if (fs::is_directory(d)) paths.emplace_back(d);
+    if (paths.empty()) return usage_error("test: no PATH given and neither ./tests nor ./spec exists");
+  }
+  std::vector<std::string> specs;
+  std::string error;
+  if (!collect_specs(paths, specs, error)) return usage_error("test: " + error);
+  if (specs.empty()) return report_error("test: no *_spec.lua files found");
+
+  lua_State* L = engine.state();
+  int counts_failed = 0, counts_total = 0;
+  int status = run_lua(engine, [&](std::string& err) {
+    lua_getglobal(L, "require");
+    lua_pushliteral(L, "test");
+    if (!engine.pcall(1, 1)) return err = lua_tostring(L, -1), lua_pop(L, 1), false;
+    lua_getfield(L, -1, "run_files");
+    lua_remove(L, -2);
+    lua_createtable(L, static_cast<int>(specs.size()), 0);
+    for (std::size_t i = 0; i < specs.size(); ++i) {
+      lua_pushstring(L, specs[i].c_str());
+      lua_rawseti(L, -2, static_cast<lua_Integer>(i + 1));
+    }
+    lua_createtable(L, 0, 2);
+    if (!filter.empty()) {
+      lua_pushstring(L, filter.c_str());
+      lua_setfield(L, -2, "filter");
+    }
+    lua_pushboolean(L, verbose);
+    lua_setfield(L, -2, "verbose");
+    if (!engine.pcall(2, 1)) return err = lua_tostring(L, -1), lua_pop(L, 1), false;
+    for (const char* field : {"passed", "failed", "skipped"}) {
+      lua_getfield(L, -1, field);
+      int n = static_cast<int>(lua_tointeger(L, -1));
+      lua_pop(L, 1);
+      counts_total += n;
+      if (field[0] == 'f') counts_failed = n;
+    }
+    lua_pop(L, 1);
+    return true;
+  });
+  if (status != kExitOk) return status;
+  if (counts_total == 0) return report_error("test: no tests ran" + (filter.empty() ? "" : " (filter '" + filter + "')"));
+  return counts_failed == 0 ? kExitOk : kExitFailure;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"Sidecar runs bounded tasks on AI coding-agent CLIs, scripted in Lua.", "sidecar"};
+  app.set_version_flag("-V,--version", std::string("sidecar ") + SIDECAR_VERSION + " (" + LUA_RELEASE + ")");
+  app.require_subcommand(0, 1);
+
+  std::vector<std::string> code;
+  app.add_option("-e", code, "Run Lua CODE (repeatable; runs before any command)")->type_name("CODE")->allow_extra_args(false);
+
+  std::string script_file;
+  std::vector<std::string> script_args;
+  CLI::App* script = app.add_subcommand("script", "Run a Lua script: sidecar script FILE.lua [ARGS...]");
+  script->add_option("file", script_file, "The Lua file to run; `arg` and `...` hold ARGS")->required()->type_name("FILE");
+  script->add_option("args", script_args, "Arguments for the script (everything after FILE)")->type_name("ARGS");
+  script->prefix_command();
+
+  CLI::App* repl = app.add_subcommand("repl", "Interactive Lua prompt with the stdlib loaded (reads piped input without prompts)");
+
+  std::vector<std::string> test_paths;
+  std::string test_filter;
+  bool test_verbose = false;
+  CLI::App* test = app.add_subcommand("test", "Run Lua spec files (*_spec.lua under each PATH; default ./tests or ./spec)");
+  test->add_option("paths", test_paths, "Spec files or directories")->type_name("PATH");
+  test->add_option("--filter", test_filter, "Only tests whose full name contains TEXT")->type_name("TEXT");
+  test->add_flag("-v,--verbose", test_verbose, "Print every test, not only failures");
+
+  // An unknown first word is a mistyped command: say so instead of CLI11's generic complaint.
+  if (argc > 1 && argv[1][0] != '-') {
+    std::string first = argv[1];
+    if (first != "script" && first != "repl" && first != "test")
+      return usage_error("unknown command '" + first + "' (commands: script, repl, test)");
+  }
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    return usage_error(e.what());
+  }
+
+  if (code.empty() && app.get_subcommands().empty()) {
+    std::fputs(app.help().c_str(), stdout);
+    return kExitOk;
+  }
+
+  try {
+    Engine engine;
+    for (const std::string& c : code) {
+      int status = run_lua(engine, [&](std::string& err) { return engine.run_string(c, "=(command line)", err); });
+      if (status != kExitOk) return status;
+    }
+    if (script->parsed()) {
+      std::vector<std::string> args = script_args;
+      for (const std::string& extra : script->remaining()) args.push_back(extra);
+      return run_lua(engine, [&](std::string& err) { return engine.run_file(script_file, args, err); });
+    }
+    if (repl->parsed()) return sidecar::cli::run_repl(engine);
+    if (test->parsed()) return run_tests(engine, test_paths, test_filter, test_verbose);
+    return kExitOk;
+  } catch (const std::exception& e) {
+    return report_error(e.what());
+  }
+}

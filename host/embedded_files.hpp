@@ -1,0 +1,22 @@
+// Lua sources compiled into the binary (generated at build time by cmake/embed_lua.cmake).
+#pragma once
+#include <cstddef>
+
+namespace sidecar {
+
+struct EmbeddedFile {
+  const char* module;  // require() name: "json", "foo.bar"
+  const char* path;    // source path relative to the repository: "stdlib/json.lua"
+  const char* source;
+  std::size_t size;
+};
+
+struct EmbeddedFiles {
+  const EmbeddedFile* begin;
+  const EmbeddedFile* end;
+};
+
+// The stdlib modules, in path order.
+EmbeddedFiles embedded_stdlib() noexcept;
+
+}  // namespace sidecar

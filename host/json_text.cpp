@@ -1,0 +1,74 @@
+#include "json_text.hpp"
+
+#include <charconv>
+#include <cmath>
+
+#include "utf8.hpp"
+
+namespace sidecar::json_text {
+
+bool append_string(std::string& out, std::string_view s, std::size_t* bad_offset) {
+  std::size_t bad = utf8_invalid_offset(s);
+  if (bad != std::string_view::npos) {
+    if (bad_offset) *bad_offset = bad;
+    return false;
+  }
+  static const char hex[] = "0123456789abcdef";
+  out.reserve(out.size() + s.size() + 2);
+  out.push_back('"');
+  std::size_t run = 0;  // start of the pending run of bytes that need no escape
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x20 && c != '"' && c != '\\') continue;
+    out.append(s.data() + run, i - run);
+    run = i + 1;
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      case '\b': out += "\\b"; break;
+      case '\f': out += "\\f"; break;
+      default:
+        out += "\\u00";
+        out.push_back(hex[c >> 4]);
+        out.push_back(hex[c & 0xF]);
+    }
+  }
+  out.append(s.data() + run, s.size() - run);
+  out.push_back('"');
+  return true;
+}
+
+bool append_float(std::string& out, double v) {
+  if (!std::isfinite(v)) return false;
+  char buf[40];
+  auto res = std::to_chars(buf, buf + sizeof buf, v);  // shortest round-trip form
+  std::string_view text(buf, static_cast<std::size_t>(res.ptr - buf));
+  out.append(text);
+  if (text.find_first_of(".eE") == std::string_view::npos) out += ".0";
+  return true;
+}
+
+void append_integer(std::string& out, std::int64_t v) {
+  char buf[24];
+  auto res = std::to_chars(buf, buf + sizeof buf, v);
+  out.append(buf, static_cast<std::size_t>(res.ptr - buf));
+}
+
+Position position_of(std::string_view text, std::size_t offset) noexcept {
+  if (offset > text.size()) offset = text.size();
+  Position p{1, 1};
+  for (std::size_t i = 0; i < offset; ++i) {
+    if (text[i] == '\n') {
+      ++p.line;
+      p.column = 1;
+    } else {
+      ++p.column;
+    }
+  }
+  return p;
+}
+
+}  // namespace sidecar::json_text

@@ -1,0 +1,29 @@
+// Pieces of JSON text: the writer's escaping and number formatting, and error positions.
+// Pure C++ so the Lua binding stays a thin walk over tables and these are testable alone.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace sidecar::json_text {
+
+// Appends `s` as a quoted JSON string. Returns false (appending nothing useful) when `s` is not
+// valid UTF-8; `bad_offset` then receives the offset of the first invalid byte.
+bool append_string(std::string& out, std::string_view s, std::size_t* bad_offset = nullptr);
+
+// Appends the shortest text that reads back as exactly `v`, always with a '.' or exponent so a
+// float stays a float (2.0 -> "2.0"). Returns false for NaN and infinities, which JSON lacks.
+bool append_float(std::string& out, double v);
+
+void append_integer(std::string& out, std::int64_t v);
+
+struct Position {
+  std::size_t line;    // 1-based
+  std::size_t column;  // 1-based, in bytes
+};
+
+// Line and column of byte `offset` in `text` (offset may equal text.size()).
+Position position_of(std::string_view text, std::size_t offset) noexcept;
+
+}  // namespace sidecar::json_text

@@ -1,0 +1,55 @@
+// Embedding Sidecar in another C++ program.
+//
+//   sidecar::Host host;                                     // Lua state + host modules + stdlib
+//   sidecar::Result r = host.run_string("return {ok = true}");
+//   if (r.ok) std::cout << r.json << "\n";                  // {"ok":true}
+//   else std::cerr << r.error << "\n";                      // message and traceback
+//
+// Values cross the boundary as JSON text, so this header needs neither Lua nor a JSON library.
+// A Host is not thread-safe: use one per thread.
+#pragma once
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace sidecar {
+
+namespace lua {
+class Engine;
+}
+
+struct Result {
+  bool ok = false;
+  std::string json;   // the first value the code returned, as JSON ("null" when none)
+  std::string error;  // when !ok: "file:line: message" and a stack traceback
+};
+
+struct HostOptions {
+  // Load the stdlib from this directory instead of the copy built into the library
+  // (empty: $SIDECAR_STDLIB_DIR when set, else the built-in copy).
+  std::string stdlib_dir;
+};
+
+class Host {
+ public:
+  explicit Host(const HostOptions& options = {});
+  ~Host();
+  Host(Host&&) noexcept;
+  Host& operator=(Host&&) noexcept;
+
+  // Runs Lua source. `chunk_name` names it in error messages.
+  Result run_string(const std::string& code, const std::string& chunk_name = "=(embed)");
+
+  // Runs a Lua file with `arg` and `...` set from `args`, as `sidecar script` does.
+  Result run_file(const std::string& path, const std::vector<std::string>& args = {});
+
+  // require(module)[function](args...) where `args_json` is a JSON array of the arguments.
+  Result call(const std::string& module, const std::string& function, const std::string& args_json = "[]");
+
+  static const char* version();
+
+ private:
+  std::unique_ptr<lua::Engine> engine_;
+};
+
+}  // namespace sidecar

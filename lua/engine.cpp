@@ -1,0 +1,163 @@
+#include "engine.hpp"
+
+#include <cstdlib>
+#include <stdexcept>
+
+#include <lua.hpp>
+
+#include "boundary.hpp"
+#include "modules.hpp"
+#include "stdlib_loader.hpp"
+
+namespace sidecar::lua {
+namespace {
+
+// Message handler: turns any error value into "message\nstack traceback:..." (as lua.c does).
+int traceback_handler(lua_State* L) {
+  const char* msg = lua_tostring(L, 1);
+  if (msg == nullptr) {
+    if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING) msg = lua_tostring(L, -1);
+    else msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
+  }
+  luaL_traceback(L, L, msg, 1);
+  return 1;
+}
+
+// Hook set by interrupt(): clears itself and raises in the running chunk.
+void interrupt_hook(lua_State* L, lua_Debug*) {
+  lua_sethook(L, nullptr, 0, 0);
+  luaL_error(L, "interrupted!");
+}
+
+// Everything below runs inside Engine::pcall, so even an allocation failure is a Lua error.
+
+// (&dir) -> nothing. Opens the libraries and makes host.* and the stdlib require()-able.
+int setup_state(lua_State* L) {
+  const auto& dir = *static_cast<const std::string*>(lua_touserdata(L, 1));
+  luaL_openlibs(L);
+  preload_host_modules(L);
+  install_stdlib(L, dir);
+  return 0;
+}
+
+struct FileRequest {
+  const std::string* path;
+  const std::vector<std::string>* args;
+};
+
+// (request) -> chunk, args... | nil, message. Sets the global `arg`; a load error is returned, not
+// raised, so a syntax error prints without a traceback of the host's own frames.
+int load_file_chunk(lua_State* L) {
+  const auto* req = static_cast<const FileRequest*>(lua_touserdata(L, 1));
+  const auto& args = *req->args;
+  luaL_checkstack(L, static_cast<int>(args.size()) + 3, "too many script arguments");
+  lua_createtable(L, static_cast<int>(args.size()), 1);
+  lua_pushstring(L, req->path->c_str());
+  lua_rawseti(L, -2, 0);
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    lua_pushstring(L, args[i].c_str());
+    lua_rawseti(L, -2, static_cast<lua_Integer>(i + 1));
+  }
+  lua_setglobal(L, "arg");
+  if (luaL_loadfile(L, req->path->c_str()) != LUA_OK) {
+    lua_pushnil(L);
+    lua_insert(L, -2);
+    return 2;
+  }
+  for (const std::string& a : args) lua_pushstring(L, a.c_str());
+  return 1 + static_cast<int>(args.size());
+}
+
+struct StringRequest {
+  const std::string* code;
+  const std::string* chunk_name;
+};
+
+// (request) -> chunk | nil, message
+int load_string_chunk(lua_State* L) {
+  const auto* req = static_cast<const StringRequest*>(lua_touserdata(L, 1));
+  if (luaL_loadbuffer(L, req->code->data(), req->code->size(), req->chunk_name->c_str()) != LUA_OK) {
+    lua_pushnil(L);
+    lua_insert(L, -2);
+    return 2;
+  }
+  return 1;
+}
+
+}  // namespace
+
+Engine::Engine(const std::string& stdlib_dir) : L_(luaL_newstate()) {
+  if (L_ == nullptr) throw std::runtime_error("cannot create a Lua state: out of memory");
+  std::string dir = stdlib_dir;
+  if (dir.empty()) {
+    const char* env = std::getenv("SIDECAR_STDLIB_DIR");
+    if (env && *env) dir = env;
+  }
+  stdlib_source_ = dir.empty() ? "embedded" : dir;
+  lua_pushcfunction(L_, guarded<setup_state>);
+  lua_pushlightuserdata(L_, &dir);
+  if (!pcall(1, 0)) {
+    std::string error = lua_tostring(L_, -1);
+    lua_close(L_);
+    throw std::runtime_error("cannot set up the Lua state: " + error);
+  }
+}
+
+Engine::~Engine() { lua_close(L_); }
+
+bool Engine::pcall(int nargs, int nresults) {
+  int base = lua_gettop(L_) - nargs;  // the function's slot
+  lua_pushcfunction(L_, traceback_handler);
+  lua_insert(L_, base);
+  int status = lua_pcall(L_, nargs, nresults, base);
+  lua_remove(L_, base);
+  return status == LUA_OK;
+}
+
+// Takes the error text off the stack (restoring it to `base`) and returns false.
+static bool take_error(lua_State* L, int base, std::string& error) {
+  const char* msg = lua_tostring(L, -1);
+  error = msg ? msg : "(no error message)";
+  lua_settop(L, base);
+  return false;
+}
+
+bool Engine::load_file(const std::string& path, const std::vector<std::string>& args, std::string& error) {
+  const int base = lua_gettop(L_);
+  FileRequest req{&path, &args};
+  lua_pushcfunction(L_, guarded<load_file_chunk>);
+  lua_pushlightuserdata(L_, &req);
+  if (!pcall(1, LUA_MULTRET) || lua_isnil(L_, base + 1)) return take_error(L_, base, error);
+  return true;
+}
+
+bool Engine::load_string(const std::string& code, const std::string& chunk_name, std::string& error) {
+  const int base = lua_gettop(L_);
+  StringRequest req{&code, &chunk_name};
+  lua_pushcfunction(L_, guarded<load_string_chunk>);
+  lua_pushlightuserdata(L_, &req);
+  if (!pcall(1, LUA_MULTRET) || lua_isnil(L_, base + 1)) return take_error(L_, base, error);
+  return true;
+}
+
+bool Engine::run_file(const std::string& path, const std::vector<std::string>& args, std::string& error) {
+  const int base = lua_gettop(L_);
+  if (!load_file(path, args, error)) return false;
+  if (!pcall(lua_gettop(L_) - base - 1, 0)) return take_error(L_, base, error);
+  return true;
+}
+
+bool Engine::run_string(const std::string& code, const std::string& chunk_name, std::string& error) {
+  const int base = lua_gettop(L_);
+  if (!load_string(code, chunk_name, error)) return false;
+  if (!pcall(0, 0)) return take_error(L_, base, error);
+  return true;
+}
+
+void Engine::interrupt() {
+  lua_sethook(L_, interrupt_hook, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
+}
+
+void Engine::clear_interrupt() { lua_sethook(L_, nullptr, 0, 0); }
+
+}  // namespace sidecar::lua

@@ -1,0 +1,18 @@
+#include "modules.hpp"
+
+#include "boundary.hpp"
+
+namespace sidecar::lua {
+
+void preload_host_modules(lua_State* L) {
+  static const luaL_Reg modules[] = {
+      {"host.json", guarded<open_host_json>},
+      {"host.time", guarded<open_host_time>},
+      {nullptr, nullptr},
+  };
+  luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
+  luaL_setfuncs(L, modules, 0);
+  lua_pop(L, 1);
+}
+
+}  // namespace sidecar::lua

@@ -1,0 +1,13 @@
+// The host.* modules: each binding file defines one open function, registered in package.preload.
+#pragma once
+#include <lua.hpp>
+
+namespace sidecar::lua {
+
+int open_host_json(lua_State* L);  // lua/json.cpp
+int open_host_time(lua_State* L);  // lua/time.cpp
+
+// Puts every host.* module into package.preload (loaded on first require).
+void preload_host_modules(lua_State* L);
+
+}  // namespace sidecar::lua

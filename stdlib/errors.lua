@@ -1,0 +1,51 @@
+--- Structured errors for the stdlib: tables with `code`, `message` and context fields that print
+--- as "file:line: message" (through __tostring), so callers can both read and branch on them.
+local M = {}
+
+local Error = {}
+Error.__index = Error
+Error.__name = "sidecar.error"
+
+function Error:__tostring()
+  return (self.where or "") .. tostring(self.message)
+end
+
+---Builds an error value.
+---@param code string      short machine-readable kind, e.g. "json_decode"
+---@param message string   what went wrong and what to do, for people
+---@param context? table   extra fields copied into the error (line, path, ...)
+---@param level? integer   as in error(): 1 = the function calling new, 2 = its caller; 0 = no position
+---@return table
+function M.new(code, message, context, level)
+  local e = { code = code, message = message }
+  for k, v in pairs(context or {}) do
+    e[k] = v
+  end
+  level = level or 1
+  if level > 0 then
+    local info = debug.getinfo(level + 1, "Sl")
+    if info and info.currentline and info.currentline > 0 then
+      e.where = info.short_src .. ":" .. info.currentline .. ": "
+    end
+  end
+  return setmetatable(e, Error)
+end
+
+---Raises an error built by new(); `level` counts from the caller of raise.
+---@param code string
+---@param message string
+---@param context? table
+---@param level? integer
+function M.raise(code, message, context, level)
+  error(M.new(code, message, context, (level or 1) + 1), 0)
+end
+
+---True when `err` is a stdlib error (optionally of the given code).
+---@param err any
+---@param code? string
+---@return boolean
+function M.is(err, code)
+  return getmetatable(err) == Error and (code == nil or err.code == code)
+end
+
+return M

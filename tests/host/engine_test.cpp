@@ -1,0 +1,124 @@
+// The engine (protected entry, tracebacks, stdlib loading) and the public embedding API.
+#include <catch2/catch.hpp>
+
+#include <cstdlib>
+#include <fstream>
+#include <string>
+
+#include <sidecar/sidecar.hpp>
+
+#include "engine.hpp"
+
+using sidecar::lua::Engine;
+
+namespace {
+
+bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+
+std::string write_temp(const std::string& name, const std::string& text) {
+  std::string path = "engine_test_" + name;
+  std::ofstream(path) << text;
+  return path;
+}
+
+}  // namespace
+
+TEST_CASE("engine: errors carry file:line and a traceback") {
+  Engine e;
+  std::string error;
+  CHECK_FALSE(e.run_string("local x = nil\nlocal y = x.field", "=chunk", error));
+  CHECK(contains(error, "chunk:2: attempt to index a nil value"));
+  CHECK(contains(error, "stack traceback:"));
+}
+
+TEST_CASE("engine: a syntax error is reported without running anything") {
+  Engine e;
+  std::string error;
+  CHECK_FALSE(e.run_string("ran = true\nlocal = 1", "=chunk", error));
+  CHECK(contains(error, "chunk:2:"));
+  CHECK_FALSE(contains(error, "stack traceback"));
+  CHECK(e.run_string("assert(ran == nil)", "=check", error));
+}
+
+TEST_CASE("engine: run_file sets arg and ... and reports a missing file") {
+  Engine e;
+  std::string error;
+  std::string path = write_temp("args.lua", "local a, b = ...\nassert(a == 'one' and b == 'two')\n"
+                                            "assert(arg[0] == 'engine_test_args.lua' and arg[2] == 'two' and #arg == 2)\n");
+  CHECK(e.run_file(path, {"one", "two"}, error));
+  INFO(error);
+  std::remove(path.c_str());
+  CHECK_FALSE(e.run_file("no/such/file.lua", {}, error));
+  CHECK(contains(error, "cannot open no/such/file.lua"));
+}
+
+TEST_CASE("engine: embedded stdlib tracebacks name stdlib/<file>.lua") {
+  Engine e;
+  std::string error;
+  CHECK_FALSE(e.run_string("require('json').decode('[1,')", "=chunk", error));
+  CHECK(contains(error, "chunk:1: invalid JSON at line 1, column"));
+  CHECK(contains(error, "stdlib/json.lua:"));
+}
+
+TEST_CASE("engine: SIDECAR_STDLIB_DIR loads the stdlib from a directory") {
+  std::string dir = "engine_test_stdlib";
+  std::system(("mkdir -p " + dir).c_str());
+  std::ofstream(dir + "/json.lua") << "return {from_disk = true}\n";
+  setenv("SIDECAR_STDLIB_DIR", dir.c_str(), 1);
+  {
+    Engine e;
+    std::string error;
+    CHECK(e.stdlib_source() == dir);
+    CHECK(e.run_string("assert(require('json').from_disk)", "=chunk", error));
+    INFO(error);
+  }
+  unsetenv("SIDECAR_STDLIB_DIR");
+  {
+    Engine e;
+    std::string error;
+    CHECK(e.stdlib_source() == "embedded");
+    CHECK(e.run_string("assert(require('json').from_disk == nil)", "=chunk", error));
+  }
+  std::system(("rm -rf " + dir).c_str());
+}
+
+TEST_CASE("engine: interrupt stops a running loop with 'interrupted!'") {
+  Engine e;
+  std::string error;
+  e.interrupt();
+  CHECK_FALSE(e.run_string("while true do end", "=loop", error));
+  CHECK(contains(error, "interrupted!"));
+  CHECK(e.run_string("local x = 1", "=after", error));  // the hook cleared itself
+}
+
+TEST_CASE("host API: results come back as JSON") {
+  sidecar::Host host;
+  sidecar::Result r = host.run_string("return {b = {1, 2.0, 'three'}, a = require('json').null}");
+  REQUIRE(r.ok);
+  CHECK(r.json == R"({"a":null,"b":[1,2.0,"three"]})");
+  CHECK(host.run_string("local x = 1").json == "null");
+}
+
+TEST_CASE("host API: call decodes JSON arguments and encodes the result") {
+  sidecar::Host host;
+  sidecar::Result r = host.call("json", "decode", R"(["{\"k\": [1, {}]}"])");
+  REQUIRE(r.ok);
+  CHECK(r.json == R"({"k":[1,{}]})");
+  sidecar::Result bad = host.call("json", "nope", "[]");
+  CHECK_FALSE(bad.ok);
+  CHECK(contains(bad.error, "module json has no function nope"));
+  CHECK_FALSE(host.call("json", "encode", "{\"not\": \"an array\"}").ok);
+}
+
+TEST_CASE("host API: a result JSON cannot hold is an error, not a crash") {
+  sidecar::Host host;
+  sidecar::Result r = host.run_string("return {f = print}");
+  CHECK_FALSE(r.ok);
+  CHECK(contains(r.error, "cannot encode a function value at $.f"));
+}
+
+TEST_CASE("host API: state persists between calls") {
+  sidecar::Host host;
+  REQUIRE(host.run_string("counter = 41").ok);
+  CHECK(host.run_string("counter = counter + 1 return counter").json == "42");
+}

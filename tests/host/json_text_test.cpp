@@ -1,0 +1,64 @@
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <limits>
+
+#include "json_text.hpp"
+
+namespace jt = sidecar::json_text;
+
+static std::string str(std::string_view s) {
+  std::string out;
+  REQUIRE(jt::append_string(out, s));
+  return out;
+}
+
+static std::string flt(double v) {
+  std::string out;
+  REQUIRE(jt::append_float(out, v));
+  return out;
+}
+
+TEST_CASE("json_text: strings are quoted and escaped") {
+  CHECK(str("") == R"("")");
+  CHECK(str("a\"b\\c") == R"("a\"b\\c")");
+  CHECK(str("\n\r\t\b\f") == R"("\n\r\t\b\f")");
+  CHECK(str(std::string("\x01\x1f", 2)) == R"("\u0001\u001f")");
+  CHECK(str("caf\xC3\xA9 /") == "\"caf\xC3\xA9 /\"");  // UTF-8 and '/' pass through
+}
+
+TEST_CASE("json_text: invalid UTF-8 is refused with its offset") {
+  std::string out;
+  std::size_t bad = 0;
+  CHECK_FALSE(jt::append_string(out, "abc\xFF", &bad));
+  CHECK(bad == 3);
+}
+
+TEST_CASE("json_text: floats keep a fraction or exponent and round-trip") {
+  CHECK(flt(2.0) == "2.0");
+  CHECK(flt(-0.0) == "-0.0");
+  CHECK(flt(0.1) == "0.1");
+  CHECK(flt(1e300) == "1e+300");
+  CHECK(flt(123456789012345680.0) == "123456789012345680.0");  // shorter than 1.2345678901234568e+17
+  CHECK(flt(1.5e-7) == "1.5e-07");
+  CHECK(std::stod(flt(0.1 + 0.2)) == 0.1 + 0.2);
+  std::string out;
+  CHECK_FALSE(jt::append_float(out, std::nan("")));
+  CHECK_FALSE(jt::append_float(out, std::numeric_limits<double>::infinity()));
+  CHECK(out.empty());
+}
+
+TEST_CASE("json_text: integers use the full 64-bit range") {
+  std::string out;
+  jt::append_integer(out, std::numeric_limits<std::int64_t>::min());
+  CHECK(out == "-9223372036854775808");
+}
+
+TEST_CASE("json_text: positions count lines and columns from 1") {
+  CHECK(jt::position_of("abc", 0).line == 1);
+  CHECK(jt::position_of("abc", 0).column == 1);
+  auto p = jt::position_of("{\n  \"a\": x\n}", 9);
+  CHECK(p.line == 2);
+  CHECK(p.column == 8);
+  CHECK(jt::position_of("ab", 99).column == 3);  // clamped to the end
+}
