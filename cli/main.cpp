@@ -139,11 +139,11 @@ int main(int argc, char** argv) {
   app.add_option("-e", code, "Run Lua CODE (repeatable; runs before any command)")->type_name("CODE")->allow_extra_args(false);
 
   std::string script_file;
-  std::vector<std::string> script_args;
+  std::vector<std::string> script_args;  // shown in --help; the real ones are cut off below
   CLI::App* script = app.add_subcommand("script", "Run a Lua script: sidecar script FILE.lua [ARGS...]");
-  script->add_option("file", script_file, "The Lua file to run; `arg` and `...` hold ARGS")->required()->type_name("FILE");
-  script->add_option("args", script_args, "Arguments for the script (everything after FILE)")->type_name("ARGS");
-  script->prefix_command();
+  script->add_option("file", script_file, "The Lua file to run (- reads standard input); `arg` and `...` hold ARGS")->required()->type_name("FILE");
+  script->add_option("args", script_args, "Arguments for the script (everything after FILE, passed as they are)")
+      ->type_name("ARGS");
 
   CLI::App* repl = app.add_subcommand("repl", "Interactive Lua prompt with the stdlib loaded (reads piped input without prompts)");
 
@@ -155,14 +155,32 @@ int main(int argc, char** argv) {
   test->add_option("--filter", test_filter, "Only tests whose full name contains TEXT")->type_name("TEXT");
   test->add_flag("-v,--verbose", test_verbose, "Print every test, not only failures");
 
-  // An unknown first word is a mistyped command: say so instead of CLI11's generic complaint.
-  if (argc > 1 && argv[1][0] != '-') {
-    std::string first = argv[1];
-    if (first != "script" && first != "repl" && first != "test")
-      return usage_error("unknown command '" + first + "' (commands: script, repl, test)");
+  // Everything after `script FILE` belongs to the script, verbatim and in order, so it is cut
+  // off before CLI11 sees it. The first word that is not an option (or -e's value) is the command.
+  std::vector<std::string> args(argv + 1, argv + argc);
+  std::vector<std::string> script_rest;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "-e") {
+      ++i;
+      continue;
+    }
+    if (args[i].empty() || args[i][0] == '-') continue;
+    const std::string& command = args[i];
+    if (command != "script" && command != "repl" && command != "test")
+      return usage_error("unknown command '" + command + "' (commands: script, repl, test)");
+    if (command == "script") {
+      std::size_t file = i + 1;
+      while (file < args.size() && !args[file].empty() && args[file][0] == '-' && args[file] != "-") ++file;
+      if (file < args.size()) {
+        script_rest.assign(args.begin() + static_cast<std::ptrdiff_t>(file) + 1, args.end());
+        args.resize(file + 1);
+      }
+    }
+    break;
   }
+  std::reverse(args.begin(), args.end());  // CLI11 takes a vector in reverse order
   try {
-    app.parse(argc, argv);
+    app.parse(args);
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
   } catch (const CLI::CallForAllHelp& e) {
@@ -170,7 +188,14 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    return usage_error(e.what());
+    std::string what = e.what();
+    if (what.rfind("-e:", 0) == 0) return usage_error("-e needs Lua code, as in: sidecar -e 'print(1 + 1)'");
+    if (what == "file is required") return usage_error("script needs a file: sidecar script FILE.lua [ARGS...]");
+    if (dynamic_cast<const CLI::ExtrasError*>(&e)) {
+      std::string extras = what.substr(what.find(':') + 2);
+      return usage_error("unknown option or argument: " + extras);
+    }
+    return usage_error(what);
   }
 
   if (code.empty() && app.get_subcommands().empty()) {
@@ -185,9 +210,7 @@ int main(int argc, char** argv) {
       if (status != kExitOk) return status;
     }
     if (script->parsed()) {
-      std::vector<std::string> args = script_args;
-      for (const std::string& extra : script->remaining()) args.push_back(extra);
-      return run_lua(engine, [&](std::string& err) { return engine.run_file(script_file, args, err); });
+      return run_lua(engine, [&](std::string& err) { return engine.run_file(script_file, script_rest, err); });
     }
     if (repl->parsed()) return sidecar::cli::run_repl(engine);
     if (test->parsed()) return run_tests(engine, test_paths, test_filter, test_verbose);

@@ -89,6 +89,7 @@ LineReader::~LineReader() {
 
 LineReader::Status LineReader::read(const std::string& prompt, std::string& line) {
   PromptInterruptScope on_ctrl_c;
+  take_interrupt();  // forget a Ctrl-C that already interrupted the previous chunk
   if (!interactive_) return read_plain(line);
 
   // The callback interface lets us wait in poll(), where Ctrl-C (EINTR) can abandon the line.

@@ -59,7 +59,8 @@ int load_file_chunk(lua_State* L) {
     lua_rawseti(L, -2, static_cast<lua_Integer>(i + 1));
   }
   lua_setglobal(L, "arg");
-  if (luaL_loadfile(L, req->path->c_str()) != LUA_OK) {
+  const char* file = *req->path == "-" ? nullptr : req->path->c_str();  // "-": standard input
+  if (luaL_loadfile(L, file) != LUA_OK) {
     lua_pushnil(L);
     lua_insert(L, -2);
     return 2;
