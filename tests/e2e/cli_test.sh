@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# End-to-end: the sidecar binary run as a user runs it. Usage: cli_test.sh path/to/sidecar
+set -u
+S=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lib.sh"
+cd "$work"
+
+# --- help, version, usage errors (exit 2) ------------------------------------------------------
+expect_run "version" 0 '^sidecar [0-9]+\.[0-9]+\.[0-9]+ \(Lua 5\.4' '' -- "$S" --version
+expect_run "help lists every command" 0 'script.*repl.*test' '' -- "$S" --help
+expect_run "help shows -e" 0 '-e CODE' '' -- "$S" --help
+expect_run "no arguments prints help" 0 'Usage: sidecar' '' -- "$S"
+expect_run "script --help" 0 'sidecar script' '' -- "$S" script --help
+expect_run "unknown command" 2 '^$' "unknown command 'bogus'.*sidecar --help" -- "$S" bogus
+expect_run "unknown flag" 2 '^$' 'unknown option or argument: --bogus' -- "$S" --bogus
+expect_run "unknown test flag" 2 '^$' 'unknown option or argument: --nope' -- "$S" test --nope
+expect_run "-e without code" 2 '^$' '-e needs Lua code' -- "$S" -e
+expect_run "script without a file" 2 '^$' 'script needs a file' -- "$S" script
+
+# --- -e ----------------------------------------------------------------------------------------
+expect_run "-e runs code" 0 '^2\n$' '^$' -- "$S" -e 'print(1 + 1)'
+expect_run "-e repeated runs in order" 0 '^a\nb\n$' '' -- "$S" -e 'print("a")' -e 'print("b")'
+expect_run "-e error: message, position, traceback" 1 '' '^sidecar: \(command line\):1: boom\nstack traceback:' \
+  -- "$S" -e 'error("boom")'
+expect_run "-e error object with __tostring" 1 '' 'custom error text' \
+  -- "$S" -e 'error(setmetatable({}, {__tostring = function() return "custom error text" end}))'
+expect_run "-e non-string error" 1 '' 'error object is a table value' -- "$S" -e 'error({})'
+
+# --- script ------------------------------------------------------------------------------------
+printf 'print(#arg, ...)\nprint(arg[0])\n' >args.lua
+expect_run "script gets arg and ... verbatim" 0 '^4\tx\t--flag\t-e\ty\nargs.lua\n$' '' \
+  -- "$S" script args.lua x --flag -e y
+expect_run "script runs after -e" 0 '^first\n1\tz\n' '' -- "$S" -e 'print("first")' script args.lua z
+expect_run "missing script" 1 '^$' '^sidecar: cannot open nosuch\.lua' -- "$S" script nosuch.lua
+printf 'local x = 1\nlocal = 2\n' >syntax.lua
+expect_run "syntax error names file:line, no traceback" 1 '^$' '^sidecar: syntax\.lua:2: [^\n]*\n$' \
+  -- "$S" script syntax.lua
+printf 'local json = require("json")\nlocal function parse(s)\n  local v = json.decode(s)\n  return v\nend\nparse("{")\n' >stdlib_error.lua
+expect_run "error inside a stdlib module" 1 '' 'stdlib_error\.lua:3: invalid JSON at line 1, column 2.*stdlib/json\.lua:[0-9]+: in function .json\.decode.*stdlib_error\.lua:6' \
+  -- "$S" script stdlib_error.lua
+printf 'os.exit(7)\n' >exit7.lua
+expect_run "os.exit status passes through" 7 '' '' -- "$S" script exit7.lua
+stdin_text='print("from stdin", ...)' expect_run "script - reads standard input" 0 '^from stdin\tq\n$' '' \
+  -- "$S" script - q
+
+# --- JSON through the binary: bad input is a clear error, never a crash -------------------------
+printf '["ok", "\xff"]' >bad_utf8.json
+expect_run "invalid UTF-8 in JSON" 1 '' 'invalid JSON at line 1, column [0-9]+: .*UTF-8' \
+  -- "$S" -e 'local f = assert(io.open("bad_utf8.json")) require("json").decode(f:read("a"))'
+expect_run "JSON nested 100 000 deep" 1 '' 'nesting deeper than 1000 levels' \
+  -- "$S" -e 'require("json").decode(string.rep("[", 100000) .. string.rep("]", 100000))'
+expect_run "encode error names the path" 1 '' 'cannot encode a function value at \$\.a\[3\]\.b' \
+  -- "$S" -e 'require("json").encode({a = {1, 2, {b = print}}})'
+
+# --- Ctrl-C (SIGINT) interrupts the running chunk -----------------------------------------------
+"$S" -e 'while true do end' >"$work/out" 2>"$work/err" &
+pid=$!
+sleep 0.3
+kill -INT $pid
+wait $pid
+status=$?
+if [ "$status" = 130 ] && grep -q 'interrupted!' "$work/err"; then
+  passed=$((passed + 1))
+else
+  failed=$((failed + 1))
+  echo "FAIL SIGINT interrupts a running chunk: status $status"
+  cat "$work/err"
+fi
+
+# --- development stdlib directory --------------------------------------------------------------
+mkdir -p devlib
+printf 'return {dev = true}\n' >devlib/inspect.lua
+SIDECAR_STDLIB_DIR=$work/devlib expect_run "SIDECAR_STDLIB_DIR loads modules from disk" 0 '^true\n$' '' \
+  -- "$S" -e 'print(require("inspect").dev)'
+expect_run "embedded stdlib otherwise" 0 '^nil\n$' '' -- "$S" -e 'print(require("inspect").dev)'
+
+# --- sidecar test ------------------------------------------------------------------------------
+mkdir -p specs/nested
+cat >specs/good_spec.lua <<'LUA'
+local test = require("test")
+test.describe("math", function()
+  test.it("adds", function() test.expect(1 + 1):equals(2) end)
+end)
+LUA
+cat >specs/nested/more_spec.lua <<'LUA'
+local test = require("test")
+test.it("top level", function() test.expect("abc"):contains("b") end)
+LUA
+cat >bad_spec.lua <<'LUA'
+local test = require("test")
+test.it("fails", function() test.expect({a = {1, 2}}):equals({a = {1, 3}}) end)
+test.it("passes", function() test.expect(true):is_true() end)
+LUA
+expect_run "test: passing specs" 0 '2 passed, 0 failed\n$' '' -- "$S" test specs
+expect_run "test: failures are shown and fail the run" 1 \
+  'FAIL fails\n    bad_spec\.lua:2: values differ at \.a\[2\]: expected 3, got 2.*1 passed, 1 failed\n$' '' \
+  -- "$S" test bad_spec.lua
+expect_run "test: --filter" 0 '^1 passed, 0 failed\n$' '' -- "$S" test specs --filter adds
+expect_run "test: verbose lists tests" 0 'ok   math > adds' '' -- "$S" test -v specs
+expect_run "test: missing path" 2 '' 'no such file or directory: nope' -- "$S" test nope
+mkdir -p empty_dir
+expect_run "test: no spec files" 1 '' 'no \*_spec\.lua files found' -- "$S" test empty_dir
+expect_run "test: a filter matching nothing fails" 1 '' 'no tests ran' -- "$S" test specs --filter zzz
+
+finish

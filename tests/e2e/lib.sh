@@ -1,0 +1,48 @@
+# Shared helpers for the end-to-end tests: run the real binary, check status and output.
+# Each script sources this, calls `expect_run` per case, and ends with `finish`.
+passed=0
+failed=0
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+# matches REGEX FILE: Perl regex over the whole file ("." crosses lines); "^$" means empty.
+matches() {
+  case "$1" in
+    "") return 0 ;;
+    "^$") [ ! -s "$2" ] ;;
+    *) grep -Pzq -- "(?s)$1" "$2" ;;
+  esac
+}
+
+# expect_run NAME EXPECTED_STATUS STDOUT_REGEX STDERR_REGEX -- COMMAND...
+# Regexes are Perl-style (\n, \t work); an empty one is not checked. Standard input comes from $stdin_text
+# when set, else /dev/null.
+expect_run() {
+  local name=$1 want_status=$2 want_out=$3 want_err=$4
+  shift 5
+  local status=0
+  if [ -n "${stdin_text+x}" ]; then
+    printf '%s' "$stdin_text" | "$@" >"$work/out" 2>"$work/err" || status=$?
+  else
+    "$@" <"$work/empty" >"$work/out" 2>"$work/err" || status=$?
+  fi
+  local why=""
+  [ "$status" = "$want_status" ] || why="exit status $status, expected $want_status"
+  [ -z "$why" ] && ! matches "$want_out" "$work/out" && why="stdout does not match /$want_out/"
+  [ -z "$why" ] && ! matches "$want_err" "$work/err" && why="stderr does not match /$want_err/"
+  if [ -z "$why" ]; then
+    passed=$((passed + 1))
+  else
+    failed=$((failed + 1))
+    echo "FAIL $name: $why"
+    echo "  command: $*"
+    sed 's/^/  stdout| /' "$work/out" | head -20
+    sed 's/^/  stderr| /' "$work/err" | head -20
+  fi
+}
+: >"$work/empty"
+
+finish() {
+  echo "$passed passed, $failed failed"
+  [ "$failed" -eq 0 ]
+}
