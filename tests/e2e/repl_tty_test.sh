@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# End-to-end: `sidecar repl` on a real pseudo-terminal, as a person uses it: prompts, continuation,
+# Ctrl-C on a running chunk and on a half-typed line, Tab completion, Ctrl-D, persisted history.
+# Usage: repl_tty_test.sh path/to/sidecar path/to/pty_driver
+set -u
+S=$1
+DRIVER=$2
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lib.sh"
+export XDG_STATE_HOME=$work/state
+
+stdin_text='expect > 
+type 1 + 1
+expect 2
+type for i = 1, 2 do
+expect >> 
+type print(i * 10) end
+expect 10
+expect 20
+type while true do end
+ctrl-c
+expect interrupted!
+expect > 
+key partial line
+ctrl-c
+expect > 
+key string.fo
+tab
+expect rmat
+type ("<%d>", 7)
+expect "<7>"
+type print("af" .. "ter")
+expect after
+type error("boom")
+expect stdin:1: boom
+expect > 
+ctrl-d
+exit 0
+' expect_run "interactive session" 0 'Sidecar [0-9.]+ \(Lua 5\.4' '' -- "$DRIVER" "$S" repl
+
+expect_run "history saved under XDG_STATE_HOME" 0 '1\\040\+\\0401.*print\("af"' '' -- cat "$XDG_STATE_HOME/sidecar/repl_history"
+
+stdin_text='expect > 
+up
+expect error("boom")
+up
+expect "ter")
+type 
+expect after
+ctrl-d
+exit 0
+' expect_run "history recalled in the next session" 0 '' '' -- "$DRIVER" "$S" repl
+
+finish
