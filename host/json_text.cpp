@@ -64,8 +64,8 @@ Position position_of(std::string_view text, std::size_t offset) noexcept {
     if (text[i] == '\n') {
       ++p.line;
       p.column = 1;
-    } else {
-      ++p.column;
+    } else if ((static_cast<unsigned char>(text[i]) & 0xC0) != 0x80) {
+      ++p.column;  // count characters, not the continuation bytes of UTF-8 sequences
     }
   }
   return p;

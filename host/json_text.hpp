@@ -20,7 +20,7 @@ void append_integer(std::string& out, std::int64_t v);
 
 struct Position {
   std::size_t line;    // 1-based
-  std::size_t column;  // 1-based, in bytes
+  std::size_t column;  // 1-based, in characters (UTF-8 code points), as editors count
 };
 
 // Line and column of byte `offset` in `text` (offset may equal text.size()).

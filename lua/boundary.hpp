@@ -6,6 +6,7 @@
 // (lua5.4-c++): a Lua error raised inside a body is a C++ throw that runs destructors on the way out,
 // and we deliberately never catch it here (no catch (...)), so pcall still sees it.
 #pragma once
+#include <cstddef>
 #include <cstring>
 #include <exception>
 
@@ -13,14 +14,27 @@
 
 namespace sidecar::lua {
 
+// Copies `text` into `out`; a message too long is cut at a UTF-8 character boundary and marked.
+inline void copy_message(char* out, std::size_t size, const char* text) {
+  std::size_t len = std::strlen(text);
+  if (len < size) {
+    std::memcpy(out, text, len + 1);
+    return;
+  }
+  static const char kCut[] = " [...]";
+  len = size - sizeof kCut;
+  while (len > 0 && (static_cast<unsigned char>(text[len]) & 0xC0) == 0x80) --len;
+  std::memcpy(out, text, len);
+  std::memcpy(out + len, kCut, sizeof kCut);
+}
+
 template <typename Body>
 int guarded_call(lua_State* L, Body&& body) {
-  char message[1024];
+  char message[4096];
   try {
     return body();
   } catch (const std::exception& e) {
-    std::strncpy(message, e.what(), sizeof message - 1);
-    message[sizeof message - 1] = '\0';
+    copy_message(message, sizeof message, e.what());
   }
   return luaL_error(L, "%s", message);
 }

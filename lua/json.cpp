@@ -306,13 +306,20 @@ class LuaBuilder final : public nlohmann::json_sax<Json> {
 
   bool parse_error(std::size_t position, const std::string&, const nlohmann::detail::exception& ex) override {
     error_offset = position > 0 ? position - 1 : 0;
-    // nlohmann says "[json.exception.parse_error.101] parse error at line 1, column 5: <reason>";
-    // keep only the reason, the caller adds its own position.
+    // nlohmann says "[json.exception.parse_error.101] parse error at line 1, column 5: <reason>"
+    // (or "[json.exception.out_of_range.406] <reason>"): keep only the reason, the caller adds
+    // its own position.
     std::string_view what = ex.what();
-    std::size_t col = what.find("column ");
-    std::size_t colon = col == std::string_view::npos ? col : what.find(": ", col);
+    if (!what.empty() && what[0] == '[') {
+      std::size_t close = what.find("] ");
+      if (close != std::string_view::npos) what.remove_prefix(close + 2);
+    }
+    if (what.rfind("parse error", 0) == 0) {
+      std::size_t colon = what.find(": ");
+      if (colon != std::string_view::npos) what.remove_prefix(colon + 2);
+    }
     // The "last read" excerpt may hold the very bytes that are not UTF-8: escape them.
-    error = utf8_escape_invalid(colon == std::string_view::npos ? what : what.substr(colon + 2));
+    error = utf8_escape_invalid(what);
     return false;
   }
 
@@ -379,15 +386,21 @@ int json_decode(lua_State* L) {
   const char* s = luaL_checklstring(L, 1, &len);
   std::string_view text(s, len);
   lua_settop(L, 1);
+  // nlohmann's lexer takes a NUL byte for the end of input and would ignore what follows; JSON
+  // text never holds a raw NUL (inside strings it must be escaped), so it is an error here.
+  const void* nul = std::memchr(s, '\0', len);
   LuaBuilder builder(L);
   const int base = lua_gettop(L);
-  if (Json::sax_parse(s, s + len, &builder)) {
+  if (!nul && Json::sax_parse(s, s + len, &builder)) {
     return 1;  // the root value is on top
   }
   lua_settop(L, base);
   std::string reason = builder.error;
   std::size_t offset = builder.error_offset;
-  if (builder.too_deep) {
+  if (nul) {
+    reason = "NUL byte (JSON text cannot contain one; write \\u0000 inside a string)";
+    offset = static_cast<std::size_t>(static_cast<const char*>(nul) - s);
+  } else if (builder.too_deep) {
     reason = "nesting deeper than " + std::to_string(kMaxDepth) + " levels";
     offset = too_deep_offset(text);
   }

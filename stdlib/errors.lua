@@ -17,10 +17,11 @@ end
 ---@param level? integer   as in error(): 1 = the function calling new, 2 = its caller; 0 = no position
 ---@return table
 function M.new(code, message, context, level)
-  local e = { code = code, message = message }
+  local e = {}
   for k, v in pairs(context or {}) do
     e[k] = v
   end
+  e.code, e.message = code, message -- context never overrides these
   level = level or 1
   if level > 0 then
     local info = debug.getinfo(level + 1, "Sl")
@@ -37,7 +38,8 @@ end
 ---@param context? table
 ---@param level? integer
 function M.raise(code, message, context, level)
-  error(M.new(code, message, context, (level or 1) + 1), 0)
+  level = level or 1
+  error(M.new(code, message, context, level > 0 and level + 1 or 0), 0)
 end
 
 ---True when `err` is a stdlib error (optionally of the given code).

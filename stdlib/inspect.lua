@@ -74,12 +74,16 @@ local function scalar(v)
       end
       return s:find("[%.eE]") and s or s .. ".0"
     end
+    if v == math.mininteger then
+      return "math.mininteger" -- its digits would read back as a float
+    end
     return tostring(v)
   end
   return tostring(v)
 end
 
-local function render(v, opts, level, open)
+-- `lead`: columns already used on the line before this value (its key, "key = ").
+local function render(v, opts, level, open, lead)
   if type(v) ~= "table" then
     return scalar(v)
   end
@@ -97,7 +101,7 @@ local function render(v, opts, level, open)
   local parts = {}
   local n = #v
   for i = 1, n do
-    parts[#parts + 1] = render(v[i], opts, level + 1, open)
+    parts[#parts + 1] = render(v[i], opts, level + 1, open, 0)
   end
   local keys = {}
   for k in pairs(v) do
@@ -108,13 +112,14 @@ local function render(v, opts, level, open)
   table.sort(keys, key_less)
   for _, k in ipairs(keys) do
     local name = is_identifier(k) and k or "[" .. scalar(k) .. "]"
-    parts[#parts + 1] = name .. " = " .. render(v[k], opts, level + 1, open)
+    parts[#parts + 1] = name .. " = " .. render(v[k], opts, level + 1, open, #name + 3)
   end
   open[v] = nil
 
   local one_line = "{ " .. table.concat(parts, ", ") .. " }"
   local pad = opts.indent:rep(level)
-  if #one_line + #pad <= opts.width and not one_line:find("\n", 1, true) then
+  -- +1: the comma that may follow it inside its parent
+  if #pad + lead + #one_line + (level > 0 and 1 or 0) <= opts.width and not one_line:find("\n", 1, true) then
     return one_line
   end
   local inner = pad .. opts.indent
@@ -131,7 +136,7 @@ function M.inspect(value, opts)
     depth = opts.depth or 8,
     indent = opts.indent or "  ",
     width = opts.width or 80,
-  }, 0, {})
+  }, 0, {}, 0)
 end
 
 return setmetatable(M, {

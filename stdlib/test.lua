@@ -86,16 +86,24 @@ local function show(v)
   return inspect.inspect(v, { width = 100 })
 end
 
--- First path where a and b differ (nil when deeply equal). Metatables are not compared.
-local function difference(a, b, path, seen)
-  if a == b then
+local function key_text(k)
+  if type(k) == "string" and k:match("^[%a_][%w_]*$") then
+    return "." .. k
+  end
+  return "[" .. show(k) .. "]"
+end
+
+-- First place where a and b differ, as a list of keys ({} for the values themselves), or nil when
+-- they are deeply equal. Numbers must also agree in kind: 2 and 2.0 differ. Metatables are ignored.
+local function difference(a, b, seen)
+  if type(a) == "number" and type(b) == "number" then
+    return (a ~= b or math.type(a) ~= math.type(b)) and {} or nil
+  end
+  if rawequal(a, b) then
     return nil
   end
   if type(a) ~= "table" or type(b) ~= "table" then
-    if type(a) == "number" and type(b) == "number" and a == b then
-      return nil
-    end
-    return path
+    return {}
   end
   seen[a] = seen[a] or {}
   if seen[a][b] then
@@ -103,32 +111,38 @@ local function difference(a, b, path, seen)
   end
   seen[a][b] = true
   for k, v in pairs(a) do
-    local key = type(k) == "string" and k:match("^[%a_][%w_]*$") and ("." .. k) or ("[" .. show(k) .. "]")
-    local d = difference(v, b[k], path .. key, seen)
+    local d = difference(v, rawget(b, k), seen)
     if d then
+      table.insert(d, 1, k)
       return d
     end
   end
   for k in pairs(b) do
-    if a[k] == nil then
-      return path .. (type(k) == "string" and ("." .. k) or ("[" .. show(k) .. "]"))
+    if rawget(a, k) == nil then
+      return { k }
     end
   end
   return nil
 end
 
-local function lookup(v, path)
-  for part in path:gmatch("[^%.%[%]]+") do
+local function same(a, b)
+  return difference(a, b, {}) == nil
+end
+
+local function path_text(keys)
+  local parts = {}
+  for i, k in ipairs(keys) do
+    parts[i] = key_text(k)
+  end
+  return table.concat(parts)
+end
+
+local function lookup(v, keys)
+  for _, k in ipairs(keys) do
     if type(v) ~= "table" then
-      return v
+      return nil
     end
-    local key = part
-    if part:match('^".*"$') then
-      key = load("return " .. part)()
-    elseif tonumber(part) then
-      key = math.tointeger(tonumber(part)) or tonumber(part)
-    end
-    v = v[key]
+    v = rawget(v, k)
   end
   return v
 end
@@ -145,22 +159,20 @@ end
 ---Deep equality (tables by content; integer 2 and float 2.0 are not equal).
 function Expect:equals(expected)
   local a = self.actual
-  local same_number_kind = not (type(a) == "number" and type(expected) == "number") or
-    math.type(a) == math.type(expected)
-  local path = difference(a, expected, "", {})
-  if path == nil and same_number_kind then
+  local keys = difference(a, expected, {})
+  if keys == nil then
     return self
   end
-  if path == nil or path == "" then
+  if #keys == 0 then
     fail("expected " .. show(expected) .. ", got " .. show(a))
   end
   fail(("values differ at %s: expected %s, got %s\n  expected: %s\n  actual:   %s"):format(
-    path, show(lookup(expected, path)), show(lookup(a, path)), show(expected), show(a)))
+    path_text(keys), show(lookup(expected, keys)), show(lookup(a, keys)), show(expected), show(a)))
 end
 
 ---Inequality, the opposite of equals.
 function Expect:not_equals(unexpected)
-  if difference(self.actual, unexpected, "", {}) == nil then
+  if same(self.actual, unexpected) then
     fail("expected a value other than " .. show(unexpected))
   end
   return self
@@ -228,7 +240,7 @@ function Expect:contains(needle)
     end
   elseif type(a) == "table" then
     for _, v in pairs(a) do
-      if difference(v, needle, "", {}) == nil then
+      if same(v, needle) then
         return self
       end
     end

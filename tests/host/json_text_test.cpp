@@ -61,4 +61,5 @@ TEST_CASE("json_text: positions count lines and columns from 1") {
   CHECK(p.line == 2);
   CHECK(p.column == 8);
   CHECK(jt::position_of("ab", 99).column == 3);  // clamped to the end
+  CHECK(jt::position_of("{\"\xC3\xA9\": x}", 7).column == 7);  // é is one column
 }
