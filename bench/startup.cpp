@@ -108,23 +108,33 @@ int main(int argc, char** argv) {
   std::printf("  %-34s %8.3f\n", "sidecar: start -> first Lua line", sidecar_first);
   std::printf("  %-34s %8.3f\n", "sidecar -e '' (whole run)", sidecar_whole);
 
-  std::string py = python_path();
-  double python = py.empty() ? -1 : whole_run({py, "-c", "pass"}, runs);
-  if (python > 0) {
-    std::printf("  %-34s %8.3f   (%s)\n", "python3 -c pass (whole run)", python, py.c_str());
-  } else {
-    std::printf("  python3 not found\n");
+  // Every python3 there is: the one on PATH (here possibly a version manager's build) and the
+  // distribution's, which can differ several-fold in start-up.
+  std::vector<std::string> pythons;
+  for (const std::string& p : {python_path(), std::string("/usr/bin/python3")})
+    if (!p.empty() && access(p.c_str(), X_OK) == 0 && std::find(pythons.begin(), pythons.end(), p) == pythons.end())
+      pythons.push_back(p);
+  std::vector<double> python_ms;
+  for (const std::string& p : pythons) {
+    python_ms.push_back(whole_run({p, "-c", "pass"}, runs));
+    std::printf("  %-34s %8.3f   (%s)\n", "python3 -c pass (whole run)", python_ms.back(), p.c_str());
   }
+  if (pythons.empty()) std::printf("  python3 not found\n");
   double lua = whole_run({"lua5.4", "-e", ""}, runs);
   if (lua > 0) std::printf("  %-34s %8.3f\n", "lua5.4 -e '' (whole run)", lua);
   else std::printf("  lua5.4 not installed\n");
+  double floor = whole_run({"/bin/true"}, runs);
+  std::printf("  %-34s %8.3f   (fork + exec + exit floor)\n", "/bin/true (whole run)", floor);
 
   std::printf("ratios\n");
-  if (python > 0) {
-    std::printf("  python3 whole run / sidecar first line  %6.1fx  (target >= 20x)\n", python / sidecar_first);
-    std::printf("  python3 whole run / sidecar whole run   %6.1fx\n", python / sidecar_whole);
+  for (std::size_t i = 0; i < pythons.size(); ++i) {
+    if (python_ms[i] <= 0) continue;
+    std::printf("  python3 / sidecar first line   %6.1fx  (target >= 20x)  %s\n", python_ms[i] / sidecar_first,
+                pythons[i].c_str());
+    std::printf("  python3 / sidecar whole run    %6.1fx                   %s\n", python_ms[i] / sidecar_whole,
+                pythons[i].c_str());
   }
-  if (lua > 0) std::printf("  sidecar whole run / lua5.4 whole run    %6.2fx\n", sidecar_whole / lua);
+  if (lua > 0) std::printf("  sidecar whole run / lua5.4 whole run  %6.2fx\n", sidecar_whole / lua);
   std::printf("target: first Lua line <= 5 ms: %s\n", sidecar_first <= 5.0 ? "met" : "NOT met");
   return 0;
 }
