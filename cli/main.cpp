@@ -95,9 +95,7 @@ int run_tests(Engine& engine, std::vector<std::string> paths, const std::string&
   lua_State* L = engine.state();
   int counts_failed = 0, counts_total = 0;
   int status = run_lua(engine, [&](std::string& err) {
-    lua_getglobal(L, "require");
-    lua_pushliteral(L, "test");
-    if (!engine.pcall(1, 1)) return err = lua_tostring(L, -1), lua_pop(L, 1), false;
+    if (!engine.require("test", err)) return false;
     lua_getfield(L, -1, "run_files");
     lua_remove(L, -2);
     lua_createtable(L, static_cast<int>(specs.size()), 0);
@@ -112,14 +110,19 @@ int run_tests(Engine& engine, std::vector<std::string> paths, const std::string&
     }
     lua_pushboolean(L, verbose);
     lua_setfield(L, -2, "verbose");
-    if (!engine.pcall(2, 1)) return err = lua_tostring(L, -1), lua_pop(L, 1), false;
-    for (const char* field : {"passed", "failed", "skipped"}) {
+    if (!engine.pcall(2, 1)) {
+      err = lua_tostring(L, -1);
+      lua_pop(L, 1);
+      return false;
+    }
+    auto count = [&](const char* field) {
       lua_getfield(L, -1, field);
       int n = static_cast<int>(lua_tointeger(L, -1));
       lua_pop(L, 1);
-      counts_total += n;
-      if (field[0] == 'f') counts_failed = n;
-    }
+      return n;
+    };
+    counts_failed = count("failed");
+    counts_total = count("passed") + counts_failed + count("skipped");
     lua_pop(L, 1);
     return true;
   });

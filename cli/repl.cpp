@@ -55,10 +55,9 @@ class Repl {
   }
 
   bool require_repl_module() {
-    lua_getglobal(L_, "require");
-    lua_pushliteral(L_, "repl");
-    if (!engine_.pcall(1, 1)) {
-      report();
+    std::string error;
+    if (!engine_.require("repl", error)) {
+      fail(error);
       return false;
     }
     repl_ref_ = luaL_ref(L_, LUA_REGISTRYINDEX);

@@ -123,21 +123,30 @@ static bool take_error(lua_State* L, int base, std::string& error) {
   return false;
 }
 
-bool Engine::load_file(const std::string& path, const std::vector<std::string>& args, std::string& error) {
+// Runs `loader(request)` protected; it leaves the chunk (and its arguments) or nil and a message.
+bool Engine::load_with(int (*loader)(lua_State*), void* request, std::string& error) {
   const int base = lua_gettop(L_);
-  FileRequest req{&path, &args};
-  lua_pushcfunction(L_, guarded<load_file_chunk>);
-  lua_pushlightuserdata(L_, &req);
+  lua_pushcfunction(L_, loader);
+  lua_pushlightuserdata(L_, request);
   if (!pcall(1, LUA_MULTRET) || lua_isnil(L_, base + 1)) return take_error(L_, base, error);
   return true;
 }
 
+bool Engine::load_file(const std::string& path, const std::vector<std::string>& args, std::string& error) {
+  FileRequest req{&path, &args};
+  return load_with(guarded<load_file_chunk>, &req, error);
+}
+
 bool Engine::load_string(const std::string& code, const std::string& chunk_name, std::string& error) {
-  const int base = lua_gettop(L_);
   StringRequest req{&code, &chunk_name};
-  lua_pushcfunction(L_, guarded<load_string_chunk>);
-  lua_pushlightuserdata(L_, &req);
-  if (!pcall(1, LUA_MULTRET) || lua_isnil(L_, base + 1)) return take_error(L_, base, error);
+  return load_with(guarded<load_string_chunk>, &req, error);
+}
+
+bool Engine::require(const char* module, std::string& error) {
+  const int base = lua_gettop(L_);
+  lua_getglobal(L_, "require");
+  lua_pushstring(L_, module);
+  if (!pcall(1, 1)) return take_error(L_, base, error);
   return true;
 }
 

@@ -32,6 +32,9 @@ class Engine {
   // Loads a chunk of code and pushes it, or sets `error`. `chunk_name` as in lua_load.
   bool load_string(const std::string& code, const std::string& chunk_name, std::string& error);
 
+  // Pushes require(module), or sets `error` (message and traceback) and pushes nothing.
+  bool require(const char* module, std::string& error);
+
   // Runs a Lua file with a global `arg` as in lua.c (arg[0] = path, arg[1..] = args, also passed
   // as `...`). On failure `error` receives the message and traceback.
   bool run_file(const std::string& path, const std::vector<std::string>& args, std::string& error);
@@ -50,6 +53,8 @@ class Engine {
   const std::string& stdlib_source() const { return stdlib_source_; }
 
  private:
+  bool load_with(int (*loader)(lua_State*), void* request, std::string& error);
+
   lua_State* L_;
   std::string stdlib_source_;
 };

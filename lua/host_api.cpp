@@ -13,11 +13,8 @@ namespace {
 // Encodes the value on top of the stack (popping it) into r.json; false with r.error on failure.
 bool encode_top(lua::Engine& engine, Result& r) {
   lua_State* L = engine.state();
-  lua_getglobal(L, "require");
-  lua_pushliteral(L, "json");
-  if (!engine.pcall(1, 1)) {
-    r.error = lua_tostring(L, -1);
-    lua_pop(L, 2);
+  if (!engine.require("json", r.error)) {
+    lua_pop(L, 1);
     return false;
   }
   lua_getfield(L, -1, "encode");
