@@ -18,7 +18,8 @@ using sidecar::lua::Engine;
 
 namespace {
 
-constexpr int kExitOk = 0, kExitFailure = 1, kExitUsage = 2, kExitInterrupted = 130;
+constexpr int kExitOk = 0, kExitFailure = 1, kExitUsage = 2, kExitInterrupted = 130,
+              kExitTerminated = 143;
 
 int report_error(const std::string& message) {
   std::fflush(stdout);
@@ -44,8 +45,10 @@ int run_lua(Engine& engine, Run&& run) {
   }
   std::fflush(stdout);
   if (ok) return kExitOk;
-  report_error(error);
-  return interrupted_error(error) ? kExitInterrupted : kExitFailure;
+  if (!interrupted_error(error)) return report_error(error);
+  // Ctrl-C or SIGTERM: what was stopped matters, the traceback does not.
+  report_error(error.substr(0, error.find('\n')));
+  return sidecar::cli::terminated() ? kExitTerminated : kExitInterrupted;
 }
 
 // Spec files named by `paths`: files as given, directories searched for *_spec.lua.
@@ -134,6 +137,7 @@ int run_tests(Engine& engine, std::vector<std::string> paths, const std::string&
 }  // namespace
 
 int main(int argc, char** argv) {
+  sidecar::cli::install_termination_handler();
   CLI::App app{"Sidecar runs bounded tasks on AI coding-agent CLIs, scripted in Lua.", "sidecar"};
   app.set_version_flag("-V,--version", std::string("sidecar ") + SIDECAR_VERSION + " (" + LUA_RELEASE + ")");
   app.require_subcommand(0, 1);

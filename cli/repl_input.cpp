@@ -54,7 +54,7 @@ LineReader::Status read_plain(std::string& line) {
   for (;;) {
     int c = std::getchar();
     if (c == EOF) {
-      if (std::ferror(stdin) && take_interrupt()) {
+      if (std::ferror(stdin) && take_interrupt() && !terminated()) {
         std::clearerr(stdin);
         return LineReader::Status::Interrupted;
       }
@@ -99,6 +99,10 @@ LineReader::Status LineReader::read(const std::string& prompt, std::string& line
   while (!g_line_done) {
     pollfd p{STDIN_FILENO, POLLIN, 0};
     int ready = poll(&p, 1, -1);
+    if (terminated()) {
+      rl_callback_handler_remove();
+      return Status::Eof;
+    }
     if (take_interrupt()) {
       rl_replace_line("", 0);
       rl_callback_handler_remove();

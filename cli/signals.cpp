@@ -3,17 +3,31 @@
 #include <csignal>
 
 #include "engine.hpp"
+#include "process_loop.hpp"
 
 namespace sidecar::cli {
 namespace {
 
 lua::Engine* g_engine = nullptr;
 volatile std::sig_atomic_t g_interrupted = 0;
+volatile std::sig_atomic_t g_sigints = 0;
+volatile std::sig_atomic_t g_terminated = 0;
 
+// The running chunk raises "interrupted!" and a process wait stops its children. A second
+// Ctrl-C makes that stop immediate (SIGKILL); the third terminates, in case Lua never gets
+// control back.
 extern "C" void on_sigint_lua(int) {
-  std::signal(SIGINT, SIG_DFL);  // a second Ctrl-C terminates, in case Lua never gets control back
+  if (++g_sigints >= 2) std::signal(SIGINT, SIG_DFL);
   g_interrupted = 1;
   if (g_engine) g_engine->interrupt();
+  sidecar::host::ProcessLoop::interrupt_all();
+}
+
+extern "C" void on_sigterm(int) {
+  g_terminated = 1;
+  g_interrupted = 1;
+  if (g_engine) g_engine->interrupt();
+  sidecar::host::ProcessLoop::interrupt_all();
 }
 
 extern "C" void on_sigint_prompt(int) { g_interrupted = 1; }
@@ -32,6 +46,7 @@ struct sigaction g_saved_lua, g_saved_prompt;
 
 LuaInterruptScope::LuaInterruptScope(lua::Engine& engine) {
   g_engine = &engine;
+  g_sigints = 0;
   install(on_sigint_lua, &g_saved_lua);
 }
 
@@ -44,6 +59,16 @@ LuaInterruptScope::~LuaInterruptScope() {
 PromptInterruptScope::PromptInterruptScope() { install(on_sigint_prompt, &g_saved_prompt); }
 
 PromptInterruptScope::~PromptInterruptScope() { sigaction(SIGINT, &g_saved_prompt, nullptr); }
+
+void install_termination_handler() {
+  struct sigaction sa {};
+  sa.sa_handler = on_sigterm;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = 0;  // no SA_RESTART: the REPL's poll returns EINTR and sees it
+  sigaction(SIGTERM, &sa, nullptr);
+}
+
+bool terminated() { return g_terminated != 0; }
 
 bool take_interrupt() {
   bool was = g_interrupted != 0;

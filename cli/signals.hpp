@@ -7,8 +7,9 @@ class Engine;
 
 namespace sidecar::cli {
 
-// While alive, SIGINT makes `engine`'s running chunk raise "interrupted!" (as lua.c does). The
-// handler then resets itself, so a second Ctrl-C kills a process stuck outside Lua.
+// While alive, SIGINT makes `engine`'s running chunk raise "interrupted!" (as lua.c does) and a
+// process wait stop its children. A second Ctrl-C skips their grace period; a third kills
+// a process stuck outside Lua.
 class LuaInterruptScope {
  public:
   explicit LuaInterruptScope(lua::Engine& engine);
@@ -26,6 +27,13 @@ class PromptInterruptScope {
   PromptInterruptScope(const PromptInterruptScope&) = delete;
   PromptInterruptScope& operator=(const PromptInterruptScope&) = delete;
 };
+
+// From now on SIGTERM interrupts like Ctrl-C (children are stopped) and then ends the program:
+// the running chunk raises, the REPL stops reading. For the whole life of the CLI.
+void install_termination_handler();
+
+// True once SIGTERM arrived.
+bool terminated();
 
 // True when a SIGINT arrived since the last call (and clears the flag).
 bool take_interrupt();

@@ -8,6 +8,7 @@ void preload_host_modules(lua_State* L) {
   static const luaL_Reg modules[] = {
       {"host.json", guarded<open_host_json>},
       {"host.time", guarded<open_host_time>},
+      {"host.proc", guarded<open_host_proc>},
       {nullptr, nullptr},
   };
   luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);

@@ -1,0 +1,774 @@
+#include "process_loop.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include <atomic>
+#include <cerrno>
+#include <csignal>
+#include <cstdlib>
+#include <cstring>
+#include <deque>
+#include <stdexcept>
+#include <unordered_map>
+#include <vector>
+
+#include "output_buffer.hpp"
+#include "process_group.hpp"
+#include "program_path.hpp"
+#include "pty.hpp"
+
+namespace sidecar::host {
+namespace {
+
+constexpr uint64_t kDrainMs = 100;       // how long a group may hold the pipes after its leader exits
+constexpr uint64_t kTickMs = 10;         // supervision period while a process is ending
+constexpr uint64_t kForceCloseMs = 500;  // after SIGKILL: stop waiting for pipes held outside the group
+constexpr std::size_t kReadBuffer = 256 * 1024;
+constexpr int kReadsPerWakeup = 64;      // then let timers and other processes have a turn
+constexpr int kPipeSizeForFiles = 1 << 20;
+
+// Loops that interrupt_all() wakes and that the exit handler reaches. A fixed table of atomics,
+// because a signal handler reads it.
+constexpr int kMaxLoops = 64;
+std::atomic<uint64_t> g_interrupts{0};
+std::atomic<uv_async_t*> g_wakers[kMaxLoops];
+std::atomic<ProcessLoop::Impl*> g_loops[kMaxLoops];
+
+// An fd closed on scope exit unless released: spawn's error paths leave nothing open.
+struct Fd {
+  int fd = -1;
+  Fd() = default;
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  ~Fd() { reset(); }
+  void reset(int next = -1) {
+    if (fd >= 0) close(fd);
+    fd = next;
+  }
+  int release() {
+    int f = fd;
+    fd = -1;
+    return f;
+  }
+};
+
+struct Process;
+
+struct Stream {
+  Process* owner = nullptr;
+  ProcessEvent::Kind kind = ProcessEvent::Stdout;
+  int fd = -1;           // our end of the pipe (or the pty master)
+  uv_poll_t poll{};
+  bool open = false;     // still being read
+  bool pty = false;
+  OutputSink sink;
+  int file_fd = -1;      // the tee file, while it is written
+  bool splice = false;   // pipe → file by splice(2): the bytes never pass through user space
+  TailBuffer tail;
+  LineSplitter splitter;
+  uint64_t bytes = 0;
+};
+
+struct Process {
+  ProcessLoop::Impl* loop = nullptr;
+  uint64_t id = 0;
+  SpawnOptions opts;
+  ProcessResult result;
+  uv_process_t handle{};
+  uv_timer_t wall_timer{}, idle_timer{}, tick_timer{};
+  Stream out, err;
+  uv_pipe_t stdin_pipe{};
+  bool stdin_handle = false;  // stdin_pipe initialised and not closing
+  bool stdin_open = false;    // accepts writes
+  std::string stdin_error;
+  std::size_t stdin_queued = 0;
+  int handles = 0;            // libuv handles not yet closed; freed at 0 once released
+  bool spawned = false, exited = false, finished = false, released = false;
+  bool term_sent = false, kill_sent = false;
+  uint64_t started_ns = 0, last_output_ms = 0, exited_at = 0, term_at = 0, kill_at = 0;
+};
+
+struct WriteRequest {
+  uv_write_t req{};
+  std::string data;
+};
+
+}  // namespace
+
+struct ProcessLoop::Impl {
+  uv_loop_t loop{};
+  uv_async_t waker{};
+  uv_timer_t step_timer{};
+  int slot = -1;
+  uint64_t next_id = 1;
+  std::size_t running = 0;
+  std::unordered_map<uint64_t, std::unique_ptr<Process>> processes;
+  std::deque<ProcessEvent> events;
+  std::vector<char> buffer = std::vector<char>(kReadBuffer);
+
+  // Called at exit(): a script that calls os.exit() must not leave its children running.
+  void kill_groups_now() {
+    for (auto& [id, p] : processes) {
+      if (p->spawned && !p->finished) kill(-p->result.pid, SIGKILL);
+    }
+  }
+};
+
+namespace {
+
+void kill_groups_at_exit() {
+  for (auto& slot : g_loops) {
+    if (ProcessLoop::Impl* impl = slot.load()) impl->kill_groups_now();
+  }
+}
+
+std::string uv_message(int status) { return std::string(uv_err_name(status)) + ": " + uv_strerror(status); }
+
+void on_handle_closed(uv_handle_t* h) {
+  Process* p = static_cast<Process*>(h->data);
+  if (--p->handles == 0 && p->released) p->loop->processes.erase(p->id);  // frees p
+}
+
+void close_handle(uv_handle_t* h) {
+  if (!uv_is_closing(h)) uv_close(h, on_handle_closed);
+}
+
+void on_poll_closed(uv_handle_t* h) {
+  Stream* s = static_cast<Stream*>(h->data);
+  close(s->fd);  // only now: libuv must not be watching an fd when it is closed
+  s->fd = -1;
+  h->data = s->owner;
+  on_handle_closed(h);
+}
+
+void queue_event(Process& p, ProcessEvent::Kind kind, bool line, std::string data) {
+  p.loop->events.push_back(ProcessEvent{p.id, kind, line, std::move(data)});
+}
+
+const char* stream_name(const Stream& s) { return s.kind == ProcessEvent::Stdout ? "stdout" : "stderr"; }
+
+void stop_tee(Stream& s, const char* what) {
+  Process& p = *s.owner;
+  if (p.result.error.empty()) {
+    p.result.error = std::string("cannot write ") + stream_name(s) + " to " + s.sink.file + ": " + what;
+  }
+  close(s.file_fd);
+  s.file_fd = -1;
+  s.splice = false;
+}
+
+void write_tee(Stream& s, const char* data, std::size_t n) {
+  while (n > 0 && s.file_fd >= 0) {
+    ssize_t w = ::write(s.file_fd, data, n);
+    if (w < 0 && errno == EINTR) continue;
+    if (w < 0) return stop_tee(s, std::strerror(errno));
+    data += w;
+    n -= static_cast<std::size_t>(w);
+  }
+}
+
+// Output arrived: count it, reset the idle clock, and hand it to every consumer the sink names.
+void deliver(Stream& s, const char* data, std::size_t n) {
+  Process& p = *s.owner;
+  s.bytes += n;
+  p.last_output_ms = uv_now(&p.loop->loop);
+  if (s.file_fd >= 0) write_tee(s, data, n);
+  std::string_view chunk(data, n);
+  if (s.sink.collect) s.tail.append(chunk);
+  if (s.sink.chunks) queue_event(p, s.kind, false, std::string(chunk));
+  if (s.sink.lines) {
+    std::vector<std::string> lines;
+    s.splitter.feed(chunk, lines);
+    for (std::string& line : lines) queue_event(p, s.kind, true, std::move(line));
+  }
+}
+
+void supervise(Process& p);
+
+void end_stream(Stream& s) {
+  if (!s.open) return;
+  s.open = false;
+  std::string last;
+  if (s.sink.lines && s.splitter.finish(last)) queue_event(*s.owner, s.kind, true, std::move(last));
+  if (s.file_fd >= 0) {
+    close(s.file_fd);
+    s.file_fd = -1;
+  }
+  uv_poll_stop(&s.poll);
+  uv_close(reinterpret_cast<uv_handle_t*>(&s.poll), on_poll_closed);
+}
+
+void on_readable(uv_poll_t* h, int status, int) {
+  Stream& s = *static_cast<Stream*>(h->data);
+  Process& p = *s.owner;
+  char* buffer = p.loop->buffer.data();
+  for (int i = 0; i < kReadsPerWakeup && s.open; ++i) {
+    ssize_t n;
+    if (s.splice) {
+      n = ::splice(s.fd, nullptr, s.file_fd, nullptr, kPipeSizeForFiles, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+      if (n > 0) {
+        s.bytes += static_cast<uint64_t>(n);
+        p.last_output_ms = uv_now(&p.loop->loop);
+        continue;
+      }
+      if (n < 0 && errno == EINVAL) {  // the file system cannot take spliced pages: copy instead
+        s.splice = false;
+        continue;
+      }
+      if (n < 0 && errno != EAGAIN && errno != EINTR) {  // the file failed (ENOSPC, EIO): keep draining
+        stop_tee(s, std::strerror(errno));
+        continue;
+      }
+    } else {
+      n = ::read(s.fd, buffer, kReadBuffer);
+      if (n > 0) {
+        deliver(s, buffer, static_cast<std::size_t>(n));
+        continue;
+      }
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EAGAIN) {
+      if (status < 0) break;  // nothing to read, yet an error was reported: give up below
+      return;
+    }
+    // EOF, or EIO from a pty master whose terminal has no process left: the stream has ended.
+    if (n < 0 && !(s.pty && errno == EIO) && p.result.error.empty()) {
+      p.result.error = std::string("reading ") + stream_name(s) + ": " + std::strerror(errno);
+    }
+    end_stream(s);
+    supervise(p);
+    return;
+  }
+  if (status < 0 && s.open) {
+    end_stream(s);
+    supervise(p);
+  }
+}
+
+bool group_alive(const Process& p) { return p.spawned && group_has_live_members(p.result.pid); }
+
+void start_tick(Process& p);
+
+// SIGTERM to the whole group; SIGKILL follows after the grace (see supervise).
+void begin_stop(Process& p) {
+  if (p.finished || p.term_sent || !p.spawned) return;
+  p.term_sent = true;
+  p.term_at = uv_now(&p.loop->loop);
+  p.result.stopped = true;
+  kill(-p.result.pid, SIGTERM);
+  start_tick(p);
+}
+
+void kill_now(Process& p) {
+  if (p.finished || p.kill_sent || !p.spawned) return;
+  uint64_t now = uv_now(&p.loop->loop);
+  if (!p.term_sent) {
+    p.term_sent = true;
+    p.term_at = now;
+    p.result.stopped = true;
+  }
+  p.kill_sent = true;
+  p.kill_at = now;
+  p.result.killed = true;
+  kill(-p.result.pid, SIGKILL);
+  start_tick(p);
+}
+
+void close_stdin_handle(Process& p) {
+  p.stdin_open = false;
+  if (p.stdin_handle) {
+    p.stdin_handle = false;
+    close_handle(reinterpret_cast<uv_handle_t*>(&p.stdin_pipe));
+  }
+}
+
+void finish(Process& p) {
+  p.finished = true;
+  --p.loop->running;
+  p.result.duration_ms = static_cast<double>(uv_hrtime() - p.started_ns) / 1e6;
+  for (Stream* s : {&p.out, &p.err}) {
+    std::string& text = s == &p.out ? p.result.out : p.result.err;
+    bool& truncated = s == &p.out ? p.result.out_truncated : p.result.err_truncated;
+    (s == &p.out ? p.result.out_bytes : p.result.err_bytes) = s->bytes;
+    text = s->tail.take();
+    truncated = s->tail.truncated();
+  }
+  if (p.result.error.empty() && !p.stdin_error.empty()) p.result.error = p.stdin_error;
+  close_stdin_handle(p);
+  for (uv_timer_t* t : {&p.wall_timer, &p.idle_timer, &p.tick_timer}) {
+    close_handle(reinterpret_cast<uv_handle_t*>(t));
+  }
+  close_handle(reinterpret_cast<uv_handle_t*>(&p.handle));
+  queue_event(p, ProcessEvent::Exit, false, std::string());
+}
+
+// Drives a process that is ending: escalates SIGTERM to SIGKILL, ends a group that outlives its
+// leader, stops waiting for pipes held outside the group, and finishes when all is quiet.
+void supervise(Process& p) {
+  if (p.finished || !p.spawned) return;
+  uint64_t now = uv_now(&p.loop->loop);
+  auto streams_open = [&p] { return p.out.open || p.err.open; };
+  if (p.exited && !streams_open() && !group_alive(p)) return finish(p);
+  if (p.exited && !p.term_sent && now - p.exited_at >= kDrainMs) {
+    p.result.descendants_killed = group_alive(p);
+    begin_stop(p);
+  }
+  if (p.term_sent && !p.kill_sent && now - p.term_at >= static_cast<uint64_t>(p.opts.kill_grace_ms)) kill_now(p);
+  if (p.kill_sent && now - p.kill_at >= kForceCloseMs && streams_open()) {
+    if (p.result.error.empty()) {
+      p.result.error = "its output pipes were still held open after SIGKILL (by a process outside its group); closed them";
+    }
+    end_stream(p.out);
+    end_stream(p.err);
+  }
+  if (p.exited && !streams_open() && !group_alive(p)) return finish(p);
+  if (p.exited || p.term_sent) start_tick(p);
+}
+
+void on_tick(uv_timer_t* t) { supervise(*static_cast<Process*>(t->data)); }
+
+void start_tick(Process& p) {
+  if (!uv_is_active(reinterpret_cast<uv_handle_t*>(&p.tick_timer))) {
+    uv_timer_start(&p.tick_timer, on_tick, kTickMs, kTickMs);
+  }
+}
+
+void on_wall_timeout(uv_timer_t* t) {
+  Process& p = *static_cast<Process*>(t->data);
+  if (p.exited || p.term_sent) return;
+  p.result.timed_out = true;
+  p.result.timeout_reason = "wall";
+  begin_stop(p);
+}
+
+// Fires at the earliest moment the idle limit could be reached; re-arms when output came since.
+void on_idle_check(uv_timer_t* t) {
+  Process& p = *static_cast<Process*>(t->data);
+  if (p.exited || p.term_sent) return;
+  uint64_t now = uv_now(&p.loop->loop), limit = static_cast<uint64_t>(p.opts.idle_timeout_ms);
+  uint64_t quiet = now - p.last_output_ms;
+  if (quiet < limit) {
+    uv_timer_start(t, on_idle_check, limit - quiet, 0);
+    return;
+  }
+  p.result.timed_out = true;
+  p.result.timeout_reason = "idle";
+  begin_stop(p);
+}
+
+void on_exit(uv_process_t* h, int64_t status, int term_signal) {
+  Process& p = *static_cast<Process*>(h->data);
+  p.exited = true;
+  p.exited_at = uv_now(&p.loop->loop);
+  if (term_signal != 0) {
+    p.result.signal = term_signal;
+  } else {
+    p.result.code = static_cast<int>(status);
+  }
+  uv_timer_stop(&p.wall_timer);
+  uv_timer_stop(&p.idle_timer);
+  close_stdin_handle(p);  // nobody reads it any more; pending writes are cancelled
+  supervise(p);
+}
+
+void on_written(uv_write_t* req, int status) {
+  auto* w = reinterpret_cast<WriteRequest*>(req);
+  Process& p = *static_cast<Process*>(req->data);
+  p.stdin_queued -= w->data.size();
+  if (status < 0 && status != UV_ECANCELED) {
+    p.stdin_error = status == UV_EPIPE ? "stdin: the process stopped reading its input (EPIPE)"
+                                       : "stdin: " + uv_message(status);
+    close_stdin_handle(p);
+  }
+  delete w;
+}
+
+bool queue_write(Process& p, std::string data, std::string& error) {
+  if (!p.stdin_open) {
+    error = !p.stdin_error.empty() ? p.stdin_error
+            : p.opts.stdin_mode != StdinMode::Stream && !p.opts.pty ? "stdin is not a stream (spawn with stdin = true)"
+                                                                    : "stdin is closed";
+    return false;
+  }
+  if (data.empty()) return true;
+  auto* w = new WriteRequest;
+  w->data = std::move(data);
+  w->req.data = &p;
+  uv_buf_t buf = uv_buf_init(w->data.data(), static_cast<unsigned>(w->data.size()));
+  int r = uv_write(&w->req, reinterpret_cast<uv_stream_t*>(&p.stdin_pipe), &buf, 1, on_written);
+  if (r < 0) {
+    error = "stdin: " + uv_message(r);
+    delete w;
+    return false;
+  }
+  p.stdin_queued += w->data.size();
+  return true;
+}
+
+void on_shutdown(uv_shutdown_t* req, int) {
+  Process& p = *static_cast<Process*>(req->data);
+  delete req;
+  if (p.stdin_handle) {
+    p.stdin_handle = false;
+    close_handle(reinterpret_cast<uv_handle_t*>(&p.stdin_pipe));
+  }
+}
+
+// EOF for the child's stdin once the queued bytes are written. A terminal has no EOF of its own:
+// it gets ^D, which a program reading the terminal takes as end of input.
+bool send_eof(Process& p, std::string& error) {
+  if (p.opts.pty) {
+    if (!queue_write(p, "\x04", error)) return false;
+    p.stdin_open = false;
+    return true;
+  }
+  if (!p.stdin_open) {
+    error = "stdin is already closed";
+    return false;
+  }
+  p.stdin_open = false;
+  auto* req = new uv_shutdown_t;
+  req->data = &p;
+  if (uv_shutdown(req, reinterpret_cast<uv_stream_t*>(&p.stdin_pipe), on_shutdown) < 0) {
+    delete req;
+    close_stdin_handle(p);
+  }
+  return true;
+}
+
+// A pipe for one standard stream: the child's end blocking (as programs expect), ours
+// non-blocking. Both close-on-exec; the child gets a duplicate.
+bool make_pipe(Fd& ours, Fd& theirs, bool child_reads, SpawnError& error) {
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) != 0) {
+    error = {std::string("cannot create a pipe: ") + std::strerror(errno), errno == EMFILE ? "EMFILE" : "EPIPE"};
+    return false;
+  }
+  ours.reset(child_reads ? fds[1] : fds[0]);
+  theirs.reset(child_reads ? fds[0] : fds[1]);
+  fcntl(ours.fd, F_SETFL, fcntl(ours.fd, F_GETFL) | O_NONBLOCK);
+  return true;
+}
+
+bool open_tee(const OutputSink& sink, const char* which, Fd& file, SpawnError& error) {
+  if (sink.file.empty()) return true;
+  int flags = O_WRONLY | O_CREAT | O_CLOEXEC | (sink.append ? O_APPEND : O_TRUNC);
+  file.reset(open(sink.file.c_str(), flags, 0644));
+  if (file.fd < 0) {
+    error = {std::string("cannot open the ") + which + " file " + sink.file + ": " + std::strerror(errno),
+             errno == ENOENT ? "ENOENT" : errno == EACCES ? "EACCES" : "EIO"};
+    return false;
+  }
+  return true;
+}
+
+void start_stream(Process& p, Stream& s, ProcessEvent::Kind kind, int fd, int file_fd, bool pty) {
+  s.owner = &p;
+  s.kind = kind;
+  s.fd = fd;
+  s.pty = pty;
+  s.sink = kind == ProcessEvent::Stdout ? p.opts.out : p.opts.err;
+  s.tail = TailBuffer(p.opts.max_output);
+  s.file_fd = file_fd;
+  s.splice = file_fd >= 0 && !pty && !s.sink.collect && !s.sink.chunks && !s.sink.lines && !s.sink.append;
+  s.open = true;
+  uv_poll_init(&p.loop->loop, &s.poll, fd);
+  s.poll.data = &s;
+  ++p.handles;
+  uv_poll_start(&s.poll, UV_READABLE | UV_DISCONNECT, on_readable);
+}
+
+}  // namespace
+
+ProcessLoop::ProcessLoop() : impl_(std::make_unique<Impl>()) {
+  Impl& L = *impl_;
+  int r = uv_loop_init(&L.loop);
+  if (r < 0) throw std::runtime_error("cannot start the process loop: " + uv_message(r));
+  uv_async_init(&L.loop, &L.waker, [](uv_async_t*) {});
+  uv_unref(reinterpret_cast<uv_handle_t*>(&L.waker));  // wakes the loop, never keeps it alive
+  uv_timer_init(&L.loop, &L.step_timer);
+  // A child that stops reading its stdin must not kill Sidecar with SIGPIPE: writes fail with
+  // EPIPE instead. Children get the default back (libuv resets dispositions before exec).
+  struct sigaction old {};
+  if (sigaction(SIGPIPE, nullptr, &old) == 0 && old.sa_handler == SIG_DFL) std::signal(SIGPIPE, SIG_IGN);
+  static const bool exit_hook = std::atexit(kill_groups_at_exit) == 0;
+  (void)exit_hook;
+  for (int i = 0; i < kMaxLoops; ++i) {
+    uv_async_t* none = nullptr;
+    if (g_wakers[i].compare_exchange_strong(none, &L.waker)) {
+      g_loops[i].store(&L);
+      L.slot = i;
+      break;
+    }
+  }
+}
+
+ProcessLoop::~ProcessLoop() {
+  Impl& L = *impl_;
+  stop_all(false);
+  if (L.slot >= 0) {
+    // Blocks the signals whose handlers call interrupt_all() while this loop leaves the table.
+    sigset_t block, saved;
+    sigemptyset(&block);
+    sigaddset(&block, SIGINT);
+    sigaddset(&block, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &block, &saved);
+    g_wakers[L.slot].store(nullptr);
+    g_loops[L.slot].store(nullptr);
+    pthread_sigmask(SIG_SETMASK, &saved, nullptr);
+  }
+  for (auto& [id, p] : L.processes) p->released = true;
+  std::vector<Process*> idle;
+  for (auto& [id, p] : L.processes) {
+    if (p->handles == 0) idle.push_back(p.get());
+  }
+  for (Process* p : idle) L.processes.erase(p->id);
+  uv_close(reinterpret_cast<uv_handle_t*>(&L.waker), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&L.step_timer), nullptr);
+  uv_run(&L.loop, UV_RUN_DEFAULT);
+  uv_loop_close(&L.loop);
+}
+
+uint64_t ProcessLoop::spawn(SpawnOptions o, SpawnError& error) {
+  Impl& L = *impl_;
+  if (o.argv.empty()) {
+    error = {"cannot run an empty command", "EINVAL"};
+    return 0;
+  }
+  const std::string& program = o.argv[0];
+  if (!o.cwd.empty()) {
+    struct stat st {};
+    if (stat(o.cwd.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+      bool exists = errno != ENOENT;
+      error = {"cannot run '" + program + "': working directory " + o.cwd +
+                   (exists ? " is not a directory" : " does not exist"),
+               "ENOENT"};
+      return 0;
+    }
+  }
+  uv_update_time(&L.loop);  // the cached loop time is as old as the last step: timers start from now
+  std::vector<std::string> env = build_environment(o.env, o.clear_env);
+  std::optional<std::string> file = resolve_program(program, environment_value(env, "PATH"), o.cwd, error);
+  if (!file) return 0;
+
+  // Every fd below closes itself if we return early; the child's ends close after the spawn.
+  Fd out_file, err_file, out_ours, out_theirs, err_ours, err_theirs, in_ours, in_theirs, slave;
+  if (!open_tee(o.out, "stdout", out_file, error) || !open_tee(o.err, "stderr", err_file, error)) return 0;
+  uv_stdio_container_t stdio[3];
+  for (auto& c : stdio) c.flags = UV_IGNORE;  // /dev/null
+  if (o.pty) {
+    std::string why;
+    if (!open_pty(out_ours.fd, slave.fd, o.pty_cols, o.pty_rows, why)) {
+      error = {why, "EPTY"};
+      return 0;
+    }
+    for (auto& c : stdio) {
+      c.flags = UV_INHERIT_FD;
+      c.data.fd = slave.fd;
+    }
+    // Input goes to the master through a second descriptor: the reader owns the first.
+    in_ours.reset(fcntl(out_ours.fd, F_DUPFD_CLOEXEC, 3));
+  } else {
+    if (o.stdin_mode != StdinMode::Null) {
+      if (!make_pipe(in_ours, in_theirs, true, error)) return 0;
+      stdio[0].flags = UV_INHERIT_FD;
+      stdio[0].data.fd = in_theirs.fd;
+    }
+    const OutputSink* sinks[2] = {&o.out, &o.err};
+    Fd* ours[2] = {&out_ours, &err_ours};
+    Fd* theirs[2] = {&out_theirs, &err_theirs};
+    Fd* files[2] = {&out_file, &err_file};
+    for (int i = 0; i < 2; ++i) {
+      if (!sinks[i]->used() && o.idle_timeout_ms <= 0) continue;  // /dev/null: nothing to read
+      if (!make_pipe(*ours[i], *theirs[i], false, error)) return 0;
+      if (files[i]->fd >= 0) fcntl(ours[i]->fd, F_SETPIPE_SZ, kPipeSizeForFiles);  // fewer wake-ups
+      stdio[i + 1].flags = UV_INHERIT_FD;
+      stdio[i + 1].data.fd = theirs[i]->fd;
+    }
+  }
+
+  std::vector<char*> args, envp;
+  for (std::string& a : o.argv) args.push_back(a.data());
+  args.push_back(nullptr);
+  for (std::string& e : env) envp.push_back(e.data());
+  envp.push_back(nullptr);
+  uv_process_options_t options{};
+  options.exit_cb = on_exit;
+  options.file = file->c_str();
+  options.args = args.data();
+  options.env = envp.data();
+  options.cwd = o.cwd.empty() ? nullptr : o.cwd.c_str();
+  options.flags = UV_PROCESS_DETACHED;  // setsid(): its own session and process group
+  options.stdio_count = 3;
+  options.stdio = stdio;
+
+  auto owned = std::make_unique<Process>();
+  Process& p = *owned;
+  p.loop = &L;
+  p.id = L.next_id++;
+  p.opts = std::move(o);
+  for (uv_timer_t* t : {&p.wall_timer, &p.idle_timer, &p.tick_timer}) {
+    uv_timer_init(&L.loop, t);
+    t->data = &p;
+    ++p.handles;
+  }
+  p.handle.data = &p;
+  p.started_ns = uv_hrtime();
+  int r = uv_spawn(&L.loop, &p.handle, &options);
+  ++p.handles;  // initialised even when the spawn failed, and closed the same way
+  L.processes.emplace(p.id, std::move(owned));
+  if (r < 0) {
+    error = {"cannot run '" + program + "': " + uv_strerror(r), uv_err_name(r)};
+    p.released = p.finished = true;
+    for (uv_timer_t* t : {&p.wall_timer, &p.idle_timer, &p.tick_timer}) {
+      close_handle(reinterpret_cast<uv_handle_t*>(t));
+    }
+    close_handle(reinterpret_cast<uv_handle_t*>(&p.handle));
+    return 0;
+  }
+  p.spawned = true;
+  p.result.pid = p.handle.pid;
+  ++L.running;
+  p.last_output_ms = uv_now(&L.loop);
+  slave.reset();
+  in_theirs.reset();
+  out_theirs.reset();
+  err_theirs.reset();
+
+  if (out_ours.fd >= 0) start_stream(p, p.out, ProcessEvent::Stdout, out_ours.release(), out_file.release(), p.opts.pty);
+  if (err_ours.fd >= 0) start_stream(p, p.err, ProcessEvent::Stderr, err_ours.release(), err_file.release(), false);
+  if (in_ours.fd >= 0) {
+    uv_pipe_init(&L.loop, &p.stdin_pipe, 0);
+    p.stdin_pipe.data = &p;
+    ++p.handles;
+    p.stdin_handle = true;
+    if (uv_pipe_open(&p.stdin_pipe, in_ours.fd) == 0) {
+      in_ours.release();  // the pipe handle owns it now
+      p.stdin_open = true;
+    } else {
+      close_stdin_handle(p);
+    }
+    std::string ignored;
+    if (p.opts.stdin_mode == StdinMode::Data) {
+      if (queue_write(p, std::move(p.opts.stdin_data), ignored)) send_eof(p, ignored);
+      p.opts.stdin_data.clear();
+    }
+  }
+  if (p.opts.timeout_ms > 0) uv_timer_start(&p.wall_timer, on_wall_timeout, static_cast<uint64_t>(p.opts.timeout_ms), 0);
+  if (p.opts.idle_timeout_ms > 0) {
+    uv_timer_start(&p.idle_timer, on_idle_check, static_cast<uint64_t>(p.opts.idle_timeout_ms), 0);
+  }
+  return p.id;
+}
+
+namespace {
+Process* find(const ProcessLoop::Impl& L, uint64_t id) {
+  auto it = L.processes.find(id);
+  return it == L.processes.end() || it->second->released ? nullptr : it->second.get();
+}
+Process& get(const ProcessLoop::Impl& L, uint64_t id) {
+  Process* p = find(L, id);
+  if (!p) throw std::logic_error("unknown process id " + std::to_string(id));
+  return *p;
+}
+}  // namespace
+
+bool ProcessLoop::known(uint64_t id) const { return find(*impl_, id) != nullptr; }
+bool ProcessLoop::finished(uint64_t id) const { return get(*impl_, id).finished; }
+int ProcessLoop::pid(uint64_t id) const { return get(*impl_, id).result.pid; }
+const ProcessResult& ProcessLoop::result(uint64_t id) const { return get(*impl_, id).result; }
+
+bool ProcessLoop::write(uint64_t id, std::string data, std::string& error) {
+  return queue_write(get(*impl_, id), std::move(data), error);
+}
+
+bool ProcessLoop::close_stdin(uint64_t id, std::string& error) { return send_eof(get(*impl_, id), error); }
+
+std::size_t ProcessLoop::stdin_queued(uint64_t id) const { return get(*impl_, id).stdin_queued; }
+
+bool ProcessLoop::signal(uint64_t id, int sig) {
+  Process& p = get(*impl_, id);
+  uv_update_time(&impl_->loop);
+  if (p.finished || (p.exited && !group_alive(p))) return false;
+  if (sig == SIGKILL) {
+    kill_now(p);
+  } else {
+    kill(-p.result.pid, sig);
+  }
+  return true;
+}
+
+void ProcessLoop::stop(uint64_t id) {
+  uv_update_time(&impl_->loop);
+  begin_stop(get(*impl_, id));
+}
+
+void ProcessLoop::release(uint64_t id) {
+  Process* p = find(*impl_, id);
+  if (!p) return;
+  p->released = true;
+  if (!p->finished) {
+    uv_update_time(&impl_->loop);
+    begin_stop(*p);
+  } else if (p->handles == 0) {
+    impl_->processes.erase(id);
+  }
+}
+
+void ProcessLoop::step(int64_t timeout_ms) {
+  Impl& L = *impl_;
+  if (timeout_ms == 0) {
+    uv_run(&L.loop, UV_RUN_NOWAIT);
+    return;
+  }
+  // The timer stops the loop rather than merely firing: libuv runs due timers before it polls,
+  // and a poll computed after our timer had fired would block with no deadline at all.
+  if (timeout_ms > 0) {
+    uv_timer_start(&L.step_timer, [](uv_timer_t* t) { uv_stop(t->loop); }, static_cast<uint64_t>(timeout_ms), 0);
+  }
+  uv_run(&L.loop, UV_RUN_ONCE);
+  uv_timer_stop(&L.step_timer);
+}
+
+bool ProcessLoop::take_event(ProcessEvent& event) {
+  if (impl_->events.empty()) return false;
+  event = std::move(impl_->events.front());
+  impl_->events.pop_front();
+  return true;
+}
+
+std::size_t ProcessLoop::running() const { return impl_->running; }
+
+std::size_t ProcessLoop::stop_all(bool interrupted, bool immediate) {
+  Impl& L = *impl_;
+  std::size_t count = L.running;
+  uint64_t seen = interrupts();
+  uv_update_time(&L.loop);
+  for (auto& [id, p] : L.processes) {
+    if (!p->spawned || p->finished) continue;
+    if (interrupted) p->result.interrupted = true;
+    if (immediate) kill_now(*p); else begin_stop(*p);
+  }
+  while (L.running > 0) {
+    uv_run(&L.loop, UV_RUN_ONCE);
+    if (interrupts() != seen) {  // asked twice: no more grace
+      seen = interrupts();
+      for (auto& [id, p] : L.processes) kill_now(*p);
+    }
+  }
+  return count;
+}
+
+uint64_t ProcessLoop::interrupts() { return g_interrupts.load(); }
+
+void ProcessLoop::interrupt_all() {
+  g_interrupts.fetch_add(1);
+  for (auto& w : g_wakers) {
+    if (uv_async_t* a = w.load()) uv_async_send(a);
+  }
+}
+
+}  // namespace sidecar::host

@@ -1,0 +1,651 @@
+// host.proc: child processes for Lua, on the host's process loop (host/process_loop.hpp).
+//
+// One loop per Lua state, made when the module is first required. A process handle is a full
+// userdata ("sidecar.process") holding a share of the loop and the process id. While a process
+// runs, its handle is anchored in a registry table, so the collector never ends a process that
+// nobody waits for. The loop only moves while Lua waits (wait, wait_any, poll, write), and its
+// events reach Lua callbacks between steps, never from inside a libuv callback.
+//
+// The stdlib module `proc` is the friendly layer: it checks option names and turns shorthands
+// (a function, a file name, false) into the plain tables this binding reads.
+#include <signal.h>
+#include <time.h>
+
+#include <cstdlib>
+#include <memory>
+#include <string>
+
+#include "boundary.hpp"
+#include "modules.hpp"
+#include "process_loop.hpp"
+
+namespace sidecar::lua {
+namespace {
+
+using host::OutputSink;
+using host::ProcessEvent;
+using host::ProcessLoop;
+using host::ProcessResult;
+using host::SpawnOptions;
+
+constexpr const char* kHandleType = "sidecar.process";
+constexpr const char* kLoopType = "sidecar.process_loop";
+const char kLiveKey = 0;  // registry[&kLiveKey] = {[id] = handle} for processes still running
+
+// write() stops queueing past this much unwritten stdin and lets the child catch up.
+constexpr std::size_t kStdinHighWater = 4u << 20, kStdinLowWater = 1u << 20;
+
+struct LoopBox {
+  std::shared_ptr<ProcessLoop> loop;
+};
+
+struct Handle {
+  std::shared_ptr<ProcessLoop> loop;  // empty once closed
+  uint64_t id = 0;
+};
+
+const struct {
+  const char* name;
+  int number;
+} kSignals[] = {{"HUP", SIGHUP}, {"INT", SIGINT},   {"QUIT", SIGQUIT}, {"KILL", SIGKILL}, {"USR1", SIGUSR1},
+                {"USR2", SIGUSR2}, {"TERM", SIGTERM}, {"CONT", SIGCONT}, {"STOP", SIGSTOP}, {"WINCH", SIGWINCH}};
+
+const char* signal_name(int sig) {
+  for (const auto& s : kSignals) {
+    if (s.number == sig) return s.name;
+  }
+  return nullptr;
+}
+
+int64_t now_ms() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
+}
+
+ProcessLoop& loop_of(lua_State* L) {
+  return *static_cast<LoopBox*>(luaL_checkudata(L, lua_upvalueindex(1), kLoopType))->loop;
+}
+
+Handle& check_handle(lua_State* L, int index) {
+  return *static_cast<Handle*>(luaL_checkudata(L, index, kHandleType));
+}
+
+Handle& check_open(lua_State* L, int index) {
+  Handle& h = check_handle(L, index);
+  if (!h.loop) luaL_error(L, "attempt to use a closed process handle");
+  return h;
+}
+
+// --- options: the normalised table built by stdlib/proc.lua ----------------------------------
+
+[[noreturn]] void bad_option(lua_State* L, const char* name, const char* expected) {
+  luaL_error(L, "option '%s' must be %s, got %s", name, expected, luaL_typename(L, -1));
+  std::abort();  // not reached: luaL_error raises
+}
+
+// Pushes opts[name]; true when it is present.
+bool field(lua_State* L, int opts, const char* name) {
+  if (opts == 0) {
+    lua_pushnil(L);
+    return false;
+  }
+  lua_getfield(L, opts, name);
+  return !lua_isnil(L, -1);
+}
+
+int64_t int_option(lua_State* L, int opts, const char* name, int64_t fallback) {
+  int64_t value = fallback;
+  if (field(L, opts, name)) {
+    int ok = 0;
+    value = lua_tointegerx(L, -1, &ok);
+    if (!ok || value < 0) bad_option(L, name, "a non-negative integer");
+  }
+  lua_pop(L, 1);
+  return value;
+}
+
+bool bool_option(lua_State* L, int opts, const char* name) {
+  bool value = false;
+  if (field(L, opts, name)) {
+    if (!lua_isboolean(L, -1)) bad_option(L, name, "a boolean");
+    value = lua_toboolean(L, -1);
+  }
+  lua_pop(L, 1);
+  return value;
+}
+
+std::string string_option(lua_State* L, int opts, const char* name) {
+  std::string value;
+  if (field(L, opts, name)) {
+    if (lua_type(L, -1) != LUA_TSTRING) bad_option(L, name, "a string");
+    value = lua_tostring(L, -1);
+  }
+  lua_pop(L, 1);
+  return value;
+}
+
+// Copies a function option into the handle's callback table (at `callbacks`) under `key`.
+bool callback_option(lua_State* L, int table, const char* name, int callbacks, const char* key) {
+  bool present = field(L, table, name);
+  if (present && !lua_isfunction(L, -1)) bad_option(L, name, "a function");
+  lua_setfield(L, callbacks, key);
+  return present;
+}
+
+// stdout = {collect =, file =, append =, on_chunk =, on_line =}
+void sink_option(lua_State* L, int opts, const char* name, OutputSink& sink, int callbacks) {
+  if (!field(L, opts, name)) {
+    lua_pop(L, 1);
+    return;  // the default: collect
+  }
+  if (!lua_istable(L, -1)) bad_option(L, name, "a table");
+  int t = lua_gettop(L);
+  sink.collect = bool_option(L, t, "collect");
+  sink.file = string_option(L, t, "file");
+  sink.append = bool_option(L, t, "append");
+  std::string prefix = name;
+  sink.chunks = callback_option(L, t, "on_chunk", callbacks, (prefix + "_chunk").c_str());
+  sink.lines = callback_option(L, t, "on_line", callbacks, (prefix + "_line").c_str());
+  lua_pop(L, 1);
+}
+
+void env_option(lua_State* L, int opts, SpawnOptions& o) {
+  if (field(L, opts, "env")) {
+    if (!lua_istable(L, -1)) bad_option(L, "env", "a table");
+    int t = lua_gettop(L);
+    lua_pushnil(L);
+    while (lua_next(L, t)) {
+      if (lua_type(L, -2) != LUA_TSTRING) luaL_error(L, "option 'env' must have string keys (variable names)");
+      std::string name = lua_tostring(L, -2);
+      if (name.empty() || name.find('=') != std::string::npos) {
+        luaL_error(L, "option 'env': '%s' is not a valid variable name", name.c_str());
+      }
+      if (lua_type(L, -1) == LUA_TSTRING || lua_type(L, -1) == LUA_TNUMBER) {
+        o.env.emplace_back(name, std::string(lua_tostring(L, -1)));
+      } else if (lua_isboolean(L, -1) && !lua_toboolean(L, -1)) {
+        o.env.emplace_back(name, std::nullopt);  // false removes it
+      } else {
+        luaL_error(L, "option 'env': %s must be a string, or false to remove it, got %s", name.c_str(),
+                   luaL_typename(L, -1));
+      }
+      lua_pop(L, 1);
+    }
+  }
+  lua_pop(L, 1);
+  o.clear_env = bool_option(L, opts, "clear_env");
+}
+
+void stdin_option(lua_State* L, int opts, SpawnOptions& o) {
+  if (field(L, opts, "stdin")) {
+    if (lua_type(L, -1) == LUA_TSTRING) {
+      std::size_t len;
+      const char* data = lua_tolstring(L, -1, &len);
+      o.stdin_mode = host::StdinMode::Data;
+      o.stdin_data.assign(data, len);
+    } else if (lua_isboolean(L, -1) && lua_toboolean(L, -1)) {
+      o.stdin_mode = host::StdinMode::Stream;
+    } else if (!(lua_isboolean(L, -1))) {
+      bad_option(L, "stdin", "a string, true (write it later) or false");
+    }
+  }
+  lua_pop(L, 1);
+}
+
+void pty_option(lua_State* L, int opts, SpawnOptions& o) {
+  if (field(L, opts, "pty")) {
+    if (lua_istable(L, -1)) {
+      int t = lua_gettop(L);
+      o.pty = true;
+      o.pty_cols = static_cast<uint16_t>(int_option(L, t, "cols", 80));
+      o.pty_rows = static_cast<uint16_t>(int_option(L, t, "rows", 24));
+    } else if (lua_isboolean(L, -1)) {
+      o.pty = lua_toboolean(L, -1);
+    } else {
+      bad_option(L, "pty", "a boolean or {cols =, rows =}");
+    }
+  }
+  lua_pop(L, 1);
+}
+
+// Reads argv at `index` into `o` and keeps a copy in the callback table as `cmd`.
+void read_argv(lua_State* L, int index, SpawnOptions& o, int callbacks) {
+  luaL_checktype(L, index, LUA_TTABLE);
+  lua_Integer n = luaL_len(L, index);
+  if (n == 0) luaL_argerror(L, index, "the command is empty (expected {program, args...})");
+  lua_createtable(L, static_cast<int>(n), 0);
+  for (lua_Integer i = 1; i <= n; ++i) {
+    int type = lua_geti(L, index, i);
+    if (type != LUA_TSTRING && type != LUA_TNUMBER) {
+      luaL_error(L, "command argument %d must be a string, got %s", static_cast<int>(i), luaL_typename(L, -1));
+    }
+    std::size_t len;
+    const char* arg = lua_tolstring(L, -1, &len);
+    if (std::string_view(arg, len).find('\0') != std::string_view::npos) {
+      luaL_error(L, "command argument %d contains a NUL byte", static_cast<int>(i));
+    }
+    o.argv.emplace_back(arg, len);
+    lua_seti(L, -2, i);
+  }
+  lua_setfield(L, callbacks, "cmd");
+}
+
+// --- results and events -----------------------------------------------------------------------
+
+void set_string(lua_State* L, const char* key, const std::string& value) {
+  lua_pushlstring(L, value.data(), value.size());
+  lua_setfield(L, -2, key);
+}
+
+void set_bool(lua_State* L, const char* key, bool value) {
+  lua_pushboolean(L, value);
+  lua_setfield(L, -2, key);
+}
+
+void set_integer(lua_State* L, const char* key, lua_Integer value) {
+  lua_pushinteger(L, value);
+  lua_setfield(L, -2, key);
+}
+
+// Pushes the result table; `callbacks` is the handle's callback table (for cmd, name and which
+// streams were collected).
+void push_result(lua_State* L, const ProcessResult& r, int callbacks) {
+  lua_createtable(L, 0, 24);
+  lua_getfield(L, callbacks, "cmd");
+  lua_setfield(L, -2, "cmd");
+  lua_getfield(L, callbacks, "name");
+  lua_setfield(L, -2, "name");
+  set_integer(L, "pid", r.pid);
+  if (r.code) set_integer(L, "code", *r.code);
+  if (r.signal) {
+    set_integer(L, "signal", r.signal);
+    if (const char* name = signal_name(r.signal)) set_string(L, "signal_name", name);
+  }
+  set_bool(L, "ok", r.code && *r.code == 0 && !r.timed_out);
+  set_bool(L, "timed_out", r.timed_out);
+  if (!r.timeout_reason.empty()) set_string(L, "timeout_reason", r.timeout_reason);
+  lua_getfield(L, callbacks, "collect_stdout");
+  bool collect_out = lua_toboolean(L, -1);
+  lua_getfield(L, callbacks, "collect_stderr");
+  bool collect_err = lua_toboolean(L, -1);
+  lua_pop(L, 2);
+  if (collect_out) set_string(L, "stdout", r.out);
+  if (collect_err) set_string(L, "stderr", r.err);
+  set_bool(L, "truncated", r.out_truncated || r.err_truncated);
+  set_integer(L, "stdout_bytes", static_cast<lua_Integer>(r.out_bytes));
+  set_integer(L, "stderr_bytes", static_cast<lua_Integer>(r.err_bytes));
+  lua_pushnumber(L, static_cast<double>(static_cast<int64_t>(r.duration_ms * 1000)) / 1000);
+  lua_setfield(L, -2, "duration_ms");
+  set_bool(L, "interrupted", r.interrupted);
+  set_bool(L, "stopped", r.stopped);
+  set_bool(L, "killed", r.killed);
+  set_bool(L, "descendants_killed", r.descendants_killed);
+  if (!r.error.empty()) set_string(L, "error", r.error);
+}
+
+const char* callback_key(const ProcessEvent& e) {
+  if (e.kind == ProcessEvent::Stdout) return e.line ? "stdout_line" : "stdout_chunk";
+  return e.line ? "stderr_line" : "stderr_chunk";
+}
+
+// Hands queued events to Lua: output to its callbacks, exits to on_exit after the result is
+// stored on the handle. With `run_callbacks` false only results are stored (after an interrupt
+// no user code runs). A callback's error propagates; the events after it wait for the next call.
+void dispatch(lua_State* L, ProcessLoop& loop, bool run_callbacks = true) {
+  ProcessEvent event;
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &kLiveKey);
+  int live = lua_gettop(L);
+  while (loop.take_event(event)) {
+    if (lua_rawgeti(L, live, static_cast<lua_Integer>(event.id)) == LUA_TNIL) {
+      lua_pop(L, 1);  // released meanwhile
+      continue;
+    }
+    int handle = lua_gettop(L);
+    lua_getiuservalue(L, handle, 1);
+    int callbacks = lua_gettop(L);
+    if (event.kind == ProcessEvent::Exit) {
+      push_result(L, loop.result(event.id), callbacks);
+      lua_pushvalue(L, -1);
+      lua_setfield(L, callbacks, "result");
+      lua_pushnil(L);
+      lua_rawseti(L, live, static_cast<lua_Integer>(event.id));  // no longer anchored
+      lua_getfield(L, callbacks, "on_exit");
+      if (run_callbacks && lua_isfunction(L, -1)) {
+        lua_insert(L, -2);
+        lua_call(L, 1, 0);
+      } else {
+        lua_pop(L, 2);
+      }
+    } else {
+      lua_getfield(L, callbacks, callback_key(event));
+      if (run_callbacks && lua_isfunction(L, -1)) {
+        lua_pushlstring(L, event.data.data(), event.data.size());
+        lua_call(L, 1, 0);
+      } else {
+        lua_pop(L, 1);
+      }
+    }
+    lua_settop(L, live);
+  }
+  lua_pop(L, 1);
+}
+
+// Ctrl-C (or SIGTERM) arrived while waiting: stop every child, then raise the interrupt here,
+// with the count, instead of letting the engine's hook raise a bare one at the next instruction.
+[[noreturn]] void raise_interrupt(lua_State* L, ProcessLoop& loop) {
+  lua_sethook(L, nullptr, 0, 0);
+  std::size_t stopped = loop.stop_all(true);
+  dispatch(L, loop, false);
+  luaL_error(L, "interrupted! stopped %d child process%s", static_cast<int>(stopped), stopped == 1 ? "" : "es");
+  std::abort();  // not reached: luaL_error raises
+}
+
+// Steps the loop once, at most until `deadline` (< 0: none), and dispatches what happened.
+void step(lua_State* L, ProcessLoop& loop, int64_t deadline, uint64_t interrupts_seen) {
+  loop.step(deadline < 0 ? -1 : std::max<int64_t>(0, deadline - now_ms()));
+  if (ProcessLoop::interrupts() != interrupts_seen) raise_interrupt(L, loop);
+  dispatch(L, loop);
+}
+
+int64_t deadline_after(lua_State* L, int index) {
+  if (lua_isnoneornil(L, index)) return -1;
+  lua_Integer ms = luaL_checkinteger(L, index);
+  luaL_argcheck(L, ms >= 0, index, "milliseconds must be >= 0");
+  return now_ms() + ms;
+}
+
+// True once the exit is dispatched, with the result table pushed.
+bool push_if_done(lua_State* L, Handle& h, int index) {
+  if (!h.loop->finished(h.id)) return false;
+  lua_getiuservalue(L, index, 1);
+  lua_getfield(L, -1, "result");
+  lua_remove(L, -2);
+  if (lua_isnil(L, -1)) {
+    lua_pop(L, 1);
+    return false;
+  }
+  return true;
+}
+
+// --- the handle -------------------------------------------------------------------------------
+
+// handle:wait(ms?) -> result | nil, "timeout"   (a timeout leaves the process running)
+int handle_wait(lua_State* L) {
+  Handle& h = check_open(L, 1);
+  int64_t deadline = deadline_after(L, 2);
+  std::shared_ptr<ProcessLoop> loop = h.loop;
+  uint64_t seen = ProcessLoop::interrupts();
+  dispatch(L, *loop);
+  while (!push_if_done(L, h, 1)) {
+    if (deadline >= 0 && now_ms() >= deadline) {
+      lua_pushnil(L);
+      lua_pushliteral(L, "timeout");
+      return 2;
+    }
+    step(L, *loop, deadline, seen);
+  }
+  return 1;
+}
+
+// handle:kill(sig?) -> boolean
+// No signal: stop it as a timeout would (SIGTERM to the group, SIGKILL after the grace).
+// A signal (name such as "TERM" or "SIGKILL", or a number) goes to the whole process group.
+// False when the process has already ended.
+int handle_kill(lua_State* L) {
+  Handle& h = check_open(L, 1);
+  if (lua_isnoneornil(L, 2)) {
+    bool running = !h.loop->finished(h.id);
+    h.loop->stop(h.id);
+    lua_pushboolean(L, running);
+    return 1;
+  }
+  int sig = 0;
+  if (lua_type(L, 2) == LUA_TNUMBER) {
+    sig = static_cast<int>(luaL_checkinteger(L, 2));
+    luaL_argcheck(L, sig > 0 && sig < 65, 2, "not a signal number");
+  } else {
+    std::string name = luaL_checkstring(L, 2);
+    if (name.rfind("SIG", 0) == 0) name.erase(0, 3);
+    for (const auto& s : kSignals) {
+      if (name == s.name) sig = s.number;
+    }
+    if (sig == 0) luaL_argerror(L, 2, lua_pushfstring(L, "unknown signal '%s'", lua_tostring(L, 2)));
+  }
+  lua_pushboolean(L, h.loop->signal(h.id, sig));
+  return 1;
+}
+
+// handle:write(data) -> true | nil, message     handle:write(nil) sends EOF
+// Needs stdin = true (or pty). Past a few MiB of unwritten input it waits for the child to read,
+// draining its output meanwhile, so a writer can never outrun memory or deadlock with a reader.
+int handle_write(lua_State* L) {
+  Handle& h = check_open(L, 1);
+  std::shared_ptr<ProcessLoop> loop = h.loop;
+  std::string error;
+  bool ok;
+  if (lua_isnoneornil(L, 2)) {
+    ok = loop->close_stdin(h.id, error);
+  } else {
+    std::size_t len;
+    const char* data = luaL_checklstring(L, 2, &len);
+    ok = loop->write(h.id, std::string(data, len), error);
+    uint64_t seen = ProcessLoop::interrupts();
+    if (ok && loop->stdin_queued(h.id) > kStdinHighWater) {
+      while (loop->stdin_queued(h.id) > kStdinLowWater && !loop->finished(h.id)) step(L, *loop, -1, seen);
+    }
+  }
+  if (!ok) {
+    lua_pushnil(L);
+    lua_pushstring(L, error.c_str());
+    return 2;
+  }
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+// handle:pid() -> integer
+int handle_pid(lua_State* L) {
+  Handle& h = check_open(L, 1);
+  lua_pushinteger(L, h.loop->pid(h.id));
+  return 1;
+}
+
+// handle:running() -> boolean   (looks at what is pending without blocking)
+int handle_running(lua_State* L) {
+  Handle& h = check_open(L, 1);
+  if (!h.loop->finished(h.id)) h.loop->step(0);
+  lua_pushboolean(L, !h.loop->finished(h.id));
+  return 1;
+}
+
+// handle:close()   (also __close and __gc)
+// Stops a running process (SIGTERM, SIGKILL after the grace), waits for it and forgets it.
+// Closing twice is harmless.
+int handle_close(lua_State* L) {
+  Handle& h = check_handle(L, 1);
+  if (!h.loop) return 0;
+  if (!h.loop->finished(h.id)) {
+    h.loop->stop(h.id);
+    lua_pushcfunction(L, guarded<handle_wait>);
+    lua_pushvalue(L, 1);
+    lua_call(L, 1, 0);
+  }
+  h.loop->release(h.id);
+  h.loop.reset();
+  return 0;
+}
+
+// At collection (or lua_close): a handle still running here is only reachable because the
+// state is closing; releasing it stops the process without waiting in a finaliser.
+int handle_gc(lua_State* L) {
+  Handle& h = check_handle(L, 1);
+  if (h.loop) h.loop->release(h.id);
+  h.~Handle();
+  return 0;
+}
+
+int handle_tostring(lua_State* L) {
+  Handle& h = check_handle(L, 1);
+  if (!h.loop) {
+    lua_pushliteral(L, "sidecar.process (closed)");
+  } else {
+    lua_pushfstring(L, "sidecar.process (pid %d, %s)", h.loop->pid(h.id),
+                    h.loop->finished(h.id) ? "finished" : "running");
+  }
+  return 1;
+}
+
+// --- module functions -------------------------------------------------------------------------
+
+// proc.spawn(cmd, opts?) -> handle | nil, message, code
+// opts as normalised by stdlib/proc.lua; on_exit(result) is opts.on_exit.
+int proc_spawn(lua_State* L) {
+  lua_settop(L, 2);
+  int opts = lua_isnil(L, 2) ? 0 : (luaL_checktype(L, 2, LUA_TTABLE), 2);
+  // The handle exists, closed, before the process does (as liolib does with files).
+  auto* h = static_cast<Handle*>(lua_newuserdatauv(L, sizeof(Handle), 1));
+  new (h) Handle();
+  luaL_setmetatable(L, kHandleType);
+  int handle = lua_gettop(L);
+  lua_createtable(L, 0, 8);
+  int callbacks = lua_gettop(L);
+
+  SpawnOptions o;
+  read_argv(L, 1, o, callbacks);
+  o.cwd = string_option(L, opts, "cwd");
+  env_option(L, opts, o);
+  stdin_option(L, opts, o);
+  sink_option(L, opts, "stdout", o.out, callbacks);
+  sink_option(L, opts, "stderr", o.err, callbacks);
+  o.timeout_ms = int_option(L, opts, "timeout_ms", 0);
+  o.idle_timeout_ms = int_option(L, opts, "idle_timeout_ms", 0);
+  o.kill_grace_ms = int_option(L, opts, "kill_grace_ms", o.kill_grace_ms);
+  o.max_output = static_cast<std::size_t>(int_option(L, opts, "max_output", 0));
+  pty_option(L, opts, o);
+  o.name = string_option(L, opts, "name");
+  if (o.pty) o.err = OutputSink();  // the terminal carries both streams
+  if (o.pty) o.err.collect = false;
+  callback_option(L, opts, "on_exit", callbacks, "on_exit");
+  set_bool(L, "collect_stdout", o.out.collect);
+  set_bool(L, "collect_stderr", o.err.collect);
+  if (!o.name.empty()) set_string(L, "name", o.name);
+  lua_setiuservalue(L, handle, 1);
+
+  ProcessLoop& loop = loop_of(L);
+  host::SpawnError error;
+  uint64_t id = loop.spawn(std::move(o), error);
+  if (id == 0) {
+    lua_pushnil(L);
+    lua_pushstring(L, error.message.c_str());
+    lua_pushstring(L, error.code.c_str());
+    return 3;
+  }
+  h->loop = static_cast<LoopBox*>(lua_touserdata(L, lua_upvalueindex(1)))->loop;
+  h->id = id;
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &kLiveKey);
+  lua_pushvalue(L, handle);
+  lua_rawseti(L, -2, static_cast<lua_Integer>(id));
+  lua_settop(L, handle);
+  return 1;
+}
+
+// proc.wait_any(handles, ms?) -> handle, index | nil, "timeout"
+// The first of `handles` (an array) to finish; one already finished returns at once.
+int proc_wait_any(lua_State* L) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  int64_t deadline = deadline_after(L, 2);
+  lua_Integer n = luaL_len(L, 1);
+  luaL_argcheck(L, n > 0, 1, "no handles to wait for");
+  ProcessLoop& loop = loop_of(L);
+  uint64_t seen = ProcessLoop::interrupts();
+  dispatch(L, loop);
+  for (;;) {
+    for (lua_Integer i = 1; i <= n; ++i) {
+      lua_geti(L, 1, i);
+      Handle* h = static_cast<Handle*>(luaL_testudata(L, -1, kHandleType));
+      if (!h) luaL_error(L, "wait_any: handles[%d] is not a process handle", static_cast<int>(i));
+      if (!h->loop) luaL_error(L, "wait_any: handles[%d] is closed", static_cast<int>(i));
+      if (push_if_done(L, *h, lua_gettop(L))) {
+        lua_pop(L, 1);
+        lua_pushinteger(L, i);
+        return 2;
+      }
+      lua_pop(L, 1);
+    }
+    if (deadline >= 0 && now_ms() >= deadline) {
+      lua_pushnil(L);
+      lua_pushliteral(L, "timeout");
+      return 2;
+    }
+    step(L, loop, deadline, seen);
+  }
+}
+
+// proc.poll(ms?) -> integer
+// Runs the loop for at most `ms` (default 0: only what is ready), dispatching callbacks; returns
+// how many processes are still running. For scripts that do other work between waits.
+int proc_poll(lua_State* L) {
+  ProcessLoop& loop = loop_of(L);
+  lua_Integer ms = luaL_optinteger(L, 1, 0);
+  luaL_argcheck(L, ms >= 0, 1, "milliseconds must be >= 0");
+  uint64_t seen = ProcessLoop::interrupts();
+  dispatch(L, loop);
+  step(L, loop, now_ms() + ms, seen);
+  lua_pushinteger(L, static_cast<lua_Integer>(loop.running()));
+  return 1;
+}
+
+int loop_gc(lua_State* L) {
+  static_cast<LoopBox*>(luaL_checkudata(L, 1, kLoopType))->~LoopBox();
+  return 0;
+}
+
+}  // namespace
+
+int open_host_proc(lua_State* L) {
+  static const luaL_Reg handle_methods[] = {
+      {"wait", guarded<handle_wait>},   {"kill", guarded<handle_kill>},       {"write", guarded<handle_write>},
+      {"pid", guarded<handle_pid>},     {"running", guarded<handle_running>}, {"close", guarded<handle_close>},
+      {nullptr, nullptr},
+  };
+  static const luaL_Reg handle_meta[] = {
+      {"__close", guarded<handle_close>},
+      {"__gc", guarded<handle_gc>},
+      {"__tostring", guarded<handle_tostring>},
+      {nullptr, nullptr},
+  };
+  static const luaL_Reg functions[] = {
+      {"spawn", guarded<proc_spawn>},
+      {"wait_any", guarded<proc_wait_any>},
+      {"poll", guarded<proc_poll>},
+      {nullptr, nullptr},
+  };
+  if (luaL_newmetatable(L, kHandleType)) {
+    luaL_setfuncs(L, handle_meta, 0);
+    luaL_newlib(L, handle_methods);
+    lua_setfield(L, -2, "__index");
+  }
+  lua_pop(L, 1);
+  lua_newtable(L);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &kLiveKey);
+
+  luaL_newlibtable(L, functions);
+  auto* box = static_cast<LoopBox*>(lua_newuserdatauv(L, sizeof(LoopBox), 0));
+  new (box) LoopBox();
+  if (luaL_newmetatable(L, kLoopType)) {
+    lua_pushcfunction(L, guarded<loop_gc>);
+    lua_setfield(L, -2, "__gc");
+  }
+  lua_setmetatable(L, -2);
+  box->loop = std::make_shared<ProcessLoop>();
+  luaL_setfuncs(L, functions, 1);
+  lua_createtable(L, 0, sizeof kSignals / sizeof kSignals[0]);
+  for (const auto& s : kSignals) {
+    lua_pushinteger(L, s.number);
+    lua_setfield(L, -2, s.name);
+  }
+  lua_setfield(L, -2, "signals");
+  return 1;
+}
+
+}  // namespace sidecar::lua

@@ -1,0 +1,269 @@
+--- Child processes: run a command and get its result, or spawn it and stream its output.
+---
+--- The shape of Neovim's vim.system: `cmd` is an argv array (a shell only through proc.shell),
+--- stdin is /dev/null unless given, every child gets its own process group, and timeouts end the
+--- whole group (SIGTERM, then SIGKILL after `kill_grace_ms`). A program that cannot start raises
+--- an error naming it and the PATH searched; a non-zero exit is data in the result.
+---
+--- Options (all optional):
+---   cwd, env ({NAME = "value" | false}), clear_env,
+---   stdin: a string | true (write later with handle:write) | nil (/dev/null),
+---   stdout, stderr: nil or true (collect) | false (discard) | "file/path" | function(chunk) |
+---                   {collect =, file =, append =, on_chunk =, on_line =},
+---   timeout_ms, idle_timeout_ms, kill_grace_ms (default 2000), max_output (bytes kept per
+---   stream, the tail), pty (true or {cols =, rows =}), name.
+---
+--- Result: cmd, name, pid, code (nil when a signal ended it), signal, signal_name, ok,
+--- timed_out, timeout_reason ("wall" | "idle"), stdout, stderr (when collected), truncated,
+--- stdout_bytes, stderr_bytes, duration_ms, interrupted, stopped, killed, descendants_killed,
+--- error (a failure after the start, such as a tee file that could not be written).
+local host = require("host.proc")
+local errors = require("errors")
+
+local M = {}
+
+M.signals = host.signals
+
+local OPTION_TYPES = {
+  cwd = "string", env = "table", clear_env = "boolean", stdin = "string|boolean",
+  stdout = "sink", stderr = "sink", timeout_ms = "count", idle_timeout_ms = "count",
+  kill_grace_ms = "count", max_output = "count", pty = "boolean|table", name = "string",
+}
+local SINK_KEYS = { collect = "boolean", file = "string", append = "boolean", on_chunk = "function", on_line = "function" }
+
+local function sorted_keys(t)
+  local keys = {}
+  for k in pairs(t) do
+    keys[#keys + 1] = k
+  end
+  table.sort(keys)
+  return keys
+end
+
+local function fail(what, message, level)
+  errors.raise("bad_option", what .. ": " .. message, nil, level + 1)
+end
+
+-- stdout/stderr in every accepted form → the table the host reads (nil means collect).
+local function sink(what, name, value, level)
+  local kind = type(value)
+  if value == nil or value == true then
+    return nil
+  elseif value == false then
+    return { collect = false }
+  elseif kind == "function" then
+    return { on_chunk = value }
+  elseif kind == "string" then
+    return { file = value }
+  elseif kind ~= "table" then
+    fail(what, ("option '%s' must be true, false, a file name, a function or a table, got %s"):format(name, kind), level + 1)
+  end
+  local out = {}
+  for k, v in pairs(value) do
+    local want = SINK_KEYS[k]
+    if not want then
+      fail(what, ("option '%s' has no field '%s' (expected %s)"):format(name, tostring(k),
+        table.concat(sorted_keys(SINK_KEYS), ", ")), level + 1)
+    elseif type(v) ~= want then
+      fail(what, ("option '%s.%s' must be a %s, got %s"):format(name, k, want, type(v)), level + 1)
+    end
+    out[k] = v
+  end
+  -- A table that names a destination collects only when asked; an empty one collects.
+  if out.collect == nil then
+    out.collect = not (out.file or out.on_chunk or out.on_line)
+  end
+  return out
+end
+
+-- Checks option names and types, and turns shorthands into what the host reads.
+local function normalize(what, opts, level)
+  if opts == nil then
+    return {}
+  end
+  if type(opts) ~= "table" then
+    fail(what, "options must be a table, got " .. type(opts), level + 1)
+  end
+  local out = {}
+  for k, v in pairs(opts) do
+    local want = OPTION_TYPES[k]
+    if not want then
+      fail(what, ("unknown option '%s' (options: %s)"):format(tostring(k), table.concat(sorted_keys(OPTION_TYPES), ", ")),
+        level + 1)
+    elseif want == "sink" then
+      out[k] = sink(what, k, v, level + 1)
+    elseif want == "count" then
+      if math.type(v) ~= "integer" or v < 0 then
+        fail(what, ("option '%s' must be a whole number of %s >= 0, got %s"):format(k,
+          k == "max_output" and "bytes" or "milliseconds", tostring(v)), level + 1)
+      end
+      out[k] = v
+    elseif not want:find(type(v), 1, true) then
+      fail(what, ("option '%s' must be a %s, got %s"):format(k, want:gsub("|", " or "), type(v)), level + 1)
+    else
+      out[k] = v
+    end
+  end
+  return out
+end
+
+local function check_cmd(what, cmd, level)
+  if type(cmd) ~= "table" then
+    fail(what, "the command must be an argv array such as {\"git\", \"status\"} (or proc.shell(\"...\")), got "
+      .. type(cmd), level + 1)
+  elseif cmd[1] == nil then
+    fail(what, "the command is empty", level + 1)
+  end
+end
+
+local function spawn(what, cmd, opts, on_exit, level)
+  check_cmd(what, cmd, level + 1)
+  local o = normalize(what, opts, level + 1)
+  if on_exit ~= nil and type(on_exit) ~= "function" then
+    fail(what, "on_exit must be a function, got " .. type(on_exit), level + 1)
+  end
+  o.on_exit = on_exit
+  local handle, message, code = host.spawn(cmd, o)
+  if not handle then
+    errors.raise("spawn_failed", message, { errno = code, cmd = cmd }, level + 1)
+  end
+  return handle
+end
+
+---Starts a process and returns its handle at once.
+---handle:wait(ms?) → result | nil, "timeout" (the process keeps running); handle:kill(sig?)
+---(no signal: SIGTERM to the group, SIGKILL after the grace); handle:write(data | nil);
+---handle:pid(); handle:running(); handle:close() (stops it if running; also `<close>`).
+---@param cmd string[]
+---@param opts? table
+---@param on_exit? fun(result: table)  called with the result when it ends (during a wait or poll)
+---@return userdata handle
+function M.spawn(cmd, opts, on_exit)
+  return spawn("proc.spawn", cmd, opts, on_exit, 2)
+end
+
+---Runs a process to its end and returns the result.
+---@param cmd string[]
+---@param opts? table
+---@return table result
+function M.run(cmd, opts)
+  local handle <close> = spawn("proc.run", cmd, opts, nil, 2)
+  return handle:wait()
+end
+
+---The argv that runs `script` with /bin/sh -c.
+---@param script string
+---@return string[]
+function M.shell(script)
+  if type(script) ~= "string" then
+    fail("proc.shell", "the script must be a string, got " .. type(script), 2)
+  end
+  return { "/bin/sh", "-c", script }
+end
+
+---The first of `handles` to finish, and its index; nil, "timeout" after `ms`.
+---@param handles userdata[]
+---@param ms? integer
+function M.wait_any(handles, ms)
+  return host.wait_any(handles, ms)
+end
+
+---Runs the loop for up to `ms` (default 0), dispatching callbacks; returns how many are running.
+---@param ms? integer
+---@return integer
+function M.poll(ms)
+  return host.poll(ms)
+end
+
+-- A parallel spec is {cmd = argv, <options>} or an argv array with options as named fields.
+local function split_spec(spec, i)
+  local what = ("proc.parallel: specs[%d]"):format(i)
+  if type(spec) ~= "table" then
+    fail(what, "must be a table, got " .. type(spec), 4)
+  end
+  local cmd, opts, on_exit = spec.cmd, {}, spec.on_exit
+  for k, v in pairs(spec) do
+    if type(k) ~= "number" and k ~= "cmd" and k ~= "on_exit" then
+      opts[k] = v
+    end
+  end
+  if cmd == nil then
+    cmd = table.move(spec, 1, #spec, 1, {})
+  end
+  check_cmd(what, cmd, 4)
+  return what, cmd, opts, on_exit
+end
+
+---Runs every spec, at most `max_jobs` at a time, and returns the results in input order and
+---whether all succeeded. A spec that cannot start gets {ok = false, error =, errno =}. With
+---`fail_fast`, the first failure stops the running ones (`cancelled = true`) and skips the rest
+---(`skipped = true`).
+---@param specs table[]
+---@param opts? {max_jobs: integer?, fail_fast: boolean?}
+---@return table[] results
+---@return boolean all_ok
+function M.parallel(specs, opts)
+  opts = opts or {}
+  if type(specs) ~= "table" then
+    fail("proc.parallel", "specs must be an array, got " .. type(specs), 2)
+  end
+  for k in pairs(opts) do
+    if k ~= "max_jobs" and k ~= "fail_fast" then
+      fail("proc.parallel", ("unknown option '%s' (options: fail_fast, max_jobs)"):format(tostring(k)), 2)
+    end
+  end
+  local max_jobs = opts.max_jobs or 8
+  if math.type(max_jobs) ~= "integer" or max_jobs < 1 then
+    fail("proc.parallel", "max_jobs must be an integer >= 1, got " .. tostring(opts.max_jobs), 2)
+  end
+  local n = #specs
+  local prepared = {}
+  for i = 1, n do -- every spec is checked before anything starts
+    local what, cmd, o, on_exit = split_spec(specs[i], i)
+    prepared[i] = { cmd = cmd, opts = normalize(what, o, 3), on_exit = on_exit }
+  end
+
+  local results, running, index_of = {}, {}, {}
+  local next_i, all_ok, stopping = 1, true, false
+  while next_i <= n or #running > 0 do
+    while not stopping and next_i <= n and #running < max_jobs do
+      local p = prepared[next_i]
+      p.opts.on_exit = p.on_exit
+      local handle, message, code = host.spawn(p.cmd, p.opts)
+      if handle then
+        running[#running + 1] = handle
+        index_of[handle] = next_i
+      else
+        results[next_i] = { cmd = p.cmd, ok = false, error = message, errno = code }
+        all_ok = false
+        stopping = opts.fail_fast == true
+      end
+      next_i = next_i + 1
+    end
+    if #running == 0 then
+      break
+    end
+    local handle, k = host.wait_any(running)
+    local result = handle:wait()
+    handle:close()
+    table.remove(running, k)
+    results[index_of[handle]] = result
+    if stopping then
+      result.cancelled = true
+    elseif not result.ok then
+      all_ok = false
+      if opts.fail_fast then
+        stopping = true
+        for _, h in ipairs(running) do
+          h:kill()
+        end
+      end
+    end
+  end
+  for i = next_i, n do
+    results[i] = { cmd = prepared[i].cmd, ok = false, skipped = true }
+  end
+  return results, all_ok
+end
+
+return M
