@@ -2,34 +2,32 @@
 --   sidecar script examples/repo_summary.lua [REPO]
 -- Outside a git repository it says so instead of failing.
 local json = require("json")
+local proc = require("proc")
 
 local repo = arg[1] or "."
 
-local function shell_quote(s)
-  return "'" .. s:gsub("'", "'\\''") .. "'"
-end
-
--- Output of a git command in the repository, or nil and the reason.
-local function git(args)
-  local pipe = assert(io.popen("git -C " .. shell_quote(repo) .. " " .. args .. " 2>/dev/null"))
-  local out = pipe:read("a")
-  local ok = pipe:close()
+-- Output of a git command in the repository, or nil and the reason. No shell: git gets its
+-- arguments as they are, and a hung git is stopped after 30 s.
+local function git(...)
+  local ok, r = pcall(proc.run, { "git", ... }, { cwd = repo, timeout_ms = 30000 })
   if not ok then
-    return nil, "git " .. args .. " failed"
+    return nil, tostring(r.message or r)
+  elseif not r.ok then
+    return nil, "git " .. table.concat({ ... }, " ") .. " failed: " .. (r.stderr:match("[^\n]*") or "")
   end
-  return out
+  return r.stdout
 end
 
 local summary = { repo = repo }
-local files, why = git("ls-files -z")
+local files, why = git("ls-files", "-z")
 if not files then
   summary.error = "not a git repository (or git is missing): " .. why
   print(json.encode(summary, { indent = 2 }))
   os.exit(1)
 end
 
-summary.branch = (git("rev-parse --abbrev-ref HEAD") or "(none)"):gsub("%s+$", "")
-summary.head = (git("rev-parse --short HEAD") or "(no commits)"):gsub("%s+$", "")
+summary.branch = (git("rev-parse", "--abbrev-ref", "HEAD") or "(none)"):gsub("%s+$", "")
+summary.head = (git("rev-parse", "--short", "HEAD") or "(no commits)"):gsub("%s+$", "")
 
 local by_ext, sizes, count = {}, {}, 0
 for path in files:gmatch("([^%z]+)") do

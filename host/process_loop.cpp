@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -19,6 +20,7 @@
 #include "process_group.hpp"
 #include "program_path.hpp"
 #include "pty.hpp"
+#include "spawn_child.hpp"
 
 namespace sidecar::host {
 namespace {
@@ -70,6 +72,8 @@ struct Stream {
   TailBuffer tail;
   LineSplitter splitter;
   uint64_t bytes = 0;
+  int direct_fd = -1;    // the child writes this file itself (no pipe): counted from its size
+  off_t direct_start = 0;
 };
 
 struct Process {
@@ -77,7 +81,6 @@ struct Process {
   uint64_t id = 0;
   SpawnOptions opts;
   ProcessResult result;
-  uv_process_t handle{};
   uv_timer_t wall_timer{}, idle_timer{}, tick_timer{};
   Stream out, err;
   uv_pipe_t stdin_pipe{};
@@ -102,6 +105,7 @@ struct ProcessLoop::Impl {
   uv_loop_t loop{};
   uv_async_t waker{};
   uv_timer_t step_timer{};
+  uv_signal_t sigchld{};
   int slot = -1;
   uint64_t next_id = 1;
   std::size_t running = 0;
@@ -287,9 +291,17 @@ void close_stdin_handle(Process& p) {
 
 void finish(Process& p) {
   p.finished = true;
-  --p.loop->running;
+  if (--p.loop->running == 0) uv_unref(reinterpret_cast<uv_handle_t*>(&p.loop->sigchld));
   p.result.duration_ms = static_cast<double>(uv_hrtime() - p.started_ns) / 1e6;
   for (Stream* s : {&p.out, &p.err}) {
+    if (s->direct_fd >= 0) {
+      struct stat st {};
+      if (fstat(s->direct_fd, &st) == 0 && st.st_size > s->direct_start) {
+        s->bytes = static_cast<uint64_t>(st.st_size - s->direct_start);
+      }
+      close(s->direct_fd);
+      s->direct_fd = -1;
+    }
     std::string& text = s == &p.out ? p.result.out : p.result.err;
     bool& truncated = s == &p.out ? p.result.out_truncated : p.result.err_truncated;
     (s == &p.out ? p.result.out_bytes : p.result.err_bytes) = s->bytes;
@@ -301,7 +313,6 @@ void finish(Process& p) {
   for (uv_timer_t* t : {&p.wall_timer, &p.idle_timer, &p.tick_timer}) {
     close_handle(reinterpret_cast<uv_handle_t*>(t));
   }
-  close_handle(reinterpret_cast<uv_handle_t*>(&p.handle));
   queue_event(p, ProcessEvent::Exit, false, std::string());
 }
 
@@ -351,7 +362,7 @@ void on_idle_check(uv_timer_t* t) {
   uint64_t now = uv_now(&p.loop->loop), limit = static_cast<uint64_t>(p.opts.idle_timeout_ms);
   uint64_t quiet = now - p.last_output_ms;
   if (quiet < limit) {
-    uv_timer_start(t, on_idle_check, limit - quiet, 0);
+    uv_timer_start(t, on_idle_check, limit - quiet + 1, 0);
     return;
   }
   p.result.timed_out = true;
@@ -359,19 +370,31 @@ void on_idle_check(uv_timer_t* t) {
   begin_stop(p);
 }
 
-void on_exit(uv_process_t* h, int64_t status, int term_signal) {
-  Process& p = *static_cast<Process*>(h->data);
+void on_exit(Process& p, int status) {
   p.exited = true;
   p.exited_at = uv_now(&p.loop->loop);
-  if (term_signal != 0) {
-    p.result.signal = term_signal;
+  if (WIFSIGNALED(status)) {
+    p.result.signal = WTERMSIG(status);
   } else {
-    p.result.code = static_cast<int>(status);
+    p.result.code = WEXITSTATUS(status);
   }
   uv_timer_stop(&p.wall_timer);
   uv_timer_stop(&p.idle_timer);
   close_stdin_handle(p);  // nobody reads it any more; pending writes are cancelled
   supervise(p);
+}
+
+// SIGCHLD: reaps whichever of this loop's children have exited. Only our own pids are waited
+// for, so children started elsewhere in the program (io.popen, os.execute) are left alone.
+void on_sigchld(uv_signal_t* h, int) {
+  auto* L = static_cast<ProcessLoop::Impl*>(h->data);
+  for (auto& [id, p] : L->processes) {
+    if (!p->spawned || p->exited) continue;
+    int status = 0;
+    pid_t r;
+    do r = waitpid(p->result.pid, &status, WNOHANG); while (r < 0 && errno == EINTR);
+    if (r == p->result.pid) on_exit(*p, status);
+  }
 }
 
 void on_written(uv_write_t* req, int status) {
@@ -490,6 +513,10 @@ ProcessLoop::ProcessLoop() : impl_(std::make_unique<Impl>()) {
   uv_async_init(&L.loop, &L.waker, [](uv_async_t*) {});
   uv_unref(reinterpret_cast<uv_handle_t*>(&L.waker));  // wakes the loop, never keeps it alive
   uv_timer_init(&L.loop, &L.step_timer);
+  uv_signal_init(&L.loop, &L.sigchld);
+  L.sigchld.data = &L;
+  uv_signal_start(&L.sigchld, on_sigchld, SIGCHLD);
+  uv_unref(reinterpret_cast<uv_handle_t*>(&L.sigchld));  // referenced only while children run
   // A child that stops reading its stdin must not kill Sidecar with SIGPIPE: writes fail with
   // EPIPE instead. Children get the default back (libuv resets dispositions before exec).
   struct sigaction old {};
@@ -528,6 +555,7 @@ ProcessLoop::~ProcessLoop() {
   for (Process* p : idle) L.processes.erase(p->id);
   uv_close(reinterpret_cast<uv_handle_t*>(&L.waker), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&L.step_timer), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&L.sigchld), nullptr);
   uv_run(&L.loop, UV_RUN_DEFAULT);
   uv_loop_close(&L.loop);
 }
@@ -538,11 +566,11 @@ uint64_t ProcessLoop::spawn(SpawnOptions o, SpawnError& error) {
     error = {"cannot run an empty command", "EINVAL"};
     return 0;
   }
-  const std::string& program = o.argv[0];
+  const std::string program = o.argv[0];  // a copy: `o` moves into the process below
   if (!o.cwd.empty()) {
     struct stat st {};
-    if (stat(o.cwd.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
-      bool exists = errno != ENOENT;
+    bool exists = stat(o.cwd.c_str(), &st) == 0 || errno != ENOENT;
+    if (!exists || !S_ISDIR(st.st_mode)) {
       error = {"cannot run '" + program + "': working directory " + o.cwd +
                    (exists ? " is not a directory" : " does not exist"),
                "ENOENT"};
@@ -557,25 +585,21 @@ uint64_t ProcessLoop::spawn(SpawnOptions o, SpawnError& error) {
   // Every fd below closes itself if we return early; the child's ends close after the spawn.
   Fd out_file, err_file, out_ours, out_theirs, err_ours, err_theirs, in_ours, in_theirs, slave;
   if (!open_tee(o.out, "stdout", out_file, error) || !open_tee(o.err, "stderr", err_file, error)) return 0;
-  uv_stdio_container_t stdio[3];
-  for (auto& c : stdio) c.flags = UV_IGNORE;  // /dev/null
+  ChildSpec child;  // stdio -1: /dev/null
+  bool direct[2] = {false, false};
   if (o.pty) {
     std::string why;
     if (!open_pty(out_ours.fd, slave.fd, o.pty_cols, o.pty_rows, why)) {
       error = {why, "EPTY"};
       return 0;
     }
-    for (auto& c : stdio) {
-      c.flags = UV_INHERIT_FD;
-      c.data.fd = slave.fd;
-    }
+    for (int& fd : child.stdio) fd = slave.fd;
     // Input goes to the master through a second descriptor: the reader owns the first.
     in_ours.reset(fcntl(out_ours.fd, F_DUPFD_CLOEXEC, 3));
   } else {
     if (o.stdin_mode != StdinMode::Null) {
       if (!make_pipe(in_ours, in_theirs, true, error)) return 0;
-      stdio[0].flags = UV_INHERIT_FD;
-      stdio[0].data.fd = in_theirs.fd;
+      child.stdio[0] = in_theirs.fd;
     }
     const OutputSink* sinks[2] = {&o.out, &o.err};
     Fd* ours[2] = {&out_ours, &err_ours};
@@ -583,60 +607,66 @@ uint64_t ProcessLoop::spawn(SpawnOptions o, SpawnError& error) {
     Fd* files[2] = {&out_file, &err_file};
     for (int i = 0; i < 2; ++i) {
       if (!sinks[i]->used() && o.idle_timeout_ms <= 0) continue;  // /dev/null: nothing to read
+      if (files[i]->fd >= 0 && !sinks[i]->collect && !sinks[i]->chunks && !sinks[i]->lines && o.idle_timeout_ms <= 0) {
+        // Only a file, and no idle clock to feed: the child writes it itself, as a shell
+        // redirection does, and the bytes never pass through Sidecar.
+        child.stdio[i + 1] = files[i]->fd;
+        direct[i] = true;
+        continue;
+      }
       if (!make_pipe(*ours[i], *theirs[i], false, error)) return 0;
       if (files[i]->fd >= 0) fcntl(ours[i]->fd, F_SETPIPE_SZ, kPipeSizeForFiles);  // fewer wake-ups
-      stdio[i + 1].flags = UV_INHERIT_FD;
-      stdio[i + 1].data.fd = theirs[i]->fd;
+      child.stdio[i + 1] = theirs[i]->fd;
     }
   }
 
-  std::vector<char*> args, envp;
-  for (std::string& a : o.argv) args.push_back(a.data());
-  args.push_back(nullptr);
-  for (std::string& e : env) envp.push_back(e.data());
-  envp.push_back(nullptr);
-  uv_process_options_t options{};
-  options.exit_cb = on_exit;
-  options.file = file->c_str();
-  options.args = args.data();
-  options.env = envp.data();
-  options.cwd = o.cwd.empty() ? nullptr : o.cwd.c_str();
-  options.flags = UV_PROCESS_DETACHED;  // setsid(): its own session and process group
-  options.stdio_count = 3;
-  options.stdio = stdio;
-
+  // The process keeps the options: argv, env and cwd below point into them during the spawn.
   auto owned = std::make_unique<Process>();
   Process& p = *owned;
   p.loop = &L;
   p.id = L.next_id++;
   p.opts = std::move(o);
+  std::vector<char*> args, envp;
+  for (std::string& a : p.opts.argv) args.push_back(a.data());
+  args.push_back(nullptr);
+  for (std::string& e : env) envp.push_back(e.data());
+  envp.push_back(nullptr);
+  child.file = file->c_str();
+  child.argv = args.data();
+  child.envp = envp.data();
+  child.cwd = p.opts.cwd.empty() ? nullptr : p.opts.cwd.c_str();
+  p.started_ns = uv_hrtime();
+  pid_t pid = 0;
+  if (int r = spawn_child(child, pid); r != 0) {
+    std::string why = r == ENOEXEC ? "not an executable format (a script needs a #! line)"
+                      : r == EACCES ? "permission denied" : std::strerror(r);
+    const char* code = r == ENOENT ? "ENOENT" : r == EACCES ? "EACCES" : r == ENOEXEC ? "ENOEXEC"
+                     : r == EMFILE ? "EMFILE" : r == ENOMEM ? "ENOMEM" : r == EAGAIN ? "EAGAIN" : "ESPAWN";
+    error = {"cannot run '" + program + "': " + why, code};
+    return 0;
+  }
   for (uv_timer_t* t : {&p.wall_timer, &p.idle_timer, &p.tick_timer}) {
     uv_timer_init(&L.loop, t);
     t->data = &p;
     ++p.handles;
   }
-  p.handle.data = &p;
-  p.started_ns = uv_hrtime();
-  int r = uv_spawn(&L.loop, &p.handle, &options);
-  ++p.handles;  // initialised even when the spawn failed, and closed the same way
   L.processes.emplace(p.id, std::move(owned));
-  if (r < 0) {
-    error = {"cannot run '" + program + "': " + uv_strerror(r), uv_err_name(r)};
-    p.released = p.finished = true;
-    for (uv_timer_t* t : {&p.wall_timer, &p.idle_timer, &p.tick_timer}) {
-      close_handle(reinterpret_cast<uv_handle_t*>(t));
-    }
-    close_handle(reinterpret_cast<uv_handle_t*>(&p.handle));
-    return 0;
-  }
   p.spawned = true;
-  p.result.pid = p.handle.pid;
-  ++L.running;
+  p.result.pid = pid;
+  // While children run, their exit is something to wait for even with no pipe or timer open.
+  if (L.running++ == 0) uv_ref(reinterpret_cast<uv_handle_t*>(&L.sigchld));
   p.last_output_ms = uv_now(&L.loop);
   slave.reset();
   in_theirs.reset();
   out_theirs.reset();
   err_theirs.reset();
+  for (int i = 0; i < 2; ++i) {
+    if (!direct[i]) continue;
+    Stream& s = i == 0 ? p.out : p.err;
+    s.direct_fd = (i == 0 ? out_file : err_file).release();
+    struct stat st {};
+    if (fstat(s.direct_fd, &st) == 0) s.direct_start = st.st_size;  // what an append started from
+  }
 
   if (out_ours.fd >= 0) start_stream(p, p.out, ProcessEvent::Stdout, out_ours.release(), out_file.release(), p.opts.pty);
   if (err_ours.fd >= 0) start_stream(p, p.err, ProcessEvent::Stderr, err_ours.release(), err_file.release(), false);
@@ -657,9 +687,13 @@ uint64_t ProcessLoop::spawn(SpawnOptions o, SpawnError& error) {
       p.opts.stdin_data.clear();
     }
   }
-  if (p.opts.timeout_ms > 0) uv_timer_start(&p.wall_timer, on_wall_timeout, static_cast<uint64_t>(p.opts.timeout_ms), 0);
+  // One millisecond more than asked: the loop clock counts whole milliseconds, and a timeout
+  // must never fire before its deadline.
+  if (p.opts.timeout_ms > 0) {
+    uv_timer_start(&p.wall_timer, on_wall_timeout, static_cast<uint64_t>(p.opts.timeout_ms) + 1, 0);
+  }
   if (p.opts.idle_timeout_ms > 0) {
-    uv_timer_start(&p.idle_timer, on_idle_check, static_cast<uint64_t>(p.opts.idle_timeout_ms), 0);
+    uv_timer_start(&p.idle_timer, on_idle_check, static_cast<uint64_t>(p.opts.idle_timeout_ms) + 1, 0);
   }
   return p.id;
 }
@@ -724,9 +758,12 @@ void ProcessLoop::step(int64_t timeout_ms) {
     uv_run(&L.loop, UV_RUN_NOWAIT);
     return;
   }
+  if (!uv_loop_alive(&L.loop)) return;  // nothing could happen: no child, pipe or timer
   // The timer stops the loop rather than merely firing: libuv runs due timers before it polls,
-  // and a poll computed after our timer had fired would block with no deadline at all.
+  // and a poll computed after our timer had fired would block with no deadline at all. It
+  // starts from a fresh clock: the cached one is as old as the last step.
   if (timeout_ms > 0) {
+    uv_update_time(&L.loop);
     uv_timer_start(&L.step_timer, [](uv_timer_t* t) { uv_stop(t->loop); }, static_cast<uint64_t>(timeout_ms), 0);
   }
   uv_run(&L.loop, UV_RUN_ONCE);

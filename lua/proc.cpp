@@ -57,10 +57,11 @@ const char* signal_name(int sig) {
   return nullptr;
 }
 
-int64_t now_ms() {
+// Deadlines are kept in nanoseconds and steps rounded up, so a wait never ends early.
+int64_t now_ns() {
   timespec ts{};
   clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
+  return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
 }
 
 ProcessLoop& loop_of(lua_State* L) {
@@ -342,7 +343,7 @@ void dispatch(lua_State* L, ProcessLoop& loop, bool run_callbacks = true) {
 
 // Steps the loop once, at most until `deadline` (< 0: none), and dispatches what happened.
 void step(lua_State* L, ProcessLoop& loop, int64_t deadline, uint64_t interrupts_seen) {
-  loop.step(deadline < 0 ? -1 : std::max<int64_t>(0, deadline - now_ms()));
+  loop.step(deadline < 0 ? -1 : std::max<int64_t>(0, (deadline - now_ns() + 999999) / 1000000));
   if (ProcessLoop::interrupts() != interrupts_seen) raise_interrupt(L, loop);
   dispatch(L, loop);
 }
@@ -351,7 +352,7 @@ int64_t deadline_after(lua_State* L, int index) {
   if (lua_isnoneornil(L, index)) return -1;
   lua_Integer ms = luaL_checkinteger(L, index);
   luaL_argcheck(L, ms >= 0, index, "milliseconds must be >= 0");
-  return now_ms() + ms;
+  return now_ns() + ms * 1000000;
 }
 
 // True once the exit is dispatched, with the result table pushed.
@@ -377,7 +378,7 @@ int handle_wait(lua_State* L) {
   uint64_t seen = ProcessLoop::interrupts();
   dispatch(L, *loop);
   while (!push_if_done(L, h, 1)) {
-    if (deadline >= 0 && now_ms() >= deadline) {
+    if (deadline >= 0 && now_ns() >= deadline) {
       lua_pushnil(L);
       lua_pushliteral(L, "timeout");
       return 2;
@@ -572,7 +573,7 @@ int proc_wait_any(lua_State* L) {
       }
       lua_pop(L, 1);
     }
-    if (deadline >= 0 && now_ms() >= deadline) {
+    if (deadline >= 0 && now_ns() >= deadline) {
       lua_pushnil(L);
       lua_pushliteral(L, "timeout");
       return 2;
@@ -590,7 +591,7 @@ int proc_poll(lua_State* L) {
   luaL_argcheck(L, ms >= 0, 1, "milliseconds must be >= 0");
   uint64_t seen = ProcessLoop::interrupts();
   dispatch(L, loop);
-  step(L, loop, now_ms() + ms, seen);
+  step(L, loop, now_ns() + ms * 1000000, seen);
   lua_pushinteger(L, static_cast<lua_Integer>(loop.running()));
   return 1;
 }

@@ -11,7 +11,7 @@
 ---   stdout, stderr: nil or true (collect) | false (discard) | "file/path" | function(chunk) |
 ---                   {collect =, file =, append =, on_chunk =, on_line =},
 ---   timeout_ms, idle_timeout_ms, kill_grace_ms (default 2000), max_output (bytes kept per
----   stream, the tail), pty (true or {cols =, rows =}), name.
+---   stream, the tail), pty (true or {cols =, rows =}: both streams arrive as stdout), name.
 ---
 --- Result: cmd, name, pid, code (nil when a signal ended it), signal, signal_name, ok,
 --- timed_out, timeout_reason ("wall" | "idle"), stdout, stderr (when collected), truncated,
@@ -139,7 +139,8 @@ end
 ---@param on_exit? fun(result: table)  called with the result when it ends (during a wait or poll)
 ---@return userdata handle
 function M.spawn(cmd, opts, on_exit)
-  return spawn("proc.spawn", cmd, opts, on_exit, 2)
+  local handle = spawn("proc.spawn", cmd, opts, on_exit, 2)
+  return handle -- not a tail call: error levels count this frame
 end
 
 ---Runs a process to its end and returns the result.
@@ -179,7 +180,7 @@ end
 local function split_spec(spec, i)
   local what = ("proc.parallel: specs[%d]"):format(i)
   if type(spec) ~= "table" then
-    fail(what, "must be a table, got " .. type(spec), 4)
+    fail(what, "must be a table, got " .. type(spec), 3)
   end
   local cmd, opts, on_exit = spec.cmd, {}, spec.on_exit
   for k, v in pairs(spec) do
@@ -190,7 +191,10 @@ local function split_spec(spec, i)
   if cmd == nil then
     cmd = table.move(spec, 1, #spec, 1, {})
   end
-  check_cmd(what, cmd, 4)
+  check_cmd(what, cmd, 3)
+  if on_exit ~= nil and type(on_exit) ~= "function" then
+    fail(what, "on_exit must be a function, got " .. type(on_exit), 3)
+  end
   return what, cmd, opts, on_exit
 end
 
@@ -220,11 +224,26 @@ function M.parallel(specs, opts)
   local prepared = {}
   for i = 1, n do -- every spec is checked before anything starts
     local what, cmd, o, on_exit = split_spec(specs[i], i)
-    prepared[i] = { cmd = cmd, opts = normalize(what, o, 3), on_exit = on_exit }
+    prepared[i] = { cmd = cmd, opts = normalize(what, o, 2), on_exit = on_exit }
   end
 
   local results, running, index_of = {}, {}, {}
   local next_i, all_ok, stopping = 1, true, false
+  -- If a callback raises, the processes still running are stopped on the way out.
+  local _ <close> = setmetatable({}, { __close = function()
+    for _, h in ipairs(running) do
+      h:close()
+    end
+  end })
+  local function failed()
+    all_ok = false
+    if opts.fail_fast and not stopping then
+      stopping = true
+      for _, h in ipairs(running) do
+        h:kill()
+      end
+    end
+  end
   while next_i <= n or #running > 0 do
     while not stopping and next_i <= n and #running < max_jobs do
       local p = prepared[next_i]
@@ -235,8 +254,7 @@ function M.parallel(specs, opts)
         index_of[handle] = next_i
       else
         results[next_i] = { cmd = p.cmd, ok = false, error = message, errno = code }
-        all_ok = false
-        stopping = opts.fail_fast == true
+        failed()
       end
       next_i = next_i + 1
     end
@@ -248,16 +266,10 @@ function M.parallel(specs, opts)
     handle:close()
     table.remove(running, k)
     results[index_of[handle]] = result
-    if stopping then
+    if stopping and result.stopped then
       result.cancelled = true
     elseif not result.ok then
-      all_ok = false
-      if opts.fail_fast then
-        stopping = true
-        for _, h in ipairs(running) do
-          h:kill()
-        end
-      end
+      failed()
     end
   end
   for i = next_i, n do

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # End-to-end: `sidecar repl` on a real pseudo-terminal, as a person uses it: prompts, continuation,
-# Ctrl-C on a running chunk and on a half-typed line, Tab completion, Ctrl-D, persisted history.
+# Ctrl-C on a running chunk (and on one waiting for a child process) and on a half-typed line, Tab completion, Ctrl-D, persisted history.
 # Usage: repl_tty_test.sh path/to/sidecar path/to/pty_driver
 set -u
 S=$1
@@ -21,6 +21,12 @@ type while true do end
 ctrl-c
 expect interrupted!
 expect > 
+type h = require("proc").spawn({"sleep", "30"}); h:wait()
+ctrl-c
+expect interrupted! stopped 1 child process
+expect > 
+type print(h:running(), h:wait().signal_name)
+expect false	TERM
 key partial line
 ctrl-c
 expect > 

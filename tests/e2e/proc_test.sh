@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# End-to-end: the children of a sidecar script never outlive it, however it ends (normally, on a
+# Lua error, by os.exit, on Ctrl-C, on SIGTERM), and Ctrl-C says what it stopped.
+set -u
+S=$1
+. "$(dirname "$0")/lib.sh"
+cd "$work"
+
+# Starts two process groups (the second ignores SIGTERM), writes their ids to $1, then ends as
+# $2 says or waits.
+cat >children.lua <<'LUA'
+local proc = require("proc")
+local grace = tonumber(arg[3] or "300")
+local a = proc.spawn(proc.shell("sleep 60 & sleep 60"), { kill_grace_ms = grace })
+local b = proc.spawn(proc.shell("trap '' TERM; sleep 60 & sleep 60"), { kill_grace_ms = grace })
+proc.poll(100) -- let the shells start their sleeps
+local f = assert(io.open(arg[1], "w"))
+f:write(a:pid(), " ", b:pid(), "\n")
+f:close()
+local mode = arg[2]
+if mode == "error" then error("boom") end
+if mode == "exit" then os.exit(3) end
+if mode == "return" then return end
+a:wait()
+LUA
+
+# Running (non-zombie) processes in the groups listed in file $1.
+live_in_groups() {
+  local groups
+  groups=$(cat "$1")
+  ps -e -o pgid=,stat= | awk -v g=" $groups " '$2 !~ /^Z/ && index(g, " " $1 " ") { n++ } END { print n + 0 }'
+}
+
+# check_gone NAME PIDFILE: the groups exist no more.
+check_gone() {
+  local left
+  left=$(live_in_groups "$2")
+  if [ "$left" = 0 ]; then
+    passed=$((passed + 1))
+  else
+    failed=$((failed + 1))
+    echo "FAIL $1: $left processes of groups $(cat "$2") still running"
+    ps -e -o pid,pgid,stat,cmd | awk -v g=" $(cat "$2") " 'index(g, " " $2 " ")'
+  fi
+}
+
+for mode in return error exit; do
+  status=0
+  case $mode in return) status=0 ;; error) status=1 ;; exit) status=3 ;; esac
+  expect_run "children stopped when the script ends ($mode)" $status '' '' -- "$S" script children.lua "pids_$mode" $mode
+  check_gone "no process left after the script ends ($mode)" "pids_$mode"
+done
+
+# interrupt SIGNAL COUNT PIDFILE [GRACE]: runs children.lua in the background, sends SIGNAL COUNT
+# times once the children are up, and records exit status, stderr and the time it took.
+interrupt() {
+  local sig=$1 count=$2 pids=$3 grace=${4:-300}
+  rm -f "$pids"
+  "$S" script children.lua "$pids" wait "$grace" >"$work/out" 2>"$work/err" &
+  local pid=$! i
+  for i in $(seq 100); do [ -s "$pids" ] && break; sleep 0.05; done
+  local start=$(date +%s%N)
+  for i in $(seq "$count"); do kill -"$sig" $pid; sleep 0.05; done
+  wait $pid
+  int_status=$?
+  int_ms=$((($(date +%s%N) - start) / 1000000))
+}
+
+expect_result() { # NAME CONDITION-DESCRIPTION TEST...
+  local name=$1
+  shift
+  if "$@"; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAIL $name"; sed 's/^/  stderr| /' "$work/err"; fi
+}
+
+interrupt INT 1 pids_int
+expect_result "Ctrl-C exits 130 (got $int_status)" test "$int_status" = 130
+expect_result "Ctrl-C says what it stopped" grep -q "interrupted! stopped 2 child processes" "$work/err"
+expect_result "Ctrl-C prints no traceback" bash -c "! grep -q traceback '$work/err'"
+expect_result "Ctrl-C waits only the grace for a child ignoring SIGTERM (${int_ms} ms)" test "$int_ms" -lt 3000
+check_gone "no process left after Ctrl-C" pids_int
+
+interrupt TERM 1 pids_term
+expect_result "SIGTERM exits 143 (got $int_status)" test "$int_status" = 143
+check_gone "no process left after SIGTERM" pids_term
+
+# A second Ctrl-C skips a long grace period: SIGKILL at once.
+interrupt INT 2 pids_twice 20000
+expect_result "a second Ctrl-C exits 130 (got $int_status)" test "$int_status" = 130
+expect_result "a second Ctrl-C does not wait out a 20 s grace (${int_ms} ms)" test "$int_ms" -lt 5000
+check_gone "no process left after two Ctrl-C" pids_twice
+
+# Spawn failures are clear errors; a non-zero exit is data.
+expect_run "a missing program names itself and the PATH" 1 '' \
+  "cannot run 'no-such-program-x': not found in PATH \(/usr/bin:/bin\)" \
+  -- env PATH=/usr/bin:/bin "$S" -e 'require("proc").run({"no-such-program-x"})'
+expect_run "a non-zero exit is data" 0 '^3\tfalse\n$' '' \
+  -- "$S" -e 'local r = require("proc").run({"sh", "-c", "exit 3"}); print(r.code, r.ok)'
+expect_run "an unknown option is named" 1 '' "proc.run: unknown option 'timeout' \(options: .*timeout_ms" \
+  -- "$S" -e 'require("proc").run({"true"}, {timeout = 5})'
+
+finish

@@ -1,0 +1,1275 @@
+local test = require("test")
+local describe, it, expect = test.describe, test.it, test.expect
+
+local proc = require("proc")
+local errors = require("errors")
+local time = require("host.time")
+
+-- Milliseconds since `t0` (a monotonic_ns reading).
+local function elapsed_ms(t0)
+  return (time.monotonic_ns() - t0) / 1e6
+end
+
+-- "in range" when lo <= value < hi, else a text that shows the value, for
+-- expect(in_range(v, lo, hi)):equals("in range"), so a failure names the spec line and the value.
+local function in_range(value, lo, hi)
+  if type(value) == "number" and value >= lo and value < hi then
+    return "in range"
+  end
+  return ("%s is not in [%s, %s)"):format(tostring(value), lo, hi)
+end
+
+-- The error a function raises (fails the test when it raises none).
+local function error_of(fn)
+  local ok, err = pcall(fn)
+  expect(ok):is_false()
+  return err
+end
+
+-- Temporary files made by a test, removed after it.
+local temp_files = {}
+
+local function temp_path()
+  local path = os.tmpname()
+  temp_files[#temp_files + 1] = path
+  return path
+end
+
+test.after_each(function()
+  collectgarbage() -- the 50 MB strings must not make later forks slow
+  for _, path in ipairs(temp_files) do
+    os.remove(path)
+  end
+  temp_files = {}
+end)
+
+local function read_file(path)
+  local f = assert(io.open(path, "rb"))
+  local text = f:read("a")
+  f:close()
+  return text
+end
+
+local function write_file(path, text)
+  local f = assert(io.open(path, "wb"))
+  f:write(text)
+  f:close()
+end
+
+-- True while `pid` is a live process (a zombie counts as gone).
+local function alive(pid)
+  local f = io.open("/proc/" .. pid .. "/stat")
+  if not f then
+    return false
+  end
+  local stat = f:read("a") or ""
+  f:close()
+  local state = stat:match("%) (%a)")
+  return state ~= nil and state ~= "Z"
+end
+
+-- The states (ps STAT) of the live, non-zombie members of session/group `pgid`.
+local function live_group_members(pgid)
+  local p = assert(io.popen("ps -o stat= -g " .. pgid .. " 2>/dev/null"))
+  local text = p:read("a")
+  p:close()
+  local live = {}
+  for stat in text:gmatch("%S+") do
+    if stat:sub(1, 1) ~= "Z" then
+      live[#live + 1] = stat
+    end
+  end
+  return live
+end
+
+-- Open descriptors of this Sidecar process, as "fd -> target" lines. `ls /proc/self/fd` in a popen
+-- would list the fds of `ls` itself (ours are close-on-exec, so it would never see a leak): name our
+-- own pid. The popen's own pipe is left out: for a moment after the spawn Sidecar still holds both
+-- of its ends, which would make the count differ by one now and then.
+local own_pid = read_file("/proc/self/stat"):match("^%d+")
+local function open_fds()
+  local p = assert(io.popen('own=$(readlink /proc/$$/fd/1); for f in /proc/' .. own_pid .. '/fd/*; do '
+    .. 'l=$(readlink "$f") || continue; [ "$l" = "$own" ] || echo "${f##*/} -> $l"; done'))
+  local text = p:read("a")
+  p:close()
+  local fds = {}
+  for line in text:gmatch("[^\n]+") do
+    fds[#fds + 1] = line
+  end
+  table.sort(fds)
+  return fds
+end
+
+-- Lets every process of the loop end (a test that left one running must not disturb the next).
+local function drain_loop()
+  local t0 = time.monotonic_ns()
+  while proc.poll(50) > 0 and elapsed_ms(t0) < 5000 do
+  end
+end
+
+describe("proc.run", function()
+  it("collects stdout and stderr and reports code, ok, pid, cmd, name and duration", function()
+    local cmd = { "sh", "-c", "echo out; echo err >&2" }
+    local r = proc.run(cmd, { name = "greeting" })
+    expect(r.stdout):equals("out\n")
+    expect(r.stderr):equals("err\n")
+    expect(r.code):equals(0)
+    expect(r.ok):is_true()
+    expect(r.signal):is_nil()
+    expect(r.signal_name):is_nil()
+    expect(r.timed_out):is_false()
+    expect(r.timeout_reason):is_nil()
+    expect(r.truncated):is_false()
+    expect(r.stdout_bytes):equals(4)
+    expect(r.stderr_bytes):equals(4)
+    expect(r.pid):has_type("integer")
+    expect(r.pid > 0):is_true()
+    expect(r.cmd):equals(cmd)
+    expect(rawequal(r.cmd, cmd)):is_false() -- a copy: changing cmd later leaves the result alone
+    expect(r.name):equals("greeting")
+    expect(r.duration_ms):has_type("number")
+    expect(r.duration_ms >= 0):is_true()
+    expect(r.error):is_nil()
+  end)
+
+  it("has no name when none is given", function()
+    local r = proc.run({ "true" })
+    expect(r.name):is_nil()
+    expect(r.ok):is_true()
+  end)
+
+  it("returns a non-zero exit as data, not as an error", function()
+    local r = proc.run({ "sh", "-c", "echo partial; exit 3" })
+    expect(r.code):equals(3)
+    expect(r.ok):is_false()
+    expect(r.stdout):equals("partial\n")
+    expect(r.signal):is_nil()
+    expect(r.timed_out):is_false()
+  end)
+
+  it("reports a process ended by SIGTERM with code nil and the signal", function()
+    local r = proc.run({ "sh", "-c", "kill -TERM $$; sleep 5" })
+    expect(r.code):is_nil()
+    expect(r.signal):equals(15)
+    expect(r.signal_name):equals("TERM")
+    expect(r.ok):is_false()
+    expect(r.killed):is_false() -- Sidecar did not end it
+    expect(r.stopped):is_false()
+  end)
+
+  it("reports a process ended by SIGKILL with code nil and the signal", function()
+    local r = proc.run({ "sh", "-c", "kill -KILL $$; sleep 5" })
+    expect(r.code):is_nil()
+    expect(r.signal):equals(9)
+    expect(r.signal_name):equals("KILL")
+    expect(r.ok):is_false()
+  end)
+
+  it("accepts numbers as arguments", function()
+    local r = proc.run({ "echo", 1, 2.5 })
+    expect(r.stdout):equals("1 2.5\n")
+  end)
+end)
+
+describe("spawn failures", function()
+  it("raise a spawn_failed error naming the program and the PATH searched", function()
+    local cmd = { "sidecar-no-such-program-xyz", "arg" }
+    local err = error_of(function()
+      proc.run(cmd)
+    end)
+    expect(errors.is(err, "spawn_failed")):is_true()
+    expect(err.message):contains("sidecar-no-such-program-xyz")
+    expect(err.message):contains("not found in PATH")
+    expect(err.message):contains(os.getenv("PATH"))
+    expect(err.errno):equals("ENOENT")
+    expect(err.cmd):equals(cmd)
+  end)
+
+  it("search the PATH the child would get", function()
+    local err = error_of(function()
+      proc.run({ "sidecar-no-such-program-xyz" }, { env = { PATH = "/nowhere/a:/nowhere/b" } })
+    end)
+    expect(errors.is(err, "spawn_failed")):is_true()
+    expect(err.message):contains("(/nowhere/a:/nowhere/b)")
+  end)
+
+  it("name a missing absolute program with ENOENT", function()
+    local err = error_of(function()
+      proc.run({ "/nonexistent/dir/prog" })
+    end)
+    expect(errors.is(err, "spawn_failed")):is_true()
+    expect(err.message):contains("/nonexistent/dir/prog")
+    expect(err.errno):equals("ENOENT")
+  end)
+
+  it("give EACCES for a file that is not executable", function()
+    local path = temp_path()
+    write_file(path, "#!/bin/sh\necho hi\n")
+    os.execute("chmod 644 " .. path)
+    local err = error_of(function()
+      proc.run({ path })
+    end)
+    expect(errors.is(err, "spawn_failed")):is_true()
+    expect(err.errno):equals("EACCES")
+    expect(err.message):contains(path)
+    expect(err.message):contains("not executable")
+  end)
+
+  it("give EACCES for a directory", function()
+    local err = error_of(function()
+      proc.run({ "/tmp" })
+    end)
+    expect(errors.is(err, "spawn_failed")):is_true()
+    expect(err.errno):equals("EACCES")
+    expect(err.message):contains("directory")
+  end)
+
+  it("include a missing working directory", function()
+    local err = error_of(function()
+      proc.run({ "echo", "x" }, { cwd = "/nonexistent-sidecar-dir" })
+    end)
+    expect(errors.is(err, "spawn_failed")):is_true()
+    expect(err.message):contains("/nonexistent-sidecar-dir")
+    expect(err.message):contains("does not exist")
+  end)
+
+  -- BUG (host/process_loop.cpp, ProcessLoop::spawn): `exists = errno != ENOENT` reads errno
+  -- after a stat() that succeeded, so it holds whatever an earlier call left: after a failed
+  -- PATH search (ENOENT) a cwd that is a regular file is reported as "does not exist".
+  it("name a working directory that is a file as not a directory", function()
+    pcall(proc.run, { "sidecar-no-such-program-xyz" }) -- leaves errno = ENOENT
+    local err = error_of(function()
+      proc.run({ "echo", "x" }, { cwd = "/etc/passwd" })
+    end)
+    expect(errors.is(err, "spawn_failed")):is_true()
+    expect(err.message):contains("/etc/passwd")
+    expect(err.message):contains("is not a directory")
+  end)
+
+  it("include an output file that cannot be opened", function()
+    local err = error_of(function()
+      proc.run({ "echo", "x" }, { stdout = "/nonexistent-sidecar-dir/out.txt" })
+    end)
+    expect(errors.is(err, "spawn_failed")):is_true()
+    expect(err.message):contains("/nonexistent-sidecar-dir/out.txt")
+    expect(err.errno):equals("ENOENT")
+  end)
+
+  it("raise from proc.spawn too", function()
+    local err = error_of(function()
+      proc.spawn({ "sidecar-no-such-program-xyz" })
+    end)
+    expect(errors.is(err, "spawn_failed")):is_true()
+    expect(err.errno):equals("ENOENT")
+  end)
+end)
+
+describe("option checking", function()
+  it("rejects an unknown option and lists the known ones", function()
+    local err = error_of(function()
+      proc.run({ "true" }, { timeout = 1 })
+    end)
+    expect(errors.is(err, "bad_option")):is_true()
+    expect(err.message):contains("unknown option 'timeout'")
+    expect(err.message):contains("options: clear_env, cwd, env, idle_timeout_ms, kill_grace_ms, max_output, name, "
+      .. "pty, stderr, stdin, stdout, timeout_ms")
+  end)
+
+  it("rejects a count that is not a whole number >= 0, naming the option", function()
+    expect(function()
+      proc.run({ "true" }, { timeout_ms = "1" })
+    end):raises("option 'timeout_ms' must be a whole number of milliseconds >= 0, got 1")
+    expect(function()
+      proc.run({ "true" }, { timeout_ms = 1.5 })
+    end):raises("option 'timeout_ms'")
+    expect(function()
+      proc.run({ "true" }, { idle_timeout_ms = -5 })
+    end):raises("option 'idle_timeout_ms'")
+    expect(function()
+      proc.run({ "true" }, { kill_grace_ms = true })
+    end):raises("option 'kill_grace_ms'")
+    local err = error_of(function()
+      proc.run({ "true" }, { max_output = -1 })
+    end)
+    expect(errors.is(err, "bad_option")):is_true()
+    expect(err.message):contains("option 'max_output' must be a whole number of bytes >= 0, got -1")
+  end)
+
+  it("rejects an output sink of the wrong type", function()
+    expect(function()
+      proc.run({ "true" }, { stdout = 42 })
+    end):raises("option 'stdout' must be true, false, a file name, a function or a table, got number")
+    expect(function()
+      proc.run({ "true" }, { stderr = 42 })
+    end):raises("option 'stderr' must be")
+  end)
+
+  it("rejects a sink table with an unknown or mistyped field", function()
+    expect(function()
+      proc.run({ "true" }, { stdout = { fil = "x" } })
+    end):raises("option 'stdout' has no field 'fil' (expected append, collect, file, on_chunk, on_line)")
+    expect(function()
+      proc.run({ "true" }, { stdout = { file = 1 } })
+    end):raises("option 'stdout.file' must be a string, got number")
+    expect(function()
+      proc.run({ "true" }, { stderr = { on_line = "print" } })
+    end):raises("option 'stderr.on_line' must be a function, got string")
+  end)
+
+  it("rejects other options of the wrong type", function()
+    expect(function()
+      proc.run({ "true" }, { cwd = 1 })
+    end):raises("option 'cwd' must be a string, got number")
+    expect(function()
+      proc.run({ "true" }, { env = "A=1" })
+    end):raises("option 'env' must be a table, got string")
+    expect(function()
+      proc.run({ "true" }, { clear_env = 1 })
+    end):raises("option 'clear_env' must be a boolean, got number")
+    expect(function()
+      proc.run({ "true" }, { stdin = 1 })
+    end):raises("option 'stdin' must be a string or boolean, got number")
+    expect(function()
+      proc.run({ "true" }, { pty = "yes" })
+    end):raises("option 'pty' must be a boolean or table, got string")
+    expect(function()
+      proc.run({ "true" }, { name = 7 })
+    end):raises("option 'name' must be a string, got number")
+  end)
+
+  it("rejects env values that are neither strings nor false", function()
+    expect(function()
+      proc.run({ "true" }, { env = { A = true } })
+    end):raises("A must be a string, or false to remove it")
+  end)
+
+  it("rejects options that are not a table", function()
+    expect(function()
+      proc.run({ "true" }, "fast")
+    end):raises("options must be a table, got string")
+  end)
+
+  it("rejects a command that is not a table, or is empty", function()
+    local err = error_of(function()
+      proc.run("ls -l")
+    end)
+    expect(errors.is(err, "bad_option")):is_true()
+    expect(err.message):contains("the command must be an argv array")
+    expect(err.message):contains("got string")
+    expect(function()
+      proc.run({})
+    end):raises("the command is empty")
+    expect(function()
+      proc.spawn(nil)
+    end):raises("the command must be an argv array")
+    expect(function()
+      proc.spawn({})
+    end):raises("the command is empty")
+  end)
+
+  it("rejects an on_exit that is not a function", function()
+    expect(function()
+      proc.spawn({ "true" }, nil, 42)
+    end):raises("on_exit must be a function, got number")
+  end)
+
+  it("names the caller's line in a proc.run error", function()
+    local function bad()
+      local r = proc.run({ "true" }, { timeout = 1 })
+      return r
+    end
+    local line = debug.getinfo(bad, "S").linedefined + 1
+    local err = error_of(bad)
+    expect(err.where):matches("proc_spec%.lua:" .. line .. ": $")
+  end)
+
+  -- BUG (stdlib/proc.lua, M.spawn): `return spawn("proc.spawn", ..., 2)` is a tail call, so the
+  -- M.spawn frame the level counts is gone and the error names the frame above the caller (here
+  -- pcall, which has no line: `where` is nil).
+  it("names the caller's line in a proc.spawn error", function()
+    local function bad()
+      local h = proc.spawn({ "true" }, { timeout = 1 })
+      return h
+    end
+    local line = debug.getinfo(bad, "S").linedefined + 1
+    local err = error_of(bad)
+    expect(err.message):contains("unknown option 'timeout'")
+    expect(err.where):matches("proc_spec%.lua:" .. line .. ": $")
+  end)
+
+  it("names the caller's line in a proc.spawn spawn failure", function()
+    local function bad()
+      local h = proc.spawn({ "sidecar-no-such-program-xyz" })
+      return h
+    end
+    local line = debug.getinfo(bad, "S").linedefined + 1
+    local err = error_of(bad)
+    expect(errors.is(err, "spawn_failed")):is_true()
+    expect(err.where):matches("proc_spec%.lua:" .. line .. ": $")
+  end)
+end)
+
+describe("stdin", function()
+  it("is /dev/null by default: cat ends at once with no output", function()
+    local t0 = time.monotonic_ns()
+    local r = proc.run({ "cat" }, { timeout_ms = 3000 })
+    expect(r.stdout):equals("")
+    expect(r.code):equals(0)
+    expect(r.timed_out):is_false()
+    expect(in_range(elapsed_ms(t0), 0, 1000)):equals("in range")
+  end)
+
+  it("feeds a string and closes it", function()
+    local r = proc.run({ "cat" }, { stdin = "hello\nworld" })
+    expect(r.stdout):equals("hello\nworld")
+    expect(r.ok):is_true()
+  end)
+
+  it("feeds a large string while the output is collected", function()
+    local data = string.rep("0123456789abcdef", 256 * 1024) -- 4 MiB, more than any pipe buffer
+    local r = proc.run({ "cat" }, { stdin = data, timeout_ms = 10000 })
+    expect(r.timed_out):is_false()
+    expect(#r.stdout):equals(#data)
+    expect(r.stdout == data):is_true()
+  end)
+
+  it("streams handle:write pieces and handle:write(nil) sends EOF", function()
+    local h <close> = proc.spawn({ "cat" }, { stdin = true, timeout_ms = 5000 })
+    expect(h:write("abc")):is_true()
+    expect(h:write("def\n")):is_true()
+    expect(h:write("")):is_true()
+    expect(h:write(nil)):is_true()
+    local r = h:wait()
+    expect(r.stdout):equals("abcdef\n")
+    expect(r.code):equals(0)
+    expect(r.timed_out):is_false()
+  end)
+
+  it("refuses writes after EOF", function()
+    local h <close> = proc.spawn({ "cat" }, { stdin = true, timeout_ms = 5000 })
+    expect(h:write(nil)):is_true()
+    local ok, message = h:write("late")
+    expect(ok):is_nil()
+    expect(message):contains("closed")
+    ok, message = h:write(nil)
+    expect(ok):is_nil()
+    expect(message):contains("closed")
+    expect(h:wait().stdout):equals("")
+  end)
+
+  it("takes 50 MB through handle:write in 1 MB pieces without deadlocking", function()
+    local piece = string.rep("0123456789abcdef", 65536) -- 1 MiB
+    local h <close> = proc.spawn({ "cat" }, { stdin = true, timeout_ms = 15000 })
+    for _ = 1, 50 do
+      local ok, message = h:write(piece)
+      expect(message):is_nil()
+      expect(ok):is_true()
+    end
+    expect(h:write(nil)):is_true()
+    local r = h:wait()
+    expect(r.timed_out):is_false()
+    expect(r.code):equals(0)
+    expect(r.stdout_bytes):equals(50 * #piece)
+    expect(#r.stdout):equals(50 * #piece)
+    expect(r.stdout == string.rep(piece, 50)):is_true()
+  end)
+
+  it("write on a handle without stdin = true returns nil and a message", function()
+    local h <close> = proc.spawn({ "sleep", "5" })
+    local ok, message = h:write("x")
+    expect(ok):is_nil()
+    expect(message):has_type("string")
+    expect(message):contains("stdin = true")
+    ok, message = h:write(nil)
+    expect(ok):is_nil()
+    expect(message):has_type("string")
+  end)
+
+  it("stdin = false is /dev/null too", function()
+    local r = proc.run({ "cat" }, { stdin = false, timeout_ms = 3000 })
+    expect(r.stdout):equals("")
+    expect(r.timed_out):is_false()
+  end)
+end)
+
+describe("env and cwd", function()
+  it("adds a variable", function()
+    local r = proc.run({ "sh", "-c", 'printf %s "$SIDECAR_SPEC_VAR"' }, { env = { SIDECAR_SPEC_VAR = "hello there" } })
+    expect(r.stdout):equals("hello there")
+  end)
+
+  it("takes numbers as values", function()
+    local r = proc.run({ "sh", "-c", 'printf %s "$N"' }, { env = { N = 42 } })
+    expect(r.stdout):equals("42")
+  end)
+
+  it("overrides a variable of the parent", function()
+    expect(os.getenv("HOME")):exists()
+    local r = proc.run({ "sh", "-c", 'printf %s "$HOME"' }, { env = { HOME = "/elsewhere" } })
+    expect(r.stdout):equals("/elsewhere")
+  end)
+
+  it("keeps the parent's variables otherwise", function()
+    local r = proc.run({ "sh", "-c", 'printf %s "$HOME"' }, { env = { OTHER = "1" } })
+    expect(r.stdout):equals(os.getenv("HOME"))
+  end)
+
+  it("removes a variable set to false", function()
+    local r = proc.run({ "sh", "-c", 'printf %s "${HOME-unset}"' }, { env = { HOME = false } })
+    expect(r.stdout):equals("unset")
+  end)
+
+  it("gives an empty environment with clear_env", function()
+    local r = proc.run({ "/usr/bin/env" }, { clear_env = true })
+    expect(r.stdout):equals("")
+    expect(r.ok):is_true()
+  end)
+
+  it("gives only the listed variables with clear_env and env", function()
+    local r = proc.run({ "/usr/bin/env" }, { clear_env = true, env = { ONLY = "this" } })
+    expect(r.stdout):equals("ONLY=this\n")
+  end)
+
+  it("runs in cwd", function()
+    expect(proc.run({ "pwd" }, { cwd = "/" }).stdout):equals("/\n")
+    expect(proc.run({ "pwd" }, { cwd = "/usr/bin" }).stdout):equals("/usr/bin\n")
+  end)
+end)
+
+describe("output sinks", function()
+  it("false discards: no stdout or stderr in the result, bytes still counted", function()
+    local r = proc.run({ "sh", "-c", "echo out; echo err >&2" }, { stdout = false, stderr = false })
+    expect(r.stdout):is_nil()
+    expect(r.stderr):is_nil()
+    expect(r.ok):is_true()
+  end)
+
+  it("discarding one stream keeps the other", function()
+    local r = proc.run({ "sh", "-c", "echo out; echo err >&2" }, { stderr = false })
+    expect(r.stdout):equals("out\n")
+    expect(r.stderr):is_nil()
+  end)
+
+  it("true and {} collect", function()
+    local r = proc.run({ "sh", "-c", "echo out; echo err >&2" }, { stdout = true, stderr = {} })
+    expect(r.stdout):equals("out\n")
+    expect(r.stderr):equals("err\n")
+  end)
+
+  it("a file path writes the stream into the file and does not collect it", function()
+    local out, err = temp_path(), temp_path()
+    local r = proc.run({ "sh", "-c", "echo out; echo err >&2" }, { stdout = out, stderr = err })
+    expect(r.stdout):is_nil()
+    expect(r.stderr):is_nil()
+    expect(r.stdout_bytes):equals(4)
+    expect(read_file(out)):equals("out\n")
+    expect(read_file(err)):equals("err\n")
+  end)
+
+  it("a file path truncates an existing file", function()
+    local out = temp_path()
+    write_file(out, "old content that is longer\n")
+    proc.run({ "echo", "new" }, { stdout = out })
+    expect(read_file(out)):equals("new\n")
+  end)
+
+  it("a function gets every chunk, and the chunks add up to the output", function()
+    local expected = proc.run({ "seq", "1", "30000" }).stdout
+    local chunks = {}
+    local r = proc.run({ "seq", "1", "30000" }, {
+      stdout = function(chunk)
+        chunks[#chunks + 1] = chunk
+      end,
+    })
+    expect(r.stdout):is_nil()
+    expect(#chunks > 0):is_true()
+    expect(table.concat(chunks)):equals(expected)
+    expect(r.stdout_bytes):equals(#expected)
+  end)
+
+  it("a function works for stderr", function()
+    local chunks = {}
+    local r = proc.run({ "sh", "-c", "echo oops >&2" }, {
+      stderr = function(chunk)
+        chunks[#chunks + 1] = chunk
+      end,
+    })
+    expect(r.stderr):is_nil()
+    expect(table.concat(chunks)):equals("oops\n")
+  end)
+
+  it("on_line gets lines without the newline, and the last partial line", function()
+    local lines = {}
+    local r = proc.run({ "printf", "a\\nbb\\n\\nccc" }, {
+      stdout = {
+        on_line = function(line)
+          lines[#lines + 1] = line
+        end,
+      },
+    })
+    expect(lines):equals({ "a", "bb", "", "ccc" })
+    expect(r.stdout):is_nil()
+  end)
+
+  it("on_line with collect = true also collects", function()
+    local lines = {}
+    local r = proc.run({ "printf", "x\\ny\\n" }, {
+      stdout = {
+        collect = true,
+        on_line = function(line)
+          lines[#lines + 1] = line
+        end,
+      },
+    })
+    expect(lines):equals({ "x", "y" })
+    expect(r.stdout):equals("x\ny\n")
+  end)
+
+  it("on_line sees lines split across many chunks whole", function()
+    local lines = {}
+    proc.run({ "seq", "1", "20000" }, {
+      stdout = {
+        on_line = function(line)
+          lines[#lines + 1] = line
+        end,
+      },
+    })
+    expect(#lines):equals(20000)
+    for i = 1, #lines do
+      if lines[i] ~= tostring(i) then
+        expect(lines[i]):equals(tostring(i))
+      end
+    end
+  end)
+
+  it("{file =, collect = true} writes the file and collects", function()
+    local out = temp_path()
+    local r = proc.run({ "echo", "both" }, { stdout = { file = out, collect = true } })
+    expect(r.stdout):equals("both\n")
+    expect(read_file(out)):equals("both\n")
+  end)
+
+  it("{file =, append = true} appends to the file", function()
+    local out = temp_path()
+    write_file(out, "first\n")
+    local r = proc.run({ "echo", "second" }, { stdout = { file = out, append = true } })
+    expect(r.stdout):is_nil()
+    proc.run({ "echo", "third" }, { stdout = { file = out, append = true } })
+    expect(read_file(out)):equals("first\nsecond\nthird\n")
+  end)
+
+  it("{on_chunk =} gets chunks", function()
+    local chunks = {}
+    local r = proc.run({ "echo", "chunky" }, {
+      stdout = {
+        on_chunk = function(c)
+          chunks[#chunks + 1] = c
+        end,
+      },
+    })
+    expect(table.concat(chunks)):equals("chunky\n")
+    expect(r.stdout):is_nil()
+  end)
+end)
+
+describe("timeouts", function()
+  it("timeout_ms ends the process after the wall time", function()
+    local t0 = time.monotonic_ns()
+    local r = proc.run({ "sleep", "10" }, { timeout_ms = 300 })
+    local wall = elapsed_ms(t0)
+    expect(r.timed_out):is_true()
+    expect(r.timeout_reason):equals("wall")
+    expect(r.ok):is_false()
+    expect(r.stopped):is_true()
+    expect(r.killed):is_false()
+    expect(r.signal_name):equals("TERM")
+    expect(r.code):is_nil()
+    -- within 100 ms after the limit: 300 <= duration < 400. The loop's clock counts whole
+    -- milliseconds, so the timer may fire a fraction of a millisecond before 300 ms have passed
+    -- on the nanosecond clock: the lower bound allows 1 ms.
+    expect(in_range(r.duration_ms, 299, 400)):equals("in range")
+    expect(in_range(wall, 299, 400)):equals("in range")
+  end)
+
+  it("a process that ends in time is not timed out", function()
+    local r = proc.run({ "echo", "quick" }, { timeout_ms = 5000 })
+    expect(r.timed_out):is_false()
+    expect(r.timeout_reason):is_nil()
+    expect(r.ok):is_true()
+  end)
+
+  it("idle_timeout_ms restarts with every chunk of output", function()
+    -- Output every ~100 ms five times, then silence: with a 400 ms idle limit the process ends
+    -- about 400 ms after the last line (~820 ms), not 400 ms after the start.
+    local r = proc.run({ "sh", "-c", "for i in 1 2 3 4 5; do echo $i; sleep 0.1; done; sleep 10" },
+      { idle_timeout_ms = 400 })
+    expect(r.timed_out):is_true()
+    expect(r.timeout_reason):equals("idle")
+    expect(r.stdout):equals("1\n2\n3\n4\n5\n")
+    expect(in_range(r.duration_ms, 750, 1050)):equals("in range")
+  end)
+
+  it("idle_timeout_ms works when the output is discarded", function()
+    local r = proc.run({ "sleep", "10" }, { idle_timeout_ms = 200, stdout = false, stderr = false })
+    expect(r.timed_out):is_true()
+    expect(r.timeout_reason):equals("idle")
+    expect(in_range(r.duration_ms, 199, 1000)):equals("in range")
+  end)
+
+  it("a child that ignores SIGTERM is killed after kill_grace_ms", function()
+    local t0 = time.monotonic_ns()
+    local r = proc.run({ "sh", "-c", "trap '' TERM; sleep 10" }, { timeout_ms = 100, kill_grace_ms = 200 })
+    expect(r.timed_out):is_true()
+    expect(r.stopped):is_true()
+    expect(r.killed):is_true()
+    expect(r.signal):equals(9)
+    expect(r.signal_name):equals("KILL")
+    -- 100 ms + 200 ms of grace, not the 10 s sleep
+    expect(in_range(r.duration_ms, 299, 1500)):equals("in range")
+    expect(in_range(elapsed_ms(t0), 299, 1500)):equals("in range")
+  end)
+end)
+
+describe("process groups", function()
+  it("a grandchild holding the pipes does not hold up run, and the group is ended", function()
+    local t0 = time.monotonic_ns()
+    local r = proc.run({ "sh", "-c", "sleep 30 & echo started" })
+    expect(in_range(elapsed_ms(t0), 0, 2000)):equals("in range")
+    expect(r.stdout):equals("started\n")
+    expect(r.code):equals(0)
+    expect(r.descendants_killed):is_true()
+    expect(live_group_members(r.pid)):equals({})
+  end)
+
+  it("a timeout ends the grandchildren too", function()
+    local h <close> = proc.spawn({ "sh", "-c", "sleep 30 & sleep 30 & wait" }, { timeout_ms = 300 })
+    expect(h:wait(100)):is_nil()
+    expect(#live_group_members(h:pid())):equals(3) -- sh and both sleeps: the check sees them
+    local r = h:wait()
+    expect(r.timed_out):is_true()
+    expect(live_group_members(r.pid)):equals({})
+  end)
+end)
+
+describe("max_output", function()
+  it("keeps the tail and sets truncated; stdout_bytes counts everything", function()
+    local full = proc.run({ "seq", "1", "10000" }).stdout
+    local r = proc.run({ "seq", "1", "10000" }, { max_output = 100 })
+    expect(r.truncated):is_true()
+    expect(#r.stdout):equals(100)
+    expect(r.stdout):equals(full:sub(-100))
+    expect(r.stdout_bytes):equals(#full)
+  end)
+
+  it("applies to stderr too", function()
+    local r = proc.run({ "sh", "-c", "seq 1 10000 >&2" }, { max_output = 10 })
+    expect(r.truncated):is_true()
+    expect(r.stderr):equals("999\n10000\n")
+    expect(r.stderr_bytes):equals(48894)
+  end)
+
+  it("is not truncated when the output fits", function()
+    local r = proc.run({ "seq", "1", "100" }, { max_output = 100000 })
+    expect(r.truncated):is_false()
+    expect(#r.stdout):equals(r.stdout_bytes)
+  end)
+end)
+
+describe("pty", function()
+  it("gives the program a terminal and captures its output", function()
+    local script = "test -t 1 && echo tty || echo notty"
+    local plain = proc.run({ "sh", "-c", script })
+    expect(plain.stdout):equals("notty\n")
+    local r = proc.run({ "sh", "-c", script }, { pty = true, timeout_ms = 5000 })
+    expect(r.stdout):matches("^tty\r?\n$")
+    expect(r.code):equals(0)
+    expect(r.stderr):is_nil() -- the terminal carries both streams
+  end)
+
+  it("sets the terminal size from {cols =, rows =}", function()
+    local r = proc.run({ "stty", "size" }, { pty = { cols = 100, rows = 30 }, timeout_ms = 5000 })
+    expect(r.stdout):matches("^30 100\r?\n$")
+  end)
+
+  it("carries stderr on the same terminal", function()
+    local r = proc.run({ "sh", "-c", "echo err >&2" }, { pty = true, timeout_ms = 5000 })
+    expect(r.stdout):matches("^err\r?\n$")
+  end)
+end)
+
+describe("proc.spawn handles", function()
+  it("wait(ms) returns nil, 'timeout' and leaves the process running; kill() ends it with TERM", function()
+    local h <close> = proc.spawn({ "sleep", "10" })
+    local r, why = h:wait(50)
+    expect(r):is_nil()
+    expect(why):equals("timeout")
+    expect(h:running()):is_true()
+    expect(alive(h:pid())):is_true()
+    expect(h:kill()):is_true()
+    r = h:wait()
+    expect(r.signal):equals(15)
+    expect(r.signal_name):equals("TERM")
+    expect(r.code):is_nil()
+    expect(r.stopped):is_true()
+    expect(r.killed):is_false()
+    expect(r.timed_out):is_false()
+    expect(h:running()):is_false()
+  end)
+
+  it("wait(0) only looks", function()
+    local h <close> = proc.spawn({ "sleep", "10" })
+    local t0 = time.monotonic_ns()
+    local r, why = h:wait(0)
+    expect(r):is_nil()
+    expect(why):equals("timeout")
+    expect(in_range(elapsed_ms(t0), 0, 50)):equals("in range")
+  end)
+
+  it("wait returns the same result table every time", function()
+    local h <close> = proc.spawn({ "echo", "again" })
+    local r1 = h:wait()
+    local r2 = h:wait(10)
+    expect(r2):is(r1)
+    expect(r1.stdout):equals("again\n")
+  end)
+
+  it("kill('KILL'), kill('SIGKILL') and kill(9) end it with SIGKILL", function()
+    for _, sig in ipairs({ "KILL", "SIGKILL", 9 }) do
+      local h <close> = proc.spawn({ "sleep", "10" })
+      expect(h:kill(sig)):is_true()
+      local r = h:wait()
+      expect(r.signal):equals(9)
+      expect(r.signal_name):equals("KILL")
+      expect(r.killed):is_true()
+    end
+  end)
+
+  it("kill('TERM') and kill('SIGINT') send that signal", function()
+    local h <close> = proc.spawn({ "sleep", "10" })
+    expect(h:kill("TERM")):is_true()
+    expect(h:wait().signal_name):equals("TERM")
+    local h2 <close> = proc.spawn({ "sleep", "10" })
+    expect(h2:kill("SIGINT")):is_true()
+    local r = h2:wait()
+    expect(r.signal):equals(2)
+    expect(r.signal_name):equals("INT")
+  end)
+
+  it("kill on a finished process returns false", function()
+    local h <close> = proc.spawn({ "true" })
+    h:wait()
+    expect(h:kill()):is_false()
+    expect(h:kill("KILL")):is_false()
+  end)
+
+  it("kill with an unknown signal raises", function()
+    local h <close> = proc.spawn({ "sleep", "10" })
+    expect(function()
+      h:kill("NOPE")
+    end):raises("unknown signal 'NOPE'")
+    expect(function()
+      h:kill(0)
+    end):raises("not a signal number")
+    expect(function()
+      h:kill(99)
+    end):raises("not a signal number")
+    expect(h:running()):is_true()
+  end)
+
+  it("pid() is the integer pid of the result", function()
+    local h <close> = proc.spawn({ "echo" })
+    local pid = h:pid()
+    expect(pid):has_type("integer")
+    expect(pid > 0):is_true()
+    expect(h:wait().pid):equals(pid)
+  end)
+
+  it("on_exit receives the result, the same table wait returns", function()
+    local got, calls = nil, 0
+    local h <close> = proc.spawn({ "echo", "bye" }, nil, function(result)
+      got = result
+      calls = calls + 1
+    end)
+    local r = h:wait()
+    expect(calls):equals(1)
+    expect(got):is(r)
+    expect(got.stdout):equals("bye\n")
+    h:wait()
+    expect(calls):equals(1)
+  end)
+
+  it("<close> on a running handle stops the process", function()
+    local pid
+    local t0 = time.monotonic_ns()
+    do
+      local h <close> = proc.spawn({ "sleep", "30" })
+      pid = h:pid()
+      expect(alive(pid)):is_true()
+    end
+    expect(alive(pid)):is_false()
+    expect(os.execute("kill -0 " .. pid .. " 2>/dev/null")):is_nil()
+    expect(in_range(elapsed_ms(t0), 0, 2000)):equals("in range")
+  end)
+
+  it("a closed handle raises 'closed' and close twice is harmless", function()
+    local h = proc.spawn({ "sleep", "10" })
+    h:close()
+    h:close()
+    expect(function()
+      h:wait()
+    end):raises("closed")
+    expect(function()
+      h:pid()
+    end):raises("closed")
+    expect(function()
+      h:kill()
+    end):raises("closed")
+    expect(function()
+      h:write("x")
+    end):raises("closed")
+    expect(function()
+      h:running()
+    end):raises("closed")
+    expect(tostring(h)):contains("closed")
+  end)
+
+  it("tostring mentions the pid and the state", function()
+    local h <close> = proc.spawn({ "sleep", "10" })
+    local pid = h:pid()
+    expect(tostring(h)):contains("pid " .. pid)
+    expect(tostring(h)):contains("running")
+    h:kill("KILL")
+    h:wait()
+    expect(tostring(h)):contains("finished")
+  end)
+
+  it("running() turns false without a wait", function()
+    local h <close> = proc.spawn({ "true" })
+    local t0 = time.monotonic_ns()
+    while h:running() and elapsed_ms(t0) < 2000 do
+      os.execute("sleep 0.01")
+    end
+    expect(h:running()):is_false()
+    expect(h:wait().code):equals(0)
+  end)
+end)
+
+describe("proc.wait_any", function()
+  it("returns the first handle to finish and its index", function()
+    local a <close> = proc.spawn({ "sleep", "10" })
+    local b <close> = proc.spawn({ "sh", "-c", "sleep 0.05; echo b" })
+    local c <close> = proc.spawn({ "sleep", "10" })
+    local h, i = proc.wait_any({ a, b, c })
+    expect(h):is(b)
+    expect(i):equals(2)
+    expect(h:wait().stdout):equals("b\n")
+  end)
+
+  it("returns nil, 'timeout' after ms when none finished", function()
+    local a <close> = proc.spawn({ "sleep", "10" })
+    local b <close> = proc.spawn({ "sleep", "10" })
+    local t0 = time.monotonic_ns()
+    local h, why = proc.wait_any({ a, b }, 100)
+    expect(h):is_nil()
+    expect(why):equals("timeout")
+    expect(in_range(elapsed_ms(t0), 99, 300)):equals("in range") -- 100 ms (the clock counts whole ms)
+    expect(a:running()):is_true()
+  end)
+
+  it("returns a handle that already finished at once", function()
+    local a <close> = proc.spawn({ "sleep", "10" })
+    local b <close> = proc.spawn({ "true" })
+    b:wait()
+    local h, i = proc.wait_any({ a, b }, 0)
+    expect(h):is(b)
+    expect(i):equals(2)
+  end)
+
+  it("raises for an empty list, a closed handle or something else", function()
+    expect(function()
+      proc.wait_any({})
+    end):raises("no handles")
+    local h = proc.spawn({ "true" })
+    h:close()
+    expect(function()
+      proc.wait_any({ h })
+    end):raises("closed")
+    expect(function()
+      proc.wait_any({ "x" })
+    end):raises("not a process handle")
+  end)
+end)
+
+describe("proc.parallel", function()
+  it("runs 200 commands 16 at a time, in input order, without leaking descriptors", function()
+    local specs = {}
+    for i = 1, 200 do
+      specs[i] = { "echo", tostring(i) }
+    end
+    local before = open_fds()
+    local results, all_ok = proc.parallel(specs, { max_jobs = 16 })
+    local after = open_fds()
+    expect(all_ok):is_true()
+    expect(#results):equals(200)
+    for i = 1, 200 do
+      if results[i].stdout ~= i .. "\n" or not results[i].ok then
+        expect(results[i].stdout):equals(i .. "\n")
+        expect(results[i].ok):is_true()
+      end
+    end
+    expect(#before > 3):is_true() -- the listing works: at least stdin, stdout and stderr
+    expect(#after):equals(#before)
+    expect(after):equals(before) -- the same descriptors, to show which one differs
+    expect(proc.poll(0)):equals(0)
+  end)
+
+  it("takes {cmd =, options} specs and argv specs with named options", function()
+    local results, all_ok = proc.parallel({
+      { cmd = { "sh", "-c", "echo a; exit 2" }, timeout_ms = 5000 },
+      { "echo", "hi", name = "x" },
+      { cmd = { "sleep", "10" }, timeout_ms = 100 },
+    })
+    expect(all_ok):is_false()
+    expect(results[1].code):equals(2)
+    expect(results[1].stdout):equals("a\n")
+    expect(results[1].cmd):equals({ "sh", "-c", "echo a; exit 2" })
+    expect(results[2].ok):is_true()
+    expect(results[2].name):equals("x")
+    expect(results[2].stdout):equals("hi\n")
+    expect(results[2].cmd):equals({ "echo", "hi" })
+    expect(results[3].timed_out):is_true()
+    expect(results[3].timeout_reason):equals("wall")
+  end)
+
+  it("calls a spec's on_exit", function()
+    local seen = {}
+    local results = proc.parallel({
+      { "echo", "one", on_exit = function(r) seen[#seen + 1] = r end },
+    })
+    expect(#seen):equals(1)
+    expect(seen[1]):is(results[1])
+  end)
+
+  it("gives a spec that cannot start {ok = false, error =} without raising", function()
+    local results, all_ok = proc.parallel({
+      { "sidecar-no-such-program-xyz" },
+      { "echo", "fine" },
+    })
+    expect(all_ok):is_false()
+    expect(results[1].ok):is_false()
+    expect(results[1].error):has_type("string")
+    expect(results[1].error):contains("sidecar-no-such-program-xyz")
+    expect(results[1].errno):equals("ENOENT")
+    expect(results[1].cmd):equals({ "sidecar-no-such-program-xyz" })
+    expect(results[2].ok):is_true()
+    expect(results[2].stdout):equals("fine\n")
+  end)
+
+  it("with fail_fast, the first failure stops the running ones and skips the rest", function()
+    local t0 = time.monotonic_ns()
+    local results, all_ok = proc.parallel({
+      { "sleep", "10" },
+      { "sh", "-c", "sleep 0.1; exit 1" },
+      { "echo", "never" },
+      { "echo", "never" },
+    }, { fail_fast = true, max_jobs = 2 })
+    expect(in_range(elapsed_ms(t0), 0, 2000)):equals("in range")
+    expect(all_ok):is_false()
+    expect(results[2].code):equals(1)
+    expect(results[2].cancelled):is_nil()
+    expect(results[1].cancelled):is_true()
+    expect(results[1].ok):is_false()
+    expect(results[1].signal_name):equals("TERM")
+    expect(results[3]):equals({ cmd = { "echo", "never" }, ok = false, skipped = true })
+    expect(results[4].skipped):is_true()
+    expect(proc.poll(0)):equals(0)
+  end)
+
+  -- BUG (stdlib/proc.lua, M.parallel): a spec that cannot start sets `stopping` under fail_fast
+  -- but does not kill the handles already running; they run to their natural end and are then
+  -- marked cancelled = true although nothing cancelled them (here: sleep 1 ends with code 0).
+  it("with fail_fast, a spec that cannot start also stops the running ones", function()
+    local t0 = time.monotonic_ns()
+    local results, all_ok = proc.parallel({
+      { "sleep", "1" },
+      { "sidecar-no-such-program-xyz" },
+      { "echo", "never" },
+    }, { fail_fast = true })
+    local wall = elapsed_ms(t0)
+    expect(all_ok):is_false()
+    expect(results[2].ok):is_false()
+    expect(results[2].errno):equals("ENOENT")
+    expect(results[3].skipped):is_true()
+    expect(results[1].cancelled):is_true()
+    expect(results[1].signal_name):equals("TERM")
+    expect(in_range(wall, 0, 700)):equals("in range") -- stopped at once, not after the 1 s sleep
+  end)
+
+  it("runs max_jobs at a time: 100 x sleep 0.2 with 50 jobs takes about 0.4 s", function()
+    local specs = {}
+    for i = 1, 100 do
+      specs[i] = { "sleep", "0.2" }
+    end
+    local t0 = time.monotonic_ns()
+    local results, all_ok = proc.parallel(specs, { max_jobs = 50 })
+    local wall = elapsed_ms(t0)
+    expect(all_ok):is_true()
+    expect(#results):equals(100)
+    expect(in_range(wall, 400, 900)):equals("in range") -- two rounds of 0.2 s
+  end)
+
+  it("returns an empty list for no specs", function()
+    local results, all_ok = proc.parallel({})
+    expect(results):equals({})
+    expect(all_ok):is_true()
+  end)
+
+  it("rejects a bad max_jobs or an unknown option", function()
+    for _, bad in ipairs({ 0, -1, 1.5, "4" }) do
+      local err = error_of(function()
+        proc.parallel({ { "true" } }, { max_jobs = bad })
+      end)
+      expect(errors.is(err, "bad_option")):is_true()
+      expect(err.message):contains("max_jobs must be an integer >= 1")
+    end
+    expect(function()
+      proc.parallel({ { "true" } }, { jobs = 2 })
+    end):raises("unknown option 'jobs' (options: fail_fast, max_jobs)")
+    expect(function()
+      proc.parallel("echo")
+    end):raises("specs must be an array")
+  end)
+
+  it("checks every spec before anything starts", function()
+    local out = temp_path()
+    os.remove(out)
+    local err = error_of(function()
+      proc.parallel({
+        { "sh", "-c", "echo ran > " .. out },
+        { "echo", timeout = 1 },
+      })
+    end)
+    expect(errors.is(err, "bad_option")):is_true()
+    expect(err.message):contains("specs[2]")
+    expect(err.message):contains("unknown option 'timeout'")
+    expect(proc.poll(0)):equals(0)
+    expect(io.open(out)):is_nil()
+    expect(function()
+      proc.parallel({ { "true" }, 42 })
+    end):raises("specs[2]: must be a table, got number")
+    expect(function()
+      proc.parallel({ { "true" }, {} })
+    end):raises("specs[2]: the command is empty")
+  end)
+
+  -- BUG (stdlib/proc.lua, M.parallel): on_exit of a spec is not checked with the other options;
+  -- host.spawn rejects it only when that spec's turn comes, with a plain string error
+  -- ("stdlib/proc.lua:NNN: option 'on_exit' must be a function"), after earlier specs have started,
+  -- and those keep running unowned (not closed) after parallel raised.
+  it("checks a spec's on_exit before anything starts", function()
+    local ok, err = pcall(proc.parallel, {
+      { "sleep", "0.3" },
+      { "echo", "x", on_exit = 42 },
+    })
+    local left_running = proc.poll(0)
+    drain_loop()
+    expect(ok):is_false()
+    expect(tostring(err)):contains("on_exit")
+    expect(left_running):equals(0) -- the sleep of specs[1] was started and abandoned
+    expect(errors.is(err, "bad_option")):is_true() -- a plain string from host.spawn instead
+    expect(tostring(err)):contains("specs[2]")
+  end)
+
+  -- BUG (stdlib/proc.lua, split_spec and parallel's normalize call): the levels are one too high
+  -- (4 and 3 where fail() needs 3 and 2), so a bad spec's error names the line that called the
+  -- function that called proc.parallel.
+  it("names the caller's line in a bad spec's error", function()
+    local function bad()
+      local r = proc.parallel({ { "true", timeout = 1 } })
+      return r
+    end
+    local function outer()
+      local r = bad()
+      return r
+    end
+    local line = debug.getinfo(bad, "S").linedefined + 1
+    local err = error_of(outer)
+    expect(err.message):contains("unknown option 'timeout'")
+    expect(err.where):matches("proc_spec%.lua:" .. line .. ": $")
+  end)
+
+  it("names the caller's line in a bad max_jobs error", function()
+    local function bad()
+      local r = proc.parallel({ { "true" } }, { max_jobs = 0 })
+      return r
+    end
+    local line = debug.getinfo(bad, "S").linedefined + 1
+    local err = error_of(bad)
+    expect(err.where):matches("proc_spec%.lua:" .. line .. ": $")
+  end)
+end)
+
+describe("proc.shell", function()
+  it("returns the argv that runs the script with /bin/sh -c", function()
+    expect(proc.shell("echo hi | tr a-z A-Z")):equals({ "/bin/sh", "-c", "echo hi | tr a-z A-Z" })
+    expect(proc.run(proc.shell("echo hi | tr a-z A-Z")).stdout):equals("HI\n")
+  end)
+
+  it("rejects a script that is not a string", function()
+    local err = error_of(function()
+      proc.shell({ "echo" })
+    end)
+    expect(errors.is(err, "bad_option")):is_true()
+    expect(err.message):contains("the script must be a string, got table")
+  end)
+end)
+
+describe("proc.poll", function()
+  it("runs a spawned process's callbacks while the script does other things", function()
+    local lines, exit_result, work = {}, nil, 0
+    local h <close> = proc.spawn({ "sh", "-c", "for i in 1 2 3; do echo $i; sleep 0.05; done" }, {
+      stdout = {
+        on_line = function(line)
+          lines[#lines + 1] = line
+        end,
+      },
+    }, function(result)
+      exit_result = result
+    end)
+    local t0 = time.monotonic_ns()
+    local running = 1
+    while exit_result == nil and elapsed_ms(t0) < 5000 do
+      work = work + 1 -- the script's other work
+      running = proc.poll(20)
+    end
+    expect(exit_result):exists()
+    expect(exit_result.code):equals(0)
+    expect(lines):equals({ "1", "2", "3" })
+    expect(work > 1):is_true()
+    expect(running):equals(0)
+    expect(h:running()):is_false()
+    expect(h:wait()):is(exit_result)
+  end)
+
+  it("returns how many processes are running", function()
+    expect(proc.poll(0)):equals(0)
+    local a <close> = proc.spawn({ "sleep", "10" })
+    local b <close> = proc.spawn({ "sleep", "10" })
+    expect(proc.poll(0)):equals(2)
+    a:kill("KILL")
+    a:wait()
+    expect(proc.poll(0)):equals(1)
+  end)
+
+  it("with nothing running waits at most ms", function()
+    local t0 = time.monotonic_ns()
+    expect(proc.poll(50)):equals(0)
+    expect(in_range(elapsed_ms(t0), 0, 500)):equals("in range")
+  end)
+
+  it("rejects negative milliseconds", function()
+    expect(function()
+      proc.poll(-1)
+    end):raises("milliseconds must be >= 0")
+  end)
+end)
