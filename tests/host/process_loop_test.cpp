@@ -724,7 +724,7 @@ TEST_CASE("process_loop: step(ms) returns after ms when nothing happens", "[proc
   o.argv = {"sleep", "30"};
   uint64_t id = spawn_ok(loop, o);
   REQUIRE(wait_for_member(loop, loop.pid(id), "sleep"));
-  loop.step(0);  // refreshes the loop's clock: see the BUG test below
+  loop.step(0);
   Clock::time_point start = Clock::now();
   loop.step(50);
   double took = ms_since(start);

@@ -18,12 +18,8 @@ local function utf8_problem(s)
   return ("invalid UTF-8 at byte %d of %d"):format(bad, #s)
 end
 
--- The error a function raises (fails the test when it raises none).
-local function error_of(fn)
-  local ok, err = pcall(fn)
-  expect(ok):is_false()
-  return err
-end
+-- The error a function raises (the test fails when it raises none).
+local function error_of(fn) return expect(fn):raises() end
 
 describe("json.null", function()
   it("is the value json.decode gives for null", function()

@@ -19,12 +19,8 @@ local function in_range(value, lo, hi)
   return ("%s is not in [%s, %s)"):format(tostring(value), lo, hi)
 end
 
--- The error a function raises (fails the test when it raises none).
-local function error_of(fn)
-  local ok, err = pcall(fn)
-  expect(ok):is_false()
-  return err
-end
+-- The error a function raises (the test fails when it raises none).
+local function error_of(fn) return expect(fn):raises() end
 
 -- Temporary files made by a test, removed after it.
 local temp_files = {}
@@ -233,9 +229,8 @@ describe("spawn failures", function()
     expect(err.message):contains("does not exist")
   end)
 
-  -- BUG (host/process_loop.cpp, ProcessLoop::spawn): `exists = errno != ENOENT` reads errno
-  -- after a stat() that succeeded, so it holds whatever an earlier call left: after a failed
-  -- PATH search (ENOENT) a cwd that is a regular file is reported as "does not exist".
+  -- Regression: errno was once read after a stat() that succeeded, so after a failed PATH
+  -- search (ENOENT) a cwd that is a regular file was reported as "does not exist".
   it("name a working directory that is a file as not a directory", function()
     pcall(proc.run, { "sidecar-no-such-program-xyz" }) -- leaves errno = ENOENT
     local err = error_of(function()
@@ -383,9 +378,8 @@ describe("option checking", function()
     expect(err.where):matches("proc_spec%.lua:" .. line .. ": $")
   end)
 
-  -- BUG (stdlib/proc.lua, M.spawn): `return spawn("proc.spawn", ..., 2)` is a tail call, so the
-  -- M.spawn frame the level counts is gone and the error names the frame above the caller (here
-  -- pcall, which has no line: `where` is nil).
+  -- Regression: a tail call in M.spawn once removed the frame the error level counts, so the
+  -- error named the frame above the caller.
   it("names the caller's line in a proc.spawn error", function()
     local function bad()
       local h = proc.spawn({ "true" }, { timeout = 1 })
@@ -1085,9 +1079,8 @@ describe("proc.parallel", function()
     expect(proc.poll(0)):equals(0)
   end)
 
-  -- BUG (stdlib/proc.lua, M.parallel): a spec that cannot start sets `stopping` under fail_fast
-  -- but does not kill the handles already running; they run to their natural end and are then
-  -- marked cancelled = true although nothing cancelled them (here: sleep 1 ends with code 0).
+  -- Regression: a spec that could not start once stopped new starts but left the running ones
+  -- to their natural end, marked cancelled although nothing cancelled them.
   it("with fail_fast, a spec that cannot start also stops the running ones", function()
     local t0 = time.monotonic_ns()
     local results, all_ok = proc.parallel({
@@ -1162,10 +1155,8 @@ describe("proc.parallel", function()
     end):raises("specs[2]: the command is empty")
   end)
 
-  -- BUG (stdlib/proc.lua, M.parallel): on_exit of a spec is not checked with the other options;
-  -- host.spawn rejects it only when that spec's turn comes, with a plain string error
-  -- ("stdlib/proc.lua:NNN: option 'on_exit' must be a function"), after earlier specs have started,
-  -- and those keep running unowned (not closed) after parallel raised.
+  -- Regression: a bad on_exit was once rejected only at its spec's turn, after earlier specs had
+  -- started, and those kept running unowned after parallel raised.
   it("checks a spec's on_exit before anything starts", function()
     local ok, err = pcall(proc.parallel, {
       { "sleep", "0.3" },
@@ -1180,9 +1171,7 @@ describe("proc.parallel", function()
     expect(tostring(err)):contains("specs[2]")
   end)
 
-  -- BUG (stdlib/proc.lua, split_spec and parallel's normalize call): the levels are one too high
-  -- (4 and 3 where fail() needs 3 and 2), so a bad spec's error names the line that called the
-  -- function that called proc.parallel.
+  -- Regression: the error levels were once one too high, naming the line above the caller.
   it("names the caller's line in a bad spec's error", function()
     local function bad()
       local r = proc.parallel({ { "true", timeout = 1 } })
