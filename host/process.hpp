@@ -14,7 +14,9 @@ struct OutputSink {
   bool collect = true;   // keep it for the result (the tail of it when max_output is set)
   bool chunks = false;   // queue an event per chunk read
   bool lines = false;    // queue an event per line (without its "\n"; a last partial line at EOF)
-  std::string file;      // also write it into this file (created or truncated, or appended)
+  std::string file;      // also write it into this file (created or truncated, or appended); a
+                         // sink that is only a file, with no idle timeout, becomes the child's
+                         // own stdout/stderr: the bytes then never pass through Sidecar
   bool append = false;
   bool used() const { return collect || chunks || lines || !file.empty(); }
 };

@@ -1,5 +1,5 @@
-// The process loop: spawns children on libuv, drains their output, enforces timeouts and ends
-// whole process groups. Single-threaded and driven by its user: nothing happens between calls,
+// The process loop: starts children (posix_spawn), drains their output on a libuv loop, enforces
+// timeouts and ends whole process groups. Single-threaded and driven by its user: nothing happens between calls,
 // and step() runs the loop until something does. Events (output chunks and lines, exits) queue
 // up for the caller to take after step() returns, so callers never run inside a libuv callback.
 //
