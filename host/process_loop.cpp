@@ -3,34 +3,27 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <unistd.h>
-#include <uv.h>
 
 #include <atomic>
 #include <cerrno>
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
-#include <deque>
 #include <stdexcept>
-#include <unordered_map>
-#include <vector>
 
-#include "output_buffer.hpp"
 #include "process_group.hpp"
+#include "process_state.hpp"
 #include "program_path.hpp"
 #include "pty.hpp"
 #include "spawn_child.hpp"
 
 namespace sidecar::host {
+namespace detail {
 namespace {
 
 constexpr uint64_t kDrainMs = 100;       // how long a group may hold the pipes after its leader exits
 constexpr uint64_t kTickMs = 10;         // supervision period while a process is ending
 constexpr uint64_t kForceCloseMs = 500;  // after SIGKILL: stop waiting for pipes held outside the group
-constexpr std::size_t kReadBuffer = 256 * 1024;
-constexpr int kReadsPerWakeup = 64;      // then let timers and other processes have a turn
-constexpr int kPipeSizeForFiles = 1 << 20;
 
 // Loops that interrupt_all() wakes and that the exit handler reaches. A fixed table of atomics,
 // because a signal handler reads it.
@@ -39,91 +32,9 @@ std::atomic<uint64_t> g_interrupts{0};
 std::atomic<uv_async_t*> g_wakers[kMaxLoops];
 std::atomic<ProcessLoop::Impl*> g_loops[kMaxLoops];
 
-// An fd closed on scope exit unless released: spawn's error paths leave nothing open.
-struct Fd {
-  int fd = -1;
-  Fd() = default;
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  ~Fd() { reset(); }
-  void reset(int next = -1) {
-    if (fd >= 0) close(fd);
-    fd = next;
-  }
-  int release() {
-    int f = fd;
-    fd = -1;
-    return f;
-  }
-};
-
-struct Process;
-
-struct Stream {
-  Process* owner = nullptr;
-  ProcessEvent::Kind kind = ProcessEvent::Stdout;
-  int fd = -1;           // our end of the pipe (or the pty master)
-  uv_poll_t poll{};
-  bool open = false;     // still being read
-  bool pty = false;
-  OutputSink sink;
-  int file_fd = -1;      // the tee file, while it is written
-  bool splice = false;   // pipe → file by splice(2): the bytes never pass through user space
-  TailBuffer tail;
-  LineSplitter splitter;
-  uint64_t bytes = 0;
-  int direct_fd = -1;    // the child writes this file itself (no pipe): counted from its size
-  off_t direct_start = 0;
-};
-
-struct Process {
-  ProcessLoop::Impl* loop = nullptr;
-  uint64_t id = 0;
-  SpawnOptions opts;
-  ProcessResult result;
-  uv_timer_t wall_timer{}, idle_timer{}, tick_timer{};
-  Stream out, err;
-  uv_pipe_t stdin_pipe{};
-  bool stdin_handle = false;  // stdin_pipe initialised and not closing
-  bool stdin_open = false;    // accepts writes
-  std::string stdin_error;
-  std::size_t stdin_queued = 0;
-  int handles = 0;            // libuv handles not yet closed; freed at 0 once released
-  bool spawned = false, exited = false, finished = false, released = false;
-  bool term_sent = false, kill_sent = false;
-  uint64_t started_ns = 0, last_output_ms = 0, exited_at = 0, term_at = 0, kill_at = 0;
-};
-
-struct WriteRequest {
-  uv_write_t req{};
-  std::string data;
-};
-
 }  // namespace
 
-struct ProcessLoop::Impl {
-  uv_loop_t loop{};
-  uv_async_t waker{};
-  uv_timer_t step_timer{};
-  uv_signal_t sigchld{};
-  int slot = -1;
-  uint64_t next_id = 1;
-  std::size_t running = 0;
-  std::unordered_map<uint64_t, std::unique_ptr<Process>> processes;
-  std::deque<ProcessEvent> events;
-  std::vector<char> buffer = std::vector<char>(kReadBuffer);
-
-  // Called at exit(): a script that calls os.exit() must not leave its children running.
-  void kill_groups_now() {
-    for (auto& [id, p] : processes) {
-      if (p->spawned && !p->finished) kill(-p->result.pid, SIGKILL);
-    }
-  }
-};
-
-namespace {
-
-void kill_groups_at_exit() {
+static void kill_groups_at_exit() {
   for (auto& slot : g_loops) {
     if (ProcessLoop::Impl* impl = slot.load()) impl->kill_groups_now();
   }
@@ -140,124 +51,16 @@ void close_handle(uv_handle_t* h) {
   if (!uv_is_closing(h)) uv_close(h, on_handle_closed);
 }
 
-void on_poll_closed(uv_handle_t* h) {
-  Stream* s = static_cast<Stream*>(h->data);
-  close(s->fd);  // only now: libuv must not be watching an fd when it is closed
-  s->fd = -1;
-  h->data = s->owner;
-  on_handle_closed(h);
-}
-
 void queue_event(Process& p, ProcessEvent::Kind kind, bool line, std::string data) {
   p.loop->events.push_back(ProcessEvent{p.id, kind, line, std::move(data)});
 }
 
-const char* stream_name(const Stream& s) { return s.kind == ProcessEvent::Stdout ? "stdout" : "stderr"; }
+static bool group_alive(const Process& p) { return p.spawned && group_has_live_members(p.result.pid); }
 
-void stop_tee(Stream& s, const char* what) {
-  Process& p = *s.owner;
-  if (p.result.error.empty()) {
-    p.result.error = std::string("cannot write ") + stream_name(s) + " to " + s.sink.file + ": " + what;
-  }
-  close(s.file_fd);
-  s.file_fd = -1;
-  s.splice = false;
-}
-
-void write_tee(Stream& s, const char* data, std::size_t n) {
-  while (n > 0 && s.file_fd >= 0) {
-    ssize_t w = ::write(s.file_fd, data, n);
-    if (w < 0 && errno == EINTR) continue;
-    if (w < 0) return stop_tee(s, std::strerror(errno));
-    data += w;
-    n -= static_cast<std::size_t>(w);
-  }
-}
-
-// Output arrived: count it, reset the idle clock, and hand it to every consumer the sink names.
-void deliver(Stream& s, const char* data, std::size_t n) {
-  Process& p = *s.owner;
-  s.bytes += n;
-  p.last_output_ms = uv_now(&p.loop->loop);
-  if (s.file_fd >= 0) write_tee(s, data, n);
-  std::string_view chunk(data, n);
-  if (s.sink.collect) s.tail.append(chunk);
-  if (s.sink.chunks) queue_event(p, s.kind, false, std::string(chunk));
-  if (s.sink.lines) {
-    std::vector<std::string> lines;
-    s.splitter.feed(chunk, lines);
-    for (std::string& line : lines) queue_event(p, s.kind, true, std::move(line));
-  }
-}
-
-void supervise(Process& p);
-
-void end_stream(Stream& s) {
-  if (!s.open) return;
-  s.open = false;
-  std::string last;
-  if (s.sink.lines && s.splitter.finish(last)) queue_event(*s.owner, s.kind, true, std::move(last));
-  if (s.file_fd >= 0) {
-    close(s.file_fd);
-    s.file_fd = -1;
-  }
-  uv_poll_stop(&s.poll);
-  uv_close(reinterpret_cast<uv_handle_t*>(&s.poll), on_poll_closed);
-}
-
-void on_readable(uv_poll_t* h, int status, int) {
-  Stream& s = *static_cast<Stream*>(h->data);
-  Process& p = *s.owner;
-  char* buffer = p.loop->buffer.data();
-  for (int i = 0; i < kReadsPerWakeup && s.open; ++i) {
-    ssize_t n;
-    if (s.splice) {
-      n = ::splice(s.fd, nullptr, s.file_fd, nullptr, kPipeSizeForFiles, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-      if (n > 0) {
-        s.bytes += static_cast<uint64_t>(n);
-        p.last_output_ms = uv_now(&p.loop->loop);
-        continue;
-      }
-      if (n < 0 && errno == EINVAL) {  // the file system cannot take spliced pages: copy instead
-        s.splice = false;
-        continue;
-      }
-      if (n < 0 && errno != EAGAIN && errno != EINTR) {  // the file failed (ENOSPC, EIO): keep draining
-        stop_tee(s, std::strerror(errno));
-        continue;
-      }
-    } else {
-      n = ::read(s.fd, buffer, kReadBuffer);
-      if (n > 0) {
-        deliver(s, buffer, static_cast<std::size_t>(n));
-        continue;
-      }
-    }
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && errno == EAGAIN) {
-      if (status < 0) break;  // nothing to read, yet an error was reported: give up below
-      return;
-    }
-    // EOF, or EIO from a pty master whose terminal has no process left: the stream has ended.
-    if (n < 0 && !(s.pty && errno == EIO) && p.result.error.empty()) {
-      p.result.error = std::string("reading ") + stream_name(s) + ": " + std::strerror(errno);
-    }
-    end_stream(s);
-    supervise(p);
-    return;
-  }
-  if (status < 0 && s.open) {
-    end_stream(s);
-    supervise(p);
-  }
-}
-
-bool group_alive(const Process& p) { return p.spawned && group_has_live_members(p.result.pid); }
-
-void start_tick(Process& p);
+static void start_tick(Process& p);
 
 // SIGTERM to the whole group; SIGKILL follows after the grace (see supervise).
-void begin_stop(Process& p) {
+static void begin_stop(Process& p) {
   if (p.finished || p.term_sent || !p.spawned) return;
   p.term_sent = true;
   p.term_at = uv_now(&p.loop->loop);
@@ -266,7 +69,7 @@ void begin_stop(Process& p) {
   start_tick(p);
 }
 
-void kill_now(Process& p) {
+static void kill_now(Process& p) {
   if (p.finished || p.kill_sent || !p.spawned) return;
   uint64_t now = uv_now(&p.loop->loop);
   if (!p.term_sent) {
@@ -281,15 +84,7 @@ void kill_now(Process& p) {
   start_tick(p);
 }
 
-void close_stdin_handle(Process& p) {
-  p.stdin_open = false;
-  if (p.stdin_handle) {
-    p.stdin_handle = false;
-    close_handle(reinterpret_cast<uv_handle_t*>(&p.stdin_pipe));
-  }
-}
-
-void finish(Process& p) {
+static void finish(Process& p) {
   p.finished = true;
   if (--p.loop->running == 0) uv_unref(reinterpret_cast<uv_handle_t*>(&p.loop->sigchld));
   p.result.duration_ms = static_cast<double>(uv_hrtime() - p.started_ns) / 1e6;
@@ -339,15 +134,15 @@ void supervise(Process& p) {
   if (p.exited || p.term_sent) start_tick(p);
 }
 
-void on_tick(uv_timer_t* t) { supervise(*static_cast<Process*>(t->data)); }
+static void on_tick(uv_timer_t* t) { supervise(*static_cast<Process*>(t->data)); }
 
-void start_tick(Process& p) {
+static void start_tick(Process& p) {
   if (!uv_is_active(reinterpret_cast<uv_handle_t*>(&p.tick_timer))) {
     uv_timer_start(&p.tick_timer, on_tick, kTickMs, kTickMs);
   }
 }
 
-void on_wall_timeout(uv_timer_t* t) {
+static void on_wall_timeout(uv_timer_t* t) {
   Process& p = *static_cast<Process*>(t->data);
   if (p.exited || p.term_sent) return;
   p.result.timed_out = true;
@@ -356,7 +151,7 @@ void on_wall_timeout(uv_timer_t* t) {
 }
 
 // Fires at the earliest moment the idle limit could be reached; re-arms when output came since.
-void on_idle_check(uv_timer_t* t) {
+static void on_idle_check(uv_timer_t* t) {
   Process& p = *static_cast<Process*>(t->data);
   if (p.exited || p.term_sent) return;
   uint64_t now = uv_now(&p.loop->loop), limit = static_cast<uint64_t>(p.opts.idle_timeout_ms);
@@ -370,7 +165,7 @@ void on_idle_check(uv_timer_t* t) {
   begin_stop(p);
 }
 
-void on_exit(Process& p, int status) {
+static void on_exit(Process& p, int status) {
   p.exited = true;
   p.exited_at = uv_now(&p.loop->loop);
   if (WIFSIGNALED(status)) {
@@ -386,7 +181,7 @@ void on_exit(Process& p, int status) {
 
 // SIGCHLD: reaps whichever of this loop's children have exited. Only our own pids are waited
 // for, so children started elsewhere in the program (io.popen, os.execute) are left alone.
-void on_sigchld(uv_signal_t* h, int) {
+static void on_sigchld(uv_signal_t* h, int) {
   auto* L = static_cast<ProcessLoop::Impl*>(h->data);
   for (auto& [id, p] : L->processes) {
     if (!p->spawned || p->exited) continue;
@@ -397,114 +192,9 @@ void on_sigchld(uv_signal_t* h, int) {
   }
 }
 
-void on_written(uv_write_t* req, int status) {
-  auto* w = reinterpret_cast<WriteRequest*>(req);
-  Process& p = *static_cast<Process*>(req->data);
-  p.stdin_queued -= w->data.size();
-  if (status < 0 && status != UV_ECANCELED) {
-    p.stdin_error = status == UV_EPIPE ? "stdin: the process stopped reading its input (EPIPE)"
-                                       : "stdin: " + uv_message(status);
-    close_stdin_handle(p);
-  }
-  delete w;
-}
+}  // namespace detail
 
-bool queue_write(Process& p, std::string data, std::string& error) {
-  if (!p.stdin_open) {
-    error = !p.stdin_error.empty() ? p.stdin_error
-            : p.opts.stdin_mode != StdinMode::Stream && !p.opts.pty ? "stdin is not a stream (spawn with stdin = true)"
-                                                                    : "stdin is closed";
-    return false;
-  }
-  if (data.empty()) return true;
-  auto* w = new WriteRequest;
-  w->data = std::move(data);
-  w->req.data = &p;
-  uv_buf_t buf = uv_buf_init(w->data.data(), static_cast<unsigned>(w->data.size()));
-  int r = uv_write(&w->req, reinterpret_cast<uv_stream_t*>(&p.stdin_pipe), &buf, 1, on_written);
-  if (r < 0) {
-    error = "stdin: " + uv_message(r);
-    delete w;
-    return false;
-  }
-  p.stdin_queued += w->data.size();
-  return true;
-}
-
-void on_shutdown(uv_shutdown_t* req, int) {
-  Process& p = *static_cast<Process*>(req->data);
-  delete req;
-  if (p.stdin_handle) {
-    p.stdin_handle = false;
-    close_handle(reinterpret_cast<uv_handle_t*>(&p.stdin_pipe));
-  }
-}
-
-// EOF for the child's stdin once the queued bytes are written. A terminal has no EOF of its own:
-// it gets ^D, which a program reading the terminal takes as end of input.
-bool send_eof(Process& p, std::string& error) {
-  if (p.opts.pty) {
-    if (!queue_write(p, "\x04", error)) return false;
-    p.stdin_open = false;
-    return true;
-  }
-  if (!p.stdin_open) {
-    error = "stdin is already closed";
-    return false;
-  }
-  p.stdin_open = false;
-  auto* req = new uv_shutdown_t;
-  req->data = &p;
-  if (uv_shutdown(req, reinterpret_cast<uv_stream_t*>(&p.stdin_pipe), on_shutdown) < 0) {
-    delete req;
-    close_stdin_handle(p);
-  }
-  return true;
-}
-
-// A pipe for one standard stream: the child's end blocking (as programs expect), ours
-// non-blocking. Both close-on-exec; the child gets a duplicate.
-bool make_pipe(Fd& ours, Fd& theirs, bool child_reads, SpawnError& error) {
-  int fds[2];
-  if (pipe2(fds, O_CLOEXEC) != 0) {
-    error = {std::string("cannot create a pipe: ") + std::strerror(errno), errno == EMFILE ? "EMFILE" : "EPIPE"};
-    return false;
-  }
-  ours.reset(child_reads ? fds[1] : fds[0]);
-  theirs.reset(child_reads ? fds[0] : fds[1]);
-  fcntl(ours.fd, F_SETFL, fcntl(ours.fd, F_GETFL) | O_NONBLOCK);
-  return true;
-}
-
-bool open_tee(const OutputSink& sink, const char* which, Fd& file, SpawnError& error) {
-  if (sink.file.empty()) return true;
-  int flags = O_WRONLY | O_CREAT | O_CLOEXEC | (sink.append ? O_APPEND : O_TRUNC);
-  file.reset(open(sink.file.c_str(), flags, 0644));
-  if (file.fd < 0) {
-    error = {std::string("cannot open the ") + which + " file " + sink.file + ": " + std::strerror(errno),
-             errno == ENOENT ? "ENOENT" : errno == EACCES ? "EACCES" : "EIO"};
-    return false;
-  }
-  return true;
-}
-
-void start_stream(Process& p, Stream& s, ProcessEvent::Kind kind, int fd, int file_fd, bool pty) {
-  s.owner = &p;
-  s.kind = kind;
-  s.fd = fd;
-  s.pty = pty;
-  s.sink = kind == ProcessEvent::Stdout ? p.opts.out : p.opts.err;
-  s.tail = TailBuffer(p.opts.max_output);
-  s.file_fd = file_fd;
-  s.splice = file_fd >= 0 && !pty && !s.sink.collect && !s.sink.chunks && !s.sink.lines && !s.sink.append;
-  s.open = true;
-  uv_poll_init(&p.loop->loop, &s.poll, fd);
-  s.poll.data = &s;
-  ++p.handles;
-  uv_poll_start(&s.poll, UV_READABLE | UV_DISCONNECT, on_readable);
-}
-
-}  // namespace
+using namespace detail;
 
 ProcessLoop::ProcessLoop() : impl_(std::make_unique<Impl>()) {
   Impl& L = *impl_;
