@@ -277,6 +277,7 @@ uint64_t ProcessLoop::spawn(SpawnOptions o, SpawnError& error) {
   if (!open_tee(o.out, "stdout", out_file, error) || !open_tee(o.err, "stderr", err_file, error)) return 0;
   ChildSpec child;  // stdio -1: /dev/null
   bool direct[2] = {false, false};
+  off_t direct_start[2] = {0, 0};
   if (o.pty) {
     std::string why;
     if (!open_pty(out_ours.fd, slave.fd, o.pty_cols, o.pty_rows, why)) {
@@ -302,6 +303,9 @@ uint64_t ProcessLoop::spawn(SpawnOptions o, SpawnError& error) {
         // redirection does, and the bytes never pass through Sidecar.
         child.stdio[i + 1] = files[i]->fd;
         direct[i] = true;
+        // Its size now, before the child can write: what an append starts from.
+        struct stat st {};
+        if (fstat(files[i]->fd, &st) == 0) direct_start[i] = st.st_size;
         continue;
       }
       if (!make_pipe(*ours[i], *theirs[i], false, error)) return 0;
@@ -351,11 +355,11 @@ uint64_t ProcessLoop::spawn(SpawnOptions o, SpawnError& error) {
   out_theirs.reset();
   err_theirs.reset();
   for (int i = 0; i < 2; ++i) {
-    if (!direct[i]) continue;
     Stream& s = i == 0 ? p.out : p.err;
-    s.direct_fd = (i == 0 ? out_file : err_file).release();
-    struct stat st {};
-    if (fstat(s.direct_fd, &st) == 0) s.direct_start = st.st_size;  // what an append started from
+    if (direct[i]) {
+      s.direct_fd = (i == 0 ? out_file : err_file).release();
+      s.direct_start = direct_start[i];
+    }
   }
 
   if (out_ours.fd >= 0) start_stream(p, p.out, ProcessEvent::Stdout, out_ours.release(), out_file.release(), p.opts.pty);

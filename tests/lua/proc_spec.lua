@@ -652,6 +652,21 @@ describe("output sinks", function()
     expect(read_file(out)):equals("first\nsecond\nthird\n")
   end)
 
+  -- A file-only sink is the child's own stdout; the count is its growth from the size it had
+  -- before the spawn (read after, a fast writer could already have written: a race no test
+  -- can force, found by bench_proc's check of this count).
+  it("counts exactly what a fast writer put into a file-only sink, appended or not", function()
+    local src, out = temp_path(), temp_path()
+    write_file(src, string.rep("z", 20 * 1000 * 1000))
+    for _ = 1, 3 do
+      local r = proc.run({ "cat", src }, { stdout = out })
+      expect(r.stdout_bytes):equals(20 * 1000 * 1000)
+      r = proc.run({ "cat", src }, { stdout = { file = out, append = true } })
+      expect(r.stdout_bytes):equals(20 * 1000 * 1000)
+      expect(#read_file(out)):equals(40 * 1000 * 1000)
+    end
+  end)
+
   it("{on_chunk =} gets chunks", function()
     local chunks = {}
     local r = proc.run({ "echo", "chunky" }, {
