@@ -219,7 +219,10 @@ int main(int argc, char** argv) {
     if (script->parsed()) {
       return run_lua(engine, [&](std::string& err) { return engine.run_file(script_file, script_rest, err); });
     }
-    if (repl->parsed()) return sidecar::cli::run_repl(engine);
+    if (repl->parsed()) {
+      int status = sidecar::cli::run_repl(engine);
+      return sidecar::cli::terminated() ? kExitTerminated : status;
+    }
     if (test->parsed()) return run_tests(engine, test_paths, test_filter, test_verbose);
     return kExitOk;
   } catch (const std::exception& e) {

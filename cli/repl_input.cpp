@@ -51,6 +51,7 @@ void on_line(char* line) {
 // Plain reading for pipes: one line without its newline; a final line without one counts.
 LineReader::Status read_plain(std::string& line) {
   line.clear();
+  if (terminated()) return LineReader::Status::Eof;  // SIGTERM: read nothing more
   for (;;) {
     int c = std::getchar();
     if (c == EOF) {
@@ -97,12 +98,12 @@ LineReader::Status LineReader::read(const std::string& prompt, std::string& line
   g_line.clear();
   rl_callback_handler_install(prompt.c_str(), on_line);
   while (!g_line_done) {
-    pollfd p{STDIN_FILENO, POLLIN, 0};
-    int ready = poll(&p, 1, -1);
-    if (terminated()) {
+    if (terminated()) {  // SIGTERM, maybe while the last chunk ran: stop reading
       rl_callback_handler_remove();
       return Status::Eof;
     }
+    pollfd p{STDIN_FILENO, POLLIN, 0};
+    int ready = poll(&p, 1, -1);
     if (take_interrupt()) {
       rl_replace_line("", 0);
       rl_callback_handler_remove();

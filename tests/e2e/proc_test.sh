@@ -89,6 +89,21 @@ expect_result "a second Ctrl-C exits 130 (got $int_status)" test "$int_status" =
 expect_result "a second Ctrl-C does not wait out a 20 s grace (${int_ms} ms)" test "$int_ms" -lt 5000
 check_gone "no process left after two Ctrl-C" pids_twice
 
+# SIGTERM to a REPL waiting for a child: the child is stopped and the REPL reads nothing more.
+mkfifo repl_in
+"$S" repl <repl_in >"$work/out" 2>"$work/err" &
+repl_pid=$!
+exec 3>repl_in
+printf 'h = require("proc").spawn({"sleep", "60"}); f = io.open("pids_repl", "w"); f:write(h:pid(), "\\n"); f:close(); h:wait()\nprint("after")\n' >&3
+for i in $(seq 100); do [ -s pids_repl ] && break; sleep 0.05; done
+kill -TERM $repl_pid
+wait $repl_pid
+repl_status=$?
+exec 3>&-
+expect_result "SIGTERM ends the REPL with 143 (got $repl_status)" test "$repl_status" = 143
+expect_result "the REPL reads nothing after SIGTERM" bash -c "! grep -q after '$work/out'"
+check_gone "no process left after SIGTERM to the REPL" pids_repl
+
 # Spawn failures are clear errors; a non-zero exit is data.
 expect_run "a missing program names itself and the PATH" 1 '' \
   "cannot run 'no-such-program-x': not found in PATH \(/usr/bin:/bin\)" \
