@@ -9,6 +9,7 @@
 #include <lua.hpp>
 
 #include "engine.hpp"
+#include "prepare_command.hpp"
 #include "repl.hpp"
 #include "signals.hpp"
 #include "version.hpp"
@@ -162,6 +163,9 @@ int main(int argc, char** argv) {
   test->add_option("--filter", test_filter, "Only tests whose full name contains TEXT")->type_name("TEXT");
   test->add_flag("-v,--verbose", test_verbose, "Print every test, not only failures");
 
+  sidecar::cli::PrepareCommand prepare;
+  sidecar::cli::add_prepare_command(app, prepare);
+
   // Everything after `script FILE` belongs to the script, verbatim and in order, so it is cut
   // off before CLI11 sees it. The first word that is not an option (or -e's value) is the command.
   std::vector<std::string> args(argv + 1, argv + argc);
@@ -173,8 +177,8 @@ int main(int argc, char** argv) {
     }
     if (args[i].empty() || args[i][0] == '-') continue;
     const std::string& command = args[i];
-    if (command != "script" && command != "repl" && command != "test")
-      return usage_error("unknown command '" + command + "' (commands: script, repl, test)");
+    if (command != "script" && command != "repl" && command != "test" && command != "prepare")
+      return usage_error("unknown command '" + command + "' (commands: script, repl, test, prepare)");
     if (command == "script") {
       std::size_t file = i + 1;
       while (file < args.size() && !args[file].empty() && args[file][0] == '-' && args[file] != "-") ++file;
@@ -224,6 +228,11 @@ int main(int argc, char** argv) {
       return sidecar::cli::terminated() ? kExitTerminated : status;
     }
     if (test->parsed()) return run_tests(engine, test_paths, test_filter, test_verbose);
+    if (prepare.app->parsed()) {
+      int status = kExitFailure;
+      int lua_status = run_lua(engine, [&](std::string& err) { return sidecar::cli::run_prepare(engine, prepare, status, err); });
+      return lua_status != kExitOk ? lua_status : status;
+    }
     return kExitOk;
   } catch (const std::exception& e) {
     return report_error(e.what());

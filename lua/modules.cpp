@@ -9,6 +9,9 @@ void preload_host_modules(lua_State* L) {
       {"host.json", guarded<open_host_json>},
       {"host.time", guarded<open_host_time>},
       {"host.proc", guarded<open_host_proc>},
+      {"host.artifact", guarded<open_host_artifact>},
+      {"host.digest", guarded<open_host_digest>},
+      {"host.secrets", guarded<open_host_secrets>},
       {nullptr, nullptr},
   };
   luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);

@@ -7,6 +7,9 @@ namespace sidecar::lua {
 int open_host_json(lua_State* L);  // lua/json.cpp
 int open_host_time(lua_State* L);  // lua/time.cpp
 int open_host_proc(lua_State* L);  // lua/proc.cpp
+int open_host_artifact(lua_State* L);  // lua/artifact.cpp
+int open_host_digest(lua_State* L);  // lua/digest.cpp
+int open_host_secrets(lua_State* L);  // lua/secrets.cpp
 
 // Puts every host.* module into package.preload (loaded on first require).
 void preload_host_modules(lua_State* L);

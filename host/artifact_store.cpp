@@ -1,0 +1,424 @@
+#include "artifact_store.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <set>
+#include <thread>
+
+namespace sidecar::host {
+namespace {
+
+constexpr std::size_t kMaxComponent = 255, kMaxPath = 4096;
+
+std::string quoted(std::string_view path) { return "'" + std::string(path) + "'"; }
+
+// A descriptor closed when it goes out of scope.
+struct Fd {
+  int fd = -1;
+  explicit Fd(int f = -1) : fd(f) {}
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  ~Fd() {
+    if (fd >= 0) close(fd);
+  }
+  void reset(int f) {
+    if (fd >= 0) close(fd);
+    fd = f;
+  }
+};
+
+// The error for a failed openat/mkdirat of `what` while resolving `path`.
+FsError resolve_error(int err, std::string_view path, const std::string& what) {
+  switch (err) {
+    case ELOOP:
+      return {quoted(path) + ": " + quoted(what) + " is a symbolic link; artifact folders never follow links",
+              "ESYMLINK"};
+    case ENOTDIR: return {quoted(path) + ": " + quoted(what) + " is not a folder", "ENOTDIR"};
+    case ENOENT: return {quoted(path) + ": no such file or folder", "ENOENT"};
+    case EEXIST: return {quoted(path) + ": already exists", "EEXIST"};
+    case EACCES: return {quoted(path) + ": permission denied", "EACCES"};
+    case ENAMETOOLONG: return {quoted(path) + ": name too long", "EINVAL"};
+    default: return {quoted(path) + ": " + std::strerror(err), "EIO"};
+  }
+}
+
+bool write_fully(int fd, std::string_view data) {
+  while (!data.empty()) {
+    ssize_t n = ::write(fd, data.data(), data.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    data.remove_prefix(static_cast<std::size_t>(n));
+  }
+  return true;
+}
+
+// Unique among processes (pid) and threads (counter) writing into one folder at once.
+std::string temp_name(const std::string& name) {
+  static std::atomic<unsigned> counter{0};
+  return "." + name.substr(0, 200) + ".tmp-" + std::to_string(getpid()) + "-" + std::to_string(counter++);
+}
+
+// Regular file, one link: anything else is refused before its bytes are touched.
+bool check_regular(int fd, std::string_view path, FsError& error) {
+  struct stat st {};
+  if (fstat(fd, &st) != 0) {
+    error = resolve_error(errno, path, std::string(path));
+    return false;
+  }
+  if (!S_ISREG(st.st_mode)) {
+    error = {quoted(path) + " is not a regular file", S_ISDIR(st.st_mode) ? "EISDIR" : "EINVAL"};
+    return false;
+  }
+  if (st.st_nlink > 1) {
+    error = {quoted(path) + " has " + std::to_string(st.st_nlink) +
+                 " hard links; one may be outside the artifact folder, so Sidecar will not use it",
+             "EHARDLINK"};
+    return false;
+  }
+  return true;
+}
+
+// Matches path components against pattern components; "**" spans any number of components.
+bool match_parts(const std::vector<std::string>& pat, std::size_t pi, const std::vector<std::string>& path,
+                 std::size_t si) {
+  if (pi == pat.size()) return si == path.size();
+  if (pat[pi] == "**") {
+    // Spans any number of components, but (like "*") none that starts with a dot: hidden
+    // files, and the temp files of writes in flight, are only matched by naming them.
+    for (std::size_t k = si; k <= path.size(); ++k) {
+      if (match_parts(pat, pi + 1, path, k)) return true;
+      if (k < path.size() && path[k][0] == '.') return false;
+    }
+    return false;
+  }
+  return si < path.size() && fnmatch(pat[pi].c_str(), path[si].c_str(), FNM_PERIOD) == 0 &&
+         match_parts(pat, pi + 1, path, si + 1);
+}
+
+std::vector<std::string> split_slash(std::string_view s) {
+  std::vector<std::string> parts;
+  std::size_t start = 0;
+  while (start <= s.size()) {
+    std::size_t end = s.find('/', start);
+    if (end == std::string_view::npos) end = s.size();
+    if (end > start) parts.emplace_back(s.substr(start, end - start));
+    start = end + 1;
+  }
+  return parts;
+}
+
+// Walks `dir` (owned), adding regular files matching `pattern` to `out`.
+void walk(int dir, const std::string& prefix, const std::vector<std::string>& pattern, std::vector<std::string>& out) {
+  DIR* d = fdopendir(dir);
+  if (!d) {
+    close(dir);
+    return;
+  }
+  while (dirent* e = readdir(d)) {
+    std::string name = e->d_name;
+    if (name == "." || name == "..") continue;
+    std::string rel = prefix.empty() ? name : prefix + "/" + name;
+    struct stat st {};
+    if (fstatat(dirfd(d), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
+    if (S_ISDIR(st.st_mode)) {
+      int sub = openat(dirfd(d), name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      if (sub >= 0) walk(sub, rel, pattern, out);
+    } else if (S_ISREG(st.st_mode) && match_parts(pattern, 0, split_slash(rel), 0)) {
+      out.push_back(rel);
+    }
+  }
+  closedir(d);
+}
+
+}  // namespace
+
+bool split_relative_path(std::string_view path, std::vector<std::string>& parts, FsError& error) {
+  parts.clear();
+  auto fail = [&](const std::string& why, const char* code) {
+    error = {"refused path " + quoted(path) + ": " + why, code};
+    return false;
+  };
+  if (path.empty()) return fail("it is empty", "EINVAL");
+  if (path.find('\0') != std::string_view::npos) return fail("it contains a NUL byte", "EINVAL");
+  if (path.size() > kMaxPath) return fail("it is longer than 4096 bytes", "EINVAL");
+  if (path.front() == '/') return fail("absolute paths are not allowed; give a path inside the folder", "ESCAPE");
+  std::size_t start = 0;
+  while (start <= path.size()) {
+    std::size_t end = path.find('/', start);
+    if (end == std::string_view::npos) end = path.size();
+    std::string_view part = path.substr(start, end - start);
+    if (part.empty()) return fail("it has an empty component (\"//\" or a trailing \"/\")", "EINVAL");
+    if (part == "..") return fail("\"..\" would leave the folder", "ESCAPE");
+    if (part == ".") return fail("\".\" components are not allowed", "EINVAL");
+    if (part.size() > kMaxComponent) return fail("a component is longer than 255 bytes", "EINVAL");
+    parts.emplace_back(part);
+    start = end + 1;
+  }
+  return true;
+}
+
+bool glob_match(std::string_view pattern, std::string_view path) {
+  return match_parts(split_slash(pattern), 0, split_slash(path), 0);
+}
+
+std::optional<ArtifactDir> ArtifactDir::open(const std::string& root, bool create, FsError& error) {
+  if (create) {
+    std::string partial;
+    for (const std::string& part : split_slash(root)) {
+      partial += (partial.empty() && root[0] != '/') ? part : "/" + part;
+      if (mkdir(partial.c_str(), 0755) != 0 && errno != EEXIST) {
+        error = resolve_error(errno, root, partial);
+        return std::nullopt;
+      }
+    }
+  }
+  int fd = ::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) {
+    error = resolve_error(errno, root, root);
+    return std::nullopt;
+  }
+  return ArtifactDir(fd, root);
+}
+
+ArtifactDir::ArtifactDir(ArtifactDir&& other) noexcept : fd_(other.fd_), root_(std::move(other.root_)) {
+  other.fd_ = -1;
+}
+
+ArtifactDir& ArtifactDir::operator=(ArtifactDir&& other) noexcept {
+  if (this != &other) {
+    if (fd_ >= 0) close(fd_);
+    fd_ = other.fd_;
+    root_ = std::move(other.root_);
+    other.fd_ = -1;
+  }
+  return *this;
+}
+
+ArtifactDir::~ArtifactDir() {
+  if (fd_ >= 0) close(fd_);
+}
+
+int ArtifactDir::open_parent(const std::vector<std::string>& parts, bool create, std::string_view path,
+                             FsError& error) {
+  Fd dir(fcntl(fd_, F_DUPFD_CLOEXEC, 3));
+  for (std::size_t i = 0; i + 1 < parts.size(); ++i) {
+    const char* name = parts[i].c_str();
+    int next = openat(dir.fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (next < 0 && errno == ENOENT && create) {
+      if (mkdirat(dir.fd, name, 0755) != 0 && errno != EEXIST) {
+        error = resolve_error(errno, path, parts[i]);
+        return -1;
+      }
+      next = openat(dir.fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    }
+    if (next < 0) {
+      // O_DIRECTORY reports a symbolic link as ENOTDIR: say which it is.
+      int err = errno;
+      struct stat st {};
+      if (err == ENOTDIR && fstatat(dir.fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode)) err = ELOOP;
+      error = resolve_error(err, path, parts[i]);
+      return -1;
+    }
+    dir.reset(next);
+  }
+  int fd = dir.fd;
+  dir.fd = -1;
+  return fd;
+}
+
+bool ArtifactDir::write(std::string_view path, std::string_view data, FsError& error) {
+  return write_all({{std::string(path), std::string(data)}}, error);
+}
+
+bool ArtifactDir::write_all(const std::vector<std::pair<std::string, std::string>>& files, FsError& error) {
+  struct Pending {
+    int dir;
+    std::string tmp, name;
+    int fd = -1;
+  };
+  std::vector<Pending> pending;
+  auto cleanup = [&pending] {
+    for (Pending& p : pending) {
+      if (p.fd >= 0) close(p.fd);
+      if (!p.tmp.empty()) unlinkat(p.dir, p.tmp.c_str(), 0);
+      close(p.dir);
+    }
+  };
+  std::vector<std::string> parts;
+  for (const auto& [path, data] : files) {
+    if (!split_relative_path(path, parts, error)) return cleanup(), false;
+    int dir = open_parent(parts, true, path, error);
+    if (dir < 0) return cleanup(), false;
+    pending.push_back({dir, temp_name(parts.back()), parts.back(), -1});
+    int fd = openat(dir, pending.back().tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+    if (fd < 0 || !write_fully(fd, data)) {
+      error = resolve_error(errno, path, path);
+      if (fd >= 0) close(fd);
+      return cleanup(), false;
+    }
+    pending.back().fd = fd;
+  }
+  // Every temp file's bytes reach the disk before any rename. The fsyncs run side by side, so
+  // the file system commits them together instead of one journal commit per file.
+  std::vector<std::thread> syncers;
+  std::atomic<int> sync_errno{0};
+  for (std::size_t i = 1; i < pending.size(); ++i) {
+    syncers.emplace_back([&sync_errno, fd = pending[i].fd] {
+      if (fsync(fd) != 0) sync_errno = errno;
+    });
+  }
+  if (fsync(pending.front().fd) != 0) sync_errno = errno;
+  for (std::thread& t : syncers) t.join();
+  for (Pending& p : pending) {
+    close(p.fd);
+    p.fd = -1;
+  }
+  if (sync_errno != 0) {
+    error = {"fsync failed: " + std::string(std::strerror(sync_errno)), "EIO"};
+    return cleanup(), false;
+  }
+  // All written and on disk: now each rename makes one file visible, whole.
+  std::set<std::pair<dev_t, ino_t>> synced;
+  for (std::size_t i = 0; i < pending.size(); ++i) {
+    Pending& p = pending[i];
+    if (renameat(p.dir, p.tmp.c_str(), p.dir, p.name.c_str()) != 0) {
+      error = resolve_error(errno, files[i].first, files[i].first);
+      if (errno == EISDIR) error = {quoted(files[i].first) + " is a folder", "EISDIR"};
+      return cleanup(), false;
+    }
+    p.tmp.clear();
+  }
+  bool ok = true;
+  for (Pending& p : pending) {
+    struct stat st {};
+    if (fstat(p.dir, &st) == 0 && synced.insert({st.st_dev, st.st_ino}).second && fsync(p.dir) != 0) ok = false;
+    close(p.dir);
+  }
+  if (!ok) error = {"fsync of a folder failed: " + std::string(std::strerror(errno)), "EIO"};
+  return ok;
+}
+
+bool ArtifactDir::append(std::string_view path, std::string_view data, bool sync, FsError& error) {
+  std::vector<std::string> parts;
+  if (!split_relative_path(path, parts, error)) return false;
+  Fd dir(open_parent(parts, true, path, error));
+  if (dir.fd < 0) return false;
+  Fd file(openat(dir.fd, parts.back().c_str(), O_RDWR | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644));
+  if (file.fd < 0) {
+    error = resolve_error(errno, path, parts.back());
+    return false;
+  }
+  if (!check_regular(file.fd, path, error)) return false;
+  // A crash in the middle of an earlier append can leave a line without its newline: it was
+  // never whole, so it is dropped rather than glued to the next one.
+  off_t size = lseek(file.fd, 0, SEEK_END);
+  char last = '\n';
+  if (size > 0 && pread(file.fd, &last, 1, size - 1) == 1 && last != '\n') {
+    off_t keep = size - 1;
+    char c = 0;
+    while (keep > 0 && pread(file.fd, &c, 1, keep - 1) == 1 && c != '\n') --keep;
+    if (ftruncate(file.fd, keep) != 0) {
+      error = resolve_error(errno, path, std::string(path));
+      return false;
+    }
+  }
+  if (!write_fully(file.fd, data) || (sync && fsync(file.fd) != 0)) {
+    error = resolve_error(errno, path, std::string(path));
+    return false;
+  }
+  return true;
+}
+
+std::optional<std::string> ArtifactDir::read(std::string_view path, FsError& error, std::size_t max_bytes) {
+  std::vector<std::string> parts;
+  if (!split_relative_path(path, parts, error)) return std::nullopt;
+  Fd dir(open_parent(parts, false, path, error));
+  if (dir.fd < 0) return std::nullopt;
+  // O_NONBLOCK: a FIFO planted here must not block the read forever.
+  Fd file(openat(dir.fd, parts.back().c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
+  if (file.fd < 0) {
+    error = resolve_error(errno, path, parts.back());
+    return std::nullopt;
+  }
+  if (!check_regular(file.fd, path, error)) return std::nullopt;
+  struct stat st {};
+  fstat(file.fd, &st);
+  if (static_cast<std::size_t>(st.st_size) > max_bytes) {
+    error = {quoted(path) + " is larger than " + std::to_string(max_bytes) + " bytes", "EFBIG"};
+    return std::nullopt;
+  }
+  std::string data;
+  data.reserve(static_cast<std::size_t>(st.st_size));
+  char buf[65536];
+  for (;;) {
+    ssize_t n = ::read(file.fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      error = resolve_error(errno, path, std::string(path));
+      return std::nullopt;
+    }
+    if (n == 0) break;
+    data.append(buf, static_cast<std::size_t>(n));
+    if (data.size() > max_bytes) {
+      error = {quoted(path) + " is larger than " + std::to_string(max_bytes) + " bytes", "EFBIG"};
+      return std::nullopt;
+    }
+  }
+  return data;
+}
+
+bool ArtifactDir::exists(std::string_view path) {
+  std::vector<std::string> parts;
+  FsError ignored;
+  if (!split_relative_path(path, parts, ignored)) return false;
+  Fd dir(open_parent(parts, false, path, ignored));
+  struct stat st {};
+  return dir.fd >= 0 && fstatat(dir.fd, parts.back().c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
+bool ArtifactDir::make_dirs(std::string_view path, FsError& error) {
+  std::vector<std::string> parts;
+  if (!split_relative_path(path, parts, error)) return false;
+  parts.emplace_back("x");  // open_parent creates every component before the last
+  Fd dir(open_parent(parts, true, path, error));
+  return dir.fd >= 0;
+}
+
+bool ArtifactDir::create_dir(std::string_view path, FsError& error) {
+  std::vector<std::string> parts;
+  if (!split_relative_path(path, parts, error)) return false;
+  Fd dir(open_parent(parts, true, path, error));
+  if (dir.fd < 0) return false;
+  if (mkdirat(dir.fd, parts.back().c_str(), 0755) != 0) {
+    error = resolve_error(errno, path, parts.back());
+    return false;
+  }
+  fsync(dir.fd);
+  return true;
+}
+
+std::optional<std::vector<std::string>> ArtifactDir::list(std::string_view pattern, FsError& error) {
+  if (pattern.empty() || pattern.front() == '/' || pattern.find("..") != std::string_view::npos) {
+    error = {"refused pattern " + quoted(pattern) + ": give a glob relative to the folder", "EINVAL"};
+    return std::nullopt;
+  }
+  std::vector<std::string> out;
+  int dir = openat(fd_, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);  // its own position for readdir
+  if (dir < 0) {
+    error = resolve_error(errno, root_, root_);
+    return std::nullopt;
+  }
+  walk(dir, "", split_slash(pattern), out);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+}  // namespace sidecar::host

@@ -1,0 +1,75 @@
+// A folder that Sidecar writes artifacts into, confined to itself: every path is resolved one
+// component at a time from the folder's own descriptor (openat with O_NOFOLLOW), so "..",
+// absolute paths and symbolic links, even one swapped in between a check and a use, can never
+// read or write outside it. Writes are atomic: a reader sees the old file or the new one, never
+// part of either, and a crash leaves no partial file behind.
+#pragma once
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace sidecar::host {
+
+struct FsError {
+  std::string message;  // names the path and says what to do
+  std::string code;     // "ESCAPE", "ESYMLINK", "EHARDLINK", "ENOENT", "EEXIST", "ENOTDIR", "EINVAL", ...
+};
+
+// Checks a path relative to an artifact folder and splits it into components. Refused: empty
+// paths and components, ".", "..", a leading "/", NUL bytes, a component over 255 bytes or a
+// path over 4096.
+bool split_relative_path(std::string_view path, std::vector<std::string>& parts, FsError& error);
+
+// Whether `path` (relative, "/"-separated) matches `pattern`: "*" and "?" and [...] within one
+// component (a leading "." only matched explicitly), "**" as a whole component for any number of
+// folders.
+bool glob_match(std::string_view pattern, std::string_view path);
+
+class ArtifactDir {
+ public:
+  // Opens the folder `root` (creating it and its parents when `create`). The root itself is the
+  // caller's choice and is trusted; everything below it is not.
+  static std::optional<ArtifactDir> open(const std::string& root, bool create, FsError& error);
+  ArtifactDir(ArtifactDir&& other) noexcept;
+  ArtifactDir& operator=(ArtifactDir&& other) noexcept;
+  ArtifactDir(const ArtifactDir&) = delete;
+  ArtifactDir& operator=(const ArtifactDir&) = delete;
+  ~ArtifactDir();
+
+  const std::string& root() const { return root_; }
+
+  // Replaces (or creates) a file atomically: temp file in the same folder, fsync, rename, fsync of
+  // the folder. Missing folders on the way are created.
+  bool write(std::string_view path, std::string_view data, FsError& error);
+  // Several files at once, each atomic, with one fsync per folder instead of one per file.
+  bool write_all(const std::vector<std::pair<std::string, std::string>>& files, FsError& error);
+  // Appends `data` (whole lines, for JSON Lines) in one write. A last line left incomplete by a
+  // crash was never committed: it is cut off before appending. `sync` also fsyncs the file.
+  bool append(std::string_view path, std::string_view data, bool sync, FsError& error);
+  // Reads a regular file; refuses symbolic links, hard links (a link to a file outside the
+  // folder would read it), and anything larger than `max_bytes`.
+  std::optional<std::string> read(std::string_view path, FsError& error, std::size_t max_bytes = 1u << 30);
+  bool exists(std::string_view path);
+  // Creates a folder and its parents (an existing one is fine).
+  bool make_dirs(std::string_view path, FsError& error);
+  // Creates one new folder; EEXIST when it is there already. Atomic, so two processes claiming
+  // the same name cannot both succeed.
+  bool create_dir(std::string_view path, FsError& error);
+  // Regular files below the folder whose relative path matches `pattern`, sorted. Symbolic links
+  // are neither listed nor followed.
+  std::optional<std::vector<std::string>> list(std::string_view pattern, FsError& error);
+
+ private:
+  ArtifactDir(int fd, std::string root) : fd_(fd), root_(std::move(root)) {}
+  // Opens the folder holding the last component of `parts` (creating folders when `create`);
+  // returns its descriptor or -1 with `error` set.
+  int open_parent(const std::vector<std::string>& parts, bool create, std::string_view path, FsError& error);
+
+  int fd_ = -1;
+  std::string root_;
+};
+
+}  // namespace sidecar::host
