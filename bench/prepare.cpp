@@ -97,7 +97,7 @@ int main(int argc, char** argv) {
   std::printf("  python3 -c pass (PATH)               %8.2f ms   ratio prepare / python3 %.2fx\n", py, m / py);
   std::printf("  /usr/bin/python3 -c pass             %8.2f ms   ratio prepare / python3 %.2fx\n", deb, m / deb);
   std::printf("  original Python tool (reported)        ~145 ms   ratio %.1fx faster\n", 145.0 / m);
-  std::printf("  (prepare runs git rev-parse twice, git status, and the two input commands through /bin/sh:\n"
-              "   five child processes, and fsyncs nine files)\n");
+  std::printf("  (prepare runs five child processes side by side: git rev-parse twice, git status and the\n"
+              "   two input commands; then it writes and fsyncs nine files)\n");
   return 0;
 }

@@ -132,19 +132,29 @@ end
 
 -- Runs or hashes each input. Returns manifest bullets, files to write into the task folder,
 -- and warnings.
-local function gather_inputs(repo, inputs)
+-- A command's argv: run directly when it is plain words, through /bin/sh when it uses the shell.
+local function command_argv(text)
+  if text:find("[|&;<>()$`\\\"'*?%[#~=%%\n]") then
+    return proc.shell(text)
+  end
+  local argv = {}
+  for word in text:gmatch("%S+") do
+    argv[#argv + 1] = word
+  end
+  return #argv > 0 and argv or proc.shell(text)
+end
+
+local function gather_inputs(repo, inputs, command_results)
   local bullets, files, warnings = {}, {}, {}
   local repo_dir = artifact.open(repo)
   for i, input in ipairs(inputs) do
     local kind, what = classify(repo, input)
     if kind == "command" then
-      local ok, r = pcall(proc.run, proc.shell(what), {
-        cwd = repo, timeout_ms = COMMAND_TIMEOUT_MS, max_output = COMMAND_MAX_OUTPUT, stderr = { collect = true },
-      })
+      local r = command_results[i]
       local name = ("inputs/%02d-%s.txt"):format(i, M.slug(what))
-      if not ok then
-        warnings[#warnings + 1] = ("input %d (%s) could not run: %s"):format(i, what, tostring(r.message or r))
-        bullets[#bullets + 1] = ("- `%s` (command; could not run: %s)"):format(what, tostring(r.message or r))
+      if r.error and not r.code and not r.signal then
+        warnings[#warnings + 1] = ("input %d (%s) could not run: %s"):format(i, what, r.error)
+        bullets[#bullets + 1] = ("- `%s` (command; could not run: %s)"):format(what, r.error)
       else
         local status = r.code and ("exit " .. r.code) or ("killed by " .. tostring(r.signal_name or r.signal))
         if r.timed_out then
@@ -282,17 +292,32 @@ function M.prepare(o)
       or why)
   end
 
+  -- The git facts and the input commands run side by side.
+  local specs, command_index = {}, {}
+  for i, input in ipairs(o.inputs or {}) do
+    local kind, what = classify(repo, input)
+    if kind == "command" then
+      specs[#specs + 1] = { cmd = command_argv(what), cwd = repo, timeout_ms = COMMAND_TIMEOUT_MS,
+        max_output = COMMAND_MAX_OUTPUT }
+      command_index[#specs] = i
+    end
+  end
+  local facts, results = git.facts(repo, specs)
+  local command_results = {}
+  for k, r in ipairs(results) do
+    command_results[command_index[k]] = r
+  end
   local warnings = {}
-  local head, head_why = git.head(repo)
-  local branch, branch_why = git.branch(repo)
-  local status, status_why = git.status(repo)
+  local head, head_why = facts.head, facts.head_error
+  local branch, branch_why = facts.branch, facts.branch_error
+  local status, status_why = facts.status, facts.status_error
   if not head then
     warnings[#warnings + 1] = "HEAD not recorded: " .. tostring(head_why)
   end
   if not status then
     warnings[#warnings + 1] = "git status not recorded: " .. tostring(status_why)
   end
-  local bullets, input_files, input_warnings = gather_inputs(repo, o.inputs or {})
+  local bullets, input_files, input_warnings = gather_inputs(repo, o.inputs or {}, command_results)
   table.move(input_warnings, 1, #input_warnings, #warnings + 1, warnings)
 
   local dir = output_root .. "/" .. task_id

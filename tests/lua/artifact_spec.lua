@@ -59,6 +59,19 @@ describe("artifact folders", function()
     expect(message):contains("symbolic link")
   end)
 
+  it("redact secrets from everything written", function()
+    local dir = assert(artifact.open(root, { create = true }))
+    local key = "sk-proj-" .. string.rep("Ab3", 12)
+    assert(dir:write("out.md", "the key is " .. key .. "\n"))
+    assert(dir:append_jsonl("events.jsonl", { text = key }))
+    assert(dir:write_json("model.json", { key = key }))
+    for _, name in ipairs({ "out.md", "events.jsonl", "model.json" }) do
+      local text = dir:read(name)
+      expect(text:find(key, 1, true)):is_nil()
+      expect(text):contains("[REDACTED:openai-key]")
+    end
+  end)
+
   it("create_dir is exclusive: the second creator gets EEXIST", function()
     local dir = assert(artifact.open(root, { create = true }))
     expect(dir:create_dir("sidecars/T-1")):is_true()

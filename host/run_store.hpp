@@ -1,0 +1,223 @@
+// The run and task store: one SQLite database (Sidecar uses `.agent/sidecar.db`) holding tasks,
+// runs, their lineage, validation results and events, shared by every Sidecar process working in a
+// repository. Plain C++ over SQLite, no Lua; SQLite and JSON libraries stay out of this header
+// (records travel as JSON text). Operational failures are data (StoreError), never exceptions.
+//
+// One RunStore is one connection: use it from one thread at a time, and never carry an open one
+// across fork() (the child opens its own). Several processes may write at once: every write is a
+// BEGIN IMMEDIATE transaction, so writers queue (up to `busy_timeout_ms`) instead of failing, and
+// ids are allocated inside the transaction that inserts the row.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace sidecar::host {
+
+struct StoreError {
+  std::string message;  // for people: names the store, the record and what went wrong
+  std::string code;     // ENOENT (no such record or folder), EINVAL (bad input), EBUSY (locked
+                        // longer than the busy timeout), ESCHEMA (database newer than this code,
+                        // or not a Sidecar store), ENOTDB, ECORRUPT, ENOSPC, EROFS, EACCES,
+                        // EEXIST (an id clash), EBADF (store not open), EIO (anything else)
+};
+
+struct StoreOptions {
+  // The store runs in WAL mode. With synchronous=NORMAL (false, the default) a commit appends to
+  // the WAL with write() and returns: a committed transaction survives the process being killed at
+  // any point (the OS has the bytes), and the database can never be corrupted, but the last commits
+  // before a power loss or kernel crash may be lost. FULL (true) adds an fsync of the WAL per commit
+  // to close that window, at a cost of milliseconds per write on most disks. Run records are also
+  // kept as JSON copies on disk and the store can be rebuilt from them, so the default is NORMAL.
+  bool durable_fsync = false;
+  // How long a writer waits for another process's write transaction before failing with EBUSY.
+  int busy_timeout_ms = 10000;
+};
+
+enum class RecordKind { Task, Run };
+
+// "task" or "run".
+std::optional<RecordKind> parse_record_kind(std::string_view name);
+// T-0001, R-0042, R-10000: the prefix and at least four digits.
+std::string format_id(RecordKind kind, std::int64_t number);
+// The number in an id of that kind (T-<digits> or R-<digits>, leading zeros allowed), if it is one.
+std::optional<std::int64_t> parse_id(RecordKind kind, std::string_view id);
+
+// The columns of a task beside its record. Text fields: empty means "not set".
+struct TaskFields {
+  std::string title;
+  std::string status = "draft";  // required
+  std::string created_at;        // as the caller formats it; empty: now (UTC, ISO-8601)
+  std::string updated_at;        // empty: created_at on create, now on update
+};
+
+struct Task {
+  std::string task_id;
+  TaskFields fields;
+  std::string record_json;
+};
+
+struct TaskQuery {
+  std::string status;  // empty: any
+  int limit = 50;      // <= 0: no limit
+};
+
+// The columns of a run beside its record. Text fields: empty means "not set" (stored as NULL).
+struct RunFields {
+  std::string task_id;
+  std::string status = "queued";  // required
+  std::string runner_type;
+  std::string created_at;         // empty: now on create, unchanged on update
+  std::string completed_at;
+  std::string parent_run_id;      // when set the run is linked to its parent (see add_lineage):
+  std::string pipeline_id;        // a "pipeline" link when pipeline_id is set, else "replay"
+};
+
+struct Run {
+  std::string run_id;
+  RunFields fields;
+  std::string record_json;
+};
+
+// Runs newest first (by id number: the order they were created in).
+struct RunQuery {
+  std::string status;   // empty: any
+  std::string task_id;  // empty: any
+  std::string before;   // a run id: only runs older than it (paging); empty: from the newest
+  int limit = 50;       // <= 0: no limit
+};
+
+struct LineageLink {
+  std::string parent_run_id, child_run_id;
+  std::string kind;  // "replay" or "pipeline"
+};
+
+struct Lineage {
+  std::vector<LineageLink> parents;   // links where the run is the child
+  std::vector<LineageLink> children;  // links where the run is the parent (its replays, next steps)
+};
+
+// One validation step of a run (FORMATS.md §4 `validation[]`).
+struct ValidationResult {
+  std::int64_t seq = 0;  // its place in the run, from 1 (set by the store)
+  std::string kind;      // typecheck|lint|test|build|custom
+  std::string command;
+  std::string name;      // empty: none
+  std::optional<std::int64_t> exit_code;  // none: it never exited (spawn failure, killed)
+  bool ok = false;
+  bool timed_out = false;
+  std::int64_t duration_ms = 0;
+  std::optional<std::int64_t> timeout_ms;
+  std::string output_snippet;
+};
+
+struct Event {
+  std::int64_t seq = 0;     // from 1, in the order appended
+  std::string ts;
+  std::string kind;
+  std::string fields_json;  // a JSON object
+};
+
+// How the store's copy of a record compares with one given (for `sidecar store check`).
+enum class RecordMatch {
+  Missing,     // the store has no record with that id
+  Same,        // byte for byte
+  Equivalent,  // the same JSON once both are minified (key order and values equal)
+  Different,
+};
+
+class RunStore {
+ public:
+  // Called inside the transaction that creates a record, with its new id, so the record can
+  // contain its own id. An exception thrown here rolls the transaction back and propagates.
+  using RecordMaker = std::function<std::string(const std::string& id)>;
+
+  static constexpr int kSchemaVersion = 1;  // the newest schema this code knows
+
+  RunStore();  // closed; open() opens
+  ~RunStore();
+  RunStore(RunStore&&) noexcept;
+  RunStore& operator=(RunStore&&) noexcept;
+  RunStore(const RunStore&) = delete;
+  RunStore& operator=(const RunStore&) = delete;
+
+  // Opens (creating the file, not its folder) and migrates the store at `path`. Fails on a missing
+  // folder, a file that is not a Sidecar store, or a schema newer than kSchemaVersion. Closes any
+  // store this object had open first.
+  bool open(const std::string& path, StoreError& error, const StoreOptions& options = {});
+  void close();  // rolls back an open batch; idempotent
+  bool is_open() const;
+  const std::string& path() const;
+  int schema_version() const;  // of the open database (user_version); 0 when closed
+
+  // A batch: every write until commit_batch() joins one transaction (each write still all or
+  // nothing, as a savepoint). For bulk imports and rebuilds; holds the write lock throughout.
+  bool begin_batch(StoreError& error);
+  bool commit_batch(StoreError& error);
+  void rollback_batch();
+
+  // Tasks. Records must be JSON objects; a `task_id` member, when present, must be the task's id.
+  std::optional<std::string> create_task(const TaskFields& fields, const std::string& record_json,
+                                         StoreError& error);
+  std::optional<std::string> create_task(const TaskFields& fields, const RecordMaker& make_record,
+                                         StoreError& error);
+  bool update_task(const std::string& task_id, const TaskFields& fields, const std::string& record_json,
+                   StoreError& error);
+  // Sets the status column and `status` inside the record (which SQLite then stores minified: the
+  // caller rewrites its JSON copy; check_record calls the two Equivalent).
+  bool update_task_status(const std::string& task_id, const std::string& status, StoreError& error);
+  std::optional<Task> get_task(const std::string& task_id, StoreError& error);
+  std::optional<std::vector<Task>> list_tasks(const TaskQuery& query, StoreError& error);
+
+  // Runs. Records must be JSON objects; a `run_id` member, when present, must be the run's id.
+  std::optional<std::string> create_run(const RunFields& fields, const std::string& record_json,
+                                        StoreError& error);
+  std::optional<std::string> create_run(const RunFields& fields, const RecordMaker& make_record,
+                                        StoreError& error);
+  // Replaces every column (created_at only when given) and the record.
+  bool update_run(const std::string& run_id, const RunFields& fields, const std::string& record_json,
+                  StoreError& error);
+  std::optional<Run> get_run(const std::string& run_id, StoreError& error);
+  std::optional<std::vector<Run>> list_runs(const RunQuery& query, StoreError& error);
+
+  // Links two existing runs (setting the kind again replaces it); lineage_of gives both directions.
+  bool add_lineage(const std::string& parent_run_id, const std::string& child_run_id, const std::string& kind,
+                   StoreError& error);
+  std::optional<Lineage> lineage_of(const std::string& run_id, StoreError& error);
+
+  // Returns the result's seq.
+  std::optional<std::int64_t> add_validation_result(const std::string& run_id, const ValidationResult& result,
+                                                    StoreError& error);
+  std::optional<std::vector<ValidationResult>> validation_results(const std::string& run_id, StoreError& error);
+
+  // `ts` empty: now (UTC, milliseconds); `fields_json` empty: {}. Returns the event's seq.
+  std::optional<std::int64_t> append_event(const std::string& run_id, const std::string& ts, const std::string& kind,
+                                           const std::string& fields_json, StoreError& error);
+  // Events after `after_seq`, in order; limit <= 0: all.
+  std::optional<std::vector<Event>> events(const std::string& run_id, StoreError& error, std::int64_t after_seq = 0,
+                                           int limit = 0);
+
+  // Rebuild from the JSON copies on disk: inserts or replaces the record under its own id (which must
+  // be T-<n> or R-<n>), takes the columns from the record's members (a run's also its validation[]
+  // and its parent link), and raises the id counter to at least n so no later id reuses it.
+  bool import_record(RecordKind kind, const std::string& id, const std::string& record_json, StoreError& error);
+  std::optional<RecordMatch> check_record(RecordKind kind, const std::string& id, const std::string& record_json,
+                                          StoreError& error);
+
+  // The last number allocated (or imported) for ids of that kind.
+  std::optional<std::int64_t> counter(RecordKind kind, StoreError& error);
+  // SQLite's integrity_check: "ok", or the problems it found, one a line.
+  std::optional<std::string> integrity_check(StoreError& error);
+
+  struct Impl;  // defined in run_store.cpp
+
+ private:
+  Impl* ready(StoreError& error);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace sidecar::host
