@@ -20,6 +20,7 @@
 #include <thread>
 #include <vector>
 
+#include "temp_dir.hpp"
 #include "process_group.hpp"
 #include "process_loop.hpp"
 
@@ -31,6 +32,8 @@ using sidecar::host::SpawnError;
 using sidecar::host::SpawnOptions;
 using sidecar::host::StdinMode;
 using Clock = std::chrono::steady_clock;
+
+using TempDir = sidecar::test::TempDir;
 
 namespace {
 
@@ -108,19 +111,6 @@ Outcome run(SpawnOptions options, int64_t limit_ms = 10000) {
   return run(loop, std::move(options), limit_ms);
 }
 
-// A directory under /tmp, removed with its contents.
-struct TempDir {
-  std::string path;
-  TempDir() {
-    char pattern[] = "/tmp/sidecar-process-loop-XXXXXX";
-    REQUIRE(mkdtemp(pattern) != nullptr);
-    path = pattern;
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path, ignored);
-  }
-};
 
 std::string read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "temp_dir.hpp"
 #include "run_store.hpp"
 
 using sidecar::host::format_id;
@@ -30,22 +31,10 @@ using sidecar::host::TaskFields;
 using sidecar::host::TaskQuery;
 using sidecar::host::ValidationResult;
 
+using TempDir = sidecar::test::TempDir;
+
 namespace {
 
-// A fresh folder under /tmp, removed with everything in it at the end of the test.
-struct TempDir {
-  std::string path;
-  TempDir() {
-    char templ[] = "/tmp/sidecar-store-XXXXXX";
-    REQUIRE(mkdtemp(templ) != nullptr);
-    path = templ;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path, ec);
-  }
-  std::string db() const { return path + "/sidecar.db"; }
-};
 
 RunStore open_store(const std::string& path) {
   RunStore store;
