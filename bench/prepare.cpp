@@ -17,13 +17,12 @@
 
 extern char** environ;
 
+#include "bench_stats.hpp"
+
 namespace {
 
-long long now_ns() {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
+using sidecar::bench::median;
+using sidecar::bench::now_ns;
 
 // Wall time of one run of argv in `cwd` (stdout and stderr to /dev/null), in ms; -1 on failure.
 double run_ms(const std::vector<std::string>& argv, const std::string& cwd) {
@@ -44,11 +43,6 @@ double run_ms(const std::vector<std::string>& argv, const std::string& cwd) {
   waitpid(pid, &status, 0);
   double ms = (now_ns() - t0) / 1e6;
   return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? ms : -1;
-}
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.empty() ? -1 : v[v.size() / 2];
 }
 
 int sh(const std::string& command) { return std::system(command.c_str()); }

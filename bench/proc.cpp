@@ -37,20 +37,12 @@
 
 extern char** environ;
 
+#include "bench_stats.hpp"
+
 namespace {
 
-long long now_ns() {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
-double median(std::vector<double> v) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  std::size_t n = v.size();
-  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
+using sidecar::bench::median;
+using sidecar::bench::now_ns;
 
 [[noreturn]] void fail(const std::string& message) { throw std::runtime_error(message); }
 

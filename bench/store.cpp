@@ -28,19 +28,16 @@
 
 using namespace sidecar::host;
 
+#include "bench_stats.hpp"
+
 namespace {
+
+using sidecar::bench::median;
 
 using Clock = std::chrono::steady_clock;
 
 double ms_since(Clock::time_point t0) {
   return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
-}
-
-double median(std::vector<double> v) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  std::size_t n = v.size();
-  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
 double percentile(std::vector<double> v, double p) {
