@@ -2,8 +2,18 @@
 // small git repository (a commit and one changed file), whole process from spawn to exit, beside
 // `python3 -c pass` (the floor of the original Python tool, which took about 145 ms for this).
 //
-//   bench_prepare path/to/sidecar [runs]
+//   bench_prepare path/to/sidecar [runs] [--breakdown]
+//
+// --breakdown also times, in the same loop, the parts prepare is made of, each as a whole
+// process: the start-up, loading its modules, each child alone, the wave of children as
+// git.facts runs it, the writes, and the cost of creating files beside the repository (ext4
+// without a journal skips inodes freed in the last minutes, so right after a large rm -rf this
+// can cost more than all the rest). The breakdown writes into a folder beside the repository,
+// never into it, so the prepare runs see the same repository either way. The headline stays
+// the whole `sidecar prepare` run.
+#include <fcntl.h>
 #include <spawn.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -25,7 +35,7 @@ using sidecar::bench::median;
 using sidecar::bench::now_ns;
 
 // Wall time of one run of argv in `cwd` (stdout and stderr to /dev/null), in ms; -1 on failure.
-double run_ms(const std::vector<std::string>& argv, const std::string& cwd) {
+double run_ms(const std::vector<std::string>& argv, const std::string& cwd, char** env = environ) {
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
   posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", 01 /*O_WRONLY*/, 0);
@@ -36,7 +46,7 @@ double run_ms(const std::vector<std::string>& argv, const std::string& cwd) {
   args.push_back(nullptr);
   long long t0 = now_ns();
   pid_t pid;
-  int r = posix_spawnp(&pid, args[0], &fa, nullptr, args.data(), environ);
+  int r = posix_spawnp(&pid, args[0], &fa, nullptr, args.data(), env);
   posix_spawn_file_actions_destroy(&fa);
   if (r != 0) return -1;
   int status = 0;
@@ -47,13 +57,59 @@ double run_ms(const std::vector<std::string>& argv, const std::string& cwd) {
 
 int sh(const std::string& command) { return std::system(command.c_str()); }
 
+// Creating (and closing) 11 empty files in a new folder under `parent`, as prepare creates nine
+// files and two folders: the file system's share, with nothing of Sidecar in it.
+double create_files_ms(const std::string& parent, int i) {
+  const std::string dir = parent + "/.bench-create-" + std::to_string(i);
+  long long t0 = now_ns();
+  if (mkdir(dir.c_str(), 0755) != 0) return -1;
+  for (int k = 0; k < 11; ++k) {
+    int fd = open((dir + "/f" + std::to_string(k)).c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd < 0) return -1;
+    close(fd);
+  }
+  return (now_ns() - t0) / 1e6;
+}
+
+// One part of the breakdown: its label, and the median of its runs.
+struct Part {
+  std::string label;
+  std::vector<double> ms;
+};
+
+// The Lua of the breakdown's sidecar runs. The wave is git.facts with the two input commands,
+// as prepare runs it; the writes are the task folder of one prepare (nine files, the inputs/
+// folder, every fsync), through the same artifact calls.
+const char* kWave =
+    "require('git').facts('.', {{cmd = {'git', 'status', '--short'}}, {cmd = {'git', 'diff'}}})";
+std::string write_lua(const std::string& scratch, int i) {
+  return "local root = assert(require('artifact').open('" + scratch + "/writes', {create = true}))\n"
+         "local id = 'w-" + std::to_string(i) + "'\n"
+         "assert(root:create_dir(id))\n"
+         "local files = {}\n"
+         "for k, size in ipairs({909, 492, 0, 88, 170, 456, 659}) do\n"
+         "  files[#files + 1] = {id .. '/f' .. k .. '.md', ('x'):rep(size)}\n"
+         "end\n"
+         "files[#files + 1] = {id .. '/inputs/01.txt', ('x'):rep(24)}\n"
+         "files[#files + 1] = {id .. '/inputs/02.txt', ('x'):rep(125)}\n"
+         "assert(root:write_all(files))\n";
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc < 2) {
-    std::fprintf(stderr, "usage: bench_prepare path/to/sidecar [runs]\n");
+  bool breakdown = false;
+  std::vector<char*> args;
+  for (int i = 1; i < argc; ++i) {
+    if (std::string(argv[i]) == "--breakdown") breakdown = true; else args.push_back(argv[i]);
+  }
+  if (args.empty()) {
+    std::fprintf(stderr, "usage: bench_prepare path/to/sidecar [runs] [--breakdown]\n");
     return 2;
   }
+  argc = static_cast<int>(args.size()) + 1;
+  args.insert(args.begin(), argv[0]);
+  argv = args.data();
   char resolved[4096];
   if (!realpath(argv[1], resolved)) {
     std::fprintf(stderr, "bench_prepare: no such file: %s\n", argv[1]);
@@ -70,6 +126,21 @@ int main(int argc, char** argv) {
     return 1;
   }
   std::vector<double> prepare, python_path, python_deb;
+  std::vector<Part> parts;
+  const std::string scratch = repo + ".scratch";  // beside the repository, never in it
+  if (mkdir(scratch.c_str(), 0755) != 0) {
+    std::fprintf(stderr, "bench_prepare: cannot make %s\n", scratch.c_str());
+    return 1;
+  }
+  // The file system's state before the runs: creating files is what prepare cannot avoid.
+  std::vector<double> before;
+  for (int i = 0; i < 3; ++i) before.push_back(create_files_ms(scratch, -1 - i));
+  // git.facts runs git with GIT_OPTIONAL_LOCKS=0; the git rows of the breakdown do too.
+  std::string locks = "GIT_OPTIONAL_LOCKS=0";
+  std::vector<char*> locks_off;
+  for (char** e = environ; *e; ++e) locks_off.push_back(*e);
+  locks_off.push_back(locks.data());
+  locks_off.push_back(nullptr);
   for (int i = 0; i < runs; ++i) {
     // Alternate the programs so drift on a shared machine hits all alike.
     double p = run_ms({sidecar, "prepare", "--repo", ".", "--task-id", "bench-" + std::to_string(i), "--title",
@@ -83,15 +154,46 @@ int main(int argc, char** argv) {
     prepare.push_back(p);
     python_path.push_back(run_ms({"python3", "-c", "pass"}, ""));
     python_deb.push_back(run_ms({"/usr/bin/python3", "-c", "pass"}, ""));
+    if (breakdown) {
+      std::size_t k = 0;
+      auto add = [&](const std::string& label, double ms) {
+        if (parts.size() <= k) parts.push_back({label, {}});
+        if (ms >= 0) parts[k].ms.push_back(ms);
+        ++k;
+      };
+      add("/bin/true (fork + exec + exit floor)", run_ms({"/bin/true"}, repo));
+      add("sidecar -e '' (start-up and exit)", run_ms({sidecar, "-e", ""}, repo));
+      add("sidecar -e 'require(\"sidecar_task\")' (+ its modules)", run_ms({sidecar, "-e", "require('sidecar_task')"}, repo));
+      add("  git -C . status --short --branch", run_ms({"git", "-C", ".", "status", "--short", "--branch"}, repo, locks_off.data()));
+      add("  git -C . rev-parse --verify --quiet HEAD", run_ms({"git", "-C", ".", "rev-parse", "--verify", "--quiet", "HEAD"}, repo, locks_off.data()));
+      add("  git status --short", run_ms({"git", "status", "--short"}, repo));
+      add("  git diff", run_ms({"git", "diff"}, repo));
+      add("sidecar -e: git.facts + the 2 inputs in one wave", run_ms({sidecar, "-e", kWave}, repo));
+      add("sidecar -e: write a task folder (9 files, all fsyncs)", run_ms({sidecar, "-e", write_lua(scratch, i)}, repo));
+      add("create 11 empty files beside the repository (no Sidecar)", create_files_ms(scratch, i));
+    }
   }
-  sh("rm -rf " + repo);
+  sh("rm -rf " + repo + " " + scratch);
   double m = median(prepare), py = median(python_path), deb = median(python_deb);
   std::printf("sidecar prepare (precommit-classifier, 2 --input commands), %d runs, median wall ms\n", runs);
   std::printf("  sidecar prepare                      %8.2f ms   target <= 7 ms: %s\n", m, m <= 7 ? "met" : "NOT met");
   std::printf("  python3 -c pass (PATH)               %8.2f ms   ratio prepare / python3 %.2fx\n", py, m / py);
   std::printf("  /usr/bin/python3 -c pass             %8.2f ms   ratio prepare / python3 %.2fx\n", deb, m / deb);
   std::printf("  original Python tool (reported)        ~145 ms   ratio %.1fx faster\n", 145.0 / m);
-  std::printf("  (prepare runs five child processes side by side: git rev-parse twice, git status and the\n"
-              "   two input commands; then it writes and fsyncs nine files)\n");
+  std::printf("  (prepare runs four child processes side by side: git status --short --branch, git rev-parse\n"
+              "   HEAD and the two input commands; then it writes and fsyncs nine files and two folders)\n");
+  std::printf("  file system: 11 empty files beside the repository took %.2f ms before the runs (about 0.2 ms\n"
+              "   unless many inodes were freed there in the last minutes: ext4 without a journal skips them)\n",
+              median(before));
+  if (breakdown) {
+    std::printf("breakdown, each a whole process in the same loop, median wall ms\n");
+    for (const Part& part : parts) {
+      std::printf("  %-58s %8.2f ms  (%zu runs)\n", part.label.c_str(), median(part.ms), part.ms.size());
+    }
+    // The sidecar rows are whole processes: less the start-up (and modules) they include.
+    std::printf("  => start-up and exit %.2f, modules %.2f, the wave %.2f, the writes %.2f ms\n", median(parts[1].ms),
+                median(parts[2].ms) - median(parts[1].ms), median(parts[7].ms) - median(parts[2].ms),
+                median(parts[8].ms) - median(parts[1].ms));
+  }
   return 0;
 }

@@ -9,9 +9,11 @@
 #include <lua.hpp>
 
 #include "engine.hpp"
+#include "model_server_command.hpp"
 #include "prepare_command.hpp"
 #include "repl.hpp"
 #include "signals.hpp"
+#include "store_command.hpp"
 #include "version.hpp"
 
 namespace fs = std::filesystem;
@@ -165,6 +167,10 @@ int main(int argc, char** argv) {
 
   sidecar::cli::PrepareCommand prepare;
   sidecar::cli::add_prepare_command(app, prepare);
+  sidecar::cli::StoreCommands store;
+  sidecar::cli::add_store_commands(app, store);
+  sidecar::cli::ModelServerCommand model_server;
+  sidecar::cli::add_model_server_command(app, model_server);
 
   // Everything after `script FILE` belongs to the script, verbatim and in order, so it is cut
   // off before CLI11 sees it. The first word that is not an option (or -e's value) is the command.
@@ -177,8 +183,11 @@ int main(int argc, char** argv) {
     }
     if (args[i].empty() || args[i][0] == '-') continue;
     const std::string& command = args[i];
-    if (command != "script" && command != "repl" && command != "test" && command != "prepare")
-      return usage_error("unknown command '" + command + "' (commands: script, repl, test, prepare)");
+    if (command != "script" && command != "repl" && command != "test" && command != "prepare" &&
+        command != "store" && command != "usage" && command != "model-server") {
+      return usage_error("unknown command '" + command +
+                         "' (commands: script, repl, test, prepare, store, usage, model-server)");
+    }
     if (command == "script") {
       std::size_t file = i + 1;
       while (file < args.size() && !args[file].empty() && args[file][0] == '-' && args[file] != "-") ++file;
@@ -202,6 +211,9 @@ int main(int argc, char** argv) {
     std::string what = e.what();
     if (what.rfind("-e:", 0) == 0) return usage_error("-e needs Lua code, as in: sidecar -e 'print(1 + 1)'");
     if (what == "file is required") return usage_error("script needs a file: sidecar script FILE.lua [ARGS...]");
+    if (store.store->parsed() && what == "A subcommand is required") {
+      return usage_error("store needs a subcommand: sidecar store check | sidecar store rebuild");
+    }
     if (dynamic_cast<const CLI::ExtrasError*>(&e)) {
       std::string extras = what.substr(what.find(':') + 2);
       return usage_error("unknown option or argument: " + extras);
@@ -213,6 +225,9 @@ int main(int argc, char** argv) {
     std::fputs(app.help().c_str(), stdout);
     return kExitOk;
   }
+
+  // Plain C++: no Lua engine needed.
+  if (model_server.app->parsed()) return sidecar::cli::run_model_server(model_server);
 
   try {
     Engine engine;
@@ -231,6 +246,15 @@ int main(int argc, char** argv) {
     if (prepare.app->parsed()) {
       int status = kExitFailure;
       int lua_status = run_lua(engine, [&](std::string& err) { return sidecar::cli::run_prepare(engine, prepare, status, err); });
+      return lua_status != kExitOk ? lua_status : status;
+    }
+    const char* function = nullptr;
+    sidecar::cli::LuaOptions options;
+    if (sidecar::cli::store_command_call(store, function, options)) {
+      int status = kExitFailure;
+      int lua_status = run_lua(engine, [&](std::string& err) {
+        return sidecar::cli::call_lua_command(engine, "store_cli", function, options, status, err);
+      });
       return lua_status != kExitOk ? lua_status : status;
     }
     return kExitOk;

@@ -1,24 +1,43 @@
 # Generates a C++ file holding every .lua file under ${ROOT}/${DIR} as an EmbeddedFile.
 # Run by add_custom_command (cmake -P) so it reruns whenever a Lua file changes.
-# Inputs: ROOT (repository root), DIR (e.g. stdlib), FUNC (accessor name), OUT (file to write).
+# Inputs: ROOT (repository root), DIR (e.g. stdlib), FUNC (accessor name), OUT (file to write),
+# and optionally COMPILER (cmake/lua_compile.cpp): then each file is embedded as Lua bytecode,
+# debug information kept, so starting a module costs no parsing.
 file(GLOB_RECURSE files RELATIVE "${ROOT}" "${ROOT}/${DIR}/*.lua")
 list(SORT files)
 set(delim "SIDECAR_LUA")  # raw-string delimiters are at most 16 chars
 set(body "")
+set(arrays "")
 set(count 0)
 foreach(rel IN LISTS files)
-  file(READ "${ROOT}/${rel}" text)
-  string(FIND "${text}" ")${delim}\"" clash)
-  if(NOT clash EQUAL -1)
-    message(FATAL_ERROR "${rel} contains the raw-string delimiter )${delim}\"")
+  if(COMPILER)
+    set(chunk "${OUT}.chunk")
+    execute_process(COMMAND "${COMPILER}" "${ROOT}/${rel}" "${rel}" "${chunk}" RESULT_VARIABLE failed)
+    if(failed)
+      message(FATAL_ERROR "cannot compile ${rel}")
+    endif()
+    file(READ "${chunk}" hex HEX)
+    file(REMOVE "${chunk}")
+    string(LENGTH "${hex}" size)
+    math(EXPR size "${size} / 2")
+    string(REGEX REPLACE "([0-9a-f][0-9a-f])" "'\\\\x\\1'," bytes "${hex}")
+    string(APPEND arrays "const char kChunk${count}[] = {${bytes}};\n")
+    set(text "kChunk${count}")
+  else()
+    file(READ "${ROOT}/${rel}" text)
+    string(FIND "${text}" ")${delim}\"" clash)
+    if(NOT clash EQUAL -1)
+      message(FATAL_ERROR "${rel} contains the raw-string delimiter )${delim}\"")
+    endif()
+    string(LENGTH "${text}" size)
+    set(text "R\"${delim}(${text})${delim}\"")
   endif()
   # stdlib/foo/bar.lua -> foo.bar ; stdlib/foo/init.lua -> foo
   string(REGEX REPLACE "^${DIR}/" "" module "${rel}")
   string(REGEX REPLACE "\\.lua$" "" module "${module}")
   string(REGEX REPLACE "/init$" "" module "${module}")
   string(REPLACE "/" "." module "${module}")
-  string(LENGTH "${text}" size)
-  string(APPEND body "  {\"${module}\", \"${rel}\", R\"${delim}(${text})${delim}\", ${size}},\n")
+  string(APPEND body "  {\"${module}\", \"${rel}\", ${text}, ${size}},\n")
   math(EXPR count "${count} + 1")
 endforeach()
 if(count EQUAL 0)
@@ -29,7 +48,7 @@ set(content "// Generated from ${DIR}/*.lua by cmake/embed_lua.cmake. Do not edi
 
 namespace sidecar {
 namespace {
-const EmbeddedFile kFiles[] = {
+${arrays}const EmbeddedFile kFiles[] = {
 ${body}};
 }  // namespace
 

@@ -71,7 +71,7 @@ void end_stream(Stream& s) {
 static void on_readable(uv_poll_t* h, int status, int) {
   Stream& s = *static_cast<Stream*>(h->data);
   Process& p = *s.owner;
-  char* buffer = p.loop->buffer.data();
+  char* buffer = p.loop->buffer.get();
   for (int i = 0; i < kReadsPerWakeup && s.open; ++i) {
     ssize_t n;
     if (s.splice) {

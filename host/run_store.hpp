@@ -8,6 +8,7 @@
 // BEGIN IMMEDIATE transaction, so writers queue (up to `busy_timeout_ms`) instead of failing, and
 // ids are allocated inside the transaction that inserts the row.
 #pragma once
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -130,6 +131,28 @@ enum class RecordMatch {
   Different,
 };
 
+// Token usage over runs (`sidecar usage`), read from each run record's `usage` object ({input,
+// cached_input, output, reasoning_output, total}: whole numbers, null when unknown) and `cost_usd`.
+struct UsageQuery {
+  std::string since;     // runs created at or after this (ISO-8601 UTC, as created_at); empty: all
+  std::string until;     // runs created before this; empty: up to now
+  std::string group_by;  // "" (one row for all), "runner", "model", "task", "status", "day" or "run"
+};
+
+constexpr std::size_t kUsageFields = 5;  // input, cached_input, output, reasoning_output, total
+extern const char* const kUsageFieldNames[kUsageFields];
+
+struct UsageRow {
+  std::string group;  // the group's value ("" for the single row, or for runs without one)
+  std::int64_t runs = 0;
+  // Per field: the sum over the runs that reported it, and how many did. A run without a figure
+  // adds nothing and is counted out, never estimated.
+  std::array<std::int64_t, kUsageFields> sums{}, reported{};
+  double cost_usd = 0;
+  std::int64_t cost_reported = 0;
+  std::string first_at, last_at;  // created_at of the oldest and newest run in the group
+};
+
 class RunStore {
  public:
   // Called inside the transaction that creates a record, with its new id, so the record can
@@ -207,6 +230,14 @@ class RunStore {
   bool import_record(RecordKind kind, const std::string& id, const std::string& record_json, StoreError& error);
   std::optional<RecordMatch> check_record(RecordKind kind, const std::string& id, const std::string& record_json,
                                           StoreError& error);
+
+  // Every id of that kind in the store, in creation order (for `sidecar store check`).
+  std::optional<std::vector<std::string>> ids(RecordKind kind, StoreError& error);
+  // Deletes every task, run, link, validation result and event, keeping the id counters (so an id
+  // once given out is never given again). For a rebuild, inside a batch.
+  bool clear_records(StoreError& error);
+  // Usage totals, one row per group, ordered by group.
+  std::optional<std::vector<UsageRow>> usage(const UsageQuery& query, StoreError& error);
 
   // The last number allocated (or imported) for ids of that kind.
   std::optional<std::int64_t> counter(RecordKind kind, StoreError& error);

@@ -12,6 +12,8 @@ void preload_host_modules(lua_State* L) {
       {"host.artifact", guarded<open_host_artifact>},
       {"host.digest", guarded<open_host_digest>},
       {"host.secrets", guarded<open_host_secrets>},
+      {"host.store", guarded<open_host_store>},
+      {"host.telemetry", guarded<open_host_telemetry>},
       {nullptr, nullptr},
   };
   luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);

@@ -10,6 +10,8 @@ int open_host_proc(lua_State* L);  // lua/proc.cpp
 int open_host_artifact(lua_State* L);  // lua/artifact.cpp
 int open_host_digest(lua_State* L);  // lua/digest.cpp
 int open_host_secrets(lua_State* L);  // lua/secrets.cpp
+int open_host_store(lua_State* L);  // lua/store.cpp
+int open_host_telemetry(lua_State* L);  // lua/telemetry.cpp
 
 // Puts every host.* module into package.preload (loaded on first require).
 void preload_host_modules(lua_State* L);

@@ -51,16 +51,16 @@ function Dir:write_all(files)
   return self.handle:write_all(redacted)
 end
 
----Writes a value as JSON: keys sorted, 2-space indent, trailing newline.
+---Writes a value as JSON: keys sorted, 2-space indent, trailing newline. String values are
+---redacted before encoding (a secret holding a quote would be escaped in the text).
 function Dir:write_json(path, value)
-  return self:write(path, json.encode(value, { indent = 2 }) .. "\n")
+  return self.handle:write(path, json.encode(secrets.redact_value(value), { indent = 2 }) .. "\n")
 end
 
----Appends one value as a JSON line.
+---Appends one value as a JSON line (string values redacted).
 ---@param sync? boolean  also fsync the file
 function Dir:append_jsonl(path, value, sync)
-  local line = redact(json.encode(value))
-  return self.handle:append(path, line .. "\n", sync)
+  return self.handle:append(path, json.encode(secrets.redact_value(value)) .. "\n", sync)
 end
 
 ---Appends text as is (after redaction); give whole lines.

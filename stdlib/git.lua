@@ -5,6 +5,8 @@ local proc = require("proc")
 local M = {}
 
 local OPTIONS = { timeout_ms = 30000, env = { GIT_OPTIONAL_LOCKS = "0" } }
+local HEAD = { "rev-parse", "--verify", "--quiet", "HEAD" }
+local STATUS = { "status", "--short", "--branch" }
 
 local function command(repo, args)
   local cmd = { "git", "-C", repo }
@@ -42,7 +44,7 @@ end
 
 ---The commit HEAD names, or nil and why (a repository without commits has none).
 function M.head(repo)
-  return line(repo, { "rev-parse", "--verify", "--quiet", "HEAD" })
+  return line(repo, HEAD)
 end
 
 ---The current branch, "HEAD" when detached, or nil and why.
@@ -52,35 +54,87 @@ end
 
 ---`git status --short --branch` as printed, or nil and why.
 function M.status(repo)
-  return git(repo, { "status", "--short", "--branch" })
+  return git(repo, STATUS)
 end
 
----HEAD, branch and status at once (three gits side by side): a table with `head`, `branch`,
----`status`, and `head_error`, `branch_error`, `status_error` for what could not be read.
----`also` (proc.parallel specs) run in the same wave; their results are the second value.
-function M.facts(repo, also)
-  local asks = {
-    head = { "rev-parse", "--verify", "--quiet", "HEAD" },
-    branch = { "rev-parse", "--abbrev-ref", "HEAD" },
-    status = { "status", "--short", "--branch" },
-  }
-  local names, specs = { "head", "branch", "status" }, {}
-  for i, name in ipairs(names) do
-    specs[i] = { cmd = command(repo, asks[name]), timeout_ms = OPTIONS.timeout_ms, env = OPTIONS.env }
+-- The branch named by the first line of `git status --short --branch`: "## main", with
+-- "...origin/main" and " [ahead 1]" after it when it tracks one; "## HEAD (no branch)" when
+-- detached. Branch names hold no spaces, control characters or "..", and none is called HEAD.
+-- Anything else (no commits yet, a translated label, colour codes) gives nil: ask `git rev-parse`.
+local function branch_of(status)
+  local name, rest = status:match("^## ([^%s%c]+)([^\n]*)")
+  if not name then
+    return nil
+  elseif name == "HEAD" then
+    return rest:sub(1, 2) == " (" and "HEAD" or nil
+  elseif rest ~= "" and rest:sub(1, 2) ~= " [" then
+    return nil
   end
-  for _, spec in ipairs(also or {}) do
-    specs[#specs + 1] = spec
+  name = name:match("^(.-)%.%.%.") or name
+  return name ~= "" and name or nil
+end
+
+local Pending = {}
+Pending.__index = Pending
+
+---Waits for the gits `start_facts` started and returns the facts (see `M.facts`).
+function Pending:wait()
+  local results = self.results
+  for i, h in pairs(self.handles) do
+    results[i] = h:wait()
+    h:close()
   end
-  local results = proc.parallel(specs, { max_jobs = 8 })
+  self.handles = {}
   local facts = {}
-  for i, name in ipairs(names) do
-    local out, why = output(results[i])
-    if out and name ~= "status" then
-      out = out:gsub("%s+$", "")
+  facts.status, facts.status_error = output(results[1])
+  local head, head_why = output(results[2])
+  facts.head, facts.head_error = head and head:gsub("%s+$", ""), head_why
+  if facts.status then
+    facts.branch = branch_of(facts.status)
+    if not facts.branch then
+      facts.branch, facts.branch_error = M.branch(self.repo)
     end
-    facts[name], facts[name .. "_error"] = out, why
+  else
+    -- Not a repository, or no git: rev-parse would fail with the same message.
+    facts.branch_error = facts.status_error
   end
-  return facts, table.move(results, #names + 1, #results, 1, {})
+  return facts
+end
+
+---Stops the gits if they still run (the facts are not wanted after all).
+function Pending:close()
+  for _, h in pairs(self.handles) do
+    h:close()
+  end
+  self.handles = {}
+end
+Pending.__close = Pending.close
+
+---Starts reading HEAD, branch and status: two gits side by side (status, whose first line names
+---the branch, and `rev-parse HEAD`), which only read (no optional locks). Returns a pending
+---value: `:wait()` gives the facts, `:close()` (or `<close>`) stops them unread.
+function M.start_facts(repo)
+  -- handles[i] while running; results[i] at once when git could not start (as proc.parallel).
+  local handles, results = {}, {}
+  for i, args in ipairs({ STATUS, HEAD }) do
+    local ok, h = pcall(proc.spawn, command(repo, args), OPTIONS)
+    if ok then
+      handles[i] = h
+    else
+      results[i] = { ok = false, error = tostring(type(h) == "table" and h.message or h) }
+    end
+  end
+  return setmetatable({ repo = repo, handles = handles, results = results }, Pending)
+end
+
+---HEAD, branch and status at once: a table with `head`, `branch`, `status`, and `head_error`,
+---`branch_error`, `status_error` for what could not be read. A third git asks for the branch
+---only when status could not name it. `also` (proc.parallel specs) run in the same wave; their
+---results are the second value.
+function M.facts(repo, also)
+  local pending <close> = M.start_facts(repo)
+  local results = also and #also > 0 and proc.parallel(also, { max_jobs = 6 }) or {}
+  return pending:wait(), results
 end
 
 ---The top folder of the work tree holding `path`, or nil and why.

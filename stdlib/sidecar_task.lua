@@ -277,6 +277,10 @@ function M.prepare(o)
   if not root then
     fail("cannot open the output root: " .. message)
   end
+  -- The git facts only read (status takes no optional locks, and the folder claimed below is
+  -- empty until they are done), so they run while it is claimed; the input commands, which may
+  -- do anything, start only once it is ours. All of them run side by side.
+  local facts_pending <close> = git.start_facts(repo)
   -- The folder is claimed with one mkdir, so two processes can never get the same id. A default
   -- id taken already (same title, same second) gets a suffix; a chosen one is an error.
   local ok, why, code = root:create_dir(task_id)
@@ -292,7 +296,6 @@ function M.prepare(o)
       or why)
   end
 
-  -- The git facts and the input commands run side by side.
   local specs, command_index = {}, {}
   for i, input in ipairs(o.inputs or {}) do
     local kind, what = classify(repo, input)
@@ -302,7 +305,8 @@ function M.prepare(o)
       command_index[#specs] = i
     end
   end
-  local facts, results = git.facts(repo, specs)
+  local results = #specs > 0 and proc.parallel(specs, { max_jobs = 6 }) or {}
+  local facts = facts_pending:wait()
   local command_results = {}
   for k, r in ipairs(results) do
     command_results[command_index[k]] = r

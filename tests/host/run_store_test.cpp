@@ -811,3 +811,94 @@ TEST_CASE("store: a batch commits together or not at all", "[store]") {
   RunStore again = open_store(dir.db());
   CHECK(again.counter(RecordKind::Run, error) == 6);
 }
+
+TEST_CASE("store: ids lists every record, and clear_records keeps the counters", "[store]") {
+  TempDir dir;
+  RunStore store = open_store(dir.db());
+  StoreError error;
+  TaskFields tf;
+  REQUIRE(store.create_task(tf, "{}", error) == "T-0001");
+  for (int i = 0; i < 3; ++i) create_run(store);
+  REQUIRE(store.append_event("R-0002", "", "note", "{}", error));
+  CHECK(store.ids(RecordKind::Run, error) == std::vector<std::string>{"R-0001", "R-0002", "R-0003"});
+  CHECK(store.ids(RecordKind::Task, error) == std::vector<std::string>{"T-0001"});
+
+  REQUIRE(store.clear_records(error));
+  CHECK(store.ids(RecordKind::Run, error)->empty());
+  CHECK(store.ids(RecordKind::Task, error)->empty());
+  CHECK_FALSE(store.get_run("R-0002", error));
+  CHECK(error.code == "ENOENT");
+  // An id once given out is never given again, even after the records are gone.
+  CHECK(create_run(store) == "R-0004");
+  CHECK(store.create_task(tf, "{}", error) == "T-0002");
+  CHECK(store.events("R-0004", error)->empty());
+}
+
+TEST_CASE("store: usage totals only the figures runs reported", "[store]") {
+  TempDir dir;
+  RunStore store = open_store(dir.db());
+  StoreError error;
+  auto add = [&](const std::string& runner, const std::string& created, const std::string& extra) {
+    RunFields f;
+    f.status = "completed";
+    f.runner_type = runner;
+    f.created_at = created;
+    REQUIRE(store.create_run(f, "{" + extra + "}", error));
+  };
+  add("codex", "2026-11-01T10:00:00Z",
+      R"("model":"gpt","usage":{"input":100,"cached_input":40,"output":10,"reasoning_output":3,"total":110})");
+  add("codex", "2026-11-02T10:00:00Z",
+      R"("model":"gpt","usage":{"input":200,"cached_input":null,"output":20,"reasoning_output":null,"total":220})");
+  // Not whole numbers: never counted as measurements.
+  add("codex", "2026-11-03T10:00:00Z", R"("model":"gpt","usage":{"input":1.5,"output":"7","total":null})");
+  add("claude", "2026-11-04T10:00:00Z",
+      R"("model":"sonnet","usage":{"input":5,"cached_input":1,"output":2,"reasoning_output":null,"total":8},"cost_usd":0.25)");
+  add("claude", "2026-11-05T10:00:00Z", R"("cost_usd":1)");
+
+  sidecar::host::UsageQuery q;
+  q.group_by = "runner";
+  auto rows = store.usage(q, error);
+  REQUIRE(rows);
+  REQUIRE(rows->size() == 2);
+  const auto& claude = (*rows)[0];
+  const auto& codex = (*rows)[1];
+  CHECK(claude.group == "claude");
+  CHECK(claude.runs == 2);
+  CHECK(claude.sums[0] == 5);
+  CHECK(claude.reported[0] == 1);
+  CHECK(claude.cost_usd == Approx(1.25));
+  CHECK(claude.cost_reported == 2);
+  CHECK(claude.first_at == "2026-11-04T10:00:00Z");
+  CHECK(claude.last_at == "2026-11-05T10:00:00Z");
+  CHECK(codex.group == "codex");
+  CHECK(codex.runs == 3);
+  CHECK(codex.sums == std::array<std::int64_t, 5>{300, 40, 30, 3, 330});
+  CHECK(codex.reported == std::array<std::int64_t, 5>{2, 1, 2, 1, 2});
+  CHECK(codex.cost_reported == 0);
+
+  q.group_by = "";
+  q.since = "2026-11-02T00:00:00Z";
+  q.until = "2026-11-05T00:00:00Z";
+  rows = store.usage(q, error);
+  REQUIRE(rows);
+  REQUIRE(rows->size() == 1);
+  CHECK((*rows)[0].runs == 3);
+  CHECK((*rows)[0].sums[0] == 205);
+  CHECK((*rows)[0].reported[0] == 2);
+
+  q = {};
+  q.group_by = "model";
+  rows = store.usage(q, error);
+  REQUIRE(rows);
+  REQUIRE(rows->size() == 3);
+  CHECK((*rows)[0].group.empty());  // the run without a model
+  CHECK((*rows)[1].group == "gpt");
+  CHECK((*rows)[2].group == "sonnet");
+  q.group_by = "day";
+  CHECK(store.usage(q, error)->size() == 5);
+
+  q.group_by = "colour";
+  CHECK_FALSE(store.usage(q, error));
+  CHECK(error.code == "EINVAL");
+  CHECK(error.message.find("colour") != std::string::npos);
+}

@@ -1,0 +1,604 @@
+// host.store: the run and task store (host/run_store.hpp) for Lua.
+//
+// A store is a full userdata ("sidecar.store") made closed and then opened, as liolib does with
+// files; __gc and __close share one idempotent close. Records cross the boundary as JSON text:
+// stdlib/store.lua encodes and decodes them. Operational failures (a missing record, a locked or
+// foreign database) come back as nil, message, code; wrong argument types raise.
+#include <new>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "boundary.hpp"
+#include "modules.hpp"
+#include "run_store.hpp"
+
+namespace sidecar::lua {
+namespace {
+
+using host::RecordKind;
+using host::RunStore;
+using host::StoreError;
+
+constexpr const char* kStoreType = "sidecar.store";
+
+struct Box {
+  std::optional<RunStore> store;  // empty once closed
+};
+
+RunStore& check_store(lua_State* L) {
+  auto* box = static_cast<Box*>(luaL_checkudata(L, 1, kStoreType));
+  if (!box->store) luaL_error(L, "attempt to use a closed store");
+  return *box->store;
+}
+
+int push_failure(lua_State* L, const StoreError& error) {
+  lua_pushnil(L);
+  lua_pushstring(L, error.message.c_str());
+  lua_pushstring(L, error.code.c_str());
+  return 3;
+}
+
+int push_ok(lua_State* L, bool ok, const StoreError& error) {
+  if (!ok) return push_failure(L, error);
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+void push_text(lua_State* L, const std::string& s) { lua_pushlstring(L, s.data(), s.size()); }
+
+// Sets t[key] = value on the table at the top, leaving out empty text (not set).
+void set_text(lua_State* L, const char* key, const std::string& value) {
+  if (value.empty()) return;
+  push_text(L, value);
+  lua_setfield(L, -2, key);
+}
+
+void set_int(lua_State* L, const char* key, std::int64_t value) {
+  lua_pushinteger(L, static_cast<lua_Integer>(value));
+  lua_setfield(L, -2, key);
+}
+
+std::string check_string(lua_State* L, int index) {
+  std::size_t len;
+  const char* s = luaL_checklstring(L, index, &len);
+  return {s, len};
+}
+
+// A text field of the options table at `index` ("" when absent); a non-string raises.
+std::string opt_field(lua_State* L, int index, const char* key) {
+  if (lua_isnoneornil(L, index)) return {};
+  lua_getfield(L, index, key);
+  std::string out;
+  if (!lua_isnil(L, -1)) {
+    if (lua_type(L, -1) != LUA_TSTRING) luaL_error(L, "field '%s' must be a string, got %s", key, luaL_typename(L, -1));
+    std::size_t len;
+    const char* s = lua_tolstring(L, -1, &len);
+    out.assign(s, len);
+  }
+  lua_pop(L, 1);
+  return out;
+}
+
+std::optional<std::int64_t> opt_int_field(lua_State* L, int index, const char* key) {
+  if (lua_isnoneornil(L, index)) return std::nullopt;
+  lua_getfield(L, index, key);
+  std::optional<std::int64_t> out;
+  if (!lua_isnil(L, -1)) {
+    int is_int = 0;
+    lua_Integer v = lua_tointegerx(L, -1, &is_int);
+    if (!is_int) luaL_error(L, "field '%s' must be an integer, got %s", key, luaL_typename(L, -1));
+    out = v;
+  }
+  lua_pop(L, 1);
+  return out;
+}
+
+bool opt_bool_field(lua_State* L, int index, const char* key) {
+  if (lua_isnoneornil(L, index)) return false;
+  lua_getfield(L, index, key);
+  bool out = lua_toboolean(L, -1);
+  lua_pop(L, 1);
+  return out;
+}
+
+RecordKind check_kind(lua_State* L, int index) {
+  std::optional<RecordKind> kind = host::parse_record_kind(luaL_checkstring(L, index));
+  if (!kind) luaL_argerror(L, index, "expected \"task\" or \"run\"");
+  return *kind;
+}
+
+// The record maker: a Lua function(id) -> JSON text, called inside the transaction that allocates
+// the id. A Lua error in it unwinds through the store as a C++ exception and rolls that back.
+RunStore::RecordMaker maker_at(lua_State* L, int index) {
+  luaL_checktype(L, index, LUA_TFUNCTION);
+  return [L, index](const std::string& id) {
+    lua_pushvalue(L, index);
+    push_text(L, id);
+    lua_call(L, 1, 1);
+    std::size_t len;
+    const char* s = lua_tolstring(L, -1, &len);
+    if (!s) luaL_error(L, "the record maker must return JSON text, got %s", luaL_typename(L, -1));
+    std::string out(s, len);
+    lua_pop(L, 1);
+    return out;
+  };
+}
+
+host::TaskFields task_fields(lua_State* L, int index) {
+  luaL_checktype(L, index, LUA_TTABLE);
+  host::TaskFields f;
+  f.title = opt_field(L, index, "title");
+  f.status = opt_field(L, index, "status");
+  f.created_at = opt_field(L, index, "created_at");
+  f.updated_at = opt_field(L, index, "updated_at");
+  return f;
+}
+
+host::RunFields run_fields(lua_State* L, int index) {
+  luaL_checktype(L, index, LUA_TTABLE);
+  host::RunFields f;
+  f.task_id = opt_field(L, index, "task_id");
+  f.status = opt_field(L, index, "status");
+  f.runner_type = opt_field(L, index, "runner_type");
+  f.created_at = opt_field(L, index, "created_at");
+  f.completed_at = opt_field(L, index, "completed_at");
+  f.parent_run_id = opt_field(L, index, "parent_run_id");
+  f.pipeline_id = opt_field(L, index, "pipeline_id");
+  return f;
+}
+
+void push_task(lua_State* L, const host::Task& t) {
+  lua_createtable(L, 0, 6);
+  set_text(L, "task_id", t.task_id);
+  set_text(L, "title", t.fields.title);
+  set_text(L, "status", t.fields.status);
+  set_text(L, "created_at", t.fields.created_at);
+  set_text(L, "updated_at", t.fields.updated_at);
+  set_text(L, "record", t.record_json);
+}
+
+void push_run(lua_State* L, const host::Run& r) {
+  lua_createtable(L, 0, 9);
+  set_text(L, "run_id", r.run_id);
+  set_text(L, "task_id", r.fields.task_id);
+  set_text(L, "status", r.fields.status);
+  set_text(L, "runner_type", r.fields.runner_type);
+  set_text(L, "created_at", r.fields.created_at);
+  set_text(L, "completed_at", r.fields.completed_at);
+  set_text(L, "parent_run_id", r.fields.parent_run_id);
+  set_text(L, "pipeline_id", r.fields.pipeline_id);
+  set_text(L, "record", r.record_json);
+}
+
+template <typename T, typename Push>
+int push_list(lua_State* L, const std::vector<T>& items, Push push) {
+  lua_createtable(L, static_cast<int>(items.size()), 0);
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    push(L, items[i]);
+    lua_rawseti(L, -2, static_cast<lua_Integer>(i + 1));
+  }
+  return 1;
+}
+
+// store.open(path, {durable_fsync?, busy_timeout_ms?}) -> store | nil, message, code
+int store_open(lua_State* L) {
+  std::string path = check_string(L, 1);
+  host::StoreOptions options;
+  if (!lua_isnoneornil(L, 2)) {
+    luaL_checktype(L, 2, LUA_TTABLE);
+    options.durable_fsync = opt_bool_field(L, 2, "durable_fsync");
+    if (auto ms = opt_int_field(L, 2, "busy_timeout_ms")) options.busy_timeout_ms = static_cast<int>(*ms);
+  }
+  auto* box = static_cast<Box*>(lua_newuserdatauv(L, sizeof(Box), 0));
+  new (box) Box();
+  luaL_setmetatable(L, kStoreType);
+  StoreError error;
+  RunStore store;
+  if (!store.open(path, error, options)) return push_failure(L, error);
+  box->store = std::move(store);
+  return 1;
+}
+
+int s_path(lua_State* L) {
+  push_text(L, check_store(L).path());
+  return 1;
+}
+
+int s_schema_version(lua_State* L) {
+  lua_pushinteger(L, check_store(L).schema_version());
+  return 1;
+}
+
+int s_begin_batch(lua_State* L) {
+  StoreError error;
+  bool ok = check_store(L).begin_batch(error);
+  return push_ok(L, ok, error);
+}
+
+int s_commit_batch(lua_State* L) {
+  StoreError error;
+  bool ok = check_store(L).commit_batch(error);
+  return push_ok(L, ok, error);
+}
+
+int s_rollback_batch(lua_State* L) {
+  check_store(L).rollback_batch();
+  return 0;
+}
+
+// s:create_task(fields, maker) -> id | nil, message, code
+int s_create_task(lua_State* L) {
+  RunStore& s = check_store(L);
+  host::TaskFields fields = task_fields(L, 2);
+  StoreError error;
+  std::optional<std::string> id = s.create_task(fields, maker_at(L, 3), error);
+  if (!id) return push_failure(L, error);
+  push_text(L, *id);
+  return 1;
+}
+
+// s:update_task(id, fields, record_json) -> true | nil, message, code
+int s_update_task(lua_State* L) {
+  RunStore& s = check_store(L);
+  std::string id = check_string(L, 2);
+  host::TaskFields fields = task_fields(L, 3);
+  StoreError error;
+  bool ok = s.update_task(id, fields, check_string(L, 4), error);
+  return push_ok(L, ok, error);
+}
+
+int s_get_task(lua_State* L) {
+  RunStore& s = check_store(L);
+  StoreError error;
+  std::optional<host::Task> t = s.get_task(check_string(L, 2), error);
+  if (!t) return push_failure(L, error);
+  push_task(L, *t);
+  return 1;
+}
+
+// s:list_tasks({status?, limit?}) -> {task...}
+int s_list_tasks(lua_State* L) {
+  RunStore& s = check_store(L);
+  host::TaskQuery q;
+  q.status = opt_field(L, 2, "status");
+  if (auto limit = opt_int_field(L, 2, "limit")) q.limit = static_cast<int>(*limit);
+  StoreError error;
+  auto tasks = s.list_tasks(q, error);
+  if (!tasks) return push_failure(L, error);
+  return push_list(L, *tasks, push_task);
+}
+
+int s_create_run(lua_State* L) {
+  RunStore& s = check_store(L);
+  host::RunFields fields = run_fields(L, 2);
+  StoreError error;
+  std::optional<std::string> id = s.create_run(fields, maker_at(L, 3), error);
+  if (!id) return push_failure(L, error);
+  push_text(L, *id);
+  return 1;
+}
+
+int s_update_run(lua_State* L) {
+  RunStore& s = check_store(L);
+  std::string id = check_string(L, 2);
+  host::RunFields fields = run_fields(L, 3);
+  StoreError error;
+  bool ok = s.update_run(id, fields, check_string(L, 4), error);
+  return push_ok(L, ok, error);
+}
+
+int s_get_run(lua_State* L) {
+  RunStore& s = check_store(L);
+  StoreError error;
+  std::optional<host::Run> r = s.get_run(check_string(L, 2), error);
+  if (!r) return push_failure(L, error);
+  push_run(L, *r);
+  return 1;
+}
+
+// s:list_runs({status?, task_id?, before?, limit?}) -> {run...} (newest first)
+int s_list_runs(lua_State* L) {
+  RunStore& s = check_store(L);
+  host::RunQuery q;
+  q.status = opt_field(L, 2, "status");
+  q.task_id = opt_field(L, 2, "task_id");
+  q.before = opt_field(L, 2, "before");
+  if (auto limit = opt_int_field(L, 2, "limit")) q.limit = static_cast<int>(*limit);
+  StoreError error;
+  auto runs = s.list_runs(q, error);
+  if (!runs) return push_failure(L, error);
+  return push_list(L, *runs, push_run);
+}
+
+int s_add_lineage(lua_State* L) {
+  RunStore& s = check_store(L);
+  StoreError error;
+  bool ok = s.add_lineage(check_string(L, 2), check_string(L, 3), check_string(L, 4), error);
+  return push_ok(L, ok, error);
+}
+
+void push_link(lua_State* L, const host::LineageLink& link) {
+  lua_createtable(L, 0, 3);
+  set_text(L, "parent_run_id", link.parent_run_id);
+  set_text(L, "child_run_id", link.child_run_id);
+  set_text(L, "kind", link.kind);
+}
+
+// s:lineage(run_id) -> {parents = {link...}, children = {link...}}
+int s_lineage(lua_State* L) {
+  RunStore& s = check_store(L);
+  StoreError error;
+  auto lineage = s.lineage_of(check_string(L, 2), error);
+  if (!lineage) return push_failure(L, error);
+  lua_createtable(L, 0, 2);
+  push_list(L, lineage->parents, push_link);
+  lua_setfield(L, -2, "parents");
+  push_list(L, lineage->children, push_link);
+  lua_setfield(L, -2, "children");
+  return 1;
+}
+
+// s:add_validation(run_id, {kind, command, name?, exit_code?, ok, timed_out, duration_ms,
+// timeout_ms?, output_snippet?}) -> seq
+int s_add_validation(lua_State* L) {
+  RunStore& s = check_store(L);
+  std::string run_id = check_string(L, 2);
+  luaL_checktype(L, 3, LUA_TTABLE);
+  host::ValidationResult v;
+  v.kind = opt_field(L, 3, "kind");
+  v.command = opt_field(L, 3, "command");
+  v.name = opt_field(L, 3, "name");
+  v.exit_code = opt_int_field(L, 3, "exit_code");
+  v.ok = opt_bool_field(L, 3, "ok");
+  v.timed_out = opt_bool_field(L, 3, "timed_out");
+  v.duration_ms = opt_int_field(L, 3, "duration_ms").value_or(0);
+  v.timeout_ms = opt_int_field(L, 3, "timeout_ms");
+  v.output_snippet = opt_field(L, 3, "output_snippet");
+  StoreError error;
+  auto seq = s.add_validation_result(run_id, v, error);
+  if (!seq) return push_failure(L, error);
+  lua_pushinteger(L, static_cast<lua_Integer>(*seq));
+  return 1;
+}
+
+void push_validation(lua_State* L, const host::ValidationResult& v) {
+  lua_createtable(L, 0, 10);
+  set_int(L, "seq", v.seq);
+  set_text(L, "kind", v.kind);
+  push_text(L, v.command);
+  lua_setfield(L, -2, "command");
+  set_text(L, "name", v.name);
+  if (v.exit_code) set_int(L, "exit_code", *v.exit_code);
+  lua_pushboolean(L, v.ok);
+  lua_setfield(L, -2, "ok");
+  lua_pushboolean(L, v.timed_out);
+  lua_setfield(L, -2, "timed_out");
+  set_int(L, "duration_ms", v.duration_ms);
+  if (v.timeout_ms) set_int(L, "timeout_ms", *v.timeout_ms);
+  push_text(L, v.output_snippet);
+  lua_setfield(L, -2, "output_snippet");
+}
+
+int s_validation(lua_State* L) {
+  RunStore& s = check_store(L);
+  StoreError error;
+  auto results = s.validation_results(check_string(L, 2), error);
+  if (!results) return push_failure(L, error);
+  return push_list(L, *results, push_validation);
+}
+
+// s:append_event(run_id, ts?, kind, fields_json?) -> seq
+int s_append_event(lua_State* L) {
+  RunStore& s = check_store(L);
+  std::string run_id = check_string(L, 2);
+  std::string ts = luaL_optstring(L, 3, "");
+  std::string kind = check_string(L, 4);
+  std::string fields = luaL_optstring(L, 5, "");
+  StoreError error;
+  auto seq = s.append_event(run_id, ts, kind, fields, error);
+  if (!seq) return push_failure(L, error);
+  lua_pushinteger(L, static_cast<lua_Integer>(*seq));
+  return 1;
+}
+
+void push_event(lua_State* L, const host::Event& e) {
+  lua_createtable(L, 0, 4);
+  set_int(L, "seq", e.seq);
+  set_text(L, "ts", e.ts);
+  set_text(L, "kind", e.kind);
+  set_text(L, "fields", e.fields_json);
+}
+
+// s:events(run_id, after_seq?, limit?) -> {{seq, ts, kind, fields = json text}...}
+int s_events(lua_State* L) {
+  RunStore& s = check_store(L);
+  std::string run_id = check_string(L, 2);
+  StoreError error;
+  auto events = s.events(run_id, error, luaL_optinteger(L, 3, 0), static_cast<int>(luaL_optinteger(L, 4, 0)));
+  if (!events) return push_failure(L, error);
+  return push_list(L, *events, push_event);
+}
+
+// s:import(kind, id, record_json) -> true | nil, message, code
+int s_import(lua_State* L) {
+  RunStore& s = check_store(L);
+  RecordKind kind = check_kind(L, 2);
+  StoreError error;
+  bool ok = s.import_record(kind, check_string(L, 3), check_string(L, 4), error);
+  return push_ok(L, ok, error);
+}
+
+// s:check(kind, id, record_json) -> "missing" | "same" | "equivalent" | "different"
+int s_check(lua_State* L) {
+  RunStore& s = check_store(L);
+  RecordKind kind = check_kind(L, 2);
+  StoreError error;
+  auto match = s.check_record(kind, check_string(L, 3), check_string(L, 4), error);
+  if (!match) return push_failure(L, error);
+  static const char* const names[] = {"missing", "same", "equivalent", "different"};
+  lua_pushstring(L, names[static_cast<int>(*match)]);
+  return 1;
+}
+
+int s_ids(lua_State* L) {
+  RunStore& s = check_store(L);
+  RecordKind kind = check_kind(L, 2);
+  StoreError error;
+  auto ids = s.ids(kind, error);
+  if (!ids) return push_failure(L, error);
+  return push_list(L, *ids, push_text);
+}
+
+int s_clear(lua_State* L) {
+  StoreError error;
+  bool ok = check_store(L).clear_records(error);
+  return push_ok(L, ok, error);
+}
+
+// s:usage({since?, until?, group_by?}) -> {{group, runs, input = {sum, reported}, ...,
+// cost_usd = {sum, reported}, first_at, last_at}...}
+int s_usage(lua_State* L) {
+  RunStore& s = check_store(L);
+  host::UsageQuery q;
+  q.since = opt_field(L, 2, "since");
+  q.until = opt_field(L, 2, "until");
+  q.group_by = opt_field(L, 2, "group_by");
+  StoreError error;
+  auto rows = s.usage(q, error);
+  if (!rows) return push_failure(L, error);
+  return push_list(L, *rows, [](lua_State* L, const host::UsageRow& row) {
+    lua_createtable(L, 0, 10);
+    push_text(L, row.group);
+    lua_setfield(L, -2, "group");
+    set_int(L, "runs", row.runs);
+    for (std::size_t i = 0; i < host::kUsageFields; ++i) {
+      lua_createtable(L, 0, 2);
+      set_int(L, "sum", row.sums[i]);
+      set_int(L, "reported", row.reported[i]);
+      lua_setfield(L, -2, host::kUsageFieldNames[i]);
+    }
+    lua_createtable(L, 0, 2);
+    lua_pushnumber(L, row.cost_usd);
+    lua_setfield(L, -2, "sum");
+    set_int(L, "reported", row.cost_reported);
+    lua_setfield(L, -2, "cost_usd");
+    set_text(L, "first_at", row.first_at);
+    set_text(L, "last_at", row.last_at);
+  });
+}
+
+int s_counter(lua_State* L) {
+  RunStore& s = check_store(L);
+  RecordKind kind = check_kind(L, 2);
+  StoreError error;
+  auto n = s.counter(kind, error);
+  if (!n) return push_failure(L, error);
+  lua_pushinteger(L, static_cast<lua_Integer>(*n));
+  return 1;
+}
+
+// s:integrity() -> "ok" | the problems, one a line
+int s_integrity(lua_State* L) {
+  StoreError error;
+  auto text = check_store(L).integrity_check(error);
+  if (!text) return push_failure(L, error);
+  push_text(L, *text);
+  return 1;
+}
+
+int s_close(lua_State* L) {
+  static_cast<Box*>(luaL_checkudata(L, 1, kStoreType))->store.reset();
+  return 0;
+}
+
+int s_gc(lua_State* L) {
+  static_cast<Box*>(luaL_checkudata(L, 1, kStoreType))->~Box();
+  return 0;
+}
+
+int s_tostring(lua_State* L) {
+  auto* box = static_cast<Box*>(luaL_checkudata(L, 1, kStoreType));
+  if (box->store) {
+    lua_pushfstring(L, "sidecar.store (%s)", box->store->path().c_str());
+  } else {
+    lua_pushliteral(L, "sidecar.store (closed)");
+  }
+  return 1;
+}
+
+// "T-0001" / "R-0001" for a kind and number; module-level helpers the stdlib uses for file names.
+int store_format_id(lua_State* L) {
+  RecordKind kind = check_kind(L, 1);
+  push_text(L, host::format_id(kind, luaL_checkinteger(L, 2)));
+  return 1;
+}
+
+// store.parse_id(kind, id) -> number | nil
+int store_parse_id(lua_State* L) {
+  RecordKind kind = check_kind(L, 1);
+  auto n = host::parse_id(kind, luaL_checkstring(L, 2));
+  if (!n) return 0;
+  lua_pushinteger(L, static_cast<lua_Integer>(*n));
+  return 1;
+}
+
+}  // namespace
+
+int open_host_store(lua_State* L) {
+  static const luaL_Reg methods[] = {
+      {"path", guarded<s_path>},
+      {"schema_version", guarded<s_schema_version>},
+      {"begin_batch", guarded<s_begin_batch>},
+      {"commit_batch", guarded<s_commit_batch>},
+      {"rollback_batch", guarded<s_rollback_batch>},
+      {"create_task", guarded<s_create_task>},
+      {"update_task", guarded<s_update_task>},
+      {"get_task", guarded<s_get_task>},
+      {"list_tasks", guarded<s_list_tasks>},
+      {"create_run", guarded<s_create_run>},
+      {"update_run", guarded<s_update_run>},
+      {"get_run", guarded<s_get_run>},
+      {"list_runs", guarded<s_list_runs>},
+      {"add_lineage", guarded<s_add_lineage>},
+      {"lineage", guarded<s_lineage>},
+      {"add_validation", guarded<s_add_validation>},
+      {"validation", guarded<s_validation>},
+      {"append_event", guarded<s_append_event>},
+      {"events", guarded<s_events>},
+      {"import", guarded<s_import>},
+      {"check", guarded<s_check>},
+      {"ids", guarded<s_ids>},
+      {"clear", guarded<s_clear>},
+      {"usage", guarded<s_usage>},
+      {"counter", guarded<s_counter>},
+      {"integrity", guarded<s_integrity>},
+      {"close", guarded<s_close>},
+      {nullptr, nullptr},
+  };
+  static const luaL_Reg meta[] = {
+      {"__close", guarded<s_close>},
+      {"__gc", guarded<s_gc>},
+      {"__tostring", guarded<s_tostring>},
+      {nullptr, nullptr},
+  };
+  static const luaL_Reg functions[] = {
+      {"open", guarded<store_open>},
+      {"format_id", guarded<store_format_id>},
+      {"parse_id", guarded<store_parse_id>},
+      {nullptr, nullptr},
+  };
+  if (luaL_newmetatable(L, kStoreType)) {
+    luaL_setfuncs(L, meta, 0);
+    luaL_newlib(L, methods);
+    lua_setfield(L, -2, "__index");
+  }
+  lua_pop(L, 1);
+  luaL_newlib(L, functions);
+  lua_pushinteger(L, RunStore::kSchemaVersion);
+  lua_setfield(L, -2, "SCHEMA_VERSION");
+  return 1;
+}
+
+}  // namespace sidecar::lua

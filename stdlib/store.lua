@@ -1,0 +1,332 @@
+--- The run and task store of a repository's `.agent/` folder: `sidecar.db` (SQLite) answers
+--- questions fast, and every record also has a JSON copy in the folder, written atomically right
+--- after each change, so the folders alone can rebuild the database (`s:rebuild()`).
+---
+---   local store = require("store")
+---   local s <close> = assert(store.open(".agent", {create = true}))
+---   local task = assert(s:create_task({title = "Fix the parser", summary = "..."}))  -- T-0001
+---   local run = assert(s:create_run({task_id = task.task_id, runner_type = "codex"}))
+---   run.status = "completed"
+---   assert(s:update_run(run))
+---
+--- Layout below the `.agent` folder:
+---   sidecar.db                  the store (WAL mode; -wal and -shm files beside it)
+---   tasks/T-0001.json           each task's record (the task packet)
+---   runs/R-0001/run.json        each run's record, in the run's artifact folder
+---   runs/R-0001/events.jsonl    the run's events (written by `telemetry`)
+---
+--- Run records may carry `usage` ({input, cached_input, output, reasoning_output, total}: whole
+--- numbers, json.null when unknown), `cost_usd` and `model`; `s:usage()` totals them.
+---
+--- Operational failures return nil, message, code; programming errors (wrong types) raise.
+local artifact = require("artifact")
+local host = require("host.store")
+local json = require("json")
+local secrets = require("secrets")
+
+local M = {}
+
+M.DB_NAME = "sidecar.db"
+M.SCHEMA_VERSION = host.SCHEMA_VERSION
+
+local Store = {}
+Store.__index = Store
+Store.__name = "sidecar.store"
+
+local KINDS = {
+  task = { id_key = "task_id", default_status = "draft" },
+  run = { id_key = "run_id", default_status = "queued" },
+}
+
+---Now, UTC, ISO-8601 to the second (the store's own format for created_at).
+function M.now()
+  return os.date("!%Y-%m-%dT%H:%M:%SZ")
+end
+
+---Where a record's JSON copy lives, relative to the `.agent` folder.
+---@param kind "task"|"run"
+function M.copy_path(kind, id)
+  if kind == "task" then
+    return "tasks/" .. id .. ".json"
+  end
+  return "runs/" .. id .. "/run.json"
+end
+
+local function is_dir(path)
+  local f = io.open(path .. "/.", "r")
+  if f then
+    f:close()
+    return true
+  end
+  return false
+end
+
+---The `.agent` folder that holds the store for `start` (default "."): the nearest one in it or a
+---folder above it (as git finds `.git`), else `start/.agent`.
+function M.find_root(start)
+  start = start or "."
+  local dir = start
+  for _ = 1, 32 do -- deeper than any real tree; above "/", ".." is "/" again
+    if is_dir(dir .. "/.agent") then
+      return dir .. "/.agent"
+    end
+    dir = dir .. "/.."
+  end
+  return start .. "/.agent"
+end
+
+-- The store's text of a record; the copy (write_json) redacts the same way.
+local function encode(record)
+  return json.encode(secrets.redact_value(record))
+end
+
+---Opens the store in an `.agent` folder.
+---@param root string  the `.agent` folder
+---@param opts? {create: boolean?, durable_fsync: boolean?, busy_timeout_ms: integer?}
+---@return table|nil store, string? message, string? code
+function M.open(root, opts)
+  opts = opts or {}
+  if not opts.create and not is_dir(root) then
+    return nil, "no Sidecar store at " .. root .. ": the folder does not exist", "ENOENT"
+  end
+  local dir, message, code = artifact.open(root, { create = opts.create })
+  if not dir then
+    return nil, message, code
+  end
+  local db
+  db, message, code = host.open(root .. "/" .. M.DB_NAME,
+    { durable_fsync = opts.durable_fsync, busy_timeout_ms = opts.busy_timeout_ms })
+  if not db then
+    dir:close()
+    return nil, message, code
+  end
+  return setmetatable({ db = db, dir = dir, root = root }, Store)
+end
+
+-- The store's columns for a record (the record is the truth; the columns index it).
+local function task_fields(t)
+  return { title = t.title, status = t.status, created_at = t.created_at, updated_at = t.updated_at }
+end
+
+local function run_fields(r)
+  return {
+    task_id = r.task_id, status = r.status, runner_type = r.runner_type,
+    created_at = r.created_at or r.started_at, completed_at = r.completed_at,
+    parent_run_id = r.parent_run_id, pipeline_id = r.pipeline_id,
+  }
+end
+
+local function check_record(record, what)
+  if type(record) ~= "table" then
+    error(what .. " must be a table, got " .. type(record), 3)
+  end
+  for _, key in ipairs({ "title", "status", "task_id", "runner_type", "created_at", "started_at",
+    "completed_at", "parent_run_id", "pipeline_id", "updated_at" }) do
+    local v = record[key]
+    if v ~= nil and v ~= json.null and type(v) ~= "string" then
+      error(("%s.%s must be a string, got %s"):format(what, key, type(v)), 3)
+    end
+  end
+end
+
+-- null members are left out of the columns (json.null is not a string).
+local function strings_only(fields)
+  for k, v in pairs(fields) do
+    if type(v) ~= "string" then
+      fields[k] = nil
+    end
+  end
+  return fields
+end
+
+---Writes a record's JSON copy (atomic; keys sorted, 2-space indent).
+function Store:write_copy(kind, id, record)
+  local ok, message, code = self.dir:write_json(M.copy_path(kind, id), record)
+  if not ok then
+    return nil, ("%s %s is in the store, but its copy %s could not be written: %s"):format(
+      kind, id, M.copy_path(kind, id), message), code
+  end
+  return true
+end
+
+local function create(self, kind, record, fields_of, create_fn)
+  local spec = KINDS[kind]
+  record.status = record.status or spec.default_status
+  record.created_at = record.created_at or M.now()
+  if kind == "task" then
+    record.updated_at = record.updated_at or record.created_at
+  end
+  local id, message, code = create_fn(self.db, strings_only(fields_of(record)), function(new_id)
+    record[spec.id_key] = new_id
+    return encode(record)
+  end)
+  if not id then
+    record[spec.id_key] = nil
+    return nil, message, code
+  end
+  local ok
+  ok, message, code = self:write_copy(kind, id, record)
+  if not ok then
+    return nil, message, code
+  end
+  return record
+end
+
+---Creates a task: allocates its id (T-0001, ...) inside the transaction that stores it, sets
+---`task_id`, `status` ("draft" unless given), `created_at` and `updated_at`, and writes its copy.
+---@return table|nil record, string? message, string? code
+function Store:create_task(record)
+  check_record(record, "task")
+  return create(self, "task", record, task_fields, self.db.create_task)
+end
+
+---Creates a run (R-0001, ...): `status` "queued" unless given; `parent_run_id` links it to its
+---parent (a pipeline step when `pipeline_id` is set, else a replay).
+function Store:create_run(record)
+  check_record(record, "run")
+  return create(self, "run", record, run_fields, self.db.create_run)
+end
+
+---Saves a changed task record (by its task_id) and its copy; `updated_at` becomes now.
+function Store:update_task(record)
+  check_record(record, "task")
+  assert(type(record.task_id) == "string", "update_task: the record has no task_id")
+  record.updated_at = M.now()
+  local ok, message, code = self.db:update_task(record.task_id, strings_only(task_fields(record)), encode(record))
+  if not ok then
+    return nil, message, code
+  end
+  ok, message, code = self:write_copy("task", record.task_id, record)
+  if not ok then
+    return nil, message, code
+  end
+  return record
+end
+
+---Saves a changed run record (by its run_id) and its copy.
+function Store:update_run(record)
+  check_record(record, "run")
+  assert(type(record.run_id) == "string", "update_run: the record has no run_id")
+  local ok, message, code = self.db:update_run(record.run_id, strings_only(run_fields(record)), encode(record))
+  if not ok then
+    return nil, message, code
+  end
+  ok, message, code = self:write_copy("run", record.run_id, record)
+  if not ok then
+    return nil, message, code
+  end
+  return record
+end
+
+---Sets a task's status (record, column and copy).
+function Store:set_task_status(task_id, status)
+  local task, message, code = self:get_task(task_id)
+  if not task then
+    return nil, message, code
+  end
+  task.status = status
+  return self:update_task(task)
+end
+
+local function decoded(row, message, code)
+  if not row then
+    return nil, message, code
+  end
+  return json.decode(row.record)
+end
+
+local function decoded_list(rows, message, code)
+  if not rows then
+    return nil, message, code
+  end
+  local out = {}
+  for i, row in ipairs(rows) do
+    out[i] = json.decode(row.record)
+  end
+  return out
+end
+
+function Store:get_task(task_id)
+  return decoded(self.db:get_task(task_id))
+end
+
+function Store:get_run(run_id)
+  return decoded(self.db:get_run(run_id))
+end
+
+---Tasks, newest first. @param q? {status: string?, limit: integer?} (limit 50; 0: all)
+function Store:list_tasks(q)
+  return decoded_list(self.db:list_tasks(q))
+end
+
+---Runs, newest first. @param q? {status, task_id, before: run id (paging), limit}
+function Store:list_runs(q)
+  return decoded_list(self.db:list_runs(q))
+end
+
+---Links two runs ("replay" or "pipeline").
+function Store:link(parent_run_id, child_run_id, kind)
+  return self.db:add_lineage(parent_run_id, child_run_id, kind)
+end
+
+---{parents = {{parent_run_id, child_run_id, kind}...}, children = {...}}
+function Store:lineage(run_id)
+  return self.db:lineage(run_id)
+end
+
+---Stores one validation step's result; returns its seq.
+function Store:add_validation(run_id, result)
+  return self.db:add_validation(run_id, result)
+end
+
+function Store:validation(run_id)
+  return self.db:validation(run_id)
+end
+
+---Indexes one event of a run (telemetry writes the run's events.jsonl; this is the store's copy).
+function Store:append_event(run_id, kind, fields, ts)
+  return self.db:append_event(run_id, ts, kind, encode(fields or json.object({})))
+end
+
+---Events after `after_seq`, each {seq, ts, kind, fields = table}.
+function Store:events(run_id, after_seq, limit)
+  local events, message, code = self.db:events(run_id, after_seq, limit)
+  if not events then
+    return nil, message, code
+  end
+  for _, e in ipairs(events) do
+    e.fields = json.decode(e.fields)
+  end
+  return events
+end
+
+---The artifact folder of a run (`runs/R-0001/`), created when missing.
+function Store:run_dir(run_id)
+  assert(host.parse_id("run", run_id), "run_dir: not a run id: " .. tostring(run_id))
+  return artifact.open(self.root .. "/runs/" .. run_id, { create = true })
+end
+
+---Usage totals: one row per group ("" for all runs, or runner, model, task, status, day, run),
+---each {group, runs, input = {sum, reported}, cached_input, output, reasoning_output, total,
+---cost_usd = {sum, reported}, first_at, last_at}. `since`/`until`: ISO-8601 UTC text.
+function Store:usage(q)
+  return self.db:usage(q)
+end
+
+function Store:path()
+  return self.db:path()
+end
+
+function Store:close()
+  self.db:close()
+  self.dir:close()
+end
+
+Store.__close = Store.close
+
+function Store:__tostring()
+  return "sidecar.store (" .. self.root .. ")"
+end
+
+M.Store = Store
+return M

@@ -1,0 +1,83 @@
+local test = require("test")
+local describe, it, expect = test.describe, test.it, test.expect
+local git = require("git")
+
+local root
+test.before_each(function()
+  root = os.tmpname()
+  os.remove(root)
+  assert(os.execute("mkdir '" .. root .. "'"))
+end)
+test.after_each(function()
+  os.execute("rm -rf '" .. root .. "'")
+end)
+
+-- Runs a shell script in `dir` with a fixed identity; raises if it fails.
+local function sh(dir, script)
+  assert(os.execute("cd '" .. dir .. "' && export GIT_AUTHOR_NAME=t GIT_AUTHOR_EMAIL=t@t GIT_COMMITTER_NAME=t "
+    .. "GIT_COMMITTER_EMAIL=t@t && { " .. script .. "; } >/dev/null 2>&1"))
+end
+
+-- git.facts must name the branch as `git rev-parse --abbrev-ref HEAD` does (or fail as it does).
+local function expect_same_branch(dir)
+  local facts = git.facts(dir)
+  local branch, why = git.branch(dir)
+  expect(facts.branch):equals(branch)
+  expect(facts.branch_error == nil):equals(why == nil)
+  return facts
+end
+
+describe("git.facts", function()
+  it("names the branch from the status line, and reads HEAD and status", function()
+    sh(root, "git init -q -b main && echo a > a && git add a && git commit -qm a && echo b >> a")
+    local facts = expect_same_branch(root)
+    expect(facts.branch):equals("main")
+    expect(facts.head):matches("^%x+$")
+    expect(facts.head):equals(git.head(root))
+    expect(facts.status):equals("## main\n M a\n")
+  end)
+
+  it("names a branch with slashes and dots, and one that tracks another", function()
+    sh(root, "git init -q -b main up && cd up && echo a > a && git add a && git commit -qm a && cd .. "
+      .. "&& git clone -q up down && cd down && git checkout -q -b feature/x.y origin/main && echo b >> a "
+      .. "&& git commit -qam b")
+    local facts = expect_same_branch(root .. "/down")
+    expect(facts.branch):equals("feature/x.y")
+    expect(facts.status):matches("^## feature/x%.y%.%.%.origin/main %[ahead 1%]\n")
+  end)
+
+  it("says HEAD when detached", function()
+    sh(root, "git init -q -b main && echo a > a && git add a && git commit -qm a && git checkout -q --detach")
+    expect(expect_same_branch(root).branch):equals("HEAD")
+  end)
+
+  it("asks git when the status line is not a plain branch (no commits yet, colour)", function()
+    sh(root, "git init -q -b main")
+    local facts = expect_same_branch(root)
+    expect(facts.head):equals(nil)
+    sh(root, "echo a > a && git add a && git commit -qm a && git config color.status always")
+    expect(expect_same_branch(root).branch):equals("main")
+  end)
+
+  it("outside a repository, says why for each fact", function()
+    local facts = expect_same_branch(root)
+    expect(facts.status):equals(nil)
+    expect(facts.status_error):matches("not a git repository")
+    expect(facts.head_error):matches("not a git repository")
+  end)
+
+  it("runs other commands in the same wave and returns their results in order", function()
+    sh(root, "git init -q -b main")
+    local facts, results = git.facts(root, { { cmd = { "echo", "one" } }, { cmd = { "echo", "two" } } })
+    expect(facts.branch_error ~= nil):is_true()
+    expect(results[1].stdout):equals("one\n")
+    expect(results[2].stdout):equals("two\n")
+  end)
+
+  it("start_facts: closing unread stops the gits", function()
+    sh(root, "git init -q -b main")
+    local pending = git.start_facts(root)
+    pending:close()
+    pending:close()
+  end)
+end)

@@ -1,0 +1,231 @@
+local test = require("test")
+local describe, it, expect = test.describe, test.it, test.expect
+local json = require("json")
+local store = require("store")
+local store_repair = require("store_repair")
+local store_cli = require("store_cli")
+local cli_output = require("cli_output")
+
+local root
+test.before_each(function()
+  root = os.tmpname()
+  os.remove(root)
+  root = root .. "/.agent"
+end)
+test.after_each(function()
+  os.execute("rm -rf '" .. root:gsub("/%.agent$", "") .. "'")
+end)
+
+local function read(path)
+  local f = assert(io.open(path))
+  local text = f:read("a")
+  f:close()
+  return text
+end
+
+local function write(path, text)
+  os.execute("mkdir -p '" .. path:match("^(.*)/") .. "'")
+  local f = assert(io.open(path, "w"))
+  f:write(text)
+  f:close()
+end
+
+local function problems_of(report)
+  local out = {}
+  for _, p in ipairs(report.problems) do
+    out[#out + 1] = p.id .. " " .. p.problem
+  end
+  return out
+end
+
+describe("store", function()
+  it("creates tasks and runs with ids from the store and writes their JSON copies", function()
+    local s <close> = assert(store.open(root, { create = true }))
+    local task = assert(s:create_task({ title = "Fix the parser", summary = "s" }))
+    expect(task.task_id):equals("T-0001")
+    expect(task.status):equals("draft")
+    expect(task.created_at):matches("^%d%d%d%d%-%d%d%-%d%dT%d%d:%d%d:%d%dZ$")
+    local run = assert(s:create_run({ task_id = task.task_id, runner_type = "codex" }))
+    expect(run.run_id):equals("R-0001")
+    expect(run.status):equals("queued")
+    local copy = json.decode(read(root .. "/runs/R-0001/run.json"))
+    expect(copy):equals(run)
+    expect(read(root .. "/tasks/T-0001.json")):equals(json.encode(task, { indent = 2 }) .. "\n")
+
+    run.status = "completed"
+    run.usage = { input = 10, cached_input = json.null, output = 2, reasoning_output = json.null, total = 12 }
+    assert(s:update_run(run))
+    expect(s:get_run("R-0001").status):equals("completed")
+    expect(json.decode(read(root .. "/runs/R-0001/run.json")).usage.input):equals(10)
+    assert(s:set_task_status("T-0001", "review"))
+    expect(s:get_task("T-0001").status):equals("review")
+    expect(json.decode(read(root .. "/tasks/T-0001.json")).status):equals("review")
+    expect(#s:list_runs({ status = "completed" })):equals(1)
+    expect(#s:list_tasks({ status = "draft" })):equals(0)
+  end)
+
+  it("keeps ids unique when a record cannot be encoded (the transaction rolls back)", function()
+    local s <close> = assert(store.open(root, { create = true }))
+    expect(function() s:create_run({ status = "queued", note = function() end }) end):raises("cannot encode a function value at $.note")
+    local run = assert(s:create_run({ status = "queued" }))
+    expect(run.run_id):equals("R-0001")
+    expect(io.open(root .. "/runs/R-0002/run.json")):is_nil()
+  end)
+
+  it("raises on ill-typed columns and returns failures as data", function()
+    local s <close> = assert(store.open(root, { create = true }))
+    expect(function() s:create_run({ status = 3 }) end):raises("run.status must be a string")
+    local run, message, code = s:get_run("R-0099")
+    expect(run):is_nil()
+    expect(code):equals("ENOENT")
+    expect(message):contains("R-0099")
+    run, message, code = s:create_run({ parent_run_id = "R-0042" })
+    expect(run):is_nil()
+    expect(code):equals("ENOENT")
+    expect(message):contains("parent run R-0042")
+    local none
+    none, message, code = store.open(root .. "/nowhere")
+    expect(none):is_nil()
+    expect(code):equals("ENOENT")
+    expect(message):contains("does not exist")
+  end)
+
+  it("redacts secrets from the store and the copies alike", function()
+    local s <close> = assert(store.open(root, { create = true }))
+    local key = "sk-proj-" .. string.rep("Zq7", 12)
+    local run = assert(s:create_run({ summary = "leaked " .. key }))
+    local stored = s:get_run(run.run_id)
+    expect(stored.summary:find(key, 1, true)):is_nil()
+    expect(stored.summary):contains("[REDACTED:openai-key]")
+    expect(read(root .. "/runs/R-0001/run.json"):find(key, 1, true)):is_nil()
+    expect(store_repair.check(root).ok):is_true()
+  end)
+
+  it("links runs, keeps validation results and events", function()
+    local s <close> = assert(store.open(root, { create = true }))
+    local parent = assert(s:create_run({ status = "failed" }))
+    local child = assert(s:create_run({ parent_run_id = parent.run_id, replay_reason = "flaky" }))
+    expect(s:lineage(parent.run_id).children[1].child_run_id):equals(child.run_id)
+    expect(s:lineage(child.run_id).parents[1].kind):equals("replay")
+    expect(s:add_validation(child.run_id, { kind = "test", command = "make test", ok = true, duration_ms = 5 }))
+      :equals(1)
+    expect(s:validation(child.run_id)[1].command):equals("make test")
+    expect(s:append_event(child.run_id, "note", { text = "hi" })):equals(1)
+    expect(s:events(child.run_id)[1].fields.text):equals("hi")
+  end)
+
+  it("finds the nearest .agent folder above the current one", function()
+    local top = root:gsub("/%.agent$", "")
+    os.execute("mkdir -p '" .. top .. "/.agent' '" .. top .. "/a/b'")
+    expect(store.find_root(top .. "/a/b")):equals(top .. "/a/b/../../.agent")
+    expect(store.find_root("/")):equals("//.agent")
+  end)
+end)
+
+describe("store check and rebuild", function()
+  local function seeded()
+    local s = assert(store.open(root, { create = true }))
+    assert(s:create_task({ title = "t" }))
+    for i = 1, 4 do
+      assert(s:create_run({ task_id = "T-0001", status = "completed", runner_type = i % 2 == 0 and "codex" or "claude" }))
+    end
+    s:close()
+  end
+
+  it("agree on a store written through the facade", function()
+    seeded()
+    local report = assert(store_repair.check(root))
+    expect(report.ok):is_true()
+    expect(report.runs):equals({ store = 4, copies = 4 })
+    expect(report.tasks):equals({ store = 1, copies = 1 })
+    expect(report.integrity):equals("ok")
+  end)
+
+  it("report each kind of disagreement, then rebuild from the copies", function()
+    seeded()
+    local r2 = root .. "/runs/R-0002/run.json"
+    write(r2, (read(r2):gsub('"completed"', '"failed"')))
+    os.remove(root .. "/runs/R-0003/run.json")
+    write(root .. "/runs/R-0009/run.json", '{"run_id":"R-0009","status":"review","created_at":"2026-01-01T00:00:00Z"}')
+    write(root .. "/runs/R-0010/run.json", "{broken")
+    write(root .. "/runs/R-0011/run.json", '{"run_id":"R-0012"}')
+    write(root .. "/runs/oops/run.json", "{}")
+    write(root .. "/runs/R-0001/events.jsonl",
+      '{"fields":{"n":1},"kind":"start","seq":1,"ts":"2026-01-01T00:00:00.000Z"}\n{"fields":{},"kind":"end","seq":2,"ts":"x"}\n')
+
+    local report = assert(store_repair.check(root))
+    expect(report.ok):is_false()
+    expect(problems_of(report)):equals({ "oops bad_copy", "R-0002 different", "R-0003 missing_copy",
+      "R-0009 not_in_store", "R-0010 bad_copy", "R-0011 bad_copy" })
+    expect(report.problems[2].detail):contains("status")
+
+    local rebuilt = assert(store_repair.rebuild(root))
+    expect(rebuilt.runs):equals(5) -- 1, 2, 4, 9 from copies; 3 kept from the store
+    expect(rebuilt.copies_written):equals({ "R-0003" })
+    expect(rebuilt.events):equals(2)
+    expect(#rebuilt.problems):equals(3)
+
+    local s <close> = assert(store.open(root))
+    expect(s:get_run("R-0002").status):equals("failed")
+    expect(s:get_run("R-0009").status):equals("review")
+    expect(json.decode(read(root .. "/runs/R-0003/run.json")).run_id):equals("R-0003")
+    expect(s:events("R-0001")[2].kind):equals("end")
+    -- A new run never reuses a number a copy holds.
+    expect(assert(s:create_run({})).run_id):equals("R-0010")
+    os.execute("rm -rf '" .. root .. "/runs/R-0010' '" .. root .. "/runs/R-0011' '" .. root .. "/runs/oops'")
+    expect(problems_of(assert(store_repair.check(root)))):equals({ "R-0010 missing_copy" })
+  end)
+
+  it("move a corrupt database aside and rebuild a new one", function()
+    seeded()
+    os.remove(root .. "/sidecar.db-wal")
+    os.remove(root .. "/sidecar.db-shm")
+    write(root .. "/sidecar.db", string.rep("not a database ", 100))
+    local none, _, code = store_repair.check(root)
+    expect(none):is_nil()
+    expect(code):equals("ENOTDB")
+    local report = assert(store_repair.rebuild(root))
+    expect(report.moved_aside):matches("sidecar%.db%.broken%-%d+%-%d+$")
+    expect(read(report.moved_aside)):contains("not a database")
+    expect(report.runs):equals(4)
+    expect(assert(store_repair.check(root)).ok):is_true()
+  end)
+end)
+
+describe("usage", function()
+  it("reads --since and --until forms and refuses others with what is accepted", function()
+    local now = os.time({ year = 2026, month = 11, day = 21, hour = 12, min = 0, sec = 0, isdst = false })
+    local offset = os.time(os.date("!*t", now)) - now -- os.time reads local time
+    now = now - offset
+    expect(store_cli.parse_when("7d", now)):equals("2026-11-14T12:00:00Z")
+    expect(store_cli.parse_when("90m", now)):equals("2026-11-21T10:30:00Z")
+    expect(store_cli.parse_when("2026-11-01", now)):equals("2026-11-01T00:00:00Z")
+    expect(store_cli.parse_when("2026-11-01T09:30:00Z", now)):equals("2026-11-01T09:30:00Z")
+    for _, bad in ipairs({ "yesterday", "7", "2026-13-01", "2026-11-01 09:30", "-3d" }) do
+      local when, message = store_cli.parse_when(bad, now)
+      expect(when):is_nil()
+      expect(message):contains("90m, 24h, 7d, 2w")
+    end
+  end)
+
+  it("totals usage by group through the store", function()
+    local s <close> = assert(store.open(root, { create = true }))
+    assert(s:create_run({ runner_type = "codex", usage = { input = 7, output = 1, total = 8 } }))
+    assert(s:create_run({ runner_type = "codex", usage = { input = 3, output = json.null } }))
+    local rows = assert(s:usage({ group_by = "runner" }))
+    expect(#rows):equals(1)
+    expect(rows[1].input):equals({ sum = 10, reported = 2 })
+    expect(rows[1].output):equals({ sum = 1, reported = 1 })
+  end)
+end)
+
+describe("cli_output", function()
+  it("aligns tables and quotes CSV", function()
+    expect(cli_output.table({ "A", "N" }, { { "long name", "1" }, { "b", "100" } }, { [2] = true }))
+      :equals("A            N\nlong name    1\nb          100\n")
+    expect(cli_output.csv({ "a", "b", "c" }, { { "x,y", 'say "hi"', nil }, { 1, nil, 3 } }))
+      :equals('a,b,c\r\n"x,y","say ""hi""",\r\n1,,3\r\n')
+    expect(cli_output.thousands(1234567)):equals("1,234,567")
+    expect(cli_output.thousands(999)):equals("999")
+  end)
+end)
