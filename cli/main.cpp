@@ -243,21 +243,21 @@ int main(int argc, char** argv) {
       return sidecar::cli::terminated() ? kExitTerminated : status;
     }
     if (test->parsed()) return run_tests(engine, test_paths, test_filter, test_verbose);
-    if (prepare.app->parsed()) {
-      int status = kExitFailure;
-      int lua_status = run_lua(engine, [&](std::string& err) { return sidecar::cli::run_prepare(engine, prepare, status, err); });
-      return lua_status != kExitOk ? lua_status : status;
-    }
+    // Commands whose work is a stdlib function: require(module)[function](options) -> status.
+    const char* module = nullptr;
     const char* function = nullptr;
     sidecar::cli::LuaOptions options;
-    if (sidecar::cli::store_command_call(store, function, options)) {
-      int status = kExitFailure;
-      int lua_status = run_lua(engine, [&](std::string& err) {
-        return sidecar::cli::call_lua_command(engine, "store_cli", function, options, status, err);
-      });
-      return lua_status != kExitOk ? lua_status : status;
+    if (prepare.app->parsed()) {
+      module = "sidecar_task", function = "cli_prepare", options = sidecar::cli::prepare_options(prepare);
+    } else if (sidecar::cli::store_command_call(store, function, options)) {
+      module = "store_cli";
     }
-    return kExitOk;
+    if (!module) return kExitOk;
+    int status = kExitFailure;
+    int lua_status = run_lua(engine, [&](std::string& err) {
+      return sidecar::cli::call_lua_command(engine, module, function, options, status, err);
+    });
+    return lua_status != kExitOk ? lua_status : status;
   } catch (const std::exception& e) {
     return report_error(e.what());
   }

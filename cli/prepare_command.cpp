@@ -1,9 +1,5 @@
 #include "prepare_command.hpp"
 
-#include <lua.hpp>
-
-#include "engine.hpp"
-#include "version.hpp"
 
 namespace sidecar::cli {
 
@@ -34,60 +30,12 @@ void add_prepare_command(CLI::App& app, PrepareCommand& c) {
   p->add_flag("--json", c.json, "Print a JSON envelope {ok, version, command, data, errors} instead of text");
 }
 
-namespace {
-
-void set_field(lua_State* L, const char* key, const std::string& value) {
-  if (value.empty()) return;
-  lua_pushlstring(L, value.data(), value.size());
-  lua_setfield(L, -2, key);
-}
-
-// The Lua call: require("sidecar_task").cli_prepare(options) -> status.
-int call_prepare(lua_State* L) {
-  const auto& c = *static_cast<const PrepareCommand*>(lua_touserdata(L, 1));
-  lua_getglobal(L, "require");
-  lua_pushliteral(L, "sidecar_task");
-  lua_call(L, 1, 1);
-  lua_getfield(L, -1, "cli_prepare");
-  lua_createtable(L, 0, 16);
-  set_field(L, "repo", c.repo);
-  set_field(L, "output_root", c.output_root);
-  set_field(L, "task_id", c.task_id);
-  set_field(L, "title", c.title);
-  set_field(L, "phase", c.phase);
-  set_field(L, "task_type", c.task_type);
-  set_field(L, "model", c.model);
-  set_field(L, "sandbox", c.sandbox);
-  set_field(L, "preset", c.preset);
-  set_field(L, "prompt", c.prompt);
-  set_field(L, "prompt_file", c.prompt_file);
-  set_field(L, "version", SIDECAR_VERSION);
-  lua_pushboolean(L, c.json);
-  lua_setfield(L, -2, "json");
-  lua_createtable(L, static_cast<int>(c.inputs.size()), 0);
-  for (std::size_t i = 0; i < c.inputs.size(); ++i) {
-    lua_pushlstring(L, c.inputs[i].data(), c.inputs[i].size());
-    lua_rawseti(L, -2, static_cast<lua_Integer>(i + 1));
-  }
-  lua_setfield(L, -2, "inputs");
-  lua_call(L, 1, 1);
-  return 1;
-}
-
-}  // namespace
-
-bool run_prepare(lua::Engine& engine, const PrepareCommand& command, int& status, std::string& error) {
-  lua_State* L = engine.state();
-  lua_pushcfunction(L, call_prepare);
-  lua_pushlightuserdata(L, const_cast<PrepareCommand*>(&command));
-  if (!engine.pcall(1, 1)) {
-    error = lua_tostring(L, -1);
-    lua_pop(L, 1);
-    return false;
-  }
-  status = static_cast<int>(lua_tointeger(L, -1));
-  lua_pop(L, 1);
-  return true;
+LuaOptions prepare_options(const PrepareCommand& c) {
+  return {{"repo", c.repo},           {"output_root", c.output_root}, {"task_id", c.task_id},
+          {"title", c.title},         {"phase", c.phase},             {"task_type", c.task_type},
+          {"model", c.model},         {"sandbox", c.sandbox},         {"preset", c.preset},
+          {"prompt", c.prompt},       {"prompt_file", c.prompt_file}, {"json", c.json},
+          {"inputs", c.inputs}};
 }
 
 }  // namespace sidecar::cli

@@ -5,9 +5,7 @@
 
 #include <CLI/CLI.hpp>
 
-namespace sidecar::lua {
-class Engine;
-}
+#include "lua_command.hpp"
 
 namespace sidecar::cli {
 
@@ -21,7 +19,7 @@ struct PrepareCommand {
 // Declares the subcommand and its flags on `app`.
 void add_prepare_command(CLI::App& app, PrepareCommand& command);
 
-// Runs it; `status` is the exit status. False (with `error`) only when the Lua side failed.
-bool run_prepare(lua::Engine& engine, const PrepareCommand& command, int& status, std::string& error);
+// Its options for require("sidecar_task").cli_prepare (see call_lua_command).
+LuaOptions prepare_options(const PrepareCommand& command);
 
 }  // namespace sidecar::cli

@@ -10,8 +10,11 @@
 // (a function, a file name, false) into the plain tables this binding reads.
 #include <signal.h>
 #include <time.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <memory>
 #include <string>
 
@@ -585,6 +588,15 @@ int proc_wait_any(lua_State* L) {
 // proc.poll(ms?) -> integer
 // Runs the loop for at most `ms` (default 0: only what is ready), dispatching callbacks; returns
 // how many processes are still running. For scripts that do other work between waits.
+// proc.executable() -> the path of the running sidecar binary (for starting another one)
+int proc_executable(lua_State* L) {
+  char buf[4096];
+  ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
+  if (n <= 0) return luaL_error(L, "cannot read /proc/self/exe: %s", std::strerror(errno));
+  lua_pushlstring(L, buf, static_cast<std::size_t>(n));
+  return 1;
+}
+
 int proc_poll(lua_State* L) {
   ProcessLoop& loop = loop_of(L);
   lua_Integer ms = luaL_optinteger(L, 1, 0);
@@ -619,6 +631,7 @@ int open_host_proc(lua_State* L) {
       {"spawn", guarded<proc_spawn>},
       {"wait_any", guarded<proc_wait_any>},
       {"poll", guarded<proc_poll>},
+      {"executable", guarded<proc_executable>},
       {nullptr, nullptr},
   };
   if (luaL_newmetatable(L, kHandleType)) {

@@ -92,8 +92,14 @@ function Dir:read_jsonl(path)
   if not text then
     return nil, message, code
   end
-  local out, n = {}, 0
-  for line in text:gmatch("([^\n]*)\n") do
+  local out, n, start = {}, 0, 1
+  while true do -- plain find: linear even when the unfinished last line is long
+    local nl = text:find("\n", start, true)
+    if not nl then
+      break
+    end
+    local line = text:sub(start, nl - 1)
+    start = nl + 1
     if line ~= "" then
       n = n + 1
       local ok, value = pcall(json.decode, line)

@@ -24,6 +24,9 @@ local M = {}
 
 M.signals = host.signals
 
+---The path of the running sidecar binary.
+M.executable = host.executable
+
 local OPTION_TYPES = {
   cwd = "string", env = "table", clear_env = "boolean", stdin = "string|boolean",
   stdout = "sink", stderr = "sink", timeout_ms = "count", idle_timeout_ms = "count",

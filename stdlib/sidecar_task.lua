@@ -1,11 +1,13 @@
 --- Sidecar task folders (`.agent/sidecars/<task-id>/`): the seven files of the sidecar-task-runner
 --- layout, prepared before an agent runs. `sidecar prepare` is `M.prepare` plus printing.
 local artifact = require("artifact")
+local cli_output = require("cli_output")
 local digest = require("host.digest")
 local git = require("git")
 local json = require("json")
 local proc = require("proc")
 local secrets = require("secrets")
+local telemetry = require("telemetry")
 
 local M = {}
 
@@ -350,24 +352,12 @@ function M.prepare(o)
   manifest[#manifest + 1] = ""
   manifest[#manifest + 1] = status and code_block(status) or ("Unavailable: " .. tostring(status_why) .. "\n")
 
-  local model_md = table.concat({
-    "# Sidecar Model: " .. task_id, "",
-    "- Runner: codex-cli",
-    "- Model: " .. model,
-    "- Sandbox: " .. sandbox,
-    "- Preset: " .. (o.preset or "none"),
-    "", "## Launch Command", "",
-    code_block(command_line, "sh"),
-    "## Token Usage", "",
-    "Token usage: unavailable from ephemeral run output.", "",
-  }, "\n")
-  local null = json.null
-  local model_json = json.object({
-    task_id = task_id, created_at = created_at, runner = "codex-cli", model_provider = "openai", model = model,
-    sandbox = sandbox, repo = repo, phase = o.phase or null, task_type = o.task_type or null, command = command_line,
-    usage = json.object({ input_tokens = null, cached_input_tokens = null, output_tokens = null,
-      reasoning_output_tokens = null, total_tokens = null }),
-  })
+  -- Nothing is measured before the agent runs: usage stays unknown.
+  local meta = { task_id = task_id, created_at = created_at, runner = "codex-cli", model_provider = "openai",
+    model = model, sandbox = sandbox, preset = o.preset or "none", repo = repo, phase = o.phase,
+    task_type = o.task_type, command = command_line }
+  local model_md = telemetry.model_md(meta)
+  local model_json = telemetry.model_json(meta)
   local decision = table.concat({
     "# Main-Agent Decision: " .. task_id, "",
     "Decision: pending (accept | partially accept | reject | escalate)",
@@ -404,15 +394,11 @@ end
 function M.cli_prepare(o)
   local ok, result = pcall(M.prepare, o)
   if o.json then
-    local envelope = {
-      ok = ok, version = o.version or json.null, command = "prepare",
-      data = ok and result or json.null,
-      errors = json.array(ok and {} or { tostring(result.message or result) }),
-    }
     if ok then
       result.warnings = json.array(result.warnings)
     end
-    print(json.encode(envelope, { indent = 2 }))
+    cli_output.envelope("prepare", ok, ok and result or json.null,
+      ok and {} or { tostring(result.message or result) }, o.version)
     return ok and 0 or 1
   end
   if not ok then

@@ -1,0 +1,158 @@
+--- The runner registry: how to launch each agent CLI. A runner turns a run's context into an
+--- argv and process options; `agent_run` does the rest (watchdog, parsing, records). Users add
+--- their own with `runners.register(name, spec)` in Lua.
+---
+---   runners.register("aider", {
+---     describe = "Aider in message mode",
+---     dialect = nil,                          -- nil: stdout is the final message
+---     command = function(ctx) return {"aider", "--message-file", ctx.prompt_file} end,
+---     prompt = "file",                        -- "stdin" (default) or "file" (ctx.prompt_file)
+---     version = {"aider", "--version"},       -- for `sidecar doctor`
+---     install = "pipx install aider-chat",
+---   })
+---
+--- ctx: prompt, prompt_file, repo, run_dir, model, sandbox, session_id, ephemeral, args (extra
+--- argv from the caller), program (an argv prefix replacing the CLI's name, e.g. a wrapper),
+--- command (the command runner's argv). `command(ctx)` returns the argv and optionally
+--- {prompt = "file"} when the prompt must not come on stdin. The prompt goes on stdin (or in a
+--- file), never on argv.
+local M = {}
+
+local registry = {}
+local order = {}
+
+local SANDBOXES = { ["read-only"] = true, ["workspace-write"] = true, ["danger-full-access"] = true }
+
+---@param name string
+---@param spec table  {describe, dialect?, command(ctx) -> argv, env?, prompt? ("stdin"|"file"),
+---                   final_message_file?, version?, probe?, install?}
+function M.register(name, spec)
+  assert(type(name) == "string" and name:match("^[%w][%w._-]*$"), "runners.register: bad runner name")
+  assert(type(spec) == "table" and type(spec.command) == "function",
+    "runners.register: the spec needs a command(ctx) function")
+  if not registry[name] then
+    order[#order + 1] = name
+  end
+  spec.name = name
+  registry[name] = spec
+end
+
+---The spec of a runner, or nil and a message listing the known ones.
+function M.get(name)
+  local spec = registry[name]
+  if spec then
+    return spec
+  end
+  return nil, ("unknown runner '%s' (known: %s; add one with runners.register)"):format(
+    tostring(name), table.concat(order, ", "))
+end
+
+function M.names()
+  return { table.unpack(order) }
+end
+
+---Checks a sandbox setting: read-only (the default), workspace-write, or danger-full-access,
+---which needs `allow_full_auto`. Returns the sandbox or nil and why.
+function M.check_sandbox(sandbox, allow_full_auto)
+  sandbox = sandbox or "read-only"
+  if not SANDBOXES[sandbox] then
+    return nil, ("sandbox '%s' is not one of read-only, workspace-write, danger-full-access"):format(sandbox)
+  end
+  if sandbox == "danger-full-access" and not allow_full_auto then
+    return nil, "sandbox danger-full-access bypasses every approval: it needs --allow-full-auto"
+  end
+  return sandbox
+end
+
+-- argv = program prefix (or the default name) followed by args.
+local function with_program(ctx, default, args)
+  local argv = {}
+  for _, a in ipairs(ctx.program or { default }) do
+    argv[#argv + 1] = a
+  end
+  for _, a in ipairs(args) do
+    argv[#argv + 1] = a
+  end
+  return argv
+end
+
+local function append(list, more)
+  for _, a in ipairs(more or {}) do
+    list[#list + 1] = a
+  end
+  return list
+end
+
+M.register("codex", {
+  describe = "OpenAI Codex CLI: codex exec --json, prompt on stdin",
+  dialect = "codex",
+  install = "npm install -g @openai/codex",
+  version = { "codex", "--version" },
+  probe = { cmd = { "codex", "exec", "--help" }, flags = { "--json", "--ephemeral", "--output-last-message", "--sandbox",
+    "--cd", "--skip-git-repo-check", "--model" } },
+  -- codex writes the final message with -o: the folder must exist and the path be normalised.
+  final_message_file = "last-message.txt",
+  command = function(ctx)
+    local args = { "exec", "--json", "--skip-git-repo-check", "-C", ctx.repo, "-s", ctx.sandbox,
+      "-o", ctx.run_dir .. "/last-message.txt" }
+    if ctx.ephemeral ~= false then
+      table.insert(args, 2, "--ephemeral")
+    end
+    if ctx.model then
+      append(args, { "-m", ctx.model })
+    end
+    append(args, ctx.args)
+    args[#args + 1] = "-" -- the prompt comes on stdin
+    return with_program(ctx, "codex", args)
+  end,
+})
+
+local CLAUDE_EDIT_TOOLS = "Edit,Write,MultiEdit,NotebookEdit"
+
+M.register("claude", {
+  describe = "Claude Code: claude -p --output-format stream-json --verbose, prompt on stdin",
+  dialect = "claude",
+  install = "npm install -g @anthropic-ai/claude-code",
+  version = { "claude", "--version" },
+  probe = { cmd = { "claude", "--help" }, flags = { "--print", "--output-format", "--verbose", "--model",
+    "--session-id", "--permission-mode", "--disallowedTools" } },
+  command = function(ctx)
+    local args = { "-p", "--output-format", "stream-json", "--verbose" }
+    if ctx.model then
+      append(args, { "--model", ctx.model })
+    end
+    if ctx.session_id then
+      append(args, { "--session-id", ctx.session_id })
+    end
+    -- Permissions follow the sandbox: no edits when read-only (in -p mode nobody can approve a
+    -- prompt, so anything else needing approval is denied and reported), edits accepted for
+    -- workspace-write, everything only when full auto was explicitly allowed.
+    if ctx.sandbox == "read-only" then
+      append(args, { "--disallowedTools", CLAUDE_EDIT_TOOLS })
+    elseif ctx.sandbox == "workspace-write" then
+      append(args, { "--permission-mode", "acceptEdits" })
+    else
+      append(args, { "--dangerously-skip-permissions" })
+    end
+    append(args, ctx.args)
+    return with_program(ctx, "claude", args)
+  end,
+})
+
+M.register("command", {
+  describe = "Any command: the prompt on stdin (or in a file), its stdout the final message",
+  dialect = nil,
+  command = function(ctx)
+    assert(type(ctx.command) == "table" and #ctx.command > 0,
+      "the command runner needs `command`, an argv array such as {\"my-agent\", \"--quiet\"}")
+    local argv, in_file = {}, false
+    for i, a in ipairs(ctx.command) do
+      in_file = in_file or a:find("{prompt_file}", 1, true) ~= nil
+      argv[i] = (a:gsub("{prompt_file}", function() return ctx.prompt_file end))
+    end
+    -- A command that names {prompt_file} reads the prompt there; stdin is then /dev/null.
+    return append(argv, ctx.args), { prompt = in_file and "file" or "stdin" }
+  end,
+})
+
+return M

@@ -1,0 +1,119 @@
+local test = require("test")
+local describe, it, expect = test.describe, test.it, test.expect
+local agent_events = require("agent_events")
+local json = require("json")
+
+-- Real output of codex-cli 0.169 and Claude Code 2.1 against a scripted server (AGENT-CLIS.md).
+local CAPTURES = "../fixtures/captures/"
+
+local function parse(name, dialect, chunked)
+  local p = agent_events.parser(require(dialect .. "_events"))
+  local f = assert(io.open(CAPTURES .. name))
+  local text = f:read("a")
+  f:close()
+  if chunked then
+    for i = 1, #text, chunked do
+      p:feed(text:sub(i, i + chunked - 1))
+    end
+  else
+    p:feed(text)
+  end
+  return p:finish()
+end
+
+local function usage(input, cached, output, reasoning, total)
+  return { input = input, cached_input = cached, output = output, reasoning_output = reasoning, total = total }
+end
+
+describe("codex events", function()
+  it("read a text turn: thread id, final message, exact usage", function()
+    local s = parse("codex_exec_json_text_turn.jsonl", "codex")
+    expect(s.session_id):equals("01a1fddb-6319-7bd2-9e42-00be972fec02")
+    expect(s.final_message):equals("Hello from the mock model.")
+    expect(s.usage):equals(usage(100, 0, 20, 0, 120))
+    expect(s.completed):is_true()
+    expect(s.is_error):is_false()
+    expect(s.unknown_types):equals({})
+  end)
+
+  it("read commands, reasoning and file changes", function()
+    local s = parse("codex_exec_json_reasoning_command_filechange.jsonl", "codex", 7)
+    expect(#s.commands):equals(1)
+    expect(s.commands[1].command):equals("/bin/bash -c 'echo hi > out.txt && ls'")
+    expect(s.commands[1].exit_code):equals(0)
+    expect(s.file_changes):equals({ { path = "/home/user/ws/notes.md", kind = "add" } })
+    expect(s.final_message):equals("Done: created out.txt and notes.md.")
+    s = parse("codex_exec_json_failed_command.jsonl", "codex")
+    expect(s.commands[1].exit_code):equals(2)
+    expect(s.commands[1].status):equals("failed")
+    expect(s.commands[1].output_tail):contains("No such file or directory")
+  end)
+
+  it("read a failed turn as an error with its reason and no usage", function()
+    local s = parse("codex_exec_json_http500_noretry.jsonl", "codex")
+    expect(s.is_error):is_true()
+    expect(s.failure):contains("high demand")
+    expect(s.usage.input):is(json.null)
+    expect(s.final_message):is_nil()
+    s = parse("codex_exec_json_bad_model_404.jsonl", "codex")
+    expect(s.failure):equals("mock: model 'no-such-model' does not exist")
+    expect(s.warnings[1]):contains("Model metadata")
+  end)
+
+  it("report resumed usage as cumulative (the runner subtracts)", function()
+    local one = parse("codex_resume_turn1.jsonl", "codex")
+    local two = parse("codex_resume_turn2_cumulative_usage.jsonl", "codex")
+    expect(two.session_id):equals(one.session_id)
+    expect(two.usage.input - one.usage.input):equals(7)
+    expect(two.usage.output - one.usage.output):equals(3)
+  end)
+end)
+
+describe("claude events", function()
+  it("read a tool turn: session, tool call, command, usage and cost", function()
+    local s = parse("claude_stream_json_tool_turn.jsonl", "claude", 13)
+    expect(s.session_id):equals("1b03f916-f62a-4103-9f00-94070824968e")
+    expect(s.final_message):equals("Created out.txt.")
+    expect(s.tool_calls[1].name):equals("Bash")
+    expect(s.commands[1].command):equals("echo hi > out.txt && ls")
+    expect(s.commands[1].output_tail):equals("out.txt")
+    expect(s.usage):equals(usage(200, 0, 40, 0, 240))
+    expect(s.cost_usd):equals(0.0016)
+    expect(s.is_error):is_false()
+  end)
+
+  it("read an API error although subtype says success", function()
+    local s = parse("claude_stream_json_http500_noretry.jsonl", "claude")
+    expect(s.is_error):is_true()
+    expect(s.failure):contains("API Error: 500")
+    expect(s.completed):is_true()
+  end)
+
+  it("keep permission denials", function()
+    local s = parse("claude_stream_json_permission_denied.jsonl", "claude")
+    expect(#s.permission_denials):equals(1)
+    expect(s.warnings[1]):contains("permission denied: Bash")
+    expect(s.is_error):is_false()
+  end)
+end)
+
+describe("agent event streams", function()
+  it("keep unknown types and malformed lines as data, and notice a line cut short", function()
+    local seen = {}
+    local p = agent_events.parser(require("codex_events"), { on_event = function(kind) seen[#seen + 1] = kind end })
+    p:line('{"type":"thread.started","thread_id":"t1"}')
+    p:line('{"type":"brand.new.event","x":1}')
+    p:line("not json at all")
+    p:line("[1,2]")
+    p:line('{"type":"item.completed","item":{"id":"i","type":"hologram"}}')
+    p:feed('{"type":"item.completed","item":{"id":"i2","type":"agent_message","text":"hi"}}\n{"type":"turn.comp')
+    local s = p:finish()
+    expect(s.unknown_types):equals({ ["brand.new.event"] = 1, ["item.completed/hologram"] = 1 })
+    expect(s.malformed_lines):equals(3)
+    expect(s.malformed_sample):equals("not json at all")
+    expect(s.cut_mid_line):is_true()
+    expect(s.completed):is_false()
+    expect(s.final_message):equals("hi")
+    expect(seen):equals({ "session", "malformed_line", "malformed_line", "message", "malformed_line" })
+  end)
+end)
