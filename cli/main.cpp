@@ -169,6 +169,10 @@ int main(int argc, char** argv) {
   sidecar::cli::add_prepare_command(app, prepare);
   sidecar::cli::StoreCommands store;
   sidecar::cli::add_store_commands(app, store);
+  bool doctor_json = false;
+  CLI::App* doctor = app.add_subcommand(
+      "doctor", "Check each runner's CLI: on PATH, its version, the flags Sidecar relies on, and what to do if not");
+  doctor->add_flag("--json", doctor_json, "Print a JSON envelope {ok, version, command, data, errors}");
   sidecar::cli::ModelServerCommand model_server;
   sidecar::cli::add_model_server_command(app, model_server);
 
@@ -184,9 +188,9 @@ int main(int argc, char** argv) {
     if (args[i].empty() || args[i][0] == '-') continue;
     const std::string& command = args[i];
     if (command != "script" && command != "repl" && command != "test" && command != "prepare" &&
-        command != "store" && command != "usage" && command != "model-server") {
+        command != "store" && command != "usage" && command != "doctor" && command != "model-server") {
       return usage_error("unknown command '" + command +
-                         "' (commands: script, repl, test, prepare, store, usage, model-server)");
+                         "' (commands: script, repl, test, prepare, store, usage, doctor, model-server)");
     }
     if (command == "script") {
       std::size_t file = i + 1;
@@ -251,6 +255,8 @@ int main(int argc, char** argv) {
       module = "sidecar_task", function = "cli_prepare", options = sidecar::cli::prepare_options(prepare);
     } else if (sidecar::cli::store_command_call(store, function, options)) {
       module = "store_cli";
+    } else if (doctor->parsed()) {
+      module = "doctor", function = "cli", options = {{"json", doctor_json}};
     }
     if (!module) return kExitOk;
     int status = kExitFailure;

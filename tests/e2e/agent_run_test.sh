@@ -122,5 +122,17 @@ start_server hang "$scenarios/hang.json" && {
   done
   stop_server
 }
+# sidecar doctor: the real CLIs, none, and an old codex that lacks a flag Sidecar relies on.
+expect_run "doctor: both CLIs ready" 0 \
+  'codex +ok +codex-cli 0\.169\.0 +ready\nclaude +ok +2\.1\.330 \(Claude Code\) +ready' '^$' -- "$S" doctor
+expect_run "doctor: none installed" 1 \
+  'codex +missing .*npm install -g @openai/codex.*\nclaude +missing .*npm install -g @anthropic-ai/claude-code.*No agent CLI is usable' \
+  '^$' -- env PATH=/usr/bin:/bin "$S" doctor
+mkdir -p old/bin
+printf '#!/bin/sh\ncase "$1" in --version) echo "codex-cli 0.1.0";; *) echo "--json --sandbox --cd --model -o, --output-last-message --skip-git-repo-check";; esac\n' >old/bin/codex
+chmod +x old/bin/codex
+expect_run "doctor --json: a codex without --ephemeral is broken, and says what to do" 1 \
+  '"missing_flags": \[\s*"--ephemeral"\s*\],\s*"name": "codex",\s*"ok": false,\s*"version": "codex-cli 0\.1\.0".*"ok": false' \
+  '^$' -- env PATH="$work/old/bin:/usr/bin:/bin" "$S" doctor --json
 eq "no CLI process left behind" "" "$(ps -e -o args= | grep -F -- "$work/" | grep -v grep)"
 finish
