@@ -12,7 +12,7 @@
 // never into it, so the prepare runs see the same repository either way. The headline stays
 // the whole `sidecar prepare` run.
 #include <fcntl.h>
-#include <spawn.h>
+
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -25,35 +25,15 @@
 #include <string>
 #include <vector>
 
-extern char** environ;
 
+#include "bench_spawn.hpp"
 #include "bench_stats.hpp"
 
 namespace {
 
 using sidecar::bench::median;
 using sidecar::bench::now_ns;
-
-// Wall time of one run of argv in `cwd` (stdout and stderr to /dev/null), in ms; -1 on failure.
-double run_ms(const std::vector<std::string>& argv, const std::string& cwd, char** env = environ) {
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", 01 /*O_WRONLY*/, 0);
-  posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", 01, 0);
-  if (!cwd.empty()) posix_spawn_file_actions_addchdir_np(&fa, cwd.c_str());
-  std::vector<char*> args;
-  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-  long long t0 = now_ns();
-  pid_t pid;
-  int r = posix_spawnp(&pid, args[0], &fa, nullptr, args.data(), env);
-  posix_spawn_file_actions_destroy(&fa);
-  if (r != 0) return -1;
-  int status = 0;
-  waitpid(pid, &status, 0);
-  double ms = (now_ns() - t0) / 1e6;
-  return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? ms : -1;
-}
+using sidecar::bench::run_ms;
 
 int sh(const std::string& command) { return std::system(command.c_str()); }
 

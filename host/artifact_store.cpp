@@ -174,7 +174,15 @@ std::optional<ArtifactDir> ArtifactDir::open(const std::string& root, bool creat
     std::string partial;
     for (const std::string& part : split_slash(root)) {
       partial += (partial.empty() && root[0] != '/') ? part : "/" + part;
-      if (mkdir(partial.c_str(), 0755) != 0 && errno != EEXIST) {
+      if (mkdir(partial.c_str(), 0755) == 0) {
+        // The new folder's name lives in its parent: make it durable like any artifact.
+        std::string parent = partial.find('/') == std::string::npos ? "." : partial.substr(0, partial.rfind('/'));
+        Fd up(::open(parent.empty() ? "/" : parent.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+        if (up.fd < 0 || fsync(up.fd) != 0) {
+          error = {"cannot make " + partial + " durable: fsync of its parent failed: " + std::strerror(errno), "EIO"};
+          return std::nullopt;
+        }
+      } else if (errno != EEXIST) {
         error = resolve_error(errno, root, partial);
         return std::nullopt;
       }
@@ -213,7 +221,12 @@ int ArtifactDir::open_parent(const std::vector<std::string>& parts, bool create,
     const char* name = parts[i].c_str();
     int next = openat(dir.fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (next < 0 && errno == ENOENT && create) {
-      if (mkdirat(dir.fd, name, 0755) != 0 && errno != EEXIST) {
+      if (mkdirat(dir.fd, name, 0755) == 0) {
+        if (fsync(dir.fd) != 0) {  // the new folder's entry, durable before anything goes in it
+          error = {"cannot make folder " + quoted(parts[i]) + " durable: fsync failed: " + std::strerror(errno), "EIO"};
+          return -1;
+        }
+      } else if (errno != EEXIST) {
         error = resolve_error(errno, path, parts[i]);
         return -1;
       }
@@ -401,7 +414,11 @@ bool ArtifactDir::create_dir(std::string_view path, FsError& error) {
     error = resolve_error(errno, path, parts.back());
     return false;
   }
-  fsync(dir.fd);
+  if (fsync(dir.fd) != 0) {
+    error = {"created " + quoted(path) + " but could not make it durable: fsync failed: " + std::strerror(errno),
+             "EIO"};
+    return false;
+  }
   return true;
 }
 

@@ -327,15 +327,21 @@ function M.execute(o)
     permission_denials = #summary.permission_denials, tool_calls = #summary.tool_calls,
   } or nil
 
-  if final then
-    assert(dir:write("output.md", final:sub(-1) == "\n" and final or final .. "\n"))
-  end
-  assert(t:write_model(dir, {
+  -- The run's files in one batch: each atomic, their fsyncs side by side.
+  local meta = {
     task_id = o.task_id or id, created_at = record.started_at,
     runner = spec.name == "command" and "command" or (spec.name .. "-cli"),
     model_provider = PROVIDERS[spec.name], model = record.model or "default", sandbox = sandbox,
     repo = repo, command = record.command .. " < " .. record.prompt_path,
-  }))
+  }
+  local files = {
+    { "model.json", json.encode(telemetry.model_json(meta, tsum), { indent = 2 }) .. "\n" },
+    { "model.md", telemetry.model_md(meta, tsum) },
+  }
+  if final then
+    files[#files + 1] = { "output.md", final:sub(-1) == "\n" and final or final .. "\n" }
+  end
+  assert(dir:write_all(files))
   t:event("run.finished", { status = record.status, reason = record.failure_reason })
   assert(s:update_run(record))
   if not o.store then

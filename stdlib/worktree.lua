@@ -49,22 +49,32 @@ end
 ---tree as it is now, except those under `exclude` (paths relative to the repository, such as
 ---Sidecar's own ".agent"). Nil and why outside a git repository.
 function M.snapshot(repo, exclude)
-  local git_dir, why = git(repo, { "rev-parse", "--absolute-git-dir" })
-  if not git_dir then
-    return nil, why
+  -- One git for both: the folder, then HEAD (in a repository without commits git prints "HEAD"
+  -- back and fails, after the folder).
+  local cmd = { "git", "-C", repo, "rev-parse", "--absolute-git-dir", "HEAD" }
+  local ok, r = pcall(proc.run, cmd, { timeout_ms = TIMEOUT_MS })
+  if not ok then
+    return nil, tostring(r.message or r)
   end
-  git_dir = trimmed(git_dir)
+  local git_dir, head = (r.stdout or ""):match("^(/[^\n]*)\n([^\n]*)")
+  if not git_dir then
+    local why = (r.stderr or ""):match("^%s*(.-)%s*$")
+    return nil, why ~= "" and why or ("git exited with " .. tostring(r.code or r.signal_name))
+  end
+  if not r.ok or not head:match("^%x+$") then
+    head = nil
+  end
   local index = os.tmpname()
   if not copy_file(git_dir .. "/index", index) then
     os.remove(index) -- no index yet: git builds one from nothing
   end
   local env = { GIT_INDEX_FILE = index, GIT_OPTIONAL_LOCKS = "0" }
-  local tree
-  local added
   local args = { "add", "--all", "--", "." }
   for _, path in ipairs(exclude or {}) do
     args[#args + 1] = ":(exclude)" .. path
   end
+  local tree, why
+  local added
   added, why = git(repo, args, env)
   if added then
     tree, why = git(repo, { "write-tree" }, env)
@@ -73,8 +83,7 @@ function M.snapshot(repo, exclude)
   if not tree then
     return nil, why
   end
-  return { head = trimmed(git(repo, { "rev-parse", "--verify", "--quiet", "HEAD" })), tree = trimmed(tree),
-    exclude = exclude }
+  return { head = head, tree = trimmed(tree), exclude = exclude }
 end
 
 local STATUS = { A = "added", M = "modified", D = "deleted", T = "type_changed" }

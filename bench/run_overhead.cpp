@@ -1,0 +1,81 @@
+// Sidecar's own overhead for one agent run (issue 5): a no-op agent that reads its prompt and
+// prints a recorded codex event stream, run bare (spawn to exit, prompt on stdin) and through
+// Sidecar's codex runner (`sidecar -e` calling agent_run.execute: store record and JSON copy,
+// prompt.md, the stream parsed and kept, events.jsonl, output.md, model.json/md, and in a git
+// repository the work-tree snapshots before and after). Target: sidecar <= 1.2 x bare + 5 ms.
+//
+//   bench_run_overhead path/to/sidecar path/to/capture.jsonl [runs]
+#include <sys/stat.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "bench_spawn.hpp"
+#include "bench_stats.hpp"
+
+namespace {
+
+using sidecar::bench::median;
+using sidecar::bench::run_ms;
+
+int sh(const std::string& command) { return std::system(command.c_str()); }
+
+struct Case {
+  const char* name;
+  std::string folder;  // where the runs happen
+  std::vector<double> bare, sidecar;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 3) {
+    std::fprintf(stderr, "usage: bench_run_overhead path/to/sidecar path/to/capture.jsonl [runs]\n");
+    return 2;
+  }
+  char sidecar_path[4096], capture[4096];
+  if (!realpath(argv[1], sidecar_path) || !realpath(argv[2], capture)) {
+    std::fprintf(stderr, "bench_run_overhead: no such file: %s or %s\n", argv[1], argv[2]);
+    return 2;
+  }
+  const int runs = argc > 3 ? std::atoi(argv[3]) : 31;
+  char tmpl[] = "/tmp/bench_run_overhead.XXXXXX";
+  const std::string base = mkdtemp(tmpl);
+  // The agent: reads the prompt like a CLI, prints the stream, exits 0; it ignores codex's flags.
+  const std::string agent = base + "/noop-agent";
+  const std::string prompt = base + "/prompt.md";
+  if (sh("printf '#!/bin/sh\\ncat >/dev/null\\nexec cat \"%s\"\\n' '" + std::string(capture) + "' > " + agent +
+         " && chmod +x " + agent + " && printf 'Say hello.\\n' > " + prompt + " && mkdir " + base + "/git " + base +
+         "/plain && cd " + base + "/git && git init -q -b main && printf 'x\\n' > README.md && git add . && "
+         "git -c user.name=b -c user.email=b@b commit -qm init") != 0) {
+    std::fprintf(stderr, "bench_run_overhead: cannot set up %s\n", base.c_str());
+    return 1;
+  }
+  const std::string lua =
+      "local r = assert(require('agent_run').execute({runner = 'codex', repo = '.', program = {'" + agent +
+      "'}, prompt = 'Say hello.\\n'})) assert(r.status == 'review', r.failure_reason)";
+  std::vector<Case> cases = {{"in a git repository (snapshots on)", base + "/git", {}, {}},
+                             {"outside git (no snapshots)", base + "/plain", {}, {}}};
+  for (int i = 0; i < runs; ++i) {
+    for (Case& c : cases) {  // alternate, so drift on a shared machine hits both alike
+      double bare = run_ms({agent, "exec", "--json", "-"}, c.folder, environ, prompt);
+      double side = run_ms({sidecar_path, "-e", lua}, c.folder);
+      if (bare < 0 || side < 0) {
+        std::fprintf(stderr, "bench_run_overhead: a run failed (%s, run %d)\n", c.name, i);
+        return 1;
+      }
+      c.bare.push_back(bare);
+      c.sidecar.push_back(side);
+    }
+  }
+  sh("rm -rf " + base);
+  std::printf("one codex run around a no-op agent (%s), %d runs each, median wall ms\n", argv[2], runs);
+  for (const Case& c : cases) {
+    double bare = median(c.bare), side = median(c.sidecar), limit = 1.2 * bare + 5;
+    std::printf("  %-38s bare %7.2f  sidecar %7.2f  ratio %5.2fx  overhead %+7.2f ms  target <= %.2f ms: %s\n", c.name,
+                bare, side, side / bare, side - bare, limit, side <= limit ? "met" : "NOT met");
+  }
+  return 0;
+}
