@@ -23,6 +23,11 @@ struct Position {
   std::size_t column;  // 1-based, in characters (UTF-8 code points), as editors count
 };
 
+// The offset of the bracket that opens nesting level `limit` + 1 (brackets inside strings do not
+// count), or text.size() when nothing nests that deep. Writers recurse per level, so a document
+// is checked with this before one is asked to write it back.
+std::size_t nesting_offset(std::string_view text, int limit) noexcept;
+
 // Line and column of byte `offset` in `text` (offset may equal text.size()).
 Position position_of(std::string_view text, std::size_t offset) noexcept;
 

@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "json_text.hpp"
 #include "model_scenario.hpp"
 
 namespace sidecar::host {
@@ -25,32 +26,11 @@ constexpr int kMaxLoggedDepth = 256;  // deeper request bodies are logged as tex
 
 std::string dump(const Json& j) { return j.dump(-1, ' ', false, Json::error_handler_t::replace); }
 
-// Whether brackets nest deeper than `limit` (strings skipped): writing such a document back
-// would recurse that deep.
-bool too_deep(std::string_view text, int limit) {
-  int depth = 0;
-  bool in_string = false;
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    char c = text[i];
-    if (in_string) {
-      if (c == '\\') ++i;
-      else if (c == '"') in_string = false;
-    } else if (c == '"') {
-      in_string = true;
-    } else if ((c == '[' || c == '{') && ++depth > limit) {
-      return true;
-    } else if (c == ']' || c == '}') {
-      --depth;
-    }
-  }
-  return false;
-}
-
 // The request body as JSON when it is JSON, else as it is (a string), for the log.
 Json parse_body(const std::string& body, bool& is_json) {
   is_json = false;
   if (body.empty()) return nullptr;
-  if (!too_deep(body, kMaxLoggedDepth)) {
+  if (json_text::nesting_offset(body, kMaxLoggedDepth) == body.size()) {
     Json j = Json::parse(body, nullptr, false);
     if (!j.is_discarded()) {
       is_json = true;

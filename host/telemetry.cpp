@@ -50,27 +50,6 @@ std::string shown(std::string_view text) {
   return out;
 }
 
-// Whether brackets nest deeper than kMaxDepth (strings skipped). nlohmann parses iteratively but
-// writes recursively, so this keeps a hostile document from exhausting the stack.
-bool too_deep(std::string_view text) {
-  int depth = 0;
-  bool in_string = false;
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    char c = text[i];
-    if (in_string) {
-      if (c == '\\') ++i;
-      else if (c == '"') in_string = false;
-    } else if (c == '"') {
-      in_string = true;
-    } else if (c == '[' || c == '{') {
-      if (++depth > kMaxDepth) return true;
-    } else if (c == ']' || c == '}') {
-      --depth;
-    }
-  }
-  return false;
-}
-
 // Parses `text`, which must hold one JSON object. `what` names it in errors ("fields").
 bool parse_object(std::string_view text, const std::string& what, Json& out, TelemetryError& error) {
   // nlohmann's lexer takes a NUL byte for the end of input; JSON text never holds a raw one.
@@ -78,7 +57,7 @@ bool parse_object(std::string_view text, const std::string& what, Json& out, Tel
     error = invalid(what + ": invalid JSON: a NUL byte (write \\u0000 inside a string)");
     return false;
   }
-  if (too_deep(text)) {
+  if (json_text::nesting_offset(text, kMaxDepth) < text.size()) {  // writing back recurses per level
     error = invalid(what + ": nesting deeper than " + std::to_string(kMaxDepth) + " levels");
     return false;
   }

@@ -360,26 +360,6 @@ class LuaBuilder final : public nlohmann::json_sax<Json> {
   std::vector<lua_Integer> next_index_;
 };
 
-// Offset of the bracket that opens nesting level kMaxDepth + 1 (strings skipped).
-std::size_t too_deep_offset(std::string_view text) {
-  int depth = 0;
-  bool in_string = false;
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    char c = text[i];
-    if (in_string) {
-      if (c == '\\') ++i;
-      else if (c == '"') in_string = false;
-    } else if (c == '"') {
-      in_string = true;
-    } else if (c == '[' || c == '{') {
-      if (++depth > kMaxDepth) return i;
-    } else if (c == ']' || c == '}') {
-      --depth;
-    }
-  }
-  return text.size();
-}
-
 // json.decode(text) -> value | nil, message, line, column
 int json_decode(lua_State* L) {
   std::size_t len;
@@ -402,7 +382,7 @@ int json_decode(lua_State* L) {
     offset = static_cast<std::size_t>(static_cast<const char*>(nul) - s);
   } else if (builder.too_deep) {
     reason = "nesting deeper than " + std::to_string(kMaxDepth) + " levels";
-    offset = too_deep_offset(text);
+    offset = json_text::nesting_offset(text, kMaxDepth);
   }
   json_text::Position pos = json_text::position_of(text, offset);
   std::string message = "invalid JSON at line " + std::to_string(pos.line) + ", column " +

@@ -15,6 +15,7 @@
 --- completed (a final result event was seen), events, unknown_types {type = count},
 --- malformed_lines, malformed_sample.
 local json = require("json")
+local lines = require("text")
 
 local M = {}
 
@@ -108,16 +109,7 @@ end
 ---Feeds raw stdout text in any chunking; whole lines are parsed.
 function Parser:feed(chunk)
   local text = (self.partial or "") .. chunk
-  local start = 1
-  while true do -- plain find: linear even for a long text without newlines (gmatch is not)
-    local nl = text:find("\n", start, true)
-    if not nl then
-      break
-    end
-    self:line(text:sub(start, nl - 1))
-    start = nl + 1
-  end
-  self.partial = text:sub(start)
+  self.partial = lines.each_line(text, function(line) self:line(line) end)
 end
 
 ---Ends the stream. A last line without its newline (a stream cut mid-line) is still parsed when

@@ -12,6 +12,7 @@
 local host = require("host.artifact")
 local json = require("json")
 local secrets = require("secrets")
+local lines = require("text")
 
 local M = {}
 
@@ -88,26 +89,24 @@ end
 ---Reads a JSON Lines file into a list (a last line without its newline is ignored: a write
 ---that never finished).
 function Dir:read_jsonl(path)
-  local text, message, code = self.handle:read(path)
-  if not text then
+  local data, message, code = self.handle:read(path)
+  if not data then
     return nil, message, code
   end
-  local out, n, start = {}, 0, 1
-  while true do -- plain find: linear even when the unfinished last line is long
-    local nl = text:find("\n", start, true)
-    if not nl then
-      break
-    end
-    local line = text:sub(start, nl - 1)
-    start = nl + 1
-    if line ~= "" then
+  local out, n, bad = {}, 0, nil
+  lines.each_line(data, function(line)
+    if line ~= "" and not bad then
       n = n + 1
       local ok, value = pcall(json.decode, line)
-      if not ok then
-        return nil, ("%s:%d: %s"):format(path, n, tostring(value.message or value)), "EJSON"
+      if ok then
+        out[#out + 1] = value
+      else
+        bad = ("%s:%d: %s"):format(path, n, tostring(value.message or value))
       end
-      out[#out + 1] = value
     end
+  end)
+  if bad then
+    return nil, bad, "EJSON"
   end
   return out
 end

@@ -15,6 +15,8 @@
 ---   p:feed(text_chunk)           -- any chunking; lines are assembled
 ---   local r = p:finish()         -- or markers.parse(final_message)
 ---   r.status, r.blockers, r.questions, r.files_modified, r.complete, r.progress, r.warnings
+local lines = require("text")
+
 local M = {}
 
 local KINDS = {
@@ -104,16 +106,7 @@ end
 ---Feeds a chunk of text; whole lines are parsed as they complete.
 function Parser:feed(chunk)
   local text = self.partial .. chunk
-  local start = 1
-  while true do -- plain find: linear even for a long text without newlines (gmatch is not)
-    local nl = text:find("\n", start, true)
-    if not nl then
-      break
-    end
-    self:line(text:sub(start, nl - 1))
-    start = nl + 1
-  end
-  self.partial = text:sub(start)
+  self.partial = lines.each_line(text, function(line) self:line(line) end)
   return self
 end
 

@@ -124,13 +124,7 @@ local function classify(repo, input)
   return "command", input
 end
 
-local function code_block(text, lang)
-  text = text or ""
-  if text ~= "" and text:sub(-1) ~= "\n" then
-    text = text .. "\n"
-  end
-  return "```" .. (lang or "text") .. "\n" .. text .. "```\n"
-end
+local code_block = require("text").code_block
 
 -- Runs or hashes each input. Returns manifest bullets, files to write into the task folder,
 -- and warnings.

@@ -302,13 +302,7 @@ end
 
 -- model.json and model.md ------------------------------------------------------------------------
 
-local function code_block(text, lang)
-  text = text or ""
-  if text ~= "" and text:sub(-1) ~= "\n" then
-    text = text .. "\n"
-  end
-  return "```" .. (lang or "text") .. "\n" .. text .. "```\n"
-end
+local code_block = require("text").code_block
 
 local function required(meta, key, what)
   local v = meta[key]
