@@ -215,14 +215,17 @@ ArtifactDir::~ArtifactDir() {
 }
 
 int ArtifactDir::open_parent(const std::vector<std::string>& parts, bool create, std::string_view path,
-                             FsError& error) {
+                             FsError& error, std::vector<int>* new_parents) {
   Fd dir(fcntl(fd_, F_DUPFD_CLOEXEC, 3));
   for (std::size_t i = 0; i + 1 < parts.size(); ++i) {
     const char* name = parts[i].c_str();
     int next = openat(dir.fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (next < 0 && errno == ENOENT && create) {
       if (mkdirat(dir.fd, name, 0755) == 0) {
-        if (fsync(dir.fd) != 0) {  // the new folder's entry, durable before anything goes in it
+        // The new folder's entry lives in its parent: durable with the parent's fsync.
+        if (new_parents) {
+          new_parents->push_back(fcntl(dir.fd, F_DUPFD_CLOEXEC, 3));
+        } else if (fsync(dir.fd) != 0) {
           error = {"cannot make folder " + quoted(parts[i]) + " durable: fsync failed: " + std::strerror(errno), "EIO"};
           return -1;
         }
@@ -258,17 +261,19 @@ bool ArtifactDir::write_all(const std::vector<std::pair<std::string, std::string
     int fd = -1;
   };
   std::vector<Pending> pending;
-  auto cleanup = [&pending] {
+  std::vector<int> new_parents;  // parents of folders created on the way: fsynced with the rest
+  auto cleanup = [&pending, &new_parents] {
     for (Pending& p : pending) {
       if (p.fd >= 0) close(p.fd);
       if (!p.tmp.empty()) unlinkat(p.dir, p.tmp.c_str(), 0);
       close(p.dir);
     }
+    for (int fd : new_parents) close(fd);
   };
   std::vector<std::string> parts;
   for (const auto& [path, data] : files) {
     if (!split_relative_path(path, parts, error)) return cleanup(), false;
-    int dir = open_parent(parts, true, path, error);
+    int dir = open_parent(parts, true, path, error, &new_parents);
     if (dir < 0) return cleanup(), false;
     pending.push_back({dir, temp_name(parts.back()), parts.back(), -1});
     int fd = openat(dir, pending.back().tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
@@ -310,11 +315,13 @@ bool ArtifactDir::write_all(const std::vector<std::pair<std::string, std::string
     p.tmp.clear();
   }
   bool ok = true;
-  for (Pending& p : pending) {
+  auto sync_folder = [&](int fd) {
     struct stat st {};
-    if (fstat(p.dir, &st) == 0 && synced.insert({st.st_dev, st.st_ino}).second && fsync(p.dir) != 0) ok = false;
-    close(p.dir);
-  }
+    if (fd < 0 || (fstat(fd, &st) == 0 && synced.insert({st.st_dev, st.st_ino}).second && fsync(fd) != 0)) ok = false;
+    if (fd >= 0) close(fd);
+  };
+  for (Pending& p : pending) sync_folder(p.dir);
+  for (int fd : new_parents) sync_folder(fd);
   if (!ok) error = {"fsync of a folder failed: " + std::string(std::strerror(errno)), "EIO"};
   return ok;
 }

@@ -65,8 +65,11 @@ class ArtifactDir {
  private:
   ArtifactDir(int fd, std::string root) : fd_(fd), root_(std::move(root)) {}
   // Opens the folder holding the last component of `parts` (creating folders when `create`);
-  // returns its descriptor or -1 with `error` set.
-  int open_parent(const std::vector<std::string>& parts, bool create, std::string_view path, FsError& error);
+  // returns its descriptor or -1 with `error` set. A folder it creates is made durable by an
+  // fsync of its parent: at once, or, when `new_parents` is given, by the caller, who gets a
+  // descriptor of each such parent there (so one fsync can serve several writes).
+  int open_parent(const std::vector<std::string>& parts, bool create, std::string_view path, FsError& error,
+                  std::vector<int>* new_parents = nullptr);
 
   int fd_ = -1;
   std::string root_;
