@@ -152,11 +152,13 @@ function M.execute(o)
   end
 
   local record = { task_id = o.task_id, runner_type = spec.name, agent_role = o.agent_role, model = o.model,
-    sandbox = sandbox, status = "preparing", started_at = store.now(), repo = repo, review_state = "pending" }
+    sandbox = sandbox, status = "running", started_at = store.now(), repo = repo, review_state = "pending" }
   for k, v in pairs(o.record or {}) do
     record[k] = v
   end
-  local ok, message, code = s:create_run(record)
+  -- The record is in the store now; its copy and prompt.md are written once the agent has
+  -- started (one batch, whose fsyncs overlap the agent's own start-up).
+  local ok, message, code = s:create_run(record, nil, { copy_later = true })
   if not ok then
     return nil, message, code
   end
@@ -164,8 +166,7 @@ function M.execute(o)
   record.created_at = record.created_at or record.started_at
   local dir = assert(s:run_dir(id))
   local run_dir = dir:root()
-  record.prompt_path = run_dir .. "/prompt.md"
-  assert(dir:write("prompt.md", o.prompt))
+  record.prompt_path = "runs/" .. id .. "/prompt.md" -- relative to the store's folder
 
   -- Sidecar's own folder, when it is inside the repository, is not the agent's change.
   local own = s.root:sub(1, #repo + 1) == repo .. "/" and s.root:sub(#repo + 2) or nil
@@ -212,8 +213,6 @@ function M.execute(o)
     env[k] = v
   end
 
-  record.status = "running"
-  assert(s:update_run(record))
   local span = t:span("agent")
   local started, h = pcall(proc.spawn, argv, {
     cwd = repo, env = env, stdin = how.prompt ~= "file" and o.prompt or nil, stdout = stdout,
@@ -221,6 +220,7 @@ function M.execute(o)
     timeout_ms = o.timeout_ms, idle_timeout_ms = o.idle_timeout_ms, kill_grace_ms = o.kill_grace_ms,
     name = spec.name,
   })
+  assert(s:write_copy("run", id, record, { { "prompt.md", o.prompt } }))
   local r, killed_after_result, interruption
   if not started then
     local err = h
@@ -332,7 +332,7 @@ function M.execute(o)
     task_id = o.task_id or id, created_at = record.started_at,
     runner = spec.name == "command" and "command" or (spec.name .. "-cli"),
     model_provider = PROVIDERS[spec.name], model = record.model or "default", sandbox = sandbox,
-    repo = repo, command = record.command .. " < " .. record.prompt_path,
+    repo = repo, command = record.command .. " < " .. run_dir .. "/prompt.md",
   }
   local files = {
     { "model.json", json.encode(telemetry.model_json(meta, tsum), { indent = 2 }) .. "\n" },
@@ -341,9 +341,8 @@ function M.execute(o)
   if final then
     files[#files + 1] = { "output.md", final:sub(-1) == "\n" and final or final .. "\n" }
   end
-  assert(dir:write_all(files))
   t:event("run.finished", { status = record.status, reason = record.failure_reason })
-  assert(s:update_run(record))
+  assert(s:update_run(record, files))
   if not o.store then
     s:close()
   end

@@ -139,9 +139,16 @@ local function strings_only(fields)
   return fields
 end
 
----Writes a record's JSON copy (atomic; keys sorted, 2-space indent).
-function Store:write_copy(kind, id, record)
-  local ok, message, code = self.dir:write_json(M.copy_path(kind, id), record)
+---Writes a record's JSON copy (atomic; keys sorted, 2-space indent). A run's `files`
+---({{name, text}...}, names relative to its folder runs/R-0001/) are written in the same batch:
+---each atomic, with their fsyncs side by side.
+function Store:write_copy(kind, id, record, files)
+  local batch = { { M.copy_path(kind, id), json.encode(secrets.redact_value(record), { indent = 2 }) .. "\n" } }
+  for _, f in ipairs(files or {}) do
+    assert(kind == "run", "write_copy: only a run has a folder for files")
+    batch[#batch + 1] = { "runs/" .. id .. "/" .. f[1], f[2] }
+  end
+  local ok, message, code = self.dir:write_all(batch)
   if not ok then
     return nil, ("%s %s is in the store, but its copy %s could not be written: %s"):format(
       kind, id, M.copy_path(kind, id), message), code
@@ -149,7 +156,7 @@ function Store:write_copy(kind, id, record)
   return true
 end
 
-local function create(self, kind, record, fields_of, create_fn)
+local function create(self, kind, record, fields_of, create_fn, files, later)
   local spec = KINDS[kind]
   record.status = record.status or spec.default_status
   record.created_at = record.created_at or M.now()
@@ -164,8 +171,11 @@ local function create(self, kind, record, fields_of, create_fn)
     record[spec.id_key] = nil
     return nil, message, code
   end
+  if later then
+    return record -- the caller writes the copy with write_copy
+  end
   local ok
-  ok, message, code = self:write_copy(kind, id, record)
+  ok, message, code = self:write_copy(kind, id, record, files)
   if not ok then
     return nil, message, code
   end
@@ -181,10 +191,12 @@ function Store:create_task(record)
 end
 
 ---Creates a run (R-0001, ...): `status` "queued" unless given; `parent_run_id` links it to its
----parent (a pipeline step when `pipeline_id` is set, else a replay).
-function Store:create_run(record)
+---parent (a pipeline step when `pipeline_id` is set, else a replay). `files` ({{name, text}...})
+---go into the run's folder together with its copy. With `opts.copy_later` the copy is left to
+---the caller's write_copy (say, once the agent has started, so the fsyncs overlap its run).
+function Store:create_run(record, files, opts)
   check_record(record, "run")
-  return create(self, "run", record, run_fields, self.db.create_run)
+  return create(self, "run", record, run_fields, self.db.create_run, files, opts and opts.copy_later)
 end
 
 ---Saves a changed task record (by its task_id) and its copy; `updated_at` becomes now.
@@ -203,15 +215,15 @@ function Store:update_task(record)
   return record
 end
 
----Saves a changed run record (by its run_id) and its copy.
-function Store:update_run(record)
+---Saves a changed run record (by its run_id) and its copy, with `files` as in create_run.
+function Store:update_run(record, files)
   check_record(record, "run")
   assert(type(record.run_id) == "string", "update_run: the record has no run_id")
   local ok, message, code = self.db:update_run(record.run_id, strings_only(run_fields(record)), encode(record))
   if not ok then
     return nil, message, code
   end
-  ok, message, code = self:write_copy("run", record.run_id, record)
+  ok, message, code = self:write_copy("run", record.run_id, record, files)
   if not ok then
     return nil, message, code
   end

@@ -48,7 +48,28 @@ end
 ---HEAD (nil in a repository without commits) and the id of a tree holding every file of the work
 ---tree as it is now, except those under `exclude` (paths relative to the repository, such as
 ---Sidecar's own ".agent"). Nil and why outside a git repository.
+-- Whether `repo` or a folder above it has a .git (a folder, or a file for a worktree): when none
+-- does (and GIT_DIR is not set) there is no repository and no git needs to run to say so.
+local function in_repository(repo)
+  if os.getenv("GIT_DIR") then
+    return true
+  end
+  local dir = repo
+  for _ = 1, 64 do
+    local f = io.open(dir .. "/.git", "r")
+    if f then
+      f:close()
+      return true
+    end
+    dir = dir .. "/.."
+  end
+  return false
+end
+
 function M.snapshot(repo, exclude)
+  if not in_repository(repo) then
+    return nil, "not a git repository (no .git in " .. repo .. " or above it)"
+  end
   -- One git for both: the folder, then HEAD (in a repository without commits git prints "HEAD"
   -- back and fails, after the folder).
   local cmd = { "git", "-C", repo, "rev-parse", "--absolute-git-dir", "HEAD" }
