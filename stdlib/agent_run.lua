@@ -156,8 +156,7 @@ function M.execute(o)
   for k, v in pairs(o.record or {}) do
     record[k] = v
   end
-  -- The record is in the store now; its copy and prompt.md are written once the agent has
-  -- started (one batch, whose fsyncs overlap the agent's own start-up).
+  -- The record is in the store now; its copy and prompt.md follow as one batch of writes (below).
   local ok, message, code = s:create_run(record, nil, { copy_later = true })
   if not ok then
     return nil, message, code
@@ -213,6 +212,14 @@ function M.execute(o)
     env[k] = v
   end
 
+  -- A command that reads the prompt from its file needs the file first; otherwise the copy and
+  -- prompt.md are written while the agent starts.
+  local function write_copy()
+    assert(s:write_copy("run", id, record, { { "prompt.md", o.prompt } }))
+  end
+  if how.prompt == "file" then
+    write_copy()
+  end
   local span = t:span("agent")
   local started, h = pcall(proc.spawn, argv, {
     cwd = repo, env = env, stdin = how.prompt ~= "file" and o.prompt or nil, stdout = stdout,
@@ -220,7 +227,9 @@ function M.execute(o)
     timeout_ms = o.timeout_ms, idle_timeout_ms = o.idle_timeout_ms, kill_grace_ms = o.kill_grace_ms,
     name = spec.name,
   })
-  assert(s:write_copy("run", id, record, { { "prompt.md", o.prompt } }))
+  if how.prompt ~= "file" then
+    write_copy()
+  end
   local r, killed_after_result, interruption
   if not started then
     local err = h
