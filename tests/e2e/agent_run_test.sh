@@ -12,9 +12,30 @@ scenarios=$root/tests/fixtures/scenarios
 . "$here/lib.sh"
 cd "$work"
 export PATH="$root/.tools/npm/bin:$PATH"
+
+# Ctrl-C during a run: the agent's group is stopped, the run is recorded as interrupted, and the
+# CLI exits 130 saying what it stopped. (No real CLI needed: a command that sleeps.)
+mkdir interrupt && (cd interrupt && git init -q)
+(cd interrupt && exec "$S" -e "require('agent_run').execute({runner = 'command', repo = '.',
+  command = {'sh', '-c', 'echo started; sleep 30'}, prompt = 'wait'})" >out 2>err) &
+spid=$!
+for _ in $(seq 100); do [ -s interrupt/.agent/runs/R-0001/stdout.log ] && break; sleep 0.05; done
+kill -INT "$spid"
+status=0
+wait "$spid" || status=$?
+if [ "$status" = 130 ] && grep -q "interrupted! stopped 1 child process" interrupt/err &&
+  grep -q '"status": "interrupted"' interrupt/.agent/runs/R-0001/run.json &&
+  ! pgrep -f '[s]leep 30' >/dev/null; then
+  passed=$((passed + 1))
+else
+  failed=$((failed + 1))
+  echo "FAIL interrupt: exit $status"; cat interrupt/err; grep '"status"' interrupt/.agent/runs/R-0001/run.json
+fi
+
 if [ "${SIDECAR_SKIP_REAL_CLIS:-}" = 1 ]; then
   echo "SKIP: the real codex and claude CLIs (SIDECAR_SKIP_REAL_CLIS=1)"
-  exit 0
+  finish
+  exit $?
 fi
 if ! command -v codex >/dev/null || ! command -v claude >/dev/null; then
   echo "FAIL: codex or claude is not installed (scripts/setup installs them into .tools/npm)"
