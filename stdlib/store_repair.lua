@@ -173,9 +173,11 @@ end
 function M.rebuild(root, progress)
   progress = progress or function() end
   local report = { root = root, problems = {}, copies_written = {}, tasks = 0, runs = 0, events = 0 }
-  if not artifact.open(root) then
+  local probe = artifact.open(root)
+  if not probe then
     return nil, "no Sidecar folder at " .. root .. " (nothing to rebuild from)", "ENOENT"
   end
+  probe:close()
   local s, message, code = open_for_rebuild(root, report)
   if not s then
     return nil, message, code
