@@ -42,26 +42,6 @@ if ! command -v codex >/dev/null || ! command -v claude >/dev/null; then
   exit 1
 fi
 
-# jv PATH < JSON: the value at PATH (".usage.input", ".commands_run.1.command").
-jv() {
-  "$S" -e "local json = require('json'); local v = json.decode(io.read('a'))
-    for k in ('$1'):gmatch('[^.]+') do if type(v) ~= 'table' then v = nil break end v = v[tonumber(k) or k] end
-    print(v == json.null and 'null' or tostring(v))"
-}
-eq() {
-  if [ "$2" = "$3" ]; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAIL $1: got '$3', expected '$2'"; fi
-}
-start_server() {
-  "$S" model-server --scenario "$2" --log "$work/$1.log" >"$work/$1.out" 2>"$work/$1.err" &
-  pid=$!
-  port=
-  for _ in $(seq 200); do
-    port=$(grep -oP '127\.0\.0\.1:\K[0-9]+' "$work/$1.out" 2>/dev/null | head -n 1)
-    [ -n "$port" ] && return 0
-    sleep 0.025
-  done
-  echo "FAIL $1: the server did not start"; failed=$((failed + 1)); return 1
-}
 stop_server() { kill -TERM "$pid"; wait "$pid" 2>/dev/null; }
 
 # run NAME RUNNER PROMPT [IDLE_MS]: one run in a fresh git repository; the record in NAME.json.

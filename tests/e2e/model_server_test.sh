@@ -30,44 +30,11 @@ check() {
 has() { grep -Pzq -- "(?s)$2" "$1"; }
 lacks() { ! grep -Pzq -- "(?s)$2" "$1"; }
 
-# jv PATH: the value at PATH (".usage.input_tokens", ".content.1.text") of the JSON on stdin.
-jv() {
-  "$S" -e "local json = require('json'); local v = json.decode(io.read('a'))
-    for k in ('$1'):gmatch('[^.]+') do if type(v) ~= 'table' then v = nil break end v = v[tonumber(k) or k] end
-    print(v == json.null and 'null' or tostring(v))"
-}
 
 # line FILE REGEX: the last line of FILE matching REGEX.
 line() { grep -P -- "$2" "$1" | tail -n 1; }
 
-# eq NAME WANT GOT
-eq() {
-  if [ "$2" = "$3" ]; then
-    passed=$((passed + 1))
-  else
-    failed=$((failed + 1))
-    echo "FAIL $1: got '$3', expected '$2'"
-  fi
-}
 
-# start_server NAME SCENARIO [ARGS...]: in the background; sets $pid and $port once it is ready.
-start_server() {
-  local name=$1 scenario=$2
-  shift 2
-  "$S" model-server --scenario "$scenario" --log "$work/$name.log" "$@" >"$work/$name.out" 2>"$work/$name.err" &
-  pid=$!
-  port=
-  for _ in $(seq 200); do
-    port=$(grep -oP '127\.0\.0\.1:\K[0-9]+' "$work/$name.out" 2>/dev/null | head -n 1)
-    [ -n "$port" ] && return 0
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.025
-  done
-  echo "FAIL $name: the server did not start"
-  sed 's/^/  stderr| /' "$work/$name.err"
-  failed=$((failed + 1))
-  return 1
-}
 
 # stop_server NAME SIGNAL: it must exit 0 promptly and leave no process.
 stop_server() {
