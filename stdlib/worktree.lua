@@ -7,124 +7,187 @@
 ---
 --- The tree is written through a private copy of the index (GIT_INDEX_FILE), so the repository's
 --- own index and files are never touched; copying the index first lets git reuse its stat cache
---- instead of hashing every file again.
+--- instead of hashing every file again. Gits that do not depend on each other run side by side:
+--- a snapshot is two steps (add with HEAD beside it, then write-tree), the change two more (add,
+--- then write-tree, diff-index and HEAD together).
 local proc = require("proc")
 
 local M = {}
 
 local TIMEOUT_MS = 120000
 
-local function git(repo, args, env)
+local function command(repo, args, env)
   local cmd = { "git", "-C", repo }
   table.move(args, 1, #args, #cmd + 1, cmd)
-  local ok, r = pcall(proc.run, cmd, { timeout_ms = TIMEOUT_MS, env = env })
+  return { cmd = cmd, env = env, timeout_ms = TIMEOUT_MS }
+end
+
+-- A result's stdout, or nil and why.
+local function output(r)
+  if r.ok then
+    return r.stdout
+  end
+  local why = r.error or (r.stderr or ""):match("^%s*(.-)%s*$")
+  return nil, (why and why ~= "") and why or ("git exited with " .. tostring(r.code or r.signal_name))
+end
+
+-- Runs one spec: its stdout, or nil and why.
+local function run(spec)
+  local ok, r = pcall(proc.run, spec.cmd, { env = spec.env, timeout_ms = spec.timeout_ms })
   if not ok then
     return nil, tostring(r.message or r)
   end
-  if not r.ok then
-    local why = (r.stderr or ""):match("^%s*(.-)%s*$")
-    return nil, why ~= "" and why or ("git exited with " .. tostring(r.code or r.signal_name))
+  return output(r)
+end
+
+-- Runs specs side by side: their results, or nil and why (git could not be started).
+local function side_by_side(specs)
+  local ok, results = pcall(proc.parallel, specs, { max_jobs = #specs })
+  if not ok then
+    return nil, tostring(results.message or results)
   end
-  return r.stdout
+  return results
 end
 
 local function trimmed(text)
   return text and (text:gsub("%s+$", ""))
 end
 
-local function copy_file(from, to)
-  local src = io.open(from, "rb")
-  if not src then
-    return false
+local function read_file(path)
+  local f = io.open(path, "rb")
+  if not f then
+    return nil
   end
-  local data = src:read("a")
-  src:close()
-  local dst = assert(io.open(to, "wb"))
-  dst:write(data)
-  dst:close()
-  return true
+  local data = f:read("a")
+  f:close()
+  return data
 end
 
----HEAD (nil in a repository without commits) and the id of a tree holding every file of the work
----tree as it is now, except those under `exclude` (paths relative to the repository, such as
----Sidecar's own ".agent"). Nil and why outside a git repository.
--- Whether `repo` or a folder above it has a .git (a folder, or a file for a worktree): when none
--- does (and GIT_DIR is not set) there is no repository and no git needs to run to say so.
-local function in_repository(repo)
+-- The git folder of the repository holding `repo`, found as git finds it: the nearest .git in
+-- `repo` or above, a folder, or a file saying "gitdir: PATH" (a linked worktree). Nil when there
+-- is none; "" when GIT_DIR decides (then git itself is asked).
+local function git_dir_of(repo)
   if os.getenv("GIT_DIR") then
-    return true
+    return ""
   end
   local dir = repo
-  for _ = 1, 64 do
-    local f = io.open(dir .. "/.git", "r")
+  for _ = 1, 64 do -- deeper than any real tree; above "/", ".." is "/" again
+    local path = dir .. "/.git"
+    local f = io.open(path, "rb")
     if f then
+      local head = f:read(8) -- nil for a folder
+      local rest = head and f:read("a") or nil
       f:close()
-      return true
+      if not head then
+        return path
+      end
+      local target = (head .. rest):match("^gitdir: *([^\r\n]+)")
+      if not target then
+        return ""
+      end
+      return target:sub(1, 1) == "/" and target or (dir .. "/" .. target)
     end
     dir = dir .. "/.."
   end
-  return false
+  return nil
 end
 
-function M.snapshot(repo, exclude)
-  if not in_repository(repo) then
+-- A private copy of the repository's index (nil when it has none yet: git starts from nothing).
+local function index_copy(repo)
+  local git_dir = git_dir_of(repo)
+  if git_dir == nil then
     return nil, "not a git repository (no .git in " .. repo .. " or above it)"
   end
-  -- One git for both: the folder, then HEAD (in a repository without commits git prints "HEAD"
-  -- back and fails, after the folder).
-  local cmd = { "git", "-C", repo, "rev-parse", "--absolute-git-dir", "HEAD" }
-  local ok, r = pcall(proc.run, cmd, { timeout_ms = TIMEOUT_MS })
-  if not ok then
-    return nil, tostring(r.message or r)
-  end
-  local git_dir, head = (r.stdout or ""):match("^(/[^\n]*)\n([^\n]*)")
-  if not git_dir then
-    local why = (r.stderr or ""):match("^%s*(.-)%s*$")
-    return nil, why ~= "" and why or ("git exited with " .. tostring(r.code or r.signal_name))
-  end
-  if not r.ok or not head:match("^%x+$") then
-    head = nil
+  if git_dir == "" then
+    local out, why = run(command(repo, { "rev-parse", "--absolute-git-dir" }))
+    if not out then
+      return nil, why
+    end
+    git_dir = trimmed(out)
   end
   local index = os.tmpname()
-  if not copy_file(git_dir .. "/index", index) then
-    os.remove(index) -- no index yet: git builds one from nothing
+  local data = read_file(git_dir .. "/index")
+  if data then
+    local f = assert(io.open(index, "wb"))
+    f:write(data)
+    f:close()
+  else
+    os.remove(index)
   end
-  local env = { GIT_INDEX_FILE = index, GIT_OPTIONAL_LOCKS = "0" }
+  return index
+end
+
+local function add_args(exclude)
   local args = { "add", "--all", "--", "." }
   for _, path in ipairs(exclude or {}) do
     args[#args + 1] = ":(exclude)" .. path
   end
-  local tree, why
-  local added
-  added, why = git(repo, args, env)
-  if added then
-    tree, why = git(repo, { "write-tree" }, env)
+  return args
+end
+
+local HEAD = { "rev-parse", "--verify", "--quiet", "HEAD" }
+
+---HEAD (nil in a repository without commits) and the id of a tree holding every file of the work
+---tree as it is now, except those under `exclude` (paths relative to the repository, such as
+---Sidecar's own ".agent"). Nil and why outside a git repository.
+function M.snapshot(repo, exclude)
+  local index, why = index_copy(repo)
+  if not index then
+    return nil, why
+  end
+  local env = { GIT_INDEX_FILE = index, GIT_OPTIONAL_LOCKS = "0" }
+  local results
+  results, why = side_by_side({ command(repo, add_args(exclude), env), command(repo, HEAD) })
+  local tree
+  if results then
+    local added
+    added, why = output(results[1])
+    if added then
+      tree, why = run(command(repo, { "write-tree" }, env))
+    end
   end
   os.remove(index)
   if not tree then
     return nil, why
   end
-  return { head = head, tree = trimmed(tree), exclude = exclude }
+  -- HEAD fails (quietly) in a repository without commits.
+  return { head = results[2].ok and trimmed(results[2].stdout) or nil, tree = trimmed(tree), exclude = exclude }
 end
 
 local STATUS = { A = "added", M = "modified", D = "deleted", T = "type_changed" }
 
 ---The files that differ between a snapshot and the work tree now: {head_before, head_after,
 ---tree_before, tree_after, files = {{path, change = added|modified|deleted|type_changed}}}
----sorted by path; nil and why when the snapshot cannot be taken.
+---sorted by path; nil and why when it cannot be told.
 function M.changes(repo, before)
-  local after, why = M.snapshot(repo, before.exclude)
-  if not after then
+  local index, why = index_copy(repo)
+  if not index then
     return nil, why
   end
-  local out
-  out, why = git(repo, { "diff-tree", "-r", "-z", "--no-renames", "--name-status", before.tree, after.tree })
-  if not out then
+  local env = { GIT_INDEX_FILE = index, GIT_OPTIONAL_LOCKS = "0" }
+  local added, tree, diff, head_after
+  added, why = run(command(repo, add_args(before.exclude), env))
+  if added then
+    local results
+    results, why = side_by_side({
+      command(repo, { "write-tree" }, env),
+      command(repo, { "diff-index", "--cached", "-z", "--no-renames", "--name-status", before.tree }, env),
+      command(repo, HEAD),
+    })
+    if results then
+      tree, why = output(results[1])
+      if tree then
+        diff, why = output(results[2])
+      end
+      head_after = results[3].ok and trimmed(results[3].stdout) or nil
+    end
+  end
+  os.remove(index)
+  if not diff then
     return nil, why
   end
-  local files = {}
-  local fields = {}
-  for field in out:gmatch("([^%z]+)") do
+  local files, fields = {}, {}
+  for field in diff:gmatch("([^%z]+)") do
     fields[#fields + 1] = field
   end
   for i = 1, #fields - 1, 2 do
@@ -132,7 +195,7 @@ function M.changes(repo, before)
   end
   table.sort(files, function(a, b) return a.path < b.path end)
   return {
-    head_before = before.head, head_after = after.head, tree_before = before.tree, tree_after = after.tree,
+    head_before = before.head, head_after = head_after, tree_before = before.tree, tree_after = trimmed(tree),
     files = files,
   }
 end

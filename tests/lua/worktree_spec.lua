@@ -60,6 +60,18 @@ describe("worktree", function()
     expect(status):equals("")
   end)
 
+  it("works in a linked worktree, whose .git is a file naming the git folder", function()
+    local linked = repo .. "-linked"
+    sh("git worktree add -q '" .. linked .. "'")
+    local before = assert(worktree.snapshot(linked))
+    local f = assert(io.open(linked .. "/b.txt", "w"))
+    f:write("changed in the linked tree\n")
+    f:close()
+    local change = assert(worktree.changes(linked, before))
+    os.execute("rm -rf '" .. linked .. "'")
+    expect(change.files):equals({ { path = "b.txt", change = "modified" } })
+  end)
+
   it("works in a repository without commits (no HEAD)", function()
     local fresh = os.tmpname()
     os.remove(fresh)
