@@ -23,7 +23,10 @@ extern "C" void on_sigint_lua(int) {
   sidecar::host::ProcessLoop::interrupt_all();
 }
 
+// Like Ctrl-C, then ends the program. A second SIGTERM terminates at once (the default action),
+// in case Lua never gets control back (a long call inside one C function).
 extern "C" void on_sigterm(int) {
+  std::signal(SIGTERM, SIG_DFL);
   g_terminated = 1;
   g_interrupted = 1;
   if (g_engine) g_engine->interrupt();

@@ -29,7 +29,7 @@ class PromptInterruptScope {
 };
 
 // From now on SIGTERM interrupts like Ctrl-C (children are stopped) and then ends the program:
-// the running chunk raises, the REPL stops reading. For the whole life of the CLI.
+// the running chunk raises, the REPL stops reading. A second SIGTERM terminates at once.
 void install_termination_handler();
 
 // True once SIGTERM arrived.

@@ -113,4 +113,17 @@ expect_run "a non-zero exit is data" 0 '^3\tfalse\n$' '' \
 expect_run "an unknown option is named" 1 '' "proc.run: unknown option 'timeout' \(options: .*timeout_ms" \
   -- "$S" -e 'require("proc").run({"true"}, {timeout = 5})'
 
+# Lua stuck inside one C call (a long gmatch) never sees the first SIGTERM; the second one ends it.
+"$S" -e 'local s = ("x"):rep(300000); for _ in s:gmatch("([^\n]*)\n") do end' &
+stuck=$!
+sleep 0.3
+kill -TERM "$stuck"
+sleep 0.3
+kill -0 "$stuck" 2>/dev/null
+expect_result "the first SIGTERM waits for Lua" test $? = 0
+kill -TERM "$stuck"
+stuck_status=0
+wait "$stuck" || stuck_status=$?
+expect_result "a second SIGTERM ends it at once (got $stuck_status)" test "$stuck_status" = 143
+
 finish
