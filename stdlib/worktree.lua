@@ -92,7 +92,8 @@ local function git_dir_of(repo)
   return nil
 end
 
--- A private copy of the repository's index (nil when it has none yet: git starts from nothing).
+-- The path of a private copy of the repository's index, for GIT_INDEX_FILE (no file there when
+-- the repository has no index yet: git then starts from nothing); nil and why outside git.
 local function index_copy(repo)
   local git_dir = git_dir_of(repo)
   if git_dir == nil then
