@@ -17,19 +17,25 @@ export PATH="$root/.tools/npm/bin:$PATH"
 # CLI exits 130 saying what it stopped. (No real CLI needed: a command that sleeps.)
 mkdir interrupt && (cd interrupt && git init -q)
 (cd interrupt && exec "$S" -e "require('agent_run').execute({runner = 'command', repo = '.',
-  command = {'sh', '-c', 'echo started; sleep 30'}, prompt = 'wait'})" >out 2>err) &
+  command = {'sh', '-c', 'echo started; sleep 37.25'}, prompt = 'wait'})" >out 2>err) &
 spid=$!
 for _ in $(seq 100); do [ -s interrupt/.agent/runs/R-0001/stdout.log ] && break; sleep 0.05; done
 kill -INT "$spid"
 status=0
 wait "$spid" || status=$?
+# The group got SIGTERM; give the kernel a moment to end the sleep (a duration no other process
+# uses, so nothing else matches).
+gone=no
+for _ in $(seq 40); do pgrep -f '[s]leep 37.25' >/dev/null || { gone=yes; break; }; sleep 0.05; done
 if [ "$status" = 130 ] && grep -q "interrupted! stopped 1 child process" interrupt/err &&
-  grep -q '"status": "interrupted"' interrupt/.agent/runs/R-0001/run.json &&
-  ! pgrep -f '[s]leep 30' >/dev/null; then
+  grep -q '"status": "interrupted"' interrupt/.agent/runs/R-0001/run.json && [ $gone = yes ]; then
   passed=$((passed + 1))
 else
   failed=$((failed + 1))
-  echo "FAIL interrupt: exit $status"; cat interrupt/err; grep '"status"' interrupt/.agent/runs/R-0001/run.json
+  echo "FAIL interrupt: exit $status, the sleep gone: $gone"; cat interrupt/err
+  grep '"status"' interrupt/.agent/runs/R-0001/run.json
+  ps -eo pid,pgid,stat,args | grep '[s]leep 37'
+
 fi
 
 if [ "${SIDECAR_SKIP_REAL_CLIS:-}" = 1 ]; then
