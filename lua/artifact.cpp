@@ -3,7 +3,6 @@
 // A folder is a full userdata ("sidecar.artifact_dir") made closed and then opened, as liolib
 // does with files; __gc and __close share one idempotent close. Operational failures (a missing
 // file, a refused path) come back as nil, message, code; wrong argument types raise.
-#include <new>
 #include <optional>
 #include <string>
 #include <utility>
@@ -12,6 +11,7 @@
 #include "artifact_store.hpp"
 #include "boundary.hpp"
 #include "modules.hpp"
+#include "userdata_box.hpp"
 
 namespace sidecar::lua {
 namespace {
@@ -19,16 +19,11 @@ namespace {
 using host::ArtifactDir;
 using host::FsError;
 
-constexpr const char* kDirType = "sidecar.artifact_dir";
-
-struct Box {
-  std::optional<ArtifactDir> dir;  // empty once closed
-};
+constexpr char kDirType[] = "sidecar.artifact_dir";
+using DirHolder = std::optional<ArtifactDir>;
 
 ArtifactDir& check_dir(lua_State* L) {
-  auto* box = static_cast<Box*>(luaL_checkudata(L, 1, kDirType));
-  if (!box->dir) luaL_error(L, "attempt to use a closed artifact folder");
-  return *box->dir;
+  return check_open<DirHolder>(L, kDirType, "artifact folder");
 }
 
 std::string_view check_text(lua_State* L, int index) {
@@ -54,12 +49,10 @@ int push_ok(lua_State* L, bool ok, const FsError& error) {
 int artifact_open(lua_State* L) {
   std::string root = luaL_checkstring(L, 1);
   bool create = lua_toboolean(L, 2);
-  auto* box = static_cast<Box*>(lua_newuserdatauv(L, sizeof(Box), 0));
-  new (box) Box();
-  luaL_setmetatable(L, kDirType);
+  auto* box = new_box<DirHolder>(L, kDirType);
   FsError error;
-  box->dir = ArtifactDir::open(root, create, error);
-  if (!box->dir) return push_failure(L, error);
+  box->value = ArtifactDir::open(root, create, error);
+  if (!box->value) return push_failure(L, error);
   return 1;
 }
 
@@ -156,21 +149,10 @@ int dir_root(lua_State* L) {
   return 1;
 }
 
-// dir:close()   (also __close and __gc; closing twice is harmless)
-int dir_close(lua_State* L) {
-  static_cast<Box*>(luaL_checkudata(L, 1, kDirType))->dir.reset();
-  return 0;
-}
-
-int dir_gc(lua_State* L) {
-  static_cast<Box*>(luaL_checkudata(L, 1, kDirType))->~Box();
-  return 0;
-}
-
 int dir_tostring(lua_State* L) {
-  auto* box = static_cast<Box*>(luaL_checkudata(L, 1, kDirType));
-  if (box->dir) {
-    lua_pushfstring(L, "sidecar.artifact_dir (%s)", box->dir->root().c_str());
+  auto* box = to_box<DirHolder>(L, kDirType);
+  if (box->value) {
+    lua_pushfstring(L, "sidecar.artifact_dir (%s)", box->value->root().c_str());
   } else {
     lua_pushliteral(L, "sidecar.artifact_dir (closed)");
   }
@@ -184,11 +166,11 @@ int open_host_artifact(lua_State* L) {
       {"write", guarded<dir_write>},         {"write_all", guarded<dir_write_all>}, {"append", guarded<dir_append>},
       {"read", guarded<dir_read>},           {"exists", guarded<dir_exists>},       {"make_dirs", guarded<dir_make_dirs>},
       {"create_dir", guarded<dir_create_dir>}, {"list", guarded<dir_list>},         {"root", guarded<dir_root>},
-      {"close", guarded<dir_close>},         {nullptr, nullptr},
+      {"close", guarded<box_close<DirHolder, kDirType>>},         {nullptr, nullptr},
   };
   static const luaL_Reg meta[] = {
-      {"__close", guarded<dir_close>},
-      {"__gc", guarded<dir_gc>},
+      {"__close", guarded<box_close<DirHolder, kDirType>>},
+      {"__gc", guarded<box_gc<DirHolder, kDirType>>},
       {"__tostring", guarded<dir_tostring>},
       {nullptr, nullptr},
   };

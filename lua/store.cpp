@@ -4,7 +4,6 @@
 // files; __gc and __close share one idempotent close. Records cross the boundary as JSON text:
 // stdlib/store.lua encodes and decodes them. Operational failures (a missing record, a locked or
 // foreign database) come back as nil, message, code; wrong argument types raise.
-#include <new>
 #include <optional>
 #include <string>
 #include <utility>
@@ -13,6 +12,7 @@
 #include "boundary.hpp"
 #include "modules.hpp"
 #include "run_store.hpp"
+#include "userdata_box.hpp"
 
 namespace sidecar::lua {
 namespace {
@@ -21,16 +21,11 @@ using host::RecordKind;
 using host::RunStore;
 using host::StoreError;
 
-constexpr const char* kStoreType = "sidecar.store";
-
-struct Box {
-  std::optional<RunStore> store;  // empty once closed
-};
+constexpr char kStoreType[] = "sidecar.store";
+using StoreHolder = std::optional<RunStore>;
 
 RunStore& check_store(lua_State* L) {
-  auto* box = static_cast<Box*>(luaL_checkudata(L, 1, kStoreType));
-  if (!box->store) luaL_error(L, "attempt to use a closed store");
-  return *box->store;
+  return check_open<StoreHolder>(L, kStoreType, "store");
 }
 
 int push_failure(lua_State* L, const StoreError& error) {
@@ -191,13 +186,11 @@ int store_open(lua_State* L) {
     options.durable_fsync = opt_bool_field(L, 2, "durable_fsync");
     if (auto ms = opt_int_field(L, 2, "busy_timeout_ms")) options.busy_timeout_ms = static_cast<int>(*ms);
   }
-  auto* box = static_cast<Box*>(lua_newuserdatauv(L, sizeof(Box), 0));
-  new (box) Box();
-  luaL_setmetatable(L, kStoreType);
+  auto* box = new_box<StoreHolder>(L, kStoreType);
   StoreError error;
   RunStore store;
   if (!store.open(path, error, options)) return push_failure(L, error);
-  box->store = std::move(store);
+  box->value = std::move(store);
   return 1;
 }
 
@@ -508,20 +501,10 @@ int s_integrity(lua_State* L) {
   return 1;
 }
 
-int s_close(lua_State* L) {
-  static_cast<Box*>(luaL_checkudata(L, 1, kStoreType))->store.reset();
-  return 0;
-}
-
-int s_gc(lua_State* L) {
-  static_cast<Box*>(luaL_checkudata(L, 1, kStoreType))->~Box();
-  return 0;
-}
-
 int s_tostring(lua_State* L) {
-  auto* box = static_cast<Box*>(luaL_checkudata(L, 1, kStoreType));
-  if (box->store) {
-    lua_pushfstring(L, "sidecar.store (%s)", box->store->path().c_str());
+  auto* box = to_box<StoreHolder>(L, kStoreType);
+  if (box->value) {
+    lua_pushfstring(L, "sidecar.store (%s)", box->value->path().c_str());
   } else {
     lua_pushliteral(L, "sidecar.store (closed)");
   }
@@ -574,12 +557,12 @@ int open_host_store(lua_State* L) {
       {"usage", guarded<s_usage>},
       {"counter", guarded<s_counter>},
       {"integrity", guarded<s_integrity>},
-      {"close", guarded<s_close>},
+      {"close", guarded<box_close<StoreHolder, kStoreType>>},
       {nullptr, nullptr},
   };
   static const luaL_Reg meta[] = {
-      {"__close", guarded<s_close>},
-      {"__gc", guarded<s_gc>},
+      {"__close", guarded<box_close<StoreHolder, kStoreType>>},
+      {"__gc", guarded<box_gc<StoreHolder, kStoreType>>},
       {"__tostring", guarded<s_tostring>},
       {nullptr, nullptr},
   };

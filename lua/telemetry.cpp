@@ -6,7 +6,6 @@
 // malformed usage, a file that cannot be written) come back as nil, message, code; wrong argument
 // types raise.
 #include <memory>
-#include <new>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -14,6 +13,7 @@
 #include "boundary.hpp"
 #include "modules.hpp"
 #include "telemetry.hpp"
+#include "userdata_box.hpp"
 
 namespace sidecar::lua {
 namespace {
@@ -22,16 +22,11 @@ using host::RunTelemetry;
 using host::TelemetryError;
 using host::TokenUsage;
 
-constexpr const char* kRecorderType = "sidecar.telemetry";
-
-struct Box {
-  std::unique_ptr<RunTelemetry> recorder;  // empty until opened, and once closed
-};
+constexpr char kRecorderType[] = "sidecar.telemetry";
+using RecorderHolder = std::unique_ptr<RunTelemetry>;
 
 RunTelemetry& check_recorder(lua_State* L) {
-  auto* box = static_cast<Box*>(luaL_checkudata(L, 1, kRecorderType));
-  if (!box->recorder) luaL_error(L, "attempt to use a closed telemetry recorder");
-  return *box->recorder;
+  return check_open<RecorderHolder>(L, kRecorderType, "telemetry recorder");
 }
 
 std::string_view check_text(lua_State* L, int index) {
@@ -68,12 +63,10 @@ int push_json(lua_State* L, const std::string& text) {
 int telemetry_open(lua_State* L) {
   std::string root(check_text(L, 1));
   std::string file(opt_text(L, 2, "events.jsonl"));
-  auto* box = static_cast<Box*>(lua_newuserdatauv(L, sizeof(Box), 0));
-  new (box) Box();
-  luaL_setmetatable(L, kRecorderType);  // closed from here on: __gc cleans up whatever happens next
+  auto* box = new_box<RecorderHolder>(L, kRecorderType);  // closed: __gc cleans up whatever happens next
   TelemetryError error;
-  box->recorder = RunTelemetry::open(root, file, error);
-  if (!box->recorder) return push_failure(L, error);
+  box->value = RunTelemetry::open(root, file, error);
+  if (!box->value) return push_failure(L, error);
   return 1;
 }
 
@@ -139,21 +132,10 @@ int rec_file(lua_State* L) {
   return 1;
 }
 
-// rec:close()   (also __close and __gc; closing twice is harmless)
-int rec_close(lua_State* L) {
-  static_cast<Box*>(luaL_checkudata(L, 1, kRecorderType))->recorder.reset();
-  return 0;
-}
-
-int rec_gc(lua_State* L) {
-  static_cast<Box*>(luaL_checkudata(L, 1, kRecorderType))->~Box();
-  return 0;
-}
-
 int rec_tostring(lua_State* L) {
-  auto* box = static_cast<Box*>(luaL_checkudata(L, 1, kRecorderType));
-  if (box->recorder) {
-    lua_pushfstring(L, "sidecar.telemetry (%s/%s)", box->recorder->root().c_str(), box->recorder->file().c_str());
+  auto* box = to_box<RecorderHolder>(L, kRecorderType);
+  if (box->value) {
+    lua_pushfstring(L, "sidecar.telemetry (%s/%s)", box->value->root().c_str(), box->value->file().c_str());
   } else {
     lua_pushliteral(L, "sidecar.telemetry (closed)");
   }
@@ -205,12 +187,12 @@ int open_host_telemetry(lua_State* L) {
       {"end_span", guarded<rec_end_span>}, {"add_usage", guarded<rec_add_usage>},
       {"add_cost", guarded<rec_add_cost>}, {"summary", guarded<rec_summary>},
       {"last_seq", guarded<rec_last_seq>}, {"root", guarded<rec_root>},
-      {"file", guarded<rec_file>},         {"close", guarded<rec_close>},
+      {"file", guarded<rec_file>},         {"close", guarded<box_close<RecorderHolder, kRecorderType>>},
       {nullptr, nullptr},
   };
   static const luaL_Reg meta[] = {
-      {"__close", guarded<rec_close>},
-      {"__gc", guarded<rec_gc>},
+      {"__close", guarded<box_close<RecorderHolder, kRecorderType>>},
+      {"__gc", guarded<box_gc<RecorderHolder, kRecorderType>>},
       {"__tostring", guarded<rec_tostring>},
       {nullptr, nullptr},
   };
