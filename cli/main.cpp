@@ -11,9 +11,12 @@
 #include "engine.hpp"
 #include "model_server_command.hpp"
 #include "prepare_command.hpp"
+#include "project_command.hpp"
 #include "repl.hpp"
+#include "run_command.hpp"
 #include "signals.hpp"
 #include "store_command.hpp"
+#include "task_command.hpp"
 #include "version.hpp"
 
 namespace fs = std::filesystem;
@@ -167,6 +170,12 @@ int main(int argc, char** argv) {
 
   sidecar::cli::PrepareCommand prepare;
   sidecar::cli::add_prepare_command(app, prepare);
+  sidecar::cli::ProjectCommands project;
+  sidecar::cli::add_project_commands(app, project);
+  sidecar::cli::TaskCommands task;
+  sidecar::cli::add_task_commands(app, task);
+  sidecar::cli::RunCommands run;
+  sidecar::cli::add_run_commands(app, run);
   sidecar::cli::StoreCommands store;
   sidecar::cli::add_store_commands(app, store);
   bool doctor_json = false;
@@ -187,10 +196,12 @@ int main(int argc, char** argv) {
     }
     if (args[i].empty() || args[i][0] == '-') continue;
     const std::string& command = args[i];
-    if (command != "script" && command != "repl" && command != "test" && command != "prepare" &&
-        command != "store" && command != "usage" && command != "doctor" && command != "model-server") {
+    static const char* const commands[] = {"init",  "task",  "run",    "capabilities", "script", "repl", "test",
+                                           "prepare", "store", "usage", "doctor", "model-server"};
+    if (std::find(std::begin(commands), std::end(commands), command) == std::end(commands)) {
       return usage_error("unknown command '" + command +
-                         "' (commands: script, repl, test, prepare, store, usage, doctor, model-server)");
+                         "' (commands: init, task, run, capabilities, script, repl, test, prepare, store, usage, "
+                         "doctor, model-server)");
     }
     if (command == "script") {
       std::size_t file = i + 1;
@@ -215,8 +226,11 @@ int main(int argc, char** argv) {
     std::string what = e.what();
     if (what.rfind("-e:", 0) == 0) return usage_error("-e needs Lua code, as in: sidecar -e 'print(1 + 1)'");
     if (what == "file is required") return usage_error("script needs a file: sidecar script FILE.lua [ARGS...]");
-    if (store.store->parsed() && what == "A subcommand is required") {
-      return usage_error("store needs a subcommand: sidecar store check | sidecar store rebuild");
+    if (what == "A subcommand is required") {
+      if (store.store->parsed()) return usage_error("store needs a subcommand: sidecar store check | sidecar store rebuild");
+      if (task.task->parsed()) {
+        return usage_error("task needs a subcommand: create, list, show, import, export or set-status (sidecar task --help)");
+      }
     }
     if (dynamic_cast<const CLI::ExtrasError*>(&e)) {
       std::string extras = what.substr(what.find(':') + 2);
@@ -255,6 +269,12 @@ int main(int argc, char** argv) {
       module = "sidecar_task", function = "cli_prepare", options = sidecar::cli::prepare_options(prepare);
     } else if (sidecar::cli::store_command_call(store, function, options)) {
       module = "store_cli";
+    } else if (sidecar::cli::task_command_call(task, function, options)) {
+      module = "task_cli";
+    } else if (sidecar::cli::run_command_call(run, function, options)) {
+      module = "run_cli";
+    } else if (sidecar::cli::project_command_call(project, function, options)) {
+      module = "project_cli";
     } else if (doctor->parsed()) {
       module = "doctor", function = "cli", options = {{"json", doctor_json}};
     }

@@ -1,5 +1,9 @@
-// host.time: clocks. Monotonic time is system-wide on Linux, so a parent process can compare it
-// with a child's (the start-up benchmark does).
+// host.time: clocks, a short sleep, and whether a stream is a terminal. Monotonic time is
+// system-wide on Linux, so a parent process can compare it with a child's (the start-up
+// benchmark does).
+#include <unistd.h>
+
+#include <cerrno>
 #include <ctime>
 
 #include "boundary.hpp"
@@ -26,12 +30,31 @@ int time_wall_ms(lua_State* L) {
   return 1;
 }
 
+// time.sleep_ms(ms): sleeps up to 1000 ms at a time, so a loop of sleeps stays interruptible
+// (Ctrl-C is seen between Lua instructions, never inside a C call).
+int time_sleep_ms(lua_State* L) {
+  lua_Integer ms = luaL_checkinteger(L, 1);
+  luaL_argcheck(L, ms >= 0 && ms <= 1000, 1, "expected 0 to 1000 milliseconds");
+  timespec ts{static_cast<time_t>(ms / 1000), static_cast<long>(ms % 1000) * 1000000};
+  while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+  }
+  return 0;
+}
+
+// time.isatty(fd) -> boolean: whether fd (0, 1 or 2) is a terminal (for live progress lines)
+int time_isatty(lua_State* L) {
+  lua_pushboolean(L, isatty(static_cast<int>(luaL_checkinteger(L, 1))) == 1);
+  return 1;
+}
+
 }  // namespace
 
 int open_host_time(lua_State* L) {
   static const luaL_Reg functions[] = {
       {"monotonic_ns", guarded<time_monotonic_ns>},
       {"wall_ms", guarded<time_wall_ms>},
+      {"sleep_ms", guarded<time_sleep_ms>},
+      {"isatty", guarded<time_isatty>},
       {nullptr, nullptr},
   };
   luaL_newlib(L, functions);

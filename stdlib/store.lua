@@ -288,7 +288,13 @@ end
 
 ---Stores one validation step's result; returns its seq.
 function Store:add_validation(run_id, result)
-  return self.db:add_validation(run_id, result)
+  local fields = {} -- json.null (an unknown exit code, no name) is a missing field to the store
+  for k, v in pairs(result) do
+    if v ~= json.null then
+      fields[k] = v
+    end
+  end
+  return self.db:add_validation(run_id, fields)
 end
 
 function Store:validation(run_id)

@@ -112,6 +112,7 @@ end
 
 local PACKET = object({
   { "task_id", TASK_ID },
+  { "source_task_id", TEXT }, -- the id an imported packet had where it came from
   { "version", { kind = "version", default = M.VERSION } },
   { "title", { kind = "string", non_empty = true, required = true } },
   { "type", enum(M.TYPES, "feature") },

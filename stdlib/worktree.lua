@@ -128,6 +128,17 @@ end
 
 local HEAD = { "rev-parse", "--verify", "--quiet", "HEAD" }
 
+-- git refuses an exclude pathspec that names an ignored path ("The following paths are ignored
+-- by one of your .gitignore files"); an ignored path is left out anyway, so the add is redone
+-- without excludes. Returns the output (or nil, why) and the excludes that worked.
+local function add_again_if_ignored(repo, env, exclude, out, why)
+  if out or not exclude or not tostring(why):find("ignored by one of your .gitignore files", 1, true) then
+    return out, why, exclude
+  end
+  out, why = run(command(repo, add_args(nil), env))
+  return out, why, nil
+end
+
 ---HEAD (nil in a repository without commits) and the id of a tree holding every file of the work
 ---tree as it is now, except those under `exclude` (paths relative to the repository, such as
 ---Sidecar's own ".agent"). Nil and why outside a git repository.
@@ -143,6 +154,7 @@ function M.snapshot(repo, exclude)
   if results then
     local added
     added, why = output(results[1])
+    added, why, exclude = add_again_if_ignored(repo, env, exclude, added, why)
     if added then
       tree, why = run(command(repo, { "write-tree" }, env))
     end
@@ -168,6 +180,7 @@ function M.changes(repo, before)
   local env = { GIT_INDEX_FILE = index, GIT_OPTIONAL_LOCKS = "0" }
   local added, tree, diff, head_after
   added, why = run(command(repo, add_args(before.exclude), env))
+  added, why = add_again_if_ignored(repo, env, before.exclude, added, why)
   if added then
     local results
     results, why = side_by_side({

@@ -1,0 +1,141 @@
+--- The queue of ready tasks: `sidecar run queue` (which tasks can run now, and why the others
+--- wait) and `sidecar run start-ready` (run them N at a time until none is ready).
+---
+--- A task is ready when its status is "ready" and every task it depends on is "done". As runs
+--- end, tasks that depended on them become ready and start too. Each run is a `sidecar run`
+--- process of its own, so runs share nothing but the store.
+local clock = require("host.time")
+local duration = require("duration")
+local json = require("json")
+local proc = require("proc")
+
+local M = {}
+
+local STDERR_TAIL = 8192
+local GOOD = { review = true, completed = true }
+
+---{ready = {task...}, blocked = {{task, reasons = {...}}...}}: tasks with status "ready", oldest
+---first, split by whether their dependencies are done.
+function M.queue(s)
+  local tasks = assert(s:list_tasks({ limit = 0 }))
+  local by_id = {}
+  for _, t in ipairs(tasks) do
+    by_id[t.task_id] = t
+  end
+  local ready, blocked = {}, {}
+  for i = #tasks, 1, -1 do
+    local t = tasks[i]
+    if t.status == "ready" then
+      local reasons = {}
+      for _, dep in ipairs(type(t.dependencies) == "table" and t.dependencies or {}) do
+        local d = by_id[dep]
+        if not d then
+          reasons[#reasons + 1] = ("depends on %s, which does not exist"):format(dep)
+        elseif d.status ~= "done" then
+          reasons[#reasons + 1] = ("waits for %s (%s)"):format(dep, d.status)
+        end
+      end
+      if #reasons == 0 then
+        ready[#ready + 1] = t
+      else
+        blocked[#blocked + 1] = { task = t, reasons = reasons }
+      end
+    end
+  end
+  return { ready = ready, blocked = blocked }
+end
+
+local function now_ms()
+  return clock.monotonic_ns() // 1000000
+end
+
+-- The live line on a terminal: "done 3 · running 2 · failed 1 · 12.3s", redrawn in place.
+local function progress_line(state, started_ms)
+  return ("\r\27[Kstart-ready: done %d · running %d · failed %d · %s"):format(state.done, state.running,
+    state.failed, duration.format(now_ms() - started_ms))
+end
+
+-- What one `sidecar run T --json` child reported: its steps, or a failure from its stderr.
+local function child_outcome(task_id, r)
+  local ok, env = pcall(json.decode, r.stdout or "")
+  local steps = ok and type(env) == "table" and type(env.data) == "table" and env.data.steps or nil
+  if type(steps) == "table" and #steps > 0 then
+    local last = steps[#steps]
+    return { task_id = task_id, run_id = last.run_id, status = last.status, ok = GOOD[last.status] == true,
+      duration_ms = last.duration_ms, reason = last.failure_reason or (last.blockers and last.blockers[1]) }
+  end
+  local err = ok and type(env) == "table" and type(env.errors) == "table" and env.errors[1]
+  local said = err or (r.stderr or ""):match("([^\n]+)\n*$") or ("exit " .. tostring(r.code))
+  return { task_id = task_id, ok = false, status = "failed", reason = said }
+end
+
+---Runs every ready task, `jobs` at a time, starting tasks as they become ready, until none is
+---ready and none is running. o: jobs, runner, dry_run, progress (live line on stderr).
+---Returns the list of outcomes {task_id, run_id, status, ok, duration_ms, reason} in the order
+---they ended.
+function M.start_ready(s, o)
+  local jobs = o.jobs
+  local argv0 = proc.executable()
+  local started, running, outcomes = {}, {}, {}
+  local state = { done = 0, running = 0, failed = 0 }
+  local t0 = now_ms()
+  local function launch(task)
+    local argv = { argv0, "run", task.task_id, "--json", "--root", s.root }
+    if o.runner then
+      argv[#argv + 1] = "--runner"
+      argv[#argv + 1] = o.runner
+    end
+    if o.dry_run then
+      argv[#argv + 1] = "--dry-run"
+    end
+    started[task.task_id] = true
+    running[#running + 1] = { task_id = task.task_id, handle = proc.spawn(argv,
+      { stdout = true, stderr = { collect = true }, max_output = STDERR_TAIL, name = "run " .. task.task_id }) }
+    if not o.progress then
+      io.stderr:write(("sidecar: start-ready: %s started\n"):format(task.task_id))
+    end
+  end
+  while true do
+    -- Dry runs finish no task, so each ready task is run once; real runs may free dependents.
+    for _, task in ipairs(M.queue(s).ready) do
+      if #running >= jobs then
+        break
+      end
+      if not started[task.task_id] then
+        launch(task)
+      end
+    end
+    state.running = #running
+    if #running == 0 then
+      break
+    end
+    if o.progress then
+      io.stderr:write(progress_line(state, t0))
+    end
+    local handles = {}
+    for i, r in ipairs(running) do
+      handles[i] = r.handle
+    end
+    local finished, i = proc.wait_any(handles, 1000)
+    if finished then
+      local entry = table.remove(running, i)
+      local outcome = child_outcome(entry.task_id, finished:wait())
+      outcomes[#outcomes + 1] = outcome
+      if outcome.ok or outcome.status == "dry_run" then
+        state.done = state.done + 1
+      else
+        state.failed = state.failed + 1
+      end
+      if not o.progress then
+        io.stderr:write(("sidecar: start-ready: %s %s%s\n"):format(entry.task_id, outcome.status,
+          outcome.run_id and (" (" .. outcome.run_id .. ")") or ""))
+      end
+    end
+  end
+  if o.progress then
+    io.stderr:write(progress_line(state, t0), "\n")
+  end
+  return outcomes
+end
+
+return M

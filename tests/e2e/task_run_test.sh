@@ -1,0 +1,213 @@
+#!/usr/bin/env bash
+# End-to-end: tasks and runs as a user drives them, with the fake agent (replaying recorded codex
+# and claude streams) and plain commands as runners: init, task create/import/export, run with
+# validation and auto-approve, a failing validation, a pipeline codex,claude, replays, review,
+# the queue and start-ready -j 4 on 12 tasks with dependencies, background runs (waited, tailed,
+# killed), a continued session, and bad input that leaves the store untouched.
+set -u
+S=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+F=$root/tests/fixtures
+. "$here/lib.sh"
+cd "$work"
+
+# new_repo NAME [CONFIG_LINES]: a git repository with `sidecar init` done, the fake agent as
+# codex and claude, and CONFIG_LINES added to the config's `runners` table.
+new_repo() {
+  mkdir "$work/$1" && cd "$work/$1" && git init -q && git -c user.email=t@e -c user.name=t commit -q --allow-empty -m init
+  "$S" init >/dev/null
+  REPLAY_CODEX=${REPLAY_CODEX:-$F/captures/codex_exec_json_text_turn.jsonl} \
+  REPLAY_CLAUDE=${REPLAY_CLAUDE:-$F/captures/claude_stream_json_text_turn.jsonl} \
+  EXTRA=${2:-} AUTO=${AUTO:-true} S_BIN=$S F_DIR=$F "$S" -e '
+    local f = assert(io.open(".agent/config.lua")); local text = f:read("a"); f:close()
+    local S, F = os.getenv("S_BIN"), os.getenv("F_DIR")
+    local function fake(replay) return ("{ %q, \"script\", %q, %q }"):format(S, F .. "/fake_agent.lua", replay) end
+    text = text:gsub("  runners = {\n", function() return "  runners = {\n    codex = { program = " ..
+      fake(os.getenv("REPLAY_CODEX")) .. " },\n    claude = { program = " .. fake(os.getenv("REPLAY_CLAUDE")) ..
+      " },\n" .. os.getenv("EXTRA") .. "\n" end, 1)
+    text = text:gsub("auto_approve_on_all_green = false", "auto_approve_on_all_green = " .. os.getenv("AUTO"))
+    f = assert(io.open(".agent/config.lua", "w")); f:write(text); f:close()'
+}
+# field FILE PATH: a value of a JSON file.
+field() { jv "$2" <"$1"; }
+
+# --- init and capabilities ------------------------------------------------------------------
+mkdir fresh && cd fresh && git init -q
+expect_run "init" 0 "initialised \./\.agent: wrote \./\.agent/config\.lua" "^$" -- "$S" init
+expect_run "init again keeps the config" 0 "config\.lua kept" "" -- "$S" init
+eq "init: .agent ignores itself" "*" "$(cat .agent/.gitignore)"
+eq "init: git sees nothing" "" "$(git status --short)"
+expect_run "the config runs" 0 "^codex\t30m\ttrue\n$" "" -- "$S" -e \
+  'local c = assert(require("config").load(".agent")); print(c.runner, c.timeout, c.pipeline.stop_on_failure)'
+"$S" capabilities --json >caps.json
+eq "capabilities: envelope ok" "true" "$(field caps.json .ok)"
+eq "capabilities: contract" "1.0" "$(field caps.json .data.contract_version)"
+expect_run "capabilities lists features" 0 "pipelines.*replay.*background-runs.*sessions" "" -- "$S" capabilities
+cd "$work"
+
+# --- create, run, validate, auto-approve -------------------------------------------------------
+new_repo green
+expect_run "task create" 0 "^created T-0001: Fix the parser \(ready\)\n$" "" -- "$S" task create \
+  --title "Fix the parser" --goal "CRLF accepted" --status ready --validate-cmds "typecheck:true,test@30s:echo tests pass"
+expect_run "run: validated and auto-approved" 0 \
+  "^R-0001 completed: Hello from the mock model\.\nauto-approved: all 2 validation steps passed\n$" \
+  "validation 1/2 typecheck: true.*validation 2/2 test: echo tests pass" -- "$S" run T-0001
+R=.agent/runs/R-0001/run.json
+eq "auto: review_state" "approved" "$(field $R .review_state)"
+eq "auto: reviewed_by" "sidecar:auto" "$(field $R .reviewed_by)"
+eq "auto: note" "auto-approved: all 2 validation steps passed" "$(field $R .review_note)"
+eq "auto: task done" "done" "$(field .agent/tasks/T-0001.json .status)"
+eq "validation: kind" "typecheck" "$(field $R .validation.1.kind)"
+eq "validation: test timeout from kind@30s" "30000" "$(field $R .validation.2.timeout_ms)"
+eq "validation: default typecheck timeout" "180000" "$(field $R .validation.1.timeout_ms)"
+eq "validation: snippet" "tests pass" "$(field $R .validation.2.output_snippet | tr -d '\n')"
+eq "validation: result fields" "command duration_ms exit_code kind name ok output_snippet timed_out timeout_ms" \
+  "$("$S" -e 'local r = require("json").decode(io.read("a")).validation[1]; local k = {}
+    for n in pairs(r) do k[#k + 1] = n end table.sort(k) print(table.concat(k, " "))' <$R)"
+eq "decision.md by sidecar:auto" "Decider: sidecar:auto" "$(grep Decider .agent/runs/R-0001/decision.md)"
+eq "task result records the run" "Hello from the mock model." "$(field .agent/tasks/T-0001.json .result.summary)"
+expect_run "run list" 0 "RUN +TASK +RUNNER.*\nR-0001 +T-0001 +codex +- +completed +approved" "" -- "$S" run list
+"$S" run show R-0001 --json >show.json
+eq "run show --json: envelope" "run show true" "$(field show.json .command) $(field show.json .ok)"
+eq "run show --json: usage" "120" "$(field show.json .data.usage.total)"
+expect_run "run show" 0 "Status: +completed.*Validation:.*ok +typecheck +true.*2 steps: 2 passed" "" -- \
+  "$S" run show R-0001
+
+# --- a failing validation blocks the task ------------------------------------------------------
+AUTO=false new_repo red
+"$S" task create --title "Red" --validate-cmds "lint:true,test:echo 3 failures; exit 1" >/dev/null
+expect_run "failing validation: exit 1" 1 "^R-0001 blocked" "FAILED \(exit 1\)" -- "$S" run T-0001
+eq "failing validation: task blocked" "blocked" "$(field .agent/tasks/T-0001.json .status)"
+eq "failing validation: blocker names the kind" "validation failed: test step 'echo 3 failures; exit 1' exited with code 1" \
+  "$(field .agent/tasks/T-0001.json .blockers.1)"
+expect_run "run review lists the blocked run" 0 "R-0001 +T-0001 +Red" "" -- "$S" run review
+expect_run "run approve overrides" 0 "R-0001 approved by" "" -- "$S" run approve R-0001 --note "flaky test"
+expect_run "approve twice: refused" 1 "^$" "already approved" -- "$S" run approve R-0001
+eq "approve: task done" "done" "$(field .agent/tasks/T-0001.json .status)"
+"$S" task create --title "No checks" >/dev/null
+expect_run "no validation: waits for a person" 0 "waiting for review" "" -- "$S" run T-0002
+expect_run "run block" 0 "R-0002 blocked" "" -- "$S" run block R-0002 --reason "wrong approach" --decision escalate
+eq "block: decision.md" "Decision: escalate" "$(grep ^Decision: .agent/runs/R-0002/decision.md)"
+eq "block: task blocked" "blocked" "$(field .agent/tasks/T-0002.json .status)"
+
+# --- pipeline and replay -------------------------------------------------------------------------
+new_repo pipe
+"$S" task create --title "Pipe" --goal "Two views" >/dev/null
+expect_run "pipeline codex,claude" 0 \
+  "^step 1/2 +codex +builder +R-0001 +review .*\nstep 2/2 +claude +builder +R-0002 +review " "" -- \
+  "$S" run T-0001 --runner codex,claude --agent-role builder
+eq "pipeline: step 2's parent" "R-0001" "$(field .agent/runs/R-0002/run.json .parent_run_id)"
+eq "pipeline: shared id" "R-0001 R-0001" \
+  "$(field .agent/runs/R-0001/run.json .pipeline_id) $(field .agent/runs/R-0002/run.json .pipeline_id)"
+eq "pipeline: step numbers" "1/2 2/2" "$(field .agent/runs/R-0001/run.json .pipeline_step)/$(field .agent/runs/R-0001/run.json .pipeline_total) $(field .agent/runs/R-0002/run.json .pipeline_step)/$(field .agent/runs/R-0002/run.json .pipeline_total)"
+expect_run "pipeline: previous runner context" 0 "## Previous runner context\n\nRun R-0001 by codex as builder ended review\." \
+  "" -- cat .agent/runs/R-0002/prompt.md
+expect_run "pipeline: show links the steps" 0 "Pipeline: +R-0001 step 2 of 2.*Previous step: +step 1/2" "" -- \
+  "$S" run show R-0002
+"$S" run T-0001 --runner codex,claude --json >pipe.json 2>/dev/null
+eq "pipeline --json: two steps" "R-0003 R-0004" "$(field pipe.json .data.steps.1.run_id) $(field pipe.json .data.steps.2.run_id)"
+expect_run "replay --same-prompt" 0 "^R-0005 review" "" -- "$S" run replay R-0002 --same-prompt --reason "again"
+expect_run "replay --same-prompt: the prompt byte for byte" 0 "" "" -- cmp .agent/runs/R-0002/prompt.md .agent/runs/R-0005/prompt.md
+eq "replay: reason" "again" "$(field .agent/runs/R-0005/run.json .replay_reason)"
+eq "replay: parent" "R-0002" "$(field .agent/runs/R-0005/run.json .parent_run_id)"
+eq "replay: parent's runner" "claude" "$(field .agent/runs/R-0005/run.json .runner_type)"
+expect_run "replay recompiles" 0 "^R-0006 dry_run" "" -- "$S" run replay R-0002 --agent-role reviewer --dry-run
+expect_run "replay recompiled: a different prompt" 1 "" "" -- cmp -s .agent/runs/R-0002/prompt.md .agent/runs/R-0006/prompt.md
+expect_run "replay recompiled: the new role" 0 "Act as: reviewer\." "" -- cat .agent/runs/R-0006/prompt.md
+expect_run "show: replayed as" 0 "Replayed as: +R-0005, R-0006" "" -- "$S" run show R-0002
+expect_run "show: replay of" 0 "Replay of: +R-0002 \(reason: again\)" "" -- "$S" run show R-0005
+cat >"$work/editor.sh" <<'ED'
+#!/bin/sh
+printf 'Edited by hand.\n' >"$1"
+ED
+chmod +x "$work/editor.sh"
+expect_run "replay --edit-prompt" 0 "^R-0007 " "" -- env VISUAL="$work/editor.sh" "$S" run replay R-0001 --edit-prompt
+eq "replay --edit-prompt: the edited text ran" "Edited by hand." "$(cat .agent/runs/R-0007/prompt.md)"
+expect_run "run --dry-run executes nothing" 0 "^R-0008 dry_run: prompt in \.agent/runs/R-0008/prompt\.md" "" -- \
+  "$S" run T-0001 --dry-run
+eq "dry run: no agent output" "no" "$([ -e .agent/runs/R-0008/agent.jsonl ] && echo yes || echo no)"
+
+# --- bad input: clear errors, the right exit status, the store untouched -----------------------
+cd "$work/green"
+snapshot() { (cd .agent && find tasks runs -type f | sort | xargs sha256sum; "$S" run list --json --limit 0 | sed 's/"version": "[^"]*"//'); }
+snapshot >before.txt
+expect_run "unknown task" 1 "^$" "sidecar: run: no task T-0042 \(see sidecar task list\)" -- "$S" run T-0042
+expect_run "not a task id" 2 "^$" "not a task id" -- "$S" run "../x"
+expect_run "malformed --validate-cmds" 2 "^$" "entry 2 'tset@30s:npm test': unknown kind 'tset'" -- \
+  "$S" task create --title x --validate-cmds "lint:true,tset@30s:npm test"
+printf '{"title": "T", "priority": 3, "scope": {"in_scop": []}}' >bad.json
+expect_run "packet with a wrong field type" 1 "^$" "bad\.json: not a valid task packet \(2 problems\).*priority: .*scope\.in_scop: unknown field" -- \
+  "$S" task import bad.json
+expect_run "replay of a run that does not exist" 1 "^$" "no run R-0099" -- "$S" run replay R-0099
+expect_run "--json error envelope" 1 '"command": "run",.*"errors": \[\n +"no task T-0042.*"ok": false' "" -- "$S" run T-0042 --json
+expect_run "unknown runner" 2 "^$" "unknown runner 'gpt' \(known: codex, claude, command" -- "$S" run T-0001 --runner gpt
+expect_run "bad --timeout" 2 "^$" "--timeout: 'soon' is not a duration" -- "$S" run T-0001 --timeout soon
+expect_run "bad status" 2 "^$" "unknown status 'finished'" -- "$S" task set-status T-0001 finished
+expect_run "full access needs the flag" 2 "^$" "needs --allow-full-auto" -- "$S" run T-0001 --sandbox danger-full-access
+snapshot >after.txt
+expect_run "the store is untouched by refused commands" 0 "" "" -- cmp before.txt after.txt
+
+# --- import and export ---------------------------------------------------------------------------
+cat >packet.json <<'JSON'
+{"version": "1.0", "task_id": "T-001", "title": "Add import flow", "type": "feature", "status": "ready",
+ "summary": "Users import CSV", "goal": "CSV import works",
+ "scope": {"in_scope": ["parser"], "out_of_scope": ["UI"]},
+ "execution": {"commands": {"validation": [{"kind": "typecheck", "command": "true"},
+   {"kind": "test", "command": "true", "timeout_ms": 900000}, "bash scripts/smoke.sh"]}},
+ "dependencies": [], "tags": ["import"]}
+JSON
+expect_run "task import" 0 "^imported T-001 as T-0002: Add import flow \(ready\)" "" -- "$S" task import packet.json
+"$S" task export T-0002 >exported.json
+eq "export: the string entry became custom" "custom" "$(field exported.json .execution.commands.validation.3.kind)"
+eq "export: source id kept" "T-001" "$(field exported.json .source_task_id)"
+expect_run "export -o" 0 "^$" "exported T-0002 to out\.json" -- "$S" task export T-0002 -o out.json
+expect_run "export round-trips" 0 "" "" -- cmp exported.json out.json
+expect_run "task show" 0 "T-0002  Add import flow.*Validation:\n  - typecheck: true\n  - test: true\n  - custom: bash scripts/smoke\.sh" "" -- \
+  "$S" task show T-0002
+expect_run "task list --status" 0 "T-0002 +ready" "" -- "$S" task list --status ready
+
+# --- the queue, and start-ready -j 4 on 12 tasks with dependencies ------------------------------
+# The agent is a command that logs when it starts and ends (the task id is on the prompt's first
+# line), so the order and the parallelism can be checked afterwards.
+new_repo queue "    command = { command = { \"sh\", \"-c\", \"p=\$(cat); t=\$(printf '%s' \\\"\$p\\\" | head -n 1 | cut -d' ' -f3 | tr -d :); echo start \$t \$(date +%s%N) >>$work/queue.log; sleep 0.3; echo end \$t \$(date +%s%N) >>$work/queue.log; echo done \$t\" } },"
+deps=("" "" "" "" "1" "1 2" "3" "4" "5 6" "7" "9 10" "8")
+for i in $(seq 1 12); do
+  args=()
+  for d in ${deps[$((i - 1))]}; do args+=(--depends-on "$(printf 'T-%04d' "$d")"); done
+  "$S" task create --title "Task $i" --status ready --validate-cmds "test:true" "${args[@]}" >/dev/null
+done
+expect_run "queue: ready and waiting" 0 "T-0001 +ready.*T-0004 +ready.*T-0005 +blocked: waits for T-0001 \(ready\).*T-0011 +blocked: waits for T-0009 \(ready\); waits for T-0010 \(ready\)" "" -- \
+  "$S" run queue
+"$S" run queue --json >queue.json
+eq "queue --json: 4 ready" "T-0004" "$(field queue.json .data.ready.4.task_id)"
+expect_run "start-ready -j 4" 0 "T-0001 +R-0001 +completed.*12 runs in" "" -- "$S" run start-ready -j 4 --runner command
+LOG=$work/queue.log expect_run "start-ready: all done, dependencies first, at most 4 at a time" 0 "^12 done, order ok, max 4\n$" "" -- \
+  "$S" -e '
+  local ev, done = {}, 0
+  for line in io.lines(os.getenv("LOG")) do
+    local what, t, ns = line:match("^(%a+) (T%-%d+) (%d+)$")
+    ev[#ev + 1] = { what = what, t = t, ns = tonumber(ns) }
+  end
+  table.sort(ev, function(a, b) return a.ns < b.ns end)
+  local ended, running, max, ok = {}, 0, 0, true
+  local deps = { ["T-0005"] = { "T-0001" }, ["T-0006"] = { "T-0001", "T-0002" }, ["T-0007"] = { "T-0003" },
+    ["T-0008"] = { "T-0004" }, ["T-0009"] = { "T-0005", "T-0006" }, ["T-0010"] = { "T-0007" },
+    ["T-0011"] = { "T-0009", "T-0010" }, ["T-0012"] = { "T-0008" } }
+  for _, e in ipairs(ev) do
+    if e.what == "start" then
+      running = running + 1
+      max = math.max(max, running)
+      for _, d in ipairs(deps[e.t] or {}) do ok = ok and ended[d] ~= nil end
+    else
+      running = running - 1
+      ended[e.t] = true
+      done = done + 1
+    end
+  end
+  print(("%d done, order %s, max %d"):format(done, ok and "ok" or "WRONG", max))'
+eq "start-ready: every task done" "12" "$("$S" task list --status done --json | "$S" -e 'print(#require("json").decode(io.read("a")).data)')"
+expect_run "start-ready: nothing left" 0 "no tasks are ready" "" -- "$S" run start-ready -j 2
+expect_run "start-ready: bad -j" 2 "^$" "-j '0': expected a whole number" -- "$S" run start-ready -j 0
+
+finish
