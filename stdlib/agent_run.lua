@@ -14,6 +14,24 @@
 --- ends the CLI's whole process group. An outcome that cannot be known (killed after its result,
 --- a stream cut mid-line, an exit without a result) is `outcome_unknown`, never success or failure.
 --- Ctrl-C records the run as `interrupted` and then raises as usual.
+---
+--- Sessions. A run is ephemeral by default: the CLI keeps no session (codex --ephemeral, claude
+--- --no-session-persistence). `ephemeral = false` makes it continuable, and a later run continues
+--- it with `resume`, most simply built from the earlier record:
+---
+---   local first = agent_run.execute({runner = "codex", prompt = p1, ephemeral = false})
+---   local resume = assert(agent_run.continuation(first))
+---   local second = agent_run.execute({runner = first.runner_type, prompt = p2, resume = resume})
+---
+--- resume = {session_id = "...", usage = <the previous run's `usage_reported`, or nil>,
+--- cost_usd = <the previous run's `cost_reported_usd`, or nil>, run_id = <that run, or nil>}.
+--- A resumed session reports some figures for the whole session (codex: usage; claude:
+--- total_cost_usd): the record's `usage` and `cost_usd` (and telemetry, model.json) are this run's
+--- own, the report minus the previous report, field by field; `usage_reported` and
+--- `cost_reported_usd` keep what the CLI said, for the next continuation to subtract. A share that
+--- cannot be known that way (no previous report, or a smaller one) is unknown (json.null / nil),
+--- never a guess, and `warnings` says why. The record also has `session_id`, `ephemeral`, and for a
+--- continuation `resumed_session` (and `resumed_run`).
 local agent_events = require("agent_events")
 local clock = require("host.time")
 local errors = require("errors")
@@ -35,7 +53,15 @@ M.DEFAULTS = {
 }
 local STDERR_TAIL = 64 * 1024
 local SUMMARY_CHARS = 200
+---The longest final message kept (output.md, markers, summary): its last bytes when longer; the
+---whole output stays in agent.jsonl or stdout.log.
+M.MAX_FINAL = 8 * 1024 * 1024
+local USD_DIGITS = 1e12 -- a cost difference is rounded to 1e-12 USD (no float noise)
 local PROVIDERS = { codex = "openai", claude = "anthropic" }
+local USAGE_FIELD = {}
+for _, k in ipairs(telemetry.USAGE_FIELDS) do
+  USAGE_FIELD[k] = true
+end
 
 local function now_ms()
   return clock.monotonic_ns() // 1000000
@@ -67,6 +93,34 @@ local function last_line(text)
   return type(text) == "string" and text:match("([^\n]+)\n*$") or nil
 end
 
+-- The line of stderr that says why: the last "Error: ..." line (codex follows it with a stack
+-- backtrace), else the last line.
+local function reason_line(text)
+  if type(text) ~= "string" then
+    return nil
+  end
+  local said
+  for line in text:gmatch("[^\n]+") do
+    if line:match("^%s*[Ee]rror[:%s]") then
+      said = line
+    end
+  end
+  return said or last_line(text)
+end
+
+-- The last `max` bytes of a file (the whole when shorter) and its size; nil when unreadable.
+local function read_tail(path, max)
+  local f = io.open(path, "rb")
+  if not f then
+    return nil
+  end
+  local size = f:seek("end")
+  f:seek("set", size > max and size - max or 0)
+  local text = f:read("a")
+  f:close()
+  return text, size
+end
+
 -- Shows an argv for people (model.md, events): words with spaces or quotes are quoted.
 local function shown(argv)
   local out = {}
@@ -94,12 +148,48 @@ local function outcome(r, s, dialect, killed_after_result, o)
     return "failed", s.failure or "the agent reported an error"
   elseif r.code ~= 0 then
     local why = r.code and ("exited with code " .. r.code) or ("ended by " .. tostring(r.signal_name))
-    local said = last_line(r.stderr)
+    local said = reason_line(r.stderr)
     return "failed", said and (why .. ": " .. said) or why
   elseif dialect and not s.completed then
     return "outcome_unknown", "the agent exited without a final result event"
   end
   return "review", nil
+end
+
+local function bad_resume(message)
+  errors.raise("bad_option", "agent_run.execute: `resume`" .. message, nil, 5) -- blames execute's caller
+end
+
+-- resume = {session_id, usage?, cost_usd?, run_id?}: a session id and the previous run's reports.
+local function check_resume(o)
+  local r = o.resume
+  if type(r) ~= "table" then
+    bad_resume(" must be a table {session_id, usage?, cost_usd?, run_id?}")
+  end
+  if type(r.session_id) ~= "string" or r.session_id == "" then
+    bad_resume(".session_id must be a non-empty string")
+  end
+  if o.session_id ~= nil then
+    bad_resume(" continues a session: a new `session_id` cannot be given with it")
+  end
+  if r.usage ~= nil and r.usage ~= json.null then
+    if type(r.usage) ~= "table" then
+      bad_resume(".usage must be a usage table (the previous run's usage_reported)")
+    end
+    for k, v in pairs(r.usage) do
+      if not USAGE_FIELD[k] or (v ~= json.null and not agent_events.count(v)) then
+        bad_resume((".usage.%s: expected one of %s with a whole number >= 0 or json.null"):format(
+          tostring(k), table.concat(telemetry.USAGE_FIELDS, ", ")))
+      end
+    end
+  end
+  local cost = r.cost_usd
+  if cost ~= nil and cost ~= json.null and not (type(cost) == "number" and cost >= 0 and cost < math.huge) then
+    bad_resume(".cost_usd must be a number of US dollars >= 0")
+  end
+  if r.run_id ~= nil and type(r.run_id) ~= "string" then
+    bad_resume(".run_id must be a string")
+  end
 end
 
 local function check_options(o)
@@ -115,16 +205,129 @@ local function check_options(o)
       errors.raise("bad_option", ("agent_run.execute: `%s` must be a positive integer (ms)"):format(key), nil, 3)
     end
   end
+  if o.run_id ~= nil and type(o.run_id) ~= "string" then
+    errors.raise("bad_option", "agent_run.execute: `run_id` must be a run id such as \"R-0001\"", nil, 3)
+  end
+  if o.ephemeral ~= nil and type(o.ephemeral) ~= "boolean" then
+    errors.raise("bad_option", "agent_run.execute: `ephemeral` must be true or false", nil, 3)
+  end
+  if o.resume ~= nil then
+    check_resume(o)
+  end
+end
+
+local function known(v)
+  return v ~= nil and v ~= json.null
+end
+
+-- This run's usage from a report covering the whole session: now - before, field by field.
+local function usage_share(now, before, warnings)
+  before = known(before) and before or {}
+  local share = telemetry.delta(now, before)
+  local missing = {}
+  for _, k in ipairs(telemetry.USAGE_FIELDS) do
+    if known(now[k]) and not known(share[k]) then
+      if known(before[k]) then
+        warnings[#warnings + 1] = ("usage.%s: the session reports %d, less than the %d reported before this run; " ..
+          "this run's share is unknown"):format(k, now[k], before[k])
+      else
+        missing[#missing + 1] = k
+      end
+    end
+  end
+  if #missing > 0 then
+    warnings[#warnings + 1] = ("usage (%s): the session reports totals and the run it continues reported none; " ..
+      "this run's share is unknown"):format(table.concat(missing, ", "))
+  end
+  return share
+end
+
+-- This run's cost from the session's total: now - before, rounded to 1e-12 USD.
+local function cost_share(now, before, warnings)
+  if not known(before) then
+    warnings[#warnings + 1] = "cost: the session reports its total and the run it continues reported none; " ..
+      "this run's cost is unknown"
+    return nil
+  elseif now < before then
+    warnings[#warnings + 1] = ("cost: the session reports %.6f USD, less than the %.6f USD reported before this " ..
+      "run; this run's cost is unknown"):format(now, before)
+    return nil
+  end
+  return math.floor((now - before) * USD_DIGITS + 0.5) / USD_DIGITS
+end
+
+-- This run's own usage and cost. A resumed session may report figures for the whole session (the
+-- dialect's `cumulative` says which): then the previous run's report is subtracted.
+local function own_share(summary, dialect, resume, warnings)
+  local usage, cost = summary.usage, summary.cost_usd
+  local cumulative = resume and dialect.cumulative or {}
+  if cumulative.usage then
+    usage = usage_share(usage, resume.usage, warnings)
+  end
+  if cumulative.cost and cost ~= nil then
+    cost = cost_share(cost, resume.cost_usd, warnings)
+  end
+  return usage, cost
+end
+
+---The `resume` option continuing the session of an earlier run record, or nil, why and a code
+---("not_continuable") when that run cannot be continued (it was ephemeral, or has no session).
+---Continue it with the same runner (record.runner_type).
+---@param record table  a run record (agent_run.execute's result, or one read from the store)
+---@return table|nil resume, string? message, string? code
+function M.continuation(record)
+  if type(record) ~= "table" then
+    errors.raise("bad_option", "agent_run.continuation: expected a run record", nil, 2)
+  end
+  local id = tostring(record.run_id)
+  local spec = runners.get(record.runner_type)
+  if not (spec and spec.can_resume) then
+    return nil, ("run %s ran with %s, which cannot continue a session"):format(id, tostring(record.runner_type)),
+      "not_continuable"
+  elseif record.ephemeral ~= false then
+    return nil, ("run %s was ephemeral: its CLI kept no session to continue (run it with ephemeral = false)"):format(id),
+      "not_continuable"
+  elseif type(record.session_id) ~= "string" then
+    return nil, ("run %s has no session id (its CLI never reported one)"):format(id), "not_continuable"
+  end
+  return {
+    session_id = record.session_id, run_id = record.run_id,
+    usage = known(record.usage_reported) and record.usage_reported or nil,
+    cost_usd = known(record.cost_reported_usd) and record.cost_reported_usd or nil,
+  }
+end
+
+-- Puts the run's record in the store: a new run, or the run `run_id` already there (queued by a
+-- background start), its fields kept unless this run sets them. Returns the record.
+local function store_run(s, record, run_id)
+  if not run_id then
+    local ok, message, code = s:create_run(record, nil, { copy_later = true })
+    if not ok then
+      return nil, message, code
+    end
+    return record
+  end
+  local existing, message, code = s:get_run(run_id)
+  if not existing then
+    return nil, message, code
+  end
+  for k, v in pairs(record) do
+    existing[k] = v
+  end
+  return s:update_run(existing)
 end
 
 ---Runs an agent and records it. Options: runner (name, required), prompt (required), repo
 ---(default "."), root (the .agent folder), store (an open store), task_id, agent_role, model,
----sandbox, allow_full_auto, session_id, ephemeral, args (extra argv), program (argv prefix
----replacing the CLI's name), command (the command runner's argv), env, timeout_ms,
----idle_timeout_ms, exit_deadline_ms, kill_grace_ms, record (extra fields for the run record),
----on_event(kind, fields) (each parsed event, as it arrives).
----Returns the run record; nil, message, code for an unknown runner or a refused sandbox (nothing
----is recorded then). Raises on bad option types and after recording an interrupted run.
+---sandbox, allow_full_auto, run_id (a run already in the store, such as a queued background run,
+---to record this run in instead of a new one), session_id (a new session's id; claude gets a fresh one when
+---ephemeral is false), ephemeral (default true, false when resuming), resume (above), args
+---(extra argv), program (argv prefix replacing the CLI's name), command (the command runner's
+---argv), env, timeout_ms, idle_timeout_ms, exit_deadline_ms, kill_grace_ms, record (extra fields
+---for the run record), on_event(kind, fields) (each parsed event, as it arrives).
+---Returns the run record; nil, message, code for an unknown runner or run_id, a refused sandbox or a
+---runner that cannot resume (nothing is recorded then). Raises on bad option types and after
+---recording an interrupted run.
 function M.execute(o)
   check_options(o)
   local spec, why = runners.get(o.runner)
@@ -135,6 +338,13 @@ function M.execute(o)
   sandbox, why = runners.check_sandbox(o.sandbox, o.allow_full_auto)
   if not sandbox then
     return nil, why, "bad_sandbox"
+  end
+  if o.resume and not spec.can_resume then
+    return nil, ("runner '%s' cannot continue a session"):format(spec.name), "cannot_resume"
+  end
+  local ephemeral = o.ephemeral
+  if ephemeral == nil then
+    ephemeral = o.resume == nil -- a continued session stays continuable
   end
   for k, v in pairs(M.DEFAULTS) do
     if o[k] == nil then
@@ -151,14 +361,17 @@ function M.execute(o)
     end
   end
 
+  local resumed = o.resume and o.resume.session_id
   local record = { task_id = o.task_id, runner_type = spec.name, agent_role = o.agent_role, model = o.model,
-    sandbox = sandbox, status = "running", started_at = store.now(), repo = repo, review_state = "pending" }
+    sandbox = sandbox, status = "running", started_at = store.now(), repo = repo, review_state = "pending",
+    ephemeral = ephemeral, resumed_session = resumed, resumed_run = o.resume and o.resume.run_id }
   for k, v in pairs(o.record or {}) do
     record[k] = v
   end
   -- The record is in the store now; its copy and prompt.md follow as one batch of writes (below).
-  local ok, message, code = s:create_run(record, nil, { copy_later = true })
-  if not ok then
+  local message, code
+  record, message, code = store_run(s, record, o.run_id)
+  if not record then
     return nil, message, code
   end
   local id = record.run_id
@@ -171,16 +384,17 @@ function M.execute(o)
   local own = s.root:sub(1, #repo + 1) == repo .. "/" and s.root:sub(#repo + 2) or nil
   local before, snapshot_why = worktree.snapshot(repo, own and { own } or nil)
   local t <close> = assert(telemetry.open(dir))
-  if spec.name == "claude" and not o.session_id and o.ephemeral == false then
-    o.session_id = M.uuid()
+  local session_id = o.session_id
+  if spec.name == "claude" and not session_id and not resumed and not ephemeral then
+    session_id = M.uuid() -- known before the start, so the record names the session even if it fails
   end
   local ctx = { prompt = o.prompt, prompt_file = run_dir .. "/prompt.md", repo = repo, run_dir = run_dir,
-    model = o.model, sandbox = sandbox, session_id = o.session_id, ephemeral = o.ephemeral, args = o.args,
-    program = o.program, command = o.command }
+    model = o.model, sandbox = sandbox, session_id = session_id, resume_session_id = resumed, ephemeral = ephemeral,
+    args = o.args, program = o.program, command = o.command }
   local argv, how = spec.command(ctx)
   how = how or {}
   record.command = shown(argv)
-  record.session_id = o.session_id
+  record.session_id = session_id or resumed
   t:event("run.started", { runner = spec.name, command = record.command, sandbox = sandbox, model = o.model })
 
   local parser = spec.dialect and agent_events.parser(require(spec.dialect .. "_events"), {
@@ -258,20 +472,29 @@ function M.execute(o)
   span:finish({ exit_code = r.code, signal = r.signal_name, timed_out = r.timed_out })
   local summary = parser and parser:finish() or { usage = agent_events.usage() }
 
-  -- The final message: codex's -o file, else the last message in the stream, else plain stdout.
-  local final
+  -- The final message: codex's -o file, else the last message in the stream, else plain stdout;
+  -- at most its last MAX_FINAL bytes, so a flood of output never has to fit in memory.
+  local warnings = {}
+  local final, size
   if spec.final_message_file then
-    local text = dir:read(spec.final_message_file)
-    if text and text ~= "" then
-      final = text
+    final, size = read_tail(run_dir .. "/" .. spec.final_message_file, M.MAX_FINAL)
+    if final == "" then
+      final = nil
     end
   end
   if final == nil then
     if parser then
       final = summary.final_message
+      size = final and #final
+      final = agent_events.tail(final, M.MAX_FINAL)
     elseif not r.spawn_failed then
-      final = dir:read("stdout.log")
+      final, size = read_tail(run_dir .. "/stdout.log", M.MAX_FINAL)
     end
+  end
+  if final and size > #final then
+    record.final_message_bytes = size
+    warnings[#warnings + 1] = ("the final message has %d bytes: output.md, its markers and the summary use the " ..
+      "last %d"):format(size, #final)
   end
   if not r.spawn_failed then
     record.status, record.failure_reason = outcome(r, summary, spec.dialect, killed_after_result, o)
@@ -313,14 +536,17 @@ function M.execute(o)
   end
 
   if parser then
-    t:usage(summary.usage, spec.name)
-    if summary.cost_usd then
-      t:cost(summary.cost_usd, spec.name)
+    local usage, cost = own_share(summary, require(spec.dialect .. "_events"), o.resume, warnings)
+    t:usage(usage, spec.name)
+    if cost then
+      t:cost(cost, spec.name)
     end
+    record.cost_usd = cost
+    record.usage_reported, record.cost_reported_usd = summary.usage, summary.cost_usd
   end
   local tsum = t:summary()
   record.usage = tsum.usage
-  record.cost_usd = summary.cost_usd
+  record.warnings = #warnings > 0 and json.array(warnings) or nil
   record.session_id = summary.session_id or record.session_id
   record.model = record.model or summary.model
   record.exit_code, record.signal = r.code, r.signal_name
@@ -334,6 +560,7 @@ function M.execute(o)
     malformed_lines = summary.malformed_lines, cut_mid_line = summary.cut_mid_line or false,
     retries = summary.retries, errors = json.array(summary.errors), warnings = json.array(summary.warnings),
     permission_denials = #summary.permission_denials, tool_calls = #summary.tool_calls,
+    dropped = next(summary.dropped) and json.object(summary.dropped) or nil,
   } or nil
 
   -- The run's files in one batch: each atomic, their fsyncs side by side.

@@ -9,6 +9,9 @@ local ev = require("agent_events")
 
 local M = { name = "codex" }
 
+---What a resumed session reports for the whole session rather than for this run.
+M.cumulative = { usage = true, cost = false }
+
 local function on_item(s, item, done, emit)
   local t = item.type
   if not done then
@@ -16,27 +19,26 @@ local function on_item(s, item, done, emit)
   end
   if t == "agent_message" then
     if type(item.text) == "string" then
-      s.messages[#s.messages + 1] = item.text
+      s.messages, s.last_message = s.messages + 1, item.text
       emit("message", { chars = #item.text })
     end
   elseif t == "reasoning" then
     emit("reasoning", {})
   elseif t == "command_execution" then
-    local c = { command = item.command, exit_code = ev.count(item.exit_code), status = item.status,
+    local c = { command = ev.clip(item.command), exit_code = ev.count(item.exit_code), status = item.status,
       output_tail = ev.tail(item.aggregated_output) }
-    s.commands[#s.commands + 1] = c
+    ev.keep(s, "commands", c)
     emit("command", { command = c.command, exit_code = c.exit_code, status = c.status })
   elseif t == "file_change" then
     for _, change in ipairs(type(item.changes) == "table" and item.changes or {}) do
-      s.file_changes[#s.file_changes + 1] = { path = change.path, kind = change.kind }
+      ev.keep(s, "file_changes", { path = ev.clip(change.path), kind = change.kind })
       emit("file_change", { path = change.path, kind = change.kind })
     end
   elseif t == "error" then
-    s.warnings[#s.warnings + 1] = item.message
+    ev.keep(s, "warnings", ev.clip(item.message))
     emit("warning", { message = item.message })
   elseif t == "mcp_tool_call" or t == "web_search" or t == "todo_list" or t == "collab_tool_call" then
-    s.tool_calls[#s.tool_calls + 1] = { id = item.id, name = item.tool or item.name or t,
-      input = item.arguments or item.query }
+    ev.keep(s, "tool_calls", { id = item.id, name = item.tool or item.name or t })
     emit("tool_call", { name = item.tool or item.name or t })
   else
     return false
@@ -58,8 +60,7 @@ function M.handle(s, e, emit)
     end
     local known = on_item(s, e.item, t == "item.completed", emit)
     if not known then
-      local key = t .. "/" .. tostring(e.item.type)
-      s.unknown_types[key] = (s.unknown_types[key] or 0) + 1
+      ev.unknown(s, t .. "/" .. tostring(e.item.type))
     end
   elseif t == "turn.completed" then
     local u = type(e.usage) == "table" and e.usage or {}
@@ -74,8 +75,8 @@ function M.handle(s, e, emit)
     s.completed, s.is_error, s.failure = true, true, message
     emit("turn_failed", { message = message })
   elseif t == "error" then
-    local message = tostring(e.message)
-    s.errors[#s.errors + 1] = message
+    local message = ev.clip(tostring(e.message))
+    ev.keep(s, "errors", message)
     if message:lower():find("reconnecting") or message:lower():find("retry") then
       s.retries = s.retries + 1
     end

@@ -11,11 +11,14 @@
 ---     install = "pipx install aider-chat",
 ---   })
 ---
---- ctx: prompt, prompt_file, repo, run_dir, model, sandbox, session_id, ephemeral, args (extra
---- argv from the caller), program (an argv prefix replacing the CLI's name, e.g. a wrapper),
---- command (the command runner's argv). `command(ctx)` returns the argv and optionally
---- {prompt = "file"} when the prompt must not come on stdin. The prompt goes on stdin (or in a
---- file), never on argv.
+--- ctx: prompt, prompt_file, repo, run_dir, model, sandbox, session_id (a new session's id, when
+--- the caller chose one), resume_session_id (the session this run continues), ephemeral (true:
+--- the CLI keeps no session, so the run cannot be continued), args (extra argv from the caller),
+--- program (an argv prefix replacing the CLI's name, e.g. a wrapper), command (the command
+--- runner's argv). `command(ctx)` returns the argv and optionally {prompt = "file"} when the
+--- prompt must not come on stdin. The prompt goes on stdin (or in a file), never on argv. A
+--- runner whose CLI can continue a session says `can_resume = true` and honours
+--- ctx.resume_session_id.
 local M = {}
 
 local registry = {}
@@ -25,7 +28,7 @@ local SANDBOXES = { ["read-only"] = true, ["workspace-write"] = true, ["danger-f
 
 ---@param name string
 ---@param spec table  {describe, dialect?, command(ctx) -> argv, env?, prompt? ("stdin"|"file"),
----                   final_message_file?, version?, probe?, install?}
+---                   final_message_file?, can_resume?, version?, probe?, install?}
 function M.register(name, spec)
   assert(type(name) == "string" and name:match("^[%w][%w._-]*$"), "runners.register: bad runner name")
   assert(type(spec) == "table" and type(spec.command) == "function",
@@ -92,16 +95,29 @@ M.register("codex", {
     "--cd", "--skip-git-repo-check", "--model" } },
   -- codex writes the final message with -o: the folder must exist and the path be normalised.
   final_message_file = "last-message.txt",
+  can_resume = true,
+  -- First pass: exec [--ephemeral] --json --skip-git-repo-check -C REPO -s SANDBOX -o FILE ... -
+  -- Resumed:    exec -C REPO -s SANDBOX resume --json --skip-git-repo-check -o FILE ... ID -
   command = function(ctx)
-    local args = { "exec", "--json", "--skip-git-repo-check", "-C", ctx.repo, "-s", ctx.sandbox,
-      "-o", ctx.run_dir .. "/last-message.txt" }
-    if ctx.ephemeral ~= false then
-      table.insert(args, 2, "--ephemeral")
+    local session = ctx.resume_session_id
+    local args = { "exec" }
+    if session then
+      -- `exec resume` refuses -C and -s; before `resume` they are exec's and apply to the turn.
+      append(args, { "-C", ctx.repo, "-s", ctx.sandbox, "resume" })
     end
+    if ctx.ephemeral ~= false then
+      args[#args + 1] = "--ephemeral" -- no session file: nothing to resume later
+    end
+    append(args, { "--json", "--skip-git-repo-check" })
+    if not session then
+      append(args, { "-C", ctx.repo, "-s", ctx.sandbox })
+    end
+    append(args, { "-o", ctx.run_dir .. "/last-message.txt" })
     if ctx.model then
       append(args, { "-m", ctx.model })
     end
     append(args, ctx.args)
+    args[#args + 1] = session
     args[#args + 1] = "-" -- the prompt comes on stdin
     return with_program(ctx, "codex", args)
   end,
@@ -115,14 +131,20 @@ M.register("claude", {
   install = "npm install -g @anthropic-ai/claude-code",
   version = { "claude", "--version" },
   probe = { cmd = { "claude", "--help" }, flags = { "--print", "--output-format", "--verbose", "--model",
-    "--session-id", "--permission-mode", "--disallowedTools" } },
+    "--session-id", "--resume", "--no-session-persistence", "--permission-mode", "--disallowedTools" } },
+  can_resume = true,
   command = function(ctx)
     local args = { "-p", "--output-format", "stream-json", "--verbose" }
     if ctx.model then
       append(args, { "--model", ctx.model })
     end
-    if ctx.session_id then
+    if ctx.resume_session_id then
+      append(args, { "--resume", ctx.resume_session_id })
+    elseif ctx.session_id then
       append(args, { "--session-id", ctx.session_id })
+    end
+    if ctx.ephemeral ~= false then
+      args[#args + 1] = "--no-session-persistence" -- nothing saved: nothing to resume later
     end
     -- Permissions follow the sandbox: no edits when read-only (in -p mode nobody can approve a
     -- prompt, so anything else needing approval is denied and reported), edits accepted for

@@ -1,15 +1,24 @@
 -- Drives one run of a real agent CLI through agent_run against `sidecar model-server` and prints
--- the record as JSON: sidecar script agent_run.lua RUNNER REPO PORT PROMPT [IDLE_MS]
--- The CLIs get a fresh home, TMPDIR and retries off, as AGENT-CLIS.md says.
+-- the record as JSON: sidecar script agent_run.lua RUNNER REPO PORT PROMPT [IDLE_MS] [SESSION]
+-- The CLIs get a fresh home, TMPDIR and retries off, as AGENT-CLIS.md says; the home is kept per
+-- repository, so a later run there can continue a session. SESSION: "continuable" (the run is
+-- not ephemeral), or the file of an earlier run's record, whose session this run continues.
 local agent_run = require("agent_run")
 local json = require("json")
 
-local runner, repo, port, prompt, idle_ms = ...
+local runner, repo, port, prompt, idle_ms, session = ...
 local scratch = repo .. "/../" .. runner .. "-scratch"
 os.execute("mkdir -p '" .. scratch .. "/home' '" .. scratch .. "/tmp'")
 local base = "http://127.0.0.1:" .. port
 local opts = { runner = runner, repo = repo, prompt = prompt, idle_timeout_ms = tonumber(idle_ms),
   kill_grace_ms = 500, env = { TMPDIR = scratch .. "/tmp" } }
+if session == "continuable" then
+  opts.ephemeral = false
+elseif session and session ~= "" then
+  local f = assert(io.open(session))
+  opts.resume = assert(agent_run.continuation(json.decode(f:read("a"))))
+  f:close()
+end
 if runner == "codex" then
   opts.model = "gpt-5.5"
   opts.env.CODEX_HOME = scratch .. "/home"

@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # End-to-end: the real codex and claude CLIs run through Sidecar's runners (stdlib agent_run)
 # against `sidecar model-server`: a text turn and a tool turn each with exact usage, the final
-# message in output.md and model.json filled; an HTTP 500 and a server that is down fail with the
-# reason within seconds; a model that stops talking is ended by the idle timeout, 0 orphans.
+# message in output.md and model.json filled; a session continued (codex exec resume, claude
+# --resume) records each run's own usage and cost; an HTTP 500 and a server that is down fail with
+# the reason within seconds; a model that stops talking is ended by the idle timeout, 0 orphans.
+# Before them, without the real CLIs: Ctrl-C during a run, and 100 MB of output (kept whole on
+# disk, sidecar's memory bounded).
 # The CLIs come from scripts/setup (.tools/npm) or PATH; SIDECAR_SKIP_REAL_CLIS=1 skips them.
 set -u
 S=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
@@ -38,6 +41,62 @@ else
 
 fi
 
+# 100 MB of output, as plain stdout (command runner) and as 100 MB of codex JSON Lines (every
+# line parsed): the run completes, the output is on disk to the byte, the record is whole, and
+# sidecar's peak memory (VmHWM: it, not the generator) stays far below the output's size.
+cat >flood.lua <<'LUA'
+local agent_run = require("agent_run")
+local json = require("json")
+local kind, repo, lines = ...
+local opts = { repo = repo, prompt = "flood", runner = kind }
+if kind == "command" then
+  opts.command = { "sh", "-c", "head -c 100000000 /dev/zero | tr '\\0' x" }
+else
+  -- codex events around LINES copies of one command item (1 KB of output each); `yes` repeats it
+  -- without holding it all.
+  local item = json.encode({ type = "item.completed", item = { id = "item_1", type = "command_execution",
+    command = "cat big", aggregated_output = string.rep("x", 1000), exit_code = 0, status = "completed" } })
+  opts.program = { "sh", "-c", ("echo '{\"type\":\"thread.started\",\"thread_id\":\"t-1\"}'; yes '%s' | head -n %s; " ..
+    "echo '{\"type\":\"turn.completed\",\"usage\":{\"input_tokens\":5,\"output_tokens\":6}}'"):format(item, lines) }
+end
+local record = assert(agent_run.execute(opts))
+for line in io.lines("/proc/self/status") do
+  record.peak_rss_kb = record.peak_rss_kb or tonumber(line:match("^VmHWM:%s*(%d+)"))
+end
+print(json.encode(record))
+LUA
+item_bytes=$("$S" -e "local json = require('json'); print(#json.encode({type = 'item.completed', item = {id = 'item_1',
+  type = 'command_execution', command = 'cat big', aggregated_output = string.rep('x', 1000), exit_code = 0,
+  status = 'completed'}}) + 1)")
+flood_lines=$((100000000 / item_bytes))
+for kind in command codex; do
+  mkdir "flood_$kind" && (cd "flood_$kind" && git init -q)
+  t0=$(date +%s%N)
+  "$S" script flood.lua $kind "$work/flood_$kind" $flood_lines >"flood_$kind.json" 2>"flood_$kind.err" ||
+    { echo "FAIL flood $kind: the run script failed"; cat "flood_$kind.err"; failed=$((failed + 1)); }
+  elapsed_ms=$((($(date +%s%N) - t0) / 1000000))
+  rec=$(cat "flood_$kind.json")
+  dir=$work/flood_$kind/.agent/runs/R-0001
+  peak_kb=$(jv .peak_rss_kb <<<"$rec")
+  echo "flood $kind: 100 MB in $elapsed_ms ms, sidecar's peak RSS $((peak_kb / 1024)) MB"
+  eq "flood $kind: status, a completed record" "review yes" \
+    "$(jv .status <<<"$rec") $(grep -q '"completed_at"' "$dir/run.json" && echo yes)"
+  eq "flood $kind: peak memory below 200 MB" yes "$([ "${peak_kb:-999999}" -lt 204800 ] && echo yes)"
+  eq "flood $kind: within 30 s" yes "$([ "$elapsed_ms" -le 30000 ] && echo yes)"
+done
+eq "flood command: stdout.log has every byte" 100000000 "$(stat -c %s flood_command/.agent/runs/R-0001/stdout.log)"
+eq "flood command: output.md keeps the last 8 MiB, and says so" "8388609 100000000" \
+  "$(stat -c %s flood_command/.agent/runs/R-0001/output.md) $(jv .final_message_bytes <flood_command.json)"
+rec=$(cat flood_codex.json)
+# The items, then the thread.started and turn.completed lines (44 and 71 bytes with their newlines).
+eq "flood codex: agent.jsonl has every byte" $((item_bytes * flood_lines + 44 + 71)) \
+  "$(stat -c %s flood_codex/.agent/runs/R-0001/agent.jsonl)"
+eq "flood codex: every event parsed, 200 commands kept, the rest counted" "$((flood_lines + 2)) 200 $((flood_lines - 200))" \
+  "$(jv .stream.events <<<"$rec") $("$S" -e "print(#require('json').decode(io.read('a')).commands_run)" <<<"$rec") \
+$(jv .stream.dropped.commands <<<"$rec")"
+eq "flood codex: usage" "5 6 11" "$(jv .usage.input <<<"$rec") $(jv .usage.output <<<"$rec") $(jv .usage.total <<<"$rec")"
+rm -rf flood_command flood_codex
+
 if [ "${SIDECAR_SKIP_REAL_CLIS:-}" = 1 ]; then
   echo "SKIP: the real codex and claude CLIs (SIDECAR_SKIP_REAL_CLIS=1)"
   finish
@@ -50,17 +109,22 @@ fi
 
 stop_server() { kill -TERM "$pid"; wait "$pid" 2>/dev/null; }
 
-# run NAME RUNNER PROMPT [IDLE_MS]: one run in a fresh git repository; the record in NAME.json.
+# run NAME RUNNER PROMPT [IDLE_MS] [SESSION]: one run in NAME's git repository, made on first use
+# (NAME.2 runs in NAME's); the record in NAME.json. SESSION: see agent_run.lua.
 run() {
-  mkdir -p "$1/repo"
-  (cd "$1/repo" && git init -q -b main && git -c user.email=t@e -c user.name=t commit -q --allow-empty -m init)
+  local base=${1%.*}
+  if [ ! -d "$base/repo" ]; then
+    mkdir -p "$base/repo"
+    (cd "$base/repo" && git init -q -b main && git -c user.email=t@e -c user.name=t commit -q --allow-empty -m init)
+  fi
   local t0=$(date +%s%N)
-  "$S" script "$here/agent_run.lua" "$2" "$work/$1/repo" "$port" "$3" "${4:-}" >"$1.json" 2>"$1.err" ||
+  "$S" script "$here/agent_run.lua" "$2" "$work/$base/repo" "$port" "$3" "${4:-}" "${5:-}" >"$1.json" 2>"$1.err" ||
     { echo "FAIL $1: the run script failed"; cat "$1.err"; failed=$((failed + 1)); }
   elapsed_ms=$((($(date +%s%N) - t0) / 1000000))
   rec=$(cat "$1.json")
-  dir=$work/$1/repo/.agent/runs/$(jv .run_id <<<"$rec")
+  dir=$work/$base/repo/.agent/runs/$(jv .run_id <<<"$rec")
 }
+usage_reported() { for k in input cached_input output reasoning_output total; do jv ".usage_reported.$k" <<<"$rec"; done | xargs; }
 usage() { for k in input cached_input output reasoning_output total; do jv ".usage.$k" <<<"$rec"; done | xargs; }
 model_usage() {
   for k in input_tokens cached_input_tokens output_tokens reasoning_output_tokens total_tokens; do
@@ -98,6 +162,49 @@ start_server tool "$scenarios/tool_turn.json" && {
   eq "claude tool: status" review "$(jv .status <<<"$rec")"
   eq "claude tool: the Bash command" "echo sidecar-tool-ok" "$(jv .commands_run.1.command <<<"$rec")"
   eq "claude tool: final message" "The command printed sidecar-tool-ok." "$(cat "$dir/output.md")"
+  stop_server
+}
+
+# A session continued: turn 1 is continuable (codex without --ephemeral, claude --session-id),
+# turn 2 continues it (codex exec resume, claude --resume) and answers the scenario's second step.
+# codex then reports the thread's totals and claude its session's cost: each run records its own
+# share, which is exactly the step's usage.
+start_server resume "$scenarios/resume_turns.json" && {
+  for runner in codex claude; do
+    run "${runner}_resume.1" $runner "Resume turn one" "" continuable
+    eq "$runner resume: turn 1 status, not ephemeral" "review false" "$(jv .status <<<"$rec") $(jv .ephemeral <<<"$rec")"
+    first=$(jv .session_id <<<"$rec")
+    run "${runner}_resume.2" $runner "Resume turn two" "" "$work/${runner}_resume.1.json"
+    eq "$runner resume: turn 2 status and answer" "review Resume turn two answer." \
+      "$(jv .status <<<"$rec") $(cat "$dir/output.md")"
+    eq "$runner resume: turn 2 continues turn 1's session" "$first $first R-0001" \
+      "$(jv .resumed_session <<<"$rec") $(jv .session_id <<<"$rec") $(jv .resumed_run <<<"$rec")"
+    api=$([ $runner = codex ] && echo responses || echo messages)
+    eq "$runner resume: turn 2's request carries turn 1's answer" 1 \
+      "$(grep '"step":1' "$work/resume.log" | grep "\"api\":\"$api\"" | grep -c 'Resume turn one answer')"
+  done
+  rec=$(cat codex_resume.1.json)
+  eq "codex resume: turn 1 usage" "1000 200 50 5 1050" "$(usage)"
+  rec=$(cat codex_resume.2.json) dir=$work/codex_resume/repo/.agent/runs/R-0002
+  eq "codex resume: the thread's totals, as reported" "2500 1200 120 14 2620" "$(usage_reported)"
+  eq "codex resume: turn 2's own usage" "1500 1000 70 9 1570" "$(usage)"
+  eq "codex resume: model.json has turn 2's own usage" "1500 1000 70 9 1570" "$(model_usage)"
+  eq "codex resume: exec resume, -C and -s before it" yes \
+    "$(jv .command <<<"$rec" | grep -qE '^codex exec -C \S+ -s read-only resume --json --skip-git-repo-check .* [0-9a-f-]{36} -$' && echo yes)"
+  # claude: usage is per invocation (input + cache reads), total_cost_usd the session's.
+  rec=$(cat claude_resume.1.json)
+  eq "claude resume: turn 1 usage" "1200 200 50 0 1250" "$(usage)"
+  cost1=$(jv .cost_usd <<<"$rec")
+  rec=$(cat claude_resume.2.json) dir=$work/claude_resume/repo/.agent/runs/R-0002
+  eq "claude resume: turn 2 usage" "2500 1000 70 0 2570" "$(usage)"
+  eq "claude resume: turn 2 ran with --resume" yes "$(jv .command <<<"$rec" | grep -qE -- "--resume $first( |$)" && echo yes)"
+  eq "claude resume: turn 2's cost is the session's total minus turn 1's" yes "$("$S" -e "
+    local c1, c2, total = $cost1, $(jv .cost_usd <<<"$rec"), $(jv .cost_reported_usd <<<"$rec")
+    print(c2 > 0 and math.abs(total - c1 - c2) < 1e-12 and 'yes' or ('no: ' .. c1 .. ' ' .. c2 .. ' ' .. total))")"
+  # The step priced as Claude Code 2.1.330 prices its default model: 1500 x $4/M input + 1000 x
+  # $0.2/M cache reads + 70 x $20/M output (turn 1 the same way: 0.00504).
+  eq "claude resume: turn 1 and turn 2 costs, each its own" "0.00504 0.0076" "$cost1 $(jv .cost_usd <<<"$rec")"
+  eq "claude resume: model.json has turn 2's own cost" "$(jv .cost_usd <<<"$rec")" "$(jv .cost_usd <"$dir/model.json")"
   stop_server
 }
 

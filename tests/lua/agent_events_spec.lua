@@ -89,6 +89,13 @@ describe("claude events", function()
     expect(s.completed):is_true()
   end)
 
+  it("say why a resume failed before any request: the session does not exist", function()
+    local s = parse("claude_resume_missing_session.jsonl", "claude")
+    expect(s.is_error):is_true()
+    expect(s.failure):equals("No conversation found with session ID: 36b0f2a2-2047-4ad8-a098-88684c6b399b")
+    expect(s.cost_usd):equals(0)
+  end)
+
   it("keep permission denials", function()
     local s = parse("claude_stream_json_permission_denied.jsonl", "claude")
     expect(#s.permission_denials):equals(1)
@@ -115,5 +122,34 @@ describe("agent event streams", function()
     expect(s.completed):is_false()
     expect(s.final_message):equals("hi")
     expect(seen):equals({ "session", "malformed_line", "malformed_line", "message", "malformed_line" })
+  end)
+
+  it("stay bounded under a flood: lists keep their first entries and count the rest, long lines are skipped", function()
+    local max_kept, max_line = agent_events.MAX_KEPT, agent_events.MAX_LINE
+    agent_events.MAX_KEPT, agent_events.MAX_LINE = 3, 100
+    local ok, err = pcall(function()
+      local p = agent_events.parser(require("codex_events"))
+      for i = 1, 5 do
+        p:feed(('{"type":"item.completed","item":{"type":"command_execution","command":"c%d","exit_code":0}}\n'):format(i))
+        p:feed(('{"type":"item.completed","item":{"type":"kind%d"}}\n'):format(i))
+      end
+      p:feed(string.rep("x", 60)) -- a line of 180 bytes in three pieces: skipped, never buffered whole
+      p:feed(string.rep("x", 60))
+      p:feed(string.rep("x", 60) .. '\n{"type":"item.completed","item":{"type":"agent_message","text":"last"}}\n')
+      p:feed(string.rep("y", 150)) -- cut in the middle, and too long
+      local s = p:finish()
+      expect(#s.commands):equals(3)
+      expect(s.commands[3].command):equals("c3")
+      expect(s.dropped):equals({ commands = 2, unknown_types = 2 })
+      expect(s.unknown_types):equals({ ["item.completed/kind1"] = 1, ["item.completed/kind2"] = 1,
+        ["item.completed/kind3"] = 1 })
+      expect(s.malformed_lines):equals(2)
+      expect(s.malformed_sample):equals("(a line longer than 100 bytes, skipped)")
+      expect(s.cut_mid_line):is_true()
+      expect(s.final_message):equals("last")
+      expect(s.messages):equals(1)
+    end)
+    agent_events.MAX_KEPT, agent_events.MAX_LINE = max_kept, max_line
+    assert(ok, err)
   end)
 end)

@@ -155,6 +155,19 @@ describe("agent runs", function()
     expect(r.failure_reason):equals("exited with code 3: nope")
   end)
 
+  it("give a codex CLI a 1 MB prompt whole on stdin, and record it whole", function()
+    local big = string.rep("prompt line 0123456789abcdef\n", 36158) -- just over 1 MB
+    local r = run({ runner = "codex", prompt = big, program = fake("codex_exec_json_text_turn.jsonl", "--prompt-copy",
+      repo .. "/../p") })
+    expect(r.status):equals("review")
+    local got = read(repo .. "/../p")
+    os.remove(repo .. "/../p")
+    expect(#got):equals(#big)
+    expect(got == big):is_true()
+    expect(read(repo .. "/.agent/runs/R-0001/prompt.md") == big):is_true()
+    expect(r.command:find("prompt line", 1, true)):is_nil() -- never on argv
+  end)
+
   it("keep 20 MB of output whole on disk", function()
     local r = run({ runner = "command", command = { "head", "-c", "20000000", "/dev/zero" } })
     expect(r.status):equals("review")
@@ -174,5 +187,160 @@ describe("agent runs", function()
     expect(r.files_check.claimed_not_changed):equals({ "ghost.txt" })
     expect(r.markers.warnings[1]):contains("[CODEX_COMPLETE] ignored")
     expect(r.head_before):equals(r.head_after)
+  end)
+end)
+
+-- The argv the fake agent was given, one argument per line (and the file removed).
+local function argv_of(path)
+  local text = read(path)
+  os.remove(path)
+  return text
+end
+
+describe("continued sessions", function()
+  it("run codex ephemeral by default, continuable on request, and resume it with exec resume", function()
+    local copy = repo .. "/../argv"
+    local r = run({ runner = "codex", program = fake("codex_resume_turn1.jsonl", "--argv-copy", copy) })
+    expect(r.ephemeral):is_true()
+    expect(argv_of(copy)):contains("exec\n--ephemeral\n--json\n")
+    local none, why, code = agent_run.continuation(r)
+    expect(none):is_nil()
+    expect(code):equals("not_continuable")
+    expect(why):contains("ephemeral")
+
+    local first = run({ runner = "codex", ephemeral = false,
+      program = fake("codex_resume_turn1.jsonl", "--argv-copy", copy) })
+    expect(first.ephemeral):is_false()
+    expect(argv_of(copy)):equals("exec\n--json\n--skip-git-repo-check\n-C\n" .. repo .. "\n-s\nread-only\n-o\n" ..
+      repo .. "/.agent/runs/R-0002/last-message.txt\n-\n")
+    expect(first.usage):equals({ input = 1000, cached_input = 0, output = 10, reasoning_output = 0, total = 1010 })
+    expect(first.usage_reported):equals(first.usage)
+    expect(first.warnings):is_nil()
+
+    local resume = assert(agent_run.continuation(first))
+    expect(resume):equals({ session_id = "01a1fdec-2918-7691-a5c8-bcf16cde129d", run_id = "R-0002",
+      usage = first.usage_reported })
+    local second = run({ runner = "codex", resume = resume, prompt = "And now?",
+      program = fake("codex_resume_turn2_cumulative_usage.jsonl", "--argv-copy", copy) })
+    expect(argv_of(copy)):equals("exec\n-C\n" .. repo .. "\n-s\nread-only\nresume\n--json\n--skip-git-repo-check\n-o\n" ..
+      repo .. "/.agent/runs/R-0003/last-message.txt\n01a1fdec-2918-7691-a5c8-bcf16cde129d\n-\n")
+    expect(second.status):equals("review")
+    expect(second.ephemeral):is_false() -- a continued session stays continuable
+    expect(second.resumed_session):equals("01a1fdec-2918-7691-a5c8-bcf16cde129d")
+    expect(second.resumed_run):equals("R-0002")
+    expect(second.session_id):equals("01a1fdec-2918-7691-a5c8-bcf16cde129d")
+    -- The thread's totals were 1000/10, now 1007/13: this run used exactly the difference.
+    expect(second.usage):equals({ input = 7, cached_input = 0, output = 3, reasoning_output = 0, total = 10 })
+    expect(second.usage_reported):equals({ input = 1007, cached_input = 0, output = 13, reasoning_output = 0,
+      total = 1020 })
+    expect(second.warnings):is_nil()
+    local dir = repo .. "/.agent/runs/R-0003/"
+    expect(json.decode(read(dir .. "model.json")).usage):equals({ input_tokens = 7, cached_input_tokens = 0,
+      output_tokens = 3, reasoning_output_tokens = 0, total_tokens = 10 })
+    expect(json.decode(read(dir .. "run.json")).usage_reported.input):equals(1007)
+    expect(read(dir .. "output.md")):equals("Second answer (after resume).\n")
+  end)
+
+  it("leave a codex share unknown, with a warning, when the previous totals are missing or larger", function()
+    local id = "01a1fdec-2918-7691-a5c8-bcf16cde129d"
+    local r = run({ runner = "codex", resume = { session_id = id },
+      program = fake("codex_resume_turn2_cumulative_usage.jsonl") })
+    expect(r.usage):equals({ input = json.null, cached_input = json.null, output = json.null,
+      reasoning_output = json.null, total = json.null })
+    expect(r.usage_reported.input):equals(1007)
+    expect(#r.warnings):equals(1)
+    expect(r.warnings[1]):contains("reported none")
+    expect(json.decode(read(repo .. "/.agent/runs/R-0001/model.json")).usage.input_tokens):is(json.null)
+    r = run({ runner = "codex", resume = { session_id = id, usage = { input = 2000, cached_input = 0, output = 10,
+      reasoning_output = json.null, total = 2010 } }, program = fake("codex_resume_turn2_cumulative_usage.jsonl") })
+    expect(r.usage):equals({ input = json.null, cached_input = 0, output = 3, reasoning_output = json.null,
+      total = json.null })
+    expect(r.warnings):equals({
+      "usage.input: the session reports 1007, less than the 2000 reported before this run; this run's share is unknown",
+      "usage.total: the session reports 1020, less than the 2010 reported before this run; this run's share is unknown",
+      "usage (reasoning_output): the session reports totals and the run it continues reported none; " ..
+        "this run's share is unknown",
+    })
+  end)
+
+  it("run claude with --session-id when continuable, then --resume: usage as reported, cost the difference", function()
+    local copy = repo .. "/../argv"
+    local r = run({ runner = "claude", program = fake("claude_resume_turn1.json", "--argv-copy", copy) })
+    local argv = argv_of(copy)
+    expect(argv):contains("--no-session-persistence\n")
+    expect(argv:find("--session-id", 1, true)):is_nil()
+    local first = run({ runner = "claude", ephemeral = false,
+      program = fake("claude_resume_turn1.json", "--argv-copy", copy) })
+    argv = argv_of(copy)
+    expect(argv):matches("\n%-%-session%-id\n%x+%-%x+%-4%x+%-[89ab]%x+%-%x+\n")
+    expect(argv:find("--no-session-persistence", 1, true)):is_nil()
+    expect(first.session_id):equals("7a43bb3f-3027-40af-b4ab-90d92de1eb77") -- what claude said
+    expect(first.cost_usd):equals(0.0042)
+    expect(first.cost_reported_usd):equals(0.0042)
+
+    local second = run({ runner = "claude", resume = assert(agent_run.continuation(first)),
+      program = fake("claude_resume_turn2.json", "--argv-copy", copy) })
+    argv = argv_of(copy)
+    expect(argv):contains("\n--resume\n7a43bb3f-3027-40af-b4ab-90d92de1eb77\n")
+    expect(argv:find("--session-id", 1, true)):is_nil()
+    expect(argv:find("--no-session-persistence", 1, true)):is_nil()
+    expect(second.status):equals("review")
+    expect(second.resumed_session):equals("7a43bb3f-3027-40af-b4ab-90d92de1eb77")
+    -- claude's usage is this invocation's already; its total_cost_usd is the session's.
+    expect(second.usage):equals({ input = 7, cached_input = 0, output = 3, reasoning_output = 0, total = 10 })
+    expect(second.cost_usd):equals(0.000088)
+    expect(second.cost_reported_usd):equals(0.004288)
+    expect(second.warnings):is_nil()
+    expect(json.decode(read(repo .. "/.agent/runs/R-0003/model.json")).cost_usd):equals(0.000088)
+    expect(read(repo .. "/.agent/runs/R-0003/model.md")):contains("0.000088")
+  end)
+
+  it("fail a claude resume of a session that does not exist, saying so, with no cost invented", function()
+    local r = run({ runner = "claude", resume = { session_id = "36b0f2a2-2047-4ad8-a098-88684c6b399b", cost_usd = 0.0042 },
+      program = fake("claude_resume_missing_session.jsonl", "--exit", "1") })
+    expect(r.status):equals("failed")
+    expect(r.failure_reason):equals("No conversation found with session ID: 36b0f2a2-2047-4ad8-a098-88684c6b399b")
+    expect(r.cost_usd):is_nil()
+    expect(r.cost_reported_usd):equals(0)
+    expect(r.warnings[1]):contains("less than the 0.004200 USD reported before")
+  end)
+
+  it("refuse to resume with a runner that cannot, and bad resume options", function()
+    local none, message, code = agent_run.execute({ runner = "command", command = { "cat" }, prompt = "x", repo = repo,
+      resume = { session_id = "s" } })
+    expect(none):is_nil()
+    expect(code):equals("cannot_resume")
+    expect(message):contains("'command'")
+    expect(function() agent_run.execute({ runner = "codex", prompt = "x", repo = repo, resume = "s" }) end)
+      :raises("`resume` must be a table")
+    expect(function() agent_run.execute({ runner = "codex", prompt = "x", repo = repo, resume = { session_id = "s",
+      usage = { tokens = 3 } } }) end):raises("`resume`.usage.tokens")
+    expect(function() agent_run.execute({ runner = "claude", prompt = "x", repo = repo, session_id = "a",
+      resume = { session_id = "s" } }) end):raises("a new `session_id` cannot be given")
+    local r = run({ runner = "command", command = { "cat" }, ephemeral = false })
+    none, message, code = agent_run.continuation(r)
+    expect(code):equals("not_continuable")
+    expect(message):contains("cannot continue a session")
+  end)
+end)
+
+describe("queued runs", function()
+  it("execute a run already in the store (a queued background run) in its own record", function()
+    local store = require("store")
+    local s = assert(store.open(repo .. "/.agent", { create = true }))
+    local queued = assert(s:create_run({ status = "queued", background = true, launch = { runner = "command" } }))
+    local r = run({ runner = "command", command = { "echo", "done" }, store = s, run_id = queued.run_id })
+    expect(r.run_id):equals(queued.run_id)
+    expect(r.status):equals("review")
+    expect(r.background):is_true()
+    local stored = assert(s:get_run(queued.run_id))
+    expect(stored.status):equals("review")
+    expect(stored.launch.runner):equals("command")
+    expect(#s:list_runs()):equals(1)
+    local none, _, code = agent_run.execute({ runner = "command", command = { "true" }, prompt = "x", repo = repo,
+      store = s, run_id = "R-0099" })
+    expect(none):is_nil()
+    expect(code):equals("ENOENT")
+    s:close()
   end)
 end)
