@@ -391,7 +391,14 @@ function M.execute(o)
   local ctx = { prompt = o.prompt, prompt_file = run_dir .. "/prompt.md", repo = repo, run_dir = run_dir,
     model = o.model, sandbox = sandbox, session_id = session_id, resume_session_id = resumed, ephemeral = ephemeral,
     args = o.args, program = o.program, command = o.command }
-  local argv, how = spec.command(ctx)
+  local built, argv, how = pcall(spec.command, ctx)
+  if not built then
+    -- A runner's own bug: the run is closed as failed before the error goes on up.
+    record.status, record.completed_at = "failed", store.now()
+    record.failure_reason = ("runner '%s' could not build its command: %s"):format(spec.name, tostring(argv))
+    s:update_run(record, { { "prompt.md", o.prompt } })
+    error(argv, 0)
+  end
   how = how or {}
   record.command = shown(argv)
   record.session_id = session_id or resumed

@@ -181,7 +181,7 @@ expect_run "queue: ready and waiting" 0 "T-0001 +ready.*T-0004 +ready.*T-0005 +b
   "$S" run queue
 "$S" run queue --json >queue.json
 eq "queue --json: 4 ready" "T-0004" "$(field queue.json .data.ready.4.task_id)"
-expect_run "start-ready -j 4" 0 "T-0001 +R-0001 +completed.*12 runs in" "" -- "$S" run start-ready -j 4 --runner command
+expect_run "start-ready -j 4" 0 "T-0001 +R-\\d+ +completed.*12 runs in" "" -- "$S" run start-ready -j 4 --runner command
 LOG=$work/queue.log expect_run "start-ready: all done, dependencies first, at most 4 at a time" 0 "^12 done, order ok, max 4\n$" "" -- \
   "$S" -e '
   local ev, done = {}, 0
@@ -209,5 +209,30 @@ LOG=$work/queue.log expect_run "start-ready: all done, dependencies first, at mo
 eq "start-ready: every task done" "12" "$("$S" task list --status done --json | "$S" -e 'print(#require("json").decode(io.read("a")).data)')"
 expect_run "start-ready: nothing left" 0 "no tasks are ready" "" -- "$S" run start-ready -j 2
 expect_run "start-ready: bad -j" 2 "^$" "-j '0': expected a whole number" -- "$S" run start-ready -j 0
+
+# --- sessions: --keep-session, then --continue records this run's own usage -------------------
+cat >"$work/codex-sessions.sh" <<SH
+#!/bin/sh
+# The fake codex: a resumed session replays the second turn (usage cumulative, as codex reports it).
+case " \$* " in
+  *" resume "*) exec "$S" script "$F/fake_agent.lua" "$F/captures/codex_resume_turn2_cumulative_usage.jsonl" --argv-copy "$work/resume-argv" "\$@" ;;
+  *) exec "$S" script "$F/fake_agent.lua" "$F/captures/codex_resume_turn1.jsonl" "\$@" ;;
+esac
+SH
+chmod +x "$work/codex-sessions.sh"
+new_repo sessions
+sed -i "s|^    codex = { program = .*|    codex = { program = { \"$work/codex-sessions.sh\" } },|" .agent/config.lua
+"$S" task create --title "Session" >/dev/null
+expect_run "continue without a kept session" 1 "^$" "no run with a kept session to continue.*--keep-session" -- \
+  "$S" run T-0001 --continue
+expect_run "first-pass run with --keep-session" 0 "^R-0001 review" "" -- "$S" run T-0001 --keep-session
+eq "kept session: not ephemeral" "false 01a1fdec-2918-7691-a5c8-bcf16cde129d" \
+  "$(field .agent/runs/R-0001/run.json .ephemeral) $(field .agent/runs/R-0001/run.json .session_id)"
+expect_run "--continue" 0 "^R-0002 review" "" -- "$S" run T-0001 --continue
+eq "continue: codex exec resume <thread>" "yes" "$(grep -qx 'resume' "$work/resume-argv" && grep -qx '01a1fdec-2918-7691-a5c8-bcf16cde129d' "$work/resume-argv" && echo yes)"
+eq "continue: this run's own usage" "7 3 10" "$(field .agent/runs/R-0002/run.json .usage.input) $(field .agent/runs/R-0002/run.json .usage.output) $(field .agent/runs/R-0002/run.json .usage.total)"
+eq "continue: what codex reported" "1007" "$(field .agent/runs/R-0002/run.json .usage_reported.input)"
+eq "continue: linked to the run it continues" "R-0001" "$(field .agent/runs/R-0002/run.json .resumed_run)"
+expect_run "continue cannot switch runner" 2 "^$" "cannot change the runner to claude" -- "$S" run T-0001 --continue --runner claude
 
 finish
