@@ -47,9 +47,10 @@ local function empty(sec)
   return sec.content == nil or sec.content == ""
 end
 
--- Renders with a limit per section (nil: whole) and a set of dropped sections.
+-- Renders with a limit per section (nil: whole) and a set of dropped sections. An empty header
+-- adds nothing (no blank lines before the first section).
 local function render(sections, header, limits, dropped)
-  local parts = { header }
+  local parts = { header ~= "" and header or nil }
   for i, sec in ipairs(sections) do
     if not dropped[i] and not empty(sec) then
       parts[#parts + 1] = render_section(sec, limits[i])
@@ -58,13 +59,26 @@ local function render(sections, header, limits, dropped)
   return table.concat(parts, "\n\n") .. "\n"
 end
 
-local function check(sections)
+local function count_or_nil(v)
+  return v == nil or (math.type(v) == "integer" and v >= 0)
+end
+
+local function check(sections, opts)
   assert(type(sections) == "table", "prompt.compile: expected a list of sections")
+  assert(opts == nil or type(opts) == "table", "prompt.compile: opts must be a table")
   for i, sec in ipairs(sections) do
-    assert(type(sec.title) == "string", ("prompt.compile: section %d needs a title"):format(i))
-    assert(sec.list == nil or type(sec.list) == "table", ("prompt.compile: section '%s': list must be a table"):format(sec.title))
-    assert(sec.trim == nil or sec.trim == "keep" or sec.trim == "trim-last" or sec.trim == "drop",
-      ("prompt.compile: section '%s': trim is keep, trim-last or drop"):format(sec.title))
+    assert(type(sec) == "table" and type(sec.title) == "string", ("prompt.compile: section %d needs a title"):format(i))
+    local function need(ok, what)
+      assert(ok, ("prompt.compile: section '%s': %s"):format(sec.title, what))
+    end
+    need(sec.list == nil or type(sec.list) == "table", "list must be a table")
+    need(sec.content == nil or type(sec.content) == "string", "content must be a string")
+    need(sec.trim == nil or sec.trim == "keep" or sec.trim == "trim-last" or sec.trim == "drop",
+      "trim is keep, trim-last or drop")
+    need(count_or_nil(sec.limit) and count_or_nil(sec.strict_limit), "limit and strict_limit are whole numbers >= 0")
+    for j, item in ipairs(sec.list or {}) do
+      need(type(item) == "string" or type(item) == "number", ("list item %d must be a string"):format(j))
+    end
   end
 end
 
@@ -72,7 +86,7 @@ end
 ---section). Returns the text and {pass, estimated_tokens, untrimmed_tokens, target, max,
 ---over_budget, actions = {{section, action, detail}}}.
 function M.compile(sections, opts)
-  check(sections)
+  check(sections, opts)
   opts = opts or {}
   local target, max = opts.target or M.TARGET, opts.max or M.MAX
   local header = opts.header or ""
@@ -84,7 +98,7 @@ function M.compile(sections, opts)
     local limits, dropped = {}, {}
     local function cut(field, pass)
       for i, sec in ipairs(sections) do
-        local limit = sec.list and sec.trim ~= "keep" and sec[field]
+        local limit = sec.list and sec.trim ~= "keep" and not dropped[i] and sec[field]
         if limit and #sec.list > limit and (not limits[i] or limit < limits[i]) then
           limits[i] = limit
           budget.actions[#budget.actions + 1] = { section = sec.title, pass = pass,
@@ -96,13 +110,14 @@ function M.compile(sections, opts)
     text = render(sections, header, limits, dropped)
     budget.pass = "trimmed"
     if M.estimate(text) > max then
-      cut("strict_limit", "strict")
+      -- Drop first, so a section left out is not also reported as cut to its strict limit.
       for i, sec in ipairs(sections) do
         if sec.trim == "drop" and not sec.required and not empty(sec) then
           dropped[i] = true
           budget.actions[#budget.actions + 1] = { section = sec.title, pass = "strict", action = "dropped" }
         end
       end
+      cut("strict_limit", "strict")
       text = render(sections, header, limits, dropped)
       budget.pass = "strict"
     end
