@@ -11,6 +11,7 @@
 #include "engine.hpp"
 #include "model_server_command.hpp"
 #include "prepare_command.hpp"
+#include "preset_command.hpp"
 #include "project_command.hpp"
 #include "repl.hpp"
 #include "run_command.hpp"
@@ -176,6 +177,8 @@ int main(int argc, char** argv) {
   sidecar::cli::add_task_commands(app, task);
   sidecar::cli::RunCommands run;
   sidecar::cli::add_run_commands(app, run);
+  sidecar::cli::PresetCommands preset;
+  sidecar::cli::add_preset_commands(app, preset);
   sidecar::cli::StoreCommands store;
   sidecar::cli::add_store_commands(app, store);
   bool doctor_json = false;
@@ -196,12 +199,12 @@ int main(int argc, char** argv) {
     }
     if (args[i].empty() || args[i][0] == '-') continue;
     const std::string& command = args[i];
-    static const char* const commands[] = {"init",  "task",  "run",    "capabilities", "script", "repl", "test",
-                                           "prepare", "store", "usage", "doctor", "model-server"};
+    static const char* const commands[] = {"init",   "task",  "run",   "preset", "capabilities", "script", "repl",
+                                           "test",   "prepare", "store", "usage", "doctor", "model-server"};
     if (std::find(std::begin(commands), std::end(commands), command) == std::end(commands)) {
       return usage_error("unknown command '" + command +
-                         "' (commands: init, task, run, capabilities, script, repl, test, prepare, store, usage, "
-                         "doctor, model-server)");
+                         "' (commands: init, task, run, preset, capabilities, script, repl, test, prepare, store, "
+                         "usage, doctor, model-server)");
     }
     if (command == "script") {
       std::size_t file = i + 1;
@@ -228,6 +231,7 @@ int main(int argc, char** argv) {
     if (what == "file is required") return usage_error("script needs a file: sidecar script FILE.lua [ARGS...]");
     if (what == "A subcommand is required") {
       if (store.store->parsed()) return usage_error("store needs a subcommand: sidecar store check | sidecar store rebuild");
+      if (preset.preset->parsed()) return usage_error("preset needs a subcommand: list, show or run (sidecar preset --help)");
       if (task.task->parsed()) {
         return usage_error("task needs a subcommand: create, list, show, import, export or set-status (sidecar task --help)");
       }
@@ -273,6 +277,8 @@ int main(int argc, char** argv) {
       module = "task_cli";
     } else if (sidecar::cli::run_command_call(run, function, options)) {
       module = "run_cli";
+    } else if (sidecar::cli::preset_command_call(preset, function, options)) {
+      module = "preset_cli";
     } else if (sidecar::cli::project_command_call(project, function, options)) {
       module = "project_cli";
     } else if (doctor->parsed()) {

@@ -19,4 +19,7 @@ struct EmbeddedFiles {
 // The stdlib modules, in path order.
 EmbeddedFiles embedded_stdlib() noexcept;
 
+// The built-in presets (presets/*.lua), as modules "presets.<name>".
+EmbeddedFiles embedded_presets() noexcept;
+
 }  // namespace sidecar

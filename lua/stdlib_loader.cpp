@@ -25,7 +25,8 @@ int load_embedded(lua_State* L) {
 void install_stdlib(lua_State* L, const std::string& dir) {
   if (!dir.empty()) {
     lua_getglobal(L, "package");
-    std::string path = dir + "/?.lua;" + dir + "/?/init.lua;";
+    // The presets beside the stdlib folder: require("presets.x") finds <dir>/../presets/x.lua.
+    std::string path = dir + "/?.lua;" + dir + "/?/init.lua;" + dir + "/../?.lua;";
     lua_getfield(L, -1, "path");
     path += lua_tostring(L, -1);
     lua_pop(L, 1);
@@ -35,11 +36,12 @@ void install_stdlib(lua_State* L, const std::string& dir) {
     return;
   }
   luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
-  EmbeddedFiles files = embedded_stdlib();
-  for (const EmbeddedFile* f = files.begin; f != files.end; ++f) {
-    lua_pushlightuserdata(L, const_cast<EmbeddedFile*>(f));
-    lua_pushcclosure(L, guarded<load_embedded>, 1);
-    lua_setfield(L, -2, f->module);
+  for (EmbeddedFiles files : {embedded_stdlib(), embedded_presets()}) {
+    for (const EmbeddedFile* f = files.begin; f != files.end; ++f) {
+      lua_pushlightuserdata(L, const_cast<EmbeddedFile*>(f));
+      lua_pushcclosure(L, guarded<load_embedded>, 1);
+      lua_setfield(L, -2, f->module);
+    }
   }
   lua_pop(L, 1);
 }

@@ -20,6 +20,7 @@ local SCHEMA = {
   timeout = { "duration", "30m" },
   idle_timeout = { "duration", "5m" },
   runners = { "table", {} },
+  routes = { "table", {} },
   review = { "section", { auto_approve_on_all_green = { "boolean", false } } },
   pipeline = { "section", { stop_on_failure = { "boolean", true } } },
   queue = { "section", { jobs = { "integer", 2 } } },
@@ -48,6 +49,14 @@ return {
   runners = {
     -- codex = { program = { "codex" }, args = { "-c", "model_reasoning_effort=low" } },
     -- aider = { command = { "aider", "--yes", "--message-file", "{prompt_file}" } },
+  },
+
+  -- Presets send each step to a tier by its kind (stdlib/route.lua): fast for scans, drafts and
+  -- pre-reviews, strong for reviews, synthesis, implementation and anything at high risk.
+  routes = {
+    -- tiers = { fast = { runner = "codex", model = "gpt-5.3-codex-spark" },
+    --           strong = { runner = "claude", model = "claude-opus-4-1" } },
+    -- kinds = { scan = "fast", review = "strong" },
   },
 
   review = {

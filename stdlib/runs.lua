@@ -167,8 +167,8 @@ local function settle_task(s, task_id, run)
   assert(s:update_task(task))
 end
 
--- The agent_run options for one runner under the config (program, args, env from cfg.runners).
-local function agent_options(cfg, runner, st)
+---The agent_run options for one runner under the config (program, args, env from cfg.runners).
+function M.agent_options(cfg, runner, st)
   local entry = cfg.runners[runner] or {}
   return { runner = runner, program = entry.program, args = entry.args, env = entry.env, command = entry.command,
     model = st.model, sandbox = st.sandbox, allow_full_auto = st.allow_full_auto,
@@ -238,7 +238,7 @@ function M.run_step(s, cfg, task, st, extra)
     return run
   end
 
-  local o = agent_options(cfg, st.runner, st)
+  local o = M.agent_options(cfg, st.runner, st)
   o.store, o.repo, o.prompt, o.task_id, o.agent_role, o.record = s, M.repo_of(s), text, task.task_id,
       st.agent_role, fields
   o.run_id, o.resume = extra.run_id, extra.resume

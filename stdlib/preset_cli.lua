@@ -1,0 +1,142 @@
+--- `sidecar preset list|show|run`: each takes the options the command line parsed, prints (text,
+--- or the JSON envelope with --json), and returns the exit status (0 done, 1 the preset failed or
+--- could not load, 2 the command line is wrong).
+local json = require("json")
+local out = require("cli_output")
+local preset = require("preset")
+local preset_context = require("preset_context")
+
+local M = {}
+
+local EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+
+local function failed(o, command, message, status)
+  if o.json then
+    out.envelope(command, false, json.null, { message }, o.version)
+  else
+    out.error(command, message)
+  end
+  return status or EXIT_FAILURE
+end
+
+---`sidecar preset list`
+function M.list(o)
+  local presets = preset.list(o.repo or ".")
+  if o.json then
+    local data = {}
+    for i, p in ipairs(presets) do
+      data[i] = { name = p.name, source = p.source, path = p.path, summary = p.summary }
+    end
+    out.envelope("preset list", true, json.array(data), nil, o.version)
+    return EXIT_OK
+  end
+  local rows = {}
+  for i, p in ipairs(presets) do
+    rows[i] = { p.name, p.source, p.summary }
+  end
+  io.write(out.table({ "PRESET", "FROM", "WHAT IT DOES" }, rows))
+  return EXIT_OK
+end
+
+local function param_rows(spec)
+  local names = {}
+  for name in pairs(spec.params) do
+    names[#names + 1] = name
+  end
+  table.sort(names)
+  local rows = {}
+  for i, name in ipairs(names) do
+    local p = spec.params[name]
+    local default = p.default
+    if type(default) == "table" then
+      default = table.concat(default, ",")
+    end
+    rows[i] = { name, p.type, default == nil and (p.required and "(required)" or "-") or tostring(default), p.doc or "" }
+  end
+  return rows, names
+end
+
+---`sidecar preset show NAME`
+function M.show(o)
+  local spec, source, path = preset.load(o.name, o.repo or ".")
+  if not spec then
+    return failed(o, "preset show", source)
+  end
+  local rows, names = param_rows(spec)
+  if o.json then
+    local params = {}
+    for i, name in ipairs(names) do
+      local p = spec.params[name]
+      params[i] = { name = name, type = p.type, default = p.default == nil and json.null or p.default,
+        doc = p.doc or json.null, choices = p.choices and json.array(p.choices) or json.null }
+    end
+    out.envelope("preset show", true, { name = spec.name, summary = spec.summary, source = source, path = path,
+      description = spec.description or json.null, params = json.array(params), escalates = json.array(spec.escalates) },
+      nil, o.version)
+    return EXIT_OK
+  end
+  print(("%s (%s: %s)"):format(spec.name, source, path))
+  print(spec.summary)
+  if spec.description then
+    print("\n" .. spec.description:gsub("%s+$", ""))
+  end
+  if #rows > 0 then
+    print("\nParameters (--param NAME=VALUE):")
+    io.write(out.table({ "NAME", "TYPE", "DEFAULT", "MEANING" }, rows))
+  end
+  if #spec.escalates > 0 then
+    print("\nEscalates:")
+    for _, e in ipairs(spec.escalates) do
+      print("  - " .. e)
+    end
+  end
+  return EXIT_OK
+end
+
+---`sidecar preset run NAME`
+function M.run(o)
+  local repo = o.repo or "."
+  local spec, source = preset.load(o.name, repo)
+  if not spec then
+    return failed(o, "preset run", source)
+  end
+  local params, why = preset.params(spec, o.params)
+  if not params then
+    return failed(o, "preset run", why, EXIT_USAGE)
+  end
+  local jobs
+  if o.jobs then
+    jobs = math.tointeger(tonumber(o.jobs))
+    if not jobs or jobs < 1 then
+      return failed(o, "preset run", ("-j '%s': expected a whole number, 1 or more"):format(o.jobs), EXIT_USAGE)
+    end
+  end
+  if o.runner then
+    local ok, message = require("runners").get(o.runner)
+    if not ok then
+      return failed(o, "preset run", message, EXIT_USAGE)
+    end
+  end
+  local ok_cfg, cfg_err = require("config").load(repo .. "/.agent")
+  if not ok_cfg then
+    return failed(o, "preset run", cfg_err)
+  end
+  local ctx = preset_context.new({ repo = repo, preset = spec, params = params, dry_run = o.dry_run,
+    runner = o.runner, model = o.model, jobs = jobs })
+  local ok, result = pcall(spec.run, ctx, params)
+  ctx:close()
+  if not ok then
+    error(result, 0)
+  end
+  result = result or {}
+  local good = result.ok ~= false
+  if o.json then
+    out.envelope("preset run", good, { preset = spec.name, params = params, result = result.data or json.null,
+      runs = json.array(ctx.runs) }, result.errors, o.version)
+  else
+    io.write(result.text or "")
+  end
+  return good and EXIT_OK or EXIT_FAILURE
+end
+
+return M

@@ -1,0 +1,24 @@
+--- One agent run of a preset's ctx:agents, in a process of its own: the job comes as JSON on
+--- stdin ({root, repo, runner, settings, prompt, task_id}); the run record goes to stdout.
+local json = require("json")
+
+local M = {}
+
+function M.main()
+  local job = json.decode(io.read("a"))
+  local runs = require("runs")
+  local s, cfg = assert(runs.open(job.root))
+  local opts = runs.agent_options(cfg, job.runner, job.settings)
+  opts.store, opts.repo, opts.prompt, opts.task_id, opts.agent_role, opts.record = s, job.repo, job.prompt,
+      job.task_id, job.settings.agent_role, job.settings.record
+  local record, message = require("agent_run").execute(opts)
+  s:close()
+  if not record then
+    io.stderr:write(message, "\n")
+    return 1
+  end
+  print(json.encode(record))
+  return 0
+end
+
+return M

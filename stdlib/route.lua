@@ -1,0 +1,51 @@
+--- Routing: which runner, model and sandbox a piece of work goes to. Fast models take scans,
+--- first drafts and pre-reviews; strong ones take risky or core work. A preset names the kind of
+--- each step and its risk; the table below decides, `.agent/config.lua` (`routes`) changes it,
+--- and the command line (--runner, --model) overrides everything.
+---
+---   local r = route.resolve("scan")                      -- {runner, model, sandbox, tier, why}
+---   local r = route.resolve("review", {risk = "high"})    -- escalated to the strong tier
+local M = {}
+
+-- The tiers: a runner and a model each.
+M.TIERS = {
+  fast = { runner = "codex", model = "gpt-5.3-codex-spark" },
+  strong = { runner = "codex", model = "gpt-5.5" },
+}
+
+-- Kinds of work and their tier; a high risk moves any kind to the strong tier.
+M.KINDS = {
+  scan = "fast", classify = "fast", draft = "fast", pre_review = "fast", research = "fast", verify = "fast",
+  review = "strong", synthesis = "strong", implement = "strong", core = "strong", risky = "strong",
+}
+
+-- Kinds that may write to the work tree; everything else is read-only.
+local WRITES = { implement = true, draft = false }
+
+---Where `kind` goes. opts: risk ("low" | "medium" | "high"), routes (the config's `routes`:
+---{tiers = {fast = {runner, model}}, kinds = {scan = "strong"}}), runner and model (command
+---line overrides), sandbox (a preset's own choice). Returns {runner, model, sandbox, tier, why}.
+function M.resolve(kind, opts)
+  opts = opts or {}
+  local routes = opts.routes or {}
+  local kinds = routes.kinds or {}
+  local tier = kinds[kind] or M.KINDS[kind]
+  assert(tier, ("route.resolve: unknown kind '%s'"):format(tostring(kind)))
+  local why = ("%s work goes to the %s tier"):format(kind, tier)
+  if opts.risk == "high" and tier ~= "strong" then
+    tier, why = "strong", ("%s work at high risk is escalated to the strong tier"):format(kind)
+  end
+  local t = (routes.tiers or {})[tier] or M.TIERS[tier]
+  assert(t, ("route.resolve: unknown tier '%s' (config routes.kinds.%s)"):format(tostring(tier), kind))
+  local r = { tier = tier, runner = t.runner or M.TIERS[tier].runner, model = t.model, why = why,
+    sandbox = opts.sandbox or (WRITES[kind] and "workspace-write" or "read-only") }
+  if opts.runner then
+    r.runner, r.model = opts.runner, opts.model -- another runner: its own default model unless given
+    r.why = r.why .. "; runner from the command line"
+  elseif opts.model then
+    r.model = opts.model
+  end
+  return r
+end
+
+return M
