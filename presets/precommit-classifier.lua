@@ -138,8 +138,10 @@ return preset.define({
       return { text = text, data = data }
     end
     data.escalate = true
-    text = text .. ("\nAgent (%s, %s): %s. Escalate: classify the why and blockers by hand.\n"):format(
-      last.run_id or "-", last.status, answer.error or schema.format_problems(answer.problems or {}))
+    local why = answer.error or ("its answer did not match the format twice:\n" ..
+      schema.format_problems(answer.problems or {}))
+    text = text .. ("\nAgent (%s, %s): %s\nEscalate: classify the why and blockers by hand.\n"):format(
+      last.run_id or "-", last.status, why)
     return { ok = false, text = text, data = data }
   end,
 })

@@ -34,9 +34,8 @@ end
 
 ---The path of one file and why.
 function M.file_path(path)
-  local hit = any(path, RISK)
-  if hit then
-    return "risk", ("%s touches credentials, security or release (%s)"):format(path, hit)
+  if any(path, RISK) then
+    return "risk", path .. " touches credentials, security or release"
   end
   if any(path, CODE_NAMES) then
     return "code", path .. " builds or generates code"

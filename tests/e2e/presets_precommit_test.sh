@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# End-to-end: the precommit-classifier preset on prepared repositories, one per path (Fast,
+# Skill, Code, Risk), by rules alone; then with a fake agent answering in the §2 format, one
+# answering wrongly (one re-prompt, then escalation), and none installed (the classification and
+# the exact command it would run). Also `preset list|show` and bad parameters.
+set -u
+S=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lib.sh"
+cd "$work"
+
+# repo NAME: a git repository with one commit (a README and a Makefile).
+repo() {
+  mkdir "$work/$1" && cd "$work/$1" && git init -q -b main
+  printf '# Demo\n' >README.md
+  printf 'test:\n\ttrue\n' >Makefile
+  git add . && git -c user.email=t@e -c user.name=t commit -q -m init
+}
+classify() { "$S" preset run precommit-classifier --param agent=false "$@"; }
+
+repo fast
+printf '# Demo\n\nMore words.\n' >README.md
+expect_run "fast: prose only" 0 "\*\*Path:\*\* Fast\n- \*\*Confidence:\*\* high\n.*README\.md is prose.*Minimal validation:\*\*\n  - \`git diff --check\`\n- \*\*Reinstall needed:\*\* no\n$" "" -- classify
+
+repo skill
+mkdir -p skills/review && printf -- '---\nname: review\n---\nReview carefully.\n' >skills/review/SKILL.md
+expect_run "skill: agent instructions" 0 "\*\*Path:\*\* Skill.*skills/review/SKILL\.md instructs agents.*reinstall the changed skills: review.*Reinstall needed:\*\* yes, specific skills: review" "" -- classify
+
+repo code
+mkdir src && printf 'int main(void) { return 0; }\n' >src/main.c
+printf '# Demo\n\nUsage.\n' >README.md
+expect_run "code: source wins over prose" 0 "\*\*Path:\*\* Code.*src/main\.c is code.*\`git diff --check\`\n  - \`make test\`" "" -- classify
+
+repo risk
+git checkout -q -b other && printf 'a\n' >f.txt && git add f.txt && git -c user.email=t@e -c user.name=t commit -qm a
+git checkout -q main && printf 'b\n' >f.txt && git add f.txt && git -c user.email=t@e -c user.name=t commit -qm b
+git merge -q other >/dev/null 2>&1
+expect_run "risk: a merge with conflicts" 0 "\*\*Path:\*\* Risk.*a merge is in progress; unresolved conflicts: f\.txt.*a person reviews the change" "" -- classify
+git merge --abort
+printf 'TOKEN=x\n' >.env.production
+expect_run "risk: credentials" 0 "\*\*Path:\*\* Risk.*\.env\.production touches credentials" "" -- classify
+"$S" preset run precommit-classifier --param agent=false --json >risk.json
+eq "--json: the path" "risk" "$(jv .data.result.path <risk.json)"
+
+repo clean
+expect_run "no changes" 0 "\*\*Path:\*\* Fast.*Why this path:\*\* no changes" "" -- "$S" preset run precommit-classifier
+
+# A fake agent: the command runner answers with the §2 format (or wrongly, per ANSWER).
+repo agent
+printf 'x = 1\n' >a.lua
+"$S" init >/dev/null
+cat >"$work/answer.sh" <<'SH'
+#!/bin/sh
+cat >/dev/null
+n=$(cat "$ANSWER_COUNT" 2>/dev/null || echo 0); echo $((n + 1)) >"$ANSWER_COUNT"
+if [ "$ANSWER" = bad ] || { [ "$ANSWER" = once ] && [ "$n" = 0 ]; }; then echo "Looks fine to me."; exit 0; fi
+cat <<'MD'
+# Precommit Classification
+- **Path:** Code
+- **Confidence:** high
+- **Changed files:**
+  - `a.lua`
+- **Why this path:** a new Lua source file.
+- **Minimal validation:**
+  - `git diff --check`
+  - `make test`
+- **Reinstall needed:** no
+- **Commit scope risk:** low: one new file.
+- **Blockers:** None.
+- **Suggested commit message:** Add a.lua
+MD
+SH
+chmod +x "$work/answer.sh"
+sed -i "s|^  runners = {|  runners = {\n    command = { command = { \"$work/answer.sh\" } },|" .agent/config.lua
+export ANSWER_COUNT=$work/count
+rm -f "$ANSWER_COUNT"
+expect_run "agent: its §2 answer" 0 "^# Precommit Classification\n.*Suggested commit message:\*\* Add a\.lua\n$" "" -- \
+  env ANSWER=good "$S" preset run precommit-classifier --runner command
+eq "agent: one run" "1" "$(cat "$ANSWER_COUNT")"
+rm -f "$ANSWER_COUNT"
+expect_run "agent: wrong once, re-prompted" 0 "Suggested commit message:\*\* Add a\.lua" "" -- \
+  env ANSWER=once "$S" preset run precommit-classifier --runner command
+eq "agent: two runs" "2" "$(cat "$ANSWER_COUNT")"
+expect_run "re-prompt names the problems" 0 "did not match the required format:\n- blockers: required field missing\n" "" -- \
+  sh -c 'cat "$(ls -d .agent/runs/R-* | tail -1)/prompt.md"'
+rm -f "$ANSWER_COUNT"
+expect_run "agent: wrong twice, escalated" 1 "\*\*Path:\*\* Code.*Escalate: classify the why and blockers by hand" "" -- \
+  env ANSWER=bad "$S" preset run precommit-classifier --runner command
+eq "agent: never more than two runs" "2" "$(cat "$ANSWER_COUNT")"
+expect_run "no agent installed: the command it would run" 0 \
+  "\*\*Path:\*\* Code.*Agent: not run \(codex is not installed \(install it: npm install -g @openai/codex\)\)\. It would run:\n  codex exec --ephemeral --json .* -s read-only .*-m gpt-5\.3-codex-spark - < .*/prompt\.md" "" -- \
+  env PATH=/usr/bin:/bin "$S" preset run precommit-classifier
+expect_run "--dry-run" 0 "Agent: not run \(--dry-run\)\. It would run:\n  '?$work/answer\.sh" "" -- \
+  "$S" preset run precommit-classifier --runner command --dry-run
+eq "dry run recorded" "dry_run" "$(jv .status <"$(ls -d .agent/runs/R-* | tail -1)/run.json")"
+
+expect_run "preset list" 0 "PRESET +FROM +WHAT IT DOES\n.*precommit-classifier +built-in +Classify" "" -- "$S" preset list
+expect_run "preset show" 0 "Parameters.*agent +boolean +true.*Escalates:" "" -- "$S" preset show precommit-classifier
+expect_run "unknown preset" 1 "^$" "no preset 'nope' \(presets: .*precommit-classifier" -- "$S" preset run nope
+expect_run "unknown parameter" 2 "^$" "--param colour: precommit-classifier has no such parameter \(parameters: agent\)" -- \
+  "$S" preset run precommit-classifier --param colour=red
+expect_run "bad parameter type" 2 "^$" "--param agent=maybe: expected true or false" -- \
+  "$S" preset run precommit-classifier --param agent=maybe
+mkdir -p .agent/presets && cat >.agent/presets/precommit-classifier.lua <<'LUA'
+local preset = require("preset")
+return preset.define({ name = "precommit-classifier", summary = "the project's own",
+  run = function() return { text = "project preset\n" } end })
+LUA
+expect_run "a project preset replaces the built-in one" 0 "^project preset\n$" "" -- "$S" preset run precommit-classifier
+
+finish
