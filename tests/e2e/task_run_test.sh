@@ -235,4 +235,61 @@ eq "continue: what codex reported" "1007" "$(field .agent/runs/R-0002/run.json .
 eq "continue: linked to the run it continues" "R-0001" "$(field .agent/runs/R-0002/run.json .resumed_run)"
 expect_run "continue cannot switch runner" 2 "^$" "cannot change the runner to claude" -- "$S" run T-0001 --continue --runner claude
 
+# --- background runs: returns at once, outlives its terminal, waited, tailed, killed ------------
+new_repo background "    command = { command = { \"sh\", \"-c\", \"cat >/dev/null; echo working; sleep \${BG_SLEEP:-0.5}; echo finished\" } },"
+"$S" task create --title "Background" >/dev/null
+t0=$(date +%s%N)
+expect_run "--background returns the run id" 0 "^R-0001\n$" "runs in the background \(pid [0-9]+\)" -- \
+  "$S" run T-0001 --runner command --background
+eq "--background returns at once" "yes" "$([ $((($(date +%s%N) - t0) / 1000000)) -lt 450 ] && echo yes || echo no)"
+pid=$(field .agent/runs/R-0001/run.json .worker_pid)
+eq "the worker is in a session of its own" "$pid" "$(ps -o sid= -p "$pid" | tr -d ' ')"
+expect_run "run wait" 0 "^R-0001 review\n$" "" -- "$S" run wait R-0001
+expect_run "run tail: the events" 0 "run\.started .*agent\.exit|run\.started .*run\.finished" "" -- "$S" run tail R-0001
+eq "the worker left its log" "yes" "$([ -f .agent/runs/R-0001/worker.log ] && echo yes)"
+eq "background output recorded" "working finished" "$(tr '\n' ' ' <.agent/runs/R-0001/output.md | sed 's/ $//')"
+BG_SLEEP=37.75 "$S" run T-0001 --runner command --background >/dev/null 2>&1
+expect_run "run wait --timeout" 1 "^$" "still running after 300 ms" -- "$S" run wait R-0002 --timeout 300ms
+(sleep 1; "$S" run kill R-0002 >/dev/null) &
+"$S" run tail -f R-0002 >tail.out 2>&1
+wait
+expect_run "tail -f saw the end" 0 "run\.finished.*interrupted" "" -- cat tail.out
+eq "killed: recorded interrupted" "interrupted" "$(field .agent/runs/R-0002/run.json .status)"
+eq "killed: the task can run again" "ready" "$(field .agent/tasks/T-0001.json .status)"
+gone=yes; pgrep -f 'sleep 37.75' >/dev/null && gone=no
+eq "killed: no orphans" "yes" "$gone"
+expect_run "kill an ended run" 1 "^$" "run R-0002 already ended: interrupted" -- "$S" run kill R-0002
+expect_run "kill an unknown run" 1 "^$" "no run R-0042" -- "$S" run kill R-0042
+
+# --- the real codex and claude CLIs: a pipeline against the scripted model server --------------
+if [ "${SIDECAR_SKIP_REAL_CLIS:-}" = 1 ]; then
+  echo "SKIP: the real codex and claude CLIs (SIDECAR_SKIP_REAL_CLIS=1)"
+  finish
+  exit $?
+fi
+export PATH="$root/.tools/npm/bin:$PATH"
+if ! command -v codex >/dev/null || ! command -v claude >/dev/null; then
+  echo "FAIL: codex or claude is not installed (scripts/setup installs them into .tools/npm)"
+  exit 1
+fi
+cd "$work"
+start_server real "$F/scenarios/text_turn.json" || exit 1
+mkdir -p "$work/real-home/codex" "$work/real-home/claude" "$work/real-tmp"
+base=http://127.0.0.1:$port
+new_repo real "    codex = { args = { \"-m\", \"gpt-5.5\", \"-c\", \"model_provider=mock\", \"-c\", \"model_providers.mock.name=mock\", \"-c\", \"model_providers.mock.base_url=$base/v1\", \"-c\", \"model_providers.mock.wire_api=responses\", \"-c\", \"model_providers.mock.env_key=MOCK_API_KEY\", \"-c\", \"model_providers.mock.request_max_retries=0\", \"-c\", \"model_providers.mock.stream_max_retries=0\", \"--disable\", \"plugins\", \"-c\", \"analytics.enabled=false\", \"--disable\", \"unbounded_connection_retries\" }, env = { CODEX_HOME = \"$work/real-home/codex\", MOCK_API_KEY = \"sk-mock\", TMPDIR = \"$work/real-tmp\" } },
+    claude = { env = { ANTHROPIC_BASE_URL = \"$base\", ANTHROPIC_API_KEY = \"sk-ant-mock\", CLAUDE_CONFIG_DIR = \"$work/real-home/claude\", TMPDIR = \"$work/real-tmp\", CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC = \"1\", DISABLE_TELEMETRY = \"1\", DISABLE_AUTOUPDATER = \"1\", DISABLE_ERROR_REPORTING = \"1\", CLAUDE_CODE_MAX_RETRIES = \"0\" } },"
+# new_repo's fake-agent lines come first; drop them so the real CLIs run.
+sed -i '/fake_agent\.lua/d' .agent/config.lua
+"$S" task create --title "Real pipeline" --goal "Say hello" --validate-cmds "test:true" >/dev/null
+expect_run "real CLIs: pipeline codex,claude" 0 \
+  "^step 1/2 +codex +- +R-0001 +completed .*\nstep 2/2 +claude +- +R-0002 +completed " "" -- \
+  "$S" run T-0001 --runner codex,claude --timeout 2m --idle-timeout 60s
+eq "real codex: output.md" "Hello from the scripted model." "$(cat .agent/runs/R-0001/output.md)"
+eq "real claude: output.md" "Hello from the scripted model." "$(cat .agent/runs/R-0002/output.md)"
+eq "real codex: exact usage" "1234 200 56 1290" "$(field .agent/runs/R-0001/run.json .usage.input) $(field .agent/runs/R-0001/run.json .usage.cached_input) $(field .agent/runs/R-0001/run.json .usage.output) $(field .agent/runs/R-0001/run.json .usage.total)"
+eq "real claude: lineage" "R-0001 R-0001" "$(field .agent/runs/R-0002/run.json .parent_run_id) $(field .agent/runs/R-0002/run.json .pipeline_id)"
+eq "real claude: got the previous runner context" "yes" \
+  "$(grep -q 'Run R-0001 by codex ended completed' .agent/runs/R-0002/prompt.md && echo yes)"
+kill -TERM "$pid"; wait "$pid" 2>/dev/null
+
 finish
