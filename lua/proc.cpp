@@ -20,11 +20,13 @@
 
 #include "boundary.hpp"
 #include "modules.hpp"
+#include "process_detach.hpp"
 #include "process_loop.hpp"
 
 namespace sidecar::lua {
 namespace {
 
+using host::DetachOptions;
 using host::OutputSink;
 using host::ProcessEvent;
 using host::ProcessLoop;
@@ -154,7 +156,10 @@ void sink_option(lua_State* L, int opts, const char* name, OutputSink& sink, int
   lua_pop(L, 1);
 }
 
-void env_option(lua_State* L, int opts, SpawnOptions& o) {
+using EnvChanges = std::vector<std::pair<std::string, std::optional<std::string>>>;
+
+// env = {NAME = "value" | false}, clear_env = boolean (for spawn and detach alike)
+void env_option(lua_State* L, int opts, EnvChanges& env, bool& clear_env) {
   if (field(L, opts, "env")) {
     if (!lua_istable(L, -1)) bad_option(L, "env", "a table");
     int t = lua_gettop(L);
@@ -166,9 +171,9 @@ void env_option(lua_State* L, int opts, SpawnOptions& o) {
         luaL_error(L, "option 'env': '%s' is not a valid variable name", name.c_str());
       }
       if (lua_type(L, -1) == LUA_TSTRING || lua_type(L, -1) == LUA_TNUMBER) {
-        o.env.emplace_back(name, std::string(lua_tostring(L, -1)));
+        env.emplace_back(name, std::string(lua_tostring(L, -1)));
       } else if (lua_isboolean(L, -1) && !lua_toboolean(L, -1)) {
-        o.env.emplace_back(name, std::nullopt);  // false removes it
+        env.emplace_back(name, std::nullopt);  // false removes it
       } else {
         luaL_error(L, "option 'env': %s must be a string, or false to remove it, got %s", name.c_str(),
                    luaL_typename(L, -1));
@@ -177,7 +182,7 @@ void env_option(lua_State* L, int opts, SpawnOptions& o) {
     }
   }
   lua_pop(L, 1);
-  o.clear_env = bool_option(L, opts, "clear_env");
+  clear_env = bool_option(L, opts, "clear_env");
 }
 
 void stdin_option(lua_State* L, int opts, SpawnOptions& o) {
@@ -212,8 +217,8 @@ void pty_option(lua_State* L, int opts, SpawnOptions& o) {
   lua_pop(L, 1);
 }
 
-// Reads argv at `index` into `o` and keeps a copy in the callback table as `cmd`.
-void read_argv(lua_State* L, int index, SpawnOptions& o, int callbacks) {
+// Reads argv at `index` into `argv` and keeps a copy in the callback table (when given) as `cmd`.
+void read_argv(lua_State* L, int index, std::vector<std::string>& argv, int callbacks = 0) {
   luaL_checktype(L, index, LUA_TTABLE);
   lua_Integer n = luaL_len(L, index);
   if (n == 0) luaL_argerror(L, index, "the command is empty (expected {program, args...})");
@@ -228,10 +233,35 @@ void read_argv(lua_State* L, int index, SpawnOptions& o, int callbacks) {
     if (std::string_view(arg, len).find('\0') != std::string_view::npos) {
       luaL_error(L, "command argument %d contains a NUL byte", static_cast<int>(i));
     }
-    o.argv.emplace_back(arg, len);
+    argv.emplace_back(arg, len);
     lua_seti(L, -2, i);
   }
-  lua_setfield(L, callbacks, "cmd");
+  if (callbacks != 0) lua_setfield(L, callbacks, "cmd"); else lua_pop(L, 1);
+}
+
+// A signal at `index`: a name such as "TERM" or "SIGKILL" (see host.proc.signals), or a number.
+// Anything else raises.
+int check_signal(lua_State* L, int index) {
+  if (lua_type(L, index) == LUA_TNUMBER) {
+    lua_Integer sig = luaL_checkinteger(L, index);
+    luaL_argcheck(L, sig > 0 && sig < 65, index, "not a signal number");
+    return static_cast<int>(sig);
+  }
+  std::string name = luaL_checkstring(L, index);
+  if (name.rfind("SIG", 0) == 0) name.erase(0, 3);
+  for (const auto& s : kSignals) {
+    if (name == s.name) return s.number;
+  }
+  luaL_argerror(L, index, lua_pushfstring(L, "unknown signal '%s'", lua_tostring(L, index)));
+  return 0;  // not reached: luaL_argerror raises
+}
+
+// The pid argument of signal and alive: a positive integer (kill(2) reads 0 and -1 as "my
+// group" and "everyone", never what a caller holding a pid meant).
+pid_t check_pid(lua_State* L, int index) {
+  lua_Integer pid = luaL_checkinteger(L, index);
+  luaL_argcheck(L, pid > 0 && pid <= 0x7fffffff, index, "a pid must be a positive integer");
+  return static_cast<pid_t>(pid);
 }
 
 // --- results and events -----------------------------------------------------------------------
@@ -403,19 +433,7 @@ int handle_kill(lua_State* L) {
     lua_pushboolean(L, running);
     return 1;
   }
-  int sig = 0;
-  if (lua_type(L, 2) == LUA_TNUMBER) {
-    sig = static_cast<int>(luaL_checkinteger(L, 2));
-    luaL_argcheck(L, sig > 0 && sig < 65, 2, "not a signal number");
-  } else {
-    std::string name = luaL_checkstring(L, 2);
-    if (name.rfind("SIG", 0) == 0) name.erase(0, 3);
-    for (const auto& s : kSignals) {
-      if (name == s.name) sig = s.number;
-    }
-    if (sig == 0) luaL_argerror(L, 2, lua_pushfstring(L, "unknown signal '%s'", lua_tostring(L, 2)));
-  }
-  lua_pushboolean(L, h.loop->signal(h.id, sig));
+  lua_pushboolean(L, h.loop->signal(h.id, check_signal(L, 2)));
   return 1;
 }
 
@@ -515,9 +533,9 @@ int proc_spawn(lua_State* L) {
   int callbacks = lua_gettop(L);
 
   SpawnOptions o;
-  read_argv(L, 1, o, callbacks);
+  read_argv(L, 1, o.argv, callbacks);
   o.cwd = string_option(L, opts, "cwd");
-  env_option(L, opts, o);
+  env_option(L, opts, o.env, o.clear_env);
   stdin_option(L, opts, o);
   sink_option(L, opts, "stdout", o.out, callbacks);
   sink_option(L, opts, "stderr", o.err, callbacks);
@@ -585,9 +603,6 @@ int proc_wait_any(lua_State* L) {
   }
 }
 
-// proc.poll(ms?) -> integer
-// Runs the loop for at most `ms` (default 0: only what is ready), dispatching callbacks; returns
-// how many processes are still running. For scripts that do other work between waits.
 // proc.executable() -> the path of the running sidecar binary (for starting another one)
 int proc_executable(lua_State* L) {
   char buf[4096];
@@ -597,6 +612,9 @@ int proc_executable(lua_State* L) {
   return 1;
 }
 
+// proc.poll(ms?) -> integer
+// Runs the loop for at most `ms` (default 0: only what is ready), dispatching callbacks; returns
+// how many processes are still running. For scripts that do other work between waits.
 int proc_poll(lua_State* L) {
   ProcessLoop& loop = loop_of(L);
   lua_Integer ms = luaL_optinteger(L, 1, 0);
@@ -605,6 +623,61 @@ int proc_poll(lua_State* L) {
   dispatch(L, loop);
   step(L, loop, now_ns() + ms * 1000000, seen);
   lua_pushinteger(L, static_cast<lua_Integer>(loop.running()));
+  return 1;
+}
+
+// proc.detach(cmd, opts?) -> pid | nil, message, code
+// opts: cwd, env, clear_env, stdout and stderr (file paths, appended to; absent: /dev/null).
+// Starts a program that outlives Sidecar (host/process_detach.hpp): no handle, not part of the
+// loop, never stopped at exit. The pid is the program's own, once it has exec'd.
+int proc_detach(lua_State* L) {
+  lua_settop(L, 2);
+  int opts = lua_isnil(L, 2) ? 0 : (luaL_checktype(L, 2, LUA_TTABLE), 2);
+  DetachOptions o;
+  read_argv(L, 1, o.argv);
+  o.cwd = string_option(L, opts, "cwd");
+  env_option(L, opts, o.env, o.clear_env);
+  o.out_file = string_option(L, opts, "stdout");
+  o.err_file = string_option(L, opts, "stderr");
+  host::SpawnError error;
+  pid_t pid = host::detach_process(o, error);
+  if (pid == 0) {
+    lua_pushnil(L);
+    lua_pushstring(L, error.message.c_str());
+    lua_pushstring(L, error.code.c_str());
+    return 3;
+  }
+  lua_pushinteger(L, pid);
+  return 1;
+}
+
+// proc.signal(pid, sig, opts?) -> true | nil, message, code
+// Any process by pid (a detached one, typically); opts.group sends it to process group `pid`
+// instead. A process that is gone is ESRCH, one that is not ours EPERM: data, not errors.
+int proc_signal(lua_State* L) {
+  pid_t pid = check_pid(L, 1);
+  int sig = check_signal(L, 2);
+  bool group = false;
+  if (!lua_isnoneornil(L, 3)) {
+    luaL_checktype(L, 3, LUA_TTABLE);
+    lua_settop(L, 3);
+    group = bool_option(L, 3, "group");
+  }
+  if (int e = host::signal_process(pid, sig, group); e != 0) {
+    const char* code = strerrorname_np(e);
+    lua_pushnil(L);
+    lua_pushfstring(L, "%s: cannot signal %s %d: %s", code ? code : "EIO", group ? "process group" : "process",
+                    static_cast<int>(pid), std::strerror(e));
+    lua_pushstring(L, code ? code : "EIO");
+    return 3;
+  }
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+// proc.alive(pid) -> boolean   (a zombie is not alive)
+int proc_alive(lua_State* L) {
+  lua_pushboolean(L, host::process_alive(check_pid(L, 1)));
   return 1;
 }
 
@@ -632,6 +705,9 @@ int open_host_proc(lua_State* L) {
       {"wait_any", guarded<proc_wait_any>},
       {"poll", guarded<proc_poll>},
       {"executable", guarded<proc_executable>},
+      {"detach", guarded<proc_detach>},
+      {"signal", guarded<proc_signal>},
+      {"alive", guarded<proc_alive>},
       {nullptr, nullptr},
   };
   if (luaL_newmetatable(L, kHandleType)) {

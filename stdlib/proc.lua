@@ -17,6 +17,15 @@
 --- timed_out, timeout_reason ("wall" | "idle"), stdout, stderr (when collected), truncated,
 --- stdout_bytes, stderr_bytes, duration_ms, interrupted, stopped, killed, descendants_killed,
 --- error (a failure after the start, such as a tee file that could not be written).
+---
+--- Detached processes are the one exception to "no child outlives Sidecar": proc.detach(cmd,
+--- opts) starts a program meant to outlive it (a background run's worker) and returns its pid.
+--- It runs in its own session (a closing terminal's SIGHUP never reaches it), with stdin
+--- /dev/null and descriptors beyond stderr closed; Sidecar never waits for it, never stops it
+--- at exit, and leaves no zombie (it is reparented to init at once). A program that cannot start
+--- raises spawn_failed, as proc.spawn does. Options: cwd, env ({NAME = "value" | false}),
+--- clear_env, stdout, stderr (a file path, appended to | false or nil: /dev/null).
+--- proc.signal(pid, sig?, {group = true}?) and proc.alive(pid) then reach it by pid.
 local host = require("host.proc")
 local errors = require("errors")
 
@@ -110,6 +119,43 @@ local function normalize(what, opts, level)
   return out
 end
 
+local DETACH_OPTION_TYPES = { cwd = "string", env = "table", clear_env = "boolean", stdout = "path", stderr = "path" }
+
+-- proc.detach's options: checked like proc.spawn's; stdout/stderr false means /dev/null.
+local function normalize_detach(opts, level)
+  if opts == nil then
+    return {}
+  end
+  if type(opts) ~= "table" then
+    fail("proc.detach", "options must be a table, got " .. type(opts), level + 1)
+  end
+  local out = {}
+  for k, v in pairs(opts) do
+    local want = DETACH_OPTION_TYPES[k]
+    if not want then
+      fail("proc.detach", ("unknown option '%s' (options: %s)"):format(tostring(k),
+        table.concat(sorted_keys(DETACH_OPTION_TYPES), ", ")), level + 1)
+    elseif want == "path" then
+      if v ~= false and (type(v) ~= "string" or v == "") then
+        fail("proc.detach", ("option '%s' must be a file path or false, got %s"):format(k,
+          v == "" and "an empty string" or type(v)), level + 1)
+      end
+      out[k] = v or nil
+    elseif type(v) ~= want then
+      fail("proc.detach", ("option '%s' must be a %s, got %s"):format(k, want, type(v)), level + 1)
+    else
+      out[k] = v
+    end
+  end
+  return out
+end
+
+local function check_pid(what, pid, level)
+  if math.type(pid) ~= "integer" or pid <= 0 then
+    fail(what, "the pid must be a positive integer, got " .. tostring(pid), level + 1)
+  end
+end
+
 local function check_cmd(what, cmd, level)
   if type(cmd) ~= "table" then
     fail(what, "the command must be an argv array such as {\"git\", \"status\"} (or proc.shell(\"...\")), got "
@@ -153,6 +199,67 @@ end
 function M.run(cmd, opts)
   local handle <close> = spawn("proc.run", cmd, opts, nil, 2)
   return handle:wait()
+end
+
+---Starts `cmd` detached: it outlives Sidecar, which never waits for it nor stops it (see the
+---header). Returns the program's pid once it has started; a program that cannot start (not
+---found, not executable, a missing cwd, an output file that cannot be opened) raises
+---spawn_failed at once.
+---@param cmd string[]
+---@param opts? {cwd: string?, env: table?, clear_env: boolean?, stdout: string|false|nil, stderr: string|false|nil}
+---@return integer pid
+function M.detach(cmd, opts)
+  check_cmd("proc.detach", cmd, 2)
+  local o = normalize_detach(opts, 2)
+  local pid, message, code = host.detach(cmd, o)
+  if not pid then
+    errors.raise("spawn_failed", message, { errno = code, cmd = cmd }, 2)
+  end
+  return pid
+end
+
+---Sends `sig` (a name such as "TERM" or "SIGKILL", or a number; default "TERM") to process
+---`pid`, or to process group `pid` with `group = true` (a detached process leads its own).
+---Returns true, or nil, message and code when it is gone ("ESRCH") or not ours ("EPERM").
+---@param pid integer
+---@param sig? string|integer
+---@param opts? {group: boolean?}
+---@return true|nil ok
+---@return string? message
+---@return string? code
+function M.signal(pid, sig, opts)
+  check_pid("proc.signal", pid, 2)
+  if sig == nil then
+    sig = "TERM"
+  elseif math.type(sig) == "integer" then
+    if sig <= 0 or sig >= 65 then
+      fail("proc.signal", "not a signal number: " .. sig, 2)
+    end
+  elseif type(sig) ~= "string" or not host.signals[sig:gsub("^SIG", "")] then
+    fail("proc.signal", ("unknown signal '%s' (signals: %s)"):format(tostring(sig),
+      table.concat(sorted_keys(host.signals), ", ")), 2)
+  end
+  if opts ~= nil then
+    if type(opts) ~= "table" then
+      fail("proc.signal", "options must be a table, got " .. type(opts), 2)
+    end
+    for k, v in pairs(opts) do
+      if k ~= "group" then
+        fail("proc.signal", ("unknown option '%s' (options: group)"):format(tostring(k)), 2)
+      elseif type(v) ~= "boolean" then
+        fail("proc.signal", "option 'group' must be a boolean, got " .. type(v), 2)
+      end
+    end
+  end
+  return host.signal(pid, sig, opts)
+end
+
+---Whether process `pid` is running (a zombie, ended but not yet reaped, is not).
+---@param pid integer
+---@return boolean
+function M.alive(pid)
+  check_pid("proc.alive", pid, 2)
+  return host.alive(pid)
 end
 
 ---The argv that runs `script` with /bin/sh -c.

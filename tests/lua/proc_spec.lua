@@ -1277,3 +1277,238 @@ describe("proc.poll", function()
     end):raises("milliseconds must be >= 0")
   end)
 end)
+
+-- Detached processes outlive Sidecar on purpose; each test kills the group of every one it
+-- starts, pass or fail.
+local SIDECAR = proc.executable()
+
+-- A to-be-closed value that kills the groups the pids in `pids` lead.
+local function group_killer(pids)
+  return setmetatable({}, { __close = function()
+    for _, pid in ipairs(pids) do
+      if pid then
+        proc.signal(pid, "KILL", { group = true })
+      end
+    end
+  end })
+end
+
+-- state, ppid, pgrp, session and tty_nr from /proc/PID/stat ("pid (comm) S ppid pgrp ...").
+local function stat_of(pid)
+  local f = io.open("/proc/" .. pid .. "/stat")
+  if not f then
+    return nil
+  end
+  local text = f:read("a")
+  f:close()
+  local state, ppid, pgrp, session, tty = text:match(".*%) (%a) (%-?%d+) (%-?%d+) (%-?%d+) (%-?%d+)")
+  return { state = state, ppid = math.tointeger(ppid), pgrp = math.tointeger(pgrp),
+    session = math.tointeger(session), tty = math.tointeger(tty) }
+end
+
+-- Polls `done` every 20 ms for up to `limit_ms` (default 5 s); true once it returned true.
+local function wait_until(done, limit_ms)
+  local t0 = time.monotonic_ns()
+  while not done() do
+    if elapsed_ms(t0) > (limit_ms or 5000) then
+      return false
+    end
+    proc.run({ "sleep", "0.02" })
+  end
+  return true
+end
+
+-- This process's children as "pid stat comm" lines, the ps (or sh) listing them left out.
+local function own_children()
+  local p = assert(io.popen("ps -o pid=,stat=,comm= --ppid " .. own_pid))
+  local text = p:read("a")
+  p:close()
+  local children = {}
+  for line in text:gmatch("[^\n]+") do
+    local comm = line:match("(%S+)%s*$")
+    if comm ~= "ps" and comm ~= "sh" then
+      children[#children + 1] = line
+    end
+  end
+  return children
+end
+
+describe("proc.detach", function()
+  it("starts a program that outlives the sidecar that started it, in its own session", function()
+    local r = proc.run({ SIDECAR, "-e", "io.write(require('proc').detach({'sleep', '30'}))" }, { timeout_ms = 10000 })
+    local pid = math.tointeger(tonumber(r.stdout))
+    local _ <close> = group_killer({ pid })
+    expect(r.code):equals(0)
+    expect(r.stderr):equals("")
+    expect(pid):exists()
+    -- The starter ended at once: the sleep holds none of its pipes and is not in its group.
+    expect(r.timed_out):is_false()
+    expect(r.descendants_killed):is_false()
+    expect(in_range(r.duration_ms, 0, 5000)):equals("in range")
+    expect(proc.alive(pid)):is_true()
+    expect(alive(pid)):is_true()
+    local st = stat_of(pid)
+    expect(st.session):equals(pid) -- getsid(pid) == pid: no terminal's SIGHUP reaches it
+    expect(st.pgrp):equals(pid)
+    expect(st.tty):equals(0)
+    expect(st.ppid):not_equals(r.pid)
+    expect(st.ppid):not_equals(math.tointeger(own_pid))
+    expect(read_file("/proc/" .. pid .. "/comm")):equals("sleep\n")
+    expect(proc.signal(pid, "KILL")):is_true()
+    expect(wait_until(function() return not proc.alive(pid) end)):is_true()
+  end)
+
+  it("leaves no child behind: the middle process is reaped, the program is not ours", function()
+    expect(own_children()):equals({})
+    local pid = proc.detach({ "sleep", "30" })
+    local _ <close> = group_killer({ pid })
+    expect(own_children()):equals({})
+    expect(stat_of(pid).ppid):not_equals(math.tointeger(own_pid))
+    expect(proc.poll(0)):equals(0) -- not one of the loop's processes either
+    local quick = proc.detach({ "true" })
+    local _q <close> = group_killer({ quick })
+    expect(wait_until(function() return not proc.alive(quick) end)):is_true()
+    expect(own_children()):equals({})
+  end)
+
+  it("appends stdout and stderr to their files; stdin is /dev/null", function()
+    local out, err = temp_path(), temp_path()
+    write_file(out, "old\n")
+    os.remove(err)
+    local pid = proc.detach({ "sh", "-c", "echo out; echo err >&2; cat; echo end" }, { stdout = out, stderr = err })
+    local _ <close> = group_killer({ pid })
+    expect(wait_until(function() return not proc.alive(pid) end)):is_true()
+    expect(read_file(out)):equals("old\nout\nend\n")
+    expect(read_file(err)):equals("err\n")
+  end)
+
+  it("sends output nowhere without files, or with false", function()
+    local pid = proc.detach({ "sleep", "30" }, { stdout = false })
+    local _ <close> = group_killer({ pid })
+    expect(wait_until(function() return read_file("/proc/" .. pid .. "/comm") == "sleep\n" end)):is_true()
+    for fd = 0, 2 do
+      local p = assert(io.popen("readlink /proc/" .. pid .. "/fd/" .. fd))
+      expect(p:read("a")):equals("/dev/null\n")
+      p:close()
+    end
+  end)
+
+  it("applies cwd, env and clear_env as proc.spawn does", function()
+    local out = temp_path()
+    local pid = proc.detach({ "sh", "-c", 'pwd; echo "$DETACH_SET"; echo "${HOME-unset}"' },
+      { cwd = "/tmp", env = { DETACH_SET = "yes", HOME = false }, stdout = out })
+    local _ <close> = group_killer({ pid })
+    expect(wait_until(function() return not proc.alive(pid) end)):is_true()
+    expect(read_file(out)):equals("/tmp\nyes\nunset\n")
+
+    local env_out = temp_path()
+    local bare = proc.detach({ "env" }, { clear_env = true, env = { ONLY = "1" }, stdout = env_out })
+    local _b <close> = group_killer({ bare })
+    expect(wait_until(function() return not proc.alive(bare) end)):is_true()
+    expect(read_file(env_out)):equals("ONLY=1\n")
+  end)
+
+  it("raises spawn_failed at once for a program that cannot start, naming it", function()
+    local err = error_of(function()
+      proc.detach({ "sidecar-no-such-program", "x" })
+    end)
+    expect(errors.is(err, "spawn_failed")):is_true()
+    expect(err.message):contains("sidecar-no-such-program")
+    expect(err.message):contains("not found in PATH")
+    expect(err.errno):equals("ENOENT")
+    expect(err.cmd):equals({ "sidecar-no-such-program", "x" })
+
+    local script = temp_path()
+    write_file(script, "not a program\n")
+    proc.run({ "chmod", "755", script })
+    err = error_of(function()
+      proc.detach({ script })
+    end)
+    expect(err.errno):equals("ENOEXEC")
+
+    err = error_of(function()
+      proc.detach({ "true" }, { cwd = "/nonexistent-sidecar-dir" })
+    end)
+    expect(err.errno):equals("ENOENT")
+    expect(err.message):contains("does not exist")
+    expect(own_children()):equals({})
+  end)
+
+  it("checks its options and command, naming the caller's line", function()
+    local function bad()
+      local pid = proc.detach({ "true" }, { timeout_ms = 5 })
+      return pid
+    end
+    local line = debug.getinfo(bad, "S").linedefined + 1
+    local err = error_of(bad)
+    expect(errors.is(err, "bad_option")):is_true()
+    expect(err.message):contains("unknown option 'timeout_ms' (options: clear_env, cwd, env, stderr, stdout)")
+    expect(err.where):matches("proc_spec%.lua:" .. line .. ": $")
+    expect(error_of(function() proc.detach({ "true" }, { stdout = true }) end).message)
+      :contains("option 'stdout' must be a file path or false, got boolean")
+    expect(error_of(function() proc.detach({ "true" }, { stderr = "" }) end).message)
+      :contains("option 'stderr' must be a file path or false, got an empty string")
+    expect(error_of(function() proc.detach({ "true" }, { cwd = 1 }) end).message)
+      :contains("option 'cwd' must be a string, got number")
+    expect(error_of(function() proc.detach({ "true" }, "x") end).message):contains("options must be a table")
+    expect(error_of(function() proc.detach("true") end).message):contains("argv array")
+    expect(error_of(function() proc.detach({}) end).message):contains("the command is empty")
+    expect(error_of(function() proc.detach({ "true" }, { env = { X = {} } }) end))
+      :contains("must be a string, or false to remove it")
+  end)
+end)
+
+describe("proc.signal and proc.alive", function()
+  it("signal a process, or the group it leads with group = true", function()
+    local pid = proc.detach({ "sh", "-c", "sleep 30 & wait" })
+    local _ <close> = group_killer({ pid })
+    expect(wait_until(function() return #live_group_members(pid) == 2 end)):is_true()
+    expect(proc.signal(pid, "SIGKILL")):is_true() -- the leader alone
+    expect(wait_until(function() return not proc.alive(pid) end)):is_true()
+    expect(#live_group_members(pid)):equals(1)
+    expect(proc.signal(pid, proc.signals.TERM, { group = true })):is_true()
+    expect(wait_until(function() return #live_group_members(pid) == 0 end)):is_true()
+  end)
+
+  it("default to TERM", function()
+    local pid = proc.detach({ "sleep", "30" })
+    local _ <close> = group_killer({ pid })
+    expect(proc.signal(pid)):is_true()
+    expect(wait_until(function() return not proc.alive(pid) end)):is_true()
+  end)
+
+  it("report a process that is gone as nil, message, ESRCH", function()
+    local gone = proc.run({ "true" }).pid
+    expect(proc.alive(gone)):is_false()
+    local ok, message, code = proc.signal(gone, "TERM")
+    expect(ok):is_nil()
+    expect(code):equals("ESRCH")
+    expect(message):contains("process " .. gone)
+    expect(proc.alive(math.tointeger(own_pid))):is_true()
+  end)
+
+  it("count a zombie as not alive", function()
+    -- A popen child stays a zombie until the pipe is closed.
+    local p = assert(io.popen("echo $$; exec true"))
+    local pid = math.tointeger(tonumber(p:read("l")))
+    expect(wait_until(function() return (stat_of(pid) or {}).state == "Z" end)):is_true()
+    expect(proc.alive(pid)):is_false()
+    expect(alive(pid)):is_false()
+    p:close()
+  end)
+
+  it("reject bad arguments", function()
+    for _, pid in ipairs({ 0, -1, 1.5, "12", false }) do
+      expect(error_of(function() proc.alive(pid) end).message):contains("the pid must be a positive integer")
+      expect(error_of(function() proc.signal(pid, "TERM") end).message)
+        :contains("the pid must be a positive integer")
+    end
+    local me = math.tointeger(own_pid)
+    expect(error_of(function() proc.signal(me, "BOGUS") end).message):contains("unknown signal 'BOGUS'")
+    expect(error_of(function() proc.signal(me, 99) end).message):contains("not a signal number")
+    expect(error_of(function() proc.signal(me, "TERM", { pgroup = true }) end).message)
+      :contains("unknown option 'pgroup'")
+    expect(error_of(function() proc.signal(me, "TERM", { group = 1 }) end).message)
+      :contains("option 'group' must be a boolean")
+  end)
+end)
