@@ -20,6 +20,18 @@ function M.error(command, message)
   io.stderr:write("sidecar: ", command, ": ", tostring(message), "\n")
 end
 
+---Reports a command's failure the way its output was asked for (the envelope with --json, else
+---"sidecar: <command>: <message>" on stderr) and returns the exit status (default 1).
+---@param o table  the command's options ({json, version})
+function M.fail(o, command, message, status)
+  if o.json then
+    M.envelope(command, false, json.null, { message }, o.version)
+  else
+    M.error(command, message)
+  end
+  return status or 1
+end
+
 ---Formats rows as an aligned table: a header line, then one line per row. `right` names the
 ---columns (by index) to right-align (numbers).
 ---@param headers string[]

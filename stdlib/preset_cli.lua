@@ -10,14 +10,7 @@ local M = {}
 
 local EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
-local function failed(o, command, message, status)
-  if o.json then
-    out.envelope(command, false, json.null, { message }, o.version)
-  else
-    out.error(command, message)
-  end
-  return status or EXIT_FAILURE
-end
+local failed = out.fail
 
 ---`sidecar preset list`
 function M.list(o)

@@ -12,7 +12,7 @@ local run_background = require("run_background")
 local run_queue = require("run_queue")
 local run_view = require("run_view")
 local runs = require("runs")
-local store = require("store")
+local task_cli = require("task_cli")
 local task_packet = require("task_packet")
 
 local M = {}
@@ -20,26 +20,13 @@ local M = {}
 local EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 local GOOD = { review = true, completed = true, dry_run = true }
 
-local function failed(o, command, message, status)
-  if o.json then
-    out.envelope(command, false, json.null, { message }, o.version)
-  else
-    out.error(command, message)
-  end
-  return status or EXIT_FAILURE
-end
+local failed = out.fail
 
 -- The store and config, or nil and the exit status after saying why.
 local function open(o, command)
-  local root = o.root or store.find_root(".")
-  local s, cfg, code = runs.open(root)
+  local s, cfg = runs.open(task_cli.root(o))
   if not s then
-    local message = cfg
-    if message:find("^no Sidecar store at") then
-      message = message .. " (run `sidecar init` in the repository first" ..
-          (o.root and "" or "; looked in the current folder and those above it") .. ")"
-    end
-    return nil, failed(o, command, message, code == "bad_config" and EXIT_FAILURE or nil)
+    return nil, failed(o, command, task_cli.hint(o, cfg))
   end
   return s, cfg
 end

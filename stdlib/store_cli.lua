@@ -19,12 +19,7 @@ local function failed(o, command, message, status)
   if not o.root and message:find("^no Sidecar store at") then
     message = message .. " (looked in the current folder and those above it; --root DIR names another)"
   end
-  if o.json then
-    out.envelope(command, false, json.null, { message }, o.version)
-  else
-    out.error(command, message)
-  end
-  return status or EXIT_FAILURE
+  return out.fail(o, command, message, status)
 end
 
 -- "1 run", "2 runs", "1 copy", "2 copies".

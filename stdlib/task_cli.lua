@@ -12,25 +12,28 @@ local M = {}
 
 local EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
-local function failed(o, command, message, status)
-  if o.json then
-    out.envelope(command, false, json.null, { message }, o.version)
-  else
-    out.error(command, message)
+local failed = out.fail
+
+---The `.agent` folder a command works on: --root, else the nearest one in or above the current
+---folder.
+function M.root(o)
+  return o.root or store.find_root(".")
+end
+
+---A store-opening failure for people: a missing store gets the way out.
+function M.hint(o, message)
+  if message:find("^no Sidecar store at") then
+    message = message .. " (run `sidecar init` in the repository first" ..
+        (o.root and "" or "; looked in the current folder and those above it") .. ")"
   end
-  return status or EXIT_FAILURE
+  return message
 end
 
 ---Opens the store of the nearest `.agent` (or --root). Returns it, or nil and the message.
 function M.open_store(o)
-  local root = o.root or store.find_root(".")
-  local s, message = store.open(root)
+  local s, message = store.open(M.root(o))
   if not s then
-    if message:find("^no Sidecar store at") then
-      message = message .. " (run `sidecar init` in the repository first" ..
-          (o.root and "" or "; looked in the current folder and those above it") .. ")"
-    end
-    return nil, message
+    return nil, M.hint(o, message)
   end
   return s
 end
