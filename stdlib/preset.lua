@@ -17,6 +17,9 @@
 ---
 --- `run(ctx, params)` returns {text = what to print, data = what --json prints, ok = false when
 --- the preset did not succeed}. ctx is described in stdlib/preset_context.lua.
+---
+--- A parameter is {type, default, doc, choices?, required?, check?}; `check(value)` returns nil
+--- when a value given on the command line is fine, else why not (a usage error, exit 2).
 local M = {}
 
 local TYPES = { string = true, integer = true, number = true, boolean = true, list = true }
@@ -32,6 +35,8 @@ function M.define(spec)
   for name, p in pairs(spec.params) do
     assert(type(p) == "table" and TYPES[p.type], ("preset.define: parameter '%s' needs a type: string, integer, "
       .. "number, boolean or list"):format(tostring(name)))
+    assert(p.check == nil or type(p.check) == "function",
+      ("preset.define: parameter '%s': check must be a function(value) -> nil or why not"):format(tostring(name)))
   end
   spec.escalates = spec.escalates or {}
   return spec
@@ -210,6 +215,10 @@ function M.params(spec, given)
       if not okc then
         return nil, ("--param %s=%s: expected one of %s"):format(k, v, table.concat(p.choices, ", "))
       end
+    end
+    local bad = p.check and p.check(value)
+    if bad then
+      return nil, ("--param %s=%s: %s"):format(k, v, bad)
     end
     out[k] = value
   end

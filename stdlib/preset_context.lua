@@ -54,9 +54,15 @@ function Ctx:close()
 end
 
 ---Where work of `kind` goes: {runner, model, sandbox, tier, why} (stdlib/route.lua).
-function Ctx:route(kind, risk, sandbox)
-  return route.resolve(kind, { risk = risk, sandbox = sandbox, routes = self.cfg.routes,
+---`runner`, when given, is one the preset picks for this step (say one per reviewer); it runs its
+---own default model unless it is also the --runner.
+function Ctx:route(kind, risk, sandbox, runner)
+  local r = route.resolve(kind, { risk = risk, sandbox = sandbox, routes = self.cfg.routes,
     runner = self.overrides.runner, model = self.overrides.model })
+  if runner and runner ~= r.runner then
+    r.runner, r.model, r.why = runner, nil, r.why .. "; runner " .. runner .. " named by the preset"
+  end
+  return r
 end
 
 -- Whether a program is on PATH (or, with a slash, exists).
@@ -133,13 +139,14 @@ end
 -- The options of one agent run: a route, the prompt, the record fields.
 local function plan(self, o)
   assert(type(o) == "table" and type(o.prompt) == "string", "ctx:agent: needs {kind =, prompt =}")
-  local r = self:route(o.kind or "scan", o.risk, o.sandbox)
+  local r = self:route(o.kind or "scan", o.risk, o.sandbox, o.runner)
   return r, { runner = r.runner, model = r.model, sandbox = r.sandbox, timeout_ms = o.timeout_ms or self.cfg.timeout_ms,
     idle_timeout_ms = self.cfg.idle_timeout_ms, agent_role = o.role,
     record = { preset = self.preset.name, lens = o.lens, route = { kind = o.kind or "scan", tier = r.tier, why = r.why } } }
 end
 
----Runs one agent (or records why not). o: kind, risk, prompt, lens, role, sandbox, timeout_ms.
+---Runs one agent (or records why not). o: kind, risk, prompt, lens, role, sandbox, timeout_ms,
+---runner (see Ctx:route).
 function Ctx:agent(o)
   local r, st = plan(self, o)
   local missing = self:missing(r)
