@@ -80,7 +80,7 @@ void add_run_commands(CLI::App& app, RunCommands& c) {
   for (CLI::App* sub : {c.run, c.list, c.show, c.approve, c.block, c.review, c.replay, c.queue, c.start_ready,
                         c.tail, c.kill, c.wait}) {
     sub->add_option("--root", c.root, kRootHelp)->type_name("DIR");
-    if (sub != c.tail) sub->add_flag("--json", c.json, kJsonHelp);
+    sub->add_flag("--json", c.json, kJsonHelp);
   }
 }
 

@@ -56,7 +56,7 @@ void add_task_commands(CLI::App& app, TaskCommands& c) {
 
   for (CLI::App* sub : {c.create, c.list, c.show, c.import, c.export_, c.set_status}) {
     sub->add_option("--root", c.root, kRootHelp)->type_name("DIR");
-    if (sub != c.export_) sub->add_flag("--json", c.json, kJsonHelp);
+    sub->add_flag("--json", c.json, kJsonHelp);
   }
 }
 

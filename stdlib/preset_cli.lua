@@ -104,15 +104,16 @@ function M.run(o)
       return failed(o, "preset run", ("-j '%s': expected a whole number, 1 or more"):format(o.jobs), EXIT_USAGE)
     end
   end
+  local cfg, cfg_err = require("config").load(repo .. "/.agent")
+  if not cfg then
+    return failed(o, "preset run", cfg_err)
+  end
+  require("runs").register_config_runners(cfg) -- so --runner may name a runner of config.lua
   if o.runner then
     local ok, message = require("runners").get(o.runner)
     if not ok then
       return failed(o, "preset run", message, EXIT_USAGE)
     end
-  end
-  local ok_cfg, cfg_err = require("config").load(repo .. "/.agent")
-  if not ok_cfg then
-    return failed(o, "preset run", cfg_err)
   end
   local ctx = preset_context.new({ repo = repo, preset = spec, params = params, dry_run = o.dry_run,
     runner = o.runner, model = o.model, jobs = jobs })

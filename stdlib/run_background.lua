@@ -129,7 +129,7 @@ function M.kill(s, run_id)
   return run
 end
 
--- One event line for people: "12:00:01.234 agent.message  {...}".
+-- One event line for people: "12:00:01.234 agent.message  {...}", and the event itself.
 local function event_line(line)
   local ok, e = pcall(json.decode, line)
   if not ok or type(e) ~= "table" then
@@ -140,11 +140,12 @@ local function event_line(line)
     fields = fields:sub(1, 297) .. "..."
   end
   local ts = type(e.ts) == "string" and e.ts:match("T([%d:.]+)") or ""
-  return ("%s %-22s %s"):format(ts, tostring(e.kind), fields)
+  return ("%s %-22s %s"):format(ts, tostring(e.kind), fields), e
 end
 
----Prints a run's events (runs/R-…/events.jsonl) through `write`; with `follow`, goes on until
----the run has ended and every event is printed. Returns the final record.
+---Hands a run's events (runs/R-…/events.jsonl) to `write(line_for_people, event)`; with
+---`follow`, goes on until the run has ended and every event is handed over. Returns the final
+---record.
 function M.tail(s, run_id, follow, write)
   local run = s:get_run(run_id)
   if not run then
@@ -166,7 +167,8 @@ function M.tail(s, run_id, follow, write)
         if not nl then
           break
         end
-        write(event_line(pending:sub(from, nl - 1)) .. "\n")
+        local text, event = event_line(pending:sub(from, nl - 1))
+        write(text .. "\n", event)
         from = nl + 1
       end
       pending = pending:sub(from)

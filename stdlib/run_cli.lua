@@ -410,12 +410,20 @@ end
 ---`sidecar run tail R-… [-f]`
 function M.tail(o)
   return with_run(o, "run tail", function(s)
-    local run, message = run_background.tail(s, o.id, o.follow, function(line)
-      io.write(line)
-      io.stdout:flush()
+    local events = {}
+    local run, message = run_background.tail(s, o.id, o.follow, function(line, event)
+      if o.json then
+        events[#events + 1] = event or line
+      else
+        io.write(line)
+        io.stdout:flush()
+      end
     end)
     if not run then
       return failed(o, "run tail", message)
+    end
+    if o.json then
+      out.envelope("run tail", true, { run_id = o.id, status = run.status, events = json.array(events) }, nil, o.version)
     end
     return EXIT_OK
   end)

@@ -277,7 +277,9 @@ function M.export(o)
   if not text then
     return failed(o, "task export", message)
   end
-  if o.output then
+  if o.json and not o.output then
+    out.envelope("task export", true, json.decode(text), nil, o.version)
+  elseif o.output then
     local ok, why = write_atomic(o.output, text)
     if not ok then
       return failed(o, "task export", "cannot write " .. tostring(why))

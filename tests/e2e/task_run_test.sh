@@ -163,6 +163,8 @@ eq "export: the string entry became custom" "custom" "$(field exported.json .exe
 eq "export: source id kept" "T-001" "$(field exported.json .source_task_id)"
 expect_run "export -o" 0 "^$" "exported T-0002 to out\.json" -- "$S" task export T-0002 -o out.json
 expect_run "export round-trips" 0 "" "" -- cmp exported.json out.json
+"$S" task export T-0002 --json >export-env.json
+eq "task export --json: the packet in the envelope" "Add import flow" "$(field export-env.json .data.title)"
 expect_run "task show" 0 "T-0002  Add import flow.*Validation:\n  - typecheck: true\n  - test: true\n  - custom: bash scripts/smoke\.sh" "" -- \
   "$S" task show T-0002
 expect_run "task list --status" 0 "T-0002 +ready" "" -- "$S" task list --status ready
@@ -246,6 +248,8 @@ pid=$(field .agent/runs/R-0001/run.json .worker_pid)
 eq "the worker is in a session of its own" "$pid" "$(ps -o sid= -p "$pid" | tr -d ' ')"
 expect_run "run wait" 0 "^R-0001 review\n$" "" -- "$S" run wait R-0001
 expect_run "run tail: the events" 0 "run\.started .*agent\.exit|run\.started .*run\.finished" "" -- "$S" run tail R-0001
+"$S" run tail R-0001 --json >tail.json
+eq "run tail --json: the events" "run.started" "$(field tail.json .data.events.1.kind)"
 eq "the worker left its log" "yes" "$([ -f .agent/runs/R-0001/worker.log ] && echo yes)"
 eq "background output recorded" "working finished" "$(tr '\n' ' ' <.agent/runs/R-0001/output.md | sed 's/ $//')"
 BG_SLEEP=37.75 "$S" run T-0001 --runner command --background >/dev/null 2>&1
