@@ -8,12 +8,22 @@
 ---
 --- With --dry-run (or when the runner's CLI is not installed) no agent runs: the prompt is
 --- recorded as a dry run and `r.command` says exactly what would have run.
+---
+--- Many readers, one writer: a step whose sandbox is not read-only (kind "implement", or an
+--- explicit `sandbox`) is a writer, and holds the work tree's writer lock while it runs
+--- (stdlib/writer_lock.lua), so two writers never overlap, whichever Sidecar process runs them.
+--- A writer that finds the lock taken waits for it (bounded; progress on stderr) and, if it stays
+--- taken, ends as status "failed" with a `why` naming the holder. Its run is recorded before it
+--- starts, so the lock names the run. ctx:agents given two writers in one batch raises: writers
+--- side by side on one work tree are a bug in the preset; run them one after another.
+local errors = require("errors")
 local json = require("json")
 local proc = require("proc")
 local route = require("route")
 local runners = require("runners")
 local runs = require("runs")
 local store = require("store")
+local writer_lock = require("writer_lock")
 
 local M = {}
 
@@ -145,8 +155,54 @@ local function plan(self, o)
     record = { preset = self.preset.name, lens = o.lens, route = { kind = o.kind or "scan", tier = r.tier, why = r.why } } }
 end
 
+-- The writer lock ------------------------------------------------------------------------------
+
+local function is_writer(r)
+  return r.sandbox ~= "read-only"
+end
+
+-- A run recorded ahead whose agent never reported back: failed, saying why.
+local function fail_reserved(self, run_id, why)
+  local run = run_id and self.s:get_run(run_id)
+  if run and run.status == "queued" then
+    run.status, run.failure_reason, run.completed_at = "failed", why, store.now()
+    self.s:update_run(run)
+    self.runs[#self.runs + 1] = run_id
+  end
+end
+
+-- Records step o's run ahead (so the lock can name it), then takes the writer lock, waiting with
+-- progress on stderr. Returns the lock and the run id; nil, the run id and why when another
+-- writer keeps the lock (the run is then recorded as failed).
+local function hold_writer(self, o, r, st)
+  local run = { task_id = self.task.task_id, runner_type = r.runner, model = r.model, sandbox = r.sandbox,
+    agent_role = o.role, status = "queued" }
+  for k, v in pairs(st.record) do
+    run[k] = v
+  end
+  run = assert(self:store():create_run(run))
+  local ok, lock, why = pcall(writer_lock.acquire, self.root, {
+    owner = { preset = self.preset.name, task_id = self.task.task_id, run_id = run.run_id, role = o.role },
+    on_wait = function(holder, waited_ms)
+      self:progress("%s (%s) waits for the work tree's writer lock (%d s so far), held by %s",
+        o.role or o.kind or "a writer", run.run_id, waited_ms // 1000, writer_lock.describe(holder))
+    end,
+    on_takeover = function(holder)
+      self:progress("took over a stale writer lock: %s no longer runs", writer_lock.describe(holder))
+    end })
+  if not ok or not lock then
+    fail_reserved(self, run.run_id, ok and why or ("interrupted while waiting for the writer lock: " .. tostring(lock)))
+    if not ok then
+      error(lock, 0)
+    end
+  end
+  return lock, run.run_id, why
+end
+
+-- Agents ---------------------------------------------------------------------------------------
+
 ---Runs one agent (or records why not). o: kind, risk, prompt, lens, role, sandbox, timeout_ms,
----runner (see Ctx:route).
+---runner (see Ctx:route). A writer waits for the writer lock first (see the header).
 function Ctx:agent(o)
   local r, st = plan(self, o)
   local missing = self:missing(r)
@@ -157,17 +213,50 @@ function Ctx:agent(o)
   local opts = runs.agent_options(self.cfg, r.runner, st)
   opts.store, opts.repo, opts.prompt, opts.task_id, opts.agent_role, opts.record = s, self.repo, o.prompt,
       self.task.task_id, o.role, st.record
+  local lock, busy
+  if is_writer(r) then
+    lock, opts.run_id, busy = hold_writer(self, o, r, st)
+    if not lock then
+      return { run_id = opts.run_id, status = "failed", why = busy, route = r, lens = o.lens, role = o.role }
+    end
+  end
   self:progress("%s%s on %s (%s)", o.kind or "scan", o.lens and (" [" .. o.lens .. "]") or "", r.runner, r.why)
-  local record, message = require("agent_run").execute(opts)
+  local ok, record, message = pcall(require("agent_run").execute, opts)
+  if lock then
+    lock:release() -- on an error (Ctrl-C included) too
+  end
+  if not ok then
+    error(record, 0)
+  end
   if not record then
-    return { status = "failed", why = message, route = r, lens = o.lens, role = o.role }
+    fail_reserved(self, opts.run_id, message)
+    return { run_id = opts.run_id, status = "failed", why = message, route = r, lens = o.lens, role = o.role }
   end
   return finished(self, o, r, record)
 end
 
+-- ctx:agents refuses a batch with two writers: side by side they would edit one work tree at once.
+local function check_one_writer(self, list)
+  local writers = {}
+  for i, o in ipairs(list) do
+    local r = plan(self, o)
+    if is_writer(r) then
+      writers[#writers + 1] = ("%d (%s, sandbox %s)"):format(i, o.role or o.kind or "scan", r.sandbox)
+    end
+  end
+  if #writers > 1 then
+    errors.raise("two_writers", ("ctx:agents: steps %s may %s write to the work tree; at most one writer runs at "
+      .. "a time (many readers, one writer): run the writers one after another with ctx:agent"):format(
+      table.concat(writers, " and "), #writers == 2 and "both" or "all"),
+      { preset = self.preset.name }, 3)
+  end
+end
+
 ---Runs several agents side by side (at most ctx.jobs at a time), each in a `sidecar` process of
----its own; returns their results in order.
+---its own; returns their results in order. At most one of them may be a writer (else it raises);
+---it holds the writer lock from its start to its end.
 function Ctx:agents(list)
+  check_one_writer(self, list)
   local out, pending = {}, {}
   for i, o in ipairs(list) do
     local r, st = plan(self, o)
@@ -181,35 +270,61 @@ function Ctx:agents(list)
   local s = #pending > 0 and self:store() or nil
   local running = {}
   local function start(p)
+    if is_writer(p.r) then
+      local busy
+      p.lock, p.run_id, busy = hold_writer(self, p.o, p.r, p.st)
+      if not p.lock then
+        out[p.i] = { run_id = p.run_id, status = "failed", why = busy, route = p.r, lens = p.o.lens, role = p.o.role }
+        return
+      end
+    end
     self:progress("%s%s on %s (%s)", p.o.kind or "scan", p.o.lens and (" [" .. p.o.lens .. "]") or "", p.r.runner, p.r.why)
     local job = { root = s.root, repo = self.repo, runner = p.r.runner, settings = p.st, prompt = p.o.prompt,
-      task_id = self.task.task_id }
+      task_id = self.task.task_id, run_id = p.run_id }
     p.handle = proc.spawn({ proc.executable(), "-e", "os.exit(require('preset_worker').main())" },
       { stdin = json.encode(job), stdout = true, stderr = { collect = true }, max_output = 8192 })
     running[#running + 1] = p
   end
-  local next_i = 1
-  while next_i <= #pending or #running > 0 do
-    while next_i <= #pending and #running < self.jobs do
-      start(pending[next_i])
-      next_i = next_i + 1
+  local function finish(p, res)
+    if p.lock then
+      p.lock:release()
     end
-    local handles = {}
-    for k, p in ipairs(running) do
-      handles[k] = p.handle
+    local ok, record = pcall(json.decode, res.stdout or "")
+    if ok and type(record) == "table" and record.run_id then
+      out[p.i] = finished(self, p.o, p.r, record)
+    else
+      local why = (res.stderr or ""):match("([^\n]+)\n*$") or "the worker failed"
+      fail_reserved(self, p.run_id, why)
+      out[p.i] = { run_id = p.run_id, status = "failed", why = why, route = p.r, lens = p.o.lens, role = p.o.role }
     end
-    local h, k = proc.wait_any(handles, 1000)
-    if h then
-      local p = table.remove(running, k)
-      local res = h:wait()
-      local ok, record = pcall(json.decode, res.stdout or "")
-      if ok and type(record) == "table" and record.run_id then
-        out[p.i] = finished(self, p.o, p.r, record)
-      else
-        out[p.i] = { status = "failed", why = (res.stderr or ""):match("([^\n]+)\n*$") or "the worker failed",
-          route = p.r, lens = p.o.lens, role = p.o.role }
+  end
+  local ok, err = pcall(function()
+    local next_i = 1
+    while next_i <= #pending or #running > 0 do
+      while next_i <= #pending and #running < self.jobs do
+        start(pending[next_i])
+        next_i = next_i + 1
+      end
+      local handles = {}
+      for k, p in ipairs(running) do
+        handles[k] = p.handle
+      end
+      local h, k
+      if #handles > 0 then
+        h, k = proc.wait_any(handles, 1000)
+      end
+      if h then
+        finish(table.remove(running, k), h:wait())
       end
     end
+  end)
+  if not ok then -- an error or Ctrl-C: no lock outlives the batch
+    for _, p in ipairs(pending) do
+      if p.lock then
+        p.lock:release()
+      end
+    end
+    error(err, 0)
   end
   return out
 end

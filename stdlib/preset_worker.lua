@@ -1,5 +1,6 @@
 --- One agent run of a preset's ctx:agents, in a process of its own: the job comes as JSON on
---- stdin ({root, repo, runner, settings, prompt, task_id}); the run record goes to stdout.
+--- stdin ({root, repo, runner, settings, prompt, task_id, run_id?}: run_id a run recorded ahead,
+--- as a writer's is); the run record goes to stdout.
 local json = require("json")
 
 local M = {}
@@ -11,6 +12,7 @@ function M.main()
   local opts = runs.agent_options(cfg, job.runner, job.settings)
   opts.store, opts.repo, opts.prompt, opts.task_id, opts.agent_role, opts.record = s, job.repo, job.prompt,
       job.task_id, job.settings.agent_role, job.settings.record
+  opts.run_id = job.run_id
   local record, message = require("agent_run").execute(opts)
   s:close()
   if not record then

@@ -1,0 +1,201 @@
+#!/usr/bin/env bash
+# End-to-end: the orchestration-pattern presets (review-fix-verify, scout-act-verify,
+# split-by-sections, research-synthesis, options-sprint) run by `sidecar preset run` on a
+# temporary git repository, with a fake agent as the `command` runner that answers by the role in
+# its prompt (tests/fixtures/presets/patterns/fake_agent.lua; its implementer really edits
+# src/calc.py). Each preset against a golden file, then --dry-run and a missing agent for each;
+# the implementer's claims against the real change; rounds; the writer lock: two presets writing
+# at once never overlap (the fake writer logs its start and end), a stale lock taken over, a busy
+# one given up after a bounded wait, and two writers in one batch refused.
+# UPDATE_GOLDEN=1 rewrites the golden files from this run.
+set -u
+S=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+F=$root/tests/fixtures/presets/patterns
+golden=$root/tests/golden/presets
+. "$here/lib.sh"
+cd "$work"
+export XDG_CONFIG_HOME=$work/xdg # no user presets
+
+# new_repo NAME [CODEX]: a git repository with a committed src/calc.py, a change to it, doc.md,
+# and the fake agent as the `command` runner; CODEX, when given, is the codex runner's program.
+new_repo() {
+  mkdir "$work/$1" && cd "$work/$1" && git init -q
+  "$S" init >/dev/null
+  mkdir src && printf 'def divide(a, b):\n    return a / b\n' >src/calc.py && printf '# calc\n' >README.md
+  cp "$F/doc.md" doc.md
+  git add -A . && git -c user.email=t@e -c user.name=t commit -qm base
+  printf '\ndef twice(x):\n    return 2 * x\n' >>src/calc.py
+  S_BIN=$S FAKE=$F/fake_agent.lua CODEX=${2:-} "$S" -e '
+    local f = assert(io.open(".agent/config.lua")); local text = f:read("a"); f:close()
+    local codex = os.getenv("CODEX") ~= "" and ("    codex = { program = { %q } },\n"):format(os.getenv("CODEX")) or ""
+    text = text:gsub("  runners = {\n", function() return ("  runners = {\n    command = { command = { %q, \"script\", %q } },\n")
+      :format(os.getenv("S_BIN"), os.getenv("FAKE")) .. codex end, 1)
+    f = assert(io.open(".agent/config.lua", "w")); f:write(text); f:close()'
+}
+# reset: src/calc.py back to the committed file plus the change under review.
+reset() {
+  git checkout -q src/calc.py && printf '\ndef twice(x):\n    return 2 * x\n' >>src/calc.py
+}
+# golden NAME FILE: FILE (run ids and the fixtures folder made stable) against tests/golden/presets/NAME.
+golden() {
+  sed -E -e 's/R-[0-9]{4}/R-NNNN/g' -e "s#$F#FIXTURES#g" "$2" >"$work/got"
+  if [ "${UPDATE_GOLDEN:-}" = 1 ]; then cp "$work/got" "$golden/$1"; fi
+  if diff -u "$golden/$1" "$work/got" >"$work/diff"; then
+    passed=$((passed + 1))
+  else
+    failed=$((failed + 1))
+    echo "FAIL golden $1 differs:"
+    head -60 "$work/diff"
+  fi
+}
+# run_preset NAME EXTRA_ARGS...: each preset with the parameters it needs (stdout in $work/out).
+run_preset() {
+  local p=$1
+  shift
+  case $p in
+    review-fix-verify) "$S" preset run "$p" "$@" ;;
+    scout-act-verify) "$S" preset run "$p" --param "goal=divide() returns None for a zero divisor" "$@" ;;
+    split-by-sections) "$S" preset run "$p" --param "task=Check each section for clarity" --param file=doc.md "$@" ;;
+    research-synthesis) "$S" preset run "$p" --param "topic=Should we adopt X?" \
+      --param "questions=Is X fast?,Is X maintained?" "$@" ;;
+    options-sprint) "$S" preset run "$p" --param "goal=a plan for the migration" \
+      --param angles=minimal,robust,fast "$@" ;;
+  esac
+}
+PRESETS="review-fix-verify scout-act-verify split-by-sections research-synthesis options-sprint"
+lock_gone() { eq "$1: no writer lock left" "" "$(ls -d .agent/writer.lock* 2>/dev/null)"; }
+
+# --- each preset end to end, against its golden file ---------------------------------------------
+new_repo main
+expect_run "the presets are listed" 0 "options-sprint +built-in.*research-synthesis +built-in.*review-fix-verify +built-in.*scout-act-verify +built-in.*split-by-sections +built-in" \
+  "" -- "$S" preset list
+for p in $PRESETS; do
+  reset
+  expect_run "$p runs" 0 "^# $p: " "" -- run_preset "$p" --runner command
+  golden "$p.md" "$work/out"
+  expect_run "$p show" 0 "^$p \(built-in.*Parameters.*Escalates:" "" -- "$S" preset show "$p"
+  reset
+  run_preset "$p" --runner command --json >"$work/$p.json" 2>/dev/null
+  eq "$p --json" "preset run true $p" "$(jv .command <"$work/$p.json") $(jv .ok <"$work/$p.json") \
+$(jv .data.preset <"$work/$p.json")"
+done
+lock_gone "after the presets"
+eq "review-fix-verify: the implementer's fix is in the work tree" "    return a / b if b else None" \
+  "$(reset; run_preset review-fix-verify --runner command >/dev/null 2>&1; sed -n 2p src/calc.py)"
+eq "the writer's run is recorded with its sandbox" "implementer workspace-write review" \
+  "$("$S" run list --json | "$S" -e 'for _, r in ipairs(require("json").decode(io.read("a")).data) do
+    if r.agent_role == "implementer" then print(r.agent_role .. " " .. r.sandbox .. " " .. r.status) break end end')"
+
+# --- dry runs and a missing agent: the plan, each step's command, exit 0 -------------------------
+for p in $PRESETS; do
+  expect_run "$p --dry-run" 0 "^# $p: dry run\n\nNothing ran \(--dry-run\)" "^$" -- run_preset "$p" --dry-run
+  golden "$p.dry-run.md" "$work/out"
+done
+eq "dry runs leave the work tree alone" " M src/calc.py" "$(git status --short)"
+eq "every worker prompt passes the prompt lint" "" "$("$S" -e 'local pk = require("prompt_kit")
+  for _, path in ipairs(require("artifact").open(".agent/runs"):list("*/prompt.md")) do
+    local f = io.open(".agent/runs/" .. path); local w = pk.lint(f:read("a")); f:close()
+    if #w > 0 then print(path, pk.lint_text(w)) end
+  end')"
+new_repo missing /nonexistent/codex
+for p in $PRESETS; do
+  expect_run "$p without its agent" 0 \
+    "^# $p: not run\n\nNothing ran: /nonexistent/codex is not installed.*\n1\. .*\n   /nonexistent/codex exec " "" -- run_preset "$p"
+done
+"$S" preset run scout-act-verify --param goal=g --dry-run --json >dry.json
+eq "--dry-run --json: the steps" "true scout implementer workspace-write dry_run" \
+  "$(jv .ok <dry.json) $(jv .data.result.steps.1.role <dry.json) $(jv .data.result.steps.2.role <dry.json) \
+$(jv .data.result.steps.2.sandbox <dry.json) $(jv .data.result.steps.2.status <dry.json)"
+
+# --- checks, rounds and re-prompts -------------------------------------------------------------
+cd "$work/main"
+reset
+FAKE_LIE=1 expect_run "scout-act-verify: a claimed file that did not change escalates" 1 \
+  "Files: confirmed src/calc.py; claimed but not changed docs/ghost.md; changed but not claimed -\..*Escalate: claimed but not changed: docs/ghost\.md" \
+  "" -- run_preset scout-act-verify --runner command
+reset
+run_preset scout-act-verify --runner command --json >sav.json 2>/dev/null
+eq "scout-act-verify --json" "true pass src/calc.py src/calc.py pass" "$(jv .ok <sav.json) $(jv .data.result.outcome <sav.json) \
+$(jv .data.result.scout_files.1 <sav.json) $(jv .data.result.files.confirmed.1 <sav.json) $(jv .data.result.verdict.verdict <sav.json)"
+mkdir -p "$work/state1" "$work/state2"
+reset
+FAKE_STATE=$work/state1 expect_run "review-fix-verify: a failed verification escalates after max_rounds" 1 \
+  "^# review-fix-verify: fail.*Verification: fail.*issue: divide\(1, 0\) still raises.*Escalate: verification still fails after 1 round\n" \
+  "" -- run_preset review-fix-verify --runner command
+reset
+FAKE_STATE=$work/state2 expect_run "review-fix-verify: a second round fixes what the first did not" 0 \
+  "^# review-fix-verify: pass.*## Round 1.*Verification: fail.*## Round 2.*Verification: pass.*pass after 2 rounds\.\n$" \
+  "" -- run_preset review-fix-verify --runner command --param max_rounds=2
+reset
+expect_run "review-fix-verify: a reviewer's wrong answer is re-prompted once" 0 \
+  "reviewer \[format\]  R-[0-9]+  done \(after one re-prompt\).*pass after 1 round" "" -- \
+  run_preset review-fix-verify --runner command --param lenses=correctness,format
+eq "the re-prompt is a run of its own" "1" "$(grep -l 'did not match the required format' .agent/runs/*/prompt.md | wc -l)"
+reset
+expect_run "review-fix-verify: nothing found, nothing fixed" 0 "^# review-fix-verify: clean.*Nothing to fix" "" -- \
+  run_preset review-fix-verify --runner command --param lenses=style
+expect_run "split-by-sections: files, one section each" 0 "^# split-by-sections: .*\n\n2 files: 2 sections.*## 1\. src/calc\.py.*## 2\. README\.md" \
+  "" -- "$S" preset run split-by-sections --runner command --param task=Check --param paths=src/calc.py,README.md
+expect_run "split-by-sections: file or paths" 1 "give --param file" "" -- "$S" preset run split-by-sections --param task=x
+expect_run "options-sprint: 2 to 5 options" 2 "" "options=9: expected 2 to 5" -- "$S" preset run options-sprint \
+  --param goal=g --param options=9
+
+# --- the writer lock ----------------------------------------------------------------------------
+reset
+: >"$work/writers.log"
+export FAKE_LOG=$work/writers.log FAKE_WRITER_MS=1500
+run_preset review-fix-verify --runner command >"$work/w1.out" 2>"$work/w1.err" &
+w1=$!
+# The second starts once the first one's writer works, so without the lock they would overlap.
+for _ in $(seq 400); do grep -q start "$work/writers.log" && break; sleep 0.025; done
+run_preset scout-act-verify --runner command >"$work/w2.out" 2>"$work/w2.err"
+w2_status=$?
+wait $w1
+w1_status=$?
+unset FAKE_LOG FAKE_WRITER_MS
+eq "two writers: both pass" "0 0" "$w1_status $w2_status"
+eq "two writers: never at once" "start end start end" \
+  "$(sort -k2 -n "$work/writers.log" | cut -d' ' -f1 | tr '\n' ' ' | sed 's/ $//')"
+eq "two writers: the second waited, saying for whom" "1" "$(grep -c "implementer (R-[0-9]*) waits for the work \
+tree's writer lock (0 s so far), held by pid [0-9]* (preset review-fix-verify, task T-[0-9]*, run R-[0-9]*, implementer)" \
+  "$work/w2.err")"
+lock_gone "after two writers"
+
+reset
+dead=$(sh -c 'echo $$')
+mkdir .agent/writer.lock && printf '{"pid": %s, "token": "old", "preset": "gone", "role": "implementer"}' "$dead" \
+  >.agent/writer.lock/owner.json
+expect_run "a stale lock (its process ended) is taken over" 0 "^# scout-act-verify: pass" \
+  "took over a stale writer lock: pid $dead \(preset gone, implementer\) no longer runs" -- \
+  run_preset scout-act-verify --runner command
+lock_gone "after a takeover"
+
+reset
+sleep 30 &
+holder=$!
+mkdir .agent/writer.lock && printf '{"pid": %s, "token": "live", "preset": "elsewhere", "run_id": "R-0999"}' "$holder" \
+  >.agent/writer.lock/owner.json
+SIDECAR_WRITER_WAIT_MS=400 expect_run "a busy lock: the writer gives up after the bounded wait" 1 \
+  "^# scout-act-verify: escalate.*implementer  R-[0-9]+  failed: another writer holds the work tree: pid $holder \(preset elsewhere, run R-0999\).*waited 0 s" \
+  "waits for the work tree's writer lock" -- run_preset scout-act-verify --runner command
+eq "a busy lock: the holder's lock is left alone" "live" "$(jv .token <.agent/writer.lock/owner.json)"
+eq "a busy lock: the writer's run is recorded as failed, saying why" "failed" \
+  "$("$S" run list --json | "$S" -e 'for _, r in ipairs(require("json").decode(io.read("a")).data) do
+    if r.agent_role == "implementer" then print(r.status) break end end')"
+kill "$holder"
+wait "$holder" 2>/dev/null
+rm -rf .agent/writer.lock
+
+mkdir -p .agent/presets && cp "$F/two_writers.lua" .agent/presets/two-writers.lua
+runs_before=$(ls .agent/runs | wc -l)
+expect_run "ctx:agents refuses two writers in one batch" 1 "" \
+  "two-writers\.lua:[0-9]+: ctx:agents: steps 2 \(a, sandbox workspace-write\) and 3 \(b, sandbox workspace-write\) may both write" \
+  -- "$S" preset run two-writers --runner command
+eq "two writers in one batch: nothing ran" "$runs_before" "$(ls .agent/runs | wc -l)"
+expect_run "ctx:agents: one writer among readers runs" 0 "^one writer: review review review\n" "" -- \
+  "$S" preset run two-writers --runner command --param one=true
+lock_gone "after a batch"
+
+finish
