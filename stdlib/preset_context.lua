@@ -207,7 +207,7 @@ function Ctx:agent(o)
   local r, st = plan(self, o)
   local missing = self:missing(r)
   if self.dry_run or missing then
-    return record_not_run(self, o, r, self.dry_run and "dry_run" or "not_run", missing or "--dry-run")
+    return record_not_run(self, o, r, self.dry_run and "dry_run" or "not_run", self.dry_run and "--dry-run" or missing)
   end
   local s = self:store()
   local opts = runs.agent_options(self.cfg, r.runner, st)
@@ -262,7 +262,7 @@ function Ctx:agents(list)
     local r, st = plan(self, o)
     local missing = self:missing(r)
     if self.dry_run or missing then
-      out[i] = record_not_run(self, o, r, self.dry_run and "dry_run" or "not_run", missing or "--dry-run")
+      out[i] = record_not_run(self, o, r, self.dry_run and "dry_run" or "not_run", self.dry_run and "--dry-run" or missing)
     else
       pending[#pending + 1] = { i = i, o = o, r = r, st = st }
     end
