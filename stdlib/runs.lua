@@ -159,10 +159,19 @@ local function settle_task(s, task_id, run)
   task.result = { summary = run.summary, changed_files = run.changed_files or json.array({}),
     validation_results = run.validation or json.array({}) }
   if status == "blocked" then
+    -- The run's blockers (review may have put them on the task already), or why it failed.
     task.blockers = type(task.blockers) == "table" and task.blockers or {}
-    local why = run.status == "failed" and ("run %s failed: %s"):format(run.run_id, run.failure_reason or "?")
-        or ("run %s: %s"):format(run.run_id, table.concat(run.blockers or { "blocked" }, "; "))
-    task.blockers[#task.blockers + 1] = why
+    local known = {}
+    for _, b in ipairs(task.blockers) do
+      known[b] = true
+    end
+    local whys = run.status == "failed" and { ("run %s failed: %s"):format(run.run_id, run.failure_reason or "?") }
+        or (run.blockers and #run.blockers > 0 and run.blockers or { ("run %s is blocked"):format(run.run_id) })
+    for _, why in ipairs(whys) do
+      if not known[why] then
+        task.blockers[#task.blockers + 1] = why
+      end
+    end
   end
   assert(s:update_task(task))
 end

@@ -81,6 +81,7 @@ expect_run "failing validation: exit 1" 1 "^R-0001 blocked" "FAILED \(exit 1\)" 
 eq "failing validation: task blocked" "blocked" "$(field .agent/tasks/T-0001.json .status)"
 eq "failing validation: blocker names the kind" "validation failed: test step 'echo 3 failures; exit 1' exited with code 1" \
   "$(field .agent/tasks/T-0001.json .blockers.1)"
+eq "failing validation: the blocker once" "nil" "$(field .agent/tasks/T-0001.json .blockers.2)"
 expect_run "run review lists the blocked run" 0 "R-0001 +T-0001 +Red" "" -- "$S" run review
 expect_run "run approve overrides" 0 "R-0001 approved by" "" -- "$S" run approve R-0001 --note "flaky test"
 expect_run "approve twice: refused" 1 "^$" "already approved" -- "$S" run approve R-0001
