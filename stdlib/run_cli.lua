@@ -139,7 +139,6 @@ function M.run(o)
     st.runners = { prev.runner_type }
     extra.resume = { session_id = prev.session_id, run_id = prev.run_id, usage = prev.usage_reported or prev.usage,
       cost_usd = prev.cost_reported_usd or prev.cost_usd }
-    extra.parent_run_id = prev.run_id
   end
   if (o.background or o.continue) and #st.runners > 1 then
     s:close()
