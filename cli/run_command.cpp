@@ -22,6 +22,7 @@ void add_agent_flags(CLI::App* app, RunCommands& c) {
   app->add_option("--idle-timeout", c.idle_timeout, "Stop the agent after this long without output (default 5m)")
       ->type_name("DURATION");
   app->add_flag("--dry-run", c.dry_run, "Compile the prompt and record the run without executing the agent");
+  app->add_flag("--explain", c.explain, "Print how the prompt was fitted to its token budget: what was trimmed and why");
 }
 
 }  // namespace
@@ -118,7 +119,8 @@ bool run_command_call(const RunCommands& c, const char*& function, LuaOptions& o
              {"allow_full_auto", c.allow_full_auto},
              {"edit_prompt", c.edit_prompt},
              {"same_prompt", c.same_prompt},
-             {"follow", c.follow}};
+             {"follow", c.follow},
+             {"explain", c.explain}};
   return true;
 }
 

@@ -17,7 +17,7 @@ struct RunCommands {
   std::string root, task, id, runner, role, model, sandbox, timeout, idle_timeout, reason, note, decision, status,
       limit, jobs, worker;
   bool json = false, dry_run = false, background = false, continue_session = false, keep_session = false,
-       allow_full_auto = false, edit_prompt = false, same_prompt = false, follow = false;
+       allow_full_auto = false, edit_prompt = false, same_prompt = false, follow = false, explain = false;
 };
 
 // Declares `run` and its subcommands on `app`.

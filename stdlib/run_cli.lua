@@ -7,6 +7,7 @@ local clock = require("host.time")
 local duration = require("duration")
 local json = require("json")
 local out = require("cli_output")
+local prompt = require("prompt")
 local review = require("review")
 local run_background = require("run_background")
 local run_queue = require("run_queue")
@@ -52,6 +53,12 @@ local function report_steps(o, command, result)
   local all_good = true
   for _, r in ipairs(steps) do
     all_good = all_good and GOOD[r.status] == true
+  end
+  if o.explain and not o.json then
+    for _, r in ipairs(steps) do
+      local b = r.prompt_budget
+      print(("%s prompt %s"):format(r.run_id, b and prompt.explain(b) or "given as it is (not compiled)"))
+    end
   end
   if o.json then
     local data = { steps = json.array(steps), pipeline_id = result.pipeline_id or json.null,

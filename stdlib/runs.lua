@@ -230,7 +230,8 @@ function M.run_step(s, cfg, task, st, extra)
     pipeline_id = extra.pipeline_id, pipeline_step = extra.pipeline_step, pipeline_total = extra.pipeline_total,
     replay_reason = extra.replay_reason, prompt_tokens = require("prompt").estimate(text),
     prompt_budget = budget and { pass = budget.pass, estimated_tokens = budget.estimated_tokens,
-      untrimmed_tokens = budget.untrimmed_tokens, target = budget.target, max = budget.max } or nil }
+      untrimmed_tokens = budget.untrimmed_tokens, target = budget.target, max = budget.max,
+      over_budget = budget.over_budget, actions = json.array(budget.actions) } or nil }
   local link_kind = extra.pipeline_id and "pipeline" or (extra.parent_run_id and "replay") or nil
   if st.dry_run then
     fields.runner_type, fields.model, fields.sandbox = st.runner, st.model, st.sandbox

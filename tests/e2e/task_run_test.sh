@@ -127,6 +127,12 @@ expect_run "replay --edit-prompt" 0 "^R-0007 " "" -- env VISUAL="$work/editor.sh
 eq "replay --edit-prompt: the edited text ran" "Edited by hand." "$(cat .agent/runs/R-0007/prompt.md)"
 expect_run "run --dry-run executes nothing" 0 "^R-0008 dry_run: prompt in \.agent/runs/R-0008/prompt\.md" "" -- \
   "$S" run T-0001 --dry-run
+reads=(); for i in $(seq 1 400); do reads+=(--read "src/some/longer/path/file$i.c"); done
+"$S" task create --title "Huge" --goal "Many files" "${reads[@]}" >/dev/null
+expect_run "--explain: the budget and what was cut" 0 \
+  "^R-0009 prompt tokens: [0-9]+ estimated \(untrimmed [0-9]+; target 1200, max 1500\), pass: trimmed\n  Read these first: kept 12 of 400 files \(trimmed pass\)\nR-0009 dry_run" "" -- \
+  "$S" run T-0002 --dry-run --explain
+expect_run "trimmed list ends with + N more" 0 "- src/some/longer/path/file12\.c\n\+ 388 more files\n" "" -- cat .agent/runs/R-0009/prompt.md
 eq "dry run: no agent output" "no" "$([ -e .agent/runs/R-0008/agent.jsonl ] && echo yes || echo no)"
 
 # --- bad input: clear errors, the right exit status, the store untouched -----------------------
