@@ -8,6 +8,7 @@ local duration = require("duration")
 local json = require("json")
 local out = require("cli_output")
 local prompt = require("prompt")
+local prompt_kit = require("prompt_kit")
 local review = require("review")
 local run_background = require("run_background")
 local run_queue = require("run_queue")
@@ -58,6 +59,14 @@ local function report_steps(o, command, result)
     for _, r in ipairs(steps) do
       local b = r.prompt_budget
       print(("%s prompt %s"):format(r.run_id, b and prompt.explain(b) or "given as it is (not compiled)"))
+      local f = io.open(task_cli.root(o) .. "/runs/" .. r.run_id .. "/prompt.md", "rb")
+      if f then
+        local warnings = prompt_kit.lint(f:read("a"))
+        f:close()
+        for _, w in ipairs(warnings) do
+          print(("  lint: %s"):format(w.message))
+        end
+      end
     end
   end
   if o.json then

@@ -79,6 +79,8 @@ local function guidance(o)
     lines[#lines + 1] = ("Act as: %s."):format(o.agent_role)
   end
   lines[#lines + 1] = "If you cannot go on without a decision, stop and say so with [BLOCKED] or [QUESTION]."
+  lines[#lines + 1] = "Write the result to your final message: Sidecar saves it as the run's output.md."
+  lines[#lines + 1] = "Privacy: quote no secrets, credentials or personal data, and no raw logs beyond what the task needs."
   return table.concat(lines, "\n")
 end
 

@@ -130,7 +130,7 @@ expect_run "run --dry-run executes nothing" 0 "^R-0008 dry_run: prompt in \.agen
 reads=(); for i in $(seq 1 400); do reads+=(--read "src/some/longer/path/file$i.c"); done
 "$S" task create --title "Huge" --goal "Many files" "${reads[@]}" >/dev/null
 expect_run "--explain: the budget and what was cut" 0 \
-  "^R-0009 prompt tokens: [0-9]+ estimated \(untrimmed [0-9]+; target 1200, max 1500\), pass: trimmed\n  Read these first: kept 12 of 400 files \(trimmed pass\)\nR-0009 dry_run" "" -- \
+  "^R-0009 prompt tokens: [0-9]+ estimated \(untrimmed [0-9]+; target 1200, max 1500\), pass: trimmed\n  Read these first: kept 12 of 400 files \(trimmed pass\)\n  lint: no non-goals: .*\nR-0009 dry_run" "" -- \
   "$S" run T-0002 --dry-run --explain
 expect_run "trimmed list ends with + N more" 0 "- src/some/longer/path/file12\.c\n\+ 388 more files\n" "" -- cat .agent/runs/R-0009/prompt.md
 eq "dry run: no agent output" "no" "$([ -e .agent/runs/R-0008/agent.jsonl ] && echo yes || echo no)"
