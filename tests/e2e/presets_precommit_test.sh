@@ -29,8 +29,8 @@ expect_run "skill: agent instructions" 0 "\*\*Path:\*\* Skill.*skills/review/SKI
 repo code
 mkdir src && printf 'int main(void) { return 0; }\n' >src/main.c
 printf '# Demo\n\nUsage.\n' >README.md
-classify >code.md
-expect_run "code: the whole report (golden)" 0 "" "" -- diff -u "$here/../golden/presets/precommit-classifier.md" code.md
+classify >"$work/code.md"
+expect_run "code: the whole report (golden)" 0 "" "" -- diff -u "$here/../golden/presets/precommit-classifier.md" "$work/code.md"
 expect_run "code: source wins over prose" 0 "\*\*Path:\*\* Code.*src/main\.c is code.*\`git diff --check\`\n  - \`make test\`" "" -- classify
 
 repo risk
