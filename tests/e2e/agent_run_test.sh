@@ -69,6 +69,12 @@ item_bytes=$("$S" -e "local json = require('json'); print(#json.encode({type = '
   type = 'command_execution', command = 'cat big', aggregated_output = string.rep('x', 1000), exit_code = 0,
   status = 'completed'}}) + 1)")
 flood_lines=$((100000000 / item_bytes))
+# AddressSanitizer (scripts/test --sanitize sets ASAN_OPTIONS) keeps shadow memory and a
+# quarantine of freed blocks and runs several times slower: the bounds widen, still far below
+# what holding the output would take (the codex flood peaked at 660 MB before it was bounded,
+# without a sanitizer).
+max_rss_mb=200 max_ms=30000
+if [ -n "${ASAN_OPTIONS:-}" ]; then max_rss_mb=1024 max_ms=120000; fi
 for kind in command codex; do
   mkdir "flood_$kind" && (cd "flood_$kind" && git init -q)
   t0=$(date +%s%N)
@@ -81,8 +87,8 @@ for kind in command codex; do
   echo "flood $kind: 100 MB in $elapsed_ms ms, sidecar's peak RSS $((peak_kb / 1024)) MB"
   eq "flood $kind: status, a completed record" "review yes" \
     "$(jv .status <<<"$rec") $(grep -q '"completed_at"' "$dir/run.json" && echo yes)"
-  eq "flood $kind: peak memory below 200 MB" yes "$([ "${peak_kb:-999999}" -lt 204800 ] && echo yes)"
-  eq "flood $kind: within 30 s" yes "$([ "$elapsed_ms" -le 30000 ] && echo yes)"
+  eq "flood $kind: peak memory below $max_rss_mb MB" yes "$([ "${peak_kb:-9999999}" -lt $((max_rss_mb * 1024)) ] && echo yes)"
+  eq "flood $kind: within $((max_ms / 1000)) s" yes "$([ "$elapsed_ms" -le $max_ms ] && echo yes)"
 done
 eq "flood command: stdout.log has every byte" 100000000 "$(stat -c %s flood_command/.agent/runs/R-0001/stdout.log)"
 eq "flood command: output.md keeps the last 8 MiB, and says so" "8388609 100000000" \
