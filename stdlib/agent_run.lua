@@ -121,8 +121,8 @@ local function read_tail(path, max)
   return text, size
 end
 
--- Shows an argv for people (model.md, events): words with spaces or quotes are quoted.
-local function shown(argv)
+---Shows an argv for people (model.md, events): words with spaces or quotes are quoted.
+function M.shown(argv)
   local out = {}
   for i, a in ipairs(argv) do
     out[i] = a:find("[%s'\"$`\\]") and ("'" .. a:gsub("'", "'\\''") .. "'") or a
@@ -400,7 +400,7 @@ function M.execute(o)
     error(argv, 0)
   end
   how = how or {}
-  record.command = shown(argv)
+  record.command = M.shown(argv)
   record.session_id = session_id or resumed
   t:event("run.started", { runner = spec.name, command = record.command, sandbox = sandbox, model = o.model })
 

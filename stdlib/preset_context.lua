@@ -99,11 +99,7 @@ local function preview(cfg, r, prompt_file)
   if not ok then
     return nil, spec
   end
-  local shown = {}
-  for i, a in ipairs(argv) do
-    shown[i] = a:find("[%s'\"$`\\]") and ("'" .. a:gsub("'", "'\\''") .. "'") or a
-  end
-  return table.concat(shown, " ") .. " < " .. prompt_file, spec, argv[1]
+  return require("agent_run").shown(argv) .. " < " .. prompt_file, spec, argv[1]
 end
 
 -- A run recorded without executing the agent (dry run, or the CLI is missing).
