@@ -10,6 +10,7 @@
 
 #include "artifact_store.hpp"
 #include "boundary.hpp"
+#include "lua_args.hpp"
 #include "modules.hpp"
 #include "userdata_box.hpp"
 
@@ -24,12 +25,6 @@ using DirHolder = std::optional<ArtifactDir>;
 
 ArtifactDir& check_dir(lua_State* L) {
   return check_open<DirHolder>(L, kDirType, "artifact folder");
-}
-
-std::string_view check_text(lua_State* L, int index) {
-  std::size_t len;
-  const char* s = luaL_checklstring(L, index, &len);
-  return {s, len};
 }
 
 int push_failure(lua_State* L, const FsError& error) {

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "boundary.hpp"
+#include "lua_args.hpp"
 #include "modules.hpp"
 #include "run_store.hpp"
 #include "userdata_box.hpp"
@@ -53,12 +54,6 @@ void set_text(lua_State* L, const char* key, const std::string& value) {
 void set_int(lua_State* L, const char* key, std::int64_t value) {
   lua_pushinteger(L, static_cast<lua_Integer>(value));
   lua_setfield(L, -2, key);
-}
-
-std::string check_string(lua_State* L, int index) {
-  std::size_t len;
-  const char* s = luaL_checklstring(L, index, &len);
-  return {s, len};
 }
 
 // A text field of the options table at `index` ("" when absent); a non-string raises.
@@ -179,7 +174,7 @@ int push_list(lua_State* L, const std::vector<T>& items, Push push) {
 
 // store.open(path, {durable_fsync?, busy_timeout_ms?}) -> store | nil, message, code
 int store_open(lua_State* L) {
-  std::string path = check_string(L, 1);
+  std::string path = std::string(check_text(L, 1));
   host::StoreOptions options;
   if (!lua_isnoneornil(L, 2)) {
     luaL_checktype(L, 2, LUA_TTABLE);
@@ -235,17 +230,17 @@ int s_create_task(lua_State* L) {
 // s:update_task(id, fields, record_json) -> true | nil, message, code
 int s_update_task(lua_State* L) {
   RunStore& s = check_store(L);
-  std::string id = check_string(L, 2);
+  std::string id = std::string(check_text(L, 2));
   host::TaskFields fields = task_fields(L, 3);
   StoreError error;
-  bool ok = s.update_task(id, fields, check_string(L, 4), error);
+  bool ok = s.update_task(id, fields, std::string(check_text(L, 4)), error);
   return push_ok(L, ok, error);
 }
 
 int s_get_task(lua_State* L) {
   RunStore& s = check_store(L);
   StoreError error;
-  std::optional<host::Task> t = s.get_task(check_string(L, 2), error);
+  std::optional<host::Task> t = s.get_task(std::string(check_text(L, 2)), error);
   if (!t) return push_failure(L, error);
   push_task(L, *t);
   return 1;
@@ -275,17 +270,17 @@ int s_create_run(lua_State* L) {
 
 int s_update_run(lua_State* L) {
   RunStore& s = check_store(L);
-  std::string id = check_string(L, 2);
+  std::string id = std::string(check_text(L, 2));
   host::RunFields fields = run_fields(L, 3);
   StoreError error;
-  bool ok = s.update_run(id, fields, check_string(L, 4), error);
+  bool ok = s.update_run(id, fields, std::string(check_text(L, 4)), error);
   return push_ok(L, ok, error);
 }
 
 int s_get_run(lua_State* L) {
   RunStore& s = check_store(L);
   StoreError error;
-  std::optional<host::Run> r = s.get_run(check_string(L, 2), error);
+  std::optional<host::Run> r = s.get_run(std::string(check_text(L, 2)), error);
   if (!r) return push_failure(L, error);
   push_run(L, *r);
   return 1;
@@ -308,7 +303,7 @@ int s_list_runs(lua_State* L) {
 int s_add_lineage(lua_State* L) {
   RunStore& s = check_store(L);
   StoreError error;
-  bool ok = s.add_lineage(check_string(L, 2), check_string(L, 3), check_string(L, 4), error);
+  bool ok = s.add_lineage(std::string(check_text(L, 2)), std::string(check_text(L, 3)), std::string(check_text(L, 4)), error);
   return push_ok(L, ok, error);
 }
 
@@ -323,7 +318,7 @@ void push_link(lua_State* L, const host::LineageLink& link) {
 int s_lineage(lua_State* L) {
   RunStore& s = check_store(L);
   StoreError error;
-  auto lineage = s.lineage_of(check_string(L, 2), error);
+  auto lineage = s.lineage_of(std::string(check_text(L, 2)), error);
   if (!lineage) return push_failure(L, error);
   lua_createtable(L, 0, 2);
   push_list(L, lineage->parents, push_link);
@@ -337,7 +332,7 @@ int s_lineage(lua_State* L) {
 // timeout_ms?, output_snippet?}) -> seq
 int s_add_validation(lua_State* L) {
   RunStore& s = check_store(L);
-  std::string run_id = check_string(L, 2);
+  std::string run_id = std::string(check_text(L, 2));
   luaL_checktype(L, 3, LUA_TTABLE);
   host::ValidationResult v;
   v.kind = opt_field(L, 3, "kind");
@@ -377,7 +372,7 @@ void push_validation(lua_State* L, const host::ValidationResult& v) {
 int s_validation(lua_State* L) {
   RunStore& s = check_store(L);
   StoreError error;
-  auto results = s.validation_results(check_string(L, 2), error);
+  auto results = s.validation_results(std::string(check_text(L, 2)), error);
   if (!results) return push_failure(L, error);
   return push_list(L, *results, push_validation);
 }
@@ -385,9 +380,9 @@ int s_validation(lua_State* L) {
 // s:append_event(run_id, ts?, kind, fields_json?) -> seq
 int s_append_event(lua_State* L) {
   RunStore& s = check_store(L);
-  std::string run_id = check_string(L, 2);
+  std::string run_id = std::string(check_text(L, 2));
   std::string ts = luaL_optstring(L, 3, "");
-  std::string kind = check_string(L, 4);
+  std::string kind = std::string(check_text(L, 4));
   std::string fields = luaL_optstring(L, 5, "");
   StoreError error;
   auto seq = s.append_event(run_id, ts, kind, fields, error);
@@ -407,7 +402,7 @@ void push_event(lua_State* L, const host::Event& e) {
 // s:events(run_id, after_seq?, limit?) -> {{seq, ts, kind, fields = json text}...}
 int s_events(lua_State* L) {
   RunStore& s = check_store(L);
-  std::string run_id = check_string(L, 2);
+  std::string run_id = std::string(check_text(L, 2));
   StoreError error;
   auto events = s.events(run_id, error, luaL_optinteger(L, 3, 0), static_cast<int>(luaL_optinteger(L, 4, 0)));
   if (!events) return push_failure(L, error);
@@ -419,7 +414,7 @@ int s_import(lua_State* L) {
   RunStore& s = check_store(L);
   RecordKind kind = check_kind(L, 2);
   StoreError error;
-  bool ok = s.import_record(kind, check_string(L, 3), check_string(L, 4), error);
+  bool ok = s.import_record(kind, std::string(check_text(L, 3)), std::string(check_text(L, 4)), error);
   return push_ok(L, ok, error);
 }
 
@@ -428,7 +423,7 @@ int s_check(lua_State* L) {
   RunStore& s = check_store(L);
   RecordKind kind = check_kind(L, 2);
   StoreError error;
-  auto match = s.check_record(kind, check_string(L, 3), check_string(L, 4), error);
+  auto match = s.check_record(kind, std::string(check_text(L, 3)), std::string(check_text(L, 4)), error);
   if (!match) return push_failure(L, error);
   static const char* const names[] = {"missing", "same", "equivalent", "different"};
   lua_pushstring(L, names[static_cast<int>(*match)]);

@@ -11,6 +11,7 @@
 #include <string_view>
 
 #include "boundary.hpp"
+#include "lua_args.hpp"
 #include "modules.hpp"
 #include "telemetry.hpp"
 #include "userdata_box.hpp"
@@ -27,12 +28,6 @@ using RecorderHolder = std::unique_ptr<RunTelemetry>;
 
 RunTelemetry& check_recorder(lua_State* L) {
   return check_open<RecorderHolder>(L, kRecorderType, "telemetry recorder");
-}
-
-std::string_view check_text(lua_State* L, int index) {
-  std::size_t len;
-  const char* s = luaL_checklstring(L, index, &len);
-  return {s, len};
 }
 
 std::string_view opt_text(lua_State* L, int index, const char* fallback) {
