@@ -23,6 +23,7 @@
 --- store's code); wrong argument types raise.
 local json = require("json")
 local store = require("store")
+local validation = require("validation")
 
 local M = {}
 
@@ -179,6 +180,23 @@ end
 
 -- Decisions by people -------------------------------------------------------------------------
 
+-- The run, when a person may decide it now: not already `state` (or merged), not still running,
+-- not failed or interrupted. Else nil, why, code.
+local function decidable(s, run_id, state)
+  local run, message, code = load_run(s, run_id)
+  if not run then
+    return nil, message, code
+  end
+  if run.review_state == state or run.review_state == "merged" then
+    return nil, ("run %s is already %s%s"):format(run_id, run.review_state, decided_by(run)), "bad_state"
+  end
+  local refusal = status_refusal(run)
+  if refusal then
+    return nil, refusal, "bad_state"
+  end
+  return run
+end
+
 ---Approves a finished run: review_state approved, status completed, its task done; writes
 ---decision.md.
 ---@param s table  an open store
@@ -192,16 +210,9 @@ function M.approve(s, run_id, opts)
   if not APPROVE_DECISIONS[decision] then
     return nil, ("an approval's decision is accept or partially accept, not %q"):format(tostring(decision)), "bad_option"
   end
-  local run, message, code = load_run(s, run_id)
+  local run, message, code = decidable(s, run_id, "approved")
   if not run then
     return nil, message, code
-  end
-  if run.review_state == "approved" or run.review_state == "merged" then
-    return nil, ("run %s is already %s%s"):format(run_id, run.review_state, decided_by(run)), "bad_state"
-  end
-  local refusal = status_refusal(run)
-  if refusal then
-    return nil, refusal, "bad_state"
   end
   return approve_record(s, run, opts.by or default_decider(), opts.note, decision)
 end
@@ -222,16 +233,9 @@ function M.block(s, run_id, opts)
   if not BLOCK_DECISIONS[decision] then
     return nil, ("a block's decision is reject or escalate, not %q"):format(tostring(decision)), "bad_option"
   end
-  local run, message, code = load_run(s, run_id)
+  local run, message, code = decidable(s, run_id, "blocked")
   if not run then
     return nil, message, code
-  end
-  if run.review_state == "blocked" or run.review_state == "merged" then
-    return nil, ("run %s is already %s%s"):format(run_id, run.review_state, decided_by(run)), "bad_state"
-  end
-  local refusal = status_refusal(run)
-  if refusal then
-    return nil, refusal, "bad_state"
   end
   stamp(run, opts.by or default_decider(), opts.reason, decision)
   run.review_state = "blocked"
@@ -261,16 +265,7 @@ end
 ---@param step table  {kind, command, name?, exit_code?, timed_out?, timeout_ms?}
 ---@return string  e.g. "validation failed: test step 'npm test' exited with code 1"
 function M.failure_message(step)
-  local what = ("%s step '%s'"):format(step.kind or "custom", step.command or step.name or "?")
-  local how
-  if step.timed_out then
-    how = math.type(step.timeout_ms) and ("timed out after %d ms"):format(step.timeout_ms) or "timed out"
-  elseif math.type(step.exit_code) then
-    how = step.exit_code == 0 and "failed its check (exit code 0)" or ("exited with code %d"):format(step.exit_code)
-  else
-    how = "ended without an exit code (killed by a signal, or it could not start)"
-  end
-  return "validation failed: " .. what .. " " .. how
+  return "validation failed: " .. validation.failure(step)
 end
 
 ---Decides, without any I/O, what validation results mean for a run.

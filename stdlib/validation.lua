@@ -9,6 +9,7 @@
 ---   })
 ---   validation.summary(results)   -- {total = 3, passed = 2, failed = 1, timed_out = 0}
 ---   validation.blocker(results)   -- nil when all passed, else "validation failed: test step ..."
+---   validation.failure(result)    -- how one step failed: "test step 'npm test' exited with code 1"
 ---
 --- An entry is {kind, command, name?, timeout_ms?}; a plain string is a `custom` entry. Kinds and
 --- their default timeouts: typecheck 3 min, lint 3 min, test 10 min, build 10 min, custom 5 min.
@@ -531,13 +532,18 @@ function M.summary(results)
   return s
 end
 
-local function how_it_failed(r)
+---How one failed step failed, naming its kind: "test step 'npm test' exited with code 1",
+---"... timed out after 30000 ms", "... ended without an exit code (...)".
+---@param r table  a result (or any {kind, command, name?, exit_code?, timed_out?, timeout_ms?})
+---@return string
+function M.failure(r)
+  local what = ("%s step '%s'"):format(r.kind or "custom", r.command or r.name or "?")
   if r.timed_out then
-    return ("timed out after %s ms"):format(tostring(r.timeout_ms))
+    return what .. (math.type(r.timeout_ms) and (" timed out after %d ms"):format(r.timeout_ms) or " timed out")
   elseif math.type(r.exit_code) == "integer" then
-    return ("exited with code %d"):format(r.exit_code)
+    return what .. (r.exit_code == 0 and " failed its check (exit code 0)" or (" exited with code %d"):format(r.exit_code))
   end
-  return "ended without an exit code (killed by a signal, or it could not start)"
+  return what .. " ended without an exit code (killed by a signal, or it could not start)"
 end
 
 ---nil when every step passed (or there were none); else a blocker message naming the first
@@ -561,13 +567,12 @@ function M.blocker(results)
   if not first then
     return nil
   end
-  local command = first.command
-  if #command > 80 then
-    command = utf8_head(command, 77) .. "..."
+  local shown = setmetatable({ command = first.command }, { __index = first })
+  if #first.command > 80 then
+    shown.command = utf8_head(first.command, 77) .. "..."
   end
   local also = #others > 0 and ("; also failed: " .. table.concat(others, ", ")) or ""
-  return ("validation failed: %s step '%s' %s (%d of %d steps passed%s)"):format(
-    first.kind, command, how_it_failed(first), passed, #results, also)
+  return ("validation failed: %s (%d of %d steps passed%s)"):format(M.failure(shown), passed, #results, also)
 end
 
 return M
