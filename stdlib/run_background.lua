@@ -23,12 +23,10 @@ end
 ---Records a queued run of `task` (its prompt compiled now) and starts its worker. st: settings
 ---with one runner; extra: keep_session, resume. Returns the run record or nil, message, code.
 function M.start(s, cfg, task, st, extra)
-  local text, budget = require("task_prompt").compile(task, { agent_role = st.agent_role, runner = st.runner,
-    sandbox = st.sandbox })
+  local text, budget = runs.compile(task, st)
   local run, message, code = s:create_run({ task_id = task.task_id, runner_type = st.runner,
     agent_role = st.agent_role, model = st.model, sandbox = st.sandbox, status = "queued", background = true,
-    prompt_tokens = budget.estimated_tokens, prompt_budget = { pass = budget.pass,
-      estimated_tokens = budget.estimated_tokens, target = budget.target, max = budget.max },
+    prompt_tokens = budget.estimated_tokens, prompt_budget = budget,
     launch = { runner = st.runner, agent_role = st.agent_role or json.null, model = st.model or json.null,
       sandbox = st.sandbox, timeout_ms = st.timeout_ms, idle_timeout_ms = st.idle_timeout_ms,
       allow_full_auto = st.allow_full_auto or false, keep_session = extra.keep_session or false,

@@ -214,6 +214,15 @@ local function validate(s, cfg, task, run, repo)
   return review.after_validation(s, run, results, cfg)
 end
 
+---A task's prompt for a run with settings `st` (and a pipeline's previous step), and its budget
+---as the run records it (passes, estimates, what was cut).
+function M.compile(task, st, previous)
+  local text, b = task_prompt.compile(task, { agent_role = st.agent_role, runner = st.runner, sandbox = st.sandbox,
+    previous = previous })
+  return text, { pass = b.pass, estimated_tokens = b.estimated_tokens, untrimmed_tokens = b.untrimmed_tokens,
+    target = b.target, max = b.max, over_budget = b.over_budget, actions = json.array(b.actions) }
+end
+
 ---One run of a task on one runner. st: the settings (see M.settings) with `runner`; extra:
 ---record fields (parent_run_id, pipeline_id, pipeline_step, pipeline_total, replay_reason), and
 ---`prompt` (a given prompt, used as it is) or `previous` (a pipeline's previous step), `resume`,
@@ -223,15 +232,11 @@ function M.run_step(s, cfg, task, st, extra)
   extra = extra or {}
   local text, budget = extra.prompt, nil
   if not text then
-    text, budget = task_prompt.compile(task, { agent_role = st.agent_role, runner = st.runner,
-      sandbox = st.sandbox, previous = extra.previous })
+    text, budget = M.compile(task, st, extra.previous)
   end
   local fields = { task_id = task.task_id, agent_role = st.agent_role, parent_run_id = extra.parent_run_id,
     pipeline_id = extra.pipeline_id, pipeline_step = extra.pipeline_step, pipeline_total = extra.pipeline_total,
-    replay_reason = extra.replay_reason, prompt_tokens = require("prompt").estimate(text),
-    prompt_budget = budget and { pass = budget.pass, estimated_tokens = budget.estimated_tokens,
-      untrimmed_tokens = budget.untrimmed_tokens, target = budget.target, max = budget.max,
-      over_budget = budget.over_budget, actions = json.array(budget.actions) } or nil }
+    replay_reason = extra.replay_reason, prompt_tokens = require("prompt").estimate(text), prompt_budget = budget }
   local link_kind = extra.pipeline_id and "pipeline" or (extra.parent_run_id and "replay") or nil
   if st.dry_run then
     fields.runner_type, fields.model, fields.sandbox = st.runner, st.model, st.sandbox
@@ -372,8 +377,7 @@ function M.replay(s, cfg, run_id, o)
     end
   end
   if o.edit_prompt then
-    extra.prompt = extra.prompt or task_prompt.compile(task, { agent_role = st.agent_role, runner = st.runner,
-      sandbox = st.sandbox })
+    extra.prompt = extra.prompt or M.compile(task, st)
     local path = os.tmpname()
     local f = assert(io.open(path, "wb"))
     f:write(extra.prompt)
