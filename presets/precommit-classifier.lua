@@ -5,23 +5,14 @@
 -- 2. A fast agent (read-only) writes what Lua cannot: why this path, the blockers, the commit
 --    message, in the §2 format. Its answer is checked; a wrong one is re-prompted once, then the
 --    preset says so. A change on the Risk path goes to the strong tier.
+-- 3. The report keeps the rules' path, confidence and validation whatever the agent answers; an
+--    agent that says otherwise is shown as a disagreement (and `data.disagreement` in --json).
 -- The preset never stages, commits, pushes or tags.
 local precommit = require("precommit")
 local preset = require("preset")
 local schema = require("schema")
 
-local TITLES = { fast = "Fast", skill = "Skill", code = "Code", risk = "Risk" }
-
-local function bullets(list, indent)
-  if #list == 0 then
-    return " None."
-  end
-  local out = {}
-  for _, item in ipairs(list) do
-    out[#out + 1] = "\n" .. (indent or "  ") .. "- `" .. item .. "`"
-  end
-  return table.concat(out)
-end
+local TITLES = precommit.TITLES
 
 local function changed_files(c)
   local out = {}
@@ -47,20 +38,21 @@ local function prompt_for(c, change)
     "## Classification (by rules)",
     "Path: " .. TITLES[c.path] .. " (confidence " .. c.confidence .. ")",
     "Risk notes: " .. (#c.risk_notes > 0 and table.concat(c.risk_notes, "; ") or "none"),
-    "Files:" .. bullets(changed_files(c)),
+    "Files:" .. precommit.list_md(changed_files(c), true),
     "",
     "## Diff summary",
     "```", change.stat ~= "" and change.stat or "(no tracked changes)", "```",
     "",
     "## Output format",
-    "Reply with exactly this markdown (keep the Path, the confidence and the validation given):",
+    "Reply with exactly this markdown. The Path, the confidence, the minimal validation and the reinstall are decided",
+    "by rules and stand as given; if you think one is wrong, say why under Blockers.",
     "# Precommit Classification",
     "- **Path:** " .. TITLES[c.path],
     "- **Confidence:** " .. c.confidence,
-    "- **Changed files:**" .. bullets(changed_files(c)),
+    "- **Changed files:**" .. precommit.list_md(changed_files(c), true),
     "- **Why this path:** <one or two sentences>",
-    "- **Minimal validation:**" .. bullets(c.validation),
-    "- **Reinstall needed:** no | yes, specific skills: <names> | yes, full install",
+    "- **Minimal validation:**" .. precommit.list_md(c.validation, true),
+    "- **Reinstall needed:** " .. precommit.reinstall_text(precommit.rules_report(c)),
     "- **Commit scope risk:** <low|medium|high: why>",
     "- **Blockers:** None. | <list>",
     "- **Suggested commit message:** <subject line, then body>",
@@ -68,32 +60,6 @@ local function prompt_for(c, change)
     "Escalate with [BLOCKED] if the change cannot be classified from these inputs.",
     "Privacy: quote no secrets or credentials from the diff.",
   }, "\n")
-end
-
--- Why the rules chose the path: the risk notes, else the first file that decided it.
-local function rules_why(c)
-  if #c.risk_notes > 0 then
-    return table.concat(c.risk_notes, "; ")
-  end
-  for _, f in ipairs(c.files) do
-    if f.path_kind == c.path then
-      return f.why
-    end
-  end
-  return "no changes"
-end
-
--- The report from the rules alone (no agent, or its answer did not check).
-local function rules_report(c)
-  return table.concat({
-    "# Precommit Classification",
-    "- **Path:** " .. TITLES[c.path],
-    "- **Confidence:** " .. c.confidence,
-    "- **Changed files:**" .. bullets(changed_files(c)),
-    "- **Why this path:** " .. rules_why(c),
-    "- **Minimal validation:**" .. bullets(c.validation),
-    "- **Reinstall needed:** " .. (c.reinstall == "specific" and ("yes, specific skills: " .. table.concat(c.skills, ", ")) or "no"),
-  }, "\n") .. "\n"
 end
 
 return preset.define({
@@ -114,7 +80,7 @@ return preset.define({
     local c = precommit.classify(change, ctx.repo)
     local data = { path = c.path, confidence = c.confidence, files = c.files, validation = c.validation,
       risk_notes = c.risk_notes }
-    local text = rules_report(c)
+    local text = precommit.render(precommit.rules_report(c))
     if not p.agent or #c.files == 0 then
       return { text = text, data = data }
     end
@@ -130,8 +96,14 @@ return preset.define({
     data.agent = { run_id = last.run_id, status = last.status, command = last.command, why = last.why,
       runner = last.route.runner, model = last.route.model, tier = last.route.tier }
     if answer.ok then
-      data.report = answer.value
-      return { text = last.output:gsub("%s*$", "\n"), data = data }
+      -- The rules' path, confidence and validation stand; the agent's own are kept as a disagreement.
+      local report, disagreement = precommit.merge(c, answer.value)
+      data.report, data.disagreement = report, disagreement
+      text = precommit.render(report)
+      if disagreement then
+        text = text .. "\n" .. precommit.disagreement_text(disagreement, last.run_id) .. "\n"
+      end
+      return { text = text, data = data }
     end
     if last.status == "dry_run" or last.status == "not_run" then
       text = text .. ("\nAgent: not run (%s). It would run:\n  %s\n"):format(last.why, last.command)

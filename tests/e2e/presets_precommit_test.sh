@@ -2,7 +2,8 @@
 # End-to-end: the precommit-classifier preset on prepared repositories, one per path (Fast,
 # Skill, Code, Risk), by rules alone; then with a fake agent answering in the §2 format, one
 # answering wrongly (one re-prompt, then escalation), and none installed (the classification and
-# the exact command it would run). Also `preset list|show` and bad parameters.
+# the exact command it would run); an agent whose path or validation differs from the rules' (kept,
+# the disagreement shown, in text and --json). Also `preset list|show` and bad parameters.
 set -u
 S=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
 here=$(cd "$(dirname "$0")" && pwd)
@@ -47,14 +48,13 @@ eq "--json: the path" "risk" "$(jv .data.result.path <risk.json)"
 repo clean
 expect_run "no changes" 0 "\*\*Path:\*\* Fast.*Why this path:\*\* no changes" "" -- "$S" preset run precommit-classifier
 
-# A fake agent: the command runner answers with the §2 format (or wrongly, per ANSWER).
-repo agent
-printf 'x = 1\n' >a.lua
-"$S" init >/dev/null
+# A fake agent: the command runner answers with the §2 format (or wrongly, per ANSWER; or the
+# file $ANSWER_FILE).
 cat >"$work/answer.sh" <<'SH'
 #!/bin/sh
 cat >/dev/null
 n=$(cat "$ANSWER_COUNT" 2>/dev/null || echo 0); echo $((n + 1)) >"$ANSWER_COUNT"
+if [ -n "${ANSWER_FILE:-}" ]; then cat "$ANSWER_FILE"; exit 0; fi
 if [ "$ANSWER" = bad ] || { [ "$ANSWER" = once ] && [ "$n" = 0 ]; }; then echo "Looks fine to me."; exit 0; fi
 cat <<'MD'
 # Precommit Classification
@@ -73,10 +73,78 @@ cat <<'MD'
 MD
 SH
 chmod +x "$work/answer.sh"
-sed -i "s|^  runners = {|  runners = {\n    command = { command = { \"$work/answer.sh\" } },|" .agent/config.lua
+# with_agent: `sidecar init` here, with the `command` runner running the fake agent.
+with_agent() {
+  "$S" init >/dev/null
+  sed -i "s|^  runners = {|  runners = {\n    command = { command = { \"$work/answer.sh\" } },|" .agent/config.lua
+}
 export ANSWER_COUNT=$work/count
+
+# jlen PATH: "array N" for a JSON array at PATH of the JSON on stdin, else its type.
+jlen() {
+  "$S" -e "local json = require('json'); local v = json.decode(io.read('a'))
+    for k in ('$1'):gmatch('[^.]+') do if type(v) ~= 'table' then v = nil break end v = v[tonumber(k) or k] end
+    print(json.is_array(v) and ('array ' .. #v) or type(v))"
+}
+
+# The rules decide the path, confidence and validation: an agent that says otherwise (Fast, no
+# validation, for a changed .env) is shown as a disagreement, never as the answer.
+repo disagree
+printf 'TOKEN=x\n' >.env
+with_agent
+cat >"$work/fast.md" <<'MD'
+# Precommit Classification
+- **Path:** Fast
+- **Confidence:** high
+- **Changed files:** `.env`
+- **Why this path:** only a setting changed.
+- **Minimal validation:** none
+- **Reinstall needed:** no
+- **Commit scope risk:** low: one line.
+- **Blockers:** None.
+- **Suggested commit message:** Set the token
+MD
+ANSWER_FILE=$work/fast.md "$S" preset run precommit-classifier --runner command >"$work/disagree.md" 2>/dev/null
+expect_run "disagreement: the whole report (golden)" 0 "" "" -- \
+  diff -u "$here/../golden/presets/precommit-classifier-disagreement.md" "$work/disagree.md"
+expect_run "disagreement: the rules' path and validation, the agent's message" 0 \
+  "^# Precommit Classification\n- \*\*Path:\*\* Risk\n- \*\*Confidence:\*\* high\n.*Minimal validation:\*\*\n  - \`git diff --check\`\n  - \`make test\`\n  - \`a person reviews the change before it is committed\`\n.*Suggested commit message:\*\* Set the token\n\nAgent disagreed \(R-0001\): it said Path Fast, Minimal validation none; the rules decide Path Risk, Minimal validation \`git diff --check\`, \`make test\`, \`a person reviews the change before it is committed\`, because \.env touches credentials, security or release\.\n$" "" -- \
+  cat "$work/disagree.md"
+expect_run "disagreement: never the agent's Path" 1 "" "" -- grep -q "Path:\*\* Fast" "$work/disagree.md"
+ANSWER_FILE=$work/fast.md "$S" preset run precommit-classifier --runner command --json >"$work/disagree.json" 2>/dev/null
+eq "--json disagreement: ok" "true" "$(jv .ok <"$work/disagree.json")"
+eq "--json disagreement: the rules' path" "risk" "$(jv .data.result.path <"$work/disagree.json")"
+eq "--json disagreement: the report's path" "risk" "$(jv .data.result.report.path <"$work/disagree.json")"
+eq "--json disagreement: the report's validation" "array 3" "$(jlen .data.result.report.minimal_validation <"$work/disagree.json")"
+eq "--json disagreement: its last step" "a person reviews the change before it is committed" \
+  "$(jv .data.result.report.minimal_validation.3 <"$work/disagree.json")"
+eq "--json disagreement: the agent's message" "Set the token" \
+  "$(jv .data.result.report.suggested_commit_message <"$work/disagree.json")"
+eq "--json disagreement: the fields" "path minimal_validation" \
+  "$(jv .data.result.disagreement.fields.1 <"$work/disagree.json") $(jv .data.result.disagreement.fields.2 <"$work/disagree.json")"
+eq "--json disagreement: the agent's path" "fast" "$(jv .data.result.disagreement.agent.path <"$work/disagree.json")"
+eq "--json disagreement: the agent's validation" "array 0" \
+  "$(jlen .data.result.disagreement.agent.minimal_validation <"$work/disagree.json")"
+eq "--json disagreement: the rules' path" "risk" "$(jv .data.result.disagreement.rules.path <"$work/disagree.json")"
+eq "--json disagreement: the rules' validation" "make test" \
+  "$(jv .data.result.disagreement.rules.minimal_validation.2 <"$work/disagree.json")"
+eq "--json disagreement: the reason" ".env touches credentials, security or release" \
+  "$(jv .data.result.disagreement.reason <"$work/disagree.json")"
+# The same change, an agent that agrees (its steps in another order): no disagreement.
+sed -e 's/Path:\*\* Fast/Path:** Risk/' -e 's/^- \*\*Minimal validation:\*\* none$/- **Minimal validation:**\n  - a person reviews the change before it is committed\n  - `make test`\n  - `git diff --check`/' \
+  "$work/fast.md" >"$work/risk.md"
+expect_run "agreement: no disagreement shown" 0 \
+  "(?s)^(?!.*disagreed)# Precommit Classification\n- \*\*Path:\*\* Risk\n.*Why this path:\*\* only a setting changed\.\n.*Suggested commit message:\*\* Set the token\n$" "" -- \
+  env ANSWER_FILE="$work/risk.md" "$S" preset run precommit-classifier --runner command
+ANSWER_FILE=$work/risk.md "$S" preset run precommit-classifier --runner command --json >"$work/agree.json" 2>/dev/null
+eq "--json agreement: no disagreement" "nil" "$(jv .data.result.disagreement <"$work/agree.json")"
+eq "--json agreement: the report's path" "risk" "$(jv .data.result.report.path <"$work/agree.json")"
+
+repo agent
+printf 'x = 1\n' >a.lua
+with_agent
 rm -f "$ANSWER_COUNT"
-expect_run "agent: its §2 answer" 0 "^# Precommit Classification\n.*Suggested commit message:\*\* Add a\.lua\n$" "" -- \
+expect_run "agent: its §2 answer" 0 "(?s)^(?!.*disagreed)# Precommit Classification\n.*Suggested commit message:\*\* Add a\.lua\n$" "" -- \
   env ANSWER=good "$S" preset run precommit-classifier --runner command
 eq "agent: one run" "1" "$(cat "$ANSWER_COUNT")"
 rm -f "$ANSWER_COUNT"
