@@ -15,6 +15,7 @@
 #include "project_command.hpp"
 #include "repl.hpp"
 #include "run_command.hpp"
+#include "secrets.hpp"
 #include "signals.hpp"
 #include "store_command.hpp"
 #include "task_command.hpp"
@@ -28,14 +29,19 @@ namespace {
 constexpr int kExitOk = 0, kExitFailure = 1, kExitUsage = 2, kExitInterrupted = 130,
               kExitTerminated = 143;
 
+// What reaches the terminal is redacted: a parse error echoes the argument it could not take
+// (`--input "echo KEY=sk-..."`), and a Lua error may quote a value (the engine's own error filter
+// has redacted Lua errors already, with the config's rules; this catches the rest).
+std::string redacted(const std::string& text) { return sidecar::host::Redactor::from_environ().redact(text); }
+
 int report_error(const std::string& message) {
   std::fflush(stdout);
-  std::fprintf(stderr, "sidecar: %s\n", message.c_str());
+  std::fprintf(stderr, "sidecar: %s\n", redacted(message).c_str());
   return kExitFailure;
 }
 
 int usage_error(const std::string& message) {
-  std::fprintf(stderr, "sidecar: %s\nRun 'sidecar --help' for usage.\n", message.c_str());
+  std::fprintf(stderr, "sidecar: %s\nRun 'sidecar --help' for usage.\n", redacted(message).c_str());
   return kExitUsage;
 }
 
@@ -253,6 +259,16 @@ int main(int argc, char** argv) {
 
   try {
     Engine engine;
+    // Before anything else runs: every byte printed from Lua passes the redactor from here on.
+    // Only a SIDECAR_STDLIB_DIR without the module can make it fail; that is said, not hidden.
+    static const char* const kInstall =
+        "local ok, terminal = pcall(require, 'terminal')\n"
+        "if not ok then io.stderr:write('sidecar: warning: output is not redacted: ', "
+        "(tostring(terminal):match('^[^\\n]*')), '\\n') return end\n"
+        "terminal.install()";
+    if (int status = run_lua(engine, [&](std::string& err) { return engine.run_string(kInstall, "=(sidecar)", err); });
+        status != kExitOk)
+      return status;
     for (const std::string& c : code) {
       int status = run_lua(engine, [&](std::string& err) { return engine.run_string(c, "=(command line)", err); });
       if (status != kExitOk) return status;

@@ -50,6 +50,7 @@ void add_run_commands(CLI::App& app, RunCommands& c) {
   c.approve = c.run->add_subcommand("approve", "Approve a run waiting for review (writes decision.md)");
   c.approve->add_option("--note", c.note, "Why: the decision's rationale")->type_name("TEXT");
   c.approve->add_option("--decision", c.decision, "accept (default) or \"partially accept\"")->type_name("TEXT");
+  c.approve->add_flag("--apply", c.and_apply, "Then apply the run's change to your work tree (see run apply)");
   c.block = c.run->add_subcommand("block", "Block a run: the task is blocked with the reason (writes decision.md)");
   c.block->add_option("--reason", c.reason, "What is wrong (required)")->required()->type_name("TEXT");
   c.block->add_option("--decision", c.decision, "reject (default) or escalate")->type_name("TEXT");
@@ -74,12 +75,15 @@ void add_run_commands(CLI::App& app, RunCommands& c) {
   c.kill = c.run->add_subcommand("kill", "Stop a background run (it is recorded as interrupted)");
   c.wait = c.run->add_subcommand("wait", "Wait for a run to end; exit 0 when it ended in review or completed");
   c.wait->add_option("--timeout", c.timeout, "Give up after this long (exit 1): 90s, 10m")->type_name("DURATION");
+  c.apply = c.run->add_subcommand(
+      "apply", "Apply a writing run's change to your work tree: three-way, unstaged; on a conflict nothing changes");
+  c.discard = c.run->add_subcommand("discard", "Drop a writing run's change: its branch goes, changes.patch stays");
 
-  for (CLI::App* sub : {c.show, c.approve, c.block, c.replay, c.tail, c.kill, c.wait}) {
+  for (CLI::App* sub : {c.show, c.approve, c.block, c.replay, c.tail, c.kill, c.wait, c.apply, c.discard}) {
     sub->add_option("id", c.id, "The run id")->required()->type_name("R-ID");
   }
   for (CLI::App* sub : {c.run, c.list, c.show, c.approve, c.block, c.review, c.replay, c.queue, c.start_ready,
-                        c.tail, c.kill, c.wait}) {
+                        c.tail, c.kill, c.wait, c.apply, c.discard}) {
     sub->add_option("--root", c.root, kRootHelp)->type_name("DIR");
     sub->add_flag("--json", c.json, kJsonHelp);
   }
@@ -90,7 +94,8 @@ bool run_command_call(const RunCommands& c, const char*& function, LuaOptions& o
   const std::pair<CLI::App*, const char*> subs[] = {
       {c.list, "list"},       {c.show, "show"},         {c.approve, "approve"}, {c.block, "block"},
       {c.review, "review"},   {c.replay, "replay"},     {c.queue, "queue"},     {c.start_ready, "start_ready"},
-      {c.tail, "tail"},       {c.kill, "kill"},         {c.wait, "wait"}};
+      {c.tail, "tail"},       {c.kill, "kill"},         {c.wait, "wait"},       {c.apply, "apply"},
+      {c.discard, "discard"}};
   function = "run";
   for (const auto& [app, name] : subs) {
     if (app->parsed()) function = name;
@@ -120,7 +125,8 @@ bool run_command_call(const RunCommands& c, const char*& function, LuaOptions& o
              {"edit_prompt", c.edit_prompt},
              {"same_prompt", c.same_prompt},
              {"follow", c.follow},
-             {"explain", c.explain}};
+             {"explain", c.explain},
+             {"apply", c.and_apply}};
   return true;
 }
 

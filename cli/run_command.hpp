@@ -1,5 +1,5 @@
 // `sidecar run T-0001 …` and `sidecar run list|show|approve|block|review|replay|queue|
-// start-ready|tail|kill|wait`: runs, handed to stdlib/run_cli.lua.
+// start-ready|tail|kill|wait|apply|discard`: runs, handed to stdlib/run_cli.lua.
 #pragma once
 #include <string>
 
@@ -13,11 +13,12 @@ struct RunCommands {
   CLI::App* run = nullptr;
   CLI::App *list = nullptr, *show = nullptr, *approve = nullptr, *block = nullptr, *review = nullptr,
            *replay = nullptr, *queue = nullptr, *start_ready = nullptr, *tail = nullptr, *kill = nullptr,
-           *wait = nullptr;
+           *wait = nullptr, *apply = nullptr, *discard = nullptr;
   std::string root, task, id, runner, role, model, sandbox, timeout, idle_timeout, reason, note, decision, status,
       limit, jobs, worker;
   bool json = false, dry_run = false, background = false, continue_session = false, keep_session = false,
-       allow_full_auto = false, edit_prompt = false, same_prompt = false, follow = false, explain = false;
+       allow_full_auto = false, edit_prompt = false, same_prompt = false, follow = false, explain = false,
+       and_apply = false;
 };
 
 // Declares `run` and its subcommands on `app`.

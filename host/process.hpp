@@ -18,6 +18,8 @@ struct OutputSink {
                          // sink that is only a file, with no idle timeout, becomes the child's
                          // own stdout/stderr: the bytes then never pass through Sidecar
   bool append = false;
+  bool redact = false;   // secrets redacted (host/stream_redactor.hpp) before any consumer sees the
+                         // bytes: the file, chunks, lines and the collected text alike
   bool used() const { return collect || chunks || lines || !file.empty(); }
 };
 

@@ -298,7 +298,8 @@ uint64_t ProcessLoop::spawn(SpawnOptions o, SpawnError& error) {
     Fd* files[2] = {&out_file, &err_file};
     for (int i = 0; i < 2; ++i) {
       if (!sinks[i]->used() && o.idle_timeout_ms <= 0) continue;  // /dev/null: nothing to read
-      if (files[i]->fd >= 0 && !sinks[i]->collect && !sinks[i]->chunks && !sinks[i]->lines && o.idle_timeout_ms <= 0) {
+      if (files[i]->fd >= 0 && !sinks[i]->collect && !sinks[i]->chunks && !sinks[i]->lines && !sinks[i]->redact &&
+          o.idle_timeout_ms <= 0) {
         // Only a file, and no idle clock to feed: the child writes it itself, as a shell
         // redirection does, and the bytes never pass through Sidecar.
         child.stdio[i + 1] = files[i]->fd;

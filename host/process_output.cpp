@@ -7,6 +7,8 @@
 
 #include "process_state.hpp"
 
+extern char** environ;
+
 namespace sidecar::host::detail {
 
 static void on_poll_closed(uv_handle_t* h) {
@@ -39,13 +41,11 @@ static void write_tee(Stream& s, const char* data, std::size_t n) {
   }
 }
 
-// Output arrived: count it, reset the idle clock, and hand it to every consumer the sink names.
-static void deliver(Stream& s, const char* data, std::size_t n) {
+// Hands bytes to every consumer the sink names.
+static void consume(Stream& s, std::string_view chunk) {
   Process& p = *s.owner;
-  s.bytes += n;
-  p.last_output_ms = uv_now(&p.loop->loop);
-  if (s.file_fd >= 0) write_tee(s, data, n);
-  std::string_view chunk(data, n);
+  if (chunk.empty()) return;
+  if (s.file_fd >= 0) write_tee(s, chunk.data(), chunk.size());
   if (s.sink.collect) s.tail.append(chunk);
   if (s.sink.chunks) queue_event(p, s.kind, false, std::string(chunk));
   if (s.sink.lines) {
@@ -55,8 +55,22 @@ static void deliver(Stream& s, const char* data, std::size_t n) {
   }
 }
 
+// Output arrived: count it (as read), reset the idle clock, and hand it on, redacted when the sink
+// asks: then a secret cut by a read is only handed on once its end has arrived.
+static void deliver(Stream& s, const char* data, std::size_t n) {
+  Process& p = *s.owner;
+  s.bytes += n;
+  p.last_output_ms = uv_now(&p.loop->loop);
+  if (s.redactor) {
+    consume(s, s.redactor->feed({data, n}));
+  } else {
+    consume(s, {data, n});
+  }
+}
+
 void end_stream(Stream& s) {
   if (!s.open) return;
+  if (s.redactor) consume(s, s.redactor->finish());  // what was held back for a line's end
   s.open = false;
   std::string last;
   if (s.sink.lines && s.splitter.finish(last)) queue_event(*s.owner, s.kind, true, std::move(last));
@@ -149,7 +163,17 @@ void start_stream(Process& p, Stream& s, ProcessEvent::Kind kind, int fd, int fi
   s.sink = kind == ProcessEvent::Stdout ? p.opts.out : p.opts.err;
   s.tail = TailBuffer(p.opts.max_output);
   s.file_fd = file_fd;
-  s.splice = file_fd >= 0 && !pty && !s.sink.collect && !s.sink.chunks && !s.sink.lines && !s.sink.append;
+  s.splice = file_fd >= 0 && !pty && !s.sink.collect && !s.sink.chunks && !s.sink.lines && !s.sink.append &&
+             !s.sink.redact;
+  if (s.sink.redact) {
+    // The secrets of Sidecar's environment and of the one the child was given.
+    std::vector<std::string> env;
+    for (char** e = environ; e && *e; ++e) env.emplace_back(*e);
+    for (const auto& [name, value] : p.opts.env) {
+      if (value) env.push_back(name + "=" + *value);
+    }
+    s.redactor = std::make_unique<StreamRedactor>(Redactor(env));
+  }
   s.open = true;
   uv_poll_init(&p.loop->loop, &s.poll, fd);
   s.poll.data = &s;

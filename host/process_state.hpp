@@ -15,6 +15,7 @@
 #include "output_buffer.hpp"
 #include "process.hpp"
 #include "process_loop.hpp"
+#include "stream_redactor.hpp"
 
 namespace sidecar::host {
 namespace detail {
@@ -58,6 +59,7 @@ struct Stream {
   uint64_t bytes = 0;
   int direct_fd = -1;    // the child writes this file itself (no pipe): counted from its size
   off_t direct_start = 0;
+  std::unique_ptr<StreamRedactor> redactor;  // when the sink redacts
 };
 
 struct Process {

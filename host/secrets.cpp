@@ -1,32 +1,52 @@
-#include "secrets.hpp"
-
-#include <string.h>  // memmem
-
+// The secret-file denylist, the judgement of variable names, and the process's extra rules
+// (host/secrets.hpp). The redactor's scans are in secret_shapes.cpp and secret_assignments.cpp.
 #include <algorithm>
-#include <array>
-#include <cstdint>
 #include <iterator>
+#include <mutex>
+#include <stdexcept>
 
-extern char** environ;
+#include "secret_scan.hpp"
 
 namespace sidecar::host {
+namespace detail {
+
+bool glob_match(std::string_view glob, std::string_view text) {
+  // Greedy with one backtrack point (the last '*'): each '*' only ever moves forward, so the
+  // work is at most |glob| * |text| and usually linear.
+  std::size_t g = 0, t = 0, star = npos, resume = 0;
+  while (t < text.size()) {
+    if (g < glob.size() && (glob[g] == '?' || ascii_lower(glob[g]) == ascii_lower(text[t]))) {
+      ++g;
+      ++t;
+    } else if (g < glob.size() && glob[g] == '*') {
+      star = g++;
+      resume = t;
+    } else if (star != npos) {
+      g = star + 1;
+      t = ++resume;
+    } else {
+      return false;
+    }
+  }
+  while (g < glob.size() && glob[g] == '*') ++g;
+  return g == glob.size();
+}
+
+}  // namespace detail
+
+using detail::ascii_lower;
+using detail::ascii_upper;
+using detail::ends_with;
+using detail::glob_match;
+using detail::npos;
+using detail::starts_with;
+
 namespace {
-
-constexpr std::size_t npos = std::string_view::npos;
-
-char ascii_lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
-char ascii_upper(char c) { return (c >= 'a' && c <= 'z') ? static_cast<char>(c - 'a' + 'A') : c; }
 
 std::string lowered(std::string_view s) {
   std::string out(s);
   for (char& c : out) c = ascii_lower(c);
   return out;
-}
-
-bool starts_with(std::string_view s, std::string_view prefix) { return s.substr(0, prefix.size()) == prefix; }
-
-bool ends_with(std::string_view s, std::string_view suffix) {
-  return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
 }
 
 // ---- The denylist ------------------------------------------------------------------------------
@@ -102,305 +122,138 @@ std::string refusal(std::string_view path, std::string_view what, std::string_vi
   return why;
 }
 
-// ---- Shapes of credentials ---------------------------------------------------------------------
 
-// Byte classes, one bit each, looked up in one table so the scan costs a load per byte.
-enum : std::uint8_t {
-  kWord = 1 << 0,        // [A-Za-z0-9_]: a key shape never starts right after one of these
-  kAlnum = 1 << 1,       // [A-Za-z0-9]
-  kUpperDigit = 1 << 2,  // [A-Z0-9]
-  kBase64Url = 1 << 3,   // [A-Za-z0-9_-]
-  kSlack = 1 << 4,       // [A-Za-z0-9-]
-  kToken68 = 1 << 5,     // [A-Za-z0-9._~+/=-]: an HTTP bearer token (RFC 6750)
-  kBase64 = 1 << 6,      // [A-Za-z0-9+/=]: the body of a PEM block
-  kTrigger = 1 << 7,     // the first byte of anything the scan looks for
-};
+// ---- Variable names ----------------------------------------------------------------------------
 
-constexpr std::array<std::uint8_t, 256> make_classes() {
-  std::array<std::uint8_t, 256> t{};
-  for (int c = 0; c < 256; ++c) {
-    const bool upper = c >= 'A' && c <= 'Z';
-    const bool lower = c >= 'a' && c <= 'z';
-    const bool digit = c >= '0' && c <= '9';
-    std::uint8_t bits = 0;
-    if (upper || lower || digit) bits |= kWord | kAlnum | kBase64Url | kSlack | kToken68 | kBase64;
-    if (upper || digit) bits |= kUpperDigit;
-    if (c == '_') bits |= kWord | kBase64Url | kToken68;
-    if (c == '-') bits |= kBase64Url | kSlack | kToken68;
-    if (c == '.' || c == '~') bits |= kToken68;
-    if (c == '+' || c == '/' || c == '=') bits |= kToken68 | kBase64;
-    t[static_cast<std::size_t>(c)] = bits;
-  }
-  for (char c : std::string_view("srgAxeBb-")) t[static_cast<unsigned char>(c)] |= kTrigger;
-  return t;
-}
-constexpr std::array<std::uint8_t, 256> kClasses = make_classes();
+constexpr std::string_view kSecretNames[] = {"TOKEN", "SECRET", "PASSWORD", "PASSWD", "APIKEY"};
+// The last words (after '_') that make a name secret: *_KEY, *_TOKEN, *_SECRET, ...
+constexpr std::string_view kSecretWords[] = {"KEY",    "TOKEN",  "SECRET",      "PASS",
+                                             "PASSWD", "APIKEY", "CREDENTIALS", "PASSPHRASE"};
+constexpr std::string_view kSecretInfixes[] = {"PASSWORD", "PASSWD", "_SECRET", "_ACCESS_KEY"};
+// Last words that say where a secret is, how it looks or whether it is needed, not what it is.
+constexpr std::string_view kAboutWords[] = {
+    "DIR",    "FILE",   "PATH",     "URL",     "URI",     "HOST",     "PORT",  "USER",    "USERNAME",
+    "NAME",   "LENGTH", "LEN",      "SIZE",    "COUNT",   "MIN",      "MAX",   "POLICY",  "PROMPT",
+    "CMD",    "COMMAND", "ENABLED", "REQUIRED", "TYPE",   "FORMAT",   "TTL",   "EXPIRY",  "EXPIRES",
+    "HEADER", "FIELD",  "PATTERN",  "REGEX",   "ARN"};
+// Keys and tokens that are identifiers in code and data, never credentials: the word before
+// _KEY or _TOKEN.
+constexpr std::string_view kIdentifierKeys[] = {
+    "PUBLIC", "PUB",   "PRIMARY", "FOREIGN", "SORT",   "PARTITION", "CACHE",  "ROUTING", "INDEX",
+    "UNIQUE", "LOOKUP", "HASH",   "IDEMPOTENCY", "SHORTCUT", "HOT", "RANGE", "COMPOSITE", "SHARD",
+    "GROUP",  "MAP",   "DICT",    "ROW",     "COLUMN", "I18N",      "TRANSLATION", "REGISTRY"};
+constexpr std::string_view kIdentifierTokens[] = {"NEXT", "PAGE", "CONTINUATION", "CURSOR", "MAX", "MIN",
+                                                  "EOS",  "BOS",  "PAD", "UNK", "SEP", "CLS", "MASK",
+                                                  "START", "END", "STOP", "SPECIAL", "BEGIN"};
 
-bool is(char c, std::uint8_t cls) { return (kClasses[static_cast<unsigned char>(c)] & cls) != 0; }
-
-// A prefix followed by a run of bytes of one class.
-struct Shape {
-  std::string_view prefix;
-  std::uint8_t body;
-  std::size_t min;  // bytes of `body` needed after the prefix
-  std::string_view kind;
-};
-
-constexpr Shape kShapes[] = {
-    {"sk-", kBase64Url, 20, "openai-key"},  // also sk-proj-… and Anthropic's sk-ant-…
-    {"sk_live_", kAlnum, 16, "stripe-key"},
-    {"rk_live_", kAlnum, 16, "stripe-key"},
-    {"ghp_", kAlnum, 30, "github-token"},
-    {"gho_", kAlnum, 30, "github-token"},
-    {"ghu_", kAlnum, 30, "github-token"},
-    {"ghs_", kAlnum, 30, "github-token"},
-    {"ghr_", kAlnum, 30, "github-token"},
-    {"github_pat_", kWord, 40, "github-token"},
-    {"AKIA", kUpperDigit, 16, "aws-access-key"},
-    {"ASIA", kUpperDigit, 16, "aws-access-key"},
-    {"AIza", kBase64Url, 35, "google-api-key"},
-    {"xoxa-", kSlack, 10, "slack-token"},
-    {"xoxb-", kSlack, 10, "slack-token"},
-    {"xoxp-", kSlack, 10, "slack-token"},
-    {"xoxr-", kSlack, 10, "slack-token"},
-    {"xoxs-", kSlack, 10, "slack-token"},
-};
-
-constexpr std::size_t kJwtPartMin = 10;
-constexpr std::size_t kBearerMin = 16;
-// A PEM block is redacted only with this much base64 in it: code that merely mentions
-// "-----BEGIN RSA PRIVATE KEY-----" is left alone.
-constexpr std::size_t kPemBodyMin = 32;
-constexpr std::size_t kPemLabelMax = 64;
-constexpr std::string_view kPemBegin = "-----BEGIN ";
-constexpr std::string_view kPemEnd = "-----END ";
-constexpr std::string_view kPemDashes = "-----";
-
-std::size_t find_bytes(std::string_view text, std::size_t from, std::string_view needle) {
-  const void* hit = memmem(text.data() + from, text.size() - from, needle.data(), needle.size());
-  return hit ? static_cast<std::size_t>(static_cast<const char*>(hit) - text.data()) : npos;
+template <std::size_t N>
+bool listed(const std::string_view (&list)[N], std::string_view word) {
+  return std::find(std::begin(list), std::end(list), word) != std::end(list);
 }
 
-// The end of the run of `cls` bytes starting at `pos`, remembering the last run: a query inside
-// it has the same end. Each use keeps its own memo and queries it at increasing positions, so
-// candidates packed into one long run ("sk-sk-sk-…") never rescan it and the scan stays linear.
-class RunMemo {
- public:
-  std::size_t end(std::string_view text, std::size_t pos, std::uint8_t cls) {
-    if (pos >= begin_ && pos < end_) return end_;
-    std::size_t e = pos;
-    while (e < text.size() && is(text[e], cls)) ++e;
-    begin_ = pos;
-    end_ = e;
-    return e;
-  }
-
- private:
-  std::size_t begin_ = 0;
-  std::size_t end_ = 0;
-};
-
-// The label of a PEM boundary whose "-----BEGIN " or "-----END " ends at `pos`: [A-Z0-9 ] up to
-// the closing "-----" on the same line, with `after` set past those dashes. Empty when malformed.
-std::string_view pem_label(std::string_view text, std::size_t pos, std::size_t& after) {
-  const std::size_t limit = std::min(text.size(), pos + kPemLabelMax);
-  for (std::size_t k = pos; k < limit; ++k) {
-    const char c = text[k];
-    if (c == '-') {
-      if (!starts_with(text.substr(k), kPemDashes)) return {};
-      after = k + kPemDashes.size();
-      return text.substr(pos, k - pos);
-    }
-    if (!is(c, kUpperDigit) && c != ' ') return {};
-  }
-  return {};
+// The word after the last '_' of `upper`, and the one before it ("SORT" and "KEY" in "DB_SORT_KEY").
+std::string_view last_word(std::string_view upper, std::size_t& cut) {
+  cut = upper.rfind('_');
+  return cut == npos ? std::string_view() : upper.substr(cut + 1);
 }
 
-// What separates the base64 of a PEM body: line breaks and blanks (a key indented in YAML, or
-// flattened onto one line by an unquoted shell variable), and the two characters \n of a key kept
-// in a JSON string.
-bool is_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
-
-bool escaped_break_at(std::string_view text, std::size_t k) {
-  return k + 1 < text.size() && text[k] == '\\' && (text[k + 1] == 'n' || text[k + 1] == 'r');
+bool builtin_secret_name(std::string_view upper) {
+  if (listed(kSecretNames, upper)) return true;
+  std::size_t cut = 0;
+  const std::string_view last = last_word(upper, cut);
+  if (cut != npos && listed(kAboutWords, last)) return false;
+  if (cut != npos && listed(kSecretWords, last)) {
+    std::size_t before_cut = 0;
+    const std::string_view head = upper.substr(0, cut);
+    std::string_view before = last_word(head, before_cut);
+    if (before_cut == npos) before = head;
+    if (last == "KEY") return !listed(kIdentifierKeys, before);
+    if (last == "TOKEN") return !listed(kIdentifierTokens, before);
+    return true;
+  }
+  for (std::string_view infix : kSecretInfixes) {
+    if (upper.find(infix) != npos) return true;
+  }
+  return false;
 }
 
-std::size_t skip_separators(std::string_view text, std::size_t k) {
-  for (;;) {
-    if (k < text.size() && is_space(text[k])) {
-      ++k;
-    } else if (escaped_break_at(text, k)) {
-      k += 2;
-    } else {
-      return k;
-    }
-  }
+// The name as the rules read it: upper case, '-' and '.' as '_'.
+std::string normalized_name(std::string_view name) {
+  std::string out(name);
+  for (char& c : out) c = (c == '-' || c == '.') ? '_' : ascii_upper(c);
+  return out;
 }
 
-bool separator_before(std::string_view text, std::size_t k) {
-  return k == 0 || is_space(text[k - 1]) || (k > 1 && escaped_break_at(text, k - 2));
-}
+// ---- The process's rules -------------------------------------------------------------------------
 
-// Past the line at `k` and its line break.
-std::size_t next_line(std::string_view text, std::size_t k) {
-  for (; k < text.size(); ++k) {
-    if (text[k] == '\n') return k + 1;
-    if (escaped_break_at(text, k)) return k + 2;
-  }
-  return k;
-}
-
-// Whether the line at `k` is an RFC 1421 / RFC 4880 header ("Proc-Type: 4,ENCRYPTED",
-// "Version: GnuPG v2"), which may come between a BEGIN line and the base64.
-bool pem_header_line(std::string_view text, std::size_t k) {
-  const std::size_t start = k;
-  while (k < text.size() && (is(text[k], kAlnum) || text[k] == '-')) ++k;
-  return k > start && is(text[start], kAlnum) && k + 1 < text.size() && text[k] == ':' && text[k + 1] == ' ';
-}
-
-struct Span {
-  std::size_t begin;
-  std::size_t end;
-  std::string_view label;
-};
-
-// Adds a span, folding it into the last one when it starts inside it (the common way shapes
-// overlap: the scan reports them in order), so a long run of overlapping hits costs no memory.
-void add_span(std::vector<Span>& spans, std::size_t begin, std::size_t end, std::string_view label) {
-  if (!spans.empty() && begin >= spans.back().begin && begin < spans.back().end) {
-    spans.back().end = std::max(spans.back().end, end);
-    return;
-  }
-  spans.push_back({begin, end, label});
-}
-
-// One pass over the text: at each byte that can start something, check what it starts.
-class ShapeScanner {
- public:
-  ShapeScanner(std::string_view text, std::vector<Span>& spans) : text_(text), spans_(spans) {}
-
-  void scan() {
-    const std::size_t n = text_.size();
-    for (std::size_t i = 0; i < n; ++i) {
-      const char c = text_[i];
-      if (!is(c, kTrigger)) continue;
-      if (c == '-') {
-        private_key(i);
-        continue;
-      }
-      if (i > 0 && is(text_[i - 1], kWord)) continue;  // inside a longer identifier
-      const std::string_view rest = text_.substr(i);
-      for (std::size_t k = 0; k < std::size(kShapes); ++k) {
-        const Shape& shape = kShapes[k];
-        if (shape.prefix[0] != c || !starts_with(rest, shape.prefix)) continue;
-        const std::size_t body = i + shape.prefix.size();
-        const std::size_t end = shape_runs_[k].end(text_, body, shape.body);
-        if (end - body >= shape.min) add_span(spans_, i, end, shape.kind);
-      }
-      if (c == 'e') jwt(i);
-      if (c == 'B' || c == 'b') bearer(i);
-    }
-  }
-
- private:
-  // eyJ….eyJ….sig: a JSON header and payload (both start with {") and a signature, base64url.
-  void jwt(std::size_t i) {
-    const std::size_t n = text_.size();
-    if (!starts_with(text_.substr(i), "eyJ")) return;
-    const std::size_t end1 = jwt_runs_[0].end(text_, i, kBase64Url);
-    if (end1 - i < kJwtPartMin || end1 >= n || text_[end1] != '.') return;
-    if (!starts_with(text_.substr(end1 + 1), "eyJ")) return;
-    const std::size_t end2 = jwt_runs_[1].end(text_, end1 + 1, kBase64Url);
-    if (end2 - (end1 + 1) < kJwtPartMin || end2 >= n || text_[end2] != '.') return;
-    const std::size_t end3 = jwt_runs_[2].end(text_, end2 + 1, kBase64Url);
-    if (end3 - (end2 + 1) < kJwtPartMin) return;
-    add_span(spans_, i, end3, "jwt");
-  }
-
-  // "Bearer <token>", any case: the word stays (the reader sees what was there), the token goes.
-  void bearer(std::size_t i) {
-    const std::size_t n = text_.size();
-    constexpr std::string_view word = "bearer";
-    if (n - i <= word.size()) return;
-    for (std::size_t k = 0; k < word.size(); ++k) {
-      if (ascii_lower(text_[i + k]) != word[k]) return;
-    }
-    std::size_t token = i + word.size();
-    while (token < n && (text_[token] == ' ' || text_[token] == '\t')) ++token;
-    if (token == i + word.size()) return;  // "Bearers", "bearer_x"
-    const std::size_t end = bearer_run_.end(text_, token, kToken68);
-    if (end - token >= kBearerMin) add_span(spans_, token, end, "bearer-token");
-  }
-
-  // A PEM private key: the whole block from BEGIN to its END. When one of the two lines was cut
-  // off (the head or the tail of a log), the base64 next to the one that is left goes with it.
-  void private_key(std::size_t i) {
-    const std::string_view rest = text_.substr(i);
-    std::size_t after = 0;
-    if (starts_with(rest, kPemBegin)) {
-      const std::string_view label = pem_label(text_, i + kPemBegin.size(), after);
-      if (label.find("PRIVATE KEY") == npos) return;
-      std::size_t k = skip_separators(text_, after);
-      while (k < text_.size() && pem_header_line(text_, k)) k = skip_separators(text_, next_line(text_, k));
-      std::size_t base64 = 0;
-      std::size_t end = after;
-      for (;;) {
-        k = skip_separators(text_, k);
-        std::size_t end_after = 0;
-        if (starts_with(text_.substr(k), kPemEnd) && pem_label(text_, k + kPemEnd.size(), end_after) == label) {
-          end = end_after;
-          break;
-        }
-        std::size_t t = k;
-        while (t < text_.size() && is(text_[t], kBase64)) ++t;
-        if (t == k) break;
-        base64 += t - k;
-        end = k = t;
-      }
-      if (base64 < kPemBodyMin) return;
-      add_span(spans_, i, end, "private-key");
-      covered_ = end;
-    } else if (starts_with(rest, kPemEnd) && i >= covered_) {
-      const std::string_view label = pem_label(text_, i + kPemEnd.size(), after);
-      if (label.find("PRIVATE KEY") == npos) return;
-      std::size_t base64 = 0;
-      std::size_t start = i;
-      for (std::size_t k = i;;) {
-        for (;;) {
-          if (k > 0 && is_space(text_[k - 1])) {
-            --k;
-          } else if (k > 1 && escaped_break_at(text_, k - 2)) {
-            k -= 2;
-          } else {
-            break;
-          }
-        }
-        std::size_t t = k;
-        while (t > 0 && is(text_[t - 1], kBase64)) --t;
-        if (t > 0 && t < k && escaped_break_at(text_, t - 1)) ++t;  // that 'n' ended a \n
-        if (t == k) break;
-        base64 += k - t;
-        start = k = t;
-        if (!separator_before(text_, t)) break;
-      }
-      if (base64 < kPemBodyMin) return;
-      add_span(spans_, start, after, "private-key");
-      covered_ = after;
-    }
-  }
-
-  std::string_view text_;
-  std::vector<Span>& spans_;
-  std::array<RunMemo, std::size(kShapes)> shape_runs_;
-  std::array<RunMemo, 3> jwt_runs_;
-  RunMemo bearer_run_;
-  std::size_t covered_ = 0;  // the end of the last private key block found
-};
-
-constexpr std::string_view kSecretSuffixes[] = {"_KEY", "_TOKEN", "_SECRET", "_PASSWORD", "_PASS", "_CREDENTIALS"};
-constexpr std::string_view kSecretNames[] = {"TOKEN", "SECRET", "PASSWORD"};
+std::mutex rules_mutex;
+std::shared_ptr<const detail::CompiledRules> process_rules = std::make_shared<detail::CompiledRules>();
+std::uint64_t rules_generation = 0;
 
 }  // namespace
+
+namespace detail {
+
+std::shared_ptr<const CompiledRules> current_rules() {
+  std::lock_guard<std::mutex> lock(rules_mutex);
+  return process_rules;
+}
+
+bool is_secret_name(std::string_view name, const CompiledRules& rules) {
+  // On the stack: the scan asks this for every name before a separator that might be secret.
+  char buffer[256];
+  if (name.empty() || name.size() > sizeof buffer) return false;
+  for (std::size_t i = 0; i < name.size(); ++i) buffer[i] = (name[i] == '-' || name[i] == '.') ? '_' : ascii_upper(name[i]);
+  const std::string_view upper(buffer, name.size());
+  for (const std::string& glob : rules.allow_names) {
+    if (glob_match(glob, upper)) return false;
+  }
+  for (const std::string& glob : rules.names) {
+    if (glob_match(glob, upper)) return true;
+  }
+  return builtin_secret_name(upper);
+}
+
+CompiledRules compile_rules(const SecretRules& rules) {
+  const std::string bad = check_secret_rules(rules);
+  if (!bad.empty()) throw std::invalid_argument(bad);
+  CompiledRules out;
+  out.rules = rules;
+  for (const TokenPattern& p : rules.patterns) {
+    CompiledPattern c;
+    c.kind = p.kind.empty() ? kind_from_prefix(p.prefix) : p.kind;
+    c.prefix = p.prefix;
+    charset_table(p.charset, c.body);
+    c.min = p.min;
+    c.max = p.max;
+    out.pattern_first[static_cast<unsigned char>(p.prefix[0])] = true;
+    out.triggers[static_cast<unsigned char>(p.prefix[0])] = true;
+    out.patterns.push_back(std::move(c));
+  }
+  for (const std::string& g : rules.names) out.names.push_back(normalized_name(g));
+  for (const std::string& g : rules.allow_names) out.allow_names.push_back(normalized_name(g));
+  return out;
+}
+
+}  // namespace detail
+
+void set_secret_rules(const SecretRules& rules) {
+  auto compiled = std::make_shared<const detail::CompiledRules>(detail::compile_rules(rules));
+  std::lock_guard<std::mutex> lock(rules_mutex);
+  process_rules = std::move(compiled);
+  ++rules_generation;
+}
+
+SecretRules secret_rules() { return detail::current_rules()->rules; }
+
+std::uint64_t secret_rules_generation() {
+  std::lock_guard<std::mutex> lock(rules_mutex);
+  return rules_generation;
+}
+
+bool is_secret_variable_name(std::string_view name) {
+  return detail::is_secret_name(name, *detail::current_rules());
+}
 
 bool is_secret_file(std::string_view path, std::string& why) {
   std::vector<std::string> parts;  // lower case, without empty and "." components
@@ -412,6 +265,29 @@ bool is_secret_file(std::string_view path, std::string& why) {
     start = slash + 1;
   }
   if (parts.empty()) return false;
+
+  // The project's rules: a glob with a '/' against the path's last components, one without
+  // against its last component.
+  const auto rules = detail::current_rules();
+  std::string joined;
+  std::vector<std::size_t> starts;
+  for (const std::string& part : parts) {
+    starts.push_back(joined.size() + (joined.empty() ? 0 : 1));
+    joined.append(joined.empty() ? "" : "/").append(part);
+  }
+  auto project_rule = [&](const std::vector<std::string>& globs) -> const std::string* {
+    for (const std::string& glob : globs) {
+      if (glob.find('/') == npos) {
+        if (glob_match(glob, parts.back())) return &glob;
+        continue;
+      }
+      for (std::size_t s : starts) {
+        if (glob_match(glob, std::string_view(joined).substr(s))) return &glob;
+      }
+    }
+    return nullptr;
+  };
+  if (project_rule(rules->rules.allow_files)) return false;
 
   const std::string& name = parts.back();
   if (!allowed_name(name)) {
@@ -435,78 +311,11 @@ bool is_secret_file(std::string_view path, std::string& why) {
       return true;
     }
   }
+  if (const std::string* glob = project_rule(rules->rules.files)) {
+    why = refusal(path, "looks like a secrets file", *glob + ", a rule of the project's secrets.files");
+    return true;
+  }
   return false;
-}
-
-bool is_secret_variable_name(std::string_view name) {
-  std::string upper(name);
-  for (char& c : upper) c = ascii_upper(c);
-  for (std::string_view exact : kSecretNames) {
-    if (upper == exact) return true;
-  }
-  for (std::string_view suffix : kSecretSuffixes) {
-    if (ends_with(upper, suffix)) return true;
-  }
-  return upper.find("_ACCESS_KEY") != npos;
-}
-
-Redactor::Redactor(const std::vector<std::string>& env) {
-  for (const std::string& entry : env) {
-    const std::size_t eq = entry.find('=');
-    if (eq == std::string::npos || eq == 0) continue;
-    std::string_view value = std::string_view(entry).substr(eq + 1);
-    if (value.size() < kMinValueSize || !is_secret_variable_name(std::string_view(entry).substr(0, eq))) continue;
-    const bool seen = std::any_of(secrets_.begin(), secrets_.end(), [&](const Secret& s) { return s.value == value; });
-    if (!seen) secrets_.push_back({std::string(value), entry.substr(0, eq)});
-  }
-}
-
-Redactor Redactor::from_environ() {
-  std::vector<std::string> env;
-  for (char** e = environ; e && *e; ++e) env.emplace_back(*e);
-  return Redactor(env);
-}
-
-std::string Redactor::redact(std::string_view text, std::size_t* count) const {
-  std::vector<Span> spans;
-  // The environment's values first: on a tie with a shape, the variable's name is the better label.
-  for (const Secret& secret : secrets_) {
-    for (std::size_t pos = 0; (pos = find_bytes(text, pos, secret.value)) != npos; pos += secret.value.size()) {
-      spans.push_back({pos, pos + secret.value.size(), secret.name});
-    }
-  }
-  ShapeScanner(text, spans).scan();
-  if (spans.empty()) {
-    if (count) *count = 0;
-    return std::string(text);
-  }
-
-  // Overlapping secrets become one replacement covering all of them, so no piece of one survives;
-  // it takes the label of the one that starts first (the longest on a tie).
-  std::stable_sort(spans.begin(), spans.end(), [](const Span& a, const Span& b) {
-    return a.begin != b.begin ? a.begin < b.begin : a.end > b.end;
-  });
-  std::size_t kept = 0;
-  for (std::size_t i = 1; i < spans.size(); ++i) {
-    if (spans[i].begin < spans[kept].end) {
-      spans[kept].end = std::max(spans[kept].end, spans[i].end);
-    } else {
-      spans[++kept] = spans[i];
-    }
-  }
-  spans.resize(kept + 1);
-
-  std::string out;
-  out.reserve(text.size());
-  std::size_t pos = 0;
-  for (const Span& span : spans) {
-    out.append(text.substr(pos, span.begin - pos));
-    out.append("[REDACTED:").append(span.label).push_back(']');
-    pos = span.end;
-  }
-  out.append(text.substr(pos));
-  if (count) *count = spans.size();
-  return out;
 }
 
 }  // namespace sidecar::host

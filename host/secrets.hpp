@@ -1,36 +1,101 @@
 // Keeping secrets away from agents and out of artifacts: a denylist of files never passed to an
-// agent as task input, and a redactor run over every artifact Sidecar writes.
+// agent as task input, and a redactor run over every artifact Sidecar writes. The built-in rules
+// can be extended (a project's .agent/config.lua) with SecretRules, set once for the process.
 #pragma once
 #include <cstddef>
+#include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
 namespace sidecar::host {
 
+// A token shape of the user's own: `prefix` then a run of `min`..`max` bytes of one class,
+// redacted as [REDACTED:kind]. The class is a named set (alnum, hex, base64, base64url, token,
+// upper_digit, word) or a bracket expression of bytes and ranges ("[0-9a-f]", "[A-Z2-7_-]").
+// Without a kind, it is made from the prefix: "acme_live_" gives "acme-live".
+struct TokenPattern {
+  std::string kind;
+  std::string prefix;
+  std::string charset = "base64url";
+  std::size_t min = 16;
+  std::size_t max = 256;
+};
+
+// What a user adds to the built-in rules. Name and file rules are globs ('*' any run of bytes,
+// '?' one byte), matched ASCII case-insensitively.
+struct SecretRules {
+  std::vector<TokenPattern> patterns;
+  std::vector<std::string> names;          // variables whose values are secret ("LOCKER_*")
+  std::vector<std::string> allow_names;    // variables never secret, whatever else matches
+  std::vector<std::string> files;          // secret files: a glob with a '/' is matched against
+  std::vector<std::string> allow_files;    // the whole path, one without against its last part
+};
+
+// Reads the compact form of a pattern, PREFIX[CLASS]{N} / {N,M} / {N,} / + ("acme_live_[0-9a-f]{32}":
+// the prefix is taken literally) into `out`, leaving its kind empty. An empty result means it was
+// read; otherwise the result says what is wrong with it.
+std::string parse_token_pattern(std::string_view text, TokenPattern& out);
+
+// What is wrong with `rules`, as "patterns[2].prefix: expected a string of at least 3 bytes"
+// (indices count from 1, as in the Lua table they came from); empty when nothing is.
+std::string check_secret_rules(const SecretRules& rules);
+
+// Replaces the process's rules (the built-in ones always apply too); throws std::invalid_argument
+// with check_secret_rules's message when they are not valid. Redactors made before keep the rules
+// they were made with.
+void set_secret_rules(const SecretRules& rules);
+SecretRules secret_rules();
+// Counts set_secret_rules calls: a cached redactor is stale when it differs.
+std::uint64_t secret_rules_generation();
+
+// Every kind of shape the redactor names by itself (a value found by its variable's name is
+// labelled with that name instead).
+const std::vector<std::string_view>& builtin_secret_kinds();
+
 // True when `path` names a file Sidecar refuses to pass to an agent; `why` then names the rule and
 // what to do instead (it is left alone otherwise). Judged on the text of the path alone, with no
 // file system access, ASCII case-insensitively: the last component against the file-name rules
 // (.env, .env.*, id_rsa*, *.pem, *.key, .npmrc, credentials.json, ...; .env.example and *.pub are
-// allowed), every component against the secret folders (.ssh, .gnupg, .aws), and the pairs
-// .docker/config.json and .kube/config anywhere in the path.
+// allowed), every component against the secret folders (.ssh, .gnupg, .aws), the pairs
+// .docker/config.json and .kube/config anywhere in the path, then the process's extra rules
+// (allow_files first: an allowed path is never refused).
 bool is_secret_file(std::string_view path, std::string& why);
 
-// True when an environment variable of this name holds a secret by its name, ASCII
-// case-insensitively: *_KEY (so *_API_KEY, *_PRIVATE_KEY), *_ACCESS_KEY*, *_TOKEN, *_SECRET,
-// *_PASSWORD, *_PASS, *_CREDENTIALS, and exactly TOKEN, SECRET or PASSWORD.
+// True when a variable of this name holds a secret by its name, ASCII case-insensitively, with
+// '-' and '.' read as '_' (so an HTTP header or a YAML key is judged like a variable): *_KEY,
+// *_TOKEN, *_SECRET*, *PASSWORD*, *PASSWD*, *_PASS, *_CREDENTIALS, *_APIKEY, *_PASSPHRASE,
+// *_ACCESS_KEY*, and exactly TOKEN, SECRET, PASSWORD, PASSWD, APIKEY. Not: names that say
+// where or how big a secret is (PASSWORD_STORE_DIR, *_PASSWORD_FILE, *_SECRET_URL,
+// PASSWORD_MIN_LENGTH), and the keys and tokens that are identifiers, not credentials
+// (PUBLIC_KEY, SORT_KEY, PRIMARY_KEY, NEXT_TOKEN, PAGE_TOKEN, ...). Then the process's rules:
+// allow_names win over everything, names add to the built-in rules.
 bool is_secret_variable_name(std::string_view name);
 
-// Replaces the secrets in a text: the values of the environment's secret variables, written
-// [REDACTED:NAME], and well-known credential shapes wherever they appear, written [REDACTED:kind]
-// (openai-key, github-token, aws-access-key, google-api-key, slack-token, stripe-key, jwt,
-// bearer-token, private-key). Byte-oriented (NUL and invalid UTF-8 pass through untouched) and
-// linear in the size of the text: no regular expressions.
+namespace detail {
+struct CompiledRules;
+}
+
+// Replaces the secrets in a text with [REDACTED:<label>]. Byte-oriented (NUL and invalid UTF-8
+// pass through untouched) and linear in the size of the text: no regular expressions.
+//   - the values of the environment's secret variables, labelled with the variable's name (a value
+//     of several lines is searched for line by line);
+//   - token shapes anywhere (openai-key, anthropic-key, github-token, gitlab-token, aws-access-key,
+//     google-api-key, slack-token, stripe-key, npm-token, jwt, ...: builtin_secret_kinds()) and
+//     the user's patterns;
+//   - values assigned to a secret-looking name (NAME=value, NAME: value, export NAME=value,
+//     "NAME": "value"), labelled with the name as written: DB_PASSWORD=[REDACTED:DB_PASSWORD];
+//   - AWS secret access keys near their key id (aws-secret-key), passwords in URLs
+//     (url-password), Authorization headers (basic-auth, bearer-token, authorization), and PEM
+//     blocks of private and secret keys (private-key).
 class Redactor {
  public:
   // `env` as "NAME=value" strings. Only values of at least kMinValueSize bytes are searched for:
-  // a variable set to "1" would otherwise redact every 1 in every artifact.
+  // a variable set to "1" would otherwise redact every 1 in every artifact. The process's
+  // SecretRules as they are now apply.
   explicit Redactor(const std::vector<std::string>& env);
+  Redactor(const std::vector<std::string>& env, const SecretRules& rules);
   // A redactor for this process's environment.
   static Redactor from_environ();
 
@@ -40,15 +105,30 @@ class Redactor {
   // (overlapping secrets count once). A text without secrets comes back byte for byte.
   std::string redact(std::string_view text, std::size_t* count = nullptr) const;
 
-  // How many distinct environment values are searched for.
+  // How many distinct environment values (lines of values) are searched for.
   std::size_t secret_values() const { return secrets_.size(); }
 
+  // What carries over from one part of a text to the next when a stream is redacted part by
+  // part (StreamRedactor): how many lines, counting the one the next part starts on, may still
+  // hold an AWS secret key because a key id came shortly before.
+  struct Carry {
+    int aws_lines = 0;
+  };
+  // Redacts one part of a longer text, cut by the caller where no secret can straddle the cut.
+  std::string redact_part(std::string_view text, Carry& carry, std::size_t* count = nullptr) const;
+
  private:
+  friend class StreamRedactor;
+  Redactor(const std::vector<std::string>& env, std::shared_ptr<const detail::CompiledRules> rules);
+  // redact_part, also reporting where a PEM block that ran into the end of the text begins.
+  std::string redact_scan(std::string_view text, Carry& carry, std::size_t* count, std::size_t* open_pem) const;
+
   struct Secret {
     std::string value;
     std::string name;
   };
   std::vector<Secret> secrets_;
+  std::shared_ptr<const detail::CompiledRules> rules_;
 };
 
 }  // namespace sidecar::host

@@ -12,6 +12,20 @@
 namespace sidecar::lua {
 namespace {
 
+// The CLI installs a redactor in the registry (stdlib/terminal.lua): an error message may quote
+// a secret, and every error the engine reports ends up on a terminal or in a log. Replaces the
+// string on top of the stack by its filtered copy; leaves it when there is no filter or it fails.
+void filter_error(lua_State* L) {
+  if (lua_getfield(L, LUA_REGISTRYINDEX, "sidecar.error_filter") == LUA_TFUNCTION) {
+    lua_pushvalue(L, -2);
+    if (lua_pcall(L, 1, 1, 0) == LUA_OK && lua_type(L, -1) == LUA_TSTRING) {
+      lua_replace(L, -2);
+      return;
+    }
+  }
+  lua_pop(L, 1);  // the filter (or its error, or nil)
+}
+
 // Message handler: turns any error value into "message\nstack traceback:..." (as lua.c does).
 int traceback_handler(lua_State* L) {
   const char* msg = lua_tostring(L, 1);
@@ -20,6 +34,7 @@ int traceback_handler(lua_State* L) {
     else msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
   }
   luaL_traceback(L, L, msg, 1);
+  filter_error(L);
   return 1;
 }
 
@@ -128,7 +143,11 @@ bool Engine::load_with(int (*loader)(lua_State*), void* request, std::string& er
   const int base = lua_gettop(L_);
   lua_pushcfunction(L_, loader);
   lua_pushlightuserdata(L_, request);
-  if (!pcall(1, LUA_MULTRET) || lua_isnil(L_, base + 1)) return take_error(L_, base, error);
+  if (!pcall(1, LUA_MULTRET)) return take_error(L_, base, error);
+  if (lua_isnil(L_, base + 1)) {
+    filter_error(L_);  // a syntax error quotes the source near it
+    return take_error(L_, base, error);
+  }
   return true;
 }
 

@@ -14,6 +14,8 @@ void preload_host_modules(lua_State* L) {
       {"host.secrets", guarded<open_host_secrets>},
       {"host.store", guarded<open_host_store>},
       {"host.telemetry", guarded<open_host_telemetry>},
+      {"host.lock", guarded<open_host_lock>},
+      {"host.procinfo", guarded<open_host_procinfo>},
       {nullptr, nullptr},
   };
   luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);

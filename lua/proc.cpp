@@ -139,7 +139,7 @@ bool callback_option(lua_State* L, int table, const char* name, int callbacks, c
   return present;
 }
 
-// stdout = {collect =, file =, append =, on_chunk =, on_line =}
+// stdout = {collect =, file =, append =, redact =, on_chunk =, on_line =}
 void sink_option(lua_State* L, int opts, const char* name, OutputSink& sink, int callbacks) {
   if (!field(L, opts, name)) {
     lua_pop(L, 1);
@@ -150,6 +150,7 @@ void sink_option(lua_State* L, int opts, const char* name, OutputSink& sink, int
   sink.collect = bool_option(L, t, "collect");
   sink.file = string_option(L, t, "file");
   sink.append = bool_option(L, t, "append");
+  sink.redact = bool_option(L, t, "redact");
   std::string prefix = name;
   sink.chunks = callback_option(L, t, "on_chunk", callbacks, (prefix + "_chunk").c_str());
   sink.lines = callback_option(L, t, "on_line", callbacks, (prefix + "_line").c_str());

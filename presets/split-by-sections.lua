@@ -8,6 +8,7 @@
 --    worker failed says so in its place.
 local json = require("json")
 local preset = require("preset")
+local secrets = require("secrets")
 local steps = require("preset_steps")
 
 local WORKER = {
@@ -24,6 +25,10 @@ local WORKER = {
 }
 
 local function read(ctx, path)
+  local refused = secrets.refuse_inputs({ path }, "file")
+  if refused then
+    return nil, refused
+  end
   local f, why = io.open(ctx.repo .. "/" .. path, "rb")
   if not f then
     return nil, why
@@ -37,6 +42,10 @@ end
 local function split(ctx, p)
   local out = {}
   if #p.paths > 0 then
+    local refused = secrets.refuse_inputs(p.paths, "paths[%d]")
+    if refused then
+      return nil, refused
+    end
     for _, path in ipairs(p.paths) do
       out[#out + 1] = { title = path, pointer = path,
         content = ("Title: %s\nThe whole file `%s`: read it."):format(path, path) }

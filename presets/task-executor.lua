@@ -12,6 +12,7 @@
 local json = require("json")
 local markers = require("markers")
 local preset = require("preset")
+local secrets = require("secrets")
 local prompt = require("prompt")
 local prompt_kit = require("prompt_kit")
 local worktree = require("worktree")
@@ -20,6 +21,10 @@ local worktree = require("worktree")
 local FINISHED = { review = true, blocked = true }
 
 local function read_plan(ctx, path)
+  local refused = secrets.refuse_inputs({ path }, "plan")
+  if refused then
+    return nil, refused
+  end
   local full = path:sub(1, 1) == "/" and path or (ctx.repo .. "/" .. path)
   local f, why = io.open(full, "rb")
   local text = f and f:read("a")

@@ -33,10 +33,13 @@
 --- never a guess, and `warnings` says why. The record also has `session_id`, `ephemeral`, and for a
 --- continuation `resumed_session` (and `resumed_run`).
 local agent_events = require("agent_events")
+local agent_result = require("agent_result")
+local agent_session = require("agent_session")
 local clock = require("host.time")
 local errors = require("errors")
+local gates = require("gates")
+local git_refs = require("git_refs")
 local json = require("json")
-local markers = require("markers")
 local proc = require("proc")
 local runners = require("runners")
 local store = require("store")
@@ -56,12 +59,7 @@ local SUMMARY_CHARS = 200
 ---The longest final message kept (output.md, markers, summary): its last bytes when longer; the
 ---whole output stays in agent.jsonl or stdout.log.
 M.MAX_FINAL = 8 * 1024 * 1024
-local USD_DIGITS = 1e12 -- a cost difference is rounded to 1e-12 USD (no float noise)
 local PROVIDERS = { codex = "openai", claude = "anthropic" }
-local USAGE_FIELD = {}
-for _, k in ipairs(telemetry.USAGE_FIELDS) do
-  USAGE_FIELD[k] = true
-end
 
 local function now_ms()
   return clock.monotonic_ns() // 1000000
@@ -108,19 +106,6 @@ local function reason_line(text)
   return said or last_line(text)
 end
 
--- The last `max` bytes of a file (the whole when shorter) and its size; nil when unreadable.
-local function read_tail(path, max)
-  local f = io.open(path, "rb")
-  if not f then
-    return nil
-  end
-  local size = f:seek("end")
-  f:seek("set", size > max and size - max or 0)
-  local text = f:read("a")
-  f:close()
-  return text, size
-end
-
 ---Shows an argv for people (model.md, events): words with spaces or quotes are quoted.
 function M.shown(argv)
   local out = {}
@@ -156,42 +141,6 @@ local function outcome(r, s, dialect, killed_after_result, o)
   return "review", nil
 end
 
-local function bad_resume(message)
-  errors.raise("bad_option", "agent_run.execute: `resume`" .. message, nil, 5) -- blames execute's caller
-end
-
--- resume = {session_id, usage?, cost_usd?, run_id?}: a session id and the previous run's reports.
-local function check_resume(o)
-  local r = o.resume
-  if type(r) ~= "table" then
-    bad_resume(" must be a table {session_id, usage?, cost_usd?, run_id?}")
-  end
-  if type(r.session_id) ~= "string" or r.session_id == "" then
-    bad_resume(".session_id must be a non-empty string")
-  end
-  if o.session_id ~= nil then
-    bad_resume(" continues a session: a new `session_id` cannot be given with it")
-  end
-  if r.usage ~= nil and r.usage ~= json.null then
-    if type(r.usage) ~= "table" then
-      bad_resume(".usage must be a usage table (the previous run's usage_reported)")
-    end
-    for k, v in pairs(r.usage) do
-      if not USAGE_FIELD[k] or (v ~= json.null and not agent_events.count(v)) then
-        bad_resume((".usage.%s: expected one of %s with a whole number >= 0 or json.null"):format(
-          tostring(k), table.concat(telemetry.USAGE_FIELDS, ", ")))
-      end
-    end
-  end
-  local cost = r.cost_usd
-  if cost ~= nil and cost ~= json.null and not (type(cost) == "number" and cost >= 0 and cost < math.huge) then
-    bad_resume(".cost_usd must be a number of US dollars >= 0")
-  end
-  if r.run_id ~= nil and type(r.run_id) ~= "string" then
-    bad_resume(".run_id must be a string")
-  end
-end
-
 local function check_options(o)
   if type(o) ~= "table" then
     errors.raise("bad_option", "agent_run.execute: expected an options table", nil, 3)
@@ -208,94 +157,18 @@ local function check_options(o)
   if o.run_id ~= nil and type(o.run_id) ~= "string" then
     errors.raise("bad_option", "agent_run.execute: `run_id` must be a run id such as \"R-0001\"", nil, 3)
   end
+  if o.on_spawn ~= nil and type(o.on_spawn) ~= "function" then
+    errors.raise("bad_option", "agent_run.execute: `on_spawn` must be a function(pid)", nil, 3)
+  end
   if o.ephemeral ~= nil and type(o.ephemeral) ~= "boolean" then
     errors.raise("bad_option", "agent_run.execute: `ephemeral` must be true or false", nil, 3)
   end
   if o.resume ~= nil then
-    check_resume(o)
+    agent_session.check_resume(o)
   end
 end
 
-local function known(v)
-  return v ~= nil and v ~= json.null
-end
-
--- This run's usage from a report covering the whole session: now - before, field by field.
-local function usage_share(now, before, warnings)
-  before = known(before) and before or {}
-  local share = telemetry.delta(now, before)
-  local missing = {}
-  for _, k in ipairs(telemetry.USAGE_FIELDS) do
-    if known(now[k]) and not known(share[k]) then
-      if known(before[k]) then
-        warnings[#warnings + 1] = ("usage.%s: the session reports %d, less than the %d reported before this run; " ..
-          "this run's share is unknown"):format(k, now[k], before[k])
-      else
-        missing[#missing + 1] = k
-      end
-    end
-  end
-  if #missing > 0 then
-    warnings[#warnings + 1] = ("usage (%s): the session reports totals and the run it continues reported none; " ..
-      "this run's share is unknown"):format(table.concat(missing, ", "))
-  end
-  return share
-end
-
--- This run's cost from the session's total: now - before, rounded to 1e-12 USD.
-local function cost_share(now, before, warnings)
-  if not known(before) then
-    warnings[#warnings + 1] = "cost: the session reports its total and the run it continues reported none; " ..
-      "this run's cost is unknown"
-    return nil
-  elseif now < before then
-    warnings[#warnings + 1] = ("cost: the session reports %.6f USD, less than the %.6f USD reported before this " ..
-      "run; this run's cost is unknown"):format(now, before)
-    return nil
-  end
-  return math.floor((now - before) * USD_DIGITS + 0.5) / USD_DIGITS
-end
-
--- This run's own usage and cost. A resumed session may report figures for the whole session (the
--- dialect's `cumulative` says which): then the previous run's report is subtracted.
-local function own_share(summary, dialect, resume, warnings)
-  local usage, cost = summary.usage, summary.cost_usd
-  local cumulative = resume and dialect.cumulative or {}
-  if cumulative.usage then
-    usage = usage_share(usage, resume.usage, warnings)
-  end
-  if cumulative.cost and cost ~= nil then
-    cost = cost_share(cost, resume.cost_usd, warnings)
-  end
-  return usage, cost
-end
-
----The `resume` option continuing the session of an earlier run record, or nil, why and a code
----("not_continuable") when that run cannot be continued (it was ephemeral, or has no session).
----Continue it with the same runner (record.runner_type).
----@param record table  a run record (agent_run.execute's result, or one read from the store)
----@return table|nil resume, string? message, string? code
-function M.continuation(record)
-  if type(record) ~= "table" then
-    errors.raise("bad_option", "agent_run.continuation: expected a run record", nil, 2)
-  end
-  local id = tostring(record.run_id)
-  local spec = runners.get(record.runner_type)
-  if not (spec and spec.can_resume) then
-    return nil, ("run %s ran with %s, which cannot continue a session"):format(id, tostring(record.runner_type)),
-      "not_continuable"
-  elseif record.ephemeral ~= false then
-    return nil, ("run %s was ephemeral: its CLI kept no session to continue (run it with ephemeral = false)"):format(id),
-      "not_continuable"
-  elseif type(record.session_id) ~= "string" then
-    return nil, ("run %s has no session id (its CLI never reported one)"):format(id), "not_continuable"
-  end
-  return {
-    session_id = record.session_id, run_id = record.run_id,
-    usage = known(record.usage_reported) and record.usage_reported or nil,
-    cost_usd = known(record.cost_reported_usd) and record.cost_reported_usd or nil,
-  }
-end
+M.continuation = agent_session.continuation
 
 -- Puts the run's record in the store: a new run, or the run `run_id` already there (queued by a
 -- background start), its fields kept unless this run sets them. Returns the record.
@@ -324,7 +197,10 @@ end
 ---ephemeral is false), ephemeral (default true, false when resuming), resume (above), args
 ---(extra argv), program (argv prefix replacing the CLI's name), command (the command runner's
 ---argv), env, timeout_ms, idle_timeout_ms, exit_deadline_ms, kill_grace_ms, record (extra fields
----for the run record), on_event(kind, fields) (each parsed event, as it arrives).
+---for the run record), on_event(kind, fields) (each parsed event, as it arrives), on_spawn(pid)
+---(the agent's pid, which is also its process group, right after it starts), gates (a policy,
+---config's `gates`: the run's git facts and changed files are weighed by stdlib/gates.lua, and a
+---"block" finding blocks the run) with task (the task packet: files_to_avoid, scope).
 ---Returns the run record; nil, message, code for an unknown runner or run_id, a refused sandbox or a
 ---runner that cannot resume (nothing is recorded then). Raises on bad option types and after
 ---recording an interrupted run.
@@ -382,7 +258,13 @@ function M.execute(o)
 
   -- Sidecar's own folder, when it is inside the repository, is not the agent's change.
   local own = s.root:sub(1, #repo + 1) == repo .. "/" and s.root:sub(#repo + 2) or nil
-  local before, snapshot_why = worktree.snapshot(repo, own and { own } or nil)
+  -- HEAD, branches and tags are read side by side with the snapshot (stdlib/git_refs.lua).
+  local refs = git_refs.watch(repo, { run_id = id, push_log = run_dir .. "/push_attempts.log" })
+  -- A run in its own worktree knows the tree it was made from (o.before): no second read of it.
+  local before, snapshot_why = o.before, nil
+  if not before then
+    before, snapshot_why = worktree.snapshot(repo, own and { own } or nil)
+  end
   local t <close> = assert(telemetry.open(dir))
   local session_id = o.session_id
   if spec.name == "claude" and not session_id and not resumed and not ephemeral then
@@ -416,14 +298,15 @@ function M.execute(o)
   local stdout
   if parser then
     -- Chunks, not lines: the parser itself must see whether the last line ended.
-    stdout = { collect = false, file = run_dir .. "/agent.jsonl", on_chunk = function(chunk)
+    -- Redacted as read (host/stream_redactor.hpp): the file and the parser see the same bytes.
+    stdout = { collect = false, file = run_dir .. "/agent.jsonl", redact = true, on_chunk = function(chunk)
       parser:feed(chunk)
       if parser.summary.completed and not result_seen_at then
         result_seen_at = now_ms()
       end
     end }
   else
-    stdout = { collect = false, file = run_dir .. "/stdout.log" } -- read back whole after the exit
+    stdout = { collect = false, file = run_dir .. "/stdout.log", redact = true } -- read back whole after the exit
   end
   local env = {}
   for k, v in pairs(spec.env or {}) do
@@ -432,6 +315,7 @@ function M.execute(o)
   for k, v in pairs(o.env or {}) do
     env[k] = v
   end
+  refs:block_push(env) -- no push leaves a run: git's config in the agent's environment refuses it
 
   -- A command that reads the prompt from its file needs the file first; otherwise the copy and
   -- prompt.md are written while the agent starts.
@@ -444,10 +328,13 @@ function M.execute(o)
   local span = t:span("agent")
   local started, h = pcall(proc.spawn, argv, {
     cwd = repo, env = env, stdin = how.prompt ~= "file" and o.prompt or nil, stdout = stdout,
-    stderr = { collect = true, file = run_dir .. "/stderr.log" }, max_output = STDERR_TAIL,
+    stderr = { collect = true, file = run_dir .. "/stderr.log", redact = true }, max_output = STDERR_TAIL,
     timeout_ms = o.timeout_ms, idle_timeout_ms = o.idle_timeout_ms, kill_grace_ms = o.kill_grace_ms,
     name = spec.name,
   })
+  if started and o.on_spawn then
+    o.on_spawn(h:pid()) -- before anything else can fail: the caller learns the agent's group at once
+  end
   if how.prompt ~= "file" then
     write_copy()
   end
@@ -472,6 +359,9 @@ function M.execute(o)
     end)
     if not waited then
       interruption = err
+      -- An interrupt raised in Lua between two waits (not inside one) has not stopped the agent:
+      -- stop its group (SIGTERM, grace, SIGKILL) rather than wait for it to end by itself.
+      h:kill()
       r = h:wait() or { interrupted = true }
       r.interrupted = true
     end
@@ -479,71 +369,20 @@ function M.execute(o)
   span:finish({ exit_code = r.code, signal = r.signal_name, timed_out = r.timed_out })
   local summary = parser and parser:finish() or { usage = agent_events.usage() }
 
-  -- The final message: codex's -o file, else the last message in the stream, else plain stdout;
-  -- at most its last MAX_FINAL bytes, so a flood of output never has to fit in memory.
   local warnings = {}
-  local final, size
-  if spec.final_message_file then
-    final, size = read_tail(run_dir .. "/" .. spec.final_message_file, M.MAX_FINAL)
-    if final == "" then
-      final = nil
-    end
-  end
-  if final == nil then
-    if parser then
-      final = summary.final_message
-      size = final and #final
-      final = agent_events.tail(final, M.MAX_FINAL)
-    elseif not r.spawn_failed then
-      final, size = read_tail(run_dir .. "/stdout.log", M.MAX_FINAL)
-    end
-  end
-  if final and size > #final then
-    record.final_message_bytes = size
-    warnings[#warnings + 1] = ("the final message has %d bytes: output.md, its markers and the summary use the " ..
-      "last %d"):format(size, #final)
-  end
+  local final = agent_result.final_message(record, { spec = spec, run_dir = run_dir, parser = parser, summary = summary,
+    spawn_failed = r.spawn_failed, max = M.MAX_FINAL }, warnings)
   if not r.spawn_failed then
     record.status, record.failure_reason = outcome(r, summary, spec.dialect, killed_after_result, o)
   end
 
-  local found = markers.parse(final or "")
-  if record.status == "review" and (found.status == "blocked" or found.status == "question") then
-    record.status = "blocked"
-    record.blockers = {}
-    for _, b in ipairs(found.blockers) do
-      record.blockers[#record.blockers + 1] = b.reason
-    end
-    for _, q in ipairs(found.questions) do
-      record.blockers[#record.blockers + 1] = "question: " .. q.text
-    end
-  end
-  record.markers = { status = found.status, progress = json.array(found.progress),
-    files_modified = json.array(found.files_modified), complete = found.complete and found.complete.text or json.null,
-    warnings = json.array(found.warnings) }
+  local found = agent_result.apply_markers(record, final)
 
-  -- What changed in the work tree, and whether the agent's claims match it.
-  if before then
-    local change, change_why = worktree.changes(repo, before)
-    if change then
-      record.head_before, record.head_after = change.head_before, change.head_after
-      record.changed_files = json.array(worktree.paths(change))
-      record.changes = json.array(change.files)
-      if #found.files_modified > 0 then
-        local check = markers.check_files(found.files_modified, record.changed_files, repo)
-        record.files_check = { confirmed = json.array(check.confirmed),
-          claimed_not_changed = json.array(check.claimed_not_changed),
-          changed_not_claimed = json.array(check.changed_not_claimed) }
-      end
-    else
-      record.changes_unavailable = change_why
-    end
-  else
-    record.changes_unavailable = snapshot_why
-  end
+  refs:after()
+  agent_result.record_changes(record, repo, before, snapshot_why, found)
 
   if parser then
-    local usage, cost = own_share(summary, require(spec.dialect .. "_events"), o.resume, warnings)
+    local usage, cost = agent_session.own_share(summary, require(spec.dialect .. "_events"), o.resume, warnings)
     t:usage(usage, spec.name)
     if cost then
       t:cost(cost, spec.name)
@@ -562,6 +401,10 @@ function M.execute(o)
   record.completed_at = store.now()
   record.summary = first_line(final)
   record.commands_run = json.array(summary.commands or {})
+  record.git = refs:facts(record.head_before, record.head_after, record.commands_run)
+  if o.gates then
+    gates.apply(record, gates.evaluate(record, o.task, o.gates))
+  end
   record.stream = parser and {
     events = summary.events, unknown_types = json.object(summary.unknown_types),
     malformed_lines = summary.malformed_lines, cut_mid_line = summary.cut_mid_line or false,

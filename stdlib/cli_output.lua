@@ -1,18 +1,21 @@
 --- What Sidecar's commands print: the JSON envelope of `--json`, aligned tables for people, and
 --- CSV.
 local json = require("json")
+local secrets = require("secrets")
 
 local M = {}
 
 ---Prints the envelope every command's `--json` gives: {ok, version, command, data, errors[]}.
+---Its values are redacted before encoding (print redacts the text too, but a secret holding a
+---quote or a backslash is written escaped there).
 ---@param command string  e.g. "store check"
 ---@param data any  json.null when there is nothing
 ---@param errors? string[]
 function M.envelope(command, ok, data, errors, version)
-  print(json.encode({
+  print(json.encode(secrets.redact_value({
     ok = ok, version = version or json.null, command = command,
     data = data == nil and json.null or data, errors = json.array(errors or {}),
-  }, { indent = 2 }))
+  }), { indent = 2 }))
 end
 
 ---Writes "sidecar: <command>: <message>" to stderr.

@@ -7,6 +7,7 @@
 --- The file runs with nothing but `os.getenv` in reach, and an unknown key or a value of the
 --- wrong type is an error naming it (a typo must not silently mean "default").
 local duration = require("duration")
+local secrets = require("secrets")
 
 local M = {}
 
@@ -25,6 +26,12 @@ local SCHEMA = {
   pipeline = { "section", { stop_on_failure = { "boolean", true } } },
   queue = { "section", { jobs = { "integer", 2 } } },
   validation = { "section", { timeouts = { "table", {} } } },
+  secrets = { "section", { patterns = { "list", {} }, names = { "list", {} }, allow_names = { "list", {} },
+    files = { "list", {} }, allow_files = { "list", {} } } },
+  worktree = { "section", { enabled = { "boolean", true }, copy = { "list", {} }, setup = { "string", nil },
+    setup_timeout = { "duration", "10m" }, spares = { "integer", 2 } } },
+  gates = { "section", { commit = { "gate", "block" }, tag = { "gate", "block" }, push = { "gate", "block" },
+    avoided_files = { "gate", "block" }, scope = { "gate", "block" }, read_only_changes = { "gate", "block" } } },
 }
 
 -- What a per-runner entry may hold.
@@ -79,6 +86,40 @@ return {
     -- Default timeout per validation kind; `kind@30s:` or `timeout_ms` on a step overrides.
     timeouts = { typecheck = "3m", lint = "3m", test = "10m", build = "10m", custom = "5m" },
   },
+
+  -- Secrets are redacted from every byte Sidecar writes or prints, and secret files are refused
+  -- as agent inputs. These rules add to the built-in ones (stdlib/secrets.lua) for this project.
+  secrets = {
+    patterns = {},                 -- token shapes of your own: { "acme_live_[0-9a-f]{32}" }
+    names = {},                    -- variables whose values are secret: { "LOCKER_COMBINATION" }
+    allow_names = {},              -- names that look secret but are not: { "SORT_KEY" }
+    files = {},                    -- files refused as inputs: { "*.vault" }
+    allow_files = {},              -- files the built-in rules refuse that are fine here: { "fixtures/test.pem" }
+  },
+
+  -- A run that may write (workspace-write, danger-full-access) works in a git worktree of its
+  -- own, .agent/worktrees/R-0001 on branch sidecar/R-0001, made from HEAD plus your uncommitted
+  -- changes; `sidecar run apply R-0001` brings its change into your tree, `run discard` drops it.
+  worktree = {
+    enabled = true,                -- false: writing runs edit your work tree in place
+    copy = {},                     -- files copied from your tree into each worktree: { ".env.local" }
+    -- setup = "npm ci",           -- run in each new worktree before the agent; failing fails the run
+    setup_timeout = "10m",
+    spares = 2,                    -- ended worktrees kept as copies to start the next ones fast (0: none)
+  },
+
+  -- What a run did, weighed after the agent ends (stdlib/gates.lua); `run show` lists each
+  -- gate's verdict. "block": the run is blocked, naming what the agent did, and never
+  -- auto-approved (a person may still approve it); "warn": recorded and shown; "allow":
+  -- recorded only. Pushes are refused inside every run whatever `push` says.
+  gates = {
+    commit = "block",              -- made commits, created/deleted/moved a branch, switched HEAD
+    tag = "block",                 -- created, deleted or moved a tag
+    push = "block",                -- tried to push
+    avoided_files = "block",       -- changed a file the task lists under files_to_avoid
+    scope = "block",               -- changed a file outside the paths of the task's scope
+    read_only_changes = "block",   -- changed any file during a read-only run
+  },
 }
 ]]
 
@@ -101,6 +142,12 @@ local function check_value(path, want, v)
       if type(a) ~= "string" then
         return nil, ("%s[%d]: expected a string, got %s"):format(path, i, type(a))
       end
+    end
+    return true
+  elseif want == "gate" then
+    if v ~= "block" and v ~= "warn" and v ~= "allow" then
+      return nil, ("%s: expected \"block\", \"warn\" or \"allow\", got %s"):format(path,
+        type(v) == "string" and ("%q"):format(v) or type(v))
     end
     return true
   elseif want == "section" or want == "table" then
@@ -213,6 +260,11 @@ function M.load(root)
           return nil, ("%s: validation.timeouts.%s: %s"):format(path, tostring(kind), bad), "bad_config"
         end
         cfg.validation.timeouts[kind] = ms
+      end
+      -- The project's secret rules apply from here on, to everything redacted or refused.
+      local applied, bad = secrets.configure(cfg.secrets)
+      if not applied then
+        return nil, ("%s: secrets.%s"):format(path, bad), "bad_config"
       end
       cfg.path = f and path or nil
       return cfg

@@ -9,7 +9,9 @@
 ---   cwd, env ({NAME = "value" | false}), clear_env,
 ---   stdin: a string | true (write later with handle:write) | nil (/dev/null),
 ---   stdout, stderr: nil or true (collect) | false (discard) | "file/path" | function(chunk) |
----                   {collect =, file =, append =, on_chunk =, on_line =},
+---                   {collect =, file =, append =, redact =, on_chunk =, on_line =}
+---                   (redact: secrets are replaced, host/stream_redactor.hpp, before the file,
+---                   the callbacks or the result see a byte; held back to a line's end),
 ---   timeout_ms, idle_timeout_ms, kill_grace_ms (default 2000), max_output (bytes kept per
 ---   stream, the tail), pty (true or {cols =, rows =}: both streams arrive as stdout), name.
 ---
@@ -41,7 +43,8 @@ local OPTION_TYPES = {
   stdout = "sink", stderr = "sink", timeout_ms = "count", idle_timeout_ms = "count",
   kill_grace_ms = "count", max_output = "count", pty = "boolean|table", name = "string",
 }
-local SINK_KEYS = { collect = "boolean", file = "string", append = "boolean", on_chunk = "function", on_line = "function" }
+local SINK_KEYS = { collect = "boolean", file = "string", append = "boolean", redact = "boolean", on_chunk = "function",
+  on_line = "function" }
 
 local function sorted_keys(t)
   local keys = {}

@@ -21,6 +21,7 @@
 ---
 --- Operational failures return nil, message, code (not_found, bad_state, bad_option, or the
 --- store's code); wrong argument types raise.
+local gates = require("gates")
 local json = require("json")
 local store = require("store")
 local validation = require("validation")
@@ -270,9 +271,9 @@ end
 
 ---Decides, without any I/O, what validation results mean for a run.
 ---`approve` only when auto-approval is on (config.review.auto_approve_on_all_green, or the
----camelCase autoApproveOnAllGreen), the run is waiting for review (status review), and at least
----one step ran and every step passed. `blockers` holds one message per failed step, whatever the
----config says.
+---camelCase autoApproveOnAllGreen), the run is waiting for review (status review), no gate
+---blocked it (run.gates, stdlib/gates.lua), and at least one step ran and every step passed.
+---`blockers` holds one message per failed step, whatever the config says.
 ---@param run table  the run record
 ---@param results? table[]  validation results (default run.validation)
 ---@param config? table
@@ -293,6 +294,10 @@ function M.auto(run, results, config)
     d.reason = "no validation steps: a runner-only success needs a person's approval"
   elseif not auto_enabled(config) then
     d.reason = ("all %s passed; auto-approval is off (review.autoApproveOnAllGreen)"):format(steps_text(n))
+  elseif gates.blocked(run) then
+    -- Whatever the status says: a gate's blocker is for a person to weigh.
+    d.reason = ("all %s passed, but a gate blocked the run (%s): a person decides"):format(steps_text(n),
+      run.gates.blockers[1])
   elseif run.status ~= "review" then
     d.reason = ("all %s passed, but the run is %s: a person decides"):format(steps_text(n), tostring(run.status))
   else

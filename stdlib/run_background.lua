@@ -2,15 +2,26 @@
 --- `sidecar run --worker R-…` that executes it (in a session of its own, so closing the terminal
 --- does not end it), and returns the run id at once. `run tail`, `run wait` and `run kill` work
 --- on any run through the store and the run's folder.
+---
+--- A worker that dies without recording an end (kill -9, a crash) is noticed by the next `run
+--- list`, `run show`, `run wait` or `run tail -f` (stdlib/run_reconcile.lua: the worker holds a
+--- lock for its whole life), which ends the run and kills what is left of it. `run kill` leaves no
+--- process of the run alive: the worker stops its agent's group, and whatever is left after the
+--- worker has gone (a grandchild that left the group with setsid(), say) is found by the mark
+--- every process of the run inherits and killed.
 local clock = require("host.time")
 local json = require("json")
 local proc = require("proc")
+local run_reconcile = require("run_reconcile")
 local runs = require("runs")
 
 local M = {}
 
-M.ACTIVE = { queued = true, preparing = true, running = true }
-local KILL_WAIT_MS = 15000
+M.ACTIVE = run_reconcile.ACTIVE
+M.reconcile = run_reconcile.reconcile
+M.reconcile_active = run_reconcile.reconcile_active
+local KILL_WAIT_MS = 15000 -- for the worker to stop its agent (its grace is 2 s) and record the run
+local LEFTOVER_GRACE_MS = 2000
 
 local function sleep(ms)
   clock.sleep_ms(ms)
@@ -35,32 +46,54 @@ function M.start(s, cfg, task, st, extra)
     return nil, message, code
   end
   run.prompt_path = "runs/" .. run.run_id .. "/prompt.md"
-  local log = s.root .. "/runs/" .. run.run_id .. "/worker.log"
-  local pid, why, errno = proc.detach({ proc.executable(), "run", "--worker", run.run_id, "--root", s.root },
-    { cwd = runs.repo_of(s), stdout = log, stderr = log })
-  if not pid then
-    run.status, run.failure_reason = "failed", "the background worker could not start: " .. tostring(why)
-    assert(s:update_run(run))
-    return nil, run.failure_reason, errno
-  end
-  run.worker_pid = pid
-  assert(s:update_run(run))
+  -- Every process of the run inherits the mark, so `run kill` and a reconciler find them all.
+  run.process_mark = run_reconcile.new_mark(run.run_id)
+  -- The run's lock is held until the worker is recorded: the worker waits for it (claim), so
+  -- nothing it writes is overwritten here, and no reconciler takes this start for a dead worker.
+  local lock <close> = run_reconcile.try_lock(s, run.run_id)
   s:set_task_status(task.task_id, "queued")
+  local log = s.root .. "/runs/" .. run.run_id .. "/worker.log"
+  local started, pid = pcall(proc.detach, { proc.executable(), "run", "--worker", run.run_id, "--root", s.root },
+    { cwd = runs.repo_of(s), stdout = log, stderr = log, env = { [run_reconcile.MARK_VARIABLE] = run.process_mark } })
+  if not started then
+    local why = type(pid) == "table" and pid.message or tostring(pid)
+    run.status, run.failure_reason = "failed", "the background worker could not start: " .. why
+    run.completed_at = require("store").now()
+    assert(s:update_run(run))
+    s:set_task_status(task.task_id, task.status)
+    return nil, run.failure_reason, type(pid) == "table" and pid.errno or nil
+  end
+  -- pid and start time together name the worker even after the pid is reused.
+  run.worker_pid, run.worker_start = pid, run_reconcile.start_of(pid)
+  assert(s:update_run(run))
   return run
 end
 
----The worker's side: executes the queued run `run_id` with the settings recorded at its start.
----Returns the run record or nil, message, code.
+---The worker's side: executes the queued run `run_id` with the settings recorded at its start,
+---holding the run's lock (run_reconcile.claim) from before the run is marked running until its
+---end is recorded. Returns the run record or nil, message, code.
 function M.work(s, cfg, run_id)
-  local run = s:get_run(run_id)
-  if not run then
+  if not s:get_run(run_id) then
     return nil, ("no run %s"):format(run_id), "not_found"
   end
+  local lock, why, code = run_reconcile.claim(s, run_id)
+  if not lock then
+    return nil, why, code
+  end
+  -- Read again under the lock: a reconciler may have ended the run while this worker started.
+  local run = assert(s:get_run(run_id))
   if run.status ~= "queued" or type(run.launch) ~= "table" then
+    lock:release()
     return nil, ("run %s is not a queued background run (status %s)"):format(run_id, tostring(run.status)), "bad_state"
+  end
+  if run.worker_start == nil then -- the starting command died before it recorded this worker
+    local me = require("host.procinfo").self()
+    run.worker_pid, run.worker_start = me and me.pid or json.null, me and me.start or json.null
+    assert(s:update_run(run))
   end
   local task = s:get_task(run.task_id)
   if not task then
+    lock:release()
     return nil, ("run %s belongs to task %s, which no longer exists"):format(run_id, tostring(run.task_id)), "not_found"
   end
   local l = run.launch
@@ -72,11 +105,23 @@ function M.work(s, cfg, run_id)
   local dir = assert(s:run_dir(run_id))
   local text = dir:read("prompt.md")
   dir:close()
-  return runs.run_step(s, cfg, task, st, { run_id = run_id, prompt = text, keep_session = l.keep_session,
-    resume = v(l.resume) })
+  local ok, result, message, err_code = pcall(runs.run_step, s, cfg, task, st, { run_id = run_id, prompt = text,
+    keep_session = l.keep_session, resume = v(l.resume), on_spawn = function(pid)
+      run_reconcile.record_agent(s, run_id, pid)
+    end })
+  if not ok then
+    -- Stopped (SIGTERM, Ctrl-C): the agent's group is gone; so is anything that escaped it.
+    run_reconcile.stop_processes(s, s:get_run(run_id) or run, LEFTOVER_GRACE_MS)
+  end
+  lock:release() -- the run's end is recorded (by agent_run, even when interrupted)
+  if not ok then
+    error(result, 0)
+  end
+  return result, message, err_code
 end
 
----Waits until a run is no longer queued or running. Returns the record, or nil, "timeout".
+---Waits until a run is no longer queued or running; a run whose worker died is ended then
+---(run_reconcile), so this never waits for a dead worker. Returns the record, or nil, "timeout".
 function M.wait(s, run_id, timeout_ms)
   local deadline = timeout_ms and now_ms() + timeout_ms
   while true do
@@ -84,6 +129,7 @@ function M.wait(s, run_id, timeout_ms)
     if not run then
       return nil, ("no run %s (see sidecar run list)"):format(run_id), "not_found"
     end
+    run = run_reconcile.reconcile(s, run)
     if not M.ACTIVE[run.status] then
       return run
     end
@@ -94,8 +140,41 @@ function M.wait(s, run_id, timeout_ms)
   end
 end
 
----Stops a background run: SIGTERM to its worker, which stops the agent and records the run as
----interrupted. A worker that is already gone has its run recorded as interrupted here.
+-- Whether the worker still holds the run's lock (false: it has ended, or never took it).
+local function worker_holds(s, run_id)
+  local lock, _, code = run_reconcile.try_lock(s, run_id)
+  if lock then
+    lock:release()
+  end
+  return code == "EWOULDBLOCK"
+end
+
+-- Polls until the worker has let go of the run's lock, for at most `ms`; true when it has.
+local function wait_worker(s, run_id, ms)
+  local deadline = now_ms() + ms
+  while worker_holds(s, run_id) do
+    if now_ms() >= deadline then
+      return false
+    end
+    sleep(50)
+  end
+  return true
+end
+
+-- The recorded worker, when it is still that process (pid and start time); nil otherwise.
+local function worker_pid(run)
+  local pid = math.tointeger(run.worker_pid)
+  local start = pid and run_reconcile.start_of(pid)
+  if start and (run.worker_start == nil or start == run.worker_start) then
+    return pid
+  end
+end
+
+---Stops a background run and every process of it: SIGTERM to its worker, which stops the agent's
+---process group (SIGTERM, grace, SIGKILL) and records the run as interrupted; a worker that does
+---not end within KILL_WAIT_MS is killed with its group. Then whatever of the run is still alive
+---(run_reconcile.stop_processes: grandchildren that left the group included) is stopped, and a
+---run its worker did not record is recorded as interrupted here.
 function M.kill(s, run_id)
   local run = s:get_run(run_id)
   if not run then
@@ -108,21 +187,37 @@ function M.kill(s, run_id)
   if not pid then
     return nil, ("run %s is not a background run: stop it with Ctrl-C where it runs"):format(run_id), "bad_state"
   end
-  if proc.alive(pid) then
-    proc.signal(pid, "TERM")
-    local ended = M.wait(s, run_id, KILL_WAIT_MS)
-    if ended then
-      return ended
+  local live = worker_pid(run)
+  local why = "is gone"
+  if live then
+    proc.signal(live, "TERM")
+    if not wait_worker(s, run_id, KILL_WAIT_MS) then
+      why = ("did not stop within %d s of SIGTERM; it was killed"):format(KILL_WAIT_MS // 1000)
+      proc.signal(live, "KILL", { group = true })
+      wait_worker(s, run_id, 5000)
     end
-    proc.signal(pid, "KILL", { group = true })
+    -- It lets go of the lock just before it exits: "no process of the run" includes the worker.
+    local deadline = now_ms() + 5000
+    while worker_pid(run) and now_ms() < deadline do
+      sleep(20)
+    end
   end
+  local lock = run_reconcile.try_lock(s, run_id)
   run = assert(s:get_run(run_id))
+  local killed = run_reconcile.stop_processes(s, run, LEFTOVER_GRACE_MS)
   if M.ACTIVE[run.status] then
-    run.status, run.failure_reason = "interrupted", ("the background worker (pid %d) is gone; the run was "
-      .. "stopped by sidecar run kill"):format(pid)
+    run.status = "interrupted"
+    run.failure_reason = ("the background worker (pid %d) %s; the run was stopped by sidecar run kill%s"):format(pid,
+      why, killed > 0 and (" (%d process%s of it killed)"):format(killed, killed == 1 and "" or "es") or "")
     run.completed_at = require("store").now()
     assert(s:update_run(run))
-    s:set_task_status(run.task_id, "ready")
+    local task = s:get_task(run.task_id)
+    if task and (task.status == "running" or task.status == "queued") then
+      s:set_task_status(run.task_id, "ready")
+    end
+  end
+  if lock then
+    lock:release()
   end
   return run
 end
@@ -175,7 +270,7 @@ function M.tail(s, run_id, follow, write)
       return run
     end
     sleep(200)
-    run = s:get_run(run_id) or run
+    run = run_reconcile.reconcile(s, s:get_run(run_id) or run) -- a dead worker ends the following too
   end
 end
 

@@ -1,9 +1,8 @@
 --- `sidecar run T-0001 …` and `sidecar run list|show|approve|block|review|replay|queue|
---- start-ready|tail|kill|wait`: each takes the options the command line parsed, prints (text for
+--- start-ready|tail|kill|wait|apply|discard`: each takes the options the command line parsed, prints (text for
 --- people, or the JSON envelope with --json), and returns the exit status: 0 done (a run that
 --- ended in review or completed), 1 could not be done or the run did not succeed, 2 the command
 --- line is wrong. Progress goes to stderr.
-local clock = require("host.time")
 local duration = require("duration")
 local json = require("json")
 local out = require("cli_output")
@@ -11,7 +10,6 @@ local prompt = require("prompt")
 local prompt_kit = require("prompt_kit")
 local review = require("review")
 local run_background = require("run_background")
-local run_queue = require("run_queue")
 local run_view = require("run_view")
 local runs = require("runs")
 local task_cli = require("task_cli")
@@ -86,6 +84,9 @@ local function report_steps(o, command, result)
     print(("%s %s%s"):format(r.run_id, r.status,
       r.status == "dry_run" and (": prompt in " .. prompt_hint(r)) or
       (r.failure_reason and (": " .. r.failure_reason) or (r.summary and (": " .. r.summary) or ""))))
+    for _, b in ipairs(type(r.blockers) == "table" and r.blockers or {}) do
+      print("  blocker: " .. tostring(b))
+    end
     if r.review_state == "approved" and r.reviewed_by == review.AUTO_DECIDER then
       print(r.review_note)
     elseif r.status == "review" then
@@ -133,6 +134,12 @@ function M.run(o)
   if not task then
     s:close()
     return failed(o, "run", ("no task %s (see sidecar task list)"):format(o.task))
+  end
+  -- A task stored before a rule refused its inputs (or imported with an older Sidecar) is refused here.
+  local refused = require("task_packet").refused_inputs(task)
+  if refused then
+    s:close()
+    return failed(o, "run", ("task %s: %s"):format(task.task_id, refused))
   end
   local st, why = runs.settings(cfg, task, o)
   if not st then
@@ -228,6 +235,7 @@ function M.list(o)
   if not s then
     return cfg
   end
+  run_background.reconcile_active(s) -- a background run whose worker died is ended first
   local list, message = s:list_runs({ task_id = o.task, status = o.status, limit = limit })
   s:close()
   if not list then
@@ -264,6 +272,7 @@ end
 ---`sidecar run show R-…`
 function M.show(o)
   return with_run(o, "run show", function(s)
+    run_background.reconcile(s, s:get_run(o.id))
     if o.json then
       local data, message = run_view.show_data(s, o.id)
       if not data then
@@ -300,9 +309,17 @@ function M.approve(o)
     if o.decision and o.decision ~= "accept" and o.decision ~= "partially accept" then
       return failed(o, "run approve", "--decision is accept or \"partially accept\"", EXIT_USAGE)
     end
-    return decided(o, "run approve", review.approve(s, o.id, { note = o.note, decision = o.decision }))
+    local run, message = review.approve(s, o.id, { note = o.note, decision = o.decision })
+    if run and o.apply then
+      return require("run_worktree_cli").after_approve(o, s, run)
+    end
+    return decided(o, "run approve", run, message)
   end)
 end
+
+---`sidecar run apply R-…` and `run discard R-…`: stdlib/run_worktree_cli.lua.
+function M.apply(o) return require("run_worktree_cli").apply(o) end
+function M.discard(o) return require("run_worktree_cli").discard(o) end
 
 ---`sidecar run block R-… --reason …`
 function M.block(o)
@@ -342,85 +359,9 @@ function M.review(o)
   return EXIT_OK
 end
 
----`sidecar run queue`
-function M.queue(o)
-  local s, cfg = open(o, "run queue")
-  if not s then
-    return cfg
-  end
-  local q = run_queue.queue(s)
-  s:close()
-  if o.json then
-    local blocked = {}
-    for i, b in ipairs(q.blocked) do
-      blocked[i] = { task_id = b.task.task_id, title = b.task.title, reasons = json.array(b.reasons) }
-    end
-    local ready = {}
-    for i, t in ipairs(q.ready) do
-      ready[i] = { task_id = t.task_id, title = t.title, priority = t.priority }
-    end
-    out.envelope("run queue", true, { ready = json.array(ready), blocked = json.array(blocked) }, nil, o.version)
-    return EXIT_OK
-  end
-  local rows = {}
-  for _, t in ipairs(q.ready) do
-    rows[#rows + 1] = { t.task_id, "ready", t.title or "" }
-  end
-  for _, b in ipairs(q.blocked) do
-    rows[#rows + 1] = { b.task.task_id, "blocked: " .. table.concat(b.reasons, "; "), b.task.title or "" }
-  end
-  if #rows == 0 then
-    print("no tasks are ready (sidecar task set-status T-0001 ready)")
-  else
-    io.write(out.table({ "TASK", "QUEUE", "TITLE" }, rows))
-  end
-  return EXIT_OK
-end
-
----`sidecar run start-ready [-j N] [--dry-run]`
-function M.start_ready(o)
-  local s, cfg = open(o, "run start-ready")
-  if not s then
-    return cfg
-  end
-  local jobs = cfg.queue.jobs
-  if o.jobs then
-    jobs = math.tointeger(tonumber(o.jobs))
-    if not jobs or jobs < 1 then
-      s:close()
-      return failed(o, "run start-ready", ("-j '%s': expected a whole number of runs at a time, 1 or more"):format(
-        o.jobs), EXIT_USAGE)
-    end
-  end
-  if o.runner then
-    local names, why = runs.runner_list(o.runner)
-    if not names then
-      s:close()
-      return failed(o, "run start-ready", why, EXIT_USAGE)
-    end
-  end
-  local t0 = clock.monotonic_ns()
-  local outcomes = run_queue.start_ready(s, { jobs = jobs, runner = o.runner, dry_run = o.dry_run,
-    progress = not o.json and clock.isatty(2) })
-  s:close()
-  local all_ok = true
-  for _, r in ipairs(outcomes) do
-    all_ok = all_ok and (r.ok or r.status == "dry_run")
-  end
-  if o.json then
-    out.envelope("run start-ready", all_ok, { runs = json.array(outcomes), jobs = jobs }, nil, o.version)
-  elseif #outcomes == 0 then
-    print("no tasks are ready (sidecar run queue says why)")
-  else
-    local rows = {}
-    for i, r in ipairs(outcomes) do
-      rows[i] = { r.task_id, r.run_id or "-", r.status, duration.format(r.duration_ms), r.reason or "" }
-    end
-    io.write(out.table({ "TASK", "RUN", "STATUS", "DURATION", "WHY" }, rows))
-    print(("%d runs in %s"):format(#outcomes, duration.format((clock.monotonic_ns() - t0) // 1000000)))
-  end
-  return all_ok and EXIT_OK or EXIT_FAILURE
-end
+-- The queue's commands live in stdlib/run_queue_cli.lua.
+function M.queue(o) return require("run_queue_cli").queue(o) end
+function M.start_ready(o) return require("run_queue_cli").start_ready(o) end
 
 ---`sidecar run tail R-… [-f]`
 function M.tail(o)

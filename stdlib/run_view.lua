@@ -11,6 +11,8 @@
 --- ISO-8601 text; STARTED in tables is shortened to "2026-01-02 03:04".
 --- Operational failures (a run the store does not hold) return nil, message, code.
 local duration = require("duration")
+local gates = require("gates")
+local git_refs = require("git_refs")
 local json = require("json")
 local out = require("cli_output")
 
@@ -421,6 +423,13 @@ function M.show(s, run)
   else
     lines[#lines + 1] = ""
     add(lines, "Changed files", present(r.changes_unavailable) and ("unknown (" .. r.changes_unavailable .. ")") or "unknown")
+  end
+  local where = require("run_worktree_cli").lines(r.worktree, r.run_id) -- its worktree, patch and branch
+  for _, part in ipairs({ where, git_refs.lines(r.git), gates.lines(r.gates) }) do -- what the run did, and its gates
+    if #part > 0 then
+      lines[#lines + 1] = ""
+      table.move(part, 1, #part, #lines + 1, lines)
+    end
   end
   list_section(lines, "Blockers:", r.blockers, "- ")
   list_section(lines, "Follow-ups:", r.follow_ups, "- ")

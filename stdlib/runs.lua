@@ -12,6 +12,7 @@ local config = require("config")
 local duration = require("duration")
 local json = require("json")
 local review = require("review")
+local run_worktree = require("run_worktree")
 local runners = require("runners")
 local store = require("store")
 local task_prompt = require("task_prompt")
@@ -190,11 +191,13 @@ local function validation_entries(task)
   return type(e) == "table" and e or {}
 end
 
--- Runs the task's validation after a run that ended in review, stores each result, and lets
--- review decide (auto-approve, or block naming the failing kind).
+-- Runs the task's validation after a run that ended in review (or that only a gate blocked: the
+-- results help whoever decides), stores each result, and lets review decide (auto-approve, or
+-- block naming the failing kind).
 local function validate(s, cfg, task, run, repo)
   local entries = validation_entries(task)
-  if #entries == 0 or run.status ~= "review" then
+  local gated = type(run.gates) == "table" and run.gates.agent_status == "review"
+  if #entries == 0 or (run.status ~= "review" and not gated) then
     run.validation = json.array({})
     return run
   end
@@ -226,7 +229,8 @@ end
 ---One run of a task on one runner. st: the settings (see M.settings) with `runner`; extra:
 ---record fields (parent_run_id, pipeline_id, pipeline_step, pipeline_total, replay_reason), and
 ---`prompt` (a given prompt, used as it is) or `previous` (a pipeline's previous step), `resume`,
----`keep_session`, `run_id` (an existing queued run to execute, for background runs).
+---`keep_session`, `run_id` (an existing queued run to execute, for background runs), `on_spawn(pid)`
+---(agent_run's: the background worker records the agent's process group).
 ---Returns the run record, or nil, message, code.
 function M.run_step(s, cfg, task, st, extra)
   extra = extra or {}
@@ -257,17 +261,27 @@ function M.run_step(s, cfg, task, st, extra)
   o.store, o.repo, o.prompt, o.task_id, o.agent_role, o.record = s, M.repo_of(s), text, task.task_id,
       st.agent_role, fields
   o.run_id, o.resume = extra.run_id, extra.resume
+  o.on_spawn = extra.on_spawn -- a background worker records the agent's process group
+  o.gates, o.task = cfg.gates, task -- weighed as the agent ends (stdlib/gates.lua), before validation
   if extra.keep_session or extra.resume then
     o.ephemeral = false
+  end
+  -- A run that may write works in a worktree of its own (o.repo points into it).
+  local wt, failed = run_worktree.enter(s, cfg, task, st, o, extra)
+  if failed then
+    settle_task(s, task.task_id, failed)
+    return failed
   end
   s:set_task_status(task.task_id, "running")
   progress("task %s: %s%s started", task.task_id, st.runner, st.agent_role and (" as " .. st.agent_role) or "")
   local ok, run, message, code = pcall(agent_run.execute, o)
   if not ok then -- interrupted (recorded by agent_run): the task can be run again
+    run_worktree.abandon(s, o.run_id, wt, cfg)
     s:set_task_status(task.task_id, "ready")
     error(run, 0)
   end
   if not run then
+    run_worktree.abandon(s, o.run_id, wt, cfg, message)
     s:set_task_status(task.task_id, task.status)
     return nil, message, code
   end
@@ -276,9 +290,10 @@ function M.run_step(s, cfg, task, st, extra)
   end
   progress("run %s: agent ended %s%s", run.run_id, run.status,
     run.failure_reason and (": " .. run.failure_reason) or "")
+  run = run_worktree.finish(s, run, wt) -- after the gates: a commit of the agent's stays its own
   run = validate(s, cfg, s:get_task(task.task_id) or task, run, o.repo)
   settle_task(s, task.task_id, run)
-  return run
+  return run_worktree.release(s, run, wt, cfg)
 end
 
 ---Runs a task: one step per runner in st.runners, each later step with the previous one's

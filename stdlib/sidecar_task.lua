@@ -69,8 +69,10 @@ local function fail(message)
 end
 
 ---A title as a folder-name slug: lowercase letters, digits and dashes, at most 48 characters.
+---Made from the redacted title: a file name is not redacted when it is written, so a command
+---such as `echo KEY=sk-...` must not become one.
 function M.slug(title)
-  local s = title:lower():gsub("[^%w]+", "-"):gsub("^%-+", ""):gsub("%-+$", "")
+  local s = secrets.redact(title):lower():gsub("[^%w]+", "-"):gsub("^%-+", ""):gsub("%-+$", "")
   s = s:sub(1, 48):gsub("%-+$", "")
   return s ~= "" and s or "task"
 end
@@ -210,6 +212,12 @@ function M.prepare(o)
   if not is_folder(repo) then
     fail("--repo " .. repo .. " is not a folder")
   end
+  -- The repository's secret rules (.agent/config.lua, when there is one) decide what is refused
+  -- and redacted below.
+  local cfg, cfg_why = require("config").load(repo .. "/.agent")
+  if not cfg then
+    fail(cfg_why)
+  end
   local title = o.title or o.task_id
   if not title or title == "" then
     fail("give --title (or --task-id)")
@@ -223,12 +231,14 @@ function M.prepare(o)
   if not M.valid_id(task_id) then
     fail(("task id '%s' is not valid: use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit")
       :format(task_id))
+  elseif select(2, secrets.redact(task_id)) > 0 then
+    fail(("task id '%s' holds a secret, and it would name a folder: choose another --task-id"):format(task_id))
   end
   local prompt = o.prompt
   if o.prompt_file then
-    local denied, why = secrets.is_secret_file(o.prompt_file)
-    if denied then
-      fail("--prompt-file: " .. why)
+    local refused = secrets.refuse_inputs({ o.prompt_file }, "--prompt-file")
+    if refused then
+      fail(refused)
     end
     local why
     prompt, why = read_file(o.prompt_file)
@@ -259,11 +269,9 @@ function M.prepare(o)
       if repo_dir then
         repo_dir:close()
       end
-      for _, p in ipairs(paths) do
-        local denied, why = secrets.is_secret_file(p)
-        if denied then
-          fail(("--input %d: %s"):format(i, why))
-        end
+      local refused = secrets.refuse_inputs(paths, "--input " .. i)
+      if refused then
+        fail(refused)
       end
     end
   end

@@ -29,11 +29,32 @@ function M.hint(o, message)
   return message
 end
 
----Opens the store of the nearest `.agent` (or --root). Returns it, or nil and the message.
+---Loads the config of the nearest `.agent` (or --root), so that its secret rules apply to what
+---the command refuses, writes and prints. Returns true (also when there is no `.agent`), or nil
+---and the message of a bad config.
+function M.apply_config(o)
+  local root = M.root(o)
+  if not root then
+    return true
+  end
+  local cfg, message = require("config").load(root)
+  if not cfg then
+    return nil, message
+  end
+  return true
+end
+
+---Opens the store of the nearest `.agent` (or --root), its config applied. Returns it, or nil
+---and the message.
 function M.open_store(o)
   local s, message = store.open(M.root(o))
   if not s then
     return nil, M.hint(o, message)
+  end
+  local applied, why = M.apply_config(o)
+  if not applied then
+    s:close()
+    return nil, why
   end
   return s
 end
@@ -76,6 +97,16 @@ end
 
 ---`sidecar task create`
 function M.create(o)
+  -- Refused before anything is checked or written, as prepare refuses --input (exit 1), by the
+  -- built-in rules and the config's.
+  local applied, why = M.apply_config(o)
+  if not applied then
+    return failed(o, "task create", why)
+  end
+  local refused = require("secrets").refuse_inputs(o.read, "--read")
+  if refused then
+    return failed(o, "task create", refused)
+  end
   local packet, problems = task_packet.new({ title = o.title, summary = o.summary, goal = o.goal, type = o.type,
     priority = o.priority, status = o.status, validation = o.validate_cmds, files_to_read = o.read,
     files_to_avoid = o.avoid, dependencies = o.depends_on, tags = o.tags, definition_of_done = o.done_when })
@@ -222,9 +253,18 @@ function M.import(o)
   if not text then
     return failed(o, "task import", "cannot read " .. tostring(why))
   end
-  local packet, message = task_packet.decode(text, o.file == "-" and "standard input" or o.file)
+  local source = o.file == "-" and "standard input" or o.file
+  local packet, message = task_packet.decode(text, source)
   if not packet then
     return failed(o, "task import", message)
+  end
+  local applied, bad = M.apply_config(o)
+  if not applied then
+    return failed(o, "task import", bad)
+  end
+  local refused = task_packet.refused_inputs(packet)
+  if refused then
+    return failed(o, "task import", source .. ": " .. refused)
   end
   local s
   s, message = M.open_store(o)

@@ -25,6 +25,7 @@
 --- * Validation entries are promoted to objects ("make test" → {kind = "custom", command = ...}).
 local errors = require("errors")
 local json = require("json")
+local secrets = require("secrets")
 local validation = require("validation")
 
 local M = {}
@@ -410,6 +411,27 @@ function M.new(fields)
     end
   end
   return M.check(packet)
+end
+
+-- The lists of a packet that name files an agent is told to read.
+local READ_LISTS = { { "implementation", "files_to_read" }, { "context", "related_decisions" },
+  { "context", "related_notes" } }
+
+---The refusal of a packet that tells the agent to read a secret file (secrets.refuse_inputs,
+---naming the list: "implementation.files_to_read[2]: '.env' looks like a secrets file ..."), or
+---nil. Files to avoid may name secret files: they keep the agent away.
+---@param packet table
+---@return string|nil message
+function M.refused_inputs(packet)
+  for _, at in ipairs(READ_LISTS) do
+    local parent = type(packet[at[1]]) == "table" and packet[at[1]] or {}
+    local list = type(parent[at[2]]) == "table" and parent[at[2]] or {}
+    local refused = secrets.refuse_inputs(list, at[1] .. "." .. at[2] .. "[%d]")
+    if refused then
+      return refused
+    end
+  end
+  return nil
 end
 
 ---The validation entries of a checked packet (an empty list when it has none).

@@ -141,8 +141,10 @@ end
 
 ---HEAD (nil in a repository without commits) and the id of a tree holding every file of the work
 ---tree as it is now, except those under `exclude` (paths relative to the repository, such as
----Sidecar's own ".agent"). Nil and why outside a git repository.
-function M.snapshot(repo, exclude)
+---Sidecar's own ".agent"). Nil and why outside a git repository. With `opts.keep_index` the
+---private index that describes the tree (with each file's stat) is kept for the caller, who
+---removes it: the result's `index` names it.
+function M.snapshot(repo, exclude, opts)
   local index, why = index_copy(repo)
   if not index then
     return nil, why
@@ -159,12 +161,51 @@ function M.snapshot(repo, exclude)
       tree, why = run(command(repo, { "write-tree" }, env))
     end
   end
-  os.remove(index)
+  if not (tree and opts and opts.keep_index) then
+    os.remove(index)
+  end
   if not tree then
     return nil, why
   end
   -- HEAD fails (quietly) in a repository without commits.
-  return { head = results[2].ok and trimmed(results[2].stdout) or nil, tree = trimmed(tree), exclude = exclude }
+  return { head = results[2].ok and trimmed(results[2].stdout) or nil, tree = trimmed(tree), exclude = exclude,
+    index = opts and opts.keep_index and index or nil }
+end
+
+-- A spawned git, or a stand-in whose wait() reports why it could not start.
+local function start(spec)
+  local ok, h = pcall(proc.spawn, spec.cmd, { env = spec.env, timeout_ms = spec.timeout_ms })
+  if ok then
+    return h
+  end
+  return { wait = function() return { ok = false, error = tostring(h.message or h) } end }
+end
+
+---M.snapshot, started: its gits run while the caller does other work (a worktree's checkout). Returns
+---an object whose :wait() gives what M.snapshot(repo, exclude) gives, and head_tree (HEAD's tree).
+function M.start_snapshot(repo, exclude)
+  local index, why = index_copy(repo)
+  if not index then
+    return { wait = function() return nil, why end }
+  end
+  local env = { GIT_INDEX_FILE = index, GIT_OPTIONAL_LOCKS = "0" }
+  local adding = start(command(repo, add_args(exclude), env))
+  local head = start(command(repo, { "rev-parse", "-q", "HEAD", "HEAD^{tree}" }))
+  return { wait = function()
+    local added, tree
+    added, why = output(adding:wait())
+    added, why, exclude = add_again_if_ignored(repo, env, exclude, added, why)
+    if added then
+      tree, why = run(command(repo, { "write-tree" }, env))
+    end
+    local h = head:wait()
+    os.remove(index)
+    if not tree then
+      return nil, why
+    end
+    local head_id, head_tree = (h.ok and h.stdout or ""):match("^(%x+)\n(%x+)")
+    return { head = head_id, head_tree = head_tree, tree = trimmed(tree), exclude = exclude }
+  end }
 end
 
 local STATUS = { A = "added", M = "modified", D = "deleted", T = "type_changed" }

@@ -1,7 +1,7 @@
 --- The writer lock: "many readers, one writer" enforced. At most one agent that may write (a
 --- sandbox other than read-only) runs in a work tree at a time, whichever Sidecar process
 --- started it. The lock is the folder `.agent/writer.lock`, made by an exclusive mkdir (one
---- creator wins, as with O_EXCL); `owner.json` inside says who holds it: {pid, pid_start, token,
+--- creator wins, as with O_EXCL); `owner.json` inside says who holds it: {pid, pid_start, nonce,
 --- task_id, preset, role, run_id, since}.
 ---
 ---   local lock, why, code = writer_lock.acquire(".agent", {
@@ -166,7 +166,7 @@ local function new_owner(fields)
   local self = M.self()
   tokens = tokens + 1
   local owner = { pid = self.pid, pid_start = self.pid_start, since = os.date("!%Y-%m-%dT%H:%M:%SZ"),
-    token = ("%s-%d-%d"):format(tostring(self.pid), tokens, clock.monotonic_ns()) }
+    nonce = ("%s-%d-%d"):format(tostring(self.pid), tokens, clock.monotonic_ns()) }
   for k, v in pairs(fields or {}) do
     if owner[k] == nil then
       owner[k] = v
@@ -189,7 +189,7 @@ local function take_over(d, root, seen)
   local now = read_owner(d, M.NAME)
   local ok, why = true, nil
   -- Still the very lock judged stale? (A fresh one may have replaced it meanwhile.)
-  if (now and seen and now.token == seen.token) or (now == nil and seen == nil) then
+  if (now and seen and now.nonce == seen.nonce) or (now == nil and seen == nil) then
     ok, why = remove(root, M.NAME)
   end
   remove(root, M.TAKEOVER)
@@ -223,7 +223,7 @@ function Lock:release()
   self.released = true
   local d <close> = artifact.open(self.root)
   local owner = d and read_owner(d, M.NAME)
-  if owner and owner.token == self.owner.token then
+  if owner and owner.nonce == self.owner.nonce then
     return remove(self.root, M.NAME)
   end
   return true

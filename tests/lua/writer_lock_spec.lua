@@ -101,7 +101,7 @@ describe("writer_lock", function()
   it("waits for a live holder, with progress, then says who holds it", function()
     local sleeper = proc.spawn({ "sleep", "5" })
     plant({ pid = sleeper:pid(), preset = "review-fix-verify", run_id = "R-0009", role = "implementer",
-      token = "x", since = "2025-01-01T00:00:00Z" })
+      nonce = "x", since = "2025-01-01T00:00:00Z" })
     writer_lock.PROGRESS_MS = 50
     local waits = {}
     local lock, why, code = writer_lock.acquire(root, { wait_ms = 300,
@@ -119,7 +119,7 @@ describe("writer_lock", function()
 
   it("takes over a lock whose process has ended", function()
     local pid = dead_pid()
-    plant({ pid = pid, token = "old", role = "implementer" })
+    plant({ pid = pid, nonce = "old", role = "implementer" })
     local taken
     local lock = assert(writer_lock.acquire(root, { wait_ms = 0, on_takeover = function(h) taken = h end }))
     expect(taken.pid):equals(pid)
@@ -133,7 +133,7 @@ describe("writer_lock", function()
       return -- no /proc: start times are unknown
     end
     local sleeper = proc.spawn({ "sleep", "5" })
-    plant({ pid = sleeper:pid(), pid_start = "1", token = "old" })
+    plant({ pid = sleeper:pid(), pid_start = "1", nonce = "old" })
     local lock, why = writer_lock.acquire(root, { wait_ms = 0 })
     sleeper:kill()
     expect(why):is_nil()
@@ -149,10 +149,10 @@ describe("writer_lock", function()
   end)
 
   it("clears a takeover left by a process that died halfway", function()
-    plant({ pid = dead_pid(), token = "old" })
+    plant({ pid = dead_pid(), nonce = "old" })
     os.execute("mkdir -p '" .. root .. "/writer.lock.takeover'")
     local f = assert(io.open(root .. "/writer.lock.takeover/owner.json", "w"))
-    f:write(json.encode({ pid = dead_pid(), token = "t" }))
+    f:write(json.encode({ pid = dead_pid(), nonce = "t" }))
     f:close()
     local lock = assert(writer_lock.acquire(root, { wait_ms = 2000 }))
     lock:release()
@@ -162,7 +162,7 @@ describe("writer_lock", function()
   it("never releases a lock that is no longer its own", function()
     local lock = assert(writer_lock.acquire(root))
     local f = assert(io.open(root .. "/writer.lock/owner.json", "w"))
-    f:write(json.encode({ pid = 1, token = "someone else" }))
+    f:write(json.encode({ pid = 1, nonce = "someone else" }))
     f:close()
     lock:release()
     expect(exists(root .. "/writer.lock/owner.json")):is_true()

@@ -1,0 +1,40 @@
+// An exclusive lock on a file that lasts exactly as long as the process holding it: flock(2) on a
+// descriptor opened with O_CLOEXEC. The kernel drops it when the descriptor closes, and it closes
+// when the process ends, however it ends (SIGKILL included), so "the lock can be taken" means
+// "its holder is gone". Unlike a pid in a file, this never confuses a dead holder with an
+// unrelated process that got the same pid later.
+//
+// flock, not fcntl(F_SETLK): a POSIX record lock belongs to the process, so a second lock of the
+// same file by the same process would succeed and closing any descriptor of the file would drop
+// it; a flock lock belongs to the open file description, so two opens conflict even within one
+// process (what a test, or a reconciler checking a worker it started, needs). O_CLOEXEC: a
+// program the holder starts never inherits the lock (see the run worker in stdlib/run_reconcile.lua).
+#pragma once
+#include <string>
+
+namespace sidecar::host {
+
+class FileLock {
+ public:
+  FileLock() = default;
+  ~FileLock() { release(); }
+  FileLock(FileLock&& other) noexcept : fd_(other.fd_) { other.fd_ = -1; }
+  FileLock& operator=(FileLock&& other) noexcept;
+  FileLock(const FileLock&) = delete;
+  FileLock& operator=(const FileLock&) = delete;
+
+  // Opens `path` (created 0644 when missing) and takes the lock without waiting. Returns 0 with
+  // `out` holding it, EWOULDBLOCK when another open file description holds it, or the errno of
+  // the open or flock that failed (ENOENT: the folder does not exist).
+  static int try_lock(const std::string& path, FileLock& out);
+
+  bool held() const { return fd_ >= 0; }
+  int fd() const { return fd_; }
+  // Drops the lock (closes the descriptor); harmless when not held.
+  void release();
+
+ private:
+  int fd_ = -1;
+};
+
+}  // namespace sidecar::host

@@ -1,0 +1,108 @@
+#include "process_info.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+namespace sidecar::host {
+namespace {
+
+constexpr std::size_t kMaxEnvironment = 4 << 20;  // far beyond ARG_MAX's usual share for it
+
+// Reads a whole /proc file (at most `limit` bytes); false when it cannot be opened.
+bool read_proc_file(const char* path, std::string& out, std::size_t limit) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  out.clear();
+  char buf[8192];
+  while (out.size() < limit) {
+    ssize_t n = read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    out.append(buf, static_cast<std::size_t>(n));
+  }
+  close(fd);
+  return true;
+}
+
+bool parse_stat(int pid, const std::string& text, ProcessInfo& info) {
+  // "pid (comm) S ppid pgrp session tty_nr tpgid flags minflt cminflt majflt cmajflt utime stime
+  // cutime cstime priority nice num_threads itrealvalue starttime ...": the command name may
+  // hold spaces and parentheses, so fields are counted from the last ')'.
+  std::size_t close_paren = text.rfind(')');
+  if (close_paren == std::string::npos) return false;
+  const char* p = text.c_str() + close_paren + 1;
+  info.pid = pid;
+  int n = std::sscanf(p, " %c %d %d %d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu",
+                      &info.state, &info.ppid, &info.pgid, &info.sid, &info.start_ticks);
+  return n == 5;
+}
+
+bool ended(const ProcessInfo& info) { return info.state == 'Z' || info.state == 'X'; }
+
+// Calls `fn(pid)` for every numeric entry of /proc.
+template <typename Fn>
+void each_pid(Fn&& fn) {
+  DIR* proc = opendir("/proc");
+  if (!proc) return;
+  while (dirent* e = readdir(proc)) {
+    if (e->d_name[0] < '1' || e->d_name[0] > '9') continue;
+    fn(std::atoi(e->d_name));
+  }
+  closedir(proc);
+}
+
+// Whether the NUL-separated `environ` holds `entry` as one whole variable.
+bool holds_entry(const std::string& environ, const std::string& entry) {
+  std::size_t at = 0;
+  while ((at = environ.find(entry, at)) != std::string::npos) {
+    bool starts = at == 0 || environ[at - 1] == '\0';
+    std::size_t end = at + entry.size();
+    if (starts && (end == environ.size() || environ[end] == '\0')) return true;
+    at = end;
+  }
+  return false;
+}
+
+}  // namespace
+
+std::optional<ProcessInfo> read_process_info(int pid) {
+  if (pid <= 0) return std::nullopt;
+  char path[64];
+  std::snprintf(path, sizeof path, "/proc/%d/stat", pid);
+  std::string text;
+  ProcessInfo info;
+  if (!read_proc_file(path, text, 4096) || !parse_stat(pid, text, info)) return std::nullopt;
+  return info;
+}
+
+std::vector<ProcessInfo> group_processes(int pgid) {
+  std::vector<ProcessInfo> members;
+  if (pgid <= 0) return members;
+  each_pid([&](int pid) {
+    std::optional<ProcessInfo> info = read_process_info(pid);
+    if (info && info->pgid == pgid && !ended(*info)) members.push_back(*info);
+  });
+  return members;
+}
+
+std::vector<ProcessInfo> processes_with_environment(const std::string& entry) {
+  std::vector<ProcessInfo> found;
+  if (entry.find('=') == std::string::npos) return found;
+  std::string environ;
+  each_pid([&](int pid) {
+    char path[64];
+    std::snprintf(path, sizeof path, "/proc/%d/environ", pid);
+    if (!read_proc_file(path, environ, kMaxEnvironment) || !holds_entry(environ, entry)) return;
+    std::optional<ProcessInfo> info = read_process_info(pid);
+    if (info && !ended(*info)) found.push_back(*info);
+  });
+  return found;
+}
+
+}  // namespace sidecar::host

@@ -1,0 +1,101 @@
+// host.lock: a lock held for as long as a process lives (host/file_lock.hpp), for Lua.
+//
+// A lock is a full userdata ("sidecar.file_lock") made closed and then filled, as liolib does
+// with files; release, __close and __gc share one idempotent release, so a `<close>` variable or
+// the collector drops it, and so does the end of the process, however it ends.
+#include <cerrno>
+#include <cstring>
+#include <optional>
+#include <string>
+
+#include "boundary.hpp"
+#include "file_lock.hpp"
+#include "lua_args.hpp"
+#include "modules.hpp"
+#include "userdata_box.hpp"
+
+namespace sidecar::lua {
+namespace {
+
+constexpr char kLockType[] = "sidecar.file_lock";
+
+struct HeldLock {
+  host::FileLock lock;
+  std::string path;
+};
+using LockHolder = std::optional<HeldLock>;
+
+std::string errno_name(int e) {
+  if (e == EWOULDBLOCK) return "EWOULDBLOCK";  // glibc names it by its twin, EAGAIN
+  const char* name = strerrorname_np(e);
+  return name ? name : "EIO";
+}
+
+// lock.try(path) -> lock | nil, message, code
+// Never waits: code "EWOULDBLOCK" when another open of the file holds the lock (another process,
+// or this one through another lock object); "ENOENT" when its folder does not exist.
+int lock_try(lua_State* L) {
+  std::string path(check_text(L, 1));
+  auto* box = new_box<LockHolder>(L, kLockType);
+  host::FileLock lock;
+  int e = host::FileLock::try_lock(path, lock);
+  if (e != 0) {
+    lua_pushnil(L);
+    if (e == EWOULDBLOCK) {
+      lua_pushfstring(L, "%s is locked by another process", path.c_str());
+    } else {
+      lua_pushfstring(L, "cannot lock %s: %s", path.c_str(), std::strerror(e));
+    }
+    lua_pushstring(L, errno_name(e).c_str());
+    return 3;
+  }
+  box->value.emplace(HeldLock{std::move(lock), path});
+  return 1;
+}
+
+// lock:held() -> boolean
+int lock_held(lua_State* L) {
+  lua_pushboolean(L, to_box<LockHolder>(L, kLockType)->value.has_value());
+  return 1;
+}
+
+// tostring(lock) -> "sidecar.file_lock (PATH)" or "sidecar.file_lock (released)"
+int lock_tostring(lua_State* L) {
+  auto* box = to_box<LockHolder>(L, kLockType);
+  if (box->value) {
+    lua_pushfstring(L, "sidecar.file_lock (%s)", box->value->path.c_str());
+  } else {
+    lua_pushliteral(L, "sidecar.file_lock (released)");
+  }
+  return 1;
+}
+
+}  // namespace
+
+int open_host_lock(lua_State* L) {
+  static const luaL_Reg methods[] = {
+      {"release", guarded<box_close<LockHolder, kLockType>>},
+      {"held", guarded<lock_held>},
+      {nullptr, nullptr},
+  };
+  static const luaL_Reg meta[] = {
+      {"__close", guarded<box_close<LockHolder, kLockType>>},
+      {"__gc", guarded<box_gc<LockHolder, kLockType>>},
+      {"__tostring", guarded<lock_tostring>},
+      {nullptr, nullptr},
+  };
+  static const luaL_Reg functions[] = {
+      {"try", guarded<lock_try>},
+      {nullptr, nullptr},
+  };
+  if (luaL_newmetatable(L, kLockType)) {
+    luaL_setfuncs(L, meta, 0);
+    luaL_newlib(L, methods);
+    lua_setfield(L, -2, "__index");
+  }
+  lua_pop(L, 1);
+  luaL_newlib(L, functions);
+  return 1;
+}
+
+}  // namespace sidecar::lua

@@ -1,0 +1,109 @@
+--- What an agent run left behind, read into its record (stdlib/agent_run.lua): the final
+--- message, the output markers in it, and what changed in the work tree.
+local agent_events = require("agent_events")
+local json = require("json")
+local markers = require("markers")
+local secrets = require("secrets")
+local worktree = require("worktree")
+
+local M = {}
+
+-- The last `max` bytes of a file (the whole when shorter) and its size; nil when unreadable.
+local function read_tail(path, max)
+  local f = io.open(path, "rb")
+  if not f then
+    return nil
+  end
+  local size = f:seek("end")
+  f:seek("set", size > max and size - max or 0)
+  local text = f:read("a")
+  f:close()
+  return text, size
+end
+
+---The run's final message (at most its last `o.max` bytes) or nil; notes a cut in the record.
+---o: spec (the runner), run_dir, parser (nil for plain output), summary (the parser's), spawn_failed, max.
+---@return string|nil
+function M.final_message(record, o, warnings)
+  local spec, run_dir, parser, summary, max = o.spec, o.run_dir, o.parser, o.summary, o.max
+  -- Files the agent's own processes wrote into the run folder, past the redacting stream sinks
+  -- (the CLI's final message, the log of refused pushes and their URLs): redacted before anything
+  -- reads them, and removed when they cannot be (the stream's last message stands in).
+  for _, name in ipairs({ "push_attempts.log", spec.final_message_file }) do
+    local redacted, redact_why = secrets.redact_file(run_dir .. "/" .. name)
+    if not redacted then
+      os.remove(run_dir .. "/" .. name)
+      warnings[#warnings + 1] = redact_why .. " (removed it)"
+    end
+  end
+  -- Codex's -o file, else the last message in the stream, else plain stdout; at most its last
+  -- `max` bytes, so a flood of output never has to fit in memory.
+  local final, size
+  if spec.final_message_file then
+    final, size = read_tail(run_dir .. "/" .. spec.final_message_file, max)
+    if final == "" then
+      final = nil
+    end
+  end
+  if final == nil then
+    if parser then
+      final = summary.final_message
+      size = final and #final
+      final = agent_events.tail(final, max)
+    elseif not o.spawn_failed then
+      final, size = read_tail(run_dir .. "/stdout.log", max)
+    end
+  end
+  if final and size > #final then
+    record.final_message_bytes = size
+    warnings[#warnings + 1] = ("the final message has %d bytes: output.md, its markers and the summary use the " ..
+      "last %d"):format(size, #final)
+  end
+  return final
+end
+
+---Reads the output markers of the final message into the record; a run the agent itself says is
+---blocked (or has a question) becomes blocked. Returns what markers.parse found.
+function M.apply_markers(record, final)
+  local found = markers.parse(final or "")
+  if record.status == "review" and (found.status == "blocked" or found.status == "question") then
+    record.status = "blocked"
+    record.blockers = {}
+    for _, b in ipairs(found.blockers) do
+      record.blockers[#record.blockers + 1] = b.reason
+    end
+    for _, q in ipairs(found.questions) do
+      record.blockers[#record.blockers + 1] = "question: " .. q.text
+    end
+  end
+  record.markers = { status = found.status, progress = json.array(found.progress),
+    files_modified = json.array(found.files_modified), complete = found.complete and found.complete.text or json.null,
+    warnings = json.array(found.warnings) }
+  return found
+end
+
+---Records what changed in the work tree since `before` (a worktree.snapshot), and whether the
+---files the agent claims to have modified match it.
+function M.record_changes(record, repo, before, snapshot_why, found)
+  if before then
+    local change, change_why = worktree.changes(repo, before)
+    if change then
+      record.head_before, record.head_after = change.head_before, change.head_after
+      record.tree_after = change.tree_after -- the worktree's result, read once (stdlib/run_worktree.lua)
+      record.changed_files = json.array(worktree.paths(change))
+      record.changes = json.array(change.files)
+      if #found.files_modified > 0 then
+        local check = markers.check_files(found.files_modified, record.changed_files, repo)
+        record.files_check = { confirmed = json.array(check.confirmed),
+          claimed_not_changed = json.array(check.claimed_not_changed),
+          changed_not_claimed = json.array(check.changed_not_claimed) }
+      end
+    else
+      record.changes_unavailable = change_why
+    end
+  else
+    record.changes_unavailable = snapshot_why
+  end
+end
+
+return M

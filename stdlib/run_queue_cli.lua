@@ -1,0 +1,105 @@
+--- `sidecar run queue` and `sidecar run start-ready`: the ready tasks, and running them N at a time.
+local clock = require("host.time")
+local duration = require("duration")
+local json = require("json")
+local out = require("cli_output")
+local run_queue = require("run_queue")
+local runs = require("runs")
+local task_cli = require("task_cli")
+
+local M = {}
+
+local EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+
+local failed = out.fail
+
+-- The store and config, or nil and the exit status after saying why.
+local function open(o, command)
+  local s, cfg = runs.open(task_cli.root(o))
+  if not s then
+    return nil, failed(o, command, task_cli.hint(o, cfg))
+  end
+  return s, cfg
+end
+
+---`sidecar run queue`
+function M.queue(o)
+  local s, cfg = open(o, "run queue")
+  if not s then
+    return cfg
+  end
+  local q = run_queue.queue(s)
+  s:close()
+  if o.json then
+    local blocked = {}
+    for i, b in ipairs(q.blocked) do
+      blocked[i] = { task_id = b.task.task_id, title = b.task.title, reasons = json.array(b.reasons) }
+    end
+    local ready = {}
+    for i, t in ipairs(q.ready) do
+      ready[i] = { task_id = t.task_id, title = t.title, priority = t.priority }
+    end
+    out.envelope("run queue", true, { ready = json.array(ready), blocked = json.array(blocked) }, nil, o.version)
+    return EXIT_OK
+  end
+  local rows = {}
+  for _, t in ipairs(q.ready) do
+    rows[#rows + 1] = { t.task_id, "ready", t.title or "" }
+  end
+  for _, b in ipairs(q.blocked) do
+    rows[#rows + 1] = { b.task.task_id, "blocked: " .. table.concat(b.reasons, "; "), b.task.title or "" }
+  end
+  if #rows == 0 then
+    print("no tasks are ready (sidecar task set-status T-0001 ready)")
+  else
+    io.write(out.table({ "TASK", "QUEUE", "TITLE" }, rows))
+  end
+  return EXIT_OK
+end
+
+---`sidecar run start-ready [-j N] [--dry-run]`
+function M.start_ready(o)
+  local s, cfg = open(o, "run start-ready")
+  if not s then
+    return cfg
+  end
+  local jobs = cfg.queue.jobs
+  if o.jobs then
+    jobs = math.tointeger(tonumber(o.jobs))
+    if not jobs or jobs < 1 then
+      s:close()
+      return failed(o, "run start-ready", ("-j '%s': expected a whole number of runs at a time, 1 or more"):format(
+        o.jobs), EXIT_USAGE)
+    end
+  end
+  if o.runner then
+    local names, why = runs.runner_list(o.runner)
+    if not names then
+      s:close()
+      return failed(o, "run start-ready", why, EXIT_USAGE)
+    end
+  end
+  local t0 = clock.monotonic_ns()
+  local outcomes = run_queue.start_ready(s, { jobs = jobs, runner = o.runner, dry_run = o.dry_run,
+    progress = not o.json and clock.isatty(2) })
+  s:close()
+  local all_ok = true
+  for _, r in ipairs(outcomes) do
+    all_ok = all_ok and (r.ok or r.status == "dry_run")
+  end
+  if o.json then
+    out.envelope("run start-ready", all_ok, { runs = json.array(outcomes), jobs = jobs }, nil, o.version)
+  elseif #outcomes == 0 then
+    print("no tasks are ready (sidecar run queue says why)")
+  else
+    local rows = {}
+    for i, r in ipairs(outcomes) do
+      rows[i] = { r.task_id, r.run_id or "-", r.status, duration.format(r.duration_ms), r.reason or "" }
+    end
+    io.write(out.table({ "TASK", "RUN", "STATUS", "DURATION", "WHY" }, rows))
+    print(("%d runs in %s"):format(#outcomes, duration.format((clock.monotonic_ns() - t0) // 1000000)))
+  end
+  return all_ok and EXIT_OK or EXIT_FAILURE
+end
+
+return M

@@ -1,0 +1,216 @@
+-- run_reconcile on synthetic background runs: a store whose records say what a worker would
+-- have left, this process playing the worker (its lock) or a stranger (a reused pid), and real
+-- processes carrying a run's mark or standing in for its agent's group.
+local test = require("test")
+local describe, it, expect = test.describe, test.it, test.expect
+local hostlock = require("host.lock")
+local json = require("json")
+local proc = require("proc")
+local procinfo = require("host.procinfo")
+local run_reconcile = require("run_reconcile")
+local store = require("store")
+
+local root, s, handles
+local saved_wait
+test.before_each(function()
+  root = os.tmpname()
+  os.remove(root)
+  root = root .. "/.agent"
+  os.execute("mkdir -p '" .. root .. "'")
+  s = assert(store.open(root, { create = true }))
+  handles = {}
+  saved_wait = run_reconcile.CLAIM_WAIT_MS
+end)
+test.after_each(function()
+  run_reconcile.CLAIM_WAIT_MS = saved_wait
+  for _, h in ipairs(handles) do
+    h:close() -- kills whatever a failed test left running
+  end
+  s:close()
+  os.execute("rm -rf '" .. root:gsub("/%.agent$", "") .. "'")
+end)
+
+local function read(path)
+  local f = io.open(path, "rb")
+  local text = f and f:read("a")
+  if f then
+    f:close()
+  end
+  return text
+end
+
+-- The pid of a process that has ended.
+local function dead_pid()
+  local r = proc.run({ "sh", "-c", "echo $$" })
+  return math.tointeger(tonumber(r.stdout:match("%d+")))
+end
+
+-- A task (running) and a background run of it; `fields` override the run's.
+local function background_run(fields)
+  local task = assert(s:create_task({ title = "t", status = "running" }))
+  local record = { task_id = task.task_id, runner_type = "command", status = "running", background = true,
+    worker_pid = dead_pid(), process_mark = "R-test." .. tostring(os.time()) .. "." .. math.random(1 << 30) }
+  for k, v in pairs(fields or {}) do
+    record[k] = v
+  end
+  return assert(s:create_run(record)), task
+end
+
+local function spawn(cmd, opts)
+  local h = proc.spawn(cmd, opts)
+  handles[#handles + 1] = h
+  return h
+end
+
+local function lock_path(run)
+  return root .. "/runs/" .. run.run_id .. "/worker.lock"
+end
+
+describe("run_reconcile.reconcile", function()
+  it("ends a running run whose worker is gone: outcome_unknown, the reason, an event, the task ready", function()
+    local run, task = background_run()
+    local now, ended = run_reconcile.reconcile(s, run)
+    expect(ended):is_true()
+    expect(now.status):equals("outcome_unknown")
+    expect(now.failure_reason):contains(("the background worker (pid %d) died without recording an end"):format(
+      run.worker_pid))
+    expect(now.completed_at):exists()
+    expect(s:get_run(run.run_id).status):equals("outcome_unknown")
+    expect(s:get_task(task.task_id).status):equals("ready")
+    expect(read(root .. "/runs/" .. run.run_id .. "/events.jsonl")):contains('"kind":"run.finished"')
+    local again, twice = run_reconcile.reconcile(s, now)
+    expect(twice):is_false()
+    expect(again.status):equals("outcome_unknown")
+  end)
+
+  it("leaves a run alone while its worker holds the lock, and ends it once the lock is free", function()
+    local run = background_run()
+    local lock = assert(hostlock.try(lock_path(run)))
+    local now, ended = run_reconcile.reconcile(s, run)
+    expect(ended):is_false()
+    expect(now.status):equals("running")
+    expect(s:get_run(run.run_id).status):equals("running")
+    lock:release()
+    now, ended = run_reconcile.reconcile(s, run)
+    expect(ended):is_true()
+    expect(now.status):equals("outcome_unknown")
+  end)
+
+  it("leaves foreground runs and ended runs alone", function()
+    local fg = background_run({ background = false })
+    expect(select(2, run_reconcile.reconcile(s, fg))):is_false()
+    expect(s:get_run(fg.run_id).status):equals("running")
+    local done = background_run({ status = "review" })
+    expect(select(2, run_reconcile.reconcile(s, done))):is_false()
+    expect(s:get_run(done.run_id).status):equals("review")
+  end)
+
+  it("waits for a queued run's worker that is still starting, and not for a pid reused by a stranger", function()
+    local me = procinfo.self()
+    local starting = background_run({ status = "queued", worker_pid = me.pid, worker_start = me.start })
+    expect(select(2, run_reconcile.reconcile(s, starting))):is_false()
+    expect(s:get_run(starting.run_id).status):equals("queued")
+    local reused = background_run({ status = "queued", worker_pid = me.pid, worker_start = me.start + 1 })
+    local now, ended = run_reconcile.reconcile(s, reused)
+    expect(ended):is_true()
+    expect(now.status):equals("failed") -- nothing ran
+    expect(now.failure_reason):contains(("the background worker (pid %d) ended before it started the run"):format(
+      me.pid))
+    local dead = background_run({ status = "queued" })
+    expect(run_reconcile.reconcile(s, dead).status):equals("failed")
+  end)
+
+  it("gives a queued run with no worker recorded a grace, measured from its creation", function()
+    local fresh = background_run({ status = "queued", worker_pid = json.null })
+    expect(select(2, run_reconcile.reconcile(s, fresh))):is_false()
+    local old = background_run({ status = "queued", worker_pid = json.null })
+    old = s:get_run(old.run_id)
+    old.created_at = "2001-01-01T00:00:00Z"
+    assert(s:update_run(old))
+    local now, ended = run_reconcile.reconcile(s, old)
+    expect(ended):is_true()
+    expect(now.status):equals("failed")
+    expect(now.failure_reason):contains("ended before it started a worker")
+  end)
+
+  it("kills every process carrying the run's mark, and only those", function()
+    local run = background_run()
+    local var = run_reconcile.MARK_VARIABLE
+    local marked = spawn({ "sleep", "30" }, { env = { [var] = run.process_mark } })
+    local near = spawn({ "sleep", "30" }, { env = { [var] = run.process_mark .. "0" } })
+    local found = run_reconcile.processes(s, run)
+    expect(#found):equals(1)
+    expect(found[1].pid):equals(marked:pid())
+    local now = run_reconcile.reconcile(s, run)
+    expect(now.failure_reason):contains("1 process of the run left behind, killed")
+    expect(marked:wait(10000).signal_name):equals("KILL")
+    expect(near:running()):is_true()
+  end)
+
+  it("kills the recorded agent's group when it is the agent's, not a group that reuses the number", function()
+    local run = background_run({ process_mark = json.null })
+    local agent = spawn({ "sh", "-c", "sleep 30 & sleep 30; wait" },
+      { clear_env = true, env = { PATH = os.getenv("PATH") } }) -- no mark: found as the agent's group
+    run_reconcile.record_agent(s, run.run_id, agent:pid())
+    local a = json.decode(read(root .. "/runs/" .. run.run_id .. "/agent_process.json"))
+    expect(a.pgid):equals(agent:pid())
+    expect(a.start):equals(procinfo.get(agent:pid()).start)
+    -- The same group recorded with another start time: a stranger's, left alone.
+    local other = background_run({ process_mark = json.null })
+    local dir = assert(s:run_dir(other.run_id))
+    dir:write_json("agent_process.json", { pid = a.pid, pgid = a.pgid, sid = a.sid, start = a.start + 1 })
+    dir:close()
+    expect(#run_reconcile.processes(s, other)):equals(0)
+    local deadline = os.time() + 10
+    while #run_reconcile.processes(s, run) < 3 and os.time() < deadline do -- sh and its two sleeps
+      require("host.time").sleep_ms(10)
+    end
+    expect(#run_reconcile.processes(s, run)):equals(3)
+    run_reconcile.reconcile(s, run)
+    expect(agent:wait(10000).signal_name):equals("KILL")
+    expect(#procinfo.group(a.pgid)):equals(0)
+  end)
+end)
+
+describe("run_reconcile.stop_processes and claim", function()
+  it("asks with SIGTERM first and kills what ignores it after the grace", function()
+    local run = background_run()
+    local env = { [run_reconcile.MARK_VARIABLE] = run.process_mark }
+    local polite = spawn({ "sleep", "30" }, { env = env })
+    local stubborn = spawn({ "sh", "-c", "trap '' TERM; echo ready; while :; do sleep 0.05; done" },
+      { env = env, stdout = true })
+    local deadline = os.time() + 10
+    while #run_reconcile.processes(s, run) < 3 and os.time() < deadline do
+      require("host.time").sleep_ms(10)
+    end
+    expect(run_reconcile.stop_processes(s, run, 300) >= 3):is_true()
+    expect(polite:wait(10000).signal_name):equals("TERM")
+    expect(stubborn:wait(10000).signal_name):equals("KILL")
+    expect(#run_reconcile.processes(s, run)):equals(0)
+  end)
+
+  it("claims a run's lock once; a second worker is told the run is taken", function()
+    local run = background_run({ status = "queued" })
+    local first = assert(run_reconcile.claim(s, run.run_id))
+    run_reconcile.CLAIM_WAIT_MS = 50
+    local second, why, code = run_reconcile.claim(s, run.run_id)
+    expect(second):is_nil()
+    expect(code):equals("busy")
+    expect(why):contains("already being run by another worker")
+    first:release()
+    local third = assert(run_reconcile.claim(s, run.run_id))
+    third:release()
+  end)
+
+  it("reconcile_active ends every dead background run of the store", function()
+    local a = background_run()
+    local b = background_run({ status = "preparing" })
+    local alive = background_run()
+    local lock = assert(hostlock.try(lock_path(alive)))
+    expect(run_reconcile.reconcile_active(s)):equals(2)
+    expect(s:get_run(a.run_id).status):equals("outcome_unknown")
+    expect(s:get_run(b.run_id).status):equals("outcome_unknown")
+    expect(s:get_run(alive.run_id).status):equals("running")
+    lock:release()
+  end)
+end)
