@@ -276,11 +276,11 @@ return preset.define({
     outcome = STOPS[outcome] and outcome or "max_iterations"
 
     local files, change = { checked = false, why = snap_why }, nil
-    if before then
-      change, files.why = worktree.changes(ctx.repo, before)
+    if before then -- the implementers wrote in the preset run's worktree (ctx:workdir)
+      change, files.why = worktree.changes(ctx:workdir(), before)
     end
     if change then
-      files = markers.check_files(claims, worktree.paths(change), ctx.repo)
+      files = markers.check_files(claims, worktree.paths(change), ctx:workdir())
       files.checked = true
     end
     return { ok = outcome == "complete", text = report_text(p, iterations, outcome, files),

@@ -86,6 +86,23 @@ function M.show(o)
   return EXIT_OK
 end
 
+---The lines printed after a preset run that wrote in its worktree: what changed and the exact
+---commands that bring the change to the user's tree or drop it ("" when it made no worktree).
+---@param change? table  preset_worktree.close's answer
+---@return string
+function M.change_text(change)
+  if not change then
+    return ""
+  end
+  if #change.files == 0 then
+    return ("\nThe writers changed no file (%s %s).\n"):format(change.run_id,
+      change.state == "discarded" and "was discarded" or "has nothing to apply")
+  end
+  local files = table.concat(change.files, ", ")
+  return ("\nChanges (made in a worktree; your work tree is untouched): %s\n  %s    # apply them to your work tree\n"
+    .. "  %s  # or drop them\n"):format(files, change.apply, change.discard)
+end
+
 ---`sidecar preset run NAME`
 function M.run(o)
   local repo = o.repo or "."
@@ -116,9 +133,9 @@ function M.run(o)
     end
   end
   local ctx = preset_context.new({ repo = repo, preset = spec, params = params, dry_run = o.dry_run,
-    runner = o.runner, model = o.model, jobs = jobs })
+    runner = o.runner, model = o.model, jobs = jobs, worktree = true })
   local ok, result = pcall(spec.run, ctx, params)
-  ctx:close()
+  local change = ctx:close()
   if not ok then
     error(result, 0)
   end
@@ -126,9 +143,9 @@ function M.run(o)
   local good = result.ok ~= false
   if o.json then
     out.envelope("preset run", good, { preset = spec.name, params = params, result = result.data or json.null,
-      runs = json.array(ctx.runs) }, result.errors, o.version)
+      runs = json.array(ctx.runs), change = change or json.null }, result.errors, o.version)
   else
-    io.write(result.text or "")
+    io.write(result.text or "", M.change_text(change))
   end
   return good and EXIT_OK or EXIT_FAILURE
 end

@@ -16,8 +16,15 @@
 --- taken, ends as status "failed" with a `why` naming the holder. Its run is recorded before it
 --- starts, so the lock names the run. ctx:agents given two writers in one batch raises: writers
 --- side by side on one work tree are a bug in the preset; run them one after another.
+---
+--- Where writers write: a preset run's first writer makes one worktree for the whole preset run,
+--- and every later step runs there; the user's tree changes only with `sidecar run apply` of the
+--- run ctx:close names (stdlib/preset_worktree.lua). Every agent run's gates are weighed
+--- (stdlib/gates.lua: cfg.gates, the preset's task); a gate-blocked step has status "blocked"
+--- and its blockers as `why`. The writer lock still keeps writers one at a time.
 local errors = require("errors")
 local json = require("json")
+local preset_worktree = require("preset_worktree")
 local proc = require("proc")
 local route = require("route")
 local runners = require("runners")
@@ -29,15 +36,17 @@ local M = {}
 
 local Ctx = {}
 Ctx.__index = Ctx
+local writers_in, settle_batch -- below
 
----@param o table  {repo, preset (the definition), params, dry_run, runner, model, jobs}
+---@param o table  {repo, preset (the definition), params, dry_run, runner, model, jobs, worktree
+---(true: writers work in the preset run's worktree, as `sidecar preset run` asks; else in place)}
 function M.new(o)
   local root = (o.repo or ".") .. "/.agent"
   local cfg = assert(require("config").load(root))
   runs.register_config_runners(cfg)
   return setmetatable({ repo = o.repo or ".", root = root, preset = o.preset, params = o.params or {},
     dry_run = o.dry_run or false, cfg = cfg, overrides = { runner = o.runner, model = o.model },
-    jobs = o.jobs or 4, runs = {} }, Ctx)
+    jobs = o.jobs or 4, runs = {}, use_worktree = o.worktree == true }, Ctx)
 end
 
 function Ctx:progress(fmt, ...)
@@ -54,13 +63,18 @@ function Ctx:store()
   return self.s
 end
 
+---Ends the preset run: its worktree's folder goes; returns what preset_worktree.close returns
+---(the run that carries the change and the apply/discard commands), or nil.
 function Ctx:close()
+  local done
   if self.s then
+    done = preset_worktree.close(self)
     self.task.status = "done"
     self.s:update_task(self.task)
     self.s:close()
     self.s = nil
   end
+  return done
 end
 
 ---Where work of `kind` goes: {runner, model, sandbox, tier, why} (stdlib/route.lua).
@@ -139,7 +153,17 @@ end
 local function finished(self, o, r, record)
   self.runs[#self.runs + 1] = record.run_id
   return { run_id = record.run_id, status = record.status, output = read_output(self.root, record.run_id),
-    record = record, route = r, lens = o.lens, role = o.role, why = record.failure_reason }
+    record = record, route = r, lens = o.lens, role = o.role, why = M.why(record) }
+end
+
+---Why a run did not simply finish: its failure, or for a blocked run its blockers.
+function M.why(record)
+  if record.failure_reason then
+    return record.failure_reason
+  end
+  if record.status == "blocked" and type(record.blockers) == "table" and #record.blockers > 0 then
+    return table.concat(record.blockers, "; ")
+  end
 end
 
 -- The options of one agent run: a route, the prompt, the record fields.
@@ -209,15 +233,28 @@ function Ctx:agent(o)
   local opts = runs.agent_options(self.cfg, r.runner, st)
   opts.store, opts.repo, opts.prompt, opts.task_id, opts.agent_role, opts.record = s, self.repo, o.prompt,
       self.task.task_id, o.role, st.record
-  local lock, busy
+  opts.gates, opts.task = self.cfg.gates, self.task
+  local lock, busy, w, failed
   if is_writer(r) then
     lock, opts.run_id, busy = hold_writer(self, o, r, st)
     if not lock then
       return { run_id = opts.run_id, status = "failed", why = busy, route = r, lens = o.lens, role = o.role }
     end
+    w, failed = preset_worktree.enter(self, opts)
+    if failed then
+      lock:release()
+      self.runs[#self.runs + 1] = failed.run_id
+      return { run_id = failed.run_id, status = "failed", why = failed.failure_reason, route = r, lens = o.lens,
+        role = o.role }
+    end
+  else
+    opts.repo = preset_worktree.place(self)
   end
   self:progress("%s%s on %s (%s)", o.kind or "scan", o.lens and (" [" .. o.lens .. "]") or "", r.runner, r.why)
   local ok, record, message = pcall(require("agent_run").execute, opts)
+  if ok and record then
+    ok, record = pcall(preset_worktree.finish, self, record, w) -- under the lock: it commits on the branch
+  end
   if lock then
     lock:release() -- on an error (Ctrl-C included) too
   end
@@ -231,8 +268,8 @@ function Ctx:agent(o)
   return finished(self, o, r, record)
 end
 
--- ctx:agents refuses a batch with two writers: side by side they would edit one work tree at once.
-local function check_one_writer(self, list)
+-- The writers of a batch, as "2 (role, sandbox workspace-write)".
+function writers_in(self, list)
   local writers = {}
   for i, o in ipairs(list) do
     local r = plan(self, o)
@@ -240,6 +277,49 @@ local function check_one_writer(self, list)
       writers[#writers + 1] = ("%d (%s, sandbox %s)"):format(i, o.role or o.kind or "scan", r.sandbox)
     end
   end
+  return writers
+end
+
+-- After a batch: the writer's result recorded (only now, so no reader saw its branch move), its
+-- lock released; readers that shared its worktree judged on their own effect.
+function settle_batch(self, out, writer, readers)
+  if writer and writer.record then
+    preset_worktree.finish(self, writer.record, writer.w)
+  end
+  if writer and writer.lock then
+    writer.lock:release()
+  end
+  for _, p in ipairs(readers) do
+    local record = preset_worktree.judge(self, p.record, writer and writer.record)
+    out[p.i].status, out[p.i].why = record.status, M.why(record)
+  end
+end
+
+-- A batch's writer: the lock, then the preset's worktree; job (its worker's) then points there.
+-- False (out[p.i] says why) when either could not be had.
+local function start_writer(self, p, out, job)
+  local busy, failed
+  p.lock, p.run_id, busy = hold_writer(self, p.o, p.r, p.st)
+  if not p.lock then
+    out[p.i] = { run_id = p.run_id, status = "failed", why = busy, route = p.r, lens = p.o.lens, role = p.o.role }
+    return false
+  end
+  local opts = { run_id = p.run_id, sandbox = p.r.sandbox, prompt = p.o.prompt, record = p.st.record }
+  p.w, failed = preset_worktree.enter(self, opts)
+  if failed then
+    p.lock:release()
+    out[p.i] = { run_id = failed.run_id, status = "failed", why = failed.failure_reason, route = p.r,
+      lens = p.o.lens, role = p.o.role }
+    self.runs[#self.runs + 1] = failed.run_id
+    return false
+  end
+  job.repo, job.root, job.run_id, job.gates = opts.repo, self.s.root, p.run_id, true
+  return true
+end
+
+-- ctx:agents refuses a batch with two writers: side by side they would edit one work tree at once.
+local function check_one_writer(self, list)
+  local writers = writers_in(self, list)
   if #writers > 1 then
     errors.raise("two_writers", ("ctx:agents: steps %s may %s write to the work tree; at most one writer runs at "
       .. "a time (many readers, one writer): run the writers one after another with ctx:agent"):format(
@@ -263,31 +343,36 @@ function Ctx:agents(list)
       pending[#pending + 1] = { i = i, o = o, r = r, st = st }
     end
   end
-  local s = #pending > 0 and self:store() or nil
-  local running = {}
+  if #pending > 0 then
+    self:store()
+  end
+  -- The batch's tree, fixed as it starts (see stdlib/preset_worktree.lua): readers that share the
+  -- preset's worktree with a writer are judged after the batch, on their own effect.
+  local repo, root = preset_worktree.place(self)
+  local shared = self.wt ~= nil and #writers_in(self, list) > 0
+  local running, writer, readers = {}, nil, {}
   local function start(p)
+    local job = { root = root, repo = repo, runner = p.r.runner, settings = p.st, prompt = p.o.prompt,
+      task_id = self.task.task_id, gates = not shared }
     if is_writer(p.r) then
-      local busy
-      p.lock, p.run_id, busy = hold_writer(self, p.o, p.r, p.st)
-      if not p.lock then
-        out[p.i] = { run_id = p.run_id, status = "failed", why = busy, route = p.r, lens = p.o.lens, role = p.o.role }
+      if not start_writer(self, p, out, job) then
         return
       end
+      writer = p
     end
     self:progress("%s%s on %s (%s)", p.o.kind or "scan", p.o.lens and (" [" .. p.o.lens .. "]") or "", p.r.runner, p.r.why)
-    local job = { root = s.root, repo = self.repo, runner = p.r.runner, settings = p.st, prompt = p.o.prompt,
-      task_id = self.task.task_id, run_id = p.run_id }
     p.handle = proc.spawn({ proc.executable(), "-e", "os.exit(require('preset_worker').main())" },
       { stdin = json.encode(job), stdout = true, stderr = { collect = true }, max_output = 8192 })
     running[#running + 1] = p
   end
   local function finish(p, res)
-    if p.lock then
-      p.lock:release()
-    end
     local ok, record = pcall(json.decode, res.stdout or "")
     if ok and type(record) == "table" and record.run_id then
       out[p.i] = finished(self, p.o, p.r, record)
+      p.record = record
+      if not is_writer(p.r) then
+        readers[#readers + 1] = p
+      end
     else
       local why = (res.stderr or ""):match("([^\n]+)\n*$") or "the worker failed"
       fail_reserved(self, p.run_id, why)
@@ -313,6 +398,7 @@ function Ctx:agents(list)
         finish(table.remove(running, k), h:wait())
       end
     end
+    settle_batch(self, out, writer, shared and readers or {})
   end)
   if not ok then -- an error or Ctrl-C: no lock outlives the batch
     for _, p in ipairs(pending) do
@@ -323,6 +409,11 @@ function Ctx:agents(list)
     error(err, 0)
   end
   return out
+end
+
+---The folder the preset's work is in: its worktree once a writer made one, else the repository.
+function Ctx:workdir()
+  return (preset_worktree.place(self))
 end
 
 ---Runs git in the repository: its stdout, or nil and why.

@@ -1,6 +1,7 @@
 --- One agent run of a preset's ctx:agents, in a process of its own: the job comes as JSON on
---- stdin ({root, repo, runner, settings, prompt, task_id, run_id?}: run_id a run recorded ahead,
---- as a writer's is); the run record goes to stdout.
+--- stdin ({root, repo, runner, settings, prompt, task_id, run_id?, gates?}: run_id a run recorded
+--- ahead, as a writer's is; gates true: weigh the run's gates here, with config's policy and the
+--- preset's task, else the preset weighs them after its batch); the run record goes to stdout.
 local json = require("json")
 
 local M = {}
@@ -13,6 +14,9 @@ function M.main()
   opts.store, opts.repo, opts.prompt, opts.task_id, opts.agent_role, opts.record = s, job.repo, job.prompt,
       job.task_id, job.settings.agent_role, job.settings.record
   opts.run_id = job.run_id
+  if job.gates then
+    opts.gates, opts.task = cfg.gates, s:get_task(job.task_id)
+  end
   local record, message = require("agent_run").execute(opts)
   s:close()
   if not record then

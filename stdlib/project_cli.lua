@@ -14,7 +14,8 @@ M.FEATURES = {
   "tasks", "task-packets-1.0", "runs", "dry-run", "pipelines", "replay", "same-prompt-replay", "edit-prompt",
   "validation-kinds", "auto-approve", "review", "decision-md", "queue", "start-ready", "background-runs",
   "sessions", "usage", "store-check", "store-rebuild", "prepare", "doctor", "model-server", "json-envelope",
-  "lua-scripts", "repl",
+  "lua-scripts", "repl", "redaction", "secret-rules", "gates", "push-block", "worktrees", "run-apply",
+  "worker-reconcile",
 }
 
 local function exists(path)

@@ -31,6 +31,8 @@ local function open(o, command)
   return s, cfg
 end
 
+M.open = open -- for the commands in run_queue_cli.lua and run_worktree_cli.lua
+
 local function check_id(o, command, kind, id)
   local pattern = kind == "run" and "^R%-%d+$" or nil
   if kind == "run" and not id:match(pattern) then

@@ -5,21 +5,14 @@ local json = require("json")
 local out = require("cli_output")
 local run_queue = require("run_queue")
 local runs = require("runs")
-local task_cli = require("task_cli")
 
 local M = {}
 
 local EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
 local failed = out.fail
-
--- The store and config, or nil and the exit status after saying why.
-local function open(o, command)
-  local s, cfg = runs.open(task_cli.root(o))
-  if not s then
-    return nil, failed(o, command, task_cli.hint(o, cfg))
-  end
-  return s, cfg
+local open = function(o, command)
+  return require("run_cli").open(o, command)
 end
 
 ---`sidecar run queue`

@@ -56,6 +56,7 @@ exec_repo done two_steps
 expect_run "executor: complete in 2 iterations" 0 "" \
   "iteration 1 of 3.*implement on command.*iteration 2 of 3.*complete: Greeting and farewell written" -- "${TE[@]}"
 golden task-executor-complete.txt "$work/out"
+cp "$work/out" "$work/complete.txt"
 expect_run "executor: the first prompt has no previous iteration" 1 "" "" -- grep -q "Previous iteration" .agent/runs/R-0001/prompt.md
 expect_run "executor: the second is told what the first did" 0 \
   "## Previous iteration\n\nThis is iteration 2 of at most 3.*- Created greet.txt.*- greet.txt \(created\).*Wrote the greeting. Remaining: the farewell file." \
@@ -65,7 +66,13 @@ expect_run "executor: the prompt lints clean" 0 "^prompt lint: no warnings\n$" "
   local pk = require("prompt_kit"); local f = assert(io.open(".agent/runs/R-0001/prompt.md")); print(pk.lint_text(pk.lint(f:read("a"))))'
 eq "executor: the run records the route" "workspace-write implement strong task-executor implementer" \
   "$(R=.agent/runs/R-0001/run.json; echo $(jv .sandbox <$R) $(jv .route.kind <$R) $(jv .route.tier <$R) $(jv .preset <$R) $(jv .agent_role <$R))"
+# The implementers wrote in the preset run's worktree: the last one's run carries both iterations.
+eq "executor: the user's tree is untouched" "" "$(ls greet.txt farewell.txt 2>/dev/null)"
+eq "executor: the printed apply command names the last implementer" "R-0002" \
+  "$(grep -oP '^  sidecar run apply \KR-[0-9]+' "$work/complete.txt")"
+expect_run "executor: run apply brings the change" 0 "" "" -- "$S" run apply R-0002
 eq "executor: files written" "hello bye" "$(cat greet.txt farewell.txt | tr '\n' ' ' | sed 's/ $//')"
+eq "executor: only the main tree is left, no sidecar branch" "1|" "$(git worktree list | wc -l)|$(git branch --list 'sidecar/*')"
 
 git_repo done_json && cp "$work/done/.agent/config.lua" .agent/ && cp "$work/done/plan.md" .
 "${TE[@]}" --json >result.json 2>/dev/null

@@ -82,8 +82,19 @@ for p in $PRESETS; do
 $(jv .data.preset <"$work/$p.json")"
 done
 lock_gone "after the presets"
-eq "review-fix-verify: the implementer's fix is in the work tree" "    return a / b if b else None" \
-  "$(reset; run_preset review-fix-verify --runner command >/dev/null 2>&1; sed -n 2p src/calc.py)"
+# The writers work in the preset run's worktree: the user's tree changes only with `run apply`.
+reset
+run_preset review-fix-verify --runner command >"$work/rfv.out" 2>/dev/null
+eq "review-fix-verify: the user's tree is untouched" "    return a / b" "$(sed -n 2p src/calc.py)"
+apply_id=$(grep -oP '^  sidecar run apply \KR-[0-9]+' "$work/rfv.out")
+eq "review-fix-verify: the apply command names the implementer's run" "implementer" \
+  "$("$S" run show "$apply_id" --json | "$S" -e 'print(require("json").decode(io.read("a")).data.agent_role)')"
+expect_run "review-fix-verify: run apply brings the change" 0 "" "" -- "$S" run apply "$apply_id"
+eq "review-fix-verify: exactly the implementer's fix is in the work tree" "    return a / b if b else None|src/calc.py" \
+  "$(sed -n 2p src/calc.py)|$(git status --short | cut -c4- | tr '\n' ' ' | sed 's/ $//')"
+eq "review-fix-verify: the change kept the user's uncommitted edit" "def twice(x):" "$(grep -o 'def twice(x):' src/calc.py)"
+eq "review-fix-verify: only the main tree is left" "1" "$(git worktree list | wc -l)"
+eq "review-fix-verify: the run's branch is gone" "" "$(git branch --list "sidecar/$apply_id")"
 eq "the writer's run is recorded with its sandbox" "implementer workspace-write review" \
   "$("$S" run list --json | "$S" -e 'for _, r in ipairs(require("json").decode(io.read("a")).data) do
     if r.agent_role == "implementer" then print(r.agent_role .. " " .. r.sandbox .. " " .. r.status) break end end')"
@@ -126,7 +137,7 @@ FAKE_STATE=$work/state1 expect_run "review-fix-verify: a failed verification esc
   "" -- run_preset review-fix-verify --runner command
 reset
 FAKE_STATE=$work/state2 expect_run "review-fix-verify: a second round fixes what the first did not" 0 \
-  "^# review-fix-verify: pass.*## Round 1.*Verification: fail.*## Round 2.*Verification: pass.*pass after 2 rounds\.\n$" \
+  "^# review-fix-verify: pass.*## Round 1.*Verification: fail.*## Round 2.*Verification: pass.*pass after 2 rounds\.\n\nChanges \(made in a worktree; your work tree is untouched\): src/calc\.py\n  sidecar run apply R-[0-9]+ .*\n  sidecar run discard R-[0-9]+ .*\n$" \
   "" -- run_preset review-fix-verify --runner command --param max_rounds=2
 reset
 expect_run "review-fix-verify: a reviewer's wrong answer is re-prompted once" 0 \
@@ -197,5 +208,54 @@ eq "two writers in one batch: nothing ran" "$runs_before" "$(ls .agent/runs | wc
 expect_run "ctx:agents: one writer among readers runs" 0 "^one writer: review review review\n" "" -- \
   "$S" preset run two-writers --runner command --param one=true
 lock_gone "after a batch"
+
+# --- the preset run's worktree and its gates ----------------------------------------------------
+# Runners that are scripts: editors append to README.md; in the batch, the writer edits once all
+# both readers have started (so they see its edit while they run), and the readers end once it
+# has; the committer commits.
+new_repo gated
+mkdir "$work/bin" "$work/sync"
+wait_for() { echo "i=0; while [ $1 ] && [ \$i -lt 1200 ]; do sleep 0.05; i=\$((i+1)); done"; }
+printf '%s\n' "printf '# first\\n' >>README.md" >"$work/bin/editor.sh"
+printf '%s\n' "$(wait_for "\$(ls $work/sync/started.* 2>/dev/null | wc -l) -lt 2")" \
+  "printf '# second\\n' >>README.md; touch $work/sync/written" >"$work/bin/editor2.sh"
+printf '%s\n' "touch $work/sync/started.\$\$" "$(wait_for "! -e $work/sync/written")" "echo fine" >"$work/bin/reader.sh"
+printf '%s\n' "grep -c '^# [fs][ie]' README.md" >"$work/bin/checker.sh"
+printf '%s\n' "printf '# c\\n' >>README.md && git -c user.email=a@b -c user.name=a commit -qam agent-commit && echo done" \
+  >"$work/bin/committer.sh"
+BIN=$work/bin "$S" -e '
+  local f = assert(io.open(".agent/config.lua")); local text = f:read("a"); f:close()
+  local add = ""
+  for _, n in ipairs({ "editor", "editor2", "reader", "checker", "committer" }) do
+    add = add .. ("    %s = { command = { \"sh\", %q } },\n"):format(n, os.getenv("BIN") .. "/" .. n .. ".sh")
+  end
+  text = text:gsub("  runners = {\n", function() return "  runners = {\n" .. add end, 1)
+  f = assert(io.open(".agent/config.lua", "w")); f:write(text); f:close()'
+mkdir -p .agent/presets && cp "$F/mixed_batch.lua" .agent/presets/mixed-batch.lua
+status_before=$(git status --short)
+expect_run "mixed batch: readers beside a writer in the shared worktree are not blocked" 0 \
+  "^first review -\nreader1 review -\nwriter review -\nreader2 review -\nafter review -\nafter saw: 2 \n\nChanges \(made in a worktree; your work tree is untouched\): README\.md\n  sidecar run apply R-[0-9]+ " \
+  "" -- "$S" preset run mixed-batch
+eq "mixed batch: the user's tree is untouched" "$status_before" "$(git status --short)"
+reader1=$(grep -oP 'R-[0-9]+' <<<"$("$S" run list --json | "$S" -e 'for _, r in ipairs(require("json").decode(io.read("a")).data) do
+  if r.agent_role == "reader1" then print(r.run_id) break end end')")
+"$S" run show "$reader1" --json >"$work/reader1.json"
+eq "mixed batch: the reader saw the writer's edit, and was judged on its own effect" \
+  "README.md review passed" "$(jv .data.changed_files.1 <"$work/reader1.json") $(jv .data.status <"$work/reader1.json") \
+$(jv .data.gates.results.read_only_changes.verdict <"$work/reader1.json")"
+eq "mixed batch: the judgement says how" "1" "$(jv .data.gates.judged <"$work/reader1.json" | grep -c "own effect")"
+apply_id=$(grep -oP '^  sidecar run apply \KR-[0-9]+' "$work/out")
+expect_run "mixed batch: run apply brings both writers' edits" 0 "" "" -- "$S" run apply "$apply_id"
+eq "mixed batch: README.md has both edits" "# first|# second" "$(grep '^# [fs][ie]' README.md | tr '\n' '|' | sed 's/|$//')"
+eq "mixed batch: only the main tree is left" "1" "$(git worktree list | wc -l)"
+git checkout -q README.md
+
+head_before=$(git rev-parse HEAD)
+expect_run "a preset writer that commits is blocked by the commit gate" 0 \
+  "^committer blocked made 1 commit \([0-9a-f]{7} \"agent-commit\"\)\n" "" -- "$S" preset run mixed-batch --param commit=true
+eq "the commit stayed in the worktree: the user's HEAD did not move" "$head_before" "$(git rev-parse HEAD)"
+discard_id=$(grep -oP '^  sidecar run discard \KR-[0-9]+' "$work/out")
+expect_run "the blocked writer's change is discarded" 0 "" "" -- "$S" run discard "$discard_id"
+eq "after discard: only the main tree, no sidecar branch" "1|" "$(git worktree list | wc -l)|$(git branch --list 'sidecar/*')"
 
 finish
