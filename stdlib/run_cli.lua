@@ -107,19 +107,24 @@ local function session_run(s, task_id)
   end
 end
 
+-- `sidecar run --worker R-…`: a background run's worker.
+local function work(o)
+  local s, cfg = open(o, "run")
+  if not s then
+    return cfg
+  end
+  local run, message = run_background.work(s, cfg, o.worker)
+  s:close()
+  if not run then
+    return failed(o, "run", message)
+  end
+  return GOOD[run.status] and EXIT_OK or EXIT_FAILURE
+end
+
 ---`sidecar run T-0001`, and the background worker (`--worker R-…`).
 function M.run(o)
   if o.worker then
-    local s, cfg = open(o, "run")
-    if not s then
-      return cfg
-    end
-    local run, message = run_background.work(s, cfg, o.worker)
-    s:close()
-    if not run then
-      return failed(o, "run", message)
-    end
-    return GOOD[run.status] and EXIT_OK or EXIT_FAILURE
+    return work(o)
   end
   if not o.task then
     return failed(o, "run", "which task? sidecar run T-0001 (or sidecar run --help for the subcommands)", EXIT_USAGE)
@@ -137,13 +142,13 @@ function M.run(o)
     s:close()
     return failed(o, "run", ("no task %s (see sidecar task list)"):format(o.task))
   end
-  -- A task stored before a rule refused its inputs (or imported with an older Sidecar) is refused here.
-  local refused = require("task_packet").refused_inputs(task)
+  -- A task stored before a rule refused its inputs (or imported by an older Sidecar) stops here.
+  local refused = task_packet.refused_inputs(task)
+  local st, why = runs.settings(cfg, task, o)
   if refused then
     s:close()
     return failed(o, "run", ("task %s: %s"):format(task.task_id, refused))
   end
-  local st, why = runs.settings(cfg, task, o)
   if not st then
     s:close()
     return failed(o, "run", why, EXIT_USAGE)
