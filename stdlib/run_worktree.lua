@@ -138,6 +138,7 @@ local function plan_of(task, id, p, prev)
   if not plan.tree then
     plan.tree = git.tree_of(p.top, plan.start)
   end
+  plan.head_tree = plan.tree -- the start commit's own tree
   if not plan.base_tree then
     plan.base_commit, plan.base_tree = plan.start, plan.tree
   end
@@ -163,6 +164,7 @@ local function make(p, plan, wc, id)
   local snap, snap_why = snapping:wait()
   if made and snap and snap.head then
     plan.start, plan.base_commit, plan.base_tree, plan.tree = snap.head, snap.head, snap.tree, snap.tree
+    plan.head_tree = snap.head_tree
     local ok = snap.tree == snap.head_tree -- nothing uncommitted: the worktree is there already
     if not ok then
       ok, why = git.advance(plan.path, snap.tree)
@@ -181,6 +183,7 @@ local function make(p, plan, wc, id)
   -- A repository without commits: the branch starts at a commit of the snapshot.
   spec.start = git.commit(p.top, snap.tree, nil, ("sidecar %s: base (a repository without commits)"):format(id))
   spec.tree, plan.start, plan.base_tree, plan.tree = snap.tree, spec.start, snap.tree, snap.tree
+  plan.head_tree = snap.tree
   return git.create(p.top, spec)
 end
 
@@ -232,7 +235,8 @@ function M.enter(s, cfg, task, st, o, extra)
   end
   local wt = { path = plan.path, branch = plan.branch, repo = p.top, base_commit = plan.base_commit or json.null,
     base_tree = plan.base_tree, start_commit = plan.start, created_branch = plan.created_branch,
-    custom_path = plan.custom_path, reused_from = plan.reused_from, state = "open", from_spare = made.warm }
+    custom_path = plan.custom_path, reused_from = plan.reused_from, state = "open", from_spare = made.warm,
+    start_tree = plan.tree, start_head_tree = plan.head_tree }
   run.worktree = wt -- saved as the agent starts (agent_run keeps o.record.worktree), or on a failure
   local dir = plan.path .. (p.prefix ~= "" and ("/" .. p.prefix:gsub("/$", "")) or "")
   local ok
@@ -270,6 +274,21 @@ local function commit_message(run)
   return table.concat(lines, "\n")
 end
 
+-- What the agent run has read already and finish need not read again: the files changed (its
+-- diff ran from the tree the worktree started with, which is the base only in a fresh run whose
+-- files no setup changed) and the tree of the commit the agent left (when it made none).
+local function known_of(run, w, after)
+  local known = {}
+  if type(run.changes) == "table" and after.tree == run.tree_after and not w.setup and w.start_tree
+      and w.start_tree == w.base_tree then
+    known.files = run.changes
+  end
+  if after.head and after.head == w.start_commit and type(w.start_head_tree) == "string" then
+    known.head_tree = w.start_head_tree
+  end
+  return known
+end
+
 -- Reads the worktree's files into the result: changes.patch (base to now, in `files` for the
 -- caller to write), the files, and a commit on the run's branch (on top of whatever HEAD the
 -- agent left). True or nil, why.
@@ -285,7 +304,7 @@ local function record_result(run, w, files)
     return nil, "the run's result could not be read: " .. why
   end
   local change
-  change, why = git.change(w.repo, w.base_tree, after.tree, after.head)
+  change, why = git.change(w.repo, w.base_tree, after.tree, after.head, known_of(run, w, after))
   if not change then
     return nil, why
   end

@@ -159,18 +159,26 @@ end
 ---What changed from tree `from` to tree `to`, read side by side: {files (as diff_files), patch
 ---(binary files included: `git apply` takes it), head_tree (the tree of commit `head`, when
 ---given)}, or nil and why.
-function M.change(dir, from, to, head)
-  local lists = { with(NAMES, from, to), with(PATCH, from, to) }
-  if head then
-    lists[3] = { "rev-parse", "--verify", "--quiet", head .. "^{tree}" }
+---`known` (optional) holds what the caller knows already, and is not read again: files (the
+---same list, from the agent run's own diff), head_tree.
+function M.change(dir, from, to, head, known)
+  known = known or {}
+  local lists, at = { with(PATCH, from, to) }, {}
+  if not known.files then
+    lists[#lists + 1], at.files = with(NAMES, from, to), #lists + 1
   end
-  local r = M.many(dir, lists)
-  for i = 1, 2 do
+  if head and not known.head_tree then
+    lists[#lists + 1], at.head = { "rev-parse", "--verify", "--quiet", head .. "^{tree}" }, #lists + 1
+  end
+  -- A lone git needs no pool of workers.
+  local r = #lists == 1 and { { M.git(dir, lists[1]) } } or M.many(dir, lists)
+  for i = 1, at.files or 1 do
     if not r[i][1] then
       return nil, r[i][2]
     end
   end
-  return { files = parse_names(r[1][1]), patch = r[2][1], head_tree = r[3] and r[3][1] and r[3][1]:match("%x+") }
+  return { files = known.files or parse_names(r[at.files][1]), patch = r[1][1],
+    head_tree = known.head_tree or (at.head and r[at.head][1] and r[at.head][1]:match("%x+")) }
 end
 
 ---The git folder a worktree's `.git` file names ("gitdir: /repo/.git/worktrees/R-0001").
