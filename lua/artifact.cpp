@@ -173,12 +173,7 @@ int open_host_artifact(lua_State* L) {
       {"open", guarded<artifact_open>},
       {nullptr, nullptr},
   };
-  if (luaL_newmetatable(L, kDirType)) {
-    luaL_setfuncs(L, meta, 0);
-    luaL_newlib(L, methods);
-    lua_setfield(L, -2, "__index");
-  }
-  lua_pop(L, 1);
+  register_type(L, kDirType, meta, methods);
   luaL_newlib(L, functions);
   return 1;
 }

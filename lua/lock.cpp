@@ -88,12 +88,7 @@ int open_host_lock(lua_State* L) {
       {"try", guarded<lock_try>},
       {nullptr, nullptr},
   };
-  if (luaL_newmetatable(L, kLockType)) {
-    luaL_setfuncs(L, meta, 0);
-    luaL_newlib(L, methods);
-    lua_setfield(L, -2, "__index");
-  }
-  lua_pop(L, 1);
+  register_type(L, kLockType, meta, methods);
   luaL_newlib(L, functions);
   return 1;
 }

@@ -22,6 +22,7 @@
 #include "modules.hpp"
 #include "process_detach.hpp"
 #include "process_loop.hpp"
+#include "userdata_box.hpp"
 
 namespace sidecar::lua {
 namespace {
@@ -711,12 +712,7 @@ int open_host_proc(lua_State* L) {
       {"alive", guarded<proc_alive>},
       {nullptr, nullptr},
   };
-  if (luaL_newmetatable(L, kHandleType)) {
-    luaL_setfuncs(L, handle_meta, 0);
-    luaL_newlib(L, handle_methods);
-    lua_setfield(L, -2, "__index");
-  }
-  lua_pop(L, 1);
+  register_type(L, kHandleType, handle_meta, handle_methods);
   lua_newtable(L);
   lua_rawsetp(L, LUA_REGISTRYINDEX, &kLiveKey);
 

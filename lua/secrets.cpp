@@ -249,12 +249,7 @@ int open_host_secrets(lua_State* L) {
       {"stream", guarded<secrets_stream>},
       {nullptr, nullptr},
   };
-  if (luaL_newmetatable(L, kStreamType)) {
-    luaL_setfuncs(L, meta, 0);
-    luaL_newlib(L, methods);
-    lua_setfield(L, -2, "__index");
-  }
-  lua_pop(L, 1);
+  register_type(L, kStreamType, meta, methods);
   luaL_newlibtable(L, functions);
   new (lua_newuserdatauv(L, sizeof(Box), 0)) Box();
   if (luaL_newmetatable(L, kRedactorType)) {

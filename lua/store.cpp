@@ -567,12 +567,7 @@ int open_host_store(lua_State* L) {
       {"parse_id", guarded<store_parse_id>},
       {nullptr, nullptr},
   };
-  if (luaL_newmetatable(L, kStoreType)) {
-    luaL_setfuncs(L, meta, 0);
-    luaL_newlib(L, methods);
-    lua_setfield(L, -2, "__index");
-  }
-  lua_pop(L, 1);
+  register_type(L, kStoreType, meta, methods);
   luaL_newlib(L, functions);
   lua_pushinteger(L, RunStore::kSchemaVersion);
   lua_setfield(L, -2, "SCHEMA_VERSION");

@@ -198,12 +198,7 @@ int open_host_telemetry(lua_State* L) {
       {"valid_kind", guarded<telemetry_valid_kind>},
       {nullptr, nullptr},
   };
-  if (luaL_newmetatable(L, kRecorderType)) {
-    luaL_setfuncs(L, meta, 0);
-    luaL_newlib(L, methods);
-    lua_setfield(L, -2, "__index");
-  }
-  lua_pop(L, 1);
+  register_type(L, kRecorderType, meta, methods);
   luaL_newlib(L, functions);
   return 1;
 }

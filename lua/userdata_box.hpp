@@ -42,6 +42,18 @@ int box_close(lua_State* L) {
   return 0;
 }
 
+// Makes the metatable of a handle type once: `meta` (__close, __gc, __tostring...) and `methods`
+// as its __index. Both lists end with {nullptr, nullptr}. Leaves the stack as it was.
+inline void register_type(lua_State* L, const char* type, const luaL_Reg* meta, const luaL_Reg* methods) {
+  if (luaL_newmetatable(L, type)) {
+    luaL_setfuncs(L, meta, 0);
+    lua_newtable(L);
+    luaL_setfuncs(L, methods, 0);
+    lua_setfield(L, -2, "__index");
+  }
+  lua_pop(L, 1);
+}
+
 template <typename Holder, const char* Type>
 int box_gc(lua_State* L) {
   to_box<Holder>(L, Type)->~UserdataBox<Holder>();

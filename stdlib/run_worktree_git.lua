@@ -12,6 +12,7 @@
 --- own time stays what git's racy-file check needs. A spare is not a git worktree: git knows
 --- nothing of it (`git worktree list` shows no spare).
 local proc = require("proc")
+local worktree = require("worktree")
 
 local M = {}
 
@@ -124,8 +125,6 @@ function M.delete_branch(dir, branch, old)
   return M.git(dir, { "update-ref", "-d", "refs/heads/" .. branch, old })
 end
 
-local STATUS = { A = "added", M = "modified", D = "deleted", T = "type_changed" }
-
 local NAMES = { "diff-tree", "-r", "-z", "--no-renames", "--name-status" }
 local PATCH = { "diff-tree", "-r", "-p", "--binary", "--full-index", "--no-renames", "--no-color" }
 
@@ -134,26 +133,13 @@ local function with(args, ...)
   return table.move({ ... }, 1, select("#", ...), #out + 1, out)
 end
 
--- diff-tree -z --name-status output as {{path, change}} sorted by path.
-local function parse_names(out)
-  local fields, files = {}, {}
-  for field in out:gmatch("([^%z]+)") do
-    fields[#fields + 1] = field
-  end
-  for i = 1, #fields - 1, 2 do
-    files[#files + 1] = { path = fields[i + 1], change = STATUS[fields[i]:sub(1, 1)] or fields[i] }
-  end
-  table.sort(files, function(a, b) return a.path < b.path end)
-  return files
-end
-
 ---The files that differ between two trees: {{path, change = added|modified|...}} sorted by path.
 function M.diff_files(dir, from, to)
   local out, why = M.git(dir, with(NAMES, from, to))
   if not out then
     return nil, why
   end
-  return parse_names(out)
+  return worktree.name_status(out)
 end
 
 ---What changed from tree `from` to tree `to`, read side by side: {files (as diff_files), patch
@@ -177,7 +163,7 @@ function M.change(dir, from, to, head, known)
       return nil, r[i][2]
     end
   end
-  return { files = known.files or parse_names(r[at.files][1]), patch = r[1][1],
+  return { files = known.files or worktree.name_status(r[at.files][1]), patch = r[1][1],
     head_tree = known.head_tree or (at.head and r[at.head][1] and r[at.head][1]:match("%x+")) }
 end
 

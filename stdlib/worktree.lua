@@ -210,6 +210,22 @@ end
 
 local STATUS = { A = "added", M = "modified", D = "deleted", T = "type_changed" }
 
+---The output of a `-z --name-status` diff (diff-index, diff-tree) as {{path, change =
+---added|modified|deleted|type_changed}}, sorted by path.
+---@param out string
+---@return table[]
+function M.name_status(out)
+  local fields, files = {}, {}
+  for field in out:gmatch("([^%z]+)") do
+    fields[#fields + 1] = field
+  end
+  for i = 1, #fields - 1, 2 do
+    files[#files + 1] = { path = fields[i + 1], change = STATUS[fields[i]:sub(1, 1)] or fields[i] }
+  end
+  table.sort(files, function(a, b) return a.path < b.path end)
+  return files
+end
+
 ---The files that differ between a snapshot and the work tree now: {head_before, head_after,
 ---tree_before, tree_after, files = {{path, change = added|modified|deleted|type_changed}}}
 ---sorted by path; nil and why when it cannot be told.
@@ -241,17 +257,9 @@ function M.changes(repo, before)
   if not diff then
     return nil, why
   end
-  local files, fields = {}, {}
-  for field in diff:gmatch("([^%z]+)") do
-    fields[#fields + 1] = field
-  end
-  for i = 1, #fields - 1, 2 do
-    files[#files + 1] = { path = fields[i + 1], change = STATUS[fields[i]:sub(1, 1)] or fields[i] }
-  end
-  table.sort(files, function(a, b) return a.path < b.path end)
   return {
     head_before = before.head, head_after = head_after, tree_before = before.tree, tree_after = trimmed(tree),
-    files = files,
+    files = M.name_status(diff),
   }
 end
 
