@@ -19,6 +19,7 @@
 #include "signals.hpp"
 #include "store_command.hpp"
 #include "task_command.hpp"
+#include "trust_command.hpp"
 #include "version.hpp"
 
 namespace fs = std::filesystem;
@@ -187,6 +188,8 @@ int main(int argc, char** argv) {
   sidecar::cli::add_preset_commands(app, preset);
   sidecar::cli::StoreCommands store;
   sidecar::cli::add_store_commands(app, store);
+  sidecar::cli::TrustCommand trust;
+  sidecar::cli::add_trust_command(app, trust);
   bool doctor_json = false;
   CLI::App* doctor = app.add_subcommand(
       "doctor", "Check each runner's CLI: on PATH, its version, the flags Sidecar relies on, and what to do if not");
@@ -206,11 +209,11 @@ int main(int argc, char** argv) {
     if (args[i].empty() || args[i][0] == '-') continue;
     const std::string& command = args[i];
     static const char* const commands[] = {"init",   "task",  "run",   "preset", "capabilities", "script", "repl",
-                                           "test",   "prepare", "store", "usage", "doctor", "model-server"};
+                                           "test",   "prepare", "store", "usage", "doctor", "model-server", "trust"};
     if (std::find(std::begin(commands), std::end(commands), command) == std::end(commands)) {
       return usage_error("unknown command '" + command +
                          "' (commands: init, task, run, preset, capabilities, script, repl, test, prepare, store, "
-                         "usage, doctor, model-server)");
+                         "usage, doctor, model-server, trust)");
     }
     if (command == "script") {
       std::size_t file = i + 1;
@@ -274,6 +277,13 @@ int main(int argc, char** argv) {
       if (status != kExitOk) return status;
     }
     if (script->parsed()) {
+      // A script that reads a repository's config or presets is told, once on stderr, of a
+      // file it left unrun because it is not trusted (stdlib/trust_cli.lua), as commands are.
+      if (int status = run_lua(engine, [&](std::string& err) {
+            return engine.run_string("require('trust_cli').install()", "=(sidecar)", err);
+          });
+          status != kExitOk)
+        return status;
       return run_lua(engine, [&](std::string& err) { return engine.run_file(script_file, script_rest, err); });
     }
     if (repl->parsed()) {
@@ -297,6 +307,8 @@ int main(int argc, char** argv) {
       module = "preset_cli";
     } else if (sidecar::cli::project_command_call(project, function, options)) {
       module = "project_cli";
+    } else if (sidecar::cli::trust_command_call(trust, function, options)) {
+      module = "trust_cli";
     } else if (doctor->parsed()) {
       module = "doctor", function = "cli", options = {{"json", doctor_json}};
     }

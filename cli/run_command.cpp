@@ -72,7 +72,7 @@ void add_run_commands(CLI::App& app, RunCommands& c) {
 
   c.tail = c.run->add_subcommand("tail", "Print a run's log (its events); -f follows it until the run ends");
   c.tail->add_flag("-f,--follow", c.follow, "Keep printing as the run goes on, until it ends");
-  c.kill = c.run->add_subcommand("kill", "Stop a background run (it is recorded as interrupted)");
+  c.kill = c.run->add_subcommand("kill", "Stop a running run, foreground or background, and every process of it (recorded as interrupted)");
   c.wait = c.run->add_subcommand("wait", "Wait for a run to end; exit 0 when it ended in review or completed");
   c.wait->add_option("--timeout", c.timeout, "Give up after this long (exit 1): 90s, 10m")->type_name("DURATION");
   c.apply = c.run->add_subcommand(

@@ -11,9 +11,14 @@ void add_store_commands(CLI::App& app, StoreCommands& c) {
   c.store = app.add_subcommand("store", "Check the run store against the JSON copies of its records, or rebuild it");
   c.store->require_subcommand(1);
   c.check = c.store->add_subcommand(
-      "check", "Report every disagreement between .agent/sidecar.db and the record copies (exit 1 if any)");
+      "check",
+      "Compare .agent/sidecar.db with the record copies by revision, repair missing, stale and newer copies, and "
+      "report what needs you (exit 1 if anything does)");
+  c.check->add_flag("--dry-run", c.dry_run, "Report only: repair nothing");
   c.rebuild = c.store->add_subcommand(
-      "rebuild", "Make the store hold exactly the record copies (tasks/*.json, runs/*/run.json) and run events");
+      "rebuild",
+      "Rebuild the store from the record copies (tasks/*.json, runs/*/run.json) and run events, keeping the newer "
+      "revision of each record");
   for (CLI::App* sub : {c.check, c.rebuild}) {
     sub->add_option("--root", c.root, kRootHelp)->type_name("DIR");
     sub->add_flag("--json", c.json, "Print a JSON envelope {ok, version, command, data, errors}");
@@ -36,7 +41,8 @@ bool store_command_call(const StoreCommands& c, const char*& function, LuaOption
   else if (c.rebuild->parsed()) function = "rebuild";
   else if (c.usage->parsed()) function = "usage";
   else return false;
-  options = {{"root", c.root}, {"since", c.since}, {"until", c.until}, {"by", c.by}, {"json", c.json}, {"csv", c.csv}};
+  options = {{"root", c.root}, {"since", c.since}, {"until", c.until}, {"by", c.by}, {"json", c.json}, {"csv", c.csv},
+             {"dry_run", c.dry_run}};
   return true;
 }
 

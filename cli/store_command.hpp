@@ -15,7 +15,7 @@ struct StoreCommands {
   CLI::App* rebuild = nullptr;
   CLI::App* usage = nullptr;
   std::string root, since, until, by;
-  bool json = false, csv = false;
+  bool json = false, csv = false, dry_run = false;
 };
 
 // Declares the subcommands and their flags on `app`.

@@ -19,7 +19,23 @@ bool append_string(std::string& out, std::string_view s, std::size_t* bad_offset
   std::size_t run = 0;  // start of the pending run of bytes that need no escape
   for (std::size_t i = 0; i < s.size(); ++i) {
     unsigned char c = static_cast<unsigned char>(s[i]);
-    if (c >= 0x20 && c != '"' && c != '\\') continue;
+    if (c >= 0x20 && c != '"' && c != '\\' && c != 0x7F && c != 0xC2 && c != 0xD8 && c != 0xE2) continue;
+    if (c >= 0x80) {
+      // A code point a terminal would obey or hide (C1 controls, bidi overrides and isolates,
+      // LRM/RLM/ALM, the JavaScript line separators) is written \uXXXX: the same string to a
+      // reader, harmless when the file is shown with cat.
+      std::size_t len = utf8_sequence_length(s.substr(i));
+      char32_t cp = len == 2 ? ((char32_t(c & 0x1F) << 6) | (s[i + 1] & 0x3F))
+                  : len == 3 ? ((char32_t(c & 0x0F) << 12) | (char32_t(s[i + 1] & 0x3F) << 6) | (s[i + 2] & 0x3F))
+                             : 0;
+      if (!((cp >= 0x80 && cp <= 0x9F) || cp == 0x2028 || cp == 0x2029 || is_invisible_control(cp))) continue;
+      out.append(s.data() + run, i - run);
+      out += "\\u";
+      for (int shift = 12; shift >= 0; shift -= 4) out.push_back(hex[(cp >> shift) & 0xF]);
+      i += len - 1;
+      run = i + 1;
+      continue;
+    }
     out.append(s.data() + run, i - run);
     run = i + 1;
     switch (c) {

@@ -7,6 +7,8 @@
 #include <utility>
 #include <vector>
 
+#include "log_cap.hpp"
+
 namespace sidecar::host {
 
 // Where one output stream (stdout or stderr) goes. Any combination may be on at once.
@@ -20,6 +22,9 @@ struct OutputSink {
   bool append = false;
   bool redact = false;   // secrets redacted (host/stream_redactor.hpp) before any consumer sees the
                          // bytes: the file, chunks, lines and the collected text alike
+  uint64_t max_bytes = 0;  // the file kept to this many bytes, after redaction: its head and tail
+                           // with a marker between (host/log_cap.hpp); 0 = no bound. Chunks,
+                           // lines and the collected text still see every byte.
   bool used() const { return collect || chunks || lines || !file.empty(); }
 };
 
@@ -61,6 +66,7 @@ struct ProcessResult {
   std::string out, err;           // collected output (empty when not collected)
   bool out_truncated = false, err_truncated = false;
   uint64_t out_bytes = 0, err_bytes = 0;  // everything read, kept or not
+  LogCapStats out_log, err_log;   // what became of each stream's file under its max_bytes
   double duration_ms = 0;         // from spawn until its output ended and it was reaped
   std::string error;              // a failure after spawning (writing a tee file, stdin)
 };

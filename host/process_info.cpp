@@ -2,12 +2,19 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
+
+#include <csignal>
 
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+
+#include "spawn_child.hpp"
 
 namespace sidecar::host {
 namespace {
@@ -103,6 +110,88 @@ std::vector<ProcessInfo> processes_with_environment(const std::string& entry) {
     if (info && !ended(*info)) found.push_back(*info);
   });
   return found;
+}
+
+std::vector<ProcessInfo> child_processes(int ppid) {
+  std::vector<ProcessInfo> children;
+  if (ppid <= 0) return children;
+  each_pid([&](int pid) {
+    std::optional<ProcessInfo> info = read_process_info(pid);
+    if (info && info->ppid == ppid) children.push_back(*info);
+  });
+  return children;
+}
+
+std::optional<std::string> environment_value(int pid, const std::string& name) {
+  char path[64];
+  std::snprintf(path, sizeof path, "/proc/%d/environ", pid);
+  std::string environ;
+  if (name.empty() || !read_proc_file(path, environ, kMaxEnvironment)) return std::nullopt;
+  std::string prefix = name + "=";
+  std::size_t at = 0;
+  while (at < environ.size()) {
+    std::size_t end = environ.find('\0', at);
+    if (end == std::string::npos) end = environ.size();
+    if (environ.compare(at, prefix.size(), prefix) == 0 && end - at >= prefix.size()) {
+      return environ.substr(at + prefix.size(), end - at - prefix.size());
+    }
+    at = end + 1;
+  }
+  return std::nullopt;
+}
+
+std::string process_command(int pid, std::size_t limit) {
+  char path[64];
+  std::snprintf(path, sizeof path, "/proc/%d/cmdline", pid);
+  std::string text;
+  if (read_proc_file(path, text, limit) && !text.empty()) {
+    while (!text.empty() && text.back() == '\0') text.pop_back();
+    for (char& c : text) {
+      if (c == '\0') c = ' ';
+    }
+    if (text.size() > limit) text.resize(limit);
+    return text;
+  }
+  std::snprintf(path, sizeof path, "/proc/%d/stat", pid);
+  if (!read_proc_file(path, text, 4096)) return "";
+  std::size_t open = text.find('('), close = text.rfind(')');
+  if (open == std::string::npos || close == std::string::npos || close < open) return "";
+  return "[" + text.substr(open + 1, close - open - 1) + "]";
+}
+
+int signal_if_same(int pid, unsigned long long start_ticks, int sig) {
+  if (pid <= 0) return ESRCH;
+  int pidfd = -1;
+#if defined(SYS_pidfd_open) && defined(SYS_pidfd_send_signal)
+  pidfd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
+  if (pidfd < 0 && errno != ENOSYS) return errno;  // ESRCH: gone
+#endif
+  // With the pid pinned, its start time says whether the pinned process is the recorded one.
+  std::optional<ProcessInfo> now = read_process_info(pid);
+  int result = 0;
+  if (!now || ended(*now) || now->start_ticks != start_ticks) {
+    result = ESRCH;
+  } else if (pidfd >= 0) {
+#if defined(SYS_pidfd_open) && defined(SYS_pidfd_send_signal)
+    if (syscall(SYS_pidfd_send_signal, pidfd, sig, nullptr, 0) != 0) result = errno;
+#endif
+  } else if (kill(pid, sig) != 0) {
+    result = errno;
+  }
+  if (pidfd >= 0) close(pidfd);
+  return result;
+}
+
+int become_subreaper(bool on) { return prctl(PR_SET_CHILD_SUBREAPER, on ? 1 : 0, 0, 0, 0) == 0 ? 0 : errno; }
+
+int reap_child(int pid) {
+  if (pid <= 0) return -ECHILD;
+  if (spawned_here(pid)) return -EPERM;
+  int status = 0;
+  pid_t r;
+  do r = waitpid(pid, &status, WNOHANG); while (r < 0 && errno == EINTR);
+  if (r == pid) return 1;
+  return r == 0 ? 0 : -errno;
 }
 
 }  // namespace sidecar::host

@@ -188,7 +188,10 @@ static void on_sigchld(uv_signal_t* h, int) {
     int status = 0;
     pid_t r;
     do r = waitpid(p->result.pid, &status, WNOHANG); while (r < 0 && errno == EINTR);
-    if (r == p->result.pid) on_exit(*p, status);
+    if (r == p->result.pid) {
+      note_reaped(r);
+      on_exit(*p, status);
+    }
   }
 }
 
@@ -299,7 +302,7 @@ uint64_t ProcessLoop::spawn(SpawnOptions o, SpawnError& error) {
     for (int i = 0; i < 2; ++i) {
       if (!sinks[i]->used() && o.idle_timeout_ms <= 0) continue;  // /dev/null: nothing to read
       if (files[i]->fd >= 0 && !sinks[i]->collect && !sinks[i]->chunks && !sinks[i]->lines && !sinks[i]->redact &&
-          o.idle_timeout_ms <= 0) {
+          sinks[i]->max_bytes == 0 && o.idle_timeout_ms <= 0) {
         // Only a file, and no idle clock to feed: the child writes it itself, as a shell
         // redirection does, and the bytes never pass through Sidecar.
         child.stdio[i + 1] = files[i]->fd;
@@ -330,6 +333,7 @@ uint64_t ProcessLoop::spawn(SpawnOptions o, SpawnError& error) {
   child.argv = args.data();
   child.envp = envp.data();
   child.cwd = p.opts.cwd.empty() ? nullptr : p.opts.cwd.c_str();
+  child.die_with_parent = true;  // no child of the loop outlives Sidecar, kill -9 included
   p.started_ns = uv_hrtime();
   pid_t pid = 0;
   if (int r = spawn_child(child, pid); r != 0) {
@@ -345,6 +349,7 @@ uint64_t ProcessLoop::spawn(SpawnOptions o, SpawnError& error) {
     t->data = &p;
     ++p.handles;
   }
+  note_spawned(pid);
   L.processes.emplace(p.id, std::move(owned));
   p.spawned = true;
   p.result.pid = pid;

@@ -2,6 +2,7 @@
 // handed to the consumers its sink names, or spliced straight into a file.
 #include <fcntl.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -31,14 +32,9 @@ static void stop_tee(Stream& s, const char* what) {
   s.splice = false;
 }
 
+// Into the file, through its bound (host/log_cap.hpp): past it the tail waits in memory.
 static void write_tee(Stream& s, const char* data, std::size_t n) {
-  while (n > 0 && s.file_fd >= 0) {
-    ssize_t w = ::write(s.file_fd, data, n);
-    if (w < 0 && errno == EINTR) continue;
-    if (w < 0) return stop_tee(s, std::strerror(errno));
-    data += w;
-    n -= static_cast<std::size_t>(w);
-  }
+  if (int e = s.cap.write(s.file_fd, {data, n}); e != 0) stop_tee(s, std::strerror(e));
 }
 
 // Hands bytes to every consumer the sink names.
@@ -75,6 +71,12 @@ void end_stream(Stream& s) {
   std::string last;
   if (s.sink.lines && s.splitter.finish(last)) queue_event(*s.owner, s.kind, true, std::move(last));
   if (s.file_fd >= 0) {
+    // A log past its bound gets its marker and tail now.
+    if (int e = s.cap.finish(s.file_fd); e != 0) stop_tee(s, std::strerror(e));
+  }
+  ProcessResult& r = s.owner->result;
+  (s.kind == ProcessEvent::Stdout ? r.out_log : r.err_log) = s.cap.stats();
+  if (s.file_fd >= 0) {
     close(s.file_fd);
     s.file_fd = -1;
   }
@@ -89,9 +91,17 @@ static void on_readable(uv_poll_t* h, int status, int) {
   for (int i = 0; i < kReadsPerWakeup && s.open; ++i) {
     ssize_t n;
     if (s.splice) {
-      n = ::splice(s.fd, nullptr, s.file_fd, nullptr, kPipeSizeForFiles, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+      // Spliced up to the log's bound; the bytes past it are read, for its tail.
+      const uint64_t room = s.cap.direct_room();
+      if (room == 0) {
+        s.splice = false;
+        continue;
+      }
+      const std::size_t most = static_cast<std::size_t>(std::min<uint64_t>(kPipeSizeForFiles, room));
+      n = ::splice(s.fd, nullptr, s.file_fd, nullptr, most, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
       if (n > 0) {
         s.bytes += static_cast<uint64_t>(n);
+        s.cap.count_direct(static_cast<uint64_t>(n));
         p.last_output_ms = uv_now(&p.loop->loop);
         continue;
       }
@@ -145,7 +155,8 @@ bool make_pipe(Fd& ours, Fd& theirs, bool child_reads, SpawnError& error) {
 
 bool open_tee(const OutputSink& sink, const char* which, Fd& file, SpawnError& error) {
   if (sink.file.empty()) return true;
-  int flags = O_WRONLY | O_CREAT | O_CLOEXEC | (sink.append ? O_APPEND : O_TRUNC);
+  // A bounded log reads back its tail when it passes the bound (host/log_cap.hpp).
+  int flags = (sink.max_bytes > 0 ? O_RDWR : O_WRONLY) | O_CREAT | O_CLOEXEC | (sink.append ? O_APPEND : O_TRUNC);
   file.reset(open(sink.file.c_str(), flags, 0644));
   if (file.fd < 0) {
     error = {std::string("cannot open the ") + which + " file " + sink.file + ": " + std::strerror(errno),
@@ -163,6 +174,8 @@ void start_stream(Process& p, Stream& s, ProcessEvent::Kind kind, int fd, int fi
   s.sink = kind == ProcessEvent::Stdout ? p.opts.out : p.opts.err;
   s.tail = TailBuffer(p.opts.max_output);
   s.file_fd = file_fd;
+  s.cap = LogCap(s.sink.max_bytes);
+  if (file_fd >= 0) s.cap.attach(file_fd);
   s.splice = file_fd >= 0 && !pty && !s.sink.collect && !s.sink.chunks && !s.sink.lines && !s.sink.append &&
              !s.sink.redact;
   if (s.sink.redact) {

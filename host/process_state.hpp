@@ -12,6 +12,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "log_cap.hpp"
 #include "output_buffer.hpp"
 #include "process.hpp"
 #include "process_loop.hpp"
@@ -60,6 +61,7 @@ struct Stream {
   int direct_fd = -1;    // the child writes this file itself (no pipe): counted from its size
   off_t direct_start = 0;
   std::unique_ptr<StreamRedactor> redactor;  // when the sink redacts
+  LogCap cap;            // the tee file's bound (sink.max_bytes), after redaction
 };
 
 struct Process {

@@ -3,6 +3,7 @@
 #include <string.h>  // memmem
 
 #include <algorithm>
+#include <functional>
 
 #include "secret_scan.hpp"
 
@@ -109,6 +110,20 @@ std::string Redactor::redact_scan(std::string_view text, Carry& carry, std::size
     }
   }
   spans.resize(kept + 1);
+
+  // A label taken from the text (a name as written: NAME=value) must not carry a secret that was
+  // found inside that name (a token, an environment value: "ghp_..._PASSWORD=x"), or the
+  // replacement would print what it hides. Such a name is labelled "secret" instead. The spans are
+  // sorted and disjoint now, so their ends rise too: one binary search per label.
+  const std::less<const char*> before;  // a total order, also for labels outside the text
+  for (Span& span : spans) {
+    const char* label = span.label.data();
+    if (before(label, text.data()) || !before(label, text.data() + text.size())) continue;
+    const std::size_t from = static_cast<std::size_t>(label - text.data());
+    const auto after = std::upper_bound(spans.begin(), spans.end(), from,
+                                        [](std::size_t pos, const Span& s) { return pos < s.end; });
+    if (after != spans.end() && after->begin < from + span.label.size()) span.label = "secret";
+  }
 
   std::string out;
   out.reserve(text.size());

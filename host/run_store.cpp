@@ -25,10 +25,11 @@ std::optional<std::string> RunStore::create_task(const TaskFields& fields, const
   std::string id = format_id(RecordKind::Task, *n);
   std::string record = make_record(id);
   if (!s->check_json_object(record, "task record", "task_id", id, error)) return std::nullopt;
-  Stmt st = s->statement(std::string("INSERT INTO tasks (num, task_id, title, status, created_at, updated_at, record)"
-                                     " VALUES (?1, ?2, ?3, ?4, coalesce(?5, ") + kNowSeconds + "), coalesce(?6, ?5, " +
-                             kNowSeconds + "), ?7)",
-                         error);
+  Stmt st = s->statement(
+      std::string("INSERT INTO tasks (num, task_id, title, status, created_at, updated_at, record, revision)"
+                  " VALUES (?1, ?2, ?3, ?4, coalesce(?5, ") +
+          kNowSeconds + "), coalesce(?6, ?5, " + kNowSeconds + "), " + with_revision("?7", "1") + ", 1)",
+      error);
   if (!st) return std::nullopt;
   st.int64(1, *n);
   st.text(2, id);
@@ -37,44 +38,66 @@ std::optional<std::string> RunStore::create_task(const TaskFields& fields, const
   st.text_or_null(5, fields.created_at);
   st.text_or_null(6, fields.updated_at);
   st.text(7, record);
-  if (!s->run(st, error, "inserting task " + id) || !tx.commit(error)) return std::nullopt;
+  if (!s->run(st, error, "inserting task " + id) || !s->mark_pending(RecordKind::Task, id, 1, error) ||
+      !tx.commit(error)) {
+    return std::nullopt;
+  }
   return id;
 }
 
-bool RunStore::update_task(const std::string& task_id, const TaskFields& fields, const std::string& record_json,
-                           StoreError& error) {
+std::optional<std::int64_t> RunStore::update_task(const std::string& task_id, const TaskFields& fields,
+                                                 const std::string& record_json, StoreError& error) {
   Impl* s = ready(error);
-  if (!s) return false;
-  if (fields.status.empty()) return fail(error, "EINVAL", "a task needs a status");
+  if (!s) return std::nullopt;
+  if (fields.status.empty()) {
+    fail(error, "EINVAL", "a task needs a status");
+    return std::nullopt;
+  }
   WriteTx tx(*s);
-  if (!tx.begin(error) || !s->require(RecordKind::Task, task_id, error)) return false;
-  if (!s->check_json_object(record_json, "task record", "task_id", task_id, error)) return false;
+  if (!tx.begin(error) || !s->require(RecordKind::Task, task_id, error)) return std::nullopt;
+  if (!s->check_json_object(record_json, "task record", "task_id", task_id, error)) return std::nullopt;
+  // The right-hand sides see the row as it was: revision + 1 is the new revision throughout.
   Stmt st = s->statement(std::string("UPDATE tasks SET title = ?2, status = ?3, created_at = coalesce(?4, created_at),"
-                                     " updated_at = coalesce(?5, ") + kNowSeconds + "), record = ?6 WHERE task_id = ?1",
+                                     " updated_at = coalesce(?5, ") +
+                             kNowSeconds + "), record = " + with_revision("?6", "revision + 1") +
+                             ", revision = revision + 1 WHERE task_id = ?1 RETURNING revision",
                          error);
-  if (!st) return false;
+  if (!st) return std::nullopt;
   st.text(1, task_id);
   st.text(2, fields.title);
   st.text(3, fields.status);
   st.text_or_null(4, fields.created_at);
   st.text_or_null(5, fields.updated_at);
   st.text(6, record_json);
-  return s->run(st, error, "updating task " + task_id) && tx.commit(error);
+  std::optional<std::int64_t> revision = s->returned_int(st, error, "updating task " + task_id);
+  if (!revision || !s->mark_pending(RecordKind::Task, task_id, *revision, error) || !tx.commit(error)) {
+    return std::nullopt;
+  }
+  return revision;
 }
 
-bool RunStore::update_task_status(const std::string& task_id, const std::string& status, StoreError& error) {
+std::optional<std::int64_t> RunStore::update_task_status(const std::string& task_id, const std::string& status,
+                                                        StoreError& error) {
   Impl* s = ready(error);
-  if (!s) return false;
-  if (status.empty()) return fail(error, "EINVAL", "a task needs a status");
+  if (!s) return std::nullopt;
+  if (status.empty()) {
+    fail(error, "EINVAL", "a task needs a status");
+    return std::nullopt;
+  }
   WriteTx tx(*s);
-  if (!tx.begin(error) || !s->require(RecordKind::Task, task_id, error)) return false;
+  if (!tx.begin(error) || !s->require(RecordKind::Task, task_id, error)) return std::nullopt;
   Stmt st = s->statement(std::string("UPDATE tasks SET status = ?2, updated_at = ") + kNowSeconds +
-                             ", record = json_set(record, '$.status', ?2) WHERE task_id = ?1",
+                             ", record = json_set(record, '$.status', ?2, '$.revision', revision + 1),"
+                             " revision = revision + 1 WHERE task_id = ?1 RETURNING revision",
                          error);
-  if (!st) return false;
+  if (!st) return std::nullopt;
   st.text(1, task_id);
   st.text(2, status);
-  return s->run(st, error, "updating task " + task_id) && tx.commit(error);
+  std::optional<std::int64_t> revision = s->returned_int(st, error, "updating task " + task_id);
+  if (!revision || !s->mark_pending(RecordKind::Task, task_id, *revision, error) || !tx.commit(error)) {
+    return std::nullopt;
+  }
+  return revision;
 }
 
 std::optional<Task> RunStore::get_task(const std::string& task_id, StoreError& error) {
@@ -136,7 +159,8 @@ std::optional<std::string> RunStore::create_run(const RunFields& fields, const R
   std::string record = make_record(id);
   if (!s->check_json_object(record, "run record", "run_id", id, error)) return std::nullopt;
   Stmt st = s->statement(std::string("INSERT INTO runs (num, ") + kRunColumns +
-                             ") VALUES (?1, ?2, ?3, ?4, ?5, coalesce(?6, " + kNowSeconds + "), ?7, ?8, ?9, ?10)",
+                             ") VALUES (?1, ?2, ?3, ?4, ?5, coalesce(?6, " + kNowSeconds + "), ?7, ?8, ?9, " +
+                             with_revision("?10", "1") + ", 1)",
                          error);
   if (!st) return std::nullopt;
   st.int64(1, *n);
@@ -153,27 +177,34 @@ std::optional<std::string> RunStore::create_run(const RunFields& fields, const R
   if (!fields.parent_run_id.empty() && !s->link(fields.parent_run_id, id, lineage_kind_for(fields), error)) {
     return std::nullopt;
   }
-  if (!tx.commit(error)) return std::nullopt;
+  if (!s->mark_pending(RecordKind::Run, id, 1, error) || !tx.commit(error)) return std::nullopt;
   return id;
 }
 
-bool RunStore::update_run(const std::string& run_id, const RunFields& fields, const std::string& record_json,
-                          StoreError& error) {
+std::optional<std::int64_t> RunStore::update_run(const std::string& run_id, const RunFields& fields,
+                                                const std::string& record_json, StoreError& error) {
   Impl* s = ready(error);
-  if (!s) return false;
-  if (fields.status.empty()) return fail(error, "EINVAL", "a run needs a status");
-  if (fields.parent_run_id == run_id) return fail(error, "EINVAL", "run " + run_id + " cannot be its own parent");
-  WriteTx tx(*s);
-  if (!tx.begin(error) || !s->require(RecordKind::Run, run_id, error)) return false;
-  if (!fields.parent_run_id.empty() && !s->require(RecordKind::Run, fields.parent_run_id, error, "parent run")) {
-    return false;
+  if (!s) return std::nullopt;
+  if (fields.status.empty()) {
+    fail(error, "EINVAL", "a run needs a status");
+    return std::nullopt;
   }
-  if (!s->check_json_object(record_json, "run record", "run_id", run_id, error)) return false;
+  if (fields.parent_run_id == run_id) {
+    fail(error, "EINVAL", "run " + run_id + " cannot be its own parent");
+    return std::nullopt;
+  }
+  WriteTx tx(*s);
+  if (!tx.begin(error) || !s->require(RecordKind::Run, run_id, error)) return std::nullopt;
+  if (!fields.parent_run_id.empty() && !s->require(RecordKind::Run, fields.parent_run_id, error, "parent run")) {
+    return std::nullopt;
+  }
+  if (!s->check_json_object(record_json, "run record", "run_id", run_id, error)) return std::nullopt;
   Stmt st = s->statement(
       "UPDATE runs SET task_id = ?2, status = ?3, runner_type = ?4, created_at = coalesce(?5, created_at),"
-      " completed_at = ?6, parent_run_id = ?7, pipeline_id = ?8, record = ?9 WHERE run_id = ?1",
+      " completed_at = ?6, parent_run_id = ?7, pipeline_id = ?8, record = " +
+          with_revision("?9", "revision + 1") + ", revision = revision + 1 WHERE run_id = ?1 RETURNING revision",
       error);
-  if (!st) return false;
+  if (!st) return std::nullopt;
   st.text(1, run_id);
   st.text_or_null(2, fields.task_id);
   st.text(3, fields.status);
@@ -183,11 +214,13 @@ bool RunStore::update_run(const std::string& run_id, const RunFields& fields, co
   st.text_or_null(7, fields.parent_run_id);
   st.text_or_null(8, fields.pipeline_id);
   st.text(9, record_json);
-  if (!s->run(st, error, "updating run " + run_id)) return false;
+  std::optional<std::int64_t> revision = s->returned_int(st, error, "updating run " + run_id);
+  if (!revision) return std::nullopt;
   if (!fields.parent_run_id.empty() && !s->link(fields.parent_run_id, run_id, lineage_kind_for(fields), error)) {
-    return false;
+    return std::nullopt;
   }
-  return tx.commit(error);
+  if (!s->mark_pending(RecordKind::Run, run_id, *revision, error) || !tx.commit(error)) return std::nullopt;
+  return revision;
 }
 
 std::optional<Run> RunStore::get_run(const std::string& run_id, StoreError& error) {

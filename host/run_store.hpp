@@ -60,6 +60,7 @@ struct Task {
   std::string task_id;
   TaskFields fields;
   std::string record_json;
+  std::int64_t revision = 0;  // see RunStore: 1 when created, one more per write (0: written before revisions)
 };
 
 struct TaskQuery {
@@ -82,6 +83,7 @@ struct Run {
   std::string run_id;
   RunFields fields;
   std::string record_json;
+  std::int64_t revision = 0;
 };
 
 // Runs newest first (by id number: the order they were created in).
@@ -123,6 +125,13 @@ struct Event {
   std::string fields_json;  // a JSON object
 };
 
+// A record whose JSON copy may not have caught up with the store yet (see RunStore, revisions).
+struct PendingCopy {
+  RecordKind kind;
+  std::string id;
+  std::int64_t revision = 0;  // the revision the copy must reach
+};
+
 // How the store's copy of a record compares with one given (for `sidecar store check`).
 enum class RecordMatch {
   Missing,     // the store has no record with that id
@@ -153,13 +162,23 @@ struct UsageRow {
   std::string first_at, last_at;  // created_at of the oldest and newest run in the group
 };
 
+// Revisions: every task and run carries one, in its `revision` column and as the `revision` member
+// of its record (the store sets it: 1 on create, one more on every write, whatever the record
+// said). Its JSON copy carries the record, so a copy older than the store (stale), newer (the
+// store lost a write) and one that disagrees at the same revision (a conflict) can be told apart.
+// Records from before revisions existed are revision 0. Every write also marks the record's copy
+// pending, in the same transaction; the writer calls copy_written once the copy of that revision
+// is on disk. A crash in between leaves the mark, and the next process that opens the store
+// writes those copies from the store (pending_copies). Each write's mark is its own, so while any
+// copy on disk is older than the store, the mark of the write that put it there (or of the newer
+// write whose copy is still to come) is in the table.
 class RunStore {
  public:
   // Called inside the transaction that creates a record, with its new id, so the record can
   // contain its own id. An exception thrown here rolls the transaction back and propagates.
   using RecordMaker = std::function<std::string(const std::string& id)>;
 
-  static constexpr int kSchemaVersion = 1;  // the newest schema this code knows
+  static constexpr int kSchemaVersion = 2;  // the newest schema this code knows
 
   RunStore();  // closed; open() opens
   ~RunStore();
@@ -188,11 +207,13 @@ class RunStore {
                                          StoreError& error);
   std::optional<std::string> create_task(const TaskFields& fields, const RecordMaker& make_record,
                                          StoreError& error);
-  bool update_task(const std::string& task_id, const TaskFields& fields, const std::string& record_json,
-                   StoreError& error);
+  // Returns the task's new revision.
+  std::optional<std::int64_t> update_task(const std::string& task_id, const TaskFields& fields,
+                                          const std::string& record_json, StoreError& error);
   // Sets the status column and `status` inside the record (which SQLite then stores minified: the
-  // caller rewrites its JSON copy; check_record calls the two Equivalent).
-  bool update_task_status(const std::string& task_id, const std::string& status, StoreError& error);
+  // caller rewrites its JSON copy; check_record calls the two Equivalent). Returns the new revision.
+  std::optional<std::int64_t> update_task_status(const std::string& task_id, const std::string& status,
+                                                 StoreError& error);
   std::optional<Task> get_task(const std::string& task_id, StoreError& error);
   std::optional<std::vector<Task>> list_tasks(const TaskQuery& query, StoreError& error);
 
@@ -201,9 +222,9 @@ class RunStore {
                                         StoreError& error);
   std::optional<std::string> create_run(const RunFields& fields, const RecordMaker& make_record,
                                         StoreError& error);
-  // Replaces every column (created_at only when given) and the record.
-  bool update_run(const std::string& run_id, const RunFields& fields, const std::string& record_json,
-                  StoreError& error);
+  // Replaces every column (created_at only when given) and the record. Returns the new revision.
+  std::optional<std::int64_t> update_run(const std::string& run_id, const RunFields& fields,
+                                         const std::string& record_json, StoreError& error);
   std::optional<Run> get_run(const std::string& run_id, StoreError& error);
   std::optional<std::vector<Run>> list_runs(const RunQuery& query, StoreError& error);
 
@@ -226,15 +247,29 @@ class RunStore {
 
   // Rebuild from the JSON copies on disk: inserts or replaces the record under its own id (which must
   // be T-<n> or R-<n>), takes the columns from the record's members (a run's also its validation[]
-  // and its parent link), and raises the id counter to at least n so no later id reuses it.
+  // and its parent link; the revision from `revision`, 0 when absent), and raises the id counter to
+  // at least n so no later id reuses it. The record came from its copy: its pending mark is dropped.
   bool import_record(RecordKind kind, const std::string& id, const std::string& record_json, StoreError& error);
+  // The same, only when the record's revision is above the store's (or the store lacks it), decided
+  // inside the transaction: true when imported, false when the store's was kept.
+  std::optional<bool> import_if_newer(RecordKind kind, const std::string& id, const std::string& record_json,
+                                      StoreError& error);
   std::optional<RecordMatch> check_record(RecordKind kind, const std::string& id, const std::string& record_json,
                                           StoreError& error);
 
+  // The records whose copies may be behind (what a crash between a write and its copy leaves).
+  std::optional<std::vector<PendingCopy>> pending_copies(StoreError& error);
+  // The writer of `revision` has put a copy of `written` (>= revision) on disk: drops that write's
+  // pending mark, unless a newer write came since (the copy may then have landed on top of a newer
+  // one; the mark stays until the writer has written the newest). Returns the record's revision
+  // now (0 when it is not in the store, whose marks are all dropped then).
+  std::optional<std::int64_t> copy_written(RecordKind kind, const std::string& id, std::int64_t revision,
+                                           std::int64_t written, StoreError& error);
+
   // Every id of that kind in the store, in creation order (for `sidecar store check`).
   std::optional<std::vector<std::string>> ids(RecordKind kind, StoreError& error);
-  // Deletes every task, run, link, validation result and event, keeping the id counters (so an id
-  // once given out is never given again). For a rebuild, inside a batch.
+  // Deletes every task, run, link, validation result, event and pending mark, keeping the id counters
+  // (so an id once given out is never given again). For a rebuild, inside a batch.
   bool clear_records(StoreError& error);
   // Usage totals, one row per group, ordered by group.
   std::optional<std::vector<UsageRow>> usage(const UsageQuery& query, StoreError& error);
@@ -248,6 +283,8 @@ class RunStore {
 
  private:
   Impl* ready(StoreError& error);
+  bool import(RecordKind kind, const std::string& id, const std::string& record_json, bool newer_only,
+              bool& imported, StoreError& error);
   std::unique_ptr<Impl> impl_;
 };
 

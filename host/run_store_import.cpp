@@ -2,11 +2,33 @@
 #include "run_store_sql.hpp"
 
 namespace sidecar::host {
+namespace {
+
+// An imported record's revision: its `revision` member when that is a whole number, else 0 (a copy
+// written before revisions existed).
+constexpr const char* kRevisionOf3 =
+    "CASE WHEN json_type(?3, '$.revision') = 'integer' THEN max(json_extract(?3, '$.revision'), 0) ELSE 0 END";
+
+}  // namespace
 
 // --- rebuild and check ----------------------------------------------------------------------------
 
 bool RunStore::import_record(RecordKind kind, const std::string& id, const std::string& record_json,
                              StoreError& error) {
+  bool imported = false;
+  return import(kind, id, record_json, false, imported, error);
+}
+
+std::optional<bool> RunStore::import_if_newer(RecordKind kind, const std::string& id, const std::string& record_json,
+                                              StoreError& error) {
+  bool imported = false;
+  if (!import(kind, id, record_json, true, imported, error)) return std::nullopt;
+  return imported;
+}
+
+bool RunStore::import(RecordKind kind, const std::string& id, const std::string& record_json, bool newer_only,
+                      bool& imported, StoreError& error) {
+  imported = false;
   Impl* s = ready(error);
   if (!s) return false;
   std::optional<std::int64_t> n = parse_id(kind, id);
@@ -30,15 +52,29 @@ bool RunStore::import_record(RecordKind kind, const std::string& id, const std::
     }
     if (rc != SQLITE_ROW && rc != SQLITE_DONE) return s->sql_fail(error, "importing " + id, rc);
   }
+  if (newer_only) {
+    // Compared under the write lock: a write that lands first makes the copy not newer after all.
+    Stmt st = s->statement(std::string("SELECT revision >= ") + kRevisionOf3 + " FROM " + table_of(kind) + " WHERE " +
+                               id_column(kind) + " = ?2",
+                           error);
+    if (!st) return false;
+    st.text(2, id);
+    st.text(3, record_json);
+    int rc = st.step();
+    if (rc == SQLITE_ROW && st.int64_at(0)) return tx.commit(error);  // the store's is as new: kept
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return s->sql_fail(error, "importing " + id, rc);
+  }
 
   if (kind == RecordKind::Task) {
     Stmt st = s->statement(
-        "INSERT INTO tasks (num, task_id, title, status, created_at, updated_at, record)"
-        " VALUES (?1, ?2, coalesce(json_extract(?3, '$.title'), ''), coalesce(json_extract(?3, '$.status'), 'draft'),"
-        " coalesce(json_extract(?3, '$.created_at'), ''),"
-        " coalesce(json_extract(?3, '$.updated_at'), json_extract(?3, '$.created_at'), ''), ?3)"
-        " ON CONFLICT (task_id) DO UPDATE SET title = excluded.title, status = excluded.status,"
-        " created_at = excluded.created_at, updated_at = excluded.updated_at, record = excluded.record",
+        std::string("INSERT INTO tasks (num, task_id, title, status, created_at, updated_at, record, revision)"
+                    " VALUES (?1, ?2, coalesce(json_extract(?3, '$.title'), ''),"
+                    " coalesce(json_extract(?3, '$.status'), 'draft'), coalesce(json_extract(?3, '$.created_at'), ''),"
+                    " coalesce(json_extract(?3, '$.updated_at'), json_extract(?3, '$.created_at'), ''), ?3, ") +
+            kRevisionOf3 +
+            ") ON CONFLICT (task_id) DO UPDATE SET title = excluded.title, status = excluded.status,"
+            " created_at = excluded.created_at, updated_at = excluded.updated_at, record = excluded.record,"
+            " revision = excluded.revision",
         error);
     if (!st) return false;
     st.int64(1, *n);
@@ -47,17 +83,19 @@ bool RunStore::import_record(RecordKind kind, const std::string& id, const std::
     if (!s->run(st, error, "importing " + id)) return false;
   } else {
     Stmt st = s->statement(
-        "INSERT INTO runs (num, run_id, task_id, status, runner_type, created_at, completed_at, parent_run_id,"
-        " pipeline_id, record)"
-        " VALUES (?1, ?2, json_extract(?3, '$.task_id'), coalesce(json_extract(?3, '$.status'), 'queued'),"
-        " coalesce(json_extract(?3, '$.runner_type'), ''),"
-        " coalesce(json_extract(?3, '$.created_at'), json_extract(?3, '$.started_at'), ''),"
-        " json_extract(?3, '$.completed_at'), nullif(json_extract(?3, '$.parent_run_id'), ''),"
-        " nullif(json_extract(?3, '$.pipeline_id'), ''), ?3)"
-        " ON CONFLICT (run_id) DO UPDATE SET task_id = excluded.task_id, status = excluded.status,"
-        " runner_type = excluded.runner_type, created_at = excluded.created_at, completed_at = excluded.completed_at,"
-        " parent_run_id = excluded.parent_run_id, pipeline_id = excluded.pipeline_id, record = excluded.record"
-        " RETURNING parent_run_id, pipeline_id",
+        std::string("INSERT INTO runs (num, run_id, task_id, status, runner_type, created_at, completed_at,"
+                    " parent_run_id, pipeline_id, record, revision)"
+                    " VALUES (?1, ?2, json_extract(?3, '$.task_id'), coalesce(json_extract(?3, '$.status'), 'queued'),"
+                    " coalesce(json_extract(?3, '$.runner_type'), ''),"
+                    " coalesce(json_extract(?3, '$.created_at'), json_extract(?3, '$.started_at'), ''),"
+                    " json_extract(?3, '$.completed_at'), nullif(json_extract(?3, '$.parent_run_id'), ''),"
+                    " nullif(json_extract(?3, '$.pipeline_id'), ''), ?3, ") +
+            kRevisionOf3 +
+            ") ON CONFLICT (run_id) DO UPDATE SET task_id = excluded.task_id, status = excluded.status,"
+            " runner_type = excluded.runner_type, created_at = excluded.created_at,"
+            " completed_at = excluded.completed_at, parent_run_id = excluded.parent_run_id,"
+            " pipeline_id = excluded.pipeline_id, record = excluded.record, revision = excluded.revision"
+            " RETURNING parent_run_id, pipeline_id",
         error);
     if (!st) return false;
     st.int64(1, *n);
@@ -102,12 +140,81 @@ bool RunStore::import_record(RecordKind kind, const std::string& id, const std::
     if (!s->run(add, error, "importing the validation results of " + id)) return false;
   }
 
+  // The store now holds what the copy holds: nothing is owed to it.
+  Stmt settled = s->statement("DELETE FROM pending_copies WHERE kind = ?1 AND id = ?2", error);
+  if (!settled) return false;
+  settled.text(1, noun(kind));
+  settled.text(2, id);
+  if (!s->run(settled, error, "importing " + id)) return false;
+
   // Later allocations continue after the imported number, never reusing it.
   Stmt bump = s->statement("UPDATE counters SET value = max(value, ?2) WHERE name = ?1", error);
   if (!bump) return false;
   bump.text(1, counter_name(kind));
   bump.int64(2, *n);
-  return s->run(bump, error, "importing " + id) && tx.commit(error);
+  if (!s->run(bump, error, "importing " + id) || !tx.commit(error)) return false;
+  imported = true;
+  return true;
+}
+
+std::optional<std::vector<PendingCopy>> RunStore::pending_copies(StoreError& error) {
+  Impl* s = ready(error);
+  if (!s) return std::nullopt;
+  Stmt st = s->statement("SELECT kind, id, revision FROM pending_copies ORDER BY kind DESC, id, revision", error);
+  if (!st) return std::nullopt;
+  std::vector<PendingCopy> out;
+  int rc;
+  while ((rc = st.step()) == SQLITE_ROW) {
+    std::optional<RecordKind> kind = parse_record_kind(st.text_at(0));
+    if (kind) out.push_back({*kind, st.text_at(1), st.int64_at(2)});
+  }
+  if (rc != SQLITE_DONE) {
+    s->sql_fail(error, "listing the pending copies", rc);
+    return std::nullopt;
+  }
+  return out;
+}
+
+std::optional<std::int64_t> RunStore::copy_written(RecordKind kind, const std::string& id, std::int64_t revision,
+                                                   std::int64_t written, StoreError& error) {
+  Impl* s = ready(error);
+  if (!s) return std::nullopt;
+  WriteTx tx(*s);
+  if (!tx.begin(error)) return std::nullopt;
+  // Read under the write lock, so no write can land between the look and the clearing.
+  std::int64_t now = 0;
+  bool found = false;
+  {
+    Stmt st = s->statement(std::string("SELECT revision FROM ") + table_of(kind) + " WHERE " + id_column(kind) + " = ?1",
+                           error);
+    if (!st) return std::nullopt;
+    st.text(1, id);
+    int rc = st.step();
+    if (rc == SQLITE_ROW) {
+      now = st.int64_at(0);
+      found = true;
+    } else if (rc != SQLITE_DONE) {
+      s->sql_fail(error, "reading the revision of " + id, rc);
+      return std::nullopt;
+    }
+  }
+  if (found && now > written) {
+    // Overtaken: the copy just written may sit on top of a newer one. The mark stays (put back,
+    // should a repair have taken it meanwhile) until this writer has written the newest.
+    if (!s->mark_pending(kind, id, revision, error)) return std::nullopt;
+  } else {
+    // A record no longer in the store owes no copy at all.
+    Stmt st = s->statement(found ? "DELETE FROM pending_copies WHERE kind = ?1 AND id = ?2 AND revision = ?3"
+                                 : "DELETE FROM pending_copies WHERE kind = ?1 AND id = ?2",
+                           error);
+    if (!st) return std::nullopt;
+    st.text(1, noun(kind));
+    st.text(2, id);
+    if (found) st.int64(3, revision);
+    if (!s->run(st, error, "clearing the pending copy of " + id)) return std::nullopt;
+  }
+  if (!tx.commit(error)) return std::nullopt;
+  return now;
 }
 
 std::optional<RecordMatch> RunStore::check_record(RecordKind kind, const std::string& id,
@@ -197,7 +304,7 @@ bool RunStore::clear_records(StoreError& error) {
   WriteTx tx(*s);
   return tx.begin(error) &&
          s->exec("DELETE FROM events; DELETE FROM validation_results; DELETE FROM lineage; DELETE FROM runs;"
-                 " DELETE FROM tasks;",
+                 " DELETE FROM tasks; DELETE FROM pending_copies;",
                  error, "clearing the records") &&
          tx.commit(error);
 }

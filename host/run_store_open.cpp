@@ -86,6 +86,22 @@ CREATE TABLE events (
 
 PRAGMA application_id = 1397310531;
 )sql"},
+    {2, R"sql(
+-- Each record's revision (see run_store.hpp): records written before this are revision 0, as are
+-- their copies, which carry no revision member.
+ALTER TABLE tasks ADD COLUMN revision INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE runs ADD COLUMN revision INTEGER NOT NULL DEFAULT 0;
+
+-- Records whose JSON copy may be behind: one row per write, made in the transaction of the write
+-- and removed by its writer once a copy at least that new is on disk. Whatever a crash leaves here,
+-- the next open writes from the store.
+CREATE TABLE pending_copies (
+  kind TEXT NOT NULL CHECK (kind IN ('task', 'run')),
+  id TEXT NOT NULL,
+  revision INTEGER NOT NULL,
+  PRIMARY KEY (kind, id, revision)
+) WITHOUT ROWID;
+)sql"},
 };
 static_assert(sizeof(kMigrations) / sizeof(kMigrations[0]) == RunStore::kSchemaVersion,
               "one migration per schema version");

@@ -242,6 +242,38 @@ struct RunStore::Impl {
     return n;
   }
 
+  // Marks the copy of the record's write `revision` as owed (inside the caller's write transaction).
+  bool mark_pending(RecordKind kind, const std::string& id, std::int64_t revision, StoreError& error) {
+    Stmt st = statement("INSERT OR IGNORE INTO pending_copies (kind, id, revision) VALUES (?1, ?2, ?3)", error);
+    if (!st) return false;
+    st.text(1, noun(kind));
+    st.text(2, id);
+    st.int64(3, revision);
+    return run(st, error, std::string("marking the copy of ") + noun(kind) + " " + id);
+  }
+
+  // Steps a statement that returns one integer (UPDATE ... RETURNING): the value, or nullopt (with
+  // ENOENT when no row matched).
+  std::optional<std::int64_t> returned_int(Stmt& st, StoreError& error, const std::string& what) {
+    int rc = st.step();
+    if (rc == SQLITE_DONE) {
+      fail(error, "ENOENT", what + ": not found in the store " + path);
+      return std::nullopt;
+    }
+    if (rc != SQLITE_ROW) {
+      sql_fail(error, what, rc);
+      return std::nullopt;
+    }
+    std::int64_t value = st.int64_at(0);
+    while ((rc = st.step()) == SQLITE_ROW) {
+    }
+    if (rc != SQLITE_DONE) {
+      sql_fail(error, what, rc);
+      return std::nullopt;
+    }
+    return value;
+  }
+
   bool link(const std::string& parent, const std::string& child, const std::string& kind, StoreError& error) {
     Stmt st = statement(
         "INSERT INTO lineage (parent_run_id, child_run_id, kind) VALUES (?1, ?2, ?3)"
@@ -305,7 +337,7 @@ class WriteTx {
 };
 
 inline constexpr const char* kRunColumns =
-    "run_id, task_id, status, runner_type, created_at, completed_at, parent_run_id, pipeline_id, record";
+    "run_id, task_id, status, runner_type, created_at, completed_at, parent_run_id, pipeline_id, record, revision";
 
 inline Run read_run(const Stmt& st) {
   Run r;
@@ -318,10 +350,11 @@ inline Run read_run(const Stmt& st) {
   r.fields.parent_run_id = st.text_at(6);
   r.fields.pipeline_id = st.text_at(7);
   r.record_json = st.text_at(8);
+  r.revision = st.int64_at(9);
   return r;
 }
 
-inline constexpr const char* kTaskColumns = "task_id, title, status, created_at, updated_at, record";
+inline constexpr const char* kTaskColumns = "task_id, title, status, created_at, updated_at, record, revision";
 
 inline Task read_task(const Stmt& st) {
   Task t;
@@ -331,10 +364,19 @@ inline Task read_task(const Stmt& st) {
   t.fields.created_at = st.text_at(3);
   t.fields.updated_at = st.text_at(4);
   t.record_json = st.text_at(5);
+  t.revision = st.int64_at(6);
   return t;
 }
 
 inline std::string lineage_kind_for(const RunFields& f) { return f.pipeline_id.empty() ? "replay" : "pipeline"; }
+
+// SQL for the record text `record` with its `revision` member set to `revision` (both SQL
+// expressions). Left as given when it already says so, which is the stdlib's case: the text the
+// caller encoded is kept byte for byte.
+inline std::string with_revision(const std::string& record, const std::string& revision) {
+  return "CASE WHEN json_extract(" + record + ", '$.revision') IS " + revision + " THEN " + record +
+         " ELSE json_set(" + record + ", '$.revision', " + revision + ") END";
+}
 
 }  // namespace store_detail
 }  // namespace sidecar::host

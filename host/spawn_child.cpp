@@ -1,43 +1,124 @@
 #include "spawn_child.hpp"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
-#include <spawn.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <mutex>
+#include <unordered_set>
+
+#include "run_cgroup.hpp"
 
 namespace sidecar::host {
+namespace {
 
-int spawn_child(const ChildSpec& spec, pid_t& pid) {
-  posix_spawn_file_actions_t actions;
-  posix_spawnattr_t attr;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawnattr_init(&attr);
-
-  int r = 0;
-  for (int fd = 0; fd < 3 && r == 0; ++fd) {
-    if (spec.stdio[fd] >= 0) {
-      // dup2 onto itself clears close-on-exec (glibc follows POSIX 2024 here).
-      r = posix_spawn_file_actions_adddup2(&actions, spec.stdio[fd], fd);
+// Runs in the vfork()ed child, on the parent's memory until execve succeeds: system calls only,
+// nothing that allocates, takes a lock or returns into the parent's frames. A failure goes back
+// to the parent through `*error` (the parent resumes only once the child has exec'd or exited).
+// Not instrumented: sanitizer bookkeeping here would write into the suspended parent's state.
+[[noreturn]] __attribute__((noinline, no_sanitize("address", "undefined"))) void exec_child(
+    const ChildSpec& spec, pid_t parent, int cgroup_fd, volatile int* error) {
+  int e = 0;
+  // Into the run's cgroup first (run_cgroup.hpp), so nothing the program starts is ever outside
+  // it. Optional: a refusal leaves the child where it is.
+  if (cgroup_fd >= 0) {
+    ssize_t moved = write(cgroup_fd, "0", 1);
+    (void)moved;
+  }
+  if (setsid() < 0) e = errno;
+  for (int fd = 0; fd < 3 && e == 0; ++fd) {
+    int from = spec.stdio[fd];
+    if (from == fd) {  // already in place: only its close-on-exec flag goes
+      int flags = fcntl(fd, F_GETFD);
+      if (flags < 0 || fcntl(fd, F_SETFD, flags & ~FD_CLOEXEC) < 0) e = errno;
+    } else if (from >= 0) {
+      if (dup2(from, fd) < 0) e = errno;
     } else {
-      r = posix_spawn_file_actions_addopen(&actions, fd, "/dev/null", fd == 0 ? O_RDONLY : O_WRONLY, 0);
+      int null = open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY);
+      if (null < 0) {
+        e = errno;
+      } else if (null != fd) {
+        if (dup2(null, fd) < 0) e = errno;
+        close(null);
+      }
     }
   }
-  if (r == 0 && spec.cwd) r = posix_spawn_file_actions_addchdir_np(&actions, spec.cwd);
-
-  // Signals Sidecar ignores (SIGPIPE) or handles must not stay ignored or blocked in the child.
-  sigset_t defaults, none;
-  sigemptyset(&defaults);
-  for (int sig = 1; sig < 32; ++sig) {
-    if (sig != SIGKILL && sig != SIGSTOP) sigaddset(&defaults, sig);
+  if (e == 0 && spec.cwd && chdir(spec.cwd) != 0) e = errno;
+  // Signals Sidecar ignores (SIGPIPE) or handles must be at their defaults in the program; every
+  // one is reset before any is unblocked, so no Sidecar handler can run in this child.
+  struct sigaction dfl {};
+  dfl.sa_handler = SIG_DFL;
+  sigemptyset(&dfl.sa_mask);
+  for (int sig = 1; sig < NSIG && e == 0; ++sig) {
+    if (sig != SIGKILL && sig != SIGSTOP) sigaction(sig, &dfl, nullptr);  // EINVAL for libc's own: fine
   }
-  sigemptyset(&none);
-  if (r == 0) r = posix_spawnattr_setsigdefault(&attr, &defaults);
-  if (r == 0) r = posix_spawnattr_setsigmask(&attr, &none);
-  if (r == 0) r = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
-  if (r == 0) r = posix_spawn(&pid, spec.file, &actions, &attr, spec.argv, spec.envp);
+  if (e == 0 && spec.die_with_parent) {
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) {
+      e = errno;
+    } else if (getppid() != parent) {
+      _exit(127);  // the parent died before the signal was armed: nobody wants this program now
+    }
+  }
+  if (e == 0) {
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, nullptr);
+    execve(spec.file, spec.argv, spec.envp);
+    e = errno;
+  }
+  *error = e;
+  _exit(127);
+}
 
-  posix_spawnattr_destroy(&attr);
-  posix_spawn_file_actions_destroy(&actions);
-  return r;
+std::mutex g_spawned_mutex;
+std::unordered_set<pid_t>& spawned() {
+  static auto* set = new std::unordered_set<pid_t>();  // never destroyed: children may end at exit
+  return *set;
+}
+
+}  // namespace
+
+int spawn_child(const ChildSpec& spec, pid_t& pid) {
+  // Every signal stays blocked from before the vfork until the child has reset them all: a
+  // handler of Sidecar's running in the child would run on the parent's stack.
+  sigset_t all, saved;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &saved);
+  pid_t parent = getpid();
+  int cgroup_fd = armed_cgroup_fd();
+  volatile int error = 0;
+  pid_t child = vfork();
+  if (child == 0) exec_child(spec, parent, cgroup_fd, &error);
+  int vfork_errno = errno;
+  pthread_sigmask(SIG_SETMASK, &saved, nullptr);
+  if (child < 0) return vfork_errno;
+  if (error != 0) {
+    int status = 0;
+    while (waitpid(child, &status, 0) < 0 && errno == EINTR) {
+    }
+    return error;
+  }
+  pid = child;
+  return 0;
+}
+
+void note_spawned(pid_t pid) {
+  std::lock_guard<std::mutex> hold(g_spawned_mutex);
+  spawned().insert(pid);
+}
+
+void note_reaped(pid_t pid) {
+  std::lock_guard<std::mutex> hold(g_spawned_mutex);
+  spawned().erase(pid);
+}
+
+bool spawned_here(pid_t pid) {
+  std::lock_guard<std::mutex> hold(g_spawned_mutex);
+  return spawned().count(pid) > 0;
 }
 
 }  // namespace sidecar::host

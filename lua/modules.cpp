@@ -16,6 +16,8 @@ void preload_host_modules(lua_State* L) {
       {"host.telemetry", guarded<open_host_telemetry>},
       {"host.lock", guarded<open_host_lock>},
       {"host.procinfo", guarded<open_host_procinfo>},
+      {"host.paths", guarded<open_host_paths>},
+      {"host.text", guarded<open_host_text>},
       {nullptr, nullptr},
   };
   luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);

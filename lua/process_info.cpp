@@ -1,7 +1,12 @@
 // host.procinfo: facts about processes from /proc (host/process_info.hpp), for Lua. Each process
 // is a table {pid, ppid, pgid, sid, state, start}: `start` is its start time in clock ticks
 // since boot, which tells the process recorded under a pid from a later one that reused it.
+// And the acts that must never reach a stranger: signal (only the process that started at the
+// recorded time), subreaper, reap (an adopted orphan).
+#include <signal.h>
 #include <unistd.h>
+
+#include <cstring>
 
 #include <string>
 #include <vector>
@@ -10,6 +15,8 @@
 #include "lua_args.hpp"
 #include "modules.hpp"
 #include "process_info.hpp"
+#include "run_cgroup.hpp"
+#include "spawn_child.hpp"
 
 namespace sidecar::lua {
 namespace {
@@ -72,6 +79,136 @@ int procinfo_with_env(lua_State* L) {
   return push_list(L, host::processes_with_environment(entry));
 }
 
+// procinfo.children(pid?) -> {process...}: the children of `pid` (default: this process),
+// zombies included
+int procinfo_children(lua_State* L) {
+  int pid = lua_isnoneornil(L, 1) ? static_cast<int>(getpid()) : check_id(L, 1);
+  return push_list(L, host::child_processes(pid));
+}
+
+// procinfo.env_value(pid, name) -> string | nil: `name` in the environment `pid` started with
+int procinfo_env_value(lua_State* L) {
+  int pid = check_id(L, 1);
+  auto value = host::environment_value(pid, std::string(check_text(L, 2)));
+  if (!value) return 0;
+  lua_pushlstring(L, value->data(), value->size());
+  return 1;
+}
+
+// procinfo.command(pid) -> string: its command line for people ("" when it is gone)
+int procinfo_command(lua_State* L) {
+  std::string text = host::process_command(check_id(L, 1));
+  lua_pushlstring(L, text.data(), text.size());
+  return 1;
+}
+
+const struct {
+  const char* name;
+  int number;
+} kSignals[] = {{"TERM", SIGTERM}, {"KILL", SIGKILL}, {"STOP", SIGSTOP}, {"CONT", SIGCONT}, {"INT", SIGINT},
+                {"HUP", SIGHUP}};
+
+int push_errno(lua_State* L, int e, const char* what) {
+  lua_pushnil(L);
+  lua_pushfstring(L, "%s: %s", what, std::strerror(e));
+  const char* name = strerrorname_np(e);
+  lua_pushstring(L, name ? name : "EIO");
+  return 3;
+}
+
+// procinfo.signal(pid, start, sig) -> true | nil, message, code ("ESRCH": that process has
+// ended, or the pid now belongs to another). sig: "TERM", "KILL", "STOP", "CONT", "INT", "HUP".
+int procinfo_signal(lua_State* L) {
+  int pid = check_id(L, 1);
+  lua_Integer start = luaL_checkinteger(L, 2);
+  luaL_argcheck(L, start >= 0, 2, "expected a start time (clock ticks)");
+  std::string_view name = check_text(L, 3);
+  if (name.rfind("SIG", 0) == 0) name.remove_prefix(3);
+  int sig = 0;
+  for (const auto& s : kSignals) {
+    if (name == s.name) sig = s.number;
+  }
+  luaL_argcheck(L, sig != 0, 3, "expected TERM, KILL, STOP, CONT, INT or HUP");
+  int e = host::signal_if_same(pid, static_cast<unsigned long long>(start), sig);
+  if (e != 0) return push_errno(L, e, lua_pushfstring(L, "signal to process %d", pid));
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+// procinfo.subreaper(on = true) -> true | nil, message, code: orphaned descendants come to this
+// process (on), or to the nearest subreaper above it again (false)
+int procinfo_subreaper(lua_State* L) {
+  int e = host::become_subreaper(lua_isnoneornil(L, 1) || lua_toboolean(L, 1));
+  if (e != 0) return push_errno(L, e, "PR_SET_CHILD_SUBREAPER");
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+// procinfo.reap(pid) -> true (reaped) | false (still running) | nil, message, code ("ECHILD": not
+// a child of this process; "EPERM": a child the process loop owns and reaps itself)
+int procinfo_reap(lua_State* L) {
+  int pid = check_id(L, 1);
+  int r = host::reap_child(pid);
+  if (r < 0) return push_errno(L, -r, lua_pushfstring(L, "reap process %d", pid));
+  lua_pushboolean(L, r == 1);
+  return 1;
+}
+
+// procinfo.spawned(pid) -> boolean: a child the process loop started and has not reaped yet
+int procinfo_spawned(lua_State* L) {
+  lua_pushboolean(L, host::spawned_here(check_id(L, 1)));
+  return 1;
+}
+
+// procinfo.cgroup_create(name) -> path | nil, message, code: a cgroup v2 "sidecar-…" of this
+// process's own (host/run_cgroup.hpp); code "ENOTSUP" when none can be made here
+int procinfo_cgroup_create(lua_State* L) {
+  std::string why;
+  auto path = host::cgroup_create(std::string(check_text(L, 1)), why);
+  if (!path) {
+    lua_pushnil(L);
+    lua_pushlstring(L, why.data(), why.size());
+    lua_pushstring(L, "ENOTSUP");
+    return 3;
+  }
+  lua_pushlstring(L, path->data(), path->size());
+  return 1;
+}
+
+std::string check_cgroup(lua_State* L, int index) {
+  std::string path(check_text(L, index));
+  luaL_argcheck(L, host::is_run_cgroup(path) || path.find("/sidecar-") != std::string::npos, index,
+                "expected a run cgroup's folder (…/sidecar-…)");
+  return path;
+}
+
+// procinfo.cgroup_members(path) -> {pid...}: empty once the cgroup is gone
+int procinfo_cgroup_members(lua_State* L) {
+  std::vector<int> pids = host::cgroup_members(check_cgroup(L, 1));
+  lua_createtable(L, static_cast<int>(pids.size()), 0);
+  for (std::size_t i = 0; i < pids.size(); ++i) {
+    lua_pushinteger(L, pids[i]);
+    lua_rawseti(L, -2, static_cast<lua_Integer>(i + 1));
+  }
+  return 1;
+}
+
+// procinfo.cgroup_kill(path) / cgroup_remove(path) / cgroup_arm(path) -> true | nil, message, code
+template <int (*fn)(const std::string&)>
+int cgroup_act(lua_State* L) {
+  std::string path = check_cgroup(L, 1);
+  int e = fn(path);
+  if (e != 0) return push_errno(L, e, lua_pushfstring(L, "cgroup %s", path.c_str()));
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+// procinfo.cgroup_disarm(): the next spawn starts where this process is again
+int procinfo_cgroup_disarm(lua_State*) {
+  host::cgroup_disarm();
+  return 0;
+}
+
 }  // namespace
 
 int open_host_procinfo(lua_State* L) {
@@ -80,6 +217,19 @@ int open_host_procinfo(lua_State* L) {
       {"self", guarded<procinfo_self>},
       {"group", guarded<procinfo_group>},
       {"with_env", guarded<procinfo_with_env>},
+      {"children", guarded<procinfo_children>},
+      {"env_value", guarded<procinfo_env_value>},
+      {"command", guarded<procinfo_command>},
+      {"signal", guarded<procinfo_signal>},
+      {"subreaper", guarded<procinfo_subreaper>},
+      {"reap", guarded<procinfo_reap>},
+      {"spawned", guarded<procinfo_spawned>},
+      {"cgroup_create", guarded<procinfo_cgroup_create>},
+      {"cgroup_members", guarded<procinfo_cgroup_members>},
+      {"cgroup_kill", guarded<cgroup_act<host::cgroup_kill>>},
+      {"cgroup_remove", guarded<cgroup_act<host::cgroup_remove>>},
+      {"cgroup_arm", guarded<cgroup_act<host::cgroup_arm>>},
+      {"cgroup_disarm", guarded<procinfo_cgroup_disarm>},
       {nullptr, nullptr},
   };
   luaL_newlib(L, functions);

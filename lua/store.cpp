@@ -13,48 +13,13 @@
 #include "lua_args.hpp"
 #include "modules.hpp"
 #include "run_store.hpp"
+#include "store_binding.hpp"
 #include "userdata_box.hpp"
 
 namespace sidecar::lua {
 namespace {
 
-using host::RecordKind;
-using host::RunStore;
-using host::StoreError;
-
-constexpr char kStoreType[] = "sidecar.store";
-using StoreHolder = std::optional<RunStore>;
-
-RunStore& check_store(lua_State* L) {
-  return check_open<StoreHolder>(L, kStoreType, "store");
-}
-
-int push_failure(lua_State* L, const StoreError& error) {
-  lua_pushnil(L);
-  lua_pushstring(L, error.message.c_str());
-  lua_pushstring(L, error.code.c_str());
-  return 3;
-}
-
-int push_ok(lua_State* L, bool ok, const StoreError& error) {
-  if (!ok) return push_failure(L, error);
-  lua_pushboolean(L, 1);
-  return 1;
-}
-
-void push_text(lua_State* L, const std::string& s) { lua_pushlstring(L, s.data(), s.size()); }
-
-// Sets t[key] = value on the table at the top, leaving out empty text (not set).
-void set_text(lua_State* L, const char* key, const std::string& value) {
-  if (value.empty()) return;
-  push_text(L, value);
-  lua_setfield(L, -2, key);
-}
-
-void set_int(lua_State* L, const char* key, std::int64_t value) {
-  lua_pushinteger(L, static_cast<lua_Integer>(value));
-  lua_setfield(L, -2, key);
-}
+using namespace store_binding;
 
 // A text field of the options table at `index` ("" when absent); a non-string raises.
 std::string opt_field(lua_State* L, int index, const char* key) {
@@ -93,11 +58,6 @@ bool opt_bool_field(lua_State* L, int index, const char* key) {
   return out;
 }
 
-RecordKind check_kind(lua_State* L, int index) {
-  std::optional<RecordKind> kind = host::parse_record_kind(luaL_checkstring(L, index));
-  if (!kind) luaL_argerror(L, index, "expected \"task\" or \"run\"");
-  return *kind;
-}
 
 // The record maker: a Lua function(id) -> JSON text, called inside the transaction that allocates
 // the id. A Lua error in it unwinds through the store as a C++ exception and rolls that back.
@@ -140,17 +100,18 @@ host::RunFields run_fields(lua_State* L, int index) {
 }
 
 void push_task(lua_State* L, const host::Task& t) {
-  lua_createtable(L, 0, 6);
+  lua_createtable(L, 0, 7);
   set_text(L, "task_id", t.task_id);
   set_text(L, "title", t.fields.title);
   set_text(L, "status", t.fields.status);
   set_text(L, "created_at", t.fields.created_at);
   set_text(L, "updated_at", t.fields.updated_at);
   set_text(L, "record", t.record_json);
+  set_int(L, "revision", t.revision);
 }
 
 void push_run(lua_State* L, const host::Run& r) {
-  lua_createtable(L, 0, 9);
+  lua_createtable(L, 0, 10);
   set_text(L, "run_id", r.run_id);
   set_text(L, "task_id", r.fields.task_id);
   set_text(L, "status", r.fields.status);
@@ -160,17 +121,9 @@ void push_run(lua_State* L, const host::Run& r) {
   set_text(L, "parent_run_id", r.fields.parent_run_id);
   set_text(L, "pipeline_id", r.fields.pipeline_id);
   set_text(L, "record", r.record_json);
+  set_int(L, "revision", r.revision);
 }
 
-template <typename T, typename Push>
-int push_list(lua_State* L, const std::vector<T>& items, Push push) {
-  lua_createtable(L, static_cast<int>(items.size()), 0);
-  for (std::size_t i = 0; i < items.size(); ++i) {
-    push(L, items[i]);
-    lua_rawseti(L, -2, static_cast<lua_Integer>(i + 1));
-  }
-  return 1;
-}
 
 // store.open(path, {durable_fsync?, busy_timeout_ms?}) -> store | nil, message, code
 int store_open(lua_State* L) {
@@ -227,14 +180,13 @@ int s_create_task(lua_State* L) {
   return 1;
 }
 
-// s:update_task(id, fields, record_json) -> true | nil, message, code
+// s:update_task(id, fields, record_json) -> revision | nil, message, code
 int s_update_task(lua_State* L) {
   RunStore& s = check_store(L);
   std::string id = std::string(check_text(L, 2));
   host::TaskFields fields = task_fields(L, 3);
   StoreError error;
-  bool ok = s.update_task(id, fields, std::string(check_text(L, 4)), error);
-  return push_ok(L, ok, error);
+  return push_int_or_failure(L, s.update_task(id, fields, std::string(check_text(L, 4)), error), error);
 }
 
 int s_get_task(lua_State* L) {
@@ -268,13 +220,13 @@ int s_create_run(lua_State* L) {
   return 1;
 }
 
+// s:update_run(id, fields, record_json) -> revision | nil, message, code
 int s_update_run(lua_State* L) {
   RunStore& s = check_store(L);
   std::string id = std::string(check_text(L, 2));
   host::RunFields fields = run_fields(L, 3);
   StoreError error;
-  bool ok = s.update_run(id, fields, std::string(check_text(L, 4)), error);
-  return push_ok(L, ok, error);
+  return push_int_or_failure(L, s.update_run(id, fields, std::string(check_text(L, 4)), error), error);
 }
 
 int s_get_run(lua_State* L) {
@@ -409,42 +361,6 @@ int s_events(lua_State* L) {
   return push_list(L, *events, push_event);
 }
 
-// s:import(kind, id, record_json) -> true | nil, message, code
-int s_import(lua_State* L) {
-  RunStore& s = check_store(L);
-  RecordKind kind = check_kind(L, 2);
-  StoreError error;
-  bool ok = s.import_record(kind, std::string(check_text(L, 3)), std::string(check_text(L, 4)), error);
-  return push_ok(L, ok, error);
-}
-
-// s:check(kind, id, record_json) -> "missing" | "same" | "equivalent" | "different"
-int s_check(lua_State* L) {
-  RunStore& s = check_store(L);
-  RecordKind kind = check_kind(L, 2);
-  StoreError error;
-  auto match = s.check_record(kind, std::string(check_text(L, 3)), std::string(check_text(L, 4)), error);
-  if (!match) return push_failure(L, error);
-  static const char* const names[] = {"missing", "same", "equivalent", "different"};
-  lua_pushstring(L, names[static_cast<int>(*match)]);
-  return 1;
-}
-
-int s_ids(lua_State* L) {
-  RunStore& s = check_store(L);
-  RecordKind kind = check_kind(L, 2);
-  StoreError error;
-  auto ids = s.ids(kind, error);
-  if (!ids) return push_failure(L, error);
-  return push_list(L, *ids, push_text);
-}
-
-int s_clear(lua_State* L) {
-  StoreError error;
-  bool ok = check_store(L).clear_records(error);
-  return push_ok(L, ok, error);
-}
-
 // s:usage({since?, until?, group_by?}) -> {{group, runs, input = {sum, reported}, ...,
 // cost_usd = {sum, reported}, first_at, last_at}...}
 int s_usage(lua_State* L) {
@@ -475,25 +391,6 @@ int s_usage(lua_State* L) {
     set_text(L, "first_at", row.first_at);
     set_text(L, "last_at", row.last_at);
   });
-}
-
-int s_counter(lua_State* L) {
-  RunStore& s = check_store(L);
-  RecordKind kind = check_kind(L, 2);
-  StoreError error;
-  auto n = s.counter(kind, error);
-  if (!n) return push_failure(L, error);
-  lua_pushinteger(L, static_cast<lua_Integer>(*n));
-  return 1;
-}
-
-// s:integrity() -> "ok" | the problems, one a line
-int s_integrity(lua_State* L) {
-  StoreError error;
-  auto text = check_store(L).integrity_check(error);
-  if (!text) return push_failure(L, error);
-  push_text(L, *text);
-  return 1;
 }
 
 int s_tostring(lua_State* L) {
@@ -545,13 +442,7 @@ int open_host_store(lua_State* L) {
       {"validation", guarded<s_validation>},
       {"append_event", guarded<s_append_event>},
       {"events", guarded<s_events>},
-      {"import", guarded<s_import>},
-      {"check", guarded<s_check>},
-      {"ids", guarded<s_ids>},
-      {"clear", guarded<s_clear>},
       {"usage", guarded<s_usage>},
-      {"counter", guarded<s_counter>},
-      {"integrity", guarded<s_integrity>},
       {"close", guarded<box_close<StoreHolder, kStoreType>>},
       {nullptr, nullptr},
   };
@@ -568,6 +459,7 @@ int open_host_store(lua_State* L) {
       {nullptr, nullptr},
   };
   register_type(L, kStoreType, meta, methods);
+  add_repair_methods(L);
   luaL_newlib(L, functions);
   lua_pushinteger(L, RunStore::kSchemaVersion);
   lua_setfield(L, -2, "SCHEMA_VERSION");

@@ -15,6 +15,7 @@ local preset = require("preset")
 local secrets = require("secrets")
 local prompt = require("prompt")
 local prompt_kit = require("prompt_kit")
+local text_lines = require("text")
 local worktree = require("worktree")
 
 -- A run that finished: "blocked" is the agent's own [BLOCKED] or [QUESTION], read below.
@@ -37,7 +38,7 @@ local function read_plan(ctx, path)
   elseif not text:find("%S") then
     return nil, ("the plan file %s is empty"):format(path)
   end
-  return (text:gsub("%s+$", ""))
+  return text_lines.rtrim(text)
 end
 
 -- The agent's report: its final message up to the first marker line (the markers come last).
@@ -49,7 +50,7 @@ local function report_of(output)
     end
     lines[#lines + 1] = line
   end
-  return (table.concat(lines, "\n"):gsub("^%s+", ""):gsub("%s+$", ""))
+  return text_lines.trim(table.concat(lines, "\n")) -- linear on any run of spaces (stdlib/text.lua)
 end
 
 local function bullets(list, fmt)

@@ -13,11 +13,20 @@
 --- output_tail}, tool_calls[] {id, name}, file_changes[] {path, kind}, errors[], warnings[],
 --- retries, permission_denials[], is_error, failure (a reason when the agent said it failed),
 --- completed (a final result event was seen), events, unknown_types {type = count},
---- malformed_lines, malformed_sample, dropped {list = count}.
+--- malformed_lines, malformed_sample, odd_lines, odd_sample[] {line, type, what}, dropped {list =
+--- count}.
+---
+--- Any line is data: the parser never raises on what the agent prints. A line that is not JSON is
+--- malformed (counted, one sample kept); a JSON event of a known type with an unexpected shape
+--- (`"content":[1]`, a string where an object belongs, a table where a string belongs) is odd:
+--- the dialect skips what it cannot read (or, should it raise, the line is dropped), the line is
+--- counted in `odd_lines` with a few samples in `odd_sample`, and the stream goes on, so a good
+--- result after odd lines is still used. Texts kept are clipped at a character boundary.
 ---
 --- Memory stays bounded whatever the agent prints (a flood is data, not a crash): each list keeps
 --- its first `MAX_KEPT` entries and counts the rest in `dropped`, texts kept are clipped, and a
 --- line longer than `MAX_LINE` bytes is skipped as malformed without being buffered.
+local host_json = require("host.json")
 local json = require("json")
 local lines = require("text")
 
@@ -31,6 +40,8 @@ M.MAX_KEPT = 200
 M.MAX_LINE = 16 * 1024 * 1024
 ---The longest text kept in a list entry (a command line, an error message).
 M.MAX_TEXT = 4000
+---Samples of odd lines kept in `odd_sample`.
+M.MAX_ODD_SAMPLES = 5
 
 ---A whole number >= 0, or nil: only measurements count.
 function M.count(v)
@@ -40,30 +51,82 @@ function M.count(v)
   return nil
 end
 
----Adds two counts; unknown when either is.
+---Adds two counts; unknown when either is, or when the sum would not fit an integer.
 function M.plus(a, b)
-  if a == nil or b == nil then
+  if a == nil or b == nil or a > math.maxinteger - b then
     return nil
   end
   return a + b
 end
 
----The last `n` bytes of `text` (the whole when shorter).
+---The last `n` bytes of `text` (the whole when shorter), from a character boundary; nil for a
+---non-string.
 function M.tail(text, n)
-  n = n or OUTPUT_TAIL
   if type(text) ~= "string" then
     return nil
   end
-  return #text > n and text:sub(-n) or text
+  return lines.tail(text, n or OUTPUT_TAIL)
 end
 
----The first `n` bytes of `text` (default MAX_TEXT), marked with "..." when clipped.
+---The first `n` bytes of `text` (default MAX_TEXT), cut at a character boundary and marked with
+---"..." when clipped; nil for a non-string (an odd shape is never passed on as a text).
 function M.clip(text, n)
-  n = n or M.MAX_TEXT
-  if type(text) ~= "string" or #text <= n then
-    return text
+  if type(text) ~= "string" then
+    return nil
   end
-  return text:sub(1, n - 3) .. "..."
+  return lines.clip(text, n or M.MAX_TEXT)
+end
+
+---Notes that the line being read has an unexpected shape (`what` says where): the parser counts
+---the line once in `odd_lines` and keeps a few samples.
+function M.odd(s, what)
+  s.odd_now = s.odd_now or {}
+  s.odd_now[#s.odd_now + 1] = what
+end
+
+-- A decoded JSON value's kind, for a note: "an array", "an object", "null", "a number"...
+local function kind_of(v)
+  if v == json.null then
+    return "null"
+  elseif type(v) == "table" then
+    return json.is_array(v) and "an array" or "an object"
+  end
+  return "a " .. type(v)
+end
+
+---`v` when it is a string (clipped to `n` bytes, default MAX_TEXT); nil otherwise, noting an odd
+---shape when `v` is present but not a string (`what` names the field).
+function M.str(s, v, what, n)
+  if type(v) == "string" then
+    return lines.clip(v, n or M.MAX_TEXT)
+  elseif v ~= nil and v ~= json.null then
+    M.odd(s, what .. ": expected a string, got " .. kind_of(v))
+  end
+  return nil
+end
+
+---`v` when it is a table (a JSON object or array); nil otherwise, noting an odd shape when `v` is
+---present but not a table.
+function M.tab(s, v, what)
+  if type(v) == "table" then
+    return v
+  elseif v ~= nil and v ~= json.null then
+    M.odd(s, what .. ": expected an object or array, got " .. kind_of(v))
+  end
+  return nil
+end
+
+---The elements of the array `v` that are objects (tables), noting each other element as odd.
+function M.objects(s, v, what)
+  local out = {}
+  for i, x in ipairs(M.tab(s, v, what) or {}) do
+    if type(x) == "table" then
+      out[#out + 1] = x
+    else
+      M.odd(s, ("%s[%d]: expected an object, got %s"):format(what, i, kind_of(x)))
+    end
+  end
+  return out
 end
 
 ---Appends `entry` to the summary list `name` unless it is full; then only counts it.
@@ -79,6 +142,7 @@ end
 
 ---Counts an event type the dialect does not know (distinct types up to MAX_KEPT).
 function M.unknown(s, t)
+  t = M.clip(t, 200) or "(no type)"
   local known = s.unknown_types
   if known[t] then
     known[t] = known[t] + 1
@@ -115,12 +179,13 @@ function M.parser(dialect, opts)
   local summary = {
     runner = dialect.name, messages = 0, commands = {}, tool_calls = {}, file_changes = {}, errors = {},
     warnings = {}, retries = 0, permission_denials = {}, is_error = false, completed = false, events = 0,
-    unknown_types = {}, unknown_kinds = 0, malformed_lines = 0, usage = M.usage(), dropped = {},
+    unknown_types = {}, unknown_kinds = 0, malformed_lines = 0, odd_lines = 0, odd_sample = {}, usage = M.usage(),
+    dropped = {},
   }
   -- pending: the pieces of the line not ended yet (a list, so a long line is not copied again
   -- for every chunk); oversized: that line passed MAX_LINE and is being skipped.
   return setmetatable({ dialect = dialect, summary = summary, on_event = opts.on_event, pending = {},
-    pending_bytes = 0, oversized = false }, Parser)
+    pending_bytes = 0, oversized = false, line_no = 0 }, Parser)
 end
 
 -- Tells the caller (telemetry) about something the stream said.
@@ -133,27 +198,76 @@ end
 function Parser:malformed(text)
   local s = self.summary
   s.malformed_lines = s.malformed_lines + 1
-  s.malformed_sample = s.malformed_sample or M.tail(text, 200)
-  self:emit("malformed_line", { text = M.tail(text, 200) })
+  if s.malformed_sample and not self.on_event then
+    return -- a flood of bad lines costs a count each
+  end
+  -- The sample is raw bytes: made valid UTF-8 here, as it goes to events and the record.
+  local sample = lines.repair_utf8(M.tail(text, 200))
+  s.malformed_sample = s.malformed_sample or sample
+  self:emit("malformed_line", { text = sample })
+end
+
+-- An error no shape of data explains: the run's interruption (Ctrl-C raises "interrupted!" in
+-- whatever Lua code runs) or memory running out. These go on up; anything else is the line's.
+local function fatal(err)
+  return type(err) == "string" and (err:find("interrupted!$") or err:find("not enough memory", 1, true))
+end
+
+-- Counts the line just read as odd (once, whatever went wrong in it) and keeps a sample.
+function Parser:odd(event, whats)
+  local s = self.summary
+  s.odd_lines = s.odd_lines + 1
+  if #s.odd_sample < M.MAX_ODD_SAMPLES then
+    s.odd_sample[#s.odd_sample + 1] = { line = self.line_no, type = M.clip(event.type, 200),
+      what = lines.repair_utf8(M.clip(table.concat(whats, "; "), 500)) }
+  end
+  self:emit("odd_line", { line = self.line_no, what = M.clip(whats[1], 500) })
 end
 
 ---One line of the stream (without its newline). Blank lines are skipped; a line that is not a JSON
----object is counted as malformed and kept as a sample; it never stops the run.
+---object is counted as malformed and kept as a sample; an event of an unexpected shape is counted
+---as odd; neither stops the run.
 function Parser:line(text)
-  text = text:gsub("\r$", "")
-  if text:match("^%s*$") then
+  self.line_no = self.line_no + 1
+  if text:byte(-1) == 13 then
+    text = text:sub(1, -2)
+  end
+  local first = text:find("%S")
+  if not first then
     return
   end
-  local ok, event = pcall(json.decode, text)
+  -- Only an object is an event: anything else is malformed without decoding it.
+  local event = text:byte(first) == 123 and host_json.decode(text) -- "{"; nil, why on bad JSON
   local s = self.summary
-  if not ok or not json.is_object(event) then
+  if not json.is_object(event) then
     self:malformed(text)
     return
   end
   s.events = s.events + 1
-  local known = self.dialect.handle(s, event, function(kind, fields) self:emit(kind, fields) end)
-  if not known then
+  -- The caller's own failures (telemetry, on_event) are not the line's: they go on up.
+  local emit_error
+  local function emit(kind, fields)
+    local sent, err = pcall(self.emit, self, kind, fields)
+    if not sent then
+      emit_error = emit_error or { err }
+      error(err, 0)
+    end
+  end
+  s.odd_now = nil
+  local handled, known = pcall(self.dialect.handle, s, event, emit)
+  local whats = s.odd_now
+  s.odd_now = nil
+  if not handled then
+    if emit_error or fatal(known) then
+      error(emit_error and emit_error[1] or known, 0)
+    end
+    whats = whats or {}
+    whats[#whats + 1] = "unreadable: " .. tostring(type(known) == "table" and known.message or known)
+  elseif not known then
     M.unknown(s, type(event.type) == "string" and event.type or "(no type)")
+  end
+  if whats then
+    self:odd(event, whats)
   end
 end
 
@@ -182,9 +296,22 @@ end
 
 ---Feeds raw stdout text in any chunking; whole lines are parsed.
 function Parser:feed(chunk)
-  local rest = lines.each_line(chunk, function(line) self:piece(line, true) end)
-  if rest ~= "" then
-    self:piece(rest, false)
+  local start, n = 1, #chunk
+  while start <= n do
+    if self.pending_bytes == 0 and not self.oversized and chunk:byte(start) == 10 then
+      -- A run of empty lines: counted at once (a flood of newlines costs one find).
+      local stop = chunk:find("[^\n]", start) or n + 1
+      self.line_no = self.line_no + (stop - start)
+      start = stop
+    else
+      local nl = chunk:find("\n", start, true)
+      if not nl then
+        self:piece(chunk:sub(start), false)
+        break
+      end
+      self:piece(chunk:sub(start, nl - 1), true)
+      start = nl + 1
+    end
   end
 end
 

@@ -2,6 +2,7 @@
 --- message, the output markers in it, and what changed in the work tree.
 local agent_events = require("agent_events")
 local json = require("json")
+local log_caps = require("log_caps")
 local markers = require("markers")
 local secrets = require("secrets")
 local worktree = require("worktree")
@@ -22,7 +23,8 @@ local function read_tail(path, max)
 end
 
 ---The run's final message (at most its last `o.max` bytes) or nil; notes a cut in the record.
----o: spec (the runner), run_dir, parser (nil for plain output), summary (the parser's), spawn_failed, max.
+---o: spec (the runner), run_dir, parser (nil for plain output), summary (the parser's), spawn_failed, max,
+---stdout_log (the proc result's, when stdout.log was bounded).
 ---@return string|nil
 function M.final_message(record, o, warnings)
   local spec, run_dir, parser, summary, max = o.spec, o.run_dir, o.parser, o.summary, o.max
@@ -51,7 +53,12 @@ function M.final_message(record, o, warnings)
       size = final and #final
       final = agent_events.tail(final, max)
     elseif not o.spawn_failed then
-      final, size = read_tail(run_dir .. "/stdout.log", max)
+      -- A log cut by max_log_bytes ends with the stream's own tail, after the marker line: only
+      -- that tail is the end of the output (stdlib/log_caps.lua).
+      local log = o.stdout_log
+      local cut = type(log) == "table" and log.truncated
+      final, size = read_tail(run_dir .. "/stdout.log", cut and math.min(max, log_caps.tail_bytes(log)) or max)
+      size = cut and log.seen or size
     end
   end
   if final and size > #final then
@@ -63,9 +70,10 @@ function M.final_message(record, o, warnings)
 end
 
 ---Reads the output markers of the final message into the record; a run the agent itself says is
----blocked (or has a question) becomes blocked. Returns what markers.parse found.
-function M.apply_markers(record, final)
-  local found = markers.parse(final or "")
+---blocked (or has a question) becomes blocked. Returns what markers.parse found. `opts` goes to
+---markers.parse ({deadline_ns}: the run's deadline bounds the reading).
+function M.apply_markers(record, final, opts)
+  local found = markers.parse(final or "", opts)
   if record.status == "review" and (found.status == "blocked" or found.status == "question") then
     record.status = "blocked"
     record.blockers = {}
@@ -78,7 +86,7 @@ function M.apply_markers(record, final)
   end
   record.markers = { status = found.status, progress = json.array(found.progress),
     files_modified = json.array(found.files_modified), complete = found.complete and found.complete.text or json.null,
-    warnings = json.array(found.warnings) }
+    warnings = json.array(found.warnings), dropped = found.dropped, stopped_at_line = found.stopped_at_line }
   return found
 end
 

@@ -35,15 +35,18 @@
 local agent_events = require("agent_events")
 local agent_result = require("agent_result")
 local agent_session = require("agent_session")
+local agent_watch = require("agent_watch")
 local clock = require("host.time")
 local errors = require("errors")
 local gates = require("gates")
 local git_refs = require("git_refs")
 local json = require("json")
-local proc = require("proc")
+local log_caps = require("log_caps")
+local run_owner = require("run_owner")
 local runners = require("runners")
 local store = require("store")
 local telemetry = require("telemetry")
+local text_lines = require("text")
 local worktree = require("worktree")
 
 local M = {}
@@ -54,16 +57,16 @@ M.DEFAULTS = {
   exit_deadline_ms = 10 * 1000,
   kill_grace_ms = 2000,
 }
-local STDERR_TAIL = 64 * 1024
+local STDERR_REASON = 2000 -- the most of a stderr line a failure reason quotes
+---After the agent exits, reading its output (markers) stops at the run's deadline, but is given
+---at least this long (ms): a run that used all its time still has a short answer read.
+M.MIN_POST_MS = 1000
 local SUMMARY_CHARS = 200
 ---The longest final message kept (output.md, markers, summary): its last bytes when longer; the
 ---whole output stays in agent.jsonl or stdout.log.
 M.MAX_FINAL = 8 * 1024 * 1024
+M.MAX_AGENT_EVENTS = 200000 -- agent events written to events.jsonl per run (about 20 MB)
 local PROVIDERS = { codex = "openai", claude = "anthropic" }
-
-local function now_ms()
-  return clock.monotonic_ns() // 1000000
-end
 
 ---A random (version 4) UUID, e.g. for a claude session id.
 function M.uuid()
@@ -76,20 +79,13 @@ function M.uuid()
   return ("%s-%s-%s-%s-%s"):format(hex:sub(1, 8), hex:sub(9, 12), hex:sub(13, 16), hex:sub(17, 20), hex:sub(21, 32))
 end
 
+-- Linear, whatever the agent wrote (stdlib/text.lua): a pattern such as "([^\n]+)\n*$" retries
+-- at every position and is quadratic on a long output.
 local function first_line(text)
-  if type(text) ~= "string" then
-    return nil
-  end
-  local line = text:match("^%s*([^\n]*)") or ""
-  if #line > SUMMARY_CHARS then
-    line = line:sub(1, SUMMARY_CHARS - 3) .. "..."
-  end
-  return line
+  return text_lines.first_line(text, SUMMARY_CHARS)
 end
 
-local function last_line(text)
-  return type(text) == "string" and text:match("([^\n]+)\n*$") or nil
-end
+local last_line = text_lines.last_line
 
 -- The line of stderr that says why: the last "Error: ..." line (codex follows it with a stack
 -- backtrace), else the last line.
@@ -103,7 +99,7 @@ local function reason_line(text)
       said = line
     end
   end
-  return said or last_line(text)
+  return text_lines.clip(said or last_line(text), STDERR_REASON)
 end
 
 ---Shows an argv for people (model.md, events): words with spaces or quotes are quoted.
@@ -163,6 +159,10 @@ local function check_options(o)
   if o.ephemeral ~= nil and type(o.ephemeral) ~= "boolean" then
     errors.raise("bad_option", "agent_run.execute: `ephemeral` must be true or false", nil, 3)
   end
+  local max_log, bad_log = log_caps.resolve(o.max_log_bytes)
+  if not max_log then
+    errors.raise("bad_option", "agent_run.execute: `max_log_bytes`: " .. bad_log .. " (or false: no bound)", nil, 3)
+  end
   if o.resume ~= nil then
     agent_session.check_resume(o)
   end
@@ -190,22 +190,10 @@ local function store_run(s, record, run_id)
   return s:update_run(existing)
 end
 
----Runs an agent and records it. Options: runner (name, required), prompt (required), repo
----(default "."), root (the .agent folder), store (an open store), task_id, agent_role, model,
----sandbox, allow_full_auto, run_id (a run already in the store, such as a queued background run,
----to record this run in instead of a new one), session_id (a new session's id; claude gets a fresh one when
----ephemeral is false), ephemeral (default true, false when resuming), resume (above), args
----(extra argv), program (argv prefix replacing the CLI's name), command (the command runner's
----argv), env, timeout_ms, idle_timeout_ms, exit_deadline_ms, kill_grace_ms, record (extra fields
----for the run record), on_event(kind, fields) (each parsed event, as it arrives), on_spawn(pid)
----(the agent's pid, which is also its process group, right after it starts), gates (a policy,
----config's `gates`: the run's git facts and changed files are weighed by stdlib/gates.lua, and a
----"block" finding blocks the run) with task (the task packet: files_to_avoid, scope).
----Returns the run record; nil, message, code for an unknown runner or run_id, a refused sandbox or a
----runner that cannot resume (nothing is recorded then). Raises on bad option types and after
----recording an interrupted run.
-function M.execute(o)
-  check_options(o)
+-- The runner, its sandbox, whether the run is ephemeral, the repository and the store ({spec,
+-- sandbox, ephemeral, repo, store}), with o's defaults filled in; nil, message, code when the run
+-- cannot be made (nothing is recorded then).
+local function resolve(o)
   local spec, why = runners.get(o.runner)
   if not spec then
     return nil, why, "unknown_runner"
@@ -228,86 +216,96 @@ function M.execute(o)
     end
   end
   local repo = o.repo or "."
-  local s = o.store
+  local s, message, code = o.store, nil, nil
   if not s then
-    local message, code
     s, message, code = store.open(o.root or (repo .. "/.agent"), { create = true })
     if not s then
       return nil, message, code
     end
   end
+  return { spec = spec, sandbox = sandbox, ephemeral = ephemeral, repo = repo, store = s }
+end
 
-  local resumed = o.resume and o.resume.session_id
-  local record = { task_id = o.task_id, runner_type = spec.name, agent_role = o.agent_role, model = o.model,
-    sandbox = sandbox, status = "running", started_at = store.now(), repo = repo, review_state = "pending",
-    ephemeral = ephemeral, resumed_session = resumed, resumed_run = o.resume and o.resume.run_id }
+-- The record a run starts with, owned by this process (a run whose owner dies is noticed,
+-- stdlib/run_reconcile.lua).
+local function new_record(o, run)
+  local record = { task_id = o.task_id, runner_type = run.spec.name, agent_role = o.agent_role, model = o.model,
+    sandbox = run.sandbox, status = "running", started_at = store.now(), repo = run.repo, review_state = "pending",
+    ephemeral = run.ephemeral, resumed_session = o.resume and o.resume.session_id,
+    resumed_run = o.resume and o.resume.run_id }
   for k, v in pairs(o.record or {}) do
     record[k] = v
   end
-  -- The record is in the store now; its copy and prompt.md follow as one batch of writes (below).
-  local message, code
-  record, message, code = store_run(s, record, o.run_id)
-  if not record then
-    return nil, message, code
-  end
-  local id = record.run_id
-  record.created_at = record.created_at or record.started_at
-  local dir = assert(s:run_dir(id))
-  local run_dir = dir:root()
-  record.prompt_path = "runs/" .. id .. "/prompt.md" -- relative to the store's folder
+  return run_owner.stamp(record)
+end
 
-  -- Sidecar's own folder, when it is inside the repository, is not the agent's change.
-  local own = s.root:sub(1, #repo + 1) == repo .. "/" and s.root:sub(#repo + 2) or nil
-  -- HEAD, branches and tags are read side by side with the snapshot (stdlib/git_refs.lua).
-  local refs = git_refs.watch(repo, { run_id = id, push_log = run_dir .. "/push_attempts.log" })
-  -- A run in its own worktree knows the tree it was made from (o.before): no second read of it.
-  local before, snapshot_why = o.before, nil
-  if not before then
-    before, snapshot_why = worktree.snapshot(repo, own and { own } or nil)
-  end
-  local t <close> = assert(telemetry.open(dir))
+-- The runner's argv for this run and how it takes the prompt ({prompt = "file"} or {}); sets the
+-- record's command and session. A runner whose command() raises (its own bug) leaves the run
+-- failed before the error goes on up.
+local function build_command(o, run, record, run_dir)
+  local spec, resumed = run.spec, o.resume and o.resume.session_id
   local session_id = o.session_id
-  if spec.name == "claude" and not session_id and not resumed and not ephemeral then
+  if spec.name == "claude" and not session_id and not resumed and not run.ephemeral then
     session_id = M.uuid() -- known before the start, so the record names the session even if it fails
   end
-  local ctx = { prompt = o.prompt, prompt_file = run_dir .. "/prompt.md", repo = repo, run_dir = run_dir,
-    model = o.model, sandbox = sandbox, session_id = session_id, resume_session_id = resumed, ephemeral = ephemeral,
-    args = o.args, program = o.program, command = o.command }
+  local ctx = { prompt = o.prompt, prompt_file = run_dir .. "/prompt.md", repo = run.repo, run_dir = run_dir,
+    model = o.model, sandbox = run.sandbox, session_id = session_id, resume_session_id = resumed,
+    ephemeral = run.ephemeral, args = o.args, program = o.program, command = o.command }
   local built, argv, how = pcall(spec.command, ctx)
   if not built then
-    -- A runner's own bug: the run is closed as failed before the error goes on up.
     record.status, record.completed_at = "failed", store.now()
     record.failure_reason = ("runner '%s' could not build its command: %s"):format(spec.name, tostring(argv))
-    s:update_run(record, { { "prompt.md", o.prompt } })
+    run.store:update_run(record, { { "prompt.md", o.prompt } })
     error(argv, 0)
   end
-  how = how or {}
   record.command = M.shown(argv)
   record.session_id = session_id or resumed
-  t:event("run.started", { runner = spec.name, command = record.command, sandbox = sandbox, model = o.model })
+  return argv, how or {}
+end
 
-  local parser = spec.dialect and agent_events.parser(require(spec.dialect .. "_events"), {
+-- Before the agent starts: what its changes will be measured against. HEAD, branches and tags
+-- (stdlib/git_refs.lua) are read side by side with the snapshot of the work tree; a run in its own
+-- worktree knows the tree it was made from (o.before): no second read of it. Sidecar's own folder,
+-- when it is inside the repository, is not the agent's change. Returns refs, before, snapshot_why.
+local function watch_repo(o, run, id, run_dir)
+  local root, repo = run.store.root, run.repo
+  local own = root:sub(1, #repo + 1) == repo .. "/" and root:sub(#repo + 2) or nil
+  local refs = git_refs.watch(repo, { run_id = id, push_log = run_dir .. "/push_attempts.log" })
+  if o.before then
+    return refs, o.before, nil
+  end
+  return refs, worktree.snapshot(repo, own and { own } or nil)
+end
+
+-- An agent that could not start: the run failed, saying why (and how to install its CLI).
+local function spawn_failed(record, spec, err)
+  local install = spec.install and (" (install it: " .. spec.install .. ")") or ""
+  record.status, record.failure_reason = "failed", tostring(err.message or err) .. install
+  return { code = nil, ok = false, error = tostring(err.message or err), spawn_failed = true }
+end
+
+-- The event parser of a runner with a dialect (nil without one). Each event goes to on_event and
+-- to events.jsonl, which is bounded like the raw logs: past MAX_AGENT_EVENTS a flood of tiny
+-- events stops being written there (the parser and the result still see every one); `counts`
+-- keeps how many were kept and dropped.
+local function event_parser(spec, t, o, counts)
+  return spec.dialect and agent_events.parser(require(spec.dialect .. "_events"), {
     on_event = function(kind, fields)
-      t:event("agent." .. kind, fields)
+      if counts.kept < M.MAX_AGENT_EVENTS then
+        counts.kept = counts.kept + 1
+        t:event("agent." .. kind, fields)
+      else
+        counts.dropped = counts.dropped + 1
+      end
       if o.on_event then
         o.on_event(kind, fields)
       end
     end,
   })
-  local result_seen_at
-  local stdout
-  if parser then
-    -- Chunks, not lines: the parser itself must see whether the last line ended.
-    -- Redacted as read (host/stream_redactor.hpp): the file and the parser see the same bytes.
-    stdout = { collect = false, file = run_dir .. "/agent.jsonl", redact = true, on_chunk = function(chunk)
-      parser:feed(chunk)
-      if parser.summary.completed and not result_seen_at then
-        result_seen_at = now_ms()
-      end
-    end }
-  else
-    stdout = { collect = false, file = run_dir .. "/stdout.log", redact = true } -- read back whole after the exit
-  end
+end
+
+-- The agent's environment additions: the runner's, then the caller's.
+local function agent_env(spec, o)
   local env = {}
   for k, v in pairs(spec.env or {}) do
     env[k] = v
@@ -315,72 +313,39 @@ function M.execute(o)
   for k, v in pairs(o.env or {}) do
     env[k] = v
   end
-  refs:block_push(env) -- no push leaves a run: git's config in the agent's environment refuses it
+  return env
+end
 
-  -- A command that reads the prompt from its file needs the file first; otherwise the copy and
-  -- prompt.md are written while the agent starts.
-  local function write_copy()
-    assert(s:write_copy("run", id, record, { { "prompt.md", o.prompt } }))
-  end
-  if how.prompt == "file" then
-    write_copy()
-  end
-  local span = t:span("agent")
-  local started, h = pcall(proc.spawn, argv, {
-    cwd = repo, env = env, stdin = how.prompt ~= "file" and o.prompt or nil, stdout = stdout,
-    stderr = { collect = true, file = run_dir .. "/stderr.log", redact = true }, max_output = STDERR_TAIL,
-    timeout_ms = o.timeout_ms, idle_timeout_ms = o.idle_timeout_ms, kill_grace_ms = o.kill_grace_ms,
-    name = spec.name,
-  })
-  if started and o.on_spawn then
-    o.on_spawn(h:pid()) -- before anything else can fail: the caller learns the agent's group at once
-  end
-  if how.prompt ~= "file" then
-    write_copy()
-  end
-  local r, killed_after_result, interruption
-  if not started then
-    local err = h
-    local install = spec.install and (" (install it: " .. spec.install .. ")") or ""
-    r = { code = nil, ok = false, error = tostring(err.message or err), spawn_failed = true }
-    record.status, record.failure_reason = "failed", tostring(err.message or err) .. install
-  else
-    local waited, err = pcall(function()
-      while true do
-        r = h:wait(100)
-        if r then
-          return
-        end
-        if result_seen_at and not killed_after_result and now_ms() - result_seen_at > o.exit_deadline_ms then
-          killed_after_result = true
-          h:kill()
-        end
-      end
-    end)
-    if not waited then
-      interruption = err
-      -- An interrupt raised in Lua between two waits (not inside one) has not stopped the agent:
-      -- stop its group (SIGTERM, grace, SIGKILL) rather than wait for it to end by itself.
-      h:kill()
-      r = h:wait() or { interrupted = true }
-      r.interrupted = true
-    end
-  end
-  span:finish({ exit_code = r.code, signal = r.signal_name, timed_out = r.timed_out })
+-- record.stream: what the event parser counted.
+local function stream_summary(summary)
+  return {
+    events = summary.events, unknown_types = json.object(summary.unknown_types),
+    malformed_lines = summary.malformed_lines, cut_mid_line = summary.cut_mid_line or false,
+    retries = summary.retries, errors = json.array(summary.errors), warnings = json.array(summary.warnings),
+    permission_denials = #summary.permission_denials, tool_calls = #summary.tool_calls,
+    malformed_sample = summary.malformed_sample, odd_lines = summary.odd_lines,
+    odd_sample = #summary.odd_sample > 0 and json.array(summary.odd_sample) or nil,
+    dropped = next(summary.dropped) and json.object(summary.dropped) or nil,
+  }
+end
+
+-- What the ended agent left, read into its record: the outcome, the final message and its markers,
+-- the changes and git facts, usage and cost, gates and escapees. Returns the final message (or nil)
+-- and the telemetry summary.
+local function read_result(record, c)
+  local o, spec, r, parser, t = c.o, c.run.spec, c.r, c.parser, c.t
   local summary = parser and parser:finish() or { usage = agent_events.usage() }
-
   local warnings = {}
-  local final = agent_result.final_message(record, { spec = spec, run_dir = run_dir, parser = parser, summary = summary,
-    spawn_failed = r.spawn_failed, max = M.MAX_FINAL }, warnings)
+  log_caps.record(record, { { stream = "stdout", file = parser and "agent.jsonl" or "stdout.log", log = r.stdout_log },
+    { stream = "stderr", file = "stderr.log", log = r.stderr_log } }, warnings)
+  local final = agent_result.final_message(record, { spec = spec, run_dir = c.run_dir, parser = parser,
+    summary = summary, spawn_failed = r.spawn_failed, max = M.MAX_FINAL, stdout_log = r.stdout_log }, warnings)
   if not r.spawn_failed then
-    record.status, record.failure_reason = outcome(r, summary, spec.dialect, killed_after_result, o)
+    record.status, record.failure_reason = outcome(r, summary, spec.dialect, c.killed_after_result, o)
   end
-
-  local found = agent_result.apply_markers(record, final)
-
-  refs:after()
-  agent_result.record_changes(record, repo, before, snapshot_why, found)
-
+  local found = agent_result.apply_markers(record, final, { deadline_ns = c.deadline_ns })
+  c.refs:after()
+  agent_result.record_changes(record, c.run.repo, c.before, c.snapshot_why, found)
   if parser then
     local usage, cost = agent_session.own_share(summary, require(spec.dialect .. "_events"), o.resume, warnings)
     t:usage(usage, spec.name)
@@ -389,6 +354,12 @@ function M.execute(o)
     end
     record.cost_usd = cost
     record.usage_reported, record.cost_reported_usd = summary.usage, summary.cost_usd
+  end
+  if c.events.dropped > 0 then
+    record.events_dropped = c.events.dropped
+    warnings[#warnings + 1] = ("events.jsonl keeps the first %d agent events; %d more were not written there "
+      .. "(agent.jsonl has the stream)"):format(M.MAX_AGENT_EVENTS, c.events.dropped)
+    t:event("agent.events_dropped", { kept = c.events.kept, dropped = c.events.dropped })
   end
   local tsum = t:summary()
   record.usage = tsum.usage
@@ -401,24 +372,24 @@ function M.execute(o)
   record.completed_at = store.now()
   record.summary = first_line(final)
   record.commands_run = json.array(summary.commands or {})
-  record.git = refs:facts(record.head_before, record.head_after, record.commands_run)
+  record.git = c.refs:facts(record.head_before, record.head_after, record.commands_run)
   if o.gates then
     gates.apply(record, gates.evaluate(record, o.task, o.gates))
   end
-  record.stream = parser and {
-    events = summary.events, unknown_types = json.object(summary.unknown_types),
-    malformed_lines = summary.malformed_lines, cut_mid_line = summary.cut_mid_line or false,
-    retries = summary.retries, errors = json.array(summary.errors), warnings = json.array(summary.warnings),
-    permission_denials = #summary.permission_denials, tool_calls = #summary.tool_calls,
-    dropped = next(summary.dropped) and json.object(summary.dropped) or nil,
-  } or nil
+  run_owner.apply(record, c.escapees) -- a run something outlived is never a clean review
+  record.stream = parser and stream_summary(summary) or nil
+  return final, tsum
+end
 
-  -- The run's files in one batch: each atomic, their fsyncs side by side.
+-- The run's files written with its last record, in one batch (each atomic, their fsyncs side by
+-- side): model.json, model.md and output.md.
+local function result_files(o, record, run, run_dir, tsum, final)
+  local spec = run.spec
   local meta = {
-    task_id = o.task_id or id, created_at = record.started_at,
+    task_id = o.task_id or record.run_id, created_at = record.started_at,
     runner = spec.name == "command" and "command" or (spec.name .. "-cli"),
-    model_provider = PROVIDERS[spec.name], model = record.model or "default", sandbox = sandbox,
-    repo = repo, command = record.command .. " < " .. run_dir .. "/prompt.md",
+    model_provider = PROVIDERS[spec.name], model = record.model or "default", sandbox = run.sandbox,
+    repo = run.repo, command = record.command .. " < " .. run_dir .. "/prompt.md",
   }
   local files = {
     { "model.json", json.encode(telemetry.model_json(meta, tsum), { indent = 2 }) .. "\n" },
@@ -427,8 +398,96 @@ function M.execute(o)
   if final then
     files[#files + 1] = { "output.md", final:sub(-1) == "\n" and final or final .. "\n" }
   end
+  return files
+end
+
+---Runs an agent and records it. Options: runner (name, required), prompt (required), repo
+---(default "."), root (the .agent folder), store (an open store), task_id, agent_role, model,
+---sandbox, allow_full_auto, run_id (a run already in the store, such as a queued background run,
+---to record this run in instead of a new one), session_id (a new session's id; claude gets a fresh one when
+---ephemeral is false), ephemeral (default true, false when resuming), resume (above), args
+---(extra argv), program (argv prefix replacing the CLI's name), command (the command runner's
+---argv), env, timeout_ms, idle_timeout_ms, exit_deadline_ms, kill_grace_ms, max_log_bytes (each raw
+---log's bound, stdlib/log_caps.lua: a size, or false for none; default 64 MiB), record (extra fields
+---for the run record), on_event(kind, fields) (each parsed event, as it arrives), on_spawn(pid)
+---(the agent's pid, which is also its process group, right after it starts), gates (a policy,
+---config's `gates`: the run's git facts and changed files are weighed by stdlib/gates.lua, and a
+---"block" finding blocks the run) with task (the task packet: files_to_avoid, scope).
+---Returns the run record; nil, message, code for an unknown runner or run_id, a refused sandbox or a
+---runner that cannot resume (nothing is recorded then). Raises on bad option types and after
+---recording an interrupted run.
+function M.execute(o)
+  check_options(o)
+  local run, message, code = resolve(o)
+  if not run then
+    return nil, message, code
+  end
+  local s, spec = run.store, run.spec
+  local record
+  record, message, code = store_run(s, new_record(o, run), o.run_id)
+  if not record then
+    return nil, message, code
+  end
+  local id = record.run_id
+  record.created_at = record.created_at or record.started_at
+  local dir = assert(s:run_dir(id))
+  local run_dir = dir:root()
+  -- The run's lock while the agent runs; an error leaving it active records it (stdlib/run_owner.lua).
+  local owner <close> = run_owner.own(s, record)
+  record.prompt_path = "runs/" .. id .. "/prompt.md" -- relative to the store's folder
+
+  local refs, before, snapshot_why = watch_repo(o, run, id, run_dir)
+  local t <close> = assert(telemetry.open(dir))
+  local argv, how = build_command(o, run, record, run_dir)
+  t:event("run.started", { runner = spec.name, command = record.command, sandbox = run.sandbox, model = o.model })
+  local events = { kept = 0, dropped = 0 }
+  local parser = event_parser(spec, t, o, events)
+  local env = agent_env(spec, o)
+  refs:block_push(env) -- no push leaves a run: git's config in the agent's environment refuses it
+  owner:prepare(env) -- the run's mark, inherited by every process of the agent
+
+  -- A command that reads the prompt from its file needs the file first; otherwise the copy and
+  -- prompt.md are written while the agent starts.
+  local function write_copy()
+    assert(s:write_copy("run", id, record, { { "prompt.md", o.prompt } }))
+  end
+  if how.prompt == "file" then
+    write_copy()
+  end
+  local span = t:span("agent")
+  local spawned_ns = clock.monotonic_ns()
+  local started, h, watch = agent_watch.spawn(argv, {
+    cwd = run.repo, env = env, stdin = how.prompt ~= "file" and o.prompt or nil, run_dir = run_dir, parser = parser,
+    max_log = assert(log_caps.resolve(o.max_log_bytes)), timeout_ms = o.timeout_ms,
+    idle_timeout_ms = o.idle_timeout_ms, kill_grace_ms = o.kill_grace_ms, name = spec.name,
+  })
+  owner:spawned(started and h:pid() or nil) -- agent_process.json: its group, for whoever must end it
+  if started and o.on_spawn then
+    o.on_spawn(h:pid()) -- before anything else can fail: the caller learns the agent's group at once
+  end
+  if how.prompt ~= "file" then
+    write_copy()
+  end
+  local r, killed_after_result, interruption
+  if started then
+    r, killed_after_result, interruption = agent_watch.wait(h, watch, o.exit_deadline_ms)
+  else
+    r = spawn_failed(record, spec, h)
+  end
+  -- Whatever of the agent outlived it (a grandchild that called setsid(), say) is ended now,
+  -- before its changes are read, and recorded below; at once when the agent was stopped.
+  local stopped = r.interrupted or r.timed_out or killed_after_result
+  local escapees = started and owner:sweep(o.kill_grace_ms, stopped and 0 or nil) or {}
+  span:finish({ exit_code = r.code, signal = r.signal_name, timed_out = r.timed_out })
+
+  local final, tsum = read_result(record, {
+    o = o, run = run, run_dir = run_dir, parser = parser, r = r, killed_after_result = killed_after_result,
+    refs = refs, before = before, snapshot_why = snapshot_why, t = t, events = events, escapees = escapees,
+    -- Post-processing that grows with the agent's output is bounded by the run's deadline.
+    deadline_ns = math.max(spawned_ns + o.timeout_ms * 1000000, clock.monotonic_ns() + M.MIN_POST_MS * 1000000),
+  })
   t:event("run.finished", { status = record.status, reason = record.failure_reason })
-  assert(s:update_run(record, files))
+  assert(s:update_run(record, result_files(o, record, run, run_dir, tsum, final)))
   if not o.store then
     s:close()
   end

@@ -5,9 +5,12 @@
 ---   cfg.runner, cfg.review.auto_approve_on_all_green, cfg.queue.jobs
 ---
 --- The file runs with nothing but `os.getenv` in reach, and an unknown key or a value of the
---- wrong type is an error naming it (a typo must not silently mean "default").
+--- wrong type is an error naming it (a typo must not silently mean "default"). It runs only once
+--- trusted (stdlib/trust.lua: `sidecar trust`); until then the defaults are used and the
+--- settings say so (`cfg.untrusted`).
 local duration = require("duration")
 local secrets = require("secrets")
+local trust = require("trust")
 
 local M = {}
 
@@ -20,6 +23,7 @@ local SCHEMA = {
   sandbox = { "string", "read-only" },
   timeout = { "duration", "30m" },
   idle_timeout = { "duration", "5m" },
+  max_log_bytes = { "size", "64MiB" },
   runners = { "table", {} },
   routes = { "table", {} },
   review = { "section", { auto_approve_on_all_green = { "boolean", false } } },
@@ -35,8 +39,11 @@ local SCHEMA = {
 }
 
 -- What a per-runner entry may hold.
-local RUNNER_KEYS = { program = "list", args = "list", env = "table", command = "list", dialect = "string",
+local RUNNER_KEYS = { program = "list", args = "list", env = "table", command = "list", dialect = "dialect",
   prompt = "string", describe = "string" }
+-- The event dialects a runner of config.lua may name (stdlib/<name>_events.lua). Only these: the
+-- name becomes a require, which must never reach a module outside Sidecar.
+local DIALECTS = { codex = true, claude = true }
 
 M.TEMPLATE = [[
 -- Sidecar settings for this repository. Every setting is optional: the values below are the
@@ -49,6 +56,8 @@ return {
   sandbox = "read-only",           -- read-only | workspace-write | danger-full-access
   timeout = "30m",                 -- wall-clock limit for the agent (90s, 30m, 2h)
   idle_timeout = "5m",             -- stop the agent after this long without output
+  max_log_bytes = "64MiB",         -- each raw log of a run (agent.jsonl or stdout.log, stderr.log):
+                                   -- past it its first and last halves are kept (false: no bound)
 
   -- Per-runner settings. `program` replaces the CLI's name (a wrapper, or a path); `args` are
   -- added to its command line; `env` to its environment. A new name with `command` defines a
@@ -128,7 +137,13 @@ local function type_of(v)
 end
 
 local function check_value(path, want, v)
-  if want == "duration" then
+  if want == "size" then -- a size such as "64MiB", a number of bytes, or false (stdlib/log_caps.lua)
+    local bytes, why = require("log_caps").resolve(v)
+    if not bytes then
+      return nil, path .. ": " .. why .. " (or false: no bound)"
+    end
+    return true
+  elseif want == "duration" then
     local ms, why = duration.parse(v)
     if not ms then
       return nil, path .. ": " .. why
@@ -142,6 +157,12 @@ local function check_value(path, want, v)
       if type(a) ~= "string" then
         return nil, ("%s[%d]: expected a string, got %s"):format(path, i, type(a))
       end
+    end
+    return true
+  elseif want == "dialect" then
+    if not DIALECTS[v] then
+      return nil, ("%s: expected \"codex\" or \"claude\" (the event streams Sidecar reads), got %s"):format(path,
+        type(v) == "string" and ("%q"):format(v) or type(v))
     end
     return true
   elseif want == "gate" then
@@ -222,34 +243,97 @@ local function check_runners(runners)
   return true
 end
 
+-- A config returns a table; one still running after this many million Lua instructions is
+-- stopped (a loop would otherwise hang every command of the repository).
+local MAX_MILLION_INSTRUCTIONS = 100
+
+-- Runs the text of config.lua: its value, or nil and why.
+local function evaluate(path, text)
+  local chunk, why = load(text, "@" .. path, "t", { os = { getenv = os.getenv } })
+  if not chunk then
+    return nil, why
+  end
+  local co = coroutine.create(chunk)
+  local budget = MAX_MILLION_INSTRUCTIONS
+  debug.sethook(co, function()
+    budget = budget - 1
+    if budget <= 0 then
+      error(("%s: still running after %d million instructions: a config returns a table of settings"):format(path,
+        MAX_MILLION_INSTRUCTIONS), 0)
+    end
+  end, "", 1000000)
+  local ok, value = coroutine.resume(co)
+  if not ok then
+    return nil, tostring(value)
+  end
+  if coroutine.status(co) ~= "dead" then
+    return nil, path .. ": must return a table of settings, not yield"
+  end
+  if type(value) ~= "table" then
+    return nil, path .. ": must return a table of settings (return { runner = \"codex\", ... })"
+  end
+  return value
+end
+
+---The repository a `.agent` folder belongs to, and the config's path relative to it (the
+---names trust records it under).
+---@param root string
+---@return string repo, string rel
+function M.owner(root)
+  root = root:gsub("(.)/+$", "%1")
+  local repo, name = root:match("^(.*)/([^/]+)$")
+  if not repo then
+    repo, name = ".", root
+  end
+  return repo == "" and "/" or repo, name .. "/" .. M.FILE
+end
+
+---`message` (a setting the user asked for was not found), saying why when the config that may
+---define it did not run because it is not trusted; else `message` as it is.
+---@param cfg table  what load returned
+---@param message string
+---@return string
+function M.untrusted_hint(cfg, message)
+  if not (cfg and cfg.untrusted) then
+    return message
+  end
+  return ("%s (untrusted: %s %s, so it did not run and the defaults apply; read it, then run `sidecar trust`)")
+    :format(message, cfg.untrusted.path, cfg.untrusted.state == "changed" and "changed since it was trusted"
+      or "is not trusted")
+end
+
 ---The settings from `root`/config.lua over the defaults (the defaults alone when there is no
----file). Returns nil, message, code ("bad_config") when the file cannot be run or is wrong; the
----message names the file and the setting.
+---file, or when it is not trusted: then `untrusted` = {path, state = "new"|"changed"|"unknown"}
+---says so, and the file did not run). Returns nil, message, code ("bad_config") when the file
+---cannot be run or is wrong; the message names the file and the setting.
 ---@param root string  the .agent folder
 function M.load(root)
   local path = root .. "/" .. M.FILE
-  local given = {}
-  local f = io.open(path, "rb")
-  if f then
-    local text = f:read("a")
-    f:close()
-    local chunk, why = load(text, "@" .. path, "t", { os = { getenv = os.getenv } })
-    if not chunk then
-      return nil, why, "bad_config"
+  local given, untrusted = {}, nil
+  -- A regular file of at most 1 MiB: a planted FIFO or link to /dev/zero is an error, not a hang.
+  local text, unreadable, code = require("host.paths").read_code(path)
+  if not text and code ~= "ENOENT" then
+    return nil, unreadable, "bad_config"
+  end
+  local f = text ~= nil
+  if text then
+    local repo, rel = M.owner(root)
+    local allowed, state = trust.allows(repo, rel, text)
+    if allowed then
+      local value, why = evaluate(path, text)
+      if not value then
+        return nil, why, "bad_config"
+      end
+      given = value
+    else
+      untrusted = { path = path, state = state }
     end
-    local ok, value = pcall(chunk)
-    if not ok then
-      return nil, tostring(value), "bad_config"
-    end
-    if type(value) ~= "table" then
-      return nil, path .. ": must return a table of settings (return { runner = \"codex\", ... })", "bad_config"
-    end
-    given = value
   end
   local cfg, why = merge(SCHEMA, given, {}, "")
   if cfg then
     cfg.timeout_ms = duration.parse(cfg.timeout)
     cfg.idle_timeout_ms = duration.parse(cfg.idle_timeout)
+    cfg.max_log_bytes = require("log_caps").resolve(cfg.max_log_bytes) -- bytes; 0: no bound
     cfg.review.autoApproveOnAllGreen = cfg.review.auto_approve_on_all_green -- the name Sidecar's JSON used
     local ok
     ok, why = check_runners(cfg.runners)
@@ -266,7 +350,8 @@ function M.load(root)
       if not applied then
         return nil, ("%s: secrets.%s"):format(path, bad), "bad_config"
       end
-      cfg.path = f and path or nil
+      cfg.path = (f and not untrusted) and path or nil
+      cfg.untrusted = untrusted
       return cfg
     end
   end

@@ -43,6 +43,7 @@
 --- listed in `rejected`); wrong argument types from the caller raise.
 local errors = require("errors")
 local json = require("json")
+local text_lines = require("text")
 
 local M = {}
 
@@ -78,9 +79,8 @@ local PROVENANCE_FIELDS = { "worker", "lens", "runner", "run_id" }
 
 -- Text helpers ---------------------------------------------------------------------------------
 
-local function trim(s)
-  return (s:gsub("^%s+", ""):gsub("%s+$", ""))
-end
+-- Linear (stdlib/text.lua): a gsub("%s+$", "") is quadratic on a run of spaces in agent text.
+local trim = text_lines.trim
 
 local function one_line(s)
   return trim((s:gsub("%s+", " ")))

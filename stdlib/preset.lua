@@ -1,7 +1,9 @@
 --- Presets: orchestration scripts in Lua with typed parameters. A preset file returns
 --- `preset.define{...}`; Sidecar finds presets in `./.agent/presets/`, then
 --- `~/.config/sidecar/presets/` ($XDG_CONFIG_HOME), then the built-in ones, the first found
---- winning, so a project can replace a built-in preset by writing one of the same name.
+--- winning, so a project can replace a built-in preset by writing one of the same name. A
+--- project's preset runs only once trusted (stdlib/trust.lua: `sidecar trust`); until then it is
+--- listed by name without running it, and the next one of its name is used.
 ---
 ---   -- .agent/presets/todo-scan.lua
 ---   local preset = require("preset")
@@ -20,6 +22,8 @@
 ---
 --- A parameter is {type, default, doc, choices?, required?, check?}; `check(value)` returns nil
 --- when a value given on the command line is fine, else why not (a usage error, exit 2).
+local trust = require("trust")
+
 local M = {}
 
 local TYPES = { string = true, integer = true, number = true, boolean = true, list = true }
@@ -42,50 +46,58 @@ function M.define(spec)
   return spec
 end
 
-local function exists(path)
-  local f = io.open(path, "rb")
-  if f then
-    f:close()
-    return true
-  end
-  return false
+-- A preset's text: a regular file of at most 1 MiB (links followed); nil and why otherwise, so a
+-- planted FIFO or link to /dev/zero is an error, never a hang.
+local function read(path)
+  return require("host.paths").read_code(path)
 end
 
+-- The presets of a folder: each NAME.lua that can be read, symbolic links included (as load
+-- finds them, and as trust.code_files lists them).
 local function list_lua(dir)
   local names = {}
-  local ok, artifact = pcall(require, "artifact")
-  if not ok then
-    return names
+  for _, file in ipairs(require("host.paths").entries(dir) or {}) do
+    local name = file:match("^(.+)%.lua$")
+    if name and name:match("^[%w][%w._-]*$") and read(dir .. "/" .. file) then
+      names[#names + 1] = name
+    end
   end
-  local d = artifact.open(dir)
-  if not d then
-    return names
-  end
-  for _, path in ipairs(d:list("*.lua") or {}) do
-    names[#names + 1] = path:match("([^/]+)%.lua$")
-  end
-  d:close()
   return names
+end
+
+-- An absolute folder from an environment variable, or nil: a relative one would name a folder
+-- of whatever repository the command runs in (the XDG spec says to ignore it).
+local function absolute_env(name)
+  local v = os.getenv(name)
+  return v and v:sub(1, 1) == "/" and v or nil
 end
 
 ---The folders searched for presets, in order: {{dir, source}...}.
 function M.search_path(repo)
-  local home = os.getenv("XDG_CONFIG_HOME")
-  if not home or home == "" then
-    home = (os.getenv("HOME") or "") .. "/.config"
+  local places = { { dir = (repo or ".") .. "/.agent/presets", source = "project" } }
+  local config_home = absolute_env("XDG_CONFIG_HOME")
+  if not config_home and absolute_env("HOME") then
+    config_home = absolute_env("HOME") .. "/.config"
   end
-  return { { dir = (repo or ".") .. "/.agent/presets", source = "project" },
-    { dir = home .. "/sidecar/presets", source = "user" } }
+  if config_home then
+    places[2] = { dir = config_home .. "/sidecar/presets", source = "user" }
+  end
+  return places
+end
+
+-- The folder of the built-in presets when the stdlib is loaded from disk (SIDECAR_STDLIB_DIR).
+local function dev_presets()
+  local dev = os.getenv("SIDECAR_STDLIB_DIR")
+  return dev and dev ~= "" and (dev .. "/../presets") or nil
 end
 
 -- The built-in presets' names: embedded modules presets.<name>, or the presets folder beside a
--- stdlib loaded from disk (SIDECAR_STDLIB_DIR).
+-- stdlib loaded from disk.
 local function builtin_names()
-  local names = {}
-  local dev = os.getenv("SIDECAR_STDLIB_DIR")
-  if dev and dev ~= "" then
-    return list_lua(dev .. "/../presets")
+  if dev_presets() then
+    return list_lua(dev_presets())
   end
+  local names = {}
   for module in pairs(package.preload) do
     local name = module:match("^presets%.(.+)$")
     if name then
@@ -95,8 +107,16 @@ local function builtin_names()
   return names
 end
 
-local function load_file(path)
-  local chunk, why = loadfile(path)
+local function builtin_exists(name)
+  if dev_presets() then
+    return read(dev_presets() .. "/" .. name .. ".lua") ~= nil
+  end
+  return package.preload["presets." .. name] ~= nil
+end
+
+-- A preset definition from a file's text (the text that was checked, never the file again).
+local function define_from(path, text)
+  local chunk, why = load(text, "@" .. path, "t")
   if not chunk then
     return nil, why
   end
@@ -110,55 +130,157 @@ local function load_file(path)
   return spec
 end
 
----Every preset: {{name, summary, source ("project" | "user" | "built-in"), path}...}, by name.
-function M.list(repo)
-  local seen, out = {}, {}
-  local function add(name, source, path)
-    if not seen[name] then
-      seen[name] = true
-      local spec = M.load(name, repo)
-      out[#out + 1] = { name = name, source = source, path = path, summary = spec and spec.summary or "(does not load)" }
-    end
+-- A built-in preset: found only where built-ins live (never through package.path, whose "./?.lua"
+-- would find a file of the repository at hand). Returns spec, or nil, why.
+local function load_builtin(name)
+  local module = "presets." .. name
+  if package.loaded[module] then
+    return package.loaded[module]
   end
+  local spec, why
+  if dev_presets() then
+    local path = dev_presets() .. "/" .. name .. ".lua"
+    spec, why = define_from(path, read(path) or "")
+  else
+    local ok, value = pcall(require, module)
+    spec, why = ok and value or nil, not ok and tostring(value) or nil
+  end
+  package.loaded[module] = spec or nil
+  return spec, why
+end
+
+-- The project's preset file `path` of `repo`: its text when trusted, else nil and its trust state.
+local function trusted_text(repo, name, path)
+  local text = read(path)
+  if not text then
+    return nil, nil
+  end
+  local ok, state = trust.allows(repo or ".", ".agent/presets/" .. name .. ".lua", text)
+  if not ok then
+    return nil, state
+  end
+  return text
+end
+
+---Every preset found, one entry per file (a name may come from several places):
+---{{name, summary, source ("project" | "user" | "built-in"), path, trusted (false: a project
+---file not trusted, not run, its summary not read), active (the one `preset run NAME` runs),
+---shadows (the source of the next one of its name, which this one replaces), shadowed_by}...},
+---by name, then in search order.
+---@param repo? string
+function M.list(repo)
+  local out = {}
   for _, place in ipairs(M.search_path(repo)) do
     for _, name in ipairs(list_lua(place.dir)) do
-      add(name, place.source, place.dir .. "/" .. name .. ".lua")
+      local path = place.dir .. "/" .. name .. ".lua"
+      local e = { name = name, source = place.source, path = path, trusted = true }
+      local text, state = read(path), nil
+      if place.source == "project" then
+        text, state = trusted_text(repo, name, path)
+      end
+      if state then
+        e.trusted, e.state, e.summary = false, state, "(not run: `sidecar trust` runs it)"
+      else
+        local spec = text and define_from(path, text)
+        e.summary = spec and spec.summary or "(does not load)"
+      end
+      out[#out + 1] = e
     end
   end
   for _, name in ipairs(builtin_names()) do
-    add(name, "built-in", "presets/" .. name .. ".lua")
+    local spec = load_builtin(name)
+    out[#out + 1] = { name = name, source = "built-in", path = "presets/" .. name .. ".lua", trusted = true,
+      summary = spec and spec.summary or "(does not load)" }
   end
-  table.sort(out, function(a, b) return a.name < b.name end)
+  for i, e in ipairs(out) do
+    e.order = i
+  end
+  table.sort(out, function(a, b)
+    if a.name ~= b.name then
+      return a.name < b.name
+    end
+    return a.order < b.order
+  end)
+  local active
+  for _, e in ipairs(out) do
+    if not active or active.name ~= e.name then
+      active = nil
+    end
+    if not active and e.trusted then
+      active, e.active = e, true
+    elseif active then
+      active.shadows = active.shadows or e.source
+      e.shadowed_by, e.active = active.source, false
+    else
+      e.active = false
+    end
+    e.order = nil
+  end
   return out
 end
 
----Loads a preset by name: its definition and where it came from, or nil, message, "not_found".
+---Loads a preset by name: its definition, where it came from (source, path), and `info`:
+---{shadows = the source of the preset of the same name it replaces, passed_over = {source, path,
+---state} when a project preset of that name was not trusted and so not run}. Or nil, message,
+---code: "not_found", "bad_preset", or "untrusted" (only an untrusted project preset has the
+---name).
+---@param name string
+---@param repo? string
 function M.load(name, repo)
   if type(name) ~= "string" or not name:match("^[%w][%w._-]*$") then
     return nil, ("'%s' is not a preset name"):format(tostring(name)), "not_found"
   end
-  for _, place in ipairs(M.search_path(repo)) do
+  local info = {}
+  local places = M.search_path(repo)
+  for i, place in ipairs(places) do
     local path = place.dir .. "/" .. name .. ".lua"
-    if exists(path) then
-      local spec, why = load_file(path)
+    local text, state
+    if place.source == "project" then
+      text, state = trusted_text(repo, name, path)
+    else
+      text = read(path)
+    end
+    if state then
+      info.passed_over = { source = place.source, path = path, state = state }
+    elseif text then
+      local spec, why = define_from(path, text)
       if not spec then
         return nil, why, "bad_preset"
       end
-      return spec, place.source, path
+      for j = i + 1, #places do
+        info.shadows = info.shadows or (read(places[j].dir .. "/" .. name .. ".lua") and places[j].source)
+      end
+      info.shadows = info.shadows or (builtin_exists(name) and "built-in" or nil)
+      return spec, place.source, path, info
     end
   end
-  local ok, spec = pcall(require, "presets." .. name)
-  if ok and type(spec) == "table" then
-    return spec, "built-in", "presets/" .. name .. ".lua"
+  if builtin_exists(name) then
+    local spec, why = load_builtin(name)
+    if not spec then
+      return nil, why, "bad_preset"
+    end
+    return spec, "built-in", "presets/" .. name .. ".lua", info
   end
-  if not ok and not tostring(spec):find("module 'presets%." .. name:gsub("%p", "%%%0") .. "' not found") then
-    return nil, tostring(spec), "bad_preset"
+  if info.passed_over then
+    local where = M.repo_label(repo)
+    return nil, ("preset '%s' is %s, which is %s and not trusted, so it was not run: review it, then run "
+      .. "`sidecar trust %s`"):format(name, info.passed_over.path,
+        info.passed_over.state == "changed" and "changed since it was trusted" or "new", where), "untrusted"
   end
-  local names = {}
+  local names, seen = {}, {}
   for _, p in ipairs(M.list(repo)) do
-    names[#names + 1] = p.name
+    if not seen[p.name] then
+      seen[p.name] = true
+      names[#names + 1] = p.name
+    end
   end
   return nil, ("no preset '%s' (presets: %s)"):format(name, table.concat(names, ", ")), "not_found"
+end
+
+---How a repository is named in messages: its real path (the folder `sidecar trust` takes).
+---@param repo? string
+function M.repo_label(repo)
+  return trust.repo_key(repo or ".") or repo or "."
 end
 
 local function convert(p, text)

@@ -12,23 +12,62 @@ local EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
 local failed = out.fail
 
----`sidecar preset list`
+-- Where a listed preset comes from, for people: "project (untrusted)", "project (replaces
+-- built-in)", "built-in (replaced by project)", or the source alone.
+local function origin(p)
+  if not p.trusted then
+    return p.source .. " (untrusted)"
+  elseif p.shadows then
+    return ("%s (replaces %s)"):format(p.source, p.shadows)
+  elseif p.shadowed_by then
+    return ("%s (replaced by %s)"):format(p.source, p.shadowed_by)
+  end
+  return p.source
+end
+
+---`sidecar preset list`: every preset file, a name as often as it is found, with its origin;
+---a project's untrusted preset is listed by name without running it.
 function M.list(o)
   local presets = preset.list(o.repo or ".")
   if o.json then
     local data = {}
     for i, p in ipairs(presets) do
-      data[i] = { name = p.name, source = p.source, path = p.path, summary = p.summary }
+      data[i] = { name = p.name, source = p.source, origin = origin(p), path = p.path, summary = p.summary,
+        trusted = p.trusted, active = p.active, shadows = p.shadows or json.null,
+        shadowed_by = p.shadowed_by or json.null }
     end
     out.envelope("preset list", true, json.array(data), nil, o.version)
     return EXIT_OK
   end
   local rows = {}
   for i, p in ipairs(presets) do
-    rows[i] = { p.name, p.source, p.summary }
+    rows[i] = { p.name, origin(p), p.summary }
   end
   io.write(out.table({ "PRESET", "FROM", "WHAT IT DOES" }, rows))
   return EXIT_OK
+end
+
+-- Fails a command on a preset that could not be loaded; an untrusted one says so in --json too.
+local function load_failed(o, command, message, code)
+  if o.json and code == "untrusted" then
+    out.envelope(command, false, { code = code, name = o.name, repo = preset.repo_label(o.repo) }, { message },
+      o.version)
+    return EXIT_FAILURE
+  end
+  return failed(o, command, message)
+end
+
+-- What a loaded preset replaced or passed over, on stderr: a project never silently replaces a
+-- built-in, and an untrusted one is never silently skipped.
+local function say_origin(command, name, source, path, info)
+  if info.shadows then
+    out.error(command, ("%s is the %s preset %s, which replaces the %s one of that name"):format(name, source,
+      path, info.shadows))
+  end
+  if info.passed_over then
+    out.error(command, ("%s is not trusted (%s), so the %s preset %s runs instead"):format(info.passed_over.path,
+      info.passed_over.state, source, name))
+  end
 end
 
 local function param_rows(spec)
@@ -51,10 +90,11 @@ end
 
 ---`sidecar preset show NAME`
 function M.show(o)
-  local spec, source, path = preset.load(o.name, o.repo or ".")
+  local spec, source, path, info = preset.load(o.name, o.repo or ".")
   if not spec then
-    return failed(o, "preset show", source)
+    return load_failed(o, "preset show", source, path)
   end
+  say_origin("preset show", o.name, source, path, info)
   local rows, names = param_rows(spec)
   if o.json then
     local params = {}
@@ -64,6 +104,7 @@ function M.show(o)
         doc = p.doc or json.null, choices = p.choices and json.array(p.choices) or json.null }
     end
     out.envelope("preset show", true, { name = spec.name, summary = spec.summary, source = source, path = path,
+      shadows = info.shadows or json.null, passed_over = info.passed_over or json.null,
       description = spec.description or json.null, params = json.array(params), escalates = json.array(spec.escalates) },
       nil, o.version)
     return EXIT_OK
@@ -106,10 +147,11 @@ end
 ---`sidecar preset run NAME`
 function M.run(o)
   local repo = o.repo or "."
-  local spec, source = preset.load(o.name, repo)
+  local spec, source, path, info = preset.load(o.name, repo)
   if not spec then
-    return failed(o, "preset run", source)
+    return load_failed(o, "preset run", source, path)
   end
+  say_origin("preset run", o.name, source, path, info)
   local params, why = preset.params(spec, o.params)
   if not params then
     return failed(o, "preset run", why, EXIT_USAGE)
@@ -143,7 +185,8 @@ function M.run(o)
   local good = result.ok ~= false
   if o.json then
     out.envelope("preset run", good, { preset = spec.name, params = params, result = result.data or json.null,
-      runs = json.array(ctx.runs), change = change or json.null }, result.errors, o.version)
+      runs = json.array(ctx.runs), change = change or json.null, source = source, path = path,
+      shadows = info.shadows or json.null, passed_over = info.passed_over or json.null }, result.errors, o.version)
   else
     io.write(result.text or "", M.change_text(change))
   end

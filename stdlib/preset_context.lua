@@ -200,6 +200,7 @@ local function hold_writer(self, o, r, st)
   for k, v in pairs(st.record) do
     run[k] = v
   end
+  require("run_owner").stamp(run) -- a preset killed while it waits leaves a run run_reconcile ends
   run = assert(self:store():create_run(run))
   local ok, lock, why = pcall(writer_lock.acquire, self.root, {
     owner = { preset = self.preset.name, task_id = self.task.task_id, run_id = run.run_id, role = o.role },
@@ -374,7 +375,7 @@ function Ctx:agents(list)
         readers[#readers + 1] = p
       end
     else
-      local why = (res.stderr or ""):match("([^\n]+)\n*$") or "the worker failed"
+      local why = require("text").last_line(res.stderr) or "the worker failed" -- linear (stdlib/text.lua)
       fail_reserved(self, p.run_id, why)
       out[p.i] = { run_id = p.run_id, status = "failed", why = why, route = p.r, lens = p.o.lens, role = p.o.role }
     end
@@ -427,7 +428,7 @@ function Ctx:git(args)
     return nil, tostring(r.message or r)
   end
   if not r.ok then
-    return nil, (r.stderr or ""):match("^%s*(.-)%s*$")
+    return nil, require("text").trim(r.stderr or "")
   end
   return r.stdout
 end

@@ -15,6 +15,7 @@ local markers = require("markers")
 local prompt = require("prompt")
 local prompt_kit = require("prompt_kit")
 local schema = require("schema")
+local text_lines = require("text")
 
 local M = {}
 
@@ -100,7 +101,8 @@ function M.sections(text)
     if line:match("^%s*```") then
       fenced = not fenced
     end
-    local title = not fenced and line:match("^##%s+(.-)%s*#*%s*$")
+    local hashes, title, first = text_lines.heading(line) -- linear (stdlib/text.lua)
+    title = not fenced and hashes == "##" and first == 1 and title or nil
     if title then
       current = title:lower()
       order[#order + 1] = current
@@ -110,7 +112,7 @@ function M.sections(text)
     end
   end
   for k, lines in pairs(out) do
-    out[k] = (table.concat(lines, "\n"):gsub("^%s+", ""):gsub("%s+$", ""))
+    out[k] = text_lines.trim(table.concat(lines, "\n"))
   end
   return out, order
 end
@@ -125,17 +127,18 @@ function M.split_markdown(text, level)
   local function close()
     local body = table.concat(current.lines, "\n")
     if current.heading or body:find("%S") then
-      local title = current.heading and current.title
-        or (body .. "\n"):match("^%s*#+%s+([^\n]-)%s*#*%s*\n") or current.title
-      out[#out + 1] = { title = title, text = (body:gsub("%s+$", "")), first = current.first, last = n }
+      local start = body:find("%S")
+      local _, said = text_lines.heading(start and body:match("^[^\n]*", start) or "")
+      local title = current.heading and current.title or said or current.title
+      out[#out + 1] = { title = title, text = text_lines.rtrim(body), first = current.first, last = n }
     end
   end
   for line in (text:gsub("\n?$", "\n")):gmatch("([^\n]*)\n") do
     if line:match("^%s*```") or line:match("^%s*~~~") then
       fenced = not fenced
     end
-    local hashes, title = line:match("^(#+)%s+(.-)%s*#*%s*$")
-    if not fenced and hashes and #hashes == level then
+    local hashes, title, first = text_lines.heading(line)
+    if not fenced and hashes and first == 1 and #hashes == level then
       close()
       current = { title = title, lines = {}, first = n + 1, heading = true }
     end
@@ -176,7 +179,7 @@ function M.nest(text, level)
     end
     out[#out + 1] = line
   end)
-  return (table.concat(out, "\n"):gsub("%s+$", ""))
+  return text_lines.rtrim(table.concat(out, "\n"))
 end
 
 ---The verdict a verifier answers with (prompt_kit's verifier template): {verdict = "pass" | "fail",
@@ -233,7 +236,22 @@ end
 
 ---An implementer's report: its final message up to the markers (which come last).
 function M.report_of(output)
-  return output and (output:match("^(.-)\n%s*%[[A-Z_]+%]") or output)
+  if type(output) ~= "string" then
+    return output
+  end
+  -- The first line after the first that starts with a marker, found line by line (a lazy
+  -- "^(.-)\n%s*%[" retries the whole run of white space at every newline of it).
+  local start = output:find("\n", 1, true)
+  while start do
+    local nl = output:find("\n", start + 1, true)
+    if output:sub(start + 1, (nl or 0) - 1):find("^%s*%[[A-Z_]+%]") then
+      -- What comes before it, up to the newline that ends its last line that is not blank.
+      local last = output:sub(1, start):match("^.*()%S")
+      return output:sub(1, output:find("\n", (last or 0) + 1, true) - 1)
+    end
+    start = nl
+  end
+  return output
 end
 
 ---The result of markers.check_files for people, on one line.

@@ -9,16 +9,20 @@
 ---   cwd, env ({NAME = "value" | false}), clear_env,
 ---   stdin: a string | true (write later with handle:write) | nil (/dev/null),
 ---   stdout, stderr: nil or true (collect) | false (discard) | "file/path" | function(chunk) |
----                   {collect =, file =, append =, redact =, on_chunk =, on_line =}
+---                   {collect =, file =, append =, redact =, max_bytes =, on_chunk =, on_line =}
 ---                   (redact: secrets are replaced, host/stream_redactor.hpp, before the file,
----                   the callbacks or the result see a byte; held back to a line's end),
+---                   the callbacks or the result see a byte; held back to a line's end;
+---                   max_bytes: the file keeps its first and last max_bytes/2 with a marker line
+---                   between them past that size, host/log_cap.hpp; the callbacks still see all),
 ---   timeout_ms, idle_timeout_ms, kill_grace_ms (default 2000), max_output (bytes kept per
----   stream, the tail), pty (true or {cols =, rows =}: both streams arrive as stdout), name.
+---   collected stream, the tail; default proc.MAX_OUTPUT, 256 MiB, so that a flood cannot exhaust
+---   memory; 0: no bound), pty (true or {cols =, rows =}: both streams arrive as stdout), name.
 ---
 --- Result: cmd, name, pid, code (nil when a signal ended it), signal, signal_name, ok,
 --- timed_out, timeout_reason ("wall" | "idle"), stdout, stderr (when collected), truncated,
 --- stdout_bytes, stderr_bytes, duration_ms, interrupted, stopped, killed, descendants_killed,
---- error (a failure after the start, such as a tee file that could not be written).
+--- error (a failure after the start, such as a tee file that could not be written), and for a
+--- sink with max_bytes stdout_log / stderr_log = {max_bytes, seen, kept, dropped, truncated}.
 ---
 --- Detached processes are the one exception to "no child outlives Sidecar": proc.detach(cmd,
 --- opts) starts a program meant to outlive it (a background run's worker) and returns its pid.
@@ -35,6 +39,9 @@ local M = {}
 
 M.signals = host.signals
 
+---The bytes kept of a collected stream (its tail) when the caller sets no max_output.
+M.MAX_OUTPUT = 256 * 1024 * 1024
+
 ---The path of the running sidecar binary.
 M.executable = host.executable
 
@@ -43,8 +50,8 @@ local OPTION_TYPES = {
   stdout = "sink", stderr = "sink", timeout_ms = "count", idle_timeout_ms = "count",
   kill_grace_ms = "count", max_output = "count", pty = "boolean|table", name = "string",
 }
-local SINK_KEYS = { collect = "boolean", file = "string", append = "boolean", redact = "boolean", on_chunk = "function",
-  on_line = "function" }
+local SINK_KEYS = { collect = "boolean", file = "string", append = "boolean", redact = "boolean", max_bytes = "number",
+  on_chunk = "function", on_line = "function" }
 
 local function sorted_keys(t)
   local keys = {}
@@ -84,6 +91,12 @@ local function sink(what, name, value, level)
     end
     out[k] = v
   end
+  if out.max_bytes ~= nil and (math.type(out.max_bytes) ~= "integer" or out.max_bytes < 0) then
+    fail(what, ("option '%s.max_bytes' must be a whole number of bytes >= 0, got %s"):format(name,
+      tostring(out.max_bytes)), level + 1)
+  elseif (out.max_bytes or 0) > 0 and not out.file then
+    fail(what, ("option '%s.max_bytes' bounds a file: give '%s.file' too"):format(name, name), level + 1)
+  end
   -- A table that names a destination collects only when asked; an empty one collects.
   if out.collect == nil then
     out.collect = not (out.file or out.on_chunk or out.on_line)
@@ -94,7 +107,7 @@ end
 -- Checks option names and types, and turns shorthands into what the host reads.
 local function normalize(what, opts, level)
   if opts == nil then
-    return {}
+    return { max_output = M.MAX_OUTPUT }
   end
   if type(opts) ~= "table" then
     fail(what, "options must be a table, got " .. type(opts), level + 1)
@@ -118,6 +131,9 @@ local function normalize(what, opts, level)
     else
       out[k] = v
     end
+  end
+  if out.max_output == nil then
+    out.max_output = M.MAX_OUTPUT
   end
   return out
 end

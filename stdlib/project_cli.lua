@@ -15,66 +15,98 @@ M.FEATURES = {
   "validation-kinds", "auto-approve", "review", "decision-md", "queue", "start-ready", "background-runs",
   "sessions", "usage", "store-check", "store-rebuild", "prepare", "doctor", "model-server", "json-envelope",
   "lua-scripts", "repl", "redaction", "secret-rules", "gates", "push-block", "worktrees", "run-apply",
-  "worker-reconcile",
+  "worker-reconcile", "trust", "log-caps", "run-owners", "escapees",
+  "record-revisions",
 }
 
-local function exists(path)
-  local f = io.open(path, "rb")
-  if f then
-    f:close()
-    return true
+-- `name` in the .agent folder `dir` (a host.artifact handle): its text, nil when absent, or
+-- nil, why when it cannot be read as a plain file (a link, a FIFO: a cloned repository may
+-- plant either).
+local function read_own(dir, name)
+  local text, why, code = dir:read(name)
+  if text or code == "ENOENT" then
+    return text
   end
-  return false
+  return nil, why
 end
 
--- Adds `line` to a .gitignore unless a line already says it; true when it was added.
-local function ignore(gitignore, line)
-  local f = io.open(gitignore, "rb")
-  local text = f and f:read("a") or ""
-  if f then
-    f:close()
+-- The .gitignore of `dir` with `line` added unless a line already says it: the new text, or nil
+-- when nothing is to be added; nil, why when it cannot be read.
+local function ignored(dir, line)
+  local text, why = read_own(dir, ".gitignore")
+  if why then
+    return nil, why
   end
+  text = text or ""
   for l in (text .. "\n"):gmatch("([^\n]*)\n") do
     if l == line or l == "/" .. line or l == line .. "/" or l == "/" .. line .. "/" then
-      return false
+      return nil
     end
   end
-  local a = assert(io.open(gitignore, "ab"))
-  a:write((text ~= "" and text:sub(-1) ~= "\n") and "\n" or "", line, "\n")
-  a:close()
-  return true
+  return text .. ((text ~= "" and text:sub(-1) ~= "\n") and "\n" or "") .. line .. "\n"
+end
+
+local function init_failed(o, message)
+  if o.json then
+    out.envelope("init", false, json.null, { message }, o.version)
+  else
+    out.error("init", message)
+  end
+  return 1
 end
 
 ---`sidecar init`: the store, config.lua with the defaults, and `.agent/.gitignore` ("*").
+---Files are written through the store's folder handle (host.artifact): atomically, and never
+---through a symbolic link, so a cloned repository's `.agent/.gitignore -> ~/.bashrc` is refused,
+---not appended to.
 function M.init(o)
   local root = o.root or "./.agent"
   local s, message = store.open(root, { create = true })
   if not s then
-    if o.json then
-      out.envelope("init", false, json.null, { message }, o.version)
-    else
-      out.error("init", message)
-    end
-    return 1
+    return init_failed(o, message)
   end
   s:close()
+  local dir <close>, why = require("host.artifact").open(root, false)
+  if not dir then
+    return init_failed(o, why)
+  end
   local cfg_path = root .. "/" .. config.FILE
+  local present, unreadable = read_own(dir, config.FILE)
+  if unreadable and not o.force then
+    return init_failed(o, unreadable .. " (remove it, or run `sidecar init --force` to replace it)")
+  end
   local wrote_config = false
-  if o.force or not exists(cfg_path) then
-    local f = assert(io.open(cfg_path, "wb"))
-    f:write(config.TEMPLATE)
-    f:close()
+  if o.force or not present then
+    local ok, bad = dir:write(config.FILE, config.TEMPLATE)
+    if not ok then
+      return init_failed(o, bad)
+    end
     wrote_config = true
+    -- Sidecar wrote this file itself: it runs without `sidecar trust` (until someone edits it).
+    local repo, rel = config.owner(root)
+    local recorded, record_why = require("trust").record(repo, rel, config.TEMPLATE)
+    if not recorded then
+      out.error("init", ("could not record %s as trusted (%s); run `sidecar trust` once you have read it")
+        :format(cfg_path, record_why))
+    end
   end
   -- The folder ignores itself (its own .gitignore says "*"): git never sees the store, and the
   -- repository's .gitignore stays the user's.
-  local ignored = ignore(root .. "/.gitignore", "*")
+  local gitignore, bad = ignored(dir, "*")
+  if bad then
+    return init_failed(o, bad)
+  elseif gitignore then
+    local ok, write_why = dir:write(".gitignore", gitignore)
+    if not ok then
+      return init_failed(o, write_why)
+    end
+  end
   if o.json then
     out.envelope("init", true, { root = root, config = cfg_path, config_written = wrote_config,
-      gitignore_added = ignored }, nil, o.version)
+      gitignore_added = gitignore ~= nil }, nil, o.version)
   else
     print(("initialised %s: %s%s"):format(root, wrote_config and ("wrote " .. cfg_path) or (cfg_path .. " kept"),
-      ignored and (", and " .. root .. "/.gitignore so git ignores the folder") or ""))
+      gitignore and (", and " .. root .. "/.gitignore so git ignores the folder") or ""))
   end
   return 0
 end

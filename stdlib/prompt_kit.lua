@@ -29,6 +29,7 @@
 ---
 --- Lint: see `lint` below for the headings and phrases each check accepts.
 local prompt = require("prompt")
+local text_lines = require("text")
 
 local M = {}
 
@@ -404,7 +405,7 @@ local function read(text)
     return lines[i] == nil or lines[i]:match("^%s*$") ~= nil
   end
   for i, line in ipairs(lines) do
-    local md = line:match("^%s*#+%s+(.-)%s*$")
+    local _, md = text_lines.heading(line) -- linear: "(.-)%s*$" is quadratic on a run of blanks
     if md then
       local j = i + 1
       while blank(j) and j <= #lines do
@@ -414,7 +415,8 @@ local function read(text)
         headings[normalize(md)] = true
       end
     else
-      local label, rest = line:match("^%s*[%*_]*([%a][%w %-/']*)[%*_]*:[%*_]*%s*(.-)%s*$")
+      local label, rest = line:match("^%s*[%*_]*([%a][%w %-/']*)[%*_]*:[%*_]*(.*)$")
+      rest = rest and text_lines.trim(rest)
       if label and #label <= 40 and (rest ~= "" or not blank(i + 1)) then
         headings[normalize(label)] = true
       end

@@ -5,13 +5,18 @@
 ---
 --- A worker that dies without recording an end (kill -9, a crash) is noticed by the next `run
 --- list`, `run show`, `run wait` or `run tail -f` (stdlib/run_reconcile.lua: the worker holds a
---- lock for its whole life), which ends the run and kills what is left of it. `run kill` leaves no
---- process of the run alive: the worker stops its agent's group, and whatever is left after the
---- worker has gone (a grandchild that left the group with setsid(), say) is found by the mark
---- every process of the run inherits and killed.
+--- lock for its whole life), which ends the run and kills what is left of it; so is a foreground
+--- `sidecar run` that dies. `run kill` works on any active run, foreground or background, and
+--- leaves no process of it alive: its owner (the worker, or the foreground `sidecar`) is asked to
+--- stop as Ctrl-C would ask it, and stops its agent's group; whatever is left after the owner has
+--- gone (a grandchild that left the group with setsid(), say) is found by the mark every process
+--- of the run inherits and killed. A pid is only ever signalled while it is still the recorded
+--- process (its start time, checked through a pidfd): never a stranger that reused the number.
 local clock = require("host.time")
 local json = require("json")
 local proc = require("proc")
+local run_processes = require("run_processes")
+local procinfo = run_processes.host -- host.procinfo
 local run_reconcile = require("run_reconcile")
 local runs = require("runs")
 
@@ -35,7 +40,11 @@ end
 ---with one runner; extra: keep_session, resume. Returns the run record or nil, message, code.
 function M.start(s, cfg, task, st, extra)
   local text, budget = runs.compile(task, st)
+  -- The starting command is named in the record from the first write, so a reconciler can tell at
+  -- once that it died before it recorded a worker (no grace period to wait out).
+  local me = require("host.procinfo").self() or {}
   local run, message, code = s:create_run({ task_id = task.task_id, runner_type = st.runner,
+    starter_pid = me.pid, starter_start = me.start,
     agent_role = st.agent_role, model = st.model, sandbox = st.sandbox, status = "queued", background = true,
     prompt_tokens = budget.estimated_tokens, prompt_budget = budget,
     launch = { runner = st.runner, agent_role = st.agent_role or json.null, model = st.model or json.null,
@@ -105,10 +114,9 @@ function M.work(s, cfg, run_id)
   local dir = assert(s:run_dir(run_id))
   local text = dir:read("prompt.md")
   dir:close()
+  -- (agent_run records the agent's process group itself: agent_process.json)
   local ok, result, message, err_code = pcall(runs.run_step, s, cfg, task, st, { run_id = run_id, prompt = text,
-    keep_session = l.keep_session, resume = v(l.resume), on_spawn = function(pid)
-      run_reconcile.record_agent(s, run_id, pid)
-    end })
+    keep_session = l.keep_session, resume = v(l.resume) })
   if not ok then
     -- Stopped (SIGTERM, Ctrl-C): the agent's group is gone; so is anything that escaped it.
     run_reconcile.stop_processes(s, s:get_run(run_id) or run, LEFTOVER_GRACE_MS)
@@ -140,19 +148,21 @@ function M.wait(s, run_id, timeout_ms)
   end
 end
 
--- Whether the worker still holds the run's lock (false: it has ended, or never took it).
-local function worker_holds(s, run_id)
-  local lock, _, code = run_reconcile.try_lock(s, run_id)
-  if lock then
-    lock:release()
+-- The run's owner (the background worker, or the foreground `sidecar`) as recorded, when it is
+-- still that process (pid and start time): {pid, start}; nil otherwise, and nil when no start time
+-- was recorded (nothing would tell the owner from a stranger that reused its pid).
+local function live_owner(run)
+  local owner = run_reconcile.owner(run)
+  if owner and owner.start and run_processes.same(owner.pid, owner.start) then
+    return owner
   end
-  return code == "EWOULDBLOCK"
 end
 
--- Polls until the worker has let go of the run's lock, for at most `ms`; true when it has.
-local function wait_worker(s, run_id, ms)
+-- Polls until the owner process has ended, for at most `ms`; true when it has. (It lets go of the
+-- run's lock just before it exits: "no process of the run" includes the owner.)
+local function wait_owner(owner, ms)
   local deadline = now_ms() + ms
-  while worker_holds(s, run_id) do
+  while run_processes.same(owner.pid, owner.start) do
     if now_ms() >= deadline then
       return false
     end
@@ -161,20 +171,27 @@ local function wait_worker(s, run_id, ms)
   return true
 end
 
--- The recorded worker, when it is still that process (pid and start time); nil otherwise.
-local function worker_pid(run)
-  local pid = math.tointeger(run.worker_pid)
-  local start = pid and run_reconcile.start_of(pid)
-  if start and (run.worker_start == nil or start == run.worker_start) then
-    return pid
+-- SIGKILL to the owner and, when it leads a process group of its own (a worker does), to the
+-- members of that group in its session that started after it: each one checked, one at a time.
+local function kill_owner(owner)
+  local p = procinfo.get(owner.pid)
+  if p and p.pgid == owner.pid then
+    for _, m in ipairs(procinfo.group(owner.pid)) do
+      if m.sid == p.sid and m.start >= owner.start then
+        procinfo.signal(m.pid, m.start, "KILL")
+      end
+    end
   end
+  procinfo.signal(owner.pid, owner.start, "KILL")
 end
 
----Stops a background run and every process of it: SIGTERM to its worker, which stops the agent's
----process group (SIGTERM, grace, SIGKILL) and records the run as interrupted; a worker that does
----not end within KILL_WAIT_MS is killed with its group. Then whatever of the run is still alive
----(run_reconcile.stop_processes: grandchildren that left the group included) is stopped, and a
----run its worker did not record is recorded as interrupted here.
+---Stops an active run, foreground or background, and every process of it: SIGTERM to its owner
+---(the worker, or the foreground `sidecar`, which takes it as Ctrl-C: it stops the agent's process
+---group with SIGTERM, grace, SIGKILL, records the run interrupted and exits); an owner that does
+---not end within KILL_WAIT_MS is killed (a worker with its group). Then whatever of the run is
+---still alive (run_reconcile.stop_processes: grandchildren that left the group included) is
+---stopped, and a run its owner did not record is recorded as interrupted here. Signals reach the
+---owner only while it is the recorded process (pid and start time).
 function M.kill(s, run_id)
   local run = s:get_run(run_id)
   if not run then
@@ -183,23 +200,21 @@ function M.kill(s, run_id)
   if not M.ACTIVE[run.status] then
     return nil, ("run %s already ended: %s"):format(run_id, run.status), "bad_state"
   end
-  local pid = math.tointeger(run.worker_pid)
-  if not pid then
-    return nil, ("run %s is not a background run: stop it with Ctrl-C where it runs"):format(run_id), "bad_state"
+  local owner = run_reconcile.owner(run)
+  if not owner and run.background ~= true then
+    return nil, ("run %s names no owner process (recorded by an older Sidecar): stop it with Ctrl-C where it runs")
+      :format(run_id), "bad_state"
   end
-  local live = worker_pid(run)
-  local why = "is gone"
+  local who = ("the %s%s"):format(run.background == true and "background worker" or "sidecar process running it",
+    owner and (" (pid %d)"):format(owner.pid) or "")
+  local live = live_owner(run)
+  local why = live and "stopped" or "is gone"
   if live then
-    proc.signal(live, "TERM")
-    if not wait_worker(s, run_id, KILL_WAIT_MS) then
+    procinfo.signal(live.pid, live.start, "TERM")
+    if not wait_owner(live, KILL_WAIT_MS) then
       why = ("did not stop within %d s of SIGTERM; it was killed"):format(KILL_WAIT_MS // 1000)
-      proc.signal(live, "KILL", { group = true })
-      wait_worker(s, run_id, 5000)
-    end
-    -- It lets go of the lock just before it exits: "no process of the run" includes the worker.
-    local deadline = now_ms() + 5000
-    while worker_pid(run) and now_ms() < deadline do
-      sleep(20)
+      kill_owner(live)
+      wait_owner(live, 5000)
     end
   end
   local lock = run_reconcile.try_lock(s, run_id)
@@ -207,8 +222,8 @@ function M.kill(s, run_id)
   local killed = run_reconcile.stop_processes(s, run, LEFTOVER_GRACE_MS)
   if M.ACTIVE[run.status] then
     run.status = "interrupted"
-    run.failure_reason = ("the background worker (pid %d) %s; the run was stopped by sidecar run kill%s"):format(pid,
-      why, killed > 0 and (" (%d process%s of it killed)"):format(killed, killed == 1 and "" or "es") or "")
+    run.failure_reason = ("%s %s; the run was stopped by sidecar run kill%s"):format(who, why,
+      killed > 0 and (" (%d process%s of it killed)"):format(killed, killed == 1 and "" or "es") or "")
     run.completed_at = require("store").now()
     assert(s:update_run(run))
     local task = s:get_task(run.task_id)

@@ -242,7 +242,7 @@ function M.list(o)
   if not s then
     return cfg
   end
-  run_background.reconcile_active(s) -- a background run whose worker died is ended first
+  run_background.reconcile_active(s) -- a run whose owner died (worker or foreground) is ended first
   local list, message = s:list_runs({ task_id = o.task, status = o.status, limit = limit })
   s:close()
   if not list then
@@ -347,6 +347,7 @@ function M.review(o)
   if not s then
     return cfg
   end
+  run_background.reconcile_active(s) -- a run whose owner died waits for a decision too
   local items, message = review.queue(s)
   s:close()
   if not items then

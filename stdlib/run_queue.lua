@@ -8,6 +8,7 @@ local clock = require("host.time")
 local duration = require("duration")
 local json = require("json")
 local proc = require("proc")
+local terminal = require("terminal")
 
 local M = {}
 
@@ -65,7 +66,7 @@ local function child_outcome(task_id, r)
       duration_ms = last.duration_ms, reason = last.failure_reason or (last.blockers and last.blockers[1]) }
   end
   local err = ok and type(env) == "table" and type(env.errors) == "table" and env.errors[1]
-  local said = err or (r.stderr or ""):match("([^\n]+)\n*$") or ("exit " .. tostring(r.code))
+  local said = err or require("text").last_line(r.stderr) or ("exit " .. tostring(r.code)) -- linear
   return { task_id = task_id, ok = false, status = "failed", reason = said }
 end
 
@@ -110,7 +111,7 @@ function M.start_ready(s, o)
       break
     end
     if o.progress then
-      io.stderr:write(progress_line(state, t0))
+      terminal.write_raw(io.stderr, progress_line(state, t0)) -- its own "\r\27[K", not neutralised
     end
     local handles = {}
     for i, r in ipairs(running) do
@@ -133,7 +134,7 @@ function M.start_ready(s, o)
     end
   end
   if o.progress then
-    io.stderr:write(progress_line(state, t0), "\n")
+    terminal.write_raw(io.stderr, progress_line(state, t0), "\n")
   end
   return outcomes
 end

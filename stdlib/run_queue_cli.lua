@@ -21,6 +21,7 @@ function M.queue(o)
   if not s then
     return cfg
   end
+  require("run_reconcile").reconcile_active(s) -- a task whose run's owner died is ready again first
   local q = run_queue.queue(s)
   s:close()
   if o.json then
@@ -56,6 +57,7 @@ function M.start_ready(o)
   if not s then
     return cfg
   end
+  require("run_reconcile").reconcile_active(s) -- a task whose run's owner died is ready again first
   local jobs = cfg.queue.jobs
   if o.jobs then
     jobs = math.tointeger(tonumber(o.jobs))

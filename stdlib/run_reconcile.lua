@@ -1,31 +1,32 @@
---- Whether a background run's worker still lives, and what is done when it does not.
+--- Whether the process that owns a run still lives, and what is done when it does not.
 ---
---- Who runs a background run is recorded in a way that survives pid reuse: the worker holds an
---- exclusive lock on `runs/R-…/worker.lock` (flock, host.lock) from before it marks the run
---- running until after it has written the run's end. The kernel drops the lock when the worker
---- ends, however it ends (kill -9 included), so a lock that can be taken while the run is still
---- active in the store means the worker died without recording an end. The lock is opened
---- close-on-exec, so the agent and its children never hold it: were it inherited, an agent that
---- outlived its dead worker would keep the run looking alive for as long as the agent ran, the
---- very case that must be noticed.
+--- Every run records its owner: the process that executes it (`owner_pid`, `owner_start`: its
+--- start time tells it from a later process that reuses the pid), a background run also its
+--- worker (`worker_pid`, `worker_start`). The owner holds an exclusive lock on
+--- `runs/R-…/worker.lock` (flock, host.lock) while it runs the agent: a background worker from
+--- before it marks the run running until after it has written the run's end (and its task's),
+--- a foreground `sidecar run` for the whole of agent_run.execute. The kernel drops the lock when
+--- the owner ends, however it ends (kill -9 included). The lock is opened close-on-exec, so the
+--- agent and its children never hold it: were it inherited, an agent that outlived its dead owner
+--- would keep the run looking alive for as long as the agent ran, the very case to notice.
 ---
---- A run's processes are found two ways, both immune to pid reuse: every process started under
---- the worker inherits the variable SIDECAR_RUN_MARK=<the run's mark> (found through
---- /proc/PID/environ, setsid() escapees included), and the agent's process group is recorded at
---- spawn (agent_process.json: pid, pgid, sid, start) and its members are taken only when they
---- are in the recorded session and started no earlier than the agent (a group id is never given
---- to a new process while a member of the group lives). Not covered: a process that both left
---- the agent's group (setsid) and cleared or rewrote its environment (`env -i`), and processes
---- Sidecar may not inspect (another user's, or made non-dumpable).
+--- A run is dead when it is still active in the store (queued, preparing, running), its lock can
+--- be taken, and its owner is gone: for a foreground run the recorded owner process is no longer
+--- the one that started at the recorded time (an owner that has not taken the lock yet, between
+--- recording the run and starting its agent, is alive); for a background run the worker's lock is
+--- free (a queued run whose worker is still starting excepted). A dead run is ended
+--- outcome_unknown with the reason (failed when its agent never started: nothing ran), what is
+--- left of its processes is killed (stdlib/run_processes.lua) and its task is ready again. A task
+--- left `running` by an owner that died after its run ended (during validation, say) is settled
+--- from that run, as the owner would have.
 ---
 ---   local lock = run_reconcile.claim(s, "R-0007")        -- the worker, first thing
 ---   run = run_reconcile.reconcile(s, run)                 -- list, show, wait, tail
----   run_reconcile.stop_processes(s, run, 2000)            -- TERM, grace, KILL
+---   run_reconcile.reconcile_active(s)                     -- every active run and running task
 local clock = require("host.time")
 local hostlock = require("host.lock")
-local json = require("json")
-local proc = require("proc")
 local procinfo = require("host.procinfo")
+local run_processes = require("run_processes")
 local store = require("store")
 local telemetry = require("telemetry")
 
@@ -33,8 +34,8 @@ local M = {}
 
 M.ACTIVE = { queued = true, preparing = true, running = true }
 M.LOCK_FILE = "worker.lock"
-M.AGENT_FILE = "agent_process.json"
-M.MARK_VARIABLE = "SIDECAR_RUN_MARK"
+M.AGENT_FILE = run_processes.AGENT_FILE
+M.MARK_VARIABLE = run_processes.MARK_VARIABLE
 -- A queued run with no worker recorded yet is its `sidecar run --background` at work; after this
 -- long that command has died between recording the run and starting its worker.
 M.START_GRACE_S = 30
@@ -48,26 +49,28 @@ local function run_path(s, run_id, file)
   return s.root .. "/runs/" .. run_id .. "/" .. file
 end
 
-local function ended(p)
-  return p == nil or p.state == "Z" or p.state == "X"
+local ended = run_processes.ended
+
+---A fresh mark for a run's processes (run_processes.new_mark).
+M.new_mark = run_processes.new_mark
+---The start time of process `pid`, or nil when it is gone (run_processes.start_of).
+M.start_of = run_processes.start_of
+---Records the agent's process group at spawn (run_processes.record_agent).
+M.record_agent = run_processes.record_agent
+---The processes left of a run (run_processes.find).
+function M.processes(s, run, opts)
+  return run_processes.find(s, run, opts)
 end
 
----A fresh mark for a run's processes (the value of SIDECAR_RUN_MARK in its worker's environment).
----@param run_id string
----@return string
-function M.new_mark(run_id)
-  local f = assert(io.open("/dev/urandom", "rb"))
-  local bytes = f:read(8)
-  f:close()
-  return run_id .. "." .. ("%02x"):rep(8):format(bytes:byte(1, 8))
-end
-
----The start time (clock ticks since boot) of process `pid`, or nil when it is gone.
----@param pid integer
----@return integer|nil
-function M.start_of(pid)
-  local p = procinfo.get(pid)
-  return not ended(p) and p.start or nil
+---Ends every process of a run (run_processes.stop); returns how many there were, and the list.
+---@param s table
+---@param run table
+---@param grace_ms integer  0: SIGKILL at once
+---@param opts? {owner: boolean?}
+---@return integer count
+---@return table[] processes
+function M.stop_processes(s, run, grace_ms, opts)
+  return run_processes.stop(s, run, grace_ms, opts)
 end
 
 ---Tries the run's lock once: the lock object, or nil, message, code ("EWOULDBLOCK": held).
@@ -77,9 +80,10 @@ function M.try_lock(s, run_id)
   return hostlock.try(run_path(s, run_id, M.LOCK_FILE))
 end
 
----The worker's side: takes the run's lock and keeps it (the returned lock object must stay
----referenced) for the rest of the worker's life. Waits up to M.CLAIM_WAIT_MS while someone else
----holds it. Returns the lock, or nil, message, code ("busy" when another worker has the run).
+---The owner's side: takes the run's lock and keeps it (the returned lock object must stay
+---referenced) until released. Waits up to M.CLAIM_WAIT_MS while someone else holds it (a
+---reconciler holds it for milliseconds). Returns the lock, or nil, message, code ("busy" when
+---another process keeps the run).
 ---@param s table  the store
 ---@param run_id string
 function M.claim(s, run_id)
@@ -99,117 +103,36 @@ function M.claim(s, run_id)
   end
 end
 
----Records the agent's process (its group and session, and its start time, which tell its group
----from a later one that reuses the number) in the run's folder. Called by the worker right after
----the agent starts.
----@param s table
----@param run_id string
----@param pid integer
-function M.record_agent(s, run_id, pid)
-  local p = procinfo.get(pid)
-  local dir = assert(s:run_dir(run_id))
-  -- proc.spawn makes the agent a session and group leader: its pid names both.
-  dir:write_json(M.AGENT_FILE, { pid = pid, pgid = p and p.pgid or pid, sid = p and p.sid or pid,
-    start = p and p.start or json.null })
-  dir:close()
-end
-
-local function read_agent(s, run_id)
-  local f = io.open(run_path(s, run_id, M.AGENT_FILE), "rb")
-  if not f then
-    return nil
+---The process that owns a run as recorded ({pid, start}: the foreground owner, else the
+---background worker), or nil when the record names none (a run recorded by an older Sidecar).
+---@param run table
+---@return table|nil
+function M.owner(run)
+  local pid, start = math.tointeger(run.owner_pid), math.tointeger(run.owner_start)
+  if run.background == true or not pid then
+    pid, start = math.tointeger(run.worker_pid), math.tointeger(run.worker_start)
   end
-  local ok, a = pcall(json.decode, f:read("a"))
-  f:close()
-  return ok and type(a) == "table" and math.tointeger(a.pgid) and a or nil
+  return pid and { pid = pid, start = start } or nil
 end
 
----The processes left of a run: those that inherited its mark, and the members of its agent's
----group (see the header for how they are told from strangers). Never this process.
+---Whether a run's owner may still be at work: its lock is held, or the recorded owner process
+---still runs (the same process: its start time is the recorded one). A run with no recorded
+---owner counts as alive: nothing tells otherwise.
 ---@param s table
 ---@param run table
----@return table[] processes  {pid, pgid, sid, start, ...}
-function M.processes(s, run)
-  local me = procinfo.self()
-  local found, seen = {}, { [me and me.pid or 0] = true }
-  local function add(p)
-    if not seen[p.pid] then
-      seen[p.pid] = true
-      found[#found + 1] = p
-    end
+---@return boolean
+function M.owner_alive(s, run)
+  local lock, _, code = M.try_lock(s, run.run_id)
+  if lock then
+    lock:release()
+  elseif code == "EWOULDBLOCK" then
+    return true
   end
-  if type(run.process_mark) == "string" then
-    for _, p in ipairs(procinfo.with_env(M.MARK_VARIABLE .. "=" .. run.process_mark)) do
-      add(p)
-    end
+  local owner = M.owner(run)
+  if not owner then
+    return true
   end
-  local a = read_agent(s, run.run_id)
-  local start = a and math.tointeger(a.start)
-  if a and start then
-    local leader = procinfo.get(a.pgid)
-    -- A living leader that started at another time is a stranger that got the number later.
-    if ended(leader) or leader.start == start then
-      for _, p in ipairs(procinfo.group(a.pgid)) do
-        if p.sid == a.sid and p.start >= start then
-          add(p)
-        end
-      end
-    end
-  end
-  return found
-end
-
--- Sends `sig` to each process that is still the one found (same start time).
-local function signal_all(list, sig)
-  for _, p in ipairs(list) do
-    local now = procinfo.get(p.pid)
-    if not ended(now) and now.start == p.start then
-      proc.signal(p.pid, sig)
-    end
-  end
-end
-
----Ends every process of a run (M.processes): SIGTERM and up to `grace_ms` for them to go, then
----SIGSTOP, found again until no new one appears (a stopped process cannot fork), and SIGKILL.
----Returns how many processes there were.
----@param s table
----@param run table
----@param grace_ms integer  0: SIGKILL at once
----@return integer count
-function M.stop_processes(s, run, grace_ms)
-  local list = M.processes(s, run)
-  if #list == 0 then
-    return 0
-  end
-  local count, seen = #list, {}
-  if grace_ms > 0 then
-    signal_all(list, "TERM")
-    local deadline = now_ms() + grace_ms
-    while #list > 0 and now_ms() < deadline do
-      clock.sleep_ms(20)
-      list = M.processes(s, run)
-    end
-  end
-  for _ = 1, 20 do
-    local fresh = {}
-    for _, p in ipairs(list) do
-      if not seen[p.pid] then
-        seen[p.pid] = p
-        fresh[#fresh + 1] = p
-      end
-    end
-    if #fresh == 0 then
-      break
-    end
-    signal_all(fresh, "STOP")
-    list = M.processes(s, run)
-  end
-  local all = {}
-  for _, p in pairs(seen) do
-    all[#all + 1] = p
-  end
-  signal_all(all, "KILL") -- a stopped process acts on SIGKILL too
-  return math.max(count, #all)
+  return run_processes.same(owner.pid, owner.start)
 end
 
 -- created_at (store.now()'s format) of a record made `seconds` ago.
@@ -223,6 +146,10 @@ end
 local function starting(run)
   local pid = math.tointeger(run.worker_pid)
   if not pid then
+    local starter = math.tointeger(run.starter_pid)
+    if starter then
+      return run_processes.same(starter, math.tointeger(run.starter_start))
+    end
     return (run.created_at or "") >= ago(M.START_GRACE_S)
   end
   local p = procinfo.get(pid)
@@ -234,13 +161,38 @@ local function starting(run)
   return (run.created_at or "") >= ago(M.START_GRACE_S) -- a record without the start time: a grace
 end
 
+-- "; 2 processes of the run left behind, killed", or "".
+local function left_text(killed)
+  return killed > 0 and ("; %d process%s of the run left behind, killed"):format(killed, killed == 1 and "" or "es")
+    or ""
+end
+
+-- The reason recorded for a foreground run whose owner is gone.
+local function foreground_reason(run, killed)
+  local owner = M.owner(run)
+  local who = ("the sidecar process that ran it (pid %d)"):format(owner.pid)
+  if run.status ~= "running" then
+    return ("%s ended while the run was %s, before its agent started (%s was free and the process gone)%s: "
+      .. "nothing ran; run the task again"):format(who, run.status, "runs/" .. run.run_id .. "/" .. M.LOCK_FILE,
+      left_text(killed))
+  end
+  return ("%s died without recording an end (killed, or it crashed: %s was free and the process gone%s): what the "
+    .. "agent did is unknown; see runs/%s (stderr.log, the agent's output) and the work tree, then replay or block "
+    .. "the run"):format(who, "runs/" .. run.run_id .. "/" .. M.LOCK_FILE, left_text(killed), run.run_id)
+end
+
 -- The reason recorded for a run whose worker is gone.
 local function reason(run, killed)
+  if run.background ~= true then
+    return foreground_reason(run, killed)
+  end
   local pid = math.tointeger(run.worker_pid)
   local lock = "runs/" .. run.run_id .. "/" .. M.LOCK_FILE
-  local left = killed > 0 and ("; %d process%s of the run left behind, killed"):format(killed,
-    killed == 1 and "" or "es") or ""
-  if not pid then
+  local left = left_text(killed)
+  if not pid and run.starter_pid then
+    return ("the command that started this background run (pid %d) ended before it started a worker%s: "
+      .. "nothing ran; run the task again"):format(math.tointeger(run.starter_pid), left)
+  elseif not pid then
     return ("the command that started this background run ended before it started a worker (no worker "
       .. "recorded %d s after the run was created)%s: nothing ran; run the task again"):format(M.START_GRACE_S, left)
   elseif run.status == "queued" then
@@ -253,11 +205,12 @@ local function reason(run, killed)
     :format(pid, lock, run.status, left, run.run_id)
 end
 
--- Ends an active run whose worker is gone: failed when it never started (nothing ran), else
+-- Ends an active run whose owner is gone: failed when its agent never started (nothing ran), else
 -- outcome_unknown; a run.finished event for `run tail`; its task ready to run again.
 local function end_run(s, run, killed)
   run.failure_reason = reason(run, killed)
-  run.status = run.status == "queued" and "failed" or "outcome_unknown"
+  local never_started = run.status == "queued" or (run.background ~= true and run.status == "preparing")
+  run.status = never_started and "failed" or "outcome_unknown"
   run.completed_at = store.now()
   run.reconciled_at = run.completed_at
   assert(s:update_run(run))
@@ -285,18 +238,33 @@ local function sweep_worktrees(s)
   end
 end
 
+-- Whether reconcile can judge the run: it is active and names its owner.
+local function judged(run)
+  return type(run) == "table" and M.ACTIVE[run.status] and (run.background == true or
+    math.tointeger(run.owner_pid) ~= nil)
+end
+
+-- Whether an active run (read under its lock) is dead: its owner is gone.
+local function dead(run)
+  if run.background == true then
+    return not (run.status == "queued" and starting(run))
+  end
+  local owner = M.owner(run)
+  return not run_processes.same(owner.pid, owner.start)
+end
+
 -- reconcile without the worktree sweep: the run as it is now, and whether it was ended here.
 local function reconcile_one(s, run)
-  if type(run) ~= "table" or not M.ACTIVE[run.status] or run.background ~= true then
+  if not judged(run) then
     return run, false
   end
   local lock, _, code = hostlock.try(run_path(s, run.run_id, M.LOCK_FILE))
   if not lock and code ~= "ENOENT" then
-    return run, false -- the worker holds it (or another command is reconciling it right now)
+    return run, false -- the owner holds it (or another command is reconciling it right now)
   end
-  -- Holding the lock, nothing else writes the run: a worker still starting waits for it.
+  -- Holding the lock, nothing else writes the run: an owner still starting waits for it.
   local fresh = s:get_run(run.run_id) or run
-  local ended_here = M.ACTIVE[fresh.status] and not (fresh.status == "queued" and starting(fresh))
+  local ended_here = judged(fresh) and dead(fresh)
   if ended_here then
     end_run(s, fresh, M.stop_processes(s, fresh, 0))
   end
@@ -306,11 +274,11 @@ local function reconcile_one(s, run)
   return fresh, ended_here
 end
 
----Notices a background run whose worker is gone: when `run` is active (queued, preparing,
----running) and its worker's lock can be taken, kills what is left of its processes, ends it
----(outcome_unknown with the reason, or failed when the worker never started it), sets its task
----ready and sweeps crashed worktrees. A queued run whose worker is still starting is left alone.
----Returns the run as it is now, and whether it was ended here.
+---Notices a run whose owner is gone (see the header): when `run` is active (queued, preparing,
+---running), its lock can be taken and its owner has ended, kills what is left of its processes,
+---ends it (outcome_unknown with the reason, or failed when its agent never started), sets its
+---task ready and sweeps crashed worktrees. A run whose owner is still starting is left alone,
+---and so is a run that names no owner. Returns the run as it is now, and whether it was ended here.
 ---@param s table  the store
 ---@param run table  a run record
 ---@return table run
@@ -323,19 +291,47 @@ function M.reconcile(s, run)
   return fresh, ended_here
 end
 
----M.reconcile for every active background run of the store. Returns how many were ended.
+-- Settles a task left running (or queued) by an owner that died after its last run ended: as
+-- that run's owner would have (runs.settle_task), or ready when the run says nothing about it.
+-- Returns whether it was settled.
+local function reconcile_task(s, task)
+  local latest = (s:list_runs({ task_id = task.task_id, limit = 1 }) or {})[1]
+  if not latest or M.ACTIVE[latest.status] or not M.owner(latest) or M.owner_alive(s, latest) then
+    return false -- an active run is reconcile_one's; no run, or no owner recorded: nothing tells
+  end
+  local fresh = s:get_task(task.task_id)
+  if not fresh or (fresh.status ~= "running" and fresh.status ~= "queued") then
+    return false
+  end
+  if not require("runs").settle_task(s, task.task_id, latest) then
+    s:set_task_status(task.task_id, "ready")
+  end
+  return true
+end
+
+---M.reconcile for every active run of the store, then every task still `running` or `queued`
+---whose last run has ended and whose owner is gone is settled from that run. Returns how many
+---runs and tasks were ended.
 ---@param s table
 ---@return integer
 function M.reconcile_active(s)
   local count = 0
+  -- One run or task that cannot be settled now (its record unwritable, say) never keeps the
+  -- others, nor the command that reads them: it is tried again by the next read.
   for _, status in ipairs({ "queued", "preparing", "running" }) do
     for _, run in ipairs(s:list_runs({ status = status, limit = 0 }) or {}) do
-      local _, ended_here = reconcile_one(s, run)
-      count = count + (ended_here and 1 or 0)
+      local ok, _, ended_here = pcall(reconcile_one, s, run)
+      count = count + ((ok and ended_here) and 1 or 0)
     end
   end
   if count > 0 then
-    sweep_worktrees(s)
+    pcall(sweep_worktrees, s)
+  end
+  for _, status in ipairs({ "running", "queued" }) do
+    for _, task in ipairs(s:list_tasks({ status = status, limit = 0 }) or {}) do
+      local ok, settled = pcall(reconcile_task, s, task)
+      count = count + ((ok and settled) and 1 or 0)
+    end
   end
   return count
 end

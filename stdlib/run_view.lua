@@ -282,7 +282,9 @@ end
 
 -- exit 0 | exit 1 | timed out after 10m00s | no exit code
 local function exit_text(v)
-  if v.timed_out then
+  if v.not_run then
+    return "not run (untrusted)"
+  elseif v.timed_out then
     return math.type(v.timeout_ms) and ("timed out after " .. M.duration(v.timeout_ms)) or "timed out"
   elseif math.type(v.exit_code) then
     return "exit " .. v.exit_code
@@ -303,7 +305,7 @@ function M.validation_lines(results)
     local ok = v.ok == true and not v.timed_out
     failed = failed + (ok and 0 or 1)
     timed_out = timed_out + (v.timed_out and 1 or 0)
-    rows[i] = { ok and "ok" or "FAIL", text_or_dash(v.kind), text_or_dash(v.command or v.name), exit_text(v),
+    rows[i] = { ok and "ok" or (v.not_run and "SKIP" or "FAIL"), text_or_dash(v.kind), text_or_dash(v.command or v.name), exit_text(v),
       M.duration(v.duration_ms) }
   end
   local lines = { "Validation:" }
@@ -408,6 +410,9 @@ function M.show(s, run)
   add(lines, "Duration", M.duration_ms(r) and M.duration(M.duration_ms(r)))
   add(lines, "Failure", r.failure_reason)
   add(lines, "Summary", r.summary)
+  for _, cut in ipairs(require("log_caps").lines(r)) do -- logs past max_log_bytes
+    add(lines, "Log cut", cut)
+  end
   lineage_lines(lines, r, l)
 
   lines[#lines + 1] = ""

@@ -13,9 +13,11 @@ local duration = require("duration")
 local json = require("json")
 local review = require("review")
 local run_worktree = require("run_worktree")
+local run_owner = require("run_owner")
 local runners = require("runners")
 local store = require("store")
 local task_prompt = require("task_prompt")
+local trust = require("trust")
 local validation = require("validation")
 
 local M = {}
@@ -105,12 +107,13 @@ function M.settings(cfg, task, o)
   local why
   st.runners, why = M.runner_list(o.runner or tracking.assigned_runner or cfg.runner)
   if not st.runners then
-    return nil, why
+    return nil, config.untrusted_hint(cfg, why)
   end
   for _, name in ipairs(st.runners) do
     if name == "command" and not (cfg.runners.command and cfg.runners.command.command) then
-      return nil, "the command runner runs the argv set in .agent/config.lua: runners = { command = { command = "
-          .. "{ \"my-agent\", \"--quiet\" } } } (the prompt comes on stdin, or in \"{prompt_file}\")"
+      return nil, config.untrusted_hint(cfg, "the command runner runs the argv set in .agent/config.lua: runners = "
+          .. "{ command = { command = { \"my-agent\", \"--quiet\" } } } (the prompt comes on stdin, or in "
+          .. "\"{prompt_file}\")")
     end
   end
   st.sandbox, why = runners.check_sandbox(o.sandbox or cfg.sandbox, o.allow_full_auto)
@@ -174,21 +177,52 @@ local function settle_task(s, task_id, run)
       end
     end
   end
-  assert(s:update_task(task))
+  return assert(s:update_task(task))
 end
 
----The agent_run options for one runner under the config (program, args, env from cfg.runners).
+---Sets a task's status (and result, blockers) from one of its ended runs, as a run's owner does
+---when the run ends; run_reconcile calls it for a task whose owner died before doing so.
+---Returns the task, or nil when the run's status says nothing about the task (dry_run).
+M.settle_task = settle_task
+
+-- A run recorded ahead (run_step) whose agent never started: ended with `status`, saying why.
+local function fail_ahead(s, run_id, status, why)
+  local run = run_id and s:get_run(run_id)
+  if run and run.status == "preparing" then
+    run.status, run.failure_reason, run.completed_at = status, why, store.now()
+    s:update_run(run)
+  end
+end
+
+---The agent_run options for one runner under the config (program, args, env from cfg.runners;
+---max_log_bytes).
 function M.agent_options(cfg, runner, st)
   local entry = cfg.runners[runner] or {}
   return { runner = runner, program = entry.program, args = entry.args, env = entry.env, command = entry.command,
     model = st.model, sandbox = st.sandbox, allow_full_auto = st.allow_full_auto,
-    timeout_ms = st.timeout_ms, idle_timeout_ms = st.idle_timeout_ms }
+    timeout_ms = st.timeout_ms, idle_timeout_ms = st.idle_timeout_ms, max_log_bytes = cfg.max_log_bytes }
 end
 
 local function validation_entries(task)
   local e = type(task.execution) == "table" and type(task.execution.commands) == "table"
       and task.execution.commands.validation or nil
   return type(e) == "table" and e or {}
+end
+
+-- The validation of a task whose commands are not trusted: each step recorded as not run, saying
+-- why, so review blocks the run (stdlib/validation.lua: failure).
+local function untrusted_validation(s, cfg, task, run, entries, state)
+  local why = state == "changed" and "its commands changed outside Sidecar since they were trusted"
+    or "its commands are not trusted (they came with the repository or from a copy, not from this user)"
+  why = ("%s; review them with `sidecar trust --show`, then run `sidecar trust`"):format(why)
+  local results = {}
+  for i, entry in ipairs(entries) do
+    results[i] = { kind = entry.kind, command = entry.command, ok = false, not_run = why }
+  end
+  progress("run %s: validation of %s not run: %s", run.run_id, task.task_id, why)
+  run.validation = json.array(results)
+  run.validation_summary = validation.summary(results)
+  return review.after_validation(s, run, results, cfg)
 end
 
 -- Runs the task's validation after a run that ended in review (or that only a gate blocked: the
@@ -200,6 +234,12 @@ local function validate(s, cfg, task, run, repo)
   if #entries == 0 or (run.status ~= "review" and not gated) then
     run.validation = json.array({})
     return run
+  end
+  -- Commands that came with the repository (a cloned store, an imported or edited copy) run only
+  -- once trusted: until then each step is recorded as not run, and the run is blocked.
+  local allowed, state = trust.allows_validation(config.owner(s.root), task)
+  if not allowed then
+    return untrusted_validation(s, cfg, task, run, entries, state)
   end
   local results = validation.run(entries, {
     cwd = repo, timeouts = cfg.validation.timeouts,
@@ -266,22 +306,39 @@ function M.run_step(s, cfg, task, st, extra)
   if extra.keep_session or extra.resume then
     o.ephemeral = false
   end
+  run_owner.stamp(fields) -- every record of this run names its owner, this process
   -- A run that may write works in a worktree of its own (o.repo points into it).
   local wt, failed = run_worktree.enter(s, cfg, task, st, o, extra)
   if failed then
     settle_task(s, task.task_id, failed)
     return failed
   end
+  if not o.run_id then
+    -- Recorded before its task says running: an owner killed in between leaves a run that
+    -- run_reconcile ends (and the task with it), never a running task without a run.
+    local ahead = { runner_type = st.runner, model = st.model, sandbox = st.sandbox, status = "preparing" }
+    for k, v in pairs(fields) do
+      ahead[k] = v
+    end
+    local message, code
+    ahead, message, code = s:create_run(ahead, nil, { copy_later = true })
+    if not ahead then
+      return nil, message, code
+    end
+    o.run_id = ahead.run_id
+  end
   s:set_task_status(task.task_id, "running")
   progress("task %s: %s%s started", task.task_id, st.runner, st.agent_role and (" as " .. st.agent_role) or "")
   local ok, run, message, code = pcall(agent_run.execute, o)
   if not ok then -- interrupted (recorded by agent_run): the task can be run again
     run_worktree.abandon(s, o.run_id, wt, cfg)
+    fail_ahead(s, o.run_id, "interrupted", "interrupted before its agent started")
     s:set_task_status(task.task_id, "ready")
     error(run, 0)
   end
   if not run then
     run_worktree.abandon(s, o.run_id, wt, cfg, message)
+    fail_ahead(s, o.run_id, "failed", message)
     s:set_task_status(task.task_id, task.status)
     return nil, message, code
   end

@@ -36,6 +36,7 @@
 local errors = require("errors")
 local json = require("json")
 local secrets = require("secrets")
+local text_lines = require("text")
 
 local M = {}
 
@@ -56,8 +57,19 @@ local MAX_SPAN_STEPS = 1000000
 
 -- Values ---------------------------------------------------------------------------------------
 
-local function trim(s)
-  return (s:gsub("^%s+", ""):gsub("%s+$", ""))
+-- Linear, whatever the agent wrote (stdlib/text.lua): a gsub("%s+$", "") is quadratic on a run of
+-- spaces, and every pass over an answer here must stay linear.
+local trim = text_lines.trim
+
+-- A fence line of `char` ("`" or "~"): the run of that character after the indentation and the
+-- rest of the line, trimmed; nil when the line does not start with it.
+local function fence_line(line, char)
+  local first = line:find("%S")
+  if not first or line:sub(first, first) ~= char then
+    return nil
+  end
+  local stop = line:find(char == "`" and "[^`]" or "[^~]", first) or #line + 1
+  return line:sub(first, stop - 1), trim(line:sub(stop))
 end
 
 -- "array", "object", "empty" (an unmarked {}) or "mixed".
@@ -344,17 +356,20 @@ function M.fenced_blocks(text)
   for line in (text .. "\n"):gmatch("([^\n]*)\n") do
     line = line:gsub("\r$", "")
     if open then
-      local fence = line:match("^%s*([`~]+)%s*$")
-      if fence and fence:sub(1, 1) == open.char and #fence >= open.len and not fence:find("[^" .. open.char .. "]") then
+      local fence, rest = fence_line(line, open.char)
+      if fence and rest == "" and #fence >= open.len then
         blocks[#blocks + 1] = { lang = open.lang, body = table.concat(open.lines, "\n") }
         open = nil
       else
         open.lines[#open.lines + 1] = line
       end
     else
-      local fence, info = line:match("^%s*(```+)%s*([^`]*)$")
-      if not fence then
-        fence, info = line:match("^%s*(~~~+)%s*(.*)$")
+      local fence, info = fence_line(line, "`")
+      if fence and (#fence < 3 or info:find("`", 1, true)) then
+        fence = nil
+      elseif not fence then
+        fence, info = fence_line(line, "~")
+        fence = fence and #fence >= 3 and fence or nil
       end
       if fence then
         open = { char = fence:sub(1, 1), len = #fence, lang = (info:match("^(%S*)") or ""):lower(), lines = {} }
@@ -519,7 +534,12 @@ end
 -- "**Why this path:** text" -> "why this path", "text".
 local function label_value(text)
   local s = text:gsub("%*%*", ""):gsub("__", "")
-  local label, value = s:match("^%s*([%a][%w %-/']-)%s*:%s*(.*)$")
+  -- The label is what comes before the first colon (a lazy label matched with spaces retries
+  -- every run of them: quadratic).
+  local colon = s:find(":", 1, true)
+  local label = colon and trim(s:sub(1, colon - 1))
+  label = label and label:match("^[%a][%w %-/']*$")
+  local value = label and s:sub(colon + 1)
   if label then
     return label:lower():gsub("%s+", " "), trim(value)
   end
@@ -563,7 +583,8 @@ local function precommit_bullets(text)
       if line:match("^%s*" .. fence.mark .. "%s*$") then
         fence = nil
       elseif current then
-        current.more[#current.more + 1] = line:gsub("^" .. (" ?"):rep(fence.indent), "") -- as indented as its fence
+        local spaces = #line:match("^ *") -- as indented as its fence (up to that many spaces removed)
+        current.more[#current.more + 1] = line:sub(math.min(spaces, fence.indent) + 1)
       end
     elseif line:match("^%s*```") or line:match("^%s*~~~") then
       local lead, mark = line:match("^(%s*)([`~]+)")
@@ -825,7 +846,7 @@ local function parse_personalization(text)
     elseif line:match("^%s*```") then
       fence = "```"
     else
-      local level, title = line:match("^%s*(#+)%s+(.-)%s*#*%s*$")
+      local level, title = text_lines.heading(line)
       if level then
         local key = #level >= 2 and SECTIONS[plain(title):lower():gsub("%s+", " ")]
         current = nil

@@ -18,11 +18,18 @@
 --- Run records may carry `usage` ({input, cached_input, output, reasoning_output, total}: whole
 --- numbers, json.null when unknown), `cost_usd` and `model`; `s:usage()` totals them.
 ---
+--- Every record carries a `revision`, set by the store: 1 when created, one more on every write.
+--- Its copy carries the same, so `store check` tells a stale copy from one ahead of the store or
+--- in conflict with it (stdlib/store_repair.lua). A write the copy of which a crash cut off is
+--- finished by the next process that opens the store: it writes the copy from the store.
+---
 --- Operational failures return nil, message, code; programming errors (wrong types) raise.
 local artifact = require("artifact")
 local host = require("host.store")
 local json = require("json")
 local secrets = require("secrets")
+local store_copy = require("store_copy")
+local text = require("text")
 
 local M = {}
 
@@ -43,14 +50,8 @@ function M.now()
   return os.date("!%Y-%m-%dT%H:%M:%SZ")
 end
 
----Where a record's JSON copy lives, relative to the `.agent` folder.
----@param kind "task"|"run"
-function M.copy_path(kind, id)
-  if kind == "task" then
-    return "tasks/" .. id .. ".json"
-  end
-  return "runs/" .. id .. "/run.json"
-end
+---Where a record's JSON copy lives, relative to the `.agent` folder: copy_path(kind, id).
+M.copy_path = store_copy.path
 
 local function is_dir(path)
   local f = io.open(path .. "/.", "r")
@@ -76,13 +77,18 @@ function M.find_root(start)
 end
 
 -- The store's text of a record; the copy (write_json) redacts the same way.
+-- Text that is not UTF-8 (an agent's Latin-1 answer) is rewritten in the record itself, which says
+-- so in `invalid_utf8` (stdlib/text.lua); the raw bytes stay in the run's logs.
 local function encode(record)
+  text.mark_invalid_utf8(record)
   return json.encode(secrets.redact_value(record))
 end
 
----Opens the store in an `.agent` folder.
+---Opens the store in an `.agent` folder, and writes the copies a crash left owing (one query when
+---none is): `s.settled` says which ({written = {ids}, failed = {{kind, id, message}...}}).
+---`settle = false` leaves them for `store check` to report.
 ---@param root string  the `.agent` folder
----@param opts? {create: boolean?, durable_fsync: boolean?, busy_timeout_ms: integer?}
+---@param opts? {create: boolean?, durable_fsync: boolean?, busy_timeout_ms: integer?, settle: boolean?}
 ---@return table|nil store, string? message, string? code
 function M.open(root, opts)
   opts = opts or {}
@@ -100,7 +106,14 @@ function M.open(root, opts)
     dir:close()
     return nil, message, code
   end
-  return setmetatable({ db = db, dir = dir, root = root }, Store)
+  -- owed: the text stored of records created with copy_later, whose copies are still to come.
+  local s = setmetatable({ db = db, dir = dir, root = root, owed = {}, settled = { written = {}, failed = {} } },
+    Store)
+  local pending = opts.settle ~= false and db:pending()
+  if pending and #pending > 0 then
+    store_copy.settle(s)
+  end
+  return s
 end
 
 -- The store's columns for a record (the record is the truth; the columns index it).
@@ -139,19 +152,29 @@ local function strings_only(fields)
   return fields
 end
 
----Writes a record's JSON copy (atomic; keys sorted, 2-space indent). A run's `files`
----({{name, text}...}, names relative to its folder runs/R-0001/) are written in the same batch:
----each atomic, with their fsyncs side by side.
+---Writes a record's JSON copy (atomic; keys sorted, 2-space indent): the copy a create with
+---`copy_later` left to the caller. A run's `files` ({{name, text}...}, names relative to its
+---folder runs/R-0001/) are written in the same batch: each atomic, with their fsyncs side by side.
+---A record changed since it was stored is stored again first (a new revision), so a copy never
+---holds what the store does not.
 function Store:write_copy(kind, id, record, files)
-  local batch = { { M.copy_path(kind, id), json.encode(secrets.redact_value(record), { indent = 2 }) .. "\n" } }
-  for _, f in ipairs(files or {}) do
-    assert(kind == "run", "write_copy: only a run has a folder for files")
-    batch[#batch + 1] = { "runs/" .. id .. "/" .. f[1], f[2] }
+  text.mark_invalid_utf8(record)
+  local key = kind .. " " .. id
+  local owed = self.owed[key]
+  if owed and owed == encode(record) then
+    self.owed[key] = nil
+    return store_copy.put(self, kind, id, record, files)
   end
-  local ok, message, code = self.dir:write_all(batch)
-  if not ok then
-    return nil, ("%s %s is in the store, but its copy %s could not be written: %s"):format(
-      kind, id, M.copy_path(kind, id), message), code
+  assert(record[KINDS[kind].id_key] == id, "write_copy: the record is not " .. tostring(id))
+  local saved, message, code
+  if kind == "task" then
+    assert(not files, "write_copy: only a run has a folder for files")
+    saved, message, code = self:update_task(record)
+  else
+    saved, message, code = self:update_run(record, files)
+  end
+  if not saved then
+    return nil, message, code
   end
   return true
 end
@@ -163,21 +186,55 @@ local function create(self, kind, record, fields_of, create_fn, files, later)
   if kind == "task" then
     record.updated_at = record.updated_at or record.created_at
   end
+  -- A new record is revision 1, whatever the record it was made from said.
+  local was, stored = record.revision, nil
+  record.revision = 1
   local id, message, code = create_fn(self.db, strings_only(fields_of(record)), function(new_id)
     record[spec.id_key] = new_id
-    return encode(record)
+    stored = encode(record)
+    return stored
   end)
   if not id then
-    record[spec.id_key] = nil
+    record[spec.id_key], record.revision = nil, was
     return nil, message, code
   end
   if later then
+    self.owed[kind .. " " .. id] = stored
     return record -- the caller writes the copy with write_copy
   end
   local ok
-  ok, message, code = self:write_copy(kind, id, record, files)
+  ok, message, code = store_copy.put(self, kind, id, record, files)
   if not ok then
     return nil, message, code
+  end
+  return record
+end
+
+-- Stores a changed record and writes its copy. The store gives it its next revision; guessed
+-- here from the record's own, which is right for a record read from the store, so the text
+-- encoded is kept as it is.
+local function save(self, kind, record, fields_of, update_fn, files)
+  local id = record[KINDS[kind].id_key]
+  local was = record.revision
+  record.revision = (math.type(was) == "integer" and was or 0) + 1
+  local revision, message, code = update_fn(self.db, id, strings_only(fields_of(record)), encode(record))
+  if not revision then
+    record.revision = was
+    return nil, message, code
+  end
+  record.revision = revision
+  local ok
+  ok, message, code = store_copy.put(self, kind, id, record, files)
+  if not ok then
+    return nil, message, code
+  end
+  if self.owed[kind .. " " .. id] then
+    -- Created with copy_later and changed before its copy came: this copy settles the create too.
+    self.owed[kind .. " " .. id] = nil
+    ok, message, code = self.db:copy_written(kind, id, 1, revision)
+    if not ok then
+      return nil, message, code
+    end
   end
   return record
 end
@@ -204,30 +261,24 @@ function Store:update_task(record)
   check_record(record, "task")
   assert(type(record.task_id) == "string", "update_task: the record has no task_id")
   record.updated_at = M.now()
-  local ok, message, code = self.db:update_task(record.task_id, strings_only(task_fields(record)), encode(record))
-  if not ok then
-    return nil, message, code
-  end
-  ok, message, code = self:write_copy("task", record.task_id, record)
-  if not ok then
-    return nil, message, code
-  end
-  return record
+  return save(self, "task", record, task_fields, self.db.update_task)
 end
 
 ---Saves a changed run record (by its run_id) and its copy, with `files` as in create_run.
 function Store:update_run(record, files)
   check_record(record, "run")
   assert(type(record.run_id) == "string", "update_run: the record has no run_id")
-  local ok, message, code = self.db:update_run(record.run_id, strings_only(run_fields(record)), encode(record))
-  if not ok then
+  return save(self, "run", record, run_fields, self.db.update_run, files)
+end
+
+---Writes a record's copy from what the store holds (a missing or stale copy: `store check`).
+---@param kind "task"|"run"
+function Store:restore_copy(kind, id)
+  local row, message, code = store_copy.row(self.db, kind, id)
+  if not row then
     return nil, message, code
   end
-  ok, message, code = self:write_copy("run", record.run_id, record, files)
-  if not ok then
-    return nil, message, code
-  end
-  return record
+  return store_copy.put(self, kind, id, json.decode(row.record))
 end
 
 ---Sets a task's status (record, column and copy).

@@ -30,10 +30,24 @@ local function count(n, noun)
   return n .. " " .. (noun:match("y$") and noun:sub(1, -2) .. "ies" or noun .. "s")
 end
 
-local function problem_lines(problems)
+-- What check did or would do about a problem, for the DONE column.
+local DONE = { write_copy = "written from the store", import = "imported into the store" }
+
+local function done_text(p, dry_run)
+  if p.repaired then
+    return p.repair == "import" and DONE.import or DONE.write_copy
+  elseif p.repair_failed then
+    return "repair failed: " .. p.repair_failed
+  elseif p.repair and dry_run then
+    return "repairable"
+  end
+  return "needs you"
+end
+
+local function problem_lines(problems, dry_run)
   local rows = {}
   for _, p in ipairs(problems) do
-    rows[#rows + 1] = { p.id or "?", p.problem, p.path .. ": " .. tostring(p.detail) }
+    rows[#rows + 1] = { p.id or "?", p.problem, p.path .. ": " .. tostring(p.detail), done_text(p, dry_run) }
   end
   return rows
 end
@@ -41,33 +55,69 @@ end
 local function problems_json(problems)
   local list = {}
   for i, p in ipairs(problems) do
-    list[i] = { kind = p.kind, id = p.id or json.null, path = p.path, problem = p.problem, detail = tostring(p.detail) }
+    list[i] = { kind = p.kind, id = p.id or json.null, path = p.path, problem = p.problem, detail = tostring(p.detail),
+      store_revision = p.store_revision or json.null, copy_revision = p.copy_revision or json.null,
+      repair = p.repair or json.null, repaired = p.repaired or false, repair_failed = p.repair_failed or json.null }
   end
   return json.array(list)
 end
 
----`sidecar store check`
+-- How to settle what check cannot: one line per kind of problem left.
+local function advice(report)
+  local lines = {}
+  if report.integrity ~= "ok" then
+    lines[#lines + 1] = "The database failed its integrity check: `sidecar store rebuild` rebuilds it from the copies."
+  end
+  local conflicts = {}
+  for _, p in ipairs(report.problems) do
+    if p.problem == "conflict" and not p.repaired then
+      conflicts[#conflicts + 1] = p.id or p.path
+    end
+  end
+  if #conflicts > 0 then
+    lines[#lines + 1] = ("%s in conflict (%s): to keep the store's record, remove the copy; to keep the copy, set "
+      .. "its \"revision\" above the store's (or fix the file). Then run `sidecar store check` again, which "
+      .. "writes or imports it."):format(count(#conflicts, "copy"), table.concat(conflicts, ", "))
+  end
+  for _, p in ipairs(report.problems) do
+    if p.repair_failed then
+      lines[#lines + 1] = ("%s: the repair failed (%s); fix that and run `sidecar store check` again."):format(
+        p.id or p.path, p.repair_failed)
+    elseif p.problem == "bad_events" then
+      lines[#lines + 1] = ("%s: %s could not be read (%s); its events were not imported."):format(p.id, p.path,
+        tostring(p.detail))
+    end
+  end
+  return lines
+end
+
+---`sidecar store check`: repairs what it can (not with --dry-run); exit 0 when the store and the
+---copies agree at the end, 1 when something needs the user.
 function M.check(o)
-  local report, message, code = store_repair.check(root_of(o))
+  local report, message, code = store_repair.check(root_of(o), { repair = not o.dry_run })
   if not report then
     if code == "ENOTDB" or code == "ECORRUPT" then
       message = message .. " (`sidecar store rebuild` moves it aside and rebuilds it from the copies)"
     end
     return failed(o, "store check", message)
   end
+  local status = report.ok and EXIT_OK or EXIT_FAILURE
   if o.json then
     local errors = {}
     if report.integrity ~= "ok" then
       errors[#errors + 1] = "integrity check: " .. report.integrity
     end
     for _, p in ipairs(report.problems) do
-      errors[#errors + 1] = ("%s: %s (%s)"):format(p.path, p.detail, p.problem)
+      if not p.repaired then
+        errors[#errors + 1] = ("%s: %s (%s)"):format(p.path, p.detail, p.problem)
+      end
     end
     out.envelope("store check", report.ok, {
-      root = report.root, store = report.store, integrity = report.integrity,
-      tasks = report.tasks, runs = report.runs, problems = problems_json(report.problems),
+      root = report.root, store = report.store, integrity = report.integrity, repair = not o.dry_run,
+      tasks = report.tasks, runs = report.runs, problems = problems_json(report.problems), counts = report.counts,
+      repaired = report.repaired, needs_user = report.needs_user, settled = json.array(report.settled),
     }, errors, o.version)
-    return report.ok and EXIT_OK or EXIT_FAILURE
+    return status
   end
   print(("Store %s: integrity %s; %s and %s in the store, %s and %s in the folders."):format(
     report.store, report.integrity == "ok" and "ok" or "FAILED", count(report.tasks.store, "task"),
@@ -76,14 +126,27 @@ function M.check(o)
   if report.integrity ~= "ok" then
     print(report.integrity)
   end
-  if #report.problems > 0 then
-    io.write(out.table({ "ID", "PROBLEM", "WHERE AND WHAT" }, problem_lines(report.problems)))
-    print(("%d problem%s. `sidecar store rebuild` makes the store match the copies."):format(
-      #report.problems, #report.problems == 1 and "" or "s"))
+  if #report.settled > 0 then
+    print(("Wrote %s a crash had left behind: %s"):format(count(#report.settled, "copy"),
+      table.concat(report.settled, ", ")))
+  end
+  local n = #report.problems
+  if n > 0 then
+    io.write(out.table({ "ID", "PROBLEM", "WHERE AND WHAT", "DONE" }, problem_lines(report.problems, o.dry_run)))
+  end
+  if o.dry_run and n > 0 then
+    print(("%s; `sidecar store check` (without --dry-run) repairs %d of them."):format(count(n, "problem"),
+      n - report.needs_user))
+  elseif report.repaired > 0 then
+    print(("Repaired %d of %s%s"):format(report.repaired, count(n, "problem"),
+      report.ok and "; the store and the copies agree now." or "."))
   elseif report.ok then
     print("The store and the copies agree.")
   end
-  return report.ok and EXIT_OK or EXIT_FAILURE
+  for _, line in ipairs(advice(report)) do
+    print(line)
+  end
+  return status
 end
 
 ---`sidecar store rebuild`
@@ -99,12 +162,12 @@ function M.rebuild(o)
   if o.json then
     local errors = {}
     for _, p in ipairs(report.problems) do
-      errors[#errors + 1] = ("%s: %s (skipped)"):format(p.path, p.detail)
+      errors[#errors + 1] = ("%s: %s (%s)"):format(p.path, p.detail, p.problem)
     end
     out.envelope("store rebuild", ok, {
       root = report.root, store = report.store, tasks = report.tasks, runs = report.runs, events = report.events,
-      copies_written = json.array(report.copies_written), moved_aside = report.moved_aside or json.null,
-      problems = problems_json(report.problems),
+      copies_written = json.array(report.copies_written), kept = json.array(report.kept),
+      moved_aside = report.moved_aside or json.null, problems = problems_json(report.problems),
     }, errors, o.version)
     return ok and EXIT_OK or EXIT_FAILURE
   end
@@ -113,15 +176,20 @@ function M.rebuild(o)
   end
   print(("Rebuilt %s: %s, %s, %s."):format(report.store, count(report.tasks, "task"), count(report.runs, "run"),
     count(report.events, "event")))
+  if #report.kept > 0 then
+    print(("Kept the store's record where its copy was older (%s): %s"):format(count(#report.kept, "record"),
+      table.concat(report.kept, ", ")))
+  end
   if #report.copies_written > 0 then
-    print(("Wrote the missing copies of %s only the store had: %s"):format(
-      count(#report.copies_written, "record"), table.concat(report.copies_written, ", ")))
+    print(("Wrote the copies of %s from the store: %s"):format(count(#report.copies_written, "record"),
+      table.concat(report.copies_written, ", ")))
   end
   if not ok then
     io.write(out.table({ "ID", "PROBLEM", "WHERE AND WHAT" }, problem_lines(report.problems)))
-    local one = #report.problems == 1
-    print(("%d %s could not be used and %s skipped; fix or remove %s and rebuild again."):format(
-      #report.problems, one and "file" or "files", one and "was" or "were", one and "it" or "them"))
+    print(("%s left as %s: the store kept its own record where it had one. "
+      .. "Fix or remove %s and rebuild again (or run `sidecar store check`)."):format(
+      count(#report.problems, "file"), #report.problems == 1 and "it was" or "they were",
+      #report.problems == 1 and "it" or "them"))
   end
   return ok and EXIT_OK or EXIT_FAILURE
 end

@@ -2,11 +2,13 @@
 --- line parsed, prints (text, or the JSON envelope with --json), and returns the exit status:
 --- 0 done, 1 could not be done (an unknown id, an invalid packet file), 2 the command line is
 --- wrong (a malformed flag value). A refused command changes nothing in the store.
+local config = require("config")
 local json = require("json")
 local out = require("cli_output")
 local run_view = require("run_view")
 local store = require("store")
 local task_packet = require("task_packet")
+local trust = require("trust")
 
 local M = {}
 
@@ -95,6 +97,16 @@ local function show_created(o, command, task, note)
   return EXIT_OK
 end
 
+-- A task this user made through Sidecar: its validation commands may run after its runs (trust
+-- records them as they are, stdlib/trust.lua). When that cannot be recorded, stderr says so.
+local function trust_own(o, command, s, task)
+  local ok, why = trust.record_validation(config.owner(s.root), { task })
+  if not ok and not trust.everything() then
+    out.error(command, ("%s: could not record its validation commands as trusted (%s); they run after "
+      .. "`sidecar trust`"):format(task.task_id, tostring(why)))
+  end
+end
+
 ---`sidecar task create`
 function M.create(o)
   -- Refused before anything is checked or written, as prepare refuses --input (exit 1), by the
@@ -130,6 +142,9 @@ function M.create(o)
   end
   local task, code
   task, message, code = s:create_task(packet)
+  if task then
+    trust_own(o, "task create", s, task)
+  end
   s:close()
   if not task then
     return failed(o, "task create", message .. (code and (" (" .. code .. ")") or ""))
@@ -147,6 +162,7 @@ function M.list(o)
   if not s then
     return failed(o, "task list", message)
   end
+  require("run_reconcile").reconcile_active(s) -- a run or task whose owner died is ended first
   local tasks
   tasks, message = s:list_tasks({ status = o.status, limit = 0 })
   s:close()
@@ -195,6 +211,9 @@ function M.show(o)
   local s, task = get_task(o, "task show")
   if not s then
     return task
+  end
+  if require("run_reconcile").reconcile_active(s) > 0 then -- a run or task whose owner died is ended first
+    task = s:get_task(o.id) or task
   end
   local task_runs = s:list_runs({ task_id = o.id, limit = 0 }) or {}
   s:close()
@@ -277,6 +296,9 @@ function M.import(o)
   packet.created_at, packet.updated_at = nil, nil
   local task, code
   task, message, code = s:create_task(packet)
+  if task then
+    trust_own(o, "task import", s, task) -- the user chose this file: its commands are theirs
+  end
   s:close()
   if not task then
     return failed(o, "task import", message .. (code and (" (" .. code .. ")") or ""))
@@ -313,6 +335,7 @@ function M.export(o)
     return task
   end
   s:close()
+  task.revision = nil -- the store's count of its writes (stdlib/store.lua), not part of the packet
   local text, message = task_packet.encode(task)
   if not text then
     return failed(o, "task export", message)

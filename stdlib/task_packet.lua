@@ -26,6 +26,7 @@
 local errors = require("errors")
 local json = require("json")
 local secrets = require("secrets")
+local texts = require("text")
 local validation = require("validation")
 
 local M = {}
@@ -184,6 +185,11 @@ function CHECK.string(schema, v, path, problems)
     return expected(problems, path, "a string", v)
   elseif schema.non_empty and not v:find("%S") then
     return expected(problems, path, "a non-empty string", v)
+  end
+  local valid, bad = texts.valid_utf8(v)
+  if not valid then -- a record is UTF-8: say which byte, rather than store a rewritten text
+    return problem(problems, path, ("expected UTF-8 text, but byte %d (0x%02X) is not part of a UTF-8 character; " ..
+      "convert it (e.g. iconv -f latin1 -t utf-8)"):format(bad, v:byte(bad)))
   end
   return v
 end

@@ -24,6 +24,7 @@ local errors = require("errors")
 local inspect = require("inspect")
 local json = require("json")
 local secrets = require("secrets")
+local texts = require("text")
 
 local M = {}
 
@@ -63,7 +64,9 @@ local function fields_json(fields, level)
   if type(fields) ~= "table" then
     fail("fields must be a table, got " .. type(fields), level + 1)
   end
-  local ok, text = pcall(json.encode, secrets.redact_value(fields))
+  local copy = secrets.redact_value(fields)
+  texts.repair_value(copy) -- an agent's text may not be UTF-8: events carry U+FFFD for its bytes
+  local ok, text = pcall(json.encode, copy)
   if not ok then
     fail("fields: " .. tostring(type(text) == "table" and text.message or text), level + 1)
   end

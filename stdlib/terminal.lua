@@ -11,8 +11,19 @@
 --- Each call is redacted as one text, so a secret split across the arguments of one call is
 --- caught; a secret split across two calls is not (the stored streams are redacted with
 --- carry-over before anything prints them).
+---
+--- What is written is also neutralised (text.visible): an agent's answer or a task's title with
+--- escape sequences cannot recolour, move, retitle or clear the terminal, nor reorder what it
+--- shows. Newlines, tabs and CRLF stay; ESC and the other C0 controls show in caret notation
+--- (ESC [31m -> "^[[31m", a lone CR -> "^M"), C1 controls and bidi overrides as "<U+202E>", bytes
+--- that are not UTF-8 as "\xE9". Sidecar's own output holds none of these, and --json output
+--- holds none either (the JSON writer escapes them), so both pass unchanged. Each call is
+--- rendered alone: a UTF-8 character split across two writes shows as its bytes. Sidecar's own
+--- control sequences (the live progress line) go through `write_raw`.
 local config = require("config")
+local real = require("host.paths").real
 local secrets = require("secrets")
+local text = require("text")
 
 local M = {}
 
@@ -40,13 +51,20 @@ local function joined(...)
   return (secrets.redact(table.concat(parts)))
 end
 
+-- What reaches the terminal: redacted, then every control shown rather than obeyed.
+local function shown(s)
+  return (text.visible((secrets.redact(s))))
+end
+
+-- The write method of files before install() wrapped it (write_raw uses it).
+local raw_file_write
+
 -- The `.agent` folder of the nearest config.lua in or above the current folder, or nil.
 local function nearest_config_root()
   local dir = "."
   for _ = 1, 32 do -- above "/", ".." is "/" again
-    local f = io.open(dir .. "/.agent/" .. config.FILE, "rb")
-    if f then
-      f:close()
+    -- Looked up, not opened: a planted FIFO would block an open (config.load refuses it).
+    if real(dir .. "/.agent/" .. config.FILE) then
       return dir .. "/.agent"
     end
     dir = dir .. "/.."
@@ -70,8 +88,9 @@ function M.install()
   local stdout, stderr = io.stdout, io.stderr
   local methods = getmetatable(stdout).__index
   local raw_write, raw_io_write, raw_output, raw_tostring = methods.write, io.write, io.output, tostring
+  raw_file_write = raw_write
   local function write_redacted(f, ...)
-    return raw_write(f, joined(...))
+    return raw_write(f, (text.visible(joined(...))))
   end
   methods.write = function(f, ...)
     if rawequal(f, stdout) or rawequal(f, stderr) then
@@ -94,18 +113,26 @@ function M.install()
       parts[i] = raw_tostring((select(i, ...)))
     end
     parts[n + 1] = "\n"
-    raw_write(stdout, (secrets.redact(table.concat(parts, "\t", 1, n) .. parts[n + 1])))
+    raw_write(stdout, shown(table.concat(parts, "\t", 1, n) .. parts[n + 1]))
     stdout:flush()
   end
   local repl = package.loaded.repl or require("repl")
   local format_results = repl.format_results
   repl.format_results = function(...)
-    local text = format_results(...)
-    return text and (secrets.redact(text))
+    local results = format_results(...)
+    return results and shown(results)
   end
-  debug.getregistry()[M.ERROR_FILTER] = function(text)
-    return (secrets.redact(text))
+  debug.getregistry()[M.ERROR_FILTER] = shown
+end
+
+---Writes to `f` (io.stdout or io.stderr) redacted but not neutralised: for Sidecar's own control
+---sequences (a progress line redrawn with "\r\27[K"), never for text from an agent or a user.
+---@param f file*
+function M.write_raw(f, ...)
+  if raw_file_write and (rawequal(f, io.stdout) or rawequal(f, io.stderr)) then
+    return raw_file_write(f, joined(...))
   end
+  return f:write(...)
 end
 
 ---Whether install() has run in this Lua state.

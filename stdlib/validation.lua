@@ -30,6 +30,7 @@ local errors = require("errors")
 local json = require("json")
 local proc = require("proc")
 local secrets = require("secrets")
+local text_lines = require("text")
 
 local M = {}
 
@@ -269,9 +270,6 @@ local function split_shorthand(text)
   return pieces
 end
 
-local function trim(s)
-  return (s:gsub("^%s+", ""):gsub("%s+$", ""))
-end
 
 -- One shorthand entry → entry, or nil, message (without the "entry N" part).
 local function parse_entry(s)
@@ -292,7 +290,7 @@ local function parse_entry(s)
       kind, command = "custom", s
     end
   end
-  command = trim(command)
+  command = text_lines.trim(command) -- linear on any run of blanks (stdlib/text.lua)
   if command == "" then
     return nil, "empty command after '" .. kind .. "'"
   end
@@ -317,7 +315,7 @@ function M.parse_cmds(text)
     return nil, ("entry %d: unterminated %s quote"):format(index, quote == "'" and "single" or "double")
   end
   for i, piece in ipairs(pieces) do
-    local s = trim(piece)
+    local s = text_lines.trim(piece)
     if s == "" then
       return nil, ("entry %d is empty (two commas in a row, or a comma at the start or end?)"):format(i)
     end
@@ -538,7 +536,9 @@ end
 ---@return string
 function M.failure(r)
   local what = ("%s step '%s'"):format(r.kind or "custom", r.command or r.name or "?")
-  if r.timed_out then
+  if type(r.not_run) == "string" then
+    return what .. " was not run: " .. r.not_run
+  elseif r.timed_out then
     return what .. (math.type(r.timeout_ms) and (" timed out after %d ms"):format(r.timeout_ms) or " timed out")
   elseif math.type(r.exit_code) == "integer" then
     return what .. (r.exit_code == 0 and " failed its check (exit code 0)" or (" exited with code %d"):format(r.exit_code))

@@ -42,8 +42,9 @@ else
 fi
 
 # 100 MB of output, as plain stdout (command runner) and as 100 MB of codex JSON Lines (every
-# line parsed): the run completes, the output is on disk to the byte, the record is whole, and
-# sidecar's peak memory (VmHWM: it, not the generator) stays far below the output's size.
+# line parsed): the run completes, the log on disk is its first and last 32 MiB (max_log_bytes'
+# default, 64 MiB, tests/e2e/log_caps_test.sh), the record is whole, and sidecar's peak memory
+# (VmHWM: it, not the generator) stays far below the output's size.
 cat >flood.lua <<'LUA'
 local agent_run = require("agent_run")
 local json = require("json")
@@ -90,12 +91,15 @@ for kind in command codex; do
   eq "flood $kind: peak memory below $max_rss_mb MB" yes "$([ "${peak_kb:-9999999}" -lt $((max_rss_mb * 1024)) ] && echo yes)"
   eq "flood $kind: within $((max_ms / 1000)) s" yes "$([ "$elapsed_ms" -le $max_ms ] && echo yes)"
 done
-eq "flood command: stdout.log has every byte" 100000000 "$(stat -c %s flood_command/.agent/runs/R-0001/stdout.log)"
+# The 64 MiB kept, and the marker line between head and tail.
+capped() { local m="[sidecar: $(($1 - 67108864)) bytes dropped here: the log passed max_log_bytes = 64 MiB]"; echo $((67108864 + ${#m} + 2)); }
+eq "flood command: stdout.log keeps 64 MiB and says what it dropped" "$(capped 100000000) 100000000" \
+  "$(stat -c %s flood_command/.agent/runs/R-0001/stdout.log) $(jv .log_truncated.1.bytes_seen <flood_command.json)"
 eq "flood command: output.md keeps the last 8 MiB, and says so" "8388609 100000000" \
   "$(stat -c %s flood_command/.agent/runs/R-0001/output.md) $(jv .final_message_bytes <flood_command.json)"
 rec=$(cat flood_codex.json)
 # The items, then the thread.started and turn.completed lines (44 and 71 bytes with their newlines).
-eq "flood codex: agent.jsonl has every byte" $((item_bytes * flood_lines + 44 + 71)) \
+eq "flood codex: agent.jsonl keeps 64 MiB of its bytes" "$(capped $((item_bytes * flood_lines + 44 + 71)))" \
   "$(stat -c %s flood_codex/.agent/runs/R-0001/agent.jsonl)"
 eq "flood codex: every event parsed, 200 commands kept, the rest counted" "$((flood_lines + 2)) 200 $((flood_lines - 200))" \
   "$(jv .stream.events <<<"$rec") $("$S" -e "print(#require('json').decode(io.read('a')).commands_run)" <<<"$rec") \

@@ -4,6 +4,9 @@ passed=0
 failed=0
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
+# The tests' repositories are their own: their .agent/config.lua and presets run without
+# `sidecar trust` (tests/e2e/trust_test.sh unsets this), and no test touches the user's state.
+export SIDECAR_TRUST=all XDG_STATE_HOME="$work/state"
 
 # matches REGEX FILE: Perl regex over the whole file ("." crosses lines); "^$" means empty.
 matches() {

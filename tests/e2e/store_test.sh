@@ -49,26 +49,62 @@ expect_run "usage: an unknown --by, as a JSON error" 2 '"errors": \[\s*"--by col
 expect_run "store: a subcommand is needed" 2 '^$' 'store needs a subcommand: sidecar store check \| sidecar store rebuild' \
   -- "$S" store
 
-# Tamper: change one copy, lose another, add one the store lacks, and break one.
-sed -i 's/"completed"/"failed"/' .agent/runs/R-0002/run.json
+# The stale copy: R-0002 finishes with its result (revision 2), and its copy goes back to revision
+# 1, as a crash of an older Sidecar between the store's write and the copy's left it.
+cp .agent/runs/R-0002/run.json "$work/r2-rev1.json"
+"$S" -e 'local s = assert(require("store").open(".agent")); local r = s:get_run("R-0002")
+r.summary = "the final answer"; assert(s:update_run(r)); s:close()' || { echo "FAIL: could not update R-0002"; exit 1; }
+cp "$work/r2-rev1.json" .agent/runs/R-0002/run.json
+# And: R-0001's copy edited at its own revision (a conflict), R-0003's lost, a copy of R-0007 the
+# store lacks (ahead: the store lost it), and R-0008's broken.
+sed -i 's/"completed"/"failed"/' .agent/runs/R-0001/run.json
 rm .agent/runs/R-0003/run.json
 mkdir -p .agent/runs/R-0007 .agent/runs/R-0008
-printf '{"run_id":"R-0007","status":"review","runner_type":"codex","created_at":"2026-11-04T00:00:00Z"}' >.agent/runs/R-0007/run.json
+printf '{"run_id":"R-0007","status":"review","runner_type":"codex","created_at":"2026-11-04T00:00:00Z","revision":2}' >.agent/runs/R-0007/run.json
 printf '{"run_id": ' >.agent/runs/R-0008/run.json
 
-expect_run "store check: each disagreement, one a line" 1 \
-  'ID +PROBLEM +WHERE AND WHAT\nR-0002 +different +runs/R-0002/run.json: the store and the copy disagree on: status\nR-0003 +missing_copy +runs/R-0003/run.json: in the store, but its copy is missing\nR-0007 +not_in_store +runs/R-0007/run.json: the copy is not in the store\nR-0008 +bad_copy +runs/R-0008/run.json: not valid JSON.*\n4 problems\. `sidecar store rebuild`' \
-  '^$' -- "$S" store check
-expect_run "store check --json: the problems as data" 1 \
-  '"command": "store check".*"problem": "different".*"problem": "missing_copy".*"problem": "not_in_store".*"problem": "bad_copy".*"ok": false' \
-  '^$' -- "$S" store check --json
-expect_run "store rebuild: from the copies, keeping what only the store had" 1 \
-  'Rebuilt \./\.agent/sidecar\.db: 1 task, 5 runs, 0 events\.\nWrote the missing copies of 1 record only the store had: R-0003\n.*R-0008 +bad_copy.*1 file could not be used and was skipped' \
+expect_run "store check --dry-run: each kind of disagreement, one a line, what check would do" 1 \
+  'ID +PROBLEM +WHERE AND WHAT +DONE\nR-0001 +conflict +runs/R-0001/run\.json: revision 1 in both, but they differ on: status +needs you\nR-0002 +stale_copy +runs/R-0002/run\.json: revision 1, older than the store.s 2 +repairable\nR-0003 +missing_copy +runs/R-0003/run\.json: in the store \(revision 1\), but its copy is missing +repairable\nR-0007 +copy_ahead +runs/R-0007/run\.json: revision 2, not in the store +repairable\nR-0008 +conflict +runs/R-0008/run\.json: the copy is not a usable record: not valid JSON.* +needs you\n5 problems; `sidecar store check` \(without --dry-run\) repairs 3 of them\.\n2 copies in conflict \(R-0001, R-0008\): to keep the store.s record, remove the copy; to keep the copy, set its "revision" above' \
+  '^$' -- "$S" store check --dry-run
+expect_run "store check --json --dry-run: the kinds and their counts" 1 \
+  '"counts": \{\s*"conflict": 2,\s*"copy_ahead": 1,\s*"missing_copy": 1,\s*"stale_copy": 1\s*\}.*"needs_user": 2.*"problem": "stale_copy",\s*"repair": "write_copy",\s*"repair_failed": null,\s*"repaired": false,\s*"store_revision": 2.*"repaired": 0.*"ok": false' \
+  '^$' -- "$S" store check --json --dry-run
+expect_run "store rebuild: the stale copy is not used, the newer copy is, conflicts are reported" 1 \
+  'Rebuilt \./\.agent/sidecar\.db: 1 task, 5 runs, 0 events\.\nKept the store.s record where its copy was older \(1 record\): R-0002\nWrote the copies of 2 records from the store: R-0002, R-0003\n.*R-0001 +conflict .*R-0008 +conflict .*2 files left as they were: the store kept its own record' \
   'store rebuild: reading tasks/\*\.json' -- "$S" store rebuild
+expect_run "store rebuild: the finished run kept its result, and its copy is the store's again" 0 \
+  '^completed\tthe final answer\t2\ttrue\n$' '^$' -- "$S" -e 'local s = require("store").open(".agent")
+  local r = s:get_run("R-0002")
+  local c = require("json").decode(io.open(".agent/runs/R-0002/run.json"):read("a"))
+  print(r.status, r.summary, r.revision, c.summary == r.summary and c.revision == 2)'
+
+# The user settles the conflicts: R-0001 keeps the store's record (copy removed), R-0008 goes; a
+# copy ahead of the store comes in.
+rm .agent/runs/R-0001/run.json
 rm -r .agent/runs/R-0008
-expect_run "store check: consistent after the rebuild" 0 'agree' '^$' -- "$S" store check
-expect_run "store check: the rebuilt store has the changed copy" 0 '"status": "failed"' '' \
-  -- "$S" -e 'local s = require("store").open(".agent"); print(require("json").encode(s:get_run("R-0002"), {indent = 2}))'
+sed -i 's/"revision": 1/"revision": 5/; s/"completed"/"blocked"/' .agent/runs/R-0004/run.json
+expect_run "store check: repairs what it can, says what it did, and exits 0 when all agree" 0 \
+  'R-0001 +missing_copy .* +written from the store\nR-0004 +copy_ahead +runs/R-0004/run\.json: revision 5, newer than the store.s 1 +imported into the store\nRepaired 2 of 2 problems; the store and the copies agree now\.' \
+  '^$' -- "$S" store check
+expect_run "store check: consistent after the repair, the newer copy in the store" 0 'agree' '^$' -- "$S" store check
+expect_run "store check: the store took the copy that was ahead" 0 '^blocked\t5\n$' '' \
+  -- "$S" -e 'local r = require("store").open(".agent"):get_run("R-0004"); print(r.status, r.revision)'
+
+# A crash between the store's write and its copy's (only the lower layer ran, then the process
+# died): the next command writes the copy, and store check is clean.
+crash_write() {
+  "$S" -e 'local json = require("json"); local s = assert(require("store").open(".agent"))
+  local r = s:get_run("'"$1"'"); r.status = "'"$2"'"; r.revision = r.revision + 1
+  assert(s.db:update_run(r.run_id, {status = r.status, task_id = r.task_id}, json.encode(r))); os.exit(0, false)'
+}
+crash_write R-0004 failed
+grep -q '"blocked"' .agent/runs/R-0004/run.json || { failed=$((failed + 1)); echo "FAIL: the crash was not simulated"; }
+expect_run "after a crash: the next command (run list) finishes the copy" 0 'R-0004 .*failed' '' -- "$S" run list
+expect_run "after a crash: store check is clean" 0 'The store and the copies agree\.' '^$' -- "$S" store check
+grep -q '"failed"' .agent/runs/R-0004/run.json && passed=$((passed + 1)) || { failed=$((failed + 1)); echo "FAIL: R-0004's copy was not written"; }
+crash_write R-0004 review
+expect_run "after a crash: store check, when first, writes the copy and says so" 0 \
+  'Wrote 1 copy a crash had left behind: R-0004\nThe store and the copies agree\.' '^$' -- "$S" store check
 
 # A store that is not a database: check says how to recover, rebuild moves it aside.
 rm -f .agent/sidecar.db-wal .agent/sidecar.db-shm
@@ -76,7 +112,7 @@ printf 'this is not a database, just text that is long enough to look like a hea
 expect_run "store check: a broken database names the way out" 1 '^$' \
   'store check: cannot open the store \./\.agent/sidecar\.db: it is not an SQLite database \(`sidecar store rebuild` moves it aside' \
   -- "$S" store check
-expect_run "store rebuild --json: moves it aside and rebuilds" 0 \
+expect_run "store rebuild --json: moves it aside and rebuilds from the copies" 0 \
   '"command": "store rebuild".*"moved_aside": "\./\.agent/sidecar\.db\.broken-[0-9-]+".*"runs": 5.*"ok": true' '^$' \
   -- "$S" store rebuild --json
 expect_run "store check: outside any store" 1 '^$' \

@@ -27,6 +27,16 @@ TEST_CASE("json_text: strings are quoted and escaped") {
   CHECK(str("caf\xC3\xA9 /") == "\"caf\xC3\xA9 /\"");  // UTF-8 and '/' pass through
 }
 
+TEST_CASE("json_text: what a terminal would obey or hide is escaped, other text passes") {
+  CHECK(str("\x7F") == R"("\u007f")");                          // DEL
+  CHECK(str("a\xC2\x9B" "31m") == R"("a\u009b31m")");         // C1 CSI
+  CHECK(str("\xC2\x80\xC2\x9F\xC2\xA0") == "\"\\u0080\\u009f\xC2\xA0\"");  // C1 range; NBSP passes
+  CHECK(str("\xE2\x80\xAE" "exe") == R"("\u202eexe")");      // RIGHT-TO-LEFT OVERRIDE
+  CHECK(str("\xE2\x81\xA6\xE2\x81\xA9") == R"("\u2066\u2069")");  // isolates
+  CHECK(str("\xE2\x80\xA8\xE2\x80\xA9") == R"("\u2028\u2029")");  // line/paragraph separators
+  CHECK(str("\xE2\x82\xAC \xD8\xA7 \xD8\x9C") == "\"\xE2\x82\xAC \xD8\xA7 \\u061c\"");  // €, Arabic alef; ALM
+}
+
 TEST_CASE("json_text: invalid UTF-8 is refused with its offset") {
   std::string out;
   std::size_t bad = 0;

@@ -1,5 +1,6 @@
 #include <catch2/catch.hpp>
 
+#include <random>
 #include <string>
 #include <vector>
 
@@ -37,12 +38,12 @@ TEST_CASE("output_buffer: TailBuffer under its limit is not truncated", "[output
 TEST_CASE("output_buffer: TailBuffer keeps the tail and says it dropped the head", "[output_buffer]") {
   TailBuffer buffer(5);
   buffer.append("abc");
-  buffer.append("def");  // 6 bytes, below the 2x trimming point
+  buffer.append("def");  // 6 bytes: the ring overwrites its oldest byte
   buffer.append("g");
   CHECK(buffer.take() == "cdefg");
   CHECK(buffer.truncated());
 
-  // Many small appends cross the trimming point more than once.
+  // Many small appends go round the ring many times.
   TailBuffer many(8);
   std::string all;
   for (int i = 0; i < 100; ++i) {
@@ -78,6 +79,49 @@ TEST_CASE("output_buffer: TailBuffer::take leaves the buffer empty", "[output_bu
   buffer.append("once");
   CHECK(buffer.take() == "once");
   CHECK(buffer.take().empty());
+}
+
+TEST_CASE("output_buffer: TailBuffer is a ring of exactly its limit, whatever the chunks", "[output_buffer]") {
+  std::mt19937 rng(42);
+  for (std::size_t limit : {1, 2, 5, 64, 1000}) {
+    for (int round = 0; round < 20; ++round) {
+      TailBuffer buffer(limit);
+      std::string all;
+      const std::size_t size = rng() % (5 * limit + 10);
+      while (all.size() < size) {
+        std::string chunk(rng() % (rng() % 3 == 0 ? 2 * limit + 1 : 4) + 1, '\0');
+        for (char& c : chunk) c = static_cast<char>('a' + rng() % 26);
+        buffer.append(chunk);
+        all += chunk;
+        CHECK(buffer.size() <= limit);  // never more than the limit in memory
+      }
+      INFO("limit " << limit << ", " << all.size() << " bytes");
+      CHECK(buffer.truncated() == (all.size() > limit));
+      CHECK(buffer.take() == (all.size() > limit ? all.substr(all.size() - limit) : all));
+    }
+  }
+}
+
+TEST_CASE("output_buffer: a 64 MiB flood into a 1 MiB TailBuffer allocates about 1 MiB", "[output_buffer]") {
+  TailBuffer buffer(1 << 20);
+  const std::string chunk(256 * 1024 - 7, 'y');
+  for (int i = 0; i < 256; ++i) buffer.append(chunk);
+  CHECK(buffer.size() == (1u << 20));
+  std::string kept = buffer.take();
+  CHECK(kept.capacity() <= (1u << 20) + 64);  // the ring never grew past its limit
+  CHECK(kept == std::string(1 << 20, 'y'));
+}
+
+TEST_CASE("output_buffer: LineSplitter hands on a line longer than its bound in pieces", "[output_buffer]") {
+  LineSplitter splitter(10);
+  std::vector<std::string> lines;
+  for (int i = 0; i < 5; ++i) splitter.feed("abcdefg", lines);  // 35 bytes, no newline
+  CHECK(lines == std::vector<std::string>{"abcdefgabc", "defgabcdef", "gabcdefgab"});
+  splitter.feed("\nshort\n", lines);
+  CHECK(lines.back() == "short");
+  CHECK(lines[3] == "cdefg");
+  std::string last;
+  CHECK_FALSE(splitter.finish(last));
 }
 
 TEST_CASE("output_buffer: LineSplitter splits at newlines", "[output_buffer]") {

@@ -129,7 +129,8 @@ TEST_CASE("store: a new database gets the schema, and reopening keeps the data",
   StoreError error;
   auto run = again.get_run(id, error);
   REQUIRE(run);
-  CHECK(run->record_json == R"({"status":"completed"})");
+  CHECK(run->record_json == R"({"status":"completed","revision":1})");
+  CHECK(run->revision == 1);
   CHECK(run->fields.runner_type == "codex");
   CHECK(create_run(again) == "R-0002");
 
@@ -230,7 +231,7 @@ TEST_CASE("store: ids are T-0001, R-0001, ... and grow past 9999", "[store]") {
   auto id = store.create_run(RunFields{}, [](const std::string& id) { return R"({"run_id":")" + id + R"("})"; },
                              error);
   REQUIRE(id);
-  CHECK(store.get_run(*id, error)->record_json == R"({"run_id":"R-10002"})");
+  CHECK(store.get_run(*id, error)->record_json == R"({"run_id":"R-10002","revision":1})");
 }
 
 TEST_CASE("store: 8 processes recording 100 runs each at once lose nothing", "[store]") {
@@ -447,20 +448,20 @@ TEST_CASE("store: runs are listed newest first, by status, task and page", "[sto
   CHECK(run->fields.runner_type == "claude");
   CHECK(run->fields.created_at == "2025-01-01T00:00:04Z");
   CHECK(run->fields.completed_at.empty());
-  CHECK(run->record_json == R"({"n":4})");
+  CHECK(run->record_json == R"({"n":4,"revision":1})");
 
   // update_run replaces the columns and the record; list by status follows.
   RunFields f = run->fields;
   f.status = "failed";
   f.completed_at = "2025-01-01T00:01:00Z";
   f.created_at.clear();  // keeps the one it had
-  REQUIRE(store.update_run("R-0004", f, R"({"n":4,"status":"failed"})", error));
+  CHECK(store.update_run("R-0004", f, R"({"n":4,"status":"failed"})", error) == 2);
   run = store.get_run("R-0004", error);
   REQUIRE(run);
   CHECK(run->fields.status == "failed");
   CHECK(run->fields.completed_at == "2025-01-01T00:01:00Z");
   CHECK(run->fields.created_at == "2025-01-01T00:00:04Z");
-  CHECK(run->record_json == R"({"n":4,"status":"failed"})");
+  CHECK(run->record_json == R"({"n":4,"status":"failed","revision":2})");
   q = RunQuery{};
   q.status = "failed";
   q.limit = 2;
@@ -489,14 +490,14 @@ TEST_CASE("store: tasks are created, updated, read and listed", "[store]") {
   CHECK(task->fields.created_at == "2025-02-01T10:00:00Z");
   CHECK(task->fields.updated_at == "2025-02-01T10:00:00Z");
 
-  REQUIRE(store.update_task_status(*id, "running", error));
+  CHECK(store.update_task_status(*id, "running", error) == 2);
   task = store.get_task(*id, error);
   REQUIRE(task);
   CHECK(task->fields.status == "running");
   CHECK(task->fields.updated_at != "2025-02-01T10:00:00Z");
   // The record's status follows; as JSON it matches the caller's rewritten copy.
-  CHECK(store.check_record(RecordKind::Task, *id, R"({"status": "running", "title": "Fix the parser"})", error) ==
-        RecordMatch::Equivalent);
+  CHECK(store.check_record(RecordKind::Task, *id, R"({"status": "running", "title": "Fix the parser", "revision": 2})",
+                           error) == RecordMatch::Equivalent);
 
   TaskQuery q;
   auto tasks = store.list_tasks(q, error);
@@ -772,7 +773,7 @@ TEST_CASE("store: bad inputs are errors as data", "[store]") {
   std::string id = create_run(store);
   CHECK_FALSE(store.update_run(id, RunFields{}, "not json", error));
   CHECK(error.code == "EINVAL");
-  CHECK(store.get_run(id, error)->record_json == R"({"status":"completed"})");  // unchanged
+  CHECK(store.get_run(id, error)->record_json == R"({"status":"completed","revision":1})");  // unchanged
 
   // A record maker that throws leaves nothing behind.
   CHECK_THROWS(store.create_run(

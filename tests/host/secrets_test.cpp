@@ -352,6 +352,18 @@ TEST_CASE("secrets: a variable holding a key shape is named by the variable", "[
   CHECK(count == 1);
 }
 
+TEST_CASE("secrets: a name that holds a secret is not quoted as its value's label", "[secrets]") {
+  // Found by fuzz/redactor.cpp: NAME=value is labelled with NAME as written, so a token or an
+  // environment value inside the name came back out in its value's replacement.
+  const std::string token = "ghp_" + alnum(36);
+  const Redactor redactor({"DEPLOY_TOKEN=" + alnum(16, 5)});
+  CHECK(redactor.redact("export " + token + "_PASSWORD=hunter2hunter2") ==
+        "export [REDACTED:github-token]_PASSWORD=[REDACTED:secret]");
+  CHECK(redactor.redact("x" + alnum(16, 5) + "_PASSWORD=hunter2hunter2") ==
+        "x[REDACTED:DEPLOY_TOKEN]_PASSWORD=[REDACTED:secret]");
+  CHECK(redactor.redact("DB_PASSWORD=hunter2hunter2") == "DB_PASSWORD=[REDACTED:DB_PASSWORD]");
+}
+
 TEST_CASE("secrets: Redactor::from_environ reads this process's environment", "[secrets]") {
   const std::string value = "env-" + alnum(20, 11);
   ScopedEnv env("SIDECAR_TEST_API_KEY", value);

@@ -124,6 +124,76 @@ describe("agent event streams", function()
     expect(seen):equals({ "session", "malformed_line", "malformed_line", "message", "malformed_line" })
   end)
 
+  it("count and sample lines of unexpected shapes, and use the good result after them", function()
+    local want = { claude = { odd = 9, session = "3e883fd2-3af2-467c-af37-3eab19a5f6b9" },
+      codex = { odd = 9, session = "01a1fddb-6319-7bd2-9e42-00be972fec02" } }
+    for dialect, w in pairs(want) do
+      local kinds = {}
+      local p = agent_events.parser(require(dialect .. "_events"), { on_event = function(kind, fields)
+        kinds[kind] = (kinds[kind] or 0) + 1
+        json.encode(fields) -- what telemetry does with them: never a table where a string belongs
+      end })
+      local f = assert(io.open("../fixtures/hostile/" .. dialect .. "_odd_shapes.jsonl"))
+      p:feed(f:read("a"))
+      f:close()
+      local s = p:finish()
+      expect(s.final_message):equals("Hello from the mock model.")
+      expect(s.usage):equals(usage(100, 0, 20, 0, 120))
+      expect(s.is_error):is_false()
+      expect(s.session_id):equals(w.session)
+      expect(s.malformed_lines):equals(0)
+      expect(s.odd_lines):equals(w.odd)
+      expect(kinds.odd_line):equals(w.odd)
+      expect(#s.odd_sample):equals(agent_events.MAX_ODD_SAMPLES)
+      expect(s.odd_sample[1].line):equals(1)
+      expect(s.odd_sample[1].what):contains("expected a string, got an")
+      for _, list in ipairs({ "commands", "file_changes", "tool_calls", "warnings", "errors" }) do
+        for _, entry in ipairs(s[list]) do
+          for k, v in pairs(type(entry) == "table" and entry or { entry }) do
+            if k ~= "exit_code" then
+              expect(type(v)):equals("string")
+            end
+          end
+        end
+      end
+    end
+  end)
+
+  it("never raise, whatever the line", function()
+    local pieces = { '{"type":"', "assistant", "user", "result", "system", "item.completed", "turn.completed",
+      "thread.started", "error", '","message":', '","item":', '{"content":', '"changes":', '[', ']', '{', '}',
+      '1', 'null', '"x"', ',', '"type":"tool_use"', '"type":"file_change"', '"usage":', '1e308',
+      '9223372036854775807', '"subtype":"init"', '"text":', '"input":', '"\\u0000"', "\n" }
+    local seed = 14
+    for _, dialect in ipairs({ "claude", "codex" }) do
+      local p = agent_events.parser(require(dialect .. "_events"))
+      for _ = 1, 2000 do
+        local parts = {}
+        for k = 1, 12 do
+          seed = (seed * 1103515245 + 12345) % 2147483648
+          parts[k] = pieces[seed % #pieces + 1]
+        end
+        local line = table.concat(parts)
+        local ok, err = pcall(p.feed, p, line .. "\n")
+        if not ok then
+          error(("%s parser raised on %q: %s"):format(dialect, line, tostring(err)))
+        end
+      end
+      expect(pcall(p.finish, p)):is_true()
+    end
+  end)
+
+  it("pass the caller's own errors on, and an interruption", function()
+    local p = agent_events.parser(require("codex_events"), { on_event = function() error("telemetry broke", 0) end })
+    local ok, err = pcall(p.line, p, '{"type":"thread.started","thread_id":"t"}')
+    expect(ok):is_false()
+    expect(err):equals("telemetry broke")
+    local dialect = { name = "x", handle = function() error("x.lua:1: interrupted!", 0) end }
+    ok, err = pcall(agent_events.parser(dialect).line, agent_events.parser(dialect), '{"type":"a"}')
+    expect(ok):is_false()
+    expect(err):contains("interrupted!")
+  end)
+
   it("stay bounded under a flood: lists keep their first entries and count the rest, long lines are skipped", function()
     local max_kept, max_line = agent_events.MAX_KEPT, agent_events.MAX_LINE
     agent_events.MAX_KEPT, agent_events.MAX_LINE = 3, 100

@@ -78,6 +78,25 @@ describe("agent runs", function()
     expect(read(dir .. "agent.jsonl")):equals(read(CAPTURES .. "codex_exec_json_text_turn.jsonl"))
   end)
 
+  it("bound events.jsonl: events past the cap are counted, not written, and the result still read", function()
+    local cap = agent_run.MAX_AGENT_EVENTS
+    agent_run.MAX_AGENT_EVENTS = 2
+    local ok, r = pcall(run, { runner = "codex", program = fake("codex_exec_json_text_turn.jsonl") })
+    agent_run.MAX_AGENT_EVENTS = cap
+    expect(ok):is_true()
+    expect(r.status):equals("review")
+    expect(r.usage.total):equals(120)
+    expect(r.events_dropped > 0):is_true()
+    local events = read(repo .. "/.agent/runs/R-0001/events.jsonl")
+    local agent = 0
+    for kind in events:gmatch('"kind":"agent%.([%w_]+)"') do
+      agent = agent + (kind ~= "events_dropped" and 1 or 0)
+    end
+    expect(agent):equals(2)
+    expect(events):contains('"kind":"agent.events_dropped"')
+    expect(table.concat(r.warnings, "\n")):contains("events.jsonl keeps the first 2 agent events")
+  end)
+
   it("record a claude tool turn with its cost and command", function()
     local r = run({ runner = "claude", program = fake("claude_stream_json_tool_turn.jsonl") })
     expect(r.status):equals("review")

@@ -302,7 +302,8 @@ describe("option checking", function()
   it("rejects a sink table with an unknown or mistyped field", function()
     expect(function()
       proc.run({ "true" }, { stdout = { fil = "x" } })
-    end):raises("option 'stdout' has no field 'fil' (expected append, collect, file, on_chunk, on_line, redact)")
+    end):raises("option 'stdout' has no field 'fil' (expected append, collect, file, max_bytes, on_chunk, on_line, "
+      .. "redact)")
     expect(function()
       proc.run({ "true" }, { stdout = { file = 1 } })
     end):raises("option 'stdout.file' must be a string, got number")
@@ -781,6 +782,57 @@ describe("max_output", function()
     local r = proc.run({ "seq", "1", "100" }, { max_output = 100000 })
     expect(r.truncated):is_false()
     expect(#r.stdout):equals(r.stdout_bytes)
+  end)
+end)
+
+describe("a sink's max_bytes (a bounded log file)", function()
+  local function read(path)
+    local f = assert(io.open(path, "rb"))
+    local text = f:read("a")
+    f:close()
+    return text
+  end
+
+  it("keeps the file's head and tail with a marker; on_chunk and the counts see every byte", function()
+    local full = proc.run({ "seq", "1", "20000" }).stdout
+    local path, seen = temp_path(), {}
+    local r = proc.run({ "seq", "1", "20000" }, { stdout = { file = path, max_bytes = 1001, redact = true,
+      on_chunk = function(c) seen[#seen + 1] = c end } })
+    expect(table.concat(seen)):equals(full)
+    expect(r.stdout_bytes):equals(#full)
+    expect(r.stdout_log):equals({ max_bytes = 1001, seen = #full, kept = 1001, dropped = #full - 1001,
+      truncated = true })
+    expect(read(path)):equals(full:sub(1, 500) .. "\n[sidecar: " .. (#full - 1001) ..
+      " bytes dropped here: the log passed max_log_bytes = 1001 bytes]\n" .. full:sub(-501))
+  end)
+
+  it("leaves a log within its bound as it was written", function()
+    local path = temp_path()
+    local r = proc.run({ "seq", "1", "100" }, { stdout = { file = path, max_bytes = 1 << 20 } })
+    expect(read(path)):equals(proc.run({ "seq", "1", "100" }).stdout)
+    expect(r.stdout_log.truncated):is_false()
+    expect(r.stdout_log.kept):equals(r.stdout_log.seen)
+  end)
+
+  it("is a whole number of bytes and bounds a file", function()
+    expect(error_of(function()
+      proc.run({ "true" }, { stdout = { file = temp_path(), max_bytes = 1.5 } })
+    end).message):contains("option 'stdout.max_bytes' must be a whole number of bytes >= 0, got 1.5")
+    expect(error_of(function()
+      proc.run({ "true" }, { stderr = { collect = true, max_bytes = 10 } })
+    end).message):contains("option 'stderr.max_bytes' bounds a file: give 'stderr.file' too")
+  end)
+
+  it("collected output is bounded by default (proc.MAX_OUTPUT): its tail is kept", function()
+    local saved = proc.MAX_OUTPUT
+    proc.MAX_OUTPUT = 1000
+    local ok, r = pcall(proc.run, { "seq", "1", "10000" })
+    proc.MAX_OUTPUT = saved
+    assert(ok, r)
+    expect(r.truncated):is_true()
+    expect(#r.stdout):equals(1000)
+    expect(proc.run({ "seq", "1", "10000" }, { max_output = 0 }).truncated):is_false() -- 0: no bound
+    expect(saved):equals(256 * 1024 * 1024)
   end)
 end)
 

@@ -295,6 +295,7 @@ describe("review.after_validation", function()
     local run, outcome, d = review.after_validation(s, "R-0001", {}, AUTO_ON)
     expect(outcome):equals("pending")
     expect(d.reason):contains("no validation steps")
+    before.revision = before.revision + 1 -- saved again (store.lua: every write is a revision)
     expect(s:get_run("R-0001")):equals(before)
     -- Results the caller put in the record are kept.
     local with_results = s:get_run("R-0001")

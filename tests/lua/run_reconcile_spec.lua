@@ -172,6 +172,63 @@ describe("run_reconcile.reconcile", function()
   end)
 end)
 
+-- A task (running) and a foreground run of it, owned by `owner` ({pid, start}; default: a process
+-- that has ended); `fields` override the run's.
+local function foreground_run(owner, fields)
+  owner = owner or { pid = dead_pid(), start = 1 }
+  local all = { background = json.null, worker_pid = json.null, owner_pid = owner.pid, owner_start = owner.start }
+  for k, v in pairs(fields or {}) do
+    all[k] = v
+  end
+  return background_run(all)
+end
+
+describe("run_reconcile.reconcile of foreground runs", function()
+  it("ends a running run whose owner is gone: outcome_unknown, why, its processes killed, the task ready", function()
+    local run, task = foreground_run()
+    local marked = spawn({ "sleep", "30" }, { env = { [run_reconcile.MARK_VARIABLE] = run.process_mark } })
+    local now, ended = run_reconcile.reconcile(s, run)
+    expect(ended):is_true()
+    expect(now.status):equals("outcome_unknown")
+    expect(now.failure_reason):contains(("the sidecar process that ran it (pid %d) died without recording an end")
+      :format(run.owner_pid))
+    expect(now.failure_reason):contains("1 process of the run left behind, killed")
+    expect(marked:wait(10000).signal_name):equals("KILL")
+    expect(s:get_task(task.task_id).status):equals("ready")
+  end)
+
+  it("leaves a run alone while its owner lives, lock or not, and not for a stranger with its pid", function()
+    local me = procinfo.self()
+    local mine = foreground_run(me)
+    expect(select(2, run_reconcile.reconcile(s, mine))):is_false() -- between its record and its lock
+    local lock = assert(hostlock.try(lock_path(mine)))
+    expect(select(2, run_reconcile.reconcile(s, mine))):is_false()
+    lock:release()
+    expect(s:get_run(mine.run_id).status):equals("running")
+    local reused = foreground_run({ pid = me.pid, start = me.start + 1 })
+    expect(run_reconcile.reconcile(s, reused).status):equals("outcome_unknown")
+  end)
+
+  it("fails a run whose owner died before its agent started: nothing ran", function()
+    local run = foreground_run(nil, { status = "preparing" })
+    local now = run_reconcile.reconcile(s, run)
+    expect(now.status):equals("failed")
+    expect(now.failure_reason):contains("ended while the run was preparing, before its agent started")
+    expect(now.failure_reason):contains("nothing ran")
+  end)
+
+  it("reconcile_active settles a task its dead owner left running after the run ended", function()
+    local done, task = foreground_run(nil, { status = "review" })
+    local me = procinfo.self()
+    local alive, busy = foreground_run(me, { status = "review" })
+    expect(run_reconcile.reconcile_active(s)):equals(1)
+    expect(s:get_task(task.task_id).status):equals("review")
+    expect(s:get_task(busy.task_id).status):equals("running") -- its owner may be validating still
+    expect(s:get_run(done.run_id).status):equals("review")
+    expect(alive.status):equals("review")
+  end)
+end)
+
 describe("run_reconcile.stop_processes and claim", function()
   it("asks with SIGTERM first and kills what ignores it after the grace", function()
     local run = background_run()

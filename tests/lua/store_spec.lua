@@ -48,6 +48,7 @@ describe("store", function()
     local run = assert(s:create_run({ task_id = task.task_id, runner_type = "codex" }))
     expect(run.run_id):equals("R-0001")
     expect(run.status):equals("queued")
+    expect(run.revision):equals(1)
     local copy = json.decode(read(root .. "/runs/R-0001/run.json"))
     expect(copy):equals(run)
     expect(read(root .. "/tasks/T-0001.json")):equals(json.encode(task, { indent = 2 }) .. "\n")
@@ -55,7 +56,9 @@ describe("store", function()
     run.status = "completed"
     run.usage = { input = 10, cached_input = json.null, output = 2, reasoning_output = json.null, total = 12 }
     assert(s:update_run(run))
+    expect(run.revision):equals(2)
     expect(s:get_run("R-0001").status):equals("completed")
+    expect(s:get_run("R-0001").revision):equals(2)
     expect(json.decode(read(root .. "/runs/R-0001/run.json")).usage.input):equals(10)
     assert(s:set_task_status("T-0001", "review"))
     expect(s:get_task("T-0001").status):equals("review")
@@ -141,7 +144,7 @@ describe("store check and rebuild", function()
     expect(report.integrity):equals("ok")
   end)
 
-  it("report each kind of disagreement, then rebuild from the copies", function()
+  it("report each kind of disagreement, then rebuild from the newer of store and copy", function()
     seeded()
     local r2 = root .. "/runs/R-0002/run.json"
     write(r2, (read(r2):gsub('"completed"', '"failed"')))
@@ -155,25 +158,28 @@ describe("store check and rebuild", function()
 
     local report = assert(store_repair.check(root))
     expect(report.ok):is_false()
-    expect(problems_of(report)):equals({ "oops bad_copy", "R-0002 different", "R-0003 missing_copy",
-      "R-0009 not_in_store", "R-0010 bad_copy", "R-0011 bad_copy" })
+    -- R-0002's copy says revision 1, as the store does, with another status: a conflict.
+    expect(problems_of(report)):equals({ "oops conflict", "R-0002 conflict", "R-0003 missing_copy",
+      "R-0009 copy_ahead", "R-0010 conflict", "R-0011 conflict" })
     expect(report.problems[2].detail):contains("status")
+    expect(report.counts):equals({ missing_copy = 1, stale_copy = 0, copy_ahead = 1, conflict = 4 })
+    expect(report.repaired):equals(0)
 
     local rebuilt = assert(store_repair.rebuild(root))
-    expect(rebuilt.runs):equals(5) -- 1, 2, 4, 9 from copies; 3 kept from the store
+    expect(rebuilt.runs):equals(5) -- 1, 4, 9 from copies; 2 (in conflict) and 3 kept from the store
     expect(rebuilt.copies_written):equals({ "R-0003" })
     expect(rebuilt.events):equals(2)
-    expect(#rebuilt.problems):equals(3)
+    expect(problems_of(rebuilt)):equals({ "oops conflict", "R-0002 conflict", "R-0010 conflict", "R-0011 conflict" })
 
     local s <close> = assert(store.open(root))
-    expect(s:get_run("R-0002").status):equals("failed")
+    expect(s:get_run("R-0002").status):equals("completed")
     expect(s:get_run("R-0009").status):equals("review")
     expect(json.decode(read(root .. "/runs/R-0003/run.json")).run_id):equals("R-0003")
     expect(s:events("R-0001")[2].kind):equals("end")
     -- A new run never reuses a number a copy holds.
     expect(assert(s:create_run({})).run_id):equals("R-0010")
     os.execute("rm -rf '" .. root .. "/runs/R-0010' '" .. root .. "/runs/R-0011' '" .. root .. "/runs/oops'")
-    expect(problems_of(assert(store_repair.check(root)))):equals({ "R-0010 missing_copy" })
+    expect(problems_of(assert(store_repair.check(root)))):equals({ "R-0002 conflict", "R-0010 missing_copy" })
   end)
 
   it("move a corrupt database aside and rebuild a new one", function()

@@ -1,0 +1,137 @@
+#include "harness.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <unordered_map>
+
+#include <lua.hpp>
+
+#include "embedded_files.hpp"
+#include "engine.hpp"
+
+namespace sidecar {
+// fuzz/drivers/*.lua, embedded at build time (fuzz/CMakeLists.txt) as modules "fuzz.<name>".
+EmbeddedFiles embedded_fuzz_drivers() noexcept;
+}  // namespace sidecar
+
+// libFuzzer reads this section as extra coverage counters (as it reads the compiler's own): the
+// Lua code under test runs in an interpreter the compiler never instrumented, so without them
+// every Lua branch would look alike and mutations would be blind.
+extern "C" {
+__attribute__((used, section("__libfuzzer_extra_counters"))) std::uint8_t sidecar_fuzz_lua_counters[1 << 16];
+}
+
+namespace sidecar::fuzz {
+namespace {
+
+constexpr std::size_t kCounterMask = sizeof sidecar_fuzz_lua_counters - 1;
+std::uint64_t g_previous = 0;  // the line that ran before, for edges rather than lines
+
+// The hash of a chunk's name ("@stdlib/markers.lua"), by the address of its source string: that
+// string lives as long as the chunk, and the same name must give the same counters in every
+// process (fork mode, corpus merges), which its address would not.
+std::uint64_t source_hash(const char* source) {
+  static std::unordered_map<const char*, std::uint64_t> known;
+  static const char* last = nullptr;
+  static std::uint64_t last_hash = 0;
+  if (source == last) return last_hash;
+  auto [it, added] = known.try_emplace(source, 0);
+  if (added) {
+    std::uint64_t h = 1469598103934665603ull;  // FNV-1a
+    for (const char* c = source; *c; ++c) h = (h ^ static_cast<unsigned char>(*c)) * 1099511628211ull;
+    it->second = h;
+  }
+  last = source;
+  return last_hash = it->second;
+}
+
+// Line hook: counts the edge (previous line -> this line) as AFL does.
+void coverage_hook(lua_State* L, lua_Debug* ar) {
+  if (!lua_getinfo(L, "S", ar)) return;
+  std::uint64_t here = source_hash(ar->source) + static_cast<std::uint64_t>(ar->currentline);
+  here *= 0x9E3779B97F4A7C15ull;
+  here ^= here >> 29;
+  std::uint8_t& counter = sidecar_fuzz_lua_counters[(here ^ (g_previous >> 1)) & kCounterMask];
+  if (counter != 0xFF) ++counter;
+  g_previous = here;
+}
+
+// package.preload loader of an embedded driver. Upvalue 1: its EmbeddedFile.
+int load_driver(lua_State* L) {
+  const auto* file = static_cast<const EmbeddedFile*>(lua_touserdata(L, lua_upvalueindex(1)));
+  lua_pushfstring(L, "@%s", file->path);
+  if (luaL_loadbuffer(L, file->source, file->size, lua_tostring(L, -1)) != LUA_OK) return lua_error(L);
+  lua_pushstring(L, file->module);
+  lua_call(L, 1, 1);
+  return 1;
+}
+
+lua::Engine& engine() {
+  static lua::Engine* e = [] {
+    auto* made = new lua::Engine();  // kept for the whole process: one start-up, not one per input
+    lua_State* L = made->state();
+    luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
+    EmbeddedFiles drivers = embedded_fuzz_drivers();
+    for (const EmbeddedFile* f = drivers.begin; f != drivers.end; ++f) {
+      lua_pushlightuserdata(L, const_cast<EmbeddedFile*>(f));
+      lua_pushcclosure(L, load_driver, 1);
+      lua_setfield(L, -2, f->module);
+    }
+    lua_pop(L, 1);
+    lua_sethook(L, coverage_hook, LUA_MASKLINE, 0);
+    return made;
+  }();
+  return *e;
+}
+
+}  // namespace
+
+std::string expand(const std::uint8_t* data, std::size_t size, std::size_t cap) {
+  std::string out;
+  out.reserve(size);
+  for (std::size_t i = 0; i < size; ++i) {
+    if (data[i] != 0xFE || i + 2 >= size) {
+      out.push_back(static_cast<char>(data[i]));  // always: only repeats stop at the cap
+      continue;
+    }
+    const std::size_t times = (data[i + 1] + 1u) * 512u;
+    const std::size_t unit_size = std::min<std::size_t>(data[i + 2] % 16u + 1u, out.size());
+    i += 2;
+    if (unit_size == 0) continue;
+    const std::string unit = out.substr(out.size() - unit_size);
+    for (std::size_t n = 0; n < times && out.size() + unit_size <= cap; ++n) out += unit;
+  }
+  return out;
+}
+
+void finding(const char* target, const std::string& what) {
+  constexpr std::size_t kShown = 6000;  // an error may quote the whole (expanded) input
+  std::fprintf(stderr, "\n== fuzz finding in %s ==\n%.*s%s\n", target,
+               static_cast<int>(std::min(what.size(), kShown)), what.data(),
+               what.size() > kShown ? "\n[... message cut]" : "");
+  std::fflush(stderr);
+  std::abort();
+}
+
+void run_lua_driver(const char* module, const std::uint8_t* data, std::size_t size) {
+  lua::Engine& e = engine();
+  lua_State* L = e.state();
+  const int base = lua_gettop(L);
+  std::string error;
+  if (!e.require(module, error)) finding(module, "cannot load the driver: " + error);
+  const std::string text = expand(data, size);
+  lua_pushlstring(L, text.data(), text.size());
+  g_previous = 0;
+  if (!e.pcall(1, 0)) {
+    std::size_t len = 0;
+    const char* msg = lua_tolstring(L, -1, &len);
+    finding(module, msg ? std::string(msg, len) : std::string("(an error without a message)"));
+  }
+  lua_settop(L, base);
+  // Free what the input made now, not in a later input: libFuzzer runs a leak check on every input
+  // that ends with more allocations than frees, and one such check scans the whole heap.
+  lua_gc(L, LUA_GCCOLLECT);
+}
+
+}  // namespace sidecar::fuzz

@@ -1,0 +1,39 @@
+// A cgroup v2 of its own for a run's agent, where this process may make one: a child of the
+// cgroup this process is in, named "sidecar-…". Every process the agent starts stays in it,
+// whatever it does (setsid, a cleared environment, a double fork), so the run's processes are
+// all found by reading its cgroup.procs and all killed by its cgroup.kill. Optional: a machine
+// without a writable cgroup v2 (cgroup v1 only, or a cgroup this user may not write) gets a
+// reason instead, and Sidecar finds the run's processes the other ways (process_info.hpp).
+#pragma once
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace sidecar::host {
+
+// Makes the cgroup `name` (which must start with "sidecar-") under this process's own cgroup v2.
+// Returns its folder, or nullopt with `why` (no cgroup v2 mounted, not permitted, ...).
+std::optional<std::string> cgroup_create(const std::string& name, std::string& why);
+
+// The pids in the run cgroup at `path` (its cgroup.procs); empty when it is gone.
+std::vector<int> cgroup_members(const std::string& path);
+
+// Kills every process of the cgroup at once (cgroup.kill, Linux 5.14+). Returns 0 or an errno.
+int cgroup_kill(const std::string& path);
+
+// Removes the (empty) cgroup. Returns 0 or an errno (EBUSY while a process is still in it).
+int cgroup_remove(const std::string& path);
+
+// Whether `path` names a run cgroup: a folder "sidecar-…" holding a cgroup.procs file.
+bool is_run_cgroup(const std::string& path);
+
+// Arms the next spawn_child() of this thread to start its child in the cgroup at `path` (the
+// child moves itself there before it executes the program, so no process of it is ever
+// outside). Returns 0 or an errno; cgroup_disarm() ends it (whether or not a child started).
+int cgroup_arm(const std::string& path);
+void cgroup_disarm();
+
+// spawn_child's side: the armed cgroup.procs descriptor, or -1.
+int armed_cgroup_fd();
+
+}  // namespace sidecar::host

@@ -1,0 +1,127 @@
+// host.paths: what Lua's own io cannot say about paths: a folder's real path (symbolic links
+// resolved), the names in a folder, the user's XDG state folder (host/xdg.hpp), and a file of
+// code read safely (host/code_file.hpp).
+// stdlib/trust.lua keys a repository's trust by its real path, so that two spellings of one
+// folder share it and a link swapped to another folder does not carry it along.
+#include <dirent.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <climits>
+#include <cstdlib>
+#include <cstring>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "boundary.hpp"
+#include "code_file.hpp"
+#include "modules.hpp"
+#include "xdg.hpp"
+
+namespace sidecar::lua {
+namespace {
+
+// paths.real(path) -> absolute path | nil, message, code ("ENOENT", "EACCES", ...)
+int paths_real(lua_State* L) {
+  const char* path = luaL_checkstring(L, 1);
+  char* resolved = ::realpath(path, nullptr);
+  if (!resolved) {
+    const int err = errno;
+    lua_pushnil(L);
+    lua_pushfstring(L, "%s: %s", path, std::strerror(err));
+    lua_pushstring(L, err == ENOENT ? "ENOENT" : err == EACCES ? "EACCES" : err == ENOTDIR ? "ENOTDIR" : "EIO");
+    return 3;
+  }
+  std::string out(resolved);
+  std::free(resolved);
+  lua_pushlstring(L, out.data(), out.size());
+  return 1;
+}
+
+// paths.entries(dir) -> {name...} (sorted, without . and ..) | nil, message
+// Every name, symbolic links included: what a folder holds that a reader of it would open
+// (host.artifact's list leaves links out, as it never writes through one).
+int paths_entries(lua_State* L) {
+  const char* dir = luaL_checkstring(L, 1);
+  std::vector<std::string> names;
+  DIR* d = ::opendir(dir);
+  if (!d) {
+    const int err = errno;
+    lua_pushnil(L);
+    lua_pushfstring(L, "%s: %s", dir, std::strerror(err));
+    return 2;
+  }
+  while (const dirent* e = ::readdir(d)) {
+    if (std::strcmp(e->d_name, ".") != 0 && std::strcmp(e->d_name, "..") != 0) names.emplace_back(e->d_name);
+  }
+  ::closedir(d);
+  std::sort(names.begin(), names.end());
+  lua_createtable(L, static_cast<int>(names.size()), 0);
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    lua_pushlstring(L, names[i].data(), names[i].size());
+    lua_rawseti(L, -2, static_cast<lua_Integer>(i + 1));
+  }
+  return 1;
+}
+
+// paths.state_dir() -> "$XDG_STATE_HOME/sidecar" (or ~/.local/state/sidecar) | nil, message
+// Only the path: paths.make_dirs creates it when something is first written there.
+int paths_state_dir(lua_State* L) {
+  const std::string dir = xdg::state_dir();
+  if (dir.empty()) {
+    lua_pushnil(L);
+    lua_pushliteral(L, "no state folder: set XDG_STATE_HOME (or HOME) to an absolute path");
+    return 2;
+  }
+  lua_pushlstring(L, dir.data(), dir.size());
+  return 1;
+}
+
+// paths.make_dirs(dir) -> true | nil, message   (missing parents too, mode 0700: the user's own)
+int paths_make_dirs(lua_State* L) {
+  std::string error;
+  if (!xdg::make_dirs(luaL_checkstring(L, 1), error)) {
+    lua_pushnil(L);
+    lua_pushstring(L, error.c_str());
+    return 2;
+  }
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+// paths.read_code(path, max_bytes?) -> text | nil, message, code ("ENOENT", "ENOTREG", "EFBIG", ...)
+// A regular file only (links followed), at most max_bytes (default 1 MiB): config.lua and
+// presets are read this way, so a planted FIFO or /dev/zero is an error, not a hang.
+int paths_read_code(lua_State* L) {
+  const char* path = luaL_checkstring(L, 1);
+  const lua_Integer max = luaL_optinteger(L, 2, 1 << 20);
+  luaL_argcheck(L, max >= 0, 2, "expected a size in bytes");
+  CodeFileError error;
+  std::optional<std::string> text = read_code_file(path, static_cast<std::size_t>(max), error);
+  if (!text) {
+    lua_pushnil(L);
+    lua_pushstring(L, error.message.c_str());
+    lua_pushstring(L, error.code.c_str());
+    return 3;
+  }
+  lua_pushlstring(L, text->data(), text->size());
+  return 1;
+}
+
+}  // namespace
+
+int open_host_paths(lua_State* L) {
+  static const luaL_Reg functions[] = {
+      {"real", guarded<paths_real>},
+      {"entries", guarded<paths_entries>},
+      {"state_dir", guarded<paths_state_dir>},
+      {"make_dirs", guarded<paths_make_dirs>},
+      {"read_code", guarded<paths_read_code>},
+      {nullptr, nullptr},
+  };
+  luaL_newlib(L, functions);
+  return 1;
+}
+
+}  // namespace sidecar::lua

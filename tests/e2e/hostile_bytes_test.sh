@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# End-to-end: no byte from an agent breaks a run (issue 14, item 3). An answer in Latin-1 (not
+# UTF-8) ends the run properly with a valid record that says so, the raw log keeping the bytes;
+# claude and codex event lines of unexpected shapes are counted and the good result after them is
+# used; 120 KB of spaces in an answer are read long before the run's deadline; escape sequences in
+# a task's title and in an answer are shown, never obeyed, by run, task list/show, run show and
+# run tail.
+set -u
+S=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+F=$root/tests/fixtures
+. "$here/lib.sh"
+cd "$work"
+
+# new_repo NAME: a git repository with `sidecar init` done, the fake agent replaying the odd-shape
+# streams as codex and claude, and the agents below as runners of their own.
+new_repo() {
+  mkdir "$work/$1" && cd "$work/$1" && git init -q && git -c user.email=t@e -c user.name=t commit -q --allow-empty -m init
+  "$S" init >/dev/null
+  S_BIN=$S F_DIR=$F W=$work "$S" -e '
+    local f = assert(io.open(".agent/config.lua")); local text = f:read("a"); f:close()
+    local S, F, W = os.getenv("S_BIN"), os.getenv("F_DIR"), os.getenv("W")
+    local function fake(replay) return ("{ %q, \"script\", %q, %q }"):format(S, F .. "/fake_agent.lua", replay) end
+    local function sh(script) return ("{ command = { \"sh\", %q } }"):format(W .. "/" .. script) end
+    text = text:gsub("  runners = {\n", function() return "  runners = {\n" ..
+      "    codex = { program = " .. fake(F .. "/hostile/codex_odd_shapes.jsonl") .. " },\n" ..
+      "    claude = { program = " .. fake(F .. "/hostile/claude_odd_shapes.jsonl") .. " },\n" ..
+      "    latin1 = " .. sh("latin1.sh") .. ",\n    spaces = " .. sh("spaces.sh") .. ",\n" ..
+      "    escapes = " .. sh("escapes.sh") .. ",\n" end, 1)
+    f = assert(io.open(".agent/config.lua", "w")); f:write(text); f:close()'
+}
+# field FILE PATH: a value of a JSON file.
+field() { jv "$2" <"$1"; }
+
+# The agents: each reads its prompt, then answers.
+printf '%s\n' 'cat >/dev/null' "printf 'R\\351sum\\351: caf\\351 cr\\350me\\n'" >latin1.sh
+printf '%s\n' 'cat >/dev/null' "printf '[BLOCKED] la base de donn\\351es\\n'" >latin1_blocked.sh
+# 120 KB of spaces inside the lines a marker parser reads (a progress line, a file line, a
+# question and its option), in runs of 24 KB: trims that backtrack take minutes on these.
+cat >spaces.sh <<'EOF'
+cat >/dev/null
+sp=$(head -c 24000 /dev/zero | tr '\0' ' ')
+printf '[PROGRESS] a%sb\n[FILES_MODIFIED]\n- a.txt%s(modified)%s\n\n[QUESTION] which?%s\n1.%sREST%s\n' \
+  "$sp" "$sp" "$sp" "$sp" "$sp" "$sp"
+EOF
+printf '%s\n' 'cat >/dev/null' "printf 'Done \\033[31mred\\033[0m\\033]0;pwned\\007 \\342\\200\\256fdp.exe\\r\\033[2K\\n'" >escapes.sh
+
+# --- a Latin-1 answer ----------------------------------------------------------------------------
+new_repo latin
+"$S" task create --title "Latin-1" --status ready >/dev/null
+expect_run "latin-1 answer: the run ends in review" 0 "^R-0001 review: R.+sum.+: caf" "" -- \
+  "$S" run T-0001 --runner latin1
+R=.agent/runs/R-0001/run.json
+eq "latin-1: run.json is valid JSON" "review" "$(field $R .status)"
+eq "latin-1: the summary, each bad byte a U+FFFD" "$(printf 'R\357\277\275sum\357\277\275: caf\357\277\275 cr\357\277\275me')" \
+  "$(field $R .summary)"
+eq "latin-1: the record says what was rewritten" "4 summary U+FFFD" \
+  "$(field $R .invalid_utf8.bytes) $(field $R .invalid_utf8.fields.1) $(field $R .invalid_utf8.replaced_with)"
+eq "latin-1: the raw log keeps the bytes" "52e9" "$(od -An -tx1 -N2 .agent/runs/R-0001/stdout.log | tr -d ' ')"
+eq "latin-1: output.md keeps the bytes" "52e9" "$(od -An -tx1 -N2 .agent/runs/R-0001/output.md | tr -d ' ')"
+eq "latin-1: the store agrees" "review" "$("$S" run show R-0001 --json | jv .data.status)"
+expect_run "latin-1: run list" 0 "R-0001 +T-0001 +latin1 .*review" "" -- "$S" run list
+cp "$work/latin1_blocked.sh" "$work/latin1.sh"
+expect_run "latin-1 blocker: the run is blocked, its reason readable" 1 "^R-0002 blocked" "" -- \
+  "$S" run T-0001 --runner latin1
+eq "latin-1 blocker: the reason" "$(printf 'la base de donn\357\277\275es')" "$(field .agent/runs/R-0002/run.json .blockers.1)"
+expect_run "a title that is not UTF-8 is refused, saying which byte" 2 "^$" \
+  "title: expected UTF-8 text, but byte 2 \(0xE9\)" -- "$S" task create --title "$(printf 'T\351t')"
+eq "refused: nothing stored" "1" "$("$S" task list | grep -c '^T-')"
+
+# --- odd event shapes, both dialects ----------------------------------------------------------
+for d in claude codex; do
+  cd "$work" && new_repo "odd_$d"
+  "$S" task create --title "Odd $d" --status ready >/dev/null
+  expect_run "odd $d lines: the good result after them is used" 0 "^R-0001 review: Hello from the mock model\.\n" "" -- \
+    "$S" run T-0001 --runner $d
+  R=.agent/runs/R-0001/run.json
+  eq "odd $d: usage from the good result" "120" "$(field $R .usage.total)"
+  odd=$(field $R .stream.odd_lines)
+  [ "$odd" -ge 8 ] && eq "odd $d: odd lines counted" ok ok || eq "odd $d: odd lines counted" ">= 8" "$odd"
+  eq "odd $d: a sample says which line and what" "1 expected a string" \
+    "$(field $R .stream.odd_sample.1.line) $(field $R .stream.odd_sample.1.what | grep -o 'expected a string' | head -n 1)"
+done
+
+# --- 120 KB of spaces: read long before the deadline ------------------------------------------
+cd "$work" && new_repo spaces
+"$S" task create --title "Spaces" --status ready >/dev/null
+start=$(date +%s)
+expect_run "120 KB of spaces: the run ends" 1 "^R-0001 blocked: " "" -- "$S" run T-0001 --runner spaces --timeout 20s
+took=$(( $(date +%s) - start ))
+[ "$took" -lt 20 ] && eq "spaces: ended before its 20 s deadline" ok ok || eq "spaces: ended before its 20 s deadline" "< 20 s" "$took s"
+R=.agent/runs/R-0001/run.json
+eq "spaces: the progress line, clipped" "4000" "$(field $R .markers.progress.1 | tr -d '\n' | wc -c)"
+eq "spaces: the file line read" "a.txt modified" "$(field $R .markers.files_modified.1.path) $(field $R .markers.files_modified.1.change)"
+eq "spaces: the question read" "question: which?" "$(field $R .blockers.1)"
+
+# --- escape sequences in a title and in an answer ---------------------------------------------
+cd "$work" && new_repo escapes
+"$S" task create --title "$(printf 'Title \033[41mX\033[0m \342\200\256gnp')" --status ready >/dev/null
+expect_run "escapes: run prints the answer neutralised" 0 \
+  '^R-0001 review: Done \^\[\[31mred\^\[\[0m\^\[\]0;pwned\^G <U\+202E>fdp\.exe\^M\^\[\[2K\n' "" -- \
+  "$S" run T-0001 --runner escapes
+for args in "task list" "task show T-0001" "run show R-0001" "run list"; do
+  # shellcheck disable=SC2086
+  "$S" $args >"$work/shown" 2>&1
+  if grep -q $'\033' "$work/shown" || grep -q $'\342\200\256' "$work/shown"; then
+    eq "escapes: $args prints no raw control" "none" "raw"
+  else
+    eq "escapes: $args prints no raw control" ok ok
+  fi
+done
+expect_run "escapes: task show shows the title" 0 'Title \^\[\[41mX\^\[\[0m <U\+202E>gnp' "" -- "$S" task show T-0001
+expect_run "escapes: run show shows the summary" 0 'Summary: +Done \^\[\[31mred' "" -- "$S" run show R-0001
+"$S" run tail R-0001 >"$work/tail" 2>&1
+eq "escapes: run tail prints no ESC" "0" "$(grep -c $'\033' "$work/tail")"
+eq "escapes: --json escapes them" 'Done \u001b[31mred' \
+  "$("$S" run show R-0001 --json | grep -o 'Done \\u001b\[31mred' | head -n 1)"
+eq "escapes: the raw log keeps them" "1" "$(grep -c $'\033\\[31m' .agent/runs/R-0001/stdout.log)"
+
+finish
