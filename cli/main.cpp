@@ -20,6 +20,7 @@
 #include "store_command.hpp"
 #include "task_command.hpp"
 #include "trust_command.hpp"
+#include "utf8.hpp"
 #include "version.hpp"
 
 namespace fs = std::filesystem;
@@ -30,10 +31,13 @@ namespace {
 constexpr int kExitOk = 0, kExitFailure = 1, kExitUsage = 2, kExitInterrupted = 130,
               kExitTerminated = 143;
 
-// What reaches the terminal is redacted: a parse error echoes the argument it could not take
-// (`--input "echo KEY=sk-..."`), and a Lua error may quote a value (the engine's own error filter
-// has redacted Lua errors already, with the config's rules; this catches the rest).
-std::string redacted(const std::string& text) { return sidecar::host::Redactor::from_environ().redact(text); }
+// What reaches the terminal is redacted and neutralised: a parse error echoes the argument it could
+// not take (`--input "echo KEY=sk-..."`, an escape sequence), and a Lua error may quote a value
+// (the engine's own error filter has done this to Lua errors already, with the config's rules;
+// this catches the rest).
+std::string redacted(const std::string& text) {
+  return sidecar::terminal_visible(sidecar::host::Redactor::from_environ().redact(text));
+}
 
 int report_error(const std::string& message) {
   std::fflush(stdout);

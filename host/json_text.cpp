@@ -73,6 +73,65 @@ void append_integer(std::string& out, std::int64_t v) {
   out.append(buf, static_cast<std::size_t>(res.ptr - buf));
 }
 
+namespace {
+
+// The value of the 4 hex digits at text[i], or -1.
+long hex4(std::string_view text, std::size_t i) {
+  if (i + 4 > text.size()) return -1;
+  long v = 0;
+  for (std::size_t k = i; k < i + 4; ++k) {
+    const char c = text[k];
+    const int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+    if (d < 0) return -1;
+    v = v * 16 + d;
+  }
+  return v;
+}
+
+}  // namespace
+
+std::string repair(std::string_view text, std::size_t* replaced) {
+  std::size_t bytes = 0;
+  const std::string valid = utf8_repair(text, &bytes);
+  std::string out;
+  out.reserve(valid.size());
+  bool in_string = false;
+  for (std::size_t i = 0; i < valid.size(); ++i) {
+    const char c = valid[i];
+    if (!in_string) {
+      in_string = c == '"';
+      out.push_back(c);
+      continue;
+    }
+    if (c == '"') {
+      in_string = false;
+    } else if (c == '\\' && i + 1 < valid.size()) {
+      const long cp = valid[i + 1] == 'u' ? hex4(valid, i + 2) : -1;
+      const bool high = cp >= 0xD800 && cp <= 0xDBFF, low = cp >= 0xDC00 && cp <= 0xDFFF;
+      if (high && i + 8 <= valid.size() && valid.compare(i + 6, 2, "\\u") == 0) {
+        const long next = hex4(valid, i + 8);
+        if (next >= 0xDC00 && next <= 0xDFFF) {  // a pair: kept as written
+          out.append(valid, i, 12);
+          i += 11;
+          continue;
+        }
+      }
+      if (high || low) {
+        out += "\\ufffd";
+        ++bytes;
+        i += 5;
+        continue;
+      }
+      out.append(valid, i, 2);  // any other escape, the escaped character included
+      ++i;
+      continue;
+    }
+    out.push_back(c);
+  }
+  if (replaced) *replaced = bytes;
+  return out;
+}
+
 Position position_of(std::string_view text, std::size_t offset) noexcept {
   if (offset > text.size()) offset = text.size();
   Position p{1, 1};

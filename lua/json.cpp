@@ -394,6 +394,19 @@ int json_decode(lua_State* L) {
   return 4;
 }
 
+// json.repair(text) -> text', replaced   (for a lenient reader: bytes that are not UTF-8 and lone
+// surrogate escapes become U+FFFD; host/json_text.hpp)
+int json_repair(lua_State* L) {
+  std::size_t len;
+  const char* s = luaL_checklstring(L, 1, &len);
+  std::size_t replaced = 0;
+  const std::string out = json_text::repair(std::string_view(s, len), &replaced);
+  if (replaced == 0) lua_pushvalue(L, 1);
+  else lua_pushlstring(L, out.data(), out.size());
+  lua_pushinteger(L, static_cast<lua_Integer>(replaced));
+  return 2;
+}
+
 int null_tostring(lua_State* L) {
   lua_pushliteral(L, "json.null");
   return 1;
@@ -413,6 +426,7 @@ int open_host_json(lua_State* L) {
   static const luaL_Reg functions[] = {
       {"encode", guarded<json_encode>},
       {"decode", guarded<json_decode>},
+      {"repair", guarded<json_repair>},
       {nullptr, nullptr},
   };
   luaL_newlib(L, functions);

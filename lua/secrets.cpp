@@ -1,5 +1,6 @@
 // host.secrets: the secret-file denylist, the redactor and the streaming redactor
-// (host/secrets.hpp, host/stream_redactor.hpp) for Lua, and the rules a project adds to them.
+// (host/secrets.hpp, host/stream_redactor.hpp) for Lua, the rules a project adds to them, and
+// the rewriting of a file an agent wrote (host/agent_file.hpp).
 //
 // A stream is a full userdata ("sidecar.secret_stream") made closed and then opened, as liolib
 // does with files; __gc and __close share one idempotent close.
@@ -8,6 +9,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "agent_file.hpp"
 #include "boundary.hpp"
 #include "lua_args.hpp"
 #include "modules.hpp"
@@ -179,6 +181,31 @@ int secrets_configure(lua_State* L) {
   return 1;
 }
 
+// secrets.redact_file(path, max_bytes?) -> true, {size, dropped, redacted} | true (no file) | nil, message
+// A file an agent wrote into its run folder, rewritten redacted and bounded (host/agent_file.hpp).
+int secrets_redact_file(lua_State* L) {
+  const char* path = luaL_checkstring(L, 1);
+  const lua_Integer max = luaL_optinteger(L, 2, 0);
+  luaL_argcheck(L, max >= 0, 2, "expected a size in bytes (0: no bound)");
+  host::AgentFileResult result;
+  std::string error;
+  if (!host::redact_agent_file(redactor(L), path, static_cast<std::uint64_t>(max), result, error)) {
+    lua_pushnil(L);
+    lua_pushstring(L, error.c_str());
+    return 2;
+  }
+  lua_pushboolean(L, 1);
+  if (!result.present) return 1;
+  lua_createtable(L, 0, 3);
+  lua_pushinteger(L, static_cast<lua_Integer>(result.size));
+  lua_setfield(L, -2, "size");
+  lua_pushinteger(L, static_cast<lua_Integer>(result.dropped));
+  lua_setfield(L, -2, "dropped");
+  lua_pushinteger(L, static_cast<lua_Integer>(result.redacted));
+  lua_setfield(L, -2, "redacted");
+  return 2;
+}
+
 // ---- streams -----------------------------------------------------------------------------------
 
 host::StreamRedactor& check_stream(lua_State* L) {
@@ -247,6 +274,7 @@ int open_host_secrets(lua_State* L) {
       {"configure", guarded<secrets_configure>},
       {"kinds", guarded<secrets_kinds>},
       {"stream", guarded<secrets_stream>},
+      {"redact_file", guarded<secrets_redact_file>},
       {nullptr, nullptr},
   };
   register_type(L, kStreamType, meta, methods);

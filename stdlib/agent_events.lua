@@ -43,9 +43,15 @@ M.MAX_TEXT = 4000
 ---Samples of odd lines kept in `odd_sample`.
 M.MAX_ODD_SAMPLES = 5
 
----A whole number >= 0, or nil: only measurements count.
+---The largest count believed (a trillion tokens, far past any run): a larger figure is unknown,
+---so totals over any number of runs stay whole numbers.
+M.MAX_COUNT = 1000000000000
+---The largest cost believed for one run, in US dollars; a larger figure is unknown.
+M.MAX_COST_USD = 1000000
+
+---A whole number from 0 to MAX_COUNT, or nil: only measurements count.
 function M.count(v)
-  if math.type(v) == "integer" and v >= 0 then
+  if math.type(v) == "integer" and v >= 0 and v <= M.MAX_COUNT then
     return v
   end
   return nil
@@ -180,7 +186,7 @@ function M.parser(dialect, opts)
     runner = dialect.name, messages = 0, commands = {}, tool_calls = {}, file_changes = {}, errors = {},
     warnings = {}, retries = 0, permission_denials = {}, is_error = false, completed = false, events = 0,
     unknown_types = {}, unknown_kinds = 0, malformed_lines = 0, odd_lines = 0, odd_sample = {}, usage = M.usage(),
-    dropped = {},
+    dropped = {}, repaired_lines = 0, repaired_bytes = 0,
   }
   -- pending: the pieces of the line not ended yet (a list, so a long line is not copied again
   -- for every chunk); oversized: that line passed MAX_LINE and is being skipped.
@@ -239,6 +245,15 @@ function Parser:line(text)
   -- Only an object is an event: anything else is malformed without decoding it.
   local event = text:byte(first) == 123 and host_json.decode(text) -- "{"; nil, why on bad JSON
   local s = self.summary
+  if event == nil then
+    -- An answer in Latin-1, or a lone \ud800: read leniently, each such byte or escape as U+FFFD,
+    -- and counted (the record says so; agent.jsonl keeps the bytes as written).
+    local repaired, n = host_json.repair(text)
+    event = n > 0 and host_json.decode(repaired)
+    if event then
+      s.repaired_lines, s.repaired_bytes = s.repaired_lines + 1, s.repaired_bytes + n
+    end
+  end
   if not json.is_object(event) then
     self:malformed(text)
     return

@@ -5,9 +5,13 @@ local json = require("json")
 local log_caps = require("log_caps")
 local markers = require("markers")
 local secrets = require("secrets")
+local text_lines = require("text")
 local worktree = require("worktree")
 
 local M = {}
+
+---The most of push_attempts.log kept (its end): a line per refused push.
+M.MAX_PUSH_LOG = 1024 * 1024
 
 -- The last `max` bytes of a file (the whole when shorter) and its size; nil when unreadable.
 local function read_tail(path, max)
@@ -29,13 +33,21 @@ end
 function M.final_message(record, o, warnings)
   local spec, run_dir, parser, summary, max = o.spec, o.run_dir, o.parser, o.summary, o.max
   -- Files the agent's own processes wrote into the run folder, past the redacting stream sinks
-  -- (the CLI's final message, the log of refused pushes and their URLs): redacted before anything
-  -- reads them, and removed when they cannot be (the stream's last message stands in).
-  for _, name in ipairs({ "push_attempts.log", spec.final_message_file }) do
-    local redacted, redact_why = secrets.redact_file(run_dir .. "/" .. name)
+  -- (the log of refused pushes and their URLs, the CLI's final message): redacted and bounded
+  -- before anything reads them (their ends are what is read), and removed when they cannot be:
+  -- a link, a FIFO, a device (the stream's last message stands in).
+  for _, f in ipairs({ { "push_attempts.log", M.MAX_PUSH_LOG }, { spec.final_message_file, max } }) do
+    local name, bound = f[1], f[2]
+    local redacted, info = true, nil
+    if name then
+      redacted, info = secrets.redact_file(run_dir .. "/" .. name, bound)
+    end
     if not redacted then
       os.remove(run_dir .. "/" .. name)
-      warnings[#warnings + 1] = redact_why .. " (removed it)"
+      warnings[#warnings + 1] = info .. " (removed it)"
+    elseif info and info.dropped > 0 then
+      warnings[#warnings + 1] = ("%s was %d bytes: its first %d were dropped, its last %d kept"):format(name, info.size,
+        info.dropped, bound)
     end
   end
   -- Codex's -o file, else the last message in the stream, else plain stdout; at most its last
@@ -111,6 +123,28 @@ function M.record_changes(record, repo, before, snapshot_why, found)
     end
   else
     record.changes_unavailable = snapshot_why
+  end
+end
+
+---record.stream: what the event parser counted (events, unknown types, malformed, odd and
+---leniently read lines with samples, retries, errors). Event lines read leniently (bytes that
+---were not UTF-8, lone surrogates: stdlib/agent_events.lua) are also added to
+---record.invalid_utf8, since the fields taken from them hold U+FFFD.
+---@param record table
+---@param summary table  the parser's
+function M.record_stream(record, summary)
+  record.stream = {
+    events = summary.events, unknown_types = json.object(summary.unknown_types),
+    malformed_lines = summary.malformed_lines, cut_mid_line = summary.cut_mid_line or false,
+    retries = summary.retries, errors = json.array(summary.errors), warnings = json.array(summary.warnings),
+    permission_denials = #summary.permission_denials, tool_calls = #summary.tool_calls,
+    malformed_sample = summary.malformed_sample, odd_lines = summary.odd_lines,
+    repaired_lines = summary.repaired_lines > 0 and summary.repaired_lines or nil,
+    odd_sample = #summary.odd_sample > 0 and json.array(summary.odd_sample) or nil,
+    dropped = next(summary.dropped) and json.object(summary.dropped) or nil,
+  }
+  if summary.repaired_bytes > 0 then
+    text_lines.note_invalid_utf8(record, summary.repaired_bytes, { "stream (agent.jsonl)" })
   end
 end
 

@@ -316,19 +316,6 @@ local function agent_env(spec, o)
   return env
 end
 
--- record.stream: what the event parser counted.
-local function stream_summary(summary)
-  return {
-    events = summary.events, unknown_types = json.object(summary.unknown_types),
-    malformed_lines = summary.malformed_lines, cut_mid_line = summary.cut_mid_line or false,
-    retries = summary.retries, errors = json.array(summary.errors), warnings = json.array(summary.warnings),
-    permission_denials = #summary.permission_denials, tool_calls = #summary.tool_calls,
-    malformed_sample = summary.malformed_sample, odd_lines = summary.odd_lines,
-    odd_sample = #summary.odd_sample > 0 and json.array(summary.odd_sample) or nil,
-    dropped = next(summary.dropped) and json.object(summary.dropped) or nil,
-  }
-end
-
 -- What the ended agent left, read into its record: the outcome, the final message and its markers,
 -- the changes and git facts, usage and cost, gates and escapees. Returns the final message (or nil)
 -- and the telemetry summary.
@@ -377,7 +364,9 @@ local function read_result(record, c)
     gates.apply(record, gates.evaluate(record, o.task, o.gates))
   end
   run_owner.apply(record, c.escapees) -- a run something outlived is never a clean review
-  record.stream = parser and stream_summary(summary) or nil
+  if parser then
+    agent_result.record_stream(record, summary)
+  end
   return final, tsum
 end
 

@@ -26,13 +26,17 @@ function M.parse(text)
     end
     return nil, ("%d is not a size: it must be more than 0 bytes"):format(text)
   end
-  if type(text) ~= "string" then
-    return nil, ("%s is not a size (%s)"):format(tostring(text), HINT)
+  if type(text) == "number" then
+    return nil, ("%s is not a size: a number of bytes is a whole number"):format(tostring(text))
+  elseif type(text) ~= "string" then
+    return nil, ("a %s is not a size (%s)"):format(type(text), HINT)
   end
   local number, unit = text:match("^%s*(%d+%.?%d*)%s*(%a*)%s*$")
   local scale = number and UNIT[unit:lower() == "" and "b" or unit:lower()]
   if not scale then
     return nil, ("'%s' is not a size (%s)"):format(text, HINT)
+  elseif scale == 1 and number:find("%.%d*[1-9]") then
+    return nil, ("'%s' is not a size: a number of bytes is a whole number"):format(text)
   end
   local bytes = math.floor(tonumber(number) * scale)
   if bytes <= 0 or bytes > LARGEST then

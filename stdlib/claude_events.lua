@@ -43,7 +43,7 @@ local function on_result(s, e, emit)
   local details = ev.tab(s, u.output_tokens_details, "usage.output_tokens_details") or {}
   s.usage = ev.usage(input, read, output, ev.count(details.thinking_tokens), ev.plus(input, output))
   s.usage_raw = u
-  if type(e.total_cost_usd) == "number" and e.total_cost_usd >= 0 and e.total_cost_usd < math.huge then
+  if type(e.total_cost_usd) == "number" and e.total_cost_usd >= 0 and e.total_cost_usd <= ev.MAX_COST_USD then
     s.cost_usd = e.total_cost_usd
   end
   for _, d in ipairs(ev.tab(s, e.permission_denials, "permission_denials") or {}) do

@@ -57,7 +57,7 @@ return {
   timeout = "30m",                 -- wall-clock limit for the agent (90s, 30m, 2h)
   idle_timeout = "5m",             -- stop the agent after this long without output
   max_log_bytes = "64MiB",         -- each raw log of a run (agent.jsonl or stdout.log, stderr.log):
-                                   -- past it its first and last halves are kept (false: no bound)
+                                   -- past it its first and last halves are kept (false or 0: no bound)
 
   -- Per-runner settings. `program` replaces the CLI's name (a wrapper, or a path); `args` are
   -- added to its command line; `env` to its environment. A new name with `command` defines a
@@ -227,6 +227,9 @@ local function check_runners(runners)
   for name, entry in pairs(runners) do
     if type(name) ~= "string" or type(entry) ~= "table" then
       return nil, ("runners.%s: expected a table of settings"):format(tostring(name))
+    elseif not name:match("^[%w][%w._-]*$") then
+      return nil, ("runners[%q]: a runner's name is letters, digits, '.', '_' and '-', starting with a letter "
+        .. "or digit"):format(name)
     end
     for key, v in pairs(entry) do
       local want = RUNNER_KEYS[key]

@@ -16,11 +16,14 @@
 --- agent that rewrites its own git configuration or environment. Such pushes show in the
 --- agent's commands (push_in), which is why attempts are looked for there too.
 local proc = require("proc")
+local text_lines = require("text")
 
 local M = {}
 
 M.TRANSPORT = "sidecar-blocked-push"
 local MARK = "# sidecar push log " -- the log's first line: proves where the file is
+---The most push attempts a run records from the log (the rest are counted in one more entry).
+M.MAX_ATTEMPTS = 100
 
 -- Starts a command whose stdout is wanted later; one that cannot start answers nothing.
 local function start(cmd)
@@ -255,11 +258,21 @@ function M.attempts(commands, log)
       list[#list + 1] = { source = "command", push = push, command = c.command, exit_code = c.exit_code }
     end
   end
+  -- The log is the agent's to write as well (its path is in the agent's environment): what it
+  -- holds is bounded (stdlib/agent_result.lua cuts it to its end) and so is what is kept of it.
+  local more = 0
   for line in (log and read(log) or ""):gmatch("[^\n]+") do
-    if line:sub(1, #MARK) ~= MARK then
-      local remote, url = line:match("^([^\t]*)\t?(.*)$")
-      list[#list + 1] = { source = "git", remote = remote, url = url }
+    if line:sub(1, #MARK) ~= MARK and line:sub(1, 9) ~= "[sidecar:" then
+      if #list < M.MAX_ATTEMPTS then
+        local remote, url = line:match("^([^\t]*)\t?(.*)$")
+        list[#list + 1] = { source = "git", remote = text_lines.clip(remote, 300), url = text_lines.clip(url, 1000) }
+      else
+        more = more + 1
+      end
     end
+  end
+  if more > 0 then
+    list[#list + 1] = { source = "git", remote = "...", url = ("and %d more refused pushes (push_attempts.log)"):format(more) }
   end
   return list
 end

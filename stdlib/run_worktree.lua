@@ -322,6 +322,12 @@ local function record_result(run, w, files)
   end
   files[#files + 1] = { "changes.patch", change.patch }
   w.patch, w.files = "runs/" .. run.run_id .. "/changes.patch", json.array(change.files)
+  if change.patch_cut then
+    w.patch_cut = true
+    run.warnings = type(run.warnings) == "table" and run.warnings or json.array({})
+    run.warnings[#run.warnings + 1] = ("the change's patch is larger than %d bytes: changes.patch says so, and the "
+      .. "change is the commit on %s"):format(git.MAX_PATCH, w.branch)
+  end
   w.result_commit, w.result_tree, w.agent_head = result, after.tree, after.head or json.null
   return true
 end

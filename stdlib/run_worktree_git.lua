@@ -21,10 +21,10 @@ M.AUTHOR = { GIT_AUTHOR_NAME = "Sidecar", GIT_AUTHOR_EMAIL = "sidecar@localhost"
   GIT_COMMITTER_EMAIL = "sidecar@localhost" }
 -- A spare copy's index, beside its files (moved out before git looks at the folder).
 M.SPARE_INDEX = ".sidecar-spare-index"
+---The largest patch a run keeps in changes.patch; a larger change is its commit alone.
+M.MAX_PATCH = 64 * 1024 * 1024
 
-local function trimmed(text)
-  return (text:gsub("%s+$", ""))
-end
+local trimmed = require("text").rtrim -- linear: a gsub("%s+$", "") is quadratic on a run of blanks
 
 local function command(dir, args)
   local cmd = { "git", "-C", dir }
@@ -35,7 +35,7 @@ end
 -- A git result's stdout and exit code, or nil and why (git's own words).
 local function result(args, r, codes)
   if r.ok or (r.code and codes and codes[r.code]) then
-    return r.stdout, r.code
+    return r.stdout, r.code, r.truncated
   end
   local said = trimmed(r.stderr or r.error or "")
   local verb = args[1] == "-c" and args[3] or args[1]
@@ -43,25 +43,29 @@ local function result(args, r, codes)
     ("exited with " .. tostring(r.code or r.signal_name)))
 end
 
----Runs git in `dir`. Returns its stdout and exit code, or nil and why (git's own words).
----opts: env, codes (exit codes that are not failures, such as {[1] = true}).
+---Runs git in `dir`. Returns its stdout, exit code and whether stdout was cut to its end
+---(opts.max_output), or nil and why (git's own words). opts: env, codes (exit codes that are not
+---failures, such as {[1] = true}), max_output.
 ---@param dir string
 ---@param args string[]
----@param opts? {env: table?, codes: table?}
+---@param opts? {env: table?, codes: table?, max_output: integer?}
 function M.git(dir, args, opts)
   opts = opts or {}
-  local ok, r = pcall(proc.run, command(dir, args), { env = opts.env, timeout_ms = M.TIMEOUT_MS })
+  local ok, r = pcall(proc.run, command(dir, args), { env = opts.env, timeout_ms = M.TIMEOUT_MS,
+    max_output = opts.max_output })
   if not ok then
     return nil, tostring(r.message or r)
   end
   return result(args, r, opts.codes)
 end
 
----Runs several gits in `dir` side by side. Returns a list of {stdout} or {nil, why}, in order.
+---Runs several gits in `dir` side by side. Returns a list of {stdout, code, truncated} or
+---{nil, why}, in order. An argument list may say `max_output` (the most of its stdout kept: its
+---end, `truncated` then true).
 function M.many(dir, arg_lists)
   local specs = {}
   for i, args in ipairs(arg_lists) do
-    specs[i] = { cmd = command(dir, args), timeout_ms = M.TIMEOUT_MS }
+    specs[i] = { cmd = command(dir, args), timeout_ms = M.TIMEOUT_MS, max_output = args.max_output }
   end
   local ok, results = pcall(proc.parallel, specs, { max_jobs = #specs })
   local out = {}
@@ -149,7 +153,9 @@ end
 ---same list, from the agent run's own diff), head_tree.
 function M.change(dir, from, to, head, known)
   known = known or {}
-  local lists, at = { with(PATCH, from, to) }, {}
+  local patch_args = with(PATCH, from, to)
+  patch_args.max_output = M.MAX_PATCH
+  local lists, at = { patch_args }, {}
   if not known.files then
     lists[#lists + 1], at.files = with(NAMES, from, to), #lists + 1
   end
@@ -157,13 +163,21 @@ function M.change(dir, from, to, head, known)
     lists[#lists + 1], at.head = { "rev-parse", "--verify", "--quiet", head .. "^{tree}" }, #lists + 1
   end
   -- A lone git needs no pool of workers.
-  local r = #lists == 1 and { { M.git(dir, lists[1]) } } or M.many(dir, lists)
+  -- A lone git needs no pool of workers.
+  local r = #lists == 1 and { { M.git(dir, patch_args, { max_output = M.MAX_PATCH }) } } or M.many(dir, lists)
   for i = 1, at.files or 1 do
     if not r[i][1] then
       return nil, r[i][2]
     end
   end
-  return { files = known.files or worktree.name_status(r[at.files][1]), patch = r[1][1],
+  local patch, patch_cut = r[1][1], r[1][3] and #r[1][1] or nil
+  if patch_cut then
+    -- Only the end of a larger patch was kept, which no tool could apply: a note stands in, and the
+    -- change itself is the run's commit (run apply merges that).
+    patch = ("[sidecar: this change's patch is larger than %d bytes and was not kept; the change is the commit "
+      .. "on the run's branch: git diff %s %s]\n"):format(M.MAX_PATCH, from, to)
+  end
+  return { files = known.files or worktree.name_status(r[at.files][1]), patch = patch, patch_cut = patch_cut ~= nil,
     head_tree = known.head_tree or (at.head and r[at.head][1] and r[at.head][1]:match("%x+")) }
 end
 

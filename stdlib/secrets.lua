@@ -3,7 +3,7 @@
 ---   secrets.redact(text) -> text, count                 (run over everything written to artifacts)
 ---   secrets.redact_value(v) -> a copy with every string value redacted (before encoding JSON)
 ---   secrets.refuse_inputs(paths, label) -> nil | message   (the same refusal for every command)
----   secrets.redact_file(path) -> true | nil, message        (a file an agent wrote, rewritten)
+---   secrets.redact_file(path, max) -> true | nil, message   (a file an agent wrote, rewritten)
 ---   secrets.configure(rules) -> true | nil, message         (config.lua's `secrets` section)
 ---   secrets.stream() -> s; s:feed(chunk) -> text; s:finish() -> text, count  (a secret cut by a
 ---                   chunk boundary is still caught; a line is held until it ends)
@@ -74,51 +74,17 @@ function M.configure(rules)
   return true
 end
 
-local CHUNK = 1 << 16
-
--- Copies `from` into `to` through the redactor; a stream (host.secrets.stream) keeps a secret cut
--- by a chunk boundary whole.
-local function copy_redacted(from, to)
-  local stream <close> = host.stream()
-  while true do
-    local chunk = from:read(CHUNK)
-    if not chunk then
-      break
-    end
-    local ok, why = to:write(stream:feed(chunk))
-    if not ok then
-      return nil, why
-    end
-  end
-  return to:write((stream:finish()))
-end
-
----Rewrites a file that someone else wrote (an agent CLI's final message, `codex -o FILE`) with its
----secrets redacted: a temporary file beside it, then a rename, so a reader sees the old text or the
----new, never half of it. A missing file is left missing (true). Returns true or nil, message.
+---Rewrites a file that an agent's own processes wrote into its run folder (an agent CLI's final
+---message, `codex -o FILE`; the push block's log) with its secrets redacted, atomically (a new
+---file beside it, then a rename: a reader sees the old text or the new, never half of it), and
+---at most its last `max_bytes` (0 or nil: no bound) after a marker line saying what was dropped.
+---Only a regular file is read: a link, FIFO or device there is refused (nil, message; the caller
+---removes it). A missing file is left missing. Returns true and {size, dropped, redacted} (nil
+---for a missing file), or nil, message.
 ---@param path string
-function M.redact_file(path)
-  local from = io.open(path, "rb")
-  if not from then
-    return true
-  end
-  local tmp = path .. ".redacting"
-  local to, why = io.open(tmp, "wb")
-  if not to then
-    from:close()
-    return nil, "cannot redact " .. path .. ": " .. tostring(why)
-  end
-  local ok, werr = copy_redacted(from, to)
-  from:close()
-  local closed, cerr = to:close()
-  if ok and closed then
-    ok, werr = os.rename(tmp, path)
-  end
-  if not ok or not closed then
-    os.remove(tmp)
-    return nil, ("cannot redact %s: %s"):format(path, tostring(werr or cerr))
-  end
-  return true
+---@param max_bytes? integer
+function M.redact_file(path, max_bytes)
+  return host.redact_file(path, max_bytes or 0)
 end
 
 return M

@@ -129,6 +129,11 @@ function M.create(o)
   if o.agent_role or o.runner then
     packet.tracking = { assigned_agent_role = o.agent_role, assigned_runner = o.runner,
       assignment_reason = "task create", assigned_at = store.now() }
+    local checked, bad = task_packet.check(packet)
+    if not checked then
+      return failed(o, "task create", task_packet.format_errors(bad):gsub("tracking%.assigned_agent_role",
+        "--agent-role"):gsub("tracking%.assigned_runner", "--runner"), EXIT_USAGE)
+    end
   end
   local s, message = M.open_store(o)
   if not s then

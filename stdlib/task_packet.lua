@@ -248,6 +248,11 @@ function CHECK.validation_entry(_, v, path, problems)
   for _, p in ipairs(found or {}) do
     problem(problems, p.field and join(path, p.field) or path, p.message)
   end
+  for _, field in ipairs({ "command", "name" }) do -- text, as every string of a record is
+    if entry and type(entry[field]) == "string" then
+      CHECK.string(TEXT, entry[field], join(path, field), problems)
+    end
+  end
   return entry
 end
 

@@ -243,6 +243,17 @@ end
 ---@return integer bytes
 function M.mark_invalid_utf8(record)
   local bytes, paths = M.repair_value(record)
+  return M.note_invalid_utf8(record, bytes, paths)
+end
+
+---Adds `bytes` replaced in the fields `paths` to `record.invalid_utf8` (as mark_invalid_utf8
+---does; for text repaired before it reached the record, such as an event line of the agent's
+---stream read leniently). Returns `bytes`.
+---@param record table
+---@param bytes integer
+---@param paths string[]
+---@return integer
+function M.note_invalid_utf8(record, bytes, paths)
   if bytes == 0 then
     return 0
   end

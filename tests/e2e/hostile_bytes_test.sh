@@ -2,9 +2,11 @@
 # End-to-end: no byte from an agent breaks a run (issue 14, item 3). An answer in Latin-1 (not
 # UTF-8) ends the run properly with a valid record that says so, the raw log keeping the bytes;
 # claude and codex event lines of unexpected shapes are counted and the good result after them is
-# used; 120 KB of spaces in an answer are read long before the run's deadline; escape sequences in
-# a task's title and in an answer are shown, never obeyed, by run, task list/show, run show and
-# run tail.
+# used; bytes that are not UTF-8 (or a lone surrogate escape) inside an event line are read as
+# U+FFFD and the record says so; a FIFO, a link to /dev/zero or a flood planted at
+# push_attempts.log neither hangs nor grows the run; 120 KB of spaces in an answer are read long
+# before the run's deadline; escape sequences in a task's title and in an answer are shown, never
+# obeyed, by run, task list/show, run show and run tail.
 set -u
 S=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
 here=$(cd "$(dirname "$0")" && pwd)
@@ -26,8 +28,11 @@ new_repo() {
     text = text:gsub("  runners = {\n", function() return "  runners = {\n" ..
       "    codex = { program = " .. fake(F .. "/hostile/codex_odd_shapes.jsonl") .. " },\n" ..
       "    claude = { program = " .. fake(F .. "/hostile/claude_odd_shapes.jsonl") .. " },\n" ..
+      "    codex_latin1 = { command = " .. fake(W .. "/codex_latin1.jsonl") .. ", dialect = \"codex\" },\n" ..
+      "    claude_latin1 = { command = " .. fake(W .. "/claude_latin1.jsonl") .. ", dialect = \"claude\" },\n" ..
       "    latin1 = " .. sh("latin1.sh") .. ",\n    spaces = " .. sh("spaces.sh") .. ",\n" ..
-      "    escapes = " .. sh("escapes.sh") .. ",\n" end, 1)
+      "    escapes = " .. sh("escapes.sh") .. ",\n    fifo = " .. sh("fifo.sh") .. ",\n" ..
+      "    zero = " .. sh("zero.sh") .. ",\n    pushes = " .. sh("pushes.sh") .. ",\n" end, 1)
     f = assert(io.open(".agent/config.lua", "w")); f:write(text); f:close()'
 }
 # field FILE PATH: a value of a JSON file.
@@ -44,6 +49,18 @@ sp=$(head -c 24000 /dev/zero | tr '\0' ' ')
 printf '[PROGRESS] a%sb\n[FILES_MODIFIED]\n- a.txt%s(modified)%s\n\n[QUESTION] which?%s\n1.%sREST%s\n' \
   "$sp" "$sp" "$sp" "$sp" "$sp" "$sp"
 EOF
+# Event streams whose answer is Latin-1 inside the JSON (codex) or carries a lone surrogate
+# escape (claude): a strict JSON reader refuses both lines.
+sed "s/Hello from the mock model\./$(printf 'R\351sum\351') model./" "$F/captures/codex_exec_json_text_turn.jsonl" \
+  >codex_latin1.jsonl
+sed 's/Hello from the mock model\./Half \\ud800 model./' "$F/captures/claude_stream_json_text_turn.jsonl" \
+  >claude_latin1.jsonl
+# Agents that plant something at push_attempts.log, the file of their run folder they may write.
+runlog='cat >/dev/null; d=$(ls -d .agent/runs/R-* | sort | tail -n 1); rm -f "$d/push_attempts.log"'
+printf '%s\n' "$runlog" 'mkfifo "$d/push_attempts.log"' 'echo done' >fifo.sh
+printf '%s\n' "$runlog" 'ln -s /dev/zero "$d/push_attempts.log"' 'echo done' >zero.sh
+printf '%s\n' "$runlog" 'seq 1 60000 | sed "s|^|origin\thttps://example.com/|" >"$d/push_attempts.log"' 'echo done' \
+  >pushes.sh
 printf '%s\n' 'cat >/dev/null' "printf 'Done \\033[31mred\\033[0m\\033]0;pwned\\007 \\342\\200\\256fdp.exe\\r\\033[2K\\n'" >escapes.sh
 
 # --- a Latin-1 answer ----------------------------------------------------------------------------
@@ -68,6 +85,17 @@ eq "latin-1 blocker: the reason" "$(printf 'la base de donn\357\277\275es')" "$(
 expect_run "a title that is not UTF-8 is refused, saying which byte" 2 "^$" \
   "title: expected UTF-8 text, but byte 2 \(0xE9\)" -- "$S" task create --title "$(printf 'T\351t')"
 eq "refused: nothing stored" "1" "$("$S" task list | grep -c '^T-')"
+for flag in --agent-role --runner; do
+  expect_run "$flag that is not UTF-8 is refused, named as the flag" 2 "^$" \
+    "$flag: expected UTF-8 text, but byte 2 \(0xE9\)" -- "$S" task create --title ok $flag "$(printf 'T\351t')"
+done
+expect_run "a validation command that is not UTF-8 is refused" 2 "^$" "command: expected UTF-8 text" \
+  -- "$S" task create --title ok --validate-cmds "$(printf 'echo \351')"
+eq "refused: still nothing stored" "1" "$("$S" task list | grep -c '^T-')"
+expect_run "an unknown command's name is shown, not obeyed" 2 "^$" "unknown command 'x\^\[\[2J'" \
+  -- "$S" "$(printf 'x\033[2J')"
+expect_run "an unknown option's value too" 2 "^$" "unknown option or argument: .*\^\[\[2J" \
+  -- "$S" task list --bogus "$(printf '\033[2J')"
 
 # --- odd event shapes, both dialects ----------------------------------------------------------
 for d in claude codex; do
@@ -82,6 +110,44 @@ for d in claude codex; do
   eq "odd $d: a sample says which line and what" "1 expected a string" \
     "$(field $R .stream.odd_sample.1.line) $(field $R .stream.odd_sample.1.what | grep -o 'expected a string' | head -n 1)"
 done
+
+# --- bytes that are not UTF-8 inside an event line ----------------------------------------------
+for d in codex claude; do
+  cd "$work" && new_repo "latin_$d"
+  "$S" task create --title "Latin-1 $d" --status ready >/dev/null
+  expect_run "$d event with bad bytes: the answer is kept" 0 "^R-0001 review: " "" -- "$S" run T-0001 --runner ${d}_latin1
+  R=.agent/runs/R-0001/run.json
+  # codex says the answer once; claude twice (its assistant message, then its result)
+  eq "$d: the lines read leniently" "$([ $d = codex ] && echo 1 || echo 2)" "$(field $R .stream.repaired_lines)"
+  eq "$d: the record says so" "stream (agent.jsonl) U+FFFD" \
+    "$(field $R .invalid_utf8.fields.1) $(field $R .invalid_utf8.replaced_with)"
+  [ "$(field $R .invalid_utf8.bytes)" -ge 1 ] && eq "$d: bytes counted" ok ok || eq "$d: bytes counted" ">= 1" "0"
+  eq "$d: usage from that line or the next" "120" "$(field $R .usage.total)"
+done
+eq "codex: the answer with U+FFFD" "$(printf 'R\357\277\275sum\357\277\275 model.')" \
+  "$(field "$work/latin_codex/.agent/runs/R-0001/run.json" .summary)"
+eq "claude: the lone surrogate as U+FFFD" "$(printf 'Half \357\277\275 model.')" \
+  "$(field "$work/latin_claude/.agent/runs/R-0001/run.json" .summary)"
+eq "codex: agent.jsonl keeps the bytes" "1" "$(grep -c "$(printf 'R\351sum')" "$work/latin_codex/.agent/runs/R-0001/agent.jsonl")"
+
+# --- what an agent plants in its run folder ----------------------------------------------------
+cd "$work" && new_repo planted
+"$S" task create --title "Planted" --status ready >/dev/null
+expect_run "a FIFO at push_attempts.log: the run ends" 0 "^R-0001 review: done" "" -- timeout 60 "$S" run T-0001 --runner fifo
+eq "FIFO: removed, and said" "1" "$(field .agent/runs/R-0001/run.json .warnings.1 | grep -c 'not a regular file.*removed it')"
+expect_run "push_attempts.log -> /dev/zero: the run ends" 0 "^R-0002 review: done" "" -- \
+  timeout 60 "$S" run T-0001 --runner zero
+eq "/dev/zero: removed, and said" "1" "$(field .agent/runs/R-0002/run.json .warnings.1 | grep -c 'symbolic link.*removed it')"
+[ "$(du -sk .agent/runs/R-0002 | cut -f1)" -lt 1000 ] && eq "/dev/zero: nothing grew" ok ok ||
+  eq "/dev/zero: nothing grew" "< 1 MB" "$(du -sk .agent/runs/R-0002 | cut -f1) KB"
+expect_run "60 000 forged push lines: blocked, the record bounded" 1 "^R-0003 blocked: done" "" -- \
+  timeout 60 "$S" run T-0001 --runner pushes
+R=.agent/runs/R-0003/run.json
+eq "pushes: the log cut to its end, and said" "1" "$(field $R .warnings.1 | grep -c 'push_attempts.log was .* bytes: its first')"
+eq "pushes: 100 attempts and one line for the rest" "git nil" \
+  "$(field $R .git.push_attempts.101.source) $(field $R .git.push_attempts.102)"
+eq "pushes: the rest counted" "1" "$(field $R .git.push_attempts.101.url | grep -c '^and [0-9]* more refused pushes')"
+[ "$(wc -c <$R)" -lt 200000 ] && eq "pushes: run.json stays small" ok ok || eq "pushes: run.json stays small" "< 200 KB" "$(wc -c <$R)"
 
 # --- 120 KB of spaces: read long before the deadline ------------------------------------------
 cd "$work" && new_repo spaces

@@ -73,3 +73,28 @@ TEST_CASE("json_text: positions count lines and columns from 1") {
   CHECK(jt::position_of("ab", 99).column == 3);  // clamped to the end
   CHECK(jt::position_of("{\"\xC3\xA9\": x}", 7).column == 7);  // é is one column
 }
+
+TEST_CASE("json_text: repair reads an agent's line leniently, linearly") {
+  std::size_t n = 99;
+  CHECK(jt::repair(R"({"a":"ok \u00e9 \ud83d\ude00"})", &n) == R"({"a":"ok \u00e9 \ud83d\ude00"})");
+  CHECK(n == 0);
+  // Latin-1 inside a string: each byte U+FFFD (its three bytes), counted.
+  CHECK(jt::repair("{\"a\":\"R\xe9sum\xe9\"}", &n) == "{\"a\":\"R\xef\xbf\xbdsum\xef\xbf\xbd\"}");
+  CHECK(n == 2);
+  // Lone surrogates, high or low, and a high one followed by something else.
+  CHECK(jt::repair(R"({"a":"x\ud800y","b":"\udc00","c":"\ud800\u0041"})", &n) ==
+        R"({"a":"x\ufffdy","b":"\ufffd","c":"\ufffd\u0041"})");
+  CHECK(n == 3);
+  // An escaped backslash before "ud800" is text, not an escape; outside strings nothing changes.
+  CHECK(jt::repair(R"({"a":"\\ud800","ud800":1})", &n) == R"({"a":"\\ud800","ud800":1})");
+  CHECK(n == 0);
+  // Cut short: no read past the end.
+  CHECK(jt::repair(R"({"a":"\ud800\u)", &n) == R"({"a":"\ufffd\u)");
+  CHECK(jt::repair(R"({"a":"\ud8)", &n) == R"({"a":"\ud8)");
+  CHECK(jt::repair("\"\\", &n) == "\"\\");
+  // Linear: a megabyte of lone surrogates is one pass.
+  std::string many = "\"";
+  for (int i = 0; i < 100000; ++i) many += "\\ud800";
+  CHECK(jt::repair(many, &n).size() == many.size());
+  CHECK(n == 100000);
+}

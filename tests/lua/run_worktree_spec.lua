@@ -197,6 +197,29 @@ describe("run_worktree", function()
     s:close()
   end)
 
+  it("keeps a note, not the end of a patch, when the change passes MAX_PATCH; the commit holds it", function()
+    local s = assert(store.open(repo .. "/.agent", { create = true }))
+    local cfg = assert(config.load(repo .. "/.agent"))
+    local o = { runner = "x", sandbox = "workspace-write", repo = repo, prompt = "p", record = { task_id = "T-1" } }
+    local wt = assert(run_worktree.enter(s, cfg, { task_id = "T-1" }, { sandbox = "workspace-write" }, o, {}))
+    write(wt.path .. "/a.txt", ("a long line of the agent's\n"):rep(200))
+    local run = assert(s:get_run(o.run_id))
+    run.worktree = o.record.worktree
+    local max = git.MAX_PATCH
+    git.MAX_PATCH = 1000
+    local finished = run_worktree.finish(s, run, wt)
+    git.MAX_PATCH = max
+    expect(finished.worktree.state):equals("ready")
+    expect(finished.worktree.patch_cut):is_true()
+    local patch = read(repo .. "/.agent/" .. finished.worktree.patch)
+    expect(patch):contains("patch is larger than 1000 bytes and was not kept")
+    expect(patch):contains("git diff " .. wt.base_tree .. " ")
+    expect(finished.warnings[#finished.warnings]):contains("changes.patch says so")
+    expect(sh("git show " .. finished.worktree.result_commit .. ":a.txt | wc -l"):match("%d+")):equals("200")
+    run_worktree.release(s, finished, wt, cfg)
+    s:close()
+  end)
+
   it("leaves read-only runs, and writing runs with worktree.enabled = false, in place", function()
     local s = assert(store.open(repo .. "/.agent", { create = true }))
     local cfg = assert(config.load(repo .. "/.agent"))
