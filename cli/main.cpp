@@ -64,8 +64,13 @@ int run_lua(Engine& engine, Run&& run) {
   std::fflush(stdout);
   if (ok) return kExitOk;
   if (!interrupted_error(error)) return report_error(error);
-  // Ctrl-C or SIGTERM: what was stopped matters, the traceback does not.
-  report_error(error.substr(0, error.find('\n')));
+  // Ctrl-C or SIGTERM: what was stopped matters, neither the traceback nor where Lua was then
+  // ("stdlib/agent_run.lua:374: interrupted! ...").
+  std::string first = error.substr(0, error.find('\n'));
+  if (std::size_t at = first.find("interrupted!"); at != std::string::npos && first.rfind(".lua:", at) != std::string::npos) {
+    first.erase(0, at);
+  }
+  report_error(first);
   return sidecar::cli::terminated() ? kExitTerminated : kExitInterrupted;
 }
 

@@ -1,5 +1,6 @@
 // Fuzz target: the JSON writer's pieces (host/json_text) and the UTF-8 check under them, each
-// against an independent reading: nlohmann's parser, strtod, and a UTF-8 validator written here.
+// against an independent reading: nlohmann's parser, strtod, and a UTF-8 validator written here;
+// and the lenient reader's repair of an agent's event line.
 #include <charconv>
 #include <cmath>
 #include <cstdint>
@@ -125,6 +126,20 @@ void check_numbers(const std::uint8_t* data, std::size_t size) {
   check(res.ec == std::errc() && res.ptr == text.data() + text.size() && again == i, "append_integer: " + text);
 }
 
+// repair: valid UTF-8 out; what nlohmann reads strictly comes back unchanged; a second repair
+// changes nothing; and the repaired text, where it is JSON, reads as strictly.
+void check_repair(std::string_view text) {
+  std::size_t n = 0;
+  const std::string once = sidecar::json_text::repair(text, &n);
+  check(sidecar::utf8_valid(once), "repair left invalid UTF-8");
+  check((n == 0) == (once == text), "repair's count disagrees with what it changed");
+  std::size_t again = 1;
+  check(sidecar::json_text::repair(once, &again) == once && again == 0, "repair is not idempotent");
+  if (text.find('\0') != npos || sidecar::json_text::nesting_offset(text, 256) != text.size()) return;
+  const auto strict = nlohmann::json::parse(text.begin(), text.end(), nullptr, false);
+  check(strict.is_discarded() || n == 0, "repair changed JSON that reads strictly");
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -134,5 +149,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   check_positions(text, size > 0 ? data[0] * text.size() / 255 + (data[0] == 255) : 0);
   check_nesting(text, size > 1 ? data[1] % 12 : 3);
   check_numbers(data, size);
+  check_repair(text);
   return 0;
 }

@@ -71,36 +71,42 @@ std::size_t utf8_invalid_offset(std::string_view text) noexcept {
   return std::string_view::npos;
 }
 
-std::string utf8_escape_invalid(std::string_view text) {
-  std::string out;
+namespace {
+
+// `text` with each byte that starts no valid sequence written as `bad(byte, out)` does; returns
+// how many there were.
+template <typename Bad>
+std::size_t replace_invalid(std::string_view text, std::string& out, Bad bad) {
+  std::size_t count = 0;
   out.reserve(text.size());
   while (!text.empty()) {
-    std::size_t bad = utf8_invalid_offset(text);
-    if (bad == std::string_view::npos) bad = text.size();
-    out.append(text.substr(0, bad));
-    if (bad == text.size()) break;
-    unsigned char c = static_cast<unsigned char>(text[bad]);
-    out += "\\x";
-    out.push_back(kHex[c >> 4]);
-    out.push_back(kHex[c & 0xF]);
-    text.remove_prefix(bad + 1);
+    std::size_t at = utf8_invalid_offset(text);
+    if (at == std::string_view::npos) at = text.size();
+    out.append(text.substr(0, at));
+    if (at == text.size()) break;
+    bad(static_cast<unsigned char>(text[at]), out);
+    ++count;
+    text.remove_prefix(at + 1);
   }
+  return count;
+}
+
+}  // namespace
+
+std::string utf8_escape_invalid(std::string_view text) {
+  std::string out;
+  replace_invalid(text, out, [](unsigned char c, std::string& o) {
+    o += "\\x";
+    o.push_back(kHex[c >> 4]);
+    o.push_back(kHex[c & 0xF]);
+  });
   return out;
 }
 
 std::string utf8_repair(std::string_view text, std::size_t* replaced) {
-  std::size_t count = 0;
   std::string out;
-  out.reserve(text.size());
-  while (!text.empty()) {
-    std::size_t bad = utf8_invalid_offset(text);
-    if (bad == std::string_view::npos) bad = text.size();
-    out.append(text.substr(0, bad));
-    if (bad == text.size()) break;
-    out += "\xEF\xBF\xBD";  // U+FFFD REPLACEMENT CHARACTER
-    ++count;
-    text.remove_prefix(bad + 1);
-  }
+  const std::size_t count =
+      replace_invalid(text, out, [](unsigned char, std::string& o) { o += "\xEF\xBF\xBD"; });  // U+FFFD
   if (replaced) *replaced = count;
   return out;
 }

@@ -401,7 +401,9 @@ end
 ---for the run record), on_event(kind, fields) (each parsed event, as it arrives), on_spawn(pid)
 ---(the agent's pid, which is also its process group, right after it starts), gates (a policy,
 ---config's `gates`: the run's git facts and changed files are weighed by stdlib/gates.lua, and a
----"block" finding blocks the run) with task (the task packet: files_to_avoid, scope).
+---"block" finding blocks the run) with task (the task packet: files_to_avoid, scope), owner (a
+---run_owner guard the caller opened for the run: it then also finishes the run, which is stored
+---still `running` in phase "finishing", its outcome in `outcome`, and returned so).
 ---Returns the run record; nil, message, code for an unknown runner or run_id, a refused sandbox or a
 ---runner that cannot resume (nothing is recorded then). Raises on bad option types and after
 ---recording an interrupted run.
@@ -421,8 +423,11 @@ function M.execute(o)
   record.created_at = record.created_at or record.started_at
   local dir = assert(s:run_dir(id))
   local run_dir = dir:root()
-  -- The run's lock while the agent runs; an error leaving it active records it (stdlib/run_owner.lua).
-  local owner <close> = run_owner.own(s, record)
+  -- The run's lock while the agent runs (or the caller's, who then finishes the run); an error
+  -- leaving it active records it (stdlib/run_owner.lua).
+  local own <close> = not o.owner and run_owner.own(s, record) or nil
+  local owner = o.owner or own
+  record.process_mark = owner.mark
   record.prompt_path = "runs/" .. id .. "/prompt.md" -- relative to the store's folder
 
   local refs, before, snapshot_why = watch_repo(o, run, id, run_dir)
@@ -475,7 +480,13 @@ function M.execute(o)
     -- Post-processing that grows with the agent's output is bounded by the run's deadline.
     deadline_ns = math.max(spawned_ns + o.timeout_ms * 1000000, clock.monotonic_ns() + M.MIN_POST_MS * 1000000),
   })
-  t:event("run.finished", { status = record.status, reason = record.failure_reason })
+  if o.owner and not interruption then
+    -- The caller finishes the run (its worktree's result, validation): until then it is active,
+    -- so nobody decides, waits on or reads as final an outcome that is not (stdlib/runs.lua).
+    record.outcome, record.status, record.phase = record.status, "running", "finishing"
+  else
+    t:event("run.finished", { status = record.status, reason = record.failure_reason })
+  end
   assert(s:update_run(record, result_files(o, record, run, run_dir, tsum, final)))
   if not o.store then
     s:close()

@@ -116,8 +116,7 @@ function M.capabilities(o)
   local data = { contract_version = M.CONTRACT_VERSION, sidecar_version = o.version,
     features = json.array(M.FEATURES), runners = json.array(runners.names()),
     validation_kinds = json.array(require("validation").KINDS),
-    run_statuses = json.array({ "queued", "running", "review", "blocked", "completed", "failed", "outcome_unknown",
-      "interrupted", "dry_run" }),
+    run_statuses = json.array({ table.unpack(store.RUN_STATUSES) }),
     task_statuses = json.array(require("task_packet").STATUSES) }
   if o.json then
     out.envelope("capabilities", true, data, nil, o.version)

@@ -148,15 +148,44 @@ local function move_task(s, run, status, blockers)
   return run
 end
 
--- Saves the run with its decision.md (one batch of writes), then moves its task.
-local function record_decision(s, run, decision, rationale, task_status, task_blockers)
-  local text = M.decision_md(run, { decision = decision, by = run.reviewed_by, date = run.reviewed_at,
-    rationale = rationale })
-  local ok, message, code = s:update_run(run, { { "decision.md", text } })
+-- decision.md of a decided run, from what the run records of its decision.
+local function decision_file(run)
+  return { { "decision.md", M.decision_md(run, { decision = run.review_decision, by = run.reviewed_by,
+    date = run.reviewed_at, rationale = run.review_note }) } }
+end
+
+---Finishes a decision that a crash cut short: the run records it with what it still owed in
+---`decision_todo` (its task's move); that is done, decision.md written again, and the todo
+---cleared. A run with nothing owed is returned as it is. Returns the run, or nil, message, code.
+---@param s table  an open store
+---@param run table  a run record
+function M.finish_decision(s, run)
+  local todo = run.decision_todo
+  if type(todo) ~= "table" then
+    return run
+  end
+  local ok, message, code = move_task(s, run, todo.task_status, todo.task_blockers)
   if not ok then
     return nil, message, code
   end
-  return move_task(s, run, task_status, task_blockers)
+  run.decision_todo = nil
+  ok, message, code = s:update_run(run, decision_file(run))
+  if not ok then
+    return nil, message, code
+  end
+  return run
+end
+
+-- Saves the run with its decision.md (one batch of writes) and what the decision still owes (its
+-- task's move), then does that: a crash in between leaves the run saying what is owed, for
+-- `store check` or the same decision again to finish (finish_decision).
+local function record_decision(s, run, task_status, task_blockers)
+  run.decision_todo = { task_status = task_status, task_blockers = json.array(task_blockers or {}) }
+  local ok, message, code = s:update_run(run, decision_file(run))
+  if not ok then
+    return nil, message, code
+  end
+  return M.finish_decision(s, run)
 end
 
 local function stamp(run, by, note, decision)
@@ -176,7 +205,7 @@ local function approve_record(s, run, by, note, decision)
   stamp(run, by, note, decision)
   run.review_state = "approved"
   run.status = "completed"
-  return record_decision(s, run, decision, note, "done")
+  return record_decision(s, run, "done")
 end
 
 -- Decisions by people -------------------------------------------------------------------------
@@ -187,6 +216,9 @@ local function decidable(s, run_id, state)
   local run, message, code = load_run(s, run_id)
   if not run then
     return nil, message, code
+  end
+  if run.review_state == state and type(run.decision_todo) == "table" then
+    return run, nil, nil, true -- decided, then cut short: the same decision finishes it
   end
   if run.review_state == state or run.review_state == "merged" then
     return nil, ("run %s is already %s%s"):format(run_id, run.review_state, decided_by(run)), "bad_state"
@@ -211,9 +243,11 @@ function M.approve(s, run_id, opts)
   if not APPROVE_DECISIONS[decision] then
     return nil, ("an approval's decision is accept or partially accept, not %q"):format(tostring(decision)), "bad_option"
   end
-  local run, message, code = decidable(s, run_id, "approved")
+  local run, message, code, cut_short = decidable(s, run_id, "approved")
   if not run then
     return nil, message, code
+  elseif cut_short then
+    return M.finish_decision(s, run)
   end
   return approve_record(s, run, opts.by or default_decider(), opts.note, decision)
 end
@@ -234,15 +268,17 @@ function M.block(s, run_id, opts)
   if not BLOCK_DECISIONS[decision] then
     return nil, ("a block's decision is reject or escalate, not %q"):format(tostring(decision)), "bad_option"
   end
-  local run, message, code = decidable(s, run_id, "blocked")
+  local run, message, code, cut_short = decidable(s, run_id, "blocked")
   if not run then
     return nil, message, code
+  elseif cut_short then
+    return M.finish_decision(s, run)
   end
   stamp(run, opts.by or default_decider(), opts.reason, decision)
   run.review_state = "blocked"
   run.status = "blocked"
   append(run, "blockers", opts.reason)
-  return record_decision(s, run, decision, opts.reason, "blocked", { opts.reason })
+  return record_decision(s, run, "blocked", { opts.reason })
 end
 
 -- Decisions after validation ----------------------------------------------------------------------

@@ -11,6 +11,7 @@ local prompt_kit = require("prompt_kit")
 local review = require("review")
 local run_background = require("run_background")
 local run_view = require("run_view")
+local store = require("store")
 local runs = require("runs")
 local task_cli = require("task_cli")
 local task_packet = require("task_packet")
@@ -216,8 +217,7 @@ function M.replay(o)
   return report_steps(o, "run replay", result)
 end
 
-local RUN_STATUSES = { "queued", "preparing", "running", "review", "blocked", "completed", "failed",
-  "outcome_unknown", "interrupted", "dry_run" }
+local RUN_STATUSES = store.RUN_STATUSES
 
 ---`sidecar run list`
 function M.list(o)

@@ -195,28 +195,34 @@ local function shown(e)
   return ("%d %s%s"):format(e.pid, command ~= "" and command or "?", e.left_session and " (left its session)" or "")
 end
 
----Records what outlived the agent (Guard:sweep's list) in the run record: `escapees`, and a text
----naming them: a blocker when one had left the agent's session (a review becomes blocked), else a
----warning. Nothing when the list is empty.
+---Records what outlived the agent, or a validation step (Guard:sweep's list), in the run record:
+---`escapees` (each entry with `during`: "the agent" or "validation"), and a text naming them: a
+---blocker when one had left the agent's session (a review becomes blocked), else a warning.
+---Nothing when the list is empty.
 ---@param record table
 ---@param escapees table[]
-function M.apply(record, escapees)
+---@param during? string  what they outlived: "the agent" (default) or "validation"
+function M.apply(record, escapees, during)
   if #escapees == 0 then
     return
   end
+  during = during or "the agent"
   local names, left = {}, 0
+  local all = type(record.escapees) == "table" and record.escapees or json.array({})
   for i, e in ipairs(escapees) do
     if i <= SHOWN then
       names[#names + 1] = shown(e)
     end
     left = left + (e.left_session and 1 or 0)
+    e.during = during
+    all[#all + 1] = e
   end
   if #escapees > SHOWN then
     names[#names + 1] = ("and %d more"):format(#escapees - SHOWN)
   end
-  record.escapees = json.array(escapees)
-  local text = ("%d process%s of the agent outlived it and %s killed%s: %s; see escapees in run.json"):format(
-    #escapees, #escapees == 1 and "" or "es", #escapees == 1 and "was" or "were",
+  record.escapees = all
+  local text = ("%d process%s of %s outlived it and %s killed%s: %s; see escapees in run.json"):format(
+    #escapees, #escapees == 1 and "" or "es", during, #escapees == 1 and "was" or "were",
     left > 0 and (" (%d had left the agent's session with setsid)"):format(left) or "", table.concat(names, "; "))
   -- A process that left the agent's session hid from it on purpose: the run is blocked. One still in
   -- the agent's session was only slow to end (codex's login-shell snapshot under load, say): killed,

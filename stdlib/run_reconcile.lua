@@ -16,7 +16,8 @@
 --- recording the run and starting its agent, is alive); for a background run the worker's lock is
 --- free (a queued run whose worker is still starting excepted). A dead run is ended
 --- outcome_unknown with the reason (failed when its agent never started: nothing ran), what is
---- left of its processes is killed (stdlib/run_processes.lua) and its task is ready again. A task
+--- left of its processes is killed (stdlib/run_processes.lua) and its task is ready again (a run
+--- whose owner died while finishing it, after its agent, says validation did not complete). A task
 --- left `running` by an owner that died after its run ended (during validation, say) is settled
 --- from that run, as the owner would have.
 ---
@@ -170,6 +171,11 @@ end
 -- The reason recorded for a foreground run whose owner is gone.
 local function foreground_reason(run, killed)
   local owner = M.owner(run)
+  if not owner then
+    return ("no process runs it: the record names no owner (it was imported from a copy, or made by an older "
+      .. "Sidecar) and %s was free%s; what its agent did is unknown: replay or block the run"):format(
+      "runs/" .. run.run_id .. "/" .. M.LOCK_FILE, left_text(killed))
+  end
   local who = ("the sidecar process that ran it (pid %d)"):format(owner.pid)
   if run.status ~= "running" then
     return ("%s ended while the run was %s, before its agent started (%s was free and the process gone)%s: "
@@ -181,9 +187,20 @@ local function foreground_reason(run, killed)
     .. "the run"):format(who, "runs/" .. run.run_id .. "/" .. M.LOCK_FILE, left_text(killed), run.run_id)
 end
 
+-- The reason recorded for a run whose owner died after its agent ended, while the run was being
+-- finished (stdlib/run_finish.lua).
+local function finishing_reason(run, killed)
+  local owner = M.owner(run)
+  return ("the sidecar process that ran it (pid %d) died after its agent ended %s, while the run was being "
+    .. "finished (its worktree's result, validation)%s: validation did not complete; see runs/%s, then replay or "
+    .. "block the run"):format(owner and owner.pid or 0, tostring(run.outcome), left_text(killed), run.run_id)
+end
+
 -- The reason recorded for a run whose worker is gone.
 local function reason(run, killed)
-  if run.background ~= true then
+  if run.phase == "finishing" then
+    return finishing_reason(run, killed)
+  elseif run.background ~= true then
     return foreground_reason(run, killed)
   end
   local pid = math.tointeger(run.worker_pid)
@@ -211,6 +228,7 @@ local function end_run(s, run, killed)
   run.failure_reason = reason(run, killed)
   local never_started = run.status == "queued" or (run.background ~= true and run.status == "preparing")
   run.status = never_started and "failed" or "outcome_unknown"
+  run.phase = nil -- `outcome` stays: what the agent itself ended as, when it had
   run.completed_at = store.now()
   run.reconciled_at = run.completed_at
   assert(s:update_run(run))
@@ -238,18 +256,22 @@ local function sweep_worktrees(s)
   end
 end
 
--- Whether reconcile can judge the run: it is active and names its owner.
+-- Whether reconcile can judge the run: it is active.
 local function judged(run)
-  return type(run) == "table" and M.ACTIVE[run.status] and (run.background == true or
-    math.tointeger(run.owner_pid) ~= nil)
+  return type(run) == "table" and M.ACTIVE[run.status] ~= nil
 end
 
--- Whether an active run (read under its lock) is dead: its owner is gone.
+-- Whether an active run (read under its lock) is dead: its owner is gone. A foreground run that
+-- names no owner (imported from a copy, or made by an older Sidecar) and holds no lock has
+-- nobody running it, once past the grace a starting owner gets.
 local function dead(run)
   if run.background == true then
     return not (run.status == "queued" and starting(run))
   end
   local owner = M.owner(run)
+  if not owner then
+    return (run.created_at or "") < ago(M.START_GRACE_S)
+  end
   return not run_processes.same(owner.pid, owner.start)
 end
 

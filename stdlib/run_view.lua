@@ -398,7 +398,9 @@ function M.show(s, run)
     add(lines, "Task", r.task_id .. (task and present(task.title) and ("  " .. task.title) or ""))
   end
   add(lines, "Runner", runner_text(r))
-  add(lines, "Status", text_or_dash(r.status) .. (r.dry_run == true and r.status ~= "dry_run" and " (dry run)" or ""))
+  add(lines, "Status", text_or_dash(r.status) .. (r.dry_run == true and r.status ~= "dry_run" and " (dry run)" or "")
+    .. (r.phase == "finishing" and (" (finishing: the agent ended %s; its worktree's result and validation are "
+      .. "under way)"):format(text_or_dash(r.outcome)) or ""))
   add(lines, "Review", review_text(r))
   add(lines, "Note", r.review_note)
   if present(r.prompt_path) then

@@ -11,13 +11,12 @@ local agent_run = require("agent_run")
 local config = require("config")
 local duration = require("duration")
 local json = require("json")
-local review = require("review")
+local run_finish = require("run_finish")
 local run_worktree = require("run_worktree")
 local run_owner = require("run_owner")
 local runners = require("runners")
 local store = require("store")
 local task_prompt = require("task_prompt")
-local trust = require("trust")
 local validation = require("validation")
 
 local M = {}
@@ -203,60 +202,6 @@ function M.agent_options(cfg, runner, st)
     timeout_ms = st.timeout_ms, idle_timeout_ms = st.idle_timeout_ms, max_log_bytes = cfg.max_log_bytes }
 end
 
-local function validation_entries(task)
-  local e = type(task.execution) == "table" and type(task.execution.commands) == "table"
-      and task.execution.commands.validation or nil
-  return type(e) == "table" and e or {}
-end
-
--- The validation of a task whose commands are not trusted: each step recorded as not run, saying
--- why, so review blocks the run (stdlib/validation.lua: failure).
-local function untrusted_validation(s, cfg, task, run, entries, state)
-  local why = state == "changed" and "its commands changed outside Sidecar since they were trusted"
-    or "its commands are not trusted (they came with the repository or from a copy, not from this user)"
-  why = ("%s; review them with `sidecar trust --show`, then run `sidecar trust`"):format(why)
-  local results = {}
-  for i, entry in ipairs(entries) do
-    results[i] = { kind = entry.kind, command = entry.command, ok = false, not_run = why }
-  end
-  progress("run %s: validation of %s not run: %s", run.run_id, task.task_id, why)
-  run.validation = json.array(results)
-  run.validation_summary = validation.summary(results)
-  return review.after_validation(s, run, results, cfg)
-end
-
--- Runs the task's validation after a run that ended in review (or that only a gate blocked: the
--- results help whoever decides), stores each result, and lets review decide (auto-approve, or
--- block naming the failing kind).
-local function validate(s, cfg, task, run, repo)
-  local entries = validation_entries(task)
-  local gated = type(run.gates) == "table" and run.gates.agent_status == "review"
-  if #entries == 0 or (run.status ~= "review" and not gated) then
-    run.validation = json.array({})
-    return run
-  end
-  -- Commands that came with the repository (a cloned store, an imported or edited copy) run only
-  -- once trusted: until then each step is recorded as not run, and the run is blocked.
-  local allowed, state = trust.allows_validation(config.owner(s.root), task)
-  if not allowed then
-    return untrusted_validation(s, cfg, task, run, entries, state)
-  end
-  local results = validation.run(entries, {
-    cwd = repo, timeouts = cfg.validation.timeouts,
-    on_step = function(i, entry)
-      progress("run %s: validation %d/%d %s: %s", run.run_id, i, #entries, entry.kind, entry.command)
-    end,
-    on_result = function(_, result)
-      s:add_validation(run.run_id, result)
-      progress("run %s:   %s in %s", run.run_id, result.ok and "ok" or (result.timed_out and "TIMED OUT" or
-        ("FAILED (exit " .. tostring(result.exit_code) .. ")")), duration.format(result.duration_ms))
-    end,
-  })
-  run.validation = json.array(results)
-  run.validation_summary = validation.summary(results)
-  return review.after_validation(s, run, results, cfg)
-end
-
 ---A task's prompt for a run with settings `st` (and a pipeline's previous step), and its budget
 ---as the run records it (passes, estimates, what was cut).
 function M.compile(task, st, previous)
@@ -327,6 +272,10 @@ function M.run_step(s, cfg, task, st, extra)
     end
     o.run_id = ahead.run_id
   end
+  -- This process owns the run from here until it is finished (the agent, then validation): its
+  -- lock, mark and orphans, and an error leaving it active is recorded (stdlib/run_owner.lua).
+  local owner <close> = run_owner.own(s, assert(s:get_run(o.run_id)))
+  o.owner = owner
   s:set_task_status(task.task_id, "running")
   progress("task %s: %s%s started", task.task_id, st.runner, st.agent_role and (" as " .. st.agent_role) or "")
   local ok, run, message, code = pcall(agent_run.execute, o)
@@ -347,8 +296,7 @@ function M.run_step(s, cfg, task, st, extra)
   end
   progress("run %s: agent ended %s%s", run.run_id, run.status,
     run.failure_reason and (": " .. run.failure_reason) or "")
-  run = run_worktree.finish(s, run, wt) -- after the gates: a commit of the agent's stays its own
-  run = validate(s, cfg, s:get_task(task.task_id) or task, run, o.repo)
+  run = run_finish.finish(s, cfg, s:get_task(task.task_id) or task, run, wt, o)
   settle_task(s, task.task_id, run)
   return run_worktree.release(s, run, wt, cfg)
 end

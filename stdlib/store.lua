@@ -35,6 +35,9 @@ local M = {}
 
 M.DB_NAME = "sidecar.db"
 M.SCHEMA_VERSION = host.SCHEMA_VERSION
+---Every status a run may have; the first three are active (something still runs it).
+M.RUN_STATUSES = { "queued", "preparing", "running", "review", "blocked", "completed", "failed", "outcome_unknown",
+  "interrupted", "dry_run" }
 
 local Store = {}
 Store.__index = Store

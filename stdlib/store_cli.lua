@@ -31,11 +31,12 @@ local function count(n, noun)
 end
 
 -- What check did or would do about a problem, for the DONE column.
-local DONE = { write_copy = "written from the store", import = "imported into the store" }
+local DONE = { write_copy = "written from the store", import = "imported into the store",
+  finish = "finished (task moved, decision.md written)" }
 
 local function done_text(p, dry_run)
   if p.repaired then
-    return p.repair == "import" and DONE.import or DONE.write_copy
+    return DONE[p.repair] or DONE.write_copy
   elseif p.repair_failed then
     return "repair failed: " .. p.repair_failed
   elseif p.repair and dry_run then

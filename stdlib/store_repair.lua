@@ -7,7 +7,8 @@
 ---   copy_ahead    the copy is newer than the store's, or the store lacks repair: import it into the store
 ---                 the record (the store lost a write)
 ---   conflict      the same revision with other contents, or a copy that  the user decides
----                 is not a record
+---                 is not a record (or would take a run back to running)
+---   unfinished_decision  an approve or block a crash cut short           repair: finish it (review)
 --- Copies written before revisions existed are revision 0, as are their records in the store: when
 --- such a pair differs, the store's is the newer (it was always written first): a stale copy.
 ---
@@ -27,11 +28,39 @@ local KINDS = {
 }
 
 ---The kinds of problem, in the order they are counted; `repairable` says which check repairs.
-M.PROBLEMS = { "missing_copy", "stale_copy", "copy_ahead", "conflict" }
-local REPAIR = { missing_copy = "write_copy", stale_copy = "write_copy", copy_ahead = "import" }
+M.PROBLEMS = { "missing_copy", "stale_copy", "copy_ahead", "conflict", "unfinished_decision" }
+local REPAIR = { missing_copy = "write_copy", stale_copy = "write_copy", copy_ahead = "import",
+  unfinished_decision = "finish" }
 
 local function revision_of(record)
   return math.type(record.revision) == "integer" and record.revision or 0
+end
+
+-- The statuses a record of each kind may have.
+local STATUS = { task = {}, run = {} }
+for _, st in ipairs(require("task_packet").STATUSES) do
+  STATUS.task[st] = true
+end
+for _, st in ipairs(store.RUN_STATUSES) do
+  STATUS.run[st] = true
+end
+local ACTIVE = { queued = true, preparing = true, running = true }
+
+-- Why a decoded copy is not a record of kind `k` named `id`, or nil: it must name itself, and its
+-- status be one of its kind and its revision a whole number (absent: written before revisions).
+local function not_a_record(k, id, record)
+  if not json.is_object(record) then
+    return "not a JSON object"
+  elseif record[k.id_key] ~= id then
+    return record[k.id_key] == nil and ("it has no %s"):format(k.id_key)
+      or ("it says %s is %s"):format(k.id_key, tostring(record[k.id_key]))
+  elseif record.status ~= nil and not STATUS[k.kind][record.status] then
+    return ("its status %s is not a %s status"):format(json.encode(record.status == nil and json.null or record.status),
+      k.kind)
+  elseif record.revision ~= nil and not (math.type(record.revision) == "integer" and record.revision >= 0) then
+    return ("its revision %s is not a whole number (write it as one, such as 7)"):format(json.encode(record.revision))
+  end
+  return nil
 end
 
 local function add(list, p)
@@ -59,12 +88,8 @@ local function read_copies(dir, k, bad)
       ok, record = pcall(json.decode, body)
       if not ok then
         err = "not valid JSON: " .. tostring(record.message or record)
-      elseif not json.is_object(record) then
-        err = "not a JSON object"
-      elseif record[k.id_key] ~= nil and record[k.id_key] ~= id then
-        err = ("it says %s is %s"):format(k.id_key, tostring(record[k.id_key]))
       else
-        err = nil
+        err = not_a_record(k, id, record)
       end
     end
     if body and not err then
@@ -101,6 +126,13 @@ local function compare(k, id, row, copy)
     p.problem, p.detail = "stale_copy", ("revision %d, older than the store's %d"):format(copy.revision, row.revision)
     return p
   elseif copy.revision > row.revision then
+    local stored_status = k.kind == "run" and json.decode(row.record).status
+    if stored_status and not ACTIVE[stored_status] and ACTIVE[copy.record.status] then
+      -- A run never goes back from its end to running: importing this would undo a result.
+      p.problem, p.detail = "conflict", ("revision %d is newer than the store's %d, but would take the run back from "
+        .. "%s to %s"):format(copy.revision, row.revision, stored_status, copy.record.status)
+      return p
+    end
     p.problem, p.detail = "copy_ahead", ("revision %d, newer than the store's %d"):format(copy.revision, row.revision)
     return p
   end
@@ -191,7 +223,11 @@ end
 -- still newer when the store looks, under its lock; else the store's newer record is copied).
 local function repair(s, p, report)
   local ok, message
-  if p.repair == "import" then
+  if p.repair == "finish" then
+    local run
+    run, message = s:get_run(p.id)
+    ok, message = run and require("review").finish_decision(s, run), message
+  elseif p.repair == "import" then
     local fresh = p.store_revision == nil
     ok, message = s.db:import_if_newer(p.kind, p.id, p.copy.text)
     if ok == false then
@@ -239,6 +275,15 @@ function M.check(root, opts)
     report.integrity = assert(s.db:integrity())
     for _, k in ipairs(KINDS) do
       check_kind(s, k, report)
+    end
+    -- A decision (approve, block) a crash cut short: the run says what it still owed.
+    for _, run in ipairs(assert(s:list_runs({ limit = 0 }))) do
+      if type(run.decision_todo) == "table" then
+        add(report.problems, { kind = "run", id = run.run_id, path = store.copy_path("run", run.run_id),
+          problem = "unfinished_decision", detail = ("%s by %s, but its task was not moved to %s (or decision.md "
+            .. "not written): a crash cut it short"):format(tostring(run.review_state), tostring(run.reviewed_by),
+            tostring(run.decision_todo.task_status)) })
+      end
     end
     if fix then
       for _, p in ipairs(report.problems) do

@@ -89,19 +89,10 @@ function M.repo_key(repo)
   return paths.real(repo)
 end
 
-local function read_file(path)
-  local f = io.open(path, "rb")
-  if not f then
-    return nil
-  end
-  local text = f:read("a")
-  f:close()
-  return text
-end
-
 -- A file of code as it would run (config.lua, a preset): a regular file of bounded size, else nil
 -- (host/code_file.hpp: a FIFO or /dev/zero is never read).
 local read_code = paths.read_code
+local MAX_STATE_BYTES = 64 * 1024 * 1024 -- trust.json: a hash per file and per task
 
 -- Only plain string-to-string entries of a decoded map (a hand-edited `[]` or a number where a
 -- hash belongs would otherwise break the next write).
@@ -123,8 +114,10 @@ local function read_state()
   if not path then
     return nil, why
   end
-  local text = read_file(path)
-  if not text then
+  local text, unreadable, code = read_code(path, MAX_STATE_BYTES)
+  if not text and code ~= "ENOENT" then
+    return nil, unreadable .. " (remove it, then run `sidecar trust` again)"
+  elseif not text then
     return { version = M.VERSION, repositories = {} }
   end
   local ok, state = pcall(json.decode, text)

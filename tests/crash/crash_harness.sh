@@ -14,7 +14,7 @@
 #
 # After each batch of iterations: ONE `sidecar run list --json --limit 0` (it must reconcile), and
 # from its output and `task list --json`: no run queued, preparing or running, no task running or
-# queued; `store check --json` reports 0 problems (after any self-repair of its own); and no
+# queued; `store check --json` leaves 0 problems (it may repair some on its own: counted); and no
 # process of any run is alive (settling for up to --settle-ms): found by the harness's CRASH_TAG
 # and the runs' SIDECAR_RUN_MARK in /proc/*/environ, the recorded agent process groups
 # (runs/*/agent_process.json) and the fake agents' argv markers, setsid() escapees included.
@@ -133,9 +133,11 @@ state() {
 }
 
 # new_task TITLE [STATUS]: creates a task (not killed: it is not what an iteration kills); prints its id.
+# Its validation step takes a moment, so that kills land while a run is being finished as well.
 new_task() {
   local out
-  out=$(plain task create --title "$1" --goal "the crash harness runs it" --status "${2:-draft}" 2>"$work/create.err")
+  out=$(plain task create --title "$1" --goal "the crash harness runs it" --status "${2:-draft}" \
+    --validate-cmds "custom:sleep 0.2" 2>"$work/create.err")
   [[ $out =~ ^created\ (T-[0-9]+) ]] ||
     { echo "crash_harness: task create failed: $out $(head -c 300 "$work/create.err")" >&2; return 1; }
   echo "${BASH_REMATCH[1]}"

@@ -8,7 +8,7 @@
 --     task  ID  STATUS
 --   sidecar script crash_state.lua store STORE_CHECK.json -- `store check --json`
 --     store  OK  INTEGRITY  PROBLEMS  REPAIRED
---     problem  KIND  ID  PROBLEM  PATH  DETAIL
+--     problem  KIND  ID  PROBLEM  PATH  DETAIL      (those it did not repair on its own)
 --   sidecar script crash_state.lua created CREATE.json    -- `task create --json`, `run --background --json`
 --     created  ID  WORKER_PID
 --
@@ -70,7 +70,9 @@ elseif mode == "store" then
   local repaired = data.repaired or data.repairs or data.repaired_problems
   emit("store", envelope.ok, data.integrity, #problems, type(repaired) == "table" and #repaired or repaired)
   for _, p in ipairs(problems) do
-    emit("problem", p.kind, p.id, p.problem, p.path, p.detail)
+    if p.repaired ~= true then -- one store check repaired on its own is counted in REPAIRED
+      emit("problem", p.kind, p.id, p.problem, p.path, p.detail)
+    end
   end
 elseif mode == "created" then
   -- task create: data is the task; run --background: data is the run (or {steps = {run}}).

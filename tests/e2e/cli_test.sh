@@ -67,6 +67,7 @@ else
   echo "FAIL SIGINT interrupts a running chunk: status $status"
   cat "$work/err"
 fi
+eq "an interrupt names no place in Lua's code" "sidecar: interrupted!" "$(head -n 1 "$work/err" | cut -c1-21)"
 
 # --- development stdlib directory --------------------------------------------------------------
 mkdir -p devlib

@@ -7,10 +7,14 @@
 # (b) a foreground `sidecar run` killed with SIGKILL mid-run: its agent dies with it (the
 #     parent-death signal), the next `run list` ends the run outcome_unknown with the reason, no
 #     process of the run is left (its group and its setsid grandchild), the task is not running;
-#     `run wait` returns; and a run whose owner died during validation leaves no running task;
+#     `run wait` returns; and a run whose owner died during validation is ended saying so, its
+#     validation step killed, its task ready;
 # (c) `run kill` of a foreground run: the run is interrupted, its `sidecar` and agent are gone;
 # (d) `run kill` and `run list` with a stale owner (a live pid with another start time): the
-#     stranger is never signalled, the run is ended all the same.
+#     stranger is never signalled, the run is ended all the same;
+# (e) validation is part of the run: while it runs the run is `running` (phase finishing), so
+#     approve is refused, `run wait` waits for the end and `run kill` stops it; a step's setsid()
+#     escapee is killed and blocks the run.
 # Every agent process carries a marker unique to this test invocation (`sleep 5NNN.x`), which is
 # how `pgrep` finds what a run left behind. Timing is only ever polled, with generous deadlines.
 set -u
@@ -105,7 +109,8 @@ poll 10 none_left '[0-9]'
 eq "(b) no process of the run is left" "" "$(left '[0-9]')"
 eq "(b) the task is ready again" "ready" "$("$S" task list | awk '$1 == "T-0003" { print $2 }')"
 expect_run "(b) run wait returns at once" 1 "^$id outcome_unknown: " "" -- timeout 20 "$S" run wait "$id"
-# An owner killed after its run ended, during validation: the task is settled from the run.
+# An owner killed after its agent ended, during validation: the run was still running (finishing),
+# so the next read ends it saying validation did not complete, and kills the step (its mark).
 "$S" task create --title "validated" --status ready \
   --validate-cmds "custom:sleep ${M}.9" >/dev/null # T-0007
 rm -f "$work/hang"
@@ -115,9 +120,13 @@ poll 30 some_left 9
 id=$(latest_run T-0007)
 kill -9 "$fg"
 wait "$fg" 2>/dev/null
-pkill -KILL -f "sleep ${M}\.9"
-eq "(b) killed during validation: the run had ended" "review" "$("$S" run list --task T-0007 | awk 'NR == 2 { print $5 }')"
-eq "(b) ... and its task is not left running" "review" "$("$S" task list | awk '$1 == "T-0007" { print $2 }')"
+"$S" run list >/dev/null
+expect_run "(b) killed during validation: outcome_unknown, validation did not complete" 0 \
+  "Status: +outcome_unknown.*died after its agent ended review, while the run was being finished.*validation did not complete" \
+  "" -- "$S" run show "$id"
+poll 10 none_left 9
+eq "(b) ... the validation step is killed (the run's mark)" "" "$(left 9)"
+eq "(b) ... and its task is ready again" "ready" "$("$S" task list | awk '$1 == "T-0007" { print $2 }')"
 
 # --- (c) run kill of a foreground run ------------------------------------------------------------
 touch "$work/hang"
@@ -132,6 +141,40 @@ wait "$fg" 2>/dev/null
 eq "(c) no process of the run is left (agent, group child, setsid grandchild)" "" "$(left '[0-9]')"
 eq "(c) the task can run again" "ready" "$("$S" task list | awk '$1 == "T-0004" { print $2 }')"
 expect_run "(c) run kill of an ended run says so" 1 "" "already ended: interrupted" -- "$S" run kill "$id"
+
+# --- (e) validation is part of the run ------------------------------------------------------------
+# A step that says when it has started, then takes two seconds.
+printf '#!/bin/sh\ntouch "%s/validating"\nsleep 2\n' "$work" >"$work/slow_check.sh"
+chmod +x "$work/slow_check.sh"
+"$S" task create --title "slow check" --status ready --validate-cmds "custom:$work/slow_check.sh" >/dev/null # T-0008
+rm -f "$work/validating"
+"$S" run T-0008 --runner clean >"$work/e.out" 2>&1 &
+fg=$!
+poll 30 test -e "$work/validating"
+id=$(latest_run T-0008)
+eq "(e) while validating the run is still running, finishing, its agent's outcome held" "running finishing review" \
+  "$("$S" run show "$id" --json | "$S" -e 'local d = require("json").decode(io.read("a")).data
+    print(d.status .. " " .. tostring(d.phase) .. " " .. tostring(d.outcome))')"
+expect_run "(e) approve is refused until it is finished" 1 "" "still running" -- "$S" run approve "$id"
+expect_run "(e) run wait waits for the end" 0 "^$id review" "" -- timeout 60 "$S" run wait "$id"
+wait "$fg" 2>/dev/null
+eq "(e) the step had ended when wait returned" "review" "$(run_json "$id" | "$S" -e 'print(require("json").decode(io.read("a")).status)')"
+expect_run "(e) then approve is taken" 0 "" "" -- "$S" run approve "$id"
+"$S" task create --title "stuck check" --status ready --validate-cmds "custom:sleep ${M}.5" >/dev/null # T-0009
+"$S" run T-0009 --runner clean >"$work/e2.out" 2>&1 &
+fg=$!
+poll 30 some_left 5
+id=$(latest_run T-0009)
+expect_run "(e) run kill stops a run in validation" 0 "^$id interrupted\n$" "" -- timeout 60 "$S" run kill "$id"
+wait "$fg" 2>/dev/null
+poll 10 none_left 5
+eq "(e) ... and its step" "" "$(left 5)"
+"$S" task create --title "leaky check" --status ready \
+  --validate-cmds "custom:setsid sleep ${M}.6 >/dev/null 2>&1 & echo checked" >/dev/null # T-0010
+expect_run "(e) a step that leaves a setsid() escapee: blocked" 1 \
+  "^R-[0-9]+ blocked: .*\n  blocker: 1 process of validation outlived it and was killed \(1 had left" "" \
+  -- "$S" run T-0010 --runner clean
+eq "(e) ... and the escapee is gone" "" "$(left 6)"
 
 # --- (d) a stale owner: the recorded pid now belongs to a stranger -------------------------------
 bash -c "exec -a stranger_${M} sleep 300" &

@@ -96,13 +96,26 @@ describe("run_reconcile.reconcile", function()
     expect(now.status):equals("outcome_unknown")
   end)
 
-  it("leaves foreground runs and ended runs alone", function()
-    local fg = background_run({ background = false })
+  it("leaves a foreground run whose owner lives alone, and ended runs", function()
+    local me = procinfo.self()
+    local fg = background_run({ background = false, worker_pid = false, owner_pid = me.pid, owner_start = me.start })
     expect(select(2, run_reconcile.reconcile(s, fg))):is_false()
     expect(s:get_run(fg.run_id).status):equals("running")
     local done = background_run({ status = "review" })
     expect(select(2, run_reconcile.reconcile(s, done))):is_false()
     expect(s:get_run(done.run_id).status):equals("review")
+  end)
+
+  it("ends a running run that names no owner (imported from a copy) once past the starting grace", function()
+    local fresh = background_run({ background = false, worker_pid = false })
+    expect(select(2, run_reconcile.reconcile(s, fresh))):is_false() -- its owner may be starting
+    local old = background_run({ background = false, worker_pid = false })
+    old.created_at = "2026-01-01T00:00:00Z"
+    assert(s:update_run(old))
+    local now, ended = run_reconcile.reconcile(s, old)
+    expect(ended):is_true()
+    expect(now.status):equals("outcome_unknown")
+    expect(now.failure_reason):contains("the record names no owner")
   end)
 
   it("waits for a queued run's worker that is still starting, and not for a pid reused by a stranger", function()
