@@ -4,35 +4,16 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 
 #include "stream_redactor.hpp"
+#include "unique_fd.hpp"
 
 namespace sidecar::host {
 namespace {
-
-struct Fd {
-  int fd = -1;
-  explicit Fd(int f) : fd(f) {}
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  ~Fd() {
-    if (fd >= 0) ::close(fd);
-  }
-};
-
-bool write_all(int fd, const std::string& data) {
-  std::size_t done = 0;
-  while (done < data.size()) {
-    const ssize_t n = ::write(fd, data.data() + done, data.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    done += static_cast<std::size_t>(n);
-  }
-  return true;
-}
 
 std::string failed(const std::string& path, const char* what, int err) {
   return "cannot redact " + path + ": " + what + (err ? std::string(": ") + std::strerror(err) : std::string());
@@ -44,31 +25,46 @@ bool redact_agent_file(const Redactor& redactor, const std::string& path, std::u
                        AgentFileResult& result, std::string& error) {
   result = {};
   // O_NOFOLLOW and O_NONBLOCK: a link is refused, and opening a FIFO does not wait for a writer.
-  Fd in(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
+  UniqueFd in(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
   if (in.fd < 0) {
     if (errno == ENOENT) return true;
-    error = failed(path, errno == ELOOP ? "it is a symbolic link" : "cannot open it", errno == ELOOP ? 0 : errno);
+    const int err = errno;
+    error = failed(path, err == ELOOP ? "it is a symbolic link" : "cannot open it", err == ELOOP ? 0 : err);
+    result.error_code = err == ELOOP ? "ELOOP" : "EIO";
     return false;
   }
   result.present = true;
   struct stat st {};
   if (::fstat(in.fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    result.error_code = "ENOTREG";
     error = failed(path, "it is not a regular file (a FIFO, device or folder)", 0);
     return false;
   }
   result.size = static_cast<std::uint64_t>(st.st_size);
   if (max_bytes > 0 && result.size > max_bytes) {
     result.dropped = result.size - max_bytes;
+    // The cut may fall inside a secret, whose rest no rule would know again: what is kept starts
+    // after the next line break (the redactor reads whole lines), or, in a flood without one,
+    // past the redactor's overlap.
+    char head[StreamRedactor::kMaxHold];
+    const ssize_t n = ::pread(in.fd, head, sizeof head, static_cast<off_t>(result.dropped));
+    if (n > 0) {
+      const void* nl = std::memchr(head, '\n', static_cast<std::size_t>(n));
+      result.dropped += nl ? static_cast<std::uint64_t>(static_cast<const char*>(nl) - head + 1)
+                           : std::min<std::uint64_t>(StreamRedactor::kOverlap, static_cast<std::uint64_t>(n));
+    }
     if (::lseek(in.fd, static_cast<off_t>(result.dropped), SEEK_SET) < 0) {
       error = failed(path, "cannot seek in it", errno);
+      result.error_code = "EIO";
       return false;
     }
   }
   const std::string tmp = path + ".redacting";
   ::unlink(tmp.c_str());
-  Fd out(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644));
+  UniqueFd out(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644));
   if (out.fd < 0) {
     error = failed(path, "cannot create its redacted copy", errno);
+    result.error_code = "EIO";
     return false;
   }
   bool ok = true;
@@ -76,7 +72,7 @@ bool redact_agent_file(const Redactor& redactor, const std::string& path, std::u
     char marker[160];
     std::snprintf(marker, sizeof marker, "[sidecar: the first %llu bytes of this file were dropped: it passed %llu bytes]\n",
                   static_cast<unsigned long long>(result.dropped), static_cast<unsigned long long>(max_bytes));
-    ok = write_all(out.fd, marker);
+    ok = write_fully(out.fd, marker) == 0;
   }
   StreamRedactor stream(redactor);
   std::uint64_t left = result.size - result.dropped;  // never more than was there when it was seen
@@ -91,13 +87,14 @@ bool redact_agent_file(const Redactor& redactor, const std::string& path, std::u
     }
     if (n == 0) break;
     left -= static_cast<std::uint64_t>(n);
-    ok = write_all(out.fd, stream.feed(std::string_view(buf, static_cast<std::size_t>(n))));
+    ok = write_fully(out.fd, stream.feed(std::string_view(buf, static_cast<std::size_t>(n)))) == 0;
   }
-  ok = ok && write_all(out.fd, stream.finish());
+  ok = ok && write_fully(out.fd, stream.finish()) == 0;
   result.redacted = stream.replacements();
   if (ok && ::rename(tmp.c_str(), path.c_str()) != 0) ok = false;
   if (!ok) {
     if (error.empty()) error = failed(path, "cannot write its redacted copy", errno);
+    result.error_code = "EIO";
     ::unlink(tmp.c_str());
     return false;
   }

@@ -18,6 +18,7 @@ struct AgentFileResult {
   std::uint64_t size = 0;      // its size before
   std::uint64_t dropped = 0;   // bytes cut from its start (0: kept whole)
   std::size_t redacted = 0;    // secrets replaced
+  std::string error_code;      // on failure: "ELOOP" (a link), "ENOTREG" (not a regular file), "EIO"
 };
 
 // Rewrites `path` (atomically: a new file beside it, then a rename) redacted by `redactor`, keeping

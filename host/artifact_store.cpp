@@ -13,6 +13,8 @@
 #include <set>
 #include <thread>
 
+#include "unique_fd.hpp"
+
 namespace sidecar::host {
 namespace {
 
@@ -20,20 +22,7 @@ constexpr std::size_t kMaxComponent = 255, kMaxPath = 4096;
 
 std::string quoted(std::string_view path) { return "'" + std::string(path) + "'"; }
 
-// A descriptor closed when it goes out of scope.
-struct Fd {
-  int fd = -1;
-  explicit Fd(int f = -1) : fd(f) {}
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  ~Fd() {
-    if (fd >= 0) close(fd);
-  }
-  void reset(int f) {
-    if (fd >= 0) close(fd);
-    fd = f;
-  }
-};
+using Fd = UniqueFd;  // a descriptor closed when it goes out of scope
 
 // The error for a failed openat/mkdirat of `what` while resolving `path`.
 FsError resolve_error(int err, std::string_view path, const std::string& what) {
@@ -48,16 +37,6 @@ FsError resolve_error(int err, std::string_view path, const std::string& what) {
     case ENAMETOOLONG: return {quoted(path) + ": name too long", "EINVAL"};
     default: return {quoted(path) + ": " + std::strerror(err), "EIO"};
   }
-}
-
-bool write_fully(int fd, std::string_view data) {
-  while (!data.empty()) {
-    ssize_t n = ::write(fd, data.data(), data.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    data.remove_prefix(static_cast<std::size_t>(n));
-  }
-  return true;
 }
 
 // Unique among processes (pid) and threads (counter) writing into one folder at once.
@@ -277,7 +256,7 @@ bool ArtifactDir::write_all(const std::vector<std::pair<std::string, std::string
     if (dir < 0) return cleanup(), false;
     pending.push_back({dir, temp_name(parts.back()), parts.back(), -1});
     int fd = openat(dir, pending.back().tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-    if (fd < 0 || !write_fully(fd, data)) {
+    if (fd < 0 || write_fully(fd, data) != 0) {
       error = resolve_error(errno, path, path);
       if (fd >= 0) close(fd);
       return cleanup(), false;
@@ -350,7 +329,7 @@ bool ArtifactDir::append(std::string_view path, std::string_view data, bool sync
       return false;
     }
   }
-  if (!write_fully(file.fd, data) || (sync && fsync(file.fd) != 0)) {
+  if (write_fully(file.fd, data) != 0 || (sync && fsync(file.fd) != 0)) {
     error = resolve_error(errno, path, std::string(path));
     return false;
   }

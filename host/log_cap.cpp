@@ -9,6 +9,8 @@
 #include <limits>
 #include <memory>
 
+#include "unique_fd.hpp"
+
 namespace sidecar::host {
 
 namespace {
@@ -17,15 +19,10 @@ constexpr std::size_t kReadBack = 1u << 20;  // the piece read back from the fil
 
 // Writes all of `data`; `done` counts what reached the file. 0 or an errno.
 int write_all(int fd, std::string_view data, uint64_t& done) {
-  while (!data.empty()) {
-    ssize_t w = ::write(fd, data.data(), data.size());
-    if (w < 0 && errno == EINTR) continue;
-    if (w < 0) return errno;
-    if (w == 0) return EIO;
-    data.remove_prefix(static_cast<std::size_t>(w));
-    done += static_cast<uint64_t>(w);
-  }
-  return 0;
+  std::size_t written = 0;
+  const int err = write_fully(fd, data, &written);
+  done += written;
+  return err;
 }
 
 }  // namespace

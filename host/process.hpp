@@ -1,6 +1,7 @@
 // What a child process is asked to do and what became of it: the plain data the process loop
 // (process_loop.hpp) consumes and produces. No libuv and no Lua in here.
 #pragma once
+#include <csignal>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -51,6 +52,9 @@ struct SpawnOptions {
   bool pty = false;               // stdin, stdout and stderr on one pseudo-terminal
   uint16_t pty_cols = 80, pty_rows = 24;
   std::string name;               // a label for telemetry and messages
+  // What the process gets when Sidecar dies, however it dies (kill -9 included): SIGTERM lets a
+  // program such as git remove its lock files; an agent gets SIGKILL, which nothing ignores.
+  int parent_death_signal = SIGTERM;
 };
 
 struct ProcessResult {

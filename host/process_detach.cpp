@@ -110,8 +110,9 @@ pid_t detach_process(const DetachOptions& o, SpawnError& error) {
   report_write.reset(fds[1]);
 
   // A double fork: the middle process starts the program and exits at once, we reap it here,
-  // and the program, an orphan from its first instant, is reaped by init when it ends; never a
-  // zombie of ours, however long Sidecar runs. The fork copies page tables once (spawn_child
+  // and the program, an orphan from its first instant, is reaped by init when it ends (or, while
+  // an agent's run makes Sidecar a child subreaper, by the reaping of adopted orphans that ends
+  // it); never a lasting zombie of ours. The fork copies page tables once (spawn_child
   // avoids that for the loop's many children); one background start can afford it.
   // Every signal stays blocked across the fork, so the middle process never runs a Sidecar
   // handler; spawn_child unblocks them all and resets them to their defaults for the program.
@@ -126,15 +127,7 @@ pid_t detach_process(const DetachOptions& o, SpawnError& error) {
     close_other_fds(keep);
     Report r;
     r.error = spawn_child(child, r.pid);
-    const char* p = reinterpret_cast<const char*>(&r);
-    std::size_t left = sizeof r;
-    while (left > 0) {
-      ssize_t n = ::write(report_write.fd, p, left);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) break;
-      p += n;
-      left -= static_cast<std::size_t>(n);
-    }
+    write_fully(report_write.fd, std::string_view(reinterpret_cast<const char*>(&r), sizeof r));
     _exit(0);
   }
   int fork_errno = errno;

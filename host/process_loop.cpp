@@ -333,7 +333,7 @@ uint64_t ProcessLoop::spawn(SpawnOptions o, SpawnError& error) {
   child.argv = args.data();
   child.envp = envp.data();
   child.cwd = p.opts.cwd.empty() ? nullptr : p.opts.cwd.c_str();
-  child.die_with_parent = true;  // no child of the loop outlives Sidecar, kill -9 included
+  child.parent_death_signal = p.opts.parent_death_signal;  // no child outlives Sidecar unbidden
   p.started_ns = uv_hrtime();
   pid_t pid = 0;
   if (int r = spawn_child(child, pid); r != 0) {

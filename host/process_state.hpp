@@ -17,6 +17,7 @@
 #include "process.hpp"
 #include "process_loop.hpp"
 #include "stream_redactor.hpp"
+#include "unique_fd.hpp"
 
 namespace sidecar::host {
 namespace detail {
@@ -26,22 +27,7 @@ constexpr int kReadsPerWakeup = 64;      // then let timers and other processes 
 constexpr int kPipeSizeForFiles = 1 << 20;
 
 // An fd closed on scope exit unless released: spawn's error paths leave nothing open.
-struct Fd {
-  int fd = -1;
-  Fd() = default;
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  ~Fd() { reset(); }
-  void reset(int next = -1) {
-    if (fd >= 0) close(fd);
-    fd = next;
-  }
-  int release() {
-    int f = fd;
-    fd = -1;
-    return f;
-  }
-};
+using Fd = UniqueFd;
 
 struct Process;
 

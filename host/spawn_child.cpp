@@ -56,8 +56,8 @@ namespace {
   for (int sig = 1; sig < NSIG && e == 0; ++sig) {
     if (sig != SIGKILL && sig != SIGSTOP) sigaction(sig, &dfl, nullptr);  // EINVAL for libc's own: fine
   }
-  if (e == 0 && spec.die_with_parent) {
-    if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) {
+  if (e == 0 && spec.parent_death_signal != 0) {
+    if (prctl(PR_SET_PDEATHSIG, spec.parent_death_signal) != 0) {
       e = errno;
     } else if (getppid() != parent) {
       _exit(127);  // the parent died before the signal was armed: nobody wants this program now

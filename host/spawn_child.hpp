@@ -14,10 +14,10 @@ struct ChildSpec {
   char* const* envp = nullptr;
   const char* cwd = nullptr;    // nullptr: the parent's
   int stdio[3] = {-1, -1, -1};  // descriptors for the child's 0, 1, 2; -1 means /dev/null
-  // SIGKILL the child when the thread that started it ends (PR_SET_PDEATHSIG), whichever way
-  // Sidecar ends, kill -9 included. Start such children from a thread that lives as long as
-  // they should (Sidecar starts them all from its main thread). Off for detached programs.
-  bool die_with_parent = false;
+  // The signal the child gets when the thread that started it ends (PR_SET_PDEATHSIG), whichever
+  // way Sidecar ends, kill -9 included; 0: none (detached programs). Start such children from a
+  // thread that lives as long as they should (Sidecar starts them all from its main thread).
+  int parent_death_signal = 0;
 };
 
 // Starts the child in its own session and process group (setsid), with every signal at its

@@ -301,6 +301,7 @@ int proc_spawn(lua_State* L) {
   o.kill_grace_ms = int_option(L, opts, "kill_grace_ms", o.kill_grace_ms);
   o.max_output = static_cast<std::size_t>(int_option(L, opts, "max_output", 0));
   pty_option(L, opts, o);
+  parent_death_option(L, opts, o);
   o.name = string_option(L, opts, "name");
   if (o.pty) o.err = OutputSink();  // the terminal carries both streams
   if (o.pty) o.err.collect = false;

@@ -162,6 +162,17 @@ void stdin_option(lua_State* L, int opts, SpawnOptions& o) {
   lua_pop(L, 1);
 }
 
+// parent_death = "term" (the default) | "kill": the signal the process gets when Sidecar dies.
+void parent_death_option(lua_State* L, int opts, SpawnOptions& o) {
+  if (field(L, opts, "parent_death")) {
+    const char* v = lua_tostring(L, -1);
+    if (v && std::string_view(v) == "kill") o.parent_death_signal = SIGKILL;
+    else if (v && std::string_view(v) == "term") o.parent_death_signal = SIGTERM;
+    else bad_option(L, "parent_death", "\"term\" or \"kill\"");
+  }
+  lua_pop(L, 1);
+}
+
 void pty_option(lua_State* L, int opts, SpawnOptions& o) {
   if (field(L, opts, "pty")) {
     if (lua_istable(L, -1)) {

@@ -38,6 +38,8 @@ void sink_option(lua_State* L, int opts, const char* name, host::OutputSink& sin
 void env_option(lua_State* L, int opts, EnvChanges& env, bool& clear_env);
 void stdin_option(lua_State* L, int opts, host::SpawnOptions& o);
 void pty_option(lua_State* L, int opts, host::SpawnOptions& o);
+// parent_death = "term" | "kill": the signal the process gets when Sidecar dies.
+void parent_death_option(lua_State* L, int opts, host::SpawnOptions& o);
 // Reads argv at `index` into `argv` and keeps a copy in the callback table (when given) as `cmd`.
 void read_argv(lua_State* L, int index, std::vector<std::string>& argv, int callbacks = 0);
 

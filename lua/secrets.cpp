@@ -181,7 +181,7 @@ int secrets_configure(lua_State* L) {
   return 1;
 }
 
-// secrets.redact_file(path, max_bytes?) -> true, {size, dropped, redacted} | true (no file) | nil, message
+// secrets.redact_file(path, max_bytes?) -> true, {size, dropped, redacted} | true (no file) | nil, message, code
 // A file an agent wrote into its run folder, rewritten redacted and bounded (host/agent_file.hpp).
 int secrets_redact_file(lua_State* L) {
   const char* path = luaL_checkstring(L, 1);
@@ -192,7 +192,8 @@ int secrets_redact_file(lua_State* L) {
   if (!host::redact_agent_file(redactor(L), path, static_cast<std::uint64_t>(max), result, error)) {
     lua_pushnil(L);
     lua_pushstring(L, error.c_str());
-    return 2;
+    lua_pushstring(L, result.error_code.empty() ? "EIO" : result.error_code.c_str());
+    return 3;
   }
   lua_pushboolean(L, 1);
   if (!result.present) return 1;

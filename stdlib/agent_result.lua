@@ -10,6 +10,7 @@ local worktree = require("worktree")
 
 local M = {}
 
+local STDERR_REASON = 2000 -- the most of a stderr line a failure reason quotes
 ---The most of push_attempts.log kept (its end): a line per refused push.
 M.MAX_PUSH_LOG = 1024 * 1024
 
@@ -36,6 +37,7 @@ function M.final_message(record, o, warnings)
   -- (the log of refused pushes and their URLs, the CLI's final message): redacted and bounded
   -- before anything reads them (their ends are what is read), and removed when they cannot be:
   -- a link, a FIFO, a device (the stream's last message stands in).
+  local cut -- what redact_file said of the final message file
   for _, f in ipairs({ { "push_attempts.log", M.MAX_PUSH_LOG }, { spec.final_message_file, max } }) do
     local name, bound = f[1], f[2]
     local redacted, info = true, nil
@@ -46,15 +48,19 @@ function M.final_message(record, o, warnings)
       os.remove(run_dir .. "/" .. name)
       warnings[#warnings + 1] = info .. " (removed it)"
     elseif info and info.dropped > 0 then
-      warnings[#warnings + 1] = ("%s was %d bytes: its first %d were dropped, its last %d kept"):format(name, info.size,
-        info.dropped, bound)
+      cut = name == spec.final_message_file and info or cut
+      warnings[#warnings + 1] = ("%s was %d bytes: its first %d were dropped, the rest kept"):format(name, info.size,
+        info.dropped)
     end
   end
   -- Codex's -o file, else the last message in the stream, else plain stdout; at most its last
   -- `max` bytes, so a flood of output never has to fit in memory.
   local final, size
   if spec.final_message_file then
-    final, size = read_tail(run_dir .. "/" .. spec.final_message_file, max)
+    final, size = read_tail(run_dir .. "/" .. spec.final_message_file, cut and max + 4096 or max)
+    if final and cut then -- its end only, after the marker line redact_file wrote
+      final, size = final:match("^[^\n]*\n(.*)$") or "", cut.size
+    end
     if final == "" then
       final = nil
     end
@@ -146,6 +152,50 @@ function M.record_stream(record, summary)
   if summary.repaired_bytes > 0 then
     text_lines.note_invalid_utf8(record, summary.repaired_bytes, { "stream (agent.jsonl)" })
   end
+end
+
+-- The line of stderr that says why: the last "Error: ..." line (codex follows it with a stack
+-- backtrace), else the last line.
+local function reason_line(text)
+  if type(text) ~= "string" then
+    return nil
+  end
+  local said
+  for line in text:gmatch("[^\n]+") do
+    if line:match("^%s*[Ee]rror[:%s]") then
+      said = line
+    end
+  end
+  return text_lines.clip(said or text_lines.last_line(text), STDERR_REASON)
+end
+
+---The run's outcome from what the process (`r`, proc's result) and its stream (`s`, the parser's
+---summary, with a `dialect`) said, most certain first: status and failure reason. `o`: the run's
+---options (its timeouts, for the reasons).
+---@return string status, string|nil reason
+function M.outcome(r, s, dialect, killed_after_result, o)
+  if r.interrupted then
+    return "interrupted", "interrupted (Ctrl-C or SIGTERM)"
+  elseif killed_after_result then
+    return "outcome_unknown", ("the agent gave its final result but did not exit within %d ms; it was stopped"):format(
+      o.exit_deadline_ms)
+  elseif r.timed_out then
+    if r.timeout_reason == "idle" then
+      return "failed", ("idle timeout: no output for %d ms; the agent was stopped"):format(o.idle_timeout_ms)
+    end
+    return "failed", ("wall timeout: still running after %d ms; the agent was stopped"):format(o.timeout_ms)
+  elseif dialect and s.cut_mid_line then
+    return "outcome_unknown", "the event stream stopped in the middle of a line"
+  elseif dialect and s.is_error then
+    return "failed", s.failure or "the agent reported an error"
+  elseif r.code ~= 0 then
+    local why = r.code and ("exited with code " .. r.code) or ("ended by " .. tostring(r.signal_name))
+    local said = reason_line(r.stderr)
+    return "failed", said and (why .. ": " .. said) or why
+  elseif dialect and not s.completed then
+    return "outcome_unknown", "the agent exited without a final result event"
+  end
+  return "review", nil
 end
 
 return M

@@ -57,7 +57,6 @@ M.DEFAULTS = {
   exit_deadline_ms = 10 * 1000,
   kill_grace_ms = 2000,
 }
-local STDERR_REASON = 2000 -- the most of a stderr line a failure reason quotes
 ---After the agent exits, reading its output (markers) stops at the run's deadline, but is given
 ---at least this long (ms): a run that used all its time still has a short answer read.
 M.MIN_POST_MS = 1000
@@ -85,23 +84,6 @@ local function first_line(text)
   return text_lines.first_line(text, SUMMARY_CHARS)
 end
 
-local last_line = text_lines.last_line
-
--- The line of stderr that says why: the last "Error: ..." line (codex follows it with a stack
--- backtrace), else the last line.
-local function reason_line(text)
-  if type(text) ~= "string" then
-    return nil
-  end
-  local said
-  for line in text:gmatch("[^\n]+") do
-    if line:match("^%s*[Ee]rror[:%s]") then
-      said = line
-    end
-  end
-  return text_lines.clip(said or last_line(text), STDERR_REASON)
-end
-
 ---Shows an argv for people (model.md, events): words with spaces or quotes are quoted.
 function M.shown(argv)
   local out = {}
@@ -109,32 +91,6 @@ function M.shown(argv)
     out[i] = a:find("[%s'\"$`\\]") and ("'" .. a:gsub("'", "'\\''") .. "'") or a
   end
   return table.concat(out, " ")
-end
-
--- The run's outcome from what the process and its stream said, most certain first.
-local function outcome(r, s, dialect, killed_after_result, o)
-  if r.interrupted then
-    return "interrupted", "interrupted (Ctrl-C or SIGTERM)"
-  elseif killed_after_result then
-    return "outcome_unknown", ("the agent gave its final result but did not exit within %d ms; it was stopped"):format(
-      o.exit_deadline_ms)
-  elseif r.timed_out then
-    if r.timeout_reason == "idle" then
-      return "failed", ("idle timeout: no output for %d ms; the agent was stopped"):format(o.idle_timeout_ms)
-    end
-    return "failed", ("wall timeout: still running after %d ms; the agent was stopped"):format(o.timeout_ms)
-  elseif dialect and s.cut_mid_line then
-    return "outcome_unknown", "the event stream stopped in the middle of a line"
-  elseif dialect and s.is_error then
-    return "failed", s.failure or "the agent reported an error"
-  elseif r.code ~= 0 then
-    local why = r.code and ("exited with code " .. r.code) or ("ended by " .. tostring(r.signal_name))
-    local said = reason_line(r.stderr)
-    return "failed", said and (why .. ": " .. said) or why
-  elseif dialect and not s.completed then
-    return "outcome_unknown", "the agent exited without a final result event"
-  end
-  return "review", nil
 end
 
 local function check_options(o)
@@ -328,7 +284,7 @@ local function read_result(record, c)
   local final = agent_result.final_message(record, { spec = spec, run_dir = c.run_dir, parser = parser,
     summary = summary, spawn_failed = r.spawn_failed, max = M.MAX_FINAL, stdout_log = r.stdout_log }, warnings)
   if not r.spawn_failed then
-    record.status, record.failure_reason = outcome(r, summary, spec.dialect, c.killed_after_result, o)
+    record.status, record.failure_reason = agent_result.outcome(r, summary, spec.dialect, c.killed_after_result, o)
   end
   local found = agent_result.apply_markers(record, final, { deadline_ns = c.deadline_ns })
   c.refs:after()
@@ -390,6 +346,44 @@ local function result_files(o, record, run, run_dir, tsum, final)
   return files
 end
 
+-- Starts the agent (agent_watch.spawn). A command that reads the prompt from its file needs the
+-- file first; otherwise the copy and prompt.md are written while the agent starts. The owner
+-- records its process group (agent_process.json, for whoever must end it) and the caller learns it
+-- (on_spawn) before anything else can fail. Returns started, the handle or error, the watch.
+local function start_agent(o, run, record, owner, a)
+  local function write_copy()
+    assert(run.store:write_copy("run", record.run_id, record, { { "prompt.md", o.prompt } }))
+  end
+  if a.how.prompt == "file" then
+    write_copy()
+  end
+  local started, h, watch = agent_watch.spawn(a.argv, {
+    cwd = run.repo, env = a.env, stdin = a.how.prompt ~= "file" and o.prompt or nil, run_dir = a.run_dir,
+    parser = a.parser, max_log = assert(log_caps.resolve(o.max_log_bytes)), timeout_ms = o.timeout_ms,
+    idle_timeout_ms = o.idle_timeout_ms, kill_grace_ms = o.kill_grace_ms, name = run.spec.name,
+  })
+  owner:spawned(started and h:pid() or nil)
+  if started and o.on_spawn then
+    o.on_spawn(h:pid())
+  end
+  if a.how.prompt ~= "file" then
+    write_copy()
+  end
+  return started, h, watch
+end
+
+-- Saves the run's end with its files. A run the caller owns (o.owner) and finishes (its worktree's
+-- result, validation: stdlib/run_finish.lua) stays active until then, so nobody decides, waits on
+-- or reads as final an outcome that is not; else the run has finished.
+local function save_end(s, o, t, record, files, interruption)
+  if o.owner and not interruption then
+    record.outcome, record.status, record.phase = record.status, "running", "finishing"
+  else
+    t:event("run.finished", { status = record.status, reason = record.failure_reason })
+  end
+  assert(s:update_run(record, files))
+end
+
 ---Runs an agent and records it. Options: runner (name, required), prompt (required), repo
 ---(default "."), root (the .agent folder), store (an open store), task_id, agent_role, model,
 ---sandbox, allow_full_auto, run_id (a run already in the store, such as a queued background run,
@@ -440,28 +434,10 @@ function M.execute(o)
   refs:block_push(env) -- no push leaves a run: git's config in the agent's environment refuses it
   owner:prepare(env) -- the run's mark, inherited by every process of the agent
 
-  -- A command that reads the prompt from its file needs the file first; otherwise the copy and
-  -- prompt.md are written while the agent starts.
-  local function write_copy()
-    assert(s:write_copy("run", id, record, { { "prompt.md", o.prompt } }))
-  end
-  if how.prompt == "file" then
-    write_copy()
-  end
   local span = t:span("agent")
   local spawned_ns = clock.monotonic_ns()
-  local started, h, watch = agent_watch.spawn(argv, {
-    cwd = run.repo, env = env, stdin = how.prompt ~= "file" and o.prompt or nil, run_dir = run_dir, parser = parser,
-    max_log = assert(log_caps.resolve(o.max_log_bytes)), timeout_ms = o.timeout_ms,
-    idle_timeout_ms = o.idle_timeout_ms, kill_grace_ms = o.kill_grace_ms, name = spec.name,
-  })
-  owner:spawned(started and h:pid() or nil) -- agent_process.json: its group, for whoever must end it
-  if started and o.on_spawn then
-    o.on_spawn(h:pid()) -- before anything else can fail: the caller learns the agent's group at once
-  end
-  if how.prompt ~= "file" then
-    write_copy()
-  end
+  local started, h, watch = start_agent(o, run, record, owner,
+    { argv = argv, how = how, env = env, parser = parser, run_dir = run_dir })
   local r, killed_after_result, interruption
   if started then
     r, killed_after_result, interruption = agent_watch.wait(h, watch, o.exit_deadline_ms)
@@ -480,14 +456,7 @@ function M.execute(o)
     -- Post-processing that grows with the agent's output is bounded by the run's deadline.
     deadline_ns = math.max(spawned_ns + o.timeout_ms * 1000000, clock.monotonic_ns() + M.MIN_POST_MS * 1000000),
   })
-  if o.owner and not interruption then
-    -- The caller finishes the run (its worktree's result, validation): until then it is active,
-    -- so nobody decides, waits on or reads as final an outcome that is not (stdlib/runs.lua).
-    record.outcome, record.status, record.phase = record.status, "running", "finishing"
-  else
-    t:event("run.finished", { status = record.status, reason = record.failure_reason })
-  end
-  assert(s:update_run(record, result_files(o, record, run, run_dir, tsum, final)))
+  save_end(s, o, t, record, result_files(o, record, run, run_dir, tsum, final), interruption)
   if not o.store then
     s:close()
   end

@@ -45,7 +45,7 @@ function M.spawn(argv, o)
     stderr = { collect = true, file = o.run_dir .. "/stderr.log", redact = true, max_bytes = o.max_log },
     max_output = M.STDERR_TAIL,
     timeout_ms = o.timeout_ms, idle_timeout_ms = o.idle_timeout_ms, kill_grace_ms = o.kill_grace_ms,
-    name = o.name,
+    name = o.name, parent_death = "kill", -- an agent never outlives Sidecar, whatever it ignores
   })
   return started, h, watch
 end

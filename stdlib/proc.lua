@@ -16,7 +16,10 @@
 ---                   between them past that size, host/log_cap.hpp; the callbacks still see all),
 ---   timeout_ms, idle_timeout_ms, kill_grace_ms (default 2000), max_output (bytes kept per
 ---   collected stream, the tail; default proc.MAX_OUTPUT, 256 MiB, so that a flood cannot exhaust
----   memory; 0: no bound), pty (true or {cols =, rows =}: both streams arrive as stdout), name.
+---   memory; 0: no bound), pty (true or {cols =, rows =}: both streams arrive as stdout), name,
+---   parent_death ("term", the default, or "kill": the signal the process gets when Sidecar dies,
+---   however it dies; SIGTERM lets a program such as git remove its lock files, an agent gets
+---   SIGKILL).
 ---
 --- Result: cmd, name, pid, code (nil when a signal ended it), signal, signal_name, ok,
 --- timed_out, timeout_reason ("wall" | "idle"), stdout, stderr (when collected), truncated,
@@ -48,7 +51,7 @@ M.executable = host.executable
 local OPTION_TYPES = {
   cwd = "string", env = "table", clear_env = "boolean", stdin = "string|boolean",
   stdout = "sink", stderr = "sink", timeout_ms = "count", idle_timeout_ms = "count",
-  kill_grace_ms = "count", max_output = "count", pty = "boolean|table", name = "string",
+  kill_grace_ms = "count", max_output = "count", pty = "boolean|table", name = "string", parent_death = "string",
 }
 local SINK_KEYS = { collect = "boolean", file = "string", append = "boolean", redact = "boolean", max_bytes = "number",
   on_chunk = "function", on_line = "function" }

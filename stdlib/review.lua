@@ -31,7 +31,7 @@ local M = {}
 M.AUTO_DECIDER = "sidecar:auto"
 M.WAITING = { review = true, blocked = true, outcome_unknown = true } -- statuses that need a person
 
-local STILL_GOING = { queued = true, preparing = true, running = true }
+local STILL_GOING = store.ACTIVE
 local APPROVE_DECISIONS = { accept = true, ["partially accept"] = true }
 local BLOCK_DECISIONS = { reject = true, escalate = true }
 

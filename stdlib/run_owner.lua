@@ -18,6 +18,7 @@
 --- doing (codex leaves a login shell taking a snapshot of the environment behind when a run
 --- ends within a second); it costs nothing when nothing is left.
 local clock = require("host.time")
+local errors = require("errors")
 local json = require("json")
 local run_processes = require("run_processes")
 local procinfo = run_processes.host -- host.procinfo
@@ -72,9 +73,19 @@ Guard.__index = Guard
 function M.own(s, record)
   local g = setmetatable({ s = s, run_id = record.run_id }, Guard)
   if record.background ~= true then
-    -- A reconciler holds the lock for milliseconds at most; were it kept, the stamp still says
-    -- this process owns the run.
-    g.lock = run_reconcile.claim(s, record.run_id)
+    -- The lock file lives in the run's folder, which a run recorded with copy_later may not have
+    -- yet. A reconciler holds the lock for milliseconds at most; a run someone else holds is not
+    -- this process's to run.
+    local dir = s:run_dir(record.run_id)
+    if dir then
+      dir:close()
+    end
+    local lock, why, code = run_reconcile.claim(s, record.run_id)
+    if not lock then
+      errors.raise(code == "busy" and "busy" or "lock_failed", ("cannot take run %s: %s"):format(record.run_id,
+        tostring(why)), nil, 2)
+    end
+    g.lock = lock
   end
   record.process_mark = type(record.process_mark) == "string" and record.process_mark
     or run_processes.new_mark(record.run_id)
@@ -102,6 +113,9 @@ function Guard:prepare(env)
   elseif cgroup then
     procinfo.cgroup_remove(cgroup)
   end
+  -- The mark and cgroup on disk before the agent exists: were this process killed before it
+  -- records the agent, a reader still finds what the agent started (run_processes.find).
+  run_processes.record_agent(self.s, self.run_id, nil, self.cgroup, self.mark)
 end
 
 ---Records the agent's process (agent_process.json: its group, session, start, cgroup) right after
@@ -116,7 +130,7 @@ function Guard:spawned(pid)
     return
   end
   self.agent_pid = pid
-  run_processes.record_agent(self.s, self.run_id, pid, self.cgroup)
+  run_processes.record_agent(self.s, self.run_id, pid, self.cgroup, self.mark)
 end
 
 ---After the agent exited: waits up to `settle_ms` for what is left of it to end by itself, then
@@ -167,9 +181,11 @@ local function close(self, err)
     adopting = adopting - 1
     if adopting == 0 and procinfo.subreaper(false) then
       -- Adopted orphans that ended after the sweep are this process's zombies until reaped here.
+      -- Only orphans that came from another session (an agent's): a zombie of this session is a
+      -- child of this process's own (io.popen's), which its owner reaps.
       local me = procinfo.self()
       for _, p in ipairs(me and procinfo.children(me.pid) or {}) do
-        if p.state == "Z" then
+        if p.state == "Z" and p.sid ~= me.sid then
           procinfo.reap(p.pid) -- refused for a child the process loop started: it reaps its own
         end
       end

@@ -91,34 +91,43 @@ function M.same(pid, start)
   return p ~= nil and not ended(p) and (math.tointeger(start) == nil or p.start == start)
 end
 
----Records the agent's process (its group and session, and its start time, which tell its group
----from a later one that reuses the number; the run's cgroup when it has one) in the run's
----folder, right after the agent starts.
+---Records the agent's process in the run's folder (agent_process.json): right before it starts,
+---the run's mark and cgroup (pid nil), so that whatever it starts can be found even if Sidecar
+---dies before it learns the agent's pid; right after, also its group and session and its start
+---time, which tell its group from a later one that reuses the number.
 ---@param s table
 ---@param run_id string
----@param pid integer
+---@param pid integer|nil
 ---@param cgroup? string  the run's cgroup v2 folder (host/run_cgroup.hpp)
-function M.record_agent(s, run_id, pid, cgroup)
-  local p = procinfo.get(pid)
+---@param mark? string  the run's mark (SIDECAR_RUN_MARK)
+function M.record_agent(s, run_id, pid, cgroup, mark)
+  local p = pid and procinfo.get(pid)
   local dir = assert(s:run_dir(run_id))
   -- proc.spawn makes the agent a session and group leader: its pid names both.
-  dir:write_json(M.AGENT_FILE, { pid = pid, pgid = p and p.pgid or pid, sid = p and p.sid or pid,
-    start = p and p.start or json.null, cgroup = cgroup or json.null })
+  dir:write_json(M.AGENT_FILE, { pid = pid or json.null, pgid = p and p.pgid or pid or json.null,
+    sid = p and p.sid or pid or json.null, start = p and p.start or json.null, cgroup = cgroup or json.null,
+    mark = mark or json.null })
   dir:close()
 end
 
----The agent recorded for a run (M.record_agent), or nil.
----@param s table
----@param run_id string
----@return table|nil  {pid, pgid, sid, start}
-function M.agent(s, run_id)
+-- What agent_process.json says ({pid?, pgid?, sid?, start?, cgroup?, mark?}), or nil.
+local function agent_file(s, run_id)
   local f = io.open(s.root .. "/runs/" .. run_id .. "/" .. M.AGENT_FILE, "rb")
   if not f then
     return nil
   end
   local ok, a = pcall(json.decode, f:read("a"))
   f:close()
-  return ok and type(a) == "table" and math.tointeger(a.pgid) and a or nil
+  return ok and type(a) == "table" and a or nil
+end
+
+---The agent recorded for a run (M.record_agent), or nil when none started (or none is known).
+---@param s table
+---@param run_id string
+---@return table|nil  {pid, pgid, sid, start, cgroup, mark}
+function M.agent(s, run_id)
+  local a = agent_file(s, run_id)
+  return a and math.tointeger(a.pgid) and a or nil
 end
 
 -- The children of this process that it adopted (see the header) since `since`.
@@ -154,15 +163,19 @@ function M.find(s, run, opts)
       found[#found + 1] = p
     end
   end
-  if type(run.process_mark) == "string" then
-    for _, p in ipairs(procinfo.with_env(M.MARK_VARIABLE .. "=" .. run.process_mark)) do
+  -- agent_process.json is written before the agent starts: its mark and cgroup are known even
+  -- when the record has not been saved with them, or Sidecar died before it learned the pid.
+  local file = agent_file(s, run.run_id) or {}
+  local a = math.tointeger(file.pgid) and file or nil
+  local mark = type(run.process_mark) == "string" and run.process_mark or (type(file.mark) == "string" and file.mark)
+  if mark then
+    for _, p in ipairs(procinfo.with_env(M.MARK_VARIABLE .. "=" .. mark)) do
       add(p, "mark")
     end
   end
-  local a = M.agent(s, run.run_id)
   local start = a and math.tointeger(a.start)
-  if a and type(a.cgroup) == "string" then
-    for _, pid in ipairs(procinfo.cgroup_members(a.cgroup)) do
+  if type(file.cgroup) == "string" then
+    for _, pid in ipairs(procinfo.cgroup_members(file.cgroup)) do
       local p = procinfo.get(pid)
       if p and not ended(p) then
         add(p, "cgroup")
@@ -180,7 +193,7 @@ function M.find(s, run, opts)
       end
     end
     if owner and me then
-      for _, p in ipairs(adopted(me, start, run.process_mark)) do
+      for _, p in ipairs(adopted(me, start, mark)) do
         add(p, "orphan")
       end
     end
@@ -257,7 +270,7 @@ function M.stop(s, run, grace_ms, opts)
     end
     return list
   end
-  local a = M.agent(s, run.run_id)
+  local file = agent_file(s, run.run_id) or {}
   local list = note(M.find(s, run, opts))
   if #list > 0 and grace_ms > 0 then
     signal_all(list, "TERM")
@@ -283,8 +296,8 @@ function M.stop(s, run, grace_ms, opts)
     list = note(M.find(s, run, opts))
   end
   signal_all(all, "KILL") -- a stopped process acts on SIGKILL too
-  reap(all, opts and opts.owner and a and math.tointeger(a.start))
-  remove_cgroup(a and a.cgroup)
+  reap(all, opts and opts.owner and math.tointeger(file.start))
+  remove_cgroup(file.cgroup)
   return #all, all
 end
 

@@ -90,8 +90,11 @@ function M.start_ready(s, o)
       argv[#argv + 1] = "--dry-run"
     end
     started[task.task_id] = true
+    -- Each `sidecar run` owns its run and its agent: it dies with this process, as an agent does
+    -- (SIGKILL), and the next read ends its run (stdlib/run_reconcile.lua).
     running[#running + 1] = { task_id = task.task_id, handle = proc.spawn(argv,
-      { stdout = true, stderr = { collect = true }, max_output = STDERR_TAIL, name = "run " .. task.task_id }) }
+      { stdout = true, stderr = { collect = true }, max_output = STDERR_TAIL, name = "run " .. task.task_id,
+        parent_death = "kill" }) }
     if not o.progress then
       io.stderr:write(("sidecar: start-ready: %s started\n"):format(task.task_id))
     end

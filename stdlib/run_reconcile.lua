@@ -5,7 +5,8 @@
 --- worker (`worker_pid`, `worker_start`). The owner holds an exclusive lock on
 --- `runs/R-…/worker.lock` (flock, host.lock) while it runs the agent: a background worker from
 --- before it marks the run running until after it has written the run's end (and its task's),
---- a foreground `sidecar run` for the whole of agent_run.execute. The kernel drops the lock when
+--- a foreground `sidecar run` from before its agent starts until the run is finished (validation
+--- included: stdlib/run_owner.lua, stdlib/runs.lua). The kernel drops the lock when
 --- the owner ends, however it ends (kill -9 included). The lock is opened close-on-exec, so the
 --- agent and its children never hold it: were it inherited, an agent that outlived its dead owner
 --- would keep the run looking alive for as long as the agent ran, the very case to notice.
@@ -33,7 +34,7 @@ local telemetry = require("telemetry")
 
 local M = {}
 
-M.ACTIVE = { queued = true, preparing = true, running = true }
+M.ACTIVE = store.ACTIVE
 M.LOCK_FILE = "worker.lock"
 M.AGENT_FILE = run_processes.AGENT_FILE
 M.MARK_VARIABLE = run_processes.MARK_VARIABLE
@@ -275,25 +276,26 @@ local function dead(run)
   return not run_processes.same(owner.pid, owner.start)
 end
 
--- reconcile without the worktree sweep: the run as it is now, and whether it was ended here.
+-- reconcile without the worktree sweep: the run as it is now, whether it was ended here, and why
+-- not when ending it failed (the store busy or unwritable: the next read tries again).
 local function reconcile_one(s, run)
   if not judged(run) then
     return run, false
   end
-  local lock, _, code = hostlock.try(run_path(s, run.run_id, M.LOCK_FILE))
+  local lock <close>, _, code = hostlock.try(run_path(s, run.run_id, M.LOCK_FILE))
   if not lock and code ~= "ENOENT" then
     return run, false -- the owner holds it (or another command is reconciling it right now)
   end
   -- Holding the lock, nothing else writes the run: an owner still starting waits for it.
   local fresh = s:get_run(run.run_id) or run
-  local ended_here = judged(fresh) and dead(fresh)
-  if ended_here then
-    end_run(s, fresh, M.stop_processes(s, fresh, 0))
+  if not (judged(fresh) and dead(fresh)) then
+    return fresh, false
   end
-  if lock then
-    lock:release()
+  local ok, err = pcall(end_run, s, fresh, M.stop_processes(s, fresh, 0))
+  if not ok then
+    return fresh, false, tostring(err)
   end
-  return fresh, ended_here
+  return fresh, true
 end
 
 ---Notices a run whose owner is gone (see the header): when `run` is active (queued, preparing,

@@ -20,7 +20,7 @@ local worktree = require("worktree")
 
 local M = {}
 
-local ACTIVE = { queued = true, preparing = true, running = true }
+local ACTIVE = store.ACTIVE
 
 -- The run and its worktree record when its change can be applied or discarded now; else nil,
 -- nil, why, code.

@@ -163,7 +163,6 @@ function M.change(dir, from, to, head, known)
     lists[#lists + 1], at.head = { "rev-parse", "--verify", "--quiet", head .. "^{tree}" }, #lists + 1
   end
   -- A lone git needs no pool of workers.
-  -- A lone git needs no pool of workers.
   local r = #lists == 1 and { { M.git(dir, patch_args, { max_output = M.MAX_PATCH }) } } or M.many(dir, lists)
   for i = 1, at.files or 1 do
     if not r[i][1] then

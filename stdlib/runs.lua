@@ -211,11 +211,43 @@ function M.compile(task, st, previous)
     target = b.target, max = b.max, over_budget = b.over_budget, actions = json.array(b.actions) }
 end
 
+-- A dry run: the run recorded with its prompt, nothing started. Returns the run.
+local function dry_run_step(s, st, fields, text, parent_run_id, link_kind)
+  fields.runner_type, fields.model, fields.sandbox = st.runner, st.model, st.sandbox
+  fields.status, fields.dry_run, fields.review_state = "dry_run", true, json.null
+  local run, message, code = s:create_run(fields, { { "prompt.md", text } })
+  if not run then
+    return nil, message, code
+  end
+  run.prompt_path = "runs/" .. run.run_id .. "/prompt.md"
+  assert(s:update_run(run))
+  if link_kind then
+    s:link(parent_run_id, run.run_id, link_kind)
+  end
+  return run
+end
+
+-- The run recorded ahead of its start (status preparing), before its task says running: an owner
+-- killed in between leaves a run that run_reconcile ends (and the task with it), never a running
+-- task without a run. Returns its id, or nil, message, code.
+local function record_ahead(s, st, fields)
+  local ahead = { runner_type = st.runner, model = st.model, sandbox = st.sandbox, status = "preparing" }
+  for k, v in pairs(fields) do
+    ahead[k] = v
+  end
+  local run, message, code = s:create_run(ahead, nil, { copy_later = true })
+  if not run then
+    return nil, message, code
+  end
+  return run.run_id
+end
+
 ---One run of a task on one runner. st: the settings (see M.settings) with `runner`; extra:
 ---record fields (parent_run_id, pipeline_id, pipeline_step, pipeline_total, replay_reason), and
 ---`prompt` (a given prompt, used as it is) or `previous` (a pipeline's previous step), `resume`,
 ---`keep_session`, `run_id` (an existing queued run to execute, for background runs), `on_spawn(pid)`
----(agent_run's: the background worker records the agent's process group).
+---(agent_run's: the agent's pid, which is its process group, right after it started). This process
+---owns the run until it is finished (agent, worktree result, validation: stdlib/run_finish.lua).
 ---Returns the run record, or nil, message, code.
 function M.run_step(s, cfg, task, st, extra)
   extra = extra or {}
@@ -228,25 +260,14 @@ function M.run_step(s, cfg, task, st, extra)
     replay_reason = extra.replay_reason, prompt_tokens = require("prompt").estimate(text), prompt_budget = budget }
   local link_kind = extra.pipeline_id and "pipeline" or (extra.parent_run_id and "replay") or nil
   if st.dry_run then
-    fields.runner_type, fields.model, fields.sandbox = st.runner, st.model, st.sandbox
-    fields.status, fields.dry_run, fields.review_state = "dry_run", true, json.null
-    local run, message, code = s:create_run(fields, { { "prompt.md", text } })
-    if not run then
-      return nil, message, code
-    end
-    run.prompt_path = "runs/" .. run.run_id .. "/prompt.md"
-    assert(s:update_run(run))
-    if link_kind then
-      s:link(extra.parent_run_id, run.run_id, link_kind)
-    end
-    return run
+    return dry_run_step(s, st, fields, text, extra.parent_run_id, link_kind)
   end
 
   local o = M.agent_options(cfg, st.runner, st)
   o.store, o.repo, o.prompt, o.task_id, o.agent_role, o.record = s, M.repo_of(s), text, task.task_id,
       st.agent_role, fields
   o.run_id, o.resume = extra.run_id, extra.resume
-  o.on_spawn = extra.on_spawn -- a background worker records the agent's process group
+  o.on_spawn = extra.on_spawn -- the agent's pid (its process group), right after it started
   o.gates, o.task = cfg.gates, task -- weighed as the agent ends (stdlib/gates.lua), before validation
   if extra.keep_session or extra.resume then
     o.ephemeral = false
@@ -259,18 +280,11 @@ function M.run_step(s, cfg, task, st, extra)
     return failed
   end
   if not o.run_id then
-    -- Recorded before its task says running: an owner killed in between leaves a run that
-    -- run_reconcile ends (and the task with it), never a running task without a run.
-    local ahead = { runner_type = st.runner, model = st.model, sandbox = st.sandbox, status = "preparing" }
-    for k, v in pairs(fields) do
-      ahead[k] = v
-    end
     local message, code
-    ahead, message, code = s:create_run(ahead, nil, { copy_later = true })
-    if not ahead then
+    o.run_id, message, code = record_ahead(s, st, fields)
+    if not o.run_id then
       return nil, message, code
     end
-    o.run_id = ahead.run_id
   end
   -- This process owns the run from here until it is finished (the agent, then validation): its
   -- lock, mark and orphans, and an error leaving it active is recorded (stdlib/run_owner.lua).
@@ -279,7 +293,7 @@ function M.run_step(s, cfg, task, st, extra)
   s:set_task_status(task.task_id, "running")
   progress("task %s: %s%s started", task.task_id, st.runner, st.agent_role and (" as " .. st.agent_role) or "")
   local ok, run, message, code = pcall(agent_run.execute, o)
-  if not ok then -- interrupted (recorded by agent_run): the task can be run again
+  if not ok then -- interrupted (recorded by the owner guard): the task can be run again
     run_worktree.abandon(s, o.run_id, wt, cfg)
     fail_ahead(s, o.run_id, "interrupted", "interrupted before its agent started")
     s:set_task_status(task.task_id, "ready")

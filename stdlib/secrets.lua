@@ -3,7 +3,7 @@
 ---   secrets.redact(text) -> text, count                 (run over everything written to artifacts)
 ---   secrets.redact_value(v) -> a copy with every string value redacted (before encoding JSON)
 ---   secrets.refuse_inputs(paths, label) -> nil | message   (the same refusal for every command)
----   secrets.redact_file(path, max) -> true | nil, message   (a file an agent wrote, rewritten)
+---   secrets.redact_file(path, max) -> true | nil, message, code   (a file an agent wrote, rewritten)
 ---   secrets.configure(rules) -> true | nil, message         (config.lua's `secrets` section)
 ---   secrets.stream() -> s; s:feed(chunk) -> text; s:finish() -> text, count  (a secret cut by a
 ---                   chunk boundary is still caught; a line is held until it ends)
@@ -80,7 +80,7 @@ end
 ---at most its last `max_bytes` (0 or nil: no bound) after a marker line saying what was dropped.
 ---Only a regular file is read: a link, FIFO or device there is refused (nil, message; the caller
 ---removes it). A missing file is left missing. Returns true and {size, dropped, redacted} (nil
----for a missing file), or nil, message.
+---for a missing file), or nil, message, code ("ELOOP", "ENOTREG", "EIO").
 ---@param path string
 ---@param max_bytes? integer
 function M.redact_file(path, max_bytes)

@@ -44,7 +44,7 @@ end
 for _, st in ipairs(store.RUN_STATUSES) do
   STATUS.run[st] = true
 end
-local ACTIVE = { queued = true, preparing = true, running = true }
+local ACTIVE = store.ACTIVE
 
 -- Why a decoded copy is not a record of kind `k` named `id`, or nil: it must name itself, and its
 -- status be one of its kind and its revision a whole number (absent: written before revisions).
@@ -332,7 +332,7 @@ end
 
 -- For each record, the text to rebuild it from: the newer of the store's and the copy's; on a
 -- conflict the store's, reported. {kind, id, text, from = "copy"|"store", write_copy}, in order.
-local function choose(s, k, copies, report)
+local function choose(s, k, copies, report, unusable)
   local chosen, seen = {}, {}
   for _, id in ipairs(assert(s.db:ids(k.kind))) do
     seen[id] = true
@@ -345,9 +345,11 @@ local function choose(s, k, copies, report)
       if p and p.problem == "conflict" then
         add(report.problems, p)
       end
-      -- The copy is written when missing or older; a conflicting one is left for the user.
+      -- The copy is written when missing or older; a conflicting one, or one that is no record
+      -- (a typo in a hand edit, say), is left for the user.
       chosen[#chosen + 1] = { id = id, text = row.record, from = "store",
-        write_copy = not copy or p.problem == "stale_copy", newer = copy and p.problem == "stale_copy" }
+        write_copy = (not copy and not unusable[id]) or (p and p.problem == "stale_copy"),
+        newer = copy and p.problem == "stale_copy" }
     end
   end
   for id, copy in pairs(copies) do
@@ -384,13 +386,14 @@ function M.rebuild(root, progress)
     local chosen = {}
     for _, k in ipairs(KINDS) do
       progress("reading " .. k.glob)
-      local bad = {}
+      local bad, unusable = {}, {}
       local copies = assert(read_copies(s.dir, k, bad))
       for _, b in ipairs(bad) do
+        unusable[b.id or ""] = true
         add(report.problems, { kind = k.kind, id = b.id, path = b.path, problem = "conflict",
           detail = "the copy is not a usable record: " .. b.detail })
       end
-      chosen[k.kind] = choose(s, k, copies, report)
+      chosen[k.kind] = choose(s, k, copies, report, unusable)
     end
     assert(s.db:begin_batch())
     assert(s.db:clear())

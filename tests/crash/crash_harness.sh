@@ -22,9 +22,9 @@
 # At the end, `store rebuild` on a copy of the store must not change the status of any run.
 # Prints the figures; exits 1 if any failure figure is not 0, 2 on bad usage or setup.
 #
-#   bash tests/crash/crash_harness.sh build/sidecar                   # CI: 60 iterations
-#   bash tests/crash/crash_harness.sh build/sidecar --iterations 300  # the long run
-#   CRASH_ITERATIONS=300 ctest --test-dir build -R crash_harness      # the same through ctest
+#   bash tests/crash/crash_harness.sh build/sidecar                   # CI: 200 iterations
+#   bash tests/crash/crash_harness.sh build/sidecar --iterations 1000 # the long run
+#   CRASH_ITERATIONS=1000 ctest --test-dir build -R crash_harness     # the same through ctest
 # Options: --iterations N, --batch N (iterations between checks, 5), --seed N (repeats the choices
 # of kinds, variants and delays; timing does the rest), --kinds foreground,background,store,
 # --settle-ms N (5000), --keep (keep the temporary folder and its log), --verbose (every iteration),
@@ -40,7 +40,7 @@ S=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
 shift
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
-iterations=${CRASH_ITERATIONS:-60} batch=5 seed=${CRASH_SEED:-} settle_ms=5000 keep=0 verbose=0 hostile=0
+iterations=${CRASH_ITERATIONS:-200} batch=5 seed=${CRASH_SEED:-} settle_ms=5000 keep=0 verbose=0 hostile=0
 kinds_arg=foreground,background,store
 variants=()
 while [ $# -gt 0 ]; do
@@ -267,6 +267,9 @@ do_background() {
           command_failures=$((command_failures + 1))
         fi
         for wpid in $(workers_of "$iter"); do kill -KILL "$wpid" 2>/dev/null; done
+        # Until they have died (and released their locks), as after any kill.
+        deadline=$(($(now_ms) + 5000))
+        while [ -n "$(workers_of "$iter")" ] && [ "$(now_ms)" -lt "$deadline" ]; do sleep 0.01; done
         break
       fi
       sleep 0.1
@@ -287,6 +290,10 @@ do_background() {
   if grep -q -z -x -F "CRASH_ITER=$iter" "/proc/$wpid/environ" 2>/dev/null &&
     grep -q -z -x -F "CRASH_TAG=$TAG" "/proc/$wpid/environ" 2>/dev/null && proc_stat "$wpid"; then
     kill -KILL "$wpid" 2>/dev/null && killed=1
+    # A kill is delivered at once but a process takes a moment to die (and release its lock): the
+    # harness checks what the kill left, not a worker still dying.
+    deadline=$(($(now_ms) + 5000))
+    while proc_stat "$wpid" && [ "$(now_ms)" -lt "$deadline" ]; do sleep 0.01; done
   fi
   note background worker "$delay" "$(phase_of "$iter" "$killed")" "$task"
 }

@@ -52,7 +52,8 @@ cat >"$work/agent.sh" <<EOF
 cat >/dev/null
 sleep ${M}.1 &
 sh -c 'setsid sleep ${M}.2 & exit 0'
-if [ -f "$work/hang" ]; then echo sleeping; exec sleep ${M}.3; fi
+# Hanging, it ignores SIGTERM: only SIGKILL (an agent's parent-death signal) ends it at once.
+if [ -f "$work/hang" ]; then echo sleeping; trap '' TERM; exec sleep ${M}.3; fi
 echo "done"
 EOF
 cat >"$work/clean.sh" <<'EOF'

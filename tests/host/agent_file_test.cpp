@@ -57,10 +57,27 @@ TEST_CASE("agent_file: past its bound only the end is kept, after a marker") {
   std::string error;
   REQUIRE(redact_agent_file(plain(), path, 1000, r, error));
   CHECK(r.size == text.size());
-  CHECK(r.dropped == text.size() - 1000);
+  // Cut at the first line that starts after the bound's start: never half a line (half a secret).
+  const std::size_t from = text.find('\n', text.size() - 1000) + 1;
+  CHECK(r.dropped == from);
   const std::string kept = read(path);
   CHECK(kept.rfind("[sidecar: the first " + std::to_string(r.dropped) + " bytes of this file were dropped", 0) == 0);
-  CHECK(kept.substr(kept.find('\n') + 1) == text.substr(text.size() - 1000));
+  CHECK(kept.substr(kept.find('\n') + 1) == text.substr(from));
+}
+
+TEST_CASE("agent_file: a secret the bound cuts in two is not kept as a half") {
+  TempDir dir("agent-file");
+  const std::string path = dir.path + "/last-message.txt";
+  const std::string secret = "sk-proj-" + std::string(48, 'q');
+  const std::string text = std::string(100, 'x') + "\nkey " + secret + "\nthe end\n";
+  write(path, text);
+  AgentFileResult r;
+  std::string error;
+  // The bound starts in the middle of the key: its second half must not survive as plain text.
+  REQUIRE(redact_agent_file(plain(), path, text.size() - 101 - 20, r, error));
+  const std::string kept = read(path);
+  CHECK(kept.find("qqqqqqqqqq") == std::string::npos);
+  CHECK(kept.substr(kept.find('\n') + 1) == "the end\n");
 }
 
 TEST_CASE("agent_file: a FIFO, a link or a folder is refused, never read; no file is no error") {

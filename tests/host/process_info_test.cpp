@@ -49,7 +49,7 @@ struct Child {
     spec.file = a[0];
     spec.argv = a.data();
     spec.envp = e.data();
-    spec.die_with_parent = die_with_parent;
+    spec.parent_death_signal = die_with_parent ? SIGKILL : 0;
     REQUIRE(host::spawn_child(spec, pid) == 0);
   }
   ~Child() {
@@ -74,7 +74,7 @@ pid_t spawn_from_a_parent_that_exits(bool die_with_parent) {
     spec.file = sleep_path;
     spec.argv = argv;
     spec.envp = envp;
-    spec.die_with_parent = die_with_parent;
+    spec.parent_death_signal = die_with_parent ? SIGKILL : 0;
     pid_t pid = 0;
     host::spawn_child(spec, pid);
     ssize_t n = write(fds[1], &pid, sizeof pid);

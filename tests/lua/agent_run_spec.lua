@@ -78,6 +78,31 @@ describe("agent runs", function()
     expect(read(dir .. "agent.jsonl")):equals(read(CAPTURES .. "codex_exec_json_text_turn.jsonl"))
   end)
 
+  it("keep the end of a -o file past MAX_FINAL, from a line's start, and say how long it was", function()
+    -- A codex stream whose answer is ten lines; the fake codex writes it to the -o file as well.
+    local lines = {}
+    for i = 1, 10 do
+      lines[i] = ("line %02d of the answer"):format(i)
+    end
+    local answer = table.concat(lines, "\n")
+    local capture = repo .. "/../long.jsonl"
+    local f = assert(io.open(capture, "w"))
+    f:write(read(CAPTURES .. "codex_exec_json_text_turn.jsonl"):gsub("Hello from the mock model%.",
+      (json.encode(answer):sub(2, -2):gsub("%%", "%%%%"))))
+    f:close()
+    local max = agent_run.MAX_FINAL
+    agent_run.MAX_FINAL = 60
+    local program = fake("codex_exec_json_text_turn.jsonl")
+    program[4] = capture
+    local ok, r = pcall(run, { runner = "codex", program = program })
+    agent_run.MAX_FINAL = max
+    expect(ok):is_true()
+    expect(r.final_message_bytes):equals(#answer)
+    local kept = read(repo .. "/.agent/runs/R-0001/output.md")
+    expect(kept):equals(table.concat(lines, "\n", 9, 10) .. "\n") -- whole lines, from after the cut
+    expect(table.concat(r.warnings, "\n")):contains("last-message.txt was " .. #answer .. " bytes")
+  end)
+
   it("bound events.jsonl: events past the cap are counted, not written, and the result still read", function()
     local cap = agent_run.MAX_AGENT_EVENTS
     agent_run.MAX_AGENT_EVENTS = 2

@@ -267,7 +267,12 @@ describe("option checking", function()
     expect(errors.is(err, "bad_option")):is_true()
     expect(err.message):contains("unknown option 'timeout'")
     expect(err.message):contains("options: clear_env, cwd, env, idle_timeout_ms, kill_grace_ms, max_output, name, "
-      .. "pty, stderr, stdin, stdout, timeout_ms")
+      .. "parent_death, pty, stderr, stdin, stdout, timeout_ms")
+    local bad = error_of(function()
+      proc.run({ "true" }, { parent_death = "hup" })
+    end)
+    expect(tostring(bad)):contains('parent_death')
+    expect(tostring(bad)):contains('"term" or "kill"')
   end)
 
   it("rejects a count that is not a whole number >= 0, naming the option", function()

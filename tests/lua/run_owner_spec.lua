@@ -219,6 +219,24 @@ describe("run_owner", function()
     expect(slow.warnings[2]):contains("1 process of the agent outlived it and was killed: 14 bash -lc snapshot")
   end)
 
+  it("holds the run's lock while open, its folder made when the run has none yet (copy_later)", function()
+    local run = assert(s:create_run({ status = "preparing", runner_type = "command" }, nil, { copy_later = true }))
+    local owner <close> = run_owner.own(s, run)
+    local none, _, code = require("run_reconcile").try_lock(s, run.run_id)
+    expect(none):is_nil()
+    expect(code):equals("EWOULDBLOCK")
+    local reconcile = require("run_reconcile")
+    local wait = reconcile.CLAIM_WAIT_MS
+    reconcile.CLAIM_WAIT_MS = 50
+    local again, why = pcall(run_owner.own, s, run) -- a second owner is refused, loudly
+    reconcile.CLAIM_WAIT_MS = wait
+    expect(again):is_false()
+    expect(tostring(why)):contains("cannot take run " .. run.run_id)
+    owner:release()
+    local lock = assert(require("run_reconcile").try_lock(s, run.run_id))
+    lock:release()
+  end)
+
   it("records a run an error left active, and releases its lock", function()
     local run = running_run()
     local ok, err = pcall(function()

@@ -173,6 +173,12 @@ describe("store check", function()
     local s <close> = assert(store.open(root))
     expect(s:get_run("R-0001").status):equals("completed")
     expect(s:get_run("R-0002")):is_nil()
+    -- rebuild leaves a copy that is no record for the user too, never overwriting the edit
+    local edited = '{"run_id": "R-0001", "status": "completed", "revision": "99"}'
+    write(root .. "/runs/R-0001/run.json", edited)
+    local rebuilt = assert(store_repair.rebuild(root))
+    expect(rebuilt.copies_written):equals({})
+    expect(read(root .. "/runs/R-0001/run.json")):equals(edited)
   end)
 
   it("finishes a decision a crash cut short: the task moved, decision.md written", function()
