@@ -109,10 +109,11 @@ function M.apply_markers(record, final, opts)
 end
 
 ---Records what changed in the work tree since `before` (a worktree.snapshot), and whether the
----files the agent claims to have modified match it.
-function M.record_changes(record, repo, before, snapshot_why, found)
+---files the agent claims to have modified match it; reading the changes stops at `deadline_ns`
+---(the run's deadline), and then `changes_unavailable` says so.
+function M.record_changes(record, repo, before, snapshot_why, found, deadline_ns)
   if before then
-    local change, change_why = worktree.changes(repo, before)
+    local change, change_why = worktree.changes(repo, before, { deadline_ns = deadline_ns })
     if change then
       record.head_before, record.head_after = change.head_before, change.head_after
       record.tree_after = change.tree_after -- the worktree's result, read once (stdlib/run_worktree.lua)

@@ -288,7 +288,7 @@ local function read_result(record, c)
   end
   local found = agent_result.apply_markers(record, final, { deadline_ns = c.deadline_ns })
   c.refs:after()
-  agent_result.record_changes(record, c.run.repo, c.before, c.snapshot_why, found)
+  agent_result.record_changes(record, c.run.repo, c.before, c.snapshot_why, found, c.deadline_ns)
   if parser then
     local usage, cost = agent_session.own_share(summary, require(spec.dialect .. "_events"), o.resume, warnings)
     t:usage(usage, spec.name)

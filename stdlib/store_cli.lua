@@ -32,7 +32,7 @@ end
 
 -- What check did or would do about a problem, for the DONE column.
 local DONE = { write_copy = "written from the store", import = "imported into the store",
-  finish = "finished (task moved, decision.md written)" }
+  finish = "finished (task moved, decision.md written)", remove = "removed" }
 
 local function done_text(p, dry_run)
   if p.repaired then

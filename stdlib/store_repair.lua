@@ -9,6 +9,7 @@
 ---   conflict      the same revision with other contents, or a copy that  the user decides
 ---                 is not a record (or would take a run back to running)
 ---   unfinished_decision  an approve or block a crash cut short           repair: finish it (review)
+---   leftover_temp a killed writer's temporary file                       repair: remove it
 --- Copies written before revisions existed are revision 0, as are their records in the store: when
 --- such a pair differs, the store's is the newer (it was always written first): a stale copy.
 ---
@@ -17,6 +18,7 @@
 local artifact = require("artifact")
 local host = require("host.store")
 local json = require("json")
+local procinfo = require("host.procinfo")
 local store = require("store")
 local store_copy = require("store_copy")
 
@@ -28,9 +30,9 @@ local KINDS = {
 }
 
 ---The kinds of problem, in the order they are counted; `repairable` says which check repairs.
-M.PROBLEMS = { "missing_copy", "stale_copy", "copy_ahead", "conflict", "unfinished_decision" }
+M.PROBLEMS = { "missing_copy", "stale_copy", "copy_ahead", "conflict", "unfinished_decision", "leftover_temp" }
 local REPAIR = { missing_copy = "write_copy", stale_copy = "write_copy", copy_ahead = "import",
-  unfinished_decision = "finish" }
+  unfinished_decision = "finish", leftover_temp = "remove" }
 
 local function revision_of(record)
   return math.type(record.revision) == "integer" and record.revision or 0
@@ -223,7 +225,9 @@ end
 -- still newer when the store looks, under its lock; else the store's newer record is copied).
 local function repair(s, p, report)
   local ok, message
-  if p.repair == "finish" then
+  if p.repair == "remove" then
+    ok, message = os.remove(s.root .. "/" .. p.path)
+  elseif p.repair == "finish" then
     local run
     run, message = s:get_run(p.id)
     ok, message = run and require("review").finish_decision(s, run), message
@@ -275,6 +279,17 @@ function M.check(root, opts)
     report.integrity = assert(s.db:integrity())
     for _, k in ipairs(KINDS) do
       check_kind(s, k, report)
+    end
+    -- The temporary file of an atomic write whose writer was killed before its rename
+    -- (".T-0001.json.tmp-PID-N"): nothing reads it; it goes once its writer has.
+    for _, glob in ipairs({ "tasks/.*.tmp-*", "runs/*/.*.tmp-*" }) do
+      for _, path in ipairs(s.dir:list(glob) or {}) do
+        local pid = math.tointeger(tonumber(path:match("%.tmp%-(%d+)%-%d+$")))
+        if pid and not procinfo.get(pid) then
+          add(report.problems, { kind = path:match("^tasks/") and "task" or "run", id = path:match("(%u%-%d+)"),
+            path = path, problem = "leftover_temp", detail = ("left by process %d, which is gone"):format(pid) })
+        end
+      end
     end
     -- A decision (approve, block) a crash cut short: the run says what it still owed.
     for _, run in ipairs(assert(s:list_runs({ limit = 0 }))) do

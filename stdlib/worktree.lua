@@ -10,22 +10,25 @@
 --- instead of hashing every file again. Gits that do not depend on each other run side by side:
 --- a snapshot is two steps (add with HEAD beside it, then write-tree), the change two more (add,
 --- then write-tree, diff-index and HEAD together).
+local clock = require("host.time")
 local proc = require("proc")
 
 local M = {}
 
 local TIMEOUT_MS = 120000
 
-local function command(repo, args, env)
+local function command(repo, args, env, timeout_ms)
   local cmd = { "git", "-C", repo }
   table.move(args, 1, #args, #cmd + 1, cmd)
-  return { cmd = cmd, env = env, timeout_ms = TIMEOUT_MS }
+  return { cmd = cmd, env = env, timeout_ms = timeout_ms or TIMEOUT_MS }
 end
 
 -- A result's stdout, or nil and why.
 local function output(r)
   if r.ok then
     return r.stdout
+  elseif r.timed_out then
+    return nil, ("git %s was stopped at the run's deadline"):format(tostring(r.cmd and r.cmd[4] or ""))
   end
   local why = r.error or (r.stderr or ""):match("^%s*(.-)%s*$")
   return nil, (why and why ~= "") and why or ("git exited with " .. tostring(r.code or r.signal_name))
@@ -131,11 +134,11 @@ local HEAD = { "rev-parse", "--verify", "--quiet", "HEAD" }
 -- git refuses an exclude pathspec that names an ignored path ("The following paths are ignored
 -- by one of your .gitignore files"); an ignored path is left out anyway, so the add is redone
 -- without excludes. Returns the output (or nil, why) and the excludes that worked.
-local function add_again_if_ignored(repo, env, exclude, out, why)
+local function add_again_if_ignored(repo, env, exclude, out, why, timeout_ms)
   if out or not exclude or not tostring(why):find("ignored by one of your .gitignore files", 1, true) then
     return out, why, exclude
   end
-  out, why = run(command(repo, add_args(nil), env))
+  out, why = run(command(repo, add_args(nil), env, timeout_ms))
   return out, why, nil
 end
 
@@ -228,22 +231,28 @@ end
 
 ---The files that differ between a snapshot and the work tree now: {head_before, head_after,
 ---tree_before, tree_after, files = {{path, change = added|modified|deleted|type_changed}}}
----sorted by path; nil and why when it cannot be told.
-function M.changes(repo, before)
+---sorted by path; nil and why when it cannot be told (or not by opts.deadline_ns).
+function M.changes(repo, before, opts)
   local index, why = index_copy(repo)
   if not index then
     return nil, why
   end
+  -- After an agent, reading its changes is bounded by the run's deadline (opts.deadline_ns): the
+  -- time left, at least a second, for each git.
+  local function left()
+    local deadline = opts and opts.deadline_ns
+    return deadline and math.max(1000, (deadline - clock.monotonic_ns()) // 1000000) or nil
+  end
   local env = { GIT_INDEX_FILE = index, GIT_OPTIONAL_LOCKS = "0" }
   local added, tree, diff, head_after
-  added, why = run(command(repo, add_args(before.exclude), env))
-  added, why = add_again_if_ignored(repo, env, before.exclude, added, why)
+  added, why = run(command(repo, add_args(before.exclude), env, left()))
+  added, why = add_again_if_ignored(repo, env, before.exclude, added, why, left())
   if added then
     local results
     results, why = side_by_side({
-      command(repo, { "write-tree" }, env),
-      command(repo, { "diff-index", "--cached", "-z", "--no-renames", "--name-status", before.tree }, env),
-      command(repo, HEAD),
+      command(repo, { "write-tree" }, env, left()),
+      command(repo, { "diff-index", "--cached", "-z", "--no-renames", "--name-status", before.tree }, env, left()),
+      command(repo, HEAD, nil, left()),
     })
     if results then
       tree, why = output(results[1])

@@ -181,6 +181,17 @@ describe("store check", function()
     expect(read(root .. "/runs/R-0001/run.json")):equals(edited)
   end)
 
+  it("removes the temporary file a killed writer left, not one whose writer lives", function()
+    finished_run()
+    write(root .. "/runs/R-0001/.run.json.tmp-999999999-0", "{half")
+    local me = require("host.procinfo").self().pid
+    write(root .. "/tasks/.T-0001.json.tmp-" .. me .. "-3", "{being written")
+    local report = assert(store_repair.check(root, { repair = true }))
+    expect(problems_of(report)):equals({ "R-0001 leftover_temp repaired" })
+    expect(io.open(root .. "/runs/R-0001/.run.json.tmp-999999999-0")):is_nil()
+    expect(read(root .. "/tasks/.T-0001.json.tmp-" .. me .. "-3")):equals("{being written")
+  end)
+
   it("finishes a decision a crash cut short: the task moved, decision.md written", function()
     local review = require("review")
     local s = assert(store.open(root, { create = true }))

@@ -162,7 +162,8 @@ describe("store check and rebuild", function()
     expect(problems_of(report)):equals({ "oops conflict", "R-0002 conflict", "R-0003 missing_copy",
       "R-0009 copy_ahead", "R-0010 conflict", "R-0011 conflict" })
     expect(report.problems[2].detail):contains("status")
-    expect(report.counts):equals({ missing_copy = 1, stale_copy = 0, copy_ahead = 1, conflict = 4, unfinished_decision = 0 })
+    expect(report.counts):equals({ missing_copy = 1, stale_copy = 0, copy_ahead = 1, conflict = 4, unfinished_decision = 0,
+      leftover_temp = 0 })
     expect(report.repaired):equals(0)
 
     local rebuilt = assert(store_repair.rebuild(root))
