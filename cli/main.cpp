@@ -1,5 +1,6 @@
 // sidecar: the command line. Parses arguments (CLI11), then hands each command to the engine.
 #include <algorithm>
+#include <cctype>
 #include <cstdio>
 #include <filesystem>
 #include <string>
@@ -67,8 +68,11 @@ int run_lua(Engine& engine, Run&& run) {
   // Ctrl-C or SIGTERM: what was stopped matters, neither the traceback nor where Lua was then
   // ("stdlib/agent_run.lua:374: interrupted! ...").
   std::string first = error.substr(0, error.find('\n'));
-  if (std::size_t at = first.find("interrupted!"); at != std::string::npos && first.rfind(".lua:", at) != std::string::npos) {
-    first.erase(0, at);
+  if (std::size_t at = first.find("interrupted!"); at != std::string::npos && at >= 2 && first.compare(at - 2, 2, ": ") == 0) {
+    // "stdlib/agent_run.lua:374: " or "(command line):1: ": a chunk's name and a line number.
+    std::size_t digits = at - 2;
+    while (digits > 0 && std::isdigit(static_cast<unsigned char>(first[digits - 1]))) --digits;
+    if (digits < at - 2 && digits > 0 && first[digits - 1] == ':') first.erase(0, at);
   }
   report_error(first);
   return sidecar::cli::terminated() ? kExitTerminated : kExitInterrupted;

@@ -2,6 +2,8 @@
 
 #include <charconv>
 #include <cmath>
+#include <cstdlib>
+#include <string>
 
 #include "utf8.hpp"
 
@@ -88,10 +90,43 @@ long hex4(std::string_view text, std::size_t i) {
   return v;
 }
 
+// The number token at text[i] (a '-' or a digit outside any string): where it ends, and whether
+// it is too large for a double (1e309), which a strict parser refuses.
+std::size_t number_end(std::string_view text, std::size_t i, bool& overflows) {
+  std::size_t end = i + 1;
+  while (end < text.size() && ((text[end] >= '0' && text[end] <= '9') || text[end] == '.' || text[end] == 'e' ||
+                               text[end] == 'E' || text[end] == '+' || text[end] == '-')) {
+    ++end;
+  }
+  const std::string_view token = text.substr(i, end - i);
+  if (token.size() <= 64) {
+    const std::string copy(token);
+    char* stop = nullptr;
+    const double v = std::strtod(copy.c_str(), &stop);
+    overflows = stop == copy.c_str() + copy.size() && std::isinf(v);
+    return end;
+  }
+  // A long token (strtod is not linear on one): its magnitude, the digits before the point (after
+  // leading zeros) plus its exponent, says whether it reaches 1e309.
+  std::size_t k = token[0] == '-' ? 1 : 0;
+  while (k < token.size() && token[k] == '0') ++k;
+  long long magnitude = 0;
+  while (k < token.size() && token[k] >= '0' && token[k] <= '9') ++k, ++magnitude;
+  const std::size_t e = token.find_first_of("eE");
+  if (magnitude > 0 && e != std::string_view::npos) {
+    long long exponent = 0;
+    std::size_t d = e + 1 + (e + 1 < token.size() && (token[e + 1] == '+' || token[e + 1] == '-'));
+    for (; d < token.size() && exponent < 100000; ++d) exponent = exponent * 10 + (token[d] - '0');
+    magnitude += e + 1 < token.size() && token[e + 1] == '-' ? -exponent : exponent;
+  }
+  overflows = magnitude > 309;
+  return end;
+}
+
 }  // namespace
 
-std::string repair(std::string_view text, std::size_t* replaced) {
-  std::size_t bytes = 0;
+std::string repair(std::string_view text, std::size_t* replaced, std::size_t* numbers) {
+  std::size_t bytes = 0, huge = 0;
   const std::string valid = utf8_repair(text, &bytes);
   std::string out;
   out.reserve(valid.size());
@@ -99,6 +134,18 @@ std::string repair(std::string_view text, std::size_t* replaced) {
   for (std::size_t i = 0; i < valid.size(); ++i) {
     const char c = valid[i];
     if (!in_string) {
+      if (c == '-' || (c >= '0' && c <= '9')) {
+        bool overflows = false;
+        const std::size_t end = number_end(valid, i, overflows);
+        if (overflows) {
+          out += "null";
+          ++huge;
+        } else {
+          out.append(valid, i, end - i);
+        }
+        i = end - 1;
+        continue;
+      }
       in_string = c == '"';
       out.push_back(c);
       continue;
@@ -129,6 +176,7 @@ std::string repair(std::string_view text, std::size_t* replaced) {
     out.push_back(c);
   }
   if (replaced) *replaced = bytes;
+  if (numbers) *numbers = huge;
   return out;
 }
 

@@ -30,9 +30,10 @@ std::size_t nesting_offset(std::string_view text, int limit) noexcept;
 
 // JSON text as a lenient reader of an agent's stream takes it: each byte that is not part of
 // valid UTF-8 becomes U+FFFD, and so does each \u escape of a surrogate without its pair
-// (\ud800 alone), which a strict parser refuses. `replaced` counts both. Linear; valid JSON
-// comes back unchanged.
-std::string repair(std::string_view text, std::size_t* replaced = nullptr);
+// (\ud800 alone), which a strict parser refuses; `replaced` counts both. A number too large for
+// a double (1e309), which a strict parser refuses too, becomes null; `numbers` counts those.
+// Linear; JSON a strict parser reads comes back unchanged.
+std::string repair(std::string_view text, std::size_t* replaced = nullptr, std::size_t* numbers = nullptr);
 
 // Line and column of byte `offset` in `text` (offset may equal text.size()).
 Position position_of(std::string_view text, std::size_t offset) noexcept;

@@ -330,15 +330,20 @@ std::optional<std::vector<UsageRow>> RunStore::usage(const UsageQuery& query, St
     fail(error, "EINVAL", "cannot group usage by '" + query.group_by + "' (runner, model, task, status, day or run)");
     return std::nullopt;
   }
-  // Only whole numbers count as reported figures (json_type 'integer'); anything else is unknown.
+  // Only whole numbers a run can report count as figures (json_type 'integer', from 0 to a trillion
+  // tokens; a cost from 0 to a million dollars: the bounds of stdlib/agent_events.lua); anything
+  // else is unknown, so that no record, an imported one included, makes a total overflow.
   std::string sql = std::string("SELECT ") + group + ", count(*)";
   for (const char* field : kUsageFieldNames) {
     std::string path = std::string("'$.usage.") + field + "'";
-    std::string known = "json_type(record, " + path + ") = 'integer'";
+    std::string known = "(json_type(record, " + path + ") = 'integer' AND json_extract(record, " + path +
+                        ") BETWEEN 0 AND 1000000000000)";
     sql += ", sum(CASE WHEN " + known + " THEN json_extract(record, " + path + ") END), sum(" + known + ")";
   }
-  sql += ", total(CASE WHEN json_type(record, '$.cost_usd') IN ('integer', 'real') THEN json_extract(record, "
-         "'$.cost_usd') END), sum(json_type(record, '$.cost_usd') IN ('integer', 'real')), min(created_at), "
+  const std::string cost_known = "(json_type(record, '$.cost_usd') IN ('integer', 'real') AND "
+                                 "json_extract(record, '$.cost_usd') BETWEEN 0 AND 1000000)";
+  sql += ", total(CASE WHEN " + cost_known + " THEN json_extract(record, '$.cost_usd') END), sum(" + cost_known +
+         "), min(created_at), "
          "max(created_at) FROM runs WHERE created_at >= ?1 AND (?2 IS NULL OR created_at < ?2) GROUP BY 1 ORDER BY 1";
   Stmt st = s->statement(sql, error);
   if (!st) return std::nullopt;

@@ -394,17 +394,18 @@ int json_decode(lua_State* L) {
   return 4;
 }
 
-// json.repair(text) -> text', replaced   (for a lenient reader: bytes that are not UTF-8 and lone
-// surrogate escapes become U+FFFD; host/json_text.hpp)
+// json.repair(text) -> text', replaced, numbers   (for a lenient reader: bytes that are not UTF-8
+// and lone surrogate escapes become U+FFFD, numbers too large for a double null; host/json_text.hpp)
 int json_repair(lua_State* L) {
   std::size_t len;
   const char* s = luaL_checklstring(L, 1, &len);
-  std::size_t replaced = 0;
-  const std::string out = json_text::repair(std::string_view(s, len), &replaced);
-  if (replaced == 0) lua_pushvalue(L, 1);
+  std::size_t replaced = 0, numbers = 0;
+  const std::string out = json_text::repair(std::string_view(s, len), &replaced, &numbers);
+  if (replaced == 0 && numbers == 0) lua_pushvalue(L, 1);
   else lua_pushlstring(L, out.data(), out.size());
   lua_pushinteger(L, static_cast<lua_Integer>(replaced));
-  return 2;
+  lua_pushinteger(L, static_cast<lua_Integer>(numbers));
+  return 3;
 }
 
 int null_tostring(lua_State* L) {

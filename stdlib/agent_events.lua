@@ -245,11 +245,14 @@ function Parser:line(text)
   -- Only an object is an event: anything else is malformed without decoding it.
   local event = text:byte(first) == 123 and host_json.decode(text) -- "{"; nil, why on bad JSON
   local s = self.summary
+  local huge = 0
   if event == nil then
     -- An answer in Latin-1, or a lone \ud800: read leniently, each such byte or escape as U+FFFD,
-    -- and counted (the record says so; agent.jsonl keeps the bytes as written).
-    local repaired, n = host_json.repair(text)
-    event = n > 0 and host_json.decode(repaired)
+    -- and counted (the record says so; agent.jsonl keeps the bytes as written). A number too large
+    -- for a double (1e309) is read as null, which makes the line odd.
+    local repaired, n
+    repaired, n, huge = host_json.repair(text)
+    event = (n > 0 or huge > 0) and host_json.decode(repaired)
     if event then
       s.repaired_lines, s.repaired_bytes = s.repaired_lines + 1, s.repaired_bytes + n
     end
@@ -268,7 +271,8 @@ function Parser:line(text)
       error(err, 0)
     end
   end
-  s.odd_now = nil
+  s.odd_now = huge > 0 and { ("%d number%s too large to read, taken as null"):format(huge, huge == 1 and "" or "s") }
+    or nil
   local handled, known = pcall(self.dialect.handle, s, event, emit)
   local whats = s.odd_now
   s.odd_now = nil

@@ -75,6 +75,12 @@ function M.init(o)
   if unreadable and not o.force then
     return init_failed(o, unreadable .. " (remove it, or run `sidecar init --force` to replace it)")
   end
+  -- The folder ignores itself (its own .gitignore says "*"): git never sees the store, and the
+  -- repository's .gitignore stays the user's. Read before anything is written.
+  local gitignore, bad = ignored(dir, "*")
+  if bad then
+    return init_failed(o, bad)
+  end
   local wrote_config = false
   if o.force or not present then
     local ok, bad = dir:write(config.FILE, config.TEMPLATE)
@@ -90,12 +96,7 @@ function M.init(o)
         :format(cfg_path, record_why))
     end
   end
-  -- The folder ignores itself (its own .gitignore says "*"): git never sees the store, and the
-  -- repository's .gitignore stays the user's.
-  local gitignore, bad = ignored(dir, "*")
-  if bad then
-    return init_failed(o, bad)
-  elseif gitignore then
+  if gitignore then
     local ok, write_why = dir:write(".gitignore", gitignore)
     if not ok then
       return init_failed(o, write_why)

@@ -167,9 +167,12 @@ local function close(self, err)
         run_processes.stop(self.s, run, M.GRACE_MS)
         local text = tostring(type(err) == "table" and (err.message or err[1]) or err)
         local interrupted = text:find("interrupted!", 1, true) ~= nil
-        run.status = interrupted and "interrupted" or "outcome_unknown"
-        run.failure_reason = interrupted and "interrupted (Ctrl-C or SIGTERM)" or
-          ("Sidecar failed while running the agent or recording the run: %s"):format(text:match("^[^\n]*"))
+        local finishing = run.phase == "finishing" and (" after its agent ended %s, while the run was being finished "
+          .. "(validation did not complete)"):format(tostring(run.outcome)) or ""
+        run.status, run.phase = interrupted and "interrupted" or "outcome_unknown", nil
+        run.failure_reason = interrupted and ("interrupted (Ctrl-C or SIGTERM)" .. finishing) or
+          ("Sidecar failed while running the agent or recording the run%s: %s"):format(finishing,
+            text:match("^[^\n]*"))
         run.completed_at = store.now()
         self.s:update_run(run)
       end

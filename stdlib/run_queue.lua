@@ -57,11 +57,21 @@ local function progress_line(state, started_ms)
 end
 
 -- What one `sidecar run T --json` child reported: its steps, or a failure from its stderr.
-local function child_outcome(task_id, r)
+-- The number of a run id ("R-0012" -> 12), 0 for none.
+local function run_number(id)
+  return tonumber(type(id) == "string" and id:match("^R%-(%d+)$") or nil) or 0
+end
+
+local function child_outcome(s, task_id, since, r)
   local ok, env = pcall(json.decode, r.stdout or "")
   local steps = ok and type(env) == "table" and type(env.data) == "table" and env.data.steps or nil
-  if type(steps) == "table" and #steps > 0 then
-    local last = steps[#steps]
+  local last = type(steps) == "table" and steps[#steps]
+  if not last then
+    -- No answer (stopped by `run kill`, say): the task's run started here, as the store has it.
+    local latest = (s:list_runs({ task_id = task_id, limit = 1 }) or {})[1]
+    last = latest and run_number(latest.run_id) > run_number(since) and latest or nil
+  end
+  if last then
     return { task_id = task_id, run_id = last.run_id, status = last.status, ok = GOOD[last.status] == true,
       duration_ms = last.duration_ms, reason = last.failure_reason or (last.blockers and last.blockers[1]) }
   end
@@ -90,9 +100,10 @@ function M.start_ready(s, o)
       argv[#argv + 1] = "--dry-run"
     end
     started[task.task_id] = true
+    local before = (s:list_runs({ task_id = task.task_id, limit = 1 }) or {})[1]
     -- Each `sidecar run` owns its run and its agent: it dies with this process, as an agent does
     -- (SIGKILL), and the next read ends its run (stdlib/run_reconcile.lua).
-    running[#running + 1] = { task_id = task.task_id, handle = proc.spawn(argv,
+    running[#running + 1] = { task_id = task.task_id, since = before and before.run_id, handle = proc.spawn(argv,
       { stdout = true, stderr = { collect = true }, max_output = STDERR_TAIL, name = "run " .. task.task_id,
         parent_death = "kill" }) }
     if not o.progress then
@@ -123,7 +134,7 @@ function M.start_ready(s, o)
     local finished, i = proc.wait_any(handles, 1000)
     if finished then
       local entry = table.remove(running, i)
-      local outcome = child_outcome(entry.task_id, finished:wait())
+      local outcome = child_outcome(s, entry.task_id, entry.since, finished:wait())
       outcomes[#outcomes + 1] = outcome
       if outcome.ok or outcome.status == "dry_run" then
         state.done = state.done + 1

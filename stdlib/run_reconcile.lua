@@ -142,6 +142,16 @@ local function ago(seconds)
   return os.date("!%Y-%m-%dT%H:%M:%SZ", os.time() - seconds)
 end
 
+-- Whether a run made at `created_at` is still within the grace a starting owner gets. A time
+-- Sidecar did not write (garbage, or one in the future, as a copy may carry) gets none.
+local function in_grace(created_at)
+  if type(created_at) ~= "string" or not created_at:match("^%d%d%d%d%-%d%d%-%d%dT%d%d:%d%d:%d%dZ$")
+      or created_at > ago(-60) then
+    return false
+  end
+  return created_at >= ago(M.START_GRACE_S)
+end
+
 -- Whether a queued run's worker may still be on its way to its lock: the recorded worker process
 -- still runs (the same process: its start time is the recorded one), or, before the worker is
 -- recorded, the starting command is within its grace.
@@ -152,7 +162,7 @@ local function starting(run)
     if starter then
       return run_processes.same(starter, math.tointeger(run.starter_start))
     end
-    return (run.created_at or "") >= ago(M.START_GRACE_S)
+    return in_grace(run.created_at)
   end
   local p = procinfo.get(pid)
   if ended(p) then
@@ -160,7 +170,7 @@ local function starting(run)
   elseif run.worker_start ~= nil then
     return p.start == run.worker_start
   end
-  return (run.created_at or "") >= ago(M.START_GRACE_S) -- a record without the start time: a grace
+  return in_grace(run.created_at) -- a record without the start time: a grace
 end
 
 -- "; 2 processes of the run left behind, killed", or "".
@@ -271,7 +281,7 @@ local function dead(run)
   end
   local owner = M.owner(run)
   if not owner then
-    return (run.created_at or "") < ago(M.START_GRACE_S)
+    return not in_grace(run.created_at)
   end
   return not run_processes.same(owner.pid, owner.start)
 end

@@ -308,9 +308,17 @@ function M.run_step(s, cfg, task, st, extra)
   if link_kind then
     s:link(extra.parent_run_id, run.run_id, link_kind)
   end
-  progress("run %s: agent ended %s%s", run.run_id, run.status,
+  progress("run %s: agent ended %s%s", run.run_id, run.outcome or run.status,
     run.failure_reason and (": " .. run.failure_reason) or "")
-  run = run_finish.finish(s, cfg, s:get_task(task.task_id) or task, run, wt, o)
+  local finished, result = pcall(run_finish.finish, s, cfg, s:get_task(task.task_id) or task, run, wt, o)
+  if not finished then
+    -- Stopped while finishing (run kill, Ctrl-C): the worktree's folder goes (its branch keeps the
+    -- result), the task can run again; the owner guard records the run as it goes on up.
+    pcall(run_worktree.release, s, s:get_run(run.run_id) or run, wt, cfg)
+    s:set_task_status(task.task_id, "ready")
+    error(result, 0)
+  end
+  run = result
   settle_task(s, task.task_id, run)
   return run_worktree.release(s, run, wt, cfg)
 end

@@ -93,6 +93,7 @@ local RESULT_ENTRY = object({
   { "duration_ms", { kind = "integer", min = 0 } },
   { "timeout_ms", { kind = "integer", min = 1 } },
   { "output_snippet", TEXT },
+  { "not_run", TEXT }, -- why the step did not run (its commands not trusted: stdlib/run_finish.lua)
 })
 
 local join -- defined below

@@ -152,14 +152,18 @@ end
 ---@param repo string
 ---@return string[]
 function M.code_files(repo)
+  -- What is there and is no folder: a FIFO or a device is listed too (as unreadable, by status).
+  local function there(path)
+    return paths.real(path) ~= nil and paths.entries(path) == nil
+  end
   local out = {}
-  if read_code(repo .. "/.agent/config.lua") then
+  if there(repo .. "/.agent/config.lua") then
     out[1] = ".agent/config.lua"
   end
   -- Every name a preset could be loaded by, symbolic links included (the content is what is
   -- hashed, wherever it lives).
   for _, name in ipairs(paths.entries(repo .. "/.agent/presets") or {}) do
-    if name:match("%.lua$") and read_code(repo .. "/.agent/presets/" .. name) then
+    if name:match("%.lua$") and there(repo .. "/.agent/presets/" .. name) then
       out[#out + 1] = ".agent/presets/" .. name
     end
   end
@@ -238,7 +242,8 @@ end
 
 ---What runs code in `repo` and whether it is trusted:
 ---{repo (its real path), everything (SIDECAR_TRUST=all), trusted (every file and task trusted, no
----file removed), trusted_at, files = {{path, sha256, state = "trusted"|"changed"|"new"}...},
+---file removed), trusted_at, files = {{path, sha256, state = "trusted"|"changed"|"new"|"unreadable",
+---why?}...} (unreadable: a FIFO, device or folder, or too large; never run nor trusted),
 ---removed = {paths trusted once and gone}, tasks = {{task_id, sha256, state}...} (those of
 ---`tasks`, the store's task records, that have validation commands)}. nil, message when the
 ---folder cannot be resolved.
@@ -266,10 +271,12 @@ function M.status(repo, tasks)
   end)
   local present = {}
   for _, rel in ipairs(M.code_files(key)) do
-    local text = read_code(key .. "/" .. rel) or ""
-    local hash = digest.sha256(text)
-    local state = hashes[rel] == nil and "new" or (hashes[rel] == hash and "trusted" or "changed")
-    out.files[#out.files + 1] = { path = rel, sha256 = hash, state = state }
+    -- A FIFO, a device, a folder or a file too large is never read, run or trusted: "unreadable".
+    local text, why = read_code(key .. "/" .. rel)
+    local hash = text and digest.sha256(text)
+    local state = not text and "unreadable" or hashes[rel] == nil and "new" or (hashes[rel] == hash and "trusted"
+      or "changed")
+    out.files[#out.files + 1] = { path = rel, sha256 = hash or "-", state = state, why = why }
     out.trusted = out.trusted and state == "trusted"
     present[rel] = true
   end
@@ -336,7 +343,7 @@ function M.grant(repo, tasks)
   end
   local files, validation = {}, {}
   for _, f in ipairs(before.files) do
-    files[f.path] = f.sha256
+    files[f.path] = f.state ~= "unreadable" and f.sha256 or nil
   end
   for _, t in ipairs(before.tasks) do
     validation[t.task_id] = t.sha256

@@ -183,16 +183,25 @@ local function grant(o, repo, before, tasks)
     out.envelope("trust", true, status_data(st, "trust"), nil, o.version)
     return EXIT_OK
   end
-  local names = {}
-  for i, f in ipairs(st.files) do
-    names[i] = f.path
+  local names, unreadable = {}, {}
+  for _, f in ipairs(st.files) do
+    if f.state == "unreadable" then
+      unreadable[#unreadable + 1] = f.why or f.path
+    else
+      names[#names + 1] = f.path
+    end
   end
   if #st.tasks > 0 then
     names[#names + 1] = ("the validation commands of %d task%s"):format(#st.tasks, #st.tasks == 1 and "" or "s")
   end
-  print(("%s: trusted %s; a change to any of them needs `sidecar trust` again"):format(st.repo,
-    table.concat(names, ", ")))
-  return EXIT_OK
+  if #names > 0 then
+    print(("%s: trusted %s; a change to any of them needs `sidecar trust` again"):format(st.repo,
+      table.concat(names, ", ")))
+  end
+  for _, why in ipairs(unreadable) do
+    out.error("trust", why .. ": not trusted (it cannot be read as code)")
+  end
+  return #unreadable == 0 and EXIT_OK or EXIT_FAILURE
 end
 
 ---`sidecar trust`

@@ -68,6 +68,14 @@ else
   cat "$work/err"
 fi
 eq "an interrupt names no place in Lua's code" "sidecar: interrupted!" "$(head -n 1 "$work/err" | cut -c1-21)"
+marker="$((RANDOM + 3000)).$$"
+"$S" -e "require('proc').spawn({'sleep', '$marker'}):wait()" >"$work/out" 2>"$work/err" &
+pid=$!
+for _ in $(seq 200); do pgrep -f "sleep $marker" >/dev/null && break; sleep 0.05; done
+kill -INT $pid
+wait $pid
+eq "... nor in a -e chunk, while a child is waited for" "sidecar: interrupted! stopped 1 child process" \
+  "$(head -n 1 "$work/err")"
 
 # --- development stdlib directory --------------------------------------------------------------
 mkdir -p devlib

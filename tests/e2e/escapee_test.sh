@@ -170,11 +170,24 @@ expect_run "(e) run kill stops a run in validation" 0 "^$id interrupted\n$" "" -
 wait "$fg" 2>/dev/null
 poll 10 none_left 5
 eq "(e) ... and its step" "" "$(left 5)"
+eq "(e) ... recorded interrupted, finishing no more, saying where it was" "interrupted nil validation did not complete" \
+  "$("$S" run show "$id" --json | "$S" -e 'local d = require("json").decode(io.read("a")).data
+    print(d.status .. " " .. tostring(d.phase) .. " " .. (d.failure_reason:match("validation did not complete") or "?"))')"
+eq "(e) the progress line names the agent's own outcome" "1" "$(grep -c "run $id: agent ended review" "$work/e2.out")"
+eq "(e) its task can run again" "ready" "$("$S" task list | awk '$1 == "T-0009" { print $2 }')"
+"$S" task create --title "stuck writer" --status ready --validate-cmds "custom:sleep ${M}.7" >/dev/null # T-0010
+"$S" run T-0010 --runner clean --sandbox workspace-write >"$work/e3.out" 2>&1 &
+fg=$!
+poll 30 some_left 7
+id=$(latest_run T-0010)
+expect_run "(e) run kill of a writing run in validation" 0 "^$id interrupted\n$" "" -- timeout 60 "$S" run kill "$id"
+wait "$fg" 2>/dev/null
+eq "(e) ... its worktree's folder is gone" "0" "$(git worktree list | grep -c "worktrees/$id")"
 "$S" task create --title "leaky check" --status ready \
-  --validate-cmds "custom:setsid sleep ${M}.6 >/dev/null 2>&1 & echo checked" >/dev/null # T-0010
+  --validate-cmds "custom:setsid sleep ${M}.6 >/dev/null 2>&1 & echo checked" >/dev/null # T-0011
 expect_run "(e) a step that leaves a setsid() escapee: blocked" 1 \
   "^R-[0-9]+ blocked: .*\n  blocker: 1 process of validation outlived it and was killed \(1 had left" "" \
-  -- "$S" run T-0010 --runner clean
+  -- "$S" run T-0011 --runner clean
 eq "(e) ... and the escapee is gone" "" "$(left 6)"
 
 # --- (d) a stale owner: the recorded pid now belongs to a stranger -------------------------------

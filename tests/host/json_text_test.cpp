@@ -92,6 +92,17 @@ TEST_CASE("json_text: repair reads an agent's line leniently, linearly") {
   CHECK(jt::repair(R"({"a":"\ud800\u)", &n) == R"({"a":"\ufffd\u)");
   CHECK(jt::repair(R"({"a":"\ud8)", &n) == R"({"a":"\ud8)");
   CHECK(jt::repair("\"\\", &n) == "\"\\");
+  // A number too large for a double is null, counted apart; one a double holds stays as written.
+  std::size_t numbers = 9;
+  CHECK(jt::repair(R"({"a":1e309,"b":-2E+400,"c":1.5e308,"d":[1e9999,2]})", &n, &numbers) ==
+        R"({"a":null,"b":null,"c":1.5e308,"d":[null,2]})");
+  CHECK(n == 0);
+  CHECK(numbers == 3);
+  const std::string long_number = "[" + std::string(400, '9') + "," + std::string(100, '9') + "]";
+  CHECK(jt::repair(long_number, &n, &numbers) == "[null," + std::string(100, '9') + "]");
+  CHECK(numbers == 1);
+  CHECK(jt::repair(R"({"s":"1e309"})", &n, &numbers) == R"({"s":"1e309"})");  // in a string: text
+  CHECK(numbers == 0);
   // Linear: a megabyte of lone surrogates is one pass.
   std::string many = "\"";
   for (int i = 0; i < 100000; ++i) many += "\\ud800";

@@ -223,6 +223,13 @@ describe("usage", function()
     expect(#rows):equals(1)
     expect(rows[1].input):equals({ sum = 10, reported = 2 })
     expect(rows[1].output):equals({ sum = 1, reported = 1 })
+    -- A figure no run reports (an imported record's, say) is unknown: no total overflows.
+    assert(s:create_run({ runner_type = "codex", usage = { input = math.maxinteger, output = -4 }, cost_usd = 1e308 }))
+    assert(s:create_run({ runner_type = "codex", usage = { input = math.maxinteger }, cost_usd = 0.5 }))
+    rows = assert(s:usage({ group_by = "runner" }))
+    expect(rows[1].input):equals({ sum = 10, reported = 2 })
+    expect(rows[1].output):equals({ sum = 1, reported = 1 })
+    expect(rows[1].cost_usd):equals({ sum = 0.5, reported = 1 })
   end)
 end)
 

@@ -158,7 +158,7 @@ describe("task_packet.check", function()
       { path = "result.validation_results[1].ok", message = 'expected true or false, got string "yes"' },
       { path = "result.validation_results[1].duration_ms", message = "expected an integer >= 0, got integer -1" },
       { path = "result.validation_results[1].extra",
-        message = "unknown field (known: command, duration_ms, exit_code, kind, name, ok, output_snippet, timed_out, timeout_ms)" },
+        message = "unknown field (known: command, duration_ms, exit_code, kind, name, not_run, ok, output_snippet, timed_out, timeout_ms)" },
       { path = "result.validation_results[2].kind", message = "required field missing" },
       { path = "result.validation_results[2].ok", message = "required field missing" },
     })
