@@ -99,14 +99,8 @@ end
 function M.finish(s, cfg, task, run, wt, o)
   run = run_worktree.finish(s, run, wt) -- after the gates: a commit of the agent's stays its own
   run = validate(s, cfg, task, run, o.repo, o.owner)
-  local dir = run and s:run_dir(run.run_id)
-  local t = dir and telemetry.open(dir)
-  if t then
-    t:event("run.finished", { status = run.status, reason = run.failure_reason })
-    t:close()
-  end
-  if dir then
-    dir:close()
+  if run then
+    telemetry.run_finished(s, run)
   end
   return run
 end

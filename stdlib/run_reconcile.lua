@@ -243,15 +243,7 @@ local function end_run(s, run, killed)
   run.completed_at = store.now()
   run.reconciled_at = run.completed_at
   assert(s:update_run(run))
-  local dir = s:run_dir(run.run_id)
-  local t = dir and telemetry.open(dir)
-  if t then
-    t:event("run.finished", { status = run.status, reason = run.failure_reason })
-    t:close()
-  end
-  if dir then
-    dir:close()
-  end
+  telemetry.run_finished(s, run)
   local task = run.task_id and s:get_task(run.task_id)
   if task and (task.status == "running" or task.status == "queued") then
     s:set_task_status(run.task_id, "ready")

@@ -425,4 +425,20 @@ function M.model_md(meta, summary)
   return table.concat(lines, "\n")
 end
 
+---Writes the event `run.finished` ({status, reason}) into a stored run's events.jsonl, for
+---`run tail -f` and the UI to see the run end; nothing when the folder cannot be opened.
+---@param s table  the store
+---@param run table  the run record, as it ended
+function M.run_finished(s, run)
+  local dir = s:run_dir(run.run_id)
+  local t = dir and M.open(dir)
+  if t then
+    t:event("run.finished", { status = run.status, reason = run.failure_reason })
+    t:close()
+  end
+  if dir then
+    dir:close()
+  end
+end
+
 return M
