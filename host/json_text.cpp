@@ -116,7 +116,9 @@ std::size_t number_end(std::string_view text, std::size_t i, bool& overflows) {
   if (magnitude > 0 && e != std::string_view::npos) {
     long long exponent = 0;
     std::size_t d = e + 1 + (e + 1 < token.size() && (token[e + 1] == '+' || token[e + 1] == '-'));
-    for (; d < token.size() && exponent < 100000; ++d) exponent = exponent * 10 + (token[d] - '0');
+    for (; d < token.size() && token[d] >= '0' && token[d] <= '9' && exponent < 100000; ++d) {
+      exponent = exponent * 10 + (token[d] - '0');
+    }
     magnitude += e + 1 < token.size() && token[e + 1] == '-' ? -exponent : exponent;
   }
   overflows = magnitude > 309;

@@ -103,6 +103,11 @@ TEST_CASE("json_text: repair reads an agent's line leniently, linearly") {
   CHECK(numbers == 1);
   CHECK(jt::repair(R"({"s":"1e309"})", &n, &numbers) == R"({"s":"1e309"})");  // in a string: text
   CHECK(numbers == 0);
+  // A long malformed token: its exponent is read over digits only (fuzz/findings/json_text).
+  std::string odd = std::string(70, '1') + "e";
+  for (int i = 0; i < 40; ++i) odd += "1-";
+  CHECK(jt::repair(odd, &n, &numbers) == odd);
+  CHECK(numbers == 0);
   // Linear: a megabyte of lone surrogates is one pass.
   std::string many = "\"";
   for (int i = 0; i < 100000; ++i) many += "\\ud800";
