@@ -331,6 +331,20 @@ local function update(change)
   return true
 end
 
+-- Runs change(entry) on `repo`'s entry of the trust file (made empty when there is none), leaving
+-- the other repositories and the entry's other parts as they were.
+local function update_entry(repo, change)
+  local key, why = M.repo_key(repo)
+  if not key then
+    return nil, why
+  end
+  return update(function(state)
+    local entry = state.repositories[key] or { files = {}, validation = {} }
+    state.repositories[key] = entry
+    change(entry)
+  end)
+end
+
 ---Trusts every file of `repo` that runs code and the validation commands of `tasks` (the
 ---store's tasks), as they are now (what was trusted before and is gone now is forgotten).
 ---Returns the status after, or nil and why.
@@ -371,13 +385,7 @@ function M.record_validation(repo, tasks)
   if next(hashes) == nil then
     return true
   end
-  local key, why = M.repo_key(repo)
-  if not key then
-    return nil, why
-  end
-  return update(function(state)
-    local entry = state.repositories[key] or { files = {}, validation = {} }
-    state.repositories[key] = entry
+  return update_entry(repo, function(entry)
     for id, hash in pairs(hashes) do
       entry.validation[id] = hash
     end
@@ -390,13 +398,7 @@ end
 ---@param rel string
 ---@param text string
 function M.record(repo, rel, text)
-  local key, why = M.repo_key(repo)
-  if not key then
-    return nil, why
-  end
-  return update(function(state)
-    local entry = state.repositories[key] or { files = {}, validation = {} }
-    state.repositories[key] = entry
+  return update_entry(repo, function(entry)
     entry.trusted_at = os.date("!%Y-%m-%dT%H:%M:%SZ")
     entry.files[rel] = digest.sha256(text)
   end)
