@@ -106,7 +106,7 @@ sed -i "s|^  runners = {\$|  runners = {\n    codex = { program = { \"$work/cras
 grep -q "crash_agent.sh" "$repo/.agent/config.lua" || die "could not set the fake agent in $repo/.agent/config.lua"
 
 # Failure figures and their details (each thing counted once, however many batches see it).
-declare -A seen=() kills=() phases=() task_iter=() iter_info=()
+declare -A seen=() kills=() phases=() task_iter=() iter_info=() repaired_kinds=()
 nonterminal_runs=0 nonterminal_tasks=0 store_problems=0 survivors=0 escapees=0 command_failures=0
 rebuild_changes=0 unprinted=0 repairs=0
 declare -A printed=()
@@ -405,6 +405,10 @@ check_batch() {
           "$(head -c 400 "$work/store.json" | tr '\n' ' ')" && store_problems=$((store_problems + 1))
       fi
     fi
+    if [ "$kind" = repaired ]; then
+      repaired_kinds[$pkind]=$((${repaired_kinds[$pkind]:-0} + 1))
+      continue
+    fi
     [ "$kind" = problem ] || continue
     task=$id
     [ "$pkind" = run ] && task=$(awk -F'\t' -v id="$id" '$1 == "run" && $2 == id { print $5 }' "$work/runs.txt")
@@ -490,7 +494,9 @@ echo "  kill moments: start-up ${phases[start-up]:-0}, mid-agent ${phases[mid-ag
 echo "  runs created: $((runs_total - calibration_runs)) (and $calibration_runs by the calibration; ${statuses%, })"
 echo "  runs left non-terminal: $nonterminal_runs"
 echo "  tasks left non-terminal: $nonterminal_tasks"
-echo "  store problems after reconciliation: $store_problems (store check repaired $repairs on its own)"
+repaired_list=""
+for k in $(printf '%s\n' "${!repaired_kinds[@]}" | sort); do repaired_list+="${repaired_list:+, }$k ${repaired_kinds[$k]}"; done
+echo "  store problems after reconciliation: $store_problems (store check repaired $repairs on its own${repaired_list:+: $repaired_list})"
 echo "  surviving agents: $survivors (setsid escapees among them: $escapees)"
 echo "  failed commands (run list, task list, store check, workers): $command_failures"
 echo "  runs whose status store rebuild changed: $rebuild_changes"

@@ -9,6 +9,7 @@
 --   sidecar script crash_state.lua store STORE_CHECK.json -- `store check --json`
 --     store  OK  INTEGRITY  PROBLEMS  REPAIRED
 --     problem  KIND  ID  PROBLEM  PATH  DETAIL      (those it did not repair on its own)
+--     repaired  PROBLEM                           (one per problem it repaired on its own)
 --   sidecar script crash_state.lua created CREATE.json    -- `task create --json`, `run --background --json`
 --     created  ID  WORKER_PID
 --
@@ -72,6 +73,8 @@ elseif mode == "store" then
   for _, p in ipairs(problems) do
     if p.repaired ~= true then -- one store check repaired on its own is counted in REPAIRED
       emit("problem", p.kind, p.id, p.problem, p.path, p.detail)
+    else
+      emit("repaired", p.problem)
     end
   end
 elseif mode == "created" then
