@@ -12,7 +12,7 @@ int main(int argc, char** argv) {
   int mb = argc > 1 ? std::atoi(argv[1]) : 100;
   sidecar::Host host;
   std::string code = R"(
-    local json, time = require('json'), require('host.time')
+    local json, time = require('sidecar.core.json'), require('sidecar.host.time')
     local target = )" + std::to_string(mb) + R"( * 1000 * 1000
     -- Records like an agent's event log: strings, integers, floats, nested arrays and objects.
     local parts, size, i = {}, 0, 0

@@ -61,9 +61,9 @@ struct Part {
 // as prepare runs it; the writes are the task folder of one prepare (nine files, the inputs/
 // folder, every fsync), through the same artifact calls.
 const char* kWave =
-    "require('git').facts('.', {{cmd = {'git', 'status', '--short'}}, {cmd = {'git', 'diff'}}})";
+    "require('sidecar.core.git').facts('.', {{cmd = {'git', 'status', '--short'}}, {cmd = {'git', 'diff'}}})";
 std::string write_lua(const std::string& scratch, int i) {
-  return "local root = assert(require('artifact').open('" + scratch + "/writes', {create = true}))\n"
+  return "local root = assert(require('sidecar.core.artifact').open('" + scratch + "/writes', {create = true}))\n"
          "local id = 'w-" + std::to_string(i) + "'\n"
          "assert(root:create_dir(id))\n"
          "local files = {}\n"
@@ -143,7 +143,7 @@ int main(int argc, char** argv) {
       };
       add("/bin/true (fork + exec + exit floor)", run_ms({"/bin/true"}, repo));
       add("sidecar -e '' (start-up and exit)", run_ms({sidecar, "-e", ""}, repo));
-      add("sidecar -e 'require(\"sidecar_task\")' (+ its modules)", run_ms({sidecar, "-e", "require('sidecar_task')"}, repo));
+      add("sidecar -e 'require(\"sidecar_task\")' (+ its modules)", run_ms({sidecar, "-e", "require('sidecar.task.prepared')"}, repo));
       add("  git -C . status --short --branch", run_ms({"git", "-C", ".", "status", "--short", "--branch"}, repo, locks_off.data()));
       add("  git -C . rev-parse --verify --quiet HEAD", run_ms({"git", "-C", ".", "rev-parse", "--verify", "--quiet", "HEAD"}, repo, locks_off.data()));
       add("  git status --short", run_ms({"git", "status", "--short"}, repo));

@@ -212,7 +212,7 @@ double fork_pipes_true_ns() {
 
 std::string lua_true_loop(int calls, bool pipes) {
   return R"(
-    local proc, time = require('proc'), require('host.time')
+    local proc, time = require('sidecar.core.proc'), require('sidecar.host.time')
     local opts = )" + std::string(pipes ? "nil" : "{stdout = false, stderr = false}") + R"(
     local t = {}
     for i = 1, )" + std::to_string(calls) + R"( do
@@ -319,7 +319,7 @@ double pool_sleep_s(int total, int jobs) {
 
 void bench_fanout(sidecar::Host& host, int runs, double spawn_us) {
   const std::string code = R"(
-    local proc, time = require('proc'), require('host.time')
+    local proc, time = require('sidecar.core.proc'), require('sidecar.host.time')
     local specs = {}
     for i = 1, 100 do specs[i] = {'sleep', '0.5'} end
     local t0 = time.monotonic_ns()
@@ -480,7 +480,7 @@ void bench_throughput(sidecar::Host& host, long long bytes, int runs) {
   // into the file) instead of handing the file to the child.
   auto cat_code = [&](const std::string& extra) {
     return R"(
-    local proc, time = require('proc'), require('host.time')
+    local proc, time = require('sidecar.core.proc'), require('sidecar.host.time')
     local t0 = time.monotonic_ns()
     local r = proc.run({'cat', )" + lua_quote(src) + R"(}, {stdout = {file = )" + lua_quote(dst) + R"(})" + extra + R"(})
     local ns = time.monotonic_ns() - t0

@@ -54,7 +54,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   const std::string lua =
-      "local r = assert(require('agent_run').execute({runner = 'codex', repo = '.', program = {'" + agent +
+      "local r = assert(require('sidecar.agent.run').execute({runner = 'codex', repo = '.', program = {'" + agent +
       "'}, prompt = 'Say hello.\\n'})) assert(r.status == 'review', r.failure_reason)";
   std::vector<Case> cases = {{"in a git repository (snapshots on)", base + "/git", {}, {}},
                              {"outside git (no snapshots)", base + "/plain", {}, {}}};

@@ -95,7 +95,7 @@ int main(int argc, char** argv) {
   for (int i = 0; i < runs; ++i) {
     std::string out;
     long long start = 0;
-    if (run({sidecar, "-e", "io.write(require('host.time').monotonic_ns())"}, &out, &start) < 0) {
+    if (run({sidecar, "-e", "io.write(require('sidecar.host.time').monotonic_ns())"}, &out, &start) < 0) {
       std::fprintf(stderr, "bench_startup: %s failed to run\n", sidecar.c_str());
       return 1;
     }

@@ -48,8 +48,8 @@ texts = {
 
 // The passes, in Sidecar: prints "name<TAB>seconds markers<TAB>codex<TAB>claude" per text.
 const char* const kPasses = R"(
-local agent_events, markers = require("agent_events"), require("markers")
-local time = require("host.time")
+local agent_events, markers = require("sidecar.agent.events"), require("sidecar.agent.markers")
+local time = require("sidecar.host.time")
 local CHUNK = 64 * 1024
 local function timed(f)
   local t0 = time.monotonic_ns()
@@ -57,7 +57,7 @@ local function timed(f)
   return (time.monotonic_ns() - t0) / 1e9
 end
 local function stream(dialect, text)
-  local p = agent_events.parser(require(dialect .. "_events"))
+  local p = agent_events.parser(require("sidecar.agent." .. dialect))
   for i = 1, #text, CHUNK do
     p:feed(text:sub(i, i + CHUNK - 1))
   end

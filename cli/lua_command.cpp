@@ -33,10 +33,10 @@ void push_value(lua_State* L, const LuaOptionValue& value) {
 int call(lua_State* L) {
   const Call& c = *static_cast<const Call*>(lua_touserdata(L, 1));
   // Every command tells, once on stderr, of a repository file it left unrun because it is not
-  // trusted (stdlib/trust_cli.lua; the library only reports it), and finds no module in the
+  // trusted (stdlib/sidecar/cli/trust.lua; the library only reports it), and finds no module in the
   // folder it runs in (a cloned repository's ./x.lua must not answer a require).
   lua_getglobal(L, "require");
-  lua_pushliteral(L, "trust_cli");
+  lua_pushliteral(L, "sidecar.cli.trust");
   lua_call(L, 1, 1);
   lua_getfield(L, -1, "install");
   lua_pushboolean(L, 1);

@@ -66,10 +66,10 @@ int run_lua(Engine& engine, Run&& run) {
   if (ok) return kExitOk;
   if (!interrupted_error(error)) return report_error(error);
   // Ctrl-C or SIGTERM: what was stopped matters, neither the traceback nor where Lua was then
-  // ("stdlib/agent_run.lua:374: interrupted! ...").
+  // ("stdlib/sidecar/agent/run.lua:374: interrupted! ...").
   std::string first = error.substr(0, error.find('\n'));
   if (std::size_t at = first.find("interrupted!"); at != std::string::npos && at >= 2 && first.compare(at - 2, 2, ": ") == 0) {
-    // "stdlib/agent_run.lua:374: " or "(command line):1: ": a chunk's name and a line number.
+    // "stdlib/sidecar/agent/run.lua:374: " or "(command line):1: ": a chunk's name and a line number.
     std::size_t digits = at - 2;
     while (digits > 0 && std::isdigit(static_cast<unsigned char>(first[digits - 1]))) --digits;
     if (digits < at - 2 && digits > 0 && first[digits - 1] == ':') first.erase(0, at);
@@ -125,7 +125,7 @@ int run_tests(Engine& engine, std::vector<std::string> paths, const std::string&
   lua_State* L = engine.state();
   int counts_failed = 0, counts_total = 0;
   int status = run_lua(engine, [&](std::string& err) {
-    if (!engine.require("test", err)) return false;
+    if (!engine.require("sidecar.dev.test", err)) return false;
     lua_getfield(L, -1, "run_files");
     lua_remove(L, -2);
     lua_createtable(L, static_cast<int>(specs.size()), 0);
@@ -278,7 +278,7 @@ int main(int argc, char** argv) {
     // Before anything else runs: every byte printed from Lua passes the redactor from here on.
     // Only a SIDECAR_STDLIB_DIR without the module can make it fail; that is said, not hidden.
     static const char* const kInstall =
-        "local ok, terminal = pcall(require, 'terminal')\n"
+        "local ok, terminal = pcall(require, 'sidecar.core.terminal')\n"
         "if not ok then io.stderr:write('sidecar: warning: output is not redacted: ', "
         "(tostring(terminal):match('^[^\\n]*')), '\\n') return end\n"
         "terminal.install()";
@@ -291,9 +291,9 @@ int main(int argc, char** argv) {
     }
     if (script->parsed()) {
       // A script that reads a repository's config or presets is told, once on stderr, of a
-      // file it left unrun because it is not trusted (stdlib/trust_cli.lua), as commands are.
+      // file it left unrun because it is not trusted (stdlib/sidecar/cli/trust.lua), as commands are.
       if (int status = run_lua(engine, [&](std::string& err) {
-            return engine.run_string("require('trust_cli').install()", "=(sidecar)", err);
+            return engine.run_string("require('sidecar.cli.trust').install()", "=(sidecar)", err);
           });
           status != kExitOk)
         return status;
@@ -309,21 +309,21 @@ int main(int argc, char** argv) {
     const char* function = nullptr;
     sidecar::cli::LuaOptions options;
     if (prepare.app->parsed()) {
-      module = "sidecar_task", function = "cli_prepare", options = sidecar::cli::prepare_options(prepare);
+      module = "sidecar.task.prepared", function = "cli_prepare", options = sidecar::cli::prepare_options(prepare);
     } else if (sidecar::cli::store_command_call(store, function, options)) {
-      module = "store_cli";
+      module = "sidecar.cli.store";
     } else if (sidecar::cli::task_command_call(task, function, options)) {
-      module = "task_cli";
+      module = "sidecar.cli.task";
     } else if (sidecar::cli::run_command_call(run, function, options)) {
-      module = "run_cli";
+      module = "sidecar.cli.run";
     } else if (sidecar::cli::preset_command_call(preset, function, options)) {
-      module = "preset_cli";
+      module = "sidecar.cli.preset";
     } else if (sidecar::cli::project_command_call(project, function, options)) {
-      module = "project_cli";
+      module = "sidecar.cli.project";
     } else if (sidecar::cli::trust_command_call(trust, function, options)) {
-      module = "trust_cli";
+      module = "sidecar.cli.trust";
     } else if (doctor->parsed()) {
-      module = "doctor", function = "cli", options = {{"json", doctor_json}};
+      module = "sidecar.cli.doctor", function = "cli", options = {{"json", doctor_json}};
     }
     if (!module) return kExitOk;
     int status = kExitFailure;

@@ -1,4 +1,4 @@
-// `sidecar preset list|show|run`: presets, handed to stdlib/preset_cli.lua.
+// `sidecar preset list|show|run`: presets, handed to stdlib/sidecar/cli/preset.lua.
 #pragma once
 #include <string>
 #include <vector>

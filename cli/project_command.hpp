@@ -1,5 +1,5 @@
 // `sidecar init` and `sidecar capabilities`: a project's .agent folder and what this Sidecar can
-// do, handed to stdlib/project_cli.lua.
+// do, handed to stdlib/sidecar/cli/project.lua.
 #pragma once
 #include <string>
 

@@ -1,5 +1,5 @@
 // `sidecar run T-0001 …` and `sidecar run list|show|approve|block|review|replay|queue|
-// start-ready|tail|kill|wait|apply|discard`: runs, handed to stdlib/run_cli.lua.
+// start-ready|tail|kill|wait|apply|discard`: runs, handed to stdlib/sidecar/cli/run.lua.
 #pragma once
 #include <string>
 

@@ -1,5 +1,5 @@
 // `sidecar store check|rebuild` and `sidecar usage`: the run store, handed to
-// stdlib/store_cli.lua.
+// stdlib/sidecar/cli/store.lua.
 #pragma once
 #include <string>
 

@@ -1,5 +1,5 @@
 // `sidecar task create|list|show|import|export|set-status`: task packets, handed to
-// stdlib/task_cli.lua.
+// stdlib/sidecar/cli/task.lua.
 #pragma once
 #include <string>
 #include <vector>

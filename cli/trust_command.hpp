@@ -1,6 +1,6 @@
 // `sidecar trust [PATH]`: let a repository's own code (.agent/config.lua, .agent/presets/*.lua)
 // run, list what would run (--show), or take the trust back (--revoke); handed to
-// stdlib/trust_cli.lua.
+// stdlib/sidecar/cli/trust.lua.
 #pragma once
 #include <string>
 

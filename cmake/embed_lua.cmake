@@ -1,7 +1,7 @@
 # Generates a C++ file holding every .lua file under ${ROOT}/${DIR} as an EmbeddedFile.
 # Run by add_custom_command (cmake -P) so it reruns whenever a Lua file changes.
 # Inputs: ROOT (repository root), DIR (e.g. stdlib), FUNC (accessor name), OUT (file to write),
-# optionally PREFIX (put before each module name: "presets." makes presets/x.lua "presets.x"),
+# optionally PREFIX (put before each module name: "sidecar.presets." makes presets/x.lua "sidecar.presets.x"),
 # and optionally COMPILER (cmake/lua_compile.cpp): then each file is embedded as Lua bytecode,
 # debug information kept, so starting a module costs no parsing.
 file(GLOB_RECURSE files RELATIVE "${ROOT}" "${ROOT}/${DIR}/*.lua")

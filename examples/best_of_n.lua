@@ -10,11 +10,11 @@
 -- after another, each with its own runner. Every run is recorded in DIR/.agent like a preset's.
 -- Prints each candidate's run, the winner and why, then the winning answer. Exit 1 when no
 -- candidate finished or the judge could not decide.
-local preset_context = require("preset_context")
-local prompt = require("prompt")
-local prompt_kit = require("prompt_kit")
-local runners = require("runners")
-local schema = require("schema")
+local preset_context = require("sidecar.preset.context")
+local prompt = require("sidecar.prompt.compile")
+local prompt_kit = require("sidecar.prompt.kit")
+local runners = require("sidecar.agent.runners")
+local schema = require("sidecar.preset.schema")
 
 local EXAMPLE = { name = "best-of-n", summary = "best of N answers, picked by a judge" }
 
@@ -46,7 +46,7 @@ end
 -- no runner: the routing of .agent/config.lua decides.
 local function context(rm)
   local ctx = preset_context.new({ repo = o.repo, preset = EXAMPLE, runner = rm and rm.runner,
-    model = rm and rm.model })
+    model = rm and rm.model, on_progress = function(line) io.stderr:write(line, "\n") end })
   if rm then
     local known, why = runners.get(rm.runner) -- the config's own runners are registered by now
     if not known then

@@ -10,12 +10,12 @@
 --
 -- The test command runs with /bin/sh in DIR. The implementer may write to the work tree
 -- (workspace-write); it never commits. Exit 0 when the tests pass, 1 when they still fail.
-local markers = require("markers")
-local preset_context = require("preset_context")
-local proc = require("proc")
-local prompt = require("prompt")
-local prompt_kit = require("prompt_kit")
-local runners = require("runners")
+local markers = require("sidecar.agent.markers")
+local preset_context = require("sidecar.preset.context")
+local proc = require("sidecar.core.proc")
+local prompt = require("sidecar.prompt.compile")
+local prompt_kit = require("sidecar.prompt.kit")
+local runners = require("sidecar.agent.runners")
 
 local TEST_TIMEOUT_MS = 10 * 60 * 1000
 local OUTPUT_LINES = 40 -- the tail of the test output the implementer sees
@@ -36,7 +36,7 @@ end
 local runner, model = (o.runner or ""):match("^([^:]*):?(.*)$")
 runner, model = runner ~= "" and runner or nil, model ~= "" and model or nil
 local ctx = preset_context.new({ repo = o.repo, preset = { name = "fix-until-green", summary = "fix until green" },
-  runner = runner, model = model })
+  runner = runner, model = model, on_progress = function(line) io.stderr:write(line, "\n") end })
 local known, unknown_why = runners.get(runner or "codex") -- the config's runners are registered by now
 if not known then
   io.stderr:write(unknown_why, "\n")

@@ -9,12 +9,12 @@
 --
 -- Each repository records its reviewers' runs in its own .agent folder; no other file changes.
 -- Exit 0 when every reviewer of every repository answered, 1 otherwise.
-local cli_output = require("cli_output")
-local merge = require("merge")
-local preset_context = require("preset_context")
-local prompt_kit = require("prompt_kit")
-local runners = require("runners")
-local schema = require("schema")
+local cli_output = require("sidecar.cli.output")
+local merge = require("sidecar.preset.merge")
+local preset_context = require("sidecar.preset.context")
+local prompt_kit = require("sidecar.prompt.kit")
+local runners = require("sidecar.agent.runners")
+local schema = require("sidecar.preset.schema")
 
 local o, repos = { lenses = "correctness,security", jobs = "4" }, {}
 local OPTIONS = { ["--runner"] = "runner", ["--lenses"] = "lenses", ["-j"] = "jobs" }
@@ -71,7 +71,7 @@ end
 -- The reviewers of one repository: {report = markdown, counts = {severity = n}, total, answered}.
 local function audit(repo)
   local ctx = preset_context.new({ repo = repo, preset = { name = "multi-repo-audit", summary = "audit" },
-    runner = runner, model = model, jobs = jobs })
+    runner = runner, model = model, jobs = jobs, on_progress = function(line) io.stderr:write(line, "\n") end })
   local known, unknown_why = runners.get(runner or "codex") -- the repository's runners are registered now
   if not known then
     return { error = unknown_why }

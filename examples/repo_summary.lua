@@ -1,8 +1,8 @@
 -- A summary of a repository, as JSON on stdout: branch, HEAD, files by extension, largest files.
 --   sidecar script examples/repo_summary.lua [REPO]
 -- Outside a git repository it says so instead of failing.
-local json = require("json")
-local proc = require("proc")
+local json = require("sidecar.core.json")
+local proc = require("sidecar.core.proc")
 
 local repo = arg[1] or "."
 

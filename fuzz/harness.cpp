@@ -32,7 +32,7 @@ namespace {
 constexpr std::size_t kCounterMask = sizeof sidecar_fuzz_lua_counters - 1;
 std::uint64_t g_previous = 0;  // the line that ran before, for edges rather than lines
 
-// The hash of a chunk's name ("@stdlib/markers.lua"), by the address of its source string: that
+// The hash of a chunk's name ("@stdlib/sidecar/agent/markers.lua"), by the address of its source string: that
 // string lives as long as the chunk, and the same name must give the same counters in every
 // process (fork mode, corpus merges), which its address would not.
 SIDECAR_FUZZ_UNINSTRUMENTED std::uint64_t source_hash(const char* source) {

@@ -6,7 +6,7 @@ namespace sidecar {
 
 struct EmbeddedFile {
   const char* module;  // require() name: "json", "foo.bar"
-  const char* path;    // source path relative to the repository: "stdlib/json.lua"
+  const char* path;    // source path relative to the repository: "stdlib/sidecar/core/json.lua"
   const char* source;  // its bytecode (compiled at build time, debug information kept), or the source
   std::size_t size;
 };

@@ -8,7 +8,7 @@
 // same file by the same process would succeed and closing any descriptor of the file would drop
 // it; a flock lock belongs to the open file description, so two opens conflict even within one
 // process (what a test, or a reconciler checking a worker it started, needs). O_CLOEXEC: a
-// program the holder starts never inherits the lock (see the run worker in stdlib/run_reconcile.lua).
+// program the holder starts never inherits the lock (see the run worker in stdlib/sidecar/run/reconcile.lua).
 #pragma once
 #include <string>
 

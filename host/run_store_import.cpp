@@ -331,7 +331,7 @@ std::optional<std::vector<UsageRow>> RunStore::usage(const UsageQuery& query, St
     return std::nullopt;
   }
   // Only whole numbers a run can report count as figures (json_type 'integer', from 0 to a trillion
-  // tokens; a cost from 0 to a million dollars: the bounds of stdlib/agent_events.lua); anything
+  // tokens; a cost from 0 to a million dollars: the bounds of stdlib/sidecar/agent/events.lua); anything
   // else is unknown, so that no record, an imported one included, makes a total overflow.
   std::string sql = std::string("SELECT ") + group + ", count(*)";
   for (const char* field : kUsageFieldNames) {

@@ -12,7 +12,7 @@
 namespace sidecar::lua {
 namespace {
 
-// The CLI installs a redactor in the registry (stdlib/terminal.lua): an error message may quote
+// The CLI installs a redactor in the registry (stdlib/sidecar/core/terminal.lua): an error message may quote
 // a secret, and every error the engine reports ends up on a terminal or in a log. Replaces the
 // string on top of the stack by its filtered copy; leaves it when there is no filter or it fails.
 void filter_error(lua_State* L) {

@@ -13,7 +13,7 @@ namespace {
 // Encodes the value on top of the stack (popping it) into r.json; false with r.error on failure.
 bool encode_top(lua::Engine& engine, Result& r) {
   lua_State* L = engine.state();
-  if (!engine.require("json", r.error)) {
+  if (!engine.require("sidecar.core.json", r.error)) {
     lua_pop(L, 1);
     return false;
   }
@@ -68,7 +68,7 @@ Result Host::call(const std::string& module, const std::string& function, const 
   // The glue is Lua so argument decoding and error reporting follow the stdlib's rules.
   static const char glue[] =
       "local module, fn, args_json = ...\n"
-      "local json = require('json')\n"
+      "local json = require('sidecar.core.json')\n"
       "local args = json.decode(args_json)\n"
       "if not json.is_array(args) then error('arguments must be a JSON array', 0) end\n"
       "local m = require(module)\n"

@@ -1,7 +1,7 @@
 // host.json: JSON text <-> Lua values. Decoding is nlohmann/json's SAX parser building Lua tables
 // directly (no intermediate document); encoding walks Lua tables with host/json_text.
 //
-// Lua shape of JSON (the rules stdlib/json.lua documents):
+// Lua shape of JSON (the rules stdlib/sidecar/core/json.lua documents):
 //   null            <-> json.null, a unique userdata
 //   array / object  <-> tables carrying json.array_mt / json.object_mt, so {} and [] round-trip
 //   integer / float <-> Lua integer / float (2.0 stays 2.0)

@@ -6,18 +6,18 @@ namespace sidecar::lua {
 
 void preload_host_modules(lua_State* L) {
   static const luaL_Reg modules[] = {
-      {"host.json", guarded<open_host_json>},
-      {"host.time", guarded<open_host_time>},
-      {"host.proc", guarded<open_host_proc>},
-      {"host.artifact", guarded<open_host_artifact>},
-      {"host.digest", guarded<open_host_digest>},
-      {"host.secrets", guarded<open_host_secrets>},
-      {"host.store", guarded<open_host_store>},
-      {"host.telemetry", guarded<open_host_telemetry>},
-      {"host.lock", guarded<open_host_lock>},
-      {"host.procinfo", guarded<open_host_procinfo>},
-      {"host.paths", guarded<open_host_paths>},
-      {"host.text", guarded<open_host_text>},
+      {"sidecar.host.json", guarded<open_host_json>},
+      {"sidecar.host.time", guarded<open_host_time>},
+      {"sidecar.host.proc", guarded<open_host_proc>},
+      {"sidecar.host.artifact", guarded<open_host_artifact>},
+      {"sidecar.host.digest", guarded<open_host_digest>},
+      {"sidecar.host.secrets", guarded<open_host_secrets>},
+      {"sidecar.host.store", guarded<open_host_store>},
+      {"sidecar.host.telemetry", guarded<open_host_telemetry>},
+      {"sidecar.host.lock", guarded<open_host_lock>},
+      {"sidecar.host.procinfo", guarded<open_host_procinfo>},
+      {"sidecar.host.paths", guarded<open_host_paths>},
+      {"sidecar.host.text", guarded<open_host_text>},
       {nullptr, nullptr},
   };
   luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);

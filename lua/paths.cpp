@@ -1,7 +1,7 @@
 // host.paths: what Lua's own io cannot say about paths: a folder's real path (symbolic links
 // resolved), the names in a folder, the user's XDG state folder (host/xdg.hpp), and a file of
 // code read safely (host/code_file.hpp).
-// stdlib/trust.lua keys a repository's trust by its real path, so that two spellings of one
+// stdlib/sidecar/core/trust.lua keys a repository's trust by its real path, so that two spellings of one
 // folder share it and a link swapped to another folder does not carry it along.
 #include <dirent.h>
 

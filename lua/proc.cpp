@@ -277,7 +277,7 @@ int handle_tostring(lua_State* L) {
 // --- module functions -------------------------------------------------------------------------
 
 // proc.spawn(cmd, opts?) -> handle | nil, message, code
-// opts as normalised by stdlib/proc.lua; on_exit(result) is opts.on_exit.
+// opts as normalised by stdlib/sidecar/core/proc.lua; on_exit(result) is opts.on_exit.
 int proc_spawn(lua_State* L) {
   lua_settop(L, 2);
   int opts = lua_isnil(L, 2) ? 0 : (luaL_checktype(L, 2, LUA_TTABLE), 2);

@@ -1,5 +1,5 @@
 // host.proc's option tables and result tables (lua/proc.cpp is the binding itself): reading the
-// normalised options stdlib/proc.lua builds, and pushing a process's result.
+// normalised options stdlib/sidecar/core/proc.lua builds, and pushing a process's result.
 #include "proc_options.hpp"
 
 #include <signal.h>
@@ -40,7 +40,7 @@ void push_signals(lua_State* L) {
   }
 }
 
-// --- options: the normalised table built by stdlib/proc.lua ----------------------------------
+// --- options: the normalised table built by stdlib/sidecar/core/proc.lua ----------------------------------
 
 namespace {
 

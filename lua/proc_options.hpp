@@ -1,4 +1,4 @@
-// host.proc's tables (for lua/proc.cpp): the normalised options stdlib/proc.lua builds, read into
+// host.proc's tables (for lua/proc.cpp): the normalised options stdlib/sidecar/core/proc.lua builds, read into
 // the host's SpawnOptions, and a process's result pushed back as a table. Bad options raise.
 #pragma once
 #include <sys/types.h>

@@ -25,8 +25,7 @@ int load_embedded(lua_State* L) {
 void install_stdlib(lua_State* L, const std::string& dir) {
   if (!dir.empty()) {
     lua_getglobal(L, "package");
-    // The presets beside the stdlib folder: require("presets.x") finds <dir>/../presets/x.lua.
-    std::string path = dir + "/?.lua;" + dir + "/?/init.lua;" + dir + "/../?.lua;";
+    std::string path = dir + "/?.lua;" + dir + "/?/init.lua;";
     lua_getfield(L, -1, "path");
     path += lua_tostring(L, -1);
     lua_pop(L, 1);

@@ -2,7 +2,7 @@
 //
 // A store is a full userdata ("sidecar.store") made closed and then opened, as liolib does with
 // files; __gc and __close share one idempotent close. Records cross the boundary as JSON text:
-// stdlib/store.lua encodes and decodes them. Operational failures (a missing record, a locked or
+// stdlib/sidecar/core/store.lua encodes and decodes them. Operational failures (a missing record, a locked or
 // foreign database) come back as nil, message, code; wrong argument types raise.
 #include <optional>
 #include <string>

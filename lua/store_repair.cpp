@@ -1,5 +1,5 @@
 // host.store's methods for checking and rebuilding the store against the JSON copies of its
-// records, and for the copies' pending marks (stdlib/store_repair.lua, stdlib/store_copy.lua).
+// records, and for the copies' pending marks (stdlib/sidecar/task/repair.lua, stdlib/sidecar/core/store_copy.lua).
 #include <optional>
 #include <string>
 

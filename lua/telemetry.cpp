@@ -1,5 +1,5 @@
 // host.telemetry: the run recorder (host/telemetry.hpp) for Lua. JSON travels as text both ways;
-// the stdlib facade (stdlib/telemetry.lua) encodes, redacts and decodes.
+// the stdlib facade (stdlib/sidecar/core/telemetry.lua) encodes, redacts and decodes.
 //
 // A recorder is a full userdata ("sidecar.telemetry") made closed and then opened, as liolib does
 // with files; __gc and __close share one idempotent close. Operational failures (a bad kind, a

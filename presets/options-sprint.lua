@@ -5,10 +5,10 @@
 -- 2. A judge (strong tier, read-only) compares the options against the criteria and answers as
 --    JSON: a ranking with a score and a reason for each, the choice, and how to refine it. A
 --    wrong answer is re-prompted once; a choice that is not one of the options is a wrong answer.
-local json = require("json")
-local preset = require("preset")
-local schema = require("schema")
-local steps = require("preset_steps")
+local json = require("sidecar.core.json")
+local preset = require("sidecar.preset.define")
+local schema = require("sidecar.preset.schema")
+local steps = require("sidecar.preset.steps")
 
 local DRAFTER = {
   role = "option drafter: you propose one complete option for the Goal, from the angle you are given",

@@ -1,7 +1,7 @@
 -- personalization-scanner: which preferences (workflow, writing, git habits...) are worth
 -- remembering, from the inputs the user lists (FORMATS.md §3). It proposes; it never writes.
 --
--- 1. Lua reads only the listed inputs (files or globs; stdlib/personalization.lua): secret files
+-- 1. Lua reads only the listed inputs (files or globs; stdlib/sidecar/formats/personalization.lua): secret files
 --    are refused, each file is cut in size and redacted.
 -- 2. A fast read-only agent sees those contents inlined in its prompt, nothing else, and answers
 --    the §3 markdown: `# Personalization Candidates` with its four sections. The answer is
@@ -10,13 +10,13 @@
 --    at least two of the inputs, would be written; everything else is deferred or rejected.
 -- 4. The preset prints the tables and a writeback plan (what would go where). It writes no
 --    memory and no target file: applying the plan is a person's (or another tool's) step.
-local json = require("json")
-local personalization = require("personalization")
-local preset = require("preset")
-local prompt = require("prompt")
-local prompt_kit = require("prompt_kit")
-local schema = require("schema")
-local secrets = require("secrets")
+local json = require("sidecar.core.json")
+local personalization = require("sidecar.formats.personalization")
+local preset = require("sidecar.preset.define")
+local prompt = require("sidecar.prompt.compile")
+local prompt_kit = require("sidecar.prompt.kit")
+local schema = require("sidecar.preset.schema")
+local secrets = require("sidecar.core.secrets")
 
 local OUTPUT_FORMAT = table.concat({
   "Reply with exactly this markdown and nothing else (a section with no rows says None.):",

@@ -8,9 +8,9 @@
 -- 3. The report keeps the rules' path, confidence and validation whatever the agent answers; an
 --    agent that says otherwise is shown as a disagreement (and `data.disagreement` in --json).
 -- The preset never stages, commits, pushes or tags.
-local precommit = require("precommit")
-local preset = require("preset")
-local schema = require("schema")
+local precommit = require("sidecar.formats.precommit")
+local preset = require("sidecar.preset.define")
+local schema = require("sidecar.preset.schema")
 
 local TITLES = precommit.TITLES
 

@@ -7,9 +7,9 @@
 --    cite them and the reader can check them whatever the synthesis does.
 -- 3. One synthesis step (strong tier, read-only) turns the answers into a decision-ready brief: the
 --    answer, next actions, disagreements and gaps, citing the sources by those numbers.
-local json = require("json")
-local preset = require("preset")
-local steps = require("preset_steps")
+local json = require("sidecar.core.json")
+local preset = require("sidecar.preset.define")
+local steps = require("sidecar.preset.steps")
 
 local SYNTHESISER = {
   role = "synthesiser: you turn several researchers' answers into one decision-ready brief",

@@ -10,12 +10,12 @@
 -- 4. A verifier (read-only) checks those findings are fixed and nothing regressed: pass or fail,
 --    as JSON. Pass ends the rounds; fail starts another, whose reviewers hear what failed.
 -- A dry run (or a missing CLI) plans round 1 and prints each step's command.
-local json = require("json")
-local merge = require("merge")
-local preset = require("preset")
-local review_target = require("review_target")
-local schema = require("schema")
-local steps = require("preset_steps")
+local json = require("sidecar.core.json")
+local merge = require("sidecar.preset.merge")
+local preset = require("sidecar.preset.define")
+local review_target = require("sidecar.preset.target")
+local schema = require("sidecar.preset.schema")
+local steps = require("sidecar.preset.steps")
 
 local ESCALATE = { "a decision the findings alone cannot settle", "a fix that needs access or credentials you lack" }
 

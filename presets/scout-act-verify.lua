@@ -9,9 +9,9 @@
 --    lists the files it changed ([FILES_MODIFIED]); the claims are checked against the real
 --    change of the work tree during its run (markers.check_files).
 -- 4. A verifier (read-only) checks the change against the goal and the success check: pass or fail.
-local json = require("json")
-local preset = require("preset")
-local steps = require("preset_steps")
+local json = require("sidecar.core.json")
+local preset = require("sidecar.preset.define")
+local steps = require("sidecar.preset.steps")
 
 local SCOUT = {
   role = "scout: you map the code a change will touch, so that an implementer can act without exploring",

@@ -6,10 +6,10 @@
 --    its own section (the section's text is in its prompt; a file it reads itself).
 -- 3. Join the results in document order, each under its section's heading; a section whose
 --    worker failed says so in its place.
-local json = require("json")
-local preset = require("preset")
-local secrets = require("secrets")
-local steps = require("preset_steps")
+local json = require("sidecar.core.json")
+local preset = require("sidecar.preset.define")
+local secrets = require("sidecar.core.secrets")
+local steps = require("sidecar.preset.steps")
 
 local WORKER = {
   role = "section worker: you do the task for one section of a larger whole (a document, or a set of files), "
@@ -77,7 +77,7 @@ return preset.define({
       check = function(v) return (v < 1 or v > 6) and "expected 1 to 6" or nil end },
     paths = { type = "list", default = {}, doc = "files, one section each (instead of file)" },
     kind = { type = "string", default = "scan", choices = { "scan", "review", "research", "draft" },
-      doc = "the kind of work, which picks the tier (stdlib/route.lua)" },
+      doc = "the kind of work, which picks the tier (stdlib/sidecar/agent/route.lua)" },
     max_sections = { type = "integer", default = 20, doc = "refuse to start more workers than this" },
   },
   escalates = { "a section whose worker fails or blocks (its place in the result says so)",

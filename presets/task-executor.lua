@@ -9,14 +9,14 @@
 --    - anything else: another iteration, told what was done and what remains.
 -- 3. Check the union of the [FILES_MODIFIED] claims against what really changed in the work tree
 --    since the snapshot: confirmed, claimed but not changed, changed but not claimed.
-local json = require("json")
-local markers = require("markers")
-local preset = require("preset")
-local secrets = require("secrets")
-local prompt = require("prompt")
-local prompt_kit = require("prompt_kit")
-local text_lines = require("text")
-local worktree = require("worktree")
+local json = require("sidecar.core.json")
+local markers = require("sidecar.agent.markers")
+local preset = require("sidecar.preset.define")
+local secrets = require("sidecar.core.secrets")
+local prompt = require("sidecar.prompt.compile")
+local prompt_kit = require("sidecar.prompt.kit")
+local text_lines = require("sidecar.core.text")
+local worktree = require("sidecar.core.worktree")
 
 -- A run that finished: "blocked" is the agent's own [BLOCKED] or [QUESTION], read below.
 local FINISHED = { review = true, blocked = true }
@@ -50,7 +50,7 @@ local function report_of(output)
     end
     lines[#lines + 1] = line
   end
-  return text_lines.trim(table.concat(lines, "\n")) -- linear on any run of spaces (stdlib/text.lua)
+  return text_lines.trim(table.concat(lines, "\n")) -- linear on any run of spaces (stdlib/sidecar/core/text.lua)
 end
 
 local function bullets(list, fmt)

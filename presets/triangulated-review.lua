@@ -2,7 +2,7 @@
 -- (and, when asked, on different runners) read the same change side by side; their findings are
 -- merged into one ranked list with duplicates removed, each finding saying who reported it.
 --
--- 1. Lua gathers the target (stdlib/review_target.lua): the working change against HEAD with
+-- 1. Lua gathers the target (stdlib/sidecar/preset/target.lua): the working change against HEAD with
 --    the untracked files (default), `git diff BASE...HEAD` (base=REF) or named files (paths=...).
 -- 2. One read-only reviewer per lens × runner, all started together (ctx:agents), each with a
 --    reviewer prompt (prompt_kit) that carries its lens and the diff.
@@ -13,15 +13,15 @@
 --    output), the --json data merge.to_json plus every worker's runs and attempts.
 -- The preset edits nothing; with --dry-run, or without the agent CLI, it prints each reviewer's
 -- lens, runner and the exact command it would run.
-local json = require("json")
-local merge = require("merge")
-local preset = require("preset")
-local prompt = require("prompt")
-local prompt_kit = require("prompt_kit")
-local review_target = require("review_target")
-local runners = require("runners")
-local schema = require("schema")
-local secrets = require("secrets")
+local json = require("sidecar.core.json")
+local merge = require("sidecar.preset.merge")
+local preset = require("sidecar.preset.define")
+local prompt = require("sidecar.prompt.compile")
+local prompt_kit = require("sidecar.prompt.kit")
+local review_target = require("sidecar.preset.target")
+local runners = require("sidecar.agent.runners")
+local schema = require("sidecar.preset.schema")
+local secrets = require("sidecar.core.secrets")
 
 local function check_lenses(lenses)
   if #lenses < 2 or #lenses > 4 then

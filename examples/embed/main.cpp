@@ -33,7 +33,7 @@ int main() {
   std::remove(path);
 
   // 3. A stdlib function called with JSON arguments.
-  show("call", host.call("json", "encode", R"([{"b": [], "a": {}}])"), R"("{\"a\":{},\"b\":[]}")");
+  show("call", host.call("sidecar.core.json", "encode", R"([{"b": [], "a": {}}])"), R"("{\"a\":{},\"b\":[]}")");
 
   // 4. Errors come back as data, with the Lua position and a traceback.
   sidecar::Result bad = host.run_string("local t = nil\nreturn t.field", "=example");

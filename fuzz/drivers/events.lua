@@ -1,10 +1,10 @@
---- Fuzz driver: an agent's event stream (stdlib/agent_events.lua) in both dialects (claude_events,
+--- Fuzz driver: an agent's event stream (stdlib/sidecar/agent/events.lua) in both dialects (claude_events,
 --- codex_events). Any bytes are data: the parser never raises, a stream fed in pieces gives the
 --- same summary and the same events as fed whole, and the summary keeps its shape.
-local agent_events = require("agent_events")
+local agent_events = require("sidecar.agent.events")
 local common = require("fuzz.common")
 
-local DIALECTS = { require("claude_events"), (require("codex_events")) } -- require returns two values
+local DIALECTS = { require("sidecar.agent.claude"), (require("sidecar.agent.codex")) } -- require returns two values
 local LISTS = { "commands", "tool_calls", "file_changes", "errors", "warnings", "permission_denials" }
 
 local function parse(dialect, pieces)

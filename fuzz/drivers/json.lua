@@ -1,12 +1,12 @@
---- Fuzz driver: the JSON bridge (lua/json.cpp through stdlib/json.lua). Decoding never raises
+--- Fuzz driver: the JSON bridge (lua/json.cpp through stdlib/sidecar/core/json.lua). Decoding never raises
 --- from host.json (failures are data: nil, message, line, column) and raises only json_decode
 --- errors from json.decode; whatever decodes encodes, and encoding is canonical: decode(encode(v))
 --- equals v (integer/float subtypes and array/object markers included) and encodes to the same
 --- text, compact or indented.
 local common = require("fuzz.common")
-local errors = require("errors")
-local host = require("host.json")
-local json = require("json")
+local errors = require("sidecar.core.errors")
+local host = require("sidecar.host.json")
+local json = require("sidecar.core.json")
 
 local function failure_is_data(text, message, line, column)
   if type(message) ~= "string" or math.type(line) ~= "integer" or math.type(column) ~= "integer"

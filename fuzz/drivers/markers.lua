@@ -1,8 +1,8 @@
---- Fuzz driver: output markers (stdlib/markers.lua) in an agent's answer. Any text is data: parsing
+--- Fuzz driver: output markers (stdlib/sidecar/agent/markers.lua) in an agent's answer. Any text is data: parsing
 --- never raises, a text fed in pieces reads as the whole does, the status is one of five, and the
 --- files claimed can be compared with a change.
 local common = require("fuzz.common")
-local markers = require("markers")
+local markers = require("sidecar.agent.markers")
 
 local STATUSES = { blocked = true, question = true, complete = true, in_progress = true, none = true }
 

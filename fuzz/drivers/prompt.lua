@@ -5,10 +5,10 @@
 --- Properties: a compile of fields of the right types never raises; its budget tells the truth
 --- about its text; required sections are never cut; lint reads any prompt.
 local common = require("fuzz.common")
-local prompt = require("prompt")
-local prompt_kit = require("prompt_kit")
-local task_packet = require("task_packet")
-local task_prompt = require("task_prompt")
+local prompt = require("sidecar.prompt.compile")
+local prompt_kit = require("sidecar.prompt.kit")
+local task_packet = require("sidecar.task.packet")
+local task_prompt = require("sidecar.task.prompt")
 
 local PASSES = { untrimmed = true, trimmed = true, strict = true }
 

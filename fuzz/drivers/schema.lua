@@ -1,11 +1,11 @@
---- Fuzz driver: an agent's structured answer read and checked (stdlib/schema.lua) as the fixtures
+--- Fuzz driver: an agent's structured answer read and checked (stdlib/sidecar/preset/schema.lua) as the fixtures
 --- in tests/fixtures/schema are: the JSON one (extract_json, against the findings format and the
 --- other two) and the markdown formats (parse_markdown, against their own). Reading and checking
 --- any answer never raises: a missing or wrong value is a list of problems, which format and
 --- re-prompt.
 local common = require("fuzz.common")
-local json = require("json")
-local schema = require("schema")
+local json = require("sidecar.core.json")
+local schema = require("sidecar.preset.schema")
 
 local SPECS = { schema.formats.findings, schema.formats.precommit, schema.formats.personalization }
 

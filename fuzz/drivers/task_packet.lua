@@ -1,9 +1,9 @@
---- Fuzz driver: task packets (stdlib/task_packet.lua) as `task import` reads them. Decoding any
+--- Fuzz driver: task packets (stdlib/sidecar/task/packet.lua) as `task import` reads them. Decoding any
 --- text returns a packet or nil and a message (never raises); a packet that checked encodes, and
 --- decode(encode(p)) is p again, encoding to the same text; the checks done on a stored packet
 --- (secret inputs, validation entries) take any checked packet.
 local common = require("fuzz.common")
-local task_packet = require("task_packet")
+local task_packet = require("sidecar.task.packet")
 
 local function bad_packet(message, problems)
   if type(message) ~= "string" or message == "" then

@@ -15,7 +15,7 @@
 --
 -- A file that is not such an envelope prints `unreadable  WHY` and the script exits 1: the
 -- harness counts it as a failed command.
-local json = require("json")
+local json = require("sidecar.core.json")
 
 local mode, path = ...
 

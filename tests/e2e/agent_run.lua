@@ -3,8 +3,8 @@
 -- The CLIs get a fresh home, TMPDIR and retries off, as AGENT-CLIS.md says; the home is kept per
 -- repository, so a later run there can continue a session. SESSION: "continuable" (the run is
 -- not ephemeral), or the file of an earlier run's record, whose session this run continues.
-local agent_run = require("agent_run")
-local json = require("json")
+local agent_run = require("sidecar.agent.run")
+local json = require("sidecar.core.json")
 
 local runner, repo, port, prompt, idle_ms, session = ...
 local scratch = repo .. "/../" .. runner .. "-scratch"

@@ -19,7 +19,7 @@ export PATH="$root/.tools/npm/bin:$PATH"
 # Ctrl-C during a run: the agent's group is stopped, the run is recorded as interrupted, and the
 # CLI exits 130 saying what it stopped. (No real CLI needed: a command that sleeps.)
 mkdir interrupt && (cd interrupt && git init -q)
-(cd interrupt && exec "$S" -e "require('agent_run').execute({runner = 'command', repo = '.',
+(cd interrupt && exec "$S" -e "require('sidecar.agent.run').execute({runner = 'command', repo = '.',
   command = {'sh', '-c', 'echo started; sleep 37.25'}, prompt = 'wait'})" >out 2>err) &
 spid=$!
 for _ in $(seq 100); do [ -s interrupt/.agent/runs/R-0001/stdout.log ] && break; sleep 0.05; done
@@ -46,8 +46,8 @@ fi
 # default, 64 MiB, tests/e2e/log_caps_test.sh), the record is whole, and sidecar's peak memory
 # (VmHWM: it, not the generator) stays far below the output's size.
 cat >flood.lua <<'LUA'
-local agent_run = require("agent_run")
-local json = require("json")
+local agent_run = require("sidecar.agent.run")
+local json = require("sidecar.core.json")
 local kind, repo, lines = ...
 local opts = { repo = repo, prompt = "flood", runner = kind }
 if kind == "command" then
@@ -66,7 +66,7 @@ for line in io.lines("/proc/self/status") do
 end
 print(json.encode(record))
 LUA
-item_bytes=$("$S" -e "local json = require('json'); print(#json.encode({type = 'item.completed', item = {id = 'item_1',
+item_bytes=$("$S" -e "local json = require('sidecar.core.json'); print(#json.encode({type = 'item.completed', item = {id = 'item_1',
   type = 'command_execution', command = 'cat big', aggregated_output = string.rep('x', 1000), exit_code = 0,
   status = 'completed'}}) + 1)")
 flood_lines=$((100000000 / item_bytes))
@@ -102,7 +102,7 @@ rec=$(cat flood_codex.json)
 eq "flood codex: agent.jsonl keeps 64 MiB of its bytes" "$(capped $((item_bytes * flood_lines + 44 + 71)))" \
   "$(stat -c %s flood_codex/.agent/runs/R-0001/agent.jsonl)"
 eq "flood codex: every event parsed, 200 commands kept, the rest counted" "$((flood_lines + 2)) 200 $((flood_lines - 200))" \
-  "$(jv .stream.events <<<"$rec") $("$S" -e "print(#require('json').decode(io.read('a')).commands_run)" <<<"$rec") \
+  "$(jv .stream.events <<<"$rec") $("$S" -e "print(#require('sidecar.core.json').decode(io.read('a')).commands_run)" <<<"$rec") \
 $(jv .stream.dropped.commands <<<"$rec")"
 eq "flood codex: usage" "5 6 11" "$(jv .usage.input <<<"$rec") $(jv .usage.output <<<"$rec") $(jv .usage.total <<<"$rec")"
 rm -rf flood_command flood_codex

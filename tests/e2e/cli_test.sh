@@ -36,8 +36,8 @@ expect_run "missing script" 1 '^$' '^sidecar: cannot open nosuch\.lua' -- "$S" s
 printf 'local x = 1\nlocal = 2\n' >syntax.lua
 expect_run "syntax error names file:line, no traceback" 1 '^$' '^sidecar: syntax\.lua:2: [^\n]*\n$' \
   -- "$S" script syntax.lua
-printf 'local json = require("json")\nlocal function parse(s)\n  local v = json.decode(s)\n  return v\nend\nparse("{")\n' >stdlib_error.lua
-expect_run "error inside a stdlib module" 1 '' 'stdlib_error\.lua:3: invalid JSON at line 1, column 2.*stdlib/json\.lua:[0-9]+: in function .json\.decode.*stdlib_error\.lua:6' \
+printf 'local json = require("sidecar.core.json")\nlocal function parse(s)\n  local v = json.decode(s)\n  return v\nend\nparse("{")\n' >stdlib_error.lua
+expect_run "error inside a stdlib module" 1 '' 'stdlib_error\.lua:3: invalid JSON at line 1, column 2.*stdlib/sidecar/core/json\.lua:[0-9]+: in function .sidecar\.core\.json\.decode.*stdlib_error\.lua:6' \
   -- "$S" script stdlib_error.lua
 printf 'os.exit(7)\n' >exit7.lua
 expect_run "os.exit status passes through" 7 '' '' -- "$S" script exit7.lua
@@ -47,11 +47,11 @@ stdin_text='print("from stdin", ...)' expect_run "script - reads standard input"
 # --- JSON through the binary: bad input is a clear error, never a crash -------------------------
 printf '["ok", "\xff"]' >bad_utf8.json
 expect_run "invalid UTF-8 in JSON" 1 '' 'invalid JSON at line 1, column [0-9]+: .*UTF-8' \
-  -- "$S" -e 'local f = assert(io.open("bad_utf8.json")) require("json").decode(f:read("a"))'
+  -- "$S" -e 'local f = assert(io.open("bad_utf8.json")) require("sidecar.core.json").decode(f:read("a"))'
 expect_run "JSON nested 100 000 deep" 1 '' 'nesting deeper than 1000 levels' \
-  -- "$S" -e 'require("json").decode(string.rep("[", 100000) .. string.rep("]", 100000))'
+  -- "$S" -e 'require("sidecar.core.json").decode(string.rep("[", 100000) .. string.rep("]", 100000))'
 expect_run "encode error names the path" 1 '' 'cannot encode a function value at \$\.a\[3\]\.b' \
-  -- "$S" -e 'require("json").encode({a = {1, 2, {b = print}}})'
+  -- "$S" -e 'require("sidecar.core.json").encode({a = {1, 2, {b = print}}})'
 
 # --- Ctrl-C (SIGINT) interrupts the running chunk -----------------------------------------------
 "$S" -e 'while true do end' >"$work/out" 2>"$work/err" &
@@ -69,7 +69,7 @@ else
 fi
 eq "an interrupt names no place in Lua's code" "sidecar: interrupted!" "$(head -n 1 "$work/err" | cut -c1-21)"
 marker="$((RANDOM + 3000)).$$"
-"$S" -e "require('proc').spawn({'sleep', '$marker'}):wait()" >"$work/out" 2>"$work/err" &
+"$S" -e "require('sidecar.core.proc').spawn({'sleep', '$marker'}):wait()" >"$work/out" 2>"$work/err" &
 pid=$!
 for _ in $(seq 200); do pgrep -f "sleep $marker" >/dev/null && break; sleep 0.05; done
 kill -INT $pid
@@ -78,26 +78,26 @@ eq "... nor in a -e chunk, while a child is waited for" "sidecar: interrupted! s
   "$(head -n 1 "$work/err")"
 
 # --- development stdlib directory --------------------------------------------------------------
-mkdir -p devlib
-printf 'return {dev = true}\n' >devlib/inspect.lua
+mkdir -p devlib/sidecar/dev
+printf 'return {dev = true}\n' >devlib/sidecar/dev/inspect.lua
 SIDECAR_STDLIB_DIR=$work/devlib expect_run "SIDECAR_STDLIB_DIR loads modules from disk" 0 '^true\n$' '' \
-  -- "$S" -e 'print(require("inspect").dev)'
-expect_run "embedded stdlib otherwise" 0 '^nil\n$' '' -- "$S" -e 'print(require("inspect").dev)'
+  -- "$S" -e 'print(require("sidecar.dev.inspect").dev)'
+expect_run "embedded stdlib otherwise" 0 '^nil\n$' '' -- "$S" -e 'print(require("sidecar.dev.inspect").dev)'
 
 # --- sidecar test ------------------------------------------------------------------------------
 mkdir -p specs/nested
 cat >specs/good_spec.lua <<'LUA'
-local test = require("test")
+local test = require("sidecar.dev.test")
 test.describe("math", function()
   test.it("adds", function() test.expect(1 + 1):equals(2) end)
 end)
 LUA
 cat >specs/nested/more_spec.lua <<'LUA'
-local test = require("test")
+local test = require("sidecar.dev.test")
 test.it("top level", function() test.expect("abc"):contains("b") end)
 LUA
 cat >bad_spec.lua <<'LUA'
-local test = require("test")
+local test = require("sidecar.dev.test")
 test.it("fails", function() test.expect({a = {1, 2}}):equals({a = {1, 3}}) end)
 test.it("passes", function() test.expect(true):is_true() end)
 LUA

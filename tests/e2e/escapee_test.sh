@@ -77,7 +77,7 @@ expect_run "(a) a run whose grandchild escaped is blocked" 1 \
   "" -- "$S" run T-0001 --runner command
 eq "(a) no process of the run is alive" "" "$(left '[0-9]')"
 eq "(a) the record lists the escapee: command, how it was found, that it left the session" \
-  "1 sleep ${M}.2 true" "$(run_json R-0001 | "$S" -e 'local r = require("json").decode(io.read("a"))
+  "1 sleep ${M}.2 true" "$(run_json R-0001 | "$S" -e 'local r = require("sidecar.core.json").decode(io.read("a"))
     local e = r.escapees[1]; print(#r.escapees .. " " .. e.command .. " " .. tostring(e.left_session))')"
 expect_run "(a) run show prints the blocker" 0 "Status: +blocked.*Blockers:\n  - 1 process of the agent outlived it" "" \
   -- "$S" run show R-0001
@@ -154,12 +154,12 @@ fg=$!
 poll 30 test -e "$work/validating"
 id=$(latest_run T-0008)
 eq "(e) while validating the run is still running, finishing, its agent's outcome held" "running finishing review" \
-  "$("$S" run show "$id" --json | "$S" -e 'local d = require("json").decode(io.read("a")).data
+  "$("$S" run show "$id" --json | "$S" -e 'local d = require("sidecar.core.json").decode(io.read("a")).data
     print(d.status .. " " .. tostring(d.phase) .. " " .. tostring(d.outcome))')"
 expect_run "(e) approve is refused until it is finished" 1 "" "still running" -- "$S" run approve "$id"
 expect_run "(e) run wait waits for the end" 0 "^$id review" "" -- timeout 60 "$S" run wait "$id"
 wait "$fg" 2>/dev/null
-eq "(e) the step had ended when wait returned" "review" "$(run_json "$id" | "$S" -e 'print(require("json").decode(io.read("a")).status)')"
+eq "(e) the step had ended when wait returned" "review" "$(run_json "$id" | "$S" -e 'print(require("sidecar.core.json").decode(io.read("a")).status)')"
 expect_run "(e) then approve is taken" 0 "" "" -- "$S" run approve "$id"
 "$S" task create --title "stuck check" --status ready --validate-cmds "custom:sleep ${M}.5" >/dev/null # T-0009
 "$S" run T-0009 --runner clean >"$work/e2.out" 2>&1 &
@@ -171,7 +171,7 @@ wait "$fg" 2>/dev/null
 poll 10 none_left 5
 eq "(e) ... and its step" "" "$(left 5)"
 eq "(e) ... recorded interrupted, finishing no more, saying where it was" "interrupted nil validation did not complete" \
-  "$("$S" run show "$id" --json | "$S" -e 'local d = require("json").decode(io.read("a")).data
+  "$("$S" run show "$id" --json | "$S" -e 'local d = require("sidecar.core.json").decode(io.read("a")).data
     print(d.status .. " " .. tostring(d.phase) .. " " .. (d.failure_reason:match("validation did not complete") or "?"))')"
 eq "(e) the progress line names the agent's own outcome" "1" "$(grep -c "run $id: agent ended review" "$work/e2.out")"
 eq "(e) its task can run again" "ready" "$("$S" task list | awk '$1 == "T-0009" { print $2 }')"
@@ -198,8 +198,8 @@ poll 10 eval 'pgrep -f "stranger_${M}" >/dev/null'
 # time one tick off (a background worker's fields for KIND background); prints its id.
 stale() {
   "$S" -e "
-    local s = assert(require('store').open('.agent'))
-    local me = require('host.procinfo').get($stranger)
+    local s = assert(require('sidecar.core.store').open('.agent'))
+    local me = require('sidecar.host.procinfo').get($stranger)
     local r = { task_id = '$2', runner_type = 'command', status = 'running', process_mark = 'R-stale.$M' }
     if '$1' == 'background' then
       r.background, r.worker_pid, r.worker_start = true, $stranger, me.start + 1

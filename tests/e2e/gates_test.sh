@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# End-to-end: gates on what a run did (stdlib/gates.lua, stdlib/git_refs.lua). A fake agent (a
+# End-to-end: gates on what a run did (stdlib/sidecar/run/gates.lua, stdlib/sidecar/run/git_refs.lua). A fake agent (a
 # shell script run as a `command` runner) commits, tags, tries to push to a local bare "remote",
 # edits a file the task avoids, edits outside the task's scope, or edits during a read-only run:
 # each run is blocked and never auto-approved (auto-approval on, validation green), or warned or
@@ -97,7 +97,7 @@ eq "run show --json: each gate's verdict" "blocked blocked blocked blocked skipp
   "$(for g in commit tag push avoided_files scope read_only_changes; do field show.json .data.gates.results.$g.verdict; done | xargs)"
 eq "run show --json: the facts" "agent change v9.9 1" \
   "$(field show.json .data.git.commits.1.subject) $(field show.json .data.git.tags_created.1.name) \
-$("$S" -e "print(#require('json').decode(io.read('a')).data.git.push_attempts)" <show.json)"
+$("$S" -e "print(#require('sidecar.core.json').decode(io.read('a')).data.git.push_attempts)" <show.json)"
 expect_run "run review lists it" 0 "R-0001 +T-0001 +Fix a\.txt +fake +blocked .*files_to_avoid" "" -- "$S" run review
 expect_run "a person may still approve over the gates" 0 "" "" -- "$S" run approve R-0001 --note "the commit is fine"
 eq "approved by a person" "completed approved" "$(field $R .status) $(field $R .review_state)"
@@ -130,7 +130,7 @@ eq "nothing done: auto-approved" "completed sidecar:auto" \
 eq "each alone: the remote untouched" "$remote_refs" "$(git --git-dir=../remote.git for-each-ref)"
 
 # --- scope: a file outside the paths the task names ---------------------------------------------
-"$S" -e 'print(require("json").encode({title = "Only src", status = "ready", scope = {in_scope = {"src/**", "the parser"}},
+"$S" -e 'print(require("sidecar.core.json").encode({title = "Only src", status = "ready", scope = {in_scope = {"src/**", "the parser"}},
   execution = {commands = {validation = {{kind = "test", command = "true"}}}}}))' >scoped.json
 "$S" task import scoped.json >/dev/null
 AGENT_DOES=src,edit "$S" run T-0002 --runner fake --sandbox workspace-write >/dev/null 2>&1
@@ -150,7 +150,7 @@ for policy in warn allow; do
     "$(for g in commit tag push avoided_files; do field $R .gates.results.$g.verdict; done | xargs)"
   eq "$policy: no blocker" "nil" "$(field $R .blockers.1)"
   eq "$policy: warnings" "$([ $policy = warn ] && echo 3 || echo 0)" \
-    "$("$S" -e "print(#require('json').decode(io.read('a')).gates.warnings)" <$R)"
+    "$("$S" -e "print(#require('sidecar.core.json').decode(io.read('a')).gates.warnings)" <$R)"
   expect_run "$policy: run show lists the gates" 0 "Gates:\n  commit +$verdict +made 1 commit" "" -- "$S" run show R-0001
   eq "$policy: the push was refused all the same" "$remote_refs" "$(git --git-dir=../remote.git for-each-ref)"
 done
@@ -207,7 +207,7 @@ start_server codex_ws "$scenarios/git_commit_turn.json" && {
   expect_run "codex, workspace-write: blocked" 1 "^R-0001 blocked" "" -- \
     "$S" run T-0001 --runner codex --model gpt-5.5 --sandbox workspace-write
   eq "codex, workspace-write: no commit could be made" "0 tried to push (git push origin HEAD)" \
-    "$("$S" -e "print(#require('json').decode(io.read('a')).git.commits)" <$R) $(field $R .blockers.1)"
+    "$("$S" -e "print(#require('sidecar.core.json').decode(io.read('a')).git.commits)" <$R) $(field $R .blockers.1)"
   eq "codex, workspace-write: the remote untouched" "$remote_refs" "$(git --git-dir=../remote.git for-each-ref)"
   stop_server
 }

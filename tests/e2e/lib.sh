@@ -54,7 +54,7 @@ finish() {
 # $work.
 # jv PATH: the value at PATH (".usage.input_tokens", ".content.1.text") of the JSON on stdin.
 jv() {
-  "$S" -e "local json = require('json'); local v = json.decode(io.read('a'))
+  "$S" -e "local json = require('sidecar.core.json'); local v = json.decode(io.read('a'))
     for k in ('$1'):gmatch('[^.]+') do if type(v) ~= 'table' then v = nil break end v = v[tonumber(k) or k] end
     print(v == json.null and 'null' or tostring(v))"
 }

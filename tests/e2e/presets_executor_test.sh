@@ -63,7 +63,7 @@ expect_run "executor: the second is told what the first did" 0 \
   "" -- cat .agent/runs/R-0002/prompt.md
 expect_run "executor: the plan is in the prompt" 0 "## Plan\n\n# Plan\nScenario: two_steps\n" "" -- cat .agent/runs/R-0001/prompt.md
 expect_run "executor: the prompt lints clean" 0 "^prompt lint: no warnings\n$" "" -- "$S" -e '
-  local pk = require("prompt_kit"); local f = assert(io.open(".agent/runs/R-0001/prompt.md")); print(pk.lint_text(pk.lint(f:read("a"))))'
+  local pk = require("sidecar.prompt.kit"); local f = assert(io.open(".agent/runs/R-0001/prompt.md")); print(pk.lint_text(pk.lint(f:read("a"))))'
 eq "executor: the run records the route" "workspace-write implement strong task-executor implementer" \
   "$(R=.agent/runs/R-0001/run.json; echo $(jv .sandbox <$R) $(jv .route.kind <$R) $(jv .route.tier <$R) $(jv .preset <$R) $(jv .agent_role <$R))"
 # The implementers wrote in the preset run's worktree: the last one's run carries both iterations.

@@ -88,7 +88,7 @@ run_preset review-fix-verify --runner command >"$work/rfv.out" 2>/dev/null
 eq "review-fix-verify: the user's tree is untouched" "    return a / b" "$(sed -n 2p src/calc.py)"
 apply_id=$(grep -oP '^  sidecar run apply \KR-[0-9]+' "$work/rfv.out")
 eq "review-fix-verify: the apply command names the implementer's run" "implementer" \
-  "$("$S" run show "$apply_id" --json | "$S" -e 'print(require("json").decode(io.read("a")).data.agent_role)')"
+  "$("$S" run show "$apply_id" --json | "$S" -e 'print(require("sidecar.core.json").decode(io.read("a")).data.agent_role)')"
 expect_run "review-fix-verify: run apply brings the change" 0 "" "" -- "$S" run apply "$apply_id"
 eq "review-fix-verify: exactly the implementer's fix is in the work tree" "    return a / b if b else None|src/calc.py" \
   "$(sed -n 2p src/calc.py)|$(git status --short | cut -c4- | tr '\n' ' ' | sed 's/ $//')"
@@ -96,7 +96,7 @@ eq "review-fix-verify: the change kept the user's uncommitted edit" "def twice(x
 eq "review-fix-verify: only the main tree is left" "1" "$(git worktree list | wc -l)"
 eq "review-fix-verify: the run's branch is gone" "" "$(git branch --list "sidecar/$apply_id")"
 eq "the writer's run is recorded with its sandbox" "implementer workspace-write review" \
-  "$("$S" run list --json | "$S" -e 'for _, r in ipairs(require("json").decode(io.read("a")).data) do
+  "$("$S" run list --json | "$S" -e 'for _, r in ipairs(require("sidecar.core.json").decode(io.read("a")).data) do
     if r.agent_role == "implementer" then print(r.agent_role .. " " .. r.sandbox .. " " .. r.status) break end end')"
 
 # --- dry runs and a missing agent: the plan, each step's command, exit 0 -------------------------
@@ -105,8 +105,8 @@ for p in $PRESETS; do
   golden "$p.dry-run.md" "$work/out"
 done
 eq "dry runs leave the work tree alone" " M src/calc.py" "$(git status --short)"
-eq "every worker prompt passes the prompt lint" "" "$("$S" -e 'local pk = require("prompt_kit")
-  for _, path in ipairs(require("artifact").open(".agent/runs"):list("*/prompt.md")) do
+eq "every worker prompt passes the prompt lint" "" "$("$S" -e 'local pk = require("sidecar.prompt.kit")
+  for _, path in ipairs(require("sidecar.core.artifact").open(".agent/runs"):list("*/prompt.md")) do
     local f = io.open(".agent/runs/" .. path); local w = pk.lint(f:read("a")); f:close()
     if #w > 0 then print(path, pk.lint_text(w)) end
   end')"
@@ -193,7 +193,7 @@ SIDECAR_WRITER_WAIT_MS=400 expect_run "a busy lock: the writer gives up after th
   "waits for the work tree's writer lock" -- run_preset scout-act-verify --runner command
 eq "a busy lock: the holder's lock is left alone" "live" "$(jv .token <.agent/writer.lock/owner.json)"
 eq "a busy lock: the writer's run is recorded as failed, saying why" "failed" \
-  "$("$S" run list --json | "$S" -e 'for _, r in ipairs(require("json").decode(io.read("a")).data) do
+  "$("$S" run list --json | "$S" -e 'for _, r in ipairs(require("sidecar.core.json").decode(io.read("a")).data) do
     if r.agent_role == "implementer" then print(r.status) break end end')"
 kill "$holder"
 wait "$holder" 2>/dev/null
@@ -237,7 +237,7 @@ expect_run "mixed batch: readers beside a writer in the shared worktree are not 
   "^first review -\nreader1 review -\nwriter review -\nreader2 review -\nafter review -\nafter saw: 2 \n\nChanges \(made in a worktree; your work tree is untouched\): README\.md\n  sidecar run apply R-[0-9]+ " \
   "" -- "$S" preset run mixed-batch
 eq "mixed batch: the user's tree is untouched" "$status_before" "$(git status --short)"
-reader1=$(grep -oP 'R-[0-9]+' <<<"$("$S" run list --json | "$S" -e 'for _, r in ipairs(require("json").decode(io.read("a")).data) do
+reader1=$(grep -oP 'R-[0-9]+' <<<"$("$S" run list --json | "$S" -e 'for _, r in ipairs(require("sidecar.core.json").decode(io.read("a")).data) do
   if r.agent_role == "reader1" then print(r.run_id) break end end')")
 "$S" run show "$reader1" --json >"$work/reader1.json"
 eq "mixed batch: the reader saw the writer's edit, and was judged on its own effect" \

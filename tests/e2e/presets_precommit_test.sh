@@ -82,7 +82,7 @@ export ANSWER_COUNT=$work/count
 
 # jlen PATH: "array N" for a JSON array at PATH of the JSON on stdin, else its type.
 jlen() {
-  "$S" -e "local json = require('json'); local v = json.decode(io.read('a'))
+  "$S" -e "local json = require('sidecar.core.json'); local v = json.decode(io.read('a'))
     for k in ('$1'):gmatch('[^.]+') do if type(v) ~= 'table' then v = nil break end v = v[tonumber(k) or k] end
     print(json.is_array(v) and ('array ' .. #v) or type(v))"
 }
@@ -172,7 +172,7 @@ expect_run "unknown parameter" 2 "^$" "--param colour: precommit-classifier has 
 expect_run "bad parameter type" 2 "^$" "--param agent=maybe: expected true or false" -- \
   "$S" preset run precommit-classifier --param agent=maybe
 mkdir -p .agent/presets && cat >.agent/presets/precommit-classifier.lua <<'LUA'
-local preset = require("preset")
+local preset = require("sidecar.preset.define")
 return preset.define({ name = "precommit-classifier", summary = "the project's own",
   run = function() return { text = "project preset\n" } end })
 LUA

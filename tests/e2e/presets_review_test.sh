@@ -48,12 +48,12 @@ golden() {
 }
 # len PATH: how many items the list at PATH of the JSON on stdin has.
 len() {
-  "$S" -e "local v = require('json').decode(io.read('a'))
+  "$S" -e "local v = require('sidecar.core.json').decode(io.read('a'))
     for k in ('$1'):gmatch('[^.]+') do v = v[tonumber(k) or k] end print(#v)"
 }
 # source_lenses N: the lenses of finding N's sources, from preset run --json on stdin.
 source_lenses() {
-  "$S" -e "local f = require('json').decode(io.read('a')).data.result.findings[$1]
+  "$S" -e "local f = require('sidecar.core.json').decode(io.read('a')).data.result.findings[$1]
     local out = {} for i, s in ipairs(f.sources) do out[i] = s.lens end print(table.concat(out, ' '))"
 }
 # review_repo NAME ANSWERS: a Python file with a change, an untracked note and an untracked secret.
@@ -80,7 +80,7 @@ eq "review: the reviewers are read-only" "read-only read-only read-only" \
 expect_run "review: the prompt carries the diff and the lens" 0 \
   "CONTEXT: WORKER.*EDITS: none.*- src/cache\.py\n- notes\.md \(untracked\)\n.*## Change under review\n\n\`\`\`diff\n.*\+        return self\.items\[key\].*Review through the (correctness|risks|security) lens" \
   "" -- cat .agent/runs/R-0001/prompt.md
-lint() { "$S" -e 'local pk = require("prompt_kit") print(pk.lint_text(pk.lint(io.read("a"))))' <"$1"; }
+lint() { "$S" -e 'local pk = require("sidecar.prompt.kit") print(pk.lint_text(pk.lint(io.read("a"))))' <"$1"; }
 eq "review: the prompt passes the lint" "prompt lint: no warnings" "$(lint .agent/runs/R-0002/prompt.md)"
 expect_run "review: a secret file is never named to a reviewer" 1 "" "" -- grep -rq "secrets.yml\|hunter2" .agent/runs
 
@@ -125,7 +125,7 @@ eq "flaky --json: the escalated worker" "escalated 2 R-" "$(field "$work/flaky.j
 $(field "$work/flaky.json" .data.result.workers.3.attempts) $(field "$work/flaky.json" .data.result.workers.3.run_ids.2 | cut -c1-2)"
 eq "flaky: the escalated worker is in no finding's sources" "correctness risks" "$("$S" -e '
   local seen, out = {}, {}
-  for _, f in ipairs(require("json").decode(io.read("a")).data.result.findings) do
+  for _, f in ipairs(require("sidecar.core.json").decode(io.read("a")).data.result.findings) do
     for _, src in ipairs(f.sources) do if not seen[src.lens] then seen[src.lens] = true out[#out + 1] = src.lens end end
   end
   table.sort(out) print(table.concat(out, " "))' <"$work/flaky.json")"

@@ -9,7 +9,7 @@ cd "$work"
 # Starts two process groups (the second ignores SIGTERM), writes their ids to $1, then ends as
 # $2 says or waits.
 cat >children.lua <<'LUA'
-local proc = require("proc")
+local proc = require("sidecar.core.proc")
 local grace = tonumber(arg[3] or "300")
 local a = proc.spawn(proc.shell("sleep 60 & sleep 60"), { kill_grace_ms = grace })
 local b = proc.spawn(proc.shell("trap '' TERM; sleep 60 & sleep 60"), { kill_grace_ms = grace })
@@ -94,7 +94,7 @@ mkfifo repl_in
 "$S" repl <repl_in >"$work/out" 2>"$work/err" &
 repl_pid=$!
 exec 3>repl_in
-printf 'h = require("proc").spawn({"sleep", "60"}); f = io.open("pids_repl", "w"); f:write(h:pid(), "\\n"); f:close(); h:wait()\nprint("after")\n' >&3
+printf 'h = require("sidecar.core.proc").spawn({"sleep", "60"}); f = io.open("pids_repl", "w"); f:write(h:pid(), "\\n"); f:close(); h:wait()\nprint("after")\n' >&3
 for i in $(seq 100); do [ -s pids_repl ] && break; sleep 0.05; done
 kill -TERM $repl_pid
 wait $repl_pid
@@ -107,11 +107,11 @@ check_gone "no process left after SIGTERM to the REPL" pids_repl
 # Spawn failures are clear errors; a non-zero exit is data.
 expect_run "a missing program names itself and the PATH" 1 '' \
   "cannot run 'no-such-program-x': not found in PATH \(/usr/bin:/bin\)" \
-  -- env PATH=/usr/bin:/bin "$S" -e 'require("proc").run({"no-such-program-x"})'
+  -- env PATH=/usr/bin:/bin "$S" -e 'require("sidecar.core.proc").run({"no-such-program-x"})'
 expect_run "a non-zero exit is data" 0 '^3\tfalse\n$' '' \
-  -- "$S" -e 'local r = require("proc").run({"sh", "-c", "exit 3"}); print(r.code, r.ok)'
+  -- "$S" -e 'local r = require("sidecar.core.proc").run({"sh", "-c", "exit 3"}); print(r.code, r.ok)'
 expect_run "an unknown option is named" 1 '' "proc.run: unknown option 'timeout' \(options: .*timeout_ms" \
-  -- "$S" -e 'require("proc").run({"true"}, {timeout = 5})'
+  -- "$S" -e 'require("sidecar.core.proc").run({"true"}, {timeout = 5})'
 
 # Lua stuck inside one C call (a long gmatch) never sees the first SIGTERM; the second one ends it.
 "$S" -e 'local s = ("x"):rep(300000); for _ in s:gmatch("([^\n]*)\n") do end' &

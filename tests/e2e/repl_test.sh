@@ -19,7 +19,7 @@ stdin_text=$'local = 1\nprint("after")\n' \
 stdin_text=$'for i = 1, 3 do\n' \
   expect_run "input ending inside a statement" 1 '^$' "'end' expected.*<eof>" -- "$S" repl
 
-stdin_text=$'json = require("json")\njson.decode("[]")\njson.decode("{}")\njson.null\n' \
+stdin_text=$'json = require("sidecar.core.json")\njson.decode("[]")\njson.decode("{}")\njson.null\n' \
   expect_run "JSON values print distinctly" 0 '^json\.array\(\)\njson\.object\(\)\njson\.null\n$' '' -- "$S" repl
 
 stdin_text=$'print("no newline at end")' \

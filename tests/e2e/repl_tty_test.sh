@@ -21,7 +21,7 @@ type while true do end
 ctrl-c
 expect interrupted!
 expect > 
-type h = require("proc").spawn({"sleep", "30"}); h:wait()
+type h = require("sidecar.core.proc").spawn({"sleep", "30"}); h:wait()
 ctrl-c
 expect interrupted! stopped 1 child process
 expect > 

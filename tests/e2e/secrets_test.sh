@@ -195,7 +195,7 @@ EOF
 # written by itself with -o FILE, as codex does.
 printf '%s\n%s' "$CANARY_CODEX" "${TEXTS[codex]}" >"$work/final.txt"
 FINAL=$work/final.txt OUT=$work/codex.jsonl "$S" -e '
-  local json = require("json")
+  local json = require("sidecar.core.json")
   local f = assert(io.open(os.getenv("FINAL"), "rb")); local text = f:read("a"); f:close()
   local lines = { { type = "thread.started", thread_id = "01a1fddb-6319-7bd2-9e42-00be972fec02" },
     { type = "turn.started" },
@@ -237,7 +237,7 @@ WORK=$work "$S" -e '
 }
 ]] end)
   f = assert(io.open(".agent/config.lua", "w")); f:write(text); f:close()'
-cap config "$S" -e 'assert(require("config").load(".agent"))'
+cap config "$S" -e 'assert(require("sidecar.core.config").load(".agent"))'
 eq "the config with a secrets section loads" 0 "$status"
 [ "$status" = 0 ] || sed 's/^/  stderr| /' "$err"
 

@@ -10,8 +10,8 @@ mkdir -p repo/sub && cd repo
 
 # Three codex runs (one without usage) and a claude run with a cost, on two days.
 "$S" -e '
-local json = require("json")
-local s = assert(require("store").open(".agent", {create = true}))
+local json = require("sidecar.core.json")
+local s = assert(require("sidecar.core.store").open(".agent", {create = true}))
 local t = assert(s:create_task({title = "Audit"}))
 local function run(r) r.task_id = t.task_id; r.status = "completed"; assert(s:create_run(r)) end
 run({runner_type = "codex", model = "gpt-5", created_at = "2026-11-01T10:00:00Z",
@@ -52,7 +52,7 @@ expect_run "store: a subcommand is needed" 2 '^$' 'store needs a subcommand: sid
 # The stale copy: R-0002 finishes with its result (revision 2), and its copy goes back to revision
 # 1, as a crash of an older Sidecar between the store's write and the copy's left it.
 cp .agent/runs/R-0002/run.json "$work/r2-rev1.json"
-"$S" -e 'local s = assert(require("store").open(".agent")); local r = s:get_run("R-0002")
+"$S" -e 'local s = assert(require("sidecar.core.store").open(".agent")); local r = s:get_run("R-0002")
 r.summary = "the final answer"; assert(s:update_run(r)); s:close()' || { echo "FAIL: could not update R-0002"; exit 1; }
 cp "$work/r2-rev1.json" .agent/runs/R-0002/run.json
 # And: R-0001's copy edited at its own revision (a conflict), R-0003's lost, a copy of R-0007 the
@@ -73,9 +73,9 @@ expect_run "store rebuild: the stale copy is not used, the newer copy is, confli
   'Rebuilt \./\.agent/sidecar\.db: 1 task, 5 runs, 0 events\.\nKept the store.s record where its copy was older \(1 record\): R-0002\nWrote the copies of 2 records from the store: R-0002, R-0003\n.*R-0001 +conflict .*R-0008 +conflict .*2 files left as they were: the store kept its own record' \
   'store rebuild: reading tasks/\*\.json' -- "$S" store rebuild
 expect_run "store rebuild: the finished run kept its result, and its copy is the store's again" 0 \
-  '^completed\tthe final answer\t2\ttrue\n$' '^$' -- "$S" -e 'local s = require("store").open(".agent")
+  '^completed\tthe final answer\t2\ttrue\n$' '^$' -- "$S" -e 'local s = require("sidecar.core.store").open(".agent")
   local r = s:get_run("R-0002")
-  local c = require("json").decode(io.open(".agent/runs/R-0002/run.json"):read("a"))
+  local c = require("sidecar.core.json").decode(io.open(".agent/runs/R-0002/run.json"):read("a"))
   print(r.status, r.summary, r.revision, c.summary == r.summary and c.revision == 2)'
 
 # The user settles the conflicts: R-0001 keeps the store's record (copy removed), R-0008 goes; a
@@ -88,12 +88,12 @@ expect_run "store check: repairs what it can, says what it did, and exits 0 when
   '^$' -- "$S" store check
 expect_run "store check: consistent after the repair, the newer copy in the store" 0 'agree' '^$' -- "$S" store check
 expect_run "store check: the store took the copy that was ahead" 0 '^blocked\t5\n$' '' \
-  -- "$S" -e 'local r = require("store").open(".agent"):get_run("R-0004"); print(r.status, r.revision)'
+  -- "$S" -e 'local r = require("sidecar.core.store").open(".agent"):get_run("R-0004"); print(r.status, r.revision)'
 
 # A crash between the store's write and its copy's (only the lower layer ran, then the process
 # died): the next command writes the copy, and store check is clean.
 crash_write() {
-  "$S" -e 'local json = require("json"); local s = assert(require("store").open(".agent"))
+  "$S" -e 'local json = require("sidecar.core.json"); local s = assert(require("sidecar.core.store").open(".agent"))
   local r = s:get_run("'"$1"'"); r.status = "'"$2"'"; r.revision = r.revision + 1
   assert(s.db:update_run(r.run_id, {status = r.status, task_id = r.task_id}, json.encode(r))); os.exit(0, false)'
 }

@@ -39,7 +39,7 @@ expect_run "init again keeps the config" 0 "config\.lua kept" "" -- "$S" init
 eq "init: .agent ignores itself" "*" "$(cat .agent/.gitignore)"
 eq "init: git sees nothing" "" "$(git status --short)"
 expect_run "the config runs" 0 "^codex\t30m\ttrue\n$" "" -- "$S" -e \
-  'local c = assert(require("config").load(".agent")); print(c.runner, c.timeout, c.pipeline.stop_on_failure)'
+  'local c = assert(require("sidecar.core.config").load(".agent")); print(c.runner, c.timeout, c.pipeline.stop_on_failure)'
 "$S" capabilities --json >caps.json
 eq "capabilities: envelope ok" "true" "$(field caps.json .ok)"
 eq "capabilities: contract" "1.0" "$(field caps.json .data.contract_version)"
@@ -63,7 +63,7 @@ eq "validation: test timeout from kind@30s" "30000" "$(field $R .validation.2.ti
 eq "validation: default typecheck timeout" "180000" "$(field $R .validation.1.timeout_ms)"
 eq "validation: snippet" "tests pass" "$(field $R .validation.2.output_snippet | tr -d '\n')"
 eq "validation: result fields" "command duration_ms exit_code kind name ok output_snippet timed_out timeout_ms" \
-  "$("$S" -e 'local r = require("json").decode(io.read("a")).validation[1]; local k = {}
+  "$("$S" -e 'local r = require("sidecar.core.json").decode(io.read("a")).validation[1]; local k = {}
     for n in pairs(r) do k[#k + 1] = n end table.sort(k) print(table.concat(k, " "))' <$R)"
 eq "decision.md by sidecar:auto" "Decider: sidecar:auto" "$(grep Decider .agent/runs/R-0001/decision.md)"
 eq "task result records the run" "Hello from the mock model." "$(field .agent/tasks/T-0001.json .result.summary)"
@@ -215,7 +215,7 @@ LOG=$work/queue.log expect_run "start-ready: all done, dependencies first, at mo
     end
   end
   print(("%d done, order %s, max %d"):format(done, ok and "ok" or "WRONG", max))'
-eq "start-ready: every task done" "12" "$("$S" task list --status done --json | "$S" -e 'print(#require("json").decode(io.read("a")).data)')"
+eq "start-ready: every task done" "12" "$("$S" task list --status done --json | "$S" -e 'print(#require("sidecar.core.json").decode(io.read("a")).data)')"
 expect_run "start-ready: nothing left" 0 "no tasks are ready" "" -- "$S" run start-ready -j 2
 expect_run "start-ready: bad -j" 2 "^$" "-j '0': expected a whole number" -- "$S" run start-ready -j 0
 

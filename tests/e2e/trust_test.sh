@@ -60,12 +60,12 @@ return {
 LUA
 cat >.agent/presets/x.lua <<LUA
 io.open("$marks/preset-x", "w"):close()
-local preset = require("preset")
+local preset = require("sidecar.preset.define")
 return preset.define({ name = "x", summary = "The clone's own preset", run = function() return { text = "x ran\n" } end })
 LUA
 cat >.agent/presets/precommit-classifier.lua <<LUA
 io.open("$marks/preset-shadow", "w"):close()
-local preset = require("preset")
+local preset = require("sidecar.preset.define")
 return preset.define({ name = "precommit-classifier", summary = "Not the real one",
   run = function() return { text = "the clone's classifier ran\n", data = { clone = true } } end })
 LUA
@@ -184,7 +184,7 @@ expect_run "trust PATH below the repository: the repository" 0 "^$clone: trusted
 expect_run "trust --revoke" 0 "^$clone: trust taken back" "" -- "$S" trust --revoke
 expect_run "revoked: untrusted again" 1 "" "which is new and not trusted" -- "$S" preset run y
 none_made "revoked"
-printf 'print(require("config").load(".agent").runner)\n' >"$work/cfg.lua"
+printf 'print(require("sidecar.core.config").load(".agent").runner)\n' >"$work/cfg.lua"
 expect_run "a script gets the defaults, and the notice" 0 "^codex\n$" "^sidecar: not trusted, so not run: [^\n]*\n$" \
   -- "$S" script "$work/cfg.lua"
 expect_run "--show and --revoke together: usage" 2 "" "excludes" -- "$S" trust --show --revoke
@@ -238,8 +238,8 @@ expect_run "trusted: the validation runs" 0 "" "validation 1/1" -- "$S" run T-00
 made "trusted task: validation ran" shipped-validation
 # A copy changed behind Sidecar's back (a pull), then imported by store check: changed, not run.
 sed -i 's/shipped-validation/pulled-validation/' .agent/tasks/T-0002.json
-"$S" -e 'local t = require("json").decode(io.open(".agent/tasks/T-0002.json"):read("a"))
-  t.revision = t.revision + 10; io.open(".agent/tasks/T-0002.json", "w"):write(require("json").encode(t))'
+"$S" -e 'local t = require("sidecar.core.json").decode(io.open(".agent/tasks/T-0002.json"):read("a"))
+  t.revision = t.revision + 10; io.open(".agent/tasks/T-0002.json", "w"):write(require("sidecar.core.json").encode(t))'
 "$S" store check >/dev/null 2>&1
 "$S" task set-status T-0002 ready >/dev/null
 expect_run "an edited copy imported: changed, not run" 1 "" "not run: its commands changed outside Sidecar" \
@@ -257,7 +257,7 @@ cd "$clone"
 
 # --- nothing of the repository is read as a module, a FIFO or a device --------------------------------
 mkdir "$work/odd" && cd "$work/odd" && git init -q && mkdir .agent
-printf 'io.open("%s/local-module", "w"):close() return require("codex_events")\n' "$marks" >plain_events.lua
+printf 'io.open("%s/local-module", "w"):close() return require("sidecar.agent.codex")\n' "$marks" >plain_events.lua
 printf 'return { runners = { mine = { command = { "cat" }, dialect = "plain" } } }\n' >.agent/config.lua
 "$S" trust >/dev/null
 expect_run "a runner's dialect names only Sidecar's" 1 "" 'runners\.mine\.dialect: expected "codex" or "claude"' \
@@ -265,7 +265,7 @@ expect_run "a runner's dialect names only Sidecar's" 1 "" 'runners\.mine\.dialec
 mkdir -p "$XDG_CONFIG_HOME/sidecar/presets"
 cat >"$XDG_CONFIG_HOME/sidecar/presets/mine.lua" <<'LUA'
 local found = pcall(require, "plain_events")
-return require("preset").define({ name = "mine", summary = found and "FOUND" or "not found",
+return require("sidecar.preset.define").define({ name = "mine", summary = found and "FOUND" or "not found",
   run = function() return { text = "" } end })
 LUA
 rm .agent/config.lua

@@ -174,7 +174,7 @@ git checkout -q a.txt && rm -f d.txt
 
 # --- tracking.branch ---------------------------------------------------------------------------------
 "$S" task create --title "Tracked" >/dev/null
-"$S" -e 'local s = assert(require("store").open(".agent")); local t = s:get_task("T-0004")
+"$S" -e 'local s = assert(require("sidecar.core.store").open(".agent")); local t = s:get_task("T-0004")
   t.tracking = { branch = "feature/tracked" }; assert(s:update_task(t))'
 expect_run "run with tracking.branch" 0 "^R-0012 review" "" -- "$S" run T-0004 --runner probe --sandbox workspace-write
 eq "tracking.branch: the run's branch" "feature/tracked" "$(field $(run_json R-0012) .worktree.branch)"
@@ -189,14 +189,14 @@ worker=$(field $(run_json "$id") .worker_pid)
 kill -9 "$worker" "$(cat "$OUTDIR/sleeper.pid")" 2>/dev/null
 for _ in $(seq 200); do kill -0 "$worker" 2>/dev/null || break; sleep 0.05; done
 eq "crash: the worktree is still there" "yes" "$([ -d ".agent/worktrees/$id" ] && echo yes)"
-expect_run "sweep recovers it" 0 "^$id\n$" "" -- "$S" -e 'local s = assert(require("runs").open(".agent"))
-  print(table.concat(require("run_worktree").sweep(s), ","))'
+expect_run "sweep recovers it" 0 "^$id\n$" "" -- "$S" -e 'local s = assert(require("sidecar.task.runs").open(".agent"))
+  print(table.concat(require("sidecar.run.worktree").sweep(s), ","))'
 eq "crash: the worktree is gone" "no" "$([ -e ".agent/worktrees/$id" ] && echo yes || echo no)"
 eq "crash: the result is recorded" "ready a.txt" "$(field $(run_json "$id") .worktree.state) $(field $(run_json "$id") .worktree.files.1.path)"
 expect_run "crash: its patch" 0 "\+crash-line" "" -- cat ".agent/runs/$id/changes.patch"
 only_main_tree "after the sweep"
-expect_run "sweep again: nothing" 0 "^\n$" "" -- "$S" -e 'local s = assert(require("runs").open(".agent"))
-  print(table.concat(require("run_worktree").sweep(s), ","))'
+expect_run "sweep again: nothing" 0 "^\n$" "" -- "$S" -e 'local s = assert(require("sidecar.task.runs").open(".agent"))
+  print(table.concat(require("sidecar.run.worktree").sweep(s), ","))'
 "$S" run kill "$id" >/dev/null 2>&1 # the worker is gone: the run ends (interrupted)
 expect_run "discard the crashed run" 0 "^$id discarded" "" -- "$S" run discard "$id"
 

@@ -52,24 +52,24 @@ TEST_CASE("engine: run_file sets arg and ... and reports a missing file") {
   CHECK(contains(error, "cannot open no/such/file.lua"));
 }
 
-TEST_CASE("engine: embedded stdlib tracebacks name stdlib/<file>.lua") {
+TEST_CASE("engine: embedded stdlib tracebacks name stdlib/sidecar/<group>/<file>.lua") {
   Engine e;
   std::string error;
-  CHECK_FALSE(e.run_string("require('json').decode('[1,')", "=chunk", error));
+  CHECK_FALSE(e.run_string("require('sidecar.core.json').decode('[1,')", "=chunk", error));
   CHECK(contains(error, "chunk:1: invalid JSON at line 1, column"));
-  CHECK(contains(error, "stdlib/json.lua:"));
+  CHECK(contains(error, "stdlib/sidecar/core/json.lua:"));
 }
 
 TEST_CASE("engine: SIDECAR_STDLIB_DIR loads the stdlib from a directory") {
   std::string dir = "engine_test_stdlib";
-  std::system(("mkdir -p " + dir).c_str());
-  std::ofstream(dir + "/json.lua") << "return {from_disk = true}\n";
+  std::system(("mkdir -p " + dir + "/sidecar/core").c_str());
+  std::ofstream(dir + "/sidecar/core/json.lua") << "return {from_disk = true}\n";
   setenv("SIDECAR_STDLIB_DIR", dir.c_str(), 1);
   {
     Engine e;
     std::string error;
     CHECK(e.stdlib_source() == dir);
-    CHECK(e.run_string("assert(require('json').from_disk)", "=chunk", error));
+    CHECK(e.run_string("assert(require('sidecar.core.json').from_disk)", "=chunk", error));
     INFO(error);
   }
   unsetenv("SIDECAR_STDLIB_DIR");
@@ -77,7 +77,7 @@ TEST_CASE("engine: SIDECAR_STDLIB_DIR loads the stdlib from a directory") {
     Engine e;
     std::string error;
     CHECK(e.stdlib_source() == "embedded");
-    CHECK(e.run_string("assert(require('json').from_disk == nil)", "=chunk", error));
+    CHECK(e.run_string("assert(require('sidecar.core.json').from_disk == nil)", "=chunk", error));
   }
   std::system(("rm -rf " + dir).c_str());
 }
@@ -93,7 +93,7 @@ TEST_CASE("engine: interrupt stops a running loop with 'interrupted!'") {
 
 TEST_CASE("host API: results come back as JSON") {
   sidecar::Host host;
-  sidecar::Result r = host.run_string("return {b = {1, 2.0, 'three'}, a = require('json').null}");
+  sidecar::Result r = host.run_string("return {b = {1, 2.0, 'three'}, a = require('sidecar.core.json').null}");
   REQUIRE(r.ok);
   CHECK(r.json == R"({"a":null,"b":[1,2.0,"three"]})");
   CHECK(host.run_string("local x = 1").json == "null");
@@ -101,13 +101,13 @@ TEST_CASE("host API: results come back as JSON") {
 
 TEST_CASE("host API: call decodes JSON arguments and encodes the result") {
   sidecar::Host host;
-  sidecar::Result r = host.call("json", "decode", R"(["{\"k\": [1, {}]}"])");
+  sidecar::Result r = host.call("sidecar.core.json", "decode", R"(["{\"k\": [1, {}]}"])");
   REQUIRE(r.ok);
   CHECK(r.json == R"({"k":[1,{}]})");
-  sidecar::Result bad = host.call("json", "nope", "[]");
+  sidecar::Result bad = host.call("sidecar.core.json", "nope", "[]");
   CHECK_FALSE(bad.ok);
-  CHECK(contains(bad.error, "module json has no function nope"));
-  CHECK_FALSE(host.call("json", "encode", "{\"not\": \"an array\"}").ok);
+  CHECK(contains(bad.error, "module sidecar.core.json has no function nope"));
+  CHECK_FALSE(host.call("sidecar.core.json", "encode", "{\"not\": \"an array\"}").ok);
 }
 
 TEST_CASE("host API: a result JSON cannot hold is an error, not a crash") {

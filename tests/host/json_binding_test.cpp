@@ -13,7 +13,7 @@ TEST_CASE("json binding: 100 000 levels of nesting is an error, not a stack over
   sidecar::Host host;
   sidecar::Result r = host.run_string(
       "local s = string.rep('[', 100000) .. string.rep(']', 100000)\n"
-      "local ok, e = pcall(require('json').decode, s)\n"
+      "local ok, e = pcall(require('sidecar.core.json').decode, s)\n"
       "assert(not ok)\n"
       "return {message = e.message, line = e.line, column = e.column}");
   REQUIRE(r.ok);
@@ -25,7 +25,7 @@ TEST_CASE("json binding: encoding a deeply nested table is an error naming the l
   sidecar::Host host;
   sidecar::Result r = host.run_string(
       "local t = {} local cur = t for i = 1, 100000 do cur[1] = {} cur = cur[1] end\n"
-      "return require('json').encode(t)");
+      "return require('sidecar.core.json').encode(t)");
   CHECK_FALSE(r.ok);
   CHECK(contains(r.error, "nesting deeper than 1000"));
 }
@@ -33,7 +33,7 @@ TEST_CASE("json binding: encoding a deeply nested table is an error naming the l
 TEST_CASE("json binding: decode rejects invalid UTF-8 with a position") {
   sidecar::Host host;
   sidecar::Result r = host.run_string(
-      "local ok, e = pcall(require('json').decode, '[\"ok\", \"bad\\255\"]') return tostring(e)");
+      "local ok, e = pcall(require('sidecar.core.json').decode, '[\"ok\", \"bad\\255\"]') return tostring(e)");
   REQUIRE(r.ok);
   CHECK(contains(r.json, "line 1, column"));
   CHECK(contains(r.json, "UTF-8"));

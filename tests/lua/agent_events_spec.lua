@@ -1,13 +1,13 @@
-local test = require("test")
+local test = require("sidecar.dev.test")
 local describe, it, expect = test.describe, test.it, test.expect
-local agent_events = require("agent_events")
-local json = require("json")
+local agent_events = require("sidecar.agent.events")
+local json = require("sidecar.core.json")
 
 -- Real output of codex-cli 0.169 and Claude Code 2.1 against a scripted server (AGENT-CLIS.md).
 local CAPTURES = "../fixtures/captures/"
 
 local function parse(name, dialect, chunked)
-  local p = agent_events.parser(require(dialect .. "_events"))
+  local p = agent_events.parser(require("sidecar.agent." .. dialect))
   local f = assert(io.open(CAPTURES .. name))
   local text = f:read("a")
   f:close()
@@ -106,7 +106,7 @@ end)
 
 describe("agent event streams", function()
   it("read a line with bytes that are not UTF-8 or a lone surrogate leniently, counting what was replaced", function()
-    local p = agent_events.parser(require("codex_events"))
+    local p = agent_events.parser(require("sidecar.agent.codex"))
     p:feed('{"type":"thread.started","thread_id":"t1"}\n')
     p:feed('{"type":"item.completed","item":{"id":"i","type":"agent_message","text":"R\233sum\233 \\ud800"}}\n')
     p:feed('{"type":"turn.completed","usage":{"input_tokens":3,"output_tokens":4}}\n')
@@ -119,7 +119,7 @@ describe("agent event streams", function()
   end)
 
   it("read a line with a number too large for a double: null, the line odd, the result kept", function()
-    local p = agent_events.parser(require("claude_events"))
+    local p = agent_events.parser(require("sidecar.agent.claude"))
     p:feed('{"type":"result","subtype":"success","is_error":false,"result":"ok","total_cost_usd":1e309,'
       .. '"usage":{"input_tokens":3,"output_tokens":2}}\n')
     local s = p:finish()
@@ -132,13 +132,13 @@ describe("agent event streams", function()
   end)
 
   it("believe no count past a trillion and no cost past a million dollars: unknown instead", function()
-    local p = agent_events.parser(require("codex_events"))
+    local p = agent_events.parser(require("sidecar.agent.codex"))
     p:feed('{"type":"turn.completed","usage":{"input_tokens":9223372036854775807,"output_tokens":1}}\n')
     local s = p:finish()
     expect(s.usage.input):equals(json.null)
     expect(s.usage.total):equals(json.null)
     expect(s.usage.output):equals(1)
-    local c = agent_events.parser(require("claude_events"))
+    local c = agent_events.parser(require("sidecar.agent.claude"))
     c:feed('{"type":"result","subtype":"success","is_error":false,"result":"ok","total_cost_usd":1e308,'
       .. '"usage":{"input_tokens":1000000000001,"output_tokens":2}}\n')
     local cs = c:finish()
@@ -149,7 +149,7 @@ describe("agent event streams", function()
 
   it("keep unknown types and malformed lines as data, and notice a line cut short", function()
     local seen = {}
-    local p = agent_events.parser(require("codex_events"), { on_event = function(kind) seen[#seen + 1] = kind end })
+    local p = agent_events.parser(require("sidecar.agent.codex"), { on_event = function(kind) seen[#seen + 1] = kind end })
     p:line('{"type":"thread.started","thread_id":"t1"}')
     p:line('{"type":"brand.new.event","x":1}')
     p:line("not json at all")
@@ -171,7 +171,7 @@ describe("agent event streams", function()
       codex = { odd = 9, session = "01a1fddb-6319-7bd2-9e42-00be972fec02" } }
     for dialect, w in pairs(want) do
       local kinds = {}
-      local p = agent_events.parser(require(dialect .. "_events"), { on_event = function(kind, fields)
+      local p = agent_events.parser(require("sidecar.agent." .. dialect), { on_event = function(kind, fields)
         kinds[kind] = (kinds[kind] or 0) + 1
         json.encode(fields) -- what telemetry does with them: never a table where a string belongs
       end })
@@ -208,7 +208,7 @@ describe("agent event streams", function()
       '9223372036854775807', '"subtype":"init"', '"text":', '"input":', '"\\u0000"', "\n" }
     local seed = 14
     for _, dialect in ipairs({ "claude", "codex" }) do
-      local p = agent_events.parser(require(dialect .. "_events"))
+      local p = agent_events.parser(require("sidecar.agent." .. dialect))
       for _ = 1, 2000 do
         local parts = {}
         for k = 1, 12 do
@@ -226,7 +226,7 @@ describe("agent event streams", function()
   end)
 
   it("pass the caller's own errors on, and an interruption", function()
-    local p = agent_events.parser(require("codex_events"), { on_event = function() error("telemetry broke", 0) end })
+    local p = agent_events.parser(require("sidecar.agent.codex"), { on_event = function() error("telemetry broke", 0) end })
     local ok, err = pcall(p.line, p, '{"type":"thread.started","thread_id":"t"}')
     expect(ok):is_false()
     expect(err):equals("telemetry broke")
@@ -240,7 +240,7 @@ describe("agent event streams", function()
     local max_kept, max_line = agent_events.MAX_KEPT, agent_events.MAX_LINE
     agent_events.MAX_KEPT, agent_events.MAX_LINE = 3, 100
     local ok, err = pcall(function()
-      local p = agent_events.parser(require("codex_events"))
+      local p = agent_events.parser(require("sidecar.agent.codex"))
       for i = 1, 5 do
         p:feed(('{"type":"item.completed","item":{"type":"command_execution","command":"c%d","exit_code":0}}\n'):format(i))
         p:feed(('{"type":"item.completed","item":{"type":"kind%d"}}\n'):format(i))

@@ -1,8 +1,8 @@
-local test = require("test")
+local test = require("sidecar.dev.test")
 local describe, it, expect = test.describe, test.it, test.expect
-local agent_run = require("agent_run")
-local json = require("json")
-local proc = require("proc")
+local agent_run = require("sidecar.agent.run")
+local json = require("sidecar.core.json")
+local proc = require("sidecar.core.proc")
 
 -- The fake agent replays real captures (tests/fixtures/captures) through the real runners.
 local SIDECAR = proc.executable()
@@ -370,7 +370,7 @@ end)
 
 describe("queued runs", function()
   it("execute a run already in the store (a queued background run) in its own record", function()
-    local store = require("store")
+    local store = require("sidecar.core.store")
     local s = assert(store.open(repo .. "/.agent", { create = true }))
     local queued = assert(s:create_run({ status = "queued", background = true, launch = { runner = "command" } }))
     local r = run({ runner = "command", command = { "echo", "done" }, store = s, run_id = queued.run_id })

@@ -1,7 +1,7 @@
-local test = require("test")
+local test = require("sidecar.dev.test")
 local describe, it, expect = test.describe, test.it, test.expect
-local artifact = require("artifact")
-local json = require("json")
+local artifact = require("sidecar.core.artifact")
+local json = require("sidecar.core.json")
 
 local root
 test.before_each(function()

@@ -1,7 +1,7 @@
--- stdlib/config.lua: what a config may say about runners, and what it refuses to read.
-local test = require("test")
+-- stdlib/sidecar/core/config.lua: what a config may say about runners, and what it refuses to read.
+local test = require("sidecar.dev.test")
 local describe, it, expect = test.describe, test.it, test.expect
-local config = require("config")
+local config = require("sidecar.core.config")
 
 local root
 

@@ -1,8 +1,8 @@
-local test = require("test")
+local test = require("sidecar.dev.test")
 local describe, it, expect = test.describe, test.it, test.expect
 
-local errors = require("errors")
-local json = require("json")
+local errors = require("sidecar.core.errors")
+local json = require("sidecar.core.json")
 
 -- Where-prefix this file gives for `line`.
 local function at(line)

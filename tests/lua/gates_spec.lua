@@ -1,8 +1,8 @@
-local test = require("test")
+local test = require("sidecar.dev.test")
 local describe, it, expect = test.describe, test.it, test.expect
-local gates = require("gates")
-local json = require("json")
-local review = require("review")
+local gates = require("sidecar.run.gates")
+local json = require("sidecar.core.json")
+local review = require("sidecar.task.review")
 
 -- A record whose agent did everything a gate looks at: a commit, a tag, a push, a change to an
 -- avoided file and one outside the scope, in a read-only run.

@@ -1,8 +1,8 @@
-local test = require("test")
+local test = require("sidecar.dev.test")
 local describe, it, expect = test.describe, test.it, test.expect
-local git_refs = require("git_refs")
-local push_block = require("push_block")
-local proc = require("proc")
+local git_refs = require("sidecar.run.git_refs")
+local push_block = require("sidecar.run.push_block")
+local proc = require("sidecar.core.proc")
 
 local base, repo
 local function sh(command, dir)
@@ -95,7 +95,7 @@ describe("git facts of a run", function()
     local f = watched("git checkout -q other")
     expect({ f.head_branch_before, f.head_branch_after, #f.commits }):equals({ "main", "other", 0 })
     f = watched("git checkout -q --detach")
-    expect(f.head_branch_after):equals(require("json").null)
+    expect(f.head_branch_after):equals(require("sidecar.core.json").null)
   end)
 
   it("list at most MAX_COMMITS commits and say there were more", function()
@@ -149,8 +149,8 @@ describe("the push block", function()
     expect(pb.log_abs):equals(base .. "/p.log")
     -- A relative log, and a $PWD that is not where Sidecar runs: a shell's pwd says where.
     local r = proc.run({ proc.executable(), "-e", [[
-      local pb = require("push_block").prepare("repo", "p2.log")
-      local env = require("push_block").add_to(pb, {})
+      local pb = require("sidecar.run.push_block").prepare("repo", "p2.log")
+      local env = require("sidecar.run.push_block").add_to(pb, {})
       print(pb.log_abs, env.GIT_CONFIG_VALUE_1:find(pb.log_abs, 1, true) ~= nil)]] },
       { cwd = base, env = { PWD = "/nonexistent" } })
     expect(r.stdout):equals(base .. "/p2.log\ttrue\n")

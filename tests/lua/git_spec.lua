@@ -1,6 +1,6 @@
-local test = require("test")
+local test = require("sidecar.dev.test")
 local describe, it, expect = test.describe, test.it, test.expect
-local git = require("git")
+local git = require("sidecar.core.git")
 
 local root
 test.before_each(function()

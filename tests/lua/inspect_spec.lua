@@ -1,8 +1,8 @@
-local test = require("test")
+local test = require("sidecar.dev.test")
 local describe, it, expect = test.describe, test.it, test.expect
 
-local inspect = require("inspect")
-local json = require("json")
+local inspect = require("sidecar.dev.inspect")
+local json = require("sidecar.core.json")
 
 -- Reads inspect's output back as Lua (the module promises it can be pasted back).
 local function read_back(text)

@@ -1,8 +1,8 @@
-local test = require("test")
+local test = require("sidecar.dev.test")
 local describe, it, expect = test.describe, test.it, test.expect
 
-local json = require("json")
-local errors = require("errors")
+local json = require("sidecar.core.json")
+local errors = require("sidecar.core.errors")
 
 -- Decode then encode: the text a document becomes after a trip through Lua.
 local function round_trip(text, opts)
@@ -34,7 +34,7 @@ describe("json.null", function()
   end)
 
   it("is shared by every require of host.json", function()
-    expect(require("host.json").null):is(json.null)
+    expect(require("sidecar.host.json").null):is(json.null)
   end)
 
   it("cannot have its metatable replaced", function()

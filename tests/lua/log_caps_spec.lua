@@ -1,9 +1,9 @@
-local test = require("test")
+local test = require("sidecar.dev.test")
 local describe, it, expect = test.describe, test.it, test.expect
 
-local byte_size = require("byte_size")
-local config = require("config")
-local log_caps = require("log_caps")
+local byte_size = require("sidecar.core.byte_size")
+local config = require("sidecar.core.config")
+local log_caps = require("sidecar.core.log_caps")
 
 describe("byte_size.parse", function()
   it("reads binary and decimal units, any case, with or without a space", function()

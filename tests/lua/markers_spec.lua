@@ -1,7 +1,7 @@
-local test = require("test")
+local test = require("sidecar.dev.test")
 local describe, it, expect = test.describe, test.it, test.expect
-local clock = require("host.time")
-local markers = require("markers")
+local clock = require("sidecar.host.time")
+local markers = require("sidecar.agent.markers")
 
 describe("markers", function()
   it("reads every marker of a final message", function()

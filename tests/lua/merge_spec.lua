@@ -1,7 +1,7 @@
-local test = require("test")
+local test = require("sidecar.dev.test")
 local describe, it, expect = test.describe, test.it, test.expect
-local merge = require("merge")
-local json = require("json")
+local merge = require("sidecar.preset.merge")
+local json = require("sidecar.core.json")
 
 local function normalised(finding, provenance)
   return assert(merge.normalise(finding, provenance))

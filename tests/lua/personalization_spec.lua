@@ -1,6 +1,6 @@
-local test = require("test")
+local test = require("sidecar.dev.test")
 local describe, it, expect = test.describe, test.it, test.expect
-local personalization = require("personalization")
+local personalization = require("sidecar.formats.personalization")
 
 local dir
 test.before_each(function()

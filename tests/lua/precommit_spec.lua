@@ -1,7 +1,7 @@
-local test = require("test")
+local test = require("sidecar.dev.test")
 local describe, it, expect = test.describe, test.it, test.expect
-local precommit = require("precommit")
-local schema = require("schema")
+local precommit = require("sidecar.formats.precommit")
+local schema = require("sidecar.preset.schema")
 
 -- A change without git: the files and a clean state. No project checks are found in a folder
 -- that does not exist, so the validation is the rules' own steps only.

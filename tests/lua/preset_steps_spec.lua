@@ -1,7 +1,7 @@
-local test = require("test")
+local test = require("sidecar.dev.test")
 local describe, it, expect = test.describe, test.it, test.expect
-local prompt_kit = require("prompt_kit")
-local steps = require("preset_steps")
+local prompt_kit = require("sidecar.prompt.kit")
+local steps = require("sidecar.preset.steps")
 
 local ROUTE = { runner = "codex", model = "m", tier = "fast", sandbox = "read-only" }
 

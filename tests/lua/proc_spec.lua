@@ -1,9 +1,9 @@
-local test = require("test")
+local test = require("sidecar.dev.test")
 local describe, it, expect = test.describe, test.it, test.expect
 
-local proc = require("proc")
-local errors = require("errors")
-local time = require("host.time")
+local proc = require("sidecar.core.proc")
+local errors = require("sidecar.core.errors")
+local time = require("sidecar.host.time")
 
 -- Milliseconds since `t0` (a monotonic_ns reading).
 local function elapsed_ms(t0)
@@ -1392,7 +1392,7 @@ end
 
 describe("proc.detach", function()
   it("starts a program that outlives the sidecar that started it, in its own session", function()
-    local r = proc.run({ SIDECAR, "-e", "io.write(require('proc').detach({'sleep', '30'}))" }, { timeout_ms = 10000 })
+    local r = proc.run({ SIDECAR, "-e", "io.write(require('sidecar.core.proc').detach({'sleep', '30'}))" }, { timeout_ms = 10000 })
     local pid = math.tointeger(tonumber(r.stdout))
     local _ <close> = group_killer({ pid })
     expect(r.code):equals(0)

@@ -1,8 +1,8 @@
-local test = require("test")
+local test = require("sidecar.dev.test")
 local describe, it, expect = test.describe, test.it, test.expect
-local prompt_kit = require("prompt_kit")
-local prompt = require("prompt")
-local json = require("json")
+local prompt_kit = require("sidecar.prompt.kit")
+local prompt = require("sidecar.prompt.compile")
+local json = require("sidecar.core.json")
 
 -- Stands for "leave this field out" in full().
 local NONE = {}

@@ -1,6 +1,6 @@
-local test = require("test")
+local test = require("sidecar.dev.test")
 local describe, it, expect = test.describe, test.it, test.expect
-local prompt = require("prompt")
+local prompt = require("sidecar.prompt.compile")
 
 -- A list of n items "<prefix>1" … "<prefix>n".
 local function items(prefix, n)

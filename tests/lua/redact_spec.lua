@@ -1,12 +1,12 @@
 -- Redaction through the Lua boundary: proc's `redact` sink option (a secret a child writes in two
 -- pieces, a pause between them, is caught in the file, the chunks and the collected text), the
 -- streaming redactor, and the rules a project adds with secrets.configure.
-local test = require("test")
+local test = require("sidecar.dev.test")
 local describe, it, expect = test.describe, test.it, test.expect
 
-local proc = require("proc")
-local secrets = require("secrets")
-local host = require("host.secrets")
+local proc = require("sidecar.core.proc")
+local secrets = require("sidecar.core.secrets")
+local host = require("sidecar.host.secrets")
 
 local temp_files = {}
 

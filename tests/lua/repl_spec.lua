@@ -1,7 +1,7 @@
-local test = require("test")
+local test = require("sidecar.dev.test")
 local describe, it, expect = test.describe, test.it, test.expect
 
-local repl = require("repl")
+local repl = require("sidecar.dev.repl")
 
 describe("repl.complete", function()
   it("completes fields of global tables", function()

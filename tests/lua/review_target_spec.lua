@@ -1,6 +1,6 @@
-local test = require("test")
+local test = require("sidecar.dev.test")
 local describe, it, expect = test.describe, test.it, test.expect
-local review_target = require("review_target")
+local review_target = require("sidecar.preset.target")
 
 -- A fake git: answers by the joined arguments.
 local function fake_git(answers, calls)

@@ -1,14 +1,14 @@
--- The owner's side of a run (stdlib/run_owner.lua) and how a run's processes are found and ended
--- (stdlib/run_processes.lua): this process plays the owner, real processes play the agent, its
+-- The owner's side of a run (stdlib/sidecar/run/owner.lua) and how a run's processes are found and ended
+-- (stdlib/sidecar/run/processes.lua): this process plays the owner, real processes play the agent, its
 -- escapees and strangers.
-local test = require("test")
+local test = require("sidecar.dev.test")
 local describe, it, expect = test.describe, test.it, test.expect
-local clock = require("host.time")
-local proc = require("proc")
-local procinfo = require("host.procinfo")
-local run_owner = require("run_owner")
-local run_processes = require("run_processes")
-local store = require("store")
+local clock = require("sidecar.host.time")
+local proc = require("sidecar.core.proc")
+local procinfo = require("sidecar.host.procinfo")
+local run_owner = require("sidecar.run.owner")
+local run_processes = require("sidecar.run.processes")
+local store = require("sidecar.core.store")
 
 local root, s, handles
 test.before_each(function()
@@ -168,7 +168,7 @@ describe("run_owner", function()
       local agent = spawn({ "sh", "-c", "setsid sh -c 'env -i setsid sleep 34 >/dev/null 2>&1 & exec sleep 35' "
         .. ">/dev/null 2>&1 & echo started" }, { stdout = true })
       owner:spawned(agent:pid())
-      local cgroup = require("json").decode(io.open(root .. "/runs/" .. run.run_id .. "/agent_process.json"):read("a"))
+      local cgroup = require("sidecar.core.json").decode(io.open(root .. "/runs/" .. run.run_id .. "/agent_process.json"):read("a"))
         .cgroup
       expect(cgroup):contains("/sidecar-" .. run.process_mark)
       agent:wait(10000)
@@ -222,10 +222,10 @@ describe("run_owner", function()
   it("holds the run's lock while open, its folder made when the run has none yet (copy_later)", function()
     local run = assert(s:create_run({ status = "preparing", runner_type = "command" }, nil, { copy_later = true }))
     local owner <close> = run_owner.own(s, run)
-    local none, _, code = require("run_reconcile").try_lock(s, run.run_id)
+    local none, _, code = require("sidecar.run.reconcile").try_lock(s, run.run_id)
     expect(none):is_nil()
     expect(code):equals("EWOULDBLOCK")
-    local reconcile = require("run_reconcile")
+    local reconcile = require("sidecar.run.reconcile")
     local wait = reconcile.CLAIM_WAIT_MS
     reconcile.CLAIM_WAIT_MS = 50
     local again, why = pcall(run_owner.own, s, run) -- a second owner is refused, loudly
@@ -233,7 +233,7 @@ describe("run_owner", function()
     expect(again):is_false()
     expect(tostring(why)):contains("cannot take run " .. run.run_id)
     owner:release()
-    local lock = assert(require("run_reconcile").try_lock(s, run.run_id))
+    local lock = assert(require("sidecar.run.reconcile").try_lock(s, run.run_id))
     lock:release()
   end)
 
@@ -249,7 +249,7 @@ describe("run_owner", function()
     expect(now.status):equals("outcome_unknown")
     expect(now.failure_reason):contains("Sidecar failed while running the agent or recording the run")
     expect(now.failure_reason):contains("boom")
-    local lock = assert(require("run_reconcile").try_lock(s, run.run_id))
+    local lock = assert(require("sidecar.run.reconcile").try_lock(s, run.run_id))
     lock:release()
     pcall(function()
       local owner <close> = run_owner.own(s, running_run())

@@ -1,14 +1,14 @@
 -- run_reconcile on synthetic background runs: a store whose records say what a worker would
 -- have left, this process playing the worker (its lock) or a stranger (a reused pid), and real
 -- processes carrying a run's mark or standing in for its agent's group.
-local test = require("test")
+local test = require("sidecar.dev.test")
 local describe, it, expect = test.describe, test.it, test.expect
-local hostlock = require("host.lock")
-local json = require("json")
-local proc = require("proc")
-local procinfo = require("host.procinfo")
-local run_reconcile = require("run_reconcile")
-local store = require("store")
+local hostlock = require("sidecar.host.lock")
+local json = require("sidecar.core.json")
+local proc = require("sidecar.core.proc")
+local procinfo = require("sidecar.host.procinfo")
+local run_reconcile = require("sidecar.run.reconcile")
+local store = require("sidecar.core.store")
 
 local root, s, handles
 local saved_wait
@@ -176,7 +176,7 @@ describe("run_reconcile.reconcile", function()
     expect(#run_reconcile.processes(s, other)):equals(0)
     local deadline = os.time() + 10
     while #run_reconcile.processes(s, run) < 3 and os.time() < deadline do -- sh and its two sleeps
-      require("host.time").sleep_ms(10)
+      require("sidecar.host.time").sleep_ms(10)
     end
     expect(#run_reconcile.processes(s, run)):equals(3)
     run_reconcile.reconcile(s, run)
@@ -251,7 +251,7 @@ describe("run_reconcile.stop_processes and claim", function()
       { env = env, stdout = true })
     local deadline = os.time() + 10
     while #run_reconcile.processes(s, run) < 3 and os.time() < deadline do
-      require("host.time").sleep_ms(10)
+      require("sidecar.host.time").sleep_ms(10)
     end
     expect(run_reconcile.stop_processes(s, run, 300) >= 3):is_true()
     expect(polite:wait(10000).signal_name):equals("TERM")

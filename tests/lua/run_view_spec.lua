@@ -1,9 +1,9 @@
-local test = require("test")
+local test = require("sidecar.dev.test")
 local describe, it, expect = test.describe, test.it, test.expect
-local json = require("json")
-local review = require("review")
-local run_view = require("run_view")
-local store = require("store")
+local json = require("sidecar.core.json")
+local review = require("sidecar.task.review")
+local run_view = require("sidecar.cli.run_view")
+local store = require("sidecar.core.store")
 
 local root, s
 test.before_each(function()

@@ -1,7 +1,7 @@
-local test = require("test")
+local test = require("sidecar.dev.test")
 local describe, it, expect = test.describe, test.it, test.expect
-local schema = require("schema")
-local json = require("json")
+local schema = require("sidecar.preset.schema")
+local json = require("sidecar.core.json")
 
 -- Fixtures sit beside this spec's folder, wherever the spec is run from.
 local HERE = debug.getinfo(1, "S").source:match("^@(.*/)") or "./"
@@ -226,7 +226,7 @@ describe("schema.parse_markdown: precommit (FORMATS.md §2)", function()
     expect(value):equals({
       path = "code",
       confidence = "medium",
-      changed_files = { "stdlib/merge.lua", "stdlib/schema.lua", "tests/lua/merge_spec.lua" },
+      changed_files = { "stdlib/sidecar/preset/merge.lua", "stdlib/sidecar/preset/schema.lua", "tests/lua/merge_spec.lua" },
       why_this_path = "new Lua modules with their specs; executable code changes,\nno branch or release operations.",
       minimal_validation = { "sidecar test tests/lua/merge_spec.lua tests/lua/schema_spec.lua" },
       reinstall_needed = "no",
@@ -497,7 +497,7 @@ describe("schema.formats.findings", function()
   it("is the reviewers' answer that merge.combine reads", function()
     local value = assert(schema.extract_json(fixture("messy_answer.md")))
     expect(schema.check(value, schema.formats.findings)):is_true()
-    local merge = require("merge")
+    local merge = require("sidecar.preset.merge")
     local merged = merge.combine({ { provenance = { worker = "w1" }, findings = value.findings } })
     expect(#merged):equals(2)
     expect(merged[2].line):is_nil()

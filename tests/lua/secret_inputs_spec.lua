@@ -1,12 +1,12 @@
 -- The Lua side of "no secret leaves": one refusal of secret input files for every command, files
 -- an agent wrote rewritten redacted, names derived from inputs made from redacted text, and the
 -- config's `secrets` section.
-local test = require("test")
+local test = require("sidecar.dev.test")
 local describe, it, expect = test.describe, test.it, test.expect
-local config = require("config")
-local secrets = require("secrets")
-local sidecar_task = require("sidecar_task")
-local task_packet = require("task_packet")
+local config = require("sidecar.core.config")
+local secrets = require("sidecar.core.secrets")
+local sidecar_task = require("sidecar.task.prepared")
+local task_packet = require("sidecar.task.packet")
 
 local KEY = "sk-" .. "proj-" .. ("Qx7"):rep(16) -- in pieces: no whole key in this file
 
@@ -104,9 +104,9 @@ describe("config: the secrets section", function()
   local function load(text)
     os.execute("mkdir -p '" .. dir .. "/.agent'")
     write(dir .. "/.agent/config.lua", text)
-    require("trust").set_policy("all") -- this spec's own repository: no `sidecar trust` needed
+    require("sidecar.core.trust").set_policy("all") -- this spec's own repository: no `sidecar trust` needed
     local cfg, why, code = config.load(dir .. "/.agent")
-    require("trust").set_policy(nil)
+    require("sidecar.core.trust").set_policy(nil)
     return cfg, why, code
   end
 

@@ -2,11 +2,11 @@
 -- copies ahead of the store and from conflicts and repairs what it can, `store rebuild` never puts
 -- an older record in place of a newer one, and the copies a crash cut off are written by the next
 -- process that opens the store.
-local test = require("test")
+local test = require("sidecar.dev.test")
 local describe, it, expect = test.describe, test.it, test.expect
-local json = require("json")
-local store = require("store")
-local store_repair = require("store_repair")
+local json = require("sidecar.core.json")
+local store = require("sidecar.core.store")
+local store_repair = require("sidecar.task.repair")
 
 local root
 test.before_each(function()
@@ -184,7 +184,7 @@ describe("store check", function()
   it("removes the temporary file a killed writer left, not one whose writer lives", function()
     finished_run()
     write(root .. "/runs/R-0001/.run.json.tmp-999999999-0", "{half")
-    local me = require("host.procinfo").self().pid
+    local me = require("sidecar.host.procinfo").self().pid
     write(root .. "/tasks/.T-0001.json.tmp-" .. me .. "-3", "{being written")
     local report = assert(store_repair.check(root, { repair = true }))
     expect(problems_of(report)):equals({ "R-0001 leftover_temp repaired" })
@@ -193,7 +193,7 @@ describe("store check", function()
   end)
 
   it("finishes a decision a crash cut short: the task moved, decision.md written", function()
-    local review = require("review")
+    local review = require("sidecar.task.review")
     local s = assert(store.open(root, { create = true }))
     local task = assert(s:create_task({ title = "t", status = "review" }))
     local run = assert(s:create_run({ task_id = task.task_id, status = "review", review_state = "pending" }))

@@ -1,10 +1,10 @@
-local test = require("test")
+local test = require("sidecar.dev.test")
 local describe, it, expect = test.describe, test.it, test.expect
-local json = require("json")
-local store = require("store")
-local store_repair = require("store_repair")
-local store_cli = require("store_cli")
-local cli_output = require("cli_output")
+local json = require("sidecar.core.json")
+local store = require("sidecar.core.store")
+local store_repair = require("sidecar.task.repair")
+local store_cli = require("sidecar.cli.store")
+local cli_output = require("sidecar.cli.output")
 
 local root
 test.before_each(function()

@@ -1,8 +1,8 @@
-local test = require("test")
+local test = require("sidecar.dev.test")
 local describe, it, expect = test.describe, test.it, test.expect
 
-local json = require("json")
-local task_packet = require("task_packet")
+local json = require("sidecar.core.json")
+local task_packet = require("sidecar.task.packet")
 
 -- Fixtures are found from this file, whatever the working directory.
 local HERE = debug.getinfo(1, "S").source:match("^@(.*/)") or "./"

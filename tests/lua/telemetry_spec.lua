@@ -1,9 +1,9 @@
-local test = require("test")
+local test = require("sidecar.dev.test")
 local describe, it, expect = test.describe, test.it, test.expect
-local artifact = require("artifact")
-local json = require("json")
-local proc = require("proc")
-local telemetry = require("telemetry")
+local artifact = require("sidecar.core.artifact")
+local json = require("sidecar.core.json")
+local proc = require("sidecar.core.proc")
+local telemetry = require("sidecar.core.telemetry")
 
 local null = json.null
 local here = debug.getinfo(1, "S").source:match("^@(.*/)") or "./"
@@ -148,7 +148,7 @@ describe("telemetry redaction", function()
     -- A child Sidecar with the secret in its environment (the redactor reads it at start).
     local value = 'pl"anted\\secret-value-42'
     local code = ([[
-      local t = assert(require("telemetry").open(%q))
+      local t = assert(require("sidecar.core.telemetry").open(%q))
       t:event("env.check", {value = os.getenv("SIDECAR_TEST_API_KEY"), note = "x"})
       t:close()
     ]]):format(root)
@@ -334,7 +334,7 @@ describe("model.json and model.md", function()
       expect(text:find(key, 1, true)):is_nil()
       expect(text):contains("[REDACTED:openai-key]")
     end
-    local redact = require("secrets").redact
+    local redact = require("sidecar.core.secrets").redact
     expect(read(root .. "/task/model.json")):equals((redact(want_json)))
     expect(read(root .. "/task/model.md")):equals((redact(want_md)))
     local decoded = json.decode(read(root .. "/task/model.json"))

@@ -1,8 +1,8 @@
--- What the `sidecar` executable prints passes the redactor (stdlib/terminal.lua), seen from
+-- What the `sidecar` executable prints passes the redactor (stdlib/sidecar/core/terminal.lua), seen from
 -- outside: each case runs the binary on a chunk and reads its stdout and stderr.
-local test = require("test")
+local test = require("sidecar.dev.test")
 local describe, it, expect = test.describe, test.it, test.expect
-local proc = require("proc")
+local proc = require("sidecar.core.proc")
 
 -- Built from pieces so that this file, and any listing of it, holds no whole key.
 local KEY = "sk-" .. "proj-" .. ("Zq9"):rep(16)
@@ -118,14 +118,14 @@ describe("terminal: control sequences are shown, never obeyed", function()
   end)
 
   it("write_raw is for Sidecar's own sequences: redacted, not neutralised", function()
-    local r = lua('require("terminal").write_raw(io.stderr, "\\r\\27[K ", os.getenv("PLANTED_TEXT"))')
+    local r = lua('require("sidecar.core.terminal").write_raw(io.stderr, "\\r\\27[K ", os.getenv("PLANTED_TEXT"))')
     expect(r.stderr):equals("\r\27[K " .. LABEL)
   end)
 
   it("JSON output passes unchanged: the writer escapes what a terminal would obey", function()
-    local r = lua([[print(require("json").encode({ t = "\27[31m \u{9b} \u{202e} \u{2028} \127 é" }))]])
+    local r = lua([[print(require("sidecar.core.json").encode({ t = "\27[31m \u{9b} \u{202e} \u{2028} \127 é" }))]])
     expect(r.stdout):equals('{"t":"\\u001b[31m \\u009b \\u202e \\u2028 \\u007f é"}\n')
-    expect(require("json").decode(r.stdout).t):equals("\27[31m \u{9b} \u{202e} \u{2028} \127 é")
+    expect(require("sidecar.core.json").decode(r.stdout).t):equals("\27[31m \u{9b} \u{202e} \u{2028} \127 é")
   end)
 end)
 
@@ -138,7 +138,7 @@ describe("terminal: the project's own rules", function()
     f:write('return { secrets = { patterns = { "acme_live_[0-9a-f]{32}" }, names = { "LOCKER_COMBINATION" } } }')
     f:close()
     local token = "acme_" .. "live_" .. ("0a1b"):rep(8)
-    -- This spec's own repository: its config runs without `sidecar trust` (stdlib/trust.lua).
+    -- This spec's own repository: its config runs without `sidecar trust` (stdlib/sidecar/core/trust.lua).
     local r = lua(('print(%q, "LOCKER_COMBINATION=12345678")'):format(token),
       { cwd = dir .. "/src/deep", env = { SIDECAR_TRUST = "all" } })
     local outside = lua(('print(%q)'):format(token), { cwd = "/" })

@@ -1,4 +1,4 @@
-local test = require("test")
+local test = require("sidecar.dev.test")
 local describe, it, expect = test.describe, test.it, test.expect
 
 -- Nested suites: each test writes small spec files and runs them with test.run_files, capturing
@@ -6,7 +6,7 @@ local describe, it, expect = test.describe, test.it, test.expect
 -- outer run holds its own reference to the suite it is walking, so this is safe inside an `it`
 -- (the "re-entrancy" tests below check that).
 
-local HEADER = 'local test = require("test")\nlocal describe, it, expect = test.describe, test.it, test.expect\n'
+local HEADER = 'local test = require("sidecar.dev.test")\nlocal describe, it, expect = test.describe, test.it, test.expect\n'
 
 -- A writer like io.stdout that keeps what is written.
 local function writer()

@@ -1,8 +1,8 @@
--- stdlib/text.lua: linear helpers, and untrusted bytes made valid (records) or visible (terminal).
-local test = require("test")
+-- stdlib/sidecar/core/text.lua: linear helpers, and untrusted bytes made valid (records) or visible (terminal).
+local test = require("sidecar.dev.test")
 local describe, it, expect = test.describe, test.it, test.expect
-local json = require("json")
-local text = require("text")
+local json = require("sidecar.core.json")
+local text = require("sidecar.core.text")
 
 -- CPU seconds (os.clock): what a pass costs, however busy the machine is.
 local function seconds(f)
@@ -66,7 +66,7 @@ end)
 
 describe("text: every parser of an agent's answer stays linear", function()
   it("reads 400 KB runs of spaces, newlines, brackets and fences in seconds, not hours", function()
-    local schema, steps, merge = require("schema"), require("preset_steps"), require("merge")
+    local schema, steps, merge = require("sidecar.preset.schema"), require("sidecar.preset.steps"), require("sidecar.preset.merge")
     local sp = (" "):rep(400000)
     local texts = {
       "a" .. sp .. "b", "## a" .. sp .. "#" .. sp .. "b", "```" .. sp .. "x\n" .. sp .. "```" .. sp .. "`",

@@ -1,12 +1,12 @@
--- stdlib/trust.lua: which of a repository's files may run, recorded by real path and SHA-256 in
+-- stdlib/sidecar/core/trust.lua: which of a repository's files may run, recorded by real path and SHA-256 in
 -- a trust file of its own (never the user's state folder), and what config.load and preset.load
 -- do with a file that is not trusted (they do not run it).
-local test = require("test")
+local test = require("sidecar.dev.test")
 local describe, it, expect = test.describe, test.it, test.expect
-local config = require("config")
-local digest = require("host.digest")
-local preset = require("preset")
-local trust = require("trust")
+local config = require("sidecar.core.config")
+local digest = require("sidecar.host.digest")
+local preset = require("sidecar.preset.define")
+local trust = require("sidecar.core.trust")
 
 local top, repo
 
@@ -41,7 +41,7 @@ end)
 
 -- A preset file that says, through a global, that its top level ran.
 local function preset_text(name)
-  return ("_G.TRUST_SPEC_RAN = %q\nreturn require('preset').define({ name = %q, summary = 'from the repo', "
+  return ("_G.TRUST_SPEC_RAN = %q\nreturn require('sidecar.preset.define').define({ name = %q, summary = 'from the repo', "
     .. "run = function() return {} end })\n"):format(name, name)
 end
 
@@ -156,7 +156,7 @@ describe("trust: files and their state", function()
     write(repo .. "/.agent/config.lua", "return {}")
     assert(trust.grant(repo))
     local f = assert(io.open(top .. "/state/trust.json", "rb"))
-    local state = require("json").decode(f:read("a"))
+    local state = require("sidecar.core.json").decode(f:read("a"))
     f:close()
     expect(state.version):equals(1)
     expect(state.repositories[trust.repo_key(repo)].files[".agent/config.lua"]):equals(digest.sha256("return {}"))
@@ -240,12 +240,12 @@ describe("trust: presets", function()
 end)
 
 describe("trust: a task's validation commands", function()
-  local store = require("store")
+  local store = require("sidecar.core.store")
 
   -- A store in the repository with one task whose validation is `commands` (nil: none).
   local function task_with(commands)
     local s = assert(store.open(repo .. "/.agent", { create = true }))
-    local packet = assert(require("task_packet").new({ title = "t", validation = commands }))
+    local packet = assert(require("sidecar.task.packet").new({ title = "t", validation = commands }))
     local task = assert(s:create_task(packet))
     local stored = assert(s:get_task(task.task_id))
     s:close()

@@ -1,6 +1,6 @@
-local test = require("test")
+local test = require("sidecar.dev.test")
 local describe, it, expect = test.describe, test.it, test.expect
-local worktree = require("worktree")
+local worktree = require("sidecar.core.worktree")
 
 local repo
 local function sh(command)

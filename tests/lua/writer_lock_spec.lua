@@ -1,8 +1,8 @@
-local test = require("test")
+local test = require("sidecar.dev.test")
 local describe, it, expect = test.describe, test.it, test.expect
-local json = require("json")
-local proc = require("proc")
-local writer_lock = require("writer_lock")
+local json = require("sidecar.core.json")
+local proc = require("sidecar.core.proc")
+local writer_lock = require("sidecar.core.writer_lock")
 
 local root
 local saved = {}
@@ -171,8 +171,8 @@ describe("writer_lock", function()
   it("lets writers in several processes in one at a time", function()
     local log = root .. "/log"
     local code = ([[
-      local clock = require("host.time")
-      local lock = assert(require("writer_lock").acquire(%q, { wait_ms = 20000 }))
+      local clock = require("sidecar.host.time")
+      local lock = assert(require("sidecar.core.writer_lock").acquire(%q, { wait_ms = 20000 }))
       local f = io.open(%q, "a"); f:write("start ", clock.monotonic_ns(), "\n"); f:close()
       clock.sleep_ms(150)
       f = io.open(%q, "a"); f:write("end ", clock.monotonic_ns(), "\n"); f:close()

@@ -1,0 +1,469 @@
+--- One agent run: spawn a runner's CLI under a watchdog with the prompt on stdin, read its event
+--- stream as it arrives, and record everything.
+---
+---   local record = agent_run.execute({runner = "codex", prompt = text, repo = "."})
+---   record.status   -- review | blocked | failed | outcome_unknown | interrupted
+---
+--- Records, under the store's folder (`.agent/` of the repository unless `root` says otherwise):
+--- the run in `sidecar.db` and `runs/R-0001/run.json`; in `runs/R-0001/`: prompt.md, agent.jsonl
+--- (the CLI's raw stream), stderr.log, events.jsonl (telemetry), output.md (the final message),
+--- model.json and model.md.
+---
+--- The watchdog: `timeout_ms` (wall clock), `idle_timeout_ms` (no output for that long), and
+--- `exit_deadline_ms` (the process must exit that soon after its final result event); any of them
+--- ends the CLI's whole process group. An outcome that cannot be known (killed after its result,
+--- a stream cut mid-line, an exit without a result) is `outcome_unknown`, never success or failure.
+--- Ctrl-C records the run as `interrupted` and then raises as usual.
+---
+--- Sessions. A run is ephemeral by default: the CLI keeps no session (codex --ephemeral, claude
+--- --no-session-persistence). `ephemeral = false` makes it continuable, and a later run continues
+--- it with `resume`, most simply built from the earlier record:
+---
+---   local first = agent_run.execute({runner = "codex", prompt = p1, ephemeral = false})
+---   local resume = assert(agent_run.continuation(first))
+---   local second = agent_run.execute({runner = first.runner_type, prompt = p2, resume = resume})
+---
+--- resume = {session_id = "...", usage = <the previous run's `usage_reported`, or nil>,
+--- cost_usd = <the previous run's `cost_reported_usd`, or nil>, run_id = <that run, or nil>}.
+--- A resumed session reports some figures for the whole session (codex: usage; claude:
+--- total_cost_usd): the record's `usage` and `cost_usd` (and telemetry, model.json) are this run's
+--- own, the report minus the previous report, field by field; `usage_reported` and
+--- `cost_reported_usd` keep what the CLI said, for the next continuation to subtract. A share that
+--- cannot be known that way (no previous report, or a smaller one) is unknown (json.null / nil),
+--- never a guess, and `warnings` says why. The record also has `session_id`, `ephemeral`, and for a
+--- continuation `resumed_session` (and `resumed_run`).
+local agent_events = require("sidecar.agent.events")
+local agent_result = require("sidecar.agent.result")
+local agent_session = require("sidecar.agent.session")
+local agent_watch = require("sidecar.agent.watch")
+local clock = require("sidecar.host.time")
+local errors = require("sidecar.core.errors")
+local gates = require("sidecar.run.gates")
+local git_refs = require("sidecar.run.git_refs")
+local json = require("sidecar.core.json")
+local log_caps = require("sidecar.core.log_caps")
+local run_owner = require("sidecar.run.owner")
+local runners = require("sidecar.agent.runners")
+local store = require("sidecar.core.store")
+local telemetry = require("sidecar.core.telemetry")
+local text_lines = require("sidecar.core.text")
+local worktree = require("sidecar.core.worktree")
+
+local M = {}
+
+M.DEFAULTS = {
+  timeout_ms = 30 * 60 * 1000,
+  idle_timeout_ms = 5 * 60 * 1000,
+  exit_deadline_ms = 10 * 1000,
+  kill_grace_ms = 2000,
+}
+---After the agent exits, reading its output (markers) stops at the run's deadline, but is given
+---at least this long (ms): a run that used all its time still has a short answer read.
+M.MIN_POST_MS = 1000
+local SUMMARY_CHARS = 200
+---The longest final message kept (output.md, markers, summary): its last bytes when longer; the
+---whole output stays in agent.jsonl or stdout.log.
+M.MAX_FINAL = 8 * 1024 * 1024
+M.MAX_AGENT_EVENTS = 200000 -- agent events written to events.jsonl per run (about 20 MB)
+local PROVIDERS = { codex = "openai", claude = "anthropic" }
+
+---A random (version 4) UUID, e.g. for a claude session id.
+function M.uuid()
+  local f = assert(io.open("/dev/urandom", "rb"))
+  local b = { f:read(16):byte(1, 16) }
+  f:close()
+  b[7] = (b[7] & 0x0f) | 0x40
+  b[9] = (b[9] & 0x3f) | 0x80
+  local hex = ("%02x"):rep(16):format(table.unpack(b))
+  return ("%s-%s-%s-%s-%s"):format(hex:sub(1, 8), hex:sub(9, 12), hex:sub(13, 16), hex:sub(17, 20), hex:sub(21, 32))
+end
+
+-- Linear, whatever the agent wrote (stdlib/sidecar/core/text.lua): a pattern such as "([^\n]+)\n*$" retries
+-- at every position and is quadratic on a long output.
+local function first_line(text)
+  return text_lines.first_line(text, SUMMARY_CHARS)
+end
+
+---Shows an argv for people (model.md, events): words with spaces or quotes are quoted.
+function M.shown(argv)
+  local out = {}
+  for i, a in ipairs(argv) do
+    out[i] = a:find("[%s'\"$`\\]") and ("'" .. a:gsub("'", "'\\''") .. "'") or a
+  end
+  return table.concat(out, " ")
+end
+
+local function check_options(o)
+  if type(o) ~= "table" then
+    errors.raise("bad_option", "agent_run.execute: expected an options table", nil, 3)
+  end
+  if type(o.prompt) ~= "string" or o.prompt == "" then
+    errors.raise("bad_option", "agent_run.execute: `prompt` must be a non-empty string", nil, 3)
+  end
+  for _, key in ipairs({ "timeout_ms", "idle_timeout_ms", "exit_deadline_ms", "kill_grace_ms" }) do
+    local v = o[key]
+    if v ~= nil and (math.type(v) ~= "integer" or v <= 0) then
+      errors.raise("bad_option", ("agent_run.execute: `%s` must be a positive integer (ms)"):format(key), nil, 3)
+    end
+  end
+  if o.run_id ~= nil and type(o.run_id) ~= "string" then
+    errors.raise("bad_option", "agent_run.execute: `run_id` must be a run id such as \"R-0001\"", nil, 3)
+  end
+  if o.on_spawn ~= nil and type(o.on_spawn) ~= "function" then
+    errors.raise("bad_option", "agent_run.execute: `on_spawn` must be a function(pid)", nil, 3)
+  end
+  if o.ephemeral ~= nil and type(o.ephemeral) ~= "boolean" then
+    errors.raise("bad_option", "agent_run.execute: `ephemeral` must be true or false", nil, 3)
+  end
+  local max_log, bad_log = log_caps.resolve(o.max_log_bytes)
+  if not max_log then
+    errors.raise("bad_option", "agent_run.execute: `max_log_bytes`: " .. bad_log .. " (or false: no bound)", nil, 3)
+  end
+  if o.resume ~= nil then
+    agent_session.check_resume(o)
+  end
+end
+
+M.continuation = agent_session.continuation
+
+-- Puts the run's record in the store: a new run, or the run `run_id` already there (queued by a
+-- background start), its fields kept unless this run sets them. Returns the record.
+local function store_run(s, record, run_id)
+  if not run_id then
+    local ok, message, code = s:create_run(record, nil, { copy_later = true })
+    if not ok then
+      return nil, message, code
+    end
+    return record
+  end
+  local existing, message, code = s:get_run(run_id)
+  if not existing then
+    return nil, message, code
+  end
+  for k, v in pairs(record) do
+    existing[k] = v
+  end
+  return s:update_run(existing)
+end
+
+-- The runner, its sandbox, whether the run is ephemeral, the repository and the store ({spec,
+-- sandbox, ephemeral, repo, store}), with o's defaults filled in; nil, message, code when the run
+-- cannot be made (nothing is recorded then).
+local function resolve(o)
+  local spec, why = runners.get(o.runner)
+  if not spec then
+    return nil, why, "unknown_runner"
+  end
+  local sandbox
+  sandbox, why = runners.check_sandbox(o.sandbox, o.allow_full_auto)
+  if not sandbox then
+    return nil, why, "bad_sandbox"
+  end
+  if o.resume and not spec.can_resume then
+    return nil, ("runner '%s' cannot continue a session"):format(spec.name), "cannot_resume"
+  end
+  local ephemeral = o.ephemeral
+  if ephemeral == nil then
+    ephemeral = o.resume == nil -- a continued session stays continuable
+  end
+  for k, v in pairs(M.DEFAULTS) do
+    if o[k] == nil then
+      o[k] = v
+    end
+  end
+  local repo = o.repo or "."
+  local s, message, code = o.store, nil, nil
+  if not s then
+    s, message, code = store.open(o.root or (repo .. "/.agent"), { create = true })
+    if not s then
+      return nil, message, code
+    end
+  end
+  return { spec = spec, sandbox = sandbox, ephemeral = ephemeral, repo = repo, store = s }
+end
+
+-- The record a run starts with, owned by this process (a run whose owner dies is noticed,
+-- stdlib/sidecar/run/reconcile.lua).
+local function new_record(o, run)
+  local record = { task_id = o.task_id, runner_type = run.spec.name, agent_role = o.agent_role, model = o.model,
+    sandbox = run.sandbox, status = "running", started_at = store.now(), repo = run.repo, review_state = "pending",
+    ephemeral = run.ephemeral, resumed_session = o.resume and o.resume.session_id,
+    resumed_run = o.resume and o.resume.run_id }
+  for k, v in pairs(o.record or {}) do
+    record[k] = v
+  end
+  return run_owner.stamp(record)
+end
+
+-- The runner's argv for this run and how it takes the prompt ({prompt = "file"} or {}); sets the
+-- record's command and session. A runner whose command() raises (its own bug) leaves the run
+-- failed before the error goes on up.
+local function build_command(o, run, record, run_dir)
+  local spec, resumed = run.spec, o.resume and o.resume.session_id
+  local session_id = o.session_id
+  if spec.name == "claude" and not session_id and not resumed and not run.ephemeral then
+    session_id = M.uuid() -- known before the start, so the record names the session even if it fails
+  end
+  local ctx = { prompt = o.prompt, prompt_file = run_dir .. "/prompt.md", repo = run.repo, run_dir = run_dir,
+    model = o.model, sandbox = run.sandbox, session_id = session_id, resume_session_id = resumed,
+    ephemeral = run.ephemeral, args = o.args, program = o.program, command = o.command }
+  local built, argv, how = pcall(spec.command, ctx)
+  if not built then
+    record.status, record.completed_at = "failed", store.now()
+    record.failure_reason = ("runner '%s' could not build its command: %s"):format(spec.name, tostring(argv))
+    run.store:update_run(record, { { "prompt.md", o.prompt } })
+    error(argv, 0)
+  end
+  record.command = M.shown(argv)
+  record.session_id = session_id or resumed
+  return argv, how or {}
+end
+
+-- Before the agent starts: what its changes will be measured against. HEAD, branches and tags
+-- (stdlib/sidecar/run/git_refs.lua) are read side by side with the snapshot of the work tree; a run in its own
+-- worktree knows the tree it was made from (o.before): no second read of it. Sidecar's own folder,
+-- when it is inside the repository, is not the agent's change. Returns refs, before, snapshot_why.
+local function watch_repo(o, run, id, run_dir)
+  local root, repo = run.store.root, run.repo
+  local own = root:sub(1, #repo + 1) == repo .. "/" and root:sub(#repo + 2) or nil
+  local refs = git_refs.watch(repo, { run_id = id, push_log = run_dir .. "/push_attempts.log" })
+  if o.before then
+    return refs, o.before, nil
+  end
+  return refs, worktree.snapshot(repo, own and { own } or nil)
+end
+
+-- An agent that could not start: the run failed, saying why (and how to install its CLI).
+local function spawn_failed(record, spec, err)
+  local install = spec.install and (" (install it: " .. spec.install .. ")") or ""
+  record.status, record.failure_reason = "failed", tostring(err.message or err) .. install
+  return { code = nil, ok = false, error = tostring(err.message or err), spawn_failed = true }
+end
+
+-- The event parser of a runner with a dialect (nil without one). Each event goes to on_event and
+-- to events.jsonl, which is bounded like the raw logs: past MAX_AGENT_EVENTS a flood of tiny
+-- events stops being written there (the parser and the result still see every one); `counts`
+-- keeps how many were kept and dropped.
+local function event_parser(spec, t, o, counts)
+  return spec.dialect and agent_events.parser(require("sidecar.agent." .. spec.dialect), {
+    on_event = function(kind, fields)
+      if counts.kept < M.MAX_AGENT_EVENTS then
+        counts.kept = counts.kept + 1
+        t:event("agent." .. kind, fields)
+      else
+        counts.dropped = counts.dropped + 1
+      end
+      if o.on_event then
+        o.on_event(kind, fields)
+      end
+    end,
+  })
+end
+
+-- The agent's environment additions: the runner's, then the caller's.
+local function agent_env(spec, o)
+  local env = {}
+  for k, v in pairs(spec.env or {}) do
+    env[k] = v
+  end
+  for k, v in pairs(o.env or {}) do
+    env[k] = v
+  end
+  return env
+end
+
+-- What the ended agent left, read into its record: the outcome, the final message and its markers,
+-- the changes and git facts, usage and cost, gates and escapees. Returns the final message (or nil)
+-- and the telemetry summary.
+local function read_result(record, c)
+  local o, spec, r, parser, t = c.o, c.run.spec, c.r, c.parser, c.t
+  local summary = parser and parser:finish() or { usage = agent_events.usage() }
+  local warnings = {}
+  log_caps.record(record, { { stream = "stdout", file = parser and "agent.jsonl" or "stdout.log", log = r.stdout_log },
+    { stream = "stderr", file = "stderr.log", log = r.stderr_log } }, warnings)
+  local final = agent_result.final_message(record, { spec = spec, run_dir = c.run_dir, parser = parser,
+    summary = summary, spawn_failed = r.spawn_failed, max = M.MAX_FINAL, stdout_log = r.stdout_log }, warnings)
+  if not r.spawn_failed then
+    record.status, record.failure_reason = agent_result.outcome(r, summary, spec.dialect, c.killed_after_result, o)
+  end
+  local found = agent_result.apply_markers(record, final, { deadline_ns = c.deadline_ns })
+  c.refs:after()
+  agent_result.record_changes(record, c.run.repo, c.before, c.snapshot_why, found, c.deadline_ns)
+  if parser then
+    local usage, cost = agent_session.own_share(summary, require("sidecar.agent." .. spec.dialect), o.resume, warnings)
+    t:usage(usage, spec.name)
+    if cost then
+      t:cost(cost, spec.name)
+    end
+    record.cost_usd = cost
+    record.usage_reported, record.cost_reported_usd = summary.usage, summary.cost_usd
+  end
+  if c.events.dropped > 0 then
+    record.events_dropped = c.events.dropped
+    warnings[#warnings + 1] = ("events.jsonl keeps the first %d agent events; %d more were not written there "
+      .. "(agent.jsonl has the stream)"):format(M.MAX_AGENT_EVENTS, c.events.dropped)
+    t:event("agent.events_dropped", { kept = c.events.kept, dropped = c.events.dropped })
+  end
+  local tsum = t:summary()
+  record.usage = tsum.usage
+  record.warnings = #warnings > 0 and json.array(warnings) or nil
+  record.session_id = summary.session_id or record.session_id
+  record.model = record.model or summary.model
+  record.exit_code, record.signal = r.code, r.signal_name
+  record.timed_out = r.timed_out or false
+  record.duration_ms = r.duration_ms and math.floor(r.duration_ms) or nil
+  record.completed_at = store.now()
+  record.summary = first_line(final)
+  record.commands_run = json.array(summary.commands or {})
+  record.git = c.refs:facts(record.head_before, record.head_after, record.commands_run)
+  if o.gates then
+    gates.apply(record, gates.evaluate(record, o.task, o.gates))
+  end
+  run_owner.apply(record, c.escapees) -- a run something outlived is never a clean review
+  if parser then
+    agent_result.record_stream(record, summary)
+  end
+  return final, tsum
+end
+
+-- The run's files written with its last record, in one batch (each atomic, their fsyncs side by
+-- side): model.json, model.md and output.md.
+local function result_files(o, record, run, run_dir, tsum, final)
+  local spec = run.spec
+  local meta = {
+    task_id = o.task_id or record.run_id, created_at = record.started_at,
+    runner = spec.name == "command" and "command" or (spec.name .. "-cli"),
+    model_provider = PROVIDERS[spec.name], model = record.model or "default", sandbox = run.sandbox,
+    repo = run.repo, command = record.command .. " < " .. run_dir .. "/prompt.md",
+  }
+  local files = {
+    { "model.json", json.encode(telemetry.model_json(meta, tsum), { indent = 2 }) .. "\n" },
+    { "model.md", telemetry.model_md(meta, tsum) },
+  }
+  if final then
+    files[#files + 1] = { "output.md", final:sub(-1) == "\n" and final or final .. "\n" }
+  end
+  return files
+end
+
+-- Starts the agent (agent_watch.spawn). A command that reads the prompt from its file needs the
+-- file first; otherwise the copy and prompt.md are written while the agent starts. The owner
+-- records its process group (agent_process.json, for whoever must end it) and the caller learns it
+-- (on_spawn) before anything else can fail. Returns started, the handle or error, the watch.
+local function start_agent(o, run, record, owner, a)
+  local function write_copy()
+    assert(run.store:write_copy("run", record.run_id, record, { { "prompt.md", o.prompt } }))
+  end
+  if a.how.prompt == "file" then
+    write_copy()
+  end
+  local started, h, watch = agent_watch.spawn(a.argv, {
+    cwd = run.repo, env = a.env, stdin = a.how.prompt ~= "file" and o.prompt or nil, run_dir = a.run_dir,
+    parser = a.parser, max_log = assert(log_caps.resolve(o.max_log_bytes)), timeout_ms = o.timeout_ms,
+    idle_timeout_ms = o.idle_timeout_ms, kill_grace_ms = o.kill_grace_ms, name = run.spec.name,
+  })
+  owner:spawned(started and h:pid() or nil)
+  if started and o.on_spawn then
+    o.on_spawn(h:pid())
+  end
+  if a.how.prompt ~= "file" then
+    write_copy()
+  end
+  return started, h, watch
+end
+
+-- Saves the run's end with its files. A run the caller owns (o.owner) and finishes (its worktree's
+-- result, validation: stdlib/sidecar/task/finish.lua) stays active until then, so nobody decides, waits on
+-- or reads as final an outcome that is not; else the run has finished.
+local function save_end(s, o, t, record, files, interruption)
+  if o.owner and not interruption then
+    record.outcome, record.status, record.phase = record.status, "running", "finishing"
+  else
+    t:event("run.finished", { status = record.status, reason = record.failure_reason })
+  end
+  assert(s:update_run(record, files))
+end
+
+---Runs an agent and records it. Options: runner (name, required), prompt (required), repo
+---(default "."), root (the .agent folder), store (an open store), task_id, agent_role, model,
+---sandbox, allow_full_auto, run_id (a run already in the store, such as a queued background run,
+---to record this run in instead of a new one), session_id (a new session's id; claude gets a fresh one when
+---ephemeral is false), ephemeral (default true, false when resuming), resume (above), args
+---(extra argv), program (argv prefix replacing the CLI's name), command (the command runner's
+---argv), env, timeout_ms, idle_timeout_ms, exit_deadline_ms, kill_grace_ms, max_log_bytes (each raw
+---log's bound, stdlib/sidecar/core/log_caps.lua: a size, or false for none; default 64 MiB), record (extra fields
+---for the run record), on_event(kind, fields) (each parsed event, as it arrives), on_spawn(pid)
+---(the agent's pid, which is also its process group, right after it starts), gates (a policy,
+---config's `gates`: the run's git facts and changed files are weighed by stdlib/sidecar/run/gates.lua, and a
+---"block" finding blocks the run) with task (the task packet: files_to_avoid, scope), owner (a
+---run_owner guard the caller opened for the run: it then also finishes the run, which is stored
+---still `running` in phase "finishing", its outcome in `outcome`, and returned so).
+---Returns the run record; nil, message, code for an unknown runner or run_id, a refused sandbox or a
+---runner that cannot resume (nothing is recorded then). Raises on bad option types and after
+---recording an interrupted run.
+function M.execute(o)
+  check_options(o)
+  local run, message, code = resolve(o)
+  if not run then
+    return nil, message, code
+  end
+  local s, spec = run.store, run.spec
+  local record
+  record, message, code = store_run(s, new_record(o, run), o.run_id)
+  if not record then
+    return nil, message, code
+  end
+  local id = record.run_id
+  record.created_at = record.created_at or record.started_at
+  local dir = assert(s:run_dir(id))
+  local run_dir = dir:root()
+  -- The run's lock while the agent runs (or the caller's, who then finishes the run); an error
+  -- leaving it active records it (stdlib/sidecar/run/owner.lua).
+  local own <close> = not o.owner and run_owner.own(s, record) or nil
+  local owner = o.owner or own
+  record.process_mark = owner.mark
+  record.prompt_path = "runs/" .. id .. "/prompt.md" -- relative to the store's folder
+
+  local refs, before, snapshot_why = watch_repo(o, run, id, run_dir)
+  local t <close> = assert(telemetry.open(dir))
+  local argv, how = build_command(o, run, record, run_dir)
+  t:event("run.started", { runner = spec.name, command = record.command, sandbox = run.sandbox, model = o.model })
+  local events = { kept = 0, dropped = 0 }
+  local parser = event_parser(spec, t, o, events)
+  local env = agent_env(spec, o)
+  refs:block_push(env) -- no push leaves a run: git's config in the agent's environment refuses it
+  owner:prepare(env) -- the run's mark, inherited by every process of the agent
+
+  local span = t:span("agent")
+  local spawned_ns = clock.monotonic_ns()
+  local started, h, watch = start_agent(o, run, record, owner,
+    { argv = argv, how = how, env = env, parser = parser, run_dir = run_dir })
+  local r, killed_after_result, interruption
+  if started then
+    r, killed_after_result, interruption = agent_watch.wait(h, watch, o.exit_deadline_ms)
+  else
+    r = spawn_failed(record, spec, h)
+  end
+  -- Whatever of the agent outlived it (a grandchild that called setsid(), say) is ended now,
+  -- before its changes are read, and recorded below; at once when the agent was stopped.
+  local stopped = r.interrupted or r.timed_out or killed_after_result
+  local escapees = started and owner:sweep(o.kill_grace_ms, stopped and 0 or nil) or {}
+  span:finish({ exit_code = r.code, signal = r.signal_name, timed_out = r.timed_out })
+
+  local final, tsum = read_result(record, {
+    o = o, run = run, run_dir = run_dir, parser = parser, r = r, killed_after_result = killed_after_result,
+    refs = refs, before = before, snapshot_why = snapshot_why, t = t, events = events, escapees = escapees,
+    -- Post-processing that grows with the agent's output is bounded by the run's deadline.
+    deadline_ns = math.max(spawned_ns + o.timeout_ms * 1000000, clock.monotonic_ns() + M.MIN_POST_MS * 1000000),
+  })
+  save_end(s, o, t, record, result_files(o, record, run, run_dir, tsum, final), interruption)
+  if not o.store then
+    s:close()
+  end
+  if interruption then
+    error(interruption, 0)
+  end
+  return record
+end
+
+return M

@@ -1,0 +1,82 @@
+--- The agent's process during one run (stdlib/sidecar/agent/run.lua): where its output goes, its start
+--- under the watchdog, and the wait for its end.
+---
+---   local started, h, watch = agent_watch.spawn(argv, {cwd, env, stdin, run_dir, parser, max_log,
+---                                                      timeout_ms, idle_timeout_ms, kill_grace_ms, name})
+---   local r, killed_after_result, interruption = agent_watch.wait(h, watch, exit_deadline_ms)
+---
+--- Output: with an event parser, stdout goes to agent.jsonl and to the parser chunk by chunk (the
+--- parser itself must see whether the last line ended); without one, to stdout.log, read back
+--- after the exit. stderr goes to stderr.log, and its tail is collected for the failure reason.
+--- Each stream is redacted as read (host/stream_redactor.hpp: the file and the parser see the same
+--- bytes) and each log bounded by `max_log` (head and tail kept, stdlib/sidecar/core/log_caps.lua).
+local clock = require("sidecar.host.time")
+local proc = require("sidecar.core.proc")
+
+local M = {}
+
+M.STDERR_TAIL = 64 * 1024 -- the most of stderr kept in memory (the reason a run failed)
+
+local function now_ms()
+  return clock.monotonic_ns() // 1000000
+end
+
+---Starts the agent. Returns true, the process handle and the watch (its `result_seen_at`, in
+---monotonic ms, is set once the parser has the final result); or false and the spawn error.
+---@param argv string[]
+---@param o table
+---@return boolean started, any handle_or_error, table watch
+function M.spawn(argv, o)
+  local watch = {}
+  local stdout
+  if o.parser then
+    stdout = { collect = false, file = o.run_dir .. "/agent.jsonl", redact = true, on_chunk = function(chunk)
+      o.parser:feed(chunk)
+      if o.parser.summary.completed and not watch.result_seen_at then
+        watch.result_seen_at = now_ms()
+      end
+    end }
+  else
+    stdout = { collect = false, file = o.run_dir .. "/stdout.log", redact = true }
+  end
+  stdout.max_bytes = o.max_log
+  local started, h = pcall(proc.spawn, argv, {
+    cwd = o.cwd, env = o.env, stdin = o.stdin, stdout = stdout,
+    stderr = { collect = true, file = o.run_dir .. "/stderr.log", redact = true, max_bytes = o.max_log },
+    max_output = M.STDERR_TAIL,
+    timeout_ms = o.timeout_ms, idle_timeout_ms = o.idle_timeout_ms, kill_grace_ms = o.kill_grace_ms,
+    name = o.name, parent_death = "kill", -- an agent never outlives Sidecar, whatever it ignores
+  })
+  return started, h, watch
+end
+
+---Waits for the agent to end. An agent that gave its final result but has not exited
+---`exit_deadline_ms` later is stopped (killed_after_result). An error raised while waiting (an
+---interrupt between two waits, not inside one, has not stopped the agent) stops its group
+---(SIGTERM, grace, SIGKILL) rather than waiting for it to end by itself, and is returned as the
+---interruption for the caller to raise once the run is recorded.
+---@return table r, boolean? killed_after_result, any interruption
+function M.wait(h, watch, exit_deadline_ms)
+  local r, killed_after_result
+  local waited, err = pcall(function()
+    while true do
+      r = h:wait(100)
+      if r then
+        return
+      end
+      if watch.result_seen_at and not killed_after_result and now_ms() - watch.result_seen_at > exit_deadline_ms then
+        killed_after_result = true
+        h:kill()
+      end
+    end
+  end)
+  if waited then
+    return r, killed_after_result, nil
+  end
+  h:kill()
+  r = h:wait() or { interrupted = true }
+  r.interrupted = true
+  return r, killed_after_result, err
+end
+
+return M

@@ -1,0 +1,115 @@
+--- What Sidecar's commands print: the JSON envelope of `--json`, aligned tables for people, and
+--- CSV.
+local json = require("sidecar.core.json")
+local secrets = require("sidecar.core.secrets")
+
+local M = {}
+
+---Prints the envelope every command's `--json` gives: {ok, version, command, data, errors[]}.
+---Its values are redacted before encoding (print redacts the text too, but a secret holding a
+---quote or a backslash is written escaped there).
+---@param command string  e.g. "store check"
+---@param data any  json.null when there is nothing
+---@param errors? string[]
+function M.envelope(command, ok, data, errors, version)
+  print(json.encode(secrets.redact_value({
+    ok = ok, version = version or json.null, command = command,
+    data = data == nil and json.null or data, errors = json.array(errors or {}),
+  }), { indent = 2 }))
+end
+
+---Writes "sidecar: <command>: <message>" to stderr.
+function M.error(command, message)
+  io.stderr:write("sidecar: ", command, ": ", tostring(message), "\n")
+end
+
+---Reports a command's failure the way its output was asked for (the envelope with --json, else
+---"sidecar: <command>: <message>" on stderr) and returns the exit status (default 1).
+---@param o table  the command's options ({json, version})
+function M.fail(o, command, message, status)
+  if o.json then
+    M.envelope(command, false, json.null, { message }, o.version)
+  else
+    M.error(command, message)
+  end
+  return status or 1
+end
+
+---Formats rows as an aligned table: a header line, then one line per row. `right` names the
+---columns (by index) to right-align (numbers).
+---@param headers string[]
+---@param rows string[][]
+---@param right? table<integer, boolean>
+---@return string
+---A progress line on stderr ("sidecar: …"): the `on_progress` the commands give the library.
+---@param line string
+function M.progress(line)
+  io.stderr:write("sidecar: ", line, "\n")
+end
+
+function M.table(headers, rows, right)
+  right = right or {}
+  local widths = {}
+  for i, h in ipairs(headers) do
+    widths[i] = utf8.len(h) or #h
+  end
+  for _, row in ipairs(rows) do
+    for i = 1, #headers do
+      local cell = row[i] or ""
+      widths[i] = math.max(widths[i], utf8.len(cell) or #cell)
+    end
+  end
+  local function line(cells)
+    local out = {}
+    for i = 1, #headers do
+      local cell = cells[i] or ""
+      local pad = string.rep(" ", widths[i] - (utf8.len(cell) or #cell))
+      out[i] = right[i] and pad .. cell or (i < #headers and cell .. pad or cell)
+    end
+    return table.concat(out, "  ")
+  end
+  local lines = { line(headers) }
+  for _, row in ipairs(rows) do
+    lines[#lines + 1] = line(row)
+  end
+  return table.concat(lines, "\n") .. "\n"
+end
+
+local function csv_cell(v)
+  local s = v == nil and "" or tostring(v)
+  if s:find('[,"\r\n]') then
+    s = '"' .. s:gsub('"', '""') .. '"'
+  end
+  return s
+end
+
+---Formats rows as CSV (RFC 4180: cells with commas, quotes or line breaks are quoted).
+---@param headers string[]
+---@param rows any[][]  nil cells are empty
+function M.csv(headers, rows)
+  local lines = {}
+  local function add(cells, n)
+    local out = {}
+    for i = 1, n do
+      out[i] = csv_cell(cells[i])
+    end
+    lines[#lines + 1] = table.concat(out, ",")
+  end
+  add(headers, #headers)
+  for _, row in ipairs(rows) do
+    add(row, #headers)
+  end
+  return table.concat(lines, "\r\n") .. "\r\n"
+end
+
+---1234567 -> "1,234,567".
+function M.thousands(n)
+  local s = tostring(math.tointeger(n) or n)
+  local sign, digits = s:match("^(-?)(%d+)$")
+  if not digits then
+    return s
+  end
+  return sign .. digits:reverse():gsub("(%d%d%d)", "%1,"):reverse():gsub("^,", "")
+end
+
+return M

@@ -1,0 +1,196 @@
+--- `sidecar preset list|show|run`: each takes the options the command line parsed, prints (text,
+--- or the JSON envelope with --json), and returns the exit status (0 done, 1 the preset failed or
+--- could not load, 2 the command line is wrong).
+local json = require("sidecar.core.json")
+local out = require("sidecar.cli.output")
+local preset = require("sidecar.preset.define")
+local preset_context = require("sidecar.preset.context")
+
+local M = {}
+
+local EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+
+local failed = out.fail
+
+-- Where a listed preset comes from, for people: "project (untrusted)", "project (replaces
+-- built-in)", "built-in (replaced by project)", or the source alone.
+local function origin(p)
+  if not p.trusted then
+    return p.source .. " (untrusted)"
+  elseif p.shadows then
+    return ("%s (replaces %s)"):format(p.source, p.shadows)
+  elseif p.shadowed_by then
+    return ("%s (replaced by %s)"):format(p.source, p.shadowed_by)
+  end
+  return p.source
+end
+
+---`sidecar preset list`: every preset file, a name as often as it is found, with its origin;
+---a project's untrusted preset is listed by name without running it.
+function M.list(o)
+  local presets = preset.list(o.repo or ".")
+  if o.json then
+    local data = {}
+    for i, p in ipairs(presets) do
+      data[i] = { name = p.name, source = p.source, origin = origin(p), path = p.path, summary = p.summary,
+        trusted = p.trusted, active = p.active, shadows = p.shadows or json.null,
+        shadowed_by = p.shadowed_by or json.null }
+    end
+    out.envelope("preset list", true, json.array(data), nil, o.version)
+    return EXIT_OK
+  end
+  local rows = {}
+  for i, p in ipairs(presets) do
+    rows[i] = { p.name, origin(p), p.summary }
+  end
+  io.write(out.table({ "PRESET", "FROM", "WHAT IT DOES" }, rows))
+  return EXIT_OK
+end
+
+-- Fails a command on a preset that could not be loaded; an untrusted one says so in --json too.
+local function load_failed(o, command, message, code)
+  if o.json and code == "untrusted" then
+    out.envelope(command, false, { code = code, name = o.name, repo = preset.repo_label(o.repo) }, { message },
+      o.version)
+    return EXIT_FAILURE
+  end
+  return failed(o, command, message)
+end
+
+-- What a loaded preset replaced or passed over, on stderr: a project never silently replaces a
+-- built-in, and an untrusted one is never silently skipped.
+local function say_origin(command, name, source, path, info)
+  if info.shadows then
+    out.error(command, ("%s is the %s preset %s, which replaces the %s one of that name"):format(name, source,
+      path, info.shadows))
+  end
+  if info.passed_over then
+    out.error(command, ("%s is not trusted (%s), so the %s preset %s runs instead"):format(info.passed_over.path,
+      info.passed_over.state, source, name))
+  end
+end
+
+local function param_rows(spec)
+  local names = {}
+  for name in pairs(spec.params) do
+    names[#names + 1] = name
+  end
+  table.sort(names)
+  local rows = {}
+  for i, name in ipairs(names) do
+    local p = spec.params[name]
+    local default = p.default
+    if type(default) == "table" then
+      default = table.concat(default, ",")
+    end
+    rows[i] = { name, p.type, default == nil and (p.required and "(required)" or "-") or tostring(default), p.doc or "" }
+  end
+  return rows, names
+end
+
+---`sidecar preset show NAME`
+function M.show(o)
+  local spec, source, path, info = preset.load(o.name, o.repo or ".")
+  if not spec then
+    return load_failed(o, "preset show", source, path)
+  end
+  say_origin("preset show", o.name, source, path, info)
+  local rows, names = param_rows(spec)
+  if o.json then
+    local params = {}
+    for i, name in ipairs(names) do
+      local p = spec.params[name]
+      params[i] = { name = name, type = p.type, default = p.default == nil and json.null or p.default,
+        doc = p.doc or json.null, choices = p.choices and json.array(p.choices) or json.null }
+    end
+    out.envelope("preset show", true, { name = spec.name, summary = spec.summary, source = source, path = path,
+      shadows = info.shadows or json.null, passed_over = info.passed_over or json.null,
+      description = spec.description or json.null, params = json.array(params), escalates = json.array(spec.escalates) },
+      nil, o.version)
+    return EXIT_OK
+  end
+  print(("%s (%s: %s)"):format(spec.name, source, path))
+  print(spec.summary)
+  if spec.description then
+    print("\n" .. spec.description:gsub("%s+$", ""))
+  end
+  if #rows > 0 then
+    print("\nParameters (--param NAME=VALUE):")
+    io.write(out.table({ "NAME", "TYPE", "DEFAULT", "MEANING" }, rows))
+  end
+  if #spec.escalates > 0 then
+    print("\nEscalates:")
+    for _, e in ipairs(spec.escalates) do
+      print("  - " .. e)
+    end
+  end
+  return EXIT_OK
+end
+
+---The lines printed after a preset run that wrote in its worktree: what changed and the exact
+---commands that bring the change to the user's tree or drop it ("" when it made no worktree).
+---@param change? table  preset_worktree.close's answer
+---@return string
+function M.change_text(change)
+  if not change then
+    return ""
+  end
+  if #change.files == 0 then
+    return ("\nThe writers changed no file (%s %s).\n"):format(change.run_id,
+      change.state == "discarded" and "was discarded" or "has nothing to apply")
+  end
+  local files = table.concat(change.files, ", ")
+  return ("\nChanges (made in a worktree; your work tree is untouched): %s\n  %s    # apply them to your work tree\n"
+    .. "  %s  # or drop them\n"):format(files, change.apply, change.discard)
+end
+
+---`sidecar preset run NAME`
+function M.run(o)
+  local repo = o.repo or "."
+  local spec, source, path, info = preset.load(o.name, repo)
+  if not spec then
+    return load_failed(o, "preset run", source, path)
+  end
+  say_origin("preset run", o.name, source, path, info)
+  local params, why = preset.params(spec, o.params)
+  if not params then
+    return failed(o, "preset run", why, EXIT_USAGE)
+  end
+  local jobs
+  if o.jobs then
+    jobs = math.tointeger(tonumber(o.jobs))
+    if not jobs or jobs < 1 then
+      return failed(o, "preset run", ("-j '%s': expected a whole number, 1 or more"):format(o.jobs), EXIT_USAGE)
+    end
+  end
+  local cfg, cfg_err = require("sidecar.core.config").load(repo .. "/.agent")
+  if not cfg then
+    return failed(o, "preset run", cfg_err)
+  end
+  require("sidecar.task.runs").register_config_runners(cfg) -- so --runner may name a runner of config.lua
+  if o.runner then
+    local ok, message = require("sidecar.agent.runners").get(o.runner)
+    if not ok then
+      return failed(o, "preset run", message, EXIT_USAGE)
+    end
+  end
+  local ctx = preset_context.new({ repo = repo, preset = spec, params = params, dry_run = o.dry_run,
+    runner = o.runner, model = o.model, jobs = jobs, worktree = true, on_progress = out.progress })
+  local ok, result = pcall(spec.run, ctx, params)
+  local change = ctx:close()
+  if not ok then
+    error(result, 0)
+  end
+  result = result or {}
+  local good = result.ok ~= false
+  if o.json then
+    out.envelope("preset run", good, { preset = spec.name, params = params, result = result.data or json.null,
+      runs = json.array(ctx.runs), change = change or json.null, source = source, path = path,
+      shadows = info.shadows or json.null, passed_over = info.passed_over or json.null }, result.errors, o.version)
+  else
+    io.write(result.text or "", M.change_text(change))
+  end
+  return good and EXIT_OK or EXIT_FAILURE
+end
+
+return M

@@ -1,0 +1,438 @@
+--- `sidecar run T-0001 …` and `sidecar run list|show|approve|block|review|replay|queue|
+--- start-ready|tail|kill|wait|apply|discard`: each takes the options the command line parsed, prints (text for
+--- people, or the JSON envelope with --json), and returns the exit status: 0 done (a run that
+--- ended in review or completed), 1 could not be done or the run did not succeed, 2 the command
+--- line is wrong. Progress goes to stderr.
+local duration = require("sidecar.core.duration")
+local json = require("sidecar.core.json")
+local out = require("sidecar.cli.output")
+local prompt = require("sidecar.prompt.compile")
+local prompt_kit = require("sidecar.prompt.kit")
+local review = require("sidecar.task.review")
+local run_background = require("sidecar.task.background")
+local run_view = require("sidecar.cli.run_view")
+local store = require("sidecar.core.store")
+local runs = require("sidecar.task.runs")
+local task_cli = require("sidecar.cli.task")
+local task_packet = require("sidecar.task.packet")
+
+local M = {}
+
+local EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+local GOOD = { review = true, completed = true, dry_run = true }
+
+local failed = out.fail
+
+-- The store and config, or nil and the exit status after saying why.
+local function open(o, command)
+  local s, cfg = runs.open(task_cli.root(o))
+  if not s then
+    return nil, failed(o, command, task_cli.hint(o, cfg))
+  end
+  return s, cfg
+end
+
+M.open = open -- for the commands in run_queue_cli.lua and run_worktree_cli.lua
+
+local function check_id(o, command, kind, id)
+  local pattern = kind == "run" and "^R%-%d+$" or nil
+  if kind == "run" and not id:match(pattern) then
+    return nil, failed(o, command, ("'%s' is not a run id (run ids look like R-0001)"):format(id), EXIT_USAGE)
+  end
+  if kind == "task" and not task_packet.is_task_id(id) then
+    return nil, failed(o, command, ("'%s' is not a task id (task ids look like T-0001)"):format(id), EXIT_USAGE)
+  end
+  return true
+end
+
+local function prompt_hint(r)
+  return ".agent/" .. (r.prompt_path or ("runs/" .. r.run_id .. "/prompt.md"))
+end
+
+-- Prints a finished run (or a pipeline's steps) and returns the exit status.
+local function report_steps(o, command, result)
+  local steps = result.steps
+  local all_good = true
+  for _, r in ipairs(steps) do
+    all_good = all_good and GOOD[r.status] == true
+  end
+  if o.explain and not o.json then
+    for _, r in ipairs(steps) do
+      local b = r.prompt_budget
+      print(("%s prompt %s"):format(r.run_id, b and prompt.explain(b) or "given as it is (not compiled)"))
+      local f = io.open(task_cli.root(o) .. "/runs/" .. r.run_id .. "/prompt.md", "rb")
+      if f then
+        local warnings = prompt_kit.lint(f:read("a"))
+        f:close()
+        for _, w in ipairs(warnings) do
+          print(("  lint: %s"):format(w.message))
+        end
+      end
+    end
+  end
+  if o.json then
+    local data = { steps = json.array(steps), pipeline_id = result.pipeline_id or json.null,
+      stopped_after = result.stopped_after or json.null }
+    out.envelope(command, all_good, data, nil, o.version)
+    return all_good and EXIT_OK or EXIT_FAILURE
+  end
+  if #steps > 1 or result.pipeline_id then
+    io.write(run_view.pipeline_lines(steps))
+    if result.stopped_after then
+      print(("pipeline stopped after step %d (%s): pipeline.stop_on_failure is on"):format(result.stopped_after,
+        steps[#steps].status))
+    end
+  else
+    local r = steps[1]
+    print(("%s %s%s"):format(r.run_id, r.status,
+      r.status == "dry_run" and (": prompt in " .. prompt_hint(r)) or
+      (r.failure_reason and (": " .. r.failure_reason) or (r.summary and (": " .. r.summary) or ""))))
+    for _, b in ipairs(type(r.blockers) == "table" and r.blockers or {}) do
+      print("  blocker: " .. tostring(b))
+    end
+    if r.review_state == "approved" and r.reviewed_by == review.AUTO_DECIDER then
+      print(r.review_note)
+    elseif r.status == "review" then
+      print(("waiting for review: sidecar run show %s, then sidecar run approve|block %s"):format(r.run_id, r.run_id))
+    end
+  end
+  return all_good and EXIT_OK or EXIT_FAILURE
+end
+
+-- The previous run of the task whose agent session can be continued.
+local function session_run(s, task_id)
+  for _, r in ipairs(s:list_runs({ task_id = task_id, limit = 0 }) or {}) do
+    if r.session_id and r.session_id ~= json.null and r.ephemeral == false and not r.dry_run then
+      return r
+    end
+  end
+end
+
+-- `sidecar run --worker R-…`: a background run's worker.
+local function work(o)
+  local s, cfg = open(o, "run")
+  if not s then
+    return cfg
+  end
+  local run, message = run_background.work(s, cfg, o.worker, out.progress)
+  s:close()
+  if not run then
+    return failed(o, "run", message)
+  end
+  return GOOD[run.status] and EXIT_OK or EXIT_FAILURE
+end
+
+---`sidecar run T-0001`, and the background worker (`--worker R-…`).
+function M.run(o)
+  if o.worker then
+    return work(o)
+  end
+  if not o.task then
+    return failed(o, "run", "which task? sidecar run T-0001 (or sidecar run --help for the subcommands)", EXIT_USAGE)
+  end
+  local ok, status = check_id(o, "run", "task", o.task)
+  if not ok then
+    return status
+  end
+  local s, cfg = open(o, "run")
+  if not s then
+    return cfg
+  end
+  local task = s:get_task(o.task)
+  if not task then
+    s:close()
+    return failed(o, "run", ("no task %s (see sidecar task list)"):format(o.task))
+  end
+  -- A task stored before a rule refused its inputs (or imported by an older Sidecar) stops here.
+  local refused = task_packet.refused_inputs(task)
+  o.on_progress = out.progress
+  local st, why = runs.settings(cfg, task, o)
+  if refused then
+    s:close()
+    return failed(o, "run", ("task %s: %s"):format(task.task_id, refused))
+  end
+  if not st then
+    s:close()
+    return failed(o, "run", why, EXIT_USAGE)
+  end
+  local extra = { keep_session = o.keep_session }
+  if o.continue then
+    local prev = session_run(s, task.task_id)
+    if not prev then
+      s:close()
+      return failed(o, "run", ("task %s has no run with a kept session to continue (first-pass runs are "
+        .. "ephemeral: run it once with --keep-session)"):format(task.task_id))
+    end
+    if o.runner and o.runner ~= prev.runner_type then
+      s:close()
+      return failed(o, "run", ("--continue resumes %s's session of run %s: it cannot change the runner to %s"):format(
+        prev.runner_type, prev.run_id, o.runner), EXIT_USAGE)
+    end
+    st.runners = { prev.runner_type }
+    extra.resume = { session_id = prev.session_id, run_id = prev.run_id, usage = prev.usage_reported or prev.usage,
+      cost_usd = prev.cost_reported_usd or prev.cost_usd }
+  end
+  if (o.background or o.continue) and #st.runners > 1 then
+    s:close()
+    return failed(o, "run", "--background and --continue run one runner: give --runner one name", EXIT_USAGE)
+  end
+  if o.background then
+    st.runner = st.runners[1]
+    local run, message = run_background.start(s, cfg, task, st, extra)
+    s:close()
+    if not run then
+      return failed(o, "run", message)
+    end
+    if o.json then
+      out.envelope("run", true, { run_id = run.run_id, status = run.status, worker_pid = run.worker_pid }, nil, o.version)
+    else
+      print(run.run_id)
+      io.stderr:write(("sidecar: %s runs in the background (pid %d): sidecar run tail -f %s, run wait, run kill\n")
+        :format(run.run_id, run.worker_pid, run.run_id))
+    end
+    return EXIT_OK
+  end
+  local result, message = runs.run_task(s, cfg, task, st, extra)
+  s:close()
+  if not result then
+    return failed(o, "run", message)
+  end
+  return report_steps(o, "run", result)
+end
+
+---`sidecar run replay R-…`
+function M.replay(o)
+  local ok, status = check_id(o, "run replay", "run", o.id)
+  if not ok then
+    return status
+  end
+  local s, cfg = open(o, "run replay")
+  if not s then
+    return cfg
+  end
+  o.on_progress = out.progress
+  local result, message, code = runs.replay(s, cfg, o.id, o)
+  s:close()
+  if not result then
+    return failed(o, "run replay", message, code == "usage" and EXIT_USAGE or EXIT_FAILURE)
+  end
+  return report_steps(o, "run replay", result)
+end
+
+local RUN_STATUSES = store.RUN_STATUSES
+
+---`sidecar run list`
+function M.list(o)
+  local limit = 50
+  if o.limit then
+    limit = math.tointeger(tonumber(o.limit))
+    if not limit or limit < 0 then
+      return failed(o, "run list", ("--limit '%s': expected a whole number (0: all)"):format(o.limit), EXIT_USAGE)
+    end
+  end
+  if o.status then
+    local known = false
+    for _, st in ipairs(RUN_STATUSES) do
+      known = known or st == o.status
+    end
+    if not known then
+      return failed(o, "run list", ("unknown status '%s' (statuses: %s)"):format(o.status,
+        table.concat(RUN_STATUSES, ", ")), EXIT_USAGE)
+    end
+  end
+  local s, cfg = open(o, "run list")
+  if not s then
+    return cfg
+  end
+  run_background.reconcile_active(s) -- a run whose owner died (worker or foreground) is ended first
+  local list, message = s:list_runs({ task_id = o.task, status = o.status, limit = limit })
+  s:close()
+  if not list then
+    return failed(o, "run list", message)
+  end
+  if o.json then
+    out.envelope("run list", true, json.array(list), nil, o.version)
+  elseif #list == 0 then
+    print("no runs" .. (o.task and (" of " .. o.task) or "") .. (o.status and (" with status " .. o.status) or ""))
+  else
+    io.write(run_view.list_table(list))
+  end
+  return EXIT_OK
+end
+
+-- Commands on one run id: opens the store, calls fn(s, cfg) -> status.
+local function with_run(o, command, fn)
+  local ok, status = check_id(o, command, "run", o.id)
+  if not ok then
+    return status
+  end
+  local s, cfg = open(o, command)
+  if not s then
+    return cfg
+  end
+  local okc, result = pcall(fn, s, cfg)
+  s:close()
+  if not okc then
+    error(result, 0)
+  end
+  return result
+end
+
+---`sidecar run show R-…`
+function M.show(o)
+  return with_run(o, "run show", function(s)
+    run_background.reconcile(s, s:get_run(o.id))
+    if o.json then
+      local data, message = run_view.show_data(s, o.id)
+      if not data then
+        return failed(o, "run show", message)
+      end
+      out.envelope("run show", true, data, nil, o.version)
+      return EXIT_OK
+    end
+    local text, message = run_view.show(s, o.id)
+    if not text then
+      return failed(o, "run show", message)
+    end
+    io.write(text)
+    return EXIT_OK
+  end)
+end
+
+local function decided(o, command, run, message)
+  if not run then
+    return failed(o, command, message)
+  end
+  if o.json then
+    out.envelope(command, true, run, nil, o.version)
+  else
+    print(("%s %s by %s; task %s; decision in %s/runs/%s/decision.md"):format(run.run_id, run.review_state,
+      run.reviewed_by, tostring(run.task_id), ".agent", run.run_id))
+  end
+  return EXIT_OK
+end
+
+---`sidecar run approve R-…`
+function M.approve(o)
+  return with_run(o, "run approve", function(s)
+    if o.decision and o.decision ~= "accept" and o.decision ~= "partially accept" then
+      return failed(o, "run approve", "--decision is accept or \"partially accept\"", EXIT_USAGE)
+    end
+    local run, message = review.approve(s, o.id, { note = o.note, decision = o.decision })
+    if run and o.apply then
+      return require("sidecar.cli.run_worktree").after_approve(o, s, run)
+    end
+    return decided(o, "run approve", run, message)
+  end)
+end
+
+---`sidecar run apply R-…` and `run discard R-…`: stdlib/sidecar/cli/run_worktree.lua.
+function M.apply(o) return require("sidecar.cli.run_worktree").apply(o) end
+function M.discard(o) return require("sidecar.cli.run_worktree").discard(o) end
+
+---`sidecar run block R-… --reason …`
+function M.block(o)
+  return with_run(o, "run block", function(s)
+    if o.decision and o.decision ~= "reject" and o.decision ~= "escalate" then
+      return failed(o, "run block", "--decision is reject or escalate", EXIT_USAGE)
+    end
+    if not o.reason or o.reason:match("^%s*$") then
+      return failed(o, "run block", "--reason must say what is wrong", EXIT_USAGE)
+    end
+    return decided(o, "run block", review.block(s, o.id, { reason = o.reason, decision = o.decision }))
+  end)
+end
+
+---`sidecar run review`: the runs waiting for a decision.
+function M.review(o)
+  local s, cfg = open(o, "run review")
+  if not s then
+    return cfg
+  end
+  run_background.reconcile_active(s) -- a run whose owner died waits for a decision too
+  local items, message = review.queue(s)
+  s:close()
+  if not items then
+    return failed(o, "run review", message)
+  end
+  if o.json then
+    local data = {}
+    for i, item in ipairs(items) do
+      data[i] = { run = item.run, task_title = item.task_title or json.null, why = item.why }
+    end
+    out.envelope("run review", true, json.array(data), nil, o.version)
+  elseif #items == 0 then
+    print("no runs waiting for a decision")
+  else
+    io.write(run_view.queue_table(items))
+  end
+  return EXIT_OK
+end
+
+-- The queue's commands live in stdlib/sidecar/cli/run_queue.lua.
+function M.queue(o) return require("sidecar.cli.run_queue").queue(o) end
+function M.start_ready(o) return require("sidecar.cli.run_queue").start_ready(o) end
+
+---`sidecar run tail R-… [-f]`
+function M.tail(o)
+  return with_run(o, "run tail", function(s)
+    local events = {}
+    local run, message = run_background.tail(s, o.id, o.follow, function(line, event)
+      if o.json then
+        events[#events + 1] = event or line
+      else
+        io.write(line)
+        io.stdout:flush()
+      end
+    end)
+    if not run then
+      return failed(o, "run tail", message)
+    end
+    if o.json then
+      out.envelope("run tail", true, { run_id = o.id, status = run.status, events = json.array(events) }, nil, o.version)
+    end
+    return EXIT_OK
+  end)
+end
+
+---`sidecar run kill R-…`
+function M.kill(o)
+  return with_run(o, "run kill", function(s)
+    local run, message = run_background.kill(s, o.id)
+    if not run then
+      return failed(o, "run kill", message)
+    end
+    if o.json then
+      out.envelope("run kill", true, run, nil, o.version)
+    else
+      print(("%s %s"):format(run.run_id, run.status))
+    end
+    return EXIT_OK
+  end)
+end
+
+---`sidecar run wait R-… [--timeout D]`
+function M.wait(o)
+  local timeout_ms
+  if o.timeout then
+    local why
+    timeout_ms, why = duration.parse(o.timeout)
+    if not timeout_ms then
+      return failed(o, "run wait", "--timeout: " .. why, EXIT_USAGE)
+    end
+  end
+  return with_run(o, "run wait", function(s)
+    local run, message = run_background.wait(s, o.id, timeout_ms)
+    if not run then
+      return failed(o, "run wait", message)
+    end
+    if o.json then
+      out.envelope("run wait", GOOD[run.status] == true, run, nil, o.version)
+    else
+      print(("%s %s%s"):format(run.run_id, run.status, run.failure_reason and (": " .. run.failure_reason) or ""))
+    end
+    return GOOD[run.status] and EXIT_OK or EXIT_FAILURE
+  end)
+end
+
+return M

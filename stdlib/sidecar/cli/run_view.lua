@@ -1,0 +1,500 @@
+--- How runs look for people: the table of `sidecar run list`, the detail of `sidecar run show`
+--- (and its --json data), one line per pipeline step, and the review queue.
+---
+---   local run_view = require("sidecar.cli.run_view")
+---   io.write(run_view.list_table(assert(s:list_runs({task_id = "T-0001"}))))
+---   io.write(assert(run_view.show(s, "R-0002")))
+---   out.envelope("run show", true, assert(run_view.show_data(s, "R-0002")))
+---   print(run_view.pipeline_line(run))  -- step 1/2  codex  builder  R-0001  review  12.3s  3 files
+---
+--- Absent values print as "-", unknown token counts as "unknown". Times are the records' UTC
+--- ISO-8601 text; STARTED in tables is shortened to "2026-01-02 03:04".
+--- Operational failures (a run the store does not hold) return nil, message, code.
+local duration = require("sidecar.core.duration")
+local gates = require("sidecar.run.gates")
+local git_refs = require("sidecar.run.git_refs")
+local json = require("sidecar.core.json")
+local out = require("sidecar.cli.output")
+
+local M = {}
+
+local LABEL_WIDTH = 15 -- "Previous step: "
+
+local function present(v)
+  return v ~= nil and v ~= json.null and v ~= ""
+end
+
+local function text_or_dash(v)
+  return present(v) and tostring(v) or "-"
+end
+
+-- Small formatters -------------------------------------------------------------------------------
+
+---A duration for people: 350ms, 12.3s, 3m05s, 2h07m; "-" when unknown (duration.format).
+---@param ms integer|nil
+---@return string
+M.duration = duration.format
+
+-- Seconds since the epoch of "2026-01-02T03:04:05Z" (fractions ignored), or nil.
+local function epoch(iso)
+  if type(iso) ~= "string" then
+    return nil
+  end
+  local y, mo, d, h, mi, s = iso:match("^(%d%d%d%d)%-(%d%d)%-(%d%d)T(%d%d):(%d%d):(%d%d)")
+  if not y then
+    return nil
+  end
+  y, mo = tonumber(y), tonumber(mo)
+  -- Days from civil (Howard Hinnant's algorithm): no time zone involved.
+  y = mo <= 2 and y - 1 or y
+  local era = y // 400
+  local yoe = y - era * 400
+  local doy = (153 * (mo + (mo > 2 and -3 or 9)) + 2) // 5 + tonumber(d) - 1
+  local doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
+  local days = era * 146097 + doe - 719468
+  return days * 86400 + tonumber(h) * 3600 + tonumber(mi) * 60 + tonumber(s)
+end
+
+---A run's duration in ms: duration_ms, else completed_at - started_at, else nil.
+---@param run table
+---@return integer|nil
+function M.duration_ms(run)
+  if math.type(run.duration_ms) then
+    return run.duration_ms
+  end
+  local a, b = epoch(run.started_at), epoch(run.completed_at)
+  return a and b and b >= a and (b - a) * 1000 or nil
+end
+
+-- "2026-01-02T03:04:05Z" -> "2026-01-02 03:04".
+local function short_time(iso)
+  if type(iso) ~= "string" then
+    return "-"
+  end
+  local day, hm = iso:match("^(%d%d%d%d%-%d%d%-%d%d)T(%d%d:%d%d)")
+  return day and (day .. " " .. hm) or iso
+end
+
+local function count(n, noun)
+  return n == 1 and ("1 " .. noun) or (n .. " " .. noun .. "s")
+end
+
+local function files_count(run)
+  return type(run.changed_files) == "table" and #run.changed_files or nil
+end
+
+-- Lines aligned into columns (no header), each prefixed with `indent`.
+local function aligned(rows, indent, right)
+  if #rows == 0 then
+    return {}
+  end
+  local text = out.table(rows[1], table.move(rows, 2, #rows, 1, {}), right)
+  local lines = {}
+  for line in text:gmatch("([^\n]*)\n") do
+    lines[#lines + 1] = indent .. line
+  end
+  return lines
+end
+
+-- run list ------------------------------------------------------------------------------------------
+
+M.LIST_HEADERS = { "RUN", "TASK", "RUNNER", "ROLE", "STATUS", "REVIEW", "STARTED", "DURATION", "FILES" }
+
+---One row of `sidecar run list` per run (strings, in LIST_HEADERS order).
+---@param runs table[]
+---@return string[][]
+function M.list_rows(runs)
+  local rows = {}
+  for i, r in ipairs(runs) do
+    local files = files_count(r)
+    rows[i] = { text_or_dash(r.run_id), text_or_dash(r.task_id), text_or_dash(r.runner_type),
+      text_or_dash(r.agent_role), text_or_dash(r.status), text_or_dash(r.review_state),
+      short_time(r.started_at or r.created_at), M.duration(M.duration_ms(r)), files and tostring(files) or "-" }
+  end
+  return rows
+end
+
+---The table `sidecar run list` prints (DURATION and FILES right-aligned).
+---@param runs table[]
+---@return string
+function M.list_table(runs)
+  return out.table(M.LIST_HEADERS, M.list_rows(runs), { [8] = true, [9] = true })
+end
+
+-- Pipelines -------------------------------------------------------------------------------------------
+
+local function step_cells(run)
+  local files = files_count(run)
+  return { ("step %s/%s"):format(text_or_dash(run.pipeline_step), text_or_dash(run.pipeline_total)),
+    text_or_dash(run.runner_type), text_or_dash(run.agent_role), text_or_dash(run.run_id),
+    text_or_dash(run.status), M.duration(M.duration_ms(run)),
+    files and count(files, "file") or "files unknown" }
+end
+
+---One line per pipeline step: runner, role, run id, status, duration, changed-file count.
+---@param run table
+---@return string  e.g. "step 1/2  codex  builder  R-0001  review  12.3s  3 files"
+function M.pipeline_line(run)
+  return table.concat(step_cells(run), "  ")
+end
+
+---The lines of several steps, aligned into columns.
+---@param runs table[]
+---@return string  one line per run, each ending in "\n"
+function M.pipeline_lines(runs)
+  local rows = {}
+  for i, r in ipairs(runs) do
+    rows[i] = step_cells(r)
+  end
+  local lines = aligned(rows, "", { [6] = true })
+  return #lines > 0 and table.concat(lines, "\n") .. "\n" or ""
+end
+
+local function step_order(a, b)
+  local sa, sb = math.tointeger(a.pipeline_step) or math.huge, math.tointeger(b.pipeline_step) or math.huge
+  if sa ~= sb then
+    return sa < sb
+  end
+  return tostring(a.run_id) < tostring(b.run_id)
+end
+
+-- Every step of the run's pipeline: the runs joined to it by "pipeline" links (each step linked to
+-- the previous one, or all to the first), in step order.
+local function pipeline_steps(s, run)
+  if not present(run.pipeline_id) then
+    return {}
+  end
+  local seen, steps, todo = { [run.run_id] = true }, { run }, { run.run_id }
+  while #todo > 0 do
+    local id = table.remove(todo)
+    local links, message, code = s:lineage(id)
+    if not links then
+      return nil, message, code
+    end
+    for _, side in ipairs({ links.parents, links.children }) do
+      for _, l in ipairs(side) do
+        local other = l.parent_run_id == id and l.child_run_id or l.parent_run_id
+        if l.kind == "pipeline" and not seen[other] then
+          seen[other] = true
+          local r = s:get_run(other)
+          if r and r.pipeline_id == run.pipeline_id then
+            steps[#steps + 1] = r
+            todo[#todo + 1] = other
+          end
+        end
+      end
+    end
+  end
+  table.sort(steps, step_order)
+  return steps
+end
+
+-- Lineage ---------------------------------------------------------------------------------------------
+
+-- {replay_of = id?, replayed_as = {id...}, steps = {run...}} of a run in the store.
+local function lineage_of(s, run)
+  local links, message, code = s:lineage(run.run_id)
+  if not links then
+    return nil, message, code
+  end
+  local l = { replayed_as = {} }
+  for _, p in ipairs(links.parents) do
+    if p.kind == "replay" then
+      l.replay_of = p.parent_run_id
+    end
+  end
+  if not l.replay_of and present(run.parent_run_id) and not present(run.pipeline_id) then
+    l.replay_of = run.parent_run_id
+  end
+  for _, c in ipairs(links.children) do
+    if c.kind == "replay" then
+      l.replayed_as[#l.replayed_as + 1] = c.child_run_id
+    end
+  end
+  l.steps, message, code = pipeline_steps(s, run)
+  if not l.steps then
+    return nil, message, code
+  end
+  return l
+end
+
+-- The run's validation results: validation[] of the record, else the store's table.
+local function validation_of(s, run)
+  if type(run.validation) == "table" and #run.validation > 0 then
+    return run.validation
+  end
+  return s:validation(run.run_id) or {}
+end
+
+local function resolve(s, run)
+  if type(s) ~= "table" then
+    error("run_view: expected a store, got " .. type(s), 3)
+  end
+  if type(run) == "table" then
+    return run
+  elseif type(run) ~= "string" then
+    error("run_view: run must be a record or a run id, got " .. type(run), 3)
+  end
+  local r, message, code = s:get_run(run)
+  if not r then
+    if code == "ENOENT" then
+      return nil, ("no run %s (see sidecar run list)"):format(run), "not_found"
+    end
+    return nil, message, code
+  end
+  return r
+end
+
+-- run show --------------------------------------------------------------------------------------------
+
+local function add(lines, label, value)
+  if present(value) then
+    lines[#lines + 1] = ("%-" .. LABEL_WIDTH .. "s%s"):format(label .. ":", tostring(value))
+  end
+end
+
+local function tokens(v)
+  return math.type(v) and out.thousands(v) or "unknown"
+end
+
+---Token usage as one line: "input 12,345 (cached 1,000), output 2,345 (reasoning 300), total
+---14,690"; "unknown" when nothing was reported.
+---@param usage table|nil
+---@return string
+function M.usage_text(usage)
+  if type(usage) ~= "table" then
+    return "unknown"
+  end
+  local known = false
+  for _, k in ipairs({ "input", "cached_input", "output", "reasoning_output", "total" }) do
+    known = known or math.type(usage[k]) ~= nil
+  end
+  if not known then
+    return "unknown"
+  end
+  return ("input %s (cached %s), output %s (reasoning %s), total %s"):format(tokens(usage.input),
+    tokens(usage.cached_input), tokens(usage.output), tokens(usage.reasoning_output), tokens(usage.total))
+end
+
+local function cost_text(cost)
+  return type(cost) == "number" and ("$%.4f"):format(cost) or "unknown"
+end
+
+-- exit 0 | exit 1 | timed out after 10m00s | no exit code
+local function exit_text(v)
+  if v.not_run then
+    return "not run (untrusted)"
+  elseif v.timed_out then
+    return math.type(v.timeout_ms) and ("timed out after " .. M.duration(v.timeout_ms)) or "timed out"
+  elseif math.type(v.exit_code) then
+    return "exit " .. v.exit_code
+  end
+  return "no exit code"
+end
+
+---The validation results of a run: one line per step (ok/FAIL, kind, command, exit code or
+---timeout, duration), then a count line.
+---@param results table[]
+---@return string[]  lines
+function M.validation_lines(results)
+  if #results == 0 then
+    return { "Validation:    none recorded" }
+  end
+  local rows, failed, timed_out = {}, 0, 0
+  for i, v in ipairs(results) do
+    local ok = v.ok == true and not v.timed_out
+    failed = failed + (ok and 0 or 1)
+    timed_out = timed_out + (v.timed_out and 1 or 0)
+    rows[i] = { ok and "ok" or (v.not_run and "SKIP" or "FAIL"), text_or_dash(v.kind), text_or_dash(v.command or v.name), exit_text(v),
+      M.duration(v.duration_ms) }
+  end
+  local lines = { "Validation:" }
+  table.move(aligned(rows, "  ", { [5] = true }), 1, #rows, 2, lines)
+  local summary = ("  %s: %d passed, %d failed"):format(count(#results, "step"), #results - failed, failed)
+  if timed_out > 0 then
+    summary = summary .. (" (%d timed out)"):format(timed_out)
+  end
+  lines[#lines + 1] = summary
+  return lines
+end
+
+local function runner_text(run)
+  local extra = {}
+  for _, k in ipairs({ "agent_role", "model", "sandbox" }) do
+    if present(run[k]) then
+      extra[#extra + 1] = (k == "agent_role" and "role" or k) .. " " .. tostring(run[k])
+    end
+  end
+  local name = text_or_dash(run.runner_type)
+  return #extra > 0 and (name .. " (" .. table.concat(extra, ", ") .. ")") or name
+end
+
+local function review_text(run)
+  local state = present(run.review_state) and run.review_state or "pending"
+  if not present(run.reviewed_by) then
+    return state
+  end
+  local decision = present(run.review_decision) and (" (" .. run.review_decision .. ")") or ""
+  return ("%s%s by %s at %s"):format(state, decision, run.reviewed_by, text_or_dash(run.reviewed_at))
+end
+
+local function list_section(lines, heading, items, bullet)
+  if type(items) ~= "table" or #items == 0 then
+    return
+  end
+  lines[#lines + 1] = ""
+  lines[#lines + 1] = heading
+  for _, item in ipairs(items) do
+    lines[#lines + 1] = "  " .. bullet .. tostring(item)
+  end
+end
+
+local function lineage_lines(lines, run, l)
+  local start = #lines
+  if l.replay_of then
+    local reason = present(run.replay_reason) and (" (reason: " .. run.replay_reason .. ")") or ""
+    add(lines, "Replay of", l.replay_of .. reason)
+  end
+  if #l.replayed_as > 0 then
+    add(lines, "Replayed as", table.concat(l.replayed_as, ", "))
+  end
+  if present(run.pipeline_id) then
+    add(lines, "Pipeline", ("%s step %s of %s"):format(run.pipeline_id, text_or_dash(run.pipeline_step),
+      text_or_dash(run.pipeline_total)))
+    for i, step in ipairs(l.steps) do
+      if step.run_id == run.run_id then
+        if l.steps[i - 1] then
+          add(lines, "Previous step", M.pipeline_line(l.steps[i - 1]))
+        end
+        if l.steps[i + 1] then
+          add(lines, "Next step", M.pipeline_line(l.steps[i + 1]))
+        end
+      end
+    end
+  end
+  if #lines > start then
+    table.insert(lines, start + 1, "")
+  end
+end
+
+---The text of `sidecar run show R-0001`.
+---@param s table  an open store
+---@param run table|string  a run record or id
+---@return string|nil text, string? message, string? code
+function M.show(s, run)
+  local r, message, code = resolve(s, run)
+  if not r then
+    return nil, message, code
+  end
+  local l
+  l, message, code = lineage_of(s, r)
+  if not l then
+    return nil, message, code
+  end
+  local lines = {}
+  add(lines, "Run", r.run_id)
+  if present(r.task_id) then
+    local task = s:get_task(r.task_id)
+    add(lines, "Task", r.task_id .. (task and present(task.title) and ("  " .. task.title) or ""))
+  end
+  add(lines, "Runner", runner_text(r))
+  add(lines, "Status", text_or_dash(r.status) .. (r.dry_run == true and r.status ~= "dry_run" and " (dry run)" or "")
+    .. (r.phase == "finishing" and (" (finishing: the agent ended %s; its worktree's result and validation are "
+      .. "under way)"):format(text_or_dash(r.outcome)) or ""))
+  add(lines, "Review", review_text(r))
+  add(lines, "Note", r.review_note)
+  if present(r.prompt_path) then
+    add(lines, "Prompt", (s.root and (s.root .. "/") or "") .. r.prompt_path)
+  end
+  add(lines, "Created", r.created_at)
+  add(lines, "Started", r.started_at)
+  add(lines, "Completed", r.completed_at)
+  add(lines, "Duration", M.duration_ms(r) and M.duration(M.duration_ms(r)))
+  add(lines, "Failure", r.failure_reason)
+  add(lines, "Summary", r.summary)
+  for _, cut in ipairs(require("sidecar.core.log_caps").lines(r)) do -- logs past max_log_bytes
+    add(lines, "Log cut", cut)
+  end
+  lineage_lines(lines, r, l)
+
+  lines[#lines + 1] = ""
+  for _, line in ipairs(M.validation_lines(validation_of(s, r))) do
+    lines[#lines + 1] = line
+  end
+  local files = files_count(r)
+  if files == 0 then
+    lines[#lines + 1] = ""
+    add(lines, "Changed files", "none")
+  elseif files then
+    list_section(lines, "Changed files (" .. files .. "):", r.changed_files, "")
+  else
+    lines[#lines + 1] = ""
+    add(lines, "Changed files", present(r.changes_unavailable) and ("unknown (" .. r.changes_unavailable .. ")") or "unknown")
+  end
+  local where = require("sidecar.cli.run_worktree").lines(r.worktree, r.run_id) -- its worktree, patch and branch
+  for _, part in ipairs({ where, git_refs.lines(r.git), gates.lines(r.gates) }) do -- what the run did, and its gates
+    if #part > 0 then
+      lines[#lines + 1] = ""
+      table.move(part, 1, #part, #lines + 1, lines)
+    end
+  end
+  list_section(lines, "Blockers:", r.blockers, "- ")
+  list_section(lines, "Follow-ups:", r.follow_ups, "- ")
+  lines[#lines + 1] = ""
+  add(lines, "Usage", M.usage_text(r.usage))
+  add(lines, "Cost", cost_text(r.cost_usd))
+  return table.concat(lines, "\n") .. "\n"
+end
+
+
+---The data of `sidecar run show --json`: a copy of the record with `lineage` {replay_of (run id
+---or null), replayed_as [ids], pipeline_steps [{run_id, pipeline_step, pipeline_total, runner_type,
+---agent_role, status, duration_ms, changed_files (a count or null)}]} and `validation` (the steps).
+---@param s table  an open store
+---@param run table|string  a run record or id
+---@return table|nil data, string? message, string? code
+function M.show_data(s, run)
+  local r, message, code = resolve(s, run)
+  if not r then
+    return nil, message, code
+  end
+  local l
+  l, message, code = lineage_of(s, r)
+  if not l then
+    return nil, message, code
+  end
+  local data = json.object({})
+  for k, v in pairs(r) do
+    data[k] = v
+  end
+  local steps = {}
+  for i, step in ipairs(l.steps) do
+    steps[i] = { run_id = step.run_id, pipeline_step = step.pipeline_step or json.null,
+      pipeline_total = step.pipeline_total or json.null, runner_type = step.runner_type or json.null,
+      agent_role = step.agent_role or json.null, status = step.status or json.null,
+      duration_ms = M.duration_ms(step) or json.null, changed_files = files_count(step) or json.null }
+  end
+  data.lineage = { replay_of = l.replay_of or json.null, replayed_as = json.array(l.replayed_as),
+    pipeline_steps = json.array(steps) }
+  data.validation = json.array(validation_of(s, r))
+  return data
+end
+
+-- The review queue ------------------------------------------------------------------------------------
+
+M.QUEUE_HEADERS = { "RUN", "TASK", "TITLE", "RUNNER", "STATUS", "FINISHED", "WHY" }
+
+---The table of the review queue (review.queue's items, oldest first).
+---@param items table[]  each {run, task_title?, why}
+---@return string
+function M.queue_table(items)
+  local rows = {}
+  for i, item in ipairs(items) do
+    local r = item.run
+    rows[i] = { text_or_dash(r.run_id), text_or_dash(r.task_id), text_or_dash(item.task_title),
+      text_or_dash(r.runner_type), text_or_dash(r.status), short_time(r.completed_at), text_or_dash(item.why) }
+  end
+  return out.table(M.QUEUE_HEADERS, rows)
+end
+
+return M

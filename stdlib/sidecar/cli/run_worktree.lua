@@ -1,0 +1,169 @@
+--- `sidecar run apply R-…`, `run discard R-…` and the apply step of `run approve --apply`: each
+--- prints (text for people, or the JSON envelope with --json) and returns the exit status: 0
+--- done, 1 could not be done (a conflict: nothing was changed), 2 the command line is wrong.
+local json = require("sidecar.core.json")
+local out = require("sidecar.cli.output")
+local run_worktree = require("sidecar.run.worktree")
+local runs = require("sidecar.task.runs")
+local task_cli = require("sidecar.cli.task")
+
+local M = {}
+
+local EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+
+-- Calls fn(s) -> status with the store open, after checking the run id.
+local function with_store(o, command, fn)
+  if not (o.id or ""):match("^R%-%d+$") then
+    return out.fail(o, command, ("'%s' is not a run id (run ids look like R-0001)"):format(tostring(o.id)), EXIT_USAGE)
+  end
+  local s, cfg = runs.open(task_cli.root(o))
+  if not s then
+    return out.fail(o, command, task_cli.hint(o, cfg))
+  end
+  local ok, status = pcall(fn, s)
+  s:close()
+  if not ok then
+    error(status, 0)
+  end
+  return status
+end
+
+local function file_lines(files)
+  local lines = {}
+  for _, f in ipairs(files) do
+    lines[#lines + 1] = ("  %-9s %s"):format(f.change, f.path)
+  end
+  return table.concat(lines, "\n")
+end
+
+-- Applies and reports; `prefix` is printed first (approve's line), `also` goes into the JSON data.
+local function apply_and_report(o, command, s, prefix, also)
+  local result, message, code, conflicts = run_worktree.apply(s, o.id)
+  if o.json then
+    local data = { run_id = o.id, applied = result ~= nil, files = json.array(result and result.files or {}),
+      no_changes = result and result.no_changes or false, already = result and result.already or false,
+      conflicts = json.array(conflicts or {}) }
+    for k, v in pairs(also or {}) do
+      data[k] = v
+    end
+    out.envelope(command, result ~= nil, data, result == nil and { message } or nil, o.version)
+    return result and EXIT_OK or EXIT_FAILURE
+  end
+  if prefix then
+    print(prefix)
+  end
+  if not result then
+    out.error(command, message)
+    return code == "usage" and EXIT_USAGE or EXIT_FAILURE
+  end
+  local w = result.run.worktree
+  if result.no_changes then
+    print(("%s has no changes to apply (branch %s %s)"):format(o.id, w.branch,
+      w.branch_deleted and "deleted" or "kept"))
+  elseif result.already then
+    print(("%s: your work tree holds its change already; nothing to write"):format(o.id))
+  else
+    print(("%s applied to your work tree (unstaged): %d file%s\n%s"):format(o.id, #result.files,
+      #result.files == 1 and "" or "s", file_lines(result.files)))
+  end
+  return EXIT_OK
+end
+
+local function short(id)
+  return type(id) == "string" and id:sub(1, 10) or "none"
+end
+
+-- Where the run's change stands, in words.
+local function state_text(w, id)
+  if w.state == "ready" then
+    return ("ready: sidecar run apply %s, or run discard %s"):format(id, id)
+  elseif w.state == "applied" then
+    return ("applied at %s%s"):format(tostring(w.applied_at), w.applied_with and (" with " .. w.applied_with) or
+      (" (" .. #(w.applied_files or {}) .. " files written)"))
+  elseif w.state == "discarded" then
+    return "discarded at " .. tostring(w.discarded_at)
+  elseif w.state == "open" then
+    return "open: the run is still using its worktree"
+  end
+  return tostring(w.state) .. (w.error and (": " .. w.error) or "")
+end
+
+---The lines `run show` prints about a run's worktree (none for a run without one).
+---@param w table|nil  record.worktree
+---@param id string  the run id
+---@return string[]
+function M.lines(w, id)
+  if type(w) ~= "table" then
+    return {}
+  end
+  if w.in_place then
+    return { "Worktree:", "  none: " .. tostring(w.reason) }
+  end
+  local lines = { "Worktree:" }
+  local function add(label, value)
+    lines[#lines + 1] = ("  %-10s %s"):format(label, value)
+  end
+  add("path", tostring(w.path) .. (w.state == "open" and "" or " (removed)") ..
+    (w.from_spare and ", made from a spare copy" or ""))
+  add("branch", ("%s at %s%s"):format(tostring(w.branch), short(w.result_commit or w.start_commit),
+    w.branch_deleted and " (deleted)" or (w.branch_reset and " (moved back)" or "")))
+  add("base", (w.reused_from and ("the result of %s, from "):format(w.reused_from) or "") ..
+    ("HEAD %s plus uncommitted changes%s (tree %s)"):format(short(w.base_commit),
+      type(w.setup) == "table" and w.setup.files and " and the setup's files" or "", short(w.base_tree)))
+  if w.patch then
+    add("patch", (".agent/%s (%d file%s)"):format(w.patch, #(w.files or {}), #(w.files or {}) == 1 and "" or "s"))
+  end
+  if type(w.setup) == "table" then
+    add("setup", ("`%s` %s (.agent/%s)"):format(w.setup.command, w.setup.ok and "ok" or "failed", w.setup.log))
+  end
+  add("change", state_text(w, id))
+  if w.recovered then
+    add("recovered", w.recovered)
+  end
+  return lines
+end
+
+---`sidecar run apply R-…`
+function M.apply(o)
+  return with_store(o, "run apply", function(s)
+    return apply_and_report(o, "run apply", s)
+  end)
+end
+
+---`sidecar run discard R-…`
+function M.discard(o)
+  return with_store(o, "run discard", function(s)
+    local run, message = run_worktree.discard(s, o.id)
+    if not run then
+      return out.fail(o, "run discard", message)
+    end
+    local w = run.worktree
+    if o.json then
+      out.envelope("run discard", true, { run_id = o.id, branch = w.branch, branch_deleted = w.branch_deleted or false,
+        patch = ".agent/" .. tostring(w.patch) }, nil, o.version)
+    else
+      print(("%s discarded: branch %s %s; its change stays in .agent/%s"):format(o.id, w.branch,
+        w.branch_deleted and "deleted" or (w.branch_reset and "moved back" or "kept"), tostring(w.patch)))
+    end
+    return EXIT_OK
+  end)
+end
+
+---The apply step of `sidecar run approve R-… --apply`, after the approval `run` (the store open).
+function M.after_approve(o, s, run)
+  local line = ("%s %s by %s; task %s; decision in .agent/runs/%s/decision.md"):format(run.run_id, run.review_state,
+    run.reviewed_by, tostring(run.task_id), run.run_id)
+  local w = run.worktree
+  if type(w) ~= "table" or w.in_place then
+    if o.json then
+      out.envelope("run approve", true, { run = run, applied = false, in_place = true }, nil, o.version)
+    else
+      print(line)
+      print(("%s ran in your work tree: its changes are there already"):format(run.run_id))
+    end
+    return EXIT_OK
+  end
+  return apply_and_report(o, "run approve", s, line, { run = run })
+end
+
+return M

@@ -1,0 +1,374 @@
+--- `sidecar store check`, `sidecar store rebuild` and `sidecar usage`: each takes the options
+--- the command line parsed ({root, since, until, by, json, csv, version}), prints, and returns the
+--- exit status.
+local json = require("sidecar.core.json")
+local out = require("sidecar.cli.output")
+local store = require("sidecar.core.store")
+local store_repair = require("sidecar.task.repair")
+
+local M = {}
+
+local EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+
+local function root_of(o)
+  return o.root or store.find_root(".")
+end
+
+-- Prints an operational failure the way the output asks for; returns the exit status.
+local function failed(o, command, message, status)
+  if not o.root and message:find("^no Sidecar store at") then
+    message = message .. " (looked in the current folder and those above it; --root DIR names another)"
+  end
+  return out.fail(o, command, message, status)
+end
+
+-- "1 run", "2 runs", "1 copy", "2 copies".
+local function count(n, noun)
+  if n == 1 then
+    return "1 " .. noun
+  end
+  return n .. " " .. (noun:match("y$") and noun:sub(1, -2) .. "ies" or noun .. "s")
+end
+
+-- What check did or would do about a problem, for the DONE column.
+local DONE = { write_copy = "written from the store", import = "imported into the store",
+  finish = "finished (task moved, decision.md written)", remove = "removed" }
+
+local function done_text(p, dry_run)
+  if p.repaired then
+    return DONE[p.repair] or DONE.write_copy
+  elseif p.repair_failed then
+    return "repair failed: " .. p.repair_failed
+  elseif p.repair and dry_run then
+    return "repairable"
+  end
+  return "needs you"
+end
+
+local function problem_lines(problems, dry_run)
+  local rows = {}
+  for _, p in ipairs(problems) do
+    rows[#rows + 1] = { p.id or "?", p.problem, p.path .. ": " .. tostring(p.detail), done_text(p, dry_run) }
+  end
+  return rows
+end
+
+local function problems_json(problems)
+  local list = {}
+  for i, p in ipairs(problems) do
+    list[i] = { kind = p.kind, id = p.id or json.null, path = p.path, problem = p.problem, detail = tostring(p.detail),
+      store_revision = p.store_revision or json.null, copy_revision = p.copy_revision or json.null,
+      repair = p.repair or json.null, repaired = p.repaired or false, repair_failed = p.repair_failed or json.null }
+  end
+  return json.array(list)
+end
+
+-- How to settle what check cannot: one line per kind of problem left.
+local function advice(report)
+  local lines = {}
+  if report.integrity ~= "ok" then
+    lines[#lines + 1] = "The database failed its integrity check: `sidecar store rebuild` rebuilds it from the copies."
+  end
+  local conflicts = {}
+  for _, p in ipairs(report.problems) do
+    if p.problem == "conflict" and not p.repaired then
+      conflicts[#conflicts + 1] = p.id or p.path
+    end
+  end
+  if #conflicts > 0 then
+    lines[#lines + 1] = ("%s in conflict (%s): to keep the store's record, remove the copy; to keep the copy, set "
+      .. "its \"revision\" above the store's (or fix the file). Then run `sidecar store check` again, which "
+      .. "writes or imports it."):format(count(#conflicts, "copy"), table.concat(conflicts, ", "))
+  end
+  for _, p in ipairs(report.problems) do
+    if p.repair_failed then
+      lines[#lines + 1] = ("%s: the repair failed (%s); fix that and run `sidecar store check` again."):format(
+        p.id or p.path, p.repair_failed)
+    elseif p.problem == "bad_events" then
+      lines[#lines + 1] = ("%s: %s could not be read (%s); its events were not imported."):format(p.id, p.path,
+        tostring(p.detail))
+    end
+  end
+  return lines
+end
+
+---`sidecar store check`: repairs what it can (not with --dry-run); exit 0 when the store and the
+---copies agree at the end, 1 when something needs the user.
+function M.check(o)
+  local report, message, code = store_repair.check(root_of(o), { repair = not o.dry_run })
+  if not report then
+    if code == "ENOTDB" or code == "ECORRUPT" then
+      message = message .. " (`sidecar store rebuild` moves it aside and rebuilds it from the copies)"
+    end
+    return failed(o, "store check", message)
+  end
+  local status = report.ok and EXIT_OK or EXIT_FAILURE
+  if o.json then
+    local errors = {}
+    if report.integrity ~= "ok" then
+      errors[#errors + 1] = "integrity check: " .. report.integrity
+    end
+    for _, p in ipairs(report.problems) do
+      if not p.repaired then
+        errors[#errors + 1] = ("%s: %s (%s)"):format(p.path, p.detail, p.problem)
+      end
+    end
+    out.envelope("store check", report.ok, {
+      root = report.root, store = report.store, integrity = report.integrity, repair = not o.dry_run,
+      tasks = report.tasks, runs = report.runs, problems = problems_json(report.problems), counts = report.counts,
+      repaired = report.repaired, needs_user = report.needs_user, settled = json.array(report.settled),
+    }, errors, o.version)
+    return status
+  end
+  print(("Store %s: integrity %s; %s and %s in the store, %s and %s in the folders."):format(
+    report.store, report.integrity == "ok" and "ok" or "FAILED", count(report.tasks.store, "task"),
+    count(report.runs.store, "run"), count(report.tasks.copies, "task copy"),
+    count(report.runs.copies, "run copy")))
+  if report.integrity ~= "ok" then
+    print(report.integrity)
+  end
+  if #report.settled > 0 then
+    print(("Wrote %s a crash had left behind: %s"):format(count(#report.settled, "copy"),
+      table.concat(report.settled, ", ")))
+  end
+  local n = #report.problems
+  if n > 0 then
+    io.write(out.table({ "ID", "PROBLEM", "WHERE AND WHAT", "DONE" }, problem_lines(report.problems, o.dry_run)))
+  end
+  if o.dry_run and n > 0 then
+    print(("%s; `sidecar store check` (without --dry-run) repairs %d of them."):format(count(n, "problem"),
+      n - report.needs_user))
+  elseif report.repaired > 0 then
+    print(("Repaired %d of %s%s"):format(report.repaired, count(n, "problem"),
+      report.ok and "; the store and the copies agree now." or "."))
+  elseif report.ok then
+    print("The store and the copies agree.")
+  end
+  for _, line in ipairs(advice(report)) do
+    print(line)
+  end
+  return status
+end
+
+---`sidecar store rebuild`
+function M.rebuild(o)
+  local progress = not o.json and function(text)
+    io.stderr:write("sidecar: store rebuild: ", text, "\n")
+  end or nil
+  local report, message = store_repair.rebuild(root_of(o), progress)
+  if not report then
+    return failed(o, "store rebuild", message)
+  end
+  local ok = #report.problems == 0
+  if o.json then
+    local errors = {}
+    for _, p in ipairs(report.problems) do
+      errors[#errors + 1] = ("%s: %s (%s)"):format(p.path, p.detail, p.problem)
+    end
+    out.envelope("store rebuild", ok, {
+      root = report.root, store = report.store, tasks = report.tasks, runs = report.runs, events = report.events,
+      copies_written = json.array(report.copies_written), kept = json.array(report.kept),
+      moved_aside = report.moved_aside or json.null, problems = problems_json(report.problems),
+    }, errors, o.version)
+    return ok and EXIT_OK or EXIT_FAILURE
+  end
+  if report.moved_aside then
+    print("The old store was not a readable database; it was moved to " .. report.moved_aside)
+  end
+  print(("Rebuilt %s: %s, %s, %s."):format(report.store, count(report.tasks, "task"), count(report.runs, "run"),
+    count(report.events, "event")))
+  if #report.kept > 0 then
+    print(("Kept the store's record where its copy was older (%s): %s"):format(count(#report.kept, "record"),
+      table.concat(report.kept, ", ")))
+  end
+  if #report.copies_written > 0 then
+    print(("Wrote the copies of %s from the store: %s"):format(count(#report.copies_written, "record"),
+      table.concat(report.copies_written, ", ")))
+  end
+  if not ok then
+    io.write(out.table({ "ID", "PROBLEM", "WHERE AND WHAT" }, problem_lines(report.problems)))
+    print(("%s left as %s: the store kept its own record where it had one. "
+      .. "Fix or remove %s and rebuild again (or run `sidecar store check`)."):format(
+      count(#report.problems, "file"), #report.problems == 1 and "it was" or "they were",
+      #report.problems == 1 and "it" or "them"))
+  end
+  return ok and EXIT_OK or EXIT_FAILURE
+end
+
+local UNITS = { m = 60, h = 3600, d = 86400, w = 7 * 86400 }
+
+---Reads --since/--until: a date (2026-11-01, midnight UTC), a UTC time (2026-11-01T09:30:00Z),
+---or an age before `now` (90m, 24h, 7d, 2w). Returns ISO-8601 UTC text, or nil and a message.
+function M.parse_when(text, now)
+  now = now or os.time()
+  local n, unit = text:match("^(%d+)([mhdw])$")
+  if n then
+    return os.date("!%Y-%m-%dT%H:%M:%SZ", now - tonumber(n) * UNITS[unit])
+  end
+  local y, mo, d = text:match("^(%d%d%d%d)%-(%d%d)%-(%d%d)$")
+  local h, mi, s = "00", "00", "00"
+  if not y then
+    y, mo, d, h, mi, s = text:match("^(%d%d%d%d)%-(%d%d)%-(%d%d)T(%d%d):(%d%d):(%d%d)Z$")
+  end
+  if y and tonumber(mo) >= 1 and tonumber(mo) <= 12 and tonumber(d) >= 1 and tonumber(d) <= 31 and
+      tonumber(h) < 24 and tonumber(mi) < 60 and tonumber(s) < 61 then
+    return ("%s-%s-%sT%s:%s:%sZ"):format(y, mo, d, h, mi, s)
+  end
+  return nil, ("'%s' is not a time: give a date (2026-11-01), a UTC time (2026-11-01T09:30:00Z) or an age "
+    .. "(90m, 24h, 7d, 2w)"):format(text)
+end
+
+local FIELDS = { "input", "cached_input", "output", "reasoning_output", "total" }
+local GROUPS = { runner = true, model = true, task = true, status = true, day = true, run = true, none = true }
+
+-- The total of all rows, in the same shape.
+local function sum_rows(rows)
+  local t = { group = "total", runs = 0, cost_usd = { sum = 0, reported = 0 } }
+  for _, f in ipairs(FIELDS) do
+    t[f] = { sum = 0, reported = 0 }
+  end
+  for _, r in ipairs(rows) do
+    t.runs = t.runs + r.runs
+    for _, f in ipairs(FIELDS) do
+      t[f].sum = t[f].sum + r[f].sum
+      t[f].reported = t[f].reported + r[f].reported
+    end
+    t.cost_usd.sum = t.cost_usd.sum + r.cost_usd.sum
+    t.cost_usd.reported = t.cost_usd.reported + r.cost_usd.reported
+    if r.first_at and (not t.first_at or r.first_at < t.first_at) then t.first_at = r.first_at end
+    if r.last_at and (not t.last_at or r.last_at > t.last_at) then t.last_at = r.last_at end
+  end
+  return t
+end
+
+-- A row for --json: figures are null when no run in the row reported them.
+local function row_json(r)
+  local usage, reported = {}, {}
+  for _, f in ipairs(FIELDS) do
+    usage[f] = r[f].reported > 0 and r[f].sum or json.null
+    reported[f] = r[f].reported
+  end
+  return {
+    group = r.group, runs = r.runs, usage = usage, usage_reported = reported,
+    cost_usd = r.cost_usd.reported > 0 and r.cost_usd.sum or json.null, cost_reported = r.cost_usd.reported,
+    first_at = r.first_at or json.null, last_at = r.last_at or json.null,
+  }
+end
+
+-- A figure for people: blank when nobody reported it, marked * when only some runs did.
+local function figure(cell, runs, text)
+  if cell.reported == 0 then
+    return "-"
+  end
+  return text .. (cell.reported < runs and "*" or "")
+end
+
+---`sidecar usage`
+function M.usage(o)
+  local by = o.by or "runner"
+  if not GROUPS[by] then
+    return failed(o, "usage", "--by " .. by .. ": expected runner, model, task, status, day, run or none", EXIT_USAGE)
+  end
+  local q = { group_by = by == "none" and "" or by }
+  for _, key in ipairs({ "since", "until" }) do
+    if o[key] then
+      local when, message = M.parse_when(o[key])
+      if not when then
+        return failed(o, "usage", "--" .. key .. " " .. message, EXIT_USAGE)
+      end
+      q[key] = when
+    end
+  end
+  local s, message = store.open(root_of(o))
+  if not s then
+    return failed(o, "usage", message)
+  end
+  local rows
+  rows, message = s:usage(q)
+  s:close()
+  if not rows then
+    return failed(o, "usage", message)
+  end
+  local total = sum_rows(rows)
+
+  if o.json then
+    local list = {}
+    for i, r in ipairs(by == "none" and {} or rows) do
+      list[i] = row_json(r)
+    end
+    out.envelope("usage", true, {
+      since = q.since or json.null, ["until"] = q["until"] or json.null, by = by,
+      rows = json.array(list), total = row_json(total),
+    }, {}, o.version)
+    return EXIT_OK
+  end
+
+  local headers = { by == "none" and "ALL" or by:upper(), "RUNS", "INPUT", "CACHED INPUT", "OUTPUT", "REASONING",
+    "TOTAL", "COST (USD)" }
+  if o.csv then
+    local csv_rows = {}
+    for _, r in ipairs(by == "none" and {} or rows) do
+      csv_rows[#csv_rows + 1] = r
+    end
+    csv_rows[#csv_rows + 1] = total
+    local lines = {}
+    for _, r in ipairs(csv_rows) do
+      -- Explicit places: an unreported figure is an empty cell, not a missing one.
+      local line = { r.group, r.runs }
+      for i, f in ipairs(FIELDS) do
+        line[2 * i + 1] = r[f].reported > 0 and r[f].sum or nil
+        line[2 * i + 2] = r[f].reported
+      end
+      line[13] = r.cost_usd.reported > 0 and ("%.6f"):format(r.cost_usd.sum) or nil
+      line[14] = r.cost_usd.reported
+      line[15] = r.first_at
+      line[16] = r.last_at
+      lines[#lines + 1] = line
+    end
+    local names = { by == "none" and "group" or by, "runs" }
+    for _, f in ipairs(FIELDS) do
+      names[#names + 1] = f
+      names[#names + 1] = f .. "_runs"
+    end
+    for _, n in ipairs({ "cost_usd", "cost_usd_runs", "first_at", "last_at" }) do
+      names[#names + 1] = n
+    end
+    io.write(out.csv(names, lines))
+    return EXIT_OK
+  end
+
+  local span = (q.since and ("since " .. q.since) or "all time") .. (q["until"] and (", until " .. q["until"]) or "")
+  if total.runs == 0 then
+    print("No runs (" .. span .. ") in " .. root_of(o) .. ".")
+    return EXIT_OK
+  end
+  local table_rows = {}
+  for _, r in ipairs(by == "none" and {} or rows) do
+    table_rows[#table_rows + 1] = r
+  end
+  table_rows[#table_rows + 1] = total
+  local cells, partial = {}, false
+  for _, r in ipairs(table_rows) do
+    local line = { r.group == "" and "(none)" or r.group, tostring(r.runs) }
+    for _, f in ipairs(FIELDS) do
+      line[#line + 1] = figure(r[f], r.runs, out.thousands(r[f].sum))
+      partial = partial or (r[f].reported > 0 and r[f].reported < r.runs)
+    end
+    line[#line + 1] = figure(r.cost_usd, r.runs, ("%.4f"):format(r.cost_usd.sum))
+    partial = partial or (r.cost_usd.reported > 0 and r.cost_usd.reported < r.runs)
+    cells[#cells + 1] = line
+  end
+  print(("Token usage, %s, %d run%s:"):format(span, total.runs, total.runs == 1 and "" or "s"))
+  io.write(out.table(headers, cells, { [2] = true, [3] = true, [4] = true, [5] = true, [6] = true, [7] = true,
+    [8] = true }))
+  if partial then
+    print("* only some runs reported this figure; the sum covers those runs (nothing is estimated).")
+  end
+  if total.input.reported < total.runs then
+    print(("%d run%s reported no usage: shown as -, never estimated."):format(
+      total.runs - total.input.reported, total.runs - total.input.reported == 1 and "" or "s"))
+  end
+  return EXIT_OK
+end
+
+return M

@@ -1,0 +1,386 @@
+--- `sidecar task create|list|show|import|export|set-status`: each takes the options the command
+--- line parsed, prints (text, or the JSON envelope with --json), and returns the exit status:
+--- 0 done, 1 could not be done (an unknown id, an invalid packet file), 2 the command line is
+--- wrong (a malformed flag value). A refused command changes nothing in the store.
+local config = require("sidecar.core.config")
+local json = require("sidecar.core.json")
+local out = require("sidecar.cli.output")
+local run_view = require("sidecar.cli.run_view")
+local store = require("sidecar.core.store")
+local task_packet = require("sidecar.task.packet")
+local trust = require("sidecar.core.trust")
+
+local M = {}
+
+local EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+
+local failed = out.fail
+
+---The `.agent` folder a command works on: --root, else the nearest one in or above the current
+---folder.
+function M.root(o)
+  return o.root or store.find_root(".")
+end
+
+---A store-opening failure for people: a missing store gets the way out.
+function M.hint(o, message)
+  if message:find("^no Sidecar store at") then
+    message = message .. " (run `sidecar init` in the repository first" ..
+        (o.root and "" or "; looked in the current folder and those above it") .. ")"
+  end
+  return message
+end
+
+---Loads the config of the nearest `.agent` (or --root), so that its secret rules apply to what
+---the command refuses, writes and prints. Returns true (also when there is no `.agent`), or nil
+---and the message of a bad config.
+function M.apply_config(o)
+  local root = M.root(o)
+  if not root then
+    return true
+  end
+  local cfg, message = require("sidecar.core.config").load(root)
+  if not cfg then
+    return nil, message
+  end
+  return true
+end
+
+---Opens the store of the nearest `.agent` (or --root), its config applied. Returns it, or nil
+---and the message.
+function M.open_store(o)
+  local s, message = store.open(M.root(o))
+  if not s then
+    return nil, M.hint(o, message)
+  end
+  local applied, why = M.apply_config(o)
+  if not applied then
+    s:close()
+    return nil, why
+  end
+  return s
+end
+
+local function one_of(value, list)
+  for _, v in ipairs(list) do
+    if v == value then
+      return true
+    end
+  end
+  return false
+end
+
+-- Checks --status against the task statuses; nil, message when it is not one.
+local function check_status(status)
+  if status and not one_of(status, task_packet.STATUSES) then
+    return nil, ("unknown status '%s' (statuses: %s)"):format(status, table.concat(task_packet.STATUSES, ", "))
+  end
+  return true
+end
+
+local function missing_tasks(s, ids)
+  local missing = {}
+  for _, id in ipairs(ids or {}) do
+    if not s:get_task(id) then
+      missing[#missing + 1] = id
+    end
+  end
+  return missing
+end
+
+local function show_created(o, command, task, note)
+  if o.json then
+    out.envelope(command, true, task, nil, o.version)
+  else
+    print(("%s %s: %s%s"):format(note, task.task_id, task.title, task.status ~= "draft" and (" (" .. task.status .. ")") or ""))
+  end
+  return EXIT_OK
+end
+
+-- A task this user made through Sidecar: its validation commands may run after its runs (trust
+-- records them as they are, stdlib/sidecar/core/trust.lua). When that cannot be recorded, stderr says so.
+local function trust_own(o, command, s, task)
+  local ok, why = trust.record_validation(config.owner(s.root), { task })
+  if not ok and not trust.everything() then
+    out.error(command, ("%s: could not record its validation commands as trusted (%s); they run after "
+      .. "`sidecar trust`"):format(task.task_id, tostring(why)))
+  end
+end
+
+---`sidecar task create`
+function M.create(o)
+  -- Refused before anything is checked or written, as prepare refuses --input (exit 1), by the
+  -- built-in rules and the config's.
+  local applied, why = M.apply_config(o)
+  if not applied then
+    return failed(o, "task create", why)
+  end
+  local refused = require("sidecar.core.secrets").refuse_inputs(o.read, "--read")
+  if refused then
+    return failed(o, "task create", refused)
+  end
+  local packet, problems = task_packet.new({ title = o.title, summary = o.summary, goal = o.goal, type = o.type,
+    priority = o.priority, status = o.status, validation = o.validate_cmds, files_to_read = o.read,
+    files_to_avoid = o.avoid, dependencies = o.depends_on, tags = o.tags, definition_of_done = o.done_when })
+  if not packet then
+    -- Every field here came from a flag: each problem is a usage error, named by its flag.
+    return failed(o, "task create", task_packet.format_errors(problems), EXIT_USAGE)
+  end
+  if o.agent_role or o.runner then
+    packet.tracking = { assigned_agent_role = o.agent_role, assigned_runner = o.runner,
+      assignment_reason = "task create", assigned_at = store.now() }
+    local checked, bad = task_packet.check(packet)
+    if not checked then
+      return failed(o, "task create", task_packet.format_errors(bad):gsub("tracking%.assigned_agent_role",
+        "--agent-role"):gsub("tracking%.assigned_runner", "--runner"), EXIT_USAGE)
+    end
+  end
+  local s, message = M.open_store(o)
+  if not s then
+    return failed(o, "task create", message)
+  end
+  local missing = missing_tasks(s, packet.dependencies)
+  if #missing > 0 then
+    s:close()
+    return failed(o, "task create", ("--depends-on: no task %s (see sidecar task list)"):format(
+      table.concat(missing, ", ")))
+  end
+  local task, code
+  task, message, code = s:create_task(packet)
+  if task then
+    trust_own(o, "task create", s, task)
+  end
+  s:close()
+  if not task then
+    return failed(o, "task create", message .. (code and (" (" .. code .. ")") or ""))
+  end
+  return show_created(o, "task create", task, "created")
+end
+
+---`sidecar task list`
+function M.list(o)
+  local ok, why = check_status(o.status)
+  if not ok then
+    return failed(o, "task list", why, EXIT_USAGE)
+  end
+  local s, message = M.open_store(o)
+  if not s then
+    return failed(o, "task list", message)
+  end
+  require("sidecar.run.reconcile").reconcile_active(s) -- a run or task whose owner died is ended first
+  local tasks
+  tasks, message = s:list_tasks({ status = o.status, limit = 0 })
+  s:close()
+  if not tasks then
+    return failed(o, "task list", message)
+  end
+  if o.json then
+    out.envelope("task list", true, json.array(tasks), nil, o.version)
+    return EXIT_OK
+  end
+  local rows = {}
+  for i, t in ipairs(tasks) do
+    local deps = type(t.dependencies) == "table" and table.concat(t.dependencies, ",") or ""
+    rows[i] = { t.task_id, t.status or "-", t.priority or "-", t.type or "-", deps ~= "" and deps or "-", t.title or "" }
+  end
+  if #rows == 0 then
+    print(o.status and ("no tasks with status " .. o.status) or "no tasks yet (sidecar task create --title ...)")
+  else
+    io.write(out.table({ "TASK", "STATUS", "PRIORITY", "TYPE", "DEPENDS", "TITLE" }, rows))
+  end
+  return EXIT_OK
+end
+
+local function get_task(o, command)
+  local s, message = M.open_store(o)
+  if not s then
+    return nil, failed(o, command, message)
+  end
+  local task = s:get_task(o.id)
+  if not task then
+    s:close()
+    return nil, failed(o, command, ("no task %s (see sidecar task list)"):format(o.id))
+  end
+  return s, task
+end
+
+local function bullets(title, list)
+  if type(list) ~= "table" or #list == 0 then
+    return ""
+  end
+  return title .. ":\n  - " .. table.concat(list, "\n  - ") .. "\n"
+end
+
+---`sidecar task show`
+function M.show(o)
+  local s, task = get_task(o, "task show")
+  if not s then
+    return task
+  end
+  if require("sidecar.run.reconcile").reconcile_active(s) > 0 then -- a run or task whose owner died is ended first
+    task = s:get_task(o.id) or task
+  end
+  local task_runs = s:list_runs({ task_id = o.id, limit = 0 }) or {}
+  s:close()
+  if o.json then
+    local data = {}
+    for k, v in pairs(task) do
+      data[k] = v
+    end
+    data.runs = json.array(task_runs)
+    out.envelope("task show", true, data, nil, o.version)
+    return EXIT_OK
+  end
+  local lines = { ("%s  %s"):format(task.task_id, task.title),
+    ("Status: %s   Type: %s   Priority: %s"):format(task.status or "-", task.type or "-", task.priority or "-"),
+    ("Created: %s   Updated: %s"):format(task.created_at or "-", task.updated_at or "-") }
+  io.write(table.concat(lines, "\n"), "\n")
+  if task.summary then
+    io.write("Summary: ", task.summary, "\n")
+  end
+  if task.goal then
+    io.write("Goal: ", task.goal, "\n")
+  end
+  local impl = type(task.implementation) == "table" and task.implementation or {}
+  io.write(bullets("Depends on", task.dependencies), bullets("Read first", impl.files_to_read),
+    bullets("Avoid", impl.files_to_avoid), bullets("Blockers", task.blockers))
+  local steps = {}
+  for i, v in ipairs(task_packet.validation_entries(task)) do
+    steps[i] = ("%s: %s"):format(v.kind, v.command)
+  end
+  io.write(bullets("Validation", steps))
+  if #task_runs > 0 then
+    io.write("Runs:\n", run_view.list_table(task_runs))
+  else
+    io.write(("Runs: none yet (sidecar run %s)\n"):format(task.task_id))
+  end
+  return EXIT_OK
+end
+
+local function read_input(path)
+  if path == "-" then
+    return io.read("a")
+  end
+  local f, why = io.open(path, "rb")
+  if not f then
+    return nil, why
+  end
+  local text = f:read("a")
+  f:close()
+  return text
+end
+
+---`sidecar task import FILE`: strict; the task gets a new id, its packet's own id is kept as
+---source_task_id.
+function M.import(o)
+  local text, why = read_input(o.file)
+  if not text then
+    return failed(o, "task import", "cannot read " .. tostring(why))
+  end
+  local source = o.file == "-" and "standard input" or o.file
+  local packet, message = task_packet.decode(text, source)
+  if not packet then
+    return failed(o, "task import", message)
+  end
+  local applied, bad = M.apply_config(o)
+  if not applied then
+    return failed(o, "task import", bad)
+  end
+  local refused = task_packet.refused_inputs(packet)
+  if refused then
+    return failed(o, "task import", source .. ": " .. refused)
+  end
+  local s
+  s, message = M.open_store(o)
+  if not s then
+    return failed(o, "task import", message)
+  end
+  if packet.task_id then
+    packet.source_task_id, packet.task_id = packet.task_id, nil
+  end
+  packet.created_at, packet.updated_at = nil, nil
+  local task, code
+  task, message, code = s:create_task(packet)
+  if task then
+    trust_own(o, "task import", s, task) -- the user chose this file: its commands are theirs
+  end
+  s:close()
+  if not task then
+    return failed(o, "task import", message .. (code and (" (" .. code .. ")") or ""))
+  end
+  return show_created(o, "task import", task,
+    "imported" .. (task.source_task_id and (" " .. task.source_task_id .. " as") or ""))
+end
+
+-- Writes text to path atomically (a temporary file beside it, then a rename).
+local function write_atomic(path, text)
+  local tmp = path .. ".tmp-" .. tostring(os.time())
+  local f, why = io.open(tmp, "wb")
+  if not f then
+    return nil, why
+  end
+  local ok, werr = f:write(text)
+  local closed, cerr = f:close()
+  if not ok or not closed then
+    os.remove(tmp)
+    return nil, werr or cerr
+  end
+  local renamed, rerr = os.rename(tmp, path)
+  if not renamed then
+    os.remove(tmp)
+    return nil, rerr
+  end
+  return true
+end
+
+---`sidecar task export ID [-o FILE]`
+function M.export(o)
+  local s, task = get_task(o, "task export")
+  if not s then
+    return task
+  end
+  s:close()
+  task.revision = nil -- the store's count of its writes (stdlib/sidecar/core/store.lua), not part of the packet
+  local text, message = task_packet.encode(task)
+  if not text then
+    return failed(o, "task export", message)
+  end
+  if o.json and not o.output then
+    out.envelope("task export", true, json.decode(text), nil, o.version)
+  elseif o.output then
+    local ok, why = write_atomic(o.output, text)
+    if not ok then
+      return failed(o, "task export", "cannot write " .. tostring(why))
+    end
+    io.stderr:write(("sidecar: exported %s to %s\n"):format(task.task_id, o.output))
+  else
+    io.write(text)
+  end
+  return EXIT_OK
+end
+
+---`sidecar task set-status ID STATUS`
+function M.set_status(o)
+  local ok, why = check_status(o.status)
+  if not ok then
+    return failed(o, "task set-status", why, EXIT_USAGE)
+  end
+  local s, task = get_task(o, "task set-status")
+  if not s then
+    return task
+  end
+  local before = task.status
+  local updated, message = s:set_task_status(o.id, o.status)
+  s:close()
+  if not updated then
+    return failed(o, "task set-status", message)
+  end
+  if o.json then
+    out.envelope("task set-status", true, updated, nil, o.version)
+  else
+    print(("%s: %s -> %s"):format(o.id, tostring(before), o.status))
+  end
+  return EXIT_OK
+end
+
+return M

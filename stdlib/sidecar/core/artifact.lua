@@ -1,0 +1,145 @@
+--- Artifact folders: files Sidecar writes for people and tools to read, confined to their
+--- folder (no "..", absolute path or symbolic link ever leads out), written atomically.
+---
+---   local dir = assert(artifact.open(".agent/sidecars/T-1", {create = true}))
+---   dir:write("prompt.md", text)              -- atomic; secrets redacted
+---   dir:write_json("model.json", record)      -- sorted keys, 2-space indent, trailing newline
+---   dir:append_jsonl("events.jsonl", event)   -- one whole line
+---   local rec, err = dir:read_json("model.json")
+---
+--- Operational failures return nil, message, code (codes such as "ENOENT", "ESCAPE",
+--- "ESYMLINK", "EHARDLINK", "EEXIST"); bad arguments raise.
+local host = require("sidecar.host.artifact")
+local json = require("sidecar.core.json")
+local secrets = require("sidecar.core.secrets")
+local lines = require("sidecar.core.text")
+
+local M = {}
+
+local Dir = {}
+Dir.__index = Dir
+Dir.__name = "sidecar.artifact"
+
+-- Every text written passes through this: secrets (values of *_KEY, *_TOKEN, ... variables, and
+-- API-key shapes) never reach an artifact.
+local function redact(text)
+  return (secrets.redact(text))
+end
+
+---Opens an artifact folder.
+---@param root string
+---@param opts? {create: boolean?}
+---@return table|nil dir, string? message, string? code
+function M.open(root, opts)
+  local handle, message, code = host.open(root, opts and opts.create)
+  if not handle then
+    return nil, message, code
+  end
+  return setmetatable({ handle = handle }, Dir)
+end
+
+---Replaces a file atomically (its folders are created); the text is redacted first.
+function Dir:write(path, text)
+  return self.handle:write(path, redact(text))
+end
+
+---Writes several files ({{path, text}, ...}), each atomically, with fewer fsyncs.
+function Dir:write_all(files)
+  local redacted = {}
+  for i, f in ipairs(files) do
+    redacted[i] = { f[1], redact(f[2]) }
+  end
+  return self.handle:write_all(redacted)
+end
+
+---Writes a value as JSON: keys sorted, 2-space indent, trailing newline. String values are
+---redacted before encoding (a secret holding a quote would be escaped in the text).
+function Dir:write_json(path, value)
+  return self.handle:write(path, json.encode(secrets.redact_value(value), { indent = 2 }) .. "\n")
+end
+
+---Appends one value as a JSON line (string values redacted).
+---@param sync? boolean  also fsync the file
+function Dir:append_jsonl(path, value, sync)
+  return self.handle:append(path, json.encode(secrets.redact_value(value)) .. "\n", sync)
+end
+
+---Appends text as is (after redaction); give whole lines.
+function Dir:append(path, text, sync)
+  return self.handle:append(path, redact(text), sync)
+end
+
+function Dir:read(path)
+  return self.handle:read(path)
+end
+
+---Reads and decodes a JSON file; nil, message, code when missing or malformed.
+function Dir:read_json(path)
+  local text, message, code = self.handle:read(path)
+  if not text then
+    return nil, message, code
+  end
+  local ok, value = pcall(json.decode, text)
+  if not ok then
+    return nil, path .. ": " .. tostring(value.message or value), "EJSON"
+  end
+  return value
+end
+
+---Reads a JSON Lines file into a list (a last line without its newline is ignored: a write
+---that never finished).
+function Dir:read_jsonl(path)
+  local data, message, code = self.handle:read(path)
+  if not data then
+    return nil, message, code
+  end
+  local out, n, bad = {}, 0, nil
+  lines.each_line(data, function(line)
+    if line ~= "" and not bad then
+      n = n + 1
+      local ok, value = pcall(json.decode, line)
+      if ok then
+        out[#out + 1] = value
+      else
+        bad = ("%s:%d: %s"):format(path, n, tostring(value.message or value))
+      end
+    end
+  end)
+  if bad then
+    return nil, bad, "EJSON"
+  end
+  return out
+end
+
+function Dir:exists(path)
+  return self.handle:exists(path)
+end
+
+function Dir:list(pattern)
+  return self.handle:list(pattern)
+end
+
+function Dir:make_dirs(path)
+  return self.handle:make_dirs(path)
+end
+
+---Creates a new folder; nil, message, "EEXIST" when another process got there first.
+function Dir:create_dir(path)
+  return self.handle:create_dir(path)
+end
+
+function Dir:root()
+  return self.handle:root()
+end
+
+function Dir:close()
+  self.handle:close()
+end
+
+Dir.__close = Dir.close
+
+function Dir:__tostring()
+  return "sidecar.artifact (" .. self.handle:root() .. ")"
+end
+
+return M

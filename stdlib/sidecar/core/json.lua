@@ -1,0 +1,66 @@
+--- JSON that round-trips exactly (the rules of lua-cjson, made strict).
+---
+--- * JSON null is `json.null`, a unique value (never nil, which a table cannot hold).
+--- * Decoded arrays and objects carry a marker, so `[]` and `{}` survive decode -> encode;
+---   `json.array(t)` and `json.object(t)` mark tables you build. An unmarked table is an array
+---   when its keys are 1..n, an object when they are all strings; an empty one is `{}`.
+--- * Integers stay integers and floats stay floats (`2.0` is written `2.0`).
+--- * Object keys are written in sorted (byte) order, so files diff cleanly.
+--- * Errors: NaN and infinities, mixed or sparse tables, cycles, non-string keys and invalid
+---   UTF-8 name the path of the value (`$.a[3].b`, with Lua's 1-based indices); a decode error
+---   gives line and column; nesting deeper than `json.max_depth` is an error, never a crash.
+local host = require("sidecar.host.json")
+local errors = require("sidecar.core.errors")
+
+local M = {}
+
+M.null = host.null
+M.max_depth = host.max_depth
+
+---Encodes a Lua value as JSON text. Raises on values JSON cannot hold.
+---@param value any
+---@param opts? {indent?: integer}  indent > 0 writes one element per line
+---@return string
+M.encode = host.encode -- bound directly so its errors point at the caller's line
+
+---Decodes JSON text. Raises an error with code "json_decode", `line` and `column` on bad input.
+---@param text string
+---@return any
+function M.decode(text)
+  if type(text) ~= "string" then
+    error("json.decode: expected a string, got " .. type(text), 2)
+  end
+  local value, message, line, column = host.decode(text)
+  if value == nil then
+    errors.raise("json_decode", message, { line = line, column = column }, 2)
+  end
+  return value
+end
+
+---Marks `t` (or a new table) as a JSON array.
+---@param t? table
+---@return table
+function M.array(t)
+  return setmetatable(t or {}, host.array_mt)
+end
+
+---Marks `t` (or a new table) as a JSON object.
+---@param t? table
+---@return table
+function M.object(t)
+  return setmetatable(t or {}, host.object_mt)
+end
+
+---@param v any
+---@return boolean
+function M.is_array(v)
+  return type(v) == "table" and getmetatable(v) == host.array_mt
+end
+
+---@param v any
+---@return boolean
+function M.is_object(v)
+  return type(v) == "table" and getmetatable(v) == host.object_mt
+end
+
+return M

@@ -1,0 +1,413 @@
+--- Child processes: run a command and get its result, or spawn it and stream its output.
+---
+--- The shape of Neovim's vim.system: `cmd` is an argv array (a shell only through proc.shell),
+--- stdin is /dev/null unless given, every child gets its own process group, and timeouts end the
+--- whole group (SIGTERM, then SIGKILL after `kill_grace_ms`). A program that cannot start raises
+--- an error naming it and the PATH searched; a non-zero exit is data in the result.
+---
+--- Options (all optional):
+---   cwd, env ({NAME = "value" | false}), clear_env,
+---   stdin: a string | true (write later with handle:write) | nil (/dev/null),
+---   stdout, stderr: nil or true (collect) | false (discard) | "file/path" | function(chunk) |
+---                   {collect =, file =, append =, redact =, max_bytes =, on_chunk =, on_line =}
+---                   (redact: secrets are replaced, host/stream_redactor.hpp, before the file,
+---                   the callbacks or the result see a byte; held back to a line's end;
+---                   max_bytes: the file keeps its first and last max_bytes/2 with a marker line
+---                   between them past that size, host/log_cap.hpp; the callbacks still see all),
+---   timeout_ms, idle_timeout_ms, kill_grace_ms (default 2000), max_output (bytes kept per
+---   collected stream, the tail; default proc.MAX_OUTPUT, 256 MiB, so that a flood cannot exhaust
+---   memory; 0: no bound), pty (true or {cols =, rows =}: both streams arrive as stdout), name,
+---   parent_death ("term", the default, or "kill": the signal the process gets when Sidecar dies,
+---   however it dies; SIGTERM lets a program such as git remove its lock files, an agent gets
+---   SIGKILL).
+---
+--- Result: cmd, name, pid, code (nil when a signal ended it), signal, signal_name, ok,
+--- timed_out, timeout_reason ("wall" | "idle"), stdout, stderr (when collected), truncated,
+--- stdout_bytes, stderr_bytes, duration_ms, interrupted, stopped, killed, descendants_killed,
+--- error (a failure after the start, such as a tee file that could not be written), and for a
+--- sink with max_bytes stdout_log / stderr_log = {max_bytes, seen, kept, dropped, truncated}.
+---
+--- Detached processes are the one exception to "no child outlives Sidecar": proc.detach(cmd,
+--- opts) starts a program meant to outlive it (a background run's worker) and returns its pid.
+--- It runs in its own session (a closing terminal's SIGHUP never reaches it), with stdin
+--- /dev/null and descriptors beyond stderr closed; Sidecar never waits for it, never stops it
+--- at exit, and leaves no zombie (it is reparented to init at once). A program that cannot start
+--- raises spawn_failed, as proc.spawn does. Options: cwd, env ({NAME = "value" | false}),
+--- clear_env, stdout, stderr (a file path, appended to | false or nil: /dev/null).
+--- proc.signal(pid, sig?, {group = true}?) and proc.alive(pid) then reach it by pid.
+local host = require("sidecar.host.proc")
+local errors = require("sidecar.core.errors")
+
+local M = {}
+
+M.signals = host.signals
+
+---The bytes kept of a collected stream (its tail) when the caller sets no max_output.
+M.MAX_OUTPUT = 256 * 1024 * 1024
+
+---The path of the running sidecar binary.
+M.executable = host.executable
+
+local OPTION_TYPES = {
+  cwd = "string", env = "table", clear_env = "boolean", stdin = "string|boolean",
+  stdout = "sink", stderr = "sink", timeout_ms = "count", idle_timeout_ms = "count",
+  kill_grace_ms = "count", max_output = "count", pty = "boolean|table", name = "string", parent_death = "string",
+}
+local SINK_KEYS = { collect = "boolean", file = "string", append = "boolean", redact = "boolean", max_bytes = "number",
+  on_chunk = "function", on_line = "function" }
+
+local function sorted_keys(t)
+  local keys = {}
+  for k in pairs(t) do
+    keys[#keys + 1] = k
+  end
+  table.sort(keys)
+  return keys
+end
+
+local function fail(what, message, level)
+  errors.raise("bad_option", what .. ": " .. message, nil, level + 1)
+end
+
+-- stdout/stderr in every accepted form → the table the host reads (nil means collect).
+local function sink(what, name, value, level)
+  local kind = type(value)
+  if value == nil or value == true then
+    return nil
+  elseif value == false then
+    return { collect = false }
+  elseif kind == "function" then
+    return { on_chunk = value }
+  elseif kind == "string" then
+    return { file = value }
+  elseif kind ~= "table" then
+    fail(what, ("option '%s' must be true, false, a file name, a function or a table, got %s"):format(name, kind), level + 1)
+  end
+  local out = {}
+  for k, v in pairs(value) do
+    local want = SINK_KEYS[k]
+    if not want then
+      fail(what, ("option '%s' has no field '%s' (expected %s)"):format(name, tostring(k),
+        table.concat(sorted_keys(SINK_KEYS), ", ")), level + 1)
+    elseif type(v) ~= want then
+      fail(what, ("option '%s.%s' must be a %s, got %s"):format(name, k, want, type(v)), level + 1)
+    end
+    out[k] = v
+  end
+  if out.max_bytes ~= nil and (math.type(out.max_bytes) ~= "integer" or out.max_bytes < 0) then
+    fail(what, ("option '%s.max_bytes' must be a whole number of bytes >= 0, got %s"):format(name,
+      tostring(out.max_bytes)), level + 1)
+  elseif (out.max_bytes or 0) > 0 and not out.file then
+    fail(what, ("option '%s.max_bytes' bounds a file: give '%s.file' too"):format(name, name), level + 1)
+  end
+  -- A table that names a destination collects only when asked; an empty one collects.
+  if out.collect == nil then
+    out.collect = not (out.file or out.on_chunk or out.on_line)
+  end
+  return out
+end
+
+-- Checks option names and types, and turns shorthands into what the host reads.
+local function normalize(what, opts, level)
+  if opts == nil then
+    return { max_output = M.MAX_OUTPUT }
+  end
+  if type(opts) ~= "table" then
+    fail(what, "options must be a table, got " .. type(opts), level + 1)
+  end
+  local out = {}
+  for k, v in pairs(opts) do
+    local want = OPTION_TYPES[k]
+    if not want then
+      fail(what, ("unknown option '%s' (options: %s)"):format(tostring(k), table.concat(sorted_keys(OPTION_TYPES), ", ")),
+        level + 1)
+    elseif want == "sink" then
+      out[k] = sink(what, k, v, level + 1)
+    elseif want == "count" then
+      if math.type(v) ~= "integer" or v < 0 then
+        fail(what, ("option '%s' must be a whole number of %s >= 0, got %s"):format(k,
+          k == "max_output" and "bytes" or "milliseconds", tostring(v)), level + 1)
+      end
+      out[k] = v
+    elseif not want:find(type(v), 1, true) then
+      fail(what, ("option '%s' must be a %s, got %s"):format(k, want:gsub("|", " or "), type(v)), level + 1)
+    else
+      out[k] = v
+    end
+  end
+  if out.max_output == nil then
+    out.max_output = M.MAX_OUTPUT
+  end
+  return out
+end
+
+local DETACH_OPTION_TYPES = { cwd = "string", env = "table", clear_env = "boolean", stdout = "path", stderr = "path" }
+
+-- proc.detach's options: checked like proc.spawn's; stdout/stderr false means /dev/null.
+local function normalize_detach(opts, level)
+  if opts == nil then
+    return {}
+  end
+  if type(opts) ~= "table" then
+    fail("proc.detach", "options must be a table, got " .. type(opts), level + 1)
+  end
+  local out = {}
+  for k, v in pairs(opts) do
+    local want = DETACH_OPTION_TYPES[k]
+    if not want then
+      fail("proc.detach", ("unknown option '%s' (options: %s)"):format(tostring(k),
+        table.concat(sorted_keys(DETACH_OPTION_TYPES), ", ")), level + 1)
+    elseif want == "path" then
+      if v ~= false and (type(v) ~= "string" or v == "") then
+        fail("proc.detach", ("option '%s' must be a file path or false, got %s"):format(k,
+          v == "" and "an empty string" or type(v)), level + 1)
+      end
+      out[k] = v or nil
+    elseif type(v) ~= want then
+      fail("proc.detach", ("option '%s' must be a %s, got %s"):format(k, want, type(v)), level + 1)
+    else
+      out[k] = v
+    end
+  end
+  return out
+end
+
+local function check_pid(what, pid, level)
+  if math.type(pid) ~= "integer" or pid <= 0 then
+    fail(what, "the pid must be a positive integer, got " .. tostring(pid), level + 1)
+  end
+end
+
+local function check_cmd(what, cmd, level)
+  if type(cmd) ~= "table" then
+    fail(what, "the command must be an argv array such as {\"git\", \"status\"} (or proc.shell(\"...\")), got "
+      .. type(cmd), level + 1)
+  elseif cmd[1] == nil then
+    fail(what, "the command is empty", level + 1)
+  end
+end
+
+local function spawn(what, cmd, opts, on_exit, level)
+  check_cmd(what, cmd, level + 1)
+  local o = normalize(what, opts, level + 1)
+  if on_exit ~= nil and type(on_exit) ~= "function" then
+    fail(what, "on_exit must be a function, got " .. type(on_exit), level + 1)
+  end
+  o.on_exit = on_exit
+  local handle, message, code = host.spawn(cmd, o)
+  if not handle then
+    errors.raise("spawn_failed", message, { errno = code, cmd = cmd }, level + 1)
+  end
+  return handle
+end
+
+---Starts a process and returns its handle at once.
+---handle:wait(ms?) → result | nil, "timeout" (the process keeps running); handle:kill(sig?)
+---(no signal: SIGTERM to the group, SIGKILL after the grace); handle:write(data | nil);
+---handle:pid(); handle:running(); handle:close() (stops it if running; also `<close>`).
+---@param cmd string[]
+---@param opts? table
+---@param on_exit? fun(result: table)  called with the result when it ends (during a wait or poll)
+---@return userdata handle
+function M.spawn(cmd, opts, on_exit)
+  local handle = spawn("proc.spawn", cmd, opts, on_exit, 2)
+  return handle -- not a tail call: error levels count this frame
+end
+
+---Runs a process to its end and returns the result.
+---@param cmd string[]
+---@param opts? table
+---@return table result
+function M.run(cmd, opts)
+  local handle <close> = spawn("proc.run", cmd, opts, nil, 2)
+  return handle:wait()
+end
+
+---Starts `cmd` detached: it outlives Sidecar, which never waits for it nor stops it (see the
+---header). Returns the program's pid once it has started; a program that cannot start (not
+---found, not executable, a missing cwd, an output file that cannot be opened) raises
+---spawn_failed at once.
+---@param cmd string[]
+---@param opts? {cwd: string?, env: table?, clear_env: boolean?, stdout: string|false|nil, stderr: string|false|nil}
+---@return integer pid
+function M.detach(cmd, opts)
+  check_cmd("proc.detach", cmd, 2)
+  local o = normalize_detach(opts, 2)
+  local pid, message, code = host.detach(cmd, o)
+  if not pid then
+    errors.raise("spawn_failed", message, { errno = code, cmd = cmd }, 2)
+  end
+  return pid
+end
+
+---Sends `sig` (a name such as "TERM" or "SIGKILL", or a number; default "TERM") to process
+---`pid`, or to process group `pid` with `group = true` (a detached process leads its own).
+---Returns true, or nil, message and code when it is gone ("ESRCH") or not ours ("EPERM").
+---@param pid integer
+---@param sig? string|integer
+---@param opts? {group: boolean?}
+---@return true|nil ok
+---@return string? message
+---@return string? code
+function M.signal(pid, sig, opts)
+  check_pid("proc.signal", pid, 2)
+  if sig == nil then
+    sig = "TERM"
+  elseif math.type(sig) == "integer" then
+    if sig <= 0 or sig >= 65 then
+      fail("proc.signal", "not a signal number: " .. sig, 2)
+    end
+  elseif type(sig) ~= "string" or not host.signals[sig:gsub("^SIG", "")] then
+    fail("proc.signal", ("unknown signal '%s' (signals: %s)"):format(tostring(sig),
+      table.concat(sorted_keys(host.signals), ", ")), 2)
+  end
+  if opts ~= nil then
+    if type(opts) ~= "table" then
+      fail("proc.signal", "options must be a table, got " .. type(opts), 2)
+    end
+    for k, v in pairs(opts) do
+      if k ~= "group" then
+        fail("proc.signal", ("unknown option '%s' (options: group)"):format(tostring(k)), 2)
+      elseif type(v) ~= "boolean" then
+        fail("proc.signal", "option 'group' must be a boolean, got " .. type(v), 2)
+      end
+    end
+  end
+  return host.signal(pid, sig, opts)
+end
+
+---Whether process `pid` is running (a zombie, ended but not yet reaped, is not).
+---@param pid integer
+---@return boolean
+function M.alive(pid)
+  check_pid("proc.alive", pid, 2)
+  return host.alive(pid)
+end
+
+---The argv that runs `script` with /bin/sh -c.
+---@param script string
+---@return string[]
+function M.shell(script)
+  if type(script) ~= "string" then
+    fail("proc.shell", "the script must be a string, got " .. type(script), 2)
+  end
+  return { "/bin/sh", "-c", script }
+end
+
+---The first of `handles` to finish, and its index; nil, "timeout" after `ms`.
+---@param handles userdata[]
+---@param ms? integer
+function M.wait_any(handles, ms)
+  return host.wait_any(handles, ms)
+end
+
+---Runs the loop for up to `ms` (default 0), dispatching callbacks; returns how many are running.
+---@param ms? integer
+---@return integer
+function M.poll(ms)
+  return host.poll(ms)
+end
+
+-- A parallel spec is {cmd = argv, <options>} or an argv array with options as named fields.
+local function split_spec(spec, i)
+  local what = ("proc.parallel: specs[%d]"):format(i)
+  if type(spec) ~= "table" then
+    fail(what, "must be a table, got " .. type(spec), 3)
+  end
+  local cmd, opts, on_exit = spec.cmd, {}, spec.on_exit
+  for k, v in pairs(spec) do
+    if type(k) ~= "number" and k ~= "cmd" and k ~= "on_exit" then
+      opts[k] = v
+    end
+  end
+  if cmd == nil then
+    cmd = table.move(spec, 1, #spec, 1, {})
+  end
+  check_cmd(what, cmd, 3)
+  if on_exit ~= nil and type(on_exit) ~= "function" then
+    fail(what, "on_exit must be a function, got " .. type(on_exit), 3)
+  end
+  return what, cmd, opts, on_exit
+end
+
+---Runs every spec, at most `max_jobs` at a time, and returns the results in input order and
+---whether all succeeded. A spec that cannot start gets {ok = false, error =, errno =}. With
+---`fail_fast`, the first failure stops the running ones (`cancelled = true`) and skips the rest
+---(`skipped = true`).
+---@param specs table[]
+---@param opts? {max_jobs: integer?, fail_fast: boolean?}
+---@return table[] results
+---@return boolean all_ok
+function M.parallel(specs, opts)
+  opts = opts or {}
+  if type(specs) ~= "table" then
+    fail("proc.parallel", "specs must be an array, got " .. type(specs), 2)
+  end
+  for k in pairs(opts) do
+    if k ~= "max_jobs" and k ~= "fail_fast" then
+      fail("proc.parallel", ("unknown option '%s' (options: fail_fast, max_jobs)"):format(tostring(k)), 2)
+    end
+  end
+  local max_jobs = opts.max_jobs or 8
+  if math.type(max_jobs) ~= "integer" or max_jobs < 1 then
+    fail("proc.parallel", "max_jobs must be an integer >= 1, got " .. tostring(opts.max_jobs), 2)
+  end
+  local n = #specs
+  local prepared = {}
+  for i = 1, n do -- every spec is checked before anything starts
+    local what, cmd, o, on_exit = split_spec(specs[i], i)
+    prepared[i] = { cmd = cmd, opts = normalize(what, o, 2), on_exit = on_exit }
+  end
+
+  local results, running, index_of = {}, {}, {}
+  local next_i, all_ok, stopping = 1, true, false
+  -- If a callback raises, the processes still running are stopped on the way out.
+  local _ <close> = setmetatable({}, { __close = function()
+    for _, h in ipairs(running) do
+      h:close()
+    end
+  end })
+  local function failed()
+    all_ok = false
+    if opts.fail_fast and not stopping then
+      stopping = true
+      for _, h in ipairs(running) do
+        h:kill()
+      end
+    end
+  end
+  while next_i <= n or #running > 0 do
+    while not stopping and next_i <= n and #running < max_jobs do
+      local p = prepared[next_i]
+      p.opts.on_exit = p.on_exit
+      local handle, message, code = host.spawn(p.cmd, p.opts)
+      if handle then
+        running[#running + 1] = handle
+        index_of[handle] = next_i
+      else
+        results[next_i] = { cmd = p.cmd, ok = false, error = message, errno = code }
+        failed()
+      end
+      next_i = next_i + 1
+    end
+    if #running == 0 then
+      break
+    end
+    local handle, k = host.wait_any(running)
+    local result = handle:wait()
+    handle:close()
+    table.remove(running, k)
+    results[index_of[handle]] = result
+    if stopping and result.stopped then
+      result.cancelled = true
+    elseif not result.ok then
+      failed()
+    end
+  end
+  for i = next_i, n do
+    results[i] = { cmd = prepared[i].cmd, ok = false, skipped = true }
+  end
+  return results, all_ok
+end
+
+return M

@@ -1,0 +1,426 @@
+--- Trust: a repository's code runs only after its user said so. A cloned repository may carry
+--- `.agent/config.lua` (Lua, which may point a runner at any program or set commands that run
+--- in every worktree) and `.agent/presets/*.lua` (Lua with everything in reach). Sidecar runs
+--- them only once `sidecar trust` recorded each file's SHA-256 for the repository's real path in
+--- the user's state folder ($XDG_STATE_HOME/sidecar/trust.json); a file edited or added since
+--- is not run until it is trusted again. Git does the same with a clone's hooks, direnv with
+--- `direnv allow`, mise with `mise trust`.
+---
+---   local ok, state = trust.allows(".", ".agent/config.lua", text)  -- true | false, "new" | "changed"
+---   trust.status(".")   -- {repo, everything, trusted, files = {{path, sha256, state}...}, removed}
+---   trust.grant(".")    -- records every file that runs code, as it is now
+---
+--- Checks take the text the caller is about to run (read once, hashed, then run) so a file
+--- swapped in between is never run. SIDECAR_TRUST=all trusts everything: for CI and tests, on
+--- repositories they made themselves.
+---
+--- A task's validation commands run after each of its runs, so they are code too; a clone may
+--- carry tasks in `.agent/` (its store, or the JSON copies `store check` imports), and a pull may
+--- change a copy. Trust records the SHA-256 of each task's commands as this user made them
+--- (`task create`, `task import`: record_validation) or reviewed them (`sidecar trust`), and
+--- `allows_validation` lets only those run.
+local digest = require("sidecar.host.digest")
+local hostlock = require("sidecar.host.lock")
+local paths = require("sidecar.host.paths")
+local htime = require("sidecar.host.time")
+local json = require("sidecar.core.json")
+
+local M = {}
+
+M.ENV = "SIDECAR_TRUST"
+M.FILE = "trust.json"
+M.VERSION = 1
+
+local LOCK_WAIT_MS = 10000
+local policy -- set_policy's answer for this process; nil: the environment decides
+local state_dir_override -- use_state_dir's folder; nil: the user's state folder
+local reporter -- on_untrusted's function
+
+---Whether everything is trusted: SIDECAR_TRUST=all, or set_policy("all") in this process.
+---@return boolean
+function M.everything()
+  if policy ~= nil then
+    return policy == "all"
+  end
+  return os.getenv(M.ENV) == "all"
+end
+
+---For tests and programs that embed Sidecar on repositories they vet themselves: "all" trusts
+---everything in this process (as SIDECAR_TRUST=all does), "none" nothing beyond what was
+---granted, nil hands the decision back to the environment.
+---@param mode? "all"|"none"
+function M.set_policy(mode)
+  assert(mode == nil or mode == "all" or mode == "none", "trust.set_policy: expected \"all\", \"none\" or nil")
+  policy = mode
+end
+
+---Sets the function told of each file that was not run because it is not trusted:
+---fn({repo, path, state}). The command layer turns it into its one-line notice; library code
+---only reports. Returns the previous one.
+---@param fn? function
+function M.on_untrusted(fn)
+  local previous = reporter
+  reporter = fn
+  return previous
+end
+
+---For tests and embedders: keep the trust file in `dir` instead of the user's state folder
+---(nil: back to it).
+---@param dir? string
+function M.use_state_dir(dir)
+  state_dir_override = dir
+end
+
+---The trust file's path, or nil and why (no state folder).
+function M.state_path()
+  local dir, why = state_dir_override, nil
+  if not dir then
+    dir, why = paths.state_dir()
+  end
+  if not dir then
+    return nil, why
+  end
+  return dir .. "/" .. M.FILE, nil, dir
+end
+
+---The key of a repository: its real path (links resolved), or nil, message, code.
+---@param repo string  a folder
+function M.repo_key(repo)
+  return paths.real(repo)
+end
+
+-- A file of code as it would run (config.lua, a preset): a regular file of bounded size, else nil
+-- (host/code_file.hpp: a FIFO or /dev/zero is never read).
+local read_code = paths.read_code
+local MAX_STATE_BYTES = 64 * 1024 * 1024 -- trust.json: a hash per file and per task
+
+-- Only plain string-to-string entries of a decoded map (a hand-edited `[]` or a number where a
+-- hash belongs would otherwise break the next write).
+local function strings(map)
+  local out = {}
+  for k, v in pairs(type(map) == "table" and map or {}) do
+    if type(k) == "string" and type(v) == "string" then
+      out[k] = v
+    end
+  end
+  return out
+end
+
+-- The recorded trust: {version, repositories = {[key] = {trusted_at, files = {[rel] = sha256},
+-- validation = {[task_id] = sha256}}}}; nil and why when the file is there but not readable as
+-- trust (nothing is trusted then).
+local function read_state()
+  local path, why = M.state_path()
+  if not path then
+    return nil, why
+  end
+  local text, unreadable, code = read_code(path, MAX_STATE_BYTES)
+  if not text and code ~= "ENOENT" then
+    return nil, unreadable .. " (remove it, then run `sidecar trust` again)"
+  elseif not text then
+    return { version = M.VERSION, repositories = {} }
+  end
+  local ok, state = pcall(json.decode, text)
+  if not ok or type(state) ~= "table" or type(state.repositories) ~= "table" then
+    return nil, path .. ": not a trust file Sidecar wrote (remove it, then run `sidecar trust` again)"
+  end
+  local repos = {}
+  for key, entry in pairs(state.repositories) do
+    if type(key) == "string" and type(entry) == "table" and type(entry.files) == "table" then
+      repos[key] = { trusted_at = type(entry.trusted_at) == "string" and entry.trusted_at or nil,
+        files = strings(entry.files), validation = strings(entry.validation) }
+    end
+  end
+  return { version = M.VERSION, repositories = repos }
+end
+
+-- The recorded hashes of a repository's files and tasks ({} when none), and its entry.
+local function recorded(key)
+  local state = read_state()
+  local entry = state and state.repositories[key]
+  return entry and entry.files or {}, entry, entry and entry.validation or {}
+end
+
+local function report(info)
+  if reporter then
+    reporter(info)
+  end
+end
+
+---The files of `repo` that run code when Sidecar reads them, relative to it and sorted:
+---`.agent/config.lua`, then `.agent/presets/*.lua`.
+---@param repo string
+---@return string[]
+function M.code_files(repo)
+  -- What is there and is no folder: a FIFO or a device is listed too (as unreadable, by status).
+  local function there(path)
+    return paths.real(path) ~= nil and paths.entries(path) == nil
+  end
+  local out = {}
+  if there(repo .. "/.agent/config.lua") then
+    out[1] = ".agent/config.lua"
+  end
+  -- Every name a preset could be loaded by, symbolic links included (the content is what is
+  -- hashed, wherever it lives).
+  for _, name in ipairs(paths.entries(repo .. "/.agent/presets") or {}) do
+    if name:match("%.lua$") and there(repo .. "/.agent/presets/" .. name) then
+      out[#out + 1] = ".agent/presets/" .. name
+    end
+  end
+  return out
+end
+
+---Whether the file `rel` of `repo`, whose content is `text`, may run. Returns true, or false
+---and its state: "new" (never trusted) or "changed" (trusted with other content), or
+---"unknown" (the repository's path or the trust file cannot be read). A file not trusted is
+---reported to the on_untrusted function.
+---@param repo string  the folder holding `.agent`
+---@param rel string  the file, relative to it (".agent/config.lua")
+---@param text string  the content about to run
+---@return boolean ok, string? state
+function M.allows(repo, rel, text)
+  if M.everything() then
+    return true
+  end
+  local key = M.repo_key(repo)
+  local state = "unknown"
+  if key then
+    local hash = recorded(key)[rel]
+    if hash == digest.sha256(text) then
+      return true
+    end
+    state = hash and "changed" or "new"
+  end
+  report({ repo = key or repo, path = rel, state = state })
+  return false, state
+end
+
+---The SHA-256 trust records for the validation commands of `task` (a task record), or nil when
+---it has none.
+---@param task table
+---@return string|nil
+function M.validation_hash(task)
+  local e = type(task) == "table" and type(task.execution) == "table" and type(task.execution.commands) == "table"
+    and task.execution.commands.validation
+  if type(e) ~= "table" or next(e) == nil then
+    return nil
+  end
+  local ok, text = pcall(json.encode, e)
+  return digest.sha256(ok and text or "unencodable: " .. tostring(text))
+end
+
+---How a task's validation commands are named in trust's reports and notice.
+---@param task_id string
+function M.task_label(task_id)
+  return ("task %s (its validation commands)"):format(tostring(task_id))
+end
+
+---Whether the validation commands of `task`, a task of the store in `repo`/.agent, may run:
+---true when it has none, under SIDECAR_TRUST=all, or when they are as trust recorded them; else
+---false and "new" (never trusted: from a clone, or imported from a copy), "changed" (edited
+---outside Sidecar since) or "unknown", reported to the on_untrusted function.
+---@param repo string
+---@param task table
+---@return boolean ok, string? state
+function M.allows_validation(repo, task)
+  local hash = M.validation_hash(task)
+  if not hash or M.everything() then
+    return true
+  end
+  local key = M.repo_key(repo)
+  local state = "unknown"
+  if key then
+    local known = select(3, recorded(key))[task.task_id]
+    if known == hash then
+      return true
+    end
+    state = known and "changed" or "new"
+  end
+  report({ repo = key or repo, path = M.task_label(task.task_id), state = state, task_id = task.task_id })
+  return false, state
+end
+
+---What runs code in `repo` and whether it is trusted:
+---{repo (its real path), everything (SIDECAR_TRUST=all), trusted (every file and task trusted, no
+---file removed), trusted_at, files = {{path, sha256, state = "trusted"|"changed"|"new"|"unreadable",
+---why?}...} (unreadable: a FIFO, device or folder, or too large; never run nor trusted),
+---removed = {paths trusted once and gone}, tasks = {{task_id, sha256, state}...} (those of
+---`tasks`, the store's task records, that have validation commands)}. nil, message when the
+---folder cannot be resolved.
+---@param repo string
+---@param tasks? table[]
+function M.status(repo, tasks)
+  local key, why = M.repo_key(repo)
+  if not key then
+    return nil, why
+  end
+  local hashes, entry, validated = recorded(key)
+  local out = { repo = key, everything = M.everything(), trusted = true, files = {}, removed = {}, tasks = {},
+    trusted_at = entry and entry.trusted_at or nil }
+  for _, task in ipairs(tasks or {}) do
+    local hash = M.validation_hash(task)
+    if hash then
+      local known = validated[task.task_id]
+      local state = known == nil and "new" or (known == hash and "trusted" or "changed")
+      out.tasks[#out.tasks + 1] = { task_id = task.task_id, sha256 = hash, state = state }
+      out.trusted = out.trusted and state == "trusted"
+    end
+  end
+  table.sort(out.tasks, function(a, b)
+    return tostring(a.task_id) < tostring(b.task_id)
+  end)
+  local present = {}
+  for _, rel in ipairs(M.code_files(key)) do
+    -- A FIFO, a device, a folder or a file too large is never read, run or trusted: "unreadable".
+    local text, why = read_code(key .. "/" .. rel)
+    local hash = text and digest.sha256(text)
+    local state = not text and "unreadable" or hashes[rel] == nil and "new" or (hashes[rel] == hash and "trusted"
+      or "changed")
+    out.files[#out.files + 1] = { path = rel, sha256 = hash or "-", state = state, why = why }
+    out.trusted = out.trusted and state == "trusted"
+    present[rel] = true
+  end
+  for rel in pairs(hashes) do
+    if not present[rel] then
+      out.removed[#out.removed + 1] = rel
+      out.trusted = false
+    end
+  end
+  table.sort(out.removed)
+  return out
+end
+
+-- Runs change(state) on the trust file under its lock and writes the result atomically.
+local function update(change)
+  local path, why, dir = M.state_path()
+  if not path then
+    return nil, why
+  end
+  local made, bad = paths.make_dirs(dir)
+  if not made then
+    return nil, bad
+  end
+  local lock, lock_why
+  local deadline = htime.monotonic_ns() + LOCK_WAIT_MS * 1000000
+  repeat
+    lock, lock_why = hostlock.try(dir .. "/trust.lock")
+    if not lock then
+      htime.sleep_ms(20)
+    end
+  until lock or htime.monotonic_ns() > deadline
+  if not lock then
+    return nil, ("cannot update %s: %s"):format(path, tostring(lock_why))
+  end
+  local state, read_why = read_state()
+  if not state then
+    lock:release()
+    return nil, read_why
+  end
+  change(state)
+  state.version = M.VERSION
+  local d, open_why = require("sidecar.host.artifact").open(dir, false)
+  local ok, write_why = false, open_why
+  if d then
+    ok, write_why = d:write(M.FILE, json.encode(state, { indent = 2 }) .. "\n")
+    d:close()
+  end
+  lock:release()
+  if not ok then
+    return nil, ("cannot write %s: %s"):format(path, tostring(write_why))
+  end
+  return true
+end
+
+-- Runs change(entry) on `repo`'s entry of the trust file (made empty when there is none), leaving
+-- the other repositories and the entry's other parts as they were.
+local function update_entry(repo, change)
+  local key, why = M.repo_key(repo)
+  if not key then
+    return nil, why
+  end
+  return update(function(state)
+    local entry = state.repositories[key] or { files = {}, validation = {} }
+    state.repositories[key] = entry
+    change(entry)
+  end)
+end
+
+---Trusts every file of `repo` that runs code and the validation commands of `tasks` (the
+---store's tasks), as they are now (what was trusted before and is gone now is forgotten).
+---Returns the status after, or nil and why.
+---@param repo string
+---@param tasks? table[]
+function M.grant(repo, tasks)
+  local before, why = M.status(repo, tasks)
+  if not before then
+    return nil, why
+  end
+  local files, validation = {}, {}
+  for _, f in ipairs(before.files) do
+    files[f.path] = f.state ~= "unreadable" and f.sha256 or nil
+  end
+  for _, t in ipairs(before.tasks) do
+    validation[t.task_id] = t.sha256
+  end
+  local ok, bad = update(function(state)
+    state.repositories[before.repo] = { trusted_at = os.date("!%Y-%m-%dT%H:%M:%SZ"), files = files,
+      validation = validation }
+  end)
+  if not ok then
+    return nil, bad
+  end
+  return M.status(repo, tasks)
+end
+
+---Trusts the validation commands of `tasks` as they are now, leaving the rest of the
+---repository's trust as it was: for tasks this user made through Sidecar (`task create`,
+---`task import`). Returns true (also when none has commands), or nil and why.
+---@param repo string
+---@param tasks table[]
+function M.record_validation(repo, tasks)
+  local hashes = {}
+  for _, task in ipairs(tasks) do
+    hashes[task.task_id] = M.validation_hash(task)
+  end
+  if next(hashes) == nil then
+    return true
+  end
+  return update_entry(repo, function(entry)
+    for id, hash in pairs(hashes) do
+      entry.validation[id] = hash
+    end
+  end)
+end
+
+---Trusts one file with the content Sidecar itself wrote there (`sidecar init`'s config.lua),
+---leaving the repository's other files as they were. Returns true, or nil and why.
+---@param repo string
+---@param rel string
+---@param text string
+function M.record(repo, rel, text)
+  return update_entry(repo, function(entry)
+    entry.trusted_at = os.date("!%Y-%m-%dT%H:%M:%SZ")
+    entry.files[rel] = digest.sha256(text)
+  end)
+end
+
+---Forgets `repo`'s trust: none of its files runs until it is trusted again. Returns true and
+---whether there was anything to forget, or nil and why.
+---@param repo string
+function M.revoke(repo)
+  local key, why = M.repo_key(repo)
+  if not key then
+    return nil, why
+  end
+  local had = false
+  local ok, bad = update(function(state)
+    had = state.repositories[key] ~= nil
+    state.repositories[key] = nil
+  end)
+  if not ok then
+    return nil, bad
+  end
+  return true, had
+end
+
+return M

@@ -1,0 +1,441 @@
+--- What a preset's `run(ctx, params)` works with: the repository, routing, agents (one, or
+--- several side by side), git, and progress on stderr. Every agent call is a run in the store,
+--- under one task per preset run, so `sidecar run list` and `run show` cover presets too.
+---
+---   local r = ctx:agent({ kind = "review", prompt = text, lens = "security" })
+---   r.status, r.output, r.run_id, r.command     -- r.status "not_run" when the CLI is missing
+---   local rs = ctx:agents({ {kind = "review", prompt = a}, {kind = "review", prompt = b} })
+---
+--- With --dry-run (or when the runner's CLI is not installed) no agent runs: the prompt is
+--- recorded as a dry run and `r.command` says exactly what would have run.
+---
+--- Many readers, one writer: a step whose sandbox is not read-only (kind "implement", or an
+--- explicit `sandbox`) is a writer, and holds the work tree's writer lock while it runs
+--- (stdlib/sidecar/core/writer_lock.lua), so two writers never overlap, whichever Sidecar process runs them.
+--- A writer that finds the lock taken waits for it (bounded; progress on stderr) and, if it stays
+--- taken, ends as status "failed" with a `why` naming the holder. Its run is recorded before it
+--- starts, so the lock names the run. ctx:agents given two writers in one batch raises: writers
+--- side by side on one work tree are a bug in the preset; run them one after another.
+---
+--- Where writers write: a preset run's first writer makes one worktree for the whole preset run,
+--- and every later step runs there; the user's tree changes only with `sidecar run apply` of the
+--- run ctx:close names (stdlib/sidecar/preset/worktree.lua). Every agent run's gates are weighed
+--- (stdlib/sidecar/run/gates.lua: cfg.gates, the preset's task); a gate-blocked step has status "blocked"
+--- and its blockers as `why`. The writer lock still keeps writers one at a time.
+local errors = require("sidecar.core.errors")
+local json = require("sidecar.core.json")
+local preset_worktree = require("sidecar.preset.worktree")
+local proc = require("sidecar.core.proc")
+local route = require("sidecar.agent.route")
+local runners = require("sidecar.agent.runners")
+local runs = require("sidecar.task.runs")
+local store = require("sidecar.core.store")
+local writer_lock = require("sidecar.core.writer_lock")
+
+local M = {}
+
+local Ctx = {}
+Ctx.__index = Ctx
+local writers_in, settle_batch -- below
+
+---@param o table  {repo, preset (the definition), params, dry_run, runner, model, jobs, worktree
+---(true: writers work in the preset run's worktree, as `sidecar preset run` asks; else in place),
+---on_progress (given each line of ctx:progress; `sidecar preset run` prints them on stderr; without
+---it progress is not shown)}
+function M.new(o)
+  local root = (o.repo or ".") .. "/.agent"
+  local cfg = assert(require("sidecar.core.config").load(root))
+  runs.register_config_runners(cfg)
+  return setmetatable({ repo = o.repo or ".", root = root, preset = o.preset, params = o.params or {},
+    dry_run = o.dry_run or false, cfg = cfg, overrides = { runner = o.runner, model = o.model },
+    jobs = o.jobs or 4, runs = {}, use_worktree = o.worktree == true, on_progress = o.on_progress }, Ctx)
+end
+
+---A progress line ("<preset>: <text>") to the caller's on_progress; a library never prints.
+function Ctx:progress(fmt, ...)
+  if self.on_progress then
+    self.on_progress(("%s: %s"):format(self.preset.name, fmt:format(...)))
+  end
+end
+
+---The store, opened (and the preset run's task created) on first use.
+function Ctx:store()
+  if not self.s then
+    self.s = assert(store.open(self.root, { create = true }))
+    self.task = assert(self.s:create_task({ title = "preset " .. self.preset.name, type = "chore",
+      status = "running", summary = self.preset.summary, tags = { "preset", self.preset.name } }))
+  end
+  return self.s
+end
+
+---Ends the preset run: its worktree's folder goes; returns what preset_worktree.close returns
+---(the run that carries the change and the apply/discard commands), or nil.
+function Ctx:close()
+  local done
+  if self.s then
+    done = preset_worktree.close(self)
+    self.task.status = "done"
+    self.s:update_task(self.task)
+    self.s:close()
+    self.s = nil
+  end
+  return done
+end
+
+---Where work of `kind` goes: {runner, model, sandbox, tier, why} (stdlib/sidecar/agent/route.lua).
+---`runner`, when given, is one the preset picks for this step (say one per reviewer); it runs its
+---own default model unless it is also the --runner.
+function Ctx:route(kind, risk, sandbox, runner)
+  local r = route.resolve(kind, { risk = risk, sandbox = sandbox, routes = self.cfg.routes,
+    runner = self.overrides.runner, model = self.overrides.model })
+  if runner and runner ~= r.runner then
+    r.runner, r.model, r.why = runner, nil, r.why .. "; runner " .. runner .. " named by the preset"
+  end
+  return r
+end
+
+-- Whether a program is on PATH (or, with a slash, exists).
+local function on_path(program)
+  if program:find("/", 1, true) then
+    return io.open(program, "rb") ~= nil
+  end
+  for dir in (os.getenv("PATH") or ""):gmatch("[^:]+") do
+    local f = io.open(dir .. "/" .. program, "rb")
+    if f then
+      f:close()
+      return true
+    end
+  end
+  return false
+end
+
+-- The argv a runner would run (for dry runs and "not installed" reports).
+local function preview(cfg, r, prompt_file)
+  local spec = assert(runners.get(r.runner))
+  local entry = cfg.runners[r.runner] or {}
+  local ok, argv = pcall(spec.command, { prompt = "", prompt_file = prompt_file, repo = ".", run_dir = ".agent/runs/R-…",
+    model = r.model, sandbox = r.sandbox, args = entry.args, program = entry.program, command = entry.command })
+  if not ok then
+    return nil, spec
+  end
+  return require("sidecar.agent.run").shown(argv) .. " < " .. prompt_file, spec, argv[1]
+end
+
+-- A run recorded without executing the agent (dry run, or the CLI is missing).
+local function record_not_run(self, o, r, status, why)
+  local s = self:store()
+  local run = assert(s:create_run({ task_id = self.task.task_id, runner_type = r.runner, model = r.model,
+    sandbox = r.sandbox, agent_role = o.role, status = "dry_run", dry_run = true, review_state = json.null,
+    preset = self.preset.name, lens = o.lens, route = { kind = o.kind, tier = r.tier, why = r.why } },
+    { { "prompt.md", o.prompt } }))
+  run.prompt_path = "runs/" .. run.run_id .. "/prompt.md"
+  local command = preview(self.cfg, r, self.root .. "/" .. run.prompt_path)
+  run.command, run.not_run_reason = command, why
+  assert(s:update_run(run))
+  return { run_id = run.run_id, status = status, command = command, why = why, route = r, lens = o.lens,
+    role = o.role }
+end
+
+-- nil when the runner can run here, else why not (with how to install it).
+function Ctx:missing(r)
+  local command, spec, program = preview(self.cfg, r, "prompt.md")
+  if command and program and not on_path(program) then
+    return ("%s is not installed (%s)"):format(program, spec.install and ("install it: " .. spec.install) or
+      "put it on PATH")
+  end
+end
+
+local function read_output(root, run_id)
+  local f = io.open(root .. "/runs/" .. run_id .. "/output.md", "rb")
+  local text = f and f:read("a")
+  if f then
+    f:close()
+  end
+  return text
+end
+
+-- What ctx:agent returns for a finished run.
+local function finished(self, o, r, record)
+  self.runs[#self.runs + 1] = record.run_id
+  return { run_id = record.run_id, status = record.status, output = read_output(self.root, record.run_id),
+    record = record, route = r, lens = o.lens, role = o.role, why = M.why(record) }
+end
+
+---Why a run did not simply finish: its failure, or for a blocked run its blockers.
+function M.why(record)
+  if record.failure_reason then
+    return record.failure_reason
+  end
+  if record.status == "blocked" and type(record.blockers) == "table" and #record.blockers > 0 then
+    return table.concat(record.blockers, "; ")
+  end
+end
+
+-- The options of one agent run: a route, the prompt, the record fields.
+local function plan(self, o)
+  assert(type(o) == "table" and type(o.prompt) == "string", "ctx:agent: needs {kind =, prompt =}")
+  local r = self:route(o.kind or "scan", o.risk, o.sandbox, o.runner)
+  return r, { runner = r.runner, model = r.model, sandbox = r.sandbox, timeout_ms = o.timeout_ms or self.cfg.timeout_ms,
+    idle_timeout_ms = self.cfg.idle_timeout_ms, agent_role = o.role,
+    record = { preset = self.preset.name, lens = o.lens, route = { kind = o.kind or "scan", tier = r.tier, why = r.why } } }
+end
+
+-- The writer lock ------------------------------------------------------------------------------
+
+local function is_writer(r)
+  return r.sandbox ~= "read-only"
+end
+
+-- A run recorded ahead whose agent never reported back: failed, saying why.
+local function fail_reserved(self, run_id, why)
+  local run = run_id and self.s:get_run(run_id)
+  if run and run.status == "queued" then
+    run.status, run.failure_reason, run.completed_at = "failed", why, store.now()
+    self.s:update_run(run)
+    self.runs[#self.runs + 1] = run_id
+  end
+end
+
+-- Records step o's run ahead (so the lock can name it), then takes the writer lock, waiting with
+-- progress on stderr. Returns the lock and the run id; nil, the run id and why when another
+-- writer keeps the lock (the run is then recorded as failed).
+local function hold_writer(self, o, r, st)
+  local run = { task_id = self.task.task_id, runner_type = r.runner, model = r.model, sandbox = r.sandbox,
+    agent_role = o.role, status = "queued" }
+  for k, v in pairs(st.record) do
+    run[k] = v
+  end
+  require("sidecar.run.owner").stamp(run) -- a preset killed while it waits leaves a run run_reconcile ends
+  run = assert(self:store():create_run(run))
+  local ok, lock, why = pcall(writer_lock.acquire, self.root, {
+    owner = { preset = self.preset.name, task_id = self.task.task_id, run_id = run.run_id, role = o.role },
+    on_wait = function(holder, waited_ms)
+      self:progress("%s (%s) waits for the work tree's writer lock (%d s so far), held by %s",
+        o.role or o.kind or "a writer", run.run_id, waited_ms // 1000, writer_lock.describe(holder))
+    end,
+    on_takeover = function(holder)
+      self:progress("took over a stale writer lock: %s no longer runs", writer_lock.describe(holder))
+    end })
+  if not ok or not lock then
+    fail_reserved(self, run.run_id, ok and why or ("interrupted while waiting for the writer lock: " .. tostring(lock)))
+    if not ok then
+      error(lock, 0)
+    end
+  end
+  return lock, run.run_id, why
+end
+
+-- Agents ---------------------------------------------------------------------------------------
+
+---Runs one agent (or records why not). o: kind, risk, prompt, lens, role, sandbox, timeout_ms,
+---runner (see Ctx:route). A writer waits for the writer lock first (see the header).
+function Ctx:agent(o)
+  local r, st = plan(self, o)
+  local missing = self:missing(r)
+  if self.dry_run or missing then
+    return record_not_run(self, o, r, self.dry_run and "dry_run" or "not_run", self.dry_run and "--dry-run" or missing)
+  end
+  local s = self:store()
+  local opts = runs.agent_options(self.cfg, r.runner, st)
+  opts.store, opts.repo, opts.prompt, opts.task_id, opts.agent_role, opts.record = s, self.repo, o.prompt,
+      self.task.task_id, o.role, st.record
+  opts.gates, opts.task = self.cfg.gates, self.task
+  local lock, busy, w, failed
+  if is_writer(r) then
+    lock, opts.run_id, busy = hold_writer(self, o, r, st)
+    if not lock then
+      return { run_id = opts.run_id, status = "failed", why = busy, route = r, lens = o.lens, role = o.role }
+    end
+    w, failed = preset_worktree.enter(self, opts)
+    if failed then
+      lock:release()
+      self.runs[#self.runs + 1] = failed.run_id
+      return { run_id = failed.run_id, status = "failed", why = failed.failure_reason, route = r, lens = o.lens,
+        role = o.role }
+    end
+  else
+    opts.repo = preset_worktree.place(self)
+  end
+  self:progress("%s%s on %s (%s)", o.kind or "scan", o.lens and (" [" .. o.lens .. "]") or "", r.runner, r.why)
+  local ok, record, message = pcall(require("sidecar.agent.run").execute, opts)
+  if ok and record then
+    ok, record = pcall(preset_worktree.finish, self, record, w) -- under the lock: it commits on the branch
+  end
+  if lock then
+    lock:release() -- on an error (Ctrl-C included) too
+  end
+  if not ok then
+    error(record, 0)
+  end
+  if not record then
+    fail_reserved(self, opts.run_id, message)
+    return { run_id = opts.run_id, status = "failed", why = message, route = r, lens = o.lens, role = o.role }
+  end
+  return finished(self, o, r, record)
+end
+
+-- The writers of a batch, as "2 (role, sandbox workspace-write)".
+function writers_in(self, list)
+  local writers = {}
+  for i, o in ipairs(list) do
+    local r = plan(self, o)
+    if is_writer(r) then
+      writers[#writers + 1] = ("%d (%s, sandbox %s)"):format(i, o.role or o.kind or "scan", r.sandbox)
+    end
+  end
+  return writers
+end
+
+-- After a batch: the writer's result recorded (only now, so no reader saw its branch move), its
+-- lock released; readers that shared its worktree judged on their own effect.
+function settle_batch(self, out, writer, readers)
+  if writer and writer.record then
+    preset_worktree.finish(self, writer.record, writer.w)
+  end
+  if writer and writer.lock then
+    writer.lock:release()
+  end
+  for _, p in ipairs(readers) do
+    local record = preset_worktree.judge(self, p.record, writer and writer.record)
+    out[p.i].status, out[p.i].why = record.status, M.why(record)
+  end
+end
+
+-- A batch's writer: the lock, then the preset's worktree; job (its worker's) then points there.
+-- False (out[p.i] says why) when either could not be had.
+local function start_writer(self, p, out, job)
+  local busy, failed
+  p.lock, p.run_id, busy = hold_writer(self, p.o, p.r, p.st)
+  if not p.lock then
+    out[p.i] = { run_id = p.run_id, status = "failed", why = busy, route = p.r, lens = p.o.lens, role = p.o.role }
+    return false
+  end
+  local opts = { run_id = p.run_id, sandbox = p.r.sandbox, prompt = p.o.prompt, record = p.st.record }
+  p.w, failed = preset_worktree.enter(self, opts)
+  if failed then
+    p.lock:release()
+    out[p.i] = { run_id = failed.run_id, status = "failed", why = failed.failure_reason, route = p.r,
+      lens = p.o.lens, role = p.o.role }
+    self.runs[#self.runs + 1] = failed.run_id
+    return false
+  end
+  job.repo, job.root, job.run_id, job.gates = opts.repo, self.s.root, p.run_id, true
+  return true
+end
+
+-- ctx:agents refuses a batch with two writers: side by side they would edit one work tree at once.
+local function check_one_writer(self, list)
+  local writers = writers_in(self, list)
+  if #writers > 1 then
+    errors.raise("two_writers", ("ctx:agents: steps %s may %s write to the work tree; at most one writer runs at "
+      .. "a time (many readers, one writer): run the writers one after another with ctx:agent"):format(
+      table.concat(writers, " and "), #writers == 2 and "both" or "all"),
+      { preset = self.preset.name }, 3)
+  end
+end
+
+---Runs several agents side by side (at most ctx.jobs at a time), each in a `sidecar` process of
+---its own; returns their results in order. At most one of them may be a writer (else it raises);
+---it holds the writer lock from its start to its end.
+function Ctx:agents(list)
+  check_one_writer(self, list)
+  local out, pending = {}, {}
+  for i, o in ipairs(list) do
+    local r, st = plan(self, o)
+    local missing = self:missing(r)
+    if self.dry_run or missing then
+      out[i] = record_not_run(self, o, r, self.dry_run and "dry_run" or "not_run", self.dry_run and "--dry-run" or missing)
+    else
+      pending[#pending + 1] = { i = i, o = o, r = r, st = st }
+    end
+  end
+  if #pending > 0 then
+    self:store()
+  end
+  -- The batch's tree, fixed as it starts (see stdlib/sidecar/preset/worktree.lua): readers that share the
+  -- preset's worktree with a writer are judged after the batch, on their own effect.
+  local repo, root = preset_worktree.place(self)
+  local shared = self.wt ~= nil and #writers_in(self, list) > 0
+  local running, writer, readers = {}, nil, {}
+  local function start(p)
+    local job = { root = root, repo = repo, runner = p.r.runner, settings = p.st, prompt = p.o.prompt,
+      task_id = self.task.task_id, gates = not shared }
+    if is_writer(p.r) then
+      if not start_writer(self, p, out, job) then
+        return
+      end
+      writer = p
+    end
+    self:progress("%s%s on %s (%s)", p.o.kind or "scan", p.o.lens and (" [" .. p.o.lens .. "]") or "", p.r.runner, p.r.why)
+    p.handle = proc.spawn({ proc.executable(), "-e", "os.exit(require('sidecar.preset.worker').main())" },
+      { stdin = json.encode(job), stdout = true, stderr = { collect = true }, max_output = 8192 })
+    running[#running + 1] = p
+  end
+  local function finish(p, res)
+    local ok, record = pcall(json.decode, res.stdout or "")
+    if ok and type(record) == "table" and record.run_id then
+      out[p.i] = finished(self, p.o, p.r, record)
+      p.record = record
+      if not is_writer(p.r) then
+        readers[#readers + 1] = p
+      end
+    else
+      local why = require("sidecar.core.text").last_line(res.stderr) or "the worker failed" -- linear (stdlib/sidecar/core/text.lua)
+      fail_reserved(self, p.run_id, why)
+      out[p.i] = { run_id = p.run_id, status = "failed", why = why, route = p.r, lens = p.o.lens, role = p.o.role }
+    end
+  end
+  local ok, err = pcall(function()
+    local next_i = 1
+    while next_i <= #pending or #running > 0 do
+      while next_i <= #pending and #running < self.jobs do
+        start(pending[next_i])
+        next_i = next_i + 1
+      end
+      local handles = {}
+      for k, p in ipairs(running) do
+        handles[k] = p.handle
+      end
+      local h, k
+      if #handles > 0 then
+        h, k = proc.wait_any(handles, 1000)
+      end
+      if h then
+        finish(table.remove(running, k), h:wait())
+      end
+    end
+    settle_batch(self, out, writer, shared and readers or {})
+  end)
+  if not ok then -- an error or Ctrl-C: no lock outlives the batch
+    for _, p in ipairs(pending) do
+      if p.lock then
+        p.lock:release()
+      end
+    end
+    error(err, 0)
+  end
+  return out
+end
+
+---The folder the preset's work is in: its worktree once a writer made one, else the repository.
+function Ctx:workdir()
+  return (preset_worktree.place(self))
+end
+
+---Runs git in the repository: its stdout, or nil and why.
+function Ctx:git(args)
+  local argv = { "git" }
+  for _, a in ipairs(args) do
+    argv[#argv + 1] = a
+  end
+  local ok, r = pcall(proc.run, argv, { cwd = self.repo, timeout_ms = 30000 })
+  if not ok then
+    return nil, tostring(r.message or r)
+  end
+  if not r.ok then
+    return nil, require("sidecar.core.text").trim(r.stderr or "")
+  end
+  return r.stdout
+end
+
+return M

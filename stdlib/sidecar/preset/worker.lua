@@ -1,0 +1,30 @@
+--- One agent run of a preset's ctx:agents, in a process of its own: the job comes as JSON on
+--- stdin ({root, repo, runner, settings, prompt, task_id, run_id?, gates?}: run_id a run recorded
+--- ahead, as a writer's is; gates true: weigh the run's gates here, with config's policy and the
+--- preset's task, else the preset weighs them after its batch); the run record goes to stdout.
+local json = require("sidecar.core.json")
+
+local M = {}
+
+function M.main()
+  local job = json.decode(io.read("a"))
+  local runs = require("sidecar.task.runs")
+  local s, cfg = assert(runs.open(job.root))
+  local opts = runs.agent_options(cfg, job.runner, job.settings)
+  opts.store, opts.repo, opts.prompt, opts.task_id, opts.agent_role, opts.record = s, job.repo, job.prompt,
+      job.task_id, job.settings.agent_role, job.settings.record
+  opts.run_id = job.run_id
+  if job.gates then
+    opts.gates, opts.task = cfg.gates, s:get_task(job.task_id)
+  end
+  local record, message = require("sidecar.agent.run").execute(opts)
+  s:close()
+  if not record then
+    io.stderr:write(message, "\n")
+    return 1
+  end
+  print(json.encode(record))
+  return 0
+end
+
+return M

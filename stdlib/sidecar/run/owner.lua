@@ -1,0 +1,258 @@
+--- The owner's side of a run: the process that executes its agent (agent_run.execute) records
+--- itself in the run, holds the run's lock while the agent runs, gives the agent the run's mark,
+--- adopts the agent's orphans (a child subreaper), and once the agent has exited ends whatever of
+--- it is left and records it. The reader's side, which notices an owner that died, is
+--- stdlib/sidecar/run/reconcile.lua; how a run's processes are found and ended, stdlib/sidecar/run/processes.lua.
+---
+---   local owner <close> = run_owner.own(s, record)   -- after the run is in the store
+---   owner:prepare(env)                               -- the agent's environment: the mark
+---   owner:spawned(pid)                               -- agent_process.json
+---   local left = owner:sweep()                       -- after the agent exited: killed, reaped
+---   run_owner.apply(record, left)                    -- record.escapees, a blocker
+---
+--- What survives its agent is never a clean result: a process of the agent still running
+--- SETTLE_MS after the agent exited (in its group, or one that left it with setsid(), or an
+--- orphan adopted by this process) is killed, and the run records it (`escapees`: pid, command,
+--- how it was found, whether it had left the agent's session) with a blocker, so a run that
+--- would have been `review` is `blocked`. The wait lets a CLI's own helpers finish what they were
+--- doing (codex leaves a login shell taking a snapshot of the environment behind when a run
+--- ends within a second); it costs nothing when nothing is left.
+local clock = require("sidecar.host.time")
+local errors = require("sidecar.core.errors")
+local json = require("sidecar.core.json")
+local run_processes = require("sidecar.run.processes")
+local procinfo = run_processes.host -- host.procinfo
+local run_reconcile = require("sidecar.run.reconcile")
+local store = require("sidecar.core.store")
+
+local M = {}
+
+M.GRACE_MS = 2000 -- for what outlived the agent: SIGTERM, this long, then SIGKILL
+M.SETTLE_MS = 5000 -- how long what is left of the agent may take to end by itself
+M.CGROUPS = true -- a cgroup v2 for each run where one can be made (tests turn it off)
+local SHOWN = 3 -- escapees named in the blocker before "and N more"
+local COMMAND_CHARS = 80
+
+local me -- {pid, start} of this process, read once
+-- Guards whose agent may leave orphans to this process: it is a child subreaper while one is open,
+-- and no longer after (a long-lived process, a script or the REPL, would gather zombies otherwise).
+local adopting = 0
+
+---This process as an owner: {pid, start}, or nil without /proc.
+---@return table|nil
+function M.self()
+  if me == nil then
+    local p = procinfo.self()
+    me = p and { pid = p.pid, start = p.start } or false
+  end
+  return me or nil
+end
+
+---Records this process as the owner of a run record (owner_pid, owner_start), before the record
+---is stored: a run is never in the store without its owner. Returns the record.
+---@param record table
+---@return table
+function M.stamp(record)
+  local self = M.self()
+  if self then
+    record.owner_pid, record.owner_start = self.pid, self.start
+  end
+  return record
+end
+
+local Guard = {}
+Guard.__index = Guard
+
+---Begins owning a stored run: takes its lock (a background worker holds it already), and gives it
+---a mark when it has none. Returns a to-be-closed guard; closed by an error while the run is still
+---active in the store, it stops what is left of the run and records it (interrupted, or
+---outcome_unknown with the error); closed in any case, it releases the lock.
+---@param s table  the store
+---@param record table  the run record (run_id; background, process_mark when set)
+---@return table guard
+function M.own(s, record)
+  local g = setmetatable({ s = s, run_id = record.run_id }, Guard)
+  if record.background ~= true then
+    -- The lock file lives in the run's folder, which a run recorded with copy_later may not have
+    -- yet. A reconciler holds the lock for milliseconds at most; a run someone else holds is not
+    -- this process's to run.
+    local dir = s:run_dir(record.run_id)
+    if dir then
+      dir:close()
+    end
+    local lock, why, code = run_reconcile.claim(s, record.run_id)
+    if not lock then
+      errors.raise(code == "busy" and "busy" or "lock_failed", ("cannot take run %s: %s"):format(record.run_id,
+        tostring(why)), nil, 2)
+    end
+    g.lock = lock
+  end
+  record.process_mark = type(record.process_mark) == "string" and record.process_mark
+    or run_processes.new_mark(record.run_id)
+  g.mark = record.process_mark
+  return g
+end
+
+---Prepares the agent's start, right before it: the run's mark in its environment table (every
+---process of the agent inherits it); this process a child subreaper while the guard is open, so
+---orphans of the agent come to it; and, where one can be made, a cgroup v2 of the run's own that the agent
+---starts in (host/run_cgroup.hpp). Call Guard:spawned after the spawn, whether it worked or not.
+---@param env table
+function Guard:prepare(env)
+  env[run_processes.MARK_VARIABLE] = self.mark
+  if not self.adopting then
+    self.adopting = true
+    adopting = adopting + 1
+    if adopting == 1 then
+      procinfo.subreaper(true)
+    end
+  end
+  local cgroup = M.CGROUPS and procinfo.cgroup_create("sidecar-" .. self.mark)
+  if cgroup and procinfo.cgroup_arm(cgroup) then
+    self.cgroup = cgroup
+  elseif cgroup then
+    procinfo.cgroup_remove(cgroup)
+  end
+  -- The mark and cgroup on disk before the agent exists: were this process killed before it
+  -- records the agent, a reader still finds what the agent started (run_processes.find).
+  run_processes.record_agent(self.s, self.run_id, nil, self.cgroup, self.mark)
+end
+
+---Records the agent's process (agent_process.json: its group, session, start, cgroup) right after
+---it started; nil when it did not start.
+---@param pid integer|nil
+function Guard:spawned(pid)
+  procinfo.cgroup_disarm() -- whatever this process starts next stays where it is
+  if not pid then
+    if self.cgroup then
+      procinfo.cgroup_remove(self.cgroup)
+    end
+    return
+  end
+  self.agent_pid = pid
+  run_processes.record_agent(self.s, self.run_id, pid, self.cgroup, self.mark)
+end
+
+---After the agent exited: waits up to `settle_ms` for what is left of it to end by itself, then
+---ends every process of the run still alive (its mark, its group, the orphans this process
+---adopted), reaps those that were this process's children, and returns them: {pid, command,
+---found_by, left_session}.
+---@param grace_ms? integer  default M.GRACE_MS
+---@param settle_ms? integer  default M.SETTLE_MS
+---@return table[]
+function Guard:sweep(grace_ms, settle_ms)
+  if not self.agent_pid then
+    return {}
+  end
+  local run = { run_id = self.run_id, process_mark = self.mark }
+  local deadline = clock.monotonic_ns() // 1000000 + (settle_ms or M.SETTLE_MS)
+  while #run_processes.find(self.s, run, { owner = true }) > 0 and clock.monotonic_ns() // 1000000 < deadline do
+    clock.sleep_ms(20)
+  end
+  local _, list = run_processes.stop(self.s, run, grace_ms or M.GRACE_MS, { owner = true })
+  local out = {}
+  for i, p in ipairs(list) do
+    out[i] = { pid = p.pid, command = p.command or "", found_by = p.how, left_session = p.sid ~= self.agent_pid }
+  end
+  return out
+end
+
+local function close(self, err)
+  procinfo.cgroup_disarm()
+  if err ~= nil and not self.closed then
+    pcall(function()
+      local run = self.s:get_run(self.run_id)
+      if run and run_reconcile.ACTIVE[run.status] then
+        -- The agent itself too, if the error left it running (a child this process started).
+        run_processes.stop(self.s, run, M.GRACE_MS)
+        local text = tostring(type(err) == "table" and (err.message or err[1]) or err)
+        local interrupted = text:find("interrupted!", 1, true) ~= nil
+        local finishing = run.phase == "finishing" and (" after its agent ended %s, while the run was being finished "
+          .. "(validation did not complete)"):format(tostring(run.outcome)) or ""
+        run.status, run.phase = interrupted and "interrupted" or "outcome_unknown", nil
+        run.failure_reason = interrupted and ("interrupted (Ctrl-C or SIGTERM)" .. finishing) or
+          ("Sidecar failed while running the agent or recording the run%s: %s"):format(finishing,
+            text:match("^[^\n]*"))
+        run.completed_at = store.now()
+        self.s:update_run(run)
+      end
+    end)
+  end
+  self.closed = true
+  if self.adopting then
+    self.adopting = false
+    adopting = adopting - 1
+    if adopting == 0 and procinfo.subreaper(false) then
+      -- Adopted orphans that ended after the sweep are this process's zombies until reaped here.
+      -- Only orphans that came from another session (an agent's): a zombie of this session is a
+      -- child of this process's own (io.popen's), which its owner reaps.
+      local me = procinfo.self()
+      for _, p in ipairs(me and procinfo.children(me.pid) or {}) do
+        if p.state == "Z" and p.sid ~= me.sid then
+          procinfo.reap(p.pid) -- refused for a child the process loop started: it reaps its own
+        end
+      end
+    end
+  end
+  run_processes.remove_cgroup(self.cgroup) -- emptied by the sweep; killed and removed here otherwise
+  self.cgroup = nil
+  if self.lock then
+    self.lock:release()
+    self.lock = nil
+  end
+end
+Guard.__close = close
+
+---Releases the run's lock (the same as closing the guard without an error).
+function Guard:release()
+  close(self, nil)
+end
+
+-- "1234 sleep 300 (left its session)" for the blocker.
+local function shown(e)
+  local command = #e.command > COMMAND_CHARS and (e.command:sub(1, COMMAND_CHARS - 3) .. "...") or e.command
+  return ("%d %s%s"):format(e.pid, command ~= "" and command or "?", e.left_session and " (left its session)" or "")
+end
+
+---Records what outlived the agent, or a validation step (Guard:sweep's list), in the run record:
+---`escapees` (each entry with `during`: "the agent" or "validation"), and a text naming them: a
+---blocker when one had left the agent's session (a review becomes blocked), else a warning.
+---Nothing when the list is empty.
+---@param record table
+---@param escapees table[]
+---@param during? string  what they outlived: "the agent" (default) or "validation"
+function M.apply(record, escapees, during)
+  if #escapees == 0 then
+    return
+  end
+  during = during or "the agent"
+  local names, left = {}, 0
+  local all = type(record.escapees) == "table" and record.escapees or json.array({})
+  for i, e in ipairs(escapees) do
+    if i <= SHOWN then
+      names[#names + 1] = shown(e)
+    end
+    left = left + (e.left_session and 1 or 0)
+    e.during = during
+    all[#all + 1] = e
+  end
+  if #escapees > SHOWN then
+    names[#names + 1] = ("and %d more"):format(#escapees - SHOWN)
+  end
+  record.escapees = all
+  local text = ("%d process%s of %s outlived it and %s killed%s: %s; see escapees in run.json"):format(
+    #escapees, #escapees == 1 and "" or "es", during, #escapees == 1 and "was" or "were",
+    left > 0 and (" (%d had left the agent's session with setsid)"):format(left) or "", table.concat(names, "; "))
+  -- A process that left the agent's session hid from it on purpose: the run is blocked. One still in
+  -- the agent's session was only slow to end (codex's login-shell snapshot under load, say): killed,
+  -- and a warning.
+  local list = left > 0 and "blockers" or "warnings"
+  local texts = type(record[list]) == "table" and record[list] or json.array({})
+  texts[#texts + 1] = text
+  record[list] = texts
+  if left > 0 and record.status == "review" then
+    record.status = "blocked"
+  end
+end
+
+return M

@@ -1,0 +1,365 @@
+--- Whether the process that owns a run still lives, and what is done when it does not.
+---
+--- Every run records its owner: the process that executes it (`owner_pid`, `owner_start`: its
+--- start time tells it from a later process that reuses the pid), a background run also its
+--- worker (`worker_pid`, `worker_start`). The owner holds an exclusive lock on
+--- `runs/R-…/worker.lock` (flock, host.lock) while it runs the agent: a background worker from
+--- before it marks the run running until after it has written the run's end (and its task's),
+--- a foreground `sidecar run` from before its agent starts until the run is finished (validation
+--- included: stdlib/sidecar/run/owner.lua, stdlib/sidecar/task/runs.lua). The kernel drops the lock when
+--- the owner ends, however it ends (kill -9 included). The lock is opened close-on-exec, so the
+--- agent and its children never hold it: were it inherited, an agent that outlived its dead owner
+--- would keep the run looking alive for as long as the agent ran, the very case to notice.
+---
+--- A run is dead when it is still active in the store (queued, preparing, running), its lock can
+--- be taken, and its owner is gone: for a foreground run the recorded owner process is no longer
+--- the one that started at the recorded time (an owner that has not taken the lock yet, between
+--- recording the run and starting its agent, is alive); for a background run the worker's lock is
+--- free (a queued run whose worker is still starting excepted). A dead run is ended
+--- outcome_unknown with the reason (failed when its agent never started: nothing ran), what is
+--- left of its processes is killed (stdlib/sidecar/run/processes.lua) and its task is ready again (a run
+--- whose owner died while finishing it, after its agent, says validation did not complete). A task
+--- left `running` by an owner that died after its run ended (during validation, say) is settled
+--- from that run, as the owner would have.
+---
+---   local lock = run_reconcile.claim(s, "R-0007")        -- the worker, first thing
+---   run = run_reconcile.reconcile(s, run)                 -- list, show, wait, tail
+---   run_reconcile.reconcile_active(s)                     -- every active run and running task
+local clock = require("sidecar.host.time")
+local hostlock = require("sidecar.host.lock")
+local procinfo = require("sidecar.host.procinfo")
+local run_processes = require("sidecar.run.processes")
+local store = require("sidecar.core.store")
+local telemetry = require("sidecar.core.telemetry")
+
+local M = {}
+
+M.ACTIVE = store.ACTIVE
+M.LOCK_FILE = "worker.lock"
+M.AGENT_FILE = run_processes.AGENT_FILE
+M.MARK_VARIABLE = run_processes.MARK_VARIABLE
+-- A queued run with no worker recorded yet is its `sidecar run --background` at work; after this
+-- long that command has died between recording the run and starting its worker.
+M.START_GRACE_S = 30
+M.CLAIM_WAIT_MS = 10000 -- a reconciler holds the lock for milliseconds; a second worker, for good
+
+local function now_ms()
+  return clock.monotonic_ns() // 1000000
+end
+
+local function run_path(s, run_id, file)
+  return s.root .. "/runs/" .. run_id .. "/" .. file
+end
+
+local ended = run_processes.ended
+
+---A fresh mark for a run's processes (run_processes.new_mark).
+M.new_mark = run_processes.new_mark
+---The start time of process `pid`, or nil when it is gone (run_processes.start_of).
+M.start_of = run_processes.start_of
+---Records the agent's process group at spawn (run_processes.record_agent).
+M.record_agent = run_processes.record_agent
+---The processes left of a run (run_processes.find).
+function M.processes(s, run, opts)
+  return run_processes.find(s, run, opts)
+end
+
+---Ends every process of a run (run_processes.stop); returns how many there were, and the list.
+---@param s table
+---@param run table
+---@param grace_ms integer  0: SIGKILL at once
+---@param opts? {owner: boolean?}
+---@return integer count
+---@return table[] processes
+function M.stop_processes(s, run, grace_ms, opts)
+  return run_processes.stop(s, run, grace_ms, opts)
+end
+
+---Tries the run's lock once: the lock object, or nil, message, code ("EWOULDBLOCK": held).
+---@param s table
+---@param run_id string
+function M.try_lock(s, run_id)
+  return hostlock.try(run_path(s, run_id, M.LOCK_FILE))
+end
+
+---The owner's side: takes the run's lock and keeps it (the returned lock object must stay
+---referenced) until released. Waits up to M.CLAIM_WAIT_MS while someone else holds it (a
+---reconciler holds it for milliseconds). Returns the lock, or nil, message, code ("busy" when
+---another process keeps the run).
+---@param s table  the store
+---@param run_id string
+function M.claim(s, run_id)
+  local path = run_path(s, run_id, M.LOCK_FILE)
+  local deadline = now_ms() + M.CLAIM_WAIT_MS
+  while true do
+    local lock, why, code = hostlock.try(path)
+    if lock then
+      return lock
+    elseif code ~= "EWOULDBLOCK" then
+      return nil, why, code
+    elseif now_ms() >= deadline then
+      return nil, ("run %s is already being run by another worker (%s stayed locked for %d ms)"):format(run_id,
+        path, M.CLAIM_WAIT_MS), "busy"
+    end
+    clock.sleep_ms(5)
+  end
+end
+
+---The process that owns a run as recorded ({pid, start}: the foreground owner, else the
+---background worker), or nil when the record names none (a run recorded by an older Sidecar).
+---@param run table
+---@return table|nil
+function M.owner(run)
+  local pid, start = math.tointeger(run.owner_pid), math.tointeger(run.owner_start)
+  if run.background == true or not pid then
+    pid, start = math.tointeger(run.worker_pid), math.tointeger(run.worker_start)
+  end
+  return pid and { pid = pid, start = start } or nil
+end
+
+---Whether a run's owner may still be at work: its lock is held, or the recorded owner process
+---still runs (the same process: its start time is the recorded one). A run with no recorded
+---owner counts as alive: nothing tells otherwise.
+---@param s table
+---@param run table
+---@return boolean
+function M.owner_alive(s, run)
+  local lock, _, code = M.try_lock(s, run.run_id)
+  if lock then
+    lock:release()
+  elseif code == "EWOULDBLOCK" then
+    return true
+  end
+  local owner = M.owner(run)
+  if not owner then
+    return true
+  end
+  return run_processes.same(owner.pid, owner.start)
+end
+
+-- created_at (store.now()'s format) of a record made `seconds` ago.
+local function ago(seconds)
+  return os.date("!%Y-%m-%dT%H:%M:%SZ", os.time() - seconds)
+end
+
+-- Whether a run made at `created_at` is still within the grace a starting owner gets. A time
+-- Sidecar did not write (garbage, or one in the future, as a copy may carry) gets none.
+local function in_grace(created_at)
+  if type(created_at) ~= "string" or not created_at:match("^%d%d%d%d%-%d%d%-%d%dT%d%d:%d%d:%d%dZ$")
+      or created_at > ago(-60) then
+    return false
+  end
+  return created_at >= ago(M.START_GRACE_S)
+end
+
+-- Whether a queued run's worker may still be on its way to its lock: the recorded worker process
+-- still runs (the same process: its start time is the recorded one), or, before the worker is
+-- recorded, the starting command is within its grace.
+local function starting(run)
+  local pid = math.tointeger(run.worker_pid)
+  if not pid then
+    local starter = math.tointeger(run.starter_pid)
+    if starter then
+      return run_processes.same(starter, math.tointeger(run.starter_start))
+    end
+    return in_grace(run.created_at)
+  end
+  local p = procinfo.get(pid)
+  if ended(p) then
+    return false
+  elseif run.worker_start ~= nil then
+    return p.start == run.worker_start
+  end
+  return in_grace(run.created_at) -- a record without the start time: a grace
+end
+
+-- "; 2 processes of the run left behind, killed", or "".
+local function left_text(killed)
+  return killed > 0 and ("; %d process%s of the run left behind, killed"):format(killed, killed == 1 and "" or "es")
+    or ""
+end
+
+-- The reason recorded for a foreground run whose owner is gone.
+local function foreground_reason(run, killed)
+  local owner = M.owner(run)
+  if not owner then
+    return ("no process runs it: the record names no owner (it was imported from a copy, or made by an older "
+      .. "Sidecar) and %s was free%s; what its agent did is unknown: replay or block the run"):format(
+      "runs/" .. run.run_id .. "/" .. M.LOCK_FILE, left_text(killed))
+  end
+  local who = ("the sidecar process that ran it (pid %d)"):format(owner.pid)
+  if run.status ~= "running" then
+    return ("%s ended while the run was %s, before its agent started (%s was free and the process gone)%s: "
+      .. "nothing ran; run the task again"):format(who, run.status, "runs/" .. run.run_id .. "/" .. M.LOCK_FILE,
+      left_text(killed))
+  end
+  return ("%s died without recording an end (killed, or it crashed: %s was free and the process gone%s): what the "
+    .. "agent did is unknown; see runs/%s (stderr.log, the agent's output) and the work tree, then replay or block "
+    .. "the run"):format(who, "runs/" .. run.run_id .. "/" .. M.LOCK_FILE, left_text(killed), run.run_id)
+end
+
+-- The reason recorded for a run whose owner died after its agent ended, while the run was being
+-- finished (stdlib/sidecar/task/finish.lua).
+local function finishing_reason(run, killed)
+  local owner = M.owner(run)
+  return ("the sidecar process that ran it (pid %d) died after its agent ended %s, while the run was being "
+    .. "finished (its worktree's result, validation)%s: validation did not complete; see runs/%s, then replay or "
+    .. "block the run"):format(owner and owner.pid or 0, tostring(run.outcome), left_text(killed), run.run_id)
+end
+
+-- The reason recorded for a run whose worker is gone.
+local function reason(run, killed)
+  if run.phase == "finishing" then
+    return finishing_reason(run, killed)
+  elseif run.background ~= true then
+    return foreground_reason(run, killed)
+  end
+  local pid = math.tointeger(run.worker_pid)
+  local lock = "runs/" .. run.run_id .. "/" .. M.LOCK_FILE
+  local left = left_text(killed)
+  if not pid and run.starter_pid then
+    return ("the command that started this background run (pid %d) ended before it started a worker%s: "
+      .. "nothing ran; run the task again"):format(math.tointeger(run.starter_pid), left)
+  elseif not pid then
+    return ("the command that started this background run ended before it started a worker (no worker "
+      .. "recorded %d s after the run was created)%s: nothing ran; run the task again"):format(M.START_GRACE_S, left)
+  elseif run.status == "queued" then
+    return ("the background worker (pid %d) ended before it started the run (the process is gone and %s was "
+      .. "never locked)%s: nothing ran; see runs/%s/worker.log, then run the task again"):format(pid, lock, left,
+      run.run_id)
+  end
+  return ("the background worker (pid %d) died without recording an end (%s was free while the run was %s%s): "
+    .. "what the agent did is unknown; see runs/%s/worker.log and the work tree, then replay or block the run")
+    :format(pid, lock, run.status, left, run.run_id)
+end
+
+-- Ends an active run whose owner is gone: failed when its agent never started (nothing ran), else
+-- outcome_unknown; a run.finished event for `run tail`; its task ready to run again.
+local function end_run(s, run, killed)
+  run.failure_reason = reason(run, killed)
+  local never_started = run.status == "queued" or (run.background ~= true and run.status == "preparing")
+  run.status = never_started and "failed" or "outcome_unknown"
+  run.phase = nil -- `outcome` stays: what the agent itself ended as, when it had
+  run.completed_at = store.now()
+  run.reconciled_at = run.completed_at
+  assert(s:update_run(run))
+  telemetry.run_finished(s, run)
+  local task = run.task_id and s:get_task(run.task_id)
+  if task and (task.status == "running" or task.status == "queued") then
+    s:set_task_status(run.task_id, "ready")
+  end
+end
+
+-- Removes or recovers the worktrees of runs that ended without their worker (stdlib/sidecar/run/worktree.lua,
+-- when this build has it).
+local function sweep_worktrees(s)
+  local ok, run_worktree = pcall(require, "sidecar.run.worktree")
+  if ok and type(run_worktree) == "table" and run_worktree.sweep then
+    run_worktree.sweep(s)
+  end
+end
+
+-- Whether reconcile can judge the run: it is active.
+local function judged(run)
+  return type(run) == "table" and M.ACTIVE[run.status] ~= nil
+end
+
+-- Whether an active run (read under its lock) is dead: its owner is gone. A foreground run that
+-- names no owner (imported from a copy, or made by an older Sidecar) and holds no lock has
+-- nobody running it, once past the grace a starting owner gets.
+local function dead(run)
+  if run.background == true then
+    return not (run.status == "queued" and starting(run))
+  end
+  local owner = M.owner(run)
+  if not owner then
+    return not in_grace(run.created_at)
+  end
+  return not run_processes.same(owner.pid, owner.start)
+end
+
+-- reconcile without the worktree sweep: the run as it is now, whether it was ended here, and why
+-- not when ending it failed (the store busy or unwritable: the next read tries again).
+local function reconcile_one(s, run)
+  if not judged(run) then
+    return run, false
+  end
+  local lock <close>, _, code = hostlock.try(run_path(s, run.run_id, M.LOCK_FILE))
+  if not lock and code ~= "ENOENT" then
+    return run, false -- the owner holds it (or another command is reconciling it right now)
+  end
+  -- Holding the lock, nothing else writes the run: an owner still starting waits for it.
+  local fresh = s:get_run(run.run_id) or run
+  if not (judged(fresh) and dead(fresh)) then
+    return fresh, false
+  end
+  local ok, err = pcall(end_run, s, fresh, M.stop_processes(s, fresh, 0))
+  if not ok then
+    return fresh, false, tostring(err)
+  end
+  return fresh, true
+end
+
+---Notices a run whose owner is gone (see the header): when `run` is active (queued, preparing,
+---running), its lock can be taken and its owner has ended, kills what is left of its processes,
+---ends it (outcome_unknown with the reason, or failed when its agent never started), sets its
+---task ready and sweeps crashed worktrees. A run whose owner is still starting is left alone,
+---and so is a run that names no owner. Returns the run as it is now, and whether it was ended here.
+---@param s table  the store
+---@param run table  a run record
+---@return table run
+---@return boolean ended
+function M.reconcile(s, run)
+  local fresh, ended_here = reconcile_one(s, run)
+  if ended_here then
+    sweep_worktrees(s)
+  end
+  return fresh, ended_here
+end
+
+-- Settles a task left running (or queued) by an owner that died after its last run ended: as
+-- that run's owner would have (runs.settle_task), or ready when the run says nothing about it.
+-- Returns whether it was settled.
+local function reconcile_task(s, task)
+  local latest = (s:list_runs({ task_id = task.task_id, limit = 1 }) or {})[1]
+  if not latest or M.ACTIVE[latest.status] or not M.owner(latest) or M.owner_alive(s, latest) then
+    return false -- an active run is reconcile_one's; no run, or no owner recorded: nothing tells
+  end
+  local fresh = s:get_task(task.task_id)
+  if not fresh or (fresh.status ~= "running" and fresh.status ~= "queued") then
+    return false
+  end
+  if not require("sidecar.task.runs").settle_task(s, task.task_id, latest) then
+    s:set_task_status(task.task_id, "ready")
+  end
+  return true
+end
+
+---M.reconcile for every active run of the store, then every task still `running` or `queued`
+---whose last run has ended and whose owner is gone is settled from that run. Returns how many
+---runs and tasks were ended.
+---@param s table
+---@return integer
+function M.reconcile_active(s)
+  local count = 0
+  -- One run or task that cannot be settled now (its record unwritable, say) never keeps the
+  -- others, nor the command that reads them: it is tried again by the next read.
+  for _, status in ipairs({ "queued", "preparing", "running" }) do
+    for _, run in ipairs(s:list_runs({ status = status, limit = 0 }) or {}) do
+      local ok, _, ended_here = pcall(reconcile_one, s, run)
+      count = count + ((ok and ended_here) and 1 or 0)
+    end
+  end
+  if count > 0 then
+    pcall(sweep_worktrees, s)
+  end
+  for _, status in ipairs({ "running", "queued" }) do
+    for _, task in ipairs(s:list_tasks({ status = status, limit = 0 }) or {}) do
+      local ok, settled = pcall(reconcile_task, s, task)
+      count = count + ((ok and settled) and 1 or 0)
+    end
+  end
+  return count
+end
+
+return M

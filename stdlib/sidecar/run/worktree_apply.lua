@@ -1,0 +1,173 @@
+--- Applying and discarding a writing run's change (the runs of stdlib/sidecar/run/worktree.lua).
+---
+---   local r = run_worktree.apply(s, "R-0001")   -- {run, files, no_changes?, already?}
+---   -- or nil, message, "conflict", {paths}: then nothing was changed
+---   local run = run_worktree.discard(s, "R-0001")
+---
+--- apply merges three ways and touches none of the user's files until the merge is known to be
+--- clean: the user's tree as it is now (a snapshot: HEAD, staged, unstaged and untracked files)
+--- is one side, the run's result the other, the run's base their merge base (git merge-tree).
+--- A clean merge is written into the work tree, only the files it changes, after git has checked
+--- that each of them is still as the snapshot saw it. The user's index is not touched: the
+--- change shows unstaged, as an agent editing in place would have left it. Then the run's branch
+--- is deleted (changes.patch stays), and runs it continued (a pipeline's earlier steps) are
+--- marked applied with it: their changes are in its result.
+local git = require("sidecar.run.worktree_git")
+local json = require("sidecar.core.json")
+local run_worktree = require("sidecar.run.worktree")
+local store = require("sidecar.core.store")
+local worktree = require("sidecar.core.worktree")
+
+local M = {}
+
+local ACTIVE = store.ACTIVE
+
+-- The run and its worktree record when its change can be applied or discarded now; else nil,
+-- nil, why, code.
+local function settled_run(s, run_id, verb)
+  local run = s:get_run(run_id)
+  if not run then
+    return nil, nil, ("no run %s (see sidecar run list)"):format(run_id), "not_found"
+  end
+  local w = run.worktree
+  if type(w) ~= "table" or w.in_place then
+    return nil, nil, ("run %s did not run in a worktree of its own (%s): there is nothing to %s"):format(run_id,
+      type(w) == "table" and tostring(w.reason) or "read-only runs work in your tree", verb), "bad_state"
+  end
+  if w.state == "open" then -- a crashed run's worktree is recovered first
+    run_worktree.sweep(s)
+    run = assert(s:get_run(run_id))
+    w = run.worktree
+  end
+  if ACTIVE[run.status] or w.state == "open" then
+    return nil, nil, ("run %s is still %s: wait for it (sidecar run wait %s)"):format(run_id,
+      ACTIVE[run.status] and run.status or "being validated", run_id), "bad_state"
+  end
+  if w.state == "applied" or w.state == "discarded" then
+    local at = w.applied_at or w.discarded_at
+    return nil, nil, ("run %s was %s already%s%s"):format(run_id, w.state, at and (" at " .. at) or "",
+      w.applied_with and (" (with run " .. w.applied_with .. ")") or ""), "bad_state"
+  end
+  if not w.result_commit then
+    return nil, nil, ("run %s has no recorded result%s"):format(run_id, w.error and (": " .. w.error) or
+      " (its worktree failed before the agent ran)"), "bad_state"
+  end
+  return run, w
+end
+
+-- The run's branch goes once its change is applied or discarded: deleted when Sidecar made it
+-- (and nobody moved it since), or, for the task's own branch (tracking.branch), moved back to
+-- where the run found it on discard.
+local function drop_branch(dir, w, verb)
+  if w.created_branch then
+    w.branch_deleted = git.delete_branch(dir, w.branch, w.result_commit) ~= nil
+  elseif verb == "discard" then
+    w.branch_reset = git.set_branch(dir, w.branch, w.start_commit, w.result_commit) ~= nil
+  end
+end
+
+-- The runs this one continued (reused_from, and theirs), still ready: their changes are part of
+-- this run's result, so they are applied with it.
+local function applied_with(s, dir, w, run_id)
+  local id, seen = w.reused_from, {}
+  while id and not seen[id] do
+    seen[id] = true
+    local r = s:get_run(id)
+    local rw = r and r.worktree
+    if type(rw) ~= "table" then
+      return
+    end
+    if rw.state == "ready" then
+      rw.state, rw.applied_at, rw.applied_with = "applied", store.now(), run_id
+      drop_branch(dir, rw, "apply")
+      assert(s:update_run(r))
+    end
+    id = rw.reused_from
+  end
+end
+
+local function settle(s, run, w, dir, files, extra)
+  w.state, w.applied_at, w.applied_files = "applied", store.now(), json.array(files)
+  drop_branch(dir, w, "apply")
+  applied_with(s, dir, w, run.run_id)
+  assert(s:update_run(run))
+  local result = { run = run, files = files }
+  for k, v in pairs(extra or {}) do
+    result[k] = v
+  end
+  return result
+end
+
+-- The merged tree of the user's tree `ours` and the run's change, or nil, why, code, conflicts.
+local function merged_tree(dir, w, ours, run_id)
+  if ours == w.base_tree then
+    return w.result_tree
+  end
+  local m, why = git.merge(dir, w.base_tree, ours, w.result_tree)
+  if not m then
+    return nil, why, "git_failed"
+  end
+  if m.conflicts then
+    return nil, ("run %s conflicts with your work tree in %s; nothing was changed (its change: .agent/%s, branch %s)")
+        :format(run_id, table.concat(m.conflicts, ", "), w.patch, w.branch), "conflict", m.conflicts
+  end
+  return m.tree
+end
+
+---Applies a finished writing run's change to the user's work tree, three ways. Returns {run,
+---files = {{path, change}} written, no_changes = true when the run changed nothing, already =
+---true when the tree held the change already}, or nil, message, code (not_found, bad_state,
+---conflict, write_failed, git_failed) and for a conflict the conflicting paths; nothing was
+---changed then.
+---@param s table  an open store
+---@param run_id string
+function M.apply(s, run_id)
+  local run, w, why, code = settled_run(s, run_id, "apply")
+  if not run then
+    return nil, why, code
+  end
+  local p
+  p, why = run_worktree.places(s)
+  if not p then
+    return nil, why, "git_failed"
+  end
+  if w.result_tree == w.base_tree then
+    return settle(s, run, w, p.top, {}, { no_changes = true })
+  end
+  local ours
+  ours, why = worktree.snapshot(p.top, { p.own }, { keep_index = true })
+  if not ours then
+    return nil, why, "git_failed"
+  end
+  local merged, conflicts
+  merged, why, code, conflicts = merged_tree(p.top, w, ours.tree, run_id)
+  local files = merged and git.diff_files(p.top, ours.tree, merged)
+  local ok = files ~= nil
+  if files and #files > 0 then
+    ok, why = git.write_files(p.top, ours.index, ours.tree, merged)
+    code = "write_failed"
+    why = not ok and ("run %s: nothing was applied: %s"):format(run_id, tostring(why)) or nil
+  end
+  os.remove(ours.index)
+  if not ok then
+    return nil, why or "git diff-tree failed", code or "git_failed", conflicts
+  end
+  return settle(s, run, w, p.top, files, { already = #files == 0 or nil })
+end
+
+---Discards a finished writing run's change: its branch is deleted (or, for the task's own
+---branch, moved back), changes.patch stays. Returns the run, or nil, message, code.
+---@param s table  an open store
+---@param run_id string
+function M.discard(s, run_id)
+  local run, w, why, code = settled_run(s, run_id, "discard")
+  if not run then
+    return nil, why, code
+  end
+  drop_branch(w.repo, w, "discard")
+  w.state, w.discarded_at = "discarded", store.now()
+  assert(s:update_run(run))
+  return run
+end
+
+return M

@@ -1,0 +1,84 @@
+--- Preparing a run's worktree (stdlib/sidecar/run/worktree.lua) before its agent: the files
+--- `.agent/config.lua` names under worktree.copy, copied from the user's tree (they are usually
+--- ignored by git, so the worktree lacks them: .env.local, node_modules), then worktree.setup
+--- (`npm ci`) run in it under worktree.setup_timeout. A setup that fails fails the run.
+local duration = require("sidecar.core.duration")
+local git = require("sidecar.run.worktree_git")
+local json = require("sidecar.core.json")
+local proc = require("sidecar.core.proc")
+local worktree = require("sidecar.core.worktree")
+
+local M = {}
+
+local SETUP_LOG_BYTES = 1024 * 1024
+
+local function given(v)
+  return type(v) == "string" and v:find("%S") and v or nil
+end
+
+---Copies the configured files (worktree.copy: ignored ones such as .env.local or node_modules)
+---from the user's folder `from` into the worktree's `to`; wt.copied lists them. True or nil, why.
+function M.copy_files(list, from, to, wt)
+  local found = {}
+  for _, rel in ipairs(list or {}) do
+    if rel:sub(1, 1) == "/" or rel:find("%.%.") then
+      return nil, ("worktree.copy: %q: give a path inside the repository (no leading / and no ..)"):format(rel)
+    end
+    local f = io.open(from .. rel, "rb")
+    if f then
+      f:close()
+      found[#found + 1] = rel
+    end
+  end
+  wt.copied = json.array(found)
+  if #found == 0 then
+    return true
+  end
+  local cmd = { "cp", "-a", "--parents", "--reflink=auto", "-t", to }
+  table.move(found, 1, #found, #cmd + 1, cmd)
+  local r = proc.run(cmd, { cwd = from, timeout_ms = git.TIMEOUT_MS })
+  if not r.ok then
+    return nil, "worktree.copy: cp failed: " .. tostring((r.stderr or ""):match("[^\n]+") or r.code)
+  end
+  return true
+end
+
+-- Files the setup made or changed that git does not ignore are not the agent's change: they join
+-- the base the change is measured from (apply then leaves them out of the user's tree).
+local function setup_into_base(top, wt, tree)
+  local snap = wt.base_tree == tree and worktree.snapshot(wt.path)
+  if snap and snap.tree ~= tree then
+    wt.setup.files = json.array(git.diff_files(top, tree, snap.tree) or {})
+    wt.base_tree = snap.tree
+  end
+end
+
+---Runs the configured setup command (worktree.setup) in the worktree, its output in
+---runs/R-…/setup.log; wt.setup records it. at: {top, repo (the user's folder), dir (where to
+---run it), tree (the worktree's files before it)}. True, or nil and why it failed.
+function M.setup(s, cfg, run, at, wt)
+  local command = given(cfg.worktree.setup)
+  if not command then
+    return true
+  end
+  local timeout = duration.parse(cfg.worktree.setup_timeout or "10m") or 600000
+  local r = proc.run({ "sh", "-c", command }, { cwd = at.dir, timeout_ms = timeout, max_output = SETUP_LOG_BYTES,
+    env = { SIDECAR_RUN_ID = run.run_id, SIDECAR_REPO = at.repo, SIDECAR_WORKTREE = wt.path } })
+  local log = "runs/" .. run.run_id .. "/setup.log"
+  local d = assert(s:run_dir(run.run_id))
+  d:write("setup.log", (r.stdout or "") .. (r.stderr or ""))
+  d:close()
+  wt.setup = { command = command, ok = r.ok, exit_code = r.code or json.null,
+    duration_ms = math.floor(r.duration_ms or 0), log = log }
+  if r.ok then
+    setup_into_base(at.top, wt, at.tree)
+    return true
+  end
+  local how = r.timed_out and ("timed out after " .. duration.format(timeout)) or
+      ("exited with " .. (r.code and ("code " .. r.code) or tostring(r.signal_name)))
+  local said = ((r.stderr or "") ~= "" and r.stderr or r.stdout or ""):match("([^\n]*%S[^\n]*)\n*$")
+  return nil, ("worktree setup `%s` %s%s (its output: .agent/%s)"):format(command, how,
+    said and (": " .. said) or "", log)
+end
+
+return M

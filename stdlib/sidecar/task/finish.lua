@@ -1,0 +1,115 @@
+--- The end of a task's run after its agent (stdlib/sidecar/task/runs.lua): the worktree's result, the task's
+--- validation, review's decision. Until they are done the run stays `running` (phase
+--- "finishing", its agent's outcome in `outcome`, as agent_run stored it): nobody approves,
+--- blocks or waits on an outcome that is not final, `run kill` can stop it (the owner guard
+--- records the interruption), and a crash leaves it to run_reconcile, which ends it
+--- outcome_unknown saying validation did not complete.
+---
+--- Validation commands are code: those of a task that came with the repository run only once
+--- trusted (stdlib/sidecar/core/trust.lua). Each step's processes carry the run's mark, so what a step leaves
+--- running is found, ended and recorded (run_owner.apply), and so by run_reconcile should the
+--- owner die meanwhile.
+local config = require("sidecar.core.config")
+local duration = require("sidecar.core.duration")
+local json = require("sidecar.core.json")
+local review = require("sidecar.task.review")
+local run_owner = require("sidecar.run.owner")
+local run_processes = require("sidecar.run.processes")
+local run_worktree = require("sidecar.run.worktree")
+local telemetry = require("sidecar.core.telemetry")
+local trust = require("sidecar.core.trust")
+local validation = require("sidecar.task.validation")
+
+local M = {}
+
+-- A progress reporter: lines go to the caller's `on_progress` (the command line prints them on
+-- stderr); a library never prints.
+local function reporter(on_progress)
+  return function(fmt, ...)
+    if on_progress then
+      on_progress(fmt:format(...))
+    end
+  end
+end
+
+local function validation_entries(task)
+  local e = type(task.execution) == "table" and type(task.execution.commands) == "table"
+      and task.execution.commands.validation or nil
+  return type(e) == "table" and e or {}
+end
+
+-- The validation of a task whose commands are not trusted: each step recorded as not run, saying
+-- why, so review blocks the run (stdlib/sidecar/task/validation.lua: failure).
+local function untrusted_validation(s, cfg, task, run, entries, state, progress)
+  local why = state == "changed" and "its commands changed outside Sidecar since they were trusted"
+    or "its commands are not trusted (they came with the repository or from a copy, not from this user)"
+  why = ("%s; review them with `sidecar trust --show`, then run `sidecar trust`"):format(why)
+  local results = {}
+  for i, entry in ipairs(entries) do
+    results[i] = { kind = entry.kind, command = entry.command, ok = false, not_run = why }
+  end
+  progress("run %s: validation of %s not run: %s", run.run_id, task.task_id, why)
+  run.validation = json.array(results)
+  run.validation_summary = validation.summary(results)
+  return review.after_validation(s, run, results, cfg)
+end
+
+-- Runs the task's validation after a run that ended in review (or that only a gate blocked: the
+-- results help whoever decides), stores each result, and lets review decide (auto-approve, or
+-- block naming the failing kind).
+local function validate(s, cfg, task, run, repo, owner, progress)
+  run.status, run.outcome, run.phase = run.outcome or run.status, nil, nil -- saved with the decision
+  local entries = validation_entries(task)
+  local gated = type(run.gates) == "table" and run.gates.agent_status == "review"
+  if #entries == 0 or (run.status ~= "review" and not gated) then
+    run.validation = json.array({})
+    assert(s:update_run(run))
+    return run
+  end
+  -- Commands that came with the repository (a cloned store, an imported or edited copy) run only
+  -- once trusted: until then each step is recorded as not run, and the run is blocked.
+  local allowed, state = trust.allows_validation(config.owner(s.root), task)
+  if not allowed then
+    return untrusted_validation(s, cfg, task, run, entries, state, progress)
+  end
+  local results = validation.run(entries, {
+    -- Each step's processes carry the run's mark: what one leaves running is found below, and
+    -- by run_reconcile should this process die meanwhile.
+    cwd = repo, timeouts = cfg.validation.timeouts, env = owner and { [run_processes.MARK_VARIABLE] = owner.mark },
+    on_step = function(i, entry)
+      progress("run %s: validation %d/%d %s: %s", run.run_id, i, #entries, entry.kind, entry.command)
+    end,
+    on_result = function(_, result)
+      s:add_validation(run.run_id, result)
+      progress("run %s:   %s in %s", run.run_id, result.ok and "ok" or (result.timed_out and "TIMED OUT" or
+        ("FAILED (exit " .. tostring(result.exit_code) .. ")")), duration.format(result.duration_ms))
+    end,
+  })
+  if owner then -- what a step left running (a server, a setsid() escapee): ended and recorded
+    run_owner.apply(run, owner:sweep(nil, 0), "validation")
+  end
+  run.validation = json.array(results)
+  run.validation_summary = validation.summary(results)
+  return review.after_validation(s, run, results, cfg)
+end
+
+---After the agent (agent_run.execute with `owner`): its worktree's result and its validation,
+---then the run.finished event. Returns the finished run (or nil, message, code when it could
+---not be saved).
+---@param s table  the store
+---@param cfg table  the config
+---@param task table  the run's task
+---@param run table  agent_run's record (status running, phase finishing)
+---@param wt table|nil  the run's worktree (run_worktree.enter), nil for a run in place
+---@param o table  agent_run's options: repo (where validation runs), owner (the run_owner guard),
+---  on_progress (a function given each progress line, optional)
+function M.finish(s, cfg, task, run, wt, o)
+  run = run_worktree.finish(s, run, wt) -- after the gates: a commit of the agent's stays its own
+  run = validate(s, cfg, task, run, o.repo, o.owner, reporter(o.on_progress))
+  if run then
+    telemetry.run_finished(s, run)
+  end
+  return run
+end
+
+return M

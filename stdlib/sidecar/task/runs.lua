@@ -1,0 +1,446 @@
+--- Running tasks: one run of a task on a runner (compile the prompt, run the agent, validate,
+--- review), pipelines of runners, replays, and the settings a run takes from the config.
+---
+---   local s <close>, cfg = assert(runs.open(".agent"))
+---   local result = assert(runs.run_task(s, cfg, "T-0001", {runner = "codex,claude"}))
+---   result.steps[1].status   -- review | completed | blocked | failed | outcome_unknown | ...
+---
+--- What decides a run's settings, first found wins: the command line, the task
+--- (tracking.assigned_runner, tracking.assigned_agent_role), the config (`.agent/config.lua`).
+local agent_run = require("sidecar.agent.run")
+local config = require("sidecar.core.config")
+local duration = require("sidecar.core.duration")
+local json = require("sidecar.core.json")
+local run_finish = require("sidecar.task.finish")
+local run_worktree = require("sidecar.run.worktree")
+local run_owner = require("sidecar.run.owner")
+local runners = require("sidecar.agent.runners")
+local store = require("sidecar.core.store")
+local task_prompt = require("sidecar.task.prompt")
+local validation = require("sidecar.task.validation")
+
+local M = {}
+
+local LOG_TAIL_BYTES = 4096
+-- Statuses after which a pipeline goes on (with stop_on_failure).
+local GOOD = { review = true, completed = true, dry_run = true }
+
+-- Progress goes to the caller's `on_progress(line)` (the command line prints it on stderr); a
+-- library never prints.
+local function progress(st, fmt, ...)
+  if st.on_progress then
+    st.on_progress(fmt:format(...))
+  end
+end
+
+---The store and config of an `.agent` folder. Returns s, cfg or nil, message, code.
+function M.open(root, opts)
+  local s, message, code = store.open(root, opts)
+  if not s then
+    return nil, message, code
+  end
+  local cfg
+  cfg, message, code = config.load(root)
+  if not cfg then
+    s:close()
+    return nil, message, code
+  end
+  M.register_config_runners(cfg)
+  return s, cfg
+end
+
+---The repository a store belongs to: the folder holding `.agent`.
+function M.repo_of(s)
+  return s.root:match("^(.*)/[^/]+$") or "."
+end
+
+---Registers the runners a config defines with `command` (runners of the user's own).
+function M.register_config_runners(cfg)
+  for name, entry in pairs(cfg.runners) do
+    if entry.command and not runners.get(name) then
+      local base = assert(runners.get("command"))
+      runners.register(name, {
+        describe = entry.describe or ("from config.lua: " .. table.concat(entry.command, " ")),
+        dialect = entry.dialect,
+        command = function(ctx)
+          ctx.command = entry.command
+          return base.command(ctx)
+        end,
+      })
+    end
+  end
+end
+
+---The runner names of a --runner value ("codex,claude"), or nil and why.
+function M.runner_list(text)
+  local names = {}
+  for name in (text .. ","):gmatch("([^,]*),") do
+    name = name:match("^%s*(.-)%s*$")
+    if name == "" then
+      return nil, ("--runner '%s': an empty runner name (write codex,claude)"):format(text)
+    end
+    local ok, why = runners.get(name)
+    if not ok then
+      return nil, why
+    end
+    names[#names + 1] = name
+  end
+  return names
+end
+
+-- A duration option (text) in ms, or the default; nil, message when it is not a duration.
+local function ms_option(name, text, default)
+  if text == nil then
+    return default
+  end
+  local ms, why = duration.parse(text)
+  if not ms then
+    return nil, ("--%s: %s"):format(name, why)
+  end
+  return ms
+end
+
+---Resolves a run's settings from the options, the task and the config. Returns the settings
+---{runners = {...}, agent_role, model, sandbox, timeout_ms, idle_timeout_ms, ...} or nil, message
+---(a usage error).
+function M.settings(cfg, task, o)
+  local tracking = type(task.tracking) == "table" and task.tracking or {}
+  local st = { agent_role = o.agent_role or tracking.assigned_agent_role, model = o.model or cfg.model,
+    allow_full_auto = o.allow_full_auto, dry_run = o.dry_run, on_progress = o.on_progress }
+  local why
+  st.runners, why = M.runner_list(o.runner or tracking.assigned_runner or cfg.runner)
+  if not st.runners then
+    return nil, config.untrusted_hint(cfg, why)
+  end
+  for _, name in ipairs(st.runners) do
+    if name == "command" and not (cfg.runners.command and cfg.runners.command.command) then
+      return nil, config.untrusted_hint(cfg, "the command runner runs the argv set in .agent/config.lua: runners = "
+          .. "{ command = { command = { \"my-agent\", \"--quiet\" } } } (the prompt comes on stdin, or in "
+          .. "\"{prompt_file}\")")
+    end
+  end
+  st.sandbox, why = runners.check_sandbox(o.sandbox or cfg.sandbox, o.allow_full_auto)
+  if not st.sandbox then
+    return nil, why
+  end
+  st.timeout_ms, why = ms_option("timeout", o.timeout, cfg.timeout_ms)
+  if not st.timeout_ms then
+    return nil, why
+  end
+  st.idle_timeout_ms, why = ms_option("idle-timeout", o.idle_timeout, cfg.idle_timeout_ms)
+  if not st.idle_timeout_ms then
+    return nil, why
+  end
+  return st
+end
+
+-- The tail of a run's final message (or its stderr): the "log tail" a next pipeline step sees.
+local function log_tail(s, run)
+  local dir = s:run_dir(run.run_id)
+  local text = dir and (dir:read("output.md") or dir:read("stderr.log") or dir:read("stdout.log")) or ""
+  if dir then
+    dir:close()
+  end
+  return #text > LOG_TAIL_BYTES and text:sub(-LOG_TAIL_BYTES) or text
+end
+
+---What a later pipeline step is told about the run before it.
+function M.previous_of(s, run)
+  local sum = run.validation_summary or validation.summary(run.validation or {})
+  return { run_id = run.run_id, runner = run.runner_type, agent_role = run.agent_role, status = run.status,
+    validation = sum, changed_files = run.changed_files or {}, log = log_tail(s, run) }
+end
+
+-- The task's status after one of its runs ended (blockers added when it is blocked).
+local function settle_task(s, task_id, run)
+  local task = s:get_task(task_id)
+  if not task then
+    return
+  end
+  local status = ({ review = "review", completed = "done", blocked = "blocked", failed = "blocked",
+    outcome_unknown = "review", interrupted = "ready", dry_run = nil })[run.status]
+  if not status then
+    return
+  end
+  task.status = status
+  task.result = { summary = run.summary, changed_files = run.changed_files or json.array({}),
+    validation_results = run.validation or json.array({}) }
+  if status == "blocked" then
+    -- The run's blockers (review may have put them on the task already), or why it failed.
+    task.blockers = type(task.blockers) == "table" and task.blockers or {}
+    local known = {}
+    for _, b in ipairs(task.blockers) do
+      known[b] = true
+    end
+    local whys = run.status == "failed" and { ("run %s failed: %s"):format(run.run_id, run.failure_reason or "?") }
+        or (run.blockers and #run.blockers > 0 and run.blockers or { ("run %s is blocked"):format(run.run_id) })
+    for _, why in ipairs(whys) do
+      if not known[why] then
+        task.blockers[#task.blockers + 1] = why
+      end
+    end
+  end
+  return assert(s:update_task(task))
+end
+
+---Sets a task's status (and result, blockers) from one of its ended runs, as a run's owner does
+---when the run ends; run_reconcile calls it for a task whose owner died before doing so.
+---Returns the task, or nil when the run's status says nothing about the task (dry_run).
+M.settle_task = settle_task
+
+-- A run recorded ahead (run_step) whose agent never started: ended with `status`, saying why.
+local function fail_ahead(s, run_id, status, why)
+  local run = run_id and s:get_run(run_id)
+  if run and run.status == "preparing" then
+    run.status, run.failure_reason, run.completed_at = status, why, store.now()
+    s:update_run(run)
+  end
+end
+
+---The agent_run options for one runner under the config (program, args, env from cfg.runners;
+---max_log_bytes).
+function M.agent_options(cfg, runner, st)
+  local entry = cfg.runners[runner] or {}
+  return { runner = runner, program = entry.program, args = entry.args, env = entry.env, command = entry.command,
+    model = st.model, sandbox = st.sandbox, allow_full_auto = st.allow_full_auto,
+    timeout_ms = st.timeout_ms, idle_timeout_ms = st.idle_timeout_ms, max_log_bytes = cfg.max_log_bytes }
+end
+
+---A task's prompt for a run with settings `st` (and a pipeline's previous step), and its budget
+---as the run records it (passes, estimates, what was cut).
+function M.compile(task, st, previous)
+  local text, b = task_prompt.compile(task, { agent_role = st.agent_role, runner = st.runner, sandbox = st.sandbox,
+    previous = previous })
+  return text, { pass = b.pass, estimated_tokens = b.estimated_tokens, untrimmed_tokens = b.untrimmed_tokens,
+    target = b.target, max = b.max, over_budget = b.over_budget, actions = json.array(b.actions) }
+end
+
+-- A dry run: the run recorded with its prompt, nothing started. Returns the run.
+local function dry_run_step(s, st, fields, text, parent_run_id, link_kind)
+  fields.runner_type, fields.model, fields.sandbox = st.runner, st.model, st.sandbox
+  fields.status, fields.dry_run, fields.review_state = "dry_run", true, json.null
+  local run, message, code = s:create_run(fields, { { "prompt.md", text } })
+  if not run then
+    return nil, message, code
+  end
+  run.prompt_path = "runs/" .. run.run_id .. "/prompt.md"
+  assert(s:update_run(run))
+  if link_kind then
+    s:link(parent_run_id, run.run_id, link_kind)
+  end
+  return run
+end
+
+-- The run recorded ahead of its start (status preparing), before its task says running: an owner
+-- killed in between leaves a run that run_reconcile ends (and the task with it), never a running
+-- task without a run. Returns its id, or nil, message, code.
+local function record_ahead(s, st, fields)
+  local ahead = { runner_type = st.runner, model = st.model, sandbox = st.sandbox, status = "preparing" }
+  for k, v in pairs(fields) do
+    ahead[k] = v
+  end
+  local run, message, code = s:create_run(ahead, nil, { copy_later = true })
+  if not run then
+    return nil, message, code
+  end
+  return run.run_id
+end
+
+---One run of a task on one runner. st: the settings (see M.settings) with `runner`; extra:
+---record fields (parent_run_id, pipeline_id, pipeline_step, pipeline_total, replay_reason), and
+---`prompt` (a given prompt, used as it is) or `previous` (a pipeline's previous step), `resume`,
+---`keep_session`, `run_id` (an existing queued run to execute, for background runs), `on_spawn(pid)`
+---(agent_run's: the agent's pid, which is its process group, right after it started). This process
+---owns the run until it is finished (agent, worktree result, validation: stdlib/sidecar/task/finish.lua).
+---Returns the run record, or nil, message, code.
+function M.run_step(s, cfg, task, st, extra)
+  extra = extra or {}
+  local text, budget = extra.prompt, nil
+  if not text then
+    text, budget = M.compile(task, st, extra.previous)
+  end
+  local fields = { task_id = task.task_id, agent_role = st.agent_role, parent_run_id = extra.parent_run_id,
+    pipeline_id = extra.pipeline_id, pipeline_step = extra.pipeline_step, pipeline_total = extra.pipeline_total,
+    replay_reason = extra.replay_reason, prompt_tokens = require("sidecar.prompt.compile").estimate(text), prompt_budget = budget }
+  local link_kind = extra.pipeline_id and "pipeline" or (extra.parent_run_id and "replay") or nil
+  if st.dry_run then
+    return dry_run_step(s, st, fields, text, extra.parent_run_id, link_kind)
+  end
+
+  local o = M.agent_options(cfg, st.runner, st)
+  o.store, o.repo, o.prompt, o.task_id, o.agent_role, o.record = s, M.repo_of(s), text, task.task_id,
+      st.agent_role, fields
+  o.run_id, o.resume = extra.run_id, extra.resume
+  o.on_spawn = extra.on_spawn -- the agent's pid (its process group), right after it started
+  o.on_progress = st.on_progress
+  o.gates, o.task = cfg.gates, task -- weighed as the agent ends (stdlib/sidecar/run/gates.lua), before validation
+  if extra.keep_session or extra.resume then
+    o.ephemeral = false
+  end
+  run_owner.stamp(fields) -- every record of this run names its owner, this process
+  -- A run that may write works in a worktree of its own (o.repo points into it).
+  local wt, failed = run_worktree.enter(s, cfg, task, st, o, extra)
+  if failed then
+    settle_task(s, task.task_id, failed)
+    return failed
+  end
+  if not o.run_id then
+    local message, code
+    o.run_id, message, code = record_ahead(s, st, fields)
+    if not o.run_id then
+      return nil, message, code
+    end
+  end
+  -- This process owns the run from here until it is finished (the agent, then validation): its
+  -- lock, mark and orphans, and an error leaving it active is recorded (stdlib/sidecar/run/owner.lua).
+  local owner <close> = run_owner.own(s, assert(s:get_run(o.run_id)))
+  o.owner = owner
+  s:set_task_status(task.task_id, "running")
+  progress(st, "task %s: %s%s started", task.task_id, st.runner, st.agent_role and (" as " .. st.agent_role) or "")
+  local ok, run, message, code = pcall(agent_run.execute, o)
+  if not ok then -- interrupted (recorded by the owner guard): the task can be run again
+    run_worktree.abandon(s, o.run_id, wt, cfg)
+    fail_ahead(s, o.run_id, "interrupted", "interrupted before its agent started")
+    s:set_task_status(task.task_id, "ready")
+    error(run, 0)
+  end
+  if not run then
+    run_worktree.abandon(s, o.run_id, wt, cfg, message)
+    fail_ahead(s, o.run_id, "failed", message)
+    s:set_task_status(task.task_id, task.status)
+    return nil, message, code
+  end
+  if link_kind then
+    s:link(extra.parent_run_id, run.run_id, link_kind)
+  end
+  progress(st, "run %s: agent ended %s%s", run.run_id, run.outcome or run.status,
+    run.failure_reason and (": " .. run.failure_reason) or "")
+  local finished, result = pcall(run_finish.finish, s, cfg, s:get_task(task.task_id) or task, run, wt, o)
+  if not finished then
+    -- Stopped while finishing (run kill, Ctrl-C): the worktree's folder goes (its branch keeps the
+    -- result), the task can run again; the owner guard records the run as it goes on up.
+    pcall(run_worktree.release, s, s:get_run(run.run_id) or run, wt, cfg)
+    s:set_task_status(task.task_id, "ready")
+    error(result, 0)
+  end
+  run = result
+  settle_task(s, task.task_id, run)
+  return run_worktree.release(s, run, wt, cfg)
+end
+
+---Runs a task: one step per runner in st.runners, each later step with the previous one's
+---context, linked by parent_run_id and a shared pipeline_id. Returns {pipeline_id?, steps,
+---stopped_after?} or nil, message, code.
+function M.run_task(s, cfg, task, st, extra)
+  extra = extra or {}
+  local steps, total = {}, #st.runners
+  local pipeline_id, previous
+  for i, runner in ipairs(st.runners) do
+    local step_st = setmetatable({ runner = runner }, { __index = st })
+    local step_extra = setmetatable({}, { __index = extra })
+    if total > 1 then
+      step_extra.pipeline_id, step_extra.pipeline_step, step_extra.pipeline_total = pipeline_id, i, total
+      if previous then
+        step_extra.parent_run_id, step_extra.previous = previous.run_id, M.previous_of(s, previous)
+      end
+    end
+    local run, message, code = M.run_step(s, cfg, task, step_st, step_extra)
+    if not run then
+      return nil, message, code
+    end
+    if total > 1 and i == 1 then
+      pipeline_id = run.run_id -- the first step's id names the pipeline
+      run.pipeline_id, run.pipeline_step, run.pipeline_total = pipeline_id, 1, total
+      assert(s:update_run(run))
+    end
+    steps[i] = run
+    previous = run
+    if i < total and cfg.pipeline.stop_on_failure and not GOOD[run.status] then
+      return { pipeline_id = pipeline_id, steps = steps, stopped_after = i }
+    end
+  end
+  return { pipeline_id = pipeline_id, steps = steps }
+end
+
+-- The text of a run's stored prompt.
+local function stored_prompt(s, run)
+  local dir = s:run_dir(run.run_id)
+  local text = dir and dir:read("prompt.md")
+  if dir then
+    dir:close()
+  end
+  return text
+end
+
+---Opens `path` in $VISUAL or $EDITOR (on the terminal) and returns its new text, or nil, why.
+function M.edit(path)
+  local editor = os.getenv("VISUAL") or os.getenv("EDITOR")
+  if not editor or editor == "" then
+    return nil, "--edit-prompt needs $VISUAL or $EDITOR set to an editor"
+  end
+  local ok = os.execute(editor .. " '" .. path:gsub("'", "'\\''") .. "'")
+  if not ok then
+    return nil, ("the editor (%s) failed; the replay was not started"):format(editor)
+  end
+  local f = io.open(path, "rb")
+  local text = f and f:read("a")
+  if f then
+    f:close()
+  end
+  if not text or text:match("^%s*$") then
+    return nil, "the edited prompt is empty; the replay was not started"
+  end
+  return text
+end
+
+---A new run of a run's task, linked to it with replay_reason. o: reason, runner, agent_role,
+---model, sandbox, timeout, dry_run, same_prompt, edit_prompt. Returns {steps = {run}} or nil,
+---message, code ("not_found" for an unknown run or task, "usage" for bad options).
+function M.replay(s, cfg, run_id, o)
+  local parent = s:get_run(run_id)
+  if not parent then
+    return nil, ("no run %s (see sidecar run list)"):format(run_id), "not_found"
+  end
+  local task = s:get_task(parent.task_id or "")
+  if not task then
+    return nil, ("run %s belongs to task %s, which no longer exists"):format(run_id, tostring(parent.task_id)),
+        "not_found"
+  end
+  local st, why = M.settings(cfg, task, { runner = o.runner or parent.runner_type,
+    agent_role = o.agent_role or parent.agent_role, model = o.model or parent.model, sandbox = o.sandbox or parent.sandbox,
+    allow_full_auto = o.allow_full_auto, timeout = o.timeout, idle_timeout = o.idle_timeout, dry_run = o.dry_run,
+    on_progress = o.on_progress })
+  if not st then
+    return nil, why, "usage"
+  end
+  if #st.runners ~= 1 then
+    return nil, "replay runs one runner: give --runner one name", "usage"
+  end
+  st.runner = st.runners[1]
+  local extra = { parent_run_id = parent.run_id, replay_reason = o.reason or json.null }
+  if o.same_prompt then
+    extra.prompt = stored_prompt(s, parent)
+    if not extra.prompt then
+      return nil, ("run %s has no stored prompt (runs/%s/prompt.md is missing)"):format(run_id, run_id), "not_found"
+    end
+  end
+  if o.edit_prompt then
+    extra.prompt = extra.prompt or M.compile(task, st)
+    local path = os.tmpname()
+    local f = assert(io.open(path, "wb"))
+    f:write(extra.prompt)
+    f:close()
+    extra.prompt, why = M.edit(path)
+    os.remove(path)
+    if not extra.prompt then
+      return nil, why, "edit_failed"
+    end
+  end
+  local run, message, code = M.run_step(s, cfg, task, st, extra)
+  if not run then
+    return nil, message, code
+  end
+  return { steps = { run } }
+end
+
+return M
