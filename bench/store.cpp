@@ -4,7 +4,7 @@
 //
 // One temporary database under /tmp (removed at the end), in the store's default settings (WAL,
 // synchronous=NORMAL). It is filled through the public API, create_run, in batches of 1 000 runs
-// per transaction, with run records of about 1 KB shaped like FORMATS.md §4, statuses skewed as a
+// per transaction, with run records of about 1 KB shaped like docs/formats.md §6, statuses skewed as a
 // real history is (mostly completed, few queued). Measured as it grows, at 1 000, 10 000 and the
 // full size: get_run of random existing ids, timed call by call (the median is reported). At full
 // size: "newest 50 runs with status X" for a common and a rare status, unfiltered, and by task,

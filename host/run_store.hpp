@@ -104,7 +104,7 @@ struct Lineage {
   std::vector<LineageLink> children;  // links where the run is the parent (its replays, next steps)
 };
 
-// One validation step of a run (FORMATS.md §4 `validation[]`).
+// One validation step of a run (docs/formats.md §7, `validation[]`).
 struct ValidationResult {
   std::int64_t seq = 0;  // its place in the run, from 1 (set by the store)
   std::string kind;      // typecheck|lint|test|build|custom

@@ -1,5 +1,5 @@
 -- personalization-scanner: which preferences (workflow, writing, git habits...) are worth
--- remembering, from the inputs the user lists (FORMATS.md §3). It proposes; it never writes.
+-- remembering, from the inputs the user lists (docs/formats.md §3). It proposes; it never writes.
 --
 -- 1. Lua reads only the listed inputs (files or globs; stdlib/sidecar/formats/personalization.lua): secret files
 --    are refused, each file is cut in size and redacted.
@@ -116,7 +116,7 @@ end
 return preset.define({
   name = "personalization-scanner",
   summary = "Propose preferences worth remembering from listed inputs, with a writeback plan (writes nothing)",
-  description = "FORMATS.md §3: a fast read-only agent reads only the listed inputs (inlined, redacted, cut "
+  description = "docs/formats.md §3: a fast read-only agent reads only the listed inputs (inlined, redacted, cut "
     .. "in size; secret files refused) and answers the Personalization Candidates tables. Lua applies the "
     .. "writeback policy (only user-stated, or repeated in at least two inputs) and prints the plan; no "
     .. "memory or target file is ever written.",

@@ -1,4 +1,4 @@
--- precommit-classifier: which gates a change needs before it is committed (FORMATS.md §2).
+-- precommit-classifier: which gates a change needs before it is committed (docs/formats.md §2).
 --
 -- 1. Lua reads the git change and classifies it, the highest path winning: Risk > Code > Skill >
 --    Fast. That alone gives the path and the minimal validation, with or without an agent.
@@ -66,7 +66,7 @@ return preset.define({
   name = "precommit-classifier",
   summary = "Classify the working change (Risk > Code > Skill > Fast) and the minimal validation it needs",
   description = "Rules in Lua decide the path and the validation; a fast read-only agent writes the why, "
-    .. "the blockers and the commit message (FORMATS.md §2). Works without an agent: then it prints the "
+    .. "the blockers and the commit message (docs/formats.md §2). Works without an agent: then it prints the "
     .. "classification and the exact agent command it would run.",
   params = {
     agent = { type = "boolean", default = true, doc = "ask an agent for the why, blockers and commit message" },

@@ -1,4 +1,4 @@
--- task-executor: implement a task from a plan file (the codex-task-executor skill, FORMATS.md §5).
+-- task-executor: implement a task from a plan file (the codex-task-executor skill, docs/formats.md §5).
 --
 -- 1. Read the plan file and take a snapshot of the work tree.
 -- 2. Up to max_iterations times: compile an implementer prompt (the plan; from the second
@@ -232,7 +232,7 @@ return preset.define({
   name = "task-executor",
   summary = "Implement a task from a plan file, in bounded iterations, and check the files it claims",
   description = "A strong implementer (workspace-write) works from the plan and reports with the output "
-    .. "markers (FORMATS.md §5). It stops at [CODEX_COMPLETE] with nothing blocked, escalates a [BLOCKED] "
+    .. "markers (docs/formats.md §5). It stops at [CODEX_COMPLETE] with nothing blocked, escalates a [BLOCKED] "
     .. "or [QUESTION] to a person, and gives up after max_iterations. At the end the files it claimed "
     .. "([FILES_MODIFIED]) are compared with the real change of the work tree.",
   params = {

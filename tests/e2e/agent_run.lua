@@ -1,6 +1,6 @@
 -- Drives one run of a real agent CLI through agent_run against `sidecar model-server` and prints
 -- the record as JSON: sidecar script agent_run.lua RUNNER REPO PORT PROMPT [IDLE_MS] [SESSION]
--- The CLIs get a fresh home, TMPDIR and retries off, as AGENT-CLIS.md says; the home is kept per
+-- The CLIs get a fresh home, TMPDIR and retries off, as docs/agent-clis.md says; the home is kept per
 -- repository, so a later run there can continue a session. SESSION: "continuable" (the run is
 -- not ephemeral), or the file of an earlier run's record, whose session this run continues.
 local agent_run = require("sidecar.agent.run")

@@ -3,7 +3,7 @@
 # APIs: text, tool calls and usage, an HTTP error, a stream cut short, a hang, a slow stream, an
 # unknown path, keep-alive, a malformed request, the request log, SIGTERM and SIGINT, bad
 # scenarios), then the real codex and claude CLIs against it: a text turn, a tool turn and an
-# HTTP 500 each, with the flags and environment of shared/reference/AGENT-CLIS.md.
+# HTTP 500 each, with the flags and environment of docs/agent-clis.md.
 # The CLIs come from scripts/setup (.tools/npm) or PATH; SIDECAR_SKIP_REAL_CLIS=1 skips them.
 set -u
 S=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")  # absolute: the tests run in their own folder

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # End-to-end: `sidecar prepare` writes the seven files of the sidecar artifact layout
-# (FORMATS.md §1), compared with golden copies, with no planted secret in any of them.
+# (docs/formats.md §1), compared with golden copies, with no planted secret in any of them.
 # UPDATE_GOLDEN=1 rewrites the golden files from this run.
 set -u
 S=$1

@@ -3,7 +3,7 @@ local describe, it, expect = test.describe, test.it, test.expect
 local agent_events = require("sidecar.agent.events")
 local json = require("sidecar.core.json")
 
--- Real output of codex-cli 0.169 and Claude Code 2.1 against a scripted server (AGENT-CLIS.md).
+-- Real output of codex-cli 0.169 and Claude Code 2.1 against a scripted server (docs/agent-clis.md).
 local CAPTURES = "../fixtures/captures/"
 
 local function parse(name, dialect, chunked)

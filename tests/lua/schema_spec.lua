@@ -220,7 +220,7 @@ describe("schema.extract_json", function()
   end)
 end)
 
-describe("schema.parse_markdown: precommit (FORMATS.md §2)", function()
+describe("schema.parse_markdown: precommit (docs/formats.md §2)", function()
   it("reads the classification bullets into fields that check clean", function()
     local value = schema.parse_markdown(fixture("precommit.md"), "precommit")
     expect(value):equals({
@@ -305,7 +305,7 @@ describe("schema.parse_markdown: precommit (FORMATS.md §2)", function()
   end)
 end)
 
-describe("schema.parse_markdown: personalization (FORMATS.md §3)", function()
+describe("schema.parse_markdown: personalization (docs/formats.md §3)", function()
   it("reads the four sections, tables keyed by their headers", function()
     local value = schema.parse_markdown(fixture("personalization.md"), "personalization")
     expect(value):equals({

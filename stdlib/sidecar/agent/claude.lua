@@ -1,5 +1,5 @@
 --- The `claude -p --output-format stream-json --verbose` event dialect for `agent_events`
---- (Claude Code 2.1, AGENT-CLIS.md).
+--- (Claude Code 2.1, docs/agent-clis.md).
 ---
 --- Usage comes from the final `result` line: input = input_tokens + cache_creation_input_tokens +
 --- cache_read_input_tokens (every input token, as OpenAI counts them), cached_input =

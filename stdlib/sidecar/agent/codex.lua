@@ -1,4 +1,4 @@
---- The `codex exec --json` event dialect for `agent_events` (codex-cli 0.169, AGENT-CLIS.md).
+--- The `codex exec --json` event dialect for `agent_events` (codex-cli 0.169, docs/agent-clis.md).
 ---
 --- Usage comes from `turn.completed.usage`: input = input_tokens, cached_input =
 --- cached_input_tokens, output = output_tokens, reasoning_output = reasoning_output_tokens, and

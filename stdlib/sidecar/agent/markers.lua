@@ -1,4 +1,4 @@
---- Output markers of the codex-task-executor skill (FORMATS.md §5), read from an agent's stream
+--- Output markers of the codex-task-executor skill (docs/formats.md §5), read from an agent's stream
 --- as it arrives or from its final message:
 ---
 ---   [PROGRESS] text

@@ -335,7 +335,7 @@ local function format_usd(usd)
   return (("%.6f"):format(usd):gsub("0+$", ""):gsub("%.$", ""))
 end
 
----The record of model.json (FORMATS.md §1): task_id, created_at, runner, model_provider, model,
+---The record of model.json (docs/formats.md §1): task_id, created_at, runner, model_provider, model,
 ---sandbox, repo, phase, task_type, command, usage {input_tokens, cached_input_tokens,
 ---output_tokens, reasoning_output_tokens, total_tokens} with json.null when unknown, and cost_usd
 ---only when a cost was reported (so a run without one writes exactly the original keys).

@@ -1,4 +1,4 @@
---- The deterministic half of the personalization-scanner preset (FORMATS.md §3): reading the
+--- The deterministic half of the personalization-scanner preset (docs/formats.md §3): reading the
 --- listed inputs safely, the writeback policy, and the report. The agent only proposes; nothing
 --- here writes memory or any target file.
 ---

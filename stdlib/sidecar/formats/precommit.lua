@@ -1,4 +1,4 @@
---- The deterministic part of the precommit classifier (FORMATS.md §2): which of four paths a
+--- The deterministic part of the precommit classifier (docs/formats.md §2): which of four paths a
 --- change takes, the highest that applies winning (Risk > Code > Skill > Fast), and the minimal
 --- validation for it. No agent is needed for this; the agent only writes the why, the blockers
 --- and the commit message.

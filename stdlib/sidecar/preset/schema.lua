@@ -14,7 +14,7 @@
 ---   print(schema.format_problems(problems))          -- "- findings[2].severity: expected one of ..."
 ---   local r = schema.enforce(function(suffix) return run_agent(prompt .. (suffix or "")) end, spec)
 ---   if r.ok then use(r.value) elseif r.escalate then ask_a_person(r.problems, r.raw) end
----   local report = schema.parse_markdown(text, "precommit")   -- FORMATS.md §2; also "personalization"
+---   local report = schema.parse_markdown(text, "precommit")   -- docs/formats.md §2; also "personalization"
 ---
 --- The schema language (plain tables):
 ---   type        "object" | "array" | "string" | "integer" | "number" | "boolean" | "enum"
@@ -492,7 +492,7 @@ function M.extract_json(text)
     .. "that is valid JSON"
 end
 
--- Markdown formats (FORMATS.md §2 and §3) ------------------------------------------------------
+-- Markdown formats (docs/formats.md §2 and §3) ------------------------------------------------
 
 -- Bold, italics and code marks off a short value; an enum-like word lowercased.
 local function plain(s)
@@ -713,7 +713,7 @@ end
 
 M.formats = {}
 
----FORMATS.md §2, read by parse_markdown(text, "precommit"). Field names are the bullets in
+---docs/formats.md §2, read by parse_markdown(text, "precommit"). Field names are the bullets in
 ---snake_case; "Reinstall needed" becomes reinstall_needed = "no" | "specific" | "full" and, for
 ---"yes, specific skills: a, b", reinstall_skills = {"a", "b"}.
 M.formats.precommit = {
@@ -890,7 +890,7 @@ local function table_of(columns, row_spec)
   return { type = "array", required = true, items = row_spec, what = "a table with columns " .. columns }
 end
 
----FORMATS.md §3, read by parse_markdown(text, "personalization"): each table a list of rows keyed by
+---docs/formats.md §3, read by parse_markdown(text, "personalization"): each table a list of rows keyed by
 ---the column headers in snake_case (Suggested target -> suggested_target); Privacy Notes a list of
 ---notes. A section saying "None" is an empty list. Two rules of §3 are checked too: a row whose
 ---action is write needs confidence user-stated or repeated, and evidence never quotes a secret.
@@ -946,7 +946,7 @@ M.formats.findings = {
 
 local PARSERS = { precommit = parse_precommit, personalization = parse_personalization }
 
----Reads one of the markdown formats ("precommit": FORMATS.md §2, "personalization": §3) into a
+---Reads one of the markdown formats ("precommit": docs/formats.md §2, "personalization": §3) into a
 ---table that schema.check(value, schema.formats[format]) validates. Lenient on the surface (bold
 ---labels, backticks, case of enum words, an answer wrapped in a ```markdown block), so that
 ---check() reports only what is really missing or wrong; unknown bullets and sections are ignored.

@@ -1,4 +1,4 @@
---- Task packets (version "1.0", FORMATS.md §4): the JSON a task is made of, checked strictly on
+--- Task packets (version "1.0", docs/formats.md §4): the JSON a task is made of, checked strictly on
 --- import, on `task create` and before export.
 ---
 ---   local task_packet = require("sidecar.task.packet")

@@ -1,6 +1,6 @@
 --- Decisions on finished runs: a person approves or blocks a run, or Sidecar approves a strictly
 --- green one by itself (opt-in); each decision is written to the run's record, its task and
---- `runs/R-0001/decision.md` (FORMATS.md §1).
+--- `runs/R-0001/decision.md` (docs/formats.md §1).
 ---
 ---   local review = require("sidecar.task.review")
 ---   local run = assert(review.approve(s, "R-0001", {note = "looks right"}))
@@ -100,7 +100,7 @@ local function decided_by(run)
   return who .. when
 end
 
----The text of decision.md (FORMATS.md §1).
+---The text of decision.md (docs/formats.md §1).
 ---@param run table  the run record (its run_id and follow_ups)
 ---@param d {decision: string, by: string, date: string, rationale: string?}
 ---@return string
@@ -399,7 +399,7 @@ function M.after_validation(s, run, results, config)
   return run, "pending", d
 end
 
----The name FORMATS.md gives auto-approval; the same as after_validation.
+---The name docs/formats.md §7 gives auto-approval; the same as after_validation.
 M.apply_auto = M.after_validation
 
 -- The review queue ---------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
---- Validation steps of a task packet (`execution.commands.validation[]`, FORMATS.md §4): their
+--- Validation steps of a task packet (`execution.commands.validation[]`, docs/formats.md §7): their
 --- kinds and default timeouts, the CLI shorthand, and running them after an agent's run.
 ---
 ---   local validation = require("sidecar.task.validation")
