@@ -38,7 +38,7 @@ void add_model_server_command(CLI::App& app, ModelServerCommand& c) {
 
 int run_model_server(const ModelServerCommand& c) {
   std::string error;
-  std::unique_ptr<host::ModelServer> model = host::ModelServer::load_file(c.scenario, error);
+  std::unique_ptr<model_server::ModelServer> model = model_server::ModelServer::load_file(c.scenario, error);
   if (!model) return fail(kExitUsage, error);
 
   std::unique_ptr<std::FILE, int (*)(std::FILE*)> log(nullptr, std::fclose);
@@ -48,7 +48,7 @@ int run_model_server(const ModelServerCommand& c) {
   }
   // Each line is flushed at once: a test reads the log while the server still runs.
   unsigned long long requests = 0;
-  auto record = [&](const host::ModelAnswer& a) {
+  auto record = [&](const model_server::ModelAnswer& a) {
     ++requests;
     std::fprintf(stderr, "model-server: %s\n", a.summary.c_str());
     if (log) {
@@ -57,9 +57,9 @@ int run_model_server(const ModelServerCommand& c) {
     }
   };
 
-  host::HttpServer server(
-      [&](const host::HttpRequest& request) {
-        host::ModelAnswer a = model->answer(request);
+  model_server::HttpServer server(
+      [&](const model_server::HttpRequest& request) {
+        model_server::ModelAnswer a = model->answer(request);
         record(a);
         return std::move(a.reply);
       },

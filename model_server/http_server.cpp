@@ -11,7 +11,7 @@
 #include <exception>
 #include <unordered_set>
 
-namespace sidecar::host {
+namespace sidecar::model_server {
 namespace {
 
 std::string uv_message(int status) { return std::string(uv_err_name(status)) + ": " + uv_strerror(status); }
@@ -413,4 +413,4 @@ void HttpServer::stop() {
 
 std::size_t HttpServer::connections() const { return impl_->open_connections.load(); }
 
-}  // namespace sidecar::host
+}  // namespace sidecar::model_server
