@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <nlohmann/json.hpp>
 
 #include "http_server.hpp"
 #include "model_server.hpp"
@@ -71,7 +72,8 @@ int run_model_server(const ModelServerCommand& c) {
 
   const std::string base_url = "http://127.0.0.1:" + std::to_string(server.port());
   if (c.json) {
-    std::printf("{\"base_url\":\"%s\",\"port\":%d}\n", base_url.c_str(), server.port());
+    nlohmann::ordered_json ready = {{"base_url", base_url}, {"port", server.port()}};
+    std::printf("%s\n", ready.dump().c_str());
   } else {
     std::printf("listening on %s\n", base_url.c_str());
   }

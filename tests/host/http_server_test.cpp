@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
 #include <vector>
@@ -19,6 +20,7 @@ using sidecar::model_server::HttpReply;
 using sidecar::model_server::HttpRequest;
 using sidecar::model_server::HttpRequestParser;
 using sidecar::model_server::HttpServer;
+using Json = nlohmann::json;
 using Status = HttpRequestParser::Status;
 
 namespace {
@@ -260,6 +262,20 @@ TEST_CASE("http server: keep-alive, whole and streamed replies, pipelining, bad 
   s.join();
   REQUIRE(s.bad.size() == 1);
   CHECK_THAT(s.bad[0], Catch::StartsWith("400 malformed request line"));
+}
+
+TEST_CASE("http server: a bad request quoting bytes that are not UTF-8 still gets a JSON body", "[model_server]") {
+  ServerThread s(scripted);
+  Client c(s.port);
+  std::string got;
+  c.send("GET / HTTP/1.1\r\nBad\xff\xfe\x01 line\r\n\r\n");
+  CHECK_FALSE(c.read_until(got, "never"));
+  CHECK_THAT(got, Catch::StartsWith("HTTP/1.1 400 Bad Request\r\n"));
+  std::size_t body = got.find("\r\n\r\n");
+  REQUIRE(body != std::string::npos);
+  Json reply = Json::parse(got.substr(body + 4));  // throws if the quoted bytes broke it
+  CHECK(reply["error"]["message"] == "bad request: malformed header line 'Bad\xef\xbf\xbd\xef\xbf\xbd\x01 line'");
+  CHECK(reply["error"]["type"] == "invalid_request_error");
 }
 
 TEST_CASE("http server: a cut stream, a hanging one, delays, and stop() with clients connected", "[model_server]") {
