@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <nlohmann/json.hpp>
 
 #include "http_server.hpp"
 #include "model_server.hpp"
@@ -38,7 +39,7 @@ void add_model_server_command(CLI::App& app, ModelServerCommand& c) {
 
 int run_model_server(const ModelServerCommand& c) {
   std::string error;
-  std::unique_ptr<host::ModelServer> model = host::ModelServer::load_file(c.scenario, error);
+  std::unique_ptr<model_server::ModelServer> model = model_server::ModelServer::load_file(c.scenario, error);
   if (!model) return fail(kExitUsage, error);
 
   std::unique_ptr<std::FILE, int (*)(std::FILE*)> log(nullptr, std::fclose);
@@ -48,7 +49,7 @@ int run_model_server(const ModelServerCommand& c) {
   }
   // Each line is flushed at once: a test reads the log while the server still runs.
   unsigned long long requests = 0;
-  auto record = [&](const host::ModelAnswer& a) {
+  auto record = [&](const model_server::ModelAnswer& a) {
     ++requests;
     std::fprintf(stderr, "model-server: %s\n", a.summary.c_str());
     if (log) {
@@ -57,9 +58,9 @@ int run_model_server(const ModelServerCommand& c) {
     }
   };
 
-  host::HttpServer server(
-      [&](const host::HttpRequest& request) {
-        host::ModelAnswer a = model->answer(request);
+  model_server::HttpServer server(
+      [&](const model_server::HttpRequest& request) {
+        model_server::ModelAnswer a = model->answer(request);
         record(a);
         return std::move(a.reply);
       },
@@ -71,7 +72,8 @@ int run_model_server(const ModelServerCommand& c) {
 
   const std::string base_url = "http://127.0.0.1:" + std::to_string(server.port());
   if (c.json) {
-    std::printf("{\"base_url\":\"%s\",\"port\":%d}\n", base_url.c_str(), server.port());
+    nlohmann::ordered_json ready = {{"base_url", base_url}, {"port", server.port()}};
+    std::printf("%s\n", ready.dump().c_str());
   } else {
     std::printf("listening on %s\n", base_url.c_str());
   }

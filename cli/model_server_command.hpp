@@ -1,5 +1,5 @@
-// `sidecar model-server`: the scripted model server (host/model_server.hpp) on 127.0.0.1, until
-// SIGTERM or Ctrl-C. Plain C++: it runs before, and without, any Lua engine.
+// `sidecar model-server`: the scripted model server (model_server/model_server.hpp) on 127.0.0.1,
+// until SIGTERM or Ctrl-C. Plain C++: it runs before, and without, any Lua engine.
 #pragma once
 #include <string>
 

@@ -9,7 +9,7 @@
 
 #include "http_server.hpp"
 
-namespace sidecar::host::model {
+namespace sidecar::model_server::model {
 
 enum class Api { Responses, Messages };
 
@@ -75,4 +75,4 @@ std::string messages_object(const Step& step, const ReplyContext& context);
 // An error body in the API's own shape.
 std::string error_body(Api api, int status, const std::string& message);
 
-}  // namespace sidecar::host::model
+}  // namespace sidecar::model_server::model

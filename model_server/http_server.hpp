@@ -13,7 +13,7 @@
 #include <utility>
 #include <vector>
 
-namespace sidecar::host {
+namespace sidecar::model_server {
 
 using HttpHeaders = std::vector<std::pair<std::string, std::string>>;
 
@@ -130,4 +130,4 @@ class HttpServer {
   std::unique_ptr<Impl> impl_;
 };
 
-}  // namespace sidecar::host
+}  // namespace sidecar::model_server

@@ -6,7 +6,7 @@
 
 #include "model_scenario.hpp"
 
-namespace sidecar::host::model {
+namespace sidecar::model_server::model {
 namespace {
 
 using Json = nlohmann::json;
@@ -254,4 +254,4 @@ bool parse_scenario(std::string_view text, const std::string& name, Scenario& ou
   return true;
 }
 
-}  // namespace sidecar::host::model
+}  // namespace sidecar::model_server::model

@@ -15,7 +15,7 @@
 #include "json_text.hpp"
 #include "model_scenario.hpp"
 
-namespace sidecar::host {
+namespace sidecar::model_server {
 namespace {
 
 using Json = nlohmann::ordered_json;
@@ -244,4 +244,4 @@ ModelAnswer ModelServer::bad_request(int status, const std::string& why) {
   return a;
 }
 
-}  // namespace sidecar::host
+}  // namespace sidecar::model_server

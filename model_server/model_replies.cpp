@@ -5,7 +5,7 @@
 
 #include "model_scenario.hpp"
 
-namespace sidecar::host::model {
+namespace sidecar::model_server::model {
 namespace {
 
 using Json = nlohmann::ordered_json;
@@ -228,4 +228,4 @@ std::string error_body(Api api, int status, const std::string& message) {
   return dump(Json{{"type", "error"}, {"error", {{"type", type}, {"message", message}}}});
 }
 
-}  // namespace sidecar::host::model
+}  // namespace sidecar::model_server::model

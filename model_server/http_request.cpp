@@ -6,7 +6,7 @@
 
 #include "http_server.hpp"
 
-namespace sidecar::host {
+namespace sidecar::model_server {
 namespace {
 
 constexpr std::size_t kMaxChunkLine = 1024;  // a chunk-size line, extensions included
@@ -274,4 +274,4 @@ const char* http_reason(int status) {
   }
 }
 
-}  // namespace sidecar::host
+}  // namespace sidecar::model_server

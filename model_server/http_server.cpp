@@ -9,38 +9,23 @@
 #include <csignal>
 #include <cstdio>
 #include <exception>
+#include <nlohmann/json.hpp>
 #include <unordered_set>
 
-namespace sidecar::host {
+namespace sidecar::model_server {
 namespace {
 
 std::string uv_message(int status) { return std::string(uv_err_name(status)) + ": " + uv_strerror(status); }
 
-// A JSON string literal for the few bodies this file makes itself (no JSON library here).
-std::string json_quote(std::string_view s) {
-  std::string out = "\"";
-  for (unsigned char c : s) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += static_cast<char>(c);
-    } else if (c < 0x20) {
-      static const char hex[] = "0123456789abcdef";
-      out += "\\u00";
-      out += hex[c >> 4];
-      out += hex[c & 15];
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  return out + "\"";
-}
-
+// The body of a reply this file makes itself (a request it cannot read, a handler that threw).
+// Invalid UTF-8 in `message` (a header line quoted back) becomes U+FFFD: the body stays JSON.
 HttpReply error_reply(int status, const std::string& message) {
+  using Json = nlohmann::ordered_json;
+  Json body = {{"error", {{"message", message}, {"type", status >= 500 ? "server_error" : "invalid_request_error"}}}};
   HttpReply r;
   r.status = status;
   r.headers = {{"Content-Type", "application/json"}};
-  r.body = "{\"error\":{\"message\":" + json_quote(message) + ",\"type\":\"" +
-           (status >= 500 ? "server_error" : "invalid_request_error") + "\"}}\n";
+  r.body = body.dump(-1, ' ', false, Json::error_handler_t::replace) + "\n";
   return r;
 }
 
@@ -413,4 +398,4 @@ void HttpServer::stop() {
 
 std::size_t HttpServer::connections() const { return impl_->open_connections.load(); }
 
-}  // namespace sidecar::host
+}  // namespace sidecar::model_server

@@ -62,7 +62,7 @@
 
 #include "http_server.hpp"
 
-namespace sidecar::host {
+namespace sidecar::model_server {
 
 struct ModelAnswer {
   HttpReply reply;
@@ -95,4 +95,4 @@ class ModelServer {
   std::unique_ptr<Impl> impl_;
 };
 
-}  // namespace sidecar::host
+}  // namespace sidecar::model_server
