@@ -1,4 +1,6 @@
 // Tasks, runs, lineage, validation results and events: the store's reads and writes.
+#include <utility>
+
 #include "run_store_sql.hpp"
 
 namespace sidecar::host {
@@ -100,17 +102,29 @@ std::optional<std::int64_t> RunStore::update_task_status(const std::string& task
   return revision;
 }
 
-std::optional<Task> RunStore::get_task(const std::string& task_id, StoreError& error) {
-  Impl* s = ready(error);
+namespace {
+
+// One record by its id (`sql` selects it by ?1): what `read` makes of its row, or nullopt with
+// ENOENT when there is none, or the SQL error. `what`: "task" or "run", for the messages.
+template <typename Store, typename Read>
+auto read_by_id(Store* s, const std::string& sql, const char* what, const std::string& id, Read read,
+                StoreError& error) -> std::optional<decltype(read(std::declval<Stmt&>()))> {
   if (!s) return std::nullopt;
-  Stmt st = s->statement(std::string("SELECT ") + kTaskColumns + " FROM tasks WHERE task_id = ?1", error);
+  Stmt st = s->statement(sql, error);
   if (!st) return std::nullopt;
-  st.text(1, task_id);
+  st.text(1, id);
   int rc = st.step();
-  if (rc == SQLITE_ROW) return read_task(st);
-  if (rc == SQLITE_DONE) fail(error, "ENOENT", "task " + task_id + " not found in the store " + s->path);
-  else s->sql_fail(error, "reading task " + task_id, rc);
+  if (rc == SQLITE_ROW) return read(st);
+  if (rc == SQLITE_DONE) fail(error, "ENOENT", std::string(what) + " " + id + " not found in the store " + s->path);
+  else s->sql_fail(error, std::string("reading ") + what + " " + id, rc);
   return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<Task> RunStore::get_task(const std::string& task_id, StoreError& error) {
+  return read_by_id(ready(error), std::string("SELECT ") + kTaskColumns + " FROM tasks WHERE task_id = ?1", "task",
+                    task_id, read_task, error);
 }
 
 std::optional<std::vector<Task>> RunStore::list_tasks(const TaskQuery& query, StoreError& error) {
@@ -224,16 +238,8 @@ std::optional<std::int64_t> RunStore::update_run(const std::string& run_id, cons
 }
 
 std::optional<Run> RunStore::get_run(const std::string& run_id, StoreError& error) {
-  Impl* s = ready(error);
-  if (!s) return std::nullopt;
-  Stmt st = s->statement(std::string("SELECT ") + kRunColumns + " FROM runs WHERE run_id = ?1", error);
-  if (!st) return std::nullopt;
-  st.text(1, run_id);
-  int rc = st.step();
-  if (rc == SQLITE_ROW) return read_run(st);
-  if (rc == SQLITE_DONE) fail(error, "ENOENT", "run " + run_id + " not found in the store " + s->path);
-  else s->sql_fail(error, "reading run " + run_id, rc);
-  return std::nullopt;
+  return read_by_id(ready(error), std::string("SELECT ") + kRunColumns + " FROM runs WHERE run_id = ?1", "run", run_id,
+                    read_run, error);
 }
 
 std::optional<std::vector<Run>> RunStore::list_runs(const RunQuery& query, StoreError& error) {

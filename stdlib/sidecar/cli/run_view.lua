@@ -226,25 +226,6 @@ local function validation_of(s, run)
   return s:validation(run.run_id) or {}
 end
 
-local function resolve(s, run)
-  if type(s) ~= "table" then
-    error("run_view: expected a store, got " .. type(s), 3)
-  end
-  if type(run) == "table" then
-    return run
-  elseif type(run) ~= "string" then
-    error("run_view: run must be a record or a run id, got " .. type(run), 3)
-  end
-  local r, message, code = s:get_run(run)
-  if not r then
-    if code == "ENOENT" then
-      return nil, ("no run %s (see sidecar run list)"):format(run), "not_found"
-    end
-    return nil, message, code
-  end
-  return r
-end
-
 -- run show --------------------------------------------------------------------------------------------
 
 local function add(lines, label, value)
@@ -377,19 +358,38 @@ local function lineage_lines(lines, run, l)
   end
 end
 
----The text of `sidecar run show R-0001`.
----@param s table  an open store
----@param run table|string  a run record or id
----@return string|nil text, string? message, string? code
-function M.show(s, run)
-  local r, message, code = resolve(s, run)
-  if not r then
-    return nil, message, code
+-- The run (a record, or an id looked up) and its lineage; nil, message, code when either cannot
+-- be read. A bad argument raises, naming the caller of show or show_data.
+local function resolve_with_lineage(s, run)
+  if type(s) ~= "table" then
+    error("run_view: expected a store, got " .. type(s), 3)
+  elseif type(run) ~= "table" and type(run) ~= "string" then
+    error("run_view: run must be a record or a run id, got " .. type(run), 3)
+  end
+  local r, message, code = run, nil, nil
+  if type(run) == "string" then
+    r, message, code = s:get_run(run)
+    if not r then
+      return nil, code == "ENOENT" and ("no run %s (see sidecar run list)"):format(run) or message,
+        code == "ENOENT" and "not_found" or code
+    end
   end
   local l
   l, message, code = lineage_of(s, r)
   if not l then
     return nil, message, code
+  end
+  return r, l
+end
+
+---The text of `sidecar run show R-0001`.
+---@param s table  an open store
+---@param run table|string  a run record or id
+---@return string|nil text, string? message, string? code
+function M.show(s, run)
+  local r, l, code = resolve_with_lineage(s, run)
+  if not r then
+    return nil, l, code
   end
   local lines = {}
   add(lines, "Run", r.run_id)
@@ -454,14 +454,9 @@ end
 ---@param run table|string  a run record or id
 ---@return table|nil data, string? message, string? code
 function M.show_data(s, run)
-  local r, message, code = resolve(s, run)
+  local r, l, code = resolve_with_lineage(s, run)
   if not r then
-    return nil, message, code
-  end
-  local l
-  l, message, code = lineage_of(s, r)
-  if not l then
-    return nil, message, code
+    return nil, l, code
   end
   local data = json.object({})
   for k, v in pairs(r) do

@@ -1,6 +1,7 @@
 --- Facts about a git work tree, read with git itself (never a shell): HEAD, branch, status.
 --- Each returns nil and the reason when it cannot (not a repository, git missing).
 local proc = require("sidecar.core.proc")
+local text = require("sidecar.core.text")
 
 local M = {}
 
@@ -40,6 +41,43 @@ local function line(repo, args)
     return nil, why
   end
   return (out:gsub("%s+$", ""))
+end
+
+-- A path as git reads one from a file in `base`: absolute, or relative to `base`.
+local function from(base, path)
+  return path:sub(1, 1) == "/" and path or (base .. "/" .. path)
+end
+
+---The repository's git folders as git finds them from `repo`, without running git: the nearest
+---.git in `repo` or above (a folder, or a file saying "gitdir: PATH" in a linked worktree). Returns
+---the worktree's own folder (its index, HEAD) and the common one (config, objects); nil when
+---there is none; false when git itself must be asked (GIT_DIR is set, or a .git file names no
+---folder).
+---@param repo string
+---@return string|false|nil own, string? common
+function M.dirs(repo)
+  if os.getenv("GIT_DIR") then
+    return false
+  end
+  local dir = repo
+  for _ = 1, 64 do -- deeper than any real tree; above "/", ".." is "/" again
+    local path = dir .. "/.git"
+    local f = io.open(path, "rb")
+    if f then
+      local head = f:read(8) -- nil for a folder
+      local said = head and (head .. (f:read("a") or "")) or nil
+      f:close()
+      local target = said and said:match("^gitdir: *([^\r\n]+)")
+      if said and not target then
+        return false
+      end
+      local own = target and from(dir, target) or path
+      local common = (text.read_file(own .. "/commondir") or ""):match("^([^\r\n]+)")
+      return own, common and from(own, common) or own
+    end
+    dir = dir .. "/.."
+  end
+  return nil
 end
 
 ---The commit HEAD names, or nil and why (a repository without commits has none).

@@ -11,7 +11,9 @@
 --- a snapshot is two steps (add with HEAD beside it, then write-tree), the change two more (add,
 --- then write-tree, diff-index and HEAD together).
 local clock = require("sidecar.host.time")
+local git = require("sidecar.core.git")
 local proc = require("sidecar.core.proc")
+local text = require("sidecar.core.text")
 
 local M = {}
 
@@ -56,53 +58,14 @@ local function trimmed(text)
   return text and (text:gsub("%s+$", ""))
 end
 
-local function read_file(path)
-  local f = io.open(path, "rb")
-  if not f then
-    return nil
-  end
-  local data = f:read("a")
-  f:close()
-  return data
-end
-
--- The git folder of the repository holding `repo`, found as git finds it: the nearest .git in
--- `repo` or above, a folder, or a file saying "gitdir: PATH" (a linked worktree). Nil when there
--- is none; "" when GIT_DIR decides (then git itself is asked).
-local function git_dir_of(repo)
-  if os.getenv("GIT_DIR") then
-    return ""
-  end
-  local dir = repo
-  for _ = 1, 64 do -- deeper than any real tree; above "/", ".." is "/" again
-    local path = dir .. "/.git"
-    local f = io.open(path, "rb")
-    if f then
-      local head = f:read(8) -- nil for a folder
-      local rest = head and f:read("a") or nil
-      f:close()
-      if not head then
-        return path
-      end
-      local target = (head .. rest):match("^gitdir: *([^\r\n]+)")
-      if not target then
-        return ""
-      end
-      return target:sub(1, 1) == "/" and target or (dir .. "/" .. target)
-    end
-    dir = dir .. "/.."
-  end
-  return nil
-end
-
 -- The path of a private copy of the repository's index, for GIT_INDEX_FILE (no file there when
 -- the repository has no index yet: git then starts from nothing); nil and why outside git.
 local function index_copy(repo)
-  local git_dir = git_dir_of(repo)
+  local git_dir = git.dirs(repo)
   if git_dir == nil then
     return nil, "not a git repository (no .git in " .. repo .. " or above it)"
   end
-  if git_dir == "" then
+  if git_dir == false then
     local out, why = run(command(repo, { "rev-parse", "--absolute-git-dir" }))
     if not out then
       return nil, why
@@ -110,7 +73,7 @@ local function index_copy(repo)
     git_dir = trimmed(out)
   end
   local index = os.tmpname()
-  local data = read_file(git_dir .. "/index")
+  local data = text.read_file(git_dir .. "/index")
   if data then
     local f = assert(io.open(index, "wb"))
     f:write(data)

@@ -80,7 +80,7 @@ Watch.__index = Watch
 function M.watch(repo, opts)
   opts = opts or {}
   local w = setmetatable({ repo = repo, run_id = opts.run_id, push = push_block.prepare(repo, opts.push_log) }, Watch)
-  if push_block.git_dirs(repo) == nil then -- outside git no git runs at all
+  if require("sidecar.core.git").dirs(repo) == nil then -- outside git no git runs at all
     local none = { wait = function() return { ok = false, error = "not a git repository" } end }
     w.pending_before, w.pending_after = none, none
   else

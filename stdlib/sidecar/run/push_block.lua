@@ -15,6 +15,7 @@
 --- What still gets through: plumbing (`git send-pack URL`), a pushurl added during the run, an
 --- agent that rewrites its own git configuration or environment. Such pushes show in the
 --- agent's commands (push_in), which is why attempts are looked for there too.
+local git = require("sidecar.core.git")
 local proc = require("sidecar.core.proc")
 local text_lines = require("sidecar.core.text")
 
@@ -31,41 +32,7 @@ local function start(cmd)
   return ok and h or { wait = function() return { stdout = "" } end }
 end
 
-local function read(path)
-  local f = io.open(path, "rb")
-  if not f then
-    return nil
-  end
-  local text = f:read("a")
-  f:close()
-  return text
-end
-
--- The repository's git folders as git finds them from `repo`: the worktree's own and the common
--- one (where config lives); nil when there is none, false when GIT_DIR decides.
-local function git_dirs(repo)
-  if os.getenv("GIT_DIR") then
-    return false
-  end
-  local dir = repo
-  for _ = 1, 64 do -- deeper than any real tree; above "/", ".." is "/" again
-    local path = dir .. "/.git"
-    local f = io.open(path, "rb")
-    if f then
-      local head = f:read(8) -- nil for a folder
-      local text = head and (head .. (f:read("a") or "")) or nil
-      f:close()
-      local own = text and text:match("^gitdir: *([^\r\n]+)")
-      own = own and (own:sub(1, 1) == "/" and own or (dir .. "/" .. own)) or path
-      local common = (read(own .. "/commondir") or ""):match("^([^\r\n]+)")
-      return own, common and (common:sub(1, 1) == "/" and common or (own .. "/" .. common)) or own
-    end
-    dir = dir .. "/.."
-  end
-  return nil
-end
-
-M.git_dirs = git_dirs
+local read = text_lines.read_file
 
 local ESCAPES = { n = "\n", t = "\t", b = "\b", ["\\"] = "\\", ['"'] = '"' }
 
@@ -145,7 +112,7 @@ end
 ---@return table  {pushurls, log, log_abs?, pending?}
 function M.prepare(repo, log)
   local pb = { pushurls = {}, log = log }
-  local own, common = git_dirs(repo)
+  local own, common = git.dirs(repo)
   if own == false then
     pb.pending = start({ "git", "-C", repo, "config", "-z", "--get-regexp", [[^remote\..*\.pushurl$]] })
   elseif own then
