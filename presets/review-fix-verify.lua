@@ -41,7 +41,7 @@ end
 
 -- Steps 1-2: reviewers side by side, their findings merged.
 local function review(ctx, p, t, round)
-  local jobs = {}
+  local jobs, diff = {}, steps.diff_md(t)
   for _, lens in ipairs(p.lenses) do
     jobs[#jobs + 1] = { kind = "review", role = "reviewer", lens = lens, prompt = steps.prompt("reviewer", {
       goal = p.goal .. " Review " .. t.describe .. ".", lens = lens,
@@ -49,7 +49,7 @@ local function review(ctx, p, t, round)
       pointers = t.files, prior_decisions = round.failed_before, inputs = t.inputs,
       success_check = "Every finding names a file (and a line when it can) and the evidence you saw.",
       escalate_when = ESCALATE,
-    }, t.diff ~= nil and t.diff ~= "" and { { title = "Diff", content = "```diff\n" .. t.diff .. "```" } } or nil) }
+    }, diff and { { title = "Diff", content = diff } }) }
   end
   local lists = {}
   for i, r in ipairs(ctx:agents(jobs)) do

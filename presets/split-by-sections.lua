@@ -57,8 +57,8 @@ local function split(ctx, p)
     return nil, ("cannot read %s: %s"):format(p.file, why)
   end
   for _, s in ipairs(steps.split_markdown(text, p.level)) do
-    out[#out + 1] = { title = s.title, pointer = p.file, content = ("Title: %s\nLines %d-%d of `%s`:\n\n````markdown\n"
-      .. "%s\n````"):format(s.title, s.first, s.last, p.file, s.text) }
+    out[#out + 1] = { title = s.title, pointer = p.file, content = ("Title: %s\nLines %d-%d of `%s`:\n\n%s"):format(
+      s.title, s.first, s.last, p.file, steps.fence(s.text, "markdown", 4)) }
   end
   return out, ("%s cut at its level-%d headings"):format(p.file, p.level)
 end

@@ -13,8 +13,7 @@ local json = require("sidecar.core.json")
 local markers = require("sidecar.agent.markers")
 local preset = require("sidecar.preset.define")
 local secrets = require("sidecar.core.secrets")
-local prompt = require("sidecar.prompt.compile")
-local prompt_kit = require("sidecar.prompt.kit")
+local steps = require("sidecar.preset.steps")
 local text_lines = require("sidecar.core.text")
 local worktree = require("sidecar.core.worktree")
 
@@ -41,18 +40,6 @@ local function read_plan(ctx, path)
   return text_lines.rtrim(text)
 end
 
--- The agent's report: its final message up to the first marker line (the markers come last).
-local function report_of(output)
-  local lines = {}
-  for line in ((output or "") .. "\n"):gmatch("([^\n]*)\n") do
-    if line:match("^%s*%[[A-Z_]+%]") then
-      break
-    end
-    lines[#lines + 1] = line
-  end
-  return text_lines.trim(table.concat(lines, "\n")) -- linear on any run of spaces (stdlib/sidecar/core/text.lua)
-end
-
 local function bullets(list, fmt)
   local out = {}
   for i, item in ipairs(list) do
@@ -77,8 +64,14 @@ local function previous_text(prev, n, max)
   return table.concat(lines, "\n\n")
 end
 
+-- The implementer's prompt: the plan (kept whole, the budget grows with it) right after the Goal,
+-- then what the previous iteration reported.
 local function prompt_for(p, plan, n, prev)
-  local sections, opts = prompt_kit.template("implementer", {
+  local extra = { { title = "Plan", content = plan } }
+  if prev then
+    extra[2] = { title = "Previous iteration", content = previous_text(prev, n, p.max_iterations) }
+  end
+  return steps.prompt("implementer", {
     goal = p.task ~= "" and p.task or ("Carry out the plan below (" .. p.plan .. "), all of it."),
     non_goals = { "Work the plan does not ask for", "Commits, pushes, tags or releases" },
     constraints = { "Keep to the plan; where it is silent, follow the code around the change",
@@ -89,20 +82,9 @@ local function prompt_for(p, plan, n, prev)
       .. "file you changed, and only those.",
     inputs = { "the files of this repository", "git status and git diff" },
     edits_allowed = true,
-    output_path = ".agent/runs/<this run>/output.md",
     escalate_when = { "the plan is ambiguous or contradicts the code", "a step needs a decision, a credential or "
       .. "access you do not have", "a check fails for a reason outside the task" },
-    privacy = prompt_kit.DEFAULT_PRIVACY,
-  })
-  table.insert(sections, 2, { title = "Plan", content = plan, required = true })
-  if prev then
-    table.insert(sections, 3, { title = "Previous iteration", content = previous_text(prev, n, p.max_iterations),
-      required = true })
-  end
-  -- The plan is kept whole, so the budget grows with it instead of squeezing the other sections.
-  local extra = prompt.estimate(plan) + (prev and prompt.estimate(sections[3].content) or 0)
-  opts.target, opts.max = prompt.TARGET + extra, prompt.MAX + extra
-  return (prompt.compile(sections, opts))
+  }, extra, { after = "Goal" })
 end
 
 local function one_line(it)
@@ -159,12 +141,7 @@ local function files_text(files)
   if not files.checked then
     return "Files: not checked (" .. files.why .. ")"
   end
-  local function line(label, list)
-    return ("  %s (%d): %s"):format(label, #list, #list > 0 and table.concat(list, ", ") or "-")
-  end
-  return table.concat({ "Files claimed in [FILES_MODIFIED] against the work tree since the start:",
-    line("confirmed", files.confirmed), line("claimed but not changed", files.claimed_not_changed),
-    line("changed but not claimed", files.changed_not_claimed) }, "\n")
+  return steps.files_text(files, "Files claimed in [FILES_MODIFIED] against the work tree since the start:")
 end
 
 -- The printed report: one line per iteration, the outcome, the file check.
@@ -198,16 +175,15 @@ local function report_data(p, iterations, outcome, claims, files)
     runs[i] = { run_id = it.run_id, run_status = it.run_status, markers = it.markers.status,
       progress = json.array(it.markers.progress), complete = it.markers.complete and it.markers.complete.text or nil }
   end
-  for _, k in ipairs({ "confirmed", "claimed_not_changed", "changed_not_claimed" }) do
-    files[k] = files[k] and json.array(files[k])
-  end
+  local files_data = files.checked and steps.files_data(files) or {}
+  files_data.checked, files_data.why = files.checked, files.why
   for _, b in ipairs(last.blockers) do
     b.context = json.array(b.context)
   end
   for _, q in ipairs(last.questions) do
     q.options = json.array(q.options)
   end
-  return { outcome = outcome, plan = p.plan, iterations = runs, claimed = json.array(claims), files = files,
+  return { outcome = outcome, plan = p.plan, iterations = runs, claimed = json.array(claims), files = files_data,
     blockers = json.array(last.blockers), questions = json.array(last.questions), escalate = outcome ~= "complete" }
 end
 
@@ -260,11 +236,11 @@ return preset.define({
       ctx:progress("iteration %d of %d", n, p.max_iterations)
       local r = ctx:agent({ kind = "implement", role = "implementer", sandbox = p.sandbox,
         prompt = prompt_for(p, plan, n, prev) })
-      if r.status == "dry_run" or r.status == "not_run" then
+      if steps.planned(r) then
         return not_run(ctx, p, r)
       end
       local it = { n = n, max = p.max_iterations, run_id = r.run_id, run_status = r.status, why = r.why,
-        markers = markers.parse(r.output), report = report_of(r.output) }
+        markers = markers.parse(r.output), report = steps.report_of(r.output) or "" }
       iterations[n] = it
       union(claims, it.markers.files_modified)
       ctx:progress("%s", one_line(it))

@@ -16,12 +16,11 @@
 local json = require("sidecar.core.json")
 local merge = require("sidecar.preset.merge")
 local preset = require("sidecar.preset.define")
-local prompt = require("sidecar.prompt.compile")
-local prompt_kit = require("sidecar.prompt.kit")
 local review_target = require("sidecar.preset.target")
 local runners = require("sidecar.agent.runners")
 local schema = require("sidecar.preset.schema")
 local secrets = require("sidecar.core.secrets")
+local steps = require("sidecar.preset.steps")
 
 local function check_lenses(lenses)
   if #lenses < 2 or #lenses > 4 then
@@ -36,19 +35,10 @@ local function check_lenses(lenses)
   end
 end
 
--- A fence longer than any run of backticks in the text.
-local function fence(text)
-  local longest = 2
-  for run in text:gmatch("`+") do
-    longest = math.max(longest, #run)
-  end
-  return ("`"):rep(longest + 1)
-end
-
--- The reviewer prompt for one lens: the prompt_kit template with the change under review put
--- in before the lens.
+-- The reviewer prompt for one lens: prompt_kit's template, the change under review before the lens.
 local function prompt_for(target, lens, p)
-  local sections, opts = prompt_kit.template("reviewer", {
+  local diff = steps.diff_md(target)
+  return steps.prompt("reviewer", {
     goal = ("Find what is wrong with %s, seen through the %s lens, ranked by impact."):format(target.describe, lens),
     non_goals = { "Problems in code the change does not touch", "Style nits that change nothing",
       "Fixing anything: describe the fix instead" },
@@ -56,23 +46,8 @@ local function prompt_for(target, lens, p)
     pointers = target.pointers,
     success_check = "Every finding names a file, a line when it has one, and the evidence seen there.",
     inputs = target.inputs, edits_allowed = false, output_path = ".agent/runs/<run id>/output.md",
-    escalate_when = { "the change cannot be judged from these inputs" },
-    privacy = prompt_kit.DEFAULT_PRIVACY, lens = lens,
-  })
-  if target.diff and target.diff ~= "" then
-    local f = fence(target.diff)
-    local change = f .. "diff\n" .. target.diff .. (target.diff:sub(-1) == "\n" and "" or "\n") .. f
-    if target.truncated then
-      change = change .. ("\n(cut at %d bytes: run %s for the rest)"):format(#target.diff, target.inputs[1])
-    end
-    for i, sec in ipairs(sections) do
-      if sec.title == "Lens" then
-        table.insert(sections, i, { title = "Change under review", content = change, required = true })
-        break
-      end
-    end
-  end
-  return (prompt.compile(sections, opts))
+    escalate_when = { "the change cannot be judged from these inputs" }, lens = lens,
+  }, diff and { { title = "Change under review", content = diff } }, { before = "Lens" })
 end
 
 -- Every lens on every runner: {worker, lens, runner (nil: the routed one), prompt}.
@@ -92,21 +67,12 @@ local function ask(w)
 end
 
 -- The worker's answer checked, re-prompted once (a new run) when it does not match.
-local function settle(ctx, w, first)
-  local last, run_ids = first, {}
-  local answer = schema.enforce(function(suffix)
-    if suffix then
-      local again = ask(w)
-      again.prompt = w.prompt .. suffix
-      last = ctx:agent(again)
-    end
-    run_ids[#run_ids + 1] = last.run_id
-    if last.status ~= "review" then
-      return nil, ("the run ended %s%s"):format(last.status, last.why and (": " .. last.why) or "")
-    end
-    return last.output or ""
-  end, schema.formats.findings, { format = "json" })
-  w.run_ids, w.attempts, w.runner = run_ids, answer.attempts, last.route and last.route.runner or w.runner
+local function settle(ctx, w, job, first)
+  local answer, last = steps.json_answer(ctx, job, first, schema.formats.findings)
+  w.run_ids, w.attempts, w.runner = {}, answer.attempts, last.route and last.route.runner or w.runner
+  for i, r in ipairs(answer.runs) do
+    w.run_ids[i] = r.run_id
+  end
   if answer.ok then
     w.status, w.findings = "ok", answer.value.findings
   else
@@ -118,16 +84,16 @@ end
 
 -- Every worker settled: the findings lists to merge (with provenance, cut at max), how many
 -- workers escalated and how many did not run (dry run, or the CLI is missing).
-local function settle_all(ctx, workers, results, max)
+local function settle_all(ctx, workers, asks, results, max)
   local lists, escalated, not_run = {}, 0, 0
   for i, w in ipairs(workers) do
     local r = results[i]
-    if r.status == "dry_run" or r.status == "not_run" then
+    if steps.planned(r) then
       not_run = not_run + 1
       w.status, w.run_ids, w.attempts, w.runner, w.command, w.why = r.status, { r.run_id }, 0, r.route.runner,
         r.command, r.why
     else
-      settle(ctx, w, r)
+      settle(ctx, w, asks[i], r)
     end
     if w.status == "ok" then
       if #w.findings > max then
@@ -241,7 +207,7 @@ return preset.define({
     for i, w in ipairs(workers) do
       asks[i] = ask(w)
     end
-    local lists, escalated, not_run = settle_all(ctx, workers, ctx:agents(asks), p.max_findings)
+    local lists, escalated, not_run = settle_all(ctx, workers, asks, ctx:agents(asks), p.max_findings)
     data.workers = json.array({})
     for i, w in ipairs(workers) do
       data.workers[i] = worker_data(w)

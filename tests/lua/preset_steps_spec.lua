@@ -57,6 +57,9 @@ describe("preset_steps", function()
     expect(text):contains("ROLE: judge: you rank.")
     expect(text):contains("EDITS: none; this run is read-only.")
     expect(text):contains("## Options\n\n1. a\n\n## Do\n\n- rank")
+    text = steps.prompt("implementer", { goal = "g", success_check = "s" }, { { title = "Plan", content = "p" } },
+      { after = "Goal" })
+    expect(text):contains("## Goal\n\ng\n\n## Plan\n\np\n\n## Success check")
   end)
 
   it("re-prompts a wrong structured answer once, through ctx:agent", function()
@@ -89,7 +92,43 @@ describe("preset_steps", function()
     local check = steps.files_check(r, "/repo")
     expect(steps.files_text(check)):equals("Files: confirmed a.c; claimed but not changed ghost.c; changed but not "
       .. "claimed b.c.")
+    expect(steps.files_text(check, "Files:")):equals("Files:\n  confirmed (1): a.c\n  claimed but not changed (1): "
+      .. "ghost.c\n  changed but not claimed (1): b.c")
     expect(steps.files_check({ status = "dry_run" }, "/repo")):is_nil()
+  end)
+
+  it("reads an implementer's report: its message up to the first marker line, trimmed", function()
+    expect(steps.report_of("\n  Did it.\nChecked it.  \n\n  [PROGRESS] a\n[CODEX_COMPLETE] b\n")):equals(
+      "Did it.\nChecked it.")
+    expect(steps.report_of("[FILES_MODIFIED]\n- a.c (modified)\n")):equals("")
+    expect(steps.report_of("No markers.\n\n")):equals("No markers.")
+    expect(steps.report_of("a [NOT_AT_START]\n")):equals("a [NOT_AT_START]")
+    expect(steps.report_of(nil)):is_nil()
+  end)
+
+  it("fences text with a fence no run of backticks in it can close", function()
+    expect(steps.fence("+x\n", "diff")):equals("```diff\n+x\n```")
+    expect(steps.fence("+x")):equals("```\n+x\n```")
+    expect(steps.fence("a ```` b\n", "md")):equals("`````md\na ```` b\n`````")
+    expect(steps.fence("```\ncode\n```", "markdown", 4)):equals("````markdown\n```\ncode\n```\n````")
+    expect(steps.diff_md({ diff = "" })):is_nil()
+    expect(steps.diff_md({ files = { "a" } })):is_nil()
+    expect(steps.diff_md({ diff = "+x\n", truncated = true, inputs = { "git diff" } })):equals(
+      "```diff\n+x\n```\n(cut at 3 bytes: run git diff for the rest)")
+  end)
+
+  it("says which runs an answer took, and why a step that did not finish has none", function()
+    local job = { kind = "review", role = "reviewer", prompt = "P" }
+    local first = { status = "review", output = "?", run_id = "R-0", role = "reviewer", route = ROUTE }
+    local answer, last = steps.json_answer(fake_ctx({ { status = "failed", why = "exit 1" } }), job, first,
+      steps.VERDICT)
+    expect({ answer.ok, answer.attempts, answer.error, last.run_id }):equals({ false, 2, "the reviewer failed: exit 1",
+      "R-1" })
+    expect({ answer.runs[1].run_id, answer.runs[2].run_id }):equals({ "R-0", "R-1" })
+    local ctx = fake_ctx({})
+    answer = steps.json_answer(ctx, job, { status = "timed_out", role = "reviewer", run_id = "R-0" }, steps.VERDICT)
+    expect({ answer.ok, answer.attempts, answer.error, #answer.runs, #ctx.jobs }):equals({ false, 1,
+      "the reviewer timed_out: no reason given", 1, 0 })
   end)
 
   it("prints a plan: each step's role, runner, tier, sandbox and command", function()

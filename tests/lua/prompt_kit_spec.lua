@@ -280,6 +280,24 @@ describe("prompt_kit.template", function()
   end)
 end)
 
+describe("prompt_kit.insert_sections", function()
+  it("places a preset's sections by name, before or after a template's, in the order given", function()
+    local sections = prompt_kit.template("reviewer", full())
+    prompt_kit.insert_sections(sections, { before = "Lens" }, { { title = "Diff" }, { title = "Notes" } })
+    prompt_kit.insert_sections(sections, { after = "Goal" }, { { title = "Plan" } })
+    expect(titles(sections)):equals({ "Goal", "Plan", "Non-goals", "Constraints", "Pointers", "Prior decisions",
+      "Success check", "Diff", "Notes", "Lens", "Do", "Do not", "Output format" })
+    local last = prompt_kit.insert_sections(sections, { after = "Output format" }, { { title = "End" } })
+    expect(last[#last].title):equals("End")
+  end)
+
+  it("raises when no section has that title, naming it", function()
+    local sections = prompt_kit.template("verifier", full())
+    expect(function() prompt_kit.insert_sections(sections, { before = "Lens" }, { { title = "Diff" } }) end)
+      :raises("no section titled Lens")
+  end)
+end)
+
 describe("prompt_kit.lint", function()
   for _, kind in ipairs(prompt_kit.KINDS) do
     it(kind .. ": a prompt with every field given lints clean", function()

@@ -48,9 +48,11 @@ M.OUTPUT_PATH = ".agent/runs/<this run>/output.md"
 ---A worker prompt: `kind` is a prompt_kit template (reviewer, research, implementer, verifier) or
 ---a table describing a role of the preset's own ({role, format, do, do_not, output}). `fields`
 ---are the template's (goal, non_goals, ..., escalate_when, privacy, lens); `extra` sections
----({title, content}) go after the Context Pack, kept whole: the budget grows with them.
+---({title, content}) are kept whole (the budget grows with them) and go, in order, where `at`
+---names (prompt_kit.insert_sections): after the Context Pack unless it says {after = "Goal"} or
+---{before = "Lens"}, say.
 ---@return string text
-function M.prompt(kind, fields, extra)
+function M.prompt(kind, fields, extra, at)
   fields.output_path = fields.output_path or M.OUTPUT_PATH
   local sections, opts
   if type(kind) == "string" then
@@ -60,21 +62,47 @@ function M.prompt(kind, fields, extra)
   else
     sections, opts = custom(kind, fields)
   end
-  local at, grow = 7, 0 -- the Context Pack is six sections
-  for _, sec in ipairs(extra or {}) do
-    table.insert(sections, at, { title = sec.title, content = sec.content, required = true })
-    at, grow = at + 1, grow + prompt.estimate(sec.content)
+  local kept, grow = {}, 0
+  for i, sec in ipairs(extra or {}) do
+    kept[i], grow = { title = sec.title, content = sec.content, required = true }, grow + prompt.estimate(sec.content)
   end
+  prompt_kit.insert_sections(sections, at or { after = "Success check" }, kept)
   opts.target, opts.max = prompt.TARGET + grow, prompt.MAX + grow
   return (prompt.compile(sections, opts))
 end
 
----The structured answer of a step that ran: `first` is its result; a wrong answer is re-prompted
----once with the same job (ctx:agent), as schema.enforce does. Returns enforce's result and the
----last step result.
----@return table answer {ok, value | problems, error}, table last
+---A fenced code block of `text` (`info` after the opening fence, "diff" say) whose fence is longer
+---than any run of backticks in the text, and at least `min` long (default 3), so nothing in the
+---text can close it.
+function M.fence(text, info, min)
+  local longest = (min or 3) - 1
+  for run in text:gmatch("`+") do
+    longest = math.max(longest, #run)
+  end
+  local f = ("`"):rep(longest + 1)
+  return f .. (info or "") .. "\n" .. text .. (text:sub(-1) == "\n" and "" or "\n") .. f
+end
+
+---The diff of a review target (sidecar.preset.target), fenced, with a line saying where the rest
+---is when it was cut; nil when the target has no diff (named files: the worker reads them).
+function M.diff_md(t)
+  if not t.diff or t.diff == "" then
+    return nil
+  end
+  local md = M.fence(t.diff, "diff")
+  if t.truncated then
+    md = md .. ("\n(cut at %d bytes: run %s for the rest)"):format(#t.diff, t.inputs[1])
+  end
+  return md
+end
+
+---The structured answer of a step: `first` is its result (a step that did not finish is an
+---answer that failed); a wrong answer is re-prompted once with the same job (ctx:agent), as
+---schema.enforce does. Returns enforce's result, with `runs` (the step results asked, in order),
+---and the last step result.
+---@return table answer {ok, value | problems, error, attempts, runs}, table last
 function M.json_answer(ctx, job, first, spec)
-  local last = first
+  local last, runs = first, {}
   local answer = schema.enforce(function(suffix)
     if suffix then
       local again = {}
@@ -85,11 +113,13 @@ function M.json_answer(ctx, job, first, spec)
       last = ctx:agent(again)
       last.reprompted = true
     end
+    runs[#runs + 1] = last
     if not M.done(last) then
-      return nil, last.why or last.status
+      return nil, M.why_not(last)
     end
     return last.output or ""
   end, spec)
+  answer.runs = runs
   return answer, last
 end
 
@@ -234,33 +264,42 @@ function M.verdict_text(v)
   return table.concat(lines, "\n")
 end
 
----An implementer's report: its final message up to the markers (which come last).
+---An implementer's report: its final message up to its first line that starts with a marker
+---(the markers come last), trimmed; nil when there is no message.
 function M.report_of(output)
   if type(output) ~= "string" then
-    return output
+    return nil
   end
-  -- The first line after the first that starts with a marker, found line by line (a lazy
-  -- "^(.-)\n%s*%[" retries the whole run of white space at every newline of it).
-  local start = output:find("\n", 1, true)
-  while start do
-    local nl = output:find("\n", start + 1, true)
-    if output:sub(start + 1, (nl or 0) - 1):find("^%s*%[[A-Z_]+%]") then
-      -- What comes before it, up to the newline that ends its last line that is not blank.
-      local last = output:sub(1, start):match("^.*()%S")
-      return output:sub(1, output:find("\n", (last or 0) + 1, true) - 1)
+  -- Line by line: a lazy "^(.-)\n%s*%[" retries the whole run of white space at every newline of it.
+  local at = 1
+  while at <= #output do
+    local nl = output:find("\n", at, true) or #output + 1
+    if output:sub(at, nl - 1):find("^%s*%[[A-Z_]+%]") then
+      return text_lines.trim(output:sub(1, at - 1))
     end
-    start = nl
+    at = nl + 1
   end
-  return output
+  return text_lines.trim(output) -- linear on any run of spaces (stdlib/sidecar/core/text.lua)
 end
 
----The result of markers.check_files for people, on one line.
-function M.files_text(check)
+local FILE_LISTS = { { "confirmed", "confirmed" }, { "claimed_not_changed", "claimed but not changed" },
+  { "changed_not_claimed", "changed but not claimed" } }
+
+---The result of markers.check_files for people: on one line, or with a `heading`, under it one
+---indented line a list, with its count.
+function M.files_text(check, heading)
   local function list(l)
     return #l > 0 and table.concat(l, ", ") or "-"
   end
-  return ("Files: confirmed %s; claimed but not changed %s; changed but not claimed %s."):format(list(check.confirmed),
-    list(check.claimed_not_changed), list(check.changed_not_claimed))
+  if not heading then
+    return ("Files: confirmed %s; claimed but not changed %s; changed but not claimed %s."):format(
+      list(check.confirmed), list(check.claimed_not_changed), list(check.changed_not_claimed))
+  end
+  local lines = { heading }
+  for _, l in ipairs(FILE_LISTS) do
+    lines[#lines + 1] = ("  %s (%d): %s"):format(l[2], #check[l[1]], list(check[l[1]]))
+  end
+  return table.concat(lines, "\n")
 end
 
 ---The same for --json (lists as arrays, so an empty one stays []).

@@ -19,6 +19,7 @@
 ---   prompt_kit.context_pack(p)            -- sections: Goal … Success check
 ---   prompt_kit.worker_preamble(o)         -- text: CONTEXT: WORKER, ROLE, RULES, EDITS, INPUTS, OUTPUT …
 ---   prompt_kit.template(kind, o)          -- sections, {header, target, max} for prompt.compile
+---   prompt_kit.insert_sections(sections, {before = "Lens"}, { {title = "Diff", content = d} })
 ---
 --- A template's sections, in order: the Context Pack (Goal, Non-goals, Constraints, Pointers, Prior
 --- decisions, Success check), Lens (reviewer, when given), Do, Do not, Output format. The preamble
@@ -172,10 +173,7 @@ local KIND = {
       "Rank findings by impact, most serious first; leave out nitpicks that change nothing.",
       "Back every finding with evidence you saw: a file and line, a quoted snippet or a command's output.",
     },
-    do_not = {
-      "Fix what you find; report it with a suggestion.",
-      "Report a finding you cannot point to.",
-    },
+    do_not = { "Fix what you find; report it with a suggestion.", "Report a finding you cannot point to." },
     output = table.concat({
       "A few lines of overview if they help, then exactly one fenced JSON block and nothing after it:",
       "",
@@ -196,10 +194,8 @@ local KIND = {
       "Give a source for every claim, with its version or date when that matters.",
       "Note where sources disagree and what is still unknown.",
     },
-    do_not = {
-      "Claim more than the sources support; mark a guess as a guess.",
-      "Pad the summary with background the Goal does not need.",
-    },
+    do_not = { "Claim more than the sources support; mark a guess as a guess.",
+      "Pad the summary with background the Goal does not need." },
     output = table.concat({
       "Markdown in three parts:",
       "",
@@ -217,10 +213,8 @@ local KIND = {
       "Make the change in proportion to the request, in the style of the code around it.",
       "Run the Success check yourself before you report, when you can.",
     },
-    do_not = {
-      "Drift into unrelated improvements, refactors or reformatting.",
-      "Report the work as done when part of it is not.",
-    },
+    do_not = { "Drift into unrelated improvements, refactors or reformatting.",
+      "Report the work as done when part of it is not." },
     output = table.concat({
       "Your final message, in this order:",
       "",
@@ -246,10 +240,7 @@ local KIND = {
       "Look for omissions and regressions too, not only for what the Success check names.",
       "Give steps to reproduce every issue.",
     },
-    do_not = {
-      "Count a check as passed when you did not run it.",
-      "Soften a failure into a suggestion.",
-    },
+    do_not = { "Count a check as passed when you did not run it.", "Soften a failure into a suggestion." },
     output = table.concat({
       "Notes if they help, then exactly one fenced JSON block and nothing after it:",
       "",
@@ -269,8 +260,7 @@ local function lens_text(lens)
   if #lenses == 0 then
     return nil
   end
-  local names = #lenses == 1 and lenses[1]
-      or table.concat(lenses, ", ", 1, #lenses - 1) .. " and " .. lenses[#lenses]
+  local names = #lenses == 1 and lenses[1] or table.concat(lenses, ", ", 1, #lenses - 1) .. " and " .. lenses[#lenses]
   return ("Review through the %s lens: look for problems of that kind first; mention others only when "
     .. "they are serious."):format(names)
 end
@@ -318,6 +308,22 @@ function M.compile(kind, o)
     return nil, opts
   end
   return prompt.compile(sections, opts)
+end
+
+---Puts a preset's own sections into a template's `sections` by name, in the order given: right
+---before the section titled `at.before`, or right after the one titled `at.after`. Raises when no
+---section has that title. Returns `sections`, changed in place.
+function M.insert_sections(sections, at, list)
+  local name = at.before or at.after
+  for i, sec in ipairs(sections) do
+    if sec.title == name then
+      for j, new in ipairs(list) do
+        table.insert(sections, (at.before and i or i + 1) + j - 1, new)
+      end
+      return sections
+    end
+  end
+  error(("prompt_kit.insert_sections: no section titled %s"):format(tostring(name)), 2)
 end
 
 -- The lint --------------------------------------------------------------------------------------
