@@ -90,9 +90,9 @@ local function fix_prompt(test, earlier)
       .. "credential or tool that is not here" },
     privacy = prompt_kit.DEFAULT_PRIVACY,
   })
-  table.insert(sections, 2, { title = "Test output", required = true,
+  prompt_kit.insert_sections(sections, { after = "Goal" }, { { title = "Test output", required = true,
     content = ("Exit %s. The last %d lines:\n```\n%s\n```"):format(
-      test.timed_out and "timed out" or tostring(test.code), OUTPUT_LINES, tail(test.output, OUTPUT_LINES)) })
+      test.timed_out and "timed out" or tostring(test.code), OUTPUT_LINES, tail(test.output, OUTPUT_LINES)) } })
   return (prompt.compile(sections, opts))
 end
 
