@@ -91,7 +91,13 @@ end
 ---a `command` runner running that argv. A name already registered is left as it is.
 ---@param cfg table  what sidecar.core.config.load returned
 function M.register_config(cfg)
-  for name, entry in pairs(cfg.runners or {}) do
+  local names = {}
+  for name in pairs(cfg.runners or {}) do
+    names[#names + 1] = name
+  end
+  table.sort(names) -- listed in a stable order (runners.get's message)
+  for _, name in ipairs(names) do
+    local entry = cfg.runners[name]
     if entry.command and not registry[name] then
       local base = registry.command
       M.register(name, {

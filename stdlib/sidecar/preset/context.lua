@@ -168,7 +168,9 @@ local function record_not_run(self, o, r, status, why)
     role = o.role, skipped = status == "not_run" and o.optional == true or nil }
 end
 
--- nil when the runner can run here, else why not (with how to install it).
+---nil when the runner of route `r` can run here, else why not (with how to install it).
+---@param r table  a route (Ctx:route)
+---@return string|nil why
 function Ctx:missing(r)
   local command, spec, program = preview(self.cfg, r, "prompt.md")
   if command and program and not on_path(program) then
@@ -377,6 +379,8 @@ end
 ---Runs several agents side by side (at most ctx.jobs at a time), each in a `sidecar` process of
 ---its own; returns their results in order. At most one of them may be a writer (else it raises);
 ---it holds the writer lock from its start to its end.
+---@param list table[]  each what Ctx:agent takes
+---@return table[] results  each what Ctx:agent returns
 function Ctx:agents(list)
   check_one_writer(self, list)
   local out, pending = {}, {}
