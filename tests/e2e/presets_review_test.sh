@@ -141,7 +141,7 @@ eq "two runners: the second source ran on alt" "correctness alt" \
   "$(field "$work/two.json" .data.result.findings.1.sources.2.lens) $(field "$work/two.json" .data.result.findings.1.sources.2.runner)"
 expect_run "two runners, one not installed (exit 1: W2 did not run); max_findings" 1 \
   "^# Triangulated review\n\n1 finding from 2 workers: 1 critical\..*- W1 correctness/command: 1 finding, 2 more cut by max_findings=1 \(1 attempt: R-\d+\)\n- W2 correctness/ghost: not run, /nonexistent/ghost-agent is not installed \(put it on PATH\); would run: /nonexistent/ghost-agent < " \
-  "1 step could not run, so the preset did not do its work: review \[correctness\] on ghost \(R-\d+\): /nonexistent/ghost-agent is not installed" \
+  "2 steps could not run, so the preset did not do its work: reviewer \[correctness\] on ghost \(R-\d+\): /nonexistent/ghost-agent is not installed" \
   -- "$S" preset run triangulated-review --runner command --param lenses=correctness,risks --param runners=command,ghost \
   --param max_findings=1
 expect_run "two runners: an unknown runner" 1 "runners: .*nope" "" -- \

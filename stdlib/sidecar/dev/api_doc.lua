@@ -253,10 +253,7 @@ local function modules(public)
     list[#list + 1] = { short = short, module = module, rank = rank[group] or #M.LAYERS + 1 }
   end
   table.sort(list, function(a, b)
-    if a.rank ~= b.rank then
-      return a.rank < b.rank
-    end
-    return a.short < b.short
+    return a.rank < b.rank or (a.rank == b.rank and a.short < b.short)
   end)
   table.insert(list, 1, { short = "sidecar", module = "sidecar" })
   return list
@@ -264,13 +261,8 @@ end
 
 -- A file's text, or nil.
 local function read(path)
-  local f = io.open(path, "rb")
-  if not f then
-    return nil
-  end
-  local text = f:read("a")
-  f:close()
-  return text
+  local f <close> = io.open(path, "rb")
+  return f and f:read("a")
 end
 
 ---The path of a module's source under a stdlib folder: sidecar.core.json is
