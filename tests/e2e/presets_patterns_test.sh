@@ -99,7 +99,7 @@ eq "the writer's run is recorded with its sandbox" "implementer workspace-write 
   "$("$S" run list --json | "$S" -e 'for _, r in ipairs(require("sidecar.core.json").decode(io.read("a")).data) do
     if r.agent_role == "implementer" then print(r.agent_role .. " " .. r.sandbox .. " " .. r.status) break end end')"
 
-# --- dry runs and a missing agent: the plan, each step's command, exit 0 -------------------------
+# --- dry runs and a missing agent: the plan, each step's command; exit 0, 1 -------------------------
 for p in $PRESETS; do
   expect_run "$p --dry-run" 0 "^# $p: dry run\n\nNothing ran \(--dry-run\)" "^$" -- run_preset "$p" --dry-run
   golden "$p.dry-run.md" "$work/out"
@@ -112,8 +112,10 @@ eq "every worker prompt passes the prompt lint" "" "$("$S" -e 'local pk = requir
   end')"
 new_repo missing /nonexistent/codex
 for p in $PRESETS; do
-  expect_run "$p without its agent" 0 \
-    "^# $p: not run\n\nNothing ran: /nonexistent/codex is not installed.*\n1\. .*\n   /nonexistent/codex exec " "" -- run_preset "$p"
+  expect_run "$p without its agent: the plan, and exit 1 (its work did not run)" 1 \
+    "^# $p: not run\n\nNothing ran: /nonexistent/codex is not installed.*\n1\. .*\n   /nonexistent/codex exec " \
+    "sidecar: preset run: \d+ steps? could not run, so the preset did not do its work: .*\(R-\d+\): /nonexistent/codex is not installed" \
+    -- run_preset "$p"
 done
 "$S" preset run scout-act-verify --param goal=g --dry-run --json >dry.json
 eq "--dry-run --json: the steps" "true scout implementer workspace-write dry_run" \

@@ -157,7 +157,7 @@ rm -f "$ANSWER_COUNT"
 expect_run "agent: wrong twice, escalated" 1 "\*\*Path:\*\* Code.*Escalate: classify the why and blockers by hand" "" -- \
   env ANSWER=bad "$S" preset run precommit-classifier --runner command
 eq "agent: never more than two runs" "2" "$(cat "$ANSWER_COUNT")"
-expect_run "no agent installed: the command it would run" 0 \
+expect_run "no agent installed: the command it would run, exit 1" 1 \
   "\*\*Path:\*\* Code.*Agent: not run \(codex is not installed \(install it: npm install -g @openai/codex\)\)\. It would run:\n  codex exec --ephemeral --json .* -s read-only .*-m gpt-5\.3-codex-spark - < .*/prompt\.md" "" -- \
   env PATH=/usr/bin:/bin "$S" preset run precommit-classifier
 expect_run "--dry-run" 0 "Agent: not run \(--dry-run\)\. It would run:\n  '?$work/answer\.sh" "" -- \

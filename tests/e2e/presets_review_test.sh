@@ -139,9 +139,10 @@ eq "two runners: six workers" "W6 security alt" \
 eq "two runners: the top finding agreed by six" "6" "$(field "$work/two.json" .data.result.findings.1.agreement)"
 eq "two runners: the second source ran on alt" "correctness alt" \
   "$(field "$work/two.json" .data.result.findings.1.sources.2.lens) $(field "$work/two.json" .data.result.findings.1.sources.2.runner)"
-expect_run "two runners, one not installed; max_findings" 0 \
+expect_run "two runners, one not installed (exit 1: W2 did not run); max_findings" 1 \
   "^# Triangulated review\n\n1 finding from 2 workers: 1 critical\..*- W1 correctness/command: 1 finding, 2 more cut by max_findings=1 \(1 attempt: R-\d+\)\n- W2 correctness/ghost: not run, /nonexistent/ghost-agent is not installed \(put it on PATH\); would run: /nonexistent/ghost-agent < " \
-  "" -- "$S" preset run triangulated-review --runner command --param lenses=correctness,risks --param runners=command,ghost \
+  "2 steps could not run, so the preset did not do its work: reviewer \[correctness\] on ghost \(R-\d+\): /nonexistent/ghost-agent is not installed" \
+  -- "$S" preset run triangulated-review --runner command --param lenses=correctness,risks --param runners=command,ghost \
   --param max_findings=1
 expect_run "two runners: an unknown runner" 1 "runners: .*nope" "" -- \
   "$S" preset run triangulated-review --runner command $LENSES --param runners=command,nope
@@ -156,7 +157,7 @@ eq "dry run: recorded, not run" "dry_run dry_run dry_run" \
   "$(for r in .agent/runs/*/run.json; do field "$r" .status; done | tr '\n' ' ' | sed 's/ $//')"
 expect_run "dry run: two runners" 0 "W1 correctness on command: would run.*W2 correctness on alt: would run.*W4 risks on alt" "" -- \
   "$S" preset run triangulated-review --runner command --param lenses=correctness,risks --param runners=command,alt --dry-run
-expect_run "no agent installed: the commands it would run" 0 \
+expect_run "no agent installed: the commands it would run, exit 1" 1 \
   "# Triangulated review: not run\n.*- W1 correctness on ghost: not run, /nonexistent/ghost-agent is not installed .*; would run:\n  /nonexistent/ghost-agent < " \
   "" -- "$S" preset run triangulated-review --runner command $LENSES --param runners=ghost
 commit "the change"

@@ -24,7 +24,13 @@ local WRITES = { implement = true, draft = false }
 
 ---Where `kind` goes. opts: risk ("low" | "medium" | "high"), routes (the config's `routes`:
 ---{tiers = {fast = {runner, model}}, kinds = {scan = "strong"}}), runner and model (command
----line overrides), sandbox (a preset's own choice). Returns {runner, model, sandbox, tier, why}.
+---line overrides), sandbox (a preset's own choice), config_runner and config_model (the config's
+---`runner` and `model`: a config runner other than a built-in tier's takes the tiers that
+---`routes.tiers` leaves alone, with config_model or its own default model). First found wins:
+---the command line, routes.tiers, the config's runner, the built-in tiers.
+---@param kind string  scan, classify, draft, pre_review, research, verify, review, synthesis, implement, core, risky
+---@param opts? {risk?: string, routes?: table, runner?: string, model?: string, sandbox?: string, config_runner?: string, config_model?: string}
+---@return {runner: string, model: string|nil, sandbox: string, tier: string, why: string}
 function M.resolve(kind, opts)
   opts = opts or {}
   local routes = opts.routes or {}
@@ -35,13 +41,17 @@ function M.resolve(kind, opts)
   if opts.risk == "high" and tier ~= "strong" then
     tier, why = "strong", ("%s work at high risk is escalated to the strong tier"):format(kind)
   end
-  local t = (routes.tiers or {})[tier] or M.TIERS[tier]
+  local configured = (routes.tiers or {})[tier]
+  local t = configured or M.TIERS[tier]
   assert(t, ("route.resolve: unknown tier '%s' (config routes.kinds.%s)"):format(tostring(tier), kind))
   local r = { tier = tier, runner = t.runner or M.TIERS[tier].runner, model = t.model, why = why,
     sandbox = opts.sandbox or (WRITES[kind] and "workspace-write" or "read-only") }
   if opts.runner then
     r.runner, r.model = opts.runner, opts.model -- another runner: its own default model unless given
     r.why = r.why .. "; runner from the command line"
+  elseif not configured and opts.config_runner and opts.config_runner ~= r.runner then
+    r.runner, r.model = opts.config_runner, opts.model or opts.config_model
+    r.why = ("%s; runner %s from .agent/config.lua"):format(r.why, opts.config_runner)
   elseif opts.model then
     r.model = opts.model
   end

@@ -1,8 +1,12 @@
 --- One agent run: spawn a runner's CLI under a watchdog with the prompt on stdin, read its event
 --- stream as it arrives, and record everything.
 ---
----   local record = agent_run.execute({runner = "codex", prompt = text, repo = "."})
+---   local record = assert(agent_run.execute({runner = "codex", prompt = text, repo = "."}))
 ---   record.status   -- review | blocked | failed | outcome_unknown | interrupted
+---   record.output   -- the agent's final answer (also in output.md)
+---
+--- `runner` may be one of `.agent/config.lua`'s runners. A run that cannot be made (an unknown
+--- runner, a refused sandbox) returns nil, message, code and records nothing: check it.
 ---
 --- Records, under the store's folder (`.agent/` of the repository unless `root` says otherwise):
 --- the run in `sidecar.db` and `runs/R-0001/run.json`; in `runs/R-0001/`: prompt.md, agent.jsonl
@@ -146,13 +150,29 @@ local function store_run(s, record, run_id)
   return s:update_run(existing)
 end
 
+-- The runner's spec. A standalone call (no `store`: a script, the REPL) knows the project's
+-- runners as `sidecar run` does (runners.from_config); a caller with a store has read the config.
+local function find_runner(o, repo)
+  local spec = runners.get(o.runner)
+  if spec and o.store then
+    return spec
+  end
+  local entry, code
+  spec, entry, code = runners.from_config(o.runner, o.root or (repo .. "/.agent"))
+  for _, key in ipairs(spec and { "program", "args", "env", "command" } or {}) do
+    o[key] = o[key] == nil and entry[key] or o[key]
+  end
+  return spec, entry, code
+end
+
 -- The runner, its sandbox, whether the run is ephemeral, the repository and the store ({spec,
 -- sandbox, ephemeral, repo, store}), with o's defaults filled in; nil, message, code when the run
 -- cannot be made (nothing is recorded then).
 local function resolve(o)
-  local spec, why = runners.get(o.runner)
+  local repo = o.repo or "."
+  local spec, why, code = find_runner(o, repo)
   if not spec then
-    return nil, why, "unknown_runner"
+    return nil, why, code
   end
   local sandbox
   sandbox, why = runners.check_sandbox(o.sandbox, o.allow_full_auto)
@@ -171,8 +191,7 @@ local function resolve(o)
       o[k] = v
     end
   end
-  local repo = o.repo or "."
-  local s, message, code = o.store, nil, nil
+  local s, message = o.store, nil
   if not s then
     s, message, code = store.open(o.root or (repo .. "/.agent"), { create = true })
     if not s then
@@ -384,7 +403,8 @@ local function save_end(s, o, t, record, files, interruption)
   assert(s:update_run(record, files))
 end
 
----Runs an agent and records it. Options: runner (name, required), prompt (required), repo
+---Runs an agent and records it. Options: runner (name, required: codex, claude, command, one
+---registered with runners.register, or one of .agent/config.lua's `runners`), prompt (required), repo
 ---(default "."), root (the .agent folder), store (an open store), task_id, agent_role, model,
 ---sandbox, allow_full_auto, run_id (a run already in the store, such as a queued background run,
 ---to record this run in instead of a new one), session_id (a new session's id; claude gets a fresh one when
@@ -398,9 +418,15 @@ end
 ---"block" finding blocks the run) with task (the task packet: files_to_avoid, scope), owner (a
 ---run_owner guard the caller opened for the run: it then also finishes the run, which is stored
 ---still `running` in phase "finishing", its outcome in `outcome`, and returned so).
----Returns the run record; nil, message, code for an unknown runner or run_id, a refused sandbox or a
----runner that cannot resume (nothing is recorded then). Raises on bad option types and after
----recording an interrupted run.
+---Without `store` (a script, the REPL), the runner's config.lua settings (program, args, env,
+---command) apply where the options give none. Returns the run record: run_id, status, output
+---(the whole final answer, as in output.md; nil when none, absent with `owner`), summary (its
+---first line), failure_reason, usage, cost_usd, changed_files, session_id, command...; or nil,
+---message, code ("unknown_runner", "bad_sandbox", "cannot_resume", "bad_config", or the store's
+---for a run_id) when the run cannot be made: nothing is recorded then.
+---Raises on bad option types and after recording an interrupted run.
+---@param o table  the options above
+---@return table|nil record, string? message, string? code
 function M.execute(o)
   check_options(o)
   local run, message, code = resolve(o)
@@ -462,6 +488,9 @@ function M.execute(o)
   end
   if interruption then
     error(interruption, 0)
+  end
+  if not o.owner then
+    record.output = final -- after it was stored: output.md holds it, the record does not
   end
   return record
 end

@@ -26,9 +26,21 @@ local order = {}
 
 local SANDBOXES = { ["read-only"] = true, ["workspace-write"] = true, ["danger-full-access"] = true }
 
----@param name string
----@param spec table  {describe, dialect?, command(ctx) -> argv, env?, prompt? ("stdin"|"file"),
----                   final_message_file?, can_resume?, version?, probe?, install?}
+---@class RunnerSpec  what runners.register takes
+---@field command fun(ctx: table): string[]  the argv for a run (ctx: above); it may also return {prompt = "file"}
+---@field describe? string  one line for people (`sidecar doctor`, listings)
+---@field dialect? string  "codex" or "claude": the event stream to read; nil: stdout is the final message
+---@field env? table<string, string>  added to the CLI's environment
+---@field prompt? string  "stdin" (default) or "file": the prompt in ctx.prompt_file, stdin /dev/null
+---@field final_message_file? string  a file in the run's folder where the CLI writes its final message
+---@field can_resume? boolean  the CLI continues a session given ctx.resume_session_id
+---@field version? string[]  the argv printing the CLI's version (`sidecar doctor`)
+---@field probe? {cmd: string[], flags: string[]}  a help command and the flags it must list (`sidecar doctor`)
+---@field install? string  how to install the CLI, shown when it is not on PATH
+
+---Adds (or replaces) the runner `name`; `agent.execute{runner = name}` then runs it.
+---@param name string  letters, digits, '.', '_' and '-'
+---@param spec RunnerSpec
 function M.register(name, spec)
   assert(type(name) == "string" and name:match("^[%w][%w._-]*$"), "runners.register: bad runner name")
   assert(type(spec) == "table" and type(spec.command) == "function",
@@ -41,6 +53,8 @@ function M.register(name, spec)
 end
 
 ---The spec of a runner, or nil and a message listing the known ones.
+---@param name string
+---@return RunnerSpec|nil spec, string? why
 function M.get(name)
   local spec = registry[name]
   if spec then
@@ -50,12 +64,17 @@ function M.get(name)
     tostring(name), table.concat(order, ", "))
 end
 
+---The runners' names, in the order they were registered.
+---@return string[]
 function M.names()
   return { table.unpack(order) }
 end
 
 ---Checks a sandbox setting: read-only (the default), workspace-write, or danger-full-access,
 ---which needs `allow_full_auto`. Returns the sandbox or nil and why.
+---@param sandbox? string
+---@param allow_full_auto? boolean
+---@return string|nil sandbox, string? why
 function M.check_sandbox(sandbox, allow_full_auto)
   sandbox = sandbox or "read-only"
   if not SANDBOXES[sandbox] then
@@ -65,6 +84,53 @@ function M.check_sandbox(sandbox, allow_full_auto)
     return nil, "sandbox danger-full-access bypasses every approval: it needs --allow-full-auto"
   end
   return sandbox
+end
+
+---Registers the runners a project's config defines with `command` (runners of the user's own,
+---`.agent/config.lua`: `runners = { alice = { command = {"alice-review", "--quiet"} } }`), each
+---a `command` runner running that argv. A name already registered is left as it is.
+---@param cfg table  what sidecar.core.config.load returned
+function M.register_config(cfg)
+  local names = {}
+  for name in pairs(cfg.runners or {}) do
+    names[#names + 1] = name
+  end
+  table.sort(names) -- listed in a stable order (runners.get's message)
+  for _, name in ipairs(names) do
+    local entry = cfg.runners[name]
+    if entry.command and not registry[name] then
+      local base = registry.command
+      M.register(name, {
+        describe = entry.describe or ("from config.lua: " .. table.concat(entry.command, " ")),
+        dialect = entry.dialect,
+        command = function(ctx)
+          ctx.command = entry.command
+          return base.command(ctx)
+        end,
+      })
+    end
+  end
+end
+
+---A runner as a project knows it: `root`/config.lua (an `.agent` folder) is read, its runners of
+---their own registered (register_config), and the runner's spec returned with its entry there
+---(program, args, env, command; {} when it has none). nil, why, code when the config cannot be
+---read ("bad_config") or no runner has that name ("unknown_runner").
+---@param name string
+---@param root string  the .agent folder
+---@return RunnerSpec|nil spec, table|string entry_or_why, string? code
+function M.from_config(name, root)
+  local config = require("sidecar.core.config")
+  local cfg, message, code = config.load(root)
+  if not cfg then
+    return nil, message, code
+  end
+  M.register_config(cfg)
+  local spec, why = M.get(name)
+  if not spec then
+    return nil, config.untrusted_hint(cfg, why), "unknown_runner"
+  end
+  return spec, cfg.runners[name] or {}
 end
 
 -- argv = program prefix (or the default name) followed by args.

@@ -144,6 +144,31 @@ function M.change_text(change)
     .. "  %s  # or drop them\n"):format(files, change.apply, change.discard)
 end
 
+-- Steps that did not run, for people: "skipped: <step>: <why>" per optional one.
+local function skipped_text(skipped)
+  local lines = {}
+  for i, step in ipairs(skipped) do
+    lines[i] = ("skipped: %s: %s\n"):format(step.step, step.why)
+  end
+  return #lines > 0 and ("\n" .. table.concat(lines)) or ""
+end
+
+---Why a preset run failed for work that did not run: a step it needs whose CLI is not installed
+---(none with --dry-run, which runs nothing by design). nil when every needed step ran.
+---@param missed {step: string, why: string, run_id: string}[]  ctx.missed
+---@return string|nil
+function M.missed_error(missed)
+  if #missed == 0 then
+    return nil
+  end
+  local parts = {}
+  for i, step in ipairs(missed) do
+    parts[i] = ("%s (%s): %s"):format(step.step, step.run_id, step.why)
+  end
+  return ("%d step%s could not run, so the preset did not do its work: %s"):format(#missed,
+    #missed == 1 and "" or "s", table.concat(parts, "; "))
+end
+
 ---`sidecar preset run NAME`
 function M.run(o)
   local repo = o.repo or "."
@@ -167,7 +192,7 @@ function M.run(o)
   if not cfg then
     return failed(o, "preset run", cfg_err)
   end
-  require("sidecar.task.runs").register_config_runners(cfg) -- so --runner may name a runner of config.lua
+  require("sidecar.agent.runners").register_config(cfg) -- so --runner may name a runner of config.lua
   if o.runner then
     local ok, message = require("sidecar.agent.runners").get(o.runner)
     if not ok then
@@ -182,13 +207,20 @@ function M.run(o)
     error(result, 0)
   end
   result = result or {}
-  local good = result.ok ~= false
+  local missed = not o.dry_run and M.missed_error(ctx.missed) or nil
+  local good = result.ok ~= false and not missed
   if o.json then
+    local errors = result.errors and { table.unpack(result.errors) } or {}
+    errors[#errors + 1] = missed
     out.envelope("preset run", good, { preset = spec.name, params = params, result = result.data or json.null,
-      runs = json.array(ctx.runs), change = change or json.null, source = source, path = path,
-      shadows = info.shadows or json.null, passed_over = info.passed_over or json.null }, result.errors, o.version)
+      runs = json.array(ctx.runs), skipped = json.array(ctx.skipped), change = change or json.null, source = source,
+      path = path, shadows = info.shadows or json.null, passed_over = info.passed_over or json.null }, errors,
+      o.version)
   else
-    io.write(result.text or "", M.change_text(change))
+    io.write(result.text or "", skipped_text(ctx.skipped), M.change_text(change))
+    if missed then
+      out.error("preset run", missed)
+    end
   end
   return good and EXIT_OK or EXIT_FAILURE
 end

@@ -7,7 +7,13 @@
 ---   local rs = ctx:agents({ {kind = "review", prompt = a}, {kind = "review", prompt = b} })
 ---
 --- With --dry-run (or when the runner's CLI is not installed) no agent runs: the prompt is
---- recorded as a dry run and `r.command` says exactly what would have run.
+--- recorded as a dry run and `r.command` says exactly what would have run. A step whose CLI is
+--- not installed is work that did not run: it is listed in `ctx.missed`, and `sidecar preset run`
+--- then exits 1 (not with --dry-run); a step the preset marks `optional = true` is listed in
+--- `ctx.skipped` instead (r.skipped is true), and the preset may still succeed.
+---
+--- Outside `sidecar preset run` (a script of one's own), `preset_context.new{}` gives the same
+--- ctx: `local ctx = preset_context.new({repo = "."})`, then ctx:agent / ctx:agents, ctx:close().
 ---
 --- Many readers, one writer: a step whose sandbox is not read-only (kind "implement", or an
 --- explicit `sandbox`) is a writer, and holds the work tree's writer lock while it runs
@@ -38,17 +44,25 @@ local Ctx = {}
 Ctx.__index = Ctx
 local writers_in, settle_batch -- below
 
----@param o table  {repo, preset (the definition), params, dry_run, runner, model, jobs, worktree
----(true: writers work in the preset run's worktree, as `sidecar preset run` asks; else in place),
----on_progress (given each line of ctx:progress; `sidecar preset run` prints them on stderr; without
----it progress is not shown)}
+---A preset's context, or a script's own. The repository's .agent/config.lua is read (raises when
+---it is wrong) and its runners registered; runs go to its store, under one task named after the
+---preset.
+---@param o {repo?: string, preset?: table, params?: table, dry_run?: boolean, runner?: string, model?: string, jobs?: integer, worktree?: boolean, on_progress?: fun(line: string)}
+---repo (default "."); preset (the definition; default {name = "script"}); params; dry_run (record
+---each prompt, run nothing); runner and model (as --runner and --model: every step's, unless the
+---preset names a runner); jobs (ctx:agents' agents at a time, default 4); worktree (true: writers
+---work in the preset run's worktree, as `sidecar preset run` asks; else in place); on_progress
+---(given each line of ctx:progress; `sidecar preset run` prints them on stderr; without it progress
+---is not shown).
+---@return table ctx
 function M.new(o)
   local root = (o.repo or ".") .. "/.agent"
   local cfg = assert(require("sidecar.core.config").load(root))
-  runs.register_config_runners(cfg)
-  return setmetatable({ repo = o.repo or ".", root = root, preset = o.preset, params = o.params or {},
-    dry_run = o.dry_run or false, cfg = cfg, overrides = { runner = o.runner, model = o.model },
-    jobs = o.jobs or 4, runs = {}, use_worktree = o.worktree == true, on_progress = o.on_progress }, Ctx)
+  runners.register_config(cfg)
+  return setmetatable({ repo = o.repo or ".", root = root, preset = o.preset or { name = "script" },
+    params = o.params or {}, dry_run = o.dry_run or false, cfg = cfg, overrides = { runner = o.runner, model = o.model },
+    jobs = o.jobs or 4, runs = {}, missed = {}, skipped = {}, use_worktree = o.worktree == true,
+    on_progress = o.on_progress }, Ctx)
 end
 
 ---A progress line ("<preset>: <text>") to the caller's on_progress; a library never prints.
@@ -84,10 +98,17 @@ end
 
 ---Where work of `kind` goes: {runner, model, sandbox, tier, why} (stdlib/sidecar/agent/route.lua).
 ---`runner`, when given, is one the preset picks for this step (say one per reviewer); it runs its
----own default model unless it is also the --runner.
+---own default model unless it is also the --runner. Otherwise --runner, then config's `routes`,
+---then config's `runner` decide.
+---@param kind string
+---@param risk? string
+---@param sandbox? string
+---@param runner? string
+---@return table route  {runner, model, sandbox, tier, why}
 function Ctx:route(kind, risk, sandbox, runner)
   local r = route.resolve(kind, { risk = risk, sandbox = sandbox, routes = self.cfg.routes,
-    runner = self.overrides.runner, model = self.overrides.model })
+    runner = self.overrides.runner, model = self.overrides.model, config_runner = self.cfg.runner,
+    config_model = self.cfg.model })
   if runner and runner ~= r.runner then
     r.runner, r.model, r.why = runner, nil, r.why .. "; runner " .. runner .. " named by the preset"
   end
@@ -121,6 +142,14 @@ local function preview(cfg, r, prompt_file)
   return require("sidecar.agent.run").shown(argv) .. " < " .. prompt_file, spec, argv[1]
 end
 
+-- A step that could not run: in ctx.skipped when the preset marked it optional, else ctx.missed.
+local function not_run(self, o, r, run_id, why)
+  local step = { run_id = run_id, step = ("%s%s on %s"):format(o.role or o.kind or "scan",
+    o.lens and (" [" .. o.lens .. "]") or "", r.runner), why = why }
+  local list = o.optional and self.skipped or self.missed
+  list[#list + 1] = step
+end
+
 -- A run recorded without executing the agent (dry run, or the CLI is missing).
 local function record_not_run(self, o, r, status, why)
   local s = self:store()
@@ -132,11 +161,16 @@ local function record_not_run(self, o, r, status, why)
   local command = preview(self.cfg, r, self.root .. "/" .. run.prompt_path)
   run.command, run.not_run_reason = command, why
   assert(s:update_run(run))
+  if status == "not_run" then
+    not_run(self, o, r, run.run_id, why)
+  end
   return { run_id = run.run_id, status = status, command = command, why = why, route = r, lens = o.lens,
-    role = o.role }
+    role = o.role, skipped = status == "not_run" and o.optional == true or nil }
 end
 
--- nil when the runner can run here, else why not (with how to install it).
+---nil when the runner of route `r` can run here, else why not (with how to install it).
+---@param r table  a route (Ctx:route)
+---@return string|nil why
 function Ctx:missing(r)
   local command, spec, program = preview(self.cfg, r, "prompt.md")
   if command and program and not on_path(program) then
@@ -154,10 +188,10 @@ local function read_output(root, run_id)
   return text
 end
 
--- What ctx:agent returns for a finished run.
-local function finished(self, o, r, record)
+-- What ctx:agent returns for a finished run (output: the answer, when the caller has it).
+local function finished(self, o, r, record, output)
   self.runs[#self.runs + 1] = record.run_id
-  return { run_id = record.run_id, status = record.status, output = read_output(self.root, record.run_id),
+  return { run_id = record.run_id, status = record.status, output = output or read_output(self.root, record.run_id),
     record = record, route = r, lens = o.lens, role = o.role, why = M.why(record) }
 end
 
@@ -227,8 +261,14 @@ end
 
 -- Agents ---------------------------------------------------------------------------------------
 
----Runs one agent (or records why not). o: kind, risk, prompt, lens, role, sandbox, timeout_ms,
----runner (see Ctx:route). A writer waits for the writer lock first (see the header).
+---Runs one agent (or records why not). A writer waits for the writer lock first (see the header).
+---@param o {prompt: string, kind?: string, risk?: string, lens?: string, role?: string, sandbox?: string, timeout_ms?: integer, runner?: string, optional?: boolean}
+---prompt (required); kind (default "scan": the route, stdlib/sidecar/agent/route.lua); risk ("high"
+---escalates to the strong tier); lens and role (recorded with the run); sandbox (default by kind:
+---read-only but for implement); timeout_ms (default config's `timeout`); runner (a runner this
+---step must use, see Ctx:route); optional (true: a step the preset can do without, skipped when
+---its CLI is not installed, see the header).
+---@return table result  {run_id, status, output, why, route, lens, role, record; command for a step that did not run, skipped}
 function Ctx:agent(o)
   local r, st = plan(self, o)
   local missing = self:missing(r)
@@ -258,7 +298,9 @@ function Ctx:agent(o)
   end
   self:progress("%s%s on %s (%s)", o.kind or "scan", o.lens and (" [" .. o.lens .. "]") or "", r.runner, r.why)
   local ok, record, message = pcall(require("sidecar.agent.run").execute, opts)
+  local output = ok and record and record.output
   if ok and record then
+    record.output = nil -- output.md has it; the record is stored again
     ok, record = pcall(preset_worktree.finish, self, record, w) -- under the lock: it commits on the branch
   end
   if lock then
@@ -271,7 +313,7 @@ function Ctx:agent(o)
     fail_reserved(self, opts.run_id, message)
     return { run_id = opts.run_id, status = "failed", why = message, route = r, lens = o.lens, role = o.role }
   end
-  return finished(self, o, r, record)
+  return finished(self, o, r, record, output)
 end
 
 -- The writers of a batch, as "2 (role, sandbox workspace-write)".
@@ -337,6 +379,8 @@ end
 ---Runs several agents side by side (at most ctx.jobs at a time), each in a `sidecar` process of
 ---its own; returns their results in order. At most one of them may be a writer (else it raises);
 ---it holds the writer lock from its start to its end.
+---@param list table[]  each what Ctx:agent takes
+---@return table[] results  each what Ctx:agent returns
 function Ctx:agents(list)
   check_one_writer(self, list)
   local out, pending = {}, {}

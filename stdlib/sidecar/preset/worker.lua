@@ -23,6 +23,7 @@ function M.main()
     io.stderr:write(message, "\n")
     return 1
   end
+  record.output = nil -- the preset reads output.md: stdout holds the record alone
   print(json.encode(record))
   return 0
 end

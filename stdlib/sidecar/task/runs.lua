@@ -45,7 +45,7 @@ function M.open(root, opts)
     s:close()
     return nil, message, code
   end
-  M.register_config_runners(cfg)
+  runners.register_config(cfg)
   return s, cfg
 end
 
@@ -54,22 +54,8 @@ function M.repo_of(s)
   return s.root:match("^(.*)/[^/]+$") or "."
 end
 
----Registers the runners a config defines with `command` (runners of the user's own).
-function M.register_config_runners(cfg)
-  for name, entry in pairs(cfg.runners) do
-    if entry.command and not runners.get(name) then
-      local base = assert(runners.get("command"))
-      runners.register(name, {
-        describe = entry.describe or ("from config.lua: " .. table.concat(entry.command, " ")),
-        dialect = entry.dialect,
-        command = function(ctx)
-          ctx.command = entry.command
-          return base.command(ctx)
-        end,
-      })
-    end
-  end
-end
+---Registers the runners a config defines with `command` (sidecar.agent.runners.register_config).
+M.register_config_runners = runners.register_config
 
 ---The runner names of a --runner value ("codex,claude"), or nil and why.
 function M.runner_list(text)
