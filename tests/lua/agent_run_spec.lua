@@ -241,6 +241,24 @@ local function argv_of(path)
   return text
 end
 
+describe("runner specs", function()
+  it("give a runner that names its session a fresh id, and record the runner's provider", function()
+    local runners = require("sidecar.agent.runners")
+    local seen = {}
+    runners.register("named-session", { dialect = "codex", provider = "acme", names_session = true,
+      command = function(ctx)
+        seen[#seen + 1] = ctx.session_id or false
+        return fake("codex_exec_json_text_turn.jsonl")
+      end })
+    local kept = run({ runner = "named-session", ephemeral = false })
+    run({ runner = "named-session" }) -- ephemeral: no session to name
+    expect(seen[1]):matches("^%x+%-%x+%-4%x+%-[89ab]%x+%-%x+$")
+    expect(seen[2]):is(false)
+    local model = json.decode(read(repo .. "/.agent/runs/" .. kept.run_id .. "/model.json"))
+    expect(model.model_provider):equals("acme")
+  end)
+end)
+
 describe("continued sessions", function()
   it("run codex ephemeral by default, continuable on request, and resume it with exec resume", function()
     local copy = repo .. "/../argv"

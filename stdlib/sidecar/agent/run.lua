@@ -69,7 +69,6 @@ local SUMMARY_CHARS = 200
 ---whole output stays in agent.jsonl or stdout.log.
 M.MAX_FINAL = 8 * 1024 * 1024
 M.MAX_AGENT_EVENTS = 200000 -- agent events written to events.jsonl per run (about 20 MB)
-local PROVIDERS = { codex = "openai", claude = "anthropic" }
 
 ---A random (version 4) UUID, e.g. for a claude session id.
 function M.uuid()
@@ -220,7 +219,7 @@ end
 local function build_command(o, run, record, run_dir)
   local spec, resumed = run.spec, o.resume and o.resume.session_id
   local session_id = o.session_id
-  if spec.name == "claude" and not session_id and not resumed and not run.ephemeral then
+  if spec.names_session and not session_id and not resumed and not run.ephemeral then
     session_id = M.uuid() -- known before the start, so the record names the session even if it fails
   end
   local ctx = { prompt = o.prompt, prompt_file = run_dir .. "/prompt.md", repo = run.repo, run_dir = run_dir,
@@ -352,7 +351,7 @@ local function result_files(o, record, run, run_dir, tsum, final)
   local meta = {
     task_id = o.task_id or record.run_id, created_at = record.started_at,
     runner = spec.name == "command" and "command" or (spec.name .. "-cli"),
-    model_provider = PROVIDERS[spec.name], model = record.model or "default", sandbox = run.sandbox,
+    model_provider = spec.provider, model = record.model or "default", sandbox = run.sandbox,
     repo = run.repo, command = record.command .. " < " .. run_dir .. "/prompt.md",
   }
   local files = {

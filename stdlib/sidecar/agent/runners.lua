@@ -37,6 +37,9 @@ local SANDBOXES = { ["read-only"] = true, ["workspace-write"] = true, ["danger-f
 ---@field version? string[]  the argv printing the CLI's version (`sidecar doctor`)
 ---@field probe? {cmd: string[], flags: string[]}  a help command and the flags it must list (`sidecar doctor`)
 ---@field install? string  how to install the CLI, shown when it is not on PATH
+---@field provider? string  the model provider, recorded in model.json ("openai", "anthropic")
+---@field names_session? boolean  the CLI takes a session id of ours (ctx.session_id): a new one is made
+---  for each run that keeps its session, so the record names it even if the run fails
 
 ---Adds (or replaces) the runner `name`; `agent.execute{runner = name}` then runs it.
 ---@param name string  letters, digits, '.', '_' and '-'
@@ -155,6 +158,7 @@ end
 M.register("codex", {
   describe = "OpenAI Codex CLI: codex exec --json, prompt on stdin",
   dialect = "codex",
+  provider = "openai",
   install = "npm install -g @openai/codex",
   version = { "codex", "--version" },
   probe = { cmd = { "codex", "exec", "--help" }, flags = { "--json", "--ephemeral", "--output-last-message", "--sandbox",
@@ -194,6 +198,8 @@ local CLAUDE_EDIT_TOOLS = "Edit,Write,MultiEdit,NotebookEdit"
 M.register("claude", {
   describe = "Claude Code: claude -p --output-format stream-json --verbose, prompt on stdin",
   dialect = "claude",
+  provider = "anthropic",
+  names_session = true,
   install = "npm install -g @anthropic-ai/claude-code",
   version = { "claude", "--version" },
   probe = { cmd = { "claude", "--help" }, flags = { "--print", "--output-format", "--verbose", "--model",
