@@ -3,12 +3,8 @@ local describe, it, expect = test.describe, test.it, test.expect
 local enforce = require("sidecar.preset.enforce")
 local schema = require("sidecar.preset.schema")
 
-local FIXTURES = (debug.getinfo(1, "S").source:match("^@(.*/)") or "./") .. "../fixtures/schema/"
-
-local function fixture(name)
-  local f <close> = assert(io.open(FIXTURES .. name, "rb"))
-  return f:read("a")
-end
+local answers = dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "./") .. "../fixtures/schema/answers.lua")
+local fixture = answers.fixture
 
 local FINDINGS = schema.formats.findings
 

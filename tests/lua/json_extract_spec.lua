@@ -4,12 +4,8 @@ local json = require("sidecar.core.json")
 local json_extract = require("sidecar.core.json_extract")
 local schema = require("sidecar.preset.schema")
 
-local FIXTURES = (debug.getinfo(1, "S").source:match("^@(.*/)") or "./") .. "../fixtures/schema/"
-
-local function fixture(name)
-  local f <close> = assert(io.open(FIXTURES .. name, "rb"))
-  return f:read("a")
-end
+local answers = dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "./") .. "../fixtures/schema/answers.lua")
+local fixture = answers.fixture
 
 describe("json_extract.extract", function()
   local function extract(text)

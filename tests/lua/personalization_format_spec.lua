@@ -3,18 +3,8 @@ local describe, it, expect = test.describe, test.it, test.expect
 local personalization = require("sidecar.formats.personalization")
 local schema = require("sidecar.preset.schema")
 
-local FIXTURES = (debug.getinfo(1, "S").source:match("^@(.*/)") or "./") .. "../fixtures/schema/"
-
-local function fixture(name)
-  local f <close> = assert(io.open(FIXTURES .. name, "rb"))
-  return f:read("a")
-end
-
-local function problems_of(value, spec)
-  local ok, problems = schema.check(value, spec)
-  expect(ok):is_nil()
-  return problems
-end
+local answers = dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "./") .. "../fixtures/schema/answers.lua")
+local fixture, problems_of = answers.fixture, answers.problems_of
 
 describe("personalization.parse (docs/formats.md §3)", function()
   it("reads the four sections, tables keyed by their headers", function()

@@ -3,18 +3,8 @@ local describe, it, expect = test.describe, test.it, test.expect
 local precommit = require("sidecar.formats.precommit")
 local schema = require("sidecar.preset.schema")
 
-local FIXTURES = (debug.getinfo(1, "S").source:match("^@(.*/)") or "./") .. "../fixtures/schema/"
-
-local function fixture(name)
-  local f <close> = assert(io.open(FIXTURES .. name, "rb"))
-  return f:read("a")
-end
-
-local function problems_of(value, spec)
-  local ok, problems = schema.check(value, spec)
-  expect(ok):is_nil()
-  return problems
-end
+local answers = dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "./") .. "../fixtures/schema/answers.lua")
+local fixture, problems_of = answers.fixture, answers.problems_of
 
 describe("precommit.parse (docs/formats.md §2)", function()
   it("reads the classification bullets into fields that check clean", function()

@@ -17,23 +17,15 @@ local dir
 test.before_each(function()
   dir = os.tmpname()
   os.remove(dir)
-  os.execute("mkdir -p '" .. dir .. "/repo/docs'")
-  local f = assert(io.open(dir .. "/repo/docs/notes.md", "wb"))
-  f:write("notes\n")
-  f:close()
+  os.execute("mkdir -p '" .. dir .. "/repo/docs' && printf 'notes\\n' >'" .. dir .. "/repo/docs/notes.md'")
 end)
 test.after_each(function()
   os.execute("rm -rf '" .. dir .. "'")
 end)
 
-local function read(path)
-  local f = io.open(path, "rb")
-  if not f then
-    return nil
-  end
-  local text = f:read("a")
-  f:close()
-  return text
+local function read(path) -- nil when there is no such file
+  local f <close> = io.open(path, "rb")
+  return f and f:read("a")
 end
 
 local function prepare(o)

@@ -4,12 +4,8 @@ local json = require("sidecar.core.json")
 local json_extract = require("sidecar.core.json_extract")
 local schema = require("sidecar.preset.schema")
 
-local FIXTURES = (debug.getinfo(1, "S").source:match("^@(.*/)") or "./") .. "../fixtures/schema/"
-
-local function fixture(name)
-  local f <close> = assert(io.open(FIXTURES .. name, "rb"))
-  return f:read("a")
-end
+local answers = dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "./") .. "../fixtures/schema/answers.lua")
+local fixture = answers.fixture
 
 local SEVERITIES = { "critical", "high", "medium", "low", "info" }
 
@@ -31,11 +27,7 @@ local FINDINGS = {
   },
 }
 
-local function problems_of(value, spec)
-  local ok, problems = schema.check(value, spec)
-  expect(ok):is_nil()
-  return problems
-end
+local problems_of = answers.problems_of
 
 describe("schema.check", function()
   it("accepts a value that matches", function()

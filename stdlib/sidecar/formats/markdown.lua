@@ -11,15 +11,6 @@ local M = {}
 
 local trim = text_lines.trim
 
-local function one_of(list, v)
-  for _, x in ipairs(list) do
-    if x == v then
-      return true
-    end
-  end
-  return false
-end
-
 ---Bold, italics and code marks off a short value: "**`Code`**" -> "Code".
 ---@param s string
 ---@return string
@@ -38,11 +29,13 @@ end
 ---@return string
 function M.enum_word(s, values)
   local v = M.plain(s):lower():gsub("%.$", "")
-  if one_of(values, v) then
-    return v
-  end
   local first = v:match("^([%w%-]+)")
-  if first and one_of(values, first) then
+  local whole, word = false, false
+  for _, x in ipairs(values) do
+    whole = whole or x == v
+    word = word or x == first
+  end
+  if word and not whole then
     return first
   end
   return v
