@@ -30,8 +30,13 @@ M.ORDER = (function()
   return table.concat(titles, " > ")
 end)()
 M.CONFIDENCE = { "high", "medium", "low" }
----"no", "yes, specific skills: <names>", "yes, full install".
 M.REINSTALL = { "no", "specific", "full" }
+---How an answer writes each value of "Reinstall needed".
+M.REINSTALL_TEXT = { no = "no", specific = "yes, specific skills: <names>", full = "yes, full install" }
+local REINSTALL_WORDS = {}
+for i, r in ipairs(M.REINSTALL) do
+  REINSTALL_WORDS[i] = M.REINSTALL_TEXT[r]
+end
 
 ---The bullets of the report, in order: the field, its label, and the hint the bare template shows.
 M.FIELDS = {
@@ -40,7 +45,7 @@ M.FIELDS = {
   { key = "changed_files", label = "Changed files" },
   { key = "why_this_path", label = "Why this path" },
   { key = "minimal_validation", label = "Minimal validation" },
-  { key = "reinstall_needed", label = "Reinstall needed", hint = "no | yes, specific skills: <names> | yes, full install" },
+  { key = "reinstall_needed", label = "Reinstall needed", hint = table.concat(REINSTALL_WORDS, " | ") },
   { key = "commit_scope_risk", label = "Commit scope risk" },
   { key = "blockers", label = "Blockers" },
   { key = "suggested_commit_message", label = "Suggested commit message" },
@@ -72,7 +77,7 @@ M.SPEC = {
     why_this_path = { type = "string", non_empty = true, required = true },
     minimal_validation = { type = "array", items = { type = "string", non_empty = true }, required = true },
     reinstall_needed = { type = "enum", enum = M.REINSTALL, required = true,
-      what = 'one of "no", "yes, specific skills: <names>", "yes, full install"' },
+      what = 'one of "' .. table.concat(REINSTALL_WORDS, '", "') .. '"' },
     reinstall_skills = text_list(),
     commit_scope_risk = { type = "string", non_empty = true, required = true },
     blockers = { type = "array", items = { type = "string", non_empty = true }, required = true },
@@ -281,9 +286,10 @@ end
 ---@return string
 function M.reinstall_text(r)
   if r.reinstall_needed == "specific" then
-    return "yes, specific skills: " .. table.concat(r.reinstall_skills or {}, ", ")
+    local names = table.concat(r.reinstall_skills or {}, ", ")
+    return (M.REINSTALL_TEXT.specific:gsub("<names>", function() return names end, 1))
   end
-  return r.reinstall_needed == "full" and "yes, full install" or "no"
+  return M.REINSTALL_TEXT[r.reinstall_needed] or M.REINSTALL_TEXT.no
 end
 
 ---The text after each label for the fields a report has (" Fast", "\n  - `a.lua`", ...): what
