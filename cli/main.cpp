@@ -309,7 +309,7 @@ int main(int argc, char** argv) {
     const char* function = nullptr;
     sidecar::cli::LuaOptions options;
     if (prepare.app->parsed()) {
-      module = "sidecar.task.prepared", function = "cli_prepare", options = sidecar::cli::prepare_options(prepare);
+      module = "sidecar.cli.prepare", function = "run", options = sidecar::cli::prepare_options(prepare);
     } else if (sidecar::cli::store_command_call(store, function, options)) {
       module = "sidecar.cli.store";
     } else if (sidecar::cli::task_command_call(task, function, options)) {

@@ -2,7 +2,7 @@
 -- their findings are checked against the findings schema and merged (duplicates folded, agreement
 -- counted, most serious first) into one report per repository; a summary table ends it.
 -- Shows: one preset context per repository, ctx:agents, prompt_kit's reviewer template,
--- schema.extract_json / schema.check, merge.combine / merge.report_md, cli_output.table.
+-- json_extract.extract / schema.check, merge.combine / merge.report_md, cli_output.table.
 --
 --   sidecar script examples/multi_repo_audit.lua [--runner R[:MODEL]] [--lenses L1,L2] [-j N] REPO...
 --   sidecar script examples/multi_repo_audit.lua --lenses correctness,security ~/src/app ~/src/lib
@@ -10,6 +10,7 @@
 -- Each repository records its reviewers' runs in its own .agent folder; no other file changes.
 -- Exit 0 when every reviewer of every repository answered, 1 otherwise.
 local cli_output = require("sidecar.cli.output")
+local json_extract = require("sidecar.core.json_extract")
 local merge = require("sidecar.preset.merge")
 local preset_context = require("sidecar.preset.context")
 local prompt_kit = require("sidecar.prompt.kit")
@@ -57,7 +58,7 @@ local function findings_of(r)
   if r.status ~= "review" then
     return nil, tostring(r.why or r.status)
   end
-  local value, why = schema.extract_json(r.output or "")
+  local value, why = json_extract.extract(r.output or "")
   if value == nil then
     return nil, why
   end

@@ -1,54 +1,35 @@
 -- personalization-scanner: which preferences (workflow, writing, git habits...) are worth
 -- remembering, from the inputs the user lists (docs/formats.md §3). It proposes; it never writes.
 --
--- 1. Lua reads only the listed inputs (files or globs; stdlib/sidecar/formats/personalization.lua): secret files
+-- 1. Lua reads only the listed inputs (files or globs; sidecar.formats.personalization_rules): secret files
 --    are refused, each file is cut in size and redacted.
 -- 2. A fast read-only agent sees those contents inlined in its prompt, nothing else, and answers
 --    the §3 markdown: `# Personalization Candidates` with its four sections. The answer is
---    checked (schema "personalization"); a wrong one is re-prompted once, then escalated.
+--    checked (sidecar.formats.personalization); a wrong one is re-prompted once, then escalated.
 -- 3. Lua applies the writeback policy: only what the user stated, or what the evidence shows in
 --    at least two of the inputs, would be written; everything else is deferred or rejected.
 -- 4. The preset prints the tables and a writeback plan (what would go where). It writes no
 --    memory and no target file: applying the plan is a person's (or another tool's) step.
+local enforce = require("sidecar.preset.enforce")
 local json = require("sidecar.core.json")
 local personalization = require("sidecar.formats.personalization")
 local preset = require("sidecar.preset.define")
 local prompt = require("sidecar.prompt.compile")
 local prompt_kit = require("sidecar.prompt.kit")
+local rules = require("sidecar.formats.personalization_rules")
 local schema = require("sidecar.preset.schema")
 local secrets = require("sidecar.core.secrets")
 
 local OUTPUT_FORMAT = table.concat({
   "Reply with exactly this markdown and nothing else (a section with no rows says None.):",
   "",
-  "# Personalization Candidates",
+  personalization.template(),
   "",
-  "## Recommended Writeback",
-  "",
-  "| Preference | Scope | Type | Confidence | Evidence | Suggested target | Action |",
-  "|---|---|---|---|---|---|---|",
-  "| <the preference, one line> | <scope> | <type> | <confidence> | <the inputs that show it, by path, "
-    .. "paraphrased> | <the file or memory it belongs in> | <action> |",
-  "",
-  "## Deferred",
-  "",
-  "| Candidate | Reason deferred | Needed evidence |",
-  "|---|---|---|",
-  "",
-  "## Reject",
-  "",
-  "| Candidate | Reason rejected |",
-  "|---|---|",
-  "",
-  "## Privacy Notes",
-  "",
-  "- <what you left out, and why>",
-  "",
-  "Scope: " .. table.concat(schema.PERSONALIZATION_SCOPES, " | ") .. ".",
-  "Type: " .. table.concat(schema.PERSONALIZATION_TYPES, " | ") .. ".",
+  "Scope: " .. table.concat(personalization.SCOPES, " | ") .. ".",
+  "Type: " .. table.concat(personalization.TYPES, " | ") .. ".",
   "Confidence: observed (seen once) | repeated (seen in at least two inputs: name both in Evidence) | "
     .. "user-stated (the user said so: name the input) | inferred (your reading).",
-  "Action: " .. table.concat(schema.PERSONALIZATION_ACTIONS, " | ") .. "; write only with confidence "
+  "Action: " .. table.concat(personalization.ACTIONS, " | ") .. "; write only with confidence "
     .. "user-stated or repeated.",
 }, "\n")
 
@@ -127,14 +108,14 @@ return preset.define({
   },
   escalates = { "an answer that fails the §3 format twice" },
   run = function(ctx, p)
-    local files, why = personalization.read_inputs(ctx.repo, p.inputs)
+    local files, why = rules.read_inputs(ctx.repo, p.inputs)
     if not files then
       return { ok = false, text = why .. "\n", errors = { why } }
     end
     local data = { inputs = input_data(files), target = p.target ~= "" and p.target or json.null }
     local text = prompt_for(files)
     local last
-    local answer = schema.enforce(function(suffix)
+    local answer = enforce.enforce(function(suffix)
       last = ctx:agent({ kind = "scan", prompt = text .. (suffix or ""), role = "personalization-scanner" })
       if last.status ~= "review" then
         return nil, ("it ended %s%s"):format(last.status, last.why and (": " .. last.why) or "")
@@ -164,7 +145,7 @@ return preset.define({
         text = ("Personalization scan escalated (%s, %s): %s\n"):format(last.run_id or "-", last.status, problem) }
     end
 
-    local plan = personalization.plan(answer.value, files, { target = p.target })
+    local plan = rules.plan(answer.value, files, { target = p.target })
     data.candidates = plan_data(plan)
     return { text = personalization.render(plan, files), data = data }
   end,

@@ -8,8 +8,10 @@
 -- 3. The report keeps the rules' path, confidence and validation whatever the agent answers; an
 --    agent that says otherwise is shown as a disagreement (and `data.disagreement` in --json).
 -- The preset never stages, commits, pushes or tags.
+local enforce = require("sidecar.preset.enforce")
 local precommit = require("sidecar.formats.precommit")
 local preset = require("sidecar.preset.define")
+local rules = require("sidecar.formats.precommit_rules")
 local schema = require("sidecar.preset.schema")
 
 local TITLES = precommit.TITLES
@@ -20,6 +22,16 @@ local function changed_files(c)
     out[#out + 1] = f.path
   end
   return out
+end
+
+-- The §2 template with the rules' fields filled in, and what the agent writes as placeholders.
+local function answer_template(c)
+  local fill = precommit.values(rules.rules_report(c))
+  fill.why_this_path = " <one or two sentences>"
+  fill.commit_scope_risk = " <low|medium|high: why>"
+  fill.blockers = " None. | <list>"
+  fill.suggested_commit_message = " <subject line, then body>"
+  return precommit.template(fill, { bold = true })
 end
 
 local function prompt_for(c, change)
@@ -46,16 +58,7 @@ local function prompt_for(c, change)
     "## Output format",
     "Reply with exactly this markdown. The Path, the confidence, the minimal validation and the reinstall are decided",
     "by rules and stand as given; if you think one is wrong, say why under Blockers.",
-    "# Precommit Classification",
-    "- **Path:** " .. TITLES[c.path],
-    "- **Confidence:** " .. c.confidence,
-    "- **Changed files:**" .. precommit.list_md(changed_files(c), true),
-    "- **Why this path:** <one or two sentences>",
-    "- **Minimal validation:**" .. precommit.list_md(c.validation, true),
-    "- **Reinstall needed:** " .. precommit.reinstall_text(precommit.rules_report(c)),
-    "- **Commit scope risk:** <low|medium|high: why>",
-    "- **Blockers:** None. | <list>",
-    "- **Suggested commit message:** <subject line, then body>",
+    answer_template(c),
     "",
     "Escalate with [BLOCKED] if the change cannot be classified from these inputs.",
     "Privacy: quote no secrets or credentials from the diff.",
@@ -73,20 +76,20 @@ return preset.define({
   },
   escalates = { "a change on the Risk path goes to the strong tier", "an answer that fails the §2 format twice" },
   run = function(ctx, p)
-    local change, why = precommit.collect(function(args) return ctx:git(args) end)
+    local change, why = rules.collect(function(args) return ctx:git(args) end)
     if not change then
       return { ok = false, text = "not a git repository: " .. tostring(why) .. "\n", errors = { why } }
     end
-    local c = precommit.classify(change, ctx.repo)
+    local c = rules.classify(change, ctx.repo)
     local data = { path = c.path, confidence = c.confidence, files = c.files, validation = c.validation,
       risk_notes = c.risk_notes }
-    local text = precommit.render(precommit.rules_report(c))
+    local text = precommit.render(rules.rules_report(c))
     if not p.agent or #c.files == 0 then
       return { text = text, data = data }
     end
     local prompt = prompt_for(c, change)
     local last
-    local answer = schema.enforce(function(suffix)
+    local answer = enforce.enforce(function(suffix)
       last = ctx:agent({ kind = "classify", risk = c.path == "risk" and "high" or "low", prompt = prompt .. (suffix or "") })
       if last.status ~= "review" then
         return nil, last.why or last.status
@@ -97,7 +100,7 @@ return preset.define({
       runner = last.route.runner, model = last.route.model, tier = last.route.tier }
     if answer.ok then
       -- The rules' path, confidence and validation stand; the agent's own are kept as a disagreement.
-      local report, disagreement = precommit.merge(c, answer.value)
+      local report, disagreement = rules.merge(c, answer.value)
       data.report, data.disagreement = report, disagreement
       text = precommit.render(report)
       if disagreement then

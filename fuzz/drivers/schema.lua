@@ -1,13 +1,18 @@
---- Fuzz driver: an agent's structured answer read and checked (stdlib/sidecar/preset/schema.lua) as the fixtures
---- in tests/fixtures/schema are: the JSON one (extract_json, against the findings format and the
---- other two) and the markdown formats (parse_markdown, against their own). Reading and checking
---- any answer never raises: a missing or wrong value is a list of problems, which format and
---- re-prompt.
+--- Fuzz driver: an agent's structured answer read and checked as the fixtures in tests/fixtures/schema
+--- are: the JSON one (sidecar.core.json_extract, checked by sidecar.preset.schema against the findings
+--- format and the other two) and the markdown formats (sidecar.formats.precommit and
+--- .personalization parse, against their own spec). Reading and checking any answer never raises:
+--- a missing or wrong value is a list of problems, which format and re-prompt (sidecar.preset.enforce).
 local common = require("fuzz.common")
+local enforce = require("sidecar.preset.enforce")
 local json = require("sidecar.core.json")
+local json_extract = require("sidecar.core.json_extract")
+local personalization = require("sidecar.formats.personalization")
+local precommit = require("sidecar.formats.precommit")
 local schema = require("sidecar.preset.schema")
 
-local SPECS = { schema.formats.findings, schema.formats.precommit, schema.formats.personalization }
+local FORMATS = { precommit = precommit, personalization = personalization }
+local SPECS = { schema.formats.findings, precommit.SPEC, personalization.SPEC }
 
 local function checked(value, spec, what)
   local ok, problems = schema.check(value, spec)
@@ -17,14 +22,14 @@ local function checked(value, spec, what)
   if type(problems) ~= "table" or #problems == 0 then
     common.fail("%s: check failed without problems", what)
   end
-  schema.reprompt(problems, "json")
+  enforce.reprompt(problems, "json")
 end
 
 return function(text)
-  local value, where = schema.extract_json(text)
+  local value, where = json_extract.extract(text)
   if value == nil then
     if type(where) ~= "string" then
-      common.fail("extract_json found nothing without saying why")
+      common.fail("extract found nothing without saying why")
     end
   else
     for i, spec in ipairs(SPECS) do
@@ -33,14 +38,14 @@ return function(text)
     schema.describe(value)
     if value ~= json.null and type(value) ~= "table" and type(value) ~= "string" and type(value) ~= "number"
         and type(value) ~= "boolean" then
-      common.fail("extract_json returned a %s", type(value))
+      common.fail("extract returned a %s", type(value))
     end
   end
-  for _, format in ipairs({ "precommit", "personalization" }) do
-    local report = schema.parse_markdown(text, format)
+  for _, name in ipairs({ "precommit", "personalization" }) do
+    local report = FORMATS[name].parse(text)
     if type(report) ~= "table" then
-      common.fail("parse_markdown(%s) returned a %s", format, type(report))
+      common.fail("%s.parse returned a %s", name, type(report))
     end
-    checked(report, schema.formats[format], format)
+    checked(report, FORMATS[name].SPEC, name)
   end
 end

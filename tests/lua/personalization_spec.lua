@@ -1,6 +1,7 @@
 local test = require("sidecar.dev.test")
 local describe, it, expect = test.describe, test.it, test.expect
 local personalization = require("sidecar.formats.personalization")
+local rules = require("sidecar.formats.personalization_rules")
 
 local dir
 test.before_each(function()
@@ -30,16 +31,16 @@ local function row(o)
 end
 
 local function plan_of(rows, opts)
-  return personalization.plan({ recommended_writeback = rows, deferred = {}, reject = {}, privacy_notes = {} },
+  return rules.plan({ recommended_writeback = rows, deferred = {}, reject = {}, privacy_notes = {} },
     FILES, opts)
 end
 
-describe("personalization.read_inputs", function()
+describe("personalization_rules.read_inputs", function()
   it("reads paths and globs in order, once each, redacting secrets", function()
     write("notes/b.md", "two\nGITHUB_TOKEN=ghp_abcdefghijklmnopqrstuvwxyz0123456789\n")
     write("notes/a.md", "one\n")
     write("AGENTS.md", "agents\n")
-    local files = assert(personalization.read_inputs(dir, { "notes/*.md", "AGENTS.md", "notes/a.md" }))
+    local files = assert(rules.read_inputs(dir, { "notes/*.md", "AGENTS.md", "notes/a.md" }))
     local paths = {}
     for i, f in ipairs(files) do
       paths[i] = f.path
@@ -56,7 +57,7 @@ describe("personalization.read_inputs", function()
     write("notes/.env.local", "A=1\n")
     write("notes/blob.bin", "a\0b")
     local function refused(inputs)
-      local files, why = personalization.read_inputs(dir, inputs)
+      local files, why = rules.read_inputs(dir, inputs)
       expect(files):is_nil()
       return why
     end
@@ -70,23 +71,23 @@ describe("personalization.read_inputs", function()
 
   it("cuts a long file at a line end and refuses too much in all", function()
     write("notes/a.md", ("0123456789\n"):rep(10))
-    local files = assert(personalization.read_inputs(dir, { "notes/a.md" }, { max_input_bytes = 25 }))
+    local files = assert(rules.read_inputs(dir, { "notes/a.md" }, { max_input_bytes = 25 }))
     expect(files[1].text):equals("0123456789\n0123456789\n")
     expect(files[1].truncated):is_true()
     expect(files[1].bytes):equals(110)
-    local none, why = personalization.read_inputs(dir, { "notes/a.md" }, { max_total_bytes = 50 })
+    local none, why = rules.read_inputs(dir, { "notes/a.md" }, { max_total_bytes = 50 })
     expect(none):is_nil()
     expect(why):matches("more than 50 bytes in all")
   end)
 
   it("takes absolute globs", function()
     write("notes/a.md", "one\n")
-    local files = assert(personalization.read_inputs("/nonexistent", { dir .. "/notes/*.md" }))
+    local files = assert(rules.read_inputs("/nonexistent", { dir .. "/notes/*.md" }))
     expect(files[1].path):equals(dir .. "/notes/a.md")
   end)
 end)
 
-describe("personalization.plan: the writeback policy", function()
+describe("personalization_rules.plan: the writeback policy", function()
   it("writes what is repeated in two inputs or stated by the user in one", function()
     local p = plan_of({ row(), row({ preference = "Short subjects", confidence = "user-stated",
       evidence = "said in b.md" }) }, {})

@@ -1,6 +1,7 @@
 local test = require("sidecar.dev.test")
 local describe, it, expect = test.describe, test.it, test.expect
 local precommit = require("sidecar.formats.precommit")
+local rules = require("sidecar.formats.precommit_rules")
 local schema = require("sidecar.preset.schema")
 
 -- A change without git: the files and a clean state. No project checks are found in a folder
@@ -10,7 +11,7 @@ local function classify(paths)
   for i, p in ipairs(paths) do
     files[i] = { path = p, status = "??" }
   end
-  return precommit.classify({ files = files, state = { conflicts = {} } }, "/nonexistent-precommit-spec")
+  return rules.classify({ files = files, state = { conflicts = {} } }, "/nonexistent-precommit-spec")
 end
 
 -- An agent's answer, as the preset reads it: §2 markdown parsed and checked.
@@ -27,18 +28,136 @@ local function answer(fields)
     "- **Blockers:** " .. (fields.blockers or "None."),
     "- **Suggested commit message:** " .. (fields.message or "Tune the settings"),
   }, "\n")
-  local value = schema.parse_markdown(text, "precommit")
-  expect(schema.check(value, schema.formats.precommit)):is_true()
+  local value = precommit.parse(text)
+  expect(schema.check(value, precommit.SPEC)):is_true()
   return value
 end
 
+describe("precommit_rules.classify: the highest path wins, Risk > Code > Skill > Fast", function()
+  local function path_of(paths)
+    return classify(paths).path
+  end
+
+  it("gives each file its path, first rule matching", function()
+    expect({ rules.file_path("README.md") }):equals({ "fast", "README.md is prose" })
+    expect(rules.file_path("docs/guide.rst")):equals("fast")
+    expect(rules.file_path("skills/review/SKILL.md")):equals("skill")
+    expect(rules.file_path("AGENTS.md")):equals("skill")
+    expect(rules.file_path("prompts/review.md")):equals("skill")
+    expect(rules.file_path("CMakeLists.txt")):equals("code") -- named like prose, builds code
+    expect(rules.file_path("requirements-dev.txt")):equals("code")
+    expect(rules.file_path("src/main.c")):equals("code")
+    expect(rules.file_path("docs/security.md")):equals("risk") -- Risk before Fast
+    expect(rules.file_path(".env.local")):equals("risk")
+    expect(rules.file_path("deploy/id_rsa.pub")):equals("risk")
+    expect(rules.file_path("src/author.lua")):equals("code") -- "auth" only as a word
+    expect(rules.file_path("src/auth/login.lua")):equals("risk")
+    expect(rules.file_path("scripts/release.sh")):equals("risk")
+    expect(rules.file_path("Docs/Notes.MD")):equals("fast") -- any case
+  end)
+
+  it("takes the highest path of the files", function()
+    expect(path_of({ "README.md", "docs/a.md" })):equals("fast")
+    expect(path_of({ "README.md", "skills/x/SKILL.md" })):equals("skill")
+    expect(path_of({ "skills/x/SKILL.md", "src/a.lua", "README.md" })):equals("code")
+    expect(path_of({ "src/a.lua", ".env", "README.md" })):equals("risk")
+    expect(path_of({})):equals("fast")
+  end)
+
+  it("gives each path its minimal validation and reinstall", function()
+    local fast = classify({ "README.md" })
+    expect({ fast.confidence, fast.validation, fast.reinstall }):equals({ "high", { "git diff --check" }, "no" })
+    local skill = classify({ "skills/review/SKILL.md", "skills/merge/references/x.md" })
+    expect(skill.validation):equals({ "git diff --check", "reinstall the changed skills: review, merge" })
+    expect({ skill.reinstall, skill.skills }):equals({ "specific", { "review", "merge" } })
+    local agents = classify({ "AGENTS.md" })
+    expect(agents.validation[2]):equals("re-read the changed agent instructions once end to end")
+    expect(agents.reinstall):equals("no")
+    expect(classify({ "src/a.lua" }).validation):equals({ "git diff --check" }) -- no project checks found
+  end)
+end)
+
+describe("precommit_rules.classify: the project, the confidence and the repository's state", function()
+
+  it("adds the project's own checks on Code and Risk", function()
+    local repo = os.tmpname()
+    os.remove(repo)
+    os.execute("mkdir -p '" .. repo .. "' && touch '" .. repo .. "/Cargo.toml'")
+    local change = { files = { { path = "src/lib.rs", status = " M" } }, state = { conflicts = {} } }
+    expect(rules.classify(change, repo).validation):equals({ "git diff --check", "cargo test" })
+    change.files[1].path = "README.md"
+    expect(rules.classify(change, repo).validation):equals({ "git diff --check" })
+    os.execute("rm -rf '" .. repo .. "'")
+  end)
+
+  it("is medium when a file without an extension falls through to Code", function()
+    local c = classify({ "Makefile" })
+    expect({ c.path, c.confidence }):equals({ "code", "medium" })
+  end)
+
+  it("makes the whole change Risk for the repository's state and a broad scope", function()
+    local function with(state, files)
+      local list = {}
+      for i, f in ipairs(files or { { "README.md", " M" } }) do
+        list[i] = { path = f[1], status = f[2] }
+      end
+      state.conflicts = state.conflicts or {}
+      return rules.classify({ files = list, state = state }, "/nonexistent-precommit-spec")
+    end
+    local merging = with({ merging = true })
+    expect({ merging.path, merging.risk_notes }):equals({ "risk", { "a merge is in progress" } })
+    expect(with({ conflicts = { "a.c" } }).risk_notes):equals({ "unresolved conflicts: a.c" })
+    local deleted = {}
+    for i = 1, 10 do
+      deleted[i] = { ("docs/%d.md"):format(i), " D" }
+    end
+    expect(with({}, deleted).risk_notes):equals({ "10 files deleted" })
+    local broad = with({}, { { "a/x.md", "??" }, { "b/x.md", "??" }, { "c/x.md", "??" }, { "d/x.md", "??" },
+      { "e/x.md", "??" }, { "f/x.md", "??" } })
+    expect({ broad.path, broad.confidence, broad.risk_notes })
+      :equals({ "risk", "low", { "broad scope: 6 files in 6 top-level folders" } })
+    expect(rules.rules_why(broad)):equals("broad scope: 6 files in 6 top-level folders")
+  end)
+end)
+
+describe("precommit_rules.collect: the change, read from git", function()
+  it("reads renames, conflicts and the state from git's answers", function()
+    local function git(args)
+      local cmd = table.concat(args, " ")
+      if cmd:find("^status") then
+        return "R  new.lua\0old.lua\0UU both.c\0?? notes.md\0"
+      elseif cmd == "rev-parse --git-dir" then
+        return ".git\n"
+      elseif cmd == "rev-parse --verify --quiet MERGE_HEAD" then
+        return "abc\n"
+      elseif cmd:find("^rev%-parse") then
+        return nil, "no such ref"
+      elseif cmd == "diff --stat HEAD" then
+        return " new.lua | 2 +-\n"
+      end
+      return ""
+    end
+    local change = rules.collect(git)
+    expect(change.files):equals({ { path = "new.lua", status = "R " }, { path = "both.c", status = "UU" },
+      { path = "notes.md", status = "??" } })
+    expect(change.state):equals({ conflicts = { "both.c" }, merging = true, cherry_picking = false, rebasing = false })
+    expect(change.stat):equals(" new.lua | 2 +-")
+    expect(rules.classify(change, "/nonexistent-precommit-spec").path):equals("risk")
+  end)
+
+  it("says why outside a repository", function()
+    expect({ rules.collect(function() return nil, "not a git repository" end) })
+      :equals({ nil, "not a git repository" })
+  end)
+end)
+
 local RISK_STEPS = { "git diff --check", "a person reviews the change before it is committed" }
 
-describe("precommit.merge: the rules decide path, confidence and validation", function()
+describe("precommit_rules.merge: the rules decide path, confidence and validation", function()
   it("keeps the rules' Risk when the agent says Fast with no validation, and records the disagreement", function()
     local c = classify({ ".env" })
     expect(c.path):equals("risk")
-    local report, d = precommit.merge(c, answer({ path = "Fast", validation = " none" }))
+    local report, d = rules.merge(c, answer({ path = "Fast", validation = " none" }))
     expect(report.path):equals("risk")
     expect(report.confidence):equals("high")
     expect(report.minimal_validation):equals(RISK_STEPS)
@@ -62,7 +181,7 @@ describe("precommit.merge: the rules decide path, confidence and validation", fu
 
   it("finds no disagreement when the agent agrees (steps in another order, backticks, a final period)", function()
     local c = classify({ ".env" })
-    local report, d = precommit.merge(c, answer({
+    local report, d = rules.merge(c, answer({
       validation = "\n  - a person reviews the change before it is committed.\n  - `git diff --check`",
       why = "a credentials file changed.", blockers = "\n  - a person must review .env",
     }))
@@ -74,12 +193,12 @@ describe("precommit.merge: the rules decide path, confidence and validation", fu
 
   it("names only the fields that differ: a confidence, an extra step", function()
     local c = classify({ ".env" })
-    local _, d = precommit.merge(c, answer({ confidence = "low",
+    local _, d = rules.merge(c, answer({ confidence = "low",
       validation = "\n  - `git diff --check`\n  - a person reviews the change before it is committed" }))
     expect(d.fields):equals({ "confidence" })
     expect(precommit.disagreement_text(d)):equals("Agent disagreed: it said Confidence low; the rules decide "
       .. "Confidence high, because .env touches credentials, security or release.")
-    local _, extra = precommit.merge(c, answer({
+    local _, extra = rules.merge(c, answer({
       validation = "\n  - `git diff --check`\n  - a person reviews the change before it is committed"
         .. "\n  - `make lint`" }))
     expect(extra.fields):equals({ "minimal_validation" })
@@ -90,7 +209,7 @@ describe("precommit.merge: the rules decide path, confidence and validation", fu
   it("keeps the agent's why when only the validation differs", function()
     local c = classify({ "README.md" })
     expect(c.path):equals("fast")
-    local report, d = precommit.merge(c, answer({ path = "Fast", why = "prose only." }))
+    local report, d = rules.merge(c, answer({ path = "Fast", why = "prose only." }))
     expect(report.why_this_path):equals("prose only.")
     expect(d.fields):equals({ "minimal_validation" })
   end)
@@ -99,7 +218,7 @@ end)
 describe("precommit.render: the §2 markdown", function()
   it("renders the rules alone without the fields only an agent writes", function()
     local c = classify({ "skills/review/SKILL.md" })
-    expect(precommit.render(precommit.rules_report(c))):equals(table.concat({
+    expect(precommit.render(rules.rules_report(c))):equals(table.concat({
       "# Precommit Classification",
       "- **Path:** Skill",
       "- **Confidence:** high",
@@ -115,13 +234,13 @@ describe("precommit.render: the §2 markdown", function()
 
   it("reads back as the merged report, a commit message of several lines included", function()
     local c = classify({ ".env" })
-    local report = precommit.merge(c, answer({ path = "Fast", blockers = "\n  - review the new token" }))
+    local report = rules.merge(c, answer({ path = "Fast", blockers = "\n  - review the new token" }))
     report.suggested_commit_message = "Rotate the token\n\nThe old one leaked.\n```sh\nmake\n```"
     local text = precommit.render(report)
     expect(text):contains("- **Path:** Risk\n")
     expect(text):contains("- **Blockers:**\n  - review the new token\n")
-    local back = schema.parse_markdown(text, "precommit")
-    expect(schema.check(back, schema.formats.precommit)):is_true()
+    local back = precommit.parse(text)
+    expect(schema.check(back, precommit.SPEC)):is_true()
     expect(back.path):equals("risk")
     expect(back.minimal_validation):equals(RISK_STEPS)
     expect(back.why_this_path):equals(report.why_this_path)

@@ -66,7 +66,9 @@ end)
 
 describe("text: every parser of an agent's answer stays linear", function()
   it("reads 400 KB runs of spaces, newlines, brackets and fences in seconds, not hours", function()
-    local schema, steps, merge = require("sidecar.preset.schema"), require("sidecar.preset.steps"), require("sidecar.preset.merge")
+    local steps, merge = require("sidecar.preset.steps"), require("sidecar.preset.merge")
+    local json_extract = require("sidecar.core.json_extract")
+    local precommit, personalization = require("sidecar.formats.precommit"), require("sidecar.formats.personalization")
     local sp = (" "):rep(400000)
     local texts = {
       "a" .. sp .. "b", "## a" .. sp .. "#" .. sp .. "b", "```" .. sp .. "x\n" .. sp .. "```" .. sp .. "`",
@@ -75,9 +77,9 @@ describe("text: every parser of an agent's answer stays linear", function()
     }
     local t = seconds(function()
       for _, s in ipairs(texts) do
-        schema.extract_json(s)
-        schema.parse_markdown(s, "precommit")
-        schema.parse_markdown(s, "personalization")
+        json_extract.extract(s)
+        precommit.parse(s)
+        personalization.parse(s)
         steps.sections(s)
         steps.split_markdown(s, 2)
         steps.nest(s, 3)

@@ -1,245 +1,288 @@
---- The deterministic half of the personalization-scanner preset (docs/formats.md §3): reading the
---- listed inputs safely, the writeback policy, and the report. The agent only proposes; nothing
---- here writes memory or any target file.
+--- The personalization candidates (docs/formats.md §3), written once: the sections and their
+--- columns, the template an agent answers in, the parser of an answer, the spec that checks it, and
+--- the report with the writeback policy applied. Reading the inputs and the policy itself are
+--- sidecar.formats.personalization_rules. The agent only proposes; nothing here writes memory or
+--- any target file.
 ---
----   local files, why = personalization.read_inputs(".", { "notes/*.md", "AGENTS.md" })
----   local plan = personalization.plan(report, files, { target = "" })   -- report: schema.parse_markdown
+---   local prompt = personalization.template()                  -- the skeleton, with an example row
+---   local answer = personalization.parse(agent_text)           -- lenient on the surface
+---   local ok, problems = schema.check(answer, personalization.SPEC)
+---   local plan = rules.plan(answer, files, { target = "" })
 ---   io.write(personalization.render(plan, files))
----
---- Inputs: a path or a glob (`*`, `?`, `[...]`, `**`; relative to the repository, or absolute),
---- matched files in sorted order, each read once. A secret file (secrets.is_secret_file), a path
---- that does not exist, a glob that matches nothing and a file that is not text are refused.
---- Each file is cut at MAX_INPUT_BYTES (at a line end) and redacted (secrets.redact); more than
---- MAX_TOTAL_BYTES in all is refused (list fewer files).
----
---- The writeback policy ("write back automatically only what the user stated or what is
---- repeated in at least two artifacts"). A row of Recommended Writeback is written only when the
---- agent's action is write and
----   * confidence user-stated, and its Evidence names at least one of the inputs, or
----   * confidence repeated, and its Evidence names at least two different inputs.
---- An input is named when its path, or its file name, appears in the Evidence (any case). Every
---- other row is not written: scope discard or action reject is rejected; action defer stays
---- deferred; promote is deferred (promoting to a public skill is a person's decision); a write
---- the policy refuses becomes defer, with the reason in Deferred.
-local artifact = require("sidecar.core.artifact")
+local errors = require("sidecar.core.errors")
+local md = require("sidecar.formats.markdown")
 local secrets = require("sidecar.core.secrets")
+local text_lines = require("sidecar.core.text")
 
 local M = {}
 
+local trim = text_lines.trim
+
+M.TITLE = "Personalization Candidates"
+
+-- The inputs an agent sees (sidecar.formats.personalization_rules.read_inputs): each file cut at
+-- MAX_INPUT_BYTES (at a line end), at most MAX_TOTAL_BYTES in all.
 M.MAX_INPUT_BYTES = 16 * 1024
 M.MAX_TOTAL_BYTES = 64 * 1024
 
--- Inputs -----------------------------------------------------------------------------------------
+M.SCOPES = { "private-user", "project", "public-skill-candidate", "discard" }
+M.TYPES = { "workflow", "writing", "layout", "figure-style", "code-review", "git", "compute",
+  "toolchain", "collaboration" }
+M.CONFIDENCE = { "observed", "repeated", "user-stated", "inferred" }
+M.ACTIONS = { "write", "defer", "promote", "reject" }
 
-local function is_glob(s)
-  return s:find("[*?%[]") ~= nil
+---The sections, in order: the field, the heading, a table's columns (a row's keys are their
+---snake_case) or a list of notes, and what the template shows as an example.
+M.SECTIONS = {
+  { key = "recommended_writeback", title = "Recommended Writeback",
+    columns = { "Preference", "Scope", "Type", "Confidence", "Evidence", "Suggested target", "Action" },
+    example = { "<the preference, one line>", "<scope>", "<type>", "<confidence>",
+      "<the inputs that show it, by path, paraphrased>", "<the file or memory it belongs in>", "<action>" } },
+  { key = "deferred", title = "Deferred", columns = { "Candidate", "Reason deferred", "Needed evidence" } },
+  { key = "reject", title = "Reject", columns = { "Candidate", "Reason rejected" } },
+  { key = "privacy_notes", title = "Privacy Notes", example = "<what you left out, and why>" },
+}
+
+local SECTION, SECTION_KEY = {}, { ["rejected"] = "reject" }
+for _, s in ipairs(M.SECTIONS) do
+  SECTION[s.key] = s
+  SECTION_KEY[s.title:lower()] = s.key
 end
 
--- A glob's folder (the components before the first with a wildcard) and the rest.
-local function glob_parts(repo, glob)
-  local absolute = glob:sub(1, 1) == "/"
-  local fixed, rest, wild = {}, {}, false
-  for part in glob:gmatch("[^/]+") do
-    wild = wild or is_glob(part)
-    if wild then
-      rest[#rest + 1] = part
-    else
-      fixed[#fixed + 1] = part
+local ENUM_COLUMNS = { scope = M.SCOPES, type = M.TYPES, confidence = M.CONFIDENCE, action = M.ACTIONS }
+
+---What the one re-prompt asks for (sidecar.preset.enforce).
+M.REPLY = "Reply again with only the corrected `# " .. M.TITLE .. "` report, with its four sections and "
+  .. "tables in the required format, and no other text."
+
+-- Reading an answer ----------------------------------------------------------------------------
+
+local function column_key(header)
+  return (md.plain(header):lower():gsub("[^%w]+", "_"):gsub("^_+", ""):gsub("_+$", ""))
+end
+
+local function cells(line)
+  -- "\|" is a pipe inside a cell: hidden as a NUL while splitting.
+  local s = trim(line):gsub("^|", ""):gsub("\\|", "\0"):gsub("|$", "")
+  local out = {}
+  for cell in (s .. "|"):gmatch("([^|]*)|") do
+    out[#out + 1] = trim((cell:gsub("\0", "|")))
+  end
+  return out
+end
+
+local function is_separator(line)
+  return line:match("^%s*|?[%s:|%-]+$") ~= nil and line:find("-", 1, true) ~= nil
+end
+
+-- A section's table as a list of row objects; a section with no table is an empty list when it
+-- says "none" (or nothing), else its text, so the check reports the missing table.
+local function section_table(lines)
+  local header, rows, other = nil, {}, {}
+  for _, line in ipairs(lines) do
+    if line:match("^%s*|") then
+      if not header then
+        header = cells(line)
+      elseif not is_separator(line) then
+        local row, filled = {}, false
+        for i, cell in ipairs(cells(line)) do
+          local key = header[i] and column_key(header[i]) or ("column_" .. i)
+          if cell ~= "" and not (md.is_none(cell) and not cell:find("%a")) then -- "-" is an empty cell
+            row[key] = ENUM_COLUMNS[key] and md.enum_word(cell, ENUM_COLUMNS[key]) or cell
+            filled = filled or not md.is_none(cell)
+          end
+        end
+        if filled then
+          rows[#rows + 1] = row
+        end
+      end
+    elseif line:find("%S") then
+      other[#other + 1] = trim(line)
     end
   end
-  local prefix = table.concat(fixed, "/")
-  local dir = absolute and ("/" .. prefix) or (prefix == "" and repo or (repo .. "/" .. prefix))
-  return dir, prefix, table.concat(rest, "/"), absolute
+  if header then
+    return rows
+  end
+  local said = table.concat(other, "\n")
+  local item = said:match("^[-*+]%s+(.*)$")
+  if said == "" or md.is_none(said) or (item and md.is_none(item)) then
+    return {}
+  end
+  return said
 end
 
-local function expand(repo, input)
-  if not is_glob(input) then
-    return { input }
+local function section_notes(lines)
+  local items = {}
+  for _, line in ipairs(lines) do
+    local indent, rest = md.bullet(line)
+    if indent then
+      items[#items + 1] = trim(rest)
+    elseif line:find("%S") then
+      if #items == 0 then
+        items[1] = trim(line)
+      else
+        items[#items] = items[#items] .. " " .. trim(line)
+      end
+    end
   end
-  local dir, prefix, pattern, absolute = glob_parts(repo, input)
-  local d = artifact.open(dir)
-  local found = d and d:list(pattern) or {}
-  if d then
-    d:close()
+  if #items == 1 and md.is_none(items[1]) then
+    return {}
+  end
+  return items
+end
+
+---An agent's §3 answer as fields that schema.check(value, M.SPEC) validates: each table a list of
+---rows keyed by its column headers in snake_case (Suggested target -> suggested_target), Privacy
+---Notes a list of notes, a section saying "None" an empty list. Lenient on the surface like
+---precommit.parse; unknown sections are ignored.
+---@param text string
+---@return table
+function M.parse(text)
+  if type(text) ~= "string" then
+    errors.raise("bad_argument", "personalization.parse: expected a string, got " .. type(text), nil, 2)
+  end
+  text = md.unwrap(text)
+  local sections, current, fence = {}, nil, nil
+  for line in (text .. "\n"):gmatch("([^\n]*)\n") do
+    line = line:gsub("\r$", "")
+    if fence then
+      fence = not line:match("^%s*" .. fence .. "%s*$") and fence or nil
+    elseif line:match("^%s*```") then
+      fence = "```"
+    else
+      local level, title = text_lines.heading(line)
+      if level then
+        local key = #level >= 2 and SECTION_KEY[md.plain(title):lower():gsub("%s+", " ")]
+        current = nil
+        if key and not sections[key] then
+          current = {}
+          sections[key] = current
+        end
+      elseif current then
+        current[#current + 1] = line
+      end
+    end
   end
   local out = {}
-  for i, p in ipairs(found) do
-    out[i] = prefix == "" and p or ((absolute and "/" or "") .. prefix .. "/" .. p)
+  for key, lines in pairs(sections) do
+    out[key] = key == "privacy_notes" and section_notes(lines) or section_table(lines)
   end
   return out
 end
 
-local function full_path(repo, path)
-  return path:sub(1, 1) == "/" and path or (repo .. "/" .. path)
+local function write_needs_support(row)
+  if row.action == "write" and row.confidence ~= "user-stated" and row.confidence ~= "repeated" then
+    -- "Write back automatically only what the user stated or what is repeated in at least two artifacts."
+    return ('action "write" needs confidence user-stated or repeated (in at least two artifacts), got %s; '
+      .. "use defer instead"):format(("%q"):format(tostring(row.confidence))), "action"
+  end
 end
 
-local function read_all(path)
-  local f, why = io.open(path, "rb")
-  if not f then
-    return nil, why
-  end
-  local text = f:read("a")
-  f:close()
-  if text == nil then
-    return nil, path .. ": not a readable file"
-  end
-  return text
+local function text_cell()
+  return { type = "string", non_empty = true, required = true }
 end
 
-local function cut(text, max)
-  if #text <= max then
-    return text, false
+-- "quotes no raw logs or secrets": evidence names where a preference was seen, never a secret.
+local function no_secret(text)
+  local _, found = secrets.redact(text)
+  if found > 0 then
+    return "quotes what looks like a secret (a key or token); name where the preference was seen instead"
   end
-  local head = text:sub(1, max)
-  return head:match("^(.*\n)") or head, true
 end
 
----The input files: {{path, text (cut and redacted), bytes (whole file), truncated, redactions}},
----or nil and why the inputs are refused.
----@param repo string
----@param inputs string[]  paths and globs
----@param opts? {max_input_bytes?: integer, max_total_bytes?: integer}
----@return table|nil files, string? why
-function M.read_inputs(repo, inputs, opts)
-  opts = opts or {}
-  local max_one, max_all = opts.max_input_bytes or M.MAX_INPUT_BYTES, opts.max_total_bytes or M.MAX_TOTAL_BYTES
-  if #inputs == 0 then
-    return nil, "inputs: list the files (or globs) the scanner may read"
-  end
-  local files, seen, total = {}, {}, 0
-  for _, input in ipairs(inputs) do
-    local paths = expand(repo, input)
-    if #paths == 0 then
-      return nil, ("inputs: %s matched no file"):format(input)
-    end
-    for _, path in ipairs(paths) do
-      local denied, why = secrets.is_secret_file(path)
-      if denied then
-        return nil, "inputs: refused: " .. why
-      end
-      if not seen[path] then
-        seen[path] = true
-        local raw, err = read_all(full_path(repo, path))
-        if not raw then
-          return nil, ("inputs: cannot read %s (%s)"):format(path, (tostring(err):gsub("^.*: ", "")))
-        elseif raw:find("\0", 1, true) then
-          return nil, ("inputs: %s is not a text file"):format(path)
-        end
-        local text, truncated = cut(raw, max_one)
-        local redacted, count = secrets.redact(text)
-        total = total + #redacted
-        if total > max_all then
-          return nil, ("inputs: more than %d bytes in all; list fewer or smaller files"):format(max_all)
-        end
-        files[#files + 1] = { path = path, text = redacted, bytes = #raw, truncated = truncated, redactions = count }
-      end
-    end
-  end
-  return files
+local function table_of(key, row_spec)
+  local columns = table.concat(SECTION[key].columns, " | ")
+  return { type = "array", required = true, items = row_spec, what = "a table with columns " .. columns }
 end
 
--- The policy -------------------------------------------------------------------------------------
+---The spec (sidecar.preset.schema's language) of a parsed answer. Two rules of §3 are checked
+---too: a row whose action is write needs confidence user-stated or repeated, and evidence never
+---quotes a secret.
+M.SPEC = {
+  type = "object",
+  fields = {
+    recommended_writeback = table_of("recommended_writeback", {
+      type = "object",
+      fields = {
+        preference = text_cell(),
+        scope = { type = "enum", enum = M.SCOPES, required = true },
+        type = { type = "enum", enum = M.TYPES, required = true },
+        confidence = { type = "enum", enum = M.CONFIDENCE, required = true },
+        evidence = { type = "string", non_empty = true, required = true, check = no_secret },
+        suggested_target = text_cell(),
+        action = { type = "enum", enum = M.ACTIONS, required = true },
+      },
+      check = write_needs_support,
+    }),
+    deferred = table_of("deferred", {
+      type = "object",
+      fields = { candidate = text_cell(), reason_deferred = text_cell(), needed_evidence = text_cell() },
+    }),
+    reject = table_of("reject", {
+      type = "object",
+      fields = { candidate = text_cell(), reason_rejected = text_cell() },
+    }),
+    privacy_notes = { type = "array", items = { type = "string", non_empty = true }, required = true },
+  },
+}
 
----The input paths an Evidence text names (by path or file name, any case), in input order.
----@param evidence string
----@param files {path: string}[]
----@return string[]
-function M.evidence_inputs(evidence, files)
-  local text, out = (evidence or ""):lower(), {}
-  for _, f in ipairs(files) do
-    local path = f.path:lower()
-    local name = path:match("([^/]+)$")
-    if text:find(path, 1, true) or text:find(name, 1, true) then
-      out[#out + 1] = f.path
-    end
-  end
-  return out
-end
-
--- "write" or "defer" | "reject" with the reason and the evidence needed.
-local function decide(row, files)
-  if row.scope == "discard" or row.action == "reject" then
-    return "reject", row.scope == "discard" and "scope discard" or "the scanner rejected it"
-  elseif row.action == "defer" then
-    return "defer", "the scanner deferred it", "what the scanner asked for"
-  elseif row.action == "promote" then
-    return "defer", "promoting to a public skill is a person's decision", "a person's approval"
-  end
-  local named = M.evidence_inputs(row.evidence, files)
-  if row.confidence == "user-stated" and #named >= 1 then
-    return "write", nil, nil, named
-  elseif row.confidence == "repeated" and #named >= 2 then
-    return "write", nil, nil, named
-  elseif row.confidence == "repeated" or row.confidence == "user-stated" then
-    local need = row.confidence == "repeated" and 2 or 1
-    return "defer", ("writeback policy: %s, but the evidence names %d of the inputs (needs %d)"):format(
-      row.confidence, #named, need), ("evidence naming %d input%s"):format(need, need == 1 and "" or "s")
-  end
-  return "defer", ("writeback policy: confidence %s is not enough to write"):format(tostring(row.confidence)),
-    "the user stating it, or a second input showing it"
-end
-
----The report with the policy applied: {recommended_writeback (action = the policy's), deferred
----(the scanner's, then those the policy deferred), reject, privacy_notes, writes = {{target,
----preference, scope, type, confidence, inputs}}}. opts.target, when not empty, replaces every
----Suggested target in the plan.
----@param report table  schema.parse_markdown(text, "personalization"), checked
----@param files table  read_inputs
----@param opts? {target?: string}
----@return table
-function M.plan(report, files, opts)
-  opts = opts or {}
-  local out = { recommended_writeback = {}, deferred = {}, reject = {}, privacy_notes = {}, writes = {} }
-  for _, r in ipairs(report.deferred or {}) do
-    out.deferred[#out.deferred + 1] = r
-  end
-  for _, r in ipairs(report.reject or {}) do
-    out.reject[#out.reject + 1] = r
-  end
-  for _, n in ipairs(report.privacy_notes or {}) do
-    out.privacy_notes[#out.privacy_notes + 1] = n
-  end
-  for _, row in ipairs(report.recommended_writeback or {}) do
-    local action, reason, needed, named = decide(row, files)
-    local copy = {}
-    for k, v in pairs(row) do
-      copy[k] = v
-    end
-    copy.action = row.action == "promote" and "promote" or action
-    out.recommended_writeback[#out.recommended_writeback + 1] = copy
-    local target = (opts.target and opts.target ~= "") and opts.target or row.suggested_target
-    if action == "write" then
-      out.writes[#out.writes + 1] = { target = target, preference = row.preference, scope = row.scope,
-        type = row.type, confidence = row.confidence, inputs = named }
-    elseif action == "reject" and row.action ~= "reject" then
-      out.reject[#out.reject + 1] = { candidate = row.preference, reason_rejected = reason }
-    elseif (action == "defer" and row.action == "write") or row.action == "promote" then
-      out.deferred[#out.deferred + 1] = { candidate = row.preference, reason_deferred = reason,
-        needed_evidence = needed }
-    end
-  end
-  return out
-end
-
--- The report -------------------------------------------------------------------------------------
+-- Writing ----------------------------------------------------------------------------------------
 
 local function cell(s)
   return (tostring(s or ""):gsub("[\r\n]+", " "):gsub("|", "\\|"))
+end
+
+local function row_md(cells)
+  return "| " .. table.concat(cells, " | ") .. " |"
 end
 
 local function md_table(headers, keys, rows)
   if #rows == 0 then
     return "None."
   end
-  local out = { "| " .. table.concat(headers, " | ") .. " |", "|" .. ("---|"):rep(#headers) }
+  local out = { row_md(headers), "|" .. ("---|"):rep(#headers) }
   for _, row in ipairs(rows) do
     local cells = {}
     for i, k in ipairs(keys) do
       cells[i] = cell(row[k])
     end
-    out[#out + 1] = "| " .. table.concat(cells, " | ") .. " |"
+    out[#out + 1] = row_md(cells)
   end
   return table.concat(out, "\n")
+end
+
+---The skeleton an agent answers in: the title, then each section with its table's header (and
+---separator, and the example row) or its example note, blank lines between. opts.compact: only
+---the headings and the header rows, one per line. No final newline.
+---@param opts? {compact?: boolean}
+---@return string
+function M.template(opts)
+  local compact = opts and opts.compact
+  local out = { "# " .. M.TITLE }
+  for _, s in ipairs(M.SECTIONS) do
+    out[#out + 1] = "## " .. s.title
+    local body = {}
+    if s.columns then
+      body[1] = row_md(s.columns)
+      if not compact then
+        body[2] = "|" .. ("---|"):rep(#s.columns)
+        body[3] = s.example and row_md(s.example) or nil
+      end
+    elseif not compact then
+      body[1] = "- " .. s.example
+    end
+    out[#out + 1] = #body > 0 and table.concat(body, "\n") or nil
+  end
+  return table.concat(out, compact and "\n" or "\n\n")
+end
+
+-- A §3 table of the report: the section's columns, rows keyed by their snake_case.
+local function section_md(key, rows)
+  local columns, keys = SECTION[key].columns, {}
+  for i, c in ipairs(columns) do
+    keys[i] = column_key(c)
+  end
+  return md_table(columns, keys, rows)
 end
 
 local function plural(n, word)
@@ -247,8 +290,8 @@ local function plural(n, word)
 end
 
 ---The §3 report (the tables with the policy applied) and the writeback plan, as markdown.
----@param plan table  M.plan
----@param files table  read_inputs
+---@param plan table  personalization_rules.plan
+---@param files table  personalization_rules.read_inputs
 ---@return string
 function M.render(plan, files)
   local redacted = 0
@@ -268,16 +311,10 @@ function M.render(plan, files)
   end
   local not_written = #plan.recommended_writeback - #plan.writes
   return table.concat({
-    "# Personalization Candidates", "",
-    "## Recommended Writeback", "",
-    md_table({ "Preference", "Scope", "Type", "Confidence", "Evidence", "Suggested target", "Action" },
-      { "preference", "scope", "type", "confidence", "evidence", "suggested_target", "action" },
-      plan.recommended_writeback), "",
-    "## Deferred", "",
-    md_table({ "Candidate", "Reason deferred", "Needed evidence" },
-      { "candidate", "reason_deferred", "needed_evidence" }, plan.deferred), "",
-    "## Reject", "",
-    md_table({ "Candidate", "Reason rejected" }, { "candidate", "reason_rejected" }, plan.reject), "",
+    "# " .. M.TITLE, "",
+    "## Recommended Writeback", "", section_md("recommended_writeback", plan.recommended_writeback), "",
+    "## Deferred", "", section_md("deferred", plan.deferred), "",
+    "## Reject", "", section_md("reject", plan.reject), "",
     "## Privacy Notes", "",
     table.concat(notes, "\n"), "",
     "## Writeback plan", "",

@@ -1,322 +1,243 @@
---- The deterministic part of the precommit classifier (docs/formats.md §2): which of four paths a
---- change takes, the highest that applies winning (Risk > Code > Skill > Fast), and the minimal
---- validation for it. No agent is needed for this; the agent only writes the why, the blockers
---- and the commit message.
+--- The precommit classification (docs/formats.md §2), written once: its fields, the template an
+--- agent answers in, the parser of an answer, the spec that checks it, and the renderer of a
+--- report. The rules that decide a change's path, and the report they make with an agent's words,
+--- are sidecar.formats.precommit_rules.
 ---
----   local change = precommit.collect(git)       -- git(args) -> stdout | nil, why
----   local c = precommit.classify(change, repo)  -- {path, confidence, files, reasons, validation}
----   local report, disagreement = precommit.merge(c, answer)  -- answer: schema.parse_markdown(.., "precommit")
----   io.write(precommit.render(report))          -- the §2 markdown
----
---- The rules' path, confidence and minimal validation stand whatever the agent answers: an agent
---- that says otherwise is recorded as a disagreement, never taken as the answer.
-local json = require("sidecar.core.json")
+---   local text = precommit.template()                          -- the bare skeleton, with hints
+---   local prompt = precommit.template(fill, { bold = true })   -- fill: key -> text after the label
+---   local answer = precommit.parse(agent_text)                 -- lenient on the surface
+---   local ok, problems = schema.check(answer, precommit.SPEC)
+---   io.write(precommit.render(report))                         -- reads back with precommit.parse
+local errors = require("sidecar.core.errors")
+local md = require("sidecar.formats.markdown")
+local text_lines = require("sidecar.core.text")
 
 local M = {}
 
+local trim = text_lines.trim
+
+M.TITLE = "Precommit Classification"
+
+---The paths, lowest to highest: the highest that applies wins (Risk > Code > Skill > Fast).
+M.PATHS = { "fast", "skill", "code", "risk" }
 M.TITLES = { fast = "Fast", skill = "Skill", code = "Code", risk = "Risk" }
-
-M.PATHS = { "fast", "skill", "code", "risk" } -- lowest to highest
-local RANK = { fast = 1, skill = 2, code = 3, risk = 4 }
-
--- Agent-instruction files: agents behave differently, no executable code changes.
-local SKILL = { "^skills/.*%.md$", "SKILL%.md$", "^references/", "/references/", "AGENTS%.md$", "CLAUDE%.md$",
-  "%.prompt%.md$", "^%.claude/", "^%.codex/", "^prompts/", "/prompts/", "templates/.*%.md$" }
--- Prose: docs, READMEs, text.
-local FAST = { "%.md$", "%.markdown$", "%.txt$", "%.rst$", "%.adoc$", "^docs/", "^LICENSE", "^NOTICE", "^AUTHORS" }
--- Files that look like prose by name but act like code.
-local CODE_NAMES = { "CMakeLists%.txt$", "requirements.*%.txt$", "%.tmpl$", "%.j2$", "%.schema%.json$" }
--- Credentials, security and release files: any change to them is risky.
-local RISK = { "%.env$", "%.env%.", "%.pem$", "%.key$", "id_rsa", "credential", "secret", "%.npmrc$", "%.pypirc$",
-  "security", "%f[%w]auth%f[%W]", "oauth", "authentication", "authorization", "permission",
-  "%f[%w]release%f[%W]", "codeowners$" }
-local BROAD_FILES, BROAD_TOP_DIRS, MASS_DELETE = 40, 6, 10
-
-local function any(path, patterns)
-  local lower = path:lower()
-  for _, p in ipairs(patterns) do
-    if lower:find(p:lower()) then
-      return p
-    end
+---"Risk > Code > Skill > Fast".
+M.ORDER = (function()
+  local titles = {}
+  for i = #M.PATHS, 1, -1 do
+    titles[#titles + 1] = M.TITLES[M.PATHS[i]]
   end
+  return table.concat(titles, " > ")
+end)()
+M.CONFIDENCE = { "high", "medium", "low" }
+M.REINSTALL = { "no", "specific", "full" }
+---How an answer writes each value of "Reinstall needed".
+M.REINSTALL_TEXT = { no = "no", specific = "yes, specific skills: <names>", full = "yes, full install" }
+local REINSTALL_WORDS = {}
+for i, r in ipairs(M.REINSTALL) do
+  REINSTALL_WORDS[i] = M.REINSTALL_TEXT[r]
 end
 
----The path of one file and why.
-function M.file_path(path)
-  if any(path, RISK) then
-    return "risk", path .. " touches credentials, security or release"
-  end
-  if any(path, CODE_NAMES) then
-    return "code", path .. " builds or generates code"
-  end
-  if any(path, SKILL) then
-    return "skill", path .. " instructs agents"
-  end
-  if any(path, FAST) then
-    return "fast", path .. " is prose"
-  end
-  return "code", path .. " is code, configuration, a test or a lockfile"
+---The bullets of the report, in order: the field, its label, and the hint the bare template shows.
+M.FIELDS = {
+  { key = "path", label = "Path" },
+  { key = "confidence", label = "Confidence", hint = table.concat(M.CONFIDENCE, "|") },
+  { key = "changed_files", label = "Changed files" },
+  { key = "why_this_path", label = "Why this path" },
+  { key = "minimal_validation", label = "Minimal validation" },
+  { key = "reinstall_needed", label = "Reinstall needed", hint = table.concat(REINSTALL_WORDS, " | ") },
+  { key = "commit_scope_risk", label = "Commit scope risk" },
+  { key = "blockers", label = "Blockers" },
+  { key = "suggested_commit_message", label = "Suggested commit message" },
+}
+
+-- A label as the parser meets it (lowercased), and the two short forms agents use.
+local LABELS = { ["why"] = "why_this_path", ["commit message"] = "suggested_commit_message" }
+local LABEL_OF = {}
+for _, f in ipairs(M.FIELDS) do
+  LABELS[f.label:lower()] = f.key
+  LABEL_OF[f.key] = f.label
 end
 
----The change in a repository: {files = {{path, status}}, state = {merging, rebasing, cherry_picking,
----conflicts}, stat}. `git(args)` runs git there. nil, why outside a repository.
-function M.collect(git)
-  local status, why = git({ "status", "--porcelain=v1", "-z", "--untracked-files=all" })
-  if not status then
-    return nil, why
-  end
-  local files, conflicts = {}, {}
-  local fields = {}
-  for f in status:gmatch("([^%z]+)") do
-    fields[#fields + 1] = f
-  end
-  local i = 1
-  while i <= #fields do
-    local xy, path = fields[i]:sub(1, 2), fields[i]:sub(4)
-    files[#files + 1] = { path = path, status = xy }
-    if xy:find("U") or xy == "AA" or xy == "DD" then
-      conflicts[#conflicts + 1] = path
-    end
-    i = i + ((xy:sub(1, 1) == "R" or xy:sub(1, 1) == "C") and 2 or 1) -- a rename names its source next
-  end
-  local git_dir = (git({ "rev-parse", "--git-dir" }) or ".git"):gsub("%s+$", "")
-  local function exists(name)
-    return git({ "rev-parse", "--verify", "--quiet", name }) ~= nil
-  end
-  local state = { conflicts = conflicts, merging = exists("MERGE_HEAD"), cherry_picking = exists("CHERRY_PICK_HEAD"),
-    rebasing = exists("REBASE_HEAD") }
-  local stat = (git({ "diff", "--stat", "HEAD" }) or git({ "diff", "--stat" }) or ""):gsub("%s+$", "")
-  local cached = (git({ "diff", "--cached", "--stat" }) or ""):gsub("%s+$", "")
-  return { files = files, state = state, stat = stat, cached_stat = cached, git_dir = git_dir }
+---What the one re-prompt asks for (sidecar.preset.enforce).
+M.REPLY = "Reply again with only the corrected `# " .. M.TITLE .. "` report, every bullet of the "
+  .. "required format present, and no other text."
+
+local function text_list()
+  return { type = "array", items = { type = "string", non_empty = true } }
 end
 
-local function exists(path)
-  local f = io.open(path, "rb")
-  if f then
-    f:close()
-    return true
+---The spec (sidecar.preset.schema's language) of a parsed answer: every field is required.
+M.SPEC = {
+  type = "object",
+  fields = {
+    path = { type = "enum", enum = M.PATHS, required = true },
+    confidence = { type = "enum", enum = M.CONFIDENCE, required = true },
+    changed_files = { type = "array", items = { type = "string", non_empty = true }, required = true },
+    why_this_path = { type = "string", non_empty = true, required = true },
+    minimal_validation = { type = "array", items = { type = "string", non_empty = true }, required = true },
+    reinstall_needed = { type = "enum", enum = M.REINSTALL, required = true,
+      what = 'one of "' .. table.concat(REINSTALL_WORDS, '", "') .. '"' },
+    reinstall_skills = text_list(),
+    commit_scope_risk = { type = "string", non_empty = true, required = true },
+    blockers = { type = "array", items = { type = "string", non_empty = true }, required = true },
+    suggested_commit_message = { type = "string", non_empty = true, required = true },
+  },
+  check = function(v)
+    if v.reinstall_needed == "specific" and (v.reinstall_skills == nil or #v.reinstall_skills == 0) then
+      return 'says "yes, specific skills" but names no skills', "reinstall_needed"
+    end
+  end,
+}
+
+-- Reading an answer ----------------------------------------------------------------------------
+
+-- The bullets of the classification: key -> {value = first-line text, items = nested bullets,
+-- more = other lines (fenced blocks included, without their fences)}.
+local function bullets(text)
+  local found, current, fence = {}, nil, nil
+  for line in (text .. "\n"):gmatch("([^\n]*)\n") do
+    line = line:gsub("\r$", "")
+    if fence then
+      if line:match("^%s*" .. fence.mark .. "%s*$") then
+        fence = nil
+      elseif current then
+        local spaces = #line:match("^ *") -- as indented as its fence (up to that many spaces removed)
+        current.more[#current.more + 1] = line:sub(math.min(spaces, fence.indent) + 1)
+      end
+    elseif line:match("^%s*```") or line:match("^%s*~~~") then
+      local lead, mark = line:match("^(%s*)([`~]+)")
+      fence = { mark = mark, indent = #lead }
+    elseif line:match("^%s*#") then
+      current = nil
+    else
+      local indent, rest = md.bullet(line)
+      local label, value
+      if indent == nil then
+        label, value = md.label_value(line)
+      elseif indent < 2 then
+        label, value = md.label_value(rest)
+      end
+      local key = label and LABELS[label]
+      if key then
+        current = { value = value, items = {}, more = {} }
+        found[key] = found[key] or current -- the first one stands
+      elseif current and indent and indent >= 2 then
+        current.items[#current.items + 1] = trim(rest)
+      elseif indent or (label and not line:match("^%s")) then
+        current = nil -- another top-level bullet, or an unknown "Label: value" line
+      elseif current and line:find("%S") then
+        current.more[#current.more + 1] = trim(line)
+      end
+    end
   end
-  return false
+  return found
 end
 
----The project's own check commands, found from its files (test runner, build).
-function M.project_checks(repo)
-  local checks = {}
-  local function add(cmd)
-    checks[#checks + 1] = cmd
+local function bullet_text(b)
+  local parts = { b.value }
+  for _, l in ipairs(b.more) do
+    parts[#parts + 1] = l
   end
-  if exists(repo .. "/scripts/test") then
-    add("scripts/test")
-  elseif exists(repo .. "/package.json") then
-    add("npm test")
-  elseif exists(repo .. "/Cargo.toml") then
-    add("cargo test")
-  elseif exists(repo .. "/go.mod") then
-    add("go test ./...")
-  elseif exists(repo .. "/pyproject.toml") or exists(repo .. "/setup.py") then
-    add("python -m pytest")
-  elseif exists(repo .. "/Makefile") then
-    add("make test")
-  elseif exists(repo .. "/CMakeLists.txt") then
-    add("cmake --build build && ctest --test-dir build")
+  for _, item in ipairs(b.items) do
+    parts[#parts + 1] = "- " .. item
   end
-  return checks
+  return trim(table.concat(parts, "\n"))
 end
 
----Classifies a change: {path, confidence, files = {{path, status, path_kind, why}}, reasons,
----validation = {commands}, skills = {names of changed skills}, risk_notes}.
-function M.classify(change, repo)
-  local c = { path = "fast", files = {}, reasons = {}, validation = {}, skills = {}, risk_notes = {} }
-  local top_dirs, deleted, defaulted = {}, 0, 0
-  for _, f in ipairs(change.files) do
-    local kind, why = M.file_path(f.path)
-    if why:find("is code, configuration", 1, true) and not f.path:find("%.%w+$") then
-      defaulted = defaulted + 1 -- no extension and no rule: a guess
-    end
-    c.files[#c.files + 1] = { path = f.path, status = f.status, path_kind = kind, why = why }
-    if RANK[kind] > RANK[c.path] then
-      c.path = kind
-    end
-    top_dirs[f.path:match("^([^/]+)/") or "."] = true
-    if f.status:find("D") then
-      deleted = deleted + 1
-    end
-    local skill = f.path:match("skills/([^/]+)/")
-    if skill then
-      c.skills[#c.skills + 1] = skill
+-- A list field: nested bullets, else the inline value (split on commas when `split`).
+local function bullet_list(b, split)
+  local out = {}
+  local function add_item(s)
+    s = md.plain(s)
+    if not md.is_none(s) then
+      out[#out + 1] = s
     end
   end
-  local n_top = 0
-  for _ in pairs(top_dirs) do
-    n_top = n_top + 1
-  end
-  local s = change.state
-  local function risk(note)
-    c.risk_notes[#c.risk_notes + 1] = note
-    c.path = "risk"
-  end
-  if s.merging then risk("a merge is in progress") end
-  if s.rebasing then risk("a rebase is in progress") end
-  if s.cherry_picking then risk("a cherry-pick is in progress") end
-  if #s.conflicts > 0 then risk("unresolved conflicts: " .. table.concat(s.conflicts, ", ")) end
-  if deleted >= MASS_DELETE then risk(("%d files deleted"):format(deleted)) end
-  if #change.files >= BROAD_FILES or n_top >= BROAD_TOP_DIRS then
-    risk(("broad scope: %d files in %d top-level folders"):format(#change.files, n_top))
-  end
-  for _, f in ipairs(c.files) do
-    if f.path_kind == "risk" then
-      c.risk_notes[#c.risk_notes + 1] = f.why
+  if not md.is_none(b.value) then
+    if split then
+      for part in b.value:gmatch("[^,]+") do
+        add_item(part)
+      end
+    else
+      add_item(b.value)
     end
   end
-  c.confidence = (#c.files == 0 or defaulted > 0) and "medium" or "high"
-  if n_top >= BROAD_TOP_DIRS then
-    c.confidence = "low"
-  end
-  -- The minimal validation per path.
-  local v = c.validation
-  v[#v + 1] = "git diff --check"
-  if c.path == "code" or c.path == "risk" then
-    for _, cmd in ipairs(M.project_checks(repo or ".")) do
-      v[#v + 1] = cmd
-    end
-  end
-  if c.path == "skill" then
-    v[#v + 1] = #c.skills > 0 and ("reinstall the changed skills: " .. table.concat(c.skills, ", "))
-        or "re-read the changed agent instructions once end to end"
-  end
-  if c.path == "risk" then
-    v[#v + 1] = "a person reviews the change before it is committed"
-  end
-  c.reinstall = c.path == "skill" and (#c.skills > 0 and "specific" or "no") or "no"
-  return c
-end
-
--- The report: the rules' fields, the agent's words ---------------------------------------------
-
--- The fields the rules decide. An agent's answer never replaces them; a different value is a
--- disagreement, shown beside the report.
-M.RULED = { "path", "confidence", "minimal_validation" }
-
----Why the rules chose the path: the risk notes, else the first file that decided it.
----@param c table  classify()'s result
----@return string
-function M.rules_why(c)
-  if #c.risk_notes > 0 then
-    return table.concat(c.risk_notes, "; ")
-  end
-  for _, f in ipairs(c.files) do
-    if f.path_kind == c.path then
-      return f.why
-    end
-  end
-  return "no changes"
-end
-
-local function copy(list)
-  local out = json.array({})
-  for i, v in ipairs(list or {}) do
-    out[i] = v
+  for _, item in ipairs(b.items) do
+    add_item(item)
   end
   return out
 end
 
----The report from the rules alone, in the field names of schema.formats.precommit; the fields only
----an agent writes (commit_scope_risk, blockers, suggested_commit_message) are absent.
----@param c table  classify()'s result
+-- "no" | "yes, specific skills: a, b" | "yes, full install" -> "no" | "specific" (+ skills) | "full";
+-- anything else stays as written (lowercased) so the enum check names it.
+local function reinstall(b)
+  local v = md.plain(b.value):lower()
+  if v:match("^no%f[%W]") or v == "no" then
+    return "no"
+  elseif v:find("full", 1, true) then
+    return "full"
+  elseif v:find("specific", 1, true) then
+    local skills = {}
+    local names = b.value:match(":%s*(.*)$")
+    for part in (names or ""):gmatch("[^,]+") do
+      if md.plain(part) ~= "" then
+        skills[#skills + 1] = md.plain(part)
+      end
+    end
+    for _, item in ipairs(b.items) do
+      skills[#skills + 1] = md.plain(item)
+    end
+    return "specific", skills
+  end
+  return v
+end
+
+---An agent's §2 answer as fields that schema.check(value, M.SPEC) validates: lenient on the
+---surface (bold labels, backticks, the case of enum words, a ```markdown wrapper), so the check
+---reports only what is really missing or wrong; unknown bullets are ignored. Field names are the
+---labels in snake_case; "Reinstall needed" becomes reinstall_needed = "no" | "specific" | "full"
+---and, for "yes, specific skills: a, b", reinstall_skills = {"a", "b"}.
+---@param text string
 ---@return table
-function M.rules_report(c)
-  local files = json.array({})
-  for _, f in ipairs(c.files) do
-    files[#files + 1] = f.path
+function M.parse(text)
+  if type(text) ~= "string" then
+    errors.raise("bad_argument", "precommit.parse: expected a string, got " .. type(text), nil, 2)
   end
-  return { path = c.path, confidence = c.confidence, changed_files = files, why_this_path = M.rules_why(c),
-    minimal_validation = copy(c.validation), reinstall_needed = c.reinstall,
-    reinstall_skills = c.reinstall == "specific" and copy(c.skills) or nil }
-end
-
--- A validation step as written, without the surface differences an agent may add.
-local function step_key(s)
-  return (s:gsub("%s+", " "):gsub("^ ", ""):gsub(" $", ""):gsub("%.$", ""))
-end
-
-local function step_set(list)
-  local set = {}
-  for _, step in ipairs(list) do
-    set[step_key(step)] = true
+  local b = bullets(md.unwrap(text))
+  local out = {}
+  if b.path then
+    out.path = md.enum_word(b.path.value, M.PATHS)
   end
-  return set
-end
-
-local function same_steps(a, b)
-  local sa, sb = step_set(a), step_set(b)
-  for k in pairs(sa) do
-    if not sb[k] then
-      return false
+  if b.confidence then
+    out.confidence = md.enum_word(b.confidence.value, M.CONFIDENCE)
+  end
+  if b.changed_files then
+    out.changed_files = bullet_list(b.changed_files, true)
+  end
+  if b.minimal_validation then
+    out.minimal_validation = bullet_list(b.minimal_validation, false)
+  end
+  if b.blockers then
+    out.blockers = bullet_list(b.blockers, false)
+  end
+  if b.reinstall_needed then
+    out.reinstall_needed, out.reinstall_skills = reinstall(b.reinstall_needed)
+  end
+  for _, key in ipairs({ "why_this_path", "commit_scope_risk" }) do
+    if b[key] then
+      out[key] = bullet_text(b[key])
     end
   end
-  for k in pairs(sb) do
-    if not sa[k] then
-      return false
-    end
+  if b.suggested_commit_message then
+    local msg = bullet_text(b.suggested_commit_message)
+    out.suggested_commit_message = msg:find("\n") and msg or md.plain(msg)
   end
-  return true
+  return out
 end
 
-local function ruled_values(r)
-  return { path = r.path, confidence = r.confidence, minimal_validation = copy(r.minimal_validation) }
-end
 
----Where an agent's answer differs from the rules on the fields they decide (M.RULED): nil when it
----agrees, else {fields = {names}, agent = {path, confidence, minimal_validation}, rules = {same},
----reason = why the rules chose their path}. Validation steps compare as a set (order, spacing and
----a final period do not count).
----@param c table  classify()'s result
----@param answer table  schema.parse_markdown(text, "precommit"), already checked
----@return table|nil
-function M.disagreement(c, answer)
-  local rules = M.rules_report(c)
-  local fields = json.array({})
-  for _, key in ipairs(M.RULED) do
-    local differs
-    if key == "minimal_validation" then
-      differs = not same_steps(rules[key], answer[key] or {})
-    else
-      differs = rules[key] ~= answer[key]
-    end
-    if differs then
-      fields[#fields + 1] = key
-    end
-  end
-  if #fields == 0 then
-    return nil
-  end
-  return { fields = fields, agent = ruled_values(answer), rules = ruled_values(rules), reason = rules.why_this_path }
-end
-
----The report to show: the rules' path, confidence, changed files, minimal validation and
----reinstall (derived from the path and the changed skills), with the agent's why, commit scope
----risk, blockers and commit message; and the disagreement (nil when the agent agrees). When the
----agent chose another path, its why argued for that path, so the why leads with the rules' reason
----and keeps the agent's words after it.
----@param c table  classify()'s result
----@param answer table  schema.parse_markdown(text, "precommit"), already checked
----@return table report, table|nil disagreement
-function M.merge(c, answer)
-  local report = M.rules_report(c)
-  local d = M.disagreement(c, answer)
-  if answer.path == report.path then
-    report.why_this_path = answer.why_this_path
-  else
-    report.why_this_path = ("%s (the agent said %s: %s)"):format(report.why_this_path,
-      M.TITLES[answer.path] or tostring(answer.path), answer.why_this_path)
-  end
-  report.commit_scope_risk = answer.commit_scope_risk
-  report.blockers = copy(answer.blockers)
-  report.suggested_commit_message = answer.suggested_commit_message
-  return report, d
-end
-
--- Markdown ---------------------------------------------------------------------------------------
+-- Writing a report ------------------------------------------------------------------------------
 
 ---The items of a list as nested bullets (`code` marks when `quote`), or " None." when empty.
 ---@param list string[]
@@ -361,43 +282,65 @@ local function message_md(s)
 end
 
 ---The "Reinstall needed" value of a report: "no", "yes, specific skills: a, b" or "yes, full install".
----@param r table  a report (rules_report or merge)
+---@param r table  a report (precommit_rules.rules_report or merge)
 ---@return string
 function M.reinstall_text(r)
   if r.reinstall_needed == "specific" then
-    return "yes, specific skills: " .. table.concat(r.reinstall_skills or {}, ", ")
+    local names = table.concat(r.reinstall_skills or {}, ", ")
+    return (M.REINSTALL_TEXT.specific:gsub("<names>", function() return names end, 1))
   end
-  return r.reinstall_needed == "full" and "yes, full install" or "no"
+  return M.REINSTALL_TEXT[r.reinstall_needed] or M.REINSTALL_TEXT.no
 end
 
----The §2 markdown of a report (rules_report or merge); absent fields are left out. It reads back
----with schema.parse_markdown(text, "precommit").
+---The text after each label for the fields a report has (" Fast", "\n  - `a.lua`", ...): what
+---render writes, and what a prompt's template can be filled with.
+---@param r table  a report in the field names of M.SPEC
+---@return table<string, string>
+function M.values(r)
+  local v = {}
+  v.path = r.path and (" " .. M.TITLES[r.path])
+  v.confidence = r.confidence and (" " .. r.confidence)
+  v.changed_files = r.changed_files and M.list_md(r.changed_files, true)
+  v.why_this_path = r.why_this_path and text_md(r.why_this_path)
+  v.minimal_validation = r.minimal_validation and M.list_md(r.minimal_validation, true)
+  v.reinstall_needed = r.reinstall_needed and (" " .. M.reinstall_text(r))
+  v.commit_scope_risk = r.commit_scope_risk and text_md(r.commit_scope_risk)
+  v.blockers = r.blockers and M.list_md(r.blockers)
+  v.suggested_commit_message = r.suggested_commit_message and message_md(r.suggested_commit_message)
+  return v
+end
+
+local function bullet_lines(fill, opts)
+  local out = { "# " .. M.TITLE }
+  for _, f in ipairs(M.FIELDS) do
+    local value = fill[f.key] or (not opts.only_filled and f.hint and (" " .. f.hint))
+    if value or not opts.only_filled then
+      local label = opts.bold and ("**" .. f.label .. ":**") or (f.label .. ":")
+      out[#out + 1] = "- " .. label .. (value or "")
+    end
+  end
+  return out
+end
+
+---The skeleton an agent answers in: the title, then a bullet per field in order. `fill[key]` is
+---the text after a label (M.values gives a report's); a field without one shows its hint
+---("high|medium|low") or nothing. No final newline.
+---@param fill? table<string, string>
+---@param opts? {bold?: boolean}  bold labels, as render writes them
+---@return string
+function M.template(fill, opts)
+  return table.concat(bullet_lines(fill or {}, { bold = opts and opts.bold }), "\n")
+end
+
+---The §2 markdown of a report (precommit_rules.rules_report or merge); absent fields are left out.
+---It reads back with M.parse.
 ---@param r table
 ---@return string
 function M.render(r)
-  local out = {
-    "# Precommit Classification",
-    "- **Path:** " .. M.TITLES[r.path],
-    "- **Confidence:** " .. r.confidence,
-    "- **Changed files:**" .. M.list_md(r.changed_files, true),
-    "- **Why this path:**" .. text_md(r.why_this_path),
-    "- **Minimal validation:**" .. M.list_md(r.minimal_validation, true),
-    "- **Reinstall needed:** " .. M.reinstall_text(r),
-  }
-  if r.commit_scope_risk then
-    out[#out + 1] = "- **Commit scope risk:**" .. text_md(r.commit_scope_risk)
-  end
-  if r.blockers then
-    out[#out + 1] = "- **Blockers:**" .. M.list_md(r.blockers)
-  end
-  if r.suggested_commit_message then
-    out[#out + 1] = "- **Suggested commit message:**" .. message_md(r.suggested_commit_message)
-  end
-  return table.concat(out, "\n") .. "\n"
+  return table.concat(bullet_lines(M.values(r), { bold = true, only_filled = true }), "\n") .. "\n"
 end
 
-local LABELS = { path = "Path", confidence = "Confidence", minimal_validation = "Minimal validation" }
-
+-- A ruled field's value in a disagreement line: Fast; `a`, `b`; none.
 local function value_text(key, v)
   if key == "path" then
     return M.TITLES[v] or tostring(v)
@@ -417,14 +360,14 @@ end
 ---One line saying where the agent disagreed and what the rules decide instead:
 ---"Agent disagreed: it said Path Fast, Minimal validation none; the rules decide Path Risk, ...
 ---because .env touches credentials, security or release."
----@param d table  disagreement()'s result
+---@param d table  precommit_rules.disagreement()'s result
 ---@param run_id? string  the agent's run, named when given
 ---@return string
 function M.disagreement_text(d, run_id)
   local said, decide = {}, {}
   for _, key in ipairs(d.fields) do
-    said[#said + 1] = LABELS[key] .. " " .. value_text(key, d.agent[key])
-    decide[#decide + 1] = LABELS[key] .. " " .. value_text(key, d.rules[key])
+    said[#said + 1] = LABEL_OF[key] .. " " .. value_text(key, d.agent[key])
+    decide[#decide + 1] = LABEL_OF[key] .. " " .. value_text(key, d.rules[key])
   end
   return ("Agent disagreed%s: it said %s; the rules decide %s, because %s."):format(
     run_id and (" (" .. run_id .. ")") or "", table.concat(said, ", "), table.concat(decide, ", "),

@@ -1,7 +1,7 @@
 --- Sidecar task folders (`.agent/sidecars/<task-id>/`): the seven files of the sidecar-task-runner
---- layout, prepared before an agent runs. `sidecar prepare` is `M.prepare` plus printing.
+--- layout, prepared before an agent runs (docs/formats.md §1). `sidecar prepare` is `M.prepare`
+--- plus printing (sidecar.cli.prepare, which also knows the presets' prompts).
 local artifact = require("sidecar.core.artifact")
-local cli_output = require("sidecar.cli.output")
 local digest = require("sidecar.host.digest")
 local git = require("sidecar.core.git")
 local json = require("sidecar.core.json")
@@ -16,53 +16,6 @@ M.DEFAULT_MODEL = "gpt-5.3-codex-spark"
 local SANDBOXES = { ["read-only"] = true, ["workspace-write"] = true }
 local COMMAND_TIMEOUT_MS = 120000
 local COMMAND_MAX_OUTPUT = 10 * 1024 * 1024
-
--- Prompts of the presets `prepare --preset` knows (the full presets live in presets/).
-local PRESET_PROMPTS = {
-  ["precommit-classifier"] = [[
-CONTEXT: WORKER
-You are a read-only precommit classifier. Inspect only the git state and files listed in
-input-manifest.md. Do not stage, commit, push, tag, or edit anything.
-
-Choose one path, the highest that applies: Risk > Code > Skill > Fast.
-- Fast: small prose, README or docs text, comments.
-- Skill: agent-instruction files (skills/*/SKILL.md, references/, AGENTS.md, CLAUDE.md).
-- Code: scripts and source, templates, tests, validators, lockfiles, configs, CI.
-- Risk: branch or worktree operations, conflicts, destructive operations, release or
-  publication, security, privacy or credentials, broad or unclear scope.
-
-Answer in this format:
-# Precommit Classification
-- Path:
-- Confidence: high|medium|low
-- Changed files:
-- Why this path:
-- Minimal validation:
-- Reinstall needed: no | yes, specific skills: <names> | yes, full install
-- Commit scope risk:
-- Blockers:
-- Suggested commit message:
-]],
-  ["personalization-scanner"] = [[
-CONTEXT: WORKER
-You scan only the inputs listed in input-manifest.md for reusable preferences. Never ask the
-user, never edit memory, and quote no raw logs or secrets.
-
-Answer in this format:
-# Personalization Candidates
-## Recommended Writeback
-| Preference | Scope | Type | Confidence | Evidence | Suggested target | Action |
-## Deferred
-| Candidate | Reason deferred | Needed evidence |
-## Reject
-| Candidate | Reason rejected |
-## Privacy Notes
-Scope: private-user | project | public-skill-candidate | discard. Type: workflow | writing |
-layout | figure-style | code-review | git | compute | toolchain | collaboration. Confidence:
-observed | repeated | user-stated | inferred. Action: write | defer | promote | reject.
-Only what the user stated, or what repeats in at least two artifacts, may be written back.
-]],
-}
 
 local function fail(message)
   error({ code = "prepare", message = message }, 0)
@@ -203,65 +156,74 @@ local function gather_inputs(repo, inputs, command_results)
   return bullets, files, warnings
 end
 
----Prepares a task folder with the seven files. Raises {code = "prepare", message} for bad input.
----@param o table  repo, output_root, task_id, title, phase, task_type, model, sandbox, preset,
----                prompt, prompt_file, inputs (list), now (epoch seconds, for tests)
----@return table summary  task_id, dir, files, command (argv), command_line, warnings
-function M.prepare(o)
-  local repo = o.repo or "."
-  if not is_folder(repo) then
-    fail("--repo " .. repo .. " is not a folder")
-  end
-  -- The repository's secret rules (.agent/config.lua, when there is one) decide what is refused
-  -- and redacted below.
-  local cfg, cfg_why = require("sidecar.core.config").load(repo .. "/.agent")
-  if not cfg then
-    fail(cfg_why)
-  end
-  local title = o.title or o.task_id
-  if not title or title == "" then
-    fail("give --title (or --task-id)")
-  end
-  local sandbox = o.sandbox or "read-only"
-  if not SANDBOXES[sandbox] then
-    fail(("--sandbox %s is not allowed: use read-only (the default) or workspace-write"):format(sandbox))
-  end
-  local now = o.now or os.time()
-  local task_id = o.task_id or M.default_id(title, now)
-  if not M.valid_id(task_id) then
-    fail(("task id '%s' is not valid: use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit")
-      :format(task_id))
-  elseif select(2, secrets.redact(task_id)) > 0 then
-    fail(("task id '%s' holds a secret, and it would name a folder: choose another --task-id"):format(task_id))
-  end
-  local prompt = o.prompt
+-- The task's prompt: --prompt-file (never a secret file), --prompt, or the prompt of --preset
+-- among o.preset_prompts (name -> text; sidecar.cli.prepare gives the built-in ones).
+local function task_prompt(o)
   if o.prompt_file then
     local refused = secrets.refuse_inputs({ o.prompt_file }, "--prompt-file")
     if refused then
       fail(refused)
     end
-    local why
-    prompt, why = read_file(o.prompt_file)
+    local prompt, why = read_file(o.prompt_file)
     if not prompt then
       fail("cannot read --prompt-file: " .. tostring(why))
     end
-  elseif not prompt and o.preset then
-    prompt = PRESET_PROMPTS[o.preset]
+    return prompt
+  elseif not o.prompt and o.preset then
+    local known = o.preset_prompts or {}
+    local prompt = known[o.preset]
     if not prompt then
       local names = {}
-      for name in pairs(PRESET_PROMPTS) do
+      for name in pairs(known) do
         names[#names + 1] = name
       end
       table.sort(names)
       fail(("unknown --preset '%s' (known: %s)"):format(o.preset, table.concat(names, ", ")))
     end
+    return prompt
   end
-  if not prompt or prompt == "" then
+  return o.prompt
+end
+
+-- Phase 1: the options checked, nothing created yet. Returns {repo, title, sandbox, now, task_id,
+-- prompt}.
+local function checked_options(o)
+  local t = { repo = o.repo or "." }
+  if not is_folder(t.repo) then
+    fail("--repo " .. t.repo .. " is not a folder")
+  end
+  -- The repository's secret rules (.agent/config.lua, when there is one) decide what is refused
+  -- and redacted below.
+  local cfg, cfg_why = require("sidecar.core.config").load(t.repo .. "/.agent")
+  if not cfg then
+    fail(cfg_why)
+  end
+  t.title = o.title or o.task_id
+  if not t.title or t.title == "" then
+    fail("give --title (or --task-id)")
+  end
+  t.sandbox = o.sandbox or "read-only"
+  if not SANDBOXES[t.sandbox] then
+    fail(("--sandbox %s is not allowed: use read-only (the default) or workspace-write"):format(t.sandbox))
+  end
+  t.now = o.now or os.time()
+  t.task_id = o.task_id or M.default_id(t.title, t.now)
+  if not M.valid_id(t.task_id) then
+    fail(("task id '%s' is not valid: use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit")
+      :format(t.task_id))
+  elseif select(2, secrets.redact(t.task_id)) > 0 then
+    fail(("task id '%s' holds a secret, and it would name a folder: choose another --task-id"):format(t.task_id))
+  end
+  t.prompt = task_prompt(o)
+  if not t.prompt or t.prompt == "" then
     fail("give the task: --prompt TEXT, --prompt-file FILE or --preset NAME")
   end
+  return t
+end
 
-  -- Secret files are refused before anything is created or run.
-  for i, input in ipairs(o.inputs or {}) do
+-- Phase 2: secret files among the inputs are refused before anything is created or run.
+local function refuse_secret_inputs(repo, inputs)
+  for i, input in ipairs(inputs) do
     local kind, what = classify(repo, input)
     if kind ~= "command" then
       local repo_dir = artifact.open(repo)
@@ -275,21 +237,15 @@ function M.prepare(o)
       end
     end
   end
+end
 
-  local output_root = o.output_root or (repo .. "/.agent/sidecars")
-  local root, message = artifact.open(output_root, { create = true })
-  if not root then
-    fail("cannot open the output root: " .. message)
-  end
-  -- The git facts only read (status takes no optional locks, and the folder claimed below is
-  -- empty until they are done), so they run while it is claimed; the input commands, which may
-  -- do anything, start only once it is ours. All of them run side by side.
-  local facts_pending <close> = git.start_facts(repo)
-  -- The folder is claimed with one mkdir, so two processes can never get the same id. A default
-  -- id taken already (same title, same second) gets a suffix; a chosen one is an error.
+-- Phase 3: the folder claimed with one mkdir, so two processes can never get the same id. A
+-- default id taken already (same title, same second) gets a suffix; a chosen one is an error.
+-- Returns the task id claimed.
+local function claim_folder(root, output_root, task_id, chosen)
   local ok, why, code = root:create_dir(task_id)
   local base, n = task_id, 1
-  while not ok and code == "EEXIST" and not o.task_id and n < 100 do
+  while not ok and code == "EEXIST" and not chosen and n < 100 do
     n = n + 1
     task_id = base .. "-" .. n
     ok, why, code = root:create_dir(task_id)
@@ -299,9 +255,14 @@ function M.prepare(o)
     fail(code == "EEXIST" and ("task folder %s/%s already exists: choose another --task-id"):format(output_root, task_id)
       or why)
   end
+  return task_id
+end
 
+-- Phase 4: the inputs that are commands, run side by side in the repository. Returns their
+-- results by input index.
+local function run_commands(repo, inputs)
   local specs, command_index = {}, {}
-  for i, input in ipairs(o.inputs or {}) do
+  for i, input in ipairs(inputs) do
     local kind, what = classify(repo, input)
     if kind == "command" then
       specs[#specs + 1] = { cmd = command_argv(what), cwd = repo, timeout_ms = COMMAND_TIMEOUT_MS,
@@ -310,39 +271,24 @@ function M.prepare(o)
     end
   end
   local results = #specs > 0 and proc.parallel(specs, { max_jobs = 6 }) or {}
-  local facts = facts_pending:wait()
   local command_results = {}
   for k, r in ipairs(results) do
     command_results[command_index[k]] = r
   end
-  local warnings = {}
-  local head, head_why = facts.head, facts.head_error
-  local branch, branch_why = facts.branch, facts.branch_error
-  local status, status_why = facts.status, facts.status_error
-  if not head then
-    warnings[#warnings + 1] = "HEAD not recorded: " .. tostring(head_why)
-  end
-  if not status then
-    warnings[#warnings + 1] = "git status not recorded: " .. tostring(status_why)
-  end
-  local bullets, input_files, input_warnings = gather_inputs(repo, o.inputs or {}, command_results)
-  table.move(input_warnings, 1, #input_warnings, #warnings + 1, warnings)
+  return command_results
+end
 
-  local dir = output_root .. "/" .. task_id
-  local created_at = os.date("!%Y-%m-%dT%H:%M:%SZ", now)
-  local model = o.model or M.DEFAULT_MODEL
-  local argv = { "codex", "exec", "--ephemeral", "-m", model, "-C", repo, "-s", sandbox, "-o", dir .. "/output.md", "-" }
-  local command_line = table.concat(argv, " ") .. " < " .. dir .. "/prompt.md"
-
+-- Phase 5: input-manifest.md, from the task, the git facts and the inputs' bullets.
+local function manifest_text(t, o, created_at, facts, bullets)
   local manifest = {
-    "# Sidecar Input Manifest: " .. task_id, "",
+    "# Sidecar Input Manifest: " .. t.task_id, "",
     "- Created at: " .. created_at,
-    "- Repo: " .. repo,
-    "- Title: " .. title,
+    "- Repo: " .. t.repo,
+    "- Title: " .. t.title,
     "- Phase: " .. (o.phase or "unspecified"),
     "- Task type: " .. (o.task_type or "unspecified"),
-    "- HEAD: " .. (head or ("unavailable (" .. tostring(head_why) .. ")")),
-    "- Branch: " .. (branch or ("unavailable (" .. tostring(branch_why) .. ")")),
+    "- HEAD: " .. (facts.head or ("unavailable (" .. tostring(facts.head_error) .. ")")),
+    "- Branch: " .. (facts.branch or ("unavailable (" .. tostring(facts.branch_error) .. ")")),
     "", "## Allowed Inputs", "",
   }
   if #bullets == 0 then
@@ -352,32 +298,77 @@ function M.prepare(o)
   manifest[#manifest + 1] = ""
   manifest[#manifest + 1] = "## Git Status"
   manifest[#manifest + 1] = ""
-  manifest[#manifest + 1] = status and code_block(status) or ("Unavailable: " .. tostring(status_why) .. "\n")
+  manifest[#manifest + 1] = facts.status and code_block(facts.status)
+    or ("Unavailable: " .. tostring(facts.status_error) .. "\n")
+  return table.concat(manifest, "\n")
+end
 
+-- Phase 6: the seven files (and the commands' outputs) as {path under the root, text}.
+local function task_files(t, o, created_at, command_line, manifest, input_files)
   -- Nothing is measured before the agent runs: usage stays unknown.
-  local meta = { task_id = task_id, created_at = created_at, runner = "codex-cli", model_provider = "openai",
-    model = model, sandbox = sandbox, preset = o.preset or "none", repo = repo, phase = o.phase,
+  local meta = { task_id = t.task_id, created_at = created_at, runner = "codex-cli", model_provider = "openai",
+    model = t.model, sandbox = t.sandbox, preset = o.preset or "none", repo = t.repo, phase = o.phase,
     task_type = o.task_type, command = command_line }
-  local model_md = telemetry.model_md(meta)
-  local model_json = telemetry.model_json(meta)
   local decision = table.concat({
-    "# Main-Agent Decision: " .. task_id, "",
+    "# Main-Agent Decision: " .. t.task_id, "",
     "Decision: pending (accept | partially accept | reject | escalate)",
     "Decider:", "Date:", "", "## Rationale", "", "## Follow-Up", "",
   }, "\n")
-
+  local id = t.task_id
   local files = {
-    { task_id .. "/prompt.md", prompt },
-    { task_id .. "/input-manifest.md", table.concat(manifest, "\n") },
-    { task_id .. "/output.md", "" },
-    { task_id .. "/findings.md", "# Sidecar Findings\n\nNot written yet: distilled results of the sidecar's output go here.\n" },
-    { task_id .. "/decision.md", decision },
-    { task_id .. "/model.md", model_md },
-    { task_id .. "/model.json", json.encode(model_json, { indent = 2 }) .. "\n" },
+    { id .. "/prompt.md", t.prompt },
+    { id .. "/input-manifest.md", manifest },
+    { id .. "/output.md", "" },
+    { id .. "/findings.md", "# Sidecar Findings\n\nNot written yet: distilled results of the sidecar's output go here.\n" },
+    { id .. "/decision.md", decision },
+    { id .. "/model.md", telemetry.model_md(meta) },
+    { id .. "/model.json", json.encode(telemetry.model_json(meta), { indent = 2 }) .. "\n" },
   }
   for _, f in ipairs(input_files) do
-    files[#files + 1] = { task_id .. "/" .. f[1], f[2] }
+    files[#files + 1] = { id .. "/" .. f[1], f[2] }
   end
+  return files
+end
+
+---Prepares a task folder with the seven files. Raises {code = "prepare", message} for bad input.
+---@param o table  repo, output_root, task_id, title, phase, task_type, model, sandbox, preset,
+---                preset_prompts (name -> prompt), prompt, prompt_file, inputs (list), now
+---                (epoch seconds, for tests)
+---@return table summary  task_id, dir, files, command (argv), command_line, warnings
+function M.prepare(o)
+  local t = checked_options(o)
+  local inputs = o.inputs or {}
+  refuse_secret_inputs(t.repo, inputs)
+  local output_root = o.output_root or (t.repo .. "/.agent/sidecars")
+  local root, message = artifact.open(output_root, { create = true })
+  if not root then
+    fail("cannot open the output root: " .. message)
+  end
+  -- The git facts only read (status takes no optional locks, and the folder claimed below is
+  -- empty until they are done), so they run while it is claimed; the input commands, which may
+  -- do anything, start only once it is ours. All of them run side by side.
+  local facts_pending <close> = git.start_facts(t.repo)
+  t.task_id = claim_folder(root, output_root, t.task_id, o.task_id ~= nil)
+  local command_results = run_commands(t.repo, inputs)
+  local facts = facts_pending:wait()
+  local warnings = {}
+  if not facts.head then
+    warnings[#warnings + 1] = "HEAD not recorded: " .. tostring(facts.head_error)
+  end
+  if not facts.status then
+    warnings[#warnings + 1] = "git status not recorded: " .. tostring(facts.status_error)
+  end
+  local bullets, input_files, input_warnings = gather_inputs(t.repo, inputs, command_results)
+  table.move(input_warnings, 1, #input_warnings, #warnings + 1, warnings)
+
+  local dir = output_root .. "/" .. t.task_id
+  local created_at = os.date("!%Y-%m-%dT%H:%M:%SZ", t.now)
+  t.model = o.model or M.DEFAULT_MODEL
+  local argv = { "codex", "exec", "--ephemeral", "-m", t.model, "-C", t.repo, "-s", t.sandbox, "-o",
+    dir .. "/output.md", "-" }
+  local command_line = table.concat(argv, " ") .. " < " .. dir .. "/prompt.md"
+  local files = task_files(t, o, created_at, command_line, manifest_text(t, o, created_at, facts, bullets),
+    input_files)
   local written, write_why = root:write_all(files)
   root:close()
   if not written then
@@ -385,35 +376,10 @@ function M.prepare(o)
   end
   local names = {}
   for i, f in ipairs(files) do
-    names[i] = f[1]:sub(#task_id + 2)
+    names[i] = f[1]:sub(#t.task_id + 2)
   end
-  return { task_id = task_id, dir = dir, files = names, command = argv, command_line = command_line,
+  return { task_id = t.task_id, dir = dir, files = names, command = argv, command_line = command_line,
     warnings = warnings }
-end
-
----`sidecar prepare`: prepares, then prints the next command (or a JSON envelope). Returns the
----exit status.
-function M.cli_prepare(o)
-  local ok, result = pcall(M.prepare, o)
-  if o.json then
-    if ok then
-      result.warnings = json.array(result.warnings)
-    end
-    cli_output.envelope("prepare", ok, ok and result or json.null,
-      ok and {} or { tostring(result.message or result) }, o.version)
-    return ok and 0 or 1
-  end
-  if not ok then
-    io.stderr:write("sidecar: prepare: ", tostring(result.message or result), "\n")
-    return 1
-  end
-  for _, w in ipairs(result.warnings) do
-    io.stderr:write("sidecar: prepare: warning: ", w, "\n")
-  end
-  print("Prepared " .. result.dir .. " (" .. table.concat(result.files, ", ") .. ")")
-  print("Run the sidecar (the prompt goes on stdin, never on the command line):")
-  print("  " .. result.command_line)
-  return 0
 end
 
 return M
