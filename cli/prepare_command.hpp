@@ -1,4 +1,4 @@
-// `sidecar prepare`: the sidecar-task-runner skill's flags, handed to stdlib/sidecar/task/prepared.lua.
+// `sidecar prepare`: the sidecar-task-runner skill's flags, handed to stdlib/sidecar/cli/prepare.lua.
 #pragma once
 #include <string>
 #include <vector>
@@ -19,7 +19,7 @@ struct PrepareCommand {
 // Declares the subcommand and its flags on `app`.
 void add_prepare_command(CLI::App& app, PrepareCommand& command);
 
-// Its options for require("sidecar.task.prepared").cli_prepare (see call_lua_command).
+// Its options for require("sidecar.cli.prepare").run (see call_lua_command).
 LuaOptions prepare_options(const PrepareCommand& command);
 
 }  // namespace sidecar::cli

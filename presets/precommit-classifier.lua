@@ -90,7 +90,10 @@ return preset.define({
     local prompt = prompt_for(c, change)
     local last
     local answer = enforce.enforce(function(suffix)
-      last = ctx:agent({ kind = "classify", risk = c.path == "risk" and "high" or "low", prompt = prompt .. (suffix or "") })
+      -- Optional by design when left to its default: no agent installed is a skipped step, not a
+      -- failure; asked for with --param agent=true, it must run.
+      last = ctx:agent({ kind = "classify", risk = c.path == "risk" and "high" or "low", prompt = prompt .. (suffix or ""),
+        optional = not ctx:given("agent") })
       if last.status ~= "review" then
         return nil, last.why or last.status
       end

@@ -157,9 +157,14 @@ rm -f "$ANSWER_COUNT"
 expect_run "agent: wrong twice, escalated" 1 "\*\*Path:\*\* Code.*Escalate: classify the why and blockers by hand" "" -- \
   env ANSWER=bad "$S" preset run precommit-classifier --runner command
 eq "agent: never more than two runs" "2" "$(cat "$ANSWER_COUNT")"
-expect_run "no agent installed: the command it would run, exit 1" 1 \
-  "\*\*Path:\*\* Code.*Agent: not run \(codex is not installed \(install it: npm install -g @openai/codex\)\)\. It would run:\n  codex exec --ephemeral --json .* -s read-only .*-m gpt-5\.3-codex-spark - < .*/prompt\.md" "" -- \
+expect_run "no agent installed, agent left to its default: the step is skipped, exit 0" 0 \
+  "\*\*Path:\*\* Code.*Agent: not run \(codex is not installed \(install it: npm install -g @openai/codex\)\)\. It would run:\n  codex exec --ephemeral --json .* -s read-only .*-m gpt-5\.3-codex-spark - < .*/prompt\.md.*skipped: classify on codex: codex is not installed" "" -- \
   env PATH=/usr/bin:/bin "$S" preset run precommit-classifier
+expect_run "no agent installed, --json: the skipped step in data.skipped" 0 '"skipped": \[\s*\{[^]]*"step": "classify on codex",\s*"why": "codex is not installed' "" -- \
+  env PATH=/usr/bin:/bin "$S" preset run precommit-classifier --json
+expect_run "no agent installed, agent asked for: the preset did not do its work, exit 1" 1 \
+  "Agent: not run \(codex is not installed" "could not run, so the preset did not do its work: classify" -- \
+  env PATH=/usr/bin:/bin "$S" preset run precommit-classifier --param agent=true
 expect_run "--dry-run" 0 "Agent: not run \(--dry-run\)\. It would run:\n  '?$work/answer\.sh" "" -- \
   "$S" preset run precommit-classifier --runner command --dry-run
 eq "dry run recorded" "dry_run" "$(jv .status <"$(ls -d .agent/runs/R-* | tail -1)/run.json")"

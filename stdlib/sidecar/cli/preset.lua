@@ -200,7 +200,8 @@ function M.run(o)
     end
   end
   local ctx = preset_context.new({ repo = repo, preset = spec, params = params, dry_run = o.dry_run,
-    runner = o.runner, model = o.model, jobs = jobs, worktree = true, on_progress = out.progress })
+    runner = o.runner, model = o.model, jobs = jobs, worktree = true, on_progress = out.progress,
+    explicit = preset.explicit(o.params) })
   local ok, result = pcall(spec.run, ctx, params)
   local change = ctx:close()
   if not ok then

@@ -47,8 +47,9 @@ local writers_in, settle_batch -- below
 ---A preset's context, or a script's own. The repository's .agent/config.lua is read (raises when
 ---it is wrong) and its runners registered; runs go to its store, under one task named after the
 ---preset.
----@param o {repo?: string, preset?: table, params?: table, dry_run?: boolean, runner?: string, model?: string, jobs?: integer, worktree?: boolean, on_progress?: fun(line: string)}
----repo (default "."); preset (the definition; default {name = "script"}); params; dry_run (record
+---@param o {repo?: string, preset?: table, params?: table, explicit?: table, dry_run?: boolean, runner?: string, model?: string, jobs?: integer, worktree?: boolean, on_progress?: fun(line: string)}
+---repo (default "."); preset (the definition; default {name = "script"}); params; explicit (the set
+---of parameters the user gave, the rest being defaults: ctx:given); dry_run (record
 ---each prompt, run nothing); runner and model (as --runner and --model: every step's, unless the
 ---preset names a runner); jobs (ctx:agents' agents at a time, default 4); worktree (true: writers
 ---work in the preset run's worktree, as `sidecar preset run` asks; else in place); on_progress
@@ -62,7 +63,14 @@ function M.new(o)
   return setmetatable({ repo = o.repo or ".", root = root, preset = o.preset or { name = "script" },
     params = o.params or {}, dry_run = o.dry_run or false, cfg = cfg, overrides = { runner = o.runner, model = o.model },
     jobs = o.jobs or 4, runs = {}, missed = {}, skipped = {}, use_worktree = o.worktree == true,
-    on_progress = o.on_progress }, Ctx)
+    on_progress = o.on_progress, explicit = o.explicit or {} }, Ctx)
+end
+
+---Whether the user gave parameter `name` (`--param name=…`) rather than leaving it to its default.
+---@param name string
+---@return boolean
+function Ctx:given(name)
+  return self.explicit[name] == true
 end
 
 ---A progress line ("<preset>: <text>") to the caller's on_progress; a library never prints.

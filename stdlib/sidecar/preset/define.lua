@@ -302,6 +302,21 @@ local function convert(p, text)
   return list
 end
 
+---The names the `--param k=v` texts set (a set), so a preset can tell a value asked for from its
+---default (ctx:given).
+---@param given? string[]
+---@return table<string, boolean>
+function M.explicit(given)
+  local names = {}
+  for _, kv in ipairs(given or {}) do
+    local k = kv:match("^([^=]+)=")
+    if k then
+      names[k] = true
+    end
+  end
+  return names
+end
+
 ---The parameters from `--param k=v` texts over the defaults; nil and a message naming the
 ---parameter when one is unknown or of the wrong type.
 function M.params(spec, given)
