@@ -45,9 +45,21 @@ bool parse_stat(int pid, const std::string& text, ProcessInfo& info) {
   if (close_paren == std::string::npos) return false;
   const char* p = text.c_str() + close_paren + 1;
   info.pid = pid;
-  int n = std::sscanf(p, " %c %d %d %d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu",
-                      &info.state, &info.ppid, &info.pgid, &info.sid, &info.start_ticks);
-  return n == 5;
+  unsigned flags = 0;
+  int n = std::sscanf(p, " %c %d %d %d %*d %*d %u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu",
+                      &info.state, &info.ppid, &info.pgid, &info.sid, &flags, &info.start_ticks);
+  constexpr unsigned kPfExiting = 0x4;  // PF_EXITING (include/linux/sched.h): set as do_exit() begins
+  info.exiting = (flags & kPfExiting) != 0;
+  return n == 6;
+}
+
+// Whether a "SigPnd:"/"ShdPnd:" line of /proc/PID/status (a hex mask, bit N-1 for signal N)
+// holds SIGKILL.
+bool mask_has_sigkill(const std::string& status, const char* key) {
+  std::size_t at = status.find(key);
+  if (at == std::string::npos) return false;
+  unsigned long long mask = std::strtoull(status.c_str() + at + std::strlen(key), nullptr, 16);
+  return (mask >> (SIGKILL - 1)) & 1ULL;
 }
 
 bool ended(const ProcessInfo& info) { return info.state == 'Z' || info.state == 'X'; }
@@ -86,6 +98,17 @@ std::optional<ProcessInfo> read_process_info(int pid) {
   ProcessInfo info;
   if (!read_proc_file(path, text, 4096) || !parse_stat(pid, text, info)) return std::nullopt;
   return info;
+}
+
+bool process_doomed(int pid) {
+  std::optional<ProcessInfo> info = read_process_info(pid);
+  if (!info) return false;
+  if (info->exiting) return true;
+  char path[64];
+  std::snprintf(path, sizeof path, "/proc/%d/status", pid);
+  std::string status;
+  if (!read_proc_file(path, status, 16384)) return false;
+  return mask_has_sigkill(status, "\nSigPnd:") || mask_has_sigkill(status, "\nShdPnd:");
 }
 
 std::vector<ProcessInfo> group_processes(int pgid) {

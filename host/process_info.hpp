@@ -16,10 +16,19 @@ struct ProcessInfo {
   int pid = 0, ppid = 0, pgid = 0, sid = 0;
   char state = 0;                   // R, S, D, T, Z (zombie), X (dead), ...
   unsigned long long start_ticks = 0;  // when it started: clock ticks since boot (never reused)
+  // It has begun to exit (PF_EXITING in its stat flags): it runs no more of its own code, and
+  // what it holds (descriptors, locks) goes as soon as the kernel has finished with it.
+  bool exiting = false;
 };
 
 // The process `pid` as /proc/PID/stat says now; nullopt when there is no such process.
 std::optional<ProcessInfo> read_process_info(int pid);
+
+// Whether process `pid` is doomed: exiting (ProcessInfo::exiting), or a SIGKILL is pending for it
+// (/proc/PID/status SigPnd or ShdPnd), which it can only die of, however long the kernel takes to
+// let it (a busy machine, a write it must finish first). A killed process still holds its
+// descriptors, flock()s included, until then. False when it is gone.
+bool process_doomed(int pid);
 
 // The processes of group `pgid` that have not ended (zombies excluded).
 std::vector<ProcessInfo> group_processes(int pgid);

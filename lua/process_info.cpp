@@ -1,6 +1,7 @@
 // host.procinfo: facts about processes from /proc (host/process_info.hpp), for Lua. Each process
-// is a table {pid, ppid, pgid, sid, state, start}: `start` is its start time in clock ticks
-// since boot, which tells the process recorded under a pid from a later one that reused it.
+// is a table {pid, ppid, pgid, sid, state, start, exiting}: `start` is its start time in clock
+// ticks since boot, which tells the process recorded under a pid from a later one that reused it;
+// `exiting`, that it has begun to exit (procinfo.doomed also counts a pending SIGKILL).
 // And the acts that must never reach a stranger: signal (only the process that started at the
 // recorded time), subreaper, reap (an adopted orphan).
 #include <signal.h>
@@ -36,6 +37,8 @@ void push_info(lua_State* L, const host::ProcessInfo& info) {
   lua_setfield(L, -2, "state");
   lua_pushinteger(L, static_cast<lua_Integer>(info.start_ticks));
   lua_setfield(L, -2, "start");
+  lua_pushboolean(L, info.exiting);
+  lua_setfield(L, -2, "exiting");
 }
 
 int push_list(lua_State* L, const std::vector<host::ProcessInfo>& list) {
@@ -58,6 +61,13 @@ int procinfo_get(lua_State* L) {
   auto info = host::read_process_info(check_id(L, 1));
   if (!info) return 0;
   push_info(L, *info);
+  return 1;
+}
+
+// procinfo.doomed(pid) -> boolean: it is exiting, or a SIGKILL is pending for it (it can only
+// die, but still holds its descriptors and locks until the kernel has let it)
+int procinfo_doomed(lua_State* L) {
+  lua_pushboolean(L, host::process_doomed(check_id(L, 1)));
   return 1;
 }
 
@@ -215,6 +225,7 @@ int open_host_procinfo(lua_State* L) {
   static const luaL_Reg functions[] = {
       {"get", guarded<procinfo_get>},
       {"self", guarded<procinfo_self>},
+      {"doomed", guarded<procinfo_doomed>},
       {"group", guarded<procinfo_group>},
       {"with_env", guarded<procinfo_with_env>},
       {"children", guarded<procinfo_children>},

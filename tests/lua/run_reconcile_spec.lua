@@ -19,10 +19,10 @@ test.before_each(function()
   os.execute("mkdir -p '" .. root .. "'")
   s = assert(store.open(root, { create = true }))
   handles = {}
-  saved_wait = run_reconcile.CLAIM_WAIT_MS
+  saved_wait = { run_reconcile.CLAIM_WAIT_MS, run_reconcile.HANDOVER_WAIT_MS }
 end)
 test.after_each(function()
-  run_reconcile.CLAIM_WAIT_MS = saved_wait
+  run_reconcile.CLAIM_WAIT_MS, run_reconcile.HANDOVER_WAIT_MS = saved_wait[1], saved_wait[2]
   for _, h in ipairs(handles) do
     h:close() -- kills whatever a failed test left running
   end
@@ -220,6 +220,77 @@ describe("run_reconcile.reconcile of foreground runs", function()
     expect(s:get_run(mine.run_id).status):equals("running")
     local reused = foreground_run({ pid = me.pid, start = me.start + 1 })
     expect(run_reconcile.reconcile(s, reused).status):equals("outcome_unknown")
+  end)
+
+  -- Issue 14's crash-harness failure: a `sidecar run` SIGKILLed while a child it had just vforked
+  -- was not yet exec'd (the child holds a copy of the lock's descriptor until it execs or exits),
+  -- or a start-ready child still dying of its parent-death SIGKILL, left the lock held for a few
+  -- ms after the owner was gone; a `run list` then took the run for alive and left it running.
+  it("waits for a lock held after its owner is gone, by a process on its way out, then ends the run", function()
+    local run = foreground_run()
+    local script = root .. "/hold_lock.lua"
+    local f = assert(io.open(script, "wb"))
+    f:write(([[
+      local lock = assert(require("host.lock").try(%q))
+      io.stdout:write("held\n"); io.stdout:flush()
+      require("host.time").sleep_ms(tonumber(...))
+    ]]):format(lock_path(run)))
+    f:close()
+    local function hold(ms)
+      local h = spawn({ proc.executable(), "script", script, tostring(ms) }, { stdout = true })
+      local deadline = os.time() + 10
+      while select(3, hostlock.try(lock_path(run))) ~= "EWOULDBLOCK" and os.time() < deadline do
+        require("host.time").sleep_ms(5)
+      end
+      expect(select(3, hostlock.try(lock_path(run)))):equals("EWOULDBLOCK")
+      return h
+    end
+    -- Held for longer than a reader waits: left alone (a reader never hangs on a stuck holder).
+    run_reconcile.HANDOVER_WAIT_MS = 50
+    local h = hold(3000)
+    local now, ended = run_reconcile.reconcile(s, run)
+    expect(ended):is_false()
+    expect(now.status):equals("running")
+    h:kill()
+    h:wait(10000)
+    -- Let go within the wait: the run is ended by this one read.
+    run_reconcile.HANDOVER_WAIT_MS = 10000
+    hold(300)
+    now, ended = run_reconcile.reconcile(s, run)
+    expect(ended):is_true()
+    expect(now.status):equals("outcome_unknown")
+    expect(now.failure_reason):contains("died without recording an end")
+  end)
+
+  it("never waits for a lock its owner holds while it lives", function()
+    run_reconcile.HANDOVER_WAIT_MS = 10000
+    local mine = foreground_run(procinfo.self())
+    local lock = assert(hostlock.try(lock_path(mine)))
+    local clock = require("host.time")
+    local t0 = clock.monotonic_ns()
+    expect(select(2, run_reconcile.reconcile(s, mine))):is_false()
+    expect(run_reconcile.reconcile_active(s)):equals(0)
+    expect((clock.monotonic_ns() - t0) // 1000000 < 1000):is_true()
+    lock:release()
+    expect(s:get_run(mine.run_id).status):equals("running")
+  end)
+
+  it("counts an owner that is exiting (a zombie not reaped yet) as gone", function()
+    local h = spawn({ "sh", "-c", "exit 0" })
+    local pid = h:pid()
+    local deadline = os.time() + 10
+    while (procinfo.get(pid) or {}).state ~= "Z" and os.time() < deadline do
+      require("host.time").sleep_ms(5)
+    end
+    local p = assert(procinfo.get(pid))
+    expect(p.state):equals("Z")
+    expect(p.exiting):is_true()
+    expect(procinfo.doomed(pid)):is_true()
+    expect(procinfo.doomed(procinfo.self().pid)):is_false()
+    expect(procinfo.self().exiting):is_false()
+    local run = foreground_run({ pid = pid, start = p.start })
+    expect(run_reconcile.reconcile(s, run).status):equals("outcome_unknown")
+    h:wait(10000)
   end)
 
   it("fails a run whose owner died before its agent started: nothing ran", function()

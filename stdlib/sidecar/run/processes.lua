@@ -37,7 +37,7 @@ local STAND_INS = {
   children = function() return {} end, env_value = function() end, command = function() return "" end,
   spawned = function() return false end, reap = refuse, subreaper = refuse, cgroup_create = refuse,
   cgroup_members = function() return {} end, cgroup_kill = refuse, cgroup_remove = refuse, cgroup_arm = refuse,
-  cgroup_disarm = function() end,
+  cgroup_disarm = function() end, doomed = function() return false end,
   signal = function(pid, start, sig)
     local p = hostinfo.get(pid)
     if p and p.state ~= "Z" and p.start == start then
@@ -81,14 +81,18 @@ function M.start_of(pid)
   return not ended(p) and p.start or nil
 end
 
----Whether process `pid` is still the one that started at `start` (nil start: any process).
+---Whether process `pid` is still the one that started at `start` (nil start: any process), and
+---at work: not a zombie, and not doomed either (exiting, or killed with SIGKILL and not yet dead:
+---procinfo.doomed). A doomed process runs no more of its own code, but keeps what it holds (the
+---run's lock) until the kernel has let it die, which a busy machine can make take a while.
 ---@param pid any
 ---@param start any
 ---@return boolean
 function M.same(pid, start)
   pid = math.tointeger(pid)
   local p = pid and pid > 0 and procinfo.get(pid)
-  return p ~= nil and not ended(p) and (math.tointeger(start) == nil or p.start == start)
+  return p ~= nil and not ended(p) and (math.tointeger(start) == nil or p.start == start) and not p.exiting
+    and not procinfo.doomed(pid)
 end
 
 ---Records the agent's process in the run's folder (agent_process.json): right before it starts,

@@ -9,7 +9,11 @@
 --- included: stdlib/sidecar/run/owner.lua, stdlib/sidecar/task/runs.lua). The kernel drops the lock when
 --- the owner ends, however it ends (kill -9 included). The lock is opened close-on-exec, so the
 --- agent and its children never hold it: were it inherited, an agent that outlived its dead owner
---- would keep the run looking alive for as long as the agent ran, the very case to notice.
+--- would keep the run looking alive for as long as the agent ran, the very case to notice. Until
+--- it has exec'd (or exited), though, a child the owner started holds a copy; and a killed owner
+--- holds the lock until the kernel has let it die, which a busy machine can delay: a lock held
+--- while the recorded owner is gone or doomed (exiting, or a SIGKILL pending) is waited for
+--- (M.take_lock), never taken for an owner at work, and a doomed owner counts as gone.
 ---
 --- A run is dead when it is still active in the store (queued, preparing, running), its lock can
 --- be taken, and its owner is gone: for a foreground run the recorded owner process is no longer
@@ -42,6 +46,9 @@ M.MARK_VARIABLE = run_processes.MARK_VARIABLE
 -- long that command has died between recording the run and starting its worker.
 M.START_GRACE_S = 30
 M.CLAIM_WAIT_MS = 10000 -- a reconciler holds the lock for milliseconds; a second worker, for good
+-- How long a reader waits for a run's lock held while the process that should hold it is gone or
+-- dying (see take_lock): the holder is a process on its way out, which lets go when it is gone.
+M.HANDOVER_WAIT_MS = 5000
 
 local function now_ms()
   return clock.monotonic_ns() // 1000000
@@ -117,14 +124,54 @@ function M.owner(run)
   return pid and { pid = pid, start = start } or nil
 end
 
----Whether a run's owner may still be at work: its lock is held, or the recorded owner process
----still runs (the same process: its start time is the recorded one). A run with no recorded
----owner counts as alive: nothing tells otherwise.
+-- The process that should be the one holding a run's lock: its owner as recorded, else, for a
+-- background run whose worker is not recorded yet, the command that started it (it holds the
+-- lock while it starts the worker). nil when the record names neither.
+local function holder(run)
+  local owner = M.owner(run)
+  if owner then
+    return owner
+  end
+  local starter = math.tointeger(run.starter_pid)
+  if run.background == true and starter then
+    return { pid = starter, start = math.tointeger(run.starter_start) }
+  end
+end
+
+---A reader's try for a run's lock (lock, or nil, message, code as try_lock). The lock is held by
+---a process other than the one recorded when that one is gone or dying: a child it started that
+---has not exec'd yet (or exited) holds a copy of the descriptor until it does, and a killed owner
+---keeps it until the kernel has let it die (a SIGKILL pending, a write to finish, a busy machine).
+---Neither is at work on the run, and either lets go within moments: then the lock is waited for,
+---up to M.HANDOVER_WAIT_MS, instead of taking the run for alive and leaving it active.
+---@param s table
+---@param run table
+function M.take_lock(s, run)
+  local path = run_path(s, run.run_id, M.LOCK_FILE)
+  local lock, why, code = hostlock.try(path)
+  if lock or code ~= "EWOULDBLOCK" then
+    return lock, why, code
+  end
+  local who = holder(run)
+  if not who or run_processes.same(who.pid, who.start) then
+    return lock, why, code -- its owner (or a reconciler while the owner lives): at work
+  end
+  local deadline = now_ms() + M.HANDOVER_WAIT_MS
+  repeat
+    clock.sleep_ms(5)
+    lock, why, code = hostlock.try(path)
+  until lock or code ~= "EWOULDBLOCK" or now_ms() >= deadline
+  return lock, why, code
+end
+
+---Whether a run's owner may still be at work: its lock is held (by the owner: see take_lock), or
+---the recorded owner process still runs (the same process: its start time is the recorded one).
+---A run with no recorded owner counts as alive: nothing tells otherwise.
 ---@param s table
 ---@param run table
 ---@return boolean
 function M.owner_alive(s, run)
-  local lock, _, code = M.try_lock(s, run.run_id)
+  local lock, _, code = M.take_lock(s, run)
   if lock then
     lock:release()
   elseif code == "EWOULDBLOCK" then
@@ -168,7 +215,7 @@ local function starting(run)
   if ended(p) then
     return false
   elseif run.worker_start ~= nil then
-    return p.start == run.worker_start
+    return run_processes.same(pid, math.tointeger(run.worker_start))
   end
   return in_grace(run.created_at) -- a record without the start time: a grace
 end
@@ -284,7 +331,7 @@ local function reconcile_one(s, run)
   if not judged(run) then
     return run, false
   end
-  local lock <close>, _, code = hostlock.try(run_path(s, run.run_id, M.LOCK_FILE))
+  local lock <close>, _, code = M.take_lock(s, run)
   if not lock and code ~= "ENOENT" then
     return run, false -- the owner holds it (or another command is reconciling it right now)
   end
