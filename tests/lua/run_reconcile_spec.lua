@@ -231,16 +231,16 @@ describe("run_reconcile.reconcile of foreground runs", function()
     local script = root .. "/hold_lock.lua"
     local f = assert(io.open(script, "wb"))
     f:write(([[
-      local lock = assert(require("host.lock").try(%q))
+      local lock = assert(require("sidecar.host.lock").try(%q))
       io.stdout:write("held\n"); io.stdout:flush()
-      require("host.time").sleep_ms(tonumber(...))
+      require("sidecar.host.time").sleep_ms(tonumber(...))
     ]]):format(lock_path(run)))
     f:close()
     local function hold(ms)
       local h = spawn({ proc.executable(), "script", script, tostring(ms) }, { stdout = true })
       local deadline = os.time() + 10
       while select(3, hostlock.try(lock_path(run))) ~= "EWOULDBLOCK" and os.time() < deadline do
-        require("host.time").sleep_ms(5)
+        require("sidecar.host.time").sleep_ms(5)
       end
       expect(select(3, hostlock.try(lock_path(run)))):equals("EWOULDBLOCK")
       return h
@@ -266,7 +266,7 @@ describe("run_reconcile.reconcile of foreground runs", function()
     run_reconcile.HANDOVER_WAIT_MS = 10000
     local mine = foreground_run(procinfo.self())
     local lock = assert(hostlock.try(lock_path(mine)))
-    local clock = require("host.time")
+    local clock = require("sidecar.host.time")
     local t0 = clock.monotonic_ns()
     expect(select(2, run_reconcile.reconcile(s, mine))):is_false()
     expect(run_reconcile.reconcile_active(s)):equals(0)
@@ -280,7 +280,7 @@ describe("run_reconcile.reconcile of foreground runs", function()
     local pid = h:pid()
     local deadline = os.time() + 10
     while (procinfo.get(pid) or {}).state ~= "Z" and os.time() < deadline do
-      require("host.time").sleep_ms(5)
+      require("sidecar.host.time").sleep_ms(5)
     end
     local p = assert(procinfo.get(pid))
     expect(p.state):equals("Z")
