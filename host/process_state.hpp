@@ -78,7 +78,14 @@ std::string uv_message(int status);
 void on_handle_closed(uv_handle_t* h);  // the close callback of every handle owned by a Process
 void close_handle(uv_handle_t* h);
 void queue_event(Process& p, ProcessEvent::Kind kind, bool line, std::string data);
+
+// process_end.cpp: how a process ends
+bool group_alive(const Process& p);  // a member of its process group is still running
+void begin_stop(Process& p);         // SIGTERM to the group; SIGKILL follows after the grace
+void kill_now(Process& p);           // SIGKILL to the group at once
 void supervise(Process& p);  // re-examines an ending process (after output ends, exit, ticks)
+void start_timeouts(Process& p);     // the wall and idle clocks, once it has started
+void on_sigchld(uv_signal_t* h, int signum);  // reaps the loop's children that have exited
 
 // process_output.cpp: reading stdout and stderr
 bool make_pipe(Fd& ours, Fd& theirs, bool child_reads, SpawnError& error);

@@ -6,8 +6,9 @@
 // nobody waits for. The loop only moves while Lua waits (wait, wait_any, poll, write), and its
 // events reach Lua callbacks between steps, never from inside a libuv callback.
 //
-// The stdlib module `proc` is the friendly layer: it checks option names and turns shorthands
-// (a function, a file name, false) into the plain tables this binding reads.
+// This binding is the one place that checks a command and its options (lua/proc_options.cpp), and
+// reads their shorthands (a function, a file name, false). The stdlib module `proc` passes them
+// through, then names the function in a check's message and raises it at its caller's line.
 #include <signal.h>
 #include <time.h>
 #include <unistd.h>
@@ -276,11 +277,16 @@ int handle_tostring(lua_State* L) {
 
 // --- module functions -------------------------------------------------------------------------
 
-// proc.spawn(cmd, opts?) -> handle | nil, message, code
-// opts as normalised by stdlib/sidecar/core/proc.lua; on_exit(result) is opts.on_exit.
+// proc.spawn(cmd, opts?, on_exit?, max_output?) -> handle | nil, message, code
+// opts as documented in stdlib/sidecar/core/proc.lua; on_exit(result) runs when it ends;
+// max_output is the bound of a collected stream when opts gives none (nil: no bound).
 int proc_spawn(lua_State* L) {
-  lua_settop(L, 2);
-  int opts = lua_isnil(L, 2) ? 0 : (luaL_checktype(L, 2, LUA_TTABLE), 2);
+  lua_settop(L, 4);
+  int64_t max_output = 0;
+  if (!lua_isnil(L, 4)) {
+    luaL_argcheck(L, lua_isinteger(L, 4) && lua_tointeger(L, 4) >= 0, 4, "max_output must be an integer >= 0");
+    max_output = lua_tointeger(L, 4);
+  }
   // The handle exists, closed, before the process does (as liolib does with files).
   auto* h = static_cast<Handle*>(lua_newuserdatauv(L, sizeof(Handle), 1));
   new (h) Handle();
@@ -290,25 +296,7 @@ int proc_spawn(lua_State* L) {
   int callbacks = lua_gettop(L);
 
   SpawnOptions o;
-  read_argv(L, 1, o.argv, callbacks);
-  o.cwd = string_option(L, opts, "cwd");
-  env_option(L, opts, o.env, o.clear_env);
-  stdin_option(L, opts, o);
-  sink_option(L, opts, "stdout", o.out, callbacks);
-  sink_option(L, opts, "stderr", o.err, callbacks);
-  o.timeout_ms = int_option(L, opts, "timeout_ms", 0);
-  o.idle_timeout_ms = int_option(L, opts, "idle_timeout_ms", 0);
-  o.kill_grace_ms = int_option(L, opts, "kill_grace_ms", o.kill_grace_ms);
-  o.max_output = static_cast<std::size_t>(int_option(L, opts, "max_output", 0));
-  pty_option(L, opts, o);
-  parent_death_option(L, opts, o);
-  o.name = string_option(L, opts, "name");
-  if (o.pty) o.err = OutputSink();  // the terminal carries both streams
-  if (o.pty) o.err.collect = false;
-  callback_option(L, opts, "on_exit", callbacks, "on_exit");
-  set_bool(L, "collect_stdout", o.out.collect);
-  set_bool(L, "collect_stderr", o.err.collect);
-  if (!o.name.empty()) set_string(L, "name", o.name);
+  read_spawn(L, 1, 2, 3, callbacks, o, max_output);
   lua_setiuservalue(L, handle, 1);
 
   ProcessLoop& loop = loop_of(L);
@@ -327,6 +315,17 @@ int proc_spawn(lua_State* L) {
   lua_rawseti(L, -2, static_cast<lua_Integer>(id));
   lua_settop(L, handle);
   return 1;
+}
+
+// proc.check(cmd, opts?, on_exit?)
+// Raises what proc.spawn would raise for these arguments, and starts nothing (proc.parallel
+// checks every spec before it starts any).
+int proc_check(lua_State* L) {
+  lua_settop(L, 3);
+  lua_newtable(L);
+  SpawnOptions o;
+  read_spawn(L, 1, 2, 3, lua_gettop(L), o, 0);
+  return 0;
 }
 
 // proc.wait_any(handles, ms?) -> handle, index | nil, "timeout"
@@ -390,13 +389,8 @@ int proc_poll(lua_State* L) {
 // loop, never stopped at exit. The pid is the program's own, once it has exec'd.
 int proc_detach(lua_State* L) {
   lua_settop(L, 2);
-  int opts = lua_isnil(L, 2) ? 0 : (luaL_checktype(L, 2, LUA_TTABLE), 2);
   DetachOptions o;
-  read_argv(L, 1, o.argv);
-  o.cwd = string_option(L, opts, "cwd");
-  env_option(L, opts, o.env, o.clear_env);
-  o.out_file = string_option(L, opts, "stdout");
-  o.err_file = string_option(L, opts, "stderr");
+  read_detach(L, 1, 2, o);
   host::SpawnError error;
   pid_t pid = host::detach_process(o, error);
   if (pid == 0) {
@@ -409,18 +403,13 @@ int proc_detach(lua_State* L) {
   return 1;
 }
 
-// proc.signal(pid, sig, opts?) -> true | nil, message, code
+// proc.signal(pid, sig?, opts?) -> true | nil, message, code   (sig: default TERM)
 // Any process by pid (a detached one, typically); opts.group sends it to process group `pid`
 // instead. A process that is gone is ESRCH, one that is not ours EPERM: data, not errors.
 int proc_signal(lua_State* L) {
   pid_t pid = check_pid(L, 1);
-  int sig = check_signal(L, 2);
-  bool group = false;
-  if (!lua_isnoneornil(L, 3)) {
-    luaL_checktype(L, 3, LUA_TTABLE);
-    lua_settop(L, 3);
-    group = bool_option(L, 3, "group");
-  }
+  int sig = lua_isnoneornil(L, 2) ? SIGTERM : check_signal(L, 2);
+  bool group = signal_group_option(L, 3);
   if (int e = host::signal_process(pid, sig, group); e != 0) {
     const char* code = strerrorname_np(e);
     lua_pushnil(L);
@@ -460,6 +449,7 @@ int open_host_proc(lua_State* L) {
   };
   static const luaL_Reg functions[] = {
       {"spawn", guarded<proc_spawn>},
+      {"check", guarded<proc_check>},
       {"wait_any", guarded<proc_wait_any>},
       {"poll", guarded<proc_poll>},
       {"executable", guarded<proc_executable>},

@@ -1,10 +1,15 @@
-// host.proc's option tables and result tables (lua/proc.cpp is the binding itself): reading the
-// normalised options stdlib/sidecar/core/proc.lua builds, and pushing a process's result.
+// host.proc's arguments and result tables (lua/proc.cpp is the binding itself): checking and
+// reading a command and its options (the one place they are checked: stdlib/sidecar/core/proc.lua
+// passes them through) and pushing a process's result.
 #include "proc_options.hpp"
 
 #include <signal.h>
 
+#include <algorithm>
+#include <cstdarg>
 #include <cstdlib>
+#include <initializer_list>
+#include <optional>
 #include <string_view>
 
 namespace sidecar::lua::proc_options {
@@ -40,16 +45,59 @@ void push_signals(lua_State* L) {
   }
 }
 
-// --- options: the normalised table built by stdlib/sidecar/core/proc.lua ----------------------------------
+// --- arguments and options: every check of host.proc's arguments is here ---------------------
+//
+// A bad argument raises a message without position or function name: stdlib/sidecar/core/proc.lua
+// prefixes the function ("proc.run: ") and raises it as a bad_option error at its caller's line.
 
 namespace {
 
-[[noreturn]] void bad_option(lua_State* L, const char* name, const char* expected) {
-  luaL_error(L, "option '%s' must be %s, got %s", name, expected, luaL_typename(L, -1));
-  std::abort();  // not reached: luaL_error raises
+[[noreturn]] void fail(lua_State* L, const char* format, ...) {
+  va_list args;
+  va_start(args, format);
+  lua_pushvfstring(L, format, args);
+  va_end(args);
+  lua_error(L);
+  std::abort();  // not reached: lua_error raises
 }
 
+// The first key of table `t` not among `names`, as tostring() shows it.
+std::optional<std::string> unknown_key(lua_State* L, int t, std::initializer_list<std::string_view> names) {
+  lua_pushnil(L);
+  while (lua_next(L, t)) {
+    lua_pop(L, 1);
+    bool known = false;
+    if (lua_type(L, -1) == LUA_TSTRING) {
+      std::string_view key = lua_tostring(L, -1);
+      for (std::string_view n : names) known = known || key == n;
+    }
+    if (!known) {
+      std::string key = luaL_tolstring(L, -1, nullptr);
+      lua_pop(L, 2);
+      return key;
+    }
+  }
+  return std::nullopt;
+}
+
+// Raises on a key of table `t` not among `names` (sorted); `format` gets the key and the names.
+void check_names(lua_State* L, int t, std::initializer_list<std::string_view> names, const std::string& format) {
+  std::optional<std::string> key = unknown_key(L, t, names);
+  if (!key) return;
+  std::string list;
+  for (std::string_view n : names) list.append(list.empty() ? "" : ", ").append(n);
+  fail(L, format.c_str(), key->c_str(), list.c_str());
+}
+
+const char* shown(lua_State* L, int index) { return luaL_tolstring(L, index, nullptr); }  // pushes it
+
 }  // namespace
+
+int options_table(lua_State* L, int index) {
+  if (lua_isnoneornil(L, index)) return 0;
+  if (!lua_istable(L, index)) fail(L, "options must be a table, got %s", luaL_typename(L, index));
+  return lua_absindex(L, index);
+}
 
 // Pushes opts[name]; true when it is present.
 bool field(lua_State* L, int opts, const char* name) {
@@ -61,83 +109,117 @@ bool field(lua_State* L, int opts, const char* name) {
   return !lua_isnil(L, -1);
 }
 
-int64_t int_option(lua_State* L, int opts, const char* name, int64_t fallback) {
+int64_t count_option(lua_State* L, int opts, const char* name, const char* unit, int64_t fallback,
+                     const char* label) {
   int64_t value = fallback;
   if (field(L, opts, name)) {
-    int ok = 0;
-    value = lua_tointegerx(L, -1, &ok);
-    if (!ok || value < 0) bad_option(L, name, "a non-negative integer");
+    if (!lua_isinteger(L, -1) || lua_tointeger(L, -1) < 0) {
+      fail(L, "option '%s' must be a whole number of %s >= 0, got %s", label ? label : name, unit, shown(L, -1));
+    }
+    value = lua_tointeger(L, -1);
   }
   lua_pop(L, 1);
   return value;
 }
 
-bool bool_option(lua_State* L, int opts, const char* name) {
+bool bool_option(lua_State* L, int opts, const char* name, const char* label) {
   bool value = false;
   if (field(L, opts, name)) {
-    if (!lua_isboolean(L, -1)) bad_option(L, name, "a boolean");
+    if (!lua_isboolean(L, -1)) fail(L, "option '%s' must be a boolean, got %s", label ? label : name, luaL_typename(L, -1));
     value = lua_toboolean(L, -1);
   }
   lua_pop(L, 1);
   return value;
 }
 
-std::string string_option(lua_State* L, int opts, const char* name) {
+std::string string_option(lua_State* L, int opts, const char* name, const char* label) {
   std::string value;
   if (field(L, opts, name)) {
-    if (lua_type(L, -1) != LUA_TSTRING) bad_option(L, name, "a string");
+    if (lua_type(L, -1) != LUA_TSTRING) {
+      fail(L, "option '%s' must be a string, got %s", label ? label : name, luaL_typename(L, -1));
+    }
     value = lua_tostring(L, -1);
   }
   lua_pop(L, 1);
   return value;
 }
 
+namespace {
+
 // Copies a function option into the handle's callback table (at `callbacks`) under `key`.
-bool callback_option(lua_State* L, int table, const char* name, int callbacks, const char* key) {
+bool callback_option(lua_State* L, int table, const char* name, const char* label, int callbacks,
+                     const char* key) {
   bool present = field(L, table, name);
-  if (present && !lua_isfunction(L, -1)) bad_option(L, name, "a function");
+  if (present && !lua_isfunction(L, -1)) fail(L, "option '%s' must be a function, got %s", label, luaL_typename(L, -1));
   lua_setfield(L, callbacks, key);
   return present;
 }
 
-// stdout = {collect =, file =, append =, redact =, max_bytes =, on_chunk =, on_line =}
+// stdout = {collect =, file =, append =, redact =, max_bytes =, on_chunk =, on_line =} at `t`
+void sink_table(lua_State* L, int t, const char* name, OutputSink& sink, int callbacks) {
+  std::string n = name;
+  check_names(L, t, {"append", "collect", "file", "max_bytes", "on_chunk", "on_line", "redact"},
+              "option '" + n + "' has no field '%s' (expected %s)");
+  bool has_collect = field(L, t, "collect");
+  lua_pop(L, 1);
+  bool has_file = field(L, t, "file");
+  lua_pop(L, 1);
+  sink.collect = bool_option(L, t, "collect", (n + ".collect").c_str());
+  sink.file = string_option(L, t, "file", (n + ".file").c_str());
+  sink.append = bool_option(L, t, "append", (n + ".append").c_str());
+  sink.redact = bool_option(L, t, "redact", (n + ".redact").c_str());
+  sink.max_bytes = static_cast<uint64_t>(count_option(L, t, "max_bytes", "bytes", 0, (n + ".max_bytes").c_str()));
+  sink.chunks = callback_option(L, t, "on_chunk", (n + ".on_chunk").c_str(), callbacks, (n + "_chunk").c_str());
+  sink.lines = callback_option(L, t, "on_line", (n + ".on_line").c_str(), callbacks, (n + "_line").c_str());
+  if (sink.max_bytes > 0 && !has_file) fail(L, "option '%s.max_bytes' bounds a file: give '%s.file' too", name, name);
+  // A table that names a destination collects only when asked; an empty one collects.
+  if (!has_collect) sink.collect = !(has_file || sink.chunks || sink.lines);
+}
+
+}  // namespace
+
+// stdout: nil or true (collect) | false (discard) | "file" | function(chunk) | a table
 void sink_option(lua_State* L, int opts, const char* name, OutputSink& sink, int callbacks) {
-  if (!field(L, opts, name)) {
-    lua_pop(L, 1);
-    return;  // the default: collect
+  field(L, opts, name);
+  int type = lua_type(L, -1);
+  if (type == LUA_TNIL || (type == LUA_TBOOLEAN && lua_toboolean(L, -1))) {
+    // the default: collect
+  } else if (type == LUA_TBOOLEAN) {
+    sink.collect = false;
+  } else if (type == LUA_TFUNCTION) {
+    lua_pushvalue(L, -1);
+    lua_setfield(L, callbacks, (std::string(name) + "_chunk").c_str());
+    sink.chunks = true;
+    sink.collect = false;
+  } else if (type == LUA_TSTRING) {
+    sink.file = lua_tostring(L, -1);
+    sink.collect = false;
+  } else if (type == LUA_TTABLE) {
+    sink_table(L, lua_gettop(L), name, sink, callbacks);
+  } else {
+    fail(L, "option '%s' must be true, false, a file name, a function or a table, got %s", name, luaL_typename(L, -1));
   }
-  if (!lua_istable(L, -1)) bad_option(L, name, "a table");
-  int t = lua_gettop(L);
-  sink.collect = bool_option(L, t, "collect");
-  sink.file = string_option(L, t, "file");
-  sink.append = bool_option(L, t, "append");
-  sink.redact = bool_option(L, t, "redact");
-  sink.max_bytes = static_cast<uint64_t>(int_option(L, t, "max_bytes", 0));
-  std::string prefix = name;
-  sink.chunks = callback_option(L, t, "on_chunk", callbacks, (prefix + "_chunk").c_str());
-  sink.lines = callback_option(L, t, "on_line", callbacks, (prefix + "_line").c_str());
   lua_pop(L, 1);
 }
 
 // env = {NAME = "value" | false}, clear_env = boolean (for spawn and detach alike)
 void env_option(lua_State* L, int opts, EnvChanges& env, bool& clear_env) {
   if (field(L, opts, "env")) {
-    if (!lua_istable(L, -1)) bad_option(L, "env", "a table");
+    if (!lua_istable(L, -1)) fail(L, "option 'env' must be a table, got %s", luaL_typename(L, -1));
     int t = lua_gettop(L);
     lua_pushnil(L);
     while (lua_next(L, t)) {
-      if (lua_type(L, -2) != LUA_TSTRING) luaL_error(L, "option 'env' must have string keys (variable names)");
+      if (lua_type(L, -2) != LUA_TSTRING) fail(L, "option 'env' must have string keys (variable names)");
       std::string name = lua_tostring(L, -2);
       if (name.empty() || name.find('=') != std::string::npos) {
-        luaL_error(L, "option 'env': '%s' is not a valid variable name", name.c_str());
+        fail(L, "option 'env': '%s' is not a valid variable name", name.c_str());
       }
       if (lua_type(L, -1) == LUA_TSTRING || lua_type(L, -1) == LUA_TNUMBER) {
         env.emplace_back(name, std::string(lua_tostring(L, -1)));
       } else if (lua_isboolean(L, -1) && !lua_toboolean(L, -1)) {
         env.emplace_back(name, std::nullopt);  // false removes it
       } else {
-        luaL_error(L, "option 'env': %s must be a string, or false to remove it, got %s", name.c_str(),
-                   luaL_typename(L, -1));
+        fail(L, "option 'env': %s must be a string, or false to remove it, got %s", name.c_str(), luaL_typename(L, -1));
       }
       lua_pop(L, 1);
     }
@@ -146,6 +228,8 @@ void env_option(lua_State* L, int opts, EnvChanges& env, bool& clear_env) {
   clear_env = bool_option(L, opts, "clear_env");
 }
 
+namespace {
+
 void stdin_option(lua_State* L, int opts, SpawnOptions& o) {
   if (field(L, opts, "stdin")) {
     if (lua_type(L, -1) == LUA_TSTRING) {
@@ -153,10 +237,10 @@ void stdin_option(lua_State* L, int opts, SpawnOptions& o) {
       const char* data = lua_tolstring(L, -1, &len);
       o.stdin_mode = host::StdinMode::Data;
       o.stdin_data.assign(data, len);
-    } else if (lua_isboolean(L, -1) && lua_toboolean(L, -1)) {
-      o.stdin_mode = host::StdinMode::Stream;
-    } else if (!(lua_isboolean(L, -1))) {
-      bad_option(L, "stdin", "a string, true (write it later) or false");
+    } else if (lua_isboolean(L, -1)) {
+      if (lua_toboolean(L, -1)) o.stdin_mode = host::StdinMode::Stream;
+    } else {
+      fail(L, "option 'stdin' must be a string or boolean, got %s", luaL_typename(L, -1));
     }
   }
   lua_pop(L, 1);
@@ -165,45 +249,54 @@ void stdin_option(lua_State* L, int opts, SpawnOptions& o) {
 // parent_death = "term" (the default) | "kill": the signal the process gets when Sidecar dies.
 void parent_death_option(lua_State* L, int opts, SpawnOptions& o) {
   if (field(L, opts, "parent_death")) {
-    const char* v = lua_tostring(L, -1);
-    if (v && std::string_view(v) == "kill") o.parent_death_signal = SIGKILL;
-    else if (v && std::string_view(v) == "term") o.parent_death_signal = SIGTERM;
-    else bad_option(L, "parent_death", "\"term\" or \"kill\"");
+    std::string_view v = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "";
+    if (v == "kill") o.parent_death_signal = SIGKILL;
+    else if (v == "term") o.parent_death_signal = SIGTERM;
+    else if (lua_type(L, -1) == LUA_TSTRING) fail(L, "option 'parent_death' must be \"term\" or \"kill\", got \"%s\"", lua_tostring(L, -1));
+    else fail(L, "option 'parent_death' must be \"term\" or \"kill\", got %s", luaL_typename(L, -1));
   }
   lua_pop(L, 1);
 }
 
+// pty = true | {cols =, rows =}
 void pty_option(lua_State* L, int opts, SpawnOptions& o) {
   if (field(L, opts, "pty")) {
     if (lua_istable(L, -1)) {
       int t = lua_gettop(L);
       o.pty = true;
-      o.pty_cols = static_cast<uint16_t>(int_option(L, t, "cols", 80));
-      o.pty_rows = static_cast<uint16_t>(int_option(L, t, "rows", 24));
+      o.pty_cols = static_cast<uint16_t>(count_option(L, t, "cols", "columns", 80, "pty.cols"));
+      o.pty_rows = static_cast<uint16_t>(count_option(L, t, "rows", "rows", 24, "pty.rows"));
     } else if (lua_isboolean(L, -1)) {
       o.pty = lua_toboolean(L, -1);
     } else {
-      bad_option(L, "pty", "a boolean or {cols =, rows =}");
+      fail(L, "option 'pty' must be a boolean or table, got %s", luaL_typename(L, -1));
     }
   }
   lua_pop(L, 1);
 }
 
+}  // namespace
+
 // Reads argv at `index` into `argv` and keeps a copy in the callback table (when given) as `cmd`.
 void read_argv(lua_State* L, int index, std::vector<std::string>& argv, int callbacks) {
-  luaL_checktype(L, index, LUA_TTABLE);
+  if (!lua_istable(L, index)) {
+    fail(L, "the command must be an argv array such as {\"git\", \"status\"} (or proc.shell(\"...\")), got %s",
+         luaL_typename(L, index));
+  }
+  bool empty = lua_geti(L, index, 1) == LUA_TNIL;
+  lua_pop(L, 1);
+  if (empty) fail(L, "the command is empty");
   lua_Integer n = luaL_len(L, index);
-  if (n == 0) luaL_argerror(L, index, "the command is empty (expected {program, args...})");
   lua_createtable(L, static_cast<int>(n), 0);
   for (lua_Integer i = 1; i <= n; ++i) {
     int type = lua_geti(L, index, i);
     if (type != LUA_TSTRING && type != LUA_TNUMBER) {
-      luaL_error(L, "command argument %d must be a string, got %s", static_cast<int>(i), luaL_typename(L, -1));
+      fail(L, "command argument %d must be a string, got %s", static_cast<int>(i), luaL_typename(L, -1));
     }
     std::size_t len;
     const char* arg = lua_tolstring(L, -1, &len);
     if (std::string_view(arg, len).find('\0') != std::string_view::npos) {
-      luaL_error(L, "command argument %d contains a NUL byte", static_cast<int>(i));
+      fail(L, "command argument %d contains a NUL byte", static_cast<int>(i));
     }
     argv.emplace_back(arg, len);
     lua_seti(L, -2, i);
@@ -211,29 +304,102 @@ void read_argv(lua_State* L, int index, std::vector<std::string>& argv, int call
   if (callbacks != 0) lua_setfield(L, callbacks, "cmd"); else lua_pop(L, 1);
 }
 
+void read_spawn(lua_State* L, int cmd, int opts_index, int on_exit, int callbacks, SpawnOptions& o,
+                int64_t max_output) {
+  read_argv(L, cmd, o.argv, callbacks);
+  int opts = options_table(L, opts_index);
+  if (opts != 0) {
+    check_names(L, opts, {"clear_env", "cwd", "env", "idle_timeout_ms", "kill_grace_ms", "max_output", "name",
+                          "parent_death", "pty", "stderr", "stdin", "stdout", "timeout_ms"},
+                "unknown option '%s' (options: %s)");
+  }
+  if (!lua_isnoneornil(L, on_exit) && !lua_isfunction(L, on_exit)) {
+    fail(L, "on_exit must be a function, got %s", luaL_typename(L, on_exit));
+  }
+  o.cwd = string_option(L, opts, "cwd");
+  env_option(L, opts, o.env, o.clear_env);
+  stdin_option(L, opts, o);
+  sink_option(L, opts, "stdout", o.out, callbacks);
+  sink_option(L, opts, "stderr", o.err, callbacks);
+  o.timeout_ms = count_option(L, opts, "timeout_ms", "milliseconds", 0);
+  o.idle_timeout_ms = count_option(L, opts, "idle_timeout_ms", "milliseconds", 0);
+  o.kill_grace_ms = count_option(L, opts, "kill_grace_ms", "milliseconds", o.kill_grace_ms);
+  o.max_output = static_cast<std::size_t>(count_option(L, opts, "max_output", "bytes", max_output));
+  pty_option(L, opts, o);
+  parent_death_option(L, opts, o);
+  o.name = string_option(L, opts, "name");
+  if (o.pty) o.err = OutputSink();  // the terminal carries both streams
+  if (o.pty) o.err.collect = false;
+  lua_pushvalue(L, on_exit);
+  lua_setfield(L, callbacks, "on_exit");
+  lua_pushboolean(L, o.out.collect);
+  lua_setfield(L, callbacks, "collect_stdout");
+  lua_pushboolean(L, o.err.collect);
+  lua_setfield(L, callbacks, "collect_stderr");
+  if (!o.name.empty()) {
+    lua_pushstring(L, o.name.c_str());
+    lua_setfield(L, callbacks, "name");
+  }
+}
+
+void read_detach(lua_State* L, int cmd, int opts_index, host::DetachOptions& o) {
+  read_argv(L, cmd, o.argv);
+  int opts = options_table(L, opts_index);
+  if (opts != 0) check_names(L, opts, {"clear_env", "cwd", "env", "stderr", "stdout"}, "unknown option '%s' (options: %s)");
+  o.cwd = string_option(L, opts, "cwd");
+  env_option(L, opts, o.env, o.clear_env);
+  // stdout, stderr: a file path (appended to) | false or nil: /dev/null
+  for (auto [name, file] : {std::pair{"stdout", &o.out_file}, std::pair{"stderr", &o.err_file}}) {
+    if (field(L, opts, name) && !(lua_isboolean(L, -1) && !lua_toboolean(L, -1))) {
+      if (lua_type(L, -1) != LUA_TSTRING || lua_rawlen(L, -1) == 0) {
+        fail(L, "option '%s' must be a file path or false, got %s", name,
+             lua_type(L, -1) == LUA_TSTRING ? "an empty string" : luaL_typename(L, -1));
+      }
+      *file = lua_tostring(L, -1);
+    }
+    lua_pop(L, 1);
+  }
+}
+
 // A signal at `index`: a name such as "TERM" or "SIGKILL" (see host.proc.signals), or a number.
 // Anything else raises.
 int check_signal(lua_State* L, int index) {
   if (lua_type(L, index) == LUA_TNUMBER) {
-    lua_Integer sig = luaL_checkinteger(L, index);
-    luaL_argcheck(L, sig > 0 && sig < 65, index, "not a signal number");
+    int ok = 0;
+    lua_Integer sig = lua_tointegerx(L, index, &ok);
+    if (!ok || sig <= 0 || sig >= 65) fail(L, "not a signal number: %s", shown(L, index));
     return static_cast<int>(sig);
   }
-  std::string name = luaL_checkstring(L, index);
-  if (name.rfind("SIG", 0) == 0) name.erase(0, 3);
-  for (const auto& s : kSignals) {
-    if (name == s.name) return s.number;
+  if (lua_type(L, index) == LUA_TSTRING) {
+    std::string name = lua_tostring(L, index);
+    if (name.rfind("SIG", 0) == 0) name.erase(0, 3);
+    for (const auto& s : kSignals) {
+      if (name == s.name) return s.number;
+    }
   }
-  luaL_argerror(L, index, lua_pushfstring(L, "unknown signal '%s'", lua_tostring(L, index)));
-  return 0;  // not reached: luaL_argerror raises
+  std::vector<std::string> names;
+  for (const auto& s : kSignals) names.emplace_back(s.name);
+  std::sort(names.begin(), names.end());
+  std::string list;
+  for (const std::string& n : names) list.append(list.empty() ? "" : ", ").append(n);
+  fail(L, "unknown signal '%s' (signals: %s)", shown(L, index), list.c_str());
 }
 
 // The pid argument of signal and alive: a positive integer (kill(2) reads 0 and -1 as "my
 // group" and "everyone", never what a caller holding a pid meant).
 pid_t check_pid(lua_State* L, int index) {
-  lua_Integer pid = luaL_checkinteger(L, index);
-  luaL_argcheck(L, pid > 0 && pid <= 0x7fffffff, index, "a pid must be a positive integer");
-  return static_cast<pid_t>(pid);
+  if (!lua_isinteger(L, index) || lua_tointeger(L, index) <= 0 || lua_tointeger(L, index) > 0x7fffffff) {
+    fail(L, "the pid must be a positive integer, got %s", shown(L, index));
+  }
+  return static_cast<pid_t>(lua_tointeger(L, index));
+}
+
+// proc.signal's options: {group = boolean}
+bool signal_group_option(lua_State* L, int index) {
+  int opts = options_table(L, index);
+  if (opts == 0) return false;
+  check_names(L, opts, {"group"}, "unknown option '%s' (options: %s)");
+  return bool_option(L, opts, "group");
 }
 
 // --- results and events -----------------------------------------------------------------------

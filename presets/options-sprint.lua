@@ -50,6 +50,95 @@ local function ranking_spec(n)
   } }
 end
 
+-- One angle per drafter: the ones given, else "option 1" ... "option N".
+local function angles_of(p)
+  if #p.angles > 0 then
+    return p.angles
+  end
+  local angles = {}
+  for i = 1, p.options do
+    angles[i] = "option " .. i
+  end
+  return angles
+end
+
+-- Runs the drafters side by side: their results, the options drafted ({angle, text}) and the
+-- options as blocks of the judge's prompt.
+local function draft(ctx, p, angles)
+  local jobs = {}
+  for i, angle in ipairs(angles) do
+    jobs[i] = { kind = "draft", role = "option drafter", lens = angle, prompt = steps.prompt(DRAFTER, {
+      goal = p.goal, pointers = p.pointers, inputs = { "the files of this repository" },
+      non_goals = { "Choosing between options: a judge does that" },
+      success_check = "A judge can weigh the option against: " .. table.concat(p.criteria, ", ") .. ".",
+      escalate_when = { "the goal cannot be met from this angle" },
+    }, { { title = "Angle", content = angle } }) }
+  end
+  local results = ctx:agents(jobs)
+  local drafted, blocks = {}, {}
+  for i, r in ipairs(results) do
+    if steps.done(r) then
+      drafted[#drafted + 1] = { angle = angles[i], text = r.output }
+      blocks[#blocks + 1] = ("### Option %d (%s)\n\n%s"):format(#drafted, angles[i], steps.nest(r.output, 4))
+    end
+  end
+  return results, drafted, blocks
+end
+
+local function judge_job(p, blocks)
+  return { kind = "review", role = "judge", prompt = steps.prompt(JUDGE, {
+    goal = "Choose the best option for: " .. p.goal, constraints = p.criteria,
+    non_goals = { "Options of your own" }, inputs = { "the options below", "the files of this repository" },
+    success_check = "Every option ranked, with a reason naming the criteria.",
+    escalate_when = { "no option meets the goal" },
+  }, { { title = "Criteria", content = "- " .. table.concat(p.criteria, "\n- ") },
+    { title = "Options", content = table.concat(blocks, "\n\n") } }) }
+end
+
+-- The ranking and choice, or why there is none.
+local function judgement_md(p, drafted, answer, judge)
+  local parts = {}
+  if answer and answer.ok then
+    local v = answer.value
+    parts[#parts + 1] = ("## Ranking (criteria: %s)\n"):format(table.concat(p.criteria, ", "))
+    for i, r in ipairs(v.ranking) do
+      parts[#parts + 1] = ("%d. Option %d (%s)%s: %s"):format(i, r.option, drafted[r.option].angle,
+        r.score and ("; score " .. r.score) or "", r.why)
+    end
+    parts[#parts + 1] = ("\n## Chosen: option %d (%s)\n"):format(v.choice, drafted[v.choice].angle)
+    for _, refine in ipairs(v.refinements or {}) do
+      parts[#parts + 1] = "- Refine: " .. refine
+    end
+  else
+    parts[#parts + 1] = "Escalate: the judge gave no usable ranking ("
+      .. (answer and (answer.error or schema.format_problems(answer.problems)) or (judge.status .. ": "
+      .. tostring(judge.why))) .. "); compare the options below yourself.\n"
+  end
+  return table.concat(parts, "\n")
+end
+
+-- The preset's result: the report (judgement, options, steps) and its data.
+local function report(p, drafted, results, answer, judge)
+  local ok = answer and answer.ok
+  local parts = { ("# options-sprint: %s\n"):format(p.goal), judgement_md(p, drafted, answer, judge) }
+  parts[#parts + 1] = "\n## The options\n"
+  for i, d in ipairs(drafted) do
+    parts[#parts + 1] = ("### Option %d (%s)\n\n%s\n"):format(i, d.angle, steps.nest(d.text, 4))
+  end
+  parts[#parts + 1] = "## Steps\n"
+  for _, r in ipairs(results) do
+    parts[#parts + 1] = "- " .. steps.line(r)
+  end
+  local options = json.array({})
+  for i, d in ipairs(drafted) do
+    options[i] = { n = i, angle = d.angle, text = d.text }
+  end
+  return { ok = ok or false, text = table.concat(parts, "\n") .. "\n",
+    errors = not ok and { "no usable ranking" } or nil,
+    data = { goal = p.goal, options = options, judgement = ok and answer.value or json.null,
+      steps = steps.data_list(results) } }
+end
+
 return preset.define({
   name = "options-sprint",
   summary = "N drafters each propose one option side by side; a strong judge ranks them against criteria",
@@ -66,32 +155,9 @@ return preset.define({
   },
   escalates = { "fewer than two options drafted", "a judge whose answer is not a ranking after one re-prompt" },
   run = function(ctx, p)
-    local angles = p.angles
-    if #angles == 0 then
-      angles = {}
-      for i = 1, p.options do
-        angles[i] = "option " .. i
-      end
-    end
-
+    local angles = angles_of(p)
     -- 1. Draft, side by side.
-    local jobs = {}
-    for i, angle in ipairs(angles) do
-      jobs[i] = { kind = "draft", role = "option drafter", lens = angle, prompt = steps.prompt(DRAFTER, {
-        goal = p.goal, pointers = p.pointers, inputs = { "the files of this repository" },
-        non_goals = { "Choosing between options: a judge does that" },
-        success_check = "A judge can weigh the option against: " .. table.concat(p.criteria, ", ") .. ".",
-        escalate_when = { "the goal cannot be met from this angle" },
-      }, { { title = "Angle", content = angle } }) }
-    end
-    local results = ctx:agents(jobs)
-    local drafted, blocks = {}, {}
-    for i, r in ipairs(results) do
-      if steps.done(r) then
-        drafted[#drafted + 1] = { angle = angles[i], text = r.output }
-        blocks[#blocks + 1] = ("### Option %d (%s)\n\n%s"):format(#drafted, angles[i], steps.nest(r.output, 4))
-      end
-    end
+    local results, drafted, blocks = draft(ctx, p, angles)
     if steps.any_planned(results) then
       steps.plan_only(ctx) -- the judge would need the options
       blocks = { "(the drafted options go here)" }
@@ -102,13 +168,7 @@ return preset.define({
     end
 
     -- 2. Judge.
-    local job = { kind = "review", role = "judge", prompt = steps.prompt(JUDGE, {
-      goal = "Choose the best option for: " .. p.goal, constraints = p.criteria,
-      non_goals = { "Options of your own" }, inputs = { "the options below", "the files of this repository" },
-      success_check = "Every option ranked, with a reason naming the criteria.",
-      escalate_when = { "no option meets the goal" },
-    }, { { title = "Criteria", content = "- " .. table.concat(p.criteria, "\n- ") },
-      { title = "Options", content = table.concat(blocks, "\n\n") } }) }
+    local job = judge_job(p, blocks)
     local judge = ctx:agent(job)
     results[#results + 1] = judge
     if steps.any_planned(results) then
@@ -119,40 +179,6 @@ return preset.define({
     if steps.done(judge) then
       answer, results[#results] = steps.json_answer(ctx, job, judge, ranking_spec(#drafted))
     end
-
-    local parts = { ("# options-sprint: %s\n"):format(p.goal) }
-    local ok = answer and answer.ok
-    if ok then
-      local v = answer.value
-      parts[#parts + 1] = ("## Ranking (criteria: %s)\n"):format(table.concat(p.criteria, ", "))
-      for i, r in ipairs(v.ranking) do
-        parts[#parts + 1] = ("%d. Option %d (%s)%s: %s"):format(i, r.option, drafted[r.option].angle,
-          r.score and ("; score " .. r.score) or "", r.why)
-      end
-      parts[#parts + 1] = ("\n## Chosen: option %d (%s)\n"):format(v.choice, drafted[v.choice].angle)
-      for _, refine in ipairs(v.refinements or {}) do
-        parts[#parts + 1] = "- Refine: " .. refine
-      end
-    else
-      parts[#parts + 1] = "Escalate: the judge gave no usable ranking ("
-        .. (answer and (answer.error or schema.format_problems(answer.problems)) or (judge.status .. ": "
-        .. tostring(judge.why))) .. "); compare the options below yourself.\n"
-    end
-    parts[#parts + 1] = "\n## The options\n"
-    for i, d in ipairs(drafted) do
-      parts[#parts + 1] = ("### Option %d (%s)\n\n%s\n"):format(i, d.angle, steps.nest(d.text, 4))
-    end
-    parts[#parts + 1] = "## Steps\n"
-    for _, r in ipairs(results) do
-      parts[#parts + 1] = "- " .. steps.line(r)
-    end
-    local options = json.array({})
-    for i, d in ipairs(drafted) do
-      options[i] = { n = i, angle = d.angle, text = d.text }
-    end
-    return { ok = ok or false, text = table.concat(parts, "\n") .. "\n",
-      errors = not ok and { "no usable ranking" } or nil,
-      data = { goal = p.goal, options = options, judgement = ok and answer.value or json.null,
-        steps = steps.data_list(results) } }
+    return report(p, drafted, results, answer, judge)
   end,
 })

@@ -56,6 +56,14 @@ describe("validation kinds", function()
     expect(validation.timeout_for({ kind = "lint", command = "x" }, { test = 7 })):equals(180000)
     expect(validation.timeout_for({ kind = "build", command = "x" })):equals(600000)
   end)
+
+  it("are sidecar.task.validation_entry's, re-exported: the same functions and tables", function()
+    local entry = require("sidecar.task.validation_entry")
+    for _, name in ipairs({ "KINDS", "DEFAULT_TIMEOUT_MS", "is_kind", "shape", "describe", "normalise",
+      "timeout_for", "parse_cmds" }) do
+      expect(validation[name] ~= nil and validation[name] == entry[name]):is_true()
+    end
+  end)
 end)
 
 describe("validation.normalise", function()

@@ -263,21 +263,112 @@ local function figure(cell, runs, text)
   return text .. (cell.reported < runs and "*" or "")
 end
 
----`sidecar usage`
-function M.usage(o)
+-- The rows shown: one per group, then the total (only the total with --by none).
+local function shown_rows(rows, total, by)
+  local list = {}
+  for _, r in ipairs(by == "none" and {} or rows) do
+    list[#list + 1] = r
+  end
+  list[#list + 1] = total
+  return list
+end
+
+local function usage_json(o, q, by, rows, total)
+  local list = {}
+  for i, r in ipairs(by == "none" and {} or rows) do
+    list[i] = row_json(r)
+  end
+  out.envelope("usage", true, {
+    since = q.since or json.null, ["until"] = q["until"] or json.null, by = by,
+    rows = json.array(list), total = row_json(total),
+  }, {}, o.version)
+  return EXIT_OK
+end
+
+local function usage_csv(by, rows, total)
+  local lines = {}
+  for _, r in ipairs(shown_rows(rows, total, by)) do
+    -- Explicit places: an unreported figure is an empty cell, not a missing one.
+    local line = { r.group, r.runs }
+    for i, f in ipairs(FIELDS) do
+      line[2 * i + 1] = r[f].reported > 0 and r[f].sum or nil
+      line[2 * i + 2] = r[f].reported
+    end
+    line[13] = r.cost_usd.reported > 0 and ("%.6f"):format(r.cost_usd.sum) or nil
+    line[14] = r.cost_usd.reported
+    line[15] = r.first_at
+    line[16] = r.last_at
+    lines[#lines + 1] = line
+  end
+  local names = { by == "none" and "group" or by, "runs" }
+  for _, f in ipairs(FIELDS) do
+    names[#names + 1] = f
+    names[#names + 1] = f .. "_runs"
+  end
+  for _, n in ipairs({ "cost_usd", "cost_usd_runs", "first_at", "last_at" }) do
+    names[#names + 1] = n
+  end
+  io.write(out.csv(names, lines))
+  return EXIT_OK
+end
+
+-- The table for people, with notes on figures some runs did not report.
+local function usage_table(o, q, by, rows, total)
+  local span = (q.since and ("since " .. q.since) or "all time") .. (q["until"] and (", until " .. q["until"]) or "")
+  if total.runs == 0 then
+    print("No runs (" .. span .. ") in " .. root_of(o) .. ".")
+    return EXIT_OK
+  end
+  local cells, partial = {}, false
+  for _, r in ipairs(shown_rows(rows, total, by)) do
+    local line = { r.group == "" and "(none)" or r.group, tostring(r.runs) }
+    for _, f in ipairs(FIELDS) do
+      line[#line + 1] = figure(r[f], r.runs, out.thousands(r[f].sum))
+      partial = partial or (r[f].reported > 0 and r[f].reported < r.runs)
+    end
+    line[#line + 1] = figure(r.cost_usd, r.runs, ("%.4f"):format(r.cost_usd.sum))
+    partial = partial or (r.cost_usd.reported > 0 and r.cost_usd.reported < r.runs)
+    cells[#cells + 1] = line
+  end
+  local headers = { by == "none" and "ALL" or by:upper(), "RUNS", "INPUT", "CACHED INPUT", "OUTPUT", "REASONING",
+    "TOTAL", "COST (USD)" }
+  print(("Token usage, %s, %d run%s:"):format(span, total.runs, total.runs == 1 and "" or "s"))
+  io.write(out.table(headers, cells, { [2] = true, [3] = true, [4] = true, [5] = true, [6] = true, [7] = true,
+    [8] = true }))
+  if partial then
+    print("* only some runs reported this figure; the sum covers those runs (nothing is estimated).")
+  end
+  if total.input.reported < total.runs then
+    print(("%d run%s reported no usage: shown as -, never estimated."):format(
+      total.runs - total.input.reported, total.runs - total.input.reported == 1 and "" or "s"))
+  end
+  return EXIT_OK
+end
+
+-- --by, --since and --until as the store's usage query; nil, message when one is not valid.
+local function usage_query(o)
   local by = o.by or "runner"
   if not GROUPS[by] then
-    return failed(o, "usage", "--by " .. by .. ": expected runner, model, task, status, day, run or none", EXIT_USAGE)
+    return nil, "--by " .. by .. ": expected runner, model, task, status, day, run or none"
   end
   local q = { group_by = by == "none" and "" or by }
   for _, key in ipairs({ "since", "until" }) do
     if o[key] then
       local when, message = M.parse_when(o[key])
       if not when then
-        return failed(o, "usage", "--" .. key .. " " .. message, EXIT_USAGE)
+        return nil, "--" .. key .. " " .. message
       end
       q[key] = when
     end
+  end
+  return q, by
+end
+
+---`sidecar usage`
+function M.usage(o)
+  local q, by = usage_query(o)
+  if not q then
+    return failed(o, "usage", by, EXIT_USAGE)
   end
   local s, message = store.open(root_of(o))
   if not s then
@@ -290,85 +381,12 @@ function M.usage(o)
     return failed(o, "usage", message)
   end
   local total = sum_rows(rows)
-
   if o.json then
-    local list = {}
-    for i, r in ipairs(by == "none" and {} or rows) do
-      list[i] = row_json(r)
-    end
-    out.envelope("usage", true, {
-      since = q.since or json.null, ["until"] = q["until"] or json.null, by = by,
-      rows = json.array(list), total = row_json(total),
-    }, {}, o.version)
-    return EXIT_OK
+    return usage_json(o, q, by, rows, total)
+  elseif o.csv then
+    return usage_csv(by, rows, total)
   end
-
-  local headers = { by == "none" and "ALL" or by:upper(), "RUNS", "INPUT", "CACHED INPUT", "OUTPUT", "REASONING",
-    "TOTAL", "COST (USD)" }
-  if o.csv then
-    local csv_rows = {}
-    for _, r in ipairs(by == "none" and {} or rows) do
-      csv_rows[#csv_rows + 1] = r
-    end
-    csv_rows[#csv_rows + 1] = total
-    local lines = {}
-    for _, r in ipairs(csv_rows) do
-      -- Explicit places: an unreported figure is an empty cell, not a missing one.
-      local line = { r.group, r.runs }
-      for i, f in ipairs(FIELDS) do
-        line[2 * i + 1] = r[f].reported > 0 and r[f].sum or nil
-        line[2 * i + 2] = r[f].reported
-      end
-      line[13] = r.cost_usd.reported > 0 and ("%.6f"):format(r.cost_usd.sum) or nil
-      line[14] = r.cost_usd.reported
-      line[15] = r.first_at
-      line[16] = r.last_at
-      lines[#lines + 1] = line
-    end
-    local names = { by == "none" and "group" or by, "runs" }
-    for _, f in ipairs(FIELDS) do
-      names[#names + 1] = f
-      names[#names + 1] = f .. "_runs"
-    end
-    for _, n in ipairs({ "cost_usd", "cost_usd_runs", "first_at", "last_at" }) do
-      names[#names + 1] = n
-    end
-    io.write(out.csv(names, lines))
-    return EXIT_OK
-  end
-
-  local span = (q.since and ("since " .. q.since) or "all time") .. (q["until"] and (", until " .. q["until"]) or "")
-  if total.runs == 0 then
-    print("No runs (" .. span .. ") in " .. root_of(o) .. ".")
-    return EXIT_OK
-  end
-  local table_rows = {}
-  for _, r in ipairs(by == "none" and {} or rows) do
-    table_rows[#table_rows + 1] = r
-  end
-  table_rows[#table_rows + 1] = total
-  local cells, partial = {}, false
-  for _, r in ipairs(table_rows) do
-    local line = { r.group == "" and "(none)" or r.group, tostring(r.runs) }
-    for _, f in ipairs(FIELDS) do
-      line[#line + 1] = figure(r[f], r.runs, out.thousands(r[f].sum))
-      partial = partial or (r[f].reported > 0 and r[f].reported < r.runs)
-    end
-    line[#line + 1] = figure(r.cost_usd, r.runs, ("%.4f"):format(r.cost_usd.sum))
-    partial = partial or (r.cost_usd.reported > 0 and r.cost_usd.reported < r.runs)
-    cells[#cells + 1] = line
-  end
-  print(("Token usage, %s, %d run%s:"):format(span, total.runs, total.runs == 1 and "" or "s"))
-  io.write(out.table(headers, cells, { [2] = true, [3] = true, [4] = true, [5] = true, [6] = true, [7] = true,
-    [8] = true }))
-  if partial then
-    print("* only some runs reported this figure; the sum covers those runs (nothing is estimated).")
-  end
-  if total.input.reported < total.runs then
-    print(("%d run%s reported no usage: shown as -, never estimated."):format(
-      total.runs - total.input.reported, total.runs - total.input.reported == 1 and "" or "s"))
-  end
-  return EXIT_OK
+  return usage_table(o, q, by, rows, total)
 end
 
 return M

@@ -35,6 +35,10 @@
 --- raises spawn_failed, as proc.spawn does. Options: cwd, env ({NAME = "value" | false}),
 --- clear_env, stdout, stderr (a file path, appended to | false or nil: /dev/null).
 --- proc.signal(pid, sig?, {group = true}?) and proc.alive(pid) then reach it by pid.
+---
+--- Commands, options and signals are checked in one place, the binding (lua/proc_options.cpp);
+--- this module passes them through and raises what it finds as a bad_option error naming the
+--- function and the caller's line.
 local host = require("sidecar.host.proc")
 local errors = require("sidecar.core.errors")
 
@@ -48,153 +52,26 @@ M.MAX_OUTPUT = 256 * 1024 * 1024
 ---The path of the running sidecar binary.
 M.executable = host.executable
 
-local OPTION_TYPES = {
-  cwd = "string", env = "table", clear_env = "boolean", stdin = "string|boolean",
-  stdout = "sink", stderr = "sink", timeout_ms = "count", idle_timeout_ms = "count",
-  kill_grace_ms = "count", max_output = "count", pty = "boolean|table", name = "string", parent_death = "string",
-}
-local SINK_KEYS = { collect = "boolean", file = "string", append = "boolean", redact = "boolean", max_bytes = "number",
-  on_chunk = "function", on_line = "function" }
-
-local function sorted_keys(t)
-  local keys = {}
-  for k in pairs(t) do
-    keys[#keys + 1] = k
-  end
-  table.sort(keys)
-  return keys
-end
-
 local function fail(what, message, level)
   errors.raise("bad_option", what .. ": " .. message, nil, level + 1)
 end
 
--- stdout/stderr in every accepted form → the table the host reads (nil means collect).
-local function sink(what, name, value, level)
-  local kind = type(value)
-  if value == nil or value == true then
-    return nil
-  elseif value == false then
-    return { collect = false }
-  elseif kind == "function" then
-    return { on_chunk = value }
-  elseif kind == "string" then
-    return { file = value }
-  elseif kind ~= "table" then
-    fail(what, ("option '%s' must be true, false, a file name, a function or a table, got %s"):format(name, kind), level + 1)
-  end
-  local out = {}
-  for k, v in pairs(value) do
-    local want = SINK_KEYS[k]
-    if not want then
-      fail(what, ("option '%s' has no field '%s' (expected %s)"):format(name, tostring(k),
-        table.concat(sorted_keys(SINK_KEYS), ", ")), level + 1)
-    elseif type(v) ~= want then
-      fail(what, ("option '%s.%s' must be a %s, got %s"):format(name, k, want, type(v)), level + 1)
+-- Commands and options are checked in one place, the host (lua/proc_options.cpp): its message
+-- becomes a bad_option error naming the function (`what`) at the caller's line (`level`, counted
+-- as fail's).
+local function checked(what, level, fn, ...)
+  local ok, a, b, c = pcall(fn, ...)
+  if not ok then
+    if type(a) ~= "string" then
+      error(a, 0)
     end
-    out[k] = v
+    fail(what, a, level + 1)
   end
-  if out.max_bytes ~= nil and (math.type(out.max_bytes) ~= "integer" or out.max_bytes < 0) then
-    fail(what, ("option '%s.max_bytes' must be a whole number of bytes >= 0, got %s"):format(name,
-      tostring(out.max_bytes)), level + 1)
-  elseif (out.max_bytes or 0) > 0 and not out.file then
-    fail(what, ("option '%s.max_bytes' bounds a file: give '%s.file' too"):format(name, name), level + 1)
-  end
-  -- A table that names a destination collects only when asked; an empty one collects.
-  if out.collect == nil then
-    out.collect = not (out.file or out.on_chunk or out.on_line)
-  end
-  return out
-end
-
--- Checks option names and types, and turns shorthands into what the host reads.
-local function normalize(what, opts, level)
-  if opts == nil then
-    return { max_output = M.MAX_OUTPUT }
-  end
-  if type(opts) ~= "table" then
-    fail(what, "options must be a table, got " .. type(opts), level + 1)
-  end
-  local out = {}
-  for k, v in pairs(opts) do
-    local want = OPTION_TYPES[k]
-    if not want then
-      fail(what, ("unknown option '%s' (options: %s)"):format(tostring(k), table.concat(sorted_keys(OPTION_TYPES), ", ")),
-        level + 1)
-    elseif want == "sink" then
-      out[k] = sink(what, k, v, level + 1)
-    elseif want == "count" then
-      if math.type(v) ~= "integer" or v < 0 then
-        fail(what, ("option '%s' must be a whole number of %s >= 0, got %s"):format(k,
-          k == "max_output" and "bytes" or "milliseconds", tostring(v)), level + 1)
-      end
-      out[k] = v
-    elseif not want:find(type(v), 1, true) then
-      fail(what, ("option '%s' must be a %s, got %s"):format(k, want:gsub("|", " or "), type(v)), level + 1)
-    else
-      out[k] = v
-    end
-  end
-  if out.max_output == nil then
-    out.max_output = M.MAX_OUTPUT
-  end
-  return out
-end
-
-local DETACH_OPTION_TYPES = { cwd = "string", env = "table", clear_env = "boolean", stdout = "path", stderr = "path" }
-
--- proc.detach's options: checked like proc.spawn's; stdout/stderr false means /dev/null.
-local function normalize_detach(opts, level)
-  if opts == nil then
-    return {}
-  end
-  if type(opts) ~= "table" then
-    fail("proc.detach", "options must be a table, got " .. type(opts), level + 1)
-  end
-  local out = {}
-  for k, v in pairs(opts) do
-    local want = DETACH_OPTION_TYPES[k]
-    if not want then
-      fail("proc.detach", ("unknown option '%s' (options: %s)"):format(tostring(k),
-        table.concat(sorted_keys(DETACH_OPTION_TYPES), ", ")), level + 1)
-    elseif want == "path" then
-      if v ~= false and (type(v) ~= "string" or v == "") then
-        fail("proc.detach", ("option '%s' must be a file path or false, got %s"):format(k,
-          v == "" and "an empty string" or type(v)), level + 1)
-      end
-      out[k] = v or nil
-    elseif type(v) ~= want then
-      fail("proc.detach", ("option '%s' must be a %s, got %s"):format(k, want, type(v)), level + 1)
-    else
-      out[k] = v
-    end
-  end
-  return out
-end
-
-local function check_pid(what, pid, level)
-  if math.type(pid) ~= "integer" or pid <= 0 then
-    fail(what, "the pid must be a positive integer, got " .. tostring(pid), level + 1)
-  end
-end
-
-local function check_cmd(what, cmd, level)
-  if type(cmd) ~= "table" then
-    fail(what, "the command must be an argv array such as {\"git\", \"status\"} (or proc.shell(\"...\")), got "
-      .. type(cmd), level + 1)
-  elseif cmd[1] == nil then
-    fail(what, "the command is empty", level + 1)
-  end
+  return a, b, c
 end
 
 local function spawn(what, cmd, opts, on_exit, level)
-  check_cmd(what, cmd, level + 1)
-  local o = normalize(what, opts, level + 1)
-  if on_exit ~= nil and type(on_exit) ~= "function" then
-    fail(what, "on_exit must be a function, got " .. type(on_exit), level + 1)
-  end
-  o.on_exit = on_exit
-  local handle, message, code = host.spawn(cmd, o)
+  local handle, message, code = checked(what, level + 1, host.spawn, cmd, opts, on_exit, M.MAX_OUTPUT)
   if not handle then
     errors.raise("spawn_failed", message, { errno = code, cmd = cmd }, level + 1)
   end
@@ -231,9 +108,7 @@ end
 ---@param opts? {cwd: string?, env: table?, clear_env: boolean?, stdout: string|false|nil, stderr: string|false|nil}
 ---@return integer pid
 function M.detach(cmd, opts)
-  check_cmd("proc.detach", cmd, 2)
-  local o = normalize_detach(opts, 2)
-  local pid, message, code = host.detach(cmd, o)
+  local pid, message, code = checked("proc.detach", 2, host.detach, cmd, opts)
   if not pid then
     errors.raise("spawn_failed", message, { errno = code, cmd = cmd }, 2)
   end
@@ -250,38 +125,16 @@ end
 ---@return string? message
 ---@return string? code
 function M.signal(pid, sig, opts)
-  check_pid("proc.signal", pid, 2)
-  if sig == nil then
-    sig = "TERM"
-  elseif math.type(sig) == "integer" then
-    if sig <= 0 or sig >= 65 then
-      fail("proc.signal", "not a signal number: " .. sig, 2)
-    end
-  elseif type(sig) ~= "string" or not host.signals[sig:gsub("^SIG", "")] then
-    fail("proc.signal", ("unknown signal '%s' (signals: %s)"):format(tostring(sig),
-      table.concat(sorted_keys(host.signals), ", ")), 2)
-  end
-  if opts ~= nil then
-    if type(opts) ~= "table" then
-      fail("proc.signal", "options must be a table, got " .. type(opts), 2)
-    end
-    for k, v in pairs(opts) do
-      if k ~= "group" then
-        fail("proc.signal", ("unknown option '%s' (options: group)"):format(tostring(k)), 2)
-      elseif type(v) ~= "boolean" then
-        fail("proc.signal", "option 'group' must be a boolean, got " .. type(v), 2)
-      end
-    end
-  end
-  return host.signal(pid, sig, opts)
+  local ok, message, code = checked("proc.signal", 2, host.signal, pid, sig, opts)
+  return ok, message, code
 end
 
 ---Whether process `pid` is running (a zombie, ended but not yet reaped, is not).
 ---@param pid integer
 ---@return boolean
 function M.alive(pid)
-  check_pid("proc.alive", pid, 2)
-  return host.alive(pid)
+  local alive = checked("proc.alive", 2, host.alive, pid)
+  return alive
 end
 
 ---The argv that runs `script` with /bin/sh -c.
@@ -323,10 +176,6 @@ local function split_spec(spec, i)
   if cmd == nil then
     cmd = table.move(spec, 1, #spec, 1, {})
   end
-  check_cmd(what, cmd, 3)
-  if on_exit ~= nil and type(on_exit) ~= "function" then
-    fail(what, "on_exit must be a function, got " .. type(on_exit), 3)
-  end
   return what, cmd, opts, on_exit
 end
 
@@ -356,7 +205,8 @@ function M.parallel(specs, opts)
   local prepared = {}
   for i = 1, n do -- every spec is checked before anything starts
     local what, cmd, o, on_exit = split_spec(specs[i], i)
-    prepared[i] = { cmd = cmd, opts = normalize(what, o, 2), on_exit = on_exit }
+    checked(what, 2, host.check, cmd, o, on_exit)
+    prepared[i] = { what = what, cmd = cmd, opts = o, on_exit = on_exit }
   end
 
   local results, running, index_of = {}, {}, {}
@@ -379,8 +229,7 @@ function M.parallel(specs, opts)
   while next_i <= n or #running > 0 do
     while not stopping and next_i <= n and #running < max_jobs do
       local p = prepared[next_i]
-      p.opts.on_exit = p.on_exit
-      local handle, message, code = host.spawn(p.cmd, p.opts)
+      local handle, message, code = checked(p.what, 2, host.spawn, p.cmd, p.opts, p.on_exit, M.MAX_OUTPUT)
       if handle then
         running[#running + 1] = handle
         index_of[handle] = next_i

@@ -12,11 +12,9 @@
 ---   io.write(merge.report_md(merged, { workers = 2, rejected = #rejected }))
 ---   local data = merge.to_json(merged)   -- for --json
 ---
---- A finding is {file, line?, severity, claim, evidence?, suggestion?, category?}; normalise() adds
---- the provenance {worker, lens, runner, run_id} (provenance.root, the worker's work tree, makes
---- absolute paths under it relative). Severities, most serious first: critical, high, medium,
---- low, info; blocker, major, error, warning, minor, nit and nitpick (and a few more, see
---- M.SEVERITY_SYNONYMS) are read as one of them.
+--- This module is the public face of three: one finding read and normalised (normalise, severity,
+--- path, similarity: sidecar.preset.finding), combining (combine, here) and writing the result
+--- (report_md, to_json: sidecar.preset.merge_report).
 ---
 --- Duplicates (combine). Two findings are the same when
 ---   * their files are equal (after normalising the paths),
@@ -42,276 +40,30 @@
 --- A finding is data from an agent, so a malformed one is a value (normalise: nil, why; combine:
 --- listed in `rejected`); wrong argument types from the caller raise.
 local errors = require("sidecar.core.errors")
+local finding = require("sidecar.preset.finding")
 local json = require("sidecar.core.json")
-local text_lines = require("sidecar.core.text")
+local report = require("sidecar.preset.merge_report")
 
 local M = {}
 
----The severities, most serious first.
-M.SEVERITIES = { "critical", "high", "medium", "low", "info" }
+-- One finding (sidecar.preset.finding) and the output (sidecar.preset.merge_report), re-exported.
+M.SEVERITIES = finding.SEVERITIES
+M.SEVERITY_RANK = finding.SEVERITY_RANK
+M.SEVERITY_SYNONYMS = finding.SEVERITY_SYNONYMS
+M.similarity = finding.similarity
+M.severity = finding.severity
+M.path = finding.path
+M.normalise = finding.normalise
+M.report_md = report.report_md
+M.to_json = report.to_json
 
----Severity -> rank (1 = most serious).
-M.SEVERITY_RANK = {}
-for i, s in ipairs(M.SEVERITIES) do
-  M.SEVERITY_RANK[s] = i
-end
-
----Other words for the severities (compared case-insensitively).
-M.SEVERITY_SYNONYMS = {
-  blocker = "critical", blocking = "critical",
-  major = "high", error = "high",
-  warning = "medium", warn = "medium", moderate = "medium",
-  minor = "low",
-  nit = "info", nitpick = "info", note = "info", informational = "info",
-}
-
+---combine's default opts.similarity: the Jaccard index at which two claims are the same.
 M.DEFAULT_SIMILARITY = 0.6
+---combine's default opts.line_window: how many lines apart two findings may be and still merge.
 M.DEFAULT_LINE_WINDOW = 0
 
--- Words that carry no claim of their own; hedges included ("may", "could").
-local STOP_WORDS = {}
-for w in ([[a an the is are was were be been being of to in on at for from and or if when
-  this that these those it its with by as can may might could should would will not no]]):gmatch("%a+") do
-  STOP_WORDS[w] = true
-end
-
-local PROVENANCE_FIELDS = { "worker", "lens", "runner", "run_id" }
-
--- Text helpers ---------------------------------------------------------------------------------
-
--- Linear (stdlib/sidecar/core/text.lua): a gsub("%s+$", "") is quadratic on a run of spaces in agent text.
-local trim = text_lines.trim
-
-local function one_line(s)
-  return trim((s:gsub("%s+", " ")))
-end
-
--- Lowercase, punctuation as spaces, single spaces: the form claims and suggestions compare in.
-local function canonical(s)
-  return one_line((s:lower():gsub("%p", " ")))
-end
-
-local function words(canon)
-  local set, n = {}, 0
-  for w in canon:gmatch("[%w_\128-\255]+") do
-    if not STOP_WORDS[w] and not set[w] then
-      set[w] = true
-      n = n + 1
-    end
-  end
-  return set, n
-end
-
----The Jaccard index of two claims' word sets (0..1), or nil when either has no words.
----@param a string
----@param b string
----@return number|nil
-function M.similarity(a, b)
-  local sa, na = words(canonical(a))
-  local sb, nb = words(canonical(b))
-  if na == 0 or nb == 0 then
-    return nil
-  end
-  local common = 0
-  for w in pairs(sa) do
-    if sb[w] then
-      common = common + 1
-    end
-  end
-  return common / (na + nb - common)
-end
-
-local function describe(v)
-  if v == json.null then
-    return "null"
-  elseif type(v) == "string" then
-    local shown = #v > 40 and (v:sub(1, 37) .. "...") or v
-    return (("%q"):format(shown):gsub("\\\n", "\\n"))
-  elseif type(v) == "table" then
-    return "a table"
-  end
-  return tostring(v)
-end
-
--- Normalising ----------------------------------------------------------------------------------
-
--- Optional text: nil for absent, null or blank; a number becomes its text.
-local function text_field(finding, name)
-  local v = finding[name]
-  if v == nil or v == json.null then
-    return nil
-  elseif type(v) == "number" then
-    v = tostring(v)
-  elseif type(v) ~= "string" then
-    return nil, ("%s: expected text, got %s"):format(name, describe(v))
-  end
-  v = trim(v)
-  return v ~= "" and v or nil
-end
-
----A normalised severity or nil, why.
----@param s any
----@return string|nil severity, string? why
-function M.severity(s)
-  if type(s) ~= "string" then
-    return nil, "severity: expected one of " .. table.concat(M.SEVERITIES, ", ") .. ", got " .. describe(s)
-  end
-  local key = trim(s):lower()
-  local sev = M.SEVERITY_RANK[key] and key or M.SEVERITY_SYNONYMS[key]
-  if not sev then
-    return nil, "severity: expected one of " .. table.concat(M.SEVERITIES, ", ") .. ", got " .. describe(s)
-  end
-  return sev
-end
-
----A path as workers should have written it: "/" separators, no "./" segments or repeated "/",
----relative to `root` when it starts with it. ".." is kept (never resolved).
----@param path string
----@param root? string
----@return string
-function M.path(path, root)
-  local p = trim(path):gsub("\\", "/")
-  if root and root ~= "" then
-    root = root:gsub("\\", "/"):gsub("/+$", "")
-    if p:sub(1, #root + 1) == root .. "/" then
-      p = p:sub(#root + 2)
-    end
-  end
-  p = p:gsub("/+", "/")
-  repeat
-    local n
-    p, n = p:gsub("/%./", "/")
-  until n == 0
-  p = p:gsub("/%.$", "")
-  while p:sub(1, 2) == "./" do
-    p = p:sub(3)
-  end
-  return p
-end
-
--- "12", "L12", "12-15", "L12-L15", "12:7" (line:column) -> 12, 15|nil; nil, nil when not a line.
-local function parse_line_text(s)
-  s = trim(s):gsub("\226\128[\147\148]", "-") -- en and em dashes
-  local a, b = s:match("^[Ll]?(%d+)%s*%-%s*[Ll]?(%d+)$")
-  if a then
-    return math.tointeger(tonumber(a)), math.tointeger(tonumber(b))
-  end
-  a = s:match("^[Ll]?(%d+)$") or s:match("^(%d+):%d+$")
-  return a and math.tointeger(tonumber(a)), nil
-end
-
-local function line_field(finding)
-  local v = finding.line
-  local line, line_end
-  if v == nil or v == json.null or v == "" then
-    return nil, nil
-  elseif type(v) == "number" then
-    line = math.tointeger(v)
-  elseif type(v) == "string" then
-    line, line_end = parse_line_text(v)
-  end
-  if not line or line < 1 then
-    return nil, nil, ('line: expected a line number like 12, "L12" or "12-15", got %s'):format(describe(v))
-  end
-  local e = finding.line_end
-  if line_end == nil and e ~= nil and e ~= json.null then
-    line_end = math.tointeger(e) or (type(e) == "string" and parse_line_text(e))
-    if not line_end then
-      return nil, nil, "line_end: expected a line number, got " .. describe(e)
-    end
-  end
-  if line_end and line_end < line then
-    return nil, nil, ("line: the range %d-%d ends before it starts"):format(line, line_end)
-  end
-  return line, (line_end ~= line) and line_end or nil
-end
-
--- "src/a.c:12", "src/a.c:12:7", "src/a.c:12-15", "src/a.c#L12-L15" -> "src/a.c", "12..."; the
--- path unchanged when it names no line.
-local function split_file_line(file)
-  local path, where = file:match("^(.-)#(L%d+%-?L?%d*)$")
-  if not path then
-    path, where = file:match("^(.-):(%d+):%d+$") -- path:line:column
-  end
-  if not path then
-    path, where = file:match("^(.-):(%d+%-?%d*)$")
-  end
-  if path and path ~= "" then
-    return path, where
-  end
-  return file, nil
-end
-
-local function check_provenance(provenance, fname)
-  if provenance == nil then
-    return {}
-  end
-  if type(provenance) ~= "table" then
-    errors.raise("bad_argument", fname .. ": provenance must be a table, got " .. type(provenance), nil, 3)
-  end
-  for _, k in ipairs({ "worker", "lens", "runner", "run_id", "root" }) do
-    local v = provenance[k]
-    if v ~= nil and type(v) ~= "string" then
-      errors.raise("bad_argument", ("%s: provenance.%s must be a string, got %s"):format(fname, k, type(v)), nil, 3)
-    end
-  end
-  return provenance
-end
-
----A normalised finding (a new table holding only the known fields and the provenance), or nil
----and why it cannot be used. Text is trimmed (claim also to one line); severity synonyms are
----mapped (case-insensitive); the file path is normalised (see M.path; provenance.root, the
----worker's work tree, is stripped from absolute paths); "src/a.c:12" in `file` supplies the line;
----line accepts 12, "12", "L12" and "12-15" (line 12, line_end 15).
----@param finding any  data from an agent
----@param provenance? {worker?: string, lens?: string, runner?: string, run_id?: string, root?: string}
----@return table|nil finding, string? why
-function M.normalise(finding, provenance)
-  provenance = check_provenance(provenance, "merge.normalise")
-  if type(finding) ~= "table" then
-    return nil, "expected a finding object, got " .. describe(finding)
-  end
-  local out = {}
-  local why
-  for _, name in ipairs({ "claim", "evidence", "suggestion", "category" }) do
-    out[name], why = text_field(finding, name)
-    if why then
-      return nil, why
-    end
-  end
-  if not out.claim then
-    return nil, "claim: missing"
-  end
-  out.claim = one_line(out.claim)
-  out.category = out.category and out.category:lower()
-  out.severity, why = M.severity(finding.severity)
-  if not out.severity then
-    return nil, why
-  end
-  local file = finding.file
-  if type(file) ~= "string" or trim(file) == "" then
-    return nil, "file: expected a path, got " .. describe(file)
-  end
-  local path, where = split_file_line(trim(file))
-  local source = finding
-  if where and (finding.line == nil or finding.line == json.null) then
-    source = { line = where }
-  end
-  out.file = M.path(path, provenance.root)
-  if out.file == "" or out.file == "." then
-    return nil, "file: expected a path, got " .. describe(file)
-  end
-  out.line, out.line_end, why = line_field(source)
-  if why then
-    return nil, why
-  end
-  for _, k in ipairs(PROVENANCE_FIELDS) do
-    out[k] = provenance[k]
-  end
-  return out
-end
-
--- Combining ------------------------------------------------------------------------------------
+local SEVERITY_RANK = finding.SEVERITY_RANK
+local canonical = finding.canonical
 
 local function line_key(line)
   return line or math.maxinteger
@@ -325,7 +77,7 @@ local function canonical_before(a, b)
   if a.line ~= b.line then
     return line_key(a.line) < line_key(b.line)
   end
-  local ra, rb = M.SEVERITY_RANK[a.severity], M.SEVERITY_RANK[b.severity]
+  local ra, rb = SEVERITY_RANK[a.severity], SEVERITY_RANK[b.severity]
   if ra ~= rb then
     return ra < rb
   end
@@ -353,7 +105,7 @@ local function same_finding(a, b, opts)
   if a.canon == b.canon then
     return true
   end
-  local sim = M.similarity(a.claim, b.claim)
+  local sim = finding.similarity(a.claim, b.claim)
   return sim ~= nil and sim >= opts.similarity
 end
 
@@ -388,7 +140,7 @@ local function representative(group)
   local best = group[1]
   for i = 2, #group do
     local f = group[i]
-    local rf, rb = M.SEVERITY_RANK[f.severity], M.SEVERITY_RANK[best.severity]
+    local rf, rb = SEVERITY_RANK[f.severity], SEVERITY_RANK[best.severity]
     local longer = #f.claim > #best.claim or (#f.claim == #best.claim and canonical_before(f, best))
     if rf < rb or (rf == rb and longer) then
       best = f
@@ -404,7 +156,7 @@ local function source_before(a, b)
       return x < y
     end
   end
-  local ra, rb = M.SEVERITY_RANK[a.severity], M.SEVERITY_RANK[b.severity]
+  local ra, rb = SEVERITY_RANK[a.severity], SEVERITY_RANK[b.severity]
   if ra ~= rb then
     return ra < rb
   end
@@ -471,7 +223,7 @@ local function merge_group(group)
 end
 
 local function rank_before(a, b)
-  local ra, rb = M.SEVERITY_RANK[a.severity], M.SEVERITY_RANK[b.severity]
+  local ra, rb = SEVERITY_RANK[a.severity], SEVERITY_RANK[b.severity]
   if ra ~= rb then
     return ra < rb
   end
@@ -509,12 +261,31 @@ local function check_opts(opts)
   return { line_window = window, similarity = sim }
 end
 
+---Options of combine; every one is optional, and a bad value raises bad_argument.
+---@class sidecar.MergeOptions
+---@field similarity? number  in (0, 1], default M.DEFAULT_SIMILARITY (0.6): the Jaccard index of
+---  two claims' word sets at or above which they are one claim. Lower merges more loosely worded
+---  reports; 1 merges only claims with the same words. Claims equal after canonicalising (case,
+---  punctuation, whitespace) always merge.
+---@field line_window? integer  >= 0, default M.DEFAULT_LINE_WINDOW (0): how many lines apart two
+---  findings in one file may be and still merge (the merged one spans them). 0: the same line
+---  only. Findings without a line merge only with findings without a line.
+
+---One list of a worker's findings, as combine reads it.
+---@class sidecar.MergeList
+---@field provenance? {worker?: string, lens?: string, runner?: string, run_id?: string, root?: string}
+---  who found them, copied into every finding's sources (root: the worker's work tree, stripped
+---  from absolute paths). Without worker, the worker is called "worker N" (N: its place in lists).
+---@field findings? table[]  the worker's findings as decoded from its answer; nil or null is none,
+---  anything else that is not a list is one `rejected` entry
+
 ---Merges the findings of several workers into one ranked list (see the header for the rules).
----A worker without provenance.worker is called "worker N" (N = its place in `lists`).
----Returns the merged findings and the findings that could not be used, each {worker, index, why}.
----@param lists {provenance?: table, findings: table[]}[]
----@param opts? {line_window?: integer, similarity?: number}
----@return table[] merged, {worker: string, index: integer|nil, why: string}[] rejected
+---Malformed findings are not errors: they come back in `rejected`, each {worker, index, why}
+---(index nil when the whole list was unusable).
+---@param lists sidecar.MergeList[]  one per worker
+---@param opts? sidecar.MergeOptions
+---@return table[] merged  ranked: severity, agreement, file, line, claim
+---@return {worker: string, index: integer|nil, why: string}[] rejected
 function M.combine(lists, opts)
   if type(lists) ~= "table" then
     errors.raise("bad_argument", "merge.combine: lists must be a table, got " .. type(lists), nil, 2)
@@ -525,7 +296,7 @@ function M.combine(lists, opts)
     if type(list) ~= "table" then
       errors.raise("bad_argument", ("merge.combine: lists[%d] must be a table, got %s"):format(i, type(list)), nil, 2)
     end
-    local prov = check_provenance(list.provenance, "merge.combine")
+    local prov = finding.check_provenance(list.provenance, "merge.combine")
     local p = {}
     for k, v in pairs(prov) do
       p[k] = v
@@ -536,12 +307,12 @@ function M.combine(lists, opts)
       findings = {}
     end
     if type(findings) ~= "table" or (#findings == 0 and next(findings) ~= nil) then
-      local got = type(findings) == "table" and "an object" or describe(findings)
+      local got = type(findings) == "table" and "an object" or finding.describe(findings)
       rejected[#rejected + 1] = { worker = p.worker, why = "findings: expected a list, got " .. got }
       findings = {}
     end
     for j, raw in ipairs(findings) do
-      local f, why = M.normalise(raw, p)
+      local f, why = finding.normalise(raw, p)
       if f then
         f.canon = canonical(f.claim)
         all[#all + 1] = f
@@ -557,167 +328,6 @@ function M.combine(lists, opts)
   end
   table.sort(merged, rank_before)
   return merged, rejected
-end
-
--- Output ---------------------------------------------------------------------------------------
-
-local function check_merged(merged, fname)
-  if type(merged) ~= "table" then
-    errors.raise("bad_argument", fname .. ": expected the list combine() returned, got " .. type(merged), nil, 3)
-  end
-end
-
-local function location(f)
-  if not f.line then
-    return f.file
-  end
-  return f.file .. ":" .. f.line .. (f.line_end and ("-" .. f.line_end) or "")
-end
-
--- "correctness/codex" for a source; the worker's name when it has no lens.
-local function source_label(s)
-  local name = s.lens or s.worker
-  if s.runner and s.runner ~= name then
-    name = name .. "/" .. s.runner
-  end
-  return name
-end
-
-local function plural(n, word)
-  return n .. " " .. word .. (n == 1 and "" or "s")
-end
-
--- A fence longer than any run of backticks in the text.
-local function fenced(text)
-  local longest = 2
-  for run in text:gmatch("`+") do
-    longest = math.max(longest, #run)
-  end
-  local fence = ("`"):rep(longest + 1)
-  return fence .. "text\n" .. text .. "\n" .. fence
-end
-
-local function worker_total(merged, workers)
-  if type(workers) == "number" then
-    return workers
-  elseif type(workers) == "table" then
-    return #workers
-  end
-  local seen, n = {}, 0
-  for _, f in ipairs(merged) do
-    for _, s in ipairs(f.sources) do
-      if not seen[s.worker] then
-        seen[s.worker] = true
-        n = n + 1
-      end
-    end
-  end
-  return n
-end
-
-local function summary_line(merged, total)
-  if #merged == 0 then
-    return ("No findings from %s."):format(plural(total, "worker"))
-  end
-  local count = {}
-  for _, f in ipairs(merged) do
-    count[f.severity] = (count[f.severity] or 0) + 1
-  end
-  local parts = {}
-  for _, s in ipairs(M.SEVERITIES) do
-    if count[s] then
-      parts[#parts + 1] = count[s] .. " " .. s
-    end
-  end
-  return ("%s from %s: %s."):format(plural(#merged, "finding"), plural(total, "worker"), table.concat(parts, ", "))
-end
-
-local function finding_md(f, total)
-  local out = { ("### [%s] %s — %s"):format(f.severity:upper(), location(f), f.claim), "" }
-  local labels, seen = {}, {}
-  for _, s in ipairs(f.sources) do
-    if not seen[s.worker] then
-      seen[s.worker] = true
-      labels[#labels + 1] = source_label(s)
-    end
-  end
-  out[#out + 1] = ("Agreement: %d of %s (%s)"):format(f.agreement, plural(total, "worker"), table.concat(labels, ", "))
-  if f.category then
-    out[#out + 1] = "Category: " .. f.category
-  end
-  if f.evidence then
-    out[#out + 1] = ""
-    out[#out + 1] = "Evidence:"
-    out[#out + 1] = ""
-    out[#out + 1] = fenced(f.evidence)
-  end
-  if #f.suggestions > 0 then
-    out[#out + 1] = ""
-    out[#out + 1] = #f.suggestions == 1 and "Suggestion:" or "Suggestions:"
-    out[#out + 1] = ""
-    for _, s in ipairs(f.suggestions) do
-      out[#out + 1] = "- " .. s:gsub("\n", "\n  ")
-    end
-  end
-  local text = table.concat(out, "\n")
-  return text:sub(-1) == "\n" and text or text .. "\n"
-end
-
----A markdown report of merged findings: a title, a summary line (N findings from M workers,
----counts per severity), then one section per finding. Only the normalised fields are written.
----@param merged table[]  from combine()
----@param opts? {title?: string, workers?: integer|string[], rejected?: integer|table[]}
----  workers: how many workers ran (default: the distinct workers in the sources, which misses a
----  worker that found nothing); rejected: how many findings combine() dropped (or its list)
----@return string
-function M.report_md(merged, opts)
-  check_merged(merged, "merge.report_md")
-  opts = opts or {}
-  local total = worker_total(merged, opts.workers)
-  local parts = { "# " .. (opts.title or "Merged findings") .. "\n\n" .. summary_line(merged, total) .. "\n" }
-  local rejected = type(opts.rejected) == "table" and #opts.rejected or opts.rejected
-  if rejected and rejected > 0 then
-    parts[1] = parts[1] .. plural(rejected, "malformed finding") .. " dropped.\n"
-  end
-  for _, f in ipairs(merged) do
-    parts[#parts + 1] = finding_md(f, total)
-  end
-  return table.concat(parts, "\n")
-end
-
-local function or_null(v)
-  if v == nil then
-    return json.null
-  end
-  return v
-end
-
----The merged findings as JSON data: every key present (json.null when absent), lists marked as
----arrays so an empty one stays `[]`.
----@param merged table[]  from combine()
----@return table
-function M.to_json(merged)
-  check_merged(merged, "merge.to_json")
-  local out = json.array({})
-  for i, f in ipairs(merged) do
-    local sources = json.array({})
-    for j, s in ipairs(f.sources) do
-      sources[j] = json.object({
-        worker = or_null(s.worker), lens = or_null(s.lens), runner = or_null(s.runner), run_id = or_null(s.run_id),
-        severity = s.severity, claim = s.claim,
-      })
-    end
-    local suggestions = json.array({})
-    for j, s in ipairs(f.suggestions) do
-      suggestions[j] = s
-    end
-    out[i] = json.object({
-      file = f.file, line = or_null(f.line), line_end = or_null(f.line_end), severity = f.severity,
-      claim = f.claim, evidence = or_null(f.evidence), suggestions = suggestions, category = or_null(f.category),
-      agreement = f.agreement, sources = sources,
-    })
-  end
-  return out
 end
 
 return M

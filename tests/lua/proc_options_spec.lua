@@ -1,0 +1,182 @@
+-- proc's option checking: one checker, the binding (lua/proc_options.cpp); proc names the function
+-- and the caller's line. The rest of proc is in proc_spec.lua.
+local test = require("sidecar.dev.test")
+local describe, it, expect = test.describe, test.it, test.expect
+
+local proc = require("sidecar.core.proc")
+local errors = require("sidecar.core.errors")
+
+-- The error a function raises (the test fails when it raises none).
+local function error_of(fn) return expect(fn):raises() end
+
+describe("option checking", function()
+  it("rejects an unknown option and lists the known ones", function()
+    local err = error_of(function()
+      proc.run({ "true" }, { timeout = 1 })
+    end)
+    expect(errors.is(err, "bad_option")):is_true()
+    expect(err.message):contains("unknown option 'timeout'")
+    expect(err.message):contains("options: clear_env, cwd, env, idle_timeout_ms, kill_grace_ms, max_output, name, "
+      .. "parent_death, pty, stderr, stdin, stdout, timeout_ms")
+    local bad = error_of(function()
+      proc.run({ "true" }, { parent_death = "hup" })
+    end)
+    expect(tostring(bad)):contains('parent_death')
+    expect(tostring(bad)):contains('"term" or "kill"')
+  end)
+
+  it("rejects a count that is not a whole number >= 0, naming the option", function()
+    expect(function()
+      proc.run({ "true" }, { timeout_ms = "1" })
+    end):raises("option 'timeout_ms' must be a whole number of milliseconds >= 0, got 1")
+    expect(function()
+      proc.run({ "true" }, { timeout_ms = 1.5 })
+    end):raises("option 'timeout_ms'")
+    expect(function()
+      proc.run({ "true" }, { idle_timeout_ms = -5 })
+    end):raises("option 'idle_timeout_ms'")
+    expect(function()
+      proc.run({ "true" }, { kill_grace_ms = true })
+    end):raises("option 'kill_grace_ms'")
+    local err = error_of(function()
+      proc.run({ "true" }, { max_output = -1 })
+    end)
+    expect(errors.is(err, "bad_option")):is_true()
+    expect(err.message):contains("option 'max_output' must be a whole number of bytes >= 0, got -1")
+  end)
+
+  it("rejects an output sink of the wrong type", function()
+    expect(function()
+      proc.run({ "true" }, { stdout = 42 })
+    end):raises("option 'stdout' must be true, false, a file name, a function or a table, got number")
+    expect(function()
+      proc.run({ "true" }, { stderr = 42 })
+    end):raises("option 'stderr' must be")
+  end)
+
+  it("rejects a sink table with an unknown or mistyped field", function()
+    expect(function()
+      proc.run({ "true" }, { stdout = { fil = "x" } })
+    end):raises("option 'stdout' has no field 'fil' (expected append, collect, file, max_bytes, on_chunk, on_line, "
+      .. "redact)")
+    expect(function()
+      proc.run({ "true" }, { stdout = { file = 1 } })
+    end):raises("option 'stdout.file' must be a string, got number")
+    expect(function()
+      proc.run({ "true" }, { stderr = { on_line = "print" } })
+    end):raises("option 'stderr.on_line' must be a function, got string")
+  end)
+
+  it("rejects other options of the wrong type", function()
+    expect(function()
+      proc.run({ "true" }, { cwd = 1 })
+    end):raises("option 'cwd' must be a string, got number")
+    expect(function()
+      proc.run({ "true" }, { env = "A=1" })
+    end):raises("option 'env' must be a table, got string")
+    expect(function()
+      proc.run({ "true" }, { clear_env = 1 })
+    end):raises("option 'clear_env' must be a boolean, got number")
+    expect(function()
+      proc.run({ "true" }, { stdin = 1 })
+    end):raises("option 'stdin' must be a string or boolean, got number")
+    expect(function()
+      proc.run({ "true" }, { pty = "yes" })
+    end):raises("option 'pty' must be a boolean or table, got string")
+    expect(function()
+      proc.run({ "true" }, { name = 7 })
+    end):raises("option 'name' must be a string, got number")
+  end)
+
+  it("rejects env values that are neither strings nor false", function()
+    expect(function()
+      proc.run({ "true" }, { env = { A = true } })
+    end):raises("A must be a string, or false to remove it")
+  end)
+
+  it("rejects options that are not a table", function()
+    expect(function()
+      proc.run({ "true" }, "fast")
+    end):raises("options must be a table, got string")
+  end)
+
+  it("rejects a command that is not a table, or is empty", function()
+    local err = error_of(function()
+      proc.run("ls -l")
+    end)
+    expect(errors.is(err, "bad_option")):is_true()
+    expect(err.message):contains("the command must be an argv array")
+    expect(err.message):contains("got string")
+    expect(function()
+      proc.run({})
+    end):raises("the command is empty")
+    expect(function()
+      proc.spawn(nil)
+    end):raises("the command must be an argv array")
+    expect(function()
+      proc.spawn({})
+    end):raises("the command is empty")
+  end)
+
+  it("rejects an on_exit that is not a function", function()
+    expect(function()
+      proc.spawn({ "true" }, nil, 42)
+    end):raises("on_exit must be a function, got number")
+  end)
+
+  -- One checker: the binding. proc.lua passes options through and names the function.
+  it("are checked by the binding itself, with the messages proc gives", function()
+    local host = require("sidecar.host.proc")
+    expect(function() host.spawn({ "true" }, { timeout = 1 }) end)
+      :raises("unknown option 'timeout' (options: clear_env, cwd, env, idle_timeout_ms")
+    expect(function() host.check({ "true" }, { stdout = { file = 1 } }) end)
+      :raises("option 'stdout.file' must be a string, got number")
+    expect(function() host.check({ "true" }, { pty = { cols = -1 } }) end)
+      :raises("option 'pty.cols' must be a whole number of columns >= 0, got -1")
+    expect(function() host.check({ "true" }, nil, 42) end):raises("on_exit must be a function, got number")
+    expect(function() host.detach({ "true" }, { stdout = "" }) end)
+      :raises("option 'stdout' must be a file path or false, got an empty string")
+    expect(function() host.signal(1, "NOPE") end)
+      :raises("unknown signal 'NOPE' (signals: CONT, HUP, INT, KILL, QUIT, STOP, TERM, USR1, USR2, WINCH)")
+    expect(host.check({ "sh", "-c", "exit 1" }, { stdout = print, stderr = false, timeout_ms = 5 })):is_nil()
+    expect(proc.poll(0)):equals(0) -- check starts nothing
+    local err = error_of(function() proc.run({ "true" }, { parent_death = "hup" }) end)
+    expect(err.message):equals('proc.run: option \'parent_death\' must be "term" or "kill", got "hup"')
+    expect(error_of(function() proc.signal(1, "TERM", { grp = true }) end).message)
+      :equals("proc.signal: unknown option 'grp' (options: group)")
+  end)
+
+  it("names the caller's line in a proc.run error", function()
+    local function bad()
+      local r = proc.run({ "true" }, { timeout = 1 })
+      return r
+    end
+    local line = debug.getinfo(bad, "S").linedefined + 1
+    local err = error_of(bad)
+    expect(err.where):matches("proc_options_spec%.lua:" .. line .. ": $")
+  end)
+
+  -- Regression: a tail call in M.spawn once removed the frame the error level counts, so the
+  -- error named the frame above the caller.
+  it("names the caller's line in a proc.spawn error", function()
+    local function bad()
+      local h = proc.spawn({ "true" }, { timeout = 1 })
+      return h
+    end
+    local line = debug.getinfo(bad, "S").linedefined + 1
+    local err = error_of(bad)
+    expect(err.message):contains("unknown option 'timeout'")
+    expect(err.where):matches("proc_options_spec%.lua:" .. line .. ": $")
+  end)
+
+  it("names the caller's line in a proc.spawn spawn failure", function()
+    local function bad()
+      local h = proc.spawn({ "sidecar-no-such-program-xyz" })
+      return h
+    end
+    local line = debug.getinfo(bad, "S").linedefined + 1
+    local err = error_of(bad)
+    expect(errors.is(err, "spawn_failed")):is_true()
+    expect(err.where):matches("proc_options_spec%.lua:" .. line .. ": $")
+  end)
+end)
