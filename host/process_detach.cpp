@@ -3,7 +3,6 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -60,21 +59,8 @@ void close_other_fds(int keep[3]) {
 }  // namespace
 
 pid_t detach_process(const DetachOptions& o, SpawnError& error) {
-  if (o.argv.empty()) {
-    error = {"cannot run an empty command", "EINVAL"};
-    return 0;
-  }
+  if (!check_command(o.argv, o.cwd, error)) return 0;
   const std::string& program = o.argv[0];
-  if (!o.cwd.empty()) {
-    struct stat st {};
-    bool exists = stat(o.cwd.c_str(), &st) == 0 || errno != ENOENT;
-    if (!exists || !S_ISDIR(st.st_mode)) {
-      error = {"cannot run '" + program + "': working directory " + o.cwd +
-                   (exists ? " is not a directory" : " does not exist"),
-               "ENOENT"};
-      return 0;
-    }
-  }
   // The lookups the process loop makes, before any fork: a missing program is reported with the
   // PATH searched, and the middle process only has to call spawn_child.
   std::vector<std::string> env = build_environment(o.env, o.clear_env);

@@ -109,21 +109,8 @@ ProcessLoop::~ProcessLoop() {
 
 uint64_t ProcessLoop::spawn(SpawnOptions o, SpawnError& error) {
   Impl& L = *impl_;
-  if (o.argv.empty()) {
-    error = {"cannot run an empty command", "EINVAL"};
-    return 0;
-  }
+  if (!check_command(o.argv, o.cwd, error)) return 0;
   const std::string program = o.argv[0];  // a copy: `o` moves into the process below
-  if (!o.cwd.empty()) {
-    struct stat st {};
-    bool exists = stat(o.cwd.c_str(), &st) == 0 || errno != ENOENT;
-    if (!exists || !S_ISDIR(st.st_mode)) {
-      error = {"cannot run '" + program + "': working directory " + o.cwd +
-                   (exists ? " is not a directory" : " does not exist"),
-               "ENOENT"};
-      return 0;
-    }
-  }
   uv_update_time(&L.loop);  // the cached loop time is as old as the last step: timers start from now
   std::vector<std::string> env = build_environment(o.env, o.clear_env);
   std::optional<std::string> file = resolve_program(program, environment_value(env, "PATH"), o.cwd, error);

@@ -28,6 +28,23 @@ Usable check(const std::string& file) {
 
 }  // namespace
 
+bool check_command(const std::vector<std::string>& argv, const std::string& cwd, SpawnError& error) {
+  if (argv.empty()) {
+    error = {"cannot run an empty command", "EINVAL"};
+    return false;
+  }
+  if (cwd.empty()) return true;
+  struct stat st {};
+  bool exists = stat(cwd.c_str(), &st) == 0 || errno != ENOENT;
+  if (!exists || !S_ISDIR(st.st_mode)) {
+    error = {"cannot run '" + argv[0] + "': working directory " + cwd +
+                 (exists ? " is not a directory" : " does not exist"),
+             "ENOENT"};
+    return false;
+  }
+  return true;
+}
+
 std::vector<std::string> build_environment(
     const std::vector<std::pair<std::string, std::optional<std::string>>>& changes, bool clear) {
   std::vector<std::string> env;

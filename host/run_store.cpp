@@ -5,6 +5,32 @@
 
 namespace sidecar::host {
 
+namespace {
+
+// A new record in the caller's open write transaction: its number, its id and its JSON (made by
+// `make_record` for that id, checked to be an object naming it). nullopt with `error` on failure.
+struct NewRecord {
+  std::int64_t num;
+  std::string id;
+  std::string json;
+};
+
+template <typename Store>
+std::optional<NewRecord> new_record(Store* s, RecordKind kind, const RunStore::RecordMaker& make_record,
+                                    StoreError& error) {
+  std::optional<std::int64_t> n = s->allocate(kind, error);
+  if (!n) return std::nullopt;
+  NewRecord r{*n, format_id(kind, *n), ""};
+  r.json = make_record(r.id);
+  const bool task = kind == RecordKind::Task;
+  if (!s->check_json_object(r.json, task ? "task record" : "run record", task ? "task_id" : "run_id", r.id, error)) {
+    return std::nullopt;
+  }
+  return r;
+}
+
+}  // namespace
+
 // --- tasks ----------------------------------------------------------------------------------------
 
 std::optional<std::string> RunStore::create_task(const TaskFields& fields, const std::string& record_json,
@@ -22,24 +48,22 @@ std::optional<std::string> RunStore::create_task(const TaskFields& fields, const
   }
   WriteTx tx(*s);
   if (!tx.begin(error)) return std::nullopt;
-  std::optional<std::int64_t> n = s->allocate(RecordKind::Task, error);
-  if (!n) return std::nullopt;
-  std::string id = format_id(RecordKind::Task, *n);
-  std::string record = make_record(id);
-  if (!s->check_json_object(record, "task record", "task_id", id, error)) return std::nullopt;
+  std::optional<NewRecord> made = new_record(s, RecordKind::Task, make_record, error);
+  if (!made) return std::nullopt;
+  const std::string& id = made->id;
   Stmt st = s->statement(
       std::string("INSERT INTO tasks (num, task_id, title, status, created_at, updated_at, record, revision)"
                   " VALUES (?1, ?2, ?3, ?4, coalesce(?5, ") +
           kNowSeconds + "), coalesce(?6, ?5, " + kNowSeconds + "), " + with_revision("?7", "1") + ", 1)",
       error);
   if (!st) return std::nullopt;
-  st.int64(1, *n);
+  st.int64(1, made->num);
   st.text(2, id);
   st.text(3, fields.title);
   st.text(4, fields.status);
   st.text_or_null(5, fields.created_at);
   st.text_or_null(6, fields.updated_at);
-  st.text(7, record);
+  st.text(7, made->json);
   if (!s->run(st, error, "inserting task " + id) || !s->mark_pending(RecordKind::Task, id, 1, error) ||
       !tx.commit(error)) {
     return std::nullopt;
@@ -167,17 +191,15 @@ std::optional<std::string> RunStore::create_run(const RunFields& fields, const R
   if (!fields.parent_run_id.empty() && !s->require(RecordKind::Run, fields.parent_run_id, error, "parent run")) {
     return std::nullopt;
   }
-  std::optional<std::int64_t> n = s->allocate(RecordKind::Run, error);
-  if (!n) return std::nullopt;
-  std::string id = format_id(RecordKind::Run, *n);
-  std::string record = make_record(id);
-  if (!s->check_json_object(record, "run record", "run_id", id, error)) return std::nullopt;
+  std::optional<NewRecord> made = new_record(s, RecordKind::Run, make_record, error);
+  if (!made) return std::nullopt;
+  const std::string& id = made->id;
   Stmt st = s->statement(std::string("INSERT INTO runs (num, ") + kRunColumns +
                              ") VALUES (?1, ?2, ?3, ?4, ?5, coalesce(?6, " + kNowSeconds + "), ?7, ?8, ?9, " +
                              with_revision("?10", "1") + ", 1)",
                          error);
   if (!st) return std::nullopt;
-  st.int64(1, *n);
+  st.int64(1, made->num);
   st.text(2, id);
   st.text_or_null(3, fields.task_id);
   st.text(4, fields.status);
@@ -186,7 +208,7 @@ std::optional<std::string> RunStore::create_run(const RunFields& fields, const R
   st.text_or_null(7, fields.completed_at);
   st.text_or_null(8, fields.parent_run_id);
   st.text_or_null(9, fields.pipeline_id);
-  st.text(10, record);
+  st.text(10, made->json);
   if (!s->run(st, error, "inserting run " + id)) return std::nullopt;
   if (!fields.parent_run_id.empty() && !s->link(fields.parent_run_id, id, lineage_kind_for(fields), error)) {
     return std::nullopt;

@@ -29,13 +29,7 @@ local function read(ctx, path)
   if refused then
     return nil, refused
   end
-  local f, why = io.open(ctx.repo .. "/" .. path, "rb")
-  if not f then
-    return nil, why
-  end
-  local text = f:read("a")
-  f:close()
-  return text
+  return require("sidecar.core.files").read(ctx.repo .. "/" .. path)
 end
 
 -- Step 1: the sections, each {title, pointer, content (what goes into the prompt)}.

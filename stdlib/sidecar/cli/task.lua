@@ -261,13 +261,7 @@ local function read_input(path)
   if path == "-" then
     return io.read("a")
   end
-  local f, why = io.open(path, "rb")
-  if not f then
-    return nil, why
-  end
-  local text = f:read("a")
-  f:close()
-  return text
+  return require("sidecar.core.files").read(path)
 end
 
 ---`sidecar task import FILE`: strict; the task gets a new id, its packet's own id is kept as

@@ -1,7 +1,7 @@
 --- Facts about a git work tree, read with git itself (never a shell): HEAD, branch, status.
 --- Each returns nil and the reason when it cannot (not a repository, git missing).
 local proc = require("sidecar.core.proc")
-local text = require("sidecar.core.text")
+local files = require("sidecar.core.files")
 
 local M = {}
 
@@ -72,7 +72,7 @@ function M.dirs(repo)
         return false
       end
       local own = target and from(dir, target) or path
-      local common = (text.read_file(own .. "/commondir") or ""):match("^([^\r\n]+)")
+      local common = (files.read(own .. "/commondir") or ""):match("^([^\r\n]+)")
       return own, common and from(own, common) or own
     end
     dir = dir .. "/.."

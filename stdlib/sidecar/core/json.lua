@@ -63,4 +63,34 @@ function M.is_object(v)
   return type(v) == "table" and getmetatable(v) == host.object_mt
 end
 
+
+---The shape of a table as JSON sees it: "array" or "object" by its mark (json.array,
+---json.object, what decode made), else by its keys: "object" when all are strings, "array" when
+---they are exactly 1..n, "empty" for an unmarked {}, "mixed" otherwise (holes, or number and
+---string keys together: a table encode refuses).
+---@param t table
+---@return "array"|"object"|"empty"|"mixed"
+function M.shape(t)
+  if M.is_array(t) then
+    return "array"
+  elseif M.is_object(t) then
+    return "object"
+  elseif next(t) == nil then
+    return "empty"
+  end
+  local n, strings = 0, true
+  for k in pairs(t) do
+    n = n + 1
+    strings = strings and type(k) == "string"
+  end
+  if strings then
+    return "object"
+  end
+  for i = 1, n do
+    if rawget(t, i) == nil then
+      return "mixed"
+    end
+  end
+  return "array"
+end
 return M

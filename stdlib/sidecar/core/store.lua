@@ -26,6 +26,7 @@
 --- Operational failures return nil, message, code; programming errors (wrong types) raise.
 local artifact = require("sidecar.core.artifact")
 local host = require("sidecar.host.store")
+local files = require("sidecar.core.files")
 local json = require("sidecar.core.json")
 local secrets = require("sidecar.core.secrets")
 local store_copy = require("sidecar.core.store_copy")
@@ -59,12 +60,7 @@ end
 M.copy_path = store_copy.path
 
 local function is_dir(path)
-  local f = io.open(path .. "/.", "r")
-  if f then
-    f:close()
-    return true
-  end
-  return false
+  return files.exists(path .. "/.")
 end
 
 ---The `.agent` folder that holds the store for `start` (default "."): the nearest one in it or a

@@ -272,17 +272,4 @@ function M.note_invalid_utf8(record, bytes, paths)
   return bytes
 end
 
----A whole file's bytes, or nil when it cannot be read.
----@param path string
----@return string|nil
-function M.read_file(path)
-  local f = io.open(path, "rb")
-  if not f then
-    return nil
-  end
-  local data = f:read("a")
-  f:close()
-  return data
-end
-
 return M

@@ -13,7 +13,7 @@
 local clock = require("sidecar.host.time")
 local git = require("sidecar.core.git")
 local proc = require("sidecar.core.proc")
-local text = require("sidecar.core.text")
+local files = require("sidecar.core.files")
 
 local M = {}
 
@@ -73,7 +73,7 @@ local function index_copy(repo)
     git_dir = trimmed(out)
   end
   local index = os.tmpname()
-  local data = text.read_file(git_dir .. "/index")
+  local data = files.read(git_dir .. "/index")
   if data then
     local f = assert(io.open(index, "wb"))
     f:write(data)

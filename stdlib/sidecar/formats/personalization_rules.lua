@@ -72,18 +72,7 @@ local function full_path(repo, path)
   return path:sub(1, 1) == "/" and path or (repo .. "/" .. path)
 end
 
-local function read_all(path)
-  local f, why = io.open(path, "rb")
-  if not f then
-    return nil, why
-  end
-  local text = f:read("a")
-  f:close()
-  if text == nil then
-    return nil, path .. ": not a readable file"
-  end
-  return text
-end
+local read_all = require("sidecar.core.files").read
 
 local function cut(text, max)
   if #text <= max then

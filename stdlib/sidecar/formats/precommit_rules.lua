@@ -93,14 +93,7 @@ function M.collect(git)
   return { files = files, state = state, stat = stat, cached_stat = cached, git_dir = git_dir }
 end
 
-local function exists(path)
-  local f = io.open(path, "rb")
-  if f then
-    f:close()
-    return true
-  end
-  return false
-end
+local exists = require("sidecar.core.files").exists
 
 ---The project's own check commands, found from its files (test runner, build).
 function M.project_checks(repo)

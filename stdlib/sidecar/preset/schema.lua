@@ -48,30 +48,7 @@ M.MAX_LISTED_PROBLEMS = 20
 
 -- Values ---------------------------------------------------------------------------------------
 
--- "array", "object", "empty" (an unmarked {}) or "mixed".
-local function shape(t)
-  if json.is_array(t) then
-    return "array"
-  elseif json.is_object(t) then
-    return "object"
-  elseif next(t) == nil then
-    return "empty"
-  end
-  local n = #t
-  local count = 0
-  for k in pairs(t) do
-    count = count + 1
-    if math.type(k) ~= "integer" or k < 1 or k > n then
-      for k2 in pairs(t) do
-        if type(k2) ~= "string" then
-          return "mixed"
-        end
-      end
-      return "object"
-    end
-  end
-  return count == n and "array" or "mixed"
-end
+local shape = json.shape
 
 ---How a problem message shows a value: "urgent" (quoted, cut at 60 bytes), 12, 1.5, true, null,
 ---nothing, an object, an array, an empty table.

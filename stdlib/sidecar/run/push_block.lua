@@ -32,7 +32,7 @@ local function start(cmd)
   return ok and h or { wait = function() return { stdout = "" } end }
 end
 
-local read = text_lines.read_file
+local read = require("sidecar.core.files").read
 
 local ESCAPES = { n = "\n", t = "\t", b = "\b", ["\\"] = "\\", ['"'] = '"' }
 

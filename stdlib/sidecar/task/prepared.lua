@@ -40,15 +40,7 @@ function M.valid_id(id)
   return type(id) == "string" and #id <= 64 and id:match(M.ID_PATTERN) ~= nil
 end
 
-local function read_file(path)
-  local f, why = io.open(path, "rb")
-  if not f then
-    return nil, why
-  end
-  local text = f:read("a")
-  f:close()
-  return text
-end
+local read_file = require("sidecar.core.files").read
 
 local function exists(path)
   return os.rename(path, path) ~= nil

@@ -42,34 +42,7 @@ local function escape_char(c)
   return named[c] or ("\\x%02x"):format(c:byte())
 end
 
--- A table is an "array" or "object" by its json mark, else by its keys; "empty" is either,
--- "mixed" neither (holes, or number and string keys together).
----The shape of a table as JSON sees it.
----@param t table
----@return "array"|"object"|"empty"|"mixed"
-local function shape(t)
-  if json.is_array(t) then
-    return "array"
-  elseif json.is_object(t) then
-    return "object"
-  elseif next(t) == nil then
-    return "empty"
-  end
-  local n, strings = 0, true
-  for k in pairs(t) do
-    n = n + 1
-    strings = strings and type(k) == "string"
-  end
-  if strings then
-    return "object"
-  end
-  for i = 1, n do
-    if rawget(t, i) == nil then
-      return "mixed"
-    end
-  end
-  return "array"
-end
+local shape = json.shape
 M.shape = shape
 
 ---How error messages show a value: `string "30s"`, `integer 3`, `null`, `array`, `object`.
