@@ -8,7 +8,8 @@ namespace sidecar::host {
 namespace {
 
 // A new record in the caller's open write transaction: its number, its id and its JSON (made by
-// `make_record` for that id, checked to be an object naming it). nullopt with `error` on failure.
+// `make_record` for that id, checked to be an object naming it). nullopt with `error` on failure,
+// EINVAL first when the record has no status.
 struct NewRecord {
   std::int64_t num;
   std::string id;
@@ -16,13 +17,17 @@ struct NewRecord {
 };
 
 template <typename Store>
-std::optional<NewRecord> new_record(Store* s, RecordKind kind, const RunStore::RecordMaker& make_record,
-                                    StoreError& error) {
+std::optional<NewRecord> new_record(Store* s, RecordKind kind, const std::string& status,
+                                    const RunStore::RecordMaker& make_record, StoreError& error) {
+  const bool task = kind == RecordKind::Task;
+  if (status.empty()) {
+    fail(error, "EINVAL", task ? "a task needs a status" : "a run needs a status");
+    return std::nullopt;
+  }
   std::optional<std::int64_t> n = s->allocate(kind, error);
   if (!n) return std::nullopt;
   NewRecord r{*n, format_id(kind, *n), ""};
   r.json = make_record(r.id);
-  const bool task = kind == RecordKind::Task;
   if (!s->check_json_object(r.json, task ? "task record" : "run record", task ? "task_id" : "run_id", r.id, error)) {
     return std::nullopt;
   }
@@ -42,13 +47,9 @@ std::optional<std::string> RunStore::create_task(const TaskFields& fields, const
                                                  StoreError& error) {
   Impl* s = ready(error);
   if (!s) return std::nullopt;
-  if (fields.status.empty()) {
-    fail(error, "EINVAL", "a task needs a status");
-    return std::nullopt;
-  }
   WriteTx tx(*s);
   if (!tx.begin(error)) return std::nullopt;
-  std::optional<NewRecord> made = new_record(s, RecordKind::Task, make_record, error);
+  std::optional<NewRecord> made = new_record(s, RecordKind::Task, fields.status, make_record, error);
   if (!made) return std::nullopt;
   const std::string& id = made->id;
   Stmt st = s->statement(
@@ -182,16 +183,12 @@ std::optional<std::string> RunStore::create_run(const RunFields& fields, const R
                                                 StoreError& error) {
   Impl* s = ready(error);
   if (!s) return std::nullopt;
-  if (fields.status.empty()) {
-    fail(error, "EINVAL", "a run needs a status");
-    return std::nullopt;
-  }
   WriteTx tx(*s);
   if (!tx.begin(error)) return std::nullopt;
   if (!fields.parent_run_id.empty() && !s->require(RecordKind::Run, fields.parent_run_id, error, "parent run")) {
     return std::nullopt;
   }
-  std::optional<NewRecord> made = new_record(s, RecordKind::Run, make_record, error);
+  std::optional<NewRecord> made = new_record(s, RecordKind::Run, fields.status, make_record, error);
   if (!made) return std::nullopt;
   const std::string& id = made->id;
   Stmt st = s->statement(std::string("INSERT INTO runs (num, ") + kRunColumns +
