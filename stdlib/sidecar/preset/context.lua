@@ -29,6 +29,7 @@
 --- (stdlib/sidecar/run/gates.lua: cfg.gates, the preset's task); a gate-blocked step has status "blocked"
 --- and its blockers as `why`. The writer lock still keeps writers one at a time.
 local errors = require("sidecar.core.errors")
+local files = require("sidecar.core.files")
 local json = require("sidecar.core.json")
 local preset_worktree = require("sidecar.preset.worktree")
 local proc = require("sidecar.core.proc")
@@ -126,12 +127,10 @@ end
 -- Whether a program is on PATH (or, with a slash, exists).
 local function on_path(program)
   if program:find("/", 1, true) then
-    return io.open(program, "rb") ~= nil
+    return files.exists(program)
   end
   for dir in (os.getenv("PATH") or ""):gmatch("[^:]+") do
-    local f = io.open(dir .. "/" .. program, "rb")
-    if f then
-      f:close()
+    if files.exists(dir .. "/" .. program) then
       return true
     end
   end

@@ -1,0 +1,118 @@
+-- What a preset's run(ctx, params) works with (stdlib/sidecar/preset/context.lua), in a
+-- repository of its own: routing, agents that ran, were planned or could not run, progress given
+-- to on_progress, and the store's task for the preset run.
+local test = require("sidecar.dev.test")
+local describe, it, expect = test.describe, test.it, test.expect
+local context = require("sidecar.preset.context")
+local proc = require("sidecar.core.proc")
+local store = require("sidecar.core.store")
+
+local repo
+local PRESET = { name = "spec-preset", summary = "a preset of this spec" }
+
+local function write(path, text)
+  local f = assert(io.open(path, "w"))
+  f:write(text)
+  f:close()
+end
+
+-- A config with `runners`: {name = argv} of command runners.
+local function config(runner_argvs, extra)
+  local parts = {}
+  for name, argv in pairs(runner_argvs) do
+    local quoted = {}
+    for i, a in ipairs(argv) do
+      quoted[i] = ("%q"):format(a)
+    end
+    parts[#parts + 1] = ("[%q] = { command = { %s } }"):format(name, table.concat(quoted, ", "))
+  end
+  write(repo .. "/.agent/config.lua", ("return { %s runners = { %s } }\n"):format(extra or "", table.concat(parts, ", ")))
+end
+
+-- An agent that reads the prompt and answers `text`.
+local function answering(text)
+  return { proc.executable(), "-e", ("io.read('a') io.write(%q)"):format(text) }
+end
+
+test.before_each(function()
+  repo = os.tmpname()
+  os.remove(repo)
+  assert(os.execute("mkdir -p '" .. repo .. "/.agent' && cd '" .. repo .. "' && git init -q -b main"))
+end)
+test.after_each(function()
+  os.execute("rm -rf '" .. repo .. "'")
+end)
+
+describe("preset context", function()
+  it("runs an agent of the config's and gives the whole answer", function()
+    config({ ["ctx-alice"] = answering("line one\nline two\n") })
+    local ctx = context.new({ repo = repo, preset = PRESET })
+    local r = ctx:agent({ kind = "scan", prompt = "Look", runner = "ctx-alice" })
+    expect(r.status):equals("review")
+    expect(r.output):equals("line one\nline two\n")
+    expect(r.route.runner):equals("ctx-alice")
+    expect(r.route.why):contains("runner ctx-alice named by the preset")
+    expect(ctx.runs):equals({ r.run_id })
+    ctx:close()
+    local s = assert(store.open(repo .. "/.agent"))
+    local task = assert(s:get_run(r.run_id)).task_id
+    expect(s:get_task(task).status):equals("done")
+    expect(s:get_task(task).title):equals("preset spec-preset")
+    s:close()
+  end)
+
+  it("plans without running on a dry run: the prompt recorded, the command shown", function()
+    config({ ["ctx-bob"] = answering("never") })
+    local ctx = context.new({ repo = repo, preset = PRESET, dry_run = true })
+    local r = ctx:agent({ kind = "scan", prompt = "Plan me", runner = "ctx-bob" })
+    ctx:close()
+    expect(r.status):equals("dry_run")
+    expect(r.why):equals("--dry-run")
+    expect(r.command):contains(" < " .. repo .. "/.agent/runs/" .. r.run_id .. "/prompt.md")
+    expect(#ctx.missed):equals(0)
+  end)
+
+  it("lists a step whose CLI is missing as missed, or as skipped when the preset marked it optional", function()
+    config({ ["ctx-gone"] = { "/nonexistent/agent-of-this-spec" } })
+    local ctx = context.new({ repo = repo, preset = PRESET })
+    local needed = ctx:agent({ kind = "scan", prompt = "x", runner = "ctx-gone" })
+    local optional = ctx:agent({ kind = "scan", prompt = "y", runner = "ctx-gone", optional = true })
+    ctx:close()
+    expect(needed.status):equals("not_run")
+    expect(needed.why):contains("/nonexistent/agent-of-this-spec is not installed")
+    expect(optional.skipped):is_true()
+    expect(#ctx.missed):equals(1)
+    expect(ctx.missed[1].step):equals("scan on ctx-gone")
+    expect(#ctx.skipped):equals(1)
+    expect(ctx.skipped[1].run_id):equals(optional.run_id)
+  end)
+
+  it("routes by kind and risk, the config's runner taking the built-in tiers' place", function()
+    config({ ["ctx-carol"] = answering("x") }, 'runner = "ctx-carol", model = "m-c",')
+    local ctx = context.new({ repo = repo, preset = PRESET })
+    local r = ctx:route("review", "high")
+    expect(r.runner):equals("ctx-carol")
+    expect(r.model):equals("m-c")
+    expect(r.tier):equals("strong")
+    local overridden = context.new({ repo = repo, preset = PRESET, runner = "codex", model = "m-x" }):route("scan")
+    expect(overridden.runner):equals("codex")
+    expect(overridden.model):equals("m-x")
+  end)
+
+  it("gives progress lines to on_progress, named by the preset, and tells given parameters from defaults", function()
+    config({})
+    local lines = {}
+    local ctx = context.new({ repo = repo, preset = PRESET, explicit = { agent = true },
+      on_progress = function(line) lines[#lines + 1] = line end })
+    ctx:progress("step %d of %d", 1, 2)
+    expect(lines):equals({ "spec-preset: step 1 of 2" })
+    expect(ctx:given("agent")):is_true()
+    expect(ctx:given("limit")):is_false()
+    context.new({ repo = repo, preset = PRESET }):progress("nobody listens") -- and nothing is printed
+  end)
+
+  it("raises when the repository's config is wrong, naming it", function()
+    write(repo .. "/.agent/config.lua", "return { colour = 'red' }\n")
+    expect(function() context.new({ repo = repo, preset = PRESET }) end):raises("colour: unknown setting")
+  end)
+end)
