@@ -231,18 +231,25 @@ describe("run_reconcile.reconcile of foreground runs", function()
     local script = root .. "/hold_lock.lua"
     local f = assert(io.open(script, "wb"))
     f:write(([[
+      local ms, ready = ...
       local lock = assert(require("sidecar.host.lock").try(%q))
-      io.stdout:write("held\n"); io.stdout:flush()
-      require("sidecar.host.time").sleep_ms(tonumber(...))
+      assert(io.open(ready, "w")):close() -- held: the spec may go on
+      for _ = 1, tonumber(ms) // 50 do -- sleep_ms takes at most a second
+        require("sidecar.host.time").sleep_ms(50)
+      end
     ]]):format(lock_path(run)))
     f:close()
+    -- Waits for the helper's word that it holds the lock (never by trying the lock here: a lock
+    -- this process took would be held by it until collected, and the reader would wait on it).
     local function hold(ms)
-      local h = spawn({ proc.executable(), "script", script, tostring(ms) }, { stdout = true })
-      local deadline = os.time() + 10
-      while select(3, hostlock.try(lock_path(run))) ~= "EWOULDBLOCK" and os.time() < deadline do
+      local ready = root .. "/held-" .. ms
+      local h = spawn({ proc.executable(), "script", script, tostring(ms), ready }, { stdout = false })
+      local deadline = os.time() + 30
+      local files = require("sidecar.core.files")
+      while not files.exists(ready) and os.time() < deadline do
         require("sidecar.host.time").sleep_ms(5)
       end
-      expect(select(3, hostlock.try(lock_path(run)))):equals("EWOULDBLOCK")
+      expect(files.exists(ready)):is_true()
       return h
     end
     -- Held for longer than a reader waits: left alone (a reader never hangs on a stuck holder).
