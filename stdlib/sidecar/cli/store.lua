@@ -265,7 +265,7 @@ end
 
 ---`sidecar usage`
 function M.usage(o)
-  local by = o.by or "runner"
+  local by = o.by -- "runner" unless given (cli/store_command.cpp)
   if not GROUPS[by] then
     return failed(o, "usage", "--by " .. by .. ": expected runner, model, task, status, day, run or none", EXIT_USAGE)
   end
