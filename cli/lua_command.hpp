@@ -48,6 +48,11 @@ struct LuaCommand {
 using Flags = std::vector<Flag>;
 Flags operator+(Flags a, const Flags& b);
 
+// Flags many commands share.
+inline constexpr Flag kRootFlag{"--root", "root", kText, "DIR",
+                                "The .agent folder (default: the nearest .agent in or above the current directory)"};
+inline constexpr Flag kJsonFlag{"--json", "json", kBool, "", "Print a JSON envelope {ok, version, command, data, errors}"};
+
 // The tables, in the order their commands appear in `sidecar --help`.
 std::vector<LuaCommand> prepare_commands();  // prepare_command.cpp
 std::vector<LuaCommand> project_commands();  // init, capabilities: project_command.cpp

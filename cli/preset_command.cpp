@@ -8,7 +8,7 @@ std::vector<LuaCommand> preset_commands() {
   const Flags name = {{"name", "name", kText, "NAME", "The preset", nullptr, kRequired}};
   const Flags repo_json = {
       {"--repo", "repo", kText, "DIR", "The repository (default: the current directory)"},
-      {"--json", "json", kBool, "", "Print a JSON envelope {ok, version, command, data, errors}"},
+      kJsonFlag,
   };
   return {
       {"preset", "Presets: orchestration scripts in Lua (built-in, ./.agent/presets, ~/.config/sidecar/presets)", m,

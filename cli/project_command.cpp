@@ -6,15 +6,14 @@
 namespace sidecar::cli {
 
 std::vector<LuaCommand> project_commands() {
-  const Flag json = {"--json", "json", kBool, "", "Print a JSON envelope {ok, version, command, data, errors}"};
   return {
       {"init", "Create .agent/ here: the store, a commented config.lua of defaults, and a .gitignore entry",
        "sidecar.cli.project", "init",
        {{"--root", "root", kText, "DIR", "The .agent folder to create", "./.agent"},
         {"--force", "force", kBool, "", "Write config.lua again with the defaults, even when one exists"},
-        json}},
+        kJsonFlag}},
       {"capabilities", "The features this Sidecar has and its contract version", "sidecar.cli.project",
-       "capabilities", {json}},
+       "capabilities", {kJsonFlag}},
   };
 }
 
@@ -22,7 +21,7 @@ std::vector<LuaCommand> doctor_commands() {
   return {{"doctor",
            "Check each runner's CLI: on PATH, its version, the flags Sidecar relies on, and what to do if not",
            "sidecar.cli.doctor", "cli",
-           {{"--json", "json", kBool, "", "Print a JSON envelope {ok, version, command, data, errors}"}}}};
+           {kJsonFlag}}};
 }
 
 }  // namespace sidecar::cli

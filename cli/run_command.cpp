@@ -6,10 +6,7 @@ namespace sidecar::cli {
 
 std::vector<LuaCommand> run_commands() {
   const char* const m = "sidecar.cli.run";
-  const Flags root_json = {
-      {"--root", "root", kText, "DIR", "The .agent folder (default: the nearest .agent in or above the current directory)"},
-      {"--json", "json", kBool, "", "Print a JSON envelope {ok, version, command, data, errors}"},
-  };
+  const Flags root_json = {kRootFlag, kJsonFlag};
   const Flags id = {{"id", "id", kText, "R-ID", "The run id", nullptr, kRequired}};
   const Flags id_root_json = id + root_json;
   // The flags that choose how an agent runs: on `run T-…` and on `run replay`.

@@ -6,10 +6,7 @@ namespace sidecar::cli {
 
 std::vector<LuaCommand> task_commands() {
   const char* const m = "sidecar.cli.task";
-  const Flags root_json = {
-      {"--root", "root", kText, "DIR", "The .agent folder (default: the nearest .agent in or above the current directory)"},
-      {"--json", "json", kBool, "", "Print a JSON envelope {ok, version, command, data, errors}"},
-  };
+  const Flags root_json = {kRootFlag, kJsonFlag};
   const Flags id = {{"id", "id", kText, "T-ID", "The task id", nullptr, kRequired}};
   return {
       {"task", "Task packets: create, list, show, import, export, set-status", m, nullptr, {}},

@@ -17,7 +17,7 @@ std::vector<LuaCommand> trust_commands() {
              nullptr, 0, "--revoke"},
             {"--revoke", "revoke", kBool, "",
              "Take the trust back: none of the files runs again until `sidecar trust`"},
-            {"--json", "json", kBool, "", "Print a JSON envelope {ok, version, command, data, errors}"}}}};
+            kJsonFlag}}};
 }
 
 }  // namespace sidecar::cli
