@@ -1,6 +1,8 @@
 #include "lua_command.hpp"
 
 #include <charconv>
+#include <iterator>
+#include <stdexcept>
 
 #include <CLI/CLI.hpp>
 #include <lua.hpp>
