@@ -1,5 +1,10 @@
 #include "lua_command.hpp"
 
+#include <charconv>
+#include <iterator>
+#include <stdexcept>
+
+#include <CLI/CLI.hpp>
 #include <lua.hpp>
 
 #include "engine.hpp"
@@ -8,29 +13,192 @@
 namespace sidecar::cli {
 namespace {
 
-struct Call {
-  const char* module;
-  const char* function;
-  const LuaOptions* options;
-};
+// A kInteger value: a whole number in decimal, as a user writes it (no 0x, no 010 as octal).
+bool whole_number(const std::string& text, long long& n) {
+  const char* end = text.data() + text.size();
+  auto [stop, ec] = std::from_chars(text.data(), end, n);
+  return !text.empty() && ec == std::errc() && stop == end;
+}
 
-void push_value(lua_State* L, const LuaOptionValue& value) {
-  if (const auto* text = std::get_if<std::string>(&value)) {
-    lua_pushlstring(L, text->data(), text->size());
-  } else if (const auto* flag = std::get_if<bool>(&value)) {
-    lua_pushboolean(L, *flag);
+// CLI11 checks a kInteger flag as it parses, so a bad value is a usage error naming the flag
+// ("--limit: 'ten' is not a whole number"); the description is empty so --help stays as it is.
+CLI::Validator whole_number_check() {
+  return CLI::Validator(
+      [](std::string& text) {
+        long long n = 0;
+        return whole_number(text, n) ? std::string() : "'" + text + "' is not a whole number";
+      },
+      "", "");
+}
+
+void push_scalar(lua_State* L, FlagType type, const std::string& text) {
+  long long n = 0;
+  if (type == kInteger && whole_number(text, n)) {
+    lua_pushinteger(L, static_cast<lua_Integer>(n));
   } else {
-    const auto& list = std::get<std::vector<std::string>>(value);
-    lua_createtable(L, static_cast<int>(list.size()), 0);
-    for (std::size_t i = 0; i < list.size(); ++i) {
-      lua_pushlstring(L, list[i].data(), list[i].size());
-      lua_rawseti(L, -2, static_cast<lua_Integer>(i + 1));
-    }
+    lua_pushlstring(L, text.data(), text.size());
   }
 }
 
+void push_list(lua_State* L, const std::vector<std::string>& list) {
+  lua_createtable(L, static_cast<int>(list.size()), 0);
+  for (std::size_t i = 0; i < list.size(); ++i) {
+    lua_pushlstring(L, list[i].data(), list[i].size());
+    lua_rawseti(L, -2, static_cast<lua_Integer>(i + 1));
+  }
+}
+
+// True when the table on top of the stack has no field `key` yet.
+bool unset(lua_State* L, const char* key) {
+  bool none = lua_getfield(L, -1, key) == LUA_TNIL;
+  lua_pop(L, 1);
+  return none;
+}
+
+}  // namespace
+
+Flags operator+(Flags a, const Flags& b) {
+  a.insert(a.end(), b.begin(), b.end());
+  return a;
+}
+
+std::vector<LuaCommand> lua_commands() {
+  std::vector<LuaCommand> all;
+  for (auto* table : {prepare_commands, project_commands, task_commands, run_commands, preset_commands,
+                      store_commands, trust_commands, doctor_commands}) {
+    std::vector<LuaCommand> some = table();
+    all.insert(all.end(), std::make_move_iterator(some.begin()), std::make_move_iterator(some.end()));
+  }
+  return all;
+}
+
+// What the parser found for one flag: the member its type uses.
+struct Value {
+  std::string text;
+  std::vector<std::string> list;
+  bool on = false;
+};
+
+struct LuaCommands::Declared {
+  CLI::App* app = nullptr;
+  int parent = -1;            // index in declared_; -1: a command of `sidecar` itself
+  std::vector<Value> values;  // one per flag; sized once, as CLI11 holds references into it
+};
+
+namespace {
+
+CLI::Option* add_flag(CLI::App& app, const Flag& f, Value& v) {
+  std::string help = f.help;
+  if (f.fallback) help += std::string(" (default: ") + f.fallback + ")";
+  CLI::Option* o = nullptr;
+  if (f.type == kBool) {
+    o = app.add_flag(f.names, v.on, help);
+  } else if (f.type == kList) {
+    o = app.add_option(f.names, v.list, help);
+    if (f.mods & kOneValue) o->allow_extra_args(false);
+  } else {
+    o = app.add_option(f.names, v.text, help);
+    if (f.type == kInteger) o->check(whole_number_check());
+  }
+  if (*f.value) o->type_name(f.value);
+  if (f.mods & kRequired) o->required();
+  if (f.mods & kHidden) o->group("");
+  return o;
+}
+
+}  // namespace
+
+LuaCommands::LuaCommands(CLI::App& app, std::vector<LuaCommand> table) : table_(std::move(table)) {
+  for (const LuaCommand& c : table_) {
+    auto d = std::make_unique<Declared>();
+    const std::string path = c.path;
+    const std::size_t space = path.rfind(' ');
+    CLI::App* parent = &app;
+    if (space != std::string::npos) {
+      for (std::size_t i = 0; i < declared_.size(); ++i) {
+        if (path.compare(0, space, table_[i].path) == 0) d->parent = static_cast<int>(i);
+      }
+      if (d->parent < 0) throw std::logic_error(path + ": its parent command is not declared before it");
+      parent = declared_[static_cast<std::size_t>(d->parent)]->app;
+      // A parent that works on its own (`run T-0001`) takes at most one subcommand.
+      if (table_[static_cast<std::size_t>(d->parent)].function) parent->require_subcommand(0, 1);
+    }
+    d->app = parent->add_subcommand(path.substr(space == std::string::npos ? 0 : space + 1), c.help);
+    if (!c.function) d->app->require_subcommand(1);
+    d->values.resize(c.flags.size());
+    std::vector<CLI::Option*> options;
+    for (std::size_t i = 0; i < c.flags.size(); ++i) options.push_back(add_flag(*d->app, c.flags[i], d->values[i]));
+    for (std::size_t i = 0; i < c.flags.size(); ++i) {
+      if (c.flags[i].excludes) options[i]->excludes(d->app->get_option(c.flags[i].excludes));
+    }
+    declared_.push_back(std::move(d));
+  }
+}
+
+LuaCommands::~LuaCommands() = default;
+
+bool LuaCommands::parsed(const char* path) const {
+  for (std::size_t i = 0; i < table_.size(); ++i) {
+    if (std::string(table_[i].path) == path) return declared_[i]->app->parsed();
+  }
+  return false;
+}
+
+const LuaCommand* LuaCommands::called() const {
+  const LuaCommand* found = nullptr;
+  for (std::size_t i = 0; i < table_.size(); ++i) {
+    if (table_[i].function && declared_[i]->app->parsed()) found = &table_[i];  // a subcommand comes after its parent
+  }
+  return found;
+}
+
+void LuaCommands::push_options(lua_State* L) const {
+  const auto leaf = static_cast<int>(called() - table_.data());
+  lua_createtable(L, 0, static_cast<int>(table_[static_cast<std::size_t>(leaf)].flags.size()) + 1);
+  // What was given: the command's own flags first, then its parents' (`run --json list`).
+  for (int at = leaf; at >= 0; at = declared_[static_cast<std::size_t>(at)]->parent) {
+    const LuaCommand& c = table_[static_cast<std::size_t>(at)];
+    const Declared& d = *declared_[static_cast<std::size_t>(at)];
+    for (std::size_t i = 0; i < c.flags.size(); ++i) {
+      const Flag& f = c.flags[i];
+      const Value& v = d.values[i];
+      const bool given = f.type == kBool ? v.on : f.type == kList ? !v.list.empty() : !v.text.empty();
+      if (!given || !unset(L, f.key)) continue;
+      if (f.type == kBool) {
+        lua_pushboolean(L, 1);
+      } else if (f.type == kList) {
+        push_list(L, v.list);
+      } else {
+        push_scalar(L, f.type, v.text);
+      }
+      lua_setfield(L, -2, f.key);
+    }
+  }
+  // Then what was not: a default, false, an empty list; a text without a default stays nil.
+  for (const Flag& f : table_[static_cast<std::size_t>(leaf)].flags) {
+    if (!unset(L, f.key)) continue;
+    if (f.type == kBool) {
+      lua_pushboolean(L, 0);
+    } else if (f.type == kList) {
+      lua_createtable(L, 0, 0);
+    } else if (f.fallback) {
+      push_scalar(L, f.type, f.fallback);
+    } else {
+      continue;
+    }
+    lua_setfield(L, -2, f.key);
+  }
+}
+
+namespace {
+
+struct Call {
+  const LuaCommands* commands;
+  const LuaCommand* command;
+};
+
 // Runs under the engine's pcall: require(module)[function](options) -> status.
-int call(lua_State* L) {
+int call_command(lua_State* L) {
   const Call& c = *static_cast<const Call*>(lua_touserdata(L, 1));
   // Every command tells, once on stderr, of a repository file it left unrun because it is not
   // trusted (stdlib/sidecar/cli/trust.lua; the library only reports it), and finds no module in the
@@ -43,15 +211,10 @@ int call(lua_State* L) {
   lua_call(L, 1, 0);
   lua_pop(L, 1);
   lua_getglobal(L, "require");
-  lua_pushstring(L, c.module);
+  lua_pushstring(L, c.command->module);
   lua_call(L, 1, 1);
-  lua_getfield(L, -1, c.function);
-  lua_createtable(L, 0, static_cast<int>(c.options->size()) + 1);
-  for (const auto& [key, value] : *c.options) {
-    if (const auto* text = std::get_if<std::string>(&value); text && text->empty()) continue;
-    push_value(L, value);
-    lua_setfield(L, -2, key.c_str());
-  }
+  lua_getfield(L, -1, c.command->function);
+  c.commands->push_options(L);
   lua_pushstring(L, SIDECAR_VERSION);
   lua_setfield(L, -2, "version");
   lua_call(L, 1, 1);
@@ -60,11 +223,10 @@ int call(lua_State* L) {
 
 }  // namespace
 
-bool call_lua_command(lua::Engine& engine, const char* module, const char* function, const LuaOptions& options,
-                      int& status, std::string& error) {
+bool LuaCommands::call(lua::Engine& engine, int& status, std::string& error) const {
   lua_State* L = engine.state();
-  Call c{module, function, &options};
-  lua_pushcfunction(L, call);
+  Call c{this, called()};
+  lua_pushcfunction(L, call_command);
   lua_pushlightuserdata(L, &c);
   if (!engine.pcall(1, 1)) {
     error = lua_tostring(L, -1);

@@ -10,17 +10,11 @@
 #include <lua.hpp>
 
 #include "engine.hpp"
+#include "lua_command.hpp"
 #include "model_server_command.hpp"
-#include "prepare_command.hpp"
-#include "preset_command.hpp"
-#include "project_command.hpp"
 #include "repl.hpp"
-#include "run_command.hpp"
 #include "secrets.hpp"
 #include "signals.hpp"
-#include "store_command.hpp"
-#include "task_command.hpp"
-#include "trust_command.hpp"
 #include "utf8.hpp"
 #include "version.hpp"
 
@@ -189,24 +183,9 @@ int main(int argc, char** argv) {
   test->add_option("--filter", test_filter, "Only tests whose full name contains TEXT")->type_name("TEXT");
   test->add_flag("-v,--verbose", test_verbose, "Print every test, not only failures");
 
-  sidecar::cli::PrepareCommand prepare;
-  sidecar::cli::add_prepare_command(app, prepare);
-  sidecar::cli::ProjectCommands project;
-  sidecar::cli::add_project_commands(app, project);
-  sidecar::cli::TaskCommands task;
-  sidecar::cli::add_task_commands(app, task);
-  sidecar::cli::RunCommands run;
-  sidecar::cli::add_run_commands(app, run);
-  sidecar::cli::PresetCommands preset;
-  sidecar::cli::add_preset_commands(app, preset);
-  sidecar::cli::StoreCommands store;
-  sidecar::cli::add_store_commands(app, store);
-  sidecar::cli::TrustCommand trust;
-  sidecar::cli::add_trust_command(app, trust);
-  bool doctor_json = false;
-  CLI::App* doctor = app.add_subcommand(
-      "doctor", "Check each runner's CLI: on PATH, its version, the flags Sidecar relies on, and what to do if not");
-  doctor->add_flag("--json", doctor_json, "Print a JSON envelope {ok, version, command, data, errors}");
+  // prepare, init, capabilities, task, run, preset, store, usage, trust, doctor: their flags and
+  // the stdlib function each calls, as their tables declare them (cli/*_command.cpp).
+  sidecar::cli::LuaCommands commands(app, sidecar::cli::lua_commands());
   sidecar::cli::ModelServerCommand model_server;
   sidecar::cli::add_model_server_command(app, model_server);
 
@@ -252,9 +231,9 @@ int main(int argc, char** argv) {
     if (what.rfind("-e:", 0) == 0) return usage_error("-e needs Lua code, as in: sidecar -e 'print(1 + 1)'");
     if (what == "file is required") return usage_error("script needs a file: sidecar script FILE.lua [ARGS...]");
     if (what == "A subcommand is required") {
-      if (store.store->parsed()) return usage_error("store needs a subcommand: sidecar store check | sidecar store rebuild");
-      if (preset.preset->parsed()) return usage_error("preset needs a subcommand: list, show or run (sidecar preset --help)");
-      if (task.task->parsed()) {
+      if (commands.parsed("store")) return usage_error("store needs a subcommand: sidecar store check | sidecar store rebuild");
+      if (commands.parsed("preset")) return usage_error("preset needs a subcommand: list, show or run (sidecar preset --help)");
+      if (commands.parsed("task")) {
         return usage_error("task needs a subcommand: create, list, show, import, export or set-status (sidecar task --help)");
       }
     }
@@ -305,31 +284,10 @@ int main(int argc, char** argv) {
     }
     if (test->parsed()) return run_tests(engine, test_paths, test_filter, test_verbose);
     // Commands whose work is a stdlib function: require(module)[function](options) -> status.
-    const char* module = nullptr;
-    const char* function = nullptr;
-    sidecar::cli::LuaOptions options;
-    if (prepare.app->parsed()) {
-      module = "sidecar.cli.prepare", function = "run", options = sidecar::cli::prepare_options(prepare);
-    } else if (sidecar::cli::store_command_call(store, function, options)) {
-      module = "sidecar.cli.store";
-    } else if (sidecar::cli::task_command_call(task, function, options)) {
-      module = "sidecar.cli.task";
-    } else if (sidecar::cli::run_command_call(run, function, options)) {
-      module = "sidecar.cli.run";
-    } else if (sidecar::cli::preset_command_call(preset, function, options)) {
-      module = "sidecar.cli.preset";
-    } else if (sidecar::cli::project_command_call(project, function, options)) {
-      module = "sidecar.cli.project";
-    } else if (sidecar::cli::trust_command_call(trust, function, options)) {
-      module = "sidecar.cli.trust";
-    } else if (doctor->parsed()) {
-      module = "sidecar.cli.doctor", function = "cli", options = {{"json", doctor_json}};
-    }
-    if (!module) return kExitOk;
+    if (!commands.called()) return kExitOk;
     int status = kExitFailure;
-    int lua_status = run_lua(engine, [&](std::string& err) {
-      return sidecar::cli::call_lua_command(engine, module, function, options, status, err);
-    });
+    int lua_status =
+        run_lua(engine, [&](std::string& err) { return commands.call(engine, status, err); });
     return lua_status != kExitOk ? lua_status : status;
   } catch (const std::exception& e) {
     return report_error(e.what());

@@ -1,24 +1,27 @@
-#include "project_command.hpp"
+// `sidecar init`, `sidecar capabilities` and `sidecar doctor`: a project's .agent folder, what this
+// Sidecar can do and whether the agent CLIs it runs are fit, handed to stdlib/sidecar/cli/project.lua
+// and stdlib/sidecar/cli/doctor.lua.
+#include "lua_command.hpp"
 
 namespace sidecar::cli {
 
-void add_project_commands(CLI::App& app, ProjectCommands& c) {
-  c.init = app.add_subcommand(
-      "init", "Create .agent/ here: the store, a commented config.lua of defaults, and a .gitignore entry");
-  c.init->add_option("--root", c.root, "The .agent folder to create (default: ./.agent)")->type_name("DIR");
-  c.init->add_flag("--force", c.force, "Write config.lua again with the defaults, even when one exists");
-  c.capabilities = app.add_subcommand("capabilities", "The features this Sidecar has and its contract version");
-  for (CLI::App* sub : {c.init, c.capabilities}) {
-    sub->add_flag("--json", c.json, "Print a JSON envelope {ok, version, command, data, errors}");
-  }
+std::vector<LuaCommand> project_commands() {
+  return {
+      {"init", "Create .agent/ here: the store, a commented config.lua of defaults, and a .gitignore entry",
+       "sidecar.cli.project", "init",
+       {{"--root", "root", kText, "DIR", "The .agent folder to create", "./.agent"},
+        {"--force", "force", kBool, "", "Write config.lua again with the defaults, even when one exists"},
+        kJsonFlag}},
+      {"capabilities", "The features this Sidecar has and its contract version", "sidecar.cli.project",
+       "capabilities", {kJsonFlag}},
+  };
 }
 
-bool project_command_call(const ProjectCommands& c, const char*& function, LuaOptions& options) {
-  if (c.init->parsed()) function = "init";
-  else if (c.capabilities->parsed()) function = "capabilities";
-  else return false;
-  options = {{"root", c.root}, {"json", c.json}, {"force", c.force}};
-  return true;
+std::vector<LuaCommand> doctor_commands() {
+  return {{"doctor",
+           "Check each runner's CLI: on PATH, its version, the flags Sidecar relies on, and what to do if not",
+           "sidecar.cli.doctor", "cli",
+           {kJsonFlag}}};
 }
 
 }  // namespace sidecar::cli

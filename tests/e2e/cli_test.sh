@@ -17,6 +17,13 @@ expect_run "unknown flag" 2 '^$' 'unknown option or argument: --bogus' -- "$S" -
 expect_run "unknown test flag" 2 '^$' 'unknown option or argument: --nope' -- "$S" test --nope
 expect_run "-e without code" 2 '^$' '-e needs Lua code' -- "$S" -e
 expect_run "script without a file" 2 '^$' 'script needs a file' -- "$S" script
+# A number flag is checked by the parser (cli/lua_command.cpp), before any Lua runs; --help
+# shows a default declared with the flag.
+expect_run "a number flag that is not one" 2 '^$' "^sidecar: --limit: 'ten' is not a whole number\n" \
+  -- "$S" run list --limit ten
+expect_run "-j that is not a number" 2 '^$' "^sidecar: --jobs: '1.5' is not a whole number\n" \
+  -- "$S" preset run demo -j 1.5
+expect_run "a flag's default in --help" 0 'At most N runs; 0: all \(default: 50\)' '' -- "$S" run list --help
 
 # --- -e ----------------------------------------------------------------------------------------
 expect_run "-e runs code" 0 '^2\n$' '^$' -- "$S" -e 'print(1 + 1)'

@@ -218,6 +218,8 @@ LOG=$work/queue.log expect_run "start-ready: all done, dependencies first, at mo
 eq "start-ready: every task done" "12" "$("$S" task list --status done --json | "$S" -e 'print(#require("sidecar.core.json").decode(io.read("a")).data)')"
 expect_run "start-ready: nothing left" 0 "no tasks are ready" "" -- "$S" run start-ready -j 2
 expect_run "start-ready: bad -j" 2 "^$" "-j '0': expected a whole number" -- "$S" run start-ready -j 0
+expect_run "start-ready: -j not a number" 2 "^$" "--jobs: 'two' is not a whole number" -- "$S" run start-ready -j two
+expect_run "run list: --limit 2, two runs" 0 "^[^\n]*\nR-\\d+[^\n]*\nR-\\d+[^\n]*\n$" "" -- "$S" run list --limit 2
 
 # --- sessions: --keep-session, then --continue records this run's own usage -------------------
 cat >"$work/codex-sessions.sh" <<SH

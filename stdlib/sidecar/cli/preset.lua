@@ -181,12 +181,9 @@ function M.run(o)
   if not params then
     return failed(o, "preset run", why, EXIT_USAGE)
   end
-  local jobs
-  if o.jobs then
-    jobs = math.tointeger(tonumber(o.jobs))
-    if not jobs or jobs < 1 then
-      return failed(o, "preset run", ("-j '%s': expected a whole number, 1 or more"):format(o.jobs), EXIT_USAGE)
-    end
+  local jobs = o.jobs -- an integer: the command line checked it (cli/preset_command.cpp)
+  if jobs and jobs < 1 then
+    return failed(o, "preset run", ("-j %d: expected a whole number, 1 or more"):format(jobs), EXIT_USAGE)
   end
   local cfg, cfg_err = require("sidecar.core.config").load(repo .. "/.agent")
   if not cfg then

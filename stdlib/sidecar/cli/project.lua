@@ -60,7 +60,7 @@ end
 ---through a symbolic link, so a cloned repository's `.agent/.gitignore -> ~/.bashrc` is refused,
 ---not appended to.
 function M.init(o)
-  local root = o.root or "./.agent"
+  local root = o.root -- "./.agent" unless given (cli/project_command.cpp)
   local s, message = store.open(root, { create = true })
   if not s then
     return init_failed(o, message)

@@ -223,12 +223,9 @@ local RUN_STATUSES = store.RUN_STATUSES
 
 ---`sidecar run list`
 function M.list(o)
-  local limit = 50
-  if o.limit then
-    limit = math.tointeger(tonumber(o.limit))
-    if not limit or limit < 0 then
-      return failed(o, "run list", ("--limit '%s': expected a whole number (0: all)"):format(o.limit), EXIT_USAGE)
-    end
+  local limit = o.limit -- an integer (the command line checked it), 50 unless given
+  if limit < 0 then
+    return failed(o, "run list", ("--limit '%d': expected a whole number (0: all)"):format(limit), EXIT_USAGE)
   end
   if o.status then
     local known = false

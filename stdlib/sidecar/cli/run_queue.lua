@@ -80,12 +80,12 @@ function M.start_ready(o)
   end
   require("sidecar.run.reconcile").reconcile_active(s) -- a task whose run's owner died is ready again first
   local jobs = cfg.queue.jobs
-  if o.jobs then
-    jobs = math.tointeger(tonumber(o.jobs))
-    if not jobs or jobs < 1 then
+  if o.jobs then -- an integer: the command line checked it
+    jobs = o.jobs
+    if jobs < 1 then
       s:close()
-      return failed(o, "run start-ready", ("-j '%s': expected a whole number of runs at a time, 1 or more"):format(
-        o.jobs), EXIT_USAGE)
+      return failed(o, "run start-ready", ("-j '%d': expected a whole number of runs at a time, 1 or more"):format(
+        jobs), EXIT_USAGE)
     end
   end
   if o.runner then

@@ -347,7 +347,7 @@ end
 
 -- --by, --since and --until as the store's usage query; nil, message when one is not valid.
 local function usage_query(o)
-  local by = o.by or "runner"
+  local by = o.by -- "runner" unless given (cli/store_command.cpp)
   if not GROUPS[by] then
     return nil, "--by " .. by .. ": expected runner, model, task, status, day, run or none"
   end
