@@ -67,7 +67,7 @@ TEST_CASE("lua commands: every table declares on CLI11, and each command calls i
   CHECK(Parsed("task set-status T-0001 ready").function() == "sidecar.cli.task.set_status");
   CHECK(Parsed("usage").function() == "sidecar.cli.store.usage");
   CHECK(Parsed("doctor").function() == "sidecar.cli.doctor.cli");
-  CHECK(Parsed("prepare").function() == "sidecar.task.prepared.cli_prepare");
+  CHECK(Parsed("prepare").function() == "sidecar.cli.prepare.run");
   CHECK(Parsed("").function().empty());
   CHECK(parse_error("task") == "A subcommand is required");
 }
