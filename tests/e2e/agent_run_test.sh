@@ -8,11 +8,8 @@
 # disk, sidecar's memory bounded).
 # The CLIs come from scripts/setup (.tools/npm) or PATH; SIDECAR_SKIP_REAL_CLIS=1 skips them.
 set -u
-S=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
-here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/../.." && pwd)
+. "$(dirname "$0")/lib.sh" # S (absolute), here, root, $work; the shared helpers
 scenarios=$root/tests/fixtures/scenarios
-. "$here/lib.sh"
 cd "$work"
 export PATH="$root/.tools/npm/bin:$PATH"
 
@@ -117,7 +114,6 @@ if ! command -v codex >/dev/null || ! command -v claude >/dev/null; then
   exit 1
 fi
 
-stop_server() { kill -TERM "$pid"; wait "$pid" 2>/dev/null; }
 
 # run NAME RUNNER PROMPT [IDLE_MS] [SESSION]: one run in NAME's git repository, made on first use
 # (NAME.2 runs in NAME's); the record in NAME.json. SESSION: see agent_run.lua.

@@ -1,9 +1,7 @@
 #!/usr/bin/env bash
 # End-to-end: the sidecar binary run as a user runs it. Usage: cli_test.sh path/to/sidecar
 set -u
-S=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
-here=$(cd "$(dirname "$0")" && pwd)
-. "$here/lib.sh"
+. "$(dirname "$0")/lib.sh" # S (absolute), here, root, $work; the shared helpers
 cd "$work"
 
 # --- help, version, usage errors (exit 2) ------------------------------------------------------

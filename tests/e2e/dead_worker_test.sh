@@ -9,19 +9,13 @@
 # Every agent process carries a marker unique to this test invocation (`sleep 4NNN.x`), which is
 # how `ps` finds what a run left behind.
 set -u
-S=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
-here=$(cd "$(dirname "$0")" && pwd)
-. "$here/lib.sh"
+. "$(dirname "$0")/lib.sh" # S (absolute), here, root, $work; the shared helpers
 cd "$work"
 M=4$((RANDOM % 900 + 100))$$ # sleep seconds no other test uses: sleep ${M}.1 ...
 trap 'pkill -KILL -f "sleep ${M}\." 2>/dev/null; rm -rf "$work"' EXIT
 
-left() { pgrep -f "sleep ${M}\.$1" 2>/dev/null | tr '\n' ' ' | sed 's/ $//'; }
-# running PID: it has not ended (a zombie that init has yet to reap has).
-running() { ps -o stat= -p "$1" 2>/dev/null | grep -qv '^Z'; }
 
-mkdir repo && cd repo && git init -q && git -c user.email=t@e -c user.name=t commit -q --allow-empty -m init
-"$S" init >/dev/null
+git_repo repo
 # The agent: reads its prompt, talks for a while, then sleeps with children (one in its group,
 # one that left the group and the session when AGENT_SETSID is set), marked for `ps`.
 cat >"$work/agent.sh" <<EOF
@@ -36,7 +30,7 @@ sleep ${M}.3
 echo done
 EOF
 chmod +x "$work/agent.sh"
-sed -i "s|  runners = {|  runners = {\n    command = { command = { \"$work/agent.sh\" } },|" .agent/config.lua
+add_runners "    command = { command = $(lua_list "$work/agent.sh") },"
 for i in 1 2 3 4 5; do "$S" task create --title "dead worker $i" --status ready >/dev/null; done
 
 # start TASK: a background run of TASK; prints "RUN_ID WORKER_PID".

@@ -6,11 +6,8 @@
 # allowed when the config says so; `run show` (and --json) names what happened; the push never
 # reaches the remote. Then the real codex through the model server does the same (if installed).
 set -u
-S=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
-here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/../.." && pwd)
+. "$(dirname "$0")/lib.sh" # S (absolute), here, root, $work; the shared helpers
 scenarios=$root/tests/fixtures/scenarios
-. "$here/lib.sh"
 cd "$work"
 export PATH="$root/.tools/npm/bin:$PATH"
 
@@ -42,8 +39,8 @@ new_repo() {
   echo base >a.txt && mkdir config src && echo old >config/secrets.yml && echo code >src/main.c
   git add -A && git commit -qm init && git remote add origin "$work/$1/remote.git" && git push -q origin main
   "$S" init >/dev/null
-  sed -i -e "s|^  runners = {|  runners = {\n    fake = { command = { \"$work/agent.sh\" } },|" \
-    -e 's/auto_approve_on_all_green = false/auto_approve_on_all_green = true/' \
+  add_runners "    fake = { command = $(lua_list "$work/agent.sh") },"
+  sed -i -e 's/auto_approve_on_all_green = false/auto_approve_on_all_green = true/' \
     -e "s/^\(    [a-z_]* = \)\"block\",/\1\"${2:-block}\",/" .agent/config.lua
   remote_refs=$(git --git-dir=../remote.git for-each-ref)
 }
@@ -172,15 +169,13 @@ fi
 codex_repo() {
   new_repo "$1"
   mkdir -p "$work/$1/home" "$work/$1/tmp"
-  sed -i "s|^  runners = {|  runners = {\n    codex = { env = { CODEX_HOME = \"$work/$1/home\", TMPDIR = \"$work/$1/tmp\", \
-MOCK_API_KEY = \"sk-mock\" }, args = { \"-c\", \"model_provider=mock\", \"-c\", \"model_providers.mock.name=mock\", \
-\"-c\", \"model_providers.mock.base_url=http://127.0.0.1:$port/v1\", \"-c\", \"model_providers.mock.wire_api=responses\", \
-\"-c\", \"model_providers.mock.env_key=MOCK_API_KEY\", \"-c\", \"model_providers.mock.request_max_retries=0\", \
-\"-c\", \"model_providers.mock.stream_max_retries=0\", \"--disable\", \"plugins\", \"-c\", \"analytics.enabled=false\" } },|" \
-    .agent/config.lua
+  add_runners "    codex = { env = { CODEX_HOME = \"$work/$1/home\", TMPDIR = \"$work/$1/tmp\", MOCK_API_KEY = \"sk-mock\" },
+      args = $(lua_list -c model_provider=mock -c model_providers.mock.name=mock \
+        -c "model_providers.mock.base_url=http://127.0.0.1:$port/v1" -c model_providers.mock.wire_api=responses \
+        -c model_providers.mock.env_key=MOCK_API_KEY -c model_providers.mock.request_max_retries=0 \
+        -c model_providers.mock.stream_max_retries=0 --disable plugins -c analytics.enabled=false) },"
   "$S" task create --title "Commit it" --status ready --validate-cmds "test:true" >/dev/null
 }
-stop_server() { kill -TERM "$pid"; wait "$pid" 2>/dev/null; }
 
 # Full access: codex's own sandbox lets git write .git, so the commit and the tag happen.
 start_server codex_full "$scenarios/git_commit_turn.json" && {

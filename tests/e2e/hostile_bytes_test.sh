@@ -8,11 +8,8 @@
 # before the run's deadline; escape sequences in a task's title and in an answer are shown, never
 # obeyed, by run, task list/show, run show and run tail.
 set -u
-S=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
-here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/../.." && pwd)
+. "$(dirname "$0")/lib.sh" # S (absolute), here, root, $work; the shared helpers
 F=$root/tests/fixtures
-. "$here/lib.sh"
 cd "$work"
 
 # new_repo NAME: a git repository with `sidecar init` done, the fake agent replaying the odd-shape
@@ -35,8 +32,6 @@ new_repo() {
       "    zero = " .. sh("zero.sh") .. ",\n    pushes = " .. sh("pushes.sh") .. ",\n" end, 1)
     f = assert(io.open(".agent/config.lua", "w")); f:write(text); f:close()'
 }
-# field FILE PATH: a value of a JSON file.
-field() { jv "$2" <"$1"; }
 
 # The agents: each reads its prompt, then answers.
 printf '%s\n' 'cat >/dev/null' "printf 'R\\351sum\\351: caf\\351 cr\\350me\\n'" >latin1.sh

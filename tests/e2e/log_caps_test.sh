@@ -6,9 +6,7 @@
 # Then a codex stream past the bound (every event still parsed, agent.jsonl cut), a flood on
 # stderr, a plain answer whose end is read from the cut log's tail, and false (no bound).
 set -u
-S=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
-here=$(cd "$(dirname "$0")" && pwd)
-. "$here/lib.sh"
+. "$(dirname "$0")/lib.sh" # S (absolute), here, root, $work; the shared helpers
 cd "$work"
 MIB=1048576
 # AddressSanitizer (scripts/test --sanitize) keeps shadow memory and runs slower: a wider bound.
@@ -18,8 +16,7 @@ if [ -n "${ASAN_OPTIONS:-}" ]; then max_rss_mb=1024; fi
 # new_repo NAME CONFIG: a git repository with `sidecar init` done, CONFIG as its config.lua, and a
 # ready task T-0001.
 new_repo() {
-  mkdir "$work/$1" && cd "$work/$1" && git init -q && git -c user.email=t@e -c user.name=t commit -q --allow-empty -m init
-  "$S" init >/dev/null
+  git_repo "$1"
   printf '%s\n' "$2" >.agent/config.lua
   "$S" task create --title "Flood" --goal "a lot of output" --status ready >/dev/null 2>&1
 }

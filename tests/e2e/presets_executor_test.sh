@@ -8,34 +8,13 @@
 # fix_until_green, multi_repo_audit) against fake agents, and docs/presets.md run as written.
 # UPDATE_GOLDEN=1 rewrites the golden files from this run.
 set -u
-S=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
-here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/../.." && pwd)
+. "$(dirname "$0")/lib.sh" # S (absolute), here, root, $work; the shared helpers
 F=$root/tests/fixtures/presets/executor
-G=$root/tests/golden/presets
-. "$here/lib.sh"
+golden_dir=$root/tests/golden/presets
 cd "$work"
-
-# golden NAME FILE: FILE equals tests/golden/presets/NAME.
-golden() {
-  if [ "${UPDATE_GOLDEN:-}" = 1 ]; then cp "$2" "$G/$1"; fi
-  if diff -u "$G/$1" "$2" >"$work/diff"; then
-    passed=$((passed + 1))
-  else
-    failed=$((failed + 1))
-    echo "FAIL golden $1:"
-    sed 's/^/  /' "$work/diff" | head -40
-  fi
-}
 
 # fake ROLE: a runner entry for .agent/config.lua running the examples' fake agent as ROLE.
 fake() { printf '    %s = { command = { "%s", "script", "%s/fake_example_agent.lua", "%s" } },\n' "$1" "$S" "$F" "$1"; }
-
-# git_repo DIR: an empty git repository with `sidecar init` done.
-git_repo() {
-  mkdir -p "$work/$1" && cd "$work/$1" && git init -q && git -c user.email=t@e -c user.name=t commit -q --allow-empty -m init
-  "$S" init >/dev/null
-}
 
 # exec_repo NAME SCENARIO: a repository whose `command` runner is the fake implementer and whose
 # plan.md names SCENARIO.

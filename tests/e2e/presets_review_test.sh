@@ -8,12 +8,9 @@
 # plan, redacted inputs, refused secret files, and nothing written outside .agent/.
 # UPDATE_GOLDEN=1 rewrites the golden files from this run.
 set -u
-S=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
-here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/../.." && pwd)
+. "$(dirname "$0")/lib.sh" # S (absolute), here, root, $work; the shared helpers
 F=$root/tests/fixtures/presets/review
-golden=$root/tests/golden/presets
-. "$here/lib.sh"
+golden_dir=$root/tests/golden/presets
 cd "$work"
 
 # new_repo NAME ANSWERS_DIR [PROMPT_COPY]: a git repository with `sidecar init` done and the
@@ -22,30 +19,14 @@ cd "$work"
 new_repo() {
   mkdir "$work/$1" && cd "$work/$1" && git init -q
   "$S" init >/dev/null
-  S_BIN=$S FAKE=$F/fake_answer.lua ANSWERS=$2 COPY=${3:-} "$S" -e '
-    local f = assert(io.open(".agent/config.lua")); local text = f:read("a"); f:close()
-    local argv = ("{ %q, \"script\", %q, %q%s }"):format(os.getenv("S_BIN"), os.getenv("FAKE"), os.getenv("ANSWERS"),
-      os.getenv("COPY") ~= "" and (", %q"):format(os.getenv("COPY")) or "")
-    text = text:gsub("  runners = {\n", function() return "  runners = {\n    command = { command = " .. argv ..
-      " },\n    alt = { command = " .. argv .. " },\n    ghost = { command = { \"/nonexistent/ghost-agent\" } },\n" end, 1)
-    f = assert(io.open(".agent/config.lua", "w")); f:write(text); f:close()'
+  local argv
+  argv=$(lua_list "$S" script "$F/fake_answer.lua" "$2" ${3:+"$3"})
+  add_runners "    command = { command = $argv },
+    alt = { command = $argv },
+    ghost = { command = { \"/nonexistent/ghost-agent\" } },"
 }
 commit() { git add -A . && git -c user.email=t@e -c user.name=t commit -qm "$1"; }
-field() { jv "$2" <"$1"; }
 runs() { ls .agent/runs | wc -l | tr -d ' '; }
-# golden NAME FILE: FILE (run ids, the binary and the fixtures folder made stable) against
-# tests/golden/presets/NAME.
-golden() {
-  sed -E -e 's/R-[0-9]{4}/R-NNNN/g' -e "s#$S#sidecar#g" -e "s#$F#FIXTURES#g" "$2" >"$work/got"
-  if [ "${UPDATE_GOLDEN:-}" = 1 ]; then cp "$work/got" "$golden/$1"; fi
-  if diff -u "$golden/$1" "$work/got" >"$work/diff"; then
-    passed=$((passed + 1))
-  else
-    failed=$((failed + 1))
-    echo "FAIL golden $1 differs:"
-    head -60 "$work/diff"
-  fi
-}
 # len PATH: how many items the list at PATH of the JSON on stdin has.
 len() {
   "$S" -e "local v = require('json').decode(io.read('a'))

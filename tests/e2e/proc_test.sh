@@ -2,12 +2,11 @@
 # End-to-end: the children of a sidecar script never outlive it, however it ends (normally, on a
 # Lua error, by os.exit, on Ctrl-C, on SIGTERM), and Ctrl-C says what it stopped.
 set -u
-S=$1
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib.sh" # S (absolute), here, root, $work; the shared helpers
 cd "$work"
 
-# Starts two process groups (the second ignores SIGTERM), writes their ids to $1, then ends as
-# $2 says or waits.
+# Starts two process groups (the second ignores SIGTERM), writes their ids to $1 once both shells
+# have set their traps and started their sleeps, then ends as $2 says or waits.
 cat >children.lua <<'LUA'
 local proc = require("proc")
 local grace = tonumber(arg[3] or "300")
@@ -51,8 +50,9 @@ for mode in return error exit; do
   check_gone "no process left after the script ends ($mode)" "pids_$mode"
 done
 
-# interrupt SIGNAL COUNT PIDFILE [GRACE]: runs children.lua in the background, sends SIGNAL COUNT
-# times once the children are up, and records exit status, stderr and the time it took.
+# interrupt SIGNAL COUNT PIDFILE [GRACE]: runs children.lua in the background, sends SIGNAL once the
+# children are up (COUNT 2: again once the first one is at work: the group that obeys SIGTERM is
+# gone), and records exit status, stderr and the time it took.
 interrupt() {
   local sig=$1 count=$2 pids=$3 grace=${4:-300}
   rm -f "$pids"

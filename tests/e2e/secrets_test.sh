@@ -10,9 +10,7 @@
 # command's stdout or stderr, and the places they were say which kind was redacted. Secret files
 # are refused by task create, task import and prepare alike.
 set -u
-S=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
-here=$(cd "$(dirname "$0")" && pwd)
-. "$here/lib.sh"
+. "$(dirname "$0")/lib.sh" # S (absolute), here, root, $work; the shared helpers
 [ -n "${KEEP_WORK:-}" ] && trap 'echo "kept $work"' EXIT # to look at what was written
 cd "$work"
 
@@ -219,12 +217,10 @@ cat "$work/final.txt" >"\$out"
 EOF
 
 # The agents as runners, and a secrets section with a rule of the user's own.
-WORK=$work "$S" -e '
+add_runners "    leaky = { command = $(lua_list sh "$work/leaky.sh") },
+    codex = { program = $(lua_list sh "$work/fake_codex.sh") },"
+"$S" -e '
   local f = assert(io.open(".agent/config.lua")); local text = f:read("a"); f:close()
-  local w = os.getenv("WORK")
-  text = text:gsub("  runners = {\n", function() return "  runners = {\n"
-    .. ("    leaky = { command = { \"sh\", %q } },\n"):format(w .. "/leaky.sh")
-    .. ("    codex = { program = { \"sh\", %q } },\n"):format(w .. "/fake_codex.sh") end, 1)
   text = text:gsub("\n}\n$", function() return [[
 
   secrets = {

@@ -5,32 +5,19 @@
 # the queue and start-ready -j 4 on 12 tasks with dependencies, background runs (waited, tailed,
 # killed), a continued session, and bad input that leaves the store untouched.
 set -u
-S=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
-here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/../.." && pwd)
+. "$(dirname "$0")/lib.sh" # S (absolute), here, root, $work; the shared helpers
 F=$root/tests/fixtures
-. "$here/lib.sh"
 cd "$work"
 
 # new_repo NAME [CONFIG_LINES]: a git repository with `sidecar init` done, the fake agent as
 # codex and claude, and CONFIG_LINES added to the config's `runners` table.
 new_repo() {
-  mkdir "$work/$1" && cd "$work/$1" && git init -q && git -c user.email=t@e -c user.name=t commit -q --allow-empty -m init
-  "$S" init >/dev/null
-  REPLAY_CODEX=${REPLAY_CODEX:-$F/captures/codex_exec_json_text_turn.jsonl} \
-  REPLAY_CLAUDE=${REPLAY_CLAUDE:-$F/captures/claude_stream_json_text_turn.jsonl} \
-  EXTRA=${2:-} AUTO=${AUTO:-true} S_BIN=$S F_DIR=$F "$S" -e '
-    local f = assert(io.open(".agent/config.lua")); local text = f:read("a"); f:close()
-    local S, F = os.getenv("S_BIN"), os.getenv("F_DIR")
-    local function fake(replay) return ("{ %q, \"script\", %q, %q }"):format(S, F .. "/fake_agent.lua", replay) end
-    text = text:gsub("  runners = {\n", function() return "  runners = {\n    codex = { program = " ..
-      fake(os.getenv("REPLAY_CODEX")) .. " },\n    claude = { program = " .. fake(os.getenv("REPLAY_CLAUDE")) ..
-      " },\n" .. os.getenv("EXTRA") .. "\n" end, 1)
-    text = text:gsub("auto_approve_on_all_green = false", "auto_approve_on_all_green = " .. os.getenv("AUTO"))
-    f = assert(io.open(".agent/config.lua", "w")); f:write(text); f:close()'
+  git_repo "$1"
+  add_runners "    codex = { program = $(fake_agent "${REPLAY_CODEX:-$F/captures/codex_exec_json_text_turn.jsonl}") },
+    claude = { program = $(fake_agent "${REPLAY_CLAUDE:-$F/captures/claude_stream_json_text_turn.jsonl}") },
+${2:-}"
+  sed -i "s/auto_approve_on_all_green = false/auto_approve_on_all_green = ${AUTO:-true}/" .agent/config.lua
 }
-# field FILE PATH: a value of a JSON file.
-field() { jv "$2" <"$1"; }
 
 # --- init and capabilities ------------------------------------------------------------------
 mkdir fresh && cd fresh && git init -q

@@ -13,11 +13,8 @@
 # loads ./x.lua as a module or reads a FIFO or /dev/zero as config; init never writes through a
 # link; the notice stays one line whatever the repository's path.
 set -u
-S=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
-here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/../.." && pwd)
+. "$(dirname "$0")/lib.sh" # S (absolute), here, root, $work; the shared helpers
 F=$root/tests/fixtures
-. "$here/lib.sh"
 unset SIDECAR_TRUST # the real thing here; XDG_STATE_HOME stays in $work
 export XDG_CONFIG_HOME=$work/xdg # no user presets
 cd "$work"

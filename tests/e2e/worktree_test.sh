@@ -7,9 +7,7 @@
 # worktree, tracking.branch, a worker killed mid-run (sweep), eight writers at once in the
 # background, a read-only run in place, and a folder outside git.
 set -u
-S=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
-here=$(cd "$(dirname "$0")" && pwd)
-. "$here/lib.sh"
+. "$(dirname "$0")/lib.sh" # S (absolute), here, root, $work; the shared helpers
 export OUTDIR=$work/seen
 mkdir -p "$OUTDIR" "$work/agents"
 
@@ -41,7 +39,6 @@ config() {
     echo '}'
   } >.agent/config.lua
 }
-field() { jv "$2" <"$1"; }
 run_json() { echo ".agent/runs/$1/run.json"; }
 # The user's tree as git and the files say: status, and a digest of every file outside .git/.agent.
 tree_state() {
