@@ -68,9 +68,9 @@ eq "(a) the record lists the escapee: command, how it was found, that it left th
 expect_run "(a) run show prints the blocker" 0 "Status: +blocked.*Blockers:\n  - 1 process of the agent outlived it" "" \
   -- "$S" run show R-0001
 eq "(a) the task is blocked, not running" "blocked" "$("$S" task list | awk '$1 == "T-0001" { print $2 }')"
-expect_run "(a) a run that leaves nothing behind is a clean review" 0 "^R-0002 review" "" \
+expect_run "(a) a run that leaves nothing behind is a clean review" 0 "^R-\d+ review" "" \
   -- "$S" run T-0002 --runner clean
-eq "(a) ... and records no escapees" "" "$(run_json R-0002 | grep -o '"escapees"')"
+eq "(a) ... and records no escapees" "" "$(run_json "$(run_id)" | grep -o '"escapees"')"
 
 # --- (b) kill -9 of a foreground `sidecar run` ---------------------------------------------------
 touch "$work/hang"

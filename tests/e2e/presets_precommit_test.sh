@@ -107,7 +107,7 @@ MD
 ANSWER_FILE=$work/fast.md "$S" preset run precommit-classifier --runner command >"$work/disagree.md" 2>/dev/null
 golden precommit-classifier-disagreement.md "$work/disagree.md"
 expect_run "disagreement: the rules' path and validation, the agent's message" 0 \
-  "^# Precommit Classification\n- \*\*Path:\*\* Risk\n- \*\*Confidence:\*\* high\n.*Minimal validation:\*\*\n  - \`git diff --check\`\n  - \`make test\`\n  - \`a person reviews the change before it is committed\`\n.*Suggested commit message:\*\* Set the token\n\nAgent disagreed \(R-0001\): it said Path Fast, Minimal validation none; the rules decide Path Risk, Minimal validation \`git diff --check\`, \`make test\`, \`a person reviews the change before it is committed\`, because \.env touches credentials, security or release\.\n$" "" -- \
+  "^# Precommit Classification\n- \*\*Path:\*\* Risk\n- \*\*Confidence:\*\* high\n.*Minimal validation:\*\*\n  - \`git diff --check\`\n  - \`make test\`\n  - \`a person reviews the change before it is committed\`\n.*Suggested commit message:\*\* Set the token\n\nAgent disagreed \(R-\d+\): it said Path Fast, Minimal validation none; the rules decide Path Risk, Minimal validation \`git diff --check\`, \`make test\`, \`a person reviews the change before it is committed\`, because \.env touches credentials, security or release\.\n$" "" -- \
   cat "$work/disagree.md"
 expect_run "disagreement: never the agent's Path" 1 "" "" -- grep -q "Path:\*\* Fast" "$work/disagree.md"
 ANSWER_FILE=$work/fast.md "$S" preset run precommit-classifier --runner command --json >"$work/disagree.json" 2>/dev/null
@@ -151,7 +151,7 @@ expect_run "agent: wrong once, re-prompted" 0 '"suggested_commit_message": "Add 
   env ANSWER=once "$S" preset run precommit-classifier --runner command --json
 eq "agent: two runs" "2" "$(cat "$ANSWER_COUNT")"
 expect_run "re-prompt names the problems" 0 "did not match the required format:\n- blockers: required field missing\n" "" -- \
-  sh -c 'cat "$(ls -d .agent/runs/R-* | tail -1)/prompt.md"'
+  cat ".agent/runs/$(jv .data.result.agent.run_id <"$work/out")/prompt.md"
 rm -f "$ANSWER_COUNT"
 expect_run "agent: wrong twice, escalated" 1 "\*\*Path:\*\* Code.*Escalate: classify the why and blockers by hand" "" -- \
   env ANSWER=bad "$S" preset run precommit-classifier --runner command
@@ -161,7 +161,7 @@ expect_run "no agent installed: the command it would run" 0 \
   env PATH=/usr/bin:/bin "$S" preset run precommit-classifier
 expect_run "--dry-run" 0 "Agent: not run \(--dry-run\)\. It would run:\n  '?$work/answer\.sh" "" -- \
   "$S" preset run precommit-classifier --runner command --dry-run
-eq "dry run recorded" "dry_run" "$(jv .status <"$(ls -d .agent/runs/R-* | tail -1)/run.json")"
+eq "dry run recorded" "dry_run" "$(jv .status <".agent/runs/$(run_id)/run.json")"
 
 expect_run "preset list" 0 "PRESET +FROM +WHAT IT DOES\n.*precommit-classifier +built-in +Classify" "" -- "$S" preset list
 expect_run "preset show" 0 "Parameters.*agent +boolean +true.*Escalates:" "" -- "$S" preset show precommit-classifier

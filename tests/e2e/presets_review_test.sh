@@ -130,7 +130,7 @@ expect_run "two runners: an unknown runner" 1 "runners: .*nope" "" -- \
 # --- dry run, a missing agent, other targets ------------------------------------------------------
 review_repo dry "$F/answers/good"
 expect_run "review --dry-run: each reviewer's command" 0 \
-  "^# Triangulated review: dry run\n.*- W1 correctness on command: would run:\n  .*fake_answer\.lua .* < \./\.agent/runs/R-0001/prompt\.md\n- W2 risks on command" \
+  "^# Triangulated review: dry run\n.*- W1 correctness on command: would run:\n  .*fake_answer\.lua .* < \./\.agent/runs/R-\d+/prompt\.md\n- W2 risks on command" \
   "^$" -- "$S" preset run triangulated-review --runner command $LENSES --dry-run
 golden triangulated-review-dry-run.md "$work/out"
 eq "dry run: recorded, not run" "dry_run dry_run dry_run" \
@@ -143,9 +143,8 @@ expect_run "no agent installed: the commands it would run" 0 \
 commit "the change"
 expect_run "review base=HEAD~1: the diff of the branch" 0 "" "" -- \
   "$S" preset run triangulated-review --runner command $LENSES --param base=HEAD~1 --dry-run
-last=$(ls .agent/runs | tail -n 1)
 expect_run "base: the prompt names git diff HEAD~1...HEAD" 0 "\`git diff HEAD~1\.\.\.HEAD\`.*Find what is wrong with the change HEAD~1\.\.\.HEAD.*\+        return self\.items" "" -- \
-  cat .agent/runs/$last/prompt.md
+  cat ".agent/runs/$(run_id)/prompt.md"
 expect_run "review paths=: named files, no diff" 0 "Target: the files src/cache\.py; 1 file\." "" -- \
   "$S" preset run triangulated-review --runner command $LENSES --param paths=src/cache.py --dry-run
 expect_run "review paths=: a secret file refused" 1 "looks like a secrets file" "" -- \
@@ -225,7 +224,7 @@ eq "scan: exactly two runs" 2 "$(runs)"
 mkdir "$work/bad" && cp "$F/answers/malformed-personalization.md" "$work/bad/scan.txt"
 scan_repo bad-scan "$work/bad"
 expect_run "scan: wrong twice: escalated" 1 \
-  "^Personalization scan escalated \(R-0002, review\): the answer failed the §3 format twice:\n.*scope: expected one of" "" -- \
+  "^Personalization scan escalated \(R-\d+, review\): the answer failed the §3 format twice:\n.*scope: expected one of" "" -- \
   "$S" preset run personalization-scanner --runner command $INPUTS
 
 finish

@@ -274,16 +274,18 @@ env_args=()
 for i in "${!ENV_NAMES[@]}"; do env_args+=("${ENV_NAMES[$i]}=${ENV_VALUES[$i]}"); done
 cap run-foreground env "${env_args[@]}" "$S" run T-0001 --runner leaky
 eq "run T-0001 (foreground): exit 0" 0 "$status"
-expect_run "run: the summary line says what was found, redacted" 0 "^R-0001 review: found key \[REDACTED:" "" -- cat "$out"
+fg=$(run_ids "$out" | head -n 1)
+expect_run "run: the summary line says what was found, redacted" 0 "^R-\d+ review: found key \[REDACTED:" "" -- cat "$out"
 expect_run "run: validation passed" 0 "" "" -- grep -q "validation" "$err"
 
 cap run-background "$S" run T-0002 --runner codex --background
-eq "run T-0002 --background" "0 R-0002" "$status $(cat "$out")"
-cap run-wait "$S" run wait R-0002 --timeout 60s
-eq "run wait R-0002" "0 R-0002 review" "$status $(cat "$out")"
+bg=$(run_ids "$out" | head -n 1)
+eq "run T-0002 --background: prints its run id" "0 yes" "$status $(grep -qx 'R-[0-9]*' "$out" && echo yes)"
+cap run-wait "$S" run wait $bg --timeout 60s
+eq "run wait $bg" "0 $bg review" "$status $(cat "$out")"
 
-for what in "run show R-0001" "run show R-0002" "run show R-0001 --json" "run show R-0002 --json" "run list" \
-  "run list --json" "run tail R-0001" "run tail R-0002" "run tail R-0001 --json" "task show T-0001" \
+for what in "run show $fg" "run show $bg" "run show $fg --json" "run show $bg --json" "run list" \
+  "run list --json" "run tail $fg" "run tail $bg" "run tail $fg --json" "task show T-0001" \
   "task show T-0001 --json" "task list --json" "task export T-0001" "run review"; do
   cap "$(echo "$what" | tr ' ' '-')" "$S" $what
   eq "$what: exit 0" 0 "$status"
@@ -317,8 +319,8 @@ for c in "$CANARY_NOTES" "$CANARY_VALIDATION" "$CANARY_STDOUT" "$CANARY_STDERR" 
   eq "the planted text reached .agent/ ($c)" yes "$(grep -rqF -- "$c" .agent && echo yes || echo no)"
 done
 expect_run "the refused push was logged, its password redacted" 0 "deploy:\[REDACTED:url-password\]@" "" -- \
-  cat .agent/runs/R-0002/push_attempts.log
-eq "the codex-style -o file was written" yes "$([ -s .agent/runs/R-0002/last-message.txt ] && echo yes || echo no)"
+  cat .agent/runs/$bg/push_attempts.log
+eq "the codex-style -o file was written" yes "$([ -s .agent/runs/$bg/last-message.txt ] && echo yes || echo no)"
 leaks=0
 for i in "${!VALUES[@]}"; do
   v=${VALUES[$i]}
