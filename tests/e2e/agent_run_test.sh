@@ -29,7 +29,7 @@ wait "$spid" || status=$?
 # The group got SIGTERM; give the kernel a moment to end the sleep (a duration no other process
 # uses, so nothing else matches).
 gone=no
-for _ in $(seq 40); do pgrep -f '[s]leep 37.25' >/dev/null || { gone=yes; break; }; sleep 0.05; done
+poll 30 eval "! pgrep -f '^sleep 37\.25' >/dev/null" && gone=yes
 if [ "$status" = 130 ] && grep -q "interrupted! stopped 1 child process" interrupt/err &&
   grep -q '"status": "interrupted"' "$irun/run.json" && [ $gone = yes ]; then
   passed=$((passed + 1))

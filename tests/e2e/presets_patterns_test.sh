@@ -143,7 +143,7 @@ export FAKE_LOG=$work/writers.log FAKE_WRITER_MS=1500
 run_preset review-fix-verify --runner command >"$work/w1.out" 2>"$work/w1.err" &
 w1=$!
 # The second starts once the first one's writer works, so without the lock they would overlap.
-for _ in $(seq 400); do grep -q start "$work/writers.log" && break; sleep 0.025; done
+wait_until "two writers: the first one's writer works" 60 grep -q start "$work/writers.log"
 run_preset scout-act-verify --runner command >"$work/w2.out" 2>"$work/w2.err"
 w2_status=$?
 wait $w1

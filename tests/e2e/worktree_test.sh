@@ -187,10 +187,10 @@ eq "tracking.branch: holds the result" "agent-line" "$(git show feature/tracked:
 # --- a worker killed mid-run: sweep recovers its worktree ------------------------------------------
 "$S" task create --title "Crash" >/dev/null
 id=$("$S" run T-0005 --runner sleeper --sandbox workspace-write --background 2>/dev/null)
-for _ in $(seq 600); do [ -s "$OUTDIR/sleeper.pid" ] && break; sleep 0.05; done
+wait_until "crash: the agent started" 60 test -s "$OUTDIR/sleeper.pid"
 worker=$(field $(run_json "$id") .worker_pid)
 kill -9 "$worker" "$(cat "$OUTDIR/sleeper.pid")" 2>/dev/null
-for _ in $(seq 200); do kill -0 "$worker" 2>/dev/null || break; sleep 0.05; done
+poll 30 eval '! kill -0 "$worker" 2>/dev/null'
 eq "crash: the worktree is still there" "yes" "$([ -d ".agent/worktrees/$id" ] && echo yes)"
 expect_run "sweep recovers it" 0 "^$id\n$" "" -- "$S" -e 'local s = assert(require("runs").open(".agent"))
   print(table.concat(require("run_worktree").sweep(s), ","))'
