@@ -8,11 +8,8 @@
 # disk, sidecar's memory bounded).
 # The CLIs come from scripts/setup (.tools/npm) or PATH; SIDECAR_SKIP_REAL_CLIS=1 skips them.
 set -u
-S=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
-here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/../.." && pwd)
+. "$(dirname "$0")/lib.sh" # S (absolute), here, root, $work; the shared helpers
 scenarios=$root/tests/fixtures/scenarios
-. "$here/lib.sh"
 cd "$work"
 export PATH="$root/.tools/npm/bin:$PATH"
 
@@ -22,21 +19,24 @@ mkdir interrupt && (cd interrupt && git init -q)
 (cd interrupt && exec "$S" -e "require('sidecar.agent.run').execute({runner = 'command', repo = '.',
   command = {'sh', '-c', 'echo started; sleep 37.25'}, prompt = 'wait'})" >out 2>err) &
 spid=$!
-for _ in $(seq 100); do [ -s interrupt/.agent/runs/R-0001/stdout.log ] && break; sleep 0.05; done
+# Once the agent runs its sleep (a duration no other process uses; the pattern is anchored, as
+# sidecar's and sh's own command lines hold it too); its run is the only one in that repository.
+wait_until "interrupt: the agent started" 60 eval "pgrep -f '^sleep 37\.25' >/dev/null"
+irun=$(echo interrupt/.agent/runs/R-*)
 kill -INT "$spid"
 status=0
 wait "$spid" || status=$?
 # The group got SIGTERM; give the kernel a moment to end the sleep (a duration no other process
 # uses, so nothing else matches).
 gone=no
-for _ in $(seq 40); do pgrep -f '[s]leep 37.25' >/dev/null || { gone=yes; break; }; sleep 0.05; done
+poll 30 eval "! pgrep -f '^sleep 37\.25' >/dev/null" && gone=yes
 if [ "$status" = 130 ] && grep -q "interrupted! stopped 1 child process" interrupt/err &&
-  grep -q '"status": "interrupted"' interrupt/.agent/runs/R-0001/run.json && [ $gone = yes ]; then
+  grep -q '"status": "interrupted"' "$irun/run.json" && [ $gone = yes ]; then
   passed=$((passed + 1))
 else
   failed=$((failed + 1))
   echo "FAIL interrupt: exit $status, the sleep gone: $gone"; cat interrupt/err
-  grep '"status"' interrupt/.agent/runs/R-0001/run.json
+  grep '"status"' "$irun/run.json"
   ps -eo pid,pgid,stat,args | grep '[s]leep 37'
 
 fi
@@ -61,6 +61,7 @@ else
     "echo '{\"type\":\"turn.completed\",\"usage\":{\"input_tokens\":5,\"output_tokens\":6}}'"):format(item, lines) }
 end
 local record = assert(agent_run.execute(opts))
+record.cpu_seconds = os.clock() -- sidecar's own CPU time: what the flood cost it, however busy the machine
 for line in io.lines("/proc/self/status") do
   record.peak_rss_kb = record.peak_rss_kb or tonumber(line:match("^VmHWM:%s*(%d+)"))
 end
@@ -83,24 +84,26 @@ for kind in command codex; do
     { echo "FAIL flood $kind: the run script failed"; cat "flood_$kind.err"; failed=$((failed + 1)); }
   elapsed_ms=$((($(date +%s%N) - t0) / 1000000))
   rec=$(cat "flood_$kind.json")
-  dir=$work/flood_$kind/.agent/runs/R-0001
+  dir=$work/flood_$kind/.agent/runs/$(jv .run_id <<<"$rec")
   peak_kb=$(jv .peak_rss_kb <<<"$rec")
-  echo "flood $kind: 100 MB in $elapsed_ms ms, sidecar's peak RSS $((peak_kb / 1024)) MB"
+  cpu_ms=$(jv .cpu_seconds <<<"$rec" | awk '{ printf "%d", ($1 ~ /^[0-9.e+-]+$/ ? $1 * 1000 : 1e9) }')
+  echo "flood $kind: 100 MB in $elapsed_ms ms ($cpu_ms ms of sidecar's CPU), sidecar's peak RSS $((peak_kb / 1024)) MB"
   eq "flood $kind: status, a completed record" "review yes" \
     "$(jv .status <<<"$rec") $(grep -q '"completed_at"' "$dir/run.json" && echo yes)"
   eq "flood $kind: peak memory below $max_rss_mb MB" yes "$([ "${peak_kb:-9999999}" -lt $((max_rss_mb * 1024)) ] && echo yes)"
-  eq "flood $kind: within $((max_ms / 1000)) s" yes "$([ "$elapsed_ms" -le $max_ms ] && echo yes)"
+  eq "flood $kind: within $((max_ms / 1000)) s of sidecar's CPU" yes "$([ "$cpu_ms" -le $max_ms ] && echo yes)"
+  [ $kind = command ] && flood_command=$dir
 done
 # The 64 MiB kept, and the marker line between head and tail.
 capped() { local m="[sidecar: $(($1 - 67108864)) bytes dropped here: the log passed max_log_bytes = 64 MiB]"; echo $((67108864 + ${#m} + 2)); }
 eq "flood command: stdout.log keeps 64 MiB and says what it dropped" "$(capped 100000000) 100000000" \
-  "$(stat -c %s flood_command/.agent/runs/R-0001/stdout.log) $(jv .log_truncated.1.bytes_seen <flood_command.json)"
+  "$(stat -c %s "$flood_command/stdout.log") $(jv .log_truncated.1.bytes_seen <flood_command.json)"
 eq "flood command: output.md keeps the last 8 MiB, and says so" "8388609 100000000" \
-  "$(stat -c %s flood_command/.agent/runs/R-0001/output.md) $(jv .final_message_bytes <flood_command.json)"
-rec=$(cat flood_codex.json)
+  "$(stat -c %s "$flood_command/output.md") $(jv .final_message_bytes <flood_command.json)"
+rec=$(cat flood_codex.json) # and $dir is its run's folder
 # The items, then the thread.started and turn.completed lines (44 and 71 bytes with their newlines).
 eq "flood codex: agent.jsonl keeps 64 MiB of its bytes" "$(capped $((item_bytes * flood_lines + 44 + 71)))" \
-  "$(stat -c %s flood_codex/.agent/runs/R-0001/agent.jsonl)"
+  "$(stat -c %s "$dir/agent.jsonl")"
 eq "flood codex: every event parsed, 200 commands kept, the rest counted" "$((flood_lines + 2)) 200 $((flood_lines - 200))" \
   "$(jv .stream.events <<<"$rec") $("$S" -e "print(#require('sidecar.core.json').decode(io.read('a')).commands_run)" <<<"$rec") \
 $(jv .stream.dropped.commands <<<"$rec")"
@@ -117,7 +120,6 @@ if ! command -v codex >/dev/null || ! command -v claude >/dev/null; then
   exit 1
 fi
 
-stop_server() { kill -TERM "$pid"; wait "$pid" 2>/dev/null; }
 
 # run NAME RUNNER PROMPT [IDLE_MS] [SESSION]: one run in NAME's git repository, made on first use
 # (NAME.2 runs in NAME's); the record in NAME.json. SESSION: see agent_run.lua.
@@ -141,21 +143,29 @@ model_usage() {
     jv ".usage.$k" <"$dir/model.json"; done | xargs
 }
 
+# A failure must come "within seconds": within BASE ms, or four text turns of that CLI when the
+# machine is so busy that one takes longer than a quarter of BASE (a ratio, not a wall-clock bound).
+declare -A text_ms
+within() { local t=$((4 * ${text_ms[$1]:-0})); echo $(($2 > t ? $2 : t)); }
+
 start_server text "$scenarios/text_turn.json" && {
   for runner in codex claude; do
     run "${runner}_text" $runner "Say hello to the sidecar e2e test"
+    text_ms[$runner]=$elapsed_ms
     eq "$runner text: status" review "$(jv .status <<<"$rec")"
     eq "$runner text: final message in output.md" "Hello from the scripted model." "$(cat "$dir/output.md")"
     eq "$runner text: the prompt on stdin, recorded" "Say hello to the sidecar e2e test" "$(cat "$dir/prompt.md")"
   done
   # codex: input includes the cached tokens, total = input + output (the Responses API's own sums).
-  rec=$(cat codex_text.json) dir=$work/codex_text/repo/.agent/runs/R-0001
+  rec=$(cat codex_text.json)
+  dir=$work/codex_text/repo/.agent/runs/$(jv .run_id <<<"$rec")
   eq "codex text: usage exactly as scripted" "1234 200 56 7 1290" "$(usage)"
   eq "codex text: model.json usage" "1234 200 56 7 1290" "$(model_usage)"
   eq "codex text: model.json runner" "codex-cli gpt-5.5" "$(jv .runner <"$dir/model.json") $(jv .model <"$dir/model.json")"
   # claude: input_tokens + cache reads (the scenario's cached tokens) + cache writes; it reports
   # thinking tokens as 0.
-  rec=$(cat claude_text.json) dir=$work/claude_text/repo/.agent/runs/R-0001
+  rec=$(cat claude_text.json)
+  dir=$work/claude_text/repo/.agent/runs/$(jv .run_id <<<"$rec")
   eq "claude text: usage exactly as scripted" "1434 200 56 0 1490" "$(usage)"
   eq "claude text: model.json usage" "1434 200 56 0 1490" "$(model_usage)"
   eq "claude text: a cost is recorded" number "$(jv .cost_usd <<<"$rec" | grep -qP '^[0-9.e-]+$' && echo number)"
@@ -183,11 +193,11 @@ start_server resume "$scenarios/resume_turns.json" && {
   for runner in codex claude; do
     run "${runner}_resume.1" $runner "Resume turn one" "" continuable
     eq "$runner resume: turn 1 status, not ephemeral" "review false" "$(jv .status <<<"$rec") $(jv .ephemeral <<<"$rec")"
-    first=$(jv .session_id <<<"$rec")
+    first=$(jv .session_id <<<"$rec") first_run=$(jv .run_id <<<"$rec")
     run "${runner}_resume.2" $runner "Resume turn two" "" "$work/${runner}_resume.1.json"
     eq "$runner resume: turn 2 status and answer" "review Resume turn two answer." \
       "$(jv .status <<<"$rec") $(cat "$dir/output.md")"
-    eq "$runner resume: turn 2 continues turn 1's session" "$first $first R-0001" \
+    eq "$runner resume: turn 2 continues turn 1's session" "$first $first $first_run" \
       "$(jv .resumed_session <<<"$rec") $(jv .session_id <<<"$rec") $(jv .resumed_run <<<"$rec")"
     api=$([ $runner = codex ] && echo responses || echo messages)
     eq "$runner resume: turn 2's request carries turn 1's answer" 1 \
@@ -195,7 +205,8 @@ start_server resume "$scenarios/resume_turns.json" && {
   done
   rec=$(cat codex_resume.1.json)
   eq "codex resume: turn 1 usage" "1000 200 50 5 1050" "$(usage)"
-  rec=$(cat codex_resume.2.json) dir=$work/codex_resume/repo/.agent/runs/R-0002
+  rec=$(cat codex_resume.2.json)
+  dir=$work/codex_resume/repo/.agent/runs/$(jv .run_id <<<"$rec")
   eq "codex resume: the thread's totals, as reported" "2500 1200 120 14 2620" "$(usage_reported)"
   eq "codex resume: turn 2's own usage" "1500 1000 70 9 1570" "$(usage)"
   eq "codex resume: model.json has turn 2's own usage" "1500 1000 70 9 1570" "$(model_usage)"
@@ -205,7 +216,8 @@ start_server resume "$scenarios/resume_turns.json" && {
   rec=$(cat claude_resume.1.json)
   eq "claude resume: turn 1 usage" "1200 200 50 0 1250" "$(usage)"
   cost1=$(jv .cost_usd <<<"$rec")
-  rec=$(cat claude_resume.2.json) dir=$work/claude_resume/repo/.agent/runs/R-0002
+  rec=$(cat claude_resume.2.json)
+  dir=$work/claude_resume/repo/.agent/runs/$(jv .run_id <<<"$rec")
   eq "claude resume: turn 2 usage" "2500 1000 70 0 2570" "$(usage)"
   eq "claude resume: turn 2 ran with --resume" yes "$(jv .command <<<"$rec" | grep -qE -- "--resume $first( |$)" && echo yes)"
   eq "claude resume: turn 2's cost is the session's total minus turn 1's" yes "$("$S" -e "
@@ -224,7 +236,7 @@ start_server e500 "$scenarios/http_500.json" && {
     eq "$runner 500: failed" failed "$(jv .status <<<"$rec")"
     eq "$runner 500: the reason names the server's error" yes \
       "$(jv .failure_reason <<<"$rec" | grep -qiE 'mock internal error|500|high demand' && echo yes)"
-    eq "$runner 500: within 20 s" yes "$([ "$elapsed_ms" -le 20000 ] && echo yes)"
+    eq "$runner 500: within $(within $runner 20000) ms" yes "$([ "$elapsed_ms" -le "$(within $runner 20000)" ] && echo yes)"
   done
   stop_server
 }
@@ -234,7 +246,7 @@ port=1
 for runner in codex claude; do
   run "${runner}_down" $runner "Nobody answers"
   eq "$runner down: failed" failed "$(jv .status <<<"$rec")"
-  eq "$runner down: within 20 s" yes "$([ "$elapsed_ms" -le 20000 ] && echo yes)"
+  eq "$runner down: within $(within $runner 20000) ms" yes "$([ "$elapsed_ms" -le "$(within $runner 20000)" ] && echo yes)"
 done
 
 start_server hang "$scenarios/hang.json" && {
@@ -242,7 +254,8 @@ start_server hang "$scenarios/hang.json" && {
     run "${runner}_idle" $runner "Answer slowly" 3000
     eq "$runner idle: failed by the idle timeout" "failed idle" \
       "$(jv .status <<<"$rec") $(jv .failure_reason <<<"$rec" | grep -o '^idle')"
-    eq "$runner idle: stopped within 15 s" yes "$([ "$elapsed_ms" -le 15000 ] && echo yes)"
+    eq "$runner idle: stopped within $((3000 + $(within $runner 12000))) ms" yes \
+      "$([ "$elapsed_ms" -le $((3000 + $(within $runner 12000))) ] && echo yes)"
   done
   stop_server
 }

@@ -1,9 +1,7 @@
 #!/usr/bin/env bash
 # End-to-end: the sidecar binary run as a user runs it. Usage: cli_test.sh path/to/sidecar
 set -u
-S=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
-here=$(cd "$(dirname "$0")" && pwd)
-. "$here/lib.sh"
+. "$(dirname "$0")/lib.sh" # S (absolute), here, root, $work; the shared helpers
 cd "$work"
 
 # --- help, version, usage errors (exit 2) ------------------------------------------------------
@@ -61,9 +59,11 @@ expect_run "encode error names the path" 1 '' 'cannot encode a function value at
   -- "$S" -e 'require("sidecar.core.json").encode({a = {1, 2, {b = print}}})'
 
 # --- Ctrl-C (SIGINT) interrupts the running chunk -----------------------------------------------
-"$S" -e 'while true do end' >"$work/out" 2>"$work/err" &
+# The chunk says when it runs (its Ctrl-C handler is in place from then on), then loops.
+rm -f "$work/looping"
+"$S" -e "io.open('$work/looping', 'w'):close() while true do end" >"$work/out" 2>"$work/err" &
 pid=$!
-sleep 0.3
+wait_until "the looping chunk started" 60 test -e "$work/looping"
 kill -INT $pid
 wait $pid
 status=$?
@@ -78,7 +78,7 @@ eq "an interrupt names no place in Lua's code" "sidecar: interrupted!" "$(head -
 marker="$((RANDOM + 3000)).$$"
 "$S" -e "require('sidecar.core.proc').spawn({'sleep', '$marker'}):wait()" >"$work/out" 2>"$work/err" &
 pid=$!
-for _ in $(seq 200); do pgrep -f "sleep $marker" >/dev/null && break; sleep 0.05; done
+wait_until "the child to wait for started" 60 eval 'pgrep -f "sleep $marker" >/dev/null'
 kill -INT $pid
 wait $pid
 eq "... nor in a -e chunk, while a child is waited for" "sidecar: interrupted! stopped 1 child process" \

@@ -9,19 +9,13 @@
 # Every agent process carries a marker unique to this test invocation (`sleep 4NNN.x`), which is
 # how `ps` finds what a run left behind.
 set -u
-S=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
-here=$(cd "$(dirname "$0")" && pwd)
-. "$here/lib.sh"
+. "$(dirname "$0")/lib.sh" # S (absolute), here, root, $work; the shared helpers
 cd "$work"
 M=4$((RANDOM % 900 + 100))$$ # sleep seconds no other test uses: sleep ${M}.1 ...
 trap 'pkill -KILL -f "sleep ${M}\." 2>/dev/null; rm -rf "$work"' EXIT
 
-left() { pgrep -f "sleep ${M}\.$1" 2>/dev/null | tr '\n' ' ' | sed 's/ $//'; }
-# running PID: it has not ended (a zombie that init has yet to reap has).
-running() { ps -o stat= -p "$1" 2>/dev/null | grep -qv '^Z'; }
 
-mkdir repo && cd repo && git init -q && git -c user.email=t@e -c user.name=t commit -q --allow-empty -m init
-"$S" init >/dev/null
+git_repo repo
 # The agent: reads its prompt, talks for a while, then sleeps with children (one in its group,
 # one that left the group and the session when AGENT_SETSID is set), marked for `ps`.
 cat >"$work/agent.sh" <<EOF
@@ -36,7 +30,7 @@ sleep ${M}.3
 echo done
 EOF
 chmod +x "$work/agent.sh"
-sed -i "s|  runners = {|  runners = {\n    command = { command = { \"$work/agent.sh\" } },|" .agent/config.lua
+add_runners "    command = { command = $(lua_list "$work/agent.sh") },"
 for i in 1 2 3 4 5; do "$S" task create --title "dead worker $i" --status ready >/dev/null; done
 
 # start TASK: a background run of TASK; prints "RUN_ID WORKER_PID".
@@ -105,8 +99,7 @@ echo "(a) 50 kill -9: $running_ends ended while running, $queued_ends before the
 # --- (b) run kill: a child in the agent's group and a grandchild that called setsid() -----------
 if command -v setsid >/dev/null; then export AGENT_SETSID=1; fi
 read -r id wpid < <(start T-0001)
-for _ in $(seq 200); do [ -n "$(left 3)" ] && break; sleep 0.05; done
-eq "(b) the agent is sleeping" "yes" "$([ -n "$(left 3)" ] && echo yes)"
+wait_until "(b) the agent is sleeping" 60 eval '[ -n "$(left 3)" ]'
 [ -n "${AGENT_SETSID:-}" ] && eq "(b) its grandchild left the agent's session" "yes" \
   "$(for p in $(left 2); do [ "$(ps -o sid= -p "$p" | tr -d ' ')" = "$p" ] && echo yes; done)"
 for _ in 1 2 3; do "$S" run list >/dev/null; done
@@ -118,7 +111,7 @@ unset AGENT_SETSID
 
 # --- (c) run wait and run tail -f on a dead worker ----------------------------------------------
 read -r id wpid < <(start T-0002)
-for _ in $(seq 200); do [ -n "$(left 3)" ] && break; sleep 0.05; done
+wait_until "(c) the agent of $id is sleeping" 60 eval '[ -n "$(left 3)" ]'
 kill -9 "$wpid"
 why="the background worker \(pid $wpid\) died without recording an end \(runs/$id/worker\.lock was free while"
 why="$why the run was running; [0-9]+ process(es)? of the run left behind, killed\)"
@@ -126,11 +119,16 @@ expect_run "(c) run wait on a dead worker" 1 "^$id outcome_unknown: $why" "" -- 
 eq "(c) its agent is gone" "" "$(left '[0-9]')"
 expect_run "(c) run show says why" 0 "Status: +outcome_unknown.*died without recording an end" "" -- "$S" run show "$id"
 read -r id wpid < <(start T-0003)
-for _ in $(seq 200); do [ -n "$(left 3)" ] && break; sleep 0.05; done
-(sleep 0.5; kill -9 "$wpid") &
+wait_until "(c) the agent of $id is sleeping" 60 eval '[ -n "$(left 3)" ]'
+# The worker dies while `run tail -f` follows the run (it has shown the start).
+timeout 60 "$S" run tail -f "$id" >"$work/tail.out" 2>&1 &
+tail_pid=$!
+wait_until "(c) run tail -f follows $id" 60 grep -qs 'run\.started' "$work/tail.out"
+kill -9 "$wpid"
+tail_status=0
+wait "$tail_pid" || tail_status=$?
 expect_run "(c) run tail -f stops at the reconciled end" 0 "run\.started.*run\.finished +.*died without recording" "" \
-  -- timeout 20 "$S" run tail -f "$id"
-wait
+  -- sh -c 'cat "$1"; exit "$2"' sh "$work/tail.out" "$tail_status"
 eq "(c) nothing is left" "" "$(left '[0-9]')"
 
 finish

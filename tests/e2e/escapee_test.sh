@@ -18,24 +18,11 @@
 # Every agent process carries a marker unique to this test invocation (`sleep 5NNN.x`), which is
 # how `pgrep` finds what a run left behind. Timing is only ever polled, with generous deadlines.
 set -u
-S=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
-here=$(cd "$(dirname "$0")" && pwd)
-. "$here/lib.sh"
+. "$(dirname "$0")/lib.sh" # S (absolute), here, root, $work; the shared helpers
 cd "$work"
 M=5$((RANDOM % 900 + 100))$$ # sleep seconds no other test uses: sleep ${M}.1 ...
 trap 'pkill -KILL -f "sleep ${M}\." 2>/dev/null; pkill -KILL -f "stranger_${M}" 2>/dev/null; rm -rf "$work"' EXIT
 
-left() { pgrep -f "sleep ${M}\.$1" 2>/dev/null | tr '\n' ' ' | sed 's/ $//'; }
-running() { ps -o stat= -p "$1" 2>/dev/null | grep -qv '^Z'; }
-# poll SECONDS COMMAND...: until COMMAND succeeds, for at most SECONDS; its status.
-poll() {
-  local deadline=$(($(date +%s) + $1))
-  shift
-  until "$@"; do
-    [ "$(date +%s)" -ge "$deadline" ] && return 1
-    sleep 0.05
-  done
-}
 none_left() { [ -z "$(left "$1")" ]; }
 some_left() { [ -n "$(left "$1")" ]; }
 
@@ -43,8 +30,7 @@ if ! command -v setsid >/dev/null; then
   echo "SKIP: no setsid on this machine"
   exit 0
 fi
-mkdir repo && cd repo && git init -q && git -c user.email=t@e -c user.name=t commit -q --allow-empty -m init
-"$S" init >/dev/null
+git_repo repo
 # The agent: reads its prompt, starts a child in its group and a grandchild that leaves the group
 # and the session with setsid(), then (AGENT_HANG set) sleeps, or answers and exits.
 cat >"$work/agent.sh" <<EOF
@@ -62,8 +48,8 @@ cat >/dev/null
 echo "all done"
 EOF
 chmod +x "$work/agent.sh" "$work/clean.sh"
-sed -i "s|  runners = {|  runners = {\n    command = { command = { \"$work/agent.sh\" } },\n    clean = { command = { \"$work/clean.sh\" } },|" \
-  .agent/config.lua
+add_runners "    command = { command = $(lua_list "$work/agent.sh") },
+    clean = { command = $(lua_list "$work/clean.sh") },"
 for i in 1 2 3 4 5 6; do "$S" task create --title "escapee $i" --status ready >/dev/null; done
 # run_json RUN: the run's record (.agent/runs/RUN/run.json)
 run_json() { cat ".agent/runs/$1/run.json"; }
@@ -82,9 +68,9 @@ eq "(a) the record lists the escapee: command, how it was found, that it left th
 expect_run "(a) run show prints the blocker" 0 "Status: +blocked.*Blockers:\n  - 1 process of the agent outlived it" "" \
   -- "$S" run show R-0001
 eq "(a) the task is blocked, not running" "blocked" "$("$S" task list | awk '$1 == "T-0001" { print $2 }')"
-expect_run "(a) a run that leaves nothing behind is a clean review" 0 "^R-0002 review" "" \
+expect_run "(a) a run that leaves nothing behind is a clean review" 0 "^R-\d+ review" "" \
   -- "$S" run T-0002 --runner clean
-eq "(a) ... and records no escapees" "" "$(run_json R-0002 | grep -o '"escapees"')"
+eq "(a) ... and records no escapees" "" "$(run_json "$(run_id)" | grep -o '"escapees"')"
 
 # --- (b) kill -9 of a foreground `sidecar run` ---------------------------------------------------
 touch "$work/hang"

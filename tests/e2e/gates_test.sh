@@ -6,11 +6,8 @@
 # allowed when the config says so; `run show` (and --json) names what happened; the push never
 # reaches the remote. Then the real codex through the model server does the same (if installed).
 set -u
-S=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
-here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/../.." && pwd)
+. "$(dirname "$0")/lib.sh" # S (absolute), here, root, $work; the shared helpers
 scenarios=$root/tests/fixtures/scenarios
-. "$here/lib.sh"
 cd "$work"
 export PATH="$root/.tools/npm/bin:$PATH"
 
@@ -42,13 +39,14 @@ new_repo() {
   echo base >a.txt && mkdir config src && echo old >config/secrets.yml && echo code >src/main.c
   git add -A && git commit -qm init && git remote add origin "$work/$1/remote.git" && git push -q origin main
   "$S" init >/dev/null
-  sed -i -e "s|^  runners = {|  runners = {\n    fake = { command = { \"$work/agent.sh\" } },|" \
-    -e 's/auto_approve_on_all_green = false/auto_approve_on_all_green = true/' \
+  add_runners "    fake = { command = $(lua_list "$work/agent.sh") },"
+  sed -i -e 's/auto_approve_on_all_green = false/auto_approve_on_all_green = true/' \
     -e "s/^\(    [a-z_]* = \)\"block\",/\1\"${2:-block}\",/" .agent/config.lua
   remote_refs=$(git --git-dir=../remote.git for-each-ref)
 }
-field() { jv "$2" <"$1"; }
-R=.agent/runs/R-0001/run.json
+# run_json_of COMMAND...: runs COMMAND (a `sidecar run`, its output dropped) and prints the path of
+# the record of the run it created.
+run_json_of() { echo ".agent/runs/$("$@" 2>/dev/null | run_ids - | head -n 1)/run.json"; }
 # A task that avoids config/secrets.yml, with a validation step that passes.
 avoid_task() {
   "$S" task create --title "Fix a.txt" --status ready --avoid config/secrets.yml --validate-cmds "test:true" >/dev/null
@@ -58,8 +56,9 @@ avoid_task() {
 new_repo everything
 avoid_task
 head_before=$(git rev-parse --short HEAD)
-AGENT_DOES=avoid,commit,tag,push expect_run "blocked run: exit 1" 1 "^R-0001 blocked: push exit 128\n  blocker: made 1 commit \\(\\w+ \"agent change\"\\) and created tag v9.9\n  blocker: tried to push to origin .*\n  blocker: changed config/secrets.yml, which the task lists under files_to_avoid\n$" \
+AGENT_DOES=avoid,commit,tag,push expect_run "blocked run: exit 1" 1 "^R-\\d+ blocked: push exit 128\n  blocker: made 1 commit \\(\\w+ \"agent change\"\\) and created tag v9.9\n  blocker: tried to push to origin .*\n  blocker: changed config/secrets.yml, which the task lists under files_to_avoid\n$" \
   "validation 1/1 test: true" -- "$S" run T-0001 --runner fake --sandbox workspace-write
+id=$(run_id) R=.agent/runs/$(run_id)/run.json
 commit=$(git rev-parse --short v9.9)
 eq "blocked: status and review state" "blocked pending" "$(field $R .status) $(field $R .review_state)"
 eq "blocked: not approved by anyone" "nil" "$(field $R .reviewed_by)"
@@ -72,7 +71,7 @@ eq "blocked: blocker 3 names the avoided file" "changed config/secrets.yml, whic
 eq "blocked: no other blocker" "nil" "$(field $R .blockers.4)"
 eq "blocked: the task is blocked with the same blockers" "blocked tried to push to origin $work/everything/remote.git" \
   "$(field .agent/tasks/T-0001.json .status) $(field .agent/tasks/T-0001.json .blockers.2)"
-# The run's branch: main in place, sidecar/R-0001 in a worktree of its own.
+# The run's branch: main in place, sidecar/<run id> in a worktree of its own.
 branch=$(field $R .git.head_branch_before)
 eq "facts: HEAD before and after, on one branch" "$head_before $commit $branch" "$(field $R .git.head_before | cut -c1-7) \
 $(field $R .git.head_after | cut -c1-7) $(field $R .git.head_branch_after)"
@@ -80,8 +79,8 @@ eq "facts: the commit, the tag, the branch moved" "agent change v9.9 $branch" \
   "$(field $R .git.commits.1.subject) $(field $R .git.tags_created.1.name) $(field $R .git.branches_moved.1.name)"
 eq "facts: the push refused by the push block" "git origin" \
   "$(field $R .git.push_attempts.1.source) $(field $R .git.push_attempts.1.remote)"
-eq "push: the agent saw Sidecar refuse it" "yes" "$(grep -q 'Sidecar blocked this push' .agent/runs/R-0001/stderr.log &&
-  grep -q 'push exit 128' .agent/runs/R-0001/stdout.log && echo yes)"
+eq "push: the agent saw Sidecar refuse it" "yes" "$(grep -q 'Sidecar blocked this push' .agent/runs/$id/stderr.log &&
+  grep -q 'push exit 128' .agent/runs/$id/stdout.log && echo yes)"
 eq "push: the bare remote is untouched" "$remote_refs" "$(git --git-dir=../remote.git for-each-ref)"
 want_git="Git: +HEAD $branch $head_before -> $branch $commit\n  commit $commit agent change\n"
 want_git+="  moved branch $branch \\($head_before -> $commit\\)\n  created tag v9\\.9 \\($commit\\)\n"
@@ -91,60 +90,58 @@ want_gates+="  push +blocked +tried to push to origin .*\n"
 want_gates+="  avoided_files +blocked +changed config/secrets\\.yml, which the task lists under files_to_avoid\n"
 want_gates+="  scope +skipped +the task's scope names no paths\n  read_only_changes +skipped +not a read-only run\n"
 expect_run "run show names what happened" 0 "$want_git.*$want_gates.*Blockers:\n  - made 1 commit" "" -- \
-  "$S" run show R-0001
-"$S" run show R-0001 --json >show.json
+  "$S" run show $id
+"$S" run show $id --json >show.json
 eq "run show --json: each gate's verdict" "blocked blocked blocked blocked skipped skipped" \
   "$(for g in commit tag push avoided_files scope read_only_changes; do field show.json .data.gates.results.$g.verdict; done | xargs)"
 eq "run show --json: the facts" "agent change v9.9 1" \
   "$(field show.json .data.git.commits.1.subject) $(field show.json .data.git.tags_created.1.name) \
 $("$S" -e "print(#require('sidecar.core.json').decode(io.read('a')).data.git.push_attempts)" <show.json)"
 expect_run "run review lists it" 0 "R-0001 +T-0001 +Fix a\.txt +fake +blocked .*files_to_avoid" "" -- "$S" run review
-expect_run "a person may still approve over the gates" 0 "" "" -- "$S" run approve R-0001 --note "the commit is fine"
+expect_run "a person may still approve over the gates" 0 "" "" -- "$S" run approve $id --note "the commit is fine"
 eq "approved by a person" "completed approved" "$(field $R .status) $(field $R .review_state)"
 
 # --- each alone ----------------------------------------------------------------------------------
 new_repo single
 avoid_task
-# one_run ID DOES SANDBOX WANT_BLOCKER: a run of T-0001 doing DOES, blocked with WANT_BLOCKER alone.
+# one_run DOES SANDBOX WANT_BLOCKER: a run of T-0001 doing DOES, blocked with WANT_BLOCKER alone.
 one_run() {
-  AGENT_DOES=$2 "$S" run T-0001 --runner fake --sandbox "$3" >/dev/null 2>&1
-  local r=.agent/runs/$1/run.json
-  eq "$2 ($3): blocked, not approved" "blocked pending" "$(field "$r" .status) $(field "$r" .review_state)"
-  eq "$2 ($3): the blocker" "$4" "$(field "$r" .blockers.1) $(field "$r" .blockers.2)"
+  local r
+  r=$(AGENT_DOES=$1 run_json_of "$S" run T-0001 --runner fake --sandbox "$2")
+  eq "$1 ($2): blocked, not approved" "blocked pending" "$(field "$r" .status) $(field "$r" .review_state)"
+  eq "$1 ($2): the blocker" "$3" "$(field "$r" .blockers.1) $(field "$r" .blockers.2)"
 }
-AGENT_DOES=commit "$S" run T-0001 --runner fake --sandbox workspace-write >/dev/null 2>&1
-sha=$(field .agent/runs/R-0001/run.json .git.commits.1.sha)
+r=$(AGENT_DOES=commit run_json_of "$S" run T-0001 --runner fake --sandbox workspace-write)
+sha=$(field $r .git.commits.1.sha)
 eq "commit alone: blocked, naming the commit" "blocked made 1 commit (${sha:0:7} \"agent change\") nil" \
-  "$(field .agent/runs/R-0001/run.json .status) $(field .agent/runs/R-0001/run.json .blockers.1) \
-$(field .agent/runs/R-0001/run.json .blockers.2)"
+  "$(field $r .status) $(field $r .blockers.1) $(field $r .blockers.2)"
 eq "commit alone: that commit is the agent's" "agent change" "$(git log -1 --format=%s "$sha" 2>&1)"
-one_run R-0002 tag workspace-write "created tag v9.9 nil"
-one_run R-0003 push workspace-write "tried to push to origin $work/single/remote.git nil"
-one_run R-0004 avoid workspace-write "changed config/secrets.yml, which the task lists under files_to_avoid nil"
+one_run tag workspace-write "created tag v9.9 nil"
+one_run push workspace-write "tried to push to origin $work/single/remote.git nil"
+one_run avoid workspace-write "changed config/secrets.yml, which the task lists under files_to_avoid nil"
 git checkout -q config/secrets.yml
-one_run R-0005 edit read-only "changed a.txt during a read-only run nil"
+one_run edit read-only "changed a.txt during a read-only run nil"
 git checkout -q a.txt
-"$S" run T-0001 --runner fake >/dev/null 2>&1 # nothing done: no blocker
-eq "nothing done: auto-approved" "completed sidecar:auto" \
-  "$(field .agent/runs/R-0006/run.json .status) $(field .agent/runs/R-0006/run.json .reviewed_by)"
+r=$(run_json_of "$S" run T-0001 --runner fake) # nothing done: no blocker
+eq "nothing done: auto-approved" "completed sidecar:auto" "$(field $r .status) $(field $r .reviewed_by)"
 eq "each alone: the remote untouched" "$remote_refs" "$(git --git-dir=../remote.git for-each-ref)"
 
 # --- scope: a file outside the paths the task names ---------------------------------------------
 "$S" -e 'print(require("sidecar.core.json").encode({title = "Only src", status = "ready", scope = {in_scope = {"src/**", "the parser"}},
   execution = {commands = {validation = {{kind = "test", command = "true"}}}}}))' >scoped.json
 "$S" task import scoped.json >/dev/null
-AGENT_DOES=src,edit "$S" run T-0002 --runner fake --sandbox workspace-write >/dev/null 2>&1
+r=$(AGENT_DOES=src,edit run_json_of "$S" run T-0002 --runner fake --sandbox workspace-write)
 eq "scope: blocked for a.txt only" "blocked changed a.txt, outside the task's scope nil" \
-  "$(field .agent/runs/R-0007/run.json .status) $(field .agent/runs/R-0007/run.json .blockers.1) \
-$(field .agent/runs/R-0007/run.json .blockers.2)"
+  "$(field $r .status) $(field $r .blockers.1) $(field $r .blockers.2)"
 git checkout -q a.txt && rm -rf src/new.c
 
 # --- warn and allow ------------------------------------------------------------------------------
 for policy in warn allow; do
   new_repo "$policy" "$policy"
   avoid_task
-  AGENT_DOES=avoid,commit,tag,push expect_run "$policy: the run ends well" 0 "^R-0001 completed: .*\nauto-approved" "" -- \
+  AGENT_DOES=avoid,commit,tag,push expect_run "$policy: the run ends well" 0 "^R-\d+ completed: .*\nauto-approved" "" -- \
     "$S" run T-0001 --runner fake --sandbox workspace-write
+  id=$(run_id) R=.agent/runs/$(run_id)/run.json
   verdict=$([ $policy = warn ] && echo warned || echo allowed)
   eq "$policy: each gate's verdict" "$verdict $verdict $verdict $verdict" \
     "$(for g in commit tag push avoided_files; do field $R .gates.results.$g.verdict; done | xargs)"
@@ -172,21 +169,20 @@ fi
 codex_repo() {
   new_repo "$1"
   mkdir -p "$work/$1/home" "$work/$1/tmp"
-  sed -i "s|^  runners = {|  runners = {\n    codex = { env = { CODEX_HOME = \"$work/$1/home\", TMPDIR = \"$work/$1/tmp\", \
-MOCK_API_KEY = \"sk-mock\" }, args = { \"-c\", \"model_provider=mock\", \"-c\", \"model_providers.mock.name=mock\", \
-\"-c\", \"model_providers.mock.base_url=http://127.0.0.1:$port/v1\", \"-c\", \"model_providers.mock.wire_api=responses\", \
-\"-c\", \"model_providers.mock.env_key=MOCK_API_KEY\", \"-c\", \"model_providers.mock.request_max_retries=0\", \
-\"-c\", \"model_providers.mock.stream_max_retries=0\", \"--disable\", \"plugins\", \"-c\", \"analytics.enabled=false\" } },|" \
-    .agent/config.lua
+  add_runners "    codex = { env = { CODEX_HOME = \"$work/$1/home\", TMPDIR = \"$work/$1/tmp\", MOCK_API_KEY = \"sk-mock\" },
+      args = $(lua_list -c model_provider=mock -c model_providers.mock.name=mock \
+        -c "model_providers.mock.base_url=http://127.0.0.1:$port/v1" -c model_providers.mock.wire_api=responses \
+        -c model_providers.mock.env_key=MOCK_API_KEY -c model_providers.mock.request_max_retries=0 \
+        -c model_providers.mock.stream_max_retries=0 --disable plugins -c analytics.enabled=false) },"
   "$S" task create --title "Commit it" --status ready --validate-cmds "test:true" >/dev/null
 }
-stop_server() { kill -TERM "$pid"; wait "$pid" 2>/dev/null; }
 
 # Full access: codex's own sandbox lets git write .git, so the commit and the tag happen.
 start_server codex_full "$scenarios/git_commit_turn.json" && {
   codex_repo codex_full
-  expect_run "codex, full access: blocked" 1 "^R-0001 blocked" "" -- \
+  expect_run "codex, full access: blocked" 1 "^R-\d+ blocked" "" -- \
     "$S" run T-0001 --runner codex --model gpt-5.5 --sandbox danger-full-access --allow-full-auto
+  id=$(run_id) R=.agent/runs/$(run_id)/run.json
   commit=$(git rev-parse --short v9.9 2>/dev/null)
   eq "codex, full access: the commit and the tag" "made 1 commit ($commit \"agent commit\") and created tag v9.9" \
     "$(field $R .blockers.1)"
@@ -197,15 +193,16 @@ start_server codex_full "$scenarios/git_commit_turn.json" && {
     "$(field $R .commands_run.1.output_tail | grep -q 'Sidecar blocked this push' && echo yes)"
   eq "codex, full access: the remote untouched" "$remote_refs" "$(git --git-dir=../remote.git for-each-ref)"
   expect_run "codex, full access: run show" 0 "commit +blocked +made 1 commit.*push +blocked +tried to push \(git push origin HEAD\)" \
-    "" -- "$S" run show R-0001
+    "" -- "$S" run show $id
   stop_server
 }
 # workspace-write: codex's sandbox keeps .git read-only, so the commit fails; the push attempt is
 # still seen and blocks the run.
 start_server codex_ws "$scenarios/git_commit_turn.json" && {
   codex_repo codex_ws
-  expect_run "codex, workspace-write: blocked" 1 "^R-0001 blocked" "" -- \
+  expect_run "codex, workspace-write: blocked" 1 "^R-\d+ blocked" "" -- \
     "$S" run T-0001 --runner codex --model gpt-5.5 --sandbox workspace-write
+  R=.agent/runs/$(run_id)/run.json
   eq "codex, workspace-write: no commit could be made" "0 tried to push (git push origin HEAD)" \
     "$("$S" -e "print(#require('sidecar.core.json').decode(io.read('a')).git.commits)" <$R) $(field $R .blockers.1)"
   eq "codex, workspace-write: the remote untouched" "$remote_refs" "$(git --git-dir=../remote.git for-each-ref)"

@@ -8,35 +8,24 @@
 # before the run's deadline; escape sequences in a task's title and in an answer are shown, never
 # obeyed, by run, task list/show, run show and run tail.
 set -u
-S=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
-here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/../.." && pwd)
+. "$(dirname "$0")/lib.sh" # S (absolute), here, root, $work; the shared helpers
 F=$root/tests/fixtures
-. "$here/lib.sh"
 cd "$work"
 
 # new_repo NAME: a git repository with `sidecar init` done, the fake agent replaying the odd-shape
 # streams as codex and claude, and the agents below as runners of their own.
 new_repo() {
-  mkdir "$work/$1" && cd "$work/$1" && git init -q && git -c user.email=t@e -c user.name=t commit -q --allow-empty -m init
-  "$S" init >/dev/null
-  S_BIN=$S F_DIR=$F W=$work "$S" -e '
-    local f = assert(io.open(".agent/config.lua")); local text = f:read("a"); f:close()
-    local S, F, W = os.getenv("S_BIN"), os.getenv("F_DIR"), os.getenv("W")
-    local function fake(replay) return ("{ %q, \"script\", %q, %q }"):format(S, F .. "/fake_agent.lua", replay) end
-    local function sh(script) return ("{ command = { \"sh\", %q } }"):format(W .. "/" .. script) end
-    text = text:gsub("  runners = {\n", function() return "  runners = {\n" ..
-      "    codex = { program = " .. fake(F .. "/hostile/codex_odd_shapes.jsonl") .. " },\n" ..
-      "    claude = { program = " .. fake(F .. "/hostile/claude_odd_shapes.jsonl") .. " },\n" ..
-      "    codex_latin1 = { command = " .. fake(W .. "/codex_latin1.jsonl") .. ", dialect = \"codex\" },\n" ..
-      "    claude_latin1 = { command = " .. fake(W .. "/claude_latin1.jsonl") .. ", dialect = \"claude\" },\n" ..
-      "    latin1 = " .. sh("latin1.sh") .. ",\n    spaces = " .. sh("spaces.sh") .. ",\n" ..
-      "    escapes = " .. sh("escapes.sh") .. ",\n    fifo = " .. sh("fifo.sh") .. ",\n" ..
-      "    zero = " .. sh("zero.sh") .. ",\n    pushes = " .. sh("pushes.sh") .. ",\n" end, 1)
-    f = assert(io.open(".agent/config.lua", "w")); f:write(text); f:close()'
+  git_repo "$1"
+  local a runners
+  runners="    codex = { program = $(fake_agent "$F/hostile/codex_odd_shapes.jsonl") },
+    claude = { program = $(fake_agent "$F/hostile/claude_odd_shapes.jsonl") },
+    codex_latin1 = { command = $(fake_agent "$work/codex_latin1.jsonl"), dialect = \"codex\" },
+    claude_latin1 = { command = $(fake_agent "$work/claude_latin1.jsonl"), dialect = \"claude\" },"
+  for a in latin1 spaces escapes; do runners+=$'\n'"    $a = { command = $(lua_list sh "$work/$a.sh") },"; done
+  # The agents that plant something in their run's folder are told which it is: their prompt's.
+  for a in fifo zero pushes; do runners+=$'\n'"    $a = { command = $(lua_list sh "$work/$a.sh" "{prompt_file}") },"; done
+  add_runners "$runners"
 }
-# field FILE PATH: a value of a JSON file.
-field() { jv "$2" <"$1"; }
 
 # The agents: each reads its prompt, then answers.
 printf '%s\n' 'cat >/dev/null' "printf 'R\\351sum\\351: caf\\351 cr\\350me\\n'" >latin1.sh
@@ -55,8 +44,9 @@ sed "s/Hello from the mock model\./$(printf 'R\351sum\351') model./" "$F/capture
   >codex_latin1.jsonl
 sed 's/Hello from the mock model\./Half \\ud800 model./' "$F/captures/claude_stream_json_text_turn.jsonl" \
   >claude_latin1.jsonl
-# Agents that plant something at push_attempts.log, the file of their run folder they may write.
-runlog='cat >/dev/null; d=$(ls -d .agent/runs/R-* | sort | tail -n 1); rm -f "$d/push_attempts.log"'
+# Agents that plant something at push_attempts.log, the file of their run folder they may write (the
+# folder of their prompt file, their first argument).
+runlog='d=$(dirname "$1"); rm -f "$d/push_attempts.log"'
 printf '%s\n' "$runlog" 'mkfifo "$d/push_attempts.log"' 'echo done' >fifo.sh
 printf '%s\n' "$runlog" 'ln -s /dev/zero "$d/push_attempts.log"' 'echo done' >zero.sh
 printf '%s\n' "$runlog" 'seq 1 60000 | sed "s|^|origin\thttps://example.com/|" >"$d/push_attempts.log"' 'echo done' \
@@ -66,22 +56,22 @@ printf '%s\n' 'cat >/dev/null' "printf 'Done \\033[31mred\\033[0m\\033]0;pwned\\
 # --- a Latin-1 answer ----------------------------------------------------------------------------
 new_repo latin
 "$S" task create --title "Latin-1" --status ready >/dev/null
-expect_run "latin-1 answer: the run ends in review" 0 "^R-0001 review: R.+sum.+: caf" "" -- \
+expect_run "latin-1 answer: the run ends in review" 0 "^R-\d+ review: R.+sum.+: caf" "" -- \
   "$S" run T-0001 --runner latin1
-R=.agent/runs/R-0001/run.json
+id=$(run_id) R=.agent/runs/$(run_id)/run.json
 eq "latin-1: run.json is valid JSON" "review" "$(field $R .status)"
 eq "latin-1: the summary, each bad byte a U+FFFD" "$(printf 'R\357\277\275sum\357\277\275: caf\357\277\275 cr\357\277\275me')" \
   "$(field $R .summary)"
 eq "latin-1: the record says what was rewritten" "4 summary U+FFFD" \
   "$(field $R .invalid_utf8.bytes) $(field $R .invalid_utf8.fields.1) $(field $R .invalid_utf8.replaced_with)"
-eq "latin-1: the raw log keeps the bytes" "52e9" "$(od -An -tx1 -N2 .agent/runs/R-0001/stdout.log | tr -d ' ')"
-eq "latin-1: output.md keeps the bytes" "52e9" "$(od -An -tx1 -N2 .agent/runs/R-0001/output.md | tr -d ' ')"
-eq "latin-1: the store agrees" "review" "$("$S" run show R-0001 --json | jv .data.status)"
-expect_run "latin-1: run list" 0 "R-0001 +T-0001 +latin1 .*review" "" -- "$S" run list
+eq "latin-1: the raw log keeps the bytes" "52e9" "$(od -An -tx1 -N2 .agent/runs/$id/stdout.log | tr -d ' ')"
+eq "latin-1: output.md keeps the bytes" "52e9" "$(od -An -tx1 -N2 .agent/runs/$id/output.md | tr -d ' ')"
+eq "latin-1: the store agrees" "review" "$("$S" run show $id --json | jv .data.status)"
+expect_run "latin-1: run list" 0 "$id +T-0001 +latin1 .*review" "" -- "$S" run list
 cp "$work/latin1_blocked.sh" "$work/latin1.sh"
-expect_run "latin-1 blocker: the run is blocked, its reason readable" 1 "^R-0002 blocked" "" -- \
+expect_run "latin-1 blocker: the run is blocked, its reason readable" 1 "^R-\d+ blocked" "" -- \
   "$S" run T-0001 --runner latin1
-eq "latin-1 blocker: the reason" "$(printf 'la base de donn\357\277\275es')" "$(field .agent/runs/R-0002/run.json .blockers.1)"
+eq "latin-1 blocker: the reason" "$(printf 'la base de donn\357\277\275es')" "$(field .agent/runs/$(run_id)/run.json .blockers.1)"
 expect_run "a title that is not UTF-8 is refused, saying which byte" 2 "^$" \
   "title: expected UTF-8 text, but byte 2 \(0xE9\)" -- "$S" task create --title "$(printf 'T\351t')"
 eq "refused: nothing stored" "1" "$("$S" task list | grep -c '^T-')"
@@ -101,9 +91,9 @@ expect_run "an unknown option's value too" 2 "^$" "unknown option or argument: .
 for d in claude codex; do
   cd "$work" && new_repo "odd_$d"
   "$S" task create --title "Odd $d" --status ready >/dev/null
-  expect_run "odd $d lines: the good result after them is used" 0 "^R-0001 review: Hello from the mock model\.\n" "" -- \
+  expect_run "odd $d lines: the good result after them is used" 0 "^R-\d+ review: Hello from the mock model\.\n" "" -- \
     "$S" run T-0001 --runner $d
-  R=.agent/runs/R-0001/run.json
+  R=.agent/runs/$(run_id)/run.json
   eq "odd $d: usage from the good result" "120" "$(field $R .usage.total)"
   odd=$(field $R .stream.odd_lines)
   [ "$odd" -ge 8 ] && eq "odd $d: odd lines counted" ok ok || eq "odd $d: odd lines counted" ">= 8" "$odd"
@@ -112,11 +102,13 @@ for d in claude codex; do
 done
 
 # --- bytes that are not UTF-8 inside an event line ----------------------------------------------
+declare -A latin_run # the record of each dialect's run
 for d in codex claude; do
   cd "$work" && new_repo "latin_$d"
   "$S" task create --title "Latin-1 $d" --status ready >/dev/null
-  expect_run "$d event with bad bytes: the answer is kept" 0 "^R-0001 review: " "" -- "$S" run T-0001 --runner ${d}_latin1
-  R=.agent/runs/R-0001/run.json
+  expect_run "$d event with bad bytes: the answer is kept" 0 "^R-\d+ review: " "" -- "$S" run T-0001 --runner ${d}_latin1
+  R=.agent/runs/$(run_id)/run.json
+  latin_run[$d]=$work/latin_$d/$R
   # codex says the answer once; claude twice (its assistant message, then its result)
   eq "$d: the lines read leniently" "$([ $d = codex ] && echo 1 || echo 2)" "$(field $R .stream.repaired_lines)"
   eq "$d: the record says so" "stream (agent.jsonl) U+FFFD" \
@@ -125,24 +117,25 @@ for d in codex claude; do
   eq "$d: usage from that line or the next" "120" "$(field $R .usage.total)"
 done
 eq "codex: the answer with U+FFFD" "$(printf 'R\357\277\275sum\357\277\275 model.')" \
-  "$(field "$work/latin_codex/.agent/runs/R-0001/run.json" .summary)"
+  "$(field "${latin_run[codex]}" .summary)"
 eq "claude: the lone surrogate as U+FFFD" "$(printf 'Half \357\277\275 model.')" \
-  "$(field "$work/latin_claude/.agent/runs/R-0001/run.json" .summary)"
-eq "codex: agent.jsonl keeps the bytes" "1" "$(grep -c "$(printf 'R\351sum')" "$work/latin_codex/.agent/runs/R-0001/agent.jsonl")"
+  "$(field "${latin_run[claude]}" .summary)"
+eq "codex: agent.jsonl keeps the bytes" "1" "$(grep -c "$(printf 'R\351sum')" "$(dirname "${latin_run[codex]}")/agent.jsonl")"
 
 # --- what an agent plants in its run folder ----------------------------------------------------
 cd "$work" && new_repo planted
 "$S" task create --title "Planted" --status ready >/dev/null
-expect_run "a FIFO at push_attempts.log: the run ends" 0 "^R-0001 review: done" "" -- timeout 60 "$S" run T-0001 --runner fifo
-eq "FIFO: removed, and said" "1" "$(field .agent/runs/R-0001/run.json .warnings.1 | grep -c 'not a regular file.*removed it')"
-expect_run "push_attempts.log -> /dev/zero: the run ends" 0 "^R-0002 review: done" "" -- \
+expect_run "a FIFO at push_attempts.log: the run ends" 0 "^R-\d+ review: done" "" -- timeout 60 "$S" run T-0001 --runner fifo
+eq "FIFO: removed, and said" "1" "$(field .agent/runs/$(run_id)/run.json .warnings.1 | grep -c 'not a regular file.*removed it')"
+expect_run "push_attempts.log -> /dev/zero: the run ends" 0 "^R-\d+ review: done" "" -- \
   timeout 60 "$S" run T-0001 --runner zero
-eq "/dev/zero: removed, and said" "1" "$(field .agent/runs/R-0002/run.json .warnings.1 | grep -c 'symbolic link.*removed it')"
-[ "$(du -sk .agent/runs/R-0002 | cut -f1)" -lt 1000 ] && eq "/dev/zero: nothing grew" ok ok ||
-  eq "/dev/zero: nothing grew" "< 1 MB" "$(du -sk .agent/runs/R-0002 | cut -f1) KB"
-expect_run "60 000 forged push lines: blocked, the record bounded" 1 "^R-0003 blocked: done" "" -- \
+id=$(run_id)
+eq "/dev/zero: removed, and said" "1" "$(field .agent/runs/$id/run.json .warnings.1 | grep -c 'symbolic link.*removed it')"
+[ "$(du -sk .agent/runs/$id | cut -f1)" -lt 1000 ] && eq "/dev/zero: nothing grew" ok ok ||
+  eq "/dev/zero: nothing grew" "< 1 MB" "$(du -sk .agent/runs/$id | cut -f1) KB"
+expect_run "60 000 forged push lines: blocked, the record bounded" 1 "^R-\d+ blocked: done" "" -- \
   timeout 60 "$S" run T-0001 --runner pushes
-R=.agent/runs/R-0003/run.json
+R=.agent/runs/$(run_id)/run.json
 eq "pushes: the log cut to its end, and said" "1" "$(field $R .warnings.1 | grep -c 'push_attempts.log was .* bytes: its first')"
 eq "pushes: 100 attempts and one line for the rest" "git nil" \
   "$(field $R .git.push_attempts.101.source) $(field $R .git.push_attempts.102)"
@@ -153,10 +146,10 @@ eq "pushes: the rest counted" "1" "$(field $R .git.push_attempts.101.url | grep 
 cd "$work" && new_repo spaces
 "$S" task create --title "Spaces" --status ready >/dev/null
 start=$(date +%s)
-expect_run "120 KB of spaces: the run ends" 1 "^R-0001 blocked: " "" -- "$S" run T-0001 --runner spaces --timeout 20s
+expect_run "120 KB of spaces: the run ends" 1 "^R-\d+ blocked: " "" -- "$S" run T-0001 --runner spaces --timeout 20s
 took=$(( $(date +%s) - start ))
 [ "$took" -lt 20 ] && eq "spaces: ended before its 20 s deadline" ok ok || eq "spaces: ended before its 20 s deadline" "< 20 s" "$took s"
-R=.agent/runs/R-0001/run.json
+R=.agent/runs/$(run_id)/run.json
 eq "spaces: the progress line, clipped" "4000" "$(field $R .markers.progress.1 | tr -d '\n' | wc -c)"
 eq "spaces: the file line read" "a.txt modified" "$(field $R .markers.files_modified.1.path) $(field $R .markers.files_modified.1.change)"
 eq "spaces: the question read" "question: which?" "$(field $R .blockers.1)"
@@ -165,9 +158,10 @@ eq "spaces: the question read" "question: which?" "$(field $R .blockers.1)"
 cd "$work" && new_repo escapes
 "$S" task create --title "$(printf 'Title \033[41mX\033[0m \342\200\256gnp')" --status ready >/dev/null
 expect_run "escapes: run prints the answer neutralised" 0 \
-  '^R-0001 review: Done \^\[\[31mred\^\[\[0m\^\[\]0;pwned\^G <U\+202E>fdp\.exe\^M\^\[\[2K\n' "" -- \
+  '^R-\d+ review: Done \^\[\[31mred\^\[\[0m\^\[\]0;pwned\^G <U\+202E>fdp\.exe\^M\^\[\[2K\n' "" -- \
   "$S" run T-0001 --runner escapes
-for args in "task list" "task show T-0001" "run show R-0001" "run list"; do
+id=$(run_id)
+for args in "task list" "task show T-0001" "run show $id" "run list"; do
   # shellcheck disable=SC2086
   "$S" $args >"$work/shown" 2>&1
   if grep -q $'\033' "$work/shown" || grep -q $'\342\200\256' "$work/shown"; then
@@ -177,11 +171,11 @@ for args in "task list" "task show T-0001" "run show R-0001" "run list"; do
   fi
 done
 expect_run "escapes: task show shows the title" 0 'Title \^\[\[41mX\^\[\[0m <U\+202E>gnp' "" -- "$S" task show T-0001
-expect_run "escapes: run show shows the summary" 0 'Summary: +Done \^\[\[31mred' "" -- "$S" run show R-0001
-"$S" run tail R-0001 >"$work/tail" 2>&1
+expect_run "escapes: run show shows the summary" 0 'Summary: +Done \^\[\[31mred' "" -- "$S" run show $id
+"$S" run tail $id >"$work/tail" 2>&1
 eq "escapes: run tail prints no ESC" "0" "$(grep -c $'\033' "$work/tail")"
 eq "escapes: --json escapes them" 'Done \u001b[31mred' \
-  "$("$S" run show R-0001 --json | grep -o 'Done \\u001b\[31mred' | head -n 1)"
-eq "escapes: the raw log keeps them" "1" "$(grep -c $'\033\\[31m' .agent/runs/R-0001/stdout.log)"
+  "$("$S" run show $id --json | grep -o 'Done \\u001b\[31mred' | head -n 1)"
+eq "escapes: the raw log keeps them" "1" "$(grep -c $'\033\\[31m' .agent/runs/$id/stdout.log)"
 
 finish

@@ -6,9 +6,7 @@
 # Then a codex stream past the bound (every event still parsed, agent.jsonl cut), a flood on
 # stderr, a plain answer whose end is read from the cut log's tail, and false (no bound).
 set -u
-S=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
-here=$(cd "$(dirname "$0")" && pwd)
-. "$here/lib.sh"
+. "$(dirname "$0")/lib.sh" # S (absolute), here, root, $work; the shared helpers
 cd "$work"
 MIB=1048576
 # AddressSanitizer (scripts/test --sanitize) keeps shadow memory and runs slower: a wider bound.
@@ -18,14 +16,13 @@ if [ -n "${ASAN_OPTIONS:-}" ]; then max_rss_mb=1024; fi
 # new_repo NAME CONFIG: a git repository with `sidecar init` done, CONFIG as its config.lua, and a
 # ready task T-0001.
 new_repo() {
-  mkdir "$work/$1" && cd "$work/$1" && git init -q && git -c user.email=t@e -c user.name=t commit -q --allow-empty -m init
-  "$S" init >/dev/null
+  git_repo "$1"
   printf '%s\n' "$2" >.agent/config.lua
   "$S" task create --title "Flood" --goal "a lot of output" --status ready >/dev/null 2>&1
 }
 # marker DROPPED BOUND_TEXT: the line between head and tail, without its two newlines.
 marker() { echo "[sidecar: $1 bytes dropped here: the log passed max_log_bytes = $2]"; }
-R=.agent/runs/R-0001
+# R: the folder of the run the last `run T-0001` (its stdout in out.txt) created.
 
 # --- the `yes` agent ----------------------------------------------------------------------------
 new_repo yes 'return { runner = "command", timeout = "3s", max_log_bytes = "1MiB",
@@ -35,6 +32,7 @@ if [ -x /usr/bin/time ]; then
 else
   "$S" run T-0001 >out.txt 2>err.txt
 fi
+R=.agent/runs/$(run_ids out.txt | head -n 1)
 eq "yes: the run ends on its wall timeout" "failed true" "$(jv .status <$R/run.json) $(jv .timed_out <$R/run.json)"
 grep -q "wall timeout: still running after 3000 ms" out.txt || { echo "FAIL yes: the run does not say why"; cat out.txt err.txt; failed=$((failed + 1)); }
 seen=$(jv .log_truncated.1.bytes_seen <$R/run.json)
@@ -50,8 +48,8 @@ eq "yes: the tail is the stream's last 512 KiB" "$(yes | head -c $((MIB / 2)) | 
 eq "yes: the marker appears once" 1 "$(grep -c 'bytes dropped here' $R/stdout.log)"
 expect_run "yes: run show says the log was cut" 0 \
   "Log cut: +stdout\.log: [0-9.]+ [MG]iB written, [0-9.]+ [MG]iB dropped from its middle \(max_log_bytes = 1 MiB\)" "" \
-  -- "$S" run show R-0001
-"$S" run show R-0001 --json >show.json
+  -- "$S" run show "${R##*/}"
+"$S" run show "${R##*/}" --json >show.json
 eq "yes: run show --json has it" "$dropped" "$(jv .data.log_truncated.1.bytes_dropped <show.json)"
 grep -q "stdout.log passed max_log_bytes (1 MiB)" $R/run.json || { echo "FAIL yes: no warning in the record"; failed=$((failed + 1)); }
 duration_ms=$(jv .duration_ms <$R/run.json)
@@ -69,6 +67,7 @@ new_repo codex "return { runner = \"flood\", max_log_bytes = \"256KiB\", runners
   echo '{\"type\":\"item.completed\",\"item\":{\"id\":\"item_2\",\"type\":\"agent_message\",\"text\":\"the last word\"}}'
   echo '{\"type\":\"turn.completed\",\"usage\":{\"input_tokens\":5,\"output_tokens\":6}}']] } } } }"
 "$S" run T-0001 >out.txt 2>err.txt
+R=.agent/runs/$(run_ids out.txt | head -n 1)
 eq "codex: the run completes with the last message" "review the last word" \
   "$(jv .status <$R/run.json) $(cat $R/output.md)"
 eq "codex: every event was parsed" 50003 "$(jv .stream.events <$R/run.json)"
@@ -82,6 +81,7 @@ eq "codex: usage" "5 6" "$(jv .usage.input <$R/run.json) $(jv .usage.output <$R/
 new_repo stderr 'return { runner = "command", max_log_bytes = "64KiB",
   runners = { command = { command = { "sh", "-c", "head -c 3000000 /dev/zero | tr \"\\0\" e >&2; echo done" } } } }'
 "$S" run T-0001 >out.txt 2>err.txt
+R=.agent/runs/$(run_ids out.txt | head -n 1)
 eq "stderr: the run completes" "review done" "$(jv .status <$R/run.json) $(cat $R/output.md)"
 eq "stderr: stderr.log is cut, stdout.log is not" "stderr stderr.log 3000000 nil" \
   "$(for k in stream file bytes_seen; do jv ".log_truncated.1.$k" <$R/run.json; done | tr '\n' ' ')$(jv .log_truncated.2 <$R/run.json)"
@@ -92,6 +92,7 @@ eq "stderr: stderr.log is the bound plus the marker" $((65536 + ${#m} + 2)) "$(s
 new_repo answer 'return { runner = "command", max_log_bytes = "64KiB",
   runners = { command = { command = { "sh", "-c", "seq 1 200000; echo [BLOCKED] the end" } } } }'
 "$S" run T-0001 >out.txt 2>err.txt
+R=.agent/runs/$(run_ids out.txt | head -n 1)
 eq "answer: the final message is the stream's last 32 KiB" "$( (seq 1 200000; echo '[BLOCKED] the end') | tail -c 32768 | md5sum)" \
   "$(md5sum <$R/output.md)"
 eq "answer: its marker is read (the run is blocked)" "blocked the end" "$(jv .status <$R/run.json) $(jv .blockers.1 <$R/run.json)"
@@ -102,6 +103,7 @@ eq "answer: final_message_bytes is the whole stream" "$( (seq 1 200000; echo '[B
 new_repo unbounded 'return { runner = "command", max_log_bytes = false,
   runners = { command = { command = { "sh", "-c", "head -c 3000000 /dev/zero | tr \"\\0\" x" } } } }'
 "$S" run T-0001 >out.txt 2>err.txt
+R=.agent/runs/$(run_ids out.txt | head -n 1)
 eq "false: every byte is kept, nothing recorded as cut" "3000000 nil" \
   "$(stat -c %s $R/stdout.log) $(jv .log_truncated <$R/run.json)"
 

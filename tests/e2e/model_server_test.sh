@@ -6,11 +6,8 @@
 # HTTP 500 each, with the flags and environment of docs/agent-clis.md.
 # The CLIs come from scripts/setup (.tools/npm) or PATH; SIDECAR_SKIP_REAL_CLIS=1 skips them.
 set -u
-S=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")  # absolute: the tests run in their own folder
-here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/../.." && pwd)
+. "$(dirname "$0")/lib.sh" # S (absolute), here, root, $work; the shared helpers
 scenarios=$root/tests/fixtures/scenarios
-. "$here/lib.sh"
 cd "$work"
 
 # check NAME COMMAND...: passes when COMMAND succeeds.
@@ -36,8 +33,8 @@ line() { grep -P -- "$2" "$1" | tail -n 1; }
 
 
 
-# stop_server NAME SIGNAL: it must exit 0 promptly and leave no process.
-stop_server() {
+# expect_stop NAME SIGNAL: the server exits 0 on SIGNAL, says so, and leaves no process.
+expect_stop() {
   local name=$1 sig=$2 status=0
   kill "-$sig" "$pid"
   wait "$pid" || status=$?
@@ -131,7 +128,7 @@ check "log: the messages query" has curl.log '"seq":7,"method":"POST","path":"/v
 check "log: cut, hang and no step" has curl.log '"step":3,"status":200,"reply":"cut".*"step":4,"status":200,"reply":"hang".*"step":null,"status":500,"reply":"no_step"'
 check "log: unknown path and bad request" has curl.log '"path":"/v1/models","api":null,"step":null,"status":404,"reply":"not_found".*"status":400,"reply":"bad_request","error":"malformed request line'
 check "stderr: a line per request" has curl.err 'POST /v1/responses -> step 0: 200 stream, 10 events\n'
-stop_server curl TERM
+expect_stop curl TERM
 
 # SIGINT stops it as well; the plain ready line.
 printf '{"steps": [], "default_reply": {"hang": true}}' >hang.json
@@ -140,8 +137,8 @@ start_server sigint hang.json --port 0 && {
   # A client left hanging does not keep it from stopping.
   curl -sS -N -o /dev/null --max-time 10 "http://127.0.0.1:$port/v1/responses" -d '{"stream":true}' 2>/dev/null &
   client=$!
-  for _ in $(seq 100); do grep -q '"reply":"hang"' sigint.log 2>/dev/null && break; sleep 0.02; done
-  stop_server sigint INT
+  wait_until "sigint: the client is being answered" 60 grep -qs '"reply":"hang"' sigint.log
+  expect_stop sigint INT
   status=0
   wait "$client" || status=$?
   check "the hanging client saw the connection close" [ "$status" != 28 ]
@@ -160,7 +157,7 @@ expect_run "unwritable log" 2 '^$' 'cannot open the log /nonexistent/x\.jsonl: N
 start_server busy "$scenarios/text_turn.json" && {
   expect_run "port in use" 1 '^$' "cannot listen on 127\\.0\\.0\\.1:$port: EADDRINUSE" \
     -- "$S" model-server --scenario "$scenarios/text_turn.json" --port "$port"
-  stop_server busy TERM
+  expect_stop busy TERM
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -245,7 +242,7 @@ start_server text "$scenarios/text_turn.json" && {
     "$(while read -r l; do for k in api step status; do jv ".$k" <<<"$l"; done; done <text.log | xargs)"
   check "text: codex's prompt arrived" has text.log '^\{[^\n]*"path":"/v1/responses"[^\n]*Say hello to the sidecar e2e test'
   check "text: claude's prompt arrived" has text.log '\n\{[^\n]*"path":"/v1/messages","query":"beta=true"[^\n]*Say hello to the sidecar e2e test'
-  stop_server text TERM
+  expect_stop text TERM
 }
 
 # A tool turn: the shell command runs, its output goes back to the model, the final message ends it.
@@ -270,7 +267,7 @@ start_server tool "$scenarios/tool_turn.json" && {
     "$(while read -r l; do for k in api step; do jv ".$k" <<<"$l"; done; done <tool.log | xargs)"
   check "tool: codex sent the command's output back" has tool.log '"seq":2,[^\n]*"type":"function_call_output","[^\n]*sidecar-tool-ok'
   check "tool: claude sent the command's output back" has tool.log '"seq":4,[^\n]*"type":"tool_result","content":"sidecar-tool-ok"'
-  stop_server tool TERM
+  expect_stop tool TERM
 }
 
 # HTTP 500 with retries off: both fail at once and say why.
@@ -286,7 +283,7 @@ start_server e500 "$scenarios/http_500.json" && {
   check "claude 500: the server's message" grep -q 'mock internal error' <<<"$(jv .result <<<"$result")"
   check "500: both done within 20 s" [ $(($(date +%s) - start)) -le 20 ]
   show_failure "$before" claude_500
-  stop_server e500 TERM
+  expect_stop e500 TERM
 }
 
 check "no CLI process left behind" sh -c "! ps -e -o args= | grep -v grep | grep -q -- '$work/'"

@@ -3,10 +3,10 @@
 # (docs/formats.md §1), compared with golden copies, with no planted secret in any of them.
 # UPDATE_GOLDEN=1 rewrites the golden files from this run.
 set -u
-S=$1
-here=$(cd "$(dirname "$0")" && pwd)
-. "$here/lib.sh"
-golden=$here/golden/prepare
+. "$(dirname "$0")/lib.sh" # S (absolute), here, root, $work; the shared helpers
+golden_dir=$here/golden/prepare
+# The creation time is the only thing that changes between runs.
+golden_sed='s/20[0-9]{2}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z/<CREATED_AT>/'
 cd "$work"
 
 # A repository whose HEAD is the same on every run.
@@ -29,19 +29,9 @@ expect_run "prepare: the precommit preset with two commands and a file" 0 \
   --input 'cmd:echo $SIDECAR_TEST_TOKEN'
 
 dir=.agent/sidecars/golden
-# The creation time is the only thing that changes between runs.
 for f in prompt.md input-manifest.md output.md findings.md decision.md model.md model.json \
   inputs/01-git-status-short.txt inputs/02-git-diff.txt inputs/04-echo-sidecar-test-token.txt; do
-  sed -E 's/20[0-9]{2}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z/<CREATED_AT>/' "$dir/$f" >"$work/got"
-  name=$(echo "$f" | tr / _)
-  if [ "${UPDATE_GOLDEN:-}" = 1 ]; then cp "$work/got" "$golden/$name"; fi
-  if diff -u "$golden/$name" "$work/got" >"$work/diff"; then
-    passed=$((passed + 1))
-  else
-    failed=$((failed + 1))
-    echo "FAIL prepare: $f differs from the golden copy"
-    head -40 "$work/diff"
-  fi
+  golden "$(echo "$f" | tr / _)" "$dir/$f"
 done
 
 if grep -rq "PLANTED\|planted-token" .agent; then

@@ -9,12 +9,9 @@
 # one given up after a bounded wait, and two writers in one batch refused.
 # UPDATE_GOLDEN=1 rewrites the golden files from this run.
 set -u
-S=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
-here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/../.." && pwd)
+. "$(dirname "$0")/lib.sh" # S (absolute), here, root, $work; the shared helpers
 F=$root/tests/fixtures/presets/patterns
-golden=$root/tests/golden/presets
-. "$here/lib.sh"
+golden_dir=$root/tests/golden/presets
 cd "$work"
 export XDG_CONFIG_HOME=$work/xdg # no user presets
 
@@ -27,28 +24,14 @@ new_repo() {
   cp "$F/doc.md" doc.md
   git add -A . && git -c user.email=t@e -c user.name=t commit -qm base
   printf '\ndef twice(x):\n    return 2 * x\n' >>src/calc.py
-  S_BIN=$S FAKE=$F/fake_agent.lua CODEX=${2:-} "$S" -e '
-    local f = assert(io.open(".agent/config.lua")); local text = f:read("a"); f:close()
-    local codex = os.getenv("CODEX") ~= "" and ("    codex = { program = { %q } },\n"):format(os.getenv("CODEX")) or ""
-    text = text:gsub("  runners = {\n", function() return ("  runners = {\n    command = { command = { %q, \"script\", %q } },\n")
-      :format(os.getenv("S_BIN"), os.getenv("FAKE")) .. codex end, 1)
-    f = assert(io.open(".agent/config.lua", "w")); f:write(text); f:close()'
+  local runners
+  runners="    command = { command = $(lua_list "$S" script "$F/fake_agent.lua") },"
+  if [ -n "${2:-}" ]; then runners+=$'\n'"    codex = { program = $(lua_list "$2") },"; fi
+  add_runners "$runners"
 }
 # reset: src/calc.py back to the committed file plus the change under review.
 reset() {
   git checkout -q src/calc.py && printf '\ndef twice(x):\n    return 2 * x\n' >>src/calc.py
-}
-# golden NAME FILE: FILE (run ids and the fixtures folder made stable) against tests/golden/presets/NAME.
-golden() {
-  sed -E -e 's/R-[0-9]{4}/R-NNNN/g' -e "s#$F#FIXTURES#g" "$2" >"$work/got"
-  if [ "${UPDATE_GOLDEN:-}" = 1 ]; then cp "$work/got" "$golden/$1"; fi
-  if diff -u "$golden/$1" "$work/got" >"$work/diff"; then
-    passed=$((passed + 1))
-  else
-    failed=$((failed + 1))
-    echo "FAIL golden $1 differs:"
-    head -60 "$work/diff"
-  fi
 }
 # run_preset NAME EXTRA_ARGS...: each preset with the parameters it needs (stdout in $work/out).
 run_preset() {
@@ -162,7 +145,7 @@ export FAKE_LOG=$work/writers.log FAKE_WRITER_MS=1500
 run_preset review-fix-verify --runner command >"$work/w1.out" 2>"$work/w1.err" &
 w1=$!
 # The second starts once the first one's writer works, so without the lock they would overlap.
-for _ in $(seq 400); do grep -q start "$work/writers.log" && break; sleep 0.025; done
+wait_until "two writers: the first one's writer works" 60 grep -q start "$work/writers.log"
 run_preset scout-act-verify --runner command >"$work/w2.out" 2>"$work/w2.err"
 w2_status=$?
 wait $w1
@@ -225,14 +208,8 @@ printf '%s\n' "touch $work/sync/started.\$\$" "$(wait_for "! -e $work/sync/writt
 printf '%s\n' "grep -c '^# [fs][ie]' README.md" >"$work/bin/checker.sh"
 printf '%s\n' "printf '# c\\n' >>README.md && git -c user.email=a@b -c user.name=a commit -qam agent-commit && echo done" \
   >"$work/bin/committer.sh"
-BIN=$work/bin "$S" -e '
-  local f = assert(io.open(".agent/config.lua")); local text = f:read("a"); f:close()
-  local add = ""
-  for _, n in ipairs({ "editor", "editor2", "reader", "checker", "committer" }) do
-    add = add .. ("    %s = { command = { \"sh\", %q } },\n"):format(n, os.getenv("BIN") .. "/" .. n .. ".sh")
-  end
-  text = text:gsub("  runners = {\n", function() return "  runners = {\n" .. add end, 1)
-  f = assert(io.open(".agent/config.lua", "w")); f:write(text); f:close()'
+add_runners "$(for n in editor editor2 reader checker committer; do
+  echo "    $n = { command = $(lua_list sh "$work/bin/$n.sh") },"; done)"
 mkdir -p .agent/presets && cp "$F/mixed_batch.lua" .agent/presets/mixed-batch.lua
 status_before=$(git status --short)
 expect_run "mixed batch: readers beside a writer in the shared worktree are not blocked" 0 \

@@ -4,10 +4,10 @@
 # answering wrongly (one re-prompt, then escalation), and none installed (the classification and
 # the exact command it would run); an agent whose path or validation differs from the rules' (kept,
 # the disagreement shown, in text and --json). Also `preset list|show` and bad parameters.
+# UPDATE_GOLDEN=1 rewrites the golden files from this run.
 set -u
-S=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
-here=$(cd "$(dirname "$0")" && pwd)
-. "$here/lib.sh"
+. "$(dirname "$0")/lib.sh" # S (absolute), here, root, $work; the shared helpers
+golden_dir=$root/tests/golden/presets
 cd "$work"
 
 # repo NAME: a git repository with one commit (a README and a Makefile).
@@ -31,7 +31,7 @@ repo code
 mkdir src && printf 'int main(void) { return 0; }\n' >src/main.c
 printf '# Demo\n\nUsage.\n' >README.md
 classify >"$work/code.md"
-expect_run "code: the whole report (golden)" 0 "" "" -- diff -u "$here/../golden/presets/precommit-classifier.md" "$work/code.md"
+golden precommit-classifier.md "$work/code.md"
 expect_run "code: source wins over prose" 0 "\*\*Path:\*\* Code.*src/main\.c is code.*\`git diff --check\`\n  - \`make test\`" "" -- classify
 
 repo risk
@@ -76,7 +76,7 @@ chmod +x "$work/answer.sh"
 # with_agent: `sidecar init` here, with the `command` runner running the fake agent.
 with_agent() {
   "$S" init >/dev/null
-  sed -i "s|^  runners = {|  runners = {\n    command = { command = { \"$work/answer.sh\" } },|" .agent/config.lua
+  add_runners "    command = { command = $(lua_list "$work/answer.sh") },"
 }
 export ANSWER_COUNT=$work/count
 
@@ -105,10 +105,9 @@ cat >"$work/fast.md" <<'MD'
 - **Suggested commit message:** Set the token
 MD
 ANSWER_FILE=$work/fast.md "$S" preset run precommit-classifier --runner command >"$work/disagree.md" 2>/dev/null
-expect_run "disagreement: the whole report (golden)" 0 "" "" -- \
-  diff -u "$here/../golden/presets/precommit-classifier-disagreement.md" "$work/disagree.md"
+golden precommit-classifier-disagreement.md "$work/disagree.md"
 expect_run "disagreement: the rules' path and validation, the agent's message" 0 \
-  "^# Precommit Classification\n- \*\*Path:\*\* Risk\n- \*\*Confidence:\*\* high\n.*Minimal validation:\*\*\n  - \`git diff --check\`\n  - \`make test\`\n  - \`a person reviews the change before it is committed\`\n.*Suggested commit message:\*\* Set the token\n\nAgent disagreed \(R-0001\): it said Path Fast, Minimal validation none; the rules decide Path Risk, Minimal validation \`git diff --check\`, \`make test\`, \`a person reviews the change before it is committed\`, because \.env touches credentials, security or release\.\n$" "" -- \
+  "^# Precommit Classification\n- \*\*Path:\*\* Risk\n- \*\*Confidence:\*\* high\n.*Minimal validation:\*\*\n  - \`git diff --check\`\n  - \`make test\`\n  - \`a person reviews the change before it is committed\`\n.*Suggested commit message:\*\* Set the token\n\nAgent disagreed \(R-\d+\): it said Path Fast, Minimal validation none; the rules decide Path Risk, Minimal validation \`git diff --check\`, \`make test\`, \`a person reviews the change before it is committed\`, because \.env touches credentials, security or release\.\n$" "" -- \
   cat "$work/disagree.md"
 expect_run "disagreement: never the agent's Path" 1 "" "" -- grep -q "Path:\*\* Fast" "$work/disagree.md"
 ANSWER_FILE=$work/fast.md "$S" preset run precommit-classifier --runner command --json >"$work/disagree.json" 2>/dev/null
@@ -148,11 +147,11 @@ expect_run "agent: its §2 answer" 0 "(?s)^(?!.*disagreed)# Precommit Classifica
   env ANSWER=good "$S" preset run precommit-classifier --runner command
 eq "agent: one run" "1" "$(cat "$ANSWER_COUNT")"
 rm -f "$ANSWER_COUNT"
-expect_run "agent: wrong once, re-prompted" 0 "Suggested commit message:\*\* Add a\.lua" "" -- \
-  env ANSWER=once "$S" preset run precommit-classifier --runner command
+expect_run "agent: wrong once, re-prompted" 0 '"suggested_commit_message": "Add a\.lua"' "" -- \
+  env ANSWER=once "$S" preset run precommit-classifier --runner command --json
 eq "agent: two runs" "2" "$(cat "$ANSWER_COUNT")"
 expect_run "re-prompt names the problems" 0 "did not match the required format:\n- blockers: required field missing\n" "" -- \
-  sh -c 'cat "$(ls -d .agent/runs/R-* | tail -1)/prompt.md"'
+  cat ".agent/runs/$(jv .data.result.agent.run_id <"$work/out")/prompt.md"
 rm -f "$ANSWER_COUNT"
 expect_run "agent: wrong twice, escalated" 1 "\*\*Path:\*\* Code.*Escalate: classify the why and blockers by hand" "" -- \
   env ANSWER=bad "$S" preset run precommit-classifier --runner command
@@ -167,7 +166,7 @@ expect_run "no agent installed, agent asked for: the preset did not do its work,
   env PATH=/usr/bin:/bin "$S" preset run precommit-classifier --param agent=true
 expect_run "--dry-run" 0 "Agent: not run \(--dry-run\)\. It would run:\n  '?$work/answer\.sh" "" -- \
   "$S" preset run precommit-classifier --runner command --dry-run
-eq "dry run recorded" "dry_run" "$(jv .status <"$(ls -d .agent/runs/R-* | tail -1)/run.json")"
+eq "dry run recorded" "dry_run" "$(jv .status <".agent/runs/$(run_id)/run.json")"
 
 expect_run "preset list" 0 "PRESET +FROM +WHAT IT DOES\n.*precommit-classifier +built-in +Classify" "" -- "$S" preset list
 expect_run "preset show" 0 "Parameters.*agent +boolean +true.*Escalates:" "" -- "$S" preset show precommit-classifier

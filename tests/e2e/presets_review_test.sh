@@ -8,12 +8,9 @@
 # plan, redacted inputs, refused secret files, and nothing written outside .agent/.
 # UPDATE_GOLDEN=1 rewrites the golden files from this run.
 set -u
-S=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
-here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/../.." && pwd)
+. "$(dirname "$0")/lib.sh" # S (absolute), here, root, $work; the shared helpers
 F=$root/tests/fixtures/presets/review
-golden=$root/tests/golden/presets
-. "$here/lib.sh"
+golden_dir=$root/tests/golden/presets
 cd "$work"
 
 # new_repo NAME ANSWERS_DIR [PROMPT_COPY]: a git repository with `sidecar init` done and the
@@ -22,30 +19,14 @@ cd "$work"
 new_repo() {
   mkdir "$work/$1" && cd "$work/$1" && git init -q
   "$S" init >/dev/null
-  S_BIN=$S FAKE=$F/fake_answer.lua ANSWERS=$2 COPY=${3:-} "$S" -e '
-    local f = assert(io.open(".agent/config.lua")); local text = f:read("a"); f:close()
-    local argv = ("{ %q, \"script\", %q, %q%s }"):format(os.getenv("S_BIN"), os.getenv("FAKE"), os.getenv("ANSWERS"),
-      os.getenv("COPY") ~= "" and (", %q"):format(os.getenv("COPY")) or "")
-    text = text:gsub("  runners = {\n", function() return "  runners = {\n    command = { command = " .. argv ..
-      " },\n    alt = { command = " .. argv .. " },\n    ghost = { command = { \"/nonexistent/ghost-agent\" } },\n" end, 1)
-    f = assert(io.open(".agent/config.lua", "w")); f:write(text); f:close()'
+  local argv
+  argv=$(lua_list "$S" script "$F/fake_answer.lua" "$2" ${3:+"$3"})
+  add_runners "    command = { command = $argv },
+    alt = { command = $argv },
+    ghost = { command = { \"/nonexistent/ghost-agent\" } },"
 }
 commit() { git add -A . && git -c user.email=t@e -c user.name=t commit -qm "$1"; }
-field() { jv "$2" <"$1"; }
 runs() { ls .agent/runs | wc -l | tr -d ' '; }
-# golden NAME FILE: FILE (run ids, the binary and the fixtures folder made stable) against
-# tests/golden/presets/NAME.
-golden() {
-  sed -E -e 's/R-[0-9]{4}/R-NNNN/g' -e "s#$S#sidecar#g" -e "s#$F#FIXTURES#g" "$2" >"$work/got"
-  if [ "${UPDATE_GOLDEN:-}" = 1 ]; then cp "$work/got" "$golden/$1"; fi
-  if diff -u "$golden/$1" "$work/got" >"$work/diff"; then
-    passed=$((passed + 1))
-  else
-    failed=$((failed + 1))
-    echo "FAIL golden $1 differs:"
-    head -60 "$work/diff"
-  fi
-}
 # len PATH: how many items the list at PATH of the JSON on stdin has.
 len() {
   "$S" -e "local v = require('sidecar.core.json').decode(io.read('a'))
@@ -150,7 +131,7 @@ expect_run "two runners: an unknown runner" 1 "runners: .*nope" "" -- \
 # --- dry run, a missing agent, other targets ------------------------------------------------------
 review_repo dry "$F/answers/good"
 expect_run "review --dry-run: each reviewer's command" 0 \
-  "^# Triangulated review: dry run\n.*- W1 correctness on command: would run:\n  .*fake_answer\.lua .* < \./\.agent/runs/R-0001/prompt\.md\n- W2 risks on command" \
+  "^# Triangulated review: dry run\n.*- W1 correctness on command: would run:\n  .*fake_answer\.lua .* < \./\.agent/runs/R-\d+/prompt\.md\n- W2 risks on command" \
   "^$" -- "$S" preset run triangulated-review --runner command $LENSES --dry-run
 golden triangulated-review-dry-run.md "$work/out"
 eq "dry run: recorded, not run" "dry_run dry_run dry_run" \
@@ -163,9 +144,8 @@ expect_run "no agent installed: the commands it would run, exit 1" 1 \
 commit "the change"
 expect_run "review base=HEAD~1: the diff of the branch" 0 "" "" -- \
   "$S" preset run triangulated-review --runner command $LENSES --param base=HEAD~1 --dry-run
-last=$(ls .agent/runs | tail -n 1)
 expect_run "base: the prompt names git diff HEAD~1...HEAD" 0 "\`git diff HEAD~1\.\.\.HEAD\`.*Find what is wrong with the change HEAD~1\.\.\.HEAD.*\+        return self\.items" "" -- \
-  cat .agent/runs/$last/prompt.md
+  cat ".agent/runs/$(run_id)/prompt.md"
 expect_run "review paths=: named files, no diff" 0 "Target: the files src/cache\.py; 1 file\." "" -- \
   "$S" preset run triangulated-review --runner command $LENSES --param paths=src/cache.py --dry-run
 expect_run "review paths=: a secret file refused" 1 "looks like a secrets file" "" -- \
@@ -245,7 +225,7 @@ eq "scan: exactly two runs" 2 "$(runs)"
 mkdir "$work/bad" && cp "$F/answers/malformed-personalization.md" "$work/bad/scan.txt"
 scan_repo bad-scan "$work/bad"
 expect_run "scan: wrong twice: escalated" 1 \
-  "^Personalization scan escalated \(R-0002, review\): the answer failed the §3 format twice:\n.*scope: expected one of" "" -- \
+  "^Personalization scan escalated \(R-\d+, review\): the answer failed the §3 format twice:\n.*scope: expected one of" "" -- \
   "$S" preset run personalization-scanner --runner command $INPUTS
 
 finish

@@ -2,9 +2,7 @@
 # End-to-end: `sidecar repl` with piped input (no terminal): results on stdout without prompts,
 # errors on stderr, and the REPL goes on after an error. Usage: repl_test.sh path/to/sidecar
 set -u
-S=$1
-here=$(cd "$(dirname "$0")" && pwd)
-. "$here/lib.sh"
+. "$(dirname "$0")/lib.sh" # S (absolute), here, root, $work; the shared helpers
 
 stdin_text=$'1 + 1\n=2, "x"\nt = {1, 2, a = {b = 3}}\nt\nfunction f()\n  return 42\nend\nf()\nprint("printed")\n' \
   expect_run "expressions, =expr, continuation lines, inspect" 0 \

@@ -3,10 +3,8 @@
 # Ctrl-C on a running chunk (and on one waiting for a child process) and on a half-typed line, Tab completion, Ctrl-D, persisted history.
 # Usage: repl_tty_test.sh path/to/sidecar path/to/pty_driver
 set -u
-S=$1
+. "$(dirname "$0")/lib.sh" # S (absolute), here, root, $work; the shared helpers
 DRIVER=$2
-here=$(cd "$(dirname "$0")" && pwd)
-. "$here/lib.sh"
 export XDG_STATE_HOME=$work/state
 
 stdin_text='expect > 

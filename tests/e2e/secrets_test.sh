@@ -10,9 +10,7 @@
 # command's stdout or stderr, and the places they were say which kind was redacted. Secret files
 # are refused by task create, task import and prepare alike.
 set -u
-S=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
-here=$(cd "$(dirname "$0")" && pwd)
-. "$here/lib.sh"
+. "$(dirname "$0")/lib.sh" # S (absolute), here, root, $work; the shared helpers
 [ -n "${KEEP_WORK:-}" ] && trap 'echo "kept $work"' EXIT # to look at what was written
 cd "$work"
 
@@ -219,12 +217,10 @@ cat "$work/final.txt" >"\$out"
 EOF
 
 # The agents as runners, and a secrets section with a rule of the user's own.
-WORK=$work "$S" -e '
+add_runners "    leaky = { command = $(lua_list sh "$work/leaky.sh") },
+    codex = { program = $(lua_list sh "$work/fake_codex.sh") },"
+"$S" -e '
   local f = assert(io.open(".agent/config.lua")); local text = f:read("a"); f:close()
-  local w = os.getenv("WORK")
-  text = text:gsub("  runners = {\n", function() return "  runners = {\n"
-    .. ("    leaky = { command = { \"sh\", %q } },\n"):format(w .. "/leaky.sh")
-    .. ("    codex = { program = { \"sh\", %q } },\n"):format(w .. "/fake_codex.sh") end, 1)
   text = text:gsub("\n}\n$", function() return [[
 
   secrets = {
@@ -278,16 +274,18 @@ env_args=()
 for i in "${!ENV_NAMES[@]}"; do env_args+=("${ENV_NAMES[$i]}=${ENV_VALUES[$i]}"); done
 cap run-foreground env "${env_args[@]}" "$S" run T-0001 --runner leaky
 eq "run T-0001 (foreground): exit 0" 0 "$status"
-expect_run "run: the summary line says what was found, redacted" 0 "^R-0001 review: found key \[REDACTED:" "" -- cat "$out"
+fg=$(run_ids "$out" | head -n 1)
+expect_run "run: the summary line says what was found, redacted" 0 "^R-\d+ review: found key \[REDACTED:" "" -- cat "$out"
 expect_run "run: validation passed" 0 "" "" -- grep -q "validation" "$err"
 
 cap run-background "$S" run T-0002 --runner codex --background
-eq "run T-0002 --background" "0 R-0002" "$status $(cat "$out")"
-cap run-wait "$S" run wait R-0002 --timeout 60s
-eq "run wait R-0002" "0 R-0002 review" "$status $(cat "$out")"
+bg=$(run_ids "$out" | head -n 1)
+eq "run T-0002 --background: prints its run id" "0 yes" "$status $(grep -qx 'R-[0-9]*' "$out" && echo yes)"
+cap run-wait "$S" run wait $bg --timeout 60s
+eq "run wait $bg" "0 $bg review" "$status $(cat "$out")"
 
-for what in "run show R-0001" "run show R-0002" "run show R-0001 --json" "run show R-0002 --json" "run list" \
-  "run list --json" "run tail R-0001" "run tail R-0002" "run tail R-0001 --json" "task show T-0001" \
+for what in "run show $fg" "run show $bg" "run show $fg --json" "run show $bg --json" "run list" \
+  "run list --json" "run tail $fg" "run tail $bg" "run tail $fg --json" "task show T-0001" \
   "task show T-0001 --json" "task list --json" "task export T-0001" "run review"; do
   cap "$(echo "$what" | tr ' ' '-')" "$S" $what
   eq "$what: exit 0" 0 "$status"
@@ -321,8 +319,8 @@ for c in "$CANARY_NOTES" "$CANARY_VALIDATION" "$CANARY_STDOUT" "$CANARY_STDERR" 
   eq "the planted text reached .agent/ ($c)" yes "$(grep -rqF -- "$c" .agent && echo yes || echo no)"
 done
 expect_run "the refused push was logged, its password redacted" 0 "deploy:\[REDACTED:url-password\]@" "" -- \
-  cat .agent/runs/R-0002/push_attempts.log
-eq "the codex-style -o file was written" yes "$([ -s .agent/runs/R-0002/last-message.txt ] && echo yes || echo no)"
+  cat .agent/runs/$bg/push_attempts.log
+eq "the codex-style -o file was written" yes "$([ -s .agent/runs/$bg/last-message.txt ] && echo yes || echo no)"
 leaks=0
 for i in "${!VALUES[@]}"; do
   v=${VALUES[$i]}

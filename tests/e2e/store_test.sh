@@ -2,9 +2,7 @@
 # End-to-end: `sidecar store check`, `sidecar store rebuild` and `sidecar usage` on a store filled
 # through the Lua API, as a user runs them (text, --json and --csv), including tampered copies.
 set -u
-S=$1
-here=$(cd "$(dirname "$0")" && pwd)
-. "$here/lib.sh"
+. "$(dirname "$0")/lib.sh" # S (absolute), here, root, $work; the shared helpers
 cd "$work"
 mkdir -p repo/sub && cd repo
 

@@ -5,32 +5,19 @@
 # the queue and start-ready -j 4 on 12 tasks with dependencies, background runs (waited, tailed,
 # killed), a continued session, and bad input that leaves the store untouched.
 set -u
-S=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
-here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/../.." && pwd)
+. "$(dirname "$0")/lib.sh" # S (absolute), here, root, $work; the shared helpers
 F=$root/tests/fixtures
-. "$here/lib.sh"
 cd "$work"
 
 # new_repo NAME [CONFIG_LINES]: a git repository with `sidecar init` done, the fake agent as
 # codex and claude, and CONFIG_LINES added to the config's `runners` table.
 new_repo() {
-  mkdir "$work/$1" && cd "$work/$1" && git init -q && git -c user.email=t@e -c user.name=t commit -q --allow-empty -m init
-  "$S" init >/dev/null
-  REPLAY_CODEX=${REPLAY_CODEX:-$F/captures/codex_exec_json_text_turn.jsonl} \
-  REPLAY_CLAUDE=${REPLAY_CLAUDE:-$F/captures/claude_stream_json_text_turn.jsonl} \
-  EXTRA=${2:-} AUTO=${AUTO:-true} S_BIN=$S F_DIR=$F "$S" -e '
-    local f = assert(io.open(".agent/config.lua")); local text = f:read("a"); f:close()
-    local S, F = os.getenv("S_BIN"), os.getenv("F_DIR")
-    local function fake(replay) return ("{ %q, \"script\", %q, %q }"):format(S, F .. "/fake_agent.lua", replay) end
-    text = text:gsub("  runners = {\n", function() return "  runners = {\n    codex = { program = " ..
-      fake(os.getenv("REPLAY_CODEX")) .. " },\n    claude = { program = " .. fake(os.getenv("REPLAY_CLAUDE")) ..
-      " },\n" .. os.getenv("EXTRA") .. "\n" end, 1)
-    text = text:gsub("auto_approve_on_all_green = false", "auto_approve_on_all_green = " .. os.getenv("AUTO"))
-    f = assert(io.open(".agent/config.lua", "w")); f:write(text); f:close()'
+  git_repo "$1"
+  add_runners "    codex = { program = $(fake_agent "${REPLAY_CODEX:-$F/captures/codex_exec_json_text_turn.jsonl}") },
+    claude = { program = $(fake_agent "${REPLAY_CLAUDE:-$F/captures/claude_stream_json_text_turn.jsonl}") },
+${2:-}"
+  sed -i "s/auto_approve_on_all_green = false/auto_approve_on_all_green = ${AUTO:-true}/" .agent/config.lua
 }
-# field FILE PATH: a value of a JSON file.
-field() { jv "$2" <"$1"; }
 
 # --- init and capabilities ------------------------------------------------------------------
 mkdir fresh && cd fresh && git init -q
@@ -51,9 +38,10 @@ new_repo green
 expect_run "task create" 0 "^created T-0001: Fix the parser \(ready\)\n$" "" -- "$S" task create \
   --title "Fix the parser" --goal "CRLF accepted" --status ready --validate-cmds "typecheck:true,test@30s:echo tests pass"
 expect_run "run: validated and auto-approved" 0 \
-  "^R-0001 completed: Hello from the mock model\.\nauto-approved: all 2 validation steps passed\n$" \
+  "^R-\d+ completed: Hello from the mock model\.\nauto-approved: all 2 validation steps passed\n$" \
   "validation 1/2 typecheck: true.*validation 2/2 test: echo tests pass" -- "$S" run T-0001
-R=.agent/runs/R-0001/run.json
+run=$(run_id)
+R=.agent/runs/$run/run.json
 eq "auto: review_state" "approved" "$(field $R .review_state)"
 eq "auto: reviewed_by" "sidecar:auto" "$(field $R .reviewed_by)"
 eq "auto: note" "auto-approved: all 2 validation steps passed" "$(field $R .review_note)"
@@ -65,75 +53,82 @@ eq "validation: snippet" "tests pass" "$(field $R .validation.2.output_snippet |
 eq "validation: result fields" "command duration_ms exit_code kind name ok output_snippet timed_out timeout_ms" \
   "$("$S" -e 'local r = require("sidecar.core.json").decode(io.read("a")).validation[1]; local k = {}
     for n in pairs(r) do k[#k + 1] = n end table.sort(k) print(table.concat(k, " "))' <$R)"
-eq "decision.md by sidecar:auto" "Decider: sidecar:auto" "$(grep Decider .agent/runs/R-0001/decision.md)"
+eq "decision.md by sidecar:auto" "Decider: sidecar:auto" "$(grep Decider .agent/runs/$run/decision.md)"
 eq "task result records the run" "Hello from the mock model." "$(field .agent/tasks/T-0001.json .result.summary)"
-expect_run "run list" 0 "RUN +TASK +RUNNER.*\nR-0001 +T-0001 +codex +- +completed +approved" "" -- "$S" run list
-"$S" run show R-0001 --json >show.json
+expect_run "run list" 0 "RUN +TASK +RUNNER.*\n$run +T-0001 +codex +- +completed +approved" "" -- "$S" run list
+"$S" run show $run --json >show.json
 eq "run show --json: envelope" "run show true" "$(field show.json .command) $(field show.json .ok)"
 eq "run show --json: usage" "120" "$(field show.json .data.usage.total)"
 expect_run "run show" 0 "Status: +completed.*Validation:.*ok +typecheck +true.*2 steps: 2 passed" "" -- \
-  "$S" run show R-0001
+  "$S" run show $run
 
 # --- a failing validation blocks the task ------------------------------------------------------
 AUTO=false new_repo red
 "$S" task create --title "Red" --validate-cmds "lint:true,test:echo 3 failures; exit 1" >/dev/null
-expect_run "failing validation: exit 1" 1 "^R-0001 blocked" "FAILED \(exit 1\)" -- "$S" run T-0001
+expect_run "failing validation: exit 1" 1 "^R-\d+ blocked" "FAILED \(exit 1\)" -- "$S" run T-0001
+red=$(run_id)
 eq "failing validation: task blocked" "blocked" "$(field .agent/tasks/T-0001.json .status)"
 eq "failing validation: blocker names the kind" "validation failed: test step 'echo 3 failures; exit 1' exited with code 1" \
   "$(field .agent/tasks/T-0001.json .blockers.1)"
 eq "failing validation: the blocker once" "nil" "$(field .agent/tasks/T-0001.json .blockers.2)"
-expect_run "run review lists the blocked run" 0 "R-0001 +T-0001 +Red" "" -- "$S" run review
-expect_run "run approve overrides" 0 "R-0001 approved by" "" -- "$S" run approve R-0001 --note "flaky test"
-expect_run "approve twice: refused" 1 "^$" "already approved" -- "$S" run approve R-0001
+expect_run "run review lists the blocked run" 0 "$red +T-0001 +Red" "" -- "$S" run review
+expect_run "run approve overrides" 0 "$red approved by" "" -- "$S" run approve $red --note "flaky test"
+expect_run "approve twice: refused" 1 "^$" "already approved" -- "$S" run approve $red
 eq "approve: task done" "done" "$(field .agent/tasks/T-0001.json .status)"
 "$S" task create --title "No checks" >/dev/null
 expect_run "no validation: waits for a person" 0 "waiting for review" "" -- "$S" run T-0002
-expect_run "run block" 0 "R-0002 blocked" "" -- "$S" run block R-0002 --reason "wrong approach" --decision escalate
-eq "block: decision.md" "Decision: escalate" "$(grep ^Decision: .agent/runs/R-0002/decision.md)"
+waiting=$(run_id)
+expect_run "run block" 0 "$waiting blocked" "" -- "$S" run block $waiting --reason "wrong approach" --decision escalate
+eq "block: decision.md" "Decision: escalate" "$(grep ^Decision: .agent/runs/$waiting/decision.md)"
 eq "block: task blocked" "blocked" "$(field .agent/tasks/T-0002.json .status)"
 
 # --- pipeline and replay -------------------------------------------------------------------------
 new_repo pipe
 "$S" task create --title "Pipe" --goal "Two views" >/dev/null
 expect_run "pipeline codex,claude" 0 \
-  "^step 1/2 +codex +builder +R-0001 +review .*\nstep 2/2 +claude +builder +R-0002 +review " "" -- \
+  "^step 1/2 +codex +builder +R-\d+ +review .*\nstep 2/2 +claude +builder +R-\d+ +review " "" -- \
   "$S" run T-0001 --runner codex,claude --agent-role builder
-eq "pipeline: step 2's parent" "R-0001" "$(field .agent/runs/R-0002/run.json .parent_run_id)"
-eq "pipeline: shared id" "R-0001 R-0001" \
-  "$(field .agent/runs/R-0001/run.json .pipeline_id) $(field .agent/runs/R-0002/run.json .pipeline_id)"
-eq "pipeline: step numbers" "1/2 2/2" "$(field .agent/runs/R-0001/run.json .pipeline_step)/$(field .agent/runs/R-0001/run.json .pipeline_total) $(field .agent/runs/R-0002/run.json .pipeline_step)/$(field .agent/runs/R-0002/run.json .pipeline_total)"
-expect_run "pipeline: previous runner context" 0 "## Previous runner context\n\nRun R-0001 by codex as builder ended review\." \
-  "" -- cat .agent/runs/R-0002/prompt.md
-expect_run "pipeline: show links the steps" 0 "Pipeline: +R-0001 step 2 of 2.*Previous step: +step 1/2" "" -- \
-  "$S" run show R-0002
+step1=$(run_id 1) step2=$(run_id 2)
+eq "pipeline: step 2's parent" "$step1" "$(field .agent/runs/$step2/run.json .parent_run_id)"
+eq "pipeline: shared id" "$step1 $step1" \
+  "$(field .agent/runs/$step1/run.json .pipeline_id) $(field .agent/runs/$step2/run.json .pipeline_id)"
+eq "pipeline: step numbers" "1/2 2/2" "$(field .agent/runs/$step1/run.json .pipeline_step)/$(field .agent/runs/$step1/run.json .pipeline_total) $(field .agent/runs/$step2/run.json .pipeline_step)/$(field .agent/runs/$step2/run.json .pipeline_total)"
+expect_run "pipeline: previous runner context" 0 "## Previous runner context\n\nRun $step1 by codex as builder ended review\." \
+  "" -- cat .agent/runs/$step2/prompt.md
+expect_run "pipeline: show links the steps" 0 "Pipeline: +$step1 step 2 of 2.*Previous step: +step 1/2" "" -- \
+  "$S" run show $step2
 "$S" run T-0001 --runner codex,claude --json >pipe.json 2>/dev/null
-eq "pipeline --json: two steps" "R-0003 R-0004" "$(field pipe.json .data.steps.1.run_id) $(field pipe.json .data.steps.2.run_id)"
-expect_run "replay --same-prompt" 0 "^R-0005 review" "" -- "$S" run replay R-0002 --same-prompt --reason "again"
-expect_run "replay --same-prompt: the prompt byte for byte" 0 "" "" -- cmp .agent/runs/R-0002/prompt.md .agent/runs/R-0005/prompt.md
-eq "replay: reason" "again" "$(field .agent/runs/R-0005/run.json .replay_reason)"
-eq "replay: parent" "R-0002" "$(field .agent/runs/R-0005/run.json .parent_run_id)"
-eq "replay: parent's runner" "claude" "$(field .agent/runs/R-0005/run.json .runner_type)"
-expect_run "replay recompiles" 0 "^R-0006 dry_run" "" -- "$S" run replay R-0002 --agent-role reviewer --dry-run
-expect_run "replay recompiled: a different prompt" 1 "" "" -- cmp -s .agent/runs/R-0002/prompt.md .agent/runs/R-0006/prompt.md
-expect_run "replay recompiled: the new role" 0 "Act as: reviewer\." "" -- cat .agent/runs/R-0006/prompt.md
-expect_run "show: replayed as" 0 "Replayed as: +R-0005, R-0006" "" -- "$S" run show R-0002
-expect_run "show: replay of" 0 "Replay of: +R-0002 \(reason: again\)" "" -- "$S" run show R-0005
+eq "pipeline --json: two new steps, one pipeline" "2 $(field pipe.json .data.steps.1.run_id)" \
+  "$(run_ids pipe.json | grep -cvx -e "$step1" -e "$step2") $(field pipe.json .data.pipeline_id)"
+expect_run "replay --same-prompt" 0 "^R-\d+ review" "" -- "$S" run replay $step2 --same-prompt --reason "again"
+replay=$(run_id)
+expect_run "replay --same-prompt: the prompt byte for byte" 0 "" "" -- cmp .agent/runs/$step2/prompt.md .agent/runs/$replay/prompt.md
+eq "replay: reason" "again" "$(field .agent/runs/$replay/run.json .replay_reason)"
+eq "replay: parent" "$step2" "$(field .agent/runs/$replay/run.json .parent_run_id)"
+eq "replay: parent's runner" "claude" "$(field .agent/runs/$replay/run.json .runner_type)"
+expect_run "replay recompiles" 0 "^R-\d+ dry_run" "" -- "$S" run replay $step2 --agent-role reviewer --dry-run
+recompiled=$(run_id)
+expect_run "replay recompiled: a different prompt" 1 "" "" -- cmp -s .agent/runs/$step2/prompt.md .agent/runs/$recompiled/prompt.md
+expect_run "replay recompiled: the new role" 0 "Act as: reviewer\." "" -- cat .agent/runs/$recompiled/prompt.md
+expect_run "show: replayed as" 0 "Replayed as: +$replay, $recompiled" "" -- "$S" run show $step2
+expect_run "show: replay of" 0 "Replay of: +$step2 \(reason: again\)" "" -- "$S" run show $replay
 cat >"$work/editor.sh" <<'ED'
 #!/bin/sh
 printf 'Edited by hand.\n' >"$1"
 ED
 chmod +x "$work/editor.sh"
-expect_run "replay --edit-prompt" 0 "^R-0007 " "" -- env VISUAL="$work/editor.sh" "$S" run replay R-0001 --edit-prompt
-eq "replay --edit-prompt: the edited text ran" "Edited by hand." "$(cat .agent/runs/R-0007/prompt.md)"
-expect_run "run --dry-run executes nothing" 0 "^R-0008 dry_run: prompt in \.agent/runs/R-0008/prompt\.md" "" -- \
+expect_run "replay --edit-prompt" 0 "^R-\d+ " "" -- env VISUAL="$work/editor.sh" "$S" run replay $step1 --edit-prompt
+eq "replay --edit-prompt: the edited text ran" "Edited by hand." "$(cat .agent/runs/$(run_id)/prompt.md)"
+expect_run "run --dry-run executes nothing" 0 "^(R-\d+) dry_run: prompt in \.agent/runs/\1/prompt\.md" "" -- \
   "$S" run T-0001 --dry-run
+dry=$(run_id)
 reads=(); for i in $(seq 1 400); do reads+=(--read "src/some/longer/path/file$i.c"); done
 "$S" task create --title "Huge" --goal "Many files" "${reads[@]}" >/dev/null
 expect_run "--explain: the budget and what was cut" 0 \
-  "^R-0009 prompt tokens: [0-9]+ estimated \(untrimmed [0-9]+; target 1200, max 1500\), pass: trimmed\n  Read these first: kept 12 of 400 files \(trimmed pass\)\n  lint: no non-goals: .*\nR-0009 dry_run" "" -- \
+  "^(R-\d+) prompt tokens: [0-9]+ estimated \(untrimmed [0-9]+; target 1200, max 1500\), pass: trimmed\n  Read these first: kept 12 of 400 files \(trimmed pass\)\n  lint: no non-goals: .*\n\1 dry_run" "" -- \
   "$S" run T-0002 --dry-run --explain
-expect_run "trimmed list ends with + N more" 0 "- src/some/longer/path/file12\.c\n\+ 388 more files\n" "" -- cat .agent/runs/R-0009/prompt.md
-eq "dry run: no agent output" "no" "$([ -e .agent/runs/R-0008/agent.jsonl ] && echo yes || echo no)"
+expect_run "trimmed list ends with + N more" 0 "- src/some/longer/path/file12\.c\n\+ 388 more files\n" "" -- cat .agent/runs/$(run_id)/prompt.md
+eq "dry run: no agent output" "no" "$([ -e .agent/runs/$dry/agent.jsonl ] && echo yes || echo no)"
 
 # --- bad input: clear errors, the right exit status, the store untouched -----------------------
 cd "$work/green"
@@ -236,44 +231,52 @@ sed -i "s|^    codex = { program = .*|    codex = { program = { \"$work/codex-se
 "$S" task create --title "Session" >/dev/null
 expect_run "continue without a kept session" 1 "^$" "no run with a kept session to continue.*--keep-session" -- \
   "$S" run T-0001 --continue
-expect_run "first-pass run with --keep-session" 0 "^R-0001 review" "" -- "$S" run T-0001 --keep-session
+expect_run "first-pass run with --keep-session" 0 "^R-\d+ review" "" -- "$S" run T-0001 --keep-session
+kept=$(run_id)
 eq "kept session: not ephemeral" "false 01a1fdec-2918-7691-a5c8-bcf16cde129d" \
-  "$(field .agent/runs/R-0001/run.json .ephemeral) $(field .agent/runs/R-0001/run.json .session_id)"
-expect_run "--continue" 0 "^R-0002 review" "" -- "$S" run T-0001 --continue
+  "$(field .agent/runs/$kept/run.json .ephemeral) $(field .agent/runs/$kept/run.json .session_id)"
+expect_run "--continue" 0 "^R-\d+ review" "" -- "$S" run T-0001 --continue
+continued=$(run_id)
 eq "continue: codex exec resume <thread>" "yes" "$(grep -qx 'resume' "$work/resume-argv" && grep -qx '01a1fdec-2918-7691-a5c8-bcf16cde129d' "$work/resume-argv" && echo yes)"
-eq "continue: this run's own usage" "7 3 10" "$(field .agent/runs/R-0002/run.json .usage.input) $(field .agent/runs/R-0002/run.json .usage.output) $(field .agent/runs/R-0002/run.json .usage.total)"
-eq "continue: what codex reported" "1007" "$(field .agent/runs/R-0002/run.json .usage_reported.input)"
-eq "continue: linked to the run it continues" "R-0001" "$(field .agent/runs/R-0002/run.json .resumed_run)"
+eq "continue: this run's own usage" "7 3 10" "$(field .agent/runs/$continued/run.json .usage.input) $(field .agent/runs/$continued/run.json .usage.output) $(field .agent/runs/$continued/run.json .usage.total)"
+eq "continue: what codex reported" "1007" "$(field .agent/runs/$continued/run.json .usage_reported.input)"
+eq "continue: linked to the run it continues" "$kept" "$(field .agent/runs/$continued/run.json .resumed_run)"
 expect_run "continue cannot switch runner" 2 "^$" "cannot change the runner to claude" -- "$S" run T-0001 --continue --runner claude
 
 # --- background runs: returns at once, outlives its terminal, waited, tailed, killed ------------
-new_repo background "    command = { command = { \"sh\", \"-c\", \"cat >/dev/null; echo working; sleep \${BG_SLEEP:-0.5}; echo finished\" } },"
+# The agent waits for the file $BG_GATE to appear, when one is named, then sleeps $BG_SLEEP.
+new_repo background "    command = { command = { \"sh\", \"-c\", \"cat >/dev/null; echo working; until [ -z \${BG_GATE:-} ] || [ -e \${BG_GATE:-} ]; do sleep 0.05; done; sleep \${BG_SLEEP:-0.5}; echo finished\" } },"
 "$S" task create --title "Background" >/dev/null
-# "At once": the command has returned while its agent (3 s of sleep) is still at work; an order,
-# not a time bound, so a loaded machine or a sanitizer build cannot break it.
-BG_SLEEP=3 expect_run "--background returns the run id" 0 "^R-0001\n$" "runs in the background \(pid [0-9]+\)" -- \
+# "At once": the command has returned while its agent still waits for its gate; an order, not a
+# time bound, so a loaded machine or a sanitizer build cannot break it.
+BG_GATE=$work/bg-gate expect_run "--background returns the run id" 0 "^R-\d+\n$" "runs in the background \(pid [0-9]+\)" -- \
   "$S" run T-0001 --runner command --background
+bg=$(run_id)
 eq "--background returns at once (the run is still active)" "yes" \
-  "$(case "$(field .agent/runs/R-0001/run.json .status)" in queued|running) echo yes ;; *) echo no ;; esac)"
-pid=$(field .agent/runs/R-0001/run.json .worker_pid)
+  "$(case "$(field .agent/runs/$bg/run.json .status)" in queued|running) echo yes ;; *) echo no ;; esac)"
+pid=$(field .agent/runs/$bg/run.json .worker_pid)
 eq "the worker is in a session of its own" "$pid" "$(ps -o sid= -p "$pid" | tr -d ' ')"
-expect_run "run wait" 0 "^R-0001 review\n$" "" -- "$S" run wait R-0001
-expect_run "run tail: the events" 0 "run\.started .*agent\.exit|run\.started .*run\.finished" "" -- "$S" run tail R-0001
-"$S" run tail R-0001 --json >tail.json
+touch "$work/bg-gate"
+expect_run "run wait" 0 "^$bg review\n$" "" -- "$S" run wait $bg
+expect_run "run tail: the events" 0 "run\.started .*agent\.exit|run\.started .*run\.finished" "" -- "$S" run tail $bg
+"$S" run tail $bg --json >tail.json
 eq "run tail --json: the events" "run.started" "$(field tail.json .data.events.1.kind)"
-eq "the worker left its log" "yes" "$([ -f .agent/runs/R-0001/worker.log ] && echo yes)"
-eq "background output recorded" "working finished" "$(tr '\n' ' ' <.agent/runs/R-0001/output.md | sed 's/ $//')"
-BG_SLEEP=37.75 "$S" run T-0001 --runner command --background >/dev/null 2>&1
-expect_run "run wait --timeout" 1 "^$" "still running after 300 ms" -- "$S" run wait R-0002 --timeout 300ms
-(sleep 1; "$S" run kill R-0002 >/dev/null) &
-"$S" run tail -f R-0002 >tail.out 2>&1
-wait
+eq "the worker left its log" "yes" "$([ -f .agent/runs/$bg/worker.log ] && echo yes)"
+eq "background output recorded" "working finished" "$(tr '\n' ' ' <.agent/runs/$bg/output.md | sed 's/ $//')"
+killed=$(BG_SLEEP=37.75 "$S" run T-0001 --runner command --background 2>/dev/null)
+expect_run "run wait --timeout" 1 "^$" "still running after 300 ms" -- "$S" run wait $killed --timeout 300ms
+# The kill comes while `run tail -f` follows the run (it has shown the start).
+timeout 60 "$S" run tail -f $killed >tail.out 2>&1 &
+tail_pid=$!
+wait_until "run tail -f follows $killed" 60 grep -qs 'run\.started' tail.out
+"$S" run kill $killed >/dev/null
+wait "$tail_pid"
 expect_run "tail -f saw the end" 0 "run\.finished.*interrupted" "" -- cat tail.out
-eq "killed: recorded interrupted" "interrupted" "$(field .agent/runs/R-0002/run.json .status)"
+eq "killed: recorded interrupted" "interrupted" "$(field .agent/runs/$killed/run.json .status)"
 eq "killed: the task can run again" "ready" "$(field .agent/tasks/T-0001.json .status)"
 gone=yes; pgrep -f 'sleep 37.75' >/dev/null && gone=no
 eq "killed: no orphans" "yes" "$gone"
-expect_run "kill an ended run" 1 "^$" "run R-0002 already ended: interrupted" -- "$S" run kill R-0002
+expect_run "kill an ended run" 1 "^$" "run $killed already ended: interrupted" -- "$S" run kill $killed
 expect_run "kill an unknown run" 1 "^$" "no run R-0042" -- "$S" run kill R-0042
 
 # --- the real codex and claude CLIs: a pipeline against the scripted model server --------------
@@ -297,14 +300,15 @@ new_repo real "    codex = { args = { \"-m\", \"gpt-5.5\", \"-c\", \"model_provi
 sed -i '/fake_agent\.lua/d' .agent/config.lua
 "$S" task create --title "Real pipeline" --goal "Say hello" --validate-cmds "test:true" >/dev/null
 expect_run "real CLIs: pipeline codex,claude" 0 \
-  "^step 1/2 +codex +- +R-0001 +completed .*\nstep 2/2 +claude +- +R-0002 +completed " "" -- \
+  "^step 1/2 +codex +- +R-\d+ +completed .*\nstep 2/2 +claude +- +R-\d+ +completed " "" -- \
   "$S" run T-0001 --runner codex,claude --timeout 2m --idle-timeout 60s
-eq "real codex: output.md" "Hello from the scripted model." "$(cat .agent/runs/R-0001/output.md)"
-eq "real claude: output.md" "Hello from the scripted model." "$(cat .agent/runs/R-0002/output.md)"
-eq "real codex: exact usage" "1234 200 56 1290" "$(field .agent/runs/R-0001/run.json .usage.input) $(field .agent/runs/R-0001/run.json .usage.cached_input) $(field .agent/runs/R-0001/run.json .usage.output) $(field .agent/runs/R-0001/run.json .usage.total)"
-eq "real claude: lineage" "R-0001 R-0001" "$(field .agent/runs/R-0002/run.json .parent_run_id) $(field .agent/runs/R-0002/run.json .pipeline_id)"
+step1=$(run_id 1) step2=$(run_id 2)
+eq "real codex: output.md" "Hello from the scripted model." "$(cat .agent/runs/$step1/output.md)"
+eq "real claude: output.md" "Hello from the scripted model." "$(cat .agent/runs/$step2/output.md)"
+eq "real codex: exact usage" "1234 200 56 1290" "$(field .agent/runs/$step1/run.json .usage.input) $(field .agent/runs/$step1/run.json .usage.cached_input) $(field .agent/runs/$step1/run.json .usage.output) $(field .agent/runs/$step1/run.json .usage.total)"
+eq "real claude: lineage" "$step1 $step1" "$(field .agent/runs/$step2/run.json .parent_run_id) $(field .agent/runs/$step2/run.json .pipeline_id)"
 eq "real claude: got the previous runner context" "yes" \
-  "$(grep -q 'Run R-0001 by codex ended completed' .agent/runs/R-0002/prompt.md && echo yes)"
-kill -TERM "$pid"; wait "$pid" 2>/dev/null
+  "$(grep -q "Run $step1 by codex ended completed" .agent/runs/$step2/prompt.md && echo yes)"
+stop_server
 
 finish

@@ -13,11 +13,8 @@
 # loads ./x.lua as a module or reads a FIFO or /dev/zero as config; init never writes through a
 # link; the notice stays one line whatever the repository's path.
 set -u
-S=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
-here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/../.." && pwd)
+. "$(dirname "$0")/lib.sh" # S (absolute), here, root, $work; the shared helpers
 F=$root/tests/fixtures
-. "$here/lib.sh"
 unset SIDECAR_TRUST # the real thing here; XDG_STATE_HOME stays in $work
 export XDG_CONFIG_HOME=$work/xdg # no user presets
 cd "$work"
@@ -226,11 +223,11 @@ expect_run "a shipped task: validation not run, the run blocked" 1 \
   "blocked.*\n.*custom step '.*shipped-validation'' was not run: its commands are not trusted" \
   "validation of T-0002 not run" -- "$S" run T-0002
 none_made "shipped task"
-expect_run "run show: the step SKIP, not run" 0 "SKIP +custom +touch .*not run \(untrusted\)" "" -- "$S" run show R-0002
+expect_run "run show: the step SKIP, not run" 0 "SKIP +custom +touch .*not run \(untrusted\)" "" -- "$S" run show "$(run_id)"
 expect_run "task export after a skipped validation" 0 '"not_run": "its commands are not trusted' "" \
   -- "$S" task export T-0002
 "$S" task set-status T-0001 ready >/dev/null
-expect_run "run start-ready: its validation is not run either" 1 "T-0001 +R-0003 +blocked .*own-validation'' was not run" \
+expect_run "run start-ready: its validation is not run either" 1 "T-0001 +R-\d+ +blocked .*own-validation'' was not run" \
   "" -- "$S" run start-ready
 none_made "start-ready"
 expect_run "trust: the tasks' commands too" 0 "trusted the validation commands of 2 tasks" "" -- "$S" trust

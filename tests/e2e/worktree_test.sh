@@ -7,9 +7,7 @@
 # worktree, tracking.branch, a worker killed mid-run (sweep), eight writers at once in the
 # background, a read-only run in place, and a folder outside git.
 set -u
-S=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
-here=$(cd "$(dirname "$0")" && pwd)
-. "$here/lib.sh"
+. "$(dirname "$0")/lib.sh" # S (absolute), here, root, $work; the shared helpers
 export OUTDIR=$work/seen
 mkdir -p "$OUTDIR" "$work/agents"
 
@@ -41,7 +39,6 @@ config() {
     echo '}'
   } >.agent/config.lua
 }
-field() { jv "$2" <"$1"; }
 run_json() { echo ".agent/runs/$1/run.json"; }
 # The user's tree as git and the files say: status, and a digest of every file outside .git/.agent.
 tree_state() {
@@ -65,9 +62,10 @@ echo untracked >u.txt && echo ignored >ignored.log && echo LOCAL=1 >.env.local
 before=$(tree_state)
 
 # --- a writing run works in its own worktree -------------------------------------------------
-expect_run "writing run" 0 "^R-0001 review" "" -- "$S" run T-0001 --runner probe --sandbox workspace-write
-R=$(run_json R-0001)
-eq "the agent worked in .agent/worktrees/R-0001" "$repo/.agent/worktrees/R-0001" "$(cat "$OUTDIR/cwd")"
+expect_run "writing run" 0 "^R-\d+ review" "" -- "$S" run T-0001 --runner probe --sandbox workspace-write
+writing=$(run_id)
+R=$(run_json $writing)
+eq "the agent worked in .agent/worktrees/$writing" "$repo/.agent/worktrees/$writing" "$(cat "$OUTDIR/cwd")"
 eq "the worktree has the uncommitted change" "$(printf 'b\nuncommitted')" "$(cat "$OUTDIR/b")"
 eq "the worktree has the untracked file" "yes" "$(cat "$OUTDIR/u" 2>/dev/null)"
 eq "the worktree lacks the ignored file" "" "$(cat "$OUTDIR/ignored" 2>/dev/null)"
@@ -77,98 +75,102 @@ eq "the setup's own file is not the run's change" "setup-marker" "$(field $R .wo
 eq "the user's changes are staged there (the agent's own show in git diff)" "$(printf 'b.txt\ns.txt\nu.txt')" \
   "$(cat "$OUTDIR/staged")"
 eq "the user's tree is untouched" "$before" "$(tree_state)"
-eq "record: branch" "sidecar/R-0001" "$(field $R .worktree.branch)"
+eq "record: branch" "sidecar/$writing" "$(field $R .worktree.branch)"
 eq "record: state ready" "ready" "$(field $R .worktree.state)"
 eq "record: the change is exactly a.txt" "a.txt modified nil" \
   "$(field $R .worktree.files.1.path) $(field $R .worktree.files.1.change) $(field $R .worktree.files.2.path)"
 eq "record: the agent's changed files" "a.txt nil" "$(field $R .changed_files.1) $(field $R .changed_files.2)"
 eq "record: base is HEAD" "$(git rev-parse HEAD)" "$(field $R .worktree.base_commit)"
-expect_run "changes.patch holds the change" 0 "\+\+\+ b/a\.txt.*\+agent-line" "" -- cat .agent/runs/R-0001/changes.patch
-eq "the branch's commit is Sidecar's" "Sidecar <sidecar@localhost>" "$(git log -1 --format='%an <%ae>' sidecar/R-0001)"
-eq "the branch's commit names the run and task" "sidecar R-0001: result of task T-0001" \
-  "$(git log -1 --format=%s sidecar/R-0001)"
-eq "the worktree folder is gone" "no" "$([ -e .agent/worktrees/R-0001 ] && echo yes || echo no)"
+expect_run "changes.patch holds the change" 0 "\+\+\+ b/a\.txt.*\+agent-line" "" -- cat .agent/runs/$writing/changes.patch
+eq "the branch's commit is Sidecar's" "Sidecar <sidecar@localhost>" "$(git log -1 --format='%an <%ae>' sidecar/$writing)"
+eq "the branch's commit names the run and task" "sidecar $writing: result of task T-0001" \
+  "$(git log -1 --format=%s sidecar/$writing)"
+eq "the worktree folder is gone" "no" "$([ -e .agent/worktrees/$writing ] && echo yes || echo no)"
 only_main_tree "after the run"
-expect_run "run show: the worktree" 0 "Worktree:\n  path +$repo/\.agent/worktrees/R-0001 \(removed\).*branch +sidecar/R-0001.*patch +\.agent/runs/R-0001/changes\.patch \(1 file\).*change +ready: sidecar run apply R-0001" \
-  "" -- "$S" run show R-0001
+expect_run "run show: the worktree" 0 "Worktree:\n  path +$repo/\.agent/worktrees/$writing \(removed\).*branch +sidecar/$writing.*patch +\.agent/runs/$writing/changes\.patch \(1 file\).*change +ready: sidecar run apply $writing" \
+  "" -- "$S" run show $writing
 
 # --- apply brings exactly the change ----------------------------------------------------------
-expect_run "run apply" 0 "^R-0001 applied to your work tree \(unstaged\): 1 file\n  modified +a\.txt\n$" "" -- \
-  "$S" run apply R-0001
+expect_run "run apply" 0 "^$writing applied to your work tree \(unstaged\): 1 file\n  modified +a\.txt\n$" "" -- \
+  "$S" run apply $writing
 eq "apply: a.txt has the agent's line" "$(printf 'line 1\nline 2\nagent-line')" "$(cat a.txt)"
 eq "apply: unstaged, the index as it was" "s.txt" "$(git diff --cached --name-only)"
 eq "apply: nothing else changed" "$(printf '%s\n' "$before" | grep -v 'a\.txt$')" "$(tree_state | grep -v 'a\.txt$')"
-eq "apply: the branch is deleted" "" "$(git branch --list 'sidecar/R-0001')"
+eq "apply: the branch is deleted" "" "$(git branch --list "sidecar/$writing")"
 eq "apply: recorded" "applied" "$(field $R .worktree.state)"
-expect_run "apply twice: refused" 1 "^$" "R-0001 was applied already" -- "$S" run apply R-0001
+expect_run "apply twice: refused" 1 "^$" "$writing was applied already" -- "$S" run apply $writing
 only_main_tree "after apply"
 
 # --- a conflicting apply changes nothing -------------------------------------------------------
-expect_run "conflicting run" 0 "^R-0002 review" "" -- "$S" run T-0001 --runner conflict --sandbox workspace-write
+expect_run "conflicting run" 0 "^R-\d+ review" "" -- "$S" run T-0001 --runner conflict --sandbox workspace-write
+conflicting=$(run_id)
 sed -i '1s/.*/my own first line/' a.txt
 before=$(tree_state)
-expect_run "apply: conflict" 1 "^$" "R-0002 conflicts with your work tree in a\.txt; nothing was changed" -- \
-  "$S" run apply R-0002
+expect_run "apply: conflict" 1 "^$" "$conflicting conflicts with your work tree in a\.txt; nothing was changed" -- \
+  "$S" run apply $conflicting
 eq "conflict: the tree is unchanged" "$before" "$(tree_state)"
-"$S" run apply R-0002 --json >"$work/apply.json" 2>/dev/null
+"$S" run apply $conflicting --json >"$work/apply.json" 2>/dev/null
 eq "conflict --json: ok false, the file named" "false a.txt" "$(field "$work/apply.json" .ok) $(field "$work/apply.json" .data.conflicts.1)"
-expect_run "discard" 0 "^R-0002 discarded: branch sidecar/R-0002 deleted; its change stays in \.agent/runs/R-0002/changes\.patch\n$" \
-  "" -- "$S" run discard R-0002
-eq "discard: the branch is gone" "" "$(git branch --list 'sidecar/R-0002')"
-eq "discard: the patch stays" "yes" "$([ -s .agent/runs/R-0002/changes.patch ] && echo yes)"
+expect_run "discard" 0 "^$conflicting discarded: branch sidecar/$conflicting deleted; its change stays in \.agent/runs/$conflicting/changes\.patch\n$" \
+  "" -- "$S" run discard $conflicting
+eq "discard: the branch is gone" "" "$(git branch --list "sidecar/$conflicting")"
+eq "discard: the patch stays" "yes" "$([ -s .agent/runs/$conflicting/changes.patch ] && echo yes)"
 eq "discard: the tree is unchanged" "$before" "$(tree_state)"
-expect_run "apply after discard: refused" 1 "" "R-0002 was discarded already" -- "$S" run apply R-0002
+expect_run "apply after discard: refused" 1 "" "$conflicting was discarded already" -- "$S" run apply $conflicting
 only_main_tree "after discard"
 
 # --- no changes; approve --apply; --json -------------------------------------------------------
-expect_run "a run that changes nothing" 0 "^R-0003 review" "" -- "$S" run T-0001 --runner noop --sandbox workspace-write
-expect_run "apply: no changes" 0 "^R-0003 has no changes to apply" "" -- "$S" run apply R-0003
+expect_run "a run that changes nothing" 0 "^R-\d+ review" "" -- "$S" run T-0001 --runner noop --sandbox workspace-write
+expect_run "apply: no changes" 0 "^$(run_id) has no changes to apply" "" -- "$S" run apply "$(run_id)"
 git checkout -q a.txt
 "$S" task create --title "Second" >/dev/null
-expect_run "run T-0002" 0 "^R-0004 review" "" -- "$S" run T-0002 --runner probe --sandbox workspace-write
-expect_run "approve --apply" 0 "^R-0004 approved by .*\nR-0004 applied to your work tree \(unstaged\): 1 file" "" -- \
-  "$S" run approve R-0004 --apply
-eq "approve --apply: approved" "completed approved" "$(field $(run_json R-0004) .status) $(field $(run_json R-0004) .review_state)"
+expect_run "run T-0002" 0 "^R-\d+ review" "" -- "$S" run T-0002 --runner probe --sandbox workspace-write
+approved=$(run_id)
+expect_run "approve --apply" 0 "^$approved approved by .*\n$approved applied to your work tree \(unstaged\): 1 file" "" -- \
+  "$S" run approve $approved --apply
+eq "approve --apply: approved" "completed approved" "$(field $(run_json $approved) .status) $(field $(run_json $approved) .review_state)"
 eq "approve --apply: applied" "agent-line" "$(tail -n 1 a.txt)"
 git checkout -q a.txt
-"$S" run T-0002 --runner probe --sandbox workspace-write >/dev/null 2>&1
-"$S" run apply R-0005 --json >"$work/apply.json"
+id=$("$S" run T-0002 --runner probe --sandbox workspace-write 2>/dev/null | run_ids - | head -n 1)
+"$S" run apply "$id" --json >"$work/apply.json"
 eq "apply --json" "true true a.txt" "$(field "$work/apply.json" .ok) $(field "$work/apply.json" .data.applied) $(field "$work/apply.json" .data.files.1.path)"
 git checkout -q a.txt
-"$S" run T-0002 --runner probe --sandbox workspace-write >/dev/null 2>&1
-"$S" run discard R-0006 --json >"$work/discard.json"
+id=$("$S" run T-0002 --runner probe --sandbox workspace-write 2>/dev/null | run_ids - | head -n 1)
+"$S" run discard "$id" --json >"$work/discard.json"
 eq "discard --json" "true true" "$(field "$work/discard.json" .ok) $(field "$work/discard.json" .data.branch_deleted)"
 
 # --- paths into .agent handed to the agent still lead there from its worktree -------------------
-expect_run "a runner reading {prompt_file}" 0 "^R-0007 review" "" -- "$S" run T-0002 --runner pfile --sandbox workspace-write
+expect_run "a runner reading {prompt_file}" 0 "^R-\d+ review" "" -- "$S" run T-0002 --runner pfile --sandbox workspace-write
+"$S" run discard "$(run_id)" >/dev/null
 eq "the prompt file was found from the worktree" "yes" "$(cat "$OUTDIR/pfile" 2>/dev/null)"
-"$S" run discard R-0007 >/dev/null
 
 # --- a read-only run stays in place ------------------------------------------------------------
-expect_run "read-only run" 0 "^R-0008 review" "" -- "$S" run T-0002 --runner reader
+expect_run "read-only run" 0 "^R-\d+ review" "" -- "$S" run T-0002 --runner reader
 eq "read-only: in the user's tree" "$repo" "$(cat "$OUTDIR/reader-cwd")"
-eq "read-only: no worktree recorded" "nil" "$(field $(run_json R-0008) .worktree)"
+eq "read-only: no worktree recorded" "nil" "$(field $(run_json "$(run_id)") .worktree)"
 
 # --- setup failure -----------------------------------------------------------------------------
 config 'setup = "echo preparing; echo npm broke >&2; exit 3"'
-expect_run "setup failure fails the run" 1 "^R-0009 failed: worktree setup .* exited with code 3: npm broke" "" -- \
+expect_run "setup failure fails the run" 1 "^R-\d+ failed: worktree setup .* exited with code 3: npm broke" "" -- \
   "$S" run T-0002 --runner probe --sandbox workspace-write
-eq "setup failure: its log" "$(printf 'preparing\nnpm broke')" "$(cat .agent/runs/R-0009/setup.log)"
-eq "setup failure: no branch left" "" "$(git branch --list 'sidecar/R-0009')"
+id=$(run_id)
+eq "setup failure: its log" "$(printf 'preparing\nnpm broke')" "$(cat .agent/runs/$id/setup.log)"
+eq "setup failure: no branch left" "" "$(git branch --list "sidecar/$id")"
 only_main_tree "after a failed setup"
 config
 
 # --- a pipeline continues the task's worktree -----------------------------------------------------
 "$S" task create --title "Pipeline" >/dev/null
-expect_run "pipeline probe,step2" 0 "R-0010 +review.*R-0011 +review" "" -- \
+expect_run "pipeline probe,step2" 0 "R-\d+ +review.*R-\d+ +review" "" -- \
   "$S" run T-0003 --runner probe,step2 --sandbox workspace-write
+step1=$(run_id 1) step2=$(run_id 2)
 eq "step 2 saw step 1's change" "yes" "$(cat "$OUTDIR/step2-saw" 2>/dev/null)"
-eq "step 2 continues step 1" "R-0010" "$(field $(run_json R-0011) .worktree.reused_from)"
+eq "step 2 continues step 1" "$step1" "$(field $(run_json $step2) .worktree.reused_from)"
 eq "step 2's patch sums both" "a.txt d.txt" \
-  "$(field $(run_json R-0011) .worktree.files.1.path) $(field $(run_json R-0011) .worktree.files.2.path)"
-eq "step 2's own changes" "d.txt nil" "$(field $(run_json R-0011) .changed_files.1) $(field $(run_json R-0011) .changed_files.2)"
-expect_run "apply the pipeline's last step" 0 "2 files" "" -- "$S" run apply R-0011
-eq "step 1 applied with it" "applied R-0011" "$(field $(run_json R-0010) .worktree.state) $(field $(run_json R-0010) .worktree.applied_with)"
+  "$(field $(run_json $step2) .worktree.files.1.path) $(field $(run_json $step2) .worktree.files.2.path)"
+eq "step 2's own changes" "d.txt nil" "$(field $(run_json $step2) .changed_files.1) $(field $(run_json $step2) .changed_files.2)"
+expect_run "apply the pipeline's last step" 0 "2 files" "" -- "$S" run apply $step2
+eq "step 1 applied with it" "applied $step2" "$(field $(run_json $step1) .worktree.state) $(field $(run_json $step1) .worktree.applied_with)"
 eq "both branches gone" "" "$(git branch --list 'sidecar/*')"
 git checkout -q a.txt && rm -f d.txt
 
@@ -176,18 +178,19 @@ git checkout -q a.txt && rm -f d.txt
 "$S" task create --title "Tracked" >/dev/null
 "$S" -e 'local s = assert(require("sidecar.core.store").open(".agent")); local t = s:get_task("T-0004")
   t.tracking = { branch = "feature/tracked" }; assert(s:update_task(t))'
-expect_run "run with tracking.branch" 0 "^R-0012 review" "" -- "$S" run T-0004 --runner probe --sandbox workspace-write
-eq "tracking.branch: the run's branch" "feature/tracked" "$(field $(run_json R-0012) .worktree.branch)"
+expect_run "run with tracking.branch" 0 "^R-\d+ review" "" -- "$S" run T-0004 --runner probe --sandbox workspace-write
+tracked=$(run_id)
+eq "tracking.branch: the run's branch" "feature/tracked" "$(field $(run_json $tracked) .worktree.branch)"
 eq "tracking.branch: holds the result" "agent-line" "$(git show feature/tracked:a.txt | tail -n 1)"
-"$S" run discard R-0012 >/dev/null
+"$S" run discard $tracked >/dev/null
 
 # --- a worker killed mid-run: sweep recovers its worktree ------------------------------------------
 "$S" task create --title "Crash" >/dev/null
 id=$("$S" run T-0005 --runner sleeper --sandbox workspace-write --background 2>/dev/null)
-for _ in $(seq 600); do [ -s "$OUTDIR/sleeper.pid" ] && break; sleep 0.05; done
+wait_until "crash: the agent started" 60 test -s "$OUTDIR/sleeper.pid"
 worker=$(field $(run_json "$id") .worker_pid)
 kill -9 "$worker" "$(cat "$OUTDIR/sleeper.pid")" 2>/dev/null
-for _ in $(seq 200); do kill -0 "$worker" 2>/dev/null || break; sleep 0.05; done
+poll 30 eval '! kill -0 "$worker" 2>/dev/null'
 eq "crash: the worktree is still there" "yes" "$([ -d ".agent/worktrees/$id" ] && echo yes)"
 expect_run "sweep recovers it" 0 "^$id\n$" "" -- "$S" -e 'local s = assert(require("sidecar.task.runs").open(".agent"))
   print(table.concat(require("sidecar.run.worktree").sweep(s), ","))'
@@ -226,10 +229,11 @@ eq "at most two spare copies kept" "yes" "$([ "$(ls -d .agent/worktrees/.spare-*
 # --- outside git: in place, and said so ----------------------------------------------------------
 mkdir "$work/plain" && cd "$work/plain" && "$S" init >/dev/null && config
 "$S" task create --title "Plain" >/dev/null
-expect_run "outside git: runs" 0 "^R-0001 review" "" -- "$S" run T-0001 --runner probe --sandbox workspace-write
+expect_run "outside git: runs" 0 "^R-\d+ review" "" -- "$S" run T-0001 --runner probe --sandbox workspace-write
+id=$(run_id)
 eq "outside git: in place" "$work/plain" "$(cat "$OUTDIR/cwd")"
-eq "outside git: recorded" "true" "$(field $(run_json R-0001) .worktree.in_place)"
+eq "outside git: recorded" "true" "$(field $(run_json $id) .worktree.in_place)"
 expect_run "outside git: apply says why" 1 "" "did not run in a worktree of its own \(not a git repository" -- \
-  "$S" run apply R-0001
+  "$S" run apply $id
 
 finish

@@ -18,6 +18,40 @@ local function sh(dir, script)
     .. "GIT_COMMITTER_EMAIL=t@t && { " .. script .. "; } >/dev/null 2>&1"))
 end
 
+-- True while `pid` is a live process (a zombie counts as gone).
+local function alive(pid)
+  local f = io.open("/proc/" .. pid .. "/stat")
+  if not f then
+    return false
+  end
+  local state = (f:read("a") or ""):match("%) (%a)")
+  f:close()
+  return state ~= nil and state ~= "Z"
+end
+
+-- Polls `done` every 20 ms for up to 30 s; its last answer. A readiness wait, not a time bound.
+local function wait_until(done)
+  for _ = 1, 1500 do
+    local v = done()
+    if v then
+      return v
+    end
+    os.execute("sleep 0.02")
+  end
+  return done()
+end
+
+-- The pid written in the file at `path`, or nil.
+local function pid_in(path)
+  local f = io.open(path)
+  if not f then
+    return nil
+  end
+  local pid = math.tointeger(tonumber(f:read("l") or ""))
+  f:close()
+  return pid
+end
+
 -- git.facts must name the branch as `git rev-parse --abbrev-ref HEAD` does (or fail as it does).
 local function expect_same_branch(dir)
   local facts = git.facts(dir)
@@ -75,10 +109,24 @@ describe("git.facts", function()
   end)
 
   it("start_facts: closing unread stops the gits", function()
-    sh(root, "git init -q -b main")
+    -- git status runs the fsmonitor hook and waits for it. The hook says it started, sleeps far
+    -- longer than the test and then leaves a mark: a close that waited instead of stopping would
+    -- show as the mark, or as a hook still alive.
+    local started, finished = root .. "/hook.started", root .. "/hook.finished"
+    local f = assert(io.open(root .. "/hook.sh", "w"))
+    f:write("#!/bin/sh\necho $$ > '", started, "'\nsleep 60\n: > '", finished, "'\n")
+    f:close()
+    sh(root, "git init -q -b main && chmod +x hook.sh && git config core.fsmonitor \"$PWD/hook.sh\"")
     local pending = git.start_facts(root)
+    local hook_pid = wait_until(function() return pid_in(started) end)
+    expect(hook_pid):exists()
+    expect(alive(hook_pid)):is_true() -- git status is still waiting for it
     pending:close()
-    pending:close()
+    expect(pending.handles):equals({})
+    -- Ended with git's process group (the signal takes a moment to land), long before its sleep.
+    expect(wait_until(function() return not alive(hook_pid) end)):is_true()
+    expect(io.open(finished)):is_nil()
+    pending:close() -- closing twice is harmless
   end)
 end)
 

@@ -19,6 +19,12 @@ local function in_range(value, lo, hi)
   return ("%s is not in [%s, %s)"):format(tostring(value), lo, hi)
 end
 
+-- The children these tests stop sleep 30 s: a process that ends in less than half of that was
+-- stopped, not waited out, however busy the machine is. (Upper time bounds are that generous;
+-- lower bounds, which a slow machine cannot break, stay exact.)
+local NATURAL_END_MS = 30000
+local WELL_BEFORE_END_MS = NATURAL_END_MS // 2
+
 -- The error a function raises (the test fails when it raises none).
 local function error_of(fn) return expect(fn):raises() end
 
@@ -260,13 +266,12 @@ describe("spawn failures", function()
 end)
 
 describe("stdin", function()
-  it("is /dev/null by default: cat ends at once with no output", function()
-    local t0 = time.monotonic_ns()
-    local r = proc.run({ "cat" }, { timeout_ms = 3000 })
+  it("is /dev/null by default: cat ends on its own with no output", function()
+    -- A cat on an open pipe would wait for its input until the timeout stopped it.
+    local r = proc.run({ "cat" }, { timeout_ms = NATURAL_END_MS })
     expect(r.stdout):equals("")
     expect(r.code):equals(0)
     expect(r.timed_out):is_false()
-    expect(in_range(elapsed_ms(t0), 0, 1000)):equals("in range")
   end)
 
   it("feeds a string and closes it", function()
@@ -540,7 +545,7 @@ end)
 describe("timeouts", function()
   it("timeout_ms ends the process after the wall time", function()
     local t0 = time.monotonic_ns()
-    local r = proc.run({ "sleep", "10" }, { timeout_ms = 300 })
+    local r = proc.run({ "sleep", "30" }, { timeout_ms = 300 })
     local wall = elapsed_ms(t0)
     expect(r.timed_out):is_true()
     expect(r.timeout_reason):equals("wall")
@@ -549,11 +554,11 @@ describe("timeouts", function()
     expect(r.killed):is_false()
     expect(r.signal_name):equals("TERM")
     expect(r.code):is_nil()
-    -- within 100 ms after the limit: 300 <= duration < 400. The loop's clock counts whole
+    -- Not before the limit, and long before the sleep's own end. The loop's clock counts whole
     -- milliseconds, so the timer may fire a fraction of a millisecond before 300 ms have passed
     -- on the nanosecond clock: the lower bound allows 1 ms.
-    expect(in_range(r.duration_ms, 299, 400)):equals("in range")
-    expect(in_range(wall, 299, 400)):equals("in range")
+    expect(in_range(r.duration_ms, 299, WELL_BEFORE_END_MS)):equals("in range")
+    expect(in_range(wall, 299, WELL_BEFORE_END_MS)):equals("in range")
   end)
 
   it("a process that ends in time is not timed out", function()
@@ -564,34 +569,36 @@ describe("timeouts", function()
   end)
 
   it("idle_timeout_ms restarts with every chunk of output", function()
-    -- Output every ~100 ms five times, then silence: with a 400 ms idle limit the process ends
-    -- about 400 ms after the last line (~820 ms), not 400 ms after the start.
-    local r = proc.run({ "sh", "-c", "for i in 1 2 3 4 5; do echo $i; sleep 0.1; done; sleep 10" },
-      { idle_timeout_ms = 400 })
+    -- A line every 0.1 s fifteen times (at least 1.4 s), then silence, under a 1 s idle limit:
+    -- a clock that did not restart would stop it before the last lines. The gaps are a tenth of
+    -- the limit, so a busy machine does not make one look idle. It ends no sooner than 1 s after
+    -- the last line (so at 2.4 s at the earliest), long before the sleep's own end.
+    local r = proc.run({ "sh", "-c", "for i in $(seq 15); do echo $i; sleep 0.1; done; sleep 30" },
+      { idle_timeout_ms = 1000 })
     expect(r.timed_out):is_true()
     expect(r.timeout_reason):equals("idle")
-    expect(r.stdout):equals("1\n2\n3\n4\n5\n")
-    expect(in_range(r.duration_ms, 750, 1050)):equals("in range")
+    expect(r.stdout):equals(proc.run({ "seq", "15" }).stdout)
+    expect(in_range(r.duration_ms, 1400 + 999, WELL_BEFORE_END_MS)):equals("in range")
   end)
 
   it("idle_timeout_ms works when the output is discarded", function()
-    local r = proc.run({ "sleep", "10" }, { idle_timeout_ms = 200, stdout = false, stderr = false })
+    local r = proc.run({ "sleep", "30" }, { idle_timeout_ms = 200, stdout = false, stderr = false })
     expect(r.timed_out):is_true()
     expect(r.timeout_reason):equals("idle")
-    expect(in_range(r.duration_ms, 199, 1000)):equals("in range")
+    expect(in_range(r.duration_ms, 199, WELL_BEFORE_END_MS)):equals("in range")
   end)
 
   it("a child that ignores SIGTERM is killed after kill_grace_ms", function()
     local t0 = time.monotonic_ns()
-    local r = proc.run({ "sh", "-c", "trap '' TERM; sleep 10" }, { timeout_ms = 100, kill_grace_ms = 200 })
+    local r = proc.run({ "sh", "-c", "trap '' TERM; sleep 30" }, { timeout_ms = 100, kill_grace_ms = 200 })
     expect(r.timed_out):is_true()
     expect(r.stopped):is_true()
     expect(r.killed):is_true()
     expect(r.signal):equals(9)
     expect(r.signal_name):equals("KILL")
-    -- 100 ms + 200 ms of grace, not the 10 s sleep
-    expect(in_range(r.duration_ms, 299, 1500)):equals("in range")
-    expect(in_range(elapsed_ms(t0), 299, 1500)):equals("in range")
+    -- 100 ms + 200 ms of grace, not the 30 s sleep
+    expect(in_range(r.duration_ms, 299, WELL_BEFORE_END_MS)):equals("in range")
+    expect(in_range(elapsed_ms(t0), 299, WELL_BEFORE_END_MS)):equals("in range")
   end)
 end)
 
@@ -599,7 +606,7 @@ describe("process groups", function()
   it("a grandchild holding the pipes does not hold up run, and the group is ended", function()
     local t0 = time.monotonic_ns()
     local r = proc.run({ "sh", "-c", "sleep 30 & echo started" })
-    expect(in_range(elapsed_ms(t0), 0, 2000)):equals("in range")
+    expect(in_range(elapsed_ms(t0), 0, WELL_BEFORE_END_MS)):equals("in range")
     expect(r.stdout):equals("started\n")
     expect(r.code):equals(0)
     expect(r.descendants_killed):is_true()
@@ -607,8 +614,15 @@ describe("process groups", function()
   end)
 
   it("a timeout ends the grandchildren too", function()
-    local h <close> = proc.spawn({ "sh", "-c", "sleep 30 & sleep 30 & wait" }, { timeout_ms = 300 })
-    expect(h:wait(100)):is_nil()
+    -- "ready" once both sleeps are forked; the timeout comes later (a generous 3 s, so that a busy
+    -- machine still shows the three of them first).
+    local ready = false
+    local h <close> = proc.spawn({ "sh", "-c", "sleep 30 & sleep 30 & echo ready; wait" }, { timeout_ms = 3000,
+      stdout = { on_line = function() ready = true end } })
+    while not ready and h:running() do
+      h:wait(10)
+    end
+    expect(ready):is_true()
     expect(#live_group_members(h:pid())):equals(3) -- sh and both sleeps: the check sees them
     local r = h:wait()
     expect(r.timed_out):is_true()
@@ -733,12 +747,13 @@ describe("proc.spawn handles", function()
   end)
 
   it("wait(0) only looks", function()
-    local h <close> = proc.spawn({ "sleep", "10" })
+    local h <close> = proc.spawn({ "sleep", "30" })
     local t0 = time.monotonic_ns()
     local r, why = h:wait(0)
     expect(r):is_nil()
     expect(why):equals("timeout")
-    expect(in_range(elapsed_ms(t0), 0, 50)):equals("in range")
+    expect(in_range(elapsed_ms(t0), 0, WELL_BEFORE_END_MS)):equals("in range") -- not a wait for the end
+    expect(h:running()):is_true()
   end)
 
   it("wait returns the same result table every time", function()
@@ -824,7 +839,7 @@ describe("proc.spawn handles", function()
     end
     expect(alive(pid)):is_false()
     expect(os.execute("kill -0 " .. pid .. " 2>/dev/null")):is_nil()
-    expect(in_range(elapsed_ms(t0), 0, 2000)):equals("in range")
+    expect(in_range(elapsed_ms(t0), 0, WELL_BEFORE_END_MS)):equals("in range")
   end)
 
   it("a closed handle raises 'closed' and close twice is harmless", function()
@@ -862,7 +877,7 @@ describe("proc.spawn handles", function()
   it("running() turns false without a wait", function()
     local h <close> = proc.spawn({ "true" })
     local t0 = time.monotonic_ns()
-    while h:running() and elapsed_ms(t0) < 2000 do
+    while h:running() and elapsed_ms(t0) < NATURAL_END_MS do
       os.execute("sleep 0.01")
     end
     expect(h:running()):is_false()
@@ -882,13 +897,14 @@ describe("proc.wait_any", function()
   end)
 
   it("returns nil, 'timeout' after ms when none finished", function()
-    local a <close> = proc.spawn({ "sleep", "10" })
-    local b <close> = proc.spawn({ "sleep", "10" })
+    local a <close> = proc.spawn({ "sleep", "30" })
+    local b <close> = proc.spawn({ "sleep", "30" })
     local t0 = time.monotonic_ns()
     local h, why = proc.wait_any({ a, b }, 100)
     expect(h):is_nil()
     expect(why):equals("timeout")
-    expect(in_range(elapsed_ms(t0), 99, 300)):equals("in range") -- 100 ms (the clock counts whole ms)
+    -- at least 100 ms (the clock counts whole ms), and not a wait for either to end
+    expect(in_range(elapsed_ms(t0), 99, WELL_BEFORE_END_MS)):equals("in range")
     expect(a:running()):is_true()
   end)
 
@@ -984,12 +1000,12 @@ describe("proc.parallel", function()
   it("with fail_fast, the first failure stops the running ones and skips the rest", function()
     local t0 = time.monotonic_ns()
     local results, all_ok = proc.parallel({
-      { "sleep", "10" },
+      { "sleep", "30" },
       { "sh", "-c", "sleep 0.1; exit 1" },
       { "echo", "never" },
       { "echo", "never" },
     }, { fail_fast = true, max_jobs = 2 })
-    expect(in_range(elapsed_ms(t0), 0, 2000)):equals("in range")
+    expect(in_range(elapsed_ms(t0), 0, WELL_BEFORE_END_MS)):equals("in range")
     expect(all_ok):is_false()
     expect(results[2].code):equals(1)
     expect(results[2].cancelled):is_nil()
@@ -1006,7 +1022,7 @@ describe("proc.parallel", function()
   it("with fail_fast, a spec that cannot start also stops the running ones", function()
     local t0 = time.monotonic_ns()
     local results, all_ok = proc.parallel({
-      { "sleep", "1" },
+      { "sleep", "30" },
       { "sidecar-no-such-program-xyz" },
       { "echo", "never" },
     }, { fail_fast = true })
@@ -1017,20 +1033,30 @@ describe("proc.parallel", function()
     expect(results[3].skipped):is_true()
     expect(results[1].cancelled):is_true()
     expect(results[1].signal_name):equals("TERM")
-    expect(in_range(wall, 0, 700)):equals("in range") -- stopped at once, not after the 1 s sleep
+    expect(in_range(wall, 0, WELL_BEFORE_END_MS)):equals("in range") -- stopped, not after the 30 s sleep
   end)
 
-  it("runs max_jobs at a time: 100 x sleep 0.2 with 50 jobs takes about 0.4 s", function()
+  it("runs max_jobs at a time: 100 x sleep 0.2 with 50 jobs, never more than 50 at once", function()
+    -- Each job logs "+" as it starts and "-" before it ends, so the log's running count never
+    -- exceeds how many ran at once, whatever the machine's speed.
+    local log = temp_path()
     local specs = {}
     for i = 1, 100 do
-      specs[i] = { "sleep", "0.2" }
+      specs[i] = { "sh", "-c", "echo + >> \"$0\"; sleep 0.2; echo - >> \"$0\"", log }
     end
     local t0 = time.monotonic_ns()
     local results, all_ok = proc.parallel(specs, { max_jobs = 50 })
     local wall = elapsed_ms(t0)
     expect(all_ok):is_true()
     expect(#results):equals(100)
-    expect(in_range(wall, 400, 900)):equals("in range") -- two rounds of 0.2 s
+    local running, most = 0, 0
+    for mark in read_file(log):gmatch("[+-]") do
+      running = running + (mark == "+" and 1 or -1)
+      most = math.max(most, running)
+    end
+    expect(running):equals(0)
+    expect(in_range(most, 2, 51)):equals("in range") -- side by side, and never more than max_jobs
+    expect(wall >= 400):is_true() -- at least two rounds of 0.2 s
   end)
 
   it("returns an empty list for no specs", function()
@@ -1149,7 +1175,7 @@ describe("proc.poll", function()
     end)
     local t0 = time.monotonic_ns()
     local running = 1
-    while exit_result == nil and elapsed_ms(t0) < 5000 do
+    while exit_result == nil and elapsed_ms(t0) < NATURAL_END_MS do
       work = work + 1 -- the script's other work
       running = proc.poll(20)
     end
@@ -1174,8 +1200,8 @@ describe("proc.poll", function()
 
   it("with nothing running waits at most ms", function()
     local t0 = time.monotonic_ns()
-    expect(proc.poll(50)):equals(0)
-    expect(in_range(elapsed_ms(t0), 0, 500)):equals("in range")
+    expect(proc.poll(NATURAL_END_MS)):equals(0)
+    expect(in_range(elapsed_ms(t0), 0, WELL_BEFORE_END_MS)):equals("in range")
   end)
 
   it("rejects negative milliseconds", function()
@@ -1213,11 +1239,11 @@ local function stat_of(pid)
     session = math.tointeger(session), tty = math.tointeger(tty) }
 end
 
--- Polls `done` every 20 ms for up to `limit_ms` (default 5 s); true once it returned true.
+-- Polls `done` every 20 ms for up to `limit_ms` (default 30 s); true once it returned true.
 local function wait_until(done, limit_ms)
   local t0 = time.monotonic_ns()
   while not done() do
-    if elapsed_ms(t0) > (limit_ms or 5000) then
+    if elapsed_ms(t0) > (limit_ms or NATURAL_END_MS) then
       return false
     end
     proc.run({ "sleep", "0.02" })
@@ -1251,7 +1277,7 @@ describe("proc.detach", function()
     -- The starter ended at once: the sleep holds none of its pipes and is not in its group.
     expect(r.timed_out):is_false()
     expect(r.descendants_killed):is_false()
-    expect(in_range(r.duration_ms, 0, 5000)):equals("in range")
+    expect(in_range(r.duration_ms, 0, WELL_BEFORE_END_MS)):equals("in range")
     expect(proc.alive(pid)):is_true()
     expect(alive(pid)):is_true()
     local st = stat_of(pid)

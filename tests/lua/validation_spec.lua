@@ -223,17 +223,19 @@ describe("validation.run", function()
   end)
 
   it("kills a step at its timeout, with its whole process group", function()
+    -- The sleep would run 30 s; the 3 s timeout leaves a busy machine ample time to start it and
+    -- write its pid first, and ends the step long before the sleep would.
     local dir = temp_dir()
     local pid_file = dir .. "/child.pid"
     local results = validation.run({
-      { kind = "test", command = "sleep 7 & echo $! > '" .. pid_file .. "'; echo started; wait", timeout_ms = 200 },
+      { kind = "test", command = "sleep 30 & echo $! > '" .. pid_file .. "'; echo started; wait", timeout_ms = 3000 },
     })
     local r = results[1]
     expect(r.timed_out):is_true()
     expect(r.ok):is_false()
     expect(r.exit_code):is(json.null)
-    expect(r.timeout_ms):equals(200)
-    expect(r.duration_ms >= 150 and r.duration_ms < 2500):is_true()
+    expect(r.timeout_ms):equals(3000)
+    expect(r.duration_ms >= 2950 and r.duration_ms < 15000):is_true()
     expect(r.output_snippet):equals("started\n")
     local f = assert(io.open(pid_file))
     local pid = f:read("l")
@@ -245,8 +247,8 @@ describe("validation.run", function()
     end
     expect(state == nil or state == "Z"):is_true() -- the background sleep is gone too
     os.execute("rm -rf '" .. dir .. "'")
-    expect(validation.blocker(results)):equals("validation failed: test step 'sleep 7 & echo $! > '" .. pid_file
-      .. "'; echo started; wait' timed out after 200 ms (0 of 1 steps passed)")
+    expect(validation.blocker(results)):equals("validation failed: test step 'sleep 30 & echo $! > '" .. pid_file
+      .. "'; echo started; wait' timed out after 3000 ms (0 of 1 steps passed)")
   end)
 
   it("takes a timeout per kind from opts.timeouts when the entry has none", function()

@@ -99,12 +99,14 @@ describe("writer_lock", function()
   end)
 
   it("waits for a live holder, with progress, then says who holds it", function()
-    local sleeper = proc.spawn({ "sleep", "5" })
+    local sleeper = proc.spawn({ "sleep", "30" })
     plant({ pid = sleeper:pid(), preset = "review-fix-verify", run_id = "R-0009", role = "implementer",
       nonce = "x", since = "2025-01-01T00:00:00Z" })
     writer_lock.PROGRESS_MS = 50
     local waits = {}
-    local lock, why, code = writer_lock.acquire(root, { wait_ms = 300,
+    -- 2 s of waiting holds a second progress note 50 ms after the first even if the machine is
+    -- busy enough to stretch a poll.
+    local lock, why, code = writer_lock.acquire(root, { wait_ms = 2000,
       on_wait = function(holder, waited) waits[#waits + 1] = { holder.pid, waited } end })
     sleeper:kill()
     expect(lock):is_nil()
@@ -132,7 +134,7 @@ describe("writer_lock", function()
     if not writer_lock.self().pid_start then
       return -- no /proc: start times are unknown
     end
-    local sleeper = proc.spawn({ "sleep", "5" })
+    local sleeper = proc.spawn({ "sleep", "30" })
     plant({ pid = sleeper:pid(), pid_start = "1", nonce = "old" })
     local lock, why = writer_lock.acquire(root, { wait_ms = 0 })
     sleeper:kill()
