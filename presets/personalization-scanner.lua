@@ -3,22 +3,21 @@
 --
 -- 1. Lua reads only the listed inputs (files or globs; sidecar.formats.personalization_rules): secret files
 --    are refused, each file is cut in size and redacted.
--- 2. A fast read-only agent sees those contents inlined in its prompt, nothing else, and answers
+-- 2. A fast read-only agent sees those contents inlined in its prompt (steps.prompt: the worker
+--    preamble, the Context Pack, Inputs, Output format), nothing else, and answers
 --    the §3 markdown: `# Personalization Candidates` with its four sections. The answer is
 --    checked (sidecar.formats.personalization); a wrong one is re-prompted once, then escalated.
 -- 3. Lua applies the writeback policy: only what the user stated, or what the evidence shows in
 --    at least two of the inputs, would be written; everything else is deferred or rejected.
 -- 4. The preset prints the tables and a writeback plan (what would go where). It writes no
 --    memory and no target file: applying the plan is a person's (or another tool's) step.
-local enforce = require("sidecar.preset.enforce")
 local json = require("sidecar.core.json")
 local personalization = require("sidecar.formats.personalization")
 local preset = require("sidecar.preset.define")
-local prompt = require("sidecar.prompt.compile")
-local prompt_kit = require("sidecar.prompt.kit")
 local rules = require("sidecar.formats.personalization_rules")
 local schema = require("sidecar.preset.schema")
 local secrets = require("sidecar.core.secrets")
+local steps = require("sidecar.preset.steps")
 
 local OUTPUT_FORMAT = table.concat({
   "Reply with exactly this markdown and nothing else (a section with no rows says None.):",
@@ -33,17 +32,19 @@ local OUTPUT_FORMAT = table.concat({
     .. "user-stated or repeated.",
 }, "\n")
 
+-- The agent's role: it reads the inlined inputs and proposes; Lua decides what would be written.
+local SCANNER = {
+  role = "personalization scanner: you read the inputs below and propose preferences worth remembering",
+  format = "the `# Personalization Candidates` markdown of Output format",
+  output = OUTPUT_FORMAT,
+}
+
 -- The inputs, inlined: one fenced block per file.
 local function inputs_section(files)
   local out = {}
-  for _, f in ipairs(files) do
-    local longest = 2
-    for run in f.text:gmatch("`+") do
-      longest = math.max(longest, #run)
-    end
-    local fence = ("`"):rep(longest + 1)
-    out[#out + 1] = ("### %s (%d bytes%s)\n\n%s\n%s%s%s"):format(f.path, f.bytes,
-      f.truncated and (", cut at " .. #f.text) or "", fence, f.text, f.text:sub(-1) == "\n" and "" or "\n", fence)
+  for i, f in ipairs(files) do
+    out[i] = ("### %s (%d bytes%s)\n\n%s"):format(f.path, f.bytes, f.truncated and (", cut at " .. #f.text) or "",
+      steps.fence(f.text))
   end
   return table.concat(out, "\n\n")
 end
@@ -53,15 +54,7 @@ local function prompt_for(files)
   for i, f in ipairs(files) do
     paths[i] = f.path .. " (inlined under Inputs)"
   end
-  local header = prompt_kit.worker_preamble({
-    role = "personalization scanner: you read the inputs below and propose preferences worth remembering",
-    edits_allowed = false, inputs = paths, output_path = ".agent/runs/<run id>/output.md",
-    output_format = "the `# Personalization Candidates` markdown of Output format",
-    escalate_when = { "the inputs hold nothing about the user's preferences" },
-    privacy = "Quote no raw logs, secrets or credentials: Evidence names the input a preference was seen in and "
-      .. "paraphrases it. Secrets in the inputs were redacted; never try to reconstruct them.",
-  })
-  local sections = prompt_kit.context_pack({
+  return steps.prompt(SCANNER, {
     goal = "Find the user's preferences and habits in the inputs that are worth remembering, each with its "
       .. "scope, type, confidence and evidence.",
     non_goals = { "Asking the user anything", "Writing or editing memory or any file",
@@ -69,10 +62,11 @@ local function prompt_for(files)
     constraints = { "Use only the enum words listed under Output format.",
       "Propose action write only for what the user stated, or what at least two inputs show." },
     success_check = "Every candidate names the inputs it was seen in; nothing private or secret is quoted.",
-  })
-  sections[#sections + 1] = { title = "Inputs", content = inputs_section(files), required = true }
-  sections[#sections + 1] = { title = "Output format", content = OUTPUT_FORMAT, required = true }
-  return (prompt.compile(sections, { header = header }))
+    edits_allowed = false, inputs = paths, output_path = ".agent/runs/<run id>/output.md",
+    escalate_when = { "the inputs hold nothing about the user's preferences" },
+    privacy = "Quote no raw logs, secrets or credentials: Evidence names the input a preference was seen in and "
+      .. "paraphrases it. Secrets in the inputs were redacted; never try to reconstruct them.",
+  }, { { title = "Inputs", content = inputs_section(files) } }, { before = "Output format" })
 end
 
 local function input_data(files)
@@ -94,6 +88,28 @@ local function plan_data(plan)
     written = 0 }
 end
 
+-- Dry run, or the agent CLI is missing: the inputs it would read and the command it would run.
+local function not_run_text(files, last)
+  local lines = { "# Personalization scan: " .. (last.status == "dry_run" and "dry run" or "not run"), "",
+    "Inputs (only these are read):" }
+  for _, f in ipairs(files) do
+    lines[#lines + 1] = ("- %s (%d bytes)"):format(f.path, f.bytes)
+  end
+  lines[#lines + 1] = ""
+  lines[#lines + 1] = ("The scanner (%s) %s:"):format(last.route.runner,
+    last.status == "dry_run" and "would run" or ("is not run, " .. last.why .. "; it would run"))
+  lines[#lines + 1] = "  " .. tostring(last.command)
+  return table.concat(lines, "\n") .. "\n"
+end
+
+-- Why the scan escalated: the run gave no answer, or its answer failed the format twice.
+local function escalation(answer, last)
+  if answer.error then
+    return ("the run gave no answer: it ended %s%s"):format(last.status, last.why and (": " .. last.why) or "")
+  end
+  return "the answer failed the §3 format twice:\n" .. schema.format_problems(answer.problems)
+end
+
 return preset.define({
   name = "personalization-scanner",
   summary = "Propose preferences worth remembering from listed inputs, with a writeback plan (writes nothing)",
@@ -113,38 +129,19 @@ return preset.define({
       return { ok = false, text = why .. "\n", errors = { why } }
     end
     local data = { inputs = input_data(files), target = p.target ~= "" and p.target or json.null }
-    local text = prompt_for(files)
-    local last
-    local answer = enforce.enforce(function(suffix)
-      last = ctx:agent({ kind = "scan", prompt = text .. (suffix or ""), role = "personalization-scanner" })
-      if last.status ~= "review" then
-        return nil, ("it ended %s%s"):format(last.status, last.why and (": " .. last.why) or "")
-      end
-      return last.output or ""
-    end, nil, { format = "personalization" })
+    local job = { kind = "scan", prompt = prompt_for(files), role = "personalization-scanner" }
+    local answer, last = steps.answer(ctx, job, ctx:agent(job), { format = "personalization" })
     data.agent = { run_id = last.run_id or json.null, status = last.status, attempts = answer.attempts,
       runner = last.route.runner, command = last.command or json.null }
-
-    if last.status == "dry_run" or last.status == "not_run" then
-      local lines = { "# Personalization scan: " .. (last.status == "dry_run" and "dry run" or "not run"), "",
-        "Inputs (only these are read):" }
-      for _, f in ipairs(files) do
-        lines[#lines + 1] = ("- %s (%d bytes)"):format(f.path, f.bytes)
-      end
-      lines[#lines + 1] = ""
-      lines[#lines + 1] = ("The scanner (%s) %s:"):format(last.route.runner,
-        last.status == "dry_run" and "would run" or ("is not run, " .. last.why .. "; it would run"))
-      lines[#lines + 1] = "  " .. tostring(last.command)
-      return { text = table.concat(lines, "\n") .. "\n", data = data }
+    if steps.planned(last) then
+      return { text = not_run_text(files, last), data = data }
     end
     if not answer.ok then
       data.escalate = true
-      local problem = secrets.redact(answer.error and ("the run gave no answer: " .. answer.error)
-        or ("the answer failed the §3 format twice:\n" .. schema.format_problems(answer.problems)))
+      local problem = secrets.redact(escalation(answer, last))
       return { ok = false, data = data, errors = { problem },
         text = ("Personalization scan escalated (%s, %s): %s\n"):format(last.run_id or "-", last.status, problem) }
     end
-
     local plan = rules.plan(answer.value, files, { target = p.target })
     data.candidates = plan_data(plan)
     return { text = personalization.render(plan, files), data = data }

@@ -74,6 +74,25 @@ describe("preset_steps", function()
     expect(steps.line(last)):equals("verifier  R-1  done (after one re-prompt)  (codex, fast tier)")
   end)
 
+  it("settles an answer in a markdown format (precommit §2) with the same one re-prompt", function()
+    local good = table.concat({ "# Precommit Classification", "Path: Code", "Confidence: high",
+      "Changed files: a.lua", "Why this path: code", "Minimal validation: `make test`", "Reinstall needed: no",
+      "Commit scope risk: low", "Blockers: None.", "Suggested commit message: Add a.lua" }, "\n")
+    local ctx = fake_ctx({ { output = good } })
+    local job = { kind = "classify", prompt = "P", optional = true }
+    local first = { status = "review", output = "Looks fine to me.", run_id = "R-0", route = ROUTE }
+    local answer, last = steps.answer(ctx, job, first, { format = "precommit" })
+    expect({ answer.ok, answer.attempts, answer.value.path, answer.value.suggested_commit_message, last.run_id })
+      :equals({ true, 2, "code", "Add a.lua", "R-1" })
+    expect(ctx.jobs[1].optional):is_true()
+    expect(ctx.jobs[1].prompt):contains("P\n\nYour previous answer did not match the required format:\n")
+    expect(ctx.jobs[1].prompt):contains("corrected `# Precommit Classification` report")
+    answer = steps.answer(fake_ctx({ { output = "still not it" } }), job, first, { format = "precommit" })
+    expect({ answer.ok, answer.escalate, answer.attempts, answer.raw }):equals({ false, true, 2, "still not it" })
+    expect(steps.answer(fake_ctx({}), job, { status = "dry_run", route = ROUTE }, { format = "personalization" })
+      .attempts):equals(1)
+  end)
+
   it("reads a verdict, or says why there is none", function()
     local answer = '```json\n{"verdict": "fail", "issues": [{"claim": "x"}]}\n```'
     local v, why, last = steps.verdict(fake_ctx({ { output = answer } }), { role = "verifier", prompt = "P" })

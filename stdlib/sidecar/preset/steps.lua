@@ -1,7 +1,7 @@
---- Pieces the orchestration-pattern presets share (review-fix-verify, scout-act-verify,
---- split-by-sections, research-synthesis, options-sprint): a worker prompt for a role of their
---- own, structured answers with one re-prompt, markdown sections of an answer, and the lines
---- that say what ran (or, in a dry run, what would run and the exact command).
+--- Pieces the presets share (the orchestration patterns and the seed presets: triangulated-review,
+--- precommit-classifier, personalization-scanner): a worker prompt for a role of their own,
+--- answers checked in their format (JSON or markdown) with one re-prompt, markdown sections of an
+--- answer, and the lines that say what ran (or, in a dry run, what would run and the exact command).
 ---
 ---   local steps = require("sidecar.preset.steps")
 ---   local text = steps.prompt("reviewer", fields, { {title = "Findings", content = md} })
@@ -9,6 +9,7 @@
 ---     output = "..." }, fields)                          -- a role prompt_kit has no template for
 ---   if steps.planned(r) then ... end                     -- dry run, or the CLI is missing
 ---   local answer, last = steps.json_answer(ctx, job, r, schema.formats.findings)
+---   local answer, last = steps.answer(ctx, job, r, { format = "precommit" })   -- a markdown format
 ---   io.write(steps.plan_text(name, results))             -- what a dry run prints
 local json = require("sidecar.core.json")
 local markers = require("sidecar.agent.markers")
@@ -96,12 +97,14 @@ function M.diff_md(t)
   return md
 end
 
----The structured answer of a step: `first` is its result (a step that did not finish is an
----answer that failed); a wrong answer is re-prompted once with the same job (ctx:agent), as
----schema.enforce does. Returns enforce's result, with `runs` (the step results asked, in order),
----and the last step result.
+---The answer of a step in one of the formats sidecar.preset.enforce reads: `first` is the step's
+---result (a step that did not finish is an answer that failed); a wrong answer is re-prompted once
+---with the same job (ctx:agent). `opts`: {format = "json" (default) | "precommit" |
+---"personalization", spec = what to check it against (default: the format's own)}. Returns
+---enforce's result, with `runs` (the step results asked, in order), and the last step result.
 ---@return table answer {ok, value | problems, error, attempts, runs}, table last
-function M.json_answer(ctx, job, first, spec)
+function M.answer(ctx, job, first, opts)
+  opts = opts or {}
   local last, runs = first, {}
   local answer = schema.enforce(function(suffix)
     if suffix then
@@ -118,9 +121,15 @@ function M.json_answer(ctx, job, first, spec)
       return nil, M.why_not(last)
     end
     return last.output or ""
-  end, spec)
+  end, opts.spec, { format = opts.format })
   answer.runs = runs
   return answer, last
+end
+
+---The structured (JSON) answer of a step, checked against `spec`: M.answer in the json format.
+---@return table answer, table last
+function M.json_answer(ctx, job, first, spec)
+  return M.answer(ctx, job, first, { spec = spec })
 end
 
 ---The `## Heading` sections of a markdown answer: {title (lower case) = body}, and the titles in
