@@ -187,12 +187,7 @@ function Ctx:missing(r)
 end
 
 local function read_output(root, run_id)
-  local f = io.open(root .. "/runs/" .. run_id .. "/output.md", "rb")
-  local text = f and f:read("a")
-  if f then
-    f:close()
-  end
-  return text
+  return (files.read(root .. "/runs/" .. run_id .. "/output.md"))
 end
 
 -- What ctx:agent returns for a finished run (output: the answer, when the caller has it).
