@@ -59,7 +59,7 @@ describe("validation kinds", function()
 
   it("are sidecar.task.validation_entry's, re-exported: the same functions and tables", function()
     local entry = require("sidecar.task.validation_entry")
-    for _, name in ipairs({ "KINDS", "DEFAULT_TIMEOUT_MS", "is_kind", "shape", "describe", "normalise",
+    for _, name in ipairs({ "KINDS", "DEFAULT_TIMEOUT_MS", "is_kind", "describe", "normalise",
       "timeout_for", "parse_cmds" }) do
       expect(validation[name] ~= nil and validation[name] == entry[name]):is_true()
     end

@@ -233,7 +233,7 @@ function CHECK.boolean(_, v, path, problems)
 end
 
 function CHECK.list(schema, v, path, problems)
-  local shape = type(v) == "table" and validation.shape(v)
+  local shape = type(v) == "table" and json.shape(v)
   if shape ~= "array" and shape ~= "empty" then
     return expected(problems, path, "an array", v)
   end
@@ -271,7 +271,7 @@ local function unknown_fields(schema, v, path, problems)
 end
 
 function CHECK.object(schema, v, path, problems)
-  local shape = type(v) == "table" and validation.shape(v)
+  local shape = type(v) == "table" and json.shape(v)
   if shape ~= "object" and shape ~= "empty" then
     return expected(problems, path, "an object", v)
   end

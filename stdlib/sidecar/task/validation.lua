@@ -33,7 +33,6 @@ local M = {}
 M.KINDS = entry_of.KINDS
 M.DEFAULT_TIMEOUT_MS = entry_of.DEFAULT_TIMEOUT_MS
 M.is_kind = entry_of.is_kind
-M.shape = entry_of.shape
 M.describe = entry_of.describe
 M.normalise = entry_of.normalise
 M.timeout_for = entry_of.timeout_for

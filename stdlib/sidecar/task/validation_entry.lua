@@ -43,7 +43,6 @@ local function escape_char(c)
 end
 
 local shape = json.shape
-M.shape = shape
 
 ---How error messages show a value: `string "30s"`, `integer 3`, `null`, `array`, `object`.
 ---@param v any
