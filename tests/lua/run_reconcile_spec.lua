@@ -277,7 +277,7 @@ describe("run_reconcile.reconcile of foreground runs", function()
     local t0 = clock.monotonic_ns()
     expect(select(2, run_reconcile.reconcile(s, mine))):is_false()
     expect(run_reconcile.reconcile_active(s)):equals(0)
-    expect((clock.monotonic_ns() - t0) // 1000000 < 1000):is_true()
+    expect((clock.monotonic_ns() - t0) // 1000000 < 5000):is_true() -- well under the 10 s a wait would take
     lock:release()
     expect(s:get_run(mine.run_id).status):equals("running")
   end)
