@@ -4,6 +4,8 @@
 // stdlib/sidecar/core/trust.lua keys a repository's trust by its real path, so that two spellings of one
 // folder share it and a link swapped to another folder does not carry it along.
 #include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -109,6 +111,30 @@ int paths_read_code(lua_State* L) {
   return 1;
 }
 
+// paths.copy_times(from, to) -> true | nil, message
+// Gives `to` the access and modification times of `from`. A private copy of a git index must
+// keep the index's own mtime: git trusts an entry's stat data only when the file is older than
+// the index, and a fresh copy's newer mtime would hide a same-size change made in the second
+// the index was written ("racy git").
+int paths_copy_times(lua_State* L) {
+  const char* from = luaL_checkstring(L, 1);
+  const char* to = luaL_checkstring(L, 2);
+  struct stat st {};
+  if (::stat(from, &st) != 0) {
+    lua_pushnil(L);
+    lua_pushfstring(L, "%s: %s", from, std::strerror(errno));
+    return 2;
+  }
+  const struct timespec times[2] = {st.st_atim, st.st_mtim};
+  if (::utimensat(AT_FDCWD, to, times, 0) != 0) {
+    lua_pushnil(L);
+    lua_pushfstring(L, "%s: %s", to, std::strerror(errno));
+    return 2;
+  }
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
 }  // namespace
 
 int open_host_paths(lua_State* L) {
@@ -118,6 +144,7 @@ int open_host_paths(lua_State* L) {
       {"state_dir", guarded<paths_state_dir>},
       {"make_dirs", guarded<paths_make_dirs>},
       {"read_code", guarded<paths_read_code>},
+      {"copy_times", guarded<paths_copy_times>},
       {nullptr, nullptr},
   };
   luaL_newlib(L, functions);

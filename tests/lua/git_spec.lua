@@ -18,46 +18,23 @@ local function sh(dir, script)
     .. "GIT_COMMITTER_EMAIL=t@t && { " .. script .. "; } >/dev/null 2>&1"))
 end
 
--- True while `pid` is a live process (a zombie counts as gone).
-local function alive(pid)
-  local f = io.open("/proc/" .. pid .. "/stat")
-  if not f then
-    return false
-  end
-  local state = (f:read("a") or ""):match("%) (%a)")
-  f:close()
-  return state ~= nil and state ~= "Z"
+-- What the git program prints for `args` in `dir` (stderr dropped), and whether it succeeded.
+local function git_says(dir, args)
+  local p = assert(io.popen("cd '" .. dir .. "' && git " .. args .. " 2>/dev/null"))
+  local out = p:read("a")
+  return out, p:close()
 end
 
--- Polls `done` every 20 ms for up to 30 s; its last answer. A readiness wait, not a time bound.
-local function wait_until(done)
-  for _ = 1, 1500 do
-    local v = done()
-    if v then
-      return v
-    end
-    os.execute("sleep 0.02")
-  end
-  return done()
-end
-
--- The pid written in the file at `path`, or nil.
-local function pid_in(path)
-  local f = io.open(path)
-  if not f then
-    return nil
-  end
-  local pid = math.tointeger(tonumber(f:read("l") or ""))
-  f:close()
-  return pid
-end
-
--- git.facts must name the branch as `git rev-parse --abbrev-ref HEAD` does (or fail as it does).
+-- git.facts must name the branch as `git rev-parse --abbrev-ref HEAD` does (or fail as it does),
+-- and print the status `git status --short --branch` prints.
 local function expect_same_branch(dir)
   local facts = git.facts(dir)
-  local branch, why = git.branch(dir)
-  expect(facts.branch):equals(branch)
-  expect(facts.branch_error == nil):equals(why == nil)
+  local branch, ok = git_says(dir, "rev-parse --abbrev-ref HEAD")
+  expect(facts.branch):equals(ok and branch:gsub("\n$", "") or nil)
+  expect(facts.branch_error == nil):equals(ok == true)
+  local status, status_ok = git_says(dir, "-c color.status=never status --short --branch")
+  expect(facts.status):equals(status_ok and status or nil)
+  expect(git.branch(dir)):equals(facts.branch)
   return facts
 end
 
@@ -85,7 +62,7 @@ describe("git.facts", function()
     expect(expect_same_branch(root).branch):equals("HEAD")
   end)
 
-  it("asks git when the status line is not a plain branch (no commits yet, colour)", function()
+  it("reads a repository without commits, and one that asks git for colour", function()
     sh(root, "git init -q -b main")
     local facts = expect_same_branch(root)
     expect(facts.head):equals(nil)
@@ -108,25 +85,27 @@ describe("git.facts", function()
     expect(results[2].stdout):equals("two\n")
   end)
 
-  it("start_facts: closing unread stops the gits", function()
-    -- git status runs the fsmonitor hook and waits for it. The hook says it started, sleeps far
-    -- longer than the test and then leaves a mark: a close that waited instead of stopping would
-    -- show as the mark, or as a hook still alive.
-    local started, finished = root .. "/hook.started", root .. "/hook.finished"
-    local f = assert(io.open(root .. "/hook.sh", "w"))
-    f:write("#!/bin/sh\necho $$ > '", started, "'\nsleep 60\n: > '", finished, "'\n")
-    f:close()
-    sh(root, "git init -q -b main && chmod +x hook.sh && git config core.fsmonitor \"$PWD/hook.sh\"")
-    local pending = git.start_facts(root)
-    local hook_pid = wait_until(function() return pid_in(started) end)
-    expect(hook_pid):exists()
-    expect(alive(hook_pid)):is_true() -- git status is still waiting for it
-    pending:close()
-    expect(pending.handles):equals({})
-    -- Ended with git's process group (the signal takes a moment to land), long before its sleep.
-    expect(wait_until(function() return not alive(hook_pid) end)):is_true()
-    expect(io.open(finished)):is_nil()
-    pending:close() -- closing twice is harmless
+  it("prints the status git prints: staged, renamed, deleted, typechanged, untracked folders, quoted names",
+    function()
+      sh(root, "git init -q -b main && echo a > a && echo b > b && echo c > c && echo d > 'd e' && mkdir sub "
+        .. "&& echo s > sub/s && git add . && git commit -qm a && git mv b b2 && rm c && ln -sf a sub/s "
+        .. "&& echo new > \"$(printf 'caf\\303\\251')\" && echo q > 'quo\"te' && mkdir -p u/v && echo w > u/v/w "
+        .. "&& echo more >> 'd e' && echo staged > a && git add a && echo later >> a && echo i > ign "
+        .. "&& echo ign > .gitignore")
+      local facts = expect_same_branch(root)
+      expect(facts.status):matches('\n%?%? "caf\\303\\251"\n')
+      expect(facts.status):matches("\nR  b %-> b2\n")
+    end)
+
+  it("runs no git program: a git on PATH that leaves a mark is never started", function()
+    sh(root, "git init -q -b main && echo a > a && git add a && git commit -qm a && mkdir bin "
+      .. "&& printf '#!/bin/sh\\ntouch \"%s/ran\"\\n' \"$PWD\" > bin/git && chmod +x bin/git")
+    local proc = require("sidecar.core.proc")
+    local code = ("local f = require('sidecar.core.git').facts(%q) io.write(f.branch, ' ', f.head)"):format(root)
+    local r = proc.run({ proc.executable(), "-e", code }, { env = { PATH = root .. "/bin:" .. os.getenv("PATH") } })
+    expect(r.ok):is_true()
+    expect(r.stdout):equals("main " .. git_says(root, "rev-parse HEAD"):gsub("\n", ""))
+    expect(io.open(root .. "/ran")):is_nil()
   end)
 end)
 

@@ -54,13 +54,13 @@ end
 
 -- The tree of what a worktree's files are now (untracked ones included).
 local function files_tree(path)
-  return assert(worktree.snapshot(path)).tree
+  return assert(worktree.tree_snapshot(path)).tree
 end
 
 describe("run_worktree_git", function()
   it("makes a worktree holding exactly a tree, and retires it as a spare git does not know", function()
     write(repo .. "/c.txt", "charlie\n") -- untracked: part of the snapshot
-    local snap = assert(worktree.snapshot(repo, { ".agent" }))
+    local snap = assert(worktree.tree_snapshot(repo, { ".agent" }))
     local made = assert(make("R-0001", snap.tree))
     local path = repo .. "/.agent/worktrees/R-0001"
     expect(made.warm):is_false()
@@ -76,7 +76,7 @@ describe("run_worktree_git", function()
   end)
 
   it("starts the next worktree from the spare: the new tree exactly, whatever the last run left", function()
-    local base = assert(worktree.snapshot(repo, { ".agent" })).tree
+    local base = assert(worktree.tree_snapshot(repo, { ".agent" })).tree
     assert(make("R-0001", base))
     local path = repo .. "/.agent/worktrees/R-0001"
     sh("cd '" .. path .. "' && git status --porcelain >/dev/null") -- the index is written now...
@@ -87,7 +87,7 @@ describe("run_worktree_git", function()
     assert(git.retire(repo, path, { spares_dir = repo .. "/.agent/worktrees", spares = 2 }) == "spare")
     write(repo .. "/.agent/worktrees/.spare-1/b.txt", "BRAVO\n") -- changed behind the spare's back
     write(repo .. "/d.txt", "delta\n")
-    local tree = assert(worktree.snapshot(repo, { ".agent" })).tree
+    local tree = assert(worktree.tree_snapshot(repo, { ".agent" })).tree
     local made = assert(make("R-0002", tree))
     local next_path = repo .. "/.agent/worktrees/R-0002"
     expect(made.warm):is_true()
@@ -103,7 +103,7 @@ describe("run_worktree_git", function()
   end)
 
   it("keeps no spare without a free slot, and removes the worktree", function()
-    local tree = assert(worktree.snapshot(repo, { ".agent" })).tree
+    local tree = assert(worktree.tree_snapshot(repo, { ".agent" })).tree
     assert(make("R-0001", tree, 0))
     local path = repo .. "/.agent/worktrees/R-0001"
     expect(git.retire(repo, path, { spares_dir = repo .. "/.agent/worktrees", spares = 0 })):equals("removed")
@@ -114,7 +114,7 @@ describe("run_worktree_git", function()
 
   it("fails cleanly on a branch that exists, leaving nothing behind", function()
     sh("git branch sidecar/R-0001")
-    local tree = assert(worktree.snapshot(repo, { ".agent" })).tree
+    local tree = assert(worktree.tree_snapshot(repo, { ".agent" })).tree
     local made, why = make("R-0001", tree)
     expect(made):is_nil()
     expect(why):contains("already exists")
@@ -122,29 +122,29 @@ describe("run_worktree_git", function()
   end)
 
   it("merges three ways: a clean merge as a tree, a conflict as its paths", function()
-    local base = assert(worktree.snapshot(repo)).tree
+    local base = assert(worktree.tree_snapshot(repo)).tree
     write(repo .. "/a.txt", "alpha\nmine\n")
-    local ours = assert(worktree.snapshot(repo)).tree
+    local ours = assert(worktree.tree_snapshot(repo)).tree
     write(repo .. "/a.txt", "alpha\n")
     write(repo .. "/b.txt", "bravo\ntheirs\n")
-    local theirs = assert(worktree.snapshot(repo)).tree
+    local theirs = assert(worktree.tree_snapshot(repo)).tree
     local clean = assert(git.merge(repo, base, ours, theirs))
     expect(clean.tree):matches("^%x+$")
     expect(git.diff_files(repo, ours, clean.tree)):equals({ { path = "b.txt", change = "modified" } })
     write(repo .. "/a.txt", "ALPHA\n")
-    local other = assert(worktree.snapshot(repo)).tree
+    local other = assert(worktree.tree_snapshot(repo)).tree
     write(repo .. "/a.txt", "alpha, changed\n")
-    local conflicting = assert(worktree.snapshot(repo)).tree
+    local conflicting = assert(worktree.tree_snapshot(repo)).tree
     expect(assert(git.merge(repo, base, other, conflicting)).conflicts):equals({ "a.txt" })
   end)
 
   it("writes a merge into the work tree, unstaged, and nothing when a file moved on meanwhile", function()
     write(repo .. "/s.txt", "staged\n")
     sh("git add s.txt")
-    local ours = assert(worktree.snapshot(repo, nil, { keep_index = true }))
+    local ours = assert(worktree.tree_snapshot(repo, nil, { keep_index = true }))
     write(repo .. "/a.txt", "alpha\nagent\n")
     write(repo .. "/n.txt", "new\n")
-    local target = assert(worktree.snapshot(repo)).tree
+    local target = assert(worktree.tree_snapshot(repo)).tree
     write(repo .. "/a.txt", "alpha\n")
     os.remove(repo .. "/n.txt")
     local wrote, wrote_why = git.write_files(repo, ours.index, ours.tree, target)
@@ -155,10 +155,10 @@ describe("run_worktree_git", function()
     expect(sh("git diff --cached --name-only")):equals("s.txt\n")
     os.remove(ours.index)
 
-    ours = assert(worktree.snapshot(repo, nil, { keep_index = true }))
+    ours = assert(worktree.tree_snapshot(repo, nil, { keep_index = true }))
     write(repo .. "/a.txt", "edited since the snapshot\n")
     write(repo .. "/b.txt", "bravo\nagent\n")
-    target = assert(worktree.snapshot(repo)).tree
+    target = assert(worktree.tree_snapshot(repo)).tree
     write(repo .. "/b.txt", "bravo\n")
     local ok, why = git.write_files(repo, ours.index, ours.tree, target)
     os.remove(ours.index)
@@ -237,7 +237,7 @@ describe("run_worktree", function()
   it("sweeps a worktree whose process is gone, and is cheap with none open", function()
     local s = assert(store.open(repo .. "/.agent", { create = true }))
     expect(run_worktree.sweep(s)):equals({})
-    local tree = assert(worktree.snapshot(repo, { ".agent" })).tree
+    local tree = assert(worktree.tree_snapshot(repo, { ".agent" })).tree
     local path = repo .. "/.agent/worktrees/R-0001"
     assert(make("R-0001", tree))
     local head = sh("git rev-parse HEAD"):match("%x+")

@@ -1,19 +1,26 @@
---- What a run changed in a git work tree: a snapshot before (HEAD plus a tree object of every
---- file, untracked ones included, ignored ones not), another after, and the difference.
+--- What a run changed in a git work tree: a snapshot before, another after, and the difference.
 ---
----   local before = worktree.snapshot(repo)      -- {head, tree} or nil, why
+---   local before = worktree.snapshot(repo, {".agent"}) -- {head, snap} or nil, why
 ---   ... the agent runs ...
----   local change = worktree.changes(repo, before) -- {head_before, head_after, files = {...}}
+---   local change = worktree.changes(repo, before)      -- {head_before, head_after, files = {...}}
 ---
---- The tree is written through a private copy of the index (GIT_INDEX_FILE), so the repository's
---- own index and files are never touched; copying the index first lets git reuse its stat cache
---- instead of hashing every file again. Gits that do not depend on each other run side by side:
---- a snapshot is two steps (add with HEAD beside it, then write-tree), the change two more (add,
---- then write-tree, diff-index and HEAD together).
+--- A snapshot is read in-process (sidecar.host.git, libgit2) as `git status` reads a work tree:
+--- the index's stat data tells which files to hash, hashing happens in memory, and nothing is
+--- written into the repository (no object, no index, no lock). Untracked files are hashed too,
+--- unless larger than max_hash_bytes: those are compared by their stat data (`by_stat`).
+---
+--- Writing runs, whose result becomes a commit, use tree snapshots instead (tree_snapshot,
+--- start_snapshot): a tree object of every file, written through a private copy of the index
+--- (GIT_INDEX_FILE), so the repository's own index and files are never touched; copying the
+--- index first lets git reuse its stat cache instead of hashing every file again. Gits that do
+--- not depend on each other run side by side: a snapshot is two steps (add with HEAD beside it,
+--- then write-tree), the change two more (add, then write-tree, diff-index and HEAD together).
 local clock = require("sidecar.host.time")
 local git = require("sidecar.core.git")
 local proc = require("sidecar.core.proc")
 local files = require("sidecar.core.files")
+local host_git = require("sidecar.host.git")
+local paths = require("sidecar.host.paths")
 
 local M = {}
 
@@ -78,6 +85,9 @@ local function index_copy(repo)
     local f = assert(io.open(index, "wb"))
     f:write(data)
     f:close()
+    -- The copy keeps the index's mtime: git rehashes the entries not older than the index
+    -- ("racy" ones), and a newer copy would let a same-size change in that second pass unseen.
+    paths.copy_times(git_dir .. "/index", index)
   else
     os.remove(index)
   end
@@ -109,8 +119,9 @@ end
 ---tree as it is now, except those under `exclude` (paths relative to the repository, such as
 ---Sidecar's own ".agent"). Nil and why outside a git repository. With `opts.keep_index` the
 ---private index that describes the tree (with each file's stat) is kept for the caller, who
----removes it: the result's `index` names it.
-function M.snapshot(repo, exclude, opts)
+---removes it: the result's `index` names it. Writes the tree's objects into the repository:
+---for writing runs, whose result is a commit; M.snapshot writes nothing.
+function M.tree_snapshot(repo, exclude, opts)
   local index, why = index_copy(repo)
   if not index then
     return nil, why
@@ -147,8 +158,9 @@ local function start(spec)
   return { wait = function() return { ok = false, error = tostring(h.message or h) } end }
 end
 
----M.snapshot, started: its gits run while the caller does other work (a worktree's checkout). Returns
----an object whose :wait() gives what M.snapshot(repo, exclude) gives, and head_tree (HEAD's tree).
+---M.tree_snapshot, started: its gits run while the caller does other work (a worktree's checkout).
+---Returns an object whose :wait() gives what M.tree_snapshot(repo, exclude) gives, and head_tree
+---(HEAD's tree).
 function M.start_snapshot(repo, exclude)
   local index, why = index_copy(repo)
   if not index then
@@ -192,10 +204,67 @@ function M.name_status(out)
   return files
 end
 
+-- `repo` as a path relative to the top of its work tree ("" at the top), or nil when it is not
+-- inside it.
+local function within(r, repo)
+  local top, here = paths.real(r:workdir()), paths.real(repo)
+  if not (top and here) or here == top then
+    return ""
+  end
+  return here:sub(1, #top + 1) == top .. "/" and here:sub(#top + 2) or ""
+end
+
+---The work tree of `repo` as it is now, read in memory (nothing is written into the repository):
+---{head (nil without commits), snap} for M.changes, or nil, why and code ("ENOTREPO" outside a
+---git repository). Files under `exclude` (paths relative to `repo`, such as Sidecar's own
+---".agent") are never reported; when `repo` is a folder inside the work tree, only the files
+---under it are. opts: max_hash_bytes (untracked files larger than this are compared by their
+---stat data; default 8 MiB), deadline_ns.
+---@param repo string
+---@param exclude? string[]
+---@param opts? {max_hash_bytes: integer?, deadline_ns: integer?}
+function M.snapshot(repo, exclude, opts)
+  local r, why, code = host_git.open(repo)
+  if not r then
+    return nil, why, code
+  end
+  local prefix = within(r, repo)
+  local o = { within = prefix, exclude = {}, max_hash_bytes = opts and opts.max_hash_bytes,
+    deadline_ns = opts and opts.deadline_ns }
+  for i, path in ipairs(exclude or {}) do
+    o.exclude[i] = prefix == "" and path or (prefix .. "/" .. path)
+  end
+  local snap
+  snap, why = r:snapshot(o)
+  if not snap then
+    return nil, why
+  end
+  return { head = snap:head(), snap = snap, repo = r, options = o }
+end
+
+-- The changes since an in-memory snapshot (M.snapshot), reading is bounded by opts.deadline_ns,
+-- with at least a second left.
+local function changes_since(before, opts)
+  local deadline = opts and opts.deadline_ns
+  if deadline then
+    deadline = math.max(deadline, clock.monotonic_ns() + 1000000000)
+  end
+  local change, why = before.repo:changes(before.snap, { deadline_ns = deadline,
+    max_hash_bytes = before.options.max_hash_bytes })
+  if not change then
+    return nil, why
+  end
+  return { head_before = before.head, head_after = change.head_after, files = change.files }
+end
+
 ---The files that differ between a snapshot and the work tree now: {head_before, head_after,
----tree_before, tree_after, files = {{path, change = added|modified|deleted|type_changed}}}
----sorted by path; nil and why when it cannot be told (or not by opts.deadline_ns).
+---files = {{path, change = added|modified|deleted|type_changed, by_stat?}}} sorted by path (and
+---tree_before, tree_after after a tree snapshot); nil and why when it cannot be told (or not by
+---opts.deadline_ns).
 function M.changes(repo, before, opts)
+  if before.snap then
+    return changes_since(before, opts)
+  end
   local index, why = index_copy(repo)
   if not index then
     return nil, why

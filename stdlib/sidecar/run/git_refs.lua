@@ -9,10 +9,10 @@
 ---   record.git = watch:facts(head_before, head_after, commands_run)
 ---
 --- Facts: HEAD (and the branch it is on) before and after; branches and tags created, deleted
---- and moved (`git for-each-ref refs/heads refs/tags`, one git each side; refs are shared by
---- every worktree of a repository, HEAD is the worktree's own); the commits made (`git log` of
---- what the new tips reach and the old ones do not, only when something moved: the first 50);
---- and push attempts, seen in the agent's commands or refused by the push block.
+--- and moved (refs/heads and refs/tags, read in-process each side; refs are shared by every
+--- worktree of a repository, HEAD is the worktree's own); the commits made (what the new tips
+--- reach and the old ones do not, only when something moved: the first 50); and push attempts,
+--- seen in the agent's commands or refused by the push block. No git runs for any of it.
 ---
 --- Branches under `sidecar/` other than this run's own `sidecar/R-NNNN` are Sidecar's bookkeeping
 --- (each writing run works on one, stdlib/sidecar/run/worktree.lua) and are left out. A person who
@@ -22,57 +22,34 @@
 --- Pushes are made impossible by stdlib/sidecar/run/push_block.lua (watch:block_push); attempts are part of
 --- the facts.
 local json = require("sidecar.core.json")
-local proc = require("sidecar.core.proc")
+local host_git = require("sidecar.host.git")
 local push_block = require("sidecar.run.push_block")
 
 local M = {}
 
 M.MAX_COMMITS = 50
-local TIMEOUT_MS = 60000
-local REFS = { "for-each-ref", "--format=%(HEAD)%(objectname) %(refname)", "refs/heads", "refs/tags" }
-local QUIET = { GIT_OPTIONAL_LOCKS = "0" }
-
--- Starts a command in the background; one that cannot start is a failure already finished.
-local function start(cmd, stdin)
-  local ok, h = pcall(proc.spawn, cmd, { env = QUIET, stdin = stdin, timeout_ms = TIMEOUT_MS,
-    stderr = { collect = true }, max_output = 4096 })
-  if ok then
-    return h
+-- {refs = {[refname] = id}, head_ref = "refs/heads/main" | nil (detached or unborn)} of the
+-- repository now, or {unavailable = why}.
+local function read_refs(repo)
+  local r, why = host_git.open(repo)
+  if not r then
+    return { unavailable = why }
   end
-  return { wait = function() return { ok = false, error = tostring(h.message or h) } end }
-end
-
-local function start_git(repo, args, stdin)
-  return start({ "git", "-C", repo, table.unpack(args) }, stdin)
-end
-
--- A result's stdout, or nil and why.
-local function output(r)
-  if r.ok then
-    return r.stdout or ""
+  local refs, head
+  refs, why = r:refs()
+  head = r:head()
+  r:close()
+  if not refs then
+    return { unavailable = why }
   end
-  local why = r.error or (r.stderr or ""):match("^%s*(.-)%s*$")
-  return nil, (why and why ~= "") and why or ("git exited with " .. tostring(r.code or r.signal_name))
-end
-
--- {refs = {[refname] = sha}, head_ref = "refs/heads/main" | nil (detached or unborn)} from
--- for-each-ref's output.
-local function parse_refs(text)
-  local state = { refs = {} }
-  for mark, sha, name in text:gmatch("([ *])(%x+) ([^\n]+)") do
-    state.refs[name] = sha
-    if mark == "*" then
-      state.head_ref = name
-    end
-  end
-  return state
+  local ref = head and not head.detached and head.ref
+  return { refs = refs, head_ref = ref and refs[ref] and ref or nil }
 end
 
 local Watch = {}
 Watch.__index = Watch
 
----Starts watching `repo`: starts reading its refs (in the background: any later method waits
----for them) and gets the push block ready. opts: run_id (this run: its own sidecar/ branch is
+---Starts watching `repo`: reads its refs and gets the push block ready. opts: run_id (this run: its own sidecar/ branch is
 ---watched), push_log (the file the push block appends each refused push to).
 ---@param repo string
 ---@param opts? {run_id: string?, push_log: string?}
@@ -80,12 +57,7 @@ Watch.__index = Watch
 function M.watch(repo, opts)
   opts = opts or {}
   local w = setmetatable({ repo = repo, run_id = opts.run_id, push = push_block.prepare(repo, opts.push_log) }, Watch)
-  if require("sidecar.core.git").dirs(repo) == nil then -- outside git no git runs at all
-    local none = { wait = function() return { ok = false, error = "not a git repository" } end }
-    w.pending_before, w.pending_after = none, none
-  else
-    w.pending_before = start_git(repo, REFS)
-  end
+  w.before = read_refs(repo)
   return w
 end
 
@@ -97,18 +69,9 @@ function Watch:block_push(env)
   return push_block.add_to(self.push, env)
 end
 
-local function read_state(self, key, pending)
-  if self[key] == nil then
-    local text, why = output(self[pending]:wait())
-    self[key] = text and parse_refs(text) or { unavailable = why }
-  end
-  return self[key]
-end
-
----Starts reading the refs after the run (side by side with whatever runs next).
+---Reads the refs after the run (once; later calls keep that reading).
 function Watch:after()
-  read_state(self, "before", "pending_before")
-  self.pending_after = self.pending_after or start_git(self.repo, REFS)
+  self.after_state = self.after_state or read_refs(self.repo)
 end
 
 -- Whether a ref is left out: a branch under sidecar/ other than this run's own (other runs'
@@ -149,24 +112,23 @@ end
 -- The commits reachable from the new tips and from none of the old ones: the first MAX_COMMITS
 -- (newest first), whether there were more, or nil and why.
 local function new_commits(self, tips, before, head_before)
-  local lines = {}
-  for _, sha in ipairs(tips) do
-    lines[#lines + 1] = sha
-  end
+  local hidden = {}
   for _, sha in pairs(before.refs) do
-    lines[#lines + 1] = "^" .. sha
+    hidden[#hidden + 1] = sha
   end
-  if head_before then
-    lines[#lines + 1] = "^" .. head_before
+  hidden[#hidden + 1] = head_before
+  local r, why = host_git.open(self.repo)
+  local found
+  if r then
+    found, why = r:new_commits(tips, hidden, M.MAX_COMMITS + 1)
+    r:close()
   end
-  local text, why = output(start_git(self.repo, { "log", "--no-show-signature", "--no-color", "--format=%H%x09%h%x09%s",
-    "--max-count=" .. (M.MAX_COMMITS + 1), "--stdin" }, table.concat(lines, "\n") .. "\n"):wait())
-  if not text then
+  if not found then
     return nil, false, why
   end
   local commits = {}
-  for sha, short, subject in text:gmatch("(%x+)\t(%x+)\t([^\n]*)") do
-    commits[#commits + 1] = { sha = sha, short = short, subject = subject }
+  for i, c in ipairs(found) do
+    commits[i] = { sha = c.id, short = c.id:sub(1, 7), subject = c.subject }
   end
   local more = #commits > M.MAX_COMMITS
   commits[M.MAX_COMMITS + 1] = nil
@@ -186,8 +148,7 @@ end
 ---@return table
 function Watch:facts(head_before, head_after, commands)
   self:after()
-  local before = read_state(self, "before", "pending_before")
-  local after = read_state(self, "after_state", "pending_after")
+  local before, after = self.before, self.after_state
   local f = { push_attempts = json.array(push_block.attempts(commands, self.push.log)) }
   if before.unavailable or after.unavailable then
     f.unavailable = before.unavailable or after.unavailable

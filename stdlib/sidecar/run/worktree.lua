@@ -298,7 +298,7 @@ local function record_result(run, w, files)
   if type(run.tree_after) == "string" and type(run.head_after) == "string" then
     after = { tree = run.tree_after, head = run.head_after }
   else
-    after, why = worktree.snapshot(w.path)
+    after, why = worktree.tree_snapshot(w.path)
   end
   if not after then
     return nil, "the run's result could not be read: " .. why

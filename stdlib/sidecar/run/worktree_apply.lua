@@ -135,7 +135,7 @@ function M.apply(s, run_id)
     return settle(s, run, w, p.top, {}, { no_changes = true })
   end
   local ours
-  ours, why = worktree.snapshot(p.top, { p.own }, { keep_index = true })
+  ours, why = worktree.tree_snapshot(p.top, { p.own }, { keep_index = true })
   if not ours then
     return nil, why, "git_failed"
   end

@@ -46,7 +46,7 @@ end
 -- Files the setup made or changed that git does not ignore are not the agent's change: they join
 -- the base the change is measured from (apply then leaves them out of the user's tree).
 local function setup_into_base(top, wt, tree)
-  local snap = wt.base_tree == tree and worktree.snapshot(wt.path)
+  local snap = wt.base_tree == tree and worktree.tree_snapshot(wt.path)
   if snap and snap.tree ~= tree then
     wt.setup.files = json.array(git.diff_files(top, tree, snap.tree) or {})
     wt.base_tree = snap.tree

@@ -1,0 +1,64 @@
+// libgit2, loaded on first use. Sidecar links no libgit2: the library and the eight it pulls in
+// (TLS, SSH, Kerberos, PCRE, zlib, ...) would cost every start about 2 ms, while most commands
+// (`sidecar -e`, `task list`, the REPL) never read a repository. The first caller that needs
+// git pays for loading it once (dlopen), then every call goes through the table below.
+#pragma once
+#include <git2.h>
+
+#include <memory>
+#include <string>
+
+namespace sidecar::host::git {
+
+// The libgit2 functions Sidecar calls. Only their types come from <git2.h>: decltype does not
+// reference the symbol, so nothing links against libgit2.
+#define SIDECAR_GIT_FUNCTIONS(X)                                                                       \
+  X(git_libgit2_init) X(git_error_last) X(git_repository_open_ext) X(git_repository_free)              \
+  X(git_repository_workdir) X(git_repository_path) X(git_repository_commondir)                         \
+  X(git_repository_head_unborn) X(git_repository_index) X(git_repository_hashfile)                     \
+  X(git_reference_lookup) X(git_reference_free) X(git_reference_type) X(git_reference_symbolic_target) \
+  X(git_reference_target) X(git_reference_resolve) X(git_reference_iterator_new)                      \
+  X(git_reference_next) X(git_reference_name) X(git_reference_iterator_free) X(git_index_read)         \
+  X(git_index_entrycount) X(git_index_get_byindex) X(git_index_free) X(git_diff_index_to_workdir)      \
+  X(git_diff_num_deltas) X(git_diff_get_delta) X(git_diff_free) X(git_odb_hash) X(git_oid_fmt)         \
+  X(git_oid_fromstr) X(git_oid_is_zero) X(git_status_list_new) X(git_status_list_entrycount)           \
+  X(git_status_byindex) X(git_status_list_free) X(git_branch_upstream_name) X(git_buf_dispose)         \
+  X(git_graph_ahead_behind) X(git_revwalk_new) X(git_revwalk_free) X(git_revwalk_push)                 \
+  X(git_revwalk_hide) X(git_revwalk_next) X(git_revwalk_sorting) X(git_commit_lookup)                  \
+  X(git_commit_summary) X(git_commit_free) X(git_reference_name_to_id)
+
+struct Api {
+#define SIDECAR_GIT_POINTER(name) decltype(&::name) name = nullptr;
+  SIDECAR_GIT_FUNCTIONS(SIDECAR_GIT_POINTER)
+#undef SIDECAR_GIT_POINTER
+};
+
+// The loaded library, or nullptr with `why` set (libgit2 is not installed, or lacks a function).
+// Loads once per process; later calls return the same table.
+const Api* api(std::string& why);
+
+// libgit2's message for the last failure on this thread, or `fallback`.
+std::string last_error(const Api& g, const char* fallback);
+
+// Owners for libgit2 objects: each frees through the loaded table.
+struct RepoFree {
+  void operator()(git_repository* r) const;
+};
+struct IndexFree {
+  void operator()(git_index* i) const;
+};
+struct DiffFree {
+  void operator()(git_diff* d) const;
+};
+struct ReferenceFree {
+  void operator()(git_reference* r) const;
+};
+using RepoPtr = std::unique_ptr<git_repository, RepoFree>;
+using IndexPtr = std::unique_ptr<git_index, IndexFree>;
+using DiffPtr = std::unique_ptr<git_diff, DiffFree>;
+using ReferencePtr = std::unique_ptr<git_reference, ReferenceFree>;
+
+// An object id as 40 lowercase hex digits.
+std::string hex(const Api& g, const git_oid& id);
+
+}  // namespace sidecar::host::git
