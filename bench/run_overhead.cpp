@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_agent.hpp"
 #include "bench_spawn.hpp"
 #include "bench_stats.hpp"
 
@@ -43,19 +44,15 @@ int main(int argc, char** argv) {
   const int runs = argc > 3 ? std::atoi(argv[3]) : 31;
   char tmpl[] = "/tmp/bench_run_overhead.XXXXXX";
   const std::string base = mkdtemp(tmpl);
-  // The agent: reads the prompt like a CLI, prints the stream, exits 0; it ignores codex's flags.
   const std::string agent = base + "/noop-agent";
   const std::string prompt = base + "/prompt.md";
-  if (sh("printf '#!/bin/sh\\ncat >/dev/null\\nexec cat \"%s\"\\n' '" + std::string(capture) + "' > " + agent +
-         " && chmod +x " + agent + " && printf 'Say hello.\\n' > " + prompt + " && mkdir " + base + "/git " + base +
-         "/plain && cd " + base + "/git && git init -q -b main && printf 'x\\n' > README.md && git add . && "
-         "git -c user.name=b -c user.email=b@b commit -qm init") != 0) {
+  if (!sidecar::bench::make_noop_agent(agent, capture, prompt) ||
+      sh("mkdir " + base + "/git " + base + "/plain && cd " + base + "/git && git init -q -b main && printf 'x\\n' > "
+         "README.md && git add . && git -c user.name=b -c user.email=b@b commit -qm init") != 0) {
     std::fprintf(stderr, "bench_run_overhead: cannot set up %s\n", base.c_str());
     return 1;
   }
-  const std::string lua =
-      "local r = assert(require('sidecar.agent.run').execute({runner = 'codex', repo = '.', program = {'" + agent +
-      "'}, prompt = 'Say hello.\\n'})) assert(r.status == 'review', r.failure_reason)";
+  const std::string lua = sidecar::bench::execute_lua(agent);
   std::vector<Case> cases = {{"in a git repository (snapshots on)", base + "/git", {}, {}},
                              {"outside git (no snapshots)", base + "/plain", {}, {}}};
   for (int i = 0; i < runs; ++i) {
