@@ -4,6 +4,7 @@
 #include <dlfcn.h>
 
 #include <mutex>
+#include <thread>
 
 #ifndef SIDECAR_LIBGIT2_SONAME
 #define SIDECAR_LIBGIT2_SONAME "libgit2.so"
@@ -53,6 +54,18 @@ const Api* api(std::string& why) {
     return nullptr;
   }
   return &loaded->api;
+}
+
+void preload() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    // Detached: it only fills the table api() shares, and exit does not wait on it (the dynamic
+    // loader serialises a dlopen still under way with the process's end).
+    std::thread([] {
+      std::string why;
+      api(why);
+    }).detach();
+  });
 }
 
 namespace {

@@ -37,6 +37,11 @@ struct Api {
 // Loads once per process; later calls return the same table.
 const Api* api(std::string& why);
 
+// Starts loading libgit2 on a thread of its own and returns at once: a caller that will need git
+// soon (a run, a prepare) overlaps the load (a few ms: the library, its dependencies, and the
+// TLS certificates libgit2 reads as it starts) with its other work. api() then waits for it.
+void preload();
+
 // libgit2's message for the last failure on this thread, or `fallback`.
 std::string last_error(const Api& g, const char* fallback);
 

@@ -84,7 +84,8 @@ class Repo {
   std::optional<std::string> status_short(std::string& why) const;
 
   std::optional<Snapshot> snapshot(const SnapshotOptions& o, std::string& why) const;
-  std::optional<std::vector<FileChange>> changes(const Snapshot& before, const Snapshot& after) const;
+  // The files whose content differs between two snapshots of this repository, sorted by path.
+  std::vector<FileChange> changes(const Snapshot& before, const Snapshot& after) const;
 
   const Api& api() const { return *g_; }
   git_repository* raw() const { return repo_.get(); }

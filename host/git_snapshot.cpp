@@ -231,7 +231,7 @@ std::optional<Snapshot> Repo::snapshot(const SnapshotOptions& o, std::string& wh
   return s;
 }
 
-std::optional<std::vector<FileChange>> Repo::changes(const Snapshot& before, const Snapshot& after) const {
+std::vector<FileChange> Repo::changes(const Snapshot& before, const Snapshot& after) const {
   std::set<std::string> paths;
   for (const auto& [path, c] : before.dirty) {
     paths.insert(path);

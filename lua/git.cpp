@@ -60,6 +60,12 @@ int git_open(lua_State* L) {
   return 1;
 }
 
+// git.preload(): starts loading libgit2 in the background (host/git_lib.hpp)
+int git_preload(lua_State*) {
+  hg::preload();
+  return 0;
+}
+
 // repo:workdir() / repo:gitdir() / repo:commondir() -> path
 template <std::string (hg::Repo::*Dir)() const>
 int repo_dir(lua_State* L) {
@@ -199,13 +205,13 @@ int repo_changes(lua_State* L) {
   if (!after) {
     return fail(L, why);
   }
-  auto files = repo.changes(before, *after);
+  const std::vector<hg::FileChange> files = repo.changes(before, *after);
   lua_createtable(L, 0, 3);
   set_string(L, "head_before", before.head);
   set_string(L, "head_after", after->head);
-  lua_createtable(L, int(files->size()), 0);
-  for (std::size_t i = 0; i < files->size(); ++i) {
-    const hg::FileChange& f = (*files)[i];
+  lua_createtable(L, int(files.size()), 0);
+  for (std::size_t i = 0; i < files.size(); ++i) {
+    const hg::FileChange& f = files[i];
     lua_createtable(L, 0, 3);
     set_string(L, "path", f.path);
     set_string(L, "change", f.change);
@@ -263,6 +269,7 @@ int open_host_git(lua_State* L) {
   };
   static const luaL_Reg functions[] = {
       {"open", guarded<git_open>},
+      {"preload", guarded<git_preload>},
       {nullptr, nullptr},
   };
   register_type(L, kRepoType, repo_meta, repo_methods);

@@ -6,17 +6,8 @@
 # (ignored by .gitignore or not), a submodule moved to another commit, a touch without a change,
 # and a tree already dirty before the snapshot. Each case also checks that neither the snapshot
 # nor the reading of the change wrote anything into .git (every file's path, size and mtime).
-#
-# Cases matching $known (a bug the snapshots have today, to be fixed by the git work of issue
-# 16) are reported as KNOWN and do not fail the test; set SNAPSHOT_STRICT=1 to count them. A
-# known case that passes is reported as FIXED so that it can leave the list.
 set -u
 . "$(dirname "$0")/lib.sh" # S (absolute), here, root, $work; the shared helpers
-# Known today: git add into a private index writes the new files' objects into .git and
-# freshens (re-dates) the objects that were there.
-known=("*/.git")
-known_seen=0
-fixed=0
 export GIT_AUTHOR_NAME=t GIT_AUTHOR_EMAIL=t@e GIT_COMMITTER_NAME=t GIT_COMMITTER_EMAIL=t@e
 
 # The script each case runs in one sidecar process, so that the change happens between the
@@ -61,24 +52,11 @@ expected() {
   done | LC_ALL=C sort
 }
 
-# verdict NAME OK DETAIL...: a pass, a failure, or for a known case KNOWN (or FIXED).
+# verdict NAME OK DETAIL...: a pass or a failure.
 verdict() {
   local name=$1 ok=$2
   shift 2
-  local pattern is_known=0
-  for pattern in "${known[@]}"; do
-    # shellcheck disable=SC2053 # a glob, on purpose
-    [[ $name == $pattern ]] && is_known=1
-  done
-  if [ "$is_known" = 1 ] && [ "${SNAPSHOT_STRICT:-}" != 1 ]; then
-    if [ "$ok" = 1 ]; then
-      fixed=$((fixed + 1))
-      echo "FIXED $name: passes now; take it out of \$known in $(basename "$0")"
-    else
-      known_seen=$((known_seen + 1))
-      echo "KNOWN $name (issue 16): $*"
-    fi
-  elif [ "$ok" = 1 ]; then
+  if [ "$ok" = 1 ]; then
     passed=$((passed + 1))
   else
     failed=$((failed + 1))
@@ -175,5 +153,4 @@ repo racy-dirty && printf 'x = 1' >a && commit && touch -d '-1 minute' a && prin
 cp -a . "$work/racy-dirty/answer" && (cd "$work/racy-dirty/answer" && commit)
 check racy-dirty "printf 'x = 3' > a" "$work/racy-dirty/answer"
 
-echo "$known_seen known failures (issue 16), $fixed fixed"
 finish

@@ -44,11 +44,18 @@ function M.dirs(repo)
   return nil
 end
 
--- The repository holding `repo`, opened in-process, or nil and why.
-local function open(repo)
-  local r, why = host_git.open(repo)
-  return r, why
+
+---The repository holding `repo`, opened in-process (sidecar.host.git), or nil, why and code
+---("ENOTREPO" outside any repository: told without loading libgit2, as most folders outside git
+---are asked about on every run).
+---@param repo string
+function M.open(repo)
+  if M.dirs(repo) == nil then
+    return nil, "not a git repository (no .git in " .. repo .. " or above it)", "ENOTREPO"
+  end
+  return host_git.open(repo)
 end
+local open = M.open
 
 -- HEAD's commit (or nil and why) and the branch ("HEAD" when detached, or nil and why).
 local function head_of(r)

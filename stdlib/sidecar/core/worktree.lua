@@ -19,7 +19,6 @@ local clock = require("sidecar.host.time")
 local git = require("sidecar.core.git")
 local proc = require("sidecar.core.proc")
 local files = require("sidecar.core.files")
-local host_git = require("sidecar.host.git")
 local paths = require("sidecar.host.paths")
 
 local M = {}
@@ -224,7 +223,7 @@ end
 ---@param exclude? string[]
 ---@param opts? {max_hash_bytes: integer?, deadline_ns: integer?}
 function M.snapshot(repo, exclude, opts)
-  local r, why, code = host_git.open(repo)
+  local r, why, code = git.open(repo)
   if not r then
     return nil, why, code
   end

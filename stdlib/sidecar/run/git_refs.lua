@@ -22,7 +22,7 @@
 --- Pushes are made impossible by stdlib/sidecar/run/push_block.lua (watch:block_push); attempts are part of
 --- the facts.
 local json = require("sidecar.core.json")
-local host_git = require("sidecar.host.git")
+local git = require("sidecar.core.git")
 local push_block = require("sidecar.run.push_block")
 
 local M = {}
@@ -31,7 +31,7 @@ M.MAX_COMMITS = 50
 -- {refs = {[refname] = id}, head_ref = "refs/heads/main" | nil (detached or unborn)} of the
 -- repository now, or {unavailable = why}.
 local function read_refs(repo)
-  local r, why = host_git.open(repo)
+  local r, why = git.open(repo)
   if not r then
     return { unavailable = why }
   end
@@ -117,7 +117,7 @@ local function new_commits(self, tips, before, head_before)
     hidden[#hidden + 1] = sha
   end
   hidden[#hidden + 1] = head_before
-  local r, why = host_git.open(self.repo)
+  local r, why = git.open(self.repo)
   local found
   if r then
     found, why = r:new_commits(tips, hidden, M.MAX_COMMITS + 1)
