@@ -2,7 +2,9 @@
 #include "git_lib.hpp"
 
 #include <dlfcn.h>
+#include <unistd.h>
 
+#include <cstdlib>
 #include <mutex>
 #include <thread>
 
@@ -56,15 +58,28 @@ const Api* api(std::string& why) {
   return &loaded->api;
 }
 
+namespace {
+std::thread* loader = nullptr;  // never destroyed: a joinable std::thread's destructor terminates
+pid_t loader_pid = 0;
+
+// At exit, the load finishes first: a process ending while libgit2 starts on another thread
+// would tear down what that thread is using. A forked child (which has no such thread) skips it.
+void join_loader() {
+  if (loader && loader_pid == getpid() && loader->joinable()) {
+    loader->join();
+  }
+}
+}  // namespace
+
 void preload() {
   static std::once_flag once;
   std::call_once(once, [] {
-    // Detached: it only fills the table api() shares, and exit does not wait on it (the dynamic
-    // loader serialises a dlopen still under way with the process's end).
-    std::thread([] {
+    loader_pid = getpid();
+    loader = new std::thread([] {
       std::string why;
       api(why);
-    }).detach();
+    });
+    std::atexit(join_loader);
   });
 }
 

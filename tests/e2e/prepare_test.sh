@@ -68,6 +68,6 @@ mkdir -p "$work/plain"
 expect_run "prepare: outside git" 0 'Prepared' 'HEAD not recorded: .*not a git repository' \
   -- "$S" prepare --repo "$work/plain" --title "plain folder" --prompt p
 expect_run "prepare: ... the manifest says HEAD is unavailable" 0 '' '' \
-  -- grep -q 'HEAD: unavailable (fatal: not a git repository' "$work"/plain/.agent/sidecars/*-plain-folder/input-manifest.md
+  -- grep -q 'HEAD: unavailable (not a git repository' "$work"/plain/.agent/sidecars/*-plain-folder/input-manifest.md
 
 finish

@@ -109,6 +109,16 @@ describe("git.facts", function()
   end)
 end)
 
+describe("sidecar.host.git.preload", function()
+  it("a process that ends while libgit2 is still loading ends cleanly", function()
+    local proc = require("sidecar.core.proc")
+    for _ = 1, 10 do
+      local r = proc.run({ proc.executable(), "-e", "require('sidecar.host.git').preload() os.exit(3)" })
+      expect(r.code):equals(3)
+    end
+  end)
+end)
+
 describe("git.dirs", function()
   it("finds a repository's .git folder from a folder inside it, own and common the same", function()
     sh(root, "git init -q -b main && mkdir -p a/b")

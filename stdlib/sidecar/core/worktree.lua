@@ -238,18 +238,26 @@ function M.snapshot(repo, exclude, opts)
   if not snap then
     return nil, why
   end
-  return { head = snap:head(), snap = snap, repo = r, options = o }
+  return { head = snap:head(), snap = snap, repo = r, path = repo, options = o }
 end
 
--- The changes since an in-memory snapshot (M.snapshot), reading is bounded by opts.deadline_ns,
--- with at least a second left.
-local function changes_since(before, opts)
+-- The changes in `repo` since an in-memory snapshot (M.snapshot) of it, or of another work tree
+-- of the same files (a worktree made from it); reading is bounded by opts.deadline_ns, with at
+-- least a second left.
+local function changes_since(repo, before, opts)
   local deadline = opts and opts.deadline_ns
   if deadline then
     deadline = math.max(deadline, clock.monotonic_ns() + 1000000000)
   end
-  local change, why = before.repo:changes(before.snap, { deadline_ns = deadline,
-    max_hash_bytes = before.options.max_hash_bytes })
+  local r, why = before.repo, nil
+  if repo ~= before.path then
+    r, why = git.open(repo)
+    if not r then
+      return nil, why
+    end
+  end
+  local change
+  change, why = r:changes(before.snap, { deadline_ns = deadline, max_hash_bytes = before.options.max_hash_bytes })
   if not change then
     return nil, why
   end
@@ -262,7 +270,7 @@ end
 ---opts.deadline_ns).
 function M.changes(repo, before, opts)
   if before.snap then
-    return changes_since(before, opts)
+    return changes_since(repo, before, opts)
   end
   local index, why = index_copy(repo)
   if not index then
