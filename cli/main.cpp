@@ -10,6 +10,7 @@
 #include <lua.hpp>
 
 #include "engine.hpp"
+#include "git_lib.hpp"
 #include "lua_command.hpp"
 #include "model_server_command.hpp"
 #include "repl.hpp"
@@ -157,7 +158,7 @@ int run_tests(Engine& engine, std::vector<std::string> paths, const std::string&
 
 }  // namespace
 
-int main(int argc, char** argv) {
+static int sidecar_main(int argc, char** argv) {
   sidecar::cli::install_termination_handler();
   CLI::App app{"Sidecar runs bounded tasks on AI coding-agent CLIs, scripted in Lua.", "sidecar"};
   app.set_version_flag("-V,--version", std::string("sidecar ") + SIDECAR_VERSION + " (" + LUA_RELEASE + ")");
@@ -292,4 +293,10 @@ int main(int argc, char** argv) {
   } catch (const std::exception& e) {
     return report_error(e.what());
   }
+}
+
+int main(int argc, char** argv) {
+  int status = sidecar_main(argc, argv);
+  sidecar::host::git::finish_preload();  // a load of libgit2 still under way ends first
+  return status;
 }

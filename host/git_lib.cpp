@@ -62,14 +62,16 @@ namespace {
 std::thread* loader = nullptr;  // never destroyed: a joinable std::thread's destructor terminates
 pid_t loader_pid = 0;
 
-// At exit, the load finishes first: a process ending while libgit2 starts on another thread
-// would tear down what that thread is using. A forked child (which has no such thread) skips it.
-void join_loader() {
+}  // namespace
+
+// A forked child (which has no such thread) has nothing to wait for.
+void finish_preload() {
+  static std::mutex joining;
+  std::lock_guard<std::mutex> hold(joining);
   if (loader && loader_pid == getpid() && loader->joinable()) {
     loader->join();
   }
 }
-}  // namespace
 
 void preload() {
   static std::once_flag once;
@@ -79,7 +81,7 @@ void preload() {
       std::string why;
       api(why);
     });
-    std::atexit(join_loader);
+    std::atexit(finish_preload);
   });
 }
 

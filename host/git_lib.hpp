@@ -42,6 +42,13 @@ const Api* api(std::string& why);
 // TLS certificates libgit2 reads as it starts) with its other work. api() then waits for it.
 void preload();
 
+// Waits for a load preload() started. The process's end must not overtake it: libraries that
+// libgit2 starts (OpenSSL through libssh2) register their own exit handlers while it loads, and
+// those run before any handler registered earlier, tearing down what the load still uses. So
+// main returns, and os.exit exits, only after this; an exit handler of preload's is the last
+// resort for other paths.
+void finish_preload();
+
 // libgit2's message for the last failure on this thread, or `fallback`.
 std::string last_error(const Api& g, const char* fallback);
 
