@@ -184,23 +184,20 @@ static int sidecar_main(int argc, char** argv) {
   test->add_option("--filter", test_filter, "Only tests whose full name contains TEXT")->type_name("TEXT");
   test->add_flag("-v,--verbose", test_verbose, "Print every test, not only failures");
 
-  // prepare, init, capabilities, task, run, preset, store, usage, trust, doctor: their flags and
-  // the stdlib function each calls, as their tables declare them (cli/*_command.cpp).
-  sidecar::cli::LuaCommands commands(app, sidecar::cli::lua_commands());
-  sidecar::cli::ModelServerCommand model_server;
-  sidecar::cli::add_model_server_command(app, model_server);
-
   // Everything after `script FILE` belongs to the script, verbatim and in order, so it is cut
   // off before CLI11 sees it. The first word that is not an option (or -e's value) is the command.
   std::vector<std::string> args(argv + 1, argv + argc);
   std::vector<std::string> script_rest;
+  std::string command;
+  bool help_before_command = false;
   for (std::size_t i = 0; i < args.size(); ++i) {
     if (args[i] == "-e") {
       ++i;
       continue;
     }
+    if (args[i] == "-h" || args[i] == "--help" || args[i] == "--help-all") help_before_command = true;
     if (args[i].empty() || args[i][0] == '-') continue;
-    const std::string& command = args[i];
+    command = args[i];
     static const char* const commands[] = {"init",   "task",  "run",   "preset", "capabilities", "script", "repl",
                                            "test",   "prepare", "store", "usage", "doctor", "model-server", "trust"};
     if (std::find(std::begin(commands), std::end(commands), command) == std::end(commands)) {
@@ -218,6 +215,25 @@ static int sidecar_main(int argc, char** argv) {
     }
     break;
   }
+
+  // prepare, init, capabilities, task, run, preset, store, usage, trust, doctor: their flags and
+  // the stdlib function each calls, as their tables declare them (cli/*_command.cpp). Declaring
+  // them all costs CLI11 hundreds of options, more than `sidecar -e ''` takes otherwise, so only
+  // the named command is declared; all of them when the top-level help may list them.
+  const bool declare_all = help_before_command || args.empty();
+  std::vector<sidecar::cli::LuaCommand> table = sidecar::cli::lua_commands();
+  if (!declare_all) {
+    table.erase(std::remove_if(table.begin(), table.end(),
+                               [&](const sidecar::cli::LuaCommand& c) {
+                                 std::string path = c.path;
+                                 return path.substr(0, path.find(' ')) != command;
+                               }),
+                table.end());
+  }
+  sidecar::cli::LuaCommands commands(app, std::move(table));
+  sidecar::cli::ModelServerCommand model_server;
+  if (declare_all || command == "model-server") sidecar::cli::add_model_server_command(app, model_server);
+
   std::reverse(args.begin(), args.end());  // CLI11 takes a vector in reverse order
   try {
     app.parse(args);
@@ -251,7 +267,7 @@ static int sidecar_main(int argc, char** argv) {
   }
 
   // Plain C++: no Lua engine needed.
-  if (model_server.app->parsed()) return sidecar::cli::run_model_server(model_server);
+  if (model_server.app && model_server.app->parsed()) return sidecar::cli::run_model_server(model_server);
 
   try {
     Engine engine;

@@ -175,22 +175,41 @@ std::optional<ArtifactDir> ArtifactDir::open(const std::string& root, bool creat
   return ArtifactDir(fd, root);
 }
 
-ArtifactDir::ArtifactDir(ArtifactDir&& other) noexcept : fd_(other.fd_), root_(std::move(other.root_)) {
+ArtifactDir::ArtifactDir(ArtifactDir&& other) noexcept
+    : fd_(other.fd_), root_(std::move(other.root_)), unsynced_folders_(std::move(other.unsynced_folders_)) {
   other.fd_ = -1;
+  other.unsynced_folders_.clear();
 }
 
 ArtifactDir& ArtifactDir::operator=(ArtifactDir&& other) noexcept {
   if (this != &other) {
+    FsError ignored;
+    sync(ignored);
     if (fd_ >= 0) close(fd_);
     fd_ = other.fd_;
     root_ = std::move(other.root_);
+    unsynced_folders_ = std::move(other.unsynced_folders_);
     other.fd_ = -1;
+    other.unsynced_folders_.clear();
   }
   return *this;
 }
 
 ArtifactDir::~ArtifactDir() {
+  FsError ignored;  // nobody is left to tell; the writes themselves are whole either way
+  sync(ignored);
   if (fd_ >= 0) close(fd_);
+}
+
+bool ArtifactDir::sync(FsError& error) {
+  int failed = 0;
+  for (const auto& [key, fd] : unsynced_folders_) {
+    if (fsync(fd) != 0) failed = errno;
+    close(fd);
+  }
+  unsynced_folders_.clear();
+  if (failed != 0) error = {"fsync of a folder failed: " + std::string(std::strerror(failed)), "EIO"};
+  return failed == 0;
 }
 
 int ArtifactDir::open_parent(const std::vector<std::string>& parts, bool create, std::string_view path,
@@ -229,11 +248,12 @@ int ArtifactDir::open_parent(const std::vector<std::string>& parts, bool create,
   return fd;
 }
 
-bool ArtifactDir::write(std::string_view path, std::string_view data, FsError& error) {
-  return write_all({{std::string(path), std::string(data)}}, error);
+bool ArtifactDir::write(std::string_view path, std::string_view data, FsError& error, Durability durability) {
+  return write_all({{std::string(path), std::string(data)}}, error, durability);
 }
 
-bool ArtifactDir::write_all(const std::vector<std::pair<std::string, std::string>>& files, FsError& error) {
+bool ArtifactDir::write_all(const std::vector<std::pair<std::string, std::string>>& files, FsError& error,
+                            Durability durability) {
   struct Pending {
     int dir;
     std::string tmp, name;
@@ -267,13 +287,15 @@ bool ArtifactDir::write_all(const std::vector<std::pair<std::string, std::string
   // the file system commits them together instead of one journal commit per file.
   std::vector<std::thread> syncers;
   std::atomic<int> sync_errno{0};
-  for (std::size_t i = 1; i < pending.size(); ++i) {
-    syncers.emplace_back([&sync_errno, fd = pending[i].fd] {
-      if (fsync(fd) != 0) sync_errno = errno;
-    });
+  if (durability != Durability::Atomic) {
+    for (std::size_t i = 1; i < pending.size(); ++i) {
+      syncers.emplace_back([&sync_errno, fd = pending[i].fd] {
+        if (fsync(fd) != 0) sync_errno = errno;
+      });
+    }
+    if (fsync(pending.front().fd) != 0) sync_errno = errno;
+    for (std::thread& t : syncers) t.join();
   }
-  if (fsync(pending.front().fd) != 0) sync_errno = errno;
-  for (std::thread& t : syncers) t.join();
   for (Pending& p : pending) {
     close(p.fd);
     p.fd = -1;
@@ -296,7 +318,14 @@ bool ArtifactDir::write_all(const std::vector<std::pair<std::string, std::string
   bool ok = true;
   auto sync_folder = [&](int fd) {
     struct stat st {};
-    if (fd < 0 || (fstat(fd, &st) == 0 && synced.insert({st.st_dev, st.st_ino}).second && fsync(fd) != 0)) ok = false;
+    if (durability == Durability::Whole && fd >= 0 && fstat(fd, &st) == 0) {
+      // sync() fsyncs it, once however many writes named it.
+      if (!unsynced_folders_.emplace(std::make_pair(st.st_dev, st.st_ino), fd).second) close(fd);
+      return;
+    }
+    if (durability == Durability::Now &&
+        (fd < 0 || (fstat(fd, &st) == 0 && synced.insert({st.st_dev, st.st_ino}).second && fsync(fd) != 0)))
+      ok = false;
     if (fd >= 0) close(fd);
   };
   for (Pending& p : pending) sync_folder(p.dir);

@@ -5,6 +5,9 @@
 // part of either, and a crash leaves no partial file behind.
 #pragma once
 #include <cstddef>
+#include <sys/types.h>
+
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -28,6 +31,21 @@ bool split_relative_path(std::string_view path, std::vector<std::string>& parts,
 // folders.
 bool glob_match(std::string_view pattern, std::string_view path);
 
+// How durable a write is when it returns. Every write is whole however the process dies, a
+// kill -9 included: the temp file is renamed over the old one only once it is written, and the
+// kernel holds the bytes of a dead process. What differs is a power loss or a kernel crash.
+enum class Durability {
+  // The data fsynced before the rename, the folder after it: on disk when the call returns.
+  Now,
+  // The data fsynced before the rename; the folder's fsync waits for sync() (or the close), so
+  // that the writes of a run share one fsync per folder. A power loss before it may bring back
+  // the file's previous version, whole, or no file where there was none; never a cut one.
+  Whole,
+  // No fsync at all: after a power loss the file may be gone or cut. For files that mean nothing
+  // after a reboot (the pid of a process the power loss ended).
+  Atomic,
+};
+
 class ArtifactDir {
  public:
   // Opens the folder `root` (creating it and its parents when `create`). The root itself is the
@@ -42,10 +60,15 @@ class ArtifactDir {
   const std::string& root() const { return root_; }
 
   // Replaces (or creates) a file atomically: temp file in the same folder, fsync, rename, fsync of
-  // the folder. Missing folders on the way are created.
-  bool write(std::string_view path, std::string_view data, FsError& error);
+  // the folder (as `durability` says). Missing folders on the way are created.
+  bool write(std::string_view path, std::string_view data, FsError& error,
+             Durability durability = Durability::Now);
   // Several files at once, each atomic, with one fsync per folder instead of one per file.
-  bool write_all(const std::vector<std::pair<std::string, std::string>>& files, FsError& error);
+  bool write_all(const std::vector<std::pair<std::string, std::string>>& files, FsError& error,
+                 Durability durability = Durability::Now);
+  // Fsyncs, once each, the folders that Durability::Whole writes left unsynced. The destructor
+  // does it too, but cannot report a failure.
+  bool sync(FsError& error);
   // Appends `data` (whole lines, for JSON Lines) in one write. A last line left incomplete by a
   // crash was never committed: it is cut off before appending. `sync` also fsyncs the file.
   bool append(std::string_view path, std::string_view data, bool sync, FsError& error);
@@ -73,6 +96,8 @@ class ArtifactDir {
 
   int fd_ = -1;
   std::string root_;
+  // Folders renamed into since the last sync(), each once (by device and inode): its descriptor.
+  std::map<std::pair<dev_t, ino_t>, int> unsynced_folders_;
 };
 
 }  // namespace sidecar::host

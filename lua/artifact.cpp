@@ -51,15 +51,32 @@ int artifact_open(lua_State* L) {
   return 1;
 }
 
-// dir:write(path, data) -> true | nil, message, code   (atomic)
+// A write's durability argument: "now" (the default), "whole" or "atomic" (host::Durability).
+host::Durability check_durability(lua_State* L, int arg) {
+  static const char* const names[] = {"now", "whole", "atomic", nullptr};
+  static const host::Durability values[] = {host::Durability::Now, host::Durability::Whole,
+                                            host::Durability::Atomic};
+  return values[luaL_checkoption(L, arg, "now", names)];
+}
+
+// dir:write(path, data, durability?) -> true | nil, message, code   (atomic)
 int dir_write(lua_State* L) {
   ArtifactDir& dir = check_dir(L);
   FsError error;
-  bool ok = dir.write(check_text(L, 2), check_text(L, 3), error);
+  bool ok = dir.write(check_text(L, 2), check_text(L, 3), error, check_durability(L, 4));
   return push_ok(L, ok, error);
 }
 
-// dir:write_all({{path, data}, ...}) -> true | nil, message, code   (each atomic, fsyncs batched)
+// dir:sync() -> true | nil, message, code   (the folders "whole" writes left unsynced)
+int dir_sync(lua_State* L) {
+  ArtifactDir& dir = check_dir(L);
+  FsError error;
+  bool ok = dir.sync(error);
+  return push_ok(L, ok, error);
+}
+
+// dir:write_all({{path, data}, ...}, durability?) -> true | nil, message, code
+// (each atomic, fsyncs batched)
 int dir_write_all(lua_State* L) {
   ArtifactDir& dir = check_dir(L);
   luaL_checktype(L, 2, LUA_TTABLE);
@@ -79,7 +96,7 @@ int dir_write_all(lua_State* L) {
     lua_pop(L, 3);
   }
   FsError error;
-  bool ok = dir.write_all(files, error);
+  bool ok = dir.write_all(files, error, check_durability(L, 3));
   return push_ok(L, ok, error);
 }
 
@@ -161,6 +178,7 @@ int open_host_artifact(lua_State* L) {
       {"write", guarded<dir_write>},         {"write_all", guarded<dir_write_all>}, {"append", guarded<dir_append>},
       {"read", guarded<dir_read>},           {"exists", guarded<dir_exists>},       {"make_dirs", guarded<dir_make_dirs>},
       {"create_dir", guarded<dir_create_dir>}, {"list", guarded<dir_list>},         {"root", guarded<dir_root>},
+      {"sync", guarded<dir_sync>},
       {"close", guarded<box_close<DirHolder, kDirType>>},         {nullptr, nullptr},
   };
   static const luaL_Reg meta[] = {

@@ -1,5 +1,6 @@
 // The artifact folder: confinement (every escape attempt refused, with a clear error), atomic
 // writes that survive SIGKILL, whole-line appends, listing.
+#include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -96,6 +97,43 @@ TEST_CASE("artifact: write, read, append, exists, list", "[artifact]") {
   CHECK_FALSE(missing);
   CHECK(error.code == "ENOENT");
   CHECK(error.message.find("nope.txt") != std::string::npos);
+}
+
+namespace {
+
+std::size_t open_descriptors() {
+  std::size_t n = 0;
+  if (DIR* d = opendir("/proc/self/fd")) {
+    while (readdir(d)) ++n;
+    closedir(d);
+  }
+  return n;
+}
+
+}  // namespace
+
+TEST_CASE("artifact: whole and atomic writes are seen at once; sync() holds one descriptor per folder", "[artifact]") {
+  using sidecar::host::Durability;
+  Sandbox box;
+  ArtifactDir dir = open_dir(box.inside);
+  FsError error;
+  const std::size_t before = open_descriptors();
+  for (int i = 0; i < 50; ++i) {
+    REQUIRE(dir.write_all({{"runs/R-1/run.json", std::to_string(i)}, {"runs/R-1/prompt.md", "p"}, {"tasks/T.json", "t"}},
+                          error, Durability::Whole));
+  }
+  REQUIRE(dir.write("runs/R-1/agent_process.json", "{}", error, Durability::Atomic));
+  CHECK(Sandbox::get(box.inside + "/runs/R-1/run.json") == "49");
+  CHECK(Sandbox::get(box.inside + "/runs/R-1/agent_process.json") == "{}");
+  // runs/R-1, tasks and the folders created on the way (runs, the root): each held once.
+  CHECK(open_descriptors() - before <= 4);
+  REQUIRE(dir.sync(error));
+  CHECK(open_descriptors() == before);
+  REQUIRE(dir.sync(error));  // nothing left: still fine
+  auto all = dir.list("**", error);
+  REQUIRE(all);
+  CHECK(*all == std::vector<std::string>{"runs/R-1/agent_process.json", "runs/R-1/prompt.md", "runs/R-1/run.json",
+                                         "tasks/T.json"});
 }
 
 TEST_CASE("artifact: glob_match", "[artifact]") {

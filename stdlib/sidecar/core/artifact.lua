@@ -38,24 +38,36 @@ function M.open(root, opts)
   return setmetatable({ handle = handle }, Dir)
 end
 
----Replaces a file atomically (its folders are created); the text is redacted first.
-function Dir:write(path, text)
-  return self.handle:write(path, redact(text))
+---Replaces a file atomically (its folders are created); the text is redacted first. Whole
+---however the process dies; `durability` says what a power loss may do (host/artifact_store.hpp):
+---"now" (the default: on disk when it returns), "whole" (the folder's fsync waits for
+---dir:sync() or the close: the previous version may come back, never a cut one) or "atomic"
+---(no fsync: the file may be lost or cut).
+---@param durability? "now"|"whole"|"atomic"
+function Dir:write(path, text, durability)
+  return self.handle:write(path, redact(text), durability)
 end
 
 ---Writes several files ({{path, text}, ...}), each atomically, with fewer fsyncs.
-function Dir:write_all(files)
+---@param durability? "now"|"whole"|"atomic"  as in write
+function Dir:write_all(files, durability)
   local redacted = {}
   for i, f in ipairs(files) do
     redacted[i] = { f[1], redact(f[2]) }
   end
-  return self.handle:write_all(redacted)
+  return self.handle:write_all(redacted, durability)
+end
+
+---Fsyncs, once each, the folders that "whole" writes left unsynced (the close does it too).
+function Dir:sync()
+  return self.handle:sync()
 end
 
 ---Writes a value as JSON: keys sorted, 2-space indent, trailing newline. String values are
 ---redacted before encoding (a secret holding a quote would be escaped in the text).
-function Dir:write_json(path, value)
-  return self.handle:write(path, json.encode(secrets.redact_value(value), { indent = 2 }) .. "\n")
+---@param durability? "now"|"whole"|"atomic"  as in write
+function Dir:write_json(path, value, durability)
+  return self.handle:write(path, json.encode(secrets.redact_value(value), { indent = 2 }) .. "\n", durability)
 end
 
 ---Appends one value as a JSON line (string values redacted).

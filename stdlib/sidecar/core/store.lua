@@ -389,6 +389,9 @@ end
 
 function Store:close()
   self.db:close()
+  -- The folders the copies were renamed into, each fsynced once (store_copy.put); a failure
+  -- leaves every copy whole, at worst the one before it after a power loss, so it is not raised.
+  self.dir:sync()
   self.dir:close()
 end
 

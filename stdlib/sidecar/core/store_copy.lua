@@ -48,7 +48,11 @@ function M.put(self, kind, id, record, files, mark)
     assert(kind == "run", "write_copy: only a run has a folder for files")
     batch[#batch + 1] = { "runs/" .. id .. "/" .. f[1], f[2] }
   end
-  local ok, message, code = self.dir:write_all(batch)
+  -- "whole": each file's data is on disk before its rename, so a copy is never cut, even by a
+  -- power loss; the folders' fsyncs wait for the store's close (one per folder for all the
+  -- copies of a command, not one per copy). Should the power fail before it, a copy may be the
+  -- one before, as the store's last commits may be (synchronous=NORMAL, host/run_store.hpp).
+  local ok, message, code = self.dir:write_all(batch, "whole")
   local written = math.type(record.revision) == "integer" and record.revision or 0
   mark = mark or written
   for _ = 1, 20 do
@@ -69,7 +73,7 @@ function M.put(self, kind, id, record, files, mark)
       return true -- gone meanwhile: nothing to copy
     end
     written = row.revision
-    ok, message, code = self.dir:write(path, M.text(json.decode(row.record)))
+    ok, message, code = self.dir:write(path, M.text(json.decode(row.record)), "whole")
   end
   return true -- overtaken again and again: the store keeps the mark, and the next open writes it
 end

@@ -20,7 +20,6 @@
 --- holds none either (the JSON writer escapes them), so both pass unchanged. Each call is
 --- rendered alone: a UTF-8 character split across two writes shows as its bytes. Sidecar's own
 --- control sequences (the live progress line) go through `write_raw`.
-local config = require("sidecar.core.config")
 local real = require("sidecar.host.paths").real
 local secrets = require("sidecar.core.secrets")
 local text = require("sidecar.core.text")
@@ -59,12 +58,23 @@ end
 -- The write method of files before install() wrapped it (write_raw uses it).
 local raw_file_write
 
+-- sidecar.core.config's FILE, named here so that a start without a config never loads that
+-- module (and the trust store and digests under it): install() runs before every `-e ''`.
+local CONFIG_FILE = "config.lua"
+
 -- The `.agent` folder of the nearest config.lua in or above the current folder, or nil.
 local function nearest_config_root()
+  local here = real(".")
+  if not here then
+    return nil -- the current folder is gone: nothing above it can be found either
+  end
+  -- One look per folder up to "/" (above it, ".." is "/" again): ".." is the physical parent,
+  -- as the real path's components are.
+  local _, depth = here:gsub("/[^/]+", "")
   local dir = "."
-  for _ = 1, 32 do -- above "/", ".." is "/" again
+  for _ = 0, depth do
     -- Looked up, not opened: a planted FIFO would block an open (config.load refuses it).
-    if real(dir .. "/.agent/" .. config.FILE) then
+    if real(dir .. "/.agent/" .. CONFIG_FILE) then
       return dir .. "/.agent"
     end
     dir = dir .. "/.."
@@ -83,7 +93,7 @@ function M.install()
   installed = true
   local root = nearest_config_root()
   if root then
-    config.load(root)
+    require("sidecar.core.config").load(root)
   end
   local stdout, stderr = io.stdout, io.stderr
   local methods = getmetatable(stdout).__index
@@ -116,13 +126,16 @@ function M.install()
     raw_write(stdout, shown(table.concat(parts, "\t", 1, n) .. parts[n + 1]))
     stdout:flush()
   end
-  local repl = package.loaded["sidecar.dev.repl"] or require("sidecar.dev.repl")
-  local format_results = repl.format_results
-  repl.format_results = function(...)
-    local results = format_results(...)
-    return results and shown(results)
-  end
   debug.getregistry()[M.ERROR_FILTER] = shown
+end
+
+---What reaches the terminal for `s` once install() has run: redacted, every control shown rather
+---than obeyed (the REPL's shown results pass it; sidecar.dev.repl reads it only when loaded, so a
+---start that runs no REPL does not load the REPL's modules). `s` itself before install().
+---@param s string
+---@return string
+function M.shown(s)
+  return installed and shown(s) or s
 end
 
 ---Writes to `f` (io.stdout or io.stderr) redacted but not neutralised: for Sidecar's own control

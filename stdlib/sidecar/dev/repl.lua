@@ -67,7 +67,11 @@ function M.format_results(n, ...)
   for i = 1, n do
     parts[i] = inspect.inspect((select(i, ...)))
   end
-  return table.concat(parts, "\t")
+  -- A value may hold a secret or an escape sequence: shown as the terminal module shows what
+  -- Sidecar prints, once it is installed (it is by the time the executable's REPL runs).
+  local text = table.concat(parts, "\t")
+  local terminal = package.loaded["sidecar.core.terminal"]
+  return terminal and terminal.shown(text) or text
 end
 
 return M

@@ -107,10 +107,12 @@ end
 function M.record_agent(s, run_id, pid, cgroup, mark)
   local p = pid and procinfo.get(pid)
   local dir = assert(s:run_dir(run_id))
-  -- proc.spawn makes the agent a session and group leader: its pid names both.
+  -- proc.spawn makes the agent a session and group leader: its pid names both. No fsync
+  -- ("atomic"): the file is whole however Sidecar dies, and after a power loss, the one failure
+  -- it does not outlive, no process it names is left to end.
   dir:write_json(M.AGENT_FILE, { pid = pid or json.null, pgid = p and p.pgid or pid or json.null,
     sid = p and p.sid or pid or json.null, start = p and p.start or json.null, cgroup = cgroup or json.null,
-    mark = mark or json.null })
+    mark = mark or json.null }, "atomic")
   dir:close()
 end
 
