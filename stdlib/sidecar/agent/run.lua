@@ -45,7 +45,6 @@ local errors = require("sidecar.core.errors")
 local gates = require("sidecar.run.gates")
 local git = require("sidecar.core.git")
 local git_refs = require("sidecar.run.git_refs")
-local host_git = require("sidecar.host.git")
 local json = require("sidecar.core.json")
 local log_caps = require("sidecar.core.log_caps")
 local run_owner = require("sidecar.run.owner")
@@ -430,9 +429,7 @@ end
 ---@return table|nil record, string? message, string? code
 function M.execute(o)
   check_options(o)
-  if git.dirs(o.repo or ".") ~= nil then
-    host_git.preload() -- libgit2 loads while the store is opened, for the reads of git that follow
-  end
+  git.preload(o.repo or ".") -- libgit2 loads while the store is opened
   local run, message, code = resolve(o)
   if not run then
     return nil, message, code

@@ -124,11 +124,7 @@ end
 
 ---`sidecar run T-0001`, and the background worker (`--worker R-…`).
 function M.run(o)
-  -- A run in git reads it in-process: libgit2 loads meanwhile, on a thread of its own, while the
-  -- task, the store and the prompt are made ready (sidecar.host.git.preload).
-  if require("sidecar.core.git").dirs(".") ~= nil then
-    require("sidecar.host.git").preload()
-  end
+  require("sidecar.core.git").preload(".") -- loads while the task, store and prompt are made ready
   if o.worker then
     return work(o)
   end

@@ -57,6 +57,16 @@ function M.open(repo)
 end
 local open = M.open
 
+---Starts loading libgit2 on a thread of its own when `repo` is inside a git repository, so that
+---the reads of git that follow (a run's snapshot, a prepare's facts) find it loaded: a caller
+---calls this first and does its other work meanwhile (sidecar.host.git.preload).
+---@param repo string
+function M.preload(repo)
+  if M.dirs(repo) ~= nil then
+    host_git.preload()
+  end
+end
+
 -- HEAD's commit (or nil and why) and the branch ("HEAD" when detached, or nil and why).
 local function head_of(r)
   local h, why = r:head()

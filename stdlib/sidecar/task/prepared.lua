@@ -328,7 +328,7 @@ end
 ---                (epoch seconds, for tests)
 ---@return table summary  task_id, dir, files, command (argv), command_line, warnings
 function M.prepare(o)
-  require("sidecar.host.git").preload() -- loads while the options are checked and the folder claimed
+  git.preload(o.repo or ".") -- libgit2 loads while the options are checked and the folder claimed
   local t = checked_options(o)
   local inputs = o.inputs or {}
   refuse_secret_inputs(t.repo, inputs)
