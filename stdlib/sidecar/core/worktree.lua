@@ -203,8 +203,8 @@ function M.name_status(out)
   return files
 end
 
--- `repo` as a path relative to the top of its work tree ("" at the top), or nil when it is not
--- inside it.
+-- `repo` as a path relative to the top of its work tree: "" at the top (and when the two cannot
+-- be compared, as for a GIT_DIR set elsewhere: then the whole work tree is read).
 local function within(r, repo)
   local top, here = paths.real(r:workdir()), paths.real(repo)
   if not (top and here) or here == top then
