@@ -8,6 +8,7 @@
 
 #include "http_server.hpp"
 #include "model_server.hpp"
+#include "secrets.hpp"
 #include "signals.hpp"
 
 namespace sidecar::cli {
@@ -15,8 +16,16 @@ namespace {
 
 constexpr int kExitOk = 0, kExitFailure = 1, kExitUsage = 2;
 
+// What reaches the terminal is redacted, as the rest of Sidecar's output is, though no Lua runs
+// here: the host's default policy is secret_rules.lua read as text. A message may quote a path
+// or a request that holds a key.
+std::string redacted(const std::string& text) {
+  static const host::Redactor redactor = host::Redactor::from_environ();
+  return redactor.redact(text);
+}
+
 int fail(int status, const std::string& message) {
-  std::fprintf(stderr, "sidecar model-server: %s\n", message.c_str());
+  std::fprintf(stderr, "sidecar model-server: %s\n", redacted(message).c_str());
   return status;
 }
 
@@ -51,7 +60,7 @@ int run_model_server(const ModelServerCommand& c) {
   unsigned long long requests = 0;
   auto record = [&](const model_server::ModelAnswer& a) {
     ++requests;
-    std::fprintf(stderr, "model-server: %s\n", a.summary.c_str());
+    std::fprintf(stderr, "model-server: %s\n", redacted(a.summary).c_str());
     if (log) {
       std::fprintf(log.get(), "%s\n", a.log_line.c_str());
       std::fflush(log.get());

@@ -1,7 +1,8 @@
 // Fuzz target: the redactor (host/redactor.cpp, secret_*.cpp) and its streaming form
 // (host/stream_redactor.cpp). Properties: a text fed in pieces redacts byte for byte as the whole
 // does; a text with nothing redacted comes back unchanged; no secret value of the environment
-// survives; a user's pattern, when it reads as valid, makes a working redactor.
+// survives; a user's pattern, when it reads as valid, makes a working redactor; the reader of the
+// policy's data file takes any text without crashing.
 //
 // Input: byte 0 chooses (bit 0: read a user pattern; the rest seeds where the stream is cut);
 // with a pattern, byte 1 is its length and the pattern follows; the rest is the text (expanded,
@@ -13,6 +14,7 @@
 #include <vector>
 
 #include "harness.hpp"
+#include "secret_data.hpp"
 #include "secrets.hpp"
 #include "stream_redactor.hpp"
 
@@ -104,5 +106,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   std::string why;
   sidecar::host::is_secret_file(first_line, why);
   sidecar::host::is_secret_variable_name(first_line);
+
+  // The reader of secret_rules.lua's text (host/secret_data.hpp): any bytes, read or refused.
+  sidecar::host::DataValue tree;
+  if (sidecar::host::read_lua_data(text, tree, why)) {
+    sidecar::host::SecretPolicy policy;
+    sidecar::host::secret_policy_from_data(tree, policy);
+  }
   return 0;
 }

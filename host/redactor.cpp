@@ -26,7 +26,8 @@ std::size_t find_bytes(std::string_view text, std::size_t from, std::string_view
 Redactor::Redactor(const std::vector<std::string>& env) : Redactor(env, nullptr) {}
 
 Redactor::Redactor(const std::vector<std::string>& env, const SecretRules& rules)
-    : Redactor(env, std::make_shared<const detail::CompiledRules>(detail::compile_rules(rules))) {}
+    : Redactor(env, std::make_shared<const detail::CompiledRules>(
+                        detail::compile_rules(detail::current_rules()->policy, rules))) {}
 
 Redactor::Redactor(const std::vector<std::string>& env, std::shared_ptr<const detail::CompiledRules> rules)
     : rules_(rules ? std::move(rules) : detail::current_rules()) {

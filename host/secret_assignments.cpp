@@ -168,21 +168,19 @@ void url_password(std::string_view text, std::size_t i, std::vector<Span>& named
   add_span(named, colon + 1, at, "url-password");
 }
 
-// Whether a name could be secret at all, before the full judgement: every built-in rule needs one
-// of these words, so most names ("level", "time", "url") are dismissed without building a copy.
+// Whether a name could be secret at all, before the full judgement: every policy name holds one
+// of rules.name_words (KEY, TOKEN, SECRET, PASS...), so most names ("level", "time", "url") are
+// dismissed without building a copy.
 bool maybe_secret(std::string_view name, const CompiledRules& rules) {
-  if (!rules.names.empty()) return true;
+  if (!rules.rules.names.empty() || rules.name_words.empty()) return true;
+  const auto same = [](char a, char upper) { return (a == '-' || a == '.' ? '_' : ascii_upper(a)) == upper; };
   for (std::size_t i = 0; i < name.size(); ++i) {
-    std::string_view word;
-    switch (ascii_lower(name[i])) {
-      case 'k': word = "key"; break;
-      case 't': word = "token"; break;
-      case 's': word = "secret"; break;
-      case 'p': word = "pass"; break;
-      case 'c': word = "credential"; break;
-      default: continue;
+    for (const std::string& word : rules.name_words) {
+      if (i + word.size() > name.size() || !same(name[i], word[0])) continue;
+      std::size_t k = 1;
+      while (k < word.size() && same(name[i + k], word[k])) ++k;
+      if (k == word.size()) return true;
     }
-    if (i + word.size() <= name.size() && equals_lower(name.substr(i, word.size()), word)) return true;
   }
   return false;
 }

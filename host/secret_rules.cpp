@@ -1,5 +1,5 @@
-// The rules a user adds to the redactor and the denylist (host/secrets.hpp): their checks, the
-// compact pattern form, and the byte sets a pattern's body may be made of.
+// The policy and the rules a user adds to the redactor and the denylist (host/secrets.hpp): their
+// checks, the compact pattern form, and the byte sets a pattern's body may be made of.
 #include <algorithm>
 #include <string>
 #include <tuple>
@@ -127,12 +127,14 @@ std::string at(std::string_view list, std::size_t i, std::string_view field = {}
   return out + ": ";
 }
 
-std::string check_pattern(const TokenPattern& p, std::size_t i) {
+// A policy's shape may have a 2-byte prefix (Twilio's "SK"); a project's needs 3.
+std::string check_pattern(const TokenPattern& p, std::size_t i, std::size_t min_prefix) {
   if (p.kind.size() > 40 || !std::all_of(p.kind.begin(), p.kind.end(), label_byte)) {
     return at("patterns", i, "kind") + "expected a name of letters, digits, '-', '_' or '.' (at most 40 bytes)";
   }
-  if (p.prefix.size() < 3 || p.prefix.size() > 64) {
-    return at("patterns", i, "prefix") + "expected a string of at least 3 bytes (and at most 64)";
+  if (p.prefix.size() < min_prefix || p.prefix.size() > 64) {
+    return at("patterns", i, "prefix") + "expected a string of at least " + std::to_string(min_prefix) +
+           " bytes (and at most 64)";
   }
   for (char c : p.prefix) {
     if (c == ' ' || c == '\t' || c == '\n' || c == '\r') {
@@ -171,7 +173,7 @@ std::string check_globs(const std::vector<std::string>& globs, std::string_view 
 
 std::string check_secret_rules(const SecretRules& rules) {
   for (std::size_t i = 0; i < rules.patterns.size(); ++i) {
-    std::string bad = check_pattern(rules.patterns[i], i);
+    std::string bad = check_pattern(rules.patterns[i], i, 3);
     if (!bad.empty()) return bad;
   }
   for (auto [globs, list, names] : {std::tuple{&rules.names, "names", true},
@@ -184,14 +186,37 @@ std::string check_secret_rules(const SecretRules& rules) {
   return {};
 }
 
-const std::vector<std::string_view>& builtin_secret_kinds() {
-  static const std::vector<std::string_view> kinds = {
-      "age-secret-key", "anthropic-key",  "authorization",       "aws-access-key",    "aws-secret-key",
-      "basic-auth",     "bearer-token",   "digitalocean-token",  "github-token",      "gitlab-token",
-      "google-api-key", "google-oauth-secret", "huggingface-token", "jwt",            "npm-token",
-      "openai-key",     "private-key",    "pypi-token",          "sendgrid-key",      "slack-token",
-      "slack-webhook",  "stripe-key",     "twilio-key",          "url-password",
-  };
+std::string check_secret_policy(const SecretPolicy& policy) {
+  for (std::size_t i = 0; i < policy.patterns.size(); ++i) {
+    std::string bad = check_pattern(policy.patterns[i], i, 2);
+    if (!bad.empty()) return bad;
+  }
+  std::vector<std::string> files, labels;
+  for (const FileRule& f : policy.files) {
+    files.push_back(f.glob);
+    labels.push_back(f.rule);
+  }
+  using Globs = std::tuple<const std::vector<std::string>*, const char*, bool>;
+  for (auto [globs, list, names] : {Globs{&policy.names, "names", true}, Globs{&policy.allow_names, "allow_names", true},
+                                    Globs{&files, "files", false}, Globs{&labels, "files", false},
+                                    Globs{&policy.allow_files, "allow_files", false},
+                                    Globs{&policy.folders, "folders", false},
+                                    Globs{&policy.folder_files, "folder_files", false}}) {
+    std::string bad = check_globs(*globs, list, names);
+    if (!bad.empty()) return bad;
+  }
+  return {};
+}
+
+std::vector<std::string> builtin_secret_kinds() {
+  // What the matcher finds by itself, whatever the policy.
+  std::vector<std::string> kinds = {"authorization", "aws-secret-key", "basic-auth", "bearer-token",
+                                    "jwt",           "private-key",    "url-password"};
+  for (const TokenPattern& p : secret_policy().patterns) {
+    kinds.push_back(p.kind.empty() ? detail::kind_from_prefix(p.prefix) : p.kind);
+  }
+  std::sort(kinds.begin(), kinds.end());
+  kinds.erase(std::unique(kinds.begin(), kinds.end()), kinds.end());
   return kinds;
 }
 

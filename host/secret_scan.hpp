@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "secrets.hpp"
@@ -27,7 +28,7 @@ enum : std::uint16_t {
   kHex = 1 << 7,         // [0-9A-Fa-f]
   kName = 1 << 8,        // [A-Za-z0-9_.-]: a variable, a YAML key or an HTTP header name
   kAwsBody = 1 << 9,     // [A-Za-z0-9+/]: an AWS secret access key
-  kTrigger = 1 << 10,    // the first byte of a built-in shape, or a separator ('=', ':')
+  kTrigger = 1 << 10,    // a byte the matcher checks whatever the rules (engine_triggers)
 };
 
 constexpr std::array<std::uint16_t, 256> make_classes() {
@@ -50,7 +51,7 @@ constexpr std::array<std::uint16_t, 256> make_classes() {
     if (c == '=') bits |= kToken68 | kBase64;
     t[static_cast<std::size_t>(c)] = bits;
   }
-  for (char c : std::string_view("srgAxeBbnhpdSG-=:")) t[static_cast<unsigned char>(c)] |= kTrigger;
+  for (char c : std::string_view("eBb-=:")) t[static_cast<unsigned char>(c)] |= kTrigger;
   return t;
 }
 inline constexpr std::array<std::uint16_t, 256> kClasses = make_classes();
@@ -66,35 +67,60 @@ inline bool ends_with(std::string_view s, std::string_view suffix) {
 // '*' any run of bytes, '?' one byte; ASCII case-insensitive. Linear-time greedy matching.
 bool glob_match(std::string_view glob, std::string_view text);
 
-constexpr std::array<bool, 256> builtin_triggers() {
+// The bytes the matcher checks by itself, whatever the rules: 'e' (a JSON web token), 'B' and 'b'
+// (a bearer token), '-' (a PEM boundary), '=' and ':' (a value assigned to a name).
+constexpr std::array<bool, 256> engine_triggers() {
   std::array<bool, 256> t{};
   for (std::size_t c = 0; c < 256; ++c) t[c] = (kClasses[c] & kTrigger) != 0;
   return t;
 }
 
-// A user's pattern, ready to match: its byte set as a table.
+// A pattern, ready to match: its byte set as a table.
 struct CompiledPattern {
   std::string kind;
   std::string prefix;
   std::array<bool, 256> body{};
   std::size_t min = 0;
-  std::size_t max = 0;
+  std::size_t max = 0;  // TokenPattern::kMaxCount: no bound
+  bool aws_key_id = false;  // an AWS secret key near it is looked for
+};
+
+// Globs over names as they are compared (upper case, '_' for '-' and '.'), sorted by their form
+// so that the many exact names and "*_WORD" suffixes of a policy cost a binary search each, not
+// a glob match each: a name is judged at every separator after it.
+struct NameGlobs {
+  std::vector<std::string> exact;       // sorted
+  std::vector<std::string> words;       // "*_X" as "_X", sorted: looked up at the name's last '_'s
+  std::size_t word_cuts = 0;            // the most '_' in one of them
+  std::vector<std::string> suffixes;    // other "*X" as X
+  std::vector<std::string> infixes;     // "*X*" as X
+  std::vector<std::string> globs;       // the rest
+  bool match(std::string_view upper) const;
 };
 
 struct CompiledRules {
+  SecretPolicy policy;
   SecretRules rules;
-  std::vector<CompiledPattern> patterns;
-  std::array<bool, 256> pattern_first{};  // the first bytes of the patterns' prefixes
-  std::array<bool, 256> triggers = builtin_triggers();  // the scan stops at these
-  std::vector<std::string> names, allow_names;  // as names are compared: upper case, '_' for '-' and '.'
+  std::vector<CompiledPattern> patterns;  // the policy's, then the user's
+  std::size_t policy_patterns = 0;
+  // The patterns whose prefix starts with byte c, in order: by_first[first[c] .. first[c + 1]).
+  std::array<std::uint32_t, 257> first{};
+  std::vector<std::uint16_t> by_first;
+  std::array<bool, 256> triggers = engine_triggers();  // the scan stops at these
+  NameGlobs names, allow_names;                // the user's
+  NameGlobs policy_names, policy_allow_names;  // the policy's
+  // Every policy name contains one of these (as names are compared); empty: no such word.
+  std::vector<std::string> name_words;
+  std::vector<std::pair<std::string, std::string>> folder_files;  // lower case
 };
 
 // secret_rules.cpp: a charset name or bracket expression as a byte table (false when invalid).
 bool charset_table(std::string_view charset, std::array<bool, 256>& table);
 std::string kind_from_prefix(std::string_view prefix);
 
-// secrets.cpp. Throws std::invalid_argument when `rules` are not valid.
-CompiledRules compile_rules(const SecretRules& rules);
+// secrets.cpp. Throws std::invalid_argument when `rules` are not valid; `policy` has been
+// checked where it came in (set_secret_policy, secret_policy_from_data).
+CompiledRules compile_rules(const SecretPolicy& policy, const SecretRules& rules);
 std::shared_ptr<const CompiledRules> current_rules();
 bool is_secret_name(std::string_view name, const CompiledRules& rules);
 

@@ -1,69 +1,12 @@
 // The redactor's main scan (host/secret_scan.hpp): one pass over the text that checks, at each
-// byte that can start something, the token shapes, JSON web tokens, bearer tokens, PEM blocks and
-// the user's patterns, and hands separators to secret_assignments.cpp.
+// byte that can start something, the policy's token shapes, JSON web tokens, bearer tokens, PEM
+// blocks and the user's patterns, and hands separators to secret_assignments.cpp.
 #include <algorithm>
 
 #include "secret_scan.hpp"
 
 namespace sidecar::host::detail {
 namespace {
-
-// A prefix followed by a run of bytes of one class.
-struct Shape {
-  std::string_view prefix;
-  std::uint16_t body;
-  std::size_t min;  // bytes of `body` needed after the prefix
-  std::string_view kind;
-};
-
-// Where two shapes share a start ("sk-ant-" and "sk-"), the more precise one comes first: on a tie
-// the first span found names the replacement.
-constexpr Shape kShapes[] = {
-    {"sk-ant-", kBase64Url, 32, "anthropic-key"},
-    {"sk-", kBase64Url, 20, "openai-key"},  // also sk-proj-…
-    {"sk_live_", kAlnum, 16, "stripe-key"},
-    {"rk_live_", kAlnum, 16, "stripe-key"},
-    {"ghp_", kAlnum, 30, "github-token"},
-    {"gho_", kAlnum, 30, "github-token"},
-    {"ghu_", kAlnum, 30, "github-token"},
-    {"ghs_", kAlnum, 30, "github-token"},
-    {"ghr_", kAlnum, 30, "github-token"},
-    {"github_pat_", kWord, 40, "github-token"},
-    {"glpat-", kBase64Url, 20, "gitlab-token"},
-    {"npm_", kAlnum, 36, "npm-token"},
-    {"hf_", kAlnum, 30, "huggingface-token"},
-    {"pypi-", kBase64Url, 50, "pypi-token"},
-    {"AKIA", kUpperDigit, 16, "aws-access-key"},
-    {"ASIA", kUpperDigit, 16, "aws-access-key"},
-    {"AIza", kBase64Url, 35, "google-api-key"},
-    {"GOCSPX-", kBase64Url, 24, "google-oauth-secret"},
-    {"AGE-SECRET-KEY-1", kUpperDigit, 50, "age-secret-key"},
-    {"xoxa-", kSlack, 10, "slack-token"},
-    {"xoxb-", kSlack, 10, "slack-token"},
-    {"xoxp-", kSlack, 10, "slack-token"},
-    {"xoxr-", kSlack, 10, "slack-token"},
-    {"xoxs-", kSlack, 10, "slack-token"},
-    {"xapp-", kSlack, 10, "slack-token"},
-    {"https://hooks.slack.com/services/", kAwsBody, 20, "slack-webhook"},
-    {"SG.", kName, 60, "sendgrid-key"},
-    {"SK", kHex, 32, "twilio-key"},
-    {"dop_v1_", kHex, 64, "digitalocean-token"},
-};
-
-// The shapes by their first byte, in table order: a trigger byte checks only its own.
-struct ShapeIndex {
-  std::array<std::array<std::uint8_t, 8>, 256> shapes{};
-  std::array<std::uint8_t, 256> count{};
-};
-constexpr ShapeIndex make_index() {
-  ShapeIndex index;
-  for (std::size_t k = 0; k < std::size(kShapes); ++k) {
-    const auto c = static_cast<unsigned char>(kShapes[k].prefix[0]);
-    index.shapes[c][index.count[c]++] = static_cast<std::uint8_t>(k);
-  }
-  return index;
-}
-constexpr ShapeIndex kIndex = make_index();
 
 constexpr std::size_t kJwtPartMin = 10;
 constexpr std::size_t kBearerMin = 16;
@@ -88,6 +31,9 @@ class RunMemo {
   }
   std::size_t end(std::string_view text, std::size_t pos, std::uint16_t cls) {
     return end_if(text, pos, [cls](char c) { return is(c, cls); });
+  }
+  std::size_t end(std::string_view text, std::size_t pos, const std::array<bool, 256>& table) {
+    return end_if(text, pos, [&table](char c) { return table[static_cast<unsigned char>(c)]; });
   }
 
  private:
@@ -161,8 +107,8 @@ class Scanner {
   Scanner(std::string_view text, const CompiledRules& rules, ScanResult& out)
       : text_(text), rules_(rules), out_(out), pattern_runs_(rules.patterns.size()) {}
 
-  // Most bytes start nothing: one table load each (rules.triggers: the built-in triggers and the
-  // first bytes of the user's prefixes), and a shape only where a word starts.
+  // Most bytes start nothing: one table load each (rules.triggers: the matcher's own and the
+  // first bytes of the patterns' prefixes), and a pattern only where a word starts.
   void scan() {
     const std::size_t n = text_.size();
     const char* const data = text_.data();
@@ -171,43 +117,31 @@ class Scanner {
       while (i < n && !triggers[static_cast<unsigned char>(data[i])]) ++i;  // the tight loop
       if (i >= n) break;
       const char c = data[i];
-      const bool builtin = is(c, kTrigger);
-      if (builtin && (c == '=' || c == ':')) scan_separator(text_, i, rules_, separators_, out_.named);
-      if (builtin && c == '-') private_key(i);
+      if (c == '=' || c == ':') scan_separator(text_, i, rules_, separators_, out_.named);
+      if (c == '-') private_key(i);
       if (i > 0 && is(text_[i - 1], kWord)) continue;  // inside a longer identifier
-      if (builtin) shapes(i, c);
-      if (rules_.pattern_first[static_cast<unsigned char>(c)]) patterns(i, c);
+      // The policy's shapes, the matcher's own, then the user's: on a tie the first names it.
+      patterns(i, c, true);
+      if (c == 'e') jwt(i);
+      if (c == 'B' || c == 'b') bearer(i);
+      patterns(i, c, false);
     }
   }
 
  private:
-  void shapes(std::size_t i, char c) {
+  void patterns(std::size_t i, char c, bool policy) {
     const std::string_view rest = text_.substr(i);
     const auto uc = static_cast<unsigned char>(c);
-    for (std::size_t s = 0; s < kIndex.count[uc]; ++s) {
-      const std::size_t k = kIndex.shapes[uc][s];
-      const Shape& shape = kShapes[k];
-      if (!starts_with(rest, shape.prefix)) continue;
-      const std::size_t body = i + shape.prefix.size();
-      const std::size_t end = shape_runs_[k].end(text_, body, shape.body);
-      if (end - body < shape.min) continue;
-      add_span(out_.shapes, i, end, shape.kind);
-      if (shape.kind == "aws-access-key" && i >= covered_) out_.aws_ids.push_back(i);
-    }
-    if (c == 'e') jwt(i);
-    if (c == 'B' || c == 'b') bearer(i);
-  }
-
-  void patterns(std::size_t i, char c) {
-    const std::string_view rest = text_.substr(i);
-    for (std::size_t k = 0; k < rules_.patterns.size(); ++k) {
+    for (std::uint32_t s = rules_.first[uc]; s < rules_.first[uc + 1]; ++s) {
+      const std::size_t k = rules_.by_first[s];
+      if ((k < rules_.policy_patterns) != policy) continue;
       const CompiledPattern& p = rules_.patterns[k];
-      if (p.prefix[0] != c || !starts_with(rest, p.prefix)) continue;
+      if (!starts_with(rest, p.prefix)) continue;
       const std::size_t body = i + p.prefix.size();
-      const auto& table = p.body;
-      const std::size_t end =
-          pattern_runs_[k].end_if(text_, body, [&table](char b) { return table[static_cast<unsigned char>(b)]; });
-      if (end - body >= p.min && end - body <= p.max) add_span(out_.shapes, i, end, p.kind);
+      const std::size_t length = pattern_runs_[k].end(text_, body, p.body) - body;
+      if (length < p.min || (p.max < TokenPattern::kMaxCount && length > p.max)) continue;
+      add_span(out_.shapes, i, body + length, p.kind);
+      if (p.aws_key_id && i >= covered_) out_.aws_ids.push_back(i);
     }
   }
 
@@ -334,7 +268,6 @@ class Scanner {
   std::string_view text_;
   const CompiledRules& rules_;
   ScanResult& out_;
-  std::array<RunMemo, std::size(kShapes)> shape_runs_;
   std::vector<RunMemo> pattern_runs_;
   std::array<RunMemo, 3> jwt_runs_;
   RunMemo bearer_run_;

@@ -1,10 +1,12 @@
-// The secret-file denylist, the judgement of variable names, and the process's extra rules
-// (host/secrets.hpp). The redactor's scans are in secret_shapes.cpp and secret_assignments.cpp.
+// The secret-file denylist, the judgement of variable names, and the process's policy and rules
+// compiled for the scans (host/secrets.hpp). What is secret is data (host/secret_data.hpp); the
+// redactor's scans are in secret_shapes.cpp and secret_assignments.cpp.
 #include <algorithm>
 #include <iterator>
 #include <mutex>
 #include <stdexcept>
 
+#include "secret_data.hpp"
 #include "secret_scan.hpp"
 
 namespace sidecar::host {
@@ -49,72 +51,8 @@ std::string lowered(std::string_view s) {
   return out;
 }
 
-// ---- The denylist ------------------------------------------------------------------------------
-
-enum class Match { Exact, Prefix, Suffix };
-
-struct NameRule {
-  Match match;
-  std::string_view text;  // lower case
-  std::string_view rule;  // as the message names it; empty means `text`
-};
-
-constexpr NameRule kNameRules[] = {
-    {Match::Exact, ".env", ".env*"},
-    {Match::Prefix, ".env.", ".env*"},
-    {Match::Prefix, "id_rsa", "SSH private key id_rsa*"},
-    {Match::Prefix, "id_dsa", "SSH private key id_dsa*"},
-    {Match::Prefix, "id_ecdsa", "SSH private key id_ecdsa*"},
-    {Match::Prefix, "id_ed25519", "SSH private key id_ed25519*"},
-    {Match::Suffix, ".pem", "*.pem"},
-    {Match::Suffix, ".key", "*.key"},
-    {Match::Suffix, ".p12", "*.p12"},
-    {Match::Suffix, ".pfx", "*.pfx"},
-    {Match::Suffix, ".keystore", "*.keystore"},
-    {Match::Suffix, ".jks", "*.jks"},
-    {Match::Exact, ".npmrc", {}},
-    {Match::Exact, ".netrc", {}},
-    {Match::Exact, "_netrc", {}},
-    {Match::Exact, ".pypirc", {}},
-    {Match::Exact, ".git-credentials", {}},
-    {Match::Exact, "credentials", {}},
-    {Match::Exact, "credentials.json", {}},
-    {Match::Exact, ".htpasswd", {}},
-    {Match::Exact, "secrets.yml", {}},
-    {Match::Exact, "secrets.yaml", {}},
-    {Match::Exact, "secrets.json", {}},
-};
-
-// Names the rules above would catch that hold no secret by convention: .env templates are
-// committed on purpose, and a *.pub is the public half of a key pair.
-constexpr std::string_view kTemplateNames[] = {".env.example", ".env.sample", ".env.template"};
-
-// Folders that hold nothing but secrets: every file under them is refused, whatever its name.
-constexpr std::string_view kSecretFolders[] = {".ssh", ".gnupg", ".aws"};
-
-// Files whose name alone is innocent but which are credential stores in their folder.
-struct FolderFile {
-  std::string_view folder;
-  std::string_view name;
-};
-constexpr FolderFile kSecretFolderFiles[] = {{".docker", "config.json"}, {".kube", "config"}};
-
 constexpr std::string_view kAdvice =
     "; Sidecar never passes such files to an agent \xE2\x80\x94 name a redacted copy instead";
-
-bool matches(const NameRule& rule, std::string_view name) {
-  switch (rule.match) {
-    case Match::Exact: return name == rule.text;
-    case Match::Prefix: return starts_with(name, rule.text);
-    case Match::Suffix: return ends_with(name, rule.text);
-  }
-  return false;
-}
-
-bool allowed_name(std::string_view name) {
-  if (ends_with(name, ".pub")) return true;
-  return std::find(std::begin(kTemplateNames), std::end(kTemplateNames), name) != std::end(kTemplateNames);
-}
 
 std::string refusal(std::string_view path, std::string_view what, std::string_view rule) {
   std::string why = "'";
@@ -122,59 +60,8 @@ std::string refusal(std::string_view path, std::string_view what, std::string_vi
   return why;
 }
 
-
-// ---- Variable names ----------------------------------------------------------------------------
-
-constexpr std::string_view kSecretNames[] = {"TOKEN", "SECRET", "PASSWORD", "PASSWD", "APIKEY"};
-// The last words (after '_') that make a name secret: *_KEY, *_TOKEN, *_SECRET, ...
-constexpr std::string_view kSecretWords[] = {"KEY",    "TOKEN",  "SECRET",      "PASS",
-                                             "PASSWD", "APIKEY", "CREDENTIALS", "PASSPHRASE"};
-constexpr std::string_view kSecretInfixes[] = {"PASSWORD", "PASSWD", "_SECRET", "_ACCESS_KEY"};
-// Last words that say where a secret is, how it looks or whether it is needed, not what it is.
-constexpr std::string_view kAboutWords[] = {
-    "DIR",    "FILE",   "PATH",     "URL",     "URI",     "HOST",     "PORT",  "USER",    "USERNAME",
-    "NAME",   "LENGTH", "LEN",      "SIZE",    "COUNT",   "MIN",      "MAX",   "POLICY",  "PROMPT",
-    "CMD",    "COMMAND", "ENABLED", "REQUIRED", "TYPE",   "FORMAT",   "TTL",   "EXPIRY",  "EXPIRES",
-    "HEADER", "FIELD",  "PATTERN",  "REGEX",   "ARN"};
-// Keys and tokens that are identifiers in code and data, never credentials: the word before
-// _KEY or _TOKEN.
-constexpr std::string_view kIdentifierKeys[] = {
-    "PUBLIC", "PUB",   "PRIMARY", "FOREIGN", "SORT",   "PARTITION", "CACHE",  "ROUTING", "INDEX",
-    "UNIQUE", "LOOKUP", "HASH",   "IDEMPOTENCY", "SHORTCUT", "HOT", "RANGE", "COMPOSITE", "SHARD",
-    "GROUP",  "MAP",   "DICT",    "ROW",     "COLUMN", "I18N",      "TRANSLATION", "REGISTRY"};
-constexpr std::string_view kIdentifierTokens[] = {"NEXT", "PAGE", "CONTINUATION", "CURSOR", "MAX", "MIN",
-                                                  "EOS",  "BOS",  "PAD", "UNK", "SEP", "CLS", "MASK",
-                                                  "START", "END", "STOP", "SPECIAL", "BEGIN"};
-
-template <std::size_t N>
-bool listed(const std::string_view (&list)[N], std::string_view word) {
-  return std::find(std::begin(list), std::end(list), word) != std::end(list);
-}
-
-// The word after the last '_' of `upper`, and the one before it ("SORT" and "KEY" in "DB_SORT_KEY").
-std::string_view last_word(std::string_view upper, std::size_t& cut) {
-  cut = upper.rfind('_');
-  return cut == npos ? std::string_view() : upper.substr(cut + 1);
-}
-
-bool builtin_secret_name(std::string_view upper) {
-  if (listed(kSecretNames, upper)) return true;
-  std::size_t cut = 0;
-  const std::string_view last = last_word(upper, cut);
-  if (cut != npos && listed(kAboutWords, last)) return false;
-  if (cut != npos && listed(kSecretWords, last)) {
-    std::size_t before_cut = 0;
-    const std::string_view head = upper.substr(0, cut);
-    std::string_view before = last_word(head, before_cut);
-    if (before_cut == npos) before = head;
-    if (last == "KEY") return !listed(kIdentifierKeys, before);
-    if (last == "TOKEN") return !listed(kIdentifierTokens, before);
-    return true;
-  }
-  for (std::string_view infix : kSecretInfixes) {
-    if (upper.find(infix) != npos) return true;
-  }
-  return false;
+bool any_glob(const std::vector<std::string>& globs, std::string_view text) {
+  return std::any_of(globs.begin(), globs.end(), [&](const std::string& g) { return glob_match(g, text); });
 }
 
 // The name as the rules read it: upper case, '-' and '.' as '_'.
@@ -184,18 +71,100 @@ std::string normalized_name(std::string_view name) {
   return out;
 }
 
-// ---- The process's rules -------------------------------------------------------------------------
+detail::NameGlobs name_globs(const std::vector<std::string>& globs) {
+  detail::NameGlobs out;
+  for (const std::string& g : globs) {
+    std::string n = normalized_name(g);
+    const std::size_t wild = n.find_first_of("*?");
+    const std::size_t next = wild == npos ? npos : n.find_first_of("*?", wild + 1);
+    if (wild == npos) {
+      out.exact.push_back(std::move(n));
+    } else if (wild == 0 && next == npos) {
+      if (n[1] == '_') {
+        out.word_cuts = std::max<std::size_t>(out.word_cuts, std::count(n.begin(), n.end(), '_'));
+        out.words.push_back(n.substr(1));
+      } else {
+        out.suffixes.push_back(n.substr(1));
+      }
+    } else if (wild == 0 && n.size() > 2 && next == n.size() - 1 && n[next] == '*') {
+      out.infixes.push_back(n.substr(1, n.size() - 2));
+    } else {
+      out.globs.push_back(std::move(n));
+    }
+  }
+  std::sort(out.exact.begin(), out.exact.end());
+  std::sort(out.words.begin(), out.words.end());
+  return out;
+}
+
+// The words every name of `globs` holds (its longest run without a wildcard, without the '_'
+// around it), none holding another; empty when some glob has no such word.
+std::vector<std::string> name_words(const std::vector<std::string>& globs) {
+  std::vector<std::string> words;
+  for (const std::string& g : globs) {
+    const std::string n = normalized_name(g);
+    std::string_view best;
+    for (std::size_t start = 0; start <= n.size();) {
+      std::size_t end = n.find_first_of("*?", start);
+      if (end == npos) end = n.size();
+      std::string_view run = std::string_view(n).substr(start, end - start);
+      while (!run.empty() && run.front() == '_') run.remove_prefix(1);
+      while (!run.empty() && run.back() == '_') run.remove_suffix(1);
+      if (run.size() > best.size()) best = run;
+      start = end + 1;
+    }
+    if (best.empty()) return {};
+    words.emplace_back(best);
+  }
+  std::sort(words.begin(), words.end(), [](const std::string& a, const std::string& b) {
+    return a.size() != b.size() ? a.size() < b.size() : a < b;
+  });
+  std::vector<std::string> kept;
+  for (const std::string& w : words) {
+    const bool covered = std::any_of(kept.begin(), kept.end(), [&](const std::string& k) { return w.find(k) != npos; });
+    if (!covered) kept.push_back(w);
+  }
+  return kept;
+}
+
+// ---- The process's policy and rules --------------------------------------------------------------
 
 std::mutex rules_mutex;
-std::shared_ptr<const detail::CompiledRules> process_rules = std::make_shared<detail::CompiledRules>();
+// Made on first use from the default policy, unless a policy was set before.
+std::shared_ptr<const detail::CompiledRules> process_rules;
 std::uint64_t rules_generation = 0;
+
+// Under rules_mutex.
+const detail::CompiledRules& locked_rules() {
+  if (!process_rules) {
+    process_rules = std::make_shared<const detail::CompiledRules>(detail::compile_rules(default_secret_policy(), {}));
+  }
+  return *process_rules;
+}
 
 }  // namespace
 
 namespace detail {
 
+bool NameGlobs::match(std::string_view upper) const {
+  if (std::binary_search(exact.begin(), exact.end(), upper)) return true;
+  // A word starts at one of the name's last word_cuts '_'s.
+  std::size_t cut = upper.size();
+  for (std::size_t k = 0; k < word_cuts && cut > 0 && (cut = upper.rfind('_', cut - 1)) != npos; ++k) {
+    if (std::binary_search(words.begin(), words.end(), upper.substr(cut))) return true;
+  }
+  for (const std::string& s : suffixes) {
+    if (ends_with(upper, s)) return true;
+  }
+  for (const std::string& s : infixes) {
+    if (upper.find(s) != npos) return true;
+  }
+  return any_glob(globs, upper);
+}
+
 std::shared_ptr<const CompiledRules> current_rules() {
   std::lock_guard<std::mutex> lock(rules_mutex);
+  locked_rules();
   return process_rules;
 }
 
@@ -205,41 +174,69 @@ bool is_secret_name(std::string_view name, const CompiledRules& rules) {
   if (name.empty() || name.size() > sizeof buffer) return false;
   for (std::size_t i = 0; i < name.size(); ++i) buffer[i] = (name[i] == '-' || name[i] == '.') ? '_' : ascii_upper(name[i]);
   const std::string_view upper(buffer, name.size());
-  for (const std::string& glob : rules.allow_names) {
-    if (glob_match(glob, upper)) return false;
-  }
-  for (const std::string& glob : rules.names) {
-    if (glob_match(glob, upper)) return true;
-  }
-  return builtin_secret_name(upper);
+  if (rules.allow_names.match(upper)) return false;
+  if (rules.names.match(upper)) return true;
+  // Allowed names are exceptions to secret ones: looked at only for a name the policy calls secret.
+  return rules.policy_names.match(upper) && !rules.policy_allow_names.match(upper);
 }
 
-CompiledRules compile_rules(const SecretRules& rules) {
+CompiledRules compile_rules(const SecretPolicy& policy, const SecretRules& rules) {
   const std::string bad = check_secret_rules(rules);
   if (!bad.empty()) throw std::invalid_argument(bad);
   CompiledRules out;
+  out.policy = policy;
   out.rules = rules;
-  for (const TokenPattern& p : rules.patterns) {
-    CompiledPattern c;
-    c.kind = p.kind.empty() ? kind_from_prefix(p.prefix) : p.kind;
-    c.prefix = p.prefix;
-    charset_table(p.charset, c.body);
-    c.min = p.min;
-    c.max = p.max;
-    out.pattern_first[static_cast<unsigned char>(p.prefix[0])] = true;
-    out.triggers[static_cast<unsigned char>(p.prefix[0])] = true;
-    out.patterns.push_back(std::move(c));
+  out.policy_patterns = policy.patterns.size();
+  for (const std::vector<TokenPattern>* list : {&policy.patterns, &rules.patterns}) {
+    for (const TokenPattern& p : *list) {
+      CompiledPattern c;
+      c.kind = p.kind.empty() ? kind_from_prefix(p.prefix) : p.kind;
+      c.prefix = p.prefix;
+      charset_table(p.charset, c.body);
+      c.min = p.min;
+      c.max = p.max;
+      c.aws_key_id = c.kind == "aws-access-key";
+      out.triggers[static_cast<unsigned char>(p.prefix[0])] = true;
+      out.patterns.push_back(std::move(c));
+    }
   }
-  for (const std::string& g : rules.names) out.names.push_back(normalized_name(g));
-  for (const std::string& g : rules.allow_names) out.allow_names.push_back(normalized_name(g));
+  if (out.patterns.size() > 0xFFFF) throw std::invalid_argument("patterns: more than 65535");
+  // A counting sort of the patterns by first byte, each byte's in order.
+  for (const CompiledPattern& p : out.patterns) ++out.first[static_cast<unsigned char>(p.prefix[0]) + 1u];
+  for (std::size_t c = 1; c < out.first.size(); ++c) out.first[c] += out.first[c - 1];
+  out.by_first.resize(out.patterns.size());
+  std::array<std::uint32_t, 257> next = out.first;
+  for (std::size_t k = 0; k < out.patterns.size(); ++k) {
+    out.by_first[next[static_cast<unsigned char>(out.patterns[k].prefix[0])]++] = static_cast<std::uint16_t>(k);
+  }
+  out.names = name_globs(rules.names);
+  out.allow_names = name_globs(rules.allow_names);
+  out.policy_names = name_globs(policy.names);
+  out.policy_allow_names = name_globs(policy.allow_names);
+  out.name_words = name_words(policy.names);
+  for (const std::string& pair : policy.folder_files) {
+    const std::size_t slash = pair.find('/');
+    out.folder_files.emplace_back(lowered(pair.substr(0, slash)), slash == npos ? "" : lowered(pair.substr(slash + 1)));
+  }
   return out;
 }
 
 }  // namespace detail
 
-void set_secret_rules(const SecretRules& rules) {
-  auto compiled = std::make_shared<const detail::CompiledRules>(detail::compile_rules(rules));
+void set_secret_policy(const SecretPolicy& policy) {
+  const std::string bad = check_secret_policy(policy);
+  if (!bad.empty()) throw std::invalid_argument(bad);
   std::lock_guard<std::mutex> lock(rules_mutex);
+  const SecretRules rules = process_rules ? process_rules->rules : SecretRules{};
+  process_rules = std::make_shared<const detail::CompiledRules>(detail::compile_rules(policy, rules));
+  ++rules_generation;
+}
+
+SecretPolicy secret_policy() { return detail::current_rules()->policy; }
+
+void set_secret_rules(const SecretRules& rules) {
+  std::lock_guard<std::mutex> lock(rules_mutex);
+  auto compiled = std::make_shared<const detail::CompiledRules>(detail::compile_rules(locked_rules().policy, rules));
   process_rules = std::move(compiled);
   ++rules_generation;
 }
@@ -289,25 +286,26 @@ bool is_secret_file(std::string_view path, std::string& why) {
   };
   if (project_rule(rules->rules.allow_files)) return false;
 
+  const SecretPolicy& policy = rules->policy;
   const std::string& name = parts.back();
-  if (!allowed_name(name)) {
-    for (const NameRule& rule : kNameRules) {
-      if (!matches(rule, name)) continue;
-      why = refusal(path, "looks like a secrets file", rule.rule.empty() ? rule.text : rule.rule);
+  if (!any_glob(policy.allow_files, name)) {
+    for (const FileRule& rule : policy.files) {
+      if (!glob_match(rule.glob, name)) continue;
+      why = refusal(path, "looks like a secrets file", rule.rule);
       return true;
     }
   }
   for (std::size_t i = 0; i < parts.size(); ++i) {
-    for (std::string_view folder : kSecretFolders) {
-      if (parts[i] != folder) continue;
+    for (const std::string& folder : policy.folders) {
+      if (!glob_match(folder, parts[i])) continue;
       const bool last = i + 1 == parts.size();
-      why = refusal(path, last ? "is a secrets folder" : "is inside a secrets folder", std::string(folder) + "/");
+      why = refusal(path, last ? "is a secrets folder" : "is inside a secrets folder", folder + "/");
       return true;
     }
     if (i + 1 == parts.size()) break;
-    for (const FolderFile& file : kSecretFolderFiles) {
-      if (parts[i] != file.folder || parts[i + 1] != file.name) continue;
-      why = refusal(path, "looks like a secrets file", std::string(file.folder) + "/" + std::string(file.name));
+    for (const auto& [folder, file] : rules->folder_files) {
+      if (parts[i] != folder || parts[i + 1] != file) continue;
+      why = refusal(path, "looks like a secrets file", folder + "/" + file);
       return true;
     }
   }

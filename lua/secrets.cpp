@@ -1,5 +1,6 @@
 // host.secrets: the secret-file denylist, the redactor and the streaming redactor
-// (host/secrets.hpp, host/stream_redactor.hpp) for Lua, the rules a project adds to them, and
+// (host/secrets.hpp, host/stream_redactor.hpp) for Lua, the policy they match (handed over by
+// stdlib/sidecar/core/secrets.lua from secret_rules.lua) and the rules a project adds to it, and
 // the rewriting of a file an agent wrote (host/agent_file.hpp).
 //
 // A stream is a full userdata ("sidecar.secret_stream") made closed and then opened, as liolib
@@ -13,6 +14,7 @@
 #include "boundary.hpp"
 #include "lua_args.hpp"
 #include "modules.hpp"
+#include "secret_data.hpp"
 #include "secrets.hpp"
 #include "stream_redactor.hpp"
 #include "userdata_box.hpp"
@@ -61,9 +63,9 @@ int secrets_redact(lua_State* L) {
   return 2;
 }
 
-// secrets.kinds() -> {"age-secret-key", "anthropic-key", ...}   (the built-in shapes' labels)
+// secrets.kinds() -> {"age-secret-key", "anthropic-key", ...}   (the matcher's and the policy's labels)
 int secrets_kinds(lua_State* L) {
-  const auto& kinds = host::builtin_secret_kinds();
+  const std::vector<std::string> kinds = host::builtin_secret_kinds();
   lua_createtable(L, static_cast<int>(kinds.size()), 0);
   for (std::size_t i = 0; i < kinds.size(); ++i) {
     lua_pushlstring(L, kinds[i].data(), kinds[i].size());
@@ -72,11 +74,96 @@ int secrets_kinds(lua_State* L) {
   return 1;
 }
 
-// ---- configure ---------------------------------------------------------------------------------
+// ---- the policy --------------------------------------------------------------------------------
 
 [[noreturn]] void bad(const std::string& path, const std::string& what) {
   throw std::invalid_argument(path + ": " + what);
 }
+
+// The value at `index` as a data tree: strings, integers, and tables of a sequence and string
+// keys, no deeper than a data file may be.
+host::DataValue to_data(lua_State* L, int index, const std::string& path, int depth) {
+  host::DataValue v;
+  index = lua_absindex(L, index);
+  if (lua_type(L, index) == LUA_TSTRING) {
+    v.type = host::DataValue::Type::String;
+    v.text = std::string(check_text(L, index));
+    return v;
+  }
+  if (lua_isinteger(L, index)) {
+    v.type = host::DataValue::Type::Integer;
+    v.integer = lua_tointeger(L, index);
+    return v;
+  }
+  if (!lua_istable(L, index)) bad(path, std::string("expected a string, an integer or a table, got ") + luaL_typename(L, index));
+  if (depth > 16) bad(path, "tables nested too deep");
+  const lua_Integer n = static_cast<lua_Integer>(lua_rawlen(L, index));
+  for (lua_Integer i = 1; i <= n; ++i) {
+    lua_rawgeti(L, index, i);
+    v.items.push_back(to_data(L, -1, path + "[" + std::to_string(i) + "]", depth + 1));
+    lua_pop(L, 1);
+  }
+  luaL_checkstack(L, 3, "secret rules");
+  lua_pushnil(L);
+  while (lua_next(L, index)) {
+    if (lua_type(L, -2) == LUA_TSTRING) {
+      std::string key = lua_tostring(L, -2);
+      v.fields.emplace_back(key, to_data(L, -1, path.empty() ? key : path + "." + key, depth + 1));
+    } else if (!lua_isinteger(L, -2) || lua_tointeger(L, -2) < 1 || lua_tointeger(L, -2) > n) {
+      bad(path, "expected a list or string keys");
+    }
+    lua_pop(L, 1);
+  }
+  return v;
+}
+
+void push_data(lua_State* L, const host::DataValue& v) {
+  luaL_checkstack(L, 3, "secret rules");
+  switch (v.type) {
+    case host::DataValue::Type::String: lua_pushlstring(L, v.text.data(), v.text.size()); return;
+    case host::DataValue::Type::Integer: lua_pushinteger(L, static_cast<lua_Integer>(v.integer)); return;
+    case host::DataValue::Type::Table: break;
+  }
+  lua_createtable(L, static_cast<int>(v.items.size()), static_cast<int>(v.fields.size()));
+  for (std::size_t i = 0; i < v.items.size(); ++i) {
+    push_data(L, v.items[i]);
+    lua_rawseti(L, -2, static_cast<lua_Integer>(i + 1));
+  }
+  for (const auto& [key, value] : v.fields) {
+    push_data(L, value);
+    lua_setfield(L, -2, key.c_str());
+  }
+}
+
+// secrets.set_policy(rules?, where?) -> true
+// The policy (stdlib/sidecar/core/secret_rules.lua's table) the matcher uses from now on; nil
+// goes back to the one built in. A bad entry raises naming its path under `where` (default
+// "secret_rules"). The project's rules (configure) stay.
+int secrets_set_policy(lua_State* L) {
+  const std::string where = luaL_optstring(L, 2, "secret_rules");
+  host::SecretPolicy policy = host::default_secret_policy();
+  if (!lua_isnoneornil(L, 1)) {
+    if (!lua_istable(L, 1)) bad(where, std::string("expected a table, got ") + luaL_typename(L, 1));
+    const std::string why = host::secret_policy_from_data(to_data(L, 1, where, 0), policy);
+    if (!why.empty()) bad(where, why);
+  }
+  host::set_secret_policy(policy);
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+// secrets.default_policy() -> table, error?
+// The policy built in, as the host reads secret_rules.lua's text without Lua (for the spec that
+// holds it equal to what `require` gives); the error when that text did not read.
+int secrets_default_policy(lua_State* L) {
+  push_data(L, host::default_secret_data());
+  const std::string& error = host::default_secret_policy_error();
+  if (error.empty()) return 1;
+  lua_pushlstring(L, error.data(), error.size());
+  return 2;
+}
+
+// ---- configure ---------------------------------------------------------------------------------
 
 std::string join(const std::string& where, const std::string& field) {
   return where.empty() ? field : where + "." + field;
@@ -142,8 +229,8 @@ host::TokenPattern pattern_entry(lua_State* L, const std::string& path) {
 }
 
 // secrets.configure(rules?, where?) -> true
-// rules = {patterns =, names =, allow_names =, files =, allow_files =}; nil resets to the built-in
-// rules alone. Replaces the process's rules; a bad entry raises naming its path under `where`
+// rules = {patterns =, names =, allow_names =, files =, allow_files =}; nil leaves the policy
+// alone in force. Replaces the process's rules; a bad entry raises naming its path under `where`
 // (default "secrets": "secrets.patterns[2].prefix: expected a string of at least 3 bytes").
 int secrets_configure(lua_State* L) {
   const std::string where = luaL_optstring(L, 2, "secrets");
@@ -274,6 +361,8 @@ int open_host_secrets(lua_State* L) {
       {"redact", guarded<secrets_redact>},
       {"configure", guarded<secrets_configure>},
       {"kinds", guarded<secrets_kinds>},
+      {"set_policy", guarded<secrets_set_policy>},
+      {"default_policy", guarded<secrets_default_policy>},
       {"stream", guarded<secrets_stream>},
       {"redact_file", guarded<secrets_redact_file>},
       {nullptr, nullptr},

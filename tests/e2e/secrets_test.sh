@@ -322,6 +322,29 @@ expect_run "the refused push was logged, its password redacted" 0 "deploy:\[REDA
   cat .agent/runs/$bg/push_attempts.log
 eq "the codex-style -o file was written" yes "$([ -s .agent/runs/$bg/last-message.txt ] && echo yes || echo no)"
 leaks=0
+# --- the policy is data, and the paths that print before Lua runs use it too -------------------
+# A command line CLI11 cannot take, and the model server (no Lua at all), print through the host's
+# default policy: stdlib/sidecar/core/secret_rules.lua read as text. No stdlib on disk is needed.
+early_key="sk-$(rnd 40)" early_gh="ghp_$(rnd 36)"
+mkdir -p "$work/no-stdlib"
+expect_run "an option CLI11 refuses is printed redacted" 2 '^$' \
+  "^sidecar: unknown option or argument: --nope=\[REDACTED:openai-key\]\n" -- \
+  env SIDECAR_STDLIB_DIR="$work/no-stdlib" "$S" --nope="$early_key"
+expect_run "an unknown command is printed redacted" 2 '^$' "^sidecar: unknown command '\[REDACTED:github-token\]'" -- \
+  "$S" "$early_gh"
+expect_run "the model server's errors are printed redacted" 2 '^$' "\[REDACTED:openai-key\]" -- \
+  "$S" model-server --scenario "$work/missing-$early_key.json"
+grep -qF -e "$early_key" -e "$early_gh" "$work/err" && echo "FAIL an early path printed a key" && failed=$((failed + 1))
+# A shape added to secret_rules.lua (loaded from SIDECAR_STDLIB_DIR) is redacted; the built-in
+# file does not know it.
+cp -r "$here/../../stdlib" "$work/stdlib-edit"
+sed -i 's/^  patterns = {$/  patterns = {\n    { pattern = "zq_[0-9a-f]{24,}", kind = "zq-token" },/' \
+  "$work/stdlib-edit/sidecar/core/secret_rules.lua"
+zq="zq_$(rnd 30 0-9a-f)"
+expect_run "a shape added to the data module is redacted" 0 "^found \[REDACTED:zq-token\]\n$" '^$' -- \
+  env SIDECAR_STDLIB_DIR="$work/stdlib-edit" "$S" -e "print('found $zq')"
+expect_run "the built-in data does not have it" 0 "^found $zq\n$" '^$' -- "$S" -e "print('found $zq')"
+
 for i in "${!VALUES[@]}"; do
   v=${VALUES[$i]}
   where=$(grep -rlF -- "$v" .agent "$work/cap" 2>/dev/null | sed "s|^$work/||" | tr '\n' ' ')

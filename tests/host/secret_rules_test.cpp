@@ -1,11 +1,12 @@
 // The rules a project adds (host/secrets.hpp SecretRules): their checks and messages, the compact
-// pattern form, and their effect on the redactor, the names and the denylist.
+// pattern form, and their effect on the redactor, the names and the denylist; the policy as data.
 #include <catch2/catch.hpp>
 
 #include <stdexcept>
 #include <string>
 
 #include "secret_fixtures.hpp"
+#include "secret_data.hpp"
 #include "secrets.hpp"
 
 using namespace secret_fixtures;
@@ -139,4 +140,93 @@ TEST_CASE("rules: the process's rules are replaced whole, and counted", "[secret
   CHECK(sidecar::host::secret_rules().names.empty());
   CHECK(sidecar::host::secret_rules_generation() == before + 2);
   CHECK(sidecar::host::builtin_secret_kinds().size() >= 20);
+}
+
+// ---- The policy is data --------------------------------------------------------------------------
+
+using sidecar::host::DataValue;
+using sidecar::host::SecretPolicy;
+
+namespace {
+
+// A policy in force for one test, the default again after it.
+struct ScopedPolicy {
+  explicit ScopedPolicy(const SecretPolicy& policy) { sidecar::host::set_secret_policy(policy); }
+  ~ScopedPolicy() { sidecar::host::set_secret_policy(sidecar::host::default_secret_policy()); }
+};
+
+}  // namespace
+
+TEST_CASE("policy: the built-in rules are secret_rules.lua, read without Lua", "[secrets]") {
+  CHECK(sidecar::host::default_secret_policy_error().empty());
+  const SecretPolicy& policy = sidecar::host::default_secret_policy();
+  REQUIRE(policy.patterns.size() >= 29);
+  CHECK(policy.patterns[0].kind == "anthropic-key");  // before openai's sk-: the more precise first
+  CHECK(policy.patterns[0].prefix == "sk-ant-");
+  CHECK(policy.files[0].rule == ".env*");
+  CHECK(sidecar::host::embedded_secret_rules().find("return {") != std::string_view::npos);
+  // What Lua would read: the file's tree has the lists the policy was made from.
+  const DataValue& data = sidecar::host::default_secret_data();
+  REQUIRE(data.field("patterns"));
+  CHECK(data.field("patterns")->items.size() == policy.patterns.size());
+}
+
+TEST_CASE("policy: what the data leaves out is not redacted, what it adds is", "[secrets]") {
+  const std::string openai = "sk-" + alnum(40), github = "ghp_" + alnum(36);
+  const std::string pem = pem_block("RSA PRIV" "ATE KEY", 2);
+  {
+    ScopedPolicy empty(SecretPolicy{});
+    CHECK(Redactor({}).redact(openai + " " + github) == openai + " " + github);
+    CHECK_FALSE(is_secret_variable_name("DB_PASSWORD"));
+    CHECK_FALSE(refused(".env"));
+    CHECK_FALSE(refused(".ssh/config"));
+    // The matcher's own finds stay: PEM blocks, bearer tokens.
+    CHECK(Redactor({}).redact(pem) == "[REDACTED:private-key]");
+    CHECK(sidecar::host::builtin_secret_kinds() ==
+          std::vector<std::string>{"authorization", "aws-secret-key", "basic-auth", "bearer-token", "jwt",
+                                   "private-key", "url-password"});
+  }
+  SecretPolicy added = sidecar::host::default_secret_policy();
+  TokenPattern zq;
+  REQUIRE(parse_token_pattern("zq_[0-9a-f]{24,}", zq).empty());
+  zq.kind = "zq-token";
+  added.patterns.push_back(zq);
+  added.names.push_back("*_COMBINATION");
+  added.folders.push_back(".vault");
+  const std::string token = "zq_" + pseudo(30, "0123456789abcdef");
+  CHECK(Redactor({}).redact(token) == token);
+  ScopedPolicy scoped(added);
+  CHECK(Redactor({}).redact("t " + token + " " + openai) == "t [REDACTED:zq-token] [REDACTED:openai-key]");
+  CHECK(is_secret_variable_name("SAFE_COMBINATION"));
+  CHECK_THAT(why_of("x/.vault/a.txt"), Catch::Contains("is inside a secrets folder (.vault/)"));
+  // A project's rules still come first: its allowed name wins over the policy.
+  SecretRules rules;
+  rules.allow_names = {"SAFE_COMBINATION"};
+  ScopedRules project(rules);
+  CHECK_FALSE(is_secret_variable_name("SAFE_COMBINATION"));
+}
+
+TEST_CASE("policy: the data reader takes the literal subset and names the line of anything else", "[secrets]") {
+  DataValue v;
+  std::string error;
+  REQUIRE(sidecar::host::read_lua_data("-- c\nreturn { a = { 'x', \"y\\n\" }, 3, -4; b = {} }\n", v, error));
+  CHECK(v.field("a")->items[1].text == "y\n");
+  CHECK(v.items[1].integer == -4);
+  auto why = [](std::string_view text) {
+    DataValue d;
+    std::string e;
+    CHECK_FALSE(sidecar::host::read_lua_data(text, d, e));
+    return e;
+  };
+  CHECK(why("{}") == "line 1: expected `return {`");
+  CHECK(why("return {\n  a = x,\n}") == "line 2: expected a table, a quoted string or an integer");
+  CHECK(why("return { 'open\n' }") == "line 1: unfinished string");
+  CHECK(why("return { a = 1, a = 2 }") == "line 1: the key a twice");
+  CHECK(why("return {} x") == "line 1: expected the end of the file after the table");
+  CHECK_THAT(why("--[[ long ]] return {}"), Catch::Contains("long comments are not read here"));
+  SecretPolicy p;
+  REQUIRE(sidecar::host::read_lua_data("return { patterns = { { pattern = 'ab_[a-z]{4}' } } }", v, error));
+  CHECK_THAT(sidecar::host::secret_policy_from_data(v, p), Catch::StartsWith("patterns[1]: expected {pattern ="));
+  REQUIRE(sidecar::host::read_lua_data("return { colours = {} }", v, error));
+  CHECK_THAT(sidecar::host::secret_policy_from_data(v, p), Catch::StartsWith("colours: unknown field"));
 }

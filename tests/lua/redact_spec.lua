@@ -1,6 +1,6 @@
 -- Redaction through the Lua boundary: proc's `redact` sink option (a secret a child writes in two
 -- pieces, a pause between them, is caught in the file, the chunks and the collected text), the
--- streaming redactor, and the rules a project adds with secrets.configure.
+-- streaming redactor, the rules a project adds with secrets.configure, and the policy as data.
 local test = require("sidecar.dev.test")
 local describe, it, expect = test.describe, test.it, test.expect
 
@@ -184,5 +184,63 @@ describe("secrets.configure", function()
       "basic-auth", "jwt" }) do
       expect(set[k]):is_true()
     end
+  end)
+end)
+
+describe("the secrets policy (sidecar.core.secret_rules)", function()
+  local rules = require("sidecar.core.secret_rules")
+  local token = "zq_" .. ("0123456789abcdef"):rep(2)
+
+  -- A copy of the policy with `edit` applied, in force for `body`; the module's own policy after.
+  local function with_policy(edit, body)
+    local copy = {}
+    for k, v in pairs(rules) do
+      copy[k] = table.move(v, 1, #v, 1, {})
+    end
+    edit(copy)
+    host.set_policy(copy)
+    local ok, err = pcall(body)
+    host.set_policy(rules)
+    assert(ok, err)
+  end
+
+  it("is what the host reads from the built-in file without Lua", function()
+    local built_in, err = host.default_policy()
+    expect(err):is_nil()
+    expect(built_in):equals(rules)
+  end)
+
+  it("redacts a shape added to the data", function()
+    expect(secrets.redact(token)):equals(token)
+    with_policy(function(p)
+      p.patterns[#p.patterns + 1] = { pattern = "zq_[0-9a-f]{24,}", kind = "zq-token" }
+    end, function()
+      expect(secrets.redact("a " .. token)):equals("a [REDACTED:zq-token]")
+      local kinds = {}
+      for _, k in ipairs(secrets.kinds()) do
+        kinds[k] = true
+      end
+      expect(kinds["zq-token"]):is_true()
+    end)
+  end)
+
+  it("redacts nothing of a kind the data leaves out", function()
+    local key = "sk-" .. ("Ab3"):rep(14)
+    with_policy(function(p)
+      p.patterns, p.names, p.files, p.folders = {}, {}, {}, {}
+    end, function()
+      expect(secrets.redact(key .. " DB_PASSWORD=" .. ("x1"):rep(6))):equals(key .. " DB_PASSWORD=" .. ("x1"):rep(6))
+      expect(secrets.is_secret_file(".env")):is_false()
+      expect(secrets.redact("Authorization: Bearer " .. ("Ab3"):rep(8))):equals("Authorization: Bearer [REDACTED:bearer-token]")
+    end)
+    expect(secrets.redact(key)):equals("[REDACTED:openai-key]")
+  end)
+
+  it("names a bad entry by its path", function()
+    local e = expect(function() host.set_policy({ patterns = { { pattern = "ab_[a-z]{4}" } } }) end):raises()
+    expect(tostring(e)):contains("secret_rules: patterns[1]: expected {pattern =")
+    e = expect(function() host.set_policy({ names = { 1.5 } }) end):raises()
+    expect(tostring(e)):contains("secret_rules.names[1]: expected a string, an integer or a table, got number")
+    expect(secrets.redact(("sk-" .. ("Ab3"):rep(14)))):equals("[REDACTED:openai-key]")
   end)
 end)

@@ -7,8 +7,19 @@
 ---   secrets.configure(rules) -> true | nil, message         (config.lua's `secrets` section)
 ---   secrets.stream() -> s; s:feed(chunk) -> text; s:finish() -> text, count  (a secret cut by a
 ---                   chunk boundary is still caught; a line is held until it ends)
----   secrets.kinds() -> the labels of the built-in shapes ("openai-key", "private-key", ...)
+---   secrets.kinds() -> the labels of the policy's shapes and the matcher's ("openai-key", ...)
+---
+--- What is secret is data, sidecar.core.secret_rules; the host's redactor is only the matcher.
+--- The host reads that file itself, built in as text (so what it prints before any Lua runs is
+--- redacted by it too); loaded from SIDECAR_STDLIB_DIR, where it may have been edited, this
+--- module hands the file Lua loads to the host (host.set_policy), and that is what applies.
 local host = require("sidecar.host.secrets")
+
+-- Built in, the module is the very file the host has read: handing it over again would cost
+-- every start about 0.2 ms (a table of some 250 strings copied and compiled) for nothing.
+if not package.preload["sidecar.core.secret_rules"] then
+  host.set_policy(require("sidecar.core.secret_rules"))
+end
 
 local MAX_DEPTH = 1000
 
@@ -58,7 +69,7 @@ function M.refuse_inputs(paths, label)
   return nil
 end
 
----Adds a project's rules to the built-in ones, for every later redact and is_secret_file in this
+---Adds a project's rules to the policy (sidecar.core.secret_rules), for every later redact and is_secret_file in this
 ---process (config.load calls it with the config's `secrets` section): patterns (token shapes),
 ---names (secret variable names), allow_names, files (refused input files), allow_files. Rules
 ---given before are replaced. Returns true, or nil and "<list>[i]: what is wrong".
