@@ -58,11 +58,5 @@ EmbeddedFiles ${FUNC}() noexcept { return {kFiles, kFiles + ${count}}; }
 
 }  // namespace sidecar
 ")
-# Write only on change so dependents do not rebuild needlessly.
-if(EXISTS "${OUT}")
-  file(READ "${OUT}" old)
-  if(old STREQUAL content)
-    return()
-  endif()
-endif()
-file(WRITE "${OUT}" "${content}")
+include("${CMAKE_CURRENT_LIST_DIR}/write_if_changed.cmake")
+write_if_changed("${OUT}" "${content}")
