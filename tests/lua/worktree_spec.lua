@@ -27,6 +27,17 @@ test.after_each(function()
 end)
 
 describe("worktree", function()
+  it("as a hostile agent leaves it: a FIFO is never opened, a self-loop link and a name of invalid bytes are files",
+    function()
+      local before = assert(worktree.snapshot(repo))
+      sh("mkfifo fifo && ln -s loop loop && printf x > \"$(printf 'bad\\351\\033name')\"")
+      local change = assert(worktree.changes(repo, before)) -- returns: hashing the FIFO would block forever
+      expect(change.files):equals({
+        { path = "bad\233\27name", change = "added" },
+        { path = "loop", change = "added" },
+      })
+    end)
+
   it("finds added, modified and deleted files, untracked ones included, ignored ones not", function()
     write("untracked-before.txt", "u\n")
     local before = assert(worktree.snapshot(repo))
