@@ -25,7 +25,11 @@ namespace sidecar::host::git {
   X(git_status_byindex) X(git_status_list_free) X(git_branch_upstream_name) X(git_buf_dispose)         \
   X(git_graph_ahead_behind) X(git_revwalk_new) X(git_revwalk_free) X(git_revwalk_push)                 \
   X(git_revwalk_hide) X(git_revwalk_next) X(git_revwalk_sorting) X(git_commit_lookup)                  \
-  X(git_commit_summary) X(git_commit_free) X(git_reference_name_to_id)
+  X(git_commit_summary) X(git_commit_free) X(git_reference_name_to_id)                                \
+  X(git_revparse_single) X(git_object_peel) X(git_object_free) X(git_merge_base) X(git_object_id)      \
+  X(git_diff_tree_to_workdir_with_index) X(git_diff_tree_to_index) X(git_diff_to_buf)                 \
+  X(git_diff_get_stats) X(git_diff_stats_to_buf) X(git_diff_stats_free) X(git_tree_lookup) X(git_tree_free)      \
+  X(git_diff_tree_to_tree) X(git_diff_print)
 
 struct Api {
 #define SIDECAR_GIT_POINTER(name) decltype(&::name) name = nullptr;

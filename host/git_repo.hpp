@@ -64,6 +64,30 @@ struct SnapshotOptions {
   std::int64_t deadline_ns = 0;             // CLOCK_MONOTONIC; 0: none
 };
 
+// A change between a revision and the index or the work tree, or between two revisions, as
+// `git diff` shows it: `from` is a revision ("HEAD", a branch, an id) or "A...B" (from the merge
+// base of A and B); `to` is "" (the work tree, read through the index as `git diff REV` does),
+// ":index" (`git diff --cached REV`) or a revision. An unborn HEAD in `from` is the empty tree.
+struct DiffRequest {
+  std::string from = "HEAD", to;
+  bool patch = false, stat = false;
+  std::vector<std::string> exclude;  // paths (relative to the top) left out entirely
+  std::size_t max_patch_bytes = std::size_t(64) << 20;
+};
+
+struct DiffResult {
+  std::vector<FileChange> files;  // sorted by path; no renames (a rename is a delete and an add)
+  std::string patch;              // `git diff` text (binary files named, not shown)
+  bool patch_cut = false;         // the patch stopped at max_patch_bytes
+  std::string stat;               // `git diff --stat` text, without its trailing newline
+};
+
+// One line of `git status --porcelain=v1 -z --untracked-files=all`: XY, the path, and for a
+// staged rename the path it came from.
+struct StatusEntry {
+  std::string xy, path, from;
+};
+
 class Repo {
  public:
   // The repository holding `path` (its nearest .git, as git finds it), or nullptr with `why`.
@@ -82,6 +106,10 @@ class Repo {
                                                  std::string& why) const;
   // `git status --short --branch`, as git prints it (porcelain v1 letters, quoted paths).
   std::optional<std::string> status_short(std::string& why) const;
+  // Every changed, conflicted and untracked path (untracked folders listed file by file), as
+  // `git status --porcelain=v1 --untracked-files=all` names them, in its order.
+  std::optional<std::vector<StatusEntry>> status_entries(std::string& why) const;
+  std::optional<DiffResult> diff(const DiffRequest& r, std::string& why) const;
 
   std::optional<Snapshot> snapshot(const SnapshotOptions& o, std::string& why) const;
   // The files whose content differs between two snapshots of this repository, sorted by path.

@@ -61,16 +61,55 @@ char work_letter(unsigned s) {
   return ' ';
 }
 
-// One line for a tracked path's change: "XY path", or "R  old -> new" for a staged rename.
-std::string change_line(const git_status_entry& e) {
+// A tracked path's change: its XY letters, its path and, for a staged rename, where it came from.
+StatusEntry change_entry(const git_status_entry& e) {
   std::string xy = (e.status & GIT_STATUS_CONFLICTED) ? "UU" : std::string{index_letter(e.status), work_letter(e.status)};
   const git_diff_delta* staged = e.head_to_index;
   const git_diff_delta* work = e.index_to_workdir;
   if (staged && (e.status & GIT_STATUS_INDEX_RENAMED)) {
-    return xy + " " + quoted(staged->old_file.path) + " -> " + quoted(staged->new_file.path) + "\n";
+    return {xy, staged->new_file.path, staged->old_file.path};
   }
   const char* path = work ? work->new_file.path : staged ? staged->new_file.path : "";
-  return xy + " " + quoted(path) + "\n";
+  return {xy, path, ""};
+}
+
+// One line for a tracked path's change: "XY path", or "R  old -> new" for a staged rename.
+std::string change_line(const git_status_entry& e) {
+  StatusEntry s = change_entry(e);
+  if (!s.from.empty()) {
+    return s.xy + " " + quoted(s.from.c_str()) + " -> " + quoted(s.path.c_str()) + "\n";
+  }
+  return s.xy + " " + quoted(s.path.c_str()) + "\n";
+}
+
+git_status_options status_options(unsigned extra_flags) {
+  git_status_options opts = GIT_STATUS_OPTIONS_INIT;
+  opts.show = GIT_STATUS_SHOW_INDEX_AND_WORKDIR;
+  opts.flags = GIT_STATUS_OPT_INCLUDE_UNTRACKED | GIT_STATUS_OPT_RENAMES_HEAD_TO_INDEX |
+               GIT_STATUS_OPT_SORT_CASE_SENSITIVELY | extra_flags;
+  return opts;
+}
+
+// Walks the status list git would print: tracked changes (each to `change`), then untracked paths.
+template <typename Change, typename Untracked>
+bool walk_status(const Repo& r, unsigned extra_flags, Change change, Untracked untracked, std::string& why) {
+  const Api& g = r.api();
+  git_status_options opts = status_options(extra_flags);
+  git_status_list* list = nullptr;
+  if (g.git_status_list_new(&list, r.raw(), &opts) < 0) {
+    why = last_error(g, "git status could not be read");
+    return false;
+  }
+  for (std::size_t i = 0, n = g.git_status_list_entrycount(list); i < n; ++i) {
+    const git_status_entry* e = g.git_status_byindex(list, i);
+    if (e->status == GIT_STATUS_WT_NEW) {
+      untracked(e->index_to_workdir->new_file.path);
+    } else if (!(e->status & GIT_STATUS_IGNORED) && e->status != GIT_STATUS_CURRENT) {
+      change(*e);
+    }
+  }
+  g.git_status_list_free(list);
+  return true;
 }
 
 // The first line: "## main...origin/main [ahead 1, behind 2]", "## HEAD (no branch)", or
@@ -115,26 +154,26 @@ std::optional<std::string> Repo::status_short(std::string& why) const {
   if (!h) {
     return std::nullopt;
   }
-  git_status_options opts = GIT_STATUS_OPTIONS_INIT;
-  opts.show = GIT_STATUS_SHOW_INDEX_AND_WORKDIR;
-  opts.flags = GIT_STATUS_OPT_INCLUDE_UNTRACKED | GIT_STATUS_OPT_RENAMES_HEAD_TO_INDEX |
-               GIT_STATUS_OPT_SORT_CASE_SENSITIVELY;
-  git_status_list* list = nullptr;
-  if (g_->git_status_list_new(&list, raw(), &opts) < 0) {
-    why = last_error(*g_, "git status could not be read");
+  std::string changes, untracked;
+  bool ok = walk_status(
+      *this, 0, [&](const git_status_entry& e) { changes += change_line(e); },
+      [&](const char* path) { untracked += "?? " + quoted(path) + "\n"; }, why);
+  if (!ok) {
     return std::nullopt;
   }
-  std::string changes, untracked;
-  for (std::size_t i = 0, n = g_->git_status_list_entrycount(list); i < n; ++i) {
-    const git_status_entry* e = g_->git_status_byindex(list, i);
-    if (e->status == GIT_STATUS_WT_NEW) {
-      untracked += "?? " + quoted(e->index_to_workdir->new_file.path) + "\n";
-    } else if (!(e->status & GIT_STATUS_IGNORED) && e->status != GIT_STATUS_CURRENT) {
-      changes += change_line(*e);
-    }
-  }
-  g_->git_status_list_free(list);
   return branch_line(*this, *h) + changes + untracked;
+}
+
+std::optional<std::vector<StatusEntry>> Repo::status_entries(std::string& why) const {
+  std::vector<StatusEntry> changes, untracked;
+  bool ok = walk_status(
+      *this, GIT_STATUS_OPT_RECURSE_UNTRACKED_DIRS, [&](const git_status_entry& e) { changes.push_back(change_entry(e)); },
+      [&](const char* path) { untracked.push_back({"??", path, ""}); }, why);
+  if (!ok) {
+    return std::nullopt;
+  }
+  changes.insert(changes.end(), untracked.begin(), untracked.end());
+  return changes;
 }
 
 }  // namespace sidecar::host::git

@@ -6,6 +6,7 @@
 //   repo:status()  -> the text of `git status --short --branch`
 //   local before = repo:snapshot{exclude = {".agent"}}
 //   repo:changes(before, {deadline_ns = ...}) -> {head_before?, head_after?, files = {{path, change, by_stat?}}}
+//   repo:diff{from = "HEAD", to?, patch?, stat?, exclude?} and repo:status_entries(): lua/git_diff.cpp
 //
 // Repositories and snapshots are full userdata made closed and then filled (as liolib does);
 // close, __close and __gc share one idempotent reset. Reads that fail return nil and why.
@@ -14,6 +15,7 @@
 #include <string>
 
 #include "boundary.hpp"
+#include "git_binding.hpp"
 #include "git_repo.hpp"
 #include "lua_args.hpp"
 #include "modules.hpp"
@@ -257,6 +259,8 @@ int snapshot_head(lua_State* L) {
 
 }  // namespace
 
+hg::Repo& check_git_repo(lua_State* L) { return check_repo(L); }
+
 int open_host_git(lua_State* L) {
   static const luaL_Reg repo_methods[] = {
       {"workdir", guarded<repo_dir<&hg::Repo::workdir>>},
@@ -292,6 +296,10 @@ int open_host_git(lua_State* L) {
       {nullptr, nullptr},
   };
   register_type(L, kRepoType, repo_meta, repo_methods);
+  luaL_getmetatable(L, kRepoType);
+  lua_getfield(L, -1, "__index");
+  luaL_setfuncs(L, git_diff_methods, 0);
+  lua_pop(L, 2);
   register_type(L, kSnapshotType, snapshot_meta, snapshot_methods);
   luaL_newlib(L, functions);
   return 1;

@@ -100,7 +100,7 @@ return preset.define({
   },
   escalates = { "a change on the Risk path goes to the strong tier", "an answer that fails the §2 format twice" },
   run = function(ctx, p)
-    local change, why = rules.collect(function(args) return ctx:git(args) end)
+    local change, why = rules.collect(ctx.repo)
     if not change then
       return { ok = false, text = "not a git repository: " .. tostring(why) .. "\n", errors = { why } }
     end

@@ -152,8 +152,7 @@ return preset.define({
     .. "whose answer is not usable after one re-prompt" },
   run = function(ctx, p)
     local function target() -- collected again each round: a fix changes it
-      return review_target.collect(function(args) return ctx:git(args) end,
-        { repo = ctx.repo, paths = p.paths, base = p.base })
+      return review_target.collect({ repo = ctx.repo, paths = p.paths, base = p.base })
     end
     local t, why = target()
     if not t then

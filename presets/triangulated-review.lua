@@ -188,8 +188,7 @@ return preset.define({
         return { ok = false, text = "runners: " .. why .. "\n", errors = { why } }
       end
     end
-    local target, why = review_target.collect(function(args) return ctx:git(args) end,
-      { repo = ctx.repo, paths = p.paths, base = p.base })
+    local target, why = review_target.collect({ repo = ctx.repo, paths = p.paths, base = p.base })
     if not target then
       return { ok = false, text = "nothing to review: " .. why .. "\n", errors = { why } }
     end

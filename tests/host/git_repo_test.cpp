@@ -141,3 +141,36 @@ TEST_CASE("git repo: a snapshot past its deadline stops and says so; outside git
   TempDir plain("plain");
   CHECK_FALSE(hg::Repo::open(plain.path + "/nowhere", why));
 }
+
+TEST_CASE("a diff is git diff's, and reading it writes nothing", "[git]") {
+  TempDir dir("git");
+  const std::string& d = dir.path;
+  sh(d, "git init -q -b main && printf 'a\\nb\\n' > a.txt && printf 'k\\0' > b.bin && echo s > secret.txt "
+        "&& git add -A && git commit -qm one && echo c >> a.txt && printf 'k\\1' > b.bin && echo t >> secret.txt "
+        "&& echo n > n.txt && git add n.txt && echo u > untracked.txt");
+  auto repo = open_repo(d);
+  const std::string before = git_folder_listing(d);
+  std::string why;
+  hg::DiffRequest r;
+  r.patch = r.stat = true;
+  r.exclude = {"secret.txt"};
+  auto diff = repo->diff(r, why);
+  INFO(why);
+  REQUIRE(diff);
+  CHECK(diff->patch == git_out(d, "diff --no-color HEAD -- . ':(exclude)secret.txt'"));
+  REQUIRE(diff->files.size() == 3);
+  CHECK(diff->files[2].path == "n.txt");
+  CHECK(diff->files[2].change == "added");
+  CHECK(diff->stat.find("3 files changed, 2 insertions(+)") != std::string::npos);
+  r.max_patch_bytes = 10;
+  diff = repo->diff(r, why);
+  REQUIRE(diff);
+  CHECK(diff->patch_cut);
+  CHECK(diff->patch == "diff --git");
+  auto entries = repo->status_entries(why);
+  REQUIRE(entries);
+  CHECK(git_folder_listing(d) == before);  // before `git status`, which refreshes the index
+  std::string porcelain;
+  for (const auto& e : *entries) porcelain += e.xy + " " + e.path + "\n";
+  CHECK(porcelain == git_out(d, "status --porcelain=v1 --untracked-files=all"));
+}

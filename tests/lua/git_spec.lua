@@ -107,6 +107,24 @@ describe("git.facts", function()
     expect(r.stdout):equals("main " .. git_says(root, "rev-parse HEAD"):gsub("\n", ""))
     expect(io.open(root .. "/ran")):is_nil()
   end)
+
+  it("presets read their change without a git program: precommit-classifier, triangulated-review", function()
+    sh(root, "git init -q -b main && echo a > a.c && git add a.c && git commit -qm a && echo b >> a.c "
+      .. "&& echo n > new.md && mkdir bin && printf '#!/bin/sh\\ntouch \"%s/ran\"\\nexit 1\\n' \"$PWD\" > bin/git "
+      .. "&& chmod +x bin/git")
+    local proc = require("sidecar.core.proc")
+    local env = { PATH = root .. "/bin:" .. os.getenv("PATH") }
+    local r = proc.run({ proc.executable(), "preset", "run", "precommit-classifier", "--param", "agent=false",
+      "--json" }, { cwd = root, env = env })
+    expect(r.stdout):contains('"path": "code"')
+    r = proc.run({ proc.executable(), "preset", "run", "triangulated-review", "--dry-run", "--json" },
+      { cwd = root, env = env })
+    expect(r.stdout):contains("new.md")
+    local f = assert(io.open(root .. "/.agent/runs/R-0001/prompt.md"))
+    expect(f:read("a")):contains("\n+b\n") -- the diff, read in-process
+    f:close()
+    expect(io.open(root .. "/ran")):is_nil()
+  end)
 end)
 
 describe("sidecar.host.git.preload", function()

@@ -120,34 +120,62 @@ describe("precommit_rules.classify: the project, the confidence and the reposito
   end)
 end)
 
-describe("precommit_rules.collect: the change, read from git", function()
-  it("reads renames, conflicts and the state from git's answers", function()
-    local function git(args)
-      local cmd = table.concat(args, " ")
-      if cmd:find("^status") then
-        return "R  new.lua\0old.lua\0UU both.c\0?? notes.md\0"
-      elseif cmd == "rev-parse --git-dir" then
-        return ".git\n"
-      elseif cmd == "rev-parse --verify --quiet MERGE_HEAD" then
-        return "abc\n"
-      elseif cmd:find("^rev%-parse") then
-        return nil, "no such ref"
-      elseif cmd == "diff --stat HEAD" then
-        return " new.lua | 2 +-\n"
+-- Runs a shell script in a new folder with a fixed identity; returns the folder.
+local function repo_with(script)
+  local dir = os.tmpname()
+  os.remove(dir)
+  assert(os.execute("mkdir '" .. dir .. "' && cd '" .. dir .. "' && export GIT_AUTHOR_NAME=t GIT_AUTHOR_EMAIL=t@t "
+    .. "GIT_COMMITTER_NAME=t GIT_COMMITTER_EMAIL=t@t && { " .. script .. "; } >/dev/null 2>&1"))
+  return dir
+end
+
+local function git_says(dir, args)
+  local p = assert(io.popen("cd '" .. dir .. "' && git " .. args .. " 2>/dev/null"))
+  local out = p:read("a")
+  p:close()
+  return out
+end
+
+describe("precommit_rules.collect: the change, read from git in-process", function()
+  it("reads renames, conflicts, untracked files and a merge as git status --porcelain does", function()
+    local dir = repo_with("git init -q -b main && echo base > both.c && echo o > old.lua && git add -A "
+      .. "&& git commit -qm one && git checkout -qb side && echo side > both.c && git commit -qam side "
+      .. "&& git checkout -q main && echo main > both.c && git commit -qam main && git mv old.lua new.lua "
+      .. "&& git commit -qm mv && git merge -q side; mkdir -p notes/deep && echo n > notes/deep/todo.md "
+      .. "&& git mv new.lua renamed.lua")
+    local change = assert(rules.collect(dir))
+    local porcelain = git_says(dir, "status --porcelain=v1 -z --untracked-files=all")
+    local want = {}
+    for xy, path in porcelain:gmatch("(..) ([^%z]+)%z") do
+      if path ~= "new.lua" then -- a rename's source follows it
+        want[#want + 1] = { path = path, status = xy }
       end
-      return ""
     end
-    local change = rules.collect(git)
-    expect(change.files):equals({ { path = "new.lua", status = "R " }, { path = "both.c", status = "UU" },
-      { path = "notes.md", status = "??" } })
+    expect(change.files):equals(want)
+    expect(change.files):equals({ { path = "both.c", status = "UU" }, { path = "renamed.lua", status = "R " },
+      { path = "notes/deep/todo.md", status = "??" } })
     expect(change.state):equals({ conflicts = { "both.c" }, merging = true, cherry_picking = false, rebasing = false })
-    expect(change.stat):equals(" new.lua | 2 +-")
-    expect(rules.classify(change, "/nonexistent-precommit-spec").path):equals("risk")
+    expect(change.git_dir):equals(dir .. "/.git")
+    os.execute("rm -rf '" .. dir .. "'")
+  end)
+
+  it("gives git diff --stat HEAD and --cached --stat", function()
+    local dir = repo_with("git init -q -b main && printf 'a\\nb\\n' > a.c && git add a.c && git commit -qm one "
+      .. "&& echo c >> a.c && echo new > n.c && git add n.c")
+    local change = assert(rules.collect(dir))
+    expect(change.stat):equals(" a.c | 1 +\n n.c | 1 +\n 2 files changed, 2 insertions(+)")
+    expect(change.stat):equals((git_says(dir, "diff --stat HEAD"):gsub("\n$", "")))
+    expect(change.cached_stat):equals((git_says(dir, "diff --cached --stat"):gsub("\n$", "")))
+    expect(change.state.merging):is_false()
+    os.execute("rm -rf '" .. dir .. "'")
   end)
 
   it("says why outside a repository", function()
-    expect({ rules.collect(function() return nil, "not a git repository" end) })
-      :equals({ nil, "not a git repository" })
+    local dir = repo_with("true")
+    local change, why = rules.collect(dir)
+    expect(change):is_nil()
+    expect(why):matches("^not a git repository")
+    os.execute("rm -rf '" .. dir .. "'")
   end)
 end)
 

@@ -3,13 +3,14 @@
 --- validation for it. No agent is needed for this; the agent only writes the why, the blockers
 --- and the commit message. The format itself (template, parser, renderer) is sidecar.formats.precommit.
 ---
----   local change = rules.collect(git)       -- git(args) -> stdout | nil, why
+---   local change = rules.collect(repo)      -- read in-process (libgit2: no git runs)
 ---   local c = rules.classify(change, repo)  -- {path, confidence, files, reasons, validation}
 ---   local report, disagreement = rules.merge(c, answer)  -- answer: precommit.parse(text), checked
 ---   io.write(precommit.render(report))      -- the §2 markdown
 ---
 --- The rules' path, confidence and minimal validation stand whatever the agent answers: an agent
 --- that says otherwise is recorded as a disagreement, never taken as the answer.
+local exists = require("sidecar.core.files").exists
 local json = require("sidecar.core.json")
 local precommit = require("sidecar.formats.precommit")
 
@@ -61,39 +62,36 @@ function M.file_path(path)
   return "code", path .. " is code, configuration, a test or a lockfile"
 end
 
----The change in a repository: {files = {{path, status}}, state = {merging, rebasing, cherry_picking,
----conflicts}, stat}. `git(args)` runs git there. nil, why outside a repository.
-function M.collect(git)
-  local status, why = git({ "status", "--porcelain=v1", "-z", "--untracked-files=all" })
-  if not status then
+---The change in the repository holding `repo` (a path, or a repository sidecar.core.git.open
+---opened): {files = {{path, status}}, state = {merging, rebasing, cherry_picking, conflicts},
+---stat, cached_stat, git_dir}, read in-process as `git status --porcelain --untracked-files=all`,
+---`git diff --stat HEAD` and `git diff --cached --stat` show them. nil, why outside a repository.
+---@param repo string|userdata
+function M.collect(repo)
+  local why, entries
+  if type(repo) == "string" then
+    repo, why = require("sidecar.core.git").open(repo)
+  end
+  if repo then
+    entries, why = repo:status_entries()
+  end
+  if not entries then
     return nil, why
   end
   local files, conflicts = {}, {}
-  local fields = {}
-  for f in status:gmatch("([^%z]+)") do
-    fields[#fields + 1] = f
-  end
-  local i = 1
-  while i <= #fields do
-    local xy, path = fields[i]:sub(1, 2), fields[i]:sub(4)
-    files[#files + 1] = { path = path, status = xy }
-    if xy:find("U") or xy == "AA" or xy == "DD" then
-      conflicts[#conflicts + 1] = path
+  for _, e in ipairs(entries) do
+    files[#files + 1] = { path = e.path, status = e.xy }
+    if e.xy:find("U") or e.xy == "AA" or e.xy == "DD" then
+      conflicts[#conflicts + 1] = e.path
     end
-    i = i + ((xy:sub(1, 1) == "R" or xy:sub(1, 1) == "C") and 2 or 1) -- a rename names its source next
   end
-  local git_dir = (git({ "rev-parse", "--git-dir" }) or ".git"):gsub("%s+$", "")
-  local function exists(name)
-    return git({ "rev-parse", "--verify", "--quiet", name }) ~= nil
-  end
-  local state = { conflicts = conflicts, merging = exists("MERGE_HEAD"), cherry_picking = exists("CHERRY_PICK_HEAD"),
-    rebasing = exists("REBASE_HEAD") }
-  local stat = (git({ "diff", "--stat", "HEAD" }) or git({ "diff", "--stat" }) or ""):gsub("%s+$", "")
-  local cached = (git({ "diff", "--cached", "--stat" }) or ""):gsub("%s+$", "")
+  local git_dir = repo:gitdir()
+  local state = { conflicts = conflicts, merging = exists(git_dir .. "/MERGE_HEAD"),
+    cherry_picking = exists(git_dir .. "/CHERRY_PICK_HEAD"), rebasing = exists(git_dir .. "/REBASE_HEAD") }
+  local stat = (repo:diff({ stat = true }) or {}).stat or ""
+  local cached = (repo:diff({ to = ":index", stat = true }) or {}).stat or ""
   return { files = files, state = state, stat = stat, cached_stat = cached, git_dir = git_dir }
 end
-
-local exists = require("sidecar.core.files").exists
 
 ---The project's own check commands, found from its files (test runner, build).
 function M.project_checks(repo)

@@ -1,10 +1,10 @@
---- What a review covers, gathered with git for the reviewers of the triangulated-review preset:
---- the working change (`git diff HEAD` and the untracked files, the default), a branch
---- (`git diff BASE...HEAD`) or named paths. Secret files (secrets.is_secret_file) never reach a
---- reviewer: named ones are refused, changed ones are left out of the diff and the file list.
+--- What a review covers, read from git in-process (libgit2: no git runs) for the reviewers of the
+--- triangulated-review and review-fix-verify presets: the working change (what `git diff HEAD`
+--- shows, and the untracked files, the default), a branch (`git diff BASE...HEAD`) or named paths.
+--- Secret files (secrets.is_secret_file) never reach a reviewer: named ones are refused, changed
+--- ones are left out of the diff and the file list.
 ---
----   local t, why = review_target.collect(function(args) return ctx:git(args) end,
----     { repo = ".", base = "main" })                 -- or {paths = {"src/a.c"}}, or {}
+---   local t, why = review_target.collect({ repo = ".", base = "main" })  -- or {paths = {"src/a.c"}}, or {}
 ---   t.kind       "working" | "base" | "paths"
 ---   t.describe   one line: what is reviewed
 ---   t.files      the files (changed, untracked or named), secret files left out
@@ -12,6 +12,7 @@
 ---   t.inputs     what a reviewer may inspect (commands and paths)
 ---   t.diff       the diff, redacted and cut at max_bytes (nil for paths); t.truncated
 ---   t.secret_files  changed secret files left out; t.empty when there is nothing to review
+local git = require("sidecar.core.git")
 local secrets = require("sidecar.core.secrets")
 
 local M = {}
@@ -19,10 +20,21 @@ local M = {}
 ---How much of a diff goes into a prompt; a reviewer runs the command itself for the rest.
 M.MAX_DIFF_BYTES = 24 * 1024
 
-local function lines(text)
+local function paths_of(files)
   local out = {}
-  for line in (text or ""):gmatch("[^\n]+") do
-    out[#out + 1] = line
+  for i, f in ipairs(files) do
+    out[i] = f.path
+  end
+  return out
+end
+
+-- The untracked files, as `git ls-files --others --exclude-standard` lists them.
+local function untracked_files(repo)
+  local out = {}
+  for _, e in ipairs(repo:status_entries() or {}) do
+    if e.xy == "??" then
+      out[#out + 1] = e.path
+    end
   end
   return out
 end
@@ -71,12 +83,12 @@ local function named_paths(o)
     pointers = o.paths, inputs = o.paths, secret_files = {}, empty = #o.paths == 0 }
 end
 
----The review target. `git(args)` returns stdout or nil, why. o: repo, paths (list) or base (a
----ref), max_bytes (default M.MAX_DIFF_BYTES). Returns the target or nil, why.
----@param git fun(args: string[]): string|nil, string?
----@param o? {repo?: string, paths?: string[], base?: string, max_bytes?: integer}
+---The review target. o: repo (default "."), paths (list) or base (a ref), max_bytes (default
+---M.MAX_DIFF_BYTES), git (an open repository, sidecar.core.git.open: read instead of opening
+---o.repo). Returns the target or nil, why.
+---@param o? {repo?: string, paths?: string[], base?: string, max_bytes?: integer, git?: userdata}
 ---@return table|nil target, string? why
-function M.collect(git, o)
+function M.collect(o)
   o = o or {}
   local has_paths = o.paths ~= nil and #o.paths > 0
   local base = o.base ~= "" and o.base or nil
@@ -86,29 +98,33 @@ function M.collect(git, o)
     return named_paths(o)
   end
   local range = base and (base .. "...HEAD") or "HEAD"
-  local names, why = git({ "diff", "--name-only", range })
+  local repo, why = o.git, nil
+  if not repo then
+    repo, why = git.open(o.repo or ".")
+  end
+  -- `git diff A...HEAD` is the merge base of A and HEAD against HEAD; `git diff HEAD`, HEAD
+  -- against the work tree.
+  local spec = { from = range, to = base and "HEAD" or nil }
+  local names, diff
+  if repo then
+    names, why = repo:diff(spec)
+  end
   if not names then
     return nil, ("git diff %s: %s"):format(range, why or "failed")
   end
-  local changed = lines(names)
-  local untracked = {}
-  if not base then
-    untracked = lines(git({ "ls-files", "--others", "--exclude-standard" }))
-  end
-  local all = {}
-  for _, f in ipairs(changed) do
-    all[#all + 1] = f
-  end
-  for _, f in ipairs(untracked) do
-    all[#all + 1] = f
-  end
+  local changed = paths_of(names.files)
+  local untracked = base and {} or untracked_files(repo)
+  local all = table.move(untracked, 1, #untracked, #changed + 1, table.move(changed, 1, #changed, 1, {}))
   local files, secret = split_secrets(all)
-  local args = { "diff", range, "--", "." }
-  for _, f in ipairs(secret) do
-    args[#args + 1] = ":(exclude,literal)" .. f
+  spec.patch, spec.exclude = true, secret
+  diff, why = { patch = "" }, nil
+  if #changed > 0 then
+    diff, why = repo:diff(spec)
+    if not diff then
+      return nil, ("git diff %s: %s"):format(range, why or "failed")
+    end
   end
-  local diff = #changed > 0 and git(args) or ""
-  local text, truncated = cap((secrets.redact(diff or "")), o.max_bytes or M.MAX_DIFF_BYTES)
+  local text, truncated = cap((secrets.redact(diff.patch or "")), o.max_bytes or M.MAX_DIFF_BYTES)
   local inputs = { ("`git diff %s`"):format(range) }
   if not base then
     inputs[#inputs + 1] = "`git ls-files --others --exclude-standard` (untracked files)"

@@ -1,0 +1,126 @@
+// host.git, what a review reads: `git diff` and `git status --porcelain` through libgit2
+// (host/git_diff.cpp, host/git_status.cpp).
+//
+//   repo:diff{from = "HEAD" | "main...HEAD" | rev, to = nil (work tree) | ":index" | rev,
+//             patch = bool, stat = bool, exclude = {paths}, max_patch_bytes = n}
+//     -> {files = {{path, change}}, patch?, patch_cut?, stat?} | nil, why
+//   repo:status_entries() -> {{xy, path, from?}} (`--untracked-files=all`) | nil, why
+#include <string>
+
+#include "boundary.hpp"
+#include "git_binding.hpp"
+#include "git_repo.hpp"
+
+namespace sidecar::lua {
+namespace {
+
+namespace hg = host::git;
+
+int fail(lua_State* L, const std::string& why) {
+  lua_pushnil(L);
+  lua_pushstring(L, why.c_str());
+  return 2;
+}
+
+void set_field(lua_State* L, const char* key, const std::string& value) {
+  lua_pushlstring(L, value.data(), value.size());
+  lua_setfield(L, -2, key);
+}
+
+std::string opt_field(lua_State* L, int index, const char* key, const char* fallback) {
+  lua_getfield(L, index, key);
+  std::string out = luaL_optstring(L, -1, fallback);
+  lua_pop(L, 1);
+  return out;
+}
+
+bool bool_field(lua_State* L, int index, const char* key) {
+  lua_getfield(L, index, key);
+  bool out = lua_toboolean(L, -1);
+  lua_pop(L, 1);
+  return out;
+}
+
+hg::DiffRequest diff_request(lua_State* L, int index) {
+  luaL_checktype(L, index, LUA_TTABLE);
+  hg::DiffRequest r;
+  r.from = opt_field(L, index, "from", "HEAD");
+  r.to = opt_field(L, index, "to", "");
+  r.patch = bool_field(L, index, "patch");
+  r.stat = bool_field(L, index, "stat");
+  lua_getfield(L, index, "max_patch_bytes");
+  lua_Integer max = luaL_optinteger(L, -1, lua_Integer(r.max_patch_bytes));
+  r.max_patch_bytes = max < 0 ? 0 : std::size_t(max);
+  lua_pop(L, 1);
+  if (lua_getfield(L, index, "exclude") != LUA_TNIL) {
+    luaL_checktype(L, -1, LUA_TTABLE);
+    for (lua_Integer i = 1, n = luaL_len(L, -1); i <= n; ++i) {
+      lua_geti(L, -1, i);
+      if (lua_type(L, -1) != LUA_TSTRING) {
+        luaL_error(L, "exclude[%d] must be a string", int(i));
+      }
+      r.exclude.emplace_back(lua_tostring(L, -1));
+      lua_pop(L, 1);
+    }
+  }
+  lua_pop(L, 1);
+  return r;
+}
+
+int repo_diff(lua_State* L) {
+  hg::Repo& repo = check_git_repo(L);
+  hg::DiffRequest r = diff_request(L, 2);
+  std::string why;
+  auto d = repo.diff(r, why);
+  if (!d) {
+    return fail(L, why);
+  }
+  lua_createtable(L, 0, 4);
+  lua_createtable(L, int(d->files.size()), 0);
+  for (std::size_t i = 0; i < d->files.size(); ++i) {
+    lua_createtable(L, 0, 2);
+    set_field(L, "path", d->files[i].path);
+    set_field(L, "change", d->files[i].change);
+    lua_seti(L, -2, lua_Integer(i + 1));
+  }
+  lua_setfield(L, -2, "files");
+  if (r.patch) {
+    set_field(L, "patch", d->patch);
+    lua_pushboolean(L, d->patch_cut);
+    lua_setfield(L, -2, "patch_cut");
+  }
+  if (r.stat) {
+    set_field(L, "stat", d->stat);
+  }
+  return 1;
+}
+
+int repo_status_entries(lua_State* L) {
+  std::string why;
+  auto entries = check_git_repo(L).status_entries(why);
+  if (!entries) {
+    return fail(L, why);
+  }
+  lua_createtable(L, int(entries->size()), 0);
+  for (std::size_t i = 0; i < entries->size(); ++i) {
+    const hg::StatusEntry& e = (*entries)[i];
+    lua_createtable(L, 0, 3);
+    set_field(L, "xy", e.xy);
+    set_field(L, "path", e.path);
+    if (!e.from.empty()) {
+      set_field(L, "from", e.from);
+    }
+    lua_seti(L, -2, lua_Integer(i + 1));
+  }
+  return 1;
+}
+
+}  // namespace
+
+const luaL_Reg git_diff_methods[] = {
+    {"diff", guarded<repo_diff>},
+    {"status_entries", guarded<repo_status_entries>},
+    {nullptr, nullptr},
+};
+
+}  // namespace sidecar::lua
