@@ -13,7 +13,8 @@
 namespace sidecar::host {
 namespace {
 
-thread_local int t_armed_fd = -1;
+thread_local int t_armed_fd = -1;      // its cgroup.procs
+thread_local int t_armed_dir_fd = -1;  // its folder (clone3's CLONE_INTO_CGROUP)
 
 // The lines of a small text file (/proc/self/mountinfo, /proc/self/cgroup, cgroup.procs).
 std::vector<std::string> read_lines(const std::string& path) {
@@ -142,14 +143,17 @@ int cgroup_arm(const std::string& path) {
   int fd = open((path + "/cgroup.procs").c_str(), O_WRONLY | O_CLOEXEC);
   if (fd < 0) return errno;
   t_armed_fd = fd;
+  t_armed_dir_fd = open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);  // -1: moved by cgroup.procs only
   return 0;
 }
 
 void cgroup_disarm() {
   if (t_armed_fd >= 0) close(t_armed_fd);
-  t_armed_fd = -1;
+  if (t_armed_dir_fd >= 0) close(t_armed_dir_fd);
+  t_armed_fd = t_armed_dir_fd = -1;
 }
 
 int armed_cgroup_fd() { return t_armed_fd; }
+int armed_cgroup_dir_fd() { return t_armed_dir_fd; }
 
 }  // namespace sidecar::host

@@ -33,7 +33,8 @@ bool is_run_cgroup(const std::string& path);
 int cgroup_arm(const std::string& path);
 void cgroup_disarm();
 
-// spawn_child's side: the armed cgroup.procs descriptor, or -1.
+// spawn_child's side: the armed cgroup's cgroup.procs and folder descriptors, or -1.
 int armed_cgroup_fd();
+int armed_cgroup_dir_fd();
 
 }  // namespace sidecar::host

@@ -13,6 +13,35 @@
 
 #include "run_cgroup.hpp"
 
+#if defined(__x86_64__)
+#include <linux/sched.h>  // struct clone_args, CLONE_INTO_CGROUP (Linux 5.7)
+
+// clone3() the way vfork() is made: the child runs on the parent's stack until it executes, so
+// the return address is kept in a register across the system call and pushed back by each side
+// (a child returning through the stack would leave the parent a clobbered one). Returns the
+// child's pid in the parent, 0 in the child, or -errno.
+extern "C" long sidecar_clone3_vfork(struct clone_args* args, unsigned long size) __attribute__((returns_twice));
+asm(R"(
+  .text
+  .globl sidecar_clone3_vfork
+  .hidden sidecar_clone3_vfork
+  .type sidecar_clone3_vfork, @function
+sidecar_clone3_vfork:
+  .cfi_startproc
+  popq %rdx
+  .cfi_adjust_cfa_offset -8
+  .cfi_register %rip, %rdx
+  movl $435, %eax
+  syscall
+  pushq %rdx
+  .cfi_adjust_cfa_offset 8
+  .cfi_rel_offset %rip, 0
+  ret
+  .cfi_endproc
+  .size sidecar_clone3_vfork, .-sidecar_clone3_vfork
+)");
+#endif
+
 namespace sidecar::host {
 namespace {
 
@@ -89,11 +118,28 @@ int spawn_child(const ChildSpec& spec, pid_t& pid) {
   sigfillset(&all);
   pthread_sigmask(SIG_SETMASK, &all, &saved);
   pid_t parent = getpid();
-  int cgroup_fd = armed_cgroup_fd();
   volatile int error = 0;
-  pid_t child = vfork();
-  if (child == 0) exec_child(spec, parent, cgroup_fd, &error);
-  int vfork_errno = errno;
+  pid_t child = -1;
+#if defined(__x86_64__)
+  // Started in the run's cgroup by the kernel (CLONE_INTO_CGROUP): moving a process later, by
+  // writing cgroup.procs, waits for the kernel to quiesce every CPU and costs a run 5 to 15 ms.
+  if (armed_cgroup_dir_fd() >= 0) {
+    struct clone_args args {};
+    args.flags = CLONE_VM | CLONE_VFORK | CLONE_INTO_CGROUP;
+    args.exit_signal = SIGCHLD;
+    args.cgroup = static_cast<unsigned>(armed_cgroup_dir_fd());
+    long r = sidecar_clone3_vfork(&args, sizeof args);
+    if (r == 0) exec_child(spec, parent, -1, &error);
+    child = r > 0 ? pid_t(r) : -1;  // refused (an older kernel, a seccomp filter): vfork below
+  }
+#endif
+  int vfork_errno = 0;
+  if (child < 0) {
+    int cgroup_fd = armed_cgroup_fd();
+    child = vfork();
+    if (child == 0) exec_child(spec, parent, cgroup_fd, &error);
+    vfork_errno = errno;
+  }
   pthread_sigmask(SIG_SETMASK, &saved, nullptr);
   if (child < 0) return vfork_errno;
   if (error != 0) {
