@@ -29,7 +29,8 @@ namespace sidecar::host::git {
   X(git_revparse_single) X(git_object_peel) X(git_object_free) X(git_merge_base) X(git_object_id)      \
   X(git_diff_tree_to_workdir_with_index) X(git_diff_tree_to_index) X(git_diff_to_buf)                 \
   X(git_diff_get_stats) X(git_diff_stats_to_buf) X(git_diff_stats_free) X(git_tree_lookup) X(git_tree_free)      \
-  X(git_diff_tree_to_tree) X(git_diff_print)
+  X(git_diff_tree_to_tree) X(git_diff_print) X(git_repository_config_snapshot) X(git_config_free)          \
+  X(git_config_iterator_glob_new) X(git_config_next) X(git_config_iterator_free)
 
 struct Api {
 #define SIDECAR_GIT_POINTER(name) decltype(&::name) name = nullptr;

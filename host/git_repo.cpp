@@ -134,4 +134,27 @@ std::optional<std::vector<Commit>> Repo::new_commits(const std::vector<std::stri
   return out;
 }
 
+std::optional<std::vector<std::pair<std::string, std::string>>> Repo::config_values(const std::string& pattern,
+                                                                                     std::string& why) const {
+  git_config* cfg = nullptr;
+  if (g_->git_repository_config_snapshot(&cfg, raw()) < 0) {
+    why = last_error(*g_, "the configuration could not be read");
+    return std::nullopt;
+  }
+  git_config_iterator* it = nullptr;
+  if (g_->git_config_iterator_glob_new(&it, cfg, pattern.c_str()) < 0) {
+    why = last_error(*g_, "not a regular expression");
+    g_->git_config_free(cfg);
+    return std::nullopt;
+  }
+  std::vector<std::pair<std::string, std::string>> out;
+  git_config_entry* entry = nullptr;
+  while (g_->git_config_next(&entry, it) == 0) {
+    out.emplace_back(entry->name, entry->value ? entry->value : "");
+  }
+  g_->git_config_iterator_free(it);
+  g_->git_config_free(cfg);
+  return out;
+}
+
 }  // namespace sidecar::host::git

@@ -110,6 +110,10 @@ class Repo {
   // `git status --porcelain=v1 --untracked-files=all` names them, in its order.
   std::optional<std::vector<StatusEntry>> status_entries(std::string& why) const;
   std::optional<DiffResult> diff(const DiffRequest& r, std::string& why) const;
+  // The configuration values (every level git reads, includes followed) whose names match the
+  // regular expression `pattern`, as {name, value} in git's order: `git config --get-regexp`.
+  std::optional<std::vector<std::pair<std::string, std::string>>> config_values(const std::string& pattern,
+                                                                                 std::string& why) const;
 
   std::optional<Snapshot> snapshot(const SnapshotOptions& o, std::string& why) const;
   // The files whose content differs between two snapshots of this repository, sorted by path.

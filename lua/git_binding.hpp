@@ -12,7 +12,8 @@ namespace sidecar::lua {
 // The open repository of argument 1; raises once it is closed.
 host::git::Repo& check_git_repo(lua_State* L);
 
-// repo:diff and repo:status_entries (lua/git_diff.cpp), ending with {nullptr, nullptr}.
+// repo:diff, repo:status_entries and repo:config_values (lua/git_diff.cpp), ending with
+// {nullptr, nullptr}.
 extern const luaL_Reg git_diff_methods[];
 
 }  // namespace sidecar::lua

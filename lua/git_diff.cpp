@@ -1,10 +1,11 @@
-// host.git, what a review reads: `git diff` and `git status --porcelain` through libgit2
-// (host/git_diff.cpp, host/git_status.cpp).
+// host.git, what a review and a run's push block read: `git diff`, `git status --porcelain` and
+// `git config --get-regexp` through libgit2 (host/git_diff.cpp, git_status.cpp, git_repo.cpp).
 //
 //   repo:diff{from = "HEAD" | "main...HEAD" | rev, to = nil (work tree) | ":index" | rev,
 //             patch = bool, stat = bool, exclude = {paths}, max_patch_bytes = n}
 //     -> {files = {{path, change}}, patch?, patch_cut?, stat?} | nil, why
 //   repo:status_entries() -> {{xy, path, from?}} (`--untracked-files=all`) | nil, why
+//   repo:config_values(regex) -> {{name, value}} (`git config --get-regexp`) | nil, why
 #include <string>
 
 #include "boundary.hpp"
@@ -115,9 +116,27 @@ int repo_status_entries(lua_State* L) {
   return 1;
 }
 
+int repo_config_values(lua_State* L) {
+  std::string pattern(luaL_checkstring(L, 2));
+  std::string why;
+  auto values = check_git_repo(L).config_values(pattern, why);
+  if (!values) {
+    return fail(L, why);
+  }
+  lua_createtable(L, int(values->size()), 0);
+  for (std::size_t i = 0; i < values->size(); ++i) {
+    lua_createtable(L, 0, 2);
+    set_field(L, "name", (*values)[i].first);
+    set_field(L, "value", (*values)[i].second);
+    lua_seti(L, -2, lua_Integer(i + 1));
+  }
+  return 1;
+}
+
 }  // namespace
 
 const luaL_Reg git_diff_methods[] = {
+    {"config_values", guarded<repo_config_values>},
     {"diff", guarded<repo_diff>},
     {"status_entries", guarded<repo_status_entries>},
     {nullptr, nullptr},

@@ -156,6 +156,18 @@ describe("the push block", function()
     expect(r.stdout):equals(base .. "/p2.log\ttrue\n")
   end)
 
+  it("reads the pushurls of the repository GIT_DIR names, through libgit2 and no git program", function()
+    sh("git config remote.origin.pushurl ../remote.git && git config remote.Two.pushurl '/x/y z.git' "
+      .. "&& mkdir -p ../bin && printf '#!/bin/sh\\ntouch \"%s/../ran\"\\nexit 1\\n' \"$PWD\" > ../bin/git "
+      .. "&& chmod +x ../bin/git")
+    local r = proc.run({ proc.executable(), "-e", [[
+      local pb = require("sidecar.run.push_block").prepare("/", nil)
+      print(table.concat(pb.pushurls, "|"))]] },
+      { cwd = "/", env = { GIT_DIR = repo .. "/.git", PATH = base .. "/bin:" .. os.getenv("PATH") } })
+    expect(r.stdout):equals("../remote.git|/x/y z.git\n")
+    expect(io.open(base .. "/ran")):is_nil()
+  end)
+
   it("adds its git configuration after the entries already counted", function()
     local w = git_refs.watch(repo, {})
     local env = w:block_push({ GIT_CONFIG_COUNT = "1", GIT_CONFIG_KEY_0 = "user.name", GIT_CONFIG_VALUE_0 = "Kept" })

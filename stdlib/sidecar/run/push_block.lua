@@ -105,16 +105,19 @@ local function absolute(log)
 end
 
 ---Gets a run ready for the push block: the pushurls to refuse, and the log made, with its
----absolute path (a shell's pwd is asked only when $PWD cannot be trusted). No git runs unless
----GIT_DIR is set (then `git config` is asked for the pushurls).
+---absolute path (a shell's pwd is asked only when $PWD cannot be trusted). No git runs: the
+---config files are read here, or through libgit2 when GIT_DIR names the repository.
 ---@param repo string
 ---@param log? string  the file refusals are appended to (the run's folder)
----@return table  {pushurls, log, log_abs?, pending?}
+---@return table  {pushurls, log, log_abs?, pending_pwd?}
 function M.prepare(repo, log)
   local pb = { pushurls = {}, log = log }
   local own, common = git.dirs(repo)
-  if own == false then
-    pb.pending = start({ "git", "-C", repo, "config", "-z", "--get-regexp", [[^remote\..*\.pushurl$]] })
+  if own == false then -- GIT_DIR and its kin choose the repository: read as git reads it
+    local r = git.open(repo)
+    for _, e in ipairs(r and r:config_values([[^remote\..*\.pushurl$]]) or {}) do
+      pb.pushurls[#pb.pushurls + 1] = e.value
+    end
   elseif own then
     for _, path in ipairs(config_files(common)) do
       pushurls_in(read(path), pb.pushurls)
@@ -154,13 +157,6 @@ end
 ---@param env table
 ---@return table env
 function M.add_to(pb, env)
-  if pb.pending then
-    local r = pb.pending:wait()
-    pb.pending = nil
-    for _, value in (r.stdout or ""):gmatch("[^\n%z]*\n([^%z]*)%z") do
-      pb.pushurls[#pb.pushurls + 1] = value
-    end
-  end
   if pb.pending_pwd then
     local cwd = (pb.pending_pwd:wait().stdout or ""):match("^(/[^\n]*)")
     pb.pending_pwd = nil
