@@ -1,4 +1,4 @@
-// `sidecar run T-0001 …` and `sidecar run list|show|approve|block|review|replay|queue|
+// `sidecar run T-0001 …` and `sidecar run list|show|approve|block|review|replay|answer|queue|
 // start-ready|tail|kill|wait|apply|discard`: runs, handed to stdlib/sidecar/cli/run.lua.
 #include "lua_command.hpp"
 
@@ -58,6 +58,16 @@ std::vector<LuaCommand> run_commands() {
                  {"--same-prompt", "same_prompt", kBool, "", "Reuse the stored prompt byte for byte (default: recompile)"},
                  {"--edit-prompt", "edit_prompt", kBool, "", "Open the prompt in $VISUAL or $EDITOR before the run"}} +
            id_root_json},
+      {"run answer",
+       "Answer the question or blocker a run ended with: in its agent session when it kept one, linked to it", m,
+       "answer",
+       id + Flags{{"answer", "answer", kText, "TEXT", "The answer (or - to read it from stdin)", nullptr, kRequired},
+             {"--model", "model", kText, "MODEL", "The model the runner asks for (default: the answered run's)"},
+             {"--timeout", "timeout", kText, "DURATION", "Wall-clock limit for the agent: 90s, 30m (default), 2h"},
+             {"--idle-timeout", "idle_timeout", kText, "DURATION",
+              "Stop the agent after this long without output (default 5m)"},
+             {"--dry-run", "dry_run", kBool, "", "Record the answering run without executing the agent"}} +
+           root_json},
       {"run queue", "Ready tasks whose dependencies are done; the others with why they wait", m, "queue", root_json},
       {"run start-ready", "Run every ready task, N at a time, until none is ready", m, "start_ready",
        Flags{{"-j,--jobs", "jobs", kInteger, "N", "Runs at a time (default: the config's queue.jobs, else 2)"},

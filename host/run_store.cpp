@@ -301,8 +301,8 @@ bool RunStore::add_lineage(const std::string& parent_run_id, const std::string& 
                            StoreError& error) {
   Impl* s = ready(error);
   if (!s) return false;
-  if (kind != "replay" && kind != "pipeline") {
-    return fail(error, "EINVAL", "lineage kind '" + kind + "' is neither replay nor pipeline");
+  if (!is_lineage_kind(kind)) {
+    return fail(error, "EINVAL", "lineage kind '" + kind + "' is not replay, pipeline or answer");
   }
   if (parent_run_id == child_run_id) {
     return fail(error, "EINVAL", "run " + child_run_id + " cannot be its own parent");

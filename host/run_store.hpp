@@ -76,7 +76,8 @@ struct RunFields {
   std::string created_at;         // empty: now on create, unchanged on update
   std::string completed_at;
   std::string parent_run_id;      // when set the run is linked to its parent (see add_lineage):
-  std::string pipeline_id;        // a "pipeline" link when pipeline_id is set, else "replay"
+  std::string pipeline_id;        // a "pipeline" link when pipeline_id is set, else "replay",
+  std::string link_kind;          // unless this names it ("answer": the run answers its parent's question)
 };
 
 struct Run {
@@ -96,7 +97,7 @@ struct RunQuery {
 
 struct LineageLink {
   std::string parent_run_id, child_run_id;
-  std::string kind;  // "replay" or "pipeline"
+  std::string kind;  // "replay", "pipeline" or "answer"
 };
 
 struct Lineage {
@@ -178,7 +179,7 @@ class RunStore {
   // contain its own id. An exception thrown here rolls the transaction back and propagates.
   using RecordMaker = std::function<std::string(const std::string& id)>;
 
-  static constexpr int kSchemaVersion = 2;  // the newest schema this code knows
+  static constexpr int kSchemaVersion = 3;  // the newest schema this code knows
 
   RunStore();  // closed; open() opens
   ~RunStore();

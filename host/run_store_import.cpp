@@ -95,7 +95,7 @@ bool RunStore::import(RecordKind kind, const std::string& id, const std::string&
             " runner_type = excluded.runner_type, created_at = excluded.created_at,"
             " completed_at = excluded.completed_at, parent_run_id = excluded.parent_run_id,"
             " pipeline_id = excluded.pipeline_id, record = excluded.record, revision = excluded.revision"
-            " RETURNING parent_run_id, pipeline_id",
+            " RETURNING parent_run_id, pipeline_id, json_extract(?3, '$.link_kind')",
         error);
     if (!st) return false;
     st.int64(1, *n);
@@ -106,6 +106,8 @@ bool RunStore::import(RecordKind kind, const std::string& id, const std::string&
     RunFields link;
     link.parent_run_id = st.text_at(0);
     link.pipeline_id = st.text_at(1);
+    link.link_kind = st.text_at(2);
+    if (!link.link_kind.empty() && !is_lineage_kind(link.link_kind)) link.link_kind.clear();  // an unknown kind: derived
     while ((rc = st.step()) == SQLITE_ROW) {
     }
     if (rc != SQLITE_DONE) return s->sql_fail(error, "importing " + id, rc);

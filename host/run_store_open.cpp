@@ -102,6 +102,20 @@ CREATE TABLE pending_copies (
   PRIMARY KEY (kind, id, revision)
 ) WITHOUT ROWID;
 )sql"},
+    {3, R"sql(
+-- A run may answer the question its parent ended with (`sidecar run answer`): a third kind of
+-- link. SQLite cannot change a CHECK, so the table is made again.
+CREATE TABLE lineage_v3 (
+  parent_run_id TEXT NOT NULL,
+  child_run_id TEXT NOT NULL,
+  kind TEXT NOT NULL CHECK (kind IN ('replay', 'pipeline', 'answer')),
+  PRIMARY KEY (parent_run_id, child_run_id)
+) WITHOUT ROWID;
+INSERT INTO lineage_v3 SELECT parent_run_id, child_run_id, kind FROM lineage;
+DROP TABLE lineage;
+ALTER TABLE lineage_v3 RENAME TO lineage;
+CREATE INDEX lineage_by_child ON lineage (child_run_id);
+)sql"},
 };
 static_assert(sizeof(kMigrations) / sizeof(kMigrations[0]) == RunStore::kSchemaVersion,
               "one migration per schema version");

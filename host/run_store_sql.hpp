@@ -368,7 +368,15 @@ inline Task read_task(const Stmt& st) {
   return t;
 }
 
-inline std::string lineage_kind_for(const RunFields& f) { return f.pipeline_id.empty() ? "replay" : "pipeline"; }
+inline std::string lineage_kind_for(const RunFields& f) {
+  if (!f.link_kind.empty()) return f.link_kind;
+  return f.pipeline_id.empty() ? "replay" : "pipeline";
+}
+
+// The kinds of link between two runs (the lineage table's CHECK).
+inline bool is_lineage_kind(const std::string& kind) {
+  return kind == "replay" || kind == "pipeline" || kind == "answer";
+}
 
 // SQL for the record text `record` with its `revision` member set to `revision` (both SQL
 // expressions). Left as given when it already says so, which is the stdlib's case: the text the

@@ -96,6 +96,7 @@ host::RunFields run_fields(lua_State* L, int index) {
   f.completed_at = opt_field(L, index, "completed_at");
   f.parent_run_id = opt_field(L, index, "parent_run_id");
   f.pipeline_id = opt_field(L, index, "pipeline_id");
+  f.link_kind = opt_field(L, index, "link_kind");
   return f;
 }
 

@@ -243,6 +243,49 @@ eq "continue: what codex reported" "1007" "$(field .agent/runs/$continued/run.js
 eq "continue: linked to the run it continues" "$kept" "$(field .agent/runs/$continued/run.json .resumed_run)"
 expect_run "continue cannot switch runner" 2 "^$" "cannot change the runner to claude" -- "$S" run T-0001 --continue --runner claude
 
+# --- answering a run that ended with [QUESTION]: in its session, else in a new one -------------
+question_capture() { # FILE: codex's first turn, ending with a question
+  printf '%s\n' '{"type":"thread.started","thread_id":"01a1fdec-2918-7691-a5c8-bcf16cde129d"}' '{"type":"turn.started"}' \
+    '{"type":"item.completed","item":{"id":"item_0","type":"agent_message","text":"I looked at the parser.\n\n[QUESTION] Which API version should it use?\nOptions:\n1. v1\n2. v2"}}' \
+    '{"type":"turn.completed","usage":{"input_tokens":1000,"cached_input_tokens":0,"cache_write_input_tokens":0,"output_tokens":10,"reasoning_output_tokens":0}}' >"$1"
+}
+question_capture "$work/question.jsonl"
+cat >"$work/codex-answer.sh" <<SH
+#!/bin/sh
+# The fake codex: a first turn that asks; a resumed one that answers (usage cumulative, as codex's).
+case " \$* " in
+  *" resume "*) exec "$S" script "$F/fake_agent.lua" "$F/captures/codex_resume_turn2_cumulative_usage.jsonl" --argv-copy "$work/answer-argv" --prompt-copy "$work/answer-prompt" "\$@" ;;
+  *) exec "$S" script "$F/fake_agent.lua" "$work/question.jsonl" --argv-copy "$work/ask-argv" --prompt-copy "$work/ask-prompt" "\$@" ;;
+esac
+SH
+chmod +x "$work/codex-answer.sh"
+new_repo answers
+sed -i "s|^    codex = { program = .*|    codex = { program = { \"$work/codex-answer.sh\" } },|" .agent/config.lua
+"$S" task create --title "Ask first" >/dev/null
+expect_run "a run that asks" 1 "^R-\d+ blocked" "" -- "$S" run T-0001 --keep-session
+asked=$(run_id)
+expect_run "answer: not a run that asked" 2 "^$" "did not end with \[QUESTION\] or \[BLOCKED\]" -- "$S" run answer $kept "yes" --root "$work/sessions/.agent"
+expect_run "answer: empty" 2 "^$" "the answer is empty" -- "$S" run answer $asked "  "
+expect_run "answer: no such run" 1 "^$" "no run R-0099" -- "$S" run answer R-0099 "v2"
+expect_run "answer: in the same session" 0 "^R-\d+ review" "" -- "$S" run answer $asked "Use v2."
+answered=$(run_id)
+eq "answer: codex exec resume <thread>" "yes" "$(grep -qx 'resume' "$work/answer-argv" && grep -qx '01a1fdec-2918-7691-a5c8-bcf16cde129d' "$work/answer-argv" && echo yes)"
+eq "answer: the prompt is the answer" "Use v2." "$(cat "$work/answer-prompt")"
+eq "answer: linked to the run it answers" "answer $asked" "$("$S" -e "local s = assert(require('sidecar.core.store').open('.agent'))
+  local l = assert(s:lineage('$answered')) print(l.parents[1].kind .. ' ' .. l.parents[1].parent_run_id)")"
+eq "answer: this run's own usage" "7 3" "$(field .agent/runs/$answered/run.json .usage.input) $(field .agent/runs/$answered/run.json .usage.output)"
+eq "answer: the answer is recorded" "Use v2." "$(field .agent/runs/$answered/run.json .answer)"
+expect_run "answer: run show names the answer" 0 "answers $asked" "" -- "$S" run show $answered
+expect_run "answer: and the run answered names it" 0 "answered by $answered" "" -- "$S" run show $asked
+# A first-pass run keeps no session: the answer goes to a new one, given what it was told and said.
+expect_run "an ephemeral run that asks" 1 "^R-\d+ blocked" "" -- "$S" run T-0001
+ephemeral=$(run_id)
+# (this fake codex asks again in every new session: the answering run ends blocked too)
+stdin_text="Use v1." expect_run "answer from stdin, in a new session" 1 "^R-\d+ blocked" "kept no agent session" -- "$S" run answer $ephemeral -
+eq "answer: a new session (no resume)" "no" "$(grep -qx 'resume' "$work/ask-argv" && echo yes || echo no)"
+eq "answer: the new session is told the answer, what it said and the task" "yes" \
+  "$(grep -q '^Use v1\.$' "$work/ask-prompt" && grep -q 'Which API version should it use' "$work/ask-prompt" && grep -q '^## The task you were given' "$work/ask-prompt" && echo yes)"
+
 # --- background runs: returns at once, outlives its terminal, waited, tailed, killed ------------
 # The agent waits for the file $BG_GATE to appear, when one is named, then sleeps $BG_SLEEP.
 new_repo background "    command = { command = { \"sh\", \"-c\", \"cat >/dev/null; echo working; until [ -z \${BG_GATE:-} ] || [ -e \${BG_GATE:-} ]; do sleep 0.05; done; sleep \${BG_SLEEP:-0.5}; echo finished\" } },"

@@ -195,3 +195,47 @@ TEST_CASE("store revisions: a schema 1 store opens, migrated, its records at rev
   CHECK(store.update_run("R-0001", f, R"({"status":"failed"})", error) == 1);
   CHECK(marks(store) == "run R-0001 1");
 }
+
+TEST_CASE("store: a schema 2 store keeps its links as it migrates, and a run can answer another", "[store]") {
+  TempDir dir;
+  {
+    RunStore store = open_store(dir.db());
+    StoreError error;
+    RunFields f;
+    f.status = "blocked";
+    REQUIRE(store.create_run(f, "{}", error));  // R-0001
+    f.parent_run_id = "R-0001";
+    REQUIRE(store.create_run(f, "{}", error));  // R-0002: a replay of it
+  }
+  // What schema 2 had: a lineage table that knows no answers.
+  exec(dir.db(),
+       "DROP TABLE lineage; CREATE TABLE lineage (parent_run_id TEXT NOT NULL, child_run_id TEXT NOT NULL,"
+       " kind TEXT NOT NULL CHECK (kind IN ('replay', 'pipeline')), PRIMARY KEY (parent_run_id, child_run_id))"
+       " WITHOUT ROWID; CREATE INDEX lineage_by_child ON lineage (child_run_id);"
+       " INSERT INTO lineage VALUES ('R-0001', 'R-0002', 'replay'); PRAGMA user_version = 2;");
+  RunStore store = open_store(dir.db());
+  CHECK(store.schema_version() == 3);
+  StoreError error;
+  RunFields answer;
+  answer.status = "review";
+  answer.parent_run_id = "R-0001";
+  answer.link_kind = "answer";
+  REQUIRE(store.create_run(answer, R"({"status":"review"})", error));  // R-0003
+  // A copy names its link's kind too: a rebuild from copies keeps it.
+  REQUIRE(store.import_record(RecordKind::Run, "R-0004",
+                              R"({"status":"review","parent_run_id":"R-0002","link_kind":"answer"})", error));
+  REQUIRE(store.import_record(RecordKind::Run, "R-0005",
+                              R"({"status":"review","parent_run_id":"R-0002","link_kind":"nonsense"})", error));
+  auto of_first = store.lineage_of("R-0001", error);
+  REQUIRE(of_first);
+  REQUIRE(of_first->children.size() == 2);
+  CHECK(of_first->children[0].kind == "replay");
+  CHECK(of_first->children[1].child_run_id == "R-0003");
+  CHECK(of_first->children[1].kind == "answer");
+  auto of_second = store.lineage_of("R-0002", error);
+  REQUIRE(of_second);
+  REQUIRE(of_second->children.size() == 2);
+  CHECK(of_second->children[0].kind == "answer");
+  CHECK(of_second->children[1].kind == "replay");  // an unknown kind in a copy: the kind its fields give
+  CHECK(store.add_lineage("R-0003", "R-0005", "answer", error));
+}

@@ -239,7 +239,7 @@ describe("run_view.show", function()
     expect(run.lineage):is_nil()
     local decoded = json.decode(json.encode(data))
     expect(decoded.lineage.pipeline_steps):equals({})
-    expect(json.encode(decoded.lineage)):equals('{"pipeline_steps":[],"replay_of":null,"replayed_as":[]}')
+    expect(json.encode(decoded.lineage)):equals('{"answer_of":null,"answered_by":[],"pipeline_steps":[],"replay_of":null,"replayed_as":[]}')
   end)
 
   it("says which run it cannot find", function()

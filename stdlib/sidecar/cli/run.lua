@@ -1,4 +1,4 @@
---- `sidecar run T-0001 …` and `sidecar run list|show|approve|block|review|replay|queue|
+--- `sidecar run T-0001 …` and `sidecar run list|show|approve|block|review|replay|answer|queue|
 --- start-ready|tail|kill|wait|apply|discard`: each takes the options the command line parsed, prints (text for
 --- people, or the JSON envelope with --json), and returns the exit status: 0 done (a run that
 --- ended in review or completed), 1 could not be done or the run did not succeed, 2 the command
@@ -221,6 +221,33 @@ function M.replay(o)
 end
 
 local RUN_STATUSES = store.RUN_STATUSES
+
+---`sidecar run answer R-… TEXT`
+function M.answer(o)
+  local ok, status = check_id(o, "run answer", "run", o.id)
+  if not ok then
+    return status
+  end
+  local text = o.answer
+  if text == "-" then
+    text = io.read("a") or ""
+  end
+  local s, cfg = open(o, "run answer")
+  if not s then
+    return cfg
+  end
+  o.on_progress = out.progress
+  local result, message, code = require("sidecar.task.answer").answer(s, cfg, o.id, text, o)
+  s:close()
+  if not result then
+    return failed(o, "run answer", message, code == "usage" and EXIT_USAGE or EXIT_FAILURE)
+  end
+  if not result.same_session then
+    out.progress(("run %s kept no agent session: the answer went to a new session, given its prompt and what "
+      .. "it said"):format(o.id))
+  end
+  return report_steps(o, "run answer", result)
+end
 
 ---`sidecar run list`
 function M.list(o)

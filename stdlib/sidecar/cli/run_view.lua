@@ -20,9 +20,8 @@ local M = {}
 
 local LABEL_WIDTH = 15 -- "Previous step: "
 
-local function present(v)
-  return v ~= nil and v ~= json.null and v ~= ""
-end
+local run_lineage = require("sidecar.cli.run_lineage")
+local present = run_lineage.present
 
 local function text_or_dash(v)
   return present(v) and tostring(v) or "-"
@@ -150,74 +149,6 @@ function M.pipeline_lines(runs)
   return #lines > 0 and table.concat(lines, "\n") .. "\n" or ""
 end
 
-local function step_order(a, b)
-  local sa, sb = math.tointeger(a.pipeline_step) or math.huge, math.tointeger(b.pipeline_step) or math.huge
-  if sa ~= sb then
-    return sa < sb
-  end
-  return tostring(a.run_id) < tostring(b.run_id)
-end
-
--- Every step of the run's pipeline: the runs joined to it by "pipeline" links (each step linked to
--- the previous one, or all to the first), in step order.
-local function pipeline_steps(s, run)
-  if not present(run.pipeline_id) then
-    return {}
-  end
-  local seen, steps, todo = { [run.run_id] = true }, { run }, { run.run_id }
-  while #todo > 0 do
-    local id = table.remove(todo)
-    local links, message, code = s:lineage(id)
-    if not links then
-      return nil, message, code
-    end
-    for _, side in ipairs({ links.parents, links.children }) do
-      for _, l in ipairs(side) do
-        local other = l.parent_run_id == id and l.child_run_id or l.parent_run_id
-        if l.kind == "pipeline" and not seen[other] then
-          seen[other] = true
-          local r = s:get_run(other)
-          if r and r.pipeline_id == run.pipeline_id then
-            steps[#steps + 1] = r
-            todo[#todo + 1] = other
-          end
-        end
-      end
-    end
-  end
-  table.sort(steps, step_order)
-  return steps
-end
-
--- Lineage ---------------------------------------------------------------------------------------------
-
--- {replay_of = id?, replayed_as = {id...}, steps = {run...}} of a run in the store.
-local function lineage_of(s, run)
-  local links, message, code = s:lineage(run.run_id)
-  if not links then
-    return nil, message, code
-  end
-  local l = { replayed_as = {} }
-  for _, p in ipairs(links.parents) do
-    if p.kind == "replay" then
-      l.replay_of = p.parent_run_id
-    end
-  end
-  if not l.replay_of and present(run.parent_run_id) and not present(run.pipeline_id) then
-    l.replay_of = run.parent_run_id
-  end
-  for _, c in ipairs(links.children) do
-    if c.kind == "replay" then
-      l.replayed_as[#l.replayed_as + 1] = c.child_run_id
-    end
-  end
-  l.steps, message, code = pipeline_steps(s, run)
-  if not l.steps then
-    return nil, message, code
-  end
-  return l
-end
-
 -- The run's validation results: validation[] of the record, else the store's table.
 local function validation_of(s, run)
   if type(run.validation) == "table" and #run.validation > 0 then
@@ -339,6 +270,13 @@ local function lineage_lines(lines, run, l)
   if #l.replayed_as > 0 then
     add(lines, "Replayed as", table.concat(l.replayed_as, ", "))
   end
+  if l.answer_of then
+    local said = text_or_dash(run.answer):gsub("%s+", " ")
+    add(lines, "Answer", ("answers %s: %s"):format(l.answer_of, said:sub(1, 200)))
+  end
+  if #l.answered_by > 0 then
+    add(lines, "Answered", "answered by " .. table.concat(l.answered_by, ", "))
+  end
   if present(run.pipeline_id) then
     add(lines, "Pipeline", ("%s step %s of %s"):format(run.pipeline_id, text_or_dash(run.pipeline_step),
       text_or_dash(run.pipeline_total)))
@@ -375,7 +313,7 @@ local function resolve_with_lineage(s, run)
     end
   end
   local l
-  l, message, code = lineage_of(s, r)
+  l, message, code = run_lineage.of(s, r)
   if not l then
     return nil, message, code
   end
@@ -448,7 +386,7 @@ end
 
 
 ---The data of `sidecar run show --json`: a copy of the record with `lineage` {replay_of (run id
----or null), replayed_as [ids], pipeline_steps [{run_id, pipeline_step, pipeline_total, runner_type,
+---or null), replayed_as [ids], answer_of (run id or null), answered_by [ids], pipeline_steps [{run_id, pipeline_step, pipeline_total, runner_type,
 ---agent_role, status, duration_ms, changed_files (a count or null)}]} and `validation` (the steps).
 ---@param s table  an open store
 ---@param run table|string  a run record or id
@@ -470,7 +408,7 @@ function M.show_data(s, run)
       duration_ms = M.duration_ms(step) or json.null, changed_files = files_count(step) or json.null }
   end
   data.lineage = { replay_of = l.replay_of or json.null, replayed_as = json.array(l.replayed_as),
-    pipeline_steps = json.array(steps) }
+    answer_of = l.answer_of or json.null, answered_by = json.array(l.answered_by), pipeline_steps = json.array(steps) }
   data.validation = json.array(validation_of(s, r))
   return data
 end

@@ -126,7 +126,7 @@ local function run_fields(r)
   return {
     task_id = r.task_id, status = r.status, runner_type = r.runner_type,
     created_at = r.created_at or r.started_at, completed_at = r.completed_at,
-    parent_run_id = r.parent_run_id, pipeline_id = r.pipeline_id,
+    parent_run_id = r.parent_run_id, pipeline_id = r.pipeline_id, link_kind = r.link_kind,
   }
 end
 
@@ -135,7 +135,7 @@ local function check_record(record, what)
     error(what .. " must be a table, got " .. type(record), 3)
   end
   for _, key in ipairs({ "title", "status", "task_id", "runner_type", "created_at", "started_at",
-    "completed_at", "parent_run_id", "pipeline_id", "updated_at" }) do
+    "completed_at", "parent_run_id", "pipeline_id", "link_kind", "updated_at" }) do
     local v = record[key]
     if v ~= nil and v ~= json.null and type(v) ~= "string" then
       error(("%s.%s must be a string, got %s"):format(what, key, type(v)), 3)
@@ -328,7 +328,7 @@ function Store:list_runs(q)
   return decoded_list(self.db:list_runs(q))
 end
 
----Links two runs ("replay" or "pipeline").
+---Links two runs ("replay", "pipeline" or "answer").
 function Store:link(parent_run_id, child_run_id, kind)
   return self.db:add_lineage(parent_run_id, child_run_id, kind)
 end

@@ -233,7 +233,8 @@ local function record_ahead(s, st, fields)
 end
 
 ---One run of a task on one runner. st: the settings (see M.settings) with `runner`; extra:
----record fields (parent_run_id, pipeline_id, pipeline_step, pipeline_total, replay_reason), and
+---record fields (parent_run_id, pipeline_id, pipeline_step, pipeline_total, replay_reason,
+---link_kind: "answer" for a run answering its parent, answer: that answer), and
 ---`prompt` (a given prompt, used as it is) or `previous` (a pipeline's previous step), `resume`,
 ---`keep_session`, `run_id` (an existing queued run to execute, for background runs), `on_spawn(pid)`
 ---(agent_run's: the agent's pid, which is its process group, right after it started). This process
@@ -247,8 +248,9 @@ function M.run_step(s, cfg, task, st, extra)
   end
   local fields = { task_id = task.task_id, agent_role = st.agent_role, parent_run_id = extra.parent_run_id,
     pipeline_id = extra.pipeline_id, pipeline_step = extra.pipeline_step, pipeline_total = extra.pipeline_total,
-    replay_reason = extra.replay_reason, prompt_tokens = require("sidecar.prompt.compile").estimate(text), prompt_budget = budget }
-  local link_kind = extra.pipeline_id and "pipeline" or (extra.parent_run_id and "replay") or nil
+    replay_reason = extra.replay_reason, link_kind = extra.link_kind, answer = extra.answer,
+    prompt_tokens = require("sidecar.prompt.compile").estimate(text), prompt_budget = budget }
+  local link_kind = extra.link_kind or (extra.pipeline_id and "pipeline") or (extra.parent_run_id and "replay") or nil
   if st.dry_run then
     return dry_run_step(s, st, fields, text, extra.parent_run_id, link_kind)
   end
@@ -349,13 +351,18 @@ function M.run_task(s, cfg, task, st, extra)
 end
 
 -- The text of a run's stored prompt.
-local function stored_prompt(s, run)
+---A file of a run's folder (`prompt.md`, `output.md`), or nil when it is missing.
+function M.run_file(s, run, name)
   local dir = s:run_dir(run.run_id)
-  local text = dir and dir:read("prompt.md")
+  local text = dir and dir:read(name)
   if dir then
     dir:close()
   end
   return text
+end
+
+local function stored_prompt(s, run)
+  return M.run_file(s, run, "prompt.md")
 end
 
 ---Opens `path` in $VISUAL or $EDITOR (on the terminal) and returns its new text, or nil, why.
