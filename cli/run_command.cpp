@@ -33,6 +33,9 @@ std::vector<LuaCommand> run_commands() {
                   "Continue the agent session of the task's last session run (codex exec resume, claude --resume)"},
                  {"--keep-session", "keep_session", kBool, "",
                   "Keep the agent's session so a later --continue can resume it (first-pass runs are ephemeral)"},
+                 {"--prepared", "prepared", kText, "DIR",
+                  "Run a folder `sidecar prepare` made (.agent/sidecars/<id>) and fill its output.md, model.json, "
+                  "model.md and events"},
                  {"--worker", "worker", kText, "TEXT", "(internal) execute a prepared background run", nullptr,
                   kHidden}} +
            root_json},

@@ -128,6 +128,12 @@ function M.run(o)
   if o.worker then
     return work(o)
   end
+  if o.prepared then
+    if o.task then
+      return failed(o, "run", "give a task or --prepared DIR, not both", EXIT_USAGE)
+    end
+    return require("sidecar.cli.run_prepared").run(o)
+  end
   if not o.task then
     return failed(o, "run", "which task? sidecar run T-0001 (or sidecar run --help for the subcommands)", EXIT_USAGE)
   end
