@@ -53,8 +53,20 @@ local function last_seq(path)
   f:seek("set", math.max(size - TAIL, 0))
   local tail = f:read("a") or ""
   f:close()
-  local last = tail:match("([^\n]+)\n$")
-  return tonumber(last and last:match('"seq":(%d+)') or "0") or 0
+  -- Linear: the last line starts after the last newline but one ("([^\n]+)\n$" would retry at
+  -- every position of the tail).
+  if tail:sub(-1) ~= "\n" then
+    return 0
+  end
+  local from = 1
+  for at in tail:sub(1, -2):gmatch("()\n") do
+    from = at + 1
+  end
+  local seq = 0 -- the line's own "seq" is its last one: keys are sorted, "fields" comes first
+  for n in tail:sub(from):gmatch('"seq":(%d+)') do
+    seq = tonumber(n) or seq
+  end
+  return seq
 end
 
 ---Appends the event to a run's events.jsonl. Returns true, or nil and why.
