@@ -46,8 +46,11 @@ end
 ---@param command any
 ---@return boolean
 function M.is_ours(command)
-  return type(command) == "string" and command:find("sidecar'?%s+hook%s+%u%a+$") ~= nil
-    or type(command) == "string" and command:find("sidecar'?%s+hook%s+%u%a+%s+%-%-run$") ~= nil
+  if type(command) ~= "string" then
+    return false
+  end
+  local rest = command:gsub("%s+%-%-run$", "") -- a run's own hook
+  return rest:find("sidecar'?%s+hook%s+%u%a+$") ~= nil
 end
 
 local function group(exe, event, run)
@@ -120,25 +123,23 @@ function M.merge(settings, exe, opts)
     end
     out[event] = kept
   end
+  for event, groups in pairs(out) do
+    if #groups == 0 and #hooks[event] > 0 then
+      out[event] = nil -- an event only we used goes with our hook (an empty list someone wrote stays)
+    end
+  end
   if not (opts and opts.remove) then
     for _, event in ipairs(M.EVENTS) do
       out[event] = out[event] or json.array({})
       table.insert(out[event], group(exe, event))
     end
   end
-  for event, groups in pairs(out) do
-    if #groups == 0 and (hooks[event] == nil or #hooks[event] > 0) then
-      out[event] = nil -- an event only we used goes with our hook
-    end
-  end
   local merged = json.object({})
   for k, v in pairs(settings) do
     merged[k] = v
   end
-  merged.hooks = next(out) and out or nil
-  if merged.hooks == nil and settings.hooks ~= nil and next(settings.hooks) == nil then
-    merged.hooks = settings.hooks -- an empty "hooks" someone wrote stays
-  end
+  -- No hooks left: the key goes too, unless it was empty already (then it stays as it was).
+  merged.hooks = next(out) and out or (next(hooks) == nil and settings.hooks or nil)
   return merged, json.encode(merged) ~= before
 end
 
