@@ -169,7 +169,7 @@ eq "real claude: session start and stop seen" "yes" \
   "$(grep -q '"kind":"hook.SessionStart"' $ev && grep -q '"kind":"hook.Stop"' $ev && echo yes)"
 eq "real claude: events.jsonl stays valid" "ok" "$(valid_jsonl $ev)"
 eq "real claude: no session record for a run" "no" "$([ -d .agent/sessions ] && echo yes || echo no)"
-expect_run "real claude: run tail shows the hook's events" 0 "hook\.PreToolUse|hook\.PostToolUse +\{.*NOTES\.md" "" -- "$S" run tail $r
+expect_run "real claude: run tail shows the hook's events" 0 "hook\.PostToolUse +\{.*NOTES\.md" "" -- "$S" run tail $r
 expect_run "real claude: the store rebuilds with them" 0 "" "" -- "$S" store rebuild
 stop_server
 
