@@ -162,6 +162,11 @@ describe("hook records", function()
       lines[#lines + 1] = decoded(line)
     end
     expect({ lines[2].seq, lines[2].kind, lines[3].seq, lines[3].source }):equals({ 42, "hook.Stop", 43, "hook" })
+    local max = hook_record.MAX_RUN_BYTES
+    hook_record.MAX_RUN_BYTES = 100 -- full: nothing more is added
+    local ok, why = hook_record.to_run(dir, "Stop", json.object({}))
+    hook_record.MAX_RUN_BYTES = max
+    expect({ ok, why }):equals({ nil, "events.jsonl is full" })
     os.execute("rm -rf '" .. dir .. "'")
   end)
 

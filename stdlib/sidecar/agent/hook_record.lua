@@ -27,27 +27,17 @@ M.MAX_SESSION_BYTES = 8 * 1024 * 1024
 M.PREFIX = "claude-code:"
 local TAIL = 64 * 1024 -- the last line of events.jsonl is looked for in this much of its end
 
-local function size_of(path)
-  local f = io.open(path, "rb")
-  if not f then
-    return 0
-  end
-  local size = f:seek("end")
-  f:close()
-  return size or 0
-end
-
 -- "2026-11-21T13:45:01.123Z", now.
 local function now_ts()
   local ms = clock.wall_ms()
   return os.date("!%Y-%m-%dT%H:%M:%S", ms // 1000) .. (".%03dZ"):format(ms % 1000)
 end
 
--- The seq of the last complete line of an events file (0: none found).
+-- The seq of the last complete line of an events file (0: none found), and the file's size.
 local function last_seq(path)
   local f = io.open(path, "rb")
   if not f then
-    return 0
+    return 0, 0
   end
   local size = f:seek("end")
   f:seek("set", math.max(size - TAIL, 0))
@@ -56,7 +46,7 @@ local function last_seq(path)
   -- Linear: the last line starts after the last newline but one ("([^\n]+)\n$" would retry at
   -- every position of the tail).
   if tail:sub(-1) ~= "\n" then
-    return 0
+    return 0, size
   end
   local from = 1
   for at in tail:sub(1, -2):gmatch("()\n") do
@@ -66,7 +56,7 @@ local function last_seq(path)
   for n in tail:sub(from):gmatch('"seq":(%d+)') do
     seq = tonumber(n) or seq
   end
-  return seq
+  return seq, size
 end
 
 ---Appends the event to a run's events.jsonl. Returns true, or nil and why.
@@ -76,14 +66,15 @@ end
 ---@return boolean|nil ok, string? why
 function M.to_run(run_dir, event, fields)
   local file = run_dir .. "/events.jsonl"
-  if size_of(file) >= M.MAX_RUN_BYTES then
+  local seq, size = last_seq(file)
+  if size >= M.MAX_RUN_BYTES then
     return nil, "events.jsonl is full"
   end
   local dir, message = artifact.open(run_dir)
   if not dir then
     return nil, message
   end
-  local line = json.object({ fields = fields, kind = "hook." .. event, seq = last_seq(file) + 1, ts = now_ts(),
+  local line = json.object({ fields = fields, kind = "hook." .. event, seq = seq + 1, ts = now_ts(),
     source = "hook" })
   local ok, why = dir:append_jsonl("events.jsonl", line)
   dir:close()
