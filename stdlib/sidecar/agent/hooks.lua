@@ -238,12 +238,16 @@ function M.decide(input, policy)
 end
 
 ---Writes the settings of a run's own hooks (`hook EVENT --run`) into the run's folder, as
----claude_settings.json, and returns the file's absolute path (for `claude --settings`). Raises
----when it cannot be written: the run then fails before its agent starts.
+---claude_settings.json, and returns the file's absolute path (for `claude --settings`). A folder
+---that does not exist is a preview (a dry run shows the argv): the path only. Raises when the file
+---cannot be written: the run then fails before its agent starts.
 ---@param run_dir string
 ---@return string
 function M.write_run_settings(run_dir)
-  local dir = assert(require("sidecar.core.artifact").open(run_dir))
+  local dir = require("sidecar.core.artifact").open(run_dir)
+  if not dir then
+    return run_dir .. "/claude_settings.json"
+  end
   assert(dir:write("claude_settings.json", json.encode(M.settings(require("sidecar.core.proc").executable(),
     { run = true }), { indent = 2 }) .. "\n"))
   local path = dir:root() .. "/claude_settings.json"
