@@ -65,7 +65,7 @@ Flags operator+(Flags a, const Flags& b) {
 std::vector<LuaCommand> lua_commands() {
   std::vector<LuaCommand> all;
   for (auto* table : {prepare_commands, project_commands, task_commands, run_commands, preset_commands,
-                      store_commands, trust_commands, doctor_commands}) {
+                      store_commands, trust_commands, doctor_commands, hooks_commands}) {
     std::vector<LuaCommand> some = table();
     all.insert(all.end(), std::make_move_iterator(some.begin()), std::make_move_iterator(some.end()));
   }
@@ -222,6 +222,60 @@ int call_command(lua_State* L) {
 }
 
 }  // namespace
+
+namespace {
+
+// require("sidecar.cli.declared") -> {{path, help, runs (false: a group), flags = {{names, key,
+// type, value, help, required}...}}...}: every command as its table declares it, so what is made
+// from the declarations (the skill file for agents) says what the parser takes.
+int push_declared(lua_State* L) {
+  static const char* const kTypes[] = {"text", "integer", "bool", "list"};
+  std::vector<LuaCommand> all = lua_commands();
+  lua_createtable(L, static_cast<int>(all.size()), 0);
+  for (std::size_t i = 0; i < all.size(); ++i) {
+    const LuaCommand& c = all[i];
+    lua_createtable(L, 0, 4);
+    lua_pushstring(L, c.path);
+    lua_setfield(L, -2, "path");
+    lua_pushstring(L, c.help);
+    lua_setfield(L, -2, "help");
+    lua_pushboolean(L, c.function != nullptr);
+    lua_setfield(L, -2, "runs");
+    lua_createtable(L, static_cast<int>(c.flags.size()), 0);
+    for (std::size_t j = 0; j < c.flags.size(); ++j) {
+      const Flag& f = c.flags[j];
+      lua_createtable(L, 0, 6);
+      lua_pushstring(L, f.names);
+      lua_setfield(L, -2, "names");
+      lua_pushstring(L, f.key);
+      lua_setfield(L, -2, "key");
+      lua_pushstring(L, kTypes[f.type]);
+      lua_setfield(L, -2, "type");
+      lua_pushstring(L, f.value);
+      lua_setfield(L, -2, "value");
+      lua_pushstring(L, f.help);
+      lua_setfield(L, -2, "help");
+      lua_pushboolean(L, (f.mods & kRequired) != 0);
+      lua_setfield(L, -2, "required");
+      lua_pushboolean(L, (f.mods & kHidden) != 0);
+      lua_setfield(L, -2, "hidden");
+      lua_rawseti(L, -2, static_cast<lua_Integer>(j + 1));
+    }
+    lua_setfield(L, -2, "flags");
+    lua_rawseti(L, -2, static_cast<lua_Integer>(i + 1));
+  }
+  return 1;
+}
+
+}  // namespace
+
+void register_declared(lua_State* L) {
+  lua_getglobal(L, "package");
+  lua_getfield(L, -1, "preload");
+  lua_pushcfunction(L, push_declared);
+  lua_setfield(L, -2, "sidecar.cli.declared");
+  lua_pop(L, 2);
+}
 
 bool LuaCommands::call(lua::Engine& engine, int& status, std::string& error) const {
   lua_State* L = engine.state();

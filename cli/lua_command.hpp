@@ -62,8 +62,13 @@ std::vector<LuaCommand> preset_commands();   // preset_command.cpp
 std::vector<LuaCommand> store_commands();    // store, usage: store_command.cpp
 std::vector<LuaCommand> trust_commands();    // trust_command.cpp
 std::vector<LuaCommand> doctor_commands();   // project_command.cpp
+std::vector<LuaCommand> hooks_commands();    // hooks, hook, session, skill: hooks_command.cpp
 // All of the above.
 std::vector<LuaCommand> lua_commands();
+
+// Registers the module `sidecar.cli.declared` (package.preload): every command of lua_commands()
+// with its flags, as a Lua table, for what is generated from the declarations (the skill file).
+void register_declared(lua_State* L);
 
 // The commands of a table declared on a CLI11 app, holding what the parser finds.
 class LuaCommands {

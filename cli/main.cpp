@@ -198,12 +198,13 @@ static int sidecar_main(int argc, char** argv) {
     if (args[i] == "-h" || args[i] == "--help" || args[i] == "--help-all") help_before_command = true;
     if (args[i].empty() || args[i][0] == '-') continue;
     command = args[i];
-    static const char* const commands[] = {"init",   "task",  "run",   "preset", "capabilities", "script", "repl",
-                                           "test",   "prepare", "store", "usage", "doctor", "model-server", "trust"};
+    static const char* const commands[] = {"init",   "task",    "run",   "preset", "capabilities", "script",
+                                           "repl",   "test",    "prepare", "store", "usage",       "doctor",
+                                           "model-server", "trust", "hooks", "hook", "session", "skill"};
     if (std::find(std::begin(commands), std::end(commands), command) == std::end(commands)) {
       return usage_error("unknown command '" + command +
                          "' (commands: init, task, run, preset, capabilities, script, repl, test, prepare, store, "
-                         "usage, doctor, model-server, trust)");
+                         "usage, doctor, model-server, trust, hooks, hook, session, skill)");
     }
     if (command == "script") {
       std::size_t file = i + 1;
@@ -271,6 +272,7 @@ static int sidecar_main(int argc, char** argv) {
 
   try {
     Engine engine;
+    sidecar::cli::register_declared(engine.state());
     // Before anything else runs: every byte printed from Lua passes the redactor from here on.
     // Only a SIDECAR_STDLIB_DIR without the module can make it fail; that is said, not hidden.
     static const char* const kInstall =
@@ -311,8 +313,19 @@ static int sidecar_main(int argc, char** argv) {
   }
 }
 
+// Whether the command is `sidecar hook`: Claude Code waits for it on every tool call, and a hook
+// that fails must never break the session it watches, so it exits 0 whatever happened.
+static bool hook_command(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    if (argv[i][0] != '-') return std::string(argv[i]) == "hook";
+    if (std::string(argv[i]) == "-e") ++i;
+  }
+  return false;
+}
+
 int main(int argc, char** argv) {
   int status = sidecar_main(argc, argv);
+  if (hook_command(argc, argv)) status = 0;
   sidecar::host::git::finish_preload();  // a load of libgit2 still under way ends first
   return status;
 }

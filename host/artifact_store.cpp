@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <fnmatch.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -345,6 +346,12 @@ bool ArtifactDir::append(std::string_view path, std::string_view data, bool sync
     return false;
   }
   if (!check_regular(file.fd, path, error)) return false;
+  // Another process may append to the same file (a Claude Code hook writing into a run's
+  // events.jsonl while the run does): the look at the last byte below and the write are one step
+  // under an exclusive lock, so neither writer takes the other's line in flight for a crash's
+  // leftover. Released when the file is closed.
+  while (flock(file.fd, LOCK_EX) != 0 && errno == EINTR) {
+  }
   // A crash in the middle of an earlier append can leave a line without its newline: it was
   // never whole, so it is dropped rather than glued to the next one.
   off_t size = lseek(file.fd, 0, SEEK_END);

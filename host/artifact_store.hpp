@@ -71,6 +71,7 @@ class ArtifactDir {
   bool sync(FsError& error);
   // Appends `data` (whole lines, for JSON Lines) in one write. A last line left incomplete by a
   // crash was never committed: it is cut off before appending. `sync` also fsyncs the file.
+  // Appends from several processes are serialised (an exclusive flock on the file).
   bool append(std::string_view path, std::string_view data, bool sync, FsError& error);
   // Reads a regular file; refuses symbolic links, hard links (a link to a file outside the
   // folder would read it), and anything larger than `max_bytes`.

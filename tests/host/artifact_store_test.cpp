@@ -162,6 +162,47 @@ TEST_CASE("artifact: an incomplete last line is dropped before the next append",
   CHECK(Sandbox::get(box.inside + "/only.jsonl") == "{}\n");
 }
 
+TEST_CASE("artifact: two processes appending to one file side by side leave only whole lines", "[artifact]") {
+  // A run's recorder and a Claude Code hook both append to events.jsonl. Lines longer than a page
+  // are written in more than one step by the kernel: without the append's lock, one writer could
+  // take the other's line in flight for a crash's leftover and cut it.
+  Sandbox box;
+  constexpr int kLines = 400;
+  pid_t pids[2];
+  for (int w = 0; w < 2; ++w) {
+    pids[w] = fork();
+    if (pids[w] == 0) {
+      FsError error;
+      auto dir = ArtifactDir::open(box.inside, false, error);
+      if (!dir) _exit(2);
+      for (int i = 0; i < kLines; ++i) {
+        std::string line = "{\"w\":" + std::to_string(w) + ",\"pad\":\"" + std::string(6000 + i, 'a' + w) + "\"}\n";
+        if (!dir->append("events.jsonl", line, false, error)) _exit(3);
+      }
+      _exit(0);
+    }
+  }
+  for (pid_t pid : pids) {
+    int status = 0;
+    waitpid(pid, &status, 0);
+    REQUIRE((WIFEXITED(status) && WEXITSTATUS(status) == 0));
+  }
+  std::ifstream in(box.inside + "/events.jsonl");
+  int whole[2] = {0, 0}, broken = 0;
+  for (std::string line; std::getline(in, line);) {
+    bool ok = line.size() > 20 && line.compare(0, 5, "{\"w\":") == 0 && line.compare(line.size() - 2, 2, "\"}") == 0;
+    int w = ok ? line[5] - '0' : -1;
+    if (ok && (w == 0 || w == 1) && line.find(w ? 'a' : 'b', 17) == std::string::npos) {
+      ++whole[w];
+    } else {
+      ++broken;
+    }
+  }
+  CHECK(broken == 0);
+  CHECK(whole[0] == kLines);
+  CHECK(whole[1] == kLines);
+}
+
 TEST_CASE("artifact: 40+ escape attempts, 0 escapes, each a clear error", "[artifact]") {
   Sandbox box;
   const std::string in = box.inside;

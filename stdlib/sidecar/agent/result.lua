@@ -133,13 +133,54 @@ function M.record_changes(record, repo, before, snapshot_why, found, deadline_ns
   end
 end
 
+-- The reasons the run's own hooks gave for the tool calls they denied, by tool_use_id, from the
+-- `hook.PreToolUse` lines of events.jsonl that say "deny" (at most its last 4 MiB are read).
+local function hook_reasons(run_dir)
+  local reasons = {}
+  local events = run_dir and read_tail(run_dir .. "/events.jsonl", 4 * 1024 * 1024) or ""
+  for line in events:gmatch("[^\n]+") do
+    if line:find('"decision":"deny"', 1, true) and line:find('"kind":"hook.PreToolUse"', 1, true) then
+      local ok, e = pcall(json.decode, line)
+      local f = ok and type(e) == "table" and type(e.fields) == "table" and e.fields or {}
+      if type(f.tool_use_id) == "string" then
+        reasons[f.tool_use_id] = f.reason
+      end
+    end
+  end
+  return reasons
+end
+
+---record.permission_denials: the tool calls the agent was refused (claude's result lists them),
+---each {tool, input (the command or file, clipped), by ("hook": the run's own hook denied it,
+---with its reason; else Claude Code's permissions)}.
+---@param record table
+---@param denials table[]  the parser's summary.permission_denials
+---@param run_dir? string
+function M.record_denials(record, denials, run_dir)
+  if #denials == 0 then
+    return
+  end
+  local reasons, list = hook_reasons(run_dir), {}
+  for _, d in ipairs(denials) do
+    local input = type(d.tool_input) == "table" and d.tool_input or {}
+    local what = input.command or input.file_path or input.notebook_path
+    local reason = type(d.tool_use_id) == "string" and reasons[d.tool_use_id] or nil
+    list[#list + 1] = { tool = type(d.tool_name) == "string" and text_lines.clip(d.tool_name, 100) or json.null,
+      input = type(what) == "string" and text_lines.clip(what, 1000) or json.null, by = reason and "hook" or "claude",
+      reason = reason }
+  end
+  record.permission_denials = json.array(list)
+end
+
 ---record.stream: what the event parser counted (events, unknown types, malformed, odd and
 ---leniently read lines with samples, retries, errors). Event lines read leniently (bytes that
 ---were not UTF-8, lone surrogates: stdlib/sidecar/agent/events.lua) are also added to
 ---record.invalid_utf8, since the fields taken from them hold U+FFFD.
 ---@param record table
 ---@param summary table  the parser's
-function M.record_stream(record, summary)
+---@param run_dir? string  the run's folder (the hooks' denials: record_denials)
+function M.record_stream(record, summary, run_dir)
+  M.record_denials(record, summary.permission_denials, run_dir)
   record.stream = {
     events = summary.events, unknown_types = json.object(summary.unknown_types),
     malformed_lines = summary.malformed_lines, cut_mid_line = summary.cut_mid_line or false,

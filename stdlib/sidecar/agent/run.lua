@@ -340,7 +340,7 @@ local function read_result(record, c)
   end
   run_owner.apply(record, c.escapees) -- a run something outlived is never a clean review
   if parser then
-    agent_result.record_stream(record, summary)
+    agent_result.record_stream(record, summary, c.run_dir)
   end
   return final, tsum
 end
@@ -459,6 +459,7 @@ function M.execute(o)
   local parser = event_parser(spec, t, o, events)
   local env = agent_env(spec, o)
   refs:block_push(env) -- no push leaves a run: git's config in the agent's environment refuses it
+  require("sidecar.agent.hooks").run_env(env, { run_id = id, run_dir = run_dir, repo = run.repo, task = o.task })
   owner:prepare(env) -- the run's mark, inherited by every process of the agent
 
   local span = t:span("agent")

@@ -203,7 +203,7 @@ M.register("claude", {
   install = "npm install -g @anthropic-ai/claude-code",
   version = { "claude", "--version" },
   probe = { cmd = { "claude", "--help" }, flags = { "--print", "--output-format", "--verbose", "--model",
-    "--session-id", "--resume", "--no-session-persistence", "--permission-mode", "--disallowedTools" } },
+    "--session-id", "--resume", "--no-session-persistence", "--permission-mode", "--disallowedTools", "--settings" } },
   can_resume = true,
   command = function(ctx)
     local args = { "-p", "--output-format", "stream-json", "--verbose" }
@@ -228,6 +228,9 @@ M.register("claude", {
     else
       append(args, { "--dangerously-skip-permissions" })
     end
+    -- The run's own hooks (stdlib/sidecar/agent/hooks.lua): events into the run's events.jsonl,
+    -- and a push, a tag or an edit of an avoided file denied, whatever the user installed.
+    append(args, { "--settings", require("sidecar.agent.hooks").write_run_settings(ctx.run_dir) })
     append(args, ctx.args)
     return with_program(ctx, "claude", args)
   end,

@@ -16,6 +16,7 @@
 --- agent that rewrites its own git configuration or environment. Such pushes show in the
 --- agent's commands (push_in), which is why attempts are looked for there too.
 local git = require("sidecar.core.git")
+local git_commands = require("sidecar.run.git_commands")
 local proc = require("sidecar.core.proc")
 local text_lines = require("sidecar.core.text")
 
@@ -175,37 +176,8 @@ function M.add_to(pb, env)
   return env
 end
 
--- Global options of git that take the next word as their value.
-local TAKES_VALUE = { ["-C"] = true, ["-c"] = true, ["--git-dir"] = true, ["--work-tree"] = true,
-  ["--namespace"] = true, ["--super-prefix"] = true, ["--config-env"] = true }
-local PUSHES = { push = true, ["send-pack"] = true }
-
----The `git push` (or `git send-pack`) a shell command runs, global options (-C dir, -c k=v,
------git-dir=...) allowed between git and the subcommand: "git push origin HEAD" out of
----`/bin/bash -lc "cd x && git push origin HEAD; echo $?"`; nil when it runs none.
----@param command string
----@return string|nil
-function M.push_in(command)
-  for git in command:gmatch("%f[%w_%-]git%s+[^;&|\n]*") do
-    local skip, first = false, true
-    for word in git:gmatch("%S+") do
-      word = word:gsub("[\"'\\]", "")
-      if first then
-        first = false -- "git" itself
-      elseif skip then
-        skip = false
-      elseif TAKES_VALUE[word] then
-        skip = true
-      elseif word:sub(1, 1) ~= "-" then
-        if PUSHES[word] then
-          return (git:gsub("[\"'%s]+$", ""):gsub("%s+", " "))
-        end
-        break
-      end
-    end
-  end
-  return nil
-end
+---The `git push` (or `git send-pack`) a shell command runs, or nil (sidecar.run.git_commands).
+M.push_in = git_commands.push_in
 
 ---The push attempts seen: the agent's commands that push ({source = "command", push (the git
 ---push), command (the whole command), exit_code}), then the pushes the push block refused
