@@ -108,6 +108,23 @@ local function session_run(s, task_id)
   end
 end
 
+-- --continue: the session of the task's last run that kept one goes into `extra.resume`, and its
+-- runner into `st`. Nil, or the exit status after saying why it cannot be continued.
+local function continuation(o, s, task, st, extra)
+  local prev = session_run(s, task.task_id)
+  if not prev then
+    return failed(o, "run", ("task %s has no run with a kept session to continue (first-pass runs are "
+      .. "ephemeral: run it once with --keep-session)"):format(task.task_id))
+  end
+  if o.runner and o.runner ~= prev.runner_type then
+    return failed(o, "run", ("--continue resumes %s's session of run %s: it cannot change the runner to %s"):format(
+      prev.runner_type, prev.run_id, o.runner), EXIT_USAGE)
+  end
+  st.runners = { prev.runner_type }
+  extra.resume = { session_id = prev.session_id, run_id = prev.run_id, usage = prev.usage_reported or prev.usage,
+    cost_usd = prev.cost_reported_usd or prev.cost_usd }
+end
+
 -- `sidecar run --worker R-…`: a background run's worker.
 local function work(o)
   local s, cfg = open(o, "run")
@@ -164,20 +181,11 @@ function M.run(o)
   end
   local extra = { keep_session = o.keep_session }
   if o.continue then
-    local prev = session_run(s, task.task_id)
-    if not prev then
+    local status = continuation(o, s, task, st, extra)
+    if status then
       s:close()
-      return failed(o, "run", ("task %s has no run with a kept session to continue (first-pass runs are "
-        .. "ephemeral: run it once with --keep-session)"):format(task.task_id))
+      return status
     end
-    if o.runner and o.runner ~= prev.runner_type then
-      s:close()
-      return failed(o, "run", ("--continue resumes %s's session of run %s: it cannot change the runner to %s"):format(
-        prev.runner_type, prev.run_id, o.runner), EXIT_USAGE)
-    end
-    st.runners = { prev.runner_type }
-    extra.resume = { session_id = prev.session_id, run_id = prev.run_id, usage = prev.usage_reported or prev.usage,
-      cost_usd = prev.cost_reported_usd or prev.cost_usd }
   end
   if (o.background or o.continue) and #st.runners > 1 then
     s:close()
