@@ -14,15 +14,7 @@ local M = {}
 
 local RUNNERS = { ["codex-cli"] = "codex", codex = "codex", ["claude-code"] = "claude", claude = "claude" }
 
-local function read(path)
-  local f = io.open(path, "rb")
-  if not f then
-    return nil
-  end
-  local text = f:read("a")
-  f:close()
-  return text
-end
+local read = require("sidecar.core.files").read
 
 local function has_usage(usage)
   if type(usage) ~= "table" then
