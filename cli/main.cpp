@@ -199,11 +199,12 @@ static int sidecar_main(int argc, char** argv) {
     if (args[i].empty() || args[i][0] == '-') continue;
     command = args[i];
     static const char* const commands[] = {"init",   "task",  "run",   "preset", "capabilities", "script", "repl",
-                                           "test",   "prepare", "store", "usage", "doctor", "model-server", "trust"};
+                                           "test",   "prepare", "store", "usage", "doctor", "model-server", "trust",
+                                           "mcp",    "context"};
     if (std::find(std::begin(commands), std::end(commands), command) == std::end(commands)) {
       return usage_error("unknown command '" + command +
                          "' (commands: init, task, run, preset, capabilities, script, repl, test, prepare, store, "
-                         "usage, doctor, model-server, trust)");
+                         "usage, doctor, model-server, trust, mcp, context)");
     }
     if (command == "script") {
       std::size_t file = i + 1;
