@@ -14,6 +14,7 @@ local clock = require("sidecar.host.time")
 local M = {}
 
 local DEFAULT_WAIT_S = 300
+local DECIDER = "agent:mcp" -- reviewed_by of a decision made through run_decide
 local LIMITS = { summary = 2000, line = 500, files = 100, blockers = 20, validation = 20, preset_text = 8000 }
 
 local function present(v)
@@ -200,9 +201,9 @@ function CALLS.run_decide(a, ctx)
   end
   local data, why
   if a.decision == "approve" then
-    data, why = command(ctx, "sidecar.cli.run", "approve", { id = a.run_id, note = a.note })
+    data, why = command(ctx, "sidecar.cli.run", "approve", { id = a.run_id, note = a.note, by = DECIDER })
   else
-    data, why = command(ctx, "sidecar.cli.run", "block", { id = a.run_id, reason = a.note })
+    data, why = command(ctx, "sidecar.cli.run", "block", { id = a.run_id, reason = a.note, by = DECIDER })
   end
   if not data then
     return nil, why

@@ -149,7 +149,21 @@ function M.gather(root, budget)
       data.omitted[key] = #all[key] - #kept
     end
   end
-  data.estimated_tokens = (budget * M.CHARS_PER_TOKEN - left + M.CHARS_PER_TOKEN - 1) // M.CHARS_PER_TOKEN
+  -- The notes of what was left out cost room too: drop from the last sections until it fits.
+  local function estimate()
+    return (#M.render(data) + M.CHARS_PER_TOKEN - 1) // M.CHARS_PER_TOKEN
+  end
+  local at = #SECTIONS
+  while estimate() > budget and at > 0 do
+    local key = SECTIONS[at][1]
+    if #data[key] > 0 then
+      data[key][#data[key]] = nil
+      data.omitted[key] = (data.omitted[key] or 0) + 1
+    else
+      at = at - 1
+    end
+  end
+  data.estimated_tokens = estimate()
   return data
 end
 
