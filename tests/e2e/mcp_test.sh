@@ -186,4 +186,49 @@ eq "context --budget 100: within it, the rest counted" "yes" \
 expect_run "context --budget 0" 2 "^$" "--budget 0: expected a whole number of tokens" -- "$S" context --budget 0
 (cd "$work" && mkdir -p nostore && cd nostore && expect_run "context without a store" 1 "^$" "sidecar init" -- "$S" context)
 
+
+# --- the real claude -p calling these tools against the scripted model server -------------------
+if [ "${SIDECAR_SKIP_REAL_CLIS:-}" = 1 ]; then
+  echo "SKIP: the real claude CLI (SIDECAR_SKIP_REAL_CLIS=1)"
+  finish
+  exit $?
+fi
+export PATH="$root/.tools/npm/bin:$PATH"
+command -v claude >/dev/null || { echo "FAIL: claude is not installed (scripts/setup installs it into .tools/npm)"; exit 1; }
+cd "$work"
+start_server claude "$F/scenarios/mcp_claude.json" || { finish; exit 1; }
+# A fresh store, so the scenario's ids are T-0001 and R-0001; a change for the classifier.
+git_repo claude-repo
+add_runners "    codex = { program = $(fake_agent "$F/captures/codex_exec_json_text_turn.jsonl") },"
+printf '# Notes\n' >NOTES.md
+cat >"$work/mcp.json" <<JSON
+{"mcpServers": {"sidecar": {"command": "$S", "args": ["mcp"],
+  "env": {"SIDECAR_TRUST": "all", "XDG_STATE_HOME": "$work/state"}}}}
+JSON
+mkdir -p "$work/claude-config" "$work/claude-tmp"
+tools=mcp__sidecar__task_create,mcp__sidecar__run_task,mcp__sidecar__run_show,mcp__sidecar__preset_run,mcp__sidecar__run_wait
+claude_status=0
+ANTHROPIC_BASE_URL=http://127.0.0.1:$port ANTHROPIC_API_KEY=sk-ant-mock CLAUDE_CONFIG_DIR=$work/claude-config \
+  TMPDIR=$work/claude-tmp CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1 DISABLE_TELEMETRY=1 DISABLE_AUTOUPDATER=1 \
+  DISABLE_ERROR_REPORTING=1 CLAUDE_CODE_MAX_RETRIES=0 \
+  timeout 180 claude -p "Hand the hello task to a sidecar" --output-format stream-json --verbose \
+  --mcp-config "$work/mcp.json" --allowedTools "$tools" </dev/null >"$work/claude.jsonl" 2>"$work/claude.err" ||
+  claude_status=$?
+stop_server
+eq "claude: exit status" 0 "$claude_status"
+result=$(grep '"type":"result"' "$work/claude.jsonl" | tail -n 1)
+eq "claude: the final message" "The sidecar ran the task and the classifier answered. false" \
+  "$(jv .result <<<"$result") $(jv .is_error <<<"$result")"
+# tool_result N PATTERN: the model's request N (1-based, as logged) carries a tool_result matching PATTERN.
+tool_result() { sed -n "$1p" "$work/claude.log" | grep -q "\"type\":\"tool_result\".*$2"; }
+eq "claude: task_create's result reached the model" "yes" "$(tool_result 2 'T-0001' && echo yes)"
+eq "claude: run_task's result reached the model" "yes" "$(tool_result 3 'R-0001.*review.*Hello from the mock model' && echo yes)"
+eq "claude: run_show's result reached the model" "yes" "$(tool_result 4 'R-0001.*T-0001' && echo yes)"
+eq "claude: preset_run's result reached the model" "yes" "$(tool_result 5 'Path:' && echo yes)"
+eq "claude: a bad argument: the server's tool error reached the model" "yes" \
+  "$(tool_result 6 'run_wait: wait_s: expected an integer from 0 to 3600, got 99999[^}]*"is_error":true' && echo yes)"
+eq "claude: the task and run are in the store" "Hello task review codex" \
+  "$(field .agent/tasks/T-0001.json .title) $(field .agent/runs/R-0001/run.json .status) $(field .agent/runs/R-0001/run.json .runner_type)"
+[ "$failed" -gt 0 ] && { tail -n 5 "$work/claude.jsonl" | cut -c1-300; tail -n 20 "$work/claude.err"; }
+
 finish
