@@ -242,6 +242,10 @@ function Server:serve(reader)
     elseif why == "too_long" then
       self:fail(nil, M.PARSE_ERROR, ("a message longer than %d bytes was skipped"):format(M.MAX_LINE_BYTES))
     elseif why == "eof" then
+      if #self.waiting > 0 then -- their runs go on in the background
+        self.log(("the client closed its end with %d call(s) waiting: their runs go on (sidecar run list)")
+          :format(#self.waiting))
+      end
       return true
     elseif why == "error" then
       return nil, message
