@@ -5,6 +5,9 @@ local secrets = require("sidecar.core.secrets")
 
 local M = {}
 
+-- While output.capture runs a command: the envelopes it made, in order (nil otherwise).
+local captured
+
 ---Prints the envelope every command's `--json` gives: {ok, version, command, data, errors[]}.
 ---Its values are redacted before encoding (print redacts the text too, but a secret holding a
 ---quote or a backslash is written escaped there).
@@ -16,8 +19,8 @@ function M.envelope(command, ok, data, errors, version)
     ok = ok, version = version or json.null, command = command,
     data = data == nil and json.null or data, errors = json.array(errors or {}),
   })
-  if M.captured then
-    M.captured[#M.captured + 1] = envelope
+  if captured then
+    captured[#captured + 1] = envelope
     return
   end
   print(json.encode(envelope, { indent = 2 }))
@@ -31,11 +34,11 @@ end
 ---@param o table  the command's options, as the command line would give them
 ---@return integer status, table|nil envelope
 function M.capture(command, o)
-  local outer = M.captured
-  M.captured = {}
+  local outer = captured
+  captured = {}
   local ok, status = pcall(command, o)
-  local got = M.captured
-  M.captured = outer
+  local got = captured
+  captured = outer
   if not ok then
     error(status, 0)
   end
