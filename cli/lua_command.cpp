@@ -65,7 +65,7 @@ Flags operator+(Flags a, const Flags& b) {
 std::vector<LuaCommand> lua_commands() {
   std::vector<LuaCommand> all;
   for (auto* table : {prepare_commands, project_commands, task_commands, run_commands, preset_commands,
-                      store_commands, trust_commands, doctor_commands, hooks_commands}) {
+                      store_commands, trust_commands, doctor_commands, hooks_commands, agent_commands}) {
     std::vector<LuaCommand> some = table();
     all.insert(all.end(), std::make_move_iterator(some.begin()), std::make_move_iterator(some.end()));
   }

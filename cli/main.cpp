@@ -200,11 +200,12 @@ static int sidecar_main(int argc, char** argv) {
     command = args[i];
     static const char* const commands[] = {"init",   "task",    "run",   "preset", "capabilities", "script",
                                            "repl",   "test",    "prepare", "store", "usage",       "doctor",
-                                           "model-server", "trust", "hooks", "hook", "session", "skill"};
+                                           "model-server", "trust", "hooks", "hook", "session", "skill",
+                                           "mcp",    "context"};
     if (std::find(std::begin(commands), std::end(commands), command) == std::end(commands)) {
       return usage_error("unknown command '" + command +
                          "' (commands: init, task, run, preset, capabilities, script, repl, test, prepare, store, "
-                         "usage, doctor, model-server, trust, hooks, hook, session, skill)");
+                         "usage, doctor, model-server, trust, hooks, hook, session, skill, mcp, context)");
     }
     if (command == "script") {
       std::size_t file = i + 1;

@@ -17,6 +17,7 @@ int open_host_git(lua_State* L);  // lua/git.cpp
 int open_host_procinfo(lua_State* L);  // lua/process_info.cpp
 int open_host_paths(lua_State* L);  // lua/paths.cpp
 int open_host_text(lua_State* L);  // lua/text.cpp
+int open_host_stdio(lua_State* L);  // lua/stdio.cpp
 
 // Puts every host.* module into package.preload (loaded on first require).
 void preload_host_modules(lua_State* L);

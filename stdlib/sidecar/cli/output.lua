@@ -5,6 +5,9 @@ local secrets = require("sidecar.core.secrets")
 
 local M = {}
 
+-- While output.capture runs a command: the envelopes it made, in order (nil otherwise).
+local captured
+
 ---Prints the envelope every command's `--json` gives: {ok, version, command, data, errors[]}.
 ---Its values are redacted before encoding (print redacts the text too, but a secret holding a
 ---quote or a backslash is written escaped there).
@@ -12,10 +15,34 @@ local M = {}
 ---@param data any  json.null when there is nothing
 ---@param errors? string[]
 function M.envelope(command, ok, data, errors, version)
-  print(json.encode(secrets.redact_value({
+  local envelope = secrets.redact_value({
     ok = ok, version = version or json.null, command = command,
     data = data == nil and json.null or data, errors = json.array(errors or {}),
-  }), { indent = 2 }))
+  })
+  if captured then
+    captured[#captured + 1] = envelope
+    return
+  end
+  print(json.encode(envelope, { indent = 2 }))
+end
+
+---Runs `command(o)` (a command function of sidecar.cli.*, given `o.json`) with the envelopes it
+---would print handed back instead: how `sidecar mcp` does what a command does without running
+---it as a process. Returns the command's exit status and its last envelope (nil when it made
+---none). Raises what the command raises.
+---@param command fun(o: table): integer
+---@param o table  the command's options, as the command line would give them
+---@return integer status, table|nil envelope
+function M.capture(command, o)
+  local outer = captured
+  captured = {}
+  local ok, status = pcall(command, o)
+  local got = captured
+  captured = outer
+  if not ok then
+    error(status, 0)
+  end
+  return status, got[#got]
 end
 
 ---Writes "sidecar: <command>: <message>" to stderr.

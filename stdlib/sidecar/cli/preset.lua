@@ -211,6 +211,7 @@ function M.run(o)
     local errors = result.errors and { table.unpack(result.errors) } or {}
     errors[#errors + 1] = missed
     out.envelope("preset run", good, { preset = spec.name, params = params, result = result.data or json.null,
+      text = result.text or json.null,
       runs = json.array(ctx.runs), skipped = json.array(ctx.skipped), change = change or json.null, source = source,
       path = path, shadows = info.shadows or json.null, passed_over = info.passed_over or json.null }, errors,
       o.version)

@@ -357,7 +357,8 @@ function M.approve(o)
     if o.decision and o.decision ~= "accept" and o.decision ~= "partially accept" then
       return failed(o, "run approve", "--decision is accept or \"partially accept\"", EXIT_USAGE)
     end
-    local run, message = review.approve(s, o.id, { note = o.note, decision = o.decision })
+    -- o.by: who decides, when not the person at the terminal (`sidecar mcp` passes "agent:mcp")
+    local run, message = review.approve(s, o.id, { note = o.note, decision = o.decision, by = o.by })
     if run and o.apply then
       return require("sidecar.cli.run_worktree").after_approve(o, s, run)
     end
@@ -378,7 +379,7 @@ function M.block(o)
     if not o.reason or o.reason:match("^%s*$") then
       return failed(o, "run block", "--reason must say what is wrong", EXIT_USAGE)
     end
-    return decided(o, "run block", review.block(s, o.id, { reason = o.reason, decision = o.decision }))
+    return decided(o, "run block", review.block(s, o.id, { reason = o.reason, decision = o.decision, by = o.by }))
   end)
 end
 

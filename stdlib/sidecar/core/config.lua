@@ -29,6 +29,7 @@ local SCHEMA = {
   review = { "section", { auto_approve_on_all_green = { "boolean", false } } },
   pipeline = { "section", { stop_on_failure = { "boolean", true } } },
   queue = { "section", { jobs = { "integer", 2 } } },
+  mcp = { "section", { allow_decide = { "boolean", false } } },
   validation = { "section", { timeouts = { "table", {} } } },
   secrets = { "section", { patterns = { "list", {} }, names = { "list", {} }, allow_names = { "list", {} },
     files = { "list", {} }, allow_files = { "list", {} } } },
@@ -89,6 +90,12 @@ return {
 
   queue = {
     jobs = 2,                      -- `sidecar run start-ready`: runs at a time (-j overrides)
+  },
+
+  mcp = {
+    -- `sidecar mcp`: may a main agent approve or block runs through the run_decide tool?
+    -- (false: only a person decides, with sidecar run approve|block)
+    allow_decide = false,
   },
 
   validation = {
