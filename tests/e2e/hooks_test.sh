@@ -30,6 +30,9 @@ eq "an event handed over twice is recorded once" "6" "$("$S" session list --json
 expect_run "session show" 0 "claude-code:cebb53f8 .*files edited:\n  NOTES\.md\n.*hook\.UserPromptSubmit +write notes then publish" "" \
   -- "$S" session show claude-code:cebb53f8
 expect_run "session show: unknown" 1 "^$" "no session claude-code:00000000" -- "$S" session show claude-code:00000000
+eq "context: the files the session edited" "NOTES.md claude-code:cebb53f8" \
+  "$("$S" context --json | jv .data.session_files.1.file) $("$S" context --json | jv .data.session_files.1.session)"
+expect_run "context: as text" 0 "Files edited in recent sessions.*\n- NOTES\.md \(claude-code:cebb53f8\)" "" -- "$S" context
 session=.agent/sessions/claude-code-cebb53f8.jsonl
 size_before=$(wc -c <$session)
 stdin_text='{"hook_event_name": "PostToolUse", "session_id": ' expect_run "malformed input" 0 "^$" "not a JSON object" -- "$S" hook PostToolUse

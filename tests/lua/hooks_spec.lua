@@ -221,8 +221,10 @@ describe("the skill file", function()
     for _, c in ipairs(commands) do
       expect(md):contains("`sidecar " .. c.path .. "`")
     end
-    for _, t in ipairs(skill.MCP_TOOLS) do
-      expect(md):contains("`" .. t[1] .. "`")
+    local tools = require("sidecar.mcp.tool_schemas").TOOLS
+    expect(#tools):equals(9)
+    for _, t in ipairs(tools) do -- every tool `sidecar mcp` serves, from its declarations
+      expect(md):contains("`" .. t.name .. "`")
     end
     expect(md):contains("Never push, tag or release")
   end)

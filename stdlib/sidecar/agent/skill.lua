@@ -6,19 +6,15 @@
 ---   local md = skill.text({ presets = preset.list("."), commands = require("sidecar.cli.declared") })
 local M = {}
 
----The MCP tools of `sidecar mcp` (their names are the contract: issue 17), with what each is for.
-M.MCP_TOOLS = {
-  { "task_create", "{title, goal, summary?, type?, validate?, read?, avoid?, depends_on?} -> {task_id}" },
-  { "run_task", "{task_id, runner?, role?, model?, sandbox?, wait_s?} -> {run_id, status, summary, changed_files, "
-    .. "validation, usage, cost_usd, blockers}" },
-  { "run_wait", "{run_id, wait_s?}: waits for a running run" },
-  { "run_show", "{run_id}: the run's record, summarised" },
-  { "run_list", "{status?, task_id?, limit?}" },
-  { "run_decide", "{run_id, decision: approve|block, note}: only when .agent/config.lua lets agents decide" },
-  { "preset_list", "{}: the presets there are" },
-  { "preset_run", "{preset, params?, runner?, dry_run?} -> {ok, text, data}" },
-  { "context", "{}: what you should know now (open tasks, runs waiting for review, spend)" },
-}
+---The MCP tools of `sidecar mcp` (their names are the contract: issue 17), from the server's own
+---declarations (sidecar.mcp.tool_schemas): {name, description}.
+local function mcp_tools()
+  local list = {}
+  for i, t in ipairs(require("sidecar.mcp.tool_schemas").TOOLS) do
+    list[i] = { t.name, t.description }
+  end
+  return list
+end
 
 ---Commands of the executable itself, not declared in the command tables (cli/main.cpp).
 M.OTHER_COMMANDS = {
@@ -116,8 +112,8 @@ function M.text(o)
       .. "the same through tools (`mcp__sidecar__<tool>` in Claude Code):",
     "",
   }
-  for _, t in ipairs(M.MCP_TOOLS) do
-    lines[#lines + 1] = ("- `%s` %s"):format(t[1], t[2])
+  for _, t in ipairs(mcp_tools()) do
+    lines[#lines + 1] = ("- `%s`: %s"):format(t[1], t[2])
   end
   lines[#lines + 1] = ""
   presets_section(o.presets or {}, lines)

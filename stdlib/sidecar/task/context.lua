@@ -80,12 +80,22 @@ local function recent_decisions(s)
   return list
 end
 
----The files edited in recent agent sessions outside Sidecar runs. The hook point for the
----session store (`sidecar hook`, issue 17 point 2): until that store exists, none.
+---The most sessions whose edited files `context` lists.
+M.RECENT_SESSIONS = 5
+
+---The files edited in recent Claude Code sessions outside Sidecar runs, as `sidecar hook`
+---recorded them (sidecar.agent.hook_record), newest session first.
 ---@param s table  an open store
 ---@return table[]  each {session, file}
-function M.recent_session_files(s) -- luacheck: no unused args
-  return {}
+function M.recent_session_files(s)
+  local list = {}
+  local sessions = require("sidecar.agent.hook_record").list(s.root)
+  for i = 1, math.min(#sessions, M.RECENT_SESSIONS) do
+    for _, file in ipairs(sessions[i].files or {}) do
+      list[#list + 1] = { session = sessions[i].id, file = file }
+    end
+  end
+  return list
 end
 
 -- The line each item makes in the text, per section.
