@@ -43,6 +43,8 @@ expect_run "a task and --prepared" 2 "^$" "not both" -- "$S" run T-0001 --prepar
 "$S" prepare --title "JSON" --prompt "Say hello." --task-id json >/dev/null
 "$S" run --prepared .agent/sidecars/json --json >json.out
 eq "--json: the envelope" "true R-0002 review 120" "$(jv .ok <json.out) $(jv .data.run_id <json.out) $(jv .data.status <json.out) $(jv .data.usage.total <json.out)"
+expect_run "context: a run of no task waits for review, said plainly" 0 "\n- R-0001 \(review\): Hello from the mock model\.\n" "" -- "$S" context
+eq "context: no json.null in its text" "0" "$("$S" context | grep -c 'json.null')"
 cd "$work"
 
 if [ "${SIDECAR_SKIP_REAL_CLIS:-}" = 1 ]; then

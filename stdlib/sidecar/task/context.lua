@@ -101,8 +101,9 @@ end
 -- The line each item makes in the text, per section.
 local LINE = {
   review = function(r)
-    local l = ("- %s (%s, task %s%s): %s"):format(r.run_id, r.status, tostring(r.task_id),
-      present(r.task_title) and (" " .. r.task_title) or "", present(r.summary) and r.summary or "no summary")
+    local task = present(r.task_id) and (", task " .. r.task_id .. (present(r.task_title) and (" " .. r.task_title) or ""))
+      or ""
+    local l = ("- %s (%s%s): %s"):format(r.run_id, r.status, task, present(r.summary) and r.summary or "no summary")
     for _, b in ipairs(r.blockers) do
       l = l .. "\n    blocker: " .. b
     end
@@ -110,7 +111,7 @@ local LINE = {
   end,
   tasks = function(t) return ("- %s [%s] %s"):format(t.task_id, t.status, t.title or "") end,
   decisions = function(d)
-    return ("- %s %s by %s%s"):format(d.run_id, d.review_state, tostring(d.reviewed_by),
+    return ("- %s %s by %s%s"):format(d.run_id, d.review_state, present(d.reviewed_by) and d.reviewed_by or "-",
       present(d.note) and (": " .. d.note) or "")
   end,
   session_files = function(f) return ("- %s (%s)"):format(f.file, f.session) end,
