@@ -5,6 +5,8 @@ local secrets = require("sidecar.core.secrets")
 
 local M = {}
 
+local capturing -- while M.capture runs: where envelopes go instead of stdout
+
 ---Prints the envelope every command's `--json` gives: {ok, version, command, data, errors[]}.
 ---Its values are redacted before encoding (print redacts the text too, but a secret holding a
 ---quote or a backslash is written escaped there).
@@ -12,10 +14,33 @@ local M = {}
 ---@param data any  json.null when there is nothing
 ---@param errors? string[]
 function M.envelope(command, ok, data, errors, version)
-  print(json.encode(secrets.redact_value({
+  local envelope = secrets.redact_value({
     ok = ok, version = version or json.null, command = command,
     data = data == nil and json.null or data, errors = json.array(errors or {}),
-  }), { indent = 2 }))
+  })
+  if capturing then
+    capturing(envelope)
+    return
+  end
+  print(json.encode(envelope, { indent = 2 }))
+end
+
+---Runs a command function with the envelope it would print handed back instead: how `sidecar ui`'s
+---API answers with the very code of the CLI's `--json`. Returns the envelope (nil if the command
+---printed none) and the command's exit status; an error raised by the command is raised again.
+---@param command fun(o: table): integer
+---@param o table  the command's options
+---@return table|nil envelope, integer status
+function M.capture(command, o)
+  local got
+  local outer = capturing
+  capturing = function(envelope) got = envelope end
+  local ok, status = pcall(command, o)
+  capturing = outer
+  if not ok then
+    error(status, 0)
+  end
+  return got, status
 end
 
 ---Writes "sidecar: <command>: <message>" to stderr.
