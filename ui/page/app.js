@@ -4,7 +4,7 @@
 
 const STATUSES = ['draft', 'ready', 'running', 'review', 'blocked', 'done'];
 const main = document.getElementById('main');
-const state = { filter: '', search: '' };
+const state = { filter: '', search: '', started: {} }; // started: task id -> the run started from this page
 
 // el('a', {href: '#/x', class: 'c'}, 'text', child): children are text or nodes, never HTML.
 function el(tag, attrs, ...children) {
@@ -112,9 +112,11 @@ async function board() {
 function card(t) {
   const runner = el('input', { placeholder: 'runner', size: 8, class: 'runner' });
   const role = el('input', { placeholder: 'role', size: 8, class: 'role' });
-  const result = el('span');
+  const started = state.started[t.task_id];
+  const result = el('span', {}, started ? el('a', { href: '#/run/' + started }, started) : null);
   const run = async () => {
     const env = await api(`/api/tasks/${t.task_id}/run`, { runner: runner.value, agent_role: role.value });
+    if (env.ok) state.started[t.task_id] = env.data.run_id;
     result.replaceChildren(env.ok ? el('a', { href: '#/run/' + env.data.run_id }, env.data.run_id) : errors(env));
   };
   return el('div', { class: 'card', 'data-task': t.task_id }, el('b', {}, t.task_id), ' ', t.title, el('br'),
