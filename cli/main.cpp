@@ -16,6 +16,7 @@
 #include "repl.hpp"
 #include "secrets.hpp"
 #include "signals.hpp"
+#include "ui_command.hpp"
 #include "utf8.hpp"
 #include "version.hpp"
 
@@ -201,11 +202,11 @@ static int sidecar_main(int argc, char** argv) {
     static const char* const commands[] = {"init",   "task",    "run",   "preset", "capabilities", "script",
                                            "repl",   "test",    "prepare", "store", "usage",       "doctor",
                                            "model-server", "trust", "hooks", "hook", "session", "skill",
-                                           "mcp",    "context"};
+                                           "mcp",    "context", "ui"};
     if (std::find(std::begin(commands), std::end(commands), command) == std::end(commands)) {
       return usage_error("unknown command '" + command +
                          "' (commands: init, task, run, preset, capabilities, script, repl, test, prepare, store, "
-                         "usage, doctor, model-server, trust, hooks, hook, session, skill, mcp, context)");
+                         "usage, doctor, model-server, trust, hooks, hook, session, skill, mcp, context, ui)");
     }
     if (command == "script") {
       std::size_t file = i + 1;
@@ -235,6 +236,8 @@ static int sidecar_main(int argc, char** argv) {
   sidecar::cli::LuaCommands commands(app, std::move(table));
   sidecar::cli::ModelServerCommand model_server;
   if (declare_all || command == "model-server") sidecar::cli::add_model_server_command(app, model_server);
+  sidecar::cli::UiCommand ui;
+  if (declare_all || command == "ui") sidecar::cli::add_ui_command(app, ui);
 
   std::reverse(args.begin(), args.end());  // CLI11 takes a vector in reverse order
   try {
@@ -303,6 +306,7 @@ static int sidecar_main(int argc, char** argv) {
       return sidecar::cli::terminated() ? kExitTerminated : status;
     }
     if (test->parsed()) return run_tests(engine, test_paths, test_filter, test_verbose);
+    if (ui.app && ui.app->parsed()) return sidecar::cli::run_ui(engine, ui);
     // Commands whose work is a stdlib function: require(module)[function](options) -> status.
     if (!commands.called()) return kExitOk;
     int status = kExitFailure;

@@ -46,6 +46,9 @@ struct HttpServer::Impl {
   std::vector<std::pair<int, struct sigaction>> saved_actions;
   std::unordered_set<Connection*> connections;
   std::atomic<std::size_t> open_connections{0};  // connections.size(), readable from other threads
+  uv_timer_t ticker{};
+  bool ticking = false;
+  std::function<void()> tick;
 
   void shut_down();
 };
@@ -306,6 +309,7 @@ void HttpServer::Impl::shut_down() {
   uv_close(reinterpret_cast<uv_handle_t*>(&listener), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&stopper), nullptr);
   for (auto& s : signals) uv_close(reinterpret_cast<uv_handle_t*>(s.get()), nullptr);
+  if (ticking) uv_close(reinterpret_cast<uv_handle_t*>(&ticker), nullptr);
   std::vector<Connection*> open(connections.begin(), connections.end());
   for (Connection* c : open) close_connection(*c);
 }
@@ -394,6 +398,29 @@ int HttpServer::run() {
 
 void HttpServer::stop() {
   if (impl_->init_error == 0) uv_async_send(&impl_->stopper);
+}
+
+void HttpServer::every(uint64_t ms, std::function<void()> tick) {
+  Impl& S = *impl_;
+  if (S.init_error < 0 || S.ticking) return;
+  S.tick = std::move(tick);
+  S.ticking = true;
+  uv_timer_init(&S.loop, &S.ticker);
+  S.ticker.data = &S;
+  uv_timer_start(&S.ticker, [](uv_timer_t* t) { static_cast<Impl*>(t->data)->tick(); }, ms, ms);
+}
+
+void HttpServer::broadcast(const std::string& event) {
+  for (Connection* c : impl_->connections) {
+    if (c->closing || !c->hanging || !c->reply.subscribe || !c->reply.stream) continue;
+    if (!c->chunked) {
+      write(*c, event);
+      continue;
+    }
+    char size[24];
+    std::snprintf(size, sizeof size, "%zx\r\n", event.size());
+    write(*c, size + event + "\r\n");
+  }
 }
 
 std::size_t HttpServer::connections() const { return impl_->open_connections.load(); }

@@ -91,6 +91,7 @@ struct HttpReply {
   uint64_t delay_ms = 0;            // before the status line
   uint64_t event_delay_ms = 0;      // before each event
   End end = End::Complete;
+  bool subscribe = false;           // a stream left hanging that HttpServer::broadcast reaches
 };
 
 // One Server-Sent Event: "event: NAME\ndata: DATA\n\n" (a multi-line DATA gets one data: line each).
@@ -123,6 +124,12 @@ class HttpServer {
   void stop();
 
   std::size_t connections() const;  // open now; readable from any thread
+
+  // Calls `tick` every `ms` on the server's loop, from run() on.
+  void every(uint64_t ms, std::function<void()> tick);
+  // Sends one framed event (see sse_event) to every subscribed stream. On the loop's thread only
+  // (from a handler or a tick).
+  void broadcast(const std::string& event);
 
   struct Impl;
 

@@ -27,7 +27,7 @@ function M.envelope(command, ok, data, errors, version)
 end
 
 ---Runs `command(o)` (a command function of sidecar.cli.*, given `o.json`) with the envelopes it
----would print handed back instead: how `sidecar mcp` does what a command does without running
+---would print handed back instead: how `sidecar mcp` and `sidecar ui` do what a command does without running
 ---it as a process. Returns the command's exit status and its last envelope (nil when it made
 ---none). Raises what the command raises.
 ---@param command fun(o: table): integer

@@ -1,0 +1,150 @@
+--- The JSON API of `sidecar ui`: each route calls the CLI command that `--json` would run
+--- (stdlib/sidecar/cli/*.lua) and answers with its envelope `{ok, version, command, data, errors[]}`.
+--- The C++ server (host/ui_server.cpp) has already checked the Host, the Origin and the token; this
+--- module decides which method a route takes (a change of state: POST only) and which of a
+--- command's options a request may set (only those listed: never `--worker` or `--prepared`).
+---
+---   local api = require("sidecar.ui.api")
+---   local ctx = assert(api.start({ root = nil, version = "0.1.0" }))
+---   local status, content_type, body = api.handle(ctx, "GET", "/api/runs", { limit = "10" }, "")
+local json = require("sidecar.core.json")
+local out = require("sidecar.cli.output")
+local store = require("sidecar.core.store")
+
+local M = {}
+
+local function cli(module, fn)
+  return function(o)
+    return require("sidecar.cli." .. module)[fn](o)
+  end
+end
+
+-- Each route: method, path pattern (its captures fill `ids`), the command, the options a request may
+-- give ({name = "text" | "integer"}), fixed options.
+local ROUTES = {
+  { "GET", "^/api/tasks$", cli("task", "list"), { status = "text" } },
+  { "GET", "^/api/runs$", cli("run", "list"), { task = "text", status = "text", limit = "integer" },
+    { limit = 50 } },
+  { "GET", "^/api/runs/(R%-%d+)$", cli("run", "show"), {}, {}, { "id" } },
+  { "GET", "^/api/runs/(R%-%d+)/events$", cli("run", "tail"), {}, { follow = false }, { "id" } },
+  { "GET", "^/api/review$", cli("run", "review"), {} },
+  { "GET", "^/api/presets$", cli("preset", "list"), {} },
+  { "GET", "^/api/usage$", cli("store", "usage"), { by = "text", since = "text", ["until"] = "text" },
+    { by = "runner" } },
+  { "POST", "^/api/tasks/(T%-%d+)/run$", cli("run", "run"), { runner = "text", agent_role = "text", model = "text" },
+    { background = true }, { "task" } },
+  { "POST", "^/api/runs/(R%-%d+)/approve$", cli("run", "approve"), { note = "text", decision = "text" }, {},
+    { "id" } },
+  { "POST", "^/api/runs/(R%-%d+)/block$", cli("run", "block"), { reason = "text", decision = "text" }, {},
+    { "id" } },
+  { "POST", "^/api/runs/(R%-%d+)/kill$", cli("run", "kill"), {}, {}, { "id" } },
+}
+
+local function envelope(ctx, command, message)
+  return json.encode({ ok = false, version = ctx.version, command = command, data = json.null,
+    errors = json.array({ message }) })
+end
+
+---Finds the store the server shows: `opts.root` (the `.agent` folder) or the nearest one.
+---@param opts {root: string?, version: string}
+---@return table|nil ctx  {root, version, watch = {files whose changes are events}}
+---@return string? message
+function M.start(opts)
+  local root = opts.root or store.find_root(".")
+  local s, message = store.open(root)
+  if not s then
+    return nil, message .. (message:find("^no Sidecar store") and " (run `sidecar init` in the repository first)" or "")
+  end
+  s:close()
+  require("sidecar.cli.trust").install(true)
+  local db = root .. "/" .. store.DB_NAME
+  return { root = root, version = opts.version, watch = { db, db .. "-wal" } }
+end
+
+-- The options for a route's command from the request: its ids, the allowed fields of `given`.
+local function options(ctx, route, ids, given)
+  local o = { root = ctx.root, json = true, version = ctx.version, repo = ctx.root .. "/.." }
+  for k, v in pairs(route[5] or {}) do
+    o[k] = v
+  end
+  for i, key in ipairs(route[6] or {}) do
+    o[key] = ids[i]
+  end
+  for key, kind in pairs(route[4]) do
+    local v = given[key]
+    if v ~= nil and v ~= json.null and v ~= "" then
+      if kind == "integer" then
+        v = math.tointeger(tonumber(v))
+        if not v then
+          return nil, ("'%s' must be a whole number"):format(key)
+        end
+      elseif type(v) ~= "string" then
+        return nil, ("'%s' must be a string"):format(key)
+      end
+      o[key] = v
+    end
+  end
+  return o
+end
+
+-- The fields of a POST body: a JSON object, or none.
+local function body_fields(body)
+  if body == nil or body == "" then
+    return {}
+  end
+  local ok, value = pcall(json.decode, body)
+  if not ok or type(value) ~= "table" or json.is_array(value) then
+    return nil, "the body must be a JSON object"
+  end
+  return value
+end
+
+local function find_route(method, path)
+  local other
+  for _, route in ipairs(ROUTES) do
+    local ids = { path:match(route[2]) }
+    if #ids > 0 or path:match(route[2]) then
+      if route[1] == method then
+        return route, ids
+      end
+      other = route[1]
+    end
+  end
+  return nil, other
+end
+
+---Answers one API request.
+---@param ctx table  from M.start
+---@param method string  "GET" or "POST"
+---@param path string
+---@param query table<string, string>
+---@param body string
+---@return integer status, string content_type, string body, string? allow
+function M.handle(ctx, method, path, query, body)
+  local route, ids = find_route(method, path)
+  if not route then
+    if ids then -- the path is a route of the other method
+      return 405, "application/json", envelope(ctx, "ui", ("%s %s: use %s"):format(method, path, ids)), ids
+    end
+    return 404, "application/json", envelope(ctx, "ui", "no such API route: " .. path)
+  end
+  local given, why = query, nil
+  if method == "POST" then
+    given, why = body_fields(body)
+  end
+  local o
+  if given then
+    o, why = options(ctx, route, ids, given)
+  end
+  if not o then
+    return 400, "application/json", envelope(ctx, "ui", why)
+  end
+  local status, e = out.capture(route[3], o)
+  if not e then
+    return 500, "application/json", envelope(ctx, "ui", path .. ": the command answered nothing")
+  end
+  local code = e.ok and 200 or status == 2 and 400 or 422
+  return code, "application/json", json.encode(e)
+end
+
+return M

@@ -1,0 +1,204 @@
+// Sidecar's page: the board, runs, presets and usage over the JSON API (docs/api.md). Agent text is
+// only ever put into the page as text nodes (see markdown below): never as HTML.
+'use strict';
+
+const STATUSES = ['draft', 'ready', 'running', 'review', 'blocked', 'done'];
+const main = document.getElementById('main');
+const state = { filter: '', search: '', started: {} }; // started: task id -> the run started from this page
+
+// el('a', {href: '#/x', class: 'c'}, 'text', child): children are text or nodes, never HTML.
+function el(tag, attrs, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (k === 'href') node.setAttribute('href', safeHref(v));
+    else if (k.startsWith('on')) node.addEventListener(k.slice(2), v);
+    else if (v !== undefined && v !== null && v !== false) node.setAttribute(k, String(v));
+  }
+  for (const c of children) {
+    if (c === null || c === undefined) continue;
+    node.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return node;
+}
+
+// Only links within the page or to http(s): no javascript:, data: or anything else.
+function safeHref(url) {
+  const u = String(url).trim();
+  return /^(#|https?:\/\/)/i.test(u) ? u : '#';
+}
+
+// A small markdown renderer that builds nodes: fenced code, headings, lists, paragraphs, and
+// inline code, bold and links.
+function inline(text) {
+  const out = document.createDocumentFragment();
+  const re = /(`[^`]+`)|(\*\*[^*]+\*\*)|(\[[^\]]+\]\([^)\s]+\))/g;
+  let last = 0, m;
+  while ((m = re.exec(text))) {
+    out.append(document.createTextNode(text.slice(last, m.index)));
+    const t = m[0];
+    if (m[1]) out.append(el('code', {}, t.slice(1, -1)));
+    else if (m[2]) out.append(el('strong', {}, t.slice(2, -2)));
+    else {
+      const [, label, url] = /^\[([^\]]+)\]\(([^)\s]+)\)$/.exec(t);
+      out.append(/^https?:\/\//i.test(url) ? el('a', { href: url, rel: 'noopener noreferrer', target: '_blank' }, label) : el('span', {}, label));
+    }
+    last = m.index + t.length;
+  }
+  out.append(document.createTextNode(text.slice(last)));
+  return out;
+}
+
+function markdown(text) {
+  const out = el('div', { class: 'md' });
+  const lines = String(text || '').split('\n');
+  let list = null, para = [];
+  const flush = () => { if (para.length) out.append(el('p', {}, inline(para.join(' ')))); para = []; };
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i];
+    if (/^```/.test(line)) {
+      flush(); list = null;
+      const code = [];
+      while (++i < lines.length && !/^```/.test(lines[i])) code.push(lines[i]);
+      out.append(el('pre', {}, code.join('\n')));
+    } else if (/^#{1,6} /.test(line)) {
+      flush(); list = null;
+      out.append(el('h' + Math.min(6, line.indexOf(' ') + 2), {}, inline(line.replace(/^#+ /, ''))));
+    } else if (/^\s*[-*] /.test(line)) {
+      flush();
+      if (!list) { list = el('ul'); out.append(list); }
+      list.append(el('li', {}, inline(line.replace(/^\s*[-*] /, ''))));
+    } else if (line.trim() === '') {
+      flush(); list = null;
+    } else {
+      list = null; para.push(line);
+    }
+  }
+  flush();
+  return out;
+}
+
+async function api(path, body) {
+  const opts = body === undefined ? {} : { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) };
+  const res = await fetch(path, { credentials: 'same-origin', ...opts });
+  const env = await res.json().catch(() => ({ ok: false, errors: ['bad reply: ' + res.status] }));
+  return env;
+}
+
+function errors(env) { return el('p', { class: 'error' }, (env.errors || []).join('; ') || 'failed'); }
+
+async function board() {
+  const [tasks, review] = await Promise.all([api('/api/tasks'), api('/api/review')]);
+  if (!tasks.ok) return [errors(tasks)];
+  const search = el('input', { id: 'search', placeholder: 'search', value: state.search, oninput: (e) => { state.search = e.target.value; draw(); } });
+  const filter = el('select', { id: 'filter', onchange: (e) => { state.filter = e.target.value; draw(); } },
+    el('option', { value: '' }, 'all statuses'), ...STATUSES.map((s) => el('option', { value: s, selected: state.filter === s }, s)));
+  const columns = el('div', { class: 'board' });
+  const draw = () => {
+    columns.replaceChildren();
+    const q = state.search.toLowerCase();
+    for (const s of STATUSES) {
+      const all = tasks.data.filter((t) => t.status === s);
+      const shown = all.filter((t) => (!state.filter || state.filter === s) && (!q || (t.task_id + ' ' + t.title).toLowerCase().includes(q)));
+      columns.append(el('div', { class: 'column', 'data-status': s }, el('h3', {}, `${s} (${all.length})`), ...shown.map(card)));
+    }
+  };
+  draw();
+  const queue = el('ol', { id: 'review' }, ...(review.data || []).map((i) =>
+    el('li', {}, el('a', { href: '#/run/' + i.run.run_id }, i.run.run_id), ` ${i.run.task_id || ''} ${i.task_title || ''} — ${i.why || ''}`)));
+  return [el('section', {}, el('h2', {}, `Review (${(review.data || []).length})`), queue),
+    el('section', {}, filter, ' ', search), columns];
+}
+
+function card(t) {
+  const runner = el('input', { placeholder: 'runner', size: 8, class: 'runner' });
+  const role = el('input', { placeholder: 'role', size: 8, class: 'role' });
+  const started = state.started[t.task_id];
+  const result = el('span', {}, started ? el('a', { href: '#/run/' + started }, started) : null);
+  const run = async () => {
+    const env = await api(`/api/tasks/${t.task_id}/run`, { runner: runner.value, agent_role: role.value });
+    if (env.ok) state.started[t.task_id] = env.data.run_id;
+    result.replaceChildren(env.ok ? el('a', { href: '#/run/' + env.data.run_id }, env.data.run_id) : errors(env));
+  };
+  return el('div', { class: 'card', 'data-task': t.task_id }, el('b', {}, t.task_id), ' ', t.title, el('br'),
+    runner, role, el('button', { onclick: run }, 'Run'), ' ', result);
+}
+
+function link(id) { return id ? el('a', { href: '#/run/' + id }, id) : '—'; }
+
+async function runView(id) {
+  const env = await api('/api/runs/' + id);
+  if (!env.ok) return [errors(env)];
+  const r = env.data, l = r.lineage || {};
+  const note = el('input', { id: 'note', placeholder: 'note / reason' });
+  const said = el('span', { id: 'said' });
+  const act = (what, key) => async () => {
+    const res = await api(`/api/runs/${id}/${what}`, { [key]: note.value });
+    said.replaceChildren(res.ok ? `${what}: done` : errors(res));
+  };
+  const validation = (r.validation || []).map((v) => el('li', {}, el('span', { class: 'badge' }, v.kind || 'check'),
+    el('span', { class: 'badge ' + (v.ok || v.passed ? 'ok' : 'bad') }, v.status || (v.ok ? 'ok' : 'failed')), ' ', v.name || v.command || ''));
+  return [
+    el('h2', {}, r.run_id, ' ', el('span', { class: 'badge', id: 'status' }, r.status), ' ', el('span', { class: 'badge', id: 'review-state' }, r.review_state || ''),
+      r.auto_approved || r.reviewed_by === 'auto' ? el('span', { class: 'badge chip' }, 'auto-approved') : null),
+    el('p', {}, `task ${r.task_id || '—'} · runner ${r.runner_type || '—'} · created ${r.created_at || '—'} · started ${r.started_at || '—'} · completed ${r.completed_at || '—'}`),
+    el('p', {}, 'replay of ', link(l.replay_of), ' · replayed as ', ...(l.replayed_as || []).map(link), ' · answer of ', link(l.answer_of), ' · answered by ', ...(l.answered_by || []).map(link)),
+    el('section', { id: 'message' }, el('h3', {}, 'Final message'), markdown(r.summary || '')),
+    el('section', {}, el('h3', {}, 'Validation'), el('ul', {}, ...validation)),
+    el('section', {}, el('h3', {}, 'Changed files'), el('ul', {}, ...(r.changed_files || []).map((f) => el('li', {}, typeof f === 'string' ? f : f.path || JSON.stringify(f))))),
+    el('section', {}, el('h3', {}, 'Usage'), el('pre', {}, JSON.stringify({ usage: r.usage, cost_usd: r.cost_usd, gates: r.gates }, null, 1))),
+    el('section', {}, note, el('button', { id: 'approve', onclick: act('approve', 'note') }, 'Approve'),
+      el('button', { id: 'block', onclick: act('block', 'reason') }, 'Block'), el('button', { id: 'kill', onclick: act('kill', 'note') }, 'Kill'), ' ', said),
+  ];
+}
+
+async function presets() {
+  const env = await api('/api/presets');
+  if (!env.ok) return [errors(env)];
+  return [el('ul', {}, ...env.data.map((p) => el('li', {}, el('b', {}, p.name), ` (${p.origin}) ${p.summary || ''}`)))];
+}
+
+// Tokens per group as bars, drawn here.
+async function usage() {
+  const env = await api('/api/usage');
+  if (!env.ok) return [errors(env)];
+  const rows = env.data.rows || [];
+  const max = Math.max(1, ...rows.map((r) => (r.usage && r.usage.total) || 0));
+  const ns = 'http://www.w3.org/2000/svg';
+  const svg = document.createElementNS(ns, 'svg');
+  svg.setAttribute('width', 400); svg.setAttribute('height', 24 * rows.length + 10); svg.id = 'usage-chart';
+  rows.forEach((r, i) => {
+    const bar = document.createElementNS(ns, 'rect');
+    const w = Math.round(300 * (((r.usage && r.usage.total) || 0) / max));
+    Object.entries({ x: 90, y: 24 * i + 4, width: w, height: 18, fill: '#68a' }).forEach(([k, v]) => bar.setAttribute(k, v));
+    const label = document.createElementNS(ns, 'text');
+    label.setAttribute('x', 0); label.setAttribute('y', 24 * i + 17); label.textContent = `${r.group} ${(r.usage && r.usage.total) || 0}`;
+    svg.append(bar, label);
+  });
+  return [el('h2', {}, 'Tokens by ' + env.data.by), svg];
+}
+
+async function render() {
+  const hash = location.hash || '#/';
+  let m, parts;
+  if ((m = /^#\/run\/(R-\d+)$/.exec(hash))) parts = await runView(m[1]);
+  else if (hash === '#/presets') parts = await presets();
+  else if (hash === '#/usage') parts = await usage();
+  else parts = await board();
+  const focused = document.activeElement && document.activeElement.id;
+  main.replaceChildren(...parts);
+  if (focused && document.getElementById(focused)) document.getElementById(focused).focus();
+  document.body.dataset.rendered = String(Number(document.body.dataset.rendered || 0) + 1);
+}
+
+// The server says when the store changed; the page then fetches again (once at a time).
+let rendering = null, again = false;
+function refresh() {
+  if (rendering) { again = true; return; }
+  rendering = render().finally(() => { rendering = null; if (again) { again = false; refresh(); } });
+}
+
+window.addEventListener('hashchange', refresh);
+const events = new EventSource('/api/events');
+events.addEventListener('hello', () => { document.getElementById('live').textContent = '●'; });
+events.addEventListener('change', () => { if (!document.activeElement || document.activeElement.tagName !== 'INPUT') refresh(); });
+refresh();
