@@ -64,6 +64,8 @@ run=$(jv .data.run_id <"$work/body")
 "$S" run wait "$run" --timeout 60s >/dev/null
 eq "the run reached review" pending "$(review_state "$run")"
 eq "run show over the API" "$run" "$(status GET "/api/runs/$run" "${T[@]}" >/dev/null; jv .data.run_id <"$work/body")"
+eq "the run's final message over the API" "$(cat .agent/runs/$run/output.md)" "$(status GET "/api/runs/$run/files/output.md" "${T[@]}" >/dev/null; jv .data.text <"$work/body")"
+eq "only the files the page shows" "404 404" "$(status GET "/api/runs/$run/files/run.json" "${T[@]}") $(status GET "/api/runs/$run/files/..%2Frun.json" "${T[@]}")"
 eq "the review queue lists it" "$run" "$(status GET /api/review "${T[@]}" >/dev/null; jv .data.1.run.run_id <"$work/body")"
 
 # --- refused state changes change nothing -------------------------------------------------------

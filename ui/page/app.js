@@ -125,8 +125,15 @@ function card(t) {
 
 function link(id) { return id ? el('a', { href: '#/run/' + id }, id) : '—'; }
 
+// A file of the run's folder as text ('' when there is none).
+async function runFile(id, name) {
+  const env = await api(`/api/runs/${id}/files/${name}`);
+  return env.ok && typeof env.data.text === 'string' ? env.data.text : '';
+}
+
 async function runView(id) {
-  const env = await api('/api/runs/' + id);
+  const [env, output, prompt, patch] = await Promise.all([api('/api/runs/' + id), runFile(id, 'output.md'),
+    runFile(id, 'prompt.md'), runFile(id, 'changes.patch')]);
   if (!env.ok) return [errors(env)];
   const r = env.data, l = r.lineage || {};
   const note = el('input', { id: 'note', placeholder: 'note / reason' });
@@ -139,12 +146,14 @@ async function runView(id) {
     el('span', { class: 'badge ' + (v.ok || v.passed ? 'ok' : 'bad') }, v.status || (v.ok ? 'ok' : 'failed')), ' ', v.name || v.command || ''));
   return [
     el('h2', {}, r.run_id, ' ', el('span', { class: 'badge', id: 'status' }, r.status), ' ', el('span', { class: 'badge', id: 'review-state' }, r.review_state || ''),
-      r.auto_approved || r.reviewed_by === 'auto' ? el('span', { class: 'badge chip' }, 'auto-approved') : null),
+      r.auto_approved || r.reviewed_by === 'sidecar:auto' ? el('span', { class: 'badge chip' }, 'auto-approved') : null),
     el('p', {}, `task ${r.task_id || '—'} · runner ${r.runner_type || '—'} · created ${r.created_at || '—'} · started ${r.started_at || '—'} · completed ${r.completed_at || '—'}`),
     el('p', {}, 'replay of ', link(l.replay_of), ' · replayed as ', ...(l.replayed_as || []).map(link), ' · answer of ', link(l.answer_of), ' · answered by ', ...(l.answered_by || []).map(link)),
-    el('section', { id: 'message' }, el('h3', {}, 'Final message'), markdown(r.summary || '')),
+    el('section', { id: 'message' }, el('h3', {}, 'Final message'), markdown(output || r.summary || '')),
+    el('details', { id: 'prompt' }, el('summary', {}, 'Prompt'), el('pre', {}, prompt)),
     el('section', {}, el('h3', {}, 'Validation'), el('ul', {}, ...validation)),
     el('section', {}, el('h3', {}, 'Changed files'), el('ul', {}, ...(r.changed_files || []).map((f) => el('li', {}, typeof f === 'string' ? f : f.path || JSON.stringify(f))))),
+    patch ? el('section', { id: 'diff' }, el('h3', {}, 'Diff'), el('pre', { class: 'diff' }, patch)) : null,
     el('section', {}, el('h3', {}, 'Usage'), el('pre', {}, JSON.stringify({ usage: r.usage, cost_usd: r.cost_usd, gates: r.gates }, null, 1))),
     el('section', {}, note, el('button', { id: 'approve', onclick: act('approve', 'note') }, 'Approve'),
       el('button', { id: 'block', onclick: act('block', 'reason') }, 'Block'), el('button', { id: 'kill', onclick: act('kill', 'note') }, 'Kill'), ' ', said),
@@ -185,7 +194,7 @@ async function render() {
   else if (hash === '#/usage') parts = await usage();
   else parts = await board();
   const focused = document.activeElement && document.activeElement.id;
-  main.replaceChildren(...parts);
+  main.replaceChildren(...parts.filter((p) => p !== null));
   if (focused && document.getElementById(focused)) document.getElementById(focused).focus();
   document.body.dataset.rendered = String(Number(document.body.dataset.rendered || 0) + 1);
 }

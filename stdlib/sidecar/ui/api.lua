@@ -13,6 +13,26 @@ local store = require("sidecar.core.store")
 
 local M = {}
 
+-- The files of a run's folder the page shows (the final message, the prompt, the patch).
+local RUN_FILES = { ["output.md"] = true, ["prompt.md"] = true, ["changes.patch"] = true }
+
+-- `GET /api/runs/R-…/files/NAME`: {run_id, name, text (null when the run has no such file)}.
+local function run_file(o)
+  local s, message = store.open(o.root)
+  if not s then
+    out.envelope("run file", false, json.null, { message }, o.version)
+    return 1
+  end
+  local dir = s:run_dir(o.id)
+  local text = dir and dir:read(o.name)
+  if dir then
+    dir:close()
+  end
+  s:close()
+  out.envelope("run file", true, { run_id = o.id, name = o.name, text = text or json.null }, nil, o.version)
+  return 0
+end
+
 local function cli(module, fn)
   return function(o)
     return require("sidecar.cli." .. module)[fn](o)
@@ -27,6 +47,7 @@ local ROUTES = {
     { limit = 50 } },
   { "GET", "^/api/runs/(R%-%d+)$", cli("run", "show"), {}, {}, { "id" } },
   { "GET", "^/api/runs/(R%-%d+)/events$", cli("run", "tail"), {}, { follow = false }, { "id" } },
+  { "GET", "^/api/runs/(R%-%d+)/files/([%w._-]+)$", run_file, {}, {}, { "id", "name" } },
   { "GET", "^/api/review$", cli("run", "review"), {} },
   { "GET", "^/api/presets$", cli("preset", "list"), {} },
   { "GET", "^/api/usage$", cli("store", "usage"), { by = "text", since = "text", ["until"] = "text" },
@@ -122,6 +143,10 @@ end
 ---@return integer status, string content_type, string body, string? allow
 function M.handle(ctx, method, path, query, body)
   local route, ids = find_route(method, path)
+  if route and route[3] == run_file and not RUN_FILES[ids[2]] then
+    return 404, "application/json", envelope(ctx, "ui", ("%s: not a file the page shows (output.md, prompt.md, "
+      .. "changes.patch)"):format(ids[2]))
+  end
   if not route then
     if ids then -- the path is a route of the other method
       return 405, "application/json", envelope(ctx, "ui", ("%s %s: use %s"):format(method, path, ids)), ids
