@@ -39,6 +39,10 @@ expect_run "a broken model.json" 2 "^$" "model\.json is not a JSON object" -- "$
 sed -i 's/"sandbox": "read-only"/"sandbox": "danger-full-access"/' .agent/sidecars/planted/model.json
 expect_run "a folder asking for danger-full-access needs --allow-full-auto" 2 "^$" "danger-full-access" -- \
   "$S" run --prepared .agent/sidecars/planted
+"$S" prepare --title "Fifo" --prompt "x" --task-id fifo >/dev/null
+rm .agent/sidecars/fifo/prompt.md && mkfifo .agent/sidecars/fifo/prompt.md
+expect_run "a planted FIFO for prompt.md is refused, not waited on" 2 "^$" "fifo cannot be run: .*prompt\.md" -- \
+  "$S" run --prepared .agent/sidecars/fifo
 expect_run "a task and --prepared" 2 "^$" "not both" -- "$S" run T-0001 --prepared .agent/sidecars/broken
 "$S" prepare --title "JSON" --prompt "Say hello." --task-id json >/dev/null
 "$S" run --prepared .agent/sidecars/json --json >json.out

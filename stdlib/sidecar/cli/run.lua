@@ -120,9 +120,12 @@ local function continuation(o, s, task, st, extra)
     return failed(o, "run", ("--continue resumes %s's session of run %s: it cannot change the runner to %s"):format(
       prev.runner_type, prev.run_id, o.runner), EXIT_USAGE)
   end
+  local why
+  extra.resume, why = require("sidecar.agent.run").continuation(prev)
+  if not extra.resume then
+    return failed(o, "run", why)
+  end
   st.runners = { prev.runner_type }
-  extra.resume = { session_id = prev.session_id, run_id = prev.run_id, usage = prev.usage_reported or prev.usage,
-    cost_usd = prev.cost_reported_usd or prev.cost_usd }
 end
 
 -- `sidecar run --worker R-…`: a background run's worker.

@@ -11,20 +11,13 @@ local M = {}
 
 local EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
--- The .agent folder whose store records the run: the one the folder lies in
--- (.agent/sidecars/<id>), else the repository's.
-local function root_of(o, p)
-  return o.root or p.dir:match("^(.*/%.agent)/sidecars/[^/]+$") or (p.dir:match("^%.agent/sidecars/[^/]+$") and ".agent")
-    or (p.meta.repo .. "/.agent")
-end
-
 ---`sidecar run --prepared DIR`
 function M.run(o)
   local p, why = prepared_run.read(o.prepared)
   if not p then
     return out.fail(o, "run", why, EXIT_USAGE)
   end
-  local s, cfg = runs.open(root_of(o, p), { create = true })
+  local s, cfg = runs.open(o.root or p.root, { create = true })
   if not s then
     return out.fail(o, "run", cfg)
   end

@@ -4,8 +4,7 @@
 --- answer goes into the same session (codex exec resume, claude --resume) and the new run's
 --- usage is its own share of the session's; when the session is gone (first-pass runs are
 --- ephemeral), a new session is given the task's prompt, what the agent said and the answer.
-local json = require("sidecar.core.json")
-local runners = require("sidecar.agent.runners")
+local agent_run = require("sidecar.agent.run")
 local runs = require("sidecar.task.runs")
 local text = require("sidecar.core.text")
 
@@ -15,13 +14,6 @@ local M = {}
 M.MAX_ANSWER_BYTES = 64 * 1024
 
 local ASKED = { question = true, blocked = true }
-
--- Whether the run can be continued in its own agent session.
-local function resumable(run)
-  local spec = runners.get(run.runner_type or "")
-  return type(run.session_id) == "string" and run.session_id ~= "" and run.ephemeral == false and spec ~= nil
-    and spec.can_resume == true
-end
 
 -- The prompt of a new session: what the first one was told and said, then the answer.
 local function fresh_prompt(s, run, answer)
@@ -87,20 +79,10 @@ function M.answer(s, cfg, run_id, answer, o)
   end
   st.runner = run.runner_type
   local extra = { parent_run_id = run.run_id, link_kind = "answer", answer = answer, keep_session = true }
-  local same = resumable(run)
-  if same then
-    extra.prompt = answer
-    extra.resume = { session_id = run.session_id, run_id = run.run_id, usage = run.usage_reported or run.usage,
-      cost_usd = run.cost_reported_usd or run.cost_usd }
-    if extra.resume.usage == json.null then
-      extra.resume.usage = nil
-    end
-    if type(extra.resume.cost_usd) ~= "number" then
-      extra.resume.cost_usd = nil
-    end
-  else
-    extra.prompt = fresh_prompt(s, run, answer)
-  end
+  -- The run's own session when it kept one (agent_run.continuation says why not, otherwise).
+  extra.resume = agent_run.continuation(run)
+  local same = extra.resume ~= nil
+  extra.prompt = same and answer or fresh_prompt(s, run, answer)
   local result, message, rcode = runs.run_step(s, cfg, task, st, extra)
   if not result then
     return nil, message, rcode

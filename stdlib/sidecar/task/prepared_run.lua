@@ -14,7 +14,12 @@ local M = {}
 
 local RUNNERS = { ["codex-cli"] = "codex", codex = "codex", ["claude-code"] = "claude", claude = "claude" }
 
-local read = require("sidecar.core.files").read
+-- A regular file of the folder, at most `max` bytes (default 1 MiB): nil, why, code otherwise, so
+-- a planted FIFO or /dev/zero is an error, not a hang.
+local read = require("sidecar.host.paths").read_code
+
+---The largest prompt.md a run takes (model.json and output.md are read up to 1 MiB).
+M.MAX_PROMPT_BYTES = 16 * 1024 * 1024
 
 local function has_usage(usage)
   if type(usage) ~= "table" then
@@ -28,16 +33,22 @@ local function has_usage(usage)
   return false
 end
 
----What a prepared folder says: {dir, meta (model.json), prompt, runner}, or nil and why (not a
+---What a prepared folder says: {dir, meta (model.json), prompt, runner, root (the `.agent` folder
+---whose store records the run)}, or nil and why (not a
 ---prepared folder, a broken model.json, an answer already there).
 ---@param dir string
 function M.read(dir)
   dir = dir:gsub("/+$", "")
-  local meta_text = read(dir .. "/model.json")
-  local prompt = read(dir .. "/prompt.md")
-  if not (meta_text and prompt) then
+  local meta_text, why, code = read(dir .. "/model.json")
+  local prompt
+  if meta_text then
+    prompt, why, code = read(dir .. "/prompt.md", M.MAX_PROMPT_BYTES)
+  end
+  if code == "ENOENT" then
     return nil, ("%s is not a prepared folder (it needs model.json and prompt.md: make one with sidecar prepare)")
       :format(dir)
+  elseif not prompt then
+    return nil, ("%s cannot be run: %s"):format(dir, why)
   end
   local ok, meta = pcall(json.decode, meta_text)
   if not ok or type(meta) ~= "table" then
@@ -49,7 +60,8 @@ function M.read(dir)
         key == "repo" and "repository" or key == "model" and "model" or "task")
     end
   end
-  if has_usage(meta.usage) or (read(dir .. "/output.md") or "") ~= "" then
+  local output, _, output_code = read(dir .. "/output.md")
+  if has_usage(meta.usage) or (output or "") ~= "" or output_code == "EFBIG" then
     return nil, ("%s has been run already (output.md and the usage are filled in): prepare a new folder to run "
       .. "it again"):format(dir)
   end
@@ -58,13 +70,13 @@ function M.read(dir)
     return nil, ("%s/model.json: runner '%s' is not one Sidecar runs (codex-cli or claude-code)"):format(dir,
       tostring(meta.runner))
   end
-  -- The repository as prepare recorded it; a relative one (prepare's default is ".") is the one
-  -- the folder lies in (<repo>/.agent/sidecars/<id>), else taken from the current folder.
-  if meta.repo:sub(1, 1) ~= "/" then
-    meta.repo = dir:match("^(.*)/%.agent/sidecars/[^/]+$") or (dir:match("^%.agent/sidecars/[^/]+$") and ".")
-      or meta.repo
+  -- The repository the folder lies in (<repo>/.agent/sidecars/<id>), if it does: its store records
+  -- the run, and a relative repository in model.json (prepare's default is ".") is that one.
+  local home = dir:match("^(.*)/%.agent/sidecars/[^/]+$") or (dir:match("^%.agent/sidecars/[^/]+$") and ".")
+  if home and meta.repo:sub(1, 1) ~= "/" then
+    meta.repo = home
   end
-  return { dir = dir, meta = meta, prompt = prompt, runner = runner }
+  return { dir = dir, meta = meta, prompt = prompt, runner = runner, root = (home or meta.repo) .. "/.agent" }
 end
 
 -- The files the folder gets from the run, as {name, text}.
