@@ -22,6 +22,34 @@
 #include "userdata_box.hpp"
 
 namespace sidecar::lua {
+
+int git_fail(lua_State* L, const std::string& why, const char* code) {
+  lua_pushnil(L);
+  lua_pushstring(L, why.c_str());
+  if (!code) {
+    return 2;
+  }
+  lua_pushstring(L, code);
+  return 3;
+}
+
+std::vector<std::string> git_string_list(lua_State* L, int index, const char* what) {
+  std::vector<std::string> out;
+  if (lua_isnoneornil(L, index)) {
+    return out;
+  }
+  luaL_checktype(L, index, LUA_TTABLE);
+  for (lua_Integer i = 1, n = luaL_len(L, index); i <= n; ++i) {
+    lua_geti(L, index, i);
+    if (lua_type(L, -1) != LUA_TSTRING) {
+      luaL_error(L, "%s[%d] must be a string", what, int(i));
+    }
+    out.emplace_back(lua_tostring(L, -1));
+    lua_pop(L, 1);
+  }
+  return out;
+}
+
 namespace {
 
 namespace hg = host::git;
@@ -32,16 +60,6 @@ using RepoHolder = std::unique_ptr<hg::Repo>;
 using SnapshotHolder = std::optional<hg::Snapshot>;
 
 hg::Repo& check_repo(lua_State* L) { return check_open<RepoHolder>(L, kRepoType, "git repository"); }
-
-int fail(lua_State* L, const std::string& why, const char* code = nullptr) {
-  lua_pushnil(L);
-  lua_pushstring(L, why.c_str());
-  if (!code) {
-    return 2;
-  }
-  lua_pushstring(L, code);
-  return 3;
-}
 
 void set_string(lua_State* L, const char* key, const std::string& value) {
   if (!value.empty()) {
@@ -57,7 +75,7 @@ int git_open(lua_State* L) {
   std::string why;
   box->value = hg::Repo::open(path, why);
   if (!box->value) {
-    return fail(L, why, why.rfind("libgit2", 0) == 0 ? "ENOGIT" : "ENOTREPO");
+    return git_fail(L, why, why.rfind("libgit2", 0) == 0 ? "ENOGIT" : "ENOTREPO");
   }
   return 1;
 }
@@ -99,7 +117,7 @@ int repo_head(lua_State* L) {
   std::string why;
   auto h = check_repo(L).head(why);
   if (!h) {
-    return fail(L, why);
+    return git_fail(L, why);
   }
   lua_createtable(L, 0, 4);
   set_string(L, "id", h->id);
@@ -117,7 +135,7 @@ int repo_refs(lua_State* L) {
   std::string why;
   auto refs = check_repo(L).refs(why);
   if (!refs) {
-    return fail(L, why);
+    return git_fail(L, why);
   }
   lua_createtable(L, 0, int(refs->size()));
   for (const auto& [name, id] : *refs) {
@@ -126,33 +144,16 @@ int repo_refs(lua_State* L) {
   return 1;
 }
 
-std::vector<std::string> string_list(lua_State* L, int index, const char* what) {
-  std::vector<std::string> out;
-  if (lua_isnoneornil(L, index)) {
-    return out;
-  }
-  luaL_checktype(L, index, LUA_TTABLE);
-  for (lua_Integer i = 1, n = luaL_len(L, index); i <= n; ++i) {
-    lua_geti(L, index, i);
-    if (lua_type(L, -1) != LUA_TSTRING) {
-      luaL_error(L, "%s[%d] must be a string", what, int(i));
-    }
-    out.emplace_back(lua_tostring(L, -1));
-    lua_pop(L, 1);
-  }
-  return out;
-}
-
 // repo:new_commits(tips, hidden, limit) -> {{id, subject}, ...} newest first | nil, why
 int repo_new_commits(lua_State* L) {
   hg::Repo& repo = check_repo(L);
-  auto tips = string_list(L, 2, "tips");
-  auto hidden = string_list(L, 3, "hidden");
+  auto tips = git_string_list(L, 2, "tips");
+  auto hidden = git_string_list(L, 3, "hidden");
   lua_Integer limit = luaL_checkinteger(L, 4);
   std::string why;
   auto commits = repo.new_commits(tips, hidden, std::size_t(limit < 0 ? 0 : limit), why);
   if (!commits) {
-    return fail(L, why);
+    return git_fail(L, why);
   }
   lua_createtable(L, int(commits->size()), 0);
   for (std::size_t i = 0; i < commits->size(); ++i) {
@@ -170,7 +171,7 @@ int repo_status(lua_State* L) {
   std::string why;
   auto text = check_repo(L).status_short(why);
   if (!text) {
-    return fail(L, why);
+    return git_fail(L, why);
   }
   lua_pushlstring(L, text->data(), text->size());
   return 1;
@@ -186,7 +187,7 @@ hg::SnapshotOptions snapshot_options(lua_State* L, int index) {
   o.within = luaL_optstring(L, -1, "");
   lua_pop(L, 1);
   lua_getfield(L, index, "exclude");
-  o.exclude = string_list(L, lua_gettop(L), "exclude");
+  o.exclude = git_string_list(L, lua_gettop(L), "exclude");
   lua_pop(L, 1);
   lua_getfield(L, index, "max_hash_bytes");
   o.max_hash_bytes = luaL_optinteger(L, -1, o.max_hash_bytes);
@@ -204,7 +205,7 @@ int repo_snapshot(lua_State* L) {
   std::string why;
   box->value = repo.snapshot(o, why);
   if (!box->value) {
-    return fail(L, why);
+    return git_fail(L, why);
   }
   return 1;
 }
@@ -224,7 +225,7 @@ int repo_changes(lua_State* L) {
   std::string why;
   auto after = repo.snapshot(o, why);
   if (!after) {
-    return fail(L, why);
+    return git_fail(L, why);
   }
   const std::vector<hg::FileChange> files = repo.changes(before, *after);
   lua_createtable(L, 0, 3);

@@ -17,12 +17,6 @@ namespace {
 
 namespace hg = host::git;
 
-int fail(lua_State* L, const std::string& why) {
-  lua_pushnil(L);
-  lua_pushstring(L, why.c_str());
-  return 2;
-}
-
 void set_field(lua_State* L, const char* key, const std::string& value) {
   lua_pushlstring(L, value.data(), value.size());
   lua_setfield(L, -2, key);
@@ -53,17 +47,8 @@ hg::DiffRequest diff_request(lua_State* L, int index) {
   lua_Integer max = luaL_optinteger(L, -1, lua_Integer(r.max_patch_bytes));
   r.max_patch_bytes = max < 0 ? 0 : std::size_t(max);
   lua_pop(L, 1);
-  if (lua_getfield(L, index, "exclude") != LUA_TNIL) {
-    luaL_checktype(L, -1, LUA_TTABLE);
-    for (lua_Integer i = 1, n = luaL_len(L, -1); i <= n; ++i) {
-      lua_geti(L, -1, i);
-      if (lua_type(L, -1) != LUA_TSTRING) {
-        luaL_error(L, "exclude[%d] must be a string", int(i));
-      }
-      r.exclude.emplace_back(lua_tostring(L, -1));
-      lua_pop(L, 1);
-    }
-  }
+  lua_getfield(L, index, "exclude");
+  r.exclude = git_string_list(L, lua_gettop(L), "exclude");
   lua_pop(L, 1);
   return r;
 }
@@ -74,7 +59,7 @@ int repo_diff(lua_State* L) {
   std::string why;
   auto d = repo.diff(r, why);
   if (!d) {
-    return fail(L, why);
+    return git_fail(L, why);
   }
   lua_createtable(L, 0, 4);
   lua_createtable(L, int(d->files.size()), 0);
@@ -100,7 +85,7 @@ int repo_status_entries(lua_State* L) {
   std::string why;
   auto entries = check_git_repo(L).status_entries(why);
   if (!entries) {
-    return fail(L, why);
+    return git_fail(L, why);
   }
   lua_createtable(L, int(entries->size()), 0);
   for (std::size_t i = 0; i < entries->size(); ++i) {
@@ -121,7 +106,7 @@ int repo_config_values(lua_State* L) {
   std::string why;
   auto values = check_git_repo(L).config_values(pattern, why);
   if (!values) {
-    return fail(L, why);
+    return git_fail(L, why);
   }
   lua_createtable(L, int(values->size()), 0);
   for (std::size_t i = 0; i < values->size(); ++i) {
