@@ -57,6 +57,32 @@ expect_run "prepare: --json envelope" 0 '"command": "prepare".*"ok": true' '' \
 expect_run "prepare: --json envelope on failure" 1 '"errors": \[\s*"task id' '' \
   -- "$S" prepare --task-id ../x --prompt p --json
 
+# The user's prompt is linted as `run --explain` lints it: warnings on stderr, never a refusal.
+expect_run "prepare: a bare prompt is linted (warnings, exit 0)" 0 'Prepared ' \
+  'prompt lint: goal: no goal.*prompt lint: escalation: no escalation' -- "$S" prepare --title lint1 --prompt "Do the thing."
+expect_run "prepare: --json carries the lint warnings with their codes" 0 \
+  '"lint": \[\s*\{\s*"code": "goal"' '' -- "$S" prepare --title lint2 --prompt "Do the thing." --json
+cat >brief.md <<'BRIEF'
+## Goal
+Find dead links in docs/ and list them; good means every link checked.
+## Non-goals
+Leave the code alone.
+## Inputs
+Read docs/ only.
+## Edits
+Read-only: change no file.
+## Output
+Write the result to the final message as a markdown table.
+## Escalation
+Stop and ask when a link needs a login.
+## Privacy
+Copy no secrets or raw logs into the output.
+BRIEF
+expect_run "prepare: a complete brief has no lint warning" 0 'Prepared ' '^$' \
+  -- "$S" prepare --title lint3 --prompt-file brief.md
+expect_run "prepare: a built-in preset's prompt is not linted" 0 'Prepared ' '^$' \
+  -- "$S" prepare --title lint4 --preset personalization-scanner
+
 # Eight processes with the same title in the same second: eight folders, no collision.
 for i in 1 2 3 4 5 6 7 8; do "$S" prepare --title "same moment" --prompt p >"$work/race_$i" 2>&1 & done
 wait

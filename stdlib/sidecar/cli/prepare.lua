@@ -6,6 +6,7 @@ local json = require("sidecar.core.json")
 local personalization = require("sidecar.formats.personalization")
 local precommit = require("sidecar.formats.precommit")
 local prepared = require("sidecar.task.prepared")
+local prompt_kit = require("sidecar.prompt.kit")
 
 local M = {}
 
@@ -64,6 +65,23 @@ M.PRESET_PROMPTS = {
   ["personalization-scanner"] = personalization_prompt(),
 }
 
+-- The lint warnings ({code, message}) of a prompt the user wrote (--prompt, --prompt-file), as
+-- `run --explain` gives them: advice, never a refusal. A built-in preset's prompt is an answer
+-- format over the manifest, not a task brief, so it is not linted. The prompt is read back from
+-- the folder, as the agent will get it.
+local function prompt_lint(o, dir)
+  if not (o.prompt or o.prompt_file) then
+    return {}
+  end
+  local f = io.open(dir .. "/prompt.md", "rb")
+  if not f then
+    return {}
+  end
+  local text = f:read("a")
+  f:close()
+  return prompt_kit.lint(text)
+end
+
 ---`sidecar prepare`: prepares, then prints the next command (or a JSON envelope). Returns the
 ---exit status.
 ---@param o table  the options of sidecar.task.prepared.prepare, and json, version
@@ -71,6 +89,9 @@ M.PRESET_PROMPTS = {
 function M.run(o)
   local options = setmetatable({ preset_prompts = M.PRESET_PROMPTS }, { __index = o })
   local ok, result = pcall(prepared.prepare, options)
+  if ok then
+    result.lint = json.array(prompt_lint(o, result.dir))
+  end
   if o.json then
     if ok then
       result.warnings = json.array(result.warnings)
@@ -85,6 +106,9 @@ function M.run(o)
   end
   for _, w in ipairs(result.warnings) do
     io.stderr:write("sidecar: prepare: warning: ", w, "\n")
+  end
+  for _, w in ipairs(result.lint) do
+    io.stderr:write("sidecar: prepare: prompt lint: ", w.code, ": ", w.message, "\n")
   end
   print("Prepared " .. result.dir .. " (" .. table.concat(result.files, ", ") .. ")")
   print("Run the sidecar (the prompt goes on stdin, never on the command line):")
