@@ -1,4 +1,4 @@
-// `sidecar init`, `sidecar capabilities` and `sidecar doctor`: a project's .agent folder, what this
+// `sidecar init`, `sidecar capabilities`, `sidecar completion` and `sidecar doctor`: a project's .agent folder, what this
 // Sidecar can do and whether the agent CLIs it runs are fit, handed to stdlib/sidecar/cli/project.lua
 // and stdlib/sidecar/cli/doctor.lua.
 #include "lua_command.hpp"
@@ -14,6 +14,11 @@ std::vector<LuaCommand> project_commands() {
         kJsonFlag}},
       {"capabilities", "The features this Sidecar has and its contract version", "sidecar.cli.project",
        "capabilities", {kJsonFlag}},
+      {"completion",
+       "Print a shell completion script (commands, subcommands, flags): source <(sidecar completion bash), "
+       "source <(sidecar completion zsh), sidecar completion fish | source",
+       "sidecar.cli.completion", "print",
+       {{"shell", "shell", kText, "SHELL", "bash, zsh or fish", nullptr, kRequired}, kJsonFlag}},
   };
 }
 
