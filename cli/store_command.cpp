@@ -16,7 +16,9 @@ std::vector<LuaCommand> store_commands() {
        "Rebuild the store from the record copies (tasks/*.json, runs/*/run.json) and run events, keeping the newer "
        "revision of each record",
        m, "rebuild", {kRootFlag, kJsonFlag}},
-      {"usage", "Token usage and cost totalled over runs", m, "usage",
+      {"usage",
+       "Token usage and cost totalled over runs, and over prepared folders run outside Sidecar (marked prepared)",
+       m, "usage",
        {{"--since", "since", kText, "WHEN",
          "Runs created since WHEN: 2026-11-01, 2026-11-01T09:30:00Z, or an age: 90m, 24h, 7d, 2w"},
         {"--until", "until", kText, "WHEN", "Runs created before WHEN (same forms as --since)"},
@@ -24,7 +26,8 @@ std::vector<LuaCommand> store_commands() {
          "runner"},
         kRootFlag,
         {"--json", "json", kBool, "", kJsonFlag.help, nullptr, 0, "--csv"},
-        {"--csv", "csv", kBool, "", "Print CSV: a header, one line per group"}}},
+        {"--csv", "csv", kBool, "", "Print CSV: a header, one line per group"},
+        {"--jsonl", "jsonl", kBool, "", "Print JSON Lines: one object per group, then the total"}}},
   };
 }
 

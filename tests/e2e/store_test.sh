@@ -31,7 +31,7 @@ expect_run "usage: --since a date, by day" 0 \
   'since 2026-11-02T00:00:00Z, 3 runs.*\n2026-11-02 +2 +800\* .*\n2026-11-03 +1 +10 ' '^$' \
   -- "$S" usage --since 2026-11-02 --by day
 expect_run "usage: --csv with empty cells for unknown figures" 0 \
-  '^model,runs,input,input_runs,cached_input,cached_input_runs,output,output_runs,reasoning_output,reasoning_output_runs,total,total_runs,cost_usd,cost_usd_runs,first_at,last_at\r\ngpt-5,3,2000,2,200,1,400,2,50,1,2400,2,,0,2026-11-01T10:00:00Z,2026-11-02T11:00:00Z\r\nsonnet,1,10,1,5,1,20,1,,0,35,1,0\.125000,1,.*\r\ntotal,4,2010,3,205,2,420,3,50,1,2435,3,0\.125000,1,' \
+  '^model,runs,input,input_runs,cached_input,cached_input_runs,output,output_runs,reasoning_output,reasoning_output_runs,total,total_runs,cost_usd,cost_usd_runs,first_at,last_at,source\r\ngpt-5,3,2000,2,200,1,400,2,50,1,2400,2,,0,2026-11-01T10:00:00Z,2026-11-02T11:00:00Z,store\r\nsonnet,1,10,1,5,1,20,1,,0,35,1,0\.125000,1,.*\r\ntotal,4,2010,3,205,2,420,3,50,1,2435,3,0\.125000,1,[^,]*,[^,]*,total\r\n$' \
   '^$' -- "$S" usage --by model --csv
 expect_run "usage: --json envelope, null for a figure nobody reported" 0 \
   '"command": "usage".*"by": "none".*"total": \{.*"cost_usd": 0\.125.*"usage": \{\s*"cached_input": 205,\s*"input": 2010,\s*"output": 420,\s*"reasoning_output": 50,\s*"total": 2435.*"ok": true' \
@@ -44,6 +44,30 @@ expect_run "usage: a bad --since says what is accepted" 2 '^$' \
 expect_run "usage: --json and --csv together" 2 '^$' 'excludes' -- "$S" usage --json --csv
 expect_run "usage: an unknown --by, as a JSON error" 2 '"errors": \[\s*"--by colour: expected runner, model' '^$' \
   -- "$S" usage --by colour --json
+expect_run "usage: --jsonl, one object per group then the total" 0 \
+  '^\{"by":"runner",[^\n]*"group":"claude"[^\n]*"source":"store"[^\n]*\}\n\{[^\n]*"group":"codex"[^\n]*\}\n\{[^\n]*"group":"total"[^\n]*"runs":4,"source":"total"[^\n]*\}\n$' \
+  '^$' -- "$S" usage --jsonl
+expect_run "usage: --jsonl and --csv together" 2 '^$' 'give one of --json, --jsonl and --csv' -- "$S" usage --jsonl --csv
+
+# Prepared folders: one run outside Sidecar with its usage filled in (counted, marked prepared),
+# one run by `sidecar run --prepared` (it names its run: already counted as that run), one never
+# run (usage null), one with a broken model.json, and a stray file.
+mkdir -p .agent/sidecars/outside .agent/sidecars/by-sidecar .agent/sidecars/unrun .agent/sidecars/broken
+printf '{"task_id":"outside","created_at":"2026-11-03T12:00:00Z","runner":"codex-cli","model":"gpt-5","command":"codex exec","usage":{"input_tokens":100,"cached_input_tokens":null,"output_tokens":40,"reasoning_output_tokens":null,"total_tokens":140}}\n' >.agent/sidecars/outside/model.json
+printf '{"task_id":"by-sidecar","created_at":"2026-11-03T12:00:00Z","runner":"codex-cli","model":"gpt-5","command":"codex exec","run_id":"R-0001","usage":{"input_tokens":9999,"total_tokens":9999}}\n' >.agent/sidecars/by-sidecar/model.json
+printf '{"task_id":"unrun","created_at":"2026-11-03T12:00:00Z","runner":"codex-cli","model":"gpt-5","command":"codex exec","usage":{"input_tokens":null,"total_tokens":null}}\n' >.agent/sidecars/unrun/model.json
+printf '{"task_id": broken' >.agent/sidecars/broken/model.json
+: >.agent/sidecars/stray.txt
+expect_run "usage: a prepared folder run outside Sidecar is counted and marked" 0 \
+  'Token usage, all time, 5 runs:\n.*\ncodex-cli \(prepared\) +1 +100 +- +40 +- +140 +-\ntotal +5 +2,110\* .*\n1 prepared folder \(\.agent/sidecars\) run outside Sidecar.*\n1 prepared folder could not be read: broken \(model\.json is not JSON\)' \
+  '^$' -- "$S" usage
+expect_run "usage: --json marks its source" 0 \
+  '"group": "codex-cli",.*"runs": 1,\s*"source": "prepared".*"group": "total".*"runs": 5' '^$' -- "$S" usage --json
+expect_run "usage: --by day puts the prepared folder on its day" 0 '2026-11-03 \(prepared\) +1 +100' '^$' \
+  -- "$S" usage --by day
+expect_run "usage: --since after the prepared folder leaves it out" 0 'No runs' '^$' -- "$S" usage --since 2026-11-04
+rm -r .agent/sidecars
+
 expect_run "store: a subcommand is needed" 2 '^$' 'store needs a subcommand: sidecar store check \| sidecar store rebuild' \
   -- "$S" store
 

@@ -3,6 +3,8 @@
 --- exit status.
 local json = require("sidecar.core.json")
 local out = require("sidecar.cli.output")
+local prepared_usage = require("sidecar.task.prepared_usage")
+local secrets = require("sidecar.core.secrets")
 local store = require("sidecar.core.store")
 local store_repair = require("sidecar.task.repair")
 
@@ -223,7 +225,7 @@ local GROUPS = { runner = true, model = true, task = true, status = true, day = 
 
 -- The total of all rows, in the same shape.
 local function sum_rows(rows)
-  local t = { group = "total", runs = 0, cost_usd = { sum = 0, reported = 0 } }
+  local t = { group = "total", is_total = true, runs = 0, cost_usd = { sum = 0, reported = 0 } }
   for _, f in ipairs(FIELDS) do
     t[f] = { sum = 0, reported = 0 }
   end
@@ -252,6 +254,7 @@ local function row_json(r)
     group = r.group, runs = r.runs, usage = usage, usage_reported = reported,
     cost_usd = r.cost_usd.reported > 0 and r.cost_usd.sum or json.null, cost_reported = r.cost_usd.reported,
     first_at = r.first_at or json.null, last_at = r.last_at or json.null,
+    source = r.is_total and "total" or r.prepared and "prepared" or "store",
   }
 end
 
@@ -273,15 +276,25 @@ local function shown_rows(rows, total, by)
   return list
 end
 
-local function usage_json(o, q, by, rows, total)
+local function usage_json(o, q, by, rows, total, unreadable)
   local list = {}
   for i, r in ipairs(by == "none" and {} or rows) do
     list[i] = row_json(r)
   end
   out.envelope("usage", true, {
     since = q.since or json.null, ["until"] = q["until"] or json.null, by = by,
-    rows = json.array(list), total = row_json(total),
+    rows = json.array(list), total = row_json(total), unreadable_prepared = json.array(unreadable),
   }, {}, o.version)
+  return EXIT_OK
+end
+
+-- One JSON object per line: each row, then the total (`source` says which: store, prepared, total).
+local function usage_jsonl(by, rows, total)
+  for _, r in ipairs(shown_rows(rows, total, by)) do
+    local line = row_json(r)
+    line.by = by
+    io.write(json.encode(secrets.redact_value(line)), "\n")
+  end
   return EXIT_OK
 end
 
@@ -298,6 +311,7 @@ local function usage_csv(by, rows, total)
     line[14] = r.cost_usd.reported
     line[15] = r.first_at
     line[16] = r.last_at
+    line[17] = row_json(r).source
     lines[#lines + 1] = line
   end
   local names = { by == "none" and "group" or by, "runs" }
@@ -305,7 +319,7 @@ local function usage_csv(by, rows, total)
     names[#names + 1] = f
     names[#names + 1] = f .. "_runs"
   end
-  for _, n in ipairs({ "cost_usd", "cost_usd_runs", "first_at", "last_at" }) do
+  for _, n in ipairs({ "cost_usd", "cost_usd_runs", "first_at", "last_at", "source" }) do
     names[#names + 1] = n
   end
   io.write(out.csv(names, lines))
@@ -313,7 +327,11 @@ local function usage_csv(by, rows, total)
 end
 
 -- The table for people, with notes on figures some runs did not report.
-local function usage_table(o, q, by, rows, total)
+local function usage_table(o, q, by, rows, total, unreadable)
+  local prepared = 0
+  for _, r in ipairs(rows) do
+    prepared = prepared + (r.prepared and r.runs or 0)
+  end
   local span = (q.since and ("since " .. q.since) or "all time") .. (q["until"] and (", until " .. q["until"]) or "")
   if total.runs == 0 then
     print("No runs (" .. span .. ") in " .. root_of(o) .. ".")
@@ -321,7 +339,8 @@ local function usage_table(o, q, by, rows, total)
   end
   local cells, partial = {}, false
   for _, r in ipairs(shown_rows(rows, total, by)) do
-    local line = { r.group == "" and "(none)" or r.group, tostring(r.runs) }
+    local label = r.group == "" and "(none)" or r.group
+    local line = { r.prepared and label .. " (prepared)" or label, tostring(r.runs) }
     for _, f in ipairs(FIELDS) do
       line[#line + 1] = figure(r[f], r.runs, out.thousands(r[f].sum))
       partial = partial or (r[f].reported > 0 and r[f].reported < r.runs)
@@ -337,6 +356,18 @@ local function usage_table(o, q, by, rows, total)
     [8] = true }))
   if partial then
     print("* only some runs reported this figure; the sum covers those runs (nothing is estimated).")
+  end
+  if prepared > 0 then
+    print(("%d prepared folder%s (.agent/sidecars) run outside Sidecar, with usage in model.json, counted as runs."):format(
+      prepared, prepared == 1 and "" or "s"))
+  end
+  if #unreadable > 0 then
+    local names = {}
+    for i, u in ipairs(unreadable) do
+      names[i] = ("%s (%s)"):format(u.name, u.why)
+    end
+    print(("%d prepared folder%s could not be read: %s"):format(#unreadable, #unreadable == 1 and "" or "s",
+      table.concat(names, ", ")))
   end
   if total.input.reported < total.runs then
     print(("%d run%s reported no usage: shown as -, never estimated."):format(
@@ -370,6 +401,9 @@ function M.usage(o)
   if not q then
     return failed(o, "usage", by, EXIT_USAGE)
   end
+  if (o.json and 1 or 0) + (o.csv and 1 or 0) + (o.jsonl and 1 or 0) > 1 then
+    return failed(o, "usage", "give one of --json, --jsonl and --csv", EXIT_USAGE)
+  end
   local s, message = store.open(root_of(o))
   if not s then
     return failed(o, "usage", message)
@@ -380,13 +414,19 @@ function M.usage(o)
   if not rows then
     return failed(o, "usage", message)
   end
+  local prepared_rows, unreadable = prepared_usage.rows(root_of(o), q)
+  for _, r in ipairs(prepared_rows) do
+    rows[#rows + 1] = r
+  end
   local total = sum_rows(rows)
   if o.json then
-    return usage_json(o, q, by, rows, total)
+    return usage_json(o, q, by, rows, total, unreadable)
+  elseif o.jsonl then
+    return usage_jsonl(by, rows, total)
   elseif o.csv then
     return usage_csv(by, rows, total)
   end
-  return usage_table(o, q, by, rows, total)
+  return usage_table(o, q, by, rows, total, unreadable)
 end
 
 return M
