@@ -24,9 +24,10 @@ std::vector<LuaCommand> project_commands() {
 
 std::vector<LuaCommand> doctor_commands() {
   return {{"doctor",
-           "Check each runner's CLI: on PATH, its version, the flags Sidecar relies on, and what to do if not",
+           "Check each runner as a run starts it (the project's program wrapper, args and env, and the runners "
+           "config.lua defines): found, its version, the flags Sidecar relies on, and what to fix if not",
            "sidecar.cli.doctor", "cli",
-           {kJsonFlag}}};
+           {kRootFlag, kJsonFlag}}};
 }
 
 }  // namespace sidecar::cli

@@ -1,7 +1,10 @@
---- `sidecar doctor`: for each runner, whether its CLI is on PATH, its version, whether it accepts
---- the flags Sidecar relies on, and what to do when not.
+--- `sidecar doctor`: each runner checked as a run will really start it: the built-in CLIs with the
+--- project's settings (a `program` wrapper, `args`, `env` from `.agent/config.lua`) and the runners a
+--- project defines there (`runners = {alice = {command = {...}}}`). For each: whether its program is
+--- found, its version, whether it accepts the flags Sidecar relies on, and what exactly to fix.
 ---
----   local report = doctor.check()   -- {runners = {{name, ok, installed, version, missing_flags, advice}}}
+---   local report = doctor.check({ root = ".agent" })
+---   -- {ok, usable, config, runners = {{name, origin, argv, ok, installed, version, missing_flags, advice}}}
 local cli_output = require("sidecar.cli.output")
 local json = require("sidecar.core.json")
 local proc = require("sidecar.core.proc")
@@ -31,85 +34,220 @@ local function mentions(help, flag)
   end
 end
 
----Checks every registered runner that names a CLI (the command runner needs none), all at once.
-function M.check()
-  local specs, checks = {}, {}
+-- The project's config (nil when there is no store): {runners = entries, path, untrusted} or an
+-- error message.
+local function project_config(root)
+  if not root then
+    return nil
+  end
+  local cfg, message = require("sidecar.core.config").load(root)
+  if not cfg then
+    return nil, message
+  end
+  runners.register_config(cfg)
+  return cfg
+end
+
+-- `argv` with its program (argv[1]) replaced by a `program` prefix: how a wrapper starts it.
+local function through(program, argv)
+  if not program then
+    return argv
+  end
+  local out = { table.unpack(program) }
+  for i = 2, #argv do
+    out[#out + 1] = argv[i]
+  end
+  return out
+end
+
+-- The argv a run starts (an empty prompt, a placeholder run folder), or nil and why.
+local function started_argv(spec, entry)
+  local ctx = { prompt = "", prompt_file = "<run>/prompt.md", repo = ".", run_dir = "<run>", sandbox = "read-only",
+    ephemeral = true, program = entry.program, args = entry.args, command = entry.command }
+  local ok, argv = pcall(spec.command, ctx)
+  if not ok or type(argv) ~= "table" or type(argv[1]) ~= "string" then
+    return nil, ok and "its command(ctx) returned no argv" or tostring(argv)
+  end
+  return argv
+end
+
+local function environment(spec, entry)
+  local env = {}
+  for k, v in pairs(spec.env or {}) do env[k] = v end
+  for k, v in pairs(entry.env or {}) do env[k] = v end
+  return env
+end
+
+-- What to check for each runner: {name, spec, entry, origin, argv, version?, probe?, lookup?}.
+-- The generic command runner is left out (it has no program until a run names one).
+local function plan(cfg)
+  local checks = {}
   for _, name in ipairs(runners.names()) do
     local spec = runners.get(name)
-    if spec.version then
-      checks[#checks + 1] = { name = name, spec = spec }
-      specs[#specs + 1] = { cmd = spec.version, timeout_ms = TIMEOUT_MS }
-      specs[#specs + 1] = { cmd = spec.probe and spec.probe.cmd or spec.version, timeout_ms = TIMEOUT_MS }
+    local entry = cfg and cfg.runners and cfg.runners[name] or {}
+    if name ~= "command" or entry.command then
+      local c = { name = name, spec = spec, entry = entry, env = environment(spec, entry) }
+      c.origin = not spec.version and "config.lua" or next(entry) and "built-in, with config.lua settings"
+          or "built-in"
+      c.argv, c.why = started_argv(spec, entry)
+      if spec.version then
+        c.version = through(entry.program, spec.version)
+        c.probe = through(entry.program, spec.probe and spec.probe.cmd or spec.version)
+      elseif c.argv then
+        c.lookup = { "sh", "-c", 'command -v -- "$1"', "sh", c.argv[1] }
+      end
+      checks[#checks + 1] = c
+    end
+  end
+  return checks
+end
+
+-- Where a setting is fixed: the runner's entry in config.lua, or the CLI itself.
+local function fix_where(c, key)
+  return ("runners.%s.%s in .agent/config.lua"):format(c.name, key)
+end
+
+local function judge_cli(c, version, probe)
+  local e = { installed = true, missing_flags = {} }
+  local shown = table.concat(c.version, " ")
+  if version.error and version.code == nil and not version.signal then
+    e.installed, e.ok = false, false
+    e.advice = c.entry.program and ("`%s` cannot start (%s): fix %s"):format(c.version[1], first_line(version.error)
+      or "not found", fix_where(c, "program"))
+      or ("%s is not on PATH: install it with `%s`"):format(c.version[1], c.spec.install or "?")
+    return e
+  end
+  e.version = first_line(version.stdout) or first_line(version.stderr)
+  local help = (probe.stdout or "") .. (probe.stderr or "")
+  for _, flag in ipairs(c.spec.probe and c.spec.probe.flags or {}) do
+    if not mentions(help, flag) then
+      e.missing_flags[#e.missing_flags + 1] = flag
+    end
+  end
+  if not version.ok then
+    e.ok = false
+    e.advice = ("`%s` failed (%s): %s"):format(shown, first_line(version.stderr) or ("exit " .. tostring(version.code)),
+      c.entry.program and "fix " .. fix_where(c, "program") or "reinstall it with `" .. (c.spec.install or "?") .. "`")
+  elseif #e.missing_flags > 0 then
+    e.ok = false
+    e.advice = ("its help does not mention %s, which Sidecar relies on: update it with `%s@latest`"):format(
+      table.concat(e.missing_flags, ", "), c.spec.install or "?")
+  else
+    e.ok = true
+  end
+  return e
+end
+
+local function judge_command(c, lookup)
+  local e = { installed = lookup.ok == true, missing_flags = {}, ok = lookup.ok == true }
+  if not e.ok then
+    e.advice = ("`%s` is not found (not on PATH, or not executable): fix %s"):format(c.argv[1], fix_where(c, "command"))
+  end
+  return e
+end
+
+---Checks every runner as a run in `opts.root`'s project would start it, all at once.
+---@param opts? {root: string?}  the .agent folder (default: the nearest; none: built-ins only)
+---@return table report
+function M.check(opts)
+  local root = (opts and opts.root) or require("sidecar.core.store").find_root(".")
+  local cfg, config_error = project_config(root)
+  local checks, specs = plan(cfg), {}
+  for _, c in ipairs(checks) do
+    c.results = {}
+    for _, key in ipairs({ "version", "probe", "lookup" }) do
+      if c[key] then
+        specs[#specs + 1] = { cmd = c[key], env = c.env, timeout_ms = TIMEOUT_MS }
+        c.results[#c.results + 1] = #specs
+      end
     end
   end
   local results = proc.parallel(specs, { max_jobs = 8 })
-  local report = { runners = {} }
-  for i, c in ipairs(checks) do
-    local version, probe = results[2 * i - 1], results[2 * i]
-    local entry = { name = c.name, describe = c.spec.describe, missing_flags = {} }
-    if version.error and version.code == nil and not version.signal then
-      entry.installed, entry.ok = false, false
-      entry.advice = ("%s is not on PATH: install it with `%s`"):format(c.spec.version[1], c.spec.install or "?")
-    else
-      entry.installed = true
-      entry.version = first_line(version.stdout) or first_line(version.stderr)
-      local help = (probe.stdout or "") .. (probe.stderr or "")
-      for _, flag in ipairs(c.spec.probe and c.spec.probe.flags or {}) do
-        if not mentions(help, flag) then
-          entry.missing_flags[#entry.missing_flags + 1] = flag
-        end
-      end
-      if not version.ok then
-        entry.ok = false
-        entry.advice = ("`%s` failed (%s): reinstall it with `%s`"):format(table.concat(c.spec.version, " "),
-          first_line(version.stderr) or ("exit " .. tostring(version.code)), c.spec.install or "?")
-      elseif #entry.missing_flags > 0 then
-        entry.ok = false
-        entry.advice = ("its help does not mention %s, which Sidecar relies on: update it with `%s@latest`"):format(
-          table.concat(entry.missing_flags, ", "), c.spec.install or "?")
-      else
-        entry.ok = true
-      end
-    end
-    report.runners[#report.runners + 1] = entry
+  local report = { runners = {}, usable = 0, config = cfg and (cfg.path or json.null) or json.null }
+  for _, c in ipairs(checks) do
+    local got = {}
+    for i, at in ipairs(c.results) do got[i] = results[at] end
+    local e = not c.argv and { installed = false, ok = false, missing_flags = {}, advice = ("its argv cannot be made (%s): "
+        .. "fix %s"):format(c.why, fix_where(c, "command")) } or c.version and judge_cli(c, got[1], got[2])
+        or judge_command(c, got[1])
+    e.name, e.origin, e.describe, e.argv = c.name, c.origin, c.spec.describe, c.argv or json.null
+    report.runners[#report.runners + 1] = e
+    report.usable = report.usable + (e.ok and 1 or 0)
   end
-  report.usable = 0
-  for _, e in ipairs(report.runners) do
-    if e.ok then
-      report.usable = report.usable + 1
-    end
-  end
-  -- Unusable: no agent CLI works, or one is installed but broken (it would fail every run).
-  report.ok = report.usable > 0
-  for _, e in ipairs(report.runners) do
-    if e.installed and not e.ok then
-      report.ok = false
-    end
-  end
+  report.errors = M.problems(report, config_error)
+  report.notes = json.array(cfg and cfg.untrusted and { require("sidecar.core.config").untrusted_hint(cfg,
+    "config.lua's runners were not checked") } or {})
+  report.ok = report.usable > 0 and #report.errors == 0
   return report
 end
 
----`sidecar doctor [--json]`: prints the report; exit 1 when no runner is usable or an installed
----one is broken.
+---What is wrong, one line each: a config that cannot be read, each installed runner that would fail
+---every run, and no usable runner at all. (An untrusted config is a note: its runners are unchecked.)
+---@param report table  M.check's, without errors yet
+---@param config_error? string
+---@return string[]
+function M.problems(report, config_error)
+  local errors = {}
+  if config_error then
+    errors[#errors + 1] = "config: " .. config_error .. " (fix it; until then only the built-in runners are checked)"
+  end
+  for _, e in ipairs(report.runners) do
+    if not e.ok and (e.installed or e.origin ~= "built-in") then
+      errors[#errors + 1] = e.name .. ": " .. e.advice
+    end
+  end
+  if report.usable == 0 then
+    errors[#errors + 1] = "no agent CLI is usable: install codex or claude (see each runner's advice), or run a plain "
+        .. "command with the command runner"
+  end
+  return errors
+end
+
+-- An argv for people: words with spaces or quotes are quoted.
+local function shell_words(argv)
+  local words = {}
+  for i, a in ipairs(argv) do
+    words[i] = a:find("[%s'\"\\$`]") and ("'" .. a:gsub("'", "'\\''") .. "'") or a
+  end
+  return table.concat(words, " ")
+end
+
+---`sidecar doctor [--json]`: prints the report; exit 1 when no runner is usable, the config is
+---broken, or a configured or installed runner would fail.
 function M.cli(o)
-  local report = M.check()
+  local report = M.check({ root = o.root })
   if o.json then
     for _, e in ipairs(report.runners) do
       e.missing_flags = json.array(e.missing_flags)
     end
     report.runners = json.array(report.runners)
-    cli_output.envelope("doctor", report.ok, report, {}, o.version)
+    local errors = report.errors
+    report.errors = nil -- the envelope's
+    cli_output.envelope("doctor", report.ok, report, errors, o.version)
     return report.ok and 0 or 1
   end
-  local rows = {}
+  local rows, started = {}, {}
   for _, e in ipairs(report.runners) do
     rows[#rows + 1] = { e.name, e.ok and "ok" or (e.installed and "BROKEN" or "missing"), e.version or "-",
       e.advice or "ready" }
+    if e.argv ~= json.null then
+      started[#started + 1] = ("  %s (%s): %s"):format(e.name, e.origin, shell_words(e.argv))
+    end
   end
   rows[#rows + 1] = { "command", "ok", "-", "any argv you give the command runner; nothing to install" }
   io.write(cli_output.table({ "RUNNER", "STATUS", "VERSION", "NOTES" }, rows))
   if report.usable == 0 then
     print("No agent CLI is usable: install one of the above (or run a plain command with the command runner).")
+  end
+  print("A run starts each as (the prompt on stdin, or in <run>/prompt.md):")
+  print(table.concat(started, "\n"))
+  for _, line in ipairs(report.errors) do
+    if not line:find("^no agent CLI") then
+      io.stderr:write("sidecar: doctor: ", line, "\n")
+    end
+  end
+  for _, line in ipairs(report.notes) do
+    print("Note: " .. line)
   end
   return report.ok and 0 or 1
 end
