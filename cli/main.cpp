@@ -10,6 +10,7 @@
 #include <lua.hpp>
 
 #include "engine.hpp"
+#include "error_envelope.hpp"
 #include "git_lib.hpp"
 #include "lua_command.hpp"
 #include "model_server_command.hpp"
@@ -36,13 +37,30 @@ std::string redacted(const std::string& text) {
   return sidecar::terminal_visible(sidecar::host::Redactor::from_environ().redact(text));
 }
 
-int report_error(const std::string& message) {
+// Set when the command line asks for --json: the command's words ("run show"), for the envelope a
+// failure prints in place of a message on stderr.
+std::string json_command;
+bool json_wanted = false;
+
+int report_error(const std::string& message, const char* code = "failed") {
   std::fflush(stdout);
+  if (json_wanted) {
+    sidecar::cli::print_error_envelope(json_command.empty() ? "sidecar" : json_command, code,
+                                       sidecar::host::Redactor::from_environ().redact(message));
+    return kExitFailure;
+  }
   std::fprintf(stderr, "sidecar: %s\n", redacted(message).c_str());
   return kExitFailure;
 }
 
 int usage_error(const std::string& message) {
+  if (json_wanted) {
+    const std::string help = json_command.empty() ? "sidecar --help" : "sidecar " + json_command + " --help";
+    sidecar::cli::print_error_envelope(json_command.empty() ? "sidecar" : json_command, "usage",
+                                       sidecar::host::Redactor::from_environ().redact(message) + " (run '" +
+                                           help + "' for usage)");
+    return kExitUsage;
+  }
   std::fprintf(stderr, "sidecar: %s\nRun 'sidecar --help' for usage.\n", redacted(message).c_str());
   return kExitUsage;
 }
@@ -60,7 +78,7 @@ int run_lua(Engine& engine, Run&& run) {
   }
   std::fflush(stdout);
   if (ok) return kExitOk;
-  if (!interrupted_error(error)) return report_error(error);
+  if (!interrupted_error(error)) return report_error(error, "internal");
   // Ctrl-C or SIGTERM: what was stopped matters, neither the traceback nor where Lua was then
   // ("stdlib/sidecar/agent/run.lua:374: interrupted! ...").
   std::string first = error.substr(0, error.find('\n'));
@@ -70,7 +88,7 @@ int run_lua(Engine& engine, Run&& run) {
     while (digits > 0 && std::isdigit(static_cast<unsigned char>(first[digits - 1]))) --digits;
     if (digits < at - 2 && digits > 0 && first[digits - 1] == ':') first.erase(0, at);
   }
-  report_error(first);
+  report_error(first, "interrupted");
   return sidecar::cli::terminated() ? kExitTerminated : kExitInterrupted;
 }
 
@@ -106,8 +124,47 @@ bool collect_specs(const std::vector<std::string>& paths, std::vector<std::strin
   return true;
 }
 
+// `script --json`, `test --json`: require("sidecar.cli.json_run")[fn]{file, list, filter, verbose,
+// version} -> exit status (it prints the envelope).
+int run_json(Engine& engine, const char* fn, const std::string& file, const std::vector<std::string>& list,
+             const std::string& filter, bool verbose) {
+  lua_State* L = engine.state();
+  int status = kExitFailure;
+  int lua_status = run_lua(engine, [&](std::string& err) {
+    if (!engine.require("sidecar.cli.json_run", err)) return false;
+    lua_getfield(L, -1, fn);
+    lua_remove(L, -2);
+    lua_createtable(L, 0, 5);
+    lua_pushstring(L, file.c_str());
+    lua_setfield(L, -2, "file");
+    lua_createtable(L, static_cast<int>(list.size()), 0);
+    for (std::size_t i = 0; i < list.size(); ++i) {
+      lua_pushlstring(L, list[i].data(), list[i].size());
+      lua_rawseti(L, -2, static_cast<lua_Integer>(i + 1));
+    }
+    lua_setfield(L, -2, "list");
+    if (!filter.empty()) {
+      lua_pushstring(L, filter.c_str());
+      lua_setfield(L, -2, "filter");
+    }
+    lua_pushboolean(L, verbose);
+    lua_setfield(L, -2, "verbose");
+    lua_pushstring(L, SIDECAR_VERSION);
+    lua_setfield(L, -2, "version");
+    if (!engine.pcall(1, 1)) {
+      err = lua_tostring(L, -1);
+      lua_pop(L, 1);
+      return false;
+    }
+    status = static_cast<int>(lua_tointeger(L, -1));
+    lua_pop(L, 1);
+    return true;
+  });
+  return lua_status != kExitOk ? lua_status : status;
+}
+
 // sidecar test: test.run_files(specs, {filter, verbose}) -> {passed, failed, skipped}
-int run_tests(Engine& engine, std::vector<std::string> paths, const std::string& filter, bool verbose) {
+int run_tests(Engine& engine, std::vector<std::string> paths, const std::string& filter, bool verbose, bool json) {
   if (paths.empty()) {
     for (const char* d : {"tests", "spec"})
       if (fs::is_directory(d)) paths.emplace_back(d);
@@ -117,6 +174,7 @@ int run_tests(Engine& engine, std::vector<std::string> paths, const std::string&
   std::string error;
   if (!collect_specs(paths, specs, error)) return usage_error("test: " + error);
   if (specs.empty()) return report_error("test: no *_spec.lua files found");
+  if (json) return run_json(engine, "tests", "", specs, filter, verbose);
 
   lua_State* L = engine.state();
   int counts_failed = 0, counts_total = 0;
@@ -172,6 +230,9 @@ static int sidecar_main(int argc, char** argv) {
   std::vector<std::string> script_args;  // shown in --help; the real ones are cut off below
   CLI::App* script = app.add_subcommand("script", "Run a Lua script: sidecar script FILE.lua [ARGS...]");
   script->add_option("file", script_file, "The Lua file to run (- reads standard input); `arg` and `...` hold ARGS")->required()->type_name("FILE");
+  bool script_json = false;
+  script->add_flag("--json", script_json, "Print a JSON envelope {ok, version, command, data, errors} (before FILE): "
+                   "what the script returned and printed, or its error");
   script->add_option("args", script_args, "Arguments for the script (everything after FILE, passed as they are)")
       ->type_name("ARGS");
 
@@ -184,13 +245,30 @@ static int sidecar_main(int argc, char** argv) {
   test->add_option("paths", test_paths, "Spec files or directories")->type_name("PATH");
   test->add_option("--filter", test_filter, "Only tests whose full name contains TEXT")->type_name("TEXT");
   test->add_flag("-v,--verbose", test_verbose, "Print every test, not only failures");
+  bool test_json = false;
+  test->add_flag("--json", test_json, "Print a JSON envelope {ok, version, command, data, errors}: the counts, each failure, "
+                 "and what the specs printed");
 
   // Everything after `script FILE` belongs to the script, verbatim and in order, so it is cut
   // off before CLI11 sees it. The first word that is not an option (or -e's value) is the command.
   std::vector<std::string> args(argv + 1, argv + argc);
   std::vector<std::string> script_rest;
   std::string command;
+  std::size_t command_at = args.size();
   bool help_before_command = false;
+  // --json anywhere before a script's own arguments (its FILE and what follows): every failure
+  // answers with the envelope.
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "-e") {
+      ++i;
+    } else if (args[i] == "--json") {
+      json_wanted = true;
+    } else if (args[i] == "script") {
+      for (std::size_t j = i + 1; j < args.size() && args[j].size() > 1 && args[j][0] == '-'; ++j)
+        json_wanted = json_wanted || args[j] == "--json";
+      break;
+    }
+  }
   for (std::size_t i = 0; i < args.size(); ++i) {
     if (args[i] == "-e") {
       ++i;
@@ -198,12 +276,14 @@ static int sidecar_main(int argc, char** argv) {
     }
     if (args[i] == "-h" || args[i] == "--help" || args[i] == "--help-all") help_before_command = true;
     if (args[i].empty() || args[i][0] == '-') continue;
-    command = args[i];
+    command = json_command = args[i];
+    command_at = i;
     static const char* const commands[] = {"init",   "task",    "run",   "preset", "capabilities", "script",
                                            "repl",   "test",    "prepare", "store", "usage",       "doctor",
                                            "model-server", "trust", "hooks", "hook", "session", "skill",
                                            "mcp",    "context", "ui",      "completion"};
     if (std::find(std::begin(commands), std::end(commands), command) == std::end(commands)) {
+      json_command.clear();
       return usage_error("unknown command '" + command +
                          "' (commands: init, task, run, preset, capabilities, script, repl, test, prepare, store, "
                          "usage, doctor, model-server, trust, hooks, hook, session, skill, mcp, context, ui, completion)");
@@ -232,6 +312,11 @@ static int sidecar_main(int argc, char** argv) {
                                  return path.substr(0, path.find(' ')) != command;
                                }),
                 table.end());
+  }
+  // The envelope names the subcommand when one is given ("run show"), else the command.
+  for (std::size_t j = command_at + 1; j < args.size() && json_command == command; ++j) {
+    for (const sidecar::cli::LuaCommand& c : table)
+      if (c.path == command + " " + args[j]) json_command = c.path;
   }
   sidecar::cli::LuaCommands commands(app, std::move(table));
   sidecar::cli::ModelServerCommand model_server;
@@ -299,13 +384,14 @@ static int sidecar_main(int argc, char** argv) {
           });
           status != kExitOk)
         return status;
+      if (script_json) return run_json(engine, "script", script_file, script_rest, "", false);
       return run_lua(engine, [&](std::string& err) { return engine.run_file(script_file, script_rest, err); });
     }
     if (repl->parsed()) {
       int status = sidecar::cli::run_repl(engine);
       return sidecar::cli::terminated() ? kExitTerminated : status;
     }
-    if (test->parsed()) return run_tests(engine, test_paths, test_filter, test_verbose);
+    if (test->parsed()) return run_tests(engine, test_paths, test_filter, test_verbose, test_json);
     if (ui.app && ui.app->parsed()) return sidecar::cli::run_ui(engine, ui);
     // Commands whose work is a stdlib function: require(module)[function](options) -> status.
     if (!commands.called()) return kExitOk;

@@ -24,8 +24,9 @@ constexpr const char* kPolicy =
     "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
 std::string refusal_body(const std::string& version, const std::string& message) {
-  nlohmann::ordered_json e = {{"ok", false},          {"version", version}, {"command", "ui"},
-                              {"data", nullptr},      {"errors", {message}}};
+  nlohmann::ordered_json error = {{"code", "refused"}, {"message", message}};
+  nlohmann::ordered_json e = {{"ok", false}, {"version", version}, {"command", "ui"}, {"data", nullptr}};
+  e["errors"] = nlohmann::ordered_json::array({error});
   return e.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
 

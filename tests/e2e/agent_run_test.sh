@@ -269,7 +269,7 @@ mkdir -p old/bin
 printf '#!/bin/sh\ncase "$1" in --version) echo "codex-cli 0.1.0";; *) echo "--json --sandbox --cd --model -o, --output-last-message --skip-git-repo-check";; esac\n' >old/bin/codex
 chmod +x old/bin/codex
 expect_run "doctor --json: a codex without --ephemeral is broken, and says what to do" 1 \
-  '"missing_flags": \[\s*"--ephemeral"\s*\],\s*"name": "codex",\s*"ok": false,\s*"origin": "built-in",\s*"version": "codex-cli 0\.1\.0".*"errors": \[\s*"codex: its help does not mention --ephemeral[^"]*",\s*"no agent CLI is usable[^"]*"\s*\],\s*"ok": false' \
+  '"missing_flags": \[\s*"--ephemeral"\s*\],\s*"name": "codex",\s*"ok": false,\s*"origin": "built-in",\s*"version": "codex-cli 0\.1\.0".*"errors": \[\s*\{\s*"code": "failed",\s*"message": "codex: its help does not mention --ephemeral[^"]*"\s*\},\s*\{\s*"code": "failed",\s*"message": "no agent CLI is usable[^"]*"\s*\}\s*\],\s*"ok": false' \
   '^$' -- env PATH="$work/old/bin:/usr/bin:/bin" "$S" doctor --json
 # doctor checks the runners as a project starts them: a program wrapper, args and env for the
 # built-ins, and the runners config.lua defines.
@@ -288,7 +288,7 @@ expect_run "doctor: the wrapper, args and user runners as started, each problem 
   'codex +ok +codex-cli 0\.169\.0 +ready\nclaude +missing .*runners\.claude\.program in \.agent/config\.lua\nalice +missing +- +`alice-review` is not found.*runners\.alice\.command.*\nbob +ok .*codex \(built-in, with config\.lua settings\): env DOCTOR_PROBE=1 codex exec .* -c model_reasoning_effort=low -\n.*alice \(config\.lua\): alice-review --quiet <run>/prompt\.md' \
   'doctor: claude: .*doctor: alice: ' -- "$S" doctor --root doctored/.agent
 expect_run "doctor --json: ok false, every problem in errors" 1 \
-  '"errors": \[\s*"claude: [^"]*runners\.claude\.program[^"]*",\s*"alice: [^"]*runners\.alice\.command[^"]*"\s*\],\s*"ok": false' \
+  '"errors": \[\s*\{\s*"code": "failed",\s*"message": "claude: [^"]*runners\.claude\.program[^"]*"\s*\},\s*\{\s*"code": "failed",\s*"message": "alice: [^"]*runners\.alice\.command[^"]*"\s*\}\s*\],\s*"ok": false' \
   '^$' -- sh -c "cd doctored && '$S' doctor --json"
 printf 'return {runners = {codex = {program = 42}}}\n' >doctored/.agent/config.lua
 expect_run "doctor: a broken config.lua is an error of its own" 1 '' 'doctor: config: .*config\.lua' \

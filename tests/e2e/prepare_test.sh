@@ -54,7 +54,7 @@ expect_run "prepare: full access is refused" 1 '' '--sandbox danger-full-access 
   -- "$S" prepare --title t --prompt p --sandbox danger-full-access
 expect_run "prepare: --json envelope" 0 '"command": "prepare".*"ok": true' '' \
   -- "$S" prepare --title "json run" --prompt p --json
-expect_run "prepare: --json envelope on failure" 1 '"errors": \[\s*"task id' '' \
+expect_run "prepare: --json envelope on failure" 1 '"errors": \[\s*\{\s*"code": "failed",\s*"message": "task id' '' \
   -- "$S" prepare --task-id ../x --prompt p --json
 
 # The user's prompt is linted as `run --explain` lints it: warnings on stderr, never a refusal.

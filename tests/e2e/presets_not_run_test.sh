@@ -56,7 +56,7 @@ eq "--json: not ok, the error names the step, nothing skipped" "false 1 0" \
   "$("$S" -e 'local j = require("sidecar.core.json").decode(io.read("a"))
     print(("%s %d %d"):format(j.ok, #j.errors, #j.data.skipped))' <missed.json)"
 expect_run "--json: the error" 0 "^1 step could not run, so the preset did not do its work: review on ghost \(R-\d+\): " "" -- \
-  sh -c '"$0" -e "print(require(\"sidecar.core.json\").decode(io.read(\"a\")).errors[1])" <missed.json' "$S"
+  sh -c '"$0" -e "print(require(\"sidecar.core.json\").decode(io.read(\"a\")).errors[1].message)" <missed.json' "$S"
 expect_run "--dry-run runs nothing by design: exit 0" 0 "^scan: dry_run on alice: --dry-run\nsecond: dry_run\n$" "" -- \
   "$S" preset run two-steps --param required=true --dry-run
 

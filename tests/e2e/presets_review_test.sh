@@ -93,7 +93,7 @@ expect_run "review: one worker escalated: exit 1" 1 \
 golden triangulated-review-escalated.md "$work/out"
 eq "flaky: five runs (three, then two re-prompts)" 5 "$(runs)"
 "$S" preset run triangulated-review --runner command $LENSES --json >"$work/flaky.json" 2>/dev/null
-eq "flaky --json: not ok, with the escalation" "false 1 of 3 reviewers escalated" "$(field "$work/flaky.json" .ok) $(field "$work/flaky.json" .errors.1)"
+eq "flaky --json: not ok, with the escalation" "false 1 of 3 reviewers escalated" "$(field "$work/flaky.json" .ok) $(field "$work/flaky.json" .errors.1.message)"
 eq "flaky --json: the fixed worker ran exactly twice" "ok 2 2" "$(field "$work/flaky.json" .data.result.workers.2.status) \
 $(field "$work/flaky.json" .data.result.workers.2.attempts) $(len .data.result.workers.2.run_ids <"$work/flaky.json")"
 w2a=$(field "$work/flaky.json" .data.result.workers.2.run_ids.1)

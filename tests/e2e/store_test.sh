@@ -41,8 +41,9 @@ expect_run "usage: --until before every run" 0 'No runs \(all time, until 2026-1
 expect_run "usage: a bad --since says what is accepted" 2 '^$' \
   "usage: --since 'last week' is not a time: give a date \(2026-11-01\).*\(90m, 24h, 7d, 2w\)" \
   -- "$S" usage --since "last week"
-expect_run "usage: --json and --csv together" 2 '^$' 'excludes' -- "$S" usage --json --csv
-expect_run "usage: an unknown --by, as a JSON error" 2 '"errors": \[\s*"--by colour: expected runner, model' '^$' \
+expect_run "usage: --json and --csv together (the parser's error, as an envelope)" 2 \
+  '"command": "usage",.*"code": "usage",\s*"message": "--json excludes --csv' '^$' -- "$S" usage --json --csv
+expect_run "usage: an unknown --by, as a JSON error" 2 '"errors": \[\s*\{\s*"code": "usage",\s*"message": "--by colour: expected runner, model' '^$' \
   -- "$S" usage --by colour --json
 expect_run "usage: --jsonl, one object per group then the total" 0 \
   '^\{"by":"runner",[^\n]*"group":"claude"[^\n]*"source":"store"[^\n]*\}\n\{[^\n]*"group":"codex"[^\n]*\}\n\{[^\n]*"group":"total"[^\n]*"runs":4,"source":"total"[^\n]*\}\n$' \

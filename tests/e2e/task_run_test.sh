@@ -142,7 +142,7 @@ printf '{"title": "T", "priority": 3, "scope": {"in_scop": []}}' >bad.json
 expect_run "packet with a wrong field type" 1 "^$" "bad\.json: not a valid task packet \(2 problems\).*priority: .*scope\.in_scop: unknown field" -- \
   "$S" task import bad.json
 expect_run "replay of a run that does not exist" 1 "^$" "no run R-0099" -- "$S" run replay R-0099
-expect_run "--json error envelope" 1 '"command": "run",.*"errors": \[\n +"no task T-0042.*"ok": false' "" -- "$S" run T-0042 --json
+expect_run "--json error envelope" 1 '"command": "run",.*"errors": \[\s*\{\s*"code": "[a-z_]+",\s*"message": "no task T-0042.*"ok": false' "" -- "$S" run T-0042 --json
 expect_run "unknown runner" 2 "^$" "unknown runner 'gpt' \(known: codex, claude, command" -- "$S" run T-0001 --runner gpt
 expect_run "bad --timeout" 2 "^$" "--timeout: 'soon' is not a duration" -- "$S" run T-0001 --timeout soon
 expect_run "bad status" 2 "^$" "unknown status 'finished'" -- "$S" task set-status T-0001 finished

@@ -84,7 +84,7 @@ async function api(path, body) {
   return env;
 }
 
-function errors(env) { return el('p', { class: 'error' }, (env.errors || []).join('; ') || 'failed'); }
+function errors(env) { return el('p', { class: 'error' }, (env.errors || []).map((e) => (e && e.message) || e).join('; ') || 'failed'); }
 
 async function board() {
   const [tasks, review] = await Promise.all([api('/api/tasks'), api('/api/review')]);

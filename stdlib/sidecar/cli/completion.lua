@@ -15,9 +15,9 @@ M.SHELLS = { "bash", "zsh", "fish" }
 -- The commands cli/main.cpp, ui_command.cpp and model_server_command.cpp declare in C++ rather
 -- than in the tables: their flags, as their --help shows them (completion_e2e checks both agree).
 local NATIVE = {
-  { path = "script", help = "Run a Lua script: sidecar script FILE.lua [ARGS...]", flags = {} },
+  { path = "script", help = "Run a Lua script: sidecar script FILE.lua [ARGS...]", flags = { { "--json" } } },
   { path = "repl", help = "Interactive Lua prompt with the stdlib loaded", flags = {} },
-  { path = "test", help = "Run Lua spec files", flags = { { "--filter", true }, { "-v,--verbose" } } },
+  { path = "test", help = "Run Lua spec files", flags = { { "--filter", true }, { "-v,--verbose" }, { "--json" } } },
   { path = "ui", help = "Serve a web page over the store", flags = { { "--port", true }, { "--no-open" },
     { "--host", true }, { "--root", true } } },
   { path = "model-server", help = "Serve a scripted model on 127.0.0.1", flags = { { "--scenario", true },

@@ -8,22 +8,53 @@ local M = {}
 -- While output.capture runs a command: the envelopes it made, in order (nil otherwise).
 local captured
 
----Prints the envelope every command's `--json` gives: {ok, version, command, data, errors[]}.
----Its values are redacted before encoding (print redacts the text too, but a secret holding a
----quote or a backslash is written escaped there).
+-- The envelope's errors: each {code, message}. A string is a message with the default code; a
+-- failure always has at least one (a command that gave no reason gets one saying so).
+local function error_entries(command, ok, errors, code)
+  local list = {}
+  for i, e in ipairs(errors or {}) do
+    if type(e) == "table" then
+      list[i] = { code = tostring(e.code or code), message = tostring(e.message or e[1] or "") }
+    else
+      list[i] = { code = code, message = tostring(e) }
+    end
+  end
+  if not ok and #list == 0 then
+    list[1] = { code = code, message = command .. " failed (it gave no reason)" }
+  end
+  return json.array(list)
+end
+
+---Prints the envelope every command's `--json` gives: {ok, version, command, data, errors[]}, each
+---error {code, message} (`code`: "usage" for a command line that cannot be taken, "failed" unless
+---the caller says; an error given as a table keeps its own code). Its values are redacted before
+---encoding (print redacts the text too, but a secret holding a quote or a backslash is written
+---escaped there).
 ---@param command string  e.g. "store check"
 ---@param data any  json.null when there is nothing
----@param errors? string[]
-function M.envelope(command, ok, data, errors, version)
+---@param errors? (string|{code: string, message: string})[]
+---@param code? string  the code of errors given as strings (default "failed")
+function M.envelope(command, ok, data, errors, version, code)
   local envelope = secrets.redact_value({
     ok = ok, version = version or json.null, command = command,
-    data = data == nil and json.null or data, errors = json.array(errors or {}),
+    data = data == nil and json.null or data, errors = error_entries(command, ok, errors, code or "failed"),
   })
   if captured then
     captured[#captured + 1] = envelope
     return
   end
   print(json.encode(envelope, { indent = 2 }))
+end
+
+---The messages of an envelope's errors, for people (`sidecar mcp` and callers joining them).
+---@param envelope table
+---@return string[]
+function M.messages(envelope)
+  local list = {}
+  for i, e in ipairs(type(envelope) == "table" and type(envelope.errors) == "table" and envelope.errors or {}) do
+    list[i] = type(e) == "table" and tostring(e.message) or tostring(e)
+  end
+  return list
 end
 
 ---Runs `command(o)` (a command function of sidecar.cli.*, given `o.json`) with the envelopes it
@@ -55,7 +86,7 @@ end
 ---@param o table  the command's options ({json, version})
 function M.fail(o, command, message, status)
   if o.json then
-    M.envelope(command, false, json.null, { message }, o.version)
+    M.envelope(command, false, json.null, { message }, o.version, status == 2 and "usage" or "failed")
   else
     M.error(command, message)
   end

@@ -355,6 +355,9 @@ local function run_group(group, opts, counts, out)
         else
           counts.failed = counts.failed + 1
           out:write("FAIL ", name, "\n    ", (failure:gsub("\n", "\n    ")), "\n")
+          if opts.failures then
+            opts.failures[#opts.failures + 1] = { name = name, message = failure }
+          end
         end
       end
     end
@@ -363,7 +366,8 @@ end
 
 ---Runs spec files and prints each failure and the summary line "N passed, N failed".
 ---@param paths string[]
----@param opts? {filter?: string, verbose?: boolean, out?: file*}
+---@param opts? {filter?: string, verbose?: boolean, out?: file*, failures?: table}  failures: a list each
+---  failure is added to as {name, message}
 ---@return {passed: integer, failed: integer, skipped: integer}
 function M.run_files(paths, opts)
   opts = opts or {}
@@ -379,6 +383,9 @@ function M.run_files(paths, opts)
     if not ok then
       counts.failed = counts.failed + 1
       out:write("FAIL ", path, " (while loading)\n    ", (tostring(err):gsub("\n", "\n    ")), "\n")
+      if opts.failures then
+        opts.failures[#opts.failures + 1] = { name = path .. " (while loading)", message = tostring(err) }
+      end
     end
     if opts.verbose then
       out:write("# ", path, "\n")

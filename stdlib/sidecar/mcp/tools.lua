@@ -86,7 +86,7 @@ local function command(ctx, module, fname, o)
     return nil, ("%s.%s printed no result (exit %d)"):format(module, fname, status)
   end
   if not envelope.ok and #envelope.errors > 0 then
-    return nil, as_fields(table.concat(envelope.errors, "; ")), envelope
+    return nil, as_fields(table.concat(out.messages(envelope), "; ")), envelope
   end
   return envelope.data, nil, envelope
 end
@@ -239,7 +239,7 @@ function CALLS.preset_run(a, ctx)
   data = envelope.data
   local runs = first(data.runs, 50, function(r) return r.run_id or json.null end)
   return { ok = envelope.ok, text = cut(data.text, LIMITS.preset_text), data = data.result, runs = runs,
-    errors = first(envelope.errors, LIMITS.blockers, line) }
+    errors = first(out.messages(envelope), LIMITS.blockers, line) }
 end
 
 function CALLS.context(_, ctx)

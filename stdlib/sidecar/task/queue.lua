@@ -62,7 +62,7 @@ local function child_outcome(s, task_id, since, r)
     return { task_id = task_id, run_id = last.run_id, status = last.status, ok = GOOD[last.status] == true,
       duration_ms = last.duration_ms, reason = last.failure_reason or (last.blockers and last.blockers[1]) }
   end
-  local err = ok and type(env) == "table" and type(env.errors) == "table" and env.errors[1]
+  local err = ok and require("sidecar.cli.output").messages(env)[1]
   local said = err or require("sidecar.core.text").last_line(r.stderr) or ("exit " .. tostring(r.code)) -- linear
   return { task_id = task_id, ok = false, status = "failed", reason = said }
 end

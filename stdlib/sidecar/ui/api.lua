@@ -61,9 +61,9 @@ local ROUTES = {
   { "POST", "^/api/runs/(R%-%d+)/kill$", cli("run", "kill"), {}, {}, { "id" } },
 }
 
-local function envelope(ctx, command, message)
+local function envelope(ctx, command, message, code)
   return json.encode({ ok = false, version = ctx.version, command = command, data = json.null,
-    errors = json.array({ message }) })
+    errors = json.array({ { code = code or "failed", message = message } }) })
 end
 
 ---Finds the store the server shows: `opts.root` (the `.agent` folder) or the nearest one.
@@ -145,13 +145,13 @@ function M.handle(ctx, method, path, query, body)
   local route, ids = find_route(method, path)
   if route and route[3] == run_file and not RUN_FILES[ids[2]] then
     return 404, "application/json", envelope(ctx, "ui", ("%s: not a file the page shows (output.md, prompt.md, "
-      .. "changes.patch)"):format(ids[2]))
+      .. "changes.patch)"):format(ids[2]), "not_found")
   end
   if not route then
     if ids then -- the path is a route of the other method
-      return 405, "application/json", envelope(ctx, "ui", ("%s %s: use %s"):format(method, path, ids)), ids
+      return 405, "application/json", envelope(ctx, "ui", ("%s %s: use %s"):format(method, path, ids), "method_not_allowed"), ids
     end
-    return 404, "application/json", envelope(ctx, "ui", "no such API route: " .. path)
+    return 404, "application/json", envelope(ctx, "ui", "no such API route: " .. path, "not_found")
   end
   local given, why = query, nil
   if method == "POST" then
@@ -162,11 +162,11 @@ function M.handle(ctx, method, path, query, body)
     o, why = options(ctx, route, ids, given)
   end
   if not o then
-    return 400, "application/json", envelope(ctx, "ui", why)
+    return 400, "application/json", envelope(ctx, "ui", why, "usage")
   end
   local status, e = out.capture(route[3], o)
   if not e then
-    return 500, "application/json", envelope(ctx, "ui", path .. ": the command answered nothing")
+    return 500, "application/json", envelope(ctx, "ui", path .. ": the command answered nothing", "internal")
   end
   local code = e.ok and 200 or status == 2 and 400 or 422
   return code, "application/json", json.encode(e)
