@@ -286,6 +286,20 @@ eq "answer: a new session (no resume)" "no" "$(grep -qx 'resume' "$work/ask-argv
 eq "answer: the new session is told the answer, what it said and the task" "yes" \
   "$(grep -q '^Use v1\.$' "$work/ask-prompt" && grep -q 'Which API version should it use' "$work/ask-prompt" && grep -q '^## The task you were given' "$work/ask-prompt" && echo yes)"
 
+# --- run show: what the agent did (commands run, permission denials, the stream) ----------------
+cd "$work"
+REPLAY_CODEX=$F/captures/codex_exec_json_reasoning_command_filechange.jsonl \
+  REPLAY_CLAUDE=$F/captures/claude_stream_json_permission_denied.jsonl AUTO=false new_repo shown
+"$S" task create --title "Show me" --status ready >/dev/null
+expect_run "a codex run that ran a command" 0 '' '' -- "$S" run T-0001 --runner codex
+expect_run "run show: the commands the agent ran, with their exit" 0 \
+  "Commands run \(1\):\n  \[exit 0\] /bin/bash -c 'echo hi > out\.txt && ls'.*Stream: +\d+ events" "" -- "$S" run show "$(run_id)"
+expect_run "a claude run denied a command" 0 '' '' -- "$S" run T-0001 --runner claude
+expect_run "run show: the permissions the agent was denied, and its session" 0 \
+  "Session: +[0-9a-f-]{36}.*Permission denials \(1\):\n  Bash echo hi > out\.txt && ls \(by claude\)" "" \
+  -- "$S" run show "$(run_id)"
+expect_run "run show with an empty id is a usage error, not a crash" 2 '' 'give a run id' -- "$S" run show ""
+
 # --- background runs: returns at once, outlives its terminal, waited, tailed, killed ------------
 # The agent waits for the file $BG_GATE to appear, when one is named, then sleeps $BG_SLEEP.
 new_repo background "    command = { command = { \"sh\", \"-c\", \"cat >/dev/null; echo working; until [ -z \${BG_GATE:-} ] || [ -e \${BG_GATE:-} ]; do sleep 0.05; done; sleep \${BG_SLEEP:-0.5}; echo finished\" } },"

@@ -35,6 +35,9 @@ end
 M.open = open -- for the commands in run_queue_cli.lua and run_worktree_cli.lua
 
 local function check_id(o, command, kind, id)
+  if id == nil then -- an empty argument (`run show ""`): the parser leaves it out
+    return nil, failed(o, command, ("give a %s id (%s)"):format(kind, kind == "run" and "R-0001" or "T-0001"), EXIT_USAGE)
+  end
   local pattern = kind == "run" and "^R%-%d+$" or nil
   if kind == "run" and not id:match(pattern) then
     return nil, failed(o, command, ("'%s' is not a run id (run ids look like R-0001)"):format(id), EXIT_USAGE)

@@ -378,6 +378,8 @@ function M.show(s, run)
   end
   list_section(lines, "Blockers:", r.blockers, "- ")
   list_section(lines, "Follow-ups:", r.follow_ups, "- ")
+  local details = require("sidecar.cli.run_details").lines(r) -- session, files check, commands, denials, stream
+  table.move(details, 1, #details, #lines + 1, lines)
   lines[#lines + 1] = ""
   add(lines, "Usage", M.usage_text(r.usage))
   add(lines, "Cost", cost_text(r.cost_usd))
