@@ -16,6 +16,13 @@ std::vector<LuaCommand> run_commands() {
        "after another"},
       {"--agent-role", "agent_role", kText, "ROLE", "The agent role, passed into the compiled prompt"},
       {"--model", "model", kText, "MODEL", "The model the runner asks for"},
+      {"--effort", "effort", kText, "LEVEL",
+       "Reasoning effort, as the runner's CLI takes it: codex minimal, low, medium, high, xhigh (-c "
+       "model_reasoning_effort); claude low, medium, high, xhigh, max (--effort)"},
+      {"--search", "search", kBool, "", "Let the agent search the web (codex: -c web_search=live)", nullptr, 0,
+       "--no-search"},
+      {"--no-search", "no_search", kBool, "",
+       "No web search (codex: -c web_search=disabled; claude: WebSearch and WebFetch denied)"},
       {"--sandbox", "sandbox", kText, "MODE", "read-only (default), workspace-write, or danger-full-access"},
       {"--allow-full-auto", "allow_full_auto", kBool, "", "Allow danger-full-access (every approval bypassed)"},
       {"--timeout", "timeout", kText, "DURATION", "Wall-clock limit for the agent: 90s, 30m (default), 2h"},

@@ -125,7 +125,7 @@ dry=$(run_id)
 reads=(); for i in $(seq 1 400); do reads+=(--read "src/some/longer/path/file$i.c"); done
 "$S" task create --title "Huge" --goal "Many files" "${reads[@]}" >/dev/null
 expect_run "--explain: the budget and what was cut" 0 \
-  "^(R-\d+) prompt tokens: [0-9]+ estimated \(untrimmed [0-9]+; target 1200, max 1500\), pass: trimmed\n  Read these first: kept 12 of 400 files \(trimmed pass\)\n  lint: no non-goals: .*\n\1 dry_run" "" -- \
+  "^(R-\d+) prompt tokens: [0-9]+ estimated \(untrimmed [0-9]+; target 1200, max 1500\), pass: trimmed\n  Read these first: kept 12 of 400 files \(trimmed pass\)\n  agent: codex, effort and search: the CLI.s defaults\n  lint: no non-goals: .*\n\1 dry_run" "" -- \
   "$S" run T-0002 --dry-run --explain
 expect_run "trimmed list ends with + N more" 0 "- src/some/longer/path/file12\.c\n\+ 388 more files\n" "" -- cat .agent/runs/$(run_id)/prompt.md
 eq "dry run: no agent output" "no" "$([ -e .agent/runs/$dry/agent.jsonl ] && echo yes || echo no)"
@@ -367,5 +367,38 @@ eq "real claude: lineage" "$step1 $step1" "$(field .agent/runs/$step2/run.json .
 eq "real claude: got the previous runner context" "yes" \
   "$(grep -q "Run $step1 by codex ended completed" .agent/runs/$step2/prompt.md && echo yes)"
 stop_server
+
+# Reasoning effort and web search reach each CLI's request as its own setting: codex sends
+# reasoning.effort and drops its web_search tool, claude sends output_config.effort.
+old_base=$base
+start_server effort "$F/scenarios/text_turn.json" || exit 1
+base=http://127.0.0.1:$port
+sed -i "s|$old_base|$base|g" .agent/config.lua
+expect_run "real CLIs: --effort high --no-search, both runners" 0 \
+  "agent: codex, effort high, search off.*agent: claude, model [^,]+, effort high, search off.*\nstep 1/2 +codex +- +R-\d+ +completed .*\nstep 2/2 +claude +- +R-\d+ +completed " "" -- \
+  "$S" run T-0001 --runner codex,claude --timeout 2m --idle-timeout 60s --effort high --no-search --explain
+stop_server
+cat >requests.lua <<'LUA'
+local json = require("sidecar.core.json")
+local seen = {}
+for line in io.lines(arg[1]) do
+  local r = json.decode(line)
+  local body = type(r.body) == "string" and json.decode(r.body) or r.body
+  if type(body) == "table" and r.path:find("/responses", 1, true) then
+    local web = "no-web-search"
+    for _, t in ipairs(body.tools or {}) do
+      if t.type == "web_search" then web = "web-search" end
+    end
+    seen[#seen + 1] = "codex:" .. tostring(body.reasoning and body.reasoning.effort) .. ":" .. web
+  elseif type(body) == "table" and r.path:find("/messages", 1, true) then
+    seen[#seen + 1] = "claude:" .. tostring(body.output_config and body.output_config.effort)
+  end
+end
+print(table.concat(seen, " "))
+LUA
+eq "real CLIs: each request carries the effort, codex without web search" "claude:high codex:high:no-web-search" \
+  "$("$S" script requests.lua "$work/effort.log" | tr ' ' '\n' | sort -u | tr '\n' ' ' | sed 's/ $//')"
+eq "the runs record effort and search" "high false high false" \
+  "$(for r in $(run_id 1) $(run_id 2); do echo "$(field .agent/runs/$r/run.json .effort) $(field .agent/runs/$r/run.json .search)"; done | xargs)"
 
 finish

@@ -1,7 +1,9 @@
 --- Routing: which runner, model and sandbox a piece of work goes to. Fast models take scans,
 --- first drafts and pre-reviews; strong ones take risky or core work. A preset names the kind of
 --- each step and its risk; the table below decides, `.agent/config.lua` (`routes`) changes it,
---- and the command line (--runner, --model) overrides everything.
+--- and the command line (--runner, --model) overrides everything. A tier may also carry `effort`
+--- and `search` (routes.tiers.strong = {runner = "codex", effort = "high"}), mapped to the runner's
+--- CLI by stdlib/sidecar/agent/effort.lua.
 ---
 ---   local r = route.resolve("scan")                      -- {runner, model, sandbox, tier, why}
 ---   local r = route.resolve("review", {risk = "high"})    -- escalated to the strong tier
@@ -30,7 +32,7 @@ local WRITES = { implement = true, draft = false }
 ---the command line, routes.tiers, the config's runner, the built-in tiers.
 ---@param kind string  scan, classify, draft, pre_review, research, verify, review, synthesis, implement, core, risky
 ---@param opts? {risk?: string, routes?: table, runner?: string, model?: string, sandbox?: string, config_runner?: string, config_model?: string}
----@return {runner: string, model: string|nil, sandbox: string, tier: string, why: string}
+---@return {runner: string, model: string|nil, sandbox: string, tier: string, why: string, effort: string|nil, search: boolean|nil}
 function M.resolve(kind, opts)
   opts = opts or {}
   local routes = opts.routes or {}
@@ -54,6 +56,13 @@ function M.resolve(kind, opts)
     r.why = ("%s; runner %s from .agent/config.lua"):format(r.why, opts.config_runner)
   elseif opts.model then
     r.model = opts.model
+  end
+  -- The tier's reasoning effort and web search, when the runner that takes the work can be asked
+  -- for them (stdlib/sidecar/agent/effort.lua); otherwise the route says why they were left out.
+  r.effort, r.search = t.effort, t.search
+  local ok, why_not = require("sidecar.agent.effort").args(r.runner, r.effort, r.search)
+  if not ok then
+    r.effort, r.search, r.why = nil, nil, r.why .. "; " .. why_not .. ", so the tier's effort is left out"
   end
   return r
 end

@@ -63,6 +63,9 @@ local function report_steps(o, command, result)
     for _, r in ipairs(steps) do
       local b = r.prompt_budget
       print(("%s prompt %s"):format(r.run_id, b and prompt.explain(b) or "given as it is (not compiled)"))
+      local asked = require("sidecar.agent.effort").describe(r.effort, r.search)
+      print(("  agent: %s%s%s"):format(r.runner_type or "?", r.model and (", model " .. r.model) or "",
+        asked and (", " .. asked) or ", effort and search: the CLI's defaults"))
       local f = io.open(task_cli.root(o) .. "/runs/" .. r.run_id .. "/prompt.md", "rb")
       if f then
         local warnings = prompt_kit.lint(f:read("a"))

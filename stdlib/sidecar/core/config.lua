@@ -20,6 +20,8 @@ M.FILE = "config.lua"
 local SCHEMA = {
   runner = { "string", "codex" },
   model = { "string", nil },
+  effort = { "string", nil },
+  search = { "boolean", nil },
   sandbox = { "string", "read-only" },
   timeout = { "duration", "30m" },
   idle_timeout = { "duration", "5m" },
@@ -71,8 +73,8 @@ return {
   -- Presets send each step to a tier by its kind (stdlib/sidecar/agent/route.lua): fast for scans, drafts and
   -- pre-reviews, strong for reviews, synthesis, implementation and anything at high risk.
   routes = {
-    -- tiers = { fast = { runner = "codex", model = "gpt-5.3-codex-spark" },
-    --           strong = { runner = "claude", model = "claude-opus-4-1" } },
+    -- tiers = { fast = { runner = "codex", model = "gpt-5.3-codex-spark", effort = "low" },
+    --           strong = { runner = "claude", model = "claude-opus-4-1", effort = "high", search = false } },
     -- kinds = { scan = "fast", review = "strong" },
   },
 

@@ -141,8 +141,9 @@ end
 local function preview(cfg, r, prompt_file)
   local spec = assert(runners.get(r.runner))
   local entry = cfg.runners[r.runner] or {}
+  local args = runs.agent_options(cfg, r.runner, r).args -- the runner's own, then effort and search
   local ok, argv = pcall(spec.command, { prompt = "", prompt_file = prompt_file, repo = ".", run_dir = ".agent/runs/R-…",
-    model = r.model, sandbox = r.sandbox, args = entry.args, program = entry.program, command = entry.command })
+    model = r.model, sandbox = r.sandbox, args = args, program = entry.program, command = entry.command })
   if not ok then
     return nil, spec
   end
@@ -211,9 +212,11 @@ end
 local function plan(self, o)
   assert(type(o) == "table" and type(o.prompt) == "string", "ctx:agent: needs {kind =, prompt =}")
   local r = self:route(o.kind or "scan", o.risk, o.sandbox, o.runner)
-  return r, { runner = r.runner, model = r.model, sandbox = r.sandbox, timeout_ms = o.timeout_ms or self.cfg.timeout_ms,
+  return r, { runner = r.runner, model = r.model, effort = r.effort, search = r.search, sandbox = r.sandbox,
+    timeout_ms = o.timeout_ms or self.cfg.timeout_ms,
     idle_timeout_ms = self.cfg.idle_timeout_ms, agent_role = o.role,
-    record = { preset = self.preset.name, lens = o.lens, route = { kind = o.kind or "scan", tier = r.tier, why = r.why } } }
+    record = { preset = self.preset.name, lens = o.lens, effort = r.effort, search = r.search,
+      route = { kind = o.kind or "scan", tier = r.tier, why = r.why } } }
 end
 
 -- The writer lock ------------------------------------------------------------------------------

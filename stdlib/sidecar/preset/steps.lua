@@ -345,8 +345,9 @@ function M.plan_text(name, results, how)
   for i, r in ipairs(results) do
     local sandbox = r.route.sandbox == "read-only" and "read-only"
       or (r.route.sandbox .. ": the writer, it holds the work tree's writer lock")
-    lines[#lines + 1] = ("%d. %s: %s%s, %s tier, %s"):format(i, M.label(r), r.route.runner,
-      r.route.model and (" " .. r.route.model) or "", r.route.tier, sandbox)
+    local asked = require("sidecar.agent.effort").describe(r.route.effort, r.route.search)
+    lines[#lines + 1] = ("%d. %s: %s%s, %s tier%s, %s"):format(i, M.label(r), r.route.runner,
+      r.route.model and (" " .. r.route.model) or "", r.route.tier, asked and (" (" .. asked .. ")") or "", sandbox)
     lines[#lines + 1] = "   " .. (r.command or "(the runner cannot show its command)")
   end
   if how then
@@ -356,10 +357,11 @@ function M.plan_text(name, results, how)
   return table.concat(lines, "\n") .. "\n"
 end
 
----A step for --json: {role, lens, run_id, status, why, runner, model, tier, sandbox, command}.
+---A step for --json: {role, lens, run_id, status, why, runner, model, tier, effort, search, sandbox, command}.
 function M.data(r)
   return { role = r.role, lens = r.lens, run_id = r.run_id, status = r.status, why = r.why,
     runner = r.route and r.route.runner, model = r.route and r.route.model, tier = r.route and r.route.tier,
+    effort = r.route and r.route.effort, search = r.route and r.route.search,
     sandbox = r.route and r.route.sandbox, command = r.command }
 end
 

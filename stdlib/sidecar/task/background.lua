@@ -48,7 +48,7 @@ function M.start(s, cfg, task, st, extra)
     agent_role = st.agent_role, model = st.model, sandbox = st.sandbox, status = "queued", background = true,
     prompt_tokens = budget.estimated_tokens, prompt_budget = budget,
     launch = { runner = st.runner, agent_role = st.agent_role or json.null, model = st.model or json.null,
-      sandbox = st.sandbox, timeout_ms = st.timeout_ms, idle_timeout_ms = st.idle_timeout_ms,
+      effort = st.effort or json.null, search = st.search == nil and json.null or st.search, sandbox = st.sandbox, timeout_ms = st.timeout_ms, idle_timeout_ms = st.idle_timeout_ms,
       allow_full_auto = st.allow_full_auto or false, keep_session = extra.keep_session or false,
       resume = extra.resume or json.null } }, { { "prompt.md", text } })
   if not run then
@@ -110,7 +110,8 @@ function M.work(s, cfg, run_id, on_progress)
   local function v(x)
     return x ~= json.null and x or nil
   end
-  local st = { runner = l.runner, agent_role = v(l.agent_role), model = v(l.model), sandbox = l.sandbox,
+  local st = { runner = l.runner, agent_role = v(l.agent_role), model = v(l.model), effort = v(l.effort),
+    search = v(l.search), sandbox = l.sandbox,
     timeout_ms = l.timeout_ms, idle_timeout_ms = l.idle_timeout_ms, allow_full_auto = l.allow_full_auto,
     on_progress = on_progress }
   local dir = assert(s:run_dir(run_id))

@@ -10,6 +10,7 @@
 local agent_run = require("sidecar.agent.run")
 local config = require("sidecar.core.config")
 local duration = require("sidecar.core.duration")
+local effort = require("sidecar.agent.effort")
 local json = require("sidecar.core.json")
 local run_finish = require("sidecar.task.finish")
 local run_worktree = require("sidecar.run.worktree")
@@ -105,6 +106,20 @@ function M.settings(cfg, task, o)
           .. "\"{prompt_file}\")")
     end
   end
+  -- Reasoning effort and web search (stdlib/sidecar/agent/effort.lua): asked on the command line,
+  -- every runner must take them; from the config, the runners whose CLI has the setting do.
+  local asked = o.effort ~= nil or o.search or o.no_search
+  st.effort = o.effort or cfg.effort
+  st.search = cfg.search
+  if o.search or o.no_search then
+    st.search = o.search == true
+  end
+  for _, name in ipairs(st.runners) do
+    local ok, bad = effort.args(name, st.effort, st.search)
+    if not ok and (asked or effort.applies(name)) then
+      return nil, bad
+    end
+  end
   st.sandbox, why = runners.check_sandbox(o.sandbox or cfg.sandbox, o.allow_full_auto)
   if not st.sandbox then
     return nil, why
@@ -187,7 +202,12 @@ end
 ---max_log_bytes).
 function M.agent_options(cfg, runner, st)
   local entry = cfg.runners[runner] or {}
-  return { runner = runner, program = entry.program, args = entry.args, env = entry.env, command = entry.command,
+  -- The runner's own args, then what effort and search ask of its CLI (checked by M.settings).
+  local args = { table.unpack(entry.args or {}) }
+  local more = effort.args(runner, st.effort, st.search) or {}
+  table.move(more, 1, #more, #args + 1, args)
+  return { runner = runner, program = entry.program, args = #args > 0 and args or nil, env = entry.env,
+    command = entry.command,
     model = st.model, sandbox = st.sandbox, allow_full_auto = st.allow_full_auto,
     timeout_ms = st.timeout_ms, idle_timeout_ms = st.idle_timeout_ms, max_log_bytes = cfg.max_log_bytes }
 end
@@ -246,7 +266,10 @@ function M.run_step(s, cfg, task, st, extra)
   if not text then
     text, budget = M.compile(task, st, extra.previous)
   end
-  local fields = { task_id = task.task_id, agent_role = st.agent_role, parent_run_id = extra.parent_run_id,
+  local applies = effort.applies(st.runner) -- a runner without the settings records neither
+  local fields = { task_id = task.task_id, agent_role = st.agent_role, effort = applies and st.effort or nil,
+    search = (applies or nil) and st.search,
+    parent_run_id = extra.parent_run_id,
     pipeline_id = extra.pipeline_id, pipeline_step = extra.pipeline_step, pipeline_total = extra.pipeline_total,
     replay_reason = extra.replay_reason, link_kind = extra.link_kind, answer = extra.answer,
     prompt_tokens = require("sidecar.prompt.compile").estimate(text), prompt_budget = budget }
@@ -387,7 +410,7 @@ function M.edit(path)
 end
 
 ---A new run of a run's task, linked to it with replay_reason. o: reason, runner, agent_role,
----model, sandbox, timeout, dry_run, same_prompt, edit_prompt. Returns {steps = {run}} or nil,
+---model, effort, search, no_search (default: the run's own), sandbox, timeout, dry_run, same_prompt, edit_prompt. Returns {steps = {run}} or nil,
 ---message, code ("not_found" for an unknown run or task, "usage" for bad options).
 function M.replay(s, cfg, run_id, o)
   local parent = s:get_run(run_id)
@@ -401,6 +424,8 @@ function M.replay(s, cfg, run_id, o)
   end
   local st, why = M.settings(cfg, task, { runner = o.runner or parent.runner_type,
     agent_role = o.agent_role or parent.agent_role, model = o.model or parent.model, sandbox = o.sandbox or parent.sandbox,
+    effort = o.effort or parent.effort, search = o.search or (not o.no_search and parent.search == true) or nil,
+    no_search = o.no_search or (not o.search and parent.search == false) or nil,
     allow_full_auto = o.allow_full_auto, timeout = o.timeout, idle_timeout = o.idle_timeout, dry_run = o.dry_run,
     on_progress = o.on_progress })
   if not st then
