@@ -66,6 +66,16 @@ while read -r path; do
 done <paths
 eq "commands walked (at least the 50 declared today)" yes "$([ "$walked" -ge 50 ] && echo yes)"
 
+# No hidden command: every subcommand --help lists, at every level, is one the walk covered.
+hidden=""
+for parent in "" $(cat paths); do
+  # shellcheck disable=SC2086
+  for sub in $("$S" $parent --help 2>/dev/null | sed -n '/^Subcommands:/,/^$/p' | grep -oP '^  \K[a-z][a-z-]*'); do
+    grep -qx "${parent:+$parent }$sub" paths || hidden="$hidden '${parent:+$parent }$sub'"
+  done
+done
+eq "every command --help lists was walked (none hidden)" "" "$hidden"
+
 # The envelope names an unknown command's failure, and a Lua error escaping a command.
 expect_run "an unknown command under --json" 2 '"command": "sidecar",.*"code": "usage",\s*"message": "unknown command .frobnicate.' \
   '^$' -- "$S" frobnicate --json
