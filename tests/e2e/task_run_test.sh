@@ -322,6 +322,17 @@ eq "the worker left its log" "yes" "$([ -f .agent/runs/$bg/worker.log ] && echo 
 eq "background output recorded" "working finished" "$(tr '\n' ' ' <.agent/runs/$bg/output.md | sed 's/ $//')"
 killed=$(BG_SLEEP=37.75 "$S" run T-0001 --runner command --background 2>/dev/null)
 expect_run "run wait --timeout" 1 "^$" "still running after 300 ms" -- "$S" run wait $killed --timeout 300ms
+# Ctrl-C while waiting or following: a plain message and 130, never an internal path.
+for follow in "run wait $killed" "run tail -f $killed"; do
+  # shellcheck disable=SC2086
+  "$S" $follow >interrupt.out 2>interrupt.err &
+  follower=$!
+  # Ready when it catches SIGINT (its handler is installed: SigCgt has bit 2), not after a delay.
+  wait_until "$follow catches SIGINT" 60 sh -c "m=\$(awk '/^SigCgt/{print \$2}' /proc/$follower/status) && [ \$((0x\$m & 2)) -ne 0 ]"
+  kill -INT "$follower"
+  status=0; wait "$follower" || status=$?
+  eq "Ctrl-C on $follow: exit 130 and a plain message" "130 sidecar: interrupted!" "$status $(cat interrupt.err)"
+done
 # The kill comes while `run tail -f` follows the run (it has shown the start).
 timeout 60 "$S" run tail -f $killed >tail.out 2>&1 &
 tail_pid=$!
