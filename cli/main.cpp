@@ -67,17 +67,30 @@ int usage_error(const std::string& message) {
 
 bool interrupted_error(const std::string& error) { return error.find("interrupted!") != std::string::npos; }
 
+// Whether a Ctrl-C (or SIGTERM) arrived while the last chunk ran. A library pcall may have caught
+// the "interrupted!" it raised and turned it into an ordinary failure; the failure is then the
+// interruption's, and is reported as one.
+bool last_chunk_interrupted = false;
+
+int interrupted_exit() { return sidecar::cli::terminated() ? kExitTerminated : kExitInterrupted; }
+
 // Runs Lua under the Ctrl-C scope and turns its outcome into an exit status.
 template <typename Run>
 int run_lua(Engine& engine, Run&& run) {
   std::string error;
   bool ok;
+  sidecar::cli::take_interrupt();  // a Ctrl-C before this chunk is not its
   {
     sidecar::cli::LuaInterruptScope interruptible(engine);
     ok = run(error);
   }
+  last_chunk_interrupted = sidecar::cli::take_interrupt();
   std::fflush(stdout);
   if (ok) return kExitOk;
+  if (!interrupted_error(error) && last_chunk_interrupted) {
+    report_error("interrupted!", "interrupted");
+    return interrupted_exit();
+  }
   if (!interrupted_error(error)) return report_error(error, "internal");
   // Ctrl-C or SIGTERM: what was stopped matters, neither the traceback nor where Lua was then
   // ("stdlib/sidecar/agent/run.lua:374: interrupted! ...").
@@ -89,7 +102,7 @@ int run_lua(Engine& engine, Run&& run) {
     if (digits < at - 2 && digits > 0 && first[digits - 1] == ':') first.erase(0, at);
   }
   report_error(first, "interrupted");
-  return sidecar::cli::terminated() ? kExitTerminated : kExitInterrupted;
+  return interrupted_exit();
 }
 
 // Spec files named by `paths`: files as given, directories searched for *_spec.lua.
@@ -398,6 +411,10 @@ static int sidecar_main(int argc, char** argv) {
     int status = kExitFailure;
     int lua_status =
         run_lua(engine, [&](std::string& err) { return commands.call(engine, status, err); });
+    if (lua_status == kExitOk && status != kExitOk && last_chunk_interrupted) {
+      report_error("interrupted!", "interrupted");  // the command failed because it was interrupted
+      return interrupted_exit();
+    }
     return lua_status != kExitOk ? lua_status : status;
   } catch (const std::exception& e) {
     return report_error(e.what());

@@ -83,6 +83,15 @@ kill -INT $pid
 wait $pid
 eq "... nor in a -e chunk, while a child is waited for" "sidecar: interrupted! stopped 1 child process" \
   "$(head -n 1 "$work/err")"
+# A pcall that swallows the interruption and fails otherwise: the failure is the interruption's.
+printf 'started\n' >"$work/started"
+"$S" -e "io.open('$work/started', 'w'):close() pcall(function() while true do end end) error('a failure of its own')" \
+  >"$work/out" 2>"$work/err" &
+pid=$!
+wait_until "the swallowing chunk runs" 60 sh -c "[ ! -s '$work/started' ] && m=\$(awk '/^SigCgt/{print \$2}' /proc/$pid/status) && [ \$((0x\$m & 2)) -ne 0 ]"
+kill -INT $pid
+status=0; wait $pid || status=$?
+eq "a swallowed interruption still ends as one (130, no stray message)" "130 sidecar: interrupted!" "$status $(cat "$work/err")"
 
 # --- development stdlib directory --------------------------------------------------------------
 mkdir -p devlib/sidecar/dev

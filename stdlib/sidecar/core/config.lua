@@ -276,6 +276,9 @@ local function evaluate(path, text)
   end, "", 1000000)
   local ok, value = coroutine.resume(co)
   if not ok then
+    if require("sidecar.core.errors").is_interrupt(value) then
+      error(value, 0)
+    end
     return nil, tostring(value)
   end
   if coroutine.status(co) ~= "dead" then

@@ -42,6 +42,14 @@ function M.raise(code, message, context, level)
   error(M.new(code, message, context, level > 0 and level + 1 or 0), 0)
 end
 
+---True when `err` is the interruption Ctrl-C or SIGTERM raises in the running chunk ("interrupted!",
+---lua/engine.cpp): a pcall that catches it must raise it again, never report it as its own failure.
+---@param err any
+---@return boolean
+function M.is_interrupt(err)
+  return type(err) == "string" and err:find("interrupted!", 1, true) ~= nil
+end
+
 ---True when `err` is a stdlib error (optionally of the given code).
 ---@param err any
 ---@param code? string

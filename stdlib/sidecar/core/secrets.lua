@@ -80,6 +80,9 @@ function M.configure(rules)
   end
   local ok, why = pcall(host.configure, rules, "")
   if not ok then
+    if require("sidecar.core.errors").is_interrupt(why) then
+      error(why, 0)
+    end
     return nil, tostring(why)
   end
   return true
