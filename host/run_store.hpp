@@ -97,7 +97,7 @@ struct RunQuery {
   std::string task_id;  // empty: any
   std::string before;   // a run id: only runs older than it (paging); empty: from the newest
   // Only runs whose record's `review_state` is one of these ("" for none: absent, null or empty).
-  // Empty: any. The record is read only for the runs the other filters leave.
+  // Empty: any. Read from the index runs_by_review_state, not from the records.
   std::vector<std::string> review_states;
   bool oldest_first = false;
   int limit = 50;       // <= 0: no limit
@@ -187,7 +187,7 @@ class RunStore {
   // contain its own id. An exception thrown here rolls the transaction back and propagates.
   using RecordMaker = std::function<std::string(const std::string& id)>;
 
-  static constexpr int kSchemaVersion = 3;  // the newest schema this code knows
+  static constexpr int kSchemaVersion = 4;  // the newest schema this code knows
 
   RunStore();  // closed; open() opens
   ~RunStore();

@@ -1,6 +1,7 @@
 // The store's lists and counts of tasks and runs: one SQL statement per combination of filters (a
 // "?1 IS NULL OR status = ?1" form would defeat the planner), each planned onto an index of
-// host/run_store_open.cpp (tasks_by_status, runs_by_status, runs_by_task), cached by its text.
+// host/run_store_open.cpp (tasks_by_status, runs_by_status, runs_by_task, runs_by_review_state),
+// cached by its text.
 #include <utility>
 
 #include "run_store_sql.hpp"
@@ -57,7 +58,7 @@ std::optional<Filter> run_filter(const RunQuery& q, StoreError& error) {
   if (!q.status.empty()) f.equals("status", q.status);
   if (!q.statuses.empty()) f.one_of("status", q.statuses);
   if (!q.task_id.empty()) f.equals("task_id", q.task_id);
-  if (!q.review_states.empty()) f.one_of("coalesce(json_extract(record, '$.review_state'), '')", q.review_states);
+  if (!q.review_states.empty()) f.one_of(kRunReviewState, q.review_states);  // on runs_by_review_state
   return f;
 }
 

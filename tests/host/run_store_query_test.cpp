@@ -2,6 +2,8 @@
 // status, runs of several statuses and of given review states, oldest first.
 #include <catch2/catch.hpp>
 
+#include <sqlite3.h>
+
 #include <map>
 #include <string>
 #include <vector>
@@ -134,4 +136,43 @@ TEST_CASE("runs of several statuses and review states, oldest first, and their c
   q.before = "nonsense";
   CHECK_FALSE(store.count_runs(q, error));
   CHECK(error.code == "EINVAL");
+}
+
+TEST_CASE("a schema 3 store gains the review state index, its runs indexed, when opened") {
+  TempDir dir("query");
+  {
+    RunStore store = open_store(dir.db());
+    add_run(store, "review", "\"pending\"");
+    add_run(store, "review", "\"approved\"");
+  }
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open(dir.db().c_str(), &db) == SQLITE_OK);
+  REQUIRE(sqlite3_exec(db, "DROP INDEX runs_by_review_state; PRAGMA user_version = 3;", nullptr, nullptr, nullptr) ==
+          SQLITE_OK);
+  sqlite3_close(db);
+  RunStore store = open_store(dir.db());
+  CHECK(store.schema_version() == 4);
+  RunQuery q;
+  q.review_states = {"pending"};
+  StoreError error;
+  CHECK(store.count_runs(q, error) == std::int64_t(1));
+}
+
+TEST_CASE("the review states are read from their index, not from the records") {
+  TempDir dir("query");
+  { RunStore store = open_store(dir.db()); }
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open(dir.db().c_str(), &db) == SQLITE_OK);
+  // The WHERE clause run_store_query.cpp writes for {statuses, review_states}.
+  const char* sql =
+      "EXPLAIN QUERY PLAN SELECT count(*) FROM runs WHERE status IN (?, ?) AND "
+      "coalesce(json_extract(record, '$.review_state'), '') IN (?, ?)";
+  sqlite3_stmt* st = nullptr;
+  REQUIRE(sqlite3_prepare_v2(db, sql, -1, &st, nullptr) == SQLITE_OK);
+  std::string plan;
+  while (sqlite3_step(st) == SQLITE_ROW) plan += reinterpret_cast<const char*>(sqlite3_column_text(st, 3));
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  INFO(plan);
+  CHECK(plan.find("USING INDEX runs_by_review_state (status=? AND <expr>=?)") != std::string::npos);
 }
