@@ -25,9 +25,10 @@ export SIDECAR_TRUST=all XDG_STATE_HOME="$work/state"
 # serve NAME TASKS RUNS: a repository with that store, its `sidecar ui` started; prints the URL.
 serve() {
   mkdir "$work/$1" && cd "$work/$1" && git init -q && "$sidecar" init >/dev/null
-  local t0=$(date +%s.%N)
+  local t0
+  t0=$(date +%s%N)
   "$sidecar" script "$here/ui_board_store.lua" "$2" "$3" >/dev/null
-  echo "store $1: $2 tasks, $3 runs built in $(echo "$(date +%s.%N) - $t0" | bc | cut -c1-5) s" >&2
+  echo "store $1: $2 tasks, $3 runs built in $((($(date +%s%N) - t0) / 1000000)) ms" >&2
   "$sidecar" ui --no-open --port 0 >"$work/$1.url" 2>"$work/$1.err" &
   pids+=($!)
   for _ in $(seq 100); do [ -s "$work/$1.url" ] && break; sleep 0.1; done

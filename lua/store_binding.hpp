@@ -73,6 +73,14 @@ int push_list(lua_State* L, const std::vector<T>& items, Push push) {
   return 1;
 }
 
+// Adds `methods` to the store type's methods (after register_type): the files beyond lua/store.cpp.
+inline void add_store_methods(lua_State* L, const luaL_Reg* methods) {
+  luaL_getmetatable(L, kStoreType);
+  lua_getfield(L, -1, "__index");
+  luaL_setfuncs(L, methods, 0);
+  lua_pop(L, 2);
+}
+
 // Fields of the options table at `index` (absent: "", nullopt, false); a wrong type raises.
 std::string opt_field(lua_State* L, int index, const char* key);
 std::optional<std::int64_t> opt_int_field(lua_State* L, int index, const char* key);
