@@ -421,8 +421,8 @@ end
 ---without looking). Failed and interrupted runs are not here: there is nothing to approve; they
 ---are replayed instead.
 ---Asked with `opts.limit` (> 0), only the oldest that many; `total` counts them all. The store
----picks them (its status index, then the records' review_state): the runs that need no decision,
----however many, are never read.
+---picks them on its index of status and review state: the runs that need no decision, however
+---many, are never read.
 ---@param s table  an open store
 ---@param opts? {limit: integer?}
 ---@return table[]|nil items  each {run = record, task_title = string?, why = string}
