@@ -152,26 +152,6 @@ std::optional<Task> RunStore::get_task(const std::string& task_id, StoreError& e
                     task_id, read_task, error);
 }
 
-std::optional<std::vector<Task>> RunStore::list_tasks(const TaskQuery& query, StoreError& error) {
-  Impl* s = ready(error);
-  if (!s) return std::nullopt;
-  std::string sql = std::string("SELECT ") + kTaskColumns + " FROM tasks";
-  if (!query.status.empty()) sql += " WHERE status = ?1";
-  sql += " ORDER BY num DESC LIMIT ?2";
-  Stmt st = s->statement(sql, error);
-  if (!st) return std::nullopt;
-  if (!query.status.empty()) st.text(1, query.status);
-  st.int64(2, query.limit > 0 ? query.limit : -1);
-  std::vector<Task> out;
-  int rc;
-  while ((rc = st.step()) == SQLITE_ROW) out.push_back(read_task(st));
-  if (rc != SQLITE_DONE) {
-    s->sql_fail(error, "listing tasks", rc);
-    return std::nullopt;
-  }
-  return out;
-}
-
 // --- runs -----------------------------------------------------------------------------------------
 
 std::optional<std::string> RunStore::create_run(const RunFields& fields, const std::string& record_json,
@@ -259,40 +239,6 @@ std::optional<std::int64_t> RunStore::update_run(const std::string& run_id, cons
 std::optional<Run> RunStore::get_run(const std::string& run_id, StoreError& error) {
   return read_by_id(ready(error), std::string("SELECT ") + kRunColumns + " FROM runs WHERE run_id = ?1", "run", run_id,
                     read_run, error);
-}
-
-std::optional<std::vector<Run>> RunStore::list_runs(const RunQuery& query, StoreError& error) {
-  Impl* s = ready(error);
-  if (!s) return std::nullopt;
-  std::int64_t before = INT64_MAX;
-  if (!query.before.empty()) {
-    std::optional<std::int64_t> n = parse_id(RecordKind::Run, query.before);
-    if (!n) {
-      fail(error, "EINVAL", "'" + query.before + "' is not a run id (R-0001)");
-      return std::nullopt;
-    }
-    before = *n;
-  }
-  // One statement per combination of filters, so each is planned onto its own index (a
-  // "?1 IS NULL OR status = ?1" form would defeat the planner).
-  std::string sql = std::string("SELECT ") + kRunColumns + " FROM runs WHERE num < ?3";
-  if (!query.status.empty()) sql += " AND status = ?1";
-  if (!query.task_id.empty()) sql += " AND task_id = ?2";
-  sql += " ORDER BY num DESC LIMIT ?4";
-  Stmt st = s->statement(sql, error);
-  if (!st) return std::nullopt;
-  if (!query.status.empty()) st.text(1, query.status);
-  if (!query.task_id.empty()) st.text(2, query.task_id);
-  st.int64(3, before);
-  st.int64(4, query.limit > 0 ? query.limit : -1);
-  std::vector<Run> out;
-  int rc;
-  while ((rc = st.step()) == SQLITE_ROW) out.push_back(read_run(st));
-  if (rc != SQLITE_DONE) {
-    s->sql_fail(error, "listing runs", rc);
-    return std::nullopt;
-  }
-  return out;
 }
 
 // --- lineage --------------------------------------------------------------------------------------

@@ -15,6 +15,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace sidecar::host {
@@ -63,8 +64,10 @@ struct Task {
   std::int64_t revision = 0;  // see RunStore: 1 when created, one more per write (0: written before revisions)
 };
 
+// Tasks newest first (by id number).
 struct TaskQuery {
   std::string status;  // empty: any
+  std::string text;    // empty: any; else only tasks whose id or title holds it (ASCII case ignored)
   int limit = 50;      // <= 0: no limit
 };
 
@@ -90,8 +93,13 @@ struct Run {
 // Runs newest first (by id number: the order they were created in).
 struct RunQuery {
   std::string status;   // empty: any
+  std::vector<std::string> statuses;  // any of these (beside `status`, when both are given: both hold)
   std::string task_id;  // empty: any
   std::string before;   // a run id: only runs older than it (paging); empty: from the newest
+  // Only runs whose record's `review_state` is one of these ("" for none: absent, null or empty).
+  // Empty: any. Read from the index runs_by_review_state, not from the records.
+  std::vector<std::string> review_states;
+  bool oldest_first = false;
   int limit = 50;       // <= 0: no limit
 };
 
@@ -179,7 +187,7 @@ class RunStore {
   // contain its own id. An exception thrown here rolls the transaction back and propagates.
   using RecordMaker = std::function<std::string(const std::string& id)>;
 
-  static constexpr int kSchemaVersion = 3;  // the newest schema this code knows
+  static constexpr int kSchemaVersion = 4;  // the newest schema this code knows
 
   RunStore();  // closed; open() opens
   ~RunStore();
@@ -217,6 +225,9 @@ class RunStore {
                                                  StoreError& error);
   std::optional<Task> get_task(const std::string& task_id, StoreError& error);
   std::optional<std::vector<Task>> list_tasks(const TaskQuery& query, StoreError& error);
+  // How many tasks of each status the query matches (its limit ignored), by status name.
+  std::optional<std::vector<std::pair<std::string, std::int64_t>>> count_tasks(const TaskQuery& query,
+                                                                                StoreError& error);
 
   // Runs. Records must be JSON objects; a `run_id` member, when present, must be the run's id.
   std::optional<std::string> create_run(const RunFields& fields, const std::string& record_json,
@@ -228,6 +239,8 @@ class RunStore {
                                          const std::string& record_json, StoreError& error);
   std::optional<Run> get_run(const std::string& run_id, StoreError& error);
   std::optional<std::vector<Run>> list_runs(const RunQuery& query, StoreError& error);
+  // How many runs the query matches (its limit ignored).
+  std::optional<std::int64_t> count_runs(const RunQuery& query, StoreError& error);
 
   // Links two existing runs (setting the kind again replaces it); lineage_of gives both directions.
   bool add_lineage(const std::string& parent_run_id, const std::string& child_run_id, const std::string& kind,

@@ -116,6 +116,12 @@ DROP TABLE lineage;
 ALTER TABLE lineage_v3 RENAME TO lineage;
 CREATE INDEX lineage_by_child ON lineage (child_run_id);
 )sql"},
+    {4, R"sql(
+-- The review queue (runs of a waiting status whose record's review_state is pending or not set:
+-- stdlib/sidecar/task/review.lua) counted and listed without reading a record. The expression is
+-- kRunReviewState of run_store_sql.hpp, as the queries write it: SQLite uses the index only then.
+CREATE INDEX IF NOT EXISTS runs_by_review_state ON runs (status, coalesce(json_extract(record, '$.review_state'), ''), num);
+)sql"},
 };
 static_assert(sizeof(kMigrations) / sizeof(kMigrations[0]) == RunStore::kSchemaVersion,
               "one migration per schema version");

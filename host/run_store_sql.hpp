@@ -20,6 +20,10 @@ namespace store_detail {
 // having our tables added to it.
 inline constexpr std::int32_t kApplicationId = 0x53494443;
 
+// A run's review state as the index runs_by_review_state holds it (migration 4): "" when its record
+// has none (absent, null or empty). A query must write it exactly so for SQLite to use the index.
+inline constexpr const char* kRunReviewState = "coalesce(json_extract(record, '$.review_state'), '')";
+
 inline constexpr const char* kNowSeconds = "strftime('%Y-%m-%dT%H:%M:%SZ', 'now')";
 
 inline const char* table_of(RecordKind kind) { return kind == RecordKind::Task ? "tasks" : "runs"; }

@@ -17,9 +17,8 @@
 #include "userdata_box.hpp"
 
 namespace sidecar::lua {
-namespace {
 
-using namespace store_binding;
+namespace store_binding {
 
 // A text field of the options table at `index` ("" when absent); a non-string raises.
 std::string opt_field(lua_State* L, int index, const char* key) {
@@ -58,6 +57,36 @@ bool opt_bool_field(lua_State* L, int index, const char* key) {
   return out;
 }
 
+void push_task(lua_State* L, const host::Task& t) {
+  lua_createtable(L, 0, 7);
+  set_text(L, "task_id", t.task_id);
+  set_text(L, "title", t.fields.title);
+  set_text(L, "status", t.fields.status);
+  set_text(L, "created_at", t.fields.created_at);
+  set_text(L, "updated_at", t.fields.updated_at);
+  set_text(L, "record", t.record_json);
+  set_int(L, "revision", t.revision);
+}
+
+void push_run(lua_State* L, const host::Run& r) {
+  lua_createtable(L, 0, 10);
+  set_text(L, "run_id", r.run_id);
+  set_text(L, "task_id", r.fields.task_id);
+  set_text(L, "status", r.fields.status);
+  set_text(L, "runner_type", r.fields.runner_type);
+  set_text(L, "created_at", r.fields.created_at);
+  set_text(L, "completed_at", r.fields.completed_at);
+  set_text(L, "parent_run_id", r.fields.parent_run_id);
+  set_text(L, "pipeline_id", r.fields.pipeline_id);
+  set_text(L, "record", r.record_json);
+  set_int(L, "revision", r.revision);
+}
+
+}  // namespace store_binding
+
+namespace {
+
+using namespace store_binding;
 
 // The record maker: a Lua function(id) -> JSON text, called inside the transaction that allocates
 // the id. A Lua error in it unwinds through the store as a C++ exception and rolls that back.
@@ -99,32 +128,6 @@ host::RunFields run_fields(lua_State* L, int index) {
   f.link_kind = opt_field(L, index, "link_kind");
   return f;
 }
-
-void push_task(lua_State* L, const host::Task& t) {
-  lua_createtable(L, 0, 7);
-  set_text(L, "task_id", t.task_id);
-  set_text(L, "title", t.fields.title);
-  set_text(L, "status", t.fields.status);
-  set_text(L, "created_at", t.fields.created_at);
-  set_text(L, "updated_at", t.fields.updated_at);
-  set_text(L, "record", t.record_json);
-  set_int(L, "revision", t.revision);
-}
-
-void push_run(lua_State* L, const host::Run& r) {
-  lua_createtable(L, 0, 10);
-  set_text(L, "run_id", r.run_id);
-  set_text(L, "task_id", r.fields.task_id);
-  set_text(L, "status", r.fields.status);
-  set_text(L, "runner_type", r.fields.runner_type);
-  set_text(L, "created_at", r.fields.created_at);
-  set_text(L, "completed_at", r.fields.completed_at);
-  set_text(L, "parent_run_id", r.fields.parent_run_id);
-  set_text(L, "pipeline_id", r.fields.pipeline_id);
-  set_text(L, "record", r.record_json);
-  set_int(L, "revision", r.revision);
-}
-
 
 // store.open(path, {durable_fsync?, busy_timeout_ms?}) -> store | nil, message, code
 int store_open(lua_State* L) {
@@ -199,18 +202,6 @@ int s_get_task(lua_State* L) {
   return 1;
 }
 
-// s:list_tasks({status?, limit?}) -> {task...}
-int s_list_tasks(lua_State* L) {
-  RunStore& s = check_store(L);
-  host::TaskQuery q;
-  q.status = opt_field(L, 2, "status");
-  if (auto limit = opt_int_field(L, 2, "limit")) q.limit = static_cast<int>(*limit);
-  StoreError error;
-  auto tasks = s.list_tasks(q, error);
-  if (!tasks) return push_failure(L, error);
-  return push_list(L, *tasks, push_task);
-}
-
 int s_create_run(lua_State* L) {
   RunStore& s = check_store(L);
   host::RunFields fields = run_fields(L, 2);
@@ -237,20 +228,6 @@ int s_get_run(lua_State* L) {
   if (!r) return push_failure(L, error);
   push_run(L, *r);
   return 1;
-}
-
-// s:list_runs({status?, task_id?, before?, limit?}) -> {run...} (newest first)
-int s_list_runs(lua_State* L) {
-  RunStore& s = check_store(L);
-  host::RunQuery q;
-  q.status = opt_field(L, 2, "status");
-  q.task_id = opt_field(L, 2, "task_id");
-  q.before = opt_field(L, 2, "before");
-  if (auto limit = opt_int_field(L, 2, "limit")) q.limit = static_cast<int>(*limit);
-  StoreError error;
-  auto runs = s.list_runs(q, error);
-  if (!runs) return push_failure(L, error);
-  return push_list(L, *runs, push_run);
 }
 
 int s_add_lineage(lua_State* L) {
@@ -432,11 +409,9 @@ int open_host_store(lua_State* L) {
       {"create_task", guarded<s_create_task>},
       {"update_task", guarded<s_update_task>},
       {"get_task", guarded<s_get_task>},
-      {"list_tasks", guarded<s_list_tasks>},
       {"create_run", guarded<s_create_run>},
       {"update_run", guarded<s_update_run>},
       {"get_run", guarded<s_get_run>},
-      {"list_runs", guarded<s_list_runs>},
       {"add_lineage", guarded<s_add_lineage>},
       {"lineage", guarded<s_lineage>},
       {"add_validation", guarded<s_add_validation>},
@@ -461,6 +436,7 @@ int open_host_store(lua_State* L) {
   };
   register_type(L, kStoreType, meta, methods);
   add_repair_methods(L);
+  add_query_methods(L);
   luaL_newlib(L, functions);
   lua_pushinteger(L, RunStore::kSchemaVersion);
   lua_setfield(L, -2, "SCHEMA_VERSION");

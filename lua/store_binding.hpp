@@ -73,6 +73,26 @@ int push_list(lua_State* L, const std::vector<T>& items, Push push) {
   return 1;
 }
 
+// Adds `methods` to the store type's methods (after register_type): the files beyond lua/store.cpp.
+inline void add_store_methods(lua_State* L, const luaL_Reg* methods) {
+  luaL_getmetatable(L, kStoreType);
+  lua_getfield(L, -1, "__index");
+  luaL_setfuncs(L, methods, 0);
+  lua_pop(L, 2);
+}
+
+// Fields of the options table at `index` (absent: "", nullopt, false); a wrong type raises.
+std::string opt_field(lua_State* L, int index, const char* key);
+std::optional<std::int64_t> opt_int_field(lua_State* L, int index, const char* key);
+bool opt_bool_field(lua_State* L, int index, const char* key);
+
+// A task or run as a table of its columns and its record's JSON text (`record`).
+void push_task(lua_State* L, const host::Task& t);
+void push_run(lua_State* L, const host::Run& r);
+
+// Adds the methods of lua/store_query.cpp (list_tasks, count_tasks, list_runs, count_runs).
+void add_query_methods(lua_State* L);
+
 // Adds the methods of lua/store_repair.cpp (import, import_if_newer, check, ids, clear, pending,
 // copy_written, counter, integrity) to the store type's methods; after register_type.
 void add_repair_methods(lua_State* L);

@@ -116,10 +116,7 @@ void add_repair_methods(lua_State* L) {
       {"integrity", guarded<s_integrity>},
       {nullptr, nullptr},
   };
-  luaL_getmetatable(L, kStoreType);
-  lua_getfield(L, -1, "__index");
-  luaL_setfuncs(L, methods, 0);
-  lua_pop(L, 2);
+  add_store_methods(L, methods);
 }
 
 }  // namespace sidecar::lua::store_binding

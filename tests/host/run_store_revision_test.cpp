@@ -214,7 +214,7 @@ TEST_CASE("store: a schema 2 store keeps its links as it migrates, and a run can
        " WITHOUT ROWID; CREATE INDEX lineage_by_child ON lineage (child_run_id);"
        " INSERT INTO lineage VALUES ('R-0001', 'R-0002', 'replay'); PRAGMA user_version = 2;");
   RunStore store = open_store(dir.db());
-  CHECK(store.schema_version() == 3);
+  CHECK(store.schema_version() == RunStore::kSchemaVersion);
   StoreError error;
   RunFields answer;
   answer.status = "review";

@@ -86,27 +86,52 @@ async function api(path, body) {
 
 function errors(env) { return el('p', { class: 'error' }, (env.errors || []).map((e) => (e && e.message) || e).join('; ') || 'failed'); }
 
+// The board from one call, /api/board (docs/api.md), whose answer stays small whatever the store
+// holds: each column shows its newest cards (more on request) under the count of all its tasks,
+// and the review queue its oldest runs with how many wait. Search is the server's (task id or
+// title); until its answer comes the cards already here are filtered, so typing shows at once.
 async function board() {
-  const [tasks, review] = await Promise.all([api('/api/tasks'), api('/api/review')]);
-  if (!tasks.ok) return [errors(tasks)];
-  const search = el('input', { id: 'search', placeholder: 'search', value: state.search, oninput: (e) => { state.search = e.target.value; draw(); } });
+  state.shown = state.shown || {}; // status -> cards asked for with "show more"
+  const query = () => {
+    const p = new URLSearchParams();
+    if (state.search) p.set('q', state.search);
+    const shown = Object.entries(state.shown).map(([s, n]) => `${s}=${n}`).join(',');
+    if (shown) p.set('shown', shown);
+    return '/api/board' + (String(p) ? '?' + p : '');
+  };
+  let env = await api(query());
+  if (!env.ok) return [errors(env)];
+  let asked = 0, typing = null;
+  const refetch = async () => {
+    const mine = ++asked;
+    const got = await api(query());
+    if (mine === asked && got.ok) { env = got; draw(); }
+  };
+  const search = el('input', { id: 'search', placeholder: 'search', value: state.search, oninput: (e) => {
+    state.search = e.target.value; draw(); clearTimeout(typing); typing = setTimeout(refetch, 150);
+  } });
   const filter = el('select', { id: 'filter', onchange: (e) => { state.filter = e.target.value; draw(); } },
     el('option', { value: '' }, 'all statuses'), ...STATUSES.map((s) => el('option', { value: s, selected: state.filter === s }, s)));
   const columns = el('div', { class: 'board' });
   const draw = () => {
-    columns.replaceChildren();
-    const q = state.search.toLowerCase();
-    for (const s of STATUSES) {
-      const all = tasks.data.filter((t) => t.status === s);
-      const shown = all.filter((t) => (!state.filter || state.filter === s) && (!q || (t.task_id + ' ' + t.title).toLowerCase().includes(q)));
-      columns.append(el('div', { class: 'column', 'data-status': s }, el('h3', {}, `${s} (${all.length})`), ...shown.map(card)));
-    }
+    const d = env.data, q = state.search.toLowerCase();
+    columns.replaceChildren(...STATUSES.map((s) => {
+      const here = d.tasks.filter((t) => t.status === s);
+      const hidden = state.filter && state.filter !== s;
+      const shown = hidden ? [] : here.filter((t) => !q || (t.task_id + ' ' + t.title).toLowerCase().includes(q));
+      const more = hidden ? 0 : (d.matched[s] || 0) - here.length;
+      const showMore = () => { state.shown[s] = here.length + d.per_status; refetch(); };
+      return el('div', { class: 'column', 'data-status': s }, el('h3', {}, `${s} (${d.counts[s] || 0})`), ...shown.map(card),
+        more > 0 ? el('button', { class: 'more', onclick: showMore }, `show ${Math.min(more, d.per_status)} more (${more} not shown)`) : null);
+    }));
   };
   draw();
-  const queue = el('ol', { id: 'review' }, ...(review.data || []).map((i) =>
+  const waiting = env.data.review, left = waiting.total - waiting.items.length;
+  const queue = el('ol', { id: 'review' }, ...waiting.items.map((i) =>
     el('li', {}, el('a', { href: '#/run/' + i.run.run_id }, i.run.run_id), ` ${i.run.task_id || ''} ${i.task_title || ''} — ${i.why || ''}`)));
-  return [el('section', {}, el('h2', {}, `Review (${(review.data || []).length})`), queue),
-    el('section', {}, filter, ' ', search), columns];
+  return [el('section', {}, el('h2', {}, `Review (${waiting.total})`), queue,
+    left > 0 ? el('p', { id: 'review-more' }, `and ${left} more waiting (the oldest are listed first)`) : null),
+  el('section', {}, filter, ' ', search), columns];
 }
 
 function card(t) {

@@ -318,14 +318,30 @@ function Store:get_run(run_id)
   return decoded(self.db:get_run(run_id))
 end
 
----Tasks, newest first. @param q? {status: string?, limit: integer?} (limit 50; 0: all)
+---Tasks, newest first. `text`: only those whose id or title holds it (ASCII case ignored).
+---@param q? {status: string?, text: string?, limit: integer?} (limit 50; 0: all)
 function Store:list_tasks(q)
   return decoded_list(self.db:list_tasks(q))
 end
 
----Runs, newest first. @param q? {status, task_id, before: run id (paging), limit}
+---How many tasks of each status match `q` (as list_tasks; no limit): {[status] = count}.
+---@param q? {status: string?, text: string?}
+---@return table<string, integer>|nil counts, string? message, string? code
+function Store:count_tasks(q)
+  return self.db:count_tasks(q)
+end
+
+---Runs, newest first (oldest first with `oldest_first`). `statuses`: any of them;
+---`review_states`: only runs whose record's review_state is one of them ("" for none set).
+---@param q? {status: string?, statuses: string[]?, task_id: string?, before: string?, review_states: string[]?, oldest_first: boolean?, limit: integer?}
 function Store:list_runs(q)
   return decoded_list(self.db:list_runs(q))
+end
+
+---How many runs match `q` (as list_runs; no limit).
+---@return integer|nil count, string? message, string? code
+function Store:count_runs(q)
+  return self.db:count_runs(q)
 end
 
 ---Links two runs ("replay", "pipeline" or "answer").

@@ -30,6 +30,7 @@ local M = {}
 
 M.AUTO_DECIDER = "sidecar:auto"
 M.WAITING = { review = true, blocked = true, outcome_unknown = true } -- statuses that need a person
+local WAITING_LIST = { "review", "blocked", "outcome_unknown" }
 
 local STILL_GOING = store.ACTIVE
 local APPROVE_DECISIONS = { accept = true, ["partially accept"] = true }
@@ -404,10 +405,6 @@ M.apply_auto = M.after_validation
 
 -- The review queue ---------------------------------------------------------------------------------
 
-local function run_number(run)
-  return tonumber(tostring(run.run_id):match("^R%-(%d+)$")) or math.huge
-end
-
 local function waiting_reason(run)
   if run.status == "review" then
     return "ready for review"
@@ -423,23 +420,28 @@ end
 ---over it, block it for good, or replay) or outcome_unknown (nobody can tell whether it worked
 ---without looking). Failed and interrupted runs are not here: there is nothing to approve; they
 ---are replayed instead.
+---Asked with `opts.limit` (> 0), only the oldest that many; `total` counts them all. The store
+---picks them on its index of status and review state: the runs that need no decision, however
+---many, are never read.
 ---@param s table  an open store
+---@param opts? {limit: integer?}
 ---@return table[]|nil items  each {run = record, task_title = string?, why = string}
----@return string? message, string? code
-function M.queue(s)
-  local runs = {}
-  for _, status in ipairs({ "review", "blocked", "outcome_unknown" }) do
-    local list, message, code = s:list_runs({ status = status, limit = 0 })
-    if not list then
+---@return integer|string total  how many runs wait in all; or the message
+---@return string? code
+function M.queue(s, opts)
+  local limit = opts and opts.limit or 0
+  local waiting = { statuses = WAITING_LIST, review_states = { "", "pending" }, oldest_first = true, limit = limit }
+  local runs, message, code = s:list_runs(waiting)
+  if not runs then
+    return nil, message, code
+  end
+  local total = #runs
+  if limit > 0 and total == limit then
+    total, message, code = s:count_runs(waiting)
+    if not total then
       return nil, message, code
     end
-    for _, run in ipairs(list) do
-      if not present(run.review_state) or run.review_state == "pending" then
-        runs[#runs + 1] = run
-      end
-    end
   end
-  table.sort(runs, function(a, b) return run_number(a) < run_number(b) end)
   local titles, items = {}, {}
   for i, run in ipairs(runs) do
     local id = run.task_id
@@ -449,7 +451,7 @@ function M.queue(s)
     end
     items[i] = { run = run, task_title = present(id) and titles[id] or nil, why = waiting_reason(run) }
   end
-  return items
+  return items, total
 end
 
 return M

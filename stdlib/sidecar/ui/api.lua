@@ -7,6 +7,7 @@
 ---   local api = require("sidecar.ui.api")
 ---   local ctx = assert(api.start({ root = nil, version = "0.1.0" }))
 ---   local status, content_type, body = api.handle(ctx, "GET", "/api/runs", { limit = "10" }, "")
+local board = require("sidecar.ui.board")
 local json = require("sidecar.core.json")
 local out = require("sidecar.cli.output")
 local store = require("sidecar.core.store")
@@ -43,6 +44,7 @@ end
 -- give ({name = "text" | "integer"}), fixed options.
 local ROUTES = {
   { "GET", "^/api/tasks$", cli("task", "list"), { status = "text" } },
+  { "GET", "^/api/board$", board.board, { q = "text", per_status = "integer", shown = "text" } },
   { "GET", "^/api/runs$", cli("run", "list"), { task = "text", status = "text", limit = "integer" },
     { limit = 50 } },
   { "GET", "^/api/runs/(R%-%d+)$", cli("run", "show"), {}, {}, { "id" } },

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# The board of `sidecar ui` over a store of 2 000 tasks and 400 runs (bench/ui_board_store.lua, the
+# benchmark's store made smaller), in headless Chromium: see ui_board_test.mjs. SKIP when Debian's
+# chromium, node or playwright-core (scripts/setup) is missing.
+set -u
+. "$(dirname "$0")/../e2e/lib.sh"
+pw=$root/.tools/npm/lib/node_modules/playwright-core
+if ! command -v chromium >/dev/null || [ ! -d "$pw" ] || ! command -v node >/dev/null; then
+  echo "SKIP: chromium, node or playwright-core (scripts/setup) missing"
+  exit 0
+fi
+git_repo board
+"$S" script "$root/bench/ui_board_store.lua" 2000 400 >/dev/null || { echo "FAIL: cannot fill the store"; exit 1; }
+"$S" ui --no-open --port 0 >"$work/url" 2>"$work/ui.err" &
+ui_pid=$!
+trap 'kill $ui_pid 2>/dev/null; rm -rf "$work"' EXIT
+for _ in $(seq 100); do [ -s "$work/url" ] && break; sleep 0.1; done
+SIDECAR="$S" REPO="$PWD" NODE_PATH="$root/.tools/npm/lib/node_modules" timeout 120 \
+  node "$here/../browser/ui_board_test.mjs" "$(head -1 "$work/url")"

@@ -1,0 +1,178 @@
+// The run store's lists and counts (host/run_store_query.cpp): the task search, the counts per
+// status, runs of several statuses and of given review states, oldest first.
+#include <catch2/catch.hpp>
+
+#include <sqlite3.h>
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "run_store.hpp"
+#include "temp_dir.hpp"
+
+using sidecar::host::RunFields;
+using sidecar::host::RunQuery;
+using sidecar::host::RunStore;
+using sidecar::host::StoreError;
+using sidecar::host::TaskFields;
+using sidecar::host::TaskQuery;
+
+using TempDir = sidecar::test::TempDir;
+
+namespace {
+
+RunStore open_store(const std::string& path) {
+  RunStore store;
+  StoreError error;
+  bool ok = store.open(path, error);
+  INFO(error.message);
+  REQUIRE(ok);
+  return store;
+}
+
+void add_task(RunStore& store, const std::string& title, const std::string& status) {
+  StoreError error;
+  TaskFields f;
+  f.title = title;
+  f.status = status;
+  REQUIRE(store.create_task(f, "{\"title\":\"x\"}", error));
+}
+
+// A run whose record has `review_state` (raw JSON: "null", "\"pending\"", ... or "" for none).
+std::string add_run(RunStore& store, const std::string& status, const std::string& review_state) {
+  StoreError error;
+  RunFields f;
+  f.status = status;
+  std::string record = review_state.empty() ? "{}" : "{\"review_state\":" + review_state + "}";
+  auto id = store.create_run(f, record, error);
+  INFO(error.message);
+  REQUIRE(id);
+  return *id;
+}
+
+std::vector<std::string> ids(RunStore& store, const RunQuery& q) {
+  StoreError error;
+  auto runs = store.list_runs(q, error);
+  INFO(error.message);
+  REQUIRE(runs);
+  std::vector<std::string> out;
+  for (const auto& r : *runs) out.push_back(r.run_id);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("tasks are searched by id or title, ASCII case ignored, with % and _ taken as they are") {
+  TempDir dir("query");
+  RunStore store = open_store(dir.db());
+  add_task(store, "Fix the Parser", "ready");
+  add_task(store, "100% done_now", "done");
+  add_task(store, "parser docs", "done");
+  add_task(store, "other", "draft");
+  StoreError error;
+  TaskQuery q;
+  q.text = "PARSER";
+  q.limit = 0;
+  auto found = store.list_tasks(q, error);
+  REQUIRE(found);
+  REQUIRE(found->size() == 2);
+  CHECK((*found)[0].task_id == "T-0003");  // newest first
+  q.text = "t-0004";
+  REQUIRE(store.list_tasks(q, error)->size() == 1);
+  for (const char* literal : {"%", "e_n"}) {
+    q.text = literal;
+    auto hit = store.list_tasks(q, error);
+    REQUIRE(hit->size() == 1);
+    CHECK((*hit)[0].task_id == "T-0002");
+  }
+  q.text = "x_r";  // a LIKE pattern would match "Fix the Parser"
+  CHECK(store.list_tasks(q, error)->empty());
+}
+
+TEST_CASE("tasks are counted per status, with the search or without") {
+  TempDir dir("query");
+  RunStore store = open_store(dir.db());
+  for (int i = 0; i < 30; ++i) add_task(store, "task " + std::to_string(i), i % 3 == 0 ? "done" : "ready");
+  StoreError error;
+  auto all = store.count_tasks(TaskQuery{}, error);
+  REQUIRE(all);
+  std::map<std::string, std::int64_t> counts(all->begin(), all->end());
+  CHECK(counts == std::map<std::string, std::int64_t>{{"done", 10}, {"ready", 20}});
+  TaskQuery q;
+  q.text = "task 1";  // 1, 10..19: done 12, 15, 18
+  auto some = store.count_tasks(q, error);
+  counts = std::map<std::string, std::int64_t>(some->begin(), some->end());
+  CHECK(counts == std::map<std::string, std::int64_t>{{"done", 3}, {"ready", 8}});
+}
+
+TEST_CASE("runs of several statuses and review states, oldest first, and their count") {
+  TempDir dir("query");
+  RunStore store = open_store(dir.db());
+  std::vector<std::string> waiting;
+  waiting.push_back(add_run(store, "review", "\"pending\""));
+  add_run(store, "completed", "\"approved\"");
+  waiting.push_back(add_run(store, "blocked", ""));
+  add_run(store, "blocked", "\"blocked\"");
+  waiting.push_back(add_run(store, "outcome_unknown", "null"));
+  waiting.push_back(add_run(store, "review", "\"\""));
+  add_run(store, "review", "1");  // not a state at all: not one of those asked for
+  add_run(store, "failed", "");
+  RunQuery q;
+  q.statuses = {"review", "blocked", "outcome_unknown"};
+  q.review_states = {"", "pending"};
+  q.oldest_first = true;
+  q.limit = 0;
+  CHECK(ids(store, q) == waiting);
+  StoreError error;
+  CHECK(store.count_runs(q, error) == std::int64_t(4));
+  q.limit = 2;
+  CHECK(ids(store, q) == std::vector<std::string>{waiting[0], waiting[1]});
+  q.oldest_first = false;
+  CHECK(ids(store, q) == std::vector<std::string>{waiting[3], waiting[2]});
+  q.before = "R-0005";  // paging still works with the new filters
+  CHECK(ids(store, q) == std::vector<std::string>{waiting[1], waiting[0]});
+  CHECK(store.count_runs(q, error) == std::int64_t(2));
+  q.before = "nonsense";
+  CHECK_FALSE(store.count_runs(q, error));
+  CHECK(error.code == "EINVAL");
+}
+
+TEST_CASE("a schema 3 store gains the review state index, its runs indexed, when opened") {
+  TempDir dir("query");
+  {
+    RunStore store = open_store(dir.db());
+    add_run(store, "review", "\"pending\"");
+    add_run(store, "review", "\"approved\"");
+  }
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open(dir.db().c_str(), &db) == SQLITE_OK);
+  REQUIRE(sqlite3_exec(db, "DROP INDEX runs_by_review_state; PRAGMA user_version = 3;", nullptr, nullptr, nullptr) ==
+          SQLITE_OK);
+  sqlite3_close(db);
+  RunStore store = open_store(dir.db());
+  CHECK(store.schema_version() == 4);
+  RunQuery q;
+  q.review_states = {"pending"};
+  StoreError error;
+  CHECK(store.count_runs(q, error) == std::int64_t(1));
+}
+
+TEST_CASE("the review states are read from their index, not from the records") {
+  TempDir dir("query");
+  { RunStore store = open_store(dir.db()); }
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open(dir.db().c_str(), &db) == SQLITE_OK);
+  // The WHERE clause run_store_query.cpp writes for {statuses, review_states}.
+  const char* sql =
+      "EXPLAIN QUERY PLAN SELECT count(*) FROM runs WHERE status IN (?, ?) AND "
+      "coalesce(json_extract(record, '$.review_state'), '') IN (?, ?)";
+  sqlite3_stmt* st = nullptr;
+  REQUIRE(sqlite3_prepare_v2(db, sql, -1, &st, nullptr) == SQLITE_OK);
+  std::string plan;
+  while (sqlite3_step(st) == SQLITE_ROW) plan += reinterpret_cast<const char*>(sqlite3_column_text(st, 3));
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  INFO(plan);
+  CHECK(plan.find("USING INDEX runs_by_review_state (status=? AND <expr>=?)") != std::string::npos);
+}
