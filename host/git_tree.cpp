@@ -86,7 +86,27 @@ int on_patch_line(const git_diff_delta*, const git_diff_hunk*, const git_diff_li
   if (marked) {
     sink->text->push_back(o);
   }
-  sink->text->append(line->content, line->content_len);
+  if (o != GIT_DIFF_LINE_FILE_HDR) {
+    sink->text->append(line->content, line->content_len);
+    return 0;
+  }
+  // git ends a "--- a/x y" or "+++ b/x y" line whose name holds a space with a tab (so that
+  // other patch tools find where the name ends); libgit2 does not.
+  std::string_view header(line->content, line->content_len);
+  while (!header.empty()) {
+    std::size_t end = header.find('\n');
+    std::string_view one = header.substr(0, end);
+    sink->text->append(one);
+    bool names = one.rfind("--- ", 0) == 0 || one.rfind("+++ ", 0) == 0;
+    if (names && one.find(' ', 4) != std::string_view::npos) {
+      sink->text->push_back('\t');
+    }
+    if (end == std::string_view::npos) {
+      break;
+    }
+    sink->text->push_back('\n');
+    header.remove_prefix(end + 1);
+  }
   return 0;
 }
 
