@@ -205,11 +205,7 @@ bool checkout(const std::string& path, const std::string& tree, Checkout how, bo
                             : "local changes would be overwritten: " + joined(conflicts);
     return false;
   }
-  // The index is exactly the tree (stat data kept for the entries that stayed).
-  if (g.git_index_read_tree(index, reinterpret_cast<git_tree*>(raw_tree)) < 0 || g.git_index_write(index) < 0) {
-    why = last_error(g, "the worktree's index could not be written");
-    return false;
-  }
+  // The checkout wrote the index: the tree's entries, each with the stat data of its file.
   return !clean_after || clean(path, why);
 }
 
