@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <climits>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -162,6 +163,9 @@ std::optional<std::string> worktree_add(const Repo& main, const WorktreeSpec& sp
   // --no-checkout: a dry run that writes no file and no index (the caller checks a tree out).
   opts.checkout_options.checkout_strategy = GIT_CHECKOUT_NONE | GIT_CHECKOUT_DONT_WRITE_INDEX;
   std::string name = admin_name(main, spec.path);
+  // git makes the folders leading to the worktree; libgit2 makes only the last.
+  std::error_code ignored;
+  std::filesystem::create_directories(std::filesystem::path(spec.path).parent_path(), ignored);
   git_worktree* wt = nullptr;
   if (g.git_worktree_add(&wt, main.raw(), name.c_str(), spec.path.c_str(), &opts) < 0) {
     why = last_error(g, "the worktree could not be added");
