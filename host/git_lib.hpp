@@ -38,7 +38,10 @@ namespace sidecar::host::git {
   X(git_index_conflict_iterator_free) X(git_index_write_tree_to) X(git_index_write_tree)            \
   X(git_index_open) X(git_index_add_all) X(git_index_write) X(git_repository_set_index)             \
   X(git_worktree_add) X(git_worktree_free) X(git_branch_create) X(git_checkout_tree)                \
-  X(git_index_read_tree) X(git_reference_symbolic_create) X(git_index_new)
+  X(git_index_read_tree) X(git_reference_symbolic_create) X(git_index_new) X(git_tree_walk)          \
+  X(git_tree_entry_name) X(git_tree_entry_id) X(git_tree_entry_filemode_raw) X(git_repository_odb)   \
+  X(git_odb_free) X(git_odb_read) X(git_odb_object_data) X(git_odb_object_size) X(git_odb_object_free) \
+  X(git_index_add) X(git_odb_object_type)
 
 struct Api {
 #define SIDECAR_GIT_POINTER(name) decltype(&::name) name = nullptr;

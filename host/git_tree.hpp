@@ -90,6 +90,15 @@ std::optional<std::string> worktree_add(const Repo& main, const WorktreeSpec& sp
 enum class Checkout { kForce, kFromHead };
 bool checkout(const std::string& path, const std::string& tree, Checkout how, bool clean, std::string& why);
 
+// The cold case of kForce (git_checkout.cpp): `tree` written into the work tree of `r`, which
+// holds nothing but its .git file and has an empty `index`, by a few threads, then the index
+// made from the files' stat data and written. kUnsuitable (nothing written): the folder or index
+// is not empty, or git would filter the files (attributes, core.autocrlf), so the caller uses
+// libgit2's checkout. kFailed: `why` says what; files may be left (the caller removes them).
+// A tree holding a path git refuses (`..`, `.git` in any case, a name twice) is refused.
+enum class FreshCheckout { kDone, kUnsuitable, kFailed };
+FreshCheckout checkout_fresh(const Repo& r, git_index* index, const git_oid& tree, std::string& why);
+
 // `git clean -ffdx` at the top of the work tree `path`: every file and folder its index does not
 // name goes (ignored ones, nested repositories); a tracked submodule's folder is kept whole.
 bool clean(const std::string& path, std::string& why);

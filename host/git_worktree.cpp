@@ -196,6 +196,13 @@ bool checkout(const std::string& path, const std::string& tree, Checkout how, bo
     return false;
   }
   IndexPtr owned(index);
+  if (how == Checkout::kForce) {
+    // A new worktree (nothing there, an empty index) is written by our own checkout.
+    auto fresh = checkout_fresh(*r, index, *g.git_object_id(raw_tree), why);
+    if (fresh != FreshCheckout::kUnsuitable) {
+      return fresh == FreshCheckout::kDone && (!clean_after || clean(path, why));
+    }
+  }
   std::vector<std::string> conflicts;
   git_checkout_options opts = GIT_CHECKOUT_OPTIONS_INIT;
   // The index says what the files are: a file whose id and stat match it is not written again.
