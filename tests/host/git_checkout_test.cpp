@@ -13,33 +13,17 @@
 #include <string>
 
 #include "git_tree.hpp"
+#include "git_shell.hpp"
 #include "temp_dir.hpp"
 
 namespace {
 
 namespace hg = sidecar::host::git;
+using sidecar::test::sh;
 using sidecar::test::TempDir;
 
-void sh(const std::string& dir, const std::string& script) {
-  std::string cmd = "cd '" + dir + "' && export GIT_AUTHOR_NAME=t GIT_AUTHOR_EMAIL=t@t GIT_COMMITTER_NAME=t "
-                    "GIT_COMMITTER_EMAIL=t@t && { " + script + "; } >/dev/null 2>&1";
-  INFO(script);
-  REQUIRE(std::system(cmd.c_str()) == 0);
-}
-
-std::string out(const std::string& dir, const std::string& script) {
-  std::string cmd = "cd '" + dir + "' && { " + script + "; } 2>/dev/null";
-  std::string text;
-  if (FILE* p = popen(cmd.c_str(), "r")) {
-    char buf[4096];
-    std::size_t n;
-    while ((n = fread(buf, 1, sizeof buf, p)) > 0) text.append(buf, n);
-    pclose(p);
-  }
-  return text;
-}
-
-std::string line(const std::string& text) { return text.substr(0, text.find('\n')); }
+std::string out(const std::string& dir, const std::string& script) { return sidecar::test::shell_out(dir, script); }
+std::string line(const std::string& text) { return sidecar::test::first_line(text); }
 
 std::string read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

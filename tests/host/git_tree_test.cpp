@@ -10,33 +10,17 @@
 #include <string>
 
 #include "git_tree.hpp"
+#include "git_shell.hpp"
 #include "temp_dir.hpp"
 
 namespace {
 
 namespace hg = sidecar::host::git;
+using sidecar::test::git_out;
+using sidecar::test::sh;
 using sidecar::test::TempDir;
 
-void sh(const std::string& dir, const std::string& script) {
-  std::string cmd = "cd '" + dir + "' && export GIT_AUTHOR_NAME=t GIT_AUTHOR_EMAIL=t@t GIT_COMMITTER_NAME=t "
-                    "GIT_COMMITTER_EMAIL=t@t && { " + script + "; } >/dev/null 2>&1";
-  INFO(script);
-  REQUIRE(std::system(cmd.c_str()) == 0);
-}
-
-std::string git_out(const std::string& dir, const std::string& args) {
-  std::string cmd = "git -C '" + dir + "' " + args + " 2>/dev/null";
-  std::string out;
-  if (FILE* p = popen(cmd.c_str(), "r")) {
-    char buf[4096];
-    std::size_t n;
-    while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-    pclose(p);
-  }
-  return out;
-}
-
-std::string line(const std::string& text) { return text.substr(0, text.find('\n')); }
+std::string line(const std::string& text) { return sidecar::test::first_line(text); }
 
 std::unique_ptr<hg::Repo> open_repo(const std::string& dir) {
   std::string why;
