@@ -101,6 +101,8 @@ void RepoFree::operator()(git_repository* r) const { loaded_api().git_repository
 void IndexFree::operator()(git_index* i) const { loaded_api().git_index_free(i); }
 void DiffFree::operator()(git_diff* d) const { loaded_api().git_diff_free(d); }
 void ReferenceFree::operator()(git_reference* r) const { loaded_api().git_reference_free(r); }
+void ObjectFree::operator()(git_object* o) const { loaded_api().git_object_free(o); }
+void TreeFree::operator()(git_tree* t) const { loaded_api().git_tree_free(t); }
 
 std::string hex(const Api& g, const git_oid& id) {
   char out[GIT_OID_HEXSZ + 1];

@@ -4,6 +4,7 @@
 // git pays for loading it once (dlopen), then every call goes through the table below.
 #pragma once
 #include <git2.h>
+#include <git2/sys/repository.h>
 
 #include <memory>
 #include <string>
@@ -25,12 +26,22 @@ namespace sidecar::host::git {
   X(git_status_byindex) X(git_status_list_free) X(git_branch_upstream_name) X(git_buf_dispose)         \
   X(git_graph_ahead_behind) X(git_revwalk_new) X(git_revwalk_free) X(git_revwalk_push)                 \
   X(git_revwalk_hide) X(git_revwalk_next) X(git_revwalk_sorting) X(git_commit_lookup)                  \
-  X(git_commit_summary) X(git_commit_free) X(git_reference_name_to_id)                                \
-  X(git_revparse_single) X(git_object_peel) X(git_object_free) X(git_merge_base) X(git_object_id)      \
-  X(git_diff_tree_to_workdir_with_index) X(git_diff_tree_to_index) X(git_diff_to_buf)                 \
-  X(git_diff_get_stats) X(git_diff_stats_to_buf) X(git_diff_stats_free) X(git_tree_lookup) X(git_tree_free)      \
-  X(git_diff_tree_to_tree) X(git_diff_print) X(git_repository_config_snapshot) X(git_config_free)          \
-  X(git_config_iterator_glob_new) X(git_config_next) X(git_config_iterator_free)
+  X(git_commit_summary) X(git_commit_free) X(git_reference_name_to_id) X(git_revparse_single)       \
+  X(git_object_peel) X(git_object_free) X(git_merge_base) X(git_object_id)                          \
+  X(git_diff_tree_to_workdir_with_index) X(git_diff_tree_to_index) X(git_diff_to_buf)               \
+  X(git_diff_get_stats) X(git_diff_stats_to_buf) X(git_diff_stats_free) X(git_tree_lookup)          \
+  X(git_tree_free) X(git_diff_tree_to_tree) X(git_diff_print) X(git_repository_config_snapshot)     \
+  X(git_config_free) X(git_config_iterator_glob_new) X(git_config_next) X(git_config_iterator_free) \
+  X(git_commit_create) X(git_signature_now) X(git_signature_free) X(git_reference_create)           \
+  X(git_reference_create_matching) X(git_reference_delete) X(git_merge_trees)                       \
+  X(git_index_has_conflicts) X(git_index_conflict_iterator_new) X(git_index_conflict_next)          \
+  X(git_index_conflict_iterator_free) X(git_index_write_tree_to) X(git_index_write_tree)            \
+  X(git_index_open) X(git_index_add_all) X(git_index_write) X(git_repository_set_index)             \
+  X(git_worktree_add) X(git_worktree_free) X(git_branch_create) X(git_checkout_tree)                \
+  X(git_index_read_tree) X(git_reference_symbolic_create) X(git_index_new) X(git_tree_walk)          \
+  X(git_tree_entry_name) X(git_tree_entry_id) X(git_tree_entry_filemode_raw) X(git_repository_odb)   \
+  X(git_odb_free) X(git_odb_read) X(git_odb_object_data) X(git_odb_object_size) X(git_odb_object_free) \
+  X(git_index_add) X(git_odb_object_type)
 
 struct Api {
 #define SIDECAR_GIT_POINTER(name) decltype(&::name) name = nullptr;
@@ -70,10 +81,18 @@ struct DiffFree {
 struct ReferenceFree {
   void operator()(git_reference* r) const;
 };
+struct ObjectFree {
+  void operator()(git_object* o) const;
+};
+struct TreeFree {
+  void operator()(git_tree* t) const;
+};
 using RepoPtr = std::unique_ptr<git_repository, RepoFree>;
 using IndexPtr = std::unique_ptr<git_index, IndexFree>;
 using DiffPtr = std::unique_ptr<git_diff, DiffFree>;
 using ReferencePtr = std::unique_ptr<git_reference, ReferenceFree>;
+using ObjectPtr = std::unique_ptr<git_object, ObjectFree>;
+using TreePtr = std::unique_ptr<git_tree, TreeFree>;
 
 // An object id as 40 lowercase hex digits.
 std::string hex(const Api& g, const git_oid& id);

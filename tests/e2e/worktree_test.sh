@@ -23,6 +23,7 @@ agent noop 'cat >/dev/null; echo nothing to do'
 agent reader 'pwd > "$OUTDIR/reader-cwd"; echo read'
 agent step2 'grep -q agent-line a.txt && echo yes > "$OUTDIR/step2-saw"; echo step2 >> d.txt; echo done'
 agent sleeper 'echo crash-line >> a.txt; echo $$ > "$OUTDIR/sleeper.pid"; exec sleep 120'
+agent editor 'echo editor-line >> b.txt; printf "\\000\\001" > new.bin; echo done'
 agent pfile 'test -s "$1" && echo yes > "$OUTDIR/pfile"; echo done'
 
 # config [WORKTREE_SETTINGS]: the config with every fake agent as a runner.
@@ -30,7 +31,7 @@ config() {
   {
     echo 'return {'
     echo '  runners = {'
-    for a in probe writer conflict noop reader step2 sleeper; do
+    for a in probe writer conflict noop reader step2 sleeper editor; do
       echo "    $a = { command = { \"sh\", \"$work/agents/$a.sh\" } },"
     done
     echo "    pfile = { command = { \"sh\", \"$work/agents/pfile.sh\", \"{prompt_file}\" } },"
@@ -225,6 +226,21 @@ eq "eight writers: all applied" "FILE-1 FILE-2 FILE-3 FILE-4 FILE-5 FILE-6 FILE-
 eq "eight writers: no sidecar branch left" "" "$(git branch --list 'sidecar/*')"
 only_main_tree "after eight writers"
 eq "at most two spare copies kept" "yes" "$([ "$(ls -d .agent/worktrees/.spare-* 2>/dev/null | wc -l)" -le 2 ] && echo yes)"
+
+# --- no git process on a writing run's path: a git on PATH records every call -------------------
+mkdir -p "$work/gitbin"
+printf '#!/bin/sh\necho "$*" >> "%s/git-calls"\nexec "%s" "$@"\n' "$work" "$(command -v git)" >"$work/gitbin/git"
+chmod +x "$work/gitbin/git"
+tid=$("$S" task create --title "Edit, git unused" | grep -o 'T-[0-9]*' | head -n 1)
+: >"$work/git-calls"
+expect_run "a writing run with a recording git on PATH" 0 "^R-\d+ review" "" -- \
+  env PATH="$work/gitbin:$PATH" "$S" run "$tid" --runner editor --sandbox workspace-write
+nogit=$(run_id)
+eq "its change is recorded" "b.txt new.bin" "$(field $(run_json $nogit) .worktree.files.1.path) $(field $(run_json $nogit) .worktree.files.2.path)"
+expect_run "its apply" 0 "applied to your work tree" "" -- env PATH="$work/gitbin:$PATH" "$S" run apply "$nogit"
+eq "the run and its apply started no git" "" "$(cat "$work/git-calls")"
+eq "the applied change" "editor-line" "$(tail -n 1 b.txt)"
+only_main_tree "after the run without git"
 
 # --- outside git: in place, and said so ----------------------------------------------------------
 mkdir "$work/plain" && cd "$work/plain" && "$S" init >/dev/null && config

@@ -10,178 +10,64 @@
 --- unless larger than max_hash_bytes: those are compared by their stat data (`by_stat`).
 ---
 --- Writing runs, whose result becomes a commit, use tree snapshots instead (tree_snapshot,
---- start_snapshot): a tree object of every file, written through a private copy of the index
---- (GIT_INDEX_FILE), so the repository's own index and files are never touched; copying the
---- index first lets git reuse its stat cache instead of hashing every file again. Gits that do
---- not depend on each other run side by side: a snapshot is two steps (add with HEAD beside it,
---- then write-tree), the change two more (add, then write-tree, diff-index and HEAD together).
+--- start_snapshot): a tree object of every file, written in-process (sidecar.host.git_tree) as
+--- `git add --all` into a private copy of the index and `git write-tree` would: the repository's
+--- own index and files are never touched, and the index's stat data spares hashing every file.
 local clock = require("sidecar.host.time")
 local git = require("sidecar.core.git")
-local proc = require("sidecar.core.proc")
-local files = require("sidecar.core.files")
+local git_tree = require("sidecar.host.git_tree")
 local paths = require("sidecar.host.paths")
 
 local M = {}
 
-local TIMEOUT_MS = 120000
-
-local function command(repo, args, env, timeout_ms)
-  local cmd = { "git", "-C", repo }
-  table.move(args, 1, #args, #cmd + 1, cmd)
-  return { cmd = cmd, env = env, timeout_ms = timeout_ms or TIMEOUT_MS }
-end
-
--- A result's stdout, or nil and why.
-local function output(r)
-  if r.ok then
-    return r.stdout
-  elseif r.timed_out then
-    return nil, ("git %s was stopped at the run's deadline"):format(tostring(r.cmd and r.cmd[4] or ""))
+-- Paths relative to the repository (Sidecar's own ".agent") as the host takes them: relative to
+-- the top of the work tree (`repo` may be a folder inside it).
+local function tree_options(repo, exclude, extra)
+  local o = extra or {}
+  o.exclude = {}
+  local t = exclude and #exclude > 0 and git_tree.top(repo)
+  for i, path in ipairs(exclude or {}) do
+    o.exclude[i] = (t and t.prefix or "") .. path
   end
-  local why = r.error or (r.stderr or ""):match("^%s*(.-)%s*$")
-  return nil, (why and why ~= "") and why or ("git exited with " .. tostring(r.code or r.signal_name))
-end
-
--- Runs one spec: its stdout, or nil and why.
-local function run(spec)
-  local ok, r = pcall(proc.run, spec.cmd, { env = spec.env, timeout_ms = spec.timeout_ms })
-  if not ok then
-    return nil, tostring(r.message or r)
-  end
-  return output(r)
-end
-
--- Runs specs side by side: their results, or nil and why (git could not be started).
-local function side_by_side(specs)
-  local ok, results = pcall(proc.parallel, specs, { max_jobs = #specs })
-  if not ok then
-    return nil, tostring(results.message or results)
-  end
-  return results
-end
-
-local function trimmed(text)
-  return text and (text:gsub("%s+$", ""))
-end
-
--- The path of a private copy of the repository's index, for GIT_INDEX_FILE (no file there when
--- the repository has no index yet: git then starts from nothing); nil and why outside git.
-local function index_copy(repo)
-  local git_dir = git.dirs(repo)
-  if git_dir == nil then
-    return nil, "not a git repository (no .git in " .. repo .. " or above it)"
-  end
-  if git_dir == false then
-    local out, why = run(command(repo, { "rev-parse", "--absolute-git-dir" }))
-    if not out then
-      return nil, why
-    end
-    git_dir = trimmed(out)
-  end
-  local index = os.tmpname()
-  local data = files.read(git_dir .. "/index")
-  if data then
-    local f = assert(io.open(index, "wb"))
-    f:write(data)
-    f:close()
-    -- The copy keeps the index's mtime: git rehashes the entries not older than the index
-    -- ("racy" ones), and a newer copy would let a same-size change in that second pass unseen.
-    paths.copy_times(git_dir .. "/index", index)
-  else
-    os.remove(index)
-  end
-  return index
-end
-
-local function add_args(exclude)
-  local args = { "add", "--all", "--", "." }
-  for _, path in ipairs(exclude or {}) do
-    args[#args + 1] = ":(exclude)" .. path
-  end
-  return args
-end
-
-local HEAD = { "rev-parse", "--verify", "--quiet", "HEAD" }
-
--- git refuses an exclude pathspec that names an ignored path ("The following paths are ignored
--- by one of your .gitignore files"); an ignored path is left out anyway, so the add is redone
--- without excludes. Returns the output (or nil, why) and the excludes that worked.
-local function add_again_if_ignored(repo, env, exclude, out, why, timeout_ms)
-  if out or not exclude or not tostring(why):find("ignored by one of your .gitignore files", 1, true) then
-    return out, why, exclude
-  end
-  out, why = run(command(repo, add_args(nil), env, timeout_ms))
-  return out, why, nil
+  return o
 end
 
 ---HEAD (nil in a repository without commits) and the id of a tree holding every file of the work
 ---tree as it is now, except those under `exclude` (paths relative to the repository, such as
----Sidecar's own ".agent"). Nil and why outside a git repository. With `opts.keep_index` the
----private index that describes the tree (with each file's stat) is kept for the caller, who
----removes it: the result's `index` names it. Writes the tree's objects into the repository:
----for writing runs, whose result is a commit; M.snapshot writes nothing.
+---Sidecar's own ".agent") and ignored ones. Nil and why outside a git repository. With
+---`opts.keep_index` the private index that describes the tree (with each file's stat) is kept
+---for the caller, who removes it: the result's `index` names it. Writes the tree's objects into
+---the repository: for writing runs, whose result is a commit; M.snapshot writes nothing.
 function M.tree_snapshot(repo, exclude, opts)
-  local index, why = index_copy(repo)
-  if not index then
-    return nil, why
+  if git.dirs(repo) == nil then
+    return nil, "not a git repository (no .git in " .. repo .. " or above it)"
   end
-  local env = { GIT_INDEX_FILE = index, GIT_OPTIONAL_LOCKS = "0" }
-  local results
-  results, why = side_by_side({ command(repo, add_args(exclude), env), command(repo, HEAD) })
-  local tree
-  if results then
-    local added
-    added, why = output(results[1])
-    added, why, exclude = add_again_if_ignored(repo, env, exclude, added, why)
-    if added then
-      tree, why = run(command(repo, { "write-tree" }, env))
+  local index = opts and opts.keep_index and os.tmpname() or nil
+  local snap, why = git_tree.tree_snapshot(repo, tree_options(repo, exclude, { keep_index = index }))
+  if not snap then
+    if index then
+      os.remove(index)
     end
-  end
-  if not (tree and opts and opts.keep_index) then
-    os.remove(index)
-  end
-  if not tree then
     return nil, why
   end
-  -- HEAD fails (quietly) in a repository without commits.
-  return { head = results[2].ok and trimmed(results[2].stdout) or nil, tree = trimmed(tree), exclude = exclude,
-    index = opts and opts.keep_index and index or nil }
+  return { head = snap.head, tree = snap.tree, exclude = exclude, index = index }
 end
 
--- A spawned git, or a stand-in whose wait() reports why it could not start.
-local function start(spec)
-  local ok, h = pcall(proc.spawn, spec.cmd, { env = spec.env, timeout_ms = spec.timeout_ms })
-  if ok then
-    return h
-  end
-  return { wait = function() return { ok = false, error = tostring(h.message or h) } end }
-end
-
----M.tree_snapshot, started: its gits run while the caller does other work (a worktree's checkout).
----Returns an object whose :wait() gives what M.tree_snapshot(repo, exclude) gives, and head_tree
----(HEAD's tree).
+---M.tree_snapshot, started: it is read on a thread of its own while the caller does other work (a
+---worktree's checkout). Returns an object whose :wait() gives what M.tree_snapshot(repo, exclude)
+---gives, and head_tree (HEAD's tree).
 function M.start_snapshot(repo, exclude)
-  local index, why = index_copy(repo)
-  if not index then
+  if git.dirs(repo) == nil then
+    local why = "not a git repository (no .git in " .. repo .. " or above it)"
     return { wait = function() return nil, why end }
   end
-  local env = { GIT_INDEX_FILE = index, GIT_OPTIONAL_LOCKS = "0" }
-  local adding = start(command(repo, add_args(exclude), env))
-  local head = start(command(repo, { "rev-parse", "-q", "HEAD", "HEAD^{tree}" }))
+  local pending = git_tree.start_tree_snapshot(repo, tree_options(repo, exclude))
   return { wait = function()
-    local added, tree
-    added, why = output(adding:wait())
-    added, why, exclude = add_again_if_ignored(repo, env, exclude, added, why)
-    if added then
-      tree, why = run(command(repo, { "write-tree" }, env))
-    end
-    local h = head:wait()
-    os.remove(index)
-    if not tree then
+    local snap, why = pending:wait()
+    if not snap then
       return nil, why
     end
-    local head_id, head_tree = (h.ok and h.stdout or ""):match("^(%x+)\n(%x+)")
-    return { head = head_id, head_tree = head_tree, tree = trimmed(tree), exclude = exclude }
+    return { head = snap.head, head_tree = snap.head_tree, tree = snap.tree, exclude = exclude }
   end }
 end
 
@@ -272,43 +158,22 @@ function M.changes(repo, before, opts)
   if before.snap then
     return changes_since(repo, before, opts)
   end
-  local index, why = index_copy(repo)
-  if not index then
-    return nil, why
+  -- After an agent, reading its changes is bounded by the run's deadline, with at least a second.
+  local deadline = opts and opts.deadline_ns
+  deadline = deadline and math.max(deadline, clock.monotonic_ns() + 1000000000) or nil
+  local after, why = git_tree.tree_snapshot(repo, tree_options(repo, before.exclude, { deadline_ns = deadline }))
+  local diff
+  if after then
+    diff, why = git_tree.diff_files(repo, before.tree, after.tree)
   end
-  -- After an agent, reading its changes is bounded by the run's deadline (opts.deadline_ns): the
-  -- time left, at least a second, for each git.
-  local function left()
-    local deadline = opts and opts.deadline_ns
-    return deadline and math.max(1000, (deadline - clock.monotonic_ns()) // 1000000) or nil
-  end
-  local env = { GIT_INDEX_FILE = index, GIT_OPTIONAL_LOCKS = "0" }
-  local added, tree, diff, head_after
-  added, why = run(command(repo, add_args(before.exclude), env, left()))
-  added, why = add_again_if_ignored(repo, env, before.exclude, added, why, left())
-  if added then
-    local results
-    results, why = side_by_side({
-      command(repo, { "write-tree" }, env, left()),
-      command(repo, { "diff-index", "--cached", "-z", "--no-renames", "--name-status", before.tree }, env, left()),
-      command(repo, HEAD, nil, left()),
-    })
-    if results then
-      tree, why = output(results[1])
-      if tree then
-        diff, why = output(results[2])
-      end
-      head_after = results[3].ok and trimmed(results[3].stdout) or nil
-    end
-  end
-  os.remove(index)
   if not diff then
     return nil, why
   end
-  return {
-    head_before = before.head, head_after = head_after, tree_before = before.tree, tree_after = trimmed(tree),
-    files = M.name_status(diff),
-  }
+  for _, f in ipairs(diff) do
+    f.change, f.status = STATUS[f.status] or f.status, nil
+  end
+  return { head_before = before.head, head_after = after.head, tree_before = before.tree, tree_after = after.tree,
+    files = diff }
 end
 
 ---Just the paths of a change's files.

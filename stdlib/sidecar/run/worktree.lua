@@ -316,7 +316,7 @@ local function record_result(run, w, files)
     end
   end
   local ok
-  ok, why = git.git(w.repo, { "update-ref", "refs/heads/" .. w.branch, result })
+  ok, why = git.set_branch(w.repo, w.branch, result)
   if not ok then
     return nil, why
   end
