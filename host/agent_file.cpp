@@ -41,6 +41,9 @@ bool redact_agent_file(const Redactor& redactor, const std::string& path, std::u
     return false;
   }
   result.size = static_cast<std::uint64_t>(st.st_size);
+  // Empty (the log of refused pushes, on nearly every run): nothing to redact, and a rewrite would
+  // cost a file's creation and a rename for nothing.
+  if (result.size == 0) return true;
   if (max_bytes > 0 && result.size > max_bytes) {
     result.dropped = result.size - max_bytes;
     // The cut may fall inside a secret, whose rest no rule would know again: what is kept starts

@@ -47,6 +47,23 @@ TEST_CASE("agent_file: a file an agent wrote is rewritten redacted, whole when s
   CHECK(access((path + ".redacting").c_str(), F_OK) != 0);
 }
 
+TEST_CASE("agent_file: an empty file is left as it is, its inode and all (no rewrite)") {
+  TempDir dir("agent-file");
+  const std::string path = dir.path + "/push_attempts.log";
+  write(path, "");
+  struct stat before {};
+  REQUIRE(::stat(path.c_str(), &before) == 0);
+  AgentFileResult r;
+  std::string error;
+  REQUIRE(redact_agent_file(plain(), path, 1 << 20, r, error));
+  CHECK(r.present);
+  CHECK(r.size == 0);
+  struct stat after {};
+  REQUIRE(::stat(path.c_str(), &after) == 0);
+  CHECK(after.st_ino == before.st_ino);
+  CHECK(access((path + ".redacting").c_str(), F_OK) != 0);
+}
+
 TEST_CASE("agent_file: past its bound only the end is kept, after a marker") {
   TempDir dir("agent-file");
   const std::string path = dir.path + "/push_attempts.log";
