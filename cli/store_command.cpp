@@ -24,7 +24,10 @@ std::vector<LuaCommand> store_commands() {
          "runner"},
         kRootFlag,
         {"--json", "json", kBool, "", kJsonFlag.help, nullptr, 0, "--csv"},
-        {"--csv", "csv", kBool, "", "Print CSV: a header, one line per group"}}},
+        {"--csv", "csv", kBool, "", "Print CSV: a header, one line per group"},
+        {"--budgets", "budgets", kBool, "",
+         "Spent against each budget of .agent/config.lua (today, each task, the largest run), and the runs a "
+         "budget stopped"}}},
   };
 }
 
