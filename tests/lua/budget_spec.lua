@@ -110,6 +110,37 @@ describe("budget meter", function()
   end)
 end)
 
+describe("budget meter on hostile streams", function()
+  it("counts only whole reported figures: malformed lines, strings, floats, huge and negative counts are not spending", function()
+    local b = assert(budget.from_options({}, { budget_tokens = 2000 }))
+    local m = budget.meter(budget.allowance(b, { command = NONE }))
+    local s = feed(m, {
+      '{"type":"turn.completed","usage":{"input_tokens":"99999","output_tokens":1}}', -- a string: unknown
+      '{"type":"turn.completed","usage":{"input_tokens":1e30,"output_tokens":1}}',
+      '{"type":"turn.completed","usage":{"input_tokens":-5000,"output_tokens":1}}',
+      '{"type":"turn.completed","usage":', -- cut
+      "\27]0;title\7 not json \255\254",
+      '{"type":"turn.completed","usage":[1,2,3]}',
+    }, 5)
+    expect(m.tokens):is_nil()
+    expect(m:stop_now()):is_false()
+    expect(s.malformed_lines > 0):is_true()
+    feed(m, { turn(1500, 501) }) -- then a real report over the limit
+    expect(m.exceeded.spent):equals(2001)
+  end)
+
+  it("keeps counting a flood of reports and stops at the first crossing", function()
+    local b = assert(budget.from_options({}, { budget_tokens = 1000000 }))
+    local m = budget.meter(budget.allowance(b, { command = NONE }))
+    local lines = {}
+    for i = 1, 20000 do
+      lines[i] = turn(i * 100, 0)
+    end
+    feed(m, lines, 4096)
+    expect(m.exceeded):equals({ scope = "command", kind = "tokens", limit = 1000000, spent = 1000100 })
+  end)
+end)
+
 describe("budget.may_start", function()
   local b = assert(budget.from_options({ per_day = { tokens = 100000 } }, { budget_tokens = 2000 }))
 

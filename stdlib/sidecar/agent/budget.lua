@@ -25,7 +25,7 @@ M.SCOPES = { "command", "per_run", "per_task", "per_day" }
 M.KINDS = { "tokens", "usd" }
 -- Where each scope's limit was set, for messages.
 local SCOPE_NAMES = { command = { tokens = "--budget-tokens", usd = "--budget-usd" },
-  per_run = "config budgets.per_run", per_task = "config budgets.per_task", per_day = "config budgets.per_day (UTC)" }
+  per_run = "config budgets.per_run", per_task = "config budgets.per_task", per_day = "config budgets.per_day, today UTC" }
 
 ---Checks one limit ({tokens = N, usd = X}); true, or nil and a message naming `path`.
 ---@param path string  where it came from ("budgets.per_run")

@@ -2,7 +2,8 @@
 --- under the watchdog, and the wait for its end.
 ---
 ---   local started, h, watch = agent_watch.spawn(argv, {cwd, env, stdin, run_dir, parser, max_log,
----                                                      timeout_ms, idle_timeout_ms, kill_grace_ms, name})
+---                                                      timeout_ms, idle_timeout_ms, kill_grace_ms, name,
+---                                                      stop_now?})
 ---   local r, killed_after_result, interruption = agent_watch.wait(h, watch, exit_deadline_ms)
 ---
 --- Output: with an event parser, stdout goes to agent.jsonl and to the parser chunk by chunk (the

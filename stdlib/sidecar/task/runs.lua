@@ -238,8 +238,11 @@ local function record_ahead(s, st, fields)
 end
 
 -- The meter of a run of `runner` under st.budget (extra: budget_runs, the runs this command made
--- so far; resume), or nil and why it may not start, with the figures.
+-- so far; resume), false without a budget, or nil and why it may not start, with the figures.
 local function budget_meter(s, st, task, runner, extra)
+  if not st.budget then
+    return false
+  end
   local meter, why = agent_budget.before_run(s, st.budget, { task_id = task.task_id, runs = extra.budget_runs,
     spec = runners.get(runner), resume = extra.resume })
   if not meter then
@@ -272,12 +275,10 @@ function M.run_step(s, cfg, task, st, extra)
   end
 
   local o = M.agent_options(cfg, st.runner, st)
-  if st.budget then -- refused with the figures when nothing is left; else the run's meter
-    local why
-    o.budget, why = budget_meter(s, st, task, st.runner, extra)
-    if not o.budget then
-      return nil, why, "budget_exceeded"
-    end
+  local no_room
+  o.budget, no_room = budget_meter(s, st, task, st.runner, extra) -- false: no budget; nil: it cannot cover the run
+  if o.budget == nil then
+    return nil, no_room, "budget_exceeded"
   end
   o.store, o.repo, o.prompt, o.task_id, o.agent_role, o.record = s, M.repo_of(s), text, task.task_id,
       st.agent_role, fields
