@@ -24,7 +24,7 @@ local function turn(input, output)
   return json.encode({ type = "turn.completed", usage = { input_tokens = input, output_tokens = output } })
 end
 
-local NONE = { tokens = 0, usd = 0, unknown = 0, runs = 0 }
+local NONE = { tokens = 0, usd = 0, unknown = 0, unknown_usd = 0, runs = 0 }
 
 describe("budget limits", function()
   it("read the command line and the config; none at all is false", function()
@@ -145,13 +145,13 @@ describe("budget.may_start", function()
   local b = assert(budget.from_options({ per_day = { tokens = 100000 } }, { budget_tokens = 2000 }))
 
   it("lets a run start while every scope has something left", function()
-    expect(budget.may_start(b, { command = NONE, per_day = NONE }, true)):is_true()
-    expect(budget.may_start(false, {}, false)):is_true()
+    expect(budget.may_start(b, { command = NONE, per_day = NONE }, budget.reports("codex"))):is_true()
+    expect(budget.may_start(false, {}, budget.reports(nil))):is_true()
   end)
 
   it("refuses once a scope is spent, with the figures", function()
     local ok, why, crossed = budget.may_start(b, { command = { tokens = 3333, usd = 0, unknown = 0, runs = 1 },
-      per_day = NONE }, true)
+      per_day = NONE }, budget.reports("claude"))
     expect(ok):is_nil()
     expect(why):equals("budget exceeded: 3333 tokens spent, over the limit of 2000 tokens (--budget-tokens): "
       .. "nothing is left for another run")
@@ -160,18 +160,29 @@ describe("budget.may_start", function()
 
   it("refuses unknown usage unless it is allowed", function()
     local unknown = { tokens = 10, usd = 0, unknown = 1, runs = 2 }
-    local ok, why = budget.may_start(b, { command = unknown }, true)
+    local ok, why = budget.may_start(b, { command = unknown }, budget.reports("codex"))
     expect(ok):is_nil()
-    expect(why):contains("1 run under the command budget reported no usage")
-    expect(select(2, budget.may_start(b, { command = NONE }, false))):contains("reports no token usage")
+    expect(why):contains("1 run under the command budget reported no token usage")
+    expect(select(2, budget.may_start(b, { command = NONE }, budget.reports(nil)))):contains(
+      "this runner reports no token usage, so the command budget cannot be kept")
     local allowing = assert(budget.from_options({}, { budget_tokens = 2000, budget_allow_unknown = true }))
-    expect(budget.may_start(allowing, { command = unknown }, false)):is_true()
+    expect(budget.may_start(allowing, { command = unknown }, budget.reports(nil))):is_true()
+  end)
+
+  it("refuses a dollar budget for a runner that reports no cost (codex), not one that does (claude)", function()
+    local usd = assert(budget.from_options({}, { budget_usd = "1" }))
+    expect(select(2, budget.may_start(usd, { command = NONE }, budget.reports("codex")))):contains(
+      "this runner reports no cost, so the command budget cannot be kept")
+    expect(budget.may_start(usd, { command = NONE }, budget.reports("claude"))):is_true()
+    local costless = { tokens = 0, usd = 0, unknown = 0, unknown_usd = 1, runs = 1 }
+    expect(select(2, budget.may_start(usd, { command = costless }, budget.reports("claude")))):contains(
+      "1 run under the command budget reported no cost")
   end)
 
   it("sums recorded runs: usage.total and cost_usd, unknown where none was reported", function()
     local spent = budget.spent_of({ { usage = { total = 3333 }, cost_usd = 0.25 }, { usage = { total = json.null } },
       { dry_run = true } })
-    expect(spent):equals({ tokens = 3333, usd = 0.25, unknown = 1, runs = 3 })
+    expect(spent):equals({ tokens = 3333, usd = 0.25, unknown = 1, unknown_usd = 1, runs = 3 })
   end)
 end)
 

@@ -12,9 +12,10 @@
 --- UTC, from the store). Each is {tokens = N, usd = X}, either or both.
 ---
 --- Counting: a run's spending is what its CLI reported so far (codex: each turn.completed; claude:
---- its final result), less what a continued session had reported before. A run whose runner
---- reports nothing (the command runner, or a stream without usage) is unknown: a budget refuses
---- it unless `allow_unknown` (--budget-allow-unknown, config `budgets.allow_unknown = true`).
+--- its final result), less what a continued session had reported before. A figure a runner does
+--- not report (the command runner: none; codex: no cost) or a run did not report is unknown: a
+--- budget on it refuses the run unless `allow_unknown` (--budget-allow-unknown, config
+--- `budgets.allow_unknown = true`).
 --- A step starts only while every scope has something left: what one run will cost cannot be
 --- known ahead, so a run is stopped when it crosses what was left.
 local agent_events = require("sidecar.agent.events")
@@ -23,6 +24,9 @@ local M = {}
 
 M.SCOPES = { "command", "per_run", "per_task", "per_day" }
 M.KINDS = { "tokens", "usd" }
+-- What each event dialect reports: codex reports tokens but no cost, claude both.
+local REPORTS = { codex = { tokens = true, usd = false }, claude = { tokens = true, usd = true } }
+local NOUNS = { tokens = "token usage", usd = "cost" }
 -- Where each scope's limit was set, for messages.
 local SCOPE_NAMES = { command = { tokens = "--budget-tokens", usd = "--budget-usd" },
   per_run = "config budgets.per_run", per_task = "config budgets.per_task", per_day = "config budgets.per_day, today UTC" }
@@ -94,9 +98,9 @@ function M.from_options(budgets, o)
 end
 
 ---What spending is known of some runs (records): {tokens, usd, unknown (how many runs reported
----no tokens), runs}. A run's `usage.total` and `cost_usd`, as recorded.
+---no tokens), unknown_usd (how many no cost), runs}. A run's `usage.total` and `cost_usd`, as recorded.
 function M.spent_of(runs)
-  local spent = { tokens = 0, usd = 0, unknown = 0, runs = 0 }
+  local spent = { tokens = 0, usd = 0, unknown = 0, unknown_usd = 0, runs = 0 }
   for _, run in ipairs(runs) do
     spent.runs = spent.runs + 1
     local total = type(run.usage) == "table" and agent_events.count(run.usage.total)
@@ -107,18 +111,23 @@ function M.spent_of(runs)
     end
     if type(run.cost_usd) == "number" then
       spent.usd = spent.usd + run.cost_usd
+    elseif not run.dry_run then
+      spent.unknown_usd = spent.unknown_usd + 1
     end
   end
   return spent
 end
 
--- What a store usage row ({total = {sum, reported}, cost_usd = {sum, reported}, runs}) says was spent.
-local function spent_of_row(row)
+---What a store usage row ({total = {sum, reported}, cost_usd = {sum, reported}, runs}, or nil for
+---none) says was spent, in M.spent_of's shape.
+function M.spent_of_row(row)
   if not row then
-    return { tokens = 0, usd = 0, unknown = 0, runs = 0 }
+    return M.spent_of({})
   end
-  return { tokens = row.total.sum, usd = row.cost_usd.sum, unknown = row.runs - row.total.reported, runs = row.runs }
+  return { tokens = row.total.sum, usd = row.cost_usd.sum, unknown = row.runs - row.total.reported,
+    unknown_usd = row.runs - row.cost_usd.reported, runs = row.runs }
 end
+local spent_of_row = M.spent_of_row
 
 ---Today's start, UTC, as the store writes times.
 function M.today(now)
@@ -163,33 +172,55 @@ function M.describe(x)
     figure(x.kind, x.limit), type(name) == "table" and name[x.kind] or name)
 end
 
+---What a runner's event dialect reports ({tokens, usd}: booleans); nothing for none.
+function M.reports(dialect)
+  return REPORTS[dialect] or { tokens = false, usd = false }
+end
+
+local ALLOW_HINT = "(allow it with --budget-allow-unknown or budgets.allow_unknown = true)"
+
+-- Refuses what cannot be counted: earlier runs of a limited scope that reported no figure of a
+-- limited kind, or a runner that will not report one. nil, or why.
+local function unknown_refusal(b, spent, reports)
+  for _, scope in ipairs(M.SCOPES) do
+    local limit, so_far = b[scope], spent[scope]
+    for _, kind in ipairs((limit and so_far) and M.KINDS or {}) do
+      local unknown = kind == "tokens" and so_far.unknown or (so_far.unknown_usd or 0)
+      if limit[kind] and unknown > 0 then
+        return ("%d run%s under the %s budget reported no %s: what %s spent is unknown %s"):format(unknown,
+          unknown == 1 and "" or "s", scope, NOUNS[kind], unknown == 1 and "it" or "they", ALLOW_HINT)
+      end
+    end
+  end
+  for _, kind in ipairs(M.KINDS) do
+    for _, scope in ipairs(reports and reports[kind] == false and M.SCOPES or {}) do
+      if b[scope] and b[scope][kind] then
+        return ("this runner reports no %s, so the %s budget cannot be kept %s"):format(NOUNS[kind], scope, ALLOW_HINT)
+      end
+    end
+  end
+end
+
 ---Whether a next run may start: true, or nil, a message with the figures and the limit crossed
 ---({scope, kind, limit, spent}, or nil for a refusal over unknown usage). spent: per scope, in
 ---M.spent_of's shape (`command`: the runs this command started; per_task, per_day: M.store_spent).
----reports_usage: whether the next run's runner reports usage (false: the command runner).
-function M.may_start(b, spent, reports_usage)
+---reports: what the next run's runner reports (M.reports; nil: taken as reporting all).
+function M.may_start(b, spent, reports)
   if not b then
     return true
   end
   for _, scope in ipairs(M.SCOPES) do
     local limit, so_far = b[scope], spent[scope]
-    if limit and scope ~= "per_run" and so_far then
-      for _, kind in ipairs(M.KINDS) do
-        if limit[kind] and so_far[kind] >= limit[kind] then
-          local x = { scope = scope, kind = kind, limit = limit[kind], spent = so_far[kind] }
-          return nil, M.describe(x) .. ": nothing is left for another run", x
-        end
-      end
-      if so_far.unknown > 0 and not b.allow_unknown then
-        return nil, ("%d run%s under the %s budget reported no usage: what %s spent is unknown (allow it with "
-          .. "--budget-allow-unknown or budgets.allow_unknown = true)"):format(so_far.unknown,
-          so_far.unknown == 1 and "" or "s", scope, so_far.unknown == 1 and "it" or "they")
+    for _, kind in ipairs((limit and so_far and scope ~= "per_run") and M.KINDS or {}) do
+      if limit[kind] and so_far[kind] >= limit[kind] then
+        local x = { scope = scope, kind = kind, limit = limit[kind], spent = so_far[kind] }
+        return nil, M.describe(x) .. ": nothing is left for another run", x
       end
     end
   end
-  if reports_usage == false and not b.allow_unknown then
-    return nil, "this runner reports no token usage, so a budget cannot be kept (allow it with "
-      .. "--budget-allow-unknown or budgets.allow_unknown = true)"
+  local why = not b.allow_unknown and unknown_refusal(b, spent, reports)
+  if why then
+    return nil, why
   end
   return true
 end
@@ -232,7 +263,7 @@ function M.before_run(s, b, o)
     return nil, message
   end
   spent.command = M.spent_of(o.runs or {})
-  local ok, why, crossed = M.may_start(b, spent, o.spec == nil or o.spec.dialect ~= nil)
+  local ok, why, crossed = M.may_start(b, spent, o.spec and M.reports(o.spec.dialect))
   if not ok then
     return nil, why, crossed
   end

@@ -29,9 +29,8 @@ local function scope_json(spent, limit)
     exceeded = (limit.tokens and spent.tokens >= limit.tokens) or (limit.usd and spent.usd >= limit.usd) or false }
 end
 
--- Every figure the report shows: {limits, per_day, per_task[], per_run, stopped[]}; nil, message.
-local function gather(s, cfg)
-  local b = cfg.budgets
+-- Every figure the report shows: {per_day, per_task[], largest, stopped[]}; nil, message.
+local function gather(s)
   local day_rows, message = s:usage({ group_by = "", since = agent_budget.today() })
   if not day_rows then
     return nil, message
@@ -49,21 +48,16 @@ local function gather(s, cfg)
       largest = { run_id = r.run_id, tokens = total, usd = type(r.cost_usd) == "number" and r.cost_usd or 0 }
     end
   end
-  local report = { per_day = agent_budget.spent_of({}), per_task = {}, largest = largest, stopped = {} }
-  local day = day_rows[1]
-  if day then
-    report.per_day = { tokens = day.total.sum, usd = day.cost_usd.sum, unknown = day.runs - day.total.reported,
-      runs = day.runs }
-  end
+  local report = { per_day = agent_budget.spent_of_row(day_rows[1]), per_task = {}, largest = largest, stopped = {} }
   for _, row in ipairs(task_rows) do
-    report.per_task[#report.per_task + 1] = { task_id = row.group, tokens = row.total.sum, usd = row.cost_usd.sum,
-      unknown = row.runs - row.total.reported, runs = row.runs }
+    local spent = agent_budget.spent_of_row(row)
+    spent.task_id = row.group
+    report.per_task[#report.per_task + 1] = spent
   end
   for _, r in ipairs(s:list_runs({ status = "budget_exceeded", limit = 0 }) or {}) do
     report.stopped[#report.stopped + 1] = { run_id = r.run_id, task_id = r.task_id or json.null,
       budget_exceeded = r.budget_exceeded or json.null, failure_reason = r.failure_reason or json.null }
   end
-  report.limits = { per_run = b.per_run, per_task = b.per_task, per_day = b.per_day }
   return report
 end
 
@@ -103,7 +97,7 @@ function M.show(o, s)
     return out.fail(o, "usage", message, EXIT_FAILURE)
   end
   local r
-  r, message = gather(s, cfg)
+  r, message = gather(s)
   if not r then
     return out.fail(o, "usage", message, EXIT_FAILURE)
   end
