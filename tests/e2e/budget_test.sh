@@ -129,6 +129,30 @@ expect_run "start-ready: the second task not started, with the figures, exit 1" 
 eq "start-ready: one run only" "1" "$("$S" run list --limit 0 | grep -c '^R-')"
 eq "start-ready: no process left" "" "$(left '[12]')"
 
+# MCP: run_task takes a budget, and its answer (and run_list's) shows the status and the figures.
+git_repo mcp
+add_runners "    spender = { command = { \"$work/spender.sh\" }, dialect = \"codex\" },"
+"$S" task create --title "Over MCP" --goal "Spend" --status ready >/dev/null
+mkfifo "$work/mcp.in"
+"$S" mcp <"$work/mcp.in" >"$work/mcp.out" 2>"$work/mcp.err" &
+mcp_pid=$!
+exec 3>"$work/mcp.in"
+printf '%s\n' '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}' \
+  '{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"run_task","arguments":{"task_id":"T-0001","runner":"spender","budget_tokens":2000,"wait_s":60}}}' >&3
+has_reply() { grep -q "\"id\":$1[,}]" "$work/mcp.out"; }
+wait_until "mcp: run_task answered" 90 has_reply 2
+r=$(grep '"id":2[,}]' "$work/mcp.out")
+eq "mcp: run_task's answer: budget_exceeded, the figures" "budget_exceeded command 2000 3000" \
+  "$(jv .result.structuredContent.status <<<"$r") $(jv .result.structuredContent.budget_exceeded.scope <<<"$r") \
+$(jv .result.structuredContent.budget_exceeded.limit <<<"$r") $(jv .result.structuredContent.budget_exceeded.spent <<<"$r")"
+printf '%s\n' '{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"run_list","arguments":{"status":"budget_exceeded"}}}' >&3
+wait_until "mcp: run_list answered" 60 has_reply 3
+eq "mcp: run_list --status budget_exceeded" "budget_exceeded" \
+  "$(grep '"id":3[,}]' "$work/mcp.out" | jv .result.structuredContent.runs.1.status)"
+exec 3>&-
+wait "$mcp_pid"
+eq "mcp: no process left" "" "$(left '[12]')"
+
 # --- the real codex and claude CLIs, a pipeline over budget ------------------------------------
 if [ "${SIDECAR_SKIP_REAL_CLIS:-}" = 1 ]; then
   echo "SKIP: the real codex and claude CLIs (SIDECAR_SKIP_REAL_CLIS=1)"
