@@ -90,7 +90,7 @@ local function budget_args(s, o, outcomes)
     args[#args + 1], args[#args + 2] = "--budget-tokens", tostring(b.command.tokens - spent.tokens)
   end
   if b.command.usd then
-    args[#args + 1], args[#args + 2] = "--budget-usd", ("%.6f"):format(b.command.usd - spent.usd)
+    args[#args + 1], args[#args + 2] = "--budget-usd", ("%.17g"):format(b.command.usd - spent.usd)
   end
   args[#args + 1] = b.allow_unknown and "--budget-allow-unknown" or nil
   return args
