@@ -42,9 +42,10 @@ expect_run "mid-turn: stopped, exit 1" 1 \
   "^R-\d+ budget_exceeded: budget exceeded: 3000 tokens spent, over the limit of 2000 tokens \(--budget-tokens\); the agent was stopped\n$" \
   "" -- "$S" run T-0001 --runner spender --budget-tokens 2000
 id=$(run_id) R=.agent/runs/$(run_id)/run.json
-eq "mid-turn: the figures recorded" "budget_exceeded command tokens 2000 3000 3000" \
+# stopped: by the budget as the report came, not later by the exit deadline after a final result.
+eq "mid-turn: the figures recorded" "budget_exceeded command tokens 2000 3000 3000 true" \
   "$(field $R .status) $(field $R .budget_exceeded.scope) $(field $R .budget_exceeded.kind) \
-$(field $R .budget_exceeded.limit) $(field $R .budget_exceeded.spent) $(field $R .usage.total)"
+$(field $R .budget_exceeded.limit) $(field $R .budget_exceeded.spent) $(field $R .usage.total) $(field $R .budget_exceeded.stopped)"
 eq "mid-turn: the final message never came" "nil" "$(field $R .summary)"
 eq "mid-turn: no process of the agent is left" "" "$(left '[12]')"
 expect_run "mid-turn: run list shows the status" 0 "$id +T-0001 +spender +- +budget_exceeded" "" -- "$S" run list

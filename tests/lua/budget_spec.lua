@@ -79,9 +79,12 @@ describe("budget meter", function()
     feed(m, { turn(2900, 433) }, 3)
     expect(m:stop_now()):is_true()
     expect(m.exceeded):equals({ scope = "command", kind = "tokens", limit = 2000, spent = 3333 })
-    local record = m:apply({ status = "failed" })
+    local record = m:apply({ status = "failed" }, true)
     expect(record.status):equals("budget_exceeded")
-    expect(record.failure_reason):contains("3333 tokens spent, over the limit of 2000 tokens (--budget-tokens)")
+    expect(record.failure_reason):equals("budget exceeded: 3333 tokens spent, over the limit of 2000 tokens "
+      .. "(--budget-tokens); the agent was stopped")
+    expect(m:apply({}, false).failure_reason):contains("; the agent had ended with that report")
+    expect(budget.meter({}):apply({ status = "review" }).status):equals("review") -- nothing crossed: untouched
   end)
 
   it("counts what earlier runs spent against the command's and the task's limits", function()
@@ -197,7 +200,8 @@ describe("a run under a budget", function()
     local record = assert(require("sidecar.agent.run").execute({ runner = "codex", repo = repo, prompt = "spend",
       program = { "sh", "-c", script, "codex" }, budget = m, kill_grace_ms = 200 }))
     expect(record.status):equals("budget_exceeded")
-    expect(record.budget_exceeded):equals({ scope = "command", kind = "tokens", limit = 2000, spent = 3333 })
+    expect(record.budget_exceeded):equals({ scope = "command", kind = "tokens", limit = 2000, spent = 3333,
+      stopped = true }) -- by the budget, not by the exit deadline after its result
     expect(record.usage.total):equals(3333)
     expect(record.signal):equals("TERM") -- stopped, not waited for: the sleeps would take 30 s
     os.execute("rm -rf '" .. repo .. "'")

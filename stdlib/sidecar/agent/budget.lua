@@ -312,12 +312,16 @@ function Meter:stop_now()
 end
 
 ---Marks an ended run's record when its meter crossed a limit: status `budget_exceeded`, the
----figures in `budget_exceeded` ({scope, kind, limit, spent}) and failure_reason saying them.
-function Meter:apply(record)
+---figures in `budget_exceeded` ({scope, kind, limit, spent, stopped}) and failure_reason saying
+---them. stopped: whether the agent was stopped for it (agent_watch's r.stopped), rather than
+---having ended by itself with its last report.
+function Meter:apply(record, stopped)
   if self.exceeded then
     record.status = "budget_exceeded"
-    record.budget_exceeded = self.exceeded
-    record.failure_reason = M.describe(self.exceeded) .. "; the agent was stopped"
+    record.budget_exceeded = { scope = self.exceeded.scope, kind = self.exceeded.kind, limit = self.exceeded.limit,
+      spent = self.exceeded.spent, stopped = stopped == true }
+    record.failure_reason = M.describe(self.exceeded)
+      .. (stopped and "; the agent was stopped" or "; the agent had ended with that report")
   end
   return record
 end

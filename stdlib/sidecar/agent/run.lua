@@ -482,7 +482,7 @@ function M.execute(o)
     deadline_ns = math.max(spawned_ns + o.timeout_ms * 1000000, clock.monotonic_ns() + M.MIN_POST_MS * 1000000),
   })
   if o.budget then
-    o.budget:apply(record) -- budget_exceeded, with the figures
+    o.budget:apply(record, r.stopped) -- budget_exceeded, with the figures
   end
   save_end(s, o, t, record, result_files(o, record, run, run_dir, tsum, final), interruption)
   if not o.store then
