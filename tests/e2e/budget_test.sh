@@ -119,6 +119,15 @@ eq "preset: the worker's step over the preset's budget, with the preset's figure
 $(field .agent/runs/$worker_run/run.json .budget_exceeded.limit) $(field .agent/runs/$worker_run/run.json .budget_exceeded.spent)"
 eq "preset: no process left" "" "$(left '[12]')"
 
+# A pipeline of fake agents, --json: the step not started is said in data.budget and errors[].
+pipe_task=$("$S" task create --title "Pipe" --goal "Spend" --status ready | grep -oP '\bT-\d+')
+"$S" run "$pipe_task" --runner quick,quick --budget-tokens 2500 --json >"$work/pipe.json" 2>/dev/null
+eq "pipeline --json: not ok, one step, the reason in data.budget and errors" \
+  "false budget_exceeded nil yes yes" \
+  "$(field "$work/pipe.json" .ok) $(field "$work/pipe.json" .data.steps.1.status) $(field "$work/pipe.json" .data.steps.2.run_id) \
+$(field "$work/pipe.json" .data.budget | grep -q 'quick not started: budget exceeded: 3000 tokens spent, over the limit of 2500 tokens' && echo yes) \
+$(field "$work/pipe.json" .errors.1 | grep -q 'quick not started: budget exceeded' && echo yes)"
+
 # A fan-out: start-ready shares its budget; the first run crosses it, the next task is not started.
 git_repo fanout
 add_runners "    spender = { command = { \"$work/spender.sh\" }, dialect = \"codex\" },"

@@ -74,7 +74,7 @@ local function report_steps(o, command, result)
   if o.json then
     local data = { steps = json.array(steps), pipeline_id = result.pipeline_id or json.null,
       stopped_after = result.stopped_after or json.null, budget = result.budget }
-    out.envelope(command, all_good, data, nil, o.version)
+    out.envelope(command, all_good, data, result.budget and { result.budget } or nil, o.version)
     return all_good and EXIT_OK or EXIT_FAILURE
   end
   if #steps > 1 or result.pipeline_id then
