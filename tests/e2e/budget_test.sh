@@ -5,8 +5,9 @@
 # config budgets (per_task) refuse the next run with the figures; a runner reporting no usage is
 # refused unless allowed. Then the REAL codex and claude CLIs on the scripted model server: a
 # pipeline `--runner codex,claude --budget-tokens 2000` where codex reports 3 333 tokens does not
-# start claude (the server never hears from it), says why with the figures, and exits 1. A fan-out
-# (start-ready) shares its budget the same way.
+# start claude (the server never hears from it), says why with the figures, and exits 1. With fake
+# agents too: a preset (ctx:agent, then ctx:agents in a worker), a pipeline's --json, a fan-out
+# (start-ready) sharing its budget, and MCP's run_task with budget_tokens.
 set -u
 . "$(dirname "$0")/lib.sh" # S (absolute), here, root, $work; the shared helpers
 scenarios=$root/tests/fixtures/scenarios
