@@ -24,7 +24,13 @@ std::vector<LuaCommand> preset_commands() {
                  {"--model", "model", kText, "MODEL", "The model for every agent step"},
                  {"--dry-run", "dry_run", kBool, "",
                   "Record each agent step's prompt and the command it would run; run none"},
-                 {"-j,--jobs", "jobs", kInteger, "N", "Agents at a time where a preset runs several (default 4)"}} +
+                 {"-j,--jobs", "jobs", kInteger, "N", "Agents at a time where a preset runs several (default 4)"},
+                 {"--budget-tokens", "budget_tokens", kInteger, "N",
+                  "Stop at N tokens over the preset's agent steps: a step crossing it ends budget_exceeded, no "
+                  "further step starts (exit 1)"},
+                 {"--budget-usd", "budget_usd", kText, "X", "As --budget-tokens, in US dollars the runners report"},
+                 {"--budget-allow-unknown", "budget_allow_unknown", kBool, "",
+                  "Under a budget, allow steps whose runner reports no usage (counted as unknown)"}} +
            repo_json},
   };
 }

@@ -9,8 +9,16 @@ std::vector<LuaCommand> run_commands() {
   const Flags root_json = {kRootFlag, kJsonFlag};
   const Flags id = {{"id", "id", kText, "R-ID", "The run id", nullptr, kRequired}};
   const Flags id_root_json = id + root_json;
+  // Budgets for all the runs one command starts (stdlib/sidecar/agent/budget.lua).
+  const Flags budget = {
+      {"--budget-tokens", "budget_tokens", kInteger, "N",
+       "Stop at N tokens over this command's runs: a run crossing it ends budget_exceeded, no further step starts"},
+      {"--budget-usd", "budget_usd", kText, "X", "As --budget-tokens, in US dollars the runners report (2.5)"},
+      {"--budget-allow-unknown", "budget_allow_unknown", kBool, "",
+       "Under a budget, allow runs whose runner reports no usage (counted as unknown)"},
+  };
   // The flags that choose how an agent runs: on `run T-…` and on `run replay`.
-  const Flags agent = {
+  const Flags agent = Flags{
       {"--runner", "runner", kText, "NAME",
        "codex, claude, command or a runner of your own; a comma-separated list (codex,claude) runs a pipeline, one "
        "after another"},
@@ -29,7 +37,7 @@ std::vector<LuaCommand> run_commands() {
       {"--idle-timeout", "idle_timeout", kText, "DURATION", "Stop the agent after this long without output (default 5m)"},
       {"--dry-run", "dry_run", kBool, "", "Compile the prompt and record the run without executing the agent"},
       {"--explain", "explain", kBool, "", "Print how the prompt was fitted to its token budget: what was trimmed and why"},
-  };
+  } + budget;
   return {
       {"run", "Run a task on an agent (sidecar run T-0001), or inspect and decide on runs", m, "run",
        Flags{{"task", "task", kText, "T-ID", "The task to run"}} + agent +
@@ -83,7 +91,7 @@ std::vector<LuaCommand> run_commands() {
        Flags{{"-j,--jobs", "jobs", kInteger, "N", "Runs at a time (default: the config's queue.jobs, else 2)"},
              {"--dry-run", "dry_run", kBool, "", "Record each ready task's run without executing it"},
              {"--runner", "runner", kText, "NAME", "The runner for every task (default: each task's own)"}} +
-           root_json},
+           budget + root_json},
       {"run tail", "Print a run's log (its events); -f follows it until the run ends", m, "tail",
        Flags{{"-f,--follow", "follow", kBool, "", "Keep printing as the run goes on, until it ends"}} + id_root_json},
       {"run kill",

@@ -27,7 +27,10 @@ std::vector<LuaCommand> store_commands() {
         kRootFlag,
         {"--json", "json", kBool, "", kJsonFlag.help, nullptr, 0, "--csv"},
         {"--csv", "csv", kBool, "", "Print CSV: a header, one line per group"},
-        {"--jsonl", "jsonl", kBool, "", "Print JSON Lines: one object per group, then the total"}}},
+        {"--jsonl", "jsonl", kBool, "", "Print JSON Lines: one object per group, then the total"},
+        {"--budgets", "budgets", kBool, "",
+         "Spent against each budget of .agent/config.lua (today, each task, the largest run), and the runs a "
+         "budget stopped"}}},
   };
 }
 

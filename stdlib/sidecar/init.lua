@@ -27,6 +27,7 @@ M.public = {
   worktree = "sidecar.core.worktree",
   agent = "sidecar.agent.run",
   events = "sidecar.agent.events",
+  budget = "sidecar.agent.budget",
   runners = "sidecar.agent.runners",
   route = "sidecar.agent.route",
   markers = "sidecar.agent.markers",

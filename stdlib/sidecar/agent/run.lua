@@ -2,7 +2,7 @@
 --- stream as it arrives, and record everything.
 ---
 ---   local record = assert(agent_run.execute({runner = "codex", prompt = text, repo = "."}))
----   record.status   -- review | blocked | failed | outcome_unknown | interrupted
+---   record.status   -- review | blocked | failed | outcome_unknown | interrupted | budget_exceeded
 ---   record.output   -- the agent's final answer (also in output.md)
 ---
 --- `runner` may be one of `.agent/config.lua`'s runners. A run that cannot be made (an unknown
@@ -72,15 +72,7 @@ M.MAX_FINAL = 8 * 1024 * 1024
 M.MAX_AGENT_EVENTS = 200000 -- agent events written to events.jsonl per run (about 20 MB)
 
 ---A random (version 4) UUID, e.g. for a claude session id.
-function M.uuid()
-  local f = assert(io.open("/dev/urandom", "rb"))
-  local b = { f:read(16):byte(1, 16) }
-  f:close()
-  b[7] = (b[7] & 0x0f) | 0x40
-  b[9] = (b[9] & 0x3f) | 0x80
-  local hex = ("%02x"):rep(16):format(table.unpack(b))
-  return ("%s-%s-%s-%s-%s"):format(hex:sub(1, 8), hex:sub(9, 12), hex:sub(13, 16), hex:sub(17, 20), hex:sub(21, 32))
-end
+M.uuid = agent_session.uuid
 
 -- Linear, whatever the agent wrote (stdlib/sidecar/core/text.lua): a pattern such as "([^\n]+)\n*$" retries
 -- at every position and is quadratic on a long output.
@@ -272,6 +264,9 @@ local function event_parser(spec, t, o, counts)
       else
         counts.dropped = counts.dropped + 1
       end
+      if o.budget then
+        o.budget:observe(kind, fields) -- a crossed budget stops the agent (agent_watch.wait)
+      end
       if o.on_event then
         o.on_event(kind, fields)
       end
@@ -380,6 +375,7 @@ local function start_agent(o, run, record, owner, a)
     cwd = run.repo, env = a.env, stdin = a.how.prompt ~= "file" and o.prompt or nil, run_dir = a.run_dir,
     parser = a.parser, max_log = assert(log_caps.resolve(o.max_log_bytes)), timeout_ms = o.timeout_ms,
     idle_timeout_ms = o.idle_timeout_ms, kill_grace_ms = o.kill_grace_ms, name = run.spec.name,
+    stop_now = o.budget and function() return o.budget:stop_now() end,
   })
   owner:spawned(started and h:pid() or nil)
   if started and o.on_spawn then
@@ -417,7 +413,8 @@ end
 ---config's `gates`: the run's git facts and changed files are weighed by stdlib/sidecar/run/gates.lua, and a
 ---"block" finding blocks the run) with task (the task packet: files_to_avoid, scope), owner (a
 ---run_owner guard the caller opened for the run: it then also finishes the run, which is stored
----still `running` in phase "finishing", its outcome in `outcome`, and returned so).
+---still `running` in phase "finishing", its outcome in `outcome`, and returned so), budget (a
+---sidecar.agent.budget meter: the agent is stopped once it crosses it, the run `budget_exceeded`).
 ---Without `store` (a script, the REPL), the runner's config.lua settings (program, args, env,
 ---command) apply where the options give none. Returns the run record: run_id, status, output
 ---(the whole final answer, as in output.md; nil when none, absent with `owner`), summary (its
@@ -474,7 +471,7 @@ function M.execute(o)
   end
   -- Whatever of the agent outlived it (a grandchild that called setsid(), say) is ended now,
   -- before its changes are read, and recorded below; at once when the agent was stopped.
-  local stopped = r.interrupted or r.timed_out or killed_after_result
+  local stopped = r.interrupted or r.timed_out or killed_after_result or r.stopped
   local escapees = started and owner:sweep(o.kill_grace_ms, stopped and 0 or nil) or {}
   span:finish({ exit_code = r.code, signal = r.signal_name, timed_out = r.timed_out })
 
@@ -484,6 +481,9 @@ function M.execute(o)
     -- Post-processing that grows with the agent's output is bounded by the run's deadline.
     deadline_ns = math.max(spawned_ns + o.timeout_ms * 1000000, clock.monotonic_ns() + M.MIN_POST_MS * 1000000),
   })
+  if o.budget then
+    o.budget:apply(record, r.stopped) -- budget_exceeded, with the figures
+  end
   save_end(s, o, t, record, result_files(o, record, run, run_dir, tsum, final), interruption)
   if not o.store then
     s:close()

@@ -2,7 +2,8 @@
 --- under the watchdog, and the wait for its end.
 ---
 ---   local started, h, watch = agent_watch.spawn(argv, {cwd, env, stdin, run_dir, parser, max_log,
----                                                      timeout_ms, idle_timeout_ms, kill_grace_ms, name})
+---                                                      timeout_ms, idle_timeout_ms, kill_grace_ms, name,
+---                                                      stop_now?})
 ---   local r, killed_after_result, interruption = agent_watch.wait(h, watch, exit_deadline_ms)
 ---
 --- Output: with an event parser, stdout goes to agent.jsonl and to the parser chunk by chunk (the
@@ -27,7 +28,7 @@ end
 ---@param o table
 ---@return boolean started, any handle_or_error, table watch
 function M.spawn(argv, o)
-  local watch = {}
+  local watch = { stop_now = o.stop_now } -- stop_now(): true when the agent must be stopped (a budget)
   local stdout
   if o.parser then
     stdout = { collect = false, file = o.run_dir .. "/agent.jsonl", redact = true, on_chunk = function(chunk)
@@ -50,7 +51,8 @@ function M.spawn(argv, o)
   return started, h, watch
 end
 
----Waits for the agent to end. An agent that gave its final result but has not exited
+---Waits for the agent to end; one whose `stop_now()` (spawn's option) says so is stopped (r.stopped).
+---An agent that gave its final result but has not exited
 ---`exit_deadline_ms` later is stopped (killed_after_result). An error raised while waiting (an
 ---interrupt between two waits, not inside one, has not stopped the agent) stops its group
 ---(SIGTERM, grace, SIGKILL) rather than waiting for it to end by itself, and is returned as the
@@ -64,6 +66,10 @@ function M.wait(h, watch, exit_deadline_ms)
       if r then
         return
       end
+      if watch.stop_now and not watch.stopped and watch.stop_now() then
+        watch.stopped = true
+        h:kill() -- its whole group, as the watchdog does (TERM, grace, KILL)
+      end
       if watch.result_seen_at and not killed_after_result and now_ms() - watch.result_seen_at > exit_deadline_ms then
         killed_after_result = true
         h:kill()
@@ -71,6 +77,7 @@ function M.wait(h, watch, exit_deadline_ms)
     end
   end)
   if waited then
+    r.stopped = watch.stopped
     return r, killed_after_result, nil
   end
   h:kill()

@@ -196,12 +196,18 @@ function M.run(o)
       return failed(o, "preset run", message, EXIT_USAGE)
     end
   end
+  local budget, bad_budget = require("sidecar.agent.budget").from_options(cfg.budgets, o)
+  if budget == nil then
+    return failed(o, "preset run", bad_budget, EXIT_USAGE)
+  end
   local ctx = preset_context.new({ repo = repo, preset = spec, params = params, dry_run = o.dry_run,
     runner = o.runner, model = o.model, jobs = jobs, worktree = true, on_progress = out.progress,
-    explicit = preset.explicit(o.params) })
+    explicit = preset.explicit(o.params), budget = budget or nil })
   local ok, result = pcall(spec.run, ctx, params)
   local change = ctx:close()
-  if not ok then
+  if not ok and require("sidecar.core.errors").is(result, "budget_exceeded") then
+    return failed(o, "preset run", result.message) -- a step the budget could not cover: not started
+  elseif not ok then
     error(result, 0)
   end
   result = result or {}

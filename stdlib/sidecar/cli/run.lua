@@ -59,6 +59,7 @@ local function report_steps(o, command, result)
   for _, r in ipairs(steps) do
     all_good = all_good and GOOD[r.status] == true
   end
+  all_good = all_good and not result.budget -- a step the budget could not cover was not started
   if o.explain and not o.json then
     for _, r in ipairs(steps) do
       local b = r.prompt_budget
@@ -78,13 +79,15 @@ local function report_steps(o, command, result)
   end
   if o.json then
     local data = { steps = json.array(steps), pipeline_id = result.pipeline_id or json.null,
-      stopped_after = result.stopped_after or json.null }
-    out.envelope(command, all_good, data, nil, o.version)
+      stopped_after = result.stopped_after or json.null, budget = result.budget }
+    out.envelope(command, all_good, data, result.budget and { result.budget } or nil, o.version)
     return all_good and EXIT_OK or EXIT_FAILURE
   end
   if #steps > 1 or result.pipeline_id then
     io.write(run_view.pipeline_lines(steps))
-    if result.stopped_after then
+    if result.budget then
+      print(("pipeline stopped after step %d: %s"):format(result.stopped_after, result.budget))
+    elseif result.stopped_after then
       print(("pipeline stopped after step %d (%s): pipeline.stop_on_failure is on"):format(result.stopped_after,
         steps[#steps].status))
     end

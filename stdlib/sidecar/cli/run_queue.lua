@@ -95,8 +95,13 @@ function M.start_ready(o)
       return failed(o, "run start-ready", why, EXIT_USAGE)
     end
   end
+  local b, why = require("sidecar.agent.budget").from_options({}, o) -- the config's budgets apply in each run
+  if b == nil then
+    s:close()
+    return failed(o, "run start-ready", why, EXIT_USAGE)
+  end
   local t0 = clock.monotonic_ns()
-  local outcomes = run_queue.start_ready(s, { jobs = jobs, runner = o.runner, dry_run = o.dry_run,
+  local outcomes = run_queue.start_ready(s, { jobs = jobs, runner = o.runner, dry_run = o.dry_run, budget = b,
     on_progress = start_ready_progress(not o.json and clock.isatty(2), t0) })
   s:close()
   local all_ok = true

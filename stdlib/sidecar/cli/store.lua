@@ -408,6 +408,11 @@ function M.usage(o)
   if not s then
     return failed(o, "usage", message)
   end
+  if o.budgets then -- spent against each budget of the config, and the runs a budget stopped
+    local status = require("sidecar.cli.usage_budgets").show(o, s)
+    s:close()
+    return status
+  end
   local rows
   rows, message = s:usage(q)
   s:close()

@@ -31,6 +31,8 @@ local SCHEMA = {
   review = { "section", { auto_approve_on_all_green = { "boolean", false } } },
   pipeline = { "section", { stop_on_failure = { "boolean", true } } },
   queue = { "section", { jobs = { "integer", 2 } } },
+  budgets = { "section", { per_run = { "budget", nil }, per_task = { "budget", nil }, per_day = { "budget", nil },
+    allow_unknown = { "boolean", false } } },
   mcp = { "section", { allow_decide = { "boolean", false } } },
   validation = { "section", { timeouts = { "table", {} } } },
   secrets = { "section", { patterns = { "list", {} }, names = { "list", {} }, allow_names = { "list", {} },
@@ -92,6 +94,17 @@ return {
 
   queue = {
     jobs = 2,                      -- `sidecar run start-ready`: runs at a time (-j overrides)
+  },
+
+  -- Token and dollar budgets, each { tokens = N, usd = X } (either or both): a run that crosses
+  -- one is stopped and recorded budget_exceeded; no run starts once one is spent. Runs report
+  -- what they used (codex, claude); a runner reporting nothing is refused unless allow_unknown.
+  -- --budget-tokens and --budget-usd add a budget for one command's runs.
+  budgets = {
+    -- per_run = { tokens = 200000 },
+    -- per_task = { tokens = 1000000, usd = 10 },
+    -- per_day = { usd = 50 },
+    allow_unknown = false,
   },
 
   mcp = {
@@ -174,6 +187,8 @@ local function check_value(path, want, v)
         type(v) == "string" and ("%q"):format(v) or type(v))
     end
     return true
+  elseif want == "budget" then -- {tokens = N, usd = X} (stdlib/sidecar/agent/budget.lua)
+    return require("sidecar.agent.budget").check_limit(path, v)
   elseif want == "gate" then
     if v ~= "block" and v ~= "warn" and v ~= "allow" then
       return nil, ("%s: expected \"block\", \"warn\" or \"allow\", got %s"):format(path,

@@ -38,7 +38,7 @@ M.DB_NAME = "sidecar.db"
 M.SCHEMA_VERSION = host.SCHEMA_VERSION
 ---Every status a run may have; the first three are active (something still runs it).
 M.RUN_STATUSES = { "queued", "preparing", "running", "review", "blocked", "completed", "failed", "outcome_unknown",
-  "interrupted", "dry_run" }
+  "interrupted", "budget_exceeded", "dry_run" }
 ---The active statuses, as a set: a run in one of them has not reached its end.
 M.ACTIVE = { queued = true, preparing = true, running = true }
 

@@ -41,6 +41,7 @@ local RUN = {
     usage = { type = json.array({ "object", "null" }) },
     cost_usd = { type = json.array({ "number", "null" }) },
     blockers = STRINGS,
+    budget_exceeded = { type = json.array({ "object", "null" }) }, -- {scope, kind, limit, spent}: a budget stopped it
   },
   required = json.array({ "run_id", "status", "summary", "changed_files", "validation", "usage", "cost_usd",
     "blockers" }),
@@ -71,6 +72,10 @@ M.TOOLS = {
       role = str("The agent role, passed into the prompt"), model = str("The model the runner asks for"),
       sandbox = { type = "string", enum = json.array({ "read-only", "workspace-write", "danger-full-access" }) },
       wait_s = WAIT_S,
+      budget_tokens = { type = "integer", minimum = 1,
+        description = "Stop the run once it reports this many tokens (status budget_exceeded)" },
+      budget_usd = { type = "number", exclusiveMinimum = 0,
+        description = "Stop the run once it reports this cost in US dollars (runners that report one: claude)" },
     }, { "task_id" }),
     output = RUN,
   },
@@ -88,7 +93,7 @@ M.TOOLS = {
   { name = "run_list", title = "List runs",
     description = "Runs, newest first.",
     input = object({
-      status = str("Only runs with this status (review, completed, blocked, running, ...)"),
+      status = str("Only runs with this status (review, completed, blocked, running, failed, budget_exceeded, ...)"),
       task_id = str("Only runs of this task"),
       limit = { type = "integer", minimum = 1, maximum = 500, description = "At most this many (default 20)" },
     }),

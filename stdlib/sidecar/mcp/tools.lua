@@ -65,7 +65,8 @@ function M.run_summary(r)
     validation = first(r.validation, LIMITS.validation, validation_step),
     usage = type(r.usage) == "table" and r.usage or json.null,
     cost_usd = type(r.cost_usd) == "number" and r.cost_usd or json.null,
-    blockers = first(r.blockers, LIMITS.blockers, line) }
+    blockers = first(r.blockers, LIMITS.blockers, line),
+    budget_exceeded = type(r.budget_exceeded) == "table" and r.budget_exceeded or json.null }
 end
 
 -- The command-line flags a command's messages name, as the tools' fields are called.
@@ -149,7 +150,8 @@ end
 
 function CALLS.run_task(a, ctx)
   local data, why = command(ctx, "sidecar.cli.run", "run", { task = a.task_id, runner = a.runner,
-    agent_role = a.role, model = a.model, sandbox = a.sandbox, background = true })
+    agent_role = a.role, model = a.model, sandbox = a.sandbox, background = true, budget_tokens = a.budget_tokens,
+    budget_usd = a.budget_usd })
   if not data then
     return nil, why
   end

@@ -38,6 +38,7 @@ local runners = require("sidecar.agent.runners")
 local runs = require("sidecar.task.runs")
 local store = require("sidecar.core.store")
 local writer_lock = require("sidecar.core.writer_lock")
+local preset_budget = require("sidecar.preset.budget")
 
 local M = {}
 
@@ -64,7 +65,7 @@ function M.new(o)
   return setmetatable({ repo = o.repo or ".", root = root, preset = o.preset or { name = "script" },
     params = o.params or {}, dry_run = o.dry_run or false, cfg = cfg, overrides = { runner = o.runner, model = o.model },
     jobs = o.jobs or 4, runs = {}, missed = {}, skipped = {}, use_worktree = o.worktree == true,
-    on_progress = o.on_progress, explicit = o.explicit or {} }, Ctx)
+    on_progress = o.on_progress, explicit = o.explicit or {}, budget = o.budget }, Ctx)
 end
 
 ---Whether the user gave parameter `name` (`--param name=…`) rather than leaving it to its default.
@@ -285,6 +286,7 @@ function Ctx:agent(o)
   opts.store, opts.repo, opts.prompt, opts.task_id, opts.agent_role, opts.record = s, self.repo, o.prompt,
       self.task.task_id, o.role, st.record
   opts.gates, opts.task = self.cfg.gates, self.task
+  opts.budget = preset_budget.meter(self, r.runner) -- raises when the budget cannot cover the step
   local lock, busy, w, failed
   if is_writer(r) then
     lock, opts.run_id, busy = hold_writer(self, o, r, st)
@@ -408,7 +410,7 @@ function Ctx:agents(list)
   local running, writer, readers = {}, nil, {}
   local function start(p)
     local job = { root = root, repo = repo, runner = p.r.runner, settings = p.st, prompt = p.o.prompt,
-      task_id = self.task.task_id, gates = not shared }
+      task_id = self.task.task_id, gates = not shared, budget = preset_budget.job(self, p.r.runner) }
     if is_writer(p.r) then
       if not start_writer(self, p, out, job) then
         return

@@ -1,5 +1,6 @@
 --- One agent run of a preset's ctx:agents, in a process of its own: the job comes as JSON on
---- stdin ({root, repo, runner, settings, prompt, task_id, run_id?, gates?}: run_id a run recorded
+--- stdin ({root, repo, runner, settings, prompt, task_id, run_id?, gates?, budget?}: budget the
+--- step's (stdlib/sidecar/preset/budget.lua); run_id a run recorded
 --- ahead, as a writer's is; gates true: weigh the run's gates here, with config's policy and the
 --- preset's task, else the preset weighs them after its batch); the run record goes to stdout.
 local json = require("sidecar.core.json")
@@ -16,6 +17,13 @@ function M.main()
   opts.run_id = job.run_id
   if job.gates then
     opts.gates, opts.task = cfg.gates, s:get_task(job.task_id)
+  end
+  local why
+  opts.budget, why = require("sidecar.preset.budget").worker_meter(s, job)
+  if job.budget and not opts.budget then
+    s:close()
+    io.stderr:write(why, "\n")
+    return 1
   end
   local record, message = require("sidecar.agent.run").execute(opts)
   s:close()

@@ -50,7 +50,7 @@ function M.start(s, cfg, task, st, extra)
     launch = { runner = st.runner, agent_role = st.agent_role or json.null, model = st.model or json.null,
       effort = st.effort or json.null, search = st.search == nil and json.null or st.search, sandbox = st.sandbox, timeout_ms = st.timeout_ms, idle_timeout_ms = st.idle_timeout_ms,
       allow_full_auto = st.allow_full_auto or false, keep_session = extra.keep_session or false,
-      resume = extra.resume or json.null } }, { { "prompt.md", text } })
+      resume = extra.resume or json.null, budget = st.budget or json.null } }, { { "prompt.md", text } })
   if not run then
     return nil, message, code
   end
@@ -113,7 +113,7 @@ function M.work(s, cfg, run_id, on_progress)
   local st = { runner = l.runner, agent_role = v(l.agent_role), model = v(l.model), effort = v(l.effort),
     search = v(l.search), sandbox = l.sandbox,
     timeout_ms = l.timeout_ms, idle_timeout_ms = l.idle_timeout_ms, allow_full_auto = l.allow_full_auto,
-    on_progress = on_progress }
+    on_progress = on_progress, budget = v(l.budget) }
   local dir = assert(s:run_dir(run_id))
   local text = dir:read("prompt.md")
   dir:close()

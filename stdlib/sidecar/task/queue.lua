@@ -4,6 +4,7 @@
 --- A task is ready when its status is "ready" and every task it depends on is "done". As runs
 --- end, tasks that depended on them become ready and start too. Each run is a `sidecar run`
 --- process of its own, so runs share nothing but the store.
+local agent_budget = require("sidecar.agent.budget")
 local json = require("sidecar.core.json")
 local proc = require("sidecar.core.proc")
 
@@ -67,8 +68,39 @@ local function child_outcome(s, task_id, since, r)
   return { task_id = task_id, ok = false, status = "failed", reason = said }
 end
 
+-- Under a command budget (o.budget, sidecar.agent.budget): the --budget-* arguments of the next
+-- run, given what is left after the runs ended so far; or nil and why none may start. Runs going
+-- at once each get what was left when they started.
+local function budget_args(s, o, outcomes)
+  local b = o.budget
+  if not (b and b.command) then
+    return {}
+  end
+  local ended = {}
+  for _, outcome in ipairs(outcomes) do
+    ended[#ended + 1] = outcome.run_id and s:get_run(outcome.run_id) or nil
+  end
+  local spent = agent_budget.spent_of(ended)
+  local ok, why = agent_budget.may_start({ command = b.command, allow_unknown = b.allow_unknown }, { command = spent })
+  if not ok then
+    return nil, why
+  end
+  local args = {}
+  if b.command.tokens then
+    args[#args + 1], args[#args + 2] = "--budget-tokens", tostring(b.command.tokens - spent.tokens)
+  end
+  if b.command.usd then
+    args[#args + 1], args[#args + 2] = "--budget-usd", ("%.17g"):format(b.command.usd - spent.usd)
+  end
+  args[#args + 1] = b.allow_unknown and "--budget-allow-unknown" or nil
+  return args
+end
+
 ---Runs every ready task, `jobs` at a time, starting tasks as they become ready, until none is
----ready and none is running. o: jobs, runner, dry_run, and on_progress(event, state, detail), told
+---ready and none is running. o: jobs, runner, dry_run, budget (sidecar.agent.budget's: its
+---command limit is shared by the runs, each started with what is left; once none is, the ready
+---tasks left are not started, each an outcome with status "not_started" and the figures), and
+---on_progress(event, state, detail), told
 ---"started" (detail: the task), "waiting" (about once a second while runs go on), "ended" (detail:
 ---the outcome) and "finished"; state is {done, running, failed}. Returns the list of outcomes
 ---{task_id, run_id, status, ok, duration_ms, reason} in the order they ended.
@@ -79,7 +111,15 @@ function M.start_ready(s, o)
   local state = { done = 0, running = 0, failed = 0 }
   local progress = o.on_progress or function() end
   local function launch(task)
-    local argv = { argv0, "run", task.task_id, "--json", "--root", s.root }
+    local extra, why = budget_args(s, o, outcomes)
+    if not extra then
+      started[task.task_id] = true
+      outcomes[#outcomes + 1] = { task_id = task.task_id, ok = false, status = "not_started", reason = why }
+      state.failed = state.failed + 1
+      progress("ended", state, outcomes[#outcomes])
+      return
+    end
+    local argv = { argv0, "run", task.task_id, "--json", "--root", s.root, table.unpack(extra) }
     if o.runner then
       argv[#argv + 1] = "--runner"
       argv[#argv + 1] = o.runner

@@ -7,6 +7,7 @@
 ---
 --- What decides a run's settings, first found wins: the command line, the task
 --- (tracking.assigned_runner, tracking.assigned_agent_role), the config (`.agent/config.lua`).
+local agent_budget = require("sidecar.agent.budget")
 local agent_run = require("sidecar.agent.run")
 local config = require("sidecar.core.config")
 local duration = require("sidecar.core.duration")
@@ -132,6 +133,10 @@ function M.settings(cfg, task, o)
   if not st.idle_timeout_ms then
     return nil, why
   end
+  st.budget, why = agent_budget.from_options(cfg.budgets, o) -- false: no budget
+  if st.budget == nil then
+    return nil, why
+  end
   return st
 end
 
@@ -159,7 +164,7 @@ local function settle_task(s, task_id, run)
     return
   end
   local status = ({ review = "review", completed = "done", blocked = "blocked", failed = "blocked",
-    outcome_unknown = "review", interrupted = "ready", dry_run = nil })[run.status]
+    budget_exceeded = "blocked", outcome_unknown = "review", interrupted = "ready", dry_run = nil })[run.status]
   if not status then
     return
   end
@@ -173,7 +178,7 @@ local function settle_task(s, task_id, run)
     for _, b in ipairs(task.blockers) do
       known[b] = true
     end
-    local whys = run.status == "failed" and { ("run %s failed: %s"):format(run.run_id, run.failure_reason or "?") }
+    local whys = (run.status == "failed" or run.status == "budget_exceeded") and { ("run %s failed: %s"):format(run.run_id, run.failure_reason or "?") }
         or (run.blockers and #run.blockers > 0 and run.blockers or { ("run %s is blocked"):format(run.run_id) })
     for _, why in ipairs(whys) do
       if not known[why] then
@@ -252,6 +257,20 @@ local function record_ahead(s, st, fields)
   return run.run_id
 end
 
+-- The meter of a run of `runner` under st.budget (extra: budget_runs, the runs this command made
+-- so far; resume), false without a budget, or nil and why it may not start, with the figures.
+local function budget_meter(s, st, task, runner, extra)
+  if not st.budget then
+    return false
+  end
+  local meter, why = agent_budget.before_run(s, st.budget, { task_id = task.task_id, runs = extra.budget_runs,
+    spec = runners.get(runner), resume = extra.resume })
+  if not meter then
+    return nil, ("task %s: %s not started: %s"):format(task.task_id, runner, why)
+  end
+  return meter
+end
+
 ---One run of a task on one runner. st: the settings (see M.settings) with `runner`; extra:
 ---record fields (parent_run_id, pipeline_id, pipeline_step, pipeline_total, replay_reason,
 ---link_kind: "answer" for a run answering its parent, answer: that answer), and
@@ -279,6 +298,11 @@ function M.run_step(s, cfg, task, st, extra)
   end
 
   local o = M.agent_options(cfg, st.runner, st)
+  local no_room
+  o.budget, no_room = budget_meter(s, st, task, st.runner, extra) -- false: no budget; nil: it cannot cover the run
+  if o.budget == nil then
+    return nil, no_room, "budget_exceeded"
+  end
   o.store, o.repo, o.prompt, o.task_id, o.agent_role, o.record = s, M.repo_of(s), text, task.task_id,
       st.agent_role, fields
   o.run_id, o.resume = extra.run_id, extra.resume
@@ -341,14 +365,15 @@ end
 
 ---Runs a task: one step per runner in st.runners, each later step with the previous one's
 ---context, linked by parent_run_id and a shared pipeline_id. Returns {pipeline_id?, steps,
----stopped_after?} or nil, message, code.
+---stopped_after?, budget? (why a step was not started: the budget, with its figures)} or nil,
+---message, code ("budget_exceeded" when the first step could not start).
 function M.run_task(s, cfg, task, st, extra)
   extra = extra or {}
   local steps, total = {}, #st.runners
   local pipeline_id, previous
   for i, runner in ipairs(st.runners) do
     local step_st = setmetatable({ runner = runner }, { __index = st })
-    local step_extra = setmetatable({}, { __index = extra })
+    local step_extra = setmetatable({ budget_runs = steps }, { __index = extra })
     if total > 1 then
       step_extra.pipeline_id, step_extra.pipeline_step, step_extra.pipeline_total = pipeline_id, i, total
       if previous then
@@ -356,7 +381,9 @@ function M.run_task(s, cfg, task, st, extra)
       end
     end
     local run, message, code = M.run_step(s, cfg, task, step_st, step_extra)
-    if not run then
+    if not run and code == "budget_exceeded" and i > 1 then -- the budget cannot cover this step
+      return { pipeline_id = pipeline_id, steps = steps, stopped_after = i - 1, budget = message }
+    elseif not run then
       return nil, message, code
     end
     if total > 1 and i == 1 then
@@ -366,6 +393,10 @@ function M.run_task(s, cfg, task, st, extra)
     end
     steps[i] = run
     previous = run
+    if i < total and run.status == "budget_exceeded" then -- said with the next step's figures when it cannot start
+      local _, why = budget_meter(s, st, task, st.runners[i + 1], { budget_runs = steps })
+      return { pipeline_id = pipeline_id, steps = steps, stopped_after = i, budget = why or run.failure_reason }
+    end
     if i < total and cfg.pipeline.stop_on_failure and not GOOD[run.status] then
       return { pipeline_id = pipeline_id, steps = steps, stopped_after = i }
     end
@@ -427,7 +458,8 @@ function M.replay(s, cfg, run_id, o)
     effort = o.effort or parent.effort, search = o.search or (not o.no_search and parent.search == true) or nil,
     no_search = o.no_search or (not o.search and parent.search == false) or nil,
     allow_full_auto = o.allow_full_auto, timeout = o.timeout, idle_timeout = o.idle_timeout, dry_run = o.dry_run,
-    on_progress = o.on_progress })
+    on_progress = o.on_progress, budget_tokens = o.budget_tokens, budget_usd = o.budget_usd,
+    budget_allow_unknown = o.budget_allow_unknown })
   if not st then
     return nil, why, "usage"
   end

@@ -1,0 +1,329 @@
+--- Budgets: how many tokens and US dollars runs may spend, counted live from the agent's event
+--- stream, and whether a next run may start at all.
+---
+---   local b = assert(budget.from_options(cfg.budgets, {budget_tokens = 2000}))
+---   local ok, why = budget.may_start(b, spent)        -- before a step: refused with the figures
+---   local m = budget.meter(budget.allowance(b, spent)) -- agent_run.execute({..., budget = m})
+---   m.exceeded  -- {scope, kind, limit, spent} once the run's own spending crossed a limit
+---
+--- Scopes: `command` (the --budget-tokens/--budget-usd of one `sidecar run`, `preset run` or
+--- `run start-ready`: all the runs it starts together), and config's `per_run` (each run),
+--- `per_task` (every run of the task, from the store) and `per_day` (every run started today,
+--- UTC, from the store). Each is {tokens = N, usd = X}, either or both.
+---
+--- Counting: a run's spending is what its CLI reported so far (codex: each turn.completed; claude:
+--- its final result), less what a continued session had reported before. A figure a runner does
+--- not report (the command runner: none; codex: no cost) or a run did not report is unknown: a
+--- budget on it refuses the run unless `allow_unknown` (--budget-allow-unknown, config
+--- `budgets.allow_unknown = true`).
+--- A step starts only while every scope has something left: what one run will cost cannot be
+--- known ahead, so a run is stopped when it crosses what was left.
+local agent_events = require("sidecar.agent.events")
+
+local M = {}
+
+M.SCOPES = { "command", "per_run", "per_task", "per_day" }
+M.KINDS = { "tokens", "usd" }
+-- What each event dialect reports: codex reports tokens but no cost, claude both.
+local REPORTS = { codex = { tokens = true, usd = false }, claude = { tokens = true, usd = true } }
+local NOUNS = { tokens = "token usage", usd = "cost" }
+-- Where each scope's limit was set, for messages.
+local SCOPE_NAMES = { command = { tokens = "--budget-tokens", usd = "--budget-usd" },
+  per_run = "config budgets.per_run", per_task = "config budgets.per_task", per_day = "config budgets.per_day, today UTC" }
+
+---Checks one limit ({tokens = N, usd = X}); true, or nil and a message naming `path`.
+---@param path string  where it came from ("budgets.per_run")
+---@return boolean|nil ok, string? message
+function M.check_limit(path, v)
+  if type(v) ~= "table" then
+    return nil, ("%s: expected a table such as { tokens = 200000, usd = 5 }, got %s"):format(path, type(v))
+  end
+  for key, value in pairs(v) do
+    if key == "tokens" then
+      if math.type(value) ~= "integer" or value <= 0 then
+        return nil, ("%s.tokens: expected a whole number > 0, got %s"):format(path, tostring(value))
+      end
+    elseif key == "usd" then
+      if type(value) ~= "number" or value ~= value or value <= 0 or value == math.huge then
+        return nil, ("%s.usd: expected a number of US dollars > 0, got %s"):format(path, tostring(value))
+      end
+    else
+      return nil, ("%s.%s: unknown setting (known: tokens, usd)"):format(path, tostring(key))
+    end
+  end
+  return true
+end
+
+-- A limit of the command line: {tokens, usd} or nil; nil, message when one is not valid.
+local function command_limit(o)
+  local limit = {}
+  if o.budget_tokens ~= nil then
+    if math.type(o.budget_tokens) ~= "integer" or o.budget_tokens <= 0 then
+      return nil, ("--budget-tokens: expected a whole number > 0, got %s"):format(tostring(o.budget_tokens))
+    end
+    limit.tokens = o.budget_tokens
+  end
+  if o.budget_usd ~= nil then
+    local usd = tonumber(o.budget_usd)
+    if not usd or usd ~= usd or usd <= 0 or usd == math.huge then
+      return nil, ("--budget-usd: expected a number of US dollars > 0 (2.5), got %s"):format(tostring(o.budget_usd))
+    end
+    limit.usd = usd
+  end
+  return next(limit) and limit or false
+end
+
+---The budget of one command: config's `budgets` and the command line's budget_tokens,
+---budget_usd (text or number) and budget_allow_unknown. Returns the budget ({command?, per_run?,
+---per_task?, per_day?, allow_unknown}), false when there is none, or nil, message (a usage error).
+---@param budgets table|nil  cfg.budgets
+---@param o table  the command's options
+---@return table|false|nil budget, string? message
+function M.from_options(budgets, o)
+  budgets = budgets or {}
+  local b, why = {}, nil
+  b.command, why = command_limit(o)
+  if b.command == nil then
+    return nil, why
+  end
+  b.command = b.command or nil
+  for _, scope in ipairs({ "per_run", "per_task", "per_day" }) do
+    b[scope] = budgets[scope] and next(budgets[scope]) and budgets[scope] or nil
+  end
+  b.allow_unknown = o.budget_allow_unknown == true or budgets.allow_unknown == true
+  if not (b.command or b.per_run or b.per_task or b.per_day) then
+    return false
+  end
+  return b
+end
+
+---What spending is known of some runs (records): {tokens, usd, unknown (how many runs reported
+---no tokens), unknown_usd (how many no cost), runs}. A run's `usage.total` and `cost_usd`, as recorded.
+function M.spent_of(runs)
+  local spent = { tokens = 0, usd = 0, unknown = 0, unknown_usd = 0, runs = 0 }
+  for _, run in ipairs(runs) do
+    spent.runs = spent.runs + 1
+    local total = type(run.usage) == "table" and agent_events.count(run.usage.total)
+    if total then
+      spent.tokens = spent.tokens + total
+    elseif not run.dry_run then
+      spent.unknown = spent.unknown + 1
+    end
+    if type(run.cost_usd) == "number" then
+      spent.usd = spent.usd + run.cost_usd
+    elseif not run.dry_run then
+      spent.unknown_usd = spent.unknown_usd + 1
+    end
+  end
+  return spent
+end
+
+---What a store usage row ({total = {sum, reported}, cost_usd = {sum, reported}, runs}, or nil for
+---none) says was spent, in M.spent_of's shape.
+function M.spent_of_row(row)
+  if not row then
+    return M.spent_of({})
+  end
+  return { tokens = row.total.sum, usd = row.cost_usd.sum, unknown = row.runs - row.total.reported,
+    unknown_usd = row.runs - row.cost_usd.reported, runs = row.runs }
+end
+local spent_of_row = M.spent_of_row
+
+---Today's start, UTC, as the store writes times.
+function M.today(now)
+  return os.date("!%Y-%m-%dT00:00:00Z", now or os.time())
+end
+
+---What the store says was spent per scope the budget has: {per_task = spent, per_day = spent}
+---(M.spent_of's shape), or nil, message. task_id: the task (per_task).
+function M.store_spent(s, b, task_id, now)
+  local out = {}
+  if b.per_task and task_id then
+    local rows, message = s:usage({ group_by = "task" })
+    if not rows then
+      return nil, message
+    end
+    for _, row in ipairs(rows) do
+      if row.group == task_id then
+        out.per_task = spent_of_row(row)
+      end
+    end
+    out.per_task = out.per_task or spent_of_row(nil)
+  end
+  if b.per_day then
+    local rows, message = s:usage({ group_by = "", since = M.today(now) })
+    if not rows then
+      return nil, message
+    end
+    out.per_day = spent_of_row(rows[1])
+  end
+  return out
+end
+
+-- "3333 tokens" / "$0.0123"
+local function figure(kind, n)
+  return kind == "usd" and ("$%.4f"):format(n) or ("%d tokens"):format(n)
+end
+
+---Says what a crossed limit ({scope, kind, limit, spent}) is, with its figures.
+function M.describe(x)
+  local name = SCOPE_NAMES[x.scope] or x.scope
+  return ("budget exceeded: %s spent, over the limit of %s (%s)"):format(figure(x.kind, x.spent),
+    figure(x.kind, x.limit), type(name) == "table" and name[x.kind] or name)
+end
+
+---What a runner's event dialect reports ({tokens, usd}: booleans); nothing for none.
+function M.reports(dialect)
+  return REPORTS[dialect] or { tokens = false, usd = false }
+end
+
+local ALLOW_HINT = "(allow it with --budget-allow-unknown or budgets.allow_unknown = true)"
+
+-- Refuses what cannot be counted: earlier runs of a limited scope that reported no figure of a
+-- limited kind, or a runner that will not report one. nil, or why.
+local function unknown_refusal(b, spent, reports)
+  for _, scope in ipairs(M.SCOPES) do
+    local limit, so_far = b[scope], spent[scope]
+    for _, kind in ipairs((limit and so_far) and M.KINDS or {}) do
+      local unknown = kind == "tokens" and so_far.unknown or (so_far.unknown_usd or 0)
+      if limit[kind] and unknown > 0 then
+        return ("%d run%s under the %s budget reported no %s: what %s spent is unknown %s"):format(unknown,
+          unknown == 1 and "" or "s", scope, NOUNS[kind], unknown == 1 and "it" or "they", ALLOW_HINT)
+      end
+    end
+  end
+  for _, kind in ipairs(M.KINDS) do
+    for _, scope in ipairs(reports and reports[kind] == false and M.SCOPES or {}) do
+      if b[scope] and b[scope][kind] then
+        return ("this runner reports no %s, so the %s budget cannot be kept %s"):format(NOUNS[kind], scope, ALLOW_HINT)
+      end
+    end
+  end
+end
+
+---Whether a next run may start: true, or nil, a message with the figures and the limit crossed
+---({scope, kind, limit, spent}, or nil for a refusal over unknown usage). spent: per scope, in
+---M.spent_of's shape (`command`: the runs this command started; per_task, per_day: M.store_spent).
+---reports: what the next run's runner reports (M.reports; nil: taken as reporting all).
+function M.may_start(b, spent, reports)
+  if not b then
+    return true
+  end
+  for _, scope in ipairs(M.SCOPES) do
+    local limit, so_far = b[scope], spent[scope]
+    for _, kind in ipairs((limit and so_far and scope ~= "per_run") and M.KINDS or {}) do
+      if limit[kind] and so_far[kind] >= limit[kind] then
+        local x = { scope = scope, kind = kind, limit = limit[kind], spent = so_far[kind] }
+        return nil, M.describe(x) .. ": nothing is left for another run", x
+      end
+    end
+  end
+  local why = not b.allow_unknown and unknown_refusal(b, spent, reports)
+  if why then
+    return nil, why
+  end
+  return true
+end
+
+---What one run may spend: per scope and kind, what is left ({scope, kind, limit, left, before}).
+function M.allowance(b, spent)
+  local list = {}
+  for _, scope in ipairs(b and M.SCOPES or {}) do
+    local limit, so_far = b[scope], spent[scope] or { tokens = 0, usd = 0 }
+    for _, kind in ipairs(limit and M.KINDS or {}) do
+      if limit[kind] then
+        local before = scope == "per_run" and 0 or so_far[kind]
+        list[#list + 1] = { scope = scope, kind = kind, limit = limit[kind], before = before,
+          left = limit[kind] - before }
+      end
+    end
+  end
+  return list
+end
+
+-- What a continued session had reported before (the CLI reports some figures for the whole
+-- session: stdlib/sidecar/agent/session.lua), so that only this run's share counts.
+local function baseline_of(spec, resume)
+  local dialect = spec and spec.dialect and require("sidecar.agent." .. spec.dialect)
+  if not (dialect and resume) then
+    return nil
+  end
+  local cumulative = dialect.cumulative or {}
+  local usage = type(resume.usage) == "table" and resume.usage or {}
+  return { tokens = cumulative.usage and agent_events.count(usage.total) or 0,
+    usd = cumulative.cost and type(resume.cost_usd) == "number" and resume.cost_usd or 0 }
+end
+
+---Before one run under a budget: a meter for it (give it to agent_run.execute as `budget`), or
+---nil, a message with the figures, and the limit crossed when the run may not start. s: the
+---store; o: task_id, runs (the records this command has run so far), spec (the runner's), resume.
+function M.before_run(s, b, o)
+  local spent, message = M.store_spent(s, b, o.task_id)
+  if not spent then
+    return nil, message
+  end
+  spent.command = M.spent_of(o.runs or {})
+  local ok, why, crossed = M.may_start(b, spent, o.spec and M.reports(o.spec.dialect))
+  if not ok then
+    return nil, why, crossed
+  end
+  return M.meter(M.allowance(b, spent), baseline_of(o.spec, o.resume))
+end
+
+local Meter = {}
+Meter.__index = Meter
+Meter.__name = "sidecar.budget_meter"
+
+---A meter for one run: give it to agent_run.execute as `budget`. It reads each event's reported
+---usage and cost (cumulative within a run) less `baseline` ({tokens, usd}: a continued session's
+---earlier report) and sets `exceeded` at the first allowance crossed.
+---@param allowance table  M.allowance's list
+---@param baseline table|nil
+function M.meter(allowance, baseline)
+  baseline = baseline or {}
+  return setmetatable({ allowance = allowance, tokens = nil, usd = nil, exceeded = nil,
+    base_tokens = baseline.tokens or 0, base_usd = baseline.usd or 0 }, Meter)
+end
+
+---Takes one parsed event (kind, fields) as agent_run's on_event gets it.
+function Meter:observe(_, fields)
+  if type(fields) ~= "table" then
+    return
+  end
+  local total = type(fields.usage) == "table" and agent_events.count(fields.usage.total)
+  if total then
+    self.tokens = math.max(0, total - self.base_tokens)
+  end
+  if type(fields.cost_usd) == "number" and fields.cost_usd == fields.cost_usd then
+    self.usd = math.max(0, fields.cost_usd - self.base_usd)
+  end
+  for _, a in ipairs(self.exceeded and {} or self.allowance) do
+    local own = self[a.kind]
+    if own and own > a.left then
+      self.exceeded = { scope = a.scope, kind = a.kind, limit = a.limit, spent = a.before + own }
+      return
+    end
+  end
+end
+
+---Whether the run must be stopped now.
+function Meter:stop_now()
+  return self.exceeded ~= nil
+end
+
+---Marks an ended run's record when its meter crossed a limit: status `budget_exceeded`, the
+---figures in `budget_exceeded` ({scope, kind, limit, spent, stopped}) and failure_reason saying
+---them. stopped: whether the agent was stopped for it (agent_watch's r.stopped), rather than
+---having ended by itself with its last report.
+function Meter:apply(record, stopped)
+  if self.exceeded then
+    record.status = "budget_exceeded"
+    record.budget_exceeded = { scope = self.exceeded.scope, kind = self.exceeded.kind, limit = self.exceeded.limit,
+      spent = self.exceeded.spent, stopped = stopped == true }
+    record.failure_reason = M.describe(self.exceeded)
+      .. (stopped and "; the agent was stopped" or "; the agent had ended with that report")
+  end
+  return record
+end
+
+return M

@@ -1,0 +1,202 @@
+#!/usr/bin/env bash
+# End-to-end: budgets (stdlib/sidecar/agent/budget.lua). A fake codex-dialect agent that reports
+# 3 000 tokens, then sleeps: under --budget-tokens 2000 it is stopped mid-turn, every process of
+# it gone, the run recorded budget_exceeded with the figures, and `usage --budgets` shows it;
+# config budgets (per_task) refuse the next run with the figures; a runner reporting no usage is
+# refused unless allowed. Then the REAL codex and claude CLIs on the scripted model server: a
+# pipeline `--runner codex,claude --budget-tokens 2000` where codex reports 3 333 tokens does not
+# start claude (the server never hears from it), says why with the figures, and exits 1. With fake
+# agents too: a preset (ctx:agent, then ctx:agents in a worker), a pipeline's --json, a fan-out
+# (start-ready) sharing its budget, and MCP's run_task with budget_tokens.
+set -u
+. "$(dirname "$0")/lib.sh" # S (absolute), here, root, $work; the shared helpers
+scenarios=$root/tests/fixtures/scenarios
+M=53 # this test's processes sleep $M.N seconds (see `left` in lib.sh)
+
+# --- a fake agent, stopped mid-turn ------------------------------------------------------------
+git_repo fake
+cat >"$work/spender.sh" <<EOF
+#!/bin/sh
+cat >/dev/null
+echo '{"type":"thread.started","thread_id":"t-1"}'
+echo '{"type":"turn.started"}'
+echo '{"type":"turn.completed","usage":{"input_tokens":900,"output_tokens":100}}'
+echo '{"type":"turn.completed","usage":{"input_tokens":2900,"output_tokens":100}}'
+sleep $M.1 &
+sleep $M.2
+echo '{"type":"item.completed","item":{"id":"i","type":"agent_message","text":"never said"}}'
+EOF
+# quick: reports 3 000 tokens, answers and exits.
+cat >"$work/quick.sh" <<'EOF'
+#!/bin/sh
+cat >/dev/null
+echo '{"type":"thread.started","thread_id":"t-2"}'
+echo '{"type":"item.completed","item":{"id":"i","type":"agent_message","text":"spent"}}'
+echo '{"type":"turn.completed","usage":{"input_tokens":2900,"output_tokens":100}}'
+EOF
+chmod +x "$work/spender.sh" "$work/quick.sh"
+add_runners "    spender = { command = { \"$work/spender.sh\" }, dialect = \"codex\" },
+    plain = { command = { \"sh\", \"-c\", \"cat >/dev/null; echo done\" } },"
+"$S" task create --title "Spend" --goal "Spend tokens" --status ready >/dev/null
+
+expect_run "mid-turn: stopped, exit 1" 1 \
+  "^R-\d+ budget_exceeded: budget exceeded: 3000 tokens spent, over the limit of 2000 tokens \(--budget-tokens\); the agent was stopped\n$" \
+  "" -- "$S" run T-0001 --runner spender --budget-tokens 2000
+id=$(run_id) R=.agent/runs/$(run_id)/run.json
+# stopped: by the budget as the report came, not later by the exit deadline after a final result.
+eq "mid-turn: the figures recorded" "budget_exceeded command tokens 2000 3000 3000 true" \
+  "$(field $R .status) $(field $R .budget_exceeded.scope) $(field $R .budget_exceeded.kind) \
+$(field $R .budget_exceeded.limit) $(field $R .budget_exceeded.spent) $(field $R .usage.total) $(field $R .budget_exceeded.stopped)"
+eq "mid-turn: the final message never came" "nil" "$(field $R .summary)"
+eq "mid-turn: no process of the agent is left" "" "$(left '[12]')"
+expect_run "mid-turn: run list shows the status" 0 "$id +T-0001 +spender +- +budget_exceeded" "" -- "$S" run list
+expect_run "mid-turn: run list --status budget_exceeded" 0 "$id" "" -- "$S" run list --status budget_exceeded
+expect_run "mid-turn: run show says why" 0 "Status: +budget_exceeded.*Failure: +budget exceeded: 3000 tokens" "" -- \
+  "$S" run show "$id"
+expect_run "usage --budgets: today and the task, and the stopped run" 0 \
+  "per_day +today \(UTC\) +3000 tokens \(no limit\).*per_task +T-0001 +3000 tokens \(no limit\).*Runs stopped by a budget:\n  $id T-0001: budget exceeded: 3000 tokens spent, over the limit of 2000 tokens" \
+  "" -- "$S" usage --budgets
+"$S" usage --budgets --json >"$work/b.json"
+eq "usage --budgets --json: the stopped run's figures" "$id 3000 2000 3000" \
+  "$(field "$work/b.json" .data.budgets.stopped.1.run_id) $(field "$work/b.json" .data.budgets.stopped.1.budget_exceeded.spent) \
+$(field "$work/b.json" .data.budgets.stopped.1.budget_exceeded.limit) $(field "$work/b.json" .data.budgets.per_day.tokens)"
+
+# Config budgets: per_task 4000 (3000 spent): the next run may start with 1000 left, crosses it
+# and is stopped; then nothing is left and the third is refused before anything starts.
+sed -i 's|^    -- per_task = .*|    per_task = { tokens = 4000 },|' .agent/config.lua
+expect_run "per_task: the second run stopped at what was left" 1 \
+  "budget_exceeded: budget exceeded: 6000 tokens spent, over the limit of 4000 tokens \(config budgets.per_task\)" "" -- \
+  "$S" run T-0001 --runner spender
+runs_before=$("$S" run list --limit 0 | grep -c '^R-')
+expect_run "per_task: the third refused with the figures, exit 1" 1 "^$" \
+  "spender not started: budget exceeded: 6000 tokens spent, over the limit of 4000 tokens \(config budgets.per_task\): nothing is left" \
+  -- "$S" run T-0001 --runner spender
+eq "per_task: the refused run was not recorded" "$runs_before" "$("$S" run list --limit 0 | grep -c '^R-')"
+expect_run "usage --budgets: the task over its limit" 0 "per_task +T-0001 +6000 tokens of 4000 \(150%\) EXCEEDED" "" -- \
+  "$S" usage --budgets
+eq "mid-turn: still no process left" "" "$(left '[12]')"
+
+# Unknown usage: a runner that reports none is refused under a budget, unless allowed.
+"$S" task create --title "Plain" --goal "No usage" --status ready >/dev/null
+expect_run "unknown: refused under a budget" 1 "^$" "reports no token usage.*--budget-allow-unknown" -- \
+  "$S" run T-0002 --runner plain --budget-tokens 5000
+expect_run "unknown: allowed explicitly" 0 "^R-\d+ review" "" -- \
+  "$S" run T-0002 --runner plain --budget-tokens 5000 --budget-allow-unknown
+expect_run "bad limits: a usage error" 2 "^$" "--budget-usd: expected a number of US dollars > 0" -- \
+  "$S" run T-0002 --runner plain --budget-usd nothing
+sed -i 's|^    per_task = .*|    per_task = { tokens = "lots" },|' .agent/config.lua
+expect_run "bad config: named" 1 "^$" "budgets.per_task.tokens: expected a whole number > 0" -- \
+  "$S" run T-0002 --runner plain
+
+# A preset: its first step (in process) crosses the budget and is stopped; the second (ctx:agents,
+# in a worker) is not started, the preset says so with the figures and exits 1.
+git_repo preset
+add_runners "    spender = { command = { \"$work/spender.sh\" }, dialect = \"codex\" },
+    quick = { command = { \"$work/quick.sh\" }, dialect = \"codex\" },"
+mkdir -p .agent/presets
+cat >.agent/presets/spend-twice.lua <<'LUA'
+local preset = require("sidecar.preset.define")
+return preset.define({
+  name = "spend-twice",
+  summary = "Two scans, one after the other",
+  run = function(ctx)
+    local first = ctx:agent({ kind = "scan", prompt = "Spend once" })
+    ctx:progress("first: %s", first.status)
+    local rest = ctx:agents({ { kind = "scan", prompt = "Spend again" } })
+    return { text = "second: " .. rest[1].status .. "\n" }
+  end,
+})
+LUA
+expect_run "preset: the second step not started, exit 1" 1 "^$" \
+  "first: budget_exceeded.*preset spend-twice: a step on spender not started: budget exceeded: 3000 tokens spent, over the limit of 2500 tokens \(--budget-tokens\)" \
+  -- "$S" preset run spend-twice --runner spender --budget-tokens 2500
+eq "preset: one run, stopped" "1 1" \
+  "$("$S" run list --limit 0 | grep -c '^R-') $(runs_where status budget_exceeded | wc -l)"
+expect_run "preset: room for the first, the worker's step stopped at what was left" 0 \
+  "^second: budget_exceeded\n$" "first: review" -- "$S" preset run spend-twice --runner quick --budget-tokens 4000
+worker_run=$(runs_where status budget_exceeded | head -1)
+eq "preset: the worker's step over the preset's budget, with the preset's figures" "quick 4000 6000" \
+  "$(field .agent/runs/$worker_run/run.json .runner_type) \
+$(field .agent/runs/$worker_run/run.json .budget_exceeded.limit) $(field .agent/runs/$worker_run/run.json .budget_exceeded.spent)"
+eq "preset: no process left" "" "$(left '[12]')"
+
+# A pipeline of fake agents, --json: the step not started is said in data.budget and errors[].
+pipe_task=$("$S" task create --title "Pipe" --goal "Spend" --status ready | grep -oP '\bT-\d+')
+"$S" run "$pipe_task" --runner quick,quick --budget-tokens 2500 --json >"$work/pipe.json" 2>/dev/null
+eq "pipeline --json: not ok, one step, the reason in data.budget and errors" \
+  "false budget_exceeded nil yes yes" \
+  "$(field "$work/pipe.json" .ok) $(field "$work/pipe.json" .data.steps.1.status) $(field "$work/pipe.json" .data.steps.2.run_id) \
+$(field "$work/pipe.json" .data.budget | grep -q 'quick not started: budget exceeded: 3000 tokens spent, over the limit of 2500 tokens' && echo yes) \
+$(field "$work/pipe.json" .errors.1 | grep -q 'quick not started: budget exceeded' && echo yes)"
+
+# A fan-out: start-ready shares its budget; the first run crosses it, the next task is not started.
+git_repo fanout
+add_runners "    spender = { command = { \"$work/spender.sh\" }, dialect = \"codex\" },"
+"$S" task create --title "One" --goal "Spend" --status ready >/dev/null
+"$S" task create --title "Two" --goal "Spend" --status ready >/dev/null
+expect_run "start-ready: the second task not started, with the figures, exit 1" 1 \
+  "T-0001 +R-\d+ +budget_exceeded .*budget exceeded: 3000 tokens.*\nT-0002 +- +not_started .*budget exceeded: 3000 tokens spent, over the limit of 2500 tokens \(--budget-tokens\): nothing is left" \
+  "" -- "$S" run start-ready -j 1 --runner spender --budget-tokens 2500
+eq "start-ready: one run only" "1" "$("$S" run list --limit 0 | grep -c '^R-')"
+eq "start-ready: no process left" "" "$(left '[12]')"
+
+# MCP: run_task takes a budget, and its answer (and run_list's) shows the status and the figures.
+git_repo mcp
+add_runners "    spender = { command = { \"$work/spender.sh\" }, dialect = \"codex\" },"
+"$S" task create --title "Over MCP" --goal "Spend" --status ready >/dev/null
+mkfifo "$work/mcp.in"
+"$S" mcp <"$work/mcp.in" >"$work/mcp.out" 2>"$work/mcp.err" &
+mcp_pid=$!
+exec 3>"$work/mcp.in"
+printf '%s\n' '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}' \
+  '{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"run_task","arguments":{"task_id":"T-0001","runner":"spender","budget_tokens":2000,"wait_s":60}}}' >&3
+has_reply() { grep -q "\"id\":$1[,}]" "$work/mcp.out"; }
+wait_until "mcp: run_task answered" 90 has_reply 2
+r=$(grep '"id":2[,}]' "$work/mcp.out")
+eq "mcp: run_task's answer: budget_exceeded, the figures" "budget_exceeded command 2000 3000" \
+  "$(jv .result.structuredContent.status <<<"$r") $(jv .result.structuredContent.budget_exceeded.scope <<<"$r") \
+$(jv .result.structuredContent.budget_exceeded.limit <<<"$r") $(jv .result.structuredContent.budget_exceeded.spent <<<"$r")"
+printf '%s\n' '{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"run_list","arguments":{"status":"budget_exceeded"}}}' >&3
+wait_until "mcp: run_list answered" 60 has_reply 3
+eq "mcp: run_list --status budget_exceeded" "budget_exceeded" \
+  "$(grep '"id":3[,}]' "$work/mcp.out" | jv .result.structuredContent.runs.1.status)"
+exec 3>&-
+wait "$mcp_pid"
+eq "mcp: no process left" "" "$(left '[12]')"
+
+# --- the real codex and claude CLIs, a pipeline over budget ------------------------------------
+if [ "${SIDECAR_SKIP_REAL_CLIS:-}" = 1 ]; then
+  echo "SKIP: the real codex and claude CLIs (SIDECAR_SKIP_REAL_CLIS=1)"
+  finish
+  exit $?
+fi
+export PATH="$root/.tools/npm/bin:$PATH"
+if ! command -v codex >/dev/null || ! command -v claude >/dev/null; then
+  echo "FAIL: codex or claude is not installed (scripts/setup installs them into .tools/npm)"
+  exit 1
+fi
+start_server pipeline "$scenarios/budget_turn.json" || { finish; exit 1; }
+git_repo pipeline
+mkdir -p "$work/codex-home" "$work/claude-home" "$work/tmp"
+add_runners "    codex = { env = { CODEX_HOME = \"$work/codex-home\", TMPDIR = \"$work/tmp\", MOCK_API_KEY = \"sk-mock\" },
+      args = $(lua_list -c model_provider=mock -c model_providers.mock.name=mock \
+  -c "model_providers.mock.base_url=http://127.0.0.1:$port/v1" -c model_providers.mock.wire_api=responses \
+  -c model_providers.mock.env_key=MOCK_API_KEY -c model_providers.mock.request_max_retries=0 \
+  -c model_providers.mock.stream_max_retries=0 --disable plugins -c analytics.enabled=false) },
+    claude = { env = { ANTHROPIC_BASE_URL = \"http://127.0.0.1:$port\", ANTHROPIC_API_KEY = \"sk-ant-mock\",
+      CLAUDE_CONFIG_DIR = \"$work/claude-home\", TMPDIR = \"$work/tmp\", CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC = \"1\",
+      DISABLE_TELEMETRY = \"1\", DISABLE_AUTOUPDATER = \"1\", DISABLE_ERROR_REPORTING = \"1\", CLAUDE_CODE_MAX_RETRIES = \"0\" } },"
+"$S" task create --title "Pipeline" --goal "Say something" --status ready >/dev/null
+expect_run "pipeline: claude not started, the figures said, exit 1" 1 \
+  "pipeline stopped after step 1: task T-0001: claude not started: budget exceeded: 3333 tokens spent, over the limit of 2000 tokens \(--budget-tokens\): nothing is left for another run" \
+  "" -- "$S" run T-0001 --runner codex,claude --model gpt-5.5 --budget-tokens 2000
+id=$(run_id) R=.agent/runs/$(run_id)/run.json
+eq "pipeline: one run only, codex's" "1 codex" "$(run_ids "$work/out" | wc -l) $(field $R .runner_type)"
+eq "pipeline: codex's run over its budget, the usage it reported" "budget_exceeded 3333 2000" \
+  "$(field $R .status) $(field $R .usage.total) $(field $R .budget_exceeded.limit)"
+eq "pipeline: no run of claude in the store" "" "$(runs_where runner_type claude)"
+eq "pipeline: the server answered codex, never claude" "yes no" \
+  "$(grep -q '"path":"/v1/responses"' "$work/pipeline.log" && echo yes || echo no) \
+$(grep -q '"path":"/v1/messages"' "$work/pipeline.log" && echo yes || echo no)"
+stop_server
+finish

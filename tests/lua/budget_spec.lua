@@ -1,0 +1,209 @@
+-- Budgets (stdlib/sidecar/agent/budget.lua): the limits from the config and the command line,
+-- counting a run's spending from its parsed events as they arrive, the decision whether a next
+-- run may start, and a run of a codex-dialect agent stopped when it crosses its budget.
+local test = require("sidecar.dev.test")
+local describe, it, expect = test.describe, test.it, test.expect
+local agent_events = require("sidecar.agent.events")
+local budget = require("sidecar.agent.budget")
+local config = require("sidecar.core.config")
+local json = require("sidecar.core.json")
+
+-- A codex stream's events, fed to a meter through the real parser, `chunk` bytes at a time.
+local function feed(meter, lines, chunk)
+  local p = agent_events.parser(require("sidecar.agent.codex"), { on_event = function(kind, fields)
+    meter:observe(kind, fields)
+  end })
+  local text = table.concat(lines, "\n") .. "\n"
+  for i = 1, #text, chunk or #text do
+    p:feed(text:sub(i, i + (chunk or #text) - 1))
+  end
+  return p:finish()
+end
+
+local function turn(input, output)
+  return json.encode({ type = "turn.completed", usage = { input_tokens = input, output_tokens = output } })
+end
+
+local NONE = { tokens = 0, usd = 0, unknown = 0, unknown_usd = 0, runs = 0 }
+
+describe("budget limits", function()
+  it("read the command line and the config; none at all is false", function()
+    expect(budget.from_options(nil, {})):is_false()
+    local b = assert(budget.from_options({ per_day = { usd = 5 } }, { budget_tokens = 2000, budget_usd = "1.5" }))
+    expect(b.command):equals({ tokens = 2000, usd = 1.5 })
+    expect(b.per_day):equals({ usd = 5 })
+    expect(b.allow_unknown):is_false()
+    expect(budget.from_options({ allow_unknown = true, per_run = { tokens = 9 } }, {}).allow_unknown):is_true()
+  end)
+
+  it("refuse what is not a limit, saying where", function()
+    local _, why = budget.from_options({}, { budget_tokens = 0 })
+    expect(why):contains("--budget-tokens: expected a whole number > 0")
+    _, why = budget.from_options({}, { budget_usd = "lots" })
+    expect(why):contains("--budget-usd: expected a number")
+    _, why = budget.from_options({}, { budget_usd = "nan" })
+    expect(why):contains("--budget-usd")
+    expect(select(2, budget.check_limit("budgets.per_run", { tokens = 1.5 }))):contains("budgets.per_run.tokens")
+    expect(select(2, budget.check_limit("budgets.per_run", { usd = -1 }))):contains("budgets.per_run.usd")
+    expect(select(2, budget.check_limit("budgets.per_run", { dollars = 1 }))):contains("unknown setting")
+    expect(select(2, budget.check_limit("budgets.per_day", 5))):contains("expected a table")
+  end)
+
+  it("are checked when the config loads: unknown keys and bad limits are errors", function()
+    local dir = os.tmpname()
+    os.remove(dir)
+    os.execute("mkdir -p '" .. dir .. "'")
+    local function load_with(text)
+      local f = assert(io.open(dir .. "/config.lua", "w"))
+      f:write("return { budgets = " .. text .. " }")
+      f:close()
+      return config.load(dir)
+    end
+    local cfg = assert(load_with("{ per_task = { tokens = 100 }, allow_unknown = true }"))
+    expect(cfg.budgets.per_task):equals({ tokens = 100 })
+    expect(cfg.budgets.allow_unknown):is_true()
+    expect(select(2, load_with("{ per_week = { tokens = 1 } }"))):contains("budgets.per_week: unknown setting")
+    expect(select(2, load_with("{ per_run = { tokens = 'many' } }"))):contains("budgets.per_run.tokens")
+    expect(assert(load_with("{}")).budgets.per_run):is_nil()
+    os.execute("rm -rf '" .. dir .. "'")
+  end)
+end)
+
+describe("budget meter", function()
+  it("counts a codex stream's reported usage as it arrives, split anywhere, and stops at the crossing", function()
+    local b = assert(budget.from_options({}, { budget_tokens = 2000 }))
+    local m = budget.meter(budget.allowance(b, { command = NONE }))
+    feed(m, { json.encode({ type = "thread.started", thread_id = "t" }), turn(900, 100) }, 7)
+    expect(m.tokens):equals(1000)
+    expect(m:stop_now()):is_false()
+    feed(m, { turn(2900, 433) }, 3)
+    expect(m:stop_now()):is_true()
+    expect(m.exceeded):equals({ scope = "command", kind = "tokens", limit = 2000, spent = 3333 })
+    local record = m:apply({ status = "failed" }, true)
+    expect(record.status):equals("budget_exceeded")
+    expect(record.failure_reason):equals("budget exceeded: 3333 tokens spent, over the limit of 2000 tokens "
+      .. "(--budget-tokens); the agent was stopped")
+    expect(m:apply({}, false).failure_reason):contains("; the agent had ended with that report")
+    expect(budget.meter({}):apply({ status = "review" }).status):equals("review") -- nothing crossed: untouched
+  end)
+
+  it("counts what earlier runs spent against the command's and the task's limits", function()
+    local b = assert(budget.from_options({ per_task = { tokens = 5000 } }, { budget_tokens = 10000 }))
+    local spent = { command = { tokens = 1000, usd = 0, unknown = 0, runs = 1 },
+      per_task = { tokens = 4500, usd = 0, unknown = 0, runs = 3 } }
+    local m = budget.meter(budget.allowance(b, spent))
+    m:observe("turn_completed", { usage = agent_events.usage(400, 0, 100, 0, 500) })
+    expect(m:stop_now()):is_false() -- exactly the 500 left
+    m:observe("turn_completed", { usage = agent_events.usage(400, 0, 101, 0, 501) })
+    expect(m.exceeded):equals({ scope = "per_task", kind = "tokens", limit = 5000, spent = 5001 })
+  end)
+
+  it("counts dollars, less a continued session's earlier report, and ignores what is not a figure", function()
+    local b = assert(budget.from_options({ per_run = { usd = 0.5 } }, {}))
+    local m = budget.meter(budget.allowance(b, {}), { usd = 2.0 })
+    m:observe("result", { cost_usd = 2.4, usage = { total = json.null } })
+    expect(m:stop_now()):is_false()
+    expect(m.tokens):is_nil()
+    m:observe("result", { cost_usd = 0 / 0 })
+    m:observe("result", "not a table")
+    m:observe("result", { usage = { total = -5 } })
+    expect(m:stop_now()):is_false()
+    m:observe("result", { cost_usd = 2.6 })
+    expect(m.exceeded.scope .. " " .. m.exceeded.kind):equals("per_run usd")
+  end)
+end)
+
+describe("budget meter on hostile streams", function()
+  it("counts only whole reported figures: malformed lines, strings, floats, huge and negative counts are not spending", function()
+    local b = assert(budget.from_options({}, { budget_tokens = 2000 }))
+    local m = budget.meter(budget.allowance(b, { command = NONE }))
+    local s = feed(m, {
+      '{"type":"turn.completed","usage":{"input_tokens":"99999","output_tokens":1}}', -- a string: unknown
+      '{"type":"turn.completed","usage":{"input_tokens":1e30,"output_tokens":1}}',
+      '{"type":"turn.completed","usage":{"input_tokens":-5000,"output_tokens":1}}',
+      '{"type":"turn.completed","usage":', -- cut
+      "\27]0;title\7 not json \255\254",
+      '{"type":"turn.completed","usage":[1,2,3]}',
+    }, 5)
+    expect(m.tokens):is_nil()
+    expect(m:stop_now()):is_false()
+    expect(s.malformed_lines > 0):is_true()
+    feed(m, { turn(1500, 501) }) -- then a real report over the limit
+    expect(m.exceeded.spent):equals(2001)
+  end)
+
+  it("keeps counting a flood of reports and stops at the first crossing", function()
+    local b = assert(budget.from_options({}, { budget_tokens = 1000000 }))
+    local m = budget.meter(budget.allowance(b, { command = NONE }))
+    local lines = {}
+    for i = 1, 20000 do
+      lines[i] = turn(i * 100, 0)
+    end
+    feed(m, lines, 4096)
+    expect(m.exceeded):equals({ scope = "command", kind = "tokens", limit = 1000000, spent = 1000100 })
+  end)
+end)
+
+describe("budget.may_start", function()
+  local b = assert(budget.from_options({ per_day = { tokens = 100000 } }, { budget_tokens = 2000 }))
+
+  it("lets a run start while every scope has something left", function()
+    expect(budget.may_start(b, { command = NONE, per_day = NONE }, budget.reports("codex"))):is_true()
+    expect(budget.may_start(false, {}, budget.reports(nil))):is_true()
+  end)
+
+  it("refuses once a scope is spent, with the figures", function()
+    local ok, why, crossed = budget.may_start(b, { command = { tokens = 3333, usd = 0, unknown = 0, runs = 1 },
+      per_day = NONE }, budget.reports("claude"))
+    expect(ok):is_nil()
+    expect(why):equals("budget exceeded: 3333 tokens spent, over the limit of 2000 tokens (--budget-tokens): "
+      .. "nothing is left for another run")
+    expect(crossed):equals({ scope = "command", kind = "tokens", limit = 2000, spent = 3333 })
+  end)
+
+  it("refuses unknown usage unless it is allowed", function()
+    local unknown = { tokens = 10, usd = 0, unknown = 1, runs = 2 }
+    local ok, why = budget.may_start(b, { command = unknown }, budget.reports("codex"))
+    expect(ok):is_nil()
+    expect(why):contains("1 run under the command budget reported no token usage")
+    expect(select(2, budget.may_start(b, { command = NONE }, budget.reports(nil)))):contains(
+      "this runner reports no token usage, so the command budget cannot be kept")
+    local allowing = assert(budget.from_options({}, { budget_tokens = 2000, budget_allow_unknown = true }))
+    expect(budget.may_start(allowing, { command = unknown }, budget.reports(nil))):is_true()
+  end)
+
+  it("refuses a dollar budget for a runner that reports no cost (codex), not one that does (claude)", function()
+    local usd = assert(budget.from_options({}, { budget_usd = "1" }))
+    expect(select(2, budget.may_start(usd, { command = NONE }, budget.reports("codex")))):contains(
+      "this runner reports no cost, so the command budget cannot be kept")
+    expect(budget.may_start(usd, { command = NONE }, budget.reports("claude"))):is_true()
+    local costless = { tokens = 0, usd = 0, unknown = 0, unknown_usd = 1, runs = 1 }
+    expect(select(2, budget.may_start(usd, { command = costless }, budget.reports("claude")))):contains(
+      "1 run under the command budget reported no cost")
+  end)
+
+  it("sums recorded runs: usage.total and cost_usd, unknown where none was reported", function()
+    local spent = budget.spent_of({ { usage = { total = 3333 }, cost_usd = 0.25 }, { usage = { total = json.null } },
+      { dry_run = true } })
+    expect(spent):equals({ tokens = 3333, usd = 0.25, unknown = 1, unknown_usd = 1, runs = 3 })
+  end)
+end)
+
+describe("a run under a budget", function()
+  it("is stopped mid-turn when its stream crosses the budget, its whole group, and recorded so", function()
+    local repo = os.tmpname()
+    os.remove(repo)
+    os.execute("mkdir -p '" .. repo .. "' && cd '" .. repo .. "' && git init -q")
+    local b = assert(budget.from_options({}, { budget_tokens = 2000 }))
+    local m = budget.meter(budget.allowance(b, { command = NONE }))
+    local script = "cat >/dev/null; echo '" .. turn(3000, 333) .. "'; sleep 30 & sleep 30"
+    local record = assert(require("sidecar.agent.run").execute({ runner = "codex", repo = repo, prompt = "spend",
+      program = { "sh", "-c", script, "codex" }, budget = m, kill_grace_ms = 200 }))
+    expect(record.status):equals("budget_exceeded")
+    expect(record.budget_exceeded):equals({ scope = "command", kind = "tokens", limit = 2000, spent = 3333,
+      stopped = true }) -- by the budget, not by the exit deadline after its result
+    expect(record.usage.total):equals(3333)
+    expect(record.signal):equals("TERM") -- stopped, not waited for: the sleeps would take 30 s
+    os.execute("rm -rf '" .. repo .. "'")
+  end)
+end)
