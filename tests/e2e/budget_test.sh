@@ -127,7 +127,7 @@ eq "pipeline --json: not ok, one step, the reason in data.budget and errors" \
   "false budget_exceeded nil yes yes" \
   "$(field "$work/pipe.json" .ok) $(field "$work/pipe.json" .data.steps.1.status) $(field "$work/pipe.json" .data.steps.2.run_id) \
 $(field "$work/pipe.json" .data.budget | grep -q 'quick not started: budget exceeded: 3000 tokens spent, over the limit of 2500 tokens' && echo yes) \
-$(field "$work/pipe.json" .errors.1 | grep -q 'quick not started: budget exceeded' && echo yes)"
+$(field "$work/pipe.json" .errors.1.message | grep -q 'quick not started: budget exceeded' && echo yes)"
 
 # A fan-out: start-ready shares its budget; the first run crosses it, the next task is not started.
 git_repo fanout
