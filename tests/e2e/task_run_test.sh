@@ -294,6 +294,10 @@ REPLAY_CODEX=$F/captures/codex_exec_json_reasoning_command_filechange.jsonl \
 expect_run "a codex run that ran a command" 0 '' '' -- "$S" run T-0001 --runner codex
 expect_run "run show: the commands the agent ran, with their exit" 0 \
   "Commands run \(1\):\n  \[exit 0\] /bin/bash -c 'echo hi > out\.txt && ls'.*Stream: +\d+ events" "" -- "$S" run show "$(run_id)"
+codex_run=$(run_id)
+expect_run "run tail: the agent's messages and commands as text" 0 \
+  'agent\.message +agent: Let me look around\.\n.*agent\.command +\$ /bin/bash -c .echo hi > out\.txt && ls. \[exit 0\].*agent: Done: created out\.txt' \
+  "" -- "$S" run tail "$codex_run"
 expect_run "a claude run denied a command" 0 '' '' -- "$S" run T-0001 --runner claude
 expect_run "run show: the permissions the agent was denied, and its session" 0 \
   "Session: +[0-9a-f-]{36}.*Permission denials \(1\):\n  Bash echo hi > out\.txt && ls \(by claude\)" "" \

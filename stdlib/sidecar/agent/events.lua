@@ -74,6 +74,10 @@ function M.tail(text, n)
   return lines.tail(text, n or OUTPUT_TAIL)
 end
 
+---The most of an agent message's text an event carries (events.jsonl, `run tail`): the whole
+---answer is output.md; this is what a person following the run reads.
+M.MESSAGE_TEXT = 2000
+
 ---The first `n` bytes of `text` (default MAX_TEXT), cut at a character boundary and marked with
 ---"..." when clipped; nil for a non-string (an odd shape is never passed on as a text).
 function M.clip(text, n)

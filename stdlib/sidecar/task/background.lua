@@ -241,10 +241,27 @@ function M.kill(s, run_id)
 end
 
 -- One event line for people: "12:00:01.234 agent.message  {...}", and the event itself.
+-- What the agent said and ran, as text: "agent: ..." (each further line indented) and "$ command
+-- [exit N]"; nil for any other event.
+local function agent_text(e)
+  local f = type(e.fields) == "table" and e.fields or {}
+  if e.kind == "agent.message" and type(f.text) == "string" then
+    return "agent: " .. f.text:gsub("\n+$", ""):gsub("\n", "\n                                ")
+  elseif e.kind == "agent.command" and type(f.command) == "string" then
+    local exit = math.type(f.exit_code) and (" [exit " .. f.exit_code .. "]") or ""
+    return "$ " .. f.command:gsub("\n", " ") .. exit
+  end
+end
+
 local function event_line(line)
   local ok, e = pcall(json.decode, line)
   if not ok or type(e) ~= "table" then
     return line
+  end
+  local said = agent_text(e)
+  if said then
+    local ts = type(e.ts) == "string" and e.ts:match("T([%d:.]+)") or ""
+    return ("%s %-22s %s"):format(ts, tostring(e.kind), said), e
   end
   local fields = e.fields ~= nil and json.encode(e.fields) or ""
   if #fields > 300 then
