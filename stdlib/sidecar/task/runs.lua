@@ -271,6 +271,16 @@ local function budget_meter(s, st, task, runner, extra)
   return meter
 end
 
+-- The record fields a step's run starts with (its task, role, effort, lineage, prompt budget).
+local function step_fields(task, st, extra, text, budget)
+  local applies = effort.applies(st.runner) -- a runner without the settings records neither
+  return { task_id = task.task_id, agent_role = st.agent_role, effort = applies and st.effort or nil,
+    search = (applies or nil) and st.search, parent_run_id = extra.parent_run_id,
+    pipeline_id = extra.pipeline_id, pipeline_step = extra.pipeline_step, pipeline_total = extra.pipeline_total,
+    replay_reason = extra.replay_reason, link_kind = extra.link_kind, answer = extra.answer,
+    prompt_tokens = require("sidecar.prompt.compile").estimate(text), prompt_budget = budget }
+end
+
 ---One run of a task on one runner. st: the settings (see M.settings) with `runner`; extra:
 ---record fields (parent_run_id, pipeline_id, pipeline_step, pipeline_total, replay_reason,
 ---link_kind: "answer" for a run answering its parent, answer: that answer), and
@@ -285,13 +295,7 @@ function M.run_step(s, cfg, task, st, extra)
   if not text then
     text, budget = M.compile(task, st, extra.previous)
   end
-  local applies = effort.applies(st.runner) -- a runner without the settings records neither
-  local fields = { task_id = task.task_id, agent_role = st.agent_role, effort = applies and st.effort or nil,
-    search = (applies or nil) and st.search,
-    parent_run_id = extra.parent_run_id,
-    pipeline_id = extra.pipeline_id, pipeline_step = extra.pipeline_step, pipeline_total = extra.pipeline_total,
-    replay_reason = extra.replay_reason, link_kind = extra.link_kind, answer = extra.answer,
-    prompt_tokens = require("sidecar.prompt.compile").estimate(text), prompt_budget = budget }
+  local fields = step_fields(task, st, extra, text, budget)
   local link_kind = extra.link_kind or (extra.pipeline_id and "pipeline") or (extra.parent_run_id and "replay") or nil
   if st.dry_run then
     return dry_run_step(s, st, fields, text, extra.parent_run_id, link_kind)
