@@ -387,7 +387,7 @@ function M.edit(path)
 end
 
 ---A new run of a run's task, linked to it with replay_reason. o: reason, runner, agent_role,
----model, sandbox, timeout, dry_run, same_prompt, edit_prompt. Returns {steps = {run}} or nil,
+---model, sandbox, timeout, dry_run, same_prompt, edit_prompt, background (a worker runs it). Returns {steps = {run}} or nil,
 ---message, code ("not_found" for an unknown run or task, "usage" for bad options).
 function M.replay(s, cfg, run_id, o)
   local parent = s:get_run(run_id)
@@ -429,7 +429,12 @@ function M.replay(s, cfg, run_id, o)
       return nil, why, "edit_failed"
     end
   end
-  local run, message, code = M.run_step(s, cfg, task, st, extra)
+  local run, message, code
+  if o.background and not st.dry_run then -- a worker runs it (required here: background requires this module)
+    run, message, code = require("sidecar.task.background").start(s, cfg, task, st, extra)
+  else
+    run, message, code = M.run_step(s, cfg, task, st, extra)
+  end
   if not run then
     return nil, message, code
   end
