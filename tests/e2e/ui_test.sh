@@ -149,6 +149,8 @@ eq "an unknown preset" 422 "$(status GET /api/presets/nothing "${T[@]}")"
 eq "preset run over GET is refused" 405 "$(status GET /api/presets/greet/run "${T[@]}")"
 eq "params must be an object" 400 "$(status POST /api/presets/greet/run "${T[@]}" -d '{"params":[1]}')"
 eq "param names are words" 400 "$(status POST /api/presets/greet/run "${T[@]}" -d '{"params":{"a b":"1"}}')"
+eq "invalid UTF-8 in a parameter is refused" 400 \
+  "$(status POST /api/presets/greet/run "${T[@]}" --data-binary "$(printf '{"params":{"who":"\xff\x1b[2J"}}')")"
 eq "a preset runs in the background" 200 "$(status POST /api/presets/greet/run "${T[@]}" -d '{"params":{"who":"ann","times":3}}')"
 pid=$(jv .data.id <"$work/body")
 for _ in $(seq 200); do status GET "/api/preset-runs/$pid" "${T[@]}" >/dev/null; [ "$(jv .data.running <"$work/body")" = false ] && break; sleep 0.1; done

@@ -387,8 +387,9 @@ function M.edit(path)
 end
 
 ---A new run of a run's task, linked to it with replay_reason. o: reason, runner, agent_role,
----model, sandbox, timeout, dry_run, same_prompt, edit_prompt, background (a worker runs it). Returns {steps = {run}} or nil,
----message, code ("not_found" for an unknown run or task, "usage" for bad options).
+---model, sandbox, timeout, dry_run, same_prompt, edit_prompt, background (a worker runs it: the
+---run is returned queued). Returns {steps = {run}} or nil, message, code ("not_found" for an
+---unknown run or task, "usage" for bad options).
 function M.replay(s, cfg, run_id, o)
   local parent = s:get_run(run_id)
   if not parent then

@@ -1,13 +1,14 @@
 --- Preset runs started from `sidecar ui`: a preset can run for minutes, and the server answers one
 --- request at a time, so the page's "run" starts `sidecar preset run NAME --json -p K=V…` as a
 --- detached process (the same command a user types) whose envelope goes to
---- `.agent/ui/preset-runs/<id>.json`; the page asks for it by id until the process has ended.
+--- `.agent/ui/preset-runs/<id>/report.json`; the page asks for it by id until the process has ended.
 ---
 ---   local id = assert(preset_runs.start(root, "review", { base = "main" }))
 ---   local state = preset_runs.state(root, id) -- {id, running, report (the envelope) | null}
 local artifact = require("sidecar.core.artifact")
 local json = require("sidecar.core.json")
 local proc = require("sidecar.core.proc")
+local start_of = require("sidecar.run.reconcile").start_of
 
 local M = {}
 
@@ -58,7 +59,8 @@ function M.start(root, name, params)
     dir:close()
     return nil, type(pid) == "table" and pid.message or tostring(pid)
   end
-  dir:write_json(DIR .. "/" .. id .. "/started.json", { id = id, preset = name, params = params, pid = pid })
+  dir:write_json(DIR .. "/" .. id .. "/started.json", { id = id, preset = name, params = params, pid = pid,
+    start = start_of(pid) or json.null })
   dir:close()
   return id
 end
@@ -78,7 +80,9 @@ function M.state(root, id)
     dir:close()
     return nil, ("no preset run %s"):format(id)
   end
+  -- Its pid and start time together: a pid reused by another process is not this run.
   local running = math.type(started.pid) == "integer" and proc.alive(started.pid)
+    and start_of(started.pid) == (started.start ~= json.null and started.start or nil)
   local text = dir:read(DIR .. "/" .. id .. "/report.json") or ""
   local progress = dir:read(DIR .. "/" .. id .. "/progress.log") or ""
   dir:close()
