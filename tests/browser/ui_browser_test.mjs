@@ -129,6 +129,29 @@ try {
   const labels = await page.locator('#usage-runner-tokens text.figure').allTextContents();
   check('the labels are the figures', labels.includes('750'), labels.join(','));
   check('the per-task ledger', (await page.locator('#ledger tr:has-text("T-0004")').textContent()).includes('750'));
+  // What the user types survives a change of the store; the board redraws when the focus leaves.
+  await page.goto(base + '/#/');
+  await page.waitForSelector('.card[data-task=T-0002]');
+  await page.fill('.card[data-task=T-0002] .runner', 'half-typed');
+  execFileSync(process.env.SIDECAR, ['task', 'create', '--title', 'made meanwhile', '--status', 'ready'], { cwd: process.env.REPO });
+  await page.waitForTimeout(1000); // the change event has had time to arrive (were it late, this passes vacuously)
+  check('the typed text survives', await page.inputValue('.card[data-task=T-0002] .runner') === 'half-typed');
+  await page.locator('#main').click({ position: { x: 1, y: 1 } });
+  await page.waitForSelector('.card[data-task=T-0005]');
+
+  // A running run's live tail: the agent's message as text, then the run killed from its page.
+  await page.fill('.card[data-task=T-0005] .runner', 'hang');
+  await page.click('.card[data-task=T-0005] button.run');
+  const hangLink = page.locator('.card[data-task=T-0005] a');
+  await hangLink.waitFor();
+  const hanging = await hangLink.textContent();
+  await page.goto(base + '/#/run/' + hanging);
+  await page.waitForSelector('#tail li:has-text("agent.message: Done. <script>alert(1)</script>")', { timeout: 60000 });
+  check('the tail is live while the run runs', (await page.locator('#status').textContent()) === 'running');
+  check('no element came from the tail', await page.locator('#tail script, #tail img').count() === 0);
+  await page.click('#kill');
+  await page.waitForSelector('#said:has-text("kill: done")', { timeout: 60000 });
+  check('run show agrees: killed', cli('run', 'show', hanging, '--json').data.status !== 'running');
   check('no dialog ever opened', dialogs.length === 0, dialogs.join(','));
   check('no request left the server', foreign.length === 0, foreign.join(','));
 } catch (e) {

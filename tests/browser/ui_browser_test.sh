@@ -19,7 +19,8 @@ printf '#!/bin/sh\ncat >/dev/null; echo from-the-agent >> new.txt; echo wrote ne
 git_repo ui
 add_runners "    codex = { program = $(fake_agent "$work/hostile.jsonl") },
     big = { command = $(fake_agent "$work/big.jsonl"), dialect = \"codex\" },
-    writer = { command = { \"sh\", \"$work/writer.sh\" } },"
+    writer = { command = { \"sh\", \"$work/writer.sh\" } },
+    hang = { command = $(fake_agent "$work/hostile.jsonl" --hang-after 3), dialect = \"codex\" },"
 sed -i "s/auto_approve_on_all_green = true/auto_approve_on_all_green = false/" .agent/config.lua
 "$S" task create --title "first task" --status ready >/dev/null
 "$S" task create --title "a draft" >/dev/null

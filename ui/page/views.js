@@ -16,12 +16,13 @@ async function runFile(id, name) {
   return env.ok && typeof env.data.text === 'string' ? env.data.text : '';
 }
 
-// One event of `run tail --json` as a line: its kind, then what the agent said or did.
+// One event of `run tail --json` as a line: its kind, then what the agent said (agent.message
+// carries its text), or the event's other fields.
 function eventLine(e) {
   if (typeof e === 'string') return e;
-  const kind = e.type || e.kind || e.event || 'event';
-  const text = e.text || e.message || e.summary || (e.item && (e.item.text || e.item.command)) || e.command || '';
-  return `${kind}${text ? ': ' + text : ''}`;
+  const f = e.fields || {};
+  const what = typeof f.text === 'string' ? f.text : f.command || f.message || f.reason || f.path || '';
+  return `${e.kind || 'event'}${what ? ': ' + what : ''}`;
 }
 
 // The run's events, newest last; while the run is active it is fetched again every 1.5 s (an agent's

@@ -93,7 +93,7 @@ local function on_assistant(s, e, emit)
     local text = block.type == "text" and ev.str(s, block.text, "message.content[].text", math.maxinteger)
     if text then
       s.messages, s.last_message = s.messages + 1, text
-      emit("message", { chars = #text })
+      emit("message", { chars = #text, text = ev.clip(text, 2000) }) -- its text for a live tail (redacted as written)
     elseif block.type == "tool_use" then
       on_tool_use(s, block, emit)
     elseif block.type == "thinking" then

@@ -23,7 +23,7 @@ local function on_item(s, item, done, emit)
     local text = ev.str(s, item.text, "item.text", math.maxinteger)
     if text then
       s.messages, s.last_message = s.messages + 1, text
-      emit("message", { chars = #text })
+      emit("message", { chars = #text, text = ev.clip(text, 2000) }) -- its text for a live tail (redacted as written)
     end
   elseif t == "reasoning" then
     emit("reasoning", {})
