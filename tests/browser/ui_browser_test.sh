@@ -29,18 +29,7 @@ sed -i "s/auto_approve_on_all_green = true/auto_approve_on_all_green = false/" .
 "$S" run T-0003 --runner writer --sandbox workspace-write >/dev/null 2>&1
 "$S" run T-0004 --runner big >/dev/null 2>&1
 mkdir -p .agent/presets
-cat >.agent/presets/greet.lua <<'LUA'
-local preset = require("sidecar.preset.define")
-return preset.define({
-  name = "greet",
-  summary = "Says hello a number of times",
-  params = { who = { type = "string", doc = "whom to greet" },
-    times = { type = "integer", default = 2, doc = "how often" } },
-  run = function(ctx, p)
-    return { text = ("hello " .. p.who .. "\n"):rep(p.times), data = { times = p.times } }
-  end,
-})
-LUA
+cp "$F/ui_greet_preset.lua" .agent/presets/greet.lua
 SIDECAR_TRUST=all "$S" ui --no-open --port 0 >"$work/url" 2>"$work/ui.err" &
 ui_pid=$!
 trap 'kill $ui_pid 2>/dev/null; rm -rf "$work"' EXIT

@@ -11,18 +11,7 @@ printf '#!/bin/sh\ncat >/dev/null; echo from-the-agent >> new.txt; echo wrote ne
 add_runners "    codex = { program = $(fake_agent "$F/captures/codex_exec_json_text_turn.jsonl") },
     writer = { command = { \"sh\", \"$work/writer.sh\" } },"
 mkdir -p .agent/presets
-cat >.agent/presets/greet.lua <<'LUA'
-local preset = require("sidecar.preset.define")
-return preset.define({
-  name = "greet",
-  summary = "Says hello a number of times",
-  params = { who = { type = "string", doc = "whom to greet" },
-    times = { type = "integer", default = 2, doc = "how often" } },
-  run = function(ctx, p)
-    return { text = ("hello " .. p.who .. "\n"):rep(p.times), data = { times = p.times } }
-  end,
-})
-LUA
+cp "$F/ui_greet_preset.lua" .agent/presets/greet.lua
 sed -i "s/auto_approve_on_all_green = true/auto_approve_on_all_green = false/" .agent/config.lua
 "$S" task create --title "first task" --status ready >/dev/null
 "$S" task create --title "second task" >/dev/null
