@@ -74,7 +74,9 @@ std::vector<LuaCommand> run_commands() {
        agent +
            Flags{{"--reason", "reason", kText, "TEXT", "Why: stored on the new run as replay_reason"},
                  {"--same-prompt", "same_prompt", kBool, "", "Reuse the stored prompt byte for byte (default: recompile)"},
-                 {"--edit-prompt", "edit_prompt", kBool, "", "Open the prompt in $VISUAL or $EDITOR before the run"}} +
+                 {"--edit-prompt", "edit_prompt", kBool, "", "Open the prompt in $VISUAL or $EDITOR before the run"},
+                 {"--background", "background", kBool, "",
+                  "Return at once with the new run id; a worker runs it (see run tail, run wait, run kill)"}} +
            id_root_json},
       {"run answer",
        "Answer the question or blocker a run ended with: in its agent session when it kept one, linked to it", m,

@@ -23,6 +23,7 @@ namespace sidecar::cli {
 // The page's files, compiled in from ui/ (cmake/embed_text.cmake).
 std::string_view ui_index_html() noexcept;
 std::string_view ui_app_js() noexcept;
+std::string_view ui_views_js() noexcept;
 std::string_view ui_app_css() noexcept;
 
 namespace {
@@ -164,6 +165,7 @@ int run_ui(lua::Engine& engine, const UiCommand& c) {
   options.version = SIDECAR_VERSION;
   options.assets = {{"/", "text/html; charset=utf-8", ui_index_html()},
                     {"/app.js", "text/javascript; charset=utf-8", ui_app_js()},
+                    {"/views.js", "text/javascript; charset=utf-8", ui_views_js()},
                     {"/app.css", "text/css; charset=utf-8", ui_app_css()}};
   options.api = [&api](const ui::UiRequest& r) { return api.handle(r); };
   options.watched_files = watch;

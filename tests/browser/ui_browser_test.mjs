@@ -1,12 +1,16 @@
 // The page in headless Chromium: board filter, a run started from the page reaching review while the
-// page updates live (no reload), approve with a note (then `sidecar run show --json` agrees), and an
-// agent's message with <script>, <img onerror> and a javascript: link rendered inert.
+// page updates live (no reload), approve with a note (then `sidecar run show --json` agrees), an
+// agent's message with <script>, <img onerror> and a javascript: link rendered inert, a replay with
+// a reason and its lineage links followed both ways, a writing run's diff and its apply, a prompt
+// compiled from a card with its budget report, a preset run from its form with its report, and the
+// usage charts checked against the figures the store holds.
 import { createRequire } from 'node:module';
 import { execFileSync } from 'node:child_process';
 const require = createRequire(import.meta.url);
 const { chromium } = require('playwright-core');
 
 const url = process.argv[2];
+const cli = (...args) => JSON.parse(execFileSync(process.env.SIDECAR, args, { cwd: process.env.REPO }));
 const base = new URL(url).origin;
 let passed = 0, failed = 0;
 function check(name, ok, detail) {
@@ -24,7 +28,9 @@ try {
   check('the token left the address bar', !page.url().includes('token='), page.url());
   await page.waitForSelector('.column[data-status=ready] .card[data-task=T-0001]');
   const counts = await page.locator('.column h3').allTextContents();
-  check('counts per status', counts.includes('ready (1)') && counts.includes('draft (1)'), counts.join(','));
+  const tasks = cli('task', 'list', '--json').data;
+  const want = ['draft', 'ready', 'review'].map((st) => `${st} (${tasks.filter((t) => t.status === st).length})`);
+  check('counts per status', want.every((w) => counts.includes(w)) && counts.includes('draft (1)'), counts.join(',') + ' / ' + want.join(','));
   await page.selectOption('#filter', 'draft');
   check('the filter hides the other statuses', await page.locator('.column[data-status=ready] .card').count() === 0);
   await page.selectOption('#filter', '');
@@ -61,6 +67,91 @@ try {
   const shown = JSON.parse(execFileSync(process.env.SIDECAR, ['run', 'show', run, '--json'], { cwd: process.env.REPO }));
   check('run show agrees: approved', shown.data.review_state === 'approved', shown.data.review_state);
   check('run show agrees: the note', shown.data.review_note === 'fine by me', shown.data.review_note);
+
+  // Replay with a reason; the new run links back to this one, and this one on to it.
+  await page.fill('#note', 'try the other way');
+  await page.click('#replay');
+  const replayLink = page.locator('#said #replay-link');
+  await replayLink.waitFor();
+  const replay = await replayLink.textContent();
+  await replayLink.click();
+  await page.waitForSelector(`h2:has-text("${replay}")`);
+  await page.waitForSelector('#review-state:has-text("pending")', { timeout: 60000 });
+  check('the replay shows its reason', (await page.locator('#replay-reason').textContent()).includes('try the other way'));
+  check('run show agrees: the reason', cli('run', 'show', replay, '--json').data.replay_reason === 'try the other way');
+  await page.click(`#replay-of a[href="#/run/${run}"]`);
+  await page.waitForSelector(`h2:has-text("${run}")`);
+  await page.click(`#replayed-as a[href="#/run/${replay}"]`);
+  await page.waitForSelector(`h2:has-text("${replay}")`);
+  check('the lineage links lead both ways', page.url().endsWith('#/run/' + replay), page.url());
+
+  // A writing run: its diff, then its change applied from the page.
+  const writing = cli('run', 'list', '--task', 'T-0003', '--json').data[0].run_id;
+  await page.goto(base + '/#/run/' + writing);
+  await page.waitForSelector('#diff');
+  check('the diff is shown', (await page.locator('#diff').textContent()).includes('+from-the-agent'));
+  await page.click('#apply');
+  await page.waitForSelector('#said:has-text("apply: done")');
+  check('the change reached the work tree', execFileSync('cat', ['new.txt'], { cwd: process.env.REPO }).toString().trim() === 'from-the-agent');
+
+  // A prompt compiled from its card, with the budget report of --explain.
+  await page.goto(base + '/#/');
+  await page.click('.card[data-task=T-0002] .compile');
+  await page.waitForSelector('.card[data-task=T-0002] .compiled .budget');
+  check('the budget report', /^tokens: \d+ estimated/.test(await page.locator('.card[data-task=T-0002] .budget').textContent()));
+  check('the compiled prompt', (await page.locator('.card[data-task=T-0002] .prompt').textContent()).includes('a draft'));
+
+  // A preset run from the form its declarations made.
+  await page.goto(base + '/#/presets');
+  await page.click('details[data-name=greet] summary');
+  check('a required parameter is marked', await page.locator('form[data-preset=greet] input[name=param-who][required]').count() === 1);
+  check('a default fills its input', await page.inputValue('form[data-preset=greet] input[name=param-times]') === '2');
+  await page.fill('form[data-preset=greet] input[name=param-who]', 'ann');
+  await page.fill('form[data-preset=greet] input[name=param-times]', '3');
+  await page.click('form[data-preset=greet] button[type=submit]');
+  await page.waitForSelector('form[data-preset=greet] .preset-text', { timeout: 60000 });
+  check('the preset report', (await page.locator('form[data-preset=greet] .preset-text').textContent()) === 'hello ann\nhello ann\nhello ann\n');
+
+  // The usage chart against the store's figures: `big` is one run of 700 + 50 tokens.
+  await page.goto(base + '/#/usage');
+  await page.waitForSelector('#usage-runner-tokens rect');
+  const rows = cli('usage', '--by', 'runner', '--json').data.rows;
+  const bars = await page.locator('#usage-runner-tokens rect').evaluateAll((rs) => rs.map((r) => ({
+    group: r.getAttribute('data-group'), value: Number(r.getAttribute('data-value')), width: Number(r.getAttribute('width')) })));
+  const big = bars.find((b) => b.group === 'big');
+  check('the big runner has its tokens', big && big.value === 750, JSON.stringify(bars));
+  const max = Math.max(...rows.map((r) => r.usage.total || 0));
+  check('a bar per runner', bars.length === rows.length, JSON.stringify(bars));
+  for (const r of rows) {
+    const b = bars.find((x) => x.group === r.group);
+    check(`bar ${r.group} is its figure`, b && b.value === (r.usage.total || 0) && b.width === Math.round(300 * (r.usage.total || 0) / max), JSON.stringify(b));
+  }
+  const labels = await page.locator('#usage-runner-tokens text.figure').allTextContents();
+  check('the labels are the figures', labels.includes('750'), labels.join(','));
+  check('the per-task ledger', (await page.locator('#ledger tr:has-text("T-0004")').textContent()).includes('750'));
+  // What the user types survives a change of the store; the board redraws when the focus leaves.
+  await page.goto(base + '/#/');
+  await page.waitForSelector('.card[data-task=T-0002]');
+  await page.fill('.card[data-task=T-0002] .runner', 'half-typed');
+  execFileSync(process.env.SIDECAR, ['task', 'create', '--title', 'made meanwhile', '--status', 'ready'], { cwd: process.env.REPO });
+  await page.waitForTimeout(1000); // the change event has had time to arrive (were it late, this passes vacuously)
+  check('the typed text survives', await page.inputValue('.card[data-task=T-0002] .runner') === 'half-typed');
+  await page.locator('#main').click({ position: { x: 1, y: 1 } });
+  await page.waitForSelector('.card[data-task=T-0005]');
+
+  // A running run's live tail: the agent's message as text, then the run killed from its page.
+  await page.fill('.card[data-task=T-0005] .runner', 'hang');
+  await page.click('.card[data-task=T-0005] button.run');
+  const hangLink = page.locator('.card[data-task=T-0005] a');
+  await hangLink.waitFor();
+  const hanging = await hangLink.textContent();
+  await page.goto(base + '/#/run/' + hanging);
+  await page.waitForSelector('#tail li:has-text("agent.message: Done. <script>alert(1)</script>")', { timeout: 60000 });
+  check('the tail is live while the run runs', (await page.locator('#status').textContent()) === 'running');
+  check('no element came from the tail', await page.locator('#tail script, #tail img').count() === 0);
+  await page.click('#kill');
+  await page.waitForSelector('#said:has-text("kill: done")', { timeout: 60000 });
+  check('run show agrees: killed', cli('run', 'show', hanging, '--json').data.status !== 'running');
   check('no dialog ever opened', dialogs.length === 0, dialogs.join(','));
   check('no request left the server', foreign.length === 0, foreign.join(','));
 } catch (e) {

@@ -12,14 +12,27 @@ fi
 # An agent whose final message tries to run script three ways.
 sed 's#Hello from the mock model.#Done. <script>alert(1)</script> <img src=x onerror=alert(2)> [click](javascript:alert(3)) **bold**#' \
   "$F/captures/codex_exec_json_text_turn.jsonl" >"$work/hostile.jsonl"
+# A run of known usage: 700 input and 50 output tokens (the usage chart is checked against it).
+sed -e 's/"input_tokens":100/"input_tokens":700/' -e 's/"output_tokens":20/"output_tokens":50/' \
+  "$F/captures/codex_exec_json_text_turn.jsonl" >"$work/big.jsonl"
+printf '#!/bin/sh\ncat >/dev/null; echo from-the-agent >> new.txt; echo wrote new.txt\n' >"$work/writer.sh"
 git_repo ui
-add_runners "    codex = { program = $(fake_agent "$work/hostile.jsonl") },"
+add_runners "    codex = { program = $(fake_agent "$work/hostile.jsonl") },
+    big = { command = $(fake_agent "$work/big.jsonl"), dialect = \"codex\" },
+    writer = { command = { \"sh\", \"$work/writer.sh\" } },
+    hang = { command = $(fake_agent "$work/hostile.jsonl" --hang-after 3), dialect = \"codex\" },"
 sed -i "s/auto_approve_on_all_green = true/auto_approve_on_all_green = false/" .agent/config.lua
 "$S" task create --title "first task" --status ready >/dev/null
 "$S" task create --title "a draft" >/dev/null
-"$S" ui --no-open --port 0 >"$work/url" 2>"$work/ui.err" &
+"$S" task create --title "write a file" --status ready >/dev/null
+"$S" task create --title "a big one" --status ready >/dev/null
+"$S" run T-0003 --runner writer --sandbox workspace-write >/dev/null 2>&1
+"$S" run T-0004 --runner big >/dev/null 2>&1
+mkdir -p .agent/presets
+cp "$F/ui_greet_preset.lua" .agent/presets/greet.lua
+SIDECAR_TRUST=all "$S" ui --no-open --port 0 >"$work/url" 2>"$work/ui.err" &
 ui_pid=$!
 trap 'kill $ui_pid 2>/dev/null; rm -rf "$work"' EXIT
 for _ in $(seq 100); do [ -s "$work/url" ] && break; sleep 0.1; done
-SIDECAR="$S" REPO="$PWD" NODE_PATH="$root/.tools/npm/lib/node_modules" timeout 120 \
+SIDECAR="$S" REPO="$PWD" NODE_PATH="$root/.tools/npm/lib/node_modules" timeout 240 \
   node "$here/../browser/ui_browser_test.mjs" "$(head -1 "$work/url")"

@@ -119,6 +119,15 @@ ED
 chmod +x "$work/editor.sh"
 expect_run "replay --edit-prompt" 0 "^R-\d+ " "" -- env VISUAL="$work/editor.sh" "$S" run replay $step1 --edit-prompt
 eq "replay --edit-prompt: the edited text ran" "Edited by hand." "$(cat .agent/runs/$(run_id)/prompt.md)"
+expect_run "replay --background: the id at once" 0 "^R-\d+\n$" "runs in the background" -- \
+  "$S" run replay $step2 --background --same-prompt --reason "later"
+bg=$(run_id)
+"$S" run wait $bg --timeout 60s >/dev/null
+eq "replay --background: it ran" review "$(field .agent/runs/$bg/run.json .status)"
+eq "replay --background: reason and parent" "later $step2" \
+  "$(field .agent/runs/$bg/run.json .replay_reason) $(field .agent/runs/$bg/run.json .parent_run_id)"
+expect_run "replay --background: the stored prompt" 0 "" "" -- cmp .agent/runs/$step2/prompt.md .agent/runs/$bg/prompt.md
+expect_run "replay --background: linked" 0 "Replayed as: +$replay, $recompiled, $bg" "" -- "$S" run show $step2
 expect_run "run --dry-run executes nothing" 0 "^(R-\d+) dry_run: prompt in \.agent/runs/\1/prompt\.md" "" -- \
   "$S" run T-0001 --dry-run
 dry=$(run_id)

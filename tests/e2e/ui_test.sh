@@ -7,12 +7,16 @@ set -u
 . "$(dirname "$0")/lib.sh"
 F=$root/tests/fixtures
 git_repo ui
-add_runners "    codex = { program = $(fake_agent "$F/captures/codex_exec_json_text_turn.jsonl") },"
+printf '#!/bin/sh\ncat >/dev/null; echo from-the-agent >> new.txt; echo wrote new.txt\n' >"$work/writer.sh"
+add_runners "    codex = { program = $(fake_agent "$F/captures/codex_exec_json_text_turn.jsonl") },
+    writer = { command = { \"sh\", \"$work/writer.sh\" } },"
+mkdir -p .agent/presets
+cp "$F/ui_greet_preset.lua" .agent/presets/greet.lua
 sed -i "s/auto_approve_on_all_green = true/auto_approve_on_all_green = false/" .agent/config.lua
 "$S" task create --title "first task" --status ready >/dev/null
 "$S" task create --title "second task" >/dev/null
 
-"$S" ui --no-open --port 0 >"$work/url" 2>"$work/ui.err" &
+SIDECAR_TRUST=all "$S" ui --no-open --port 0 >"$work/url" 2>"$work/ui.err" &
 ui_pid=$!
 trap 'kill $ui_pid 2>/dev/null; rm -rf "$work"' EXIT
 for _ in $(seq 100); do [ -s "$work/url" ] && break; sleep 0.1; done
@@ -95,6 +99,65 @@ for _ in $(seq 100); do grep -q "event: change" "$work/events" && break; sleep 0
 eq "a change of the store is an event" 1 "$(grep -c "event: change" "$work/events" | head -1 | sed 's/[1-9][0-9]*/1/')"
 kill "$events_pid" 2>/dev/null
 eq "approving twice fails as the CLI does" 422 "$(status POST "/api/runs/$run/approve" "${T[@]}" -d '{}')"
+
+# --- replay, dry run, apply / discard, presets, usage --------------------------------------------
+eq "replay over GET is refused" 405 "$(status GET "/api/runs/$run/replay" "${T[@]}")"
+eq "a reason that is not a string is refused" 400 "$(status POST "/api/runs/$run/replay" "${T[@]}" -d '{"reason":[1]}')"
+eq "replay with a reason" 200 "$(status POST "/api/runs/$run/replay" "${T[@]}" -d '{"reason":"try again <i>"}')"
+replay=$(jv .data.run_id <"$work/body")
+eq "the replay is queued for a worker (the server is not held)" queued "$(jv .data.status <"$work/body")"
+"$S" run wait "$replay" --timeout 60s >/dev/null
+eq "the replay ran to review" pending "$(review_state "$replay")"
+eq "run show: replay of" "$run" "$("$S" run show "$replay" --json | jv .data.lineage.replay_of)"
+eq "run show: the reason" "try again <i>" "$("$S" run show "$replay" --json | jv .data.replay_reason)"
+eq "run show: replayed as" "$replay" "$("$S" run show "$run" --json | jv .data.lineage.replayed_as.1)"
+eq "a replay of an unknown run fails as the CLI does" 422 "$(status POST "/api/runs/R-9999/replay" "${T[@]}" -d '{}')"
+
+eq "dry-run over GET is refused" 405 "$(status GET "/api/tasks/T-0002/dry-run" "${T[@]}")"
+eq "dry run of a task" 200 "$(status POST "/api/tasks/T-0002/dry-run" "${T[@]}" -d '{"runner":"codex"}')"
+eq "its budget report" true "$(jv .data.steps.1.prompt_budget.estimated_tokens <"$work/body" | grep -qP '^\d+$' && echo true)"
+eq "its status" dry_run "$(jv .data.steps.1.status <"$work/body")"
+eq "a dry run of an unknown task fails" 422 "$(status POST "/api/tasks/T-9999/dry-run" "${T[@]}" -d '{}')"
+
+"$S" task create --title "write a file" --status ready >/dev/null
+writing=$("$S" run T-0003 --runner writer --sandbox workspace-write 2>/dev/null | run_ids - | head -1)
+eq "apply over GET is refused" 405 "$(status GET "/api/runs/$writing/apply" "${T[@]}")"
+eq "apply a writing run's change" 200 "$(status POST "/api/runs/$writing/apply" "${T[@]}")"
+eq "the change is in the work tree" from-the-agent "$(cat new.txt)"
+eq "applying twice fails as the CLI does" 422 "$(status POST "/api/runs/$writing/apply" "${T[@]}")"
+rm -f new.txt
+writing2=$("$S" run T-0003 --runner writer --sandbox workspace-write 2>/dev/null | run_ids - | head -1)
+eq "discard a writing run's change" 200 "$(status POST "/api/runs/$writing2/discard" "${T[@]}")"
+eq "run show agrees: discarded" 1 "$("$S" run show "$writing2" | grep -c 'discard')"
+eq "nothing was applied" "" "$(ls new.txt 2>/dev/null)"
+eq "discard over GET is refused" 405 "$(status GET "/api/runs/$writing2/discard" "${T[@]}")"
+
+eq "a preset's declarations" 200 "$(status GET /api/presets/greet "${T[@]}")"
+eq "its parameters" "times who" "$(jv .data.params.1.name <"$work/body") $(jv .data.params.2.name <"$work/body")"
+eq "an unknown preset" 422 "$(status GET /api/presets/nothing "${T[@]}")"
+eq "preset run over GET is refused" 405 "$(status GET /api/presets/greet/run "${T[@]}")"
+eq "params must be an object" 400 "$(status POST /api/presets/greet/run "${T[@]}" -d '{"params":[1]}')"
+eq "param names are words" 400 "$(status POST /api/presets/greet/run "${T[@]}" -d '{"params":{"a b":"1"}}')"
+eq "invalid UTF-8 in a parameter is refused" 400 \
+  "$(status POST /api/presets/greet/run "${T[@]}" --data-binary "$(printf '{"params":{"who":"\xff\x1b[2J"}}')")"
+eq "a preset runs in the background" 200 "$(status POST /api/presets/greet/run "${T[@]}" -d '{"params":{"who":"ann","times":3}}')"
+pid=$(jv .data.id <"$work/body")
+for _ in $(seq 200); do status GET "/api/preset-runs/$pid" "${T[@]}" >/dev/null; [ "$(jv .data.running <"$work/body")" = false ] && break; sleep 0.1; done
+eq "its report" "hello ann
+hello ann
+hello ann" "$(jv .data.report.data.text <"$work/body")"
+eq "its report is the command's envelope" "preset run" "$(jv .data.report.command <"$work/body")"
+status POST /api/presets/greet/run "${T[@]}" -d '{"params":{"times":"x"}}' >/dev/null
+pid=$(jv .data.id <"$work/body")
+for _ in $(seq 200); do status GET "/api/preset-runs/$pid" "${T[@]}" >/dev/null; [ "$(jv .data.running <"$work/body")" = false ] && break; sleep 0.1; done
+eq "a bad parameter: the report says so" false "$(jv .data.report.ok <"$work/body")"
+eq "an unknown preset run" 422 "$(status GET /api/preset-runs/P-20260101T000000-1 "${T[@]}")"
+
+eq "usage by day" 200 "$(status GET "/api/usage?by=day" "${T[@]}")"
+eq "usage by model: the CLI's figures" "$("$S" usage --by model --json | jv .data.total.runs)" \
+  "$(status GET "/api/usage?by=model" "${T[@]}" >/dev/null; jv .data.total.runs <"$work/body")"
+eq "usage by a bad group" 400 "$(status GET "/api/usage?by=nothing" "${T[@]}")"
+eq "the page's second script is served" 200 "$(status GET /views.js)"
 
 # --- stopping -----------------------------------------------------------------------------------
 kill -TERM "$ui_pid"

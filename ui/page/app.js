@@ -4,7 +4,8 @@
 
 const STATUSES = ['draft', 'ready', 'running', 'review', 'blocked', 'done'];
 const main = document.getElementById('main');
-const state = { filter: '', search: '', started: {} }; // started: task id -> the run started from this page
+// started: task id -> the run started from this page; compiled: task id -> its dry run's {run, budget, prompt}
+const state = { filter: '', search: '', started: {}, compiled: {} };
 
 // el('a', {href: '#/x', class: 'c'}, 'text', child): children are text or nodes, never HTML.
 function el(tag, attrs, ...children) {
@@ -144,71 +145,20 @@ function card(t) {
     if (env.ok) state.started[t.task_id] = env.data.run_id;
     result.replaceChildren(env.ok ? el('a', { href: '#/run/' + env.data.run_id }, env.data.run_id) : errors(env));
   };
-  return el('div', { class: 'card', 'data-task': t.task_id }, el('b', {}, t.task_id), ' ', t.title, el('br'),
-    runner, role, el('button', { onclick: run }, 'Run'), ' ', result);
-}
-
-function link(id) { return id ? el('a', { href: '#/run/' + id }, id) : '—'; }
-
-// A file of the run's folder as text ('' when there is none).
-async function runFile(id, name) {
-  const env = await api(`/api/runs/${id}/files/${name}`);
-  return env.ok && typeof env.data.text === 'string' ? env.data.text : '';
-}
-
-async function runView(id) {
-  const [env, output, prompt, patch] = await Promise.all([api('/api/runs/' + id), runFile(id, 'output.md'),
-    runFile(id, 'prompt.md'), runFile(id, 'changes.patch')]);
-  if (!env.ok) return [errors(env)];
-  const r = env.data, l = r.lineage || {};
-  const note = el('input', { id: 'note', placeholder: 'note / reason' });
-  const said = el('span', { id: 'said' });
-  const act = (what, key) => async () => {
-    const res = await api(`/api/runs/${id}/${what}`, { [key]: note.value });
-    said.replaceChildren(res.ok ? `${what}: done` : errors(res));
+  const compiled = el('div', { class: 'compiled' });
+  const showCompiled = (c) => compiled.replaceChildren(el('details', { open: 'open' }, el('summary', {}, 'Prompt of ', el('a', { href: '#/run/' + c.run }, c.run)),
+    el('pre', { class: 'budget' }, budgetText(c.budget)), el('pre', { class: 'prompt' }, c.prompt)));
+  const compile = async () => {
+    const env = await api(`/api/tasks/${t.task_id}/dry-run`, { runner: runner.value, agent_role: role.value });
+    if (!env.ok) return compiled.replaceChildren(errors(env));
+    const step = env.data.steps[0];
+    const prompt = await api(`/api/runs/${step.run_id}/files/prompt.md`);
+    state.compiled[t.task_id] = { run: step.run_id, budget: step.prompt_budget, prompt: prompt.ok ? prompt.data.text || '' : '' };
+    showCompiled(state.compiled[t.task_id]);
   };
-  const validation = (r.validation || []).map((v) => el('li', {}, el('span', { class: 'badge' }, v.kind || 'check'),
-    el('span', { class: 'badge ' + (v.ok || v.passed ? 'ok' : 'bad') }, v.status || (v.ok ? 'ok' : 'failed')), ' ', v.name || v.command || ''));
-  return [
-    el('h2', {}, r.run_id, ' ', el('span', { class: 'badge', id: 'status' }, r.status), ' ', el('span', { class: 'badge', id: 'review-state' }, r.review_state || ''),
-      r.auto_approved || r.reviewed_by === 'sidecar:auto' ? el('span', { class: 'badge chip' }, 'auto-approved') : null),
-    el('p', {}, `task ${r.task_id || '—'} · runner ${r.runner_type || '—'} · created ${r.created_at || '—'} · started ${r.started_at || '—'} · completed ${r.completed_at || '—'}`),
-    el('p', {}, 'replay of ', link(l.replay_of), ' · replayed as ', ...(l.replayed_as || []).map(link), ' · answer of ', link(l.answer_of), ' · answered by ', ...(l.answered_by || []).map(link)),
-    el('section', { id: 'message' }, el('h3', {}, 'Final message'), markdown(output || r.summary || '')),
-    el('details', { id: 'prompt' }, el('summary', {}, 'Prompt'), el('pre', {}, prompt)),
-    el('section', {}, el('h3', {}, 'Validation'), el('ul', {}, ...validation)),
-    el('section', {}, el('h3', {}, 'Changed files'), el('ul', {}, ...(r.changed_files || []).map((f) => el('li', {}, typeof f === 'string' ? f : f.path || JSON.stringify(f))))),
-    patch ? el('section', { id: 'diff' }, el('h3', {}, 'Diff'), el('pre', { class: 'diff' }, patch)) : null,
-    el('section', {}, el('h3', {}, 'Usage'), el('pre', {}, JSON.stringify({ usage: r.usage, cost_usd: r.cost_usd, gates: r.gates }, null, 1))),
-    el('section', {}, note, el('button', { id: 'approve', onclick: act('approve', 'note') }, 'Approve'),
-      el('button', { id: 'block', onclick: act('block', 'reason') }, 'Block'), el('button', { id: 'kill', onclick: act('kill', 'note') }, 'Kill'), ' ', said),
-  ];
-}
-
-async function presets() {
-  const env = await api('/api/presets');
-  if (!env.ok) return [errors(env)];
-  return [el('ul', {}, ...env.data.map((p) => el('li', {}, el('b', {}, p.name), ` (${p.origin}) ${p.summary || ''}`)))];
-}
-
-// Tokens per group as bars, drawn here.
-async function usage() {
-  const env = await api('/api/usage');
-  if (!env.ok) return [errors(env)];
-  const rows = env.data.rows || [];
-  const max = Math.max(1, ...rows.map((r) => (r.usage && r.usage.total) || 0));
-  const ns = 'http://www.w3.org/2000/svg';
-  const svg = document.createElementNS(ns, 'svg');
-  svg.setAttribute('width', 400); svg.setAttribute('height', 24 * rows.length + 10); svg.id = 'usage-chart';
-  rows.forEach((r, i) => {
-    const bar = document.createElementNS(ns, 'rect');
-    const w = Math.round(300 * (((r.usage && r.usage.total) || 0) / max));
-    Object.entries({ x: 90, y: 24 * i + 4, width: w, height: 18, fill: '#68a' }).forEach(([k, v]) => bar.setAttribute(k, v));
-    const label = document.createElementNS(ns, 'text');
-    label.setAttribute('x', 0); label.setAttribute('y', 24 * i + 17); label.textContent = `${r.group} ${(r.usage && r.usage.total) || 0}`;
-    svg.append(bar, label);
-  });
-  return [el('h2', {}, 'Tokens by ' + env.data.by), svg];
+  if (state.compiled[t.task_id]) showCompiled(state.compiled[t.task_id]);
+  return el('div', { class: 'card', 'data-task': t.task_id }, el('b', {}, t.task_id), ' ', t.title, el('br'),
+    runner, role, el('button', { class: 'run', onclick: run }, 'Run'), el('button', { class: 'compile', onclick: compile }, 'Compile'), ' ', result, compiled);
 }
 
 async function render() {
@@ -234,5 +184,10 @@ function refresh() {
 window.addEventListener('hashchange', refresh);
 const events = new EventSource('/api/events');
 events.addEventListener('hello', () => { document.getElementById('live').textContent = '●'; });
-events.addEventListener('change', () => { if (!document.activeElement || document.activeElement.tagName !== 'INPUT') refresh(); });
+// A change while the user types or chooses (an input, a select, a textarea has the focus) waits
+// until the focus leaves it, so a redraw never takes what they were entering.
+let waiting = false;
+const editing = () => { const a = document.activeElement; return !!a && /^(INPUT|SELECT|TEXTAREA)$/.test(a.tagName); };
+events.addEventListener('change', () => { if (editing()) waiting = true; else refresh(); });
+document.addEventListener('focusout', () => setTimeout(() => { if (waiting && !editing()) { waiting = false; refresh(); } }, 0));
 refresh();

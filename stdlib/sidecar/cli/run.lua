@@ -137,6 +137,18 @@ local function continuation(o, s, task, st, extra)
   st.runners = { prev.runner_type }
 end
 
+-- A run started in the background: its id at once (a worker runs it).
+local function report_background(o, command, run)
+  if o.json then
+    out.envelope(command, true, { run_id = run.run_id, status = run.status, worker_pid = run.worker_pid }, nil, o.version)
+  else
+    print(run.run_id)
+    io.stderr:write(("sidecar: %s runs in the background (pid %d): sidecar run tail -f %s, run wait, run kill\n")
+      :format(run.run_id, run.worker_pid, run.run_id))
+  end
+  return EXIT_OK
+end
+
 -- `sidecar run --worker R-…`: a background run's worker.
 local function work(o)
   local s, cfg = open(o, "run")
@@ -210,14 +222,7 @@ function M.run(o)
     if not run then
       return failed(o, "run", message)
     end
-    if o.json then
-      out.envelope("run", true, { run_id = run.run_id, status = run.status, worker_pid = run.worker_pid }, nil, o.version)
-    else
-      print(run.run_id)
-      io.stderr:write(("sidecar: %s runs in the background (pid %d): sidecar run tail -f %s, run wait, run kill\n")
-        :format(run.run_id, run.worker_pid, run.run_id))
-    end
-    return EXIT_OK
+    return report_background(o, "run", run)
   end
   local result, message = runs.run_task(s, cfg, task, st, extra)
   s:close()
@@ -242,6 +247,9 @@ function M.replay(o)
   s:close()
   if not result then
     return failed(o, "run replay", message, code == "usage" and EXIT_USAGE or EXIT_FAILURE)
+  end
+  if o.background and not o.dry_run then
+    return report_background(o, "run replay", result.steps[1])
   end
   return report_steps(o, "run replay", result)
 end

@@ -36,21 +36,29 @@ local function now_ms()
   return clock.monotonic_ns() // 1000000
 end
 
----Records a queued run of `task` (its prompt compiled now) and starts its worker. st: settings
----with one runner; extra: keep_session, resume. Returns the run record or nil, message, code.
+---Records a queued run of `task` (its prompt compiled now, or extra.prompt as it is) and starts its
+---worker. st: settings with one runner; extra: keep_session, resume, and for a replay
+---parent_run_id, replay_reason. Returns the run record or nil, message, code.
 function M.start(s, cfg, task, st, extra)
-  local text, budget = runs.compile(task, st)
+  local text, budget = extra.prompt, nil
+  if not text then
+    text, budget = runs.compile(task, st)
+  end
   -- The starting command is named in the record from the first write, so a reconciler can tell at
   -- once that it died before it recorded a worker (no grace period to wait out).
   local me = require("sidecar.host.procinfo").self() or {}
   local run, message, code = s:create_run({ task_id = task.task_id, runner_type = st.runner,
     starter_pid = me.pid, starter_start = me.start,
     agent_role = st.agent_role, model = st.model, sandbox = st.sandbox, status = "queued", background = true,
-    prompt_tokens = budget.estimated_tokens, prompt_budget = budget,
+    prompt_tokens = budget and budget.estimated_tokens or require("sidecar.prompt.compile").estimate(text),
+    prompt_budget = budget, parent_run_id = extra.parent_run_id, replay_reason = extra.replay_reason,
     launch = { runner = st.runner, agent_role = st.agent_role or json.null, model = st.model or json.null,
-      effort = st.effort or json.null, search = st.search == nil and json.null or st.search, sandbox = st.sandbox, timeout_ms = st.timeout_ms, idle_timeout_ms = st.idle_timeout_ms,
+      effort = st.effort or json.null, search = st.search == nil and json.null or st.search, sandbox = st.sandbox,
+      timeout_ms = st.timeout_ms, idle_timeout_ms = st.idle_timeout_ms,
       allow_full_auto = st.allow_full_auto or false, keep_session = extra.keep_session or false,
-      resume = extra.resume or json.null, budget = st.budget or json.null } }, { { "prompt.md", text } })
+      resume = extra.resume or json.null, budget = st.budget or json.null,
+      parent_run_id = extra.parent_run_id or json.null, replay_reason = extra.replay_reason or json.null } },
+      { { "prompt.md", text } })
   if not run then
     return nil, message, code
   end
@@ -119,7 +127,8 @@ function M.work(s, cfg, run_id, on_progress)
   dir:close()
   -- (agent_run records the agent's process group itself: agent_process.json)
   local ok, result, message, err_code = pcall(runs.run_step, s, cfg, task, st, { run_id = run_id, prompt = text,
-    keep_session = l.keep_session, resume = v(l.resume) })
+    keep_session = l.keep_session, resume = v(l.resume), parent_run_id = v(l.parent_run_id),
+    replay_reason = v(l.replay_reason) })
   if not ok then
     -- Stopped (SIGTERM, Ctrl-C): the agent's group is gone; so is anything that escaped it.
     run_reconcile.stop_processes(s, s:get_run(run_id) or run, LEFTOVER_GRACE_MS)

@@ -34,6 +34,20 @@ local function run_file(o)
   return 0
 end
 
+-- `POST /api/presets/NAME/run`: starts `sidecar preset run` in the background (sidecar.ui.preset_runs).
+local function preset_start(o)
+  local id, message = require("sidecar.ui.preset_runs").start(o.root, o.name, o.params or {})
+  out.envelope("preset run", id ~= nil, id and { id = id, preset = o.name } or json.null, { message }, o.version)
+  return id and 0 or 1
+end
+
+-- `GET /api/preset-runs/P-…`: {id, preset, params, running, report (the command's envelope, or null)}.
+local function preset_state(o)
+  local state, message = require("sidecar.ui.preset_runs").state(o.root, o.id)
+  out.envelope("preset run", state ~= nil, state or json.null, { message }, o.version)
+  return state and 0 or 1
+end
+
 local function cli(module, fn)
   return function(o)
     return require("sidecar.cli." .. module)[fn](o)
@@ -52,6 +66,9 @@ local ROUTES = {
   { "GET", "^/api/runs/(R%-%d+)/files/([%w._-]+)$", run_file, {}, {}, { "id", "name" } },
   { "GET", "^/api/review$", cli("run", "review"), {} },
   { "GET", "^/api/presets$", cli("preset", "list"), {} },
+  { "GET", "^/api/presets/([%w_-]+)$", cli("preset", "show"), {}, {}, { "name" } },
+  { "POST", "^/api/presets/([%w_-]+)/run$", preset_start, { params = "params" }, {}, { "name" } },
+  { "GET", "^/api/preset%-runs/(P%-%d+T%d+%-%d+)$", preset_state, {}, {}, { "id" } },
   { "GET", "^/api/usage$", cli("store", "usage"), { by = "text", since = "text", ["until"] = "text" },
     { by = "runner" } },
   { "POST", "^/api/tasks/(T%-%d+)/run$", cli("run", "run"), { runner = "text", agent_role = "text", model = "text" },
@@ -61,6 +78,12 @@ local ROUTES = {
   { "POST", "^/api/runs/(R%-%d+)/block$", cli("run", "block"), { reason = "text", decision = "text" }, {},
     { "id" } },
   { "POST", "^/api/runs/(R%-%d+)/kill$", cli("run", "kill"), {}, {}, { "id" } },
+  { "POST", "^/api/runs/(R%-%d+)/replay$", cli("run", "replay"), { reason = "text", runner = "text",
+    agent_role = "text", model = "text" }, { background = true }, { "id" } },
+  { "POST", "^/api/runs/(R%-%d+)/apply$", cli("run", "apply"), {}, {}, { "id" } },
+  { "POST", "^/api/runs/(R%-%d+)/discard$", cli("run", "discard"), {}, {}, { "id" } },
+  { "POST", "^/api/tasks/(T%-%d+)/dry%-run$", cli("run", "run"), { runner = "text", agent_role = "text", model = "text" },
+    { dry_run = true, explain = true }, { "task" } },
 }
 
 local function envelope(ctx, command, message, code)
@@ -84,6 +107,28 @@ function M.start(opts)
   return { root = root, version = opts.version, watch = { db, db .. "-wal" } }
 end
 
+-- A preset's parameters: an object of names to text (numbers and booleans as the command line
+-- would write them).
+local function params_field(v)
+  if type(v) ~= "table" or json.is_array(v) then
+    return nil
+  end
+  local params = {}
+  for k, x in pairs(v) do
+    if type(k) ~= "string" or not k:match("^[%w_]+$") then
+      return nil
+    end
+    if type(x) == "number" or type(x) == "boolean" then
+      x = tostring(x)
+    end
+    if type(x) ~= "string" then
+      return nil
+    end
+    params[k] = x
+  end
+  return params
+end
+
 -- The options for a route's command from the request: its ids, the allowed fields of `given`.
 local function options(ctx, route, ids, given)
   local o = { root = ctx.root, json = true, version = ctx.version, repo = ctx.root .. "/.." }
@@ -96,7 +141,12 @@ local function options(ctx, route, ids, given)
   for key, kind in pairs(route[4]) do
     local v = given[key]
     if v ~= nil and v ~= json.null and v ~= "" then
-      if kind == "integer" then
+      if kind == "params" then
+        v = params_field(v)
+        if not v then
+          return nil, ("'%s' must be an object of parameter names to values"):format(key)
+        end
+      elseif kind == "integer" then
         v = math.tointeger(tonumber(v))
         if not v then
           return nil, ("'%s' must be a whole number"):format(key)
