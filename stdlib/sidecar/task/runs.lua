@@ -425,4 +425,3 @@ function M.replay(s, cfg, run_id, o)
 end
 
 return M
-
