@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# End-to-end: reactions (`reactions = {...}` in .agent/config.lua, stdlib/sidecar/task/reactions.lua)
+# with command runners as fake agents in writing runs (each in its worktree). A validation that fails
+# twice the same way (its timing differs) gets exactly one fix run, then stops "same failure
+# repeated"; a task fixed on the second attempt ends in review, both attempts linked; an attempt
+# that changes nothing trips the circuit breaker; a failure that keeps changing stops at the
+# retries; a gate-blocked run is escalated, not retried; bad reaction settings are clear errors.
+set -u
+. "$(dirname "$0")/lib.sh" # S (absolute), here, root, $work; the shared helpers
+export OUTDIR=$work/seen
+mkdir -p "$OUTDIR" "$work/agents"
+
+# agent NAME BODY: a fake agent script (the prompt arrives on stdin; its cwd is its worktree).
+agent() { printf '#!/bin/sh\n%s\n' "$2" >"$work/agents/$1.sh"; }
+agent same 'cat > "$OUTDIR/same.$$"; echo "try $$" > work.txt; echo done'
+agent fixer2 'if grep -q "Validation failed"; then echo ok > fixed.txt; else echo "first try" > work.txt; fi; echo done'
+agent noop 'if grep -q "Validation failed"; then :; else echo "first" > work.txt; fi; echo nothing'
+agent varies 'cat >/dev/null; echo "try $$" >> work.txt; echo done'
+agent committer 'cat >/dev/null; echo c > c.txt; git add c.txt; git -c user.email=a@b -c user.name=a commit -qm c; echo done'
+
+# repo NAME REACTIONS: a repository whose config has the fake agents and REACTIONS.
+repo() {
+  git_repo "$1"
+  local entries="" a
+  for a in same fixer2 noop varies committer; do
+    entries+="    $a = { command = { \"sh\", \"$work/agents/$a.sh\" } },"$'\n'
+  done
+  add_runners "$entries"
+  REACT=$2 "$S" -e '
+    local f = assert(io.open(".agent/config.lua")); local text = f:read("a"); f:close()
+    text = text:gsub("^(.-)return {\n", function(head) return head .. "return {\n  reactions = " .. os.getenv("REACT") .. ",\n" end, 1)
+    f = assert(io.open(".agent/config.lua", "w")); f:write(text); f:close()'
+}
+run_json() { echo ".agent/runs/$1/run.json"; }
+FIX='{ validation_failed = { action = "fix", retries = 2 }, blocked = { action = "escalate" } }'
+
+# --- the same failure twice: exactly one fix run -------------------------------------------------
+repo same "$FIX"
+"$S" task create --title "Same" --validate-cmds 'test:echo "FAIL parser_test in $(date +%N)ms at 0x$(date +%N)"; exit 1' >/dev/null
+expect_run "same failure: exit 1, stopped" 1 "^R-\d+ blocked" \
+  "validation failed; fix run 1 of 2.*reaction stopped: same failure repeated" -- \
+  "$S" run T-0001 --runner same --sandbox workspace-write
+eq "same failure: two runs, one fix" "2" "$(runs_where task_id T-0001 | wc -l)"
+first=$(runs_where task_id T-0001 | tail -n 1)
+fix=$(runs_where task_id T-0001 | head -n 1)
+eq "same failure: the fix is a replay of the first" "$first" "$(field "$(run_json "$fix")" .parent_run_id)"
+eq "same failure: reason recorded" "same failure repeated" "$(field "$(run_json "$fix")" .reaction.stopped)"
+eq "same failure: the first run names both attempts" "$first $fix" \
+  "$(field "$(run_json "$first")" .reaction.attempts.1) $(field "$(run_json "$first")" .reaction.attempts.2)"
+expect_run "same failure: run show" 0 "Replay of: +$first \(reason: reaction: validation failed.*Reaction: +validation_failed -> fix; stopped: same failure repeated" "" -- \
+  "$S" run show "$fix"
+"$S" run show "$fix" --json >"$work/show.json"
+eq "same failure: --json reaction" "same failure repeated" "$(field "$work/show.json" .data.reaction.stopped)"
+eq "same failure: the fix prompt carries the failing output" "1" \
+  "$(grep -lP 'FAIL parser_test in \d+ms' "$OUTDIR"/same.* | wc -l)"
+
+# --- fixed on the second attempt -----------------------------------------------------------------
+repo fixed "$FIX"
+"$S" task create --title "Fixable" --validate-cmds 'test:test -f fixed.txt || { echo "missing fixed.txt"; exit 1; }' >/dev/null
+before=$(git status --porcelain; ls)
+expect_run "fixed: ends in review" 0 "^R-\d+ review" "reaction stopped: fixed" -- \
+  "$S" run T-0001 --runner fixer2 --sandbox workspace-write
+fix=$(run_id)
+first=$(runs_where task_id T-0001 | tail -n 1)
+eq "fixed: two attempts" "2" "$(runs_where task_id T-0001 | wc -l)"
+eq "fixed: linked as a replay" "$first" "$(field "$(run_json "$fix")" .parent_run_id)"
+eq "fixed: reason" "fixed" "$(field "$(run_json "$fix")" .reaction.stopped)"
+eq "fixed: the user's tree untouched until apply" "$before" "$(git status --porcelain; ls)"
+expect_run "fixed: approvable" 0 "$fix approved" "" -- "$S" run approve "$fix"
+expect_run "fixed: apply" 0 "" "" -- "$S" run apply "$fix"
+eq "fixed: both attempts' change applied" "first try ok" "$(cat work.txt fixed.txt | tr '\n' ' ' | sed 's/ $//')"
+
+# --- the circuit breaker: an attempt that changes nothing ---------------------------------------
+repo noop "$FIX"
+"$S" task create --title "Noop" --validate-cmds 'test:echo "attempt $(date +%N)"; exit 1' >/dev/null
+expect_run "no change: stopped by the breaker" 1 "" "reaction stopped: no change" -- \
+  "$S" run T-0001 --runner noop --sandbox workspace-write
+eq "no change: one fix run" "2" "$(runs_where task_id T-0001 | wc -l)"
+
+# --- a failure that keeps changing stops at the retries ------------------------------------------
+repo varies "$FIX"
+"$S" task create --title "Varies" --validate-cmds 'test:cat work.txt; exit 1' >/dev/null
+expect_run "retries: exhausted" 1 "" "fix run 2 of 2.*reaction stopped: retries exhausted" -- \
+  "$S" run T-0001 --runner varies --sandbox workspace-write
+eq "retries: the first and two fixes" "3" "$(runs_where task_id T-0001 | wc -l)"
+
+# --- blocked by a gate: escalated, not retried --------------------------------------------------
+repo gated "$FIX"
+"$S" task create --title "Commits" --validate-cmds 'test:true' >/dev/null
+expect_run "blocked: escalated" 1 "^R-\d+ blocked" "blocked; escalated to a person" -- \
+  "$S" run T-0001 --runner committer --sandbox workspace-write
+eq "blocked: no replay" "1" "$(runs_where task_id T-0001 | wc -l)"
+eq "blocked: needs a person" "true" "$(field "$(run_json "$(run_id)")" .reaction.needs_person)"
+
+# --- no reactions configured: nothing happens ---------------------------------------------------
+repo none '{}'
+"$S" task create --title "Plain" --validate-cmds 'test:exit 1' >/dev/null
+expect_run "no reactions: one run" 1 "^R-\d+ blocked" "" -- "$S" run T-0001 --runner same --sandbox workspace-write
+eq "no reactions: no fix run" "1" "$(runs_where task_id T-0001 | wc -l)"
+
+# --- bad settings: clear errors, naming the file -----------------------------------------------------------------
+repo bad1 '{ validation_failed = { action = "retry" } }'
+expect_run "bad action" 1 "" 'config\.lua: reactions\.validation_failed\.action: expected one of fix, none, got "retry"' -- "$S" run list
+repo bad2 '{ on_fire = { action = "notify" } }'
+expect_run "unknown event" 1 "" 'reactions\.on_fire: unknown event \(known: blocked, stuck, validation_failed\)' -- "$S" run list
+repo bad3 '{ validation_failed = { action = "fix", retries = -1 } }'
+expect_run "bad retries" 1 "" 'reactions\.validation_failed\.retries: expected a whole number 0 or more' -- "$S" run list
+repo bad4 '{ stuck = { action = "notify", retries = 1 } }'
+expect_run "retries only for validation_failed" 1 "" 'reactions\.stuck\.retries: unknown setting \(known: action\)' -- "$S" run list
+
+finish
