@@ -97,7 +97,7 @@ end
 -- What changes between two runs of the same failure, blanked: durations, addresses, temporary
 -- paths, run ids, spacing.
 local function normalise(text)
-  text = text:gsub("%d+%.?%d*%s*[mµn]?s%f[%W]", "<time>"):gsub("0x%x+", "<addr>")
+  text = text:gsub("%d+%.?%d*%s*[mun]?s%f[%W]", "<time>"):gsub("0x%x+", "<addr>")
     :gsub("/tmp/[%w._/-]+", "<tmp>"):gsub("R%-%d+", "<run>"):gsub("%d%d%d%d%-%d%d%-%d%dT[%d:.]+Z?", "<when>")
   return (text:gsub("[ \t]+", " "):gsub("%s*\n%s*", "\n"))
 end
@@ -160,6 +160,29 @@ local function changed_nothing(run)
   end
   local start = w.start_tree or w.base_tree
   return type(start) == "string" and start == w.result_tree
+end
+
+---The circuit breaker for loops of agent rounds (the task-executor preset's iterations): a round
+---that changed no file and reported no [PROGRESS] line the previous round had not made no
+---progress. Returns the reason, or nil when the round made progress.
+---@param n integer  the round's number
+---@param changed integer  how many files the round changed
+---@param progress string[]  its [PROGRESS] lines
+---@param before string[]|nil  the previous round's
+function M.no_progress(n, changed, progress, before)
+  if changed > 0 then
+    return nil
+  end
+  local old = {}
+  for _, line in ipairs(before or {}) do
+    old[line] = true
+  end
+  for _, line in ipairs(progress) do
+    if not old[line] then
+      return nil
+    end
+  end
+  return ("no progress: iteration %d changed no file and reported nothing new"):format(n)
 end
 
 local function settle(s, run, reaction)
