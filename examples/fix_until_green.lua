@@ -68,14 +68,6 @@ local function signature(test)
   return sig, last or "(no output)"
 end
 
-local function tail(text, n)
-  local lines = {}
-  for line in (text:gsub("%s+$", "") .. "\n"):gmatch("([^\n]*)\n") do
-    lines[#lines + 1] = line
-  end
-  return table.concat(lines, "\n", math.max(1, #lines - n + 1))
-end
-
 local function fix_prompt(test, earlier)
   local sections, opts = prompt_kit.template("implementer", {
     goal = "Make the test command pass: `" .. test_command .. "`",
@@ -91,7 +83,7 @@ local function fix_prompt(test, earlier)
   })
   prompt_kit.insert_sections(sections, { after = "Goal" }, { { title = "Test output", required = true,
     content = ("Exit %s. The last %d lines:\n```\n%s\n```"):format(
-      test.timed_out and "timed out" or tostring(test.code), OUTPUT_LINES, tail(test.output, OUTPUT_LINES)) } })
+      test.timed_out and "timed out" or tostring(test.code), OUTPUT_LINES, reactions.last_lines(test.output, OUTPUT_LINES)) } })
   return (prompt.compile(sections, opts))
 end
 

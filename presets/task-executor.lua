@@ -188,8 +188,8 @@ local function report_data(p, iterations, outcome, claims, files)
   for _, q in ipairs(last.questions) do
     q.options = json.array(q.options)
   end
-  return { outcome = outcome, stopped = iterations[#iterations].stopped, plan = p.plan, iterations = runs, claimed = json.array(claims), files = files_data,
-    blockers = json.array(last.blockers), questions = json.array(last.questions), escalate = outcome ~= "complete" }
+  return { outcome = outcome, stopped = iterations[#iterations].stopped, plan = p.plan, iterations = runs,
+    claimed = json.array(claims), files = files_data, blockers = json.array(last.blockers), questions = json.array(last.questions), escalate = outcome ~= "complete" }
 end
 
 -- What a dry run (or a missing CLI) prints: the first iteration's command and prompt.
@@ -291,7 +291,7 @@ return preset.define({
     end
     return { ok = outcome == "complete", text = report_text(p, iterations, outcome, files),
       data = report_data(p, iterations, outcome, claims, files),
-      errors = outcome ~= "complete" and { "outcome: " .. outcome .. (last.stopped and (" (" .. last.stopped .. ")") or "") }
-        or nil }
+      errors = outcome ~= "complete" and { "outcome: " .. outcome .. (last.stopped and (" (" .. last.stopped .. ")")
+        or "") } or nil }
   end,
 })

@@ -26,7 +26,7 @@ local SCHEMA = {
   max_log_bytes = { "size", "64MiB" },
   runners = { "table", {} },
   routes = { "table", {} },
-  reactions = { "reactions", {} }, -- checked by stdlib/sidecar/task/reactions.lua
+  reactions = { "reactions", {} }, -- checked by stdlib/sidecar/core/reaction_settings.lua
   review = { "section", { auto_approve_on_all_green = { "boolean", false } } },
   pipeline = { "section", { stop_on_failure = { "boolean", true } } },
   queue = { "section", { jobs = { "integer", 2 } } },
@@ -188,7 +188,7 @@ local function check_value(path, want, v)
     end
     return true
   elseif want == "reactions" then
-    return require("sidecar.task.reactions").check(path, v)
+    return require("sidecar.core.reaction_settings").check(path, v)
   elseif want == "section" or want == "table" then
     if type(v) ~= "table" then
       return nil, ("%s: expected a table, got %s"):format(path, type(v))

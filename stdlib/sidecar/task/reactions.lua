@@ -19,13 +19,13 @@
 local digest = require("sidecar.host.digest")
 local json = require("sidecar.core.json")
 local proc = require("sidecar.core.proc")
+local settings = require("sidecar.core.reaction_settings")
 local secrets = require("sidecar.core.secrets")
 
 local M = {}
 
----The events a reaction may name, and the actions each takes.
-M.EVENTS = { validation_failed = { fix = true, none = true }, blocked = { escalate = true, notify = true, none = true },
-  stuck = { notify = true, none = true } }
+---The events a reaction may name, and the actions each takes (sidecar.core.reaction_settings).
+M.EVENTS = settings.EVENTS
 ---Fix runs after the first failure when `retries` is not given.
 M.DEFAULT_RETRIES = 2
 ---Lines of each failing step's output the fix prompt carries (the tail).
@@ -33,50 +33,8 @@ M.OUTPUT_LINES = 40
 ---How the section a fix run's prompt gets begins.
 M.SECTION_START = "\n\n## Validation failed\n\n"
 
-local function sorted_keys(t)
-  local out = {}
-  for k in pairs(t) do
-    out[#out + 1] = k
-  end
-  table.sort(out)
-  return table.concat(out, ", ")
-end
-
-local function shown(v)
-  return type(v) == "string" and ("%q"):format(v) or type(v)
-end
-
----Checks the config's `reactions` table. Returns true, or nil and a message naming the path.
----@param path string  "reactions" (where the table sits, for messages)
----@param v any
-function M.check(path, v)
-  if type(v) ~= "table" then
-    return nil, ("%s: expected a table such as { validation_failed = { action = \"fix\", retries = 2 } }, got %s")
-      :format(path, type(v))
-  end
-  for event, r in pairs(v) do
-    local actions = M.EVENTS[event]
-    local where = path .. "." .. tostring(event)
-    if not actions then
-      return nil, ("%s: unknown event (known: %s)"):format(where, sorted_keys(M.EVENTS))
-    elseif type(r) ~= "table" then
-      return nil, ("%s: expected a table { action = ... }, got %s"):format(where, type(r))
-    end
-    for key in pairs(r) do
-      if key ~= "action" and not (key == "retries" and event == "validation_failed") then
-        return nil, ("%s.%s: unknown setting (known: %s)"):format(where, tostring(key),
-          event == "validation_failed" and "action, retries" or "action")
-      end
-    end
-    if not actions[r.action] then
-      return nil, ("%s.action: expected one of %s, got %s"):format(where, sorted_keys(actions), shown(r.action))
-    end
-    if r.retries ~= nil and (math.type(r.retries) ~= "integer" or r.retries < 0) then
-      return nil, ("%s.retries: expected a whole number 0 or more, got %s"):format(where, tostring(r.retries))
-    end
-  end
-  return true
-end
+---Checks the config's `reactions` table (sidecar.core.reaction_settings.check).
+M.check = settings.check
 
 ---The failing validation steps of a run (each {kind, command, exit_code, timed_out, output}),
 ---or nil when its validation did not fail.
@@ -113,7 +71,10 @@ function M.signature(failing)
   return table.concat(parts, "\n")
 end
 
-local function tail(text, n)
+---The last `n` lines of `text` (trailing blank space dropped).
+---@param text string
+---@param n integer
+function M.last_lines(text, n)
   local lines = {}
   for line in (text:gsub("%s+$", "") .. "\n"):gmatch("([^\n]*)\n") do
     lines[#lines + 1] = line
@@ -130,7 +91,7 @@ function M.fix_section(failing, attempt, retries, parent_id)
   for _, f in ipairs(failing) do
     out[#out + 1] = ("\n### %s: `%s` (%s)\n```\n%s\n```"):format(tostring(f.kind), tostring(f.command),
       f.timed_out and "timed out" or ("exit " .. tostring(f.exit_code)),
-      tail(secrets.redact(f.output or ""), M.OUTPUT_LINES))
+      M.last_lines(secrets.redact(f.output or ""), M.OUTPUT_LINES))
   end
   return M.SECTION_START .. table.concat(out, "\n") .. "\n"
 end
