@@ -70,6 +70,26 @@ expect_run "fixed: approvable" 0 "$fix approved" "" -- "$S" run approve "$fix"
 expect_run "fixed: apply" 0 "" "" -- "$S" run apply "$fix"
 eq "fixed: both attempts' change applied" "first try ok" "$(cat work.txt fixed.txt | tr '\n' ' ' | sed 's/ $//')"
 
+# --- hostile validation output: escapes, invalid UTF-8, a secret; in the background ------------------
+repo hostile "$FIX"
+token="ghp_$(printf 'a1B2c3D4e5%.0s' 1 2 3 4 | cut -c1-36)"
+"$S" task create --title "Hostile" --validate-cmds "test:printf 'FAIL \\033[31mred\\033]0;title\\007 \\377\\376 $token\\n'; exit 1" >/dev/null
+expect_run "hostile: background run" 0 "R-\d+" "" -- "$S" run T-0001 --runner same --sandbox workspace-write --background
+bg=$(run_id)
+"$S" run wait "$bg" >/dev/null 2>&1
+# The worker goes on with the fix run after the first run's end: ready once the last run says why it stopped.
+fix_recorded() {
+  local last
+  last=$(runs_where task_id T-0001 | head -n 1)
+  [ "$last" != "$bg" ] && [ "$(field "$(run_json "$last")" .reaction.stopped)" != nil ]
+}
+wait_until "hostile: the fix run's reaction recorded" 60 fix_recorded
+fix=$(runs_where task_id T-0001 | head -n 1)
+eq "hostile: the worker made one fix run, same failure" "same failure repeated" "$(field "$(run_json "$fix")" .reaction.stopped)"
+eq "hostile: the secret is not in the fix prompt" "0" "$(grep -c "$token" .agent/runs/$fix/prompt.md)"
+eq "hostile: no raw escape in the fix prompt" "0" "$(grep -c $'\033' .agent/runs/$fix/prompt.md)"
+eq "hostile: the failure is in the fix prompt" "1" "$(grep -c '^FAIL .*red' .agent/runs/$fix/prompt.md)"
+
 # --- the circuit breaker: an attempt that changes nothing ---------------------------------------
 repo noop "$FIX"
 "$S" task create --title "Noop" --validate-cmds 'test:echo "attempt $(date +%N)"; exit 1' >/dev/null

@@ -106,6 +106,11 @@ describe("reactions: the fix prompt's section", function()
     expect(text:find("line 50\n", 1, true)):is_nil() -- only the last OUTPUT_LINES lines
     expect(text:find(token, 1, true)):is_nil()
   end)
+  it("never passes an escape sequence on raw", function()
+    local text = reactions.fix_section(failing("FAIL \27[31mred\27]0;title\7 \255"), 1, 2, "R-0001")
+    expect(text:find("\27", 1, true)):is_nil()
+    expect(text):contains("^[[31mred")
+  end)
 end)
 
 describe("reactions: the fix loop", function()

@@ -15,6 +15,7 @@ local prompt_kit = require("sidecar.prompt.kit")
 local run_worktree = require("sidecar.run.worktree")
 local schema = require("sidecar.preset.schema")
 local secrets = require("sidecar.core.secrets")
+local visible = require("sidecar.core.text").visible
 local validation = require("sidecar.task.validation")
 
 local M = {}
@@ -75,7 +76,7 @@ local function judge_prompt(task, shown)
   for _, c in ipairs(shown) do
     sections[#sections + 1] = { title = "Candidate " .. c.n, content = ("Files changed: %s\n\nIts report:\n%s\n\n"
       .. "Its change:\n```diff\n%s\n```"):format(#c.files > 0 and table.concat(c.files, ", ") or "none",
-      c.output, c.patch) }
+      c.report, c.patch) }
   end
   sections[#sections + 1] = { title = "Output format", required = true, content = "Exactly one fenced JSON block: "
     .. "{\"winner\": <the candidate's number>, \"reasons\": \"<why it is better than the others>\"}. Judge "
@@ -93,7 +94,9 @@ function M.judge(ctx, task, list, judge_runner)
   for _, c in ipairs(list) do
     if c.passed then
       local patch = patch_of(ctx, c.run_id) or ""
-      c.patch = secrets.redact(#patch > M.PATCH_BYTES and (patch:sub(1, M.PATCH_BYTES) .. "\n[cut]") or patch)
+      -- Redacted, and controls shown rather than passed on (an agent's bytes, going to another agent).
+      c.patch = visible(secrets.redact(#patch > M.PATCH_BYTES and (patch:sub(1, M.PATCH_BYTES) .. "\n[cut]") or patch))
+      c.report = visible(secrets.redact(c.output))
       shown[#shown + 1] = c
     end
   end

@@ -21,6 +21,7 @@ local json = require("sidecar.core.json")
 local proc = require("sidecar.core.proc")
 local settings = require("sidecar.core.reaction_settings")
 local secrets = require("sidecar.core.secrets")
+local visible = require("sidecar.core.text").visible
 
 local M = {}
 
@@ -83,7 +84,8 @@ function M.last_lines(text, n)
 end
 
 ---The section a fix run's prompt gets: each failing step, its exit and the redacted tail of its
----output (already redacted and bounded as stored; redacted again in case the rules grew).
+---output (already redacted and bounded as stored; redacted again in case the rules grew), its
+---escape sequences and other controls shown in caret notation, never passed on raw.
 function M.fix_section(failing, attempt, retries, parent_id)
   local out = { ("Fix attempt %d of at most %d. The previous attempt at this task (run %s) failed the validation "
     .. "steps below; its change is in your work tree. Fix it so that they pass. Do not weaken, skip or delete the "
@@ -91,7 +93,7 @@ function M.fix_section(failing, attempt, retries, parent_id)
   for _, f in ipairs(failing) do
     out[#out + 1] = ("\n### %s: `%s` (%s)\n```\n%s\n```"):format(tostring(f.kind), tostring(f.command),
       f.timed_out and "timed out" or ("exit " .. tostring(f.exit_code)),
-      M.last_lines(secrets.redact(f.output or ""), M.OUTPUT_LINES))
+      visible(M.last_lines(secrets.redact(f.output or ""), M.OUTPUT_LINES)))
   end
   return M.SECTION_START .. table.concat(out, "\n") .. "\n"
 end
