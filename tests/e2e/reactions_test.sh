@@ -45,9 +45,11 @@ first=$(runs_where task_id T-0001 | tail -n 1)
 fix=$(runs_where task_id T-0001 | head -n 1)
 eq "same failure: the fix is a replay of the first" "$first" "$(field "$(run_json "$fix")" .parent_run_id)"
 eq "same failure: reason recorded" "same failure repeated" "$(field "$(run_json "$fix")" .reaction.stopped)"
+eq "same failure: the loop gave up, so the run is escalated" "true escalate" \
+  "$(field "$(run_json "$fix")" .reaction.needs_person) $(field "$(run_json "$fix")" .reaction.blocked)"
 eq "same failure: the first run names both attempts" "$first $fix" \
   "$(field "$(run_json "$first")" .reaction.attempts.1) $(field "$(run_json "$first")" .reaction.attempts.2)"
-expect_run "same failure: run show" 0 "Replay of: +$first \(reason: reaction: validation failed.*Reaction: +validation_failed -> fix; stopped: same failure repeated" "" -- \
+expect_run "same failure: run show" 0 "Replay of: +$first \(reason: reaction: validation failed.*Reaction: +validation_failed -> fix; stopped: same failure repeated; needs a person" "" -- \
   "$S" run show "$fix"
 "$S" run show "$fix" --json >"$work/show.json"
 eq "same failure: --json reaction" "same failure repeated" "$(field "$work/show.json" .data.reaction.stopped)"

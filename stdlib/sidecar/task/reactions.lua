@@ -9,8 +9,9 @@
 ---       circuit breaker: the attempt changed no file). A fix run continues from the result of the
 ---       run it fixes (its worktree), so it sees the change that failed.
 ---   blocked = { action = "escalate" }
----       A run blocked for another reason (a gate, the agent's own [BLOCKED]) is not retried: it is
----       marked for a person (`reaction.needs_person`) and a notice is sent.
+---       A run that ends blocked (a gate, the agent's own [BLOCKED], or a fix loop that gave up) is
+---       never retried by this: it is marked for a person (`reaction.needs_person`) and a notice is
+---       sent. { action = "notify" }: the notice only.
 ---   stuck = { action = "notify" }
 ---       A notice only (the PTY session's stuck detection calls M.notify).
 ---   Any event may take { action = "none" } (the default: nothing happens).
@@ -163,23 +164,32 @@ function M.policy(cfg, event)
   return r
 end
 
+-- A blocked run (after a fix loop that gave up, too): a notice, and with "escalate" the run is
+-- marked for a person. Added to the run's reaction when a fix loop recorded one.
+local function escalate(s, cfg, run, policy, h)
+  local b = type(run.blockers) == "table" and run.blockers[1] or nil
+  local why = type(b) == "table" and b.reason or b or run.failure_reason or "blocked"
+  local sent = M.notify(cfg, "blocked", run.run_id, ("run %s is blocked: %s"):format(run.run_id, tostring(why)))
+  local r = type(run.reaction) == "table" and run.reaction or { event = "blocked", action = policy.action }
+  r.blocked, r.notified, r.reason = policy.action, sent, tostring(why)
+  r.needs_person = policy.action == "escalate" or nil
+  h.progress("run %s: blocked; %s%s", run.run_id, r.needs_person and "escalated to a person" or "notified",
+    sent and " (notice sent)" or "")
+  return settle(s, run, r)
+end
+
 ---Reacts to a finished run. h: `replay(parent, prompt_section, reason)` -> run or nil, message (a
----fix run: a replay of `parent` with `prompt_section` appended to its prompt), `progress(fmt, ...)`. Returns the last run (the one to review),
----with `reaction` recorded on every run it touched.
+---fix run: a replay of `parent` with `prompt_section` appended to its prompt), `progress(fmt, ...)`.
+---Returns the last run (the one to review), with `reaction` recorded on every run it touched.
 function M.react(s, cfg, run, h)
   local failing = M.failing_steps(run)
   local fix = failing and M.policy(cfg, "validation_failed")
   if fix then
-    return M.fix_loop(s, run, failing, fix, h)
+    run = M.fix_loop(s, run, failing, fix, h)
   end
-  local esc = run.status == "blocked" and not failing and M.policy(cfg, "blocked")
-  if esc then
-    local why = type(run.blockers) == "table" and type(run.blockers[1]) == "table" and run.blockers[1].reason
-      or type(run.blockers) == "table" and run.blockers[1] or run.failure_reason or "blocked"
-    local sent = M.notify(cfg, "blocked", run.run_id, ("run %s is blocked: %s"):format(run.run_id, tostring(why)))
-    h.progress("run %s: blocked; escalated to a person%s", run.run_id, sent and " (notice sent)" or "")
-    return settle(s, run, { event = "blocked", action = esc.action, needs_person = true, notified = sent,
-      reason = tostring(why) })
+  local blocked = run.status == "blocked" and M.policy(cfg, "blocked")
+  if blocked then
+    return escalate(s, cfg, run, blocked, h)
   end
   return run
 end
