@@ -130,4 +130,30 @@ expect_run "bad retries" 1 "" 'reactions\.validation_failed\.retries: expected a
 repo bad4 '{ stuck = { action = "notify", retries = 1 } }'
 expect_run "retries only for validation_failed" 1 "" 'reactions\.stuck\.retries: unknown setting \(known: action\)' -- "$S" run list
 
+# --- the real codex, through the model server: fixed on the second attempt -------------------------
+export PATH="$root/.tools/npm/bin:$PATH"
+if [ "${SIDECAR_SKIP_REAL_CLIS:-}" = 1 ] || ! command -v codex >/dev/null; then
+  echo "SKIP: the real codex CLI (not installed: scripts/setup puts it in .tools/npm; or SIDECAR_SKIP_REAL_CLIS=1)"
+  finish
+  exit $?
+fi
+start_server codex_fix "$root/tests/fixtures/scenarios/fix_turns.json" && {
+  repo codex "$FIX"
+  mkdir -p "$work/codex/home" "$work/codex/tmp"
+  add_runners "    codex = { env = { CODEX_HOME = \"$work/codex/home\", TMPDIR = \"$work/codex/tmp\", MOCK_API_KEY = \"sk-mock\" },
+      args = $(lua_list -c model_provider=mock -c model_providers.mock.name=mock \
+        -c "model_providers.mock.base_url=http://127.0.0.1:$port/v1" -c model_providers.mock.wire_api=responses \
+        -c model_providers.mock.env_key=MOCK_API_KEY -c model_providers.mock.request_max_retries=0 \
+        -c model_providers.mock.stream_max_retries=0 --disable plugins -c analytics.enabled=false) },"
+  "$S" task create --title "The value" --validate-cmds 'test:v=$(cat value.txt); [ "$v" = 42 ] || { echo "FAIL value: expected 42, got $v"; exit 1; }' >/dev/null
+  expect_run "codex: fixed on the second attempt" 0 "^R-\d+ review" "validation failed; fix run 1 of 2.*reaction stopped: fixed" -- \
+    "$S" run T-0001 --runner codex --model gpt-5.5 --sandbox workspace-write
+  fix=$(run_id)
+  first=$(runs_where task_id T-0001 | tail -n 1)
+  eq "codex: the fix is a replay of the first" "$first" "$(field "$(run_json "$fix")" .parent_run_id)"
+  eq "codex: the model was sent the failing output" "1" "$(grep -c 'FAIL value: expected 42, got 7' .agent/runs/$fix/prompt.md)"
+  expect_run "codex: approvable" 0 "$fix approved" "" -- "$S" run approve "$fix" --apply
+  eq "codex: the fixed value applied" "42" "$(cat value.txt)"
+  stop_server
+}
 finish
