@@ -189,7 +189,8 @@ local function report_data(p, iterations, outcome, claims, files)
     q.options = json.array(q.options)
   end
   return { outcome = outcome, stopped = iterations[#iterations].stopped, plan = p.plan, iterations = runs,
-    claimed = json.array(claims), files = files_data, blockers = json.array(last.blockers), questions = json.array(last.questions), escalate = outcome ~= "complete" }
+    claimed = json.array(claims), files = files_data, blockers = json.array(last.blockers),
+    questions = json.array(last.questions), escalate = outcome ~= "complete" }
 end
 
 -- What a dry run (or a missing CLI) prints: the first iteration's command and prompt.
