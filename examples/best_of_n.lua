@@ -1,4 +1,6 @@
 -- Best of N: the same task to several runners (or models), then a judge picks the best answer.
+-- (For changes to the code, use the built-in preset: `sidecar preset run best-of-n`, whose
+-- candidates each write in a worktree of their own and are validated before the judge.)
 -- Shows: a preset context outside a preset (preset_context.new), one agent per runner, a judge
 -- prompt built from prompt_kit pieces, and its JSON answer checked with schema.enforce (one
 -- re-prompt, then it says so).

@@ -1,5 +1,6 @@
 -- Fix until green: run the tests; while they fail, ask an implementer to fix the code, then run
--- them again. Two brakes: a cap on fixes (--max, default 3) and a circuit breaker that stops as
+-- them again. (Tasks get the same loop from the config: reactions.validation_failed = {action = "fix"},
+-- stdlib/sidecar/task/reactions.lua, whose failure signature this script uses.) Two brakes: a cap on fixes (--max, default 3) and a circuit breaker that stops as
 -- soon as a failure comes back that was seen before (the same signature twice: the fixes are not
 -- helping, a person should look). An implementer's [BLOCKED] or [QUESTION] stops it too.
 -- Shows: a preset context outside a preset, prompt_kit's implementer template with a section of
@@ -15,6 +16,7 @@ local preset_context = require("sidecar.preset.context")
 local proc = require("sidecar.core.proc")
 local prompt = require("sidecar.prompt.compile")
 local prompt_kit = require("sidecar.prompt.kit")
+local reactions = require("sidecar.task.reactions")
 local runners = require("sidecar.agent.runners")
 
 local TEST_TIMEOUT_MS = 10 * 60 * 1000
@@ -49,32 +51,21 @@ local function run_tests()
   return { ok = r.ok, code = r.code, timed_out = r.timed_out, output = (r.stdout or "") .. (r.stderr or "") }
 end
 
--- A failure's signature: the lines that say what failed (else the last lines), with what changes
--- between two runs of the same failure blanked out: durations, addresses, temporary paths. Also
--- the first of those lines as it was, to show.
-local function signature(output)
-  local all, picked = {}, {}
-  for line in output:gmatch("[^\n]+") do
-    all[#all + 1] = line
+-- A failure's signature (stdlib/sidecar/task/reactions.lua: what changes between two runs of the
+-- same failure, durations, addresses, temporary paths, is blanked out), and the first line that
+-- says what failed (else the last line), to show.
+local function signature(test)
+  local sig = reactions.signature({ { kind = "test", command = test_command, exit_code = test.code,
+    timed_out = test.timed_out, output = test.output } })
+  local last
+  for line in test.output:gmatch("[^\n]+") do
     local lower = line:lower()
     if lower:find("fail") or lower:find("error") or lower:find("assert") or lower:find("expected") then
-      picked[#picked + 1] = line
+      return sig, line
     end
+    last = line
   end
-  if #picked == 0 then
-    picked = { table.unpack(all, math.max(1, #all - 9)) }
-  end
-  local text = table.concat(picked, "\n")
-  text = text:gsub("%d+%.?%d*%s*m?s%f[%W]", "<time>"):gsub("0x%x+", "<addr>"):gsub("/tmp/[%w._/-]+", "<tmp>")
-  return (text:gsub("[ \t]+", " ")), picked[1] or "(no output)"
-end
-
-local function tail(text, n)
-  local lines = {}
-  for line in (text:gsub("%s+$", "") .. "\n"):gmatch("([^\n]*)\n") do
-    lines[#lines + 1] = line
-  end
-  return table.concat(lines, "\n", math.max(1, #lines - n + 1))
+  return sig, last or "(no output)"
 end
 
 local function fix_prompt(test, earlier)
@@ -92,7 +83,7 @@ local function fix_prompt(test, earlier)
   })
   prompt_kit.insert_sections(sections, { after = "Goal" }, { { title = "Test output", required = true,
     content = ("Exit %s. The last %d lines:\n```\n%s\n```"):format(
-      test.timed_out and "timed out" or tostring(test.code), OUTPUT_LINES, tail(test.output, OUTPUT_LINES)) } })
+      test.timed_out and "timed out" or tostring(test.code), OUTPUT_LINES, reactions.last_lines(test.output, OUTPUT_LINES)) } })
   return (prompt.compile(sections, opts))
 end
 
@@ -109,7 +100,7 @@ for attempt = 1, max + 1 do
     print(("test %d: pass"):format(attempt))
     finish(0, ("Green after %d fix%s."):format(attempt - 1, attempt == 2 and "" or "es"))
   end
-  local sig, shown = signature(test.output)
+  local sig, shown = signature(test)
   print(("test %d: FAIL (%s): %s"):format(attempt, test.timed_out and "timed out" or ("exit " .. tostring(test.code)),
     shown))
   if seen[sig] then

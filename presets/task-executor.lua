@@ -6,12 +6,15 @@
 --    the work tree, and read the markers in its final message.
 --    - [CODEX_COMPLETE] with no open [BLOCKED] or [QUESTION]: done.
 --    - [BLOCKED] or [QUESTION]: stop and hand it to a person (a completion never overrides it).
+--    - an iteration that changed no file and reported no new [PROGRESS]: stop (the circuit breaker,
+--      stdlib/sidecar/task/reactions.lua), exit 1 with the reason.
 --    - anything else: another iteration, told what was done and what remains.
 -- 3. Check the union of the [FILES_MODIFIED] claims against what really changed in the work tree
 --    since the snapshot: confirmed, claimed but not changed, changed but not claimed.
 local json = require("sidecar.core.json")
 local markers = require("sidecar.agent.markers")
 local preset = require("sidecar.preset.define")
+local reactions = require("sidecar.task.reactions")
 local secrets = require("sidecar.core.secrets")
 local steps = require("sidecar.preset.steps")
 local text_lines = require("sidecar.core.text")
@@ -156,6 +159,8 @@ local function report_text(p, iterations, outcome, files)
   end
   if outcome == "complete" then
     lines[#lines + 1] = ("Outcome: complete after %d iteration%s."):format(#iterations, #iterations == 1 and "" or "s")
+  elseif outcome == "no_progress" then
+    lines[#lines + 1] = ("Outcome: stopped by the circuit breaker (%s). Escalate to a person."):format(last.stopped)
   elseif outcome == "max_iterations" then
     lines[#lines + 1] = ("Outcome: not complete after %d iterations (max_iterations). What remains, from the "
       .. "last report:"):format(#iterations)
@@ -183,8 +188,9 @@ local function report_data(p, iterations, outcome, claims, files)
   for _, q in ipairs(last.questions) do
     q.options = json.array(q.options)
   end
-  return { outcome = outcome, plan = p.plan, iterations = runs, claimed = json.array(claims), files = files_data,
-    blockers = json.array(last.blockers), questions = json.array(last.questions), escalate = outcome ~= "complete" }
+  return { outcome = outcome, stopped = iterations[#iterations].stopped, plan = p.plan, iterations = runs,
+    claimed = json.array(claims), files = files_data, blockers = json.array(last.blockers),
+    questions = json.array(last.questions), escalate = outcome ~= "complete" }
 end
 
 -- What a dry run (or a missing CLI) prints: the first iteration's command and prompt.
@@ -204,12 +210,29 @@ end
 
 local STOPS = { complete = true, blocked = true, question = true }
 
+-- The circuit breaker (stdlib/sidecar/task/reactions.lua): a finished round that changed no file in the
+-- work tree and reported no new progress ends the loop. Returns its reason (or nil) and the
+-- snapshot the next round is compared with. A failed run is not weighed: the next round retries it.
+local function round_breaker(ctx, it, prev, round_before)
+  if not round_before or not FINISHED[it.run_status] then
+    return nil, round_before
+  end
+  local change = worktree.changes(ctx:workdir(), round_before)
+  if not change then
+    return nil, round_before
+  end
+  local why = reactions.no_progress(it.n, #worktree.paths(change), it.markers.progress,
+    prev and prev.markers.progress)
+  return why, worktree.snapshot(ctx:workdir(), { ".agent" }) or round_before
+end
+
 return preset.define({
   name = "task-executor",
   summary = "Implement a task from a plan file, in bounded iterations, and check the files it claims",
   description = "A strong implementer (workspace-write) works from the plan and reports with the output "
     .. "markers (docs/formats.md §5). It stops at [CODEX_COMPLETE] with nothing blocked, escalates a [BLOCKED] "
-    .. "or [QUESTION] to a person, and gives up after max_iterations. At the end the files it claimed "
+    .. "or [QUESTION] to a person, stops when an iteration changes no file and reports no new progress (the "
+    .. "circuit breaker), and gives up after max_iterations. At the end the files it claimed "
     .. "([FILES_MODIFIED]) are compared with the real change of the work tree.",
   params = {
     plan = { type = "string", required = true, doc = "the plan file (a path, relative to the repository)" },
@@ -218,7 +241,8 @@ return preset.define({
     sandbox = { type = "string", default = "workspace-write", choices = { "workspace-write", "danger-full-access" },
       doc = "what the implementer may do" },
   },
-  escalates = { "a [BLOCKED] or [QUESTION] from the implementer", "max_iterations reached without completion" },
+  escalates = { "a [BLOCKED] or [QUESTION] from the implementer", "an iteration without progress (no file changed, "
+    .. "nothing new reported)", "max_iterations reached without completion" },
   run = function(ctx, p)
     local plan, why = read_plan(ctx, p.plan)
     if not plan then
@@ -231,7 +255,7 @@ return preset.define({
       before, snap_why = worktree.snapshot(ctx.repo, { ".agent" })
     end
 
-    local iterations, claims, prev = {}, {}, nil
+    local iterations, claims, prev, round_before = {}, {}, nil, before
     for n = 1, p.max_iterations do
       ctx:progress("iteration %d of %d", n, p.max_iterations)
       local r = ctx:agent({ kind = "implement", role = "implementer", sandbox = p.sandbox,
@@ -247,10 +271,16 @@ return preset.define({
       if STOPS[it.markers.status] then
         break
       end
+      it.stopped, round_before = round_breaker(ctx, it, prev, round_before)
+      if it.stopped then
+        ctx:progress("%s", it.stopped)
+        break
+      end
       prev = it
     end
-    local outcome = iterations[#iterations].markers.status
-    outcome = STOPS[outcome] and outcome or "max_iterations"
+    local last = iterations[#iterations]
+    local outcome = STOPS[last.markers.status] and last.markers.status or last.stopped and "no_progress"
+      or "max_iterations"
 
     local files, change = { checked = false, why = snap_why }, nil
     if before then -- the implementers wrote in the preset run's worktree (ctx:workdir)
@@ -262,6 +292,7 @@ return preset.define({
     end
     return { ok = outcome == "complete", text = report_text(p, iterations, outcome, files),
       data = report_data(p, iterations, outcome, claims, files),
-      errors = outcome ~= "complete" and { "outcome: " .. outcome } or nil }
+      errors = outcome ~= "complete" and { "outcome: " .. outcome .. (last.stopped and (" (" .. last.stopped .. ")")
+        or "") } or nil }
   end,
 })

@@ -40,6 +40,7 @@ M.public = {
   schema = "sidecar.preset.schema",
   task_packet = "sidecar.task.packet",
   validation = "sidecar.task.validation",
+  reactions = "sidecar.task.reactions",
   inspect = "sidecar.dev.inspect",
   test = "sidecar.dev.test",
 }

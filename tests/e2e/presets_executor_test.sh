@@ -82,6 +82,15 @@ expect_run "executor: max_iterations reached -> exit 1" 1 "" "iteration 2 of 2" 
 golden task-executor-max-iterations.txt "$work/out"
 eq "executor: no third iteration" "" "$(ls step3.txt 2>/dev/null)"
 
+exec_repo idle idle
+expect_run "executor: no progress -> the circuit breaker, exit 1" 1 \
+  "Iteration 2/3  R-\d+  in progress: 1 progress, 0 claimed\nOutcome: stopped by the circuit breaker \(no progress: iteration 2 changed no file and reported nothing new\)" \
+  "" -- "${TE[@]}"
+eq "executor: no third iteration after no progress" "2" "$(ls .agent/runs | wc -l)"
+"${TE[@]}" --json >result.json 2>/dev/null
+eq "executor --json: no_progress and its reason" "false no_progress no progress: iteration 2 changed no file and reported nothing new" \
+  "$(jv .ok <result.json) $(jv .data.result.outcome <result.json) $(jv .data.result.stopped <result.json)"
+
 exec_repo liar liar
 expect_run "executor: files checked" 0 "" "" -- "${TE[@]}"
 golden task-executor-files.txt "$work/out"

@@ -270,6 +270,11 @@ local function lineage_lines(lines, run, l)
   if #l.replayed_as > 0 then
     add(lines, "Replayed as", table.concat(l.replayed_as, ", "))
   end
+  local r = type(run.reaction) == "table" and run.reaction or nil
+  if r then -- stdlib/sidecar/task/reactions.lua
+    add(lines, "Reaction", ("%s -> %s%s%s"):format(tostring(r.event), tostring(r.action),
+      present(r.stopped) and ("; stopped: " .. r.stopped) or "", r.needs_person and "; needs a person" or ""))
+  end
   if l.answer_of then
     local said = text_or_dash(run.answer):gsub("%s+", " ")
     add(lines, "Answer", ("answers %s: %s"):format(l.answer_of, said:sub(1, 200)))

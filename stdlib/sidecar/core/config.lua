@@ -28,6 +28,7 @@ local SCHEMA = {
   max_log_bytes = { "size", "64MiB" },
   runners = { "table", {} },
   routes = { "table", {} },
+  reactions = { "reactions", {} }, -- checked by stdlib/sidecar/core/reaction_settings.lua
   review = { "section", { auto_approve_on_all_green = { "boolean", false } } },
   pipeline = { "section", { stop_on_failure = { "boolean", true } } },
   queue = { "section", { jobs = { "integer", 2 } } },
@@ -139,6 +140,14 @@ return {
     spares = 2,                    -- ended worktrees kept as copies to start the next ones fast (0: none)
   },
 
+  -- What Sidecar does by itself when a run ends badly (stdlib/sidecar/task/reactions.lua; default: nothing).
+  -- reactions = {
+  --   validation_failed = { action = "fix", retries = 2 }, -- replays with the failing output; stops on
+  --                                                        -- the same failure twice or a change of nothing
+  --   blocked = { action = "escalate" },                   -- marks the run for a person, sends a notice
+  --   stuck = { action = "notify" },                       -- a notice only
+  -- },
+
   -- What a run did, weighed after the agent ends (stdlib/sidecar/run/gates.lua); `run show` lists each
   -- gate's verdict. "block": the run is blocked, naming what the agent did, and never
   -- auto-approved (a person may still approve it); "warn": recorded and shown; "allow":
@@ -195,6 +204,8 @@ local function check_value(path, want, v)
         type(v) == "string" and ("%q"):format(v) or type(v))
     end
     return true
+  elseif want == "reactions" then
+    return require("sidecar.core.reaction_settings").check(path, v)
   elseif want == "section" or want == "table" then
     if type(v) ~= "table" then
       return nil, ("%s: expected a table, got %s"):format(path, type(v))

@@ -137,6 +137,9 @@ function M.work(s, cfg, run_id, on_progress)
   if not ok then
     error(result, 0)
   end
+  if result then -- the config's reactions (fix runs), run by this worker after the run's own end
+    result = runs.react(s, cfg, task, st, result)
+  end
   return result, message, err_code
 end
 

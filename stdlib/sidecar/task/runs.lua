@@ -16,6 +16,7 @@ local json = require("sidecar.core.json")
 local run_finish = require("sidecar.task.finish")
 local run_worktree = require("sidecar.run.worktree")
 local run_owner = require("sidecar.run.owner")
+local reactions = require("sidecar.task.reactions")
 local runners = require("sidecar.agent.runners")
 local store = require("sidecar.core.store")
 local task_prompt = require("sidecar.task.prompt")
@@ -390,6 +391,7 @@ function M.run_task(s, cfg, task, st, extra)
     elseif not run then
       return nil, message, code
     end
+    run = M.react(s, cfg, task, step_st, run)
     if total > 1 and i == 1 then
       pipeline_id = run.run_id -- the first step's id names the pipeline
       run.pipeline_id, run.pipeline_step, run.pipeline_total = pipeline_id, 1, total
@@ -417,6 +419,24 @@ function M.run_file(s, run, name)
     dir:close()
   end
   return text
+end
+
+---Runs the config's reactions on a finished run (stdlib/sidecar/task/reactions.lua). A fix run is a
+---replay whose prompt is the first attempt's with the failing validation appended. Returns the last run.
+function M.react(s, cfg, task, st, run)
+  if st.dry_run or run.status == "dry_run" then
+    return run
+  end
+  return reactions.react(s, cfg, run, {
+    progress = function(fmt, ...) progress(st, fmt, ...) end,
+    replay = function(parent, section, reason)
+      local text = M.run_file(s, parent, "prompt.md") or M.compile(task, st)
+      local cut = text:find(reactions.SECTION_START, 1, true) -- a fix run's own section is not kept
+      text = cut and text:sub(1, cut - 1) or text
+      return M.run_step(s, cfg, s:get_task(task.task_id) or task, st,
+        { parent_run_id = parent.run_id, replay_reason = reason, prompt = text .. section })
+    end,
+  })
 end
 
 ---A new run of a run's task, linked to it with replay_reason (stdlib/sidecar/task/replay.lua).
