@@ -22,7 +22,8 @@ std::vector<LuaCommand> store_commands() {
        {{"--since", "since", kText, "WHEN",
          "Runs created since WHEN: 2026-11-01, 2026-11-01T09:30:00Z, or an age: 90m, 24h, 7d, 2w"},
         {"--until", "until", kText, "WHEN", "Runs created before WHEN (same forms as --since)"},
-        {"--by", "by", kText, "GROUP", "One row per runner, model, task, status, day or run; none: one total",
+        {"--by", "by", kText, "GROUP", "One row per runner, model, task, status, day or run; runner_day, model_day: each runner's or model's days; "
+         "none: one total",
          "runner"},
         kRootFlag,
         {"--json", "json", kBool, "", kJsonFlag.help, nullptr, 0, "--csv"},

@@ -154,7 +154,8 @@ enum class RecordMatch {
 struct UsageQuery {
   std::string since;     // runs created at or after this (ISO-8601 UTC, as created_at); empty: all
   std::string until;     // runs created before this; empty: up to now
-  std::string group_by;  // "" (one row for all), "runner", "model", "task", "status", "day" or "run"
+  std::string group_by;  // "" (one row for all), "runner", "model", "task", "status", "day", "run",
+                         // "runner_day" or "model_day" (groups "<runner> <day>": each over time)
 };
 
 constexpr std::size_t kUsageFields = 5;  // input, cached_input, output, reasoning_output, total

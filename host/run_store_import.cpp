@@ -324,12 +324,16 @@ std::optional<std::vector<UsageRow>> RunStore::usage(const UsageQuery& query, St
       {"status", "status"},
       {"day", "substr(created_at, 1, 10)"},
       {"run", "run_id"},
+      // Over time: "<runner> <day>" and "<model> <day>" (the day always its last 10 characters).
+      {"runner_day", "runner_type || ' ' || substr(created_at, 1, 10)"},
+      {"model_day", "coalesce(json_extract(record, '$.model'), '') || ' ' || substr(created_at, 1, 10)"},
   };
   const char* group = nullptr;
   for (const auto& g : groups)
     if (query.group_by == g.first) group = g.second;
   if (!group) {
-    fail(error, "EINVAL", "cannot group usage by '" + query.group_by + "' (runner, model, task, status, day or run)");
+    fail(error, "EINVAL", "cannot group usage by '" + query.group_by +
+                    "' (runner, model, task, status, day, run, runner_day or model_day)");
     return std::nullopt;
   }
   // Only whole numbers a run can report count as figures (json_type 'integer', from 0 to a trillion

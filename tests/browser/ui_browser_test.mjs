@@ -129,6 +129,16 @@ try {
   const labels = await page.locator('#usage-runner-tokens text.figure').allTextContents();
   check('the labels are the figures', labels.includes('750'), labels.join(','));
   check('the per-task ledger', (await page.locator('#ledger tr:has-text("T-0004")').textContent()).includes('750'));
+  // Over time: a line per runner, a point per (runner, day) with the store's figure.
+  const perDay = cli('usage', '--by', 'runner_day', '--json').data.rows;
+  const points = await page.locator('#usage-runner-days circle').evaluateAll((cs) => cs.map((c) => ({
+    series: c.getAttribute('data-series'), day: c.getAttribute('data-day'), value: Number(c.getAttribute('data-value')) })));
+  check('a point per runner and day', points.length === perDay.length && perDay.length > 0, JSON.stringify(points));
+  for (const r of perDay) {
+    const p = points.find((x) => `${x.series} ${x.day}` === r.group);
+    check(`point ${r.group} is its figure`, p && p.value === (r.usage.total || 0), JSON.stringify(p));
+  }
+  check('a line per runner', await page.locator('#usage-runner-days polyline').count() === new Set(perDay.map((r) => r.group.slice(0, -11))).size);
   // What the user types survives a change of the store; the board redraws when the focus leaves.
   await page.goto(base + '/#/');
   await page.waitForSelector('.card[data-task=T-0002]');

@@ -36,6 +36,8 @@ expect_run "usage: --csv with empty cells for unknown figures" 0 \
 expect_run "usage: --json envelope, null for a figure nobody reported" 0 \
   '"command": "usage".*"by": "none".*"total": \{.*"cost_usd": 0\.125.*"usage": \{\s*"cached_input": 205,\s*"input": 2010,\s*"output": 420,\s*"reasoning_output": 50,\s*"total": 2435.*"ok": true' \
   '^$' -- "$S" usage --by none --json
+expect_run "usage: --by runner_day, each runner's days" 0 \
+  'RUNNER_DAY +RUNS.*\nclaude 2026-11-03 +1 +10 .*\ncodex 2026-11-01 +1 +1,200 .*\ncodex 2026-11-02 +2 +800\* ' '^$' -- "$S" usage --by runner_day
 expect_run "usage: --until before every run" 0 'No runs \(all time, until 2026-10-01T00:00:00Z\)' '^$' \
   -- "$S" usage --until 2026-10-01
 expect_run "usage: a bad --since says what is accepted" 2 '^$' \

@@ -188,6 +188,10 @@ events.addEventListener('hello', () => { document.getElementById('live').textCon
 // until the focus leaves it, so a redraw never takes what they were entering.
 let waiting = false;
 const editing = () => { const a = document.activeElement; return !!a && /^(INPUT|SELECT|TEXTAREA)$/.test(a.tagName); };
-events.addEventListener('change', () => { if (editing()) waiting = true; else refresh(); });
-document.addEventListener('focusout', () => setTimeout(() => { if (waiting && !editing()) { waiting = false; refresh(); } }, 0));
+// The presets page shows no store state: its forms (what was typed, a report shown) stay as they are.
+const showsStore = () => location.hash !== '#/presets';
+events.addEventListener('change', () => { if (!showsStore()) return; if (editing()) waiting = true; else refresh(); });
+document.addEventListener('focusout', () => setTimeout(() => {
+  if (waiting && !editing()) { waiting = false; if (showsStore()) refresh(); }
+}, 0));
 refresh();

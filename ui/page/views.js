@@ -182,16 +182,42 @@ const tokens = (r) => (r.usage && r.usage.total) || 0;
 const cost = (r) => r.cost_usd || 0;
 const dollars = (x) => '$' + x.toFixed(4);
 
+// Tokens over time, one line per series ("codex 2026-11-03" rows: the day is the last 10
+// characters); each point carries its series, day and figure in data-*.
+function timeChart(id, rows) {
+  const days = [...new Set(rows.map((r) => r.group.slice(-10)))].sort();
+  const series = [...new Set(rows.map((r) => r.group.slice(0, -11) || '(none)'))].sort();
+  const max = Math.max(1, ...rows.map(tokens));
+  const x = (d) => 150 + (days.length > 1 ? Math.round(340 * days.indexOf(d) / (days.length - 1)) : 0);
+  const y = (v) => 130 - Math.round(120 * v / max);
+  const colors = ['#68a', '#a66', '#6a6', '#a86', '#86a', '#6aa'];
+  const svg = svgEl('svg', { id, width: 520, height: 150 + 18 * series.length, class: 'chart' });
+  days.forEach((d) => svg.append(svgEl('text', { x: x(d) - 30, y: 146, class: 'day' }, d)));
+  series.forEach((s, i) => {
+    const color = colors[i % colors.length];
+    const points = rows.filter((r) => (r.group.slice(0, -11) || '(none)') === s);
+    svg.append(svgEl('polyline', { points: points.map((r) => `${x(r.group.slice(-10))},${y(tokens(r))}`).join(' '),
+      fill: 'none', stroke: color, 'stroke-width': 2, 'data-series': s }));
+    points.forEach((r) => svg.append(svgEl('circle', { cx: x(r.group.slice(-10)), cy: y(tokens(r)), r: 3, fill: color,
+      'data-series': s, 'data-day': r.group.slice(-10), 'data-value': tokens(r) })));
+    svg.append(svgEl('text', { x: 0, y: 12 + 18 * i, fill: color, class: 'legend' }, s));
+  });
+  return svg;
+}
+
 async function usage() {
-  const by = ['day', 'runner', 'model', 'task'];
+  const by = ['day', 'runner', 'model', 'task', 'runner_day', 'model_day'];
   const envs = await Promise.all(by.map((b) => api('/api/usage?by=' + b)));
   const bad = envs.find((e) => !e.ok);
   if (bad) return [errors(bad)];
-  const [day, runner, model, task] = envs.map((e) => e.data.rows || []);
+  const [day, runner, model, task, runnerDay, modelDay] = envs.map((e) => e.data.rows || []);
   const chart = (title, id, rows) => el('section', {}, el('h3', {}, title),
     barChart(id + '-tokens', rows, tokens, String), barChart(id + '-cost', rows, cost, dollars));
   const ledger = el('table', { id: 'ledger' }, el('tr', {}, el('th', {}, 'task'), el('th', {}, 'runs'), el('th', {}, 'tokens'), el('th', {}, 'cost')),
     ...task.map((r) => el('tr', {}, el('td', {}, r.group), el('td', {}, r.runs), el('td', {}, tokens(r)), el('td', {}, r.cost_usd === null ? '-' : dollars(cost(r))))));
-  return [el('h2', {}, 'Usage'), chart('Tokens and cost by day', 'usage-day', day), chart('By runner', 'usage-runner', runner),
-    chart('By model', 'usage-model', model), el('section', {}, el('h3', {}, 'Per task'), ledger)];
+  return [el('h2', {}, 'Usage'), chart('Tokens and cost by day', 'usage-day', day),
+    el('section', {}, el('h3', {}, 'Tokens over time, per runner'), timeChart('usage-runner-days', runnerDay)),
+    el('section', {}, el('h3', {}, 'Tokens over time, per model'), timeChart('usage-model-days', modelDay)),
+    chart('By runner', 'usage-runner', runner), chart('By model', 'usage-model', model),
+    el('section', {}, el('h3', {}, 'Per task'), ledger)];
 }

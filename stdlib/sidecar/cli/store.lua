@@ -221,7 +221,8 @@ function M.parse_when(text, now)
 end
 
 local FIELDS = { "input", "cached_input", "output", "reasoning_output", "total" }
-local GROUPS = { runner = true, model = true, task = true, status = true, day = true, run = true, none = true }
+local GROUPS = { runner = true, model = true, task = true, status = true, day = true, run = true, none = true,
+  runner_day = true, model_day = true }
 
 -- The total of all rows, in the same shape.
 local function sum_rows(rows)
@@ -380,7 +381,7 @@ end
 local function usage_query(o)
   local by = o.by -- "runner" unless given (cli/store_command.cpp)
   if not GROUPS[by] then
-    return nil, "--by " .. by .. ": expected runner, model, task, status, day, run or none"
+    return nil, "--by " .. by .. ": expected runner, model, task, status, day, run, runner_day, model_day or none"
   end
   local q = { group_by = by == "none" and "" or by }
   for _, key in ipairs({ "since", "until" }) do

@@ -37,8 +37,10 @@ end
 
 local function group_of(meta, by, name)
   local created = type(meta.created_at) == "string" and meta.created_at or ""
+  local day = created:sub(1, 10)
   local values = { runner = meta.runner, model = meta.model, task = meta.task_id, run = name,
-    status = "prepared", day = created:sub(1, 10), [""] = "" }
+    status = "prepared", day = day, [""] = "", runner_day = tostring(meta.runner) .. " " .. day,
+    model_day = tostring(meta.model) .. " " .. day }
   local v = values[by]
   return type(v) == "string" and v or ""
 end
