@@ -44,6 +44,9 @@ std::vector<LuaCommand> run_commands() {
            Flags{{"--background", "background", kBool, "",
                   "Return at once with the run id; the run goes on after the terminal closes (see run tail, run "
                   "wait, run kill)"},
+                 {"--notify", "notify", kText, "CMD",
+                  "With --background: when the run ends, run CMD (by /bin/sh; SIDECAR_RUN, SIDECAR_EVENT, "
+                  "SIDECAR_STATUS, SIDECAR_MESSAGE in its environment); auto: the config's notify, else notify-send"},
                  {"--continue", "continue", kBool, "",
                   "Continue the agent session of the task's last session run (codex exec resume, claude --resume)"},
                  {"--keep-session", "keep_session", kBool, "",

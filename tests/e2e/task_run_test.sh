@@ -333,6 +333,23 @@ expect_run "run tail: the events" 0 "run\.started .*agent\.exit|run\.started .*r
 eq "run tail --json: the events" "run.started" "$(field tail.json .data.events.1.kind)"
 eq "the worker left its log" "yes" "$([ -f .agent/runs/$bg/worker.log ] && echo yes)"
 eq "background output recorded" "working finished" "$(tr '\n' ' ' <.agent/runs/$bg/output.md | sed 's/ $//')"
+# --notify: the command runs once when the run ends, with the run in its environment; a failing
+# one changes nothing of the run; without --background it is a usage error.
+BG_SLEEP=0 expect_run "--background --notify" 0 "^R-\d+\n$" "" -- "$S" run T-0001 --runner command --background \
+  --notify 'printf "%s %s %s\n" "$SIDECAR_RUN" "$SIDECAR_EVENT" "$SIDECAR_STATUS" >>"'"$work"'/notified"'
+notified=$(run_id)
+"$S" run wait "$notified" >/dev/null
+wait_until "the notice of $notified" 60 grep -qs "$notified" "$work/notified"
+"$S" run wait "$notified" >/dev/null
+eq "the notice ran once, with the run, the event and the status" "$notified ended review" "$(cat "$work/notified")"
+eq "the notice is recorded" "ended true" "$(field .agent/runs/$notified/notices.jsonl .event) $(field .agent/runs/$notified/notices.jsonl .ok)"
+BG_SLEEP=0 expect_run "a failing notice" 0 "^R-\d+\n$" "" -- "$S" run T-0001 --runner command --background --notify 'exit 3'
+failing=$(run_id)
+"$S" run wait "$failing" >/dev/null
+wait_until "the failed notice of $failing is recorded" 60 test -s .agent/runs/$failing/notices.jsonl
+eq "a failing notice leaves the run as it ended" "review false exit 3" \
+  "$(field .agent/runs/$failing/run.json .status) $(field .agent/runs/$failing/notices.jsonl .ok) $(field .agent/runs/$failing/notices.jsonl .why | grep -o 'exit 3')"
+expect_run "--notify without --background" 2 "" "give --background too" -- "$S" run T-0001 --runner command --notify x
 killed=$(BG_SLEEP=37.75 "$S" run T-0001 --runner command --background 2>/dev/null)
 expect_run "run wait --timeout" 1 "^$" "still running after 300 ms" -- "$S" run wait $killed --timeout 300ms
 # Ctrl-C while waiting or following: a plain message and 130, never an internal path.

@@ -182,6 +182,9 @@ function M.run(o)
   if not ok then
     return status
   end
+  if o.notify and not o.background then
+    return failed(o, "run", "--notify tells you when a background run ends: give --background too", EXIT_USAGE)
+  end
   local s, cfg = open(o, "run")
   if not s then
     return cfg

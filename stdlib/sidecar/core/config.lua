@@ -29,6 +29,7 @@ local SCHEMA = {
   runners = { "table", {} },
   routes = { "table", {} },
   reactions = { "reactions", {} }, -- checked by stdlib/sidecar/core/reaction_settings.lua
+  notify = { "notify", nil }, -- a command (string for /bin/sh, or a list) told of background runs' ends
   review = { "section", { auto_approve_on_all_green = { "boolean", false } } },
   pipeline = { "section", { stop_on_failure = { "boolean", true } } },
   queue = { "section", { jobs = { "integer", 2 } } },
@@ -204,6 +205,12 @@ local function check_value(path, want, v)
         type(v) == "string" and ("%q"):format(v) or type(v))
     end
     return true
+  elseif want == "notify" then
+    if type(v) == "string" or v == true then -- true: notify-send
+      return true
+    end
+    local ok, why = check_value(path, "list", v)
+    return ok, ok == nil and (why .. " (or a string, a command for /bin/sh; or true: notify-send)") or nil
   elseif want == "reactions" then
     return require("sidecar.core.reaction_settings").check(path, v)
   elseif want == "section" or want == "table" then

@@ -56,7 +56,7 @@ function M.start(s, cfg, task, st, extra)
       effort = st.effort or json.null, search = st.search == nil and json.null or st.search, sandbox = st.sandbox,
       timeout_ms = st.timeout_ms, idle_timeout_ms = st.idle_timeout_ms,
       allow_full_auto = st.allow_full_auto or false, keep_session = extra.keep_session or false,
-      resume = extra.resume or json.null, budget = st.budget or json.null,
+      resume = extra.resume or json.null, budget = st.budget or json.null, notify = st.notify or json.null,
       parent_run_id = extra.parent_run_id or json.null, replay_reason = extra.replay_reason or json.null } },
       { { "prompt.md", text } })
   if not run then
@@ -139,6 +139,13 @@ function M.work(s, cfg, run_id, on_progress)
   end
   if result then -- the config's reactions (fix runs), run by this worker after the run's own end
     result = runs.react(s, cfg, task, st, result)
+  end
+  -- The person who started it is told it ended (its --notify, the config's notify, notify-send).
+  local ended = result or s:get_run(run_id)
+  if ended and (v(l.notify) ~= nil or rawget(cfg, "notify") ~= nil) then
+    pcall(require("sidecar.task.notices").send, s, cfg, ended, "ended", ("%s ended %s%s"):format(ended.run_id,
+      tostring(ended.status), ended.failure_reason and (": " .. ended.failure_reason) or (ended.summary and (": "
+      .. ended.summary) or "")), v(l.notify))
   end
   return result, message, err_code
 end

@@ -122,6 +122,7 @@ function M.settings(cfg, task, o)
       return nil, bad
     end
   end
+  st.notify = o.notify -- a background run's notice when it ends (stdlib/sidecar/task/notices.lua)
   st.sandbox, why = runners.check_sandbox(o.sandbox or cfg.sandbox, o.allow_full_auto)
   if not st.sandbox then
     return nil, why
