@@ -350,6 +350,29 @@ wait_until "the failed notice of $failing is recorded" 60 test -s .agent/runs/$f
 eq "a failing notice leaves the run as it ended" "review false exit 3" \
   "$(field .agent/runs/$failing/run.json .status) $(field .agent/runs/$failing/notices.jsonl .ok) $(field .agent/runs/$failing/notices.jsonl .why | grep -o 'exit 3')"
 expect_run "--notify without --background" 2 "" "give --background too" -- "$S" run T-0001 --runner command --notify x
+# A silent agent is flagged stuck at stuck_after, with the evidence, and told once; it is not
+# stopped (the idle timeout would do that later): it ends by itself once it speaks again.
+(
+  git_repo stuck
+  add_runners "    quiet = { command = { \"sh\", \"-c\", \"cat >/dev/null; echo started; until [ -e '$work/speak' ]; do sleep 0.05; done; echo resumed\" } },"
+  sed -i 's/^  stuck_after = "5m"/  stuck_after = "1s"/' .agent/config.lua
+  "$S" task create --title "Quiet" --status ready >/dev/null
+  expect_run "a quiet agent in the background" 0 "^R-\d+\n$" "" -- "$S" run T-0001 --runner quiet --background \
+    --notify 'echo "$SIDECAR_EVENT: $SIDECAR_MESSAGE" >>"'"$work"'/stuck-told"'
+  quiet=$(run_id)
+  wait_until "run list marks $quiet stuck" 60 sh -c "'$S' run list | grep -q '$quiet .*running (stuck)'"
+  expect_run "run show: the evidence" 0 "Attention: +stuck: no output for \d+ s" "" -- "$S" run show "$quiet"
+  eq "--json: attention" "stuck running" \
+    "$("$S" run show "$quiet" --json | jv .data.attention.state) $("$S" run show "$quiet" --json | jv .data.status)"
+  wait_until "the stuck notice" 60 grep -qs '^stuck: no output for' "$work/stuck-told"
+  touch "$work/speak"
+  "$S" run wait "$quiet" >/dev/null
+  wait_until "the end notice" 60 grep -qs '^ended: ' "$work/stuck-told"
+  eq "flagged, then ended by itself (not stopped), each notice once" "review 1 1" \
+    "$(field .agent/runs/$quiet/run.json .status) $(grep -c '^stuck:' "$work/stuck-told") $(grep -c '^ended:' "$work/stuck-told")"
+  expect_run "run show of the ended run: no attention line" 0 "" "" -- sh -c "! '$S' run show $quiet | grep -q Attention"
+  finish >/dev/null
+) || failed=$((failed + 1))
 killed=$(BG_SLEEP=37.75 "$S" run T-0001 --runner command --background 2>/dev/null)
 expect_run "run wait --timeout" 1 "^$" "still running after 300 ms" -- "$S" run wait $killed --timeout 300ms
 # Ctrl-C while waiting or following: a plain message and 130, never an internal path.

@@ -96,7 +96,7 @@ local function check_options(o)
   if type(o.prompt) ~= "string" or o.prompt == "" then
     errors.raise("bad_option", "agent_run.execute: `prompt` must be a non-empty string", nil, 3)
   end
-  for _, key in ipairs({ "timeout_ms", "idle_timeout_ms", "exit_deadline_ms", "kill_grace_ms" }) do
+  for _, key in ipairs({ "timeout_ms", "idle_timeout_ms", "exit_deadline_ms", "kill_grace_ms", "stuck_after_ms" }) do
     local v = o[key]
     if v ~= nil and (math.type(v) ~= "integer" or v <= 0) then
       errors.raise("bad_option", ("agent_run.execute: `%s` must be a positive integer (ms)"):format(key), nil, 3)
@@ -376,6 +376,7 @@ local function start_agent(o, run, record, owner, a)
     parser = a.parser, max_log = assert(log_caps.resolve(o.max_log_bytes)), timeout_ms = o.timeout_ms,
     idle_timeout_ms = o.idle_timeout_ms, kill_grace_ms = o.kill_grace_ms, name = run.spec.name,
     stop_now = o.budget and function() return o.budget:stop_now() end,
+    stuck = require("sidecar.agent.stuck").watcher(run.store, record, o), -- silence flagged, not killed
   })
   owner:spawned(started and h:pid() or nil)
   if started and o.on_spawn then
@@ -399,29 +400,27 @@ local function save_end(s, o, t, record, files, interruption)
   assert(s:update_run(record, files))
 end
 
----Runs an agent and records it. Options: runner (name, required: codex, claude, command, one
----registered with runners.register, or one of .agent/config.lua's `runners`), prompt (required), repo
----(default "."), root (the .agent folder), store (an open store), task_id, agent_role, model,
----sandbox, allow_full_auto, run_id (a run already in the store, such as a queued background run,
----to record this run in instead of a new one), session_id (a new session's id; claude gets a fresh one when
----ephemeral is false), ephemeral (default true, false when resuming), resume (above), args
----(extra argv), program (argv prefix replacing the CLI's name), command (the command runner's
----argv), env, timeout_ms, idle_timeout_ms, exit_deadline_ms, kill_grace_ms, max_log_bytes (each raw
----log's bound, stdlib/sidecar/core/log_caps.lua: a size, or false for none; default 64 MiB), record (extra fields
----for the run record), on_event(kind, fields) (each parsed event, as it arrives), on_spawn(pid)
----(the agent's pid, which is also its process group, right after it starts), gates (a policy,
----config's `gates`: the run's git facts and changed files are weighed by stdlib/sidecar/run/gates.lua, and a
----"block" finding blocks the run) with task (the task packet: files_to_avoid, scope), owner (a
----run_owner guard the caller opened for the run: it then also finishes the run, which is stored
----still `running` in phase "finishing", its outcome in `outcome`, and returned so), budget (a
----sidecar.agent.budget meter: the agent is stopped once it crosses it, the run `budget_exceeded`).
----Without `store` (a script, the REPL), the runner's config.lua settings (program, args, env,
----command) apply where the options give none. Returns the run record: run_id, status, output
----(the whole final answer, as in output.md; nil when none, absent with `owner`), summary (its
----first line), failure_reason, usage, cost_usd, changed_files, session_id, command...; or nil,
----message, code ("unknown_runner", "bad_sandbox", "cannot_resume", "bad_config", or the store's
----for a run_id) when the run cannot be made: nothing is recorded then.
----Raises on bad option types and after recording an interrupted run.
+---Runs an agent and records it. Options: runner (name, required: codex, claude, command, one registered with
+---runners.register, or one of .agent/config.lua's `runners`), prompt (required), repo (default "."), root (the
+---.agent folder), store (an open store), task_id, agent_role, model, sandbox, allow_full_auto, run_id (a run
+---already in the store, such as a queued background run, to record this run in instead of a new one), session_id (a
+---new session's id; claude gets a fresh one when ephemeral is false), ephemeral (default true, false when
+---resuming), resume (above), args (extra argv), program (argv prefix replacing the CLI's name), command (the
+---command runner's argv), env, timeout_ms, idle_timeout_ms, exit_deadline_ms, kill_grace_ms, max_log_bytes (each
+---raw log's bound, stdlib/sidecar/core/log_caps.lua: a size, or false for none; default 64 MiB), record (extra
+---fields for the run record), on_event(kind, fields) (each parsed event, as it arrives), on_spawn(pid) (the agent's
+---pid, which is also its process group, right after it starts), gates (a policy, config's `gates`: the run's git
+---facts and changed files are weighed by stdlib/sidecar/run/gates.lua, and a "block" finding blocks the run) with
+---task (the task packet: files_to_avoid, scope), owner (a run_owner guard the caller opened for the run: it then
+---also finishes the run, which is stored still `running` in phase "finishing", its outcome in `outcome`, and
+---returned so), budget (a sidecar.agent.budget meter: the agent is stopped once it crosses it, the run
+---`budget_exceeded`), stuck_after_ms and on_attention(record) (an agent silent that long is flagged on its record,
+---not stopped: stdlib/sidecar/agent/stuck.lua). Without `store` (a script, the REPL), the runner's config.lua
+---settings (program, args, env, command) apply where the options give none. Returns the run record: run_id, status,
+---output (the whole final answer, as in output.md; nil when none, absent with `owner`), summary (its first line),
+---failure_reason, usage, cost_usd, changed_files, session_id, command...; or nil, message, code ("unknown_runner",
+---"bad_sandbox", "cannot_resume", "bad_config", or the store's for a run_id) when the run cannot be made: nothing
+---is recorded then. Raises on bad option types and after recording an interrupted run.
 ---@param o table  the options above
 ---@return table|nil record, string? message, string? code
 function M.execute(o)

@@ -28,27 +28,49 @@ end
 ---@param o table
 ---@return boolean started, any handle_or_error, table watch
 function M.spawn(argv, o)
-  local watch = { stop_now = o.stop_now } -- stop_now(): true when the agent must be stopped (a budget)
+  -- stop_now(): true when the agent must be stopped (a budget); stuck: stdlib/sidecar/agent/stuck.lua
+  local watch = { stop_now = o.stop_now, stuck = o.stuck, last_output = now_ms() }
+  local function heard()
+    watch.last_output = now_ms()
+  end
   local stdout
   if o.parser then
     stdout = { collect = false, file = o.run_dir .. "/agent.jsonl", redact = true, on_chunk = function(chunk)
+      heard()
       o.parser:feed(chunk)
       if o.parser.summary.completed and not watch.result_seen_at then
         watch.result_seen_at = now_ms()
       end
     end }
   else
-    stdout = { collect = false, file = o.run_dir .. "/stdout.log", redact = true }
+    stdout = { collect = false, file = o.run_dir .. "/stdout.log", redact = true, on_chunk = heard }
   end
   stdout.max_bytes = o.max_log
   local started, h = pcall(proc.spawn, argv, {
     cwd = o.cwd, env = o.env, stdin = o.stdin, stdout = stdout,
-    stderr = { collect = true, file = o.run_dir .. "/stderr.log", redact = true, max_bytes = o.max_log },
+    stderr = { collect = true, file = o.run_dir .. "/stderr.log", redact = true, max_bytes = o.max_log,
+      on_chunk = heard },
     max_output = M.STDERR_TAIL,
     timeout_ms = o.timeout_ms, idle_timeout_ms = o.idle_timeout_ms, kill_grace_ms = o.kill_grace_ms,
     name = o.name, parent_death = "kill", -- an agent never outlives Sidecar, whatever it ignores
   })
   return started, h, watch
+end
+
+---Flags an agent silent for its `stuck.after_ms` once, and clears the flag when it speaks again.
+function M.check_silence(watch)
+  local s = watch.stuck
+  if not s then
+    return
+  end
+  local silence = now_ms() - watch.last_output
+  if not watch.flagged_at and silence >= s.after_ms then
+    watch.flagged_at = now_ms()
+    s.flag(silence)
+  elseif watch.flagged_at and watch.last_output > watch.flagged_at then
+    watch.flagged_at = nil
+    s.clear()
+  end
 end
 
 ---Waits for the agent to end; one whose `stop_now()` (spawn's option) says so is stopped (r.stopped).
@@ -70,6 +92,7 @@ function M.wait(h, watch, exit_deadline_ms)
         watch.stopped = true
         h:kill() -- its whole group, as the watchdog does (TERM, grace, KILL)
       end
+      M.check_silence(watch)
       if watch.result_seen_at and not killed_after_result and now_ms() - watch.result_seen_at > exit_deadline_ms then
         killed_after_result = true
         h:kill()

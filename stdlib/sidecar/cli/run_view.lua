@@ -15,6 +15,7 @@ local gates = require("sidecar.run.gates")
 local git_refs = require("sidecar.run.git_refs")
 local json = require("sidecar.core.json")
 local out = require("sidecar.cli.output")
+local stuck = require("sidecar.agent.stuck")
 
 local M = {}
 
@@ -107,7 +108,8 @@ function M.list_rows(runs)
   for i, r in ipairs(runs) do
     local files = files_count(r)
     rows[i] = { text_or_dash(r.run_id), text_or_dash(r.task_id), text_or_dash(r.runner_type),
-      text_or_dash(r.agent_role), text_or_dash(r.status), text_or_dash(r.review_state),
+      text_or_dash(r.agent_role), text_or_dash(r.status) .. (stuck.text(r) and " (stuck)" or ""),
+      text_or_dash(r.review_state),
       short_time(r.started_at or r.created_at), M.duration(M.duration_ms(r)), files and tostring(files) or "-" }
   end
   return rows
@@ -344,6 +346,7 @@ function M.show(s, run)
   add(lines, "Status", text_or_dash(r.status) .. (r.dry_run == true and r.status ~= "dry_run" and " (dry run)" or "")
     .. (r.phase == "finishing" and (" (finishing: the agent ended %s; its worktree's result and validation are "
       .. "under way)"):format(text_or_dash(r.outcome)) or ""))
+  add(lines, "Attention", stuck.text(r))
   add(lines, "Review", review_text(r))
   add(lines, "Note", r.review_note)
   if present(r.prompt_path) then

@@ -25,6 +25,7 @@ local SCHEMA = {
   sandbox = { "string", "read-only" },
   timeout = { "duration", "30m" },
   idle_timeout = { "duration", "5m" },
+  stuck_after = { "duration", "5m" }, -- silence that flags a run stuck (stdlib/sidecar/agent/stuck.lua)
   max_log_bytes = { "size", "64MiB" },
   runners = { "table", {} },
   routes = { "table", {} },
@@ -63,6 +64,7 @@ return {
   sandbox = "read-only",           -- read-only | workspace-write | danger-full-access
   timeout = "30m",                 -- wall-clock limit for the agent (90s, 30m, 2h)
   idle_timeout = "5m",             -- stop the agent after this long without output
+  stuck_after = "5m",              -- before that, flag it stuck on its run (a notice with notify)
   max_log_bytes = "64MiB",         -- each raw log of a run (agent.jsonl or stdout.log, stderr.log):
                                    -- past it its first and last halves are kept (false or 0: no bound)
 
@@ -381,6 +383,7 @@ function M.load(root)
   if cfg then
     cfg.timeout_ms = duration.parse(cfg.timeout)
     cfg.idle_timeout_ms = duration.parse(cfg.idle_timeout)
+    cfg.stuck_after_ms = duration.parse(cfg.stuck_after)
     cfg.max_log_bytes = require("sidecar.core.log_caps").resolve(cfg.max_log_bytes) -- bytes; 0: no bound
     cfg.review.autoApproveOnAllGreen = cfg.review.auto_approve_on_all_green -- the name Sidecar's JSON used
     local ok

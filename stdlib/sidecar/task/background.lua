@@ -121,7 +121,7 @@ function M.work(s, cfg, run_id, on_progress)
   local st = { runner = l.runner, agent_role = v(l.agent_role), model = v(l.model), effort = v(l.effort),
     search = v(l.search), sandbox = l.sandbox,
     timeout_ms = l.timeout_ms, idle_timeout_ms = l.idle_timeout_ms, allow_full_auto = l.allow_full_auto,
-    on_progress = on_progress, budget = v(l.budget) }
+    on_progress = on_progress, budget = v(l.budget), notify = v(l.notify) }
   local dir = assert(s:run_dir(run_id))
   local text = dir:read("prompt.md")
   dir:close()

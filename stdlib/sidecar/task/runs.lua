@@ -216,7 +216,8 @@ function M.agent_options(cfg, runner, st)
   return { runner = runner, program = entry.program, args = #args > 0 and args or nil, env = entry.env,
     command = entry.command,
     model = st.model, sandbox = st.sandbox, allow_full_auto = st.allow_full_auto,
-    timeout_ms = st.timeout_ms, idle_timeout_ms = st.idle_timeout_ms, max_log_bytes = cfg.max_log_bytes }
+    timeout_ms = st.timeout_ms, idle_timeout_ms = st.idle_timeout_ms, max_log_bytes = cfg.max_log_bytes,
+    stuck_after_ms = cfg.stuck_after_ms }
 end
 
 ---A task's prompt for a run with settings `st` (and a pipeline's previous step), and its budget
@@ -314,6 +315,12 @@ function M.run_step(s, cfg, task, st, extra)
   o.run_id, o.resume = extra.run_id, extra.resume
   o.on_spawn = extra.on_spawn -- the agent's pid (its process group), right after it started
   o.on_progress = st.on_progress
+  o.on_attention = function(rec) -- a stuck agent: told when the user asked for notices
+    progress(st, "run %s: %s", rec.run_id, require("sidecar.agent.stuck").text(rec) or "stuck")
+    if st.notify ~= nil or rawget(cfg, "notify") ~= nil then
+      require("sidecar.task.notices").send(s, cfg, rec, "stuck", rec.attention.evidence, st.notify)
+    end
+  end
   o.gates, o.task = cfg.gates, task -- weighed as the agent ends (stdlib/sidecar/run/gates.lua), before validation
   if extra.keep_session or extra.resume then
     o.ephemeral = false
