@@ -274,6 +274,17 @@ local function budget_meter(s, st, task, runner, extra)
   return meter
 end
 
+-- What a stuck agent's run does (stdlib/sidecar/agent/stuck.lua): a progress line, and a notice when
+-- the user asked for notices (--notify, or notify in the config).
+local function on_attention(s, cfg, st)
+  return function(rec)
+    progress(st, "run %s: %s", rec.run_id, require("sidecar.agent.stuck").text(rec) or "stuck")
+    if st.notify ~= nil or rawget(cfg, "notify") ~= nil then
+      require("sidecar.task.notices").send(s, cfg, rec, "stuck", rec.attention.evidence, st.notify)
+    end
+  end
+end
+
 -- The record fields a step's run starts with (its task, role, effort, lineage, prompt budget).
 local function step_fields(task, st, extra, text, budget)
   local applies = effort.applies(st.runner) -- a runner without the settings records neither
@@ -315,12 +326,7 @@ function M.run_step(s, cfg, task, st, extra)
   o.run_id, o.resume = extra.run_id, extra.resume
   o.on_spawn = extra.on_spawn -- the agent's pid (its process group), right after it started
   o.on_progress = st.on_progress
-  o.on_attention = function(rec) -- a stuck agent: told when the user asked for notices
-    progress(st, "run %s: %s", rec.run_id, require("sidecar.agent.stuck").text(rec) or "stuck")
-    if st.notify ~= nil or rawget(cfg, "notify") ~= nil then
-      require("sidecar.task.notices").send(s, cfg, rec, "stuck", rec.attention.evidence, st.notify)
-    end
-  end
+  o.on_attention = on_attention(s, cfg, st)
   o.gates, o.task = cfg.gates, task -- weighed as the agent ends (stdlib/sidecar/run/gates.lua), before validation
   if extra.keep_session or extra.resume then
     o.ephemeral = false
