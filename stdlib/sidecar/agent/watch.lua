@@ -57,6 +57,14 @@ function M.spawn(argv, o)
   return started, h, watch
 end
 
+-- Calls fn(...), its failure dropped; a Ctrl-C that arrived meanwhile goes on up.
+local function quietly(fn, ...)
+  local ok, err = pcall(fn, ...)
+  if not ok and require("sidecar.core.errors").is_interrupt(err) then
+    error(err, 0)
+  end
+end
+
 ---Flags an agent silent for its `stuck.after_ms` once, and clears the flag when it speaks again.
 function M.check_silence(watch)
   local s = watch.stuck
@@ -64,12 +72,13 @@ function M.check_silence(watch)
     return
   end
   local silence = now_ms() - watch.last_output
+  -- A flag that cannot be written (the store busy, say) is a courtesy missed, never the run's end.
   if not watch.flagged_at and silence >= s.after_ms then
     watch.flagged_at = now_ms()
-    s.flag(silence)
+    quietly(s.flag, silence)
   elseif watch.flagged_at and watch.last_output > watch.flagged_at then
     watch.flagged_at = nil
-    s.clear()
+    quietly(s.clear)
   end
 end
 
