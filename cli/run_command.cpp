@@ -1,5 +1,5 @@
 // `sidecar run T-0001 …` and `sidecar run list|show|approve|block|review|replay|answer|queue|
-// start-ready|tail|kill|wait|apply|discard`: runs, handed to stdlib/sidecar/cli/run.lua.
+// start-ready|tail|watch|kill|wait|apply|discard`: runs, handed to stdlib/sidecar/cli/run.lua.
 #include "lua_command.hpp"
 
 namespace sidecar::cli {
@@ -99,6 +99,12 @@ std::vector<LuaCommand> run_commands() {
            budget + root_json},
       {"run tail", "Print a run's log (its events); -f follows it until the run ends", m, "tail",
        Flags{{"-f,--follow", "follow", kBool, "", "Keep printing as the run goes on, until it ends"}} + id_root_json},
+      {"run watch", "A live list of the active runs, what needs attention, and the runs that end meanwhile",
+       "sidecar.cli.run_watch", "watch",
+       Flags{{"--interval", "interval", kText, "DURATION", "How often the list is read: 2s (default), 500ms"},
+             {"--until-idle", "until_idle", kBool, "", "End (exit 0) once no run is active"},
+             {"--once", "once", kBool, "", "Print the list once and end"}} +
+           root_json},
       {"run kill",
        "Stop a running run, foreground or background, and every process of it (recorded as interrupted)", m, "kill",
        id_root_json},

@@ -365,7 +365,24 @@ expect_run "--notify without --background" 2 "" "give --background too" -- "$S" 
   eq "--json: attention" "stuck running" \
     "$("$S" run show "$quiet" --json | jv .data.attention.state) $("$S" run show "$quiet" --json | jv .data.status)"
   wait_until "the stuck notice" 60 grep -qs '^stuck: no output for' "$work/stuck-told"
+  # run watch: the live list shows the active run and why it needs attention; --until-idle
+  # follows it to its end (one JSON line per change) and then ends by itself.
+  expect_run "run watch --once" 0 "$quiet +T-0001 +quiet +running +[\d.]+s +stuck: no output for \d+ s.*\n\n1 active" "" \
+    -- "$S" run watch --once
+  # On a terminal (script(1) gives it one) the list is redrawn in place: home and clear first.
+  script -qec "'$S' run watch --once" /dev/null >"$work/watch.tty"
+  eq "run watch on a terminal: redrawn in place" "yes" "$(grep -q "$(printf '\033\\[H\033\\[2J')RUN" "$work/watch.tty" && echo yes)"
+  expect_run "run watch: a bad interval" 2 "" "--interval '10ms': at least 100ms" -- "$S" run watch --interval 10ms
+  "$S" run watch --until-idle --json --interval 200ms >"$work/watch.jsonl" 2>"$work/watch.err" &
+  watcher=$!
+  wait_until "run watch has listed $quiet" 60 grep -qs "$quiet" "$work/watch.jsonl"
   touch "$work/speak"
+  status=0; wait "$watcher" || status=$?
+  eq "run watch --until-idle ends by itself once idle" "0" "$status"
+  first=$(head -1 "$work/watch.jsonl"); last=$(tail -1 "$work/watch.jsonl")
+  eq "run watch --json: first the active run, at last its end" "$quiet running stuck | $quiet review" \
+    "$(echo "$first" | jv .data.active.1.run_id) $(echo "$first" | jv .data.active.1.status) $(echo "$first" | jv .data.active.1.attention.state) | $(echo "$last" | jv .data.ended.1.run_id) $(echo "$last" | jv .data.ended.1.status)"
+  eq "run watch --json: nothing active at the end" "nil true" "$(echo "$last" | jv .data.active.1) $(echo "$last" | jv .ok)"
   "$S" run wait "$quiet" >/dev/null
   wait_until "the end notice" 60 grep -qs '^ended: ' "$work/stuck-told"
   eq "flagged, then ended by itself (not stopped), each notice once" "review 1 1" \

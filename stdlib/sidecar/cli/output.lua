@@ -25,6 +25,15 @@ local function error_entries(command, ok, errors, code)
   return json.array(list)
 end
 
+---The envelope `envelope` prints, as a table (redacted): for a command that prints a stream of
+---them, one per line (`run watch --json`).
+function M.envelope_value(command, ok, data, errors, version, code)
+  return secrets.redact_value({
+    ok = ok, version = version or json.null, command = command,
+    data = data == nil and json.null or data, errors = error_entries(command, ok, errors, code or "failed"),
+  })
+end
+
 ---Prints the envelope every command's `--json` gives: {ok, version, command, data, errors[]}, each
 ---error {code, message} (`code`: "usage" for a command line that cannot be taken, "failed" unless
 ---the caller says; an error given as a table keeps its own code). Its values are redacted before
@@ -35,10 +44,7 @@ end
 ---@param errors? (string|{code: string, message: string})[]
 ---@param code? string  the code of errors given as strings (default "failed")
 function M.envelope(command, ok, data, errors, version, code)
-  local envelope = secrets.redact_value({
-    ok = ok, version = version or json.null, command = command,
-    data = data == nil and json.null or data, errors = error_entries(command, ok, errors, code or "failed"),
-  })
+  local envelope = M.envelope_value(command, ok, data, errors, version, code)
   if captured then
     captured[#captured + 1] = envelope
     return
