@@ -19,6 +19,25 @@ std::string failed(const std::string& path, const char* what, int err) {
   return "cannot redact " + path + ": " + what + (err ? std::string(": ") + std::strerror(err) : std::string());
 }
 
+constexpr std::uint64_t kReadFirst = 64 * 1024;  // files up to this size are read before any rewrite
+
+// Whether the first `size` bytes of `fd` hold nothing the redactor would replace (read from
+// offset 0 with pread, so the file offset stays where it was).
+bool nothing_to_redact(const Redactor& redactor, int fd, std::uint64_t size) {
+  std::string text(static_cast<std::size_t>(size), '\0');
+  std::size_t got = 0;
+  while (got < text.size()) {
+    const ssize_t n = ::pread(fd, text.data() + got, text.size() - got, static_cast<off_t>(got));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;  // an error, or the file shrank: the rewrite decides
+    got += static_cast<std::size_t>(n);
+  }
+  StreamRedactor stream(redactor);
+  stream.feed(text);
+  stream.finish();
+  return stream.replacements() == 0;
+}
+
 }  // namespace
 
 bool redact_agent_file(const Redactor& redactor, const std::string& path, std::uint64_t max_bytes,
@@ -41,9 +60,11 @@ bool redact_agent_file(const Redactor& redactor, const std::string& path, std::u
     return false;
   }
   result.size = static_cast<std::uint64_t>(st.st_size);
-  // Empty (the log of refused pushes, on nearly every run): nothing to redact, and a rewrite would
-  // cost a file's creation and a rename for nothing.
+  // Empty or small with nothing to redact (the log of refused pushes on nearly every run holds
+  // its first line only): a rewrite would cost a file's creation and a rename for nothing.
   if (result.size == 0) return true;
+  const bool within = max_bytes == 0 || result.size <= max_bytes;
+  if (within && result.size <= kReadFirst && nothing_to_redact(redactor, in.fd, result.size)) return true;
   if (max_bytes > 0 && result.size > max_bytes) {
     result.dropped = result.size - max_bytes;
     // The cut may fall inside a secret, whose rest no rule would know again: what is kept starts

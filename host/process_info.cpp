@@ -135,9 +135,42 @@ std::vector<ProcessInfo> processes_with_environment(const std::string& entry) {
   return found;
 }
 
+namespace {
+
+// The children the kernel lists for each thread of `ppid` (/proc/PID/task/TID/children: orphans
+// adopted by a subreaper included), without a walk over every process; false when the kernel
+// has no such files (built without CONFIG_PROC_CHILDREN) or the process is gone.
+bool children_from_task_files(int ppid, std::vector<ProcessInfo>& children) {
+  char path[64];
+  std::snprintf(path, sizeof path, "/proc/%d/task", ppid);
+  DIR* tasks = opendir(path);
+  if (!tasks) return false;
+  bool listed = false;
+  std::string text;
+  while (dirent* e = readdir(tasks)) {
+    int tid = std::atoi(e->d_name);
+    if (tid <= 0) continue;
+    std::snprintf(path, sizeof path, "/proc/%d/task/%d/children", ppid, tid);
+    if (!read_proc_file(path, text, 1 << 20)) continue;  // a thread that just ended
+    listed = true;
+    for (const char* p = text.c_str(); *p;) {
+      char* end = nullptr;
+      long pid = std::strtol(p, &end, 10);
+      if (end == p) break;
+      p = end;
+      std::optional<ProcessInfo> info = pid > 0 ? read_process_info(static_cast<int>(pid)) : std::nullopt;
+      if (info && info->ppid == ppid) children.push_back(*info);  // not one reparented meanwhile
+    }
+  }
+  closedir(tasks);
+  return listed;
+}
+
+}  // namespace
+
 std::vector<ProcessInfo> child_processes(int ppid) {
   std::vector<ProcessInfo> children;
-  if (ppid <= 0) return children;
+  if (ppid <= 0 || children_from_task_files(ppid, children)) return children;
   each_pid([&](int pid) {
     std::optional<ProcessInfo> info = read_process_info(pid);
     if (info && info->ppid == ppid) children.push_back(*info);

@@ -64,6 +64,30 @@ TEST_CASE("agent_file: an empty file is left as it is, its inode and all (no rew
   CHECK(access((path + ".redacting").c_str(), F_OK) != 0);
 }
 
+TEST_CASE("agent_file: a small file with nothing to redact is left as it is, one with a secret is not") {
+  TempDir dir("agent-file");
+  const std::string path = dir.path + "/push_attempts.log";
+  const std::string clean = "# sidecar push log 0x55d0\nrefused: git push origin main\n";
+  write(path, clean);
+  struct stat before {};
+  REQUIRE(::stat(path.c_str(), &before) == 0);
+  AgentFileResult r;
+  std::string error;
+  REQUIRE(redact_agent_file(plain(), path, 1 << 20, r, error));
+  CHECK(r.size == clean.size());
+  CHECK(r.redacted == 0);
+  struct stat after {};
+  REQUIRE(::stat(path.c_str(), &after) == 0);
+  CHECK(after.st_ino == before.st_ino);  // not rewritten
+  CHECK(read(path) == clean);
+  write(path, clean + "https://user:ghp_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa@github.com/x/y\n");
+  REQUIRE(::stat(path.c_str(), &before) == 0);
+  REQUIRE(redact_agent_file(plain(), path, 1 << 20, r, error));
+  CHECK(r.redacted >= 1);
+  CHECK(read(path).find("ghp_") == std::string::npos);
+  CHECK(read(path).rfind(clean, 0) == 0);
+}
+
 TEST_CASE("agent_file: past its bound only the end is kept, after a marker") {
   TempDir dir("agent-file");
   const std::string path = dir.path + "/push_attempts.log";

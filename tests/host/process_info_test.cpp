@@ -7,9 +7,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <functional>
+#include <memory>
 #include <string>
 #include <thread>
 
@@ -139,6 +141,17 @@ TEST_CASE("a process's environment, command line and children", "[process_info]"
   bool found = false;
   for (const auto& p : host::child_processes(getpid())) found = found || p.pid == child.pid;
   CHECK(found);
+}
+
+// The kernel lists children per thread (/proc/PID/task/TID/children): one started by another
+// thread of this process is a child all the same.
+TEST_CASE("child_processes finds the children every thread started", "[process_info]") {
+  std::unique_ptr<Child> child;
+  std::thread([&] { child = std::make_unique<Child>(std::vector<std::string>{"/bin/sleep", "32"}); }).join();
+  std::vector<int> pids;
+  for (const auto& p : host::child_processes(getpid())) pids.push_back(p.pid);
+  CHECK(std::find(pids.begin(), pids.end(), child->pid) != pids.end());
+  CHECK(host::child_processes(child->pid).empty());  // sleep has none
 }
 
 TEST_CASE("reap_child leaves the process loop's children to it", "[process_info]") {

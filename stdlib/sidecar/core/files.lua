@@ -20,6 +20,20 @@ function M.read(path)
   return data
 end
 
+---How many folders lie above `start` up to "/" (the depth of its real path: 2 for /tmp/x), for a
+---search upwards that stops at the root rather than trying ".." past it; nil when `start` does
+---not resolve (a folder that is gone).
+---@param start string
+---@return integer|nil
+function M.depth(start)
+  local here = require("sidecar.host.paths").real(start)
+  if not here then
+    return nil
+  end
+  local _, depth = here:gsub("/[^/]+", "")
+  return depth
+end
+
 ---Whether `path` can be opened for reading (a file or a folder; `path .. "/."` asks for a folder).
 ---@param path string
 ---@return boolean

@@ -24,7 +24,7 @@ function M.dirs(repo)
     return false
   end
   local dir = repo
-  for _ = 1, 64 do -- deeper than any real tree; above "/", ".." is "/" again
+  for _ = 0, files.depth(repo) or -1 do -- each folder up to "/" once (".." is the physical parent)
     local path = dir .. "/.git"
     local f = io.open(path, "rb")
     if f then

@@ -68,7 +68,7 @@ end
 function M.find_root(start)
   start = start or "."
   local dir = start
-  for _ = 1, 32 do -- deeper than any real tree; above "/", ".." is "/" again
+  for _ = 0, files.depth(start) or -1 do -- each folder up to "/" once (".." is the physical parent)
     if is_dir(dir .. "/.agent") then
       return dir .. "/.agent"
     end

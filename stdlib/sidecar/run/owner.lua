@@ -146,10 +146,12 @@ function Guard:sweep(grace_ms, settle_ms)
   end
   local run = { run_id = self.run_id, process_mark = self.mark }
   local deadline = clock.monotonic_ns() // 1000000 + (settle_ms or M.SETTLE_MS)
-  while #run_processes.find(self.s, run, { owner = true }) > 0 and clock.monotonic_ns() // 1000000 < deadline do
+  local left = run_processes.find(self.s, run, { owner = true })
+  while #left > 0 and clock.monotonic_ns() // 1000000 < deadline do
     clock.sleep_ms(20)
+    left = run_processes.find(self.s, run, { owner = true })
   end
-  local _, list = run_processes.stop(self.s, run, grace_ms or M.GRACE_MS, { owner = true })
+  local _, list = run_processes.stop(self.s, run, grace_ms or M.GRACE_MS, { owner = true, found = left })
   local out = {}
   for i, p in ipairs(list) do
     out[i] = { pid = p.pid, command = p.command or "", found_by = p.how, left_session = p.sid ~= self.agent_pid }

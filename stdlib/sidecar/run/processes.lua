@@ -261,7 +261,7 @@ M.remove_cgroup = remove_cgroup
 ---@param s table
 ---@param run table
 ---@param grace_ms integer  0: SIGKILL at once
----@param opts? {owner: boolean?}
+---@param opts? {owner: boolean?, found: table[]?}  found: what M.find(s, run, opts) has just returned
 ---@return integer count
 ---@return table[] processes
 function M.stop(s, run, grace_ms, opts)
@@ -277,7 +277,7 @@ function M.stop(s, run, grace_ms, opts)
     return list
   end
   local file = agent_file(s, run.run_id) or {}
-  local list = note(M.find(s, run, opts))
+  local list = note(opts and opts.found or M.find(s, run, opts))
   if #list > 0 and grace_ms > 0 then
     signal_all(list, "TERM")
     local deadline = now_ms() + grace_ms
