@@ -20,7 +20,7 @@ namespace sidecar::host::git {
   X(git_reference_lookup) X(git_reference_free) X(git_reference_type) X(git_reference_symbolic_target) \
   X(git_reference_target) X(git_reference_resolve) X(git_reference_iterator_new)                      \
   X(git_reference_next) X(git_reference_name) X(git_reference_iterator_free) X(git_index_read)         \
-  X(git_index_entrycount) X(git_index_get_byindex) X(git_index_free) X(git_diff_index_to_workdir)      \
+  X(git_index_entrycount) X(git_index_get_byindex) X(git_index_free)                                \
   X(git_diff_num_deltas) X(git_diff_get_delta) X(git_diff_free) X(git_odb_hash) X(git_oid_fmt)         \
   X(git_oid_fromstr) X(git_oid_is_zero) X(git_status_list_new) X(git_status_list_entrycount)           \
   X(git_status_byindex) X(git_status_list_free) X(git_branch_upstream_name) X(git_buf_dispose)         \
@@ -41,7 +41,7 @@ namespace sidecar::host::git {
   X(git_index_read_tree) X(git_reference_symbolic_create) X(git_index_new) X(git_tree_walk)          \
   X(git_tree_entry_name) X(git_tree_entry_id) X(git_tree_entry_filemode_raw) X(git_repository_odb)   \
   X(git_odb_free) X(git_odb_read) X(git_odb_object_data) X(git_odb_object_size) X(git_odb_object_free) \
-  X(git_index_add) X(git_odb_object_type)
+  X(git_index_add) X(git_odb_object_type) X(git_ignore_path_is_ignored)
 
 struct Api {
 #define SIDECAR_GIT_POINTER(name) decltype(&::name) name = nullptr;

@@ -1,8 +1,10 @@
 // Snapshots of a work tree that write nothing: what a run changed, found as `git status` finds
-// it. libgit2 compares the work tree with the index by stat data and hashes, in memory, only
-// the files whose stat changed (racy entries included); untracked files are hashed here, unless
-// larger than max_hash_bytes, when their stat data stands for their content. No object, index
-// or lock file is written into the repository.
+// it. The work tree is read against the index's stat data on a few threads
+// (host/work_tree_walk.hpp), and only the files whose stat changed (racy entries included) are
+// hashed, in memory, with git's filters (libgit2); untracked files are hashed too, unless larger
+// than max_hash_bytes, when their stat data stands for their content; .gitignore is git's
+// (libgit2). No object, index or lock file is written into the repository.
+#include <dirent.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -10,8 +12,10 @@
 #include <cstring>
 #include <ctime>
 #include <set>
+#include <thread>
 
 #include "git_repo.hpp"
+#include "work_tree_walk.hpp"
 
 namespace sidecar::host::git {
 namespace {
@@ -20,21 +24,6 @@ std::int64_t monotonic_ns() {
   timespec ts{};
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return std::int64_t(ts.tv_sec) * 1000000000 + ts.tv_nsec;
-}
-
-struct DiffPayload {
-  std::int64_t deadline_ns;
-  bool expired = false;
-};
-
-// Called by libgit2 for each file it looks at: past the deadline, the diff stops.
-int on_progress(const git_diff*, const char*, const char*, void* payload) {
-  auto* p = static_cast<DiffPayload*>(payload);
-  if (p->deadline_ns && monotonic_ns() > p->deadline_ns) {
-    p->expired = true;
-    return -1;
-  }
-  return 0;
 }
 
 bool under(const std::string& folder, const std::string& path) {
@@ -94,23 +83,6 @@ Content work_content(const Repo& r, const std::string& rel, std::int64_t max_has
     c.ino = std::int64_t(st.st_ino);
   }
   return c;
-}
-
-// What one delta of the index-to-work-tree diff says the work tree holds at its path.
-Content delta_content(const Repo& r, const git_diff_delta& d, const std::string& path, std::int64_t max_hash_bytes) {
-  if (d.status == GIT_DELTA_DELETED) {
-    return Content{};
-  }
-  const Api& g = r.api();
-  bool known = (d.new_file.flags & GIT_DIFF_FLAG_VALID_ID) && !g.git_oid_is_zero(&d.new_file.id);
-  if (known && d.status != GIT_DELTA_UNTRACKED) {
-    Content c;
-    c.present = true;
-    c.mode = d.new_file.mode;
-    c.id = d.new_file.id;
-    return c;
-  }
-  return work_content(r, path, max_hash_bytes);
 }
 
 bool same_content(const Content& a, const Content& b) {
@@ -175,6 +147,97 @@ const char* change_kind(const Content& before, const Content& after) {
   return (before.mode & 0170000) == (after.mode & 0170000) ? "modified" : "type_changed";
 }
 
+// How the walk reads stat data: core.trustctime, core.fileMode and core.checkStat as git does,
+// and the index file's mtime (an entry not older than it is racy: hashed, as git would).
+WalkOptions walk_options(const Repo& r, const SnapshotOptions& o) {
+  WalkOptions w;
+  w.top = r.workdir();
+  w.within = o.within;
+  w.exclude = o.exclude;
+  w.deadline_ns = o.deadline_ns;
+  w.threads = static_cast<int>(std::min(4u, std::max(1u, std::thread::hardware_concurrency())));
+  std::string why;
+  if (auto values = r.config_values("^core\\.(trustctime|filemode|checkstat)$", why)) {
+    for (const auto& [name, value] : *values) {  // the last one set wins, as in git
+      bool off = value == "false" || value == "no" || value == "off" || value == "0";
+      if (name == "core.trustctime") w.trust_ctime = !off;
+      if (name == "core.filemode") w.file_mode = !off;
+      if (name == "core.checkstat") w.minimal_stat = value == "minimal";
+    }
+  }
+  struct stat st {};
+  if (stat((std::string(r.api().git_repository_path(r.raw())) + "index").c_str(), &st) == 0) {
+    w.index_mtime_s = st.st_mtim.tv_sec;
+    w.index_mtime_ns = static_cast<std::uint32_t>(st.st_mtim.tv_nsec);
+  }
+  return w;
+}
+
+StatEntry stat_entry(const git_index_entry& e, const std::string& path) {
+  StatEntry s;
+  s.path = &path;
+  s.mode = e.mode;
+  s.size = e.file_size;
+  s.ino = e.ino;
+  s.mtime_s = e.mtime.seconds;
+  s.mtime_ns = e.mtime.nanoseconds;
+  s.ctime_s = e.ctime.seconds;
+  s.ctime_ns = e.ctime.nanoseconds;
+  s.skip_worktree = (e.flags_extended & GIT_INDEX_ENTRY_SKIP_WORKTREE) != 0;
+  return s;
+}
+
+bool ignored(const Repo& r, const std::string& path) {
+  int yes = 0;
+  return r.api().git_ignore_path_is_ignored(&yes, r.raw(), path.c_str()) == 0 && yes;
+}
+
+// The untracked files the walk found, and those in the untracked folders it did not enter, as
+// `git status -uall` lists them: ignored ones left out (an ignored folder is not entered), a
+// repository of its own inside the tree reported as one entry, its HEAD as content.
+// False when the deadline passed first (a flood of new files is not read without end).
+bool add_untracked(const Repo& r, const SnapshotOptions& o, const WalkResult& found,
+                   std::map<std::string, Content>& dirty) {
+  std::size_t looked = 0;
+  auto expired = [&] { return o.deadline_ns && ++looked % 256 == 0 && monotonic_ns() > o.deadline_ns; };
+  for (const auto& path : found.untracked_files) {
+    if (expired()) return false;
+    if (!ignored(r, path)) dirty[path] = work_content(r, path, o.max_hash_bytes);
+  }
+  std::vector<std::string> folders(found.untracked_dirs);
+  while (!folders.empty()) {
+    if (expired()) return false;
+    std::string folder = std::move(folders.back());
+    folders.pop_back();
+    const std::string full = r.workdir() + "/" + folder;
+    struct stat st {};
+    if (left_out(o.within, o.exclude, folder) || ignored(r, folder + "/")) continue;
+    if (lstat((full + "/.git").c_str(), &st) == 0) {
+      dirty[folder] = work_content(r, folder, o.max_hash_bytes);
+      continue;
+    }
+    DIR* dir = opendir(full.c_str());
+    while (dir) {
+      dirent* d = readdir(dir);
+      if (!d) break;
+      if (std::strcmp(d->d_name, ".") == 0 || std::strcmp(d->d_name, "..") == 0) continue;
+      if (expired()) {
+        closedir(dir);
+        return false;
+      }
+      std::string path = folder + "/" + d->d_name;
+      if (lstat((r.workdir() + "/" + path).c_str(), &st) != 0 || left_out(o.within, o.exclude, path)) continue;
+      if (S_ISDIR(st.st_mode)) {
+        folders.push_back(path);
+      } else if ((S_ISREG(st.st_mode) || S_ISLNK(st.st_mode)) && !ignored(r, path)) {
+        dirty[path] = work_content(r, path, o.max_hash_bytes);
+      }
+    }
+    if (dir) closedir(dir);
+  }
+  return true;
+}
+
 }  // namespace
 
 std::optional<Snapshot> Repo::snapshot(const SnapshotOptions& o, std::string& why) const {
@@ -198,35 +261,42 @@ std::optional<Snapshot> Repo::snapshot(const SnapshotOptions& o, std::string& wh
   g_->git_index_read(raw_index, 0);  // the file on disk, if it changed since this repo last read it
   std::size_t n = g_->git_index_entrycount(raw_index);
   s.index.reserve(n);
+  std::vector<const git_index_entry*> kept;
+  kept.reserve(n);
   for (std::size_t i = 0; i < n; ++i) {
     const git_index_entry* e = g_->git_index_get_byindex(raw_index, i);
     if (GIT_INDEX_ENTRY_STAGE(e) == 0 && !left_out(o.within, o.exclude, e->path)) {
       s.index.push_back(IndexEntry{e->path, e->mode, e->id});
+      kept.push_back(e);
     }
   }
-  DiffPayload payload{o.deadline_ns};
-  git_diff_options opts = GIT_DIFF_OPTIONS_INIT;
-  opts.flags = GIT_DIFF_INCLUDE_UNTRACKED | GIT_DIFF_RECURSE_UNTRACKED_DIRS | GIT_DIFF_INCLUDE_TYPECHANGE |
-               GIT_DIFF_SKIP_BINARY_CHECK;
-  opts.ignore_submodules = GIT_SUBMODULE_IGNORE_DIRTY;  // a submodule's commit, never its files
-  opts.progress_cb = on_progress;
-  opts.payload = &payload;
-  git_diff* raw_diff = nullptr;
-  if (g_->git_diff_index_to_workdir(&raw_diff, raw(), raw_index, &opts) < 0) {
-    why = payload.expired ? "the deadline passed while the work tree was read"
-                          : last_error(*g_, "the work tree could not be compared with the index");
+  WalkOptions w = walk_options(*this, o);
+  std::vector<StatEntry> entries(kept.size());
+  for (std::size_t i = 0; i < kept.size(); ++i) {
+    entries[i] = stat_entry(*kept[i], s.index[i].path);
+  }
+  WalkResult found = walk_work_tree(entries, w);
+  if (!found.error.empty() || found.expired) {
+    why = found.expired ? "the deadline passed while the work tree was read" : found.error;
     return std::nullopt;
   }
-  DiffPtr diff(raw_diff);
-  for (std::size_t i = 0, count = g_->git_diff_num_deltas(raw_diff); i < count; ++i) {
-    const git_diff_delta* d = g_->git_diff_get_delta(raw_diff, i);
-    std::string path = d->new_file.path ? d->new_file.path : d->old_file.path;
-    if (!path.empty() && path.back() == '/') {
-      path.pop_back();  // an untracked repository inside the tree
+  for (std::size_t k : found.changed) {
+    const IndexEntry& e = s.index[k];
+    Content c = work_content(*this, e.path, o.max_hash_bytes);
+    if (!w.file_mode && c.present && (c.mode & 0170000) == 0100000 && (e.mode & 0170000) == 0100000) {
+      c.mode = e.mode;  // core.fileMode false: the executable bit is the index's
     }
-    if (!left_out(o.within, o.exclude, path)) {
-      s.dirty[path] = delta_content(*this, *d, path, o.max_hash_bytes);
+    bool unread_submodule = e.mode == GIT_FILEMODE_COMMIT && c.mode == GIT_FILEMODE_COMMIT && g_->git_oid_is_zero(&c.id);
+    if (!unread_submodule && !(c.present && !c.by_stat && c.mode == e.mode && same_id(c.id, e.id))) {
+      s.dirty[e.path] = c;
     }
+  }
+  for (std::size_t k : found.missing) {
+    s.dirty[s.index[k].path] = Content{};
+  }
+  if (!add_untracked(*this, o, found, s.dirty)) {
+    why = "the deadline passed while the work tree was read";
+    return std::nullopt;
   }
   return s;
 }
