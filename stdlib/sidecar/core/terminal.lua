@@ -64,12 +64,16 @@ local CONFIG_FILE = "config.lua"
 
 -- The `.agent` folder of the nearest config.lua in or above the current folder, or nil.
 local function nearest_config_root()
-  local depth = require("sidecar.core.files").depth(".")
-  if not depth then
+  local here = real(".")
+  if not here then
     return nil -- the current folder is gone: nothing above it can be found either
   end
+  -- One look per folder up to "/" (above it, ".." is "/" again): ".." is the physical parent,
+  -- as the real path's components are. (files.depth does the same; not loaded here, as every
+  -- start, `-e ''` included, runs this.)
+  local _, depth = here:gsub("/[^/]+", "")
   local dir = "."
-  for _ = 0, depth do -- one look per folder up to "/": ".." is the physical parent
+  for _ = 0, depth do
     -- Looked up, not opened: a planted FIFO would block an open (config.load refuses it).
     if real(dir .. "/.agent/" .. CONFIG_FILE) then
       return dir .. "/.agent"
