@@ -57,8 +57,8 @@ struct Part {
   std::vector<double> ms;
 };
 
-// The Lua of the breakdown's sidecar runs. The wave is git.facts with the two input commands,
-// as prepare runs it; the writes are the task folder of one prepare (nine files, the inputs/
+// The Lua of the breakdown's sidecar runs. The wave is git.facts (libgit2, its load included)
+// with the two input commands, as prepare runs it; the writes are the task folder of one prepare (nine files, the inputs/
 // folder, every fsync), through the same artifact calls.
 const char* kWave =
     "require('sidecar.core.git').facts('.', {{cmd = {'git', 'status', '--short'}}, {cmd = {'git', 'diff'}}})";
@@ -115,7 +115,8 @@ int main(int argc, char** argv) {
   // The file system's state before the runs: creating files is what prepare cannot avoid.
   std::vector<double> before;
   for (int i = 0; i < 3; ++i) before.push_back(create_files_ms(scratch, -1 - i));
-  // git.facts runs git with GIT_OPTIONAL_LOCKS=0; the git rows of the breakdown do too.
+  // The git rows of the breakdown are what the facts were before libgit2 (git processes), for
+  // comparison; they take no optional locks, as git.facts takes none.
   std::string locks = "GIT_OPTIONAL_LOCKS=0";
   std::vector<char*> locks_off;
   for (char** e = environ; *e; ++e) locks_off.push_back(*e);
@@ -160,8 +161,8 @@ int main(int argc, char** argv) {
   std::printf("  python3 -c pass (PATH)               %8.2f ms   ratio prepare / python3 %.2fx\n", py, m / py);
   std::printf("  /usr/bin/python3 -c pass             %8.2f ms   ratio prepare / python3 %.2fx\n", deb, m / deb);
   std::printf("  original Python tool (reported)        ~145 ms   ratio %.1fx faster\n", 145.0 / m);
-  std::printf("  (prepare runs four child processes side by side: git status --short --branch, git rev-parse\n"
-              "   HEAD and the two input commands; then it writes and fsyncs nine files and two folders)\n");
+  std::printf("  (prepare reads HEAD, the branch and the status in-process, with libgit2 loaded on a thread as it\n"
+              "   starts, runs the two input commands side by side, then writes nine files and two folders)\n");
   std::printf("  file system: 11 empty files beside the repository took %.2f ms before the runs (about 0.2 ms\n"
               "   unless many inodes were freed there in the last minutes: ext4 without a journal skips them)\n",
               median(before));
