@@ -56,6 +56,11 @@ expect_run "mid-turn: run show says why" 0 "Status: +budget_exceeded.*Failure: +
 expect_run "usage --budgets: today and the task, and the stopped run" 0 \
   "per_day +today \(UTC\) +3000 tokens \(no limit\).*per_task +T-0001 +3000 tokens \(no limit\).*Runs stopped by a budget:\n  $id T-0001: budget exceeded: 3000 tokens spent, over the limit of 2000 tokens" \
   "" -- "$S" usage --budgets
+for other in --csv --jsonl "--by model" "--since 1d"; do
+  # shellcheck disable=SC2086
+  expect_run "usage --budgets $other: a usage error, not a silent table" 2 "" "--budgets .* takes --json, not --csv" \
+    -- "$S" usage --budgets $other
+done
 "$S" usage --budgets --json >"$work/b.json"
 eq "usage --budgets --json: the stopped run's figures" "$id 3000 2000 3000" \
   "$(field "$work/b.json" .data.budgets.stopped.1.run_id) $(field "$work/b.json" .data.budgets.stopped.1.budget_exceeded.spent) \

@@ -405,6 +405,10 @@ function M.usage(o)
   if (o.json and 1 or 0) + (o.csv and 1 or 0) + (o.jsonl and 1 or 0) > 1 then
     return failed(o, "usage", "give one of --json, --jsonl and --csv", EXIT_USAGE)
   end
+  if o.budgets and (o.csv or o.jsonl or o.since or o["until"] or o.by ~= "runner") then
+    return failed(o, "usage", "--budgets shows each budget as the config sets it (today, each task, each run): "
+      .. "it takes --json, not --csv, --jsonl, --by, --since or --until", EXIT_USAGE)
+  end
   local s, message = store.open(root_of(o))
   if not s then
     return failed(o, "usage", message)
