@@ -93,8 +93,16 @@ echo '{"hooks": []}' >"$CLAUDE_CONFIG_DIR/settings.json"
 expect_run "hooks not an object refused" 1 "^$" '"hooks" is not a JSON object' -- "$S" hooks install --user
 rm "$CLAUDE_CONFIG_DIR/settings.json"
 mkdir -p proj/sub && (cd proj && git init -q)
-(cd proj/sub && "$S" hooks install >/dev/null)
+(cd proj/sub && PATH=/usr/bin:/bin "$S" hooks install >/dev/null 2>"$work/note")
 eq "--project: the repository's .claude/settings.json" "$S hook Stop" "$(jv .hooks.Stop.1.hooks.1.command <proj/.claude/settings.json)"
+eq "--project, this sidecar not on PATH: its path, and a note why" "yes" \
+  "$(grep -q "note: the project's hooks call $S by its path" "$work/note" && echo yes)"
+# With this binary on PATH, the shared settings name it `sidecar`: each teammate's own answers.
+mkdir -p "$work/bin" && ln -sf "$S" "$work/bin/sidecar"
+(cd proj/sub && PATH="$work/bin:$PATH" "$S" hooks install >/dev/null 2>"$work/note")
+eq "--project, this sidecar on PATH: by name, the old entry replaced" "sidecar hook Stop 1" \
+  "$(jv .hooks.Stop.1.hooks.1.command <proj/.claude/settings.json) $(grep -c 'hook Stop' proj/.claude/settings.json)"
+eq "--project, this sidecar on PATH: no note" "" "$(cat "$work/note")"
 expect_run "hooks print" 0 '"hooks": \{\n +"PostToolUse".*"matcher": "Bash\|Edit\|Write\|MultiEdit\|NotebookEdit"' "^$" -- "$S" hooks print
 unset CLAUDE_CONFIG_DIR
 

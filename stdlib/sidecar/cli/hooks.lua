@@ -85,6 +85,29 @@ local function read_settings(file)
   return settings
 end
 
+-- The name the hooks call Sidecar by. In a project's settings, shared through its repository,
+-- plain `sidecar` when the `sidecar` on PATH is this very binary, so each teammate's own install
+-- answers; otherwise (and in the user's settings) this binary's path, with a note saying why.
+local function hook_executable(o)
+  local exe = proc.executable()
+  if o.user then
+    return exe
+  end
+  local mine = paths.real(exe)
+  for dir in (os.getenv("PATH") or ""):gmatch("[^:]+") do
+    local found = paths.real(dir .. "/sidecar")
+    if found then
+      if found == mine then
+        return "sidecar"
+      end
+      return exe, ("the project's hooks call %s by its path: the `sidecar` on PATH is another one (%s)"):format(exe,
+        found)
+    end
+  end
+  return exe, ("the project's hooks call %s by its path, as no `sidecar` is on PATH: a teammate needs Sidecar "
+    .. "at that path, or on PATH (then run this again)"):format(exe)
+end
+
 ---`sidecar hooks install [--project|--user] [--remove]`: Sidecar's hooks merged into (or taken out
 ---of) a Claude Code settings file; the user's other hooks and settings stay. Written atomically;
 ---a file that is not valid JSON is refused and left as it is.
@@ -100,7 +123,8 @@ function M.install(o)
   if existing == false then
     return out.fail(o, command, ("%s: %s; fix or move it, then run this again (nothing was changed)"):format(file, why))
   end
-  local merged, changed = hooks.merge(existing, proc.executable(), { remove = o.remove })
+  local exe, note = hook_executable(o)
+  local merged, changed = hooks.merge(existing, exe, { remove = o.remove })
   if not merged then
     return out.fail(o, command, ("%s: %s, as Claude Code reads it; fix it, then run this again (nothing was changed)")
       :format(file, changed))
@@ -120,10 +144,15 @@ function M.install(o)
   end
   local said = o.remove and (changed and "removed Sidecar's hooks from %s" or "no Sidecar hooks in %s: nothing changed")
     or (changed and "installed Sidecar's hooks in %s" or "Sidecar's hooks are already in %s: nothing changed")
+  note = not o.remove and note or nil
   if o.json then
-    out.envelope(command, true, { file = file, changed = changed, events = json.array(hooks.EVENTS) }, nil, o.version)
+    out.envelope(command, true, { file = file, changed = changed, events = json.array(hooks.EVENTS),
+      command = hooks.command(exe, "EVENT"), note = note }, nil, o.version)
   else
     print(said:format(file))
+    if note then
+      io.stderr:write("sidecar: note: ", note, "\n")
+    end
   end
   return EXIT_OK
 end
