@@ -2,8 +2,9 @@
 // page updates live (no reload), approve with a note (then `sidecar run show --json` agrees), an
 // agent's message with <script>, <img onerror> and a javascript: link rendered inert, a replay with
 // a reason and its lineage links followed both ways, a writing run's diff and its apply, a prompt
-// compiled from a card with its budget report, a preset run from its form with its report, and the
-// usage charts checked against the figures the store holds.
+// compiled from a card with its budget report, a preset run from its form with its report, the
+// usage charts checked against the figures the store holds, and a silent run flagged stuck on its
+// page and among the board's active runs.
 import { createRequire } from 'node:module';
 import { execFileSync } from 'node:child_process';
 const require = createRequire(import.meta.url);
@@ -158,6 +159,14 @@ try {
   await page.goto(base + '/#/run/' + hanging);
   await page.waitForSelector('#tail li:has-text("agent.message: Done. <script>alert(1)</script>")', { timeout: 60000 });
   check('the tail is live while the run runs', (await page.locator('#status').textContent()) === 'running');
+  // Silent past stuck_after: the page redraws with the flag (the store's change event), and the
+  // board lists the run among the active ones with it.
+  await page.waitForSelector('#attention:has-text("stuck: no output for")', { timeout: 60000 });
+  check('run show agrees: stuck', cli('run', 'show', hanging, '--json').data.attention.state === 'stuck');
+  await page.goto(base + '/#/');
+  await page.waitForSelector(`#active li[data-run=${hanging}] .attention:has-text("stuck")`, { timeout: 60000 });
+  await page.goto(base + '/#/run/' + hanging);
+  await page.waitForSelector('#kill');
   check('no element came from the tail', await page.locator('#tail script, #tail img').count() === 0);
   await page.click('#kill');
   await page.waitForSelector('#said:has-text("kill: done")', { timeout: 60000 });

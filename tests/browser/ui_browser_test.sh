@@ -22,6 +22,8 @@ add_runners "    codex = { program = $(fake_agent "$work/hostile.jsonl") },
     writer = { command = { \"sh\", \"$work/writer.sh\" } },
     hang = { command = $(fake_agent "$work/hostile.jsonl" --hang-after 3), dialect = \"codex\" },"
 sed -i "s/auto_approve_on_all_green = true/auto_approve_on_all_green = false/" .agent/config.lua
+# The hanging agent goes silent: flagged stuck after a second (the board and its page show it).
+sed -i 's/^  stuck_after = "5m"/  stuck_after = "1s"/' .agent/config.lua
 "$S" task create --title "first task" --status ready >/dev/null
 "$S" task create --title "a draft" >/dev/null
 "$S" task create --title "write a file" --status ready >/dev/null

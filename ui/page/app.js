@@ -130,7 +130,11 @@ async function board() {
   const waiting = env.data.review, left = waiting.total - waiting.items.length;
   const queue = el('ol', { id: 'review' }, ...waiting.items.map((i) =>
     el('li', {}, el('a', { href: '#/run/' + i.run.run_id }, i.run.run_id), ` ${i.run.task_id || ''} ${i.task_title || ''} — ${i.why || ''}`)));
-  return [el('section', {}, el('h2', {}, `Review (${waiting.total})`), queue,
+  const active = env.data.active || [];
+  const running = el('ol', { id: 'active' }, ...active.map((r) => el('li', { 'data-run': r.run_id },
+    el('a', { href: '#/run/' + r.run_id }, r.run_id), ` ${r.task_id || ''} ${r.runner_type || ''} ${r.status} `, attentionBadge(r, null))));
+  return [el('section', {}, el('h2', {}, `Active runs (${active.length})`), running),
+    el('section', {}, el('h2', {}, `Review (${waiting.total})`), queue,
     left > 0 ? el('p', { id: 'review-more' }, `and ${left} more waiting (the oldest are listed first)`) : null),
   el('section', {}, filter, ' ', search), columns];
 }

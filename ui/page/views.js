@@ -70,6 +70,13 @@ function runActions(id, r) {
     writes ? el('button', { id: 'discard', onclick: act('discard') }, 'Discard change') : null, said);
 }
 
+// What an active run needs (stuck, waiting for input: its `attention`), as `run show` says it.
+function attentionBadge(r, id) {
+  const a = r.attention;
+  if (!a || !ACTIVE[r.status]) return null;
+  return el('span', { class: 'badge bad attention', id, title: `since ${a.since || '?'}` }, `${a.state}: ${a.evidence || ''}`);
+}
+
 async function runView(id) {
   const [env, output, prompt, patch] = await Promise.all([api('/api/runs/' + id), runFile(id, 'output.md'),
     runFile(id, 'prompt.md'), runFile(id, 'changes.patch')]);
@@ -77,7 +84,8 @@ async function runView(id) {
   const r = env.data, l = r.lineage || {};
   return [
     el('h2', {}, r.run_id, ' ', el('span', { class: 'badge', id: 'status' }, r.status), ' ', el('span', { class: 'badge', id: 'review-state' }, r.review_state || ''),
-      r.auto_approved || r.reviewed_by === 'sidecar:auto' ? el('span', { class: 'badge chip' }, 'auto-approved') : null),
+      r.auto_approved || r.reviewed_by === 'sidecar:auto' ? el('span', { class: 'badge chip' }, 'auto-approved') : null,
+      ' ', attentionBadge(r, 'attention')),
     el('p', {}, `task ${r.task_id || '—'} · runner ${r.runner_type || '—'} · created ${r.created_at || '—'} · started ${r.started_at || '—'} · completed ${r.completed_at || '—'}`),
     el('p', { id: 'lineage' }, 'replay of ', el('span', { id: 'replay-of' }, link(l.replay_of)), ' · replayed as ',
       el('span', { id: 'replayed-as' }, ...(l.replayed_as || []).map(link)), ' · answer of ', link(l.answer_of), ' · answered by ', ...(l.answered_by || []).map(link),

@@ -1,12 +1,14 @@
 --- `GET /api/board`: what the page's board shows, in one answer whose size does not grow with the
 --- store: the count of tasks in each status, the newest `per_status` tasks of each status (those
---- whose id or title holds `q` when given), and the oldest runs waiting for a decision with how
---- many wait in all. Every part is one query on an index of the store (stdlib/sidecar/core/store.lua):
+--- whose id or title holds `q` when given), the oldest runs waiting for a decision with how
+--- many wait in all, and the active runs (the oldest first), each with what it needs (`attention`:
+--- stuck, waiting for input). Every part is one query on an index of the store (stdlib/sidecar/core/store.lua):
 --- with 10 000 runs the answer reads about as much as with ten.
 ---
 ---   GET /api/board?q=parser&per_status=40&shown=done=120
 ---   -> data = {counts = {draft = 3, ...}, matched = {...}, per_status = 40,
----              tasks = [task...], review = {total = 7, items = [{run, task_title, why}...]}}
+---              tasks = [task...], review = {total = 7, items = [{run, task_title, why}...]},
+---              active = [{run_id, task_id, status, runner_type, ..., attention}...]}
 local json = require("sidecar.core.json")
 local out = require("sidecar.cli.output")
 local review = require("sidecar.task.review")
@@ -18,6 +20,7 @@ local M = {}
 M.PER_STATUS = 40 -- cards a column shows at first
 M.MAX_PER_STATUS = 1000
 M.REVIEW_ITEMS = 50 -- runs of the review queue listed (the oldest)
+M.ACTIVE_ITEMS = 50 -- active runs listed (the oldest)
 
 -- What a review item says of its run: enough for a line of the queue, not the whole record.
 local RUN_SUMMARY = { "run_id", "task_id", "status", "runner_type", "agent_role", "created_at", "completed_at" }
@@ -86,8 +89,21 @@ local function gather(s, o)
     end
     items[i] = { run = run, task_title = item.task_title or json.null, why = item.why }
   end
+  local active
+  active, message = s:list_runs({ statuses = { "queued", "preparing", "running" }, oldest_first = true,
+    limit = M.ACTIVE_ITEMS })
+  if not active then
+    return nil, message
+  end
+  for i, r in ipairs(active) do
+    local run = { attention = type(r.attention) == "table" and r.attention or json.null, started_at = r.started_at }
+    for _, key in ipairs(RUN_SUMMARY) do
+      run[key] = r[key]
+    end
+    active[i] = run
+  end
   return { counts = counts, matched = matched, per_status = per_status, tasks = json.array(tasks),
-    review = { total = total, items = json.array(items) } }
+    review = { total = total, items = json.array(items) }, active = json.array(active) }
 end
 
 ---The board route's command: prints (or, under out.capture, hands back) the envelope "ui board".
