@@ -286,7 +286,9 @@ std::optional<Snapshot> Repo::snapshot(const SnapshotOptions& o, std::string& wh
     if (!w.file_mode && c.present && (c.mode & 0170000) == 0100000 && (e.mode & 0170000) == 0100000) {
       c.mode = e.mode;  // core.fileMode false: the executable bit is the index's
     }
-    bool unread_submodule = e.mode == GIT_FILEMODE_COMMIT && c.mode == GIT_FILEMODE_COMMIT && g_->git_oid_is_zero(&c.id);
+    // A submodule not checked out (an empty folder) is unchanged, as `git status` has it.
+    bool unread_submodule =
+        e.mode == GIT_FILEMODE_COMMIT && c.mode == GIT_FILEMODE_COMMIT && g_->git_oid_is_zero(&c.id);
     if (!unread_submodule && !(c.present && !c.by_stat && c.mode == e.mode && same_id(c.id, e.id))) {
       s.dirty[e.path] = c;
     }

@@ -137,7 +137,8 @@ class Walk {
       return;
     }
     const bool same_type = type == 0120000 ? S_ISLNK(st.st_mode) : S_ISREG(st.st_mode);
-    const bool exec_differs = o_.file_mode && type == 0100000 && ((st.st_mode & S_IXUSR) != 0) != ((e.mode & 0100) != 0);
+    const bool executable = (st.st_mode & S_IXUSR) != 0;
+    const bool exec_differs = o_.file_mode && type == 0100000 && executable != ((e.mode & 0100) != 0);
     if (!same_type || exec_differs || stat_differs(e, st) || racy(e)) out.changed.push_back(k);
   }
 
