@@ -4,10 +4,12 @@
 ---   ... the agent runs ...
 ---   local change = worktree.changes(repo, before)      -- {head_before, head_after, files = {...}}
 ---
---- A snapshot is read in-process (sidecar.host.git, libgit2) as `git status` reads a work tree:
---- the index's stat data tells which files to hash, hashing happens in memory, and nothing is
---- written into the repository (no object, no index, no lock). Untracked files are hashed too,
---- unless larger than max_hash_bytes: those are compared by their stat data (`by_stat`).
+--- A snapshot is read in-process (sidecar.host.git) as `git status` reads a work tree: the work
+--- tree is read against the index's stat data on a few threads (host/work_tree_walk.hpp), which
+--- tells which files to hash; hashing happens in memory with git's filters, .gitignore is git's
+--- (libgit2), and nothing is written into the repository (no object, no index, no lock).
+--- Untracked files are hashed too, unless larger than max_hash_bytes: those are compared by
+--- their stat data (`by_stat`).
 ---
 --- Writing runs, whose result becomes a commit, use tree snapshots instead (tree_snapshot,
 --- start_snapshot): a tree object of every file, written in-process (sidecar.host.git_tree) as
