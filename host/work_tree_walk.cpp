@@ -87,7 +87,7 @@ class Walk {
     result.untracked_files = std::move(found_.untracked_files);
     result.untracked_dirs = std::move(found_.untracked_dirs);
     for (std::size_t k = root.lo; k < root.hi; ++k) {
-      if (!visited_[k] && !index_[k].skip_worktree) result.missing.push_back(k);
+      if (!visited_[k] && !index_[k].skip_worktree && !excluded(*index_[k].path)) result.missing.push_back(k);
     }
     return result;
   }
