@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# End-to-end: runs on a pseudo-terminal (run --pty) with a fake interactive agent that asks
+# "Continue? [y/n]" (tests/fixtures/interactive_agent.sh): the run is marked waiting_input with the
+# prompt's text, `run send` (a line, or one --key) lets it finish, each prompt is told once, `run
+# tail` shows the terminal's text without escape sequences; hostile agents (a flood, escape
+# sequences and invalid UTF-8), `run send` to ended, unknown and terminal-less runs, and kill -9 of
+# the worker.
+set -u
+. "$(dirname "$0")/lib.sh" # S (absolute), here, root, $work; the shared helpers
+F=$root/tests/fixtures
+cd "$work"
+
+# attention RUN: the run's attention state and evidence, as `run show --json` gives them.
+attention() {
+  local show
+  show=$("$S" run show "$1" --json)
+  echo "$(jv .data.attention.state <<<"$show")|$(jv .data.attention.evidence <<<"$show")"
+}
+waiting() { [ "$(attention "$1")" = "waiting_input|Continue? [y/n]" ]; }
+told() { cat "$work/told-$1" 2>/dev/null; }
+
+git_repo pty
+add_runners "    ask = { command = { \"$F/interactive_agent.sh\", \"line\" } },
+    ask_key = { command = { \"$F/interactive_agent.sh\", \"key\" } },
+    noisy = { command = { \"$F/interactive_agent.sh\", \"noisy\" } },
+    flood = { command = { \"$F/interactive_agent.sh\", \"flood\", \"3000000\" } },
+    plain = { command = { \"sh\", \"-c\", \"cat >/dev/null; echo plain; sleep 30\" } },"
+"$S" task create --title "Ask me" --status ready >/dev/null
+
+# --- a prompt marks the run waiting_input; run send answers it -------------------------------
+expect_run "start on a terminal" 0 "^R-\d+\n$" "" -- "$S" run T-0001 --runner ask --background --pty \
+  --notify "echo \"\$SIDECAR_EVENT: \$SIDECAR_MESSAGE\" >>'$work/told-line'"
+line=$(run_id)
+wait_until "the prompt marks $line waiting_input" 60 waiting "$line"
+eq "launch records pty" "true true" \
+  "$(field .agent/runs/$line/run.json .launch.pty) $("$S" run show "$line" --json | jv .data.pty)"
+expect_run "run list: waiting_input" 0 "$line .*running \(waiting_input\)" "" -- "$S" run list
+expect_run "run show: the evidence" 0 "Attention: +waiting_input: Continue\? \[y/n\]" "" -- "$S" run show "$line"
+wait_until "the waiting_input notice" 60 grep -qs '^waiting_input: Continue? \[y/n\]' "$work/told-line"
+"$S" run send "$line" y --json >send.json
+eq "run send --json" "true run send y true" \
+  "$(field send.json .ok) $(field send.json .command) $(field send.json .data.text) $(field send.json .data.enter)"
+"$S" run wait "$line" >/dev/null
+eq "answered: the agent finished" "0 finished the task" \
+  "$(field .agent/runs/$line/run.json .exit_code) $(tail -n 1 .agent/runs/$line/stdout.log)"
+eq "the mark is gone once it ended" "nil" "$("$S" run show "$line" --json | jv .data.attention.state)"
+wait_until "the end notice" 60 grep -qs '^ended: ' "$work/told-line"
+eq "each notice once" "1 1" "$(grep -c '^waiting_input:' "$work/told-line") $(grep -c '^ended:' "$work/told-line")"
+"$S" run tail "$line" >tail.out
+expect_run "run tail: the terminal's text and what was typed" 0 \
+  "\| Working on the task\n.*typed \"y\" \+ enter \(run send\).*\| answer: y\n.*\| finished the task" "" -- cat tail.out
+eq "run tail: no escape sequence" "0" "$(grep -c $'\e' tail.out)"
+eq "terminal.log keeps the raw bytes" "1" "$(grep -c $'\e\\[1;32mWorking' .agent/runs/$line/terminal.log)"
+eq "events: the input recorded" "y run send" \
+  "$(grep '"terminal.input"' .agent/runs/$line/events.jsonl | jv .fields.text) $(grep '"terminal.input"' .agent/runs/$line/events.jsonl | jv .fields.by)"
+
+# --- one key, no Enter ---------------------------------------------------------------------
+expect_run "a one-key agent" 0 "^R-\d+\n$" "" -- "$S" run T-0001 --runner ask_key --background --pty
+key=$(run_id)
+wait_until "$key waits" 60 waiting "$key"
+expect_run "run send --key y" 0 "^$" "^$" -- "$S" run send "$key" --key y
+"$S" run wait "$key" >/dev/null
+eq "--key y: finished" "0 answer: y" \
+  "$(field .agent/runs/$key/run.json .exit_code) $(grep -a '^answer' .agent/runs/$key/stdout.log)"
+
+# --- clear errors --------------------------------------------------------------------------
+expect_run "send to an ended run" 1 "^$" "run $key is not running \(it ended " -- "$S" run send "$key" y
+expect_run "send to an unknown run" 1 "^$" "no run R-0999" -- "$S" run send R-0999 y
+expect_run "an unknown key" 2 "^$" "unknown key 'f1' \(keys: backspace, ctrl-c, .*y\)" -- "$S" run send "$key" --key f1
+expect_run "text and --key" 2 "^$" "not both" -- "$S" run send "$key" y --key y
+expect_run "nothing to send" 2 "^$" "what to type\?" -- "$S" run send "$key"
+expect_run "send --json error" 1 '"message": "run R-\d+ is not running.*"ok": false' "" -- "$S" run send "$key" y --json
+plain=$(BG=1 "$S" run T-0001 --runner plain --background 2>/dev/null)
+expect_run "send to a run without --pty" 1 "^$" "was not started with --pty" -- "$S" run send "$plain" y
+"$S" run kill "$plain" >/dev/null
+expect_run "--on-stuck without --pty" 2 "" "give --pty too" -- "$S" run T-0001 --runner ask --on-stuck poke
+expect_run "--on-stuck unknown" 2 "" "expected \"poke\"" -- "$S" run T-0001 --runner ask --pty --on-stuck kick
+
+# --- hostile output: escape sequences, invalid UTF-8, a flood --------------------------------
+noisy=$("$S" run T-0001 --runner noisy --background --pty 2>/dev/null)
+wait_until "$noisy waits" 60 waiting "$noisy"
+"$S" run send "$noisy" y >/dev/null && "$S" run wait "$noisy" >/dev/null
+"$S" run tail "$noisy" >noisy.out
+eq "noisy: tail has no ESC, BEL or CR" "0" "$(grep -c $'[\e\a\r]' noisy.out)"
+eq "noisy: the redrawn line as shown" "1" "$(grep -c '| progress 100%$' noisy.out)"
+eq "noisy: invalid UTF-8 repaired" "1" "$(grep -c 'bad bytes: �� end' noisy.out)"
+eq "noisy: events.jsonl is valid UTF-8" "true" \
+  "$("$S" -e 'local f = io.open(".agent/runs/'"$noisy"'/events.jsonl", "rb"); print(require("sidecar.core.text").valid_utf8(f:read("a")))')"
+sed -i 's/^  max_log_bytes = "64MiB"/  max_log_bytes = "64KiB"/' .agent/config.lua
+flood=$("$S" run T-0001 --runner flood --background --pty 2>/dev/null)
+wait_until "$flood waits after its flood" 120 waiting "$flood"
+"$S" run send "$flood" y >/dev/null && "$S" run wait "$flood" >/dev/null
+size=$(stat -c %s .agent/runs/$flood/terminal.log)
+eq "flood: terminal.log capped" "yes" "$([ "$size" -lt 70000 ] && echo yes || echo "no ($size bytes)")"
+eq "flood: recorded as cut" "terminal.log" "$(field .agent/runs/$flood/run.json .log_truncated.2.file)"
+eq "flood: the end still read" "0 finished the task" \
+  "$(field .agent/runs/$flood/run.json .exit_code) $(tail -n 1 .agent/runs/$flood/stdout.log)"
+
+# --- kill -9 of the worker -----------------------------------------------------------------
+dead=$("$S" run T-0001 --runner ask --background --pty 2>/dev/null)
+wait_until "$dead waits" 60 waiting "$dead"
+agent=$(field .agent/runs/$dead/agent_process.json .pid)
+kill -9 "$(field .agent/runs/$dead/run.json .worker_pid)"
+"$S" run wait "$dead" >/dev/null
+wait_until "the agent of the killed worker is gone" 30 sh -c "! kill -0 $agent 2>/dev/null"
+expect_run "kill -9: the run ended, saying why" 0 "Status: +outcome_unknown.*died without recording an end" "" -- \
+  "$S" run show "$dead"
+expect_run "send to the dead worker's run" 1 "^$" "is not running" -- "$S" run send "$dead" y
+
+finish
