@@ -4,10 +4,11 @@
 # prompt's text, `run send` (a line, or one --key) lets it finish, each prompt is told once, `run
 # tail` shows the terminal's text without escape sequences; hostile agents (a flood, escape
 # sequences and invalid UTF-8), `run send` to ended, unknown and terminal-less runs, and kill -9 of
-# the worker.
+# the worker; run attach under a terminal (pty_driver): detached, typed to, stopped by SIGTERM.
 set -u
 . "$(dirname "$0")/lib.sh" # S (absolute), here, root, $work; the shared helpers
 F=$root/tests/fixtures
+D=$(cd "$(dirname "$2")" && pwd)/$(basename "$2") # tests/e2e/pty_driver.cpp: a person at a terminal
 cd "$work"
 
 # attention RUN: the run's attention state and evidence, as `run show --json` gives them.
@@ -95,6 +96,38 @@ eq "flood: terminal.log capped" "yes" "$([ "$size" -lt 70000 ] && echo yes || ec
 eq "flood: recorded as cut" "terminal.log" "$(field .agent/runs/$flood/run.json .log_truncated.2.file)"
 eq "flood: the end still read" "0 finished the task" \
   "$(field .agent/runs/$flood/run.json .exit_code) $(tail -n 1 .agent/runs/$flood/stdout.log)"
+
+# --- run attach: the screen so far and what follows, keys typed, Ctrl-] detaches -------------
+# The attaching shell compares its terminal's settings before and after: raw mode is undone.
+attach_in_shell() {
+  timeout 120 "$D" sh -c "before=\$(stty -g); '$S' run attach $1; s=\$?; [ \"\$(stty -g)\" = \"\$before\" ] && echo RESTORED-\$s"
+}
+att=$("$S" run T-0001 --runner ask --background --pty 2>/dev/null)
+wait_until "$att waits" 60 waiting "$att"
+printf 'expect attached to %s\nexpect Continue? [y/n]\nkey \035\nexpect detached; the run goes on\nexpect RESTORED-0\nexit 0\n' \
+  "$att" | attach_in_shell "$att" >attach1.out 2>&1
+expect_run "attach shows the screen, Ctrl-] detaches, the terminal restored" 0 \
+  "Working.*Continue\? \[y/n\].*detached; the run goes on\r?\nRESTORED-0" "" -- cat attach1.out
+eq "detached: the run goes on" "waiting_input" "$("$S" run show "$att" --json | jv .data.attention.state)"
+printf 'expect Continue? [y/n]\ntype y\nexpect finished the task\nexpect the run ended\nexpect RESTORED-0\nexit 0\n' |
+  attach_in_shell "$att" >attach2.out 2>&1
+expect_run "attach: typed y, the run ended, the terminal restored" 0 "finished the task.*the run ended.*RESTORED-0" "" \
+  -- cat attach2.out
+eq "attach: the keys recorded" "run attach" "$(grep '"terminal.input"' .agent/runs/$att/events.jsonl | jv .fields.by)"
+# SIGTERM while attached (the driver waits for the restored terminal meanwhile).
+att=$("$S" run T-0001 --runner ask --background --pty 2>/dev/null)
+wait_until "$att waits" 60 waiting "$att"
+printf 'expect Continue? [y/n]\nexpect RESTORED-143\nexit 0\n' | attach_in_shell "$att" >attach3.out 2>&1 &
+driver=$!
+attach_pid() { pgrep -f "^$S run attach $att\$"; }
+# Ready once it has put its terminal in raw mode (not after a delay).
+raw() { local p; p=$(attach_pid) && stty -F "$(readlink /proc/$p/fd/0)" -a | grep -q -- '-icanon'; }
+wait_until "attach has its terminal in raw mode" 60 raw
+kill -TERM "$(attach_pid)"
+status=0; wait "$driver" || status=$?
+eq "SIGTERM while attached: the terminal restored (exit 143)" "0" "$status"
+expect_run "attach needs a terminal" 2 "^$" "run attach needs a terminal" -- "$S" run attach "$att"
+"$S" run kill "$att" >/dev/null
 
 # --- kill -9 of the worker -----------------------------------------------------------------
 dead=$("$S" run T-0001 --runner ask --background --pty 2>/dev/null)

@@ -27,6 +27,7 @@ local text = require("sidecar.core.text")
 local M = {}
 
 M.QUIET_MS = 500 -- output quiet this long before the screen is read for a prompt
+M.FLUSH_MS = 150 -- an unfinished line (held back for redaction) is let through after this long quiet
 M.MAX_EVENT_TEXT = 4 * 1024 * 1024 -- terminal text written as events per run
 M.MAX_LINE = 64 * 1024 -- a line longer than this (no newline in sight) is cut there
 M.MAX_ANSWERS = 20 -- automatic answers per run: a prompt that comes back forever is not fed forever
@@ -38,8 +39,11 @@ end
 
 -- A text file bounded as host/log_cap.hpp bounds the raw logs: its first half written through,
 -- then the last half kept in memory and written after a marker line at the end.
-local function capped_file(path, max)
+local function capped_file(path, max, unbuffered)
   local f = assert(io.open(path, "wb"))
+  if unbuffered then
+    f:setvbuf("no") -- `run attach` reads it as it grows
+  end
   local c = { seen = 0, kept = 0, tail = {}, tail_bytes = 0, max_bytes = max }
   local head = max > 0 and max // 2 or math.huge
   function c.write(s)
@@ -93,7 +97,7 @@ function M.open(o, c)
     Terminal)
   local max = c.max_log or 0
   self.text_log = capped_file(c.run_dir .. "/" .. (c.parser and "agent.jsonl" or "stdout.log"), max)
-  self.raw_log, self.raw = capped_file(c.run_dir .. "/terminal.log", max), ""
+  self.raw_log, self.raw = capped_file(c.run_dir .. "/terminal.log", max, true), ""
   c.record.pty = true
   return self
 end
@@ -249,14 +253,15 @@ function Terminal:poll(h)
   elseif attention == "stuck" then
     self:poke(h, "stuck")
   end
-  if self.waiting_line or self.output_seq == self.checked_seq or now_ms() - self.last_output < M.QUIET_MS then
-    return
-  end
-  self.checked_seq = self.output_seq
-  if self.raw ~= "" then -- an unfinished line, quiet: a prompt, let through
+  local quiet = now_ms() - self.last_output
+  if self.raw ~= "" and quiet >= M.FLUSH_MS then -- an unfinished line, quiet: a prompt, let through
     self:bytes(self.raw)
     self.raw = ""
   end
+  if self.waiting_line or self.output_seq == self.checked_seq or quiet < M.QUIET_MS then
+    return
+  end
+  self.checked_seq = self.output_seq
   local line = self:screen_line()
   if line and prompts.match(line, self.patterns) then
     self:waiting(h, line)
