@@ -140,4 +140,37 @@ expect_run "kill -9: the run ended, saying why" 0 "Status: +outcome_unknown.*die
   "$S" run show "$dead"
 expect_run "send to the dead worker's run" 1 "^$" "is not running" -- "$S" run send "$dead" y
 
+# --- policies: known prompts answered, on_stuck = poke -------------------------------------
+git_repo policies
+add_runners "    ask = { command = { \"$F/interactive_agent.sh\", \"line\" } },
+    enter = { command = { \"sh\", \"-c\", \"cat >/dev/null; printf 'Press Enter to go on '; read x; echo went on\" } },
+    silent = { command = { \"sh\", \"-c\", \"cat >/dev/null; echo started; read x; echo poked\" } },
+    again = { command = { \"sh\", \"-c\", \"cat >/dev/null; while :; do printf 'Continue? [y/n] '; read x; echo; done\" } },"
+sed -i 's/^  stuck_after = "5m",.*$/  stuck_after = "1s",\n  answers = { { pattern = "Continue%? %[y\/n%]", send = "y" } },/' \
+  .agent/config.lua
+"$S" task create --title "Policies" --status ready >/dev/null
+answered=$("$S" run T-0001 --runner ask --background --pty 2>/dev/null)
+"$S" run wait "$answered" >/dev/null
+eq "a known prompt answered by itself" "0 answers y 1" "$(field .agent/runs/$answered/run.json .exit_code) \
+$(grep '"terminal.input"' .agent/runs/$answered/events.jsonl | jv .fields.by) \
+$(grep '"terminal.input"' .agent/runs/$answered/events.jsonl | jv .fields.text) \
+$(grep -c '"terminal.input"' .agent/runs/$answered/events.jsonl)"
+poked=$("$S" run T-0001 --runner enter --background --pty --on-stuck poke 2>/dev/null)
+"$S" run wait "$poked" >/dev/null
+eq "on_stuck poke: Enter once to a waiting run" "0 Press Enter to go on went on on_stuck enter 1" "$(field .agent/runs/$poked/run.json .exit_code) \
+$(tail -n 1 .agent/runs/$poked/stdout.log) $(grep '"terminal.input"' .agent/runs/$poked/events.jsonl | jv .fields.by) \
+$(grep '"terminal.input"' .agent/runs/$poked/events.jsonl | jv .fields.key) $(grep -c '"terminal.input"' .agent/runs/$poked/events.jsonl)"
+stuck=$("$S" run T-0001 --runner silent --background --pty --on-stuck poke 2>/dev/null)
+"$S" run wait "$stuck" >/dev/null
+eq "on_stuck poke: Enter once to a stuck run" "0 poked stuck" "$(field .agent/runs/$stuck/run.json .exit_code) \
+$(tail -n 1 .agent/runs/$stuck/stdout.log) $(grep '"terminal.input"' .agent/runs/$stuck/events.jsonl | jv .fields.reason)"
+# A prompt that comes back forever is answered a bounded number of times, then left waiting.
+# (The terminal does not echo: "went on" follows the prompt on its line, as the screen shows it.)
+loop=$("$S" run T-0001 --runner again --background --pty 2>/dev/null)
+answers() { grep -cs '"terminal.input"' ".agent/runs/$loop/events.jsonl"; }
+wait_until "the answers stop" 120 sh -c "[ \"\$(grep -cs '\"terminal.input\"' .agent/runs/$loop/events.jsonl)\" = 20 ]"
+wait_until "then it waits" 60 sh -c "'$S' run show $loop --json | grep -q '\"state\": \"waiting_input\"'"
+"$S" run kill "$loop" >/dev/null
+eq "answers are bounded" "20" "$(answers)"
+
 finish

@@ -92,7 +92,7 @@ function M.open(o, c)
   assert(input_channel.open(c.run_dir))
   local self = setmetatable({ o = o, store = c.store, record = c.record, run_dir = c.run_dir, t = c.t,
     parser = c.parser, strip = screen.stripper(), partial = "", last_line = nil, last_output = now_ms(),
-    output_seq = 0, checked_seq = -1, event_bytes = 0, events_dropped = 0, answers = 0, occurrence = 0,
+    output_seq = 0, checked_seq = -1, event_bytes = 0, events_dropped = 0, lines_seen = 0, answers = 0, occurrence = 0,
     patterns = o.prompt_patterns or prompts.patterns(o.runner), size = type(o.pty) == "table" and o.pty or true },
     Terminal)
   local max = c.max_log or 0
@@ -105,6 +105,7 @@ end
 -- Each whole line of text: to the parser (a JSON line of a dialect's stream) or to the text.
 function Terminal:line(line, shown_lines)
   line = text.repair_utf8(line)
+  self.lines_seen = self.lines_seen + 1
   if self.parser and line:find("^%s*{") then
     self.text_log.write(line .. "\n")
     self.parser:feed(line .. "\n")
@@ -217,7 +218,7 @@ end
 function Terminal:waiting(h, line)
   self.occurrence = self.occurrence + 1
   local evidence = text.clip(text.trim(line), M.EVIDENCE_CHARS)
-  self.waiting_line = line
+  self.waiting_line, self.waiting_lines = line, self.lines_seen
   self:mark({ state = "waiting_input", since = store.now(), evidence = secrets.redact(evidence),
     occurrence = self.occurrence })
   local answer = prompts.answer(line, self.o.answers)
@@ -244,19 +245,22 @@ function Terminal:poll(h)
   for _, e in ipairs(input_channel.take(self.run_dir)) do
     self:type(h, e.bytes, { text = e.text, key = e.key, enter = e.enter, by = e.by or "run send" })
   end
+  local quiet = now_ms() - self.last_output
+  if self.raw ~= "" and quiet >= M.FLUSH_MS then -- an unfinished line, quiet: a prompt, let through
+    self:bytes(self.raw)
+    self.raw = ""
+  end
   local attention = type(self.record.attention) == "table" and self.record.attention.state
-  if self.waiting_line and self.output_seq ~= self.checked_seq and self:screen_line() ~= self.waiting_line then
-    self.waiting_line = nil -- the screen moved on (a prompt redrawn as it was keeps its mark)
+  -- The screen moved on: a line ended since the prompt, or the line shows something else. A prompt
+  -- redrawn as it was keeps its mark; the same prompt asked again is a new one.
+  if self.waiting_line and self.output_seq ~= self.checked_seq
+      and (self.lines_seen ~= self.waiting_lines or self:screen_line() ~= self.waiting_line) then
+    self.waiting_line = nil
     if attention == "waiting_input" then
       self:mark(nil)
     end
   elseif attention == "stuck" then
     self:poke(h, "stuck")
-  end
-  local quiet = now_ms() - self.last_output
-  if self.raw ~= "" and quiet >= M.FLUSH_MS then -- an unfinished line, quiet: a prompt, let through
-    self:bytes(self.raw)
-    self.raw = ""
   end
   if self.waiting_line or self.output_seq == self.checked_seq or quiet < M.QUIET_MS then
     return
