@@ -4,7 +4,8 @@
 # prompt's text, `run send` (a line, or one --key) lets it finish, each prompt is told once, `run
 # tail` shows the terminal's text without escape sequences; hostile agents (a flood, escape
 # sequences and invalid UTF-8), `run send` to ended, unknown and terminal-less runs, and kill -9 of
-# the worker; run attach under a terminal (pty_driver): detached, typed to, stopped by SIGTERM.
+# the worker; run attach under a terminal (pty_driver): detached, typed to, stopped by SIGTERM;
+# answers and on_stuck = poke; codex and claude on a terminal against the scripted model server.
 set -u
 . "$(dirname "$0")/lib.sh" # S (absolute), here, root, $work; the shared helpers
 F=$root/tests/fixtures
@@ -172,5 +173,30 @@ wait_until "the answers stop" 120 sh -c "[ \"\$(grep -cs '\"terminal.input\"' .a
 wait_until "then it waits" 60 sh -c "'$S' run show $loop --json | grep -q '\"state\": \"waiting_input\"'"
 "$S" run kill "$loop" >/dev/null
 eq "answers are bounded" "20" "$(answers)"
+
+# --- the real CLIs on a terminal, against the scripted model server --------------------------
+# codex exec --json and claude -p stream-json print their JSON lines on the terminal: the record
+# is as complete as without --pty (status, final message, usage as scripted, claude's cost).
+export PATH="$root/.tools/npm/bin:$PATH"
+if [ "${SIDECAR_SKIP_REAL_CLIS:-}" != 1 ] && command -v codex >/dev/null && command -v claude >/dev/null; then
+  mkdir -p "$work/clis/repo" && (cd "$work/clis/repo" && git init -q -b main &&
+    git -c user.email=t@e -c user.name=t commit -q --allow-empty -m init)
+  start_server clis "$root/tests/fixtures/scenarios/text_turn.json" && {
+    for runner in codex claude; do
+      AGENT_RUN_PTY=1 "$S" script "$here/agent_run.lua" $runner "$work/clis/repo" "$port" "Say hello" >$runner.json \
+        2>$runner.err || { echo "FAIL $runner on a terminal: the run script failed"; cat $runner.err; failed=$((failed + 1)); }
+      dir=$work/clis/repo/.agent/runs/$(field $runner.json .run_id)
+      eq "$runner on a terminal: the record" "review Hello from the scripted model. true" \
+        "$(field $runner.json .status) $(cat "$dir/output.md") $(field $runner.json .pty)"
+      eq "$runner on a terminal: its JSON lines parsed" "yes" \
+        "$([ -s "$dir/terminal.log" ] && grep -q '^{' "$dir/agent.jsonl" && echo yes)"
+    done
+    eq "codex on a terminal: usage as scripted" "1234 56 1290" \
+      "$(field codex.json .usage.input) $(field codex.json .usage.output) $(field codex.json .usage.total)"
+    eq "claude on a terminal: usage as scripted, a cost" "1490 number" \
+      "$(field claude.json .usage.total) $(field claude.json .cost_usd | grep -qP '^[0-9.e-]+$' && echo number)"
+    stop_server
+  }
+fi
 
 finish

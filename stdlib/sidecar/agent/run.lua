@@ -363,12 +363,12 @@ local function start_agent(o, run, record, owner, a)
   local function write_copy()
     assert(run.store:write_copy("run", record.run_id, record, { { "prompt.md", o.prompt } }))
   end
+  local max_log = assert(log_caps.resolve(o.max_log_bytes))
+  local terminal = require("sidecar.agent.terminal").open(o, { store = run.store, record = record, -- with `pty`
+    run_dir = a.run_dir, t = a.t, parser = a.parser, max_log = max_log, spec = run.spec, argv = a.argv, how = a.how })
   if a.how.prompt == "file" then
     write_copy()
   end
-  local max_log = assert(log_caps.resolve(o.max_log_bytes))
-  local terminal = require("sidecar.agent.terminal").open(o, { store = run.store, record = record, -- with `pty`
-    run_dir = a.run_dir, t = a.t, parser = a.parser, max_log = max_log })
   local started, h, watch = agent_watch.spawn(a.argv, {
     cwd = run.repo, env = a.env, stdin = a.how.prompt ~= "file" and o.prompt or nil, run_dir = a.run_dir,
     parser = a.parser, max_log = max_log, terminal = terminal, timeout_ms = o.timeout_ms,

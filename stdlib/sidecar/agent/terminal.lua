@@ -83,7 +83,8 @@ Terminal.__index = Terminal
 
 ---The terminal of one run, or nil when o.pty is not set. o: agent_run's options (pty, runner,
 ---prompt_patterns, answers, on_stuck, on_attention); c: {store, record, run_dir, t (telemetry),
----parser, max_log}.
+---parser, max_log, spec, argv, how} (a runner spec'd `pty_prompt = "file"` has its argv and how
+---changed so that its prompt comes from its file).
 ---@return table|nil
 function M.open(o, c)
   if not o.pty then
@@ -99,6 +100,14 @@ function M.open(o, c)
   self.text_log = capped_file(c.run_dir .. "/" .. (c.parser and "agent.jsonl" or "stdout.log"), max)
   self.raw_log, self.raw = capped_file(c.run_dir .. "/terminal.log", max, true), ""
   c.record.pty = true
+  if c.spec and c.spec.pty_prompt == "file" and c.how.prompt ~= "file" then
+    -- A CLI that reads no prompt from a terminal (claude -p) gets it from its file on stdin; its
+    -- output still comes on the terminal. (The argv changes in place: the caller spawns it.)
+    local argv = { "/bin/sh", "-c", 'f=$1; shift; exec "$@" <"$f"', "sh", c.run_dir .. "/prompt.md" }
+    table.move(c.argv, 1, #c.argv, #argv + 1, argv)
+    table.move(argv, 1, #argv, 1, c.argv)
+    c.how.prompt = "file"
+  end
   return self
 end
 
