@@ -21,11 +21,14 @@ attention() {
 waiting() { [ "$(attention "$1")" = "waiting_input|Continue? [y/n]" ]; }
 told() { cat "$work/told-$1" 2>/dev/null; }
 
+token=ghp_$(head -c 64 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 36)
 git_repo pty
 add_runners "    ask = { command = { \"$F/interactive_agent.sh\", \"line\" } },
     ask_key = { command = { \"$F/interactive_agent.sh\", \"key\" } },
     noisy = { command = { \"$F/interactive_agent.sh\", \"noisy\" } },
     flood = { command = { \"$F/interactive_agent.sh\", \"flood\", \"3000000\" } },
+    noline = { command = { \"$F/interactive_agent.sh\", \"noline\", \"3000000\" } },
+    secret = { command = { \"$F/interactive_agent.sh\", \"secret\", \"-\", \"$token\" } },
     plain = { command = { \"sh\", \"-c\", \"cat >/dev/null; echo plain; sleep 30\" } },"
 "$S" task create --title "Ask me" --status ready >/dev/null
 
@@ -129,6 +132,24 @@ status=0; wait "$driver" || status=$?
 eq "SIGTERM while attached: the terminal restored (exit 143)" "0" "$status"
 expect_run "attach needs a terminal" 2 "^$" "run attach needs a terminal" -- "$S" run attach "$att"
 "$S" run kill "$att" >/dev/null
+
+noline=$("$S" run T-0001 --runner noline --background --pty 2>/dev/null)
+wait_until "$noline waits after a flood without a line end" 120 sh -c \
+  "'$S' run show $noline --json | grep -q '\"evidence\": \"x*Continue? \[y/n\]\"'"
+"$S" run send "$noline" y >/dev/null && "$S" run wait "$noline" >/dev/null
+eq "noline: finished, terminal.log capped" "0 yes" "$(field .agent/runs/$noline/run.json .exit_code) \
+$([ "$(stat -c %s .agent/runs/$noline/terminal.log)" -lt 70000 ] && echo yes)"
+# A secret on the screen, in the prompt and in what is typed: redacted everywhere it is written.
+secret=$("$S" run T-0001 --runner secret --background --pty 2>/dev/null)
+wait_until "$secret waits" 60 sh -c "'$S' run show $secret --json | grep -q '\"state\": \"waiting_input\"'"
+"$S" run send "$secret" "$token" >/dev/null
+"$S" run wait "$secret" >/dev/null
+"$S" run tail "$secret" >secret.out
+"$S" run show "$secret" --json >>secret.out
+eq "secret: nowhere in the run's files or what is shown" "0" \
+  "$(grep -rl "$token" .agent/runs/$secret secret.out | wc -l)"
+eq "secret: the screen and the input still recorded" "2" "$(grep -c 'REDACTED' secret.out | tr -d ' ' | \
+  awk '{print ($1 >= 2) ? 2 : $1}')"
 
 # --- kill -9 of the worker -----------------------------------------------------------------
 dead=$("$S" run T-0001 --runner ask --background --pty 2>/dev/null)

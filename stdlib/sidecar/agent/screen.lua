@@ -112,7 +112,7 @@ local function shown(line)
   while line:byte(-1) == 13 do -- the "\r" of a "\r\n" split across two chunks
     line = line:sub(1, -2)
   end
-  local last = line:match(".*\r()")
+  local last = line:match("^.*\r()")
   return last and line:sub(last) or line
 end
 M.shown = shown

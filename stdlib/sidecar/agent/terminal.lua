@@ -140,7 +140,7 @@ function Terminal:sink(heard, on_result)
     heard()
     self.last_output, self.output_seq = now_ms(), self.output_seq + 1
     local s = self.raw .. chunk
-    local nl = s:match(".*\n()")
+    local nl = s:match("^.*\n()")
     if nl then
       self:bytes(s:sub(1, nl - 1))
       s = s:sub(nl)
@@ -226,7 +226,7 @@ end
 -- A prompt on the screen: marked, answered when an answer is known, poked with on_stuck.
 function Terminal:waiting(h, line)
   self.occurrence = self.occurrence + 1
-  local evidence = text.clip(text.trim(line), M.EVIDENCE_CHARS)
+  local evidence = text.tail(text.trim(line), M.EVIDENCE_CHARS) -- a prompt ends its line
   self.waiting_line, self.waiting_lines = line, self.lines_seen
   self:mark({ state = "waiting_input", since = store.now(), evidence = secrets.redact(evidence),
     occurrence = self.occurrence })
