@@ -68,6 +68,16 @@ expect_run "run send --key y" 0 "^$" "^$" -- "$S" run send "$key" --key y
 eq "--key y: finished" "0 answer: y" \
   "$(field .agent/runs/$key/run.json .exit_code) $(grep -a '^answer' .agent/runs/$key/stdout.log)"
 
+# --- a foreground run on a terminal: the same, typed to from elsewhere ------------------------
+"$S" run T-0001 --runner ask --pty >"$work/fg.out" 2>"$work/fg.err" &
+fg=$!
+wait_until "the foreground run waits" 60 sh -c "'$S' run list | grep -q 'running (waiting_input)'"
+fgrun=$(runs_where status running | head -n 1)
+"$S" run send "$fgrun" y >/dev/null
+status=0; wait "$fg" || status=$? # (its output outside the repository: a read-only run changes nothing there)
+eq "foreground --pty: answered, finished" "0 $fgrun true finished the task" \
+  "$status $(run_ids "$work/fg.out") $(field .agent/runs/$fgrun/run.json .pty) $(tail -n 1 .agent/runs/$fgrun/stdout.log)"
+
 # --- clear errors --------------------------------------------------------------------------
 expect_run "send to an ended run" 1 "^$" "run $key is not running \(it ended " -- "$S" run send "$key" y
 expect_run "send to an unknown run" 1 "^$" "no run R-0999" -- "$S" run send R-0999 y
