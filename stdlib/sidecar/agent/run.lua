@@ -414,8 +414,8 @@ end
 ---returned so), budget (a sidecar.agent.budget meter: the agent is stopped once it crosses it, the run
 ---`budget_exceeded`), stuck_after_ms and on_attention(record) (an agent silent that long is flagged on its record,
 ---not stopped: stdlib/sidecar/agent/stuck.lua), pty (true or {cols, rows}: the agent on a pseudo-terminal, with
----prompt_patterns, answers, on_stuck: stdlib/sidecar/agent/terminal.lua). Without `store` (a script, the REPL), the runner's config.lua
----settings (program, args, env, command) apply where the options give none. Returns the run record: run_id, status,
+---prompt_patterns, answers, on_stuck: stdlib/sidecar/agent/terminal.lua). Without `store` (a script, the REPL),
+---the runner's config.lua settings (program, args, env, command) apply where the options give none. Returns the run record: run_id, status,
 ---output (the whole final answer, as in output.md; nil when none, absent with `owner`), summary (its first line),
 ---failure_reason, usage, cost_usd, changed_files, session_id, command...; or nil, message, code ("unknown_runner",
 ---"bad_sandbox", "cannot_resume", "bad_config", or the store's for a run_id) when the run cannot be made: nothing

@@ -3,12 +3,14 @@
 ---
 ---   local started, h, watch = agent_watch.spawn(argv, {cwd, env, stdin, run_dir, parser, max_log,
 ---                                                      timeout_ms, idle_timeout_ms, kill_grace_ms, name,
----                                                      stop_now?})
+---                                                      stop_now?, stuck?, terminal?})
 ---   local r, killed_after_result, interruption = agent_watch.wait(h, watch, exit_deadline_ms)
 ---
 --- Output: with an event parser, stdout goes to agent.jsonl and to the parser chunk by chunk (the
 --- parser itself must see whether the last line ended); without one, to stdout.log, read back
 --- after the exit. stderr goes to stderr.log, and its tail is collected for the failure reason.
+--- On a terminal (`terminal`, stdlib/sidecar/agent/terminal.lua) both streams are one, which it reads,
+--- and the wait loop lets it type what was sent and read the screen for prompts.
 --- Each stream is redacted as read (host/stream_redactor.hpp: the file and the parser see the same
 --- bytes) and each log bounded by `max_log` (head and tail kept, stdlib/sidecar/core/log_caps.lua).
 local clock = require("sidecar.host.time")
@@ -52,7 +54,8 @@ function M.spawn(argv, o)
   end
   stdout.max_bytes = not o.terminal and o.max_log or nil
   local started, h = pcall(proc.spawn, argv, {
-    cwd = o.cwd, env = o.env, stdin = o.terminal and true or o.stdin, stdout = stdout, pty = o.terminal and o.terminal.size or nil,
+    cwd = o.cwd, env = o.env, stdout = stdout,
+    stdin = o.terminal and true or o.stdin, pty = o.terminal and o.terminal.size or nil, -- typed: type_prompt
     stderr = { collect = true, file = o.run_dir .. "/stderr.log", redact = true, max_bytes = o.max_log,
       on_chunk = heard },
     max_output = M.STDERR_TAIL,
@@ -61,6 +64,8 @@ function M.spawn(argv, o)
   })
   if started and o.terminal then
     o.terminal:type_prompt(h, o.stdin) -- the terminal stays open for what is typed later
+  elseif o.terminal then
+    o.terminal:finish() -- its logs closed, its input folder gone
   end
   return started, h, watch
 end
