@@ -119,3 +119,103 @@ describe("input channel", function()
     os.execute("rm -rf '" .. dir .. "'")
   end)
 end)
+
+describe("terminal: one run's screen, input and prompts (no process: a handle that records)", function()
+  local terminal = require("sidecar.agent.terminal")
+  local dir, events, typed, t, h, stored
+
+  test.before_each(function()
+    dir = os.tmpname()
+    os.remove(dir)
+    assert(os.execute("mkdir -p '" .. dir .. "'"))
+    events, typed, stored = {}, {}, 0
+    t = { event = function(_, kind, fields) events[#events + 1] = { kind = kind, fields = fields } end }
+    h = { write = function(_, bytes) typed[#typed + 1] = bytes return true end }
+    terminal.QUIET_MS, terminal.FLUSH_MS = 0, 0 -- read the screen at every poll
+  end)
+
+  test.after_each(function()
+    terminal.QUIET_MS, terminal.FLUSH_MS = 500, 150
+    os.execute("rm -rf '" .. dir .. "'")
+  end)
+
+  local function open(o)
+    o.pty = true
+    local record = {}
+    local store = { update_run = function() stored = stored + 1 return true end }
+    local term = terminal.open(o, { store = store, record = record, run_dir = dir, t = t, max_log = 0 })
+    return term, term:sink(function() end, function() end).on_chunk, record
+  end
+
+  local function kinds(kind)
+    local out = {}
+    for _, e in ipairs(events) do
+      if e.kind == kind then
+        out[#out + 1] = e.fields
+      end
+    end
+    return out
+  end
+
+  it("marks a prompt once, keeps the mark while it is redrawn, clears it when the screen moves on", function()
+    local told = 0
+    local term, feed, record = open({ runner = "command", on_attention = function() told = told + 1 end })
+    feed("\27[32mworking\27[0m\nContinue? [y/n] ")
+    term:poll(h)
+    expect(record.attention.state):equals("waiting_input")
+    expect(record.attention.evidence):equals("Continue? [y/n]")
+    feed("\rContinue? [y/n] ") -- the same prompt drawn again
+    term:poll(h)
+    expect(record.attention.state):equals("waiting_input")
+    expect(told):equals(1)
+    feed("y\nthanks\n")
+    term:poll(h)
+    expect(record.attention):equals(require("sidecar.core.json").null)
+    local text_log, raw_log = term:finish()
+    expect(raw_log.seen > 0):is_true()
+    expect(text_log.truncated):is_false()
+    local f = assert(io.open(dir .. "/stdout.log", "rb"))
+    expect(f:read("a")):equals("working\nContinue? [y/n] y\nthanks\n")
+    f:close()
+  end)
+
+  it("types what was posted, answers a known prompt once, pokes once", function()
+    local term, feed = open({ runner = "command", on_stuck = "poke",
+      answers = { { pattern = "Overwrite%?", send = "y" } } })
+    assert(input_channel.post(dir, { bytes = "hello\r", text = "hello", enter = true, by = "run send" }))
+    feed("Overwrite? ")
+    term:poll(h)
+    feed("\nPress Enter ")
+    term:poll(h)
+    feed("\nPress Enter ")
+    term:poll(h)
+    expect(typed):equals({ "hello\r", "y\r", "\r" }) -- the second Enter prompt: no second poke
+    local inputs = kinds("terminal.input")
+    expect(inputs[1].by .. " " .. inputs[2].by .. " " .. inputs[3].by):equals("run send answers on_stuck")
+    term:finish()
+    expect(input_channel.exists(dir)):is_false()
+  end)
+
+  it("warns of a prompt line a terminal cuts, and ends the prompt with Ctrl-D", function()
+    local term = open({ runner = "command" })
+    term:type_prompt(h, ("x"):rep(5000))
+    expect(typed[1]:sub(-2)):equals("\n\4")
+    expect(#kinds("terminal.warning")):equals(1)
+    term:finish()
+  end)
+
+  it("redacts what it writes and what it records", function()
+    local token = "ghp_" .. ("a1B2c3D4e5"):rep(4):sub(1, 36)
+    local term, feed, record = open({ runner = "command" })
+    feed("the key " .. token .. "\nUse " .. token .. "? [y/n] ")
+    term:poll(h)
+    expect(record.attention.evidence:find(token, 1, true)):is_nil()
+    term:finish()
+    for _, name in ipairs({ "terminal.log", "stdout.log" }) do
+      local f = assert(io.open(dir .. "/" .. name, "rb"))
+      expect(f:read("a"):find(token, 1, true)):is_nil()
+      f:close()
+    end
+    expect(require("sidecar.core.json").encode(events):find(token, 1, true)):is_nil()
+  end)
+end)

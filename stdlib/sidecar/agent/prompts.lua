@@ -8,8 +8,8 @@
 ---   on_stuck = "poke",                              -- Enter, once, to a stuck or waiting run
 ---
 --- Patterns are Lua patterns (string.find), matched against the last non-empty line of the screen
---- with escape sequences removed. An answer's `send` is typed followed by Enter unless `enter =
---- false`; `key` (a name of input_keys) sends one key instead.
+--- with escape sequences removed; an answer's pattern is a prompt pattern too. An answer's `send`
+--- is typed followed by Enter unless `enter = false`; `key` (a name of input_keys) sends one key.
 local M = {}
 
 -- What every runner's prompts look like; runners add their own below.

@@ -93,9 +93,12 @@ function M.open(o, c)
   assert(input_channel.open(c.run_dir))
   local self = setmetatable({ o = o, store = c.store, record = c.record, run_dir = c.run_dir, t = c.t,
     parser = c.parser, strip = screen.stripper(), partial = "", last_line = nil, last_output = now_ms(),
-    output_seq = 0, checked_seq = -1, event_bytes = 0, events_dropped = 0, lines_seen = 0, answers = 0, occurrence = 0,
-    patterns = o.prompt_patterns or prompts.patterns(o.runner), size = type(o.pty) == "table" and o.pty or true },
-    Terminal)
+    output_seq = 0, checked_seq = -1, event_bytes = 0, events_dropped = 0, lines_seen = 0, answers = 0,
+    occurrence = 0, patterns = { table.unpack(o.prompt_patterns or prompts.patterns(o.runner)) },
+    size = type(o.pty) == "table" and o.pty or true }, Terminal)
+  for _, a in ipairs(o.answers or {}) do -- a prompt with a known answer is a prompt
+    self.patterns[#self.patterns + 1] = a.pattern
+  end
   local max = c.max_log or 0
   self.text_log = capped_file(c.run_dir .. "/" .. (c.parser and "agent.jsonl" or "stdout.log"), max)
   self.raw_log, self.raw = capped_file(c.run_dir .. "/terminal.log", max, true), ""
@@ -187,11 +190,22 @@ function Terminal:event_text(lines)
 end
 
 ---Types the prompt when the runner reads it from stdin: its text, a line end, then Ctrl-D (the
----end of input a terminal gives); the terminal stays open for what follows.
+---end of input a terminal gives); the terminal stays open for what follows. A terminal reading
+---lines keeps at most 4095 bytes of one (Linux's line discipline): a longer line is said so in an
+---event, for a runner that should take its prompt from a file ({prompt_file}, pty_prompt).
 function Terminal:type_prompt(h, prompt)
-  if prompt then
-    h:write(prompt .. (prompt:sub(-1) == "\n" and "" or "\n") .. input_keys.BYTES["ctrl-d"])
+  if not prompt then
+    return
   end
+  local longest = 0
+  text.each_line(prompt .. "\n", function(l)
+    longest = math.max(longest, #l)
+  end)
+  if longest >= 4096 then
+    self.t:event("terminal.warning", { message = ("a prompt line of %d bytes was typed on the terminal: a program "
+      .. "reading lines there gets its first 4095 bytes"):format(longest) })
+  end
+  h:write(prompt .. (prompt:sub(-1) == "\n" and "" or "\n") .. input_keys.BYTES["ctrl-d"])
 end
 
 -- Types `bytes` and records what it was.
