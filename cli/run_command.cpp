@@ -1,11 +1,12 @@
 // `sidecar run T-0001 …` and `sidecar run list|show|approve|block|review|replay|answer|queue|
-// start-ready|tail|watch|kill|wait|apply|discard`: runs, handed to stdlib/sidecar/cli/run.lua.
+// start-ready|tail|watch|send|attach|kill|wait|apply|discard`: runs, handed to stdlib/sidecar/cli/run.lua.
 #include "lua_command.hpp"
 
 namespace sidecar::cli {
 
 std::vector<LuaCommand> run_commands() {
   const char* const m = "sidecar.cli.run";
+  const char* const m_send = "sidecar.cli.run_send";  // run send, run attach: a --pty run's terminal
   const Flags root_json = {kRootFlag, kJsonFlag};
   const Flags id = {{"id", "id", kText, "R-ID", "The run id", nullptr, kRequired}};
   const Flags id_root_json = id + root_json;
@@ -44,6 +45,11 @@ std::vector<LuaCommand> run_commands() {
            Flags{{"--background", "background", kBool, "",
                   "Return at once with the run id; the run goes on after the terminal closes (see run tail, run "
                   "wait, run kill)"},
+                 {"--pty", "pty", kBool, "",
+                  "Run the agent on a pseudo-terminal: type to it with run send, take it over with run attach; a "
+                  "prompt on its screen marks the run waiting_input"},
+                 {"--on-stuck", "on_stuck", kText, "POLICY",
+                  "With --pty: poke (type Enter once when the run is marked stuck or waiting_input) or none"},
                  {"--notify", "notify", kText, "CMD",
                   "With --background: when the run ends, run CMD (by /bin/sh; SIDECAR_RUN, SIDECAR_EVENT, "
                   "SIDECAR_STATUS, SIDECAR_MESSAGE in its environment); auto: the config's notify, else notify-send"},
@@ -105,6 +111,17 @@ std::vector<LuaCommand> run_commands() {
              {"--until-idle", "until_idle", kBool, "", "End (exit 0) once no run is active"},
              {"--once", "once", kBool, "", "Print the list once and end"}} +
            root_json},
+      {"run send", "Type on the terminal of a run started with --pty: TEXT then Enter, or one --key", m_send, "send",
+       id + Flags{{"text", "text", kText, "TEXT", "What to type (followed by Enter unless --no-enter)"},
+                  {"--key", "key", kText, "NAME",
+                   "One key instead: enter, tab, esc, space, backspace, up, down, left, right, ctrl-c, ctrl-d, ctrl-z, "
+                   "y, n"},
+                  {"--no-enter", "no_enter", kBool, "", "Type TEXT without Enter after it"}} +
+           root_json},
+      {"run attach",
+       "Take over the terminal of a run started with --pty: see its screen, type to it; Ctrl-] detaches (the run "
+       "goes on)",
+       m_send, "attach", id + Flags{kRootFlag}},
       {"run kill",
        "Stop a running run, foreground or background, and every process of it (recorded as interrupted)", m, "kill",
        id_root_json},

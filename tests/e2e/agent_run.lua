@@ -3,6 +3,7 @@
 -- The CLIs get a fresh home, TMPDIR and retries off, as docs/agent-clis.md says; the home is kept per
 -- repository, so a later run there can continue a session. SESSION: "continuable" (the run is
 -- not ephemeral), or the file of an earlier run's record, whose session this run continues.
+-- AGENT_RUN_PTY=1: the CLI runs on a pseudo-terminal (agent_run's `pty`).
 local agent_run = require("sidecar.agent.run")
 local json = require("sidecar.core.json")
 
@@ -11,7 +12,7 @@ local scratch = repo .. "/../" .. runner .. "-scratch"
 os.execute("mkdir -p '" .. scratch .. "/home' '" .. scratch .. "/tmp'")
 local base = "http://127.0.0.1:" .. port
 local opts = { runner = runner, repo = repo, prompt = prompt, idle_timeout_ms = tonumber(idle_ms),
-  kill_grace_ms = 500, env = { TMPDIR = scratch .. "/tmp" } }
+  kill_grace_ms = 500, env = { TMPDIR = scratch .. "/tmp" }, pty = os.getenv("AGENT_RUN_PTY") == "1" or nil }
 if session == "continuable" then
   opts.ephemeral = false
 elseif session and session ~= "" then

@@ -74,12 +74,6 @@ M.MAX_AGENT_EVENTS = 200000 -- agent events written to events.jsonl per run (abo
 ---A random (version 4) UUID, e.g. for a claude session id.
 M.uuid = agent_session.uuid
 
--- Linear, whatever the agent wrote (stdlib/sidecar/core/text.lua): a pattern such as "([^\n]+)\n*$" retries
--- at every position and is quadratic on a long output.
-local function first_line(text)
-  return text_lines.first_line(text, SUMMARY_CHARS)
-end
-
 ---Shows an argv for people (model.md, events): words with spaces or quotes are quoted.
 function M.shown(argv)
   local out = {}
@@ -294,7 +288,8 @@ local function read_result(record, c)
   local summary = parser and parser:finish() or { usage = agent_events.usage() }
   local warnings = {}
   log_caps.record(record, { { stream = "stdout", file = parser and "agent.jsonl" or "stdout.log", log = r.stdout_log },
-    { stream = "stderr", file = "stderr.log", log = r.stderr_log } }, warnings)
+    { stream = "stderr", file = "stderr.log", log = r.stderr_log },
+    { stream = "terminal", file = "terminal.log", log = r.terminal_log } }, warnings) -- terminal: with `pty`
   local final = agent_result.final_message(record, { spec = spec, run_dir = c.run_dir, parser = parser,
     summary = summary, spawn_failed = r.spawn_failed, max = M.MAX_FINAL, stdout_log = r.stdout_log }, warnings)
   if not r.spawn_failed then
@@ -327,7 +322,7 @@ local function read_result(record, c)
   record.timed_out = r.timed_out or false
   record.duration_ms = r.duration_ms and math.floor(r.duration_ms) or nil
   record.completed_at = store.now()
-  record.summary = first_line(final)
+  record.summary = text_lines.first_line(final, SUMMARY_CHARS) -- linear, whatever the agent wrote
   record.commands_run = json.array(summary.commands or {})
   record.git = c.refs:facts(record.head_before, record.head_after, record.commands_run)
   if o.gates then
@@ -368,12 +363,15 @@ local function start_agent(o, run, record, owner, a)
   local function write_copy()
     assert(run.store:write_copy("run", record.run_id, record, { { "prompt.md", o.prompt } }))
   end
+  local max_log = assert(log_caps.resolve(o.max_log_bytes))
+  local terminal = require("sidecar.agent.terminal").open(o, { store = run.store, record = record, -- with `pty`
+    run_dir = a.run_dir, t = a.t, parser = a.parser, max_log = max_log, spec = run.spec, argv = a.argv, how = a.how })
   if a.how.prompt == "file" then
     write_copy()
   end
   local started, h, watch = agent_watch.spawn(a.argv, {
     cwd = run.repo, env = a.env, stdin = a.how.prompt ~= "file" and o.prompt or nil, run_dir = a.run_dir,
-    parser = a.parser, max_log = assert(log_caps.resolve(o.max_log_bytes)), timeout_ms = o.timeout_ms,
+    parser = a.parser, max_log = max_log, terminal = terminal, timeout_ms = o.timeout_ms,
     idle_timeout_ms = o.idle_timeout_ms, kill_grace_ms = o.kill_grace_ms, name = run.spec.name,
     stop_now = o.budget and function() return o.budget:stop_now() end,
     stuck = require("sidecar.agent.stuck").watcher(run.store, record, o), -- silence flagged, not killed
@@ -415,8 +413,9 @@ end
 ---also finishes the run, which is stored still `running` in phase "finishing", its outcome in `outcome`, and
 ---returned so), budget (a sidecar.agent.budget meter: the agent is stopped once it crosses it, the run
 ---`budget_exceeded`), stuck_after_ms and on_attention(record) (an agent silent that long is flagged on its record,
----not stopped: stdlib/sidecar/agent/stuck.lua). Without `store` (a script, the REPL), the runner's config.lua
----settings (program, args, env, command) apply where the options give none. Returns the run record: run_id, status,
+---not stopped: stdlib/sidecar/agent/stuck.lua), pty (true or {cols, rows}: the agent on a pseudo-terminal, with
+---prompt_patterns, answers, on_stuck: stdlib/sidecar/agent/terminal.lua). Without `store` (a script, the REPL),
+---the runner's config.lua settings (program, args, env, command) apply where the options give none. Returns the run record: run_id, status,
 ---output (the whole final answer, as in output.md; nil when none, absent with `owner`), summary (its first line),
 ---failure_reason, usage, cost_usd, changed_files, session_id, command...; or nil, message, code ("unknown_runner",
 ---"bad_sandbox", "cannot_resume", "bad_config", or the store's for a run_id) when the run cannot be made: nothing
@@ -461,7 +460,7 @@ function M.execute(o)
   local span = t:span("agent")
   local spawned_ns = clock.monotonic_ns()
   local started, h, watch = start_agent(o, run, record, owner,
-    { argv = argv, how = how, env = env, parser = parser, run_dir = run_dir })
+    { argv = argv, how = how, env = env, parser = parser, run_dir = run_dir, t = t })
   local r, killed_after_result, interruption
   if started then
     r, killed_after_result, interruption = agent_watch.wait(h, watch, o.exit_deadline_ms)

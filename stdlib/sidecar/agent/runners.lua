@@ -32,6 +32,7 @@ local SANDBOXES = { ["read-only"] = true, ["workspace-write"] = true, ["danger-f
 ---@field dialect? string  "codex" or "claude": the event stream to read; nil: stdout is the final message
 ---@field env? table<string, string>  added to the CLI's environment
 ---@field prompt? string  "stdin" (default) or "file": the prompt in ctx.prompt_file, stdin /dev/null
+---@field pty_prompt? string  "file": on a terminal (`pty`), the CLI reads no prompt from it: its stdin is the prompt file
 ---@field final_message_file? string  a file in the run's folder where the CLI writes its final message
 ---@field can_resume? boolean  the CLI continues a session given ctx.resume_session_id
 ---@field version? string[]  the argv printing the CLI's version (`sidecar doctor`)
@@ -200,6 +201,7 @@ M.register("claude", {
   dialect = "claude",
   provider = "anthropic",
   names_session = true,
+  pty_prompt = "file", -- on a terminal (run --pty), `claude -p` reads no stdin: the prompt comes from its file
   install = "npm install -g @anthropic-ai/claude-code",
   version = { "claude", "--version" },
   probe = { cmd = { "claude", "--help" }, flags = { "--print", "--output-format", "--verbose", "--model",

@@ -3,12 +3,14 @@
 ---
 ---   local started, h, watch = agent_watch.spawn(argv, {cwd, env, stdin, run_dir, parser, max_log,
 ---                                                      timeout_ms, idle_timeout_ms, kill_grace_ms, name,
----                                                      stop_now?})
+---                                                      stop_now?, stuck?, terminal?})
 ---   local r, killed_after_result, interruption = agent_watch.wait(h, watch, exit_deadline_ms)
 ---
 --- Output: with an event parser, stdout goes to agent.jsonl and to the parser chunk by chunk (the
 --- parser itself must see whether the last line ended); without one, to stdout.log, read back
 --- after the exit. stderr goes to stderr.log, and its tail is collected for the failure reason.
+--- On a terminal (`terminal`, stdlib/sidecar/agent/terminal.lua) both streams are one, which it reads,
+--- and the wait loop lets it type what was sent and read the screen for prompts.
 --- Each stream is redacted as read (host/stream_redactor.hpp: the file and the parser see the same
 --- bytes) and each log bounded by `max_log` (head and tail kept, stdlib/sidecar/core/log_caps.lua).
 local clock = require("sidecar.host.time")
@@ -34,7 +36,12 @@ function M.spawn(argv, o)
     watch.last_output = now_ms()
   end
   local stdout
-  if o.parser then
+  if o.terminal then -- on a pseudo-terminal: stdlib/sidecar/agent/terminal.lua reads it
+    stdout = o.terminal:sink(heard, function()
+      watch.result_seen_at = watch.result_seen_at or now_ms()
+    end)
+    watch.terminal = o.terminal
+  elseif o.parser then
     stdout = { collect = false, file = o.run_dir .. "/agent.jsonl", redact = true, on_chunk = function(chunk)
       heard()
       o.parser:feed(chunk)
@@ -45,16 +52,31 @@ function M.spawn(argv, o)
   else
     stdout = { collect = false, file = o.run_dir .. "/stdout.log", redact = true, on_chunk = heard }
   end
-  stdout.max_bytes = o.max_log
+  stdout.max_bytes = not o.terminal and o.max_log or nil
   local started, h = pcall(proc.spawn, argv, {
-    cwd = o.cwd, env = o.env, stdin = o.stdin, stdout = stdout,
+    cwd = o.cwd, env = o.env, stdout = stdout,
+    stdin = o.terminal and true or o.stdin, pty = o.terminal and o.terminal.size or nil, -- typed: type_prompt
     stderr = { collect = true, file = o.run_dir .. "/stderr.log", redact = true, max_bytes = o.max_log,
       on_chunk = heard },
     max_output = M.STDERR_TAIL,
     timeout_ms = o.timeout_ms, idle_timeout_ms = o.idle_timeout_ms, kill_grace_ms = o.kill_grace_ms,
     name = o.name, parent_death = "kill", -- an agent never outlives Sidecar, whatever it ignores
   })
+  if started and o.terminal then
+    o.terminal:type_prompt(h, o.stdin) -- the terminal stays open for what is typed later
+  elseif o.terminal then
+    o.terminal:finish() -- its logs closed, its input folder gone
+  end
   return started, h, watch
+end
+
+-- The terminal's logs closed: r.stdout_log says what its text log (agent.jsonl or stdout.log)
+-- kept, r.terminal_log what terminal.log did.
+local function finish_terminal(r, watch)
+  if watch.terminal then
+    r.stdout_log, r.terminal_log = watch.terminal:finish()
+  end
+  return r
 end
 
 -- Calls fn(...), its failure dropped; a Ctrl-C that arrived meanwhile goes on up.
@@ -102,6 +124,9 @@ function M.wait(h, watch, exit_deadline_ms)
         h:kill() -- its whole group, as the watchdog does (TERM, grace, KILL)
       end
       M.check_silence(watch)
+      if watch.terminal then
+        watch.terminal:poll(h) -- input typed, prompts read
+      end
       if watch.result_seen_at and not killed_after_result and now_ms() - watch.result_seen_at > exit_deadline_ms then
         killed_after_result = true
         h:kill()
@@ -110,12 +135,12 @@ function M.wait(h, watch, exit_deadline_ms)
   end)
   if waited then
     r.stopped = watch.stopped
-    return r, killed_after_result, nil
+    return finish_terminal(r, watch), killed_after_result, nil
   end
   h:kill()
   r = h:wait() or { interrupted = true }
   r.interrupted = true
-  return r, killed_after_result, err
+  return finish_terminal(r, watch), killed_after_result, err
 end
 
 return M

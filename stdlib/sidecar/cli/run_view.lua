@@ -108,7 +108,8 @@ function M.list_rows(runs)
   for i, r in ipairs(runs) do
     local files = files_count(r)
     rows[i] = { text_or_dash(r.run_id), text_or_dash(r.task_id), text_or_dash(r.runner_type),
-      text_or_dash(r.agent_role), text_or_dash(r.status) .. (stuck.text(r) and " (stuck)" or ""),
+      text_or_dash(r.agent_role), -- "running (stuck)", "running (waiting_input)"
+      text_or_dash(r.status) .. (stuck.text(r) and (" (" .. tostring(r.attention.state) .. ")") or ""),
       text_or_dash(r.review_state),
       short_time(r.started_at or r.created_at), M.duration(M.duration_ms(r)), files and tostring(files) or "-" }
   end

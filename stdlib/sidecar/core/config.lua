@@ -27,6 +27,8 @@ local SCHEMA = {
   idle_timeout = { "duration", "5m" },
   stuck_after = { "duration", "5m" }, -- silence that flags a run stuck (stdlib/sidecar/agent/stuck.lua)
   max_log_bytes = { "size", "64MiB" },
+  -- Runs on a terminal (run --pty): stdlib/sidecar/agent/prompts.lua checks these.
+  waiting_patterns = { "patterns", nil }, on_stuck = { "on_stuck", nil }, answers = { "answers", nil },
   runners = { "table", {} },
   routes = { "table", {} },
   reactions = { "reactions", {} }, -- checked by stdlib/sidecar/core/reaction_settings.lua
@@ -48,7 +50,7 @@ local SCHEMA = {
 
 -- What a per-runner entry may hold.
 local RUNNER_KEYS = { program = "list", args = "list", env = "table", command = "list", dialect = "dialect",
-  prompt = "string", describe = "string" }
+  prompt = "string", describe = "string", prompt_patterns = "patterns" }
 -- The event dialects a runner of config.lua may name (stdlib/<name>_events.lua). Only these: the
 -- name becomes a require, which must never reach a module outside Sidecar.
 local DIALECTS = { codex = true, claude = true }
@@ -65,6 +67,12 @@ return {
   timeout = "30m",                 -- wall-clock limit for the agent (90s, 30m, 2h)
   idle_timeout = "5m",             -- stop the agent after this long without output
   stuck_after = "5m",              -- before that, flag it stuck on its run (a notice with notify)
+  -- Runs on a terminal (run --pty): a quiet screen whose last line matches one of these Lua
+  -- patterns marks the run waiting_input (added to the built-in ones; runners.<name>.prompt_patterns
+  -- adds a runner's own); known prompts answered by themselves; on_stuck = "poke": Enter, once.
+  -- waiting_patterns = { "Proceed%?" },
+  -- answers = { { pattern = "Continue%? %[y/n%]", send = "y" } },
+  -- on_stuck = "poke",
   max_log_bytes = "64MiB",         -- each raw log of a run (agent.jsonl or stdout.log, stderr.log):
                                    -- past it its first and last halves are kept (false or 0: no bound)
 
@@ -213,6 +221,8 @@ local function check_value(path, want, v)
     end
     local ok, why = check_value(path, "list", v)
     return ok, ok == nil and (why .. " (or a string, a command for /bin/sh; or true: notify-send)") or nil
+  elseif want == "patterns" or want == "answers" or want == "on_stuck" then
+    return require("sidecar.agent.prompts")["check_" .. want](path, v)
   elseif want == "reactions" then
     return require("sidecar.core.reaction_settings").check(path, v)
   elseif want == "section" or want == "table" then
@@ -279,7 +289,8 @@ local function check_runners(runners)
       local want = RUNNER_KEYS[key]
       local path = ("runners.%s.%s"):format(name, tostring(key))
       if not want then
-        return nil, path .. ": unknown setting (known: args, command, describe, dialect, env, program, prompt)"
+        return nil, path .. ": unknown setting (known: args, command, describe, dialect, env, program, prompt, "
+          .. "prompt_patterns)"
       end
       local ok, why = check_value(path, want, v)
       if not ok then

@@ -57,6 +57,7 @@ function M.start(s, cfg, task, st, extra)
       timeout_ms = st.timeout_ms, idle_timeout_ms = st.idle_timeout_ms,
       allow_full_auto = st.allow_full_auto or false, keep_session = extra.keep_session or false,
       resume = extra.resume or json.null, budget = st.budget or json.null, notify = st.notify or json.null,
+      pty = st.pty == true, on_stuck = st.on_stuck or json.null, -- stdlib/sidecar/agent/terminal.lua
       parent_run_id = extra.parent_run_id or json.null, replay_reason = extra.replay_reason or json.null } },
       { { "prompt.md", text } })
   if not run then
@@ -121,7 +122,8 @@ function M.work(s, cfg, run_id, on_progress)
   local st = { runner = l.runner, agent_role = v(l.agent_role), model = v(l.model), effort = v(l.effort),
     search = v(l.search), sandbox = l.sandbox,
     timeout_ms = l.timeout_ms, idle_timeout_ms = l.idle_timeout_ms, allow_full_auto = l.allow_full_auto,
-    on_progress = on_progress, budget = v(l.budget), notify = v(l.notify) }
+    on_progress = on_progress, budget = v(l.budget), notify = v(l.notify), pty = l.pty == true or nil,
+    on_stuck = v(l.on_stuck) }
   local dir = assert(s:run_dir(run_id))
   local text = dir:read("prompt.md")
   dir:close()
@@ -269,6 +271,11 @@ local function agent_text(e)
   elseif e.kind == "agent.command" and type(f.command) == "string" then
     local exit = math.type(f.exit_code) and (" [exit " .. f.exit_code .. "]") or ""
     return "$ " .. f.command:gsub("\n", " ") .. exit
+  elseif e.kind == "agent.terminal" and type(f.text) == "string" then -- a --pty run's screen, as text
+    return "| " .. f.text:gsub("\n", "\n                                | ")
+  elseif e.kind == "terminal.input" then
+    local typed = type(f.text) == "string" and ("%q"):format(f.text) or ("key " .. tostring(f.key))
+    return ("typed %s%s (%s)"):format(typed, f.enter == true and " + enter" or "", tostring(f.by))
   end
 end
 

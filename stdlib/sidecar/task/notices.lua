@@ -22,7 +22,7 @@ local function sent(s, run_id)
     for line in f:lines() do
       local ok, e = pcall(json.decode, line)
       if ok and type(e) == "table" and type(e.event) == "string" then
-        seen[e.event] = true
+        seen[type(e.key) == "string" and e.key or e.event] = true
       end
     end
     f:close()
@@ -69,13 +69,14 @@ end
 ---@param event string  "ended", "stuck", "waiting_input", ...
 ---@param message string
 ---@param given? string|string[]  the run's own --notify
-function M.send(s, cfg, run, event, message, given)
-  if sent(s, run.run_id)[event] then
+---@param key? string  what makes this notice one of its own (default: the event): "waiting_input#2"
+function M.send(s, cfg, run, event, message, given, key)
+  if sent(s, run.run_id)[key or event] then
     return false, "sent before"
   end
   message = secrets.redact(message)
   local argv, how = M.command(cfg, given, ("Sidecar: %s %s"):format(run.run_id, event), message)
-  local entry = { event = event, at = require("sidecar.core.store").now(), how = how }
+  local entry = { event = event, key = key, at = require("sidecar.core.store").now(), how = how }
   local ok, why = false, "no notify command: give --notify CMD or notify in .agent/config.lua, or install notify-send"
   if argv then
     local r = proc.run(argv, { timeout_ms = 30000, env = { SIDECAR_EVENT = event, SIDECAR_RUN = run.run_id,

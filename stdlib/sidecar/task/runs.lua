@@ -123,6 +123,13 @@ function M.settings(cfg, task, o)
     end
   end
   st.notify = o.notify -- a background run's notice when it ends (stdlib/sidecar/task/notices.lua)
+  st.pty, st.on_stuck = o.pty or nil, o.on_stuck or rawget(cfg, "on_stuck") -- stdlib/sidecar/agent/terminal.lua
+  if o.on_stuck ~= nil then
+    local ok, bad = require("sidecar.agent.prompts").check_on_stuck("--on-stuck", o.on_stuck)
+    if not ok or not o.pty then
+      return nil, bad or "--on-stuck types Enter on the run's terminal: give --pty too"
+    end
+  end
   st.sandbox, why = runners.check_sandbox(o.sandbox or cfg.sandbox, o.allow_full_auto)
   if not st.sandbox then
     return nil, why
@@ -217,7 +224,8 @@ function M.agent_options(cfg, runner, st)
     command = entry.command,
     model = st.model, sandbox = st.sandbox, allow_full_auto = st.allow_full_auto,
     timeout_ms = st.timeout_ms, idle_timeout_ms = st.idle_timeout_ms, max_log_bytes = cfg.max_log_bytes,
-    stuck_after_ms = cfg.stuck_after_ms }
+    stuck_after_ms = cfg.stuck_after_ms, pty = st.pty, on_stuck = st.on_stuck, answers = rawget(cfg, "answers"),
+    prompt_patterns = st.pty and require("sidecar.agent.prompts").patterns(runner, cfg) or nil }
 end
 
 ---A task's prompt for a run with settings `st` (and a pipeline's previous step), and its budget
@@ -280,7 +288,9 @@ local function on_attention(s, cfg, st)
   return function(rec)
     progress(st, "run %s: %s", rec.run_id, require("sidecar.agent.stuck").text(rec) or "stuck")
     if st.notify ~= nil or rawget(cfg, "notify") ~= nil then
-      require("sidecar.task.notices").send(s, cfg, rec, "stuck", rec.attention.evidence, st.notify)
+      local a = rec.attention -- stuck, or waiting_input (each prompt on the terminal told once)
+      require("sidecar.task.notices").send(s, cfg, rec, a.state, a.evidence, st.notify,
+        a.occurrence and (a.state .. "#" .. a.occurrence) or nil)
     end
   end
 end
