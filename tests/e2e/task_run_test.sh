@@ -388,6 +388,17 @@ expect_run "--notify without --background" 2 "" "give --background too" -- "$S" 
   eq "flagged, then ended by itself (not stopped), each notice once" "review 1 1" \
     "$(field .agent/runs/$quiet/run.json .status) $(grep -c '^stuck:' "$work/stuck-told") $(grep -c '^ended:' "$work/stuck-told")"
   expect_run "run show of the ended run: no attention line" 0 "" "" -- sh -c "! '$S' run show $quiet | grep -q Attention"
+  # One that never speaks again: flagged stuck first, stopped only by its idle timeout later.
+  rm -f "$work/speak" "$work/stuck-told"
+  expect_run "a silent agent with an idle timeout" 0 "^R-\d+\n$" "" -- "$S" run T-0001 --runner quiet --background \
+    --idle-timeout 4s --notify 'echo "$SIDECAR_EVENT: $SIDECAR_STATUS $SIDECAR_MESSAGE" >>"'"$work"'/stuck-told"'
+  silent=$(run_id)
+  "$S" run wait "$silent" >/dev/null
+  wait_until "the end notice of $silent" 60 grep -qs '^ended: ' "$work/stuck-told"
+  eq "flagged stuck, then killed at the idle timeout (in that order, each told once)" "stuck ended failed" \
+    "$(cut -d: -f1 "$work/stuck-told" | tr '\n' ' ')$(field .agent/runs/$silent/run.json .status)"
+  expect_run "the idle timeout is the reason" 0 "idle timeout: no output for 4000 ms" "" -- \
+    "$S" run show "$silent"
   finish >/dev/null
 ) || failed=$((failed + 1))
 killed=$(BG_SLEEP=37.75 "$S" run T-0001 --runner command --background 2>/dev/null)
