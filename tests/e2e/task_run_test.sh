@@ -350,6 +350,16 @@ wait_until "the failed notice of $failing is recorded" 60 test -s .agent/runs/$f
 eq "a failing notice leaves the run as it ended" "review false exit 3" \
   "$(field .agent/runs/$failing/run.json .status) $(field .agent/runs/$failing/notices.jsonl .ok) $(field .agent/runs/$failing/notices.jsonl .why | grep -o 'exit 3')"
 expect_run "--notify without --background" 2 "" "give --background too" -- "$S" run T-0001 --runner command --notify x
+# --notify auto with no command and no notify-send: the bell, rung on the terminal the run was
+# started from (script(1) gives it one and keeps what reaches it) once the run has ended.
+mkdir -p "$work/nobin" && for p in sh printf test sleep grep; do ln -sf "$(command -v $p)" "$work/nobin/$p"; done
+printf '%s\n' "id=\$(BG_SLEEP=0 '$S' run T-0001 --runner command --background --notify auto 2>/dev/null)" \
+  'echo "run $id"' 'n=0; until grep -qs ended ".agent/runs/$id/notices.jsonl" || [ $n -ge 600 ]; do sleep 0.1; n=$((n + 1)); done' >"$work/bell.sh"
+PATH="$work/nobin" "$(command -v script)" -qec "sh $work/bell.sh" /dev/null >"$work/bell.out"
+belled=$(grep -oP 'run \KR-\d+' "$work/bell.out")
+eq "the bell rang on the starting terminal, recorded as such" "yes bell true" \
+  "$(grep -q "$(printf '\a')" "$work/bell.out" && echo yes) $(field .agent/runs/$belled/notices.jsonl .how) $(field .agent/runs/$belled/notices.jsonl .ok)"
+eq "the run names its terminal" "yes" "$(field .agent/runs/$belled/run.json .launch.tty | grep -q '^/dev/' && echo yes)"
 # A silent agent is flagged stuck at stuck_after, with the evidence, and told once; it is not
 # stopped (the idle timeout would do that later): it ends by itself once it speaks again.
 (

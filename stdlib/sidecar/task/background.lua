@@ -57,6 +57,7 @@ function M.start(s, cfg, task, st, extra)
       timeout_ms = st.timeout_ms, idle_timeout_ms = st.idle_timeout_ms,
       allow_full_auto = st.allow_full_auto or false, keep_session = extra.keep_session or false,
       resume = extra.resume or json.null, budget = st.budget or json.null, notify = st.notify or json.null,
+      tty = require("sidecar.task.notices").terminal() or json.null, -- where a notice's bell rings
       pty = st.pty == true, on_stuck = st.on_stuck or json.null, -- stdlib/sidecar/agent/terminal.lua
       parent_run_id = extra.parent_run_id or json.null, replay_reason = extra.replay_reason or json.null } },
       { { "prompt.md", text } })

@@ -1,9 +1,11 @@
 --- Notices: a person told when a background run ends, when they asked for it (`run --background
 --- --notify CMD`, or `notify` in the config). The command is the run's `--notify CMD`, else the
 --- config's `notify` (a string for /bin/sh, a list, or true), else (`--notify auto`, `notify = true`)
---- `notify-send` when it is on PATH; each gets the run's id, the event and a message in its
---- environment (SIDECAR_RUN, SIDECAR_EVENT, SIDECAR_MESSAGE: never spliced into a command line),
---- and runs once per event and run (notices.jsonl in the run's folder says which were sent).
+--- `notify-send` when it is on PATH, else the terminal bell: rung on the terminal the run was
+--- started from (`launch.tty`), while it is still open; each gets the run's id, the event and a
+--- message in its environment (SIDECAR_RUN, SIDECAR_EVENT, SIDECAR_MESSAGE: never spliced into
+--- a command line), and runs once per event and run (notices.jsonl in the run's folder says which
+--- were sent).
 ---
 ---   notices.send(s, cfg, run, "ended", "R-0004 ended review: 2 files changed", launch.notify)
 local json = require("sidecar.core.json")
@@ -41,10 +43,31 @@ local function on_path(program)
   return false
 end
 
+---The terminal this process was started from (its stderr's, else its stdout's or stdin's), or nil:
+---where a background run's bell rings (`launch.tty`).
+---@return string|nil
+function M.terminal()
+  local isatty = require("sidecar.host.time").isatty
+  for _, fd in ipairs({ 2, 1, 0 }) do
+    if isatty(fd) then
+      local path = require("sidecar.host.paths").real("/proc/self/fd/" .. fd)
+      if path and path:match("^/dev/") then
+        return path
+      end
+    end
+  end
+  return nil
+end
+
+-- Rings the bell on $SIDECAR_TTY. A child opens it, never the worker: a session leader without a
+-- terminal that opened one would take it as its controlling terminal (and its hang-up with it).
+local BELL = { "sh", "-c", 'test -c "$SIDECAR_TTY" && printf "\a" >"$SIDECAR_TTY"' }
+
 ---The argv that tells a person: `given` (a string, run by /bin/sh, or a list), else the config's
----`notify`, else notify-send with a title and the message; nil when there is none.
----@return string[]|nil argv, string how  ("command" | "config" | "notify-send" | "none")
-function M.command(cfg, given, title, message)
+---`notify`, else notify-send with a title and the message, else the bell on `tty`; nil when there
+---is none.
+---@return string[]|nil argv, string how  ("command" | "config" | "notify-send" | "bell" | "none")
+function M.command(cfg, given, title, message, tty)
   local cmd, how = given, "command"
   if cmd == nil or cmd == "auto" then
     cmd, how = type(cfg) == "table" and rawget(cfg, "notify") or nil, "config"
@@ -56,6 +79,9 @@ function M.command(cfg, given, title, message)
   end
   if on_path("notify-send") then
     return { "notify-send", "--app-name=sidecar", title, message }, "notify-send"
+  end
+  if type(tty) == "string" then
+    return BELL, "bell"
   end
   return nil, "none"
 end
@@ -75,12 +101,14 @@ function M.send(s, cfg, run, event, message, given, key)
     return false, "sent before"
   end
   message = secrets.redact(message)
-  local argv, how = M.command(cfg, given, ("Sidecar: %s %s"):format(run.run_id, event), message)
+  local tty = type(run.launch) == "table" and type(run.launch.tty) == "string" and run.launch.tty or nil
+  local argv, how = M.command(cfg, given, ("Sidecar: %s %s"):format(run.run_id, event), message, tty)
   local entry = { event = event, key = key, at = require("sidecar.core.store").now(), how = how }
-  local ok, why = false, "no notify command: give --notify CMD or notify in .agent/config.lua, or install notify-send"
+  local ok, why = false, "no notify command: give --notify CMD or notify in .agent/config.lua, or install "
+    .. "notify-send (the run was started from no terminal to ring)"
   if argv then
     local r = proc.run(argv, { timeout_ms = 30000, env = { SIDECAR_EVENT = event, SIDECAR_RUN = run.run_id,
-      SIDECAR_MESSAGE = message, SIDECAR_STATUS = tostring(run.status or "") } })
+      SIDECAR_MESSAGE = message, SIDECAR_STATUS = tostring(run.status or ""), SIDECAR_TTY = tty } })
     ok = r.ok == true
     why = not ok and ("the notify command failed (%s)"):format(r.error or ("exit " .. tostring(r.code))) or nil
     entry.exit_code = r.code
