@@ -44,6 +44,9 @@ std::vector<LuaCommand> run_commands() {
            Flags{{"--background", "background", kBool, "",
                   "Return at once with the run id; the run goes on after the terminal closes (see run tail, run "
                   "wait, run kill)"},
+                 {"--executor", "executor", kText, "NAME",
+                  "Where the run's worker runs: local (default: the config's executor) or slurm (a batch job; "
+                  "see docs/scale.md)"},
                  {"--notify", "notify", kText, "CMD",
                   "With --background: when the run ends, run CMD (by /bin/sh; SIDECAR_RUN, SIDECAR_EVENT, "
                   "SIDECAR_STATUS, SIDECAR_MESSAGE in its environment); auto: the config's notify, else notify-send"},
@@ -95,7 +98,9 @@ std::vector<LuaCommand> run_commands() {
       {"run start-ready", "Run every ready task, N at a time, until none is ready", m, "start_ready",
        Flags{{"-j,--jobs", "jobs", kInteger, "N", "Runs at a time (default: the config's queue.jobs, else 2)"},
              {"--dry-run", "dry_run", kBool, "", "Record each ready task's run without executing it"},
-             {"--runner", "runner", kText, "NAME", "The runner for every task (default: each task's own)"}} +
+             {"--runner", "runner", kText, "NAME", "The runner for every task (default: each task's own)"},
+             {"--executor", "executor", kText, "NAME",
+              "Where each run's worker runs: local or slurm (default: the config's executor)"}} +
            budget + root_json},
       {"run tail", "Print a run's log (its events); -f follows it until the run ends", m, "tail",
        Flags{{"-f,--follow", "follow", kBool, "", "Keep printing as the run goes on, until it ends"}} + id_root_json},

@@ -100,8 +100,14 @@ function M.start_ready(o)
     s:close()
     return failed(o, "run start-ready", why, EXIT_USAGE)
   end
+  local executor, bad = require("sidecar.executor").choose(cfg, o.executor)
+  if not executor then
+    s:close()
+    return failed(o, "run start-ready", bad, EXIT_USAGE)
+  end
   local t0 = clock.monotonic_ns()
   local outcomes = run_queue.start_ready(s, { jobs = jobs, runner = o.runner, dry_run = o.dry_run, budget = b,
+    executor = executor ~= "local" and executor or nil,
     on_progress = start_ready_progress(not o.json and clock.isatty(2), t0) })
   s:close()
   local all_ok = true

@@ -34,6 +34,10 @@ local SCHEMA = {
   review = { "section", { auto_approve_on_all_green = { "boolean", false } } },
   pipeline = { "section", { stop_on_failure = { "boolean", true } } },
   queue = { "section", { jobs = { "integer", 2 } } },
+  executor = { "string", "local" }, -- where runs' workers run: local or slurm (stdlib/sidecar/executor)
+  slurm = { "section", { partition = { "string", nil }, time = { "string", nil }, cpus = { "integer", nil },
+    mem = { "string", nil }, account = { "string", nil }, sbatch_args = { "list", {} },
+    array_throttle = { "integer", nil } } },
   budgets = { "section", { per_run = { "budget", nil }, per_task = { "budget", nil }, per_day = { "budget", nil },
     allow_unknown = { "boolean", false } } },
   mcp = { "section", { allow_decide = { "boolean", false } } },

@@ -331,6 +331,11 @@ local function reconcile_one(s, run)
   if not judged(run) then
     return run, false
   end
+  if run.executor ~= nil and run.executor ~= "local" then
+    -- Run by another executor (a Slurm job): its state comes from there, its record from the
+    -- run's folder (stdlib/sidecar/executor).
+    return require("sidecar.executor").reconcile(s, run)
+  end
   local lock <close>, _, code = M.take_lock(s, run)
   if not lock and code ~= "ENOENT" then
     return run, false -- the owner holds it (or another command is reconciling it right now)
