@@ -133,6 +133,50 @@ eq "kill -9: the job's script removed the scratch database" "" \
   "$(ls "${TMPDIR:-/tmp}" | grep "^sidecar-$dead_run-$job\." || true)"
 cd "$work"
 
+# --- start-ready -j 8 --executor slurm on 20 tasks with dependencies -----------------------------
+# The agent logs when it starts and ends (the task id is on the prompt's first line).
+(new_repo queue)
+cd queue
+sed -i "s/auto_approve_on_all_green = false/auto_approve_on_all_green = true/" .agent/config.lua
+add_runners "    logger = { command = { \"sh\", \"-c\", \"p=\$(cat); t=\$(printf '%s' \\\"\$p\\\" | head -n 1 | cut -d' ' -f3 | tr -d :); echo start \$t \$(date +%s%N) >>$work/queue.log; sleep 0.5; echo end \$t \$(date +%s%N) >>$work/queue.log; echo done \$t\" } },"
+deps=("" "" "" "" "1" "1 2" "3" "4" "5 6" "7" "9 10" "8" "" "13" "14" "11 15" "" "17" "16 18" "19")
+for i in $(seq 1 20); do
+  args=()
+  for d in ${deps[$((i - 1))]}; do args+=(--depends-on "$(printf 'T-%04d' $((d + 1)))"); done
+  "$S" task create --title "Task $i" --status ready --validate-cmds "test:true" "${args[@]}" >/dev/null
+done
+expect_run "start-ready -j 8 --executor slurm" 0 "T-0002 +R-\\d+ +completed.*21 runs in" "" -- \
+  "$S" run start-ready -j 8 --runner logger --executor slurm
+printf '%s' 'local deps = {}
+  for i, d in ipairs({ "", "", "", "", "1", "1 2", "3", "4", "5 6", "7", "9 10", "8", "", "13", "14", "11 15", "",
+    "17", "16 18", "19" }) do
+    local t = ("T-%04d"):format(i + 1)
+    deps[t] = {}
+    for n in d:gmatch("%d+") do deps[t][#deps[t] + 1] = ("T-%04d"):format(tonumber(n) + 1) end
+  end
+  local ev = {}
+  for line in io.lines(arg[1]) do
+    local what, t, ns = line:match("^(%a+) (T%-%d+) (%d+)$")
+    if what and deps[t] then ev[#ev + 1] = { what = what, t = t, ns = tonumber(ns) } end
+  end
+  table.sort(ev, function(a, b) return a.ns < b.ns end)
+  local ended, running, max, ok, done = {}, 0, 0, true, 0
+  for _, e in ipairs(ev) do
+    if e.what == "start" then
+      for _, d in ipairs(deps[e.t]) do ok = ok and ended[d] == true end
+      running = running + 1
+      max = math.max(max, running)
+    else
+      ended[e.t], running, done = true, running - 1, done + 1
+    end
+  end
+  print(("%d done, order %s, at most 8: %s"):format(done, ok and "ok" or "WRONG", tostring(max <= 8)))' >order.lua
+eq "start-ready: all done, dependencies first, at most 8 at a time" "20 done, order ok, at most 8: true" \
+  "$("$S" script order.lua "$work/queue.log")"
+eq "start-ready: every run was a Slurm job" "21" "$(for r in .agent/runs/R-*/run.json; do field $r .slurm.state; done |
+  grep -c '^completed$')"
+cd "$work"
+
 # --- the time limit ------------------------------------------------------------------------------
 cd limit
 expect_run "time limit: run wait" 1 "" "" -- "$S" run wait "$limit_run" --timeout 5m
