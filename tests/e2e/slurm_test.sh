@@ -177,6 +177,21 @@ eq "start-ready: every run was a Slurm job" "21" "$(for r in .agent/runs/R-*/run
   grep -c '^completed$')"
 cd "$work"
 
+# --- doctor --executor slurm: the client commands, and from the node a probe job's answer -------
+cd there
+"$S" doctor --executor slurm --json >"$work/doctor.json" 2>"$work/doctor.err"
+for i in 1 2 3 4 5; do
+  name=$(jv ".data.checks.$i.name" <"$work/doctor.json")
+  [ "$name" = "agent CLIs on the node" ] && continue # the fake agent is no installed CLI
+  eq "doctor: $name" "true" "$(jv ".data.checks.$i.ok" <"$work/doctor.json")"
+done
+eq "doctor: the folder check names the node" "true" \
+  "$(jv .data.checks.4.detail <"$work/doctor.json" | grep -q "^node $(hostname -s) reads and writes" && echo true)"
+eq "doctor: the probe's files are gone" "" "$(ls .agent | grep slurm-probe || true)"
+expect_run "doctor --executor: an unknown name" 2 "" "--executor 'nomad': not an executor" \
+  -- "$S" doctor --executor nomad
+cd "$work"
+
 # --- the time limit ------------------------------------------------------------------------------
 cd limit
 expect_run "time limit: run wait" 1 "" "" -- "$S" run wait "$limit_run" --timeout 5m

@@ -92,6 +92,19 @@ function M.reconcile(s, run)
     tostring(run.executor))
 end
 
+---Asks each executor once of all the active runs it runs (before reconcile goes through them).
+function M.prefetch(s)
+  local ids = {}
+  for _, status in ipairs({ "queued", "preparing", "running" }) do
+    for _, run in ipairs(s:list_runs({ status = status, limit = 0 }) or {}) do
+      if run.executor == "slurm" and type(run.slurm) == "table" and run.slurm.job_id then
+        ids[#ids + 1] = run.slurm.job_id
+      end
+    end
+  end
+  require("sidecar.executor.slurm").prefetch(ids)
+end
+
 ---Stops a run another executor runs (background.kill calls it).
 function M.kill(s, run)
   if run.executor == "slurm" then

@@ -24,8 +24,14 @@ M.STATES = {
 M.ENDED = { completed = true, failed = true, timeout = true, cancelled = true, node_failure = true,
   out_of_memory = true }
 
+---The folder of Slurm's client commands; nil: found on PATH (a spec points it at fakes).
+M.bin_dir = nil
+
 -- Runs a client command: the result, or nil and why (a command that is not installed, say).
 local function run(argv, opts)
+  if M.bin_dir and argv[1] ~= "sh" then
+    argv = { M.bin_dir .. "/" .. argv[1], table.unpack(argv, 2) }
+  end
   local ok, r = pcall(proc.run, argv, { timeout_ms = (opts and opts.timeout_ms) or 60000,
     stdin = opts and opts.stdin, cwd = opts and opts.cwd })
   if not ok then
@@ -88,19 +94,60 @@ local function state_name(text)
   return (text or ""):match("^([A-Z_]+)")
 end
 
--- The job as squeue sees it: {state, reason}, false when squeue no longer knows it, nil, why on
--- failure.
-local function from_squeue(job_id)
-  local r, why = run({ "squeue", "-h", "-j", job_id, "-o", "%T|%r" })
+-- What one squeue of several jobs said, for a moment: job id -> {state, reason, at}.
+local seen = {}
+local SEEN_FOR_MS = 1000
+
+local function now_ms()
+  return require("sidecar.host.time").monotonic_ns() // 1000000
+end
+
+-- Asks squeue of jobs (ids: a list), the ended ones it still holds included (-t all); fills `seen`.
+-- Returns true, or nil and why.
+local function ask_squeue(ids)
+  local r, why = run({ "squeue", "-h", "-t", "all", "-j", table.concat(ids, ","), "-o", "%i|%T|%r" })
   if not r then
     return nil, why
   end
-  local line = trimmed(r.stdout):match("^[^\n]*")
-  if r.code ~= 0 or line == "" then
-    return false -- "Invalid job id specified": Slurm has let go of it (or never had it)
+  local at = now_ms()
+  for _, id in ipairs(ids) do
+    seen[id] = { at = at } -- not listed: squeue has let go of it (or never had it)
   end
-  local state, reason = line:match("^([^|]*)|(.*)$")
-  return { state = state_name(state), reason = reason }
+  for line in (r.stdout or ""):gmatch("[^\n]+") do
+    local id, state, reason = line:match("^(%d+)|([^|]*)|(.*)$")
+    if id then
+      seen[id] = { state = state_name(state), reason = reason, at = at }
+    end
+  end
+  return true
+end
+
+---Forgets what squeue said (the next job_state asks again).
+function M.forget()
+  seen = {}
+end
+
+---Asks Slurm of many jobs at once (one squeue), so that job_state of each of them within the next
+---second asks nothing more (`run list` of many Slurm runs).
+---@param ids string[]
+function M.prefetch(ids)
+  if #ids > 0 then
+    ask_squeue(ids)
+  end
+end
+
+-- The job as squeue sees it: {state, reason}, false when squeue no longer knows it, nil, why on
+-- failure.
+local function from_squeue(job_id)
+  local got = seen[job_id]
+  if not (got and now_ms() - got.at < SEEN_FOR_MS) then
+    local ok, why = ask_squeue({ job_id })
+    if not ok then
+      return nil, why
+    end
+    got = seen[job_id]
+  end
+  return got.state and { state = got.state, reason = got.reason } or false
 end
 
 -- The job as `scontrol show job` remembers it for a while after its end: {state, reason,
@@ -139,8 +186,8 @@ function M.job_state(job_id)
   if job == nil then
     return nil, why
   end
-  -- squeue still lists a job for a moment after its end (COMPLETING): scontrol has its exit code.
-  if not job or (M.ENDED[M.STATES[job.state] or ""]) then
+  -- A job that did not complete: scontrol has its exit code (the signal that ended it).
+  if not job or (M.ENDED[M.STATES[job.state] or ""] and job.state ~= "COMPLETED") then
     job, source = from_scontrol(job_id) or job, "scontrol"
   end
   if not job then

@@ -394,6 +394,7 @@ end
 ---@return integer
 function M.reconcile_active(s)
   local count = 0
+  pcall(require("sidecar.executor").prefetch, s) -- Slurm asked once of all its runs, not once per run
   -- One run or task that cannot be settled now (its record unwritable, say) never keeps the
   -- others, nor the command that reads them: it is tried again by the next read.
   for _, status in ipairs({ "queued", "preparing", "running" }) do
