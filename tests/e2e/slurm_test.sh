@@ -2,8 +2,9 @@
 # End-to-end: the Slurm executor on a throwaway one-node cluster (tests/e2e/slurm_cluster.sh).
 # A task run with --executor slurm and the fake agent gives the same record, artifacts and
 # validation as the same task run locally; a job killed by its time limit, one cancelled with
-# `run kill`, and one whose worker is kill -9'd on the node are each recorded with the right
-# state, and nothing is left in squeue. Says SKIP with the reason when the cluster cannot start.
+# `run kill`, one by Ctrl-C, and one whose worker is kill -9'd on the node are each recorded with
+# the right state, and nothing is left in squeue; start-ready -j 8 on 20 tasks with dependencies;
+# doctor's probe job. Says SKIP with the reason when the cluster cannot start.
 set -u
 . "$(dirname "$0")/lib.sh" # S (absolute), here, root, $work; the shared helpers
 . "$here/slurm_cluster.sh"
@@ -14,6 +15,8 @@ if ! slurm_start "$work/cluster"; then
   exit 0
 fi
 cd "$work"
+# The repositories' first commits are the same commit (their records name it).
+export GIT_AUTHOR_DATE=2026-01-01T00:00:00Z GIT_COMMITTER_DATE=2026-01-01T00:00:00Z
 
 # new_repo NAME [CONFIG_LINES]: a repository with the fake agent as codex, a runner `slow` that
 # sleeps, CONFIG_LINES added at the config's top level, and task T-0001 with two validation steps.
@@ -116,6 +119,20 @@ eq "run kill: interrupted" "interrupted" "$(field .agent/runs/$kill_run/run.json
 eq "run kill: Slurm says cancelled" "cancelled" "$(field .agent/runs/$kill_run/run.json .slurm.state)"
 eq "run kill: the job is gone from squeue" "" "$(squeue -h -j "$job" 2>/dev/null)"
 eq "run kill: the task is ready again" "ready" "$(field .agent/tasks/T-0002.json .status)"
+
+# --- Ctrl-C on a foreground Slurm run cancels its job ---------------------------------------------
+"$S" run T-0002 --runner slow --executor slurm >"$work/fg.out" 2>"$work/fg.err" &
+fg=$!
+for _ in $(seq 600); do run_ids "$work/fg.err" | grep -q . && break; sleep 0.1; done
+fg_run=$(run_ids "$work/fg.err" | head -1)
+wait_status "$fg_run" running
+kill -INT "$fg"
+status=0
+wait "$fg" || status=$?
+eq "Ctrl-C: the foreground run stops as interrupted (130)" "130" "$status"
+eq "Ctrl-C: interrupted, Slurm says cancelled" "interrupted cancelled" \
+  "$(field .agent/runs/$fg_run/run.json .status) $(field .agent/runs/$fg_run/run.json .slurm.state)"
+eq "Ctrl-C: the job is gone from squeue" "" "$(squeue -h -j "$(field .agent/runs/$fg_run/run.json .slurm.job_id)")"
 
 # --- the worker kill -9'd on the node ----------------------------------------------------------
 expect_run "another slow run" 0 "^R-\d+\n$" "" -- "$S" run T-0002 --runner slow --executor slurm --background

@@ -21,8 +21,6 @@ local M = {}
 
 local KILL_WAIT_MS = 30000 -- for Slurm to end a cancelled job (SIGTERM, KillWait, SIGKILL)
 local END_WAIT_MS = 15000 -- for Slurm to end a job whose worker recorded the run's end
-local ASK_EVERY_MS = 1000
-local asked = {} -- job id -> when Slurm was last asked of it (this process's monotonic ms)
 
 local function now_ms()
   return clock.monotonic_ns() // 1000000
@@ -154,10 +152,7 @@ function M.reconcile(s, run, why_ended)
   import_copies(s, run)
   local fresh = s:get_run(run.run_id) or run
   local active = store.ACTIVE[fresh.status] ~= nil
-  if active and not why_ended and asked[job_id] and now_ms() - asked[job_id] < ASK_EVERY_MS then
-    return fresh, false -- a wait loop asks Slurm once a second, not at every look at the folder
-  end
-  asked[job_id] = now_ms()
+  -- (A wait loop asks squeue once a second, not at every look at the folder: slurm.job_state.)
   local job, why = slurm.job_state(job_id)
   -- The worker recorded the end and is exiting: Slurm's end follows within moments (longer when
   -- Slurm stopped the job: SIGTERM, KillWait, SIGKILL), and the record says what it was.
