@@ -192,6 +192,12 @@ eq "start-ready: all done, dependencies first, at most 8 at a time" "20 done, or
   "$("$S" script order.lua "$work/queue.log")"
 eq "start-ready: every run was a Slurm job" "21" "$(for r in .agent/runs/R-*/run.json; do field $r .slurm.state; done |
   grep -c '^completed$')"
+eq "start-ready: each run an array's task" "21" "$(for r in .agent/runs/R-*/run.json; do field $r .slurm.job_id; done |
+  grep -cE '^[0-9]+_[0-9]+$')"
+arrays=$(for r in .agent/runs/R-*/run.json; do field $r .slurm.array_job_id; done | sort -u | wc -l)
+eq "start-ready: waves of arrays (more than one, fewer than the runs)" "true" \
+  "$([ "$arrays" -gt 1 ] && [ "$arrays" -lt 21 ] && echo true)"
+eq "start-ready: each worker's log in its run's folder" "21" "$(ls .agent/runs/R-*/worker.log | wc -l)"
 cd "$work"
 
 # --- doctor --executor slurm: the client commands, and from the node a probe job's answer -------

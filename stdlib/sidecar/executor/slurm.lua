@@ -102,10 +102,11 @@ local function now_ms()
   return require("sidecar.host.time").monotonic_ns() // 1000000
 end
 
--- Asks squeue of jobs (ids: a list), the ended ones it still holds included (-t all); fills `seen`.
+-- Asks squeue of jobs (ids: a list), the ended ones it still holds included (-t all), an array's
+-- tasks one by one (-r: "123_4"); fills `seen`.
 -- Returns true, or nil and why.
 local function ask_squeue(ids)
-  local r, why = run({ "squeue", "-h", "-t", "all", "-j", table.concat(ids, ","), "-o", "%i|%T|%r" })
+  local r, why = run({ "squeue", "-h", "-t", "all", "-r", "-j", table.concat(ids, ","), "-o", "%i|%T|%r" })
   if not r then
     return nil, why
   end
@@ -114,7 +115,7 @@ local function ask_squeue(ids)
     seen[id] = { at = at } -- not listed: squeue has let go of it (or never had it)
   end
   for line in (r.stdout or ""):gmatch("[^\n]+") do
-    local id, state, reason = line:match("^(%d+)|([^|]*)|(.*)$")
+    local id, state, reason = line:match("^([%d_]+)|([^|]*)|(.*)$")
     if id then
       seen[id] = { state = state_name(state), reason = reason, at = at }
     end

@@ -39,6 +39,8 @@ local function absolute(path)
   return path
 end
 
+M.absolute = absolute
+
 ---The batch script of a run: only names it; the worker reads the rest from the run's folder.
 function M.script(root, run)
   return table.concat({ "#!/bin/sh",

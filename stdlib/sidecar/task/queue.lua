@@ -97,7 +97,7 @@ local function budget_args(s, o, outcomes)
 end
 
 ---Runs every ready task, `jobs` at a time, starting tasks as they become ready, until none is
----ready and none is running. o: jobs, runner, dry_run, executor (each run's: local, slurm), budget (sidecar.agent.budget's: its
+---ready and none is running. o: jobs, runner, dry_run, budget (sidecar.agent.budget's: its
 ---command limit is shared by the runs, each started with what is left; once none is, the ready
 ---tasks left are not started, each an outcome with status "not_started" and the figures), and
 ---on_progress(event, state, detail), told
@@ -126,10 +126,6 @@ function M.start_ready(s, o)
     end
     if o.dry_run then
       argv[#argv + 1] = "--dry-run"
-    end
-    if o.executor then -- each run a Slurm job, followed by its `sidecar run` (cli/run_executor.lua)
-      argv[#argv + 1] = "--executor"
-      argv[#argv + 1] = o.executor
     end
     started[task.task_id] = true
     local before = (s:list_runs({ task_id = task.task_id, limit = 1 }) or {})[1]
