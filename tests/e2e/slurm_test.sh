@@ -19,12 +19,13 @@ cd "$work"
 export GIT_AUTHOR_DATE=2026-01-01T00:00:00Z GIT_COMMITTER_DATE=2026-01-01T00:00:00Z
 
 # new_repo NAME [CONFIG_LINES]: a repository with the fake agent as codex, a runner `slow` that
-# sleeps, CONFIG_LINES added at the config's top level, and task T-0001 with two validation steps.
+# sleeps, CONFIG_LINES in place of the config's `executor = "local",`, and task T-0001 with two
+# validation steps.
 new_repo() {
   git_repo "$1"
   add_runners "    codex = { program = $(fake_agent "$F/captures/codex_exec_json_text_turn.jsonl") },
     slow = { command = { \"sleep\", \"300\" } },"
-  [ -n "${2:-}" ] && sed -i "s/^  queue = {/$2\n  queue = {/" .agent/config.lua
+  [ -n "${2:-}" ] && sed -i "s/^  executor = \"local\",/$2/" .agent/config.lua
   "$S" task create --title "Fix the parser" --goal "CRLF accepted" --status ready \
     --validate-cmds "typecheck:true,test@30s:echo tests pass" >/dev/null
 }

@@ -104,6 +104,12 @@ return {
     jobs = 2,                      -- `sidecar run start-ready`: runs at a time (-j overrides)
   },
 
+  -- Where runs' workers run (--executor overrides): local, or slurm: each run a batch job, the
+  -- .agent folder shared with the nodes, the store kept here (docs/scale.md).
+  executor = "local",
+  -- slurm = { partition = "short", time = "30", cpus = 2, mem = "4G", account = "lab",
+  --           sbatch_args = { "--qos=normal" }, array_throttle = 8 },
+
   -- Token and dollar budgets, each { tokens = N, usd = X } (either or both): a run that crosses
   -- one is stopped and recorded budget_exceeded; no run starts once one is spent. Runs report
   -- what they used (codex, claude); a runner reporting nothing is refused unless allow_unknown.

@@ -24,6 +24,11 @@ M.STATES = {
 M.ENDED = { completed = true, failed = true, timeout = true, cancelled = true, node_failure = true,
   out_of_memory = true }
 
+---`text` quoted for /bin/sh (the batch scripts Sidecar writes).
+function M.shell_quote(text)
+  return "'" .. text:gsub("'", "'\\''") .. "'"
+end
+
 ---The folder of Slurm's client commands; nil: found on PATH (a spec points it at fakes).
 M.bin_dir = nil
 

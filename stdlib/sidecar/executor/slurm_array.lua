@@ -18,9 +18,7 @@ local M = {}
 
 local GOOD = { review = true, completed = true }
 
-local function quoted(text)
-  return "'" .. text:gsub("'", "'\\''") .. "'"
-end
+local quoted = slurm.shell_quote
 
 -- The array's script: array task i runs the worker of run_ids[i + 1].
 local function array_script(root, recorded)

@@ -11,9 +11,7 @@ local M = {}
 
 local PROBE_WAIT_MS = 120000
 
-local function quoted(text)
-  return "'" .. text:gsub("'", "'\\''") .. "'"
-end
+local quoted = slurm.shell_quote
 
 -- The probe job's script: reads the nonce file, writes what it found to `answer`.
 local function probe_script(nonce_path, answer_path)

@@ -15,7 +15,6 @@ local json = require("sidecar.core.json")
 local proc = require("sidecar.core.proc")
 local slurm = require("sidecar.executor.slurm")
 local store = require("sidecar.core.store")
-local telemetry = require("sidecar.core.telemetry")
 
 local M = {}
 
@@ -26,9 +25,7 @@ local function now_ms()
   return clock.monotonic_ns() // 1000000
 end
 
-local function quoted(text)
-  return "'" .. text:gsub("'", "'\\''") .. "'"
-end
+local quoted = slurm.shell_quote
 
 -- The absolute form of a path (the job runs in another working directory, on another machine).
 local function absolute(path)
@@ -123,15 +120,7 @@ local function end_unrecorded(s, run, job, why)
     why and ("; " .. why) or "", nothing_ran and "the worker never started the run, nothing ran"
     or "the worker recorded no end, what the agent did is unknown", run.run_id)
   run.slurm = slurm_fields(run, job)
-  run.phase = nil
-  run.completed_at = store.now()
-  run.reconciled_at = run.completed_at
-  assert(s:update_run(run))
-  telemetry.run_finished(s, run)
-  local task = run.task_id and s:get_task(run.task_id)
-  if task and (task.status == "running" or task.status == "queued") then
-    s:set_task_status(run.task_id, "ready")
-  end
+  require("sidecar.run.reconcile").record_end(s, run)
 end
 
 -- Adds Slurm's end to a run the worker ended (a time limit, a cancel: the worker saw SIGTERM).

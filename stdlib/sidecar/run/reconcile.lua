@@ -286,6 +286,14 @@ local function end_run(s, run, killed)
   run.failure_reason = reason(run, killed)
   local never_started = run.status == "queued" or (run.background ~= true and run.status == "preparing")
   run.status = never_started and "failed" or "outcome_unknown"
+  M.record_end(s, run)
+end
+
+---Records the end of a run nobody else will end (its status and failure_reason set): its phase
+---cleared, completed and reconciled now, a run.finished event, its task ready to run again.
+---@param s table
+---@param run table
+function M.record_end(s, run)
   run.phase = nil -- `outcome` stays: what the agent itself ended as, when it had
   run.completed_at = store.now()
   run.reconciled_at = run.completed_at
