@@ -27,7 +27,10 @@ std::vector<LuaCommand> doctor_commands() {
            "Check each runner as a run starts it (the project's program wrapper, args and env, and the runners "
            "config.lua defines): found, its version, the flags Sidecar relies on, and what to fix if not",
            "sidecar.cli.doctor", "cli",
-           {kRootFlag, kJsonFlag}}};
+           {kRootFlag, kJsonFlag,
+            {"--executor", "executor", kText, "NAME",
+             "slurm: check the Slurm client commands, and from a node (a probe job) the shared folder, sidecar "
+             "and the agent CLIs"}}}};
 }
 
 }  // namespace sidecar::cli

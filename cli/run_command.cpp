@@ -50,6 +50,9 @@ std::vector<LuaCommand> run_commands() {
                   "prompt on its screen marks the run waiting_input"},
                  {"--on-stuck", "on_stuck", kText, "POLICY",
                   "With --pty: poke (type Enter once when the run is marked stuck or waiting_input) or none"},
+                 {"--executor", "executor", kText, "NAME",
+                  "Where the run's worker runs: local (default: the config's executor) or slurm (a batch job; "
+                  "see docs/scale.md)"},
                  {"--notify", "notify", kText, "CMD",
                   "With --background: when the run ends, run CMD (by /bin/sh; SIDECAR_RUN, SIDECAR_EVENT, "
                   "SIDECAR_STATUS, SIDECAR_MESSAGE in its environment); auto: the config's notify, else notify-send"},
@@ -101,7 +104,9 @@ std::vector<LuaCommand> run_commands() {
       {"run start-ready", "Run every ready task, N at a time, until none is ready", m, "start_ready",
        Flags{{"-j,--jobs", "jobs", kInteger, "N", "Runs at a time (default: the config's queue.jobs, else 2)"},
              {"--dry-run", "dry_run", kBool, "", "Record each ready task's run without executing it"},
-             {"--runner", "runner", kText, "NAME", "The runner for every task (default: each task's own)"}} +
+             {"--runner", "runner", kText, "NAME", "The runner for every task (default: each task's own)"},
+             {"--executor", "executor", kText, "NAME",
+              "Where each run's worker runs: local or slurm (default: the config's executor)"}} +
            budget + root_json},
       {"run tail", "Print a run's log (its events); -f follows it until the run ends", m, "tail",
        Flags{{"-f,--follow", "follow", kBool, "", "Keep printing as the run goes on, until it ends"}} + id_root_json},

@@ -215,6 +215,12 @@ end
 ---`sidecar doctor [--json]`: prints the report; exit 1 when no runner is usable, the config is
 ---broken, or a configured or installed runner would fail.
 function M.cli(o)
+  if o.executor and o.executor ~= "local" then -- the Slurm client and a probe job (stdlib/sidecar/executor)
+    if o.executor ~= "slurm" then
+      return cli_output.fail(o, "doctor", ("--executor '%s': not an executor (one of: local, slurm)"):format(o.executor), 2)
+    end
+    return require("sidecar.executor.slurm_doctor").cli(o)
+  end
   local report = M.check({ root = o.root })
   if o.json then
     for _, e in ipairs(report.runners) do

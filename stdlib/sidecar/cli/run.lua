@@ -137,37 +137,11 @@ local function continuation(o, s, task, st, extra)
   st.runners = { prev.runner_type }
 end
 
--- A run started in the background: its id at once (a worker runs it).
-local function report_background(o, command, run)
-  if o.json then
-    out.envelope(command, true, { run_id = run.run_id, status = run.status, worker_pid = run.worker_pid }, nil, o.version)
-  else
-    print(run.run_id)
-    io.stderr:write(("sidecar: %s runs in the background (pid %d): sidecar run tail -f %s, run wait, run kill\n")
-      :format(run.run_id, run.worker_pid, run.run_id))
-  end
-  return EXIT_OK
-end
-
--- `sidecar run --worker R-…`: a background run's worker.
-local function work(o)
-  local s, cfg = open(o, "run")
-  if not s then
-    return cfg
-  end
-  local run, message = run_background.work(s, cfg, o.worker, out.progress)
-  s:close()
-  if not run then
-    return failed(o, "run", message)
-  end
-  return GOOD[run.status] and EXIT_OK or EXIT_FAILURE
-end
-
 ---`sidecar run T-0001`, and the background worker (`--worker R-…`).
 function M.run(o)
   require("sidecar.core.git").preload(".") -- loads while the task, store and prompt are made ready
   if o.worker then
-    return work(o)
+    return require("sidecar.cli.run_executor").work(o, open)
   end
   if o.prepared then
     if o.task then
@@ -214,18 +188,14 @@ function M.run(o)
       return status
     end
   end
-  if (o.background or o.continue) and #st.runners > 1 then
+  if o.continue and #st.runners > 1 then
     s:close()
     return failed(o, "run", "--background and --continue run one runner: give --runner one name", EXIT_USAGE)
   end
-  if o.background then
-    st.runner = st.runners[1]
-    local run, message = run_background.start(s, cfg, task, st, extra)
-    s:close()
-    if not run then
-      return failed(o, "run", message)
-    end
-    return report_background(o, "run", run)
+  -- --background, or another executor (a Slurm job): started there (or nil: this command runs it)
+  local started = require("sidecar.cli.run_executor").start(o, s, cfg, task, st, extra, report_steps)
+  if started then
+    return started
   end
   local result, message = runs.run_task(s, cfg, task, st, extra)
   s:close()
@@ -252,7 +222,7 @@ function M.replay(o)
     return failed(o, "run replay", message, code == "usage" and EXIT_USAGE or EXIT_FAILURE)
   end
   if o.background and not o.dry_run then
-    return report_background(o, "run replay", result.steps[1])
+    return require("sidecar.cli.run_executor").report_started(o, "run replay", result.steps[1])
   end
   return report_steps(o, "run replay", result)
 end

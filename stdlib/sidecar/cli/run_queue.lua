@@ -100,9 +100,26 @@ function M.start_ready(o)
     s:close()
     return failed(o, "run start-ready", why, EXIT_USAGE)
   end
+  local executor, bad = require("sidecar.executor").choose(cfg, o.executor)
+  if not executor then
+    s:close()
+    return failed(o, "run start-ready", bad, EXIT_USAGE)
+  end
   local t0 = clock.monotonic_ns()
-  local outcomes = run_queue.start_ready(s, { jobs = jobs, runner = o.runner, dry_run = o.dry_run, budget = b,
-    on_progress = start_ready_progress(not o.json and clock.isatty(2), t0) })
+  local on_progress = start_ready_progress(not o.json and clock.isatty(2), t0)
+  local outcomes
+  if executor == "slurm" and not o.dry_run then -- job arrays, wave by wave (a dry run executes nothing)
+    if b and b.command then
+      s:close()
+      return failed(o, "run start-ready", "--budget-tokens and --budget-usd are not shared across Slurm job arrays: "
+        .. "give per-run budgets in .agent/config.lua (budgets.per_run), or run without --executor slurm", EXIT_USAGE)
+    end
+    outcomes = require("sidecar.executor.slurm_array").start_ready(s, cfg, { jobs = jobs, runner = o.runner,
+      on_progress = on_progress })
+  else
+    outcomes = run_queue.start_ready(s, { jobs = jobs, runner = o.runner, dry_run = o.dry_run, budget = b,
+      on_progress = on_progress })
+  end
   s:close()
   local all_ok = true
   for _, r in ipairs(outcomes) do

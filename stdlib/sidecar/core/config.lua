@@ -36,6 +36,10 @@ local SCHEMA = {
   review = { "section", { auto_approve_on_all_green = { "boolean", false } } },
   pipeline = { "section", { stop_on_failure = { "boolean", true } } },
   queue = { "section", { jobs = { "integer", 2 } } },
+  executor = { "string", "local" }, -- where runs' workers run: local or slurm (stdlib/sidecar/executor)
+  slurm = { "section", { partition = { "string", nil }, time = { "string", nil }, cpus = { "integer", nil },
+    mem = { "string", nil }, account = { "string", nil }, sbatch_args = { "list", {} },
+    array_throttle = { "integer", nil } } },
   budgets = { "section", { per_run = { "budget", nil }, per_task = { "budget", nil }, per_day = { "budget", nil },
     allow_unknown = { "boolean", false } } },
   mcp = { "section", { allow_decide = { "boolean", false } } },
@@ -107,6 +111,12 @@ return {
   queue = {
     jobs = 2,                      -- `sidecar run start-ready`: runs at a time (-j overrides)
   },
+
+  -- Where runs' workers run (--executor overrides): local, or slurm: each run a batch job, the
+  -- .agent folder shared with the nodes, the store kept here (docs/scale.md).
+  executor = "local",
+  -- slurm = { partition = "short", time = "30", cpus = 2, mem = "4G", account = "lab",
+  --           sbatch_args = { "--qos=normal" }, array_throttle = 8 },
 
   -- Token and dollar budgets, each { tokens = N, usd = X } (either or both): a run that crosses
   -- one is stopped and recorded budget_exceeded; no run starts once one is spent. Runs report

@@ -87,9 +87,11 @@ end
 
 ---Opens the store in an `.agent` folder, and writes the copies a crash left owing (one query when
 ---none is): `s.settled` says which ({written = {ids}, failed = {{kind, id, message}...}}).
----`settle = false` leaves them for `store check` to report.
+---`settle = false` leaves them for `store check` to report. `db_path` puts the database elsewhere
+---than `root` (a Slurm worker's scratch database on its node's local disk: SQLite is never written
+---over a shared file system; the copies and run folders stay under `root`).
 ---@param root string  the `.agent` folder
----@param opts? {create: boolean?, durable_fsync: boolean?, busy_timeout_ms: integer?, settle: boolean?}
+---@param opts? {create: boolean?, durable_fsync: boolean?, busy_timeout_ms: integer?, settle: boolean?, db_path: string?}
 ---@return table|nil store, string? message, string? code
 function M.open(root, opts)
   opts = opts or {}
@@ -101,7 +103,7 @@ function M.open(root, opts)
     return nil, message, code
   end
   local db
-  db, message, code = host.open(root .. "/" .. M.DB_NAME,
+  db, message, code = host.open(opts.db_path or (root .. "/" .. M.DB_NAME),
     { durable_fsync = opts.durable_fsync, busy_timeout_ms = opts.busy_timeout_ms })
   if not db then
     dir:close()

@@ -286,6 +286,14 @@ local function end_run(s, run, killed)
   run.failure_reason = reason(run, killed)
   local never_started = run.status == "queued" or (run.background ~= true and run.status == "preparing")
   run.status = never_started and "failed" or "outcome_unknown"
+  M.record_end(s, run)
+end
+
+---Records the end of a run nobody else will end (its status and failure_reason set): its phase
+---cleared, completed and reconciled now, a run.finished event, its task ready to run again.
+---@param s table
+---@param run table
+function M.record_end(s, run)
   run.phase = nil -- `outcome` stays: what the agent itself ended as, when it had
   run.completed_at = store.now()
   run.reconciled_at = run.completed_at
@@ -330,6 +338,11 @@ end
 local function reconcile_one(s, run)
   if not judged(run) then
     return run, false
+  end
+  if run.executor ~= nil and run.executor ~= "local" then
+    -- Run by another executor (a Slurm job): its state comes from there, its record from the
+    -- run's folder (stdlib/sidecar/executor).
+    return require("sidecar.executor").reconcile(s, run)
   end
   local lock <close>, _, code = M.take_lock(s, run)
   if not lock and code ~= "ENOENT" then
@@ -389,6 +402,7 @@ end
 ---@return integer
 function M.reconcile_active(s)
   local count = 0
+  pcall(require("sidecar.executor").prefetch, s) -- Slurm asked once of all its runs, not once per run
   -- One run or task that cannot be settled now (its record unwritable, say) never keeps the
   -- others, nor the command that reads them: it is tried again by the next read.
   for _, status in ipairs({ "queued", "preparing", "running" }) do

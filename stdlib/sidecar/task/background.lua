@@ -36,10 +36,26 @@ local function now_ms()
   return clock.monotonic_ns() // 1000000
 end
 
+-- The local executor's launcher: a detached worker on this machine. Returns the fields that name
+-- it in the record ({worker_pid, worker_start}), or nil, why, errno.
+local function launch_here(s, run)
+  local log = s.root .. "/runs/" .. run.run_id .. "/worker.log"
+  local started, pid = pcall(proc.detach, { proc.executable(), "run", "--worker", run.run_id, "--root", s.root },
+    { cwd = runs.repo_of(s), stdout = log, stderr = log, env = { [run_reconcile.MARK_VARIABLE] = run.process_mark } })
+  if not started then
+    local why = type(pid) == "table" and pid.message or tostring(pid)
+    return nil, "the background worker could not start: " .. why, type(pid) == "table" and pid.errno or nil
+  end
+  -- pid and start time together name the worker even after the pid is reused.
+  return { worker_pid = pid, worker_start = run_reconcile.start_of(pid) }
+end
+
 ---Records a queued run of `task` (its prompt compiled now, or extra.prompt as it is) and starts its
 ---worker. st: settings with one runner; extra: keep_session, resume, and for a replay
----parent_run_id, replay_reason. Returns the run record or nil, message, code.
-function M.start(s, cfg, task, st, extra)
+---parent_run_id, replay_reason. `launcher` (stdlib/sidecar/executor): {name, launch(s, run) ->
+---fields for the record | nil, why, errno} starts the worker elsewhere (a Slurm job); default: a
+---detached process here. Returns the run record or nil, message, code.
+function M.start(s, cfg, task, st, extra, launcher)
   local text, budget = extra.prompt, nil
   if not text then
     text, budget = runs.compile(task, st)
@@ -50,6 +66,7 @@ function M.start(s, cfg, task, st, extra)
   local run, message, code = s:create_run({ task_id = task.task_id, runner_type = st.runner,
     starter_pid = me.pid, starter_start = me.start,
     agent_role = st.agent_role, model = st.model, sandbox = st.sandbox, status = "queued", background = true,
+    executor = launcher and launcher.name or nil,
     prompt_tokens = budget and budget.estimated_tokens or require("sidecar.prompt.compile").estimate(text),
     prompt_budget = budget, parent_run_id = extra.parent_run_id, replay_reason = extra.replay_reason,
     launch = { runner = st.runner, agent_role = st.agent_role or json.null, model = st.model or json.null,
@@ -71,19 +88,17 @@ function M.start(s, cfg, task, st, extra)
   -- nothing it writes is overwritten here, and no reconciler takes this start for a dead worker.
   local lock <close> = run_reconcile.try_lock(s, run.run_id)
   s:set_task_status(task.task_id, "queued")
-  local log = s.root .. "/runs/" .. run.run_id .. "/worker.log"
-  local started, pid = pcall(proc.detach, { proc.executable(), "run", "--worker", run.run_id, "--root", s.root },
-    { cwd = runs.repo_of(s), stdout = log, stderr = log, env = { [run_reconcile.MARK_VARIABLE] = run.process_mark } })
-  if not started then
-    local why = type(pid) == "table" and pid.message or tostring(pid)
-    run.status, run.failure_reason = "failed", "the background worker could not start: " .. why
+  local fields, why, errno = (launcher and launcher.launch or launch_here)(s, run)
+  if not fields then
+    run.status, run.failure_reason = "failed", why
     run.completed_at = require("sidecar.core.store").now()
     assert(s:update_run(run))
     s:set_task_status(task.task_id, task.status)
-    return nil, run.failure_reason, type(pid) == "table" and pid.errno or nil
+    return nil, run.failure_reason, errno
   end
-  -- pid and start time together name the worker even after the pid is reused.
-  run.worker_pid, run.worker_start = pid, run_reconcile.start_of(pid)
+  for k, v in pairs(fields) do
+    run[k] = v
+  end
   assert(s:update_run(run))
   return run
 end
@@ -140,7 +155,9 @@ function M.work(s, cfg, run_id, on_progress)
   if not ok then
     error(result, 0)
   end
-  if result then -- the config's reactions (fix runs), run by this worker after the run's own end
+  -- The config's reactions (fix runs), run by this worker after the run's own end; not by a worker
+  -- on a Slurm node, whose scratch store cannot number new runs (stdlib/sidecar/executor/node.lua).
+  if result and not s.scratch then
     result = runs.react(s, cfg, task, st, result)
   end
   -- The person who started it is told it ended (its --notify, the config's notify, notify-send).
@@ -224,6 +241,9 @@ function M.kill(s, run_id)
   end
   if not M.ACTIVE[run.status] then
     return nil, ("run %s already ended: %s"):format(run_id, run.status), "bad_state"
+  end
+  if run.executor ~= nil and run.executor ~= "local" then -- a Slurm job: scancel (stdlib/sidecar/executor)
+    return require("sidecar.executor").kill(s, run)
   end
   local owner = run_reconcile.owner(run)
   if not owner and run.background ~= true then

@@ -1,0 +1,112 @@
+--- `sidecar run T-0001 --background` and `--executor slurm`: a run whose worker runs elsewhere than
+--- this command (a detached process here, or a Slurm job). In the foreground (`--executor slurm`
+--- without --background) the command follows the run to its end through its folder, and Ctrl-C
+--- cancels the job.
+local background = require("sidecar.task.background")
+local executor = require("sidecar.executor")
+local out = require("sidecar.cli.output")
+
+local M = {}
+
+local EXIT_OK, EXIT_USAGE = 0, 2
+
+-- The run's id at once, and where it runs.
+local function report_started(o, command, run)
+  if o.json then
+    out.envelope(command, true, { run_id = run.run_id, status = run.status, worker_pid = run.worker_pid,
+      executor = run.executor or "local", slurm_job_id = type(run.slurm) == "table" and run.slurm.job_id or nil },
+      nil, o.version)
+  else
+    print(run.run_id)
+    local where = type(run.slurm) == "table" and ("as Slurm job " .. run.slurm.job_id)
+      or ("in the background (pid %d)"):format(run.worker_pid)
+    io.stderr:write(("sidecar: %s runs %s: sidecar run tail -f %s, run wait, run kill\n")
+      :format(run.run_id, where, run.run_id))
+  end
+  return EXIT_OK
+end
+M.report_started = report_started
+
+-- Follows a submitted run to its end; Ctrl-C (an error raised in the wait) cancels its job first.
+local function follow(s, run)
+  local ok, ended, why = pcall(background.wait, s, run.run_id)
+  if not ok then
+    pcall(background.kill, s, run.run_id)
+    error(ended, 0)
+  end
+  return ended, why
+end
+
+---Starts `task`'s run on its executor when it is not this command's own (--background, or an
+---executor other than local). Returns nil when the run is this command's to run; else the exit
+---status (the store closed). `report_steps(o, command, result)` reports a followed run's end.
+function M.start(o, s, cfg, task, st, extra, report_steps)
+  local name, why = executor.choose(cfg, o.executor)
+  if not name then
+    s:close()
+    return out.fail(o, "run", why, EXIT_USAGE)
+  end
+  if not o.background and name == "local" then
+    return nil
+  end
+  if #st.runners > 1 then
+    s:close()
+    return out.fail(o, "run", "--background, --continue and --executor slurm run one runner: give --runner one name",
+      EXIT_USAGE)
+  end
+  st.runner = st.runners[1]
+  local run, message = executor.start(name, s, cfg, task, st, extra)
+  if not run then
+    s:close()
+    return out.fail(o, "run", message)
+  end
+  if o.background then
+    s:close()
+    return report_started(o, "run", run)
+  end
+  out.progress(("run %s: submitted as Slurm job %s"):format(run.run_id, run.slurm.job_id))
+  local ended, wait_why = follow(s, run)
+  s:close()
+  if not ended then
+    return out.fail(o, "run", wait_why)
+  end
+  return report_steps(o, "run", { steps = { ended } })
+end
+
+local GOOD = { review = true, completed = true, dry_run = true }
+
+---`sidecar run --worker R-…`: a background run's worker, here or on a Slurm node, where the
+---store's database is a scratch one (stdlib/sidecar/executor/node.lua). `open(o, command)` opens
+---the store (cli/run.lua's).
+function M.work(o, open)
+  local node = require("sidecar.executor.node")
+  local root = require("sidecar.cli.task").root(o)
+  local remote = node.remote(root, o.worker)
+  local s, cfg
+  if remote then
+    s, cfg = node.open(root, o.worker)
+    if not s then
+      return out.fail(o, "run", cfg)
+    end
+  else
+    s, cfg = open(o, "run")
+    if not s then
+      return cfg
+    end
+  end
+  local ok, run, message = pcall(background.work, s, cfg, o.worker, out.progress)
+  if remote then
+    node.close(s) -- its scratch database goes, even when the worker was stopped (SIGTERM)
+  else
+    s:close()
+  end
+  if not ok then
+    error(run, 0)
+  end
+  if not run then
+    return out.fail(o, "run", message)
+  end
+  return GOOD[run.status] and EXIT_OK or 1
+end
+
+return M

@@ -1,0 +1,203 @@
+--- Runs as Slurm jobs. A run becomes a batch job whose one step is `sidecar run --worker R-…`
+--- (the worker background runs use) on a compute node; the prompt and settings travel in the run's
+--- folder, which must be on a file system the nodes share (the job's script only names the run).
+---
+--- The store stays on the submitting machine: the worker writes the run's folder only (its record's
+--- copy, events, artifacts; stdlib/sidecar/executor/node.lua), and this side imports the record
+--- when it reads the run (M.reconcile: from `run list`, `run show`, `run wait`, `run tail -f`),
+--- the way `store rebuild` imports copies. This side writes the run only once Slurm says its job
+--- has ended (before that the worker owns the record's copy). A job that ended without the
+--- worker recording the run's end is recorded outcome_unknown (failed when nothing ran) with
+--- Slurm's state and reason; a run the worker ended while Slurm ended its job (a time limit, a
+--- cancel) keeps the worker's status, and both say what Slurm did (`slurm.state`).
+local clock = require("sidecar.host.time")
+local json = require("sidecar.core.json")
+local proc = require("sidecar.core.proc")
+local slurm = require("sidecar.executor.slurm")
+local store = require("sidecar.core.store")
+
+local M = {}
+
+local KILL_WAIT_MS = 30000 -- for Slurm to end a cancelled job (SIGTERM, KillWait, SIGKILL)
+local END_WAIT_MS = 15000 -- for Slurm to end a job whose worker recorded the run's end
+
+local function now_ms()
+  return clock.monotonic_ns() // 1000000
+end
+
+local quoted = slurm.shell_quote
+
+-- The absolute form of a path (the job runs in another working directory, on another machine).
+local function absolute(path)
+  if path:sub(1, 1) ~= "/" then
+    path = (os.getenv("PWD") or ".") .. "/" .. path
+  end
+  path = path:gsub("/%./", "/"):gsub("/%.$", ""):gsub("//+", "/")
+  return path
+end
+
+M.absolute = absolute
+
+---The batch script of a run: only names it; the worker reads the rest from the run's folder.
+function M.script(root, run)
+  return table.concat({ "#!/bin/sh",
+    "# Sidecar run " .. run.run_id .. " (the Slurm executor): the worker reads the run from its folder.",
+    "export " .. require("sidecar.run.reconcile").MARK_VARIABLE .. "=" .. quoted(run.process_mark or ""),
+    quoted(proc.executable()) .. " run --worker " .. run.run_id .. " --root " .. quoted(root),
+    "status=$?",
+    "# A worker killed outright leaves its scratch database (stdlib/sidecar/executor/node.lua).",
+    'rm -f "${TMPDIR:-/tmp}/sidecar-' .. run.run_id .. '-$SLURM_JOB_ID.db" "${TMPDIR:-/tmp}/sidecar-' .. run.run_id
+      .. '-$SLURM_JOB_ID.db-"*',
+    "exit $status", "" }, "\n")
+end
+
+---A launcher for stdlib/sidecar/task/background.lua: submits the run as a batch job under
+---`settings` (the config's validated `slurm` section). The record gets `slurm = {job_id, ...}`.
+function M.launcher(settings)
+  return { name = "slurm", launch = function(s, run)
+    local root = absolute(s.root)
+    local dir = assert(s:run_dir(run.run_id))
+    local script = M.script(root, run)
+    dir:write("slurm.sh", script)
+    dir:close()
+    local argv = slurm.sbatch_args(settings, { name = "sidecar-" .. run.run_id,
+      output = root .. "/runs/" .. run.run_id .. "/worker.log", chdir = root:match("^(.*)/[^/]+$") or "/" })
+    local t0 = now_ms()
+    local job_id, why = slurm.submit(argv, script)
+    if not job_id then
+      return nil, "the Slurm job could not be submitted: " .. why
+    end
+    return { slurm = { job_id = job_id, submitted_ms = now_ms() - t0, partition = settings.partition or json.null } }
+  end }
+end
+
+-- The copy of a record in the store's folder, as text, or nil.
+local function copy_text(s, kind, id)
+  return s.dir:read(store.copy_path(kind, id))
+end
+
+-- Imports the worker's copies (the run's and its task's) when they are newer than the store's.
+-- Returns whether the run's was.
+local function import_copies(s, run)
+  local text = copy_text(s, "run", run.run_id)
+  local imported = text and s.db:import_if_newer("run", run.run_id, text) == true
+  local task_text = run.task_id and copy_text(s, "task", run.task_id)
+  if task_text then
+    s.db:import_if_newer("task", run.task_id, task_text)
+  end
+  return imported
+end
+
+-- Indexes the validation steps the worker recorded in its scratch store (the record carries them)
+-- into this store, as a local run's are; its events stay in its events.jsonl, as a local run's do.
+local function index_ended(s, run)
+  if #(s:validation(run.run_id) or {}) == 0 and type(run.validation) == "table" then
+    for _, step in ipairs(run.validation) do
+      s:add_validation(run.run_id, step)
+    end
+  end
+end
+
+-- What Slurm said of the job, for the record.
+local function slurm_fields(run, job)
+  local f = type(run.slurm) == "table" and run.slurm or {}
+  f.state, f.slurm_state, f.reason, f.exit_code = job.state, job.slurm, job.reason or json.null,
+    job.exit_code or json.null
+  return f
+end
+
+local function job_text(job_id, job)
+  return ("Slurm job %s ended %s%s%s"):format(job_id, job.slurm, job.reason and (" (" .. job.reason .. ")") or "",
+    job.exit_code and job.exit_code ~= "0:0" and (", exit code " .. job.exit_code) or "")
+end
+
+-- Ends a run whose job ended without the worker recording its end.
+local function end_unrecorded(s, run, job, why)
+  local job_id = run.slurm.job_id
+  local nothing_ran = run.status == "queued"
+  run.status = why and "interrupted" or (nothing_ran and "failed" or "outcome_unknown")
+  run.failure_reason = ("%s%s; %s: see runs/%s/worker.log"):format(job_text(job_id, job),
+    why and ("; " .. why) or "", nothing_ran and "the worker never started the run, nothing ran"
+    or "the worker recorded no end, what the agent did is unknown", run.run_id)
+  run.slurm = slurm_fields(run, job)
+  require("sidecar.run.reconcile").record_end(s, run)
+end
+
+-- Adds Slurm's end to a run the worker ended (a time limit, a cancel: the worker saw SIGTERM).
+local function note_job(s, run, job)
+  run.slurm = slurm_fields(run, job)
+  if job.state ~= "completed" and run.failure_reason and not run.failure_reason:find("Slurm job", 1, true) then
+    run.failure_reason = job_text(run.slurm.job_id, job) .. "; " .. run.failure_reason
+  end
+  assert(s:update_run(run))
+end
+
+---reconcile for a Slurm run (see stdlib/sidecar/run/reconcile.lua): imports what the worker
+---recorded; once Slurm says the job ended, records Slurm's end, or ends a run the worker left
+---active. Returns the run as it is now, whether it was ended here, and why not when it failed.
+function M.reconcile(s, run, why_ended)
+  local job_id = type(run.slurm) == "table" and run.slurm.job_id
+  if not job_id then
+    return run, false -- still being submitted (or the submission failed and says so)
+  end
+  import_copies(s, run)
+  local fresh = s:get_run(run.run_id) or run
+  local active = store.ACTIVE[fresh.status] ~= nil
+  -- (A wait loop asks squeue once a second, not at every look at the folder: slurm.job_state.)
+  local job, why = slurm.job_state(job_id)
+  -- The worker recorded the end and is exiting: Slurm's end follows within moments (longer when
+  -- Slurm stopped the job: SIGTERM, KillWait, SIGKILL), and the record says what it was.
+  local deadline = now_ms() + END_WAIT_MS
+  while not active and job and not job.ended and now_ms() < deadline do
+    clock.sleep_ms(100)
+    job, why = slurm.job_state(job_id)
+  end
+  if not job then
+    return fresh, false, why
+  end
+  if not job.ended then
+    return fresh, false
+  end
+  -- The job has ended: the worker wrote all it will; read its copy once more.
+  import_copies(s, fresh)
+  fresh = s:get_run(run.run_id) or fresh
+  local ok, err
+  if store.ACTIVE[fresh.status] then
+    ok, err = pcall(end_unrecorded, s, fresh, job, why_ended)
+  else
+    ok, err = pcall(note_job, s, fresh, job)
+  end
+  if ok then
+    pcall(index_ended, s, fresh)
+  end
+  return s:get_run(run.run_id) or fresh, ok and store.ACTIVE[run.status] ~= nil, not ok and tostring(err) or nil
+end
+
+---`run kill` of a Slurm run: scancel, then waits for Slurm to end the job and records the run
+---(interrupted when its worker could not). Returns the run, or nil, why, code.
+function M.kill(s, run)
+  local job_id = type(run.slurm) == "table" and run.slurm.job_id
+  if not job_id then
+    return nil, ("run %s has no Slurm job yet (it is being submitted): try again in a moment"):format(run.run_id),
+      "bad_state"
+  end
+  local ok, why = slurm.cancel(job_id)
+  if not ok then
+    return nil, why
+  end
+  local deadline = now_ms() + KILL_WAIT_MS
+  repeat
+    local job = slurm.job_state(job_id)
+    if job and job.ended then
+      break
+    end
+    clock.sleep_ms(100)
+  until now_ms() >= deadline
+  local fresh, _, err = M.reconcile(s, run, "the run was stopped by sidecar run kill (scancel)")
+  if err then
+    return nil, err
+  end
+  return fresh
+end
+
+return M
