@@ -5,7 +5,8 @@
 # tail` shows the terminal's text without escape sequences; hostile agents (a flood, escape
 # sequences and invalid UTF-8), `run send` to ended, unknown and terminal-less runs, and kill -9 of
 # the worker; run attach under a terminal (pty_driver): detached, typed to, stopped by SIGTERM;
-# answers and on_stuck = poke; codex and claude on a terminal against the scripted model server.
+# answers and on_stuck = poke; codex and claude on a terminal against the scripted model server, and
+# codex's full-screen dialogs (its folder trust) marked waiting_input and answered.
 set -u
 . "$(dirname "$0")/lib.sh" # S (absolute), here, root, $work; the shared helpers
 F=$root/tests/fixtures
@@ -228,6 +229,31 @@ if [ "${SIDECAR_SKIP_REAL_CLIS:-}" != 1 ] && command -v codex >/dev/null && comm
       "$(field claude.json .usage.total) $(field claude.json .cost_usd | grep -qP '^[0-9.e-]+$' && echo number)"
     stop_server
   }
+  # codex's full-screen screen (no exec, no --json): it asks its terminal where the cursor is and
+  # its colours before it draws (answered), then shows its folder-trust dialog: the run is marked
+  # waiting_input with the dialog's key line, `run send --key enter` answers it, the next one shows.
+  start_server tui "$root/tests/fixtures/scenarios/text_turn.json" && (
+    git_repo tui
+    b=http://127.0.0.1:$port
+    printf '%s\n' '#!/bin/sh' "export CODEX_HOME='$work/tui-home' MOCK_API_KEY=sk-mock" \
+      "exec codex -m gpt-5.5 -c model_provider=mock -c model_providers.mock.name=mock -c model_providers.mock.base_url=$b/v1 \\" \
+      "  -c model_providers.mock.wire_api=responses -c model_providers.mock.env_key=MOCK_API_KEY -c analytics.enabled=false \\" \
+      '  --disable plugins "$(cat "$1")"' >"$work/codex-tui.sh"
+    chmod +x "$work/codex-tui.sh"
+    mkdir -p "$work/tui-home"
+    add_runners "    codex_tui = { command = { \"$work/codex-tui.sh\", \"{prompt_file}\" }, prompt_patterns = { \"enter continue\", \"enter/esc confirm\" } },"
+    "$S" task create --title "Say hello" --status ready >/dev/null
+    tui=$("$S" run T-0001 --runner codex_tui --background --pty --idle-timeout 2m 2>/dev/null)
+    wait_until "codex's trust dialog marks $tui waiting_input" 90 sh -c "'$S' run show $tui --json | grep -q 'enter continue'"
+    expect_run "codex's screen read as lines" 0 "Trust this folder\?" "" -- "$S" run tail "$tui"
+    "$S" run send "$tui" --key enter >/dev/null
+    wait_until "the next dialog of $tui" 90 sh -c "'$S' run show $tui --json | grep -q 'enter/esc confirm'"
+    "$S" run kill "$tui" >/dev/null
+    eq "codex's screen: killed, nothing left" "interrupted none" \
+      "$(field .agent/runs/$tui/run.json .status) $(pgrep -f "$work/codex-tui.sh" >/dev/null && echo some || echo none)"
+    finish >/dev/null
+  ) || failed=$((failed + 1))
+  stop_server
 fi
 
 finish

@@ -16,7 +16,8 @@ local M = {}
 M.GENERIC = { "%[[yY]/[nN]%]", "%([yY]/[nN]%)", "%[[yY]es/[nN]o%]", "Continue%?", "Press [Ee]nter", "Approve",
   "Proceed%?", "%(y/n%)" }
 M.RUNNER = {
-  codex = { "Allow command%?", "Approve", "Yes, proceed" },
+  -- The full-screen codex's dialogs (folder trust, approvals) end with this key help line.
+  codex = { "Allow command%?", "Approve", "Yes, proceed", "enter continue", "enter to confirm", "enter/esc confirm" },
   claude = { "Do you want to", "❯ 1%. Yes", "Yes, and don't ask again" },
 }
 M.ON_STUCK = { poke = true, none = true }

@@ -6,6 +6,8 @@
 ---   local text = strip:feed(bytes)          -- "\n" ends a line; a lone "\r" stays as "\r"
 ---   local lines, partial = screen.lines(pending .. text)
 ---
+--- Cursor moves become separators (a full-screen program places its words with them): a move to
+--- another row a line end, a move along the row a space.
 --- Removed: CSI sequences (ESC [ ... final: colours, cursor moves, erasing), OSC (ESC ] ... BEL or
 --- ESC \: titles, links), DCS/SOS/PM/APC strings, two- and three-byte escapes (ESC 7, ESC ( B),
 --- and every C0 control but "\n", "\t" and "\r" (backspace, bell, DEL...). "\r\n" is one line end;
@@ -71,6 +73,27 @@ local function escape_end(s, i)
   return i + 1 -- ESC 7, ESC =, ESC c ...
 end
 
+---What a cursor move stands for in the text (a full-screen program places its words with them):
+---a move to another row is a line end, a move along the row a space; any other sequence nothing.
+function Stripper:moved(s, from, to)
+  if s:byte(from + 1) ~= 0x5B then
+    return ""
+  end
+  local final = s:sub(to, to)
+  if final == "H" or final == "f" then -- ESC [ row ; col H
+    local row = tonumber(s:sub(from + 2, to - 1):match("^(%d*)") or "") or 1
+    local other = row ~= self.row
+    self.row = row
+    return other and "\n" or " "
+  elseif final == "C" or final == "G" then -- forward, or to a column of this row
+    return " "
+  elseif final == "A" or final == "B" or final == "E" or final == "F" or final == "d" then -- up, down, to a row
+    self.row = nil
+    return "\n"
+  end
+  return ""
+end
+
 ---The text of `chunk` (with what an earlier chunk left incomplete in front of it).
 ---@param chunk string
 ---@return string
@@ -96,6 +119,7 @@ function Stripper:feed(chunk)
         end
         break
       end
+      out[#out + 1] = self:moved(s, c, e)
       i = e + 1
     else
       if b == 10 or b == 9 or b == 13 then

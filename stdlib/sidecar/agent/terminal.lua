@@ -14,6 +14,8 @@
 ---   {state = "waiting_input", since, evidence = <the line>}`; the mark clears when the screen
 ---   shows something else. A known prompt is answered (config `answers`), once per occurrence;
 ---   `on_stuck = "poke"` sends Enter once to a run marked waiting or stuck.
+--- - A full-screen program's questions to its terminal (where the cursor is, its colours) are
+---   answered as a terminal would (stdlib/sidecar/agent/terminal_queries.lua).
 local clock = require("sidecar.host.time")
 local input_channel = require("sidecar.agent.input_channel")
 local input_keys = require("sidecar.agent.input_keys")
@@ -22,6 +24,7 @@ local prompts = require("sidecar.agent.prompts")
 local screen = require("sidecar.agent.screen")
 local secrets = require("sidecar.core.secrets")
 local store = require("sidecar.core.store")
+local terminal_queries = require("sidecar.agent.terminal_queries")
 local text = require("sidecar.core.text")
 
 local M = {}
@@ -92,7 +95,7 @@ function M.open(o, c)
   end
   assert(input_channel.open(c.run_dir))
   local self = setmetatable({ o = o, store = c.store, record = c.record, run_dir = c.run_dir, t = c.t,
-    parser = c.parser, strip = screen.stripper(), partial = "", last_line = nil, last_output = now_ms(),
+    parser = c.parser, strip = screen.stripper(), queries = terminal_queries.new(), partial = "", last_line = nil, last_output = now_ms(),
     output_seq = 0, checked_seq = -1, event_bytes = 0, events_dropped = 0, lines_seen = 0, answers = 0,
     occurrence = 0, patterns = { table.unpack(o.prompt_patterns or prompts.patterns(o.runner)) },
     size = type(o.pty) == "table" and o.pty or true }, Terminal)
@@ -141,6 +144,14 @@ function Terminal:sink(heard, on_result)
   self.on_result = on_result
   return { collect = false, on_chunk = function(chunk)
     heard()
+    local replies = self.queries:feed(chunk) -- a full-screen program waits for these
+    if replies ~= "" then
+      self.replies = (self.replies or "") .. replies
+      if self.h then
+        self.h:write(self.replies)
+        self.replies = nil
+      end
+    end
     self.last_output, self.output_seq = now_ms(), self.output_seq + 1
     local s = self.raw .. chunk
     local nl = s:match("^.*\n()")
@@ -194,6 +205,11 @@ end
 ---lines keeps at most 4095 bytes of one (Linux's line discipline): a longer line is said so in an
 ---event, for a runner that should take its prompt from a file ({prompt_file}, pty_prompt).
 function Terminal:type_prompt(h, prompt)
+  self.h = h -- the terminal's questions are answered from here on (sink)
+  if self.replies then
+    h:write(self.replies)
+    self.replies = nil
+  end
   if not prompt then
     return
   end
