@@ -43,6 +43,13 @@ eq "launch records pty" "true true" \
 expect_run "run list: waiting_input" 0 "$line .*running \(waiting_input\)" "" -- "$S" run list
 expect_run "run show: the evidence" 0 "Attention: +waiting_input: Continue\? \[y/n\]" "" -- "$S" run show "$line"
 wait_until "the waiting_input notice" 60 grep -qs '^waiting_input: Continue? \[y/n\]' "$work/told-line"
+# A main agent sees it too: the MCP tool run_show carries the attention.
+printf '%s\n' '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}' \
+  '{"jsonrpc":"2.0","method":"notifications/initialized"}' \
+  '{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"run_show","arguments":{"run_id":"'"$line"'"}}}' |
+  "$S" mcp 2>/dev/null | grep '"id":2' >mcp.json
+eq "MCP run_show: the attention" "waiting_input Continue? [y/n]" \
+  "$(field mcp.json .result.structuredContent.attention.state) $(field mcp.json .result.structuredContent.attention.evidence)"
 "$S" run send "$line" y --json >send.json
 eq "run send --json" "true run send y true" \
   "$(field send.json .ok) $(field send.json .command) $(field send.json .data.text) $(field send.json .data.enter)"

@@ -42,6 +42,7 @@ local RUN = {
     cost_usd = { type = json.array({ "number", "null" }) },
     blockers = STRINGS,
     budget_exceeded = { type = json.array({ "object", "null" }) }, -- {scope, kind, limit, spent}: a budget stopped it
+    attention = { type = json.array({ "object", "null" }) }, -- {state, since, evidence}: stuck, waiting_input
   },
   required = json.array({ "run_id", "status", "summary", "changed_files", "validation", "usage", "cost_usd",
     "blockers" }),

@@ -66,7 +66,10 @@ function M.run_summary(r)
     usage = type(r.usage) == "table" and r.usage or json.null,
     cost_usd = type(r.cost_usd) == "number" and r.cost_usd or json.null,
     blockers = first(r.blockers, LIMITS.blockers, line),
-    budget_exceeded = type(r.budget_exceeded) == "table" and r.budget_exceeded or json.null }
+    budget_exceeded = type(r.budget_exceeded) == "table" and r.budget_exceeded or json.null,
+    -- what an active run needs (stdlib/sidecar/agent/stuck.lua, agent/terminal.lua); nothing once it ended
+    attention = type(r.attention) == "table" and (r.status == "running" or r.status == "queued") and r.attention
+      or json.null }
 end
 
 -- The command-line flags a command's messages name, as the tools' fields are called.
