@@ -55,6 +55,9 @@ local function epoch(iso)
   return days * 86400 + tonumber(h) * 3600 + tonumber(mi) * 60 + tonumber(s)
 end
 
+---Seconds since the epoch of a record's UTC time ("2026-01-02T03:04:05Z"), or nil.
+M.epoch = epoch
+
 ---A run's duration in ms: duration_ms, else completed_at - started_at, else nil.
 ---@param run table
 ---@return integer|nil

@@ -21,20 +21,6 @@ local ACTIVE_STATUSES = { "queued", "preparing", "running" }
 local ENDED_KEPT = 10 -- the most recent ends shown under the list
 local HEADERS = { "RUN", "TASK", "RUNNER", "STATUS", "ELAPSED", "ATTENTION" }
 
--- Seconds since the epoch of a record's UTC time ("2026-01-02T03:04:05Z"), or nil.
-local function epoch_of(iso)
-  local y, mo, d, h, mi, s = tostring(iso):match("^(%d+)%-(%d+)%-(%d+)T(%d+):(%d+):(%d+)")
-  if not y then
-    return nil
-  end
-  -- os.time reads a table as local time; the difference to the same date read back as UTC corrects it.
-  local t = { year = tonumber(y), month = tonumber(mo), day = tonumber(d), hour = tonumber(h), min = tonumber(mi),
-    sec = tonumber(s) }
-  local here = os.time(t)
-  local utc = os.time(os.date("!*t", here))
-  return here + (here - utc)
-end
-
 local function attention_text(run)
   local a = type(run.attention) == "table" and run.attention or nil
   if not a then
@@ -44,7 +30,7 @@ local function attention_text(run)
 end
 
 local function elapsed_ms(run, now)
-  local from = epoch_of(run.started_at or run.created_at)
+  local from = run_view.epoch(run.started_at or run.created_at)
   return from and math.max(0, now - from) * 1000 or nil
 end
 

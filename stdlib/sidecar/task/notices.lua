@@ -101,7 +101,9 @@ function M.send(s, cfg, run, event, message, given, key)
     return false, "sent before"
   end
   message = secrets.redact(message)
+  -- Only a terminal's device: the record names it, and a bell is never written anywhere else.
   local tty = type(run.launch) == "table" and type(run.launch.tty) == "string" and run.launch.tty or nil
+  tty = tty and (tty:match("^/dev/pts/%d+$") or tty:match("^/dev/tty[%w]*$")) or nil
   local argv, how = M.command(cfg, given, ("Sidecar: %s %s"):format(run.run_id, event), message, tty)
   local entry = { event = event, key = key, at = require("sidecar.core.store").now(), how = how }
   local ok, why = false, "no notify command: give --notify CMD or notify in .agent/config.lua, or install "
