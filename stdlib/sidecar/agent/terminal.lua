@@ -20,6 +20,7 @@ local clock = require("sidecar.host.time")
 local input_channel = require("sidecar.agent.input_channel")
 local input_keys = require("sidecar.agent.input_keys")
 local json = require("sidecar.core.json")
+local logfile = require("sidecar.host.logfile")
 local prompts = require("sidecar.agent.prompts")
 local screen = require("sidecar.agent.screen")
 local secrets = require("sidecar.core.secrets")
@@ -38,47 +39,6 @@ M.EVIDENCE_CHARS = 300
 
 local function now_ms()
   return clock.monotonic_ns() // 1000000
-end
-
--- A text file bounded as host/log_cap.hpp bounds the raw logs: its first half written through,
--- then the last half kept in memory and written after a marker line at the end.
-local function capped_file(path, max, unbuffered)
-  local f = assert(io.open(path, "wb"))
-  if unbuffered then
-    f:setvbuf("no") -- `run attach` reads it as it grows
-  end
-  local c = { seen = 0, kept = 0, tail = {}, tail_bytes = 0, max_bytes = max }
-  local head = max > 0 and max // 2 or math.huge
-  function c.write(s)
-    c.seen = c.seen + #s
-    local room = head - c.kept
-    if room > 0 then
-      local part = #s <= room and s or s:sub(1, room)
-      f:write(part)
-      c.kept = c.kept + #part
-      s = s:sub(#part + 1)
-    end
-    if #s > 0 then
-      c.tail[#c.tail + 1], c.tail_bytes = s, c.tail_bytes + #s
-      if c.tail_bytes > 2 * (max - head) then -- keep the ring's last max - head bytes, in one piece
-        local joined = table.concat(c.tail)
-        c.tail = { joined:sub(-(max - head)) }
-        c.tail_bytes = #c.tail[1]
-      end
-    end
-  end
-  function c.close()
-    local tail = max > 0 and table.concat(c.tail):sub(-(max - head)) or ""
-    local dropped = c.seen - c.kept - #tail
-    if dropped > 0 then
-      f:write(("\n[sidecar: %d bytes dropped here: the log passed max_log_bytes = %d]\n"):format(dropped, max))
-    end
-    f:write(tail)
-    f:close()
-    c.kept = c.kept + #tail
-    return { max_bytes = max, seen = c.seen, kept = c.kept, dropped = dropped, truncated = dropped > 0 }
-  end
-  return c
 end
 
 local Terminal = {}
@@ -102,9 +62,11 @@ function M.open(o, c)
   for _, a in ipairs(o.answers or {}) do -- a prompt with a known answer is a prompt
     self.patterns[#self.patterns + 1] = a.pattern
   end
+  -- Bounded as the raw logs of a run without a terminal are (host/log_cap.hpp); terminal.log is
+  -- written as it comes (`run attach` reads it as it grows).
   local max = c.max_log or 0
-  self.text_log = capped_file(c.run_dir .. "/" .. (c.parser and "agent.jsonl" or "stdout.log"), max)
-  self.raw_log, self.raw = capped_file(c.run_dir .. "/terminal.log", max, true), ""
+  self.text_log = assert(logfile.open(c.run_dir .. "/" .. (c.parser and "agent.jsonl" or "stdout.log"), max))
+  self.raw_log, self.raw = assert(logfile.open(c.run_dir .. "/terminal.log", max)), ""
   c.record.pty = true
   if c.spec and c.spec.pty_prompt == "file" and c.how.prompt ~= "file" then
     -- A CLI that reads no prompt from a terminal (claude -p) gets it from its file on stdin; its
@@ -122,12 +84,12 @@ function Terminal:line(line, shown_lines)
   line = text.repair_utf8(line)
   self.lines_seen = self.lines_seen + 1
   if self.parser and line:find("^%s*{") then
-    self.text_log.write(line .. "\n")
+    self.text_out[#self.text_out + 1] = line .. "\n"
     self.parser:feed(line .. "\n")
     return
   end
   if not self.parser then
-    self.text_log.write(line .. "\n")
+    self.text_out[#self.text_out + 1] = line .. "\n"
   end
   shown_lines[#shown_lines + 1] = line
   if line:find("%S") then
@@ -170,16 +132,18 @@ end
 -- Redacted bytes of the stream: to terminal.log, and read as text.
 function Terminal:bytes(raw)
   raw = secrets.redact(raw)
-  self.raw_log.write(raw)
+  self.raw_log:write(raw)
   local lines, partial = screen.lines(self.partial .. self.strip:feed(raw))
   if #partial > M.MAX_LINE then
     lines[#lines + 1], partial = partial, ""
   end
   self.partial = partial
   local shown_lines = {}
+  self.text_out = {}
   for _, l in ipairs(lines) do
     self:line(l, shown_lines)
   end
+  self.text_log:write(table.concat(self.text_out)) -- one write per chunk, not per line
   self:event_text(shown_lines)
   if self.parser and self.parser.summary.completed then
     self.on_result()
@@ -322,7 +286,9 @@ function Terminal:finish()
   local shown_lines = {}
   local rest = self.partial .. self.strip:feed("")
   if rest ~= "" then
+    self.text_out = {}
     self:line(screen.shown(rest), shown_lines)
+    self.text_log:write(table.concat(self.text_out))
   end
   self:event_text(shown_lines)
   if self.events_dropped > 0 then
@@ -332,7 +298,7 @@ function Terminal:finish()
   if type(self.record.attention) == "table" and self.record.attention.state == "waiting_input" then
     self.record.attention = json.null
   end
-  return self.text_log.close(), self.raw_log.close()
+  return self.text_log:close(), self.raw_log:close()
 end
 
 return M
