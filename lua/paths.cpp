@@ -1,6 +1,6 @@
 // host.paths: what Lua's own io cannot say about paths: a folder's real path (symbolic links
-// resolved), the names in a folder, the user's XDG state folder (host/xdg.hpp), and a file of
-// code read safely (host/code_file.hpp).
+// resolved), the names in a folder, the user's XDG state folder (host/xdg.hpp), a file of code
+// read safely (host/code_file.hpp), and the program a name runs (host/program_path.hpp).
 // stdlib/sidecar/core/trust.lua keys a repository's trust by its real path, so that two spellings of one
 // folder share it and a link swapped to another folder does not carry it along.
 #include <dirent.h>
@@ -19,6 +19,7 @@
 #include "boundary.hpp"
 #include "code_file.hpp"
 #include "modules.hpp"
+#include "program_path.hpp"
 #include "xdg.hpp"
 
 namespace sidecar::lua {
@@ -135,6 +136,26 @@ int paths_copy_times(lua_State* L) {
   return 1;
 }
 
+// paths.program(name, cwd?) -> path | nil, message, code
+// The file that running `name` would execute, found as proc.spawn finds it (execvp's rules over
+// this process's PATH; a name with a slash taken relative to `cwd`): only an executable file.
+int paths_program(lua_State* L) {
+  const std::string name = luaL_checkstring(L, 1);
+  const std::string cwd = luaL_optstring(L, 2, "");
+  const char* path = std::getenv("PATH");
+  host::SpawnError error;
+  const std::optional<std::string> file =
+      host::resolve_program(name, path ? std::optional<std::string>(path) : std::nullopt, cwd, error);
+  if (!file) {
+    lua_pushnil(L);
+    lua_pushstring(L, error.message.c_str());
+    lua_pushstring(L, error.code.c_str());
+    return 3;
+  }
+  lua_pushstring(L, file->c_str());
+  return 1;
+}
+
 }  // namespace
 
 int open_host_paths(lua_State* L) {
@@ -145,6 +166,7 @@ int open_host_paths(lua_State* L) {
       {"make_dirs", guarded<paths_make_dirs>},
       {"read_code", guarded<paths_read_code>},
       {"copy_times", guarded<paths_copy_times>},
+      {"program", guarded<paths_program>},
       {nullptr, nullptr},
   };
   luaL_newlib(L, functions);

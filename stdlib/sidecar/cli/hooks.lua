@@ -93,16 +93,14 @@ local function hook_executable(o)
   if o.user then
     return exe
   end
-  local mine = paths.real(exe)
-  for dir in (os.getenv("PATH") or ""):gmatch("[^:]+") do
-    local found = paths.real(dir .. "/sidecar")
-    if found then
-      if found == mine then
-        return "sidecar"
-      end
-      return exe, ("the project's hooks call %s by its path: the `sidecar` on PATH is another one (%s)"):format(exe,
-        found)
+  local on_path = paths.program("sidecar")
+  local found = on_path and paths.real(on_path)
+  if found then
+    if found == paths.real(exe) then
+      return "sidecar"
     end
+    return exe, ("the project's hooks call %s by its path: the `sidecar` on PATH is another one (%s)"):format(exe,
+      found)
   end
   return exe, ("the project's hooks call %s by its path, as no `sidecar` is on PATH: a teammate needs Sidecar "
     .. "at that path, or on PATH (then run this again)"):format(exe)

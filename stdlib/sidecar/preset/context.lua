@@ -125,17 +125,9 @@ function Ctx:route(kind, risk, sandbox, runner)
   return r
 end
 
--- Whether a program is on PATH (or, with a slash, exists).
+-- Whether a program can be run: on PATH (or, with a slash, an executable file).
 local function on_path(program)
-  if program:find("/", 1, true) then
-    return files.exists(program)
-  end
-  for dir in (os.getenv("PATH") or ""):gmatch("[^:]+") do
-    if files.exists(dir .. "/" .. program) then
-      return true
-    end
-  end
-  return false
+  return require("sidecar.host.paths").program(program) ~= nil
 end
 
 -- The argv a runner would run (for dry runs and "not installed" reports).

@@ -33,14 +33,7 @@ local function sent(s, run_id)
 end
 
 local function on_path(program)
-  for dir in (os.getenv("PATH") or ""):gmatch("[^:]+") do
-    local f = io.open(dir .. "/" .. program, "rb")
-    if f then
-      f:close()
-      return true
-    end
-  end
-  return false
+  return require("sidecar.host.paths").program(program) ~= nil
 end
 
 ---The terminal this process was started from (its stderr's, else its stdout's or stdin's), or nil:
