@@ -94,7 +94,10 @@ function M.work(o, open)
       return cfg
     end
   end
-  local ok, run, message = pcall(background.work, s, cfg, o.worker, out.progress)
+  -- A preset's step run as a Slurm job runs as the preset's own workers do (executor/slurm_preset.lua).
+  local slurm_preset = require("sidecar.executor.slurm_preset")
+  local work = remote and slurm_preset.is_step(root, o.worker) and slurm_preset.work or background.work
+  local ok, run, message = pcall(work, s, cfg, o.worker, out.progress)
   if remote then
     node.close(s) -- its scratch database goes, even when the worker was stopped (SIGTERM)
   else

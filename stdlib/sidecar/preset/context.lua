@@ -56,7 +56,7 @@ local writers_in, settle_batch -- below
 ---preset names a runner); jobs (ctx:agents' agents at a time, default 4); worktree (true: writers
 ---work in the preset run's worktree, as `sidecar preset run` asks; else in place); on_progress
 ---(given each line of ctx:progress; `sidecar preset run` prints them on stderr; without it progress
----is not shown).
+---is not shown); executor ("slurm": read-only steps run as Slurm jobs, executor/slurm_preset.lua).
 ---@return table ctx
 function M.new(o)
   local root = (o.repo or ".") .. "/.agent"
@@ -65,7 +65,7 @@ function M.new(o)
   return setmetatable({ repo = o.repo or ".", root = root, preset = o.preset or { name = "script" },
     params = o.params or {}, dry_run = o.dry_run or false, cfg = cfg, overrides = { runner = o.runner, model = o.model },
     jobs = o.jobs or 4, runs = {}, missed = {}, skipped = {}, use_worktree = o.worktree == true,
-    on_progress = o.on_progress, explicit = o.explicit or {}, budget = o.budget }, Ctx)
+    on_progress = o.on_progress, explicit = o.explicit or {}, budget = o.budget, executor = o.executor }, Ctx)
 end
 
 ---Whether the user gave parameter `name` (`--param name=…`) rather than leaving it to its default.
@@ -280,6 +280,8 @@ function Ctx:agent(o)
   local missing = self:missing(r)
   if self.dry_run or missing then
     return record_not_run(self, o, r, self.dry_run and "dry_run" or "not_run", self.dry_run and "--dry-run" or missing)
+  elseif self.executor == "slurm" and not is_writer(r) then
+    return self:agents({ o })[1] -- one Slurm job
   end
   local s = self:store()
   local opts = runs.agent_options(self.cfg, r.runner, st)
@@ -408,6 +410,8 @@ function Ctx:agents(list)
   local repo, root = preset_worktree.place(self)
   local shared = self.wt ~= nil and #writers_in(self, list) > 0
   local running, writer, readers = {}, nil, {}
+  -- With executor slurm, the readers leave `pending` for Slurm jobs (a writer stays: it runs here).
+  local remote = require("sidecar.executor.slurm_preset").submit(self, pending, { repo = repo, gates = not shared })
   local function start(p)
     local job = { root = root, repo = repo, runner = p.r.runner, settings = p.st, prompt = p.o.prompt,
       task_id = self.task.task_id, gates = not shared, budget = preset_budget.job(self, p.r.runner) }
@@ -455,9 +459,11 @@ function Ctx:agents(list)
         finish(table.remove(running, k), h:wait())
       end
     end
+    remote:wait(finish)
     settle_batch(self, out, writer, shared and readers or {})
   end)
-  if not ok then -- an error or Ctrl-C: no lock outlives the batch
+  if not ok then -- an error or Ctrl-C: no lock outlives the batch, no Slurm job goes on
+    remote:cancel()
     for _, p in ipairs(pending) do
       if p.lock then
         p.lock:release()
