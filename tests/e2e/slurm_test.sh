@@ -56,26 +56,7 @@ A=here/.agent B=there/.agent
 # Times, ids, processes, paths and where it ran aside, every field of the records is the same.
 ignored=completed_at,started_at,created_at,updated_at,duration_ms,owner_pid,owner_start,starter_pid,starter_start
 ignored+=,worker_pid,worker_start,process_mark,revision,background,executor,launch,slurm,repo,command
-compare='local json = require("sidecar.core.json")
-  local function load(p) local f = assert(io.open(p)); local t = json.decode(f:read("a")); f:close(); return t end
-  local skip = {}
-  for w in arg[3]:gmatch("[^,]+") do skip[w] = true end
-  local diffs = {}
-  local function walk(path, x, y)
-    if skip[path:match("([^.]+)$") or ""] then return end
-    if type(x) == "table" and type(y) == "table" then
-      local keys = {}
-      for k in pairs(x) do keys[k] = true end
-      for k in pairs(y) do keys[k] = true end
-      for k in pairs(keys) do walk(path .. "." .. tostring(k), x[k], y[k]) end
-    elseif x ~= y then
-      diffs[#diffs + 1] = path .. ": " .. tostring(x) .. " | " .. tostring(y)
-    end
-  end
-  walk("", load(arg[1]), load(arg[2]))
-  table.sort(diffs)
-  io.write(table.concat(diffs, "\n"))'
-printf '%s' "$compare" >compare.lua
+cp "$here/compare_records.lua" compare.lua # the differences between two records, FIELDs aside
 eq "run record: same fields" "" "$("$S" script compare.lua $A/runs/R-0001/run.json $B/runs/R-0001/run.json "$ignored")"
 eq "model.json: same fields" "" "$("$S" script compare.lua $A/runs/R-0001/model.json $B/runs/R-0001/model.json "$ignored")"
 eq "task record: same fields" "" "$("$S" script compare.lua $A/tasks/T-0001.json $B/tasks/T-0001.json "$ignored")"
