@@ -49,8 +49,11 @@ limit_run=$(run_ids "$work/limit.out" | head -1)
 (new_repo there)
 (cd here && "$S" run T-0001 >/dev/null 2>&1)
 cd there
-expect_run "run --executor slurm: ends like the local run" 0 "^R-0001 review: Hello from the mock model\.\n" \
-  "submitted as Slurm job \d+" -- "$S" run T-0001 --executor slurm
+# In the foreground the agent's progress shows, from the events the worker writes on the node.
+expect_run "run --executor slurm: ends like the local run, the agent's progress shown" 0 \
+  "^R-0001 review: Hello from the mock model\.\n" \
+  "submitted as Slurm job \d+\n.*run\.started.*agent: Hello from the mock model\..*run\.finished" \
+  -- "$S" run T-0001 --executor slurm
 cd "$work"
 A=here/.agent B=there/.agent
 # Times, ids, processes, paths and where it ran aside, every field of the records is the same.

@@ -27,9 +27,13 @@ local function report_started(o, command, run)
 end
 M.report_started = report_started
 
--- Follows a submitted run to its end; Ctrl-C (an error raised in the wait) cancels its job first.
+-- Follows a submitted run to its end, its events on stderr as `run tail -f` shows them (the worker
+-- on the node writes them to the run's folder, so this is the agent's progress); Ctrl-C (an error
+-- raised in the wait) cancels its job first.
 local function follow(s, run)
-  local ok, ended, why = pcall(background.wait, s, run.run_id)
+  local ok, ended, why = pcall(background.tail, s, run.run_id, true, function(line)
+    io.stderr:write(line)
+  end)
   if not ok then
     pcall(background.kill, s, run.run_id)
     error(ended, 0)
