@@ -46,4 +46,19 @@ function M.exists(path)
   return false
 end
 
+---Whether `program` is on PATH (or, when it names a path with a slash, exists).
+---@param program string
+---@return boolean
+function M.on_path(program)
+  if program:find("/", 1, true) then
+    return M.exists(program)
+  end
+  for dir in (os.getenv("PATH") or ""):gmatch("[^:]+") do
+    if M.exists(dir .. "/" .. program) then
+      return true
+    end
+  end
+  return false
+end
+
 return M

@@ -125,19 +125,6 @@ function Ctx:route(kind, risk, sandbox, runner)
   return r
 end
 
--- Whether a program is on PATH (or, with a slash, exists).
-local function on_path(program)
-  if program:find("/", 1, true) then
-    return files.exists(program)
-  end
-  for dir in (os.getenv("PATH") or ""):gmatch("[^:]+") do
-    if files.exists(dir .. "/" .. program) then
-      return true
-    end
-  end
-  return false
-end
-
 -- The argv a runner would run (for dry runs and "not installed" reports).
 local function preview(cfg, r, prompt_file)
   local spec = assert(runners.get(r.runner))
@@ -182,9 +169,18 @@ end
 ---@return string|nil why
 function Ctx:missing(r)
   local command, spec, program = preview(self.cfg, r, "prompt.md")
-  if command and program and not on_path(program) then
+  if command and program and not files.on_path(program) then
     return ("%s is not installed (%s)"):format(program, spec.install and ("install it: " .. spec.install) or
       "put it on PATH")
+  end
+end
+
+-- The result of a step that does not run (a dry run, or its CLI is not installed), recorded; nil
+-- when it runs.
+local function not_running(self, o, r)
+  local missing = self:missing(r)
+  if self.dry_run or missing then
+    return record_not_run(self, o, r, self.dry_run and "dry_run" or "not_run", self.dry_run and "--dry-run" or missing)
   end
 end
 
@@ -277,9 +273,9 @@ end
 ---@return table result  {run_id, status, output, why, route, lens, role, record; command for a step that did not run, skipped}
 function Ctx:agent(o)
   local r, st = plan(self, o)
-  local missing = self:missing(r)
-  if self.dry_run or missing then
-    return record_not_run(self, o, r, self.dry_run and "dry_run" or "not_run", self.dry_run and "--dry-run" or missing)
+  local skipped = not_running(self, o, r)
+  if skipped then
+    return skipped
   elseif self.executor == "slurm" and not is_writer(r) then
     return self:agents({ o })[1] -- one Slurm job
   end
@@ -387,7 +383,8 @@ end
 
 ---Runs several agents side by side (at most ctx.jobs at a time), each in a `sidecar` process of
 ---its own; returns their results in order. At most one of them may be a writer (else it raises);
----it holds the writer lock from its start to its end.
+---it holds the writer lock from its start to its end. With executor "slurm" the readers run as
+---one Slurm job array instead (stdlib/sidecar/executor/slurm_preset.lua); a writer runs here.
 ---@param list table[]  each what Ctx:agent takes
 ---@return table[] results  each what Ctx:agent returns
 function Ctx:agents(list)
@@ -395,10 +392,8 @@ function Ctx:agents(list)
   local out, pending = {}, {}
   for i, o in ipairs(list) do
     local r, st = plan(self, o)
-    local missing = self:missing(r)
-    if self.dry_run or missing then
-      out[i] = record_not_run(self, o, r, self.dry_run and "dry_run" or "not_run", self.dry_run and "--dry-run" or missing)
-    else
+    out[i] = not_running(self, o, r)
+    if not out[i] then
       pending[#pending + 1] = { i = i, o = o, r = r, st = st }
     end
   end
@@ -410,7 +405,6 @@ function Ctx:agents(list)
   local repo, root = preset_worktree.place(self)
   local shared = self.wt ~= nil and #writers_in(self, list) > 0
   local running, writer, readers = {}, nil, {}
-  -- With executor slurm, the readers leave `pending` for Slurm jobs (a writer stays: it runs here).
   local remote = require("sidecar.executor.slurm_preset").submit(self, pending, { repo = repo, gates = not shared })
   local function start(p)
     local job = { root = root, repo = repo, runner = p.r.runner, settings = p.st, prompt = p.o.prompt,
