@@ -23,7 +23,7 @@ export GIT_AUTHOR_DATE=2026-01-01T00:00:00Z GIT_COMMITTER_DATE=2026-01-01T00:00:
 # review_repo NAME: a repository with a change to review; runners: `command` (the canned
 # reviewer), `quick` (answers at once), `slow` (sleeps), `writer` (writes a file); the test
 # preset `trio` (three readers side by side, the third on --param slow's runner, then a lone
-# reader and a writer).
+# reader and a writer) and `mixed` (a reader and a writer in one batch).
 review_repo() {
   git_repo "$1"
   add_runners "    command = { command = $(lua_list "$S" script "$F/fake_answer.lua" "$F/answers/good") },
@@ -59,6 +59,18 @@ return preset.define({
   end,
 })
 LUA
+  cat >.agent/presets/mixed.lua <<'LUA'
+local preset = require("sidecar.preset.define")
+return preset.define({
+  name = "mixed",
+  summary = "A reader and a writer side by side",
+  run = function(ctx)
+    local rs = ctx:agents({ { kind = "scan", lens = "r", runner = "quick", prompt = "Read" },
+      { kind = "implement", lens = "w", runner = "writer", prompt = "Write" } })
+    return { text = ("%s %s\n%s %s\n"):format(rs[1].lens, rs[1].status, rs[2].lens, rs[2].status) }
+  end,
+})
+LUA
 }
 
 # --- triangulated-review, locally and through Slurm: the same result and records ----------------
@@ -85,8 +97,8 @@ eq "the result: five findings" "5" \
 cp "$here/compare_records.lua" compare.lua
 ignored=completed_at,started_at,created_at,updated_at,duration_ms,owner_pid,owner_start,starter_pid,starter_start
 ignored+=,worker_pid,worker_start,process_mark,revision,executor,slurm,repo,command,run_id,prompt_path
-# run_of DIR LENS: the run of that lens in DIR's store.
-run_of() { grep -l "\"lens\": \"$2\"" "$work/$1"/.agent/runs/R-*/run.json | head -1; }
+# run_of DIR LENS: the newest run of that lens in DIR's store.
+run_of() { grep -l "\"lens\": \"$2\"" "$work/$1"/.agent/runs/R-*/run.json | tail -1; }
 for lens in correctness risks security; do
   eq "run record ($lens): the same fields" "" \
     "$("$S" script compare.lua "$(run_of here $lens)" "$(run_of there $lens)" "$ignored")"
@@ -121,6 +133,15 @@ w=$(run_of there w)
 eq "the writer ran here, in the preset's worktree" "nil nil review" \
   "$(field $w .executor) $(field $w .slurm) $(field $w .status)"
 eq "the user's tree is untouched" "no" "$([ -e note.txt ] && echo yes || echo no)"
+
+# A batch with a writer: its reader goes to Slurm, the writer runs here beside it. The config's
+# `executor = "slurm"` chooses Slurm without --executor.
+sed -i 's/^  executor = "local",/  executor = "slurm",/' .agent/config.lua
+expect_run "a reader and a writer in one batch, executor from the config" 0 "^r review\nw review\n" \
+  "1 agent submitted as Slurm job \d+\n.*implement \[w\] on writer" -- "$S" preset run mixed
+eq "the batch's reader ran on Slurm, its writer here" "slurm completed nil" \
+  "$(field "$(run_of there r)" .executor) $(field "$(run_of there r)" .slurm.state) $(field "$(run_of there w)" .executor)"
+sed -i 's/^  executor = "slurm",/  executor = "local",/' .agent/config.lua
 
 # --- run kill of a step: its job cancelled, the preset reports it --------------------------------
 # wait_running RUNNER: the id of the preset's run on RUNNER once it runs (at most 60 s).
