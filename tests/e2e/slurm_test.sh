@@ -9,11 +9,7 @@ set -u
 . "$(dirname "$0")/lib.sh" # S (absolute), here, root, $work; the shared helpers
 . "$here/slurm_cluster.sh"
 F=$root/tests/fixtures
-trap 'slurm_stop; rm -rf "$work"' EXIT
-if ! slurm_start "$work/cluster"; then
-  echo "SKIP: no Slurm cluster: $slurm_skip"
-  exit 0
-fi
+slurm_test_start "$work/cluster"
 cd "$work"
 # The repositories' first commits are the same commit (their records name it).
 export GIT_AUTHOR_DATE=2026-01-01T00:00:00Z GIT_COMMITTER_DATE=2026-01-01T00:00:00Z
