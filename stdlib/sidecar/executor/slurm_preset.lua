@@ -186,8 +186,17 @@ function Batch:cancel()
   end
   local why = "the preset run was stopped (Ctrl-C or an error) and cancelled its Slurm jobs"
   pcall(function()
-    if self.job_id then
-      slurm.cancel(self.job_id) -- an array's id cancels all its tasks
+    -- The jobs as the records name them (an array's id cancels all its tasks): a batch stopped
+    -- while it was being submitted has no job id of its own yet.
+    local cancelled = {}
+    for _, p in ipairs(self.steps) do
+      local run = p.run_id and s:get_run(p.run_id)
+      local f = run and type(run.slurm) == "table" and run.slurm or {}
+      local id = f.array_job_id or f.job_id
+      if id and not cancelled[id] then
+        cancelled[id] = true
+        slurm.cancel(id)
+      end
     end
     local deadline = now_ms() + CANCEL_WAIT_MS
     for _, p in ipairs(self.steps) do
