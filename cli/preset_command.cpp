@@ -24,7 +24,12 @@ std::vector<LuaCommand> preset_commands() {
                  {"--model", "model", kText, "MODEL", "The model for every agent step"},
                  {"--dry-run", "dry_run", kBool, "",
                   "Record each agent step's prompt and the command it would run; run none"},
-                 {"-j,--jobs", "jobs", kInteger, "N", "Agents at a time where a preset runs several (default 4)"},
+                 {"-j,--jobs", "jobs", kInteger, "N",
+                  "Agents at a time where a preset runs several (default 4; with --executor slurm the job array's "
+                  "throttle unless the config's slurm.array_throttle sets one)"},
+                 {"--executor", "executor", kText, "NAME",
+                  "Where the agent steps run: local (default: the config's executor) or slurm (each read-only step "
+                  "a batch job, a side-by-side batch one job array; writers still run here; see docs/scale.md)"},
                  {"--budget-tokens", "budget_tokens", kInteger, "N",
                   "Stop at N tokens over the preset's agent steps: a step crossing it ends budget_exceeded, no "
                   "further step starts (exit 1)"},

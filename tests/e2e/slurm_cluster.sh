@@ -3,6 +3,8 @@
 #   slurm_start DIR    starts it (returns non-zero with $slurm_skip set to the reason when it
 #                      cannot: Slurm not installed, not root, a daemon that would not start)
 #   slurm_stop         stops what slurm_start started (only those pids); call it from a trap
+#   slurm_test_start DIR   for a test script: the trap set (slurm_stop, then $work removed) and
+#                      slurm_start DIR, or "SKIP: no Slurm cluster: <why>" and the script ends (exit 0)
 # After slurm_start, SLURM_CONF is exported for the client commands (sbatch, squeue, scancel).
 # Slurm's defaults that matter here: no accounting daemon (accounting_storage/none), so `sacct`
 # knows nothing; finished jobs stay visible to `scontrol show job` for MinJobAge seconds.
@@ -128,4 +130,12 @@ slurm_stop() {
     kill -9 "$pid" 2>/dev/null
   done
   slurm_pids=()
+}
+
+slurm_test_start() {
+  trap 'slurm_stop; rm -rf "$work"' EXIT
+  if ! slurm_start "$1"; then
+    echo "SKIP: no Slurm cluster: $slurm_skip"
+    exit 0
+  fi
 }

@@ -9,11 +9,7 @@ set -u
 . "$(dirname "$0")/lib.sh" # S (absolute), here, root, $work; the shared helpers
 . "$here/slurm_cluster.sh"
 F=$root/tests/fixtures
-trap 'slurm_stop; rm -rf "$work"' EXIT
-if ! slurm_start "$work/cluster"; then
-  echo "SKIP: no Slurm cluster: $slurm_skip"
-  exit 0
-fi
+slurm_test_start "$work/cluster"
 cd "$work"
 # The repositories' first commits are the same commit (their records name it).
 export GIT_AUTHOR_DATE=2026-01-01T00:00:00Z GIT_COMMITTER_DATE=2026-01-01T00:00:00Z
@@ -49,33 +45,17 @@ limit_run=$(run_ids "$work/limit.out" | head -1)
 (new_repo there)
 (cd here && "$S" run T-0001 >/dev/null 2>&1)
 cd there
-expect_run "run --executor slurm: ends like the local run" 0 "^R-0001 review: Hello from the mock model\.\n" \
-  "submitted as Slurm job \d+" -- "$S" run T-0001 --executor slurm
+# In the foreground the agent's progress shows, from the events the worker writes on the node.
+expect_run "run --executor slurm: ends like the local run, the agent's progress shown" 0 \
+  "^R-0001 review: Hello from the mock model\.\n" \
+  "submitted as Slurm job \d+\n.*run\.started.*agent: Hello from the mock model\..*run\.finished" \
+  -- "$S" run T-0001 --executor slurm
 cd "$work"
 A=here/.agent B=there/.agent
 # Times, ids, processes, paths and where it ran aside, every field of the records is the same.
 ignored=completed_at,started_at,created_at,updated_at,duration_ms,owner_pid,owner_start,starter_pid,starter_start
 ignored+=,worker_pid,worker_start,process_mark,revision,background,executor,launch,slurm,repo,command
-compare='local json = require("sidecar.core.json")
-  local function load(p) local f = assert(io.open(p)); local t = json.decode(f:read("a")); f:close(); return t end
-  local skip = {}
-  for w in arg[3]:gmatch("[^,]+") do skip[w] = true end
-  local diffs = {}
-  local function walk(path, x, y)
-    if skip[path:match("([^.]+)$") or ""] then return end
-    if type(x) == "table" and type(y) == "table" then
-      local keys = {}
-      for k in pairs(x) do keys[k] = true end
-      for k in pairs(y) do keys[k] = true end
-      for k in pairs(keys) do walk(path .. "." .. tostring(k), x[k], y[k]) end
-    elseif x ~= y then
-      diffs[#diffs + 1] = path .. ": " .. tostring(x) .. " | " .. tostring(y)
-    end
-  end
-  walk("", load(arg[1]), load(arg[2]))
-  table.sort(diffs)
-  io.write(table.concat(diffs, "\n"))'
-printf '%s' "$compare" >compare.lua
+cp "$here/compare_records.lua" compare.lua # the differences between two records, FIELDs aside
 eq "run record: same fields" "" "$("$S" script compare.lua $A/runs/R-0001/run.json $B/runs/R-0001/run.json "$ignored")"
 eq "model.json: same fields" "" "$("$S" script compare.lua $A/runs/R-0001/model.json $B/runs/R-0001/model.json "$ignored")"
 eq "task record: same fields" "" "$("$S" script compare.lua $A/tasks/T-0001.json $B/tasks/T-0001.json "$ignored")"

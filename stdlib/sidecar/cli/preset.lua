@@ -200,9 +200,13 @@ function M.run(o)
   if budget == nil then
     return failed(o, "preset run", bad_budget, EXIT_USAGE)
   end
+  local executor, bad_executor = require("sidecar.executor").choose(cfg, o.executor)
+  if not executor then
+    return failed(o, "preset run", bad_executor, EXIT_USAGE)
+  end
   local ctx = preset_context.new({ repo = repo, preset = spec, params = params, dry_run = o.dry_run,
     runner = o.runner, model = o.model, jobs = jobs, worktree = true, on_progress = out.progress,
-    explicit = preset.explicit(o.params), budget = budget or nil })
+    explicit = preset.explicit(o.params), budget = budget or nil, executor = executor })
   local ok, result = pcall(spec.run, ctx, params)
   local change = ctx:close()
   if not ok and require("sidecar.core.errors").is(result, "budget_exceeded") then

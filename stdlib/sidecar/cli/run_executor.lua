@@ -27,9 +27,13 @@ local function report_started(o, command, run)
 end
 M.report_started = report_started
 
--- Follows a submitted run to its end; Ctrl-C (an error raised in the wait) cancels its job first.
+-- Follows a submitted run to its end, its events on stderr as `run tail -f` shows them (the worker
+-- on the node writes them to the run's folder, so this is the agent's progress); Ctrl-C (an error
+-- raised in the wait) cancels its job first.
 local function follow(s, run)
-  local ok, ended, why = pcall(background.wait, s, run.run_id)
+  local ok, ended, why = pcall(background.tail, s, run.run_id, true, function(line)
+    io.stderr:write(line)
+  end)
   if not ok then
     pcall(background.kill, s, run.run_id)
     error(ended, 0)
@@ -94,7 +98,10 @@ function M.work(o, open)
       return cfg
     end
   end
-  local ok, run, message = pcall(background.work, s, cfg, o.worker, out.progress)
+  -- A preset's step run as a Slurm job runs as the preset's own workers do (executor/slurm_preset.lua).
+  local slurm_preset = require("sidecar.executor.slurm_preset")
+  local work = remote and slurm_preset.is_step(root, o.worker) and slurm_preset.work or background.work
+  local ok, run, message = pcall(work, s, cfg, o.worker, out.progress)
   if remote then
     node.close(s) -- its scratch database goes, even when the worker was stopped (SIGTERM)
   else

@@ -46,4 +46,12 @@ function M.exists(path)
   return false
 end
 
+---Whether `program` can be run: on PATH, or with a slash an executable file (found as proc.spawn
+---finds it: host/program_path).
+---@param program string
+---@return boolean
+function M.on_path(program)
+  return require("sidecar.host.paths").program(program) ~= nil
+end
+
 return M

@@ -59,8 +59,10 @@ local function record_wave(s, cfg, tasks, o)
   return recorded, failed
 end
 
--- Submits a wave as one array, holding each run's lock until its record names its array task (a
--- worker waits for the lock, so it always reads its job id). Returns true, or nil and why.
+---Submits a wave of queued runs as one array, holding each run's lock until its record names its
+---array task (a worker waits for the lock, so it always reads its job id); runs it could not
+---submit are recorded failed. Returns true, or nil and why. (A preset's batch uses it too:
+---stdlib/sidecar/executor/slurm_preset.lua.)
 local function submit_wave(s, settings, recorded, throttle)
   local root = slurm_runs.absolute(s.root)
   local locks = {}
@@ -87,6 +89,7 @@ local function submit_wave(s, settings, recorded, throttle)
   end
   return job_id ~= nil, why
 end
+M.submit_wave = submit_wave
 
 -- The outcome of an ended run, as start-ready reports it.
 local function outcome(run)

@@ -56,7 +56,7 @@ local writers_in, settle_batch -- below
 ---preset names a runner); jobs (ctx:agents' agents at a time, default 4); worktree (true: writers
 ---work in the preset run's worktree, as `sidecar preset run` asks; else in place); on_progress
 ---(given each line of ctx:progress; `sidecar preset run` prints them on stderr; without it progress
----is not shown).
+---is not shown); executor ("slurm": read-only steps run as Slurm jobs, executor/slurm_preset.lua).
 ---@return table ctx
 function M.new(o)
   local root = (o.repo or ".") .. "/.agent"
@@ -65,7 +65,7 @@ function M.new(o)
   return setmetatable({ repo = o.repo or ".", root = root, preset = o.preset or { name = "script" },
     params = o.params or {}, dry_run = o.dry_run or false, cfg = cfg, overrides = { runner = o.runner, model = o.model },
     jobs = o.jobs or 4, runs = {}, missed = {}, skipped = {}, use_worktree = o.worktree == true,
-    on_progress = o.on_progress, explicit = o.explicit or {}, budget = o.budget }, Ctx)
+    on_progress = o.on_progress, explicit = o.explicit or {}, budget = o.budget, executor = o.executor }, Ctx)
 end
 
 ---Whether the user gave parameter `name` (`--param name=…`) rather than leaving it to its default.
@@ -125,11 +125,6 @@ function Ctx:route(kind, risk, sandbox, runner)
   return r
 end
 
--- Whether a program can be run: on PATH (or, with a slash, an executable file).
-local function on_path(program)
-  return require("sidecar.host.paths").program(program) ~= nil
-end
-
 -- The argv a runner would run (for dry runs and "not installed" reports).
 local function preview(cfg, r, prompt_file)
   local spec = assert(runners.get(r.runner))
@@ -174,9 +169,18 @@ end
 ---@return string|nil why
 function Ctx:missing(r)
   local command, spec, program = preview(self.cfg, r, "prompt.md")
-  if command and program and not on_path(program) then
+  if command and program and not files.on_path(program) then
     return ("%s is not installed (%s)"):format(program, spec.install and ("install it: " .. spec.install) or
       "put it on PATH")
+  end
+end
+
+-- The result of a step that does not run (a dry run, or its CLI is not installed), recorded; nil
+-- when it runs.
+local function not_running(self, o, r)
+  local missing = self:missing(r)
+  if self.dry_run or missing then
+    return record_not_run(self, o, r, self.dry_run and "dry_run" or "not_run", self.dry_run and "--dry-run" or missing)
   end
 end
 
@@ -269,9 +273,11 @@ end
 ---@return table result  {run_id, status, output, why, route, lens, role, record; command for a step that did not run, skipped}
 function Ctx:agent(o)
   local r, st = plan(self, o)
-  local missing = self:missing(r)
-  if self.dry_run or missing then
-    return record_not_run(self, o, r, self.dry_run and "dry_run" or "not_run", self.dry_run and "--dry-run" or missing)
+  local skipped = not_running(self, o, r)
+  if skipped then
+    return skipped
+  elseif self.executor == "slurm" and not is_writer(r) then
+    return self:agents({ o })[1] -- one Slurm job
   end
   local s = self:store()
   local opts = runs.agent_options(self.cfg, r.runner, st)
@@ -377,7 +383,8 @@ end
 
 ---Runs several agents side by side (at most ctx.jobs at a time), each in a `sidecar` process of
 ---its own; returns their results in order. At most one of them may be a writer (else it raises);
----it holds the writer lock from its start to its end.
+---it holds the writer lock from its start to its end. With executor "slurm" the readers run as
+---one Slurm job array instead (stdlib/sidecar/executor/slurm_preset.lua); a writer runs here.
 ---@param list table[]  each what Ctx:agent takes
 ---@return table[] results  each what Ctx:agent returns
 function Ctx:agents(list)
@@ -385,10 +392,8 @@ function Ctx:agents(list)
   local out, pending = {}, {}
   for i, o in ipairs(list) do
     local r, st = plan(self, o)
-    local missing = self:missing(r)
-    if self.dry_run or missing then
-      out[i] = record_not_run(self, o, r, self.dry_run and "dry_run" or "not_run", self.dry_run and "--dry-run" or missing)
-    else
+    out[i] = not_running(self, o, r)
+    if not out[i] then
       pending[#pending + 1] = { i = i, o = o, r = r, st = st }
     end
   end
@@ -400,6 +405,7 @@ function Ctx:agents(list)
   local repo, root = preset_worktree.place(self)
   local shared = self.wt ~= nil and #writers_in(self, list) > 0
   local running, writer, readers = {}, nil, {}
+  local remote = require("sidecar.executor.slurm_preset").submit(self, pending, { repo = repo, gates = not shared })
   local function start(p)
     local job = { root = root, repo = repo, runner = p.r.runner, settings = p.st, prompt = p.o.prompt,
       task_id = self.task.task_id, gates = not shared, budget = preset_budget.job(self, p.r.runner) }
@@ -447,9 +453,11 @@ function Ctx:agents(list)
         finish(table.remove(running, k), h:wait())
       end
     end
+    remote:wait(finish)
     settle_batch(self, out, writer, shared and readers or {})
   end)
-  if not ok then -- an error or Ctrl-C: no lock outlives the batch
+  if not ok then -- an error or Ctrl-C: no lock outlives the batch, no Slurm job goes on
+    remote:cancel()
     for _, p in ipairs(pending) do
       if p.lock then
         p.lock:release()

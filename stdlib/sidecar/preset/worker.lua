@@ -3,14 +3,18 @@
 --- step's (stdlib/sidecar/preset/budget.lua); run_id a run recorded
 --- ahead, as a writer's is; gates true: weigh the run's gates here, with config's policy and the
 --- preset's task, else the preset weighs them after its batch); the run record goes to stdout.
+--- A step run as a Slurm job runs M.execute on the node (stdlib/sidecar/executor/slurm_preset.lua).
 local json = require("sidecar.core.json")
 
 local M = {}
 
-function M.main()
-  local job = json.decode(io.read("a"))
+---Runs `job` (as main's, root aside) on the open store `s` with config `cfg`: the run record
+---(its output in output.md), or nil and why.
+---@param s table
+---@param cfg table
+---@param job table
+function M.execute(s, cfg, job)
   local runs = require("sidecar.task.runs")
-  local s, cfg = assert(runs.open(job.root))
   local opts = runs.agent_options(cfg, job.runner, job.settings)
   opts.store, opts.repo, opts.prompt, opts.task_id, opts.agent_role, opts.record = s, job.repo, job.prompt,
       job.task_id, job.settings.agent_role, job.settings.record
@@ -21,18 +25,25 @@ function M.main()
   local why
   opts.budget, why = require("sidecar.preset.budget").worker_meter(s, job)
   if job.budget and not opts.budget then
-    s:close()
-    io.stderr:write(why, "\n")
-    return 1
+    return nil, why
   end
   local record, message = require("sidecar.agent.run").execute(opts)
+  if record then
+    record.output = nil -- the preset reads output.md
+  end
+  return record, message
+end
+
+function M.main()
+  local job = json.decode(io.read("a"))
+  local s, cfg = assert(require("sidecar.task.runs").open(job.root))
+  local record, message = M.execute(s, cfg, job)
   s:close()
   if not record then
     io.stderr:write(message, "\n")
     return 1
   end
-  record.output = nil -- the preset reads output.md: stdout holds the record alone
-  print(json.encode(record))
+  print(json.encode(record)) -- stdout holds the record alone
   return 0
 end
 

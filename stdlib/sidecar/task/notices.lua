@@ -8,6 +8,7 @@
 --- were sent).
 ---
 ---   notices.send(s, cfg, run, "ended", "R-0004 ended review: 2 files changed", launch.notify)
+local files = require("sidecar.core.files")
 local json = require("sidecar.core.json")
 local proc = require("sidecar.core.proc")
 local secrets = require("sidecar.core.secrets")
@@ -30,10 +31,6 @@ local function sent(s, run_id)
     f:close()
   end
   return seen
-end
-
-local function on_path(program)
-  return require("sidecar.host.paths").program(program) ~= nil
 end
 
 ---The terminal this process was started from (its stderr's, else its stdout's or stdin's), or nil:
@@ -70,7 +67,7 @@ function M.command(cfg, given, title, message, tty)
   elseif type(cmd) == "table" and #cmd > 0 then
     return cmd, how
   end
-  if on_path("notify-send") then
+  if files.on_path("notify-send") then
     return { "notify-send", "--app-name=sidecar", title, message }, "notify-send"
   end
   if type(tty) == "string" then
