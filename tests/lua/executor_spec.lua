@@ -78,6 +78,9 @@ test.after_each(function()
   end
 end)
 
+-- What squeue says of a job it no longer knows (Slurm 22.05).
+local FORGOTTEN = "echo 'slurm_load_jobs error: Invalid job id specified' >&2; exit 1"
+
 describe("Slurm job states", function()
   it("map each state squeue prints while Slurm has the job", function()
     for raw, want in pairs({ PENDING = "pending", RUNNING = "running", CONFIGURING = "pending",
@@ -104,15 +107,22 @@ describe("Slurm job states", function()
     end
   end)
   it("ask sacct when scontrol has forgotten the job too, and read 'CANCELLED by 0'", function()
-    fakes({ squeue = "exit 1", scontrol = "echo 'slurm_load_jobs error: Invalid job id specified' >&2; exit 1",
+    fakes({ squeue = FORGOTTEN, scontrol = "echo 'slurm_load_jobs error: Invalid job id specified' >&2; exit 1",
       sacct = "echo 'CANCELLED by 0|0:15'" })
     local job = slurm.job_state("7")
     expect(job.state):equals("cancelled")
     expect(job.source):equals("sacct")
     expect(job.exit_code):equals("0:15")
   end)
+  it("never end a job because Slurm cannot be asked (squeue failing otherwise)", function()
+    fakes({ squeue = "echo 'squeue: error: Unable to contact slurm controller (connect failure)' >&2; exit 1",
+      scontrol = "exit 1", sacct = "exit 1" })
+    local job, why = slurm.job_state("7")
+    expect(job):is_nil()
+    expect(why):equals("squeue failed: squeue: error: Unable to contact slurm controller (connect failure)")
+  end)
   it("say so when Slurm knows nothing of the job (no accounting)", function()
-    fakes({ squeue = "exit 1", scontrol = "exit 1", sacct = "echo 'Slurm accounting storage is disabled' >&2; exit 1" })
+    fakes({ squeue = FORGOTTEN, scontrol = "exit 1", sacct = "echo 'Slurm accounting storage is disabled' >&2; exit 1" })
     local job = slurm.job_state("7")
     expect(job.state):equals("unknown")
     expect(job.ended):is_true()

@@ -162,6 +162,32 @@ describe("a preset's batch through Slurm", function()
     expect(active_runs()):equals(0)
   end)
 
+  it("says so while Slurm cannot be asked, and Ctrl-C then still ends every run", function()
+    fakes({ sbatch = SBATCH, squeue = "echo 'squeue: error: Unable to contact slurm controller' >&2; exit 1",
+      scancel = "exit 1", scontrol = "exit 1", sacct = "exit 1" })
+    local ctx = new_ctx()
+    local was = slurm_preset.TELL_EVERY_MS
+    slurm_preset.TELL_EVERY_MS = 0
+    local told
+    ctx.on_progress = function(line)
+      if line:find("Slurm cannot be asked", 1, true) then
+        told = line
+        error("interrupted", 0) -- as Ctrl-C would
+      end
+    end
+    local ok, err = pcall(ctx.agents, ctx, readers(2))
+    slurm_preset.TELL_EVERY_MS = was
+    expect(ok):equals(false)
+    expect(err):equals("interrupted")
+    expect(told):contains("Unable to contact slurm controller")
+    expect(told):contains("still waiting for 2 agents; Ctrl-C cancels them")
+    for _, run in ipairs(assert(ctx.s:list_runs({ limit = 0 }))) do
+      expect(run.status):equals("interrupted")
+    end
+    ctx:close()
+    expect(active_runs()):equals(0)
+  end)
+
   it("keeps a writer out of Slurm (it runs here)", function()
     fakes(ended("COMPLETED"))
     local ctx = new_ctx()

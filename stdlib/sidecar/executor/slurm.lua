@@ -7,6 +7,7 @@
 --- completed, failed, timeout, cancelled, node_failure, out_of_memory; `ended` says whether Slurm
 --- is done with the job.
 local proc = require("sidecar.core.proc")
+local text = require("sidecar.core.text")
 
 local M = {}
 
@@ -114,6 +115,11 @@ local function ask_squeue(ids)
   local r, why = run({ "squeue", "-h", "-t", "all", "-r", "-j", table.concat(ids, ","), "-o", "%i|%T|%r" })
   if not r then
     return nil, why
+  end
+  -- squeue fails too for a job it no longer knows ("Invalid job id specified"): that is an answer.
+  -- Any other failure (the controller cannot be reached) is not: a job is not ended for it.
+  if r.code ~= 0 and not (r.stderr or ""):find("Invalid job id", 1, true) then
+    return nil, ("squeue failed: %s"):format(text.last_line(r.stderr) or ("exit code " .. tostring(r.code)))
   end
   local at = now_ms()
   for _, id in ipairs(ids) do

@@ -28,6 +28,7 @@ local M = {}
 M.JOB_FILE = "preset_job.json"
 
 local POLL_MS = 500
+M.TELL_EVERY_MS = 30000 -- how often a batch that waits says so
 local CANCEL_WAIT_MS = 30000 -- for Slurm to end cancelled jobs (SIGTERM, KillWait, SIGKILL)
 
 local function now_ms()
@@ -161,6 +162,7 @@ function Batch:wait(finish)
   for _, p in ipairs(self.steps) do
     left[#left + 1] = p
   end
+  local told = now_ms()
   while #left > 0 do
     executor.prefetch(s) -- one squeue for the whole batch
     for k = #left, 1, -1 do
@@ -171,9 +173,30 @@ function Batch:wait(finish)
         finish(p, { stdout = json.encode(run) })
       end
     end
+    if #left > 0 and now_ms() - told >= M.TELL_EVERY_MS then
+      told = now_ms()
+      self:tell_waiting(left)
+    end
     if #left > 0 then
       clock.sleep_ms(POLL_MS)
     end
+  end
+end
+
+-- Says what the batch still waits for, every TELL_EVERY_MS: the jobs' states, or that Slurm
+-- cannot be asked (its commands fail: the wait goes on, and Ctrl-C cancels the jobs).
+function Batch:tell_waiting(left)
+  local run = self.ctx.s:get_run(left[1].run_id)
+  local job_id = run and type(run.slurm) == "table" and run.slurm.job_id
+  local job, why = nil, "the job has no id yet"
+  if job_id then
+    job, why = slurm.job_state(job_id)
+  end
+  if job then
+    self.ctx:progress("waiting for %d Slurm job%s (%s: %s)", #left, #left == 1 and "" or "s", job_id, job.slurm)
+  else
+    self.ctx:progress("Slurm cannot be asked about job %s (%s): still waiting for %d agent%s; Ctrl-C cancels them",
+      tostring(job_id), tostring(why), #left, #left == 1 and "" or "s")
   end
 end
 
