@@ -16,6 +16,7 @@
 #include "log_cap.hpp"
 #include "lua_args.hpp"
 #include "modules.hpp"
+#include "proc_options.hpp"
 #include "unique_fd.hpp"
 #include "userdata_box.hpp"
 
@@ -74,18 +75,7 @@ int log_close(lua_State* L) {
   if (!box->value) return luaL_error(L, "attempt to use a closed log");
   LogHolder log = std::move(box->value);
   if (int e = log->cap.finish(log->fd.fd)) return push_errno(L, "finish", log->path, e);
-  const host::LogCapStats s = log->cap.stats();
-  lua_createtable(L, 0, 5);
-  lua_pushinteger(L, static_cast<lua_Integer>(s.max_bytes));
-  lua_setfield(L, -2, "max_bytes");
-  lua_pushinteger(L, static_cast<lua_Integer>(s.seen));
-  lua_setfield(L, -2, "seen");
-  lua_pushinteger(L, static_cast<lua_Integer>(s.kept));
-  lua_setfield(L, -2, "kept");
-  lua_pushinteger(L, static_cast<lua_Integer>(s.dropped));
-  lua_setfield(L, -2, "dropped");
-  lua_pushboolean(L, s.truncated);
-  lua_setfield(L, -2, "truncated");
+  proc_options::push_log_stats(L, log->cap.stats());
   return 1;
 }
 

@@ -419,17 +419,21 @@ void set_integer(lua_State* L, const char* key, lua_Integer value) {
   lua_setfield(L, -2, key);
 }
 
-namespace {
-
-// result.stdout_log = {max_bytes, seen, kept, dropped, truncated}: what a bounded file received.
-void set_log(lua_State* L, const char* key, const host::LogCapStats& log) {
-  if (log.max_bytes == 0) return;
+void push_log_stats(lua_State* L, const host::LogCapStats& log) {
   lua_createtable(L, 0, 5);
   set_integer(L, "max_bytes", static_cast<lua_Integer>(log.max_bytes));
   set_integer(L, "seen", static_cast<lua_Integer>(log.seen));
   set_integer(L, "kept", static_cast<lua_Integer>(log.kept));
   set_integer(L, "dropped", static_cast<lua_Integer>(log.dropped));
   set_bool(L, "truncated", log.truncated);
+}
+
+namespace {
+
+// result.stdout_log = push_log_stats's table, for a bounded file.
+void set_log(lua_State* L, const char* key, const host::LogCapStats& log) {
+  if (log.max_bytes == 0) return;
+  push_log_stats(L, log);
   lua_setfield(L, -2, key);
 }
 
