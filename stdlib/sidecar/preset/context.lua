@@ -370,6 +370,9 @@ local function start_writer(self, p, out, job)
   return true
 end
 
+-- A batch with no Slurm part (the Slurm batch's modules load only for --executor slurm).
+local LOCAL_BATCH = { wait = function() end, cancel = function() end }
+
 -- ctx:agents refuses a batch with two writers: side by side they would edit one work tree at once.
 local function check_one_writer(self, list)
   local writers = writers_in(self, list)
@@ -405,7 +408,8 @@ function Ctx:agents(list)
   local repo, root = preset_worktree.place(self)
   local shared = self.wt ~= nil and #writers_in(self, list) > 0
   local running, writer, readers = {}, nil, {}
-  local remote = require("sidecar.executor.slurm_preset").submit(self, pending, { repo = repo, gates = not shared })
+  local remote = self.executor == "slurm" and require("sidecar.executor.slurm_preset").submit(self, pending,
+    { repo = repo, gates = not shared }) or LOCAL_BATCH
   local function start(p)
     local job = { root = root, repo = repo, runner = p.r.runner, settings = p.st, prompt = p.o.prompt,
       task_id = self.task.task_id, gates = not shared, budget = preset_budget.job(self, p.r.runner) }
