@@ -185,7 +185,7 @@ function M.react(s, cfg, run, h)
   local failing = M.failing_steps(run)
   local fix = failing and M.policy(cfg, "validation_failed")
   if fix then
-    run = M.fix_loop(s, run, failing, fix, h)
+    run = M.fix_loop(s, run, fix, h)
   end
   local blocked = run.status == "blocked" and M.policy(cfg, "blocked")
   if blocked then
@@ -263,7 +263,7 @@ end
 
 ---The fix loop (see the module's comment), each fix run run to its end by h.replay. Returns the
 ---last run.
-function M.fix_loop(s, first, _, policy, h)
+function M.fix_loop(s, first, policy, h)
   local retries = policy.retries or M.DEFAULT_RETRIES
   local chain = { first }
   local attempt, stop = M.fix_decide(chain, policy)
