@@ -4,9 +4,9 @@
 # validation fails until a fix run writes fixed.txt gives, with --executor slurm, the same chain
 # of runs as locally (the first run, a fix run that is a replay of it and continues from its
 # worktree, the same `reaction` on each: compared field by field, times and ids aside): in the
-# foreground, through `run start-ready`, and in the background, where two `run list` commands
-# that reconcile its end at once make one fix run between them. Nothing is left in squeue. Says
-# SKIP with the reason when the cluster cannot start.
+# foreground, through `run start-ready`, and in the background, where three `run list` and a
+# `run show` that reconcile its end at once make one fix run between them. Nothing is left in
+# squeue. Says SKIP with the reason when the cluster cannot start.
 set -u
 . "$(dirname "$0")/lib.sh" # S (absolute), here, root, $work; the shared helpers
 . "$here/slurm_cluster.sh"
@@ -91,12 +91,15 @@ job=$(field .agent/runs/R-0001/run.json .slurm.job_id)
 # Until Slurm is done with the job; nothing of Sidecar reads the run meanwhile.
 gone() { [ -z "$(squeue -h -j "$job" 2>/dev/null)" ]; }
 wait_until "background: the job ended" 120 gone
-"$S" run list >"$work/list1.out" 2>&1 &
-l1=$!
-"$S" run list >"$work/list2.out" 2>&1 &
-l2=$!
-wait $l1 $l2
-eq "background: two run lists at once made one fix run" "R-0001 R-0002" "$(ls .agent/runs | grep '^R-' | tr '\n' ' ' | sed 's/ $//')"
+readers=()
+for i in 1 2 3; do
+  "$S" run list >"$work/list$i.out" 2>&1 &
+  readers+=($!)
+done
+"$S" run show R-0001 >"$work/show.out" 2>&1 &
+readers+=($!)
+wait "${readers[@]}"
+eq "background: three run lists and a run show at once made one fix run" "R-0001 R-0002" "$(ls .agent/runs | grep '^R-' | tr '\n' ' ' | sed 's/ $//')"
 eq "background: the first run names the fix run under way" "R-0002" "$(field .agent/runs/R-0001/run.json .reaction.fix_run)"
 eq "background: the fix run is a Slurm job" "true" \
   "$(field .agent/runs/R-0002/run.json .slurm.job_id | grep -qE '^[0-9]+$' && echo true)"
