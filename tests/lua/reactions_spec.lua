@@ -249,6 +249,23 @@ describe("reactions: one step at a time (runs whose fix runs end elsewhere)", fu
     expect(s.runs["R-2"].reaction.needs_person):is_true()
     expect(s.runs["R-1"].reaction.fix_run):is_nil()
   end)
+  it("takes a hand-edited loop record for none, and bad retries for the default", function()
+    local s = fake_store()
+    s.runs["R-0"] = { run_id = "R-0", reaction = { fix_run = "R-5", attempts = { 1, {} } } }
+    local r = run_of(s, "R-5", nil)
+    r.parent_run_id = "R-0"
+    expect(reactions.react_step(s, { reactions = {} }, r, {})):is_nil()
+    expect(r.reaction):is_nil()
+    s.runs["R-0"].reaction = { fix_run = "R-5", attempts = { "R-0", "R-5" }, retries = "lots" }
+    s.runs["R-0"].validation = { { ok = false, kind = "test", command = "t", exit_code = 1, output_snippet = "A" } }
+    r = run_of(s, "R-5", "FAIL b")
+    r.parent_run_id = "R-0"
+    local fixed = reactions.react_step(s, {}, r, { progress = function() end, submit = function()
+      return { run_id = "R-6" }
+    end })
+    expect(fixed.run_id):equals("R-6")
+    expect(r.reaction.retries):equals(reactions.DEFAULT_RETRIES)
+  end)
   it("does nothing to a run no reaction applies to, nor to a replay the loop did not start", function()
     local s = fake_store()
     local r = run_of(s, "R-1", nil)

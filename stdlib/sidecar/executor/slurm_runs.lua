@@ -176,9 +176,9 @@ function M.reconcile(s, run, why_ended)
   -- The job has ended (the worker wrote all it will, and holds the run's lock no more): its end
   -- is recorded under the lock, so two commands reconciling at once record it, and react to it,
   -- one after the other, the second seeing what the first did.
-  local lock = run_reconcile.claim(s, run.run_id)
-  if not lock then
-    return fresh, false -- another command is recording it right now
+  local lock, busy, code = run_reconcile.claim(s, run.run_id)
+  if not lock then -- another command is recording it right now, or the lock cannot be taken at all
+    return fresh, false, code ~= "busy" and busy or nil
   end
   local ok, err = pcall(record_ended, s, run, job, why_ended)
   lock:release()

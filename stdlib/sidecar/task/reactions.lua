@@ -292,13 +292,13 @@ local function chain_under_way(s, run)
     return nil
   end
   local chain = {}
-  for i, id in ipairs(r.attempts) do
-    chain[i] = id == run.run_id and run or s:get_run(id)
+  for i, id in ipairs(r.attempts) do -- (a record edited by hand is no chain)
+    chain[i] = id == run.run_id and run or type(id) == "string" and s:get_run(id) or nil
     if not chain[i] then
       return nil
     end
   end
-  return chain, { retries = r.retries }
+  return chain, { retries = math.tointeger(r.retries) or M.DEFAULT_RETRIES }
 end
 
 ---One step of the reactions, for runs whose fix runs end in another process (Slurm jobs: nothing
