@@ -174,6 +174,111 @@ describe("reactions: the fix loop", function()
   end)
 end)
 
+-- The same loop one step at a time (reactions.react_step, as for Slurm runs): each fix run is
+-- submitted (queued), then ended with the next of `outputs` and stepped again. Returns the store,
+-- the submissions, and the records as they were after the first step.
+local function stepped(outputs, retries)
+  local s, n, submits, first_step = fake_store(), 1, {}, nil
+  local cfg = { reactions = { validation_failed = { action = "fix", retries = retries or 2 } } }
+  local run = run_of(s, "R-1", "FAIL x in 12ms")
+  local h = { progress = function() end, submit = function(parent, section, reason)
+    n = n + 1
+    submits[#submits + 1] = { parent = parent.run_id, section = section, reason = reason }
+    if outputs[n - 1] == "no start" then
+      return nil, "the runner is gone"
+    end
+    s.runs["R-" .. n] = { run_id = "R-" .. n, status = "queued", parent_run_id = parent.run_id }
+    return s.runs["R-" .. n]
+  end }
+  while run do
+    local fixed = reactions.react_step(s, cfg, run, h)
+    first_step = first_step or { reaction = s.runs["R-1"].reaction and
+      { fix_run = s.runs["R-1"].reaction.fix_run, retries = s.runs["R-1"].reaction.retries } }
+    run = nil
+    if fixed then
+      local o = outputs[n - 1] -- as loop's replays end
+      if o == nil then
+        run = run_of(s, fixed.run_id, nil)
+      else
+        run = run_of(s, fixed.run_id, o or "FAIL x in 3ms", o ~= false)
+      end
+      run.parent_run_id = fixed.parent_run_id
+    end
+  end
+  return s, submits, first_step
+end
+
+describe("reactions: one step at a time (runs whose fix runs end elsewhere)", function()
+  for _, case in ipairs({
+    { "same failure repeated", { "FAIL x in 999ms", "FAIL other" } },
+    { "fixed", { "FAIL y", nil } },
+    { "no change", { false } },
+    { "retries exhausted", { "FAIL a", "FAIL b", "FAIL c" } },
+    { "could not start", { "no start" } },
+  }) do
+    it("gives the loop's records and prompts: " .. case[1], function()
+      local _, replays, looped = loop(case[2])
+      local s, submits = stepped(case[2])
+      expect(#submits):equals(#replays)
+      for i, r in ipairs(replays) do
+        expect(submits[i]):equals(r)
+      end
+      for id, r in pairs(looped.runs) do
+        expect(s.runs[id].reaction):equals(r.reaction)
+      end
+    end)
+  end
+  it("records the loop under way on the run, which the fix run's step goes on from", function()
+    local _, _, first = stepped({ "FAIL y", nil })
+    expect(first.reaction):equals({ fix_run = "R-2", retries = 2 })
+  end)
+  it("escalates a blocked run once the loop gave up", function()
+    local s, n = fake_store(), 1
+    local cfg = { reactions = { validation_failed = { action = "fix", retries = 1 }, blocked = { action = "escalate" } } }
+    local h = { progress = function() end, submit = function(parent)
+      n = n + 1
+      s.runs["R-" .. n] = { run_id = "R-" .. n, status = "queued", parent_run_id = parent.run_id }
+      return s.runs["R-" .. n]
+    end }
+    local fixed = reactions.react_step(s, cfg, run_of(s, "R-1", "FAIL a"), h)
+    expect(s.runs["R-1"].reaction.needs_person):is_nil()
+    local second = run_of(s, fixed.run_id, "FAIL b")
+    second.parent_run_id = "R-1"
+    expect(reactions.react_step(s, cfg, second, h)):is_nil()
+    expect(s.runs["R-2"].reaction.stopped):equals("retries exhausted")
+    expect(s.runs["R-2"].reaction.needs_person):is_true()
+    expect(s.runs["R-1"].reaction.fix_run):is_nil()
+  end)
+  it("takes a hand-edited loop record for none, and bad retries for the default", function()
+    local s = fake_store()
+    s.runs["R-0"] = { run_id = "R-0", reaction = { fix_run = "R-5", attempts = { 1, {} } } }
+    local r = run_of(s, "R-5", nil)
+    r.parent_run_id = "R-0"
+    expect(reactions.react_step(s, { reactions = {} }, r, {})):is_nil()
+    expect(r.reaction):is_nil()
+    s.runs["R-0"].reaction = { fix_run = "R-5", attempts = { "R-0", "R-5" }, retries = "lots" }
+    s.runs["R-0"].validation = { { ok = false, kind = "test", command = "t", exit_code = 1, output_snippet = "A" } }
+    r = run_of(s, "R-5", "FAIL b")
+    r.parent_run_id = "R-0"
+    local fixed = reactions.react_step(s, {}, r, { progress = function() end, submit = function()
+      return { run_id = "R-6" }
+    end })
+    expect(fixed.run_id):equals("R-6")
+    expect(r.reaction.retries):equals(reactions.DEFAULT_RETRIES)
+  end)
+  it("does nothing to a run no reaction applies to, nor to a replay the loop did not start", function()
+    local s = fake_store()
+    local r = run_of(s, "R-1", nil)
+    expect(reactions.react_step(s, { reactions = { validation_failed = { action = "fix" } } }, r, {})):is_nil()
+    expect(r.reaction):is_nil()
+    s.runs["R-0"] = { run_id = "R-0", reaction = { fix_run = "R-9", attempts = { "R-0", "R-9" } } }
+    local other = run_of(s, "R-5", nil)
+    other.parent_run_id = "R-0"
+    expect(reactions.react_step(s, { reactions = {} }, other, {})):is_nil()
+    expect(other.reaction):is_nil()
+  end)
+end)
+
 describe("reactions: rounds without progress", function()
   it("a round that changed no file and said nothing new made no progress", function()
     expect(reactions.no_progress(2, 0, { "Read the code" }, { "Read the code" }))

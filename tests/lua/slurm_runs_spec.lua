@@ -1,6 +1,8 @@
 -- Slurm runs on the submitting side (stdlib/sidecar/executor/slurm_runs.lua), with fake Slurm
 -- client commands: the worker's copies imported only when whole and newer, the store never written
--- while the job runs, and a job that ended without the worker's record ended with Slurm's reason.
+-- while the job runs, and a job that ended without the worker's record ended with Slurm's reason;
+-- the config's reactions made when a job's end is recorded: a fix run submitted as a job of its
+-- own, once however many commands saw the run active, and the loop settled as locally.
 local test = require("sidecar.dev.test")
 local describe, it, expect = test.describe, test.it, test.expect
 local json = require("sidecar.core.json")
@@ -110,5 +112,91 @@ describe("a Slurm run read on the submitting side", function()
     expect(now.status):equals("queued")
     expect(ended_here):is_false()
     expect(why):contains("squeue could not run")
+  end)
+end)
+
+-- The config's reactions (stdlib/sidecar/executor/slurm_react.lua): made here when a job's end is
+-- recorded. The config fixes failed validation; every job has ended; sbatch counts its jobs (ids
+-- 7, 8, ...).
+local function reacting()
+  local f = assert(io.open(root .. "/config.lua", "w"))
+  f:write('return { reactions = { validation_failed = { action = "fix", retries = 2 } } }\n')
+  f:close()
+  fakes({ squeue = "exit 0", scontrol = "echo \"JobId=$3 JobState=COMPLETED Reason=None ExitCode=0:0\"",
+    sbatch = ("cat >/dev/null; echo x >>'%s/jobs'; echo $((6 + $(wc -l <'%s/jobs')))"):format(bin, bin) })
+end
+
+local function jobs_submitted()
+  local f = io.open(bin .. "/jobs")
+  local text = f and f:read("a") or ""
+  if f then
+    f:close()
+  end
+  return select(2, text:gsub("\n", ""))
+end
+
+-- A run as `run --executor slurm` records it (its settings and prompt), its job 5; `parent`: its
+-- parent run's id.
+local function task_run(task_id, parent)
+  local run = assert(s:create_run({ task_id = task_id, status = "queued", background = true, executor = "slurm",
+    parent_run_id = parent, launch = { runner = "fake", sandbox = "workspace-write", timeout_ms = 60000,
+      allow_full_auto = false } }, { { "prompt.md", "Fix the parser.\n" } }))
+  run.slurm = { job_id = "5" }
+  return assert(s:update_run(run))
+end
+
+-- The worker's end of a run: its status and one validation step, failing with `output` or passing.
+local function ends(run, status, output)
+  worker_writes(run, { status = status, validation = { { kind = "test", command = "make test", ok = output == nil,
+    exit_code = output and 1 or 0, output_snippet = output or "ok" } } })
+end
+
+describe("reactions to a Slurm run, made on the submitting side", function()
+  it("submit a fix run when the job's end is recorded, once for all the commands that saw it active", function()
+    reacting()
+    local first = task_run(assert(s:create_task({ title = "t", status = "queued" })).task_id)
+    ends(first, "blocked", "FAIL parser_test")
+    expect(slurm_runs.reconcile(s, first).reaction.fix_run):equals("R-0002")
+    -- Two more commands that read the run while it was active record its end after the first.
+    slurm_runs.reconcile(s, first)
+    slurm_runs.reconcile(s, first)
+    expect(jobs_submitted()):equals(1)
+    expect(s:get_run("R-0003")):is_nil()
+    local fix = assert(s:get_run("R-0002"))
+    expect({ fix.executor, fix.slurm.job_id, fix.parent_run_id, fix.replay_reason, fix.launch.runner })
+      :equals({ "slurm", "7", "R-0001", "reaction: validation failed (1 of 2)", "fake" })
+    local dir = assert(s:run_dir("R-0002"))
+    local prompt = dir:read("prompt.md")
+    dir:close()
+    expect(prompt):contains("Fix the parser.\n\n\n## Validation failed")
+    expect(prompt):contains("FAIL parser_test")
+  end)
+  it("settle the loop when the fix run's job ends, as a local loop records it", function()
+    reacting()
+    local first = task_run(assert(s:create_task({ title = "t", status = "queued" })).task_id)
+    ends(first, "blocked", "FAIL parser_test")
+    slurm_runs.reconcile(s, first)
+    local fix = assert(s:get_run("R-0002"))
+    ends(fix, "review", nil)
+    expect(slurm_runs.reconcile(s, fix).reaction):equals({ event = "validation_failed", action = "fix", attempt = 1,
+      attempts = { "R-0001", "R-0002" }, stopped = "fixed", last = true })
+    expect(s:get_run("R-0001").reaction):equals({ event = "validation_failed", action = "fix", attempt = 0,
+      attempts = { "R-0001", "R-0002" }, last = false })
+    expect(jobs_submitted()):equals(1)
+  end)
+  it("leave alone a run no reaction applies to, and a preset's step", function()
+    reacting()
+    local task_id = assert(s:create_task({ title = "t", status = "queued" })).task_id
+    local passed = task_run(task_id)
+    ends(passed, "review", nil)
+    expect(slurm_runs.reconcile(s, passed).reaction):is_nil()
+    local step = task_run(task_id)
+    local f = assert(io.open(root .. "/runs/" .. step.run_id .. "/" .. require("sidecar.executor.slurm_preset").JOB_FILE,
+      "w"))
+    f:write("{}")
+    f:close()
+    ends(step, "blocked", "FAIL")
+    expect(slurm_runs.reconcile(s, step).reaction):is_nil()
+    expect(jobs_submitted()):equals(0)
   end)
 end)

@@ -5,6 +5,7 @@
 local background = require("sidecar.task.background")
 local executor = require("sidecar.executor")
 local out = require("sidecar.cli.output")
+local slurm_react = require("sidecar.executor.slurm_react")
 
 local M = {}
 
@@ -41,6 +42,18 @@ local function follow(s, run)
   return ended, why
 end
 
+-- What the reactions did in the end, as a local run's progress says it.
+local function report_reaction(run)
+  local r = run and type(run.reaction) == "table" and run.reaction or nil
+  if r and r.stopped then
+    out.progress(("run %s: reaction stopped: %s"):format(run.run_id, tostring(r.stopped)))
+  end
+  if r and r.blocked then
+    out.progress(("run %s: blocked; %s%s"):format(run.run_id, r.needs_person and "escalated to a person" or "notified",
+      r.notified and " (notice sent)" or ""))
+  end
+end
+
 ---Starts `task`'s run on its executor when it is not this command's own (--background, or an
 ---executor other than local). Returns nil when the run is this command's to run; else the exit
 ---status (the store closed). `report_steps(o, command, result)` reports a followed run's end.
@@ -70,6 +83,16 @@ function M.start(o, s, cfg, task, st, extra, report_steps)
   end
   out.progress(("run %s: submitted as Slurm job %s"):format(run.run_id, run.slurm.job_id))
   local ended, wait_why = follow(s, run)
+  -- The config's reactions: a fix run is a Slurm job of its own, followed in turn
+  -- (stdlib/sidecar/executor/slurm_react.lua made it when this command recorded the run's end).
+  local fix = ended and slurm_react.fix_run(s, ended)
+  while fix do
+    out.progress(("run %s: validation failed; fix run %d of %d submitted as Slurm job %s"):format(ended.run_id,
+      ended.reaction.attempt + 1, ended.reaction.retries, tostring(type(fix.slurm) == "table" and fix.slurm.job_id)))
+    ended, wait_why = follow(s, fix)
+    fix = ended and slurm_react.fix_run(s, ended)
+  end
+  report_reaction(ended)
   s:close()
   if not ended then
     return out.fail(o, "run", wait_why)

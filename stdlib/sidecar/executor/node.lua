@@ -68,6 +68,12 @@ function M.open(root, run_id)
       :format(run_id, root)
   end
   local ok, message = s.db:import("task", record.task_id, task_text)
+  -- A replay (a fix run of the config's reactions) goes on from its parent's worktree, which the
+  -- worktree code finds among the task's runs (stdlib/sidecar/run/worktree.lua: reusable).
+  local parent = type(record.parent_run_id) == "string" and s.dir:read(store.copy_path("run", record.parent_run_id))
+  if ok and parent then
+    ok, message = s.db:import("run", record.parent_run_id, parent)
+  end
   if ok then
     ok, message = s.db:import("run", run_id, run_text)
   end

@@ -141,7 +141,10 @@ function M.start_ready(s, cfg, o)
     executor.prefetch(s)
     for i = #running, 1, -1 do
       local run = run_reconcile.reconcile(s, assert(s:get_run(running[i])))
-      if not background.ACTIVE[run.status] then
+      local fix = not background.ACTIVE[run.status] and require("sidecar.executor.slurm_react").fix_run(s, run)
+      if fix then -- the config's reactions made a fix run (a Slurm job of its own): its end is the task's
+        running[i] = fix.run_id
+      elseif not background.ACTIVE[run.status] then
         table.remove(running, i)
         ended(outcome(run))
       end

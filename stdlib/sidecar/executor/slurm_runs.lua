@@ -14,6 +14,7 @@ local clock = require("sidecar.host.time")
 local json = require("sidecar.core.json")
 local proc = require("sidecar.core.proc")
 local slurm = require("sidecar.executor.slurm")
+local run_reconcile = require("sidecar.run.reconcile")
 local store = require("sidecar.core.store")
 
 local M = {}
@@ -42,7 +43,7 @@ M.absolute = absolute
 function M.script(root, run)
   return table.concat({ "#!/bin/sh",
     "# Sidecar run " .. run.run_id .. " (the Slurm executor): the worker reads the run from its folder.",
-    "export " .. require("sidecar.run.reconcile").MARK_VARIABLE .. "=" .. quoted(run.process_mark or ""),
+    "export " .. run_reconcile.MARK_VARIABLE .. "=" .. quoted(run.process_mark or ""),
     quoted(proc.executable()) .. " run --worker " .. run.run_id .. " --root " .. quoted(root),
     "status=$?",
     "# A worker killed outright leaves its scratch database (stdlib/sidecar/executor/node.lua).",
@@ -120,7 +121,7 @@ local function end_unrecorded(s, run, job, why)
     why and ("; " .. why) or "", nothing_ran and "the worker never started the run, nothing ran"
     or "the worker recorded no end, what the agent did is unknown", run.run_id)
   run.slurm = slurm_fields(run, job)
-  require("sidecar.run.reconcile").record_end(s, run)
+  run_reconcile.record_end(s, run)
 end
 
 -- Adds Slurm's end to a run the worker ended (a time limit, a cancel: the worker saw SIGTERM).
@@ -130,6 +131,20 @@ local function note_job(s, run, job)
     run.failure_reason = job_text(run.slurm.job_id, job) .. "; " .. run.failure_reason
   end
   assert(s:update_run(run))
+end
+
+-- Records the end of a run whose job has ended (holding its lock): the worker's copy read once
+-- more, Slurm's end, then the config's reactions (stdlib/sidecar/executor/slurm_react.lua).
+local function record_ended(s, run, job, why_ended)
+  import_copies(s, run)
+  local fresh = s:get_run(run.run_id) or run
+  if store.ACTIVE[fresh.status] then
+    end_unrecorded(s, fresh, job, why_ended)
+  else
+    note_job(s, fresh, job)
+  end
+  pcall(index_ended, s, fresh)
+  require("sidecar.executor.slurm_react").after_end(s, assert(s:get_run(run.run_id)))
 end
 
 ---reconcile for a Slurm run (see stdlib/sidecar/run/reconcile.lua): imports what the worker
@@ -158,18 +173,15 @@ function M.reconcile(s, run, why_ended)
   if not job.ended then
     return fresh, false
   end
-  -- The job has ended: the worker wrote all it will; read its copy once more.
-  import_copies(s, fresh)
-  fresh = s:get_run(run.run_id) or fresh
-  local ok, err
-  if store.ACTIVE[fresh.status] then
-    ok, err = pcall(end_unrecorded, s, fresh, job, why_ended)
-  else
-    ok, err = pcall(note_job, s, fresh, job)
+  -- The job has ended (the worker wrote all it will, and holds the run's lock no more): its end
+  -- is recorded under the lock, so two commands reconciling at once record it, and react to it,
+  -- one after the other, the second seeing what the first did.
+  local lock, busy, code = run_reconcile.claim(s, run.run_id)
+  if not lock then -- another command is recording it right now, or the lock cannot be taken at all
+    return fresh, false, code ~= "busy" and busy or nil
   end
-  if ok then
-    pcall(index_ended, s, fresh)
-  end
+  local ok, err = pcall(record_ended, s, run, job, why_ended)
+  lock:release()
   return s:get_run(run.run_id) or fresh, ok and store.ACTIVE[run.status] ~= nil, not ok and tostring(err) or nil
 end
 

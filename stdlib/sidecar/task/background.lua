@@ -103,6 +103,19 @@ function M.start(s, cfg, task, st, extra, launcher)
   return run
 end
 
+local function v(x)
+  return x ~= json.null and x or nil
+end
+
+---The run settings a background run's `launch` record holds (what M.start recorded of `st`).
+---@param l table  run.launch
+function M.launch_settings(l)
+  return { runner = l.runner, agent_role = v(l.agent_role), model = v(l.model), effort = v(l.effort),
+    search = v(l.search), sandbox = l.sandbox,
+    timeout_ms = l.timeout_ms, idle_timeout_ms = l.idle_timeout_ms, allow_full_auto = l.allow_full_auto,
+    budget = v(l.budget), notify = v(l.notify), pty = l.pty == true or nil, on_stuck = v(l.on_stuck) }
+end
+
 ---The worker's side: executes the queued run `run_id` with the settings recorded at its start,
 ---holding the run's lock (run_reconcile.claim) from before the run is marked running until its
 ---end is recorded. `on_progress(line)` is given each progress line (optional). Returns the run
@@ -132,14 +145,8 @@ function M.work(s, cfg, run_id, on_progress)
     return nil, ("run %s belongs to task %s, which no longer exists"):format(run_id, tostring(run.task_id)), "not_found"
   end
   local l = run.launch
-  local function v(x)
-    return x ~= json.null and x or nil
-  end
-  local st = { runner = l.runner, agent_role = v(l.agent_role), model = v(l.model), effort = v(l.effort),
-    search = v(l.search), sandbox = l.sandbox,
-    timeout_ms = l.timeout_ms, idle_timeout_ms = l.idle_timeout_ms, allow_full_auto = l.allow_full_auto,
-    on_progress = on_progress, budget = v(l.budget), notify = v(l.notify), pty = l.pty == true or nil,
-    on_stuck = v(l.on_stuck) }
+  local st = M.launch_settings(l)
+  st.on_progress = on_progress
   local dir = assert(s:run_dir(run_id))
   local text = dir:read("prompt.md")
   dir:close()

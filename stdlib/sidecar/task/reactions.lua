@@ -185,7 +185,7 @@ function M.react(s, cfg, run, h)
   local failing = M.failing_steps(run)
   local fix = failing and M.policy(cfg, "validation_failed")
   if fix then
-    run = M.fix_loop(s, run, failing, fix, h)
+    run = M.fix_loop(s, run, fix, h)
   end
   local blocked = run.status == "blocked" and M.policy(cfg, "blocked")
   if blocked then
@@ -194,46 +194,150 @@ function M.react(s, cfg, run, h)
   return run
 end
 
----The fix loop (see the module's comment). Returns the last run.
-function M.fix_loop(s, first, failing, policy, h)
+---The reason a fix run's record gives (its `replay_reason`).
+function M.fix_reason(attempt, retries)
+  return ("reaction: validation failed (%d of %d)"):format(attempt, retries)
+end
+
+---A fix run's prompt: its parent's prompt (without the section a fix run's own prompt got) with
+---`section` appended.
+---@param parent_prompt string
+---@param section string  from M.fix_section
+function M.fix_prompt(parent_prompt, section)
+  local cut = parent_prompt:find(M.SECTION_START, 1, true)
+  return (cut and parent_prompt:sub(1, cut - 1) or parent_prompt) .. section
+end
+
+---The fix loop's next move after its attempts so far (`chain`: the first run, then each fix run,
+---their records): the number of the next fix run, or nil and why the loop stops.
+---@param chain table[]
+---@param policy table  the validation_failed reaction ({retries?})
+---@return integer|nil attempt
+---@return string|nil stop
+function M.fix_decide(chain, policy)
+  local last = chain[#chain]
+  local failing = M.failing_steps(last)
+  if #chain > 1 then
+    if not failing then
+      return nil, (last.status == "review" or last.status == "completed") and "fixed"
+        or ("the fix run ended " .. tostring(last.status))
+    elseif changed_nothing(last) then
+      return nil, "no change"
+    end
+    local sig = M.signature(failing)
+    for i = 1, #chain - 1 do
+      local before = M.failing_steps(chain[i])
+      if before and M.signature(before) == sig then
+        return nil, "same failure repeated"
+      end
+    end
+  end
+  if #chain > (policy.retries or M.DEFAULT_RETRIES) then
+    return nil, "retries exhausted"
+  end
+  return #chain
+end
+
+-- The ids of a chain's runs, as a JSON array.
+local function ids_of(chain)
+  local ids = json.array({})
+  for i, r in ipairs(chain) do
+    ids[i] = r.run_id
+  end
+  return ids
+end
+
+---Records why a fix loop stopped on every run of its chain (`reaction`: event, action, attempt,
+---attempts, and on the last run `stopped` and `last`). Returns the last run.
+function M.fix_settle(s, chain, stop)
+  local attempts, last = ids_of(chain), chain[#chain]
+  for i, id in ipairs(attempts) do
+    local r = i == #chain and last or s:get_run(id)
+    if r then
+      settle(s, r, { event = "validation_failed", action = "fix", attempt = i - 1, attempts = attempts,
+        stopped = i == #chain and stop or nil, last = i == #chain })
+    end
+  end
+  return last
+end
+
+---The fix loop (see the module's comment), each fix run run to its end by h.replay. Returns the
+---last run.
+function M.fix_loop(s, first, policy, h)
   local retries = policy.retries or M.DEFAULT_RETRIES
-  local attempts, run = json.array({ first.run_id }), first
-  local seen, stop = { [M.signature(failing)] = first.run_id }, nil
-  for attempt = 1, retries do
+  local chain = { first }
+  local attempt, stop = M.fix_decide(chain, policy)
+  while attempt do
+    local run = chain[#chain]
     h.progress("run %s: validation failed; fix run %d of %d", run.run_id, attempt, retries)
-    local fixed, why = h.replay(run, M.fix_section(failing, attempt, retries, run.run_id),
-      ("reaction: validation failed (%d of %d)"):format(attempt, retries))
+    local fixed, why = h.replay(run, M.fix_section(M.failing_steps(run), attempt, retries, run.run_id),
+      M.fix_reason(attempt, retries))
     if not fixed then
       stop = "the fix run could not start: " .. tostring(why)
       break
     end
-    attempts[#attempts + 1] = fixed.run_id
-    run, failing = fixed, M.failing_steps(fixed)
-    if not failing then
-      stop = (fixed.status == "review" or fixed.status == "completed") and "fixed"
-        or ("the fix run ended " .. tostring(fixed.status))
-      break
-    elseif changed_nothing(fixed) then
-      stop = "no change"
-      break
-    end
-    local sig = M.signature(failing)
-    if seen[sig] then
-      stop = "same failure repeated"
-      break
-    end
-    seen[sig] = fixed.run_id
+    chain[#chain + 1] = fixed
+    attempt, stop = M.fix_decide(chain, policy)
   end
-  stop = stop or "retries exhausted"
-  h.progress("run %s: reaction stopped: %s", run.run_id, stop)
-  for i, id in ipairs(attempts) do
-    local r = id == run.run_id and run or s:get_run(id)
-    if r then
-      settle(s, r, { event = "validation_failed", action = "fix", attempt = i - 1, attempts = attempts,
-        stopped = id == run.run_id and stop or nil, last = id == run.run_id })
+  h.progress("run %s: reaction stopped: %s", chain[#chain].run_id, stop)
+  return M.fix_settle(s, chain, stop)
+end
+
+-- The fix loop `run` is the latest attempt of, while it goes on (its parent's reaction names it as
+-- the fix run under way): the chain's records and the retries it started with; nil otherwise.
+local function chain_under_way(s, run)
+  local parent = type(run.parent_run_id) == "string" and s:get_run(run.parent_run_id)
+  local r = parent and parent.reaction
+  if type(r) ~= "table" or r.fix_run ~= run.run_id or type(r.attempts) ~= "table" then
+    return nil
+  end
+  local chain = {}
+  for i, id in ipairs(r.attempts) do -- (a record edited by hand is no chain)
+    chain[i] = id == run.run_id and run or type(id) == "string" and s:get_run(id) or nil
+    if not chain[i] then
+      return nil
     end
   end
-  return run
+  return chain, { retries = math.tointeger(r.retries) or M.DEFAULT_RETRIES }
+end
+
+---One step of the reactions, for runs whose fix runs end in another process (Slurm jobs: nothing
+---waits in between). Called once when `run` has ended: starts the next fix run of its loop
+---(h.submit(parent, prompt_section, reason) -> the started run, or nil, why), recording on `run`
+---the loop so far (`reaction.fix_run`: the run under way, `attempts`, `retries`), which the step
+---for that run's end goes on from; or, when the loop stops, records why as M.fix_loop does, and
+---escalates a blocked run. The same brakes and records as M.react. Returns the fix run started,
+---or nil when the reactions are done with `run`.
+function M.react_step(s, cfg, run, h)
+  local chain, policy = chain_under_way(s, run)
+  if not chain then
+    policy = M.failing_steps(run) and M.policy(cfg, "validation_failed")
+    chain = policy and { run } or nil
+  end
+  if chain then
+    local retries = policy.retries or M.DEFAULT_RETRIES
+    local attempt, stop = M.fix_decide(chain, policy)
+    if attempt then
+      h.progress("run %s: validation failed; fix run %d of %d", run.run_id, attempt, retries)
+      local fixed, why = h.submit(run, M.fix_section(M.failing_steps(run), attempt, retries, run.run_id),
+        M.fix_reason(attempt, retries))
+      if fixed then
+        local attempts = ids_of(chain)
+        attempts[#attempts + 1] = fixed.run_id
+        settle(s, run, { event = "validation_failed", action = "fix", attempt = #chain - 1, attempts = attempts,
+          fix_run = fixed.run_id, retries = retries })
+        return fixed
+      end
+      stop = "the fix run could not start: " .. tostring(why)
+    end
+    h.progress("run %s: reaction stopped: %s", run.run_id, stop)
+    run = M.fix_settle(s, chain, stop)
+  end
+  local blocked = run.status == "blocked" and M.policy(cfg, "blocked")
+  if blocked then
+    escalate(s, cfg, run, blocked, h)
+  end
+  return nil
 end
 
 return M

@@ -454,11 +454,9 @@ function M.react(s, cfg, task, st, run)
   return reactions.react(s, cfg, run, {
     progress = function(fmt, ...) progress(st, fmt, ...) end,
     replay = function(parent, section, reason)
-      local text = M.run_file(s, parent, "prompt.md") or M.compile(task, st)
-      local cut = text:find(reactions.SECTION_START, 1, true) -- a fix run's own section is not kept
-      text = cut and text:sub(1, cut - 1) or text
+      local text = reactions.fix_prompt(M.run_file(s, parent, "prompt.md") or M.compile(task, st), section)
       return M.run_step(s, cfg, s:get_task(task.task_id) or task, st,
-        { parent_run_id = parent.run_id, replay_reason = reason, prompt = text .. section })
+        { parent_run_id = parent.run_id, replay_reason = reason, prompt = text })
     end,
   })
 end
