@@ -86,7 +86,9 @@ same_chain start-ready queue
 # --- in the background: the command that reconciles the run's end reacts, exactly once -------
 (new_repo bg)
 cd bg
-expect_run "a background Slurm run" 0 "^R-0001\n$" "" -- "$S" run T-0001 --runner fixer --executor slurm --background
+# Its --notify command says where it ran: the submitting side tells of the chain's end, not the node.
+expect_run "a background Slurm run" 0 "^R-0001\n$" "" -- "$S" run T-0001 --runner fixer --executor slurm --background \
+  --notify 'echo "$SIDECAR_RUN $SIDECAR_EVENT job=${SLURM_JOB_ID:-none}" >>"'"$work"'/notified"'
 job=$(field .agent/runs/R-0001/run.json .slurm.job_id)
 # Until Slurm is done with the job; nothing of Sidecar reads the run meanwhile.
 gone() { [ -z "$(squeue -h -j "$job" 2>/dev/null)" ]; }
@@ -110,5 +112,6 @@ wait
 cd "$work"
 same_chain background bg
 eq "background: the loop under way is no longer recorded" "nil" "$(field bg/.agent/runs/R-0001/run.json .reaction.fix_run)"
+eq "background: told once, of the chain's end, from here (not the node)" "R-0002 ended job=none" "$(cat notified)"
 eq "nothing left in squeue" "" "$(squeue -h 2>/dev/null)"
 finish

@@ -184,6 +184,32 @@ describe("reactions to a Slurm run, made on the submitting side", function()
       attempts = { "R-0001", "R-0002" }, last = false })
     expect(jobs_submitted()):equals(1)
   end)
+  it("tell whoever asked that a run ended, here and once, when its chain ends", function()
+    reacting()
+    local told = bin .. "/told"
+    local f = assert(io.open(root .. "/config.lua", "w"))
+    f:write(('return { notify = { "sh", "-c", "echo $SIDECAR_RUN $SIDECAR_EVENT >>%s" }, '):format(told)
+      .. 'reactions = { validation_failed = { action = "fix", retries = 2 } } }\n')
+    f:close()
+    local function notices()
+      local t = io.open(told)
+      local text = t and t:read("a") or ""
+      if t then
+        t:close()
+      end
+      return text
+    end
+    local first = task_run(assert(s:create_task({ title = "t", status = "queued" })).task_id)
+    ends(first, "blocked", "FAIL parser_test")
+    slurm_runs.reconcile(s, first)
+    slurm_runs.reconcile(s, first) -- a second command that saw it active
+    expect(notices()):equals("") -- a fix run follows: the chain has not ended
+    local fix = assert(s:get_run("R-0002"))
+    ends(fix, "review", nil)
+    slurm_runs.reconcile(s, fix)
+    slurm_runs.reconcile(s, fix)
+    expect(notices()):equals("R-0002 ended\n")
+  end)
   it("leave alone a run no reaction applies to, and a preset's step", function()
     reacting()
     local task_id = assert(s:create_task({ title = "t", status = "queued" })).task_id

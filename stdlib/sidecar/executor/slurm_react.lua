@@ -9,16 +9,16 @@
 --- --background run the next `run list`, `run show`, `run wait`); the run's `reaction` is the
 --- marker that it was made, read again under the run's lock, so it is made exactly once.
 local background = require("sidecar.task.background")
+local json = require("sidecar.core.json")
+local notices = require("sidecar.task.notices")
 local reactions = require("sidecar.task.reactions")
 local runs = require("sidecar.task.runs")
 
 local M = {}
 
--- Whether a run is one this reacts to: a task's run (a preset's steps are not: stdlib/sidecar/
--- executor/slurm_preset.lua), ended, not reacted to yet.
-local function eligible(s, run)
-  return type(run.launch) == "table" and not background.ACTIVE[run.status] and run.reaction == nil
-    and not require("sidecar.executor.slurm_preset").is_step(s.root, run.run_id)
+-- Whether a task's run is one this reacts to: ended, not reacted to yet.
+local function eligible(run)
+  return not background.ACTIVE[run.status] and run.reaction == nil
 end
 
 ---Submits a fix run of `parent` (a Slurm run) as a Slurm job: a replay with its recorded settings,
@@ -43,23 +43,35 @@ function M.fix_run(s, run)
 end
 
 ---The reactions' step for a Slurm run whose end this command has just recorded, holding the run's
----lock (`run`: read under it). Returns the fix run it submitted, or nil (nothing to do, or the
----loop is over; a config that cannot be read is nothing to do: the reason is returned second).
+---lock (`run`: read under it); when the run ends its chain (no fix run follows), whoever asked is
+---told it ended (stdlib/sidecar/task/notices.lua: once per run, here where the person's terminal
+---is, not on the node). Returns the fix run it submitted, or nil (nothing to do, or the loop is
+---over; a config that cannot be read is nothing to do: the reason is returned second).
 function M.after_end(s, run)
-  if not eligible(s, run) then
-    return nil
+  if type(run.launch) ~= "table" or require("sidecar.executor.slurm_preset").is_step(s.root, run.run_id) then
+    return nil -- not a task's run (a preset's steps neither react nor notify, as locally)
   end
   local cfg, why = require("sidecar.core.config").load(s.root)
   if not cfg then
     return nil, why
   end
-  runs.register_config_runners(cfg)
-  return reactions.react_step(s, cfg, run, {
-    progress = function() end, -- the records say it all; the following command reports them
-    submit = function(parent, section, reason)
-      return M.submit_fix(s, cfg, parent, section, reason)
-    end,
-  })
+  local fix
+  if eligible(run) then
+    runs.register_config_runners(cfg)
+    fix, why = reactions.react_step(s, cfg, run, {
+      progress = function() end, -- the records say it all; the following command reports them
+      submit = function(parent, section, reason)
+        return M.submit_fix(s, cfg, parent, section, reason)
+      end,
+    })
+  end
+  local fresh = s:get_run(run.run_id) or run
+  local r = type(fresh.reaction) == "table" and fresh.reaction or nil
+  if not (fix or r and (r.fix_run or r.last == false)) then -- the chain ends with this run
+    local notify = run.launch.notify
+    notices.run_ended(s, cfg, fresh, notify ~= json.null and notify or nil)
+  end
+  return fix, why
 end
 
 return M

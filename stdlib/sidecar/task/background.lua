@@ -167,12 +167,12 @@ function M.work(s, cfg, run_id, on_progress)
   if result and not s.scratch then
     result = runs.react(s, cfg, task, st, result)
   end
-  -- The person who started it is told it ended (its --notify, the config's notify, notify-send).
+  -- The person who started it is told it ended (its --notify, the config's notify, notify-send);
+  -- for a run on a Slurm node, by the submitting side, where its terminal is
+  -- (stdlib/sidecar/executor/slurm_react.lua).
   local ended = result or s:get_run(run_id)
-  if ended and (v(l.notify) ~= nil or rawget(cfg, "notify") ~= nil) then
-    pcall(require("sidecar.task.notices").send, s, cfg, ended, "ended", ("%s ended %s%s"):format(ended.run_id,
-      tostring(ended.status), ended.failure_reason and (": " .. ended.failure_reason) or (ended.summary and (": "
-      .. ended.summary) or "")), v(l.notify))
+  if ended and not s.scratch then
+    require("sidecar.task.notices").run_ended(s, cfg, ended, v(l.notify))
   end
   return result, message, err_code
 end

@@ -114,4 +114,19 @@ function M.send(s, cfg, run, event, message, given, key)
   return ok, why
 end
 
+---Tells whoever asked (`given`: the run's --notify; else the config's `notify`) that `run` ended,
+---with its status and why (or its summary): once per run. Never raises: returns whether it was
+---sent and, when it was not, why.
+---@return boolean sent
+---@return string|nil why
+function M.run_ended(s, cfg, run, given)
+  if given == nil and rawget(cfg, "notify") == nil then
+    return false, "no notice was asked for"
+  end
+  local message = ("%s ended %s%s"):format(run.run_id, tostring(run.status), run.failure_reason
+    and (": " .. run.failure_reason) or (run.summary and (": " .. run.summary) or ""))
+  local ok, sent, why = pcall(M.send, s, cfg, run, "ended", message, given)
+  return ok and sent, ok and why or tostring(sent)
+end
+
 return M
