@@ -170,6 +170,18 @@ eq "secret: nowhere in the run's files or what is shown" "0" \
   "$(grep -rl "$token" .agent/runs/$secret secret.out | wc -l)"
 eq "secret: the screen and the input still recorded" "2" "$(grep -c 'REDACTED' secret.out | tr -d ' ' | \
   awk '{print ($1 >= 2) ? 2 : $1}')"
+# A secret typed in pieces, the screen quiet between them (as a person types in `run attach`):
+# each piece is echoed alone, and none is written before the whole word can be redacted.
+typed=$("$S" run T-0001 --runner ask --background --pty 2>/dev/null)
+wait_until "$typed waits" 60 waiting "$typed"
+for piece in "${token:0:10}" "${token:10:10}" "${token:20:10}" "${token:30}"; do
+  "$S" run send "$typed" --no-enter "$piece" >/dev/null
+  sleep 0.4 # longer than the terminal's FLUSH_MS: the piece's echo alone is let through
+done
+"$S" run send "$typed" --key enter >/dev/null
+"$S" run wait "$typed" >/dev/null
+eq "secret typed in pieces: in no run file" "0" "$(grep -rl "${token:0:10}" .agent/runs/$typed | wc -l)"
+eq "secret typed in pieces: the answer still shown" "1" "$(grep -c 'answer: \[REDACTED' .agent/runs/$typed/stdout.log)"
 
 # --- kill -9 of the worker -----------------------------------------------------------------
 dead=$("$S" run T-0001 --runner ask --background --pty 2>/dev/null)

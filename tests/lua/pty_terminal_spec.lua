@@ -204,6 +204,41 @@ describe("terminal: one run's screen, input and prompts (no process: a handle th
     term:finish()
   end)
 
+  it("redacts a secret typed a key at a time, the screen going quiet between keys, on screen and as input", function()
+    local token = "ghp_" .. ("a1B2c3D4e5"):rep(4):sub(1, 36)
+    local term, feed, record = open({ runner = "command" })
+    feed("Continue? [y/n]")
+    term:poll(h)
+    expect(record.attention.evidence):equals("Continue? [y/n]") -- its last word is on the screen
+    feed(" y\nPaste the token: ")
+    term:poll(h)
+    for i = 1, #token do -- each key typed alone (run attach), echoed, let through while quiet
+      assert(input_channel.post(dir, { bytes = token:sub(i, i), text = token:sub(i, i), by = "run attach" }))
+      term:poll(h)
+      feed(token:sub(i, i))
+      term:poll(h)
+    end
+    assert(input_channel.post(dir, { bytes = "\r", key = "enter", by = "run send" }))
+    term:poll(h)
+    feed("\r\nthanks\n")
+    term:poll(h)
+    term:finish()
+    expect(table.concat(typed)):equals(token .. "\r")
+    local inputs = kinds("terminal.input") -- the word and the Enter that ended it: one input, redacted
+    expect(#inputs):equals(1)
+    expect({ inputs[1].pieces, inputs[1].key, inputs[1].by, inputs[1].ok }):equals({ #token + 1, "enter", "run send", true })
+    expect(inputs[1].text):contains("REDACTED")
+    for _, name in ipairs({ "terminal.log", "stdout.log" }) do
+      local f = assert(io.open(dir .. "/" .. name, "rb"))
+      local written = f:read("a")
+      f:close()
+      expect(written:find(token:sub(1, 12), 1, true)):is_nil()
+      expect(written):contains("Paste the token: ")
+      expect(written):contains("thanks")
+    end
+    expect(require("sidecar.core.json").encode(events):find(token:sub(1, 12), 1, true)):is_nil()
+  end)
+
   it("redacts what it writes and what it records", function()
     local token = "ghp_" .. ("a1B2c3D4e5"):rep(4):sub(1, 36)
     local term, feed, record = open({ runner = "command" })

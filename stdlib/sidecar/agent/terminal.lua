@@ -32,6 +32,7 @@ local M = {}
 
 M.QUIET_MS = 500 -- output quiet this long before the screen is read for a prompt
 M.FLUSH_MS = 150 -- an unfinished line (held back for redaction) is let through after this long quiet
+M.MAX_HELD = 512 -- of it, a last word this long at most waits for its end (a secret typed a key at a time)
 M.MAX_EVENT_TEXT = 4 * 1024 * 1024 -- terminal text written as events per run
 M.MAX_LINE = 64 * 1024 -- a line longer than this (no newline in sight) is cut there
 M.MAX_ANSWERS = 20 -- automatic answers per run: a prompt that comes back forever is not fed forever
@@ -101,7 +102,7 @@ end
 ---line. heard() is the watch's "output came"; on_result() is called once the parser has the result.
 ---Redacted here, a line at a time (a secret is one line's): the stream redactor of proc.spawn holds an
 ---unfinished line back until its end, and a prompt is exactly an unfinished line. One still
----unfinished when the output goes quiet is let through then (poll).
+---unfinished when the output goes quiet is let through then, but for its last word (poll).
 function Terminal:sink(heard, on_result)
   self.on_result = on_result
   return { collect = false, on_chunk = function(chunk)
@@ -188,20 +189,49 @@ function Terminal:type_prompt(h, prompt)
   h:write(prompt .. (prompt:sub(-1) == "\n" and "" or "\n") .. input_keys.BYTES["ctrl-d"])
 end
 
--- Types `bytes` and records what it was.
+-- Types `bytes` and records what it was. Text that ends mid-word (no space, no Enter: keys as
+-- `run attach` forwards them, a secret typed a key at a time) waits for the word's end, up to
+-- MAX_HELD bytes, and is then recorded with it as one event, redacted whole.
 function Terminal:type(h, bytes, fields)
   local ok, why = h:write(bytes)
   fields.ok = ok == true
   fields.error = why
+  local held = self.input_held
+  if fields.text and not fields.enter and not fields.key and fields.text:find("%S$")
+      and #fields.text + (held and held.bytes or 0) <= M.MAX_HELD then
+    held = held or { parts = {}, bytes = 0, ok = true }
+    held.parts[#held.parts + 1], held.bytes = fields.text, held.bytes + #fields.text
+    held.ok, held.by, held.error = held.ok and fields.ok, held.by or fields.by, held.error or why
+    self.input_held = held
+    return
+  end
+  self.input_held = nil
+  if held then -- the word's first pieces, with this input
+    held.parts[#held.parts + 1] = fields.text or ""
+    fields.text, fields.pieces = table.concat(held.parts), #held.parts
+    fields.ok, fields.error = fields.ok and held.ok, fields.error or held.error
+  end
   if fields.text then
     fields.text = secrets.redact(fields.text)
   end
   self.t:event("terminal.input", fields)
 end
 
+-- The input still waiting for its word's end, recorded (the run ended).
+function Terminal:flush_input()
+  local held = self.input_held
+  if held then
+    self.input_held = nil
+    self.t:event("terminal.input", { text = secrets.redact(table.concat(held.parts)), pieces = #held.parts,
+      by = held.by, ok = held.ok, error = held.error })
+  end
+end
+
 -- The screen's last non-empty line: the line being written when it has text, else the last one.
 function Terminal:screen_line()
-  local partial = text.repair_utf8(screen.shown(self.partial))
+  -- (the last word held back for redaction is on the screen too: "Continue? [y/n]")
+  local held = self.raw ~= "" and screen.stripper():feed(self.raw) or ""
+  local partial = text.repair_utf8(screen.shown(self.partial .. held))
   if partial:find("%S") then
     return partial
   end
@@ -250,8 +280,14 @@ function Terminal:poll(h)
   end
   local quiet = now_ms() - self.last_output
   if self.raw ~= "" and quiet >= M.FLUSH_MS then -- an unfinished line, quiet: a prompt, let through
-    self:bytes(self.raw)
-    self.raw = ""
+    -- but for its last word, which waits for its end: a secret typed (echoed) a key at a time,
+    -- pauses between keys, is then redacted whole, never written a piece at a time.
+    local word = self.raw:match("[^%s]*$")
+    word = #word <= M.MAX_HELD and word or ""
+    if #word < #self.raw then
+      self:bytes(self.raw:sub(1, #self.raw - #word))
+      self.raw = word
+    end
   end
   local attention = type(self.record.attention) == "table" and self.record.attention.state
   -- The screen moved on: a line ended since the prompt, or the line shows something else. A prompt
@@ -294,6 +330,7 @@ function Terminal:finish()
   if self.events_dropped > 0 then
     self.t:event("agent.terminal_dropped", { bytes = self.events_dropped, kept = self.event_bytes })
   end
+  self:flush_input()
   input_channel.close(self.run_dir)
   if type(self.record.attention) == "table" and self.record.attention.state == "waiting_input" then
     self.record.attention = json.null
