@@ -8,7 +8,6 @@
 #include <fcntl.h>
 
 #include <cerrno>
-#include <cstring>
 #include <memory>
 #include <string>
 
@@ -32,12 +31,9 @@ struct OpenLog {
 };
 using LogHolder = std::unique_ptr<OpenLog>;
 
-int push_errno(lua_State* L, const char* doing, const std::string& path, int e) {
-  lua_pushnil(L);
-  lua_pushfstring(L, "cannot %s %s: %s", doing, path.c_str(), std::strerror(e));
-  const char* name = strerrorname_np(e);
-  lua_pushstring(L, name ? name : "EIO");
-  return 3;
+// "cannot <doing> <path>" as the failure's subject (lua_args.hpp: push_errno).
+int log_failure(lua_State* L, const char* doing, const std::string& path, int e) {
+  return push_errno(L, e, ("cannot " + std::string(doing) + " " + path).c_str());
 }
 
 // logfile.open(path, max_bytes) -> log | nil, message, code
@@ -49,7 +45,7 @@ int log_open(lua_State* L) {
   auto* box = new_box<LogHolder>(L, kLogType);
   auto log = std::make_unique<OpenLog>();
   log->fd.reset(::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
-  if (log->fd.fd < 0) return push_errno(L, "open", path, errno);
+  if (log->fd.fd < 0) return log_failure(L, "open", path, errno);
   log->cap = host::LogCap(static_cast<uint64_t>(max));
   log->cap.attach(log->fd.fd);
   log->path = std::move(path);
@@ -63,7 +59,7 @@ int log_write(lua_State* L) {
   auto& log = check_open<LogHolder>(L, kLogType, "log");
   std::size_t n = 0;
   const char* data = luaL_checklstring(L, 2, &n);
-  if (int e = log.cap.write(log.fd.fd, {data, n})) return push_errno(L, "write", log.path, e);
+  if (int e = log.cap.write(log.fd.fd, {data, n})) return log_failure(L, "write", log.path, e);
   lua_pushboolean(L, 1);
   return 1;
 }
@@ -74,7 +70,7 @@ int log_close(lua_State* L) {
   auto* box = to_box<LogHolder>(L, kLogType);
   if (!box->value) return luaL_error(L, "attempt to use a closed log");
   LogHolder log = std::move(box->value);
-  if (int e = log->cap.finish(log->fd.fd)) return push_errno(L, "finish", log->path, e);
+  if (int e = log->cap.finish(log->fd.fd)) return log_failure(L, "finish", log->path, e);
   proc_options::push_log_stats(L, log->cap.stats());
   return 1;
 }

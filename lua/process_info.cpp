@@ -118,14 +118,6 @@ const struct {
 } kSignals[] = {{"TERM", SIGTERM}, {"KILL", SIGKILL}, {"STOP", SIGSTOP}, {"CONT", SIGCONT}, {"INT", SIGINT},
                 {"HUP", SIGHUP}};
 
-int push_errno(lua_State* L, int e, const char* what) {
-  lua_pushnil(L);
-  lua_pushfstring(L, "%s: %s", what, std::strerror(e));
-  const char* name = strerrorname_np(e);
-  lua_pushstring(L, name ? name : "EIO");
-  return 3;
-}
-
 // procinfo.signal(pid, start, sig) -> true | nil, message, code ("ESRCH": that process has
 // ended, or the pid now belongs to another). sig: "TERM", "KILL", "STOP", "CONT", "INT", "HUP".
 int procinfo_signal(lua_State* L) {

@@ -73,8 +73,7 @@ local function record_steps(ctx, steps, where)
     run.process_mark = run_reconcile.new_mark(run.run_id) -- the job's processes carry it
     assert(s:update_run(run))
     p.run_id, p.run = run.run_id, run
-    ctx:progress("%s%s on %s (%s): %s as a Slurm job", p.o.kind or "scan", p.o.lens and (" [" .. p.o.lens .. "]")
-      or "", p.r.runner, p.r.why, run.run_id)
+    ctx:progress("%s: %s as a Slurm job", ctx:step_label(p.o, p.r), run.run_id)
   end
 end
 
@@ -245,11 +244,7 @@ end
 
 ---Whether run `run_id` of the `.agent` folder at `root` is a preset step (its folder holds a job).
 function M.is_step(root, run_id)
-  local f = io.open(("%s/runs/%s/%s"):format(root, run_id, M.JOB_FILE), "rb")
-  if f then
-    f:close()
-  end
-  return f ~= nil
+  return require("sidecar.core.files").exists(("%s/runs/%s/%s"):format(root, run_id, M.JOB_FILE))
 end
 
 ---The node's side (`sidecar run --worker R-…` of a preset step): runs the step recorded in the

@@ -301,7 +301,7 @@ function Ctx:agent(o)
   else
     opts.repo = preset_worktree.place(self)
   end
-  self:progress("%s%s on %s (%s)", o.kind or "scan", o.lens and (" [" .. o.lens .. "]") or "", r.runner, r.why)
+  self:progress("%s", self:step_label(o, r))
   local ok, record, message = pcall(require("sidecar.agent.run").execute, opts)
   local output = ok and record and record.output
   if ok and record then
@@ -370,8 +370,12 @@ local function start_writer(self, p, out, job)
   return true
 end
 
--- A batch with no Slurm part (the Slurm batch's modules load only for --executor slurm).
-local LOCAL_BATCH = { wait = function() end, cancel = function() end }
+local LOCAL_BATCH = { wait = function() end, cancel = function() end } -- a batch with no Slurm part
+
+---How progress names an agent step (`o`, Ctx:agent's) routed by `r`: kind, lens, runner and why.
+function Ctx:step_label(o, r)
+  return ("%s%s on %s (%s)"):format(o.kind or "scan", o.lens and (" [" .. o.lens .. "]") or "", r.runner, r.why)
+end
 
 -- ctx:agents refuses a batch with two writers: side by side they would edit one work tree at once.
 local function check_one_writer(self, list)
@@ -419,7 +423,7 @@ function Ctx:agents(list)
       end
       writer = p
     end
-    self:progress("%s%s on %s (%s)", p.o.kind or "scan", p.o.lens and (" [" .. p.o.lens .. "]") or "", p.r.runner, p.r.why)
+    self:progress("%s", self:step_label(p.o, p.r))
     p.handle = proc.spawn({ proc.executable(), "-e", "os.exit(require('sidecar.preset.worker').main())" },
       { stdin = json.encode(job), stdout = true, stderr = { collect = true }, max_output = 8192 })
     running[#running + 1] = p
