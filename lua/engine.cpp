@@ -38,9 +38,11 @@ int traceback_handler(lua_State* L) {
   return 1;
 }
 
-// Hook set by interrupt(): clears itself and raises in the running chunk.
+// Hook set by interrupt(): clears itself and raises in the running chunk, through host.proc when
+// it is loaded, so the children it started are stopped and counted wherever Ctrl-C lands.
 void interrupt_hook(lua_State* L, lua_Debug*) {
   lua_sethook(L, nullptr, 0, 0);
+  if (lua_getfield(L, LUA_REGISTRYINDEX, kInterruptKey) == LUA_TFUNCTION) lua_call(L, 0, 0);
   luaL_error(L, "interrupted!");
 }
 

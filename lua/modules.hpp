@@ -21,6 +21,10 @@ int open_host_paths(lua_State* L);  // lua/paths.cpp
 int open_host_text(lua_State* L);  // lua/text.cpp
 int open_host_stdio(lua_State* L);  // lua/stdio.cpp
 
+// Registry field where host.proc leaves a function that stops its children and raises
+// "interrupted! stopped N child processes"; the engine's interrupt hook calls it when it is there.
+inline constexpr const char* kInterruptKey = "sidecar.interrupt";
+
 // Puts every host.* module into package.preload (loaded on first require).
 void preload_host_modules(lua_State* L);
 

@@ -122,15 +122,19 @@ void dispatch(lua_State* L, ProcessLoop& loop, bool run_callbacks = true) {
   lua_pop(L, 1);
 }
 
-// Ctrl-C (or SIGTERM) arrived while waiting: stop every child, then raise the interrupt here,
-// with the count, instead of letting the engine's hook raise a bare one at the next instruction.
+// Ctrl-C (or SIGTERM) arrived: stop every child, then raise the interrupt with their count. Called
+// by a wait that sees it, and by the engine's hook when it lands while Lua runs (interrupt_now).
 [[noreturn]] void raise_interrupt(lua_State* L, ProcessLoop& loop) {
   lua_sethook(L, nullptr, 0, 0);
   std::size_t stopped = loop.stop_all(true);
   dispatch(L, loop, false);
+  if (stopped == 0) luaL_error(L, "interrupted!");
   luaL_error(L, "interrupted! stopped %d child process%s", static_cast<int>(stopped), stopped == 1 ? "" : "es");
   std::abort();  // not reached: luaL_error raises
 }
+
+// registry[kInterruptKey](): raise_interrupt on the loop box that is upvalue 1.
+[[noreturn]] int interrupt_now(lua_State* L) { raise_interrupt(L, loop_of(L)); }
 
 // Steps the loop once, at most until `deadline` (< 0: none), and dispatches what happened.
 void step(lua_State* L, ProcessLoop& loop, int64_t deadline, uint64_t interrupts_seen) {
@@ -471,6 +475,11 @@ int open_host_proc(lua_State* L) {
   }
   lua_setmetatable(L, -2);
   box->loop = std::make_shared<ProcessLoop>();
+  // The engine's interrupt hook (lua/engine.cpp) calls this when Ctrl-C lands while Lua runs
+  // rather than while a wait steps the loop: the children are stopped and counted the same way.
+  lua_pushvalue(L, -1);
+  lua_pushcclosure(L, guarded<interrupt_now>, 1);
+  lua_setfield(L, LUA_REGISTRYINDEX, kInterruptKey);
   luaL_setfuncs(L, functions, 1);
   push_signals(L);
   lua_setfield(L, -2, "signals");

@@ -83,6 +83,17 @@ kill -INT $pid
 wait $pid
 eq "... nor in a -e chunk, while a child is waited for" "sidecar: interrupted! stopped 1 child process" \
   "$(head -n 1 "$work/err")"
+# Ctrl-C while Lua runs, not while it waits: the child it started is stopped and counted all the same.
+marker="$((RANDOM + 3000)).$$"
+"$S" -e "require('sidecar.core.proc').spawn({'sleep', '$marker'}) io.open('$work/busy', 'w'):close() while true do end" \
+  >"$work/out" 2>"$work/err" &
+pid=$!
+wait_until "the busy chunk with a child started" 60 test -e "$work/busy"
+kill -INT $pid
+status=0; wait $pid || status=$?
+eq "... or while Lua runs, with a child started" "130 sidecar: interrupted! stopped 1 child process" \
+  "$status $(head -n 1 "$work/err")"
+eq "... and that child is gone" "" "$(pgrep -f "sleep $marker")"
 # A pcall that swallows the interruption and fails otherwise: the failure is the interruption's.
 printf 'started\n' >"$work/started"
 "$S" -e "io.open('$work/started', 'w'):close() pcall(function() while true do end end) error('a failure of its own')" \
