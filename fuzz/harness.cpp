@@ -50,10 +50,45 @@ SIDECAR_FUZZ_UNINSTRUMENTED std::uint64_t source_hash(const char* source) {
   return last_hash = it->second;
 }
 
-// Line hook: counts the edge (previous line -> this line) as AFL does.
+// The source hash of the function each active call runs, by its CallInfo (lua_Debug::i_ci, used
+// only as a key): lua_getinfo at every line was a third of a Lua target's time. A call event
+// (every call, Lua's or C's, made or tail) forgets what its CallInfo's slot says, so the first
+// line the function runs looks its source up once; a CallInfo never holds another function
+// without such an event, whatever unwinds or resumes meanwhile. A fixed table, not a map: an
+// allocation during an input would make libFuzzer scan the whole heap for leaks after it.
+struct CallSource {
+  const void* call;
+  std::uint64_t source;  // 0: not looked up
+};
+CallSource g_sources[4096];
+const void* g_last_call = nullptr;  // the CallInfo of the previous line event, and its source
+std::uint64_t g_last_source = 0;
+
+SIDECAR_FUZZ_UNINSTRUMENTED CallSource& slot_of(const void* call) {
+  return g_sources[(reinterpret_cast<std::uintptr_t>(call) >> 4) % (sizeof g_sources / sizeof g_sources[0])];
+}
+
+SIDECAR_FUZZ_UNINSTRUMENTED std::uint64_t running_source(lua_State* L, lua_Debug* ar) {
+  if (ar->i_ci == g_last_call) return g_last_source;
+  CallSource& slot = slot_of(ar->i_ci);
+  if (slot.call != ar->i_ci || slot.source == 0) {
+    if (!lua_getinfo(L, "S", ar)) return 0;
+    slot = {ar->i_ci, source_hash(ar->source) | 1};  // never 0
+  }
+  g_last_call = ar->i_ci;
+  return g_last_source = slot.source;
+}
+
+// The hook: a call event forgets its CallInfo's source; a line event counts the edge (previous
+// line -> this line) as AFL does.
 SIDECAR_FUZZ_UNINSTRUMENTED void coverage_hook(lua_State* L, lua_Debug* ar) {
-  if (!lua_getinfo(L, "S", ar)) return;
-  std::uint64_t here = source_hash(ar->source) + static_cast<std::uint64_t>(ar->currentline);
+  if (ar->event != LUA_HOOKLINE) {
+    CallSource& slot = slot_of(ar->i_ci);
+    if (slot.call == ar->i_ci) slot.source = 0;
+    if (ar->i_ci == g_last_call) g_last_call = nullptr;
+    return;
+  }
+  std::uint64_t here = running_source(L, ar) + static_cast<std::uint64_t>(ar->currentline);
   here *= 0x9E3779B97F4A7C15ull;
   here ^= here >> 29;
   std::uint8_t& counter = sidecar_fuzz_lua_counters[(here ^ (g_previous >> 1)) & kCounterMask];
@@ -83,7 +118,7 @@ lua::Engine& engine() {
       lua_setfield(L, -2, f->module);
     }
     lua_pop(L, 1);
-    lua_sethook(L, coverage_hook, LUA_MASKLINE, 0);
+    lua_sethook(L, coverage_hook, LUA_MASKCALL | LUA_MASKLINE, 0);
     return made;
   }();
   return *e;
