@@ -54,8 +54,9 @@ struct Api {
 const Api* api(std::string& why);
 
 // Starts loading libgit2 on a thread of its own and returns at once: a caller that will need git
-// soon (a run, a prepare) overlaps the load (a few ms: the library, its dependencies, and the
-// TLS certificates libgit2 reads as it starts) with its other work. api() then waits for it.
+// soon (a run, a prepare) overlaps the load (about 2 ms: the library and its dependencies; in the
+// sidecar executable libgit2 no longer parses the CA bundle as it starts, see
+// cli/git_tls_certificates.cpp) with its other work. api() then waits for it.
 void preload();
 
 // Waits for a load preload() started. The process's end must not overtake it: libraries that

@@ -153,4 +153,16 @@ repo racy-dirty && printf 'x = 1' >a && commit && touch -d '-1 minute' a && prin
 cp -a . "$work/racy-dirty/answer" && (cd "$work/racy-dirty/answer" && commit)
 check racy-dirty "printf 'x = 3' > a" "$work/racy-dirty/answer"
 
+# libgit2 built with mbedTLS (Debian's) parses no CA bundle as it loads: its two calls that would
+# bind to the executable's no-ops (cli/git_tls_certificates.cpp), as the dynamic linker reports.
+libgit2=$(ldconfig -p | sed -n 's/^\s*libgit2\.so\.[0-9.]* .* => //p' | head -n 1)
+if [ -n "$libgit2" ] && ldd "$libgit2" | grep -q mbedx509; then
+  cd "$work/touched/repo"
+  bound=$(LD_DEBUG=bindings "$S" -e "assert(require('sidecar.core.worktree').snapshot('.', {}))" 2>&1 >/dev/null |
+    grep -c "file [^ ]*/libgit2[^ ]* .* to $S .*mbedtls_x509_crt_parse_\(file\|path\)'")
+  eq "libgit2's CA-bundle parsing binds to the executable's no-ops" "2" "$bound"
+else
+  echo "skipped: the CA-bundle check (libgit2 here is not built with mbedTLS)"
+fi
+
 finish
