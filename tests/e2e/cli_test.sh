@@ -59,14 +59,22 @@ expect_run "encode error names the path" 1 '' 'cannot encode a function value at
   -- "$S" -e 'require("sidecar.core.json").encode({a = {1, 2, {b = print}}})'
 
 # --- Ctrl-C (SIGINT) interrupts the running chunk -----------------------------------------------
+# interrupt CODE WHAT CHECK...: `sidecar -e CODE` in the background ($pid), Ctrl-C once CHECK holds
+# (WHAT names that moment); sets $status, its output in $work/out and $work/err.
+interrupt() {
+  local code=$1 what=$2
+  shift 2
+  "$S" -e "$code" >"$work/out" 2>"$work/err" &
+  pid=$!
+  wait_until "$what" 60 "$@"
+  kill -INT $pid
+  status=0
+  wait $pid || status=$?
+}
+
 # The chunk says when it runs (its Ctrl-C handler is in place from then on), then loops.
 rm -f "$work/looping"
-"$S" -e "io.open('$work/looping', 'w'):close() while true do end" >"$work/out" 2>"$work/err" &
-pid=$!
-wait_until "the looping chunk started" 60 test -e "$work/looping"
-kill -INT $pid
-wait $pid
-status=$?
+interrupt "io.open('$work/looping', 'w'):close() while true do end" "the looping chunk started" test -e "$work/looping"
 if [ "$status" = 130 ] && grep -q 'interrupted!' "$work/err"; then
   passed=$((passed + 1))
 else
@@ -76,32 +84,22 @@ else
 fi
 eq "an interrupt names no place in Lua's code" "sidecar: interrupted!" "$(head -n 1 "$work/err" | cut -c1-21)"
 marker="$((RANDOM + 3000)).$$"
-"$S" -e "require('sidecar.core.proc').spawn({'sleep', '$marker'}):wait()" >"$work/out" 2>"$work/err" &
-pid=$!
-wait_until "the child to wait for started" 60 eval 'pgrep -f "sleep $marker" >/dev/null'
-kill -INT $pid
-wait $pid
+interrupt "require('sidecar.core.proc').spawn({'sleep', '$marker'}):wait()" "the child to wait for started" \
+  eval 'pgrep -f "sleep $marker" >/dev/null'
 eq "... nor in a -e chunk, while a child is waited for" "sidecar: interrupted! stopped 1 child process" \
   "$(head -n 1 "$work/err")"
 # Ctrl-C while Lua runs, not while it waits: the child it started is stopped and counted all the same.
 marker="$((RANDOM + 3000)).$$"
-"$S" -e "require('sidecar.core.proc').spawn({'sleep', '$marker'}) io.open('$work/busy', 'w'):close() while true do end" \
-  >"$work/out" 2>"$work/err" &
-pid=$!
-wait_until "the busy chunk with a child started" 60 test -e "$work/busy"
-kill -INT $pid
-status=0; wait $pid || status=$?
+interrupt "require('sidecar.core.proc').spawn({'sleep', '$marker'}) io.open('$work/busy', 'w'):close() while true do end" \
+  "the busy chunk with a child started" test -e "$work/busy"
 eq "... or while Lua runs, with a child started" "130 sidecar: interrupted! stopped 1 child process" \
   "$status $(head -n 1 "$work/err")"
 eq "... and that child is gone" "" "$(pgrep -f "sleep $marker")"
 # A pcall that swallows the interruption and fails otherwise: the failure is the interruption's.
 printf 'started\n' >"$work/started"
-"$S" -e "io.open('$work/started', 'w'):close() pcall(function() while true do end end) error('a failure of its own')" \
-  >"$work/out" 2>"$work/err" &
-pid=$!
-wait_until "the swallowing chunk runs" 60 sh -c "[ ! -s '$work/started' ] && m=\$(awk '/^SigCgt/{print \$2}' /proc/$pid/status) && [ \$((0x\$m & 2)) -ne 0 ]"
-kill -INT $pid
-status=0; wait $pid || status=$?
+interrupt "io.open('$work/started', 'w'):close() pcall(function() while true do end end) error('a failure of its own')" \
+  "the swallowing chunk runs" \
+  eval '[ ! -s "$work/started" ] && m=$(awk '"'"'/^SigCgt/{print $2}'"'"' /proc/$pid/status) && [ $((0x$m & 2)) -ne 0 ]'
 eq "a swallowed interruption still ends as one (130, no stray message)" "130 sidecar: interrupted!" "$status $(cat "$work/err")"
 
 # --- development stdlib directory --------------------------------------------------------------
