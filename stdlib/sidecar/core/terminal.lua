@@ -22,7 +22,9 @@
 --- control sequences (the live progress line) go through `write_raw`.
 local real = require("sidecar.host.paths").real
 local secrets = require("sidecar.core.secrets")
-local text = require("sidecar.core.text")
+-- sidecar.core.text's visible is this one; that module (and the JSON modules under it) is not
+-- loaded here, as every start, `-e ''` included, runs install().
+local visible = require("sidecar.host.text").visible
 
 local M = {}
 
@@ -52,7 +54,7 @@ end
 
 -- What reaches the terminal: redacted, then every control shown rather than obeyed.
 local function shown(s)
-  return (text.visible((secrets.redact(s))))
+  return (visible((secrets.redact(s))))
 end
 
 -- The write method of files before install() wrapped it (write_raw uses it).
@@ -101,7 +103,7 @@ function M.install()
   local raw_write, raw_io_write, raw_output, raw_tostring = methods.write, io.write, io.output, tostring
   raw_file_write = raw_write
   local function write_redacted(f, ...)
-    return raw_write(f, (text.visible(joined(...))))
+    return raw_write(f, (visible(joined(...))))
   end
   methods.write = function(f, ...)
     if rawequal(f, stdout) or rawequal(f, stderr) then
