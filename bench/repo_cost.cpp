@@ -22,6 +22,7 @@
 // --runs: runs of each small case (default 21); --big-runs: runs in the big repository (default
 // 7; the first is shown apart, as it pays for what earlier runs leave cached). --files, --big-mb:
 // the big repository's size. --keep: leave the temporary folder (its path is printed).
+// The folder is made in $TMPDIR (default /tmp); the run prints what creating a file costs there.
 //
 // The big repository is generated once per bench run in a temporary folder: the files are
 // written directly (no process per file), committed in one `git add -A`, and read once by `git
@@ -38,6 +39,7 @@
 #include <vector>
 
 #include "bench_agent.hpp"
+#include "bench_folder.hpp"
 #include "bench_spawn.hpp"
 #include "bench_stats.hpp"
 
@@ -183,8 +185,11 @@ int main(int argc, char** argv) {
                          "[--big-mb N] [--keep]\n");
     return 2;
   }
-  char tmpl[] = "/tmp/bench_repo_cost.XXXXXX";
-  const std::string base = mkdtemp(tmpl);
+  const std::string base = sidecar::bench::temp_folder("bench_repo_cost");
+  if (base.empty()) {
+    std::fprintf(stderr, "bench_repo_cost: cannot make a folder in $TMPDIR or /tmp\n");
+    return 1;
+  }
   const std::string agent = base + "/noop-agent", prompt = base + "/prompt.md";
   const std::string big = base + "/big", prep = base + "/prepare";
   long long t0 = now_ns();
@@ -202,6 +207,8 @@ int main(int argc, char** argv) {
   }
   std::printf("set-up: %d committed files + %d MiB untracked generated in %.1f s (%s)\n", o.files, o.big_mb,
               (now_ns() - t0) / 1e9, base.c_str());
+  std::printf("creating a file there takes %.0f us (median; set TMPDIR to measure elsewhere)\n",
+              sidecar::bench::file_create_us(base));
   std::vector<char*> env;
   std::string no_locks = "GIT_OPTIONAL_LOCKS=0";
   for (char** e = environ; *e; ++e) env.push_back(*e);

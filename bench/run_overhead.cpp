@@ -5,6 +5,8 @@
 // repository the work-tree snapshots before and after). Target: sidecar <= 1.2 x bare + 5 ms.
 //
 //   bench_run_overhead path/to/sidecar path/to/capture.jsonl [runs]
+//
+// The folder is made in $TMPDIR (default /tmp); the run prints what creating a file costs there.
 #include <sys/stat.h>
 
 #include <cstdio>
@@ -13,6 +15,7 @@
 #include <vector>
 
 #include "bench_agent.hpp"
+#include "bench_folder.hpp"
 #include "bench_spawn.hpp"
 #include "bench_stats.hpp"
 
@@ -42,8 +45,11 @@ int main(int argc, char** argv) {
     return 2;
   }
   const int runs = argc > 3 ? std::atoi(argv[3]) : 31;
-  char tmpl[] = "/tmp/bench_run_overhead.XXXXXX";
-  const std::string base = mkdtemp(tmpl);
+  const std::string base = sidecar::bench::temp_folder("bench_run_overhead");
+  if (base.empty()) {
+    std::fprintf(stderr, "bench_run_overhead: cannot make a folder in $TMPDIR or /tmp\n");
+    return 1;
+  }
   const std::string agent = base + "/noop-agent";
   const std::string prompt = base + "/prompt.md";
   if (!sidecar::bench::make_noop_agent(agent, capture, prompt) ||
@@ -69,6 +75,8 @@ int main(int argc, char** argv) {
   }
   sh("rm -rf " + base);
   std::printf("one codex run around a no-op agent (%s), %d runs each, median wall ms\n", argv[2], runs);
+  std::printf("in %s: creating a file there takes %.0f us (median; set TMPDIR to measure elsewhere)\n", base.c_str(),
+              sidecar::bench::file_create_us(base));
   for (const Case& c : cases) {
     double bare = median(c.bare), side = median(c.sidecar), limit = 1.2 * bare + 5;
     std::printf("  %-38s bare %7.2f  sidecar %7.2f  ratio %5.2fx  overhead %+7.2f ms  target <= %.2f ms: %s\n", c.name,

@@ -208,4 +208,5 @@ TEST_CASE("process facts: this process, a group, and the processes that inherite
   CHECK(processes_with_environment(marker).empty());
   marked.wait();
   CHECK_FALSE(read_process_info(marked.pid));
+  CHECK(group_processes(marked.pid).empty());  // no process has that group any more
 }

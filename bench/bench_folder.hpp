@@ -1,0 +1,42 @@
+// Shared by the benchmarks that make files: where their temporary folder goes, and what creating
+// a file costs there (it varies by an order of magnitude between file systems, and on ext4
+// between folders: a block group full of recently deleted inodes makes each new one slow).
+#pragma once
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "bench_stats.hpp"
+
+namespace sidecar::bench {
+
+// A new folder "<$TMPDIR or /tmp>/<name>.XXXXXX"; empty when it cannot be made.
+inline std::string temp_folder(const std::string& name) {
+  const char* tmp = std::getenv("TMPDIR");
+  std::string pattern = std::string(tmp && *tmp ? tmp : "/tmp") + "/" + name + ".XXXXXX";
+  std::vector<char> buf(pattern.begin(), pattern.end());
+  buf.push_back('\0');
+  return mkdtemp(buf.data()) ? std::string(buf.data()) : std::string();
+}
+
+// The median microseconds to create (and close) an empty file in `folder`, over 100 files that are
+// removed afterwards; -1 when one cannot be made.
+inline double file_create_us(const std::string& folder) {
+  std::vector<double> us;
+  std::vector<std::string> made;
+  for (int i = 0; i < 100; ++i) {
+    made.push_back(folder + "/.create-probe-" + std::to_string(i));
+    long long t = now_ns();
+    int fd = open(made.back().c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd < 0) return -1;
+    close(fd);
+    us.push_back((now_ns() - t) / 1e3);
+  }
+  for (const std::string& f : made) unlink(f.c_str());
+  return median(us);
+}
+
+}  // namespace sidecar::bench
