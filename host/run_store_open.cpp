@@ -209,11 +209,16 @@ bool RunStore::open(const std::string& path, StoreError& error, const StoreOptio
   // Each `sidecar` command is a short process. By default the last connection to close copies the
   // WAL into the database and deletes it, and the next one makes it anew: four syncs (the WAL,
   // the database, the folder twice) on every command. The WAL is kept and copied back only when
-  // it has grown (SQLite's automatic checkpoint, every 1000 pages), which changes nothing a
-  // reader sees and nothing a crash can do.
+  // it has grown (SQLite's automatic checkpoint), which changes nothing a reader sees and nothing
+  // a crash can do. It is copied back every kWalPages pages rather than SQLite's 1000: the first
+  // connection of each command reads the whole log back to rebuild its index, and a run writes
+  // about 20 pages (an open took 1.06 ms with 414 pages in the log, 0.32 ms with none; the copy
+  // costs two syncs every few runs).
   sqlite3_db_config(s->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, nullptr);
   int persist_wal = 1;
   sqlite3_file_control(s->db, "main", SQLITE_FCNTL_PERSIST_WAL, &persist_wal);
+  constexpr int kWalPages = 100;
+  sqlite3_wal_autocheckpoint(s->db, kWalPages);
 
   // Look before changing anything: a newer schema or someone else's database is left untouched.
   if (!s->check_header(error)) return false;
