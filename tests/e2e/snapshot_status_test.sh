@@ -164,5 +164,14 @@ if [ -n "$libgit2" ] && ldd "$libgit2" | grep -q mbedx509; then
 else
   echo "skipped: the CA-bundle check (libgit2 here is not built with mbedTLS)"
 fi
+# Nor does it start libssh2 (and OpenSSL under it): cli/git_ssh_start.cpp.
+if [ -n "$libgit2" ] && ldd "$libgit2" | grep -q libssh2; then
+  cd "$work/touched/repo"
+  bound=$(LD_DEBUG=bindings "$S" -e "assert(require('sidecar.core.worktree').snapshot('.', {}))" 2>&1 >/dev/null |
+    grep -c "file [^ ]*/libgit2[^ ]* .* to $S .*libssh2_init'")
+  eq "libgit2's start of libssh2 binds to the executable's no-op" "1" "$bound"
+else
+  echo "skipped: the libssh2 check (libgit2 here is not built with libssh2)"
+fi
 
 finish
