@@ -153,25 +153,23 @@ repo racy-dirty && printf 'x = 1' >a && commit && touch -d '-1 minute' a && prin
 cp -a . "$work/racy-dirty/answer" && (cd "$work/racy-dirty/answer" && commit)
 check racy-dirty "printf 'x = 3' > a" "$work/racy-dirty/answer"
 
-# libgit2 built with mbedTLS (Debian's) parses no CA bundle as it loads: its two calls that would
-# bind to the executable's no-ops (cli/git_tls_certificates.cpp), as the dynamic linker reports.
+# libgit2 as Debian builds it parses no CA bundle (mbedTLS) and starts no libssh2 (nor OpenSSL under
+# it) as it loads: those calls bind to the executable's no-ops (cli/git_tls_certificates.cpp,
+# cli/git_ssh_start.cpp), as the dynamic linker reports. Skipped for a libgit2 built without the
+# library (`needs`).
 libgit2=$(ldconfig -p | sed -n 's/^\s*libgit2\.so\.[0-9.]* .* => //p' | head -n 1)
-if [ -n "$libgit2" ] && ldd "$libgit2" | grep -q mbedx509; then
-  cd "$work/touched/repo"
-  bound=$(LD_DEBUG=bindings "$S" -e "assert(require('sidecar.core.worktree').snapshot('.', {}))" 2>&1 >/dev/null |
-    grep -c "file [^ ]*/libgit2[^ ]* .* to $S .*mbedtls_x509_crt_parse_\(file\|path\)'")
-  eq "libgit2's CA-bundle parsing binds to the executable's no-ops" "2" "$bound"
-else
-  echo "skipped: the CA-bundle check (libgit2 here is not built with mbedTLS)"
-fi
-# Nor does it start libssh2 (and OpenSSL under it): cli/git_ssh_start.cpp.
-if [ -n "$libgit2" ] && ldd "$libgit2" | grep -q libssh2; then
-  cd "$work/touched/repo"
-  bound=$(LD_DEBUG=bindings "$S" -e "assert(require('sidecar.core.worktree').snapshot('.', {}))" 2>&1 >/dev/null |
-    grep -c "file [^ ]*/libgit2[^ ]* .* to $S .*libssh2_init'")
-  eq "libgit2's start of libssh2 binds to the executable's no-op" "1" "$bound"
-else
-  echo "skipped: the libssh2 check (libgit2 here is not built with libssh2)"
-fi
+bound_to_sidecar() { # what needs symbols expected
+  local what=$1 needs=$2 symbols=$3 expected=$4 bound
+  if [ -z "$libgit2" ] || ! ldd "$libgit2" | grep -q "$needs"; then
+    echo "skipped: the $what check (libgit2 here is not built with $needs)"
+    return
+  fi
+  bound=$(cd "$work/touched/repo" &&
+    LD_DEBUG=bindings "$S" -e "assert(require('sidecar.core.worktree').snapshot('.', {}))" 2>&1 >/dev/null |
+    grep -c "file [^ ]*/libgit2[^ ]* .* to $S .*\($symbols\)'")
+  eq "libgit2's $what binds to the executable's no-ops" "$expected" "$bound"
+}
+bound_to_sidecar "CA-bundle parsing" mbedx509 'mbedtls_x509_crt_parse_file\|mbedtls_x509_crt_parse_path' 2
+bound_to_sidecar "start of libssh2" libssh2 'libssh2_init' 1
 
 finish
