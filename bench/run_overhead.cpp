@@ -73,10 +73,11 @@ int main(int argc, char** argv) {
       c.sidecar.push_back(side);
     }
   }
+  const double create_us = sidecar::bench::file_create_us(base);
   sh("rm -rf " + base);
   std::printf("one codex run around a no-op agent (%s), %d runs each, median wall ms\n", argv[2], runs);
   std::printf("in %s: creating a file there takes %.0f us (median; set TMPDIR to measure elsewhere)\n", base.c_str(),
-              sidecar::bench::file_create_us(base));
+              create_us);
   for (const Case& c : cases) {
     double bare = median(c.bare), side = median(c.sidecar), limit = 1.2 * bare + 5;
     std::printf("  %-38s bare %7.2f  sidecar %7.2f  ratio %5.2fx  overhead %+7.2f ms  target <= %.2f ms: %s\n", c.name,
