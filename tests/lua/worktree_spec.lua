@@ -109,4 +109,17 @@ describe("worktree", function()
     expect(snap):is_nil()
     expect(why):contains("not a git repository")
   end)
+
+  it("reads a folder inside the work tree alone, its excluded folder left out", function()
+    sh("mkdir -p sub/.agent && printf s > sub/s.txt && git add -A && git commit -qm sub")
+    local before = assert(worktree.snapshot(repo .. "/sub", { ".agent" }))
+    write("sub/s.txt", "changed")
+    write("sub/new.txt", "n")
+    write("sub/.agent/run.json", "{}")
+    write("a.txt", "outside the folder")
+    expect(assert(worktree.changes(repo .. "/sub", before)).files):equals({
+      { path = "sub/new.txt", change = "added" },
+      { path = "sub/s.txt", change = "modified" },
+    })
+  end)
 end)
