@@ -9,7 +9,8 @@ root=$(cd "$here/../.." && pwd)
 passed=0
 failed=0
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+# A failed script keeps its folder (the runs' records say what went wrong), and says where.
+trap 'if [ "$failed" -eq 0 ]; then rm -rf "$work"; else echo "kept for a look: $work" >&2; fi' EXIT
 # The tests' repositories are their own: their .agent/config.lua and presets run without
 # `sidecar trust` (tests/e2e/trust_test.sh unsets this), and no test touches the user's state.
 export SIDECAR_TRUST=all XDG_STATE_HOME="$work/state"
