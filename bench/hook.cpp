@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_folder.hpp"
 #include "bench_spawn.hpp"
 
 using sidecar::bench::median;
@@ -52,9 +53,11 @@ int main(int argc, char** argv) {
   const std::string sidecar = real;
   std::free(real);
   const int runs = argc > 2 ? std::atoi(argv[2]) : 60;
-  char tmpl[] = "/tmp/sidecar-bench-hook-XXXXXX";
-  if (!mkdtemp(tmpl)) return 1;
-  const std::string dir = tmpl;
+  const std::string dir = sidecar::bench::temp_folder("sidecar-bench-hook");
+  if (dir.empty()) {
+    std::fprintf(stderr, "bench_hook: cannot make a folder in $TMPDIR or /tmp\n");
+    return 1;
+  }
   mkdir((dir + "/.agent").c_str(), 0755);
   mkdir((dir + "/run").c_str(), 0755);
 

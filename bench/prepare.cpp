@@ -26,6 +26,7 @@
 #include <vector>
 
 
+#include "bench_folder.hpp"
 #include "bench_spawn.hpp"
 #include "bench_stats.hpp"
 
@@ -97,8 +98,11 @@ int main(int argc, char** argv) {
   }
   const std::string sidecar = resolved;  // it runs in the test repository
   const int runs = argc > 2 ? std::atoi(argv[2]) : 31;
-  char tmpl[] = "/tmp/bench_prepare.XXXXXX";
-  const std::string repo = mkdtemp(tmpl);
+  const std::string repo = sidecar::bench::temp_folder("bench_prepare");
+  if (repo.empty()) {
+    std::fprintf(stderr, "bench_prepare: cannot make a folder in $TMPDIR or /tmp\n");
+    return 1;
+  }
   if (sh("cd " + repo + " && git init -q -b main && printf '# Demo\\n' > README.md && mkdir src && "
          "printf 'int main() {}\\n' > src/main.c && git add . && git -c user.name=b -c user.email=b@b "
          "commit -qm init && printf 'more\\n' >> README.md") != 0) {

@@ -37,12 +37,14 @@
 
 extern char** environ;
 
+#include "bench_folder.hpp"
 #include "bench_stats.hpp"
 
 namespace {
 
 using sidecar::bench::median;
 using sidecar::bench::now_ns;
+using sidecar::bench::temp_folder;
 
 [[noreturn]] void fail(const std::string& message) { throw std::runtime_error(message); }
 
@@ -355,13 +357,8 @@ void bench_fanout(sidecar::Host& host, int runs, double spawn_us) {
 struct TempDir {
   std::string path;
   std::vector<std::string> files;
-  TempDir() {
-    const char* base = std::getenv("TMPDIR");
-    std::string templ = std::string(base && *base ? base : "/tmp") + "/bench_proc.XXXXXX";
-    std::vector<char> buf(templ.begin(), templ.end());
-    buf.push_back('\0');
-    if (!mkdtemp(buf.data())) fail("mkdtemp failed for " + templ + ": " + std::strerror(errno));
-    path = buf.data();
+  TempDir() : path(temp_folder("bench_proc")) {
+    if (path.empty()) fail(std::string("cannot make a folder in $TMPDIR or /tmp: ") + std::strerror(errno));
   }
   std::string file(const std::string& name) {
     files.push_back(path + "/" + name);

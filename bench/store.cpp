@@ -29,6 +29,7 @@
 
 using namespace sidecar::host;
 
+#include "bench_folder.hpp"
 #include "bench_stats.hpp"
 
 namespace {
@@ -167,12 +168,11 @@ int main(int argc, char** argv) {
   int total = 100000;
   if (argc > 1) total = std::strcmp(argv[1], "--quick") == 0 ? 20000 : std::atoi(argv[1]);
   if (total < 10000) total = 10000;
-  char templ[] = "/tmp/sidecar-bench-store-XXXXXX";
-  if (!mkdtemp(templ)) {
-    std::perror("bench_store: mkdtemp");
+  const std::string dir = sidecar::bench::temp_folder("sidecar-bench-store"), path = dir + "/sidecar.db";
+  if (dir.empty()) {
+    std::perror("bench_store: cannot make a folder in $TMPDIR or /tmp");
     return 1;
   }
-  const std::string dir = templ, path = dir + "/sidecar.db";
   bool all_met = true;
   {
     RunStore store;

@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_folder.hpp"
 #include "bench_spawn.hpp"
 #include "bench_stats.hpp"
 
@@ -125,8 +126,11 @@ int main(int argc, char** argv) {
   const std::string sidecar = sidecar_path;
   const int files = argc > 2 ? std::atoi(argv[2]) : 20000;
   const int rounds = argc > 3 ? std::atoi(argv[3]) : 7;
-  char tmpl[] = "/tmp/bench_worktree_checkout.XXXXXX";
-  const std::string base = mkdtemp(tmpl), script = base + "/bench.lua";
+  const std::string base = sidecar::bench::temp_folder("bench_worktree_checkout"), script = base + "/bench.lua";
+  if (base.empty()) {
+    std::fprintf(stderr, "bench_worktree_checkout: cannot make a folder in $TMPDIR or /tmp\n");
+    return 1;
+  }
   if (std::FILE* f = std::fopen(script.c_str(), "w")) {
     std::fputs(kScript, f);
     std::fclose(f);

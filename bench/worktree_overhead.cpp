@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_folder.hpp"
 #include "bench_spawn.hpp"
 #include "bench_stats.hpp"
 
@@ -81,8 +82,11 @@ int main(int argc, char** argv) {
   const std::string sidecar = sidecar_path;
   const int files = argc > 2 ? std::atoi(argv[2]) : 20000;
   const int runs = argc > 3 ? std::atoi(argv[3]) : 15;
-  char tmpl[] = "/tmp/bench_worktree_overhead.XXXXXX";
-  const std::string base = mkdtemp(tmpl);
+  const std::string base = sidecar::bench::temp_folder("bench_worktree_overhead");
+  if (base.empty()) {
+    std::fprintf(stderr, "bench_worktree_overhead: cannot make a folder in $TMPDIR or /tmp\n");
+    return 1;
+  }
   const std::string in_place = base + "/in-place", isolated = base + "/worktree";
   // The copy's index is refreshed (its files have new inodes): both start with an index git trusts.
   if (!make_repo(in_place, files) || sh("cp -a '" + in_place + "' '" + isolated + "'") != 0 ||

@@ -217,8 +217,9 @@ for id in "${ids[@]}"; do "$S" run wait "$id" --timeout 120s >/dev/null; done
 eq "eight writers: the user's tree untouched" "$before" "$(tree_state)"
 for i in 1 2 3 4 5 6 7 8; do
   r=$(run_json "${ids[$((i - 1))]}")
-  eq "writer $i: review" "review" "$(field "$r" .status)"
-  [ "$(field "$r" .status)" = review ] || echo "  why: $(field "$r" .failure_reason)"
+  status=$(field "$r" .status)
+  eq "writer $i: review" "review" "$status"
+  [ "$status" = review ] || echo "  why: $(field "$r" .failure_reason)"
   eq "writer $i: exactly its own file" "FILE-$i.txt nil" "$(field "$r" .worktree.files.1.path) $(field "$r" .worktree.files.2.path)"
   eq "writer $i: the agent changed only its file" "FILE-$i.txt nil" "$(field "$r" .changed_files.1) $(field "$r" .changed_files.2)"
 done
