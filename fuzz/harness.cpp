@@ -147,7 +147,7 @@ std::string expand(const std::uint8_t* data, std::size_t size, std::size_t cap) 
       out.push_back(static_cast<char>(data[i]));  // always: only repeats stop at the cap
       continue;
     }
-    const std::size_t times = (data[i + 1] + 1u) * 512u;
+    const std::size_t times = std::size_t{1} << (data[i + 1] % kRepeatScales);
     const std::size_t unit_size = std::min<std::size_t>(data[i + 2] % 16u + 1u, out.size());
     i += 2;
     if (unit_size == 0) continue;
