@@ -12,6 +12,7 @@
 #include <optional>
 #include <string>
 
+#include "background_jobs.hpp"
 #include "boundary.hpp"
 #include "git_tree.hpp"
 #include "lua_args.hpp"
@@ -216,7 +217,9 @@ int tree_start_snapshot(lua_State* L) {
   std::string dir = arg(L, 1);
   hg::TreeSnapshotOptions o = snapshot_options(L, 2);
   auto* box = new_box<PendingHolder>(L, kPendingType);
-  box->value = std::async(std::launch::async, [dir, o] {
+  host::BackgroundJob job;  // exit() waits for the thread, should the command end without wait()
+  box->value = std::async(std::launch::async, [dir, o, job = std::move(job)]() mutable {
+    host::BackgroundJob running = std::move(job);
     SnapshotResult r;
     r.snap = hg::tree_snapshot(dir, o, r.why);
     return r;
