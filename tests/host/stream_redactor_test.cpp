@@ -134,6 +134,20 @@ TEST_CASE("stream: an AWS secret key lines after its id, in a later read", "[sec
   CHECK(out == "id [REDACTED:aws-access-key]\nx\ny\nsecret [REDACTED:aws-secret-key]\n");
 }
 
+// Found by fuzz_redactor (fuzz/findings/redactor/aws-key-id-inside-secret-key): a 40-byte run that
+// starts with a key id is both a key id and a secret key. Its label depended on whether a later
+// line held a token, so a stream cut before that line labelled it otherwise than the whole did.
+TEST_CASE("stream: a key id that starts a secret key is labelled alike, whatever follows", "[secrets]") {
+  const Redactor redactor({});
+  const std::string key = "ASIA" + pseudo(32, kUpperDigit, 23) + "zKIA";  // 40 bytes, upper and lower
+  for (const std::string& after : {std::string(""), std::string("Bearer ") + alnum(40, 24), std::string("x")}) {
+    const std::string text = key + ".\n" + after;
+    const std::string whole = redactor.redact(text);
+    CHECK(whole.rfind("[REDACTED:aws-secret-key].\n", 0) == 0);
+    CHECK(streamed(redactor, text, {key.size() + 2}) == whole);
+  }
+}
+
 TEST_CASE("stream: a flood without line breaks is held within bounds, and still redacted", "[secrets]") {
   const Redactor redactor({});
   StreamRedactor stream(redactor);
