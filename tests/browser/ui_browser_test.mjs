@@ -2,11 +2,12 @@
 // page updates live (no reload), approve with a note (then `sidecar run show --json` agrees), an
 // agent's message with <script>, <img onerror> and a javascript: link rendered inert, a replay with
 // a reason and its lineage links followed both ways, a writing run's diff and its apply, a prompt
-// compiled from a card with its budget report, a preset run from its form with its report, the
-// usage charts checked against the figures the store holds, and a silent run flagged stuck on its
-// page and among the board's active runs.
+// compiled from a card with its budget report (shown though the board was redrawn while it was
+// out), a preset run from its form with its report, the usage charts checked against the figures
+// the store holds, and a silent run flagged stuck on its page and among the board's active runs.
 import { createRequire } from 'node:module';
 import { execFileSync } from 'node:child_process';
+import { utimesSync } from 'node:fs';
 const require = createRequire(import.meta.url);
 const { chromium } = require('playwright-core');
 
@@ -17,6 +18,26 @@ let passed = 0, failed = 0;
 function check(name, ok, detail) {
   if (ok) passed++;
   else { failed++; console.log(`FAIL ${name}${detail ? ': ' + detail : ''}`); }
+}
+// Holds the page's requests whose URL (a URL object) matches: next() resolves once one waits (or
+// fails after a minute), release() lets those waiting through, stop() ends the holding and lets
+// every one through (before the route goes: without routes the browser lets held ones go itself).
+async function hold(page, match) {
+  const waiting = [];
+  let wake = () => {}, stopped = false;
+  const handler = (route) => { if (stopped) return route.continue(); waiting.push(route); wake(); };
+  const release = () => Promise.all(waiting.splice(0).map((r) => r.continue()));
+  const next = () => (waiting.length ? Promise.resolve() : new Promise((resolve, reject) => {
+    wake = resolve;
+    setTimeout(() => reject(new Error('no request came to be held')), 60000);
+  }));
+  await page.route(match, handler);
+  return { next, release, stop: async () => { stopped = true; await release(); await page.unroute(match, handler); } };
+}
+// A change of the store as the server sees one (its files' times), which the page redraws for.
+function touchStore() {
+  const now = new Date();
+  utimesSync(`${process.env.REPO}/.agent/sidecar.db`, now, now);
 }
 
 const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox'] });
@@ -69,8 +90,19 @@ try {
   check('run show agrees: approved', shown.data.review_state === 'approved', shown.data.review_state);
   check('run show agrees: the note', shown.data.review_note === 'fine by me', shown.data.review_note);
 
-  // Replay with a reason; the new run links back to this one, and this one on to it.
+  // Replay with a reason; the new run links back to this one, and this one on to it. The reason is
+  // typed while a redraw is under way (its run record held until then): the redraw waits for the
+  // user, as a change that comes while they type does, and what they typed stays.
+  const records = await hold(page, (u) => u.pathname === '/api/runs/' + run);
+  touchStore();
+  await records.next();
   await page.fill('#note', 'try the other way');
+  const drawn = Number(await page.getAttribute('body', 'data-rendered'));
+  await records.stop();
+  // That redraw has ended: drawn over the page, or waiting for the user.
+  await page.waitForFunction((n) => 'waiting' in document.body.dataset || Number(document.body.dataset.rendered) > n, drawn);
+  const typed = await page.inputValue('#note');
+  check('the typed reason outlives a redraw under way', typed === 'try the other way', typed);
   await page.click('#replay');
   const replayLink = page.locator('#said #replay-link');
   await replayLink.waitFor();
@@ -95,10 +127,26 @@ try {
   await page.waitForSelector('#said:has-text("apply: done")');
   check('the change reached the work tree', execFileSync('cat', ['new.txt'], { cwd: process.env.REPO }).toString().trim() === 'from-the-agent');
 
-  // A prompt compiled from its card, with the budget report of --explain.
+  // A prompt compiled from its card, with the budget report of --explain. A compile changes the
+  // store, which redraws the board while the answer is still out: the answer must reach the card
+  // drawn last, not the one clicked. Its prompt file is held until a redraw (one made sure of by a
+  // touch of the store) has replaced the card; redraws are then held until the answer shows.
   await page.goto(base + '/#/');
+  await page.waitForSelector('.card[data-task=T-0002]');
+  const prompts = await hold(page, (u) => u.pathname.endsWith('/files/prompt.md'));
   await page.click('.card[data-task=T-0002] .compile');
+  await prompts.next();
+  await page.$eval('.card[data-task=T-0002]', (c) => c.setAttribute('data-clicked', ''));
+  const boards = await hold(page, (u) => u.pathname === '/api/board');
+  touchStore();
+  await boards.next(); // redraws come one at a time: this is the only one under way
+  const renders = Number(await page.getAttribute('body', 'data-rendered'));
+  await boards.release();
+  await page.waitForFunction((n) => Number(document.body.dataset.rendered) > n, renders);
+  check('the card was redrawn while the compile was out', await page.locator('.card[data-task=T-0002][data-clicked]').count() === 0);
+  await prompts.stop();
   await page.waitForSelector('.card[data-task=T-0002] .compiled .budget');
+  await boards.stop();
   check('the budget report', /^tokens: \d+ estimated/.test(await page.locator('.card[data-task=T-0002] .budget').textContent()));
   check('the compiled prompt', (await page.locator('.card[data-task=T-0002] .prompt').textContent()).includes('a draft'));
 

@@ -4,8 +4,7 @@
 
 const STATUSES = ['draft', 'ready', 'running', 'review', 'blocked', 'done'];
 const main = document.getElementById('main');
-// started: task id -> the run started from this page; compiled: task id -> its dry run's {run, budget, prompt}
-const state = { filter: '', search: '', started: {}, compiled: {} };
+const state = { filter: '', search: '' };
 
 // el('a', {href: '#/x', class: 'c'}, 'text', child): children are text or nodes, never HTML.
 function el(tag, attrs, ...children) {
@@ -87,6 +86,37 @@ async function api(path, body) {
 
 function errors(env) { return el('p', { class: 'error' }, (env.errors || []).map((e) => (e && e.message) || e).join('; ') || 'failed'); }
 
+// An answer outlives the elements that show it. A request changes the store, and each change
+// redraws the page, so the card or run page clicked is often gone by the time the answer comes:
+// the answer is kept under a key ('compile:T-0002') and shown in the element drawn last for that
+// key (on the page, or about to be put there) and in any still on the page, and again in every
+// later redraw.
+const slots = {}; // key -> {nodes, fill(node, value), value, asked}
+function slot(key, node, fill) {
+  const s = (slots[key] = slots[key] || { asked: 0, nodes: [] });
+  s.nodes = s.nodes.filter((n) => n.isConnected).concat(node);
+  s.fill = fill;
+  if (s.value !== undefined) fill(node, s.value);
+  return node;
+}
+
+function settle(s, value) {
+  s.value = value;
+  for (const node of s.nodes) s.fill(node, value);
+}
+
+// ask(key, pending, work): shows `pending` in the key's slot at once, then what work() resolves
+// to, a failure included, unless a newer ask on the same key came meanwhile.
+async function ask(key, pending, work) {
+  const s = slots[key], mine = ++s.asked;
+  settle(s, pending);
+  const value = await work().catch((e) => ({ ok: false, errors: [String((e && e.message) || e)] }));
+  if (mine === s.asked) settle(s, value);
+}
+
+// A slot's fill for an answer {ok, data | errors} or a {pending: text}: done(value) when it is ok.
+const answerWith = (done) => (node, v) => node.replaceChildren(v.pending ? el('span', { class: 'pending' }, v.pending) : v.ok ? done(v) : errors(v));
+
 // The board from one call, /api/board (docs/api.md), whose answer stays small whatever the store
 // holds: each column shows its newest cards (more on request) under the count of all its tasks,
 // and the review queue its oldest runs with how many wait. Search is the server's (task id or
@@ -140,31 +170,27 @@ async function board() {
 }
 
 function card(t) {
+  const id = t.task_id;
   const runner = el('input', { placeholder: 'runner', size: 8, class: 'runner' });
   const role = el('input', { placeholder: 'role', size: 8, class: 'role' });
-  const started = state.started[t.task_id];
-  const result = el('span', {}, started ? el('a', { href: '#/run/' + started }, started) : null);
-  const run = async () => {
-    const env = await api(`/api/tasks/${t.task_id}/run`, { runner: runner.value, agent_role: role.value });
-    if (env.ok) state.started[t.task_id] = env.data.run_id;
-    result.replaceChildren(env.ok ? el('a', { href: '#/run/' + env.data.run_id }, env.data.run_id) : errors(env));
-  };
-  const compiled = el('div', { class: 'compiled' });
-  const showCompiled = (c) => compiled.replaceChildren(el('details', { open: 'open' }, el('summary', {}, 'Prompt of ', el('a', { href: '#/run/' + c.run }, c.run)),
-    el('pre', { class: 'budget' }, budgetText(c.budget)), el('pre', { class: 'prompt' }, c.prompt)));
-  const compile = async () => {
-    const env = await api(`/api/tasks/${t.task_id}/dry-run`, { runner: runner.value, agent_role: role.value });
-    if (!env.ok) return compiled.replaceChildren(errors(env));
+  const asked = () => ({ runner: runner.value, agent_role: role.value });
+  const result = slot('run:' + id, el('span', {}), answerWith((v) => el('a', { href: '#/run/' + v.data.run_id }, v.data.run_id)));
+  const run = () => ask('run:' + id, { pending: 'starting…' }, () => api(`/api/tasks/${id}/run`, asked()));
+  const compiled = slot('compile:' + id, el('div', { class: 'compiled' }), answerWith((c) => el('details', { open: 'open' },
+    el('summary', {}, 'Prompt of ', el('a', { href: '#/run/' + c.run }, c.run)),
+    el('pre', { class: 'budget' }, budgetText(c.budget)), el('pre', { class: 'prompt' }, c.prompt))));
+  const compile = () => ask('compile:' + id, { pending: 'compiling…' }, async () => {
+    const env = await api(`/api/tasks/${id}/dry-run`, asked());
+    if (!env.ok) return env;
     const step = env.data.steps[0];
     const prompt = await api(`/api/runs/${step.run_id}/files/prompt.md`);
-    state.compiled[t.task_id] = { run: step.run_id, budget: step.prompt_budget, prompt: prompt.ok ? prompt.data.text || '' : '' };
-    showCompiled(state.compiled[t.task_id]);
-  };
-  if (state.compiled[t.task_id]) showCompiled(state.compiled[t.task_id]);
-  return el('div', { class: 'card', 'data-task': t.task_id }, el('b', {}, t.task_id), ' ', t.title, el('br'),
+    return { ok: true, run: step.run_id, budget: step.prompt_budget, prompt: prompt.ok ? prompt.data.text || '' : '' };
+  });
+  return el('div', { class: 'card', 'data-task': id }, el('b', {}, id), ' ', t.title, el('br'),
     runner, role, el('button', { class: 'run', onclick: run }, 'Run'), el('button', { class: 'compile', onclick: compile }, 'Compile'), ' ', result, compiled);
 }
 
+let drawn = null; // the hash of the view on the page
 async function render() {
   const hash = location.hash || '#/';
   let m, parts;
@@ -172,6 +198,9 @@ async function render() {
   else if (hash === '#/presets') parts = await presets();
   else if (hash === '#/usage') parts = await usage();
   else parts = await board();
+  // The user began typing or pressing while this redraw was under way: it waits too (see below).
+  if (hash === drawn && busy()) return wait();
+  drawn = hash;
   const focused = document.activeElement && document.activeElement.id;
   main.replaceChildren(...parts.filter((p) => p !== null));
   if (focused && document.getElementById(focused)) document.getElementById(focused).focus();
@@ -188,14 +217,23 @@ function refresh() {
 window.addEventListener('hashchange', refresh);
 const events = new EventSource('/api/events');
 events.addEventListener('hello', () => { document.getElementById('live').textContent = '●'; });
-// A change while the user types or chooses (an input, a select, a textarea has the focus) waits
-// until the focus leaves it, so a redraw never takes what they were entering.
-let waiting = false;
+// A change while the user types or chooses (an input, a select, a textarea has the focus) or
+// presses (a button, a link) waits until the focus leaves it or the press ends, so a redraw never
+// takes what they were entering nor the button under their pointer. body[data-waiting] says so.
+let waiting = false, pressing = false;
 const editing = () => { const a = document.activeElement; return !!a && /^(INPUT|SELECT|TEXTAREA)$/.test(a.tagName); };
+const busy = () => editing() || pressing;
+function wait() { waiting = true; document.body.dataset.waiting = 'yes'; }
 // The presets page shows no store state: its forms (what was typed, a report shown) stay as they are.
 const showsStore = () => location.hash !== '#/presets';
-events.addEventListener('change', () => { if (!showsStore()) return; if (editing()) waiting = true; else refresh(); });
-document.addEventListener('focusout', () => setTimeout(() => {
-  if (waiting && !editing()) { waiting = false; if (showsStore()) refresh(); }
-}, 0));
+// After the event that ended it (a click comes after the pointerup), the change waited for.
+const resume = () => setTimeout(() => {
+  if (!waiting || busy()) return;
+  waiting = false; delete document.body.dataset.waiting;
+  if (showsStore()) refresh();
+}, 0);
+events.addEventListener('change', () => { if (!showsStore()) return; if (busy()) wait(); else refresh(); });
+document.addEventListener('focusout', resume);
+document.addEventListener('pointerdown', () => { pressing = true; }, true);
+for (const ended of ['pointerup', 'pointercancel']) document.addEventListener(ended, () => { pressing = false; resume(); }, true);
 refresh();

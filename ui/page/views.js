@@ -6,7 +6,6 @@
 
 const ACTIVE = { queued: true, running: true };
 const SVG = 'http://www.w3.org/2000/svg';
-const saidOf = {}; // run id -> the last action's [what, answer], shown again after a redraw
 
 function link(id) { return id ? el('a', { href: '#/run/' + id }, id) : '—'; }
 
@@ -49,17 +48,12 @@ function validationList(r) {
 // apply / discard a writing run's change. Each answer is shown in #said.
 function runActions(id, r) {
   const note = el('input', { id: 'note', placeholder: 'note / reason' });
-  const said = el('div', { id: 'said' });
-  // The last answer is kept across redraws (an action changes the store, which redraws the page).
-  const show = (what, res) => {
-    saidOf[id] = [what, res];
-    if (!res.ok) return said.replaceChildren(errors(res));
-    if (what === 'replay') return said.replaceChildren('replay: started ', el('a', { href: '#/run/' + res.data.run_id, id: 'replay-link' }, res.data.run_id));
-    if (what === 'apply' || what === 'discard') return said.replaceChildren(`${what}: done`, el('pre', { id: 'change' }, JSON.stringify(res.data, null, 1)));
-    said.replaceChildren(`${what}: done`);
-  };
-  const act = (what, key) => async () => show(what, await api(`/api/runs/${id}/${what}`, key ? { [key]: note.value } : {}));
-  if (saidOf[id]) show(...saidOf[id]);
+  // Each answer shows in the slot drawn last (an action changes the store, which redraws the page).
+  const said = slot('said:' + id, el('div', { id: 'said' }), answerWith((v) => el('span', {}, `${v.what}: ${v.what === 'replay' ? 'started ' : 'done'}`,
+    v.what === 'replay' ? el('a', { href: '#/run/' + v.data.run_id, id: 'replay-link' }, v.data.run_id) : null,
+    v.what === 'apply' || v.what === 'discard' ? el('pre', { id: 'change' }, JSON.stringify(v.data, null, 1)) : null)));
+  const act = (what, key) => () => ask('said:' + id, { pending: `${what}: …` },
+    async () => ({ ...(await api(`/api/runs/${id}/${what}`, key ? { [key]: note.value } : {})), what }));
   const writes = r.worktree && typeof r.worktree === 'object';
   return el('section', { id: 'actions' }, note,
     el('button', { id: 'approve', onclick: act('approve', 'note') }, 'Approve'),
