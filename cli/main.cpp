@@ -11,7 +11,7 @@
 
 #include "engine.hpp"
 #include "error_envelope.hpp"
-#include "git_lib.hpp"
+#include "background_jobs.hpp"
 #include "lua_command.hpp"
 #include "model_server_command.hpp"
 #include "repl.hpp"
@@ -434,6 +434,6 @@ static bool hook_command(int argc, char** argv) {
 int main(int argc, char** argv) {
   int status = sidecar_main(argc, argv);
   if (hook_command(argc, argv)) status = 0;
-  sidecar::host::git::finish_preload();  // a load of libgit2 still under way ends first
+  sidecar::host::wait_for_background_jobs();  // a load of libgit2 or a snapshot ends first
   return status;
 }

@@ -23,7 +23,10 @@ class BackgroundJob {
 };
 
 // Returns once no job of this process is running (at once in a forked child, which has no
-// threads of its parent). exit() calls it; a caller may too.
+// threads of its parent). exit() calls it, but exit handlers run last-registered first, and a
+// job may start libraries that register their own (OpenSSL, through libgit2, as it loads): those
+// would tear down what the job still uses before this handler ran. So main returns, and Lua's
+// os.exit exits, only after calling this (lua/engine.cpp); the exit handler is the last resort.
 void wait_for_background_jobs();
 
 }  // namespace sidecar::host

@@ -1,10 +1,10 @@
 // Loading libgit2 with dlopen (see git_lib.hpp for why).
 #include "git_lib.hpp"
 
-#include <dlfcn.h>
-#include <unistd.h>
+#include "background_jobs.hpp"
 
-#include <cstdlib>
+#include <dlfcn.h>
+
 #include <mutex>
 #include <thread>
 
@@ -58,30 +58,16 @@ const Api* api(std::string& why) {
   return &loaded->api;
 }
 
-namespace {
-std::thread* loader = nullptr;  // never destroyed: a joinable std::thread's destructor terminates
-pid_t loader_pid = 0;
-
-}  // namespace
-
-// A forked child (which has no such thread) has nothing to wait for.
-void finish_preload() {
-  static std::mutex joining;
-  std::lock_guard<std::mutex> hold(joining);
-  if (loader && loader_pid == getpid() && loader->joinable()) {
-    loader->join();
-  }
-}
-
 void preload() {
   static std::once_flag once;
   std::call_once(once, [] {
-    loader_pid = getpid();
-    loader = new std::thread([] {
+    // Counted as a background job: the process's end waits for the load (background_jobs.hpp).
+    BackgroundJob job;
+    std::thread([job = std::move(job)]() mutable {
+      BackgroundJob loading = std::move(job);
       std::string why;
       api(why);
-    });
-    std::atexit(finish_preload);
+    }).detach();
   });
 }
 

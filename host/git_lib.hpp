@@ -56,15 +56,9 @@ const Api* api(std::string& why);
 // Starts loading libgit2 on a thread of its own and returns at once: a caller that will need git
 // soon (a run, a prepare) overlaps the load (about 2 ms: the library and its dependencies; in the
 // sidecar executable libgit2 no longer parses the CA bundle as it starts, see
-// cli/git_tls_certificates.cpp) with its other work. api() then waits for it.
+// cli/git_tls_certificates.cpp) with its other work. api() then waits for it. The load is a
+// background job (background_jobs.hpp): the process's end waits for it.
 void preload();
-
-// Waits for a load preload() started. The process's end must not overtake it: libraries that
-// libgit2 starts (OpenSSL through libssh2) register their own exit handlers while it loads, and
-// those run before any handler registered earlier, tearing down what the load still uses. So
-// main returns, and os.exit exits, only after this; an exit handler of preload's is the last
-// resort for other paths.
-void finish_preload();
 
 // libgit2's message for the last failure on this thread, or `fallback`.
 std::string last_error(const Api& g, const char* fallback);

@@ -5,6 +5,7 @@
 
 #include <lua.hpp>
 
+#include "background_jobs.hpp"
 #include "boundary.hpp"
 #include "modules.hpp"
 #include "stdlib_loader.hpp"
@@ -46,12 +47,27 @@ void interrupt_hook(lua_State* L, lua_Debug*) {
   luaL_error(L, "interrupted!");
 }
 
+// os.exit, waiting first for the work a command left running on threads of its own (a load of
+// libgit2, a snapshot): see host/background_jobs.hpp for why exit() alone is not enough.
+int exit_after_background_jobs(lua_State* L) {
+  host::wait_for_background_jobs();
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_insert(L, 1);
+  lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
+  return lua_gettop(L);
+}
+
 // Everything below runs inside Engine::pcall, so even an allocation failure is a Lua error.
 
 // (&dir) -> nothing. Opens the libraries and makes host.* and the stdlib require()-able.
 int setup_state(lua_State* L) {
   const auto& dir = *static_cast<const std::string*>(lua_touserdata(L, 1));
   luaL_openlibs(L);
+  lua_getglobal(L, "os");
+  lua_getfield(L, -1, "exit");
+  lua_pushcclosure(L, exit_after_background_jobs, 1);
+  lua_setfield(L, -2, "exit");
+  lua_pop(L, 1);
   preload_host_modules(L);
   install_stdlib(L, dir);
   return 0;

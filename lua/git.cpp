@@ -80,28 +80,9 @@ int git_open(lua_State* L) {
   return 1;
 }
 
-// os.exit once a load has started: the load ends before the process does (host/git_lib.hpp).
-int exit_after_load(lua_State* L) {
-  hg::finish_preload();
-  lua_pushvalue(L, lua_upvalueindex(1));
-  lua_insert(L, 1);
-  lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
-  return lua_gettop(L);
-}
-
 // git.preload(): starts loading libgit2 in the background (host/git_lib.hpp)
-int git_preload(lua_State* L) {
+int git_preload(lua_State*) {
   hg::preload();
-  if (lua_getglobal(L, "os") == LUA_TTABLE) {
-    lua_getfield(L, -1, "exit");
-    if (lua_tocfunction(L, -1) != exit_after_load) {
-      lua_pushcclosure(L, exit_after_load, 1);
-      lua_setfield(L, -2, "exit");
-    } else {
-      lua_pop(L, 1);
-    }
-  }
-  lua_pop(L, 1);
   return 0;
 }
 

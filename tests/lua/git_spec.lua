@@ -135,6 +135,19 @@ describe("sidecar.host.git.preload", function()
       expect(r.code):equals(3)
     end
   end)
+
+  it("so does one whose chunk returns, or that exits while a snapshot is being read", function()
+    local proc = require("sidecar.core.proc")
+    sh(root, "git init -q -b main && echo a > a && git add a && git commit -q -m init")
+    local snapshot = "require('sidecar.host.git_tree').start_tree_snapshot(" .. string.format("%q", root) .. ")"
+    for _ = 1, 5 do
+      local r = proc.run({ proc.executable(), "-e", "require('sidecar.host.git').preload()" })
+      expect(r.code):equals(0)
+      r = proc.run({ proc.executable(), "-e", snapshot .. " os.exit(4)" })
+      expect(r.code):equals(4)
+      expect(r.stderr):equals("")
+    end
+  end)
 end)
 
 describe("git.dirs", function()
