@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdlib>
 #include <mutex>
@@ -16,6 +17,7 @@ struct Jobs {
   std::condition_variable ended;
   int running = 0;
   pid_t owner = 0;  // the process whose threads `running` counts
+  std::atomic<bool> stopping{false};
 };
 
 Jobs& jobs() {
@@ -52,7 +54,11 @@ void wait_for_background_jobs() {
   Jobs& j = jobs();
   std::unique_lock<std::mutex> hold(j.lock);
   if (j.owner != getpid()) return;
+  j.stopping = true;
   j.ended.wait(hold, [&] { return j.running == 0; });
+  j.stopping = false;
 }
+
+bool background_jobs_stopping() { return jobs().stopping.load(std::memory_order_relaxed); }
 
 }  // namespace sidecar::host

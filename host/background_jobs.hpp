@@ -23,10 +23,15 @@ class BackgroundJob {
 };
 
 // Returns once no job of this process is running (at once in a forked child, which has no
-// threads of its parent). exit() calls it, but exit handlers run last-registered first, and a
+// threads of its parent). While it waits, background_jobs_stopping() is true, so a job that can
+// end early does (a snapshot no one will read stops reading the work tree). exit() calls it, but exit handlers run last-registered first, and a
 // job may start libraries that register their own (OpenSSL, through libgit2, as it loads): those
 // would tear down what the job still uses before this handler ran. So main returns, and Lua's
 // os.exit exits, only after calling this (lua/engine.cpp); the exit handler is the last resort.
 void wait_for_background_jobs();
+
+// True while wait_for_background_jobs() waits: the process is ending, and a job whose result
+// no one will read should stop.
+bool background_jobs_stopping();
 
 }  // namespace sidecar::host

@@ -1,6 +1,8 @@
 // Trees, commits, refs, diffs and merges for writing runs, through libgit2 (see git_tree.hpp).
 #include "git_tree.hpp"
 
+#include "background_jobs.hpp"
+
 #include <fcntl.h>
 #include <sys/stat.h>
 
@@ -118,6 +120,7 @@ bool under(const std::string& folder, const char* path) {
 struct AddPayload {
   const TreeSnapshotOptions* o;
   bool expired = false;
+  bool abandoned = false;
 };
 
 // git_index_add_all asks about each path: 1 leaves it as the index has it, -1 stops.
@@ -125,6 +128,10 @@ int on_add(const char* path, const char*, void* payload) {
   auto* p = static_cast<AddPayload*>(payload);
   if (p->o->deadline_ns && monotonic_ns() > p->o->deadline_ns) {
     p->expired = true;
+    return -1;
+  }
+  if (background_jobs_stopping()) {  // a snapshot on a thread whose process is ending: no one reads it
+    p->abandoned = true;
     return -1;
   }
   for (const auto& e : p->o->exclude) {
@@ -391,8 +398,9 @@ std::optional<TreeSnapshot> tree_snapshot(const std::string& dir, const TreeSnap
   git_oid tree;
   if (g.git_index_add_all(raw, nullptr, GIT_INDEX_ADD_DEFAULT, on_add, &payload) < 0 ||
       g.git_index_write_tree(&tree, raw) < 0) {
-    why = payload.expired ? "the deadline passed while the work tree was read"
-                          : last_error(g, "the work tree could not be added to a tree");
+    why = payload.expired     ? "the deadline passed while the work tree was read"
+          : payload.abandoned ? "the process ended while the work tree was read"
+                              : last_error(g, "the work tree could not be added to a tree");
     return std::nullopt;
   }
   if (!o.keep_index.empty() && g.git_index_write(raw) < 0) {

@@ -75,3 +75,22 @@ TEST_CASE("a forked child does not wait for its parent's jobs", "[background_job
   worker.join();
   sidecar::host::wait_for_background_jobs();  // returns: the job has ended
 }
+
+TEST_CASE("a job that can end early is told the process is ending", "[background_jobs]") {
+  sidecar::test::TempDir dir("jobs");
+  const std::string told = dir.path + "/told";
+  pid_t child = fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    BackgroundJob job;
+    std::thread([told, job = std::move(job)]() mutable {
+      BackgroundJob running = std::move(job);
+      while (!sidecar::host::background_jobs_stopping()) std::this_thread::yield();  // without it, exit hangs
+      std::ofstream(told) << "stopping";
+    }).detach();
+    std::exit(5);
+  }
+  CHECK(wait_child(child) == 5);
+  CHECK(read_file(told) == "stopping");
+  CHECK_FALSE(sidecar::host::background_jobs_stopping());  // only the ending process is told
+}
