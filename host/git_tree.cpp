@@ -11,6 +11,8 @@
 #include <cstdlib>
 #include <ctime>
 #include <fstream>
+#include <string_view>
+#include <unordered_map>
 
 namespace sidecar::host::git {
 namespace {
@@ -119,9 +121,38 @@ bool under(const std::string& folder, const char* path) {
 
 struct AddPayload {
   const TreeSnapshotOptions* o;
+  const Api* g;
+  git_index* index;
+  std::string top;  // the work tree, ending in '/'
+  std::vector<LeftOut>* left_out;
+  std::unordered_map<std::string_view, const LeftOut*> known;  // o->leave_out by path
   bool expired = false;
   bool abandoned = false;
 };
+
+// Whether `path` is an untracked file the snapshot leaves out (TreeSnapshotOptions); then it
+// joins the payload's left_out.
+bool leave_out(AddPayload& p, const char* path) {
+  const TreeSnapshotOptions& o = *p.o;
+  if ((o.max_untracked_bytes <= 0 && o.leave_out.empty()) || p.g->git_index_get_bypath(p.index, path, 0)) {
+    return false;
+  }
+  struct stat st;
+  if (lstat((p.top + path).c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
+    return false;
+  }
+  LeftOut now{path, static_cast<std::int64_t>(st.st_size),
+              static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec};
+  bool out = o.max_untracked_bytes > 0 && now.size > o.max_untracked_bytes;
+  if (!out) {
+    auto was = p.known.find(now.path);
+    out = was != p.known.end() && was->second->size == now.size && was->second->mtime_ns == now.mtime_ns;
+  }
+  if (out) {
+    p.left_out->push_back(std::move(now));
+  }
+  return out;
+}
 
 // git_index_add_all asks about each path: 1 leaves it as the index has it, -1 stops.
 int on_add(const char* path, const char*, void* payload) {
@@ -139,7 +170,7 @@ int on_add(const char* path, const char*, void* payload) {
       return 1;
     }
   }
-  return 0;
+  return leave_out(*p, path) ? 1 : 0;
 }
 
 // Copies the index file to `to`, keeping its times: entries not older than the index are
@@ -394,7 +425,14 @@ std::optional<TreeSnapshot> tree_snapshot(const std::string& dir, const TreeSnap
     return std::nullopt;
   }
   IndexPtr index(raw);
-  AddPayload payload{&o};
+  TreeSnapshot s;
+  AddPayload payload{&o, &g, raw, r->workdir(), &s.left_out, {}};
+  if (payload.top.empty() || payload.top.back() != '/') {
+    payload.top += '/';
+  }
+  for (const LeftOut& l : o.leave_out) {
+    payload.known.emplace(l.path, &l);
+  }
   git_oid tree;
   if (g.git_index_add_all(raw, nullptr, GIT_INDEX_ADD_DEFAULT, on_add, &payload) < 0 ||
       g.git_index_write_tree(&tree, raw) < 0) {
@@ -407,7 +445,6 @@ std::optional<TreeSnapshot> tree_snapshot(const std::string& dir, const TreeSnap
     why = last_error(g, "the private index could not be written");
     return std::nullopt;
   }
-  TreeSnapshot s;
   s.tree = hex(g, tree);
   std::string no_head;
   if (auto h = peel(*r, "HEAD", GIT_OBJECT_COMMIT, no_head)) {

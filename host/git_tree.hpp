@@ -59,17 +59,31 @@ struct Merge {
 std::optional<Merge> merge(const Repo& r, const std::string& base, const std::string& ours, const std::string& theirs,
                            std::string& why);
 
+// An untracked file a tree snapshot left out, as it was then (lstat).
+struct LeftOut {
+  std::string path;  // relative to the top of the work tree
+  std::int64_t size = 0;
+  std::int64_t mtime_ns = 0;
+};
+
 // A tree object of every file in the work tree of `dir` as it is now (`git add --all` into a
 // private copy of the index, then `git write-tree`): files under `exclude` (paths relative to
 // the top) and ignored files left out. The repository's own index is never written. With
 // `keep_index`, the private index (each file with its stat data) is written to that path.
+// Untracked files are left out, never hashed nor written into the repository, and listed in
+// the result's left_out, when they are regular files larger than `max_untracked_bytes` (0: no
+// limit) or match an entry of `leave_out` (same path, size and modification time: a file left
+// out before and unchanged since).
 struct TreeSnapshotOptions {
   std::vector<std::string> exclude;
   std::string keep_index;
   std::int64_t deadline_ns = 0;  // CLOCK_MONOTONIC; 0: none
+  std::int64_t max_untracked_bytes = 0;
+  std::vector<LeftOut> leave_out;
 };
 struct TreeSnapshot {
   std::string head, head_tree, tree;  // head and head_tree empty when there are no commits
+  std::vector<LeftOut> left_out;      // in the order of their paths
 };
 std::optional<TreeSnapshot> tree_snapshot(const std::string& dir, const TreeSnapshotOptions& o, std::string& why);
 

@@ -188,8 +188,38 @@ hg::TreeSnapshotOptions snapshot_options(lua_State* L, int index) {
   o.keep_index = luaL_optstring(L, -1, "");
   lua_getfield(L, index, "deadline_ns");
   o.deadline_ns = luaL_optinteger(L, -1, 0);
-  lua_pop(L, 3);
+  lua_getfield(L, index, "max_untracked_bytes");
+  o.max_untracked_bytes = luaL_optinteger(L, -1, 0);
+  lua_pop(L, 4);
+  if (lua_getfield(L, index, "leave_out") == LUA_TTABLE) {
+    for (lua_Integer i = 1, n = luaL_len(L, -1); i <= n; ++i) {
+      if (lua_geti(L, -1, i) != LUA_TTABLE) {
+        luaL_error(L, "leave_out[%d]: expected a table {path, size, mtime_ns}", static_cast<int>(i));
+      }
+      lua_getfield(L, -1, "path");
+      lua_getfield(L, -2, "size");
+      lua_getfield(L, -3, "mtime_ns");
+      o.leave_out.push_back({luaL_checkstring(L, -3), luaL_checkinteger(L, -2), luaL_checkinteger(L, -1)});
+      lua_pop(L, 4);
+    }
+  }
+  lua_pop(L, 1);
   return o;
+}
+
+// {{path, size, mtime_ns}, ...}
+void push_left_out(lua_State* L, const std::vector<hg::LeftOut>& left_out) {
+  lua_createtable(L, static_cast<int>(left_out.size()), 0);
+  for (std::size_t i = 0; i < left_out.size(); ++i) {
+    lua_createtable(L, 0, 3);
+    lua_pushstring(L, left_out[i].path.c_str());
+    lua_setfield(L, -2, "path");
+    lua_pushinteger(L, left_out[i].size);
+    lua_setfield(L, -2, "size");
+    lua_pushinteger(L, left_out[i].mtime_ns);
+    lua_setfield(L, -2, "mtime_ns");
+    lua_rawseti(L, -2, static_cast<lua_Integer>(i + 1));
+  }
 }
 
 int push_snapshot(lua_State* L, const SnapshotResult& r) {
@@ -200,10 +230,15 @@ int push_snapshot(lua_State* L, const SnapshotResult& r) {
   set_string(L, "head", r.snap->head);
   set_string(L, "head_tree", r.snap->head_tree);
   set_string(L, "tree", r.snap->tree);
+  if (!r.snap->left_out.empty()) {
+    push_left_out(L, r.snap->left_out);
+    lua_setfield(L, -2, "left_out");
+  }
   return 1;
 }
 
-// git_tree.tree_snapshot(dir, {exclude?, keep_index?, deadline_ns?}) -> {head?, head_tree?, tree} | nil, why
+// git_tree.tree_snapshot(dir, {exclude?, keep_index?, deadline_ns?, max_untracked_bytes?, leave_out?})
+//   -> {head?, head_tree?, tree, left_out?} | nil, why (host/git_tree.hpp)
 int tree_snapshot(lua_State* L) {
   std::string dir = arg(L, 1);
   SnapshotResult r;

@@ -136,6 +136,25 @@ int paths_copy_times(lua_State* L) {
   return 1;
 }
 
+// paths.file_stat(path) -> {size, mtime_ns} | nil, message: a regular file's (lstat: a
+// symlink is not followed, and is not a regular file).
+int paths_file_stat(lua_State* L) {
+  const char* path = luaL_checkstring(L, 1);
+  struct stat st {};
+  const bool found = ::lstat(path, &st) == 0;
+  if (!found || !S_ISREG(st.st_mode)) {
+    lua_pushnil(L);
+    lua_pushfstring(L, "%s: %s", path, found ? "not a regular file" : std::strerror(errno));
+    return 2;
+  }
+  lua_createtable(L, 0, 2);
+  lua_pushinteger(L, static_cast<lua_Integer>(st.st_size));
+  lua_setfield(L, -2, "size");
+  lua_pushinteger(L, static_cast<lua_Integer>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec);
+  lua_setfield(L, -2, "mtime_ns");
+  return 1;
+}
+
 // paths.program(name, cwd?) -> path | nil, message, code
 // The file that running `name` would execute, found as proc.spawn finds it (execvp's rules over
 // this process's PATH; a name with a slash taken relative to `cwd`): only an executable file.
@@ -166,6 +185,7 @@ int open_host_paths(lua_State* L) {
       {"make_dirs", guarded<paths_make_dirs>},
       {"read_code", guarded<paths_read_code>},
       {"copy_times", guarded<paths_copy_times>},
+      {"file_stat", guarded<paths_file_stat>},
       {"program", guarded<paths_program>},
       {nullptr, nullptr},
   };

@@ -62,7 +62,7 @@ TEST_CASE("git_tree: a tree snapshot is the tree git add --all and write-tree ma
   sh(dir, "echo changed >> t.txt && echo new > untracked.txt && echo ign > x.log && echo '*.log' > .gitignore "
           "&& mkdir -p .agent/runs && echo store > .agent/runs/r && rm n.txt");
   std::string index_before = git_out(dir, "ls-files -s --debug");
-  std::string ours = snapshot_tree(dir, hg::TreeSnapshotOptions{{".agent"}, "", 0});
+  std::string ours = snapshot_tree(dir, hg::TreeSnapshotOptions{{".agent"}, "", 0, 0, {}});
   sh(dir, "cp .git/index ../git-index-copy-" + std::to_string(getpid()) + " && GIT_INDEX_FILE=../git-index-copy-" +
               std::to_string(getpid()) + " git add --all -- . ':(exclude).agent' && GIT_INDEX_FILE=../git-index-copy-" +
               std::to_string(getpid()) + " git write-tree > ../git-tree-" + std::to_string(getpid()));
@@ -207,7 +207,7 @@ TEST_CASE("git_tree: write_files writes a merge only when every file it changes 
   std::string dir = t.path;
   sh(dir, "git init -q -b main && echo a > a && echo b > b && git add -A && git commit -qm base");
   std::string index = dir + "/../private-index-" + std::to_string(getpid());
-  std::string from = snapshot_tree(dir, hg::TreeSnapshotOptions{{}, index, 0});
+  std::string from = snapshot_tree(dir, hg::TreeSnapshotOptions{{}, index, 0, 0, {}});
   sh(dir, "echo A > a && echo n > n");
   std::string to = snapshot_tree(dir);
   sh(dir, "echo a > a && rm n && touch b");  // b touched, the same still
@@ -218,7 +218,7 @@ TEST_CASE("git_tree: write_files writes a merge only when every file it changes 
   std::remove(index.c_str());
 
   // A file the merge changes, edited since the snapshot: nothing written, the file named.
-  from = snapshot_tree(dir, hg::TreeSnapshotOptions{{}, index, 0});
+  from = snapshot_tree(dir, hg::TreeSnapshotOptions{{}, index, 0, 0, {}});
   sh(dir, "echo B > b && echo m > m");
   to = snapshot_tree(dir);
   sh(dir, "rm m && echo 'edited since' > b");

@@ -122,4 +122,41 @@ describe("worktree", function()
       { path = "sub/s.txt", change = "modified" },
     })
   end)
+
+  it("leaves an untracked file larger than max_untracked_bytes out of a tree, unhashed, and again while unchanged",
+    function()
+      -- (sh sends the command's output to /dev/null: files are written here)
+      sh("mkdir data")
+      write("data/big.bin", ("x"):rep(2000))
+      write("small.txt", "small\n")
+      write("tracked.bin", ("y"):rep(3000)) -- a tracked file is never left out
+      sh("git add tracked.bin && git commit -qm t")
+      write("tracked.bin", ("z"):rep(3000)) -- changed, so read
+      local p = io.popen("cd '" .. repo .. "' && git hash-object data/big.bin")
+      local blob = p:read("l")
+      p:close()
+      local stored = function()
+        return os.execute("cd '" .. repo .. "' && git cat-file -e " .. blob .. " 2>/dev/null") == true
+      end
+      local snap = assert(worktree.tree_snapshot(repo, nil, { max_untracked_bytes = 1000 }))
+      expect(#snap.left_out):equals(1)
+      expect(snap.left_out[1].path):equals("data/big.bin")
+      expect(snap.left_out[1].size):equals(2000)
+      expect(stored()):is_false() -- never hashed into the repository
+      expect(os.execute("cd '" .. repo .. "' && git cat-file -e " .. snap.tree .. ":tracked.bin")):is_true()
+      local all = assert(worktree.tree_snapshot(repo)) -- no limit: the file is in the tree
+      expect(all.left_out):is_nil()
+      expect(all.tree == snap.tree):is_false()
+      expect(stored()):is_true()
+      sh("git cat-file -p " .. blob .. " >/dev/null && rm -rf .git/objects/" .. blob:sub(1, 2))
+      local again = assert(worktree.tree_snapshot(repo, nil, { leave_out = snap.left_out }))
+      expect(again.tree):equals(snap.tree) -- left out again: unchanged
+      expect(stored()):is_false()
+      local f = assert(io.open(repo .. "/data/big.bin", "ab"))
+      f:write("more\n")
+      f:close()
+      local changed = assert(worktree.tree_snapshot(repo, nil, { leave_out = snap.left_out }))
+      expect(changed.left_out):is_nil() -- changed since: read as any file
+      expect(changed.tree == snap.tree):is_false()
+    end)
 end)

@@ -47,7 +47,7 @@ local SCHEMA = {
   secrets = { "section", { patterns = { "list", {} }, names = { "list", {} }, allow_names = { "list", {} },
     files = { "list", {} }, allow_files = { "list", {} } } },
   worktree = { "section", { enabled = { "boolean", true }, copy = { "list", {} }, setup = { "string", nil },
-    setup_timeout = { "duration", "10m" }, spares = { "integer", 2 } } },
+    setup_timeout = { "duration", "10m" }, spares = { "integer", 2 }, max_untracked_bytes = { "size", "8MiB" } } },
   gates = { "section", { commit = { "gate", "block" }, tag = { "gate", "block" }, push = { "gate", "block" },
     avoided_files = { "gate", "block" }, scope = { "gate", "block" }, read_only_changes = { "gate", "block" } } },
 }
@@ -159,6 +159,9 @@ return {
     -- setup = "npm ci",           -- run in each new worktree before the agent; failing fails the run
     setup_timeout = "10m",
     spares = 2,                    -- ended worktrees kept as copies to start the next ones fast (0: none)
+    max_untracked_bytes = "8MiB",  -- larger untracked files (checkpoints, datasets) are copied into the
+                                   -- worktree as they are, never hashed into your .git nor committed
+                                   -- (false: every file goes into the run's commits)
   },
 
   -- What Sidecar does by itself when a run ends badly (stdlib/sidecar/task/reactions.lua; default: nothing).
@@ -405,7 +408,9 @@ function M.load(root)
     cfg.timeout_ms = duration.parse(cfg.timeout)
     cfg.idle_timeout_ms = duration.parse(cfg.idle_timeout)
     cfg.stuck_after_ms = duration.parse(cfg.stuck_after)
-    cfg.max_log_bytes = require("sidecar.core.log_caps").resolve(cfg.max_log_bytes) -- bytes; 0: no bound
+    local log_caps = require("sidecar.core.log_caps")
+    cfg.max_log_bytes = log_caps.resolve(cfg.max_log_bytes) -- bytes; 0: no bound
+    cfg.worktree.max_untracked_bytes = log_caps.resolve(cfg.worktree.max_untracked_bytes)
     cfg.review.autoApproveOnAllGreen = cfg.review.auto_approve_on_all_green -- the name Sidecar's JSON used
     local ok
     ok, why = check_runners(cfg.runners)

@@ -15,6 +15,10 @@
 --- start_snapshot): a tree object of every file, written in-process (sidecar.host.git_tree) as
 --- `git add --all` into a private copy of the index and `git write-tree` would: the repository's
 --- own index and files are never touched, and the index's stat data spares hashing every file.
+--- Untracked files larger than opts.max_untracked_bytes (a checkpoint, a dataset) are left out
+--- of such a tree, so never hashed nor written into the repository: the snapshot lists them
+--- (left_out: {path, size, mtime_ns}, paths from the top of the work tree), and a later snapshot
+--- given them as opts.leave_out leaves them out again while they are unchanged.
 local clock = require("sidecar.host.time")
 local git = require("sidecar.core.git")
 local git_tree = require("sidecar.host.git_tree")
@@ -24,8 +28,10 @@ local M = {}
 
 -- Paths relative to the repository (Sidecar's own ".agent") as the host takes them: relative to
 -- the top of the work tree (`repo` may be a folder inside it).
-local function tree_options(repo, exclude, extra)
+local function tree_options(repo, exclude, extra, opts)
   local o = extra or {}
+  o.max_untracked_bytes = opts and opts.max_untracked_bytes or nil
+  o.leave_out = opts and opts.leave_out or nil
   o.exclude = {}
   local t = exclude and #exclude > 0 and git_tree.top(repo)
   for i, path in ipairs(exclude or {}) do
@@ -36,40 +42,44 @@ end
 
 ---HEAD (nil in a repository without commits) and the id of a tree holding every file of the work
 ---tree as it is now, except those under `exclude` (paths relative to the repository, such as
----Sidecar's own ".agent") and ignored ones. Nil and why outside a git repository. With
----`opts.keep_index` the private index that describes the tree (with each file's stat) is kept
----for the caller, who removes it: the result's `index` names it. Writes the tree's objects into
----the repository: for writing runs, whose result is a commit; M.snapshot writes nothing.
+---Sidecar's own ".agent"), ignored ones and untracked ones left out (opts.max_untracked_bytes,
+---opts.leave_out: see above; the result's left_out lists them). Nil and why outside a git
+---repository. With `opts.keep_index` the private index that describes the tree (with each file's
+---stat) is kept for the caller, who removes it: the result's `index` names it. Writes the tree's
+---objects into the repository: for writing runs, whose result is a commit; M.snapshot writes
+---nothing.
+---@param opts? {keep_index: boolean?, max_untracked_bytes: integer?, leave_out: table[]?}
 function M.tree_snapshot(repo, exclude, opts)
   if git.dirs(repo) == nil then
     return nil, "not a git repository (no .git in " .. repo .. " or above it)"
   end
   local index = opts and opts.keep_index and os.tmpname() or nil
-  local snap, why = git_tree.tree_snapshot(repo, tree_options(repo, exclude, { keep_index = index }))
+  local snap, why = git_tree.tree_snapshot(repo, tree_options(repo, exclude, { keep_index = index }, opts))
   if not snap then
     if index then
       os.remove(index)
     end
     return nil, why
   end
-  return { head = snap.head, tree = snap.tree, exclude = exclude, index = index }
+  return { head = snap.head, tree = snap.tree, exclude = exclude, index = index, left_out = snap.left_out }
 end
 
 ---M.tree_snapshot, started: it is read on a thread of its own while the caller does other work (a
 ---worktree's checkout). Returns an object whose :wait() gives what M.tree_snapshot(repo, exclude)
 ---gives, and head_tree (HEAD's tree).
-function M.start_snapshot(repo, exclude)
+function M.start_snapshot(repo, exclude, opts)
   if git.dirs(repo) == nil then
     local why = "not a git repository (no .git in " .. repo .. " or above it)"
     return { wait = function() return nil, why end }
   end
-  local pending = git_tree.start_tree_snapshot(repo, tree_options(repo, exclude))
+  local pending = git_tree.start_tree_snapshot(repo, tree_options(repo, exclude, nil, opts))
   return { wait = function()
     local snap, why = pending:wait()
     if not snap then
       return nil, why
     end
-    return { head = snap.head, head_tree = snap.head_tree, tree = snap.tree, exclude = exclude }
+    return { head = snap.head, head_tree = snap.head_tree, tree = snap.tree, exclude = exclude,
+      left_out = snap.left_out }
   end }
 end
 
@@ -154,8 +164,8 @@ end
 
 ---The files that differ between a snapshot and the work tree now: {head_before, head_after,
 ---files = {{path, change = added|modified|deleted|type_changed, by_stat?}}} sorted by path (and
----tree_before, tree_after after a tree snapshot); nil and why when it cannot be told (or not by
----opts.deadline_ns).
+---tree_before, tree_after and left_out after a tree snapshot, whose left_out files are left out
+---again while unchanged); nil and why when it cannot be told (or not by opts.deadline_ns).
 function M.changes(repo, before, opts)
   if before.snap then
     return changes_since(repo, before, opts)
@@ -163,7 +173,8 @@ function M.changes(repo, before, opts)
   -- After an agent, reading its changes is bounded by the run's deadline, with at least a second.
   local deadline = opts and opts.deadline_ns
   deadline = deadline and math.max(deadline, clock.monotonic_ns() + 1000000000) or nil
-  local after, why = git_tree.tree_snapshot(repo, tree_options(repo, before.exclude, { deadline_ns = deadline }))
+  local after, why = git_tree.tree_snapshot(repo, tree_options(repo, before.exclude, { deadline_ns = deadline },
+    { leave_out = before.left_out }))
   local diff
   if after then
     diff, why = git_tree.diff_files(repo, before.tree, after.tree)
@@ -175,7 +186,7 @@ function M.changes(repo, before, opts)
     f.change, f.status = STATUS[f.status] or f.status, nil
   end
   return { head_before = before.head, head_after = after.head, tree_before = before.tree, tree_after = after.tree,
-    files = diff }
+    files = diff, left_out = after.left_out }
 end
 
 ---Just the paths of a change's files.

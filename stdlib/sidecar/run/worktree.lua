@@ -126,6 +126,7 @@ local function plan_of(task, id, p, prev)
           :format(plan.branch, prev.run_id)
     end
     plan.reused_from, plan.base_commit, plan.base_tree = prev.run_id, pw.base_commit, pw.base_tree
+    plan.left_out = pw.left_out -- copied again from the user's tree
     plan.existing, plan.start, plan.created_branch = tip ~= nil, tip or pw.result_commit, pw.created_branch
   elseif tip then
     -- The task names a branch that exists: the run works on it, from its tip.
@@ -156,12 +157,13 @@ local function make(p, plan, wc, id)
   local spec = { path = plan.path, branch = plan.branch, existing = plan.existing, start = plan.start,
     tree = plan.tree, name = id, spares = not plan.custom_path and wc.spares or 0,
     spares_dir = not plan.custom_path and p.trees or nil }
-  local snapping = plan.fresh and worktree.start_snapshot(p.top, { p.own })
+  local snapping = plan.fresh and worktree.start_snapshot(p.top, { p.own }, { max_untracked_bytes = wc.max_untracked_bytes })
   local made, why = git.create(p.top, spec)
   if not snapping then
     return made, why
   end
   local snap, snap_why = snapping:wait()
+  plan.left_out = snap and snap.left_out
   if made and snap and snap.head then
     plan.start, plan.base_commit, plan.base_tree, plan.tree = snap.head, snap.head, snap.tree, snap.tree
     plan.head_tree = snap.head_tree
@@ -240,7 +242,10 @@ function M.enter(s, cfg, task, st, o, extra)
   run.worktree = wt -- saved as the agent starts (agent_run keeps o.record.worktree), or on a failure
   local dir = plan.path .. (p.prefix ~= "" and ("/" .. p.prefix:gsub("/$", "")) or "")
   local ok
-  ok, why = prepare.copy_files(wc.copy, p.repo, plan.path .. "/" .. p.prefix, wt)
+  ok, why = prepare.copy_left_out(plan.left_out, p.top, plan.path, wt)
+  if ok then
+    ok, why = prepare.copy_files(wc.copy, p.repo, plan.path .. "/" .. p.prefix, wt)
+  end
   if ok then
     ok, why = prepare.setup(s, cfg, run, { top = p.top, repo = p.repo, dir = dir, tree = plan.tree }, wt)
   end
@@ -259,7 +264,7 @@ function M.enter(s, cfg, task, st, o, extra)
   o.record.worktree = wt
   -- What the agent starts from is known (its files are exactly this tree, unless a setup ran):
   -- an agent_run that takes o.before need not read the worktree again.
-  o.before = not wt.setup and { head = plan.start, tree = plan.tree } or nil
+  o.before = not wt.setup and { head = plan.start, tree = plan.tree, left_out = wt.left_out } or nil
   return wt
 end
 
@@ -298,7 +303,7 @@ local function record_result(run, w, files)
   if type(run.tree_after) == "string" and type(run.head_after) == "string" then
     after = { tree = run.tree_after, head = run.head_after }
   else
-    after, why = worktree.tree_snapshot(w.path)
+    after, why = worktree.tree_snapshot(w.path, nil, { leave_out = w.left_out })
   end
   if not after then
     return nil, "the run's result could not be read: " .. why

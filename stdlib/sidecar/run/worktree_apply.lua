@@ -99,6 +99,38 @@ local function settle(s, run, w, dir, files, extra)
 end
 
 -- The merged tree of the user's tree `ours` and the run's change, or nil, why, code, conflicts.
+-- Writes the merge into the user's tree (git.write_files). A file of the user's that the snapshot
+-- left out (ours.left_out: too large for the run's commits, unchanged since the run began, else
+-- it would have been read and the merge seen any conflict) and that the merge writes is one the
+-- agent changed: its version replaces the user's. git never overwrites an untracked file, so the
+-- user's is moved aside for the write, removed after it, and put back if the write fails.
+local function write_merge(top, ours, merged, files)
+  local left, aside = {}, {}
+  for _, f in ipairs(ours.left_out or {}) do
+    left[f.path] = true
+  end
+  local ok, why = true, nil
+  for _, f in ipairs(files) do
+    if ok and left[f.path] then
+      local path = top .. "/" .. f.path
+      local moved = path .. ".sidecar-apply-" .. tostring(#aside + 1)
+      ok, why = os.rename(path, moved)
+      aside[#aside + 1] = ok and { path, moved } or nil
+    end
+  end
+  if ok then
+    ok, why = git.write_files(top, ours.index, ours.tree, merged)
+  end
+  for _, a in ipairs(aside) do
+    if ok then
+      os.remove(a[2])
+    else
+      os.rename(a[2], a[1])
+    end
+  end
+  return ok, why
+end
+
 local function merged_tree(dir, w, ours, run_id)
   if ours == w.base_tree then
     return w.result_tree
@@ -135,7 +167,9 @@ function M.apply(s, run_id)
     return settle(s, run, w, p.top, {}, { no_changes = true })
   end
   local ours
-  ours, why = worktree.tree_snapshot(p.top, { p.own }, { keep_index = true })
+  -- The user's files the worktree left out (too large for its commits) are left out here too
+  -- while unchanged: none is hashed, and one the agent changed is written as any other file.
+  ours, why = worktree.tree_snapshot(p.top, { p.own }, { keep_index = true, leave_out = w.left_out })
   if not ours then
     return nil, why, "git_failed"
   end
@@ -144,7 +178,7 @@ function M.apply(s, run_id)
   local files = merged and git.diff_files(p.top, ours.tree, merged)
   local ok = files ~= nil
   if files and #files > 0 then
-    ok, why = git.write_files(p.top, ours.index, ours.tree, merged)
+    ok, why = write_merge(p.top, ours, merged, files)
     code = "write_failed"
     why = not ok and ("run %s: nothing was applied: %s"):format(run_id, tostring(why)) or nil
   end

@@ -5,12 +5,20 @@
 local duration = require("sidecar.core.duration")
 local git = require("sidecar.run.worktree_git")
 local json = require("sidecar.core.json")
+local paths = require("sidecar.host.paths")
 local proc = require("sidecar.core.proc")
 local worktree = require("sidecar.core.worktree")
 
 local M = {}
 
 local SETUP_LOG_BYTES = 1024 * 1024
+local COPY_BATCH = 256 -- paths per cp, well under the system's bound on a command line
+
+-- A path from the top of the work tree, or nil (an absolute path or one with a ".." part).
+local function inside(rel)
+  return type(rel) == "string" and rel ~= "" and rel:sub(1, 1) ~= "/" and not ("/" .. rel .. "/"):find("/%.%./")
+    and rel or nil
+end
 
 local function given(v)
   return type(v) == "string" and v:find("%S") and v or nil
@@ -43,10 +51,43 @@ function M.copy_files(list, from, to, wt)
   return true
 end
 
+---Copies the untracked files a snapshot of the user's tree left out (larger than
+---worktree.max_untracked_bytes: a checkpoint, a dataset) from the top of the user's work tree
+---`from` into the worktree's top `to`, as they are (cp -a, a reflink where the file system has
+---them): the agent sees the user's files, and nothing of them is hashed into the repository.
+---wt.left_out records each copy (path, size, mtime_ns): the worktree's snapshots leave it out
+---while it is unchanged, so only a change of the agent's reaches the run's commit. True or nil, why.
+function M.copy_left_out(list, from, to, wt)
+  local found = {}
+  for _, f in ipairs(list or {}) do
+    local rel = type(f) == "table" and inside(f.path)
+    if rel and paths.file_stat(from .. "/" .. rel) then
+      found[#found + 1] = rel
+    end
+  end
+  wt.left_out = json.array({})
+  for first = 1, #found, COPY_BATCH do
+    local cmd = { "cp", "-a", "--parents", "--reflink=auto", "-t", to, "--" }
+    table.move(found, first, math.min(first + COPY_BATCH - 1, #found), #cmd + 1, cmd)
+    local r = proc.run(cmd, { cwd = from, timeout_ms = git.TIMEOUT_MS })
+    if not r.ok then
+      return nil, "copying the untracked files larger than worktree.max_untracked_bytes into the worktree: cp failed: "
+        .. tostring((r.stderr or ""):match("[^\n]+") or r.code or r.error)
+    end
+  end
+  for _, rel in ipairs(found) do
+    local st = paths.file_stat(to .. "/" .. rel)
+    if st then
+      wt.left_out[#wt.left_out + 1] = { path = rel, size = st.size, mtime_ns = st.mtime_ns }
+    end
+  end
+  return true
+end
+
 -- Files the setup made or changed that git does not ignore are not the agent's change: they join
 -- the base the change is measured from (apply then leaves them out of the user's tree).
 local function setup_into_base(top, wt, tree)
-  local snap = wt.base_tree == tree and worktree.tree_snapshot(wt.path)
+  local snap = wt.base_tree == tree and worktree.tree_snapshot(wt.path, nil, { leave_out = wt.left_out })
   if snap and snap.tree ~= tree then
     wt.setup.files = json.array(git.diff_files(top, tree, snap.tree) or {})
     wt.base_tree = snap.tree
