@@ -3,20 +3,26 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <condition_variable>
 #include <cstdlib>
+#include <memory>
 #include <mutex>
+#include <thread>
+#include <vector>
 
 namespace sidecar::host {
 namespace {
+
+struct Job {
+  std::thread* thread;  // never deleted in a forked child, where the thread does not exist
+  std::shared_ptr<std::atomic<bool>> done;
+};
 
 // Never destroyed: exit() runs the handler that reads them, and statics made before the first
 // job would be destroyed before it.
 struct Jobs {
   std::mutex lock;
-  std::condition_variable ended;
-  int running = 0;
-  pid_t owner = 0;  // the process whose threads `running` counts
+  std::vector<Job> running;
+  pid_t owner = 0;  // the process whose threads `running` holds
   std::atomic<bool> stopping{false};
 };
 
@@ -27,35 +33,62 @@ Jobs& jobs() {
 
 void wait_at_exit() { wait_for_background_jobs(); }
 
+// This process's jobs, taken out of the list (all of them, or those whose work is done). In a
+// forked child the parent's entries are dropped, unjoined: their threads are not there.
+std::vector<Job> take(Jobs& j, bool only_done) {
+  std::vector<Job> out, keep;
+  if (j.owner != getpid()) {
+    j.owner = getpid();
+    j.running.clear();
+    return out;
+  }
+  for (Job& job : j.running) (only_done && !job.done->load() ? keep : out).push_back(job);
+  j.running.swap(keep);
+  return out;
+}
+
+void join(std::vector<Job>& taken) {
+  for (Job& job : taken) {
+    job.thread->join();
+    delete job.thread;
+  }
+}
+
 }  // namespace
 
-BackgroundJob::BackgroundJob() : counted_(true) {
+void start_background_job(std::function<void()> work) {
   static std::once_flag once;
   std::call_once(once, [] { std::atexit(wait_at_exit); });
   Jobs& j = jobs();
-  std::lock_guard<std::mutex> hold(j.lock);
-  if (j.owner != getpid()) {  // the first job of this process (or of a forked child)
-    j.owner = getpid();
-    j.running = 0;
+  std::vector<Job> finished;
+  {
+    std::lock_guard<std::mutex> hold(j.lock);
+    finished = take(j, true);
+    auto done = std::make_shared<std::atomic<bool>>(false);
+    j.running.push_back({new std::thread([work = std::move(work), done] {
+                           try {
+                             work();
+                           } catch (...) {  // a job reports its own failures; one escaping must not end the process
+                           }
+                           done->store(true);
+                         }),
+                         done});
   }
-  ++j.running;
-}
-
-BackgroundJob::BackgroundJob(BackgroundJob&& other) noexcept : counted_(other.counted_) { other.counted_ = false; }
-
-BackgroundJob::~BackgroundJob() {
-  if (!counted_) return;
-  Jobs& j = jobs();
-  std::lock_guard<std::mutex> hold(j.lock);
-  if (j.owner == getpid() && --j.running == 0) j.ended.notify_all();
+  join(finished);  // their work is over: this waits only for their threads' teardown
 }
 
 void wait_for_background_jobs() {
   Jobs& j = jobs();
-  std::unique_lock<std::mutex> hold(j.lock);
-  if (j.owner != getpid()) return;
   j.stopping = true;
-  j.ended.wait(hold, [&] { return j.running == 0; });
+  for (;;) {
+    std::vector<Job> taken;
+    {
+      std::lock_guard<std::mutex> hold(j.lock);
+      taken = take(j, false);
+    }
+    if (taken.empty()) break;
+    join(taken);
+  }
   j.stopping = false;
 }
 

@@ -6,7 +6,6 @@
 #include <dlfcn.h>
 
 #include <mutex>
-#include <thread>
 
 #ifndef SIDECAR_LIBGIT2_SONAME
 #define SIDECAR_LIBGIT2_SONAME "libgit2.so"
@@ -61,13 +60,11 @@ const Api* api(std::string& why) {
 void preload() {
   static std::once_flag once;
   std::call_once(once, [] {
-    // Counted as a background job: the process's end waits for the load (background_jobs.hpp).
-    BackgroundJob job;
-    std::thread([job = std::move(job)]() mutable {
-      BackgroundJob loading = std::move(job);
+    // A background job: the process's end waits for the load (background_jobs.hpp).
+    start_background_job([] {
       std::string why;
       api(why);
-    }).detach();
+    });
   });
 }
 

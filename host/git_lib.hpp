@@ -41,7 +41,7 @@ namespace sidecar::host::git {
   X(git_index_read_tree) X(git_reference_symbolic_create) X(git_index_new) X(git_tree_walk)          \
   X(git_tree_entry_name) X(git_tree_entry_id) X(git_tree_entry_filemode_raw) X(git_repository_odb)   \
   X(git_odb_free) X(git_odb_read) X(git_odb_object_data) X(git_odb_object_size) X(git_odb_object_free) \
-  X(git_index_add) X(git_odb_object_type) X(git_ignore_path_is_ignored) X(git_index_get_bypath)
+  X(git_index_add) X(git_odb_object_type) X(git_ignore_path_is_ignored) X(git_index_find)
 
 struct Api {
 #define SIDECAR_GIT_POINTER(name) decltype(&::name) name = nullptr;

@@ -134,7 +134,8 @@ struct AddPayload {
 // joins the payload's left_out.
 bool leave_out(AddPayload& p, const char* path) {
   const TreeSnapshotOptions& o = *p.o;
-  if ((o.max_untracked_bytes <= 0 && o.leave_out.empty()) || p.g->git_index_get_bypath(p.index, path, 0)) {
+  std::size_t at = 0;  // in the index at any stage (a conflicted path is tracked): not untracked
+  if ((o.max_untracked_bytes <= 0 && o.leave_out.empty()) || p.g->git_index_find(&at, p.index, path) == 0) {
     return false;
   }
   struct stat st;

@@ -83,7 +83,7 @@ struct TreeSnapshotOptions {
 };
 struct TreeSnapshot {
   std::string head, head_tree, tree;  // head and head_tree empty when there are no commits
-  std::vector<LeftOut> left_out;      // in the order of their paths
+  std::vector<LeftOut> left_out;      // in the order libgit2 reads the work tree
 };
 std::optional<TreeSnapshot> tree_snapshot(const std::string& dir, const TreeSnapshotOptions& o, std::string& why);
 

@@ -252,12 +252,17 @@ int tree_start_snapshot(lua_State* L) {
   std::string dir = arg(L, 1);
   hg::TreeSnapshotOptions o = snapshot_options(L, 2);
   auto* box = new_box<PendingHolder>(L, kPendingType);
-  host::BackgroundJob job;  // exit() waits for the thread, should the command end without wait()
-  box->value = std::async(std::launch::async, [dir, o, job = std::move(job)]() mutable {
-    host::BackgroundJob running = std::move(job);
+  auto result = std::make_shared<std::promise<SnapshotResult>>();
+  box->value = result->get_future();
+  // A background job: the process's end joins its thread, should the command end without wait().
+  host::start_background_job([dir, o, result] {
     SnapshotResult r;
-    r.snap = hg::tree_snapshot(dir, o, r.why);
-    return r;
+    try {
+      r.snap = hg::tree_snapshot(dir, o, r.why);
+    } catch (const std::exception& e) {
+      r.why = e.what();
+    }
+    result->set_value(std::move(r));
   });
   return 1;
 }
@@ -339,7 +344,7 @@ int open_host_git_tree(lua_State* L) {
       {"wait", guarded<pending_wait>},
       {nullptr, nullptr},
   };
-  // A pending snapshot dropped unwaited: its thread is waited for (std::future's destructor).
+  // A pending snapshot dropped unwaited: its thread goes on, joined later (host/background_jobs.hpp).
   static const luaL_Reg pending_meta[] = {
       {"__close", guarded<box_close<PendingHolder, kPendingType>>},
       {"__gc", guarded<box_gc<PendingHolder, kPendingType>>},

@@ -136,22 +136,29 @@ int paths_copy_times(lua_State* L) {
   return 1;
 }
 
-// paths.file_stat(path) -> {size, mtime_ns} | nil, message: a regular file's (lstat: a
-// symlink is not followed, and is not a regular file).
-int paths_file_stat(lua_State* L) {
+// paths.lstat(path) -> {kind, size, mtime_ns, ctime_ns} | nil, message. kind: "file",
+// "directory", "symlink" (not followed) or "other".
+int paths_lstat(lua_State* L) {
   const char* path = luaL_checkstring(L, 1);
   struct stat st {};
-  const bool found = ::lstat(path, &st) == 0;
-  if (!found || !S_ISREG(st.st_mode)) {
+  if (::lstat(path, &st) != 0) {
     lua_pushnil(L);
-    lua_pushfstring(L, "%s: %s", path, found ? "not a regular file" : std::strerror(errno));
+    lua_pushfstring(L, "%s: %s", path, std::strerror(errno));
     return 2;
   }
-  lua_createtable(L, 0, 2);
+  const char* kind = "other";
+  if (S_ISREG(st.st_mode)) kind = "file";
+  else if (S_ISDIR(st.st_mode)) kind = "directory";
+  else if (S_ISLNK(st.st_mode)) kind = "symlink";
+  lua_createtable(L, 0, 4);
+  lua_pushstring(L, kind);
+  lua_setfield(L, -2, "kind");
   lua_pushinteger(L, static_cast<lua_Integer>(st.st_size));
   lua_setfield(L, -2, "size");
   lua_pushinteger(L, static_cast<lua_Integer>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec);
   lua_setfield(L, -2, "mtime_ns");
+  lua_pushinteger(L, static_cast<lua_Integer>(st.st_ctim.tv_sec) * 1000000000 + st.st_ctim.tv_nsec);
+  lua_setfield(L, -2, "ctime_ns");
   return 1;
 }
 
@@ -185,7 +192,7 @@ int open_host_paths(lua_State* L) {
       {"make_dirs", guarded<paths_make_dirs>},
       {"read_code", guarded<paths_read_code>},
       {"copy_times", guarded<paths_copy_times>},
-      {"file_stat", guarded<paths_file_stat>},
+      {"lstat", guarded<paths_lstat>},
       {"program", guarded<paths_program>},
       {nullptr, nullptr},
   };

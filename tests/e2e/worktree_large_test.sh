@@ -12,12 +12,14 @@ mkdir -p "$OUTDIR" "$work/agents"
 agent() { printf '#!/bin/sh\n%s\n' "$2" >"$work/agents/$1.sh"; }
 agent looker 'cat >/dev/null; md5sum < data/ckpt.bin > "$OUTDIR/seen"; echo agent-line >> a.txt; echo done'
 agent grower 'cat >/dev/null; echo more >> data/ckpt.bin; echo done'
+agent linker 'cat >/dev/null; rm -rf data; mkdir -p "$OUTDIR/outside"; ln -s "$OUTDIR/outside" data; echo done'
 config() {
   cat >.agent/config.lua <<EOF
 return {
   runners = {
     looker = { command = { "sh", "$work/agents/looker.sh" } },
     grower = { command = { "sh", "$work/agents/grower.sh" } },
+    linker = { command = { "sh", "$work/agents/linker.sh" } },
   },
   worktree = { max_untracked_bytes = "1MiB", spares = 0, ${1:-} },
 }
@@ -70,10 +72,24 @@ eq "step 2 left it out too" "data/ckpt.bin" "$(field "$(run_json "$second")" .wo
 eq "still not in .git" "absent" "$(stored data/ckpt.bin)"
 expect_run "discard the pipeline" 0 "discarded" "" -- "$S" run discard "$second"
 
+# --- a step after one that changed the file sees that step's version, not the user's -------------
+"$S" task create --title "Grow, then look" >/dev/null
+expect_run "pipeline grower,looker" 0 "R-\d+ +review.*R-\d+ +review" "" -- \
+  "$S" run T-0003 --runner grower,looker --sandbox workspace-write
+eq "step 2 saw step 1's version" "$( (cat data/ckpt.bin && echo more) | md5sum)" "$(cat "$OUTDIR/seen")"
+expect_run "discard it" 0 "discarded" "" -- "$S" run discard "$(run_id 2)"
+
+# --- a step after an agent that made the file's folder a symlink writes nothing through it --------
+"$S" task create --title "Link, then look" >/dev/null
+expect_run "pipeline linker,looker" 0 "R-\d+ +review" "" -- "$S" run T-0004 --runner linker,looker --sandbox workspace-write
+eq "nothing was copied through the agent's symlink" "" "$(ls "$OUTDIR/outside")"
+eq "the user's file is where it was" "$user_ckpt" "$(md5sum <data/ckpt.bin)"
+expect_run "discard it too" 0 "discarded" "" -- "$S" run discard "$(run_id 2)"
+
 # --- a change of the agent's to it is its change; a change of the user's meanwhile a conflict ------
 "$S" task create --title "Grow the checkpoint" >/dev/null
 expect_run "an agent that changes the large file" 0 "^R-\d+ review" "" -- \
-  "$S" run T-0003 --runner grower --sandbox workspace-write
+  "$S" run T-0005 --runner grower --sandbox workspace-write
 grown=$(run_id)
 eq "its change is the large file" "data/ckpt.bin" "$(field "$(run_json "$grown")" .worktree.files.1.path)"
 echo user-edit >>data/ckpt.bin
@@ -84,7 +100,7 @@ head -c 3145728 /dev/urandom >data/ckpt.bin
 agents=$( (cat data/ckpt.bin && echo more) | md5sum)
 "$S" task create --title "Grow it again" >/dev/null
 expect_run "the agent changes it again" 0 "^R-\d+ review" "" -- \
-  "$S" run T-0004 --runner grower --sandbox workspace-write
+  "$S" run T-0006 --runner grower --sandbox workspace-write
 again=$(run_id)
 expect_run "applying with the user's file unchanged" 0 "applied to your work tree" "" -- "$S" run apply "$again"
 eq "the user's file is now the agent's version" "$agents" "$(md5sum <data/ckpt.bin)"
@@ -94,7 +110,7 @@ eq "nothing of the move aside is left" "ckpt.bin" "$(ls data)"
 config 'setup = "echo ran > setup-marker"'
 head -c 3145728 /dev/urandom >data/ckpt.bin # a new one: the last was the agent's, committed
 "$S" task create --title "Look after a setup" >/dev/null
-expect_run "a run with a setup" 0 "^R-\d+ review" "" -- "$S" run T-0005 --runner looker --sandbox workspace-write
+expect_run "a run with a setup" 0 "^R-\d+ review" "" -- "$S" run T-0007 --runner looker --sandbox workspace-write
 R=$(run_json "$(run_id)")
 eq "with a setup: the agent saw the file" "$(md5sum <data/ckpt.bin)" "$(cat "$OUTDIR/seen")"
 eq "with a setup: the change is the agent's edit alone" "a.txt nil" \

@@ -1,4 +1,4 @@
-// Background jobs (host/background_jobs.hpp): exit() waits for a job still running, so the
+// Background jobs (host/background_jobs.hpp): exit() joins a job still running, so the
 // process's statics and libraries are not torn down under it; a forked child does not wait for
 // its parent's jobs, which it has no thread of.
 #include <catch2/catch.hpp>
@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdlib>
@@ -17,7 +18,7 @@
 #include "background_jobs.hpp"
 #include "temp_dir.hpp"
 
-using sidecar::host::BackgroundJob;
+using sidecar::host::start_background_job;
 
 namespace {
 
@@ -41,12 +42,10 @@ TEST_CASE("exit waits for a background job that is still running", "[background_
   pid_t child = fork();
   REQUIRE(child >= 0);
   if (child == 0) {
-    BackgroundJob job;
-    std::thread([done, job = std::move(job)]() mutable {
-      BackgroundJob running = std::move(job);
+    start_background_job([done] {
       std::this_thread::sleep_for(std::chrono::milliseconds(200));  // still running when exit() comes
       std::ofstream(done) << "finished";
-    }).detach();
+    });
     std::exit(7);  // without the wait, the process ends with the thread mid-sleep
   }
   CHECK(wait_child(child) == 7);
@@ -57,9 +56,7 @@ TEST_CASE("a forked child does not wait for its parent's jobs", "[background_job
   std::mutex lock;
   std::condition_variable cv;
   bool release = false;
-  BackgroundJob job;
-  std::thread worker([&, job = std::move(job)]() mutable {
-    BackgroundJob running = std::move(job);
+  start_background_job([&] {
     std::unique_lock<std::mutex> hold(lock);
     cv.wait(hold, [&] { return release; });
   });
@@ -72,8 +69,7 @@ TEST_CASE("a forked child does not wait for its parent's jobs", "[background_job
     release = true;
   }
   cv.notify_all();
-  worker.join();
-  sidecar::host::wait_for_background_jobs();  // returns: the job has ended
+  sidecar::host::wait_for_background_jobs();  // joins the job, which has been released
 }
 
 TEST_CASE("a job that can end early is told the process is ending", "[background_jobs]") {
@@ -82,15 +78,33 @@ TEST_CASE("a job that can end early is told the process is ending", "[background
   pid_t child = fork();
   REQUIRE(child >= 0);
   if (child == 0) {
-    BackgroundJob job;
-    std::thread([told, job = std::move(job)]() mutable {
-      BackgroundJob running = std::move(job);
+    start_background_job([told] {
       while (!sidecar::host::background_jobs_stopping()) std::this_thread::yield();  // without it, exit hangs
       std::ofstream(told) << "stopping";
-    }).detach();
+    });
     std::exit(5);
   }
   CHECK(wait_child(child) == 5);
   CHECK(read_file(told) == "stopping");
   CHECK_FALSE(sidecar::host::background_jobs_stopping());  // only the ending process is told
+}
+
+namespace {
+std::atomic<bool> torn_down{false};
+// A slow thread-local destructor, as libgit2's and OpenSSL's per-thread state have at a
+// thread's end (namespace scope: a block-scope thread_local is only set up where declared).
+struct Teardown {
+  std::atomic<bool>* seen = nullptr;
+  ~Teardown() {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    if (seen) seen->store(true);
+  }
+};
+thread_local Teardown teardown;
+}  // namespace
+
+TEST_CASE("a job's thread is over, its teardown included, when the wait returns", "[background_jobs]") {
+  start_background_job([] { teardown.seen = &torn_down; });
+  sidecar::host::wait_for_background_jobs();
+  CHECK(torn_down.load());  // a count dropped at the end of the work would return before it
 }

@@ -157,7 +157,8 @@ local function make(p, plan, wc, id)
   local spec = { path = plan.path, branch = plan.branch, existing = plan.existing, start = plan.start,
     tree = plan.tree, name = id, spares = not plan.custom_path and wc.spares or 0,
     spares_dir = not plan.custom_path and p.trees or nil }
-  local snapping = plan.fresh and worktree.start_snapshot(p.top, { p.own }, { max_untracked_bytes = wc.max_untracked_bytes })
+  local snapping = plan.fresh
+    and worktree.start_snapshot(p.top, { p.own }, { max_untracked_bytes = wc.max_untracked_bytes })
   local made, why = git.create(p.top, spec)
   if not snapping then
     return made, why
@@ -238,7 +239,7 @@ function M.enter(s, cfg, task, st, o, extra)
   local wt = { path = plan.path, branch = plan.branch, repo = p.top, base_commit = plan.base_commit or json.null,
     base_tree = plan.base_tree, start_commit = plan.start, created_branch = plan.created_branch,
     custom_path = plan.custom_path, reused_from = plan.reused_from, state = "open", from_spare = made.warm,
-    start_tree = plan.tree, start_head_tree = plan.head_tree }
+    start_tree = plan.tree, start_head_tree = plan.head_tree, max_untracked_bytes = wc.max_untracked_bytes }
   run.worktree = wt -- saved as the agent starts (agent_run keeps o.record.worktree), or on a failure
   local dir = plan.path .. (p.prefix ~= "" and ("/" .. p.prefix:gsub("/$", "")) or "")
   local ok

@@ -12,6 +12,7 @@
 --- change shows unstaged, as an agent editing in place would have left it. Then the run's branch
 --- is deleted (changes.patch stays), and runs it continued (a pipeline's earlier steps) are
 --- marked applied with it: their changes are in its result.
+local aside = require("sidecar.run.worktree_aside")
 local git = require("sidecar.run.worktree_git")
 local json = require("sidecar.core.json")
 local run_worktree = require("sidecar.run.worktree")
@@ -99,6 +100,13 @@ local function settle(s, run, w, dir, files, extra)
 end
 
 -- The merged tree of the user's tree `ours` and the run's change, or nil, why, code, conflicts.
+-- The merged tree of the user's tree `ours` and the run's change, or nil, why, code, conflicts.
+-- Puts back the user's files an apply of the run that crashed left aside; nil, or why it could not.
+local function put_back(s, run_id, top)
+  local why = aside.restore(top, s.root .. "/runs/" .. run_id .. "/aside")
+  return why and ("run %s: an earlier apply left your files aside and could not put them back: %s"):format(run_id, why)
+end
+
 -- Writes the merge into the user's tree (git.write_files). A file of the user's that the snapshot
 -- left out (ours.left_out: too large for the run's commits, unchanged since the run began, else
 -- it would have been read and the merge seen any conflict) and that the merge writes is one the
@@ -146,6 +154,36 @@ local function merged_tree(dir, w, ours, run_id)
   return m.tree
 end
 
+-- Writes the merge into the user's tree (git.write_files). The user's large untracked files the
+-- snapshot left out and the merge writes are ones the agent changed: each is moved aside for the
+-- write when it is as the run found it (run_worktree_aside), else the apply is a conflict.
+-- Returns true, or nil, why, code and the conflicting paths.
+local function write_merge(s, run_id, w, top, ours, merged, files)
+  local movable, in_the_way = aside.pick(files, ours.left_out, w.left_out)
+  if #in_the_way > 0 then
+    return nil, ("run %s conflicts with your work tree in %s: a large untracked file the agent changed and you "
+      .. "changed too since the run (or the run never saw); nothing was changed"):format(run_id,
+      table.concat(in_the_way, ", ")), "conflict", in_the_way
+  end
+  local dir = s.root .. "/runs/" .. run_id .. "/aside"
+  local moves, why, path = aside.move(dir, top, movable)
+  if not moves then
+    return nil, ("run %s: nothing was applied: %s"):format(run_id, why), "conflict", { path }
+  end
+  local ok
+  ok, why = git.write_files(top, ours.index, ours.tree, merged)
+  local kept, stuck = aside.finish(top, dir, moves, ok)
+  if not ok then
+    return nil, ("run %s: nothing was applied: %s%s"):format(run_id, tostring(why), stuck and ("; " .. stuck) or ""),
+      "write_failed"
+  end
+  if #kept > 0 then
+    w.kept_aside = json.array(kept) -- changed while aside: kept, not removed (the note says where)
+    w.kept_aside_note = stuck
+  end
+  return true
+end
+
 ---Applies a finished writing run's change to the user's work tree, three ways. Returns {run,
 ---files = {{path, change}} written, no_changes = true when the run changed nothing, already =
 ---true when the tree held the change already}, or nil, message, code (not_found, bad_state,
@@ -163,13 +201,18 @@ function M.apply(s, run_id)
   if not p then
     return nil, why, "git_failed"
   end
+  why = put_back(s, run_id, p.top)
+  if why then
+    return nil, why, "write_failed"
+  end
   if w.result_tree == w.base_tree then
     return settle(s, run, w, p.top, {}, { no_changes = true })
   end
   local ours
-  -- The user's files the worktree left out (too large for its commits) are left out here too
-  -- while unchanged: none is hashed, and one the agent changed is written as any other file.
-  ours, why = worktree.tree_snapshot(p.top, { p.own }, { keep_index = true, leave_out = w.left_out })
+  -- The user's untracked files too large for a run's commits are left out here too, never hashed:
+  -- those the run left out while unchanged, and any other larger than the run's limit.
+  ours, why = worktree.tree_snapshot(p.top, { p.own }, { keep_index = true, leave_out = w.left_out,
+    max_untracked_bytes = w.max_untracked_bytes })
   if not ours then
     return nil, why, "git_failed"
   end
@@ -178,9 +221,7 @@ function M.apply(s, run_id)
   local files = merged and git.diff_files(p.top, ours.tree, merged)
   local ok = files ~= nil
   if files and #files > 0 then
-    ok, why = write_merge(p.top, ours, merged, files)
-    code = "write_failed"
-    why = not ok and ("run %s: nothing was applied: %s"):format(run_id, tostring(why)) or nil
+    ok, why, code, conflicts = write_merge(s, run_id, w, p.top, ours, merged, files)
   end
   os.remove(ours.index)
   if not ok then
@@ -197,6 +238,10 @@ function M.discard(s, run_id)
   local run, w, why, code = settled_run(s, run_id, "discard")
   if not run then
     return nil, why, code
+  end
+  why = put_back(s, run_id, w.repo)
+  if why then
+    return nil, why, "write_failed"
   end
   drop_branch(w.repo, w, "discard")
   w.state, w.discarded_at = "discarded", store.now()

@@ -51,6 +51,24 @@ function M.copy_files(list, from, to, wt)
   return true
 end
 
+-- Whether `rel` can be copied into the worktree at `to`: nothing is there yet (a pipeline's later
+-- step starts from the last step's commit, where an agent's version of the file is tracked and
+-- stays), and each folder on the way is a real one or missing, never a symlink an agent
+-- committed (cp would write through it, outside the worktree).
+local function free_in(to, rel)
+  local at = to
+  for part in rel:gmatch("[^/]+") do
+    at = at .. "/" .. part
+    local st = paths.lstat(at)
+    if st and (st.kind ~= "directory" or at == to .. "/" .. rel) then
+      return false
+    elseif not st then
+      return true
+    end
+  end
+  return true
+end
+
 ---Copies the untracked files a snapshot of the user's tree left out (larger than
 ---worktree.max_untracked_bytes: a checkpoint, a dataset) from the top of the user's work tree
 ---`from` into the worktree's top `to`, as they are (cp -a, a reflink where the file system has
@@ -61,7 +79,8 @@ function M.copy_left_out(list, from, to, wt)
   local found = {}
   for _, f in ipairs(list or {}) do
     local rel = type(f) == "table" and inside(f.path)
-    if rel and paths.file_stat(from .. "/" .. rel) then
+    local st = rel and paths.lstat(from .. "/" .. rel)
+    if st and st.kind == "file" and free_in(to, rel) then
       found[#found + 1] = rel
     end
   end
@@ -76,8 +95,8 @@ function M.copy_left_out(list, from, to, wt)
     end
   end
   for _, rel in ipairs(found) do
-    local st = paths.file_stat(to .. "/" .. rel)
-    if st then
+    local st = paths.lstat(to .. "/" .. rel)
+    if st and st.kind == "file" then
       wt.left_out[#wt.left_out + 1] = { path = rel, size = st.size, mtime_ns = st.mtime_ns }
     end
   end
@@ -85,9 +104,14 @@ function M.copy_left_out(list, from, to, wt)
 end
 
 -- Files the setup made or changed that git does not ignore are not the agent's change: they join
--- the base the change is measured from (apply then leaves them out of the user's tree).
+-- the base the change is measured from (apply then leaves them out of the user's tree); the
+-- large untracked ones it made are left out as the user's are (wt.left_out).
 local function setup_into_base(top, wt, tree)
-  local snap = wt.base_tree == tree and worktree.tree_snapshot(wt.path, nil, { leave_out = wt.left_out })
+  local snap = wt.base_tree == tree and worktree.tree_snapshot(wt.path, nil,
+    { leave_out = wt.left_out, max_untracked_bytes = wt.max_untracked_bytes })
+  if snap then
+    wt.left_out = json.array(snap.left_out or {})
+  end
   if snap and snap.tree ~= tree then
     wt.setup.files = json.array(git.diff_files(top, tree, snap.tree) or {})
     wt.base_tree = snap.tree
