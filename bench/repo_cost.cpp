@@ -190,7 +190,8 @@ bool writing_runs(const Options& o, const std::string& big, std::vector<double>&
     double t = run_ms({o.sidecar, "run", task, "--runner", "noop", "--sandbox", "workspace-write"}, big);
     const std::string run = first_line(in + "'" + o.sidecar + "' run list --task " + task +
                                        " | grep -o 'R-[0-9]*' | head -n 1");
-    if (task.empty() || t < 0 || run.empty() || sh(in + "'" + o.sidecar + "' run discard " + run + " >/dev/null") != 0) {
+    const bool discarded = !run.empty() && sh(in + "'" + o.sidecar + "' run discard " + run + " >/dev/null") == 0;
+    if (task.empty() || t < 0 || !discarded) {
       return false;
     }
     if (i == 0) first = t;
