@@ -42,10 +42,12 @@ function M.pick(files, left_out, recorded)
   return movable, in_the_way
 end
 
+-- True, or nil and why (a full disk, say).
 local function write_list(dir, list)
-  local f = assert(io.open(dir .. "/moved.json", "wb"))
-  f:write(json.encode(list), "\n")
-  f:close()
+  local f, why = io.open(dir .. "/moved.json", "wb")
+  local ok = f and f:write(json.encode(list), "\n")
+  ok = f and f:close() and ok
+  return ok and true or nil, why or "moved.json could not be written"
 end
 
 local function same(a, b)
@@ -67,7 +69,10 @@ function M.move(dir, top, list)
   for i, f in ipairs(list) do
     moves[i] = { path = f.path, aside = tostring(i), size = f.size, mtime_ns = f.mtime_ns }
   end
-  write_list(dir, moves) -- before anything moves: a crash leaves a list to put back from
+  local listed, not_listed = write_list(dir, moves) -- before anything moves: a crash leaves a list
+  if not listed then
+    return nil, "the list of files to move aside could not be written: " .. tostring(not_listed), moves[1].path
+  end
   for i, m in ipairs(moves) do
     local from, to = top .. "/" .. m.path, dir .. "/" .. m.aside
     local ok, why = same(paths.lstat(from), m), ("%s changed since the snapshot"):format(m.path)
@@ -104,7 +109,7 @@ function M.finish(top, dir, moves, written)
     end
   end
   if #stuck > 0 then
-    write_list(dir, stuck)
+    write_list(dir, stuck) -- at worst the longer list stays: restore skips what is gone
     local names = {}
     for i, m in ipairs(stuck) do
       names[i] = m.path .. " (as " .. dir .. "/" .. m.aside .. ")"
