@@ -12,6 +12,13 @@ local paths = require("sidecar.host.paths")
 
 local M = {}
 
+---`rel` when it is a path from the top of a work tree, else nil (an absolute path, or one with a
+---".." part, names a place outside it).
+function M.inside(rel)
+  return type(rel) == "string" and rel ~= "" and rel:sub(1, 1) ~= "/" and not ("/" .. rel .. "/"):find("/%.%./")
+    and rel or nil
+end
+
 local function key(f)
   return ("%s\0%s\0%s"):format(f.path, tostring(f.size), tostring(f.mtime_ns))
 end
@@ -135,8 +142,7 @@ function M.restore(top, dir)
   end
   local left = {}
   for _, m in ipairs(moves) do
-    local sane = type(m) == "table" and type(m.path) == "string" and m.path:sub(1, 1) ~= "/"
-      and not ("/" .. m.path .. "/"):find("/%.%./") and tostring(m.aside):match("^%d+$")
+    local sane = type(m) == "table" and M.inside(m.path) and tostring(m.aside):match("^%d+$")
     if sane and paths.lstat(dir .. "/" .. m.aside) then
       left[#left + 1] = m
     end

@@ -2,6 +2,7 @@
 --- `.agent/config.lua` names under worktree.copy, copied from the user's tree (they are usually
 --- ignored by git, so the worktree lacks them: .env.local, node_modules), then worktree.setup
 --- (`npm ci`) run in it under worktree.setup_timeout. A setup that fails fails the run.
+local aside = require("sidecar.run.worktree_aside")
 local duration = require("sidecar.core.duration")
 local git = require("sidecar.run.worktree_git")
 local json = require("sidecar.core.json")
@@ -13,12 +14,6 @@ local M = {}
 
 local SETUP_LOG_BYTES = 1024 * 1024
 local COPY_BATCH = 256 -- paths per cp, well under the system's bound on a command line
-
--- A path from the top of the work tree, or nil (an absolute path or one with a ".." part).
-local function inside(rel)
-  return type(rel) == "string" and rel ~= "" and rel:sub(1, 1) ~= "/" and not ("/" .. rel .. "/"):find("/%.%./")
-    and rel or nil
-end
 
 local function given(v)
   return type(v) == "string" and v:find("%S") and v or nil
@@ -78,7 +73,7 @@ end
 function M.copy_left_out(list, from, to, wt)
   local found = {}
   for _, f in ipairs(list or {}) do
-    local rel = type(f) == "table" and inside(f.path)
+    local rel = type(f) == "table" and aside.inside(f.path)
     local st = rel and paths.lstat(from .. "/" .. rel)
     if st and st.kind == "file" and free_in(to, rel) then
       found[#found + 1] = rel
