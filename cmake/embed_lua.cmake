@@ -5,12 +5,28 @@
 # and optionally COMPILER (cmake/lua_compile.cpp): then each file is embedded as Lua bytecode,
 # debug information kept, so starting a module costs no parsing.
 file(GLOB_RECURSE files RELATIVE "${ROOT}" "${ROOT}/${DIR}/*.lua")
-list(SORT files)
+# In module-name order (bytewise, as strcmp compares): the host finds a module by binary search.
+# Each entry is "<module> <path>"; a space sorts before any character of a module name.
+set(entries "")
+foreach(rel IN LISTS files)
+  # stdlib/foo/bar.lua -> foo.bar ; stdlib/foo/init.lua -> foo
+  string(REGEX REPLACE "^${DIR}/" "" module "${rel}")
+  string(REGEX REPLACE "\\.lua$" "" module "${module}")
+  string(REGEX REPLACE "/init$" "" module "${module}")
+  string(REPLACE "/" "." module "${module}")
+  if(NOT module MATCHES "^[A-Za-z0-9_.-]+$")
+    message(FATAL_ERROR "${rel}: a module name may hold only letters, digits, '_', '-' and '.'")
+  endif()
+  list(APPEND entries "${PREFIX}${module} ${rel}")
+endforeach()
+list(SORT entries)
 set(delim "SIDECAR_LUA")  # raw-string delimiters are at most 16 chars
 set(body "")
 set(arrays "")
 set(count 0)
-foreach(rel IN LISTS files)
+foreach(entry IN LISTS entries)
+  string(REGEX REPLACE " .*$" "" module "${entry}")
+  string(REGEX REPLACE "^[^ ]* " "" rel "${entry}")
   if(COMPILER)
     set(chunk "${OUT}.chunk")
     execute_process(COMMAND "${COMPILER}" "${ROOT}/${rel}" "${rel}" "${chunk}" RESULT_VARIABLE failed)
@@ -33,12 +49,6 @@ foreach(rel IN LISTS files)
     string(LENGTH "${text}" size)
     set(text "R\"${delim}(${text})${delim}\"")
   endif()
-  # stdlib/foo/bar.lua -> foo.bar ; stdlib/foo/init.lua -> foo
-  string(REGEX REPLACE "^${DIR}/" "" module "${rel}")
-  string(REGEX REPLACE "\\.lua$" "" module "${module}")
-  string(REGEX REPLACE "/init$" "" module "${module}")
-  string(REPLACE "/" "." module "${module}")
-  set(module "${PREFIX}${module}")
   string(APPEND body "  {\"${module}\", \"${rel}\", ${text}, ${size}},\n")
   math(EXPR count "${count} + 1")
 endforeach()

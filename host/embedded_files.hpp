@@ -16,10 +16,11 @@ struct EmbeddedFiles {
   const EmbeddedFile* end;
 };
 
-// The stdlib modules, in path order.
+// The stdlib modules, in module-name order (as strcmp orders them), so they can be found by
+// binary search.
 EmbeddedFiles embedded_stdlib() noexcept;
 
-// The built-in presets (presets/*.lua), as modules "presets.<name>".
+// The built-in presets (presets/*.lua), as modules "sidecar.presets.<name>", in the same order.
 EmbeddedFiles embedded_presets() noexcept;
 
 }  // namespace sidecar

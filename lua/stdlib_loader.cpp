@@ -1,5 +1,7 @@
 #include "stdlib_loader.hpp"
 
+#include <algorithm>
+#include <cstring>
 #include <string>
 
 #include "boundary.hpp"
@@ -20,6 +22,50 @@ int load_embedded(lua_State* L) {
   return 1;
 }
 
+const EmbeddedFile* find_embedded(const char* module) {
+  for (EmbeddedFiles files : {embedded_stdlib(), embedded_presets()}) {
+    auto before = [](const EmbeddedFile& f, const char* m) { return std::strcmp(f.module, m) < 0; };
+    const EmbeddedFile* at = std::lower_bound(files.begin, files.end, module, before);
+    if (at != files.end && std::strcmp(at->module, module) == 0) return at;
+  }
+  return nullptr;
+}
+
+void push_loader(lua_State* L, const EmbeddedFile* file) {
+  lua_pushlightuserdata(L, const_cast<EmbeddedFile*>(file));
+  lua_pushcclosure(L, guarded<load_embedded>, 1);
+}
+
+// package.preload's __index: (preload, name) -> the embedded module's loader, or nil. Made when
+// asked for, so a start does not build a closure for each of some 300 modules it will not load.
+int preload_index(lua_State* L) {
+  const EmbeddedFile* file = lua_type(L, 2) == LUA_TSTRING ? find_embedded(lua_tostring(L, 2)) : nullptr;
+  if (file == nullptr) return 0;
+  push_loader(L, file);
+  return 1;
+}
+
+// package.preload's __pairs: iterates over a copy holding the table's own entries and a loader
+// for every embedded module the table does not set itself. Upvalue 1: the base library's next.
+int preload_pairs(lua_State* L) {
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_newtable(L);
+  for (EmbeddedFiles files : {embedded_stdlib(), embedded_presets()}) {
+    for (const EmbeddedFile* f = files.begin; f != files.end; ++f) {
+      push_loader(L, f);
+      lua_setfield(L, -2, f->module);
+    }
+  }
+  lua_pushnil(L);
+  while (lua_next(L, 1) != 0) {
+    lua_pushvalue(L, -2);
+    lua_insert(L, -2);
+    lua_rawset(L, -4);
+  }
+  lua_pushnil(L);
+  return 3;
+}
+
 }  // namespace
 
 void install_stdlib(lua_State* L, const std::string& dir) {
@@ -35,13 +81,13 @@ void install_stdlib(lua_State* L, const std::string& dir) {
     return;
   }
   luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
-  for (EmbeddedFiles files : {embedded_stdlib(), embedded_presets()}) {
-    for (const EmbeddedFile* f = files.begin; f != files.end; ++f) {
-      lua_pushlightuserdata(L, const_cast<EmbeddedFile*>(f));
-      lua_pushcclosure(L, guarded<load_embedded>, 1);
-      lua_setfield(L, -2, f->module);
-    }
-  }
+  lua_createtable(L, 0, 2);
+  lua_pushcfunction(L, guarded<preload_index>);
+  lua_setfield(L, -2, "__index");
+  lua_getglobal(L, "next");
+  lua_pushcclosure(L, guarded<preload_pairs>, 1);
+  lua_setfield(L, -2, "__pairs");
+  lua_setmetatable(L, -2);
   lua_pop(L, 1);
 }
 

@@ -2,11 +2,13 @@
 #include <catch2/catch.hpp>
 
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <string>
 
 #include <sidecar/sidecar.hpp>
 
+#include "embedded_files.hpp"
 #include "engine.hpp"
 
 using sidecar::lua::Engine;
@@ -58,6 +60,41 @@ TEST_CASE("engine: embedded stdlib tracebacks name stdlib/sidecar/<group>/<file>
   CHECK_FALSE(e.run_string("require('sidecar.core.json').decode('[1,')", "=chunk", error));
   CHECK(contains(error, "chunk:1: invalid JSON at line 1, column"));
   CHECK(contains(error, "stdlib/sidecar/core/json.lua:"));
+}
+
+TEST_CASE("engine: embedded modules are in strcmp order, found by require and listed by pairs(package.preload)") {
+  // The loader finds a module by binary search: an unsorted table would hide modules from require.
+  std::size_t count = 0;
+  for (sidecar::EmbeddedFiles files : {sidecar::embedded_stdlib(), sidecar::embedded_presets()}) {
+    REQUIRE(files.begin != files.end);
+    for (const sidecar::EmbeddedFile* f = files.begin + 1; f != files.end; ++f) {
+      INFO(f[-1].module << " before " << f->module);
+      CHECK(std::strcmp(f[-1].module, f->module) < 0);
+    }
+    count += static_cast<std::size_t>(files.end - files.begin);
+  }
+  Engine e;
+  std::string error;
+  const std::string check = "local embedded = " + std::to_string(count) + "\n" + R"(
+    for _, name in ipairs({"sidecar", "sidecar.core.json", "sidecar.presets.precommit-classifier"}) do
+      assert(type(package.preload[name]) == "function", name)
+    end
+    assert(package.preload["sidecar.core.no_such"] == nil and package.preload[42] == nil)
+    assert(require("sidecar.core.json") == require("sidecar.core.json"))
+    package.preload["sidecar.core.json"] = function() return "mine" end -- a user's own entry wins
+    package.preload["my.module"] = function() return "my module" end
+    assert(require("my.module") == "my module")
+    local seen, mine = 0, nil
+    for name, loader in pairs(package.preload) do
+      if (name == "sidecar" or name:match("^sidecar%.")) and not name:match("^sidecar%.host%.") then seen = seen + 1 end
+      if name == "sidecar.core.json" then mine = loader() end
+    end
+    assert(seen == embedded, seen .. " listed of " .. embedded)
+    assert(mine == "mine")
+  )";
+  const bool ok = e.run_string(check, "=chunk", error);
+  INFO(error);
+  CHECK(ok);
 }
 
 TEST_CASE("engine: SIDECAR_STDLIB_DIR loads the stdlib from a directory") {
