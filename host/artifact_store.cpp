@@ -150,30 +150,48 @@ bool glob_match(std::string_view pattern, std::string_view path) {
 }
 
 std::optional<ArtifactDir> ArtifactDir::open(const std::string& root, bool create, FsError& error) {
+  std::vector<int> new_parents;  // parents of the folders made here: fsynced by sync() or the close
+  auto fail = [&new_parents] {
+    for (int up : new_parents) close(up);
+    return std::nullopt;
+  };
   if (create) {
     std::string partial;
     for (const std::string& part : split_slash(root)) {
       partial += (partial.empty() && root[0] != '/') ? part : "/" + part;
       if (mkdir(partial.c_str(), 0755) == 0) {
-        // The new folder's name lives in its parent: make it durable like any artifact.
         std::string parent = partial.find('/') == std::string::npos ? "." : partial.substr(0, partial.rfind('/'));
-        Fd up(::open(parent.empty() ? "/" : parent.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-        if (up.fd < 0 || fsync(up.fd) != 0) {
-          error = {"cannot make " + partial + " durable: fsync of its parent failed: " + std::strerror(errno), "EIO"};
-          return std::nullopt;
+        int up = ::open(parent.empty() ? "/" : parent.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (up < 0) {
+          error = {"cannot make " + partial + " durable: cannot open its parent: " + std::strerror(errno), "EIO"};
+          return fail();
         }
+        new_parents.push_back(up);
       } else if (errno != EEXIST) {
         error = resolve_error(errno, root, partial);
-        return std::nullopt;
+        return fail();
       }
     }
   }
   int fd = ::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) {
     error = resolve_error(errno, root, root);
-    return std::nullopt;
+    return fail();
   }
-  return ArtifactDir(fd, root);
+  ArtifactDir dir(fd, root);
+  // A new folder's name lives in its parent. Its fsync (a journal commit: milliseconds, the
+  // largest single wait of a run's start) joins those of the folders Durability::Whole writes
+  // leave, so a run's folder costs no fsync of its own before its agent starts.
+  for (int up : new_parents) {
+    struct stat st {};
+    if (fstat(up, &st) != 0) {
+      fsync(up);  // it cannot be keyed: synced now (fstat of an open folder does not fail)
+      close(up);
+    } else if (!dir.unsynced_folders_.emplace(std::make_pair(st.st_dev, st.st_ino), up).second) {
+      close(up);  // already pending
+    }
+  }
+  return dir;
 }
 
 ArtifactDir::ArtifactDir(ArtifactDir&& other) noexcept

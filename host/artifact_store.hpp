@@ -49,7 +49,8 @@ enum class Durability {
 class ArtifactDir {
  public:
   // Opens the folder `root` (creating it and its parents when `create`). The root itself is the
-  // caller's choice and is trusted; everything below it is not.
+  // caller's choice and is trusted; everything below it is not. The names of folders it creates
+  // are made durable as a Durability::Whole write's are: by sync() or the close.
   static std::optional<ArtifactDir> open(const std::string& root, bool create, FsError& error);
   ArtifactDir(ArtifactDir&& other) noexcept;
   ArtifactDir& operator=(ArtifactDir&& other) noexcept;

@@ -483,6 +483,7 @@ function M.execute(o)
     o.budget:apply(record, r.stopped) -- budget_exceeded, with the figures
   end
   save_end(s, o, t, record, result_files(o, record, run, run_dir, tsum, final), interruption)
+  dir:sync() -- the run folder's own name, made durable after the records in it (artifact.open)
   if not o.store then
     s:close()
   end

@@ -26,7 +26,8 @@ local function redact(text)
   return (secrets.redact(text))
 end
 
----Opens an artifact folder.
+---Opens an artifact folder. With create, the folders it makes are made durable (their names
+---fsynced in their parents) by dir:sync() or the close, as "whole" writes' folders are.
 ---@param root string
 ---@param opts? {create: boolean?}
 ---@return table|nil dir, string? message, string? code

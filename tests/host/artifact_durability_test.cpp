@@ -1,0 +1,122 @@
+// When the artifact folder makes the names of folders it creates durable: fsync is counted here
+// (this test executable defines it, forwarding to the system call) while a test watches.
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <cstdlib>
+#include <mutex>
+#include <set>
+#include <string>
+#include <utility>
+
+#include "artifact_store.hpp"
+
+using sidecar::host::ArtifactDir;
+using sidecar::host::FsError;
+
+namespace {
+
+using Key = std::pair<dev_t, ino_t>;
+
+std::mutex g_mutex;
+bool g_watching = false;
+std::multiset<Key> g_synced;  // the folders and files fsynced while watching
+
+Key key_of(const std::string& path) {
+  struct stat st {};
+  REQUIRE(stat(path.c_str(), &st) == 0);
+  return {st.st_dev, st.st_ino};
+}
+
+struct Watch {
+  Watch() {
+    std::lock_guard<std::mutex> hold(g_mutex);
+    g_synced.clear();
+    g_watching = true;
+  }
+  ~Watch() {
+    std::lock_guard<std::mutex> hold(g_mutex);
+    g_watching = false;
+  }
+  std::size_t count(const std::string& path) {
+    std::lock_guard<std::mutex> hold(g_mutex);
+    return g_synced.count(key_of(path));
+  }
+  std::size_t total() {
+    std::lock_guard<std::mutex> hold(g_mutex);
+    return g_synced.size();
+  }
+};
+
+struct Base {
+  std::string path;
+  Base() {
+    char tmpl[] = "/tmp/sidecar-durability-XXXXXX";
+    path = mkdtemp(tmpl);
+  }
+  ~Base() { std::system(("rm -rf '" + path + "'").c_str()); }
+};
+
+}  // namespace
+
+extern "C" int fsync(int fd) {
+  {
+    std::lock_guard<std::mutex> hold(g_mutex);
+    struct stat st {};
+    if (g_watching && fstat(fd, &st) == 0) g_synced.insert({st.st_dev, st.st_ino});
+  }
+  return static_cast<int>(syscall(SYS_fsync, fd));
+}
+
+TEST_CASE("artifact durability: a folder open creates is made durable by sync(), not before it returns") {
+  Base base;
+  Watch watch;
+  FsError error;
+  auto dir = ArtifactDir::open(base.path + "/runs/R-0001", true, error);
+  REQUIRE(dir);
+  CHECK(watch.total() == 0);  // no journal commit before the caller's first write
+  REQUIRE(dir->sync(error));
+  CHECK(watch.count(base.path) == 1);          // holds the new "runs"
+  CHECK(watch.count(base.path + "/runs") == 1);  // holds the new "R-0001"
+  CHECK(watch.total() == 2);
+  REQUIRE(dir->sync(error));
+  CHECK(watch.total() == 2);  // once only
+}
+
+TEST_CASE("artifact durability: the close makes them durable when sync() was not called") {
+  Base base;
+  Watch watch;
+  {
+    FsError error;
+    auto dir = ArtifactDir::open(base.path + "/runs", true, error);
+    REQUIRE(dir);
+    auto moved = std::move(*dir);  // a moved-from folder owes nothing; the new owner does
+    CHECK(watch.total() == 0);
+  }
+  CHECK(watch.count(base.path) == 1);
+  CHECK(watch.total() == 1);
+}
+
+TEST_CASE("artifact durability: opening an existing folder leaves nothing to sync") {
+  Base base;
+  REQUIRE(mkdir((base.path + "/runs").c_str(), 0755) == 0);
+  Watch watch;
+  FsError error;
+  auto dir = ArtifactDir::open(base.path + "/runs", true, error);
+  REQUIRE(dir);
+  REQUIRE(dir->sync(error));
+  CHECK(watch.total() == 0);
+}
+
+TEST_CASE("artifact durability: a durable write fsyncs its data and its folder before it returns") {
+  Base base;
+  FsError error;
+  auto dir = ArtifactDir::open(base.path, false, error);
+  REQUIRE(dir);
+  Watch watch;
+  REQUIRE(dir->write("run.json", "{}\n", error));
+  CHECK(watch.count(base.path + "/run.json") == 1);
+  CHECK(watch.count(base.path) == 1);
+}
