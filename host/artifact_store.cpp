@@ -13,6 +13,8 @@
 #include <cstring>
 #include <set>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "unique_fd.hpp"
 
@@ -24,6 +26,22 @@ constexpr std::size_t kMaxComponent = 255, kMaxPath = 4096;
 std::string quoted(std::string_view path) { return "'" + std::string(path) + "'"; }
 
 using Fd = UniqueFd;  // a descriptor closed when it goes out of scope
+
+// Fsyncs every descriptor, side by side (the first on this thread): the disk sees the flushes
+// together instead of waiting for each in turn. Returns 0 or the errno of a failure.
+int fsync_all(const std::vector<int>& fds) {
+  if (fds.empty()) return 0;
+  std::atomic<int> failed{0};
+  std::vector<std::thread> syncers;
+  for (std::size_t i = 1; i < fds.size(); ++i) {
+    syncers.emplace_back([&failed, fd = fds[i]] {
+      if (fsync(fd) != 0) failed = errno;
+    });
+  }
+  if (fsync(fds.front()) != 0) failed = errno;
+  for (std::thread& t : syncers) t.join();
+  return failed;
+}
 
 // The error for a failed openat/mkdirat of `what` while resolving `path`.
 FsError resolve_error(int err, std::string_view path, const std::string& what) {
@@ -182,15 +200,7 @@ std::optional<ArtifactDir> ArtifactDir::open(const std::string& root, bool creat
   // A new folder's name lives in its parent. Its fsync (a journal commit: milliseconds, the
   // largest single wait of a run's start) joins those of the folders Durability::Whole writes
   // leave, so a run's folder costs no fsync of its own before its agent starts.
-  for (int up : new_parents) {
-    struct stat st {};
-    if (fstat(up, &st) != 0) {
-      fsync(up);  // it cannot be keyed: synced now (fstat of an open folder does not fail)
-      close(up);
-    } else if (!dir.unsynced_folders_.emplace(std::make_pair(st.st_dev, st.st_ino), up).second) {
-      close(up);  // already pending
-    }
-  }
+  for (int up : new_parents) dir.defer_sync(up);
   return dir;
 }
 
@@ -221,12 +231,11 @@ ArtifactDir::~ArtifactDir() {
 }
 
 bool ArtifactDir::sync(FsError& error) {
-  int failed = 0;
-  for (const auto& [key, fd] : unsynced_folders_) {
-    if (fsync(fd) != 0) failed = errno;
-    close(fd);
-  }
+  std::vector<int> fds;
+  for (const auto& [key, fd] : unsynced_folders_) fds.push_back(fd);
   unsynced_folders_.clear();
+  const int failed = fsync_all(fds);
+  for (int fd : fds) close(fd);
   if (failed != 0) error = {"fsync of a folder failed: " + std::string(std::strerror(failed)), "EIO"};
   return failed == 0;
 }
@@ -302,18 +311,12 @@ bool ArtifactDir::write_all(const std::vector<std::pair<std::string, std::string
     }
     pending.back().fd = fd;
   }
-  // Every temp file's bytes reach the disk before any rename. The fsyncs run side by side, so
-  // the file system commits them together instead of one journal commit per file.
-  std::vector<std::thread> syncers;
-  std::atomic<int> sync_errno{0};
+  // Every temp file's bytes reach the disk before any rename, the fsyncs side by side.
+  int sync_errno = 0;
   if (durability != Durability::Atomic) {
-    for (std::size_t i = 1; i < pending.size(); ++i) {
-      syncers.emplace_back([&sync_errno, fd = pending[i].fd] {
-        if (fsync(fd) != 0) sync_errno = errno;
-      });
-    }
-    if (fsync(pending.front().fd) != 0) sync_errno = errno;
-    for (std::thread& t : syncers) t.join();
+    std::vector<int> fds;
+    for (const Pending& p : pending) fds.push_back(p.fd);
+    sync_errno = fsync_all(fds);
   }
   for (Pending& p : pending) {
     close(p.fd);
@@ -324,7 +327,6 @@ bool ArtifactDir::write_all(const std::vector<std::pair<std::string, std::string
     return cleanup(), false;
   }
   // All written and on disk: now each rename makes one file visible, whole.
-  std::set<std::pair<dev_t, ino_t>> synced;
   for (std::size_t i = 0; i < pending.size(); ++i) {
     Pending& p = pending[i];
     if (renameat(p.dir, p.tmp.c_str(), p.dir, p.name.c_str()) != 0) {
@@ -334,23 +336,43 @@ bool ArtifactDir::write_all(const std::vector<std::pair<std::string, std::string
     }
     p.tmp.clear();
   }
-  bool ok = true;
-  auto sync_folder = [&](int fd) {
+  // The folders that hold the new names: Now fsyncs them (and any this folder left pending) side
+  // by side before returning; Whole leaves them to sync(), once however many writes named them.
+  std::vector<int> folders;
+  for (Pending& p : pending) folders.push_back(std::exchange(p.dir, -1));
+  pending.clear();
+  folders.insert(folders.end(), new_parents.begin(), new_parents.end());
+  new_parents.clear();
+  if (durability == Durability::Whole) {
+    for (int fd : folders) defer_sync(fd);
+    return true;
+  }
+  if (durability == Durability::Atomic) {
+    for (int fd : folders) close(fd);
+    return true;
+  }
+  for (const auto& [key, fd] : unsynced_folders_) folders.push_back(fd);
+  unsynced_folders_.clear();
+  std::vector<int> once;  // each folder once
+  std::set<std::pair<dev_t, ino_t>> seen;
+  for (int fd : folders) {
     struct stat st {};
-    if (durability == Durability::Whole && fd >= 0 && fstat(fd, &st) == 0) {
-      // sync() fsyncs it, once however many writes named it.
-      if (!unsynced_folders_.emplace(std::make_pair(st.st_dev, st.st_ino), fd).second) close(fd);
-      return;
-    }
-    if (durability == Durability::Now &&
-        (fd < 0 || (fstat(fd, &st) == 0 && synced.insert({st.st_dev, st.st_ino}).second && fsync(fd) != 0)))
-      ok = false;
-    if (fd >= 0) close(fd);
-  };
-  for (Pending& p : pending) sync_folder(p.dir);
-  for (int fd : new_parents) sync_folder(fd);
-  if (!ok) error = {"fsync of a folder failed: " + std::string(std::strerror(errno)), "EIO"};
-  return ok;
+    if (fstat(fd, &st) != 0 || seen.insert({st.st_dev, st.st_ino}).second) once.push_back(fd);
+  }
+  const int failed = fsync_all(once);
+  for (int fd : folders) close(fd);
+  if (failed != 0) error = {"fsync of a folder failed: " + std::string(std::strerror(failed)), "EIO"};
+  return failed == 0;
+}
+
+void ArtifactDir::defer_sync(int folder_fd) {
+  struct stat st {};
+  if (fstat(folder_fd, &st) != 0) {
+    fsync(folder_fd);  // it cannot be keyed: synced now (fstat of an open folder does not fail)
+    close(folder_fd);
+  } else if (!unsynced_folders_.emplace(std::make_pair(st.st_dev, st.st_ino), folder_fd).second) {
+    close(folder_fd);  // already pending
+  }
 }
 
 bool ArtifactDir::append(std::string_view path, std::string_view data, bool sync, FsError& error) {
@@ -454,11 +476,7 @@ bool ArtifactDir::create_dir(std::string_view path, FsError& error) {
     error = resolve_error(errno, path, parts.back());
     return false;
   }
-  if (fsync(dir.fd) != 0) {
-    error = {"created " + quoted(path) + " but could not make it durable: fsync failed: " + std::strerror(errno),
-             "EIO"};
-    return false;
-  }
+  defer_sync(dir.release());  // with the next durable write, sync() or the close
   return true;
 }
 

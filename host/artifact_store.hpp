@@ -35,7 +35,8 @@ bool glob_match(std::string_view pattern, std::string_view path);
 // kill -9 included: the temp file is renamed over the old one only once it is written, and the
 // kernel holds the bytes of a dead process. What differs is a power loss or a kernel crash.
 enum class Durability {
-  // The data fsynced before the rename, the folder after it: on disk when the call returns.
+  // The data fsynced before the rename, the folder after it (with any folder whose fsync this
+  // ArtifactDir holds back): on disk when the call returns.
   Now,
   // The data fsynced before the rename; the folder's fsync waits for sync() (or the close), so
   // that the writes of a run share one fsync per folder. A power loss before it may bring back
@@ -50,7 +51,7 @@ class ArtifactDir {
  public:
   // Opens the folder `root` (creating it and its parents when `create`). The root itself is the
   // caller's choice and is trusted; everything below it is not. The names of folders it creates
-  // are made durable as a Durability::Whole write's are: by sync() or the close.
+  // are made durable with the first Now write, sync() or the close.
   static std::optional<ArtifactDir> open(const std::string& root, bool create, FsError& error);
   ArtifactDir(ArtifactDir&& other) noexcept;
   ArtifactDir& operator=(ArtifactDir&& other) noexcept;
@@ -81,7 +82,8 @@ class ArtifactDir {
   // Creates a folder and its parents (an existing one is fine).
   bool make_dirs(std::string_view path, FsError& error);
   // Creates one new folder; EEXIST when it is there already. Atomic, so two processes claiming
-  // the same name cannot both succeed.
+  // the same name cannot both succeed. Its name is made durable with the next Now write through
+  // this folder, sync() or the close.
   bool create_dir(std::string_view path, FsError& error);
   // Regular files below the folder whose relative path matches `pattern`, sorted. Symbolic links
   // are neither listed nor followed.
@@ -96,9 +98,13 @@ class ArtifactDir {
   int open_parent(const std::vector<std::string>& parts, bool create, std::string_view path, FsError& error,
                   std::vector<int>* new_parents = nullptr);
 
+  // Takes `folder_fd`: its fsync waits for the next Now write, sync() or the close.
+  void defer_sync(int folder_fd);
+
   int fd_ = -1;
   std::string root_;
-  // Folders renamed into since the last sync(), each once (by device and inode): its descriptor.
+  // Folders renamed or created into since the last sync(), each once (by device and inode): its
+  // descriptor.
   std::map<std::pair<dev_t, ino_t>, int> unsynced_folders_;
 };
 

@@ -120,3 +120,38 @@ TEST_CASE("artifact durability: a durable write fsyncs its data and its folder b
   CHECK(watch.count(base.path + "/run.json") == 1);
   CHECK(watch.count(base.path) == 1);
 }
+
+TEST_CASE("artifact durability: create_dir's new name is fsynced with the next durable write, side by side") {
+  Base base;
+  FsError error;
+  auto dir = ArtifactDir::open(base.path, false, error);
+  REQUIRE(dir);
+  Watch watch;
+  REQUIRE(dir->create_dir("t-1", error));
+  CHECK(watch.total() == 0);  // the claim waits for no disk
+  REQUIRE(dir->write_all({{"t-1/prompt.md", "hello\n"}, {"t-1/inputs/a.txt", "a\n"}}, error));
+  CHECK(watch.count(base.path + "/t-1/prompt.md") == 1);
+  CHECK(watch.count(base.path + "/t-1/inputs/a.txt") == 1);
+  CHECK(watch.count(base.path) == 1);                // holds "t-1"
+  CHECK(watch.count(base.path + "/t-1") == 1);       // holds prompt.md and "inputs"
+  CHECK(watch.count(base.path + "/t-1/inputs") == 1);  // holds a.txt
+  CHECK(watch.total() == 5);
+  REQUIRE(dir->sync(error));
+  CHECK(watch.total() == 5);  // nothing left pending
+}
+
+TEST_CASE("artifact durability: a whole write leaves its folder to sync(); an atomic one fsyncs nothing") {
+  Base base;
+  FsError error;
+  auto dir = ArtifactDir::open(base.path, false, error);
+  REQUIRE(dir);
+  Watch watch;
+  REQUIRE(dir->write("a.txt", "a\n", error, sidecar::host::Durability::Atomic));
+  CHECK(watch.total() == 0);
+  REQUIRE(dir->write("b.txt", "b\n", error, sidecar::host::Durability::Whole));
+  REQUIRE(dir->write("c.txt", "c\n", error, sidecar::host::Durability::Whole));
+  CHECK(watch.count(base.path + "/b.txt") == 1);
+  CHECK(watch.count(base.path) == 0);
+  REQUIRE(dir->sync(error));
+  CHECK(watch.count(base.path) == 1);  // once for both
+}

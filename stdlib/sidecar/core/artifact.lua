@@ -27,7 +27,7 @@ local function redact(text)
 end
 
 ---Opens an artifact folder. With create, the folders it makes are made durable (their names
----fsynced in their parents) by dir:sync() or the close, as "whole" writes' folders are.
+---fsynced in their parents) by the first "now" write through it, dir:sync() or the close.
 ---@param root string
 ---@param opts? {create: boolean?}
 ---@return table|nil dir, string? message, string? code
@@ -136,7 +136,8 @@ function Dir:make_dirs(path)
   return self.handle:make_dirs(path)
 end
 
----Creates a new folder; nil, message, "EEXIST" when another process got there first.
+---Creates a new folder; nil, message, "EEXIST" when another process got there first. Its name
+---is made durable by the next "now" write through this folder, dir:sync() or the close.
 function Dir:create_dir(path)
   return self.handle:create_dir(path)
 end
