@@ -143,12 +143,15 @@ local function shell_quote(s)
 end
 
 ---The git alias that stands for the refusing transport's helper: it appends "remote<TAB>url"
----to `log` (when given) and fails saying Sidecar blocked the push.
+---to `log` (when given) and fails saying Sidecar blocked the push. It reads git's first command
+---("capabilities") before it exits: git writes it unasked, and a helper already gone would end
+---git by SIGPIPE instead of the refusal's exit code 128.
 ---@param log string|nil  an absolute path
 ---@return string
 function M.refusal_alias(log)
   local record = log and ([[printf '%s\t%s\n' "$1" "$2" 2>/dev/null >>]] .. shell_quote(log) .. "; ") or ""
-  return "!f() { " .. record .. [[echo "fatal: Sidecar blocked this push (to $1${2:+ $2}): agents may not push ]] ..
+  return "!f() { " .. record .. "read -r _; " ..
+    [[echo "fatal: Sidecar blocked this push (to $1${2:+ $2}): agents may not push ]] ..
     [[from inside a Sidecar run; whoever reviews the run pushes" >&2; exit 128; }; f]]
 end
 
