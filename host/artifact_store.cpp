@@ -197,9 +197,9 @@ std::optional<ArtifactDir> ArtifactDir::open(const std::string& root, bool creat
     return fail();
   }
   ArtifactDir dir(fd, root);
-  // A new folder's name lives in its parent. Its fsync (a journal commit: milliseconds, the
-  // largest single wait of a run's start) joins those of the folders Durability::Whole writes
-  // leave, so a run's folder costs no fsync of its own before its agent starts.
+  // A new folder's name lives in its parent. Its fsync (a flush to the disk: milliseconds, the
+  // largest single wait of a run's start) waits for the first Now write, sync() or the close,
+  // side by side with theirs, so a run's folder costs no fsync of its own before its agent starts.
   for (int up : new_parents) dir.defer_sync(up);
   return dir;
 }
