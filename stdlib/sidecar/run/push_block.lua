@@ -210,7 +210,8 @@ function M.attempts(commands, log)
     end
   end
   if more > 0 then
-    list[#list + 1] = { source = "git", remote = "...", url = ("and %d more refused pushes (push_attempts.log)"):format(more) }
+    local url = ("and %d more refused pushes (push_attempts.log)"):format(more)
+    list[#list + 1] = { source = "git", remote = "...", url = url }
   end
   return list
 end
