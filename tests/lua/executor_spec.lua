@@ -55,10 +55,12 @@ describe("sbatch arguments", function()
   end)
 end)
 
--- Fake squeue, scontrol and sacct printing what `lines` says for each.
-local dir
+-- Fake squeue, scontrol and sacct printing what `lines` says for each. A test may make them
+-- more than once: every folder made is removed after it.
+local made = {}
 local function fakes(lines)
-  dir = os.tmpname()
+  local dir = os.tmpname()
+  made[#made + 1] = dir
   os.remove(dir)
   os.execute("mkdir -p '" .. dir .. "'")
   for name, text in pairs(lines) do
@@ -72,10 +74,10 @@ local function fakes(lines)
 end
 test.after_each(function()
   slurm.bin_dir = nil
-  if dir then
+  for _, dir in ipairs(made) do
     os.execute("rm -rf '" .. dir .. "'")
-    dir = nil
   end
+  made = {}
 end)
 
 -- What squeue says of a job it no longer knows (Slurm 22.05).
@@ -133,7 +135,7 @@ describe("Slurm job states", function()
     slurm.prefetch({ "8", "9", "10" })
     expect(slurm.job_state("8").state):equals("running")
     expect(slurm.job_state("9").state):equals("completed")
-    local f = assert(io.open(dir .. "/asked"))
+    local f = assert(io.open(made[#made] .. "/asked"))
     expect(f:read("a")):equals("-h -t all -r -j 8,9,10 -o %i|%T|%r\n")
     f:close()
   end)
