@@ -11,7 +11,6 @@
 #include <atomic>
 #include <cerrno>
 #include <cstring>
-#include <set>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -29,16 +28,20 @@ using Fd = UniqueFd;  // a descriptor closed when it goes out of scope
 
 // Fsyncs every descriptor, side by side (the first on this thread): the disk sees the flushes
 // together instead of waiting for each in turn. Returns 0 or the errno of a failure.
-int fsync_all(const std::vector<int>& fds) {
-  if (fds.empty()) return 0;
+int fsync_all(const std::vector<int>& fds) noexcept {
   std::atomic<int> failed{0};
+  auto sync_one = [&failed](int fd) {
+    if (fsync(fd) != 0) failed = errno;
+  };
   std::vector<std::thread> syncers;
   for (std::size_t i = 1; i < fds.size(); ++i) {
-    syncers.emplace_back([&failed, fd = fds[i]] {
-      if (fsync(fd) != 0) failed = errno;
-    });
+    try {
+      syncers.emplace_back(sync_one, fds[i]);
+    } catch (...) {
+      sync_one(fds[i]);  // no thread for it (the user's process limit, no memory): here, in turn
+    }
   }
-  if (fsync(fds.front()) != 0) failed = errno;
+  if (!fds.empty()) sync_one(fds.front());
   for (std::thread& t : syncers) t.join();
   return failed;
 }
@@ -343,26 +346,12 @@ bool ArtifactDir::write_all(const std::vector<std::pair<std::string, std::string
   pending.clear();
   folders.insert(folders.end(), new_parents.begin(), new_parents.end());
   new_parents.clear();
-  if (durability == Durability::Whole) {
-    for (int fd : folders) defer_sync(fd);
-    return true;
-  }
   if (durability == Durability::Atomic) {
     for (int fd : folders) close(fd);
     return true;
   }
-  for (const auto& [key, fd] : unsynced_folders_) folders.push_back(fd);
-  unsynced_folders_.clear();
-  std::vector<int> once;  // each folder once
-  std::set<std::pair<dev_t, ino_t>> seen;
-  for (int fd : folders) {
-    struct stat st {};
-    if (fstat(fd, &st) != 0 || seen.insert({st.st_dev, st.st_ino}).second) once.push_back(fd);
-  }
-  const int failed = fsync_all(once);
-  for (int fd : folders) close(fd);
-  if (failed != 0) error = {"fsync of a folder failed: " + std::string(std::strerror(failed)), "EIO"};
-  return failed == 0;
+  for (int fd : folders) defer_sync(fd);
+  return durability == Durability::Whole || sync(error);
 }
 
 void ArtifactDir::defer_sync(int folder_fd) {

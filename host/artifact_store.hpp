@@ -68,8 +68,10 @@ class ArtifactDir {
   // Several files at once, each atomic, with one fsync per folder instead of one per file.
   bool write_all(const std::vector<std::pair<std::string, std::string>>& files, FsError& error,
                  Durability durability = Durability::Now);
-  // Fsyncs, once each, the folders that Durability::Whole writes left unsynced. The destructor
-  // does it too, but cannot report a failure.
+  // Fsyncs, once each and side by side, the folders whose fsync this ArtifactDir holds back
+  // (Durability::Whole writes' folders, the parents of folders it created). A failure is reported
+  // once: a failed fsync is not retried (the kernel may have dropped the pages it could not
+  // write). The destructor does it too, but cannot report a failure.
   bool sync(FsError& error);
   // Appends `data` (whole lines, for JSON Lines) in one write. A last line left incomplete by a
   // crash was never committed: it is cut off before appending. `sync` also fsyncs the file.

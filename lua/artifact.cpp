@@ -67,7 +67,7 @@ int dir_write(lua_State* L) {
   return push_ok(L, ok, error);
 }
 
-// dir:sync() -> true | nil, message, code   (the folders "whole" writes left unsynced)
+// dir:sync() -> true | nil, message, code   (the folders whose fsync the folder holds back)
 int dir_sync(lua_State* L) {
   ArtifactDir& dir = check_dir(L);
   FsError error;

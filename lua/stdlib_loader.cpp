@@ -37,9 +37,12 @@ void push_loader(lua_State* L, const EmbeddedFile* file) {
 }
 
 // package.preload's __index: (preload, name) -> the embedded module's loader, or nil. Made when
-// asked for, so a start does not build a closure for each of some 300 modules it will not load.
+// asked for, so a start does not build a closure for each of some 150 modules it will not load.
 int preload_index(lua_State* L) {
-  const EmbeddedFile* file = lua_type(L, 2) == LUA_TSTRING ? find_embedded(lua_tostring(L, 2)) : nullptr;
+  if (lua_type(L, 2) != LUA_TSTRING) return 0;
+  std::size_t size = 0;
+  const char* name = lua_tolstring(L, 2, &size);
+  const EmbeddedFile* file = std::strlen(name) == size ? find_embedded(name) : nullptr;  // no NUL inside
   if (file == nullptr) return 0;
   push_loader(L, file);
   return 1;
@@ -48,8 +51,14 @@ int preload_index(lua_State* L) {
 // package.preload's __pairs: iterates over a copy holding the table's own entries and a loader
 // for every embedded module the table does not set itself. Upvalue 1: the base library's next.
 int preload_pairs(lua_State* L) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  lua_settop(L, 1);
   lua_pushvalue(L, lua_upvalueindex(1));
-  lua_newtable(L);
+  int count = 0;
+  for (EmbeddedFiles files : {embedded_stdlib(), embedded_presets()}) {
+    count += static_cast<int>(files.end - files.begin);
+  }
+  lua_createtable(L, 0, count);
   for (EmbeddedFiles files : {embedded_stdlib(), embedded_presets()}) {
     for (const EmbeddedFile* f = files.begin; f != files.end; ++f) {
       push_loader(L, f);

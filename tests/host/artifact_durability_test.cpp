@@ -1,5 +1,6 @@
 // When the artifact folder makes the names of folders it creates durable: fsync is counted here
 // (this test executable defines it, forwarding to the system call) while a test watches.
+#include <dirent.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -44,9 +45,29 @@ struct Watch {
     std::lock_guard<std::mutex> hold(g_mutex);
     return g_synced.count(key_of(path));
   }
-  std::size_t total() {
+  // Fsyncs of `base` and everything under it (never another test's or thread's files).
+  std::size_t total_under(const std::string& base) {
+    std::set<Key> keys;
+    collect(base, keys);
     std::lock_guard<std::mutex> hold(g_mutex);
-    return g_synced.size();
+    std::size_t n = 0;
+    for (const Key& k : g_synced) n += keys.count(k);
+    return n;
+  }
+
+ private:
+  static void collect(const std::string& path, std::set<Key>& keys) {
+    struct stat st {};
+    if (lstat(path.c_str(), &st) != 0) return;
+    keys.insert({st.st_dev, st.st_ino});
+    if (!S_ISDIR(st.st_mode)) return;
+    DIR* d = opendir(path.c_str());
+    if (d == nullptr) return;
+    while (dirent* e = readdir(d)) {
+      std::string name = e->d_name;
+      if (name != "." && name != "..") collect(path + "/" + name, keys);
+    }
+    closedir(d);
   }
 };
 
@@ -76,13 +97,13 @@ TEST_CASE("artifact durability: a folder open creates is made durable by sync(),
   FsError error;
   auto dir = ArtifactDir::open(base.path + "/runs/R-0001", true, error);
   REQUIRE(dir);
-  CHECK(watch.total() == 0);  // no journal commit before the caller's first write
+  CHECK(watch.total_under(base.path) == 0);  // no fsync before the caller's first write
   REQUIRE(dir->sync(error));
   CHECK(watch.count(base.path) == 1);          // holds the new "runs"
   CHECK(watch.count(base.path + "/runs") == 1);  // holds the new "R-0001"
-  CHECK(watch.total() == 2);
+  CHECK(watch.total_under(base.path) == 2);
   REQUIRE(dir->sync(error));
-  CHECK(watch.total() == 2);  // once only
+  CHECK(watch.total_under(base.path) == 2);  // once only
 }
 
 TEST_CASE("artifact durability: the close makes them durable when sync() was not called") {
@@ -93,10 +114,10 @@ TEST_CASE("artifact durability: the close makes them durable when sync() was not
     auto dir = ArtifactDir::open(base.path + "/runs", true, error);
     REQUIRE(dir);
     auto moved = std::move(*dir);  // a moved-from folder owes nothing; the new owner does
-    CHECK(watch.total() == 0);
+    CHECK(watch.total_under(base.path) == 0);
   }
   CHECK(watch.count(base.path) == 1);
-  CHECK(watch.total() == 1);
+  CHECK(watch.total_under(base.path) == 1);
 }
 
 TEST_CASE("artifact durability: opening an existing folder leaves nothing to sync") {
@@ -107,7 +128,7 @@ TEST_CASE("artifact durability: opening an existing folder leaves nothing to syn
   auto dir = ArtifactDir::open(base.path + "/runs", true, error);
   REQUIRE(dir);
   REQUIRE(dir->sync(error));
-  CHECK(watch.total() == 0);
+  CHECK(watch.total_under(base.path) == 0);
 }
 
 TEST_CASE("artifact durability: a durable write fsyncs its data and its folder before it returns") {
@@ -128,16 +149,16 @@ TEST_CASE("artifact durability: create_dir's new name is fsynced with the next d
   REQUIRE(dir);
   Watch watch;
   REQUIRE(dir->create_dir("t-1", error));
-  CHECK(watch.total() == 0);  // the claim waits for no disk
+  CHECK(watch.total_under(base.path) == 0);  // the claim waits for no disk
   REQUIRE(dir->write_all({{"t-1/prompt.md", "hello\n"}, {"t-1/inputs/a.txt", "a\n"}}, error));
   CHECK(watch.count(base.path + "/t-1/prompt.md") == 1);
   CHECK(watch.count(base.path + "/t-1/inputs/a.txt") == 1);
   CHECK(watch.count(base.path) == 1);                // holds "t-1"
   CHECK(watch.count(base.path + "/t-1") == 1);       // holds prompt.md and "inputs"
   CHECK(watch.count(base.path + "/t-1/inputs") == 1);  // holds a.txt
-  CHECK(watch.total() == 5);
+  CHECK(watch.total_under(base.path) == 5);
   REQUIRE(dir->sync(error));
-  CHECK(watch.total() == 5);  // nothing left pending
+  CHECK(watch.total_under(base.path) == 5);  // nothing left pending
 }
 
 TEST_CASE("artifact durability: a whole write leaves its folder to sync(); an atomic one fsyncs nothing") {
@@ -147,11 +168,27 @@ TEST_CASE("artifact durability: a whole write leaves its folder to sync(); an at
   REQUIRE(dir);
   Watch watch;
   REQUIRE(dir->write("a.txt", "a\n", error, sidecar::host::Durability::Atomic));
-  CHECK(watch.total() == 0);
+  CHECK(watch.total_under(base.path) == 0);
   REQUIRE(dir->write("b.txt", "b\n", error, sidecar::host::Durability::Whole));
   REQUIRE(dir->write("c.txt", "c\n", error, sidecar::host::Durability::Whole));
   CHECK(watch.count(base.path + "/b.txt") == 1);
   CHECK(watch.count(base.path) == 0);
   REQUIRE(dir->sync(error));
   CHECK(watch.count(base.path) == 1);  // once for both
+}
+
+TEST_CASE("artifact durability: a folder moved over another makes the other's pending names durable first") {
+  Base base;
+  Watch watch;
+  FsError error;
+  auto a = ArtifactDir::open(base.path + "/a", true, error);
+  auto b = ArtifactDir::open(base.path + "/b/c", true, error);
+  REQUIRE(a);
+  REQUIRE(b);
+  *a = std::move(*b);  // a's pending name ("a", in base) is fsynced now; b's move to a
+  CHECK(watch.count(base.path) == 1);
+  CHECK(watch.count(base.path + "/b") == 0);
+  REQUIRE(a->sync(error));
+  CHECK(watch.count(base.path) == 2);  // holds "b"
+  CHECK(watch.count(base.path + "/b") == 1);  // holds "c"
 }

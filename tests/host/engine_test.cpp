@@ -80,6 +80,8 @@ TEST_CASE("engine: embedded modules are in strcmp order, found by require and li
       assert(type(package.preload[name]) == "function", name)
     end
     assert(package.preload["sidecar.core.no_such"] == nil and package.preload[42] == nil)
+    assert(package.preload["sidecar.core.json\0x"] == nil) -- the whole name, not up to a NUL
+    assert(not pcall(getmetatable(package.preload).__pairs, 42))
     assert(require("sidecar.core.json") == require("sidecar.core.json"))
     package.preload["sidecar.core.json"] = function() return "mine" end -- a user's own entry wins
     package.preload["my.module"] = function() return "my module" end

@@ -461,6 +461,7 @@ function M.execute(o)
   local spawned_ns = clock.monotonic_ns()
   local started, h, watch = start_agent(o, run, record, owner,
     { argv = argv, how = how, env = env, parser = parser, run_dir = run_dir, t = t })
+  dir:sync() -- the run folder's name (artifact.open), made durable while the agent starts
   local r, killed_after_result, interruption
   if started then
     r, killed_after_result, interruption = agent_watch.wait(h, watch, o.exit_deadline_ms)
@@ -483,7 +484,6 @@ function M.execute(o)
     o.budget:apply(record, r.stopped) -- budget_exceeded, with the figures
   end
   save_end(s, o, t, record, result_files(o, record, run, run_dir, tsum, final), interruption)
-  dir:sync() -- the run folder's own name, made durable after the records in it (artifact.open)
   if not o.store then
     s:close()
   end

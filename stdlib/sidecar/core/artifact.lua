@@ -59,7 +59,8 @@ function Dir:write_all(files, durability)
   return self.handle:write_all(redacted, durability)
 end
 
----Fsyncs, once each, the folders that "whole" writes left unsynced (the close does it too).
+---Fsyncs, once each, the folders whose fsync this folder holds back: those "whole" writes left
+---unsynced and the parents of folders it created (the close does it too).
 function Dir:sync()
   return self.handle:sync()
 end

@@ -145,12 +145,13 @@ end
 ---The git alias that stands for the refusing transport's helper: it appends "remote<TAB>url"
 ---to `log` (when given) and fails saying Sidecar blocked the push. It reads git's first command
 ---("capabilities") before it exits: git writes it unasked, and a helper already gone would end
----git by SIGPIPE instead of the refusal's exit code 128.
+---git by SIGPIPE instead of the refusal's exit code 128 (run by hand at a terminal, it reads
+---nothing).
 ---@param log string|nil  an absolute path
 ---@return string
 function M.refusal_alias(log)
   local record = log and ([[printf '%s\t%s\n' "$1" "$2" 2>/dev/null >>]] .. shell_quote(log) .. "; ") or ""
-  return "!f() { " .. record .. "read -r _; " ..
+  return "!f() { " .. record .. "[ -t 0 ] || read -r _; " ..
     [[echo "fatal: Sidecar blocked this push (to $1${2:+ $2}): agents may not push ]] ..
     [[from inside a Sidecar run; whoever reviews the run pushes" >&2; exit 128; }; f]]
 end
