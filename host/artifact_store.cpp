@@ -252,8 +252,9 @@ int ArtifactDir::open_parent(const std::vector<std::string>& parts, bool create,
     if (next < 0 && errno == ENOENT && create) {
       if (mkdirat(dir.fd, name, 0755) == 0) {
         // The new folder's entry lives in its parent: durable with the parent's fsync.
-        if (new_parents) {
-          new_parents->push_back(fcntl(dir.fd, F_DUPFD_CLOEXEC, 3));
+        const int up = new_parents ? fcntl(dir.fd, F_DUPFD_CLOEXEC, 3) : -1;  // -1: no descriptor left
+        if (up >= 0) {
+          new_parents->push_back(up);
         } else if (fsync(dir.fd) != 0) {
           error = {"cannot make folder " + quoted(parts[i]) + " durable: fsync failed: " + std::strerror(errno), "EIO"};
           return -1;
@@ -452,7 +453,9 @@ bool ArtifactDir::make_dirs(std::string_view path, FsError& error) {
   std::vector<std::string> parts;
   if (!split_relative_path(path, parts, error)) return false;
   parts.emplace_back("x");  // open_parent creates every component before the last
-  Fd dir(open_parent(parts, true, path, error));
+  std::vector<int> new_parents;  // fsynced with the next Now write, sync() or the close
+  Fd dir(open_parent(parts, true, path, error, &new_parents));
+  for (int fd : new_parents) defer_sync(fd);
   return dir.fd >= 0;
 }
 

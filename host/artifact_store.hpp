@@ -81,7 +81,8 @@ class ArtifactDir {
   // folder would read it), and anything larger than `max_bytes`.
   std::optional<std::string> read(std::string_view path, FsError& error, std::size_t max_bytes = 1u << 30);
   bool exists(std::string_view path);
-  // Creates a folder and its parents (an existing one is fine).
+  // Creates a folder and its parents (an existing one is fine). Their names are made durable
+  // with the next Now write, sync() or the close.
   bool make_dirs(std::string_view path, FsError& error);
   // Creates one new folder; EEXIST when it is there already. Atomic, so two processes claiming
   // the same name cannot both succeed. Its name is made durable with the next Now write through

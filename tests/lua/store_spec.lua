@@ -123,6 +123,20 @@ describe("store", function()
     expect(store.find_root(top .. "/a/b")):equals(top .. "/a/b/../../.agent")
     expect(store.find_root("/")):equals("//.agent")
   end)
+
+  it("makes a run's folder in its own runs/, never through a symbolic link planted there", function()
+    local s <close> = assert(store.open(root, { create = true }))
+    local dir = assert(s:run_dir("R-0001"))
+    assert(dir:write("x.txt", "x\n"))
+    expect(read(root .. "/runs/R-0001/x.txt")):equals("x\n")
+    expect(s:run_dir("R-0001") ~= nil):is_true() -- there already: fine
+    local outside = root:gsub("/%.agent$", "") .. "/outside"
+    os.execute("mkdir -p '" .. outside .. "' && ln -s '" .. outside .. "' '" .. root .. "/runs/R-0002'")
+    local none, why, code = s:run_dir("R-0002")
+    expect(none):is_nil()
+    expect(why):contains("symbolic link")
+    expect(code):equals("ESYMLINK")
+  end)
 end)
 
 describe("store check and rebuild", function()

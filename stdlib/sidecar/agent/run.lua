@@ -461,7 +461,6 @@ function M.execute(o)
   local spawned_ns = clock.monotonic_ns()
   local started, h, watch = start_agent(o, run, record, owner,
     { argv = argv, how = how, env = env, parser = parser, run_dir = run_dir, t = t })
-  dir:sync() -- the run folder's name (artifact.open), made durable while the agent starts
   local r, killed_after_result, interruption
   if started then
     r, killed_after_result, interruption = agent_watch.wait(h, watch, o.exit_deadline_ms)

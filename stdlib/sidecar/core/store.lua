@@ -388,10 +388,17 @@ function Store:events(run_id, after_seq, limit)
   return events
 end
 
----The artifact folder of a run (`runs/R-0001/`), created when missing.
+---The artifact folder of a run (`runs/R-0001/`), created when missing. A new folder's name is
+---made durable with the copies' folders, when the store closes (store_copy.put), not before the
+---run can start.
 function Store:run_dir(run_id)
   assert(host.parse_id("run", run_id), "run_dir: not a run id: " .. tostring(run_id))
-  return artifact.open(self.root .. "/runs/" .. run_id, { create = true })
+  local rel = "runs/" .. run_id
+  local made, message, code = self.dir:make_dirs(rel) -- never through a symbolic link
+  if not made then
+    return nil, message, code
+  end
+  return artifact.open(self.root .. "/" .. rel)
 end
 
 ---Usage totals: one row per group ("" for all runs, or runner, model, task, status, day, run),
