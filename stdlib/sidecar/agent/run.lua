@@ -42,7 +42,6 @@ local agent_session = require("sidecar.agent.session")
 local agent_watch = require("sidecar.agent.watch")
 local clock = require("sidecar.host.time")
 local errors = require("sidecar.core.errors")
-local gates = require("sidecar.run.gates")
 local git = require("sidecar.core.git")
 local git_refs = require("sidecar.run.git_refs")
 local json = require("sidecar.core.json")
@@ -326,6 +325,7 @@ local function read_result(record, c)
   record.commands_run = json.array(summary.commands or {})
   record.git = c.refs:facts(record.head_before, record.head_after, record.commands_run)
   if o.gates then
+    local gates = require("sidecar.run.gates") -- loaded only for a run that has gates
     gates.apply(record, gates.evaluate(record, o.task, o.gates))
   end
   run_owner.apply(record, c.escapees) -- a run something outlived is never a clean review
@@ -364,8 +364,9 @@ local function start_agent(o, run, record, owner, a)
     assert(run.store:write_copy("run", record.run_id, record, { { "prompt.md", o.prompt } }))
   end
   local max_log = assert(log_caps.resolve(o.max_log_bytes))
-  local terminal = require("sidecar.agent.terminal").open(o, { store = run.store, record = record, -- with `pty`
-    run_dir = a.run_dir, t = a.t, parser = a.parser, max_log = max_log, spec = run.spec, argv = a.argv, how = a.how })
+  local terminal = o.pty and require("sidecar.agent.terminal").open(o, { store = run.store, record = record, -- pty
+    run_dir = a.run_dir, t = a.t, parser = a.parser, max_log = max_log, spec = run.spec, argv = a.argv,
+    how = a.how }) or nil
   if a.how.prompt == "file" then
     write_copy()
   end

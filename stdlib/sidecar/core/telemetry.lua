@@ -21,7 +21,6 @@
 --- raises; a file that cannot be written returns nil, message, code.
 local host = require("sidecar.host.telemetry")
 local errors = require("sidecar.core.errors")
-local inspect = require("sidecar.dev.inspect")
 local json = require("sidecar.core.json")
 local secrets = require("sidecar.core.secrets")
 local texts = require("sidecar.core.text")
@@ -93,7 +92,8 @@ local function check_usage(u, what, level)
         level + 1)
     end
     if v ~= null and not (math.type(v) == "integer" and v >= 0) then
-      fail(("%s.%s: expected a whole number of tokens >= 0, got %s"):format(what, k, inspect.inspect(v)), level + 1)
+      local shown = require("sidecar.dev.inspect").inspect(v) -- loaded only to say what was wrong
+      fail(("%s.%s: expected a whole number of tokens >= 0, got %s"):format(what, k, shown), level + 1)
     end
   end
 end
