@@ -24,6 +24,8 @@ using Key = std::pair<dev_t, ino_t>;
 std::mutex g_mutex;
 bool g_watching = false;
 std::multiset<Key> g_synced;  // the folders and files fsynced while watching
+std::set<Key> g_failing;      // fsyncs of these fail with EIO (a disk that lost the write)
+bool g_failing_files = false;  // and so do those of every regular file
 
 Key key_of(const std::string& path) {
   struct stat st {};
@@ -40,6 +42,17 @@ struct Watch {
   ~Watch() {
     std::lock_guard<std::mutex> hold(g_mutex);
     g_watching = false;
+    g_failing.clear();
+    g_failing_files = false;
+  }
+  void fail_files() {
+    std::lock_guard<std::mutex> hold(g_mutex);
+    g_failing_files = true;
+  }
+  void fail(const std::string& path) {
+    Key k = key_of(path);
+    std::lock_guard<std::mutex> hold(g_mutex);
+    g_failing.insert(k);
   }
   std::size_t count(const std::string& path) {
     std::lock_guard<std::mutex> hold(g_mutex);
@@ -86,7 +99,13 @@ extern "C" int fsync(int fd) {
   {
     std::lock_guard<std::mutex> hold(g_mutex);
     struct stat st {};
-    if (g_watching && fstat(fd, &st) == 0) g_synced.insert({st.st_dev, st.st_ino});
+    if (g_watching && fstat(fd, &st) == 0) {
+      g_synced.insert({st.st_dev, st.st_ino});
+      if (g_failing.count({st.st_dev, st.st_ino}) != 0 || (g_failing_files && S_ISREG(st.st_mode))) {
+        errno = EIO;
+        return -1;
+      }
+    }
   }
   return static_cast<int>(syscall(SYS_fsync, fd));
 }
@@ -191,4 +210,35 @@ TEST_CASE("artifact durability: a folder moved over another makes the other's pe
   REQUIRE(a->sync(error));
   CHECK(watch.count(base.path) == 2);  // holds "b"
   CHECK(watch.count(base.path + "/b") == 1);  // holds "c"
+}
+
+TEST_CASE("artifact durability: a failed fsync is an EIO error, and a failed data fsync changes nothing") {
+  Base base;
+  FsError error;
+  auto dir = ArtifactDir::open(base.path, false, error);
+  REQUIRE(dir);
+  REQUIRE(dir->write("run.json", "old\n", error));
+  {
+    Watch watch;
+    watch.fail_files();  // the data never reaches the disk: no rename may happen
+    CHECK_FALSE(dir->write_all({{"run.json", "new\n"}, {"model.json", "{}\n"}}, error));
+    CHECK(error.code == "EIO");
+  }
+  auto text = dir->read("run.json", error);
+  REQUIRE(text);
+  CHECK(*text == "old\n");
+  CHECK_FALSE(dir->exists("model.json"));
+  DIR* d = opendir(base.path.c_str());
+  REQUIRE(d != nullptr);
+  while (dirent* e = readdir(d)) CHECK(std::string(e->d_name).find(".tmp-") == std::string::npos);
+  closedir(d);
+  {
+    Watch watch;
+    watch.fail(base.path);  // the folder's fsync fails: the file is in place, whole, not durable
+    CHECK_FALSE(dir->write("model.json", "{}\n", error));
+    CHECK(error.code == "EIO");
+    CHECK(error.message.find("fsync of a folder failed") != std::string::npos);
+    CHECK(dir->exists("model.json"));
+    REQUIRE(dir->sync(error));  // reported once, not again
+  }
 }
