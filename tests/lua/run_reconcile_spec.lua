@@ -83,6 +83,19 @@ describe("run_reconcile.reconcile", function()
     expect(again.status):equals("outcome_unknown")
   end)
 
+  it("ends a run whose folder was replaced by a symbolic link, and creates nothing where it points", function()
+    local run = background_run()
+    local outside = root:gsub("/%.agent$", "") .. "/outside"
+    os.execute("rm -rf '" .. root .. "/runs/" .. run.run_id .. "' && mkdir -p '" .. outside .. "' && ln -s '"
+      .. outside .. "' '" .. root .. "/runs/" .. run.run_id .. "'")
+    local now, ended = run_reconcile.reconcile(s, run)
+    expect(ended):is_true()
+    expect(now.status):equals("outcome_unknown")
+    local listing = io.popen("ls -A '" .. outside .. "'")
+    expect(listing:read("a")):equals("") -- no worker.lock, no events.jsonl through the link
+    listing:close()
+  end)
+
   it("leaves a run alone while its worker holds the lock, and ends it once the lock is free", function()
     local run = background_run()
     local lock = assert(hostlock.try(lock_path(run)))

@@ -28,6 +28,7 @@ local artifact = require("sidecar.core.artifact")
 local host = require("sidecar.host.store")
 local files = require("sidecar.core.files")
 local json = require("sidecar.core.json")
+local paths = require("sidecar.host.paths")
 local secrets = require("sidecar.core.secrets")
 local store_copy = require("sidecar.core.store_copy")
 local text = require("sidecar.core.text")
@@ -388,15 +389,34 @@ function Store:events(run_id, after_seq, limit)
   return events
 end
 
----The artifact folder of a run (`runs/R-0001/`), created when missing. A new folder's name is
----made durable with the copies' folders, when the store closes (store_copy.put), not before the
----run can start.
+-- What is wrong with a run folder that is a symbolic link (planted by an agent, or in a cloned
+-- repository's .agent), and what to do.
+local function planted(folder)
+  return ("%s is a symbolic link: Sidecar never follows one out of its store; remove it (Sidecar "
+    .. "makes run folders itself)"):format(folder)
+end
+
+---The path of `file` in run `run_id`'s folder under the store folder `root`; nil, why, "ESYMLINK"
+---when that folder is a symbolic link (a lock or file made there would land wherever it points).
+---@return string|nil path, string? why, string? code
+function M.run_path(root, run_id, file)
+  local folder = root .. "/runs/" .. run_id
+  local st = paths.lstat(folder)
+  if st and st.kind == "symlink" then
+    return nil, planted(folder), "ESYMLINK"
+  end
+  return folder .. "/" .. file
+end
+
+---The artifact folder of a run (`runs/R-0001/`), created when missing; nil, why, code when it
+---cannot be (ESYMLINK: a symbolic link is there). A new folder's name is made durable with the
+---copies' folders, when the store closes (store_copy.put), not before the run can start.
 function Store:run_dir(run_id)
   assert(host.parse_id("run", run_id), "run_dir: not a run id: " .. tostring(run_id))
   local rel = "runs/" .. run_id
   local made, message, code = self.dir:make_dirs(rel) -- never through a symbolic link
   if not made then
-    return nil, message, code
+    return nil, code == "ESYMLINK" and planted(self.root .. "/" .. rel) or message, code
   end
   return artifact.open(self.root .. "/" .. rel)
 end

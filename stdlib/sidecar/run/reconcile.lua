@@ -54,8 +54,10 @@ local function now_ms()
   return clock.monotonic_ns() // 1000000
 end
 
-local function run_path(s, run_id, file)
-  return s.root .. "/runs/" .. run_id .. "/" .. file
+-- The run's lock file, or nil, why, "ESYMLINK" when its folder is a planted symbolic link: the
+-- lock would create a file wherever it points.
+local function lock_path(s, run_id)
+  return store.run_path(s.root, run_id, M.LOCK_FILE)
 end
 
 local ended = run_processes.ended
@@ -86,7 +88,11 @@ end
 ---@param s table
 ---@param run_id string
 function M.try_lock(s, run_id)
-  return hostlock.try(run_path(s, run_id, M.LOCK_FILE))
+  local path, why, code = lock_path(s, run_id)
+  if not path then
+    return nil, why, code
+  end
+  return hostlock.try(path)
 end
 
 ---The owner's side: takes the run's lock and keeps it (the returned lock object must stay
@@ -96,7 +102,10 @@ end
 ---@param s table  the store
 ---@param run_id string
 function M.claim(s, run_id)
-  local path = run_path(s, run_id, M.LOCK_FILE)
+  local path, not_here, not_code = lock_path(s, run_id)
+  if not path then
+    return nil, not_here, not_code
+  end
   local deadline = now_ms() + M.CLAIM_WAIT_MS
   while true do
     local lock, why, code = hostlock.try(path)
@@ -147,8 +156,12 @@ end
 ---@param s table
 ---@param run table
 function M.take_lock(s, run)
-  local path = run_path(s, run.run_id, M.LOCK_FILE)
-  local lock, why, code = hostlock.try(path)
+  local path, why, code = lock_path(s, run.run_id)
+  if not path then
+    return nil, why, code
+  end
+  local lock
+  lock, why, code = hostlock.try(path)
   if lock or code ~= "EWOULDBLOCK" then
     return lock, why, code
   end
@@ -297,7 +310,13 @@ function M.record_end(s, run)
   run.phase = nil -- `outcome` stays: what the agent itself ended as, when it had
   run.completed_at = store.now()
   run.reconciled_at = run.completed_at
-  assert(s:update_run(run))
+  local saved, why = s:update_run(run)
+  if not saved then
+    -- In the store, but its copy could not be written (a planted link, a full disk): the run has
+    -- ended all the same, and `store check` reports the copy and writes it once it can.
+    local held = s:get_run(run.run_id)
+    assert(held and held.status == run.status and held.completed_at == run.completed_at, why)
+  end
   telemetry.run_finished(s, run)
   local task = run.task_id and s:get_task(run.task_id)
   if task and (task.status == "running" or task.status == "queued") then
@@ -345,7 +364,8 @@ local function reconcile_one(s, run)
     return require("sidecar.executor").reconcile(s, run)
   end
   local lock <close>, _, code = M.take_lock(s, run)
-  if not lock and code ~= "ENOENT" then
+  -- No lock file can be taken where the folder is missing or a planted link: nobody holds it.
+  if not lock and code ~= "ENOENT" and code ~= "ESYMLINK" then
     return run, false -- the owner holds it (or another command is reconciling it right now)
   end
   -- Holding the lock, nothing else writes the run: an owner still starting waits for it.
