@@ -91,6 +91,13 @@ struct Base {
     path = mkdtemp(tmpl);
   }
   ~Base() { std::system(("rm -rf '" + path + "'").c_str()); }
+  // The folder itself, opened (it exists: nothing is created, nothing left to sync).
+  ArtifactDir open() const {
+    FsError error;
+    auto dir = ArtifactDir::open(path, false, error);
+    REQUIRE(dir);
+    return std::move(*dir);
+  }
 };
 
 }  // namespace
@@ -153,10 +160,9 @@ TEST_CASE("artifact durability: opening an existing folder leaves nothing to syn
 TEST_CASE("artifact durability: a durable write fsyncs its data and its folder before it returns") {
   Base base;
   FsError error;
-  auto dir = ArtifactDir::open(base.path, false, error);
-  REQUIRE(dir);
+  ArtifactDir dir = base.open();
   Watch watch;
-  REQUIRE(dir->write("run.json", "{}\n", error));
+  REQUIRE(dir.write("run.json", "{}\n", error));
   CHECK(watch.count(base.path + "/run.json") == 1);
   CHECK(watch.count(base.path) == 1);
 }
@@ -164,35 +170,33 @@ TEST_CASE("artifact durability: a durable write fsyncs its data and its folder b
 TEST_CASE("artifact durability: create_dir's new name is fsynced with the next durable write, side by side") {
   Base base;
   FsError error;
-  auto dir = ArtifactDir::open(base.path, false, error);
-  REQUIRE(dir);
+  ArtifactDir dir = base.open();
   Watch watch;
-  REQUIRE(dir->create_dir("t-1", error));
+  REQUIRE(dir.create_dir("t-1", error));
   CHECK(watch.total_under(base.path) == 0);  // the claim waits for no disk
-  REQUIRE(dir->write_all({{"t-1/prompt.md", "hello\n"}, {"t-1/inputs/a.txt", "a\n"}}, error));
+  REQUIRE(dir.write_all({{"t-1/prompt.md", "hello\n"}, {"t-1/inputs/a.txt", "a\n"}}, error));
   CHECK(watch.count(base.path + "/t-1/prompt.md") == 1);
   CHECK(watch.count(base.path + "/t-1/inputs/a.txt") == 1);
   CHECK(watch.count(base.path) == 1);                // holds "t-1"
   CHECK(watch.count(base.path + "/t-1") == 1);       // holds prompt.md and "inputs"
   CHECK(watch.count(base.path + "/t-1/inputs") == 1);  // holds a.txt
   CHECK(watch.total_under(base.path) == 5);
-  REQUIRE(dir->sync(error));
+  REQUIRE(dir.sync(error));
   CHECK(watch.total_under(base.path) == 5);  // nothing left pending
 }
 
 TEST_CASE("artifact durability: a whole write leaves its folder to sync(); an atomic one fsyncs nothing") {
   Base base;
   FsError error;
-  auto dir = ArtifactDir::open(base.path, false, error);
-  REQUIRE(dir);
+  ArtifactDir dir = base.open();
   Watch watch;
-  REQUIRE(dir->write("a.txt", "a\n", error, sidecar::host::Durability::Atomic));
+  REQUIRE(dir.write("a.txt", "a\n", error, sidecar::host::Durability::Atomic));
   CHECK(watch.total_under(base.path) == 0);
-  REQUIRE(dir->write("b.txt", "b\n", error, sidecar::host::Durability::Whole));
-  REQUIRE(dir->write("c.txt", "c\n", error, sidecar::host::Durability::Whole));
+  REQUIRE(dir.write("b.txt", "b\n", error, sidecar::host::Durability::Whole));
+  REQUIRE(dir.write("c.txt", "c\n", error, sidecar::host::Durability::Whole));
   CHECK(watch.count(base.path + "/b.txt") == 1);
   CHECK(watch.count(base.path) == 0);
-  REQUIRE(dir->sync(error));
+  REQUIRE(dir.sync(error));
   CHECK(watch.count(base.path) == 1);  // once for both
 }
 
@@ -215,19 +219,18 @@ TEST_CASE("artifact durability: a folder moved over another makes the other's pe
 TEST_CASE("artifact durability: a failed fsync is an EIO error, and a failed data fsync changes nothing") {
   Base base;
   FsError error;
-  auto dir = ArtifactDir::open(base.path, false, error);
-  REQUIRE(dir);
-  REQUIRE(dir->write("run.json", "old\n", error));
+  ArtifactDir dir = base.open();
+  REQUIRE(dir.write("run.json", "old\n", error));
   {
     Watch watch;
     watch.fail_files();  // the data never reaches the disk: no rename may happen
-    CHECK_FALSE(dir->write_all({{"run.json", "new\n"}, {"model.json", "{}\n"}}, error));
+    CHECK_FALSE(dir.write_all({{"run.json", "new\n"}, {"model.json", "{}\n"}}, error));
     CHECK(error.code == "EIO");
   }
-  auto text = dir->read("run.json", error);
+  auto text = dir.read("run.json", error);
   REQUIRE(text);
   CHECK(*text == "old\n");
-  CHECK_FALSE(dir->exists("model.json"));
+  CHECK_FALSE(dir.exists("model.json"));
   DIR* d = opendir(base.path.c_str());
   REQUIRE(d != nullptr);
   while (dirent* e = readdir(d)) CHECK(std::string(e->d_name).find(".tmp-") == std::string::npos);
@@ -235,10 +238,10 @@ TEST_CASE("artifact durability: a failed fsync is an EIO error, and a failed dat
   {
     Watch watch;
     watch.fail(base.path);  // the folder's fsync fails: the file is in place, whole, not durable
-    CHECK_FALSE(dir->write("model.json", "{}\n", error));
+    CHECK_FALSE(dir.write("model.json", "{}\n", error));
     CHECK(error.code == "EIO");
     CHECK(error.message.find("fsync of a folder failed") != std::string::npos);
-    CHECK(dir->exists("model.json"));
-    REQUIRE(dir->sync(error));  // reported once, not again
+    CHECK(dir.exists("model.json"));
+    REQUIRE(dir.sync(error));  // reported once, not again
   }
 }

@@ -52,9 +52,15 @@ end
 -- True, or nil and why (a full disk, say).
 local function write_list(dir, list)
   local f, why = io.open(dir .. "/moved.json", "wb")
-  local ok = f and f:write(json.encode(list), "\n")
-  ok = f and f:close() and ok
-  return ok and true or nil, why or "moved.json could not be written"
+  if not f then
+    return nil, why
+  end
+  local written, write_why = f:write(json.encode(list), "\n")
+  local closed, close_why = f:close()
+  if written and closed then
+    return true
+  end
+  return nil, write_why or close_why
 end
 
 local function same(a, b)
