@@ -386,6 +386,30 @@ describe("continued sessions", function()
   end)
 end)
 
+describe("a planted run folder", function()
+  it("fails a run whose folder is a symbolic link, starting no agent and writing nothing through it", function()
+    local outside = repo .. "/../" .. repo:match("[^/]+$") .. "-outside"
+    os.execute("mkdir -p '" .. outside .. "' '" .. repo .. "/.agent/runs' && ln -s '" .. outside .. "' '" ..
+      repo .. "/.agent/runs/R-0001'")
+    local none, why, code = agent_run.execute({ runner = "command", command = { "touch", outside .. "-started" },
+      prompt = "x", repo = repo })
+    expect(none):is_nil()
+    expect(why):contains("run R-0001 failed: its folder cannot be made")
+    expect(why):contains("symbolic link")
+    expect(code):equals("ESYMLINK")
+    local s <close> = assert(require("sidecar.core.store").open(repo .. "/.agent"))
+    local stored = assert(s:get_run("R-0001"))
+    expect(stored.status):equals("failed")
+    expect(stored.failure_reason):contains("remove it")
+    expect(stored.completed_at ~= nil):is_true()
+    local listing = io.popen("ls -A '" .. outside .. "'")
+    expect(listing:read("a")):equals("") -- no log, lock or copy went through the link
+    listing:close()
+    expect(read(outside .. "-started")):is_nil() -- no agent ran
+    os.execute("rm -rf '" .. outside .. "'")
+  end)
+end)
+
 describe("queued runs", function()
   it("execute a run already in the store (a queued background run) in its own record", function()
     local store = require("sidecar.core.store")

@@ -399,6 +399,19 @@ local function save_end(s, o, t, record, files, interruption)
   assert(s:update_run(record, files))
 end
 
+-- A run whose folder cannot be made (a symbolic link planted in its place, a full disk) ends
+-- `failed` with the reason, in the store alone (its copy, logs and events would go in that
+-- folder), before any agent starts. Returns nil, message, code.
+local function folder_failed(s, o, record, why, code)
+  record.status, record.failure_reason = "failed", "its folder cannot be made: " .. tostring(why)
+  record.completed_at = store.now()
+  s:save_run_end(record)
+  if not o.store then
+    s:close()
+  end
+  return nil, ("run %s failed: %s"):format(record.run_id, record.failure_reason), code
+end
+
 ---Runs an agent and records it. Options: runner (name, required: codex, claude, command, one registered with
 ---runners.register, or one of .agent/config.lua's `runners`), prompt (required), repo (default "."), root (the
 ---.agent folder), store (an open store), task_id, agent_role, model, sandbox, allow_full_auto, run_id (a run
@@ -420,7 +433,8 @@ end
 ---output (the whole final answer, as in output.md; nil when none, absent with `owner`), summary (its first line),
 ---failure_reason, usage, cost_usd, changed_files, session_id, command...; or nil, message, code ("unknown_runner",
 ---"bad_sandbox", "cannot_resume", "bad_config", or the store's for a run_id) when the run cannot be made: nothing
----is recorded then. Raises on bad option types and after recording an interrupted run.
+---is recorded then; when its folder cannot be made (ESYMLINK: a symbolic link planted there), the run is recorded
+---`failed` with that reason and no agent starts. Raises on bad option types and after recording an interrupted run.
 ---@param o table  the options above
 ---@return table|nil record, string? message, string? code
 function M.execute(o)
@@ -438,7 +452,10 @@ function M.execute(o)
   end
   local id = record.run_id
   record.created_at = record.created_at or record.started_at
-  local dir = assert(s:run_dir(id))
+  local dir, dir_why, dir_code = s:run_dir(id)
+  if not dir then
+    return folder_failed(s, o, record, dir_why, dir_code)
+  end
   local run_dir = dir:root()
   -- The run's lock while the agent runs (or the caller's, who then finishes the run); an error
   -- leaving it active records it (stdlib/sidecar/run/owner.lua).

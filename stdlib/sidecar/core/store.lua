@@ -275,6 +275,19 @@ function Store:update_run(record, files)
   return save(self, "run", record, run_fields, self.db.update_run, files)
 end
 
+---Saves a run's end (its status and completed_at set) like update_run, except that a copy that
+---cannot be written (a symbolic link planted at its folder, a full disk) is no error once the store
+---holds the end: `store check` reports the copy and writes it once it can. Raises when the store
+---does not hold it.
+function Store:save_run_end(record)
+  local saved, why = self:update_run(record)
+  if not saved then
+    local held = self:get_run(record.run_id)
+    assert(held and held.status == record.status and held.completed_at == record.completed_at, why)
+  end
+  return record
+end
+
 ---Writes a record's copy from what the store holds (a missing or stale copy: `store check`).
 ---@param kind "task"|"run"
 function Store:restore_copy(kind, id)

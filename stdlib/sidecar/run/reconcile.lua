@@ -310,13 +310,7 @@ function M.record_end(s, run)
   run.phase = nil -- `outcome` stays: what the agent itself ended as, when it had
   run.completed_at = store.now()
   run.reconciled_at = run.completed_at
-  local saved, why = s:update_run(run)
-  if not saved then
-    -- In the store, but its copy could not be written (a planted link, a full disk): the run has
-    -- ended all the same, and `store check` reports the copy and writes it once it can.
-    local held = s:get_run(run.run_id)
-    assert(held and held.status == run.status and held.completed_at == run.completed_at, why)
-  end
+  s:save_run_end(run) -- ended even when its copy cannot be written (a planted link, a full disk)
   telemetry.run_finished(s, run)
   local task = run.task_id and s:get_task(run.task_id)
   if task and (task.status == "running" or task.status == "queued") then

@@ -12,6 +12,7 @@ local agent_run = require("sidecar.agent.run")
 local config = require("sidecar.core.config")
 local duration = require("sidecar.core.duration")
 local effort = require("sidecar.agent.effort")
+local errors = require("sidecar.core.errors")
 local json = require("sidecar.core.json")
 local run_finish = require("sidecar.task.finish")
 local run_worktree = require("sidecar.run.worktree")
@@ -208,8 +209,29 @@ local function fail_ahead(s, run_id, status, why)
   local run = run_id and s:get_run(run_id)
   if run and run.status == "preparing" then
     run.status, run.failure_reason, run.completed_at = status, why, store.now()
-    s:update_run(run)
+    s:save_run_end(run) -- ended even when its copy cannot be written (a planted link)
   end
+end
+
+-- A step whose agent could not be started: its worktree abandoned, its run ended `failed` with
+-- the reason, its task as it was. Returns nil, message, code.
+local function not_started(s, cfg, task, o, wt, message, code)
+  run_worktree.abandon(s, o.run_id, wt, cfg, message)
+  fail_ahead(s, o.run_id, "failed", message)
+  s:set_task_status(task.task_id, task.status)
+  return nil, message, code
+end
+
+-- This process takes the run (run_owner.own). A run it cannot take, such as one whose folder is a
+-- symbolic link planted there, is an operational failure: nil, message, code.
+local function take_run(s, run_id)
+  local ok, owner = pcall(run_owner.own, s, assert(s:get_run(run_id)))
+  if ok then
+    return owner
+  elseif errors.is(owner, "lock_failed") or errors.is(owner, "busy") then
+    return nil, owner.message, owner.code
+  end
+  error(owner, 0) -- an interruption or a bug
 end
 
 ---The agent_run options for one runner under the config (program, args, env from cfg.runners;
@@ -357,11 +379,15 @@ function M.run_step(s, cfg, task, st, extra)
   end
   -- This process owns the run from here until it is finished (the agent, then validation): its
   -- lock, mark and orphans, and an error leaving it active is recorded (stdlib/sidecar/run/owner.lua).
-  local owner <close> = run_owner.own(s, assert(s:get_run(o.run_id)))
+  local owner <close>, message, code = take_run(s, o.run_id)
+  if not owner then
+    return not_started(s, cfg, task, o, wt, message, code)
+  end
   o.owner = owner
   s:set_task_status(task.task_id, "running")
   progress(st, "task %s: %s%s started", task.task_id, st.runner, st.agent_role and (" as " .. st.agent_role) or "")
-  local ok, run, message, code = pcall(agent_run.execute, o)
+  local ok, run
+  ok, run, message, code = pcall(agent_run.execute, o)
   if not ok then -- interrupted (recorded by the owner guard): the task can be run again
     run_worktree.abandon(s, o.run_id, wt, cfg)
     fail_ahead(s, o.run_id, "interrupted", "interrupted before its agent started")
@@ -369,10 +395,7 @@ function M.run_step(s, cfg, task, st, extra)
     error(run, 0)
   end
   if not run then
-    run_worktree.abandon(s, o.run_id, wt, cfg, message)
-    fail_ahead(s, o.run_id, "failed", message)
-    s:set_task_status(task.task_id, task.status)
-    return nil, message, code
+    return not_started(s, cfg, task, o, wt, message, code)
   end
   if link_kind then
     s:link(extra.parent_run_id, run.run_id, link_kind)
