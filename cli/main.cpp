@@ -374,6 +374,7 @@ static int sidecar_main(int argc, char** argv) {
 
   try {
     Engine engine;
+    engine.process_ends_at_close();
     sidecar::cli::register_declared(engine.state());
     // Before anything else runs: every byte printed from Lua passes the redactor from here on.
     // Only a SIDECAR_STDLIB_DIR without the module can make it fail; that is said, not hidden.

@@ -236,7 +236,9 @@ SecretPolicy secret_policy() { return detail::current_rules()->policy; }
 
 void set_secret_rules(const SecretRules& rules) {
   std::lock_guard<std::mutex> lock(rules_mutex);
-  auto compiled = std::make_shared<const detail::CompiledRules>(detail::compile_rules(locked_rules().policy, rules));
+  // Not locked_rules(): with no rules yet, its compile of the default policy would be replaced at once.
+  const SecretPolicy& policy = process_rules ? process_rules->policy : default_secret_policy();
+  auto compiled = std::make_shared<const detail::CompiledRules>(detail::compile_rules(policy, rules));
   process_rules = std::move(compiled);
   ++rules_generation;
 }

@@ -11,7 +11,6 @@
 --- and prefixed with its folder, and a run's own hooks add ` --run`); every other hook, matcher
 --- group and setting is kept as it was.
 local git_commands = require("sidecar.run.git_commands")
-local gates = require("sidecar.run.gates")
 local json = require("sidecar.core.json")
 local secrets = require("sidecar.core.secrets")
 local text = require("sidecar.core.text")
@@ -227,6 +226,7 @@ function M.decide(input, policy)
     return nil
   end
   local rel = M.relative(file, policy.repos or {})
+  local gates = require("sidecar.run.gates") -- here: a run's start needs only run_env of this module
   for _, entry in ipairs(policy.avoid or {}) do
     local pattern, folder = gates.pattern(entry)
     if pattern and gates.matches(pattern, rel, folder) then

@@ -41,11 +41,11 @@ local agent_result = require("sidecar.agent.result")
 local agent_session = require("sidecar.agent.session")
 local agent_watch = require("sidecar.agent.watch")
 local clock = require("sidecar.host.time")
-local errors = require("sidecar.core.errors")
 local git = require("sidecar.core.git")
 local git_refs = require("sidecar.run.git_refs")
 local json = require("sidecar.core.json")
 local log_caps = require("sidecar.core.log_caps")
+local run_options = require("sidecar.agent.run_options")
 local run_owner = require("sidecar.run.owner")
 local runners = require("sidecar.agent.runners")
 local store = require("sidecar.core.store")
@@ -80,37 +80,6 @@ function M.shown(argv)
     out[i] = a:find("[%s'\"$`\\]") and ("'" .. a:gsub("'", "'\\''") .. "'") or a
   end
   return table.concat(out, " ")
-end
-
-local function check_options(o)
-  if type(o) ~= "table" then
-    errors.raise("bad_option", "agent_run.execute: expected an options table", nil, 3)
-  end
-  if type(o.prompt) ~= "string" or o.prompt == "" then
-    errors.raise("bad_option", "agent_run.execute: `prompt` must be a non-empty string", nil, 3)
-  end
-  for _, key in ipairs({ "timeout_ms", "idle_timeout_ms", "exit_deadline_ms", "kill_grace_ms", "stuck_after_ms" }) do
-    local v = o[key]
-    if v ~= nil and (math.type(v) ~= "integer" or v <= 0) then
-      errors.raise("bad_option", ("agent_run.execute: `%s` must be a positive integer (ms)"):format(key), nil, 3)
-    end
-  end
-  if o.run_id ~= nil and type(o.run_id) ~= "string" then
-    errors.raise("bad_option", "agent_run.execute: `run_id` must be a run id such as \"R-0001\"", nil, 3)
-  end
-  if o.on_spawn ~= nil and type(o.on_spawn) ~= "function" then
-    errors.raise("bad_option", "agent_run.execute: `on_spawn` must be a function(pid)", nil, 3)
-  end
-  if o.ephemeral ~= nil and type(o.ephemeral) ~= "boolean" then
-    errors.raise("bad_option", "agent_run.execute: `ephemeral` must be true or false", nil, 3)
-  end
-  local max_log, bad_log = log_caps.resolve(o.max_log_bytes)
-  if not max_log then
-    errors.raise("bad_option", "agent_run.execute: `max_log_bytes`: " .. bad_log .. " (or false: no bound)", nil, 3)
-  end
-  if o.resume ~= nil then
-    agent_session.check_resume(o)
-  end
 end
 
 M.continuation = agent_session.continuation
@@ -438,7 +407,7 @@ end
 ---@param o table  the options above
 ---@return table|nil record, string? message, string? code
 function M.execute(o)
-  check_options(o)
+  run_options.check(o)
   git.preload(o.repo or ".") -- libgit2 loads while the store is opened
   local run, message, code = resolve(o)
   if not run then
