@@ -209,7 +209,7 @@ local function fail_ahead(s, run_id, status, why)
   local run = run_id and s:get_run(run_id)
   if run and run.status == "preparing" then
     run.status, run.failure_reason, run.completed_at = status, why, store.now()
-    s:save_run_end(run) -- ended even when its copy cannot be written (a planted link)
+    s:update_run(run) -- the store first: a copy that cannot be written (a planted link) leaves it ended
   end
 end
 
