@@ -95,9 +95,10 @@ int main(int argc, char** argv) {
   const std::string sidecar = sidecar_path, base = sidecar::bench::temp_folder("bench_run_phases");
   const std::string agent = base + "/noop-agent", prompt = base + "/prompt.md";
   if (base.empty() || !sidecar::bench::make_noop_agent(agent, capture, prompt) ||
-      sh("cd '" + base + "' && mkdir git plain prep && (cd git && git init -q && git -c user.name=b -c user.email=b@b "
-         "commit -q --allow-empty -m init) && cd prep && git init -q && for i in $(seq 1 50); do echo \"line $i\" > "
-         "f$i.txt; done && git add -A && git -c user.name=b -c user.email=b@b commit -qm init && echo x >> f1.txt") != 0) {
+      sh("cd '" + base + "' && mkdir git plain prep && (cd git && git init -q && git -c user.name=b -c "
+         "user.email=b@b commit -q --allow-empty -m init) && cd prep && git init -q && for i in $(seq 1 50); do "
+         "echo \"line $i\" > f$i.txt; done && git add -A && git -c user.name=b -c user.email=b@b commit -qm init && "
+         "echo x >> f1.txt") != 0) {
     std::fprintf(stderr, "bench_run_phases: cannot set up a folder in $TMPDIR or /tmp\n");
     return 1;
   }
@@ -145,8 +146,8 @@ int main(int argc, char** argv) {
     std::printf("  %-34s %8.2f %8.2f %8.2f %10.2f %12.2f   its own work %6.2f\n", c.name.c_str(), whole, floor, state,
                 modules, kids, whole - floor - state - modules - kids);
   }
-  std::printf("  floor: `sidecar --version`; Lua: `sidecar -e ''` minus the floor; modules: requiring what the command\n"
-              "  loads, minus both; children: the agent run bare, or the longer of prepare's two inputs (it runs them\n"
-              "  side by side)\n");
+  std::printf("  floor: `sidecar --version`; Lua: `sidecar -e ''` minus the floor; modules: requiring what the\n"
+              "  command loads, minus both; children: the agent run bare, or the longer of prepare's two inputs (it\n"
+              "  runs them side by side)\n");
   return 0;
 }
