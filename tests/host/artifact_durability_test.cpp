@@ -245,3 +245,19 @@ TEST_CASE("artifact durability: a failed fsync is an EIO error, and a failed dat
     REQUIRE(dir.sync(error));  // reported once, not again
   }
 }
+
+TEST_CASE("artifact durability: a whole write into new folders leaves their names to sync(), each once") {
+  Base base;
+  FsError error;
+  ArtifactDir dir = base.open();
+  Watch watch;
+  REQUIRE(dir.write("x/y/z.txt", "z\n", error, sidecar::host::Durability::Whole));
+  CHECK(watch.count(base.path + "/x/y/z.txt") == 1);  // the data, before the rename
+  CHECK(watch.total_under(base.path) == 1);           // no folder waited for
+  REQUIRE(dir.sync(error));
+  CHECK(watch.count(base.path) == 1);           // holds "x"
+  CHECK(watch.count(base.path + "/x") == 1);    // holds "y"
+  CHECK(watch.count(base.path + "/x/y") == 1);  // holds z.txt
+  REQUIRE(dir.sync(error));
+  CHECK(watch.total_under(base.path) == 4);  // nothing left pending
+}
