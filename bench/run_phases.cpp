@@ -2,10 +2,13 @@
 // row a median of wall times, the cases alternated in one loop so that drift hits all alike:
 //   exec floor         `sidecar --version`: the binary loaded and started, no Lua
 //   Lua state          `sidecar -e ''` minus the floor: the state, host modules, the redactor
-//   modules            requiring exactly the modules the command loads (found by running it once)
+//   modules            requiring exactly the modules the command loads (found from its second run,
+//                      the first making the store)
 //   the command's own  the whole command minus the above and minus its children run bare (the
 //                      no-op agent; the longer of prepare's two --input commands, which it runs
-//                      side by side): store, files, fsyncs, git reads, spawning and waiting
+//                      side by side): store, files, fsyncs, git reads, spawning and waiting. A lower
+//                      bound: what Sidecar does while its children run (a run's JSON copy is written
+//                      while the agent starts) hides behind them.
 // The run is the one bench_run_overhead and bench_repo_cost time (`sidecar -e` calling
 // agent_run.execute with the codex runner around a no-op agent), in a small git repository and
 // outside git; prepare is bench_repo_cost's (precommit-classifier, `git status --short` and `git
@@ -91,7 +94,12 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "bench_run_phases: no such file: %s or %s\n", argv[1], argv[2]);
     return 2;
   }
-  const int runs = argc > 4 && std::string(argv[3]) == "--runs" ? std::atoi(argv[4]) : 21;
+  int runs = 21;
+  if (argc == 5 && std::string(argv[3]) == "--runs") runs = std::atoi(argv[4]);
+  if (runs < 1 || (argc != 3 && argc != 5) || (argc == 5 && std::string(argv[3]) != "--runs")) {
+    std::fprintf(stderr, "bench_run_phases: expected [--runs N] with N >= 1 after the two paths\n");
+    return 2;
+  }
   const std::string sidecar = sidecar_path, base = sidecar::bench::temp_folder("bench_run_phases");
   const std::string agent = base + "/noop-agent", prompt = base + "/prompt.md";
   if (base.empty() || !sidecar::bench::make_noop_agent(agent, capture, prompt) ||
@@ -113,13 +121,16 @@ int main(int argc, char** argv) {
   }
   commands[2].name = "prepare", commands[2].folder = base + "/prep";
   commands[2].children = {{"git", "status", "--short"}, {"git", "diff"}};
-  // Each command once, writing the chunk that requires what it loaded.
+  // Each command twice (the first makes the store), the second writing the chunk that requires
+  // what it loaded.
   for (size_t k = 0; k < commands.size(); ++k) {
     Command& c = commands[k];
     const std::string list = base + "/modules-" + std::to_string(k) + ".lua";
-    std::vector<std::string> once = c.name == "prepare" ? prepare_argv(sidecar, "p-first") : c.whole;
-    once.insert(once.begin() + 1, {"-e", modules_writer(list)});
-    const std::string chunk = run_ms(once, c.folder) >= 0 ? read_all(list) : "";
+    std::vector<std::string> first = c.name == "prepare" ? prepare_argv(sidecar, "p-first") : c.whole;
+    std::vector<std::string> second = c.name == "prepare" ? prepare_argv(sidecar, "p-second") : c.whole;
+    second.insert(second.begin() + 1, {"-e", modules_writer(list)});
+    const bool ran = run_ms(first, c.folder) >= 0 && run_ms(second, c.folder) >= 0;
+    const std::string chunk = ran ? read_all(list) : "";
     if (chunk.empty()) {
       std::fprintf(stderr, "bench_run_phases: %s failed (run it by hand in %s)\n", c.name.c_str(), c.folder.c_str());
       return 1;
@@ -130,6 +141,10 @@ int main(int argc, char** argv) {
   for (int i = 0; i < runs; ++i) {
     floor_ms.push_back(run_ms({sidecar, "--version"}, ""));
     state_ms.push_back(run_ms({sidecar, "-e", ""}, ""));
+    if (floor_ms.back() < 0 || state_ms.back() < 0) {
+      std::fprintf(stderr, "bench_run_phases: `sidecar --version` or `sidecar -e ''` failed (run %d)\n", i);
+      return 1;
+    }
     for (Command& c : commands) {
       if (!sample(c, sidecar, i)) {
         std::fprintf(stderr, "bench_run_phases: %s failed (run %d)\n", c.name.c_str(), i);
@@ -148,6 +163,7 @@ int main(int argc, char** argv) {
   }
   std::printf("  floor: `sidecar --version`; Lua: `sidecar -e ''` minus the floor; modules: requiring what the\n"
               "  command loads, minus both; children: the agent run bare, or the longer of prepare's two inputs (it\n"
-              "  runs them side by side)\n");
+              "  runs them side by side); its own work: the rest, a lower bound (work done while children run\n"
+              "  hides behind them)\n");
   return 0;
 }

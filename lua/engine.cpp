@@ -140,7 +140,7 @@ Engine::Engine(const std::string& stdlib_dir) : L_(luaL_newstate()) {
 #if defined(__SANITIZE_ADDRESS__)
 #define SIDECAR_LEAK_CHECKED 1
 #elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
+#if __has_feature(address_sanitizer) || __has_feature(leak_sanitizer)
 #define SIDECAR_LEAK_CHECKED 1
 #endif
 #endif

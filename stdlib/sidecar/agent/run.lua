@@ -6,7 +6,9 @@
 ---   record.output   -- the agent's final answer (also in output.md)
 ---
 --- `runner` may be one of `.agent/config.lua`'s runners. A run that cannot be made (an unknown
---- runner, a refused sandbox) returns nil, message, code and records nothing: check it.
+--- runner, a refused sandbox) returns nil, message, code and records nothing: check it. A run whose
+--- folder cannot be made (a symbolic link planted there) also returns nil, message, code, after
+--- recording the run `failed`: no agent started.
 ---
 --- Records, under the store's folder (`.agent/` of the repository unless `root` says otherwise):
 --- the run in `sidecar.db` and `runs/R-0001/run.json`; in `runs/R-0001/`: prompt.md, agent.jsonl

@@ -6,7 +6,8 @@ local log_caps = require("sidecar.core.log_caps")
 
 local M = {}
 
----Raises a "bad_option" error for the first option of the wrong type or value.
+---Raises a "bad_option" error for the first option of the wrong type or value. Called by execute
+---itself, never through another function or as a tail call: the error levels name execute's caller.
 ---@param o table  execute's options
 function M.check(o)
   if type(o) ~= "table" then

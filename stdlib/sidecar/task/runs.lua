@@ -214,7 +214,7 @@ local function fail_ahead(s, run_id, status, why)
 end
 
 -- A step whose agent could not be started: its worktree abandoned, its run ended `failed` with
--- the reason, its task as it was. Returns nil, message, code.
+-- the reason when it was still `preparing` (fail_ahead), its task as it was. Returns nil, message, code.
 local function not_started(s, cfg, task, o, wt, message, code)
   run_worktree.abandon(s, o.run_id, wt, cfg, message)
   fail_ahead(s, o.run_id, "failed", message)
