@@ -80,10 +80,11 @@ expect_run "hostile: background run" 0 "R-\d+" "" -- "$S" run T-0001 --runner sa
 bg=$(run_id)
 "$S" run wait "$bg" >/dev/null 2>&1
 # The worker goes on with the fix run after the first run's end: ready once the last run says why it stopped.
+# A new run is in the store before its copy (written once its agent starts): no copy yet is not ready.
 fix_recorded() {
   local last
   last=$(runs_where task_id T-0001 | head -n 1)
-  [ "$last" != "$bg" ] && [ "$(field "$(run_json "$last")" .reaction.stopped)" != nil ]
+  [ "$last" != "$bg" ] && [ -f "$(run_json "$last")" ] && [ "$(field "$(run_json "$last")" .reaction.stopped)" != nil ]
 }
 wait_until "hostile: the fix run's reaction recorded" 60 fix_recorded
 fix=$(runs_where task_id T-0001 | head -n 1)
