@@ -1,13 +1,10 @@
 #include "artifact_store.hpp"
 
-#include <dirent.h>
 #include <fcntl.h>
-#include <fnmatch.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstring>
@@ -87,58 +84,6 @@ bool check_regular(int fd, std::string_view path, FsError& error) {
   return true;
 }
 
-// Matches path components against pattern components; "**" spans any number of components.
-bool match_parts(const std::vector<std::string>& pat, std::size_t pi, const std::vector<std::string>& path,
-                 std::size_t si) {
-  if (pi == pat.size()) return si == path.size();
-  if (pat[pi] == "**") {
-    // Spans any number of components, but (like "*") none that starts with a dot: hidden
-    // files, and the temp files of writes in flight, are only matched by naming them.
-    for (std::size_t k = si; k <= path.size(); ++k) {
-      if (match_parts(pat, pi + 1, path, k)) return true;
-      if (k < path.size() && path[k][0] == '.') return false;
-    }
-    return false;
-  }
-  return si < path.size() && fnmatch(pat[pi].c_str(), path[si].c_str(), FNM_PERIOD) == 0 &&
-         match_parts(pat, pi + 1, path, si + 1);
-}
-
-std::vector<std::string> split_slash(std::string_view s) {
-  std::vector<std::string> parts;
-  std::size_t start = 0;
-  while (start <= s.size()) {
-    std::size_t end = s.find('/', start);
-    if (end == std::string_view::npos) end = s.size();
-    if (end > start) parts.emplace_back(s.substr(start, end - start));
-    start = end + 1;
-  }
-  return parts;
-}
-
-// Walks `dir` (owned), adding regular files matching `pattern` to `out`.
-void walk(int dir, const std::string& prefix, const std::vector<std::string>& pattern, std::vector<std::string>& out) {
-  DIR* d = fdopendir(dir);
-  if (!d) {
-    close(dir);
-    return;
-  }
-  while (dirent* e = readdir(d)) {
-    std::string name = e->d_name;
-    if (name == "." || name == "..") continue;
-    std::string rel = prefix.empty() ? name : prefix + "/" + name;
-    struct stat st {};
-    if (fstatat(dirfd(d), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
-    if (S_ISDIR(st.st_mode)) {
-      int sub = openat(dirfd(d), name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-      if (sub >= 0) walk(sub, rel, pattern, out);
-    } else if (S_ISREG(st.st_mode) && match_parts(pattern, 0, split_slash(rel), 0)) {
-      out.push_back(rel);
-    }
-  }
-  closedir(d);
-}
-
 }  // namespace
 
 bool split_relative_path(std::string_view path, std::vector<std::string>& parts, FsError& error) {
@@ -166,8 +111,16 @@ bool split_relative_path(std::string_view path, std::vector<std::string>& parts,
   return true;
 }
 
-bool glob_match(std::string_view pattern, std::string_view path) {
-  return match_parts(split_slash(pattern), 0, split_slash(path), 0);
+std::vector<std::string> split_slash(std::string_view s) {
+  std::vector<std::string> parts;
+  std::size_t start = 0;
+  while (start <= s.size()) {
+    std::size_t end = s.find('/', start);
+    if (end == std::string_view::npos) end = s.size();
+    if (end > start) parts.emplace_back(s.substr(start, end - start));
+    start = end + 1;
+  }
+  return parts;
 }
 
 std::optional<ArtifactDir> ArtifactDir::open(const std::string& root, bool create, FsError& error) {
@@ -472,20 +425,20 @@ bool ArtifactDir::create_dir(std::string_view path, FsError& error) {
   return true;
 }
 
-std::optional<std::vector<std::string>> ArtifactDir::list(std::string_view pattern, FsError& error) {
-  if (pattern.empty() || pattern.front() == '/' || pattern.find("..") != std::string_view::npos) {
-    error = {"refused pattern " + quoted(pattern) + ": give a glob relative to the folder", "EINVAL"};
-    return std::nullopt;
+int ArtifactDir::open_lock_file(std::string_view path, FsError& error) {
+  std::vector<std::string> parts;
+  if (!split_relative_path(path, parts, error)) return -1;
+  Fd dir(open_parent(parts, false, path, error));
+  if (dir.fd < 0) return -1;
+  // O_NONBLOCK: opening a FIFO planted there does not wait (check_regular refuses it then).
+  Fd file(openat(dir.fd, parts.back().c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC,
+                 0644));
+  if (file.fd < 0) {
+    error = resolve_error(errno, path, parts.back());
+    return -1;
   }
-  std::vector<std::string> out;
-  int dir = openat(fd_, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);  // its own position for readdir
-  if (dir < 0) {
-    error = resolve_error(errno, root_, root_);
-    return std::nullopt;
-  }
-  walk(dir, "", split_slash(pattern), out);
-  std::sort(out.begin(), out.end());
-  return out;
+  if (!check_regular(file.fd, path, error)) return -1;
+  return file.release();
 }
 
 }  // namespace sidecar::host

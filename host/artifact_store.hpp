@@ -26,6 +26,9 @@ struct FsError {
 // path over 4096.
 bool split_relative_path(std::string_view path, std::vector<std::string>& parts, FsError& error);
 
+// The non-empty components of a "/"-separated path ("a//b/" gives "a", "b").
+std::vector<std::string> split_slash(std::string_view s);
+
 // Whether `path` (relative, "/"-separated) matches `pattern`: "*" and "?" and [...] within one
 // component (a leading "." only matched explicitly), "**" as a whole component for any number of
 // folders.
@@ -88,6 +91,11 @@ class ArtifactDir {
   // the same name cannot both succeed. Its name is made durable with the next Now write through
   // this folder, sync() or the close.
   bool create_dir(std::string_view path, FsError& error);
+  // Opens `path` for reading and writing, creating it (0644) when missing, in folders that must
+  // exist already: a lock file (host/file_lock.hpp). Never through a link, the file's own name
+  // included, and never a file with another hard link. Returns the descriptor (O_CLOEXEC; the
+  // caller closes it), or -1 with `error` (ENOENT: a folder is missing).
+  int open_lock_file(std::string_view path, FsError& error);
   // Regular files below the folder whose relative path matches `pattern`, sorted. Symbolic links
   // are neither listed nor followed.
   std::optional<std::vector<std::string>> list(std::string_view pattern, FsError& error);

@@ -22,6 +22,10 @@ int FileLock::try_lock(const std::string& path, FileLock& out) {
   do fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOCTTY, 0644);
   while (fd < 0 && errno == EINTR);
   if (fd < 0) return errno;
+  return try_lock_descriptor(fd, out);
+}
+
+int FileLock::try_lock_descriptor(int fd, FileLock& out) {
   int r;
   do r = flock(fd, LOCK_EX | LOCK_NB);
   while (r != 0 && errno == EINTR);

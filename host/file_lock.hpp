@@ -27,6 +27,10 @@ class FileLock {
   // `out` holding it, EWOULDBLOCK when another open file description holds it, or the errno of
   // the open or flock that failed (ENOENT: the folder does not exist).
   static int try_lock(const std::string& path, FileLock& out);
+  // The same for a file already open (`fd`, opened O_CLOEXEC, such as by
+  // ArtifactDir::open_lock_file, which never follows a link): the lock takes the descriptor
+  // whatever happens, so it is closed on failure.
+  static int try_lock_descriptor(int fd, FileLock& out);
 
   bool held() const { return fd_ >= 0; }
   int fd() const { return fd_; }

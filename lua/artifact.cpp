@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "artifact_binding.hpp"
 #include "artifact_store.hpp"
 #include "boundary.hpp"
 #include "lua_args.hpp"
@@ -20,11 +21,11 @@ namespace {
 using host::ArtifactDir;
 using host::FsError;
 
-constexpr char kDirType[] = "sidecar.artifact_dir";
-using DirHolder = std::optional<ArtifactDir>;
+using artifact_binding::DirHolder;
+using artifact_binding::kDirType;
 
 ArtifactDir& check_dir(lua_State* L) {
-  return check_open<DirHolder>(L, kDirType, "artifact folder");
+  return artifact_binding::check_dir(L, 1);
 }
 
 int push_failure(lua_State* L, const FsError& error) {

@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 
+#include "artifact_binding.hpp"
 #include "boundary.hpp"
 #include "file_lock.hpp"
 #include "lua_args.hpp"
@@ -31,14 +32,8 @@ std::string errno_name(int e) {
   return name ? name : "EIO";
 }
 
-// lock.try(path) -> lock | nil, message, code
-// Never waits: code "EWOULDBLOCK" when another open of the file holds the lock (another process,
-// or this one through another lock object); "ENOENT" when its folder does not exist.
-int lock_try(lua_State* L) {
-  std::string path(check_text(L, 1));
-  auto* box = new_box<LockHolder>(L, kLockType);
-  host::FileLock lock;
-  int e = host::FileLock::try_lock(path, lock);
+// The result of a try: the lock in `box`, or nil, message, code.
+int push_try(lua_State* L, UserdataBox<LockHolder>* box, int e, host::FileLock& lock, const std::string& path) {
   if (e != 0) {
     lua_pushnil(L);
     if (e == EWOULDBLOCK) {
@@ -51,6 +46,37 @@ int lock_try(lua_State* L) {
   }
   box->value.emplace(HeldLock{std::move(lock), path});
   return 1;
+}
+
+// lock.try(path) -> lock | nil, message, code
+// Never waits: code "EWOULDBLOCK" when another open of the file holds the lock (another process,
+// or this one through another lock object); "ENOENT" when its folder does not exist.
+int lock_try(lua_State* L) {
+  std::string path(check_text(L, 1));
+  auto* box = new_box<LockHolder>(L, kLockType);
+  host::FileLock lock;
+  return push_try(L, box, host::FileLock::try_lock(path, lock), lock, path);
+}
+
+// lock.try_in(dir, path) -> lock | nil, message, code
+// As try, for `path` inside an artifact folder (host.artifact), opened one component at a time
+// and never through a link: a lock file in a folder that others can write into (a run's folder
+// in a repository) cannot be swapped for a link between a check and the open. Codes as
+// dir:read's for a refused path ("ESYMLINK", "EHARDLINK", "ENOENT", ...).
+int lock_try_in(lua_State* L) {
+  host::ArtifactDir& dir = artifact_binding::check_dir(L, 1);
+  std::string path(check_text(L, 2));
+  auto* box = new_box<LockHolder>(L, kLockType);
+  host::FsError error;
+  const int fd = dir.open_lock_file(path, error);
+  if (fd < 0) {
+    lua_pushnil(L);
+    lua_pushstring(L, error.message.c_str());
+    lua_pushstring(L, error.code.c_str());
+    return 3;
+  }
+  host::FileLock lock;
+  return push_try(L, box, host::FileLock::try_lock_descriptor(fd, lock), lock, dir.root() + "/" + path);
 }
 
 // lock:held() -> boolean
@@ -86,6 +112,7 @@ int open_host_lock(lua_State* L) {
   };
   static const luaL_Reg functions[] = {
       {"try", guarded<lock_try>},
+      {"try_in", guarded<lock_try_in>},
       {nullptr, nullptr},
   };
   register_type(L, kLockType, meta, methods);

@@ -408,6 +408,25 @@ describe("a planted run folder", function()
     expect(read(outside .. "-started")):is_nil() -- no agent ran
     os.execute("rm -rf '" .. outside .. "'")
   end)
+
+  it("fails a run whose lock file is a planted link, returning the failure rather than raising", function()
+    local outside = repo .. "/../" .. repo:match("[^/]+$") .. "-outside"
+    os.execute("mkdir -p '" .. outside .. "' '" .. repo .. "/.agent/runs/R-0001' && ln -s '" .. outside ..
+      "/made.lock' '" .. repo .. "/.agent/runs/R-0001/worker.lock'")
+    local none, why, code = agent_run.execute({ runner = "command", command = { "touch", outside .. "-started" },
+      prompt = "x", repo = repo })
+    expect(none):is_nil()
+    expect(why):contains("run R-0001 failed: cannot take run R-0001")
+    expect(why):contains("worker.lock")
+    expect(code):equals("ESYMLINK")
+    local s <close> = assert(require("sidecar.core.store").open(repo .. "/.agent"))
+    local stored = assert(s:get_run("R-0001"))
+    expect(stored.status):equals("failed")
+    expect(stored.completed_at ~= nil):is_true()
+    expect(read(outside .. "/made.lock")):is_nil() -- the link's target was never created
+    expect(read(outside .. "-started")):is_nil() -- no agent ran
+    os.execute("rm -rf '" .. outside .. "'")
+  end)
 end)
 
 describe("queued runs", function()

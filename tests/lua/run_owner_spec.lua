@@ -228,10 +228,11 @@ describe("run_owner", function()
     local reconcile = require("sidecar.run.reconcile")
     local wait = reconcile.CLAIM_WAIT_MS
     reconcile.CLAIM_WAIT_MS = 50
-    local again, why = pcall(run_owner.own, s, run) -- a second owner is refused, loudly
+    local again, why, code = run_owner.own(s, run) -- a second owner is refused, as data
     reconcile.CLAIM_WAIT_MS = wait
-    expect(again):is_false()
-    expect(tostring(why)):contains("cannot take run " .. run.run_id)
+    expect(again):is_nil()
+    expect(why):contains("cannot take run " .. run.run_id)
+    expect(code):equals("busy")
     owner:release()
     local lock = assert(require("sidecar.run.reconcile").try_lock(s, run.run_id))
     lock:release()

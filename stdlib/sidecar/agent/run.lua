@@ -370,11 +370,11 @@ local function save_end(s, o, t, record, files, interruption)
   assert(s:update_run(record, files))
 end
 
--- A run whose folder cannot be made (a symbolic link planted in its place, a full disk) ends
--- `failed` with the reason, in the store alone (its copy, logs and events would go in that
--- folder), before any agent starts. Returns nil, message, code.
-local function folder_failed(s, o, record, why, code)
-  record.status, record.failure_reason = "failed", "its folder cannot be made: " .. tostring(why)
+-- A run that cannot start (its folder cannot be made: a symbolic link planted in its place, a
+-- full disk; or its lock cannot be taken) ends `failed` with the reason, in the store alone (its
+-- copy, logs and events would go in that folder), before any agent starts. Returns nil, message, code.
+local function failed_before_start(s, o, record, reason, code)
+  record.status, record.failure_reason = "failed", reason
   record.completed_at = store.now()
   s:save_run_end(record)
   if not o.store then
@@ -404,8 +404,9 @@ end
 ---output (the whole final answer, as in output.md; nil when none, absent with `owner`), summary (its first line),
 ---failure_reason, usage, cost_usd, changed_files, session_id, command...; or nil, message, code ("unknown_runner",
 ---"bad_sandbox", "cannot_resume", "bad_config", or the store's for a run_id) when the run cannot be made: nothing
----is recorded then; when its folder cannot be made (ESYMLINK: a symbolic link planted there), the run is recorded
----`failed` with that reason and no agent starts. Raises on bad option types and after recording an interrupted run.
+---is recorded then; when its folder cannot be made (ESYMLINK: a symbolic link planted there) or its lock cannot be
+---taken ("busy", or the lock's code), the run is recorded `failed` with that reason and no agent starts. Raises
+---on bad option types and after recording an interrupted run.
 ---@param o table  the options above
 ---@return table|nil record, string? message, string? code
 function M.execute(o)
@@ -425,13 +426,20 @@ function M.execute(o)
   record.created_at = record.created_at or record.started_at
   local dir, dir_why, dir_code = s:run_dir(id)
   if not dir then
-    return folder_failed(s, o, record, dir_why, dir_code)
+    return failed_before_start(s, o, record, "its folder cannot be made: " .. tostring(dir_why), dir_code)
   end
   local run_dir = dir:root()
   -- The run's lock while the agent runs (or the caller's, who then finishes the run); an error
   -- leaving it active records it (stdlib/sidecar/run/owner.lua).
-  local own <close> = not o.owner and run_owner.own(s, record) or nil
-  local owner = o.owner or own
+  local own, why, own_code
+  if not o.owner then
+    own, why, own_code = run_owner.own(s, record)
+    if not own then
+      return failed_before_start(s, o, record, why, own_code)
+    end
+  end
+  local owned <close> = own
+  local owner = o.owner or owned
   record.process_mark = owner.mark
   record.prompt_path = "runs/" .. id .. "/prompt.md" -- relative to the store's folder
 

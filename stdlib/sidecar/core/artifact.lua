@@ -10,6 +10,7 @@
 --- Operational failures return nil, message, code (codes such as "ENOENT", "ESCAPE",
 --- "ESYMLINK", "EHARDLINK", "EEXIST"); bad arguments raise.
 local host = require("sidecar.host.artifact")
+local hostlock = require("sidecar.host.lock")
 local json = require("sidecar.core.json")
 local secrets = require("sidecar.core.secrets")
 local lines = require("sidecar.core.text")
@@ -141,6 +142,14 @@ end
 ---is made durable by the next "now" write through this folder, dir:sync() or the close.
 function Dir:create_dir(path)
   return self.handle:create_dir(path)
+end
+
+---Takes the lock of file `path` in the folder (created when missing; its folders must exist) without
+---waiting, as host.lock's try does, but opened one component at a time, never through a link: a
+---link swapped in after a check cannot send it elsewhere. The lock, or nil, message, code
+---("EWOULDBLOCK": another holds it; "ENOENT", "ESYMLINK", "EHARDLINK": as read's).
+function Dir:lock(path)
+  return hostlock.try_in(self.handle, path)
 end
 
 function Dir:root()

@@ -18,7 +18,6 @@
 --- doing (codex leaves a login shell taking a snapshot of the environment behind when a run
 --- ends within a second); it costs nothing when nothing is left.
 local clock = require("sidecar.host.time")
-local errors = require("sidecar.core.errors")
 local json = require("sidecar.core.json")
 local run_processes = require("sidecar.run.processes")
 local procinfo = run_processes.host -- host.procinfo
@@ -66,10 +65,12 @@ Guard.__index = Guard
 ---Begins owning a stored run: takes its lock (a background worker holds it already), and gives it
 ---a mark when it has none. Returns a to-be-closed guard; closed by an error while the run is still
 ---active in the store, it stops what is left of the run and records it (interrupted, or
----outcome_unknown with the error); closed in any case, it releases the lock.
+---outcome_unknown with the error); closed in any case, it releases the lock. A run this process
+---cannot take is nil, message, code: "busy" (another process runs it), or the lock's failure
+---("ESYMLINK": a link planted in place of the run's folder or lock file).
 ---@param s table  the store
 ---@param record table  the run record (run_id; background, process_mark when set)
----@return table guard
+---@return table|nil guard, string? message, string? code
 function M.own(s, record)
   local g = setmetatable({ s = s, run_id = record.run_id }, Guard)
   if record.background ~= true then
@@ -82,8 +83,7 @@ function M.own(s, record)
     end
     local lock, why, code = run_reconcile.claim(s, record.run_id)
     if not lock then
-      errors.raise(code == "busy" and "busy" or "lock_failed", ("cannot take run %s: %s"):format(record.run_id,
-        tostring(why)), nil, 2)
+      return nil, ("cannot take run %s: %s"):format(record.run_id, tostring(why)), code
     end
     g.lock = lock
   end

@@ -30,7 +30,6 @@
 ---   run = run_reconcile.reconcile(s, run)                 -- list, show, wait, tail
 ---   run_reconcile.reconcile_active(s)                     -- every active run and running task
 local clock = require("sidecar.host.time")
-local hostlock = require("sidecar.host.lock")
 local procinfo = require("sidecar.host.procinfo")
 local run_processes = require("sidecar.run.processes")
 local store = require("sidecar.core.store")
@@ -54,10 +53,16 @@ local function now_ms()
   return clock.monotonic_ns() // 1000000
 end
 
--- The run's lock file, or nil, why, "ESYMLINK" when its folder is a planted symbolic link: the
--- lock would create a file wherever it points.
-local function lock_path(s, run_id)
-  return store.run_path(s.root, run_id, M.LOCK_FILE)
+-- The run's lock, tried once: the lock, or nil, message, code. It is opened through the store's
+-- folder, one component at a time, never through a link, so a link swapped in for the run's folder
+-- (or its lock file) by an agent at work in the repository cannot send it elsewhere; the look
+-- first gives a link already planted there its own message (ESYMLINK).
+local function try_run_lock(s, run_id)
+  local _, planted, code = store.run_path(s.root, run_id, M.LOCK_FILE)
+  if not code then
+    return s.dir:lock("runs/" .. run_id .. "/" .. M.LOCK_FILE)
+  end
+  return nil, planted, code
 end
 
 local ended = run_processes.ended
@@ -88,11 +93,7 @@ end
 ---@param s table
 ---@param run_id string
 function M.try_lock(s, run_id)
-  local path, why, code = lock_path(s, run_id)
-  if not path then
-    return nil, why, code
-  end
-  return hostlock.try(path)
+  return try_run_lock(s, run_id)
 end
 
 ---The owner's side: takes the run's lock and keeps it (the returned lock object must stay
@@ -102,20 +103,16 @@ end
 ---@param s table  the store
 ---@param run_id string
 function M.claim(s, run_id)
-  local path, not_here, not_code = lock_path(s, run_id)
-  if not path then
-    return nil, not_here, not_code
-  end
   local deadline = now_ms() + M.CLAIM_WAIT_MS
   while true do
-    local lock, why, code = hostlock.try(path)
+    local lock, why, code = try_run_lock(s, run_id)
     if lock then
       return lock
     elseif code ~= "EWOULDBLOCK" then
       return nil, why, code
     elseif now_ms() >= deadline then
-      return nil, ("run %s is already being run by another worker (%s stayed locked for %d ms)"):format(run_id,
-        path, M.CLAIM_WAIT_MS), "busy"
+      return nil, ("run %s is already being run by another worker (%s/runs/%s/%s stayed locked for %d ms)"):format(
+        run_id, s.root, run_id, M.LOCK_FILE, M.CLAIM_WAIT_MS), "busy"
     end
     clock.sleep_ms(5)
   end
@@ -156,12 +153,7 @@ end
 ---@param s table
 ---@param run table
 function M.take_lock(s, run)
-  local path, why, code = lock_path(s, run.run_id)
-  if not path then
-    return nil, why, code
-  end
-  local lock
-  lock, why, code = hostlock.try(path)
+  local lock, why, code = try_run_lock(s, run.run_id)
   if lock or code ~= "EWOULDBLOCK" then
     return lock, why, code
   end
@@ -172,7 +164,7 @@ function M.take_lock(s, run)
   local deadline = now_ms() + M.HANDOVER_WAIT_MS
   repeat
     clock.sleep_ms(5)
-    lock, why, code = hostlock.try(path)
+    lock, why, code = try_run_lock(s, run.run_id)
   until lock or code ~= "EWOULDBLOCK" or now_ms() >= deadline
   return lock, why, code
 end
@@ -337,6 +329,13 @@ end
 -- nobody running it, once past the grace a starting owner gets.
 local function dead(run)
   if run.background == true then
+    -- The lock says the worker is gone; its process, when recorded, must agree: an agent that
+    -- swapped the lock file for a fresh one would otherwise have a live run taken for dead.
+    local worker = math.tointeger(run.worker_pid)
+    local worker_start = math.tointeger(run.worker_start)
+    if worker and worker_start and run_processes.same(worker, worker_start) then
+      return false
+    end
     return not (run.status == "queued" and starting(run))
   end
   local owner = M.owner(run)
@@ -358,10 +357,11 @@ local function reconcile_one(s, run)
     return require("sidecar.executor").reconcile(s, run)
   end
   local lock <close>, _, code = M.take_lock(s, run)
-  -- No lock file can be taken where the folder is missing or a planted link: nobody holds it.
-  if not lock and code ~= "ENOENT" and code ~= "ESYMLINK" then
+  if code == "EWOULDBLOCK" then
     return run, false -- the owner holds it (or another command is reconciling it right now)
   end
+  -- Any other failure (the folder missing, a link, hard link or FIFO planted there) means no lock
+  -- file of an owner is there to be held; whether the owner lives is then the process's to say.
   -- Holding the lock, nothing else writes the run: an owner still starting waits for it.
   local fresh = s:get_run(run.run_id) or run
   if not (judged(fresh) and dead(fresh)) then

@@ -222,18 +222,6 @@ local function not_started(s, cfg, task, o, wt, message, code)
   return nil, message, code
 end
 
--- This process takes the run (run_owner.own). A run it cannot take, such as one whose folder is a
--- symbolic link planted there, is an operational failure: nil, message, code.
-local function take_run(s, run_id)
-  local ok, owner = pcall(run_owner.own, s, assert(s:get_run(run_id)))
-  if ok then
-    return owner
-  elseif errors.is(owner, "lock_failed") or errors.is(owner, "busy") then
-    return nil, owner.message, owner.code
-  end
-  error(owner, 0) -- an interruption or a bug
-end
-
 ---The agent_run options for one runner under the config (program, args, env from cfg.runners;
 ---max_log_bytes).
 function M.agent_options(cfg, runner, st)
@@ -379,7 +367,7 @@ function M.run_step(s, cfg, task, st, extra)
   end
   -- This process owns the run from here until it is finished (the agent, then validation): its
   -- lock, mark and orphans, and an error leaving it active is recorded (stdlib/sidecar/run/owner.lua).
-  local owner <close>, message, code = take_run(s, o.run_id)
+  local owner <close>, message, code = run_owner.own(s, assert(s:get_run(o.run_id)))
   if not owner then
     return not_started(s, cfg, task, o, wt, message, code)
   end
