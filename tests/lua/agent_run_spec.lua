@@ -187,6 +187,16 @@ describe("agent runs", function()
     expect(function() agent_run.execute({ runner = "codex", repo = repo }) end):raises("`prompt`")
   end)
 
+  it("names the caller's line in a bad option's error, not a line of its own", function()
+    for _, bad in ipairs({ { prompt = "" }, { prompt = "x", timeout_ms = -1 }, { prompt = "x", resume = 5 } }) do
+      bad.runner, bad.repo = "command", repo
+      local line = debug.getinfo(1, "l").currentline + 1
+      local ok, err = pcall(function() agent_run.execute(bad) end) -- not a tail call: this line calls it
+      expect(ok):is_false()
+      expect(tostring(err)):contains("agent_run_spec.lua:" .. line .. ":")
+    end
+  end)
+
   it("run any command: prompt on stdin or in a file, stdout as the final message, a 1 MB prompt whole", function()
     local big = string.rep("0123456789abcdef", 65536) -- 1 MiB
     local r = run({ runner = "command", command = { "cat" }, prompt = big })
