@@ -1,6 +1,7 @@
 // Text passes over hostile agent output: adversarial texts of about 8 MB (runs of spaces, of
-// brackets, of marker prefixes, an unterminated line, ...) through the markers parser and both
-// event-stream parsers (fed in 64 KB chunks, as a run reads them), each timed, beside `lua5.4`
+// brackets, of marker prefixes, an unterminated line, ...) through the markers parser, both
+// event-stream parsers (fed in 64 KB chunks, as a run reads them) and the JSON finder of
+// structured answers (sidecar.core.json_extract, what presets check), each timed, beside `lua5.4`
 // doing one plain linear scan (string.find of a substring that is not there) over the same text.
 // Every pass must stay within a small factor of that scan: a quadratic one takes hours here.
 //
@@ -29,7 +30,7 @@ local function event(text) -- an agent message line of each dialect around `text
     '{"type":"assistant","message":{"content":[{"type":"text","text":"' .. text .. '"}]}}\n'
 end
 ORDER = { "spaces", "space lines", "brackets", "marker prefixes", "blocked context", "question options",
-  "file lines", "unterminated", "newlines", "event strings", "odd events" }
+  "file lines", "unterminated", "newlines", "event strings", "odd events", "nested spans", "empty fences" }
 texts = {
   ["spaces"] = fill(" ", "[PROGRESS] a", "b"),
   ["space lines"] = fill("x" .. (" "):rep(4093) .. "y\n", "[BLOCKED] why\n"),
@@ -43,12 +44,16 @@ texts = {
   ["event strings"] = event((" "):rep(n // 2 - 200)),
   ["odd events"] = fill('{"type":"item.completed","item":{"type":"file_change","changes":[1,"x",{}]}}\n' ..
     '{"type":"assistant","message":{"content":[1,null,"x",{"type":"tool_use","input":"y"}]}}\n'),
+  -- spans nested in one another, each decoding to its very end before it fails
+  ["nested spans"] = fill("1,", ("["):rep(150), "x" .. ("]"):rep(150)),
+  ["empty fences"] = fill("```\n"),
 }
 )";
 
-// The passes, in Sidecar: prints "name<TAB>seconds markers<TAB>codex<TAB>claude" per text.
+// The passes, in Sidecar: prints "name<TAB>bytes<TAB>markers<TAB>codex<TAB>claude<TAB>json" per text.
 const char* const kPasses = R"(
 local agent_events, markers = require("sidecar.agent.events"), require("sidecar.agent.markers")
+local json_extract = require("sidecar.core.json_extract")
 local time = require("sidecar.host.time")
 local CHUNK = 64 * 1024
 local function timed(f)
@@ -68,7 +73,8 @@ for _, name in ipairs(ORDER) do
   local m = timed(function() markers.parse(text) end)
   local c = timed(function() stream("codex", text) end)
   local l = timed(function() stream("claude", text) end)
-  io.write(("%s\t%d\t%.6f\t%.6f\t%.6f\n"):format(name, #text, m, c, l))
+  local j = timed(function() json_extract.extract(text) end)
+  io.write(("%s\t%d\t%.6f\t%.6f\t%.6f\t%.6f\n"):format(name, #text, m, c, l, j))
   io.stdout:flush()
 end
 )";
@@ -134,7 +140,8 @@ int main(int argc, char** argv) {
   std::printf("Text passes over adversarial agent output, %d MB each (seconds, MB/s); reference: lua5.4\n"
               "string.find of an absent plain substring over the same text (%s)\n\n",
               mb, ref.empty() ? "lua5.4 not found" : "one linear scan");
-  std::printf("%-18s %18s %18s %18s %18s\n", "text", "markers", "codex events", "claude events", "lua5.4 find");
+  std::printf("%-18s %18s %18s %18s %18s %18s\n", "text", "markers", "codex events", "claude events", "json extract",
+              "lua5.4 find");
   FILE* f = std::fopen(path, "r");
   char line[512];
   double worst = 0;
@@ -142,17 +149,17 @@ int main(int argc, char** argv) {
     std::istringstream in(line);
     std::string name;
     std::getline(in, name, '\t');
-    double bytes = 0, m = 0, c = 0, l = 0;
-    in >> bytes >> m >> c >> l;
+    double bytes = 0, m = 0, c = 0, l = 0, j = 0;
+    in >> bytes >> m >> c >> l >> j;
     double scan = ref.count(name) ? ref[name] : 0;
-    char cell[4][40];
-    double secs[4] = {m, c, l, scan};
-    for (int i = 0; i < 4; ++i) {
-      if (i == 3 && ref.empty()) std::snprintf(cell[i], sizeof cell[i], "-");
+    char cell[5][40];
+    double secs[5] = {m, c, l, j, scan};
+    for (int i = 0; i < 5; ++i) {
+      if (i == 4 && ref.empty()) std::snprintf(cell[i], sizeof cell[i], "-");
       else std::snprintf(cell[i], sizeof cell[i], "%.3f s %7.0f", secs[i], mbps(bytes, secs[i]));
     }
-    for (int i = 0; i < 3; ++i) worst = secs[i] > worst ? secs[i] : worst;
-    std::printf("%-18s %18s %18s %18s %18s\n", name.c_str(), cell[0], cell[1], cell[2], cell[3]);
+    for (int i = 0; i < 4; ++i) worst = secs[i] > worst ? secs[i] : worst;
+    std::printf("%-18s %18s %18s %18s %18s %18s\n", name.c_str(), cell[0], cell[1], cell[2], cell[3], cell[4]);
   }
   if (f) std::fclose(f);
   std::remove(path);

@@ -56,4 +56,35 @@ describe("json_extract.extract", function()
     expect(extract(("[x"):rep(5000))[1]):is_nil()
     expect(function() json_extract.extract(nil) end):raises("json_extract.extract: expected a string, got nil")
   end)
+
+  -- json.decode, counted: the calls and the bytes handed to it while `f` runs.
+  local function decoding(f)
+    local real, calls, bytes = json.decode, 0, 0
+    json.decode = function(text, ...)
+      calls, bytes = calls + 1, bytes + #text
+      return real(text, ...)
+    end
+    local ok, err = pcall(f)
+    json.decode = real
+    assert(ok, err)
+    return calls, bytes
+  end
+
+  it("decodes at most twice the text (and 64 KiB) when nested spans each fail at their very end", function()
+    local text = ("["):rep(150) .. ("1,"):rep(100000) .. "x" .. ("]"):rep(150) -- 200 KB
+    local result
+    local _, bytes = decoding(function() result = extract(text) end)
+    expect(result[1]):is_nil()
+    expect(result[2]):contains("the search for a span stopped early")
+    expect(bytes <= 3 * #text + 65536):is_true() -- the whole text once, then at most 2 x + 64 KiB of spans
+    expect(extract(("[x] "):rep(10) .. '{"a": 1}')):equals({ { a = 1 }, "span" }) -- and never stops a short one
+    expect(extract("[x] [y]")[2]:find("stopped early", 1, true)):is_nil()
+  end)
+
+  it("decodes no blank fenced block: a flood of empty fences adds no decode of its own", function()
+    local result
+    local calls = decoding(function() result = extract(("```\n"):rep(2000) .. '{"a": 1}') end)
+    expect(result):equals({ { a = 1 }, "span" })
+    expect(calls):equals(2) -- the whole text, then the span
+  end)
 end)

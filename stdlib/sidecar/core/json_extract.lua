@@ -6,8 +6,9 @@
 ---   for _, b in ipairs(json_extract.fenced_blocks(text)) do print(b.lang, b.body) end
 ---
 --- Every pass is linear or bounded, whatever the agent wrote: a message full of unclosed brackets
---- gives up after MAX_SPAN_ATTEMPTS spans and MAX_SPAN_STEPS steps in all. No JSON in a message is
---- a value (nil, why); a text that is not a string raises.
+--- gives up after MAX_SPAN_ATTEMPTS spans and MAX_SPAN_STEPS steps in all, and one of nested spans
+--- that each decode far before failing, once twice its length has been decoded. No JSON in a
+--- message is a value (nil, why); a text that is not a string raises.
 local errors = require("sidecar.core.errors")
 local json = require("sidecar.core.json")
 local text_lines = require("sidecar.core.text")
@@ -19,6 +20,10 @@ local M = {}
 -- time quadratic in its length.
 local MAX_SPAN_ATTEMPTS = 200
 local MAX_SPAN_STEPS = 1000000
+-- How many bytes of spans it decodes in all: twice the text, and this. Spans nested in one another
+-- each decode their whole length before failing (`[[[ 1,1,... x ]]]`): 150 of them over 8 MB took
+-- 42 s before this bound, and at most three such decodes are made now.
+local MIN_DECODE_BUDGET = 65536
 
 -- Linear, whatever the agent wrote (stdlib/sidecar/core/text.lua): a gsub("%s+$", "") is quadratic on a run of
 -- spaces, and every pass over an answer here must stay linear.
@@ -50,6 +55,9 @@ end
 ---@return {lang: string, body: string}[]
 function M.fenced_blocks(text)
   local blocks, open = {}, nil
+  if not text:find("```", 1, true) and not text:find("~~~", 1, true) then
+    return blocks -- no fence: no line to look at (eight million empty lines took 1.9 s)
+  end
   for line in (text .. "\n"):gmatch("([^\n]*)\n") do
     line = line:gsub("\r$", "")
     if open then
@@ -121,19 +129,27 @@ local function span_end(text, i, budget)
   end
 end
 
--- The longest {...} or [...] span that decodes (the last of equal ones), or nil.
+-- The longest {...} or [...] span that decodes (the last of equal ones), or nil; and true when a
+-- bound stopped the search before the end of the text.
 local function best_span(text)
   local best, best_len
   local pos, attempts, budget = 1, 0, { steps = MAX_SPAN_STEPS }
-  while attempts < MAX_SPAN_ATTEMPTS and budget.steps > 0 do
+  local decode_left = 2 * #text + MIN_DECODE_BUDGET
+  while true do
     local i = text:find("[%[{]", pos)
     if not i then
-      break
+      return best, false
+    elseif attempts >= MAX_SPAN_ATTEMPTS or budget.steps <= 0 then
+      return best, true
     end
     attempts = attempts + 1
     local j = span_end(text, i, budget)
+    if j and j - i + 1 > decode_left then
+      return best, true
+    end
     local ok, v = false, nil
     if j then
+      decode_left = decode_left - (j - i + 1)
       ok, v = decode(text:sub(i, j))
     end
     if ok then
@@ -145,7 +161,6 @@ local function best_span(text)
       pos = i + 1
     end
   end
-  return best
 end
 
 ---The JSON value in an agent's final message, and where it was found ("text", "json block",
@@ -176,17 +191,20 @@ function M.extract(text)
     end
   end
   for i = #blocks, 1, -1 do
-    ok, v = decode(blocks[i].body)
-    if ok then
-      return v, "block"
+    if blocks[i].body:find("%S") then -- a blank body never decodes: a million empty fences cost no decode
+      ok, v = decode(blocks[i].body)
+      if ok then
+        return v, "block"
+      end
     end
   end
-  local span = best_span(text)
+  local span, stopped = best_span(text)
   if span then
     return span.value, "span"
   end
   return nil, "no JSON found: the answer is not JSON and has no ```json block, fenced block or {...} / [...] "
-    .. "that is valid JSON"
+    .. "that is valid JSON" .. (stopped and (" (the search for a span stopped early: the answer has more unbalanced "
+    .. "or invalid brackets than it examines; give the JSON in a ```json block)") or "")
 end
 
 return M
