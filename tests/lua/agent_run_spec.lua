@@ -419,6 +419,28 @@ describe("a planted run folder", function()
     os.execute("rm -rf '" .. outside .. "'")
   end)
 
+  it("fails a run already in the store (a queued one) whose folder became a symbolic link", function()
+    local store = require("sidecar.core.store")
+    local s <close> = assert(store.open(repo .. "/.agent", { create = true }))
+    local queued = assert(s:create_run({ status = "queued", background = true, launch = { runner = "command" } }))
+    local outside = repo .. "/../" .. repo:match("[^/]+$") .. "-outside"
+    os.execute("mkdir -p '" .. outside .. "' && rm -rf '" .. repo .. "/.agent/runs/" .. queued.run_id .. "' && ln -s '"
+      .. outside .. "' '" .. repo .. "/.agent/runs/" .. queued.run_id .. "'")
+    local none, why, code = agent_run.execute({ runner = "command", command = { "touch", outside .. "-started" },
+      prompt = "x", repo = repo, store = s, run_id = queued.run_id })
+    expect(none):is_nil()
+    expect(why):contains("its folder cannot be made")
+    expect(code):equals("ESYMLINK")
+    local stored = assert(s:get_run(queued.run_id))
+    expect(stored.status):equals("failed") -- not left `running` until the process ends
+    expect(stored.completed_at ~= nil):is_true()
+    local listing = io.popen("ls -A '" .. outside .. "'")
+    expect(listing:read("a")):equals("")
+    listing:close()
+    expect(read(outside .. "-started")):is_nil()
+    os.execute("rm -rf '" .. outside .. "'")
+  end)
+
   it("fails a run whose lock file is a planted link, returning the failure rather than raising", function()
     local outside = repo .. "/../" .. repo:match("[^/]+$") .. "-outside"
     os.execute("mkdir -p '" .. outside .. "' '" .. repo .. "/.agent/runs/R-0001' && ln -s '" .. outside ..

@@ -103,7 +103,12 @@ local function store_run(s, record, run_id)
   for k, v in pairs(record) do
     existing[k] = v
   end
-  return s:update_run(existing)
+  local saved, why, why_code = s:update_run(existing)
+  local held = not saved and s:get_run(run_id)
+  if held and held.status == existing.status and held.started_at == existing.started_at then
+    return existing -- in the store, its copy not written (a link planted at its folder): ended just after
+  end
+  return saved, why, why_code
 end
 
 -- The runner's spec. A standalone call (no `store`: a script, the REPL) knows the project's
