@@ -6,9 +6,9 @@
 ---   for _, b in ipairs(json_extract.fenced_blocks(text)) do print(b.lang, b.body) end
 ---
 --- Every pass is linear or bounded, whatever the agent wrote: a message full of unclosed brackets
---- gives up after MAX_SPAN_ATTEMPTS spans and MAX_SPAN_STEPS steps in all, and one of nested spans
---- that each decode far before failing, once twice its length has been decoded. No JSON in a
---- message is a value (nil, why); a text that is not a string raises.
+--- gives up after MAX_SPAN_ATTEMPTS spans and MAX_SPAN_STEPS steps in all, and once the spans it
+--- decoded add up to twice the text (nested spans can each decode far before failing). No JSON in
+--- a message is a value (nil, why); a text that is not a string raises.
 local errors = require("sidecar.core.errors")
 local json = require("sidecar.core.json")
 local text_lines = require("sidecar.core.text")
