@@ -67,6 +67,7 @@ int lock_try_in(lua_State* L) {
   host::ArtifactDir& dir = artifact_binding::check_dir(L, 1);
   std::string path(check_text(L, 2));
   auto* box = new_box<LockHolder>(L, kLockType);
+  const std::string shown = dir.root() + "/" + path;  // made first: nothing may throw while fd is bare
   host::FsError error;
   const int fd = dir.open_lock_file(path, error);
   if (fd < 0) {
@@ -76,7 +77,8 @@ int lock_try_in(lua_State* L) {
     return 3;
   }
   host::FileLock lock;
-  return push_try(L, box, host::FileLock::try_lock_descriptor(fd, lock), lock, dir.root() + "/" + path);
+  const int e = host::FileLock::try_lock_descriptor(fd, lock);
+  return push_try(L, box, e, lock, shown);
 }
 
 // lock:held() -> boolean

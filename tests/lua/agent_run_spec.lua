@@ -441,6 +441,24 @@ describe("a planted run folder", function()
     os.execute("rm -rf '" .. outside .. "'")
   end)
 
+  it("leaves a run another process holds to that process: not started, nothing recorded failed", function()
+    local store = require("sidecar.core.store")
+    local reconcile = require("sidecar.run.reconcile")
+    local s <close> = assert(store.open(repo .. "/.agent", { create = true }))
+    local held = assert(s:create_run({ status = "queued", runner_type = "command" }))
+    local theirs <close> = assert(reconcile.claim(s, held.run_id)) -- another open of the lock: another owner
+    local wait = reconcile.CLAIM_WAIT_MS
+    reconcile.CLAIM_WAIT_MS = 50
+    local none, why, code = agent_run.execute({ runner = "command", command = { "touch", repo .. "-started" },
+      prompt = "x", repo = repo, store = s, run_id = held.run_id })
+    reconcile.CLAIM_WAIT_MS = wait
+    expect(none):is_nil()
+    expect(code):equals("busy")
+    expect(why):contains("run " .. held.run_id .. " not started: cannot take run")
+    expect(s:get_run(held.run_id).status ~= "failed"):is_true()
+    expect(read(repo .. "-started")):is_nil()
+  end)
+
   it("fails a run whose lock file is a planted link, returning the failure rather than raising", function()
     local outside = repo .. "/../" .. repo:match("[^/]+$") .. "-outside"
     os.execute("mkdir -p '" .. outside .. "' '" .. repo .. "/.agent/runs/R-0001' && ln -s '" .. outside ..

@@ -112,15 +112,46 @@ describe("run_reconcile.reconcile", function()
     listing:close()
   end)
 
-  it("leaves a run alone while its worker holds the lock, and ends it once the lock is free", function()
+  it("leaves a run alone while its worker holds the lock, and ends it once the worker is gone", function()
     local run = background_run()
-    local lock = assert(hostlock.try(lock_path(run)))
+    local worker = spawn({ "flock", "-x", lock_path(run), "sleep", "30" }) -- the worker, holding the lock
+    run.worker_pid, run.worker_start = worker:pid(), run_reconcile.start_of(worker:pid())
+    assert(s:update_run(run))
+    local deadline = os.time() + 10
+    while select(3, run_reconcile.try_lock(s, run.run_id)) ~= "EWOULDBLOCK" and os.time() < deadline do
+      require("sidecar.host.time").sleep_ms(5)
+    end
     local now, ended = run_reconcile.reconcile(s, run)
     expect(ended):is_false()
     expect(now.status):equals("running")
     expect(s:get_run(run.run_id).status):equals("running")
-    lock:release()
+    expect(worker:kill()):is_true()
+    worker:wait(10000)
     now, ended = run_reconcile.reconcile(s, run)
+    expect(ended):is_true()
+    expect(now.status):equals("outcome_unknown")
+  end)
+
+  it("ends a dead worker's run whose lock file an agent swapped for one it holds, or for a folder", function()
+    run_reconcile.HANDOVER_WAIT_MS = 50
+    local held = background_run()
+    os.execute("rm -f '" .. lock_path(held) .. "'")
+    local stranger = spawn({ "flock", "-x", lock_path(held), "sleep", "30" }) -- a process of the agent
+    local deadline = os.time() + 10
+    while select(3, run_reconcile.try_lock(s, held.run_id)) ~= "EWOULDBLOCK" and os.time() < deadline do
+      require("sidecar.host.time").sleep_ms(5)
+    end
+    local lock, why, code = run_reconcile.take_lock(s, held)
+    expect(lock):is_nil()
+    expect(code):equals("ESTALE")
+    expect(why):contains("stayed locked for 50 ms after the process that should hold it")
+    local now, ended = run_reconcile.reconcile(s, held)
+    expect(ended):is_true()
+    expect(now.status):equals("outcome_unknown")
+    expect(stranger:kill()):is_true() -- it carries no mark of the run: reconcile left it alone
+    local folder = background_run()
+    os.execute("rm -f '" .. lock_path(folder) .. "' && mkdir '" .. lock_path(folder) .. "'")
+    now, ended = run_reconcile.reconcile(s, folder)
     expect(ended):is_true()
     expect(now.status):equals("outcome_unknown")
   end)
@@ -273,20 +304,20 @@ describe("run_reconcile.reconcile of foreground runs", function()
     local run = foreground_run()
     local script = root .. "/hold_lock.lua"
     local f = assert(io.open(script, "wb"))
-    f:write(([[
-      local ms, ready = ...
-      local lock = assert(require("sidecar.host.lock").try(%q))
+    f:write([[
+      local ms, ready, path = ...
+      local lock = assert(require("sidecar.host.lock").try(path))
       assert(io.open(ready, "w")):close() -- held: the spec may go on
       for _ = 1, tonumber(ms) // 50 do -- sleep_ms takes at most a second
         require("sidecar.host.time").sleep_ms(50)
       end
-    ]]):format(lock_path(run)))
+    ]])
     f:close()
     -- Waits for the helper's word that it holds the lock (never by trying the lock here: a lock
     -- this process took would be held by it until collected, and the reader would wait on it).
-    local function hold(ms)
+    local function hold(ms, of)
       local ready = root .. "/held-" .. ms
-      local h = spawn({ proc.executable(), "script", script, tostring(ms), ready }, { stdout = false })
+      local h = spawn({ proc.executable(), "script", script, tostring(ms), ready, lock_path(of) }, { stdout = false })
       local deadline = os.time() + 30
       local files = require("sidecar.core.files")
       while not files.exists(ready) and os.time() < deadline do
@@ -295,17 +326,20 @@ describe("run_reconcile.reconcile of foreground runs", function()
       expect(files.exists(ready)):is_true()
       return h
     end
-    -- Held for longer than a reader waits: left alone (a reader never hangs on a stuck holder).
+    -- Held for longer than a reader waits: the reader does not hang, and the holder is not the
+    -- owner (a process of the agent's holding a lock file of its own, or one stuck on its way out):
+    -- the run is judged by its owner, gone, and ended.
     run_reconcile.HANDOVER_WAIT_MS = 50
-    local h = hold(3000)
-    local now, ended = run_reconcile.reconcile(s, run)
-    expect(ended):is_false()
-    expect(now.status):equals("running")
+    local stuck = foreground_run()
+    local h = hold(3000, stuck)
+    local now, ended = run_reconcile.reconcile(s, stuck)
+    expect(ended):is_true()
+    expect(now.status):equals("outcome_unknown")
     h:kill()
     h:wait(10000)
     -- Let go within the wait: the run is ended by this one read.
     run_reconcile.HANDOVER_WAIT_MS = 10000
-    hold(300)
+    hold(300, run)
     now, ended = run_reconcile.reconcile(s, run)
     expect(ended):is_true()
     expect(now.status):equals("outcome_unknown")
@@ -396,7 +430,8 @@ describe("run_reconcile.stop_processes and claim", function()
   it("reconcile_active ends every dead background run of the store", function()
     local a = background_run()
     local b = background_run({ status = "preparing" })
-    local alive = background_run()
+    local me = procinfo.self()
+    local alive = background_run({ worker_pid = me.pid, worker_start = me.start }) -- this process, at work
     local lock = assert(hostlock.try(lock_path(alive)))
     expect(run_reconcile.reconcile_active(s)):equals(2)
     expect(s:get_run(a.run_id).status):equals("outcome_unknown")

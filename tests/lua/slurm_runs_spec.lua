@@ -226,3 +226,28 @@ describe("reactions to a Slurm run, made on the submitting side", function()
     expect(jobs_submitted()):equals(0)
   end)
 end)
+
+describe("the worker's store on the node (executor.node)", function()
+  local node = require("sidecar.executor.node")
+
+  it("opens once the run's lock is free, seeded from the run's and its task's copies", function()
+    local run = slurm_run()
+    local ws, cfg = node.open(root, run.run_id)
+    expect(cfg ~= nil and type(ws) == "table"):is_true()
+    expect(ws:get_run(run.run_id).status):equals("queued")
+    expect(ws.scratch):contains(run.run_id)
+    node.close(ws)
+    expect(io.open(ws.scratch)):is_nil() -- the scratch database goes with it
+  end)
+
+  it("refuses a run whose lock file is a planted link, creating nothing where it points", function()
+    local run = slurm_run()
+    local outside = root:gsub("/%.agent$", "") .. "/outside"
+    os.execute("mkdir -p '" .. outside .. "' && ln -s '" .. outside .. "/made.lock' '" .. root .. "/runs/" ..
+      run.run_id .. "/worker.lock'")
+    local ws, why = node.open(root, run.run_id)
+    expect(ws):is_nil()
+    expect(why):contains("symbolic link")
+    expect(io.open(outside .. "/made.lock")):is_nil()
+  end)
+end)

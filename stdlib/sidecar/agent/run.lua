@@ -48,6 +48,7 @@ local git_refs = require("sidecar.run.git_refs")
 local json = require("sidecar.core.json")
 local log_caps = require("sidecar.core.log_caps")
 local run_options = require("sidecar.agent.run_options")
+local run_start = require("sidecar.agent.run_start")
 local run_owner = require("sidecar.run.owner")
 local runners = require("sidecar.agent.runners")
 local store = require("sidecar.core.store")
@@ -85,31 +86,6 @@ function M.shown(argv)
 end
 
 M.continuation = agent_session.continuation
-
--- Puts the run's record in the store: a new run, or the run `run_id` already there (queued by a
--- background start), its fields kept unless this run sets them. Returns the record.
-local function store_run(s, record, run_id)
-  if not run_id then
-    local ok, message, code = s:create_run(record, nil, { copy_later = true })
-    if not ok then
-      return nil, message, code
-    end
-    return record
-  end
-  local existing, message, code = s:get_run(run_id)
-  if not existing then
-    return nil, message, code
-  end
-  for k, v in pairs(record) do
-    existing[k] = v
-  end
-  local saved, why, why_code = s:update_run(existing)
-  local held = not saved and s:get_run(run_id)
-  if held and held.status == existing.status and held.started_at == existing.started_at then
-    return existing -- in the store, its copy not written (a link planted at its folder): ended just after
-  end
-  return saved, why, why_code
-end
 
 -- The runner's spec. A standalone call (no `store`: a script, the REPL) knows the project's
 -- runners as `sidecar run` does (runners.from_config); a caller with a store has read the config.
@@ -375,19 +351,6 @@ local function save_end(s, o, t, record, files, interruption)
   assert(s:update_run(record, files))
 end
 
--- A run that cannot start (its folder cannot be made: a symbolic link planted in its place, a
--- full disk; or its lock cannot be taken) ends `failed` with the reason, in the store alone (its
--- copy, logs and events would go in that folder), before any agent starts. Returns nil, message, code.
-local function failed_before_start(s, o, record, reason, code)
-  record.status, record.failure_reason = "failed", reason
-  record.completed_at = store.now()
-  s:save_run_end(record)
-  if not o.store then
-    s:close()
-  end
-  return nil, ("run %s failed: %s"):format(record.run_id, record.failure_reason), code
-end
-
 ---Runs an agent and records it. Options: runner (name, required: codex, claude, command, one registered with
 ---runners.register, or one of .agent/config.lua's `runners`), prompt (required), repo (default "."), root (the
 ---.agent folder), store (an open store), task_id, agent_role, model, sandbox, allow_full_auto, run_id (a run
@@ -410,8 +373,8 @@ end
 ---failure_reason, usage, cost_usd, changed_files, session_id, command...; or nil, message, code ("unknown_runner",
 ---"bad_sandbox", "cannot_resume", "bad_config", or the store's for a run_id) when the run cannot be made: nothing
 ---is recorded then; when its folder cannot be made (ESYMLINK: a symbolic link planted there) or its lock cannot be
----taken ("busy", or the lock's code), the run is recorded `failed` with that reason and no agent starts. Raises
----on bad option types and after recording an interrupted run.
+---taken (the lock's code), the run is recorded `failed` with that reason and no agent starts ("busy": another
+---process runs it, and it is left to that one). Raises on bad option types and after recording an interrupted run.
 ---@param o table  the options above
 ---@return table|nil record, string? message, string? code
 function M.execute(o)
@@ -423,28 +386,20 @@ function M.execute(o)
   end
   local s, spec = run.store, run.spec
   local record
-  record, message, code = store_run(s, new_record(o, run), o.run_id)
+  record, message, code = run_start.store(s, new_record(o, run), o.run_id)
   if not record then
     return nil, message, code
   end
   local id = record.run_id
   record.created_at = record.created_at or record.started_at
-  local dir, dir_why, dir_code = s:run_dir(id)
+  local dir, own
+  dir, own, message, code = run_start.open(s, o, record)
   if not dir then
-    return failed_before_start(s, o, record, "its folder cannot be made: " .. tostring(dir_why), dir_code)
-  end
-  local run_dir = dir:root()
-  -- The run's lock while the agent runs (or the caller's, who then finishes the run); an error
-  -- leaving it active records it (stdlib/sidecar/run/owner.lua).
-  local own, why, own_code
-  if not o.owner then
-    own, why, own_code = run_owner.own(s, record)
-    if not own then
-      return failed_before_start(s, o, record, why, own_code)
-    end
+    return nil, message, code
   end
   local owned <close> = own
   local owner = o.owner or owned
+  local run_dir = dir:root()
   record.process_mark = owner.mark
   record.prompt_path = "runs/" .. id .. "/prompt.md" -- relative to the store's folder
 

@@ -6,9 +6,9 @@
 ---   for _, b in ipairs(json_extract.fenced_blocks(text)) do print(b.lang, b.body) end
 ---
 --- Every pass is linear or bounded, whatever the agent wrote: a message full of unclosed brackets
---- gives up after MAX_SPAN_ATTEMPTS spans and MAX_SPAN_STEPS steps in all, and once the spans it
---- decoded add up to twice the text (nested spans can each decode far before failing). No JSON in
---- a message is a value (nil, why); a text that is not a string raises.
+--- gives up after MAX_SPAN_ATTEMPTS spans and MAX_SPAN_STEPS steps in all, and passes over a span
+--- whole once the spans it decoded add up to twice the text (nested spans can each decode far
+--- before failing). No JSON in a message is a value (nil, why); a text that is not a string raises.
 local errors = require("sidecar.core.errors")
 local json = require("sidecar.core.json")
 local text_lines = require("sidecar.core.text")
@@ -22,7 +22,7 @@ local MAX_SPAN_ATTEMPTS = 200
 local MAX_SPAN_STEPS = 1000000
 -- How many bytes of spans it decodes in all: twice the text, and this. Spans nested in one another
 -- each decode their whole length before failing (`[[[ 1,1,... x ]]]`): 150 of them over 8 MB took
--- 42 s before this bound, and at most three such decodes are made now.
+-- 42 s before this bound; at most three such decodes are made now, and the spans after still tried.
 local MIN_DECODE_BUDGET = 65536
 
 -- Linear, whatever the agent wrote (stdlib/sidecar/core/text.lua): a gsub("%s+$", "") is quadratic on a run of
@@ -130,25 +130,24 @@ local function span_end(text, i, budget)
 end
 
 -- The longest {...} or [...] span that decodes (the last of equal ones), or nil; and true when a
--- bound stopped the search before the end of the text.
+-- bound stopped the search before the end of the text, or made it pass over a span undecoded.
 local function best_span(text)
-  local best, best_len
+  local best, best_len, skipped
   local pos, attempts, budget = 1, 0, { steps = MAX_SPAN_STEPS }
   local decode_left = 2 * #text + MIN_DECODE_BUDGET
   while true do
     local i = text:find("[%[{]", pos)
     if not i then
-      return best, false
+      return best, skipped == true
     elseif attempts >= MAX_SPAN_ATTEMPTS or budget.steps <= 0 then
       return best, true
     end
     attempts = attempts + 1
     local j = span_end(text, i, budget)
-    if j and j - i + 1 > decode_left then
-      return best, true
-    end
     local ok, v = false, nil
-    if j then
+    if j and j - i + 1 > decode_left then
+      skipped, i = true, j -- past the decode budget: passed over whole, and the spans after it still tried
+    elseif j then
       decode_left = decode_left - (j - i + 1)
       ok, v = decode(text:sub(i, j))
     end
@@ -203,8 +202,8 @@ function M.extract(text)
     return span.value, "span"
   end
   return nil, "no JSON found: the answer is not JSON and has no ```json block, fenced block or {...} / [...] "
-    .. "that is valid JSON" .. (stopped and (" (the search for a span stopped early: the answer has more unbalanced "
-    .. "or invalid brackets than it examines; give the JSON in a ```json block)") or "")
+    .. "that is valid JSON" .. (stopped and (" (the span search gave up on part of the answer: it has more "
+    .. "unbalanced or invalid brackets than are examined; give the JSON in a ```json block)") or "")
 end
 
 return M

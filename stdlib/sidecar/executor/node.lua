@@ -5,6 +5,7 @@
 --- records' copies (atomically, with their revisions), events.jsonl and the run's artifacts. The
 --- submitting side imports them (stdlib/sidecar/executor/slurm_runs.lua). The scratch database is
 --- removed when the worker ends.
+local artifact = require("sidecar.core.artifact")
 local json = require("sidecar.core.json")
 local run_reconcile = require("sidecar.run.reconcile")
 local runs = require("sidecar.task.runs")
@@ -47,7 +48,13 @@ end
 ---the copies it seeds from are final. Returns the store (with `scratch` = the database's path,
 ---removed by M.close) and the config, or nil, message.
 function M.open(root, run_id)
-  local lock, why = run_reconcile.claim({ root = root }, run_id)
+  local dir, why = artifact.open(root) -- the lock is opened through it, never through a link
+  if not dir then
+    return nil, why
+  end
+  local lock
+  lock, why = run_reconcile.claim({ root = root, dir = dir }, run_id)
+  dir:close()
   if not lock then
     return nil, why
   end

@@ -4,11 +4,12 @@
 --- it is left and records it. The reader's side, which notices an owner that died, is
 --- stdlib/sidecar/run/reconcile.lua; how a run's processes are found and ended, stdlib/sidecar/run/processes.lua.
 ---
----   local owner <close> = run_owner.own(s, record)   -- after the run is in the store
----   owner:prepare(env)                               -- the agent's environment: the mark
----   owner:spawned(pid)                               -- agent_process.json
----   local left = owner:sweep()                       -- after the agent exited: killed, reaped
----   run_owner.apply(record, left)                    -- record.escapees, a blocker
+---   local owner <close>, why = run_owner.own(s, record) -- after the run is in the store; nil, why,
+---   if not owner then return fail(why) end              -- code when it is not this process's to take
+---   owner:prepare(env)                                  -- the agent's environment: the mark
+---   owner:spawned(pid)                                  -- agent_process.json
+---   local left = owner:sweep()                          -- after the agent exited: killed, reaped
+---   run_owner.apply(record, left)                       -- record.escapees, a blocker
 ---
 --- What survives its agent is never a clean result: a process of the agent still running
 --- SETTLE_MS after the agent exited (in its group, or one that left it with setsid(), or an

@@ -16,10 +16,12 @@
 --- (M.take_lock), never taken for an owner at work, and a doomed owner counts as gone.
 ---
 --- A run is dead when it is still active in the store (queued, preparing, running), its lock can
---- be taken, and its owner is gone: for a foreground run the recorded owner process is no longer
---- the one that started at the recorded time (an owner that has not taken the lock yet, between
---- recording the run and starting its agent, is alive); for a background run the worker's lock is
---- free (a queued run whose worker is still starting excepted). A dead run is ended
+--- be taken (or no owner's lock is there to be held: the lock file missing, or planted by the agent,
+--- as a link or as a file of its own that a stranger holds), and its owner is gone: for a
+--- foreground run the recorded owner process is no longer the one that started at the recorded
+--- time (an owner that has not taken the lock yet, between recording the run and starting its
+--- agent, is alive); for a background run the worker's lock is free and its recorded worker
+--- process gone (a queued run whose worker is still starting excepted). A dead run is ended
 --- outcome_unknown with the reason (failed when its agent never started: nothing ran), what is
 --- left of its processes is killed (stdlib/sidecar/run/processes.lua) and its task is ready again (a run
 --- whose owner died while finishing it, after its agent, says validation did not complete). A task
@@ -149,7 +151,9 @@ end
 ---has not exec'd yet (or exited) holds a copy of the descriptor until it does, and a killed owner
 ---keeps it until the kernel has let it die (a SIGKILL pending, a write to finish, a busy machine).
 ---Neither is at work on the run, and either lets go within moments: then the lock is waited for,
----up to M.HANDOVER_WAIT_MS, instead of taking the run for alive and leaving it active.
+---up to M.HANDOVER_WAIT_MS, instead of taking the run for alive and leaving it active. Still held
+---after that, it is held by a stranger (a process of the agent that swapped the lock file for one
+---of its own and holds that): nil, message, "ESTALE", and the run is judged by its owner's process.
 ---@param s table
 ---@param run table
 function M.take_lock(s, run)
@@ -166,6 +170,10 @@ function M.take_lock(s, run)
     clock.sleep_ms(5)
     lock, why, code = try_run_lock(s, run.run_id)
   until lock or code ~= "EWOULDBLOCK" or now_ms() >= deadline
+  if code == "EWOULDBLOCK" then
+    return nil, ("%s stayed locked for %d ms after the process that should hold it (pid %d) was gone"):format(
+      (tostring(why):gsub(" is locked by another process$", "")), M.HANDOVER_WAIT_MS, who.pid), "ESTALE"
+  end
   return lock, why, code
 end
 
@@ -324,7 +332,7 @@ local function judged(run)
   return type(run) == "table" and M.ACTIVE[run.status] ~= nil
 end
 
--- Whether an active run (read under its lock) is dead: its owner is gone. A foreground run that
+-- Whether an active run (read under its lock, or with none to be held) is dead: its owner is gone. A foreground run that
 -- names no owner (imported from a copy, or made by an older Sidecar) and holds no lock has
 -- nobody running it, once past the grace a starting owner gets.
 local function dead(run)
@@ -360,9 +368,11 @@ local function reconcile_one(s, run)
   if code == "EWOULDBLOCK" then
     return run, false -- the owner holds it (or another command is reconciling it right now)
   end
-  -- Any other failure (the folder missing, a link, hard link or FIFO planted there) means no lock
-  -- file of an owner is there to be held; whether the owner lives is then the process's to say.
-  -- Holding the lock, nothing else writes the run: an owner still starting waits for it.
+  -- Any other failure (the folder missing; a link, hard link, folder or FIFO planted there; a lock
+  -- file of the agent's own held by a stranger, ESTALE) means no owner's lock is there to be held:
+  -- whether the owner lives is then its process's to say. Holding the lock, nothing else writes
+  -- the run (an owner still starting waits for it); without it, two readers may both end a dead
+  -- run, the second rewriting the same end.
   local fresh = s:get_run(run.run_id) or run
   if not (judged(fresh) and dead(fresh)) then
     return fresh, false
@@ -375,7 +385,7 @@ local function reconcile_one(s, run)
 end
 
 ---Notices a run whose owner is gone (see the header): when `run` is active (queued, preparing,
----running), its lock can be taken and its owner has ended, kills what is left of its processes,
+---running), its lock can be taken (or no owner's lock is there) and its owner has ended, kills what is left of its processes,
 ---ends it (outcome_unknown with the reason, or failed when its agent never started), sets its
 ---task ready and sweeps crashed worktrees. A run whose owner is still starting is left alone,
 ---and so is a run that names no owner. Returns the run as it is now, and whether it was ended here.
