@@ -332,9 +332,9 @@ local function judged(run)
   return type(run) == "table" and M.ACTIVE[run.status] ~= nil
 end
 
--- Whether an active run (read under its lock, or with none to be held) is dead: its owner is gone. A foreground run that
--- names no owner (imported from a copy, or made by an older Sidecar) and holds no lock has
--- nobody running it, once past the grace a starting owner gets.
+-- Whether an active run (read under its lock, or with none to be held) is dead: its owner is
+-- gone. A foreground run that names no owner (imported from a copy, or made by an older Sidecar)
+-- and holds no lock has nobody running it, once past the grace a starting owner gets.
 local function dead(run)
   if run.background == true then
     -- The lock says the worker is gone; its process, when recorded, must agree: an agent that
@@ -385,9 +385,9 @@ local function reconcile_one(s, run)
 end
 
 ---Notices a run whose owner is gone (see the header): when `run` is active (queued, preparing,
----running), its lock can be taken (or no owner's lock is there) and its owner has ended, kills what is left of its processes,
----ends it (outcome_unknown with the reason, or failed when its agent never started), sets its
----task ready and sweeps crashed worktrees. A run whose owner is still starting is left alone,
+---running), its lock can be taken (or no owner's lock is there) and its owner has ended, kills
+---what is left of its processes, ends it (outcome_unknown with the reason, or failed when its agent
+---never started), sets its task ready and sweeps crashed worktrees. A run whose owner is still starting is left alone,
 ---and so is a run that names no owner. Returns the run as it is now, and whether it was ended here.
 ---@param s table  the store
 ---@param run table  a run record

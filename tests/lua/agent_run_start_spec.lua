@@ -1,0 +1,111 @@
+-- agent_run.execute on runs it cannot start as it should: a symbolic link planted at the run's
+-- folder or its lock file (by an agent, or in a cloned repository's .agent), and a run another
+-- process holds. Each ends with a clear failure and nothing written through the link, never a
+-- traceback, and no agent starts.
+local test = require("sidecar.dev.test")
+local describe, it, expect = test.describe, test.it, test.expect
+local agent_run = require("sidecar.agent.run")
+
+local repo
+
+local function read(path)
+  local f = io.open(path)
+  if not f then
+    return nil
+  end
+  local text = f:read("a")
+  f:close()
+  return text
+end
+
+test.before_each(function()
+  repo = os.tmpname()
+  os.remove(repo)
+  os.execute("mkdir -p '" .. repo .. "' && cd '" .. repo .. "' && git init -q -b main")
+end)
+test.after_each(function()
+  os.execute("rm -rf '" .. repo .. "'")
+end)
+
+describe("a planted run folder", function()
+  it("fails a run whose folder is a symbolic link, starting no agent and writing nothing through it", function()
+    local outside = repo .. "/../" .. repo:match("[^/]+$") .. "-outside"
+    os.execute("mkdir -p '" .. outside .. "' '" .. repo .. "/.agent/runs' && ln -s '" .. outside .. "' '" ..
+      repo .. "/.agent/runs/R-0001'")
+    local none, why, code = agent_run.execute({ runner = "command", command = { "touch", outside .. "-started" },
+      prompt = "x", repo = repo })
+    expect(none):is_nil()
+    expect(why):contains("run R-0001 failed: its folder cannot be made")
+    expect(why):contains("symbolic link")
+    expect(code):equals("ESYMLINK")
+    local s <close> = assert(require("sidecar.core.store").open(repo .. "/.agent"))
+    local stored = assert(s:get_run("R-0001"))
+    expect(stored.status):equals("failed")
+    expect(stored.failure_reason):contains("remove it")
+    expect(stored.completed_at ~= nil):is_true()
+    local listing = io.popen("ls -A '" .. outside .. "'")
+    expect(listing:read("a")):equals("") -- no log, lock or copy went through the link
+    listing:close()
+    expect(read(outside .. "-started")):is_nil() -- no agent ran
+    os.execute("rm -rf '" .. outside .. "'")
+  end)
+
+  it("fails a run already in the store (a queued one) whose folder became a symbolic link", function()
+    local store = require("sidecar.core.store")
+    local s <close> = assert(store.open(repo .. "/.agent", { create = true }))
+    local queued = assert(s:create_run({ status = "queued", background = true, launch = { runner = "command" } }))
+    local outside = repo .. "/../" .. repo:match("[^/]+$") .. "-outside"
+    os.execute("mkdir -p '" .. outside .. "' && rm -rf '" .. repo .. "/.agent/runs/" .. queued.run_id .. "' && ln -s '"
+      .. outside .. "' '" .. repo .. "/.agent/runs/" .. queued.run_id .. "'")
+    local none, why, code = agent_run.execute({ runner = "command", command = { "touch", outside .. "-started" },
+      prompt = "x", repo = repo, store = s, run_id = queued.run_id })
+    expect(none):is_nil()
+    expect(why):contains("its folder cannot be made")
+    expect(code):equals("ESYMLINK")
+    local stored = assert(s:get_run(queued.run_id))
+    expect(stored.status):equals("failed") -- not left `running` until the process ends
+    expect(stored.completed_at ~= nil):is_true()
+    local listing = io.popen("ls -A '" .. outside .. "'")
+    expect(listing:read("a")):equals("")
+    listing:close()
+    expect(read(outside .. "-started")):is_nil()
+    os.execute("rm -rf '" .. outside .. "'")
+  end)
+
+  it("leaves a run another process holds to that process: not started, nothing recorded failed", function()
+    local store = require("sidecar.core.store")
+    local reconcile = require("sidecar.run.reconcile")
+    local s <close> = assert(store.open(repo .. "/.agent", { create = true }))
+    local held = assert(s:create_run({ status = "queued", runner_type = "command" }))
+    local theirs <close> = assert(reconcile.claim(s, held.run_id)) -- another open of the lock: another owner
+    local wait = reconcile.CLAIM_WAIT_MS
+    reconcile.CLAIM_WAIT_MS = 50
+    local none, why, code = agent_run.execute({ runner = "command", command = { "touch", repo .. "-started" },
+      prompt = "x", repo = repo, store = s, run_id = held.run_id })
+    reconcile.CLAIM_WAIT_MS = wait
+    expect(none):is_nil()
+    expect(code):equals("busy")
+    expect(why):contains("run " .. held.run_id .. " not started: cannot take run")
+    expect(s:get_run(held.run_id).status ~= "failed"):is_true()
+    expect(read(repo .. "-started")):is_nil()
+  end)
+
+  it("fails a run whose lock file is a planted link, returning the failure rather than raising", function()
+    local outside = repo .. "/../" .. repo:match("[^/]+$") .. "-outside"
+    os.execute("mkdir -p '" .. outside .. "' '" .. repo .. "/.agent/runs/R-0001' && ln -s '" .. outside ..
+      "/made.lock' '" .. repo .. "/.agent/runs/R-0001/worker.lock'")
+    local none, why, code = agent_run.execute({ runner = "command", command = { "touch", outside .. "-started" },
+      prompt = "x", repo = repo })
+    expect(none):is_nil()
+    expect(why):contains("run R-0001 failed: cannot take run R-0001")
+    expect(why):contains("worker.lock")
+    expect(code):equals("ESYMLINK")
+    local s <close> = assert(require("sidecar.core.store").open(repo .. "/.agent"))
+    local stored = assert(s:get_run("R-0001"))
+    expect(stored.status):equals("failed")
+    expect(stored.completed_at ~= nil):is_true()
+    expect(read(outside .. "/made.lock")):is_nil() -- the link's target was never created
+    expect(read(outside .. "-started")):is_nil() -- no agent ran
+    os.execute("rm -rf '" .. outside .. "'")
+  end)
+end)
