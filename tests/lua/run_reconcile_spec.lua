@@ -225,7 +225,12 @@ describe("run_reconcile.reconcile", function()
     local var = run_reconcile.MARK_VARIABLE
     local marked = spawn({ "sleep", "30" }, { env = { [var] = run.process_mark } })
     local near = spawn({ "sleep", "30" }, { env = { [var] = run.process_mark .. "0" } })
-    local found = run_reconcile.processes(s, run)
+    -- Until the child has exec'd, /proc shows the environment it was forked with: wait for it.
+    local found, deadline = {}, os.time() + 10
+    while #found == 0 and os.time() < deadline do
+      found = run_reconcile.processes(s, run)
+      require("sidecar.host.time").sleep_ms(5)
+    end
     expect(#found):equals(1)
     expect(found[1].pid):equals(marked:pid())
     local now = run_reconcile.reconcile(s, run)
