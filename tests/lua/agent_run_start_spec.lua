@@ -5,18 +5,9 @@
 local test = require("sidecar.dev.test")
 local describe, it, expect = test.describe, test.it, test.expect
 local agent_run = require("sidecar.agent.run")
+local read = require("sidecar.core.files").read
 
 local repo
-
-local function read(path)
-  local f = io.open(path)
-  if not f then
-    return nil
-  end
-  local text = f:read("a")
-  f:close()
-  return text
-end
 
 test.before_each(function()
   repo = os.tmpname()

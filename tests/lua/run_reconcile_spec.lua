@@ -66,6 +66,16 @@ local function lock_path(run)
   return root .. "/runs/" .. run.run_id .. "/worker.lock"
 end
 
+-- A process holding the run's lock (flock(1) on worker.lock, then sleep), once it holds it.
+local function lock_holder(run)
+  local h = spawn({ "flock", "-x", lock_path(run), "sleep", "30" })
+  local deadline = os.time() + 10
+  while select(3, run_reconcile.try_lock(s, run.run_id)) ~= "EWOULDBLOCK" and os.time() < deadline do
+    require("sidecar.host.time").sleep_ms(5)
+  end
+  return h
+end
+
 describe("run_reconcile.reconcile", function()
   it("ends a running run whose worker is gone: outcome_unknown, the reason, an event, the task ready", function()
     local run, task = background_run()
@@ -114,13 +124,9 @@ describe("run_reconcile.reconcile", function()
 
   it("leaves a run alone while its worker holds the lock, and ends it once the worker is gone", function()
     local run = background_run()
-    local worker = spawn({ "flock", "-x", lock_path(run), "sleep", "30" }) -- the worker, holding the lock
+    local worker = lock_holder(run) -- the worker, holding the lock
     run.worker_pid, run.worker_start = worker:pid(), run_reconcile.start_of(worker:pid())
     assert(s:update_run(run))
-    local deadline = os.time() + 10
-    while select(3, run_reconcile.try_lock(s, run.run_id)) ~= "EWOULDBLOCK" and os.time() < deadline do
-      require("sidecar.host.time").sleep_ms(5)
-    end
     local now, ended = run_reconcile.reconcile(s, run)
     expect(ended):is_false()
     expect(now.status):equals("running")
@@ -136,11 +142,7 @@ describe("run_reconcile.reconcile", function()
     run_reconcile.HANDOVER_WAIT_MS = 50
     local held = background_run()
     os.execute("rm -f '" .. lock_path(held) .. "'")
-    local stranger = spawn({ "flock", "-x", lock_path(held), "sleep", "30" }) -- a process of the agent
-    local deadline = os.time() + 10
-    while select(3, run_reconcile.try_lock(s, held.run_id)) ~= "EWOULDBLOCK" and os.time() < deadline do
-      require("sidecar.host.time").sleep_ms(5)
-    end
+    local stranger = lock_holder(held) -- a process of the agent, on a lock file of its own
     local lock, why, code = run_reconcile.take_lock(s, held)
     expect(lock):is_nil()
     expect(code):equals("ESTALE")
