@@ -66,9 +66,9 @@ local function lock_path(run)
   return root .. "/runs/" .. run.run_id .. "/worker.lock"
 end
 
--- A process holding the run's lock (flock(1) on worker.lock, then sleep), once it holds it.
+-- A process holding the run's lock (flock(1) on worker.lock, running sleep), once it holds it.
 local function lock_holder(run)
-  local h = spawn({ "flock", "-x", lock_path(run), "sleep", "30" })
+  local h = spawn({ "flock", "-x", "-o", lock_path(run), "sleep", "30" }) -- -o: sleep does not hold it
   local deadline = os.time() + 10
   while select(3, run_reconcile.try_lock(s, run.run_id)) ~= "EWOULDBLOCK" and os.time() < deadline do
     require("sidecar.host.time").sleep_ms(5)
