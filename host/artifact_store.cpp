@@ -50,6 +50,7 @@ FsError resolve_error(int err, std::string_view path, const std::string& what) {
       return {quoted(path) + ": " + quoted(what) + " is a symbolic link; artifact folders never follow links",
               "ESYMLINK"};
     case ENOTDIR: return {quoted(path) + ": " + quoted(what) + " is not a folder", "ENOTDIR"};
+    case EISDIR: return {quoted(path) + " is a folder, not a file", "EISDIR"};
     case ENOENT: return {quoted(path) + ": no such file or folder", "ENOENT"};
     case EEXIST: return {quoted(path) + ": already exists", "EEXIST"};
     case EACCES: return {quoted(path) + ": permission denied", "EACCES"};

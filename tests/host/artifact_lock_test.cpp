@@ -72,7 +72,7 @@ TEST_CASE("a lock file through an artifact folder: made when missing, and held a
   CHECK_FALSE(exists(f.inside + "/runs/R-0002"));
 }
 
-TEST_CASE("a lock file through an artifact folder never follows a planted link, nor takes a hard link or FIFO") {
+TEST_CASE("a lock file through an artifact folder never follows a planted link, nor takes a hard link, FIFO or folder") {
   Folders f;
   REQUIRE(mkdir((f.inside + "/runs").c_str(), 0755) == 0);
   REQUIRE(symlink(f.outside.c_str(), (f.inside + "/runs/R-0001").c_str()) == 0);  // the run's folder
@@ -84,11 +84,14 @@ TEST_CASE("a lock file through an artifact folder never follows a planted link, 
   REQUIRE(link((f.outside + "/target.lock").c_str(), (f.inside + "/runs/R-0003/worker.lock").c_str()) == 0);
   REQUIRE(mkdir((f.inside + "/runs/R-0004").c_str(), 0755) == 0);  // a FIFO: refused, without waiting
   REQUIRE(mkfifo((f.inside + "/runs/R-0004/worker.lock").c_str(), 0644) == 0);
+  REQUIRE(mkdir((f.inside + "/runs/R-0005").c_str(), 0755) == 0);  // a folder
+  REQUIRE(mkdir((f.inside + "/runs/R-0005/worker.lock").c_str(), 0755) == 0);
 
   const struct {
     const char* run;
     const char* code;
-  } cases[] = {{"R-0001", "ESYMLINK"}, {"R-0002", "ESYMLINK"}, {"R-0003", "EHARDLINK"}, {"R-0004", "EINVAL"}};
+  } cases[] = {{"R-0001", "ESYMLINK"}, {"R-0002", "ESYMLINK"}, {"R-0003", "EHARDLINK"}, {"R-0004", "EINVAL"},
+                 {"R-0005", "EISDIR"}};
   for (const auto& c : cases) {
     INFO(c.run);
     FileLock lock;

@@ -1,6 +1,6 @@
 -- agent_run.execute on runs it cannot start as it should: a symbolic link planted at the run's
--- folder or its lock file (by an agent, or in a cloned repository's .agent), and a run another
--- process holds. Each ends with a clear failure and nothing written through the link, never a
+-- folder or its lock file (by an agent, or in a cloned repository's .agent), a run another
+-- process holds, and a run that runs or ended. Each ends with a clear failure and nothing written through the link, never a
 -- traceback, and no agent starts.
 local test = require("sidecar.dev.test")
 local describe, it, expect = test.describe, test.it, test.expect
@@ -67,7 +67,8 @@ describe("a planted run folder", function()
     local store = require("sidecar.core.store")
     local reconcile = require("sidecar.run.reconcile")
     local s <close> = assert(store.open(repo .. "/.agent", { create = true }))
-    local held = assert(s:create_run({ status = "queued", runner_type = "command" }))
+    local held = assert(s:create_run({ status = "queued", runner_type = "command", owner_pid = 1, owner_start = 7 }))
+    local before = assert(s:get_run(held.run_id))
     local theirs <close> = assert(reconcile.claim(s, held.run_id)) -- another open of the lock: another owner
     local wait = reconcile.CLAIM_WAIT_MS
     reconcile.CLAIM_WAIT_MS = 50
@@ -77,7 +78,29 @@ describe("a planted run folder", function()
     expect(none):is_nil()
     expect(code):equals("busy")
     expect(why):contains("run " .. held.run_id .. " not started: cannot take run")
-    expect(s:get_run(held.run_id).status ~= "failed"):is_true()
+    local after = assert(s:get_run(held.run_id))
+    expect(after.revision):equals(before.revision) -- nothing of theirs written over: status, owner
+    expect(after.status):equals("queued")
+    expect(after.owner_pid):equals(1)
+    expect(read(repo .. "-started")):is_nil()
+  end)
+
+  it("never starts again a run that runs or ended, leaving its record as it was", function()
+    local store = require("sidecar.core.store")
+    local s <close> = assert(store.open(repo .. "/.agent", { create = true }))
+    for _, status in ipairs({ "running", "review", "failed" }) do
+      local run = assert(s:create_run({ status = status, runner_type = "command", owner_pid = 1, owner_start = 7 }))
+      local before = assert(s:get_run(run.run_id))
+      local none, why, code = agent_run.execute({ runner = "command", command = { "touch", repo .. "-started" },
+        prompt = "x", repo = repo, store = s, run_id = run.run_id })
+      expect(none):is_nil()
+      expect(code):equals("bad_state")
+      expect(why):equals(("run %s is %s, not a run to start"):format(run.run_id, status))
+      local after = assert(s:get_run(run.run_id))
+      expect(after.revision):equals(before.revision)
+      expect(after.status):equals(status)
+      expect(after.owner_pid):equals(1)
+    end
     expect(read(repo .. "-started")):is_nil()
   end)
 
@@ -90,6 +113,7 @@ describe("a planted run folder", function()
     expect(none):is_nil()
     expect(why):contains("run R-0001 failed: cannot take run R-0001")
     expect(why):contains("worker.lock")
+    expect(why):contains("remove it") -- what to do
     expect(code):equals("ESYMLINK")
     local s <close> = assert(require("sidecar.core.store").open(repo .. "/.agent"))
     local stored = assert(s:get_run("R-0001"))

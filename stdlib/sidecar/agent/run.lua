@@ -371,7 +371,8 @@ end
 ---the runner's config.lua settings (program, args, env, command) apply where the options give none. Returns the run record: run_id, status,
 ---output (the whole final answer, as in output.md; nil when none, absent with `owner`), summary (its first line),
 ---failure_reason, usage, cost_usd, changed_files, session_id, command...; or nil, message, code ("unknown_runner",
----"bad_sandbox", "cannot_resume", "bad_config", or the store's for a run_id) when the run cannot be made: nothing
+---"bad_sandbox", "cannot_resume", "bad_config", the store's for a run_id, "bad_state" for a run_id of a run that runs
+---or ended: it is left as it was) when the run cannot be made: nothing
 ---is recorded then; when its folder cannot be made (ESYMLINK: a symbolic link planted there) or its lock cannot be
 ---taken (the lock's code), the run is recorded `failed` with that reason and no agent starts ("busy": another
 ---process runs it, and it is left to that one). Raises on bad option types and after recording an interrupted run.
@@ -385,19 +386,15 @@ function M.execute(o)
     return nil, message, code
   end
   local s, spec = run.store, run.spec
-  local record
-  record, message, code = run_start.store(s, new_record(o, run), o.run_id)
-  if not record then
+  local started
+  started, message, code = run_start.start(s, o, new_record(o, run))
+  if not started then
     return nil, message, code
   end
+  local record, dir = started.record, started.dir
   local id = record.run_id
   record.created_at = record.created_at or record.started_at
-  local dir, own
-  dir, own, message, code = run_start.open(s, o, record)
-  if not dir then
-    return nil, message, code
-  end
-  local owned <close> = own
+  local owned <close> = started.own
   local owner = o.owner or owned
   local run_dir = dir:root()
   record.process_mark = owner.mark

@@ -58,13 +58,20 @@ end
 -- The run's lock, tried once: the lock, or nil, message, code. It is opened through the store's
 -- folder, one component at a time, never through a link, so a link swapped in for the run's folder
 -- (or its lock file) by an agent at work in the repository cannot send it elsewhere; the look
--- first gives a link already planted there its own message (ESYMLINK).
+-- first gives a link already planted there its own message (ESYMLINK). A lock file that is a link,
+-- a hard link, a folder or no regular file was put there by someone else: the message says what to do.
+local PLANTED = { ESYMLINK = true, EHARDLINK = true, EISDIR = true, EINVAL = true }
 local function try_run_lock(s, run_id)
   local _, planted, code = store.run_path(s.root, run_id, M.LOCK_FILE)
-  if not code then
-    return s.dir:lock("runs/" .. run_id .. "/" .. M.LOCK_FILE)
+  if code then
+    return nil, planted, code
   end
-  return nil, planted, code
+  local lock, why
+  lock, why, code = s.dir:lock("runs/" .. run_id .. "/" .. M.LOCK_FILE)
+  if not lock and PLANTED[code] then
+    why = tostring(why) .. "; remove it (Sidecar makes a run's lock file itself)"
+  end
+  return lock, why, code
 end
 
 local ended = run_processes.ended
