@@ -1,7 +1,8 @@
 // Text passes over hostile agent output: adversarial texts of about 8 MB (runs of spaces, of
 // brackets, of marker prefixes, an unterminated line, ...) through the markers parser, both
-// event-stream parsers (fed in 64 KB chunks, as a run reads them) and the JSON finder of
-// structured answers (sidecar.core.json_extract, what presets check), each timed, beside `lua5.4`
+// event-stream parsers (fed in 64 KB chunks, as a run reads them), the JSON finder of
+// structured answers (sidecar.core.json_extract, what presets check) and the parsers of the
+// precommit and personalization presets' markdown answers (sidecar.formats.*), each timed, beside `lua5.4`
 // doing one plain linear scan (string.find of a substring that is not there) over the same text.
 // Every pass must stay within a small factor of that scan: a quadratic one takes hours here.
 //
@@ -50,10 +51,12 @@ texts = {
 }
 )";
 
-// The passes, in Sidecar: prints "name<TAB>bytes<TAB>markers<TAB>codex<TAB>claude<TAB>json" per text.
+// The passes, in Sidecar: prints "name<TAB>bytes<TAB>markers<TAB>codex<TAB>claude<TAB>json<TAB>precommit
+// <TAB>personalization" per text.
 const char* const kPasses = R"(
 local agent_events, markers = require("sidecar.agent.events"), require("sidecar.agent.markers")
 local json_extract = require("sidecar.core.json_extract")
+local precommit, personalization = require("sidecar.formats.precommit"), require("sidecar.formats.personalization")
 local time = require("sidecar.host.time")
 local CHUNK = 64 * 1024
 local function timed(f)
@@ -74,7 +77,9 @@ for _, name in ipairs(ORDER) do
   local c = timed(function() stream("codex", text) end)
   local l = timed(function() stream("claude", text) end)
   local j = timed(function() json_extract.extract(text) end)
-  io.write(("%s\t%d\t%.6f\t%.6f\t%.6f\t%.6f\n"):format(name, #text, m, c, l, j))
+  local pc = timed(function() precommit.parse(text) end)
+  local ps = timed(function() personalization.parse(text) end)
+  io.write(("%s\t%d\t%.6f\t%.6f\t%.6f\t%.6f\t%.6f\t%.6f\n"):format(name, #text, m, c, l, j, pc, ps))
   io.stdout:flush()
 end
 )";
@@ -140,8 +145,8 @@ int main(int argc, char** argv) {
   std::printf("Text passes over adversarial agent output, %d MB each (seconds, MB/s); reference: lua5.4\n"
               "string.find of an absent plain substring over the same text (%s)\n\n",
               mb, ref.empty() ? "lua5.4 not found" : "one linear scan");
-  std::printf("%-18s %18s %18s %18s %18s %18s\n", "text", "markers", "codex events", "claude events", "json extract",
-              "lua5.4 find");
+  std::printf("%-18s %16s %16s %16s %16s %16s %16s %16s\n", "text", "markers", "codex events", "claude events",
+              "json extract", "precommit", "personalization", "lua5.4 find");
   FILE* f = std::fopen(path, "r");
   char line[512];
   double worst = 0;
@@ -149,17 +154,19 @@ int main(int argc, char** argv) {
     std::istringstream in(line);
     std::string name;
     std::getline(in, name, '\t');
-    double bytes = 0, m = 0, c = 0, l = 0, j = 0;
-    in >> bytes >> m >> c >> l >> j;
-    double scan = ref.count(name) ? ref[name] : 0;
-    char cell[5][40];
-    double secs[5] = {m, c, l, j, scan};
-    for (int i = 0; i < 5; ++i) {
-      if (i == 4 && ref.empty()) std::snprintf(cell[i], sizeof cell[i], "-");
-      else std::snprintf(cell[i], sizeof cell[i], "%.3f s %7.0f", secs[i], mbps(bytes, secs[i]));
+    constexpr int kTimed = 6;  // then lua5.4's scan
+    double bytes = 0, secs[kTimed + 1] = {};
+    in >> bytes;
+    for (int i = 0; i < kTimed; ++i) in >> secs[i];
+    secs[kTimed] = ref.count(name) ? ref[name] : 0;
+    char cell[kTimed + 1][40];
+    for (int i = 0; i <= kTimed; ++i) {
+      if (i == kTimed && ref.empty()) std::snprintf(cell[i], sizeof cell[i], "-");
+      else std::snprintf(cell[i], sizeof cell[i], "%.3f s %6.0f", secs[i], mbps(bytes, secs[i]));
     }
-    for (int i = 0; i < 4; ++i) worst = secs[i] > worst ? secs[i] : worst;
-    std::printf("%-18s %18s %18s %18s %18s %18s\n", name.c_str(), cell[0], cell[1], cell[2], cell[3], cell[4]);
+    for (int i = 0; i < kTimed; ++i) worst = secs[i] > worst ? secs[i] : worst;
+    std::printf("%-18s %16s %16s %16s %16s %16s %16s %16s\n", name.c_str(), cell[0], cell[1], cell[2], cell[3],
+                cell[4], cell[5], cell[6]);
   }
   if (f) std::fclose(f);
   std::remove(path);
