@@ -72,7 +72,7 @@ TEST_CASE("a lock file through an artifact folder: made when missing, and held a
   CHECK_FALSE(exists(f.inside + "/runs/R-0002"));
 }
 
-TEST_CASE("a lock file through an artifact folder never follows a planted link, nor takes a hard link, FIFO or folder") {
+TEST_CASE("a lock file through an artifact folder never follows a planted link, nor takes a hard link, FIFO, folder") {
   Folders f;
   REQUIRE(mkdir((f.inside + "/runs").c_str(), 0755) == 0);
   REQUIRE(symlink(f.outside.c_str(), (f.inside + "/runs/R-0001").c_str()) == 0);  // the run's folder

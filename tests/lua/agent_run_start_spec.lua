@@ -1,7 +1,7 @@
 -- agent_run.execute on runs it cannot start as it should: a symbolic link planted at the run's
 -- folder or its lock file (by an agent, or in a cloned repository's .agent), a run another
--- process holds, and a run that runs or ended. Each ends with a clear failure and nothing written through the link, never a
--- traceback, and no agent starts.
+-- process holds, and a run that runs or ended. Each ends with a clear failure and nothing written
+-- through the link, never a traceback, and no agent starts.
 local test = require("sidecar.dev.test")
 local describe, it, expect = test.describe, test.it, test.expect
 local agent_run = require("sidecar.agent.run")
