@@ -3,8 +3,9 @@
 #   slurm_start DIR    starts it (returns non-zero with $slurm_skip set to the reason when it
 #                      cannot: Slurm not installed, not root, a daemon that would not start)
 #   slurm_stop         stops what slurm_start started (only those pids); call it from a trap
-#   slurm_test_start DIR   for a test script: the trap set (slurm_stop, then $work removed) and
-#                      slurm_start DIR, or "SKIP: no Slurm cluster: <why>" and the script ends (exit 0)
+#   slurm_test_start DIR   for a test script: the trap set (slurm_stop, then $work removed unless a
+#                      check failed) and slurm_start DIR, or "SKIP: no Slurm cluster: <why>" and the
+#                      script ends (exit 0)
 # After slurm_start, SLURM_CONF is exported for the client commands (sbatch, squeue, scancel).
 # Slurm's defaults that matter here: no accounting daemon (accounting_storage/none), so `sacct`
 # knows nothing; finished jobs stay visible to `scontrol show job` for MinJobAge seconds.
@@ -133,7 +134,8 @@ slurm_stop() {
 }
 
 slurm_test_start() {
-  trap 'slurm_stop; rm -rf "$work"' EXIT
+  # As lib.sh's trap: a failed script keeps its folder (the runs' records and worker.log say why).
+  trap 'slurm_stop; if [ "${failed:-0}" -eq 0 ]; then rm -rf "$work"; else echo "kept for a look: $work" >&2; fi' EXIT
   if ! slurm_start "$1"; then
     echo "SKIP: no Slurm cluster: $slurm_skip"
     exit 0

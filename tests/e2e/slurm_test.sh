@@ -26,12 +26,16 @@ new_repo() {
     --validate-cmds "typecheck:true,test@30s:echo tests pass" >/dev/null
 }
 
-# wait_status RUN STATUS: until `run show` says the run is STATUS (at most 60 s).
+# wait_status RUN STATUS: until `run show` says the run is STATUS (600 looks); a failure otherwise.
 wait_status() {
+  local now=""
   for _ in $(seq 600); do
-    [ "$("$S" run show "$1" --json | jv .data.status)" = "$2" ] && return 0
+    now=$("$S" run show "$1" --json | jv .data.status)
+    [ "$now" = "$2" ] && return 0
     sleep 0.1
   done
+  echo "FAIL $1 never became $2: it is $now"
+  failed=$((failed + 1))
   return 1
 }
 
