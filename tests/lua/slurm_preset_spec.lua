@@ -142,6 +142,28 @@ describe("a preset's batch through Slurm", function()
     expect(active_runs()):equals(0)
   end)
 
+  it("records a lone step interrupted when Ctrl-C lands while sbatch runs, and goes on up", function()
+    fakes(ended("COMPLETED"))
+    local ctx = new_ctx()
+    local real_run = proc.run
+    proc.run = function(argv, opts)
+      if argv[1]:match("sbatch$") then
+        error("interrupted! stopped 1 child process", 0) -- what a wait raises on Ctrl-C (lua/proc.cpp)
+      end
+      return real_run(argv, opts)
+    end
+    local ok, err = pcall(ctx.agents, ctx, readers(1))
+    proc.run = real_run
+    expect(ok):equals(false)
+    expect(err):equals("interrupted! stopped 1 child process") -- not a failed submission, reported as data
+    local runs = assert(ctx.s:list_runs({ limit = 0 }))
+    expect(#runs):equals(1)
+    expect(runs[1].status):equals("interrupted")
+    expect(runs[1].failure_reason):contains("interrupted (Ctrl-C or SIGTERM) while its job was being submitted")
+    ctx:close()
+    expect(active_runs()):equals(0)
+  end)
+
   it("cancels the batch's jobs on an error and leaves no run active", function()
     fakes(ended("CANCELLED"))
     local ctx = new_ctx()

@@ -113,6 +113,30 @@ describe("a Slurm run read on the submitting side", function()
     expect(ended_here):is_false()
     expect(why):contains("squeue could not run")
   end)
+
+  -- A foreground Slurm run's command follows it by asking squeue every second: a Ctrl-C landing
+  -- while squeue runs was taken for squeue's failure, so the job was never cancelled.
+  it("passes on a Ctrl-C that lands while a Slurm command runs, from one run's read and from run list", function()
+    local run = slurm_run()
+    local proc = require("sidecar.core.proc")
+    local real_run = proc.run
+    local asked = 0
+    proc.run = function()
+      asked = asked + 1
+      error("interrupted! stopped 1 child process", 0) -- what a wait raises on Ctrl-C (lua/proc.cpp)
+    end
+    slurm.forget()
+    local ok, err = pcall(slurm_runs.reconcile, s, run)
+    slurm.forget()
+    local listed, list_err = pcall(require("sidecar.run.reconcile").reconcile_active, s)
+    proc.run = real_run
+    expect(ok):is_false()
+    expect(err):equals("interrupted! stopped 1 child process")
+    expect(listed):is_false()
+    expect(list_err):equals("interrupted! stopped 1 child process")
+    expect(asked):equals(2) -- one squeue each, then nothing more
+    expect(assert(s:get_run(run.run_id)).status):equals("queued")
+  end)
 end)
 
 -- The config's reactions (stdlib/sidecar/executor/slurm_react.lua): made here when a job's end is

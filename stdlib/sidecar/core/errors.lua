@@ -50,6 +50,18 @@ function M.is_interrupt(err)
   return type(err) == "string" and err:find("interrupted!", 1, true) ~= nil
 end
 
+---A pcall's results, passed through: `errors.keep_interrupt(pcall(f, ...))`. When the call failed
+---with the interruption (is_interrupt), it is raised again instead, so a pcall that turns failures
+---into data never swallows a Ctrl-C that landed inside it.
+---@param ok boolean
+---@return boolean ok, any ...
+function M.keep_interrupt(ok, ...)
+  if not ok and M.is_interrupt((...)) then
+    error((...), 0)
+  end
+  return ok, ...
+end
+
 ---True when `err` is a stdlib error (optionally of the given code).
 ---@param err any
 ---@param code? string

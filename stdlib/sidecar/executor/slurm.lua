@@ -6,6 +6,7 @@
 --- A job's state as Slurm names it maps to one of Sidecar's words (M.STATES): pending, running,
 --- completed, failed, timeout, cancelled, node_failure, out_of_memory; `ended` says whether Slurm
 --- is done with the job.
+local errors = require("sidecar.core.errors")
 local proc = require("sidecar.core.proc")
 local text = require("sidecar.core.text")
 
@@ -33,13 +34,14 @@ end
 ---The folder of Slurm's client commands; nil: found on PATH (a spec points it at fakes).
 M.bin_dir = nil
 
--- Runs a client command: the result, or nil and why (a command that is not installed, say).
+-- Runs a client command: the result, or nil and why (a command that is not installed, say). A
+-- Ctrl-C while it runs goes on up: a wait that asks squeue every second would lose it otherwise.
 local function run(argv, opts)
   if M.bin_dir and argv[1] ~= "sh" then
     argv = { M.bin_dir .. "/" .. argv[1], table.unpack(argv, 2) }
   end
-  local ok, r = pcall(proc.run, argv, { timeout_ms = (opts and opts.timeout_ms) or 60000,
-    stdin = opts and opts.stdin, cwd = opts and opts.cwd })
+  local ok, r = errors.keep_interrupt(pcall(proc.run, argv, { timeout_ms = (opts and opts.timeout_ms) or 60000,
+    stdin = opts and opts.stdin, cwd = opts and opts.cwd }))
   if not ok then
     local why = type(r) == "table" and r.message or tostring(r)
     return nil, ("%s could not run: %s (is Slurm's client installed? Debian: slurm-client)"):format(argv[1], why)

@@ -15,6 +15,7 @@
 --- An error or Ctrl-C while a batch runs cancels its jobs (scancel) and ends each of its runs
 --- before the error goes on: no run is left active, no lock held.
 local clock = require("sidecar.host.time")
+local errors = require("sidecar.core.errors")
 local executor = require("sidecar.executor")
 local json = require("sidecar.core.json")
 local run_reconcile = require("sidecar.run.reconcile")
@@ -78,23 +79,28 @@ local function record_steps(ctx, steps, where)
 end
 
 -- Submits one recorded run as a batch job, holding its lock until the record names the job (the
--- worker waits for it). Returns true, or nil and why (the run then recorded failed).
+-- worker waits for it). Returns true, or nil and why (the run then recorded failed); a Ctrl-C
+-- while sbatch runs is recorded (interrupted) and goes on up.
 local function submit_one(s, settings, run)
   local lock = run_reconcile.try_lock(s, run.run_id)
   local ok, fields, why = pcall(slurm_runs.launcher(settings).launch, s, run)
+  local interrupted = not ok and errors.is_interrupt(fields)
   local fresh = assert(s:get_run(run.run_id))
   if ok and fields then
     for k, v in pairs(fields) do
       fresh[k] = v
     end
   else
-    why = ok and why or tostring(fields)
-    fresh.status, fresh.failure_reason, fresh.completed_at = "failed", why, store.now()
+    why = ok and why or interrupted and "interrupted (Ctrl-C or SIGTERM) while its job was being submitted"
+      or tostring(fields)
+    fresh.status, fresh.failure_reason, fresh.completed_at = interrupted and "interrupted" or "failed", why,
+      store.now()
   end
   assert(s:update_run(fresh))
   if lock then
     lock:release()
   end
+  errors.keep_interrupt(ok, fields)
   return ok and fields ~= nil, why
 end
 

@@ -11,6 +11,7 @@
 --- Slurm's state and reason; a run the worker ended while Slurm ended its job (a time limit, a
 --- cancel) keeps the worker's status, and both say what Slurm did (`slurm.state`).
 local clock = require("sidecar.host.time")
+local errors = require("sidecar.core.errors")
 local json = require("sidecar.core.json")
 local proc = require("sidecar.core.proc")
 local slurm = require("sidecar.executor.slurm")
@@ -143,7 +144,7 @@ local function record_ended(s, run, job, why_ended)
   else
     note_job(s, fresh, job)
   end
-  pcall(index_ended, s, fresh)
+  errors.keep_interrupt(pcall(index_ended, s, fresh))
   require("sidecar.executor.slurm_react").after_end(s, assert(s:get_run(run.run_id)))
 end
 
@@ -182,6 +183,7 @@ function M.reconcile(s, run, why_ended)
   end
   local ok, err = pcall(record_ended, s, run, job, why_ended)
   lock:release()
+  errors.keep_interrupt(ok, err)
   return s:get_run(run.run_id) or fresh, ok and store.ACTIVE[run.status] ~= nil, not ok and tostring(err) or nil
 end
 

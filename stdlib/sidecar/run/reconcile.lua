@@ -32,6 +32,7 @@
 ---   run = run_reconcile.reconcile(s, run)                 -- list, show, wait, tail
 ---   run_reconcile.reconcile_active(s)                     -- every active run and running task
 local clock = require("sidecar.host.time")
+local errors = require("sidecar.core.errors")
 local procinfo = require("sidecar.host.procinfo")
 local run_processes = require("sidecar.run.processes")
 local store = require("sidecar.core.store")
@@ -384,7 +385,7 @@ local function reconcile_one(s, run)
   if not (judged(fresh) and dead(fresh)) then
     return fresh, false
   end
-  local ok, err = pcall(end_run, s, fresh, M.stop_processes(s, fresh, 0))
+  local ok, err = errors.keep_interrupt(pcall(end_run, s, fresh, M.stop_processes(s, fresh, 0)))
   if not ok then
     return fresh, false, tostring(err)
   end
@@ -433,21 +434,22 @@ end
 ---@return integer
 function M.reconcile_active(s)
   local count = 0
-  pcall(require("sidecar.executor").prefetch, s) -- Slurm asked once of all its runs, not once per run
+  -- Slurm asked once of all its runs, not once per run
+  errors.keep_interrupt(pcall(require("sidecar.executor").prefetch, s))
   -- One run or task that cannot be settled now (its record unwritable, say) never keeps the
-  -- others, nor the command that reads them: it is tried again by the next read.
+  -- others, nor the command that reads them: it is tried again by the next read. A Ctrl-C goes on up.
   for _, status in ipairs({ "queued", "preparing", "running" }) do
     for _, run in ipairs(s:list_runs({ status = status, limit = 0 }) or {}) do
-      local ok, _, ended_here = pcall(reconcile_one, s, run)
+      local ok, now, ended_here = errors.keep_interrupt(pcall(reconcile_one, s, run))
       count = count + ((ok and ended_here) and 1 or 0)
     end
   end
   if count > 0 then
-    pcall(sweep_worktrees, s)
+    errors.keep_interrupt(pcall(sweep_worktrees, s))
   end
   for _, status in ipairs({ "running", "queued" }) do
     for _, task in ipairs(s:list_tasks({ status = status, limit = 0 }) or {}) do
-      local ok, settled = pcall(reconcile_task, s, task)
+      local ok, settled = errors.keep_interrupt(pcall(reconcile_task, s, task))
       count = count + ((ok and settled) and 1 or 0)
     end
   end
