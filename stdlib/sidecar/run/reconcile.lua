@@ -440,7 +440,7 @@ function M.reconcile_active(s)
   -- others, nor the command that reads them: it is tried again by the next read. A Ctrl-C goes on up.
   for _, status in ipairs({ "queued", "preparing", "running" }) do
     for _, run in ipairs(s:list_runs({ status = status, limit = 0 }) or {}) do
-      local ok, now, ended_here = errors.keep_interrupt(pcall(reconcile_one, s, run))
+      local ok, _, ended_here = errors.keep_interrupt(pcall(reconcile_one, s, run))
       count = count + ((ok and ended_here) and 1 or 0)
     end
   end
