@@ -14,6 +14,7 @@
 --- Each stream is redacted as read (host/stream_redactor.hpp: the file and the parser see the same
 --- bytes) and each log bounded by `max_log` (head and tail kept, stdlib/sidecar/core/log_caps.lua).
 local clock = require("sidecar.host.time")
+local errors = require("sidecar.core.errors")
 local proc = require("sidecar.core.proc")
 
 local M = {}
@@ -81,10 +82,7 @@ end
 
 -- Calls fn(...), its failure dropped; a Ctrl-C that arrived meanwhile goes on up.
 local function quietly(fn, ...)
-  local ok, err = pcall(fn, ...)
-  if not ok and require("sidecar.core.errors").is_interrupt(err) then
-    error(err, 0)
-  end
+  errors.keep_interrupt(pcall(fn, ...))
 end
 
 ---Flags an agent silent for its `stuck.after_ms` once, and clears the flag when it speaks again.

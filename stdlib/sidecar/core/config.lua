@@ -333,11 +333,8 @@ local function evaluate(path, text)
         MAX_MILLION_INSTRUCTIONS), 0)
     end
   end, "", 1000000)
-  local ok, value = coroutine.resume(co)
+  local ok, value = require("sidecar.core.errors").keep_interrupt(coroutine.resume(co))
   if not ok then
-    if require("sidecar.core.errors").is_interrupt(value) then
-      error(value, 0)
-    end
     return nil, tostring(value)
   end
   if coroutine.status(co) ~= "dead" then

@@ -78,11 +78,8 @@ function M.configure(rules)
   if type(rules) ~= "table" then
     error("secrets.configure: expected a table of rules, got " .. type(rules), 2)
   end
-  local ok, why = pcall(host.configure, rules, "")
+  local ok, why = require("sidecar.core.errors").keep_interrupt(pcall(host.configure, rules, ""))
   if not ok then
-    if require("sidecar.core.errors").is_interrupt(why) then
-      error(why, 0)
-    end
     return nil, tostring(why)
   end
   return true

@@ -100,7 +100,9 @@ local function submit_one(s, settings, run)
   if lock then
     lock:release()
   end
-  errors.keep_interrupt(ok, fields)
+  if interrupted then
+    error(fields, 0)
+  end
   return ok and fields ~= nil, why
 end
 

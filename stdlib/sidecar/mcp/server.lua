@@ -12,6 +12,7 @@
 --- progressToken. Nothing a client sends can end the server but the end of its input: a message
 --- that is not JSON, not an object, too long or not UTF-8 gets its JSON-RPC error, a tool that
 --- raises gets a tool error, and the server reads the next line.
+local errors = require("sidecar.core.errors")
 local json = require("sidecar.core.json")
 local secrets = require("sidecar.core.secrets")
 local schema = require("sidecar.mcp.schema")
@@ -76,10 +77,6 @@ local function tool_result(data, text)
     isError = false }
 end
 
-local function interrupted(err)
-  return tostring(err):find("interrupted!", 1, true) ~= nil
-end
-
 -- Runs fn(...) and hands back its results; an error becomes nil, "internal error: ..." (with the
 -- traceback on stderr), except an interrupt (Ctrl-C, SIGTERM), which ends the server as it should.
 function Server:guard(what, fn, ...)
@@ -87,7 +84,7 @@ function Server:guard(what, fn, ...)
   if ok then
     return a, b
   end
-  if interrupted(a) then
+  if errors.is_interrupt(a) then
     error(a, 0)
   end
   self.log(what .. " failed: " .. tostring(a))
