@@ -34,6 +34,12 @@ std::vector<LuaCommand> run_commands() {
        "No web search (codex: -c web_search=disabled; claude: WebSearch and WebFetch denied)"},
       {"--sandbox", "sandbox", kText, "MODE", "read-only (default), workspace-write, or danger-full-access"},
       {"--allow-full-auto", "allow_full_auto", kBool, "", "Allow danger-full-access (every approval bypassed)"},
+      {"--os-sandbox", "os_sandbox", kText, "MODE",
+       "bwrap (the default, or the config's isolation.sandbox): the agent and its validation run in an OS sandbox; "
+       "off: without one (docs/security.md)"},
+      {"--network", "network", kText, "MODE",
+       "The agent's network in its OS sandbox: model (its model endpoints and isolation.hosts only; the default), "
+       "none, or full"},
       {"--timeout", "timeout", kText, "DURATION", "Wall-clock limit for the agent: 90s, 30m (default), 2h"},
       {"--idle-timeout", "idle_timeout", kText, "DURATION", "Stop the agent after this long without output (default 5m)"},
       {"--dry-run", "dry_run", kBool, "", "Compile the prompt and record the run without executing the agent"},

@@ -55,6 +55,12 @@ struct SpawnOptions {
   // What the process gets when Sidecar dies, however it dies (kill -9 included): SIGTERM lets a
   // program such as git remove its lock files; an agent gets SIGKILL, which nothing ignores.
   int parent_death_signal = SIGTERM;
+  // A file created (or truncated) and handed to the program as its descriptor 3: where an OS
+  // sandbox's first process (cli/sandbox_init.cpp) reports how its agent ended. Empty: none.
+  std::string fd3_file;
+  // The program starts with SIGTERM ignored: a sandbox's outer process (bwrap) must outlive the
+  // group's SIGTERM so that the agent inside, which gets it too, can end in its grace period.
+  bool term_ignored = false;
 };
 
 struct ProcessResult {

@@ -117,9 +117,22 @@ uint64_t ProcessLoop::spawn(SpawnOptions o, SpawnError& error) {
   if (!file) return 0;
 
   // Every fd below closes itself if we return early; the child's ends close after the spawn.
-  Fd out_file, err_file, out_ours, out_theirs, err_ours, err_theirs, in_ours, in_theirs, slave;
+  Fd out_file, err_file, out_ours, out_theirs, err_ours, err_theirs, in_ours, in_theirs, slave, fd3;
   if (!open_tee(o.out, "stdout", out_file, error) || !open_tee(o.err, "stderr", err_file, error)) return 0;
   ChildSpec child;  // stdio -1: /dev/null
+  if (!o.fd3_file.empty()) {
+    // Above the standard three, whatever this process has closed: the child's dup2 must not
+    // overwrite a descriptor it is given as its stdin, stdout or stderr.
+    Fd opened(open(o.fd3_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+    if (opened.fd >= 0) fd3.reset(fcntl(opened.fd, F_DUPFD_CLOEXEC, 10));
+    if (fd3.fd < 0) {
+      error = {"cannot open the descriptor-3 file " + o.fd3_file + ": " + std::strerror(errno),
+               errno == ENOENT ? "ENOENT" : errno == EACCES ? "EACCES" : "EIO"};
+      return 0;
+    }
+    child.fd3 = fd3.fd;
+  }
+  child.term_ignored = o.term_ignored;
   bool direct[2] = {false, false};
   off_t direct_start[2] = {0, 0};
   if (o.pty) {
@@ -198,6 +211,7 @@ uint64_t ProcessLoop::spawn(SpawnOptions o, SpawnError& error) {
   if (L.running++ == 0) uv_ref(reinterpret_cast<uv_handle_t*>(&L.sigchld));
   p.last_output_ms = uv_now(&L.loop);
   slave.reset();
+  fd3.reset();
   in_theirs.reset();
   out_theirs.reset();
   err_theirs.reset();

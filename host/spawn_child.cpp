@@ -76,6 +76,14 @@ namespace {
       }
     }
   }
+  if (e == 0 && spec.fd3 >= 0) {
+    if (spec.fd3 == 3) {
+      int flags = fcntl(3, F_GETFD);
+      if (flags < 0 || fcntl(3, F_SETFD, flags & ~FD_CLOEXEC) < 0) e = errno;
+    } else if (dup2(spec.fd3, 3) < 0) {
+      e = errno;
+    }
+  }
   if (e == 0 && spec.cwd && chdir(spec.cwd) != 0) e = errno;
   // Signals Sidecar ignores (SIGPIPE) or handles must be at their defaults in the program; every
   // one is reset before any is unblocked, so no Sidecar handler can run in this child.
@@ -84,6 +92,11 @@ namespace {
   sigemptyset(&dfl.sa_mask);
   for (int sig = 1; sig < NSIG && e == 0; ++sig) {
     if (sig != SIGKILL && sig != SIGSTOP) sigaction(sig, &dfl, nullptr);  // EINVAL for libc's own: fine
+  }
+  if (spec.term_ignored) {
+    struct sigaction ign = dfl;
+    ign.sa_handler = SIG_IGN;
+    sigaction(SIGTERM, &ign, nullptr);
   }
   if (e == 0 && spec.parent_death_signal != 0) {
     if (prctl(PR_SET_PDEATHSIG, spec.parent_death_signal) != 0) {

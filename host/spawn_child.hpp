@@ -18,6 +18,8 @@ struct ChildSpec {
   // way Sidecar ends, kill -9 included; 0: none (detached programs). Start such children from a
   // thread that lives as long as they should (Sidecar starts them all from its main thread).
   int parent_death_signal = 0;
+  int fd3 = -1;               // given to the child as its descriptor 3 (-1: none); must be above 2
+  bool term_ignored = false;  // SIGTERM starts ignored (SpawnOptions::term_ignored)
 };
 
 // Starts the child in its own session and process group (setsid), with every signal at its

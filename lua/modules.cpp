@@ -22,6 +22,7 @@ void preload_host_modules(lua_State* L) {
       {"sidecar.host.git", guarded<open_host_git>},
       {"sidecar.host.stdio", guarded<open_host_stdio>},
       {"sidecar.host.git_tree", guarded<open_host_git_tree>},
+      {"sidecar.host.sandbox", guarded<open_host_sandbox>},
       {nullptr, nullptr},
   };
   luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);

@@ -136,7 +136,7 @@ int paths_copy_times(lua_State* L) {
   return 1;
 }
 
-// paths.lstat(path) -> {kind, size, mtime_ns, ctime_ns} | nil, message. kind: "file",
+// paths.lstat(path) -> {kind, size, mtime_ns, ctime_ns, mode, uid, gid} | nil, message. kind: "file",
 // "directory", "symlink" (not followed) or "other".
 int paths_lstat(lua_State* L) {
   const char* path = luaL_checkstring(L, 1);
@@ -150,7 +150,7 @@ int paths_lstat(lua_State* L) {
   if (S_ISREG(st.st_mode)) kind = "file";
   else if (S_ISDIR(st.st_mode)) kind = "directory";
   else if (S_ISLNK(st.st_mode)) kind = "symlink";
-  lua_createtable(L, 0, 4);
+  lua_createtable(L, 0, 7);
   lua_pushstring(L, kind);
   lua_setfield(L, -2, "kind");
   lua_pushinteger(L, static_cast<lua_Integer>(st.st_size));
@@ -159,6 +159,12 @@ int paths_lstat(lua_State* L) {
   lua_setfield(L, -2, "mtime_ns");
   lua_pushinteger(L, static_cast<lua_Integer>(st.st_ctim.tv_sec) * 1000000000 + st.st_ctim.tv_nsec);
   lua_setfield(L, -2, "ctime_ns");
+  lua_pushinteger(L, static_cast<lua_Integer>(st.st_mode & 07777));
+  lua_setfield(L, -2, "mode");
+  lua_pushinteger(L, static_cast<lua_Integer>(st.st_uid));
+  lua_setfield(L, -2, "uid");
+  lua_pushinteger(L, static_cast<lua_Integer>(st.st_gid));
+  lua_setfield(L, -2, "gid");
   return 1;
 }
 

@@ -210,8 +210,9 @@ start_server resume "$scenarios/resume_turns.json" && {
   eq "codex resume: the thread's totals, as reported" "2500 1200 120 14 2620" "$(usage_reported)"
   eq "codex resume: turn 2's own usage" "1500 1000 70 9 1570" "$(usage)"
   eq "codex resume: model.json has turn 2's own usage" "1500 1000 70 9 1570" "$(model_usage)"
+  # (-s danger-full-access: in Sidecar's OS sandbox, which keeps the run read-only, codex's own steps aside)
   eq "codex resume: exec resume, -C and -s before it" yes \
-    "$(jv .command <<<"$rec" | grep -qE '^codex exec -C \S+ -s read-only resume --json --skip-git-repo-check .* [0-9a-f-]{36} -$' && echo yes)"
+    "$(jv .command <<<"$rec" | grep -qE '^codex exec -C \S+ -s danger-full-access resume --json --skip-git-repo-check .* [0-9a-f-]{36} -$' && echo yes)"
   # claude: usage is per invocation (input + cache reads), total_cost_usd the session's.
   rec=$(cat claude_resume.1.json)
   eq "claude resume: turn 1 usage" "1200 200 50 0 1250" "$(usage)"

@@ -37,7 +37,11 @@ cat >"$work/agent.sh" <<EOF
 #!/bin/sh
 cat >/dev/null
 sleep ${M}.1 &
-sh -c 'setsid sleep ${M}.2 & exit 0'
+gc=\${TMPDIR:-/tmp}/grandchild.\$\$
+sh -c 'setsid sleep ${M}.2 & echo \$! >"\$1"; exit 0' sh "\$gc"
+# (on until the grandchild has left: its session is its own pid, so it escaped before the agent ends)
+until [ -s "\$gc" ] && [ "\$(ps -o sid= -p "\$(cat "\$gc")" | tr -d ' ')" = "\$(cat "\$gc")" ]; do sleep 0.01; done
+rm -f "\$gc"
 # Hanging, it ignores SIGTERM: only SIGKILL (an agent's parent-death signal) ends it at once.
 if [ -f "$work/hang" ]; then echo sleeping; trap '' TERM; exec sleep ${M}.3; fi
 echo "done"
@@ -84,8 +88,13 @@ kill -9 "$fg"
 wait "$fg" 2>/dev/null
 poll 10 none_left 3
 eq "(b) the agent died with its sidecar (parent-death signal)" "" "$(left 3)"
-eq "(b) its group child and setsid grandchild are still there before a read" "yes" \
-  "$(some_left 1 && some_left 2 && echo yes)"
+if [ "${SIDECAR_OS_SANDBOX:-bwrap}" = off ]; then
+  eq "(b) its group child and setsid grandchild are still there before a read" "yes" \
+    "$(some_left 1 && some_left 2 && echo yes)"
+else # the OS sandbox dies with its sidecar, and takes every process in it along
+  poll 10 none_left '[12]'
+  eq "(b) its group child and setsid grandchild died with the sandbox" "" "$(left '[12]')"
+fi
 "$S" run list >/dev/null
 expect_run "(b) run list ended it outcome_unknown with the reason" 0 \
   "$id +.*outcome_unknown" "" -- "$S" run list --task T-0003
@@ -131,13 +140,15 @@ expect_run "(c) run kill of an ended run says so" 1 "" "already ended: interrupt
 
 # --- (e) validation is part of the run ------------------------------------------------------------
 # A step that says when it has started, then takes two seconds.
-printf '#!/bin/sh\ntouch "%s/validating"\nsleep 2\n' "$work" >"$work/slow_check.sh"
+mkdir -p "$work/flags"
+printf '#!/bin/sh\ntouch "%s/flags/validating"\nsleep 2\n' "$work" >"$work/slow_check.sh"
 chmod +x "$work/slow_check.sh"
+sandbox_allow write "$work/flags" # the step's OS sandbox lets it say so there
 "$S" task create --title "slow check" --status ready --validate-cmds "custom:$work/slow_check.sh" >/dev/null # T-0008
-rm -f "$work/validating"
+rm -f "$work/flags/validating"
 "$S" run T-0008 --runner clean >"$work/e.out" 2>&1 &
 fg=$!
-poll 30 test -e "$work/validating"
+poll 30 test -e "$work/flags/validating"
 id=$(latest_run T-0008)
 eq "(e) while validating the run is still running, finishing, its agent's outcome held" "running finishing review" \
   "$("$S" run show "$id" --json | "$S" -e 'local d = require("sidecar.core.json").decode(io.read("a")).data
@@ -170,7 +181,7 @@ expect_run "(e) run kill of a writing run in validation" 0 "^$id interrupted\n$"
 wait "$fg" 2>/dev/null
 eq "(e) ... its worktree's folder is gone" "0" "$(git worktree list | grep -c "worktrees/$id")"
 "$S" task create --title "leaky check" --status ready \
-  --validate-cmds "custom:setsid sleep ${M}.6 >/dev/null 2>&1 & echo checked" >/dev/null # T-0011
+  --validate-cmds "custom:setsid sleep ${M}.6 >/dev/null 2>&1 & p=\$!; until [ \"\$(ps -o sid= -p \$p | tr -d ' ')\" = \$p ]; do sleep 0.01; done; echo checked" >/dev/null # T-0011 (it ends once the escapee has left)
 expect_run "(e) a step that leaves a setsid() escapee: blocked" 1 \
   "^R-[0-9]+ blocked: .*\n  blocker: 1 process of validation outlived it and was killed \(1 had left" "" \
   -- "$S" run T-0011 --runner clean

@@ -158,6 +158,14 @@ add_runners() {
     f = assert(io.open(".agent/config.lua", "w")); f:write(text); f:close()'
 }
 
+# sandbox_allow read|write PATH...: in .agent/config.lua, the agents' OS sandbox lets them read (or
+# write) PATH all the same: a folder of the test's own under /tmp, which the sandbox makes private.
+sandbox_allow() {
+  local list
+  list=$(lua_list "${@:2}")
+  sed -i "s|^    $1 = {},|    $1 = $list,|" .agent/config.lua
+}
+
 # lua_list WORD...: the words as a Lua list of strings, { "a", "b" }.
 lua_list() {
   local out="{" w

@@ -16,6 +16,7 @@ cd "$work"
 git_repo repo
 add_runners "    codex = { program = $(fake_agent "$F/captures/codex_exec_json_text_turn.jsonl") },
     gated = { command = { \"sh\", \"-c\", \"cat >/dev/null; echo working; until [ -e $work/gate ]; do sleep 0.05; done; echo finished gated work\" } },"
+sandbox_allow read "$work" # where the gate appears
 
 # The server, fed through a FIFO held open on fd 3; its stdout in mcp.out, its stderr in mcp.err.
 mkfifo "$work/mcp.in"

@@ -52,6 +52,10 @@ lock_gone() { eq "$1: no writer lock left" "" "$(ls -d .agent/writer.lock* 2>/de
 
 # --- each preset end to end, against its golden file ---------------------------------------------
 new_repo main
+# What the fake agents keep between runs lives in the test's folder, which their OS sandbox keeps
+# private: they may write there.
+mkdir -p "$work/state1" "$work/state2" && : >"$work/writers.log"
+sandbox_allow write "$work/state1" "$work/state2" "$work/writers.log"
 expect_run "the presets are listed" 0 "options-sprint +built-in.*research-synthesis +built-in.*review-fix-verify +built-in.*scout-act-verify +built-in.*split-by-sections +built-in" \
   "" -- "$S" preset list
 for p in $PRESETS; do
@@ -200,11 +204,12 @@ lock_gone "after a batch"
 # has; the committer commits.
 new_repo gated
 mkdir "$work/bin" "$work/sync"
+sandbox_allow write "$work/sync" # where the scripted agents meet (each in a pid namespace: no $$ there)
 wait_for() { echo "i=0; while [ $1 ] && [ \$i -lt 1200 ]; do sleep 0.05; i=\$((i+1)); done"; }
 printf '%s\n' "printf '# first\\n' >>README.md" >"$work/bin/editor.sh"
 printf '%s\n' "$(wait_for "\$(ls $work/sync/started.* 2>/dev/null | wc -l) -lt 2")" \
   "printf '# second\\n' >>README.md; touch $work/sync/written" >"$work/bin/editor2.sh"
-printf '%s\n' "touch $work/sync/started.\$\$" "$(wait_for "! -e $work/sync/written")" "echo fine" >"$work/bin/reader.sh"
+printf '%s\n' "mktemp $work/sync/started.XXXXXX >/dev/null" "$(wait_for "! -e $work/sync/written")" "echo fine" >"$work/bin/reader.sh"
 printf '%s\n' "grep -c '^# [fs][ie]' README.md" >"$work/bin/checker.sh"
 printf '%s\n' "printf '# c\\n' >>README.md && git -c user.email=a@b -c user.name=a commit -qam agent-commit && echo done" \
   >"$work/bin/committer.sh"

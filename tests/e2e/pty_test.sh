@@ -263,6 +263,7 @@ if [ "${SIDECAR_SKIP_REAL_CLIS:-}" != 1 ] && command -v codex >/dev/null && comm
     chmod +x "$work/codex-tui.sh"
     mkdir -p "$work/tui-home"
     add_runners "    codex_tui = { command = { \"$work/codex-tui.sh\", \"{prompt_file}\" }, prompt_patterns = { \"enter continue\", \"enter/esc confirm\" } },"
+    sandbox_allow write "$work/tui-home" # the wrapper's CODEX_HOME, which the sandbox cannot know of
     "$S" task create --title "Say hello" --status ready >/dev/null
     tui=$("$S" run T-0001 --runner codex_tui --background --pty --idle-timeout 2m 2>/dev/null)
     wait_until "codex's trust dialog marks $tui waiting_input" 90 sh -c "'$S' run show $tui --json | grep -q 'enter continue'"

@@ -362,7 +362,13 @@ echo "labels seen:"
 echo "$labels" | sed 's/^/  /'
 for label in openai-key anthropic-key github-token aws-access-key aws-secret-key google-api-key slack-token \
   stripe-key jwt private-key url-password basic-auth bearer-token DB_PASSWORD MY_API_KEY FOO_SECRET X_TOKEN \
-  AWS_SECRET_ACCESS_KEY password acme-live LOCKER_COMBINATION SERVICE_API_KEY DEPLOY_TOKEN BACKUP_PASSWORD; do
+  AWS_SECRET_ACCESS_KEY password acme-live LOCKER_COMBINATION; do
   eq "a redacted place says [REDACTED:$label...]" yes "$(echo "$labels" | grep -qF "[REDACTED:$label" && echo yes || echo no)"
+done
+# Sidecar's own secret-looking variables: redacted where they show, or never given to an agent at
+# all (its OS sandbox withholds them, and the run's record names them).
+for label in SERVICE_API_KEY DEPLOY_TOKEN BACKUP_PASSWORD; do
+  eq "[REDACTED:$label...] or withheld from the agent" yes "$({ echo "$labels" | grep -qF "[REDACTED:$label" ||
+    grep -qs "\"$label\"" .agent/runs/*/run.json; } && echo yes || echo no)"
 done
 finish

@@ -9,6 +9,8 @@ local SIDECAR = proc.executable()
 local CAPTURES = "../fixtures/captures/"
 
 local repo
+-- Where the fake CLI leaves copies of what it got: a folder its OS sandbox lets it write.
+local out
 local function fake(capture, ...)
   local p = io.popen("cd .. && pwd")
   local tests = p:read("l")
@@ -32,6 +34,7 @@ end
 
 local function run(opts)
   opts.repo = repo
+  opts.isolation = opts.isolation or { write = { out } }
   opts.prompt = opts.prompt or "Say hello"
   return assert(agent_run.execute(opts))
 end
@@ -40,30 +43,33 @@ test.before_each(function()
   repo = os.tmpname()
   os.remove(repo)
   os.execute("mkdir -p '" .. repo .. "'")
+  out = repo .. "-out"
+  os.execute("mkdir -p '" .. out .. "'")
   sh("git init -q -b main && git config user.email t@example.com && git config user.name T && " ..
     "echo a > a.txt && git add -A && git commit -qm init")
 end)
 test.after_each(function()
-  os.execute("rm -rf '" .. repo .. "'")
+  os.execute("rm -rf '" .. repo .. "' '" .. out .. "'")
 end)
 
 describe("agent runs", function()
   it("record a codex text turn: status, exact usage, output.md, model.json, prompt on stdin only", function()
-    local r = run({ runner = "codex", program = fake("codex_exec_json_text_turn.jsonl", "--prompt-copy", repo .. "/../p",
-      "--argv-copy", repo .. "/../argv") })
+    local r = run({ runner = "codex", program = fake("codex_exec_json_text_turn.jsonl", "--prompt-copy", out .. "/p",
+      "--argv-copy", out .. "/argv") })
     expect(r.run_id):equals("R-0001")
     expect(r.status):equals("review")
     expect(r.usage):equals({ input = 100, cached_input = 0, output = 20, reasoning_output = 0, total = 120 })
     expect(r.session_id):equals("01a1fddb-6319-7bd2-9e42-00be972fec02")
     local dir = repo .. "/.agent/runs/R-0001/"
     expect(read(dir .. "output.md")):equals("Hello from the mock model.\n")
-    expect(read(repo .. "/../p")):equals("Say hello")
-    local argv = read(repo .. "/../argv")
-    os.remove(repo .. "/../p")
-    os.remove(repo .. "/../argv")
+    expect(read(out .. "/p")):equals("Say hello")
+    local argv = read(out .. "/argv")
+    os.remove(out .. "/p")
+    os.remove(out .. "/argv")
     expect(argv:find("Say hello", 1, true)):is_nil()
     expect(argv):contains("exec\n--ephemeral\n--json\n")
-    expect(argv):contains("-s\nread-only\n")
+    -- in Sidecar's OS sandbox, which keeps the run read-only, codex's own sandbox steps aside
+    expect(argv):contains("-s\ndanger-full-access\n")
     local model = json.decode(read(dir .. "model.json"))
     expect(model.usage):equals({ input_tokens = 100, cached_input_tokens = 0, output_tokens = 20,
       reasoning_output_tokens = 0, total_tokens = 120 })
@@ -85,7 +91,7 @@ describe("agent runs", function()
       lines[i] = ("line %02d of the answer"):format(i)
     end
     local answer = table.concat(lines, "\n")
-    local capture = repo .. "/../long.jsonl"
+    local capture = out .. "/long.jsonl"
     local f = assert(io.open(capture, "w"))
     f:write(read(CAPTURES .. "codex_exec_json_text_turn.jsonl"):gsub("Hello from the mock model%.",
       (json.encode(answer):sub(2, -2):gsub("%%", "%%%%"))))
@@ -212,10 +218,10 @@ describe("agent runs", function()
   it("give a codex CLI a 1 MB prompt whole on stdin, and record it whole", function()
     local big = string.rep("prompt line 0123456789abcdef\n", 36158) -- just over 1 MB
     local r = run({ runner = "codex", prompt = big, program = fake("codex_exec_json_text_turn.jsonl", "--prompt-copy",
-      repo .. "/../p") })
+      out .. "/p") })
     expect(r.status):equals("review")
-    local got = read(repo .. "/../p")
-    os.remove(repo .. "/../p")
+    local got = read(out .. "/p")
+    os.remove(out .. "/p")
     expect(#got):equals(#big)
     expect(got == big):is_true()
     expect(read(repo .. "/.agent/runs/R-0001/prompt.md") == big):is_true()
@@ -231,7 +237,7 @@ describe("agent runs", function()
   end)
 
   it("read markers: a blocker wins over completion, claimed files are checked against the change", function()
-    local r = run({ runner = "command", command = { "sh", "-c",
+    local r = run({ runner = "command", isolation = { sandbox = "off" }, command = { "sh", "-c",
       "echo x > new.txt; printf '[FILES_MODIFIED]\\n- new.txt (created)\\n- ghost.txt (modified)\\n\\n" ..
       "[BLOCKED] needs a database\\n\\n[CODEX_COMPLETE] done\\n'" } })
     expect(r.status):equals("blocked")
@@ -271,7 +277,7 @@ end)
 
 describe("continued sessions", function()
   it("run codex ephemeral by default, continuable on request, and resume it with exec resume", function()
-    local copy = repo .. "/../argv"
+    local copy = out .. "/argv"
     local r = run({ runner = "codex", program = fake("codex_resume_turn1.jsonl", "--argv-copy", copy) })
     expect(r.ephemeral):is_true()
     expect(argv_of(copy)):contains("exec\n--ephemeral\n--json\n")
@@ -280,7 +286,7 @@ describe("continued sessions", function()
     expect(code):equals("not_continuable")
     expect(why):contains("ephemeral")
 
-    local first = run({ runner = "codex", ephemeral = false,
+    local first = run({ runner = "codex", ephemeral = false, isolation = { sandbox = "off", write = { out } },
       program = fake("codex_resume_turn1.jsonl", "--argv-copy", copy) })
     expect(first.ephemeral):is_false()
     expect(argv_of(copy)):equals("exec\n--json\n--skip-git-repo-check\n-C\n" .. repo .. "\n-s\nread-only\n-o\n" ..
@@ -294,7 +300,7 @@ describe("continued sessions", function()
       usage = first.usage_reported })
     local second = run({ runner = "codex", resume = resume, prompt = "And now?",
       program = fake("codex_resume_turn2_cumulative_usage.jsonl", "--argv-copy", copy) })
-    expect(argv_of(copy)):equals("exec\n-C\n" .. repo .. "\n-s\nread-only\nresume\n--json\n--skip-git-repo-check\n-o\n" ..
+    expect(argv_of(copy)):equals("exec\n-C\n" .. repo .. "\n-s\ndanger-full-access\nresume\n--json\n--skip-git-repo-check\n-o\n" ..
       repo .. "/.agent/runs/R-0003/last-message.txt\n01a1fdec-2918-7691-a5c8-bcf16cde129d\n-\n")
     expect(second.status):equals("review")
     expect(second.ephemeral):is_false() -- a continued session stays continuable
@@ -336,7 +342,7 @@ describe("continued sessions", function()
   end)
 
   it("run claude with --session-id when continuable, then --resume: usage as reported, cost the difference", function()
-    local copy = repo .. "/../argv"
+    local copy = out .. "/argv"
     local r = run({ runner = "claude", program = fake("claude_resume_turn1.json", "--argv-copy", copy) })
     local argv = argv_of(copy)
     expect(argv):contains("--no-session-persistence\n")

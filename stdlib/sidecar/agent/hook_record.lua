@@ -59,16 +59,27 @@ local function last_seq(path)
   return seq, size
 end
 
----Appends the event to a run's events.jsonl. Returns true, or nil and why.
+---The file of a run's folder that a sandboxed run's hooks append to (events.jsonl is read-only in
+---the sandbox: an agent must not be able to rewrite the run's record); merged into events.jsonl
+---when the agent has ended (M.merge_sandboxed).
+M.SANDBOX_FILE = "hook_events.jsonl"
+
+-- The file a hook inside a run appends to: events.jsonl, or in a sandbox the file it names.
+local function run_file()
+  return os.getenv("SIDECAR_HOOK_EVENTS") == M.SANDBOX_FILE and M.SANDBOX_FILE or "events.jsonl"
+end
+
+---Appends the event to a run's events.jsonl (in a sandbox, to M.SANDBOX_FILE). Returns true, or
+---nil and why.
 ---@param run_dir string  the run's folder (absolute)
 ---@param event string  "PostToolUse"
 ---@param fields table
 ---@return boolean|nil ok, string? why
 function M.to_run(run_dir, event, fields)
-  local file = run_dir .. "/events.jsonl"
-  local seq, size = last_seq(file)
+  local name = run_file()
+  local seq, size = last_seq(run_dir .. "/" .. name)
   if size >= M.MAX_RUN_BYTES then
-    return nil, "events.jsonl is full"
+    return nil, name .. " is full"
   end
   local dir, message = artifact.open(run_dir)
   if not dir then
@@ -76,9 +87,50 @@ function M.to_run(run_dir, event, fields)
   end
   local line = json.object({ fields = fields, kind = "hook." .. event, seq = seq + 1, ts = now_ts(),
     source = "hook" })
-  local ok, why = dir:append_jsonl("events.jsonl", line)
+  local ok, why = dir:append_jsonl(name, line)
   dir:close()
   return ok, why
+end
+
+-- The events of a sandboxed run's hooks file that are hook events (anything else the agent may
+-- have written there is left out), at most MAX_RUN_BYTES of it.
+local function sandboxed_events(path)
+  local f = io.open(path, "rb")
+  if not f then
+    return {}
+  end
+  local text = f:read(M.MAX_RUN_BYTES) or ""
+  f:close()
+  local out = {}
+  for line in text:gmatch("[^\n]+") do
+    local ok, e = pcall(json.decode, line)
+    if ok and type(e) == "table" and type(e.kind) == "string" and e.kind:match("^hook%.%a+$") and e.source == "hook"
+      and type(e.fields) == "table" then
+      out[#out + 1] = e
+    end
+  end
+  return out
+end
+
+---Moves the events a sandboxed run's hooks wrote (M.SANDBOX_FILE) into its events.jsonl, numbered
+---after its last line, and removes the file. Returns how many were moved.
+---@param run_dir string
+---@return integer
+function M.merge_sandboxed(run_dir)
+  local path = run_dir .. "/" .. M.SANDBOX_FILE
+  local events = sandboxed_events(path)
+  local dir = #events > 0 and artifact.open(run_dir)
+  if dir then
+    local seq = last_seq(run_dir .. "/events.jsonl")
+    for _, e in ipairs(events) do
+      seq = seq + 1
+      dir:append_jsonl("events.jsonl", json.object({ fields = json.object(e.fields), kind = e.kind, seq = seq,
+        ts = type(e.ts) == "string" and e.ts or now_ts(), source = "hook" }))
+    end
+    dir:close()
+  end
+  os.remove(path)
+  return dir and #events or 0
 end
 
 ---The session id as people see it: "claude-code:cebb53f8".

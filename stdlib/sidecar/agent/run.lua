@@ -50,6 +50,7 @@ local log_caps = require("sidecar.core.log_caps")
 local run_options = require("sidecar.agent.run_options")
 local run_start = require("sidecar.agent.run_start")
 local run_owner = require("sidecar.run.owner")
+local run_sandbox = require("sidecar.agent.run_sandbox")
 local runners = require("sidecar.agent.runners")
 local store = require("sidecar.core.store")
 local telemetry = require("sidecar.core.telemetry")
@@ -128,6 +129,11 @@ local function resolve(o)
       o[k] = v
     end
   end
+  local isolation
+  isolation, why, code = run_sandbox.settings(o, repo) -- the OS sandbox: bwrap found, settings valid
+  if not isolation then
+    return nil, why, code
+  end
   local s, message = o.store, nil
   if not s then
     s, message, code = store.open(o.root or (repo .. "/.agent"), { create = true })
@@ -135,7 +141,7 @@ local function resolve(o)
       return nil, message, code
     end
   end
-  return { spec = spec, sandbox = sandbox, ephemeral = ephemeral, repo = repo, store = s }
+  return { spec = spec, sandbox = sandbox, ephemeral = ephemeral, repo = repo, store = s, isolation = isolation }
 end
 
 -- The record a run starts with, owned by this process (a run whose owner dies is noticed,
@@ -162,7 +168,8 @@ local function build_command(o, run, record, run_dir)
   end
   local ctx = { prompt = o.prompt, prompt_file = run_dir .. "/prompt.md", repo = run.repo, run_dir = run_dir,
     model = o.model, sandbox = run.sandbox, session_id = session_id, resume_session_id = resumed,
-    ephemeral = run.ephemeral, args = o.args, program = o.program, command = o.command }
+    ephemeral = run.ephemeral, args = o.args, program = o.program, command = o.command,
+    os_sandbox = run.isolation and run.isolation.sandbox == "bwrap" }
   local built, argv, how = pcall(spec.command, ctx)
   if not built then
     record.status, record.completed_at = "failed", store.now()
@@ -191,7 +198,7 @@ end
 
 -- An agent that could not start: the run failed, saying why (and how to install its CLI).
 local function spawn_failed(record, spec, err)
-  local install = spec.install and (" (install it: " .. spec.install .. ")") or ""
+  local install = spec.install and not err.sandbox and (" (install it: " .. spec.install .. ")") or ""
   record.status, record.failure_reason = "failed", tostring(err.message or err) .. install
   return { code = nil, ok = false, error = tostring(err.message or err), spawn_failed = true }
 end
@@ -322,12 +329,16 @@ local function start_agent(o, run, record, owner, a)
   if a.how.prompt == "file" then
     write_copy()
   end
+  if a.sandbox_failed then -- its OS sandbox could not be opened: no agent starts
+    return false, { message = a.sandbox_failed, sandbox = true }, nil
+  end
   local started, h, watch = agent_watch.spawn(a.argv, {
     cwd = run.repo, env = a.env, stdin = a.how.prompt ~= "file" and o.prompt or nil, run_dir = a.run_dir,
     parser = a.parser, max_log = max_log, terminal = terminal, timeout_ms = o.timeout_ms,
     idle_timeout_ms = o.idle_timeout_ms, kill_grace_ms = o.kill_grace_ms, name = run.spec.name,
     stop_now = o.budget and function() return o.budget:stop_now() end,
     stuck = require("sidecar.agent.stuck").watcher(run.store, record, o), -- silence flagged, not killed
+    sandbox = a.sandbox,
   })
   owner:spawned(started and h:pid() or nil)
   if started and o.on_spawn then
@@ -367,11 +378,13 @@ end
 ---returned so), budget (a sidecar.agent.budget meter: the agent is stopped once it crosses it, the run
 ---`budget_exceeded`), stuck_after_ms and on_attention(record) (an agent silent that long is flagged on its record,
 ---not stopped: stdlib/sidecar/agent/stuck.lua), pty (true or {cols, rows}: the agent on a pseudo-terminal, with
----prompt_patterns, answers, on_stuck: stdlib/sidecar/agent/terminal.lua). Without `store` (a script, the REPL),
+---prompt_patterns, answers, on_stuck: stdlib/sidecar/agent/terminal.lua), os_sandbox ("bwrap" | "off") and network
+---("model" | "none" | "full") over isolation (the config's section; read from the store's config when nil) and
+---runner_entry's network: the agent's OS sandbox (stdlib/sidecar/run/sandbox.lua). Without `store` (a script, the REPL),
 ---the runner's config.lua settings (program, args, env, command) apply where the options give none. Returns the run record: run_id, status,
 ---output (the whole final answer, as in output.md; nil when none, absent with `owner`), summary (its first line),
 ---failure_reason, usage, cost_usd, changed_files, session_id, command...; or nil, message, code ("unknown_runner",
----"bad_sandbox", "cannot_resume", "bad_config", the store's for a run_id, "bad_state" for a run_id of a run that runs
+---"bad_sandbox", "no_sandbox" (bwrap missing: the message says what to do), "cannot_resume", "bad_config", the store's for a run_id, "bad_state" for a run_id of a run that runs
 ---or ended: it is left as it was) when the run cannot be made: nothing
 ---is recorded then; when its folder cannot be made (ESYMLINK: a symbolic link planted there) or its lock cannot be
 ---taken (the lock's code), the run is recorded `failed` with that reason and no agent starts ("busy": another
@@ -410,11 +423,14 @@ function M.execute(o)
   refs:block_push(env) -- no push leaves a run: git's config in the agent's environment refuses it
   require("sidecar.agent.hooks").run_env(env, { run_id = id, run_dir = run_dir, repo = run.repo, task = o.task })
   owner:prepare(env) -- the run's mark, inherited by every process of the agent
+  local sb, sandbox_why = run_sandbox.open(run.isolation, { run = run, record = record, run_dir = run_dir,
+    argv = argv, env = env })
 
   local span = t:span("agent")
   local spawned_ns = clock.monotonic_ns()
-  local started, h, watch = start_agent(o, run, record, owner,
-    { argv = argv, how = how, env = env, parser = parser, run_dir = run_dir, t = t })
+  local started, h, watch = start_agent(o, run, record, owner, { argv = sb and sb.argv or argv, how = how, env = env,
+    parser = parser, run_dir = run_dir, t = t, sandbox = sb,
+    sandbox_failed = sandbox_why and ("the OS sandbox could not be opened: " .. sandbox_why) })
   local r, killed_after_result, interruption
   if started then
     r, killed_after_result, interruption = agent_watch.wait(h, watch, o.exit_deadline_ms)
@@ -425,6 +441,7 @@ function M.execute(o)
   -- before its changes are read, and recorded below; at once when the agent was stopped.
   local stopped = r.interrupted or r.timed_out or killed_after_result or r.stopped
   local escapees = started and owner:sweep(o.kill_grace_ms, stopped and 0 or nil) or {}
+  local sandbox_report = run_sandbox.finish(sb, r, record, escapees, run_dir) -- the agent's own exit, its escapees
   span:finish({ exit_code = r.code, signal = r.signal_name, timed_out = r.timed_out })
 
   local final, tsum = read_result(record, {
@@ -433,6 +450,7 @@ function M.execute(o)
     -- Post-processing that grows with the agent's output is bounded by the run's deadline.
     deadline_ns = math.max(spawned_ns + o.timeout_ms * 1000000, clock.monotonic_ns() + M.MIN_POST_MS * 1000000),
   })
+  run_sandbox.record(sb, sandbox_report, record)
   if o.budget then
     o.budget:apply(record, r.stopped) -- budget_exceeded, with the figures
   end

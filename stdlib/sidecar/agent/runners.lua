@@ -15,7 +15,8 @@
 --- the caller chose one), resume_session_id (the session this run continues), ephemeral (true:
 --- the CLI keeps no session, so the run cannot be continued), args (extra argv from the caller),
 --- program (an argv prefix replacing the CLI's name, e.g. a wrapper), command (the command
---- runner's argv). `command(ctx)` returns the argv and optionally {prompt = "file"} when the
+--- runner's argv), os_sandbox (true: the agent runs in Sidecar's OS sandbox, which enforces the
+--- run's sandbox level; a CLI's own sandbox may step aside). `command(ctx)` returns the argv and optionally {prompt = "file"} when the
 --- prompt must not come on stdin. The prompt goes on stdin (or in a file), never on argv. A
 --- runner whose CLI can continue a session says `can_resume = true` and honours
 --- ctx.resume_session_id.
@@ -41,6 +42,12 @@ local SANDBOXES = { ["read-only"] = true, ["workspace-write"] = true, ["danger-f
 ---@field provider? string  the model provider, recorded in model.json ("openai", "anthropic")
 ---@field names_session? boolean  the CLI takes a session id of ours (ctx.session_id): a new one is made
 ---  for each run that keeps its session, so the record names it even if the run fails
+---@field sandbox_state? fun(env: fun(name): string?, home: string?): table[]  in a run's OS sandbox, the CLI's
+---  state it writes: {path, dir = true for a folder (made if missing), protect = {files in it left read-only}}
+---@field sandbox_endpoints? fun(argv: string[], env: function, home: string?): string[]  the model endpoints
+---  (URLs or host:port) a sandboxed run with network = "model" may reach
+---@field sandbox_env? fun(argv: string[], env: function, home: string?): string[]  secret-looking variables
+---  the CLI needs all the same (its API key), beyond stdlib/sidecar/run/sandbox_hidden.lua's RUNNER_ENV
 
 ---Adds (or replaces) the runner `name`; `agent.execute{runner = name}` then runs it.
 ---@param name string  letters, digits, '.', '_' and '-'
@@ -149,6 +156,24 @@ local function with_program(ctx, default, args)
   return argv
 end
 
+-- The values `key` is given in codex's -c arguments (model_providers.x.base_url=URL) and in
+-- CODEX_HOME's config.toml (base_url = "URL"), without quotes.
+local function codex_settings(argv, env, home, key)
+  local out = {}
+  for _, a in ipairs(argv) do
+    local v = a:match("^[%w_.]*" .. key .. "%s*=%s*(.+)$")
+    if v then
+      out[#out + 1] = v:gsub("^[\"']", ""):gsub("[\"']$", "")
+    end
+  end
+  local dir = env("CODEX_HOME") or (home and home .. "/.codex")
+  local text = dir and require("sidecar.host.paths").read_code(dir .. "/config.toml", 1024 * 1024)
+  for v in (text or ""):gmatch("\n%s*" .. key .. "%s*=%s*[\"']([^\"'\n]+)[\"']") do
+    out[#out + 1] = v
+  end
+  return out
+end
+
 local function append(list, more)
   for _, a in ipairs(more or {}) do
     list[#list + 1] = a
@@ -166,22 +191,40 @@ M.register("codex", {
     "--cd", "--skip-git-repo-check", "--model" } },
   -- codex writes the final message with -o: the folder must exist and the path be normalised.
   final_message_file = "last-message.txt",
+  -- In a run's OS sandbox (stdlib/sidecar/run/sandbox.lua): codex writes its state folder (sessions,
+  -- logs), whose config.toml, which names commands codex starts, stays read-only; it reaches the
+  -- providers' base URLs it is given and OpenAI's own hosts, with the API keys they name.
+  sandbox_state = function(env, home)
+    local dir = env("CODEX_HOME") or (home and home .. "/.codex")
+    return dir and { { path = dir, dir = true, protect = { "config.toml" } } } or {}
+  end,
+  sandbox_endpoints = function(argv, env, home)
+    local list = codex_settings(argv, env, home, "base_url")
+    append(list, { "https://api.openai.com", "https://chatgpt.com", "https://auth.openai.com", env("OPENAI_BASE_URL") })
+    return list
+  end,
+  sandbox_env = function(argv, env, home)
+    return codex_settings(argv, env, home, "env_key")
+  end,
   can_resume = true,
   -- First pass: exec [--ephemeral] --json --skip-git-repo-check -C REPO -s SANDBOX -o FILE ... -
   -- Resumed:    exec -C REPO -s SANDBOX resume --json --skip-git-repo-check -o FILE ... ID -
   command = function(ctx)
     local session = ctx.resume_session_id
+    -- In Sidecar's OS sandbox, which bounds it as ctx.sandbox says, codex's own would nest a second
+    -- bubblewrap that cannot see the first one's private /tmp: codex runs "externally sandboxed".
+    local level = ctx.os_sandbox and "danger-full-access" or ctx.sandbox
     local args = { "exec" }
     if session then
       -- `exec resume` refuses -C and -s; before `resume` they are exec's and apply to the turn.
-      append(args, { "-C", ctx.repo, "-s", ctx.sandbox, "resume" })
+      append(args, { "-C", ctx.repo, "-s", level, "resume" })
     end
     if ctx.ephemeral ~= false then
       args[#args + 1] = "--ephemeral" -- no session file: nothing to resume later
     end
     append(args, { "--json", "--skip-git-repo-check" })
     if not session then
-      append(args, { "-C", ctx.repo, "-s", ctx.sandbox })
+      append(args, { "-C", ctx.repo, "-s", level })
     end
     append(args, { "-o", ctx.run_dir .. "/last-message.txt" })
     if ctx.model then
@@ -202,6 +245,20 @@ M.register("claude", {
   provider = "anthropic",
   names_session = true,
   pty_prompt = "file", -- on a terminal (run --pty), `claude -p` reads no stdin: the prompt comes from its file
+  -- In a run's OS sandbox: Claude Code writes its config folder (and ~/.claude.json without
+  -- CLAUDE_CONFIG_DIR), whose settings.json, which names hooks, stays read-only; it reaches
+  -- ANTHROPIC_BASE_URL or Anthropic's API.
+  sandbox_state = function(env, home)
+    local dir = env("CLAUDE_CONFIG_DIR")
+    if dir then
+      return { { path = dir, dir = true, protect = { "settings.json" } } }
+    end
+    return home and { { path = home .. "/.claude", dir = true, protect = { "settings.json" } },
+      { path = home .. "/.claude.json" } } or {}
+  end,
+  sandbox_endpoints = function(_, env)
+    return { env("ANTHROPIC_BASE_URL") or "https://api.anthropic.com" }
+  end,
   install = "npm install -g @anthropic-ai/claude-code",
   version = { "claude", "--version" },
   probe = { cmd = { "claude", "--help" }, flags = { "--print", "--output-format", "--verbose", "--model",

@@ -3,7 +3,7 @@
 ---
 ---   local started, h, watch = agent_watch.spawn(argv, {cwd, env, stdin, run_dir, parser, max_log,
 ---                                                      timeout_ms, idle_timeout_ms, kill_grace_ms, name,
----                                                      stop_now?, stuck?, terminal?})
+---                                                      stop_now?, stuck?, terminal?, sandbox?})
 ---   local r, killed_after_result, interruption = agent_watch.wait(h, watch, exit_deadline_ms)
 ---
 --- Output: with an event parser, stdout goes to agent.jsonl and to the parser chunk by chunk (the
@@ -62,6 +62,9 @@ function M.spawn(argv, o)
     max_output = M.STDERR_TAIL,
     timeout_ms = o.timeout_ms, idle_timeout_ms = o.idle_timeout_ms, kill_grace_ms = o.kill_grace_ms,
     name = o.name, parent_death = "kill", -- an agent never outlives Sidecar, whatever it ignores
+    -- In an OS sandbox (stdlib/sidecar/run/sandbox.lua): its report file, and bwrap outliving the
+    -- group's SIGTERM so that the agent inside ends in its grace period.
+    fd3 = o.sandbox and o.sandbox.report, term_ignored = o.sandbox ~= nil,
   })
   if started and o.terminal then
     o.terminal:type_prompt(h, o.stdin) -- the terminal stays open for what is typed later

@@ -347,6 +347,7 @@ function M.show(s, run)
     add(lines, "Task", r.task_id .. (task and present(task.title) and ("  " .. task.title) or ""))
   end
   add(lines, "Runner", runner_text(r))
+  add(lines, "Sandbox", M.sandbox_text(r.os_sandbox))
   add(lines, "Status", text_or_dash(r.status) .. (r.dry_run == true and r.status ~= "dry_run" and " (dry run)" or "")
     .. (r.phase == "finishing" and (" (finishing: the agent ended %s; its worktree's result and validation are "
       .. "under way)"):format(text_or_dash(r.outcome)) or ""))
@@ -398,6 +399,30 @@ function M.show(s, run)
   return table.concat(lines, "\n") .. "\n"
 end
 
+
+---The OS sandbox of a run (record.os_sandbox), in a line: "bwrap, network model (host:port, ...);
+---3 secret files hidden; 1 connection refused", "off (asked by --os-sandbox)"; nil for a run without.
+---@param sb table|nil
+function M.sandbox_text(sb)
+  if type(sb) ~= "table" then
+    return nil
+  end
+  if sb.kind ~= "bwrap" then
+    return ("%s (asked by %s)"):format(tostring(sb.kind), tostring(sb.asked_by or "the config"))
+  end
+  local hosts = type(sb.hosts) == "table" and #sb.hosts > 0 and (" (" .. table.concat(sb.hosts, ", ") .. ")") or ""
+  local parts = { ("bwrap, network %s%s"):format(tostring(sb.network), sb.network == "model" and hosts or "") }
+  local hidden = type(sb.hidden) == "table" and ((sb.hidden.files or 0) + (sb.hidden.folders or 0)) or 0
+  if hidden > 0 then
+    parts[#parts + 1] = ("%d secret file%s or folder%s hidden"):format(hidden, hidden == 1 and "" or "s",
+      hidden == 1 and "" or "s")
+  end
+  local refused = type(sb.refused) == "table" and #sb.refused or 0
+  if refused > 0 then
+    parts[#parts + 1] = ("%d connection%s refused"):format(refused, refused == 1 and "" or "s")
+  end
+  return table.concat(parts, "; ")
+end
 
 ---The data of `sidecar run show --json`: a copy of the record with `lineage` {replay_of (run id
 ---or null), replayed_as [ids], answer_of (run id or null), answered_by [ids], pipeline_steps [{run_id, pipeline_step, pipeline_total, runner_type,

@@ -46,6 +46,9 @@ local SCHEMA = {
   validation = { "section", { timeouts = { "table", {} } } },
   secrets = { "section", { patterns = { "list", {} }, names = { "list", {} }, allow_names = { "list", {} },
     files = { "list", {} }, allow_files = { "list", {} } } },
+  -- The OS sandbox every agent and validation step runs in (stdlib/sidecar/run/sandbox.lua).
+  isolation = { "section", { sandbox = { "os_sandbox", "bwrap" }, network = { "network", "model" },
+    hosts = { "list", {} }, read = { "list", {} }, write = { "list", {} }, env = { "list", {} } } },
   worktree = { "section", { enabled = { "boolean", true }, copy = { "list", {} }, setup = { "string", nil },
     setup_timeout = { "duration", "10m" }, spares = { "integer", 2 }, max_untracked_bytes = { "size", "8MiB" } } },
   gates = { "section", { commit = { "gate", "block" }, tag = { "gate", "block" }, push = { "gate", "block" },
@@ -54,7 +57,7 @@ local SCHEMA = {
 
 -- What a per-runner entry may hold.
 local RUNNER_KEYS = { program = "list", args = "list", env = "table", command = "list", dialect = "dialect",
-  prompt = "string", describe = "string", prompt_patterns = "patterns" }
+  prompt = "string", describe = "string", prompt_patterns = "patterns", network = "network" }
 -- The event dialects a runner of config.lua may name (stdlib/<name>_events.lua). Only these: the
 -- name becomes a require, which must never reach a module outside Sidecar.
 local DIALECTS = { codex = true, claude = true }
@@ -150,6 +153,21 @@ return {
     allow_files = {},              -- files the built-in rules refuse that are fine here: { "fixtures/test.pem" }
   },
 
+  -- Every agent, and every validation step, runs in an OS sandbox (bubblewrap; docs/security.md):
+  -- it writes only its worktree (nothing for a read-only run), a private /tmp and its CLI's state
+  -- folder; it cannot read your keys and cloud credentials, nor the repository's .env* files;
+  -- nothing it starts outlives it; and its network is one of:
+  --   "model": only the runner's model endpoints and `hosts`, through Sidecar's proxy (a push
+  --            to any remote fails for want of a route); "none": no network; "full": all of it.
+  isolation = {
+    sandbox = "bwrap",             -- "off": no OS sandbox (where user namespaces are not allowed)
+    network = "model",             -- model | none | full (runners.<name>.network, --network override it)
+    hosts = {},                    -- more hosts for "model": { "pypi.org", "*.githubusercontent.com:443" }
+    read = {},                     -- what it may read all the same: secret files { "~/.aws", ".env.test" }, folders in /tmp
+    write = {},                    -- more paths it may write: { "~/.cache/pip" }
+    env = {},                      -- secret-looking variables it is given all the same: { "GITHUB_TOKEN" }
+  },
+
   -- A run that may write (workspace-write, danger-full-access) works in a git worktree of its
   -- own, .agent/worktrees/R-0001 on branch sidecar/R-0001, made from HEAD plus your uncommitted
   -- changes; `sidecar run apply R-0001` brings its change into your tree, `run discard` drops it.
@@ -222,6 +240,13 @@ local function check_value(path, want, v)
     return true
   elseif want == "budget" then -- {tokens = N, usd = X} (stdlib/sidecar/agent/budget.lua)
     return require("sidecar.agent.budget").check_limit(path, v)
+  elseif want == "os_sandbox" or want == "network" then
+    local allowed = want == "network" and { model = true, none = true, full = true } or { bwrap = true, off = true }
+    if not allowed[v] then
+      return nil, ("%s: expected %s, got %s"):format(path, want == "network" and "\"model\", \"none\" or \"full\""
+        or "\"bwrap\" or \"off\"", type(v) == "string" and ("%q"):format(v) or type(v))
+    end
+    return true
   elseif want == "gate" then
     if v ~= "block" and v ~= "warn" and v ~= "allow" then
       return nil, ("%s: expected \"block\", \"warn\" or \"allow\", got %s"):format(path,

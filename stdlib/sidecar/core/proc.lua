@@ -19,7 +19,8 @@
 ---   memory; 0: no bound), pty (true or {cols =, rows =}: both streams arrive as stdout), name,
 ---   parent_death ("term", the default, or "kill": the signal the process gets when Sidecar dies,
 ---   however it dies; SIGTERM lets a program such as git remove its lock files, an agent gets
----   SIGKILL).
+---   SIGKILL), fd3 (a file opened for writing as the child's fd 3: the OS sandbox's report),
+---   term_ignored (the child starts with SIGTERM ignored: a sandbox's pid 1 sets its own handler).
 ---
 --- Result: cmd, name, pid, code (nil when a signal ended it), signal, signal_name, ok,
 --- timed_out, timeout_reason ("wall" | "idle"), stdout, stderr (when collected), truncated,

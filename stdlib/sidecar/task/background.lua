@@ -76,6 +76,7 @@ function M.start(s, cfg, task, st, extra, launcher)
       resume = extra.resume or json.null, budget = st.budget or json.null, notify = st.notify or json.null,
       tty = require("sidecar.task.notices").terminal() or json.null, -- where a notice's bell rings
       pty = st.pty == true, on_stuck = st.on_stuck or json.null, -- stdlib/sidecar/agent/terminal.lua
+      os_sandbox = st.os_sandbox or json.null, network = st.network or json.null, -- stdlib/sidecar/run/sandbox.lua
       parent_run_id = extra.parent_run_id or json.null, replay_reason = extra.replay_reason or json.null } },
       { { "prompt.md", text } })
   if not run then
@@ -113,7 +114,8 @@ function M.launch_settings(l)
   return { runner = l.runner, agent_role = v(l.agent_role), model = v(l.model), effort = v(l.effort),
     search = v(l.search), sandbox = l.sandbox,
     timeout_ms = l.timeout_ms, idle_timeout_ms = l.idle_timeout_ms, allow_full_auto = l.allow_full_auto,
-    budget = v(l.budget), notify = v(l.notify), pty = l.pty == true or nil, on_stuck = v(l.on_stuck) }
+    budget = v(l.budget), notify = v(l.notify), pty = l.pty == true or nil, on_stuck = v(l.on_stuck),
+    os_sandbox = v(l.os_sandbox), network = v(l.network) }
 end
 
 ---The worker's side: executes the queued run `run_id` with the settings recorded at its start,

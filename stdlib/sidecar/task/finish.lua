@@ -57,7 +57,7 @@ end
 -- Runs the task's validation after a run that ended in review (or that only a gate blocked: the
 -- results help whoever decides), stores each result, and lets review decide (auto-approve, or
 -- block naming the failing kind).
-local function validate(s, cfg, task, run, repo, owner, progress)
+local function validate(s, cfg, task, run, repo, owner, progress, wt)
   run.status, run.outcome, run.phase = run.outcome or run.status, nil, nil -- saved with the decision
   local entries = validation_entries(task)
   local gated = type(run.gates) == "table" and run.gates.agent_status == "review"
@@ -72,7 +72,16 @@ local function validate(s, cfg, task, run, repo, owner, progress)
   if not allowed then
     return untrusted_validation(s, cfg, task, run, entries, state, progress)
   end
+  local left = {}
   local results = validation.run(entries, {
+    -- In the run's OS sandbox: a step may run code the agent wrote.
+    sandbox = require("sidecar.agent.run_sandbox").for_validation(cfg, s, run, wt, repo),
+    on_escapees = function(list)
+      for _, e in ipairs(list) do
+        left[#left + 1] = { pid = e.pid, command = tostring(e.command or ""), found_by = "sandbox",
+          left_session = e.left_session == true }
+      end
+    end,
     -- Each step's processes carry the run's mark: what one leaves running is found below, and
     -- by run_reconcile should this process die meanwhile.
     cwd = repo, timeouts = cfg.validation.timeouts, env = owner and { [run_processes.MARK_VARIABLE] = owner.mark },
@@ -86,8 +95,11 @@ local function validate(s, cfg, task, run, repo, owner, progress)
     end,
   })
   if owner then -- what a step left running (a server, a setsid() escapee): ended and recorded
-    run_owner.apply(run, owner:sweep(nil, 0), "validation")
+    for _, e in ipairs(owner:sweep(nil, 0)) do
+      left[#left + 1] = e
+    end
   end
+  run_owner.apply(run, left, "validation")
   run.validation = json.array(results)
   run.validation_summary = validation.summary(results)
   return review.after_validation(s, run, results, cfg)
@@ -105,7 +117,7 @@ end
 ---  on_progress (a function given each progress line, optional)
 function M.finish(s, cfg, task, run, wt, o)
   run = run_worktree.finish(s, run, wt) -- after the gates: a commit of the agent's stays its own
-  run = validate(s, cfg, task, run, o.repo, o.owner, reporter(o.on_progress))
+  run = validate(s, cfg, task, run, o.repo, o.owner, reporter(o.on_progress), wt)
   if run then
     telemetry.run_finished(s, run)
   end

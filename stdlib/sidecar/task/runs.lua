@@ -134,6 +134,12 @@ function M.settings(cfg, task, o)
   if not st.sandbox then
     return nil, why
   end
+  -- The OS sandbox (stdlib/sidecar/run/sandbox.lua): --os-sandbox and --network over the config's.
+  st.os_sandbox, st.network = o.os_sandbox, o.network
+  local checked, bad = require("sidecar.run.sandbox").settings(nil, nil, st)
+  if not checked then
+    return nil, (bad:gsub("^os sandbox", "--os-sandbox"):gsub("^network", "--network"))
+  end
   st.timeout_ms, why = ms_option("timeout", o.timeout, cfg.timeout_ms)
   if not st.timeout_ms then
     return nil, why
@@ -234,6 +240,7 @@ function M.agent_options(cfg, runner, st)
     model = st.model, sandbox = st.sandbox, allow_full_auto = st.allow_full_auto,
     timeout_ms = st.timeout_ms, idle_timeout_ms = st.idle_timeout_ms, max_log_bytes = cfg.max_log_bytes,
     stuck_after_ms = cfg.stuck_after_ms, pty = st.pty, on_stuck = st.on_stuck, answers = rawget(cfg, "answers"),
+    isolation = cfg.isolation, runner_entry = entry, os_sandbox = st.os_sandbox, network = st.network,
     prompt_patterns = st.pty and require("sidecar.agent.prompts").patterns(runner, cfg) or nil }
 end
 

@@ -51,7 +51,7 @@ local KIND_LIST = entry_of.KIND_LIST
 
 local RUN_OPTIONS = {
   cwd = "string", env = "table", timeouts = "table", on_step = "function", on_result = "function",
-  stop_on_failure = "boolean", snippet_bytes = "integer",
+  sandbox = "function", on_escapees = "function", stop_on_failure = "boolean", snippet_bytes = "integer",
 }
 
 local function bad_option(message)
@@ -160,11 +160,28 @@ local function run_step(entry, opts)
   local timeout_ms = M.timeout_for(entry, opts.timeouts)
   local limit = opts.snippet_bytes or M.SNIPPET_BYTES
   local tail = new_tail(redact_window(limit))
-  local started, handle = pcall(proc.spawn, proc.shell(entry.command), {
-    cwd = opts.cwd, env = opts.env, timeout_ms = timeout_ms, stdout = tail.add, stderr = tail.add,
-    name = "validation " .. entry.kind,
+  local cmd, env, sb = proc.shell(entry.command), opts.env, nil
+  if opts.sandbox then -- the step in an OS sandbox: it may run code the agent wrote
+    env = {}
+    for k, v in pairs(opts.env or {}) do
+      env[k] = v
+    end
+    local why
+    sb, why = opts.sandbox(cmd, env)
+    if not sb then
+      return result_of(entry, timeout_ms, { ok = false, timed_out = false, duration_ms = 0,
+        output_snippet = M.snippet("could not start: the OS sandbox could not be opened: " .. tostring(why), limit) })
+    end
+    cmd = sb.argv
+  end
+  local started, handle = pcall(proc.spawn, cmd, {
+    cwd = opts.cwd, env = env, timeout_ms = timeout_ms, stdout = tail.add, stderr = tail.add,
+    name = "validation " .. entry.kind, fd3 = sb and sb.report, term_ignored = sb and true or nil,
   })
   if not started then
+    if sb then
+      sb:finish()
+    end
     if not errors.is(handle, "spawn_failed") then
       error(handle, 0) -- a bad option is the caller's mistake
     end
@@ -175,6 +192,13 @@ local function run_step(entry, opts)
   end
   local h <close> = handle -- an interrupt raised by wait still stops the step's processes
   local r = h:wait()
+  local report = sb and sb:finish()
+  if report and (report.exit_code or report.signal) then
+    r.code = report.exit_code -- the step's own status, not the sandbox's
+  end
+  if report and #report.escapees > 0 and opts.on_escapees then
+    opts.on_escapees(report.escapees)
+  end
   return result_of(entry, timeout_ms, {
     exit_code = r.code, ok = r.code == 0 and not r.timed_out, timed_out = r.timed_out == true,
     duration_ms = math.tointeger(math.floor(r.duration_ms + 0.5)),
@@ -186,8 +210,11 @@ end
 ---timeout_ms, else opts.timeouts[kind], else the kind's default); a timeout ends the step's whole
 ---process group. Every step runs unless opts.stop_on_failure (then the results end at the first
 ---failure). A step that cannot start is a failed result with exit_code null. Ctrl-C raises.
+---opts.sandbox(argv, env) opens an OS sandbox around each step (stdlib/sidecar/run/sandbox.lua:
+---returns the sandbox, or nil and why: the step fails saying so); opts.on_escapees(list) gets what
+---a sandboxed step left running (killed by its sandbox).
 ---@param entries (string|table)[]  entries as normalise() accepts them (a bad one raises)
----@param opts? {cwd: string?, env: table?, timeouts: table<string, integer>?, on_step: fun(i, entry)?, on_result: fun(i, result)?, stop_on_failure: boolean?, snippet_bytes: integer?}
+---@param opts? {cwd: string?, env: table?, timeouts: table<string, integer>?, on_step: fun(i, entry)?, on_result: fun(i, result)?, stop_on_failure: boolean?, snippet_bytes: integer?, sandbox: function?, on_escapees: function?}
 ---@return table[] results
 function M.run(entries, opts)
   opts = opts or {}

@@ -1,0 +1,180 @@
+--- An agent run's OS sandbox (stdlib/sidecar/run/sandbox.lua), as agent_run.execute uses it: the
+--- settings resolved before anything is recorded, the sandbox opened around the agent's command,
+--- and what it reported read back into the run.
+---
+---   local settings, why, code = run_sandbox.settings(o, repo)   -- in resolve: nil when it cannot be
+---   local sb, why = run_sandbox.open(settings, c)                 -- nil, nil when the sandbox is off
+---   ... the agent runs (agent_watch.spawn with sandbox = sb) ...
+---   local report = run_sandbox.finish(sb, r, record, escapees, run_dir)   -- before the record is read
+---   run_sandbox.record(sb, report, record)                                 -- after
+local hook_record = require("sidecar.agent.hook_record")
+local json = require("sidecar.core.json")
+local sandbox = require("sidecar.run.sandbox")
+
+local M = {}
+
+---The sandbox settings of a run: o.isolation (a caller that read the config), else the config
+---of the run's store folder (its `isolation` section and the runner's `network`), then the run's
+---options (os_sandbox, network). nil, why, code ("bad_sandbox", "no_sandbox": bwrap not found).
+---@param o table  agent_run.execute's options
+---@param repo string
+function M.settings(o, repo)
+  local iso, entry = o.isolation, o.runner_entry
+  if iso == nil then
+    local root = o.root or (o.store and o.store.root) or (repo .. "/.agent")
+    local cfg = require("sidecar.core.config").load(root)
+    iso = cfg and cfg.isolation
+    entry = cfg and cfg.runners and cfg.runners[o.runner]
+  end
+  local s, why = sandbox.settings(iso, entry, o)
+  if not s then
+    return nil, why, "bad_sandbox"
+  end
+  if s.sandbox == "bwrap" then
+    local ok, message, code = sandbox.available()
+    if not ok then
+      return nil, message, code
+    end
+  end
+  return s
+end
+
+-- The repository's top folder (the main checkout), whatever folder the agent works in.
+local function top_of(run, wt)
+  if wt then
+    return wt.repo
+  end
+  local found = require("sidecar.run.worktree_git").top(run.repo)
+  return found and found.top or run.repo
+end
+
+---Opens the sandbox around the agent's command: sb.argv replaces it, agent_watch.spawn takes sb
+---(its report file), and `env` loses the secret-looking variables the agent is not given. nil, nil
+---when the sandbox is off (the record says so); nil, why when it cannot be opened.
+---@param settings table  M.settings'
+---@param c {o: table, run: table, record: table, run_dir: string, argv: string[], env: table}
+function M.open(settings, c)
+  if settings.sandbox == "off" then
+    c.record.os_sandbox = json.object({ kind = "off", asked_by = settings.forced_by or "config or option",
+      network = "full" })
+    return nil, nil
+  end
+  local spec = c.run.spec
+  if not require("sidecar.host.paths").program(c.argv[1], c.run.repo) then
+    return nil, nil -- a program that cannot be found fails to start as it would anywhere: said so, and how to install it
+  end
+  local wt = c.record.worktree
+  wt = type(wt) == "table" and wt.path and not wt.in_place and wt or nil
+  local outputs = { c.run_dir .. "/push_attempts.log", c.run_dir .. "/" .. hook_record.SANDBOX_FILE }
+  if spec.final_message_file then
+    outputs[#outputs + 1] = c.run_dir .. "/" .. spec.final_message_file
+  end
+  c.env.SIDECAR_HOOK_EVENTS = hook_record.SANDBOX_FILE -- the hooks' events come out through it
+  -- A worktree shared with other runs (a preset's, reused) keeps its HEAD where they see it: no
+  -- commits of the agent's own there (sidecar.run.sandbox_git detaches HEAD while it runs).
+  return sandbox.open({ settings = settings, spec = spec, argv = c.argv, env = c.env, cwd = c.run.repo,
+    level = c.run.sandbox, repo_top = top_of(c.run, wt), worktree = wt, store_root = c.run.store.root,
+    run_dir = c.run_dir, outputs = outputs, name = c.record.run_id, no_commits = wt and wt.reused_from ~= nil })
+end
+
+---The OS sandbox for a run's validation steps, as validation.run's `sandbox` option: a function
+---(argv, env) -> sandbox | nil, why; nil when the run had none (its record says os_sandbox off, or
+---it has no record of one). A step writes where the run's agent could (its worktree; in place, the
+---checkout but .git), never commits, and reaches only the config's `isolation.hosts`.
+---@param cfg table  the config
+---@param s table  the store
+---@param run table  the run's record
+---@param wt table|nil  the run's worktree
+---@param dir string  where the steps run
+function M.for_validation(cfg, s, run, wt, dir)
+  local kind = type(run.os_sandbox) == "table" and run.os_sandbox.kind
+  if kind ~= "bwrap" then
+    return nil
+  end
+  local settings = sandbox.settings(cfg.isolation, nil, { network = run.os_sandbox.network })
+  if not settings or settings.sandbox ~= "bwrap" then
+    return nil
+  end
+  wt = type(wt) == "table" and wt.path and not wt.in_place and wt or nil
+  local run_dir = s.root .. "/runs/" .. run.run_id
+  return function(argv, env)
+    return sandbox.open({ settings = settings, spec = { name = "validation" }, argv = argv, env = env, cwd = dir,
+      level = "workspace-write", repo_top = top_of({ repo = dir }, wt), worktree = wt, no_commits = true,
+      store_root = s.root, run_dir = run_dir, outputs = {}, name = run.run_id .. "-check", settle_ms = 0 })
+  end
+end
+
+local function signal_name(number)
+  for name, n in pairs(require("sidecar.core.proc").signals) do
+    if n == number then
+      return name
+    end
+  end
+  return tostring(number)
+end
+
+---After the agent: how it ended as the sandbox saw it (the exit status of the agent itself, not of
+---bwrap), what it left (appended to `escapees`, found by "sandbox"), the hooks' events moved into
+---events.jsonl. A sandbox that could not start fails the run, saying why and what to do. Returns
+---the sandbox's report (nil without a sandbox).
+---@param sb table|nil
+---@param r table  the process result (changed)
+---@param record table
+---@param escapees table[]
+---@param run_dir string
+function M.finish(sb, r, record, escapees, run_dir)
+  hook_record.merge_sandboxed(run_dir)
+  if not sb then
+    return
+  end
+  local report = sb:finish()
+  if report.exit_code or report.signal then
+    r.code, r.signal, r.signal_name = report.exit_code, report.signal, report.signal and signal_name(report.signal)
+  elseif not (r.stopped or r.interrupted or r.timed_out) and (r.code == 1 or r.code == 125) then
+    local first = (r.stderr or ""):match("^[^\n]*") or ""
+    if first:find("^bwrap:") or first:find("^sidecar sandbox") then
+      r.spawn_failed = true
+      record.status = "failed"
+      record.failure_reason = "the OS sandbox could not start (" .. first .. "): " .. sandbox.HINT
+    end
+  end
+  for _, e in ipairs(report.escapees) do
+    escapees[#escapees + 1] = { pid = e.pid, command = tostring(e.command or ""), found_by = "sandbox",
+      left_session = e.left_session == true }
+  end
+  return report
+end
+
+---Once the run's record is read (after agent_run's read_result): record.os_sandbox, and a warning
+---naming the network connections the sandbox refused.
+---@param sb table|nil
+---@param report table|nil  M.finish's
+---@param record table
+function M.record(sb, report, record)
+  if not (sb and report) then
+    return
+  end
+  record.os_sandbox = sb:record(report)
+  local git = report.git or {}
+  if git.error or git.head_was then
+    local warnings = type(record.warnings) == "table" and record.warnings or json.array({})
+    warnings[#warnings + 1] = git.error or ("the agent pointed its worktree's HEAD at '%s': put back on the run's branch")
+      :format(git.head_was)
+    record.warnings = warnings
+  end
+  if #report.network.refused > 0 then
+    local shown = {}
+    for i, e in ipairs(report.network.refused) do
+      if i <= 3 then
+        shown[#shown + 1] = ("%s:%s (%s)"):format(e.host, tostring(e.port), e.error or "refused")
+      end
+    end
+    local warnings = type(record.warnings) == "table" and record.warnings or json.array({})
+    warnings[#warnings + 1] = ("the sandbox refused %d network connection%s: %s%s"):format(#report.network.refused,
+      #report.network.refused == 1 and "" or "s", table.concat(shown, "; "),
+      #report.network.refused > 3 and "; see os_sandbox.refused in run.json" or "")
+    record.warnings = warnings
+  end
+end
+
+return M

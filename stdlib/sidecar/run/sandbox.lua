@@ -1,0 +1,385 @@
+--- Every process an agent starts runs in an OS sandbox (bubblewrap), so the bounds of a run come
+--- from the kernel, not from variables the agent could unset or a prompt it could ignore.
+---
+---   local sb, why, code = sandbox.open({settings = s, spec = runner, argv = argv, env = env, cwd = dir,
+---                                       level = "workspace-write", run_dir = run_dir, store_root = root, ...})
+---   proc.spawn(sb.argv, {env = env, fd3 = sb.report, term_ignored = true, ...})
+---   local report = sb:finish()     -- how the agent ended, what it left (killed), what the network refused
+---
+--- What the agent can do inside (docs/security.md has the whole threat model):
+---   - write only its worktree (a writing run) and its git folder, the files the run's folder takes
+---     from it (codex's last message, the push log, hook events) and its CLI's state folder (whose
+---     config, which could start code outside any run, stays read-only); read everything else but
+---     the secret files (sidecar.run.sandbox_hidden) and a private /tmp and /run;
+---   - reach the network only as `network` says: "model" (default): the runner's model endpoints
+---     and `isolation.hosts`, through Sidecar's proxy (host/sandbox_proxy.hpp); "none": nothing;
+---     "full": everything (the host's network namespace);
+---   - leave nothing running: its processes live in a pid namespace whose first process
+---     (`sidecar sandbox-init`) reports and kills what the agent left, and dies with the run's owner.
+--- The sidecar binary inside sees the store and the trust file read-only: it cannot decide, apply,
+--- trust or write anything.
+---
+--- `isolation.sandbox = "off"` (or --os-sandbox off, or SIDECAR_OS_SANDBOX=off for a machine without
+--- user namespaces) runs agents without one; the run records that it was asked for.
+local files = require("sidecar.core.files")
+local hidden = require("sidecar.run.sandbox_hidden")
+local host = require("sidecar.host.sandbox")
+local json = require("sidecar.core.json")
+local mounts = require("sidecar.run.sandbox_mounts")
+local sandbox_git = require("sidecar.run.sandbox_git")
+local paths = require("sidecar.host.paths")
+
+local M = {}
+
+M.MODES = { bwrap = true, off = true }
+M.NETWORKS = { model = true, none = true, full = true }
+M.SETTLE_MS = 5000 -- what the agent left may take this long to end by itself (run_owner.SETTLE_MS)
+M.ROOT_MAPPED_TO = 1000 -- the user id root is inside a sandbox (see sandbox_mounts)
+M.HINT = "install bubblewrap (apt-get install bubblewrap) and allow unprivileged user namespaces " ..
+  "(sysctl kernel.unprivileged_userns_clone=1), or run without an OS sandbox: isolation = { sandbox = \"off\" } " ..
+  "in .agent/config.lua, --os-sandbox off, or SIDECAR_OS_SANDBOX=off (docs/security.md)"
+
+local LOOPBACK = { ["127.0.0.1"] = true, localhost = true, ["::1"] = true, ["[::1]"] = true }
+
+---The sandbox settings of a run: the config's `isolation` section, then a runner's own `network`,
+---then the run's options (o.os_sandbox, o.network: --os-sandbox, --network, a task's `network`).
+---SIDECAR_OS_SANDBOX=off turns it off for the whole process (o.os_sandbox wins over it). Returns
+---{sandbox, network, hosts, read, write, env, forced_by?} or nil and why.
+---@param iso table|nil  config's isolation section
+---@param entry table|nil  the runner's config entry
+---@param o table  {os_sandbox?, network?}
+function M.settings(iso, entry, o)
+  iso = iso or {}
+  local s = { sandbox = iso.sandbox or "bwrap", network = iso.network or "model", hosts = iso.hosts or {},
+    read = iso.read or {}, write = iso.write or {}, env = iso.env or {} }
+  if entry and entry.network then
+    s.network = entry.network
+  end
+  s.network = o.network or s.network
+  local forced = os.getenv("SIDECAR_OS_SANDBOX")
+  if forced and forced ~= "" then
+    if not M.MODES[forced] then
+      return nil, ("SIDECAR_OS_SANDBOX is '%s': it takes bwrap or off"):format(forced)
+    end
+    s.sandbox, s.forced_by = forced, "SIDECAR_OS_SANDBOX"
+  end
+  if o.os_sandbox then -- the run's own option wins over the machine's variable
+    s.sandbox, s.forced_by = o.os_sandbox, "--os-sandbox"
+  end
+  if not M.MODES[s.sandbox] then
+    return nil, ("os sandbox '%s' is not one of bwrap, off"):format(tostring(s.sandbox))
+  end
+  if not M.NETWORKS[s.network] then
+    return nil, ("network '%s' is not one of model, none, full"):format(tostring(s.network))
+  end
+  return s
+end
+
+---Whether a sandbox can start here: bwrap on PATH. nil, why (with what to do), "no_sandbox" if not.
+function M.available()
+  if paths.program("bwrap") then
+    return true
+  end
+  return nil, "the OS sandbox needs bubblewrap (bwrap), which is not on PATH: " .. M.HINT, "no_sandbox"
+end
+
+---"host:port" pairs from a URL or "host[:port]" (443 when no port is given for https or a bare
+---host, 80 for http). nil for what is not one.
+---@param text string
+---@return string|nil host, integer? port
+function M.endpoint(text)
+  local scheme, rest = text:match("^(%a[%w+.-]*)://(.+)$")
+  rest = rest or text
+  local hostport = rest:match("^[^/?#]+") or ""
+  hostport = hostport:gsub("^.*@", "") -- user:password@
+  local h, p = hostport:match("^(%[[%x:]+%]):(%d+)$")
+  if not h then
+    h, p = hostport:match("^([^:]+):(%d+)$")
+  end
+  h = h or hostport:match("^%[[%x:]+%]$") or hostport:match("^[^:]+$")
+  if not h or h == "" then
+    return nil
+  end
+  p = tonumber(p) or (scheme == "http" and 80 or 443)
+  if p < 1 or p > 65535 then
+    return nil
+  end
+  return (h:gsub("^%[(.*)%]$", "%1")), math.tointeger(p)
+end
+
+-- The network plan: {rules = {{host, port}}, forward = {ports}, proxy_env = bool, hosts = {"host:port"}}.
+local function network_plan(o, settings)
+  local plan = { rules = {}, forward = {}, proxy_env = false, hosts = {} }
+  local seen = {}
+  local function allow(text)
+    local h, p = M.endpoint(text)
+    if not h or seen[h .. ":" .. p] then
+      return
+    end
+    seen[h .. ":" .. p] = true
+    plan.hosts[#plan.hosts + 1] = h .. ":" .. p
+    if LOOPBACK[h] then
+      plan.rules[#plan.rules + 1] = { host = "127.0.0.1", port = p }
+      plan.forward[#plan.forward + 1] = p
+    else
+      plan.rules[#plan.rules + 1] = { host = h, port = p }
+      plan.proxy_env = true
+    end
+  end
+  local endpoints = o.spec.sandbox_endpoints
+  for _, e in ipairs(endpoints and endpoints(o.argv, o.env_of, o.home) or {}) do
+    allow(e)
+  end
+  for _, h in ipairs(settings.hosts) do
+    allow(h)
+  end
+  return plan
+end
+
+-- A value of the agent's environment: what the run sets, else Sidecar's own.
+local function env_of(env)
+  return function(name)
+    local v = env[name]
+    if v == false then
+      return nil
+    end
+    return v or os.getenv(name)
+  end
+end
+
+local function real(p)
+  return p and (paths.real(p) or nil)
+end
+
+local function dirname(p)
+  return p:match("^(.*)/[^/]*$") or "/"
+end
+
+-- The folders to show again read-only: the repository, the store, Sidecar and the agent's
+-- program (and PATH's folders) where they live in a folder the sandbox makes private.
+local function read_paths(o, settings)
+  local list = { o.repo_top, o.store_root, o.run_dir, o.home, dirname(paths.real(require("sidecar.core.proc").executable()) or "/") }
+  local program = paths.program(o.argv[1], o.cwd)
+  if program then
+    list[#list + 1] = dirname(real(program) or program)
+  end
+  for i = 2, #o.argv do -- the command's own files (`sh /tmp/agent.sh`): the config named them
+    local a = o.argv[i]
+    if a:find("/", 1, true) and not a:find("^%-") and paths.lstat(a) then
+      list[#list + 1] = dirname(real(a) or a)
+    end
+  end
+  for dir in (os.getenv("PATH") or ""):gmatch("[^:]+") do
+    list[#list + 1] = real(dir)
+  end
+  for _, p in ipairs(settings.read) do
+    list[#list + 1] = real(p:gsub("^~", o.home or "~"))
+  end
+  local out = {}
+  for _, p in ipairs(list) do
+    out[#out + 1] = real(p)
+  end
+  return out
+end
+
+-- What the agent may write, and what stays read-only within it. o.level: the run's sandbox.
+local function write_paths(o, settings)
+  local write, protect, outputs = {}, {}, {}
+  if o.level ~= "read-only" then
+    if o.worktree then
+      write[#write + 1] = real(o.worktree.path)
+      local admin = real(require("sidecar.run.worktree_git").admin_dir(o.worktree.path))
+      if admin then
+        write[#write + 1] = admin
+        protect[#protect + 1] = real(admin .. "/commondir")
+        protect[#protect + 1] = real(admin .. "/gitdir")
+      end
+      protect[#protect + 1] = real(o.worktree.path .. "/.git")
+    else
+      write[#write + 1] = real(o.cwd)
+      protect[#protect + 1] = real(o.repo_top and (o.repo_top .. "/.git") or nil)
+    end
+  end
+  protect[#protect + 1] = real(o.store_root) -- in place, the store lies in the writable repository
+  local state = o.spec.sandbox_state
+  for _, st in ipairs(state and state(o.env_of, o.home) or {}) do
+    if st.dir then
+      paths.make_dirs(st.path)
+    end
+    local p = real(st.path)
+    if p then
+      write[#write + 1] = p
+      for _, keep in ipairs(st.protect or {}) do
+        protect[#protect + 1] = real(p .. "/" .. keep)
+      end
+    end
+  end
+  for _, p in ipairs(settings.write) do
+    write[#write + 1] = real(p:gsub("^~", o.home or "~"))
+  end
+  for _, f in ipairs(o.outputs or {}) do
+    if not files.exists(f) then
+      local h = io.open(f, "ab")
+      if h then
+        h:close()
+      end
+    end
+    outputs[#outputs + 1] = real(f)
+  end
+  return write, protect, outputs
+end
+
+-- Whether path p lies in (or is) one of the folders of list.
+local function within(p, list)
+  for _, d in ipairs(p and list or {}) do
+    if p == d or p:sub(1, #d + 1) == d .. "/" then
+      return true
+    end
+  end
+  return false
+end
+
+local Sandbox = {}
+Sandbox.__index = Sandbox
+
+---Opens the sandbox of one agent: plans its view, starts its proxy (network = "model") and makes
+---its command line (sb.argv; spawn it with fd3 = sb.report and term_ignored = true). o: settings
+---(M.settings), spec (the runner), argv, env (the agent's additions: secret-looking variables of
+---Sidecar's own are withheld in it), cwd, level (the run's sandbox), repo_top (the main checkout),
+---worktree (the run's worktree record, or nil), store_root, run_dir, outputs (files of the run's
+---folder the agent writes), home, name (for the private folder), no_commits (a worktree whose
+---repository stays read-only: no private objects, sidecar.run.sandbox_git). Returns the sandbox, or nil, why,
+---code ("no_sandbox", "EPROXY").
+---@param o table
+function M.open(o)
+  local ok, why, code = M.available()
+  if not ok then
+    return nil, why, code
+  end
+  local settings = o.settings
+  o.home = o.home or os.getenv("HOME")
+  o.env_of = env_of(o.env)
+  local sb = setmetatable({ settings = settings, started_ms = nil }, Sandbox)
+  local keep = { table.unpack(hidden.RUNNER_ENV[o.spec.name] or {}) }
+  for _, n in ipairs(settings.env) do
+    keep[#keep + 1] = n
+  end
+  for _, n in ipairs(o.spec.sandbox_env and o.spec.sandbox_env(o.argv, o.env_of, o.home) or {}) do
+    keep[#keep + 1] = n
+  end
+  sb.withheld_env = hidden.env(o.env, keep)
+  local net = settings.network == "model" and network_plan(o, settings) or { rules = {}, forward = {}, hosts = {} }
+  sb.hosts = net.hosts
+  sb.dir = ("/tmp/sidecar-sandbox-%s-%s"):format(o.name or "run", require("sidecar.agent.session").uuid():sub(1, 8))
+  local made, bad = paths.make_dirs(sb.dir)
+  if not made then
+    return nil, "cannot make the sandbox's private folder: " .. tostring(bad), "no_sandbox"
+  end
+  sb.report = sb.dir .. "/report.json"
+  if settings.network == "model" then
+    sb.proxy, why, code = host.proxy(sb.dir .. "/proxy.sock", net.rules)
+    if not sb.proxy then
+      sb:finish()
+      return nil, why, code
+    end
+  end
+  local write, protect, outputs = write_paths(o, settings)
+  if o.worktree and o.level ~= "read-only" and not o.no_commits then
+    local git_env
+    sb.git, git_env = sandbox_git.prepare(o.worktree.path)
+    for k, v in pairs(git_env or {}) do
+      o.env[k] = v
+    end
+  end
+  if type(o.env.TMPDIR) == "string" and real(o.env.TMPDIR) then
+    write[#write + 1] = real(o.env.TMPDIR) -- the runner's own temporary folder (its config says so)
+  elseif not within(real(o.env_of("TMPDIR")), write) then
+    o.env.TMPDIR = "/tmp" -- the private one: a TMPDIR the agent cannot see or write would fail its tools
+  end
+  local skip = { o.store_root and o.repo_top and o.store_root:sub(1, #o.repo_top + 1) == o.repo_top .. "/"
+    and o.store_root:sub(#o.repo_top + 2) or ".agent" }
+  local repos = { real(o.repo_top) or real(o.cwd) }
+  if o.worktree then
+    repos[#repos + 1] = real(o.worktree.path)
+  end
+  local hide = hidden.paths({ home = real(o.home), repos = repos, skip = skip, read = settings.read })
+  sb.hidden = { files = #hide.files, folders = #hide.dirs, capped = hide.capped or nil }
+  local args = mounts.args({ network = settings.network, private = mounts.private(paths.lstat("/var/run")
+      and paths.lstat("/var/run").kind == "symlink"), read = read_paths(o, settings), write = write,
+    outputs = outputs, hide_dirs = hide.dirs, hide_files = hide.files, protect = protect,
+    socket = sb.proxy and (sb.dir .. "/proxy.sock") or nil, cwd = real(o.cwd) or o.cwd,
+    uid = host.uid() == 0 and M.ROOT_MAPPED_TO or nil })
+  local argv = { "bwrap" }
+  table.move(args, 1, #args, 2, argv)
+  local init = { require("sidecar.core.proc").executable(), "sandbox-init", "--report-fd", "3", "--settle-ms",
+    tostring(o.settle_ms or M.SETTLE_MS) }
+  if sb.proxy then
+    table.move({ "--proxy", mounts.SOCKET_INSIDE }, 1, 2, #init + 1, init)
+    for _, port in ipairs(net.forward) do
+      table.move({ "--forward", tostring(port) }, 1, 2, #init + 1, init)
+    end
+    if net.proxy_env then
+      init[#init + 1] = "--proxy-env"
+    end
+  end
+  init[#init + 1] = "--"
+  table.move(init, 1, #init, #argv + 1, argv)
+  table.move(o.argv, 1, #o.argv, #argv + 1, argv)
+  sb.argv = argv
+  return sb
+end
+
+---After the agent's process (bwrap) ended: the sandbox's report, its proxy stopped and its private
+---folder gone. Returns {exit_code?, signal?, escapees = {{pid, command, left_session}},
+---stopped?, network = {allowed = {"host:port"...}, refused = {{host, port, error}...}}, missing =
+---true when no report came (the sandbox was killed, or never started)}.
+function Sandbox:finish()
+  if self.finished then
+    return self.finished
+  end
+  local report = { escapees = {}, network = { allowed = {}, refused = {} } }
+  local text = self.report and files.read(self.report)
+  local decoded_ok, decoded = pcall(json.decode, text or "")
+  if decoded_ok and type(decoded) == "table" then
+    report.exit_code, report.signal, report.stopped = decoded.exit_code, decoded.signal, decoded.stopped
+    report.escapees = type(decoded.escapees) == "table" and decoded.escapees or {}
+  else
+    report.missing = true
+  end
+  if self.git then
+    local imported, why = sandbox_git.import(self.git)
+    report.git = imported or { error = why }
+    self.git = nil
+  end
+  if self.proxy then
+    local entries, dropped = self.proxy:log()
+    self.proxy:close()
+    for _, e in ipairs(entries) do
+      local list = e.allowed and report.network.allowed or report.network.refused
+      list[#list + 1] = e.allowed and (e.host .. ":" .. e.port) or { host = e.host, port = e.port, error = e.error }
+    end
+    report.network.dropped = dropped > 0 and dropped or nil
+  end
+  if self.dir then
+    os.remove(self.dir .. "/report.json")
+    os.remove(self.dir .. "/proxy.sock")
+    os.remove(self.dir)
+  end
+  self.finished = report
+  return report
+end
+
+---What the run record keeps of its sandbox: {kind, network, hosts, refused, withheld_env, hidden}.
+---@param report table  finish()'s
+function Sandbox:record(report)
+  local refused = {}
+  for i, e in ipairs(report.network.refused) do
+    refused[i] = json.object({ host = e.host, port = e.port, error = e.error })
+  end
+  return json.object({ kind = "bwrap", network = self.settings.network, hosts = json.array(self.hosts or {}),
+    refused = #refused > 0 and json.array(refused) or nil,
+    withheld_env = #self.withheld_env > 0 and json.array(self.withheld_env) or nil,
+    hidden = json.object(self.hidden or {}), git = report.git and next(report.git) and json.object(report.git) or nil })
+end
+
+return M

@@ -1,0 +1,114 @@
+--- A writing run's commits in its OS sandbox: objects and refs of its own, never the user's.
+---
+--- The repository's objects and refs (its common .git) are read-only in the sandbox. Before the
+--- agent starts, its worktree's HEAD is detached at the branch's commit (HEAD lives in the
+--- worktree's own admin folder, which the agent may write) and git is pointed at a private object
+--- folder there, with the repository's objects as alternates. A commit the agent makes writes
+--- only those two. After the run, Sidecar (outside the sandbox) moves the new objects into the
+--- repository and the run's branch to where HEAD went, then re-attaches HEAD: the gates see the
+--- commit on the run's branch as they would without a sandbox. A tag, another branch, a note or
+--- a stash cannot be written at all.
+---
+--- The environment only makes legitimate commits work: an agent that unsets it cannot commit,
+--- since the repository's objects stay read-only whatever it sets.
+local git_tree = require("sidecar.host.git_tree")
+local paths = require("sidecar.host.paths")
+
+local M = {}
+
+M.OBJECTS = "sidecar-objects" -- in the worktree's admin folder (.git/worktrees/<name>/)
+
+local function read_line(path)
+  local f = io.open(path, "rb")
+  if not f then
+    return nil
+  end
+  local line = f:read("l")
+  f:close()
+  return line
+end
+
+local function write_file(path, text)
+  local tmp = path .. ".sidecar-tmp"
+  local f = io.open(tmp, "wb")
+  if not f then
+    return false
+  end
+  f:write(text)
+  f:close()
+  return os.rename(tmp, path) ~= nil
+end
+
+---Prepares a worktree for a sandboxed writing run. Returns {admin, common, objects, branch, start}
+---and the variables to add to the agent's environment, or nil when the worktree is not on a
+---branch (nothing to do: a commit then fails in the read-only repository).
+---@param worktree_path string
+function M.prepare(worktree_path)
+  local admin = git_tree.admin_dir(worktree_path)
+  local head = admin and read_line(admin .. "/HEAD")
+  local ref = head and head:match("^ref: (refs/heads/.+)$")
+  local common = admin and read_line(admin .. "/commondir")
+  if not (ref and common) then
+    return nil
+  end
+  common = common:sub(1, 1) == "/" and common or (admin .. "/" .. common)
+  common = paths.real(common) or common
+  local start = read_line(common .. "/" .. ref) or git_tree.peel(worktree_path, ref, "commit")
+  if not (start and start:match("^%x+$")) then
+    return nil
+  end
+  local p = { admin = admin, common = common, objects = admin .. "/" .. M.OBJECTS, ref = ref, start = start }
+  if not (paths.make_dirs(p.objects) and write_file(admin .. "/HEAD", start .. "\n")) then
+    return nil
+  end
+  return p, { GIT_OBJECT_DIRECTORY = p.objects, GIT_ALTERNATE_OBJECT_DIRECTORIES = common .. "/objects" }
+end
+
+-- Moves every object file under `from` into `to` (same file system: renames), leaving what `to`
+-- already has. Packs go .pack first, their index after, so git never sees an index without its pack.
+local function move_objects(from, to)
+  for _, name in ipairs(paths.entries(from) or {}) do
+    local src, dst = from .. "/" .. name, to .. "/" .. name
+    local st = paths.lstat(src)
+    if st and st.kind == "directory" then
+      paths.make_dirs(dst)
+      local names = paths.entries(src) or {}
+      table.sort(names, function(a, b)
+        return (a:match("%.pack$") and 0 or 1) < (b:match("%.pack$") and 0 or 1) or
+          ((a:match("%.pack$") and 0 or 1) == (b:match("%.pack$") and 0 or 1) and a < b)
+      end)
+      for _, n in ipairs(names) do
+        local s, d = src .. "/" .. n, dst .. "/" .. n
+        local sst = paths.lstat(s)
+        if sst and sst.kind == "file" and not paths.lstat(d) then
+          os.rename(s, d)
+        end
+      end
+    end
+  end
+end
+
+---After the agent: its objects into the repository, the run's branch to its HEAD (when it is a
+---commit that descends from nowhere else: git_tree.set_ref checks the old value), HEAD attached to
+---the branch again. Returns {moved = true, to = commit} when the agent committed, {} when not
+---(head_was: what HEAD named when it was not a commit), or nil and why.
+---@param p table  M.prepare's
+function M.import(p)
+  local head = read_line(p.admin .. "/HEAD")
+  move_objects(p.objects, p.common .. "/objects")
+  local result = {}
+  if head and head:match("^%x+$") and head ~= p.start then
+    local ok, why = git_tree.set_ref(p.common, p.ref, head, p.start)
+    if not ok then
+      return nil, ("the agent's commit %s could not become %s: %s"):format(head, p.ref, tostring(why))
+    end
+    result = { moved = true, to = head }
+  end
+  if not (head and head:match("^%x+$")) then
+    result.head_was = head or "" -- the agent pointed HEAD elsewhere: put back, and said so
+  end
+  write_file(p.admin .. "/HEAD", "ref: " .. p.ref .. "\n")
+  return result
+end
+
+return M

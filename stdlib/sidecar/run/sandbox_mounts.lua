@@ -1,0 +1,162 @@
+--- The bubblewrap command line of a run's sandbox: what the agent sees of the file system, its
+--- namespaces and its first process. Pure: it builds a list of arguments from a plan, runs nothing
+--- (stdlib/sidecar/run/sandbox.lua gathers the plan and starts it).
+---
+---   local args = sandbox_mounts.args(plan)   -- {"--unshare-all", ..., "--chdir", cwd}
+---
+--- The view, in the order bwrap makes it (a later mount covers an earlier one):
+---   1. every file read-only (`--ro-bind / /`), a device folder and a /proc of the sandbox's own;
+---   2. /tmp, /run (and /var/run, /dev/shm) private and empty: the host's sockets there (ssh-agent,
+---      tmux, D-Bus, X11, docker) cannot be reached, nor other runs' files;
+---   3. the paths of `plan.read` under those folders made visible again, read-only (the
+---      repository, the store, the agent's program when they live in /tmp);
+---   4. `plan.write` writable (the run's worktree and its git folder, the CLI's state folder, the
+---      files the agent writes into the run's folder);
+---   5. `plan.hide_dirs` replaced by an empty read-only folder, `plan.hide_files` by /dev/null
+---      (secret files: ~/.ssh, .env*, cloud credentials);
+---   6. `plan.protect` read-only again inside a writable path (a CLI's config, which could start
+---      code outside any run; the store and `.git` of a run that writes in place);
+---   7. `plan.outputs` writable: the files of the run's folder the agent writes (codex's last
+---      message, the push log, hook events), each one file;
+---   8. the proxy's socket, for network = "model".
+--- Namespaces: all of them (user, pid, ipc, uts, cgroup, mount) and the network unless
+--- network = "full"; every capability dropped; the sandbox dies with the process that started it.
+--- Root is mapped to another user id inside (`plan.uid`): a root with no capabilities could not
+--- map itself again, and the CLIs' own sandboxes (codex's bubblewrap) need a user namespace of
+--- their own.
+local M = {}
+
+---The folders every sandbox replaces with an empty one of its own.
+M.PRIVATE = { "/tmp", "/run", "/dev/shm" }
+---Where the proxy's socket appears inside.
+M.SOCKET_INSIDE = "/run/sidecar/proxy.sock"
+
+local function under(path, dir)
+  return path == dir or path:sub(1, #dir + 1) == dir .. "/" or dir == "/"
+end
+
+-- Whether `path` lies in a folder the sandbox replaces (and so needs a mount of its own to be seen).
+local function in_private(path, private)
+  for _, dir in ipairs(private) do
+    if under(path, dir) then
+      return true
+    end
+  end
+  return false
+end
+
+-- Whether `path` will be visible inside: outside the private folders, or under a path mounted.
+local function visible(path, private, mounted)
+  if not in_private(path, private) then
+    return true
+  end
+  for _, m in ipairs(mounted) do
+    if under(path, m) then
+      return true
+    end
+  end
+  return false
+end
+
+local function add(args, ...)
+  for _, a in ipairs({ ... }) do
+    args[#args + 1] = a
+  end
+end
+
+-- Sorted and without duplicates, so that a parent is mounted before what lies in it.
+local function ordered(list)
+  local seen, out = {}, {}
+  for _, p in ipairs(list or {}) do
+    if not seen[p] then
+      seen[p] = true
+      out[#out + 1] = p
+    end
+  end
+  table.sort(out)
+  return out
+end
+
+---The folders made private in this sandbox: M.PRIVATE, and /var/run where it is a folder of its own.
+---@param var_run_is_link boolean
+---@return string[]
+function M.private(var_run_is_link)
+  local list = { table.unpack(M.PRIVATE) }
+  if not var_run_is_link then
+    list[#list + 1] = "/var/run"
+  end
+  return list
+end
+
+---The arguments of bwrap (without its name and the command) for `plan`:
+---{network = "model"|"none"|"full", private = M.private(...), read = {paths}, write = {paths},
+--- hide_dirs = {paths}, hide_files = {paths}, protect = {paths}, outputs = {files}, socket = outside path or nil,
+--- cwd = path, uid = number or nil (the id root is mapped to)}. Every path absolute and real.
+---@param plan table
+---@return string[]
+function M.args(plan)
+  local args = { "--unshare-all", "--unshare-user" }
+  if plan.network == "full" then
+    add(args, "--share-net")
+  end
+  if plan.uid then
+    add(args, "--uid", tostring(plan.uid), "--gid", tostring(plan.uid))
+  end
+  add(args, "--die-with-parent", "--as-pid-1", "--cap-drop", "ALL", "--ro-bind", "/", "/", "--dev", "/dev",
+    "--proc", "/proc")
+  local private = plan.private or M.PRIVATE
+  for _, dir in ipairs(private) do
+    add(args, "--tmpfs", dir)
+  end
+  local roots = {}
+  for _, dir in ipairs(private) do
+    roots[dir] = true
+  end
+  for _, p in ipairs(ordered(plan.read)) do
+    if in_private(p, private) and not roots[p] then -- never a private folder itself: all of /tmp again
+      add(args, "--ro-bind", p, p)
+    end
+  end
+  -- Then every mount of the plan, a folder before what lies in it (sorted by path), so that a
+  -- writable worktree inside the read-only store, a secret file inside the worktree and the store
+  -- inside a repository written in place each cover what they must.
+  local ops, mounted = {}, {}
+  local function op(list, rank, make)
+    for _, p in ipairs(list or {}) do
+      ops[#ops + 1] = { path = p, rank = rank, make = make }
+    end
+  end
+  op(plan.write, 1, function(p) add(args, "--bind", p, p) end)
+  op(plan.hide_dirs, 2, function(p) add(args, "--tmpfs", p, "--remount-ro", p) end)
+  op(plan.hide_files, 2, function(p) add(args, "--ro-bind", "/dev/null", p) end)
+  op(plan.protect, 3, function(p) add(args, "--ro-bind", p, p) end)
+  op(plan.outputs, 4, function(p) add(args, "--bind", p, p) end)
+  table.sort(ops, function(a, b)
+    if a.path ~= b.path then
+      return a.path < b.path
+    end
+    return a.rank < b.rank
+  end)
+  for _, p in ipairs(plan.read or {}) do
+    if in_private(p, private) then
+      mounted[#mounted + 1] = p
+    end
+  end
+  for _, o in ipairs(ops) do
+    if o.rank ~= 2 then
+      mounted[#mounted + 1] = o.path
+    end
+  end
+  for _, o in ipairs(ops) do
+    if o.rank ~= 2 or visible(o.path, private, mounted) then -- a hidden path no mount shows needs no cover
+      o.make(o.path)
+    end
+  end
+  if plan.socket then
+    add(args, "--bind", plan.socket, M.SOCKET_INSIDE)
+  end
+  add(args, "--chdir", plan.cwd)
+  return args
+end
+
+return M

@@ -1,0 +1,42 @@
+# Shared helpers for the hostile-agent tests (tests/e2e/hostile_*_test.sh): each case is one thing
+# a hostile agent tries; it ends as
+#   prevented  the sandbox or the host refused it: nothing happened,
+#   detected   it happened inside the run, and the run is blocked with the reason in `run show`,
+#   silent     it happened and nothing says so (a failure: the goal is none).
+# Source after lib.sh. Every script ends with `hostile_summary` then `finish`; the summary line
+# (`hostile <area>: tried N, prevented P, detected D, silent S`) is what the notes add up.
+hostile_tried=0
+hostile_prevented=0
+hostile_detected=0
+hostile_silent=0
+
+# hostile_case NAME OUTCOME [WHY]: records one case. OUTCOME is prevented, detected or silent;
+# silent fails the test.
+hostile_case() {
+  local name=$1 outcome=$2 why=${3:-}
+  hostile_tried=$((hostile_tried + 1))
+  case $outcome in
+    prevented) hostile_prevented=$((hostile_prevented + 1)) passed=$((passed + 1)) ;;
+    detected) hostile_detected=$((hostile_detected + 1)) passed=$((passed + 1)) ;;
+    *)
+      hostile_silent=$((hostile_silent + 1)) failed=$((failed + 1))
+      echo "FAIL hostile $name: silent${why:+ ($why)}"
+      ;;
+  esac
+}
+
+# tree_digest DIR...: one digest of every file, symlink and mode under DIR (a repository with its
+# .git, a bare remote, a home folder): equal digests mean byte-identical trees.
+tree_digest() {
+  local d
+  for d in "$@"; do
+    [ -e "$d" ] || { echo "missing $d"; continue; }
+    (cd "$d" && find . \( -type f -o -type l \) -printf '%p %m %l\n' | LC_ALL=C sort &&
+      find . -type f -print0 | LC_ALL=C sort -z | xargs -0 -r sha256sum)
+  done | sha256sum | cut -d' ' -f1
+}
+
+# hostile_summary AREA: prints the counts of this script's cases.
+hostile_summary() {
+  echo "hostile $1: tried $hostile_tried, prevented $hostile_prevented, detected $hostile_detected, silent $hostile_silent"
+}
