@@ -263,6 +263,13 @@ start_server hang "$scenarios/hang.json" && {
 # sidecar doctor: the real CLIs, none, and an old codex that lacks a flag Sidecar relies on.
 expect_run "doctor: both CLIs ready" 0 \
   'codex +ok +codex-cli 0\.169\.0 +ready\nclaude +ok +2\.1\.330 \(Claude Code\) +ready' '^$' -- "$S" doctor
+expect_run "doctor: names the OS sandbox, which starts" 0 'OS sandbox: bwrap, network model: ok\n' '^$' -- "$S" doctor
+expect_run "doctor: a sandbox turned off, and by what" 0 \
+  'OS sandbox: off: agents run without an OS sandbox \(SIDECAR_OS_SANDBOX\)' '^$' -- env SIDECAR_OS_SANDBOX=off "$S" doctor
+mkdir -p "$work/no-bwrap" && ln -sf "$(command -v git)" "$work/no-bwrap/git"
+expect_run "doctor: a sandbox that cannot start is an error, saying what to do" 1 'OS sandbox: bwrap, network model: CANNOT START' \
+  'doctor: os sandbox: the OS sandbox needs bubblewrap \(bwrap\), which is not on PATH: install bubblewrap' \
+  -- env PATH="$work/no-bwrap" "$S" doctor
 expect_run "doctor: none installed" 1 \
   'codex +missing .*npm install -g @openai/codex.*\nclaude +missing .*npm install -g @anthropic-ai/claude-code.*No agent CLI is usable' \
   '^$' -- env PATH=/usr/bin:/bin "$S" doctor

@@ -4,7 +4,8 @@
 --- found, its version, whether it accepts the flags Sidecar relies on, and what exactly to fix.
 ---
 ---   local report = doctor.check({ root = ".agent" })
----   -- {ok, usable, config, runners = {{name, origin, argv, ok, installed, version, missing_flags, advice}}}
+---   -- {ok, usable, config, sandbox = {mode, network, ok, advice?},
+---   --  runners = {{name, origin, argv, ok, installed, version, missing_flags, advice}}}
 local cli_output = require("sidecar.cli.output")
 local json = require("sidecar.core.json")
 local proc = require("sidecar.core.proc")
@@ -61,9 +62,9 @@ local function through(program, argv)
 end
 
 -- The argv a run starts (an empty prompt, a placeholder run folder), or nil and why.
-local function started_argv(spec, entry)
+local function started_argv(spec, entry, os_sandbox)
   local ctx = { prompt = "", prompt_file = "<run>/prompt.md", repo = ".", run_dir = "<run>", sandbox = "read-only",
-    ephemeral = true, program = entry.program, args = entry.args, command = entry.command }
+    ephemeral = true, program = entry.program, args = entry.args, command = entry.command, os_sandbox = os_sandbox }
   local ok, argv = pcall(spec.command, ctx)
   if not ok or type(argv) ~= "table" or type(argv[1]) ~= "string" then
     return nil, ok and "its command(ctx) returned no argv" or tostring(argv)
@@ -82,6 +83,8 @@ end
 -- The generic command runner is left out (it has no program until a run names one).
 local function plan(cfg)
   local checks = {}
+  local isolation = require("sidecar.run.sandbox").settings(cfg and cfg.isolation, nil, {})
+  local os_sandbox = isolation and isolation.sandbox == "bwrap" -- codex's own sandbox then steps aside
   for _, name in ipairs(runners.names()) do
     local spec = runners.get(name)
     local entry = cfg and cfg.runners and cfg.runners[name] or {}
@@ -89,7 +92,7 @@ local function plan(cfg)
       local c = { name = name, spec = spec, entry = entry, env = environment(spec, entry) }
       c.origin = not spec.version and "config.lua" or next(entry) and "built-in, with config.lua settings"
           or "built-in"
-      c.argv, c.why = started_argv(spec, entry)
+      c.argv, c.why = started_argv(spec, entry, os_sandbox)
       if spec.version then
         c.version = through(entry.program, spec.version)
         c.probe = through(entry.program, spec.probe and spec.probe.cmd or spec.version)
@@ -174,11 +177,29 @@ function M.check(opts)
     report.runners[#report.runners + 1] = e
     report.usable = report.usable + (e.ok and 1 or 0)
   end
+  report.sandbox = M.sandbox(cfg)
   report.errors = M.problems(report, config_error)
   report.notes = json.array(cfg and cfg.untrusted and { require("sidecar.core.config").untrusted_hint(cfg,
     "config.lua's runners were not checked") } or {})
   report.ok = report.usable > 0 and #report.errors == 0
   return report
+end
+
+---The OS sandbox agents would run in (the config's `isolation`, SIDECAR_OS_SANDBOX): {mode, network,
+---ok, advice?}; a bwrap that cannot start is an error (every run would fail).
+---@param cfg table|nil
+function M.sandbox(cfg)
+  local sandbox = require("sidecar.run.sandbox")
+  local s, why = sandbox.settings(cfg and cfg.isolation, nil, {})
+  if not s then
+    return { mode = "?", network = "?", ok = false, advice = why }
+  end
+  if s.sandbox == "off" then
+    return { mode = "off", network = "full", ok = true, advice = "agents run without an OS sandbox" ..
+      (s.forced_by and (" (" .. s.forced_by .. ")") or " (isolation.sandbox = \"off\")") .. ": see docs/security.md" }
+  end
+  local ok, problem = sandbox.check()
+  return { mode = s.sandbox, network = s.network, ok = ok == true, advice = problem }
 end
 
 ---What is wrong, one line each: a config that cannot be read, each installed runner that would fail
@@ -195,6 +216,9 @@ function M.problems(report, config_error)
     if not e.ok and (e.installed or e.origin ~= "built-in") then
       errors[#errors + 1] = e.name .. ": " .. e.advice
     end
+  end
+  if report.sandbox and not report.sandbox.ok then
+    errors[#errors + 1] = "os sandbox: " .. tostring(report.sandbox.advice)
   end
   if report.usable == 0 then
     errors[#errors + 1] = "no agent CLI is usable: install codex or claude (see each runner's advice), or run a plain "
@@ -245,6 +269,9 @@ function M.cli(o)
   if report.usable == 0 then
     print("No agent CLI is usable: install one of the above (or run a plain command with the command runner).")
   end
+  local sb = report.sandbox
+  print(("OS sandbox: %s%s: %s"):format(sb.mode, sb.mode == "off" and "" or (", network " .. sb.network),
+    sb.ok and (sb.advice or "ok") or "CANNOT START (below)"))
   print("A run starts each as (the prompt on stdin, or in <run>/prompt.md):")
   print(table.concat(started, "\n"))
   for _, line in ipairs(report.errors) do

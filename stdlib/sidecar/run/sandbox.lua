@@ -83,6 +83,23 @@ function M.available()
   return nil, "the OS sandbox needs bubblewrap (bwrap), which is not on PATH: " .. M.HINT, "no_sandbox"
 end
 
+---Whether a sandbox really starts here (`sidecar doctor`): bwrap found, and a user namespace made.
+---true, or nil and why (bwrap's own words and what to do).
+function M.check()
+  local ok, why = M.available()
+  if not ok then
+    return nil, why
+  end
+  local r = require("sidecar.core.proc").run({ "bwrap", "--unshare-all", "--die-with-parent", "--ro-bind", "/", "/",
+    "true" }, { timeout_ms = 10000 })
+  if r.code == 0 then
+    return true
+  end
+  local said = ((r.stderr or ""):match("^%s*([^\n]*)") or "")
+  return nil, ("bwrap cannot make a sandbox here (%s): %s"):format(said ~= "" and said or ("exit " .. tostring(r.code)),
+    M.HINT)
+end
+
 ---"host:port" pairs from a URL or "host[:port]" (443 when no port is given for https or a bare
 ---host, 80 for http). nil for what is not one.
 ---@param text string
