@@ -1,7 +1,8 @@
 // Fuzz target: the redactor (host/redactor.cpp, secret_*.cpp) and its streaming form
 // (host/stream_redactor.cpp). Properties: a text fed in pieces redacts byte for byte as the whole
 // does; a text with nothing redacted comes back unchanged; no secret value of the environment
-// survives; a user's pattern, when it reads as valid, makes a working redactor; the reader of the
+// survives, nor a token after a JSON escape or a terminal sequence; a user's pattern, when it
+// reads as valid, makes a working redactor; the reader of the
 // policy's data file takes any text without crashing.
 //
 // Input: byte 0 chooses (bit 0: read a user pattern; the rest seeds where the stream is cut);
@@ -37,6 +38,12 @@ const std::vector<std::string> kEnv = {
     "SHORT_KEY=abc",
 };
 const std::vector<std::string> kSecretValues = {"Zq9vW2xk7Lp3Rt8Y", "mKz4Qf7Tb2Xw9Hs1", "Pu6Vd3Ny8Ge5Jc0A"};
+
+// A token of a known shape, put after whatever the input is and one of these escapes: a JSON
+// string's, a colour, grep --color's, raw or JSON-escaped; it must never survive (issue 39).
+const std::string kShaped = std::string("ghp_") + "Fz7Qm2Kx9Lw4Rt8Yb3Nv6Hc1Jd5Gs0Pq";
+const std::vector<std::string> kEscapes = {"\\n", "\\\"", "\\u001b[31m", "\x1b[31m", "\x1b[01;31m\x1b[K",
+                                           "\\u001b[01;31m\\u001b[K", "\x1b]8;;u\x07", "\\t", " "};
 
 // Cut points for the stream: a small generator seeded from the input, 1 to 64 pieces, some of
 // them a single byte.
@@ -99,6 +106,16 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (text.size() <= StreamRedactor::kMaxHold) {
     const std::string pieces = streamed(redactor, text, flags >> 1 | static_cast<std::uint32_t>(size) << 7);
     check(pieces == whole, "fed in pieces, the text redacts otherwise than whole");
+  }
+
+  const std::string shaped = text + kEscapes[(flags >> 1) % kEscapes.size()] + kShaped + "\\n";
+  const std::string shaped_out = redactor.redact(shaped);
+  // (only when the input holds no such token itself: one inside a word rightly stays)
+  check(text.find(kShaped.substr(0, 4)) != std::string::npos || shaped_out.find(kShaped) == std::string::npos,
+        "a token after an escape survived: ..." + shaped_out.substr(shaped_out.size() > 160 ? shaped_out.size() - 160 : 0));
+  if (shaped.size() <= StreamRedactor::kMaxHold) {
+    check(streamed(redactor, shaped, flags | static_cast<std::uint32_t>(size) << 5) == shaped_out,
+          "after an escape, fed in pieces, the text redacts otherwise than whole");
   }
 
   // Names and paths from the same bytes: classifiers that must not crash on any text.

@@ -279,6 +279,15 @@ int scan_aws_secrets(std::string_view text, const std::vector<std::size_t>& ids,
         ++k;
         continue;
       }
+      // A run that starts with an escape's tail (the n of "\n", the 31m of ESC[31m): the key
+      // starts after it.
+      for (std::size_t p = k + 1; p < n && p <= k + 16 && is(text[p - 1], kAwsBody); ++p) {
+        const std::size_t esc = escape_before(text, p);
+        if (esc > 0 && p - esc < k) {
+          k = p;
+          break;
+        }
+      }
       std::size_t e = k;
       bool upper = false, lower = false;
       while (e < n && is(text[e], kAwsBody)) {
@@ -286,7 +295,7 @@ int scan_aws_secrets(std::string_view text, const std::vector<std::size_t>& ids,
         lower = lower || (text[e] >= 'a' && text[e] <= 'z');
         ++e;
       }
-      const bool alone = (k == 0 || !is(text[k - 1], kAwsBody)) && (e == n || text[e] != '=');
+      const bool alone = (k == 0 || !is(text[k - 1], kAwsBody) || escape_before(text, k) > 0) && (e == n || text[e] != '=');
       // Pushed, not add_span: the spans here are all the text's shapes, found in no order with
       // these, and add_span would fold this key into whichever span came last (the key id over
       // its first 20 bytes when the text ends there, a later token when not), so its label would

@@ -64,6 +64,18 @@ inline bool ends_with(std::string_view s, std::string_view suffix) {
   return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
 }
 
+// The length of an escape that ends right before `i` (0: none): a JSON escape (\n \r \t \b \f,
+// \uXXXX) or a terminal control sequence (CSI: ESC [ params final, as grep --color writes it; raw
+// or with its ESC JSON-escaped as \u001b). A reader does not see these as part of the word after
+// them, so a secret may start right after one (ESC[31mghp_…, "x\nghp_…").
+std::size_t escape_before(std::string_view text, std::size_t i);
+
+// Whether a token shape may start at `i`: at the text's start, after a byte that is not part of a
+// word, or right after an escape.
+inline bool word_start(std::string_view text, std::size_t i) {
+  return i == 0 || !is(text[i - 1], kWord) || escape_before(text, i) > 0;
+}
+
 // '*' any run of bytes, '?' one byte; ASCII case-insensitive. Linear-time greedy matching.
 bool glob_match(std::string_view glob, std::string_view text);
 

@@ -102,6 +102,34 @@ bool pem_header_line(std::string_view text, std::size_t k) {
   return k > start && is(text[start], kAlnum) && k + 1 < text.size() && text[k] == ':' && text[k + 1] == ' ';
 }
 
+bool hex4(std::string_view t, std::size_t at) {
+  for (std::size_t k = at; k < at + 4; ++k) {
+    if (!is(t[k], kHex)) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+std::size_t escape_before(std::string_view t, std::size_t i) {
+  if (i >= 2 && t[i - 2] == '\\' && std::string_view("nrtbf").find(t[i - 1]) != npos) return 2;
+  if (i >= 6 && t[i - 6] == '\\' && t[i - 5] == 'u' && hex4(t, i - 4)) return 6;
+  const char final = i >= 1 ? t[i - 1] : '\0';
+  if (final < 0x40 || final > 0x7e) return 0;
+  // Back over parameter and intermediate bytes (0x20-0x3F) to the '[' of a CSI: a short way only.
+  std::size_t k = i - 1;
+  const std::size_t stop = i > 32 ? i - 32 : 0;
+  while (k > stop && t[k - 1] >= 0x20 && t[k - 1] <= 0x3f) --k;
+  if (k == 0 || t[k - 1] != '[') return 0;
+  if (k >= 2 && t[k - 2] == '\x1b') return i - (k - 2);
+  if (k >= 7 && t[k - 7] == '\\' && t[k - 6] == 'u' && t.substr(k - 5, 3) == "001" && ascii_lower(t[k - 2]) == 'b') {
+    return i - (k - 7);
+  }
+  return 0;
+}
+
+namespace {
+
 class Scanner {
  public:
   Scanner(std::string_view text, const CompiledRules& rules, ScanResult& out)
@@ -119,7 +147,7 @@ class Scanner {
       const char c = data[i];
       if (c == '=' || c == ':') scan_separator(text_, i, rules_, separators_, out_.named);
       if (c == '-') private_key(i);
-      if (i > 0 && is(text_[i - 1], kWord)) continue;  // inside a longer identifier
+      if (!word_start(text_, i)) continue;  // inside a longer identifier
       // The policy's shapes, the matcher's own, then the user's: on a tie the first names it.
       patterns(i, c, true);
       if (c == 'e') jwt(i);

@@ -52,12 +52,23 @@ return {
     { pattern = "SG.[A-Za-z0-9_.-]{60,}", kind = "sendgrid-key" },
     { pattern = "SK[0-9A-Fa-f]{32,}", kind = "twilio-key" },
     { pattern = "dop_v1_[0-9A-Fa-f]{64,}", kind = "digitalocean-token" },
+    -- A private key's whole PEM block, base64-encoded again (Kubernetes secrets, *_B64 variables):
+    -- "-----BEGIN RSA PRIVATE KEY-----" and its kin, as base64.
+    { pattern = "LS0tLS1CRUdJTiBSU0EgUFJJVkFURSBLRVkt[A-Za-z0-9+/=]{40,}", kind = "private-key-base64" },
+    { pattern = "LS0tLS1CRUdJTiBQUklWQVRFIEtFWS0t[A-Za-z0-9+/=]{40,}", kind = "private-key-base64" },
+    { pattern = "LS0tLS1CRUdJTiBPUEVOU1NIIFBSSVZBVEUgS0VZLS0t[A-Za-z0-9+/=]{40,}", kind = "private-key-base64" },
+    { pattern = "LS0tLS1CRUdJTiBFQyBQUklWQVRFIEtFWS0t[A-Za-z0-9+/=]{40,}", kind = "private-key-base64" },
+    { pattern = "LS0tLS1CRUdJTiBEU0EgUFJJVkFURSBLRVkt[A-Za-z0-9+/=]{40,}", kind = "private-key-base64" },
+    { pattern = "LS0tLS1CRUdJTiBFTkNSWVBURUQgUFJJVkFURSBLRVkt[A-Za-z0-9+/=]{40,}", kind = "private-key-base64" },
+    { pattern = "LS0tLS1CRUdJTiBQR1AgUFJJVkFURSBLRVkgQkxPQ0st[A-Za-z0-9+/=]{40,}", kind = "private-key-base64" },
   },
 
   names = {
     "TOKEN", "SECRET", "PASSWORD", "PASSWD", "APIKEY",
     "*_KEY", "*_TOKEN", "*_SECRET", "*_PASS", "*_PASSWD", "*_APIKEY", "*_CREDENTIALS", "*_PASSPHRASE",
     "*PASSWORD*", "*PASSWD*", "*_SECRET*", "*_ACCESS_KEY*",
+    -- Azure connection strings and SAS tokens (AccountKey=…;SharedAccessKey=…;SharedAccessSignature=…).
+    "ACCOUNTKEY", "SHAREDACCESSKEY", "SHAREDACCESSSIGNATURE",
   },
 
   allow_names = {
