@@ -77,7 +77,10 @@ std::vector<LuaCommand> run_commands() {
              {"--status", "status", kText, "STATUS", "Only runs with this status"},
              {"--limit", "limit", kInteger, "N", "At most N runs; 0: all", "50"}} +
            root_json},
-      {"run show", "One run: prompt, status, lifecycle, validation, changes, usage, lineage", m, "show", id_root_json},
+      {"run show", "One run: prompt, status, lifecycle, validation, changes, usage, lineage", m, "show",
+       Flags{{"--raw", "raw", kBool, "",
+              "Print what the agent and the task wrote as it is (redacted, but escape sequences not made visible)"}} +
+           id_root_json},
       {"run approve", "Approve a run waiting for review (writes decision.md)", m, "approve",
        Flags{{"--note", "note", kText, "TEXT", "Why: the decision's rationale"},
              {"--decision", "decision", kText, "TEXT", "accept (default) or \"partially accept\""},
@@ -115,7 +118,10 @@ std::vector<LuaCommand> run_commands() {
               "Where each run's worker runs: local or slurm (default: the config's executor)"}} +
            budget + root_json},
       {"run tail", "Print a run's log (its events); -f follows it until the run ends", m, "tail",
-       Flags{{"-f,--follow", "follow", kBool, "", "Keep printing as the run goes on, until it ends"}} + id_root_json},
+       Flags{{"-f,--follow", "follow", kBool, "", "Keep printing as the run goes on, until it ends"},
+             {"--raw", "raw", kBool, "",
+              "Print the log as it is (redacted, but escape sequences not made visible: they reach your terminal)"}} +
+           id_root_json},
       {"run watch", "A live list of the active runs, what needs attention, and the runs that end meanwhile",
        "sidecar.cli.run_watch", "watch",
        Flags{{"--interval", "interval", kText, "DURATION", "How often the list is read: 2s (default), 500ms"},

@@ -311,6 +311,17 @@ local function with_run(o, command, fn)
 end
 
 ---`sidecar run show R-…`
+-- Text an agent or a task wrote, to stdout: with its control characters made visible
+-- (sidecar.core.terminal), or with --raw as it is, redacted all the same.
+local function write_text(o, text)
+  if o.raw then
+    local terminal = require("sidecar.core.terminal")
+    terminal.write_raw(io.stdout, (require("sidecar.core.secrets").redact(text)))
+  else
+    io.write(text)
+  end
+end
+
 function M.show(o)
   return with_run(o, "run show", function(s)
     run_background.reconcile(s, s:get_run(o.id))
@@ -326,7 +337,7 @@ function M.show(o)
     if not text then
       return failed(o, "run show", message)
     end
-    io.write(text)
+    write_text(o, text)
     return EXIT_OK
   end)
 end
@@ -414,7 +425,7 @@ function M.tail(o)
       if o.json then
         events[#events + 1] = event or line
       else
-        io.write(line)
+        write_text(o, line)
         io.stdout:flush()
       end
     end)
