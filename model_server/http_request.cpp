@@ -44,6 +44,13 @@ bool list_has(std::string_view value, std::string_view token) {
   return false;
 }
 
+std::string body_too_large(std::size_t max) {
+  if (max == 0) return "this request takes no body";
+  return max % (1024 * 1024) == 0 ? "the body is larger than " + std::to_string(max / (1024 * 1024)) + " MiB"
+         : max % 1024 == 0        ? "the body is larger than " + std::to_string(max / 1024) + " KiB"
+                                  : "the body is larger than " + std::to_string(max) + " bytes";
+}
+
 }  // namespace
 
 const std::string* HttpRequest::header(std::string_view name) const {
@@ -72,6 +79,10 @@ HttpRequestParser::Status HttpRequestParser::parse() {
     Status s = parse_head();
     if (s != Status::Complete) return s;
   }
+  if (stop_at_head_ && !head_reported_) {
+    head_reported_ = true;
+    return Status::Head;
+  }
   if (chunked_) {
     Status s = parse_chunked();
     if (s != Status::Complete) return s;
@@ -84,10 +95,17 @@ HttpRequestParser::Status HttpRequestParser::parse() {
   return Status::Complete;
 }
 
+void HttpRequestParser::limit_body(std::size_t max) {
+  body_max_ = std::min(max, kMaxBody);
+  if (!chunked_ && content_length_ > body_max_) fail(413, body_too_large(body_max_));
+}
+
 HttpRequest HttpRequestParser::take() {
   HttpRequest done = std::move(request_);
   request_ = HttpRequest();
   head_done_ = chunked_ = expect_continue_ = continue_answered_ = complete_ = in_trailers_ = chunk_crlf_due_ = false;
+  head_reported_ = false;
+  body_max_ = kMaxBody;
   content_length_ = chunk_left_ = 0;
   // Drops what was read, so a long keep-alive connection does not grow the buffer.
   buffer_.erase(0, offset_);
@@ -226,7 +244,7 @@ HttpRequestParser::Status HttpRequestParser::parse_chunked() {
       in_trailers_ = true;
       continue;
     }
-    if (request_.body.size() + size > kMaxBody) return fail(413, "the body is larger than 64 MiB");
+    if (request_.body.size() + size > body_max_) return fail(413, body_too_large(body_max_));
     chunk_left_ = size;
   }
 }

@@ -49,6 +49,8 @@ struct HttpServer::Impl {
   uv_timer_t ticker{};
   bool ticking = false;
   std::function<void()> tick;
+  HttpLimits limits;
+  uint64_t accepted = 0;  // connections so far
 
   void shut_down();
 };
@@ -57,7 +59,9 @@ struct Connection {
   HttpServer::Impl* server = nullptr;
   uv_tcp_t tcp{};
   uv_timer_t timer{};  // the reply's delays
-  int open_handles = 2;
+  uv_timer_t quiet{};  // HttpLimits::request_timeout_ms while no request is being answered
+  int open_handles = 3;
+  uint64_t accepted = 0;  // the order connections came in (the oldest goes first at the cap)
   bool closing = false;
   bool peer_done = false;  // the client sent EOF
   bool processing = false;
@@ -85,6 +89,14 @@ void close_connection(Connection& c) {
   c.closing = true;
   uv_close(reinterpret_cast<uv_handle_t*>(&c.tcp), on_connection_handle_closed);
   uv_close(reinterpret_cast<uv_handle_t*>(&c.timer), on_connection_handle_closed);
+  uv_close(reinterpret_cast<uv_handle_t*>(&c.quiet), on_connection_handle_closed);
+}
+
+// A connection waiting for its next request gets request_timeout_ms to send it whole.
+void arm_quiet(Connection& c) {
+  const uint64_t ms = c.server->limits.request_timeout_ms;
+  if (ms == 0 || c.closing) return;
+  uv_timer_start(&c.quiet, [](uv_timer_t* t) { close_connection(*static_cast<Connection*>(t->data)); }, ms, 0);
 }
 
 struct WriteRequest {
@@ -137,6 +149,7 @@ void finish_reply(Connection& c) {
   c.replying = false;
   c.reply = HttpReply();
   if (!c.keep_alive) return end_connection(c);
+  arm_quiet(c);
   process(c);  // a pipelined request may be waiting
 }
 
@@ -216,6 +229,7 @@ void start_reply(Connection& c, const HttpRequest& request) {
   } catch (const std::exception& e) {
     reply = error_reply(500, std::string("the server failed: ") + e.what());
   }
+  uv_timer_stop(&c.quiet);
   c.replying = true;
   c.hanging = false;
   c.reply = std::move(reply);
@@ -236,6 +250,23 @@ void process(Connection& c) {
     if (status == HttpRequestParser::Status::Complete) {
       HttpRequest request = c.parser.take();
       start_reply(c, request);
+      continue;
+    }
+    if (status == HttpRequestParser::Status::Head) {  // (with limits) before any of its body
+      const HttpLimits& limits = c.server->limits;
+      std::optional<HttpReply> refused = limits.screen ? limits.screen(c.parser.head()) : std::nullopt;
+      if (refused) {
+        uv_timer_stop(&c.quiet);
+        c.replying = true;
+        c.hanging = false;
+        c.reply = std::move(*refused);
+        c.next_event = 0;
+        c.keep_alive = false;  // its body is never read: the connection ends with the reply
+        c.head_only = c.parser.head().method == "HEAD";
+        send_head(c);
+        break;
+      }
+      if (limits.max_body) c.parser.limit_body(limits.max_body(c.parser.head()));
       continue;
     }
     if (status == HttpRequestParser::Status::Error) {
@@ -281,17 +312,36 @@ void on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
   delete[] buf->base;
 }
 
+// At the connection cap: the oldest connection that is not being answered (half-open, idle, or
+// slow to send its request) makes room, so a flood of them never locks a client out.
+void make_room(HttpServer::Impl& server) {
+  const std::size_t cap = server.limits.max_connections;
+  std::size_t open = 0;
+  Connection* oldest = nullptr;
+  for (Connection* c : server.connections) {
+    if (c->closing) continue;
+    ++open;
+    if (!c->replying && (!oldest || c->accepted < oldest->accepted)) oldest = c;
+  }
+  if (cap > 0 && open >= cap && oldest) close_connection(*oldest);
+}
+
 void on_connection(uv_stream_t* listener, int status) {
   auto* server = static_cast<HttpServer::Impl*>(listener->data);
   if (status < 0 || server->stopping) return;
+  if (server->limits.max_connections > 0) make_room(*server);
   auto* c = new Connection;
   c->server = server;
+  c->accepted = ++server->accepted;
   uv_tcp_init(&server->loop, &c->tcp);
   uv_timer_init(&server->loop, &c->timer);
-  c->tcp.data = c->timer.data = c;
+  uv_timer_init(&server->loop, &c->quiet);
+  c->tcp.data = c->timer.data = c->quiet.data = c;
+  c->parser.stop_at_head(server->limits.screen || server->limits.max_body);
   server->connections.insert(c);
   server->open_connections = server->connections.size();
   if (uv_accept(listener, reinterpret_cast<uv_stream_t*>(&c->tcp)) < 0) return close_connection(*c);
+  arm_quiet(*c);
   uv_tcp_nodelay(&c->tcp, 1);  // events are small and must arrive when sent
   uv_read_start(reinterpret_cast<uv_stream_t*>(&c->tcp),
                 [](uv_handle_t*, std::size_t suggested, uv_buf_t* buf) {
@@ -422,6 +472,8 @@ void HttpServer::broadcast(const std::string& event) {
     write(*c, size + event + "\r\n");
   }
 }
+
+void HttpServer::set_limits(HttpLimits limits) { impl_->limits = std::move(limits); }
 
 std::size_t HttpServer::connections() const { return impl_->open_connections.load(); }
 

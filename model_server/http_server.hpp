@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -35,7 +36,9 @@ struct HttpRequest {
 // request stay buffered for the next one (keep-alive and pipelining).
 class HttpRequestParser {
  public:
-  enum class Status { NeedMore, Complete, Error };
+  // Head: the request line and headers are read, none of the body yet (only with stop_at_head):
+  // the caller may refuse it (head()) or bound its body (limit_body), then parses on.
+  enum class Status { NeedMore, Complete, Error, Head };
 
   static constexpr std::size_t kMaxHead = 64 * 1024;          // request line and headers
   static constexpr std::size_t kMaxBody = 64 * 1024 * 1024;   // a codex request resends the history
@@ -53,6 +56,14 @@ class HttpRequestParser {
   bool wants_continue() const { return head_done_ && expect_continue_ && !continue_answered_; }
   void continue_answered() { continue_answered_ = true; }
 
+  // Report each request's head once, before reading its body (Status::Head).
+  void stop_at_head(bool on) { stop_at_head_ = on; }
+  // After Status::Head: the request so far (no body yet).
+  const HttpRequest& head() const { return request_; }
+  // After Status::Head: refuses a body larger than `max` bytes (413), whether its length is
+  // declared or it comes chunked.
+  void limit_body(std::size_t max);
+
   // After Error: the status to answer (400, 413, 431, 501) and why.
   int error_status() const { return error_status_; }
   const std::string& error() const { return error_; }
@@ -68,6 +79,8 @@ class HttpRequestParser {
   HttpRequest request_;
   bool head_done_ = false, chunked_ = false, expect_continue_ = false, continue_answered_ = false;
   bool complete_ = false;
+  bool stop_at_head_ = false, head_reported_ = false;
+  std::size_t body_max_ = kMaxBody;
   std::size_t content_length_ = 0;
   std::size_t chunk_left_ = 0;    // bytes of the current chunk still to read
   bool chunk_crlf_due_ = false;   // a chunk's data was read; its CRLF comes next
@@ -100,6 +113,17 @@ std::string sse_event(std::string_view name, std::string_view data);
 // The status line's reason phrase for `status` ("Not Found"), "Unknown" when not listed.
 const char* http_reason(int status);
 
+// What a server open to more than a trusted client bounds (HttpServer::set_limits). Zero: no bound.
+struct HttpLimits {
+  std::size_t max_connections = 0;  // beyond it, the oldest connection not being answered is closed
+  uint64_t request_timeout_ms = 0;  // an idle connection's next request must be read within this
+  // Once a request's head is read, before any of its body: a reply to send instead (the connection
+  // then closes, its body never read), or nullopt to go on.
+  std::function<std::optional<HttpReply>(const HttpRequest& head)> screen;
+  // The largest body a request may have (413 beyond it), from its head.
+  std::function<std::size_t(const HttpRequest& head)> max_body;
+};
+
 class HttpServer {
  public:
   using Handler = std::function<HttpReply(const HttpRequest&)>;
@@ -124,6 +148,8 @@ class HttpServer {
   void stop();
 
   std::size_t connections() const;  // open now; readable from any thread
+  // Before listen(): bounds on connections, time and bodies.
+  void set_limits(HttpLimits limits);
 
   // Calls `tick` every `ms` on the server's loop, from run() on.
   void every(uint64_t ms, std::function<void()> tick);

@@ -8,6 +8,7 @@
 #include <cctype>
 #include <csignal>
 #include <cstdio>
+#include <optional>
 
 #include <nlohmann/json.hpp>
 
@@ -17,6 +18,9 @@ namespace sidecar::ui {
 namespace {
 
 constexpr const char* kCookie = "sidecar_token";
+constexpr std::size_t kUiMaxConnections = 64;         // the page holds one event stream and a few requests
+constexpr uint64_t kUiRequestTimeoutMs = 10000;       // to send a whole request, and idle keep-alive
+constexpr std::size_t kUiMaxPostBody = 64 * 1024;     // the API's POSTs carry a small JSON object
 // Nothing inline, nothing from elsewhere: an agent's text that slipped through escaping still
 // could not run a script or load an image from another host.
 constexpr const char* kPolicy =
@@ -159,24 +163,36 @@ struct UiServer::Impl {
     if (!given.empty()) return ui_token_equal(given, options.token);
     return ui_token_equal(ui_cookie_value(header(req, "cookie"), kCookie), options.token);
   }
+  std::optional<HttpReply> screen(const HttpRequest& req) const;
+  static void add_safety_headers(HttpReply& reply);
   HttpReply answer(const HttpRequest& req);
   HttpReply serve_asset(const HttpRequest& req) const;
   HttpReply serve_api(const HttpRequest& req) const;
 };
 
-// Every request: first the rules, then what it asked for; the same safety headers on all.
-HttpReply UiServer::Impl::answer(const HttpRequest& req) {
-  HttpReply reply;
+// The rules a request's head must pass, before any of its body is read: its Host, its Origin, its
+// method, and the token for the API. A refusal carries the safety headers.
+std::optional<HttpReply> UiServer::Impl::screen(const HttpRequest& req) const {
+  std::optional<HttpReply> reply;
   if (!ui_host_allowed(header(req, "host"), port, extra_host)) {
     reply = refusal(403, "refused: the Host header is not this server's (open the URL sidecar ui printed)");
   } else if (req.header("origin") && !ui_origin_allowed(header(req, "origin"), port, extra_host)) {
     reply = refusal(403, "refused: a request from another origin");
   } else if (req.method != "GET" && req.method != "POST" && req.method != "HEAD") {
     reply = refusal(405, "only GET and POST");
-  } else if (req.path.rfind("/api/", 0) != 0) {
-    reply = serve_asset(req);
-  } else if (!has_token(req)) {
+  } else if (req.path.rfind("/api/", 0) == 0 && !has_token(req)) {
     reply = refusal(401, "refused: no valid access token (open the URL with ?token= that sidecar ui printed)");
+  }
+  if (reply) add_safety_headers(*reply);
+  return reply;
+}
+
+// Every request: first the rules, then what it asked for; the same safety headers on all.
+HttpReply UiServer::Impl::answer(const HttpRequest& req) {
+  if (std::optional<HttpReply> refused = screen(req)) return *refused;
+  HttpReply reply;
+  if (req.path.rfind("/api/", 0) != 0) {
+    reply = serve_asset(req);
   } else if (req.path == "/api/events" && req.method == "GET") {
     reply.headers = {{"Content-Type", "text/event-stream"}};
     reply.stream = true;
@@ -186,12 +202,16 @@ HttpReply UiServer::Impl::answer(const HttpRequest& req) {
   } else {
     reply = serve_api(req);
   }
+  add_safety_headers(reply);
+  return reply;
+}
+
+void UiServer::Impl::add_safety_headers(HttpReply& reply) {
   reply.headers.emplace_back("Content-Security-Policy", kPolicy);
   reply.headers.emplace_back("X-Content-Type-Options", "nosniff");
   reply.headers.emplace_back("X-Frame-Options", "DENY");
   reply.headers.emplace_back("Referrer-Policy", "no-referrer");
   reply.headers.emplace_back("Cache-Control", "no-store");
-  return reply;
 }
 
 HttpReply UiServer::Impl::serve_asset(const HttpRequest& req) const {
@@ -238,6 +258,14 @@ UiServer::UiServer(UiServerOptions options) : impl_(std::make_unique<Impl>()) {
   m.options = std::move(options);
   if (m.options.host != "127.0.0.1" && m.options.host != "localhost") m.extra_host = m.options.host;
   m.http = std::make_unique<model_server::HttpServer>([&m](const HttpRequest& req) { return m.answer(req); });
+  // A page on this machine needs a few connections: a flood of them, a slow or half-sent request
+  // or a body too large for its route is dropped before it costs memory (kUi* below).
+  model_server::HttpLimits limits;
+  limits.max_connections = kUiMaxConnections;
+  limits.request_timeout_ms = kUiRequestTimeoutMs;
+  limits.screen = [&m](const HttpRequest& head) { return m.screen(head); };
+  limits.max_body = [](const HttpRequest& head) { return head.method == "POST" ? kUiMaxPostBody : std::size_t{0}; };
+  m.http->set_limits(std::move(limits));
 }
 
 UiServer::~UiServer() = default;

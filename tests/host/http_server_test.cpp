@@ -313,3 +313,36 @@ TEST_CASE("http server: a cut stream, a hanging one, delays, and stop() with cli
   s.join();  // stop() closes the hanging connection too
   CHECK(hanging.closed_by_peer(2000));
 }
+
+TEST_CASE("http parser: with stop_at_head, the head comes first, then a body within the route's limit", "[model_server]") {
+  HttpRequestParser p;
+  p.stop_at_head(true);
+  const std::string body(100, 'x');
+  REQUIRE(p.feed("POST /api/x HTTP/1.1\r\nHost: h\r\nContent-Length: 100\r\n\r\n") == HttpRequestParser::Status::Head);
+  CHECK(p.head().path == "/api/x");
+  CHECK(p.head().body.empty());
+  p.limit_body(100);
+  CHECK(p.feed(body) == HttpRequestParser::Status::Complete);
+  CHECK(p.take().body == body);
+  // The next request's head is reported again; a body over the limit is refused before it is read.
+  REQUIRE(p.feed("POST /api/x HTTP/1.1\r\nHost: h\r\nContent-Length: 65537\r\n\r\n") == HttpRequestParser::Status::Head);
+  p.limit_body(64 * 1024);
+  CHECK(p.parse() == HttpRequestParser::Status::Error);
+  CHECK(p.error_status() == 413);
+  CHECK(p.error() == "the body is larger than 64 KiB");
+}
+
+TEST_CASE("http parser: a chunked body over the route's limit, and a route that takes none", "[model_server]") {
+  HttpRequestParser p;
+  p.stop_at_head(true);
+  REQUIRE(p.feed("POST /x HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n") == HttpRequestParser::Status::Head);
+  p.limit_body(8);
+  CHECK(p.feed("5\r\nhello\r\n5\r\nworld\r\n0\r\n\r\n") == HttpRequestParser::Status::Error);
+  CHECK(p.error_status() == 413);
+  HttpRequestParser q;
+  q.stop_at_head(true);
+  REQUIRE(q.feed("GET /x HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\n\r\n") == HttpRequestParser::Status::Head);
+  q.limit_body(0);
+  CHECK(q.parse() == HttpRequestParser::Status::Error);
+  CHECK(q.error() == "this request takes no body");
+}
