@@ -53,6 +53,7 @@ return {
   runners = { codex = { program = { "$clone/evil-codex" } }, mine = { command = { "$clone/evil-codex" } } },
   worktree = { setup = "touch '$marks/config-setup'" },
   secrets = { patterns = { "zebra_[0-9]{6}" } },
+  isolation = { write = { "$marks" } }, -- (what its agents and steps run leaves marks there)
 }
 LUA
 cat >.agent/presets/x.lua <<LUA
@@ -210,6 +211,7 @@ expect_run "... with a message" 1 "" "still running after 100 million instructio
 mkdir "$work/origin" && cd "$work/origin" && git init -q -b main && printf 'x\n' >f && git add f &&
   git -c user.email=t@e -c user.name=t commit -q -m i
 "$S" init >/dev/null
+sandbox_allow write "$marks" && "$S" trust >/dev/null # the steps' OS sandbox lets them leave their marks
 "$S" task create --title mine --status ready --validate-cmds "custom:touch '$marks/own-validation'" >/dev/null
 expect_run "a task this user created: its validation runs" 0 "" "validation 1/1" -- "$S" run T-0001
 made "own task: validation ran" own-validation
@@ -231,6 +233,7 @@ expect_run "run start-ready: its validation is not run either" 1 "T-0001 +R-\d+ 
   "" -- "$S" run start-ready
 none_made "start-ready"
 expect_run "trust: the tasks' commands too" 0 "trusted the validation commands of 2 tasks" "" -- "$S" trust
+"$S" init >/dev/null 2>&1 && sandbox_allow write "$marks" && "$S" trust >/dev/null # its steps' sandbox: marks
 expect_run "trusted: the validation runs" 0 "" "validation 1/1" -- "$S" run T-0002
 made "trusted task: validation ran" shipped-validation
 # A copy changed behind Sidecar's back (a pull), then imported by store check: changed, not run.

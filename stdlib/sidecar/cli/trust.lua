@@ -226,6 +226,12 @@ function M.cli(o)
   elseif o.revoke then
     return revoke(o, repo)
   end
+  -- An agent trusting its own code: refused here as a courtesy; what stops a hostile one is its OS
+  -- sandbox, in which the trust file is read-only (docs/security.md).
+  if os.getenv("SIDECAR_RUN_ID") then
+    return out.fail(o, "trust", ("refused inside a Sidecar run (%s): an agent cannot trust code; the person "
+      .. "who reviews the run does, from their own shell"):format(os.getenv("SIDECAR_RUN_ID")), EXIT_FAILURE)
+  end
   return grant(o, repo, st, tasks)
 end
 

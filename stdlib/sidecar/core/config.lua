@@ -416,6 +416,7 @@ function M.load(root)
     local repo, rel = M.owner(root)
     local allowed, state = trust.allows(repo, rel, text)
     if allowed then
+      trust.guard(repo) -- what it loads from the repository must be trusted too
       local value, why = evaluate(path, text)
       if not value then
         return nil, why, "bad_config"

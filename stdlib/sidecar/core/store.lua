@@ -96,6 +96,15 @@ end
 ---@return table|nil store, string? message, string? code
 function M.open(root, opts)
   opts = opts or {}
+  -- A store reached through a symbolic link (a clone's `.agent -> /somewhere`) would write where
+  -- the repository chose: refused, before anything is written.
+  local st = paths.lstat(root)
+  if st and st.kind == "symlink" then
+    return nil, ("%s is a symbolic link (to %s): Sidecar writes its store only in a real folder, never "
+      .. "through a link a repository could plant; remove the link and run `sidecar init` there, or give "
+      .. "--root the folder itself"):format(root, tostring(paths.real(root) or "nowhere")),
+      "ESYMLINK"
+  end
   if not opts.create and not is_dir(root) then
     return nil, "no Sidecar store at " .. root .. ": the folder does not exist", "ENOENT"
   end

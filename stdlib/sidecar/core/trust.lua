@@ -167,7 +167,26 @@ function M.code_files(repo)
       out[#out + 1] = ".agent/presets/" .. name
     end
   end
+  local listed = {}
+  for _, rel in ipairs(out) do
+    listed[rel] = true
+  end
+  for _, rel in ipairs(M.module_files(repo)) do
+    if not listed[rel] then
+      out[#out + 1] = rel
+    end
+  end
   return out
+end
+
+---The other Lua files of `repo` that trusted code may load (sidecar.core.trust_guard).
+function M.module_files(repo)
+  return require("sidecar.core.trust_guard").module_files(repo)
+end
+
+---From now on, a Lua file of `repo` that code loads runs only as trusted (sidecar.core.trust_guard).
+function M.guard(repo)
+  return require("sidecar.core.trust_guard").guard(repo)
 end
 
 ---Whether the file `rel` of `repo`, whose content is `text`, may run. Returns true, or false

@@ -159,6 +159,7 @@ local function trusted_text(repo, name, path)
   if not ok then
     return nil, state
   end
+  trust.guard(repo or ".") -- what it loads from the repository must be trusted too
   return text
 end
 
