@@ -78,7 +78,7 @@ std::optional<std::map<std::string, std::string>> Repo::refs(std::string& why) c
   while ((rc = g_->git_reference_next(&ref, it)) == 0) {
     ReferencePtr owned(ref);
     const char* name = g_->git_reference_name(ref);
-    bool wanted = std::strncmp(name, "refs/heads/", 11) == 0 || std::strncmp(name, "refs/tags/", 10) == 0;
+    bool wanted = std::strncmp(name, "refs/", 5) == 0;  // every namespace: heads, tags, notes, stash, custom
     const git_oid* id = g_->git_reference_target(ref);  // null for a symbolic ref
     if (wanted && id) {
       out[name] = hex(*g_, *id);

@@ -98,7 +98,8 @@ class Repo {
   std::string commondir() const;
 
   std::optional<Head> head(std::string& why) const;
-  // Every branch and tag: full ref name -> id (a tag's own id when annotated).
+  // Every ref under refs/ (branches, tags, notes, stash, remotes, custom): full name -> id (a
+  // tag's own id when annotated; symbolic refs left out).
   std::optional<std::map<std::string, std::string>> refs(std::string& why) const;
   // Commits reachable from `tips` and from none of `hidden`, newest first, at most `limit`.
   std::optional<std::vector<Commit>> new_commits(const std::vector<std::string>& tips,

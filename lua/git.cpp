@@ -111,7 +111,7 @@ int repo_head(lua_State* L) {
   return 1;
 }
 
-// repo:refs() -> {[full name] = id} (branches and tags) | nil, why
+// repo:refs() -> {[full name] = id} (every ref under refs/: branches, tags, notes, stash...) | nil, why
 int repo_refs(lua_State* L) {
   std::string why;
   auto refs = check_repo(L).refs(why);

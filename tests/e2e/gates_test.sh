@@ -9,6 +9,10 @@ set -u
 . "$(dirname "$0")/lib.sh" # S (absolute), here, root, $work; the shared helpers
 scenarios=$root/tests/fixtures/scenarios
 cd "$work"
+# The gates are the second line: they judge what a run did where nothing stopped it, so these runs
+# have no OS sandbox (which would stop most of it first: tests/e2e/hostile_gates_test.sh runs
+# the same attempts in both).
+export SIDECAR_OS_SANDBOX=off
 export PATH="$root/.tools/npm/bin:$PATH"
 
 # The fake agent: reads its prompt, then does what AGENT_DOES lists (comma-separated).

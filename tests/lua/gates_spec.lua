@@ -16,7 +16,9 @@ local function busy_record()
       branches_created = {}, branches_deleted = {}, branches_moved = { { name = "main", from = "1111111aaaa", to = "abc1234ffff" } },
       tags_created = { { name = "v9.9", sha = "abc1234ffff" } }, tags_deleted = {}, tags_moved = {},
       push_attempts = { { source = "command", push = "git push origin HEAD", command = "git push origin HEAD", exit_code = 128 } },
+      refs_created = { { name = "refs/notes/commits", sha = "abc1234ffff" } }, refs_deleted = {}, refs_moved = {},
     },
+    outside = { changed = {}, checked = 20 },
   }
 end
 
@@ -66,6 +68,7 @@ describe("gates.evaluate", function()
       "changed config/secrets.yml, which the task lists under files_to_avoid",
       "changed config/secrets.yml and docs/x/y.md, outside the task's scope",
       "changed config/secrets.yml, src/a.c and docs/x/y.md during a read-only run",
+      "created refs/notes/commits",
     })
     expect(#v.warnings):equals(0)
     for _, name in ipairs(gates.NAMES) do
@@ -92,7 +95,7 @@ describe("gates.evaluate", function()
 
   it("keeps commit and tag apart when their policies differ", function()
     local v = gates.evaluate(busy_record(), TASK, { commit = "block", tag = "warn", push = "allow",
-      avoided_files = "allow", scope = "allow", read_only_changes = "allow" })
+      avoided_files = "allow", scope = "allow", read_only_changes = "allow", outside_changes = "allow" })
     expect(v.blockers):equals({ 'made 1 commit (abc1234 "msg")' })
     expect(v.warnings):equals({ "created tag v9.9" })
   end)
@@ -136,7 +139,8 @@ describe("gates.evaluate", function()
     for _, name in ipairs(gates.NAMES) do
       verdicts[#verdicts + 1] = v.results[name].verdict
     end
-    expect(verdicts):equals({ "unknown", "unknown", "passed", "skipped", "skipped", "skipped" })
+    expect(verdicts):equals({ "unknown", "unknown", "passed", "skipped", "skipped", "skipped", "skipped" })
+    expect(v.results.outside_changes.note):equals("not watched")
     expect(v.results.commit.note):equals("git facts unavailable: not a git repository")
     expect(v.results.scope.note):equals("the task's scope names no paths")
     r.sandbox, r.changed_files = "read-only", nil
@@ -167,9 +171,9 @@ describe("gates.apply", function()
     expect(r.status):equals("blocked")
     expect(r.gates.agent_status):equals("review")
     expect(r.blockers):equals({ "tried to push (git push origin HEAD)", 'made 1 commit (abc1234 "msg") and created tag v9.9',
-      "changed config/secrets.yml, src/a.c and docs/x/y.md during a read-only run" })
+      "changed config/secrets.yml, src/a.c and docs/x/y.md during a read-only run", "created refs/notes/commits" })
     gates.apply(r, v)
-    expect(#r.blockers):equals(3)
+    expect(#r.blockers):equals(4)
     expect(gates.blocked(r)):is_true()
   end)
 
@@ -181,7 +185,7 @@ describe("gates.apply", function()
     r = busy_record()
     expect(gates.apply(r, gates.evaluate(r, TASK, all("warn")))):is_false()
     expect(r.status):equals("review")
-    expect(#r.gates.warnings):equals(5)
+    expect(#r.gates.warnings):equals(6)
     expect(gates.blocked(r)):is_false()
   end)
 

@@ -186,10 +186,15 @@ end
 -- (stdlib/sidecar/run/git_refs.lua) are read side by side with the snapshot of the work tree; a run in its own
 -- worktree knows the tree it was made from (o.before): no second read of it. Sidecar's own folder,
 -- when it is inside the repository, is not the agent's change. Returns refs, before, snapshot_why.
-local function watch_repo(o, run, id, run_dir)
+local function watch_repo(o, run, id, run_dir, record)
   local root, repo = run.store.root, run.repo
   local own = root:sub(1, #repo + 1) == repo .. "/" and root:sub(#repo + 2) or nil
   local refs = git_refs.watch(repo, { run_id = id, push_log = run_dir .. "/push_attempts.log" })
+  if o.gates then -- what lies outside the run's place: compared after it (the outside_changes gate)
+    local wt = type(record.worktree) == "table" and not record.worktree.in_place and record.worktree or nil
+    refs.outside = require("sidecar.run.outside").snapshot({ repo = repo, store_root = root,
+      home = os.getenv("HOME"), main = wt and wt.repo or nil })
+  end
   if o.before then
     return refs, o.before, nil
   end
@@ -283,6 +288,7 @@ local function read_result(record, c)
   record.summary = text_lines.first_line(final, SUMMARY_CHARS) -- linear, whatever the agent wrote
   record.commands_run = json.array(summary.commands or {})
   record.git = c.refs:facts(record.head_before, record.head_after, record.commands_run)
+  record.outside = c.refs.outside and require("sidecar.run.outside").compare(c.refs.outside) or nil
   if o.gates then
     local gates = require("sidecar.run.gates") -- loaded only for a run that has gates
     gates.apply(record, gates.evaluate(record, o.task, o.gates))
@@ -413,7 +419,7 @@ function M.execute(o)
   record.process_mark = owner.mark
   record.prompt_path = "runs/" .. id .. "/prompt.md" -- relative to the store's folder
 
-  local refs, before, snapshot_why = watch_repo(o, run, id, run_dir)
+  local refs, before, snapshot_why = watch_repo(o, run, id, run_dir, record)
   local t <close> = assert(telemetry.open(dir))
   local argv, how = build_command(o, run, record, run_dir)
   t:event("run.started", { runner = spec.name, command = record.command, sandbox = run.sandbox, model = o.model })

@@ -52,7 +52,8 @@ local SCHEMA = {
   worktree = { "section", { enabled = { "boolean", true }, copy = { "list", {} }, setup = { "string", nil },
     setup_timeout = { "duration", "10m" }, spares = { "integer", 2 }, max_untracked_bytes = { "size", "8MiB" } } },
   gates = { "section", { commit = { "gate", "block" }, tag = { "gate", "block" }, push = { "gate", "block" },
-    avoided_files = { "gate", "block" }, scope = { "gate", "block" }, read_only_changes = { "gate", "block" } } },
+    avoided_files = { "gate", "block" }, scope = { "gate", "block" }, read_only_changes = { "gate", "block" },
+    outside_changes = { "gate", "block" } } },
 }
 
 -- What a per-runner entry may hold.
@@ -201,6 +202,8 @@ return {
     avoided_files = "block",       -- changed a file the task lists under files_to_avoid
     scope = "block",               -- changed a file outside the paths of the task's scope
     read_only_changes = "block",   -- changed any file during a read-only run
+    outside_changes = "block",     -- changed git config, hooks, other refs, dotfiles, Sidecar's config or trust,
+                                   -- or the checkout of a run in its own worktree (docs/security.md)
   },
 }
 ]]

@@ -14,6 +14,10 @@
 ---   scope              changed a file outside the task's scope: when scope.in_scope names paths,
 ---                      a file none of them matches; a file matching a path in out_of_scope
 ---   read_only_changes  changed any file during a read-only run
+---   outside_changes    changed what no run may: a ref outside branches and tags (notes, stash,
+---                      remotes, custom), the repository's git config or hooks, the user's git
+---                      config or shell start-up files, Sidecar's config, presets or trust file,
+---                      or (a run in its own worktree) the main checkout (stdlib/sidecar/run/outside.lua)
 --- "block": the run is blocked with the blocker, never auto-approved (a person may still approve
 --- it); "warn": recorded in the run's gates.warnings and shown by `run show`; "allow": recorded.
 ---
@@ -28,7 +32,7 @@ local json = require("sidecar.core.json")
 
 local M = {}
 
-M.NAMES = { "commit", "tag", "push", "avoided_files", "scope", "read_only_changes" }
+M.NAMES = { "commit", "tag", "push", "avoided_files", "scope", "read_only_changes", "outside_changes" }
 M.POLICIES = { block = true, warn = true, allow = true }
 M.DEFAULT = "block"
 local SHOWN = 3 -- commits, files or pushes named in a blocker before "and N more"
@@ -305,6 +309,25 @@ local function file_findings(changed, patterns_given, pick, wording)
   return #hit > 0 and { wording:format(listed(hit)) } or {}
 end
 
+-- What the run changed outside its place: refs of other namespaces (git facts) and the files
+-- stdlib/sidecar/run/outside.lua watches.
+local function outside_findings(record)
+  local g, o = type(record.git) == "table" and record.git or {}, record.outside
+  if type(o) ~= "table" then
+    return { note = "not watched", skipped = true }
+  end
+  local findings = {}
+  for _, pair in ipairs({ { "refs_created", "created %s" }, { "refs_deleted", "deleted %s" }, { "refs_moved", "moved %s" } }) do
+    for _, r in ipairs(type(g[pair[1]]) == "table" and g[pair[1]] or {}) do
+      findings[#findings + 1] = pair[2]:format(r.name)
+    end
+  end
+  for _, text in ipairs(type(o.changed) == "table" and o.changed or {}) do
+    findings[#findings + 1] = text
+  end
+  return { findings = findings }
+end
+
 -- {findings, note?} per gate; findings nil when it cannot be told (or does not apply: note).
 local function gather(record, task)
   local changed = type(record.changed_files) == "table" and record.changed_files or nil
@@ -329,6 +352,7 @@ local function gather(record, task)
   out.scope = { findings = f, note = #inside + #outside == 0 and "the task's scope names no paths" or why,
     skipped = #inside + #outside == 0 }
 
+  out.outside_changes = outside_findings(record)
   if record.sandbox ~= "read-only" then
     out.read_only_changes = { note = "not a read-only run", skipped = true }
   else

@@ -9,7 +9,8 @@
 ---   record.git = watch:facts(head_before, head_after, commands_run)
 ---
 --- Facts: HEAD (and the branch it is on) before and after; branches and tags created, deleted
---- and moved (refs/heads and refs/tags, read in-process each side; refs are shared by every
+--- and moved, and refs of every other namespace (notes, stash, remotes, custom) likewise
+--- (refs_created/deleted/moved) (read in-process each side; refs are shared by every
 --- worktree of a repository, HEAD is the worktree's own); the commits made (what the new tips
 --- reach and the old ones do not, only when something moved: the first 50); and push attempts,
 --- seen in the agent's commands or refused by the push block. No git runs for any of it.
@@ -161,6 +162,17 @@ function Watch:facts(head_before, head_after, commands)
   f.head_branch_after = after.head_ref and short_name(after.head_ref) or json.null
   f.branches_created, f.branches_deleted, f.branches_moved = ref_changes(self, before.refs, after.refs, "refs/heads/")
   f.tags_created, f.tags_deleted, f.tags_moved = ref_changes(self, before.refs, after.refs, "refs/tags/")
+  -- Every other namespace (notes, stash, remotes, a custom refs/x/…): nothing a run should touch.
+  local function others(refs)
+    local out = {}
+    for name, sha in pairs(refs) do
+      if not name:match("^refs/heads/") and not name:match("^refs/tags/") then
+        out[name] = sha
+      end
+    end
+    return out
+  end
+  f.refs_created, f.refs_deleted, f.refs_moved = ref_changes(self, others(before.refs), others(after.refs), "refs/")
   local tips = {}
   if head_after and head_after ~= head_before then
     tips[#tips + 1] = head_after
