@@ -92,6 +92,28 @@ std::optional<std::map<std::string, std::string>> Repo::refs(std::string& why) c
   return out;
 }
 
+std::optional<std::set<std::string>> Repo::tracked(const std::vector<std::string>& paths, std::string& why) const {
+  git_index* raw_index = nullptr;
+  if (g_->git_repository_index(&raw_index, raw()) < 0) {
+    why = last_error(*g_, "the index could not be read");
+    return std::nullopt;
+  }
+  IndexPtr index(raw_index);
+  const std::set<std::string> wanted(paths.begin(), paths.end());
+  std::set<std::string> out;
+  const std::size_t n = g_->git_index_entrycount(raw_index);
+  for (std::size_t i = 0; i < n && out.size() < wanted.size(); ++i) {
+    std::string path = g_->git_index_get_byindex(raw_index, i)->path;
+    for (;;) {  // the file, then each folder above it
+      if (wanted.count(path)) out.insert(path);
+      const std::size_t slash = path.rfind('/');
+      if (slash == std::string::npos) break;
+      path.resize(slash);
+    }
+  }
+  return out;
+}
+
 std::optional<std::vector<Commit>> Repo::new_commits(const std::vector<std::string>& tips,
                                                      const std::vector<std::string>& hidden, std::size_t limit,
                                                      std::string& why) const {

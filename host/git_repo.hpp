@@ -7,6 +7,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -115,6 +116,10 @@ class Repo {
   // regular expression `pattern`, as {name, value} in git's order: `git config --get-regexp`.
   std::optional<std::vector<std::pair<std::string, std::string>>> config_values(const std::string& pattern,
                                                                                  std::string& why) const;
+
+  // Of `paths` (relative to the work tree's top), those the index holds: a file itself, or a
+  // folder holding a tracked file.
+  std::optional<std::set<std::string>> tracked(const std::vector<std::string>& paths, std::string& why) const;
 
   std::optional<Snapshot> snapshot(const SnapshotOptions& o, std::string& why) const;
   // The files whose content differs between two snapshots of this repository, sorted by path.

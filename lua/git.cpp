@@ -125,6 +125,29 @@ int repo_refs(lua_State* L) {
   return 1;
 }
 
+// repo:tracked({path...}) -> {[path] = true} for those the index holds (a folder: one of its files)
+int repo_tracked(lua_State* L) {
+  hg::Repo& repo = check_repo(L);
+  luaL_checktype(L, 2, LUA_TTABLE);
+  std::vector<std::string> paths;
+  for (lua_Integer i = 1, n = luaL_len(L, 2); i <= n; ++i) {
+    lua_geti(L, 2, i);
+    paths.emplace_back(luaL_checkstring(L, -1));
+    lua_pop(L, 1);
+  }
+  std::string why;
+  auto found = repo.tracked(paths, why);
+  if (!found) {
+    return git_fail(L, why);
+  }
+  lua_createtable(L, 0, int(found->size()));
+  for (const std::string& p : *found) {
+    lua_pushboolean(L, 1);
+    lua_setfield(L, -2, p.c_str());
+  }
+  return 1;
+}
+
 // repo:new_commits(tips, hidden, limit) -> {{id, subject}, ...} newest first | nil, why
 int repo_new_commits(lua_State* L) {
   hg::Repo& repo = check_repo(L);
@@ -250,6 +273,7 @@ int open_host_git(lua_State* L) {
       {"commondir", guarded<repo_dir<&hg::Repo::commondir>>},
       {"head", guarded<repo_head>},
       {"refs", guarded<repo_refs>},
+      {"tracked", guarded<repo_tracked>},
       {"new_commits", guarded<repo_new_commits>},
       {"status", guarded<repo_status>},
       {"snapshot", guarded<repo_snapshot>},

@@ -27,6 +27,7 @@ for a in plain broken elegant judge mute once; do
   entries+="    $a = { command = { \"sh\", \"$work/agents/$a.sh\" } },"$'\n'
 done
 add_runners "$entries"
+mkdir -p "$work/counts" && sandbox_allow write "$work/counts" # the once agent's count (its OS sandbox lets it)
 echo base >keep.txt && git add keep.txt && git -c user.email=t@e -c user.name=t commit -qm keep
 tree_state() { git status --porcelain=v1 --untracked-files=all; ls; git rev-parse HEAD; }
 before=$(tree_state)
@@ -70,7 +71,7 @@ expect_run "best-of-n: a judge without a verdict -> exit 1" 1 "No winner: the ju
 eq "best-of-n: the main tree still untouched" "0" "$(git status --porcelain | grep -c answer.txt)"
 
 # --- repeats of one runner, one passing candidate wins without a judge ------------------------------
-export COUNT=$work/count
+export COUNT=$work/counts/count
 judges=$(runs_where agent_role judge | wc -l)
 expect_run "best-of-n: repeats; one passing candidate wins without a judge" 0 \
   "  1  once +R-\d+  winner .*\n  2  once +R-\d+  did not pass .*\n  3  once +R-\d+  did not pass .*Why: the only candidate that passed validation" \

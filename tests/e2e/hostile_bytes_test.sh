@@ -125,12 +125,18 @@ eq "codex: agent.jsonl keeps the bytes" "1" "$(grep -c "$(printf 'R\351sum')" "$
 # --- what an agent plants in its run folder ----------------------------------------------------
 cd "$work" && new_repo planted
 "$S" task create --title "Planted" --status ready >/dev/null
+# planted DIR WORDS: the plant was removed and the run says so, or (in its OS sandbox, where the
+# run's folder is read-only but for the file itself) it could not be planted: a regular file.
+planted() {
+  field "$1/run.json" .warnings.1 | grep -q "$2.*removed it" && return 0
+  [ -f "$1/push_attempts.log" ] && [ ! -L "$1/push_attempts.log" ] && [ ! -p "$1/push_attempts.log" ]
+}
 expect_run "a FIFO at push_attempts.log: the run ends" 0 "^R-\d+ review: done" "" -- timeout 60 "$S" run T-0001 --runner fifo
-eq "FIFO: removed, and said" "1" "$(field .agent/runs/$(run_id)/run.json .warnings.1 | grep -c 'not a regular file.*removed it')"
+eq "FIFO: removed and said, or never planted" yes "$(planted ".agent/runs/$(run_id)" 'not a regular file' && echo yes)"
 expect_run "push_attempts.log -> /dev/zero: the run ends" 0 "^R-\d+ review: done" "" -- \
   timeout 60 "$S" run T-0001 --runner zero
 id=$(run_id)
-eq "/dev/zero: removed, and said" "1" "$(field .agent/runs/$id/run.json .warnings.1 | grep -c 'symbolic link.*removed it')"
+eq "/dev/zero: removed and said, or never planted" yes "$(planted ".agent/runs/$id" 'symbolic link' && echo yes)"
 [ "$(du -sk .agent/runs/$id | cut -f1)" -lt 1000 ] && eq "/dev/zero: nothing grew" ok ok ||
   eq "/dev/zero: nothing grew" "< 1 MB" "$(du -sk .agent/runs/$id | cut -f1) KB"
 expect_run "60 000 forged push lines: blocked, the record bounded" 1 "^R-\d+ blocked: done" "" -- \

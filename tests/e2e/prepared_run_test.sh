@@ -95,8 +95,9 @@ start_server question "$scenarios/question_turns.json" && {
   eq "real codex: the question is a blocker" "question: Which API version should it use?" "$(field .agent/runs/R-0001/run.json .blockers.1)"
   expect_run "real codex: run answer" 0 "^R-0002 review: Done: the parser uses v2\.\n" "" -- "$S" run answer R-0001 "Use v2."
   r=.agent/runs/R-0002/run.json
+  # (-s danger-full-access: in Sidecar's OS sandbox, which keeps the run read-only, codex's own steps aside)
   eq "real codex: exec resume of the first run's thread" "yes $(field .agent/runs/R-0001/run.json .session_id)" \
-    "$(field $r .command | grep -qE '^codex exec -C \S+ -s read-only resume --json' && echo yes) $(field $r .resumed_session)"
+    "$(field $r .command | grep -qE '^codex exec -C \S+ -s danger-full-access resume --json' && echo yes) $(field $r .resumed_session)"
   eq "real codex: the answer reached the model in the same thread" 1 \
     "$(grep '"step":1' "$work/question.log" | grep -c 'Use v2\.')"
   eq "real codex: the answer's own usage (the thread's totals minus the first run's)" "1400 900 60 8 1460" \

@@ -77,8 +77,10 @@ chmod +x "$work/answer.sh"
 with_agent() {
   "$S" init >/dev/null
   add_runners "    command = { command = $(lua_list "$work/answer.sh") },"
+  sandbox_allow write "$work/counts" # where the agent counts its answers (its OS sandbox lets it)
 }
-export ANSWER_COUNT=$work/count
+mkdir -p "$work/counts"
+export ANSWER_COUNT=$work/counts/count
 
 # jlen PATH: "array N" for a JSON array at PATH of the JSON on stdin, else its type.
 jlen() {

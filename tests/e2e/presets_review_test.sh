@@ -24,6 +24,8 @@ new_repo() {
   add_runners "    command = { command = $argv },
     alt = { command = $argv },
     ghost = { command = { \"/nonexistent/ghost-agent\" } },"
+  [ -n "${3:-}" ] && : >"$3" && sandbox_allow write "$3" # the prompt's copy: its OS sandbox lets the agent write it
+  return 0
 }
 commit() { git add -A . && git -c user.email=t@e -c user.name=t commit -qm "$1"; }
 runs() { ls .agent/runs | wc -l | tr -d ' '; }

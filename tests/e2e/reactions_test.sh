@@ -12,10 +12,12 @@ mkdir -p "$OUTDIR" "$work/agents"
 
 # agent NAME BODY: a fake agent script (the prompt arrives on stdin; its cwd is its worktree).
 agent() { printf '#!/bin/sh\n%s\n' "$2" >"$work/agents/$1.sh"; }
-agent same 'cat > "$OUTDIR/same.$$"; echo "try $$" > work.txt; echo done'
+# (each agent runs in an OS sandbox with a pid namespace of its own: $$ is the same in every run,
+# so a run's own mark is the clock's)
+agent same 'cat > "$OUTDIR/same.$(date +%s%N)"; echo "try $(date +%s%N)" > work.txt; echo done'
 agent fixer2 'if grep -q "Validation failed"; then echo ok > fixed.txt; else echo "first try" > work.txt; fi; echo done'
 agent noop 'if grep -q "Validation failed"; then :; else echo "first" > work.txt; fi; echo nothing'
-agent varies 'cat >/dev/null; echo "try $$" >> work.txt; echo done'
+agent varies 'cat >/dev/null; echo "try $(date +%s%N)" >> work.txt; echo done'
 agent committer 'cat >/dev/null; echo c > c.txt; git add c.txt; git -c user.email=a@b -c user.name=a commit -qm c; echo done'
 
 # repo NAME REACTIONS: a repository whose config has the fake agents and REACTIONS.
@@ -26,6 +28,7 @@ repo() {
     entries+="    $a = { command = { \"sh\", \"$work/agents/$a.sh\" } },"$'\n'
   done
   add_runners "$entries"
+  sandbox_allow write "$OUTDIR" # what the agents saw, kept for the test
   REACT=$2 "$S" -e '
     local f = assert(io.open(".agent/config.lua")); local text = f:read("a"); f:close()
     text = text:gsub("^(.-)return {\n", function(head) return head .. "return {\n  reactions = " .. os.getenv("REACT") .. ",\n" end, 1)

@@ -11,8 +11,12 @@ cd "$work"
 
 # new_repo NAME [CONFIG_LINES]: a git repository with `sidecar init` done, the fake agent as
 # codex and claude, and CONFIG_LINES added to the config's `runners` table.
+# (What the fake agents leave for the test, and read from it, is in $work/copies: their OS sandbox
+# lets them write there.)
+mkdir -p "$work/copies"
 new_repo() {
   git_repo "$1"
+  sandbox_allow write "$work/copies"
   add_runners "    codex = { program = $(fake_agent "${REPLAY_CODEX:-$F/captures/codex_exec_json_text_turn.jsonl}") },
     claude = { program = $(fake_agent "${REPLAY_CLAUDE:-$F/captures/claude_stream_json_text_turn.jsonl}") },
 ${2:-}"
@@ -183,7 +187,7 @@ expect_run "task list --status" 0 "T-0002 +ready" "" -- "$S" task list --status 
 # --- the queue, and start-ready -j 4 on 12 tasks with dependencies ------------------------------
 # The agent is a command that logs when it starts and ends (the task id is on the prompt's first
 # line), so the order and the parallelism can be checked afterwards.
-new_repo queue "    command = { command = { \"sh\", \"-c\", \"p=\$(cat); t=\$(printf '%s' \\\"\$p\\\" | head -n 1 | cut -d' ' -f3 | tr -d :); echo start \$t \$(date +%s%N) >>$work/queue.log; sleep 0.3; echo end \$t \$(date +%s%N) >>$work/queue.log; echo done \$t\" } },"
+new_repo queue "    command = { command = { \"sh\", \"-c\", \"p=\$(cat); t=\$(printf '%s' \\\"\$p\\\" | head -n 1 | cut -d' ' -f3 | tr -d :); echo start \$t \$(date +%s%N) >>$work/copies/queue.log; sleep 0.3; echo end \$t \$(date +%s%N) >>$work/copies/queue.log; echo done \$t\" } },"
 deps=("" "" "" "" "1" "1 2" "3" "4" "5 6" "7" "9 10" "8")
 for i in $(seq 1 12); do
   args=()
@@ -195,7 +199,7 @@ expect_run "queue: ready and waiting" 0 "T-0001 +ready.*T-0004 +ready.*T-0005 +b
 "$S" run queue --json >queue.json
 eq "queue --json: 4 ready" "T-0004" "$(field queue.json .data.ready.4.task_id)"
 expect_run "start-ready -j 4" 0 "T-0001 +R-\\d+ +completed.*12 runs in" "" -- "$S" run start-ready -j 4 --runner command
-LOG=$work/queue.log expect_run "start-ready: all done, dependencies first, at most 4 at a time" 0 "^12 done, order ok, max 4\n$" "" -- \
+LOG=$work/copies/queue.log expect_run "start-ready: all done, dependencies first, at most 4 at a time" 0 "^12 done, order ok, max 4\n$" "" -- \
   "$S" -e '
   local ev, done = {}, 0
   for line in io.lines(os.getenv("LOG")) do
@@ -230,7 +234,7 @@ cat >"$work/codex-sessions.sh" <<SH
 #!/bin/sh
 # The fake codex: a resumed session replays the second turn (usage cumulative, as codex reports it).
 case " \$* " in
-  *" resume "*) exec "$S" script "$F/fake_agent.lua" "$F/captures/codex_resume_turn2_cumulative_usage.jsonl" --argv-copy "$work/resume-argv" "\$@" ;;
+  *" resume "*) exec "$S" script "$F/fake_agent.lua" "$F/captures/codex_resume_turn2_cumulative_usage.jsonl" --argv-copy "$work/copies/resume-argv" "\$@" ;;
   *) exec "$S" script "$F/fake_agent.lua" "$F/captures/codex_resume_turn1.jsonl" "\$@" ;;
 esac
 SH
@@ -246,7 +250,7 @@ eq "kept session: not ephemeral" "false 01a1fdec-2918-7691-a5c8-bcf16cde129d" \
   "$(field .agent/runs/$kept/run.json .ephemeral) $(field .agent/runs/$kept/run.json .session_id)"
 expect_run "--continue" 0 "^R-\d+ review" "" -- "$S" run T-0001 --continue
 continued=$(run_id)
-eq "continue: codex exec resume <thread>" "yes" "$(grep -qx 'resume' "$work/resume-argv" && grep -qx '01a1fdec-2918-7691-a5c8-bcf16cde129d' "$work/resume-argv" && echo yes)"
+eq "continue: codex exec resume <thread>" "yes" "$(grep -qx 'resume' "$work/copies/resume-argv" && grep -qx '01a1fdec-2918-7691-a5c8-bcf16cde129d' "$work/copies/resume-argv" && echo yes)"
 eq "continue: this run's own usage" "7 3 10" "$(field .agent/runs/$continued/run.json .usage.input) $(field .agent/runs/$continued/run.json .usage.output) $(field .agent/runs/$continued/run.json .usage.total)"
 eq "continue: what codex reported" "1007" "$(field .agent/runs/$continued/run.json .usage_reported.input)"
 eq "continue: linked to the run it continues" "$kept" "$(field .agent/runs/$continued/run.json .resumed_run)"
@@ -258,13 +262,13 @@ question_capture() { # FILE: codex's first turn, ending with a question
     '{"type":"item.completed","item":{"id":"item_0","type":"agent_message","text":"I looked at the parser.\n\n[QUESTION] Which API version should it use?\nOptions:\n1. v1\n2. v2"}}' \
     '{"type":"turn.completed","usage":{"input_tokens":1000,"cached_input_tokens":0,"cache_write_input_tokens":0,"output_tokens":10,"reasoning_output_tokens":0}}' >"$1"
 }
-question_capture "$work/question.jsonl"
+question_capture "$work/copies/question.jsonl"
 cat >"$work/codex-answer.sh" <<SH
 #!/bin/sh
 # The fake codex: a first turn that asks; a resumed one that answers (usage cumulative, as codex's).
 case " \$* " in
-  *" resume "*) exec "$S" script "$F/fake_agent.lua" "$F/captures/codex_resume_turn2_cumulative_usage.jsonl" --argv-copy "$work/answer-argv" --prompt-copy "$work/answer-prompt" "\$@" ;;
-  *) exec "$S" script "$F/fake_agent.lua" "$work/question.jsonl" --argv-copy "$work/ask-argv" --prompt-copy "$work/ask-prompt" "\$@" ;;
+  *" resume "*) exec "$S" script "$F/fake_agent.lua" "$F/captures/codex_resume_turn2_cumulative_usage.jsonl" --argv-copy "$work/copies/answer-argv" --prompt-copy "$work/copies/answer-prompt" "\$@" ;;
+  *) exec "$S" script "$F/fake_agent.lua" "$work/copies/question.jsonl" --argv-copy "$work/copies/ask-argv" --prompt-copy "$work/copies/ask-prompt" "\$@" ;;
 esac
 SH
 chmod +x "$work/codex-answer.sh"
@@ -278,8 +282,8 @@ expect_run "answer: empty" 2 "^$" "the answer is empty" -- "$S" run answer $aske
 expect_run "answer: no such run" 1 "^$" "no run R-0099" -- "$S" run answer R-0099 "v2"
 expect_run "answer: in the same session" 0 "^R-\d+ review" "" -- "$S" run answer $asked "Use v2."
 answered=$(run_id)
-eq "answer: codex exec resume <thread>" "yes" "$(grep -qx 'resume' "$work/answer-argv" && grep -qx '01a1fdec-2918-7691-a5c8-bcf16cde129d' "$work/answer-argv" && echo yes)"
-eq "answer: the prompt is the answer" "Use v2." "$(cat "$work/answer-prompt")"
+eq "answer: codex exec resume <thread>" "yes" "$(grep -qx 'resume' "$work/copies/answer-argv" && grep -qx '01a1fdec-2918-7691-a5c8-bcf16cde129d' "$work/copies/answer-argv" && echo yes)"
+eq "answer: the prompt is the answer" "Use v2." "$(cat "$work/copies/answer-prompt")"
 eq "answer: linked to the run it answers" "answer $asked" "$("$S" -e "local s = assert(require('sidecar.core.store').open('.agent'))
   local l = assert(s:lineage('$answered')) print(l.parents[1].kind .. ' ' .. l.parents[1].parent_run_id)")"
 eq "answer: this run's own usage" "7 3" "$(field .agent/runs/$answered/run.json .usage.input) $(field .agent/runs/$answered/run.json .usage.output)"
@@ -291,9 +295,9 @@ expect_run "an ephemeral run that asks" 1 "^R-\d+ blocked" "" -- "$S" run T-0001
 ephemeral=$(run_id)
 # (this fake codex asks again in every new session: the answering run ends blocked too)
 stdin_text="Use v1." expect_run "answer from stdin, in a new session" 1 "^R-\d+ blocked" "kept no agent session" -- "$S" run answer $ephemeral -
-eq "answer: a new session (no resume)" "no" "$(grep -qx 'resume' "$work/ask-argv" && echo yes || echo no)"
+eq "answer: a new session (no resume)" "no" "$(grep -qx 'resume' "$work/copies/ask-argv" && echo yes || echo no)"
 eq "answer: the new session is told the answer, what it said and the task" "yes" \
-  "$(grep -q '^Use v1\.$' "$work/ask-prompt" && grep -q 'Which API version should it use' "$work/ask-prompt" && grep -q '^## The task you were given' "$work/ask-prompt" && echo yes)"
+  "$(grep -q '^Use v1\.$' "$work/copies/ask-prompt" && grep -q 'Which API version should it use' "$work/copies/ask-prompt" && grep -q '^## The task you were given' "$work/copies/ask-prompt" && echo yes)"
 
 # --- run show: what the agent did (commands run, permission denials, the stream) ----------------
 cd "$work"
@@ -364,7 +368,8 @@ eq "the run names its terminal" "yes" "$(field .agent/runs/$belled/run.json .lau
 # stopped (the idle timeout would do that later): it ends by itself once it speaks again.
 (
   git_repo stuck
-  add_runners "    quiet = { command = { \"sh\", \"-c\", \"cat >/dev/null; echo started; until [ -e '$work/speak' ]; do sleep 0.05; done; echo resumed\" } },"
+  sandbox_allow write "$work/copies"
+  add_runners "    quiet = { command = { \"sh\", \"-c\", \"cat >/dev/null; echo started; until [ -e '$work/copies/speak' ]; do sleep 0.05; done; echo resumed\" } },"
   sed -i 's/^  stuck_after = "5m"/  stuck_after = "1s"/' .agent/config.lua
   "$S" task create --title "Quiet" --status ready >/dev/null
   expect_run "a quiet agent in the background" 0 "^R-\d+\n$" "" -- "$S" run T-0001 --runner quiet --background \
@@ -386,7 +391,7 @@ eq "the run names its terminal" "yes" "$(field .agent/runs/$belled/run.json .lau
   "$S" run watch --until-idle --json --interval 200ms >"$work/watch.jsonl" 2>"$work/watch.err" &
   watcher=$!
   wait_until "run watch has listed $quiet" 60 grep -qs "$quiet" "$work/watch.jsonl"
-  touch "$work/speak"
+  touch "$work/copies/speak"
   status=0; wait "$watcher" || status=$?
   eq "run watch --until-idle ends by itself once idle" "0" "$status"
   first=$(head -1 "$work/watch.jsonl"); last=$(tail -1 "$work/watch.jsonl")
@@ -399,7 +404,7 @@ eq "the run names its terminal" "yes" "$(field .agent/runs/$belled/run.json .lau
     "$(field .agent/runs/$quiet/run.json .status) $(grep -c '^stuck:' "$work/stuck-told") $(grep -c '^ended:' "$work/stuck-told")"
   expect_run "run show of the ended run: no attention line" 0 "" "" -- sh -c "! '$S' run show $quiet | grep -q Attention"
   # One that never speaks again: flagged stuck first, stopped only by its idle timeout later.
-  rm -f "$work/speak" "$work/stuck-told"
+  rm -f "$work/copies/speak" "$work/stuck-told"
   expect_run "a silent agent with an idle timeout" 0 "^R-\d+\n$" "" -- "$S" run T-0001 --runner quiet --background \
     --idle-timeout 4s --notify 'echo "$SIDECAR_EVENT: $SIDECAR_STATUS $SIDECAR_MESSAGE" >>"'"$work"'/stuck-told"'
   silent=$(run_id)

@@ -192,8 +192,12 @@ local function watch_repo(o, run, id, run_dir, record)
   local refs = git_refs.watch(repo, { run_id = id, push_log = run_dir .. "/push_attempts.log" })
   if o.gates then -- what lies outside the run's place: compared after it (the outside_changes gate)
     local wt = type(record.worktree) == "table" and not record.worktree.in_place and record.worktree or nil
+    local allowed = { table.unpack(type(run.isolation) == "table" and run.isolation.write or {}) }
+    for _, v in pairs(o.env or {}) do
+      allowed[#allowed + 1] = type(v) == "string" and v:sub(1, 1) == "/" and v or nil
+    end
     refs.outside = require("sidecar.run.outside").snapshot({ repo = repo, store_root = root,
-      home = os.getenv("HOME"), main = wt and wt.repo or nil })
+      home = os.getenv("HOME"), main = wt and wt.repo or nil, allowed = allowed })
   end
   if o.before then
     return refs, o.before, nil

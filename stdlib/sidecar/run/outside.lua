@@ -112,7 +112,8 @@ local function watched(o)
 end
 
 ---Reads what is watched. o: repo (where the agent works), store_root, home, main (the main checkout
----of a run in its own worktree: its files are compared too).
+---of a run in its own worktree: its files are compared too), allowed (absolute folders the run
+---may write, left out of the checkout's comparison).
 ---@param o table
 ---@return table before
 function M.snapshot(o)
@@ -125,8 +126,20 @@ function M.snapshot(o)
     before.remotes[name] = { dir = dir, refs = refs_digest(dir) }
   end
   if o.main then
-    local own = o.store_root and o.store_root:sub(1, #o.main + 1) == o.main .. "/" and o.store_root:sub(#o.main + 2)
-    before.tree, before.tree_why = require("sidecar.core.worktree").snapshot(o.main, { own or ".agent" })
+    -- The store, and the folders the run may write (a CLI's state, TMPDIR, isolation.write) when
+    -- they lie in the checkout, are left out.
+    local main = paths.real(o.main) or o.main
+    local exclude = {}
+    for _, p in ipairs({ o.store_root, table.unpack(o.allowed or {}) }) do
+      p = type(p) == "string" and (paths.real(p) or p) or ""
+      if p:sub(1, #main + 1) == main .. "/" then
+        exclude[#exclude + 1] = p:sub(#main + 2)
+      end
+    end
+    if #exclude == 0 then
+      exclude[1] = ".agent"
+    end
+    before.tree, before.tree_why = require("sidecar.core.worktree").snapshot(o.main, exclude)
   end
   return before
 end

@@ -107,15 +107,13 @@ local function tracked_of(repo, found)
   if #rel == 0 then
     return tracked
   end
-  local cmd = { "git", "-C", repo, "ls-files", "-z", "--cached", "--" }
-  table.move(rel, 1, #rel, #cmd + 1, cmd)
-  local r = require("sidecar.core.proc").run(cmd, { timeout_ms = 10000 })
-  for name in ((r.ok and r.stdout) or ""):gmatch("[^%z]+") do
-    for prefix, p in pairs(by_rel) do
-      if name == prefix or name:sub(1, #prefix + 1) == prefix .. "/" then
-        tracked[p] = true
-      end
-    end
+  local r = require("sidecar.core.git").open(repo) -- in-process: no git runs for it
+  local found = r and r:tracked(rel)
+  if r then
+    r:close()
+  end
+  for name in pairs(found or {}) do
+    tracked[by_rel[name]] = true
   end
   return tracked
 end
