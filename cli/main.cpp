@@ -10,6 +10,7 @@
 #include <lua.hpp>
 
 #include "engine.hpp"
+#include "flag_suggest.hpp"
 #include "error_envelope.hpp"
 #include "background_jobs.hpp"
 #include "lua_command.hpp"
@@ -357,10 +358,7 @@ static int sidecar_main(int argc, char** argv) {
         return usage_error("task needs a subcommand: create, list, show, import, export or set-status (sidecar task --help)");
       }
     }
-    if (dynamic_cast<const CLI::ExtrasError*>(&e)) {
-      std::string extras = what.substr(what.find(':') + 2);
-      return usage_error("unknown option or argument: " + extras);
-    }
+    if (dynamic_cast<const CLI::ExtrasError*>(&e)) return usage_error(sidecar::cli::unexpected_arguments(app));
     return usage_error(what);
   }
 

@@ -13,6 +13,11 @@ expect_run "script --help" 0 'sidecar script' '' -- "$S" script --help
 expect_run "unknown command" 2 '^$' "unknown command 'bogus'.*sidecar --help" -- "$S" bogus
 expect_run "unknown flag" 2 '^$' 'unknown option or argument: --bogus' -- "$S" --bogus
 expect_run "unknown test flag" 2 '^$' 'unknown option or argument: --nope' -- "$S" test --nope
+# A flag close to a known one of the same command: named in the error (issue 40).
+expect_run "--budget-cost: did you mean --budget-usd?" 2 '^$' \
+  '^sidecar: unknown option or argument: --budget-cost 0\.03 \(did you mean --budget-usd\?\)\n' -- "$S" run T-0001 --budget-cost 0.03
+expect_run "--limt: did you mean --limit?" 2 '^$' '\(did you mean --limit\?\)' -- "$S" run list --limt 3
+expect_run "a flag close to nothing: no guess" 2 '^$' '^sidecar: unknown option or argument: --zzzzzz\n' -- "$S" run list --zzzzzz
 expect_run "-e without code" 2 '^$' '-e needs Lua code' -- "$S" -e
 expect_run "script without a file" 2 '^$' 'script needs a file' -- "$S" script
 # A number flag is checked by the parser (cli/lua_command.cpp), before any Lua runs; --help

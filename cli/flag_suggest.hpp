@@ -1,0 +1,20 @@
+// "Did you mean --budget-usd?": the known flag closest to one a user typed wrong.
+#pragma once
+#include <string>
+
+namespace CLI {
+class App;
+}
+
+namespace sidecar::cli {
+
+// The long option (without "--") of the deepest subcommand `app` parsed, or of the ones above it,
+// closest to `given` (without "--"): within a few edits, or sharing its first word
+// (--budget-cost -> budget-usd). "" when none is close.
+std::string closest_option(CLI::App& app, const std::string& given);
+
+// The message for arguments CLI11 did not expect: each named, and for a flag close to a known
+// one, that one ("unknown option --budget-cost (did you mean --budget-usd?)").
+std::string unexpected_arguments(CLI::App& app);
+
+}  // namespace sidecar::cli
