@@ -144,6 +144,20 @@ expect_run "start-ready: the second task not started, with the figures, exit 1" 
   "" -- "$S" run start-ready -j 1 --runner spender --budget-tokens 2500
 eq "start-ready: one run only" "1" "$("$S" run list --limit 0 | grep -c '^R-')"
 eq "start-ready: no process left" "" "$(left '[12]')"
+# Under 5000 tokens the first run spends 3000; the second starts with 2000 left and crosses: its
+# record says the limit the user set and what the command spent in all (as a pipeline's does),
+# and what was left for it and its own spend; the third never starts, and is no run.
+git_repo fanout3
+add_runners "    spender = { command = { \"$work/spender.sh\" }, dialect = \"codex\" },"
+for t in One Two Three; do "$S" task create --title "$t" --goal "Spend" --status ready >/dev/null; done
+expect_run "start-ready: the second crosses the command's budget" 1 \
+  "T-0002 +R-\d+ +budget_exceeded .*budget exceeded: 6000 tokens spent, over the limit of 5000 tokens \(--budget-tokens\).*\nT-0003 +- +not_started .*\n2 runs in [^\n]*; 1 task not started\n" \
+  "" -- "$S" run start-ready -j 1 --runner spender --budget-tokens 5000
+second=$(runs_where status budget_exceeded | head -n 1)
+eq "start-ready: limit, spent in all, left at its start, its own spend" "command 5000 6000 2000 3000" \
+  "$(field .agent/runs/$second/run.json .budget_exceeded.scope) $(field .agent/runs/$second/run.json .budget_exceeded.limit) \
+$(field .agent/runs/$second/run.json .budget_exceeded.spent) $(field .agent/runs/$second/run.json .budget_exceeded.left_at_start) \
+$(field .agent/runs/$second/run.json .budget_exceeded.run_spent)"
 
 # MCP: run_task takes a budget, and its answer (and run_list's) shows the status and the figures.
 git_repo mcp

@@ -78,13 +78,31 @@ describe("budget meter", function()
     expect(m:stop_now()):is_false()
     feed(m, { turn(2900, 433) }, 3)
     expect(m:stop_now()):is_true()
-    expect(m.exceeded):equals({ scope = "command", kind = "tokens", limit = 2000, spent = 3333 })
+    expect(m.exceeded):equals({ scope = "command", kind = "tokens", limit = 2000, spent = 3333, left_at_start = 2000,
+      run_spent = 3333, at_final = false })
     local record = m:apply({ status = "failed" }, true)
     expect(record.status):equals("budget_exceeded")
     expect(record.failure_reason):equals("budget exceeded: 3333 tokens spent, over the limit of 2000 tokens "
       .. "(--budget-tokens); the agent was stopped")
     expect(m:apply({}, false).failure_reason):contains("; the agent had ended with that report")
     expect(budget.meter({}):apply({ status = "review" }).status):equals("review") -- nothing crossed: untouched
+  end)
+
+  it("says the limit set and the spending in all, what was left and the run's own; a cost in the final result stopped nothing", function()
+    local b = assert(budget.from_options({}, { budget_usd = 0.03 }))
+    local m = budget.meter(budget.allowance(b, { command = { tokens = 0, usd = 0.008, unknown = 0, runs = 1 } }))
+    m:observe("message", { text = "working" })
+    m:observe("result", { cost_usd = 0.03 })
+    expect(m:stop_now()):is_true()
+    -- however soon the agent exited after its result (stopped or not by the watchdog), the same record
+    local a, b2 = m:apply({}, true), m:apply({}, false)
+    expect(a.budget_exceeded):equals(b2.budget_exceeded)
+    expect(a.budget_exceeded.stopped):is_false()
+    expect(a.budget_exceeded.limit):equals(0.03)
+    expect(math.abs(a.budget_exceeded.spent - 0.038) < 1e-9):is_true()
+    expect(math.abs(a.budget_exceeded.left_at_start - 0.022) < 1e-9):is_true()
+    expect(a.budget_exceeded.run_spent):equals(0.03)
+    expect(a.failure_reason):contains("over the limit of $0.0300 (--budget-usd)")
   end)
 
   it("counts what earlier runs spent against the command's and the task's limits", function()
@@ -95,7 +113,8 @@ describe("budget meter", function()
     m:observe("turn_completed", { usage = agent_events.usage(400, 0, 100, 0, 500) })
     expect(m:stop_now()):is_false() -- exactly the 500 left
     m:observe("turn_completed", { usage = agent_events.usage(400, 0, 101, 0, 501) })
-    expect(m.exceeded):equals({ scope = "per_task", kind = "tokens", limit = 5000, spent = 5001 })
+    expect(m.exceeded):equals({ scope = "per_task", kind = "tokens", limit = 5000, spent = 5001, left_at_start = 500,
+      run_spent = 501, at_final = false })
   end)
 
   it("counts dollars, less a continued session's earlier report, and ignores what is not a figure", function()
@@ -140,7 +159,8 @@ describe("budget meter on hostile streams", function()
       lines[i] = turn(i * 100, 0)
     end
     feed(m, lines, 4096)
-    expect(m.exceeded):equals({ scope = "command", kind = "tokens", limit = 1000000, spent = 1000100 })
+    expect(m.exceeded):equals({ scope = "command", kind = "tokens", limit = 1000000, spent = 1000100,
+      left_at_start = 1000000, run_spent = 1000100, at_final = false })
   end)
 end)
 
@@ -201,7 +221,7 @@ describe("a run under a budget", function()
       program = { "sh", "-c", script, "codex" }, budget = m, kill_grace_ms = 200 }))
     expect(record.status):equals("budget_exceeded")
     expect(record.budget_exceeded):equals({ scope = "command", kind = "tokens", limit = 2000, spent = 3333,
-      stopped = true }) -- by the budget, not by the exit deadline after its result
+      left_at_start = 2000, run_spent = 3333, stopped = true }) -- by the budget, not by the exit deadline after its result
     expect(record.usage.total):equals(3333)
     expect(record.signal):equals("TERM") -- stopped, not waited for: the sleeps would take 30 s
     os.execute("rm -rf '" .. repo .. "'")

@@ -254,6 +254,18 @@ local function baseline_of(spec, resume)
     usd = cumulative.cost and type(resume.cost_usd) == "number" and resume.cost_usd or 0 }
 end
 
+M.SPENT_VARIABLE = "SIDECAR_BUDGET_SPENT" -- "TOKENS USD": a queue's spending before this run
+
+---What a command that started this process (run start-ready) had spent of its budget before it
+---({tokens, usd}), from SIDECAR_BUDGET_SPENT; nil when none.
+function M.command_spent_env()
+  local tokens, usd = (os.getenv(M.SPENT_VARIABLE) or ""):match("^(%d+) ([%d.eE+-]+)$")
+  if not tokens then
+    return nil
+  end
+  return { tokens = math.tointeger(tonumber(tokens)) or 0, usd = tonumber(usd) or 0 }
+end
+
 ---Before one run under a budget: a meter for it (give it to agent_run.execute as `budget`), or
 ---nil, a message with the figures, and the limit crossed when the run may not start. s: the
 ---store; o: task_id, runs (the records this command has run so far), spec (the runner's), resume.
@@ -263,6 +275,10 @@ function M.before_run(s, b, o)
     return nil, message
   end
   spent.command = M.spent_of(o.runs or {})
+  -- A run that `run start-ready` started: what the command's other runs had spent before it.
+  local before = o.command_spent or M.command_spent_env()
+  spent.command.tokens = spent.command.tokens + (before and before.tokens or 0)
+  spent.command.usd = spent.command.usd + (before and before.usd or 0)
   local ok, why, crossed = M.may_start(b, spent, o.spec and M.reports(o.spec.dialect))
   if not ok then
     return nil, why, crossed
@@ -272,6 +288,9 @@ end
 
 local Meter = {}
 Meter.__index = Meter
+-- The events that come with an agent's final result (claude's `result`, the only one with its
+-- cost): nothing is left to stop after them. (codex's turn_completed ends a turn; more may follow.)
+local FINAL = { result = true }
 Meter.__name = "sidecar.budget_meter"
 
 ---A meter for one run: give it to agent_run.execute as `budget`. It reads each event's reported
@@ -286,7 +305,7 @@ function M.meter(allowance, baseline)
 end
 
 ---Takes one parsed event (kind, fields) as agent_run's on_event gets it.
-function Meter:observe(_, fields)
+function Meter:observe(kind, fields)
   if type(fields) ~= "table" then
     return
   end
@@ -300,7 +319,11 @@ function Meter:observe(_, fields)
   for _, a in ipairs(self.exceeded and {} or self.allowance) do
     local own = self[a.kind]
     if own and own > a.left then
-      self.exceeded = { scope = a.scope, kind = a.kind, limit = a.limit, spent = a.before + own }
+      -- limit and spent are the scope's: what the user set and what it has spent in all, this run
+      -- included; left_at_start and run_spent are this run's share. A figure that came with the
+      -- agent's final result (claude's cost) crossed nothing the agent could still be stopped in.
+      self.exceeded = { scope = a.scope, kind = a.kind, limit = a.limit, spent = a.before + own,
+        left_at_start = a.left, run_spent = own, at_final = FINAL[kind] == true }
       return
     end
   end
@@ -312,15 +335,17 @@ function Meter:stop_now()
 end
 
 ---Marks an ended run's record when its meter crossed a limit: status `budget_exceeded`, the
----figures in `budget_exceeded` ({scope, kind, limit, spent, stopped}) and failure_reason saying
----them. stopped: whether the agent was stopped for it (agent_watch's r.stopped), rather than
+---figures in `budget_exceeded` ({scope, kind, limit (as the user set it), spent (by the scope in
+---all), left_at_start, run_spent (this run's), stopped}) and failure_reason saying them. stopped: whether the agent was stopped for it (agent_watch's r.stopped), rather than
 ---having ended by itself with its last report.
 function Meter:apply(record, stopped)
-  if self.exceeded then
+  local x = self.exceeded
+  if x then
+    stopped = stopped == true and not x.at_final -- the same however soon the agent exited after it
     record.status = "budget_exceeded"
-    record.budget_exceeded = { scope = self.exceeded.scope, kind = self.exceeded.kind, limit = self.exceeded.limit,
-      spent = self.exceeded.spent, stopped = stopped == true }
-    record.failure_reason = M.describe(self.exceeded)
+    record.budget_exceeded = { scope = x.scope, kind = x.kind, limit = x.limit, spent = x.spent,
+      left_at_start = x.left_at_start, run_spent = x.run_spent, stopped = stopped }
+    record.failure_reason = M.describe(x)
       .. (stopped and "; the agent was stopped" or "; the agent had ended with that report")
   end
   return record

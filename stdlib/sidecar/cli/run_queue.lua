@@ -135,7 +135,17 @@ function M.start_ready(o)
       rows[i] = { r.task_id, r.run_id or "-", r.status, duration.format(r.duration_ms), r.reason or "" }
     end
     io.write(out.table({ "TASK", "RUN", "STATUS", "DURATION", "WHY" }, rows))
-    print(("%d runs in %s"):format(#outcomes, duration.format((clock.monotonic_ns() - t0) // 1000000)))
+    local ran, not_started = 0, 0 -- a task never started is no run (its budget, say, was spent)
+    for _, r in ipairs(outcomes) do
+      if r.status == "not_started" then
+        not_started = not_started + 1
+      else
+        ran = ran + 1
+      end
+    end
+    print(("%d run%s in %s%s"):format(ran, ran == 1 and "" or "s",
+      duration.format((clock.monotonic_ns() - t0) // 1000000),
+      not_started > 0 and ("; %d task%s not started"):format(not_started, not_started == 1 and "" or "s") or ""))
   end
   return all_ok and EXIT_OK or EXIT_FAILURE
 end

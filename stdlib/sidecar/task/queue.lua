@@ -69,8 +69,9 @@ local function child_outcome(s, task_id, since, r)
 end
 
 -- Under a command budget (o.budget, sidecar.agent.budget): the --budget-* arguments of the next
--- run, given what is left after the runs ended so far; or nil and why none may start. Runs going
--- at once each get what was left when they started.
+-- run (the limits the user set) and the environment saying what the runs ended so far spent
+-- (SIDECAR_BUDGET_SPENT); or nil and why none may start. Runs going at once each count what was
+-- spent when they started.
 local function budget_args(s, o, outcomes)
   local b = o.budget
   if not (b and b.command) then
@@ -85,15 +86,16 @@ local function budget_args(s, o, outcomes)
   if not ok then
     return nil, why
   end
+  -- The limit the user set, and what was spent before (the run's record says both).
   local args = {}
   if b.command.tokens then
-    args[#args + 1], args[#args + 2] = "--budget-tokens", tostring(b.command.tokens - spent.tokens)
+    args[#args + 1], args[#args + 2] = "--budget-tokens", tostring(b.command.tokens)
   end
   if b.command.usd then
-    args[#args + 1], args[#args + 2] = "--budget-usd", ("%.17g"):format(b.command.usd - spent.usd)
+    args[#args + 1], args[#args + 2] = "--budget-usd", ("%.17g"):format(b.command.usd)
   end
   args[#args + 1] = b.allow_unknown and "--budget-allow-unknown" or nil
-  return args
+  return args, { [agent_budget.SPENT_VARIABLE] = ("%d %.17g"):format(spent.tokens, spent.usd) }
 end
 
 ---Runs every ready task, `jobs` at a time, starting tasks as they become ready, until none is
@@ -112,6 +114,7 @@ function M.start_ready(s, o)
   local progress = o.on_progress or function() end
   local function launch(task)
     local extra, why = budget_args(s, o, outcomes)
+    local spent_env = extra and why or nil -- (on success: the spending before, for the run's record)
     if not extra then
       started[task.task_id] = true
       outcomes[#outcomes + 1] = { task_id = task.task_id, ok = false, status = "not_started", reason = why }
@@ -133,7 +136,7 @@ function M.start_ready(s, o)
     -- (SIGKILL), and the next read ends its run (stdlib/sidecar/run/reconcile.lua).
     running[#running + 1] = { task_id = task.task_id, since = before and before.run_id, handle = proc.spawn(argv,
       { stdout = true, stderr = { collect = true }, max_output = STDERR_TAIL, name = "run " .. task.task_id,
-        parent_death = "kill" }) }
+        parent_death = "kill", env = spent_env }) }
     progress("started", state, task)
   end
   while true do
