@@ -23,6 +23,7 @@ expect_run "run --prepared" 0 "^R-0001 review: Hello from the mock model\.\n$" "
   "$S" run --prepared .agent/sidecars/look
 d=.agent/sidecars/look
 eq "output.md: the final answer" "Hello from the mock model." "$(cat $d/output.md)"
+eq "output.md ends with a newline, as a run's does" "0a" "$(tail -c 1 $d/output.md | od -An -tx1 | tr -d ' ')"
 eq "model.json: the usage, exactly" "100 0 20 0 120" "$(for k in input_tokens cached_input_tokens output_tokens reasoning_output_tokens total_tokens; do field $d/model.json .usage.$k; done | xargs)"
 eq "model.json: the run and the command that ran" "R-0001 yes" "$(field $d/model.json .run_id) $(field $d/model.json .command | grep -q 'exec --ephemeral --json' && echo yes)"
 eq "model.md: the token usage" "yes" "$(grep -q '| Total | 120 |' $d/model.md && echo yes)"

@@ -323,14 +323,14 @@ new_repo background "    command = { command = { \"sh\", \"-c\", \"cat >/dev/nul
 "$S" task create --title "Background" >/dev/null
 # "At once": the command has returned while its agent still waits for its gate; an order, not a
 # time bound, so a loaded machine or a sanitizer build cannot break it.
-BG_GATE=$work/bg-gate expect_run "--background returns the run id" 0 "^R-\d+\n$" "runs in the background \(pid [0-9]+\)" -- \
+BG_GATE=$work/copies/bg-gate expect_run "--background returns the run id" 0 "^R-\d+\n$" "runs in the background \(pid [0-9]+\)" -- \
   "$S" run T-0001 --runner command --background
 bg=$(run_id)
 eq "--background returns at once (the run is still active)" "yes" \
   "$(case "$(field .agent/runs/$bg/run.json .status)" in queued|running) echo yes ;; *) echo no ;; esac)"
 pid=$(field .agent/runs/$bg/run.json .worker_pid)
 eq "the worker is in a session of its own" "$pid" "$(ps -o sid= -p "$pid" | tr -d ' ')"
-touch "$work/bg-gate"
+touch "$work/copies/bg-gate"
 expect_run "run wait" 0 "^$bg review\n$" "" -- "$S" run wait $bg
 expect_run "run tail: the events" 0 "run\.started .*agent\.exit|run\.started .*run\.finished" "" -- "$S" run tail $bg
 "$S" run tail $bg --json >tail.json
@@ -414,6 +414,9 @@ eq "the run names its terminal" "yes" "$(field .agent/runs/$belled/run.json .lau
     "$(cut -d: -f1 "$work/stuck-told" | tr '\n' ' ')$(field .agent/runs/$silent/run.json .status)"
   expect_run "the idle timeout is the reason" 0 "idle timeout: no output for 4000 ms" "" -- \
     "$S" run show "$silent"
+  # Attention ends with the run (issue 40): --json has none, its history keeps the mark.
+  eq "the failed run is no longer stuck; its history says it was" "null stuck" \
+    "$("$S" run show "$silent" --json | jv .data.attention) $("$S" run show "$silent" --json | jv .data.attention_history.1.state)"
   finish >/dev/null
 ) || failed=$((failed + 1))
 # It sleeps far longer than the checks below take on the busiest machine: only `run kill` ends it.

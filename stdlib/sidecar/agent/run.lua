@@ -444,6 +444,7 @@ function M.execute(o)
   local r, killed_after_result, interruption
   if started then
     r, killed_after_result, interruption = agent_watch.wait(h, watch, o.exit_deadline_ms)
+    require("sidecar.agent.stuck").settle(record) -- attention ends with the agent (kept in history)
   else
     r = spawn_failed(record, spec, h)
   end

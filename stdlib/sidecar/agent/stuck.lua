@@ -10,6 +10,24 @@ local store = require("sidecar.core.store")
 
 local M = {}
 
+---When a run ends: a mark of attention it still carries ends with it, kept in
+---record.attention_history (each {state, since, silence_ms, evidence, ended_at}), so an ended run is
+---never shown as stuck. Returns the record.
+---@param record table
+function M.settle(record)
+  local a = record.attention
+  if type(a) == "table" and a.state then
+    local history = type(record.attention_history) == "table" and record.attention_history or json.array({})
+    history[#history + 1] = { state = a.state, since = a.since, silence_ms = a.silence_ms, evidence = a.evidence,
+      ended_at = store.now() }
+    record.attention_history = history
+  end
+  if a ~= nil then
+    record.attention = json.null
+  end
+  return record
+end
+
 ---The watcher of one run (nil when stuck_after_ms is not a positive number): {after_ms, flag(ms),
 ---clear()}. Each writes the record through the store; on_attention(record) hears of a flag.
 ---@param s table  the open store

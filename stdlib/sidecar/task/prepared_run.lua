@@ -92,7 +92,8 @@ local function results(p, run, events, record_text)
   local record = telemetry.model_json(meta, summary)
   record.run_id = run.run_id
   return {
-    { "output.md", run.output or "" },
+    -- ending with a newline, as a run's own output.md does (agent_run)
+    { "output.md", ((run.output or ""):gsub("([^\n])$", "%1\n")) },
     { "model.json", json.encode(record, { indent = 2 }) .. "\n" },
     { "model.md", telemetry.model_md(meta, summary) },
     { "events.jsonl", events or "" },
