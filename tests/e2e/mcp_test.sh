@@ -66,6 +66,14 @@ tools=$(jv .result.tools <<<"$r" >/dev/null; "$S" -e "local json = require('side
   print(table.concat(names, ' '))" <<<"$r")
 eq "tools/list: every tool, with input and output schemas" \
   "task_create run_task run_wait run_show run_list run_decide preset_list preset_run context" "$tools"
+eq "tools/list: each tool's annotations say what it does" \
+  "task_create:write run_task:write+world run_wait:read run_show:read run_list:read run_decide:write preset_list:read preset_run:write+world context:read" \
+  "$("$S" -e "local json = require('sidecar.core.json') local out = {}
+    for _, t in ipairs(json.decode(io.read('a')).result.tools) do local a = t.annotations
+      assert(a.destructiveHint == false and a.title == t.title, t.name)
+      out[#out + 1] = t.name .. ':' .. (a.readOnlyHint and 'read' or 'write') .. (a.openWorldHint and '+world' or '')
+      assert(a.idempotentHint == a.readOnlyHint, t.name) end
+    print(table.concat(out, ' '))" <<<"$r")"
 eq "tools/list: task_create requires title and goal" "title goal" \
   "$(jv .result.tools.1.inputSchema.required.1 <<<"$r") $(jv .result.tools.1.inputSchema.required.2 <<<"$r")"
 

@@ -4,7 +4,7 @@
 --- (-32601: Claude Code's `server/discover` probe falls back to `initialize` on it), and every
 --- notification but `notifications/cancelled` is let be.
 ---
---- A tool is {name, description, inputSchema, outputSchema, call = function(args, call) -> data,
+--- A tool is {name, description, inputSchema, outputSchema, annotations?, call = function(args, call) -> data,
 --- text | nil, message | a waiter}. A waiter is a call that goes on after its request was read
 --- (a run): {poll = function() -> data, text | nil, progress = function() -> message,
 --- cancel = function()}; the server polls it between messages, so it keeps reading (a
@@ -107,7 +107,7 @@ function Server:tools_list(id)
   local list = {}
   for i, t in ipairs(self.list) do
     list[i] = { name = t.name, title = t.title, description = t.description, inputSchema = t.inputSchema,
-      outputSchema = t.outputSchema }
+      outputSchema = t.outputSchema, annotations = t.annotations and json.object(t.annotations) or nil }
   end
   self:reply(id, { tools = json.array(list) })
 end

@@ -1,6 +1,8 @@
 --- What each tool of `sidecar mcp` takes and gives, as the JSON Schemas `tools/list` shows: the
 --- input is checked against them (sidecar.mcp.schema) before a tool runs, and a client may check
---- the structuredContent of a result against the output schema.
+--- the structuredContent of a result against the output schema. Each tool's annotations tell a
+--- client what calling it does (MCP's readOnlyHint, destructiveHint, idempotentHint,
+--- openWorldHint: a run reaches an agent's model): none deletes anything.
 local json = require("sidecar.core.json")
 
 local M = {}
@@ -50,6 +52,8 @@ local RUN = {
 
 M.TOOLS = {
   { name = "task_create", title = "Create a task",
+    annotations = { title = "Create a task", readOnlyHint = false,
+      destructiveHint = false, idempotentHint = false, openWorldHint = false },
     description = "Create a task packet (T-0001, ...) in this repository's Sidecar store: a bounded piece of work "
       .. "a sidecar agent can run. Then run_task runs it.",
     input = object({
@@ -65,6 +69,8 @@ M.TOOLS = {
       { "task_id" }),
   },
   { name = "run_task", title = "Run a task on a sidecar agent",
+    annotations = { title = "Run a task on a sidecar agent", readOnlyHint = false,
+      destructiveHint = false, idempotentHint = false, openWorldHint = true },
     description = "Run a task on an agent CLI (codex, claude, or a runner of .agent/config.lua) in the background, "
       .. "and wait for it to end (at most wait_s). Gives the run's summary, changed files, validation, usage, "
       .. "cost and blockers; the run then waits for a decision (run_decide, or a person).",
@@ -81,17 +87,23 @@ M.TOOLS = {
     output = RUN,
   },
   { name = "run_wait", title = "Wait for a run",
+    annotations = { title = "Wait for a run", readOnlyHint = true,
+      destructiveHint = false, idempotentHint = true, openWorldHint = false },
     description = "Wait for a run to end (at most wait_s) and give its summary.",
     input = object({ run_id = RUN_ID, wait_s = WAIT_S }, { "run_id" }),
     output = RUN,
   },
   { name = "run_show", title = "Show a run",
+    annotations = { title = "Show a run", readOnlyHint = true,
+      destructiveHint = false, idempotentHint = true, openWorldHint = false },
     description = "One run's summary: status, review state, summary, changed files, validation, usage, cost, "
       .. "blockers.",
     input = object({ run_id = RUN_ID }, { "run_id" }),
     output = RUN,
   },
   { name = "run_list", title = "List runs",
+    annotations = { title = "List runs", readOnlyHint = true,
+      destructiveHint = false, idempotentHint = true, openWorldHint = false },
     description = "Runs, newest first.",
     input = object({
       status = str("Only runs with this status (review, completed, blocked, running, failed, budget_exceeded, ...)"),
@@ -101,6 +113,8 @@ M.TOOLS = {
     output = object({ runs = { type = "array", items = { type = "object" } } }, { "runs" }),
   },
   { name = "run_decide", title = "Approve or block a run",
+    annotations = { title = "Approve or block a run", readOnlyHint = false,
+      destructiveHint = false, idempotentHint = false, openWorldHint = false },
     description = "Decide on a run waiting for review: approve (its task is done) or block (its task is blocked "
       .. "with the note as the reason). Refused unless .agent/config.lua has mcp = { allow_decide = true }.",
     input = object({
@@ -111,11 +125,15 @@ M.TOOLS = {
       reviewed_by = NULLABLE_STR }, { "run_id", "status" }),
   },
   { name = "preset_list", title = "List presets",
+    annotations = { title = "List presets", readOnlyHint = true,
+      destructiveHint = false, idempotentHint = true, openWorldHint = false },
     description = "Every preset (orchestration script) this repository can run: name, what it does, origin.",
     input = object({}),
     output = object({ presets = { type = "array", items = { type = "object" } } }, { "presets" }),
   },
   { name = "preset_run", title = "Run a preset",
+    annotations = { title = "Run a preset", readOnlyHint = false,
+      destructiveHint = false, idempotentHint = false, openWorldHint = true },
     description = "Run a preset (see preset_list) on this repository and give its report: ok, the text for "
       .. "people, its data, the runs it made.",
     input = object({
@@ -129,6 +147,8 @@ M.TOOLS = {
       errors = STRINGS }, { "ok", "text", "data" }),
   },
   { name = "context", title = "What to know now",
+    annotations = { title = "What to know now", readOnlyHint = true,
+      destructiveHint = false, idempotentHint = true, openWorldHint = false },
     description = "What a main agent should know now, as `sidecar context`: open tasks, runs waiting for review "
       .. "with their summaries and blockers, recent decisions, spend so far.",
     input = object({}),

@@ -265,7 +265,7 @@ function M.list(ctx)
   for i, t in ipairs(schemas.TOOLS) do
     local call = assert(CALLS[t.name], t.name)
     tools[i] = { name = t.name, title = t.title, description = t.description, inputSchema = t.input,
-      outputSchema = t.output, call = function(args) return call(args, ctx) end }
+      outputSchema = t.output, annotations = t.annotations, call = function(args) return call(args, ctx) end }
   end
   return tools
 end
