@@ -174,7 +174,7 @@ return {
   -- changes; `sidecar run apply R-0001` brings its change into your tree, `run discard` drops it.
   worktree = {
     enabled = true,                -- false: writing runs edit your work tree in place
-    copy = {},                     -- files copied from your tree into each worktree: { ".env.local" }
+    copy = {},                     -- files copied from your tree into each worktree (the agent may read them): { ".env.local" }
     -- setup = "npm ci",           -- run in each new worktree before the agent; failing fails the run
     setup_timeout = "10m",
     spares = 2,                    -- ended worktrees kept as copies to start the next ones fast (0: none)
