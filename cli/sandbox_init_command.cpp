@@ -1,6 +1,8 @@
 // `sidecar sandbox-init`: the first process inside a run's OS sandbox (host/sandbox_init.hpp).
 // Sidecar starts it itself (stdlib/sidecar/run/sandbox.lua), never a person; it is dispatched
 // before any argument parsing or Lua, so the sandbox adds no start-up of Sidecar's own.
+#include <unistd.h>
+
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -17,7 +19,11 @@ int sandbox_init_main(int argc, char** argv) {
     std::fprintf(stderr, "sidecar sandbox-init: %s\n", why.c_str());
     return 125;
   }
-  return host::run_sandbox_init(options);
+  const int code = host::run_sandbox_init(options);
+  // Straight out: a sanitizer's exit checks (LeakSanitizer stops the world with ptrace, which the
+  // sandbox forbids) would only add noise to the agent's stderr after its status was reported.
+  std::fflush(nullptr);
+  _exit(code);
 }
 
 }  // namespace sidecar::cli

@@ -72,7 +72,9 @@ state() {
   tree_digest "$REMOTE" "$HOME") | sha256sum
 }
 
-for mode in bwrap off; do
+modes="bwrap off"
+[ "${SIDECAR_OS_SANDBOX:-}" = off ] && modes=off && echo "SKIP: the sandboxed half (SIDECAR_OS_SANDBOX=off)"
+for mode in $modes; do
   for evil in push push-unset push-count0 push-params send-pack pushurl insteadof file-url copy daemon hook fsmonitor \
     hookspath alias gitconfig bashrc abs-write notes stash custom-ref move-main; do
     [ "$evil" = daemon ] && [ "$has_daemon" = 0 ] && continue

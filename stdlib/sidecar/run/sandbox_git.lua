@@ -19,13 +19,8 @@ local M = {}
 M.OBJECTS = "sidecar-objects" -- in the worktree's admin folder (.git/worktrees/<name>/)
 
 local function read_line(path)
-  local f = io.open(path, "rb")
-  if not f then
-    return nil
-  end
-  local line = f:read("l")
-  f:close()
-  return line
+  local text = require("sidecar.core.files").read(path)
+  return text and text:match("^[^\n]*")
 end
 
 local function write_file(path, text)
