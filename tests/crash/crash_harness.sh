@@ -104,6 +104,9 @@ cp "$here/crash_agent.sh" "$work/crash_agent.sh" && chmod +x "$work/crash_agent.
 sed -i "s|^  runners = {\$|  runners = {\n    codex = { program = { \"$work/crash_agent.sh\" } },|" \
   "$repo/.agent/config.lua"
 grep -q "crash_agent.sh" "$repo/.agent/config.lua" || die "could not set the fake agent in $repo/.agent/config.lua"
+# The agent's marks: its OS sandbox lets it write them there (docs/security.md).
+sed -i "s|^    write = {},|    write = { \"$work/marks\" },|" "$repo/.agent/config.lua"
+grep -q "\"$work/marks\"" "$repo/.agent/config.lua" || die "could not let the agent write $work/marks"
 
 # Failure figures and their details (each thing counted once, however many batches see it).
 declare -A seen=() kills=() phases=() task_iter=() iter_info=() repaired_kinds=()

@@ -5,7 +5,8 @@
 # block's git config, send-pack, pushurl, insteadOf, a file:// URL, copying objects and a ref file
 # into it, a git daemon), hooks, core.fsmonitor, core.hooksPath, an alias in .git/config,
 # ~/.gitconfig and ~/.bashrc, a file of the main checkout by absolute path, refs/notes, refs/stash,
-# a custom ref, and moving the user's main branch through GIT_DIR. Each case is prevented (the
+# a custom ref, moving the user's main branch through GIT_DIR, and a validation script it wrote
+# that tags, pushes and moves a ref. Each case is prevented (the
 # user's repository, remote and home are byte-identical) or detected (the run is blocked and
 # `run show` names it); silent fails the test.
 set -u
@@ -45,6 +46,9 @@ case $EVIL in
   stash) echo x >>a.txt && git stash ;;
   custom-ref) git update-ref refs/evil/x HEAD ;;
   move-main) GIT_DIR=$MAIN/.git git update-ref refs/heads/main "$(GIT_DIR=$MAIN/.git git rev-parse HEAD~1)" ;;
+  validate) # a script the task's validation runs after the agent: a tag, a push, a ref of the user's moved
+    printf 'git tag v6.6.6; env -u GIT_CONFIG_COUNT git push "%s" HEAD:refs/heads/evil\nGIT_DIR=%s/.git git update-ref refs/heads/evil HEAD\n' \
+      "$R" "$MAIN" >check.sh ;;
 esac
 echo "agent $EVIL: exit $?"
 SH
@@ -60,6 +64,7 @@ new_repo() {
   "$S" init >/dev/null
   add_runners "    evil = { command = $(lua_list "$work/agent.sh") },"
   "$S" task create --title "hostile" --status ready >/dev/null
+  "$S" task create --title "validated" --status ready --validate-cmds "custom:sh ./check.sh" >/dev/null
   MAIN=$(pwd) REMOTE=$work/$1/remote.git
 }
 # state: what must not change (the checkout but .agent, .git's config, hooks, HEAD and the user's
@@ -76,7 +81,7 @@ modes="bwrap off"
 [ "${SIDECAR_OS_SANDBOX:-}" = off ] && modes=off && echo "SKIP: the sandboxed half (SIDECAR_OS_SANDBOX=off)"
 for mode in $modes; do
   for evil in push push-unset push-count0 push-params send-pack pushurl insteadof file-url copy daemon hook fsmonitor \
-    hookspath alias gitconfig bashrc abs-write notes stash custom-ref move-main; do
+    hookspath alias gitconfig bashrc abs-write notes stash custom-ref move-main validate; do
     [ "$evil" = daemon ] && [ "$has_daemon" = 0 ] && continue
     new_repo "$mode-$evil"
     dpid=
@@ -88,13 +93,14 @@ for mode in $modes; do
     fi
     before=$(state)
     EVIL=$evil MAIN=$MAIN REMOTE=$REMOTE DAEMON_PORT=$daemon_port SIDECAR_OS_SANDBOX=$mode \
-      "$S" run T-0001 --runner evil --sandbox workspace-write >"$work/out.$mode.$evil" 2>&1
+      "$S" run "$([ "$evil" = validate ] && echo T-0002 || echo T-0001)" --runner evil --sandbox workspace-write \
+      >"$work/out.$mode.$evil" 2>&1
     [ -n "$dpid" ] && kill "$dpid" 2>/dev/null && wait "$dpid" 2>/dev/null
     id=$(run_ids "$work/out.$mode.$evil" | head -n 1)
     status=$(field ".agent/runs/$id/run.json" .status 2>/dev/null)
     if [ "$(state)" = "$before" ] && [ ! -e "$PWNED" ]; then
       hostile_case "$evil ($mode)" prevented
-    elif [ "$status" = blocked ] && "$S" run show "$id" | grep -qE "(outside_changes|commit|push) +blocked"; then
+    elif [ "$status" = blocked ] && "$S" run show "$id" | grep -qE "(outside_changes|commit|push) +blocked|validation steps changed"; then
       hostile_case "$evil ($mode)" detected
     else
       hostile_case "$evil ($mode)" silent "status $status; $(grep -h "agent $evil" ".agent/runs/$id/stdout.log" 2>/dev/null)"

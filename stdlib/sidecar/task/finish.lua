@@ -54,6 +54,26 @@ local function untrusted_validation(s, cfg, task, run, entries, state, progress)
   return review.after_validation(s, run, results, cfg)
 end
 
+-- The refs the validation steps created, deleted or moved (git facts): each a blocker of the run.
+local function refs_changed_by_validation(run, f)
+  local said = {}
+  for _, what in ipairs({ "branches", "tags", "refs" }) do
+    for _, verb in ipairs({ "created", "deleted", "moved" }) do
+      for _, r in ipairs(type(f[what .. "_" .. verb]) == "table" and f[what .. "_" .. verb] or {}) do
+        said[#said + 1] = verb .. " " .. tostring(r.name)
+      end
+    end
+  end
+  if #said > 0 then
+    local blockers = type(run.blockers) == "table" and run.blockers or json.array({})
+    blockers[#blockers + 1] = "the validation steps changed the repository's refs: " .. table.concat(said, ", ")
+    run.blockers = blockers
+    if run.status == "review" then
+      run.status = "blocked"
+    end
+  end
+end
+
 -- Runs the task's validation after a run that ended in review (or that only a gate blocked: the
 -- results help whoever decides), stores each result, and lets review decide (auto-approve, or
 -- block naming the failing kind).
@@ -73,6 +93,11 @@ local function validate(s, cfg, task, run, repo, owner, progress, wt)
     return untrusted_validation(s, cfg, task, run, entries, state, progress)
   end
   local left = {}
+  -- Steps may run code the agent wrote: they get the push block, and what they did to the
+  -- repository's refs is read after them (their OS sandbox stops it first where there is one).
+  local refs = require("sidecar.run.git_refs").watch(repo, { run_id = run.run_id })
+  local env = owner and { [run_processes.MARK_VARIABLE] = owner.mark } or {}
+  refs:block_push(env)
   local results = validation.run(entries, {
     -- In the run's OS sandbox: a step may run code the agent wrote.
     sandbox = require("sidecar.agent.run_sandbox").for_validation(cfg, s, run, wt, repo),
@@ -84,7 +109,7 @@ local function validate(s, cfg, task, run, repo, owner, progress, wt)
     end,
     -- Each step's processes carry the run's mark: what one leaves running is found below, and
     -- by run_reconcile should this process die meanwhile.
-    cwd = repo, timeouts = cfg.validation.timeouts, env = owner and { [run_processes.MARK_VARIABLE] = owner.mark },
+    cwd = repo, timeouts = cfg.validation.timeouts, env = env,
     on_step = function(i, entry)
       progress("run %s: validation %d/%d %s: %s", run.run_id, i, #entries, entry.kind, entry.command)
     end,
@@ -100,6 +125,7 @@ local function validate(s, cfg, task, run, repo, owner, progress, wt)
     end
   end
   run_owner.apply(run, left, "validation")
+  refs_changed_by_validation(run, refs:facts(nil, nil, {}))
   run.validation = json.array(results)
   run.validation_summary = validation.summary(results)
   return review.after_validation(s, run, results, cfg)
