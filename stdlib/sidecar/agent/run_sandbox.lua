@@ -61,7 +61,8 @@ function M.open(settings, c)
   end
   local spec = c.run.spec
   if not require("sidecar.host.paths").program(c.argv[1], c.run.repo) then
-    return nil, nil -- a program that cannot be found fails to start as it would anywhere: said so, and how to install it
+    -- a program that cannot be found fails to start as it would anywhere: said so, and how to install it
+    return nil, nil
   end
   local wt = c.record.worktree
   wt = type(wt) == "table" and wt.path and not wt.in_place and wt or nil
@@ -158,8 +159,8 @@ function M.record(sb, report, record)
   local git = report.git or {}
   if git.error or git.head_was then
     local warnings = type(record.warnings) == "table" and record.warnings or json.array({})
-    warnings[#warnings + 1] = git.error or ("the agent pointed its worktree's HEAD at '%s': put back on the run's branch")
-      :format(git.head_was)
+    warnings[#warnings + 1] = git.error or
+      ("the agent pointed its worktree's HEAD at '%s': put back on the run's branch"):format(git.head_was)
     record.warnings = warnings
   end
   if #report.network.refused > 0 then

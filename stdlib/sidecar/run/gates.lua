@@ -317,7 +317,8 @@ local function outside_findings(record)
     return { note = "not watched", skipped = true }
   end
   local findings = {}
-  for _, pair in ipairs({ { "refs_created", "created %s" }, { "refs_deleted", "deleted %s" }, { "refs_moved", "moved %s" } }) do
+  local verbs = { { "refs_created", "created %s" }, { "refs_deleted", "deleted %s" }, { "refs_moved", "moved %s" } }
+  for _, pair in ipairs(verbs) do
     for _, r in ipairs(type(g[pair[1]]) == "table" and g[pair[1]] or {}) do
       findings[#findings + 1] = pair[2]:format(r.name)
     end

@@ -5,12 +5,13 @@
 ---
 ---   local before = outside.snapshot({repo = run.repo, store_root = root, home = os.getenv("HOME")})
 ---   ... the agent runs ...
----   record.outside = outside.compare(before)   -- {changed = {"…"}, checked = N} or {unavailable = why}
+---   record.outside = outside.compare(before)   -- {changed = {"changed .git/hooks/pre-commit", ...}, checked = N}
 ---
 --- Watched: the repository's git folder (config, config.worktree, HEAD, info/attributes,
 --- info/exclude, every hook), the refs of its remotes that are folders on this machine, the user's
 --- git config and shell start-up files, Sidecar's config, presets and trust file, and, for a run in
---- a worktree of its own, the main checkout's files (.agent aside). Refs in every namespace are the git facts' (stdlib/sidecar/run/git_refs.lua).
+--- a worktree of its own, the main checkout's files (.agent aside). Refs in every namespace are
+--- the git facts' (stdlib/sidecar/run/git_refs.lua).
 --- Files are compared by content (SHA-256; a few hundred small files at most).
 local digest = require("sidecar.host.digest")
 local files = require("sidecar.core.files")

@@ -175,7 +175,8 @@ end
 -- The folders to show again read-only: the repository, the store, Sidecar and the agent's
 -- program (and PATH's folders) where they live in a folder the sandbox makes private.
 local function read_paths(o, settings)
-  local list = { o.repo_top, o.store_root, o.run_dir, o.home, dirname(paths.real(require("sidecar.core.proc").executable()) or "/") }
+  local sidecar_dir = dirname(paths.real(require("sidecar.core.proc").executable()) or "/")
+  local list = { o.repo_top, o.store_root, o.run_dir, o.home, sidecar_dir }
   local program = paths.program(o.argv[1], o.cwd)
   if program then
     list[#list + 1] = dirname(real(program) or program)
