@@ -14,6 +14,7 @@ trap 'if [ "$failed" -eq 0 ]; then rm -rf "$work"; else echo "kept for a look: $
 # The tests' repositories are their own: their .agent/config.lua and presets run without
 # `sidecar trust` (tests/e2e/trust_test.sh unsets this), and no test touches the user's state.
 export SIDECAR_TRUST=all XDG_STATE_HOME="$work/state"
+unset SIDECAR_RUN_ID # run from inside a Sidecar run (an agent running the suite), trust still works
 
 # matches REGEX FILE: Perl regex over the whole file ("." crosses lines); "^$" means empty.
 matches() {

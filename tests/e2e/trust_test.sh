@@ -292,6 +292,53 @@ expect_run "the notice is one line, whatever the path" 0 "" "^sidecar: not trust
   -- sh -c "cd '$weird' && '$S' task list"
 cd "$clone"
 
+# --- what trusted code loads, who trusted, and nothing trusted from inside a run ----------------------
+mkdir -p "$work/mods/lib" "$work/mods/.agent/presets" && cd "$work/mods" && git init -q
+echo 'return "helped"' >lib/helper.lua
+cat >.agent/presets/h.lua <<'LUA'
+package.path = "./lib/?.lua;" .. package.path
+return require("sidecar.preset.define").define({ name = "h", summary = "uses a helper",
+  run = function() return { text = require("helper") .. "\n" } end })
+LUA
+expect_run "trust: the Lua files trusted code may load, counted" 0 \
+  "^$work/mods: trusted \.agent/presets/h\.lua, 1 Lua file they may load \(trust --show lists them\); a change" "^$" \
+  -- "$S" trust
+expect_run "trust --show: who trusted, when, and each helper with its hash" 0 \
+  "^$work/mods: trusted\nLast trusted \d{4}-\d\d-\d\dT[\d:]+Z by \Q${USER:-${LOGNAME:-?}}\E \(uid $(id -u)\)[^\n]*\.\n.*\nlib/helper\.lua +trusted +[0-9a-f]{64}\nLua files beside config\.lua and the presets run only when trusted code loads them" \
+  "^$" -- "$S" trust --show
+"$S" trust --show --json >"$work/out"
+eq "trust --show --json: who" "${USER:-${LOGNAME:-?}} (uid $(id -u))" "$(jv .data.trusted_by <"$work/out" | sed 's/ on .*//')"
+eq "trust --show --json: a helper's kind" module "$(jv .data.files.2.kind <"$work/out")"
+expect_run "the trusted preset runs with its helper" 0 "^helped\n$" "^$" -- "$S" preset run h
+echo 'return "changed"' >lib/helper.lua
+expect_run "a changed helper: the preset fails naming it, one notice" 1 "^$" \
+  "^sidecar: not trusted, so not run: lib/helper\.lua of $work/mods; the code that loads it fails until .*\n.*lib/helper\.lua of $work/mods is changed since it was trusted, so it was not loaded" \
+  -- "$S" preset run h
+cp "$XDG_STATE_HOME/sidecar/trust.json" "$work/trust.before"
+expect_run "sidecar trust inside a run: refused" 1 "^$" \
+  "^sidecar: trust: \`sidecar trust\` is refused inside a Sidecar run \(R-0042\): an agent cannot trust code.*from their own shell" \
+  -- env SIDECAR_RUN_ID=R-0042 "$S" trust
+expect_run "init inside a run: the config it writes is not trusted" 0 "wrote" \
+  "could not record .*config\.lua as trusted \(trusting it is refused inside a Sidecar run \(R-0042\)" \
+  -- env SIDECAR_RUN_ID=R-0042 "$S" init
+expect_run "task create inside a run: the task is made, its commands are not recorded as the user's" 0 "created T-0001" \
+  "T-0001: its validation commands are not recorded as trusted: recording them as yours is refused inside a Sidecar run \(R-0042\)" \
+  -- env SIDECAR_RUN_ID=R-0042 "$S" task create --title agent-made --status ready --validate-cmds "custom:touch '$marks/agent-task'"
+eq "inside a run: the trust file unchanged" "" "$(cmp "$work/trust.before" "$XDG_STATE_HOME/sidecar/trust.json" 2>&1)"
+expect_run "... so the user's run of that task does not run them" 1 "" "validation of T-0001 not run" -- "$S" run T-0001
+expect_run "... and trust --show lists them, with the config and the helper, for review" 0 \
+  "config\.lua +new.*lib/helper\.lua +changed.*task T-0001 \(its validation commands\) +new" "" -- "$S" trust --show
+none_made "inside a run"
+# A checkout of Sidecar itself, its stdlib loaded from disk and edited after trust: Sidecar's own
+# code, which the user's environment chose, is not the repository's to trust.
+mkdir "$work/selfdev" && cd "$work/selfdev" && git init -q && cp -r "$root/stdlib" "$root/presets" . &&
+  mkdir .agent && echo 'return {}' >.agent/config.lua
+SIDECAR_STDLIB_DIR=$work/selfdev/stdlib "$S" trust >/dev/null
+printf -- '-- edited\n' >>stdlib/sidecar/cli/run_view.lua
+expect_run "Sidecar's own stdlib from disk, in a trusted checkout and edited: it loads" 0 "no tasks yet" "^$" \
+  -- env SIDECAR_STDLIB_DIR="$work/selfdev/stdlib" "$S" task list
+cd "$clone"
+
 # --- a broken trust file trusts nothing and says how to fix it ----------------------------------------
 printf 'not json' >"$XDG_STATE_HOME/sidecar/trust.json"
 expect_run "a broken trust file: nothing trusted" 0 "config\.lua +new" "" -- "$S" trust --show

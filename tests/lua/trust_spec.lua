@@ -94,10 +94,16 @@ describe("trust: files and their state", function()
     write(repo .. "/.agent/presets/gone.lua", "-- gone")
     local st = assert(trust.status(repo))
     expect(st.trusted):is_false()
-    expect(st.files[1]):equals({ path = ".agent/config.lua", sha256 = digest.sha256("return {}"), state = "new" })
+    expect(st.files[1]):equals({ path = ".agent/config.lua", kind = "config", sha256 = digest.sha256("return {}"),
+      state = "new" })
+    expect(st.trusted_by):is_nil()
     st = assert(trust.grant(repo))
     expect(st.trusted):is_true()
     expect(st.trusted_at):matches("^%d+%-%d+%-%d+T")
+    -- Who: the account's name, its uid (the process's own), the machine.
+    local uid = require("sidecar.host.paths").lstat("/proc/self/.").uid
+    expect(st.trusted_by):matches("^" .. (os.getenv("USER") or os.getenv("LOGNAME") or "?"):gsub("%p", "%%%0")
+      .. " %(uid " .. uid .. "%)")
     write(repo .. "/.agent/presets/a.lua", "-- a, edited")
     write(repo .. "/.agent/presets/b.lua", "-- b")
     os.remove(repo .. "/.agent/presets/gone.lua")

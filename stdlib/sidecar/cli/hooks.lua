@@ -238,6 +238,10 @@ local function handle(o)
   if not paths.real(root) then
     return -- no Sidecar store for this session: nothing to record
   end
+  local linked = store.planted_link(root)
+  if linked then
+    return note("not recorded: " .. linked)
+  end
   local fields = hooks.fields(input, spellings(cwd))
   local done, why = hook_record.to_session(root, raw, input, fields)
   if done == nil then

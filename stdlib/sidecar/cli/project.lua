@@ -88,9 +88,16 @@ function M.init(o)
       return init_failed(o, bad)
     end
     wrote_config = true
-    -- Sidecar wrote this file itself: it runs without `sidecar trust` (until someone edits it).
+    -- Sidecar wrote this file itself: it runs without `sidecar trust` (until someone edits it);
+    -- not inside a run, where an agent may run `init` (nothing is trusted from there).
     local repo, rel = config.owner(root)
-    local recorded, record_why = require("sidecar.core.trust").record(repo, rel, config.TEMPLATE)
+    local trust = require("sidecar.core.trust")
+    local recorded, record_why = false, trust.inside_run()
+    if record_why then
+      record_why = trust.refusal_inside_run(record_why, "trusting it")
+    else
+      recorded, record_why = trust.record(repo, rel, config.TEMPLATE)
+    end
     if not recorded then
       out.error("init", ("could not record %s as trusted (%s); run `sidecar trust` once you have read it")
         :format(cfg_path, record_why))

@@ -100,6 +100,13 @@ end
 -- A task this user made through Sidecar: its validation commands may run after its runs (trust
 -- records them as they are, stdlib/sidecar/core/trust.lua). When that cannot be recorded, stderr says so.
 local function trust_own(o, command, s, task)
+  -- A task an agent made inside its run is not this user's: its commands wait for `sidecar trust`.
+  local run_id = trust.inside_run()
+  if run_id and trust.validation_hash(task) and not trust.everything() then
+    out.error(command, ("%s: its validation commands are not recorded as trusted: %s"):format(task.task_id,
+      trust.refusal_inside_run(run_id, "recording them as yours")))
+    return
+  end
   local ok, why = trust.record_validation(config.owner(s.root), { task })
   if not ok and not trust.everything() then
     out.error(command, ("%s: could not record its validation commands as trusted (%s); they run after "

@@ -24,14 +24,16 @@ local function shell_word(path)
 end
 
 ---The notice for a file not run: which files, where, and the commands that review and trust
----them. One line.
+---them. One line. A module (a Lua file trusted code loads) is named alone: the other modules
+---waiting do not run unless loaded.
 ---@param info table  {repo, path, state}: what trust.allows reported
 ---@return string
 function M.notice_text(info)
-  local status = trust.status(info.repo)
+  local module = not info.task_id and trust.kind(info.path) == "module"
+  local status = not (info.task_id or module) and trust.status(info.repo) or nil
   local waiting = {}
-  for _, f in ipairs(not info.task_id and status and status.files or {}) do
-    if f.state ~= "trusted" then
+  for _, f in ipairs(status and status.files or {}) do
+    if f.state ~= "trusted" and f.kind ~= "module" then
       waiting[#waiting + 1] = f.path
     end
   end
@@ -41,9 +43,10 @@ function M.notice_text(info)
   local what = waiting[1] .. (#waiting > 1 and (" and %d more file%s"):format(#waiting - 1, #waiting > 2 and "s" or "")
     or "")
   local repo = shell_word(status and status.repo or info.repo)
-  local meanwhile = info.task_id and "the run is blocked" or "Sidecar uses its defaults and built-in presets"
-  return ("sidecar: not trusted, so not run: %s of %s; %s until you review them (sidecar trust --show %s) and "
-    .. "run: sidecar trust %s"):format(what, repo, meanwhile, repo, repo)
+  local meanwhile = info.task_id and "the run is blocked" or module and "the code that loads it fails"
+    or "Sidecar uses its defaults and built-in presets"
+  return ("sidecar: not trusted, so not run: %s of %s; %s until you review %s (sidecar trust --show %s) and "
+    .. "run: sidecar trust %s"):format(what, repo, meanwhile, #waiting > 1 and "them" or "it", repo, repo)
 end
 
 local noticed = false
@@ -104,14 +107,14 @@ end
 local function status_data(st, action)
   local files, tasks = {}, {}
   for i, f in ipairs(st.files) do
-    files[i] = { path = f.path, sha256 = f.sha256, state = f.state }
+    files[i] = { path = f.path, kind = f.kind, sha256 = f.sha256, state = f.state }
   end
   for i, t in ipairs(st.tasks) do
     tasks[i] = { task_id = t.task_id, sha256 = t.sha256, state = t.state }
   end
   return { action = action, repo = st.repo, trusted = st.trusted, everything = st.everything,
-    trusted_at = st.trusted_at or json.null, files = json.array(files), removed = json.array(st.removed),
-    tasks = json.array(tasks) }
+    trusted_at = st.trusted_at or json.null, trusted_by = st.trusted_by or json.null, files = json.array(files),
+    removed = json.array(st.removed), tasks = json.array(tasks) }
 end
 
 local NOTHING = "nothing here runs code (no .agent/config.lua, no .agent/presets/*.lua, no task with validation "
@@ -129,9 +132,13 @@ local function show(o, st)
   end
   print(("%s: %s%s"):format(st.repo, st.trusted and "trusted" or "not trusted",
     st.everything and " (but SIDECAR_TRUST=all trusts everything in this environment)" or ""))
-  local rows = {}
+  if st.trusted_at then
+    print(("Last trusted %s by %s."):format(st.trusted_at, st.trusted_by or "someone (not recorded)"))
+  end
+  local rows, modules = {}, 0
   for _, f in ipairs(st.files) do
     rows[#rows + 1] = { f.path, f.state, f.sha256 }
+    modules = modules + (f.kind == "module" and 1 or 0)
   end
   for _, rel in ipairs(st.removed) do
     rows[#rows + 1] = { rel, "removed", "-" }
@@ -140,6 +147,9 @@ local function show(o, st)
     rows[#rows + 1] = { trust.task_label(t.task_id), t.state, t.sha256 }
   end
   io.write(out.table({ "WHAT RUNS", "STATE", "SHA-256" }, rows))
+  if modules > 0 then
+    print("Lua files beside config.lua and the presets run only when trusted code loads them (require, dofile).")
+  end
   if #st.tasks > 0 and not st.trusted then
     print("A task's validation commands: `sidecar task show ID` lists them.")
   end
@@ -183,13 +193,19 @@ local function grant(o, repo, before, tasks)
     out.envelope("trust", true, status_data(st, "trust"), nil, o.version)
     return EXIT_OK
   end
-  local names, unreadable = {}, {}
+  local names, unreadable, modules = {}, {}, 0
   for _, f in ipairs(st.files) do
     if f.state == "unreadable" then
       unreadable[#unreadable + 1] = f.why or f.path
+    elseif f.kind == "module" then
+      modules = modules + 1
     else
       names[#names + 1] = f.path
     end
+  end
+  if modules > 0 then
+    names[#names + 1] = ("%d Lua file%s they may load (trust --show lists them)"):format(modules,
+      modules == 1 and "" or "s")
   end
   if #st.tasks > 0 then
     names[#names + 1] = ("the validation commands of %d task%s"):format(#st.tasks, #st.tasks == 1 and "" or "s")
@@ -228,9 +244,9 @@ function M.cli(o)
   end
   -- An agent trusting its own code: refused here as a courtesy; what stops a hostile one is its OS
   -- sandbox, in which the trust file is read-only (docs/security.md).
-  if os.getenv("SIDECAR_RUN_ID") then
-    return out.fail(o, "trust", ("refused inside a Sidecar run (%s): an agent cannot trust code; the person "
-      .. "who reviews the run does, from their own shell"):format(os.getenv("SIDECAR_RUN_ID")), EXIT_FAILURE)
+  local run_id = trust.inside_run()
+  if run_id then
+    return out.fail(o, "trust", trust.refusal_inside_run(run_id, "`sidecar trust`"), EXIT_FAILURE)
   end
   return grant(o, repo, st, tasks)
 end

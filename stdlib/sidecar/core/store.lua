@@ -86,6 +86,32 @@ local function encode(record)
   return json.encode(secrets.redact_value(record))
 end
 
+-- What the store writes through by name: SQLite and git follow a link there (the run, task and
+-- session folders are made and opened without following one, host/artifact_store.cpp).
+local STORE_ENTRIES = { "", "/" .. M.DB_NAME, "/" .. M.DB_NAME .. "-wal", "/" .. M.DB_NAME .. "-shm",
+  "/" .. M.DB_NAME .. "-journal", "/runs", "/tasks", "/sessions", "/worktrees" }
+
+---Why the store folder `root` must not be written: it is a symbolic link, or holds one where the
+---store writes (a clone's `.agent -> /somewhere`, `.agent/sidecar.db -> ~/x`), which would put the
+---store where the repository chose. What, where and what to do; nil when there is none. open()
+---checks it before anything is written; so does whatever writes there without opening the store.
+---@param root string  the `.agent` folder
+---@return string|nil why
+function M.planted_link(root)
+  for _, rel in ipairs(STORE_ENTRIES) do
+    local path = root .. rel
+    local st = paths.lstat(path)
+    if st and st.kind == "symlink" then
+      local target = paths.real(path) or "a path that does not exist"
+      return ("%s is a symbolic link (to %s): Sidecar writes its store only in real folders and files, "
+        .. "never through a link a repository could plant; %s"):format(path, target,
+        rel == "" and "remove the link and run `sidecar init` there, or give --root the folder itself"
+          or "remove the link (Sidecar makes it itself)")
+    end
+  end
+  return nil
+end
+
 ---Opens the store in an `.agent` folder, and writes the copies a crash left owing (one query when
 ---none is): `s.settled` says which ({written = {ids}, failed = {{kind, id, message}...}}).
 ---`settle = false` leaves them for `store check` to report. `db_path` puts the database elsewhere
@@ -96,14 +122,9 @@ end
 ---@return table|nil store, string? message, string? code
 function M.open(root, opts)
   opts = opts or {}
-  -- A store reached through a symbolic link (a clone's `.agent -> /somewhere`) would write where
-  -- the repository chose: refused, before anything is written.
-  local st = paths.lstat(root)
-  if st and st.kind == "symlink" then
-    return nil, ("%s is a symbolic link (to %s): Sidecar writes its store only in a real folder, never "
-      .. "through a link a repository could plant; remove the link and run `sidecar init` there, or give "
-      .. "--root the folder itself"):format(root, tostring(paths.real(root) or "nowhere")),
-      "ESYMLINK"
+  local linked = M.planted_link(root)
+  if linked then
+    return nil, linked, "ESYMLINK"
   end
   if not opts.create and not is_dir(root) then
     return nil, "no Sidecar store at " .. root .. ": the folder does not exist", "ENOENT"

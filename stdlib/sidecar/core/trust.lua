@@ -4,11 +4,12 @@
 --- them only once `sidecar trust` recorded each file's SHA-256 for the repository's real path in
 --- the user's state folder ($XDG_STATE_HOME/sidecar/trust.json); a file edited or added since
 --- is not run until it is trusted again. Git does the same with a clone's hooks, direnv with
---- `direnv allow`, mise with `mise trust`.
+--- `direnv allow`, mise with `mise trust`. The other Lua files of the repository are recorded
+--- too: trusted code loads them only as recorded (sidecar.core.trust_guard).
 ---
 ---   local ok, state = trust.allows(".", ".agent/config.lua", text)  -- true | false, "new" | "changed"
----   trust.status(".")   -- {repo, everything, trusted, files = {{path, sha256, state}...}, removed}
----   trust.grant(".")    -- records every file that runs code, as it is now
+---   trust.status(".")   -- {repo, everything, trusted, trusted_by, files = {{path, kind, sha256, state}...}, removed}
+---   trust.grant(".")    -- records every file that runs code, as it is now, and who did
 ---
 --- Checks take the text the caller is about to run (read once, hashed, then run) so a file
 --- swapped in between is never run. SIDECAR_TRUST=all trusts everything: for CI and tests, on
@@ -28,6 +29,7 @@ local json = require("sidecar.core.json")
 local M = {}
 
 M.ENV = "SIDECAR_TRUST"
+M.RUN_ENV = "SIDECAR_RUN_ID" -- set in every agent's environment by the run that started it
 M.FILE = "trust.json"
 M.VERSION = 1
 
@@ -128,6 +130,7 @@ local function read_state()
   for key, entry in pairs(state.repositories) do
     if type(key) == "string" and type(entry) == "table" and type(entry.files) == "table" then
       repos[key] = { trusted_at = type(entry.trusted_at) == "string" and entry.trusted_at or nil,
+        trusted_by = type(entry.trusted_by) == "string" and entry.trusted_by or nil,
         files = strings(entry.files), validation = strings(entry.validation) }
     end
   end
@@ -141,14 +144,58 @@ local function recorded(key)
   return entry and entry.files or {}, entry, entry and entry.validation or {}
 end
 
+-- Who records trust: the user's name, uid and machine ("ana (uid 1000) on box"), for `trust
+-- --show`. The trust file is the user's own: this says which account wrote an entry, and is no
+-- proof against a process of that account that rewrites the file (docs/security.md).
+local function who()
+  local name = os.getenv("USER") or os.getenv("LOGNAME") or "?"
+  local ok, uid = pcall(function()
+    return require("sidecar.host.sandbox").uid()
+  end)
+  local host = (require("sidecar.core.files").read("/proc/sys/kernel/hostname") or ""):match("^%s*(.-)%s*$")
+  return ("%s (uid %s)%s"):format(name, ok and tostring(uid) or "?", host ~= "" and (" on " .. host) or "")
+end
+
+---The run this process belongs to (an agent, or a command an agent started), from SIDECAR_RUN_ID;
+---nil outside runs. `getenv` stands in for os.getenv (tests).
+---@param getenv? fun(name: string): string?
+---@return string|nil run_id
+function M.inside_run(getenv)
+  local id = (getenv or os.getenv)(M.RUN_ENV)
+  return id ~= "" and id or nil
+end
+
+---Why `what` (trusting code, recording a task's commands as this user's) is refused inside run
+---`run_id`. A courtesy, not a bound: an agent can unset the variable; what stops a hostile one is
+---its OS sandbox, in which the trust file is read-only.
+---@param run_id string
+---@param what string
+function M.refusal_inside_run(run_id, what)
+  return ("%s is refused inside a Sidecar run (%s): an agent cannot trust code, its own or anyone's; the "
+    .. "person who reviews the run does, from their own shell (sidecar trust --show, then sidecar trust)")
+    :format(what, run_id)
+end
+
+---How Sidecar treats a file trust records: "config" (.agent/config.lua), "preset"
+---(.agent/presets/NAME.lua), or "module" (a Lua file trusted code may load).
+---@param rel string
+function M.kind(rel)
+  if rel == ".agent/config.lua" then
+    return "config"
+  elseif rel:match("^%.agent/presets/[^/]+%.lua$") then
+    return "preset"
+  end
+  return "module"
+end
+
 local function report(info)
   if reporter then
     reporter(info)
   end
 end
 
----The files of `repo` that run code when Sidecar reads them, relative to it and sorted:
----`.agent/config.lua`, then `.agent/presets/*.lua`.
+---The files of `repo` that run code when Sidecar reads them, relative to it: `.agent/config.lua`,
+---then `.agent/presets/*.lua`, then the Lua files they may load (module_files), each part sorted.
 ---@param repo string
 ---@return string[]
 function M.code_files(repo)
@@ -261,8 +308,9 @@ end
 
 ---What runs code in `repo` and whether it is trusted:
 ---{repo (its real path), everything (SIDECAR_TRUST=all), trusted (every file and task trusted, no
----file removed), trusted_at, files = {{path, sha256, state = "trusted"|"changed"|"new"|"unreadable",
----why?}...} (unreadable: a FIFO, device or folder, or too large; never run nor trusted),
+---file removed), trusted_at, trusted_by (who recorded it: "name (uid N) on host"), files = {{path,
+---kind (M.kind), sha256, state = "trusted"|"changed"|"new"|"unreadable", why?}...} (unreadable: a
+---FIFO, device or folder, or too large; never run nor trusted),
 ---removed = {paths trusted once and gone}, tasks = {{task_id, sha256, state}...} (those of
 ---`tasks`, the store's task records, that have validation commands)}. nil, message when the
 ---folder cannot be resolved.
@@ -275,7 +323,7 @@ function M.status(repo, tasks)
   end
   local hashes, entry, validated = recorded(key)
   local out = { repo = key, everything = M.everything(), trusted = true, files = {}, removed = {}, tasks = {},
-    trusted_at = entry and entry.trusted_at or nil }
+    trusted_at = entry and entry.trusted_at or nil, trusted_by = entry and entry.trusted_by or nil }
   for _, task in ipairs(tasks or {}) do
     local hash = M.validation_hash(task)
     if hash then
@@ -295,7 +343,7 @@ function M.status(repo, tasks)
     local hash = text and digest.sha256(text)
     local state = not text and "unreadable" or hashes[rel] == nil and "new" or (hashes[rel] == hash and "trusted"
       or "changed")
-    out.files[#out.files + 1] = { path = rel, sha256 = hash or "-", state = state, why = why }
+    out.files[#out.files + 1] = { path = rel, kind = M.kind(rel), sha256 = hash or "-", state = state, why = why }
     out.trusted = out.trusted and state == "trusted"
     present[rel] = true
   end
@@ -382,8 +430,8 @@ function M.grant(repo, tasks)
     validation[t.task_id] = t.sha256
   end
   local ok, bad = update(function(state)
-    state.repositories[before.repo] = { trusted_at = os.date("!%Y-%m-%dT%H:%M:%SZ"), files = files,
-      validation = validation }
+    state.repositories[before.repo] = { trusted_at = os.date("!%Y-%m-%dT%H:%M:%SZ"), trusted_by = who(),
+      files = files, validation = validation }
   end)
   if not ok then
     return nil, bad
@@ -418,7 +466,7 @@ end
 ---@param text string
 function M.record(repo, rel, text)
   return update_entry(repo, function(entry)
-    entry.trusted_at = os.date("!%Y-%m-%dT%H:%M:%SZ")
+    entry.trusted_at, entry.trusted_by = os.date("!%Y-%m-%dT%H:%M:%SZ"), who()
     entry.files[rel] = digest.sha256(text)
   end)
 end

@@ -1,10 +1,12 @@
 --- What trusted code loads from its repository is trusted too. A trusted preset (or config) may
 --- point package.path into the repository and `require` a helper there, or `dofile` one: those
 --- files run only as `sidecar trust` recorded them (sidecar.core.trust), so a `git pull` that
---- changes a helper does not run it unreviewed.
+--- changes a helper does not run it unreviewed. A native library (a C module through
+--- package.cpath, package.loadlib) inside the repository is never loaded: nobody can review it.
 ---
 ---   trust_guard.module_files(repo)  -- the Lua files `sidecar trust` records beside config and presets
 ---   trust_guard.guard(repo)         -- before the repository's config or preset runs
+---   trust_guard.owner(path)         -- the guarded repository `path` lies in, and its name there
 local paths = require("sidecar.host.paths")
 
 local M = {}
@@ -16,7 +18,10 @@ local AGENT_DATA = { runs = true, worktrees = true, tasks = true, sessions = tru
 ---The other Lua files of `repo` that trusted code may load (`require` through a package.path into
 ---the repository, `dofile`, `loadfile`): the repository's own *.lua files (tracked or not, as git
 ---lists them, ignored ones aside) and those under .agent/ outside its records. Relative, sorted.
----What `sidecar trust` records of them is checked when they load (M.guard).
+---Why all of them rather than those a dry load of each preset touches: a preset may require a
+---module only on one branch of its code, so a dry load would miss it, and the next run would be
+---refused after all; listing every Lua file git knows is sound and cheap. A file not listed
+---(ignored, beyond MAX_MODULES, deeper than six folders under .agent) is refused when loaded.
 ---@param repo string
 ---@return string[]
 function M.module_files(repo)
@@ -52,37 +57,158 @@ end
 
 local guarded = {} -- repository (real path) -> true: its modules are checked when they load
 
+-- `path` made absolute from the current folder (its real path), "." and ".." taken as written.
+local function lexical(path)
+  local parts = {}
+  local whole = path:sub(1, 1) == "/" and path or ((paths.real(".") or "") .. "/" .. path)
+  for part in whole:gmatch("[^/]+") do
+    if part == ".." then
+      parts[#parts] = nil
+    elseif part ~= "." then
+      parts[#parts + 1] = part
+    end
+  end
+  return "/" .. table.concat(parts, "/")
+end
+
+-- Sidecar's own code when it is loaded from disk (SIDECAR_STDLIB_DIR, and the built-in presets
+-- beside it): the user's environment chose it, not a repository, even when it lies in one (a
+-- checkout of Sidecar itself, edited all day).
+local function own_folders()
+  local dir = os.getenv("SIDECAR_STDLIB_DIR")
+  local out = {}
+  for _, folder in ipairs(dir and dir ~= "" and { dir, dir .. "/../presets" } or {}) do
+    out[#out + 1] = paths.real(folder)
+  end
+  return out
+end
+
+local function under(path, folder)
+  return path:sub(1, #folder + 1) == folder .. "/"
+end
+
+---The guarded repository `path` lies in, and the file's name relative to it; nil when it lies in
+---none (or in Sidecar's own stdlib loaded from disk). Both the path as written and where it really
+---leads count: `lib/x.lua -> /elsewhere/x.lua` is the repository's file (trust hashed what it
+---leads to), and so is a path outside that links into a repository.
+---@param path string
+---@return string|nil repo, string? rel
+function M.owner(path)
+  local at_all = { lexical(path), paths.real(path) or false }
+  for _, at in ipairs(at_all) do
+    for _, own in ipairs(at and own_folders() or {}) do
+      if under(at, own) then
+        return nil
+      end
+    end
+  end
+  for _, at in ipairs(at_all) do
+    for repo in pairs(at and guarded or {}) do
+      if under(at, repo) then
+        return repo, at:sub(#repo + 2)
+      end
+    end
+  end
+  return nil
+end
+
 -- The trusted text of `path` when it lies in a guarded repository: text, or nil and why (not
 -- trusted); false when the file is not in one (load it as Lua would).
 local function guarded_text(path)
-  local real = paths.real(path)
-  if not real then
+  local repo, rel = M.owner(path)
+  if not repo then
     return false
   end
-  for repo in pairs(guarded) do
-    if real:sub(1, #repo + 1) == repo .. "/" then
-      local rel = real:sub(#repo + 2)
-      local text, why = paths.read_code(real)
-      if not text then
-        return nil, ("%s: %s"):format(real, tostring(why))
-      end
-      local ok, state = require("sidecar.core.trust").allows(repo, rel, text)
-      if not ok then
-        return nil, ("%s of %s is %s, so it was not loaded: review it (sidecar trust --show %s), then run "
-          .. "`sidecar trust %s`"):format(rel, repo, state == "changed" and "changed since it was trusted" or
-            "not trusted", repo, repo)
-      end
-      return text
-    end
+  local text, why = paths.read_code(repo .. "/" .. rel)
+  if not text then
+    return nil, ("%s/%s: %s"):format(repo, rel, tostring(why))
   end
-  return false
+  local ok, state = require("sidecar.core.trust").allows(repo, rel, text)
+  if not ok then
+    return nil, ("%s of %s is %s, so it was not loaded: review it (sidecar trust --show %s), then run "
+      .. "`sidecar trust %s`"):format(rel, repo, state == "changed" and "changed since it was trusted" or
+        "not trusted", repo, repo)
+  end
+  return text
+end
+
+-- Refuses a native library of a guarded repository (raises); nothing when `path` is elsewhere or nil.
+local function refuse_native(path)
+  local repo, rel = nil, nil
+  if type(path) == "string" and path ~= "" then
+    repo, rel = M.owner(path)
+  end
+  if repo then
+    error(("%s of %s is a native library, which Sidecar never loads from a repository (nobody can review "
+      .. "it, so `sidecar trust` cannot cover it): install it outside the repository, or write the "
+      .. "module in Lua"):format(rel, repo), 0)
+  end
+end
+
+-- Lua's own loaders, wrapped once: the Lua searcher, the two C searchers, loadlib, loadfile, dofile.
+local function install()
+  local lua_searcher, c_searcher, croot_searcher = package.searchers[2], package.searchers[3], package.searchers[4]
+  local real_loadlib, real_loadfile = package.loadlib, loadfile
+  package.searchers[2] = function(name)
+    local path = package.searchpath(name, package.path)
+    local text, why = false, nil
+    if path then
+      text, why = guarded_text(path)
+    end
+    if text == false then
+      return lua_searcher(name)
+    elseif not text then
+      error(why, 0)
+    end
+    local chunk, bad = load(text, "@" .. path)
+    if not chunk then
+      error(("error loading module '%s' from file '%s':\n\t%s"):format(name, path, bad), 0)
+    end
+    return chunk, path
+  end
+  package.searchers[3] = function(name)
+    refuse_native(package.searchpath(name, package.cpath))
+    return c_searcher(name)
+  end
+  package.searchers[4] = function(name)
+    local top = name:match("^([^.]+)%.")
+    refuse_native(top and package.searchpath(top, package.cpath))
+    return croot_searcher(name)
+  end
+  package.loadlib = function(path, ...)
+    refuse_native(path)
+    return real_loadlib(path, ...)
+  end
+  loadfile = function(path, ...)
+    local text, why = false, nil
+    if type(path) == "string" then
+      text, why = guarded_text(path)
+    end
+    if text == false then
+      return real_loadfile(path, ...)
+    elseif not text then
+      return nil, why
+    end
+    -- As loadfile: an `env` given (even nil) is the chunk's environment, else the global one.
+    if select("#", ...) >= 2 then
+      return load(text, "@" .. path, (...), (select(2, ...)))
+    end
+    return load(text, "@" .. path, (...))
+  end
+  dofile = function(path)
+    local chunk, why = loadfile(path)
+    if not chunk then
+      error(why, 2)
+    end
+    return chunk()
+  end
 end
 
 ---From now on, a Lua file of `repo` that code loads (require through package.path, dofile,
----loadfile) runs only if `sidecar trust` recorded it as it is: a trusted preset that points
----package.path into the repository cannot run a helper a `git pull` changed. Called before a
----repository's config or preset runs. (Text a preset reads with io.open and runs with load() is
----its own, trusted with it.)
+---loadfile) runs only if `sidecar trust` recorded it as it is, and a native library of `repo` not
+---at all: a trusted preset that points package.path into the repository cannot run a helper a
+---`git pull` changed. Called before a repository's config or preset runs. (Text a preset reads
+---with io.open and runs with load(), or a script it starts, is its own doing, trusted with it.)
 ---@param repo string
 function M.guard(repo)
   local trust = require("sidecar.core.trust")
@@ -91,46 +217,7 @@ function M.guard(repo)
     return
   end
   if next(guarded) == nil then
-    local lua_searcher, real_loadfile = package.searchers[2], loadfile
-    package.searchers[2] = function(name)
-      local path = package.searchpath(name, package.path)
-      if path == nil then
-        return lua_searcher(name)
-      end
-      local text, why = guarded_text(path)
-      if text == false then
-        return lua_searcher(name)
-      end
-      if not text then
-        error(why, 0)
-      end
-      local chunk, bad = load(text, "@" .. path)
-      if not chunk then
-        error(("error loading module '%s' from file '%s':\n\t%s"):format(name, path, bad), 0)
-      end
-      return chunk, path
-    end
-    loadfile = function(path, ...)
-      local text, why = false, nil
-      if path ~= nil then
-        text, why = guarded_text(path)
-      end
-      if text == false then
-        return real_loadfile(path, ...)
-      end
-      if not text then
-        return nil, why
-      end
-      local mode, env = ...
-      return load(text, "@" .. path, mode, env or _G)
-    end
-    dofile = function(path)
-      local chunk, why = loadfile(path)
-      if not chunk then
-        error(why, 2)
-      end
-      return chunk()
-    end
+    install()
   end
   guarded[key] = true
 end
