@@ -2,7 +2,8 @@
 // brackets, of marker prefixes, an unterminated line, ...) through the markers parser, both
 // event-stream parsers (fed in 64 KB chunks, as a run reads them), the JSON finder of
 // structured answers (sidecar.core.json_extract, what presets check) and the parsers of the
-// precommit and personalization presets' markdown answers (sidecar.formats.*), each timed, beside `lua5.4`
+// precommit and personalization presets' markdown answers (sidecar.formats.*), the redactor (whole,
+// and as a stream fed in 64 KB chunks: sidecar.core.secrets), each timed, beside `lua5.4`
 // doing one plain linear scan (string.find of a substring that is not there) over the same text.
 // Every pass must stay within a small factor of that scan: a quadratic one takes hours here.
 //
@@ -31,7 +32,8 @@ local function event(text) -- an agent message line of each dialect around `text
     '{"type":"assistant","message":{"content":[{"type":"text","text":"' .. text .. '"}]}}\n'
 end
 ORDER = { "spaces", "space lines", "brackets", "marker prefixes", "blocked context", "question options",
-  "file lines", "unterminated", "newlines", "event strings", "odd events", "nested spans", "empty fences" }
+  "file lines", "unterminated", "newlines", "event strings", "odd events", "nested spans", "empty fences",
+  "json escapes", "colour lines" }
 texts = {
   ["spaces"] = fill(" ", "[PROGRESS] a", "b"),
   ["space lines"] = fill("x" .. (" "):rep(4093) .. "y\n", "[BLOCKED] why\n"),
@@ -48,16 +50,19 @@ texts = {
   -- spans nested in one another, each decoding to its very end before it fails
   ["nested spans"] = fill("1,", ("["):rep(150), "x" .. ("]"):rep(150)),
   ["empty fences"] = fill("```\n"),
+  -- what the redactor reads through: JSON escapes and terminal sequences (grep --color, OSC 8)
+  ["json escapes"] = event(('line\\n\\u001b[01;31m\\u001b[Kpassword\\u001b[m\\u001b[K = \\"x\\" \\t'):rep(n // 160)),
+  ["colour lines"] = fill("src/a.c:12:\27[01;31m\27[Kkey\27[m\27[K = 1; \27]8;;http://x\27\\ link\27]8;;\27\\\n"),
 }
 )";
 
 // The passes, in Sidecar: prints "name<TAB>bytes<TAB>markers<TAB>codex<TAB>claude<TAB>json<TAB>precommit
-// <TAB>personalization" per text.
+// <TAB>personalization<TAB>redact<TAB>redact stream" per text.
 const char* const kPasses = R"(
 local agent_events, markers = require("sidecar.agent.events"), require("sidecar.agent.markers")
 local json_extract = require("sidecar.core.json_extract")
 local precommit, personalization = require("sidecar.formats.precommit"), require("sidecar.formats.personalization")
-local time = require("sidecar.host.time")
+local time, secrets = require("sidecar.host.time"), require("sidecar.core.secrets")
 local CHUNK = 64 * 1024
 local function timed(f)
   local t0 = time.monotonic_ns()
@@ -71,6 +76,13 @@ local function stream(dialect, text)
   end
   p:finish()
 end
+local function redact_stream(text)
+  local s = secrets.stream()
+  for i = 1, #text, CHUNK do
+    s:feed(text:sub(i, i + CHUNK - 1))
+  end
+  s:finish()
+end
 for _, name in ipairs(ORDER) do
   local text = texts[name]
   local m = timed(function() markers.parse(text) end)
@@ -79,7 +91,9 @@ for _, name in ipairs(ORDER) do
   local j = timed(function() json_extract.extract(text) end)
   local pc = timed(function() precommit.parse(text) end)
   local ps = timed(function() personalization.parse(text) end)
-  io.write(("%s\t%d\t%.6f\t%.6f\t%.6f\t%.6f\t%.6f\t%.6f\n"):format(name, #text, m, c, l, j, pc, ps))
+  local r = timed(function() secrets.redact(text) end)
+  local rs = timed(function() redact_stream(text) end)
+  io.write(("%s\t%d\t%.6f\t%.6f\t%.6f\t%.6f\t%.6f\t%.6f\t%.6f\t%.6f\n"):format(name, #text, m, c, l, j, pc, ps, r, rs))
   io.stdout:flush()
 end
 )";
@@ -145,8 +159,9 @@ int main(int argc, char** argv) {
   std::printf("Text passes over adversarial agent output, %d MB each (seconds, MB/s); reference: lua5.4\n"
               "string.find of an absent plain substring over the same text (%s)\n\n",
               mb, ref.empty() ? "lua5.4 not found" : "one linear scan");
-  std::printf("%-18s %16s %16s %16s %16s %16s %16s %16s\n", "text", "markers", "codex events", "claude events",
-              "json extract", "precommit", "personalization", "lua5.4 find");
+  std::printf("%-18s %16s %16s %16s %16s %16s %16s %16s %16s %16s\n", "text", "markers", "codex events",
+              "claude events", "json extract", "precommit", "personalization", "redact", "redact stream",
+              "lua5.4 find");
   FILE* f = std::fopen(path, "r");
   char line[512];
   double worst = 0;
@@ -154,7 +169,7 @@ int main(int argc, char** argv) {
     std::istringstream in(line);
     std::string name;
     std::getline(in, name, '\t');
-    constexpr int kTimed = 6;  // then lua5.4's scan
+    constexpr int kTimed = 8;  // then lua5.4's scan
     double bytes = 0, secs[kTimed + 1] = {};
     in >> bytes;
     for (int i = 0; i < kTimed; ++i) in >> secs[i];
@@ -165,8 +180,8 @@ int main(int argc, char** argv) {
       else std::snprintf(cell[i], sizeof cell[i], "%.3f s %6.0f", secs[i], mbps(bytes, secs[i]));
     }
     for (int i = 0; i < kTimed; ++i) worst = secs[i] > worst ? secs[i] : worst;
-    std::printf("%-18s %16s %16s %16s %16s %16s %16s %16s\n", name.c_str(), cell[0], cell[1], cell[2], cell[3],
-                cell[4], cell[5], cell[6]);
+    std::printf("%-18s %16s %16s %16s %16s %16s %16s %16s %16s %16s\n", name.c_str(), cell[0], cell[1], cell[2],
+                cell[3], cell[4], cell[5], cell[6], cell[7], cell[8]);
   }
   if (f) std::fclose(f);
   std::remove(path);
