@@ -66,8 +66,10 @@ Json responses_item(const Item& item, const ReplyContext& c, std::size_t index, 
             {"call_id", call_id(call, c, index)}, {"name", call.name}, {"input", done ? call.input : ""}};
   }
   auto [name, arguments] = function_of(call);
-  return {{"id", item_id("fc", c, index)}, {"type", "function_call"}, {"status", done ? "completed" : "in_progress"},
-          {"call_id", call_id(call, c, index)}, {"name", name}, {"arguments", done ? arguments : ""}};
+  Json out = {{"id", item_id("fc", c, index)}, {"type", "function_call"}, {"status", done ? "completed" : "in_progress"},
+              {"call_id", call_id(call, c, index)}, {"name", name}, {"arguments", done ? arguments : ""}};
+  if (!call.ns.empty()) out["namespace"] = call.ns;
+  return out;
 }
 
 Json responses_usage(const Usage& u) {

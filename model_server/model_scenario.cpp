@@ -89,17 +89,24 @@ struct Checker {
 
   bool tool_call(const Json& j, const std::string& path, const Step& step, ToolCall& call) {
     if (!j.is_object()) return expected(path, "an object: {\"shell\": CMD} or {\"name\": N, \"arguments\": {...}}", j);
-    if (!only_keys(j, path, {"shell", "name", "arguments", "input", "id"})) return false;
+    if (!only_keys(j, path, {"shell", "name", "namespace", "arguments", "input", "id"})) return false;
     if (j.contains("id") && !string(j["id"], path + ".id", call.id, true)) return false;
     if (j.contains("shell")) {
-      if (j.contains("name") || j.contains("arguments") || j.contains("input")) {
-        return fail(path, "\"shell\" stands alone: it takes no name, arguments or input");
+      if (j.contains("name") || j.contains("namespace") || j.contains("arguments") || j.contains("input")) {
+        return fail(path, "\"shell\" stands alone: it takes no name, namespace, arguments or input");
       }
       call.kind = ToolCall::Kind::Shell;
       return string(j["shell"], path + ".shell", call.command, true);
     }
     if (!j.contains("name")) return fail(path, "a tool call needs \"shell\" or \"name\"");
     if (!string(j["name"], path + ".name", call.name, true)) return false;
+    if (j.contains("namespace")) {
+      if (!string(j["namespace"], path + ".namespace", call.ns, true)) return false;
+      if (j.contains("input") || step.api != Api::Responses) {
+        return fail(path, "\"namespace\" is for a Responses function call: give the step \"api\": \"responses\" and "
+                          "the call \"arguments\", not \"input\"");
+      }
+    }
     if (j.contains("input")) {
       if (j.contains("arguments")) return fail(path, "\"arguments\" (a function call) or \"input\" (a custom tool call), not both");
       if (!string(j["input"], path + ".input", call.input)) return false;

@@ -19,6 +19,7 @@ struct ToolCall {
   enum class Kind { Shell, Function, Custom };
   Kind kind = Kind::Function;
   std::string name;       // Function, Custom
+  std::string ns;         // Function, Responses: the namespace a tool sits in (codex's "mcp__server")
   std::string command;    // Shell
   std::string arguments;  // Function: the arguments object as compact JSON text
   std::string input;      // Custom: free-form text (apply_patch)

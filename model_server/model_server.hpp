@@ -28,6 +28,9 @@
 //                                           claude Bash {"command"}
 //       {"name": "N", "arguments": {...}}   a function_call (Responses, arguments sent as JSON
 //                                           text) or a tool_use block (Messages, the input object)
+//       {"name": "N", "namespace": "NS", "arguments": {...}}
+//                                           a function_call of a tool in a namespace (Responses
+//                                           only: codex's MCP tools, "mcp__<server>")
 //       {"name": "apply_patch", "input": "*** Begin Patch..."}
 //                                           a custom_tool_call (Responses only: needs "api")
 //     each with an optional "id" (call_id / tool_use id; made up when absent)

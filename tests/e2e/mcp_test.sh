@@ -5,7 +5,9 @@
 # repository with fake runners (a run that ends, one that waits for a gate file: waited on, and
 # cancelled, which stops its run), bad arguments, an unknown tool and method, malformed JSON,
 # invalid UTF-8, a huge line, non-object params; after each the server still answers. Also
-# `sidecar context` and its budget.
+# `sidecar context` and its budget. Then the real claude -p and codex exec (both of codex's ways:
+# namespaced functions and code mode; with and without the README's approval mode) call the tools
+# against the scripted model server.
 set -u
 . "$(dirname "$0")/lib.sh" # S (absolute), here, root, $work; the shared helpers
 F=$root/tests/fixtures
@@ -198,7 +200,7 @@ expect_run "context --budget 0" 2 "^$" "--budget 0: expected a whole number of t
 
 # --- the real claude -p calling these tools against the scripted model server -------------------
 if [ "${SIDECAR_SKIP_REAL_CLIS:-}" = 1 ]; then
-  echo "SKIP: the real claude CLI (SIDECAR_SKIP_REAL_CLIS=1)"
+  echo "SKIP: the real claude and codex CLIs (SIDECAR_SKIP_REAL_CLIS=1)"
   finish
   exit $?
 fi
@@ -239,5 +241,77 @@ eq "claude: a bad argument: the server's tool error reached the model" "yes" \
 eq "claude: the task and run are in the store" "Hello task review codex" \
   "$(field .agent/tasks/T-0001.json .title) $(field .agent/runs/R-0001/run.json .status) $(field .agent/runs/R-0001/run.json .runner_type)"
 [ "$failed" -gt 0 ] && { tail -n 5 "$work/claude.jsonl" | cut -c1-300; tail -n 20 "$work/claude.err"; }
+
+# --- the real codex exec calling these tools, configured as the README says ------------------------
+# Codex 0.169 offers MCP tools two ways, by model: as functions in the `mcp__sidecar` namespace, or
+# (its default model, "code mode") on the `tools` object of its JavaScript `exec` tool. Both here.
+command -v codex >/dev/null || { echo "FAIL: codex is not installed (scripts/setup installs it into .tools/npm)"; exit 1; }
+git_repo codex-repo # (cds into it); run_task's agent is the fake codex
+add_runners "    codex = { program = $(fake_agent "$F/captures/codex_exec_json_text_turn.jsonl") },"
+mkdir -p "$work/codex-home" "$work/codex-tmp"
+cat >"$work/codex-home/config.toml" <<TOML
+[mcp_servers.sidecar]
+command = "$S"
+args = ["mcp"]
+cwd = "$work/codex-repo"
+env = { SIDECAR_TRUST = "all", XDG_STATE_HOME = "$work/state" }
+default_tools_approval_mode = "approve"
+TOML
+# codex_exec NAME [ARGS...]: codex exec against the model server, its JSON in $work/NAME.jsonl.
+codex_exec() {
+  local name=$1
+  shift
+  codex_status=0
+  CODEX_HOME=${CODEX_HOME_DIR:-$work/codex-home} TMPDIR=$work/codex-tmp MOCK_API_KEY=sk-mock timeout 180 codex exec --json \
+    --skip-git-repo-check -c model_provider=mock -c model_providers.mock.name=mock \
+    -c "model_providers.mock.base_url=http://127.0.0.1:$port/v1" -c model_providers.mock.wire_api=responses \
+    -c model_providers.mock.env_key=MOCK_API_KEY -c model_providers.mock.request_max_retries=0 \
+    -c model_providers.mock.stream_max_retries=0 --disable plugins -c analytics.enabled=false "$@" \
+    "Hand the hello task to a sidecar" </dev/null >"$work/$name.jsonl" 2>"$work/$name.err" || codex_status=$?
+}
+# mcp_item NAME TOOL: the status of codex's mcp_tool_call item for TOOL.
+mcp_item() {
+  grep '"type":"item.completed"' "$work/$1.jsonl" | grep "\"type\":\"mcp_tool_call\",\"server\":\"sidecar\",\"tool\":\"$2\"" |
+    head -n 1 | jv .item.status
+}
+# tool_output NAME N PATTERN: the model's request N (1-based, as logged) carries a tool output matching PATTERN.
+tool_output() { sed -n "$2p" "$work/$1.log" | grep -q "\"type\":\"[a-z_]*call_output\".*$3"; }
+
+start_server codex "$F/scenarios/mcp_codex.json" || { finish; exit 1; }
+codex_exec codex -m mock-model
+stop_server
+eq "codex: exit status" 0 "$codex_status"
+eq "codex: the tools it called, and how they ended" "completed completed completed" \
+  "$(mcp_item codex task_create) $(mcp_item codex run_task) $(mcp_item codex context)"
+eq "codex: task_create's result reached the model" "yes" "$(tool_output codex 2 'T-0001' && echo yes)"
+eq "codex: run_task's result reached the model" "yes" "$(tool_output codex 3 'R-0001.*review' && echo yes)"
+eq "codex: context's result reached the model (the run to review)" "yes" "$(tool_output codex 4 'review.*R-0001' && echo yes)"
+eq "codex: the final message" "The sidecar has the task." \
+  "$(grep '"type":"agent_message"' "$work/codex.jsonl" | tail -n 1 | jv .item.text)"
+eq "codex: the task and run are in the store" "Hello task review codex" \
+  "$(field .agent/tasks/T-0001.json .title) $(field .agent/runs/R-0001/run.json .status) $(field .agent/runs/R-0001/run.json .runner_type)"
+[ "$failed" -gt 0 ] && { tail -n 5 "$work/codex.jsonl" | cut -c1-300; tail -n 20 "$work/codex.err"; }
+
+start_server codex-code "$F/scenarios/mcp_codex_code_mode.json" || { finish; exit 1; }
+codex_exec codex-code
+stop_server
+eq "codex, code mode: exit status" 0 "$codex_status"
+eq "codex, code mode: the script's output reached the model" "yes" \
+  "$(tool_output codex-code 2 'created T-0002.*open T-0002' && echo yes)"
+eq "codex, code mode: the task is in the store" "Code mode task" "$(field .agent/tasks/T-0002.json .title)"
+[ "$failed" -gt 0 ] && { tail -n 5 "$work/codex-code.jsonl" | cut -c1-300; tail -n 20 "$work/codex-code.err"; }
+
+# Without the README's approval mode, codex refuses the open-world tools (nobody can approve) and
+# calls the others.
+mkdir -p "$work/codex-home-asking"
+grep -v default_tools_approval_mode "$work/codex-home/config.toml" >"$work/codex-home-asking/config.toml"
+start_server codex-asking "$F/scenarios/mcp_codex.json" || { finish; exit 1; }
+CODEX_HOME_DIR=$work/codex-home-asking codex_exec codex-asking -m mock-model
+stop_server
+eq "codex, no approval mode: task_create runs, run_task is refused" "completed failed" \
+  "$(mcp_item codex-asking task_create) $(mcp_item codex-asking run_task)"
+eq "codex, no approval mode: why" "yes" \
+  "$(grep -q 'MCP tool call requires approval, but approval policy is never' "$work/codex-asking.jsonl" && echo yes)"
+eq "codex, no approval mode: no run started" "R-0001" "$(ls .agent/runs | tr '\n' ' ' | sed 's/ $//')"
 
 finish

@@ -161,6 +161,22 @@ TEST_CASE("model server: a custom tool call (apply_patch) and a plain JSON reply
   CHECK(body["usage"]["total_tokens"] == 99);
 }
 
+TEST_CASE("model server: a function call in a namespace (codex's MCP tools)", "[model_server]") {
+  auto m = load(R"({"steps": [{"api": "responses", "tool_calls": [
+    {"name": "task_create", "namespace": "mcp__sidecar", "arguments": {"title": "t"}}, {"name": "plain"}]}]})");
+  std::vector<Event> ev = events_of(m->answer(post("/v1/responses", R"({"stream": true})")).reply);
+  std::vector<Json> calls;
+  for (const Event& e : ev) {
+    if (e.name == "response.output_item.done") calls.push_back(e.data["item"]);
+  }
+  REQUIRE(calls.size() == 2);
+  CHECK(calls[0]["type"] == "function_call");
+  CHECK(calls[0]["name"] == "task_create");
+  CHECK(calls[0]["namespace"] == "mcp__sidecar");
+  CHECK(calls[0]["arguments"] == R"({"title":"t"})");
+  CHECK_FALSE(calls[1].contains("namespace"));  // only when the scenario names one
+}
+
 TEST_CASE("model server: a Messages stream of thinking, text and tool use", "[model_server]") {
   auto m = load(R"({"steps": [{"reasoning": "Think.", "text": "Let me look.",
     "tool_calls": [{"shell": "ls -la"}, {"name": "Read", "arguments": {"file_path": "/x"}}],
@@ -345,6 +361,12 @@ TEST_CASE("model server: scenario mistakes name the file, the JSON path and the 
       {R"({"steps": [{"tool_calls": [{"name": "f", "arguments": [1]}]}]})", "$.steps[0].tool_calls[0].arguments: expected an object, got [1]"},
       {R"({"steps": [{"tool_calls": [{"name": "apply_patch", "input": "x"}]}]})",
        "$.steps[0].tool_calls[0]: a custom tool call (\"input\") exists only in the Responses API"},
+      {R"({"steps": [{"tool_calls": [{"name": "f", "namespace": "mcp__x"}]}]})",
+       "$.steps[0].tool_calls[0]: \"namespace\" is for a Responses function call"},
+      {R"({"steps": [{"api": "responses", "tool_calls": [{"name": "f", "namespace": "n", "input": "x"}]}]})",
+       "$.steps[0].tool_calls[0]: \"namespace\" is for a Responses function call"},
+      {R"({"steps": [{"api": "responses", "tool_calls": [{"name": "f", "namespace": ""}]}]})",
+       "$.steps[0].tool_calls[0].namespace: expected a non-empty string"},
       {R"({"steps": [{"error": {"message": "x"}}]})", "$.steps[0].error: an error needs \"status\""},
       {R"({"steps": [{"error": {"status": 200}}]})", "$.steps[0].error.status: expected an HTTP error status from 400 to 599, got 200"},
       {R"({"steps": [{"error": {"status": 500}, "text": "x"}]})", "$.steps[0]: \"error\" replaces the reply: \"text\" cannot go with it"},
