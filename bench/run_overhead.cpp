@@ -2,7 +2,9 @@
 // prints a recorded codex event stream, run bare (spawn to exit, prompt on stdin) and through
 // Sidecar's codex runner (`sidecar -e` calling agent_run.execute: store record and JSON copy,
 // prompt.md, the stream parsed and kept, events.jsonl, output.md, model.json/md, and in a git
-// repository the work-tree snapshots before and after). Target: sidecar <= 1.2 x bare + 5 ms.
+// repository the work-tree snapshots before and after). Targets: sidecar <= 1.2 x bare + 5 ms
+// (issue 5) and <= bare + 10 ms (issue 40). Each case also runs with SIDECAR_OS_SANDBOX=off, so
+// the OS sandbox's share (bwrap, sandbox-init, the proxy) shows beside the rest.
 //
 //   bench_run_overhead path/to/sidecar path/to/capture.jsonl [runs]
 //
@@ -29,7 +31,7 @@ int sh(const std::string& command) { return std::system(command.c_str()); }
 struct Case {
   const char* name;
   std::string folder;  // where the runs happen
-  std::vector<double> bare, sidecar;
+  std::vector<double> bare, sidecar, unsandboxed;
 };
 
 }  // namespace
@@ -59,18 +61,25 @@ int main(int argc, char** argv) {
     return 1;
   }
   const std::string lua = sidecar::bench::execute_lua(agent);
-  std::vector<Case> cases = {{"in a git repository (snapshots on)", base + "/git", {}, {}},
-                             {"outside git (no snapshots)", base + "/plain", {}, {}}};
+  std::vector<Case> cases = {{"in a git repository (snapshots on)", base + "/git", {}, {}, {}},
+                             {"outside git (no snapshots)", base + "/plain", {}, {}, {}}};
+  std::string sandbox_off = "SIDECAR_OS_SANDBOX=off";
+  std::vector<char*> env_off;
+  for (char** e = environ; *e; ++e) env_off.push_back(*e);
+  env_off.push_back(sandbox_off.data());
+  env_off.push_back(nullptr);
   for (int i = 0; i < runs; ++i) {
     for (Case& c : cases) {  // alternate, so drift on a shared machine hits both alike
       double bare = run_ms({agent, "exec", "--json", "-"}, c.folder, environ, prompt);
       double side = run_ms({sidecar_path, "-e", lua}, c.folder);
-      if (bare < 0 || side < 0) {
+      double off = run_ms({sidecar_path, "-e", lua}, c.folder, env_off.data());
+      if (bare < 0 || side < 0 || off < 0) {
         std::fprintf(stderr, "bench_run_overhead: a run failed (%s, run %d)\n", c.name, i);
         return 1;
       }
       c.bare.push_back(bare);
       c.sidecar.push_back(side);
+      c.unsandboxed.push_back(off);
     }
   }
   const double create_us = sidecar::bench::file_create_us(base);
@@ -79,9 +88,14 @@ int main(int argc, char** argv) {
   std::printf("in %s: creating a file there takes %.0f us (median; set TMPDIR to measure elsewhere)\n", base.c_str(),
               create_us);
   for (const Case& c : cases) {
-    double bare = median(c.bare), side = median(c.sidecar), limit = 1.2 * bare + 5;
-    std::printf("  %-38s bare %7.2f  sidecar %7.2f  ratio %5.2fx  overhead %+7.2f ms  target <= %.2f ms: %s\n", c.name,
-                bare, side, side / bare, side - bare, limit, side <= limit ? "met" : "NOT met");
+    double bare = median(c.bare), side = median(c.sidecar), off = median(c.unsandboxed);
+    double limit5 = 1.2 * bare + 5, limit40 = bare + 10;
+    std::printf("  %-38s bare %7.2f  sidecar %7.2f  ratio %5.2fx  overhead %+7.2f ms\n", c.name, bare, side,
+                side / bare, side - bare);
+    std::printf("  %-38s targets: <= %.2f ms (1.2 x bare + 5): %s; <= %.2f ms (bare + 10): %s\n", "", limit5,
+                side <= limit5 ? "met" : "NOT met", limit40, side <= limit40 ? "met" : "NOT met");
+    std::printf("  %-38s without the OS sandbox %7.2f (the sandbox's share %+.2f ms); bare + 10: %s\n", "", off,
+                side - off, off <= limit40 ? "met" : "NOT met");
   }
   return 0;
 }
