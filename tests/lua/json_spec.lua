@@ -546,3 +546,41 @@ describe("json.shape", function()
     expect(json.shape(json.decode("{}"))):equals("object")
   end)
 end)
+
+describe("json.try_decode", function()
+  it("gives true and the value, or false and a json_decode error", function()
+    local ok, v = json.try_decode('{"a": [1, 2]}')
+    expect(ok):is_true()
+    expect(v.a[2]):equals(2)
+    local bad, e = json.try_decode('{"a": ')
+    expect(bad):is_false()
+    expect(e.code):equals("json_decode")
+    expect(e.line):equals(1)
+    local none, e2 = json.try_decode(nil)
+    expect(none):is_false()
+    expect(e2.message):equals("json.decode: expected a string, got nil")
+  end)
+
+  it("never swallows an interruption that lands in it, as pcall(json.decode) would", function()
+    -- The engine interrupts with a hook that raises "interrupted!" at the next call (lua/engine.cpp);
+    -- here it lands as the decoder itself is called.
+    local decoder = require("sidecar.host.json").decode
+    local function interrupted(f)
+      debug.sethook(function()
+        if debug.getinfo(2, "f").func == decoder then
+          debug.sethook()
+          error("interrupted!")
+        end
+      end, "c")
+      local ok, err = pcall(f)
+      debug.sethook()
+      return ok, err
+    end
+    local ok, err = interrupted(function() return json.try_decode("[1]") end)
+    expect(ok):is_false()
+    expect(tostring(err)):contains("interrupted!")
+    -- what the callers did before: the interruption became a decode failure, and the caller went on
+    local swallowed = interrupted(function() return (pcall(json.decode, "[1]")) end)
+    expect(swallowed):is_true()
+  end)
+end)

@@ -103,7 +103,7 @@ local function sandboxed_events(path)
   f:close()
   local out = {}
   for line in text:gmatch("[^\n]+") do
-    local ok, e = pcall(json.decode, line)
+    local ok, e = json.try_decode(line)
     if ok and type(e) == "table" and type(e.kind) == "string" and e.kind:match("^hook%.%a+$") and e.source == "hook"
       and type(e.fields) == "table" then
       out[#out + 1] = e
@@ -187,7 +187,7 @@ local function events_of(file)
   end
   local list = {}
   for line in f:lines() do
-    local ok, e = pcall(json.decode, line)
+    local ok, e = json.try_decode(line)
     if ok and type(e) == "table" then
       list[#list + 1] = e
     end

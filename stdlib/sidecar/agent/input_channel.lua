@@ -75,7 +75,7 @@ function M.take(run_dir)
         f:close()
       end
       os.remove(dir .. "/" .. name)
-      local ok, e = pcall(json.decode, body)
+      local ok, e = json.try_decode(body)
       if ok and type(e) == "table" and type(e.bytes) == "string" then
         out[#out + 1] = e
         total = total + #e.bytes

@@ -140,7 +140,7 @@ local function hook_reasons(run_dir)
   local events = run_dir and read_tail(run_dir .. "/events.jsonl", 4 * 1024 * 1024) or ""
   for line in events:gmatch("[^\n]+") do
     if line:find('"decision":"deny"', 1, true) and line:find('"kind":"hook.PreToolUse"', 1, true) then
-      local ok, e = pcall(json.decode, line)
+      local ok, e = json.try_decode(line)
       local f = ok and type(e) == "table" and type(e.fields) == "table" and e.fields or {}
       if type(f.tool_use_id) == "string" then
         reasons[f.tool_use_id] = f.reason

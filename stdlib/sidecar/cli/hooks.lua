@@ -77,7 +77,7 @@ local function read_settings(file)
   elseif raw:match("^%s*$") then
     return nil -- an empty file holds no settings yet
   end
-  local ok, settings = pcall(json.decode, raw)
+  local ok, settings = json.try_decode(raw)
   if not ok then
     local e = settings
     return false, ("it is not valid JSON (line %s, column %s)"):format(tostring(e.line), tostring(e.column))
@@ -182,7 +182,7 @@ end
 -- The avoided files the runner put in SIDECAR_AVOID (a JSON array of strings).
 local function avoided()
   local raw = os.getenv("SIDECAR_AVOID")
-  local ok, list = pcall(json.decode, raw or "[]")
+  local ok, list = json.try_decode(raw or "[]")
   return ok and json.is_array(list) and list or {}
 end
 
@@ -222,7 +222,7 @@ local function handle(o)
     return note(("the input is %d bytes, more than the %d read: not recorded"):format(size, M.MAX_INPUT))
   end
   raw = text.repair_utf8(raw) -- bytes that are not UTF-8 become U+FFFD: recorded, never broken
-  local ok, input = pcall(json.decode, raw)
+  local ok, input = json.try_decode(raw)
   if not ok or not json.is_object(input) then
     return note("the input is not a JSON object: not recorded")
   end

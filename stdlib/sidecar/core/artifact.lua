@@ -94,7 +94,7 @@ function Dir:read_json(path)
   if not text then
     return nil, message, code
   end
-  local ok, value = pcall(json.decode, text)
+  local ok, value = json.try_decode(text)
   if not ok then
     return nil, path .. ": " .. tostring(value.message or value), "EJSON"
   end
@@ -112,7 +112,7 @@ function Dir:read_jsonl(path)
   lines.each_line(data, function(line)
     if line ~= "" and not bad then
       n = n + 1
-      local ok, value = pcall(json.decode, line)
+      local ok, value = json.try_decode(line)
       if ok then
         out[#out + 1] = value
       else

@@ -37,6 +37,23 @@ function M.decode(text)
   return value
 end
 
+---Decodes JSON text without raising: true and the value, or false and a "json_decode" error (the
+---text is not a string, or not JSON). What `pcall(json.decode, text)` gives, except that a Ctrl-C
+---landing in it is never swallowed: no pcall is involved.
+---@param text any
+---@return boolean ok
+---@return any value_or_error
+function M.try_decode(text)
+  if type(text) ~= "string" then
+    return false, errors.new("json_decode", "json.decode: expected a string, got " .. type(text), nil, 0)
+  end
+  local value, message, line, column = host.decode(text)
+  if value == nil then
+    return false, errors.new("json_decode", message, { line = line, column = column }, 0)
+  end
+  return true, value
+end
+
 ---Marks `t` (or a new table) as a JSON array.
 ---@param t? table
 ---@return table

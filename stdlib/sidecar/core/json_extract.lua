@@ -42,7 +42,7 @@ end
 
 -- true, value; or false and the decode error.
 local function decode(text)
-  local ok, v = pcall(json.decode, text)
+  local ok, v = json.try_decode(text)
   if ok then
     return true, v
   end

@@ -86,7 +86,7 @@ function M.revision_on_disk(dir, kind, id)
   if not body then
     return nil
   end
-  local ok, record = pcall(json.decode, body)
+  local ok, record = json.try_decode(body)
   if not ok or not json.is_object(record) then
     return false
   end

@@ -122,7 +122,7 @@ local function read_state()
   elseif not text then
     return { version = M.VERSION, repositories = {} }
   end
-  local ok, state = pcall(json.decode, text)
+  local ok, state = json.try_decode(text)
   if not ok or type(state) ~= "table" or type(state.repositories) ~= "table" then
     return nil, path .. ": not a trust file Sidecar wrote (remove it, then run `sidecar trust` again)"
   end

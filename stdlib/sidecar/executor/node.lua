@@ -21,7 +21,7 @@ local function run_copy(root, run_id)
   end
   local text = f:read("a")
   f:close()
-  local ok, record = pcall(json.decode, text)
+  local ok, record = json.try_decode(text)
   return ok and type(record) == "table" and record or nil
 end
 

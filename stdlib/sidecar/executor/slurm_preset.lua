@@ -266,7 +266,7 @@ function M.work(s, cfg, run_id)
   local dir = assert(s:run_dir(run_id))
   local job_text, prompt = dir:read(M.JOB_FILE), dir:read("prompt.md")
   dir:close()
-  local ok, job = pcall(json.decode, job_text or "")
+  local ok, job = json.try_decode(job_text or "")
   local record, why
   if not (ok and type(job) == "table" and type(job.settings) == "table" and prompt) then
     why = ("run %s: its job (%s) or its prompt is missing or unreadable"):format(run_id, M.JOB_FILE)

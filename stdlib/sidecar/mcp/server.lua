@@ -198,7 +198,7 @@ function Server:handle_line(line)
   if not line:find("%S") then
     return
   end
-  local ok, m = pcall(json.decode, line)
+  local ok, m = json.try_decode(line)
   if not ok then
     return self:fail(nil, M.PARSE_ERROR, "parse error: " .. tostring(type(m) == "table" and m.message or m))
   end

@@ -429,7 +429,7 @@ function Ctx:agents(list)
     running[#running + 1] = p
   end
   local function finish(p, res)
-    local ok, record = pcall(json.decode, res.stdout or "")
+    local ok, record = json.try_decode(res.stdout or "")
     if ok and type(record) == "table" and record.run_id then
       out[p.i] = finished(self, p.o, p.r, record)
       p.record = record

@@ -122,7 +122,7 @@ local function agent_file(s, run_id)
   if not f then
     return nil
   end
-  local ok, a = pcall(json.decode, f:read("a"))
+  local ok, a = json.try_decode(f:read("a"))
   f:close()
   return ok and type(a) == "table" and a or nil
 end

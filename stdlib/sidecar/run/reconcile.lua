@@ -330,7 +330,7 @@ end
 -- Removes or recovers the worktrees of runs that ended without their worker (stdlib/sidecar/run/worktree.lua,
 -- when this build has it).
 local function sweep_worktrees(s)
-  local ok, run_worktree = pcall(require, "sidecar.run.worktree")
+  local ok, run_worktree = errors.keep_interrupt(pcall(require, "sidecar.run.worktree"))
   if ok and type(run_worktree) == "table" and run_worktree.sweep then
     run_worktree.sweep(s)
   end

@@ -357,7 +357,7 @@ function Sandbox:finish()
   end
   local report = { escapees = {}, network = { allowed = {}, refused = {} } }
   local text = self.report and files.read(self.report)
-  local decoded_ok, decoded = pcall(json.decode, text or "")
+  local decoded_ok, decoded = json.try_decode(text or "")
   if decoded_ok and type(decoded) == "table" then
     report.exit_code, report.signal, report.stopped = decoded.exit_code, decoded.signal, decoded.stopped
     report.escapees = type(decoded.escapees) == "table" and decoded.escapees or {}

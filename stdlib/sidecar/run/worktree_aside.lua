@@ -141,7 +141,7 @@ function M.restore(top, dir)
   if not f then
     return nil
   end
-  local ok, moves = pcall(json.decode, f:read("a"))
+  local ok, moves = json.try_decode(f:read("a"))
   f:close()
   if not ok or type(moves) ~= "table" then
     return "the list of files moved aside is unreadable: " .. dir .. "/moved.json"

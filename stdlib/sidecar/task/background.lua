@@ -310,7 +310,7 @@ local function agent_text(e)
 end
 
 local function event_line(line)
-  local ok, e = pcall(json.decode, line)
+  local ok, e = json.try_decode(line)
   if not ok or type(e) ~= "table" then
     return line
   end

@@ -23,7 +23,7 @@ local function sent(s, run_id)
   local f = io.open(s.root .. "/runs/" .. run_id .. "/" .. M.FILE, "rb")
   if f then
     for line in f:lines() do
-      local ok, e = pcall(json.decode, line)
+      local ok, e = json.try_decode(line)
       if ok and type(e) == "table" and type(e.event) == "string" then
         seen[type(e.key) == "string" and e.key or e.event] = true
       end

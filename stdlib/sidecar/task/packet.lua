@@ -344,7 +344,7 @@ function M.decode(text, source_name)
     error("task_packet.decode: expected a string, got " .. type(text), 2)
   end
   local source = source_name or "task packet"
-  local ok, value = pcall(json.decode, text)
+  local ok, value = json.try_decode(text)
   if not ok then
     if not errors.is(value, "json_decode") then
       error(value, 0)

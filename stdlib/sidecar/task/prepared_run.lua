@@ -50,7 +50,7 @@ function M.read(dir)
   elseif not prompt then
     return nil, ("%s cannot be run: %s"):format(dir, why)
   end
-  local ok, meta = pcall(json.decode, meta_text)
+  local ok, meta = json.try_decode(meta_text)
   if not ok or type(meta) ~= "table" then
     return nil, ("%s/model.json is not a JSON object: %s"):format(dir, ok and "another value" or tostring(meta))
   end

@@ -92,7 +92,7 @@ function M.rows(root, q)
   for _, name in ipairs(names) do
     local text, why, code = paths.read_code(dir .. "/" .. name .. "/model.json", MAX_BYTES)
     if text then
-      local ok, meta = pcall(json.decode, text)
+      local ok, meta = json.try_decode(text)
       meta = ok and counted(meta) or nil
       if not ok then
         skipped[#skipped + 1] = { name = name, why = "model.json is not JSON" }

@@ -51,7 +51,7 @@ local function run_number(id)
 end
 
 local function child_outcome(s, task_id, since, r)
-  local ok, env = pcall(json.decode, r.stdout or "")
+  local ok, env = json.try_decode(r.stdout or "")
   local steps = ok and type(env) == "table" and type(env.data) == "table" and env.data.steps or nil
   local last = type(steps) == "table" and steps[#steps]
   if not last then

@@ -87,7 +87,7 @@ local function read_copies(dir, k, bad)
     end
     local ok, record = false, nil
     if body then
-      ok, record = pcall(json.decode, body)
+      ok, record = json.try_decode(body)
       if not ok then
         err = "not valid JSON: " .. tostring(record.message or record)
       else

@@ -165,7 +165,7 @@ local function body_fields(body)
   if body == nil or body == "" then
     return {}
   end
-  local ok, value = pcall(json.decode, body)
+  local ok, value = json.try_decode(body)
   if not ok or type(value) ~= "table" or json.is_array(value) then
     return nil, "the body must be a JSON object"
   end

@@ -88,7 +88,7 @@ function M.state(root, id)
   dir:close()
   local report = json.null
   if not running then
-    local ok, value = pcall(json.decode, text)
+    local ok, value = json.try_decode(text)
     report = ok and type(value) == "table" and value or json.null
   end
   return { id = id, preset = started.preset, params = started.params, running = running, report = report,
