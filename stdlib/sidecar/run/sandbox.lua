@@ -41,6 +41,21 @@ M.HINT = "install bubblewrap (apt-get install bubblewrap) and allow unprivileged
 
 local LOOPBACK = { ["127.0.0.1"] = true, localhost = true, ["::1"] = true, ["[::1]"] = true }
 
+---The config's `isolation` for a run's OS sandbox: what worktree.copy brings into a run's worktree
+---(`.env.local`, say) the agent may read, as isolation.read says of other secret files.
+---@param cfg table
+function M.isolation_of(cfg)
+  local iso = {}
+  for k, v in pairs(cfg.isolation or {}) do
+    iso[k] = v
+  end
+  iso.read = { table.unpack(iso.read or {}) }
+  for _, path in ipairs(type(cfg.worktree) == "table" and cfg.worktree.copy or {}) do
+    iso.read[#iso.read + 1] = path
+  end
+  return iso
+end
+
 ---The sandbox settings of a run: the config's `isolation` section, then a runner's own `network`,
 ---then the run's options (o.os_sandbox, o.network: --os-sandbox, --network, a task's `network`).
 ---SIDECAR_OS_SANDBOX=off turns it off for the whole process (o.os_sandbox wins over it). Returns

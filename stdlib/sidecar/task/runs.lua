@@ -18,6 +18,7 @@ local run_worktree = require("sidecar.run.worktree")
 local run_owner = require("sidecar.run.owner")
 local reactions = require("sidecar.task.reactions")
 local runners = require("sidecar.agent.runners")
+local sandbox = require("sidecar.run.sandbox")
 local store = require("sidecar.core.store")
 local task_prompt = require("sidecar.task.prompt")
 local validation = require("sidecar.task.validation")
@@ -227,21 +228,6 @@ local function not_started(s, cfg, task, o, wt, message, code)
   return nil, message, code
 end
 
----The config's `isolation` for a run's OS sandbox: what worktree.copy brings into a run's worktree
----(`.env.local`, say) the agent may read, as isolation.read says of other secret files.
----@param cfg table
-function M.isolation(cfg)
-  local iso = {}
-  for k, v in pairs(cfg.isolation or {}) do
-    iso[k] = v
-  end
-  iso.read = { table.unpack(iso.read or {}) }
-  for _, path in ipairs(type(cfg.worktree) == "table" and cfg.worktree.copy or {}) do
-    iso.read[#iso.read + 1] = path
-  end
-  return iso
-end
-
 ---The agent_run options for one runner under the config (program, args, env from cfg.runners;
 ---max_log_bytes).
 function M.agent_options(cfg, runner, st)
@@ -255,7 +241,7 @@ function M.agent_options(cfg, runner, st)
     model = st.model, sandbox = st.sandbox, allow_full_auto = st.allow_full_auto,
     timeout_ms = st.timeout_ms, idle_timeout_ms = st.idle_timeout_ms, max_log_bytes = cfg.max_log_bytes,
     stuck_after_ms = cfg.stuck_after_ms, pty = st.pty, on_stuck = st.on_stuck, answers = rawget(cfg, "answers"),
-    isolation = M.isolation(cfg), runner_entry = entry, os_sandbox = st.os_sandbox, network = st.network,
+    isolation = sandbox.isolation_of(cfg), runner_entry = entry, os_sandbox = st.os_sandbox, network = st.network,
     prompt_patterns = st.pty and require("sidecar.agent.prompts").patterns(runner, cfg) or nil }
 end
 
