@@ -18,6 +18,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "close_fds.hpp"
 #include "sandbox_forward.hpp"
 #include "unique_fd.hpp"
 #include "utf8.hpp"
@@ -121,6 +122,7 @@ void write_report(int fd, int status, const std::vector<Proc>& left, long own_si
     if (sig != SIGKILL && sig != SIGSTOP) signal(sig, SIG_DFL);
   }
   sigprocmask(SIG_SETMASK, &none, nullptr);
+  close_descriptors_from(3);  // the report, the signal and forwarding descriptors are not the agent's
   std::vector<char*> args;
   for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);

@@ -11,6 +11,7 @@
 #include <mutex>
 #include <unordered_set>
 
+#include "close_fds.hpp"
 #include "run_cgroup.hpp"
 
 #if defined(__x86_64__)
@@ -84,6 +85,8 @@ namespace {
       e = errno;
     }
   }
+  // Nothing else the caller left open reaches the program (close_fds.hpp): only what it is given.
+  if (e == 0) e = close_descriptors_from(spec.fd3 >= 0 ? 4 : 3);
   if (e == 0 && spec.cwd && chdir(spec.cwd) != 0) e = errno;
   // Signals Sidecar ignores (SIGPIPE) or handles must be at their defaults in the program; every
   // one is reset before any is unblocked, so no Sidecar handler can run in this child.

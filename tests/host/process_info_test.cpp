@@ -1,8 +1,10 @@
 // Who a process is and what may be done to it (host/process_info.hpp), how children start
-// (host/spawn_child.hpp: the parent-death signal) and a run's cgroup (host/run_cgroup.hpp).
+// (host/spawn_child.hpp: the parent-death signal, inherited descriptors closed) and a run's cgroup
+// (host/run_cgroup.hpp).
 // Every process a test starts is killed when the test ends, pass or fail.
 #include <catch2/catch.hpp>
 
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -15,6 +17,7 @@
 #include <string>
 #include <thread>
 
+#include "close_fds.hpp"
 #include "process_info.hpp"
 #include "run_cgroup.hpp"
 #include "spawn_child.hpp"
@@ -187,4 +190,53 @@ TEST_CASE("a run's cgroup holds all it starts, and kills them at once", "[proces
   CHECK_FALSE(host::is_run_cgroup(*cgroup));
   CHECK_FALSE(gone(outside.pid));
   CHECK(host::cgroup_create("../escape", why) == std::nullopt);
+}
+
+// Descriptors the program that started Sidecar left open without close-on-exec never reach a
+// child (host/close_fds.hpp): only its 0, 1, 2 and, when given, 3.
+TEST_CASE("a child inherits no descriptor it was not given", "[process][fds]") {
+  int leaked = ::open("/", O_RDONLY | O_DIRECTORY);  // no O_CLOEXEC: as `exec 7</` leaves one
+  REQUIRE(leaked >= 3);
+  int high = ::dup2(leaked, 200);
+  REQUIRE(high == 200);
+  auto exit_code = [](std::vector<std::string> argv, int fd3) {
+    std::vector<char*> a;
+    for (auto& s : argv) a.push_back(s.data());
+    a.push_back(nullptr);
+    char* envp[] = {nullptr};
+    host::ChildSpec spec;
+    spec.file = a[0];
+    spec.argv = a.data();
+    spec.envp = envp;
+    spec.fd3 = fd3;
+    pid_t pid = 0;
+    REQUIRE(host::spawn_child(spec, pid) == 0);
+    int status = 0;
+    REQUIRE(waitpid(pid, &status, 0) == pid);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  };
+  const std::string open_fds = "for f in /proc/self/fd/*; do n=${f##*/}; [ \"$n\" -gt 2 ] && echo $n; done";
+  // The shell's own descriptor on /proc/self/fd is the only one above 2 it lists (one line).
+  CHECK(exit_code({"/bin/sh", "-c", "test $(" + open_fds + " | wc -l) -le 1 && ! test -e /proc/self/fd/200"}, -1) == 0);
+  // Given as fd 3, the leaked descriptor stays that, and nothing else.
+  CHECK(exit_code({"/bin/sh", "-c", "test -d /proc/self/fd/3/ && ! test -e /proc/self/fd/200"}, leaked) == 0);
+  ::close(leaked);
+  ::close(high);
+}
+
+TEST_CASE("close_descriptors_from closes everything from a number on", "[process][fds]") {
+  pid_t child = fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    int a = ::open("/dev/null", O_RDONLY), b = ::dup2(a, 300);
+    if (a < 3 || b != 300) _exit(2);
+    if (host::close_descriptors_from(3) != 0) _exit(3);
+    bool closed = fcntl(a, F_GETFD) < 0 && errno == EBADF && fcntl(300, F_GETFD) < 0 && errno == EBADF;
+    bool kept = fcntl(0, F_GETFD) >= 0 || errno != EBADF;  // 0 may be closed by the test runner: only 3+ matter
+    _exit(closed && kept ? 0 : 1);
+  }
+  int status = 0;
+  REQUIRE(waitpid(child, &status, 0) == child);
+  REQUIRE(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
 }

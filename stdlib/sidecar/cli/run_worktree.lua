@@ -114,7 +114,10 @@ function M.lines(w, id)
     add("patch", (".agent/%s (%d file%s)"):format(w.patch, #(w.files or {}), #(w.files or {}) == 1 and "" or "s"))
   end
   if type(w.setup) == "table" then
-    add("setup", ("`%s` %s (.agent/%s)"):format(w.setup.command, w.setup.ok and "ok" or "failed", w.setup.log))
+    local sb = type(w.setup.sandbox) == "table" and w.setup.sandbox or {}
+    local where = sb.kind == "bwrap" and (", in the OS sandbox, network " .. tostring(sb.network)) or
+        (sb.kind == "off" and ", without an OS sandbox" or "")
+    add("setup", ("`%s` %s (.agent/%s%s)"):format(w.setup.command, w.setup.ok and "ok" or "failed", w.setup.log, where))
   end
   add("change", state_text(w, id))
   if w.recovered then

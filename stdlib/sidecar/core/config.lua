@@ -50,7 +50,8 @@ local SCHEMA = {
   isolation = { "section", { sandbox = { "os_sandbox", "bwrap" }, network = { "network", "model" },
     hosts = { "list", {} }, read = { "list", {} }, write = { "list", {} }, env = { "list", {} } } },
   worktree = { "section", { enabled = { "boolean", true }, copy = { "list", {} }, setup = { "string", nil },
-    setup_timeout = { "duration", "10m" }, spares = { "integer", 2 }, max_untracked_bytes = { "size", "8MiB" } } },
+    setup_network = { "network", nil }, setup_timeout = { "duration", "10m" }, spares = { "integer", 2 },
+    max_untracked_bytes = { "size", "8MiB" } } },
   gates = { "section", { commit = { "gate", "block" }, tag = { "gate", "block" }, push = { "gate", "block" },
     avoided_files = { "gate", "block" }, scope = { "gate", "block" }, read_only_changes = { "gate", "block" },
     outside_changes = { "gate", "block" } } },
@@ -175,7 +176,10 @@ return {
   worktree = {
     enabled = true,                -- false: writing runs edit your work tree in place
     copy = {},                     -- files copied from your tree into each worktree (the agent may read them): { ".env.local" }
-    -- setup = "npm ci",           -- run in each new worktree before the agent; failing fails the run
+    -- setup = "npm ci",           -- run in each new worktree before the agent, in the run's OS sandbox
+                                   -- (the worktree may hold an earlier agent's work); failing fails the run
+    -- setup_network = "full",     -- the setup's network: model (isolation.hosts only), none or full;
+                                   -- default: the run's (isolation.network)
     setup_timeout = "10m",
     spares = 2,                    -- ended worktrees kept as copies to start the next ones fast (0: none)
     max_untracked_bytes = "8MiB",  -- larger untracked files (checkpoints, datasets) are copied into the

@@ -448,6 +448,8 @@ function M.reconcile_active(s)
   if count > 0 then
     errors.keep_interrupt(pcall(sweep_worktrees, s))
   end
+  -- The private folders of sandboxes whose owner was killed before it could remove them.
+  errors.keep_interrupt(pcall(require("sidecar.run.sandbox").sweep))
   for _, status in ipairs({ "running", "queued" }) do
     for _, task in ipairs(s:list_tasks({ status = status, limit = 0 }) or {}) do
       local ok, settled = errors.keep_interrupt(pcall(reconcile_task, s, task))

@@ -28,6 +28,7 @@ local json = require("sidecar.core.json")
 local mounts = require("sidecar.run.sandbox_mounts")
 local sandbox_git = require("sidecar.run.sandbox_git")
 local paths = require("sidecar.host.paths")
+local processes = require("sidecar.run.processes")
 
 local M = {}
 
@@ -39,6 +40,7 @@ M.HINT = "install bubblewrap (apt-get install bubblewrap) and allow unprivileged
   "(sysctl kernel.unprivileged_userns_clone=1), or run without an OS sandbox: isolation = { sandbox = \"off\" } " ..
   "in .agent/config.lua, --os-sandbox off, or SIDECAR_OS_SANDBOX=off (docs/security.md)"
 
+local OWNER_FILE = "owner" -- in a sandbox's private folder: who made it (M.sweep)
 local LOOPBACK = { ["127.0.0.1"] = true, localhost = true, ["::1"] = true, ["[::1]"] = true }
 
 ---The config's `isolation` for a run's OS sandbox: what worktree.copy brings into a run's worktree
@@ -272,6 +274,45 @@ local function within(p, list)
   return false
 end
 
+-- Who made a private folder: "pid start" of this process, so that M.sweep can tell a folder whose
+-- owner was killed (SIGKILL leaves no time for finish) from one in use.
+local function write_owner(dir)
+  local me = processes.host.self()
+  local f = me and io.open(dir .. "/" .. OWNER_FILE, "wb")
+  if f then
+    f:write(("%d %d\n"):format(me.pid, me.start))
+    f:close()
+  end
+end
+
+---Removes the private folders (/tmp/sidecar-sandbox-*) of sandboxes whose owner is gone: a run's
+---owner killed with SIGKILL never reaches finish. Only this user's folders, only what a sandbox
+---puts there (its report, the proxy's socket, the owner file). Returns how many were removed.
+---@param tmp? string  the folder holding them (default /tmp)
+---@return integer
+function M.sweep(tmp)
+  tmp = tmp or "/tmp"
+  local removed, uid = 0, host.uid()
+  for _, name in ipairs(paths.entries(tmp) or {}) do
+    local dir = tmp .. "/" .. name
+    local st = name:find("^sidecar%-sandbox%-") and paths.lstat(dir)
+    if st and st.kind == "directory" and st.uid == uid then
+      local pid, start = (files.read(dir .. "/" .. OWNER_FILE) or ""):match("^(%d+) (%d+)")
+      local alive = pid and processes.same(math.tointeger(tonumber(pid)), math.tointeger(tonumber(start)))
+      -- a folder without an owner file is being made right now, or is an older Sidecar's: left
+      -- alone unless it is older than an hour
+      local stale = pid and not alive or (not pid and st.mtime_ns < (os.time() - 3600) * 1000000000)
+      if stale then
+        for _, f in ipairs({ "report.json", "proxy.sock", OWNER_FILE }) do
+          os.remove(dir .. "/" .. f)
+        end
+        removed = removed + (os.remove(dir) and 1 or 0)
+      end
+    end
+  end
+  return removed
+end
+
 local Sandbox = {}
 Sandbox.__index = Sandbox
 
@@ -309,6 +350,7 @@ function M.open(o)
     return nil, "cannot make the sandbox's private folder: " .. tostring(bad), "no_sandbox"
   end
   sb.report = sb.dir .. "/report.json"
+  write_owner(sb.dir)
   if settings.network == "model" then
     sb.proxy, why, code = host.proxy(sb.dir .. "/proxy.sock", net.rules)
     if not sb.proxy then
@@ -396,6 +438,7 @@ function Sandbox:finish()
   if self.dir then
     os.remove(self.dir .. "/report.json")
     os.remove(self.dir .. "/proxy.sock")
+    os.remove(self.dir .. "/" .. OWNER_FILE)
     os.remove(self.dir)
   end
   self.finished = report

@@ -248,7 +248,7 @@ function M.enter(s, cfg, task, st, o, extra)
     ok, why = prepare.copy_files(wc.copy, p.repo, plan.path .. "/" .. p.prefix, wt)
   end
   if ok then
-    ok, why = prepare.setup(s, cfg, run, { top = p.top, repo = p.repo, dir = dir, tree = plan.tree }, wt)
+    ok, why = prepare.setup(s, cfg, run, { top = p.top, repo = p.repo, dir = dir, tree = plan.tree }, wt, o)
   end
   wt.made_ms = now_ms() - t0
   if not ok then
