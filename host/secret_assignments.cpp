@@ -4,8 +4,9 @@
 //
 // What counts as a value, and what is left alone on purpose (so that code and docs that only
 // mention a secret's name stay readable):
+//   - the name starts after an escape it is glued to (\nTOKEN=, ESC[32mTOKEN=, \u001b[KTOKEN=);
 //   - the value runs to the closing quote ('…' or "…", on the same line), or, unquoted, to the
-//     next blank, without trailing , ; ) ] } or quotes;
+//     next blank, without trailing , ; ) ] } or quotes, nor the colour codes around it;
 //   - left alone: values shorter than kValueMin bytes; a value already [REDACTED:…]; references
 //     and placeholders ($VAR, ${VAR}, $(cmd), %VAR%, {{ x }}, <your-key>, ****, xxxx; unquoted,
 //     anything that starts with '$', '<' or '{{'); and, unquoted, code (input(), os.environ["X"],
@@ -92,6 +93,56 @@ bool word_end(std::string_view t, std::size_t p) {
 }
 bool non_blank(std::string_view t, std::size_t p) { return !is_blank(t[p]); }
 
+// Where a name starts in the run of name bytes [from, to): right after an escape whose tail the
+// run begins with (the n of "\n", the u0007 of "\u0007", the 32m of ESC[32m or \u001b[32m, the
+// K of grep's ESC[K: a reader sees none of it as part of the name, as word_start says for the
+// shapes), else at the run's start. The tail of an escape in such a run is its letter after a
+// backslash, or a CSI's digits and final byte (its other parameter bytes are no name's).
+std::size_t name_start(std::string_view text, std::size_t from, std::size_t to) {
+  if (from == 0 || from >= to) return from;
+  std::size_t tail = from;
+  if (text[from - 1] == '\\') {
+    tail += text[from] == 'u' ? 5 : 1;
+  } else {
+    while (tail < to && text[tail] >= '0' && text[tail] <= '9') ++tail;
+    ++tail;
+  }
+  if (tail > to) return from;
+  const std::size_t escape = escape_before(text, tail);
+  return escape > 0 && tail - escape < from ? tail : from;
+}
+
+// The length of a terminal control sequence (CSI, raw or with its ESC JSON-escaped as \u001b)
+// that ends right before `i` / starts at `i`; 0 when there is none.
+std::size_t csi_before(std::string_view text, std::size_t i) {
+  const std::size_t escape = escape_before(text, i);
+  // escape_before's others: \n and the like (2 bytes), \uXXXX (6); a CSI escaped in JSON is longer.
+  return escape > 0 && (text[i - escape] == '\x1b' || escape > 6) ? escape : 0;
+}
+std::size_t csi_at(std::string_view text, std::size_t i) {
+  const std::size_t n = text.size();
+  std::size_t k = i;
+  if (k < n && text[k] == '\x1b') {
+    ++k;
+  } else if (k + 6 <= n && text[k] == '\\' && text[k + 1] == 'u' && text.substr(k + 2, 3) == "001" &&
+             ascii_lower(text[k + 5]) == 'b') {
+    k += 6;
+  } else {
+    return 0;
+  }
+  if (k >= n || text[k] != '[') return 0;
+  ++k;
+  while (k < n && k - i < 40 && text[k] >= 0x20 && text[k] <= 0x3f) ++k;
+  return k < n && text[k] >= 0x40 && text[k] <= 0x7e ? k + 1 - i : 0;
+}
+
+// A value's bounds without the colour codes around it (a coloured value, grep --color's marks):
+// the codes stay, only the value goes. Codes inside it go with it.
+void strip_colours(std::string_view text, std::size_t& begin, std::size_t& end) {
+  for (std::size_t c; begin < end && (c = csi_at(text, begin)) > 0 && begin + c <= end;) begin += c;
+  for (std::size_t c; end > begin && (c = csi_before(text, end)) > 0 && end - c >= begin;) end -= c;
+}
+
 // The end of a value opened by `quote` at `from` (its first byte inside): the closing quote, or
 // the end of the line. In "..." a backslash escapes the next byte; `escaped` means the quote is
 // itself escaped, \"...\" inside a JSON string, and ends at the next \".
@@ -142,6 +193,7 @@ void authorization(std::string_view text, std::size_t v, SeparatorMemo& memo, st
     label = equals_lower(scheme, "basic") ? "basic-auth" : equals_lower(scheme, "bearer") ? "bearer-token" : label;
   }
   memo.auth_until = std::max(memo.auth_until, end);
+  strip_colours(text, begin, end);
   const std::string_view credentials = text.substr(begin, end - begin);
   if (credentials.size() < min || placeholder(credentials)) return;
   add_span(named, begin, end, label);
@@ -204,7 +256,7 @@ void scan_separator(std::string_view text, std::size_t i, const CompiledRules& r
   const std::size_t name_end = k;
   while (k > 0 && name_end - k <= kNameMax && is(text[k - 1], kName)) --k;
   if (k > 0 && is(text[k - 1], kName)) return;  // longer than any variable's name
-  if (k > 0 && k < name_end && escape_at(text, k - 1, "nrt")) ++k;  // "\nNAME": after an escaped break
+  k = name_start(text, k, name_end);  // "\nNAME", ESC[32mNAME: after an escape
   if (quote && (k == 0 || text[k - 1] != quote)) return;
   while (k < name_end && (text[k] == '-' || text[k] == '.')) ++k;
   if (k == name_end || !(is_alpha(text[k]) || text[k] == '_')) return;  // "12:00", "-->"
@@ -228,7 +280,11 @@ void scan_separator(std::string_view text, std::size_t i, const CompiledRules& r
     if (end < n && text[end] == '\n' && end > begin && text[end - 1] == '\r') --end;  // unterminated
   } else {
     end = memo.space.next(text, v, value_end);
-    while (end > begin && std::strchr(",;)]}\"'", text[end - 1]) != nullptr) --end;
+    for (std::size_t was = npos; was != end;) {
+      was = end;
+      while (end > begin && std::strchr(",;)]}\"'", text[end - 1]) != nullptr) --end;
+      strip_colours(text, begin, end);
+    }
   }
   const std::string_view value = text.substr(begin, end - begin);
   if (value.size() < kValueMin || placeholder(value)) return;

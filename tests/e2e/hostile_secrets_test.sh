@@ -32,13 +32,23 @@ KIND[digitalocean]="dop_v1_$(LC_ALL=C tr -dc 'a-f0-9' </dev/urandom | head -c 64
 KIND[age]="AGE-SECRET-KEY-1$(upper 58)"
 KIND[private-key-b64]="LS0tLS1CRUdJTiBSU0EgUFJJVkFURSBLRVktLS0t$(b64 120)"
 KIND[azure]="$(b64 86)=="
+# Values found by the name before them (issue 45): the agent prints NAMED[k] then the value.
+declare -A NAMED
+NAMED[name-token]="TOKEN="
+NAMED[name-secret]="SECRET="
+NAMED[header-token]="Authorization: token "
+NAMED[header-basic]="Authorization: Basic "
+KIND[name-token]=$(rnd 24)
+KIND[name-secret]=$(rnd 24)
+KIND[header-token]=$(rnd 32)
+KIND[header-basic]="$(b64 30)=="
 
 # The agent: each secret after each escape, on stdout (stdout.log, the summary, run tail). It reads
 # them from secrets.txt beside it (its OS sandbox lets it read its own folder).
 for k in "${!KIND[@]}"; do
   v=${KIND[$k]}
   [ "$k" = azure ] && v="DefaultEndpointsProtocol=https;AccountName=a;AccountKey=$v;EndpointSuffix=core.windows.net"
-  echo "$v"
+  echo "${NAMED[$k]:-}$v"
 done >"$work/secrets.txt"
 cat >"$work/leaky.sh" <<'SH'
 #!/bin/sh
@@ -59,9 +69,16 @@ id=$(run_ids "$work/run.out" | head -n 1)
 eq "the run was recorded" yes "$([ -n "$id" ] && [ -f ".agent/runs/$id/stdout.log" ] && echo yes)"
 eq "the agent's output is there, redacted" yes "$(grep -q 'REDACTED:github-token' ".agent/runs/$id/stdout.log" && echo yes)"
 # (the escapes stay: a secret right after them was found, and only its bytes went; each shape,
-# the Azure one aside: its value is found by its name, AccountKey=)
-eq "after a JSON \\n, each kind" "$((${#KIND[@]} - 1))" "$(grep -cP 'found:\\n\[REDACTED:' ".agent/runs/$id/stdout.log")"
-eq "after grep --color, each kind" "$((${#KIND[@]} - 1))" "$(grep -cP '\x1b\[K\[REDACTED:' ".agent/runs/$id/stdout.log")"
+# the Azure one and the named ones aside: their values are found by their names, AccountKey= ...)
+shapes=$((${#KIND[@]} - 1 - ${#NAMED[@]}))
+eq "after a JSON \\n, each kind" "$shapes" "$(grep -cP 'found:\\n\[REDACTED:' ".agent/runs/$id/stdout.log")"
+eq "after grep --color, each kind" "$shapes" "$(grep -cP '\x1b\[K\[REDACTED:' ".agent/runs/$id/stdout.log")"
+# The named ones keep their names, and the colours around their values.
+names='(?:TOKEN=|SECRET=|Authorization: (?:token|Basic) )\[REDACTED:[A-Za-z-]+\]'
+for before in 'found:\\n' '\\u001b\[31m' '\x1b\[01;31m\x1b\[K' 'x\x1b\[31m'; do
+  eq "after $before, each name" "${#NAMED[@]}" "$(grep -cP "$before$names" ".agent/runs/$id/stdout.log")"
+done
+eq "a coloured value's colours stay" "${#NAMED[@]}" "$(grep -cP "x\x1b\[31m$names\x1b\[0m\$" ".agent/runs/$id/stdout.log")"
 
 # Every view a person or a program reads.
 mkdir "$work/views"

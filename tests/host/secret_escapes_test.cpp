@@ -70,6 +70,92 @@ TEST_CASE("redaction after escapes: every kind, after JSON escapes and terminal 
   }
 }
 
+namespace {
+
+// A value found by the name before it (NAME=value, an Authorization header) after the same
+// escapes (issue 45): the name starts where the escape ends, as a shape does. Each with the text
+// the redactor makes of it.
+std::vector<std::pair<std::string, std::string>> named_samples() {
+  const std::string value = alnum(24, 71);
+  const std::string basic = alnum(20, 72) + "==";
+  return {
+      {"TOKEN=" + value, "TOKEN=[REDACTED:TOKEN]"},
+      {"SECRET=" + value, "SECRET=[REDACTED:SECRET]"},
+      {"GITHUB_TOKEN: " + value, "GITHUB_TOKEN: [REDACTED:GITHUB_TOKEN]"},
+      {"Authorization: token " + value, "Authorization: token [REDACTED:authorization]"},
+      {"Authorization: Basic " + basic, "Authorization: Basic [REDACTED:basic-auth]"},
+      {"Proxy-Authorization: Basic " + basic, "Proxy-Authorization: Basic [REDACTED:basic-auth]"},
+  };
+}
+
+}  // namespace
+
+TEST_CASE("redaction after escapes: names and Authorization headers, after every escape", "[secrets]") {
+  const Redactor redactor({});
+  for (const auto& [text_of, redacted] : named_samples()) {
+    const std::string secret = text_of.substr(text_of.rfind(' ') == std::string::npos ? text_of.find('=') + 1
+                                                                                       : text_of.rfind(' ') + 1);
+    for (const std::string& before : kBefore) {
+      for (const std::string& after : kAfter) {
+        const std::string text = "{\"text\":\"" + before + text_of + after + " tail\"}";
+        INFO(redacted << " after " << before << " then " << after);
+        const std::string out = redactor.redact(text);
+        CHECK(out.find(secret) == std::string::npos);
+        CHECK(out == "{\"text\":\"" + before + redacted + after + " tail\"}");
+      }
+    }
+  }
+}
+
+TEST_CASE("redaction after escapes: names and headers through the stream redactor, cut at every point",
+          "[secrets]") {
+  const Redactor redactor({});
+  for (const auto& [text_of, redacted] : named_samples()) {
+    for (const std::string& before : kBefore) {
+      for (const std::string& after : kAfter) {
+        const std::string text = "line " + before + text_of + after + " tail\nnext " + before + text_of + "\n";
+        const std::string whole = "line " + before + redacted + after + " tail\nnext " + before + redacted + "\n";
+        INFO(redacted << " after " << before << " then " << after);
+        REQUIRE(redactor.redact(text) == whole);
+        for (std::size_t cut = 1; cut < text.size(); ++cut) {
+          StreamRedactor stream(redactor);
+          std::string out = stream.feed(std::string_view(text).substr(0, cut));
+          out += stream.feed(std::string_view(text).substr(cut));
+          out += stream.finish();
+          INFO("cut at " << cut);
+          CHECK(out == whole);
+        }
+      }
+    }
+  }
+}
+
+TEST_CASE("redaction after escapes: a value's own escapes", "[secrets]") {
+  const Redactor redactor({});
+  const std::string value = alnum(24, 81);
+  // grep --color marking part of a value: the whole value goes, the marks inside it too.
+  CHECK(redactor.redact("TOKEN=\x1b[01;31m\x1b[K" + value.substr(0, 5) + "\x1b[m\x1b[K" + value.substr(5) + " x") ==
+        "TOKEN=\x1b[01;31m\x1b[K[REDACTED:TOKEN] x");
+  // A coloured value: the colours around it stay.
+  CHECK(redactor.redact("TOKEN=\x1b[1m" + value + "\x1b[0m x") == "TOKEN=\x1b[1m[REDACTED:TOKEN]\x1b[0m x");
+  CHECK(redactor.redact("SECRET=\\u001b[1m" + value + "\\u001b[0m,") == "SECRET=\\u001b[1m[REDACTED:SECRET]\\u001b[0m,");
+  // A reference stays one, coloured or not.
+  CHECK(redactor.redact("TOKEN=\x1b[1m$GITHUB_TOKEN\x1b[0m") == "TOKEN=\x1b[1m$GITHUB_TOKEN\x1b[0m");
+}
+
+TEST_CASE("redaction after escapes: a name glued to a word is not one", "[secrets]") {
+  const Redactor redactor({});
+  const std::string value = alnum(24, 91);
+  // Not an escape before the name: a word that ends in n, m, K or b (none of these names is secret
+  // as a whole), a colour whose ESC is missing, a backslash that escapes nothing JSON knows.
+  for (const std::string& text : {"x anTOKEN=" + value, "x[32mTOKEN=" + value, "x\\u32mSECRET=" + value,
+                                  "x\\qTOKEN=" + value, "x bKTOKEN=" + value, "x[KAuthorization: token " + value,
+                                  "fooAuthorization: token " + value}) {
+    INFO(text);
+    CHECK(redactor.redact(text) == text);
+  }
+}
+
 TEST_CASE("redaction after escapes: an OSC 8 link ended by ESC \\", "[secrets]") {
   // A backslash right before a secret goes with it (a JSON escape must not be left dangling).
   const std::string secret = "ghp_" + alnum(36, 61);
