@@ -140,21 +140,30 @@ HttpRequestParser::Status HttpRequestParser::parse_head() {
     return fail(400, "malformed HTTP version in the request line");
   }
   if (version[5] != '1') return fail(505, "only HTTP/1.0 and HTTP/1.1 are served");
-  // Origin form "/path?query"; the absolute form "http://host/path" is reduced to it.
-  std::string_view origin = target;
-  if (origin.compare(0, 7, "http://") == 0) {
-    std::size_t slash = origin.find('/', 7);
-    origin = slash == std::string_view::npos ? std::string_view("/") : origin.substr(slash);
+  // Origin form "/path?query"; the absolute form "http://host/path" is reduced to it, its host
+  // kept for the server to judge as it judges a Host header (RFC 9112 §3.2.2: it stands for one).
+  std::string origin(target);
+  std::string_view authority;
+  if (lower(target.substr(0, 7)) == "http://") {
+    const std::size_t end = std::min(target.find_first_of("/?", 7), target.size());
+    authority = target.substr(7, end - 7);
+    // No host, user information before it (deprecated, and a way to dress up a foreign host), a
+    // fragment (never sent): not a target.
+    if (authority.empty() || authority.find('@') != std::string_view::npos || target.find('#') != std::string_view::npos) {
+      return fail(400, "malformed request target");
+    }
+    origin = (end < target.size() && target[end] == '/' ? "" : "/") + std::string(target.substr(end));
   }
   if (origin.empty() || (origin[0] != '/' && origin != "*")) return fail(400, "malformed request target");
   request_.method = std::string(method);
   request_.target = std::string(target);
+  request_.authority = std::string(authority);
   std::size_t q = origin.find('?');
-  request_.path = std::string(origin.substr(0, q));
-  request_.query = q == std::string_view::npos ? std::string() : std::string(origin.substr(q + 1));
+  request_.path = origin.substr(0, q);
+  request_.query = q == std::string::npos ? std::string() : origin.substr(q + 1);
   request_.minor_version = version[7] - '0';
 
-  bool has_length = false, has_te = false;
+  bool has_length = false, has_te = false, has_host = false;
   std::string connection;
   std::size_t pos = line_end;
   while (pos != std::string_view::npos && pos < head.size()) {
@@ -184,6 +193,10 @@ HttpRequestParser::Status HttpRequestParser::parse_head() {
       has_te = true;
     } else if (name == "connection") {
       connection += value + ",";
+    } else if (name == "host") {
+      // Which one would a proxy in front have read? Refused, as RFC 9112 §3.2 says.
+      if (has_host) return fail(400, "more than one Host header");
+      has_host = true;
     } else if (name == "expect") {
       if (lower(value) != "100-continue") return fail(417, "unsupported Expect '" + value.substr(0, 30) + "'");
       expect_continue_ = true;
@@ -278,6 +291,7 @@ const char* http_reason(int status) {
     case 408: return "Request Timeout";
     case 413: return "Content Too Large";
     case 417: return "Expectation Failed";
+    case 421: return "Misdirected Request";
     case 422: return "Unprocessable Content";
     case 429: return "Too Many Requests";
     case 431: return "Request Header Fields Too Large";

@@ -23,6 +23,7 @@ struct HttpRequest {
   std::string target;   // as sent: "/v1/messages?beta=true"
   std::string path;     // the target without its query: "/v1/messages"
   std::string query;    // after '?', or empty
+  std::string authority;  // an absolute-form target's host[:port] ("http://h:1/x" gives "h:1"), else empty
   int minor_version = 1;  // HTTP/1.<minor_version>
   HttpHeaders headers;  // names in lower case, in the order received
   std::string body;     // de-chunked

@@ -170,12 +170,16 @@ struct UiServer::Impl {
   HttpReply serve_api(const HttpRequest& req) const;
 };
 
-// The rules a request's head must pass, before any of its body is read: its Host, its Origin, its
-// method, and the token for the API. A refusal carries the safety headers.
+// The rules a request's head must pass, before any of its body is read: its Host (one Host header,
+// the parser says; and the host of an absolute-form target), its Origin, its method, and the token
+// for the API. A refusal carries the safety headers.
 std::optional<HttpReply> UiServer::Impl::screen(const HttpRequest& req) const {
   std::optional<HttpReply> reply;
   if (!ui_host_allowed(header(req, "host"), port, extra_host)) {
     reply = refusal(403, "refused: the Host header is not this server's (open the URL sidecar ui printed)");
+  } else if (!req.authority.empty() && !ui_host_allowed(req.authority, port, extra_host)) {
+    // http://host/... as the target stands for the Host header (RFC 9112 §3.2.2): the same rule.
+    reply = refusal(421, "refused: the request's target names another host than this server");
   } else if (req.header("origin") && !ui_origin_allowed(header(req, "origin"), port, extra_host)) {
     reply = refusal(403, "refused: a request from another origin");
   } else if (req.method != "GET" && req.method != "POST" && req.method != "HEAD") {

@@ -2,8 +2,9 @@
 # End-to-end: `sidecar ui` against a hostile client on this machine (issue 39): large bodies
 # without the token are refused from their headers, never read; a body too large for its route
 # is refused (413); a flood of half-open connections does not lock out the page; a request sent
-# a byte at a time (slowloris) is dropped after the request timeout. Each is a case: prevented
-# when the server held. Memory is measured from /proc, never time.
+# a byte at a time (slowloris) is dropped after the request timeout; a request that names a second
+# host (two Host headers, an absolute-form target) is refused. Each is a case: prevented when the
+# server held. Memory is measured from /proc, never time.
 set -u
 . "$(dirname "$0")/lib.sh" # S (absolute), here, root, $work; the shared helpers
 . "$here/hostile_lib.sh"
@@ -91,5 +92,75 @@ else hostile_case "slowloris" silent "$(cat "$work/slow.out")"; fi
 kill "$slow" 2>/dev/null
 wait "$slow" 2>/dev/null
 eq "the server is alive and answers" 200 "$(code -H "X-Sidecar-Token: $token" "$base/api/tasks")"
+
+# 5. The Host rule, asked twice in one request (issue 45): a second Host header, and an absolute-form
+# target (GET http://host/...) naming another host, each with a good Host and the token. A request
+# head is written raw (curl sends one Host); the status the server answers is printed.
+status_of() {
+  python3 - "$port" "$1" <<'PY'
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
+s.sendall(sys.argv[2].replace("\n", "\r\n").encode() + b"\r\n")
+got = b""
+while b"\r\n" not in got:
+    chunk = s.recv(4096)
+    if not chunk:
+        break
+    got += chunk
+print(got.split(b" ")[1].decode() if got.startswith(b"HTTP/") else "none")
+PY
+}
+good="Host: 127.0.0.1:$port"
+auth="X-Sidecar-Token: $token"
+head_case() { # head_case NAME EXPECTED REQUEST-HEAD
+  local c
+  c=$(status_of "$3")
+  if [ "$c" = "$2" ]; then hostile_case "$1" prevented; else hostile_case "$1" silent "status $c"; fi
+}
+head_case "two Host headers, the second foreign" 400 "GET /api/tasks HTTP/1.1
+$good
+Host: evil.example
+$auth
+"
+head_case "two Host headers, the first foreign" 400 "GET /api/tasks HTTP/1.1
+Host: evil.example:$port
+$good
+$auth
+"
+head_case "an absolute-form target naming a foreign host" 421 "GET http://evil.example/api/tasks HTTP/1.1
+$good
+$auth
+"
+head_case "an absolute-form target naming a foreign host on this port" 421 "GET http://evil.example:$port/api/tasks HTTP/1.1
+$good
+$auth
+"
+head_case "an absolute-form target dressing a foreign host as this one" 400 "GET http://127.0.0.1:$port@evil.example/api/tasks HTTP/1.1
+$good
+$auth
+"
+# Consistent: the absolute form naming this server is served, its host checked as a Host header is.
+eq "two Host headers, both this server's" 400 "$(status_of "GET /api/tasks HTTP/1.1
+$good
+$good
+$auth
+")"
+eq "an absolute-form target naming this server" 200 "$(status_of "GET http://127.0.0.1:$port/api/tasks HTTP/1.1
+$good
+$auth
+")"
+eq "an absolute-form target naming localhost" 200 "$(status_of "GET http://localhost:$port/api/tasks HTTP/1.1
+$good
+$auth
+")"
+eq "an absolute-form target without the port" 421 "$(status_of "GET http://127.0.0.1/api/tasks HTTP/1.1
+$good
+$auth
+")"
+eq "an absolute-form target naming this server, a foreign Host" 403 "$(status_of "GET http://127.0.0.1:$port/api/tasks HTTP/1.1
+Host: evil.example
+$auth
+")"
+eq "the server still answers" 200 "$(code -H "X-Sidecar-Token: $token" "$base/api/tasks")"
 hostile_summary ui
 finish

@@ -169,6 +169,29 @@ TEST_CASE("http parser: pipelined requests and keep-alive rules", "[model_server
   HttpRequest absolute = p.take();
   CHECK(absolute.path == "/x");
   CHECK(absolute.query == "y");
+  CHECK(absolute.authority == "127.0.0.1:80");
+}
+
+TEST_CASE("http parser: an absolute-form target keeps its host for the server to judge", "[model_server]") {
+  struct Case {
+    std::string target, authority, path, query;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"/api/tasks?x=1", "", "/api/tasks", "x=1"},  // origin form: no host of its own
+           {"http://evil.example/api/tasks", "evil.example", "/api/tasks", ""},
+           {"http://127.0.0.1:4310/api/a@b?t=1", "127.0.0.1:4310", "/api/a@b", "t=1"},
+           {"HTTP://Localhost:1", "Localhost:1", "/", ""},
+           {"http://127.0.0.1:1?x=/y", "127.0.0.1:1", "/", "x=/y"},
+       }) {
+    INFO(c.target);
+    HttpRequestParser p;
+    REQUIRE(p.feed("GET " + c.target + " HTTP/1.1\r\nHost: 127.0.0.1:1\r\n\r\n") == Status::Complete);
+    HttpRequest r = p.take();
+    CHECK(r.target == c.target);
+    CHECK(r.authority == c.authority);
+    CHECK(r.path == c.path);
+    CHECK(r.query == c.query);
+  }
 }
 
 TEST_CASE("http parser: Expect: 100-continue", "[model_server]") {
@@ -195,6 +218,17 @@ TEST_CASE("http parser: bad requests are refused with a status and a reason", "[
       {"GET / HTTP/x.y\r\n\r\n", 400, "malformed HTTP version"},
       {"GET / HTTP/2.0\r\n\r\n", 505, "only HTTP/1.0 and HTTP/1.1"},
       {"GET nowhere HTTP/1.1\r\n\r\n", 400, "malformed request target"},
+      // An absolute-form target without a host, with user information, or with a fragment.
+      {"GET http:///api HTTP/1.1\r\n\r\n", 400, "malformed request target"},
+      {"GET http://?x HTTP/1.1\r\n\r\n", 400, "malformed request target"},
+      {"GET http://127.0.0.1:1@evil.example/api HTTP/1.1\r\n\r\n", 400, "malformed request target"},
+      {"GET http://evil.example@127.0.0.1:1/api HTTP/1.1\r\n\r\n", 400, "malformed request target"},
+      {"GET http://127.0.0.1:1/api#x HTTP/1.1\r\n\r\n", 400, "malformed request target"},
+      // More than one Host, whatever they say and however they are spelled (RFC 9112 §3.2).
+      {"GET / HTTP/1.1\r\nHost: 127.0.0.1:1\r\nHost: evil.example\r\n\r\n", 400, "more than one Host header"},
+      {"GET / HTTP/1.1\r\nHost: evil.example\r\nX: y\r\nhost: 127.0.0.1:1\r\n\r\n", 400, "more than one Host"},
+      {"GET / HTTP/1.1\r\nHost: 127.0.0.1:1\r\nHOST: 127.0.0.1:1\r\n\r\n", 400, "more than one Host"},
+      {"GET / HTTP/1.1\r\nHost:\r\nHost: 127.0.0.1:1\r\n\r\n", 400, "more than one Host"},
       {"GET / HTTP/1.1\r\nno colon\r\n\r\n", 400, "malformed header line 'no colon'"},
       {"GET / HTTP/1.1\r\nBad Name: x\r\n\r\n", 400, "malformed header line"},
       {"GET / HTTP/1.1\r\nA: b\r\n  folded\r\n\r\n", 400, "obsolete header line folding"},
@@ -262,6 +296,30 @@ TEST_CASE("http server: keep-alive, whole and streamed replies, pipelining, bad 
   s.join();
   REQUIRE(s.bad.size() == 1);
   CHECK_THAT(s.bad[0], Catch::StartsWith("400 malformed request line"));
+}
+
+TEST_CASE("http server: two Host headers are a 400, and no handler sees the request", "[model_server]") {
+  int handled = 0;
+  ServerThread s([&handled](const HttpRequest& r) {
+    ++handled;
+    return scripted(r);
+  });
+  Client c(s.port);
+  std::string got;
+  c.send("GET /whole HTTP/1.1\r\nHost: 127.0.0.1\r\nHost: evil.example\r\nContent-Length: 0\r\n\r\n");
+  CHECK_FALSE(c.read_until(got, "never"));
+  CHECK_THAT(got, Catch::StartsWith("HTTP/1.1 400 Bad Request\r\n"));
+  CHECK_THAT(got, Catch::Contains("more than one Host header"));
+  // One Host and an absolute-form target: answered as its origin form would be.
+  Client again(s.port);
+  got.clear();
+  again.send("POST http://127.0.0.1/whole HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 2\r\n\r\nok");
+  REQUIRE(again.read_until(got, "body of ok"));
+  CHECK_THAT(got, Catch::StartsWith("HTTP/1.1 200 OK\r\n"));
+  s.join();
+  CHECK(handled == 1);
+  REQUIRE(s.bad.size() == 1);
+  CHECK(s.bad[0] == "400 more than one Host header");
 }
 
 TEST_CASE("http server: a bad request quoting bytes that are not UTF-8 still gets a JSON body", "[model_server]") {
