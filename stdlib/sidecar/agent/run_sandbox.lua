@@ -71,11 +71,16 @@ function M.open(settings, c)
     outputs[#outputs + 1] = c.run_dir .. "/" .. spec.final_message_file
   end
   c.env.SIDECAR_HOOK_EVENTS = hook_record.SANDBOX_FILE -- the hooks' events come out through it
+  -- A resumed session's files are in the CLI state folder of the run it resumes.
+  local resumed = type(c.record.resumed_run) == "string" and c.record.resumed_run:match("^R%-%d+$")
+  local seed = resumed and
+      (c.run.store.root .. "/runs/" .. resumed .. "/" .. require("sidecar.run.sandbox_state").FOLDER)
   -- A worktree shared with other runs (a preset's, reused) keeps its HEAD where they see it: no
   -- commits of the agent's own there (sidecar.run.sandbox_git detaches HEAD while it runs).
   return sandbox.open({ settings = settings, spec = spec, argv = c.argv, env = c.env, cwd = c.run.repo,
     level = c.run.sandbox, repo_top = top_of(c.run, wt), worktree = wt, store_root = c.run.store.root,
-    run_dir = c.run_dir, outputs = outputs, name = c.record.run_id, no_commits = wt and wt.reused_from ~= nil })
+    run_dir = c.run_dir, outputs = outputs, name = c.record.run_id, no_commits = wt and wt.reused_from ~= nil,
+    state_seed = seed })
 end
 
 ---The OS sandbox for a run's validation steps, as validation.run's `sandbox` option: a function

@@ -42,8 +42,10 @@ local SANDBOXES = { ["read-only"] = true, ["workspace-write"] = true, ["danger-f
 ---@field provider? string  the model provider, recorded in model.json ("openai", "anthropic")
 ---@field names_session? boolean  the CLI takes a session id of ours (ctx.session_id): a new one is made
 ---  for each run that keeps its session, so the record names it even if the run fails
----@field sandbox_state? fun(env: fun(name): string?, home: string?): table[]  in a run's OS sandbox, the CLI's
----  state it writes: {path, dir = true for a folder (made if missing), protect = {files in it left read-only}}
+---@field sandbox_state? fun(env: fun(name): string?, home: string?): table[]  in a run's OS sandbox, where the
+---  CLI keeps its state: {path, dir = true for a folder, keep = {names in it of the user's own: credentials and
+---  configuration}}. The agent writes a folder of the run's instead (stdlib/sidecar/run/sandbox_state.lua), and
+---  sees only the `keep` names of the user's, read-only.
 ---@field sandbox_endpoints? fun(argv: string[], env: function, home: string?): string[]  the model endpoints
 ---  (URLs or host:port) a sandboxed run with network = "model" may reach
 ---@field sandbox_env? fun(argv: string[], env: function, home: string?): string[]  secret-looking variables
@@ -191,12 +193,14 @@ M.register("codex", {
     "--cd", "--skip-git-repo-check", "--model" } },
   -- codex writes the final message with -o: the folder must exist and the path be normalised.
   final_message_file = "last-message.txt",
-  -- In a run's OS sandbox (stdlib/sidecar/run/sandbox.lua): codex writes its state folder (sessions,
-  -- logs), whose config.toml, which names commands codex starts, stays read-only; it reaches the
-  -- providers' base URLs it is given and OpenAI's own hosts, with the API keys they name.
+  -- In a run's OS sandbox (stdlib/sidecar/run/sandbox.lua): codex writes a state folder of the run's
+  -- (sessions, logs) in place of CODEX_HOME, where it reads the user's login, config and
+  -- instructions read-only; it reaches the providers' base URLs it is given and OpenAI's own
+  -- hosts, with the API keys they name.
   sandbox_state = function(env, home)
     local dir = env("CODEX_HOME") or (home and home .. "/.codex")
-    return dir and { { path = dir, dir = true, protect = { "config.toml" } } } or {}
+    return dir and { { path = dir, dir = true, keep = { "auth.json", "config.toml", ".env", "AGENTS.md",
+      "AGENTS.override.md", "instructions.md", "prompts", "skills", "rules" } } } or {}
   end,
   sandbox_endpoints = function(argv, env, home)
     local list = codex_settings(argv, env, home, "base_url")
@@ -245,16 +249,16 @@ M.register("claude", {
   provider = "anthropic",
   names_session = true,
   pty_prompt = "file", -- on a terminal (run --pty), `claude -p` reads no stdin: the prompt comes from its file
-  -- In a run's OS sandbox: Claude Code writes its config folder (and ~/.claude.json without
-  -- CLAUDE_CONFIG_DIR), whose settings.json, which names hooks, stays read-only; it reaches
-  -- ANTHROPIC_BASE_URL or Anthropic's API.
+  -- In a run's OS sandbox: Claude Code writes a config folder of the run's (and a copy of
+  -- ~/.claude.json without CLAUDE_CONFIG_DIR), where it reads the user's login, settings and
+  -- instructions read-only; it reaches ANTHROPIC_BASE_URL or Anthropic's API.
   sandbox_state = function(env, home)
+    local keep = { ".credentials.json", "settings.json", "CLAUDE.md", "commands", "agents", "skills", "output-styles" }
     local dir = env("CLAUDE_CONFIG_DIR")
     if dir then
-      return { { path = dir, dir = true, protect = { "settings.json" } } }
+      return { { path = dir, dir = true, keep = keep }, { path = dir .. "/.claude.json" } }
     end
-    return home and { { path = home .. "/.claude", dir = true, protect = { "settings.json" } },
-      { path = home .. "/.claude.json" } } or {}
+    return home and { { path = home .. "/.claude", dir = true, keep = keep }, { path = home .. "/.claude.json" } } or {}
   end,
   sandbox_endpoints = function(_, env)
     return { env("ANTHROPIC_BASE_URL") or "https://api.anthropic.com" }

@@ -401,7 +401,8 @@ end
 
 
 ---The OS sandbox of a run (record.os_sandbox), in a line: "bwrap, network model (host:port, ...);
----3 secret files hidden; 1 connection refused", "off (asked by --os-sandbox)"; nil for a run without.
+---3 secret files hidden; ~/.claude's writes in …/cli-state/1-.claude; 1 connection refused", "off (asked
+---by --os-sandbox)"; nil for a run without.
 ---@param sb table|nil
 function M.sandbox_text(sb)
   if type(sb) ~= "table" then
@@ -416,6 +417,9 @@ function M.sandbox_text(sb)
   if hidden > 0 then
     parts[#parts + 1] = ("%d secret file%s or folder%s hidden"):format(hidden, hidden == 1 and "" or "s",
       hidden == 1 and "" or "s")
+  end
+  for _, st in ipairs(type(sb.cli_state) == "table" and sb.cli_state or {}) do
+    parts[#parts + 1] = ("%s's writes in %s"):format(tostring(st.path), tostring(st.folder))
   end
   local refused = type(sb.refused) == "table" and #sb.refused or 0
   if refused > 0 then

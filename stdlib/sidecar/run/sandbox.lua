@@ -27,6 +27,7 @@ local host = require("sidecar.host.sandbox")
 local json = require("sidecar.core.json")
 local mounts = require("sidecar.run.sandbox_mounts")
 local sandbox_git = require("sidecar.run.sandbox_git")
+local state = require("sidecar.run.sandbox_state")
 local paths = require("sidecar.host.paths")
 local processes = require("sidecar.run.processes")
 
@@ -236,18 +237,8 @@ local function write_paths(o, settings)
     end
   end
   protect[#protect + 1] = real(o.store_root) -- in place, the store lies in the writable repository
-  local state = o.spec.sandbox_state
-  for _, st in ipairs(state and state(o.env_of, o.home) or {}) do
-    if st.dir then
-      paths.make_dirs(st.path)
-    end
-    local p = real(st.path)
-    if p then
-      write[#write + 1] = p
-      for _, keep in ipairs(st.protect or {}) do
-        protect[#protect + 1] = real(p .. "/" .. keep)
-      end
-    end
+  for _, p in ipairs(o.cli_state and o.cli_state.keep or {}) do
+    protect[#protect + 1] = p -- the user's own login and config, shown in the run's state folder
   end
   for _, p in ipairs(settings.write) do
     write[#write + 1] = real(p:gsub("^~", o.home or "~"))
@@ -322,8 +313,9 @@ Sandbox.__index = Sandbox
 ---Sidecar's own are withheld in it), cwd, level (the run's sandbox), repo_top (the main checkout),
 ---worktree (the run's worktree record, or nil), store_root, run_dir, outputs (files of the run's
 ---folder the agent writes), home, name (for the private folder), no_commits (a worktree whose
----repository stays read-only: no private objects, sidecar.run.sandbox_git). Returns the sandbox, or nil, why,
----code ("no_sandbox", "EPROXY").
+---repository stays read-only: no private objects, sidecar.run.sandbox_git), state_seed (the CLI state
+---folder of the run a resumed session comes from; sidecar.run.sandbox_state). Returns the sandbox,
+---or nil, why, code ("no_sandbox", "EPROXY").
 ---@param o table
 function M.open(o)
   local ok, why, code = M.available()
@@ -358,6 +350,20 @@ function M.open(o)
       return nil, why, code
     end
   end
+  if o.spec.sandbox_state then -- the CLI's state: a folder of the run's (sidecar.run.sandbox_state)
+    local st_dir = o.state_dir or (o.run_dir and (o.run_dir .. "/" .. state.FOLDER))
+    if not st_dir then
+      sb:finish()
+      return nil, "a sandboxed " .. o.spec.name .. " needs its run's folder (run_dir) for its state", "no_sandbox"
+    end
+    o.cli_state, why = state.plan(o.spec.sandbox_state(o.env_of, o.home), { dir = st_dir, seed = o.state_seed,
+      scratch = sb.dir })
+    if not o.cli_state then
+      sb:finish()
+      return nil, why, "no_sandbox"
+    end
+    sb.cli_state = o.cli_state
+  end
   local write, protect, outputs = write_paths(o, settings)
   if o.worktree and o.level ~= "read-only" and not o.no_commits then
     local git_env
@@ -377,12 +383,16 @@ function M.open(o)
   if o.worktree then
     repos[#repos + 1] = real(o.worktree.path)
   end
-  local hide = hidden.paths({ home = real(o.home), repos = repos, skip = skip, read = settings.read })
+  local own = {}
+  for _, b in ipairs(o.cli_state and o.cli_state.binds or {}) do
+    own[#own + 1] = b.to
+  end
+  local hide = hidden.paths({ home = real(o.home), repos = repos, skip = skip, read = settings.read, own = own })
   sb.hidden = { files = #hide.files, folders = #hide.dirs, capped = hide.capped or nil }
   local args = mounts.args({ network = settings.network, private = mounts.private(paths.lstat("/var/run")
       and paths.lstat("/var/run").kind == "symlink"), read = read_paths(o, settings), write = write,
-    outputs = outputs, hide_dirs = hide.dirs, hide_files = hide.files, protect = protect,
-    socket = sb.proxy and (sb.dir .. "/proxy.sock") or nil, cwd = real(o.cwd) or o.cwd,
+    binds = o.cli_state and o.cli_state.binds, outputs = outputs, hide_dirs = hide.dirs, hide_files = hide.files,
+    protect = protect, socket = sb.proxy and (sb.dir .. "/proxy.sock") or nil, cwd = real(o.cwd) or o.cwd,
     uid = host.uid() == 0 and M.ROOT_MAPPED_TO or nil })
   local argv = { "bwrap" }
   table.move(args, 1, #args, 2, argv)
@@ -435,6 +445,14 @@ function Sandbox:finish()
     end
     report.network.dropped = dropped > 0 and dropped or nil
   end
+  if self.cli_state then
+    state.tidy(self.cli_state)
+    for _, b in ipairs(self.cli_state.binds) do
+      if b.from:sub(1, #self.dir + 1) == self.dir .. "/" then
+        os.remove(b.from) -- a copy of the user's state file, the agent's to change and nobody's to keep
+      end
+    end
+  end
   if self.dir then
     os.remove(self.dir .. "/report.json")
     os.remove(self.dir .. "/proxy.sock")
@@ -445,7 +463,8 @@ function Sandbox:finish()
   return report
 end
 
----What the run record keeps of its sandbox: {kind, network, hosts, refused, withheld_env, hidden}.
+---What the run record keeps of its sandbox: {kind, network, hosts, refused, withheld_env, hidden, git,
+---cli_state}.
 ---@param report table  finish()'s
 function Sandbox:record(report)
   local refused = {}
@@ -455,7 +474,8 @@ function Sandbox:record(report)
   return json.object({ kind = "bwrap", network = self.settings.network, hosts = json.array(self.hosts or {}),
     refused = #refused > 0 and json.array(refused) or nil,
     withheld_env = #self.withheld_env > 0 and json.array(self.withheld_env) or nil,
-    hidden = json.object(self.hidden or {}), git = report.git and next(report.git) and json.object(report.git) or nil })
+    hidden = json.object(self.hidden or {}), git = report.git and next(report.git) and json.object(report.git) or nil,
+    cli_state = state.record(self.cli_state) })
 end
 
 return M

@@ -15,6 +15,12 @@ local M = {}
 M.HOME_DIRS = { ".ssh", ".gnupg", ".aws", ".azure", ".config/gcloud", ".kube", ".docker", ".password-store",
   ".config/gh", ".config/hub", ".terraform.d", ".local/share/keyrings", ".mozilla", ".config/google-chrome",
   ".config/chromium", ".config/BraveSoftware", ".pki", ".config/rclone", ".config/op", ".vault" }
+---Agent CLIs' own folders and files in a home: their logins and every transcript of every
+---project. Hidden from every agent but the runner's own CLI, which sees a folder of its run's
+---there instead (stdlib/sidecar/run/sandbox_state.lua).
+M.CLI_DIRS = { ".claude", ".codex", ".gemini", ".qwen", ".copilot", ".cursor", ".kiro", ".config/opencode",
+  ".local/share/opencode", ".config/goose", ".local/share/goose", ".config/github-copilot", ".config/claude" }
+M.CLI_FILES = { ".claude.json", ".claude.json.backup" }
 ---Files of a home that hold credentials.
 M.HOME_FILES = { ".netrc", ".git-credentials", ".npmrc", ".pypirc", ".cargo/credentials", ".cargo/credentials.toml",
   ".gem/credentials", ".m2/settings.xml", ".config/git/credentials", ".pgpass", ".my.cnf", ".boto", ".s3cfg",
@@ -84,12 +90,28 @@ local function add(list, path, read)
   end
 end
 
----The secret paths of a run's sandbox: {dirs, files, capped, entries}. o: home (nil: not looked
----at), repos (folders to look through: the main checkout, the worktree), skip (folders there
----never entered, relative or by name), read (absolute paths, or relative to each repository, or
----"~/…": shown all the same).
----@param o {home: string?, repos: string[], skip: string[]?, read: string[]?}
----@return {dirs: string[], files: string[], capped: boolean, entries: integer}
+-- The home's secret folders and files, and the agent CLIs' but the runner's own (`own`), each
+-- where it really is: a link (GNU stow, chezmoi) is followed, and what it leads to is hidden.
+local function home_paths(out, home, read, own)
+  local mine = {}
+  for _, p in ipairs(own) do
+    mine[p] = true
+  end
+  local function each(list, want, into, skip_own)
+    for _, rel in ipairs(list) do
+      local p = home .. "/" .. rel
+      local real = kind(p) and paths.real(p)
+      if real and kind(real) == want and not (skip_own and (mine[p] or mine[real])) and not allowed(p, read) then
+        add(into, real, read)
+      end
+    end
+  end
+  each(M.HOME_DIRS, "directory", out.dirs)
+  each(M.HOME_FILES, "file", out.files)
+  each(M.CLI_DIRS, "directory", out.dirs, true)
+  each(M.CLI_FILES, "file", out.files, true)
+end
+
 -- Of the secret-looking files and folders found in a repository, those git tracks (a folder: that
 -- holds a tracked file): {[path] = true}. Their contents are in the repository's objects, which the
 -- agent reads anyway; hiding them would only make `git commit -a` fail or stage them emptied.
@@ -118,6 +140,14 @@ local function tracked_of(repo, found)
   return tracked
 end
 
+---The secret paths of a run's sandbox: {dirs, files, capped, entries}. o: home (nil: not looked
+---at), repos (folders to look through: the main checkout, the worktree), skip (folders there
+---never entered, relative or by name), read (absolute paths, or relative to each repository, or
+---"~/…": shown all the same), own (the paths of the runner's own CLI state: not hidden, a folder of
+---the run's covers them). A folder or file of the home reached through a link is hidden where the
+---link leads (a stowed ~/.ssh).
+---@param o {home: string?, repos: string[], skip: string[]?, read: string[]?, own: string[]?}
+---@return {dirs: string[], files: string[], capped: boolean, entries: integer}
 function M.paths(o)
   local out = { dirs = {}, files = {}, capped = false, entries = 0 }
   local read = {}
@@ -132,17 +162,7 @@ function M.paths(o)
     end
   end
   if o.home then
-    for _, rel in ipairs(M.HOME_DIRS) do
-      if kind(o.home .. "/" .. rel) == "directory" then
-        add(out.dirs, o.home .. "/" .. rel, read)
-      end
-    end
-    for _, rel in ipairs(M.HOME_FILES) do
-      local k = kind(o.home .. "/" .. rel)
-      if k == "file" or k == "symlink" then
-        add(out.files, o.home .. "/" .. rel, read)
-      end
-    end
+    home_paths(out, o.home, read, o.own or {})
   end
   for _, f in ipairs(M.SYSTEM_FILES) do
     if kind(f) == "file" then

@@ -10,12 +10,13 @@
 ---      tmux, D-Bus, X11, docker) cannot be reached, nor other runs' files;
 ---   3. the paths of `plan.read` under those folders made visible again, read-only (the
 ---      repository, the store, the agent's program when they live in /tmp);
----   4. `plan.write` writable (the run's worktree and its git folder, the CLI's state folder, the
----      files the agent writes into the run's folder);
+---   4. `plan.write` writable (the run's worktree and its git folder, the files the agent writes
+---      into the run's folder), and `plan.binds` writable in place of another path (the CLI's state:
+---      a folder of the run's over the user's, stdlib/sidecar/run/sandbox_state.lua);
 ---   5. `plan.hide_dirs` replaced by an empty read-only folder, `plan.hide_files` by /dev/null
 ---      (secret files: ~/.ssh, .env*, cloud credentials);
----   6. `plan.protect` read-only again inside a writable path (a CLI's config, which could start
----      code outside any run; the store and `.git` of a run that writes in place);
+---   6. `plan.protect` read-only again inside a writable path (the user's own login and config
+---      files shown in a CLI's state folder; the store and `.git` of a run that writes in place);
 ---   7. `plan.outputs` writable: the files of the run's folder the agent writes (codex's last
 ---      message, the push log, hook events), each one file;
 ---   8. the proxy's socket, for network = "model".
@@ -89,7 +90,7 @@ function M.private(var_run_is_link)
 end
 
 ---The arguments of bwrap (without its name and the command) for `plan`:
----{network = "model"|"none"|"full", private = M.private(...), read = {paths}, write = {paths},
+---{network = "model"|"none"|"full", private = M.private(...), read = {paths}, write = {paths}, binds = {{from, to}},
 --- hide_dirs = {paths}, hide_files = {paths}, protect = {paths}, outputs = {files}, socket = outside path or nil,
 --- cwd = path, uid = number or nil (the id root is mapped to)}. Every path absolute and real.
 ---@param plan table
@@ -127,6 +128,9 @@ function M.args(plan)
     end
   end
   op(plan.write, 1, function(p) add(args, "--bind", p, p) end)
+  for _, b in ipairs(plan.binds or {}) do -- a folder of the run's in place of the user's (a CLI's state)
+    ops[#ops + 1] = { path = b.to, rank = 1, make = function() add(args, "--bind", b.from, b.to) end }
+  end
   op(plan.hide_dirs, 2, function(p) add(args, "--tmpfs", p, "--remount-ro", p) end)
   op(plan.hide_files, 2, function(p) add(args, "--ro-bind", "/dev/null", p) end)
   op(plan.protect, 3, function(p) add(args, "--ro-bind", p, p) end)

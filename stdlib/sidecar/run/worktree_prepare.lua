@@ -151,7 +151,8 @@ local function run_setup(s, run, at, wt, settings, argv, po)
     store_root = s.root, run_dir = s.root .. "/runs/" .. run.run_id, outputs = {}, name = run.run_id .. "-setup",
     settle_ms = 0 })
   if not sb then
-    return { ok = false, stderr = "the OS sandbox could not be opened: " .. tostring(why) }, json.object({ kind = "bwrap" })
+    local failed = { ok = false, stderr = "the OS sandbox could not be opened: " .. tostring(why) }
+    return failed, json.object({ kind = "bwrap" })
   end
   po.fd3, po.term_ignored = sb.report, true
   local r = proc.run(sb.argv, po)
