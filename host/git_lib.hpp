@@ -41,7 +41,9 @@ namespace sidecar::host::git {
   X(git_index_read_tree) X(git_reference_symbolic_create) X(git_index_new) X(git_tree_walk)          \
   X(git_tree_entry_name) X(git_tree_entry_id) X(git_tree_entry_filemode_raw) X(git_repository_odb)   \
   X(git_odb_free) X(git_odb_read) X(git_odb_object_data) X(git_odb_object_size) X(git_odb_object_free) \
-  X(git_index_add) X(git_odb_object_type) X(git_ignore_path_is_ignored) X(git_index_find)
+  X(git_index_add) X(git_odb_object_type) X(git_ignore_path_is_ignored) X(git_index_find)                 \
+  X(git_odb_new) X(git_odb_backend_loose) X(git_odb_backend_pack) X(git_odb_add_backend) X(git_odb_exists) \
+  X(git_odb_read_header) X(git_odb_write) X(git_index_remove)
 
 struct Api {
 #define SIDECAR_GIT_POINTER(name) decltype(&::name) name = nullptr;

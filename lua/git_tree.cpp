@@ -14,6 +14,7 @@
 
 #include "background_jobs.hpp"
 #include "boundary.hpp"
+#include "git_import.hpp"
 #include "git_tree.hpp"
 #include "lua_args.hpp"
 #include "modules.hpp"
@@ -320,6 +321,36 @@ int tree_worktree_remove(lua_State* L) {
   return done(L, r && hg::worktree_remove(*r, path, why), why);
 }
 
+// git_tree.import_objects(dir, objects_dir, tip?, index?) -> {objects, bytes, unstaged?} | nil, why
+// Only what the commit `tip` and the index name comes in, each object checked; objects_dir is gone
+// afterwards either way (host/git_import.hpp).
+int tree_import_objects(lua_State* L) {
+  hg::ImportSpec spec{arg(L, 2), luaL_optstring(L, 3, ""), luaL_optstring(L, 4, "")};
+  std::string why;
+  auto r = repo_at(L, why);
+  auto counts = r ? hg::import_objects(*r, spec, why) : std::nullopt;
+  if (!r) {
+    hg::remove_all(spec.objects_dir);  // no repository to take them: the run's objects go all the same
+  }
+  if (!counts) {
+    return fail(L, why);
+  }
+  lua_createtable(L, 0, 3);
+  lua_pushinteger(L, lua_Integer(counts->objects));
+  lua_setfield(L, -2, "objects");
+  lua_pushinteger(L, lua_Integer(counts->bytes));
+  lua_setfield(L, -2, "bytes");
+  if (!counts->unstaged.empty()) {
+    lua_createtable(L, int(counts->unstaged.size()), 0);
+    for (std::size_t i = 0; i < counts->unstaged.size(); ++i) {
+      lua_pushstring(L, counts->unstaged[i].c_str());
+      lua_seti(L, -2, lua_Integer(i + 1));
+    }
+    lua_setfield(L, -2, "unstaged");
+  }
+  return 1;
+}
+
 // git_tree.remove_all(path) -> true when nothing is left there
 int tree_remove_all(lua_State* L) {
   lua_pushboolean(L, hg::remove_all(arg(L, 1)));
@@ -366,6 +397,7 @@ int open_host_git_tree(lua_State* L) {
       {"clean", guarded<tree_clean>},
       {"write_files", guarded<tree_write_files>},
       {"worktree_remove", guarded<tree_worktree_remove>},
+      {"import_objects", guarded<tree_import_objects>},
       {"remove_all", guarded<tree_remove_all>},
       {"admin_dir", guarded<tree_admin_dir>},
       {nullptr, nullptr},

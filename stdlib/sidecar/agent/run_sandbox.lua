@@ -168,6 +168,13 @@ function M.record(sb, report, record)
       ("the agent pointed its worktree's HEAD at '%s': put back on the run's branch"):format(git.head_was)
     record.warnings = warnings
   end
+  if type(git.unstaged) == "table" and #git.unstaged > 0 then
+    local warnings = type(record.warnings) == "table" and record.warnings or json.array({})
+    warnings[#warnings + 1] = ("the agent's index named %d object%s that could not come in (%s): read from the "
+      .. "worktree's files instead"):format(#git.unstaged, #git.unstaged == 1 and "" or "s",
+      table.concat(git.unstaged, ", ", 1, math.min(#git.unstaged, 3)))
+    record.warnings = warnings
+  end
   if #report.network.refused > 0 then
     local shown = {}
     for i, e in ipairs(report.network.refused) do

@@ -4,8 +4,10 @@
 --- agent starts, its worktree's HEAD is detached at the branch's commit (HEAD lives in the
 --- worktree's own admin folder, which the agent may write) and git is pointed at a private object
 --- folder there, with the repository's objects as alternates. A commit the agent makes writes
---- only those two. After the run, Sidecar (outside the sandbox) moves the new objects into the
---- repository and the run's branch to where HEAD went, then re-attaches HEAD: the gates see the
+--- only those two. After the run, Sidecar (outside the sandbox) copies the objects that commit
+--- reaches into the repository, each checked against its id (never the folder's files as they
+--- are: a pack or loose object there may lie about an id the repository has, or will have), and
+--- moves the run's branch to where HEAD went, then re-attaches HEAD: the gates see the
 --- commit on the run's branch as they would without a sandbox. A tag, another branch, a note or
 --- a stash cannot be written at all.
 ---
@@ -59,45 +61,38 @@ function M.prepare(worktree_path)
   return p, { GIT_OBJECT_DIRECTORY = p.objects, GIT_ALTERNATE_OBJECT_DIRECTORIES = common .. "/objects" }
 end
 
--- Moves every object file under `from` into `to` (same file system: renames), leaving what `to`
--- already has. Packs go .pack first, their index after, so git never sees an index without its pack.
-local function move_objects(from, to)
-  for _, name in ipairs(paths.entries(from) or {}) do
-    local src, dst = from .. "/" .. name, to .. "/" .. name
-    local st = paths.lstat(src)
-    if st and st.kind == "directory" then
-      paths.make_dirs(dst)
-      local names = paths.entries(src) or {}
-      table.sort(names, function(a, b)
-        return (a:match("%.pack$") and 0 or 1) < (b:match("%.pack$") and 0 or 1) or
-          ((a:match("%.pack$") and 0 or 1) == (b:match("%.pack$") and 0 or 1) and a < b)
-      end)
-      for _, n in ipairs(names) do
-        local s, d = src .. "/" .. n, dst .. "/" .. n
-        local sst = paths.lstat(s)
-        if sst and sst.kind == "file" and not paths.lstat(d) then
-          os.rename(s, d)
-        end
-      end
-    end
-  end
-end
-
----After the agent: its objects into the repository, the run's branch to its HEAD (when it is a
----commit that descends from nowhere else: git_tree.set_ref checks the old value), HEAD attached to
----the branch again. Returns {moved = true, to = commit} when the agent committed, {} when not
----(head_was: what HEAD named when it was not a commit), or nil and why.
+---After the agent: the objects its commit reaches, and those its worktree's index names (what it
+---staged), into the repository (git_tree.import_objects: only those, each checked against its id;
+---packs, alternates and stray files of the private folder never come in), the run's branch to its
+---HEAD (git_tree.set_ref checks the branch is still where the run started), HEAD attached to the
+---branch again. The private object folder is gone afterwards whatever happened. Returns {moved =
+---true, to = commit, objects = N, bytes = B} when the agent committed, {} when not (objects and
+---bytes when it staged new files), with head_was (what HEAD named when it was not a commit) and
+---unstaged (index entries dropped: their objects could not come in); or nil and why (a commit
+---refused: the branch stays where it was).
 ---@param p table  M.prepare's
 function M.import(p)
   local head = read_line(p.admin .. "/HEAD")
-  move_objects(p.objects, p.common .. "/objects")
-  local result = {}
-  if head and head:match("^%x+$") and head ~= p.start then
-    local ok, why = git_tree.set_ref(p.common, p.ref, head, p.start)
-    if not ok then
-      return nil, ("the agent's commit %s could not become %s: %s"):format(head, p.ref, tostring(why))
+  local committed = head and head:match("^%x+$") and head ~= p.start
+  local counts, why = git_tree.import_objects(p.common, p.objects, committed and head or nil, p.admin .. "/index")
+  if not counts then
+    -- the commit is not in the repository: HEAD back on the branch, which never moved
+    write_file(p.admin .. "/HEAD", "ref: " .. p.ref .. "\n")
+    if not committed then
+      return nil, "the agent's staged objects could not come in: " .. tostring(why)
     end
-    result = { moved = true, to = head }
+    return nil, ("the agent's commit %s was refused, %s stays where it was: %s"):format(head, p.ref, tostring(why))
+  end
+  local result = { unstaged = counts.unstaged }
+  if committed or counts.objects > 0 then
+    result.objects, result.bytes = counts.objects, counts.bytes
+  end
+  if committed then
+    local ok, set_why = git_tree.set_ref(p.common, p.ref, head, p.start)
+    if not ok then
+      return nil, ("the agent's commit %s could not become %s: %s"):format(head, p.ref, tostring(set_why))
+    end
+    result.moved, result.to = true, head
   end
   if not (head and head:match("^%x+$")) then
     result.head_was = head or "" -- the agent pointed HEAD elsewhere: put back, and said so
