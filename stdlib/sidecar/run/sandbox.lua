@@ -23,6 +23,7 @@
 --- user namespaces) runs agents without one; the run records that it was asked for.
 local files = require("sidecar.core.files")
 local hidden = require("sidecar.run.sandbox_hidden")
+local home = require("sidecar.run.sandbox_home")
 local host = require("sidecar.host.sandbox")
 local json = require("sidecar.core.json")
 local mounts = require("sidecar.run.sandbox_mounts")
@@ -192,12 +193,16 @@ end
 
 -- The folders to show again read-only: the repository, the store, Sidecar and the agent's
 -- program (and PATH's folders) where they live in a folder the sandbox makes private.
-local function read_paths(o, settings)
+local function read_paths(o, settings, home_plan)
   local sidecar_dir = dirname(paths.real(require("sidecar.core.proc").executable()) or "/")
-  local list = { o.repo_top, o.store_root, o.run_dir, o.home, sidecar_dir }
+  local list = { o.repo_top, o.store_root, o.run_dir, sidecar_dir }
+  if not home_plan.hidden then
+    list[#list + 1] = o.home
+  end
+  table.move(home_plan.read, 1, #home_plan.read, #list + 1, list)
   local program = paths.program(o.argv[1], o.cwd)
-  if program then
-    list[#list + 1] = dirname(real(program) or program)
+  if program then -- with the package it lives in (an npm CLI's binary is in a sibling package)
+    list[#list + 1] = home.package_of(real(program) or program)
   end
   for i = 2, #o.argv do -- the command's own files (`sh /tmp/agent.sh`): the config named them
     local a = o.argv[i]
@@ -276,9 +281,21 @@ local function write_owner(dir)
   end
 end
 
+-- Removes a sandbox's private folder: what a sandbox puts there is flat (its report, the proxy's
+-- socket, the owner file, copies of the user's state and git config files). Whether it went.
+local function remove_private(dir)
+  for _, name in ipairs(paths.entries(dir) or {}) do
+    local st = paths.lstat(dir .. "/" .. name)
+    if st and st.kind ~= "directory" then
+      os.remove(dir .. "/" .. name)
+    end
+  end
+  return os.remove(dir) ~= nil
+end
+
 ---Removes the private folders (/tmp/sidecar-sandbox-*) of sandboxes whose owner is gone: a run's
----owner killed with SIGKILL never reaches finish. Only this user's folders, only what a sandbox
----puts there (its report, the proxy's socket, the owner file). Returns how many were removed.
+---owner killed with SIGKILL never reaches finish. Only this user's folders, only the files a
+---sandbox puts there. Returns how many were removed.
 ---@param tmp? string  the folder holding them (default /tmp)
 ---@return integer
 function M.sweep(tmp)
@@ -294,10 +311,7 @@ function M.sweep(tmp)
       -- alone unless it is older than an hour
       local stale = pid and not alive or (not pid and st.mtime_ns < (os.time() - 3600) * 1000000000)
       if stale then
-        for _, f in ipairs({ "report.json", "proxy.sock", OWNER_FILE }) do
-          os.remove(dir .. "/" .. f)
-        end
-        removed = removed + (os.remove(dir) and 1 or 0)
+        removed = removed + (remove_private(dir) and 1 or 0)
       end
     end
   end
@@ -383,15 +397,18 @@ function M.open(o)
   if o.worktree then
     repos[#repos + 1] = real(o.worktree.path)
   end
-  local own = {}
+  local own, binds = {}, {}
   for _, b in ipairs(o.cli_state and o.cli_state.binds or {}) do
-    own[#own + 1] = b.to
+    own[#own + 1], binds[#binds + 1] = b.to, b
   end
+  local home_plan = home.plan(real(o.home), settings.read, sb.dir)
+  table.move(home_plan.binds, 1, #home_plan.binds, #binds + 1, binds)
   local hide = hidden.paths({ home = real(o.home), repos = repos, skip = skip, read = settings.read, own = own })
   sb.hidden = { files = #hide.files, folders = #hide.dirs, capped = hide.capped or nil }
   local args = mounts.args({ network = settings.network, private = mounts.private(paths.lstat("/var/run")
-      and paths.lstat("/var/run").kind == "symlink"), read = read_paths(o, settings), write = write,
-    binds = o.cli_state and o.cli_state.binds, outputs = outputs, hide_dirs = hide.dirs, hide_files = hide.files,
+      and paths.lstat("/var/run").kind == "symlink"), read = read_paths(o, settings, home_plan), write = write,
+    home = home_plan.hidden and home_plan.home or nil, binds = binds, outputs = outputs, hide_dirs = hide.dirs,
+    hide_files = hide.files,
     protect = protect, socket = sb.proxy and (sb.dir .. "/proxy.sock") or nil, cwd = real(o.cwd) or o.cwd,
     uid = host.uid() == 0 and M.ROOT_MAPPED_TO or nil })
   local argv = { "bwrap" }
@@ -447,17 +464,9 @@ function Sandbox:finish()
   end
   if self.cli_state then
     state.tidy(self.cli_state)
-    for _, b in ipairs(self.cli_state.binds) do
-      if b.from:sub(1, #self.dir + 1) == self.dir .. "/" then
-        os.remove(b.from) -- a copy of the user's state file, the agent's to change and nobody's to keep
-      end
-    end
   end
   if self.dir then
-    os.remove(self.dir .. "/report.json")
-    os.remove(self.dir .. "/proxy.sock")
-    os.remove(self.dir .. "/" .. OWNER_FILE)
-    os.remove(self.dir)
+    remove_private(self.dir)
   end
   self.finished = report
   return report

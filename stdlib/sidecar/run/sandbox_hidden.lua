@@ -34,6 +34,13 @@ M.SKIP = { "node_modules", ".venv", "venv", "__pycache__", ".tox", ".mypy_cache"
 M.MAX_ENTRIES = 200000 -- per repository looked through
 M.MAX_MS = 500 -- and at most this long
 
+---Variables that lead to a socket or a program of the user's session (an SSH or GPG agent, a
+---container engine, the desktop's bus and display, a terminal multiplexer, an editor): withheld
+---from every agent unless isolation.env names them.
+M.SESSION_ENV = { "SSH_AUTH_SOCK", "SSH_AGENT_PID", "GPG_AGENT_INFO", "DBUS_SESSION_BUS_ADDRESS", "DOCKER_HOST",
+  "CONTAINER_HOST", "DISPLAY", "WAYLAND_DISPLAY", "XAUTHORITY", "TMUX", "TMUX_PANE", "STY", "KITTY_LISTEN_ON",
+  "NVIM", "NVIM_LISTEN_ADDRESS", "VSCODE_IPC_HOOK_CLI", "VSCODE_GIT_IPC_HANDLE", "GIT_ASKPASS", "SSH_ASKPASS",
+  "XDG_RUNTIME_DIR", "WEZTERM_UNIX_SOCKET", "ZELLIJ_SESSION_NAME", "EMACS_SOCKET_NAME" }
 ---Variables a runner's CLI needs whatever their names say (its own API key).
 M.RUNNER_ENV = {
   codex = { "OPENAI_API_KEY", "CODEX_API_KEY", "OPENAI_ORG_ID", "OPENAI_PROJECT_ID", "AZURE_OPENAI_API_KEY" },
@@ -197,9 +204,9 @@ function M.paths(o)
   return out
 end
 
----Withholds the secret-looking variables of Sidecar's environment from the agent: each one that
----`env` (the agent's additions, changed in place) does not set and `keep` does not name is set to
----false there (unset). Returns the names withheld, sorted.
+---Withholds the secret-looking variables of Sidecar's environment, and those of M.SESSION_ENV,
+---from the agent: each one that `env` (the agent's additions, changed in place) does not set and
+---`keep` does not name is set to false there (unset). Returns the names withheld, sorted.
 ---@param env table
 ---@param keep string[]
 ---@return string[]
@@ -208,8 +215,13 @@ function M.env(env, keep)
   for _, name in ipairs(keep or {}) do
     kept[name] = true
   end
-  local withheld = {}
-  for _, name in ipairs(host.secret_environ()) do
+  local withheld, names = {}, host.secret_environ()
+  for _, name in ipairs(M.SESSION_ENV) do
+    if os.getenv(name) then
+      names[#names + 1] = name
+    end
+  end
+  for _, name in ipairs(names) do
     if env[name] == nil and not kept[name] then
       env[name] = false
       withheld[#withheld + 1] = name

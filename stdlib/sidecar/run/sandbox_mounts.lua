@@ -7,7 +7,8 @@
 --- The view, in the order bwrap makes it (a later mount covers an earlier one):
 ---   1. every file read-only (`--ro-bind / /`), a device folder and a /proc of the sandbox's own;
 ---   2. /tmp, /run (and /var/run, /dev/shm) private and empty: the host's sockets there (ssh-agent,
----      tmux, D-Bus, X11, docker) cannot be reached, nor other runs' files;
+---      tmux, D-Bus, X11, docker) cannot be reached, nor other runs' files; the home (`plan.home`)
+---      too, unless the run shows it whole (stdlib/sidecar/run/sandbox_home.lua);
 ---   3. the paths of `plan.read` under those folders made visible again, read-only (the
 ---      repository, the store, the agent's program when they live in /tmp);
 ---   4. `plan.write` writable (the run's worktree and its git folder, the files the agent writes
@@ -92,7 +93,8 @@ end
 ---The arguments of bwrap (without its name and the command) for `plan`:
 ---{network = "model"|"none"|"full", private = M.private(...), read = {paths}, write = {paths}, binds = {{from, to}},
 --- hide_dirs = {paths}, hide_files = {paths}, protect = {paths}, outputs = {files}, socket = outside path or nil,
---- cwd = path, uid = number or nil (the id root is mapped to)}. Every path absolute and real.
+--- cwd = path, uid = number or nil (the id root is mapped to), home = the home made empty, or nil}.
+--- Every path absolute and real.
 ---@param plan table
 ---@return string[]
 function M.args(plan)
@@ -105,7 +107,7 @@ function M.args(plan)
   end
   add(args, "--die-with-parent", "--as-pid-1", "--cap-drop", "ALL", "--ro-bind", "/", "/", "--dev", "/dev",
     "--proc", "/proc")
-  local private = plan.private or M.PRIVATE
+  local private = { table.unpack(plan.private or M.PRIVATE) }
   for _, dir in ipairs(private) do
     add(args, "--tmpfs", dir)
   end
@@ -113,8 +115,17 @@ function M.args(plan)
   for _, dir in ipairs(private) do
     roots[dir] = true
   end
+  -- The home, when hidden, is made empty among the plan's mounts below (it may lie in /tmp, under
+  -- a folder shown again, and must cover that); what is shown again of it comes after it.
+  local home = plan.home
+  local in_home = {}
+  if home then
+    private[#private + 1], roots[home] = home, true
+  end
   for _, p in ipairs(ordered(plan.read)) do
-    if in_private(p, private) and not roots[p] then -- never a private folder itself: all of /tmp again
+    if home and p ~= home and under(p, home) then
+      in_home[#in_home + 1] = p
+    elseif in_private(p, private) and not roots[p] then -- never a private folder itself: all of /tmp again
       add(args, "--ro-bind", p, p)
     end
   end
@@ -127,6 +138,8 @@ function M.args(plan)
       ops[#ops + 1] = { path = p, rank = rank, make = make }
     end
   end
+  op({ home }, 0, function(p) add(args, "--tmpfs", p) end)
+  op(in_home, 1, function(p) add(args, "--ro-bind", p, p) end)
   op(plan.write, 1, function(p) add(args, "--bind", p, p) end)
   for _, b in ipairs(plan.binds or {}) do -- a folder of the run's in place of the user's (a CLI's state)
     ops[#ops + 1] = { path = b.to, rank = 1, make = function() add(args, "--bind", b.from, b.to) end }
@@ -147,7 +160,7 @@ function M.args(plan)
     end
   end
   for _, o in ipairs(ops) do
-    if o.rank ~= 2 then
+    if o.rank ~= 2 and o.rank ~= 0 then
       mounted[#mounted + 1] = o.path
     end
   end

@@ -1,0 +1,109 @@
+local test = require("sidecar.dev.test")
+local describe, it, expect = test.describe, test.it, test.expect
+local home = require("sidecar.run.sandbox_home")
+local mounts = require("sidecar.run.sandbox_mounts")
+local state = require("sidecar.run.sandbox_state")
+local paths = require("sidecar.host.paths")
+
+local function write(path, text)
+  local f = assert(io.open(path, "wb"))
+  f:write(text)
+  f:close()
+end
+
+local function temp_dir()
+  local dir = os.tmpname()
+  os.remove(dir)
+  assert(paths.make_dirs(dir))
+  return assert(paths.real(dir))
+end
+
+-- The index of the first argument sequence `a, b, c` in list, or nil.
+local function find(list, ...)
+  local want = { ... }
+  for i = 1, #list - #want + 1 do
+    local all = true
+    for j, w in ipairs(want) do
+      all = all and list[i + j - 1] == w
+    end
+    if all then
+      return i
+    end
+  end
+end
+
+describe("sandbox_home.without_credentials", function()
+  it("leaves out credential sections, sections named by a URL with a token, and secret lines", function()
+    local text = table.concat({ "[user]", "\tname = T", "[credential]", "\thelper = store",
+      "[credential \"https://x\"]", "\tusername = u", "[url \"https://u:tok@git.example/\"]", "\tinsteadOf = https://g/",
+      "[http]", "\textraHeader = Authorization: Bearer abc", "\tsslVerify = true", "[core]", "\teditor = vi" }, "\n")
+    expect(home.without_credentials(text)):equals(table.concat({ "[user]", "\tname = T", "[http]", "\tsslVerify = true",
+      "[core]", "\teditor = vi", "" }, "\n"))
+  end)
+end)
+
+describe("sandbox_home.plan", function()
+  it("hides the home but its toolchains, and gives git's config as a copy without credentials", function()
+    local h, scratch = temp_dir(), temp_dir()
+    assert(paths.make_dirs(h .. "/.cargo/bin") and paths.make_dirs(h .. "/.aws"))
+    write(h .. "/.gitconfig", "[user]\n\tname = T\n[credential]\n\thelper = store\n")
+    local p = home.plan(h, {}, scratch)
+    expect(p.hidden):equals(true)
+    expect(p.read):equals({ h .. "/.cargo" })
+    expect(#p.binds):equals(1)
+    expect(p.binds[1].to):equals(h .. "/.gitconfig")
+    expect(require("sidecar.core.files").read(p.binds[1].from)):equals("[user]\n\tname = T\n")
+  end)
+
+  it("shows the whole home when isolation.read names it", function()
+    local h = temp_dir()
+    expect(home.plan(h, { "~" }, h).hidden):equals(false)
+    expect(home.plan(h, { h }, h).hidden):equals(false)
+  end)
+
+  it("takes an npm CLI's whole node_modules tree as its package", function()
+    expect(home.package_of("/h/.npm-global/lib/node_modules/@openai/codex/bin/codex.js"))
+      :equals("/h/.npm-global/lib/node_modules")
+    expect(home.package_of("/usr/bin/claude")):equals("/usr/bin")
+  end)
+end)
+
+describe("sandbox_mounts with a hidden home", function()
+  it("makes the home empty after a folder above it is shown again, and shows its toolchains after that", function()
+    local args = mounts.args({ network = "none", read = { "/tmp/w", "/tmp/w/home/.nvm", "/usr" },
+      home = "/tmp/w/home", write = { "/tmp/w/home/src/repo" }, binds = { { from = "/s/1-.claude", to = "/tmp/w/home/.claude" } },
+      cwd = "/tmp/w/home/src/repo" })
+    local shown = find(args, "--ro-bind", "/tmp/w", "/tmp/w")
+    local emptied = find(args, "--tmpfs", "/tmp/w/home")
+    local nvm = find(args, "--ro-bind", "/tmp/w/home/.nvm", "/tmp/w/home/.nvm")
+    local claude = find(args, "--bind", "/s/1-.claude", "/tmp/w/home/.claude")
+    local repo = find(args, "--bind", "/tmp/w/home/src/repo", "/tmp/w/home/src/repo")
+    expect(shown and emptied and nvm and claude and repo and true):equals(true)
+    expect(shown < emptied and emptied < nvm and emptied < claude and emptied < repo):equals(true)
+  end)
+end)
+
+describe("sandbox_state.plan", function()
+  it("binds a folder of the run's over the CLI's, shows only the user's own files in it, copies state files", function()
+    local h, run, scratch = temp_dir(), temp_dir(), temp_dir()
+    assert(paths.make_dirs(h .. "/.codex/sessions"))
+    write(h .. "/.codex/auth.json", "{}")
+    write(h .. "/.claude.json", "{\"n\":1}")
+    local p = assert(state.plan({ { path = h .. "/.codex", dir = true, keep = { "auth.json", "config.toml" } },
+      { path = h .. "/.claude.json" } }, { dir = run, scratch = scratch }))
+    expect(p.binds[1].from):equals(run .. "/1-.codex")
+    expect(p.binds[1].to):equals(h .. "/.codex")
+    expect(p.keep):equals({ h .. "/.codex/auth.json" }) -- config.toml does not exist: nothing to show
+    expect(p.binds[2].to):equals(h .. "/.claude.json")
+    expect(require("sidecar.core.files").read(p.binds[2].from)):equals("{\"n\":1}")
+    expect(state.record(p)[1].path):equals(h .. "/.codex")
+  end)
+
+  it("starts a resumed run's folder from the resumed run's", function()
+    local h, old, new, scratch = temp_dir(), temp_dir(), temp_dir(), temp_dir()
+    assert(paths.make_dirs(h .. "/.codex") and paths.make_dirs(old .. "/1-.codex/sessions"))
+    write(old .. "/1-.codex/sessions/s.jsonl", "turn one")
+    assert(state.plan({ { path = h .. "/.codex", dir = true, keep = {} } }, { dir = new, seed = old, scratch = scratch }))
+    expect(require("sidecar.core.files").read(new .. "/1-.codex/sessions/s.jsonl")):equals("turn one")
+  end)
+end)
