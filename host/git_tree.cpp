@@ -114,6 +114,19 @@ int on_patch_line(const git_diff_delta*, const git_diff_hunk*, const git_diff_li
   return 0;
 }
 
+struct LinkWalk {
+  const Api* g = nullptr;
+  std::vector<std::pair<std::string, git_oid>> found;
+};
+
+int on_tree_entry(const char* root, const git_tree_entry* entry, void* payload) {
+  auto* w = static_cast<LinkWalk*>(payload);
+  if ((w->g->git_tree_entry_filemode_raw(entry) & 0170000) == 0120000) {
+    w->found.emplace_back(std::string(root) + w->g->git_tree_entry_name(entry), *w->g->git_tree_entry_id(entry));
+  }
+  return 0;
+}
+
 bool under(const std::string& folder, const char* path) {
   std::size_t n = folder.size();
   return std::char_traits<char>::compare(path, folder.c_str(), n) == 0 && (path[n] == '\0' || path[n] == '/');
@@ -355,6 +368,43 @@ std::optional<Patch> patch(const Repo& r, const std::string& from, const std::st
     return std::nullopt;
   }
   return p;
+}
+
+std::optional<std::vector<Link>> tree_links(const Repo& r, const std::string& tree, std::string& why) {
+  TreePtr t = tree_at(r, tree, why);
+  if (!t) {
+    return std::nullopt;
+  }
+  const Api& g = r.api();
+  LinkWalk walk;
+  walk.g = &g;
+  if (g.git_tree_walk(t.get(), GIT_TREEWALK_PRE, on_tree_entry, &walk) < 0) {
+    why = last_error(g, "the tree could not be read") + ": " + tree;
+    return std::nullopt;
+  }
+  git_odb* raw_odb = nullptr;
+  if (!walk.found.empty() && g.git_repository_odb(&raw_odb, r.raw()) < 0) {
+    why = last_error(g, "the object store could not be opened");
+    return std::nullopt;
+  }
+  std::unique_ptr<git_odb, void (*)(git_odb*)> odb(raw_odb, g.git_odb_free);
+  std::vector<Link> out;
+  for (const auto& [path, id] : walk.found) {
+    git_odb_object* object = nullptr;
+    if (g.git_odb_read(&object, odb.get(), &id) < 0) {
+      why = last_error(g, "an object is missing") + " (the link " + path + ")";
+      return std::nullopt;
+    }
+    std::unique_ptr<git_odb_object, void (*)(git_odb_object*)> owned(object, g.git_odb_object_free);
+    if (g.git_odb_object_type(object) != GIT_OBJECT_BLOB) {
+      why = "the tree names a non-file object for the link " + path;
+      return std::nullopt;
+    }
+    out.push_back(Link{path, std::string(static_cast<const char*>(g.git_odb_object_data(object)),
+                                         g.git_odb_object_size(object))});
+  }
+  std::sort(out.begin(), out.end(), [](const Link& a, const Link& b) { return a.path < b.path; });
+  return out;
 }
 
 std::optional<Merge> merge(const Repo& r, const std::string& base, const std::string& ours, const std::string& theirs,

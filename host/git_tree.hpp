@@ -50,6 +50,13 @@ struct Patch {
 std::optional<Patch> patch(const Repo& r, const std::string& from, const std::string& to, std::size_t max_bytes,
                            std::string& why);
 
+// The symbolic links of tree `tree` (mode 120000, at any depth), each with its target (the
+// blob's bytes, as `git cat-file blob` prints them), sorted by path.
+struct Link {
+  std::string path, target;
+};
+std::optional<std::vector<Link>> tree_links(const Repo& r, const std::string& tree, std::string& why);
+
 // Three ways: the change from tree `base` to `theirs` onto `ours` (renames followed). Either the
 // merged tree (written into the object store) or the conflicting paths, sorted.
 struct Merge {

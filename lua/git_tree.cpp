@@ -136,6 +136,21 @@ int tree_diff_files(lua_State* L) {
   return 1;
 }
 
+// git_tree.links(dir, tree) -> {[path] = target} (every symbolic link of the tree) | nil, why
+int tree_links(lua_State* L) {
+  std::string tree = arg(L, 2), why;
+  auto r = repo_at(L, why);
+  auto links = r ? hg::tree_links(*r, tree, why) : std::nullopt;
+  if (!links) {
+    return fail(L, why);
+  }
+  lua_createtable(L, 0, int(links->size()));
+  for (const hg::Link& link : *links) {
+    set_string(L, link.path.c_str(), link.target);
+  }
+  return 1;
+}
+
 // git_tree.patch(dir, from, to, max_bytes) -> text, cut | nil, why
 int tree_patch(lua_State* L) {
   std::string from = arg(L, 2), to = arg(L, 3), why;
@@ -388,6 +403,7 @@ int open_host_git_tree(lua_State* L) {
       {"set_ref", guarded<tree_set_ref>},
       {"delete_ref", guarded<tree_delete_ref>},
       {"diff_files", guarded<tree_diff_files>},
+      {"links", guarded<tree_links>},
       {"patch", guarded<tree_patch>},
       {"merge", guarded<tree_merge>},
       {"tree_snapshot", guarded<tree_snapshot>},

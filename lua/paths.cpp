@@ -6,6 +6,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -136,6 +137,21 @@ int paths_copy_times(lua_State* L) {
   return 1;
 }
 
+// paths.readlink(path) -> target | nil, message: the text of a symbolic link, not followed
+// (stdlib/sidecar/run/symlinks_out.lua judges where it leads).
+int paths_readlink(lua_State* L) {
+  const char* path = luaL_checkstring(L, 1);
+  std::string target(PATH_MAX, '\0');
+  const ssize_t n = ::readlink(path, target.data(), target.size());
+  if (n < 0) {
+    lua_pushnil(L);
+    lua_pushfstring(L, "%s: %s", path, std::strerror(errno));
+    return 2;
+  }
+  lua_pushlstring(L, target.data(), static_cast<std::size_t>(n));
+  return 1;
+}
+
 // paths.lstat(path) -> {kind, size, mtime_ns, ctime_ns, mode, uid, gid} | nil, message. kind: "file",
 // "directory", "symlink" (not followed) or "other".
 int paths_lstat(lua_State* L) {
@@ -199,6 +215,7 @@ int open_host_paths(lua_State* L) {
       {"read_code", guarded<paths_read_code>},
       {"copy_times", guarded<paths_copy_times>},
       {"lstat", guarded<paths_lstat>},
+      {"readlink", guarded<paths_readlink>},
       {"program", guarded<paths_program>},
       {nullptr, nullptr},
   };

@@ -23,6 +23,7 @@ return {
   },
   worktree = { max_untracked_bytes = "1MiB", spares = 0, ${1:-} },
   isolation = { write = { "$OUTDIR" } }, -- what the agents saw, kept for the test
+  gates = { ${2:-} },
 }
 EOF
 }
@@ -82,10 +83,13 @@ expect_run "discard it" 0 "discarded" "" -- "$S" run discard "$(run_id 2)"
 
 # --- a step after an agent that made the file's folder a symlink writes nothing through it --------
 "$S" task create --title "Link, then look" >/dev/null
+# The link leads out of the repository: the symlinks_out gate would stop the pipeline after step 1.
+config "" 'symlinks_out = "allow"'
 expect_run "pipeline linker,looker" 0 "R-\d+ +review" "" -- "$S" run T-0004 --runner linker,looker --sandbox workspace-write
 eq "nothing was copied through the agent's symlink" "" "$(ls "$OUTDIR/outside")"
 eq "the user's file is where it was" "$user_ckpt" "$(md5sum <data/ckpt.bin)"
 expect_run "discard it too" 0 "discarded" "" -- "$S" run discard "$(run_id 2)"
+config
 
 # --- a change of the agent's to it is its change; a change of the user's meanwhile a conflict ------
 "$S" task create --title "Grow the checkpoint" >/dev/null

@@ -1,7 +1,8 @@
 // host/git_tree: what writing runs ask of git, in-process, checked against what the git program
 // makes of the same trees: the tree of a work tree, patches byte for byte (text) and as
 // `git apply` takes them (binary), refs moved by compare-and-swap, merges, worktrees that leave
-// no record behind, and a merge written into a work tree only when nothing there moved on.
+// no record behind, a merge written into a work tree only when nothing there moved on, and a
+// tree's symbolic links with their targets.
 #include <catch2/catch.hpp>
 #include <unistd.h>
 
@@ -139,6 +140,24 @@ TEST_CASE("git_tree: name-status as git diff-tree says it; commits and refs move
   CHECK(line(git_out(dir, "rev-parse r")) == head);
   CHECK(hg::delete_ref(*repo, "refs/heads/r", head, why));
   CHECK(git_out(dir, "branch --list r").empty());
+}
+
+TEST_CASE("git_tree: a tree's links and their targets, as git ls-tree and cat-file give them") {
+  TempDir t;
+  std::string dir = two_commits(t);
+  sh(dir, "mkdir -p d/e && ln -s ../../../outside d/e/up && ln -s /etc/passwd 'p w' && git add -A && git commit -qm 3");
+  auto repo = open_repo(dir);
+  std::string why;
+  auto links = hg::tree_links(*repo, "HEAD", why);
+  INFO(why);
+  REQUIRE(links);
+  std::string ours;
+  for (const auto& l : *links) ours += l.path + " -> " + l.target + "\n";
+  CHECK(ours == "becomes_link -> t.txt\nd/e/up -> ../../../outside\nlink -> n.txt\np w -> /etc/passwd\n");
+  auto none = hg::tree_links(*repo, "HEAD~2", why);  // a tree with one link
+  REQUIRE(none);
+  CHECK(none->size() == 1);
+  CHECK_FALSE(hg::tree_links(*repo, std::string(40, '0'), why));
 }
 
 TEST_CASE("git_tree: three-way merges give the merged tree or the conflicting paths") {

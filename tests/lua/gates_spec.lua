@@ -19,6 +19,7 @@ local function busy_record()
       refs_created = { { name = "refs/notes/commits", sha = "abc1234ffff" } }, refs_deleted = {}, refs_moved = {},
     },
     outside = { changed = {}, checked = 20 },
+    symlinks_out = { { path = "evil", target = "/etc/passwd" } },
   }
 end
 
@@ -69,6 +70,7 @@ describe("gates.evaluate", function()
       "changed config/secrets.yml and docs/x/y.md, outside the task's scope",
       "changed config/secrets.yml, src/a.c and docs/x/y.md during a read-only run",
       "created refs/notes/commits",
+      "link evil -> /etc/passwd leads out of the repository",
     })
     expect(#v.warnings):equals(0)
     for _, name in ipairs(gates.NAMES) do
@@ -95,7 +97,8 @@ describe("gates.evaluate", function()
 
   it("keeps commit and tag apart when their policies differ", function()
     local v = gates.evaluate(busy_record(), TASK, { commit = "block", tag = "warn", push = "allow",
-      avoided_files = "allow", scope = "allow", read_only_changes = "allow", outside_changes = "allow" })
+      avoided_files = "allow", scope = "allow", read_only_changes = "allow", outside_changes = "allow",
+      symlinks_out = "allow" })
     expect(v.blockers):equals({ 'made 1 commit (abc1234 "msg")' })
     expect(v.warnings):equals({ "created tag v9.9" })
   end)
@@ -139,7 +142,7 @@ describe("gates.evaluate", function()
     for _, name in ipairs(gates.NAMES) do
       verdicts[#verdicts + 1] = v.results[name].verdict
     end
-    expect(verdicts):equals({ "unknown", "unknown", "passed", "skipped", "skipped", "skipped", "skipped" })
+    expect(verdicts):equals({ "unknown", "unknown", "passed", "skipped", "skipped", "skipped", "skipped", "passed" })
     expect(v.results.outside_changes.note):equals("not watched")
     expect(v.results.commit.note):equals("git facts unavailable: not a git repository")
     expect(v.results.scope.note):equals("the task's scope names no paths")
@@ -148,6 +151,19 @@ describe("gates.evaluate", function()
     expect({ v.results.read_only_changes.verdict, v.results.avoided_files.verdict }):equals({ "unknown", "unknown" })
     r.changed_files = {}
     expect(gates.evaluate(r, TASK, nil).results.read_only_changes.verdict):equals("passed")
+  end)
+
+  it("names each link leading out of the repository, and says when the links are unread", function()
+    local r = { status = "review", sandbox = "workspace-write", changed_files = { "a", "docs/b" }, git = {},
+      symlinks_out = { { path = "a", target = "/etc/passwd" }, { path = "docs/b", target = "../../x" } } }
+    local v = gates.evaluate(r, nil, nil)
+    expect(v.results.symlinks_out.findings):equals({ "link a -> /etc/passwd leads out of the repository",
+      "link docs/b -> ../../x leads out of the repository" })
+    expect(table.concat(gates.lines(v), "\n")):contains("link a -> /etc/passwd leads out of the repository; link docs/b")
+    r.symlinks_out, r.symlinks_unavailable = nil, "git ls-tree failed: x"
+    v = gates.evaluate(r, nil, nil)
+    expect({ v.results.symlinks_out.verdict, v.results.symlinks_out.note }):equals({ "unknown",
+      "links unread: git ls-tree failed: x" })
   end)
 
   it("takes out_of_scope paths as outside the scope", function()
@@ -171,9 +187,10 @@ describe("gates.apply", function()
     expect(r.status):equals("blocked")
     expect(r.gates.agent_status):equals("review")
     expect(r.blockers):equals({ "tried to push (git push origin HEAD)", 'made 1 commit (abc1234 "msg") and created tag v9.9',
-      "changed config/secrets.yml, src/a.c and docs/x/y.md during a read-only run", "created refs/notes/commits" })
+      "changed config/secrets.yml, src/a.c and docs/x/y.md during a read-only run", "created refs/notes/commits",
+      "link evil -> /etc/passwd leads out of the repository" })
     gates.apply(r, v)
-    expect(#r.blockers):equals(4)
+    expect(#r.blockers):equals(5)
     expect(gates.blocked(r)):is_true()
   end)
 
@@ -185,7 +202,7 @@ describe("gates.apply", function()
     r = busy_record()
     expect(gates.apply(r, gates.evaluate(r, TASK, all("warn")))):is_false()
     expect(r.status):equals("review")
-    expect(#r.gates.warnings):equals(6)
+    expect(#r.gates.warnings):equals(7)
     expect(gates.blocked(r)):is_false()
   end)
 

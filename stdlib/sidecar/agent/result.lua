@@ -5,6 +5,7 @@ local json = require("sidecar.core.json")
 local log_caps = require("sidecar.core.log_caps")
 local markers = require("sidecar.agent.markers")
 local secrets = require("sidecar.core.secrets")
+local symlinks_out = require("sidecar.run.symlinks_out")
 local text_lines = require("sidecar.core.text")
 local worktree = require("sidecar.core.worktree")
 
@@ -110,7 +111,8 @@ end
 
 ---Records what changed in the work tree since `before` (a worktree.snapshot), and whether the
 ---files the agent claims to have modified match it; reading the changes stops at `deadline_ns`
----(the run's deadline), and then `changes_unavailable` says so.
+---(the run's deadline), and then `changes_unavailable` says so. The changed links that lead out of
+---the repository go in `symlinks_out` ({{path, target}}; `symlinks_unavailable` when unread).
 function M.record_changes(record, repo, before, snapshot_why, found, deadline_ns)
   if before then
     local change, change_why = worktree.changes(repo, before, { deadline_ns = deadline_ns })
@@ -119,6 +121,9 @@ function M.record_changes(record, repo, before, snapshot_why, found, deadline_ns
       record.tree_after = change.tree_after -- the worktree's result, read once (stdlib/sidecar/run/worktree.lua)
       record.changed_files = json.array(worktree.paths(change))
       record.changes = json.array(change.files)
+      local links, links_why = symlinks_out.of_change(repo, change.files, change.tree_after)
+      record.symlinks_out = links and #links > 0 and links or nil -- the symlinks_out gate's
+      record.symlinks_unavailable = links_why
       if #found.files_modified > 0 then
         local check = markers.check_files(found.files_modified, record.changed_files, repo)
         record.files_check = { confirmed = json.array(check.confirmed),

@@ -357,14 +357,14 @@ end
 
 ---`sidecar run approve R-…`
 function M.approve(o)
-  return with_run(o, "run approve", function(s)
+  return with_run(o, "run approve", function(s, cfg)
     if o.decision and o.decision ~= "accept" and o.decision ~= "partially accept" then
       return failed(o, "run approve", "--decision is accept or \"partially accept\"", EXIT_USAGE)
     end
     -- o.by: who decides, when not the person at the terminal (`sidecar mcp` passes "agent:mcp")
     local run, message = review.approve(s, o.id, { note = o.note, decision = o.decision, by = o.by })
     if run and o.apply then
-      return require("sidecar.cli.run_worktree").after_approve(o, s, run)
+      return require("sidecar.cli.run_worktree").after_approve(o, s, run, cfg)
     end
     return decided(o, "run approve", run, message)
   end)

@@ -20,7 +20,7 @@ local function with_store(o, command, fn)
   if not s then
     return out.fail(o, command, task_cli.hint(o, cfg))
   end
-  local ok, status = pcall(fn, s)
+  local ok, status = pcall(fn, s, cfg)
   s:close()
   if not ok then
     error(status, 0)
@@ -37,12 +37,14 @@ local function file_lines(files)
 end
 
 -- Applies and reports; `prefix` is printed first (approve's line), `also` goes into the JSON data.
-local function apply_and_report(o, command, s, prefix, also)
-  local result, message, code, conflicts = run_worktree.apply(s, o.id)
+-- `cfg`: the config now (its gates.symlinks_out may let a link leading out of the repository through).
+local function apply_and_report(o, command, s, cfg, prefix, also)
+  local result, message, code, conflicts = run_worktree.apply(s, o.id, { gates = cfg and cfg.gates })
+  local links = result and result.symlinks_out or {}
   if o.json then
     local data = { run_id = o.id, applied = result ~= nil, files = json.array(result and result.files or {}),
       no_changes = result and result.no_changes or false, already = result and result.already or false,
-      conflicts = json.array(conflicts or {}) }
+      conflicts = json.array(conflicts or {}), refused = code == "refused", symlinks_out = json.array(links) }
     for k, v in pairs(also or {}) do
       data[k] = v
     end
@@ -65,6 +67,10 @@ local function apply_and_report(o, command, s, prefix, also)
   else
     print(("%s applied to your work tree (unstaged): %d file%s\n%s"):format(o.id, #result.files,
       #result.files == 1 and "" or "s", file_lines(result.files)))
+  end
+  for _, link in ipairs(links) do
+    print(("note: the link %s leads out of the repository (gates.symlinks_out allows it)"):format(
+      require("sidecar.run.symlinks_out").phrase(link)))
   end
   return EXIT_OK
 end
@@ -128,8 +134,8 @@ end
 
 ---`sidecar run apply R-…`
 function M.apply(o)
-  return with_store(o, "run apply", function(s)
-    return apply_and_report(o, "run apply", s)
+  return with_store(o, "run apply", function(s, cfg)
+    return apply_and_report(o, "run apply", s, cfg)
   end)
 end
 
@@ -152,8 +158,9 @@ function M.discard(o)
   end)
 end
 
----The apply step of `sidecar run approve R-… --apply`, after the approval `run` (the store open).
-function M.after_approve(o, s, run)
+---The apply step of `sidecar run approve R-… --apply`, after the approval `run` (the store open,
+---`cfg` the config).
+function M.after_approve(o, s, run, cfg)
   local line = ("%s %s by %s; task %s; decision in .agent/runs/%s/decision.md"):format(run.run_id, run.review_state,
     run.reviewed_by, tostring(run.task_id), run.run_id)
   local w = run.worktree
@@ -166,7 +173,7 @@ function M.after_approve(o, s, run)
     end
     return EXIT_OK
   end
-  return apply_and_report(o, "run approve", s, line, { run = run })
+  return apply_and_report(o, "run approve", s, cfg, line, { run = run })
 end
 
 return M

@@ -54,7 +54,7 @@ local SCHEMA = {
     max_untracked_bytes = { "size", "8MiB" } } },
   gates = { "section", { commit = { "gate", "block" }, tag = { "gate", "block" }, push = { "gate", "block" },
     avoided_files = { "gate", "block" }, scope = { "gate", "block" }, read_only_changes = { "gate", "block" },
-    outside_changes = { "gate", "block" } } },
+    outside_changes = { "gate", "block" }, symlinks_out = { "gate", "block" } } },
 }
 
 -- What a per-runner entry may hold.
@@ -208,6 +208,8 @@ return {
     read_only_changes = "block",   -- changed any file during a read-only run
     outside_changes = "block",     -- changed git config, hooks, other refs, dotfiles, Sidecar's config or trust,
                                    -- or the checkout of a run in its own worktree (docs/security.md)
+    symlinks_out = "block",        -- added a symbolic link leading out of the repository (/etc/passwd,
+                                   -- ../../x); `run apply` refuses to write it unless "warn" or "allow"
   },
 }
 ]]

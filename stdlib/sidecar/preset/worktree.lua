@@ -104,6 +104,7 @@ function M.own_effect(reader, writer)
   end
   if type(reader.changed_files) == "table" then
     own.changed_files = minus(reader.changed_files, writer.changed_files)
+    own.symlinks_out = minus(reader.symlinks_out, writer.symlinks_out, "path")
   end
   local g, wg = reader.git, writer.git
   if type(g) == "table" and type(wg) == "table" then

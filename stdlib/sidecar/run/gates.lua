@@ -18,6 +18,9 @@
 ---                      remotes, custom), the repository's git config or hooks, the user's git
 ---                      config or shell start-up files, Sidecar's config, presets or trust file,
 ---                      or (a run in its own worktree) the main checkout (stdlib/sidecar/run/outside.lua)
+---   symlinks_out       added or changed a symbolic link whose target leads out of the repository
+---                      (stdlib/sidecar/run/symlinks_out.lua); `run apply` refuses to write one
+---                      unless this gate is "warn" or "allow"
 --- "block": the run is blocked with the blocker, never auto-approved (a person may still approve
 --- it); "warn": recorded in the run's gates.warnings and shown by `run show`; "allow": recorded.
 ---
@@ -29,10 +32,12 @@
 --- (generated)`); an entry of several words whose first has no `/`, `.` or `*` is prose and
 --- ignored ("the database schema").
 local json = require("sidecar.core.json")
+local symlinks_out = require("sidecar.run.symlinks_out")
 
 local M = {}
 
-M.NAMES = { "commit", "tag", "push", "avoided_files", "scope", "read_only_changes", "outside_changes" }
+M.NAMES = { "commit", "tag", "push", "avoided_files", "scope", "read_only_changes", "outside_changes",
+  "symlinks_out" }
 M.POLICIES = { block = true, warn = true, allow = true }
 M.DEFAULT = "block"
 local SHOWN = 3 -- commits, files or pushes named in a blocker before "and N more"
@@ -329,6 +334,21 @@ local function outside_findings(record)
   return { findings = findings }
 end
 
+-- The links the run added or changed that lead out of the repository (record.symlinks_out, read
+-- with its changes: stdlib/sidecar/agent/result.lua), one finding each.
+local function symlink_findings(record, changed)
+  if record.symlinks_unavailable then
+    return { note = "links unread: " .. tostring(record.symlinks_unavailable) }
+  elseif not changed then
+    return { note = "changed files unknown" }
+  end
+  local findings = {}
+  for _, link in ipairs(type(record.symlinks_out) == "table" and record.symlinks_out or {}) do
+    findings[#findings + 1] = ("link %s leads out of the repository"):format(symlinks_out.phrase(link))
+  end
+  return { findings = findings }
+end
+
 -- {findings, note?} per gate; findings nil when it cannot be told (or does not apply: note).
 local function gather(record, task)
   local changed = type(record.changed_files) == "table" and record.changed_files or nil
@@ -354,6 +374,7 @@ local function gather(record, task)
     skipped = #inside + #outside == 0 }
 
   out.outside_changes = outside_findings(record)
+  out.symlinks_out = symlink_findings(record, changed)
   if record.sandbox ~= "read-only" then
     out.read_only_changes = { note = "not a read-only run", skipped = true }
   else

@@ -467,8 +467,8 @@ end
 M.places = places
 
 ---Applies a run's change to the user's work tree: see run_worktree_apply.apply.
-function M.apply(s, run_id)
-  return require("sidecar.run.worktree_apply").apply(s, run_id)
+function M.apply(s, run_id, opts)
+  return require("sidecar.run.worktree_apply").apply(s, run_id, opts)
 end
 
 ---Discards a run's change: see run_worktree_apply.discard.

@@ -17,6 +17,7 @@ local git = require("sidecar.run.worktree_git")
 local json = require("sidecar.core.json")
 local run_worktree = require("sidecar.run.worktree")
 local store = require("sidecar.core.store")
+local symlinks_out = require("sidecar.run.symlinks_out")
 local worktree = require("sidecar.core.worktree")
 
 local M = {}
@@ -184,14 +185,38 @@ local function write_merge(s, run_id, w, top, ours, merged, files)
   return true
 end
 
+-- Refuses a change that adds a link leading out of the repository, unless the symlinks_out gate
+-- allows it (as the run recorded it, or config's gates now): nil and the links, or why (and the
+-- links refused; none when git failed). Read from the trees, whatever the run's record says
+-- (defence in depth).
+local function links_refused(run, w, top, gates)
+  local links, why = symlinks_out.between(top, w.base_tree, w.result_tree)
+  if not links then
+    return ("run %s: its links could not be read, so nothing was applied: %s"):format(run.run_id, why)
+  end
+  if #links == 0 or symlinks_out.policy(run, gates) ~= "block" then
+    return nil, links
+  end
+  local named = {}
+  for i, link in ipairs(links) do
+    named[i] = symlinks_out.phrase(link)
+  end
+  return ("run %s adds %s leading out of the repository (%s); nothing was applied. Allow such links with gates = "
+    .. "{ symlinks_out = \"allow\" } in .agent/config.lua, or take the change from branch %s by hand"):format(
+    run.run_id, #links == 1 and "a symbolic link" or (#links .. " symbolic links"), table.concat(named, ", "),
+    w.branch), links
+end
+
 ---Applies a finished writing run's change to the user's work tree, three ways. Returns {run,
 ---files = {{path, change}} written, no_changes = true when the run changed nothing, already =
----true when the tree held the change already}, or nil, message, code (not_found, bad_state,
----conflict, write_failed, git_failed) and for a conflict the conflicting paths; nothing was
----changed then.
+---true when the tree held the change already, symlinks_out = the links leading out of the
+---repository it wrote, when the gate allowed them}, or nil, message, code (not_found, bad_state,
+---conflict, write_failed, git_failed, refused: a link leading out of the repository) and for a
+---conflict the conflicting paths; nothing was changed then.
 ---@param s table  an open store
 ---@param run_id string
-function M.apply(s, run_id)
+---@param opts? {gates: table?}  config's gates now (symlinks_out = "allow" lets such a link through)
+function M.apply(s, run_id, opts)
   local run, w, why, code = settled_run(s, run_id, "apply")
   if not run then
     return nil, why, code
@@ -207,6 +232,11 @@ function M.apply(s, run_id)
   end
   if w.result_tree == w.base_tree then
     return settle(s, run, w, p.top, {}, { no_changes = true })
+  end
+  local links
+  why, links = links_refused(run, w, p.top, opts and opts.gates)
+  if why then
+    return nil, why, links and "refused" or "git_failed"
   end
   local ours
   -- The user's untracked files too large for a run's commits are left out here too, never hashed:
@@ -227,7 +257,7 @@ function M.apply(s, run_id)
   if not ok then
     return nil, why or "git diff-tree failed", code or "git_failed", conflicts
   end
-  return settle(s, run, w, p.top, files, { already = #files == 0 or nil })
+  return settle(s, run, w, p.top, files, { already = #files == 0 or nil, symlinks_out = #links > 0 and links or nil })
 end
 
 ---Discards a finished writing run's change: its branch is deleted (or, for the task's own
