@@ -54,6 +54,7 @@ case $EVIL in
       python3 -c 'import socket,sys; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); print("REACHED", sys.argv[1])' \
         "$sock" 2>/dev/null
     done
+    python3 -c 'print("PYTHON-OK")' # the connects above ran
     env | grep -E '^(SSH_AUTH_SOCK|DOCKER_HOST)=' | sed 's/^/PASSED /'
     git config --global --list 2>/dev/null | sed 's/^/GIT /'
     "$HOME/.local/bin/mytool" ;;
@@ -158,7 +159,7 @@ for what in "ssh key through a link:$secret" "a socket of the session:REACHED" "
   elif grep -q -- "${what#*:}" "$out"; then hostile_case "home: ${what%%:*}" silent "$(grep -m1 -- "${what#*:}" "$out")"
   else hostile_case "home: ${what%%:*}" prevented; fi
 done
-eq "home: the toolchains still work" 1 "$(grep -c TOOLCHAIN-OK "$out")"
+eq "home: the toolchains still work" "1 1" "$(grep -c TOOLCHAIN-OK "$out") $(grep -c PYTHON-OK "$out")"
 eq "home: git's own settings still reach the agent" 1 "$(grep -c 'GIT user.name=T' "$out")"
 eq "home: the withheld variables are recorded" "DOCKER_HOST SSH_AUTH_SOCK" \
   "$(field ".agent/runs/$id/run.json" .os_sandbox.withheld_env.1) $(field ".agent/runs/$id/run.json" .os_sandbox.withheld_env.2)"
