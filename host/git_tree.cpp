@@ -2,6 +2,7 @@
 #include "git_tree.hpp"
 
 #include "background_jobs.hpp"
+#include "secrets.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -148,15 +149,27 @@ struct AddPayload {
 bool leave_out(AddPayload& p, const char* path) {
   const TreeSnapshotOptions& o = *p.o;
   std::size_t at = 0;  // in the index at any stage (a conflicted path is tracked): not untracked
-  if ((o.max_untracked_bytes <= 0 && o.leave_out.empty()) || p.g->git_index_find(&at, p.index, path) == 0) {
+  if ((!o.leave_out_secrets && o.max_untracked_bytes <= 0 && o.leave_out.empty()) ||
+      p.g->git_index_find(&at, p.index, path) == 0) {
     return false;
   }
   struct stat st;
-  if (lstat((p.top + path).c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
+  if (lstat((p.top + path).c_str(), &st) != 0) {
     return false;
   }
   LeftOut now{path, static_cast<std::int64_t>(st.st_size),
-              static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec};
+              static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec, ""};
+  std::string why;
+  // Judged by its path alone, a link too: one named .env is left out whatever it leads to. (Each
+  // untracked file costs this check; it saves hashing it.)
+  if (o.leave_out_secrets && is_secret_file(now.path, why)) {
+    now.reason = "secret";
+    p.left_out->push_back(std::move(now));
+    return true;
+  }
+  if (!S_ISREG(st.st_mode)) {
+    return false;
+  }
   bool out = o.max_untracked_bytes > 0 && now.size > o.max_untracked_bytes;
   if (!out) {
     auto was = p.known.find(now.path);

@@ -71,6 +71,7 @@ struct LeftOut {
   std::string path;  // relative to the top of the work tree
   std::int64_t size = 0;
   std::int64_t mtime_ns = 0;
+  std::string reason;  // "secret": the secret-file rules name it; "" for a large file (or one of leave_out)
 };
 
 // A tree object of every file in the work tree of `dir` as it is now (`git add --all` into a
@@ -78,8 +79,10 @@ struct LeftOut {
 // the top) and ignored files left out. The repository's own index is never written. With
 // `keep_index`, the private index (each file with its stat data) is written to that path.
 // Untracked files are left out, never hashed nor written into the repository, and listed in
-// the result's left_out, when they are regular files larger than `max_untracked_bytes` (0: no
-// limit) or match an entry of `leave_out` (same path, size and modification time: a file left
+// the result's left_out, when the secret-file rules name them (host/secrets.hpp: .env, a
+// private key, credentials; files and links, reason "secret"; a tracked one is the user's choice
+// and stays), when they are regular files larger than `max_untracked_bytes` (0: no limit), or
+// when they match an entry of `leave_out` (same path, size and modification time: a file left
 // out before and unchanged since).
 struct TreeSnapshotOptions {
   std::vector<std::string> exclude;
@@ -87,6 +90,7 @@ struct TreeSnapshotOptions {
   std::int64_t deadline_ns = 0;  // CLOCK_MONOTONIC; 0: none
   std::int64_t max_untracked_bytes = 0;
   std::vector<LeftOut> leave_out;
+  bool leave_out_secrets = true;
 };
 struct TreeSnapshot {
   std::string head, head_tree, tree;  // head and head_tree empty when there are no commits

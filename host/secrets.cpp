@@ -254,7 +254,42 @@ bool is_secret_variable_name(std::string_view name) {
   return detail::is_secret_name(name, *detail::current_rules());
 }
 
-bool is_secret_file(std::string_view path, std::string& why) {
+namespace {
+
+bool same_lowered(std::string_view text, std::string_view lower) {
+  return text.size() == lower.size() &&
+         std::equal(text.begin(), text.end(), lower.begin(), [](char a, char b) { return ascii_lower(a) == b; });
+}
+
+// The three tests of the policy (glob_match is case-insensitive by itself): a file rule on a
+// path's last component, a folder rule on any component, a folder_files pair on two in a row.
+const FileRule* policy_file_rule(const SecretPolicy& policy, std::string_view name) {
+  if (any_glob(policy.allow_files, name)) return nullptr;
+  for (const FileRule& rule : policy.files) {
+    if (glob_match(rule.glob, name)) return &rule;
+  }
+  return nullptr;
+}
+
+const std::string* policy_folder(const SecretPolicy& policy, std::string_view part) {
+  for (const std::string& folder : policy.folders) {
+    if (glob_match(folder, part)) return &folder;
+  }
+  return nullptr;
+}
+
+const std::pair<std::string, std::string>* policy_pair(const detail::CompiledRules& rules, std::string_view folder,
+                                                       std::string_view file) {
+  for (const auto& pair : rules.folder_files) {
+    if (same_lowered(folder, pair.first) && same_lowered(file, pair.second)) return &pair;
+  }
+  return nullptr;
+}
+
+constexpr std::string_view kFolderMarker = "\x01";  // a folder's question: a file of it, by no name
+
+// is_secret_file under `rules`.
+bool secret_file(const detail::CompiledRules& rules, std::string_view path, std::string& why) {
   std::vector<std::string> parts;  // lower case, without empty and "." components
   for (std::size_t start = 0; start < path.size();) {
     std::size_t slash = path.find('/', start);
@@ -267,7 +302,6 @@ bool is_secret_file(std::string_view path, std::string& why) {
 
   // The project's rules: a glob with a '/' against the path's last components, one without
   // against its last component.
-  const auto rules = detail::current_rules();
   std::string joined;
   std::vector<std::size_t> starts;
   for (const std::string& part : parts) {
@@ -286,36 +320,137 @@ bool is_secret_file(std::string_view path, std::string& why) {
     }
     return nullptr;
   };
-  if (project_rule(rules->rules.allow_files)) return false;
+  if (project_rule(rules.rules.allow_files)) return false;
 
-  const SecretPolicy& policy = rules->policy;
-  const std::string& name = parts.back();
-  if (!any_glob(policy.allow_files, name)) {
-    for (const FileRule& rule : policy.files) {
-      if (!glob_match(rule.glob, name)) continue;
-      why = refusal(path, "looks like a secrets file", rule.rule);
-      return true;
-    }
+  if (const FileRule* rule = policy_file_rule(rules.policy, parts.back())) {
+    why = refusal(path, "looks like a secrets file", rule->rule);
+    return true;
   }
   for (std::size_t i = 0; i < parts.size(); ++i) {
-    for (const std::string& folder : policy.folders) {
-      if (!glob_match(folder, parts[i])) continue;
+    if (const std::string* folder = policy_folder(rules.policy, parts[i])) {
       const bool last = i + 1 == parts.size();
-      why = refusal(path, last ? "is a secrets folder" : "is inside a secrets folder", folder + "/");
+      why = refusal(path, last ? "is a secrets folder" : "is inside a secrets folder", *folder + "/");
       return true;
     }
     if (i + 1 == parts.size()) break;
-    for (const auto& [folder, file] : rules->folder_files) {
-      if (parts[i] != folder || parts[i + 1] != file) continue;
-      why = refusal(path, "looks like a secrets file", folder + "/" + file);
+    if (const auto* pair = policy_pair(rules, parts[i], parts[i + 1])) {
+      why = refusal(path, "looks like a secrets file", pair->first + "/" + pair->second);
       return true;
     }
   }
-  if (const std::string* glob = project_rule(rules->rules.files)) {
+  if (const std::string* glob = project_rule(rules.rules.files)) {
     why = refusal(path, "looks like a secrets file", *glob + ", a rule of the project's secrets.files");
     return true;
   }
   return false;
+}
+
+}  // namespace
+
+bool is_secret_file(std::string_view path, std::string& why) {
+  return secret_file(*detail::current_rules(), path, why);
+}
+
+// Globs over one path component by their form, as NameGlobs sorts variable names: an exact name
+// costs a binary search, "*.pem" a compare of its end, and only the rest a glob match each. A walk
+// asks about every name of a tree, and most names match nothing.
+struct SecretFileJudge::Names {
+  struct Globs {
+    std::vector<std::string> exact;                         // lower case, sorted
+    std::vector<std::string> prefixes, suffixes, infixes;  // "X*", "*X", "*X*" as lower-case X
+    std::vector<std::string> rest;
+
+    explicit Globs(const std::vector<std::string>& globs) {
+      for (const std::string& g : globs) {
+        const std::string l = lowered(g);
+        const std::size_t wild = l.find_first_of("*?"), last = l.find_last_of("*?");
+        const bool one_star = wild == last && wild != npos && l[wild] == '*';
+        if (wild == npos) {
+          exact.push_back(l);
+        } else if (one_star && wild == 0) {
+          suffixes.push_back(l.substr(1));
+        } else if (one_star && wild + 1 == l.size()) {
+          prefixes.push_back(l.substr(0, wild));
+        } else if (l.size() > 2 && l.front() == '*' && l.back() == '*' &&
+                   l.find_first_of("*?", 1) == l.size() - 1) {
+          infixes.push_back(l.substr(1, l.size() - 2));
+        } else {
+          rest.push_back(g);
+        }
+      }
+      std::sort(exact.begin(), exact.end());
+    }
+
+    bool match(std::string_view lower) const {
+      auto any = [](const std::vector<std::string>& list, auto test) {
+        return std::any_of(list.begin(), list.end(), test);
+      };
+      return std::binary_search(exact.begin(), exact.end(), lower) ||
+             any(suffixes, [&](const std::string& x) { return ends_with(lower, x); }) ||
+             any(prefixes, [&](const std::string& x) { return starts_with(lower, x); }) ||
+             any(infixes, [&](const std::string& x) { return lower.find(x) != npos; }) || any_glob(rest, lower);
+    }
+  };
+
+  Globs allow, files, folders;
+
+  static std::vector<std::string> globs_of(const std::vector<FileRule>& rules) {
+    std::vector<std::string> out;
+    for (const FileRule& r : rules) out.push_back(r.glob);
+    return out;
+  }
+  explicit Names(const SecretPolicy& p) : allow(p.allow_files), files(globs_of(p.files)), folders(p.folders) {}
+};
+
+SecretFileJudge::SecretFileJudge()
+    : rules_(detail::current_rules()), names_(std::make_shared<const Names>(rules_->policy)) {
+  whole_paths_ = !rules_->rules.files.empty() || !rules_->rules.allow_files.empty();
+  marker_ = policy_file_rule(rules_->policy, kFolderMarker) || policy_folder(rules_->policy, kFolderMarker);
+}
+
+namespace {
+
+std::string_view last_part(std::string_view folder) {
+  const std::size_t slash = folder.rfind('/');
+  return slash == npos ? folder : folder.substr(slash + 1);
+}
+
+std::string joined_path(std::string_view folder, std::string_view name) {
+  std::string path(folder);
+  return path.append(path.empty() ? "" : "/").append(name);
+}
+
+// `name` in lower case, in `buffer` (256 bytes); false for a longer one (a file system's names
+// are at most 255 bytes).
+bool lowered_name(std::string_view name, char* buffer, std::string_view& out) {
+  if (name.size() > 256) return false;
+  for (std::size_t i = 0; i < name.size(); ++i) buffer[i] = ascii_lower(name[i]);
+  out = std::string_view(buffer, name.size());
+  return true;
+}
+
+}  // namespace
+
+bool SecretFileJudge::file(std::string_view folder, std::string_view name) const {
+  char buffer[256];
+  std::string_view lower;
+  std::string why;
+  if (whole_paths_ || !lowered_name(name, buffer, lower)) return secret_file(*rules_, joined_path(folder, name), why);
+  const std::string_view parent = last_part(folder);
+  return (names_->files.match(lower) && !names_->allow.match(lower)) || names_->folders.match(lower) ||
+         (!parent.empty() && policy_pair(*rules_, parent, name));
+}
+
+bool SecretFileJudge::folder(std::string_view folder, std::string_view name) const {
+  char buffer[256];
+  std::string_view lower;
+  std::string why;
+  if (whole_paths_ || !lowered_name(name, buffer, lower)) {
+    return secret_file(*rules_, joined_path(folder, name) + "/" + std::string(kFolderMarker), why);
+  }
+  const std::string_view parent = last_part(folder);
+  return marker_ || names_->folders.match(lower) || (!parent.empty() && policy_pair(*rules_, parent, name)) ||
+         policy_pair(*rules_, name, kFolderMarker);
 }
 
 }  // namespace sidecar::host

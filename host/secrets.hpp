@@ -98,6 +98,35 @@ std::vector<std::string> builtin_secret_kinds();
 // (allow_files first: an allowed path is never refused).
 bool is_secret_file(std::string_view path, std::string& why);
 
+namespace detail {
+struct CompiledRules;
+}
+
+// is_secret_file's judgement for a walk of a folder tree from its top down (host/
+// secret_file_find.cpp), which asks about each entry it reads by the entry's name and its
+// folder's, with the rules as they were when the judge was made: the same answers, without
+// splitting, lowering or copying the path. It leans on the walk's order: a folder is asked about
+// before it is entered and a secret one is never entered, so nothing above an entry is secret
+// (no folder rule matches a component above it, no folder_files pair lies above it). With a
+// project's own file rules (SecretRules::files, allow_files: globs that may span components) each
+// question goes to is_secret_file with the whole path instead.
+class SecretFileJudge {
+ public:
+  SecretFileJudge();
+  // The entry `name` of the folder `folder` (its path from the top, "" for the top itself). A
+  // folder is secret when every file in it would be (".ssh", a folder_files pair's folder: as
+  // is_secret_file(path + "/\x01") says).
+  bool file(std::string_view folder, std::string_view name) const;
+  bool folder(std::string_view folder, std::string_view name) const;
+
+ private:
+  struct Names;  // the policy's file, allow_files and folder globs, sorted by their form
+  std::shared_ptr<const detail::CompiledRules> rules_;
+  std::shared_ptr<const Names> names_;
+  bool whole_paths_ = false;  // the project has file rules: is_secret_file decides
+  bool marker_ = false;       // a rule of the policy matches the "\x01" of a folder's question
+};
+
 // True when a variable of this name holds a secret by its name, ASCII case-insensitively, with
 // '-' and '.' read as '_' (so an HTTP header or a YAML key is judged like a variable). The
 // default policy says: *_KEY,
@@ -108,10 +137,6 @@ bool is_secret_file(std::string_view path, std::string& why);
 // (PUBLIC_KEY, SORT_KEY, PRIMARY_KEY, NEXT_TOKEN, PAGE_TOKEN, ...). The process's rules come
 // first: their allow_names win over everything, their names over the policy.
 bool is_secret_variable_name(std::string_view name);
-
-namespace detail {
-struct CompiledRules;
-}
 
 // Replaces the secrets in a text with [REDACTED:<label>]. Byte-oriented (NUL and invalid UTF-8
 // pass through untouched) and linear in the size of the text: no regular expressions.

@@ -43,21 +43,6 @@ bool under(const std::string& folder, const std::string& path) {
   return path.compare(0, folder.size(), folder) == 0 && (path.size() == folder.size() || path[folder.size()] == '/');
 }
 
-// Opens folder `rel` below the top's descriptor, following no symbolic link on the way (a folder
-// swapped for a link while the tree is read is not followed out of it); openat where the kernel
-// has no openat2.
-int open_beneath(int top, const std::string& rel) {
-  const char* path = rel.empty() ? "." : rel.c_str();
-  open_how how{};
-  how.flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC;
-  how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS;
-  long fd = syscall(SYS_openat2, top, path, &how, sizeof how);
-  if (fd < 0 && (errno == ENOSYS || errno == EPERM)) {  // EPERM: a seccomp filter that knows no openat2
-    fd = openat(top, path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-  }
-  return static_cast<int>(fd);
-}
-
 class Walk {
  public:
   Walk(const std::vector<StatEntry>& index, const WalkOptions& o) : index_(index), o_(o), visited_(index.size(), 0) {}
@@ -143,7 +128,7 @@ class Walk {
   }
 
   void read_folder(const Folder& f, Found& out) {
-    int fd = open_beneath(top_, f.rel);
+    int fd = open_folder_beneath(top_, f.rel);
     if (fd < 0) return;  // gone, or no longer a folder: its entries stay unvisited (missing)
     DIR* dir = fdopendir(fd);
     if (!dir) {
@@ -228,6 +213,19 @@ class Walk {
 
 WalkResult walk_work_tree(const std::vector<StatEntry>& index, const WalkOptions& options) {
   return Walk(index, options).run();
+}
+
+// A folder swapped for a link while a tree is read is not followed out of it.
+int open_folder_beneath(int top, const std::string& rel) {
+  const char* path = rel.empty() ? "." : rel.c_str();
+  open_how how{};
+  how.flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC;
+  how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS;
+  long fd = syscall(SYS_openat2, top, path, &how, sizeof how);
+  if (fd < 0 && (errno == ENOSYS || errno == EPERM)) {  // EPERM: a seccomp filter that knows no openat2
+    fd = openat(top, path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  }
+  return static_cast<int>(fd);
 }
 
 }  // namespace sidecar::host

@@ -45,4 +45,9 @@ struct WalkResult {
 
 WalkResult walk_work_tree(const std::vector<StatEntry>& index, const WalkOptions& options);
 
+// Opens the folder `rel` below the folder open as `top` ("" for `top` itself) without following
+// a symbolic link on the way (openat2's RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS; openat with
+// O_NOFOLLOW, for its last component, where the kernel has no openat2). A descriptor, or -1.
+int open_folder_beneath(int top, const std::string& rel);
+
 }  // namespace sidecar::host

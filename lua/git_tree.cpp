@@ -215,25 +215,31 @@ hg::TreeSnapshotOptions snapshot_options(lua_State* L, int index) {
       lua_getfield(L, -1, "path");
       lua_getfield(L, -2, "size");
       lua_getfield(L, -3, "mtime_ns");
-      o.leave_out.push_back({luaL_checkstring(L, -3), luaL_checkinteger(L, -2), luaL_checkinteger(L, -1)});
-      lua_pop(L, 4);
+      lua_getfield(L, -4, "reason");
+      o.leave_out.push_back({luaL_checkstring(L, -4), luaL_checkinteger(L, -3), luaL_checkinteger(L, -2),
+                             luaL_optstring(L, -1, "")});
+      lua_pop(L, 5);
     }
   }
   lua_pop(L, 1);
   return o;
 }
 
-// {{path, size, mtime_ns}, ...}
+// {{path, size, mtime_ns, reason?}, ...}: reason "secret" for a file the secret-file rules name
 void push_left_out(lua_State* L, const std::vector<hg::LeftOut>& left_out) {
   lua_createtable(L, static_cast<int>(left_out.size()), 0);
   for (std::size_t i = 0; i < left_out.size(); ++i) {
-    lua_createtable(L, 0, 3);
+    lua_createtable(L, 0, 4);
     lua_pushstring(L, left_out[i].path.c_str());
     lua_setfield(L, -2, "path");
     lua_pushinteger(L, left_out[i].size);
     lua_setfield(L, -2, "size");
     lua_pushinteger(L, left_out[i].mtime_ns);
     lua_setfield(L, -2, "mtime_ns");
+    if (!left_out[i].reason.empty()) {
+      lua_pushstring(L, left_out[i].reason.c_str());
+      lua_setfield(L, -2, "reason");
+    }
     lua_rawseti(L, -2, static_cast<lua_Integer>(i + 1));
   }
 }

@@ -4,7 +4,7 @@
 //   ... the sandboxed agent runs ...
 //   local entries, dropped = proxy:log()   -- {{host, port, allowed, error?, at_ms, bytes_up, bytes_down}...}
 //   proxy:close()                          -- also __close and __gc
-//   local found = sandbox.secret_files(repo, {"node_modules"}, 200000, deadline_ns)  -- what to hide
+//   local found = sandbox.secret_files(repo, {"node_modules"})  -- what to hide (the whole tree read)
 //
 // A proxy is a full userdata ("sidecar.sandbox_proxy") made closed and then filled, as liolib does
 // with files; close, __close and __gc share one idempotent stop, which joins the proxy's threads.
@@ -106,8 +106,8 @@ void push_strings(lua_State* L, const std::vector<std::string>& list) {
   }
 }
 
-// sandbox.secret_files(top, skip, max_entries, deadline_ns?) -> {files, folders, entries, capped}
-// (host/secret_file_find.hpp): the secret files and folders under `top`, never entering `skip`.
+// sandbox.secret_files(top, skip) -> {files, folders, entries, unread} (host/secret_file_find.hpp):
+// the secret files and folders under `top`, never entering `skip`; every other folder is read.
 int secret_files(lua_State* L) {
   std::string top(check_text(L, 1));
   luaL_checktype(L, 2, LUA_TTABLE);
@@ -119,10 +119,7 @@ int secret_files(lua_State* L) {
     skip.emplace_back(lua_tostring(L, -1));
     lua_pop(L, 1);
   }
-  const lua_Integer max_entries = luaL_checkinteger(L, 3);
-  const lua_Integer deadline = luaL_optinteger(L, 4, 0);
-  host::SecretFileSearch found =
-      host::find_secret_files(top, skip, static_cast<std::size_t>(std::max<lua_Integer>(max_entries, 0)), deadline);
+  host::SecretFileSearch found = host::find_secret_files(top, skip);
   lua_createtable(L, 0, 4);
   push_strings(L, found.files);
   lua_setfield(L, -2, "files");
@@ -130,8 +127,8 @@ int secret_files(lua_State* L) {
   lua_setfield(L, -2, "folders");
   lua_pushinteger(L, static_cast<lua_Integer>(found.entries));
   lua_setfield(L, -2, "entries");
-  lua_pushboolean(L, found.capped);
-  lua_setfield(L, -2, "capped");
+  lua_pushinteger(L, static_cast<lua_Integer>(found.unread));
+  lua_setfield(L, -2, "unread");
   return 1;
 }
 

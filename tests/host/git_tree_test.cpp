@@ -6,9 +6,11 @@
 #include <catch2/catch.hpp>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <string>
+#include <vector>
 
 #include "git_tree.hpp"
 #include "git_shell.hpp"
@@ -250,4 +252,44 @@ TEST_CASE("git_tree: write_files writes a merge only when every file it changes 
   CHECK(b_text == "edited since");
   CHECK_FALSE(std::ifstream(dir + "/m").good());  // checked first, so not written
   std::remove(index.c_str());
+}
+
+TEST_CASE("git_tree: a tree snapshot leaves out untracked secret files, never hashing them; tracked ones stay") {
+  TempDir t;
+  std::string dir = t.path;
+  sh(dir, "git init -q -b main && echo a > a.txt && echo 'TRACKED=1' > .env.tracked && git add -A && "
+          "git commit -qm base && echo '*.log' > .gitignore && echo 'SNAP=env' > .env && mkdir -p keys .aws && "
+          "echo 'SNAP=key' > keys/id_rsa && echo 'SNAP=aws' > .aws/credentials && echo 'SNAP=tf' > terraform.tfstate "
+          "&& ln -s /nonexistent/secret .envrc && echo notes > notes.txt && echo 'SNAP=log' > x.env.log && "
+          "echo 'TRACKED=2' > .env.tracked");
+  std::string why;
+  hg::TreeSnapshotOptions o;
+  o.max_untracked_bytes = 1 << 20;
+  auto s = hg::tree_snapshot(dir, o, why);
+  INFO(why);
+  REQUIRE(s);
+  std::string listing = git_out(dir, "ls-tree -r --name-only " + s->tree);
+  CHECK(listing == ".env.tracked\n.gitignore\na.txt\nnotes.txt\n");
+  CHECK(git_out(dir, "cat-file -p " + s->tree + ":.env.tracked") == "TRACKED=2\n");  // the user's choice
+  std::vector<std::string> left;
+  for (const hg::LeftOut& l : s->left_out) {
+    CHECK(l.reason == "secret");
+    left.push_back(l.path);
+  }
+  std::sort(left.begin(), left.end());
+  CHECK(left == std::vector<std::string>{".aws/credentials", ".env", ".envrc", "keys/id_rsa", "terraform.tfstate"});
+  // Not one of them was written into the objects.
+  for (const char* text : {"SNAP=env", "SNAP=key", "SNAP=aws", "SNAP=tf", "SNAP=log"}) {
+    INFO(text);
+    std::string id =
+        line(sidecar::test::shell_out(dir, std::string("printf '%s\\n' ") + text + " | git hash-object --stdin"));
+    CHECK(std::system(("cd '" + dir + "' && git cat-file -e " + id + " 2>/dev/null").c_str()) != 0);
+  }
+  // Left out each time, with or without leave_out; with the rule off they come in (the option is read).
+  o.leave_out = s->left_out;
+  CHECK(snapshot_tree(dir, o) == s->tree);
+  o.leave_out.clear();
+  CHECK(snapshot_tree(dir, o) == s->tree);
+  o.leave_out_secrets = false;
+  CHECK(git_out(dir, "ls-tree -r --name-only " + snapshot_tree(dir, o)).find("keys/id_rsa") != std::string::npos);
 }

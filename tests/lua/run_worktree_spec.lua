@@ -197,6 +197,38 @@ describe("run_worktree", function()
     s:close()
   end)
 
+  it("leaves the user's untracked secrets out of the worktree and the objects, and run show names them", function()
+    local s = assert(store.open(repo .. "/.agent", { create = true }))
+    local cfg = assert(config.load(repo .. "/.agent"))
+    local mark = "LUASPECSECRET" .. tostring(os.time())
+    os.execute("mkdir -p '" .. repo .. "/keys'")
+    write(repo .. "/.env", "TOKEN=" .. mark .. "\n")
+    write(repo .. "/keys/id_rsa", mark .. "\n")
+    write(repo .. "/notes.txt", "notes\n")
+    local o = { runner = "x", sandbox = "workspace-write", repo = repo, prompt = "p", record = { task_id = "T-1" } }
+    local wt = assert(run_worktree.enter(s, cfg, { task_id = "T-1" }, { sandbox = "workspace-write" }, o, {}))
+    expect(read(wt.path .. "/notes.txt")):equals("notes\n") -- an ordinary untracked file comes as before
+    expect(exists(wt.path .. "/.env")):is_false()
+    expect(exists(wt.path .. "/keys/id_rsa")):is_false()
+    local left = {}
+    for _, f in ipairs(wt.left_out) do
+      left[#left + 1] = f.path .. " " .. tostring(f.reason)
+    end
+    table.sort(left)
+    expect(left):equals({ ".env secret", "keys/id_rsa secret" })
+    -- The agent writes a .env of its own, untracked: not the run's change either.
+    write(wt.path .. "/.env", "AGENT=" .. mark .. "\n")
+    local run = assert(s:get_run(o.run_id))
+    run.worktree = o.record.worktree
+    run = run_worktree.finish(s, run, wt)
+    expect(run.worktree.files):equals({})
+    expect(sh("git cat-file --batch-all-objects --batch | grep -c " .. mark .. " || true")):equals("0\n")
+    local shown = table.concat(require("sidecar.cli.run_worktree").lines(run.worktree, run.run_id), "\n")
+    expect(shown):contains("left out   .env, keys/id_rsa: secret files git does not track")
+    run_worktree.release(s, run, wt, cfg)
+    s:close()
+  end)
+
   it("keeps a note, not the end of a patch, when the change passes MAX_PATCH; the commit holds it", function()
     local s = assert(store.open(repo .. "/.agent", { create = true }))
     local cfg = assert(config.load(repo .. "/.agent"))

@@ -45,6 +45,14 @@ describe("worktree_aside", function()
     expect(in_the_way):equals({ "data/b.bin" })
   end)
 
+  it("never moves a secret the run left out: the agent never had it, so an agent's file there is a conflict", function()
+    local a = entry("data/a.bin")
+    local secret = { path = a.path, size = a.size, mtime_ns = a.mtime_ns, reason = "secret" }
+    local movable, in_the_way = aside.pick({ { path = "data/a.bin" } }, { a }, { secret })
+    expect(#movable):equals(0)
+    expect(in_the_way):equals({ "data/a.bin" })
+  end)
+
   it("moves nothing when a file changed since the snapshot", function()
     local a, b = entry("data/a.bin"), entry("data/b.bin")
     write(top .. "/data/b.bin", "changed by the user, longer")

@@ -94,6 +94,25 @@ local function state_text(w, id)
   return tostring(w.state) .. (w.error and (": " .. w.error) or "")
 end
 
+-- The paths of the user's untracked files the run's base snapshot left out: the secret ones
+-- (reason "secret") and the large ones.
+local function left_out_of(w)
+  local secret, large = {}, {}
+  for _, f in ipairs(type(w.left_out) == "table" and w.left_out or {}) do
+    if type(f) == "table" then
+      local list = f.reason == "secret" and secret or large
+      list[#list + 1] = tostring(f.path)
+    end
+  end
+  return secret, large
+end
+
+-- At most 20 paths, then how many more.
+local function some(list)
+  local shown = table.concat(list, ", ", 1, math.min(#list, 20))
+  return #list > 20 and ("%s and %d more"):format(shown, #list - 20) or shown
+end
+
 ---The lines `run show` prints about a run's worktree (none for a run without one).
 ---@param w table|nil  record.worktree
 ---@param id string  the run id
@@ -116,6 +135,16 @@ function M.lines(w, id)
   add("base", (w.reused_from and ("the result of %s, from "):format(w.reused_from) or "") ..
     ("HEAD %s plus uncommitted changes%s (tree %s)"):format(short(w.base_commit),
       type(w.setup) == "table" and w.setup.files and " and the setup's files" or "", short(w.base_tree)))
+  local secret, large = left_out_of(w)
+  if #secret > 0 then
+    add("left out", ("%s: %s git does not track: never hashed into the run's objects nor committed (of yours, "
+      .. "the worktree gets only what worktree.copy names)"):format(some(secret),
+      #secret == 1 and "a secret file" or "secret files"))
+  end
+  if #large > 0 then
+    add("left out", ("%s: larger than worktree.max_untracked_bytes, copied in, never hashed into git"):format(
+      some(large)))
+  end
   if w.patch then
     add("patch", (".agent/%s (%d file%s)"):format(w.patch, #(w.files or {}), #(w.files or {}) == 1 and "" or "s"))
   end

@@ -97,7 +97,7 @@ return {
   },
 
   files = {
-    { ".env", ".env.*", rule = ".env*" },
+    { ".env", ".env.*", ".envrc", rule = ".env*" },
     { "id_rsa*", rule = "SSH private key id_rsa*" },
     { "id_dsa*", rule = "SSH private key id_dsa*" },
     { "id_ecdsa*", rule = "SSH private key id_ecdsa*" },
@@ -105,6 +105,10 @@ return {
     "*.pem", "*.key", "*.p12", "*.pfx", "*.keystore", "*.jks",
     ".npmrc", ".netrc", "_netrc", ".pypirc", ".git-credentials", "credentials", "credentials.json",
     ".htpasswd", "secrets.yml", "secrets.yaml", "secrets.json",
+    { "*.tfstate", "*.tfstate.backup", rule = "Terraform state *.tfstate" },
+    { "service-account*.json", rule = "cloud service-account key service-account*.json" },
+    { "kubeconfig", rule = "Kubernetes kubeconfig" },
+    { "*.kdbx", rule = "KeePass database *.kdbx" },
   },
   allow_files = { ".env.example", ".env.sample", ".env.template", "*.pub" },
   folders = { ".ssh", ".gnupg", ".aws" },

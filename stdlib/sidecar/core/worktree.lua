@@ -18,7 +18,10 @@
 --- Untracked files larger than opts.max_untracked_bytes (a checkpoint, a dataset) are left out
 --- of such a tree, so never hashed nor written into the repository: the snapshot lists them
 --- (left_out: {path, size, mtime_ns}, paths from the top of the work tree), and a later snapshot
---- given them as opts.leave_out leaves them out again while they are unchanged.
+--- given them as opts.leave_out leaves them out again while they are unchanged. Untracked files
+--- the secret-file rules name (.env, .envrc, a private key, credentials, terraform.tfstate: the
+--- rules of sidecar.core.secret_rules and the project's secrets.files) are always left out, and
+--- listed with reason = "secret"; tracked ones are the user's choice, and stay.
 local clock = require("sidecar.host.time")
 local git = require("sidecar.core.git")
 local git_tree = require("sidecar.host.git_tree")

@@ -404,7 +404,7 @@ function M.open(o)
   local home_plan = home.plan(real(o.home), settings.read, sb.dir)
   table.move(home_plan.binds, 1, #home_plan.binds, #binds + 1, binds)
   local hide = hidden.paths({ home = real(o.home), repos = repos, skip = skip, read = settings.read, own = own })
-  sb.hidden = { files = #hide.files, folders = #hide.dirs, capped = hide.capped or nil }
+  sb.hidden = { files = #hide.files, folders = #hide.dirs }
   local args = mounts.args({ network = settings.network, private = mounts.private(paths.lstat("/var/run")
       and paths.lstat("/var/run").kind == "symlink"), read = read_paths(o, settings, home_plan), write = write,
     home = home_plan.hidden and home_plan.home or nil, binds = binds, outputs = outputs, hide_dirs = hide.dirs,

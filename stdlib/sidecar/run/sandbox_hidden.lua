@@ -4,7 +4,7 @@
 --- the task needs: `isolation.read` (paths) and `isolation.env` (names) in .agent/config.lua.
 ---
 ---   local hide = sandbox_hidden.paths({home = HOME, repos = {top, worktree}, skip = {".agent"}, read = {...}})
----   -- hide.dirs, hide.files, hide.capped (a repository too big to look through whole)
+---   -- hide.dirs, hide.files, hide.entries (every folder of each repository is read: no cap)
 ---   local withheld = sandbox_hidden.env(env, keep)   -- names set to false in `env` (unset)
 local host = require("sidecar.host.sandbox")
 local paths = require("sidecar.host.paths")
@@ -31,8 +31,6 @@ M.SYSTEM_FILES = { "/etc/shadow", "/etc/gshadow", "/etc/shadow-", "/etc/gshadow-
   "/etc/slurm/slurmdbd.conf" }
 ---Folders never looked through for secret files: packages that came from elsewhere.
 M.SKIP = { "node_modules", ".venv", "venv", "__pycache__", ".tox", ".mypy_cache" }
-M.MAX_ENTRIES = 200000 -- per repository looked through
-M.MAX_MS = 500 -- and at most this long
 
 ---Variables that lead to a socket or a program of the user's session (an SSH or GPG agent, a
 ---container engine, the desktop's bus and display, a terminal multiplexer, an editor): withheld
@@ -147,16 +145,16 @@ local function tracked_of(repo, found)
   return tracked
 end
 
----The secret paths of a run's sandbox: {dirs, files, capped, entries}. o: home (nil: not looked
+---The secret paths of a run's sandbox: {dirs, files, entries}. o: home (nil: not looked
 ---at), repos (folders to look through: the main checkout, the worktree), skip (folders there
 ---never entered, relative or by name), read (absolute paths, or relative to each repository, or
 ---"~/…": shown all the same), own (the paths of the runner's own CLI state: not hidden, a folder of
 ---the run's covers them). A folder or file of the home reached through a link is hidden where the
 ---link leads (a stowed ~/.ssh).
 ---@param o {home: string?, repos: string[], skip: string[]?, read: string[]?, own: string[]?}
----@return {dirs: string[], files: string[], capped: boolean, entries: integer}
+---@return {dirs: string[], files: string[], entries: integer}
 function M.paths(o)
-  local out = { dirs = {}, files = {}, capped = false, entries = 0 }
+  local out = { dirs = {}, files = {}, entries = 0 }
   local read = {}
   for _, r in ipairs(o.read or {}) do
     r = expand(r, o.home)
@@ -185,10 +183,9 @@ function M.paths(o)
   for _, s in ipairs(o.skip or {}) do
     skip[#skip + 1] = s
   end
-  local deadline = require("sidecar.host.time").monotonic_ns() + M.MAX_MS * 1000000
   for _, repo in ipairs(o.repos or {}) do
-    local found = host.secret_files(repo, skip, M.MAX_ENTRIES, deadline)
-    out.entries, out.capped = out.entries + found.entries, out.capped or found.capped
+    local found = host.secret_files(repo, skip) -- the whole tree, however large: no cap
+    out.entries = out.entries + found.entries
     local tracked = tracked_of(repo, found)
     for _, d in ipairs(found.folders) do
       if not tracked[d] then

@@ -26,13 +26,16 @@ end
 ---Of the files a merge writes (`files`, {path}), those the snapshot of the user's tree left out
 ---(`left_out`, as the snapshot listed them): movable when the run left the same file out (path,
 ---size and mtime as it recorded them in `recorded`: the user's file is as the agent found it),
----else in the way (the user's file changed since, or the run never saw it): a conflict.
+---else in the way (the user's file changed since, or the run never saw it: a secret file it left
+---out, reason "secret", which the agent never had): a conflict.
 ---@return table[] movable  entries of left_out
 ---@return string[] in_the_way  paths
 function M.pick(files, left_out, recorded)
   local known, out = {}, {}
   for _, f in ipairs(type(recorded) == "table" and recorded or {}) do
-    known[key(f)] = true
+    if f.reason ~= "secret" then
+      known[key(f)] = true
+    end
   end
   for _, f in ipairs(left_out or {}) do
     out[f.path] = f

@@ -70,17 +70,21 @@ end
 ---`from` into the worktree's top `to`, as they are (cp -a, a reflink where the file system has
 ---them): the agent sees the user's files, and nothing of them is hashed into the repository.
 ---wt.left_out records each copy (path, size, mtime_ns): the worktree's snapshots leave it out
----while it is unchanged, so only a change of the agent's reaches the run's commit. True or nil, why.
+---while it is unchanged, so only a change of the agent's reaches the run's commit. The secret
+---files it left out (reason "secret": an untracked .env, a key) are never copied: wt.left_out
+---names them, as the snapshot saw them (worktree.copy brings one the user names). True or nil, why.
 function M.copy_left_out(list, from, to, wt)
-  local found = {}
+  local found, secret = {}, {}
   for _, f in ipairs(list or {}) do
     local rel = type(f) == "table" and aside.inside(f.path)
-    local st = rel and paths.lstat(from .. "/" .. rel)
-    if st and st.kind == "file" and free_in(to, rel) then
+    local st = rel and f.reason ~= "secret" and paths.lstat(from .. "/" .. rel)
+    if rel and f.reason == "secret" then
+      secret[#secret + 1] = { path = rel, size = f.size, mtime_ns = f.mtime_ns, reason = "secret" }
+    elseif st and st.kind == "file" and free_in(to, rel) then
       found[#found + 1] = rel
     end
   end
-  wt.left_out = json.array({})
+  wt.left_out = json.array(secret)
   for first = 1, #found, COPY_BATCH do
     local cmd = { "cp", "-a", "--parents", "--reflink=auto", "-t", to, "--" }
     table.move(found, first, math.min(first + COPY_BATCH - 1, #found), #cmd + 1, cmd)
@@ -101,12 +105,22 @@ end
 
 -- Files the setup made or changed that git does not ignore are not the agent's change: they join
 -- the base the change is measured from (apply then leaves them out of the user's tree); the
--- large untracked ones it made are left out as the user's are (wt.left_out).
+-- large untracked ones it made are left out as the user's are (wt.left_out), and so are the
+-- secret ones (a .env it wrote). The user's secrets the worktree never had stay named.
 local function setup_into_base(top, wt, tree)
   local snap = wt.base_tree == tree and worktree.tree_snapshot(wt.path, nil,
     { leave_out = wt.left_out, max_untracked_bytes = wt.max_untracked_bytes })
   if snap then
-    wt.left_out = json.array(snap.left_out or {})
+    local now, seen = json.array(snap.left_out or {}), {}
+    for _, f in ipairs(now) do
+      seen[f.path] = true
+    end
+    for _, f in ipairs(wt.left_out or {}) do
+      if f.reason == "secret" and not seen[f.path] then
+        now[#now + 1] = f
+      end
+    end
+    wt.left_out = now
   end
   if snap and snap.tree ~= tree then
     wt.setup.files = json.array(git.diff_files(top, tree, snap.tree) or {})
