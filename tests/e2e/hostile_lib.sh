@@ -25,6 +25,16 @@ hostile_case() {
   esac
 }
 
+# hostile_need_sandbox: ends the script (a pass, its SKIP line said) where bubblewrap cannot make a
+# sandbox: not installed, user namespaces off, or SIDECAR_OS_SANDBOX=off (scripts/test says so).
+hostile_need_sandbox() {
+  if [ "${SIDECAR_OS_SANDBOX:-}" = off ] || ! command -v bwrap >/dev/null ||
+    ! bwrap --unshare-all --ro-bind / / true 2>/dev/null; then
+    echo "SKIP: bubblewrap cannot make a sandbox here (not installed, or user namespaces are off)"
+    exit 0
+  fi
+}
+
 # tree_digest DIR...: one digest of every file, symlink and mode under DIR (a repository with its
 # .git, a bare remote, a home folder): equal digests mean byte-identical trees.
 tree_digest() {
