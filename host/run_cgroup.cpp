@@ -56,6 +56,25 @@ std::optional<std::string> own_cgroup() {
   return std::nullopt;
 }
 
+// Writes `value` into the cgroup file `path`; false when it is not there or refuses it.
+bool write_value(const std::string& path, const std::string& value) {
+  int fd = open(path.c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  bool ok = write(fd, value.data(), value.size()) == static_cast<ssize_t>(value.size());
+  close(fd);
+  return ok;
+}
+
+// The number after `key` in a flat-keyed cgroup file ("oom_kill 2"), or 0.
+long long keyed_value(const std::string& path, const std::string& key) {
+  for (const std::string& line : read_lines(path)) {
+    if (line.size() > key.size() && line.compare(0, key.size(), key) == 0 && line[key.size()] == ' ') {
+      return std::atoll(line.c_str() + key.size() + 1);
+    }
+  }
+  return 0;
+}
+
 std::string base_name(const std::string& path) {
   std::size_t slash = path.rfind('/');
   return slash == std::string::npos ? path : path.substr(slash + 1);
@@ -135,6 +154,30 @@ int cgroup_remove(const std::string& path) {
 bool is_run_cgroup(const std::string& path) {
   return !path.empty() && path[0] == '/' && base_name(path).rfind("sidecar-", 0) == 0 &&
          access((path + "/cgroup.procs").c_str(), F_OK) == 0;
+}
+
+CgroupApplied cgroup_limit(const std::string& path, const CgroupLimits& l) {
+  CgroupApplied applied;
+  if (!is_run_cgroup(path)) return applied;
+  // A controller's files exist only where the parent enabled it for this cgroup.
+  if (l.pids > 0) applied.pids = write_value(path + "/pids.max", std::to_string(l.pids));
+  if (l.memory > 0) {
+    applied.memory = write_value(path + "/memory.max", std::to_string(l.memory));
+    // Without this the kernel would swap the run out rather than end it, and the machine with it.
+    applied.swap = applied.memory && write_value(path + "/memory.swap.max", "0");
+  }
+  return applied;
+}
+
+CgroupEvents cgroup_events(const std::string& path) {
+  CgroupEvents e;
+  if (!is_run_cgroup(path)) return e;
+  e.oom_kill = keyed_value(path + "/memory.events", "oom_kill");
+  e.memory_max = keyed_value(path + "/memory.events", "max");
+  e.pids_max = keyed_value(path + "/pids.events", "max");
+  std::vector<std::string> peak = read_lines(path + "/memory.peak");
+  if (!peak.empty() && !peak[0].empty()) e.memory_peak = std::atoll(peak[0].c_str());
+  return e;
 }
 
 int cgroup_arm(const std::string& path) {

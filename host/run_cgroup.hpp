@@ -27,6 +27,33 @@ int cgroup_remove(const std::string& path);
 // Whether `path` names a run cgroup: a folder "sidecar-…" holding a cgroup.procs file.
 bool is_run_cgroup(const std::string& path);
 
+// The bounds a run's cgroup may hold (0: none). pids counts tasks: processes and their threads.
+struct CgroupLimits {
+  long long pids = 0;
+  long long memory = 0;  // bytes of memory; its swap is then bounded at 0 where the kernel allows
+};
+
+// Which of them the cgroup now enforces: a controller the cgroup lacks (its parent has not
+// enabled it for its children, which cgroup v2 allows only for a cgroup holding no process of its
+// own, so rarely for this process's) is left to the sandbox (host/sandbox_init.hpp).
+struct CgroupApplied {
+  bool pids = false;
+  bool memory = false;
+  bool swap = false;
+};
+CgroupApplied cgroup_limit(const std::string& path, const CgroupLimits& limits);
+
+// What the kernel counted against those bounds: memory.events' oom_kill (processes the OOM
+// killer ended) and max (times memory.max was reached), pids.events' max (forks refused), and
+// memory.peak (-1 where the kernel keeps none). Zero for what the cgroup does not have.
+struct CgroupEvents {
+  long long oom_kill = 0;
+  long long memory_max = 0;
+  long long pids_max = 0;
+  long long memory_peak = -1;
+};
+CgroupEvents cgroup_events(const std::string& path);
+
 // Arms the next spawn_child() of this thread to start its child in the cgroup at `path` (the
 // child moves itself there before it executes the program, so no process of it is ever
 // outside). Returns 0 or an errno; cgroup_disarm() ends it (whether or not a child started).

@@ -5,6 +5,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -28,6 +29,8 @@ namespace {
 
 constexpr int kStopSignals[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT};
 constexpr std::size_t kCommandChars = 200;
+constexpr int64_t kWatchMs = 200;     // how often the limits' watch samples the namespace
+constexpr int64_t kWatchNearMs = 20;  // and near a bound, where a runaway may not stay long
 
 int64_t now_ms() {
   timespec ts{};
@@ -99,7 +102,32 @@ std::string json_string(const std::string& text) {
   return out + "\"";
 }
 
-void write_report(int fd, int status, const std::vector<Proc>& left, long own_sid, bool stopped) {
+// What the limits' watch saw: its peaks, the limit that was reached, what it killed for it.
+struct Watch {
+  bool on = false;
+  int64_t tasks_peak = 0, rss_peak = 0;
+  std::string hit;  // "pids" or "memory"
+  struct Killed {
+    int pid;
+    std::string command;
+    int64_t rss;
+  };
+  std::vector<Killed> killed;
+};
+
+std::string limits_json(const Watch& w) {
+  std::string r = ",\"limits\":{\"tasks_peak\":" + std::to_string(w.tasks_peak) +
+                  ",\"rss_peak\":" + std::to_string(w.rss_peak);
+  if (!w.hit.empty()) r += ",\"hit\":" + json_string(w.hit);
+  r += ",\"killed\":[";
+  for (std::size_t i = 0; i < w.killed.size(); ++i) {
+    r += (i ? "," : "") + std::string("{\"pid\":") + std::to_string(w.killed[i].pid) + ",\"command\":" +
+         json_string(w.killed[i].command) + ",\"rss\":" + std::to_string(w.killed[i].rss) + "}";
+  }
+  return r + "]}";
+}
+
+void write_report(int fd, int status, const std::vector<Proc>& left, long own_sid, bool stopped, const Watch& w) {
   if (fd < 0) return;
   std::string r = WIFSIGNALED(status) ? "{\"signal\":" + std::to_string(WTERMSIG(status))
                                       : "{\"exit_code\":" + std::to_string(WEXITSTATUS(status));
@@ -110,12 +138,14 @@ void write_report(int fd, int status, const std::vector<Proc>& left, long own_si
     r += (i ? "," : "") + std::string("{\"pid\":") + std::to_string(left[i].pid) + ",\"command\":" +
          json_string(left[i].command) + ",\"left_session\":" + (left[i].sid != own_sid ? "true" : "false") + "}";
   }
-  r += "]}\n";
+  r += "]";
+  if (w.on) r += limits_json(w);
+  r += "}\n";
   write_fully(fd, r);
   ::close(fd);
 }
 
-[[noreturn]] void exec_agent(const std::vector<std::string>& argv) {
+[[noreturn]] void exec_agent(const std::vector<std::string>& argv, int64_t pids) {
   sigset_t none;
   sigemptyset(&none);
   for (int sig = 1; sig < NSIG; ++sig) {
@@ -123,6 +153,14 @@ void write_report(int fd, int status, const std::vector<Proc>& left, long own_si
   }
   sigprocmask(SIG_SETMASK, &none, nullptr);
   close_descriptors_from(3);  // the report, the signal and forwarding descriptors are not the agent's
+  if (pids > 0) {
+    // Both values: raising a hard limit takes CAP_SYS_RESOURCE outside the sandbox.
+    const rlimit nproc{static_cast<rlim_t>(pids), static_cast<rlim_t>(pids)};
+    if (setrlimit(RLIMIT_NPROC, &nproc) != 0) {
+      std::fprintf(stderr, "sidecar sandbox: cannot bound the processes: %s\n", std::strerror(errno));
+      _exit(125);
+    }
+  }
   std::vector<char*> args;
   for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
@@ -153,7 +191,81 @@ bool set_up_network(const SandboxInitOptions& o, SandboxForwarder& fwd) {
   return true;
 }
 
+// Samples the namespace for the limits' watch; past a bound, kills what the bound says.
+// Returns when to sample next, in ms.
+int64_t watch_limits(const SandboxInitOptions& o, Watch& w) {
+  NamespaceUse u = sample_namespace();
+  w.tasks_peak = std::max(w.tasks_peak, u.tasks);
+  if (o.memory > 0 && u.rss > o.memory) u = sample_namespace("/proc", true);  // only then: it costs more
+  w.rss_peak = std::max(w.rss_peak, u.rss);
+  if (o.pids > 0 && u.tasks >= o.pids) {
+    // A fork past the bound fails (or, for a root outside, is about to): the run is a runaway.
+    w.hit = "pids";
+    kill(-1, SIGKILL);
+  } else if (o.memory > 0 && u.rss > o.memory && u.largest_pid > 0) {
+    Proc p;
+    w.hit = "memory";
+    const bool again = std::any_of(w.killed.begin(), w.killed.end(), [&](const auto& k) { return k.pid == u.largest_pid; });
+    if (!again) w.killed.push_back({u.largest_pid, read_proc(u.largest_pid, p) ? p.command : "?", u.largest_rss});
+    kill(u.largest_pid, SIGKILL);  // again: a process killed is counted until it is gone
+  }
+  const bool near = (o.pids > 0 && u.tasks * 4 >= o.pids * 3) || (o.memory > 0 && u.rss * 4 >= o.memory * 3);
+  return near ? kWatchNearMs : kWatchMs;
+}
+
 }  // namespace
+
+namespace {
+
+// The number of the line "Name:   123 kB" of a /proc status-like text, or -1.
+long long field_of(const char* text, const char* name) {
+  const std::size_t n = std::strlen(name);
+  for (const char* line = text; line && *line; line = std::strchr(line, '\n'), line = line ? line + 1 : nullptr) {
+    if (std::strncmp(line, name, n) == 0 && line[n] == ':') return std::atoll(line + n + 1);
+  }
+  return -1;
+}
+
+// Reads a small /proc file of process `name` (a folder of `dir`) into buf; false when it is gone.
+bool read_small(int dir, const std::string& path, char* buf, std::size_t size) {
+  UniqueFd fd(openat(dir, path.c_str(), O_RDONLY | O_CLOEXEC));
+  const ssize_t n = fd.fd >= 0 ? ::read(fd.fd, buf, size - 1) : -1;
+  if (n <= 0) return false;
+  buf[n] = '\0';
+  return true;
+}
+
+}  // namespace
+
+NamespaceUse sample_namespace(const std::string& proc, bool precise) {
+  NamespaceUse u;
+  DIR* d = opendir(proc.c_str());
+  if (!d) return u;
+  char buf[4096];
+  while (dirent* e = readdir(d)) {
+    char* end = nullptr;
+    const long pid = std::strtol(e->d_name, &end, 10);
+    if (*end != '\0' || pid <= 0) continue;
+    if (!read_small(dirfd(d), std::string(e->d_name) + "/status", buf, sizeof buf)) continue;  // gone meanwhile
+    u.tasks += std::max(1LL, field_of(buf, "Threads"));
+    // Anonymous memory only: a library's pages, mapped by every process, are counted once by the
+    // kernel, and so not here either. A page a fork still shares counts in both: `precise` asks
+    // the proportional share instead (smaps_rollup: the kernel walks the process's page tables).
+    long long kib = field_of(buf, "RssAnon");
+    if (precise && read_small(dirfd(d), std::string(e->d_name) + "/smaps_rollup", buf, sizeof buf)) {
+      const long long pss = field_of(buf, "Pss_Anon");
+      kib = pss >= 0 ? pss : kib;
+    }
+    const int64_t bytes = std::max(0LL, kib) * 1024;
+    u.rss += bytes;
+    if (pid != 1 && bytes > u.largest_rss) {
+      u.largest_rss = bytes;
+      u.largest_pid = static_cast<int>(pid);
+    }
+  }
+  closedir(d);
+  return u;
+}
 
 bool parse_sandbox_init(const std::vector<std::string>& args, SandboxInitOptions& o, std::string& why) {
   auto number = [&](const std::string& flag, const std::string& value, int64_t max, int64_t& out) {
@@ -173,7 +285,8 @@ bool parse_sandbox_init(const std::vector<std::string>& args, SandboxInitOptions
       if (o.argv.empty()) break;
       return true;
     }
-    const bool has_value = a == "--report-fd" || a == "--settle-ms" || a == "--proxy" || a == "--forward";
+    const bool has_value = a == "--report-fd" || a == "--settle-ms" || a == "--proxy" || a == "--forward" ||
+                           a == "--pids" || a == "--memory";
     if (has_value && i + 1 >= args.size()) {
       why = a + " needs a value";
       return false;
@@ -193,6 +306,10 @@ bool parse_sandbox_init(const std::vector<std::string>& args, SandboxInitOptions
         return false;
       }
       o.direct_ports.push_back(static_cast<uint16_t>(n));
+    } else if (a == "--pids") {
+      if (!number(a, args[++i], 1 << 22, o.pids)) return false;
+    } else if (a == "--memory") {
+      if (!number(a, args[++i], int64_t(1) << 50, o.memory)) return false;
     } else if (a == "--proxy-env") {
       o.proxy_env = true;
     } else {
@@ -235,18 +352,23 @@ int run_sandbox_init(const SandboxInitOptions& o) {
     std::fprintf(stderr, "sidecar sandbox: cannot start the agent: %s\n", std::strerror(errno));
     return 125;
   }
-  if (agent == 0) exec_agent(o.argv);
+  if (agent == 0) exec_agent(o.argv, o.pids);
 
   bool stopped = false, agent_done = false, group_ended = false;
   std::vector<int> group;  // the pids killed with the agent's group
   auto killed_in_group = [&group](int pid) { return std::find(group.begin(), group.end(), pid) != group.end(); };
   int status = 0;
   int64_t deadline = 0;
+  Watch watch;
+  watch.on = o.pids > 0 || o.memory > 0;
+  int64_t next_watch = watch.on ? now_ms() + kWatchMs : 0;
   std::vector<pollfd> fds;
   for (;;) {
     fds.assign(1, pollfd{sigfd.fd, POLLIN, 0});
     fwd.fill(fds);
-    const int n = ::poll(fds.data(), fds.size(), agent_done ? 20 : 1000);
+    int wait_ms = agent_done ? 20 : 1000;
+    if (watch.on) wait_ms = static_cast<int>(std::clamp<int64_t>(next_watch - now_ms(), 0, wait_ms));
+    const int n = ::poll(fds.data(), fds.size(), wait_ms);
     if (n < 0 && errno != EINTR) break;
     signalfd_siginfo si{};
     while (::read(sigfd.fd, &si, sizeof si) == static_cast<ssize_t>(sizeof si)) {
@@ -261,6 +383,9 @@ int run_sandbox_init(const SandboxInitOptions& o) {
       }
     }
     if (n > 0) fwd.serve(fds.data() + 1, fds.size() - 1);
+    if (watch.on && now_ms() >= next_watch) {
+      next_watch = now_ms() + watch_limits(o, watch);
+    }
     if (!agent_done) continue;
     if (!group_ended) {
       // What stayed in the agent's process group and session ends with it, as outside a sandbox
@@ -275,12 +400,14 @@ int run_sandbox_init(const SandboxInitOptions& o) {
     for (const Proc& p : others()) {
       if (!killed_in_group(p.pid)) left.push_back(p);
     }
-    if (!left.empty() && !stopped && now_ms() < deadline) continue;
+    // A runaway stopped by the pids bound is not waited for: all it left goes at once.
+    if (!left.empty() && !stopped && watch.hit != "pids" && now_ms() < deadline) continue;
     kill(-1, SIGKILL);  // as the namespace's first process: every other process of it, and only those
     while (waitpid(-1, &st, 0) > 0 || errno == EINTR) {
     }
     fwd.close_all();
-    write_report(o.report_fd, status, left, self.sid, stopped);
+    if (watch.hit == "pids") left.clear();  // killed for the bound, not escapees of the agent
+    write_report(o.report_fd, status, left, self.sid, stopped, watch);
     return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
   }
   std::fprintf(stderr, "sidecar sandbox: poll failed: %s\n", std::strerror(errno));

@@ -11,7 +11,21 @@
 // The report, one JSON object on descriptor `report_fd` (a file the owner opened, never reachable
 // by the agent: close-on-exec here, and this process is not dumpable so /proc/1/fd is closed to
 // it): {"exit_code": N} or {"signal": N}, "escapees": [{"pid", "command", "left_session"}],
-// "stopped": true when a SIGTERM/SIGINT/SIGHUP asked the sandbox to end.
+// "stopped": true when a SIGTERM/SIGINT/SIGHUP asked the sandbox to end, and with a limit set,
+// "limits": {"tasks_peak", "rss_peak", "hit": "pids" | "memory", "killed": [{"pid", "command",
+// "rss"}]} (the peaks sampled, so a lower bound).
+//
+// Limits (issue 45, item 8). `pids` bounds the tasks (processes and threads) of the namespace:
+// RLIMIT_NPROC, set before the agent starts, makes a fork past it fail with EAGAIN; the kernel
+// counts it per user of the sandbox's own user namespace (so only the sandbox's tasks), but does
+// not apply it at all to a process that is root outside (kuid 0): there a watch, which samples
+// the namespace every 200 ms, is the bound. Reaching the bound ends the sandbox: everything in it
+// is killed and "hit" says "pids". `memory` is that watch alone, for where the run's cgroup
+// cannot bound it (host/run_cgroup.hpp): the anonymous resident memory of the namespace's
+// processes is summed and, past the bound, the largest process is killed, as the kernel's OOM
+// killer would. No rlimit for memory: RLIMIT_AS and RLIMIT_DATA count address space reserved,
+// not used, and programs that reserve much (node's WebAssembly, every AddressSanitizer build)
+// would fail to start.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -26,7 +40,23 @@ struct SandboxInitOptions {
   std::string proxy_socket;           // "": no network forwarding
   std::vector<uint16_t> direct_ports;  // loopback ports forwarded as they are
   bool proxy_env = false;             // an HTTPS proxy port, named in HTTPS_PROXY and the like
+  int64_t pids = 0;                   // the namespace's tasks at most; 0: no bound
+  int64_t memory = 0;                 // the resident bytes of its processes at most (a watch); 0: none
 };
+
+// One sample of the namespace's processes: their tasks, their anonymous resident memory (what
+// a leak or a hog grows: libraries and files mapped are left out), and the largest of them.
+struct NamespaceUse {
+  int64_t tasks = 0;
+  int64_t rss = 0;
+  int largest_pid = 0;       // the process of most memory (never this one, pid 1)
+  int64_t largest_rss = 0;
+};
+
+// Reads /proc (the namespace's own): each process's status (Threads, RssAnon); `precise`: its
+// proportional share of anonymous memory instead (smaps_rollup's Pss_Anon), so that pages a fork
+// shares count once. pid 1 is counted but never the largest.
+NamespaceUse sample_namespace(const std::string& proc = "/proc", bool precise = false);
 
 // Runs the sandbox until its agent has ended and nothing is left; returns the exit status to end
 // with: the agent's, or 128 + the signal that ended it; 125 when the sandbox could not be set up
@@ -34,7 +64,8 @@ struct SandboxInitOptions {
 int run_sandbox_init(const SandboxInitOptions& options);
 
 // Parses `sidecar sandbox-init` arguments (after the command's name):
-//   [--report-fd N] [--settle-ms N] [--proxy SOCKET] [--forward PORT]... [--proxy-env] -- PROGRAM ARGS...
+//   [--report-fd N] [--settle-ms N] [--proxy SOCKET] [--forward PORT]... [--proxy-env]
+//   [--pids N] [--memory BYTES] -- PROGRAM ARGS...
 // True, or false and why.
 bool parse_sandbox_init(const std::vector<std::string>& args, SandboxInitOptions& options, std::string& why);
 

@@ -205,6 +205,46 @@ int cgroup_act(lua_State* L) {
   return 1;
 }
 
+// procinfo.cgroup_limit(path, {pids = N?, memory = BYTES?}) -> {pids, memory, swap}: which bounds the
+// cgroup now enforces (false: its controller is not there; host/run_cgroup.hpp)
+int procinfo_cgroup_limit(lua_State* L) {
+  std::string path = check_cgroup(L, 1);
+  luaL_checktype(L, 2, LUA_TTABLE);
+  host::CgroupLimits limits;
+  lua_getfield(L, 2, "pids");
+  limits.pids = luaL_optinteger(L, -1, 0);
+  lua_getfield(L, 2, "memory");
+  limits.memory = luaL_optinteger(L, -1, 0);
+  lua_pop(L, 2);
+  host::CgroupApplied applied = host::cgroup_limit(path, limits);
+  lua_createtable(L, 0, 3);
+  lua_pushboolean(L, applied.pids);
+  lua_setfield(L, -2, "pids");
+  lua_pushboolean(L, applied.memory);
+  lua_setfield(L, -2, "memory");
+  lua_pushboolean(L, applied.swap);
+  lua_setfield(L, -2, "swap");
+  return 1;
+}
+
+// procinfo.cgroup_events(path) -> {oom_kill, memory_max, pids_max, memory_peak?}: what the kernel
+// counted against the cgroup's bounds (memory_peak absent where the kernel keeps none)
+int procinfo_cgroup_events(lua_State* L) {
+  host::CgroupEvents e = host::cgroup_events(check_cgroup(L, 1));
+  lua_createtable(L, 0, 4);
+  lua_pushinteger(L, e.oom_kill);
+  lua_setfield(L, -2, "oom_kill");
+  lua_pushinteger(L, e.memory_max);
+  lua_setfield(L, -2, "memory_max");
+  lua_pushinteger(L, e.pids_max);
+  lua_setfield(L, -2, "pids_max");
+  if (e.memory_peak >= 0) {
+    lua_pushinteger(L, e.memory_peak);
+    lua_setfield(L, -2, "memory_peak");
+  }
+  return 1;
+}
+
 // procinfo.cgroup_disarm(): the next spawn starts where this process is again
 int procinfo_cgroup_disarm(lua_State*) {
   host::cgroup_disarm();
@@ -233,6 +273,8 @@ int open_host_procinfo(lua_State* L) {
       {"cgroup_remove", guarded<cgroup_act<host::cgroup_remove>>},
       {"cgroup_arm", guarded<cgroup_act<host::cgroup_arm>>},
       {"cgroup_disarm", guarded<procinfo_cgroup_disarm>},
+      {"cgroup_limit", guarded<procinfo_cgroup_limit>},
+      {"cgroup_events", guarded<procinfo_cgroup_events>},
       {nullptr, nullptr},
   };
   luaL_newlib(L, functions);

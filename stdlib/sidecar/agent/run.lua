@@ -434,7 +434,7 @@ function M.execute(o)
   require("sidecar.agent.hooks").run_env(env, { run_id = id, run_dir = run_dir, repo = run.repo, task = o.task })
   owner:prepare(env) -- the run's mark, inherited by every process of the agent
   local sb, sandbox_why = run_sandbox.open(run.isolation, { run = run, record = record, run_dir = run_dir,
-    argv = argv, env = env })
+    argv = argv, env = env, cgroup = owner.cgroup }) -- the cgroup holds what it can of the sandbox's limits
 
   local span = t:span("agent")
   local spawned_ns = clock.monotonic_ns()

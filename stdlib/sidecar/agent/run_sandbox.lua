@@ -52,7 +52,7 @@ end
 ---(its report file), and `env` loses the secret-looking variables the agent is not given. nil, nil
 ---when the sandbox is off (the record says so); nil, why when it cannot be opened.
 ---@param settings table  M.settings'
----@param c {o: table, run: table, record: table, run_dir: string, argv: string[], env: table}
+---@param c {o: table, run: table, record: table, run_dir: string, argv: string[], env: table, cgroup: string?}
 function M.open(settings, c)
   if settings.sandbox == "off" then
     c.record.os_sandbox = json.object({ kind = "off", asked_by = settings.forced_by or "config or option",
@@ -80,7 +80,7 @@ function M.open(settings, c)
   return sandbox.open({ settings = settings, spec = spec, argv = c.argv, env = c.env, cwd = c.run.repo,
     level = c.run.sandbox, repo_top = top_of(c.run, wt), worktree = wt, store_root = c.run.store.root,
     run_dir = c.run_dir, outputs = outputs, name = c.record.run_id, no_commits = wt and wt.reused_from ~= nil,
-    state_seed = seed })
+    state_seed = seed, cgroup = c.cgroup })
 end
 
 ---The OS sandbox for a run's validation steps, as validation.run's `sandbox` option: a function
@@ -161,6 +161,17 @@ function M.record(sb, report, record)
     return
   end
   record.os_sandbox = sb:record(report)
+  local stopped_by = require("sidecar.run.sandbox_limits").hit_text(record.os_sandbox.limits)
+  if stopped_by then -- a bound stopped the agent (the failure) or one of its processes (a warning)
+    if record.status == "failed" then
+      record.failure_reason = stopped_by .. (type(record.failure_reason) == "string" and
+        ("; the agent " .. record.failure_reason) or "")
+    else
+      local warnings = type(record.warnings) == "table" and record.warnings or json.array({})
+      warnings[#warnings + 1] = stopped_by
+      record.warnings = warnings
+    end
+  end
   local git = report.git or {}
   if git.error or git.head_was then
     local warnings = type(record.warnings) == "table" and record.warnings or json.array({})

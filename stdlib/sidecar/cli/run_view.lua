@@ -348,6 +348,7 @@ function M.show(s, run)
   end
   add(lines, "Runner", runner_text(r))
   add(lines, "Sandbox", M.sandbox_text(r.os_sandbox))
+  add(lines, "Limits", require("sidecar.run.sandbox_limits").text(type(r.os_sandbox) == "table" and r.os_sandbox.limits))
   add(lines, "Status", text_or_dash(r.status) .. (r.dry_run == true and r.status ~= "dry_run" and " (dry run)" or "")
     .. (r.phase == "finishing" and (" (finishing: the agent ended %s; its worktree's result and validation are "
       .. "under way)"):format(text_or_dash(r.outcome)) or ""))

@@ -48,7 +48,8 @@ local SCHEMA = {
     files = { "list", {} }, allow_files = { "list", {} } } },
   -- The OS sandbox every agent and validation step runs in (stdlib/sidecar/run/sandbox.lua).
   isolation = { "section", { sandbox = { "os_sandbox", "bwrap" }, network = { "network", "model" },
-    hosts = { "list", {} }, read = { "list", {} }, write = { "list", {} }, env = { "list", {} } } },
+    hosts = { "list", {} }, read = { "list", {} }, write = { "list", {} }, env = { "list", {} },
+    limits = { "section", { pids = { "count", 4096 }, memory = { "size", "8GiB" }, tmp = { "size", "2GiB" } } } } },
   worktree = { "section", { enabled = { "boolean", true }, copy = { "list", {} }, setup = { "string", nil },
     setup_network = { "network", nil }, setup_timeout = { "duration", "10m" }, spares = { "integer", 2 },
     max_untracked_bytes = { "size", "8MiB" } } },
@@ -168,6 +169,13 @@ return {
     read = {},                     -- what it may read all the same: secret files { "~/.aws", ".env.test" }, folders in /tmp
     write = {},                    -- more paths it may write: { "~/.cache/pip" }
     env = {},                      -- secret-looking variables it is given all the same: { "GITHUB_TOKEN" }
+    -- Bounds of each sandbox (the agent's, its validation steps', the setup's), far above what a
+    -- real run uses; a run stopped by one says which (docs/security.md, "Limits"). false: no bound.
+    limits = {
+      pids = 4096,                 -- processes and threads; reaching it ends the sandbox (a fork bomb)
+      memory = "8GiB",             -- resident memory; past it the largest process is killed
+      tmp = "2GiB",                -- what /tmp, /dev/shm and its empty home (each) may hold; past it writes fail
+    },
   },
 
   -- A run that may write (workspace-write, danger-full-access) works in a git worktree of its
@@ -223,6 +231,11 @@ local function check_value(path, want, v)
     local bytes, why = require("sidecar.core.log_caps").resolve(v)
     if not bytes then
       return nil, path .. ": " .. why .. " (or false: no bound)"
+    end
+    return true
+  elseif want == "count" then -- a positive whole number, or false (or 0): no bound
+    if v ~= false and v ~= 0 and not (math.type(v) == "integer" and v > 0) then
+      return nil, ("%s: expected a whole number (or false: no bound), got %s"):format(path, tostring(v))
     end
     return true
   elseif want == "duration" then

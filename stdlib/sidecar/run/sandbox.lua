@@ -23,6 +23,7 @@
 --- user namespaces) runs agents without one; the run records that it was asked for.
 local files = require("sidecar.core.files")
 local hidden = require("sidecar.run.sandbox_hidden")
+local limits = require("sidecar.run.sandbox_limits")
 local home = require("sidecar.run.sandbox_home")
 local host = require("sidecar.host.sandbox")
 local json = require("sidecar.core.json")
@@ -63,7 +64,7 @@ end
 ---The sandbox settings of a run: the config's `isolation` section, then a runner's own `network`,
 ---then the run's options (o.os_sandbox, o.network: --os-sandbox, --network, a task's `network`).
 ---SIDECAR_OS_SANDBOX=off turns it off for the whole process (o.os_sandbox wins over it). Returns
----{sandbox, network, hosts, read, write, env, forced_by?} or nil and why.
+---{sandbox, network, hosts, read, write, env, limits, forced_by?} or nil and why.
 ---@param iso table|nil  config's isolation section
 ---@param entry table|nil  the runner's config entry
 ---@param o table  {os_sandbox?, network?}
@@ -90,6 +91,11 @@ function M.settings(iso, entry, o)
   end
   if not M.NETWORKS[s.network] then
     return nil, ("network '%s' is not one of model, none, full"):format(tostring(s.network))
+  end
+  local why
+  s.limits, why = limits.resolve(iso.limits) -- pids, memory, tmp (sidecar.run.sandbox_limits)
+  if not s.limits then
+    return nil, why
   end
   return s
 end
@@ -328,8 +334,9 @@ Sandbox.__index = Sandbox
 ---worktree (the run's worktree record, or nil), store_root, run_dir, outputs (files of the run's
 ---folder the agent writes), home, name (for the private folder), no_commits (a worktree whose
 ---repository stays read-only: no private objects, sidecar.run.sandbox_git), state_seed (the CLI state
----folder of the run a resumed session comes from; sidecar.run.sandbox_state). Returns the sandbox,
----or nil, why, code ("no_sandbox", "EPROXY").
+---folder of the run a resumed session comes from; sidecar.run.sandbox_state), cgroup (the run's
+---cgroup v2 the sandbox starts in, which then holds what it can of settings.limits). Returns the
+---sandbox, or nil, why, code ("no_sandbox", "EPROXY").
 ---@param o table
 function M.open(o)
   local ok, why, code = M.available()
@@ -405,12 +412,13 @@ function M.open(o)
   table.move(home_plan.binds, 1, #home_plan.binds, #binds + 1, binds)
   local hide = hidden.paths({ home = real(o.home), repos = repos, skip = skip, read = settings.read, own = own })
   sb.hidden = { files = #hide.files, folders = #hide.dirs }
+  sb.limits = limits.plan(settings.limits, o.cgroup, host.uid() == 0)
   local args = mounts.args({ network = settings.network, private = mounts.private(paths.lstat("/var/run")
       and paths.lstat("/var/run").kind == "symlink"), read = read_paths(o, settings, home_plan), write = write,
     home = home_plan.hidden and home_plan.home or nil, binds = binds, outputs = outputs, hide_dirs = hide.dirs,
     hide_files = hide.files,
     protect = protect, socket = sb.proxy and (sb.dir .. "/proxy.sock") or nil, cwd = real(o.cwd) or o.cwd,
-    uid = host.uid() == 0 and M.ROOT_MAPPED_TO or nil })
+    uid = host.uid() == 0 and M.ROOT_MAPPED_TO or nil, sizes = sb.limits.tmpfs })
   local argv = { "bwrap" }
   table.move(args, 1, #args, 2, argv)
   local init = { require("sidecar.core.proc").executable(), "sandbox-init", "--report-fd", "3", "--settle-ms",
@@ -424,6 +432,7 @@ function M.open(o)
       init[#init + 1] = "--proxy-env"
     end
   end
+  table.move(sb.limits.init_args, 1, #sb.limits.init_args, #init + 1, init)
   init[#init + 1] = "--"
   table.move(init, 1, #init, #argv + 1, argv)
   table.move(o.argv, 1, #o.argv, #argv + 1, argv)
@@ -445,6 +454,7 @@ function Sandbox:finish()
   if decoded_ok and type(decoded) == "table" then
     report.exit_code, report.signal, report.stopped = decoded.exit_code, decoded.signal, decoded.stopped
     report.escapees = type(decoded.escapees) == "table" and decoded.escapees or {}
+    report.limits = limits.outcome(self.limits, decoded.limits)
   else
     report.missing = true
   end
@@ -473,7 +483,7 @@ function Sandbox:finish()
 end
 
 ---What the run record keeps of its sandbox: {kind, network, hosts, refused, withheld_env, hidden, git,
----cli_state}.
+---cli_state, limits (sidecar.run.sandbox_limits.outcome)}.
 ---@param report table  finish()'s
 function Sandbox:record(report)
   local refused = {}
@@ -484,7 +494,7 @@ function Sandbox:record(report)
     refused = #refused > 0 and json.array(refused) or nil,
     withheld_env = #self.withheld_env > 0 and json.array(self.withheld_env) or nil,
     hidden = json.object(self.hidden or {}), git = report.git and next(report.git) and json.object(report.git) or nil,
-    cli_state = state.record(self.cli_state) })
+    cli_state = state.record(self.cli_state), limits = report.limits or limits.outcome(self.limits) })
 end
 
 return M

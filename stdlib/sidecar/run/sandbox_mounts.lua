@@ -93,7 +93,9 @@ end
 ---The arguments of bwrap (without its name and the command) for `plan`:
 ---{network = "model"|"none"|"full", private = M.private(...), read = {paths}, write = {paths}, binds = {{from, to}},
 --- hide_dirs = {paths}, hide_files = {paths}, protect = {paths}, outputs = {files}, socket = outside path or nil,
---- cwd = path, uid = number or nil (the id root is mapped to), home = the home made empty, or nil}.
+--- cwd = path, uid = number or nil (the id root is mapped to), home = the home made empty, or nil,
+--- sizes = {[private folder, or "~" for the home] = bytes} (the most its tmpfs holds; none: half the
+--- memory, tmpfs's own)}.
 --- Every path absolute and real.
 ---@param plan table
 ---@return string[]
@@ -108,7 +110,11 @@ function M.args(plan)
   add(args, "--die-with-parent", "--as-pid-1", "--cap-drop", "ALL", "--ro-bind", "/", "/", "--dev", "/dev",
     "--proc", "/proc")
   local private = { table.unpack(plan.private or M.PRIVATE) }
+  local sizes = plan.sizes or {}
   for _, dir in ipairs(private) do
+    if sizes[dir] then -- bwrap's --size: a write past it fails with ENOSPC (sidecar.run.sandbox_limits)
+      add(args, "--size", ("%d"):format(sizes[dir]))
+    end
     add(args, "--tmpfs", dir)
   end
   local roots = {}
@@ -138,7 +144,12 @@ function M.args(plan)
       ops[#ops + 1] = { path = p, rank = rank, make = make }
     end
   end
-  op({ home }, 0, function(p) add(args, "--tmpfs", p) end)
+  op({ home }, 0, function(p)
+    if sizes["~"] then -- the home made empty is writable: bounded as /tmp is
+      add(args, "--size", ("%d"):format(sizes["~"]))
+    end
+    add(args, "--tmpfs", p)
+  end)
   op(in_home, 1, function(p) add(args, "--ro-bind", p, p) end)
   op(plan.write, 1, function(p) add(args, "--bind", p, p) end)
   for _, b in ipairs(plan.binds or {}) do -- a folder of the run's in place of the user's (a CLI's state)

@@ -177,6 +177,7 @@ local function run_setup(s, run, at, wt, settings, argv, po)
   end
   local rec = sb:record(report)
   rec.escapees = #report.escapees > 0 and #report.escapees or nil
+  r.stopped_by = require("sidecar.run.sandbox_limits").hit_text(rec.limits)
   return r, rec
 end
 
@@ -212,7 +213,7 @@ function M.setup(s, cfg, run, at, wt, o)
   local how = r.timed_out and ("timed out after " .. duration.format(timeout)) or
       (r.code and ("exited with code " .. r.code)) or (r.signal_name and ("exited with " .. r.signal_name)) or
       "could not start"
-  local said = ((r.stderr or "") ~= "" and r.stderr or r.stdout or ""):match("([^\n]*%S[^\n]*)\n*$")
+  local said = r.stopped_by or ((r.stderr or "") ~= "" and r.stderr or r.stdout or ""):match("([^\n]*%S[^\n]*)\n*$")
   return nil, ("worktree setup `%s` %s%s (its output: .agent/%s)"):format(command, how,
     said and (": " .. said) or "", log)
 end

@@ -196,6 +196,10 @@ local function run_step(entry, opts)
   if report and (report.exit_code or report.signal) then
     r.code = report.exit_code -- the step's own status, not the sandbox's
   end
+  local stopped_by = report and require("sidecar.run.sandbox_limits").hit_text(report.limits)
+  if stopped_by then -- said last, where a reader of the snippet looks first
+    tail.add("\n[sidecar: " .. stopped_by .. "]\n")
+  end
   if report and #report.escapees > 0 and opts.on_escapees then
     opts.on_escapees(report.escapees)
   end

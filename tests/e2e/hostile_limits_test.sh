@@ -1,0 +1,136 @@
+#!/usr/bin/env bash
+# End-to-end: a hostile agent against the bounds of its OS sandbox (issue 45, item 8;
+# stdlib/sidecar/run/sandbox_limits.lua, host/sandbox_init.hpp), with small ones configured
+# (isolation.limits = { pids = 256, memory = "256MiB", tmp = "64MiB" }):
+#   fork bomb     a loop that forks sleepers (bounded: four times the limit at most): stopped by
+#                 the pids limit, every process of it gone, the machine's next run works;
+#   thread bomb   threads until none can start, trying again: threads count as tasks;
+#   memory hog    python3 holding 640 MiB: killed, the run failed naming the memory limit;
+#   tmp, shm, home  writing 128 MiB into the private /tmp, /dev/shm and the emptied home: ENOSPC
+#                 at 64 MiB;
+#   validation    a validation step that hogs memory is stopped the same way, and says so.
+# Each case is prevented (and named in the record and `run show`), or the test fails; `hostile
+# limits: tried N, prevented P, detected D, silent S` sums them up.
+set -u
+. "$(dirname "$0")/lib.sh" # S (absolute), here, root, $work; the shared helpers
+. "$here/hostile_lib.sh"
+cd "$work"
+if [ "${SIDECAR_OS_SANDBOX:-}" = off ] || ! command -v bwrap >/dev/null || ! bwrap --unshare-all --ro-bind / / true 2>/dev/null; then
+  echo "SKIP: bubblewrap cannot make a sandbox here (not installed, or user namespaces are off)"
+  exit 0
+fi
+M=8$((RANDOM % 900 + 100))$$ # the bombs' marker: sleep ${M}.N
+trap 'pkill -KILL -f "sleep ${M}\." 2>/dev/null; [ "$failed" -eq 0 ] && rm -rf "$work"' EXIT
+
+export HOME=$work/home
+mkdir -p "$HOME" && git config --global user.email t@example.com && git config --global user.name T
+git init -q -b main repo && cd repo
+echo base >a.txt && printf '.agent/\n' >.gitignore && git add -A && git commit -qm init
+"$S" init >/dev/null
+sed -i 's|^      pids = 4096,|      pids = 256,|; s|^      memory = "8GiB",|      memory = "256MiB",|; s|^      tmp = "2GiB",|      tmp = "64MiB",|' \
+  .agent/config.lua
+grep -q 'memory = "256MiB"' .agent/config.lua || echo "  (the config has no isolation.limits to set)" >&2
+
+cat >"$work/agent.sh" <<'SH'
+#!/bin/bash
+cat >/dev/null
+case $EVIL in
+  fork-bomb) # forks until fork fails (bash tries again a while), four times the limit at most
+    i=0
+    while [ $i -lt 1024 ]; do sleep "$MARK.1" & i=$((i + 1)); done
+    echo "forked $i: survived" ;;
+  thread-bomb)
+    exec python3 -c '
+import threading, time
+n, end = 0, time.time() + 20
+while time.time() < end and n < 1024:
+    try:
+        threading.Thread(target=time.sleep, args=(60,), daemon=True).start()
+        n += 1
+    except RuntimeError:
+        time.sleep(0.01)  # a runaway tries again
+print("threads", n, "survived")' ;;
+  memory-hog) exec python3 -c '
+import time
+held = [b"x" * (16 << 20) for _ in range(40)]
+time.sleep(30)
+print("held", len(held) * 16, "MiB: survived")' ;;
+  tmp | shm | home)
+    d=/tmp && [ "$EVIL" = shm ] && d=/dev/shm
+    [ "$EVIL" = home ] && d=$HOME
+    head -c $((128 << 20)) /dev/zero >"$d/fill"
+    echo "write exit $?, $(stat -c %s "$d/fill") bytes in $d" ;;
+  *) echo "nothing hostile" ;;
+esac
+SH
+chmod +x "$work/agent.sh"
+add_runners "    evil = { command = $(lua_list "$work/agent.sh") },"
+"$S" task create --title "hostile" --status ready >/dev/null
+export MARK=$M
+
+# run_case EVIL: runs the agent, sets $id and $rec (its run.json).
+run_case() {
+  EVIL=$1 "$S" run T-0001 --runner evil --sandbox read-only >"$work/$1.out" 2>&1
+  id=$(run_ids "$work/$1.out" | head -n 1)
+  rec=.agent/runs/$id/run.json
+}
+
+# --- fork bomb, thread bomb: stopped by the pids limit ------------------------------------------
+for evil in fork-bomb thread-bomb; do
+  run_case "$evil"
+  why=""
+  [ "$(field "$rec" .os_sandbox.limits.hit)" = pids ] || why="the record names no pids limit: $(head -3 "$work/$evil.out")"
+  field "$rec" .failure_reason | grep -q "stopped by the pids limit (256 processes and threads)" ||
+    why="${why:-failure_reason: $(field "$rec" .failure_reason)}"
+  "$S" run show "$id" | grep -q "^Limits: .*stopped by the pids limit" || why="${why:-run show does not say so}"
+  grep -q survived ".agent/runs/$id/stdout.log" && why="${why:-the agent went on: $(cat ".agent/runs/$id/stdout.log")}"
+  poll 10 eval '[ -z "$(left 1)" ]'
+  [ -z "$(left 1)" ] || why="${why:-sleepers left: $(left 1 | wc -w)}"
+  peak=$(field "$rec" .os_sandbox.limits.peak_tasks)
+  if [ -z "$why" ]; then hostile_case "$evil" prevented; else hostile_case "$evil" silent "$why"; fi
+  echo "  $evil: stopped at $peak tasks ($(field "$rec" .os_sandbox.limits.by.pids))"
+done
+# The machine goes on: a process starts, and so does the next run.
+run_case none
+eq "the next run after the bombs" "review" "$(field "$rec" .status)"
+eq "its agent ran" "nothing hostile" "$(cat ".agent/runs/$id/stdout.log")"
+expect_run "the machine still forks" 0 "^ok\n$" "" -- sh -c 'sleep 0 & wait; echo ok'
+
+# --- memory hog: killed, the run names the memory limit -----------------------------------------
+run_case memory-hog
+why=""
+[ "$(field "$rec" .os_sandbox.limits.hit)" = memory ] || why="the record names no memory limit: $(head -3 "$work/memory-hog.out")"
+field "$rec" .failure_reason | grep -q "stopped by the memory limit (256 MiB): killed [0-9]* [^ ]*python3 -c import time" ||
+  why="${why:-failure_reason: $(field "$rec" .failure_reason)}"
+"$S" run show "$id" | grep -q "^Limits: .*memory 256 MiB.*stopped by the memory limit" || why="${why:-run show does not say so}"
+grep -q survived ".agent/runs/$id/stdout.log" && why="${why:-the hog held its memory: $(cat ".agent/runs/$id/stdout.log")}"
+if [ -z "$why" ]; then hostile_case "memory hog" prevented; else hostile_case "memory hog" silent "$why"; fi
+
+# --- tmp, shm: a full private tmpfs -------------------------------------------------------------
+for evil in tmp shm home; do
+  run_case "$evil"
+  why=""
+  said=$(cat ".agent/runs/$id/stdout.log" ".agent/runs/$id/stderr.log" 2>/dev/null)
+  grep -q "No space left on device" <<<"$said" || why="no ENOSPC: $said"
+  bytes=$(grep -oP 'write exit \d+, \K\d+' <<<"$said")
+  [ -n "$bytes" ] && [ "$bytes" -le $((64 << 20)) ] || why="${why:-$bytes bytes written}"
+  if [ -z "$why" ]; then hostile_case "$evil full" prevented; else hostile_case "$evil full" silent "$why"; fi
+done
+expect_run "run show names the bounds" 0 "Limits: +pids 256 \([a-z]+\), memory 256 MiB \([a-z]+\), /tmp 64 MiB" "" \
+  -- "$S" run show "$id"
+
+# --- validation: a step gets the same bounds ----------------------------------------------------
+hog="python3 -c \"import time; held = [b'x' * (16 << 20) for _ in range(40)]; time.sleep(30); print('survived')\""
+"$S" task create --title "checked" --status ready --validate-cmds "custom:$hog" >/dev/null # T-0002
+EVIL=none "$S" run T-0002 --runner evil --sandbox read-only >"$work/validation.out" 2>&1
+id=$(run_ids "$work/validation.out" | head -n 1)
+rec=.agent/runs/$id/run.json
+why=""
+field "$rec" .validation.1.output_snippet | grep -q "stopped by the memory limit (256 MiB)" ||
+  why="the step's output does not say so: $(field "$rec" .validation.1.output_snippet | tail -3)"
+[ "$(field "$rec" .validation.1.ok)" = false ] || why="${why:-the step passed}"
+field "$rec" .validation.1.output_snippet | grep -q survived && why="${why:-the step held its memory}"
+if [ -z "$why" ]; then hostile_case "memory hog in validation" prevented; else hostile_case "memory hog in validation" silent "$why"; fi
+
+hostile_summary limits
+finish
