@@ -15,10 +15,7 @@ set -u
 . "$(dirname "$0")/lib.sh" # S (absolute), here, root, $work; the shared helpers
 . "$here/hostile_lib.sh"
 cd "$work"
-if [ "${SIDECAR_OS_SANDBOX:-}" = off ] || ! command -v bwrap >/dev/null || ! bwrap --unshare-all --ro-bind / / true 2>/dev/null; then
-  echo "SKIP: bubblewrap cannot make a sandbox here (not installed, or user namespaces are off)"
-  exit 0
-fi
+hostile_need_sandbox
 M=8$((RANDOM % 900 + 100))$$ # the bombs' marker: sleep ${M}.N
 trap 'pkill -KILL -f "sleep ${M}\." 2>/dev/null; [ "$failed" -eq 0 ] && rm -rf "$work"' EXIT
 
