@@ -4,6 +4,7 @@
 // git pays for loading it once (dlopen), then every call goes through the table below.
 #pragma once
 #include <git2.h>
+#include <git2/sys/filter.h>
 #include <git2/sys/repository.h>
 
 #include <memory>
@@ -43,7 +44,10 @@ namespace sidecar::host::git {
   X(git_odb_free) X(git_odb_read) X(git_odb_object_data) X(git_odb_object_size) X(git_odb_object_free) \
   X(git_index_add) X(git_odb_object_type) X(git_ignore_path_is_ignored) X(git_index_find)                 \
   X(git_odb_new) X(git_odb_backend_loose) X(git_odb_backend_pack) X(git_odb_add_backend) X(git_odb_exists) \
-  X(git_odb_read_header) X(git_odb_write) X(git_index_remove)
+  X(git_odb_read_header) X(git_odb_write) X(git_index_remove) X(git_filter_list_load)                 \
+  X(git_filter_list_length) X(git_filter_list_contains) X(git_filter_list_free) X(git_odb_open_wstream)  \
+  X(git_odb_stream_write) X(git_odb_stream_finalize_write) X(git_odb_stream_free) X(git_index_get_bypath) \
+  X(git_attr_get_many) X(git_attr_value)
 
 struct Api {
 #define SIDECAR_GIT_POINTER(name) decltype(&::name) name = nullptr;

@@ -2,6 +2,7 @@
 #include "git_tree.hpp"
 
 #include "background_jobs.hpp"
+#include "git_blob_stream.hpp"
 #include "secrets.hpp"
 
 #include <fcntl.h>
@@ -128,6 +129,27 @@ int on_tree_entry(const char* root, const git_tree_entry* entry, void* payload) 
   return 0;
 }
 
+// Whether a file of the diff, before or after, is larger than `max` bytes (its size read from
+// the object's header). Its patch could not be kept (a text patch holds its lines, a binary one
+// its bytes deflated), and libgit2 would hold the whole file, deflated and encoded too, to make it:
+// three times a 300 MiB file in this process's memory.
+bool larger_than(const Repo& r, git_diff* diff, std::size_t max) {
+  const Api& g = r.api();
+  git_odb* raw = nullptr;
+  if (g.git_repository_odb(&raw, r.raw()) < 0) return false;  // the diff will say what is wrong
+  std::unique_ptr<git_odb, void (*)(git_odb*)> odb(raw, g.git_odb_free);
+  for (std::size_t i = 0, n = g.git_diff_num_deltas(diff); i < n; ++i) {
+    const git_diff_delta* delta = g.git_diff_get_delta(diff, i);
+    for (const git_diff_file* f : {&delta->old_file, &delta->new_file}) {
+      std::size_t size = 0;
+      git_object_t type = GIT_OBJECT_INVALID;
+      if (f->mode == GIT_FILEMODE_COMMIT || g.git_oid_is_zero(&f->id)) continue;
+      if (g.git_odb_read_header(&size, &type, odb.get(), &f->id) == 0 && size > max) return true;
+    }
+  }
+  return false;
+}
+
 bool under(const std::string& folder, const char* path) {
   std::size_t n = folder.size();
   return std::char_traits<char>::compare(path, folder.c_str(), n) == 0 && (path[n] == '\0' || path[n] == '/');
@@ -142,6 +164,7 @@ struct AddPayload {
   std::unordered_map<std::string_view, const LeftOut*> known;  // o->leave_out by path
   bool expired = false;
   bool abandoned = false;
+  LargeBlobs* large = nullptr;  // large files written as blobs without reading them whole
 };
 
 // Whether `path` is an untracked file the snapshot leaves out (TreeSnapshotOptions); then it
@@ -197,7 +220,7 @@ int on_add(const char* path, const char*, void* payload) {
       return 1;
     }
   }
-  return leave_out(*p, path) ? 1 : 0;
+  return leave_out(*p, path) || (p->large && p->large->take(path)) ? 1 : 0;
 }
 
 // Copies the index file to `to`, keeping its times: entries not older than the index are
@@ -371,6 +394,10 @@ std::optional<Patch> patch(const Repo& r, const std::string& from, const std::st
     return std::nullopt;
   }
   Patch p;
+  if (larger_than(r, d.diff.get(), max_bytes)) {
+    p.cut = true;  // its patch would not be kept: the file is never read whole to make it
+    return p;
+  }
   PatchSink sink{&p.text, max_bytes};
   int rc = r.api().git_diff_print(d.diff.get(), GIT_DIFF_FORMAT_PATCH, on_patch_line, &sink);
   if (sink.cut) {
@@ -497,11 +524,15 @@ std::optional<TreeSnapshot> tree_snapshot(const std::string& dir, const TreeSnap
   for (const LeftOut& l : o.leave_out) {
     payload.known.emplace(l.path, &l);
   }
+  LargeBlobs large(*r);
+  payload.large = &large;
   git_oid tree;
+  std::string large_why;
   if (g.git_index_add_all(raw, nullptr, GIT_INDEX_ADD_DEFAULT, on_add, &payload) < 0 ||
-      g.git_index_write_tree(&tree, raw) < 0) {
+      !large.add(raw, large_why) || g.git_index_write_tree(&tree, raw) < 0) {
     why = payload.expired     ? "the deadline passed while the work tree was read"
           : payload.abandoned ? "the process ended while the work tree was read"
+          : !large_why.empty() ? large_why
                               : last_error(g, "the work tree could not be added to a tree");
     return std::nullopt;
   }

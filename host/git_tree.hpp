@@ -42,7 +42,8 @@ std::optional<std::vector<NameStatus>> diff_files(const Repo& r, const std::stri
                                                   std::string& why);
 
 // `git diff-tree -r -p --binary --full-index --no-renames` from tree `from` to `to`: text that
-// `git apply` takes. Longer than max_bytes: only its last max_bytes are kept, `cut` is set.
+// `git apply` takes. Longer than max_bytes, or with a file (before or after) larger than that,
+// which is then never read to make it: the text is empty and `cut` is set.
 struct Patch {
   std::string text;
   bool cut = false;
@@ -77,7 +78,8 @@ struct LeftOut {
 // A tree object of every file in the work tree of `dir` as it is now (`git add --all` into a
 // private copy of the index, then `git write-tree`): files under `exclude` (paths relative to
 // the top) and ignored files left out. The repository's own index is never written. With
-// `keep_index`, the private index (each file with its stat data) is written to that path.
+// `keep_index`, the private index (each file with its stat data) is written to that path. A
+// large file is streamed into its blob, never held whole (host/git_blob_stream.hpp).
 // Untracked files are left out, never hashed nor written into the repository, and listed in
 // the result's left_out, when the secret-file rules name them (host/secrets.hpp: .env, a
 // private key, credentials; files and links, reason "secret"; a tracked one is the user's choice

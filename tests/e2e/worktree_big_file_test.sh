@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# End-to-end: a writing run whose agent writes one large file (random bytes, in a repository with
+# `* text=auto`, where libgit2 alone would read it whole): the run commits it on its branch, byte
+# for byte, while Sidecar's own peak memory stays far below the file's size (the file streamed
+# into a blob, host/git_blob_stream.hpp; its patch never made, host/git_tree.cpp). 96 MiB here;
+# SIDECAR_LONG_TESTS=1 makes it 1 GiB. The figure is printed: "peak N MiB for a file of M MiB".
+set -u
+. "$(dirname "$0")/lib.sh" # S (absolute), here, root, $work; the shared helpers
+cd "$work"
+if [ ! -x /usr/bin/time ]; then
+  echo "SKIP: no /usr/bin/time to measure the peak memory with"
+  exit 0
+fi
+mib=96
+[ "${SIDECAR_LONG_TESTS:-}" = 1 ] && mib=1024
+export HOME=$work/home MIB=$mib
+mkdir -p "$HOME" && git config --global user.email t@example.com && git config --global user.name T
+
+git init -q -b main repo && cd repo
+printf '* text=auto\n' >.gitattributes && printf '.agent/\n' >.gitignore && echo a >a.txt && git add -A &&
+  git commit -qm init
+"$S" init >/dev/null
+printf '#!/bin/sh\ncat >/dev/null\nhead -c $((MIB << 20)) /dev/urandom >model.bin && sha1sum model.bin\n' >"$work/agent.sh"
+chmod +x "$work/agent.sh"
+add_runners "    big = { command = $(lua_list "$work/agent.sh") },"
+# Every file into the run's commit: the agent's large file is its change (not left out as a
+# checkpoint would be).
+sed -i 's|max_untracked_bytes = "8MiB",|max_untracked_bytes = false,|' .agent/config.lua
+"$S" task create --title "big" --status ready >/dev/null
+
+/usr/bin/time -f '%M' -o "$work/peak" "$S" run T-0001 --runner big --sandbox workspace-write >"$work/run.out" 2>&1
+id=$(run_ids "$work/run.out" | head -n 1)
+peak_kib=$(tail -n 1 "$work/peak")
+echo "peak $((peak_kib / 1024)) MiB for a file of $mib MiB"
+eq "the run ended for review" "review" "$(field ".agent/runs/$id/run.json" .status)"
+said=$(cut -d' ' -f1 ".agent/runs/$id/stdout.log")
+eq "the run's commit holds the agent's file, byte for byte" "$said" \
+  "$(git cat-file blob "sidecar/$id:model.bin" | sha1sum | cut -d' ' -f1)"
+eq "its size" "$((mib << 20))" "$(git cat-file -s "sidecar/$id:model.bin")"
+eq "the patch says it was too large to keep" "true" "$(field ".agent/runs/$id/run.json" .worktree.patch_cut)"
+if [ "$peak_kib" -lt $((mib * 1024 / 3)) ]; then
+  passed=$((passed + 1))
+else
+  failed=$((failed + 1))
+  echo "FAIL peak memory: $peak_kib KiB for a file of $mib MiB (a third of it at most)"
+fi
+finish
