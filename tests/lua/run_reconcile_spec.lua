@@ -284,6 +284,10 @@ describe("run_reconcile.reconcile of foreground runs", function()
   it("ends a running run whose owner is gone: outcome_unknown, why, its processes killed, the task ready", function()
     local run, task = foreground_run()
     local marked = spawn({ "sleep", "30" }, { env = { [run_reconcile.MARK_VARIABLE] = run.process_mark } })
+    local deadline = os.time() + 10
+    while #run_reconcile.processes(s, run) < 1 and os.time() < deadline do -- findable by its mark
+      require("sidecar.host.time").sleep_ms(10)
+    end
     local now, ended = run_reconcile.reconcile(s, run)
     expect(ended):is_true()
     expect(now.status):equals("outcome_unknown")
