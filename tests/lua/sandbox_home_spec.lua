@@ -97,6 +97,8 @@ describe("sandbox_state.plan", function()
     expect(p.binds[2].to):equals(h .. "/.claude.json")
     expect(require("sidecar.core.files").read(p.binds[2].from)):equals("{\"n\":1}")
     expect(state.record(p)[1].path):equals(h .. "/.codex")
+    expect(state.record({ binds = { { from = "/x/.agent/runs/R-0007/cli-state/1-.codex", to = "/h/.codex",
+      persistent = true } } })[1].folder):equals("runs/R-0007/cli-state/1-.codex")
   end)
 
   it("starts a resumed run's folder from the resumed run's", function()

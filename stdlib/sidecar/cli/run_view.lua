@@ -420,7 +420,9 @@ function M.sandbox_text(sb)
       hidden == 1 and "" or "s")
   end
   for _, st in ipairs(type(sb.cli_state) == "table" and sb.cli_state or {}) do
-    parts[#parts + 1] = ("%s's writes in %s"):format(tostring(st.path), tostring(st.folder))
+    local folder = tostring(st.folder)
+    parts[#parts + 1] = ("%s's writes in %s"):format(tostring(st.path), folder:sub(1, 1) == "/" and folder or
+      (".agent/" .. folder))
   end
   local refused = type(sb.refused) == "table" and #sb.refused or 0
   if refused > 0 then

@@ -110,13 +110,15 @@ function M.plan(entries, o)
   return out
 end
 
----What the run record keeps: [{path (the user's), folder (the run's, in its place)}], or nil.
+---What the run record keeps: [{path (the user's), folder (the run's in its place, relative to the
+---store: runs/R-…/cli-state/1-.codex)}], or nil.
 ---@param st table|nil  M.plan's
 function M.record(st)
   local list = {}
   for _, b in ipairs(st and st.binds or {}) do
     if b.persistent then
-      list[#list + 1] = json.object({ path = b.to, folder = b.from })
+      local rel = b.from:match("(runs/[^/]+/" .. M.FOLDER:gsub("%-", "%%-") .. "/[^/]+)$") or b.from
+      list[#list + 1] = json.object({ path = b.to, folder = rel })
     end
   end
   return #list > 0 and json.array(list) or nil
