@@ -71,6 +71,11 @@ struct Connection {
   HttpReply reply;
   std::size_t next_event = 0;
   bool keep_alive = true, chunked = false, head_only = false;
+  // A reply sent before the request's body was read (a refusal from its head, a bad request):
+  // after it, what the client still sends is read and dropped until it stops (a lingering close),
+  // so that it gets to read the reply instead of a reset.
+  bool body_unread = false, draining = false;
+  uint64_t drained = 0;
 };
 
 namespace {
@@ -125,16 +130,31 @@ void write(Connection& c, std::string data) {
   }
 }
 
-// Closes once everything written so far has been sent: a FIN after the last byte.
+// At most this much of an unread body is read and dropped after the reply, for at most this long.
+constexpr uint64_t kLingerBytes = 256ull << 20;
+constexpr uint64_t kLingerMs = 5000;
+
+// Closes once everything written so far has been sent: a FIN after the last byte. A connection
+// whose request body was never read lingers: it goes on reading (and dropping) what the client
+// sends until the client stops, kLingerBytes or kLingerMs, whichever comes first; closed with
+// unread bytes, the socket would send a reset that can cost the client the reply itself.
 void end_connection(Connection& c) {
   if (c.closing) return;
-  uv_read_stop(reinterpret_cast<uv_stream_t*>(&c.tcp));
+  c.draining = c.body_unread && !c.peer_done;
+  if (c.draining) {
+    uv_timer_start(&c.quiet, [](uv_timer_t* t) { close_connection(*static_cast<Connection*>(t->data)); },
+                   kLingerMs, 0);
+  } else {
+    uv_read_stop(reinterpret_cast<uv_stream_t*>(&c.tcp));
+  }
   auto* req = new uv_shutdown_t;
   req->data = &c;
   int r = uv_shutdown(req, reinterpret_cast<uv_stream_t*>(&c.tcp), [](uv_shutdown_t* s, int) {
     auto* conn = static_cast<Connection*>(s->data);
     delete s;
-    close_connection(*conn);  // a no-op when it closed meanwhile (the request was cancelled)
+    // A no-op when it closed meanwhile (the request was cancelled); a draining one closes when
+    // the client stops sending (on_read) or its linger time ends.
+    if (!conn->draining) close_connection(*conn);
   });
   if (r < 0) {
     delete req;
@@ -262,6 +282,7 @@ void process(Connection& c) {
         c.reply = std::move(*refused);
         c.next_event = 0;
         c.keep_alive = false;  // its body is never read: the connection ends with the reply
+        c.body_unread = true;
         c.head_only = c.parser.head().method == "HEAD";
         send_head(c);
         break;
@@ -275,6 +296,7 @@ void process(Connection& c) {
       c.replying = true;
       c.reply = error_reply(code, "bad request: " + c.parser.error());
       c.keep_alive = false;  // the rest of the stream cannot be trusted to frame a request
+      c.body_unread = true;
       c.head_only = false;
       send_head(c);
       break;
@@ -291,6 +313,14 @@ void process(Connection& c) {
 
 void on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
   Connection& c = *static_cast<Connection*>(stream->data);
+  if (c.body_unread) {  // a body never read: dropped as it comes, until the client stops (after the
+                        // reply: end_connection), it sends too much, or the linger time ends
+    if (nread > 0) c.drained += static_cast<uint64_t>(nread);
+    if (nread == UV_EOF) c.peer_done = true;
+    if ((nread < 0 && (nread != UV_EOF || c.draining)) || c.drained > kLingerBytes) close_connection(c);
+    delete[] buf->base;
+    return;
+  }
   if (nread > 0) {
     // While a reply is under way the bytes wait in the parser, to be parsed after it; a client
     // that sends more than one request could hold meanwhile is not served any further.
