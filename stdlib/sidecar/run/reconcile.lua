@@ -447,9 +447,10 @@ function M.reconcile_active(s)
   end
   if count > 0 then
     errors.keep_interrupt(pcall(sweep_worktrees, s))
+    -- The private folders of sandboxes whose owner was killed before it could remove them: an
+    -- owner killed while its run was active is found here, so no command lists /tmp otherwise.
+    errors.keep_interrupt(pcall(require("sidecar.run.sandbox").sweep))
   end
-  -- The private folders of sandboxes whose owner was killed before it could remove them.
-  errors.keep_interrupt(pcall(require("sidecar.run.sandbox").sweep))
   for _, status in ipairs({ "running", "queued" }) do
     for _, task in ipairs(s:list_tasks({ status = status, limit = 0 }) or {}) do
       local ok, settled = errors.keep_interrupt(pcall(reconcile_task, s, task))
