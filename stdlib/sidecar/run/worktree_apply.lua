@@ -108,38 +108,6 @@ local function put_back(s, run_id, top)
   return why and ("run %s: an earlier apply left your files aside and could not put them back: %s"):format(run_id, why)
 end
 
--- Writes the merge into the user's tree (git.write_files). A file of the user's that the snapshot
--- left out (ours.left_out: too large for the run's commits, unchanged since the run began, else
--- it would have been read and the merge seen any conflict) and that the merge writes is one the
--- agent changed: its version replaces the user's. git never overwrites an untracked file, so the
--- user's is moved aside for the write, removed after it, and put back if the write fails.
-local function write_merge(top, ours, merged, files)
-  local left, aside = {}, {}
-  for _, f in ipairs(ours.left_out or {}) do
-    left[f.path] = true
-  end
-  local ok, why = true, nil
-  for _, f in ipairs(files) do
-    if ok and left[f.path] then
-      local path = top .. "/" .. f.path
-      local moved = path .. ".sidecar-apply-" .. tostring(#aside + 1)
-      ok, why = os.rename(path, moved)
-      aside[#aside + 1] = ok and { path, moved } or nil
-    end
-  end
-  if ok then
-    ok, why = git.write_files(top, ours.index, ours.tree, merged)
-  end
-  for _, a in ipairs(aside) do
-    if ok then
-      os.remove(a[2])
-    else
-      os.rename(a[2], a[1])
-    end
-  end
-  return ok, why
-end
-
 local function merged_tree(dir, w, ours, run_id)
   if ours == w.base_tree then
     return w.result_tree
