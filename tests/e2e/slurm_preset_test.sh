@@ -93,6 +93,7 @@ eq "the result: five findings" "5" \
 cp "$here/compare_records.lua" compare.lua
 ignored=completed_at,started_at,created_at,updated_at,duration_ms,owner_pid,owner_start,starter_pid,starter_start
 ignored+=,worker_pid,worker_start,process_mark,revision,executor,slurm,repo,command,run_id,prompt_path
+ignored+=,peak_rss,peak_tasks # sampled while the agent runs: measurements, not outcomes
 # run_of DIR LENS: the newest run of that lens in DIR's store.
 run_of() { grep -l "\"lens\": \"$2\"" "$work/$1"/.agent/runs/R-*/run.json | tail -1; }
 for lens in correctness risks security; do
@@ -179,8 +180,9 @@ eq "Ctrl-C: the slow run interrupted, Slurm says cancelled" "interrupted cancell
 eq "Ctrl-C: no run left active" "" "$("$S" run list --limit 0 | grep -E ' (queued|preparing|running) ' || true)"
 eq "Ctrl-C: nothing left in squeue" "" "$(squeue -h 2>/dev/null)"
 eq "Ctrl-C: no run's lock held (each can be taken)" "" "$("$S" -e 'local rr = require("sidecar.run.reconcile")
+  local s = assert(require("sidecar.core.store").open(".agent"))
   for d in io.popen("ls .agent/runs"):lines() do
-    local lock = rr.try_lock({ root = ".agent" }, d)
+    local lock = rr.try_lock(s, d)
     if not lock then print(d) else lock:release() end
   end')"
 
