@@ -22,9 +22,10 @@
 # At the end, `store rebuild` on a copy of the store must not change the status of any run.
 # Prints the figures; exits 1 if any failure figure is not 0, 2 on bad usage or setup.
 #
-#   bash tests/crash/crash_harness.sh build/sidecar                   # CI: 200 iterations
+#   bash tests/crash/crash_harness.sh build/sidecar                   # CI: 100 iterations
 #   bash tests/crash/crash_harness.sh build/sidecar --iterations 1000 # the long run
 #   CRASH_ITERATIONS=1000 ctest --test-dir build -R crash_harness     # the same through ctest
+#   SIDECAR_LONG_TESTS=1 scripts/test                                  # 1000 here, with the other long tests
 # Options: --iterations N, --batch N (iterations between checks, 5), --seed N (repeats the choices
 # of kinds, variants and delays; timing does the rest), --kinds foreground,background,store,
 # --settle-ms N (5000), --keep (keep the temporary folder and its log), --verbose (every iteration),
@@ -32,7 +33,7 @@
 # --variants plain,child,setsid,envclear,hang (only these agents, for a reproduction).
 set -u
 usage() {
-  sed -n '25,32p' "$0" | sed 's/^# \{0,1\}//' >&2
+  sed -n '25,33p' "$0" | sed 's/^# \{0,1\}//' >&2
   exit 2
 }
 [ $# -ge 1 ] || usage
@@ -40,7 +41,9 @@ S=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
 shift
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
-iterations=${CRASH_ITERATIONS:-200} batch=5 seed=${CRASH_SEED:-} settle_ms=5000 keep=0 verbose=0 hostile=0
+default_iterations=100
+[ "${SIDECAR_LONG_TESTS:-}" = 1 ] && default_iterations=1000
+iterations=${CRASH_ITERATIONS:-$default_iterations} batch=5 seed=${CRASH_SEED:-} settle_ms=5000 keep=0 verbose=0 hostile=0
 kinds_arg=foreground,background,store
 variants=()
 while [ $# -gt 0 ]; do
