@@ -6,9 +6,10 @@
 ---
 --- Every module of ours is named `sidecar.<group>.<name>`, so none shadows a user's own module:
 --- `require("config")` in a script finds the user's config.lua. The groups are layers, each using
---- only those before it: core, prompt, run, agent, task, formats, preset, cli; dev (the spec
---- runner, the REPL, inspect) stands aside. Modules not listed here are internal: their functions
---- may change between versions. The REPL binds each of these to a global of its short name.
+--- only those before it (their order is declared in sidecar.dev.layers): core, prompt, run, agent,
+--- task, executor, formats, preset, then the surfaces mcp, ui and cli; dev (the spec runner, the
+--- REPL, inspect) stands aside. Modules not listed here are internal: their functions may change
+--- between versions. The REPL binds each of these to a global of its short name.
 
 local M = {}
 

@@ -10,10 +10,9 @@
 ---
 --- It reads the files as text and never runs a module; whatever it does not understand is left
 --- out, never an error.
-local M = {}
+local layers = require("sidecar.dev.layers")
 
--- The groups, bottom layer first: the order modules are listed in.
-M.LAYERS = { "core", "prompt", "run", "agent", "task", "formats", "preset", "cli", "dev" }
+local M = {}
 
 -- A `---` comment line's text ("---foo" and "--- foo" both give "foo"); nil for other lines.
 local function doc_text(line)
@@ -243,14 +242,14 @@ end
 -- The public modules, each {short, module, path}, in layer order: `sidecar` itself, then each
 -- group bottom up, by short name within a group.
 local function modules(public)
-  local rank = {}
-  for i, g in ipairs(M.LAYERS) do
+  local rank, groups = {}, layers.groups()
+  for i, g in ipairs(groups) do
     rank[g] = i
   end
   local list = {}
   for short, module in pairs(public) do
     local group = module:match("^sidecar%.([%w_]+)%.") or ""
-    list[#list + 1] = { short = short, module = module, rank = rank[group] or #M.LAYERS + 1 }
+    list[#list + 1] = { short = short, module = module, rank = rank[group] or #groups + 1 }
   end
   table.sort(list, function(a, b)
     return a.rank < b.rank or (a.rank == b.rank and a.short < b.short)

@@ -1,0 +1,152 @@
+--- The order of the stdlib's groups, declared once. A module `sidecar.<group>.<name>` (the file
+--- stdlib/sidecar/<group>/<name>.lua) may require modules of its own group, of the groups before
+--- it in `order`, and `sidecar.host.*`; the groups of one step (the surfaces) do not use each
+--- other. A group `beside` the order may require anything and nothing in the order requires it.
+--- tests/lua/layers_spec.lua reads every require of stdlib/ (sidecar.dev.require_graph) and fails
+--- on an edge against this order, on a require cycle, and on an exception that no longer occurs;
+--- docs/architecture.md's layer table is checked against it by the same spec.
+---
+---   local layers = require("sidecar.dev.layers")
+---   layers.rank("task") --> 5
+local M = {}
+
+---The groups, bottom first; each step a list of groups (more than one: peers that do not use
+---each other). `service` has no folder yet: the place a command's work moves to (issue 46). The
+---surfaces come last: the MCP server and the UI, then the command line, which starts them
+---(`sidecar mcp`) besides being a surface of its own.
+M.order = {
+  { "core" },
+  { "prompt" },
+  { "run" },
+  { "agent" },
+  { "task" },
+  { "executor" },
+  { "formats" },
+  { "preset" },
+  { "service" },
+  { "mcp", "ui" },
+  { "cli" },
+}
+
+---Groups outside the order: `dev` (spec runner, REPL, inspect, docs) and `sidecar`, the public
+---API's index (stdlib/sidecar/init.lua), which loads the modules it lists on first use.
+M.beside = { "dev", "sidecar" }
+
+local NO_SERVICE = "the MCP server and the UI call the commands and capture their envelopes: no service layer yet (issue 46, item 4)"
+
+---Edges allowed against the order, each {from, to, reason}: a module and the module it requires
+---(`sidecar.<group>.*` for a require whose name is built at run time). The goal is none.
+M.edge_exceptions = {
+  { from = "sidecar.agent.skill", to = "sidecar.mcp.tool_schemas",
+    why = "the skill file lists the MCP tools from their declarations" },
+  { from = "sidecar.cli.json_run", to = "sidecar.dev.test", why = "`sidecar test` runs the spec runner" },
+  { from = "sidecar.core.config", to = "sidecar.agent.budget",
+    why = "config checks a budget setting with the parser of the module that owns it" },
+  { from = "sidecar.core.config", to = "sidecar.agent.prompts",
+    why = "config checks a prompt setting with the module that owns it" },
+  { from = "sidecar.core.telemetry", to = "sidecar.dev.inspect",
+    why = "a value telemetry cannot write is shown in its error by inspect (public as sidecar.dev.inspect)" },
+  { from = "sidecar.executor.slurm_doctor", to = "sidecar.cli.output",
+    why = "`sidecar doctor --executor slurm` is rendered beside its checks" },
+  { from = "sidecar.executor.slurm_doctor", to = "sidecar.cli.task",
+    why = "`sidecar doctor --executor slurm` finds the repository as the commands do" },
+  { from = "sidecar.executor.slurm_preset", to = "sidecar.preset.budget",
+    why = "a preset's run on Slurm is budgeted as the preset's own" },
+  { from = "sidecar.executor.slurm_preset", to = "sidecar.preset.worker",
+    why = "a preset's run on Slurm runs the preset worker on the node" },
+  { from = "sidecar.mcp.tools", to = "sidecar.cli.output", why = NO_SERVICE },
+  { from = "sidecar.mcp.tools", to = "sidecar.cli.run_view", why = NO_SERVICE },
+  { from = "sidecar.run.reconcile", to = "sidecar.agent.stuck",
+    why = "reconciling a live run records whether its agent is stuck" },
+  { from = "sidecar.run.reconcile", to = "sidecar.executor",
+    why = "a run on another executor (Slurm) is reconciled by asking that executor" },
+  { from = "sidecar.run.reconcile", to = "sidecar.task.runs",
+    why = "the task of a run whose owner died is settled by the task layer" },
+  { from = "sidecar.run.sandbox", to = "sidecar.agent.session", why = "the sandbox folder's name takes a random uuid" },
+  { from = "sidecar.task.background", to = "sidecar.executor", why = "a background run is started by its executor" },
+  { from = "sidecar.task.queue", to = "sidecar.cli.output", why = "a queued run's answer is a command's envelope" },
+  { from = "sidecar.ui.api", to = "sidecar.cli.*", why = NO_SERVICE },
+  { from = "sidecar.ui.api", to = "sidecar.cli.output", why = NO_SERVICE },
+  { from = "sidecar.ui.api", to = "sidecar.cli.trust", why = NO_SERVICE },
+  { from = "sidecar.ui.board", to = "sidecar.cli.output", why = NO_SERVICE },
+}
+
+---Require cycles allowed, each {modules (sorted), reason}: one strongly connected component of
+---the require graph exactly. The goal is none.
+M.cycle_exceptions = {
+  { modules = { "sidecar.agent.run", "sidecar.agent.run_start", "sidecar.executor", "sidecar.executor.slurm_array",
+    "sidecar.executor.slurm_preset", "sidecar.executor.slurm_react", "sidecar.executor.slurm_runs",
+    "sidecar.preset.worker", "sidecar.run.owner", "sidecar.run.reconcile", "sidecar.task.background",
+    "sidecar.task.finish", "sidecar.task.replay", "sidecar.task.runs" },
+    why = "a run's record has several writers and reconcile settles through the task layer (issue 46, item 2)" },
+  { modules = { "sidecar.cli.run_view", "sidecar.cli.run_worktree", "sidecar.cli.task" },
+    why = "run show names a run's worktree through run_worktree, which opens the store through cli.task" },
+  { modules = { "sidecar.cli.run", "sidecar.cli.run_queue" },
+    why = "cli.run's queue commands are trampolines to run_queue, which opens the store through cli.run" },
+  { modules = { "sidecar.cli.run_attach", "sidecar.cli.run_send" },
+    why = "attach finds a run's terminal through run_send, which attaches through run_attach" },
+  { modules = { "sidecar.core.trust", "sidecar.core.trust_guard" }, why = "trust installs the guard of loaded code, which asks trust" },
+  { modules = { "sidecar.preset.enforce", "sidecar.preset.schema" }, why = "schema.enforce (public) is the re-prompt of enforce, which checks with schema" },
+  { modules = { "sidecar.run.worktree", "sidecar.run.worktree_apply" }, why = "worktree.apply and .discard are trampolines to worktree_apply, which uses worktree" },
+}
+
+---Modules that are not files of stdlib/: the host puts them in package.preload.
+M.provided = {
+  ["sidecar.cli.declared"] = "the command line's declared commands and flags (cli/lua_command.cpp)",
+}
+
+---The group a module belongs to: `sidecar.<group>.…`, `sidecar` itself; nil for another name.
+---@param module string
+---@return string?
+function M.group_of(module)
+  if module == "sidecar" then
+    return "sidecar"
+  end
+  return module:match("^sidecar%.([%w_]+)")
+end
+
+local rank_of -- group -> step in `order` (host 0, beside groups math.huge)
+
+---The step of a group in the order: 0 for `host`, math.huge for a group beside, nil for a name
+---that is not declared.
+---@param group string
+---@return number?
+function M.rank(group)
+  if not rank_of then
+    rank_of = { host = 0 }
+    for i, step in ipairs(M.order) do
+      for _, g in ipairs(step) do
+        rank_of[g] = i
+      end
+    end
+    for _, g in ipairs(M.beside) do
+      rank_of[g] = math.huge
+    end
+  end
+  return rank_of[group]
+end
+
+---Whether group `from` may require group `to` by the order alone (exceptions aside).
+---@param from string
+---@param to string
+---@return boolean
+function M.allowed(from, to)
+  local a, b = M.rank(from), M.rank(to)
+  if from == to or to == "host" or a == math.huge then
+    return true
+  end
+  return a ~= nil and b ~= nil and b < a
+end
+
+---Every group, in order, then those beside.
+---@return string[]
+function M.groups()
+  local out = {}
+  for _, step in ipairs(M.order) do
+    table.move(step, 1, #step, #out + 1, out)
+  end
+  table.move(M.beside, 1, #M.beside, #out + 1, out)
+  return out
+end
+
+return M
