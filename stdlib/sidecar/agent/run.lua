@@ -45,6 +45,7 @@ local agent_watch = require("sidecar.agent.watch")
 local clock = require("sidecar.host.time")
 local git = require("sidecar.core.git")
 local git_refs = require("sidecar.run.git_refs")
+local ids = require("sidecar.core.ids")
 local json = require("sidecar.core.json")
 local log_caps = require("sidecar.core.log_caps")
 local run_options = require("sidecar.agent.run_options")
@@ -75,7 +76,7 @@ M.MAX_FINAL = 8 * 1024 * 1024
 M.MAX_AGENT_EVENTS = 200000 -- agent events written to events.jsonl per run (about 20 MB)
 
 ---A random (version 4) UUID, e.g. for a claude session id.
-M.uuid = agent_session.uuid
+M.uuid = ids.uuid
 
 ---Shows an argv for people (model.md, events): words with spaces or quotes are quoted.
 function M.shown(argv)

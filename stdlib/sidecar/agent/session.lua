@@ -8,18 +8,6 @@ local telemetry = require("sidecar.core.telemetry")
 
 local M = {}
 
----A random (version 4) UUID, e.g. for a claude session id.
----@return string
-function M.uuid()
-  local f = assert(io.open("/dev/urandom", "rb"))
-  local b = { f:read(16):byte(1, 16) }
-  f:close()
-  b[7] = (b[7] & 0x0f) | 0x40
-  b[9] = (b[9] & 0x3f) | 0x80
-  local hex = ("%02x"):rep(16):format(table.unpack(b))
-  return ("%s-%s-%s-%s-%s"):format(hex:sub(1, 8), hex:sub(9, 12), hex:sub(13, 16), hex:sub(17, 20), hex:sub(21, 32))
-end
-
 local USD_DIGITS = 1e12 -- a cost difference is rounded to 1e-12 USD (no float noise)
 local USAGE_FIELD = {}
 for _, k in ipairs(telemetry.USAGE_FIELDS) do

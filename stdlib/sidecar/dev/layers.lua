@@ -62,7 +62,6 @@ M.edge_exceptions = {
     why = "a run on another executor (Slurm) is reconciled by asking that executor" },
   { from = "sidecar.run.reconcile", to = "sidecar.task.runs",
     why = "the task of a run whose owner died is settled by the task layer" },
-  { from = "sidecar.run.sandbox", to = "sidecar.agent.session", why = "the sandbox folder's name takes a random uuid" },
   { from = "sidecar.task.background", to = "sidecar.executor", why = "a background run is started by its executor" },
   { from = "sidecar.task.queue", to = "sidecar.cli.output", why = "a queued run's answer is a command's envelope" },
   { from = "sidecar.ui.api", to = "sidecar.cli.*", why = NO_SERVICE },

@@ -23,6 +23,7 @@
 --- user namespaces) runs agents without one; the run records that it was asked for.
 local files = require("sidecar.core.files")
 local hidden = require("sidecar.run.sandbox_hidden")
+local ids = require("sidecar.core.ids")
 local limits = require("sidecar.run.sandbox_limits")
 local home = require("sidecar.run.sandbox_home")
 local host = require("sidecar.host.sandbox")
@@ -357,7 +358,7 @@ function M.open(o)
   sb.withheld_env = hidden.env(o.env, keep)
   local net = settings.network == "model" and network_plan(o, settings) or { rules = {}, forward = {}, hosts = {} }
   sb.hosts = net.hosts
-  sb.dir = ("/tmp/sidecar-sandbox-%s-%s"):format(o.name or "run", require("sidecar.agent.session").uuid():sub(1, 8))
+  sb.dir = ("/tmp/sidecar-sandbox-%s-%s"):format(o.name or "run", ids.uuid():sub(1, 8))
   local made, bad = paths.make_dirs(sb.dir)
   if not made then
     return nil, "cannot make the sandbox's private folder: " .. tostring(bad), "no_sandbox"
