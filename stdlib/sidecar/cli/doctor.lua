@@ -236,6 +236,27 @@ local function shell_words(argv)
   return table.concat(words, " ")
 end
 
+-- `sidecar doctor --executor slurm [--json]`: the checks of stdlib/sidecar/executor/slurm_doctor.lua
+-- (loaded only here), rendered; exit 1 when a check failed.
+local function slurm_cli(o)
+  local root = require("sidecar.cli.task").root(o)
+  local cfg, why = require("sidecar.core.config").load(root)
+  if not cfg then
+    return cli_output.fail(o, "doctor", why)
+  end
+  local checks, ok = require("sidecar.executor.slurm_doctor").check(root, cfg)
+  if o.json then
+    cli_output.envelope("doctor", ok, { executor = "slurm", checks = json.array(checks) }, nil, o.version)
+    return ok and 0 or 1
+  end
+  local rows = {}
+  for i, c in ipairs(checks) do
+    rows[i] = { c.name, c.ok and "ok" or "FAILED", c.detail }
+  end
+  io.write(cli_output.table({ "SLURM CHECK", "STATUS", "DETAIL" }, rows))
+  return ok and 0 or 1
+end
+
 ---`sidecar doctor [--json]`: prints the report; exit 1 when no runner is usable, the config is
 ---broken, or a configured or installed runner would fail.
 function M.cli(o)
@@ -243,7 +264,7 @@ function M.cli(o)
     if o.executor ~= "slurm" then
       return cli_output.fail(o, "doctor", ("--executor '%s': not an executor (one of: local, slurm)"):format(o.executor), 2)
     end
-    return require("sidecar.executor.slurm_doctor").cli(o)
+    return slurm_cli(o)
   end
   local report = M.check({ root = o.root })
   if o.json then

@@ -109,26 +109,4 @@ function M.check(root, cfg)
   return checks, all
 end
 
----`sidecar doctor --executor slurm [--json]`: exit 1 when a check failed.
-function M.cli(o)
-  local out = require("sidecar.cli.output")
-  local root = require("sidecar.cli.task").root(o)
-  local cfg, why = require("sidecar.core.config").load(root)
-  if not cfg then
-    return out.fail(o, "doctor", why)
-  end
-  local checks, ok = M.check(root, cfg)
-  if o.json then
-    out.envelope("doctor", ok, { executor = "slurm", checks = require("sidecar.core.json").array(checks) }, nil,
-      o.version)
-    return ok and 0 or 1
-  end
-  local rows = {}
-  for i, c in ipairs(checks) do
-    rows[i] = { c.name, c.ok and "ok" or "FAILED", c.detail }
-  end
-  io.write(out.table({ "SLURM CHECK", "STATUS", "DETAIL" }, rows))
-  return ok and 0 or 1
-end
-
 return M
