@@ -59,7 +59,6 @@ M.edge_exceptions = {
   { from = "sidecar.run.reconcile", to = "sidecar.task.runs",
     why = "the task of a run whose owner died is settled by the task layer" },
   { from = "sidecar.task.background", to = "sidecar.executor", why = "a background run is started by its executor" },
-  { from = "sidecar.task.queue", to = "sidecar.cli.output", why = "a queued run's answer is a command's envelope" },
   { from = "sidecar.ui.api", to = "sidecar.cli.*", why = NO_SERVICE },
   { from = "sidecar.ui.api", to = "sidecar.cli.output", why = NO_SERVICE },
   { from = "sidecar.ui.api", to = "sidecar.cli.trust", why = NO_SERVICE },

@@ -44,12 +44,22 @@ function M.queue(s)
   return { ready = ready, blocked = blocked }
 end
 
--- What one `sidecar run T --json` child reported: its steps, or a failure from its stderr.
 -- The number of a run id ("R-0012" -> 12), 0 for none.
 local function run_number(id)
   return tonumber(type(id) == "string" and id:match("^R%-(%d+)$") or nil) or 0
 end
 
+-- The first error of a command's JSON envelope ({errors = {text | {message}, ...}}: the shape
+-- sidecar.cli.output writes), or nil.
+local function first_error(env)
+  if type(env) ~= "table" or type(env.errors) ~= "table" or env.errors[1] == nil then
+    return nil
+  end
+  local e = env.errors[1]
+  return type(e) == "table" and tostring(e.message) or tostring(e)
+end
+
+-- What one `sidecar run T --json` child reported: its steps, or a failure from its stderr.
 local function child_outcome(s, task_id, since, r)
   local ok, env = json.try_decode(r.stdout or "")
   local steps = ok and type(env) == "table" and type(env.data) == "table" and env.data.steps or nil
@@ -63,7 +73,7 @@ local function child_outcome(s, task_id, since, r)
     return { task_id = task_id, run_id = last.run_id, status = last.status, ok = GOOD[last.status] == true,
       duration_ms = last.duration_ms, reason = last.failure_reason or (last.blockers and last.blockers[1]) }
   end
-  local err = ok and require("sidecar.cli.output").messages(env)[1]
+  local err = ok and first_error(env)
   local said = err or require("sidecar.core.text").last_line(r.stderr) or ("exit " .. tostring(r.code)) -- linear
   return { task_id = task_id, ok = false, status = "failed", reason = said }
 end
