@@ -3,7 +3,7 @@
 --- done, 1 could not be done (a conflict: nothing was changed), 2 the command line is wrong.
 local json = require("sidecar.core.json")
 local out = require("sidecar.cli.output")
-local run_worktree = require("sidecar.run.worktree")
+local worktree_apply = require("sidecar.run.worktree_apply")
 local runs = require("sidecar.task.runs")
 local task_cli = require("sidecar.cli.task")
 
@@ -39,7 +39,7 @@ end
 -- Applies and reports; `prefix` is printed first (approve's line), `also` goes into the JSON data.
 -- `cfg`: the config now (its gates.symlinks_out may let a link leading out of the repository through).
 local function apply_and_report(o, command, s, cfg, prefix, also)
-  local result, message, code, conflicts = run_worktree.apply(s, o.id, { gates = cfg and cfg.gates })
+  local result, message, code, conflicts = worktree_apply.apply(s, o.id, { gates = cfg and cfg.gates })
   local links = result and result.symlinks_out or {}
   if o.json then
     local data = { run_id = o.id, applied = result ~= nil, files = json.array(result and result.files or {}),
@@ -171,7 +171,7 @@ end
 ---`sidecar run discard R-…`
 function M.discard(o)
   return with_store(o, "run discard", function(s)
-    local run, message = run_worktree.discard(s, o.id)
+    local run, message = worktree_apply.discard(s, o.id)
     if not run then
       return out.fail(o, "run discard", message)
     end

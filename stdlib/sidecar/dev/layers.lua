@@ -81,7 +81,6 @@ M.cycle_exceptions = {
     why = "attach finds a run's terminal through run_send, which attaches through run_attach" },
   { modules = { "sidecar.core.trust", "sidecar.core.trust_guard" }, why = "trust installs the guard of loaded code, which asks trust" },
   { modules = { "sidecar.preset.enforce", "sidecar.preset.schema" }, why = "schema.enforce (public) is the re-prompt of enforce, which checks with schema" },
-  { modules = { "sidecar.run.worktree", "sidecar.run.worktree_apply" }, why = "worktree.apply and .discard are trampolines to worktree_apply, which uses worktree" },
 }
 
 ---Modules that are not files of stdlib/: the host puts them in package.preload.

@@ -12,7 +12,7 @@ local json = require("sidecar.core.json")
 local preset_worktree = require("sidecar.preset.worktree")
 local prompt = require("sidecar.prompt.compile")
 local prompt_kit = require("sidecar.prompt.kit")
-local run_worktree = require("sidecar.run.worktree")
+local worktree_apply = require("sidecar.run.worktree_apply")
 local schema = require("sidecar.preset.schema")
 local secrets = require("sidecar.core.secrets")
 local visible = require("sidecar.core.text").visible
@@ -135,7 +135,7 @@ function M.settle(ctx, list, winner)
   local s, gone = ctx:store(), json.array({})
   for _, c in ipairs(list) do
     if c ~= winner and c.run_id then
-      local ok, run = pcall(run_worktree.discard, s, c.run_id)
+      local ok, run = pcall(worktree_apply.discard, s, c.run_id)
       if ok and run then
         gone[#gone + 1] = c.run_id
       end

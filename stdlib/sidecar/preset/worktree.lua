@@ -21,6 +21,7 @@
 local gates = require("sidecar.run.gates")
 local json = require("sidecar.core.json")
 local run_worktree = require("sidecar.run.worktree")
+local worktree_apply = require("sidecar.run.worktree_apply")
 
 local M = {}
 
@@ -169,7 +170,7 @@ function M.close(ctx)
   end
   if #files == 0 and w.state ~= "discarded" then
     -- Writers that changed nothing leave nothing to apply: their branch goes at once.
-    local ok, run = pcall(run_worktree.discard, s, wt.last)
+    local ok, run = pcall(worktree_apply.discard, s, wt.last)
     local discarded = ok and run ~= nil
     return { run_id = wt.last, files = files, state = discarded and "discarded" or w.state, branch = w.branch }
   end

@@ -9,8 +9,8 @@
 ---   run = run_worktree.finish(s, run, wt)        -- changes.patch, and a commit on the branch
 ---   ... validation, in the worktree ...
 ---   run_worktree.release(s, run, wt, cfg)        -- the folder goes; branch and patch keep it
----   run_worktree.apply(s, "R-0001")              -- three-way onto the user's tree, all or nothing
----   run_worktree.discard(s, "R-0001")            -- the branch goes; changes.patch stays
+---   worktree_apply.apply(s, "R-0001")            -- three-way onto the user's tree, all or nothing
+---   worktree_apply.discard(s, "R-0001")          -- the branch goes; changes.patch stays
 ---   run_worktree.sweep(s)                        -- worktrees whose process died, recovered
 ---
 --- In the worktree, the user's uncommitted changes are staged (the index holds the base tree),
@@ -465,15 +465,5 @@ end
 ---Where the repository and the store's folders are (see run_worktree_apply): {top, prefix, own,
 ---repo, trees, open}, or nil and why outside git.
 M.places = places
-
----Applies a run's change to the user's work tree: see run_worktree_apply.apply.
-function M.apply(s, run_id, opts)
-  return require("sidecar.run.worktree_apply").apply(s, run_id, opts)
-end
-
----Discards a run's change: see run_worktree_apply.discard.
-function M.discard(s, run_id)
-  return require("sidecar.run.worktree_apply").discard(s, run_id)
-end
 
 return M

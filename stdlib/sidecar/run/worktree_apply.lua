@@ -1,8 +1,8 @@
 --- Applying and discarding a writing run's change (the runs of stdlib/sidecar/run/worktree.lua).
 ---
----   local r = run_worktree.apply(s, "R-0001")   -- {run, files, no_changes?, already?}
+---   local r = worktree_apply.apply(s, "R-0001")   -- {run, files, no_changes?, already?}
 ---   -- or nil, message, "conflict", {paths}: then nothing was changed
----   local run = run_worktree.discard(s, "R-0001")
+---   local run = worktree_apply.discard(s, "R-0001")
 ---
 --- apply merges three ways and touches none of the user's files until the merge is known to be
 --- clean: the user's tree as it is now (a snapshot: HEAD, staged, unstaged and untracked files)
