@@ -6,7 +6,8 @@ namespace sidecar::cli {
 
 std::vector<LuaCommand> run_commands() {
   const char* const m = "sidecar.cli.run";
-  const char* const m_send = "sidecar.cli.run_send";  // run send, run attach: a --pty run's terminal
+  const char* const m_send = "sidecar.cli.run_send";  // run send: type on a --pty run's terminal
+  const char* const m_attach = "sidecar.cli.run_attach";  // run attach: take the terminal over
   const Flags root_json = {kRootFlag, kJsonFlag};
   const Flags id = {{"id", "id", kText, "R-ID", "The run id", nullptr, kRequired}};
   const Flags id_root_json = id + root_json;
@@ -138,7 +139,7 @@ std::vector<LuaCommand> run_commands() {
       {"run attach",
        "Take over the terminal of a run started with --pty: see its screen, type to it; Ctrl-] detaches (the run "
        "goes on)",
-       m_send, "attach", id + Flags{kRootFlag}},
+       m_attach, "attach", id + Flags{kRootFlag}},
       {"run kill",
        "Stop a running run, foreground or background, and every process of it (recorded as interrupted)", m, "kill",
        id_root_json},

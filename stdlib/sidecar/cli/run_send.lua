@@ -86,9 +86,4 @@ function M.send(o)
   return EXIT_OK
 end
 
----`sidecar run attach R-…` (stdlib/sidecar/cli/run_attach.lua).
-function M.attach(o)
-  return require("sidecar.cli.run_attach").attach(o)
-end
-
 return M

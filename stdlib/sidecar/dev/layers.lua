@@ -77,8 +77,6 @@ M.cycle_exceptions = {
     why = "run show names a run's worktree through run_worktree, which opens the store through cli.task" },
   { modules = { "sidecar.cli.run", "sidecar.cli.run_queue" },
     why = "cli.run's queue commands are trampolines to run_queue, which opens the store through cli.run" },
-  { modules = { "sidecar.cli.run_attach", "sidecar.cli.run_send" },
-    why = "attach finds a run's terminal through run_send, which attaches through run_attach" },
   { modules = { "sidecar.core.trust", "sidecar.core.trust_guard" }, why = "trust installs the guard of loaded code, which asks trust" },
   { modules = { "sidecar.preset.enforce", "sidecar.preset.schema" }, why = "schema.enforce (public) is the re-prompt of enforce, which checks with schema" },
 }
