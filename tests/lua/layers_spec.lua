@@ -40,7 +40,7 @@ local r = require
 local e = r("sidecar.run.owner")
 local function f()
   if a then
-    local ok, g = pcall(require, "sidecar.agent.stuck")
+    local ok, g = pcall(require, "sidecar.run.stuck")
   end
   return require("sidecar.agent." .. s), require(s), pcall(require("sidecar.core.git").x, s)
 end
@@ -53,7 +53,7 @@ local h = require("sidecar.core.proc")
       seen[i] = ("%d %s%s%s"):format(r.line, r.name, r.lazy and " lazy" or "", r.dynamic and " dynamic" or "")
     end
     expect(seen):equals({ "1 sidecar.core.json", "2 sidecar.core.text", "3 sidecar.core.errors", "8 sidecar.run.owner",
-      "11 sidecar.agent.stuck lazy", "13 sidecar.agent. lazy dynamic", "13 sidecar.core.git lazy", "15 sidecar.core.proc" })
+      "11 sidecar.run.stuck lazy", "13 sidecar.agent. lazy dynamic", "13 sidecar.core.git lazy", "15 sidecar.core.proc" })
   end)
 
   it("counts a require whose name it cannot read", function()

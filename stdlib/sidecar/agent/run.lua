@@ -348,7 +348,7 @@ local function start_agent(o, run, record, owner, a)
     parser = a.parser, max_log = max_log, terminal = terminal, timeout_ms = o.timeout_ms,
     idle_timeout_ms = o.idle_timeout_ms, kill_grace_ms = o.kill_grace_ms, name = run.spec.name,
     stop_now = o.budget and function() return o.budget:stop_now() end,
-    stuck = require("sidecar.agent.stuck").watcher(run.store, record, o), -- silence flagged, not killed
+    stuck = require("sidecar.run.stuck").watcher(run.store, record, o), -- silence flagged, not killed
     sandbox = a.sandbox,
   })
   owner:spawned(started and h:pid() or nil)
@@ -388,7 +388,7 @@ end
 ---also finishes the run, which is stored still `running` in phase "finishing", its outcome in `outcome`, and
 ---returned so), budget (a sidecar.agent.budget meter: the agent is stopped once it crosses it, the run
 ---`budget_exceeded`), stuck_after_ms and on_attention(record) (an agent silent that long is flagged on its record,
----not stopped: stdlib/sidecar/agent/stuck.lua), pty (true or {cols, rows}: the agent on a pseudo-terminal, with
+---not stopped: stdlib/sidecar/run/stuck.lua), pty (true or {cols, rows}: the agent on a pseudo-terminal, with
 ---prompt_patterns, answers, on_stuck: stdlib/sidecar/agent/terminal.lua), os_sandbox ("bwrap" | "off") and network
 ---("model" | "none" | "full") over isolation (the config's section; read from the store's config when nil) and
 ---runner_entry's network: the agent's OS sandbox (stdlib/sidecar/run/sandbox.lua). Without `store` (a script, the REPL),
@@ -445,7 +445,7 @@ function M.execute(o)
   local r, killed_after_result, interruption
   if started then
     r, killed_after_result, interruption = agent_watch.wait(h, watch, o.exit_deadline_ms)
-    require("sidecar.agent.stuck").settle(record) -- attention ends with the agent (kept in history)
+    require("sidecar.run.stuck").settle(record) -- attention ends with the agent (kept in history)
   else
     r = spawn_failed(record, spec, h)
   end

@@ -31,7 +31,7 @@ end
 ---@param o table
 ---@return boolean started, any handle_or_error, table watch
 function M.spawn(argv, o)
-  -- stop_now(): true when the agent must be stopped (a budget); stuck: stdlib/sidecar/agent/stuck.lua
+  -- stop_now(): true when the agent must be stopped (a budget); stuck: stdlib/sidecar/run/stuck.lua
   local watch = { stop_now = o.stop_now, stuck = o.stuck, last_output = now_ms() }
   local function heard()
     watch.last_output = now_ms()

@@ -15,7 +15,7 @@ local gates = require("sidecar.run.gates")
 local git_refs = require("sidecar.run.git_refs")
 local json = require("sidecar.core.json")
 local out = require("sidecar.cli.output")
-local stuck = require("sidecar.agent.stuck")
+local stuck = require("sidecar.run.stuck")
 
 local M = {}
 

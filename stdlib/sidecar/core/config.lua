@@ -25,7 +25,7 @@ local SCHEMA = {
   sandbox = { "string", "read-only" },
   timeout = { "duration", "30m" },
   idle_timeout = { "duration", "5m" },
-  stuck_after = { "duration", "5m" }, -- silence that flags a run stuck (stdlib/sidecar/agent/stuck.lua)
+  stuck_after = { "duration", "5m" }, -- silence that flags a run stuck (stdlib/sidecar/run/stuck.lua)
   max_log_bytes = { "size", "64MiB" },
   -- Runs on a terminal (run --pty): stdlib/sidecar/agent/prompts.lua checks these.
   waiting_patterns = { "patterns", nil }, on_stuck = { "on_stuck", nil }, answers = { "answers", nil },

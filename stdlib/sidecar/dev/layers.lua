@@ -52,8 +52,6 @@ M.edge_exceptions = {
     why = "a preset's run on Slurm runs the preset worker on the node" },
   { from = "sidecar.mcp.tools", to = "sidecar.cli.output", why = NO_SERVICE },
   { from = "sidecar.mcp.tools", to = "sidecar.cli.run_view", why = NO_SERVICE },
-  { from = "sidecar.run.reconcile", to = "sidecar.agent.stuck",
-    why = "reconciling a live run records whether its agent is stuck" },
   { from = "sidecar.run.reconcile", to = "sidecar.executor",
     why = "a run on another executor (Slurm) is reconciled by asking that executor" },
   { from = "sidecar.run.reconcile", to = "sidecar.task.runs",

@@ -67,7 +67,7 @@ function M.run_summary(r)
     cost_usd = type(r.cost_usd) == "number" and r.cost_usd or json.null,
     blockers = first(r.blockers, LIMITS.blockers, line),
     budget_exceeded = type(r.budget_exceeded) == "table" and r.budget_exceeded or json.null,
-    -- what an active run needs (stdlib/sidecar/agent/stuck.lua, agent/terminal.lua); nothing once it ended
+    -- what an active run needs (stdlib/sidecar/run/stuck.lua, agent/terminal.lua); nothing once it ended
     attention = type(r.attention) == "table" and (r.status == "running" or r.status == "queued") and r.attention
       or json.null }
 end

@@ -307,7 +307,7 @@ local function end_run(s, run, killed)
   run.failure_reason = reason(run, killed)
   local never_started = run.status == "queued" or (run.background ~= true and run.status == "preparing")
   run.status = never_started and "failed" or "outcome_unknown"
-  require("sidecar.agent.stuck").settle(run)
+  require("sidecar.run.stuck").settle(run)
   M.record_end(s, run)
 end
 

@@ -299,11 +299,11 @@ local function budget_meter(s, st, task, runner, extra)
   return meter
 end
 
--- What a stuck agent's run does (stdlib/sidecar/agent/stuck.lua): a progress line, and a notice when
+-- What a stuck agent's run does (stdlib/sidecar/run/stuck.lua): a progress line, and a notice when
 -- the user asked for notices (--notify, or notify in the config).
 local function on_attention(s, cfg, st)
   return function(rec)
-    progress(st, "run %s: %s", rec.run_id, require("sidecar.agent.stuck").text(rec) or "stuck")
+    progress(st, "run %s: %s", rec.run_id, require("sidecar.run.stuck").text(rec) or "stuck")
     if st.notify ~= nil or rawget(cfg, "notify") ~= nil then
       local a = rec.attention -- stuck, or waiting_input (each prompt on the terminal told once)
       require("sidecar.task.notices").send(s, cfg, rec, a.state, a.evidence, st.notify,
