@@ -239,7 +239,7 @@ end
 -- `sidecar doctor --executor slurm [--json]`: the checks of stdlib/sidecar/executor/slurm_doctor.lua
 -- (loaded only here), rendered; exit 1 when a check failed.
 local function slurm_cli(o)
-  local root = require("sidecar.cli.task").root(o)
+  local root = require("sidecar.cli.root").root(o)
   local cfg, why = require("sidecar.core.config").load(root)
   if not cfg then
     return cli_output.fail(o, "doctor", why)

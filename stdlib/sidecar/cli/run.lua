@@ -13,7 +13,7 @@ local run_background = require("sidecar.task.background")
 local run_view = require("sidecar.cli.run_view")
 local store = require("sidecar.core.store")
 local runs = require("sidecar.task.runs")
-local task_cli = require("sidecar.cli.task")
+local cli_root = require("sidecar.cli.root")
 local task_packet = require("sidecar.task.packet")
 
 local M = {}
@@ -25,9 +25,9 @@ local failed = out.fail
 
 -- The store and config, or nil and the exit status after saying why.
 local function open(o, command)
-  local s, cfg = runs.open(task_cli.root(o))
+  local s, cfg = runs.open(cli_root.root(o))
   if not s then
-    return nil, failed(o, command, task_cli.hint(o, cfg))
+    return nil, failed(o, command, cli_root.hint(o, cfg))
   end
   return s, cfg
 end
@@ -67,7 +67,7 @@ local function report_steps(o, command, result)
       local asked = require("sidecar.agent.effort").describe(r.effort, r.search)
       print(("  agent: %s%s%s"):format(r.runner_type or "?", r.model and (", model " .. r.model) or "",
         asked and (", " .. asked) or ", effort and search: the CLI's defaults"))
-      local f = io.open(task_cli.root(o) .. "/runs/" .. r.run_id .. "/prompt.md", "rb")
+      local f = io.open(cli_root.root(o) .. "/runs/" .. r.run_id .. "/prompt.md", "rb")
       if f then
         local warnings = prompt_kit.lint(f:read("a"))
         f:close()

@@ -5,7 +5,7 @@ local json = require("sidecar.core.json")
 local out = require("sidecar.cli.output")
 local worktree_apply = require("sidecar.run.worktree_apply")
 local runs = require("sidecar.task.runs")
-local task_cli = require("sidecar.cli.task")
+local cli_root = require("sidecar.cli.root")
 
 local M = {}
 
@@ -16,9 +16,9 @@ local function with_store(o, command, fn)
   if not (o.id or ""):match("^R%-%d+$") then
     return out.fail(o, command, ("'%s' is not a run id (run ids look like R-0001)"):format(tostring(o.id)), EXIT_USAGE)
   end
-  local s, cfg = runs.open(task_cli.root(o))
+  local s, cfg = runs.open(cli_root.root(o))
   if not s then
-    return out.fail(o, command, task_cli.hint(o, cfg))
+    return out.fail(o, command, cli_root.hint(o, cfg))
   end
   local ok, status = pcall(fn, s, cfg)
   s:close()

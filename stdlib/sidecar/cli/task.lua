@@ -2,6 +2,7 @@
 --- line parsed, prints (text, or the JSON envelope with --json), and returns the exit status:
 --- 0 done, 1 could not be done (an unknown id, an invalid packet file), 2 the command line is
 --- wrong (a malformed flag value). A refused command changes nothing in the store.
+local cli_root = require("sidecar.cli.root")
 local config = require("sidecar.core.config")
 local json = require("sidecar.core.json")
 local out = require("sidecar.cli.output")
@@ -15,51 +16,6 @@ local M = {}
 local EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
 local failed = out.fail
-
----The `.agent` folder a command works on: --root, else the nearest one in or above the current
----folder.
-function M.root(o)
-  return o.root or store.find_root(".")
-end
-
----A store-opening failure for people: a missing store gets the way out.
-function M.hint(o, message)
-  if message:find("^no Sidecar store at") then
-    message = message .. " (run `sidecar init` in the repository first" ..
-        (o.root and "" or "; looked in the current folder and those above it") .. ")"
-  end
-  return message
-end
-
----Loads the config of the nearest `.agent` (or --root), so that its secret rules apply to what
----the command refuses, writes and prints. Returns true (also when there is no `.agent`), or nil
----and the message of a bad config.
-function M.apply_config(o)
-  local root = M.root(o)
-  if not root then
-    return true
-  end
-  local cfg, message = require("sidecar.core.config").load(root)
-  if not cfg then
-    return nil, message
-  end
-  return true
-end
-
----Opens the store of the nearest `.agent` (or --root), its config applied. Returns it, or nil
----and the message.
-function M.open_store(o)
-  local s, message = store.open(M.root(o))
-  if not s then
-    return nil, M.hint(o, message)
-  end
-  local applied, why = M.apply_config(o)
-  if not applied then
-    s:close()
-    return nil, why
-  end
-  return s
-end
 
 local function one_of(value, list)
   for _, v in ipairs(list) do
@@ -118,7 +74,7 @@ end
 function M.create(o)
   -- Refused before anything is checked or written, as prepare refuses --input (exit 1), by the
   -- built-in rules and the config's.
-  local applied, why = M.apply_config(o)
+  local applied, why = cli_root.apply_config(o)
   if not applied then
     return failed(o, "task create", why)
   end
@@ -142,7 +98,7 @@ function M.create(o)
         "--agent-role"):gsub("tracking%.assigned_runner", "--runner"), EXIT_USAGE)
     end
   end
-  local s, message = M.open_store(o)
+  local s, message = cli_root.open_store(o)
   if not s then
     return failed(o, "task create", message)
   end
@@ -170,7 +126,7 @@ function M.list(o)
   if not ok then
     return failed(o, "task list", why, EXIT_USAGE)
   end
-  local s, message = M.open_store(o)
+  local s, message = cli_root.open_store(o)
   if not s then
     return failed(o, "task list", message)
   end
@@ -199,7 +155,7 @@ function M.list(o)
 end
 
 local function get_task(o, command)
-  local s, message = M.open_store(o)
+  local s, message = cli_root.open_store(o)
   if not s then
     return nil, failed(o, command, message)
   end
@@ -283,7 +239,7 @@ function M.import(o)
   if not packet then
     return failed(o, "task import", message)
   end
-  local applied, bad = M.apply_config(o)
+  local applied, bad = cli_root.apply_config(o)
   if not applied then
     return failed(o, "task import", bad)
   end
@@ -292,7 +248,7 @@ function M.import(o)
     return failed(o, "task import", source .. ": " .. refused)
   end
   local s
-  s, message = M.open_store(o)
+  s, message = cli_root.open_store(o)
   if not s then
     return failed(o, "task import", message)
   end

@@ -71,8 +71,6 @@ M.cycle_exceptions = {
     "sidecar.preset.worker", "sidecar.run.owner", "sidecar.run.reconcile", "sidecar.task.background",
     "sidecar.task.finish", "sidecar.task.replay", "sidecar.task.runs" },
     why = "a run's record has several writers and reconcile settles through the task layer (issue 46, item 2)" },
-  { modules = { "sidecar.cli.run_view", "sidecar.cli.run_worktree", "sidecar.cli.task" },
-    why = "run show names a run's worktree through run_worktree, which opens the store through cli.task" },
   { modules = { "sidecar.cli.run", "sidecar.cli.run_queue" },
     why = "cli.run's queue commands are trampolines to run_queue, which opens the store through cli.run" },
   { modules = { "sidecar.core.trust", "sidecar.core.trust_guard" }, why = "trust installs the guard of loaded code, which asks trust" },

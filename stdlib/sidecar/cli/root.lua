@@ -1,0 +1,54 @@
+--- The `.agent` folder a command works on, and opening its store: what every command that
+--- reads the store does first (sidecar.cli.task and the run commands alike).
+---
+---   local s, message = cli_root.open_store(o)   -- nil and a message for people
+local store = require("sidecar.core.store")
+
+local M = {}
+
+---The `.agent` folder a command works on: --root, else the nearest one in or above the current
+---folder.
+function M.root(o)
+  return o.root or store.find_root(".")
+end
+
+---A store-opening failure for people: a missing store gets the way out.
+function M.hint(o, message)
+  if message:find("^no Sidecar store at") then
+    message = message .. " (run `sidecar init` in the repository first" ..
+        (o.root and "" or "; looked in the current folder and those above it") .. ")"
+  end
+  return message
+end
+
+---Loads the config of the nearest `.agent` (or --root), so that its secret rules apply to what
+---the command refuses, writes and prints. Returns true (also when there is no `.agent`), or nil
+---and the message of a bad config.
+function M.apply_config(o)
+  local root = M.root(o)
+  if not root then
+    return true
+  end
+  local cfg, message = require("sidecar.core.config").load(root)
+  if not cfg then
+    return nil, message
+  end
+  return true
+end
+
+---Opens the store of the nearest `.agent` (or --root), its config applied. Returns it, or nil
+---and the message.
+function M.open_store(o)
+  local s, message = store.open(M.root(o))
+  if not s then
+    return nil, M.hint(o, message)
+  end
+  local applied, why = M.apply_config(o)
+  if not applied then
+    s:close()
+    return nil, why
+  end
+  return s
+end
+
+return M
