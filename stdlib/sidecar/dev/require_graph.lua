@@ -212,11 +212,13 @@ end
 
 -- Analysis ------------------------------------------------------------------------------------
 
--- module -> sorted list of the stdlib modules it requires (static names only, self left out).
+-- module -> sorted list of the stdlib modules it requires (static names only, self left out),
+-- and the modules, sorted (so that what is found comes out in the same order each time).
 local function adjacency(graph)
-  local adj, seen = {}, {}
+  local adj, seen, nodes = {}, {}, {}
   for m in pairs(graph.modules) do
     adj[m], seen[m] = {}, {}
+    nodes[#nodes + 1] = m
   end
   for _, e in ipairs(graph.edges) do
     if not e.dynamic and graph.modules[e.to] and e.to ~= e.from and not seen[e.from][e.to] then
@@ -227,16 +229,8 @@ local function adjacency(graph)
   for _, list in pairs(adj) do
     table.sort(list)
   end
-  return adj
-end
-
-local function sorted_keys(t)
-  local out = {}
-  for k in pairs(t) do
-    out[#out + 1] = k
-  end
-  table.sort(out)
-  return out
+  table.sort(nodes)
+  return adj, nodes
 end
 
 ---The require cycles: each strongly connected component of more than one module, as a sorted
@@ -244,7 +238,7 @@ end
 ---@param graph table
 ---@return string[][]
 function M.cycles(graph)
-  local adj = adjacency(graph)
+  local adj, nodes = adjacency(graph)
   local index, low, on_stack, stack, next_index, out = {}, {}, {}, {}, 0, {}
   local function connect(v)
     index[v], low[v], next_index = next_index, next_index, next_index + 1
@@ -270,7 +264,7 @@ function M.cycles(graph)
       end
     end
   end
-  for _, v in ipairs(sorted_keys(adj)) do
+  for _, v in ipairs(nodes) do
     if not index[v] then
       connect(v)
     end
