@@ -32,9 +32,10 @@ M.order = {
 ---API's index (stdlib/sidecar/init.lua), which loads the modules it lists on first use.
 M.beside = { "dev", "sidecar" }
 
-local NO_SERVICE = "the MCP server and the UI call the commands and capture their envelopes: no service layer yet (issue 46, item 4)"
+local NO_SERVICE = "the MCP server and the UI call the commands and capture their envelopes: no service layer "
+  .. "yet (issue 46, item 4)"
 
----Edges allowed against the order, each {from, to, reason}: a module and the module it requires
+---Edges allowed against the order, each {from, to, why}: a module and the module it requires
 ---(`sidecar.<group>.*` for a require whose name is built at run time). The goal is none.
 M.edge_exceptions = {
   { from = "sidecar.agent.skill", to = "sidecar.mcp.tool_schemas",
@@ -63,7 +64,7 @@ M.edge_exceptions = {
   { from = "sidecar.ui.board", to = "sidecar.cli.output", why = NO_SERVICE },
 }
 
----Require cycles allowed, each {modules (sorted), reason}: one strongly connected component of
+---Require cycles allowed, each {modules (sorted), why}: one strongly connected component of
 ---the require graph exactly. The goal is none.
 M.cycle_exceptions = {
   { modules = { "sidecar.agent.run", "sidecar.agent.run_start", "sidecar.executor", "sidecar.executor.slurm_array",
@@ -72,9 +73,12 @@ M.cycle_exceptions = {
     "sidecar.task.finish", "sidecar.task.replay", "sidecar.task.runs" },
     why = "a run's record has several writers and reconcile settles through the task layer (issue 46, item 2)" },
   { modules = { "sidecar.cli.run", "sidecar.cli.run_queue" },
-    why = "cli.run's queue commands are trampolines to run_queue, which opens the store through cli.run" },
-  { modules = { "sidecar.core.trust", "sidecar.core.trust_guard" }, why = "trust installs the guard of loaded code, which asks trust" },
-  { modules = { "sidecar.preset.enforce", "sidecar.preset.schema" }, why = "schema.enforce (public) is the re-prompt of enforce, which checks with schema" },
+    why = "run queue and start-ready are declared to cli.run (trampolines to run_queue), which opens the store "
+      .. "through cli.run" },
+  { modules = { "sidecar.core.trust", "sidecar.core.trust_guard" },
+    why = "trust lists the files the guard of loaded code watches, and the guard asks trust" },
+  { modules = { "sidecar.preset.enforce", "sidecar.preset.schema" },
+    why = "schema.enforce (public) is the re-prompt of enforce, which checks with schema" },
 }
 
 ---Modules that are not files of stdlib/: the host puts them in package.preload.

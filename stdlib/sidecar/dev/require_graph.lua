@@ -97,16 +97,23 @@ end
 local OPENS = { ["function"] = true, ["do"] = true, ["if"] = true, ["repeat"] = true }
 local CLOSES = { ["end"] = true, ["until"] = true }
 
--- The name a require at token `k` (just after `require` or its alias) asks for: the module, or
--- a prefix ending in "." with dynamic = true, or nil when nothing literal can be read.
-local function required_name(toks, k)
-  local t = toks[k]
-  if t and t.kind == "string" then
-    return t.text, false
-  end
-  if t and t.text == "(" and toks[k + 1] and toks[k + 1].kind == "string" then
-    local after = toks[k + 2]
-    return toks[k + 1].text, after ~= nil and after.text == ".."
+-- The text of token `i` ("" past either end), and whether it is a string literal.
+local function at(toks, i)
+  local t = toks[i]
+  return t and t.text or "", t ~= nil and t.kind == "string"
+end
+
+-- How `require` (or an alias) at token `k` is called: "call" (`require "x"`, `require(…)`),
+-- "pcall" (`pcall(require, …)`), or nil when it is only named (`local r = require`, a field).
+local function call_kind(toks, k)
+  local before = at(toks, k - 1)
+  local after, after_is_string = at(toks, k + 1)
+  if before == "." or before == ":" then
+    return nil
+  elseif after == "(" or after_is_string then
+    return "call"
+  elseif before == "(" and at(toks, k - 2) == "pcall" and after == "," then
+    return "pcall"
   end
 end
 
@@ -126,32 +133,21 @@ local function requires_of(src)
     return false
   end
   for k, t in ipairs(toks) do
-    local prev = toks[k - 1]
     if t.kind == "name" and OPENS[t.text] then
       blocks[#blocks + 1] = t.text == "function"
     elseif t.kind == "name" and CLOSES[t.text] then
       blocks[#blocks] = nil
     end
-    if t.kind == "name" and t.text == "require" and prev and prev.text == "=" and toks[k - 2]
-        and toks[k - 2].kind == "name" and not (toks[k + 1] and (toks[k + 1].text == "(" or toks[k + 1].kind == "string")) then
+    local kind = t.kind == "name" and callers[t.text] and call_kind(toks, k)
+    if t.kind == "name" and callers[t.text] and not kind and at(toks, k - 1) == "=" and toks[k - 2]
+        and toks[k - 2].kind == "name" then
       callers[toks[k - 2].text] = true -- local r = require
-    end
-    local via_pcall = callers[t.text] and prev and prev.text == "(" and toks[k - 2] and toks[k - 2].text == "pcall"
-      and toks[k + 1] and toks[k + 1].text == ","
-    if t.kind == "name" and (callers[t.text] or via_pcall) and not (prev and (prev.text == "." or prev.text == ":")) then
-      local name, dynamic
-      if via_pcall then
-        local nt = toks[k + 2]
-        if nt and nt.kind == "string" then
-          name, dynamic = nt.text, toks[k + 3] ~= nil and toks[k + 3].text == ".."
-        end
+    elseif kind then
+      local parens = kind == "pcall" or at(toks, k + 1) == "("
+      local name, is_string = at(toks, parens and k + 2 or k + 1)
+      if is_string then -- `"sidecar.agent." .. dialect`: only a prefix is known
+        found[#found + 1] = { name = name, line = t.line, lazy = lazy(), dynamic = parens and at(toks, k + 3) == ".." }
       else
-        name, dynamic = required_name(toks, k + 1)
-      end
-      local is_call = via_pcall or (toks[k + 1] and (toks[k + 1].text == "(" or toks[k + 1].kind == "string"))
-      if name then
-        found[#found + 1] = { name = name, line = t.line, lazy = lazy(), dynamic = dynamic }
-      elseif is_call then
         unread = unread + 1
       end
     end
@@ -299,6 +295,12 @@ local function target_group(layers, to)
   return layers.group_of(to:gsub("%.?%*$", ""))
 end
 
+-- Where a group stands, for messages: "step 3", or "beside" the order.
+local function place(layers, group)
+  local rank = layers.rank(group)
+  return rank == math.huge and "beside" or "step " .. rank
+end
+
 local function edge_key(from, to)
   return from .. " -> " .. to
 end
@@ -320,9 +322,9 @@ local function edge_problems(graph, layers, allowed, used)
       if allowed[key] then
         used[key] = true
       else
-        out[#out + 1] = ("%s:%d: %s -> %s%s: group %s (step %s) may not require group %s (step %s)"):format(
-          e.path, e.line, e.from, e.to, e.lazy and " (lazy)" or "", from_group, layers.rank(from_group),
-          to_group, layers.rank(to_group))
+        out[#out + 1] = ("%s:%d: %s -> %s%s: group %s (%s) may not require group %s (%s)"):format(e.path, e.line,
+          e.from, e.to, e.lazy and " (lazy)" or "", from_group, place(layers, from_group), to_group,
+          place(layers, to_group))
       end
     end
   end
