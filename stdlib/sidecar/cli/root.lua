@@ -2,6 +2,8 @@
 --- reads the store does first (sidecar.cli.task and the run commands alike).
 ---
 ---   local s, message = cli_root.open_store(o)   -- nil and a message for people
+---   local s, cfg = cli_root.open_runs(o, "run list") -- nil and the exit status, having said why
+local out = require("sidecar.cli.output")
 local store = require("sidecar.core.store")
 
 local M = {}
@@ -49,6 +51,19 @@ function M.open_store(o)
     return nil, why
   end
   return s
+end
+
+---The store and config for a run command (sidecar.task.runs.open), or nil and the exit status
+---after saying why.
+---@param o table  the command's options
+---@param command string  its name, for the message
+function M.open_runs(o, command)
+  -- Loaded here, not above: the task commands open their store without the run machinery.
+  local s, cfg = require("sidecar.task.runs").open(M.root(o))
+  if not s then
+    return nil, out.fail(o, command, M.hint(o, cfg))
+  end
+  return s, cfg
 end
 
 return M

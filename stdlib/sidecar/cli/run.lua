@@ -23,16 +23,7 @@ local GOOD = { review = true, completed = true, dry_run = true }
 
 local failed = out.fail
 
--- The store and config, or nil and the exit status after saying why.
-local function open(o, command)
-  local s, cfg = runs.open(cli_root.root(o))
-  if not s then
-    return nil, failed(o, command, cli_root.hint(o, cfg))
-  end
-  return s, cfg
-end
-
-M.open = open -- for the commands in run_queue_cli.lua and run_worktree_cli.lua
+local open = cli_root.open_runs
 
 local function check_id(o, command, kind, id)
   if id == nil then -- an empty argument (`run show ""`): the parser leaves it out

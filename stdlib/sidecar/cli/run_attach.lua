@@ -113,7 +113,7 @@ function M.attach(o)
     return out.fail(o, "run attach", "run attach needs a terminal on stdin and stdout (to type from a script, use "
       .. "sidecar run send)", 2)
   end
-  local s, cfg = require("sidecar.cli.run").open(o, "run attach")
+  local s, cfg = require("sidecar.cli.root").open_runs(o, "run attach")
   if not s then
     return cfg
   end

@@ -1,4 +1,5 @@
 --- `sidecar run queue` and `sidecar run start-ready`: the ready tasks, and running them N at a time.
+local cli_root = require("sidecar.cli.root")
 local clock = require("sidecar.host.time")
 local duration = require("sidecar.core.duration")
 local json = require("sidecar.core.json")
@@ -12,9 +13,7 @@ local M = {}
 local EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
 local failed = out.fail
-local open = function(o, command)
-  return require("sidecar.cli.run").open(o, command)
-end
+local open = cli_root.open_runs
 
 ---`sidecar run queue`
 function M.queue(o)

@@ -62,7 +62,7 @@ function M.send(o)
   if not entry then
     return out.fail(o, "run send", why, EXIT_USAGE)
   end
-  local s, cfg = require("sidecar.cli.run").open(o, "run send")
+  local s, cfg = require("sidecar.cli.root").open_runs(o, "run send")
   if not s then
     return cfg
   end

@@ -132,7 +132,7 @@ function M.watch(o)
   if not interval_ms then
     return out.fail(o, "run watch", why, EXIT_USAGE)
   end
-  local s, cfg = require("sidecar.cli.run").open(o, "run watch")
+  local s, cfg = require("sidecar.cli.root").open_runs(o, "run watch")
   if not s then
     return cfg
   end

@@ -72,9 +72,6 @@ M.cycle_exceptions = {
     "sidecar.preset.worker", "sidecar.run.owner", "sidecar.run.reconcile", "sidecar.task.background",
     "sidecar.task.finish", "sidecar.task.replay", "sidecar.task.runs" },
     why = "a run's record has several writers and reconcile settles through the task layer (issue 46, item 2)" },
-  { modules = { "sidecar.cli.run", "sidecar.cli.run_queue" },
-    why = "run queue and start-ready are declared to cli.run (trampolines to run_queue), which opens the store "
-      .. "through cli.run" },
   { modules = { "sidecar.core.trust", "sidecar.core.trust_guard" },
     why = "trust lists the files the guard of loaded code watches, and the guard asks trust" },
   { modules = { "sidecar.preset.enforce", "sidecar.preset.schema" },
