@@ -4,7 +4,8 @@
 local test = require("sidecar.dev.test")
 local describe, it, expect = test.describe, test.it, test.expect
 local executor = require("sidecar.executor")
-local slurm = require("sidecar.executor.slurm")
+local slurm = require("sidecar.executor.slurm_client")
+local slurm_settings = require("sidecar.executor.slurm_settings")
 
 local function cfg(t)
   return setmetatable(t or {}, { __index = { executor = "local", slurm = {} } })
@@ -39,9 +40,49 @@ describe("executor choice", function()
       expect(name):is_nil()
       expect(why):contains(case[2])
     end
-    local ok = executor.slurm_settings(cfg({ slurm = { partition = "gpu", time = "1-02:00:00", cpus = 4, mem = "16G",
+    local ok = slurm_settings.check(cfg({ slurm = { partition = "gpu", time = "1-02:00:00", cpus = 4, mem = "16G",
       sbatch_args = { "--qos=short" } } }))
     expect(ok.cpus):equals(4)
+  end)
+end)
+
+describe("executors by name", function()
+  it("gives each executor's module, local by default, and names an unknown one", function()
+    expect(executor.of().name):equals("local")
+    expect(executor.of("local").remote):equals(false)
+    local e = executor.of("slurm")
+    expect(e.name):equals("slurm")
+    expect(e.remote):equals(true)
+    local none, why = executor.of("k8s")
+    expect(none):is_nil()
+    expect(why):equals("'k8s': not an executor (one of: local, slurm)")
+  end)
+  it("has every name of NAMES, a remote one with the parts a remote run needs", function()
+    for _, name in ipairs(executor.NAMES) do
+      local e = executor.of(name)
+      expect(e.name):equals(name)
+      expect(type(e.where)):equals("function")
+      if e.remote then
+        for _, part in ipairs({ "launcher", "reconcile", "kill" }) do
+          expect(type(e[part])):equals("function")
+        end
+      end
+    end
+  end)
+  it("says where a run runs", function()
+    expect(executor.of("local").where({ worker_pid = 42 })):equals("in the background (pid 42)")
+    expect(executor.of("slurm").where({ slurm = { job_id = "7_1" } })):equals("as Slurm job 7_1")
+  end)
+  it("refuses a run of an executor this Sidecar does not know", function()
+    local run = { run_id = "R-0009", executor = "nomad" }
+    local same, ended, why = executor.reconcile(nil, run)
+    expect(same):equals(run)
+    expect(ended):equals(false)
+    expect(why):equals("run R-0009 names executor 'nomad', which this Sidecar does not know")
+    local none, kill_why, code = executor.kill(nil, run)
+    expect(none):is_nil()
+    expect(kill_why):contains("which this Sidecar does not know")
+    expect(code):equals("bad_state")
   end)
 end)
 

@@ -9,7 +9,7 @@ local describe, it, expect = test.describe, test.it, test.expect
 local context = require("sidecar.preset.context")
 local json = require("sidecar.core.json")
 local proc = require("sidecar.core.proc")
-local slurm = require("sidecar.executor.slurm")
+local slurm = require("sidecar.executor.slurm_client")
 local slurm_preset = require("sidecar.executor.slurm_preset")
 local store = require("sidecar.core.store")
 

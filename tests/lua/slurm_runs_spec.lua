@@ -6,7 +6,7 @@
 local test = require("sidecar.dev.test")
 local describe, it, expect = test.describe, test.it, test.expect
 local json = require("sidecar.core.json")
-local slurm = require("sidecar.executor.slurm")
+local slurm = require("sidecar.executor.slurm_client")
 local slurm_runs = require("sidecar.executor.slurm_runs")
 local store = require("sidecar.core.store")
 

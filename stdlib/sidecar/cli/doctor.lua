@@ -7,6 +7,7 @@
 ---   -- {ok, usable, config, sandbox = {mode, network, ok, advice?},
 ---   --  runners = {{name, origin, argv, ok, installed, version, missing_flags, advice}}}
 local cli_output = require("sidecar.cli.output")
+local executor = require("sidecar.executor")
 local json = require("sidecar.core.json")
 local proc = require("sidecar.core.proc")
 local runners = require("sidecar.agent.runners")
@@ -236,35 +237,37 @@ local function shell_words(argv)
   return table.concat(words, " ")
 end
 
--- `sidecar doctor --executor slurm [--json]`: the checks of stdlib/sidecar/executor/slurm_doctor.lua
--- (loaded only here), rendered; exit 1 when a check failed.
-local function slurm_cli(o)
+-- `sidecar doctor --executor NAME [--json]`: the executor's own checks (Slurm's: its client
+-- commands, the config's section and a probe job, stdlib/sidecar/executor/slurm_doctor.lua),
+-- rendered; exit 1 when a check failed.
+local function executor_cli(o, e)
   local root = require("sidecar.cli.root").root(o)
   local cfg, why = require("sidecar.core.config").load(root)
   if not cfg then
     return cli_output.fail(o, "doctor", why)
   end
-  local checks, ok = require("sidecar.executor.slurm_doctor").check(root, cfg)
+  local checks, ok = e.doctor(root, cfg)
   if o.json then
-    cli_output.envelope("doctor", ok, { executor = "slurm", checks = json.array(checks) }, nil, o.version)
+    cli_output.envelope("doctor", ok, { executor = e.name, checks = json.array(checks) }, nil, o.version)
     return ok and 0 or 1
   end
   local rows = {}
   for i, c in ipairs(checks) do
     rows[i] = { c.name, c.ok and "ok" or "FAILED", c.detail }
   end
-  io.write(cli_output.table({ "SLURM CHECK", "STATUS", "DETAIL" }, rows))
+  io.write(cli_output.table({ e.name:upper() .. " CHECK", "STATUS", "DETAIL" }, rows))
   return ok and 0 or 1
 end
 
 ---`sidecar doctor [--json]`: prints the report; exit 1 when no runner is usable, the config is
 ---broken, or a configured or installed runner would fail.
 function M.cli(o)
-  if o.executor and o.executor ~= "local" then -- the Slurm client and a probe job (stdlib/sidecar/executor)
-    if o.executor ~= "slurm" then
-      return cli_output.fail(o, "doctor", ("--executor '%s': not an executor (one of: local, slurm)"):format(o.executor), 2)
+  if o.executor and o.executor ~= "local" then -- e.g. the Slurm client and a probe job (stdlib/sidecar/executor)
+    local e, why = executor.of(o.executor)
+    if not (e and e.doctor) then
+      return cli_output.fail(o, "doctor", "--executor " .. (why or ("'%s': has no doctor"):format(o.executor)), 2)
     end
-    return slurm_cli(o)
+    return executor_cli(o, e)
   end
   local report = M.check({ root = o.root })
   if o.json then

@@ -5,7 +5,6 @@
 local background = require("sidecar.task.background")
 local executor = require("sidecar.executor")
 local out = require("sidecar.cli.output")
-local slurm_react = require("sidecar.executor.slurm_react")
 
 local M = {}
 
@@ -19,8 +18,7 @@ local function report_started(o, command, run)
       nil, o.version)
   else
     print(run.run_id)
-    local where = type(run.slurm) == "table" and ("as Slurm job " .. run.slurm.job_id)
-      or ("in the background (pid %d)"):format(run.worker_pid)
+    local where = assert(executor.of(run.executor)).where(run)
     io.stderr:write(("sidecar: %s runs %s: sidecar run tail -f %s, run wait, run kill\n")
       :format(run.run_id, where, run.run_id))
   end
@@ -81,16 +79,18 @@ function M.start(o, s, cfg, task, st, extra, report_steps)
     s:close()
     return report_started(o, "run", run)
   end
-  out.progress(("run %s: submitted as Slurm job %s"):format(run.run_id, run.slurm.job_id))
+  local e = assert(executor.of(name))
+  out.progress(("run %s: submitted %s"):format(run.run_id, e.where(run)))
   local ended, wait_why = follow(s, run)
-  -- The config's reactions: a fix run is a Slurm job of its own, followed in turn
-  -- (stdlib/sidecar/executor/slurm_react.lua made it when this command recorded the run's end).
-  local fix = ended and slurm_react.fix_run(s, ended)
+  -- The config's reactions: a fix run is a job of its own, followed in turn (the executor made it
+  -- when this command recorded the run's end: stdlib/sidecar/executor/slurm_react.lua).
+  local fix_run = e.fix_run or function() end
+  local fix = ended and fix_run(s, ended)
   while fix do
     out.progress(("run %s: validation failed; fix run %d of %d submitted as Slurm job %s"):format(ended.run_id,
       ended.reaction.attempt + 1, ended.reaction.retries, tostring(type(fix.slurm) == "table" and fix.slurm.job_id)))
     ended, wait_why = follow(s, fix)
-    fix = ended and slurm_react.fix_run(s, ended)
+    fix = ended and fix_run(s, ended)
   end
   report_reaction(ended)
   s:close()

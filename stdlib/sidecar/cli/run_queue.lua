@@ -2,6 +2,7 @@
 local cli_root = require("sidecar.cli.root")
 local clock = require("sidecar.host.time")
 local duration = require("sidecar.core.duration")
+local executor = require("sidecar.executor")
 local json = require("sidecar.core.json")
 local out = require("sidecar.cli.output")
 local run_queue = require("sidecar.task.queue")
@@ -99,21 +100,22 @@ function M.start_ready(o)
     s:close()
     return failed(o, "run start-ready", why, EXIT_USAGE)
   end
-  local executor, bad = require("sidecar.executor").choose(cfg, o.executor)
-  if not executor then
+  local name, bad = executor.choose(cfg, o.executor)
+  if not name then
     s:close()
     return failed(o, "run start-ready", bad, EXIT_USAGE)
   end
+  local e = assert(executor.of(name))
   local t0 = clock.monotonic_ns()
   local on_progress = start_ready_progress(not o.json and clock.isatty(2), t0)
   local outcomes
-  if executor == "slurm" and not o.dry_run then -- job arrays, wave by wave (a dry run executes nothing)
+  if e.start_ready and not o.dry_run then -- its own way (Slurm: job arrays, wave by wave); a dry run executes nothing
     if b and b.command then
       s:close()
       return failed(o, "run start-ready", "--budget-tokens and --budget-usd are not shared across Slurm job arrays: "
         .. "give per-run budgets in .agent/config.lua (budgets.per_run), or run without --executor slurm", EXIT_USAGE)
     end
-    outcomes = require("sidecar.executor.slurm_array").start_ready(s, cfg, { jobs = jobs, runner = o.runner,
+    outcomes = e.start_ready(s, cfg, { jobs = jobs, runner = o.runner,
       on_progress = on_progress })
   else
     outcomes = run_queue.start_ready(s, { jobs = jobs, runner = o.runner, dry_run = o.dry_run, budget = b,

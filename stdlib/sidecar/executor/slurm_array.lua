@@ -6,12 +6,12 @@
 --- it); the rest is as for one Slurm run (stdlib/sidecar/executor/slurm_runs.lua).
 local background = require("sidecar.task.background")
 local clock = require("sidecar.host.time")
-local executor = require("sidecar.executor")
+local slurm_settings = require("sidecar.executor.slurm_settings")
 local proc = require("sidecar.core.proc")
 local queue = require("sidecar.task.queue")
 local run_reconcile = require("sidecar.run.reconcile")
 local runs = require("sidecar.task.runs")
-local slurm = require("sidecar.executor.slurm")
+local slurm = require("sidecar.executor.slurm_client")
 local slurm_runs = require("sidecar.executor.slurm_runs")
 
 local M = {}
@@ -98,11 +98,20 @@ local function outcome(run)
       or nil }
 end
 
+-- The records of the runs named (those still in the store).
+local function records(s, run_ids)
+  local list = {}
+  for _, run_id in ipairs(run_ids) do
+    list[#list + 1] = s:get_run(run_id)
+  end
+  return list
+end
+
 ---Runs every ready task as Slurm array jobs, at most `o.jobs` at once, until none is ready and
 ---none runs. o: jobs, runner, on_progress (as queue.start_ready's). Returns the outcomes in the
 ---order the runs ended.
 function M.start_ready(s, cfg, o)
-  local settings = assert(executor.slurm_settings(cfg))
+  local settings = assert(slurm_settings.check(cfg))
   local throttle = settings.array_throttle or o.jobs
   local started, running, outcomes = {}, {}, {}
   local state = { done = 0, running = 0, failed = 0 }
@@ -138,7 +147,7 @@ function M.start_ready(s, cfg, o)
     end
     progress("waiting", state)
     clock.sleep_ms(500)
-    executor.prefetch(s)
+    slurm_runs.prefetch(records(s, running)) -- one squeue for the wave
     for i = #running, 1, -1 do
       local run = run_reconcile.reconcile(s, assert(s:get_run(running[i])))
       local fix = not background.ACTIVE[run.status] and require("sidecar.executor.slurm_react").fix_run(s, run)

@@ -4,8 +4,8 @@
 --- nonce written here, and writes one back), the sidecar binary runs there, and which agent CLIs
 --- are on its PATH.
 local clock = require("sidecar.host.time")
-local executor = require("sidecar.executor")
-local slurm = require("sidecar.executor.slurm")
+local slurm_settings = require("sidecar.executor.slurm_settings")
+local slurm = require("sidecar.executor.slurm_client")
 
 local M = {}
 
@@ -84,7 +84,7 @@ function M.check(root, cfg)
   add("client commands", #missing == 0, #missing == 0 and "sbatch, squeue, scontrol, scancel found"
     or ("not found: %s (Debian: slurm-client; and SLURM_CONF when slurm.conf is not in /etc/slurm)"):format(
       table.concat(missing, ", ")))
-  local settings, why = executor.slurm_settings(cfg)
+  local settings, why = slurm_settings.check(cfg)
   add("config: slurm section", settings ~= nil, settings and "valid" or why)
   if #missing > 0 or not settings then
     return checks, false

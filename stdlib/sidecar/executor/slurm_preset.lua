@@ -16,10 +16,10 @@
 --- before the error goes on: no run is left active, no lock held.
 local clock = require("sidecar.host.time")
 local errors = require("sidecar.core.errors")
-local executor = require("sidecar.executor")
+local slurm_settings = require("sidecar.executor.slurm_settings")
 local json = require("sidecar.core.json")
 local run_reconcile = require("sidecar.run.reconcile")
-local slurm = require("sidecar.executor.slurm")
+local slurm = require("sidecar.executor.slurm_client")
 local slurm_runs = require("sidecar.executor.slurm_runs")
 local store = require("sidecar.core.store")
 
@@ -109,17 +109,17 @@ end
 local Batch = {}
 Batch.__index = Batch
 
----With ctx.executor "slurm": takes the readers out of `pending` (a Ctx:agents batch's steps),
+---Takes the readers out of `pending` (a Ctx:agents batch's steps),
 ---records their runs and submits them: one job array, or one job for a lone reader. A writer stays
 ---in `pending`, for this machine. Returns the batch (Batch:wait, Batch:cancel; an empty one, which
----waits for nothing, without Slurm or readers).
+---waits for nothing, without readers).
 ---@param ctx table  the preset's ctx
 ---@param pending table[]  {i, o, r, st} each
 ---@param where {repo: string, gates: boolean}  the batch's tree, and whether the workers weigh gates
 function M.submit(ctx, pending, where)
   local steps = {}
   for k = #pending, 1, -1 do
-    if ctx.executor == "slurm" and pending[k].r.sandbox == "read-only" then
+    if pending[k].r.sandbox == "read-only" then
       table.insert(steps, 1, table.remove(pending, k))
     end
   end
@@ -128,7 +128,7 @@ function M.submit(ctx, pending, where)
     return batch
   end
   local s = ctx:store()
-  local settings = assert(executor.slurm_settings(ctx.cfg))
+  local settings = assert(slurm_settings.check(ctx.cfg))
   local ok, err = pcall(function()
     record_steps(ctx, steps, where)
     local runs = {}
@@ -171,7 +171,11 @@ function Batch:wait(finish)
   end
   local told = now_ms()
   while #left > 0 do
-    executor.prefetch(s) -- one squeue for the whole batch
+    local runs = {}
+    for k, p in ipairs(left) do
+      runs[k] = s:get_run(p.run_id)
+    end
+    slurm_runs.prefetch(runs) -- one squeue for the whole batch
     for k = #left, 1, -1 do
       local p = left[k]
       local run = run_reconcile.reconcile(s, assert(s:get_run(p.run_id)))

@@ -13,6 +13,7 @@ local json = require("sidecar.core.json")
 local notices = require("sidecar.task.notices")
 local reactions = require("sidecar.task.reactions")
 local runs = require("sidecar.task.runs")
+local slurm_settings = require("sidecar.executor.slurm_settings")
 
 local M = {}
 
@@ -32,8 +33,9 @@ function M.submit_fix(s, cfg, parent, section, reason)
   if not prompt then
     return nil, ("run %s has no prompt.md to replay"):format(parent.run_id)
   end
-  return require("sidecar.executor").start("slurm", s, cfg, task, background.launch_settings(parent.launch),
-    { parent_run_id = parent.run_id, replay_reason = reason, prompt = reactions.fix_prompt(prompt, section) })
+  local launcher = require("sidecar.executor.slurm_runs").launcher(assert(slurm_settings.check(cfg)))
+  return background.start(s, cfg, task, background.launch_settings(parent.launch),
+    { parent_run_id = parent.run_id, replay_reason = reason, prompt = reactions.fix_prompt(prompt, section) }, launcher)
 end
 
 ---The fix run the reactions started after `run` ended (its `reaction.fix_run`), or nil.

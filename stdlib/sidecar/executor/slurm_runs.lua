@@ -14,7 +14,7 @@ local clock = require("sidecar.host.time")
 local errors = require("sidecar.core.errors")
 local json = require("sidecar.core.json")
 local proc = require("sidecar.core.proc")
-local slurm = require("sidecar.executor.slurm")
+local slurm = require("sidecar.executor.slurm_client")
 local run_reconcile = require("sidecar.run.reconcile")
 local store = require("sidecar.core.store")
 
@@ -146,6 +146,18 @@ local function record_ended(s, run, job, why_ended)
   end
   errors.keep_interrupt(pcall(index_ended, s, fresh))
   require("sidecar.executor.slurm_react").after_end(s, assert(s:get_run(run.run_id)))
+end
+
+---Asks squeue once of these runs' jobs (before each is reconciled on its own).
+---@param runs table[]
+function M.prefetch(runs)
+  local ids = {}
+  for _, run in ipairs(runs) do
+    if type(run.slurm) == "table" and run.slurm.job_id then
+      ids[#ids + 1] = run.slurm.job_id
+    end
+  end
+  slurm.prefetch(ids)
 end
 
 ---reconcile for a Slurm run (see stdlib/sidecar/run/reconcile.lua): imports what the worker

@@ -29,6 +29,7 @@
 --- (stdlib/sidecar/run/gates.lua: cfg.gates, the preset's task); a gate-blocked step has status "blocked"
 --- and its blockers as `why`. The writer lock still keeps writers one at a time.
 local errors = require("sidecar.core.errors")
+local executor = require("sidecar.executor")
 local files = require("sidecar.core.files")
 local json = require("sidecar.core.json")
 local preset_worktree = require("sidecar.preset.worktree")
@@ -218,6 +219,11 @@ end
 
 -- The writer lock ------------------------------------------------------------------------------
 
+-- The executor's way of running a batch's readers (Slurm: one job array), or nil: here, as workers.
+local function remote_readers(self)
+  return assert(executor.of(self.executor)).submit_readers
+end
+
 local function is_writer(r)
   return r.sandbox ~= "read-only"
 end
@@ -276,8 +282,8 @@ function Ctx:agent(o)
   local skipped = not_running(self, o, r)
   if skipped then
     return skipped
-  elseif self.executor == "slurm" and not is_writer(r) then
-    return self:agents({ o })[1] -- one Slurm job
+  elseif remote_readers(self) and not is_writer(r) then
+    return self:agents({ o })[1] -- one job of the executor's (a Slurm batch job)
   end
   local s = self:store()
   local opts = runs.agent_options(self.cfg, r.runner, st)
@@ -412,8 +418,8 @@ function Ctx:agents(list)
   local repo, root = preset_worktree.place(self)
   local shared = self.wt ~= nil and #writers_in(self, list) > 0
   local running, writer, readers = {}, nil, {}
-  local remote = self.executor == "slurm" and require("sidecar.executor.slurm_preset").submit(self, pending,
-    { repo = repo, gates = not shared }) or LOCAL_BATCH
+  local submit = remote_readers(self)
+  local remote = submit and submit(self, pending, { repo = repo, gates = not shared }) or LOCAL_BATCH
   local function start(p)
     local job = { root = root, repo = repo, runner = p.r.runner, settings = p.st, prompt = p.o.prompt,
       task_id = self.task.task_id, gates = not shared, budget = preset_budget.job(self, p.r.runner) }
