@@ -24,7 +24,7 @@
 #include "bench_folder.hpp"
 #include "bench_spawn.hpp"
 #include "bench_stats.hpp"
-#include "secret_file_find.hpp"
+#include "secrets/secret_file_find.hpp"
 
 namespace {
 

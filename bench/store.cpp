@@ -25,7 +25,7 @@
 #include <string>
 #include <vector>
 
-#include "run_store.hpp"
+#include "store/run_store.hpp"
 
 using namespace sidecar::host;
 

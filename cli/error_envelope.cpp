@@ -4,7 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "version.hpp"
+#include "util/version.hpp"
 
 namespace sidecar::cli {
 

@@ -10,17 +10,17 @@
 #include <lua.hpp>
 
 #include "engine.hpp"
-#include "flag_suggest.hpp"
 #include "error_envelope.hpp"
-#include "background_jobs.hpp"
+#include "flag_suggest.hpp"
 #include "lua_command.hpp"
 #include "model_server_command.hpp"
 #include "repl.hpp"
-#include "secrets.hpp"
+#include "secrets/secrets.hpp"
 #include "signals.hpp"
 #include "ui_command.hpp"
-#include "utf8.hpp"
-#include "version.hpp"
+#include "util/background_jobs.hpp"
+#include "util/utf8.hpp"
+#include "util/version.hpp"
 
 namespace fs = std::filesystem;
 using sidecar::lua::Engine;

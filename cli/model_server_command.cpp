@@ -8,7 +8,7 @@
 
 #include "http_server.hpp"
 #include "model_server.hpp"
-#include "secrets.hpp"
+#include "secrets/secrets.hpp"
 #include "signals.hpp"
 
 namespace sidecar::cli {

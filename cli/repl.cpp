@@ -9,8 +9,8 @@
 #include "engine.hpp"
 #include "repl_input.hpp"
 #include "signals.hpp"
-#include "version.hpp"
-#include "xdg.hpp"
+#include "util/version.hpp"
+#include "util/xdg.hpp"
 
 namespace sidecar::cli {
 namespace {

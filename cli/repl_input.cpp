@@ -10,7 +10,7 @@
 #include <editline/readline.h>
 
 #include "signals.hpp"
-#include "xdg.hpp"
+#include "util/xdg.hpp"
 
 namespace sidecar::cli {
 namespace {

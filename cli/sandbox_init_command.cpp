@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "sandbox_init.hpp"
+#include "sandbox/sandbox_init.hpp"
 
 namespace sidecar::cli {
 

@@ -3,7 +3,7 @@
 #include <csignal>
 
 #include "engine.hpp"
-#include "process_loop.hpp"
+#include "process/process_loop.hpp"
 
 namespace sidecar::cli {
 namespace {

@@ -11,10 +11,10 @@
 #include <lua.hpp>
 
 #include "engine.hpp"
-#include "secrets.hpp"
+#include "secrets/secrets.hpp"
 #include "ui_server.hpp"
-#include "utf8.hpp"
-#include "version.hpp"
+#include "util/utf8.hpp"
+#include "util/version.hpp"
 
 extern char** environ;
 

@@ -65,7 +65,7 @@ if(count EQUAL 0)
   message(FATAL_ERROR "no .lua files under ${ROOT}/${DIR}")
 endif()
 set(content "// Generated from ${DIR}/*.lua by cmake/embed_lua.cmake. Do not edit.
-#include \"embedded_files.hpp\"
+#include \"util/embedded_files.hpp\"
 
 namespace sidecar {
 namespace {

@@ -7,8 +7,8 @@
 
 #include <lua.hpp>
 
-#include "embedded_files.hpp"
 #include "engine.hpp"
+#include "util/embedded_files.hpp"
 
 namespace sidecar {
 // fuzz/drivers/*.lua, embedded at build time (fuzz/CMakeLists.txt) as modules "fuzz.<name>".

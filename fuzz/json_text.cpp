@@ -12,8 +12,8 @@
 #include <nlohmann/json.hpp>
 
 #include "harness.hpp"
-#include "json_text.hpp"
-#include "utf8.hpp"
+#include "util/json_text.hpp"
+#include "util/utf8.hpp"
 
 namespace {
 

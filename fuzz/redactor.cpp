@@ -15,9 +15,9 @@
 #include <vector>
 
 #include "harness.hpp"
-#include "secret_data.hpp"
-#include "secrets.hpp"
-#include "stream_redactor.hpp"
+#include "secrets/secret_data.hpp"
+#include "secrets/secrets.hpp"
+#include "secrets/stream_redactor.hpp"
 
 namespace {
 

@@ -9,10 +9,10 @@
 #include <vector>
 
 #include "artifact_binding.hpp"
-#include "artifact_store.hpp"
 #include "boundary.hpp"
 #include "lua_args.hpp"
 #include "modules.hpp"
+#include "store/artifact_store.hpp"
 #include "userdata_box.hpp"
 
 namespace sidecar::lua {

@@ -5,7 +5,7 @@
 
 #include <lua.hpp>
 
-#include "artifact_store.hpp"
+#include "store/artifact_store.hpp"
 #include "userdata_box.hpp"
 
 namespace sidecar::lua::artifact_binding {

@@ -2,8 +2,8 @@
 #include <string>
 
 #include "boundary.hpp"
-#include "digest.hpp"
 #include "modules.hpp"
+#include "util/digest.hpp"
 
 namespace sidecar::lua {
 namespace {

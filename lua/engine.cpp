@@ -5,10 +5,10 @@
 
 #include <lua.hpp>
 
-#include "background_jobs.hpp"
 #include "boundary.hpp"
 #include "modules.hpp"
 #include "stdlib_loader.hpp"
+#include "util/background_jobs.hpp"
 
 namespace sidecar::lua {
 namespace {

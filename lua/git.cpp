@@ -15,8 +15,8 @@
 #include <string>
 
 #include "boundary.hpp"
+#include "git/git_repo.hpp"
 #include "git_binding.hpp"
-#include "git_repo.hpp"
 #include "lua_args.hpp"
 #include "modules.hpp"
 #include "userdata_box.hpp"

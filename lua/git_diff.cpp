@@ -9,8 +9,8 @@
 #include <string>
 
 #include "boundary.hpp"
+#include "git/git_repo.hpp"
 #include "git_binding.hpp"
-#include "git_repo.hpp"
 
 namespace sidecar::lua {
 namespace {

@@ -12,13 +12,13 @@
 #include <optional>
 #include <string>
 
-#include "background_jobs.hpp"
 #include "boundary.hpp"
-#include "git_import.hpp"
-#include "git_tree.hpp"
+#include "git/git_import.hpp"
+#include "git/git_tree.hpp"
 #include "lua_args.hpp"
 #include "modules.hpp"
 #include "userdata_box.hpp"
+#include "util/background_jobs.hpp"
 
 namespace sidecar::lua {
 namespace {

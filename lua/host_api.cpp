@@ -5,7 +5,7 @@
 #include <lua.hpp>
 
 #include "engine.hpp"
-#include "version.hpp"
+#include "util/version.hpp"
 
 namespace sidecar {
 namespace {

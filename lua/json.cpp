@@ -17,9 +17,9 @@
 #include <nlohmann/json.hpp>
 
 #include "boundary.hpp"
-#include "json_text.hpp"
-#include "utf8.hpp"
 #include "modules.hpp"
+#include "util/json_text.hpp"
+#include "util/utf8.hpp"
 
 namespace sidecar::lua {
 namespace {

@@ -10,9 +10,9 @@
 
 #include "artifact_binding.hpp"
 #include "boundary.hpp"
-#include "file_lock.hpp"
 #include "lua_args.hpp"
 #include "modules.hpp"
+#include "store/file_lock.hpp"
 #include "userdata_box.hpp"
 
 namespace sidecar::lua {

@@ -12,12 +12,12 @@
 #include <string>
 
 #include "boundary.hpp"
-#include "log_cap.hpp"
 #include "lua_args.hpp"
 #include "modules.hpp"
 #include "proc_options.hpp"
-#include "unique_fd.hpp"
+#include "process/log_cap.hpp"
 #include "userdata_box.hpp"
+#include "util/unique_fd.hpp"
 
 namespace sidecar::lua {
 namespace {

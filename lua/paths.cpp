@@ -18,10 +18,10 @@
 #include <vector>
 
 #include "boundary.hpp"
-#include "code_file.hpp"
 #include "modules.hpp"
-#include "program_path.hpp"
-#include "xdg.hpp"
+#include "process/program_path.hpp"
+#include "util/code_file.hpp"
+#include "util/xdg.hpp"
 
 namespace sidecar::lua {
 namespace {

@@ -21,9 +21,9 @@
 
 #include "boundary.hpp"
 #include "modules.hpp"
-#include "process_detach.hpp"
-#include "process_loop.hpp"
 #include "proc_options.hpp"
+#include "process/process_detach.hpp"
+#include "process/process_loop.hpp"
 #include "userdata_box.hpp"
 
 namespace sidecar::lua {

@@ -12,8 +12,8 @@
 
 #include <lua.hpp>
 
-#include "process.hpp"
-#include "process_detach.hpp"
+#include "process/process.hpp"
+#include "process/process_detach.hpp"
 
 namespace sidecar::lua::proc_options {
 

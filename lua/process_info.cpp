@@ -15,9 +15,9 @@
 #include "boundary.hpp"
 #include "lua_args.hpp"
 #include "modules.hpp"
-#include "process_info.hpp"
-#include "run_cgroup.hpp"
-#include "spawn_child.hpp"
+#include "process/process_info.hpp"
+#include "process/run_cgroup.hpp"
+#include "process/spawn_child.hpp"
 
 namespace sidecar::lua {
 namespace {

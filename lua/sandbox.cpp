@@ -19,9 +19,9 @@
 #include "boundary.hpp"
 #include "lua_args.hpp"
 #include "modules.hpp"
-#include "sandbox_proxy.hpp"
-#include "secret_file_find.hpp"
-#include "secrets.hpp"
+#include "sandbox/sandbox_proxy.hpp"
+#include "secrets/secret_file_find.hpp"
+#include "secrets/secrets.hpp"
 #include "userdata_box.hpp"
 
 namespace sidecar::lua {

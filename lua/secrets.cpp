@@ -10,13 +10,13 @@
 #include <stdexcept>
 #include <string>
 
-#include "agent_file.hpp"
 #include "boundary.hpp"
 #include "lua_args.hpp"
 #include "modules.hpp"
-#include "secret_data.hpp"
-#include "secrets.hpp"
-#include "stream_redactor.hpp"
+#include "secrets/agent_file.hpp"
+#include "secrets/secret_data.hpp"
+#include "secrets/secrets.hpp"
+#include "secrets/stream_redactor.hpp"
 #include "userdata_box.hpp"
 
 namespace sidecar::lua {

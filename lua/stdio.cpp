@@ -11,9 +11,9 @@
 #include <string>
 
 #include "boundary.hpp"
-#include "line_reader.hpp"
 #include "modules.hpp"
 #include "userdata_box.hpp"
+#include "util/line_reader.hpp"
 
 namespace sidecar::lua {
 namespace {

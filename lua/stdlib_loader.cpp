@@ -5,7 +5,7 @@
 #include <string>
 
 #include "boundary.hpp"
-#include "embedded_files.hpp"
+#include "util/embedded_files.hpp"
 
 namespace sidecar::lua {
 namespace {

@@ -12,7 +12,7 @@
 #include "boundary.hpp"
 #include "lua_args.hpp"
 #include "modules.hpp"
-#include "run_store.hpp"
+#include "store/run_store.hpp"
 #include "store_binding.hpp"
 #include "userdata_box.hpp"
 

@@ -8,7 +8,7 @@
 
 #include <lua.hpp>
 
-#include "run_store.hpp"
+#include "store/run_store.hpp"
 #include "userdata_box.hpp"
 
 namespace sidecar::lua::store_binding {

@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "boundary.hpp"
-#include "run_store.hpp"
+#include "store/run_store.hpp"
 #include "store_binding.hpp"
 
 namespace sidecar::lua::store_binding {

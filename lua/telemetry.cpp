@@ -13,7 +13,7 @@
 #include "boundary.hpp"
 #include "lua_args.hpp"
 #include "modules.hpp"
-#include "telemetry.hpp"
+#include "store/telemetry.hpp"
 #include "userdata_box.hpp"
 
 namespace sidecar::lua {

@@ -6,7 +6,7 @@
 #include "boundary.hpp"
 #include "lua_args.hpp"
 #include "modules.hpp"
-#include "utf8.hpp"
+#include "util/utf8.hpp"
 
 namespace sidecar::lua {
 namespace {

@@ -12,8 +12,8 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "json_text.hpp"
 #include "model_scenario.hpp"
+#include "util/json_text.hpp"
 
 namespace sidecar::model_server {
 namespace {

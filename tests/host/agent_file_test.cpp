@@ -5,9 +5,9 @@
 #include <fstream>
 #include <sstream>
 
-#include "agent_file.hpp"
-#include "code_file.hpp"
+#include "secrets/agent_file.hpp"
 #include "temp_dir.hpp"
+#include "util/code_file.hpp"
 
 using sidecar::host::AgentFileResult;
 using sidecar::host::redact_agent_file;

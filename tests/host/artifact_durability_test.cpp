@@ -12,7 +12,7 @@
 #include <string>
 #include <utility>
 
-#include "artifact_store.hpp"
+#include "store/artifact_store.hpp"
 
 using sidecar::host::ArtifactDir;
 using sidecar::host::FsError;

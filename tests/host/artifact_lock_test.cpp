@@ -13,8 +13,8 @@
 #include <string>
 #include <thread>
 
-#include "artifact_store.hpp"
-#include "file_lock.hpp"
+#include "store/artifact_store.hpp"
+#include "store/file_lock.hpp"
 #include "temp_dir.hpp"
 
 using sidecar::host::ArtifactDir;

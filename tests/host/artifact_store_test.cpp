@@ -19,7 +19,7 @@
 #include <thread>
 #include <vector>
 
-#include "artifact_store.hpp"
+#include "store/artifact_store.hpp"
 
 using sidecar::host::ArtifactDir;
 using sidecar::host::FsError;

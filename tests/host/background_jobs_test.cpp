@@ -15,8 +15,8 @@
 #include <string>
 #include <thread>
 
-#include "background_jobs.hpp"
 #include "temp_dir.hpp"
+#include "util/background_jobs.hpp"
 
 using sidecar::host::start_background_job;
 

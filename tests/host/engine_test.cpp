@@ -8,8 +8,8 @@
 
 #include <sidecar/sidecar.hpp>
 
-#include "embedded_files.hpp"
 #include "engine.hpp"
+#include "util/embedded_files.hpp"
 
 using sidecar::lua::Engine;
 

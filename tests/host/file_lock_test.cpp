@@ -16,8 +16,8 @@
 #include <string>
 #include <thread>
 
-#include "file_lock.hpp"
-#include "process_info.hpp"
+#include "process/process_info.hpp"
+#include "store/file_lock.hpp"
 #include "temp_dir.hpp"
 
 using sidecar::host::FileLock;

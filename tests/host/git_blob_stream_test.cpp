@@ -9,8 +9,8 @@
 #include <fstream>
 #include <string>
 
+#include "git/git_tree.hpp"
 #include "git_shell.hpp"
-#include "git_tree.hpp"
 #include "temp_dir.hpp"
 
 namespace {

@@ -12,7 +12,7 @@
 #include <sstream>
 #include <string>
 
-#include "git_tree.hpp"
+#include "git/git_tree.hpp"
 #include "git_shell.hpp"
 #include "temp_dir.hpp"
 

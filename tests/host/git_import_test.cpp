@@ -10,7 +10,7 @@
 
 #include <string>
 
-#include "git_import.hpp"
+#include "git/git_import.hpp"
 #include "git_shell.hpp"
 #include "temp_dir.hpp"
 

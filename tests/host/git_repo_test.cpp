@@ -8,7 +8,7 @@
 #include <fstream>
 #include <string>
 
-#include "git_repo.hpp"
+#include "git/git_repo.hpp"
 #include "temp_dir.hpp"
 
 namespace {

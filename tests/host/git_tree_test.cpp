@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "git_tree.hpp"
+#include "git/git_tree.hpp"
 #include "git_shell.hpp"
 #include "temp_dir.hpp"
 

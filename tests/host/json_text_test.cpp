@@ -3,7 +3,7 @@
 #include <cmath>
 #include <limits>
 
-#include "json_text.hpp"
+#include "util/json_text.hpp"
 
 namespace jt = sidecar::json_text;
 

@@ -6,7 +6,7 @@
 
 #include <catch2/catch.hpp>
 
-#include "line_reader.hpp"
+#include "util/line_reader.hpp"
 
 using sidecar::host::LineReader;
 using Status = LineReader::Status;

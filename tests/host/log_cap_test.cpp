@@ -15,10 +15,10 @@
 #include <string>
 #include <vector>
 
-#include "log_cap.hpp"
-#include "process_loop.hpp"
+#include "process/log_cap.hpp"
+#include "process/process_loop.hpp"
 #include "secret_fixtures.hpp"
-#include "secrets.hpp"
+#include "secrets/secrets.hpp"
 #include "temp_dir.hpp"
 
 extern char** environ;

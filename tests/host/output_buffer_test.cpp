@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-#include "output_buffer.hpp"
+#include "process/output_buffer.hpp"
 
 using sidecar::host::LineSplitter;
 using sidecar::host::TailBuffer;

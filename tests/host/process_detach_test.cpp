@@ -21,8 +21,8 @@
 #include <string>
 #include <thread>
 
-#include "process_detach.hpp"
-#include "process_group.hpp"
+#include "process/process_detach.hpp"
+#include "process/process_group.hpp"
 #include "temp_dir.hpp"
 
 using sidecar::host::detach_process;

@@ -17,10 +17,10 @@
 #include <string>
 #include <thread>
 
-#include "close_fds.hpp"
-#include "process_info.hpp"
-#include "run_cgroup.hpp"
-#include "spawn_child.hpp"
+#include "process/close_fds.hpp"
+#include "process/process_info.hpp"
+#include "process/run_cgroup.hpp"
+#include "process/spawn_child.hpp"
 
 namespace host = sidecar::host;
 

@@ -20,9 +20,9 @@
 #include <thread>
 #include <vector>
 
+#include "process/process_group.hpp"
+#include "process/process_loop.hpp"
 #include "temp_dir.hpp"
-#include "process_group.hpp"
-#include "process_loop.hpp"
 
 using sidecar::host::live_group_members;
 using sidecar::host::ProcessEvent;

@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "program_path.hpp"
+#include "process/program_path.hpp"
 
 using sidecar::host::build_environment;
 using sidecar::host::environment_value;

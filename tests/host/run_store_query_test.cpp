@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "run_store.hpp"
+#include "store/run_store.hpp"
 #include "temp_dir.hpp"
 
 using sidecar::host::RunFields;

@@ -16,8 +16,8 @@
 #include <string>
 #include <vector>
 
+#include "store/run_store.hpp"
 #include "temp_dir.hpp"
-#include "run_store.hpp"
 
 using sidecar::host::format_id;
 using sidecar::host::parse_id;

@@ -11,8 +11,8 @@
 #include <sstream>
 #include <string>
 
-#include "run_cgroup.hpp"
-#include "sandbox_init.hpp"
+#include "process/run_cgroup.hpp"
+#include "sandbox/sandbox_init.hpp"
 #include "temp_dir.hpp"
 
 namespace host = sidecar::host;

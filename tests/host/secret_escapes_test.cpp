@@ -9,8 +9,8 @@
 #include <vector>
 
 #include "secret_fixtures.hpp"
-#include "secrets.hpp"
-#include "stream_redactor.hpp"
+#include "secrets/secrets.hpp"
+#include "secrets/stream_redactor.hpp"
 
 using namespace secret_fixtures;
 using sidecar::host::Redactor;

@@ -15,8 +15,8 @@
 #include <string>
 #include <vector>
 
-#include "secret_file_find.hpp"
-#include "secrets.hpp"
+#include "secrets/secret_file_find.hpp"
+#include "secrets/secrets.hpp"
 #include "temp_dir.hpp"
 
 namespace {

@@ -8,7 +8,7 @@
 #include <string_view>
 #include <utility>
 
-#include "secrets.hpp"
+#include "secrets/secrets.hpp"
 
 namespace secret_fixtures {
 

@@ -6,8 +6,8 @@
 #include <string>
 
 #include "secret_fixtures.hpp"
-#include "secret_data.hpp"
-#include "secrets.hpp"
+#include "secrets/secret_data.hpp"
+#include "secrets/secrets.hpp"
 
 using namespace secret_fixtures;
 using sidecar::host::check_secret_rules;

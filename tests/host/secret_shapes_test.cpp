@@ -6,9 +6,9 @@
 #include <string>
 #include <vector>
 
-#include "json_text.hpp"
 #include "secret_fixtures.hpp"
-#include "secrets.hpp"
+#include "secrets/secrets.hpp"
+#include "util/json_text.hpp"
 
 using namespace secret_fixtures;
 using sidecar::host::is_secret_variable_name;

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "secret_fixtures.hpp"
-#include "secrets.hpp"
+#include "secrets/secrets.hpp"
 
 using sidecar::host::is_secret_file;
 using sidecar::host::is_secret_variable_name;

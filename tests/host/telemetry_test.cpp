@@ -14,7 +14,7 @@
 #include <thread>
 #include <vector>
 
-#include "telemetry.hpp"
+#include "store/telemetry.hpp"
 #include "temp_dir.hpp"
 
 using sidecar::host::RunTelemetry;

@@ -1,6 +1,6 @@
 #include <catch2/catch.hpp>
 
-#include "utf8.hpp"
+#include "util/utf8.hpp"
 
 using sidecar::utf8_invalid_offset;
 using sidecar::utf8_valid;

@@ -10,8 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "git/work_tree_walk.hpp"
 #include "temp_dir.hpp"
-#include "work_tree_walk.hpp"
 
 using sidecar::host::StatEntry;
 using sidecar::host::walk_work_tree;

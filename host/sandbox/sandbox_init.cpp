@@ -1,0 +1,417 @@
+#include "sandbox/sandbox_init.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include "process/close_fds.hpp"
+#include "sandbox/sandbox_forward.hpp"
+#include "util/unique_fd.hpp"
+#include "util/utf8.hpp"
+
+namespace sidecar::host {
+namespace {
+
+constexpr int kStopSignals[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT};
+constexpr std::size_t kCommandChars = 200;
+constexpr int64_t kWatchMs = 200;     // how often the limits' watch samples the namespace
+constexpr int64_t kWatchNearMs = 20;  // and near a bound, where a runaway may not stay long
+
+int64_t now_ms() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return int64_t(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
+}
+
+void noop_handler(int) {}
+
+struct Proc {
+  int pid = 0;
+  char state = '?';
+  long pgrp = 0;
+  long sid = 0;
+  std::string command;
+};
+
+// A process of the namespace from its /proc entry; false when it is gone.
+bool read_proc(int pid, Proc& p) {
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  if (!std::getline(stat, line)) return false;
+  const std::size_t open = line.find('('), close = line.rfind(')');
+  if (open == std::string::npos || close == std::string::npos || close + 2 >= line.size()) return false;
+  p.pid = pid;
+  std::istringstream rest(line.substr(close + 2));
+  long ppid = 0;
+  rest >> p.state >> ppid >> p.pgrp >> p.sid;
+  std::ifstream cmdline("/proc/" + std::to_string(pid) + "/cmdline", std::ios::binary);
+  std::string args((std::istreambuf_iterator<char>(cmdline)), std::istreambuf_iterator<char>());
+  while (!args.empty() && args.back() == '\0') args.pop_back();
+  for (char& c : args) c = c == '\0' ? ' ' : c;
+  p.command = args.empty() ? "[" + line.substr(open + 1, close - open - 1) + "]" : args;
+  if (p.command.size() > kCommandChars) p.command = p.command.substr(0, kCommandChars - 3) + "...";
+  return true;
+}
+
+// Every live process of the namespace but this one (zombies are about to be reaped: not counted).
+std::vector<Proc> others() {
+  std::vector<Proc> out;
+  DIR* d = opendir("/proc");
+  if (!d) return out;
+  while (dirent* e = readdir(d)) {
+    char* end = nullptr;
+    long pid = std::strtol(e->d_name, &end, 10);
+    Proc p;
+    if (*end != '\0' || pid <= 1 || !read_proc(static_cast<int>(pid), p) || p.state == 'Z') continue;
+    out.push_back(p);
+  }
+  closedir(d);
+  return out;
+}
+
+std::string json_string(const std::string& text) {
+  const std::string s = utf8_repair(text);  // a command line of any bytes: valid UTF-8 in the report
+  std::string out = "\"";
+  for (unsigned char c : s) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += static_cast<char>(c);
+    } else if (c < 0x20 || c == 0x7f) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\u%04x", c);
+      out += buf;
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out + "\"";
+}
+
+// What the limits' watch saw: its peaks, the limit that was reached, what it killed for it.
+struct Watch {
+  bool on = false;
+  int64_t tasks_peak = 0, rss_peak = 0;
+  std::string hit;  // "pids" or "memory"
+  struct Killed {
+    int pid;
+    std::string command;
+    int64_t rss;
+  };
+  std::vector<Killed> killed;
+};
+
+std::string limits_json(const Watch& w) {
+  std::string r = ",\"limits\":{\"tasks_peak\":" + std::to_string(w.tasks_peak) +
+                  ",\"rss_peak\":" + std::to_string(w.rss_peak);
+  if (!w.hit.empty()) r += ",\"hit\":" + json_string(w.hit);
+  r += ",\"killed\":[";
+  for (std::size_t i = 0; i < w.killed.size(); ++i) {
+    r += (i ? "," : "") + std::string("{\"pid\":") + std::to_string(w.killed[i].pid) + ",\"command\":" +
+         json_string(w.killed[i].command) + ",\"rss\":" + std::to_string(w.killed[i].rss) + "}";
+  }
+  return r + "]}";
+}
+
+void write_report(int fd, int status, const std::vector<Proc>& left, long own_sid, bool stopped, const Watch& w) {
+  if (fd < 0) return;
+  std::string r = WIFSIGNALED(status) ? "{\"signal\":" + std::to_string(WTERMSIG(status))
+                                      : "{\"exit_code\":" + std::to_string(WEXITSTATUS(status));
+  r += ",\"stopped\":";
+  r += stopped ? "true" : "false";
+  r += ",\"escapees\":[";
+  for (std::size_t i = 0; i < left.size(); ++i) {
+    r += (i ? "," : "") + std::string("{\"pid\":") + std::to_string(left[i].pid) + ",\"command\":" +
+         json_string(left[i].command) + ",\"left_session\":" + (left[i].sid != own_sid ? "true" : "false") + "}";
+  }
+  r += "]";
+  if (w.on) r += limits_json(w);
+  r += "}\n";
+  write_fully(fd, r);
+  ::close(fd);
+}
+
+[[noreturn]] void exec_agent(const std::vector<std::string>& argv, int64_t pids) {
+  sigset_t none;
+  sigemptyset(&none);
+  for (int sig = 1; sig < NSIG; ++sig) {
+    if (sig != SIGKILL && sig != SIGSTOP) signal(sig, SIG_DFL);
+  }
+  sigprocmask(SIG_SETMASK, &none, nullptr);
+  close_descriptors_from(3);  // the report, the signal and forwarding descriptors are not the agent's
+  if (pids > 0) {
+    // Both values: raising a hard limit takes CAP_SYS_RESOURCE outside the sandbox.
+    const rlimit nproc{static_cast<rlim_t>(pids), static_cast<rlim_t>(pids)};
+    if (setrlimit(RLIMIT_NPROC, &nproc) != 0) {
+      std::fprintf(stderr, "sidecar sandbox: cannot bound the processes: %s\n", std::strerror(errno));
+      _exit(125);
+    }
+  }
+  std::vector<char*> args;
+  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  execvp(args[0], args.data());
+  std::fprintf(stderr, "sidecar sandbox: cannot run '%s': %s\n", args[0], std::strerror(errno));
+  _exit(127);
+}
+
+bool set_up_network(const SandboxInitOptions& o, SandboxForwarder& fwd) {
+  std::string error;
+  for (uint16_t port : o.direct_ports) {
+    if (!fwd.listen_direct(port, error)) {
+      std::fprintf(stderr, "sidecar sandbox: %s\n", error.c_str());
+      return false;
+    }
+  }
+  if (o.proxy_env) {
+    uint16_t port = 0;
+    if (!fwd.listen_proxy(port, error)) {
+      std::fprintf(stderr, "sidecar sandbox: %s\n", error.c_str());
+      return false;
+    }
+    const std::string url = "http://127.0.0.1:" + std::to_string(port);
+    for (const char* name : {"HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"})
+      setenv(name, url.c_str(), 1);
+    for (const char* name : {"NO_PROXY", "no_proxy"}) setenv(name, "localhost,127.0.0.1,::1", 1);
+  }
+  return true;
+}
+
+// Samples the namespace for the limits' watch; past a bound, kills what the bound says.
+// Returns when to sample next, in ms.
+int64_t watch_limits(const SandboxInitOptions& o, Watch& w) {
+  NamespaceUse u = sample_namespace();
+  w.tasks_peak = std::max(w.tasks_peak, u.tasks);
+  if (o.memory > 0 && u.rss > o.memory) u = sample_namespace("/proc", true);  // only then: it costs more
+  w.rss_peak = std::max(w.rss_peak, u.rss);
+  if (o.pids > 0 && u.tasks >= o.pids) {
+    // A fork past the bound fails (or, for a root outside, is about to): the run is a runaway.
+    w.hit = "pids";
+    kill(-1, SIGKILL);
+  } else if (o.memory > 0 && u.rss > o.memory && u.largest_pid > 0) {
+    Proc p;
+    w.hit = "memory";
+    const bool again = std::any_of(w.killed.begin(), w.killed.end(), [&](const auto& k) { return k.pid == u.largest_pid; });
+    if (!again) w.killed.push_back({u.largest_pid, read_proc(u.largest_pid, p) ? p.command : "?", u.largest_rss});
+    kill(u.largest_pid, SIGKILL);  // again: a process killed is counted until it is gone
+  }
+  const bool near = (o.pids > 0 && u.tasks * 4 >= o.pids * 3) || (o.memory > 0 && u.rss * 4 >= o.memory * 3);
+  return near ? kWatchNearMs : kWatchMs;
+}
+
+}  // namespace
+
+namespace {
+
+// The number of the line "Name:   123 kB" of a /proc status-like text, or -1.
+long long field_of(const char* text, const char* name) {
+  const std::size_t n = std::strlen(name);
+  for (const char* line = text; line && *line; line = std::strchr(line, '\n'), line = line ? line + 1 : nullptr) {
+    if (std::strncmp(line, name, n) == 0 && line[n] == ':') return std::atoll(line + n + 1);
+  }
+  return -1;
+}
+
+// Reads a small /proc file of process `name` (a folder of `dir`) into buf; false when it is gone.
+bool read_small(int dir, const std::string& path, char* buf, std::size_t size) {
+  UniqueFd fd(openat(dir, path.c_str(), O_RDONLY | O_CLOEXEC));
+  const ssize_t n = fd.fd >= 0 ? ::read(fd.fd, buf, size - 1) : -1;
+  if (n <= 0) return false;
+  buf[n] = '\0';
+  return true;
+}
+
+}  // namespace
+
+NamespaceUse sample_namespace(const std::string& proc, bool precise) {
+  NamespaceUse u;
+  DIR* d = opendir(proc.c_str());
+  if (!d) return u;
+  char buf[4096];
+  while (dirent* e = readdir(d)) {
+    char* end = nullptr;
+    const long pid = std::strtol(e->d_name, &end, 10);
+    if (*end != '\0' || pid <= 0) continue;
+    if (!read_small(dirfd(d), std::string(e->d_name) + "/status", buf, sizeof buf)) continue;  // gone meanwhile
+    u.tasks += std::max(1LL, field_of(buf, "Threads"));
+    // Anonymous memory only: a library's pages, mapped by every process, are counted once by the
+    // kernel, and so not here either. A page a fork still shares counts in both: `precise` asks
+    // the proportional share instead (smaps_rollup: the kernel walks the process's page tables).
+    long long kib = field_of(buf, "RssAnon");
+    if (precise && read_small(dirfd(d), std::string(e->d_name) + "/smaps_rollup", buf, sizeof buf)) {
+      const long long pss = field_of(buf, "Pss_Anon");
+      kib = pss >= 0 ? pss : kib;
+    }
+    const int64_t bytes = std::max(0LL, kib) * 1024;
+    u.rss += bytes;
+    if (pid != 1 && bytes > u.largest_rss) {
+      u.largest_rss = bytes;
+      u.largest_pid = static_cast<int>(pid);
+    }
+  }
+  closedir(d);
+  return u;
+}
+
+bool parse_sandbox_init(const std::vector<std::string>& args, SandboxInitOptions& o, std::string& why) {
+  auto number = [&](const std::string& flag, const std::string& value, int64_t max, int64_t& out) {
+    char* end = nullptr;
+    const long long n = std::strtoll(value.c_str(), &end, 10);
+    if (value.empty() || *end != '\0' || n < 0 || n > max) {
+      why = flag + " takes a number from 0 to " + std::to_string(max) + ", got '" + value + "'";
+      return false;
+    }
+    out = n;
+    return true;
+  };
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (a == "--") {
+      o.argv.assign(args.begin() + static_cast<std::ptrdiff_t>(i) + 1, args.end());
+      if (o.argv.empty()) break;
+      return true;
+    }
+    const bool has_value = a == "--report-fd" || a == "--settle-ms" || a == "--proxy" || a == "--forward" ||
+                           a == "--pids" || a == "--memory";
+    if (has_value && i + 1 >= args.size()) {
+      why = a + " needs a value";
+      return false;
+    }
+    int64_t n = 0;
+    if (a == "--report-fd") {
+      if (!number(a, args[++i], 1 << 20, n)) return false;
+      o.report_fd = static_cast<int>(n);
+    } else if (a == "--settle-ms") {
+      if (!number(a, args[++i], 3600000, n)) return false;
+      o.settle_ms = n;
+    } else if (a == "--proxy") {
+      o.proxy_socket = args[++i];
+    } else if (a == "--forward") {
+      if (!number(a, args[++i], 65535, n) || n == 0) {
+        why = "--forward takes a port from 1 to 65535, got '" + args[i] + "'";
+        return false;
+      }
+      o.direct_ports.push_back(static_cast<uint16_t>(n));
+    } else if (a == "--pids") {
+      if (!number(a, args[++i], 1 << 22, o.pids)) return false;
+    } else if (a == "--memory") {
+      if (!number(a, args[++i], int64_t(1) << 50, o.memory)) return false;
+    } else if (a == "--proxy-env") {
+      o.proxy_env = true;
+    } else {
+      why = "unknown option '" + a + "'";
+      return false;
+    }
+  }
+  why = "no program given (… -- PROGRAM ARGS...)";
+  return false;
+}
+
+int run_sandbox_init(const SandboxInitOptions& o) {
+  if (getpid() != 1) {
+    std::fprintf(stderr, "sidecar sandbox-init: must be the first process of a pid namespace of its own "
+                         "(it is started by bwrap --unshare-pid --as-pid-1, never by hand)\n");
+    return 125;
+  }
+  prctl(PR_SET_DUMPABLE, 0);  // /proc/1/fd (the report's descriptor) closed to the agent
+  if (o.report_fd >= 0) fcntl(o.report_fd, F_SETFD, FD_CLOEXEC);
+  SandboxForwarder fwd(o.proxy_socket);
+  if ((!o.proxy_socket.empty() || o.proxy_env) && !set_up_network(o, fwd)) return 125;
+
+  // Handlers, not SIG_DFL: the first process of a namespace gets signals from outside it only when
+  // it handles them. They stay blocked and are read from a signalfd.
+  sigset_t mask;
+  sigemptyset(&mask);
+  struct sigaction sa {};
+  sa.sa_handler = noop_handler;
+  sigemptyset(&sa.sa_mask);
+  for (int sig : kStopSignals) sigaction(sig, &sa, nullptr), sigaddset(&mask, sig);
+  sigaction(SIGCHLD, &sa, nullptr);
+  sigaddset(&mask, SIGCHLD);
+  sigprocmask(SIG_BLOCK, &mask, nullptr);
+  UniqueFd sigfd(signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK));
+  Proc self;
+  read_proc(1, self);
+
+  const pid_t agent = fork();
+  if (agent < 0) {
+    std::fprintf(stderr, "sidecar sandbox: cannot start the agent: %s\n", std::strerror(errno));
+    return 125;
+  }
+  if (agent == 0) exec_agent(o.argv, o.pids);
+
+  bool stopped = false, agent_done = false, group_ended = false;
+  std::vector<int> group;  // the pids killed with the agent's group
+  auto killed_in_group = [&group](int pid) { return std::find(group.begin(), group.end(), pid) != group.end(); };
+  int status = 0;
+  int64_t deadline = 0;
+  Watch watch;
+  watch.on = o.pids > 0 || o.memory > 0;
+  int64_t next_watch = watch.on ? now_ms() + kWatchMs : 0;
+  std::vector<pollfd> fds;
+  for (;;) {
+    fds.assign(1, pollfd{sigfd.fd, POLLIN, 0});
+    fwd.fill(fds);
+    int wait_ms = agent_done ? 20 : 1000;
+    if (watch.on) wait_ms = static_cast<int>(std::clamp<int64_t>(next_watch - now_ms(), 0, wait_ms));
+    const int n = ::poll(fds.data(), fds.size(), wait_ms);
+    if (n < 0 && errno != EINTR) break;
+    signalfd_siginfo si{};
+    while (::read(sigfd.fd, &si, sizeof si) == static_cast<ssize_t>(sizeof si)) {
+      if (si.ssi_signo != SIGCHLD) stopped = true;
+    }
+    int st = 0;
+    for (pid_t p; (p = waitpid(-1, &st, WNOHANG)) > 0;) {
+      if (p == agent) {
+        status = st;
+        agent_done = true;
+        deadline = now_ms() + o.settle_ms;
+      }
+    }
+    if (n > 0) fwd.serve(fds.data() + 1, fds.size() - 1);
+    if (watch.on && now_ms() >= next_watch) {
+      next_watch = now_ms() + watch_limits(o, watch);
+    }
+    if (!agent_done) continue;
+    if (!group_ended) {
+      // What stayed in the agent's process group and session ends with it, as outside a sandbox
+      // (the watchdog ends the agent's group): only what left them is an escapee. A process
+      // killed here may show as running for a moment: it is not waited for, nor reported.
+      group_ended = true;
+      for (const Proc& p : others()) {
+        if (p.pgrp == self.pgrp && p.sid == self.sid && kill(p.pid, SIGKILL) == 0) group.push_back(p.pid);
+      }
+    }
+    std::vector<Proc> left;
+    for (const Proc& p : others()) {
+      if (!killed_in_group(p.pid)) left.push_back(p);
+    }
+    // A runaway stopped by the pids bound is not waited for: all it left goes at once.
+    if (!left.empty() && !stopped && watch.hit != "pids" && now_ms() < deadline) continue;
+    kill(-1, SIGKILL);  // as the namespace's first process: every other process of it, and only those
+    while (waitpid(-1, &st, 0) > 0 || errno == EINTR) {
+    }
+    fwd.close_all();
+    if (watch.hit == "pids") left.clear();  // killed for the bound, not escapees of the agent
+    write_report(o.report_fd, status, left, self.sid, stopped, watch);
+    return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
+  }
+  std::fprintf(stderr, "sidecar sandbox: poll failed: %s\n", std::strerror(errno));
+  return 125;
+}
+
+}  // namespace sidecar::host
