@@ -1,5 +1,5 @@
 // The search for a repository's secret files that a sandboxed run hides from its agent
-// (host/secret_file_find.hpp; issue 45, item 7), on a generated repository the size of the one the
+// (host/secrets/secret_file_find.hpp; issue 45, item 7), on a generated repository the size of the one the
 // issue names: 224 000 committed files in folders of 100, and 41 untracked .env files among them
 // (ignored by .gitignore, as they usually are). The search once stopped at 200 000 entries or
 // 500 ms and found 4 of the 41 without a word; it now reads the whole tree. Side by side in one

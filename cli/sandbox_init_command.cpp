@@ -1,4 +1,4 @@
-// `sidecar sandbox-init`: the first process inside a run's OS sandbox (host/sandbox_init.hpp).
+// `sidecar sandbox-init`: the first process inside a run's OS sandbox (host/sandbox/sandbox_init.hpp).
 // Sidecar starts it itself (stdlib/sidecar/run/sandbox.lua), never a person; it is dispatched
 // before any argument parsing or Lua, so the sandbox adds no start-up of Sidecar's own.
 #include <unistd.h>

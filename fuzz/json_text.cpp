@@ -1,4 +1,4 @@
-// Fuzz target: the JSON writer's pieces (host/json_text) and the UTF-8 check under them, each
+// Fuzz target: the JSON writer's pieces (host/util/json_text) and the UTF-8 check under them, each
 // against an independent reading: nlohmann's parser, strtod, and a UTF-8 validator written here;
 // and the lenient reader's repair of an agent's event line.
 #include <charconv>

@@ -1,5 +1,5 @@
-// Fuzz target: the redactor (host/redactor.cpp, secret_*.cpp) and its streaming form
-// (host/stream_redactor.cpp). Properties: a text fed in pieces redacts byte for byte as the whole
+// Fuzz target: the redactor (host/secrets/redactor.cpp, secret_*.cpp) and its streaming form
+// (host/secrets/stream_redactor.cpp). Properties: a text fed in pieces redacts byte for byte as the whole
 // does; a text with nothing redacted comes back unchanged; no secret value of the environment
 // survives, nor a token after a JSON escape or a terminal sequence; a user's pattern, when it
 // reads as valid, makes a working redactor; the reader of the
@@ -124,7 +124,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   sidecar::host::is_secret_file(first_line, why);
   sidecar::host::is_secret_variable_name(first_line);
 
-  // The reader of secret_rules.lua's text (host/secret_data.hpp): any bytes, read or refused.
+  // The reader of secret_rules.lua's text (host/secrets/secret_data.hpp): any bytes, read or refused.
   sidecar::host::DataValue tree;
   if (sidecar::host::read_lua_data(text, tree, why)) {
     sidecar::host::SecretPolicy policy;

@@ -1,4 +1,4 @@
-// host.artifact: folders confined to themselves (host/artifact_store.hpp) for Lua.
+// host.artifact: folders confined to themselves (host/store/artifact_store.hpp) for Lua.
 //
 // A folder is a full userdata ("sidecar.artifact_dir") made closed and then opened, as liolib
 // does with files; __gc and __close share one idempotent close. Operational failures (a missing

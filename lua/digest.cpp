@@ -1,4 +1,4 @@
-// host.digest: SHA-256 of strings and files (host/digest.hpp).
+// host.digest: SHA-256 of strings and files (host/util/digest.hpp).
 #include <string>
 
 #include "boundary.hpp"

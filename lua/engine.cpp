@@ -48,7 +48,7 @@ void interrupt_hook(lua_State* L, lua_Debug*) {
 }
 
 // os.exit, waiting first for the work a command left running on threads of its own (a load of
-// libgit2, a snapshot): see host/background_jobs.hpp for why exit() alone is not enough.
+// libgit2, a snapshot): see host/util/background_jobs.hpp for why exit() alone is not enough.
 int exit_after_background_jobs(lua_State* L) {
   host::wait_for_background_jobs();
   lua_pushvalue(L, lua_upvalueindex(1));

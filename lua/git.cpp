@@ -1,4 +1,4 @@
-// host.git: a repository read in-process (host/git_repo.hpp), for Lua.
+// host.git: a repository read in-process (host/git/git_repo.hpp), for Lua.
 //
 //   local repo, why = git.open(path)          -- nil, why, "ENOTREPO" | "ENOGIT" when it cannot
 //   repo:head()    -> {id?, ref?, branch?, detached}
@@ -80,7 +80,7 @@ int git_open(lua_State* L) {
   return 1;
 }
 
-// git.preload(): starts loading libgit2 in the background (host/git_lib.hpp)
+// git.preload(): starts loading libgit2 in the background (host/git/git_lib.hpp)
 int git_preload(lua_State*) {
   hg::preload();
   return 0;

@@ -1,5 +1,5 @@
 // host.git, what a review and a run's push block read: `git diff`, `git status --porcelain` and
-// `git config --get-regexp` through libgit2 (host/git_diff.cpp, git_status.cpp, git_repo.cpp).
+// `git config --get-regexp` through libgit2 (host/git/git_diff.cpp, git_status.cpp, git_repo.cpp).
 //
 //   repo:diff{from = "HEAD" | "main...HEAD" | rev, to = nil (work tree) | ":index" | rev,
 //             patch = bool, stat = bool, exclude = {paths}, max_patch_bytes = n}

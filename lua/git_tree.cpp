@@ -1,4 +1,4 @@
-// host.git_tree: what writing runs ask of git, in-process (host/git_tree.hpp), for Lua.
+// host.git_tree: what writing runs ask of git, in-process (host/git/git_tree.hpp), for Lua.
 //
 //   local t = git_tree.top(dir)                        -- {top, prefix} | nil, why
 //   git_tree.peel(dir, "HEAD", "tree")                 -- id | nil, why
@@ -260,7 +260,7 @@ int push_snapshot(lua_State* L, const SnapshotResult& r) {
 }
 
 // git_tree.tree_snapshot(dir, {exclude?, keep_index?, deadline_ns?, max_untracked_bytes?, leave_out?})
-//   -> {head?, head_tree?, tree, left_out?} | nil, why (host/git_tree.hpp)
+//   -> {head?, head_tree?, tree, left_out?} | nil, why (host/git/git_tree.hpp)
 int tree_snapshot(lua_State* L) {
   std::string dir = arg(L, 1);
   SnapshotResult r;
@@ -344,7 +344,7 @@ int tree_worktree_remove(lua_State* L) {
 
 // git_tree.import_objects(dir, objects_dir, tip?, index?) -> {objects, bytes, unstaged?} | nil, why
 // Only what the commit `tip` and the index name comes in, each object checked; objects_dir is gone
-// afterwards either way (host/git_import.hpp).
+// afterwards either way (host/git/git_import.hpp).
 int tree_import_objects(lua_State* L) {
   hg::ImportSpec spec{arg(L, 2), luaL_optstring(L, 3, ""), luaL_optstring(L, 4, "")};
   std::string why;
@@ -396,7 +396,7 @@ int open_host_git_tree(lua_State* L) {
       {"wait", guarded<pending_wait>},
       {nullptr, nullptr},
   };
-  // A pending snapshot dropped unwaited: its thread goes on, joined later (host/background_jobs.hpp).
+  // A pending snapshot dropped unwaited: its thread goes on, joined later (host/util/background_jobs.hpp).
   static const luaL_Reg pending_meta[] = {
       {"__close", guarded<box_close<PendingHolder, kPendingType>>},
       {"__gc", guarded<box_gc<PendingHolder, kPendingType>>},

@@ -1,5 +1,5 @@
 // host.json: JSON text <-> Lua values. Decoding is nlohmann/json's SAX parser building Lua tables
-// directly (no intermediate document); encoding walks Lua tables with host/json_text.
+// directly (no intermediate document); encoding walks Lua tables with host/util/json_text.
 //
 // Lua shape of JSON (the rules stdlib/sidecar/core/json.lua documents):
 //   null            <-> json.null, a unique userdata
@@ -395,7 +395,7 @@ int json_decode(lua_State* L) {
 }
 
 // json.repair(text) -> text', replaced, numbers   (for a lenient reader: bytes that are not UTF-8
-// and lone surrogate escapes become U+FFFD, numbers too large for a double null; host/json_text.hpp)
+// and lone surrogate escapes become U+FFFD, numbers too large for a double null; host/util/json_text.hpp)
 int json_repair(lua_State* L) {
   std::size_t len;
   const char* s = luaL_checklstring(L, 1, &len);

@@ -1,4 +1,4 @@
-// host.lock: a lock held for as long as a process lives (host/file_lock.hpp), for Lua.
+// host.lock: a lock held for as long as a process lives (host/store/file_lock.hpp), for Lua.
 //
 // A lock is a full userdata ("sidecar.file_lock") made closed and then filled, as liolib does
 // with files; release, __close and __gc share one idempotent release, so a `<close>` variable or

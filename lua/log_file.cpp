@@ -1,4 +1,4 @@
-// host.logfile: a log file kept to a bound (host/log_cap.hpp), for logs that Lua writes itself
+// host.logfile: a log file kept to a bound (host/process/log_cap.hpp), for logs that Lua writes itself
 // (a run's terminal: stdlib/sidecar/agent/terminal.lua). The same head, marker and tail as the
 // raw logs the process loop bounds, so every capped log of a run reads alike.
 //

@@ -1,6 +1,6 @@
 // host.paths: what Lua's own io cannot say about paths: a folder's real path (symbolic links
-// resolved), the names in a folder, the user's XDG state folder (host/xdg.hpp), a file of code
-// read safely (host/code_file.hpp), and the program a name runs (host/program_path.hpp).
+// resolved), the names in a folder, the user's XDG state folder (host/util/xdg.hpp), a file of code
+// read safely (host/util/code_file.hpp), and the program a name runs (host/process/program_path.hpp).
 // stdlib/sidecar/core/trust.lua keys a repository's trust by its real path, so that two spellings of one
 // folder share it and a link swapped to another folder does not carry it along.
 #include <dirent.h>

@@ -1,4 +1,4 @@
-// host.proc: child processes for Lua, on the host's process loop (host/process_loop.hpp).
+// host.proc: child processes for Lua, on the host's process loop (host/process/process_loop.hpp).
 //
 // One loop per Lua state, made when the module is first required. A process handle is a full
 // userdata ("sidecar.process") holding a share of the loop and the process id. While a process
@@ -389,7 +389,7 @@ int proc_poll(lua_State* L) {
 
 // proc.detach(cmd, opts?) -> pid | nil, message, code
 // opts: cwd, env, clear_env, stdout and stderr (file paths, appended to; absent: /dev/null).
-// Starts a program that outlives Sidecar (host/process_detach.hpp): no handle, not part of the
+// Starts a program that outlives Sidecar (host/process/process_detach.hpp): no handle, not part of the
 // loop, never stopped at exit. The pid is the program's own, once it has exec'd.
 int proc_detach(lua_State* L) {
   lua_settop(L, 2);

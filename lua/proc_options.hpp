@@ -65,7 +65,7 @@ void set_integer(lua_State* L, const char* key, lua_Integer value);
 // Pushes the result table; `callbacks` is the handle's callback table (for cmd, name and which
 // streams were collected).
 void push_result(lua_State* L, const host::ProcessResult& r, int callbacks);
-// Pushes {max_bytes, seen, kept, dropped, truncated}: what a bounded log received (host/log_cap.hpp).
+// Pushes {max_bytes, seen, kept, dropped, truncated}: what a bounded log received (host/process/log_cap.hpp).
 void push_log_stats(lua_State* L, const host::LogCapStats& log);
 
 }  // namespace sidecar::lua::proc_options

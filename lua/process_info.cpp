@@ -1,4 +1,4 @@
-// host.procinfo: facts about processes from /proc (host/process_info.hpp), for Lua. Each process
+// host.procinfo: facts about processes from /proc (host/process/process_info.hpp), for Lua. Each process
 // is a table {pid, ppid, pgid, sid, state, start, exiting}: `start` is its start time in clock
 // ticks since boot, which tells the process recorded under a pid from a later one that reused it;
 // `exiting`, that it has begun to exit (procinfo.doomed also counts a pending SIGKILL).
@@ -163,7 +163,7 @@ int procinfo_spawned(lua_State* L) {
 }
 
 // procinfo.cgroup_create(name) -> path | nil, message, code: a cgroup v2 "sidecar-…" of this
-// process's own (host/run_cgroup.hpp); code "ENOTSUP" when none can be made here
+// process's own (host/process/run_cgroup.hpp); code "ENOTSUP" when none can be made here
 int procinfo_cgroup_create(lua_State* L) {
   std::string why;
   auto path = host::cgroup_create(std::string(check_text(L, 1)), why);
@@ -206,7 +206,7 @@ int cgroup_act(lua_State* L) {
 }
 
 // procinfo.cgroup_limit(path, {pids = N?, memory = BYTES?}) -> {pids, memory, swap}: which bounds the
-// cgroup now enforces (false: its controller is not there; host/run_cgroup.hpp)
+// cgroup now enforces (false: its controller is not there; host/process/run_cgroup.hpp)
 int procinfo_cgroup_limit(lua_State* L) {
   std::string path = check_cgroup(L, 1);
   luaL_checktype(L, 2, LUA_TTABLE);

@@ -1,4 +1,4 @@
-// host.sandbox: the network door of a sandboxed run (host/sandbox_proxy.hpp), for Lua.
+// host.sandbox: the network door of a sandboxed run (host/sandbox/sandbox_proxy.hpp), for Lua.
 //
 //   local proxy = assert(sandbox.proxy("/tmp/sidecar-net-x/proxy.sock", {{host = "api.openai.com", port = 443}}))
 //   ... the sandboxed agent runs ...
@@ -106,7 +106,7 @@ void push_strings(lua_State* L, const std::vector<std::string>& list) {
   }
 }
 
-// sandbox.secret_files(top, skip) -> {files, folders, entries, unread} (host/secret_file_find.hpp):
+// sandbox.secret_files(top, skip) -> {files, folders, entries, unread} (host/secrets/secret_file_find.hpp):
 // the secret files and folders under `top`, never entering `skip`; every other folder is read.
 int secret_files(lua_State* L) {
   std::string top(check_text(L, 1));
@@ -140,7 +140,7 @@ int sandbox_uid(lua_State* L) {
 }
 
 // sandbox.secret_environ() -> {names}: the variables of this process's environment whose names
-// say they hold a secret (host/secrets.hpp's rules: *_TOKEN, *_KEY, *PASSWORD* ...), sorted.
+// say they hold a secret (host/secrets/secrets.hpp's rules: *_TOKEN, *_KEY, *PASSWORD* ...), sorted.
 int secret_environ(lua_State* L) {
   std::vector<std::string> names;
   for (char** e = environ; e && *e; ++e) {

@@ -1,7 +1,7 @@
 // host.secrets: the secret-file denylist, the redactor and the streaming redactor
-// (host/secrets.hpp, host/stream_redactor.hpp) for Lua, the policy they match (handed over by
+// (host/secrets/secrets.hpp, host/secrets/stream_redactor.hpp) for Lua, the policy they match (handed over by
 // stdlib/sidecar/core/secrets.lua from secret_rules.lua) and the rules a project adds to it, and
-// the rewriting of a file an agent wrote (host/agent_file.hpp).
+// the rewriting of a file an agent wrote (host/secrets/agent_file.hpp).
 //
 // A stream is a full userdata ("sidecar.secret_stream") made closed and then opened, as liolib
 // does with files; __gc and __close share one idempotent close.
@@ -269,7 +269,7 @@ int secrets_configure(lua_State* L) {
 }
 
 // secrets.redact_file(path, max_bytes?) -> true, {size, dropped, redacted} | true (no file) | nil, message, code
-// A file an agent wrote into its run folder, rewritten redacted and bounded (host/agent_file.hpp).
+// A file an agent wrote into its run folder, rewritten redacted and bounded (host/secrets/agent_file.hpp).
 int secrets_redact_file(lua_State* L) {
   const char* path = luaL_checkstring(L, 1);
   const lua_Integer max = luaL_optinteger(L, 2, 0);

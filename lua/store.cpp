@@ -1,4 +1,4 @@
-// host.store: the run and task store (host/run_store.hpp) for Lua.
+// host.store: the run and task store (host/store/run_store.hpp) for Lua.
 //
 // A store is a full userdata ("sidecar.store") made closed and then opened, as liolib does with
 // files; __gc and __close share one idempotent close. Records cross the boundary as JSON text:

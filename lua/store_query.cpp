@@ -1,4 +1,4 @@
-// host.store's lists and counts of tasks and runs (host/run_store_query.cpp); added to the store
+// host.store's lists and counts of tasks and runs (host/store/run_store_query.cpp); added to the store
 // type's methods by lua/store.cpp. Each answers as the store does: a list (or count), or nil,
 // message, code; a wrong option type raises.
 #include <string>

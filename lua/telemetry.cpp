@@ -1,4 +1,4 @@
-// host.telemetry: the run recorder (host/telemetry.hpp) for Lua. JSON travels as text both ways;
+// host.telemetry: the run recorder (host/store/telemetry.hpp) for Lua. JSON travels as text both ways;
 // the stdlib facade (stdlib/sidecar/core/telemetry.lua) encodes, redacts and decodes.
 //
 // A recorder is a full userdata ("sidecar.telemetry") made closed and then opened, as liolib does

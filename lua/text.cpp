@@ -1,5 +1,5 @@
 // host.text: untrusted text (an agent's answer, a task's title) made safe for where it goes:
-// valid UTF-8 for records, visible bytes for the terminal (host/utf8.hpp). Pure functions: each
+// valid UTF-8 for records, visible bytes for the terminal (host/util/utf8.hpp). Pure functions: each
 // returns the text unchanged (the same string value) when nothing needed rewriting.
 #include <string>
 

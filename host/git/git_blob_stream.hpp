@@ -1,4 +1,4 @@
-// A work tree's large files made blobs without holding them in memory (host/git_blob_stream.cpp).
+// A work tree's large files made blobs without holding them in memory (host/git/git_blob_stream.cpp).
 //
 // libgit2 streams a file into the object store when no filter applies to it, but reads it whole
 // (twice its size, with the filtered copy) when one does: with `* text=auto` in .gitattributes or

@@ -1,5 +1,5 @@
 // A sandboxed writing run's commits brought into the repository object by object
-// (host/git_import.cpp). The agent wrote its objects into a private folder; nothing of that
+// (host/git/git_import.cpp). The agent wrote its objects into a private folder; nothing of that
 // folder is trusted or copied as it is: each object its commit reaches is read, checked against
 // its id, and written again through the repository's own object store.
 #pragma once

@@ -1,6 +1,6 @@
 // Snapshots of a work tree that write nothing: what a run changed, found as `git status` finds
 // it. The work tree is read against the index's stat data on a few threads
-// (host/work_tree_walk.hpp), and only the files whose stat changed (racy entries included) are
+// (host/git/work_tree_walk.hpp), and only the files whose stat changed (racy entries included) are
 // hashed, in memory, with git's filters (libgit2); untracked files are hashed too, unless larger
 // than max_hash_bytes, when their stat data stands for their content; .gitignore is git's
 // (libgit2). No object, index or lock file is written into the repository.

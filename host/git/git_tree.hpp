@@ -79,9 +79,9 @@ struct LeftOut {
 // private copy of the index, then `git write-tree`): files under `exclude` (paths relative to
 // the top) and ignored files left out. The repository's own index is never written. With
 // `keep_index`, the private index (each file with its stat data) is written to that path. A
-// large file is streamed into its blob, never held whole (host/git_blob_stream.hpp).
+// large file is streamed into its blob, never held whole (host/git/git_blob_stream.hpp).
 // Untracked files are left out, never hashed nor written into the repository, and listed in
-// the result's left_out, when the secret-file rules name them (host/secrets.hpp: .env, a
+// the result's left_out, when the secret-file rules name them (host/secrets/secrets.hpp: .env, a
 // private key, credentials; files and links, reason "secret"; a tracked one is the user's choice
 // and stays), when they are regular files larger than `max_untracked_bytes` (0: no limit), or
 // when they match an entry of `leave_out` (same path, size and modification time: a file left

@@ -1,7 +1,7 @@
 // Reading a work tree against the stat data of an index, as `git status` does, without libgit2:
 // directories are read with openat/fstatat relative to their own descriptor (no lookup of the
 // whole path per file) on a few threads. What stat data cannot settle is handed back for the
-// caller to decide with git's own rules (hashing, .gitignore): host/git_snapshot.cpp.
+// caller to decide with git's own rules (hashing, .gitignore): host/git/git_snapshot.cpp.
 #pragma once
 #include <cstdint>
 #include <string>

@@ -1,4 +1,4 @@
-// LogCap (host/log_cap.hpp): a log's head in its file, its tail in a ring, a marker between.
+// LogCap (host/process/log_cap.hpp): a log's head in its file, its tail in a ring, a marker between.
 #include "process/log_cap.hpp"
 
 #include <sys/stat.h>

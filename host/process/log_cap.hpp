@@ -9,7 +9,7 @@
 // Bytes are written straight through while the stream stays within the bound, so a log that
 // never passes it is the stream, byte for byte, and readable while it grows. When a chunk first
 // passes the bound, the part of the tail already in the file is read back from it and the file
-// is cut to the head. No Lua and no libuv in here: the process loop (host/process_output.cpp)
+// is cut to the head. No Lua and no libuv in here: the process loop (host/process/process_output.cpp)
 // feeds it from the pipe, after redaction.
 #pragma once
 #include <cstdint>

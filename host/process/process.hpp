@@ -21,10 +21,10 @@ struct OutputSink {
                          // sink that is only a file, with no idle timeout, becomes the child's
                          // own stdout/stderr: the bytes then never pass through Sidecar
   bool append = false;
-  bool redact = false;   // secrets redacted (host/stream_redactor.hpp) before any consumer sees the
+  bool redact = false;   // secrets redacted (host/secrets/stream_redactor.hpp) before any consumer sees the
                          // bytes: the file, chunks, lines and the collected text alike
   uint64_t max_bytes = 0;  // the file kept to this many bytes, after redaction: its head and tail
-                           // with a marker between (host/log_cap.hpp); 0 = no bound. Chunks,
+                           // with a marker between (host/process/log_cap.hpp); 0 = no bound. Chunks,
                            // lines and the collected text still see every byte.
   bool used() const { return collect || chunks || lines || !file.empty(); }
 };

@@ -1,4 +1,4 @@
-// How a process ends (internal to the process loop, host/process_state.hpp): its timeouts, the
+// How a process ends (internal to the process loop, host/process/process_state.hpp): its timeouts, the
 // SIGTERM-then-SIGKILL escalation over its whole group, reaping on SIGCHLD, and the supervision
 // that finishes it once it has exited, its output has ended and no member of its group is left.
 #include <sys/stat.h>

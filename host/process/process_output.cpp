@@ -32,7 +32,7 @@ static void stop_tee(Stream& s, const char* what) {
   s.splice = false;
 }
 
-// Into the file, through its bound (host/log_cap.hpp): past it the tail waits in memory.
+// Into the file, through its bound (host/process/log_cap.hpp): past it the tail waits in memory.
 static void write_tee(Stream& s, const char* data, std::size_t n) {
   if (int e = s.cap.write(s.file_fd, {data, n}); e != 0) stop_tee(s, std::strerror(e));
 }
@@ -155,7 +155,7 @@ bool make_pipe(Fd& ours, Fd& theirs, bool child_reads, SpawnError& error) {
 
 bool open_tee(const OutputSink& sink, const char* which, Fd& file, SpawnError& error) {
   if (sink.file.empty()) return true;
-  // A bounded log reads back its tail when it passes the bound (host/log_cap.hpp).
+  // A bounded log reads back its tail when it passes the bound (host/process/log_cap.hpp).
   int flags = (sink.max_bytes > 0 ? O_RDWR : O_WRONLY) | O_CREAT | O_CLOEXEC | (sink.append ? O_APPEND : O_TRUNC);
   file.reset(open(sink.file.c_str(), flags, 0644));
   if (file.fd < 0) {

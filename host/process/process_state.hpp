@@ -1,4 +1,4 @@
-// Internal to the process loop (host/process_*.cpp), not for its users: the state of one child
+// Internal to the process loop (host/process/process_*.cpp), not for its users: the state of one child
 // and of the loop, and the functions the loop's files share. Single-threaded like the loop.
 #pragma once
 #include <signal.h>

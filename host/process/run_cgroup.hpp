@@ -35,7 +35,7 @@ struct CgroupLimits {
 
 // Which of them the cgroup now enforces: a controller the cgroup lacks (its parent has not
 // enabled it for its children, which cgroup v2 allows only for a cgroup holding no process of its
-// own, so rarely for this process's) is left to the sandbox (host/sandbox_init.hpp).
+// own, so rarely for this process's) is left to the sandbox (host/sandbox/sandbox_init.hpp).
 struct CgroupApplied {
   bool pids = false;
   bool memory = false;

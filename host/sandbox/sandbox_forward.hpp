@@ -1,7 +1,7 @@
 // The inside of a sandboxed run's network (network = "model"): its namespace has only a loopback,
-// and this forwarder, run by the sandbox's first process (host/sandbox_init.hpp), is the way out.
+// and this forwarder, run by the sandbox's first process (host/sandbox/sandbox_init.hpp), is the way out.
 // It listens on the loopback inside and carries each connection over the Unix socket of Sidecar's
-// proxy (host/sandbox_proxy.hpp), which decides what may pass:
+// proxy (host/sandbox/sandbox_proxy.hpp), which decides what may pass:
 //   - "direct" ports: the port of a model server on the host's loopback (127.0.0.1:PORT) is
 //     listened on inside at the same port, so the CLI's base URL works unchanged; each connection
 //     is opened with a CONNECT to 127.0.0.1:PORT;

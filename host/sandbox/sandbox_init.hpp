@@ -1,6 +1,6 @@
 // The first process of a run's OS sandbox (`sidecar sandbox-init`, started by bwrap --as-pid-1 in
 // a pid namespace of its own): it starts the agent, carries the network out through Sidecar's
-// proxy (host/sandbox_forward.hpp), reaps every orphan, and once the agent has exited waits a
+// proxy (host/sandbox/sandbox_forward.hpp), reaps every orphan, and once the agent has exited waits a
 // moment for what it left to end by itself, then kills whatever is still there and reports it.
 //
 // Nothing of the agent can outlive this process: when it exits the kernel kills every process of
@@ -21,7 +21,7 @@
 // not apply it at all to a process that is root outside (kuid 0): there a watch, which samples
 // the namespace every 200 ms, is the bound. Reaching the bound ends the sandbox: everything in it
 // is killed and "hit" says "pids". `memory` is that watch alone, for where the run's cgroup
-// cannot bound it (host/run_cgroup.hpp): the anonymous resident memory of the namespace's
+// cannot bound it (host/process/run_cgroup.hpp): the anonymous resident memory of the namespace's
 // processes is summed and, past the bound, the largest process is killed, as the kernel's OOM
 // killer would. No rlimit for memory: RLIMIT_AS and RLIMIT_DATA count address space reserved,
 // not used, and programs that reserve much (node's WebAssembly, every AddressSanitizer build)

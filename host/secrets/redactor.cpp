@@ -1,4 +1,4 @@
-// The Redactor (host/secrets.hpp): the environment's values, then the scans of secret_scan.hpp,
+// The Redactor (host/secrets/secrets.hpp): the environment's values, then the scans of secret_scan.hpp,
 // then one replacement per group of overlapping secrets.
 #include <string.h>  // memmem
 

@@ -1,4 +1,4 @@
-// Secrets found by what stands around them (host/secret_scan.hpp): a value assigned to a name
+// Secrets found by what stands around them (host/secrets/secret_scan.hpp): a value assigned to a name
 // that looks secret (DB_PASSWORD=…, "password": "…", export MY_API_KEY=…), the credentials of an
 // Authorization header, the password of a URL, and AWS secret access keys near their key id.
 //

@@ -1,4 +1,4 @@
-// The secrets policy as data (host/secret_data.hpp): a reader for the literal subset of Lua that
+// The secrets policy as data (host/secrets/secret_data.hpp): a reader for the literal subset of Lua that
 // stdlib/sidecar/core/secret_rules.lua is written in, and the tree's conversion into a policy.
 #include "secrets/secret_data.hpp"
 

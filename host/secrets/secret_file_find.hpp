@@ -1,5 +1,5 @@
 // Finding the secret files of a folder tree (the repository a sandboxed run can see), so that the
-// sandbox can hide them: each file and folder the secret-file rules name (host/secrets.hpp:
+// sandbox can hide them: each file and folder the secret-file rules name (host/secrets/secrets.hpp:
 // `.env*`, private keys, `.npmrc`, `.ssh/`...). Folders are read with openat relative to their own
 // descriptor, on a few threads; links are never followed; VCS folders and the named folders are
 // not entered. There is no cap: the whole tree is read, however large (a 224 000-file repository

@@ -1,4 +1,4 @@
-// The policy and the rules a user adds to the redactor and the denylist (host/secrets.hpp): their
+// The policy and the rules a user adds to the redactor and the denylist (host/secrets/secrets.hpp): their
 // checks, the compact pattern form, and the byte sets a pattern's body may be made of.
 #include <algorithm>
 #include <string>

@@ -1,4 +1,4 @@
-// Internal to the redactor (host/secret*.cpp, host/stream_redactor.cpp): the byte classes, the
+// Internal to the redactor (host/secrets/secret*.cpp, host/secrets/stream_redactor.cpp): the byte classes, the
 // compiled rules and the scans that find secrets in a text. Not for other users.
 #pragma once
 #include <array>

@@ -1,4 +1,4 @@
-// The redactor's main scan (host/secret_scan.hpp): one pass over the text that checks, at each
+// The redactor's main scan (host/secrets/secret_scan.hpp): one pass over the text that checks, at each
 // byte that can start something, the policy's token shapes, JSON web tokens, bearer tokens, PEM
 // blocks and the user's patterns, and hands separators to secret_assignments.cpp.
 #include <algorithm>

@@ -1,5 +1,5 @@
 // The secret-file denylist, the judgement of variable names, and the process's policy and rules
-// compiled for the scans (host/secrets.hpp). What is secret is data (host/secret_data.hpp); the
+// compiled for the scans (host/secrets/secrets.hpp). What is secret is data (host/secrets/secret_data.hpp); the
 // redactor's scans are in secret_shapes.cpp and secret_assignments.cpp.
 #include <algorithm>
 #include <iterator>

@@ -1,7 +1,7 @@
 // Keeping secrets away from agents and out of artifacts: a denylist of files never passed to an
 // agent as task input, and a redactor run over every artifact Sidecar writes. This is the matcher;
 // what it looks for is data: the SecretPolicy (stdlib/sidecar/core/secret_rules.lua, the host's
-// default read from its embedded text: host/secret_data.hpp), extended by a project's
+// default read from its embedded text: host/secrets/secret_data.hpp), extended by a project's
 // .agent/config.lua with SecretRules. Both are set for the whole process.
 #pragma once
 #include <cstddef>
@@ -70,7 +70,7 @@ std::string check_secret_rules(const SecretRules& rules);
 // What is wrong with `policy`, as check_secret_rules says it (a pattern's prefix may be 2 bytes).
 std::string check_secret_policy(const SecretPolicy& policy);
 
-// Replaces the process's policy (the default: default_secret_policy() of host/secret_data.hpp,
+// Replaces the process's policy (the default: default_secret_policy() of host/secrets/secret_data.hpp,
 // until this is called); throws std::invalid_argument with check_secret_policy's message when it
 // is not valid. Counted with the rules' generation.
 void set_secret_policy(const SecretPolicy& policy);

@@ -1,4 +1,4 @@
-// StreamRedactor (host/stream_redactor.hpp): where a stream can be cut so that each part redacts
+// StreamRedactor (host/secrets/stream_redactor.hpp): where a stream can be cut so that each part redacts
 // exactly as it would inside the whole.
 //
 // Every shape the redactor knows lies within one line, with three exceptions, each held back

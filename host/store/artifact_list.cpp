@@ -1,5 +1,5 @@
 // ArtifactDir::list and glob_match: which files below an artifact folder match a glob. Links are
-// neither listed nor followed (host/artifact_store.hpp).
+// neither listed nor followed (host/store/artifact_store.hpp).
 #include <dirent.h>
 #include <fcntl.h>
 #include <fnmatch.h>

@@ -92,7 +92,7 @@ class ArtifactDir {
   // this folder, sync() or the close.
   bool create_dir(std::string_view path, FsError& error);
   // Opens `path` for reading and writing, creating it (0644) when missing, in folders that must
-  // exist already: a lock file (host/file_lock.hpp). Never through a link, the file's own name
+  // exist already: a lock file (host/store/file_lock.hpp). Never through a link, the file's own name
   // included, and never a file with another hard link. Returns the descriptor (O_CLOEXEC; the
   // caller closes it), or -1 with `error` (ENOENT: a folder is missing).
   int open_lock_file(std::string_view path, FsError& error);

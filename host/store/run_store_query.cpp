@@ -1,6 +1,6 @@
 // The store's lists and counts of tasks and runs: one SQL statement per combination of filters (a
 // "?1 IS NULL OR status = ?1" form would defeat the planner), each planned onto an index of
-// host/run_store_open.cpp (tasks_by_status, runs_by_status, runs_by_task, runs_by_review_state),
+// host/store/run_store_open.cpp (tasks_by_status, runs_by_status, runs_by_task, runs_by_review_state),
 // cached by its text.
 #include <utility>
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # End-to-end: a hostile agent against the bounds of its OS sandbox (issue 45, item 8;
-# stdlib/sidecar/run/sandbox_limits.lua, host/sandbox_init.hpp), with small ones configured
+# stdlib/sidecar/run/sandbox_limits.lua, host/sandbox/sandbox_init.hpp), with small ones configured
 # (isolation.limits = { pids = 256, memory = "256MiB", tmp = "64MiB" }):
 #   fork bomb     a loop that forks sleepers (bounded: four times the limit at most): stopped by
 #                 the pids limit, every process of it gone, the machine's next run works;

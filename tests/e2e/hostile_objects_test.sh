@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # End-to-end: a hostile agent against the private object folder of a sandboxed writing run
-# (stdlib/sidecar/run/sandbox_git.lua, host/git_import.cpp). Its git writes objects only into that
+# (stdlib/sidecar/run/sandbox_git.lua, host/git/git_import.cpp). Its git writes objects only into that
 # folder; after the run Sidecar takes from it the objects the agent's commit reaches, each checked
 # against its id, and nothing else. A fake agent plants, beside one ordinary commit: (a) a pack
 # whose index names the id of the user's build.sh with other bytes, (b) a loose object of wrong

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # End-to-end: the user's untracked secrets against a writing run's snapshot of their tree
-# (host/git_tree.cpp tree_snapshot, stdlib/sidecar/run/worktree.lua) and against the search that
-# hides secret files from the sandboxed agent (host/secret_file_find.cpp). The user's repository
+# (host/git/git_tree.cpp tree_snapshot, stdlib/sidecar/run/worktree.lua) and against the search that
+# hides secret files from the sandboxed agent (host/secrets/secret_file_find.cpp). The user's repository
 # holds, untracked and not ignored, .env, .env.production, .envrc, a *.pem, an id_rsa, credentials,
 # terraform.tfstate, a service-account.json, a kubeconfig, a *.kdbx, .aws/credentials and an .npmrc,
 # each with bytes of its own; an ignored .env.local; a tracked .env.tracked (the user's choice);

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# End-to-end: max_log_bytes bounds every raw log of a run (stdlib/sidecar/core/log_caps.lua, host/log_cap.hpp).
+# End-to-end: max_log_bytes bounds every raw log of a run (stdlib/sidecar/core/log_caps.lua, host/process/log_cap.hpp).
 # A `yes` agent under timeout = "3s" with max_log_bytes = "1MiB": the run ends timed out, its
 # stdout.log is the first and last 512 KiB with the marker between, the record and `run show`
 # say what was dropped, and sidecar's memory stays flat while the pipe is drained at full speed.

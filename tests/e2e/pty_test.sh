@@ -116,7 +116,7 @@ wait_until "$flood waits after its flood" 120 waiting "$flood"
 size=$(stat -c %s .agent/runs/$flood/terminal.log)
 eq "flood: terminal.log capped" "yes" "$([ "$size" -lt 70000 ] && echo yes || echo "no ($size bytes)")"
 eq "flood: recorded as cut" "terminal.log" "$(field .agent/runs/$flood/run.json .log_truncated.2.file)"
-eq "flood: the marker of the raw logs (host/log_cap)" "1" \
+eq "flood: the marker of the raw logs (host/process/log_cap)" "1" \
   "$(grep -c 'bytes dropped here: the log passed max_log_bytes = 64 KiB]$' .agent/runs/$flood/terminal.log)"
 eq "flood: the end still read" "0 finished the task" \
   "$(field .agent/runs/$flood/run.json .exit_code) $(tail -n 1 .agent/runs/$flood/stdout.log)"

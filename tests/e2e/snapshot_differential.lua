@@ -1,6 +1,6 @@
 -- Run by snapshot_differential_test.sh: `sidecar script snapshot_differential.lua WORK SEED ROUNDS`.
 -- One repository of a few thousand files (enough for the walk to use its threads,
--- host/work_tree_walk.cpp); each round takes a snapshot of the clean tree, makes a random set of changes
+-- host/git/work_tree_walk.cpp); each round takes a snapshot of the clean tree, makes a random set of changes
 -- (edits, same-size rewrites within the second, deletions, chmod, new files and folders, ignored
 -- files, a file turned folder and a folder turned file, links, touches, a repository inside the
 -- tree), and checks that the change the snapshot finds is exactly what `git status -uall`

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # End-to-end, differential: what a snapshot finds a run changed equals what `git status -uall`
 # reports, over random changes to a repository of a few thousand files (the threaded walk of
-# host/work_tree_walk.cpp); see snapshot_differential.lua. SNAPSHOT_ROUNDS=N runs more rounds
+# host/git/work_tree_walk.cpp); see snapshot_differential.lua. SNAPSHOT_ROUNDS=N runs more rounds
 # (a soak), SNAPSHOT_SEEDS="1 2 3" other seeds.
 set -u
 . "$(dirname "$0")/lib.sh" # S (absolute), here, root, $work; the shared helpers

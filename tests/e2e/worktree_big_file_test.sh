@@ -2,7 +2,7 @@
 # End-to-end: a writing run whose agent writes one large file (random bytes, in a repository with
 # `* text=auto`, where libgit2 alone would read it whole): the run commits it on its branch, byte
 # for byte, while Sidecar's own peak memory stays far below the file's size (the file streamed
-# into a blob, host/git_blob_stream.hpp; its patch never made, host/git_tree.cpp). 96 MiB here;
+# into a blob, host/git/git_blob_stream.hpp; its patch never made, host/git/git_tree.cpp). 96 MiB here;
 # SIDECAR_LONG_TESTS=1 makes it 1 GiB. The figure is printed: "peak N MiB for a file of M MiB".
 set -u
 . "$(dirname "$0")/lib.sh" # S (absolute), here, root, $work; the shared helpers

@@ -1,4 +1,4 @@
-// Background jobs (host/background_jobs.hpp): exit() joins a job still running, so the
+// Background jobs (host/util/background_jobs.hpp): exit() joins a job still running, so the
 // process's statics and libraries are not torn down under it; a forked child does not wait for
 // its parent's jobs, which it has no thread of.
 #include <catch2/catch.hpp>

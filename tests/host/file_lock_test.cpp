@@ -1,5 +1,5 @@
-// The lock a background run's worker holds for its life (host/file_lock.hpp) and the /proc facts
-// a reconciler reads (host/process_info.hpp). Locks are checked from other processes (fork), and
+// The lock a background run's worker holds for its life (host/store/file_lock.hpp) and the /proc facts
+// a reconciler reads (host/process/process_info.hpp). Locks are checked from other processes (fork), and
 // through the deaths that matter: a normal exit, SIGKILL, and an exec'd child that must not
 // inherit it. Every child a test starts is killed and reaped when the test ends.
 #include <catch2/catch.hpp>

@@ -1,4 +1,4 @@
-// Large files into blobs without holding them (host/git_blob_stream.hpp), as tree_snapshot makes
+// Large files into blobs without holding them (host/git/git_blob_stream.hpp), as tree_snapshot makes
 // them: the tree is git's own (`git add --all` then `git write-tree`) for every line-end setting,
 // and a 48 MiB file under `* text=auto` raises this process's peak memory by a few MiB, not by
 // the file's size (libgit2 alone reads such a file whole, twice over). The whole run, with a

@@ -1,4 +1,4 @@
-// Shell helpers for the tests that check host/git_* against the git program on the same trees.
+// Shell helpers for the tests that check host/git/git_* against the git program on the same trees.
 #pragma once
 #include <catch2/catch.hpp>
 

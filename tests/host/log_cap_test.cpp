@@ -1,4 +1,4 @@
-// LogCap (host/log_cap.hpp) alone and through the process loop: a log within its bound is the
+// LogCap (host/process/log_cap.hpp) alone and through the process loop: a log within its bound is the
 // stream byte for byte; past it, exactly the head, the marker and the tail, however the stream
 // was cut into chunks (or spliced); every byte counted; a secret cut by the bound never shows.
 #include <catch2/catch.hpp>

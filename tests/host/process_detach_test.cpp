@@ -1,4 +1,4 @@
-// Detached processes (host/process_detach.hpp): they outlive their starter, are nobody's child,
+// Detached processes (host/process/process_detach.hpp): they outlive their starter, are nobody's child,
 // run in their own session with a clean signal state, and report a failed start at once. Every
 // program a test starts is killed (its whole group) when the test ends, pass or fail.
 #include <catch2/catch.hpp>

@@ -1,6 +1,6 @@
-// Who a process is and what may be done to it (host/process_info.hpp), how children start
-// (host/spawn_child.hpp: the parent-death signal, inherited descriptors closed) and a run's cgroup
-// (host/run_cgroup.hpp).
+// Who a process is and what may be done to it (host/process/process_info.hpp), how children start
+// (host/process/spawn_child.hpp: the parent-death signal, inherited descriptors closed) and a run's cgroup
+// (host/process/run_cgroup.hpp).
 // Every process a test starts is killed when the test ends, pass or fail.
 #include <catch2/catch.hpp>
 
@@ -193,7 +193,7 @@ TEST_CASE("a run's cgroup holds all it starts, and kills them at once", "[proces
 }
 
 // Descriptors the program that started Sidecar left open without close-on-exec never reach a
-// child (host/close_fds.hpp): only its 0, 1, 2 and, when given, 3.
+// child (host/process/close_fds.hpp): only its 0, 1, 2 and, when given, 3.
 TEST_CASE("a child inherits no descriptor it was not given", "[process][fds]") {
   int leaked = ::open("/", O_RDONLY | O_DIRECTORY);  // no O_CLOEXEC: as `exec 7</` leaves one
   REQUIRE(leaked >= 3);

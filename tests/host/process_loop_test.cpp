@@ -304,7 +304,7 @@ TEST_CASE("process_loop: spawn failures are reported, not thrown", "[proc]") {
 }
 
 // Regression: spawn once read errno after a stat() that had succeeded (HEAD 3cb66b8,
-// host/process_loop.cpp:545), so a stale ENOENT turned "is not a directory" into "does not exist".
+// host/process/process_loop.cpp:545), so a stale ENOENT turned "is not a directory" into "does not exist".
 TEST_CASE("process_loop: a cwd that is a file is 'not a directory' whatever errno was", "[proc]") {
   ProcessLoop loop;
   SpawnOptions o = sh("echo never");

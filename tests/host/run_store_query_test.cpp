@@ -1,4 +1,4 @@
-// The run store's lists and counts (host/run_store_query.cpp): the task search, the counts per
+// The run store's lists and counts (host/store/run_store_query.cpp): the task search, the counts per
 // status, runs of several statuses and of given review states, oldest first.
 #include <catch2/catch.hpp>
 

@@ -1,4 +1,4 @@
-// The run store's revisions and pending copies (host/run_store.hpp): what lets `sidecar store
+// The run store's revisions and pending copies (host/store/run_store.hpp): what lets `sidecar store
 // check` tell a stale copy from one ahead of the store or in conflict with it, and lets the next
 // process finish the copies a crash cut off.
 #include <catch2/catch.hpp>
@@ -243,7 +243,7 @@ TEST_CASE("store: a schema 2 store keeps its links as it migrates, and a run can
 }
 
 // Each command's first connection reads the whole write-ahead log back to rebuild its index
-// (host/run_store_open.cpp), so the log is copied into the database every hundred pages or so
+// (host/store/run_store_open.cpp), so the log is copied into the database every hundred pages or so
 // rather than SQLite's thousand.
 TEST_CASE("run store: the write-ahead log stays short, so the next command reads little back") {
   TempDir dir("wal");

@@ -1,6 +1,6 @@
 // The bounds of a run's OS sandbox (issue 45, item 8): what the run's cgroup is given and what it
-// counted (host/run_cgroup.hpp), read from folders made like the kernel's; how sandbox-init's
-// watch samples a namespace's /proc and takes its options (host/sandbox_init.hpp). The bounds at
+// counted (host/process/run_cgroup.hpp), read from folders made like the kernel's; how sandbox-init's
+// watch samples a namespace's /proc and takes its options (host/sandbox/sandbox_init.hpp). The bounds at
 // work, a fork bomb and a memory hog in a real sandbox, are tests/e2e/hostile_limits_test.sh.
 #include <catch2/catch.hpp>
 

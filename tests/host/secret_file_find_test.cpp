@@ -1,4 +1,4 @@
-// host/secret_file_find and SecretFileJudge (host/secrets.hpp): the search that hides a
+// host/secret_file_find and SecretFileJudge (host/secrets/secrets.hpp): the search that hides a
 // repository's secret files from a sandboxed agent. The judge gives is_secret_file's answers for
 // every entry a top-down walk asks about (with the policy alone and with a project's own file
 // rules); the search finds exactly what a plain recursive listing judged by is_secret_file finds,

@@ -1,4 +1,4 @@
-// The rules a project adds (host/secrets.hpp SecretRules): their checks and messages, the compact
+// The rules a project adds (host/secrets/secrets.hpp SecretRules): their checks and messages, the compact
 // pattern form, and their effect on the redactor, the names and the denylist; the policy as data.
 #include <catch2/catch.hpp>
 

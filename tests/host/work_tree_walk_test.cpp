@@ -1,4 +1,4 @@
-// Reading a work tree against index stat data (host/work_tree_walk.hpp), without git: entries made
+// Reading a work tree against index stat data (host/git/work_tree_walk.hpp), without git: entries made
 // from lstat of files written here stand for an index git would have written.
 #include <sys/stat.h>
 #include <unistd.h>

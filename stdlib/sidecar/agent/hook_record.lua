@@ -2,7 +2,7 @@
 ---
 --- Inside a Sidecar run (the runner sets SIDECAR_RUN_ID and SIDECAR_RUN_DIR in the agent's
 --- environment) an event is one more line of the run's events.jsonl, kind `hook.<Event>`
---- ("hook.PostToolUse"), appended whole under the file's lock (host/artifact_store.cpp) while the
+--- ("hook.PostToolUse"), appended whole under the file's lock (host/store/artifact_store.cpp) while the
 --- run writes its own: its `seq` follows the file's last line, which the run's recorder does not
 --- see, so a number may repeat; the order of the lines is the order of the events.
 ---

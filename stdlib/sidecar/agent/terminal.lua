@@ -63,7 +63,7 @@ function M.open(o, c)
   for _, a in ipairs(o.answers or {}) do -- a prompt with a known answer is a prompt
     self.patterns[#self.patterns + 1] = a.pattern
   end
-  -- Bounded as the raw logs of a run without a terminal are (host/log_cap.hpp); terminal.log is
+  -- Bounded as the raw logs of a run without a terminal are (host/process/log_cap.hpp); terminal.log is
   -- written as it comes (`run attach` reads it as it grows).
   local max = c.max_log or 0
   self.text_log = assert(logfile.open(c.run_dir .. "/" .. (c.parser and "agent.jsonl" or "stdout.log"), max))

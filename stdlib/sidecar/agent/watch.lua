@@ -11,7 +11,7 @@
 --- after the exit. stderr goes to stderr.log, and its tail is collected for the failure reason.
 --- On a terminal (`terminal`, stdlib/sidecar/agent/terminal.lua) both streams are one, which it reads,
 --- and the wait loop lets it type what was sent and read the screen for prompts.
---- Each stream is redacted as read (host/stream_redactor.hpp: the file and the parser see the same
+--- Each stream is redacted as read (host/secrets/stream_redactor.hpp: the file and the parser see the same
 --- bytes) and each log bounded by `max_log` (head and tail kept, stdlib/sidecar/core/log_caps.lua).
 local clock = require("sidecar.host.time")
 local errors = require("sidecar.core.errors")

@@ -41,7 +41,7 @@ function M.open(root, opts)
 end
 
 ---Replaces a file atomically (its folders are created); the text is redacted first. Whole
----however the process dies; `durability` says what a power loss may do (host/artifact_store.hpp):
+---however the process dies; `durability` says what a power loss may do (host/store/artifact_store.hpp):
 ---"now" (the default: on disk when it returns), "whole" (the folder's fsync waits for
 ---dir:sync() or the close: the previous version may come back, never a cut one) or "atomic"
 ---(no fsync: the file may be lost or cut).

@@ -47,7 +47,7 @@ function M.exists(path)
 end
 
 ---Whether `program` can be run: on PATH, or with a slash an executable file (found as proc.spawn
----finds it: host/program_path).
+---finds it: host/process/program_path).
 ---@param program string
 ---@return boolean
 function M.on_path(program)

@@ -1,7 +1,7 @@
 --- The bound on a run's raw logs (agent.jsonl or stdout.log, and stderr.log): `max_log_bytes`
 --- per log, 64 MiB unless the config or the caller says otherwise. Past it the log keeps its
 --- first and last halves with a marker line between them saying how many bytes were dropped
---- (host/log_cap.hpp does the cutting, in the stream sink, after redaction); the parsers, the
+--- (host/process/log_cap.hpp does the cutting, in the stream sink, after redaction); the parsers, the
 --- idle clock and the collected stderr tail still see every byte. The run records each log that
 --- was cut in `log_truncated` (counts of the log's bytes, that is after redaction):
 ---

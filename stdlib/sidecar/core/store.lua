@@ -87,7 +87,7 @@ local function encode(record)
 end
 
 -- What the store writes through by name: SQLite and git follow a link there (the run, task and
--- session folders are made and opened without following one, host/artifact_store.cpp).
+-- session folders are made and opened without following one, host/store/artifact_store.cpp).
 local STORE_ENTRIES = { "", "/" .. M.DB_NAME, "/" .. M.DB_NAME .. "-wal", "/" .. M.DB_NAME .. "-shm",
   "/" .. M.DB_NAME .. "-journal", "/runs", "/tasks", "/sessions", "/worktrees" }
 

@@ -1,6 +1,6 @@
 --- The JSON copies of the store's records (stdlib/sidecar/core/store.lua): each written at the revision the
 --- store gave its record, never left behind a newer write, and the copies a crash cut off written
---- by the next process that opens the store. See host/run_store.hpp for the store's side (the
+--- by the next process that opens the store. See host/store/run_store.hpp for the store's side (the
 --- revisions and the pending marks).
 local json = require("sidecar.core.json")
 local secrets = require("sidecar.core.secrets")
@@ -51,7 +51,7 @@ function M.put(self, kind, id, record, files, mark)
   -- "whole": each file's data is on disk before its rename, so a copy is never cut, even by a
   -- power loss; the folders' fsyncs wait for the store's close (one per folder for all the
   -- copies of a command, not one per copy). Should the power fail before it, a copy may be the
-  -- one before, as the store's last commits may be (synchronous=NORMAL, host/run_store.hpp).
+  -- one before, as the store's last commits may be (synchronous=NORMAL, host/store/run_store.hpp).
   local ok, message, code = self.dir:write_all(batch, "whole")
   local written = math.type(record.revision) == "integer" and record.revision or 0
   mark = mark or written

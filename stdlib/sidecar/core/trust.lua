@@ -92,7 +92,7 @@ function M.repo_key(repo)
 end
 
 -- A file of code as it would run (config.lua, a preset): a regular file of bounded size, else nil
--- (host/code_file.hpp: a FIFO or /dev/zero is never read).
+-- (host/util/code_file.hpp: a FIFO or /dev/zero is never read).
 local read_code = paths.read_code
 local MAX_STATE_BYTES = 64 * 1024 * 1024 -- trust.json: a hash per file and per task
 

@@ -5,7 +5,7 @@
 ---   local change = worktree.changes(repo, before)      -- {head_before, head_after, files = {...}}
 ---
 --- A snapshot is read in-process (sidecar.host.git) as `git status` reads a work tree: the work
---- tree is read against the index's stat data on a few threads (host/work_tree_walk.hpp), which
+--- tree is read against the index's stat data on a few threads (host/git/work_tree_walk.hpp), which
 --- tells which files to hash; hashing happens in memory with git's filters, .gitignore is git's
 --- (libgit2), and nothing is written into the repository (no object, no index, no lock).
 --- Untracked files are hashed too, unless larger than max_hash_bytes: those are compared by

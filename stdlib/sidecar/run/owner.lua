@@ -97,7 +97,7 @@ end
 ---Prepares the agent's start, right before it: the run's mark in its environment table (every
 ---process of the agent inherits it); this process a child subreaper while the guard is open, so
 ---orphans of the agent come to it; and, where one can be made, a cgroup v2 of the run's own that the agent
----starts in (host/run_cgroup.hpp). Call Guard:spawned after the spawn, whether it worked or not.
+---starts in (host/process/run_cgroup.hpp). Call Guard:spawned after the spawn, whether it worked or not.
 ---@param env table
 function Guard:prepare(env)
   env[run_processes.MARK_VARIABLE] = self.mark

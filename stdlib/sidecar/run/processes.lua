@@ -1,7 +1,7 @@
 --- The processes of a run, found in ways that survive pid reuse, and how they are ended.
 ---
 --- Four ways, each immune to pid reuse:
---- - the run's cgroup v2, where one could be made (host/run_cgroup.hpp): every process the
+--- - the run's cgroup v2, where one could be made (host/process/run_cgroup.hpp): every process the
 ---   agent starts is in it, whatever it does; killed at once by cgroup.kill, then removed;
 --- - the mark: every process started for the run inherits SIDECAR_RUN_MARK=<the run's mark>
 ---   (found through /proc/PID/environ, setsid() escapees included);
@@ -102,7 +102,7 @@ end
 ---@param s table
 ---@param run_id string
 ---@param pid integer|nil
----@param cgroup? string  the run's cgroup v2 folder (host/run_cgroup.hpp)
+---@param cgroup? string  the run's cgroup v2 folder (host/process/run_cgroup.hpp)
 ---@param mark? string  the run's mark (SIDECAR_RUN_MARK)
 function M.record_agent(s, run_id, pid, cgroup, mark)
   local p = pid and procinfo.get(pid)

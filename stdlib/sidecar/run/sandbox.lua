@@ -12,7 +12,7 @@
 ---     config, which could start code outside any run, stays read-only); read everything else but
 ---     the secret files (sidecar.run.sandbox_hidden) and a private /tmp and /run;
 ---   - reach the network only as `network` says: "model" (default): the runner's model endpoints
----     and `isolation.hosts`, through Sidecar's proxy (host/sandbox_proxy.hpp); "none": nothing;
+---     and `isolation.hosts`, through Sidecar's proxy (host/sandbox/sandbox_proxy.hpp); "none": nothing;
 ---     "full": everything (the host's network namespace);
 ---   - leave nothing running: its processes live in a pid namespace whose first process
 ---     (`sidecar sandbox-init`) reports and kills what the agent left, and dies with the run's owner.

@@ -100,7 +100,7 @@ end
 
 ---How a sandbox holds `limits` (M.resolve's): {limits, tmpfs = {[folder] = bytes} (for
 ---sandbox_mounts), init_args = {...} (for sandbox-init), by = {pids, memory, tmp}, cgroup}.
----`cgroup`: the run's cgroup v2 folder, when the sandbox starts in one (host/run_cgroup.hpp).
+---`cgroup`: the run's cgroup v2 folder, when the sandbox starts in one (host/process/run_cgroup.hpp).
 ---@param limits table|nil
 ---@param cgroup string|nil
 ---@param root boolean|nil  whether this process is root (then RLIMIT_NPROC does not hold)

@@ -1,6 +1,6 @@
 --- The JSON API of `sidecar ui`: each route calls the CLI command that `--json` would run
 --- (stdlib/sidecar/cli/*.lua) and answers with its envelope `{ok, version, command, data, errors[]}`.
---- The C++ server (host/ui_server.cpp) has already checked the Host, the Origin and the token; this
+--- The C++ server (ui/ui_server.cpp) has already checked the Host, the Origin and the token; this
 --- module decides which method a route takes (a change of state: POST only) and which of a
 --- command's options a request may set (only those listed: never `--worker` or `--prepared`).
 ---
