@@ -8,6 +8,7 @@
 ---
 ---   local graph = require("sidecar.dev.require_graph").scan("stdlib")
 ---   local problems = require("sidecar.dev.require_graph").check(graph, require("sidecar.dev.layers"))
+local files = require("sidecar.core.files")
 local paths = require("sidecar.host.paths")
 
 local M = {}
@@ -175,13 +176,6 @@ local function lua_files(root, rel, out)
   return out
 end
 
-local function read(path)
-  local f = assert(io.open(path, "rb"))
-  local text = f:read("a")
-  f:close()
-  return text
-end
-
 ---Reads every .lua file under `root` (the stdlib folder) and returns the graph:
 ---modules (name -> {path, group}), edges ({from, to, path, line, lazy, dynamic}: each require as
 ---written, in file order), unread (requires whose name cannot be read: {path, count}).
@@ -193,7 +187,7 @@ function M.scan(root, group_of)
   for _, rel in ipairs(lua_files(root, "", {})) do
     local module = module_of(rel)
     graph.modules[module] = { path = "stdlib/" .. rel, group = group_of(module) }
-    local found, unread = requires_of(read(root .. "/" .. rel))
+    local found, unread = requires_of(assert(files.read(root .. "/" .. rel)))
     for _, r in ipairs(found) do
       local to = r.dynamic and r.name .. "*" or r.name
       graph.edges[#graph.edges + 1] = { from = module, to = to, path = "stdlib/" .. rel, line = r.line,
