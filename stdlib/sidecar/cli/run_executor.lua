@@ -87,8 +87,8 @@ function M.start(o, s, cfg, task, st, extra, report_steps)
   local fix_run = e.fix_run or function() end
   local fix = ended and fix_run(s, ended)
   while fix do
-    out.progress(("run %s: validation failed; fix run %d of %d submitted as Slurm job %s"):format(ended.run_id,
-      ended.reaction.attempt + 1, ended.reaction.retries, tostring(type(fix.slurm) == "table" and fix.slurm.job_id)))
+    out.progress(("run %s: validation failed; fix run %d of %d submitted %s"):format(ended.run_id,
+      ended.reaction.attempt + 1, ended.reaction.retries, e.where(fix)))
     ended, wait_why = follow(s, fix)
     fix = ended and fix_run(s, ended)
   end

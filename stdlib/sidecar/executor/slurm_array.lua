@@ -6,13 +6,13 @@
 --- it); the rest is as for one Slurm run (stdlib/sidecar/executor/slurm_runs.lua).
 local background = require("sidecar.task.background")
 local clock = require("sidecar.host.time")
-local slurm_settings = require("sidecar.executor.slurm_settings")
 local proc = require("sidecar.core.proc")
 local queue = require("sidecar.task.queue")
 local run_reconcile = require("sidecar.run.reconcile")
 local runs = require("sidecar.task.runs")
 local slurm = require("sidecar.executor.slurm_client")
 local slurm_runs = require("sidecar.executor.slurm_runs")
+local slurm_settings = require("sidecar.executor.slurm_settings")
 
 local M = {}
 

@@ -4,8 +4,8 @@
 --- nonce written here, and writes one back), the sidecar binary runs there, and which agent CLIs
 --- are on its PATH.
 local clock = require("sidecar.host.time")
-local slurm_settings = require("sidecar.executor.slurm_settings")
 local slurm = require("sidecar.executor.slurm_client")
+local slurm_settings = require("sidecar.executor.slurm_settings")
 
 local M = {}
 

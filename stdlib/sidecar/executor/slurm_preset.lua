@@ -16,11 +16,11 @@
 --- before the error goes on: no run is left active, no lock held.
 local clock = require("sidecar.host.time")
 local errors = require("sidecar.core.errors")
-local slurm_settings = require("sidecar.executor.slurm_settings")
 local json = require("sidecar.core.json")
 local run_reconcile = require("sidecar.run.reconcile")
 local slurm = require("sidecar.executor.slurm_client")
 local slurm_runs = require("sidecar.executor.slurm_runs")
+local slurm_settings = require("sidecar.executor.slurm_settings")
 local store = require("sidecar.core.store")
 
 local M = {}
