@@ -98,15 +98,6 @@ local function outcome(run)
       or nil }
 end
 
--- The records of the runs named (those still in the store).
-local function records(s, run_ids)
-  local list = {}
-  for _, run_id in ipairs(run_ids) do
-    list[#list + 1] = s:get_run(run_id)
-  end
-  return list
-end
-
 ---Runs every ready task as Slurm array jobs, at most `o.jobs` at once, until none is ready and
 ---none runs. o: jobs, runner, on_progress (as queue.start_ready's). Returns the outcomes in the
 ---order the runs ended.
@@ -147,7 +138,7 @@ function M.start_ready(s, cfg, o)
     end
     progress("waiting", state)
     clock.sleep_ms(500)
-    slurm_runs.prefetch(records(s, running)) -- one squeue for the wave
+    slurm_runs.prefetch_named(s, running) -- one squeue for the wave
     for i = #running, 1, -1 do
       local run = run_reconcile.reconcile(s, assert(s:get_run(running[i])))
       local fix = not background.ACTIVE[run.status] and require("sidecar.executor.slurm_react").fix_run(s, run)

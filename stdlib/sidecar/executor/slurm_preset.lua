@@ -171,11 +171,11 @@ function Batch:wait(finish)
   end
   local told = now_ms()
   while #left > 0 do
-    local runs = {}
+    local ids = {}
     for k, p in ipairs(left) do
-      runs[k] = s:get_run(p.run_id)
+      ids[k] = p.run_id
     end
-    slurm_runs.prefetch(runs) -- one squeue for the whole batch
+    slurm_runs.prefetch_named(s, ids) -- one squeue for the whole batch
     for k = #left, 1, -1 do
       local p = left[k]
       local run = run_reconcile.reconcile(s, assert(s:get_run(p.run_id)))

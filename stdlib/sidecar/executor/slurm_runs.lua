@@ -160,6 +160,16 @@ function M.prefetch(runs)
   slurm.prefetch(ids)
 end
 
+---M.prefetch of the runs named by id (those still in the store).
+---@param run_ids string[]
+function M.prefetch_named(s, run_ids)
+  local runs = {}
+  for _, run_id in ipairs(run_ids) do
+    runs[#runs + 1] = s:get_run(run_id)
+  end
+  M.prefetch(runs)
+end
+
 ---reconcile for a Slurm run (see stdlib/sidecar/run/reconcile.lua): imports what the worker
 ---recorded; once Slurm says the job ended, records Slurm's end, or ends a run the worker left
 ---active. Returns the run as it is now, whether it was ended here, and why not when it failed.
