@@ -52,17 +52,6 @@ function M.envelope(command, ok, data, errors, version, code)
   print(json.encode(envelope, { indent = 2 }))
 end
 
----The messages of an envelope's errors, for people (`sidecar mcp` and callers joining them).
----@param envelope table
----@return string[]
-function M.messages(envelope)
-  local list = {}
-  for i, e in ipairs(type(envelope) == "table" and type(envelope.errors) == "table" and envelope.errors or {}) do
-    list[i] = type(e) == "table" and tostring(e.message) or tostring(e)
-  end
-  return list
-end
-
 ---Runs `command(o)` (a command function of sidecar.cli.*, given `o.json`) with the envelopes it
 ---would print handed back instead: how `sidecar mcp` and `sidecar ui` do what a command does without running
 ---it as a process. Returns the command's exit status and its last envelope (nil when it made

@@ -70,4 +70,16 @@ function M.is(err, code)
   return getmetatable(err) == Error and (code == nil or err.code == code)
 end
 
+---The messages of a command's JSON envelope's errors ({errors = {text | {message}, ...}}, as
+---sidecar.cli.output writes them), for people: `sidecar mcp`, and a queue reading its children.
+---@param envelope any  a decoded envelope (anything else: no messages)
+---@return string[]
+function M.messages(envelope)
+  local list = {}
+  for i, e in ipairs(type(envelope) == "table" and type(envelope.errors) == "table" and envelope.errors or {}) do
+    list[i] = type(e) == "table" and tostring(e.message) or tostring(e)
+  end
+  return list
+end
+
 return M

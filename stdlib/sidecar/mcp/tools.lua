@@ -3,6 +3,7 @@
 --- `--json` and taking its envelope (sidecar.cli.output.capture), so a tool and its command can
 --- never disagree; what a tool gives back is a bounded summary, never a transcript. The schemas
 --- are in sidecar.mcp.tool_schemas.
+local errors = require("sidecar.core.errors")
 local json = require("sidecar.core.json")
 local out = require("sidecar.cli.output")
 local run_background = require("sidecar.task.background")
@@ -90,7 +91,7 @@ local function command(ctx, module, fname, o)
     return nil, ("%s.%s printed no result (exit %d)"):format(module, fname, status)
   end
   if not envelope.ok and #envelope.errors > 0 then
-    return nil, as_fields(table.concat(out.messages(envelope), "; ")), envelope
+    return nil, as_fields(table.concat(errors.messages(envelope), "; ")), envelope
   end
   return envelope.data, nil, envelope
 end
@@ -244,7 +245,7 @@ function CALLS.preset_run(a, ctx)
   data = envelope.data
   local runs = first(data.runs, 50, function(r) return r.run_id or json.null end)
   return { ok = envelope.ok, text = cut(data.text, LIMITS.preset_text), data = data.result, runs = runs,
-    errors = first(out.messages(envelope), LIMITS.blockers, line) }
+    errors = first(errors.messages(envelope), LIMITS.blockers, line) }
 end
 
 function CALLS.context(_, ctx)

@@ -5,6 +5,7 @@
 --- end, tasks that depended on them become ready and start too. Each run is a `sidecar run`
 --- process of its own, so runs share nothing but the store.
 local agent_budget = require("sidecar.agent.budget")
+local errors = require("sidecar.core.errors")
 local json = require("sidecar.core.json")
 local proc = require("sidecar.core.proc")
 
@@ -49,16 +50,6 @@ local function run_number(id)
   return tonumber(type(id) == "string" and id:match("^R%-(%d+)$") or nil) or 0
 end
 
--- The first error of a command's JSON envelope ({errors = {text | {message}, ...}}: the shape
--- sidecar.cli.output writes), or nil.
-local function first_error(env)
-  if type(env) ~= "table" or type(env.errors) ~= "table" or env.errors[1] == nil then
-    return nil
-  end
-  local e = env.errors[1]
-  return type(e) == "table" and tostring(e.message) or tostring(e)
-end
-
 -- What one `sidecar run T --json` child reported: its steps, or a failure from its stderr.
 local function child_outcome(s, task_id, since, r)
   local ok, env = json.try_decode(r.stdout or "")
@@ -73,7 +64,7 @@ local function child_outcome(s, task_id, since, r)
     return { task_id = task_id, run_id = last.run_id, status = last.status, ok = GOOD[last.status] == true,
       duration_ms = last.duration_ms, reason = last.failure_reason or (last.blockers and last.blockers[1]) }
   end
-  local err = ok and first_error(env)
+  local err = ok and errors.messages(env)[1]
   local said = err or require("sidecar.core.text").last_line(r.stderr) or ("exit " .. tostring(r.code)) -- linear
   return { task_id = task_id, ok = false, status = "failed", reason = said }
 end
