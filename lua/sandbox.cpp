@@ -21,7 +21,6 @@
 #include "modules.hpp"
 #include "sandbox/sandbox_proxy.hpp"
 #include "secrets/secret_file_find.hpp"
-#include "secrets/secrets.hpp"
 #include "userdata_box.hpp"
 
 namespace sidecar::lua {
@@ -30,7 +29,8 @@ namespace {
 constexpr char kProxyType[] = "sidecar.sandbox_proxy";
 using ProxyHolder = std::unique_ptr<host::SandboxProxy>;
 
-// The rules of argument 2: an array of {host = string, port = integer}; a bad entry raises.
+// The rules of argument 2: an array of {host = string, port = integer} ({host = "*", port = 0}: every
+// host on every port); a bad entry raises.
 std::vector<host::ProxyRule> check_rules(lua_State* L, int index) {
   luaL_checktype(L, index, LUA_TTABLE);
   std::vector<host::ProxyRule> rules;
@@ -40,8 +40,10 @@ std::vector<host::ProxyRule> check_rules(lua_State* L, int index) {
     if (!lua_istable(L, -1)) luaL_error(L, "sandbox.proxy: rule %d must be a table {host =, port =}", int(i));
     lua_getfield(L, -1, "host");
     lua_getfield(L, -2, "port");
-    if (lua_type(L, -2) != LUA_TSTRING || !lua_isinteger(L, -1) || lua_tointeger(L, -1) < 1 ||
-        lua_tointeger(L, -1) > 65535)
+    const bool any = lua_type(L, -2) == LUA_TSTRING && std::strcmp(lua_tostring(L, -2), "*") == 0 &&
+                     lua_isinteger(L, -1) && lua_tointeger(L, -1) == 0;  // every host: network "full"
+    if (!any && (lua_type(L, -2) != LUA_TSTRING || !lua_isinteger(L, -1) || lua_tointeger(L, -1) < 1 ||
+                 lua_tointeger(L, -1) > 65535))
       luaL_error(L, "sandbox.proxy: rule %d needs host (a string) and port (1 to 65535)", int(i));
     rules.push_back({lua_tostring(L, -2), static_cast<uint16_t>(lua_tointeger(L, -1))});
     lua_pop(L, 3);
@@ -106,8 +108,9 @@ void push_strings(lua_State* L, const std::vector<std::string>& list) {
   }
 }
 
-// sandbox.secret_files(top, skip) -> {files, folders, entries, unread} (host/secrets/secret_file_find.hpp):
-// the secret files and folders under `top`, never entering `skip`; every other folder is read.
+// sandbox.secret_files(top, skip) -> {files, folders, sockets, entries, unread}
+// (host/secrets/secret_file_find.hpp): the secret files and folders and the Unix sockets under `top`,
+// never entering `skip`; every other folder is read.
 int secret_files(lua_State* L) {
   std::string top(check_text(L, 1));
   luaL_checktype(L, 2, LUA_TTABLE);
@@ -120,11 +123,13 @@ int secret_files(lua_State* L) {
     lua_pop(L, 1);
   }
   host::SecretFileSearch found = host::find_secret_files(top, skip);
-  lua_createtable(L, 0, 4);
+  lua_createtable(L, 0, 5);
   push_strings(L, found.files);
   lua_setfield(L, -2, "files");
   push_strings(L, found.folders);
   lua_setfield(L, -2, "folders");
+  push_strings(L, found.sockets);
+  lua_setfield(L, -2, "sockets");
   lua_pushinteger(L, static_cast<lua_Integer>(found.entries));
   lua_setfield(L, -2, "entries");
   lua_pushinteger(L, static_cast<lua_Integer>(found.unread));
@@ -139,15 +144,15 @@ int sandbox_uid(lua_State* L) {
   return 2;
 }
 
-// sandbox.secret_environ() -> {names}: the variables of this process's environment whose names
-// say they hold a secret (host/secrets/secrets.hpp's rules: *_TOKEN, *_KEY, *PASSWORD* ...), sorted.
-int secret_environ(lua_State* L) {
+// sandbox.environ() -> {names}: the names of this process's environment variables, sorted (the
+// sandbox gives an agent those an allow-list names: stdlib/sidecar/run/sandbox_hidden.lua).
+int environ_names(lua_State* L) {
   std::vector<std::string> names;
   for (char** e = environ; e && *e; ++e) {
     const char* eq = std::strchr(*e, '=');
     if (!eq) continue;
     std::string name(*e, static_cast<std::size_t>(eq - *e));
-    if (host::is_secret_variable_name(name)) names.push_back(std::move(name));
+    names.push_back(std::move(name));
   }
   std::sort(names.begin(), names.end());
   push_strings(L, names);
@@ -171,7 +176,7 @@ int open_host_sandbox(lua_State* L) {
   register_type(L, kProxyType, meta, methods);
   static const luaL_Reg functions[] = {
       {"proxy", guarded<proxy_start>}, {"secret_files", guarded<secret_files>}, {"uid", guarded<sandbox_uid>},
-      {"secret_environ", guarded<secret_environ>},
+      {"environ", guarded<environ_names>},
       {nullptr, nullptr}};
   luaL_newlib(L, functions);
   return 1;

@@ -157,6 +157,7 @@ void relay(int a, int b, const std::atomic<bool>& stopping, uint64_t& a_to_b, ui
 bool proxy_allows(const std::vector<ProxyRule>& rules, const std::string& host, uint16_t port) {
   const std::string h = lower(host);
   for (const ProxyRule& r : rules) {
+    if (r.host == "*" && r.port == 0) return true;  // every host (network "full": recorded, not bounded)
     if (r.port != port) continue;
     const std::string want = lower(r.host);
     if (want == h) return true;

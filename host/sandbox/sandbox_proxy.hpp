@@ -15,7 +15,8 @@
 namespace sidecar::host {
 
 // A host a run may reach: "api.openai.com" (exactly), "*.example.com" (any name below it, not the
-// domain itself) or an address ("127.0.0.1", "::1"), on one port.
+// domain itself) or an address ("127.0.0.1", "::1"), on one port; host "*" with port 0: any host on
+// any port (network "full", where the proxy only records).
 struct ProxyRule {
   std::string host;
   uint16_t port = 443;

@@ -19,7 +19,7 @@ namespace sidecar::host {
 namespace {
 
 struct Found {
-  std::vector<std::string> files, folders;
+  std::vector<std::string> files, folders, sockets;
   std::size_t entries = 0, unread = 0;
 };
 
@@ -42,10 +42,12 @@ class Search {
     ::close(root_);
     out.files = std::move(found_.files);
     out.folders = std::move(found_.folders);
+    out.sockets = std::move(found_.sockets);
     out.entries = found_.entries;
     out.unread = found_.unread;
     std::sort(out.files.begin(), out.files.end());
     std::sort(out.folders.begin(), out.folders.end());
+    std::sort(out.sockets.begin(), out.sockets.end());
     return out;
   }
 
@@ -79,7 +81,11 @@ class Search {
       if (type == DT_UNKNOWN) {  // a file system that does not say: asked, never followed
         struct stat st {};
         if (fstatat(dirfd(d), name, &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
-        type = S_ISDIR(st.st_mode) ? DT_DIR : S_ISLNK(st.st_mode) ? DT_LNK : S_ISREG(st.st_mode) ? DT_REG : DT_UNKNOWN;
+        type = S_ISDIR(st.st_mode)    ? DT_DIR
+               : S_ISLNK(st.st_mode)  ? DT_LNK
+               : S_ISREG(st.st_mode)  ? DT_REG
+               : S_ISSOCK(st.st_mode) ? DT_SOCK
+                                      : DT_UNKNOWN;
       }
       if (type == DT_DIR) {
         std::string path = path_of(name);
@@ -90,6 +96,8 @@ class Search {
         }
       } else if ((type == DT_REG || type == DT_LNK) && judge_.file(rel, name)) {
         out.files.push_back(top_ + "/" + path_of(name));
+      } else if (type == DT_SOCK) {  // a server's socket (a dev server, an editor): not the agent's to reach
+        out.sockets.push_back(top_ + "/" + path_of(name));
       }
     }
     closedir(d);
@@ -118,6 +126,7 @@ class Search {
     more_.notify_all();
     found_.files.insert(found_.files.end(), out.files.begin(), out.files.end());
     found_.folders.insert(found_.folders.end(), out.folders.begin(), out.folders.end());
+    found_.sockets.insert(found_.sockets.end(), out.sockets.begin(), out.sockets.end());
     found_.entries += out.entries;
     found_.unread += out.unread;
   }

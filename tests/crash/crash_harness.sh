@@ -110,6 +110,8 @@ grep -q "crash_agent.sh" "$repo/.agent/config.lua" || die "could not set the fak
 # The agent's marks: its OS sandbox lets it write them there (docs/security.md).
 sed -i "s|^    write = {},|    write = { \"$work/marks\" },|" "$repo/.agent/config.lua"
 grep -q "\"$work/marks\"" "$repo/.agent/config.lua" || die "could not let the agent write $work/marks"
+sed -i 's|^    env = {},|    env = { "CRASH_*" },|' "$repo/.agent/config.lua" # the agent's orders: given by name
+grep -q '"CRASH_\*"' "$repo/.agent/config.lua" || die "could not give the agent the CRASH_* variables"
 
 # Failure figures and their details (each thing counted once, however many batches see it).
 declare -A seen=() kills=() phases=() task_iter=() iter_info=() repaired_kinds=()

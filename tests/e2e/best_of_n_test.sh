@@ -28,6 +28,7 @@ for a in plain broken elegant judge mute once; do
 done
 add_runners "$entries"
 mkdir -p "$work/counts" && sandbox_allow write "$work/counts" # the once agent's count (its OS sandbox lets it)
+sandbox_allow env COUNT
 echo base >keep.txt && git add keep.txt && git -c user.email=t@e -c user.name=t commit -qm keep
 tree_state() { git status --porcelain=v1 --untracked-files=all; ls; git rev-parse HEAD; }
 before=$(tree_state)

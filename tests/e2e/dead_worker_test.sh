@@ -31,6 +31,7 @@ echo done
 EOF
 chmod +x "$work/agent.sh"
 add_runners "    command = { command = $(lua_list "$work/agent.sh") },"
+sandbox_allow env AGENT_SETSID # the agent's orders, given by name
 for i in 1 2 3 4 5; do "$S" task create --title "dead worker $i" --status ready >/dev/null; done
 
 # start TASK: a background run of TASK; prints "RUN_ID WORKER_PID".

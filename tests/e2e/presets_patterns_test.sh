@@ -28,6 +28,7 @@ new_repo() {
   runners="    command = { command = $(lua_list "$S" script "$F/fake_agent.lua") },"
   if [ -n "${2:-}" ]; then runners+=$'\n'"    codex = { program = $(lua_list "$2") },"; fi
   add_runners "$runners"
+  sandbox_allow env "FAKE_*" # the agents' orders, given by name
 }
 # reset: src/calc.py back to the committed file plus the change under review.
 reset() {

@@ -78,6 +78,7 @@ with_agent() {
   "$S" init >/dev/null
   add_runners "    command = { command = $(lua_list "$work/answer.sh") },"
   sandbox_allow write "$work/counts" # where the agent counts its answers (its OS sandbox lets it)
+  sandbox_allow env ANSWER ANSWER_FILE ANSWER_COUNT
 }
 mkdir -p "$work/counts"
 export ANSWER_COUNT=$work/counts/count

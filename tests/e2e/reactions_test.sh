@@ -29,6 +29,7 @@ repo() {
   done
   add_runners "$entries"
   sandbox_allow write "$OUTDIR" # what the agents saw, kept for the test
+  sandbox_allow env OUTDIR FIX # the agents' orders, given by name
   REACT=$2 "$S" -e '
     local f = assert(io.open(".agent/config.lua")); local text = f:read("a"); f:close()
     text = text:gsub("^(.-)return {\n", function(head) return head .. "return {\n  reactions = " .. os.getenv("REACT") .. ",\n" end, 1)

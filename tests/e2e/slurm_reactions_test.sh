@@ -35,6 +35,7 @@ ignored+=,worker_pid,worker_start,process_mark,revision,background,executor,laun
 # Commit ids name the time of the commit (the runs' results are committed as they end): the trees
 # are compared instead, and each chain's fix run is checked to start from its parent's result.
 ignored+=,made_ms,result_commit,start_commit,head_before,head_after,agent_head
+ignored+=,withheld_env # the names of what the machine hands in: a Slurm job's environment differs
 cp "$here/compare_records.lua" compare.lua # the differences between two records, FIELDs aside
 # same_chain NAME DIR: DIR's runs R-0001 and R-0002 and task T-0001 are the local ones'.
 same_chain() {

@@ -17,6 +17,7 @@ mkdir -p "$work/copies"
 new_repo() {
   git_repo "$1"
   sandbox_allow write "$work/copies"
+  sandbox_allow env "FAKE_*" BG_GATE BG_SLEEP # the agents' orders, given by name
   add_runners "    codex = { program = $(fake_agent "${REPLAY_CODEX:-$F/captures/codex_exec_json_text_turn.jsonl}") },
     claude = { program = $(fake_agent "${REPLAY_CLAUDE:-$F/captures/claude_stream_json_text_turn.jsonl}") },
 ${2:-}"
@@ -369,6 +370,7 @@ eq "the run names its terminal" "yes" "$(field .agent/runs/$belled/run.json .lau
 (
   git_repo stuck
   sandbox_allow write "$work/copies"
+  sandbox_allow env "FAKE_*" BG_GATE BG_SLEEP # the agents' orders, given by name
   add_runners "    quiet = { command = { \"sh\", \"-c\", \"cat >/dev/null; echo started; until [ -e '$work/copies/speak' ]; do sleep 0.05; done; echo resumed\" } },"
   sed -i 's/^  stuck_after = "5m"/  stuck_after = "1s"/' .agent/config.lua
   "$S" task create --title "Quiet" --status ready >/dev/null

@@ -23,6 +23,7 @@ printf '* text=auto\n' >.gitattributes && printf '.agent/\n' >.gitignore && echo
 printf '#!/bin/sh\ncat >/dev/null\nhead -c $((MIB << 20)) /dev/urandom >model.bin && sha1sum model.bin\n' >"$work/agent.sh"
 chmod +x "$work/agent.sh"
 add_runners "    big = { command = $(lua_list "$work/agent.sh") },"
+sandbox_allow env MIB # the agent's order, given by name
 # Every file into the run's commit: the agent's large file is its change (not left out as a
 # checkpoint would be).
 sed -i 's|max_untracked_bytes = "8MiB",|max_untracked_bytes = false,|' .agent/config.lua

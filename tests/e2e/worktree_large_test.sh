@@ -22,7 +22,7 @@ return {
     linker = { command = { "sh", "$work/agents/linker.sh" } },
   },
   worktree = { max_untracked_bytes = "1MiB", spares = 0, ${1:-} },
-  isolation = { write = { "$OUTDIR" } }, -- what the agents saw, kept for the test
+  isolation = { write = { "$OUTDIR" }, env = { "OUTDIR" } }, -- what the agents saw, kept for the test
   gates = { ${2:-} },
 }
 EOF

@@ -37,7 +37,7 @@ config() {
     echo "    pfile = { command = { \"sh\", \"$work/agents/pfile.sh\", \"{prompt_file}\" } },"
     echo '  },'
     echo "  worktree = { ${1:-} },"
-    echo "  isolation = { write = { \"$OUTDIR\" } }," # what the agents saw, kept for the test
+    echo "  isolation = { write = { \"$OUTDIR\" }, env = { \"OUTDIR\" } }," # what the agents saw, kept for the test
     echo '}'
   } >.agent/config.lua
 }

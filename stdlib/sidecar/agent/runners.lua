@@ -48,8 +48,11 @@ local SANDBOXES = { ["read-only"] = true, ["workspace-write"] = true, ["danger-f
 ---  sees only the `keep` names of the user's, read-only.
 ---@field sandbox_endpoints? fun(argv: string[], env: function, home: string?): string[]  the model endpoints
 ---  (URLs or host:port) a sandboxed run with network = "model" may reach
----@field sandbox_env? fun(argv: string[], env: function, home: string?): string[]  secret-looking variables
----  the CLI needs all the same (its API key), beyond stdlib/sidecar/run/sandbox_hidden.lua's RUNNER_ENV
+---@field env_names? string[]  the variables the CLI reads (names, or prefixes ending in `*`): its API key,
+---  base URL and settings. In a run's OS sandbox they are given beside sidecar.run.sandbox_hidden's ENV;
+---  every other variable of Sidecar's environment is withheld.
+---@field sandbox_env? fun(argv: string[], env: function, home: string?): string[]  more variables the CLI
+---  needs, found in its configuration (codex's `env_key`s)
 
 ---Adds (or replaces) the runner `name`; `agent.execute{runner = name}` then runs it.
 ---@param name string  letters, digits, '.', '_' and '-'
@@ -207,6 +210,7 @@ M.register("codex", {
     append(list, { "https://api.openai.com", "https://chatgpt.com", "https://auth.openai.com", env("OPENAI_BASE_URL") })
     return list
   end,
+  env_names = { "OPENAI_*", "CODEX_*", "AZURE_OPENAI_*", "RUST_LOG" },
   sandbox_env = function(argv, env, home)
     return codex_settings(argv, env, home, "env_key")
   end,
@@ -263,6 +267,8 @@ M.register("claude", {
   sandbox_endpoints = function(_, env)
     return { env("ANTHROPIC_BASE_URL") or "https://api.anthropic.com" }
   end,
+  env_names = { "ANTHROPIC_*", "CLAUDE_*", "DISABLE_*", "AWS_BEARER_TOKEN_BEDROCK", "MAX_THINKING_TOKENS",
+    "MAX_MCP_OUTPUT_TOKENS", "MCP_TIMEOUT", "MCP_TOOL_TIMEOUT", "BASH_DEFAULT_TIMEOUT_MS", "BASH_MAX_TIMEOUT_MS" },
   install = "npm install -g @anthropic-ai/claude-code",
   version = { "claude", "--version" },
   probe = { cmd = { "claude", "--help" }, flags = { "--print", "--output-format", "--verbose", "--model",

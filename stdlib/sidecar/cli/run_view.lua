@@ -402,7 +402,7 @@ end
 
 
 ---The OS sandbox of a run (record.os_sandbox), in a line: "bwrap, network model (host:port, ...);
----3 secret files hidden; ~/.claude's writes in …/cli-state/1-.claude; 1 connection refused", "off (asked
+---3 secret files hidden; 12 variables withheld; ~/.claude's writes in …/cli-state/1-.claude; 1 connection refused", "off (asked
 ---by --os-sandbox)"; nil for a run without.
 ---@param sb table|nil
 function M.sandbox_text(sb)
@@ -419,10 +419,29 @@ function M.sandbox_text(sb)
     parts[#parts + 1] = ("%d secret file%s or folder%s hidden"):format(hidden, hidden == 1 and "" or "s",
       hidden == 1 and "" or "s")
   end
+  local sockets = type(sb.hidden) == "table" and type(sb.hidden.sockets) == "number" and sb.hidden.sockets or 0
+  if sockets > 0 then
+    parts[#parts + 1] = ("%d socket%s out of reach"):format(sockets, sockets == 1 and "" or "s")
+  end
+  local withheld = type(sb.withheld_env) == "table" and #sb.withheld_env or 0
+  if withheld > 0 then
+    parts[#parts + 1] = ("%d variable%s withheld"):format(withheld, withheld == 1 and "" or "s")
+  end
   for _, st in ipairs(type(sb.cli_state) == "table" and sb.cli_state or {}) do
     local folder = tostring(st.folder)
     parts[#parts + 1] = ("%s's writes in %s"):format(tostring(st.path), folder:sub(1, 1) == "/" and folder or
       (".agent/" .. folder))
+  end
+  local reached = {}
+  for i, c in ipairs(type(sb.connections) == "table" and sb.connections or {}) do
+    if i > 3 then
+      reached[#reached + 1] = ("%d more in os_sandbox.connections"):format(#sb.connections - 3)
+      break
+    end
+    reached[#reached + 1] = ("%s:%s ×%s"):format(tostring(c.host), tostring(c.port), tostring(c.count))
+  end
+  if #reached > 0 then
+    parts[#parts + 1] = "reached " .. table.concat(reached, ", ")
   end
   local refused = type(sb.refused) == "table" and #sb.refused or 0
   if refused > 0 then

@@ -168,7 +168,7 @@ return {
     hosts = {},                    -- more hosts for "model": { "pypi.org", "*.githubusercontent.com:443" }
     read = {},                     -- what it may read all the same: secret files { "~/.aws", ".env.test" }, folders in /tmp
     write = {},                    -- more paths it may write: { "~/.cache/pip" }
-    env = {},                      -- secret-looking variables it is given all the same: { "GITHUB_TOKEN" }
+    env = {},                      -- variables it is given beside the allow-list: { "GITHUB_TOKEN", "MYAGENT_*" }
     -- Bounds of each sandbox (the agent's, its validation steps', the setup's), far above what a
     -- real run uses; a run stopped by one says which (docs/security.md, "Limits"). false: no bound.
     limits = {

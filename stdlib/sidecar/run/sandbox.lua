@@ -330,8 +330,8 @@ Sandbox.__index = Sandbox
 
 ---Opens the sandbox of one agent: plans its view, starts its proxy (network = "model") and makes
 ---its command line (sb.argv; spawn it with fd3 = sb.report and term_ignored = true). o: settings
----(M.settings), spec (the runner), argv, env (the agent's additions: secret-looking variables of
----Sidecar's own are withheld in it), cwd, level (the run's sandbox), repo_top (the main checkout),
+---(M.settings), spec (the runner), argv, env (the agent's additions: the variables of Sidecar's own
+---that no allow-list names are withheld in it, sidecar.run.sandbox_hidden.env), cwd, level (the run's sandbox), repo_top (the main checkout),
 ---worktree (the run's worktree record, or nil), store_root, run_dir, outputs (files of the run's
 ---folder the agent writes), home, name (for the private folder), no_commits (a worktree whose
 ---repository stays read-only: no private objects, sidecar.run.sandbox_git), state_seed (the CLI state
@@ -348,7 +348,7 @@ function M.open(o)
   o.home = o.home or os.getenv("HOME")
   o.env_of = env_of(o.env)
   local sb = setmetatable({ settings = settings, started_ms = nil }, Sandbox)
-  local keep = { table.unpack(hidden.RUNNER_ENV[o.spec.name] or {}) }
+  local keep = { table.unpack(o.spec.env_names or {}) }
   for _, n in ipairs(settings.env) do
     keep[#keep + 1] = n
   end
@@ -357,6 +357,9 @@ function M.open(o)
   end
   sb.withheld_env = hidden.env(o.env, keep)
   local net = settings.network == "model" and network_plan(o, settings) or { rules = {}, forward = {}, hosts = {} }
+  if settings.network == "full" then -- the host's network, and a proxy for every host that records what it reaches
+    net.rules, net.proxy_env, net.https_only = { { host = "*", port = 0 } }, true, true
+  end
   sb.hosts = net.hosts
   sb.dir = ("/tmp/sidecar-sandbox-%s-%s"):format(o.name or "run", ids.uuid():sub(1, 8))
   local made, bad = paths.make_dirs(sb.dir)
@@ -365,7 +368,7 @@ function M.open(o)
   end
   sb.report = sb.dir .. "/report.json"
   write_owner(sb.dir)
-  if settings.network == "model" then
+  if settings.network ~= "none" then
     sb.proxy, why, code = host.proxy(sb.dir .. "/proxy.sock", net.rules)
     if not sb.proxy then
       sb:finish()
@@ -412,7 +415,7 @@ function M.open(o)
   local home_plan = home.plan(real(o.home), settings.read, sb.dir)
   table.move(home_plan.binds, 1, #home_plan.binds, #binds + 1, binds)
   local hide = hidden.paths({ home = real(o.home), repos = repos, skip = skip, read = settings.read, own = own })
-  sb.hidden = { files = #hide.files, folders = #hide.dirs }
+  sb.hidden = { files = #hide.files - hide.sockets, folders = #hide.dirs, sockets = hide.sockets > 0 and hide.sockets or nil }
   sb.limits = limits.plan(settings.limits, o.cgroup, host.uid() == 0)
   local args = mounts.args({ network = settings.network, private = mounts.private(paths.lstat("/var/run")
       and paths.lstat("/var/run").kind == "symlink"), read = read_paths(o, settings, home_plan), write = write,
@@ -432,6 +435,9 @@ function M.open(o)
     if net.proxy_env then
       init[#init + 1] = "--proxy-env"
     end
+    if net.https_only then
+      init[#init + 1] = "--proxy-https-only"
+    end
   end
   table.move(sb.limits.init_args, 1, #sb.limits.init_args, #init + 1, init)
   init[#init + 1] = "--"
@@ -443,7 +449,7 @@ end
 
 ---After the agent's process (bwrap) ended: the sandbox's report, its proxy stopped and its private
 ---folder gone. Returns {exit_code?, signal?, escapees = {{pid, command, left_session}},
----stopped?, network = {allowed = {"host:port"...}, refused = {{host, port, error}...}}, missing =
+---stopped?, network = {allowed = {{host, port, at_ms, bytes_up, bytes_down}...}, refused = {{host, port, error}...}}, missing =
 ---true when no report came (the sandbox was killed, or never started)}.
 function Sandbox:finish()
   if self.finished then
@@ -469,7 +475,7 @@ function Sandbox:finish()
     self.proxy:close()
     for _, e in ipairs(entries) do
       local list = e.allowed and report.network.allowed or report.network.refused
-      list[#list + 1] = e.allowed and (e.host .. ":" .. e.port) or { host = e.host, port = e.port, error = e.error }
+      list[#list + 1] = e.allowed and e or { host = e.host, port = e.port, error = e.error }
     end
     report.network.dropped = dropped > 0 and dropped or nil
   end
@@ -483,7 +489,24 @@ function Sandbox:finish()
   return report
 end
 
----What the run record keeps of its sandbox: {kind, network, hosts, refused, withheld_env, hidden, git,
+-- The connections the proxy let through, one per host and port: {host, port, count, bytes_up,
+-- bytes_down}, in the order first reached.
+local function connections(allowed)
+  local list, at = {}, {}
+  for _, e in ipairs(allowed) do
+    local key = e.host .. ":" .. e.port
+    local c = at[key]
+    if not c then
+      c = json.object({ host = e.host, port = e.port, count = 0, bytes_up = 0, bytes_down = 0 })
+      list[#list + 1], at[key] = c, c
+    end
+    c.count, c.bytes_up, c.bytes_down = c.count + 1, c.bytes_up + (e.bytes_up or 0), c.bytes_down + (e.bytes_down or 0)
+  end
+  return list
+end
+
+---What the run record keeps of its sandbox: {kind, network, hosts, connections (what the proxy let
+---through: every connection of network "full" that took it), refused, withheld_env, hidden, git,
 ---cli_state, limits (sidecar.run.sandbox_limits.outcome)}.
 ---@param report table  finish()'s
 function Sandbox:record(report)
@@ -491,7 +514,9 @@ function Sandbox:record(report)
   for i, e in ipairs(report.network.refused) do
     refused[i] = json.object({ host = e.host, port = e.port, error = e.error })
   end
+  local reached = connections(report.network.allowed)
   return json.object({ kind = "bwrap", network = self.settings.network, hosts = json.array(self.hosts or {}),
+    connections = #reached > 0 and json.array(reached) or nil, connections_dropped = report.network.dropped,
     refused = #refused > 0 and json.array(refused) or nil,
     withheld_env = #self.withheld_env > 0 and json.array(self.withheld_env) or nil,
     hidden = json.object(self.hidden or {}), git = report.git and next(report.git) and json.object(report.git) or nil,

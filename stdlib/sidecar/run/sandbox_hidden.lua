@@ -1,7 +1,7 @@
 --- What a run's sandbox keeps from its agent: secret files and folders (the user's keys and cloud
---- credentials, the repository's `.env*` and private keys, the machine's own keys) and variables
---- of Sidecar's environment whose names say they hold a secret. The agent may still be given one
---- the task needs: `isolation.read` (paths) and `isolation.env` (names) in .agent/config.lua.
+--- credentials, the repository's `.env*` and private keys, the machine's own keys) and the
+--- variables of Sidecar's environment that an allow-list does not name. The agent may still be given
+--- what the task needs: `isolation.read` (paths) and `isolation.env` (names) in .agent/config.lua.
 ---
 ---   local hide = sandbox_hidden.paths({home = HOME, repos = {top, worktree}, skip = {".agent"}, read = {...}})
 ---   -- hide.dirs, hide.files, hide.entries (every folder of each repository is read: no cap)
@@ -14,7 +14,9 @@ local M = {}
 ---Folders of a home that hold keys, tokens or a browser's cookies: hidden whole.
 M.HOME_DIRS = { ".ssh", ".gnupg", ".aws", ".azure", ".config/gcloud", ".kube", ".docker", ".password-store",
   ".config/gh", ".config/hub", ".terraform.d", ".local/share/keyrings", ".mozilla", ".config/google-chrome",
-  ".config/chromium", ".config/BraveSoftware", ".pki", ".config/rclone", ".config/op", ".vault" }
+  ".config/chromium", ".config/BraveSoftware", ".pki", ".config/rclone", ".config/op", ".vault",
+  -- where password managers' SSH agents and container engines keep their sockets (an engine is the host)
+  ".1password", ".colima", ".lima", ".rd", ".orbstack", ".local/share/containers", ".var/app/com.bitwarden.desktop" }
 ---Agent CLIs' own folders and files in a home: their logins and every transcript of every
 ---project. Hidden from every agent but the runner's own CLI, which sees a folder of its run's
 ---there instead (stdlib/sidecar/run/sandbox_state.lua).
@@ -25,25 +27,38 @@ M.CLI_FILES = { ".claude.json", ".claude.json.backup" }
 M.HOME_FILES = { ".netrc", ".git-credentials", ".npmrc", ".pypirc", ".cargo/credentials", ".cargo/credentials.toml",
   ".gem/credentials", ".m2/settings.xml", ".config/git/credentials", ".pgpass", ".my.cnf", ".boto", ".s3cfg",
   ".terraformrc", ".dockercfg", ".vault-token", ".yarnrc.yml", ".config/pip/pip.conf", ".bash_history",
-  ".zsh_history", ".python_history", ".psql_history", ".mysql_history", ".lesshst", ".viminfo" }
+  ".zsh_history", ".python_history", ".psql_history", ".mysql_history", ".lesshst", ".viminfo",
+  ".bitwarden-ssh-agent.sock" }
 ---The machine's own secrets (readable by an agent of root's).
 M.SYSTEM_FILES = { "/etc/shadow", "/etc/gshadow", "/etc/shadow-", "/etc/gshadow-", "/etc/munge/munge.key",
   "/etc/slurm/slurmdbd.conf" }
 ---Folders never looked through for secret files: packages that came from elsewhere.
 M.SKIP = { "node_modules", ".venv", "venv", "__pycache__", ".tox", ".mypy_cache" }
 
----Variables that lead to a socket or a program of the user's session (an SSH or GPG agent, a
----container engine, the desktop's bus and display, a terminal multiplexer, an editor): withheld
----from every agent unless isolation.env names them.
-M.SESSION_ENV = { "SSH_AUTH_SOCK", "SSH_AGENT_PID", "GPG_AGENT_INFO", "DBUS_SESSION_BUS_ADDRESS", "DOCKER_HOST",
-  "CONTAINER_HOST", "DISPLAY", "WAYLAND_DISPLAY", "XAUTHORITY", "TMUX", "TMUX_PANE", "STY", "KITTY_LISTEN_ON",
-  "NVIM", "NVIM_LISTEN_ADDRESS", "VSCODE_IPC_HOOK_CLI", "VSCODE_GIT_IPC_HANDLE", "GIT_ASKPASS", "SSH_ASKPASS",
-  "XDG_RUNTIME_DIR", "WEZTERM_UNIX_SOCKET", "ZELLIJ_SESSION_NAME", "EMACS_SOCKET_NAME" }
----Variables a runner's CLI needs whatever their names say (its own API key).
-M.RUNNER_ENV = {
-  codex = { "OPENAI_API_KEY", "CODEX_API_KEY", "OPENAI_ORG_ID", "OPENAI_PROJECT_ID", "AZURE_OPENAI_API_KEY" },
-  claude = { "ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "CLAUDE_CODE_OAUTH_TOKEN", "AWS_BEARER_TOKEN_BEDROCK" },
-}
+---The variables of Sidecar's environment an agent is given (an allow-list: everything else is
+---withheld, and the run's record names it): where it is and who for, the locale and terminal, the
+---XDG folders, the toolchains' own variables (their folders are shown read-only:
+---sidecar.run.sandbox_home) and the certificates a TLS-inspecting network needs. A name ending in
+---`*` stands for every name that begins with what comes before it. A runner adds the variables its
+---CLI reads (RunnerSpec.env_names, sandbox_env), `isolation.env` adds more, and what the run sets
+---itself (a runner's `env`) is always given. Not here, so withheld unless listed: the session's
+---sockets and programs (SSH_AUTH_SOCK, DOCKER_HOST, DBUS_SESSION_BUS_ADDRESS, DISPLAY, TMUX,
+---XDG_RUNTIME_DIR, an editor's server), proxies (their URLs may hold a password), LD_PRELOAD and
+---LD_LIBRARY_PATH, and every secret a variable holds, whatever its name (DATABASE_URL, SENTRY_DSN).
+M.ENV = { "PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "LANGUAGE", "LC_*", "TZ", "TERM", "COLORTERM",
+  "NO_COLOR", "TERMINFO", "TERMINFO_DIRS", "TMPDIR", "EDITOR", "VISUAL", "PAGER", "EMAIL",
+  "GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_AUTHOR_DATE", "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL",
+  "GIT_COMMITTER_DATE",
+  "XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME", "XDG_STATE_HOME", "XDG_CONFIG_DIRS", "XDG_DATA_DIRS",
+  "GOPATH", "GOROOT", "GOBIN", "GOMODCACHE", "GOCACHE", "GOTOOLCHAIN", "CARGO_HOME", "RUSTUP_HOME",
+  "RUSTUP_TOOLCHAIN", "PYENV_ROOT", "PYENV_VERSION", "VIRTUAL_ENV", "CONDA_PREFIX", "CONDA_DEFAULT_ENV",
+  "PIPX_HOME", "UV_CACHE_DIR", "NVM_DIR", "NVM_BIN", "VOLTA_HOME", "PNPM_HOME", "BUN_INSTALL", "DENO_DIR",
+  "JAVA_HOME", "GEM_HOME", "GEM_PATH", "RBENV_ROOT", "ASDF_DIR", "ASDF_DATA_DIR", "SDKMAN_DIR",
+  "PKG_CONFIG_PATH", "CMAKE_PREFIX_PATH", "PYTHONDONTWRITEBYTECODE", "PYTHONUNBUFFERED", "PYTHONIOENCODING",
+  "PYTHONUTF8", "RUST_BACKTRACE",
+  "SSL_CERT_FILE", "SSL_CERT_DIR", "NIX_SSL_CERT_FILE", "NODE_EXTRA_CA_CERTS", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE",
+  "GIT_SSL_CAINFO", "GIT_SSL_CAPATH", "AWS_CA_BUNDLE", "CLOUDSDK_CORE_CUSTOM_CA_CERTS_FILE",
+  "GRPC_DEFAULT_SSL_ROOTS_FILE_PATH", "HTTPLIB2_CA_CERTS", "PIP_CERT", "NPM_CONFIG_CAFILE", "CARGO_HTTP_CAINFO" }
 
 local function kind(path)
   local st = paths.lstat(path)
@@ -86,7 +101,7 @@ local function reachable(path)
     at = at .. "/" .. part
   end
   local st = paths.lstat(path)
-  return st ~= nil and (st.kind == "symlink" or can(st, 4))
+  return st ~= nil and (st.kind == "symlink" or can(st, st.kind == "other" and 2 or 4)) -- a socket: connect writes
 end
 
 local function add(list, path, read)
@@ -145,16 +160,17 @@ local function tracked_of(repo, found)
   return tracked
 end
 
----The secret paths of a run's sandbox: {dirs, files, entries}. o: home (nil: not looked
+---The secret paths of a run's sandbox: {dirs, files (Unix sockets found there too), sockets (how
+---many of them), entries}. o: home (nil: not looked
 ---at), repos (folders to look through: the main checkout, the worktree), skip (folders there
 ---never entered, relative or by name), read (absolute paths, or relative to each repository, or
 ---"~/…": shown all the same), own (the paths of the runner's own CLI state: not hidden, a folder of
 ---the run's covers them). A folder or file of the home reached through a link is hidden where the
 ---link leads (a stowed ~/.ssh).
 ---@param o {home: string?, repos: string[], skip: string[]?, read: string[]?, own: string[]?}
----@return {dirs: string[], files: string[], entries: integer}
+---@return {dirs: string[], files: string[], sockets: integer, entries: integer}
 function M.paths(o)
-  local out = { dirs = {}, files = {}, entries = 0 }
+  local out = { dirs = {}, files = {}, sockets = 0, entries = 0 }
   local read = {}
   for _, r in ipairs(o.read or {}) do
     r = expand(r, o.home)
@@ -197,34 +213,40 @@ function M.paths(o)
         add(out.files, f, read)
       end
     end
+    for _, f in ipairs(found.sockets) do -- a server's socket: not connectable unless isolation.read names it
+      local before = #out.files
+      add(out.files, f, read)
+      out.sockets = out.sockets + #out.files - before
+    end
   end
   return out
 end
 
----Withholds the secret-looking variables of Sidecar's environment, and those of M.SESSION_ENV,
----from the agent: each one that `env` (the agent's additions, changed in place) does not set and
----`keep` does not name is set to false there (unset). Returns the names withheld, sorted.
+-- Whether `name` is one of `list` (names, and prefixes ending in `*`).
+local function listed(list, name)
+  for _, n in ipairs(list) do
+    if n == name or (n:sub(-1) == "*" and name:sub(1, #n - 1) == n:sub(1, -2)) then
+      return true
+    end
+  end
+  return false
+end
+
+---Withholds from the agent every variable of Sidecar's environment that M.ENV and `keep` (the
+---runner's and isolation.env's names or `PREFIX*`s) do not name: each one that `env` (the agent's
+---additions, changed in place) does not set itself is set to false there (unset). Returns the names
+---withheld, sorted.
 ---@param env table
 ---@param keep string[]
 ---@return string[]
 function M.env(env, keep)
-  local kept = {}
-  for _, name in ipairs(keep or {}) do
-    kept[name] = true
-  end
-  local withheld, names = {}, host.secret_environ()
-  for _, name in ipairs(M.SESSION_ENV) do
-    if os.getenv(name) then
-      names[#names + 1] = name
-    end
-  end
-  for _, name in ipairs(names) do
-    if env[name] == nil and not kept[name] then
+  local withheld = {}
+  for _, name in ipairs(host.environ()) do
+    if env[name] == nil and not listed(M.ENV, name) and not listed(keep or {}, name) then
       env[name] = false
       withheld[#withheld + 1] = name
     end
   end
-  table.sort(withheld)
   return withheld
 end
 

@@ -1,0 +1,67 @@
+local test = require("sidecar.dev.test")
+local describe, it, expect = test.describe, test.it, test.expect
+local hidden = require("sidecar.run.sandbox_hidden")
+local paths = require("sidecar.host.paths")
+
+local function temp_dir()
+  local dir = os.tmpname()
+  os.remove(dir)
+  assert(paths.make_dirs(dir))
+  return assert(paths.real(dir))
+end
+
+local function index(list)
+  local set = {}
+  for _, v in ipairs(list) do
+    set[v] = true
+  end
+  return set
+end
+
+describe("sandbox_hidden.env", function()
+  it("gives the allow-list's variables and withholds the rest, sorted, whatever their names", function()
+    -- The specs run with SIDECAR_TRUST and XDG_STATE_HOME set (tests/CMakeLists.txt).
+    local env = {}
+    local withheld = hidden.env(env, {})
+    local names = index(withheld)
+    expect(names.PATH):equals(nil)
+    expect(names.HOME):equals(nil)
+    expect(names.XDG_STATE_HOME):equals(nil)
+    expect(names.SIDECAR_TRUST):equals(true)
+    expect(env.SIDECAR_TRUST):equals(false)
+    expect(env.PATH):equals(nil)
+    local sorted = { table.unpack(withheld) }
+    table.sort(sorted)
+    expect(table.concat(withheld, " ")):equals(table.concat(sorted, " "))
+  end)
+
+  it("gives what keep names, by name or by PREFIX*, and what the run sets itself", function()
+    local by_prefix = {}
+    expect(index(hidden.env(by_prefix, { "SIDECAR_*" })).SIDECAR_TRUST):equals(nil)
+    expect(by_prefix.SIDECAR_TRUST):equals(nil)
+    local by_name = {}
+    expect(index(hidden.env(by_name, { "SIDECAR_TRUST" })).SIDECAR_TRUST):equals(nil)
+    local set = { SIDECAR_TRUST = "none" }
+    expect(index(hidden.env(set, {})).SIDECAR_TRUST):equals(nil)
+    expect(set.SIDECAR_TRUST):equals("none")
+    -- a prefix is a prefix: SIDECAR_TRUSTX* does not name SIDECAR_TRUST
+    expect(index(hidden.env({}, { "SIDECAR_TRUSTX*" })).SIDECAR_TRUST):equals(true)
+  end)
+end)
+
+describe("sandbox_hidden.paths", function()
+  it("hides a server's Unix socket in the repository, unless isolation.read names it", function()
+    local dir = temp_dir()
+    assert(paths.make_dirs(dir .. "/run"))
+    local made = os.execute(("python3 -c 'import socket; socket.socket(socket.AF_UNIX).bind(%q)'"):format(dir
+      .. "/run/dev.sock"))
+    expect(made):equals(true)
+    local found = hidden.paths({ repos = { dir } })
+    expect(found.sockets):equals(1)
+    expect(index(found.files)[dir .. "/run/dev.sock"]):equals(true)
+    local listed = hidden.paths({ repos = { dir }, read = { "run/dev.sock" } })
+    expect(listed.sockets):equals(0)
+    expect(index(listed.files)[dir .. "/run/dev.sock"]):equals(nil)
+    os.execute(("rm -rf %q"):format(dir))
+  end)
+end)
