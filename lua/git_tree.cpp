@@ -14,6 +14,8 @@
 
 #include "boundary.hpp"
 #include "git/git_import.hpp"
+#include "git/git_prune.hpp"
+#include "git_binding.hpp"  // git_string_list
 #include "git/git_tree.hpp"
 #include "lua_args.hpp"
 #include "modules.hpp"
@@ -372,6 +374,28 @@ int tree_import_objects(lua_State* L) {
   return 1;
 }
 
+// git_tree.prune_run_blobs(dir, tips, stops) -> {blobs, bytes, kept} | nil, why
+// The loose blobs only the commits `tips` reach (down to `stops`) out of the repository
+// (host/git/git_prune.hpp): what a discarded run left in .git/objects.
+int tree_prune_run_blobs(lua_State* L) {
+  auto tips = git_string_list(L, 2, "tips");
+  auto stops = git_string_list(L, 3, "stops");
+  std::string why;
+  auto r = repo_at(L, why);
+  auto pruned = r ? hg::prune_run_blobs(*r, tips, stops, why) : std::nullopt;
+  if (!pruned) {
+    return fail(L, why);
+  }
+  lua_createtable(L, 0, 3);
+  lua_pushinteger(L, lua_Integer(pruned->blobs));
+  lua_setfield(L, -2, "blobs");
+  lua_pushinteger(L, lua_Integer(pruned->bytes));
+  lua_setfield(L, -2, "bytes");
+  lua_pushinteger(L, lua_Integer(pruned->kept));
+  lua_setfield(L, -2, "kept");
+  return 1;
+}
+
 // git_tree.remove_all(path) -> true when nothing is left there
 int tree_remove_all(lua_State* L) {
   lua_pushboolean(L, hg::remove_all(arg(L, 1)));
@@ -420,6 +444,7 @@ int open_host_git_tree(lua_State* L) {
       {"write_files", guarded<tree_write_files>},
       {"worktree_remove", guarded<tree_worktree_remove>},
       {"import_objects", guarded<tree_import_objects>},
+      {"prune_run_blobs", guarded<tree_prune_run_blobs>},
       {"remove_all", guarded<tree_remove_all>},
       {"admin_dir", guarded<tree_admin_dir>},
       {nullptr, nullptr},

@@ -8,6 +8,7 @@
 // hashed here before the repository's own store writes it under the id its bytes give.
 #include "git/git_import.hpp"
 
+#include "git/git_object_names.hpp"
 #include "git/git_tree.hpp"  // remove_all
 
 #include <dirent.h>
@@ -141,65 +142,6 @@ bool read_checked(const Api& g, git_odb* odb, const git_oid& id, git_object_t wa
       !same(computed, id)) {
     why = "object " + hex(g, id) + " in the agent's object folder does not hash to its id";
     return false;
-  }
-  return true;
-}
-
-struct Named {
-  git_oid id;
-  git_object_t type;
-};
-
-bool parse_hex(const Api& g, const char* at, std::size_t left, git_oid& out) {
-  if (left < GIT_OID_HEXSZ) return false;
-  std::string text(at, GIT_OID_HEXSZ);
-  return text.find_first_not_of("0123456789abcdef") == std::string::npos && g.git_oid_fromstr(&out, text.c_str()) == 0;
-}
-
-// A commit names its tree and its parents in its first lines ("tree ID", "parent ID"...).
-bool commit_names(const Api& g, const char* data, std::size_t size, std::vector<Named>& out) {
-  std::size_t at = 0;
-  bool tree = false;
-  while (true) {
-    const char* key = tree ? "parent " : "tree ";
-    std::size_t n = std::strlen(key);
-    if (size - at < n || std::memcmp(data + at, key, n) != 0) break;
-    Named named{{}, tree ? GIT_OBJECT_COMMIT : GIT_OBJECT_TREE};
-    if (!parse_hex(g, data + at + n, size - at - n, named.id) || size - at - n - GIT_OID_HEXSZ < 1 ||
-        data[at + n + GIT_OID_HEXSZ] != '\n') {
-      return false;
-    }
-    out.push_back(named);
-    at += n + GIT_OID_HEXSZ + 1;
-    tree = true;
-  }
-  return tree;
-}
-
-// A tree is entries "MODE NAME\0" and 20 bytes of id: folders are trees, files and links blobs,
-// a gitlink (a submodule's commit) lives in another repository and is left out.
-bool tree_names(const char* data, std::size_t size, std::vector<Named>& out) {
-  std::size_t at = 0;
-  while (at < size) {
-    const char* space = static_cast<const char*>(std::memchr(data + at, ' ', size - at));
-    const char* nul = space ? static_cast<const char*>(std::memchr(space, '\0', size - (space - data))) : nullptr;
-    if (!nul || space == data + at || std::size_t(data + size - (nul + 1)) < GIT_OID_RAWSZ) return false;
-    unsigned mode = 0;
-    for (const char* c = data + at; c < space; ++c) {
-      if (*c < '0' || *c > '7' || mode > 0777777) return false;
-      mode = mode * 8 + unsigned(*c - '0');
-    }
-    Named named{{}, GIT_OBJECT_BLOB};
-    std::memcpy(named.id.id, nul + 1, GIT_OID_RAWSZ);
-    at = std::size_t(nul + 1 - data) + GIT_OID_RAWSZ;
-    switch (mode & 0170000) {
-      case 0040000: named.type = GIT_OBJECT_TREE; break;
-      case 0100000:
-      case 0120000: break;
-      case 0160000: continue;
-      default: return false;
-    }
-    out.push_back(named);
   }
   return true;
 }

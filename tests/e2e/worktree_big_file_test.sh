@@ -53,4 +53,23 @@ else
   failed=$((failed + 1))
   echo "FAIL peak memory: $peak_kib KiB for a file of $mib MiB (a third of it at most)"
 fi
+
+# Discarded, the agent's bytes leave .git/objects with the run (git would keep them two weeks),
+# while the user's blobs stay: a.txt's of the user's commit, and one only the user's index names.
+blob=$(git rev-parse "sidecar/$id:model.bin")
+objects_kib() { du -sk .git/objects | cut -f1; }
+before_kib=$(objects_kib)
+echo kept-by-index >kept.txt && git add kept.txt # the user's index names this one
+expect_run "discard: the agent's file leaves .git/objects" 0 \
+  "^$id discarded: branch sidecar/$id deleted; its change stays in \.agent/runs/$id/changes\.patch; 1 blob \(9[0-9]\.[0-9] MiB\) only it wrote left \.git/objects\n$" \
+  "" -- "$S" run discard "$id"
+eq "the blob is gone" "gone" "$(git cat-file -e "$blob" 2>/dev/null && echo there || echo gone)"
+eq "the user's blobs stay" "there there" \
+  "$(git cat-file -e HEAD:a.txt && echo there) $(git cat-file -e "$(git hash-object kept.txt)" && echo there)"
+eq "git fsck finds nothing missing" "" "$(git fsck --connectivity-only 2>&1 | grep -i missing)"
+after_kib=$(objects_kib)
+echo ".git/objects: $before_kib KiB before the discard, $after_kib KiB after"
+eq "the recorded figures" "1" "$(field ".agent/runs/$id/run.json" .worktree.pruned.blobs)"
+[ "$after_kib" -lt $((before_kib - mib * 1024 / 2)) ] && passed=$((passed + 1)) ||
+  { failed=$((failed + 1)); echo "FAIL .git/objects did not shrink by the file: $before_kib -> $after_kib KiB"; }
 finish

@@ -113,7 +113,7 @@ expect_run "apply: conflict" 1 "^$" "$conflicting conflicts with your work tree 
 eq "conflict: the tree is unchanged" "$before" "$(tree_state)"
 "$S" run apply $conflicting --json >"$work/apply.json" 2>/dev/null
 eq "conflict --json: ok false, the file named" "false a.txt" "$(field "$work/apply.json" .ok) $(field "$work/apply.json" .data.conflicts.1)"
-expect_run "discard" 0 "^$conflicting discarded: branch sidecar/$conflicting deleted; its change stays in \.agent/runs/$conflicting/changes\.patch\n$" \
+expect_run "discard" 0 "^$conflicting discarded: branch sidecar/$conflicting deleted; its change stays in \.agent/runs/$conflicting/changes\.patch; [0-9]+ blobs? \([0-9]+ bytes\) only it wrote left \.git/objects\n$" \
   "" -- "$S" run discard $conflicting
 eq "discard: the branch is gone" "" "$(git branch --list "sidecar/$conflicting")"
 eq "discard: the patch stays" "yes" "$([ -s .agent/runs/$conflicting/changes.patch ] && echo yes)"

@@ -1,6 +1,7 @@
 --- `sidecar run apply R-…`, `run discard R-…` and the apply step of `run approve --apply`: each
 --- prints (text for people, or the JSON envelope with --json) and returns the exit status: 0
 --- done, 1 could not be done (a conflict: nothing was changed), 2 the command line is wrong.
+local byte_size = require("sidecar.core.byte_size")
 local json = require("sidecar.core.json")
 local out = require("sidecar.cli.output")
 local worktree_apply = require("sidecar.run.worktree_apply")
@@ -96,6 +97,20 @@ end
 
 -- The paths of the user's untracked files the run's base snapshot left out: the secret ones
 -- (reason "secret") and the large ones.
+-- What `run discard` took out of .git/objects, for its line: "; 3 blobs (120.0 MiB) only it wrote
+-- left .git/objects", or why nothing did.
+local function pruned_text(w)
+  if w.prune_error then
+    return "; its objects stay in .git until git gc: " .. tostring(w.prune_error)
+  end
+  local p = w.pruned
+  if type(p) ~= "table" or (p.blobs or 0) == 0 then
+    return ""
+  end
+  return ("; %d blob%s (%s) only it wrote left .git/objects"):format(p.blobs, p.blobs == 1 and "" or "s",
+    byte_size.format(p.bytes))
+end
+
 local function left_out_of(w)
   local secret, large = {}, {}
   for _, f in ipairs(type(w.left_out) == "table" and w.left_out or {}) do
@@ -178,10 +193,11 @@ function M.discard(o)
     local w = run.worktree
     if o.json then
       out.envelope("run discard", true, { run_id = o.id, branch = w.branch, branch_deleted = w.branch_deleted or false,
-        patch = ".agent/" .. tostring(w.patch) }, nil, o.version)
+        patch = ".agent/" .. tostring(w.patch), pruned = w.pruned, prune_error = w.prune_error }, nil, o.version)
     else
-      print(("%s discarded: branch %s %s; its change stays in .agent/%s"):format(o.id, w.branch,
-        w.branch_deleted and "deleted" or (w.branch_reset and "moved back" or "kept"), tostring(w.patch)))
+      print(("%s discarded: branch %s %s; its change stays in .agent/%s%s"):format(o.id, w.branch,
+        w.branch_deleted and "deleted" or (w.branch_reset and "moved back" or "kept"), tostring(w.patch),
+        pruned_text(w)))
     end
     return EXIT_OK
   end)

@@ -229,7 +229,9 @@ function M.apply(s, run_id, opts)
 end
 
 ---Discards a finished writing run's change: its branch is deleted (or, for the task's own
----branch, moved back), changes.patch stays. Returns the run, or nil, message, code.
+---branch, moved back), changes.patch stays, and the loose blobs only its commits reached leave
+---.git/objects (worktree.pruned = {blobs, bytes, kept}, or worktree.prune_error). Returns the
+---run, or nil, message, code.
 ---@param s table  an open store
 ---@param run_id string
 function M.discard(s, run_id)
@@ -242,6 +244,11 @@ function M.discard(s, run_id)
     return nil, why, "write_failed"
   end
   drop_branch(w.repo, w, "discard")
+  if (w.branch_deleted or w.branch_reset) and w.result_commit then -- what it alone wrote into .git/objects goes too
+    local pruned, prune_why = git.prune_run_blobs(w.repo, { w.result_commit }, { w.start_commit })
+    w.pruned = pruned and json.object(pruned) or nil
+    w.prune_error = prune_why
+  end
   w.state, w.discarded_at = "discarded", store.now()
   assert(s:update_run(run))
   return run

@@ -12,7 +12,10 @@
 --- (by the last agent, its validation, or a process it left behind). The index file is moved,
 --- never copied, so its own time stays what the racy-file check needs. A spare is not a git
 --- worktree: git knows nothing of it (`git worktree list` shows no spare).
+local core_git = require("sidecar.core.git")
 local git_tree = require("sidecar.host.git_tree")
+local paths = require("sidecar.host.paths")
+local sandbox_git = require("sidecar.run.sandbox_git")
 
 local M = {}
 
@@ -268,6 +271,23 @@ end
 ---written). The repository's own index is not touched. Returns true or nil, why.
 function M.write_files(dir, index, from, to)
   return git_tree.write_files(dir, index, from, to)
+end
+
+---Takes out of the repository's objects the loose blobs only the commits `tips` reach (down to
+---`stops`, the history they started from): what a discarded run wrote into .git/objects. Nothing
+---goes while another run writes in the repository (an agent's commit may name them: its private
+---object folder reads the repository's). Returns {blobs, bytes, kept}, or nil and why.
+---@param dir string
+---@param tips string[]
+---@param stops string[]
+function M.prune_run_blobs(dir, tips, stops)
+  local _, common = core_git.dirs(dir)
+  for _, name in ipairs(common and paths.entries(common .. "/worktrees") or {}) do
+    if paths.lstat(common .. "/worktrees/" .. name .. "/" .. sandbox_git.OBJECTS) then
+      return nil, "another run is writing in the repository (" .. name .. "): its objects stay until git gc"
+    end
+  end
+  return git_tree.prune_run_blobs(dir, tips, stops)
 end
 
 return M
