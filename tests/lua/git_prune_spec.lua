@@ -13,9 +13,7 @@ end
 -- A repository with a base commit and, on a branch `run`, a commit of the run's with two new files,
 -- made as Sidecar makes it: never checked out in the main worktree (HEAD's reflog does not name it).
 local function repo()
-  local dir = os.tmpname()
-  os.remove(dir)
-  assert(paths.make_dirs(dir))
+  local dir = test.temp_dir()
   sh(dir, "git init -q -b main && git config user.email t@e && git config user.name t && echo base >a.txt && "
     .. "git add a.txt && git commit -qm base && export GIT_INDEX_FILE=.git/run-index && git read-tree HEAD && "
     .. "git update-index --add --cacheinfo 100644,$(echo agent-one | git hash-object -w --stdin),one.txt && "

@@ -8,12 +8,7 @@ local skill = require("sidecar.agent.skill")
 
 local EXE = "/opt/side car/bin/sidecar"
 
-local function temp_dir()
-  local path = os.tmpname()
-  os.remove(path)
-  assert(os.execute("mkdir -p '" .. path .. "'"))
-  return path
-end
+local temp_dir = test.temp_dir
 
 local function decoded(text)
   return json.decode(text)

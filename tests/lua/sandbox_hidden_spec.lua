@@ -3,12 +3,7 @@ local describe, it, expect = test.describe, test.it, test.expect
 local hidden = require("sidecar.run.sandbox_hidden")
 local paths = require("sidecar.host.paths")
 
-local function temp_dir()
-  local dir = os.tmpname()
-  os.remove(dir)
-  assert(paths.make_dirs(dir))
-  return assert(paths.real(dir))
-end
+local temp_dir = test.temp_dir
 
 local function index(list)
   local set = {}

@@ -11,12 +11,7 @@ local function write(path, text)
   f:close()
 end
 
-local function temp_dir()
-  local dir = os.tmpname()
-  os.remove(dir)
-  assert(paths.make_dirs(dir))
-  return assert(paths.real(dir))
-end
+local temp_dir = test.temp_dir
 
 -- The index of the first argument sequence `a, b, c` in list, or nil.
 local function find(list, ...)

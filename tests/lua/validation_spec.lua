@@ -21,12 +21,7 @@ local function keys_of(t)
   return keys
 end
 
-local function temp_dir()
-  local path = os.tmpname()
-  os.remove(path)
-  assert(os.execute("mkdir -p '" .. path .. "'"))
-  return path
-end
+local temp_dir = test.temp_dir
 
 -- A result as validation.run writes it, for the verdict functions.
 local function result(kind, command, fields)

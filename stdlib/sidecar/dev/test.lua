@@ -11,6 +11,7 @@
 --- A failed expectation names the spec line and shows both values (and, for tables, the first
 --- path where they differ). Any other error in a test fails it with a traceback.
 local inspect = require("sidecar.dev.inspect")
+local paths = require("sidecar.host.paths")
 
 local M = {}
 
@@ -65,6 +66,16 @@ end
 ---@param fn fun()
 function M.after_each(fn)
   table.insert(current.after, fn)
+end
+
+---A new empty folder of the test's own (its real path, links resolved), under the system's
+---temporary folder.
+---@return string
+function M.temp_dir()
+  local dir = os.tmpname()
+  os.remove(dir)
+  assert(paths.make_dirs(dir))
+  return assert(paths.real(dir))
 end
 
 -- Expectations ------------------------------------------------------------------------------
