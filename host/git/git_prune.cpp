@@ -51,7 +51,7 @@ bool walk(const Api& g, git_odb* odb, std::vector<Named> todo, const std::set<Ke
     if (stops.count(k) || !seen.insert(k).second) continue;
     git_odb_object* o = nullptr;
     const int rc = g.git_odb_read(&o, odb, &next.id);
-    if (rc == GIT_ENOTFOUND) continue;  // a shallow clone's edge, an expired reflog's commit: git cannot reach past it either
+    if (rc == GIT_ENOTFOUND) continue;  // a shallow clone's edge: git cannot reach past it either
     if (rc < 0) {
       why = last_error(g, "unreadable") + " (object " + hex(g, next.id) + ")";
       return false;

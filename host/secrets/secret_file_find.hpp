@@ -1,9 +1,9 @@
-// Finding the secret files of a folder tree (the repository a sandboxed run can see), so that the
-// sandbox can hide them: each file and folder the secret-file rules name (host/secrets/secrets.hpp:
-// `.env*`, private keys, `.npmrc`, `.ssh/`...), and each Unix socket (a dev server's, an editor's). Folders are read with openat relative to their own
-// descriptor, on a few threads; links are never followed; VCS folders and the named folders are
-// not entered. There is no cap: the whole tree is read, however large (a 224 000-file repository
-// takes about as long as `git status` on it: bench/secret_search.cpp), since a search that stops
+// Finding the secret files of a folder tree (the repository a sandboxed run can see), so that the sandbox can
+// hide them: each file and folder the secret-file rules name (host/secrets/secrets.hpp: `.env*`, private
+// keys, `.npmrc`, `.ssh/`...), and each Unix socket (a dev server's, an editor's). Folders are read with
+// openat relative to their own descriptor, on a few threads; links are never followed; VCS folders and the
+// named folders are not entered. There is no cap: the whole tree is read, however large (a 224 000-file
+// repository takes about as long as `git status` on it: bench/secret_search.cpp), since a search that stops
 // early would leave the rest of the secrets in the agent's view.
 #pragma once
 #include <cstddef>

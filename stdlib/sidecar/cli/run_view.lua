@@ -402,8 +402,8 @@ end
 
 
 ---The OS sandbox of a run (record.os_sandbox), in a line: "bwrap, network model (host:port, ...);
----3 secret files hidden; 12 variables withheld; ~/.claude's writes in …/cli-state/1-.claude; 1 connection refused", "off (asked
----by --os-sandbox)"; nil for a run without.
+---3 secret files hidden; 12 variables withheld; ~/.claude's writes in …/cli-state/1-.claude;
+---reached host:port ×2; 1 connection refused", "off (asked by --os-sandbox)"; nil for a run without.
 ---@param sb table|nil
 function M.sandbox_text(sb)
   if type(sb) ~= "table" then

@@ -328,16 +328,16 @@ end
 local Sandbox = {}
 Sandbox.__index = Sandbox
 
----Opens the sandbox of one agent: plans its view, starts its proxy (network = "model") and makes
----its command line (sb.argv; spawn it with fd3 = sb.report and term_ignored = true). o: settings
----(M.settings), spec (the runner), argv, env (the agent's additions: the variables of Sidecar's own
----that no allow-list names are withheld in it, sidecar.run.sandbox_hidden.env), cwd, level (the run's sandbox), repo_top (the main checkout),
----worktree (the run's worktree record, or nil), store_root, run_dir, outputs (files of the run's
----folder the agent writes), home, name (for the private folder), no_commits (a worktree whose
----repository stays read-only: no private objects, sidecar.run.sandbox_git), state_seed (the CLI state
----folder of the run a resumed session comes from; sidecar.run.sandbox_state), cgroup (the run's
----cgroup v2 the sandbox starts in, which then holds what it can of settings.limits). Returns the
----sandbox, or nil, why, code ("no_sandbox", "EPROXY").
+---Opens the sandbox of one agent: plans its view, starts its proxy (network "model", and "full" where it only
+---records) and makes its command line (sb.argv; spawn it with fd3 = sb.report and term_ignored = true). o:
+---settings (M.settings), spec (the runner), argv, env (the agent's additions: the variables of Sidecar's own
+---that no allow-list names are withheld in it, sidecar.run.sandbox_hidden.env), cwd, level (the run's
+---sandbox), repo_top (the main checkout), worktree (the run's worktree record, or nil), store_root, run_dir,
+---outputs (files of the run's folder the agent writes), home, name (for the private folder), no_commits (a
+---worktree whose repository stays read-only: no private objects, sidecar.run.sandbox_git), state_seed (the
+---CLI state folder of the run a resumed session comes from; sidecar.run.sandbox_state), cgroup (the run's
+---cgroup v2 the sandbox starts in, which then holds what it can of settings.limits). Returns the sandbox, or
+---nil, why, code ("no_sandbox", "EPROXY").
 ---@param o table
 function M.open(o)
   local ok, why, code = M.available()
@@ -449,8 +449,8 @@ end
 
 ---After the agent's process (bwrap) ended: the sandbox's report, its proxy stopped and its private
 ---folder gone. Returns {exit_code?, signal?, escapees = {{pid, command, left_session}},
----stopped?, network = {allowed = {{host, port, at_ms, bytes_up, bytes_down}...}, refused = {{host, port, error}...}}, missing =
----true when no report came (the sandbox was killed, or never started)}.
+---stopped?, network = {allowed = {{host, port, at_ms, bytes_up, bytes_down}...}, refused = {{host,
+---port, error}...}}, missing = true when no report came (the sandbox was killed, or never started)}.
 function Sandbox:finish()
   if self.finished then
     return self.finished
