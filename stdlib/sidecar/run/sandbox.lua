@@ -357,7 +357,12 @@ function M.open(o)
   end
   sb.withheld_env = hidden.env(o.env, keep)
   local net = settings.network == "model" and network_plan(o, settings) or { rules = {}, forward = {}, hosts = {} }
-  if settings.network == "full" then -- the host's network, and a proxy for every host that records what it reaches
+  -- "full": the host's network, and a proxy for every host that records what it reaches, unless the
+  -- agent is given a proxy of the user's own (isolation.env names HTTPS_PROXY: a corporate network's).
+  local function given(name)
+    return o.env[name] ~= false and o.env_of(name) or nil
+  end
+  if settings.network == "full" and not (given("HTTPS_PROXY") or given("https_proxy")) then
     net.rules, net.proxy_env, net.https_only = { { host = "*", port = 0 } }, true, true
   end
   sb.hosts = net.hosts
@@ -368,7 +373,7 @@ function M.open(o)
   end
   sb.report = sb.dir .. "/report.json"
   write_owner(sb.dir)
-  if settings.network ~= "none" then
+  if #net.rules > 0 or settings.network == "model" then
     sb.proxy, why, code = host.proxy(sb.dir .. "/proxy.sock", net.rules)
     if not sb.proxy then
       sb:finish()
