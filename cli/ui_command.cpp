@@ -65,6 +65,17 @@ class LuaApi {
   // require("sidecar.ui.api").start({root, version}) -> ctx, kept in the registry.
   bool start(const std::string& root, std::vector<std::string>& watch, std::string& error) {
     lua_State* L = engine_.state();
+    // require("sidecar.cli.trust").install(true): a command's trust (its notice on stderr, no
+    // module of the current folder), as every command of the command line has.
+    if (!engine_.require("sidecar.cli.trust", error)) return false;
+    lua_getfield(L, -1, "install");
+    lua_remove(L, -2);
+    lua_pushboolean(L, 1);
+    if (!engine_.pcall(1, 0)) {
+      error = lua_tostring(L, -1);
+      lua_pop(L, 1);
+      return false;
+    }
     if (!engine_.require("sidecar.ui.api", error)) return false;
     lua_getfield(L, -1, "handle");
     handle_ = luaL_ref(L, LUA_REGISTRYINDEX);

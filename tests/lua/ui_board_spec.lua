@@ -6,7 +6,7 @@ local describe, it, expect = test.describe, test.it, test.expect
 local api = require("sidecar.ui.api")
 local board = require("sidecar.ui.board")
 local json = require("sidecar.core.json")
-local out = require("sidecar.cli.output")
+local result = require("sidecar.service.result")
 local review = require("sidecar.task.review")
 local store = require("sidecar.core.store")
 
@@ -56,8 +56,8 @@ local function board_of(o)
   local want = fixture()
   o = o or {}
   o.root, o.version = want.root, "test"
-  local status, e = out.capture(board.board, o)
-  return e, status
+  local r = board.board(o)
+  return result.envelope(r, "ui board", o.version), r.status
 end
 
 local function cards(data, status)

@@ -3,7 +3,7 @@
 --- store, 2 when the budget is not a positive number.
 local out = require("sidecar.cli.output")
 local context = require("sidecar.task.context")
-local cli_root = require("sidecar.cli.root")
+local service_store = require("sidecar.service.store")
 
 local M = {}
 
@@ -13,14 +13,14 @@ function M.context(o)
   if budget < 1 then
     return out.fail(o, "context", ("--budget %d: expected a whole number of tokens, 1 or more"):format(budget), 2)
   end
-  local root = cli_root.root(o)
-  local applied, why = cli_root.apply_config(o) -- its secret rules apply to what is printed
+  local root = service_store.root(o)
+  local applied, why = service_store.apply_config(o) -- its secret rules apply to what is printed
   if not applied then
     return out.fail(o, "context", why)
   end
   local data, message = context.gather(root, budget)
   if not data then
-    return out.fail(o, "context", cli_root.hint(o, message))
+    return out.fail(o, "context", service_store.hint(o, message))
   end
   if o.json then
     out.envelope("context", true, data, nil, o.version)

@@ -241,7 +241,7 @@ end
 -- commands, the config's section and a probe job, stdlib/sidecar/executor/slurm_doctor.lua),
 -- rendered; exit 1 when a check failed.
 local function executor_cli(o, e)
-  local root = require("sidecar.cli.root").root(o)
+  local root = require("sidecar.service.store").root(o)
   local cfg, why = require("sidecar.core.config").load(root)
   if not cfg then
     return cli_output.fail(o, "doctor", why)

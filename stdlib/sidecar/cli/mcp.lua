@@ -6,7 +6,7 @@
 local out = require("sidecar.cli.output")
 local server = require("sidecar.mcp.server")
 local stdio = require("sidecar.host.stdio")
-local cli_root = require("sidecar.cli.root")
+local service_store = require("sidecar.service.store")
 local tools = require("sidecar.mcp.tools")
 
 local M = {}
@@ -27,7 +27,7 @@ function M.serve(o)
     out.error("mcp", why)
     return 1
   end
-  local root = cli_root.root(o)
+  local root = service_store.root(o)
   if not root then
     log("no .agent folder here or above (run `sidecar init`): the tools will say so when called")
   end

@@ -1,50 +1,24 @@
 --- What Sidecar's commands print: the JSON envelope of `--json`, aligned tables for people, and
 --- CSV.
 local json = require("sidecar.core.json")
-local secrets = require("sidecar.core.secrets")
+local result = require("sidecar.service.result")
 
 local M = {}
 
 -- While output.capture runs a command: the envelopes it made, in order (nil otherwise).
 local captured
 
--- The envelope's errors: each {code, message}. A string is a message with the default code; a
--- failure always has at least one (a command that gave no reason gets one saying so).
-local function error_entries(command, ok, errors, code)
-  local list = {}
-  for i, e in ipairs(errors or {}) do
-    if type(e) == "table" then
-      list[i] = { code = tostring(e.code or code), message = tostring(e.message or e[1] or "") }
-    else
-      list[i] = { code = code, message = tostring(e) }
-    end
-  end
-  if not ok and #list == 0 then
-    list[1] = { code = code, message = command .. " failed (it gave no reason)" }
-  end
-  return json.array(list)
-end
-
----The envelope `envelope` prints, as a table (redacted): for a command that prints a stream of
----them, one per line (`run watch --json`).
-function M.envelope_value(command, ok, data, errors, version, code)
-  return secrets.redact_value({
-    ok = ok, version = version or json.null, command = command,
-    data = data == nil and json.null or data, errors = error_entries(command, ok, errors, code or "failed"),
-  })
-end
-
----Prints the envelope every command's `--json` gives: {ok, version, command, data, errors[]}, each
----error {code, message} (`code`: "usage" for a command line that cannot be taken, "failed" unless
----the caller says; an error given as a table keeps its own code). Its values are redacted before
----encoding (print redacts the text too, but a secret holding a quote or a backslash is written
----escaped there).
+---Prints the envelope every command's `--json` gives (sidecar.service.result.envelope_of): {ok,
+---version, command, data, errors[]}, each error {code, message} (`code`: "usage" for a command line
+---that cannot be taken, "failed" unless the caller says; an error given as a table keeps its own
+---code). Its values are redacted before encoding (print redacts the text too, but a secret holding
+---a quote or a backslash is written escaped there).
 ---@param command string  e.g. "store check"
 ---@param data any  json.null when there is nothing
 ---@param errors? (string|{code: string, message: string})[]
 ---@param code? string  the code of errors given as strings (default "failed")
 function M.envelope(command, ok, data, errors, version, code)
-  local envelope = M.envelope_value(command, ok, data, errors, version, code)
+  local envelope = result.envelope_of(command, ok, data, errors, version, code)
   if captured then
     captured[#captured + 1] = envelope
     return
@@ -69,6 +43,27 @@ function M.capture(command, o)
     error(status, 0)
   end
   return status, got[#got]
+end
+
+---Renders a service's result (sidecar.service.result) as the command line gives it: its envelope
+---with --json; else `render(data)` when it went well, "sidecar: <command>: <message>" on stderr
+---when not. Returns the exit status (0, 1, or 2 for a request that cannot be taken).
+---@param o table  the command's options ({json, version})
+---@param command string
+---@param r table  the result
+---@param render fun(data: any)
+---@return integer
+function M.answer(o, command, r, render)
+  if o.json then
+    M.envelope(command, r.ok, r.data, r.errors, o.version)
+  elseif r.ok then
+    render(r.data)
+  else
+    for _, e in ipairs(r.errors) do
+      M.error(command, e.message)
+    end
+  end
+  return r.status
 end
 
 ---Writes "sidecar: <command>: <message>" to stderr.

@@ -1,67 +1,20 @@
---- The `.agent` folder a command works on, and opening its store: what every command that
---- reads the store does first (sidecar.cli.task and the run commands alike).
+--- Opening the store of a run command from the command line: the service's (sidecar.service.store),
+--- saying why when it cannot.
 ---
----   local s, message = cli_root.open_store(o)   -- nil and a message for people
 ---   local s, cfg = cli_root.open_runs(o, "run list") -- nil and the exit status, having said why
 local out = require("sidecar.cli.output")
-local store = require("sidecar.core.store")
+local service_store = require("sidecar.service.store")
 
 local M = {}
-
----The `.agent` folder a command works on: --root, else the nearest one in or above the current
----folder.
-function M.root(o)
-  return o.root or store.find_root(".")
-end
-
----A store-opening failure for people: a missing store gets the way out.
-function M.hint(o, message)
-  if message:find("^no Sidecar store at") then
-    message = message .. " (run `sidecar init` in the repository first" ..
-        (o.root and "" or "; looked in the current folder and those above it") .. ")"
-  end
-  return message
-end
-
----Loads the config of the nearest `.agent` (or --root), so that its secret rules apply to what
----the command refuses, writes and prints. Returns true (also when there is no `.agent`), or nil
----and the message of a bad config.
-function M.apply_config(o)
-  local root = M.root(o)
-  if not root then
-    return true
-  end
-  local cfg, message = require("sidecar.core.config").load(root)
-  if not cfg then
-    return nil, message
-  end
-  return true
-end
-
----Opens the store of the nearest `.agent` (or --root), its config applied. Returns it, or nil
----and the message.
-function M.open_store(o)
-  local s, message = store.open(M.root(o))
-  if not s then
-    return nil, M.hint(o, message)
-  end
-  local applied, why = M.apply_config(o)
-  if not applied then
-    s:close()
-    return nil, why
-  end
-  return s
-end
 
 ---The store and config for a run command (sidecar.task.runs.open), or nil and the exit status
 ---after saying why.
 ---@param o table  the command's options
 ---@param command string  its name, for the message
 function M.open_runs(o, command)
-  -- Loaded here, not above: the task commands open their store without the run machinery.
-  local s, cfg = require("sidecar.task.runs").open(M.root(o))
+  local s, cfg = service_store.open_runs(o)
   if not s then
-    return nil, out.fail(o, command, M.hint(o, cfg))
+    return nil, out.fail(o, command, cfg)
   end
   return s, cfg
 end

@@ -10,10 +10,11 @@ local prompt = require("sidecar.prompt.compile")
 local prompt_kit = require("sidecar.prompt.kit")
 local review = require("sidecar.task.review")
 local run_background = require("sidecar.task.background")
+local runs_service = require("sidecar.service.runs")
 local run_view = require("sidecar.cli.run_view")
-local store = require("sidecar.core.store")
 local runs = require("sidecar.task.runs")
 local cli_root = require("sidecar.cli.root")
+local service_store = require("sidecar.service.store")
 local task_packet = require("sidecar.task.packet")
 
 local M = {}
@@ -58,7 +59,7 @@ local function report_steps(o, command, result)
       local asked = require("sidecar.agent.effort").describe(r.effort, r.search)
       print(("  agent: %s%s%s"):format(r.runner_type or "?", r.model and (", model " .. r.model) or "",
         asked and (", " .. asked) or ", effort and search: the CLI's defaults"))
-      local f = io.open(cli_root.root(o) .. "/runs/" .. r.run_id .. "/prompt.md", "rb")
+      local f = io.open(service_store.root(o) .. "/runs/" .. r.run_id .. "/prompt.md", "rb")
       if f then
         local warnings = prompt_kit.lint(f:read("a"))
         f:close()
@@ -218,8 +219,6 @@ function M.replay(o)
   return report_steps(o, "run replay", result)
 end
 
-local RUN_STATUSES = store.RUN_STATUSES
-
 ---`sidecar run answer R-… TEXT`
 function M.answer(o)
   local ok, status = check_id(o, "run answer", "run", o.id)
@@ -249,38 +248,13 @@ end
 
 ---`sidecar run list`
 function M.list(o)
-  local limit = o.limit -- an integer (the command line checked it), 50 unless given
-  if limit < 0 then
-    return failed(o, "run list", ("--limit '%d': expected a whole number (0: all)"):format(limit), EXIT_USAGE)
-  end
-  if o.status then
-    local known = false
-    for _, st in ipairs(RUN_STATUSES) do
-      known = known or st == o.status
+  return out.answer(o, "run list", runs_service.list(o), function(list)
+    if #list == 0 then
+      print("no runs" .. (o.task and (" of " .. o.task) or "") .. (o.status and (" with status " .. o.status) or ""))
+    else
+      io.write(run_view.list_table(list))
     end
-    if not known then
-      return failed(o, "run list", ("unknown status '%s' (statuses: %s)"):format(o.status,
-        table.concat(RUN_STATUSES, ", ")), EXIT_USAGE)
-    end
-  end
-  local s, cfg = open(o, "run list")
-  if not s then
-    return cfg
-  end
-  run_background.reconcile_active(s) -- a run whose owner died (worker or foreground) is ended first
-  local list, message = s:list_runs({ task_id = o.task, status = o.status, limit = limit })
-  s:close()
-  if not list then
-    return failed(o, "run list", message)
-  end
-  if o.json then
-    out.envelope("run list", true, json.array(list), nil, o.version)
-  elseif #list == 0 then
-    print("no runs" .. (o.task and (" of " .. o.task) or "") .. (o.status and (" with status " .. o.status) or ""))
-  else
-    io.write(run_view.list_table(list))
-  end
-  return EXIT_OK
+  end)
 end
 
 -- Commands on one run id: opens the store, calls fn(s, cfg) -> status.
@@ -314,16 +288,11 @@ local function write_text(o, text)
 end
 
 function M.show(o)
+  if o.json then
+    return out.answer(o, "run show", runs_service.show(o))
+  end
   return with_run(o, "run show", function(s)
     run_background.reconcile(s, s:get_run(o.id))
-    if o.json then
-      local data, message = run_view.show_data(s, o.id)
-      if not data then
-        return failed(o, "run show", message)
-      end
-      out.envelope("run show", true, data, nil, o.version)
-      return EXIT_OK
-    end
     local text, message = run_view.show(s, o.id)
     if not text then
       return failed(o, "run show", message)
@@ -380,28 +349,13 @@ end
 
 ---`sidecar run review`: the runs waiting for a decision.
 function M.review(o)
-  local s, cfg = open(o, "run review")
-  if not s then
-    return cfg
-  end
-  run_background.reconcile_active(s) -- a run whose owner died waits for a decision too
-  local items, message = review.queue(s)
-  s:close()
-  if not items then
-    return failed(o, "run review", message)
-  end
-  if o.json then
-    local data = {}
-    for i, item in ipairs(items) do
-      data[i] = { run = item.run, task_title = item.task_title or json.null, why = item.why }
+  return out.answer(o, "run review", runs_service.review(o), function(items)
+    if #items == 0 then
+      print("no runs waiting for a decision")
+    else
+      io.write(run_view.queue_table(items))
     end
-    out.envelope("run review", true, json.array(data), nil, o.version)
-  elseif #items == 0 then
-    print("no runs waiting for a decision")
-  else
-    io.write(run_view.queue_table(items))
-  end
-  return EXIT_OK
+  end)
 end
 
 -- The queue's commands live in stdlib/sidecar/cli/run_queue.lua.
@@ -410,21 +364,16 @@ function M.start_ready(o) return require("sidecar.cli.run_queue").start_ready(o)
 
 ---`sidecar run tail R-… [-f]`
 function M.tail(o)
+  if o.json then
+    return out.answer(o, "run tail", runs_service.events(o))
+  end
   return with_run(o, "run tail", function(s)
-    local events = {}
-    local run, message = run_background.tail(s, o.id, o.follow, function(line, event)
-      if o.json then
-        events[#events + 1] = event or line
-      else
-        write_text(o, line)
-        io.stdout:flush()
-      end
+    local run, message = run_background.tail(s, o.id, o.follow, function(line)
+      write_text(o, line)
+      io.stdout:flush()
     end)
     if not run then
       return failed(o, "run tail", message)
-    end
-    if o.json then
-      out.envelope("run tail", true, { run_id = o.id, status = run.status, events = json.array(events) }, nil, o.version)
     end
     return EXIT_OK
   end)

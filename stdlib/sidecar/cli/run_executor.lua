@@ -107,7 +107,7 @@ local GOOD = { review = true, completed = true, dry_run = true }
 ---the store (cli/run.lua's).
 function M.work(o, open)
   local node = require("sidecar.executor.node")
-  local root = require("sidecar.cli.root").root(o)
+  local root = require("sidecar.service.store").root(o)
   local remote = node.remote(root, o.worker)
   local s, cfg
   if remote then

@@ -1,10 +1,9 @@
 --- How runs look for people: the table of `sidecar run list`, the detail of `sidecar run show`
---- (and its --json data), one line per pipeline step, and the review queue.
+--- (its --json data is sidecar.service.run_data's), one line per pipeline step, and the review queue.
 ---
 ---   local run_view = require("sidecar.cli.run_view")
 ---   io.write(run_view.list_table(assert(s:list_runs({task_id = "T-0001"}))))
 ---   io.write(assert(run_view.show(s, "R-0002")))
----   out.envelope("run show", true, assert(run_view.show_data(s, "R-0002")))
 ---   print(run_view.pipeline_line(run))  -- step 1/2  codex  builder  R-0001  review  12.3s  3 files
 ---
 --- Absent values print as "-", unknown token counts as "unknown". Times are the records' UTC
@@ -15,14 +14,14 @@ local gates = require("sidecar.run.gates")
 local git_refs = require("sidecar.run.git_refs")
 local json = require("sidecar.core.json")
 local out = require("sidecar.cli.output")
+local run_data = require("sidecar.service.run_data")
 local stuck = require("sidecar.run.stuck")
 
 local M = {}
 
 local LABEL_WIDTH = 15 -- "Previous step: "
 
-local run_lineage = require("sidecar.cli.run_lineage")
-local present = run_lineage.present
+local present = require("sidecar.service.run_lineage").present
 
 local function text_or_dash(v)
   return present(v) and tostring(v) or "-"
@@ -35,40 +34,6 @@ end
 ---@return string
 M.duration = duration.format
 
--- Seconds since the epoch of "2026-01-02T03:04:05Z" (fractions ignored), or nil.
-local function epoch(iso)
-  if type(iso) ~= "string" then
-    return nil
-  end
-  local y, mo, d, h, mi, s = iso:match("^(%d%d%d%d)%-(%d%d)%-(%d%d)T(%d%d):(%d%d):(%d%d)")
-  if not y then
-    return nil
-  end
-  y, mo = tonumber(y), tonumber(mo)
-  -- Days from civil (Howard Hinnant's algorithm): no time zone involved.
-  y = mo <= 2 and y - 1 or y
-  local era = y // 400
-  local yoe = y - era * 400
-  local doy = (153 * (mo + (mo > 2 and -3 or 9)) + 2) // 5 + tonumber(d) - 1
-  local doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
-  local days = era * 146097 + doe - 719468
-  return days * 86400 + tonumber(h) * 3600 + tonumber(mi) * 60 + tonumber(s)
-end
-
----Seconds since the epoch of a record's UTC time ("2026-01-02T03:04:05Z"), or nil.
-M.epoch = epoch
-
----A run's duration in ms: duration_ms, else completed_at - started_at, else nil.
----@param run table
----@return integer|nil
-function M.duration_ms(run)
-  if math.type(run.duration_ms) then
-    return run.duration_ms
-  end
-  local a, b = epoch(run.started_at), epoch(run.completed_at)
-  return a and b and b >= a and (b - a) * 1000 or nil
-end
-
 -- "2026-01-02T03:04:05Z" -> "2026-01-02 03:04".
 local function short_time(iso)
   if type(iso) ~= "string" then
@@ -80,10 +45,6 @@ end
 
 local function count(n, noun)
   return n == 1 and ("1 " .. noun) or (n .. " " .. noun .. "s")
-end
-
-local function files_count(run)
-  return type(run.changed_files) == "table" and #run.changed_files or nil
 end
 
 -- Lines aligned into columns (no header), each prefixed with `indent`.
@@ -109,12 +70,12 @@ M.LIST_HEADERS = { "RUN", "TASK", "RUNNER", "ROLE", "STATUS", "REVIEW", "STARTED
 function M.list_rows(runs)
   local rows = {}
   for i, r in ipairs(runs) do
-    local files = files_count(r)
+    local files = run_data.files_count(r)
     rows[i] = { text_or_dash(r.run_id), text_or_dash(r.task_id), text_or_dash(r.runner_type),
       text_or_dash(r.agent_role), -- "running (stuck)", "running (waiting_input)"
       text_or_dash(r.status) .. (stuck.text(r) and (" (" .. tostring(r.attention.state) .. ")") or ""),
       text_or_dash(r.review_state),
-      short_time(r.started_at or r.created_at), M.duration(M.duration_ms(r)), files and tostring(files) or "-" }
+      short_time(r.started_at or r.created_at), M.duration(run_data.duration_ms(r)), files and tostring(files) or "-" }
   end
   return rows
 end
@@ -129,10 +90,10 @@ end
 -- Pipelines -------------------------------------------------------------------------------------------
 
 local function step_cells(run)
-  local files = files_count(run)
+  local files = run_data.files_count(run)
   return { ("step %s/%s"):format(text_or_dash(run.pipeline_step), text_or_dash(run.pipeline_total)),
     text_or_dash(run.runner_type), text_or_dash(run.agent_role), text_or_dash(run.run_id),
-    text_or_dash(run.status), M.duration(M.duration_ms(run)),
+    text_or_dash(run.status), M.duration(run_data.duration_ms(run)),
     files and count(files, "file") or "files unknown" }
 end
 
@@ -153,14 +114,6 @@ function M.pipeline_lines(runs)
   end
   local lines = aligned(rows, "", { [6] = true })
   return #lines > 0 and table.concat(lines, "\n") .. "\n" or ""
-end
-
--- The run's validation results: validation[] of the record, else the store's table.
-local function validation_of(s, run)
-  if type(run.validation) == "table" and #run.validation > 0 then
-    return run.validation
-  end
-  return s:validation(run.run_id) or {}
 end
 
 -- run show --------------------------------------------------------------------------------------------
@@ -307,36 +260,12 @@ local function lineage_lines(lines, run, l)
   end
 end
 
--- The run (a record, or an id looked up) and its lineage; nil, message, code when either cannot
--- be read. A bad argument raises, naming the caller of show or show_data.
-local function resolve_with_lineage(s, run)
-  if type(s) ~= "table" then
-    error("run_view: expected a store, got " .. type(s), 3)
-  elseif type(run) ~= "table" and type(run) ~= "string" then
-    error("run_view: run must be a record or a run id, got " .. type(run), 3)
-  end
-  local r, message, code = run, nil, nil
-  if type(run) == "string" then
-    r, message, code = s:get_run(run)
-    if not r then
-      return nil, code == "ENOENT" and ("no run %s (see sidecar run list)"):format(run) or message,
-        code == "ENOENT" and "not_found" or code
-    end
-  end
-  local l
-  l, message, code = run_lineage.of(s, r)
-  if not l then
-    return nil, message, code
-  end
-  return r, l
-end
-
 ---The text of `sidecar run show R-0001`.
 ---@param s table  an open store
 ---@param run table|string  a run record or id
 ---@return string|nil text, string? message, string? code
 function M.show(s, run)
-  local r, l, code = resolve_with_lineage(s, run)
+  local r, l, code = run_data.resolve(s, run)
   if not r then
     return nil, l, code
   end
@@ -361,7 +290,7 @@ function M.show(s, run)
   add(lines, "Created", r.created_at)
   add(lines, "Started", r.started_at)
   add(lines, "Completed", r.completed_at)
-  add(lines, "Duration", M.duration_ms(r) and M.duration(M.duration_ms(r)))
+  add(lines, "Duration", run_data.duration_ms(r) and M.duration(run_data.duration_ms(r)))
   add(lines, "Failure", r.failure_reason)
   add(lines, "Summary", r.summary)
   for _, cut in ipairs(require("sidecar.core.log_caps").lines(r)) do -- logs past max_log_bytes
@@ -370,10 +299,10 @@ function M.show(s, run)
   lineage_lines(lines, r, l)
 
   lines[#lines + 1] = ""
-  for _, line in ipairs(M.validation_lines(validation_of(s, r))) do
+  for _, line in ipairs(M.validation_lines(run_data.validation_of(s, r))) do
     lines[#lines + 1] = line
   end
-  local files = files_count(r)
+  local files = run_data.files_count(r)
   if files == 0 then
     lines[#lines + 1] = ""
     add(lines, "Changed files", "none")
@@ -448,34 +377,6 @@ function M.sandbox_text(sb)
     parts[#parts + 1] = ("%d connection%s refused"):format(refused, refused == 1 and "" or "s")
   end
   return table.concat(parts, "; ")
-end
-
----The data of `sidecar run show --json`: a copy of the record with `lineage` {replay_of (run id
----or null), replayed_as [ids], answer_of (run id or null), answered_by [ids], pipeline_steps [{run_id, pipeline_step, pipeline_total, runner_type,
----agent_role, status, duration_ms, changed_files (a count or null)}]} and `validation` (the steps).
----@param s table  an open store
----@param run table|string  a run record or id
----@return table|nil data, string? message, string? code
-function M.show_data(s, run)
-  local r, l, code = resolve_with_lineage(s, run)
-  if not r then
-    return nil, l, code
-  end
-  local data = json.object({})
-  for k, v in pairs(r) do
-    data[k] = v
-  end
-  local steps = {}
-  for i, step in ipairs(l.steps) do
-    steps[i] = { run_id = step.run_id, pipeline_step = step.pipeline_step or json.null,
-      pipeline_total = step.pipeline_total or json.null, runner_type = step.runner_type or json.null,
-      agent_role = step.agent_role or json.null, status = step.status or json.null,
-      duration_ms = M.duration_ms(step) or json.null, changed_files = files_count(step) or json.null }
-  end
-  data.lineage = { replay_of = l.replay_of or json.null, replayed_as = json.array(l.replayed_as),
-    answer_of = l.answer_of or json.null, answered_by = json.array(l.answered_by), pipeline_steps = json.array(steps) }
-  data.validation = json.array(validation_of(s, r))
-  return data
 end
 
 -- The review queue ------------------------------------------------------------------------------------

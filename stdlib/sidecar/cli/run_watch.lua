@@ -11,6 +11,8 @@ local clock = require("sidecar.host.time")
 local duration = require("sidecar.core.duration")
 local json = require("sidecar.core.json")
 local out = require("sidecar.cli.output")
+local service_result = require("sidecar.service.result")
+local run_data = require("sidecar.service.run_data")
 local run_view = require("sidecar.cli.run_view")
 local terminal = require("sidecar.core.terminal")
 
@@ -30,7 +32,7 @@ local function attention_text(run)
 end
 
 local function elapsed_ms(run, now)
-  local from = run_view.epoch(run.started_at or run.created_at)
+  local from = run_data.epoch(run.started_at or run.created_at)
   return from and math.max(0, now - from) * 1000 or nil
 end
 
@@ -116,7 +118,7 @@ end
 local function show(o, active, ended, interval_ms, live)
   if o.json then
     local data = { at = require("sidecar.core.store").now(), active = json.array(active), ended = json.array(ended) }
-    print(json.encode(out.envelope_value("run watch", true, data, nil, o.version)))
+    print(json.encode(service_result.envelope_of("run watch", true, data, nil, o.version)))
   else
     if live then
       terminal.write_raw(io.stdout, "\27[H\27[2J") -- home, clear: redrawn in place

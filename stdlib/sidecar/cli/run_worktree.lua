@@ -6,7 +6,7 @@ local json = require("sidecar.core.json")
 local out = require("sidecar.cli.output")
 local worktree_apply = require("sidecar.run.worktree_apply")
 local runs = require("sidecar.task.runs")
-local cli_root = require("sidecar.cli.root")
+local service_store = require("sidecar.service.store")
 
 local M = {}
 
@@ -17,9 +17,9 @@ local function with_store(o, command, fn)
   if not (o.id or ""):match("^R%-%d+$") then
     return out.fail(o, command, ("'%s' is not a run id (run ids look like R-0001)"):format(tostring(o.id)), EXIT_USAGE)
   end
-  local s, cfg = runs.open(cli_root.root(o))
+  local s, cfg = runs.open(service_store.root(o))
   if not s then
-    return out.fail(o, command, cli_root.hint(o, cfg))
+    return out.fail(o, command, service_store.hint(o, cfg))
   end
   local ok, status = pcall(fn, s, cfg)
   s:close()

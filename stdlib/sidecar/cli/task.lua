@@ -2,7 +2,8 @@
 --- line parsed, prints (text, or the JSON envelope with --json), and returns the exit status:
 --- 0 done, 1 could not be done (an unknown id, an invalid packet file), 2 the command line is
 --- wrong (a malformed flag value). A refused command changes nothing in the store.
-local cli_root = require("sidecar.cli.root")
+local service_store = require("sidecar.service.store")
+local tasks = require("sidecar.service.tasks")
 local config = require("sidecar.core.config")
 local json = require("sidecar.core.json")
 local out = require("sidecar.cli.output")
@@ -16,23 +17,6 @@ local M = {}
 local EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
 local failed = out.fail
-
-local function one_of(value, list)
-  for _, v in ipairs(list) do
-    if v == value then
-      return true
-    end
-  end
-  return false
-end
-
--- Checks --status against the task statuses; nil, message when it is not one.
-local function check_status(status)
-  if status and not one_of(status, task_packet.STATUSES) then
-    return nil, ("unknown status '%s' (statuses: %s)"):format(status, table.concat(task_packet.STATUSES, ", "))
-  end
-  return true
-end
 
 local function missing_tasks(s, ids)
   local missing = {}
@@ -74,7 +58,7 @@ end
 function M.create(o)
   -- Refused before anything is checked or written, as prepare refuses --input (exit 1), by the
   -- built-in rules and the config's.
-  local applied, why = cli_root.apply_config(o)
+  local applied, why = service_store.apply_config(o)
   if not applied then
     return failed(o, "task create", why)
   end
@@ -98,7 +82,7 @@ function M.create(o)
         "--agent-role"):gsub("tracking%.assigned_runner", "--runner"), EXIT_USAGE)
     end
   end
-  local s, message = cli_root.open_store(o)
+  local s, message = service_store.open(o)
   if not s then
     return failed(o, "task create", message)
   end
@@ -122,40 +106,22 @@ end
 
 ---`sidecar task list`
 function M.list(o)
-  local ok, why = check_status(o.status)
-  if not ok then
-    return failed(o, "task list", why, EXIT_USAGE)
-  end
-  local s, message = cli_root.open_store(o)
-  if not s then
-    return failed(o, "task list", message)
-  end
-  require("sidecar.run.reconcile").reconcile_active(s) -- a run or task whose owner died is ended first
-  local tasks
-  tasks, message = s:list_tasks({ status = o.status, limit = 0 })
-  s:close()
-  if not tasks then
-    return failed(o, "task list", message)
-  end
-  if o.json then
-    out.envelope("task list", true, json.array(tasks), nil, o.version)
-    return EXIT_OK
-  end
-  local rows = {}
-  for i, t in ipairs(tasks) do
-    local deps = type(t.dependencies) == "table" and table.concat(t.dependencies, ",") or ""
-    rows[i] = { t.task_id, t.status or "-", t.priority or "-", t.type or "-", deps ~= "" and deps or "-", t.title or "" }
-  end
-  if #rows == 0 then
-    print(o.status and ("no tasks with status " .. o.status) or "no tasks yet (sidecar task create --title ...)")
-  else
-    io.write(out.table({ "TASK", "STATUS", "PRIORITY", "TYPE", "DEPENDS", "TITLE" }, rows))
-  end
-  return EXIT_OK
+  return out.answer(o, "task list", tasks.list(o), function(list)
+    local rows = {}
+    for i, t in ipairs(list) do
+      local deps = type(t.dependencies) == "table" and table.concat(t.dependencies, ",") or ""
+      rows[i] = { t.task_id, t.status or "-", t.priority or "-", t.type or "-", deps ~= "" and deps or "-", t.title or "" }
+    end
+    if #rows == 0 then
+      print(o.status and ("no tasks with status " .. o.status) or "no tasks yet (sidecar task create --title ...)")
+    else
+      io.write(out.table({ "TASK", "STATUS", "PRIORITY", "TYPE", "DEPENDS", "TITLE" }, rows))
+    end
+  end)
 end
 
 local function get_task(o, command)
-  local s, message = cli_root.open_store(o)
+  local s, message = service_store.open(o)
   if not s then
     return nil, failed(o, command, message)
   end
@@ -239,7 +205,7 @@ function M.import(o)
   if not packet then
     return failed(o, "task import", message)
   end
-  local applied, bad = cli_root.apply_config(o)
+  local applied, bad = service_store.apply_config(o)
   if not applied then
     return failed(o, "task import", bad)
   end
@@ -248,7 +214,7 @@ function M.import(o)
     return failed(o, "task import", source .. ": " .. refused)
   end
   local s
-  s, message = cli_root.open_store(o)
+  s, message = service_store.open(o)
   if not s then
     return failed(o, "task import", message)
   end
@@ -318,9 +284,9 @@ end
 
 ---`sidecar task set-status ID STATUS`
 function M.set_status(o)
-  local ok, why = check_status(o.status)
-  if not ok then
-    return failed(o, "task set-status", why, EXIT_USAGE)
+  local bad = tasks.check_status(o.status)
+  if bad then
+    return failed(o, "task set-status", bad.errors[1].message, EXIT_USAGE)
   end
   local s, task = get_task(o, "task set-status")
   if not s then

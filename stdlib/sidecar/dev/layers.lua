@@ -11,8 +11,8 @@
 local M = {}
 
 ---The groups, bottom first; each step a list of groups (more than one: peers that do not use
----each other). `service` has no folder yet: the place a command's work moves to (issue 46). The
----surfaces come last: the MCP server and the UI, then the command line, which starts them
+---each other). `service` holds the commands' work as functions returning data (issue 46: the
+---commands that read have moved there, those that change state not yet). The surfaces come last: the MCP server and the UI, then the command line, which starts them
 ---(`sidecar mcp`) besides being a surface of its own.
 M.order = {
   { "core" },
@@ -32,8 +32,8 @@ M.order = {
 ---API's index (stdlib/sidecar/init.lua), which loads the modules it lists on first use.
 M.beside = { "dev", "sidecar" }
 
-local NO_SERVICE = "the MCP server and the UI call the commands and capture their envelopes: no service layer "
-  .. "yet (issue 46, item 4)"
+local NO_SERVICE = "the MCP server and the UI capture the envelopes of the commands that change state: they "
+  .. "have no service function yet (issue 46, item 4)"
 
 ---Edges allowed against the order, each {from, to, why}: a module and the module it requires
 ---(`sidecar.<group>.*` for a require whose name is built at run time). The goal is none.
@@ -52,7 +52,6 @@ M.edge_exceptions = {
   { from = "sidecar.executor.slurm_preset", to = "sidecar.preset.worker",
     why = "a preset's run on Slurm runs the preset worker on the node" },
   { from = "sidecar.mcp.tools", to = "sidecar.cli.output", why = NO_SERVICE },
-  { from = "sidecar.mcp.tools", to = "sidecar.cli.run_view", why = NO_SERVICE },
   { from = "sidecar.run.reconcile", to = "sidecar.executor",
     why = "a run on another executor (Slurm) is reconciled by asking that executor" },
   { from = "sidecar.run.reconcile", to = "sidecar.task.runs",
@@ -60,8 +59,6 @@ M.edge_exceptions = {
   { from = "sidecar.task.background", to = "sidecar.executor", why = "a background run is started by its executor" },
   { from = "sidecar.ui.api", to = "sidecar.cli.*", why = NO_SERVICE },
   { from = "sidecar.ui.api", to = "sidecar.cli.output", why = NO_SERVICE },
-  { from = "sidecar.ui.api", to = "sidecar.cli.trust", why = NO_SERVICE },
-  { from = "sidecar.ui.board", to = "sidecar.cli.output", why = NO_SERVICE },
 }
 
 ---Require cycles allowed, each {modules (sorted), why}: one strongly connected component of

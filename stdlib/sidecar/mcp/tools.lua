@@ -7,6 +7,9 @@ local errors = require("sidecar.core.errors")
 local json = require("sidecar.core.json")
 local out = require("sidecar.cli.output")
 local run_background = require("sidecar.task.background")
+local result = require("sidecar.service.result")
+local run_data = require("sidecar.service.run_data")
+local runs_service = require("sidecar.service.runs")
 local schemas = require("sidecar.mcp.tool_schemas")
 local store = require("sidecar.core.store")
 local text = require("sidecar.core.text")
@@ -83,17 +86,30 @@ local function as_fields(message)
   return (tostring(message):gsub("%-%-?[%a][%w%-]*", function(flag) return FIELD_OF_FLAG[flag] end))
 end
 
--- Calls a command function with --json and these options; its data, or nil and its errors.
+-- An envelope's data, or nil and its errors (named as the tools' fields are).
+local function data_of(envelope)
+  if not envelope.ok and #envelope.errors > 0 then
+    return nil, as_fields(table.concat(errors.messages(envelope), "; ")), envelope
+  end
+  return envelope.data, nil, envelope
+end
+
+-- Calls a service function (sidecar.service.*) with these options; its data (redacted, as every
+-- envelope's), or nil and its errors.
+local function served(ctx, fn, command_name, o)
+  o.root, o.version = ctx.root, ctx.version
+  return data_of(result.envelope(fn(o), command_name, ctx.version))
+end
+
+-- Calls a command function with --json and these options (the commands that change state have no
+-- service function yet: issue 46, item 4); its data, or nil and its errors.
 local function command(ctx, module, fname, o)
   o.json, o.root, o.version = true, ctx.root, ctx.version
   local status, envelope = out.capture(require(module)[fname], o)
   if not envelope then
     return nil, ("%s.%s printed no result (exit %d)"):format(module, fname, status)
   end
-  if not envelope.ok and #envelope.errors > 0 then
-    return nil, as_fields(table.concat(errors.messages(envelope), "; ")), envelope
-  end
-  return envelope.data, nil, envelope
+  return data_of(envelope)
 end
 
 -- A call that waits for a run to end, for at most wait_s seconds: it polls the store between
@@ -117,7 +133,7 @@ local function run_waiter(ctx, run_id, wait_s, cancel_stops)
         return done(nil, why)
       end
       if run then
-        return done(M.run_summary(assert(require("sidecar.cli.run_view").show_data(s, run))))
+        return done(M.run_summary(assert(run_data.show(s, run))))
       end
       run = s:get_run(run_id)
       status = run and run.status or status
@@ -171,7 +187,7 @@ function CALLS.run_wait(a, ctx)
 end
 
 function CALLS.run_show(a, ctx)
-  local data, why = command(ctx, "sidecar.cli.run", "show", { id = a.run_id })
+  local data, why = served(ctx, runs_service.show, "run show", { id = a.run_id })
   if not data then
     return nil, why
   end
@@ -182,7 +198,7 @@ function CALLS.run_show(a, ctx)
 end
 
 function CALLS.run_list(a, ctx)
-  local data, why = command(ctx, "sidecar.cli.run", "list", { status = a.status, task = a.task_id,
+  local data, why = served(ctx, runs_service.list, "run list", { status = a.status, task = a.task_id,
     limit = a.limit or 20 })
   if not data then
     return nil, why

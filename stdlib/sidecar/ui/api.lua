@@ -1,5 +1,7 @@
---- The JSON API of `sidecar ui`: each route calls the CLI command that `--json` would run
---- (stdlib/sidecar/cli/*.lua) and answers with its envelope `{ok, version, command, data, errors[]}`.
+--- The JSON API of `sidecar ui`: each route calls the service function of the command that
+--- `--json` would run (stdlib/sidecar/service/*.lua; the commands that change state have none yet,
+--- and their envelope is captured from stdlib/sidecar/cli/*.lua) and answers with the envelope
+--- `{ok, version, command, data, errors[]}`.
 --- The C++ server (ui/ui_server.cpp) has already checked the Host, the Origin and the token; this
 --- module decides which method a route takes (a change of state: POST only) and which of a
 --- command's options a request may set (only those listed: never `--worker` or `--prepared`).
@@ -10,7 +12,10 @@
 local board = require("sidecar.ui.board")
 local json = require("sidecar.core.json")
 local out = require("sidecar.cli.output")
+local result = require("sidecar.service.result")
+local runs = require("sidecar.service.runs")
 local store = require("sidecar.core.store")
+local tasks = require("sidecar.service.tasks")
 
 local M = {}
 
@@ -21,8 +26,7 @@ local RUN_FILES = { ["output.md"] = true, ["prompt.md"] = true, ["changes.patch"
 local function run_file(o)
   local s, message = store.open(o.root)
   if not s then
-    out.envelope("run file", false, json.null, { message }, o.version)
-    return 1
+    return result.fail(message)
   end
   local dir = s:run_dir(o.id)
   local text = dir and dir:read(o.name)
@@ -30,24 +34,29 @@ local function run_file(o)
     dir:close()
   end
   s:close()
-  out.envelope("run file", true, { run_id = o.id, name = o.name, text = text or json.null }, nil, o.version)
-  return 0
+  return result.ok({ run_id = o.id, name = o.name, text = text or json.null })
 end
 
 -- `POST /api/presets/NAME/run`: starts `sidecar preset run` in the background (sidecar.ui.preset_runs).
 local function preset_start(o)
   local id, message = require("sidecar.ui.preset_runs").start(o.root, o.name, o.params or {})
-  out.envelope("preset run", id ~= nil, id and { id = id, preset = o.name } or json.null, { message }, o.version)
-  return id and 0 or 1
+  return id and result.ok({ id = id, preset = o.name }) or result.fail(message)
 end
 
 -- `GET /api/preset-runs/P-…`: {id, preset, params, running, report (the command's envelope, or null)}.
 local function preset_state(o)
   local state, message = require("sidecar.ui.preset_runs").state(o.root, o.id)
-  out.envelope("preset run", state ~= nil, state or json.null, { message }, o.version)
-  return state and 0 or 1
+  return state and result.ok(state) or result.fail(message)
 end
 
+-- A route answered by a service function (sidecar.service.*, or this module's own): it returns a
+-- result, whose envelope names `command`.
+local function service(fn, command)
+  return { service = fn, command = command }
+end
+
+-- A route answered by a command of the command line, its envelope captured: the commands that
+-- change state have no service function yet (issue 46, item 4).
 local function cli(module, fn)
   return function(o)
     return require("sidecar.cli." .. module)[fn](o)
@@ -57,18 +66,18 @@ end
 -- Each route: method, path pattern (its captures fill `ids`), the command, the options a request may
 -- give ({name = "text" | "integer"}), fixed options.
 local ROUTES = {
-  { "GET", "^/api/tasks$", cli("task", "list"), { status = "text" } },
-  { "GET", "^/api/board$", board.board, { q = "text", per_status = "integer", shown = "text" } },
-  { "GET", "^/api/runs$", cli("run", "list"), { task = "text", status = "text", limit = "integer" },
+  { "GET", "^/api/tasks$", service(tasks.list, "task list"), { status = "text" } },
+  { "GET", "^/api/board$", service(board.board, "ui board"), { q = "text", per_status = "integer", shown = "text" } },
+  { "GET", "^/api/runs$", service(runs.list, "run list"), { task = "text", status = "text", limit = "integer" },
     { limit = 50 } },
-  { "GET", "^/api/runs/(R%-%d+)$", cli("run", "show"), {}, {}, { "id" } },
-  { "GET", "^/api/runs/(R%-%d+)/events$", cli("run", "tail"), {}, { follow = false }, { "id" } },
-  { "GET", "^/api/runs/(R%-%d+)/files/([%w._-]+)$", run_file, {}, {}, { "id", "name" } },
-  { "GET", "^/api/review$", cli("run", "review"), {} },
+  { "GET", "^/api/runs/(R%-%d+)$", service(runs.show, "run show"), {}, {}, { "id" } },
+  { "GET", "^/api/runs/(R%-%d+)/events$", service(runs.events, "run tail"), {}, { follow = false }, { "id" } },
+  { "GET", "^/api/runs/(R%-%d+)/files/([%w._-]+)$", service(run_file, "run file"), {}, {}, { "id", "name" } },
+  { "GET", "^/api/review$", service(runs.review, "run review"), {} },
   { "GET", "^/api/presets$", cli("preset", "list"), {} },
   { "GET", "^/api/presets/([%w_-]+)$", cli("preset", "show"), {}, {}, { "name" } },
-  { "POST", "^/api/presets/([%w_-]+)/run$", preset_start, { params = "params" }, {}, { "name" } },
-  { "GET", "^/api/preset%-runs/(P%-%d+T%d+%-%d+)$", preset_state, {}, {}, { "id" } },
+  { "POST", "^/api/presets/([%w_-]+)/run$", service(preset_start, "preset run"), { params = "params" }, {}, { "name" } },
+  { "GET", "^/api/preset%-runs/(P%-%d+T%d+%-%d+)$", service(preset_state, "preset run"), {}, {}, { "id" } },
   { "GET", "^/api/usage$", cli("store", "usage"), { by = "text", since = "text", ["until"] = "text" },
     { by = "runner" } },
   { "POST", "^/api/tasks/(T%-%d+)/run$", cli("run", "run"), { runner = "text", agent_role = "text", model = "text" },
@@ -102,7 +111,6 @@ function M.start(opts)
     return nil, message .. (message:find("^no Sidecar store") and " (run `sidecar init` in the repository first)" or "")
   end
   s:close()
-  require("sidecar.cli.trust").install(true)
   local db = root .. "/" .. store.DB_NAME
   return { root = root, version = opts.version, watch = { db, db .. "-wal" } }
 end
@@ -195,7 +203,7 @@ end
 ---@return integer status, string content_type, string body, string? allow
 function M.handle(ctx, method, path, query, body)
   local route, ids = find_route(method, path)
-  if route and route[3] == run_file and not RUN_FILES[ids[2]] then
+  if route and type(route[3]) == "table" and route[3].service == run_file and not RUN_FILES[ids[2]] then
     return 404, "application/json", envelope(ctx, "ui", ("%s: not a file the page shows (output.md, prompt.md, "
       .. "changes.patch)"):format(ids[2]), "not_found")
   end
@@ -216,7 +224,13 @@ function M.handle(ctx, method, path, query, body)
   if not o then
     return 400, "application/json", envelope(ctx, "ui", why, "usage")
   end
-  local status, e = out.capture(route[3], o)
+  local status, e
+  if type(route[3]) == "table" then
+    local r = route[3].service(o)
+    status, e = r.status, result.envelope(r, route[3].command, ctx.version)
+  else
+    status, e = out.capture(route[3], o)
+  end
   if not e then
     return 500, "application/json", envelope(ctx, "ui", path .. ": the command answered nothing", "internal")
   end

@@ -10,7 +10,7 @@
 ---              tasks = [task...], review = {total = 7, items = [{run, task_title, why}...]},
 ---              active = [{run_id, task_id, status, runner_type, ..., attention}...]}
 local json = require("sidecar.core.json")
-local out = require("sidecar.cli.output")
+local result = require("sidecar.service.result")
 local review = require("sidecar.task.review")
 local store = require("sidecar.core.store")
 local task_packet = require("sidecar.task.packet")
@@ -106,22 +106,19 @@ local function gather(s, o)
     review = { total = total, items = json.array(items) }, active = json.array(active) }
 end
 
----The board route's command: prints (or, under out.capture, hands back) the envelope "ui board".
----@param o {root: string, version: string, q: string?, per_status: integer?, shown: string?}
----@return integer status  0; 1 when the store cannot be read; 2 for a wrong option
+---The board route's answer, a result (sidecar.service.result): failed when the store cannot be
+---read, "usage" for a wrong option.
+---@param o {root: string, q: string?, per_status: integer?, shown: string?}
 function M.board(o)
   local s, message = store.open(o.root)
   if not s then
-    out.envelope("ui board", false, json.null, { message }, o.version)
-    return 1
+    return result.fail(message)
   end
   require("sidecar.run.reconcile").reconcile_active(s) -- a run whose owner died shows as ended
   local data, status
   data, message, status = gather(s, o)
   s:close()
-  out.envelope("ui board", data ~= nil, data or json.null, data == nil and { message } or nil, o.version,
-    status == 2 and "usage" or nil)
-  return data and 0 or status or 1
+  return data and result.ok(data) or result.fail(message, status == 2 and "usage" or nil)
 end
 
 return M

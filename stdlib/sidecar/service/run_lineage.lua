@@ -1,5 +1,5 @@
 --- The links between runs, read from the store for `sidecar run show`: replays, answers and the
---- steps of a pipeline (sidecar.cli.run_view prints them).
+--- steps of a pipeline (sidecar.service.run_data gives them, sidecar.cli.run_view prints them).
 local json = require("sidecar.core.json")
 
 local M = {}
