@@ -27,12 +27,12 @@ local failed = out.fail
 local open = cli_root.open_runs
 
 local function check_id(o, command, kind, id)
-  if id == nil then -- an empty argument (`run show ""`): the parser leaves it out
-    return nil, failed(o, command, ("give a %s id (%s)"):format(kind, kind == "run" and "R-0001" or "T-0001"), EXIT_USAGE)
+  local bad = kind == "run" and runs_service.check_id(id)
+  if bad then
+    return nil, failed(o, command, bad.errors[1].message, EXIT_USAGE)
   end
-  local pattern = kind == "run" and "^R%-%d+$" or nil
-  if kind == "run" and not id:match(pattern) then
-    return nil, failed(o, command, ("'%s' is not a run id (run ids look like R-0001)"):format(id), EXIT_USAGE)
+  if kind == "task" and id == nil then -- an empty argument (`run ""`): the parser leaves it out
+    return nil, failed(o, command, "give a task id (T-0001)", EXIT_USAGE)
   end
   if kind == "task" and not task_packet.is_task_id(id) then
     return nil, failed(o, command, ("'%s' is not a task id (task ids look like T-0001)"):format(id), EXIT_USAGE)
@@ -302,31 +302,20 @@ function M.show(o)
   end)
 end
 
-local function decided(o, command, run, message)
-  if not run then
-    return failed(o, command, message)
-  end
-  if o.json then
-    out.envelope(command, true, run, nil, o.version)
-  else
-    print(("%s %s by %s; task %s; decision in %s/runs/%s/decision.md"):format(run.run_id, run.review_state,
-      run.reviewed_by, tostring(run.task_id), ".agent", run.run_id))
-  end
-  return EXIT_OK
+-- The line of a decision: "R-0001 approved by you; task T-0001; decision in .agent/runs/R-0001/decision.md".
+local function decided_line(run)
+  print(("%s %s by %s; task %s; decision in %s/runs/%s/decision.md"):format(run.run_id, run.review_state,
+    run.reviewed_by, tostring(run.task_id), ".agent", run.run_id))
 end
 
----`sidecar run approve R-…`
+---`sidecar run approve R-… [--apply]`
 function M.approve(o)
+  local r = runs_service.approve(o)
+  if not (r.ok and o.apply) then
+    return out.answer(o, "run approve", r, decided_line)
+  end
   return with_run(o, "run approve", function(s, cfg)
-    if o.decision and o.decision ~= "accept" and o.decision ~= "partially accept" then
-      return failed(o, "run approve", "--decision is accept or \"partially accept\"", EXIT_USAGE)
-    end
-    -- o.by: who decides, when not the person at the terminal (`sidecar mcp` passes "agent:mcp")
-    local run, message = review.approve(s, o.id, { note = o.note, decision = o.decision, by = o.by })
-    if run and o.apply then
-      return require("sidecar.cli.run_worktree").after_approve(o, s, run, cfg)
-    end
-    return decided(o, "run approve", run, message)
+    return require("sidecar.cli.run_worktree").after_approve(o, s, r.data, cfg)
   end)
 end
 
@@ -336,15 +325,7 @@ function M.discard(o) return require("sidecar.cli.run_worktree").discard(o) end
 
 ---`sidecar run block R-… --reason …`
 function M.block(o)
-  return with_run(o, "run block", function(s)
-    if o.decision and o.decision ~= "reject" and o.decision ~= "escalate" then
-      return failed(o, "run block", "--decision is reject or escalate", EXIT_USAGE)
-    end
-    if not o.reason or o.reason:match("^%s*$") then
-      return failed(o, "run block", "--reason must say what is wrong", EXIT_USAGE)
-    end
-    return decided(o, "run block", review.block(s, o.id, { reason = o.reason, decision = o.decision, by = o.by }))
-  end)
+  return out.answer(o, "run block", runs_service.block(o), decided_line)
 end
 
 ---`sidecar run review`: the runs waiting for a decision.
@@ -381,17 +362,8 @@ end
 
 ---`sidecar run kill R-…`
 function M.kill(o)
-  return with_run(o, "run kill", function(s)
-    local run, message = run_background.kill(s, o.id)
-    if not run then
-      return failed(o, "run kill", message)
-    end
-    if o.json then
-      out.envelope("run kill", true, run, nil, o.version)
-    else
-      print(("%s %s"):format(run.run_id, run.status))
-    end
-    return EXIT_OK
+  return out.answer(o, "run kill", runs_service.kill(o), function(run)
+    print(("%s %s"):format(run.run_id, run.status))
   end)
 end
 

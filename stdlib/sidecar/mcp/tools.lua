@@ -223,9 +223,9 @@ function CALLS.run_decide(a, ctx)
   end
   local data, why
   if a.decision == "approve" then
-    data, why = command(ctx, "sidecar.cli.run", "approve", { id = a.run_id, note = a.note, by = DECIDER })
+    data, why = served(ctx, runs_service.approve, "run approve", { id = a.run_id, note = a.note, by = DECIDER })
   else
-    data, why = command(ctx, "sidecar.cli.run", "block", { id = a.run_id, reason = a.note, by = DECIDER })
+    data, why = served(ctx, runs_service.block, "run block", { id = a.run_id, reason = a.note, by = DECIDER })
   end
   if not data then
     return nil, why

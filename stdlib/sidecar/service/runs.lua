@@ -1,5 +1,5 @@
---- The run commands' work that reads, as data (sidecar.service.result): the list, one run, the
---- review queue and a run's events. `sidecar run list|show|review|tail` render it as text or
+--- The run commands' work, as data (sidecar.service.result): the list, one run, the review queue,
+--- a run's events, and the decisions on a run (approve, block, kill). `sidecar run list|show|review|tail` render it as text or
 --- `--json`; `sidecar ui` and `sidecar mcp` answer with it.
 ---
 ---   local r = runs.list({ root = root, status = "review", limit = 50 })  -- r.data: the records
@@ -110,6 +110,58 @@ function M.events(o)
       return result.fail(message, code)
     end
     return result.ok({ run_id = o.id, status = run.status, events = json.array(events) })
+  end)
+end
+
+---Approves a run waiting for a decision: o.note, o.decision ("accept" or "partially accept"),
+---o.by (who decides, when not the person at the terminal: `sidecar mcp` passes "agent:mcp").
+---The result's data is the run's record.
+---@param o {root: string?, id: string, note: string?, decision: string?, by: string?}
+function M.approve(o)
+  local bad = M.check_id(o.id)
+  if bad then
+    return bad
+  end
+  if o.decision and o.decision ~= "accept" and o.decision ~= "partially accept" then
+    return result.fail("--decision is accept or \"partially accept\"", "usage")
+  end
+  return with_store(o, function(s)
+    local run, message = review.approve(s, o.id, { note = o.note, decision = o.decision, by = o.by })
+    return run and result.ok(run) or result.fail(message)
+  end)
+end
+
+---Blocks a run waiting for a decision: o.reason (what is wrong), o.decision ("reject" or
+---"escalate"), o.by. The result's data is the run's record.
+---@param o {root: string?, id: string, reason: string, decision: string?, by: string?}
+function M.block(o)
+  local bad = M.check_id(o.id)
+  if bad then
+    return bad
+  end
+  if o.decision and o.decision ~= "reject" and o.decision ~= "escalate" then
+    return result.fail("--decision is reject or escalate", "usage")
+  end
+  if not o.reason or o.reason:match("^%s*$") then
+    return result.fail("--reason must say what is wrong", "usage")
+  end
+  return with_store(o, function(s)
+    local run, message = review.block(s, o.id, { reason = o.reason, decision = o.decision, by = o.by })
+    return run and result.ok(run) or result.fail(message)
+  end)
+end
+
+---Stops a run that is going (its worker or foreground owner and its agent): the result's data is
+---its record, ended.
+---@param o {root: string?, id: string}
+function M.kill(o)
+  local bad = M.check_id(o.id)
+  if bad then
+    return bad
+  end
+  return with_store(o, function(s)
+    local run, message, code = run_background.kill(s, o.id)
+    return run and result.ok(run) or result.fail(message, code)
   end)
 end
 
