@@ -5,6 +5,7 @@ local json = require("sidecar.core.json")
 local out = require("sidecar.cli.output")
 local preset = require("sidecar.preset.define")
 local preset_context = require("sidecar.preset.context")
+local presets = require("sidecar.service.presets")
 
 local M = {}
 
@@ -12,39 +13,16 @@ local EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
 local failed = out.fail
 
--- Where a listed preset comes from, for people: "project (untrusted)", "project (replaces
--- built-in)", "built-in (replaced by project)", or the source alone.
-local function origin(p)
-  if not p.trusted then
-    return p.source .. " (untrusted)"
-  elseif p.shadows then
-    return ("%s (replaces %s)"):format(p.source, p.shadows)
-  elseif p.shadowed_by then
-    return ("%s (replaced by %s)"):format(p.source, p.shadowed_by)
-  end
-  return p.source
-end
-
 ---`sidecar preset list`: every preset file, a name as often as it is found, with its origin;
 ---a project's untrusted preset is listed by name without running it.
 function M.list(o)
-  local presets = preset.list(o.repo or ".")
-  if o.json then
-    local data = {}
-    for i, p in ipairs(presets) do
-      data[i] = { name = p.name, source = p.source, origin = origin(p), path = p.path, summary = p.summary,
-        trusted = p.trusted, active = p.active, shadows = p.shadows or json.null,
-        shadowed_by = p.shadowed_by or json.null }
+  return out.answer(o, "preset list", presets.list(o), function(list)
+    local rows = {}
+    for i, p in ipairs(list) do
+      rows[i] = { p.name, p.origin, p.summary }
     end
-    out.envelope("preset list", true, json.array(data), nil, o.version)
-    return EXIT_OK
-  end
-  local rows = {}
-  for i, p in ipairs(presets) do
-    rows[i] = { p.name, origin(p), p.summary }
-  end
-  io.write(out.table({ "PRESET", "FROM", "WHAT IT DOES" }, rows))
-  return EXIT_OK
+    io.write(out.table({ "PRESET", "FROM", "WHAT IT DOES" }, rows))
+  end)
 end
 
 -- Fails a command on a preset that could not be loaded; an untrusted one says so in --json too.
@@ -70,61 +48,40 @@ local function say_origin(command, name, source, path, info)
   end
 end
 
-local function param_rows(spec)
-  local names = {}
-  for name in pairs(spec.params) do
-    names[#names + 1] = name
-  end
-  table.sort(names)
-  local rows = {}
-  for i, name in ipairs(names) do
-    local p = spec.params[name]
-    local default = p.default
-    if type(default) == "table" then
-      default = table.concat(default, ",")
-    end
-    rows[i] = { name, p.type, default == nil and (p.required and "(required)" or "-") or tostring(default), p.doc or "" }
-  end
-  return rows, names
-end
-
 ---`sidecar preset show NAME`
 function M.show(o)
-  local spec, source, path, info = preset.load(o.name, o.repo or ".")
-  if not spec then
-    return load_failed(o, "preset show", source, path)
+  local r = presets.show(o)
+  if r.ok then
+    local d = r.data
+    say_origin("preset show", o.name, d.source, d.path, { shadows = d.shadows ~= json.null and d.shadows or nil,
+      passed_over = d.passed_over ~= json.null and d.passed_over or nil })
   end
-  say_origin("preset show", o.name, source, path, info)
-  local rows, names = param_rows(spec)
-  if o.json then
-    local params = {}
-    for i, name in ipairs(names) do
-      local p = spec.params[name]
-      params[i] = { name = name, type = p.type, default = p.default == nil and json.null or p.default,
-        doc = p.doc or json.null, choices = p.choices and json.array(p.choices) or json.null }
+  return out.answer(o, "preset show", r, function(d)
+    print(("%s (%s: %s)"):format(d.name, d.source, d.path))
+    print(d.summary)
+    if d.description ~= json.null then
+      print("\n" .. d.description:gsub("%s+$", ""))
     end
-    out.envelope("preset show", true, { name = spec.name, summary = spec.summary, source = source, path = path,
-      shadows = info.shadows or json.null, passed_over = info.passed_over or json.null,
-      description = spec.description or json.null, params = json.array(params), escalates = json.array(spec.escalates) },
-      nil, o.version)
-    return EXIT_OK
-  end
-  print(("%s (%s: %s)"):format(spec.name, source, path))
-  print(spec.summary)
-  if spec.description then
-    print("\n" .. spec.description:gsub("%s+$", ""))
-  end
-  if #rows > 0 then
-    print("\nParameters (--param NAME=VALUE):")
-    io.write(out.table({ "NAME", "TYPE", "DEFAULT", "MEANING" }, rows))
-  end
-  if #spec.escalates > 0 then
-    print("\nEscalates:")
-    for _, e in ipairs(spec.escalates) do
-      print("  - " .. e)
+    local rows = {}
+    for i, p in ipairs(d.params) do
+      local default = p.default
+      if type(default) == "table" then
+        default = table.concat(default, ",")
+      end
+      rows[i] = { p.name, p.type, default == json.null and (p.required and "(required)" or "-") or tostring(default),
+        p.doc ~= json.null and p.doc or "" }
     end
-  end
-  return EXIT_OK
+    if #rows > 0 then
+      print("\nParameters (--param NAME=VALUE):")
+      io.write(out.table({ "NAME", "TYPE", "DEFAULT", "MEANING" }, rows))
+    end
+    if #d.escalates > 0 then
+      print("\nEscalates:")
+      for _, e in ipairs(d.escalates) do
+        print("  - " .. e)
+      end
+    end
+  end)
 end
 
 ---The lines printed after a preset run that wrote in its worktree: what changed and the exact

@@ -7,6 +7,7 @@ local errors = require("sidecar.core.errors")
 local json = require("sidecar.core.json")
 local out = require("sidecar.cli.output")
 local run_background = require("sidecar.task.background")
+local presets = require("sidecar.service.presets")
 local result = require("sidecar.service.result")
 local run_data = require("sidecar.service.run_data")
 local runs_service = require("sidecar.service.runs")
@@ -235,7 +236,7 @@ function CALLS.run_decide(a, ctx)
 end
 
 function CALLS.preset_list(_, ctx)
-  local data, why = command(ctx, "sidecar.cli.preset", "list", { repo = ctx.repo })
+  local data, why = served(ctx, presets.list, "preset list", { repo = ctx.repo })
   if not data then
     return nil, why
   end

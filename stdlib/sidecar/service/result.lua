@@ -20,12 +20,14 @@ function M.ok(data)
 end
 
 ---A failed result: one error {code, message}; code "usage" (a request that cannot be taken: exit
----status 2), "not_found", or "failed" (the default; exit status 1).
+---status 2), "not_found", or "failed" (the default; exit status 1). `data`: what a caller may still
+---use (what was refused, and why), json.null when nil.
 ---@param message string
 ---@param code? string
-function M.fail(message, code)
+---@param data? any
+function M.fail(message, code, data)
   code = code or "failed"
-  return { ok = false, data = json.null, errors = { { code = code, message = tostring(message) } },
+  return { ok = false, data = data == nil and json.null or data, errors = { { code = code, message = tostring(message) } },
     status = code == "usage" and 2 or 1 }
 end
 

@@ -12,6 +12,7 @@
 local board = require("sidecar.ui.board")
 local json = require("sidecar.core.json")
 local out = require("sidecar.cli.output")
+local presets = require("sidecar.service.presets")
 local result = require("sidecar.service.result")
 local runs = require("sidecar.service.runs")
 local store = require("sidecar.core.store")
@@ -74,8 +75,8 @@ local ROUTES = {
   { "GET", "^/api/runs/(R%-%d+)/events$", service(runs.events, "run tail"), {}, { follow = false }, { "id" } },
   { "GET", "^/api/runs/(R%-%d+)/files/([%w._-]+)$", service(run_file, "run file"), {}, {}, { "id", "name" } },
   { "GET", "^/api/review$", service(runs.review, "run review"), {} },
-  { "GET", "^/api/presets$", cli("preset", "list"), {} },
-  { "GET", "^/api/presets/([%w_-]+)$", cli("preset", "show"), {}, {}, { "name" } },
+  { "GET", "^/api/presets$", service(presets.list, "preset list"), {} },
+  { "GET", "^/api/presets/([%w_-]+)$", service(presets.show, "preset show"), {}, {}, { "name" } },
   { "POST", "^/api/presets/([%w_-]+)/run$", service(preset_start, "preset run"), { params = "params" }, {}, { "name" } },
   { "GET", "^/api/preset%-runs/(P%-%d+T%d+%-%d+)$", service(preset_state, "preset run"), {}, {}, { "id" } },
   { "GET", "^/api/usage$", cli("store", "usage"), { by = "text", since = "text", ["until"] = "text" },
