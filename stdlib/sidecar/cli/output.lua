@@ -45,8 +45,8 @@ function M.capture(command, o)
   return status, got[#got]
 end
 
----Renders a service's result (sidecar.service.result) as the command line gives it: its envelope
----with --json; else `render(data)` when it went well, "sidecar: <command>: <message>" on stderr
+---Renders a service's result (sidecar.service.result) as the command line gives it: its warnings on
+---stderr, then its envelope with --json; else `render(data)` when it went well, "sidecar: <command>: <message>" on stderr
 ---when not. Returns the exit status (0, 1, or 2 for a request that cannot be taken).
 ---@param o table  the command's options ({json, version})
 ---@param command string
@@ -54,6 +54,9 @@ end
 ---@param render fun(data: any)
 ---@return integer
 function M.answer(o, command, r, render)
+  for _, w in ipairs(r.warnings or {}) do
+    M.error(command, w)
+  end
   if o.json then
     M.envelope(command, r.ok, r.data, r.errors, o.version)
   elseif r.ok then

@@ -4,29 +4,16 @@
 --- wrong (a malformed flag value). A refused command changes nothing in the store.
 local service_store = require("sidecar.service.store")
 local tasks = require("sidecar.service.tasks")
-local config = require("sidecar.core.config")
 local json = require("sidecar.core.json")
 local out = require("sidecar.cli.output")
 local run_view = require("sidecar.cli.run_view")
-local store = require("sidecar.core.store")
 local task_packet = require("sidecar.task.packet")
-local trust = require("sidecar.core.trust")
 
 local M = {}
 
 local EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
 local failed = out.fail
-
-local function missing_tasks(s, ids)
-  local missing = {}
-  for _, id in ipairs(ids or {}) do
-    if not s:get_task(id) then
-      missing[#missing + 1] = id
-    end
-  end
-  return missing
-end
 
 local function show_created(o, command, task, note)
   if o.json then
@@ -37,71 +24,11 @@ local function show_created(o, command, task, note)
   return EXIT_OK
 end
 
--- A task this user made through Sidecar: its validation commands may run after its runs (trust
--- records them as they are, stdlib/sidecar/core/trust.lua). When that cannot be recorded, stderr says so.
-local function trust_own(o, command, s, task)
-  -- A task an agent made inside its run is not this user's: its commands wait for `sidecar trust`.
-  local run_id = trust.inside_run()
-  if run_id and trust.validation_hash(task) and not trust.everything() then
-    out.error(command, ("%s: its validation commands are not recorded as trusted: %s"):format(task.task_id,
-      trust.refusal_inside_run(run_id, "recording them as yours")))
-    return
-  end
-  local ok, why = trust.record_validation(config.owner(s.root), { task })
-  if not ok and not trust.everything() then
-    out.error(command, ("%s: could not record its validation commands as trusted (%s); they run after "
-      .. "`sidecar trust`"):format(task.task_id, tostring(why)))
-  end
-end
-
 ---`sidecar task create`
 function M.create(o)
-  -- Refused before anything is checked or written, as prepare refuses --input (exit 1), by the
-  -- built-in rules and the config's.
-  local applied, why = service_store.apply_config(o)
-  if not applied then
-    return failed(o, "task create", why)
-  end
-  local refused = require("sidecar.core.secrets").refuse_inputs(o.read, "--read")
-  if refused then
-    return failed(o, "task create", refused)
-  end
-  local packet, problems = task_packet.new({ title = o.title, summary = o.summary, goal = o.goal, type = o.type,
-    priority = o.priority, status = o.status, validation = o.validate_cmds, files_to_read = o.read,
-    files_to_avoid = o.avoid, dependencies = o.depends_on, tags = o.tags, definition_of_done = o.done_when })
-  if not packet then
-    -- Every field here came from a flag: each problem is a usage error, named by its flag.
-    return failed(o, "task create", task_packet.format_errors(problems), EXIT_USAGE)
-  end
-  if o.agent_role or o.runner then
-    packet.tracking = { assigned_agent_role = o.agent_role, assigned_runner = o.runner,
-      assignment_reason = "task create", assigned_at = store.now() }
-    local checked, bad = task_packet.check(packet)
-    if not checked then
-      return failed(o, "task create", task_packet.format_errors(bad):gsub("tracking%.assigned_agent_role",
-        "--agent-role"):gsub("tracking%.assigned_runner", "--runner"), EXIT_USAGE)
-    end
-  end
-  local s, message = service_store.open(o)
-  if not s then
-    return failed(o, "task create", message)
-  end
-  local missing = missing_tasks(s, packet.dependencies)
-  if #missing > 0 then
-    s:close()
-    return failed(o, "task create", ("--depends-on: no task %s (see sidecar task list)"):format(
-      table.concat(missing, ", ")))
-  end
-  local task, code
-  task, message, code = s:create_task(packet)
-  if task then
-    trust_own(o, "task create", s, task)
-  end
-  s:close()
-  if not task then
-    return failed(o, "task create", message .. (code and (" (" .. code .. ")") or ""))
-  end
-  return show_created(o, "task create", task, "created")
+  return out.answer(o, "task create", tasks.create(o), function(task)
+    print(("created %s: %s%s"):format(task.task_id, task.title, task.status ~= "draft" and (" (" .. task.status .. ")") or ""))
+  end)
 end
 
 ---`sidecar task list`
@@ -224,8 +151,9 @@ function M.import(o)
   packet.created_at, packet.updated_at = nil, nil
   local task, code
   task, message, code = s:create_task(packet)
-  if task then
-    trust_own(o, "task import", s, task) -- the user chose this file: its commands are theirs
+  local warning = task and tasks.trust_own(s, task) -- the user chose this file: its commands are theirs
+  if warning then
+    out.error("task import", warning)
   end
   s:close()
   if not task then

@@ -9,6 +9,7 @@ local out = require("sidecar.cli.output")
 local run_background = require("sidecar.task.background")
 local presets = require("sidecar.service.presets")
 local result = require("sidecar.service.result")
+local tasks = require("sidecar.service.tasks")
 local run_data = require("sidecar.service.run_data")
 local runs_service = require("sidecar.service.runs")
 local schemas = require("sidecar.mcp.tool_schemas")
@@ -99,7 +100,11 @@ end
 -- envelope's), or nil and its errors.
 local function served(ctx, fn, command_name, o)
   o.root, o.version = ctx.root, ctx.version
-  return data_of(result.envelope(fn(o), command_name, ctx.version))
+  local r = fn(o)
+  for _, w in ipairs(r.warnings) do
+    if ctx.log then ctx.log(command_name .. ": " .. w) end
+  end
+  return data_of(result.envelope(r, command_name, ctx.version))
 end
 
 -- Calls a command function with --json and these options (the commands that change state have no
@@ -160,7 +165,7 @@ end
 local CALLS = {}
 
 function CALLS.task_create(a, ctx)
-  local data, why = command(ctx, "sidecar.cli.task", "create", { title = a.title, goal = a.goal,
+  local data, why = served(ctx, tasks.create, "task create", { title = a.title, goal = a.goal,
     summary = a.summary, type = a.type, validate_cmds = a.validate, read = a.read or {}, avoid = a.avoid or {},
     depends_on = a.depends_on or {}, tags = {}, done_when = {} })
   if not data then

@@ -4,7 +4,7 @@
 --- it as they are, none of them reads another's output.
 ---
 ---   local result = require("sidecar.service.result")
----   return result.ok(json.array(runs))                       -- {ok = true, data, errors = {}, status = 0}
+---   return result.ok(json.array(runs))                       -- {ok = true, data, errors = {}, status = 0, warnings}
 ---   return result.fail("--limit '-1': expected ...", "usage") -- {ok = false, data = null, errors, status = 2}
 ---   local envelope = result.envelope(r, "run list", version)  -- {ok, version, command, data, errors[]}
 local json = require("sidecar.core.json")
@@ -12,11 +12,13 @@ local secrets = require("sidecar.core.secrets")
 
 local M = {}
 
----A result with `data` (json.null when nil).
+---A result with `data` (json.null when nil), and `warnings`: what went wrong beside the work, for
+---people (the command line writes them on stderr; they are not in the envelope).
 ---@param data any
----@return {ok: boolean, data: any, errors: table[], status: integer}
-function M.ok(data)
-  return { ok = true, data = data == nil and json.null or data, errors = {}, status = 0 }
+---@param warnings? string[]
+---@return {ok: boolean, data: any, errors: table[], status: integer, warnings: string[]}
+function M.ok(data, warnings)
+  return { ok = true, data = data == nil and json.null or data, errors = {}, status = 0, warnings = warnings or {} }
 end
 
 ---A failed result: one error {code, message}; code "usage" (a request that cannot be taken: exit
@@ -28,7 +30,7 @@ end
 function M.fail(message, code, data)
   code = code or "failed"
   return { ok = false, data = data == nil and json.null or data, errors = { { code = code, message = tostring(message) } },
-    status = code == "usage" and 2 or 1 }
+    status = code == "usage" and 2 or 1, warnings = {} }
 end
 
 -- The envelope's errors: each {code, message}. A string is a message with the default code; a
