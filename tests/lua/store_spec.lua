@@ -3,7 +3,7 @@ local describe, it, expect = test.describe, test.it, test.expect
 local json = require("sidecar.core.json")
 local store = require("sidecar.core.store")
 local store_repair = require("sidecar.task.repair")
-local store_cli = require("sidecar.cli.store")
+local usage = require("sidecar.service.usage")
 local cli_output = require("sidecar.cli.output")
 
 local root
@@ -257,12 +257,12 @@ describe("usage", function()
     local now = os.time({ year = 2026, month = 11, day = 21, hour = 12, min = 0, sec = 0, isdst = false })
     local offset = os.time(os.date("!*t", now)) - now -- os.time reads local time
     now = now - offset
-    expect(store_cli.parse_when("7d", now)):equals("2026-11-14T12:00:00Z")
-    expect(store_cli.parse_when("90m", now)):equals("2026-11-21T10:30:00Z")
-    expect(store_cli.parse_when("2026-11-01", now)):equals("2026-11-01T00:00:00Z")
-    expect(store_cli.parse_when("2026-11-01T09:30:00Z", now)):equals("2026-11-01T09:30:00Z")
+    expect(usage.parse_when("7d", now)):equals("2026-11-14T12:00:00Z")
+    expect(usage.parse_when("90m", now)):equals("2026-11-21T10:30:00Z")
+    expect(usage.parse_when("2026-11-01", now)):equals("2026-11-01T00:00:00Z")
+    expect(usage.parse_when("2026-11-01T09:30:00Z", now)):equals("2026-11-01T09:30:00Z")
     for _, bad in ipairs({ "yesterday", "7", "2026-13-01", "2026-11-01 09:30", "-3d" }) do
-      local when, message = store_cli.parse_when(bad, now)
+      local when, message = usage.parse_when(bad, now)
       expect(when):is_nil()
       expect(message):contains("90m, 24h, 7d, 2w")
     end

@@ -3,10 +3,10 @@
 --- exit status.
 local json = require("sidecar.core.json")
 local out = require("sidecar.cli.output")
-local prepared_usage = require("sidecar.task.prepared_usage")
 local secrets = require("sidecar.core.secrets")
 local store = require("sidecar.core.store")
 local store_repair = require("sidecar.task.repair")
+local usage = require("sidecar.service.usage")
 
 local M = {}
 
@@ -197,68 +197,6 @@ function M.rebuild(o)
   return ok and EXIT_OK or EXIT_FAILURE
 end
 
-local UNITS = { m = 60, h = 3600, d = 86400, w = 7 * 86400 }
-
----Reads --since/--until: a date (2026-11-01, midnight UTC), a UTC time (2026-11-01T09:30:00Z),
----or an age before `now` (90m, 24h, 7d, 2w). Returns ISO-8601 UTC text, or nil and a message.
-function M.parse_when(text, now)
-  now = now or os.time()
-  local n, unit = text:match("^(%d+)([mhdw])$")
-  if n then
-    return os.date("!%Y-%m-%dT%H:%M:%SZ", now - tonumber(n) * UNITS[unit])
-  end
-  local y, mo, d = text:match("^(%d%d%d%d)%-(%d%d)%-(%d%d)$")
-  local h, mi, s = "00", "00", "00"
-  if not y then
-    y, mo, d, h, mi, s = text:match("^(%d%d%d%d)%-(%d%d)%-(%d%d)T(%d%d):(%d%d):(%d%d)Z$")
-  end
-  if y and tonumber(mo) >= 1 and tonumber(mo) <= 12 and tonumber(d) >= 1 and tonumber(d) <= 31 and
-      tonumber(h) < 24 and tonumber(mi) < 60 and tonumber(s) < 61 then
-    return ("%s-%s-%sT%s:%s:%sZ"):format(y, mo, d, h, mi, s)
-  end
-  return nil, ("'%s' is not a time: give a date (2026-11-01), a UTC time (2026-11-01T09:30:00Z) or an age "
-    .. "(90m, 24h, 7d, 2w)"):format(text)
-end
-
-local FIELDS = { "input", "cached_input", "output", "reasoning_output", "total" }
-local GROUPS = { runner = true, model = true, task = true, status = true, day = true, run = true, none = true,
-  runner_day = true, model_day = true }
-
--- The total of all rows, in the same shape.
-local function sum_rows(rows)
-  local t = { group = "total", is_total = true, runs = 0, cost_usd = { sum = 0, reported = 0 } }
-  for _, f in ipairs(FIELDS) do
-    t[f] = { sum = 0, reported = 0 }
-  end
-  for _, r in ipairs(rows) do
-    t.runs = t.runs + r.runs
-    for _, f in ipairs(FIELDS) do
-      t[f].sum = t[f].sum + r[f].sum
-      t[f].reported = t[f].reported + r[f].reported
-    end
-    t.cost_usd.sum = t.cost_usd.sum + r.cost_usd.sum
-    t.cost_usd.reported = t.cost_usd.reported + r.cost_usd.reported
-    if r.first_at and (not t.first_at or r.first_at < t.first_at) then t.first_at = r.first_at end
-    if r.last_at and (not t.last_at or r.last_at > t.last_at) then t.last_at = r.last_at end
-  end
-  return t
-end
-
--- A row for --json: figures are null when no run in the row reported them.
-local function row_json(r)
-  local usage, reported = {}, {}
-  for _, f in ipairs(FIELDS) do
-    usage[f] = r[f].reported > 0 and r[f].sum or json.null
-    reported[f] = r[f].reported
-  end
-  return {
-    group = r.group, runs = r.runs, usage = usage, usage_reported = reported,
-    cost_usd = r.cost_usd.reported > 0 and r.cost_usd.sum or json.null, cost_reported = r.cost_usd.reported,
-    first_at = r.first_at or json.null, last_at = r.last_at or json.null,
-    source = r.is_total and "total" or r.prepared and "prepared" or "store",
-  }
-end
-
 -- A figure for people: blank when nobody reported it, marked * when only some runs did.
 local function figure(cell, runs, text)
   if cell.reported == 0 then
@@ -277,22 +215,10 @@ local function shown_rows(rows, total, by)
   return list
 end
 
-local function usage_json(o, q, by, rows, total, unreadable)
-  local list = {}
-  for i, r in ipairs(by == "none" and {} or rows) do
-    list[i] = row_json(r)
-  end
-  out.envelope("usage", true, {
-    since = q.since or json.null, ["until"] = q["until"] or json.null, by = by,
-    rows = json.array(list), total = row_json(total), unreadable_prepared = json.array(unreadable),
-  }, {}, o.version)
-  return EXIT_OK
-end
-
 -- One JSON object per line: each row, then the total (`source` says which: store, prepared, total).
 local function usage_jsonl(by, rows, total)
   for _, r in ipairs(shown_rows(rows, total, by)) do
-    local line = row_json(r)
+    local line = usage.row_json(r)
     line.by = by
     io.write(json.encode(secrets.redact_value(line)), "\n")
   end
@@ -304,7 +230,7 @@ local function usage_csv(by, rows, total)
   for _, r in ipairs(shown_rows(rows, total, by)) do
     -- Explicit places: an unreported figure is an empty cell, not a missing one.
     local line = { r.group, r.runs }
-    for i, f in ipairs(FIELDS) do
+    for i, f in ipairs(usage.FIELDS) do
       line[2 * i + 1] = r[f].reported > 0 and r[f].sum or nil
       line[2 * i + 2] = r[f].reported
     end
@@ -312,11 +238,11 @@ local function usage_csv(by, rows, total)
     line[14] = r.cost_usd.reported
     line[15] = r.first_at
     line[16] = r.last_at
-    line[17] = row_json(r).source
+    line[17] = usage.row_json(r).source
     lines[#lines + 1] = line
   end
   local names = { by == "none" and "group" or by, "runs" }
-  for _, f in ipairs(FIELDS) do
+  for _, f in ipairs(usage.FIELDS) do
     names[#names + 1] = f
     names[#names + 1] = f .. "_runs"
   end
@@ -342,7 +268,7 @@ local function usage_table(o, q, by, rows, total, unreadable)
   for _, r in ipairs(shown_rows(rows, total, by)) do
     local label = r.group == "" and "(none)" or r.group
     local line = { r.prepared and label .. " (prepared)" or label, tostring(r.runs) }
-    for _, f in ipairs(FIELDS) do
+    for _, f in ipairs(usage.FIELDS) do
       line[#line + 1] = figure(r[f], r.runs, out.thousands(r[f].sum))
       partial = partial or (r[f].reported > 0 and r[f].reported < r.runs)
     end
@@ -377,28 +303,9 @@ local function usage_table(o, q, by, rows, total, unreadable)
   return EXIT_OK
 end
 
--- --by, --since and --until as the store's usage query; nil, message when one is not valid.
-local function usage_query(o)
-  local by = o.by -- "runner" unless given (cli/store_command.cpp)
-  if not GROUPS[by] then
-    return nil, "--by " .. by .. ": expected runner, model, task, status, day, run, runner_day, model_day or none"
-  end
-  local q = { group_by = by == "none" and "" or by }
-  for _, key in ipairs({ "since", "until" }) do
-    if o[key] then
-      local when, message = M.parse_when(o[key])
-      if not when then
-        return nil, "--" .. key .. " " .. message
-      end
-      q[key] = when
-    end
-  end
-  return q, by
-end
-
 ---`sidecar usage`
 function M.usage(o)
-  local q, by = usage_query(o)
+  local q, by = usage.query(o)
   if not q then
     return failed(o, "usage", by, EXIT_USAGE)
   end
@@ -409,34 +316,26 @@ function M.usage(o)
     return failed(o, "usage", "--budgets shows each budget as the config sets it (today, each task, each run): "
       .. "it takes --json, not --csv, --jsonl, --by, --since or --until", EXIT_USAGE)
   end
-  local s, message = store.open(root_of(o))
-  if not s then
-    return failed(o, "usage", message)
-  end
   if o.budgets then -- spent against each budget of the config, and the runs a budget stopped
+    local s, message = store.open(root_of(o))
+    if not s then
+      return failed(o, "usage", message)
+    end
     local status = require("sidecar.cli.usage_budgets").show(o, s)
     s:close()
     return status
   end
-  local rows
-  rows, message = s:usage(q)
-  s:close()
-  if not rows then
-    return failed(o, "usage", message)
+  local r = usage.report(o)
+  if not r.ok or o.json then
+    return out.answer(o, "usage", r)
   end
-  local prepared_rows, unreadable = prepared_usage.rows(root_of(o), q)
-  for _, r in ipairs(prepared_rows) do
-    rows[#rows + 1] = r
-  end
-  local total = sum_rows(rows)
-  if o.json then
-    return usage_json(o, q, by, rows, total, unreadable)
-  elseif o.jsonl then
-    return usage_jsonl(by, rows, total)
+  local t = r.report
+  if o.jsonl then
+    return usage_jsonl(t.by, t.rows, t.total)
   elseif o.csv then
-    return usage_csv(by, rows, total)
+    return usage_csv(t.by, t.rows, t.total)
   end
-  return usage_table(o, q, by, rows, total, unreadable)
+  return usage_table(o, t.query, t.by, t.rows, t.total, t.unreadable)
 end
 
 return M

@@ -17,6 +17,7 @@ local result = require("sidecar.service.result")
 local runs = require("sidecar.service.runs")
 local store = require("sidecar.core.store")
 local tasks = require("sidecar.service.tasks")
+local usage = require("sidecar.service.usage")
 
 local M = {}
 
@@ -79,7 +80,7 @@ local ROUTES = {
   { "GET", "^/api/presets/([%w_-]+)$", service(presets.show, "preset show"), {}, {}, { "name" } },
   { "POST", "^/api/presets/([%w_-]+)/run$", service(preset_start, "preset run"), { params = "params" }, {}, { "name" } },
   { "GET", "^/api/preset%-runs/(P%-%d+T%d+%-%d+)$", service(preset_state, "preset run"), {}, {}, { "id" } },
-  { "GET", "^/api/usage$", cli("store", "usage"), { by = "text", since = "text", ["until"] = "text" },
+  { "GET", "^/api/usage$", service(usage.report, "usage"), { by = "text", since = "text", ["until"] = "text" },
     { by = "runner" } },
   { "POST", "^/api/tasks/(T%-%d+)/run$", cli("run", "run"), { runner = "text", agent_role = "text", model = "text" },
     { background = true }, { "task" } },
