@@ -314,9 +314,7 @@ function M.approve(o)
   if not (r.ok and o.apply) then
     return out.answer(o, "run approve", r, decided_line)
   end
-  return with_run(o, "run approve", function(s, cfg)
-    return require("sidecar.cli.run_worktree").after_approve(o, s, r.data, cfg)
-  end)
+  return require("sidecar.cli.run_worktree").after_approve(o, r.data)
 end
 
 ---`sidecar run apply R-…` and `run discard R-…`: stdlib/sidecar/cli/run_worktree.lua.

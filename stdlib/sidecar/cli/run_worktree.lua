@@ -2,32 +2,12 @@
 --- prints (text for people, or the JSON envelope with --json) and returns the exit status: 0
 --- done, 1 could not be done (a conflict: nothing was changed), 2 the command line is wrong.
 local byte_size = require("sidecar.core.byte_size")
-local json = require("sidecar.core.json")
 local out = require("sidecar.cli.output")
-local worktree_apply = require("sidecar.run.worktree_apply")
-local runs = require("sidecar.task.runs")
-local service_store = require("sidecar.service.store")
+local run_changes = require("sidecar.service.run_changes")
 
 local M = {}
 
-local EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
-
--- Calls fn(s) -> status with the store open, after checking the run id.
-local function with_store(o, command, fn)
-  if not (o.id or ""):match("^R%-%d+$") then
-    return out.fail(o, command, ("'%s' is not a run id (run ids look like R-0001)"):format(tostring(o.id)), EXIT_USAGE)
-  end
-  local s, cfg = runs.open(service_store.root(o))
-  if not s then
-    return out.fail(o, command, service_store.hint(o, cfg))
-  end
-  local ok, status = pcall(fn, s, cfg)
-  s:close()
-  if not ok then
-    error(status, 0)
-  end
-  return status
-end
+local EXIT_OK = 0
 
 local function file_lines(files)
   local lines = {}
@@ -37,43 +17,31 @@ local function file_lines(files)
   return table.concat(lines, "\n")
 end
 
--- Applies and reports; `prefix` is printed first (approve's line), `also` goes into the JSON data.
--- `cfg`: the config now (its gates.symlinks_out may let a link leading out of the repository through).
-local function apply_and_report(o, command, s, cfg, prefix, also)
-  local result, message, code, conflicts = worktree_apply.apply(s, o.id, { gates = cfg and cfg.gates })
-  local links = result and result.symlinks_out or {}
-  if o.json then
-    local data = { run_id = o.id, applied = result ~= nil, files = json.array(result and result.files or {}),
-      no_changes = result and result.no_changes or false, already = result and result.already or false,
-      conflicts = json.array(conflicts or {}), refused = code == "refused", symlinks_out = json.array(links) }
-    for k, v in pairs(also or {}) do
-      data[k] = v
-    end
-    out.envelope(command, result ~= nil, data, result == nil and { message } or nil, o.version)
-    return result and EXIT_OK or EXIT_FAILURE
+-- Renders an apply's result (sidecar.service.run_changes.apply); `prefix` is printed first (approve's
+-- line), `also` goes into the JSON data.
+local function report_apply(o, command, r, prefix, also)
+  for k, v in pairs(also or {}) do
+    r.data[k] = v
   end
-  if prefix then
+  if prefix and not o.json then
     print(prefix)
   end
-  if not result then
-    out.error(command, message)
-    return code == "usage" and EXIT_USAGE or EXIT_FAILURE
-  end
-  local w = result.run.worktree
-  if result.no_changes then
-    print(("%s has no changes to apply (branch %s %s)"):format(o.id, w.branch,
-      w.branch_deleted and "deleted" or "kept"))
-  elseif result.already then
-    print(("%s: your work tree holds its change already; nothing to write"):format(o.id))
-  else
-    print(("%s applied to your work tree (unstaged): %d file%s\n%s"):format(o.id, #result.files,
-      #result.files == 1 and "" or "s", file_lines(result.files)))
-  end
-  for _, link in ipairs(links) do
-    print(("note: the link %s leads out of the repository (gates.symlinks_out allows it)"):format(
-      require("sidecar.run.symlinks_out").phrase(link)))
-  end
-  return EXIT_OK
+  return out.answer(o, command, r, function(data)
+    local w = r.run.worktree
+    if data.no_changes then
+      print(("%s has no changes to apply (branch %s %s)"):format(o.id, w.branch,
+        w.branch_deleted and "deleted" or "kept"))
+    elseif data.already then
+      print(("%s: your work tree holds its change already; nothing to write"):format(o.id))
+    else
+      print(("%s applied to your work tree (unstaged): %d file%s\n%s"):format(o.id, #data.files,
+        #data.files == 1 and "" or "s", file_lines(data.files)))
+    end
+    for _, link in ipairs(data.symlinks_out) do
+      print(("note: the link %s leads out of the repository (gates.symlinks_out allows it)"):format(
+        require("sidecar.run.symlinks_out").phrase(link)))
+    end
+  end)
 end
 
 local function short(id)
@@ -178,34 +146,22 @@ end
 
 ---`sidecar run apply R-…`
 function M.apply(o)
-  return with_store(o, "run apply", function(s, cfg)
-    return apply_and_report(o, "run apply", s, cfg)
-  end)
+  return report_apply(o, "run apply", run_changes.apply(o))
 end
 
 ---`sidecar run discard R-…`
 function M.discard(o)
-  return with_store(o, "run discard", function(s)
-    local run, message = worktree_apply.discard(s, o.id)
-    if not run then
-      return out.fail(o, "run discard", message)
-    end
-    local w = run.worktree
-    if o.json then
-      out.envelope("run discard", true, { run_id = o.id, branch = w.branch, branch_deleted = w.branch_deleted or false,
-        patch = ".agent/" .. tostring(w.patch), pruned = w.pruned, prune_error = w.prune_error }, nil, o.version)
-    else
-      print(("%s discarded: branch %s %s; its change stays in .agent/%s%s"):format(o.id, w.branch,
-        w.branch_deleted and "deleted" or (w.branch_reset and "moved back" or "kept"), tostring(w.patch),
-        pruned_text(w)))
-    end
-    return EXIT_OK
+  local r = run_changes.discard(o)
+  return out.answer(o, "run discard", r, function()
+    local w = r.run.worktree
+    print(("%s discarded: branch %s %s; its change stays in .agent/%s%s"):format(o.id, w.branch,
+      w.branch_deleted and "deleted" or (w.branch_reset and "moved back" or "kept"), tostring(w.patch),
+      pruned_text(w)))
   end)
 end
 
----The apply step of `sidecar run approve R-… --apply`, after the approval `run` (the store open,
----`cfg` the config).
-function M.after_approve(o, s, run, cfg)
+---The apply step of `sidecar run approve R-… --apply`, after the approval `run` (its record).
+function M.after_approve(o, run)
   local line = ("%s %s by %s; task %s; decision in .agent/runs/%s/decision.md"):format(run.run_id, run.review_state,
     run.reviewed_by, tostring(run.task_id), run.run_id)
   local w = run.worktree
@@ -218,7 +174,7 @@ function M.after_approve(o, s, run, cfg)
     end
     return EXIT_OK
   end
-  return apply_and_report(o, "run approve", s, cfg, line, { run = run })
+  return report_apply(o, "run approve", run_changes.apply(o), line, { run = run })
 end
 
 return M

@@ -14,6 +14,7 @@ local json = require("sidecar.core.json")
 local out = require("sidecar.cli.output")
 local presets = require("sidecar.service.presets")
 local result = require("sidecar.service.result")
+local run_changes = require("sidecar.service.run_changes")
 local runs = require("sidecar.service.runs")
 local store = require("sidecar.core.store")
 local tasks = require("sidecar.service.tasks")
@@ -91,8 +92,8 @@ local ROUTES = {
   { "POST", "^/api/runs/(R%-%d+)/kill$", service(runs.kill, "run kill"), {}, {}, { "id" } },
   { "POST", "^/api/runs/(R%-%d+)/replay$", cli("run", "replay"), { reason = "text", runner = "text",
     agent_role = "text", model = "text" }, { background = true }, { "id" } },
-  { "POST", "^/api/runs/(R%-%d+)/apply$", cli("run", "apply"), {}, {}, { "id" } },
-  { "POST", "^/api/runs/(R%-%d+)/discard$", cli("run", "discard"), {}, {}, { "id" } },
+  { "POST", "^/api/runs/(R%-%d+)/apply$", service(run_changes.apply, "run apply"), {}, {}, { "id" } },
+  { "POST", "^/api/runs/(R%-%d+)/discard$", service(run_changes.discard, "run discard"), {}, {}, { "id" } },
   { "POST", "^/api/tasks/(T%-%d+)/dry%-run$", cli("run", "run"), { runner = "text", agent_role = "text", model = "text" },
     { dry_run = true, explain = true }, { "task" } },
 }
