@@ -11,8 +11,8 @@
 local M = {}
 
 ---The groups, bottom first; each step a list of groups (more than one: peers that do not use
----each other). `service` holds the commands' work as functions returning data (issue 46: the
----commands that read have moved there, those that change state not yet). The surfaces come last: the MCP server and the UI, then the command line, which starts them
+---each other). `service` holds the commands' work as functions returning data (issue 46: all but
+---starting a run or a preset have moved there). The surfaces come last: the MCP server and the UI, then the command line, which starts them
 ---(`sidecar mcp`) besides being a surface of its own.
 M.order = {
   { "core" },
@@ -32,8 +32,8 @@ M.order = {
 ---API's index (stdlib/sidecar/init.lua), which loads the modules it lists on first use.
 M.beside = { "dev", "sidecar" }
 
-local NO_SERVICE = "the MCP server and the UI capture the envelopes of the commands that change state: they "
-  .. "have no service function yet (issue 46, item 4)"
+local NO_SERVICE = "the MCP server and the UI capture the envelopes of the commands that start a run or a preset: "
+  .. "they have no service function yet (issue 46, item 4)"
 
 ---Edges allowed against the order, each {from, to, why}: a module and the module it requires
 ---(`sidecar.<group>.*` for a require whose name is built at run time). The goal is none.

@@ -107,8 +107,8 @@ local function served(ctx, fn, command_name, o)
   return data_of(result.envelope(r, command_name, ctx.version))
 end
 
--- Calls a command function with --json and these options (the commands that change state have no
--- service function yet: issue 46, item 4); its data, or nil and its errors.
+-- Calls a command function with --json and these options (starting a run or a preset has no service
+-- function yet: issue 46, item 4); its data, or nil and its errors.
 local function command(ctx, module, fname, o)
   o.json, o.root, o.version = true, ctx.root, ctx.version
   local status, envelope = out.capture(require(module)[fname], o)

@@ -1,7 +1,7 @@
 --- The JSON API of `sidecar ui`: each route calls the service function of the command that
---- `--json` would run (stdlib/sidecar/service/*.lua; the commands that change state have none yet,
---- and their envelope is captured from stdlib/sidecar/cli/*.lua) and answers with the envelope
---- `{ok, version, command, data, errors[]}`.
+--- `--json` would run (stdlib/sidecar/service/*.lua; starting a run has none yet, and its envelope is
+--- captured from stdlib/sidecar/cli/run.lua) and answers with the envelope `{ok, version, command,
+--- data, errors[]}`.
 --- The C++ server (ui/ui_server.cpp) has already checked the Host, the Origin and the token; this
 --- module decides which method a route takes (a change of state: POST only) and which of a
 --- command's options a request may set (only those listed: never `--worker` or `--prepared`).
@@ -58,8 +58,8 @@ local function service(fn, command)
   return { service = fn, command = command }
 end
 
--- A route answered by a command of the command line, its envelope captured: the commands that
--- change state have no service function yet (issue 46, item 4).
+-- A route answered by a command of the command line, its envelope captured: starting a run has no
+-- service function yet (issue 46, item 4).
 local function cli(module, fn)
   return function(o)
     return require("sidecar.cli." .. module)[fn](o)
