@@ -8,28 +8,9 @@
 local json = require("sidecar.core.json")
 local result = require("sidecar.service.result")
 local runs = require("sidecar.service.runs")
-local service_store = require("sidecar.service.store")
 local worktree_apply = require("sidecar.run.worktree_apply")
 
 local M = {}
-
--- Calls fn(s, cfg) -> result with the run store of `o` open, after checking the run id.
-local function with_store(o, fn)
-  local bad = runs.check_id(o.id)
-  if bad then
-    return bad
-  end
-  local s, cfg = service_store.open_runs(o)
-  if not s then
-    return result.fail(cfg)
-  end
-  local ok, r = pcall(fn, s, cfg)
-  s:close()
-  if not ok then
-    error(r, 0)
-  end
-  return r
-end
 
 ---Applies a finished writing run's change to the user's work tree (unstaged), by the config's gates
 ---now (gates.symlinks_out may let a link leading out of the repository through). A refused or
@@ -37,7 +18,7 @@ end
 ---also carries `run` (the record after it), for the command line's lines.
 ---@param o {root: string?, id: string}
 function M.apply(o)
-  return with_store(o, function(s, cfg)
+  return runs.with_run(o, function(s, cfg)
     local done, message, code, conflicts = worktree_apply.apply(s, o.id, { gates = cfg and cfg.gates })
     local data = { run_id = o.id, applied = done ~= nil, files = json.array(done and done.files or {}),
       no_changes = done and done.no_changes or false, already = done and done.already or false,
@@ -54,7 +35,7 @@ end
 ---also carries `run`, the record after it.
 ---@param o {root: string?, id: string}
 function M.discard(o)
-  return with_store(o, function(s)
+  return runs.with_run(o, function(s)
     local run, message = worktree_apply.discard(s, o.id)
     if not run then
       return result.fail(message)

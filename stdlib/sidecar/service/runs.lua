@@ -25,18 +25,16 @@ function M.check_id(id)
   end
 end
 
--- Calls fn(s) -> result with the store of `o` open and its dead owners' runs ended first.
-local function with_store(o, fn)
-  local s, message = service_store.open_runs(o)
-  if not s then
-    return result.fail(message)
+---Calls fn(s, cfg) -> result with the run store of `o` open, once o.id is a run id (a "usage"
+---failure otherwise).
+---@param o {root: string?, id: string}
+---@param fn fun(s: table, cfg: table): table
+function M.with_run(o, fn)
+  local bad = M.check_id(o.id)
+  if bad then
+    return bad
   end
-  local ok, r = pcall(fn, s)
-  s:close()
-  if not ok then
-    error(r, 0)
-  end
-  return r
+  return service_store.with_runs(o, fn)
 end
 
 ---The runs, newest first: o.task, o.status (one of store.RUN_STATUSES), o.limit (0: all).
@@ -55,7 +53,7 @@ function M.list(o)
         ", ")), "usage")
     end
   end
-  return with_store(o, function(s)
+  return service_store.with_runs(o, function(s)
     run_background.reconcile_active(s) -- a run whose owner died (worker or foreground) is ended first
     local list, message = s:list_runs({ task_id = o.task, status = o.status, limit = o.limit })
     return list and result.ok(json.array(list)) or result.fail(message)
@@ -65,11 +63,7 @@ end
 ---One run: its record, lineage and validation (sidecar.service.run_data.show).
 ---@param o {root: string?, id: string}
 function M.show(o)
-  local bad = M.check_id(o.id)
-  if bad then
-    return bad
-  end
-  return with_store(o, function(s)
+  return M.with_run(o, function(s)
     run_background.reconcile(s, s:get_run(o.id))
     local data, message, code = run_data.show(s, o.id)
     return data and result.ok(data) or result.fail(message, code)
@@ -79,7 +73,7 @@ end
 ---The runs waiting for a decision, oldest first: each {run, task_title, why}.
 ---@param o {root: string?}
 function M.review(o)
-  return with_store(o, function(s)
+  return service_store.with_runs(o, function(s)
     run_background.reconcile_active(s) -- a run whose owner died waits for a decision too
     local items, message = review.queue(s)
     if not items then
@@ -97,11 +91,7 @@ end
 ---of them, once the run has ended.
 ---@param o {root: string?, id: string, follow: boolean?}
 function M.events(o)
-  local bad = M.check_id(o.id)
-  if bad then
-    return bad
-  end
-  return with_store(o, function(s)
+  return M.with_run(o, function(s)
     local events = {}
     local run, message, code = run_background.tail(s, o.id, o.follow, function(line, event)
       events[#events + 1] = event or line
@@ -118,14 +108,12 @@ end
 ---The result's data is the run's record.
 ---@param o {root: string?, id: string, note: string?, decision: string?, by: string?}
 function M.approve(o)
-  local bad = M.check_id(o.id)
+  local bad = M.check_id(o.id) or (o.decision and o.decision ~= "accept" and o.decision ~= "partially accept"
+    and result.fail("--decision is accept or \"partially accept\"", "usage"))
   if bad then
     return bad
   end
-  if o.decision and o.decision ~= "accept" and o.decision ~= "partially accept" then
-    return result.fail("--decision is accept or \"partially accept\"", "usage")
-  end
-  return with_store(o, function(s)
+  return service_store.with_runs(o, function(s)
     local run, message = review.approve(s, o.id, { note = o.note, decision = o.decision, by = o.by })
     return run and result.ok(run) or result.fail(message)
   end)
@@ -136,16 +124,13 @@ end
 ---@param o {root: string?, id: string, reason: string, decision: string?, by: string?}
 function M.block(o)
   local bad = M.check_id(o.id)
+    or (o.decision and o.decision ~= "reject" and o.decision ~= "escalate"
+      and result.fail("--decision is reject or escalate", "usage"))
+    or ((not o.reason or o.reason:match("^%s*$")) and result.fail("--reason must say what is wrong", "usage"))
   if bad then
     return bad
   end
-  if o.decision and o.decision ~= "reject" and o.decision ~= "escalate" then
-    return result.fail("--decision is reject or escalate", "usage")
-  end
-  if not o.reason or o.reason:match("^%s*$") then
-    return result.fail("--reason must say what is wrong", "usage")
-  end
-  return with_store(o, function(s)
+  return service_store.with_runs(o, function(s)
     local run, message = review.block(s, o.id, { reason = o.reason, decision = o.decision, by = o.by })
     return run and result.ok(run) or result.fail(message)
   end)
@@ -155,11 +140,7 @@ end
 ---its record, ended.
 ---@param o {root: string?, id: string}
 function M.kill(o)
-  local bad = M.check_id(o.id)
-  if bad then
-    return bad
-  end
-  return with_store(o, function(s)
+  return M.with_run(o, function(s)
     local run, message, code = run_background.kill(s, o.id)
     return run and result.ok(run) or result.fail(message, code)
   end)

@@ -3,6 +3,7 @@
 ---
 ---   local s, message = service_store.open(o)        -- nil and a message for people
 ---   local s, cfg = service_store.open_runs(o)       -- with the run machinery's config; nil, message
+---   return service_store.with_runs(o, function(s, cfg) ... return result.ok(data) end)
 local store = require("sidecar.core.store")
 
 local M = {}
@@ -59,6 +60,23 @@ function M.open_runs(o)
     return nil, M.hint(o, cfg)
   end
   return s, cfg
+end
+
+---Calls fn(s, cfg) -> result with the run store of `o` open (M.open_runs), and closes it whatever
+---happens; a store that cannot be opened is a failed result (sidecar.service.result).
+---@param o table
+---@param fn fun(s: table, cfg: table): table
+function M.with_runs(o, fn)
+  local s, cfg = M.open_runs(o)
+  if not s then
+    return require("sidecar.service.result").fail(cfg)
+  end
+  local ok, r = pcall(fn, s, cfg)
+  s:close()
+  if not ok then
+    error(r, 0)
+  end
+  return r
 end
 
 return M
