@@ -1,6 +1,6 @@
 --- The run commands' work, as data (sidecar.service.result): the list, one run, the review queue,
---- a run's events, and the decisions on a run (approve, block, kill). `sidecar run list|show|review|tail` render it as text or
---- `--json`; `sidecar ui` and `sidecar mcp` answer with it.
+--- a run's events, and the decisions on a run (approve, block, kill). `sidecar run list|show|review|
+--- tail|approve|block|kill` render it as text or `--json`; `sidecar ui` and `sidecar mcp` answer with it.
 ---
 ---   local r = runs.list({ root = root, status = "review", limit = 50 })  -- r.data: the records
 ---   local r = runs.show({ root = root, id = "R-0001" })                  -- r.data: run_data.show's
@@ -37,11 +37,13 @@ function M.with_run(o, fn)
   return service_store.with_runs(o, fn)
 end
 
----The runs, newest first: o.task, o.status (one of store.RUN_STATUSES), o.limit (0: all).
----@param o {root: string?, task: string?, status: string?, limit: integer}
+---The runs, newest first: o.task, o.status (one of store.RUN_STATUSES), o.limit (0: all; 50 unless
+---given).
+---@param o {root: string?, task: string?, status: string?, limit: integer?}
 function M.list(o)
-  if o.limit < 0 then
-    return result.fail(("--limit '%d': expected a whole number (0: all)"):format(o.limit), "usage")
+  local limit = o.limit or 50
+  if math.type(limit) ~= "integer" or limit < 0 then
+    return result.fail(("--limit '%s': expected a whole number (0: all)"):format(tostring(limit)), "usage")
   end
   if o.status then
     local known = false
@@ -55,7 +57,7 @@ function M.list(o)
   end
   return service_store.with_runs(o, function(s)
     run_background.reconcile_active(s) -- a run whose owner died (worker or foreground) is ended first
-    local list, message = s:list_runs({ task_id = o.task, status = o.status, limit = o.limit })
+    local list, message = s:list_runs({ task_id = o.task, status = o.status, limit = limit })
     return list and result.ok(json.array(list)) or result.fail(message)
   end)
 end
