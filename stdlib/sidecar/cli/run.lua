@@ -10,12 +10,11 @@ local prompt = require("sidecar.prompt.compile")
 local prompt_kit = require("sidecar.prompt.kit")
 local review = require("sidecar.task.review")
 local run_background = require("sidecar.task.background")
+local run_start = require("sidecar.service.run_start")
 local runs_service = require("sidecar.service.runs")
 local run_view = require("sidecar.cli.run_view")
-local runs = require("sidecar.task.runs")
 local cli_root = require("sidecar.cli.root")
 local service_store = require("sidecar.service.store")
-local task_packet = require("sidecar.task.packet")
 
 local M = {}
 
@@ -26,16 +25,11 @@ local failed = out.fail
 
 local open = cli_root.open_runs
 
-local function check_id(o, command, kind, id)
-  local bad = kind == "run" and runs_service.check_id(id)
+-- A run id, or the exit status after saying why it is not one (sidecar.service.runs.check_id).
+local function check_id(o, command, id)
+  local bad = runs_service.check_id(id)
   if bad then
     return nil, failed(o, command, bad.errors[1].message, EXIT_USAGE)
-  end
-  if kind == "task" and id == nil then -- an empty argument (`run ""`): the parser leaves it out
-    return nil, failed(o, command, "give a task id (T-0001)", EXIT_USAGE)
-  end
-  if kind == "task" and not task_packet.is_task_id(id) then
-    return nil, failed(o, command, ("'%s' is not a task id (task ids look like T-0001)"):format(id), EXIT_USAGE)
   end
   return true
 end
@@ -44,22 +38,21 @@ local function prompt_hint(r)
   return ".agent/" .. (r.prompt_path or ("runs/" .. r.run_id .. "/prompt.md"))
 end
 
--- Prints a finished run (or a pipeline's steps) and returns the exit status.
-local function report_steps(o, command, result)
-  local steps = result.steps
-  local all_good = true
-  for _, r in ipairs(steps) do
-    all_good = all_good and GOOD[r.status] == true
+-- Prints a finished run (or a pipeline's steps: sidecar.service.run_start's result) and returns the
+-- exit status.
+local function report_steps(o, command, r)
+  local steps = r.steps
+  if not steps or o.json then
+    return out.answer(o, command, r)
   end
-  all_good = all_good and not result.budget -- a step the budget could not cover was not started
-  if o.explain and not o.json then
-    for _, r in ipairs(steps) do
-      local b = r.prompt_budget
-      print(("%s prompt %s"):format(r.run_id, b and prompt.explain(b) or "given as it is (not compiled)"))
-      local asked = require("sidecar.agent.effort").describe(r.effort, r.search)
-      print(("  agent: %s%s%s"):format(r.runner_type or "?", r.model and (", model " .. r.model) or "",
+  if o.explain then
+    for _, run in ipairs(steps) do
+      local b = run.prompt_budget
+      print(("%s prompt %s"):format(run.run_id, b and prompt.explain(b) or "given as it is (not compiled)"))
+      local asked = require("sidecar.agent.effort").describe(run.effort, run.search)
+      print(("  agent: %s%s%s"):format(run.runner_type or "?", run.model and (", model " .. run.model) or "",
         asked and (", " .. asked) or ", effort and search: the CLI's defaults"))
-      local f = io.open(service_store.root(o) .. "/runs/" .. r.run_id .. "/prompt.md", "rb")
+      local f = io.open(service_store.root(o) .. "/runs/" .. run.run_id .. "/prompt.md", "rb")
       if f then
         local warnings = prompt_kit.lint(f:read("a"))
         f:close()
@@ -69,64 +62,31 @@ local function report_steps(o, command, result)
       end
     end
   end
-  if o.json then
-    local data = { steps = json.array(steps), pipeline_id = result.pipeline_id or json.null,
-      stopped_after = result.stopped_after or json.null, budget = result.budget }
-    out.envelope(command, all_good, data, result.budget and { result.budget } or nil, o.version)
-    return all_good and EXIT_OK or EXIT_FAILURE
-  end
-  if #steps > 1 or result.pipeline_id then
+  local d = r.data
+  if #steps > 1 or d.pipeline_id ~= json.null then
     io.write(run_view.pipeline_lines(steps))
-    if result.budget then
-      print(("pipeline stopped after step %d: %s"):format(result.stopped_after, result.budget))
-    elseif result.stopped_after then
-      print(("pipeline stopped after step %d (%s): pipeline.stop_on_failure is on"):format(result.stopped_after,
+    if d.budget then
+      print(("pipeline stopped after step %d: %s"):format(d.stopped_after, d.budget))
+    elseif d.stopped_after ~= json.null then
+      print(("pipeline stopped after step %d (%s): pipeline.stop_on_failure is on"):format(d.stopped_after,
         steps[#steps].status))
     end
   else
-    local r = steps[1]
-    print(("%s %s%s"):format(r.run_id, r.status,
-      r.status == "dry_run" and (": prompt in " .. prompt_hint(r)) or
-      (r.failure_reason and (": " .. r.failure_reason) or (r.summary and (": " .. r.summary) or ""))))
-    for _, b in ipairs(type(r.blockers) == "table" and r.blockers or {}) do
+    local run = steps[1]
+    print(("%s %s%s"):format(run.run_id, run.status,
+      run.status == "dry_run" and (": prompt in " .. prompt_hint(run)) or
+      (run.failure_reason and (": " .. run.failure_reason) or (run.summary and (": " .. run.summary) or ""))))
+    for _, b in ipairs(type(run.blockers) == "table" and run.blockers or {}) do
       print("  blocker: " .. tostring(b))
     end
-    if r.review_state == "approved" and r.reviewed_by == review.AUTO_DECIDER then
-      print(r.review_note)
-    elseif r.status == "review" then
-      print(("waiting for review: sidecar run show %s, then sidecar run approve|block %s"):format(r.run_id, r.run_id))
+    if run.review_state == "approved" and run.reviewed_by == review.AUTO_DECIDER then
+      print(run.review_note)
+    elseif run.status == "review" then
+      print(("waiting for review: sidecar run show %s, then sidecar run approve|block %s"):format(run.run_id,
+        run.run_id))
     end
   end
-  return all_good and EXIT_OK or EXIT_FAILURE
-end
-
--- The previous run of the task whose agent session can be continued.
-local function session_run(s, task_id)
-  for _, r in ipairs(s:list_runs({ task_id = task_id, limit = 0 }) or {}) do
-    if r.session_id and r.session_id ~= json.null and r.ephemeral == false and not r.dry_run then
-      return r
-    end
-  end
-end
-
--- --continue: the session of the task's last run that kept one goes into `extra.resume`, and its
--- runner into `st`. Nil, or the exit status after saying why it cannot be continued.
-local function continuation(o, s, task, st, extra)
-  local prev = session_run(s, task.task_id)
-  if not prev then
-    return failed(o, "run", ("task %s has no run with a kept session to continue (first-pass runs are "
-      .. "ephemeral: run it once with --keep-session)"):format(task.task_id))
-  end
-  if o.runner and o.runner ~= prev.runner_type then
-    return failed(o, "run", ("--continue resumes %s's session of run %s: it cannot change the runner to %s"):format(
-      prev.runner_type, prev.run_id, o.runner), EXIT_USAGE)
-  end
-  local why
-  extra.resume, why = require("sidecar.agent.run").continuation(prev)
-  if not extra.resume then
-    return failed(o, "run", why)
-  end
-  st.runners = { prev.runner_type }
+  return r.status
 end
 
 ---`sidecar run T-0001`, and the background worker (`--worker R-…`).
@@ -144,84 +104,39 @@ function M.run(o)
   if not o.task then
     return failed(o, "run", "which task? sidecar run T-0001 (or sidecar run --help for the subcommands)", EXIT_USAGE)
   end
-  local ok, status = check_id(o, "run", "task", o.task)
-  if not ok then
-    return status
-  end
-  if o.notify and not o.background then
-    return failed(o, "run", "--notify tells you when a background run ends: give --background too", EXIT_USAGE)
-  end
-  local s, cfg = open(o, "run")
-  if not s then
-    return cfg
-  end
-  local task = s:get_task(o.task)
-  if not task then
-    s:close()
-    return failed(o, "run", ("no task %s (see sidecar task list)"):format(o.task))
-  end
-  -- A task stored before a rule refused its inputs (or imported by an older Sidecar) stops here.
-  local refused = task_packet.refused_inputs(task)
   o.on_progress = out.progress
-  local st, why = runs.settings(cfg, task, o)
-  if refused then
-    s:close()
-    return failed(o, "run", ("task %s: %s"):format(task.task_id, refused))
+  local p, bad = run_start.prepare(o)
+  if not p then
+    return out.answer(o, "run", bad)
   end
-  if not st then
-    s:close()
-    return failed(o, "run", why, EXIT_USAGE)
+  local run_executor = require("sidecar.cli.run_executor")
+  if p.executor ~= "local" and not o.background then
+    return run_executor.follow(o, p, report_steps) -- a Slurm job, followed to its end
   end
-  local extra = { keep_session = o.keep_session }
-  if o.continue then
-    local status = continuation(o, s, task, st, extra)
-    if status then
-      s:close()
-      return status
-    end
+  local ok, r = pcall(o.background and run_start.start_background or run_start.run_here, p)
+  p.s:close()
+  if not ok then
+    error(r, 0)
   end
-  if o.continue and #st.runners > 1 then
-    s:close()
-    return failed(o, "run", "--background and --continue run one runner: give --runner one name", EXIT_USAGE)
+  if o.background then
+    return run_executor.report_started(o, "run", r)
   end
-  -- --background, or another executor (a Slurm job): started there (or nil: this command runs it)
-  local started = require("sidecar.cli.run_executor").start(o, s, cfg, task, st, extra, report_steps)
-  if started then
-    return started
-  end
-  local result, message = runs.run_task(s, cfg, task, st, extra)
-  s:close()
-  if not result then
-    return failed(o, "run", message)
-  end
-  return report_steps(o, "run", result)
+  return report_steps(o, "run", r)
 end
 
 ---`sidecar run replay R-…`
 function M.replay(o)
-  local ok, status = check_id(o, "run replay", "run", o.id)
-  if not ok then
-    return status
-  end
-  local s, cfg = open(o, "run replay")
-  if not s then
-    return cfg
-  end
   o.on_progress = out.progress
-  local result, message, code = runs.replay(s, cfg, o.id, o)
-  s:close()
-  if not result then
-    return failed(o, "run replay", message, code == "usage" and EXIT_USAGE or EXIT_FAILURE)
+  local r = run_start.replay(o)
+  if r.ok and o.background and not o.dry_run then
+    return require("sidecar.cli.run_executor").report_started(o, "run replay", r)
   end
-  if o.background and not o.dry_run then
-    return require("sidecar.cli.run_executor").report_started(o, "run replay", result.steps[1])
-  end
-  return report_steps(o, "run replay", result)
+  return report_steps(o, "run replay", r)
 end
 
 ---`sidecar run answer R-… TEXT`
 function M.answer(o)
-  local ok, status = check_id(o, "run answer", "run", o.id)
+  local ok, status = check_id(o, "run answer", o.id)
   if not ok then
     return status
   end
@@ -243,7 +158,7 @@ function M.answer(o)
     out.progress(("run %s kept no agent session: the answer went to a new session, given its prompt and what "
       .. "it said"):format(o.id))
   end
-  return report_steps(o, "run answer", result)
+  return report_steps(o, "run answer", run_start.ended(result))
 end
 
 ---`sidecar run list`
@@ -259,7 +174,7 @@ end
 
 -- Commands on one run id: opens the store, calls fn(s, cfg) -> status.
 local function with_run(o, command, fn)
-  local ok, status = check_id(o, command, "run", o.id)
+  local ok, status = check_id(o, command, o.id)
   if not ok then
     return status
   end

@@ -5,26 +5,26 @@
 local background = require("sidecar.task.background")
 local executor = require("sidecar.executor")
 local out = require("sidecar.cli.output")
+local run_start = require("sidecar.service.run_start")
 
 local M = {}
 
-local EXIT_OK, EXIT_USAGE = 0, 2
+local EXIT_OK = 0
 
 -- The run's id at once, and where it runs.
-local function report_started(o, command, run)
-  if o.json then
-    out.envelope(command, true, { run_id = run.run_id, status = run.status, worker_pid = run.worker_pid,
-      executor = run.executor or "local", slurm_job_id = type(run.slurm) == "table" and run.slurm.job_id or nil },
-      nil, o.version)
-  else
-    print(run.run_id)
-    local where = assert(executor.of(run.executor)).where(run)
+---Renders a run started in the background (sidecar.service.run_start's result): its id on stdout
+---and where it runs on stderr, or the envelope with --json.
+---@param o table  the command's options
+---@param command string
+---@param r table  the result
+function M.report_started(o, command, r)
+  return out.answer(o, command, r, function(data)
+    print(data.run_id)
+    local where = assert(executor.of(r.run.executor)).where(r.run)
     io.stderr:write(("sidecar: %s runs %s: sidecar run tail -f %s, run wait, run kill\n")
-      :format(run.run_id, where, run.run_id))
-  end
-  return EXIT_OK
+      :format(data.run_id, where, data.run_id))
+  end)
 end
-M.report_started = report_started
 
 -- Follows a submitted run to its end, its events on stderr as `run tail -f` shows them (the worker
 -- on the node writes them to the run's folder, so this is the agent's progress); Ctrl-C (an error
@@ -52,34 +52,17 @@ local function report_reaction(run)
   end
 end
 
----Starts `task`'s run on its executor when it is not this command's own (--background, or an
----executor other than local). Returns nil when the run is this command's to run; else the exit
----status (the store closed). `report_steps(o, command, result)` reports a followed run's end.
-function M.start(o, s, cfg, task, st, extra, report_steps)
-  local name, why = executor.choose(cfg, o.executor)
-  if not name then
-    s:close()
-    return out.fail(o, "run", why, EXIT_USAGE)
+---Runs the prepared run (sidecar.service.run_start.prepare's `p`) on an executor other than local,
+---in the foreground: submits it, follows it to its end (and its reactions' fix runs), and reports
+---that end with `report_steps(o, command, result)`. Closes the store. Returns the exit status.
+function M.follow(o, p, report_steps)
+  local r = run_start.start_background(p)
+  if not r.ok then
+    p.s:close()
+    return out.answer(o, "run", r)
   end
-  if not o.background and name == "local" then
-    return nil
-  end
-  if #st.runners > 1 then
-    s:close()
-    return out.fail(o, "run", "--background, --continue and --executor slurm run one runner: give --runner one name",
-      EXIT_USAGE)
-  end
-  st.runner = st.runners[1]
-  local run, message = executor.start(name, s, cfg, task, st, extra)
-  if not run then
-    s:close()
-    return out.fail(o, "run", message)
-  end
-  if o.background then
-    s:close()
-    return report_started(o, "run", run)
-  end
-  local e = assert(executor.of(name))
+  local s, run = p.s, r.run
+  local e = assert(executor.of(p.executor))
   out.progress(("run %s: submitted %s"):format(run.run_id, e.where(run)))
   local ended, wait_why = follow(s, run)
   -- The config's reactions: a fix run is a job of its own, followed in turn (the executor made it
@@ -97,7 +80,7 @@ function M.start(o, s, cfg, task, st, extra, report_steps)
   if not ended then
     return out.fail(o, "run", wait_why)
   end
-  return report_steps(o, "run", { steps = { ended } })
+  return report_steps(o, "run", run_start.ended({ steps = { ended } }))
 end
 
 local GOOD = { review = true, completed = true, dry_run = true }

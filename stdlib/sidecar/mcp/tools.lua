@@ -11,6 +11,7 @@ local presets = require("sidecar.service.presets")
 local result = require("sidecar.service.result")
 local tasks = require("sidecar.service.tasks")
 local run_data = require("sidecar.service.run_data")
+local run_start = require("sidecar.service.run_start")
 local runs_service = require("sidecar.service.runs")
 local schemas = require("sidecar.mcp.tool_schemas")
 local store = require("sidecar.core.store")
@@ -107,8 +108,8 @@ local function served(ctx, fn, command_name, o)
   return data_of(result.envelope(r, command_name, ctx.version))
 end
 
--- Calls a command function with --json and these options (starting a run or a preset has no service
--- function yet: issue 46, item 4); its data, or nil and its errors.
+-- Calls a command function with --json and these options (`preset run` has no service function yet:
+-- issue 46, item 4); its data, or nil and its errors.
 local function command(ctx, module, fname, o)
   o.json, o.root, o.version = true, ctx.root, ctx.version
   local status, envelope = out.capture(require(module)[fname], o)
@@ -175,7 +176,7 @@ function CALLS.task_create(a, ctx)
 end
 
 function CALLS.run_task(a, ctx)
-  local data, why = command(ctx, "sidecar.cli.run", "run", { task = a.task_id, runner = a.runner,
+  local data, why = served(ctx, run_start.start, "run", { task = a.task_id, runner = a.runner,
     agent_role = a.role, model = a.model, sandbox = a.sandbox, background = true, budget_tokens = a.budget_tokens,
     budget_usd = a.budget_usd })
   if not data then

@@ -1,7 +1,6 @@
 --- The JSON API of `sidecar ui`: each route calls the service function of the command that
---- `--json` would run (stdlib/sidecar/service/*.lua; starting a run has none yet, and its envelope is
---- captured from stdlib/sidecar/cli/run.lua) and answers with the envelope `{ok, version, command,
---- data, errors[]}`.
+--- `--json` would run (stdlib/sidecar/service/*.lua) and answers with the envelope `{ok, version,
+--- command, data, errors[]}`.
 --- The C++ server (ui/ui_server.cpp) has already checked the Host, the Origin and the token; this
 --- module decides which method a route takes (a change of state: POST only) and which of a
 --- command's options a request may set (only those listed: never `--worker` or `--prepared`).
@@ -11,10 +10,10 @@
 ---   local status, content_type, body = api.handle(ctx, "GET", "/api/runs", { limit = "10" }, "")
 local board = require("sidecar.ui.board")
 local json = require("sidecar.core.json")
-local out = require("sidecar.cli.output")
 local presets = require("sidecar.service.presets")
 local result = require("sidecar.service.result")
 local run_changes = require("sidecar.service.run_changes")
+local run_start = require("sidecar.service.run_start")
 local runs = require("sidecar.service.runs")
 local store = require("sidecar.core.store")
 local tasks = require("sidecar.service.tasks")
@@ -52,18 +51,10 @@ local function preset_state(o)
   return state and result.ok(state) or result.fail(message)
 end
 
--- A route answered by a service function (sidecar.service.*, or this module's own): it returns a
+-- A route's answer: a service function (sidecar.service.*, or this module's own) returning a
 -- result, whose envelope names `command`.
 local function service(fn, command)
   return { service = fn, command = command }
-end
-
--- A route answered by a command of the command line, its envelope captured: starting a run has no
--- service function yet (issue 46, item 4).
-local function cli(module, fn)
-  return function(o)
-    return require("sidecar.cli." .. module)[fn](o)
-  end
 end
 
 -- Each route: method, path pattern (its captures fill `ids`), the command, the options a request may
@@ -83,18 +74,18 @@ local ROUTES = {
   { "GET", "^/api/preset%-runs/(P%-%d+T%d+%-%d+)$", service(preset_state, "preset run"), {}, {}, { "id" } },
   { "GET", "^/api/usage$", service(usage.report, "usage"), { by = "text", since = "text", ["until"] = "text" },
     { by = "runner" } },
-  { "POST", "^/api/tasks/(T%-%d+)/run$", cli("run", "run"), { runner = "text", agent_role = "text", model = "text" },
+  { "POST", "^/api/tasks/(T%-%d+)/run$", service(run_start.start, "run"), { runner = "text", agent_role = "text", model = "text" },
     { background = true }, { "task" } },
   { "POST", "^/api/runs/(R%-%d+)/approve$", service(runs.approve, "run approve"), { note = "text", decision = "text" }, {},
     { "id" } },
   { "POST", "^/api/runs/(R%-%d+)/block$", service(runs.block, "run block"), { reason = "text", decision = "text" }, {},
     { "id" } },
   { "POST", "^/api/runs/(R%-%d+)/kill$", service(runs.kill, "run kill"), {}, {}, { "id" } },
-  { "POST", "^/api/runs/(R%-%d+)/replay$", cli("run", "replay"), { reason = "text", runner = "text",
+  { "POST", "^/api/runs/(R%-%d+)/replay$", service(run_start.replay, "run replay"), { reason = "text", runner = "text",
     agent_role = "text", model = "text" }, { background = true }, { "id" } },
   { "POST", "^/api/runs/(R%-%d+)/apply$", service(run_changes.apply, "run apply"), {}, {}, { "id" } },
   { "POST", "^/api/runs/(R%-%d+)/discard$", service(run_changes.discard, "run discard"), {}, {}, { "id" } },
-  { "POST", "^/api/tasks/(T%-%d+)/dry%-run$", cli("run", "run"), { runner = "text", agent_role = "text", model = "text" },
+  { "POST", "^/api/tasks/(T%-%d+)/dry%-run$", service(run_start.start, "run"), { runner = "text", agent_role = "text", model = "text" },
     { dry_run = true, explain = true }, { "task" } },
 }
 
@@ -206,7 +197,7 @@ end
 ---@return integer status, string content_type, string body, string? allow
 function M.handle(ctx, method, path, query, body)
   local route, ids = find_route(method, path)
-  if route and type(route[3]) == "table" and route[3].service == run_file and not RUN_FILES[ids[2]] then
+  if route and route[3].service == run_file and not RUN_FILES[ids[2]] then
     return 404, "application/json", envelope(ctx, "ui", ("%s: not a file the page shows (output.md, prompt.md, "
       .. "changes.patch)"):format(ids[2]), "not_found")
   end
@@ -227,17 +218,9 @@ function M.handle(ctx, method, path, query, body)
   if not o then
     return 400, "application/json", envelope(ctx, "ui", why, "usage")
   end
-  local status, e
-  if type(route[3]) == "table" then
-    local r = route[3].service(o)
-    status, e = r.status, result.envelope(r, route[3].command, ctx.version)
-  else
-    status, e = out.capture(route[3], o)
-  end
-  if not e then
-    return 500, "application/json", envelope(ctx, "ui", path .. ": the command answered nothing", "internal")
-  end
-  local code = e.ok and 200 or status == 2 and 400 or 422
+  local r = route[3].service(o)
+  local e = result.envelope(r, route[3].command, ctx.version)
+  local code = e.ok and 200 or r.status == 2 and 400 or 422
   return code, "application/json", json.encode(e)
 end
 
