@@ -11,8 +11,8 @@
 local M = {}
 
 ---The groups, bottom first; each step a list of groups (more than one: peers that do not use
----each other). `service` holds the commands' work as functions returning data (issue 46: all but
----`preset run` have moved there). The surfaces come last: the MCP server and the UI, then the command line, which starts them
+---each other). `service` holds the commands' work as functions returning data, which the command
+---line renders and the MCP server and the UI answer with. The surfaces come last: the MCP server and the UI, then the command line, which starts them
 ---(`sidecar mcp`) besides being a surface of its own.
 M.order = {
   { "core" },
@@ -32,9 +32,6 @@ M.order = {
 ---API's index (stdlib/sidecar/init.lua), which loads the modules it lists on first use.
 M.beside = { "dev", "sidecar" }
 
-local NO_SERVICE = "the MCP server captures the envelope of `preset run`, which has no service function yet "
-  .. "(issue 46, item 4)"
-
 ---Edges allowed against the order, each {from, to, why}: a module and the module it requires
 ---(`sidecar.<group>.*` for a require whose name is built at run time). The goal is none.
 M.edge_exceptions = {
@@ -51,7 +48,6 @@ M.edge_exceptions = {
     why = "a preset's run on Slurm is budgeted as the preset's own" },
   { from = "sidecar.executor.slurm_preset", to = "sidecar.preset.worker",
     why = "a preset's run on Slurm runs the preset worker on the node" },
-  { from = "sidecar.mcp.tools", to = "sidecar.cli.output", why = NO_SERVICE },
   { from = "sidecar.run.reconcile", to = "sidecar.executor",
     why = "a run on another executor (Slurm) is reconciled by asking that executor" },
   { from = "sidecar.run.reconcile", to = "sidecar.task.runs",

@@ -1,12 +1,12 @@
 --- The tools `sidecar mcp` offers a main agent (Claude Code, Codex): their names are a contract.
---- Each does what a command does, by calling that command's own function (sidecar.cli.*) with
---- `--json` and taking its envelope (sidecar.cli.output.capture), so a tool and its command can
---- never disagree; what a tool gives back is a bounded summary, never a transcript. The schemas
+--- Each does what a command does, by calling the service function the command renders
+--- (sidecar.service.*) and taking its envelope, so a tool and its command can never disagree; what
+--- a tool gives back is a bounded summary, never a transcript. The schemas
 --- are in sidecar.mcp.tool_schemas.
 local errors = require("sidecar.core.errors")
 local json = require("sidecar.core.json")
-local out = require("sidecar.cli.output")
 local run_background = require("sidecar.task.background")
+local preset_run = require("sidecar.service.preset_run")
 local presets = require("sidecar.service.presets")
 local result = require("sidecar.service.result")
 local tasks = require("sidecar.service.tasks")
@@ -106,17 +106,6 @@ local function served(ctx, fn, command_name, o)
     if ctx.log then ctx.log(command_name .. ": " .. w) end
   end
   return data_of(result.envelope(r, command_name, ctx.version))
-end
-
--- Calls a command function with --json and these options (`preset run` has no service function yet:
--- issue 46, item 4); its data, or nil and its errors.
-local function command(ctx, module, fname, o)
-  o.json, o.root, o.version = true, ctx.root, ctx.version
-  local status, envelope = out.capture(require(module)[fname], o)
-  if not envelope then
-    return nil, ("%s.%s printed no result (exit %d)"):format(module, fname, status)
-  end
-  return data_of(envelope)
 end
 
 -- A call that waits for a run to end, for at most wait_s seconds: it polls the store between
@@ -260,7 +249,7 @@ function CALLS.preset_run(a, ctx)
     params[#params + 1] = ("%s=%s"):format(k, type(v) == "table" and table.concat(v, ",") or tostring(v))
   end
   table.sort(params)
-  local data, why, envelope = command(ctx, "sidecar.cli.preset", "run", { name = a.preset, params = params,
+  local data, why, envelope = served(ctx, preset_run.run, "preset run", { name = a.preset, params = params,
     runner = a.runner, dry_run = a.dry_run == true, repo = ctx.repo })
   if not data and not (envelope and envelope.data ~= json.null) then
     return nil, why

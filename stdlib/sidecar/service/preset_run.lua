@@ -1,0 +1,130 @@
+--- Running a preset, as data (sidecar.service.result). `sidecar preset run` renders it (the preset's
+--- text, the steps skipped, the change to apply); `sidecar mcp` answers with it.
+---
+---   local r = preset_run.run({ repo = ".", name = "triangulated-review", params = { "lenses=risks,security" } })
+---   -- r.data: {preset, params, result, text, runs, skipped, change, source, path, shadows, passed_over}
+local json = require("sidecar.core.json")
+local preset = require("sidecar.preset.define")
+local preset_context = require("sidecar.preset.context")
+local result = require("sidecar.service.result")
+
+local M = {}
+
+---Why a preset run failed for work that did not run: a step it needs whose CLI is not installed
+---(none with --dry-run, which runs nothing by design). nil when every needed step ran.
+---@param missed {step: string, why: string, run_id: string}[]  ctx.missed
+---@return string|nil
+function M.missed_error(missed)
+  if #missed == 0 then
+    return nil
+  end
+  local parts = {}
+  for i, step in ipairs(missed) do
+    parts[i] = ("%s (%s): %s"):format(step.step, step.run_id, step.why)
+  end
+  return ("%d step%s could not run, so the preset did not do its work: %s"):format(#missed,
+    #missed == 1 and "" or "s", table.concat(parts, "; "))
+end
+
+---What a loaded preset replaced or passed over, for people: a project never silently replaces a
+---built-in, and an untrusted one is never silently skipped.
+---@return string[]
+function M.origin_notes(name, source, path, info)
+  local notes = {}
+  if info.shadows then
+    notes[#notes + 1] = ("%s is the %s preset %s, which replaces the %s one of that name"):format(name, source, path,
+      info.shadows)
+  end
+  if info.passed_over then
+    notes[#notes + 1] = ("%s is not trusted (%s), so the %s preset %s runs instead"):format(info.passed_over.path,
+      info.passed_over.state, source, name)
+  end
+  return notes
+end
+
+-- The checks before a preset runs: its parameters, -j, the config, --runner, the budget and the
+-- executor. {params, cfg, budget, executor}, or nil and a failed result.
+local function checked(o, spec, repo)
+  local params, why = preset.params(spec, o.params)
+  if not params then
+    return nil, result.fail(why, "usage")
+  end
+  if o.jobs and o.jobs < 1 then
+    return nil, result.fail(("-j %d: expected a whole number, 1 or more"):format(o.jobs), "usage")
+  end
+  local cfg, cfg_err = require("sidecar.core.config").load(repo .. "/.agent")
+  if not cfg then
+    return nil, result.fail(cfg_err)
+  end
+  local runners = require("sidecar.agent.runners")
+  runners.register_config(cfg) -- so --runner may name a runner of config.lua
+  if o.runner then
+    local ok, message = runners.get(o.runner)
+    if not ok then
+      return nil, result.fail(message, "usage")
+    end
+  end
+  local budget, bad_budget = require("sidecar.agent.budget").from_options(cfg.budgets, o)
+  if budget == nil then
+    return nil, result.fail(bad_budget, "usage")
+  end
+  local executor, bad_executor = require("sidecar.executor").choose(cfg, o.executor)
+  if not executor then
+    return nil, result.fail(bad_executor, "usage")
+  end
+  return { params = params, cfg = cfg, budget = budget, executor = executor }
+end
+
+---Runs preset o.name of o.repo (default ".") with o.params ({"name=value"...}), o.dry_run,
+---o.runner, o.model, o.jobs, budget options, o.executor; progress lines go to o.on_progress and
+---notes on its origin to o.on_note (else into the result's warnings). A preset that cannot load
+---fails (an untrusted one with data {code = "untrusted", name, repo}). The result also carries
+---`text`, `skipped`, `change` and `missed` for the command line's lines.
+---@param o table
+function M.run(o)
+  local repo = o.repo or "."
+  local spec, source, path, info = preset.load(o.name, repo)
+  if not spec then
+    if path == "untrusted" then
+      return result.fail(source, nil, { code = path, name = o.name, repo = preset.repo_label(o.repo) })
+    end
+    return result.fail(source)
+  end
+  local warnings = {}
+  for _, note in ipairs(M.origin_notes(o.name, source, path, info)) do
+    if o.on_note then
+      o.on_note(note)
+    else
+      warnings[#warnings + 1] = note
+    end
+  end
+  local c, bad = checked(o, spec, repo)
+  if not c then
+    return bad
+  end
+  local ctx = preset_context.new({ repo = repo, preset = spec, params = c.params, dry_run = o.dry_run,
+    runner = o.runner, model = o.model, jobs = o.jobs, worktree = true, on_progress = o.on_progress,
+    explicit = preset.explicit(o.params), budget = c.budget or nil, executor = c.executor })
+  local ok, ran = pcall(spec.run, ctx, c.params)
+  local change = ctx:close()
+  if not ok and require("sidecar.core.errors").is(ran, "budget_exceeded") then
+    return result.fail(ran.message) -- a step the budget could not cover: not started
+  elseif not ok then
+    error(ran, 0)
+  end
+  ran = ran or {}
+  local missed = not o.dry_run and M.missed_error(ctx.missed) or nil
+  local errors = {}
+  for _, e in ipairs(ran.errors or {}) do
+    errors[#errors + 1] = type(e) == "table" and e or { code = "failed", message = tostring(e) }
+  end
+  errors[#errors + 1] = missed and { code = "failed", message = missed } or nil
+  local good = ran.ok ~= false and not missed
+  return { ok = good, status = good and 0 or 1, errors = errors, warnings = warnings, text = ran.text,
+    skipped = ctx.skipped, change = change, missed = missed,
+    data = { preset = spec.name, params = c.params, result = ran.data or json.null, text = ran.text or json.null,
+      runs = json.array(ctx.runs), skipped = json.array(ctx.skipped), change = change or json.null, source = source,
+      path = path, shadows = info.shadows or json.null, passed_over = info.passed_over or json.null } }
+end
+
+return M
