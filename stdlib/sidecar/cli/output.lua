@@ -5,9 +5,6 @@ local result = require("sidecar.service.result")
 
 local M = {}
 
--- While output.capture runs a command: the envelopes it made, in order (nil otherwise).
-local captured
-
 ---Prints the envelope every command's `--json` gives (sidecar.service.result.envelope_of): {ok,
 ---version, command, data, errors[]}, each error {code, message} (`code`: "usage" for a command line
 ---that cannot be taken, "failed" unless the caller says; an error given as a table keeps its own
@@ -18,31 +15,7 @@ local captured
 ---@param errors? (string|{code: string, message: string})[]
 ---@param code? string  the code of errors given as strings (default "failed")
 function M.envelope(command, ok, data, errors, version, code)
-  local envelope = result.envelope_of(command, ok, data, errors, version, code)
-  if captured then
-    captured[#captured + 1] = envelope
-    return
-  end
-  print(json.encode(envelope, { indent = 2 }))
-end
-
----Runs `command(o)` (a command function of sidecar.cli.*, given `o.json`) with the envelopes it
----would print handed back instead: how `sidecar mcp` and `sidecar ui` do what a command does without running
----it as a process. Returns the command's exit status and its last envelope (nil when it made
----none). Raises what the command raises.
----@param command fun(o: table): integer
----@param o table  the command's options, as the command line would give them
----@return integer status, table|nil envelope
-function M.capture(command, o)
-  local outer = captured
-  captured = {}
-  local ok, status = pcall(command, o)
-  local got = captured
-  captured = outer
-  if not ok then
-    error(status, 0)
-  end
-  return status, got[#got]
+  print(json.encode(result.envelope_of(command, ok, data, errors, version, code), { indent = 2 }))
 end
 
 ---Renders a service's result (sidecar.service.result) as the command line gives it: its warnings on
