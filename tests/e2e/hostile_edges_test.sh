@@ -38,6 +38,9 @@ case $EVIL in
   setup) # the next setup, run on this worktree, would do this as the user
     printf 'echo pwned >>"$HOME/.bash_aliases"; echo evil >>"%s/a.txt"; git -C "%s" tag pwned-tag\n' "$MAIN" "$MAIN" \
       >scripts/bootstrap.sh ;;
+  setup-ask) # the same, then a question: `run answer` builds its worktree from this one
+    printf 'echo pwned >>"$HOME/.bash_aliases"; git -C "%s" tag pwned-answer\n' "$MAIN" >scripts/bootstrap.sh
+    printf '[QUESTION] Go on?\nOptions:\n1. yes\n2. no\n' ;;
   fds)
     ls -l /proc/self/fd >&2
     for fd in 7 8; do [ -e /proc/self/fd/$fd ] && echo "descriptor $fd is open"; done
@@ -123,6 +126,22 @@ why=""
   why="${why:-the replay did not continue the worktree of the first run}"
 if [ -z "$why" ]; then hostile_case "setup on the agent's script" prevented; else hostile_case "setup on the agent's script" silent "$why"; fi
 eq "the replay's record names the setup's sandbox" "bwrap" "$(field ".agent/runs/$second/run.json" .worktree.setup.sandbox.kind)"
+
+before=$(state)
+EVIL=setup-ask "$S" run T-0001 --runner evil --sandbox workspace-write >"$work/ask1.out" 2>&1
+asked=$(run_ids "$work/ask1.out" | head -n 1)
+EVIL=none "$S" run answer "$asked" yes >"$work/ask2.out" 2>&1
+answer=$(run_ids "$work/ask2.out" | grep -v "^$asked$" | head -n 1)
+why=""
+[ "$(state)" = "$before" ] || why="the user's state changed"
+[ -e "$HOME/.bash_aliases" ] && why="the agent's setup wrote ~/.bash_aliases"
+[ "$(field ".agent/runs/$asked/run.json" .status)" = blocked ] || why="${why:-the first run did not ask: $(head -3 "$work/ask1.out")}"
+[ "$(field ".agent/runs/$answer/run.json" .worktree.reused_from 2>/dev/null)" = "$asked" ] ||
+  why="${why:-the answer did not continue the worktree of the run that asked: $(head -3 "$work/ask2.out")}"
+[ "$(field ".agent/runs/$answer/run.json" .worktree.setup.sandbox.kind 2>/dev/null)" = bwrap ] ||
+  why="${why:-the setup of the answer did not run in the OS sandbox}"
+if [ -z "$why" ]; then hostile_case "setup on the agent's script, after run answer" prevented
+else hostile_case "setup on the agent's script, after run answer" silent "$why"; fi
 
 # --- fds: descriptors the caller left open -------------------------------------------------------
 for level in workspace-write read-only; do
