@@ -7,7 +7,15 @@
 #   fds        the program that started Sidecar left descriptors open (a folder, a file it
 #              appends to): none reaches the agent, in a writing or a read-only run;
 #   leftovers  the owner of a run is killed with SIGKILL while its agent runs: the sandbox's
-#              private folder (/tmp/sidecar-sandbox-*) goes at the next reconciliation.
+#              private folder (/tmp/sidecar-sandbox-*) goes at the next reconciliation, or at the
+#              next sandbox when the run was settled without one;
+#   home       the user's keys (through a stowed link too), other tools' credentials, another
+#              repository's .env, the session's and the repository's sockets, variables whose names
+#              say nothing of their secrets, git's credentials: none reaches a read-only run;
+#   full       network "full": an upload through the proxy is recorded;
+#   cli-state  what the agent writes where claude and codex keep their state stays in the run's
+#              folder: the user's next session of the real CLIs runs none of it, and a provider
+#              planted in codex's config widens no later run of Sidecar's.
 # Each case is prevented (nothing happened: home, checkout and .git byte-identical) or the test
 # fails; `hostile edges: tried N, prevented P, detected D, silent S` sums them up.
 set -u
@@ -172,6 +180,13 @@ why=""
 [ -z "$(owned_by "$owner")" ] || why="left behind: $(dirname "$(owned_by "$owner")")"
 [ -z "$(left 1)" ] || why="${why:-the agent outlived its owner}"
 if [ -z "$why" ]; then hostile_case "sandbox folder of a killed owner" prevented; else hostile_case "sandbox folder of a killed owner" silent "$why"; fi
+# One whose run was settled before (its owner killed, the run ended by another command that did not
+# sweep): the next sandbox this user opens removes it.
+sh -c 'exit 0' & dead=$! && wait "$dead"
+stale=$(mktemp -d /tmp/sidecar-sandbox-stale-XXXXXX) && echo "$dead 1" >"$stale/owner"
+EVIL=none "$S" run T-0001 --runner evil --sandbox read-only >"$work/after-stale.out" 2>&1
+if [ ! -e "$stale" ]; then hostile_case "sandbox folder of an owner whose run was settled" prevented
+else hostile_case "sandbox folder of an owner whose run was settled" silent "left behind: $stale"; rm -rf "$stale"; fi
 
 # --- home: only toolchains and git's config (without credentials) of the user's home --------------
 secret=HOMESECRET-$RANDOM$RANDOM

@@ -21,6 +21,7 @@
 ---
 --- `isolation.sandbox = "off"` (or --os-sandbox off, or SIDECAR_OS_SANDBOX=off for a machine without
 --- user namespaces) runs agents without one; the run records that it was asked for.
+local errors = require("sidecar.core.errors")
 local files = require("sidecar.core.files")
 local hidden = require("sidecar.run.sandbox_hidden")
 local ids = require("sidecar.core.ids")
@@ -328,6 +329,11 @@ end
 local Sandbox = {}
 Sandbox.__index = Sandbox
 
+-- Whether this process has swept the folders of killed owners yet: once, at its first sandbox, so a
+-- folder left by an owner whose run was settled elsewhere goes too (reconciliation sweeps only
+-- when it ends a run).
+local swept = false
+
 ---Opens the sandbox of one agent: plans its view, starts its proxy (network "model", and "full" where it only
 ---records) and makes its command line (sb.argv; spawn it with fd3 = sb.report and term_ignored = true). o:
 ---settings (M.settings), spec (the runner), argv, env (the agent's additions: the variables of Sidecar's own
@@ -343,6 +349,10 @@ function M.open(o)
   local ok, why, code = M.available()
   if not ok then
     return nil, why, code
+  end
+  if not swept then
+    swept = true
+    errors.keep_interrupt(pcall(M.sweep))
   end
   local settings = o.settings
   o.home = o.home or os.getenv("HOME")
