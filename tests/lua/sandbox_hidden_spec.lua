@@ -59,4 +59,21 @@ describe("sandbox_hidden.paths", function()
     expect(index(listed.files)[dir .. "/run/dev.sock"]):equals(nil)
     os.execute(("rm -rf %q"):format(dir))
   end)
+
+  it("hides the machine's engine sockets outside /run (LXD, Incus, Nix), unless isolation.read names one", function()
+    local dir = temp_dir()
+    local made = os.execute(("python3 -c 'import socket; socket.socket(socket.AF_UNIX).bind(%q)'"):format(dir
+      .. "/engine.sock"))
+    expect(made):equals(true)
+    local system = hidden.SYSTEM_SOCKETS
+    hidden.SYSTEM_SOCKETS = { dir .. "/engine.sock", dir .. "/absent.sock" }
+    local found = hidden.paths({})
+    local listed = hidden.paths({ read = { dir .. "/engine.sock" } })
+    hidden.SYSTEM_SOCKETS = system
+    expect(found.sockets):equals(1)
+    expect(index(found.files)[dir .. "/engine.sock"]):equals(true)
+    expect(index(found.files)[dir .. "/absent.sock"]):equals(nil)
+    expect(listed.sockets):equals(0)
+    os.execute(("rm -rf %q"):format(dir))
+  end)
 end)

@@ -32,6 +32,11 @@ M.HOME_FILES = { ".netrc", ".git-credentials", ".npmrc", ".pypirc", ".cargo/cred
 ---The machine's own secrets (readable by an agent of root's).
 M.SYSTEM_FILES = { "/etc/shadow", "/etc/gshadow", "/etc/shadow-", "/etc/gshadow-", "/etc/munge/munge.key",
   "/etc/slurm/slurmdbd.conf" }
+---The sockets of the machine's own engines that lie outside the private /run and /tmp: a container
+---or package daemon that answers there is the host (LXD and Incus, Nix's daemon). Covered like a
+---socket found in the repository, unless isolation.read names one.
+M.SYSTEM_SOCKETS = { "/var/snap/lxd/common/lxd/unix.socket", "/var/lib/lxd/unix.socket", "/var/lib/incus/unix.socket",
+  "/nix/var/nix/daemon-socket/socket" }
 ---Folders never looked through for secret files: packages that came from elsewhere.
 M.SKIP = { "node_modules", ".venv", "venv", "__pycache__", ".tox", ".mypy_cache" }
 
@@ -188,6 +193,13 @@ function M.paths(o)
   for _, f in ipairs(M.SYSTEM_FILES) do
     if kind(f) == "file" then
       add(out.files, f, read)
+    end
+  end
+  for _, f in ipairs(M.SYSTEM_SOCKETS) do
+    if kind(f) == "other" then -- a socket
+      local before = #out.files
+      add(out.files, f, read)
+      out.sockets = out.sockets + #out.files - before
     end
   end
   for _, name in ipairs(paths.entries("/etc/ssh") or {}) do
