@@ -8,7 +8,8 @@
 #   memory hog    python3 holding 640 MiB: killed, the run failed naming the memory limit;
 #   tmp, shm, home  writing 128 MiB into the private /tmp, /dev/shm and the emptied home: ENOSPC
 #                 at 64 MiB;
-#   validation    a validation step that hogs memory is stopped the same way, and says so.
+#   validation    a validation step that hogs memory is stopped the same way, and says so;
+#   setup         so is a worktree setup (it may run what an earlier agent wrote).
 # Each case is prevented (and named in the record and `run show`), or the test fails; `hostile
 # limits: tried N, prevented P, detected D, silent S` sums them up.
 set -u
@@ -129,6 +130,24 @@ field "$rec" .validation.1.output_snippet | grep -q "stopped by the memory limit
 [ "$(field "$rec" .validation.1.ok)" = false ] || why="${why:-the step passed}"
 field "$rec" .validation.1.output_snippet | grep -q survived && why="${why:-the step held its memory}"
 if [ -z "$why" ]; then hostile_case "memory hog in validation" prevented; else hostile_case "memory hog in validation" silent "$why"; fi
+
+# --- setup: the worktree's setup (it runs on code an earlier agent may have written) likewise -----
+cp .agent/config.lua "$work/config.lua"
+sed -i "s#^  worktree = {#  worktree = {\n    setup = [[python3 -c \"held = [b'x' * (16 << 20) for _ in range(40)]; import time; time.sleep(30); print('survived')\"]],#" \
+  .agent/config.lua
+grep -q "setup = \[\[python3" .agent/config.lua || echo "  (the config has no worktree table to set)" >&2
+EVIL=none "$S" run T-0001 --runner evil --sandbox workspace-write >"$work/setup.out" 2>&1
+id=$(run_ids "$work/setup.out" | head -n 1)
+rec=.agent/runs/$id/run.json
+why=""
+[ "$(field "$rec" .worktree.setup.sandbox.limits.hit)" = memory ] ||
+  why="the setup's record names no memory limit: $(head -3 "$work/setup.out")"
+field "$rec" .failure_reason | grep -q "worktree setup .* stopped by the memory limit (256 MiB)" ||
+  why="${why:-failure_reason: $(field "$rec" .failure_reason)}"
+grep -q survived ".agent/runs/$id/setup.log" 2>/dev/null && why="${why:-the setup held its memory}"
+if [ -z "$why" ]; then hostile_case "memory hog in the worktree setup" prevented
+else hostile_case "memory hog in the worktree setup" silent "$why"; fi
+cp "$work/config.lua" .agent/config.lua
 
 hostile_summary limits
 finish
