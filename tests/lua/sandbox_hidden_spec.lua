@@ -60,6 +60,21 @@ describe("sandbox_hidden.paths", function()
     os.execute(("rm -rf %q"):format(dir))
   end)
 
+  it("hides what isolation.hide names, where a link leads, even when isolation.read shows it", function()
+    local dir = temp_dir()
+    assert(paths.make_dirs(dir .. "/other-app"))
+    local f = assert(io.open(dir .. "/other-app/.env", "w"))
+    f:write("TOKEN=x\n")
+    f:close()
+    os.execute(("ln -s other-app %q && ln -s other-app/.env %q"):format(dir .. "/linked", dir .. "/linked.env"))
+    local found = hidden.paths({ home = dir, hide = { "~/linked", dir .. "/linked.env", dir .. "/absent" },
+      read = { dir } })
+    expect(index(found.dirs)[dir .. "/other-app"]):equals(true)
+    expect(index(found.files)[dir .. "/other-app/.env"]):equals(true)
+    expect(index(found.dirs)[dir .. "/absent"]):equals(nil)
+    os.execute(("rm -rf %q"):format(dir))
+  end)
+
   it("hides the machine's engine sockets outside /run (LXD, Incus, Nix), unless isolation.read names one", function()
     local dir = temp_dir()
     local made = os.execute(("python3 -c 'import socket; socket.socket(socket.AF_UNIX).bind(%q)'"):format(dir

@@ -48,7 +48,7 @@ local SCHEMA = {
     files = { "list", {} }, allow_files = { "list", {} } } },
   -- The OS sandbox every agent and validation step runs in (stdlib/sidecar/run/sandbox.lua).
   isolation = { "section", { sandbox = { "os_sandbox", "bwrap" }, network = { "network", "model" },
-    hosts = { "list", {} }, read = { "list", {} }, write = { "list", {} }, env = { "list", {} },
+    hosts = { "list", {} }, read = { "list", {} }, write = { "list", {} }, env = { "list", {} }, hide = { "list", {} },
     limits = { "section", { pids = { "count", 4096 }, memory = { "size", "8GiB" }, tmp = { "size", "2GiB" } } } } },
   worktree = { "section", { enabled = { "boolean", true }, copy = { "list", {} }, setup = { "string", nil },
     setup_network = { "network", nil }, setup_timeout = { "duration", "10m" }, spares = { "integer", 2 },
@@ -169,6 +169,7 @@ return {
     read = {},                     -- what it may read all the same: secret files { "~/.aws", ".env.test" }, folders in /tmp
     write = {},                    -- more paths it may write: { "~/.cache/pip" }
     env = {},                      -- variables it is given beside the allow-list: { "GITHUB_TOKEN", "MYAGENT_*" }
+    hide = {},                     -- more it may not read, outside the repository: { "/srv/other-app", "~/notes" }
     -- Bounds of each sandbox (the agent's, its validation steps', the setup's), far above what a
     -- real run uses; a run stopped by one says which (docs/security.md, "Limits"). false: no bound.
     limits = {

@@ -66,14 +66,14 @@ end
 ---The sandbox settings of a run: the config's `isolation` section, then a runner's own `network`,
 ---then the run's options (o.os_sandbox, o.network: --os-sandbox, --network, a task's `network`).
 ---SIDECAR_OS_SANDBOX=off turns it off for the whole process (o.os_sandbox wins over it). Returns
----{sandbox, network, hosts, read, write, env, limits, forced_by?} or nil and why.
+---{sandbox, network, hosts, read, write, env, hide, limits, forced_by?} or nil and why.
 ---@param iso table|nil  config's isolation section
 ---@param entry table|nil  the runner's config entry
 ---@param o table  {os_sandbox?, network?}
 function M.settings(iso, entry, o)
   iso = iso or {}
   local s = { sandbox = iso.sandbox or "bwrap", network = iso.network or "model", hosts = iso.hosts or {},
-    read = iso.read or {}, write = iso.write or {}, env = iso.env or {} }
+    read = iso.read or {}, write = iso.write or {}, env = iso.env or {}, hide = iso.hide or {} }
   if entry and entry.network then
     s.network = entry.network
   end
@@ -429,7 +429,8 @@ function M.open(o)
   end
   local home_plan = home.plan(real(o.home), settings.read, sb.dir)
   table.move(home_plan.binds, 1, #home_plan.binds, #binds + 1, binds)
-  local hide = hidden.paths({ home = real(o.home), repos = repos, skip = skip, read = settings.read, own = own })
+  local hide = hidden.paths({ home = real(o.home), repos = repos, skip = skip, read = settings.read, own = own,
+    hide = settings.hide })
   sb.hidden = { files = #hide.files - hide.sockets, folders = #hide.dirs, sockets = hide.sockets > 0 and hide.sockets or nil }
   sb.limits = limits.plan(settings.limits, o.cgroup, host.uid() == 0)
   local args = mounts.args({ network = settings.network, private = mounts.private(paths.lstat("/var/run")

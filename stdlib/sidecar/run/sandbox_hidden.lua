@@ -170,9 +170,9 @@ end
 ---at), repos (folders to look through: the main checkout, the worktree), skip (folders there
 ---never entered, relative or by name), read (absolute paths, or relative to each repository, or
 ---"~/…": shown all the same), own (the paths of the runner's own CLI state: not hidden, a folder of
----the run's covers them). A folder or file of the home reached through a link is hidden where the
----link leads (a stowed ~/.ssh).
----@param o {home: string?, repos: string[], skip: string[]?, read: string[]?, own: string[]?}
+---the run's covers them), hide (absolute or "~/…" paths hidden as well: isolation.hide). A folder or
+---file of the home reached through a link is hidden where the link leads (a stowed ~/.ssh).
+---@param o {home: string?, repos: string[], skip: string[]?, read: string[]?, own: string[]?, hide: string[]?}
 ---@return {dirs: string[], files: string[], sockets: integer, entries: integer}
 function M.paths(o)
   local out = { dirs = {}, files = {}, sockets = 0, entries = 0 }
@@ -193,6 +193,15 @@ function M.paths(o)
   for _, f in ipairs(M.SYSTEM_FILES) do
     if kind(f) == "file" then
       add(out.files, f, read)
+    end
+  end
+  for _, h in ipairs(o.hide or {}) do -- isolation.hide: where it really is, whatever isolation.read says
+    local real = kind(expand(h, o.home)) and paths.real(expand(h, o.home))
+    local k = real and kind(real)
+    if k == "directory" then
+      out.dirs[#out.dirs + 1] = real
+    elseif k then
+      out.files[#out.files + 1] = real
     end
   end
   for _, f in ipairs(M.SYSTEM_SOCKETS) do
