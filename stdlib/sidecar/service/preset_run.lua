@@ -6,6 +6,7 @@
 local json = require("sidecar.core.json")
 local preset = require("sidecar.preset.define")
 local preset_context = require("sidecar.preset.context")
+local presets = require("sidecar.service.presets")
 local result = require("sidecar.service.result")
 
 local M = {}
@@ -83,12 +84,9 @@ end
 ---@param o table
 function M.run(o)
   local repo = o.repo or "."
-  local spec, source, path, info = preset.load(o.name, repo)
+  local spec, source, path, info = presets.load(o.name, o.repo)
   if not spec then
-    if path == "untrusted" then
-      return result.fail(source, nil, { code = path, name = o.name, repo = preset.repo_label(o.repo) })
-    end
-    return result.fail(source)
+    return source
   end
   local warnings = {}
   for _, note in ipairs(M.origin_notes(o.name, source, path, info)) do

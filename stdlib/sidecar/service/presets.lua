@@ -36,17 +36,28 @@ function M.list(o)
   return result.ok(json.array(data))
 end
 
+---Loads preset `name` of `repo` (default "."): spec, source, path, info (sidecar.preset.define.load);
+---or nil and a failed result, an untrusted preset's with data {code = "untrusted", name, repo}.
+---@param name string
+---@param repo? string
+function M.load(name, repo)
+  local spec, source, path, info = preset.load(name, repo or ".")
+  if spec then
+    return spec, source, path, info
+  elseif path == "untrusted" then
+    return nil, result.fail(source, nil, { code = path, name = name, repo = preset.repo_label(repo) })
+  end
+  return nil, result.fail(source)
+end
+
 ---One preset's spec: {name, summary, source, path, shadows, passed_over, description, params =
 ---{name, type, default, required, doc, choices}[] (sorted by name), escalates}. A preset that cannot
 ---load fails; an untrusted one fails with data {code = "untrusted", name, repo}.
 ---@param o {repo: string?, name: string}
 function M.show(o)
-  local spec, source, path, info = preset.load(o.name, o.repo or ".")
+  local spec, source, path, info = M.load(o.name, o.repo)
   if not spec then
-    if path == "untrusted" then
-      return result.fail(source, nil, { code = path, name = o.name, repo = preset.repo_label(o.repo) })
-    end
-    return result.fail(source)
+    return source
   end
   local names = {}
   for name in pairs(spec.params) do
