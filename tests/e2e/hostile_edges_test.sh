@@ -324,6 +324,20 @@ for cli in claude codex; do
   ls "$PWNED".* >/dev/null 2>&1 && why="${why:-planted code ran: $(ls "$PWNED".*)}"
   if [ -z "$why" ]; then hostile_case "$cli state folder" prevented; else hostile_case "$cli state folder" silent "$why"; fi
 done
+# The same, with the user's folder also named writable (isolation.write, or a runner's TMPDIR there):
+# the run's folder is bound over it all the same.
+cp .agent/config.lua "$work/config.before-write"
+sandbox_allow write "$HOME/.codex"
+before=$(state)
+EVIL=cli-state "$S" run T-0001 --runner codex --sandbox workspace-write >"$work/state.write.out" 2>&1
+written=$(run_ids "$work/state.write.out" | head -n 1)
+cp "$work/config.before-write" .agent/config.lua
+why=""
+[ "$(state)" = "$before" ] || why="the home or the repository of the user changed"
+grep -q "planted" .agent/runs/"$written"/cli-state/*/sessions/mine.jsonl 2>/dev/null ||
+  why="${why:-the agent did not write in the state folder of the run: $(head -3 "$work/state.write.out")}"
+if [ -z "$why" ]; then hostile_case "codex state folder, named writable by isolation.write" prevented
+else hostile_case "codex state folder, named writable by isolation.write" silent "$why"; fi
 eq "the agent's writes went to the run's state folder" "planted" \
   "$(cat .agent/runs/"$id"/cli-state/*/sessions/mine.jsonl 2>/dev/null)"
 eq "run show names the state folder of the run" 1 "$("$S" run show "$id" | grep -c "/.codex's writes in .*/cli-state/1-.codex")"

@@ -76,6 +76,27 @@ describe("sandbox_mounts with a hidden home", function()
     expect(shown and emptied and nvm and claude and repo and true):equals(true)
     expect(shown < emptied and emptied < nvm and emptied < claude and emptied < repo):equals(true)
   end)
+
+  it("binds the run's CLI state folder after a writable bind of the same path (a runner's TMPDIR)", function()
+    -- the mounts are sorted, and a sort of equal keys may give either order: plans of many shapes
+    for n = 0, 5 do
+      for m = 0, 5 do
+        local write, hide, outputs = { "/w/repo", "/w/codex-home" }, {}, {}
+        for i = 1, n do
+          write[#write + 1] = ("/w/a%d"):format(i)
+        end
+        for i = 1, m do
+          hide[#hide + 1], outputs[#outputs + 1] = ("/w/codex-home/x%d"):format(i), ("/w/repo/o%d"):format(i)
+        end
+        local args = mounts.args({ network = "none", write = write, hide_files = hide, outputs = outputs,
+          binds = { { from = "/s/1-codex-home", to = "/w/codex-home" }, { from = "/s/gitconfig", to = "/w/.gitconfig" } },
+          cwd = "/w/repo" })
+        local users = find(args, "--bind", "/w/codex-home", "/w/codex-home")
+        local runs = find(args, "--bind", "/s/1-codex-home", "/w/codex-home")
+        expect(users and runs and users < runs):equals(true)
+      end
+    end
+  end)
 end)
 
 describe("sandbox_state.plan", function()

@@ -152,8 +152,10 @@ function M.args(plan)
   end)
   op(in_home, 1, function(p) add(args, "--ro-bind", p, p) end)
   op(plan.write, 1, function(p) add(args, "--bind", p, p) end)
-  for _, b in ipairs(plan.binds or {}) do -- a folder of the run's in place of the user's (a CLI's state)
-    ops[#ops + 1] = { path = b.to, rank = 1, make = function() add(args, "--bind", b.from, b.to) end }
+  -- A folder of the run's in place of the user's (a CLI's state) comes after a writable bind of the
+  -- same path (a runner's TMPDIR, isolation.write naming it): the user's own folder never shows.
+  for _, b in ipairs(plan.binds or {}) do
+    ops[#ops + 1] = { path = b.to, rank = 1.5, make = function() add(args, "--bind", b.from, b.to) end }
   end
   op(plan.hide_dirs, 2, function(p) add(args, "--tmpfs", p, "--remount-ro", p) end)
   op(plan.hide_files, 2, function(p) add(args, "--ro-bind", "/dev/null", p) end)
