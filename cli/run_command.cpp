@@ -40,7 +40,8 @@ std::vector<LuaCommand> run_commands() {
        "off: without one (docs/security.md)"},
       {"--network", "network", kText, "MODE",
        "The agent's network in its OS sandbox: model (its model endpoints and isolation.hosts only; the default), "
-       "none, or full"},
+       "none, full (every host through Sidecar's proxy, each connection recorded) or host (the host's network, "
+       "unrecorded)"},
       {"--timeout", "timeout", kText, "DURATION", "Wall-clock limit for the agent: 90s, 30m (default), 2h"},
       {"--idle-timeout", "idle_timeout", kText, "DURATION", "Stop the agent after this long without output (default 5m)"},
       {"--dry-run", "dry_run", kBool, "", "Compile the prompt and record the run without executing the agent"},

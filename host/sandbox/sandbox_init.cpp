@@ -185,8 +185,6 @@ bool set_up_network(const SandboxInitOptions& o, SandboxForwarder& fwd) {
     }
     const std::string url = "http://127.0.0.1:" + std::to_string(port);
     for (const char* name : {"HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"}) {
-      // The proxy takes CONNECT only: where the network is the host's, plain http must not be sent to it.
-      if (o.proxy_https_only && std::strncmp(name, "HTTPS", 5) != 0 && std::strncmp(name, "https", 5) != 0) continue;
       setenv(name, url.c_str(), 1);
     }
     for (const char* name : {"NO_PROXY", "no_proxy"}) setenv(name, "localhost,127.0.0.1,::1", 1);
@@ -315,8 +313,6 @@ bool parse_sandbox_init(const std::vector<std::string>& args, SandboxInitOptions
       if (!number(a, args[++i], int64_t(1) << 50, o.memory)) return false;
     } else if (a == "--proxy-env") {
       o.proxy_env = true;
-    } else if (a == "--proxy-https-only") {
-      o.proxy_https_only = true;
     } else {
       why = "unknown option '" + a + "'";
       return false;

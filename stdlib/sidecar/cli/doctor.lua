@@ -196,7 +196,7 @@ function M.sandbox(cfg)
     return { mode = "?", network = "?", ok = false, advice = why }
   end
   if s.sandbox == "off" then
-    return { mode = "off", network = "full", ok = true, advice = "agents run without an OS sandbox" ..
+    return { mode = "off", network = "host", ok = true, advice = "agents run without an OS sandbox" ..
       (s.forced_by and (" (" .. s.forced_by .. ")") or " (isolation.sandbox = \"off\")") .. ": see docs/security.md" }
   end
   local ok, problem = sandbox.check()

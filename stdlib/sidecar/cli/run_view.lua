@@ -342,7 +342,8 @@ function M.sandbox_text(sb)
     return ("%s (asked by %s)"):format(tostring(sb.kind), tostring(sb.asked_by or "the config"))
   end
   local hosts = type(sb.hosts) == "table" and #sb.hosts > 0 and (" (" .. table.concat(sb.hosts, ", ") .. ")") or ""
-  local parts = { ("bwrap, network %s%s"):format(tostring(sb.network), sb.network == "model" and hosts or "") }
+  local why = type(sb.network_why) == "string" and (" (" .. sb.network_why .. ")") or ""
+  local parts = { ("bwrap, network %s%s%s"):format(tostring(sb.network), sb.network == "model" and hosts or "", why) }
   local hidden = type(sb.hidden) == "table" and ((sb.hidden.files or 0) + (sb.hidden.folders or 0)) or 0
   if hidden > 0 then
     parts[#parts + 1] = ("%d secret file%s or folder%s hidden"):format(hidden, hidden == 1 and "" or "s",

@@ -161,10 +161,12 @@ return {
   -- folder; it cannot read your keys and cloud credentials, nor the repository's .env* files;
   -- nothing it starts outlives it; and its network is one of:
   --   "model": only the runner's model endpoints and `hosts`, through Sidecar's proxy (a push
-  --            to any remote fails for want of a route); "none": no network; "full": all of it.
+  --            to any remote fails for want of a route); "none": no network; "full": every host,
+  --            through the proxy, which records each connection (git://, ssh and raw sockets have
+  --            no route); "host": the host's network itself, unrecorded (a push goes unseen).
   isolation = {
     sandbox = "bwrap",             -- "off": no OS sandbox (where user namespaces are not allowed)
-    network = "model",             -- model | none | full (runners.<name>.network, --network override it)
+    network = "model",             -- model | none | full | host (runners.<name>.network, --network override it)
     hosts = {},                    -- more hosts for "model": { "pypi.org", "*.githubusercontent.com:443" }
     read = {},                     -- what it may read all the same: secret files { "~/.aws", ".env.test" }, folders in /tmp
     write = {},                    -- more paths it may write: { "~/.cache/pip" }
@@ -187,7 +189,7 @@ return {
     copy = {},                     -- files copied from your tree into each worktree (the agent may read them): { ".env.local" }
     -- setup = "npm ci",           -- run in each new worktree before the agent, in the run's OS sandbox
                                    -- (the worktree may hold an earlier agent's work); failing fails the run
-    -- setup_network = "full",     -- the setup's network: model (isolation.hosts only), none or full;
+    -- setup_network = "full",     -- the setup's network: model (isolation.hosts only), none, full or host;
                                    -- default: the run's (isolation.network)
     setup_timeout = "10m",
     spares = 2,                    -- ended worktrees kept as copies to start the next ones fast (0: none)
@@ -264,9 +266,10 @@ local function check_value(path, want, v)
   elseif want == "budget" then -- {tokens = N, usd = X} (stdlib/sidecar/agent/budget.lua)
     return require("sidecar.agent.budget").check_limit(path, v)
   elseif want == "os_sandbox" or want == "network" then
-    local allowed = want == "network" and { model = true, none = true, full = true } or { bwrap = true, off = true }
+    local allowed = want == "network" and { model = true, none = true, full = true, host = true }
+      or { bwrap = true, off = true }
     if not allowed[v] then
-      return nil, ("%s: expected %s, got %s"):format(path, want == "network" and "\"model\", \"none\" or \"full\""
+      return nil, ("%s: expected %s, got %s"):format(path, want == "network" and "\"model\", \"none\", \"full\" or \"host\""
         or "\"bwrap\" or \"off\"", type(v) == "string" and ("%q"):format(v) or type(v))
     end
     return true

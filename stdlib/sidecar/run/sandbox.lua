@@ -13,7 +13,8 @@
 ---     the secret files (sidecar.run.sandbox_hidden) and a private /tmp and /run;
 ---   - reach the network only as `network` says: "model" (default): the runner's model endpoints
 ---     and `isolation.hosts`, through Sidecar's proxy (host/sandbox/sandbox_proxy.hpp); "none": nothing;
----     "full": everything (the host's network namespace);
+---     "full": every host, through the same proxy, which records each connection (no other route out:
+---     git://, ssh and raw sockets have none); "host": the host's network namespace, unrecorded;
 ---   - leave nothing running: its processes live in a pid namespace whose first process
 ---     (`sidecar sandbox-init`) reports and kills what the agent left, and dies with the run's owner.
 --- The sidecar binary inside sees the store and the trust file read-only: it cannot decide, apply,
@@ -38,7 +39,7 @@ local processes = require("sidecar.run.processes")
 local M = {}
 
 M.MODES = { bwrap = true, off = true }
-M.NETWORKS = { model = true, none = true, full = true }
+M.NETWORKS = { model = true, none = true, full = true, host = true }
 M.SETTLE_MS = 5000 -- what the agent left may take this long to end by itself (run_owner.SETTLE_MS)
 M.ROOT_MAPPED_TO = 1000 -- the user id root is inside a sandbox (see sandbox_mounts)
 M.HINT = "install bubblewrap (apt-get install bubblewrap) and allow unprivileged user namespaces " ..
@@ -92,7 +93,7 @@ function M.settings(iso, entry, o)
     return nil, ("os sandbox '%s' is not one of bwrap, off"):format(tostring(s.sandbox))
   end
   if not M.NETWORKS[s.network] then
-    return nil, ("network '%s' is not one of model, none, full"):format(tostring(s.network))
+    return nil, ("network '%s' is not one of model, none, full, host"):format(tostring(s.network))
   end
   local why
   s.limits, why = limits.resolve(iso.limits) -- pids, memory, tmp (sidecar.run.sandbox_limits)
@@ -366,14 +367,21 @@ function M.open(o)
     keep[#keep + 1] = n
   end
   sb.withheld_env = hidden.env(o.env, keep)
-  local net = settings.network == "model" and network_plan(o, settings) or { rules = {}, forward = {}, hosts = {} }
-  -- "full": the host's network, and a proxy for every host that records what it reaches, unless the
-  -- agent is given a proxy of the user's own (isolation.env names HTTPS_PROXY: a corporate network's).
+  -- "full": the model's endpoints as "model" has them, and every other host through the proxy, which
+  -- records each connection; the agent has no other route out. Where the agent is given a proxy of
+  -- the user's own (isolation.env names HTTPS_PROXY: a corporate network's), it needs the host's
+  -- network to reach it: "full" is then "host", and says so.
   local function given(name)
     return o.env[name] ~= false and o.env_of(name) or nil
   end
-  if settings.network == "full" and not (given("HTTPS_PROXY") or given("https_proxy")) then
-    net.rules, net.proxy_env, net.https_only = { { host = "*", port = 0 } }, true, true
+  sb.network = settings.network
+  if sb.network == "full" and (given("HTTPS_PROXY") or given("https_proxy")) then
+    sb.network, sb.network_why = "host", "the user's HTTPS_PROXY (isolation.env)"
+  end
+  local proxied = sb.network == "model" or sb.network == "full"
+  local net = proxied and network_plan(o, settings) or { rules = {}, forward = {}, hosts = {} }
+  if sb.network == "full" then
+    net.rules[#net.rules + 1], net.proxy_env = { host = "*", port = 0 }, true
   end
   sb.hosts = net.hosts
   sb.dir = ("/tmp/sidecar-sandbox-%s-%s"):format(o.name or "run", ids.uuid():sub(1, 8))
@@ -383,7 +391,7 @@ function M.open(o)
   end
   sb.report = sb.dir .. "/report.json"
   write_owner(sb.dir)
-  if #net.rules > 0 or settings.network == "model" then
+  if proxied then
     sb.proxy, why, code = host.proxy(sb.dir .. "/proxy.sock", net.rules)
     if not sb.proxy then
       sb:finish()
@@ -433,7 +441,7 @@ function M.open(o)
     hide = settings.hide })
   sb.hidden = { files = #hide.files - hide.sockets, folders = #hide.dirs, sockets = hide.sockets > 0 and hide.sockets or nil }
   sb.limits = limits.plan(settings.limits, o.cgroup, host.uid() == 0)
-  local args = mounts.args({ network = settings.network, private = mounts.private(paths.lstat("/var/run")
+  local args = mounts.args({ network = sb.network, private = mounts.private(paths.lstat("/var/run")
       and paths.lstat("/var/run").kind == "symlink"), read = read_paths(o, settings, home_plan), write = write,
     home = home_plan.hidden and home_plan.home or nil, binds = binds, outputs = outputs, hide_dirs = hide.dirs,
     hide_files = hide.files,
@@ -450,9 +458,6 @@ function M.open(o)
     end
     if net.proxy_env then
       init[#init + 1] = "--proxy-env"
-    end
-    if net.https_only then
-      init[#init + 1] = "--proxy-https-only"
     end
   end
   table.move(sb.limits.init_args, 1, #sb.limits.init_args, #init + 1, init)
@@ -521,9 +526,10 @@ local function connections(allowed)
   return list
 end
 
----What the run record keeps of its sandbox: {kind, network, hosts, connections (what the proxy let
----through: every connection of network "full" that took it), refused, withheld_env, hidden, git,
----cli_state, limits (sidecar.run.sandbox_limits.outcome)}.
+---What the run record keeps of its sandbox: {kind, network (as the run had it: "full" given the
+---user's own proxy is "host", network_why says so), hosts, connections (what the proxy let through:
+---every connection of network "full"), refused, withheld_env, hidden, git, cli_state, limits
+---(sidecar.run.sandbox_limits.outcome)}.
 ---@param report table  finish()'s
 function Sandbox:record(report)
   local refused = {}
@@ -531,7 +537,7 @@ function Sandbox:record(report)
     refused[i] = json.object({ host = e.host, port = e.port, error = e.error })
   end
   local reached = connections(report.network.allowed)
-  return json.object({ kind = "bwrap", network = self.settings.network, hosts = json.array(self.hosts or {}),
+  return json.object({ kind = "bwrap", network = self.network, network_why = self.network_why, hosts = json.array(self.hosts or {}),
     connections = #reached > 0 and json.array(reached) or nil, connections_dropped = report.network.dropped,
     refused = #refused > 0 and json.array(refused) or nil,
     withheld_env = #self.withheld_env > 0 and json.array(self.withheld_env) or nil,

@@ -20,9 +20,9 @@
 ---      files shown in a CLI's state folder; the store and `.git` of a run that writes in place);
 ---   7. `plan.outputs` writable: the files of the run's folder the agent writes (codex's last
 ---      message, the push log, hook events), each one file;
----   8. the proxy's socket, for network = "model".
+---   8. the proxy's socket, for network = "model" and "full".
 --- Namespaces: all of them (user, pid, ipc, uts, cgroup, mount) and the network unless
---- network = "full"; every capability dropped; the sandbox dies with the process that started it.
+--- network = "host"; every capability dropped; the sandbox dies with the process that started it.
 --- Root is mapped to another user id inside (`plan.uid`): a root with no capabilities could not
 --- map itself again, and the CLIs' own sandboxes (codex's bubblewrap) need a user namespace of
 --- their own.
@@ -91,7 +91,7 @@ function M.private(var_run_is_link)
 end
 
 ---The arguments of bwrap (without its name and the command) for `plan`:
----{network = "model"|"none"|"full", private = M.private(...), read = {paths}, write = {paths}, binds = {{from, to}},
+---{network = "model"|"none"|"full"|"host", private = M.private(...), read = {paths}, write = {paths}, binds = {{from, to}},
 --- hide_dirs = {paths}, hide_files = {paths}, protect = {paths}, outputs = {files}, socket = outside path or nil,
 --- cwd = path, uid = number or nil (the id root is mapped to), home = the home made empty, or nil,
 --- sizes = {[private folder, or "~" for the home] = bytes} (the most its tmpfs holds; none: half the
@@ -101,7 +101,7 @@ end
 ---@return string[]
 function M.args(plan)
   local args = { "--unshare-all", "--unshare-user" }
-  if plan.network == "full" then
+  if plan.network == "host" then
     add(args, "--share-net")
   end
   if plan.uid then
