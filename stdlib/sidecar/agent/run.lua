@@ -90,7 +90,8 @@ end
 M.continuation = agent_session.continuation
 
 -- The runner's spec. A standalone call (no `store`: a script, the REPL) knows the project's
--- runners as `sidecar run` does (runners.from_config); a caller with a store has read the config.
+-- runners as `sidecar run` does (runners.from_config), and the runner's settings there fill in
+-- execute's copy of the options; a caller with a store has read the config.
 local function find_runner(o, repo)
   local spec = runners.get(o.runner)
   if spec and o.store then
@@ -105,7 +106,8 @@ local function find_runner(o, repo)
 end
 
 -- The runner, its sandbox, whether the run is ephemeral, the repository and the store ({spec,
--- sandbox, ephemeral, repo, store}), with o's defaults filled in; nil, message, code when the run
+-- sandbox, ephemeral, repo, store}), with the defaults filled in o (execute's copy of the
+-- options: M.DEFAULTS, the runner's config settings); nil, message, code when the run
 -- cannot be made (nothing is recorded then).
 local function resolve(o)
   local repo = o.repo or "."
@@ -373,37 +375,67 @@ local function save_end(s, o, t, record, files, interruption)
   assert(s:update_run(record, files))
 end
 
----Runs an agent and records it. Options: runner (name, required: codex, claude, command, one registered with
----runners.register, or one of .agent/config.lua's `runners`), prompt (required), repo (default "."), root (the
----.agent folder), store (an open store), task_id, agent_role, model, sandbox, allow_full_auto, run_id (a run
----already in the store, such as a queued background run, to record this run in instead of a new one), session_id (a
----new session's id; claude gets a fresh one when ephemeral is false), ephemeral (default true, false when
----resuming), resume (above), args (extra argv), program (argv prefix replacing the CLI's name), command (the
----command runner's argv), env, timeout_ms, idle_timeout_ms, exit_deadline_ms, kill_grace_ms, max_log_bytes (each
----raw log's bound, stdlib/sidecar/core/log_caps.lua: a size, or false for none; default 64 MiB), record (extra
----fields for the run record), on_event(kind, fields) (each parsed event, as it arrives), on_spawn(pid) (the agent's
----pid, which is also its process group, right after it starts), gates (a policy, config's `gates`: the run's git
----facts and changed files are weighed by stdlib/sidecar/run/gates.lua, and a "block" finding blocks the run) with
----task (the task packet: files_to_avoid, scope), owner (a run_owner guard the caller opened for the run: it then
----also finishes the run, which is stored still `running` in phase "finishing", its outcome in `outcome`, and
----returned so), budget (a sidecar.agent.budget meter: the agent is stopped once it crosses it, the run
----`budget_exceeded`), stuck_after_ms and on_attention(record) (an agent silent that long is flagged on its record,
----not stopped: stdlib/sidecar/run/stuck.lua), pty (true or {cols, rows}: the agent on a pseudo-terminal, with
----prompt_patterns, answers, on_stuck: stdlib/sidecar/agent/terminal.lua), os_sandbox ("bwrap" | "off") and network
----("model" | "none" | "full") over isolation (the config's section; read from the store's config when nil) and
----runner_entry's network: the agent's OS sandbox (stdlib/sidecar/run/sandbox.lua). Without `store` (a script, the REPL),
----the runner's config.lua settings (program, args, env, command) apply where the options give none. Returns the run record: run_id, status,
+---The options of agent_run.execute, each declared here once: stdlib/sidecar/agent/run_options.lua
+---checks them, and an option not named here is a `bad_option` error that lists these. Execute reads
+---them and never writes the caller's table (the defaults and the runner's config go in its copy).
+---@class sidecar.AgentRunOptions
+---@field runner string  required: codex, claude, command, one registered with runners.register, or one of .agent/config.lua's `runners`
+---@field prompt string  required, non-empty: on the agent's stdin, or in prompt.md for a command naming {prompt_file}
+---@field repo? string  the repository the agent works in (default ".")
+---@field root? string  the store's folder (default the repository's .agent)
+---@field store? table  an open store (left open); a caller with a store has read the config
+---@field run_id? string  a run already in the store (queued by a background start or a preset, or preparing) to record this run in instead of a new one
+---@field task_id? string  the task the run is of
+---@field agent_role? string  recorded with the run
+---@field model? string  the model asked of the CLI (default: its own)
+---@field record? table  extra fields for the run record
+---@field sandbox? string  the CLI's sandbox: read-only, workspace-write, or danger-full-access (only with allow_full_auto)
+---@field allow_full_auto? boolean  lets sandbox danger-full-access run
+---@field os_sandbox? "bwrap"|"off"  the agent's OS sandbox (stdlib/sidecar/run/sandbox.lua), over `isolation`'s
+---@field network? "model"|"none"|"full"|"host"  what the OS sandbox lets the agent reach, over `isolation`'s and runner_entry's
+---@field isolation? table  the config's `isolation` section (read from the store's config when nil)
+---@field runner_entry? table  the runner's config entry (its `network`), given with `isolation`
+---@field program? string[]  an argv prefix replacing the CLI's name
+---@field args? string[]  extra argv
+---@field command? string[]  the command runner's argv
+---@field env? table<string, string>  added to the agent's environment
+---@field ephemeral? boolean  default true (the CLI keeps no session), false when resuming
+---@field session_id? string  a new session's id; claude gets a fresh one when ephemeral is false
+---@field resume? table  {session_id, usage?, cost_usd?, run_id?}: the session this run continues (above)
+---@field timeout_ms? integer  the wall clock (default 30 min)
+---@field idle_timeout_ms? integer  no output for that long ends the agent (default 5 min)
+---@field exit_deadline_ms? integer  the CLI must exit that soon after its final result event (default 10 s)
+---@field kill_grace_ms? integer  from SIGTERM to SIGKILL when the agent is ended (default 2 s)
+---@field max_log_bytes? integer|string|false  each raw log's bound (stdlib/sidecar/core/log_caps.lua): a size, or false for none (default 64 MiB)
+---@field stuck_after_ms? integer  an agent silent that long is flagged on its record, not stopped (stdlib/sidecar/run/stuck.lua)
+---@field on_attention? fun(record: table)  called when the run is flagged (stuck, or waiting for input on its terminal)
+---@field pty? boolean|{cols: integer, rows: integer}  the agent on a pseudo-terminal (stdlib/sidecar/agent/terminal.lua)
+---@field prompt_patterns? string[]  with pty: the screen lines that are prompts waiting for an answer
+---@field answers? table[]  with pty: answers to known prompts, {pattern, send or key, enter?}
+---@field on_stuck? string  with pty: "poke" sends Enter once to a stuck or waiting run
+---@field on_event? fun(kind: string, fields: table)  each parsed event, as it arrives
+---@field on_spawn? fun(pid: integer)  the agent's pid, which is also its process group, right after it starts
+---@field before? table  the tree the run's worktree was made from ({head, tree, left_out}: stdlib/sidecar/run/worktree.lua), not read again
+---@field gates? table  a policy (config's `gates`): the run's git facts and changed files are weighed by stdlib/sidecar/run/gates.lua, and a "block" finding blocks the run
+---@field task? table  the task packet the gates read (files_to_avoid, scope)
+---@field owner? table  a run_owner guard the caller opened for the run: it then also finishes the run, which is stored still `running` in phase "finishing", its outcome in `outcome`, and returned so
+---@field budget? table|false  a sidecar.agent.budget meter: the agent is stopped once it crosses it, the run `budget_exceeded`
+
+---Runs an agent and records it, with the options `o` (sidecar.AgentRunOptions, above). Without `store` (a
+---script, the REPL), the runner's config.lua settings (program, args, env, command) apply where the options give
+---none. Returns the run record: run_id, status,
 ---output (the whole final answer, as in output.md; nil when none, absent with `owner`), summary (its first line),
 ---failure_reason, usage, cost_usd, changed_files, session_id, command...; or nil, message, code ("unknown_runner",
 ---"bad_sandbox", "no_sandbox" (bwrap missing: the message says what to do), "cannot_resume", "bad_config", the store's for a run_id, "bad_state" for a run_id of a run that runs
 ---or ended: it is left as it was) when the run cannot be made: nothing
 ---is recorded then; when its folder cannot be made (ESYMLINK: a symbolic link planted there) or its lock cannot be
 ---taken (the lock's code), the run is recorded `failed` with that reason and no agent starts ("busy": another
----process runs it, and it is left to that one). Raises on bad option types and after recording an interrupted run.
----@param o table  the options above
+---process runs it, and it is left to that one). Raises a `bad_option` error on an unknown option or a bad type,
+---and after recording an interrupted run.
+---@param o sidecar.AgentRunOptions  read, never written
 ---@return table|nil record, string? message, string? code
 function M.execute(o)
-  run_options.check(o)
+  o = run_options.check(o) -- execute's own copy: whatever is filled in below never reaches the caller
   git.preload(o.repo or ".") -- libgit2 loads while the store is opened
   local run, message, code = resolve(o)
   if not run then

@@ -1,17 +1,97 @@
 --- The options of agent_run.execute (stdlib/sidecar/agent/run.lua), checked before anything runs:
---- a bad one is the caller's bug and raises, naming the caller of execute.
+--- a bad one is the caller's bug and raises, naming the caller of execute. An option that is not
+--- one of M.NAMES (a misspelt `promt`, a key meant for someone else) is such a bug too: it would
+--- otherwise be ignored without a word. Execute works on M.check's copy, so the caller's table is
+--- never written (the defaults, the runner's config settings go in the copy).
 local agent_session = require("sidecar.agent.session")
 local errors = require("sidecar.core.errors")
 local log_caps = require("sidecar.core.log_caps")
 
 local M = {}
 
----Raises a "bad_option" error for the first option of the wrong type or value. Called by execute
+---The names of execute's options, in the order of the `sidecar.AgentRunOptions` class above
+---agent_run.execute, one `---@field` each (tests/lua/run_options_spec.lua holds the two equal).
+M.NAMES = {
+  "runner", "prompt", "repo", "root", "store", "run_id", "task_id", "agent_role", "model", "record",
+  "sandbox", "allow_full_auto", "os_sandbox", "network", "isolation", "runner_entry",
+  "program", "args", "command", "env",
+  "ephemeral", "session_id", "resume",
+  "timeout_ms", "idle_timeout_ms", "exit_deadline_ms", "kill_grace_ms", "max_log_bytes",
+  "stuck_after_ms", "on_attention", "pty", "prompt_patterns", "answers", "on_stuck",
+  "on_event", "on_spawn", "before", "gates", "task", "owner", "budget",
+}
+
+---Each of M.NAMES as a key (true): the options execute knows.
+M.KNOWN = {}
+for _, name in ipairs(M.NAMES) do
+  M.KNOWN[name] = true
+end
+
+-- The edit distance of a and b (insertions, deletions, substitutions, swaps of two neighbours).
+local function distance(a, b)
+  local d = {}
+  for i = 0, #a do
+    d[i] = { [0] = i }
+  end
+  for j = 1, #b do
+    d[0][j] = j
+  end
+  for i = 1, #a do
+    for j = 1, #b do
+      local cost = a:byte(i) == b:byte(j) and 0 or 1
+      d[i][j] = math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost)
+      if i > 1 and j > 1 and a:byte(i) == b:byte(j - 1) and a:byte(i - 1) == b:byte(j) then
+        d[i][j] = math.min(d[i][j], d[i - 2][j - 2] + 1)
+      end
+    end
+  end
+  return d[#a][#b]
+end
+
+---The known option `key` was likely meant to be: the one it begins with its unit left off
+---(`timeout` for timeout_ms), else the closest one near enough to be a slip (a third of its
+---letters, at least one, at most two); nil when none is.
+---@param key string
+---@return string|nil
+function M.nearest(key)
+  for _, name in ipairs(M.NAMES) do
+    if name:sub(1, #key + 1) == key .. "_" then
+      return name
+    end
+  end
+  local best, best_d = nil, math.min(2, math.max(1, #key // 3)) + 1
+  for _, name in ipairs(M.NAMES) do
+    local d = distance(key, name)
+    if d < best_d then
+      best, best_d = name, d
+    end
+  end
+  return best
+end
+
+-- The message for the option `key` execute does not know.
+local function unknown_message(key)
+  local shown = type(key) == "string" and key or ("[" .. tostring(key) .. "]")
+  local near = type(key) == "string" and M.nearest(key)
+  return ("agent_run.execute: unknown option `%s`%s (known: %s)"):format(shown,
+    near and (" (did you mean `" .. near .. "`?)") or "", table.concat(M.NAMES, ", "))
+end
+
+---Raises a "bad_option" error for the first option execute does not know, or of the wrong type
+---or value; else returns a shallow copy of `o`, execute's own to fill in. Called by execute
 ---itself, never through another function or as a tail call: the error levels name execute's caller.
----@param o table  execute's options
+---@param o sidecar.AgentRunOptions  execute's options
+---@return sidecar.AgentRunOptions copy
 function M.check(o)
   if type(o) ~= "table" then
     errors.raise("bad_option", "agent_run.execute: expected an options table", nil, 3)
+  end
+  local copy = {}
+  for k, v in pairs(o) do
+    if not M.KNOWN[k] then
+      errors.raise("bad_option", unknown_message(k), nil, 3)
+    end
+    copy[k] = v
   end
   if type(o.prompt) ~= "string" or o.prompt == "" then
     errors.raise("bad_option", "agent_run.execute: `prompt` must be a non-empty string", nil, 3)
@@ -38,6 +118,7 @@ function M.check(o)
   if o.resume ~= nil then
     agent_session.check_resume(o)
   end
+  return copy
 end
 
 return M

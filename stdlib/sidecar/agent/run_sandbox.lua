@@ -16,7 +16,7 @@ local M = {}
 ---The sandbox settings of a run: o.isolation (a caller that read the config), else the config
 ---of the run's store folder (its `isolation` section and the runner's `network`), then the run's
 ---options (os_sandbox, network). nil, why, code ("bad_sandbox", "no_sandbox": bwrap not found).
----@param o table  agent_run.execute's options
+---@param o sidecar.AgentRunOptions  agent_run.execute's (read, never written)
 ---@param repo string
 function M.settings(o, repo)
   local iso, entry = o.isolation, o.runner_entry
@@ -56,7 +56,7 @@ end
 function M.open(settings, c)
   if settings.sandbox == "off" then
     c.record.os_sandbox = json.object({ kind = "off", asked_by = settings.forced_by or "config or option",
-      network = "full" })
+      network = "host" })
     return nil, nil
   end
   local spec = c.run.spec

@@ -68,6 +68,9 @@ end
 ---another process holds is left as it was. Returns {record, dir (its folder), own (this process's
 ---guard of the run; none when o.owner stands instead, who then finishes the run)}; or nil,
 ---message, code, the run recorded `failed` when it is in the store and could not start.
+---@param s table  the store
+---@param o sidecar.AgentRunOptions  agent_run.execute's (run_id, owner, store: read, never written)
+---@param fresh table  the record the run starts with
 function M.start(s, o, fresh)
   if not o.run_id then
     local ok, message, code = s:create_run(fresh, nil, { copy_later = true })

@@ -139,8 +139,8 @@ end
 ---@param task table  the run's task
 ---@param run table  agent_run's record (status running, phase finishing)
 ---@param wt table|nil  the run's worktree (run_worktree.enter), nil for a run in place
----@param o table  agent_run's options: repo (where validation runs), owner (the run_owner guard),
----  on_progress (a function given each progress line, optional)
+---@param o {repo: string, owner: table, on_progress: fun(line: string)?}  where validation runs, the
+---  run_owner guard, and a function given each progress line
 function M.finish(s, cfg, task, run, wt, o)
   run = run_worktree.finish(s, run, wt) -- after the gates: a commit of the agent's stays its own
   run = validate(s, cfg, task, run, o.repo, o.owner, reporter(o.on_progress), wt)

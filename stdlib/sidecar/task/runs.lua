@@ -352,7 +352,6 @@ function M.run_step(s, cfg, task, st, extra)
       st.agent_role, fields
   o.run_id, o.resume = extra.run_id, extra.resume
   o.on_spawn = extra.on_spawn -- the agent's pid (its process group), right after it started
-  o.on_progress = st.on_progress
   o.on_attention = on_attention(s, cfg, st)
   o.gates, o.task = cfg.gates, task -- weighed as the agent ends (stdlib/sidecar/run/gates.lua), before validation
   if extra.keep_session or extra.resume then
@@ -397,7 +396,8 @@ function M.run_step(s, cfg, task, st, extra)
   end
   progress(st, "run %s: agent ended %s%s", run.run_id, run.outcome or run.status,
     run.failure_reason and (": " .. run.failure_reason) or "")
-  local finished, result = pcall(run_finish.finish, s, cfg, s:get_task(task.task_id) or task, run, wt, o)
+  local finished, result = pcall(run_finish.finish, s, cfg, s:get_task(task.task_id) or task, run, wt,
+    { repo = o.repo, owner = o.owner, on_progress = st.on_progress }) -- progress is the finish's, not the agent's
   if not finished then
     -- Stopped while finishing (run kill, Ctrl-C): the worktree's folder goes (its branch keeps the
     -- result), the task can run again; the owner guard records the run as it goes on up.
