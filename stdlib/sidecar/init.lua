@@ -25,6 +25,7 @@ M.public = {
   secrets = "sidecar.core.secrets",
   store = "sidecar.core.store",
   telemetry = "sidecar.core.telemetry",
+  run_events = "sidecar.core.run_events",
   worktree = "sidecar.core.worktree",
   agent = "sidecar.agent.run",
   events = "sidecar.agent.events",

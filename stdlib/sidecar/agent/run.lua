@@ -457,7 +457,7 @@ function M.execute(o)
   record.prompt_path = "runs/" .. id .. "/prompt.md" -- relative to the store's folder
 
   local refs, before, snapshot_why = watch_repo(o, run, id, run_dir, record)
-  local t <close> = assert(telemetry.open(dir))
+  local t <close> = assert(telemetry.open(dir, { run_id = id }))
   local argv, how = build_command(o, run, record, run_dir)
   t:event("run.started", { runner = spec.name, command = record.command, sandbox = run.sandbox, model = o.model })
   local events = { kept = 0, dropped = 0 }

@@ -21,6 +21,7 @@
 --- raises; a file that cannot be written returns nil, message, code.
 local host = require("sidecar.host.telemetry")
 local errors = require("sidecar.core.errors")
+local run_events = require("sidecar.core.run_events")
 local json = require("sidecar.core.json")
 local secrets = require("sidecar.core.secrets")
 local texts = require("sidecar.core.text")
@@ -54,11 +55,11 @@ local function fail(message, level)
   errors.raise("telemetry", message, nil, level + 1)
 end
 
--- Fields as the core wants them: a JSON object's text, values redacted. `level` names the caller
--- to blame, counted from the function calling this.
+-- Fields as the core wants them: a JSON object's text, values redacted, and that redacted copy
+-- (what the bus is given). `level` names the caller to blame, counted from the function calling this.
 local function fields_json(fields, level)
   if fields == nil then
-    return "{}"
+    return "{}", json.object({})
   end
   if type(fields) ~= "table" then
     fail("fields must be a table, got " .. type(fields), level + 1)
@@ -69,7 +70,7 @@ local function fields_json(fields, level)
   if not ok then
     fail("fields: " .. tostring(type(text) == "table" and text.message or text), level + 1)
   end
-  return text
+  return text, copy
 end
 
 -- The core's answer: bad input (EINVAL) is the caller's mistake and raises at the caller's line
@@ -98,13 +99,17 @@ local function check_usage(u, what, level)
   end
 end
 
--- A usage table as JSON text with all five keys.
-local function usage_json(u)
+-- A usage table with all five keys (json.null where unknown), and as JSON text.
+local function usage_object(u)
   local out = json.object()
   for _, k in ipairs(M.USAGE_FIELDS) do
     out[k] = u[k] == nil and null or u[k]
   end
-  return json.encode(out)
+  return out
+end
+
+local function usage_json(u)
+  return json.encode(usage_object(u))
 end
 
 -- Decoded usage from the core, or raises (the core only refuses what check_usage let through by
@@ -150,9 +155,10 @@ Span.__index = Span
 Span.__name = "sidecar.telemetry_span"
 
 ---Opens the recorder of a run: events go to `opts.file` (default "events.jsonl") in the folder
----(created when missing).
+---(created when missing), and each one written to the bus of this process (sidecar.core.run_events)
+---with `opts.run_id`.
 ---@param root string|table  a folder path, or an artifact folder from artifact.open
----@param opts? {file: string?}
+---@param opts? {file: string?, run_id: string?}
 ---@return table|nil recorder, string? message, string? code
 function M.open(root, opts)
   if type(root) == "table" and type(root.root) == "function" then
@@ -165,7 +171,14 @@ function M.open(root, opts)
   if not handle then
     return nil, message, code
   end
-  return setmetatable({ handle = handle }, Recorder)
+  return setmetatable({ handle = handle, run_id = opts and opts.run_id }, Recorder)
+end
+
+-- Publishes what was just written as event `seq` (nil: nothing was written).
+local function published(self, seq, kind, fields)
+  if seq then
+    run_events.publish({ run_id = self.run_id, seq = seq, kind = kind, fields = fields })
+  end
 end
 
 ---Appends an event. "span", "usage" and "cost" are the recorder's own kinds (t:span, t:usage,
@@ -177,7 +190,9 @@ function Recorder:event(kind, fields)
   if type(kind) ~= "string" then
     fail("event kind must be a string, got " .. type(kind), 2)
   end
-  local seq, message, code = answer(self.handle:event(kind, fields_json(fields, 2)))
+  local text, copy = fields_json(fields, 2)
+  local seq, message, code = answer(self.handle:event(kind, text))
+  published(self, seq, kind, copy)
   return seq, message, code -- not a tail call: answer blames the caller's line
 end
 
@@ -199,9 +214,12 @@ end
 ---@param fields? table  may not set name, duration_ms or started_at
 ---@return number|nil duration_ms, string? message, string? code
 function Span:finish(fields)
-  local ms, message, code = answer(self.recorder.handle:end_span(self.id, fields_json(fields, 2)))
+  local text, copy = fields_json(fields, 2)
+  local ms, message, code = answer(self.recorder.handle:end_span(self.id, text))
   if ms then
     self.finished = true
+    copy.name, copy.duration_ms = redact(self.name), ms
+    published(self.recorder, self.recorder:last_seq(), "span", copy)
   end
   return ms, message, code
 end
@@ -227,7 +245,9 @@ function Recorder:usage(u, source)
   if source ~= nil and type(source) ~= "string" then
     fail("usage source must be a string, got " .. type(source), 2)
   end
-  local seq, message, code = answer(self.handle:add_usage(usage_json(u), source and redact(source)))
+  local usage = usage_object(u)
+  local seq, message, code = answer(self.handle:add_usage(json.encode(usage), source and redact(source)))
+  published(self, seq, "usage", { source = source and redact(source) or null, usage = usage })
   return seq, message, code
 end
 
@@ -243,6 +263,7 @@ function Recorder:cost(usd, source)
     fail("cost source must be a string, got " .. type(source), 2)
   end
   local seq, message, code = answer(self.handle:add_cost(usd, source and redact(source)))
+  published(self, seq, "cost", { source = source and redact(source) or null, usd = usd })
   return seq, message, code
 end
 
@@ -431,7 +452,7 @@ end
 ---@param run table  the run record, as it ended
 function M.run_finished(s, run)
   local dir = s:run_dir(run.run_id)
-  local t = dir and M.open(dir)
+  local t = dir and M.open(dir, { run_id = run.run_id })
   if t then
     t:event("run.finished", { status = run.status, reason = run.failure_reason })
     t:close()
