@@ -3,6 +3,15 @@
 // in its sandbox (bubblewrap, sidecar sandbox-init, the network proxy, the secret-file walk), side
 // by side in the same loop; and bubblewrap alone around `true`, for the floor.
 //
+// Beside it, what two of issue 45's pieces add to that sandboxed run: the run's limits (the run
+// given `isolation = {limits = {}}`, the defaults, against all three set to false) and the CLI's
+// per-run state folder (the codex runner against a copy of it without `sandbox_state`, so nothing
+// is bound over CODEX_HOME); each run checks its record says what its column claims. Then the
+// state folder's preparation alone (sandbox_state.plan, record, tidy: what sandbox.open and the
+// run's end do), timed in one process for codex and claude. CODEX_HOME (and CLAUDE_CONFIG_DIR for
+// the latter) is a folder of the bench's holding what a logged-in user's has, so the user's own is
+// neither read nor made.
+//
 //   bench_sandbox_cost path/to/sidecar path/to/capture.jsonl [runs]
 #include <cstdio>
 #include <cstdlib>
@@ -19,6 +28,9 @@ namespace {
 using sidecar::bench::median;
 using sidecar::bench::run_ms;
 
+constexpr double kFewMs = 5;  // issue 45: "must not cost more than a few milliseconds"
+constexpr int kPrepareTimes = 200;
+
 int sh(const std::string& command) { return std::system(command.c_str()); }
 
 // The environment with one more variable (NAME=VALUE), for posix_spawn.
@@ -30,6 +42,72 @@ std::vector<char*> environ_with(std::vector<std::string>& keep, const std::strin
   env.push_back(nullptr);
   return env;
 }
+
+bool write_file(const std::string& path, const std::string& text) {
+  std::FILE* f = std::fopen(path.c_str(), "wb");
+  if (!f) return false;
+  bool ok = std::fwrite(text.data(), 1, text.size(), f) == text.size();
+  return std::fclose(f) == 0 && ok;
+}
+
+// The first line a shell command prints, without its newline ("" when it prints nothing).
+std::string first_line(const std::string& command) {
+  std::string out;
+  if (std::FILE* p = popen(command.c_str(), "r")) {
+    char buf[4096];
+    if (std::fgets(buf, sizeof buf, p)) out = buf;
+    pclose(p);
+  }
+  while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
+  return out;
+}
+
+// Registers "codex-stateless": the codex runner but for its state folder (no sandbox_state).
+const char* const kStateless =
+    "local runners = require('sidecar.agent.runners') local spec = {} "
+    "for k, v in pairs(assert(runners.get('codex'))) do spec[k] = v end "
+    "spec.sandbox_state = nil runners.register('codex-stateless', spec) ";
+
+// `sidecar -e` code for one sandboxed run of `agent` like bench_agent's execute_lua, with `runner`
+// and `isolation` given; it fails unless `check` (Lua on `sb`, the record's os_sandbox) holds.
+std::string variant_lua(const std::string& agent, const std::string& runner, const std::string& isolation,
+                        const std::string& check, const std::string& after = "") {
+  return std::string(runner == "codex-stateless" ? kStateless : "") +
+         "local r = assert(require('sidecar.agent.run').execute({runner = '" + runner + "', repo = '.', program = {'" +
+         agent + "'}, prompt = 'Say hello.\\n', isolation = " + isolation +
+         "})) assert(r.status == 'review', r.failure_reason) local sb = r.os_sandbox "
+         "assert(type(sb) == 'table' and sb.kind == 'bwrap', 'not sandboxed') "
+         "assert(" + check + ", 'the record is not what the column claims') " + after;
+}
+
+// The state folder's preparation for a runner's entries, `times` times, each for a new run's folder
+// under `base`: prints the median ms. arg: base, times, runner names.
+const char* const kPrepareLua = R"(local state = require('sidecar.run.sandbox_state')
+local runners = require('sidecar.agent.runners')
+local clock = require('sidecar.host.time')
+local base, times = arg[1], tonumber(arg[2])
+local out = {}
+for i = 3, #arg do
+  local spec = assert(runners.get(arg[i]))
+  local ms = {}
+  for n = 0, times do -- 0: a warm-up, not counted
+    local dir = ('%s/prepare/%s/%d'):format(base, arg[i], n)
+    local t0 = clock.monotonic_ns()
+    local st = assert(state.plan(spec.sandbox_state(os.getenv, os.getenv('HOME')),
+      { dir = dir .. '/cli-state', scratch = base .. '/prepare' }))
+    state.record(st)
+    state.tidy(st)
+    if n > 0 then
+      ms[n] = (clock.monotonic_ns() - t0) / 1e6
+    end
+  end
+  table.sort(ms)
+  out[#out + 1] = ('%.3f'):format(#ms % 2 == 1 and ms[(#ms + 1) // 2] or (ms[#ms // 2] + ms[#ms // 2 + 1]) / 2)
+end
+io.write(table.concat(out, ' '), '\n')
+)";
+
+const char* within(double ms) { return ms <= kFewMs ? "yes" : "NO"; }
 
 }  // namespace
 
@@ -46,32 +124,69 @@ int main(int argc, char** argv) {
   const int runs = argc > 3 ? std::atoi(argv[3]) : 31;
   const std::string base = sidecar::bench::temp_folder("bench_sandbox_cost");
   const std::string agent = base + "/noop-agent", prompt = base + "/prompt.md", repo = base + "/git";
+  const std::string codex_home = base + "/codex-home", claude_home = base + "/claude-home";
   if (base.empty() || !sidecar::bench::make_noop_agent(agent, capture, prompt) ||
       sh("mkdir " + repo + " && cd " + repo + " && git init -q -b main && printf 'x\\n' > README.md && git add . && "
-         "git -c user.name=b -c user.email=b@b commit -qm init") != 0) {
+         "git -c user.name=b -c user.email=b@b commit -qm init") != 0 ||
+      sh("mkdir " + codex_home + " " + claude_home + " " + base + "/prepare && cd " + codex_home +
+         " && printf '{\"auth_mode\":\"apikey\"}\\n' > auth.json && printf 'model = \"gpt-5\"\\n' > config.toml && "
+         "printf '# mine\\n' > AGENTS.md && cd " + claude_home +
+         " && printf '{}\\n' > .credentials.json && printf '{}\\n' > settings.json && printf '# mine\\n' > CLAUDE.md && "
+         "printf '{\"numStartups\":1}\\n' > .claude.json") != 0 ||
+      !write_file(base + "/prepare.lua", kPrepareLua)) {
     std::fprintf(stderr, "bench_sandbox_cost: cannot set up %s\n", base.c_str());
     return 1;
   }
+  setenv("CODEX_HOME", codex_home.c_str(), 1);  // before the environments below are copied
   std::vector<std::string> keep;
   keep.reserve(2);
   std::vector<char*> off = environ_with(keep, "SIDECAR_OS_SANDBOX=off");
   std::vector<char*> on = environ_with(keep, "SIDECAR_OS_SANDBOX=bwrap");
   const std::string lua = sidecar::bench::execute_lua(agent);
+  const std::string defaults = "{limits = {}}", no_limits = "{limits = {pids = false, memory = false, tmp = false}}";
+  const std::string limited = "type(sb.limits.pids) == 'number' and type(sb.limits.memory) == 'number'";
+  const std::string unlimited = "type(sb.limits.pids) ~= 'number' and type(sb.limits.memory) ~= 'number' and "
+                                "type(sb.limits.tmp) ~= 'number'";
+  const std::string lua_limits = variant_lua(agent, "codex", defaults, limited + " and sb.cli_state ~= nil");
+  const std::string lua_no_limits = variant_lua(agent, "codex", no_limits, unlimited + " and sb.cli_state ~= nil");
+  const std::string lua_no_state = variant_lua(agent, "codex-stateless", defaults, limited + " and sb.cli_state == nil");
+  // Who holds each bound here (cgroup, rlimit, watch, tmpfs): what the limits' figure is the cost of.
+  const std::string held_by = first_line(
+      "cd '" + repo + "' && SIDECAR_OS_SANDBOX=bwrap '" + sidecar_path + "' -e \"" +
+      variant_lua(agent, "codex", defaults, limited,
+                  "local by = sb.limits.by io.write(('pids by %s, memory by %s, /tmp by %s'):format("
+                  "by.pids or 'nothing', by.memory or 'nothing', by.tmp or 'nothing'), '\\\\n')") +
+      "\" 2>&1");
   const std::vector<std::string> floor = {"bwrap", "--unshare-all", "--die-with-parent", "--ro-bind", "/", "/",
                                           "--dev", "/dev", "--proc", "/proc", "true"};
-  std::vector<double> bare, unsandboxed, sandboxed, bwrap;
+  // Issue 45's variants, in an order that turns each run so none always follows the same column.
+  const std::vector<std::string> variants = {lua_limits, lua_no_limits, lua_no_state};
+  std::vector<double> bare, unsandboxed, sandboxed, bwrap, limits_paired, state_paired;
+  std::vector<std::vector<double>> variant_ms(variants.size());
   for (int i = 0; i < runs; ++i) {  // interleaved, so drift on a shared machine hits every column alike
     double b = run_ms({agent, "exec", "--json", "-"}, repo, environ, prompt);
     double u = run_ms({sidecar_path, "-e", lua}, repo, off.data());
     double s = run_ms({sidecar_path, "-e", lua}, repo, on.data());
     double w = run_ms(floor, repo);
-    if (b < 0 || u < 0 || s < 0 || w < 0) {
-      std::fprintf(stderr, "bench_sandbox_cost: a run failed (run %d): bare %.1f off %.1f on %.1f bwrap %.1f\n", i, b,
-                   u, s, w);
+    double v[3];
+    for (std::size_t k = 0; k < variants.size(); ++k) {
+      std::size_t j = (k + i) % variants.size();
+      v[j] = run_ms({sidecar_path, "-e", variants[j]}, repo, on.data());
+    }
+    if (b < 0 || u < 0 || s < 0 || w < 0 || v[0] < 0 || v[1] < 0 || v[2] < 0) {
+      std::fprintf(stderr,
+                   "bench_sandbox_cost: a run failed (run %d): bare %.1f off %.1f on %.1f bwrap %.1f limits %.1f "
+                   "no limits %.1f no state %.1f\n",
+                   i, b, u, s, w, v[0], v[1], v[2]);
       return 1;
     }
     bare.push_back(b), unsandboxed.push_back(u), sandboxed.push_back(s), bwrap.push_back(w);
+    for (std::size_t j = 0; j < variants.size(); ++j) variant_ms[j].push_back(v[j]);
+    limits_paired.push_back(v[0] - v[1]), state_paired.push_back(v[0] - v[2]);
   }
+  const std::string prepared = first_line("CLAUDE_CONFIG_DIR='" + claude_home + "' '" + sidecar_path + "' script '" +
+                                          base + "/prepare.lua' '" + base + "' " + std::to_string(kPrepareTimes) +
+                                          " codex claude 2>&1");
   sh("rm -rf " + base);
   const double mb = median(bare), mu = median(unsandboxed), ms = median(sandboxed), mw = median(bwrap);
   std::printf("one codex run around a no-op agent in a git repository, %d runs each, median wall ms\n", runs);
@@ -80,5 +195,19 @@ int main(int argc, char** argv) {
   std::printf("  sidecar, in its OS sandbox  %7.2f  (%.2fx bare, %.2fx unsandboxed: %+.2f ms)\n", ms, ms / mb, ms / mu,
               ms - mu);
   std::printf("  bwrap around true (floor)   %7.2f\n", mw);
+  const double ml = median(variant_ms[0]), mn = median(variant_ms[1]), mt = median(variant_ms[2]);
+  const double dl = ml - mn, dt = ml - mt;
+  std::printf("issue 45's pieces: the sandboxed run given isolation = {limits = ...}, same loop, median wall ms\n");
+  std::printf("  (limits here: %s; no state folder: the codex runner without sandbox_state)\n", held_by.c_str());
+  std::printf("  limits on (the defaults)    %7.2f  (%.2fx off: %+.2f ms; paired median %+.2f ms)\n", ml, ml / mn, dl,
+              median(limits_paired));
+  std::printf("  limits off (all false)      %7.2f\n", mn);
+  std::printf("  limits on, no state folder  %7.2f  (the state folder: %.2fx, %+.2f ms; paired median %+.2f ms)\n", mt,
+              ml / mt, dt, median(state_paired));
+  std::printf("  within a few ms (<= %.0f ms, difference of medians): limits %s, state folder %s\n", kFewMs,
+              within(dl), within(dt));
+  std::printf("the CLI state folder prepared alone (sandbox_state.plan, record, tidy), %d times in one process, "
+              "median ms\n  codex claude: %s\n",
+              kPrepareTimes, prepared.c_str());
   return 0;
 }
