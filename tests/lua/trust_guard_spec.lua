@@ -52,7 +52,7 @@ local function helper(word)
   return ("_G.GUARD_SPEC_RAN = %q\nreturn %q\n"):format(word, word)
 end
 
-describe("trust_guard.module_files", function()
+describe("trust.module_files", function()
   it("lists the repository's Lua files as git lists them, and .agent's outside its records", function()
     sh("mkdir -p '" .. repo .. "/src/deep' '" .. repo .. "/build' '" .. repo .. "/.agent/lib' '" .. repo
       .. "/.agent/runs/R-0001' '" .. repo .. "/.agent/worktrees/R-0001'")
@@ -61,7 +61,7 @@ describe("trust_guard.module_files", function()
       write(repo .. "/" .. rel, "return 1")
     end
     write(repo .. "/.gitignore", "build/\n")
-    expect(guard.module_files(repo)):equals({ ".agent/lib/c.lua", "lib/a.lua", "src/deep/b.lua" })
+    expect(trust.module_files(repo)):equals({ ".agent/lib/c.lua", "lib/a.lua", "src/deep/b.lua" })
   end)
 
   it("is what trust records beside config and presets, each with its kind", function()

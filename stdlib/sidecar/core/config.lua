@@ -11,6 +11,7 @@
 local duration = require("sidecar.core.duration")
 local secrets = require("sidecar.core.secrets")
 local trust = require("sidecar.core.trust")
+local trust_guard = require("sidecar.core.trust_guard")
 
 local M = {}
 
@@ -442,7 +443,7 @@ function M.load(root)
     local repo, rel = M.owner(root)
     local allowed, state = trust.allows(repo, rel, text)
     if allowed then
-      trust.guard(repo) -- what it loads from the repository must be trusted too
+      trust_guard.guard(repo) -- what it loads from the repository must be trusted too
       local value, why = evaluate(path, text)
       if not value then
         return nil, why, "bad_config"

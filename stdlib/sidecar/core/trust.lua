@@ -32,6 +32,9 @@ M.ENV = "SIDECAR_TRUST"
 M.RUN_ENV = "SIDECAR_RUN_ID" -- set in every agent's environment by the run that started it
 M.FILE = "trust.json"
 M.VERSION = 1
+M.MAX_MODULES = 5000 -- Lua files of a repository looked at by `sidecar trust`
+-- Folders of .agent that hold Sidecar's records and worktrees, not code.
+local AGENT_DATA = { runs = true, worktrees = true, tasks = true, sessions = true, presets = true }
 
 local LOCK_WAIT_MS = 10000
 local policy -- set_policy's answer for this process; nil: the environment decides
@@ -226,14 +229,44 @@ function M.code_files(repo)
   return out
 end
 
----The other Lua files of `repo` that trusted code may load (sidecar.core.trust_guard).
+---The other Lua files of `repo` that trusted code may load (`require` through a package.path into
+---the repository, `dofile`, `loadfile`): the repository's own *.lua files (tracked or not, as git
+---lists them, ignored ones aside) and those under .agent/ outside its records. Relative, sorted.
+---Why all of them rather than those a dry load of each preset touches: a preset may require a
+---module only on one branch of its code, so a dry load would miss it, and the next run would be
+---refused after all; listing every Lua file git knows is sound and cheap. A file not listed
+---(ignored, beyond MAX_MODULES, deeper than six folders under .agent) is refused when loaded.
+---@param repo string
+---@return string[]
 function M.module_files(repo)
-  return require("sidecar.core.trust_guard").module_files(repo)
-end
-
----From now on, a Lua file of `repo` that code loads runs only as trusted (sidecar.core.trust_guard).
-function M.guard(repo)
-  return require("sidecar.core.trust_guard").guard(repo)
+  local out, seen = {}, {}
+  local function add(rel)
+    if #out < M.MAX_MODULES and not seen[rel] and rel:match("%.lua$") then
+      seen[rel] = true
+      out[#out + 1] = rel
+    end
+  end
+  local r = require("sidecar.core.proc").run({ "git", "-C", repo, "ls-files", "-z", "-co", "--exclude-standard", "--",
+    "*.lua" }, { timeout_ms = 20000, stderr = false })
+  for rel in ((r.code == 0 and r.stdout) or ""):gmatch("[^%z]+") do
+    if not rel:match("^%.agent/") then
+      add(rel)
+    end
+  end
+  local function walk(rel, depth)
+    for _, name in ipairs(paths.entries(repo .. "/" .. rel) or {}) do
+      local child = rel .. "/" .. name
+      local st = paths.lstat(repo .. "/" .. child)
+      if st and st.kind == "directory" and depth < 6 and not (depth == 1 and AGENT_DATA[name]) then
+        walk(child, depth + 1)
+      elseif st and st.kind ~= "directory" and child ~= ".agent/config.lua" then
+        add(child)
+      end
+    end
+  end
+  walk(".agent", 1)
+  table.sort(out)
+  return out
 end
 
 ---Whether the file `rel` of `repo`, whose content is `text`, may run. Returns true, or false

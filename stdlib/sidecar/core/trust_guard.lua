@@ -4,56 +4,12 @@
 --- changes a helper does not run it unreviewed. A native library (a C module through
 --- package.cpath, package.loadlib) inside the repository is never loaded: nobody can review it.
 ---
----   trust_guard.module_files(repo)  -- the Lua files `sidecar trust` records beside config and presets
 ---   trust_guard.guard(repo)         -- before the repository's config or preset runs
 ---   trust_guard.owner(path)         -- the guarded repository `path` lies in, and its name there
 local paths = require("sidecar.host.paths")
+local trust = require("sidecar.core.trust")
 
 local M = {}
-
-M.MAX_MODULES = 5000 -- Lua files of a repository looked at by `sidecar trust`
--- Folders of .agent that hold Sidecar's records and worktrees, not code.
-local AGENT_DATA = { runs = true, worktrees = true, tasks = true, sessions = true, presets = true }
-
----The other Lua files of `repo` that trusted code may load (`require` through a package.path into
----the repository, `dofile`, `loadfile`): the repository's own *.lua files (tracked or not, as git
----lists them, ignored ones aside) and those under .agent/ outside its records. Relative, sorted.
----Why all of them rather than those a dry load of each preset touches: a preset may require a
----module only on one branch of its code, so a dry load would miss it, and the next run would be
----refused after all; listing every Lua file git knows is sound and cheap. A file not listed
----(ignored, beyond MAX_MODULES, deeper than six folders under .agent) is refused when loaded.
----@param repo string
----@return string[]
-function M.module_files(repo)
-  local out, seen = {}, {}
-  local function add(rel)
-    if #out < M.MAX_MODULES and not seen[rel] and rel:match("%.lua$") then
-      seen[rel] = true
-      out[#out + 1] = rel
-    end
-  end
-  local r = require("sidecar.core.proc").run({ "git", "-C", repo, "ls-files", "-z", "-co", "--exclude-standard", "--",
-    "*.lua" }, { timeout_ms = 20000, stderr = false })
-  for rel in ((r.code == 0 and r.stdout) or ""):gmatch("[^%z]+") do
-    if not rel:match("^%.agent/") then
-      add(rel)
-    end
-  end
-  local function walk(rel, depth)
-    for _, name in ipairs(paths.entries(repo .. "/" .. rel) or {}) do
-      local child = rel .. "/" .. name
-      local st = paths.lstat(repo .. "/" .. child)
-      if st and st.kind == "directory" and depth < 6 and not (depth == 1 and AGENT_DATA[name]) then
-        walk(child, depth + 1)
-      elseif st and st.kind ~= "directory" and child ~= ".agent/config.lua" then
-        add(child)
-      end
-    end
-  end
-  walk(".agent", 1)
-  table.sort(out)
-  return out
-end
 
 local guarded = {} -- repository (real path) -> true: its modules are checked when they load
 
@@ -123,7 +79,7 @@ local function guarded_text(path)
   if not text then
     return nil, ("%s/%s: %s"):format(repo, rel, tostring(why))
   end
-  local ok, state = require("sidecar.core.trust").allows(repo, rel, text)
+  local ok, state = trust.allows(repo, rel, text)
   if not ok then
     return nil, ("%s of %s is %s, so it was not loaded: review it (sidecar trust --show %s), then run "
       .. "`sidecar trust %s`"):format(rel, repo, state == "changed" and "changed since it was trusted" or
@@ -211,7 +167,6 @@ end
 ---with io.open and runs with load(), or a script it starts, is its own doing, trusted with it.)
 ---@param repo string
 function M.guard(repo)
-  local trust = require("sidecar.core.trust")
   local key = trust.repo_key(repo)
   if not key or trust.everything() or guarded[key] then
     return

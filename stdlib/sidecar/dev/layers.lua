@@ -64,8 +64,6 @@ M.cycle_exceptions = {
     "sidecar.preset.worker", "sidecar.run.owner", "sidecar.run.reconcile", "sidecar.task.background",
     "sidecar.task.finish", "sidecar.task.replay", "sidecar.task.runs" },
     why = "a run's record has several writers and reconcile settles through the task layer (issue 46, item 2)" },
-  { modules = { "sidecar.core.trust", "sidecar.core.trust_guard" },
-    why = "trust lists the files the guard of loaded code watches, and the guard asks trust" },
   { modules = { "sidecar.preset.enforce", "sidecar.preset.schema" },
     why = "schema.enforce (public) is the re-prompt of enforce, which checks with schema" },
 }

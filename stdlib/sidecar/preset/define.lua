@@ -23,6 +23,7 @@
 --- A parameter is {type, default, doc, choices?, required?, check?}; `check(value)` returns nil
 --- when a value given on the command line is fine, else why not (a usage error, exit 2).
 local trust = require("sidecar.core.trust")
+local trust_guard = require("sidecar.core.trust_guard")
 
 local M = {}
 
@@ -159,7 +160,7 @@ local function trusted_text(repo, name, path)
   if not ok then
     return nil, state
   end
-  trust.guard(repo or ".") -- what it loads from the repository must be trusted too
+  trust_guard.guard(repo or ".") -- what it loads from the repository must be trusted too
   return text
 end
 
