@@ -121,6 +121,18 @@ state() {
   tree_digest "$work/remote.git" "$HOME") | sha256sum
 }
 
+# listener ADDR NAME: a TCP server on ADDR (a port of its choosing, in $work/NAME.port) that marks
+# each connection in $work/NAME.reached; its pid in $listener.
+listener() {
+  python3 -c 'import socket, sys
+s = socket.socket(); s.bind((sys.argv[1], 0)); s.listen()
+print(s.getsockname()[1], flush=True)
+while True:
+    c = s.accept()[0]; open(sys.argv[2], "a").write("x"); c.close()' "$1" "$work/$2.reached" >"$work/$2.port" &
+  listener=$!
+  poll 10 test -s "$work/$2.port"
+}
+
 # git_digest GITDIR: every file of a .git but what a run may add to (objects, the run's worktree,
 # reflogs, its branch and the index git status refreshes): config, HEAD, hooks, info, ...
 git_digest() {
@@ -250,13 +262,8 @@ rm -rf "$HOME/.ssh" "$HOME/dotfiles" "$HOME/other" "$HOME/.1password" "$HOME/.co
 git config --global --remove-section credential && git config --global --remove-section url.https://u:$secret@git.example/
 
 # --- full: network "full" records every connection that goes through its proxy -------------------
-python3 -c 'import socket, time
-s = socket.socket(); s.bind(("127.0.0.2", 0)); s.listen()
-print(s.getsockname()[1], flush=True)
-while True:
-    s.accept()[0].close()' >"$work/upload.port" &
-upload=$!
-poll 10 test -s "$work/upload.port"
+listener 127.0.0.2 upload
+upload=$listener
 EVIL=full UPLOAD_PORT=$(cat "$work/upload.port") "$S" run T-0001 --runner evil --sandbox read-only --network full \
   >"$work/full.out" 2>&1
 kill "$upload" 2>/dev/null
@@ -276,13 +283,8 @@ if command -v git-daemon >/dev/null || [ -x "$(git --exec-path)/git-daemon" ]; t
     --enable=receive-pack "$work/daemon.git" >"$work/daemon.log" 2>&1 &
   daemon=$!
   poll 10 eval "git ls-remote git://127.0.0.3:$DAEMON_PORT/daemon.git >/dev/null 2>&1"
-  python3 -c 'import socket
-s = socket.socket(); s.bind(("127.0.0.2", 0)); s.listen()
-print(s.getsockname()[1], flush=True)
-while True:
-    c = s.accept()[0]; open("'"$work"'/raw.reached", "a").write("x"); c.close()' >"$work/raw.port" &
-  raw=$!
-  poll 10 test -s "$work/raw.port"
+  listener 127.0.0.2 raw
+  raw=$listener
   export DAEMON_PORT
   for net in full host; do
     rm -f "$work/raw.reached"
@@ -405,13 +407,8 @@ eq "no mount point of the user's files is left in it" "" "$(find .agent/runs/"$i
 # reach the agent come from the user's files alone: the planted provider's GITHUB_TOKEN stays
 # withheld and its host unreached.
 mv "$HOME/.codex/config.toml" "$work/users-config.toml"
-python3 -c 'import socket
-s = socket.socket(); s.bind(("127.0.0.3", 0)); s.listen()
-print(s.getsockname()[1], flush=True)
-while True:
-    c = s.accept()[0]; open("'"$work"'/provider.reached", "a").write("x"); c.close()' >"$work/provider.port" &
-provider=$!
-poll 10 test -s "$work/provider.port"
+listener 127.0.0.3 provider
+provider=$listener
 before=$(state)
 EVIL=provider UPLOAD_PORT=$(cat "$work/provider.port") "$S" run T-0001 --runner codex --sandbox read-only --keep-session \
   >"$work/provider1.out" 2>&1
