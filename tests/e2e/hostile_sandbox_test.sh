@@ -69,6 +69,11 @@ case $EVIL in
   own-record) echo '{"status":"completed"}' >"$SIDECAR_RUN_DIR/run.json" ;;
   network | network-none) exec 3<>"/dev/tcp/127.0.0.1/$OTHER_PORT" && printf 'GET /v1/models HTTP/1.0\r\n\r\n' >&3 && cat <&3 ;;
   network-out) exec 3<>/dev/tcp/1.1.1.1/443 && echo "REACHED 1.1.1.1" ;;
+  write-gitfile) # the worktree's .git file and its admin folder's links: where git (and Sidecar) look next
+    { echo "gitdir: $MAIN/.git" >.git && echo "REACHED .git file"; } 2>/dev/null
+    d=$(sed -n 's/^gitdir: //p' .git 2>/dev/null)
+    [ -n "$d" ] && { echo "$MAIN/.git" >"$d/commondir" && echo "REACHED commondir"; } 2>/dev/null
+    [ -n "$d" ] && { echo "/tmp/elsewhere/.git" >"$d/gitdir" && echo "REACHED gitdir"; } 2>/dev/null ;;
   read-shadow) [ -s /etc/shadow ] && echo "REACHED /etc/shadow: $(wc -c </etc/shadow) bytes" ;;
   signal-host) # a process of the user's, outside the sandbox: seen, or signalled
     grep -qs model-server "/proc/$OTHER_PID/cmdline" && echo "REACHED /proc/$OTHER_PID"
@@ -123,7 +128,7 @@ hostile() {
 
 for evil in read-ssh read-aws read-env ssh-agent write-main write-home write-hook git-config hooks-path move-main \
   custom-ref notes stash tag write-config write-preset self-trust self-approve self-apply store own-record \
-  network network-out read-shadow signal-host; do
+  network network-out read-shadow signal-host write-gitfile; do
   hostile "$evil"
 done
 hostile network-none read-only --network none
