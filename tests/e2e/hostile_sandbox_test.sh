@@ -43,8 +43,9 @@ other_port=$port other_pid=$pid
 
 # The hostile agent: does what EVIL says, and prints what came of it.
 cat >"$work/evil.sh" <<'SH'
-#!/bin/sh
-cat >/dev/null
+#!/bin/bash
+# the prompt (the claude runner keeps stdin open for its stream of input: read none there)
+[ "$EVIL" = claude-runner ] || cat >/dev/null
 case $EVIL in
   read-ssh) cat "$HOME/.ssh/id_ed25519" ;;
   read-aws) cat "$HOME/.aws/credentials" ;;
@@ -67,13 +68,16 @@ case $EVIL in
   self-apply) sidecar run apply "$SIDECAR_RUN_ID" --root "$MAIN/.agent" ;;
   store) echo '{"status":"completed"}' >"$MAIN/.agent/runs/R-0001/run.json" ;;
   own-record) echo '{"status":"completed"}' >"$SIDECAR_RUN_DIR/run.json" ;;
-  network | network-none) exec 3<>"/dev/tcp/127.0.0.1/$OTHER_PORT" && printf 'GET /v1/models HTTP/1.0\r\n\r\n' >&3 && cat <&3 ;;
+  network | network-none) exec 3<>"/dev/tcp/127.0.0.1/$OTHER_PORT" && echo "REACHED the other server" && printf 'GET /v1/models HTTP/1.0\r\n\r\n' >&3 && cat <&3 ;;
   network-out) exec 3<>/dev/tcp/1.1.1.1/443 && echo "REACHED 1.1.1.1" ;;
   write-gitfile) # the worktree's .git file and its admin folder's links: where git (and Sidecar) look next
     { echo "gitdir: $MAIN/.git" >.git && echo "REACHED .git file"; } 2>/dev/null
     d=$(sed -n 's/^gitdir: //p' .git 2>/dev/null)
     [ -n "$d" ] && { echo "$MAIN/.git" >"$d/commondir" && echo "REACHED commondir"; } 2>/dev/null
     [ -n "$d" ] && { echo "/tmp/elsewhere/.git" >"$d/gitdir" && echo "REACHED gitdir"; } 2>/dev/null ;;
+  claude-runner) # as the claude runner: another provider's key, a host that is not its endpoint
+    [ -n "${OPENAI_API_KEY:-}" ] && echo "REACHED OPENAI_API_KEY"
+    exec 3<>"/dev/tcp/127.0.0.1/$OTHER_PORT" && echo "REACHED the other server" ;;
   read-shadow) [ -s /etc/shadow ] && echo "REACHED /etc/shadow: $(wc -c </etc/shadow) bytes" ;;
   signal-host) # a process of the user's, outside the sandbox: seen, or signalled
     grep -qs model-server "/proc/$OTHER_PID/cmdline" && echo "REACHED /proc/$OTHER_PID"
@@ -134,6 +138,20 @@ done
 hostile network-none read-only --network none
 hostile write-main read-only
 hostile read-env read-only
+# The claude runner (the fake agent as its program): it is given its own variables (ANTHROPIC_*),
+# not another provider's key, and reaches its endpoint (ANTHROPIC_BASE_URL) alone.
+add_runners "    claude = { program = $(lua_list "$work/evil.sh") },"
+env -u SIDECAR_TRUST "$S" trust "$MAIN" >/dev/null && before=$(user_state) # the config, trusted as it now is
+OPENAI_API_KEY=sk-leakmark$$ ANTHROPIC_BASE_URL=https://api.anthropic.invalid EVIL=claude-runner \
+  "$S" run T-0001 --runner claude --sandbox read-only >"$work/claude-runner.out" 2>&1
+id=$(run_ids "$work/claude-runner.out" | head -n 1)
+why=""
+grep -q "agent claude-runner: exit" "$MAIN/.agent/runs/$id/agent.jsonl" 2>/dev/null ||
+  why="the agent did not run: $(head -3 "$work/claude-runner.out")"
+grep -h REACHED "$MAIN/.agent/runs/$id/agent.jsonl" 2>/dev/null | grep -q . && why="$(grep -h REACHED "$MAIN/.agent/runs/$id/agent.jsonl")"
+[ "$(user_state)" = "$before" ] || why="${why:-the state of the user changed}"
+if [ -z "$why" ]; then hostile_case "claude runner: another key, another host" prevented
+else hostile_case "claude runner: another key, another host" silent "$why"; fi
 eq "the other server got no request" "" "$(grep -c '' "$work/other.log" 2>/dev/null | grep -v '^0$')"
 
 # The escapee: a process that leaves its session, drops its environment and tries to move into
