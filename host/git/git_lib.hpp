@@ -5,6 +5,7 @@
 #pragma once
 #include <git2.h>
 #include <git2/sys/filter.h>
+#include <git2/sys/index.h>
 #include <git2/sys/repository.h>
 
 #include <memory>
@@ -21,7 +22,8 @@ namespace sidecar::host::git {
   X(git_reference_lookup) X(git_reference_free) X(git_reference_type) X(git_reference_symbolic_target) \
   X(git_reference_target) X(git_reference_resolve) X(git_reference_iterator_new)                      \
   X(git_reference_next) X(git_reference_name) X(git_reference_iterator_free) X(git_index_read)         \
-  X(git_index_entrycount) X(git_index_get_byindex) X(git_index_free)                                \
+  X(git_index_entrycount) X(git_index_get_byindex) X(git_index_free) X(git_index_reuc_entrycount)      \
+  X(git_index_reuc_get_byindex)                                                                       \
   X(git_diff_num_deltas) X(git_diff_get_delta) X(git_diff_free) X(git_odb_hash) X(git_oid_fmt)         \
   X(git_oid_fromstr) X(git_oid_is_zero) X(git_status_list_new) X(git_status_list_entrycount)           \
   X(git_status_byindex) X(git_status_list_free) X(git_branch_upstream_name) X(git_buf_dispose)         \

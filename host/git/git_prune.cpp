@@ -93,36 +93,46 @@ bool is_dir(const std::string& path) {
   return lstat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-// The ids of a reflog file or a HEAD file: each line's leading ids ("OLD NEW name ..." or "ID").
+bool is_hex(char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); }
+
+// Every object id a file names: each run of exactly 40 hex digits, wherever it stands (a HEAD, a
+// reflog's "OLD NEW ..." lines, FETCH_HEAD, a rebase's todo). An id in a message is kept too: a
+// blob kept that could have gone costs a little room, one taken that something needs costs data.
+// The walk reads each one's real type.
 void ids_of_file(const Api& g, const std::string& path, std::vector<Named>& out) {
-  std::ifstream in(path);
-  std::string line;
-  while (std::getline(in, line)) {
-    for (std::size_t at = 0; at + GIT_OID_HEXSZ <= line.size() && at <= GIT_OID_HEXSZ + 1; at += GIT_OID_HEXSZ + 1) {
-      std::string text = line.substr(at, GIT_OID_HEXSZ);
-      git_oid id;
-      if (text.find_first_not_of("0123456789abcdef") != std::string::npos || g.git_oid_fromstr(&id, text.c_str()) < 0 ||
-          g.git_oid_is_zero(&id)) {
-        break;
-      }
+  std::ifstream in(path, std::ios::binary);
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::size_t at = 0;
+  while (at < text.size()) {
+    if (!is_hex(text[at])) {
+      ++at;
+      continue;
+    }
+    std::size_t end = at;
+    while (end < text.size() && is_hex(text[end])) ++end;
+    git_oid id;
+    if (end - at == GIT_OID_HEXSZ && g.git_oid_fromstr(&id, text.substr(at, GIT_OID_HEXSZ).c_str()) == 0 &&
+        !g.git_oid_is_zero(&id)) {
       out.push_back(Named{id, GIT_OBJECT_COMMIT});
     }
+    at = end;
   }
 }
 
-// Every file under `dir` (a logs folder), read as a reflog.
-void reflogs(const Api& g, const std::string& dir, std::vector<Named>& out) {
+// Every file under `dir` (a logs folder, a rebase's or the sequencer's state), read for ids.
+void ids_under(const Api& g, const std::string& dir, std::vector<Named>& out) {
   for (const std::string& name : entries(dir)) {
     const std::string path = dir + "/" + name;
     if (is_dir(path)) {
-      reflogs(g, path, out);
+      ids_under(g, path, out);
     } else {
       ids_of_file(g, path, out);
     }
   }
 }
 
-// The blobs an index names (gitlinks aside).
+// The blobs an index names (gitlinks aside), and those of its resolve-undo entries (the sides of a
+// conflict resolved, which `git checkout -m` brings back).
 void index_blobs(const Api& g, const std::string& path, std::vector<Named>& out) {
   git_index* index = nullptr;
   if (access(path.c_str(), F_OK) != 0 || g.git_index_open(&index, path.c_str()) < 0) return;
@@ -130,11 +140,24 @@ void index_blobs(const Api& g, const std::string& path, std::vector<Named>& out)
     const git_index_entry* e = g.git_index_get_byindex(index, i);
     if (e && (e->mode & 0170000) != 0160000) out.push_back(Named{e->id, GIT_OBJECT_BLOB});
   }
+  for (std::size_t i = 0, n = g.git_index_reuc_entrycount(index); i < n; ++i) {
+    const git_index_reuc_entry* e = g.git_index_reuc_get_byindex(index, i);
+    for (int side = 0; e && side < 3; ++side) {
+      if (e->mode[side] != 0 && (e->mode[side] & 0170000) != 0160000) out.push_back(Named{e->oid[side], GIT_OBJECT_BLOB});
+    }
+  }
   g.git_index_free(index);
 }
 
+// The files and folders of a git folder that name objects a merge, a cherry-pick, a revert, a
+// rebase, a bisect or a fetch under way will use.
+constexpr const char* kStateFiles[] = {"HEAD", "ORIG_HEAD", "MERGE_HEAD", "CHERRY_PICK_HEAD", "REVERT_HEAD",
+                                       "REBASE_HEAD", "FETCH_HEAD", "AUTO_MERGE", "BISECT_HEAD"};
+constexpr const char* kStateFolders[] = {"logs", "rebase-merge", "rebase-apply", "sequencer"};
+
 // What the repository names besides the run: every ref (tags peeled by the walk), every HEAD,
-// every reflog and every index, of the main worktree and of each linked one.
+// reflog and index, and the state of a merge, rebase, cherry-pick or fetch under way, of the main
+// worktree and of each linked one.
 std::vector<Named> roots(const Api& g, git_repository* repo, const std::string& common) {
   std::vector<Named> out;
   git_reference_iterator* it = nullptr;
@@ -153,9 +176,8 @@ std::vector<Named> roots(const Api& g, git_repository* repo, const std::string& 
   std::vector<std::string> admins{common};
   for (const std::string& name : entries(common + "/worktrees")) admins.push_back(common + "/worktrees/" + name);
   for (const std::string& admin : admins) {
-    ids_of_file(g, admin + "/HEAD", out);
-    ids_of_file(g, admin + "/ORIG_HEAD", out);
-    reflogs(g, admin + "/logs", out);
+    for (const char* name : kStateFiles) ids_of_file(g, admin + "/" + name, out);
+    for (const char* name : kStateFolders) ids_under(g, admin + "/" + name, out);
     index_blobs(g, admin + "/index", out);
   }
   // A ref names any kind of object: the walk reads its type.

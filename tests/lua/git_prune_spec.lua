@@ -48,6 +48,23 @@ describe("worktree_git.prune_run_blobs", function()
     os.execute(("rm -rf %q"):format(dir))
   end)
 
+  it("keeps what a merge, a rebase or a fetch under way names (MERGE_HEAD, rebase-merge/, FETCH_HEAD)", function()
+    local dir, tip, base = repo()
+    -- `git merge` of the run stopped before its commit, the index set back: MERGE_HEAD alone names it
+    sh(dir, "git merge -q --no-ff --no-commit run && git read-tree HEAD && git branch -D run")
+    expect(sh(dir, "test -f .git/MERGE_HEAD && echo merging")):equals("merging")
+    expect(worktree_git.prune_run_blobs(dir, { tip }, { base }).blobs):equals(0)
+    sh(dir, "git merge --abort; rm -f .git/MERGE_HEAD")
+    assert(paths.make_dirs(dir .. "/.git/rebase-merge"))
+    sh(dir, "echo 'pick " .. tip .. " the run' >.git/rebase-merge/git-rebase-todo")
+    expect(worktree_git.prune_run_blobs(dir, { tip }, { base }).blobs):equals(0)
+    sh(dir, "rm -r .git/rebase-merge && printf '%s\t\tbranch run of ../x\n' " .. tip .. " >.git/FETCH_HEAD")
+    expect(worktree_git.prune_run_blobs(dir, { tip }, { base }).blobs):equals(0)
+    sh(dir, "rm .git/FETCH_HEAD")
+    expect(worktree_git.prune_run_blobs(dir, { tip }, { base }).blobs):equals(2) -- nothing names them now
+    os.execute(("rm -rf %q"):format(dir))
+  end)
+
   it("refuses what is not a commit id, and prunes nothing while another run writes", function()
     local dir, tip, base = repo()
     local pruned, why = worktree_git.prune_run_blobs(dir, { "nope" }, { base })
