@@ -25,10 +25,9 @@ set -u
 cd "$work"
 hostile_need_sandbox
 M=7$((RANDOM % 900 + 100))$$ # the slow agent's marker: sleep ${M}.N
-# Another application's folder outside the home and /tmp (which the sandbox replaces): visible as the
-# user sees it unless isolation.hide names it.
-OTHER_APP=$(mktemp -d /var/tmp/sidecar-other-app-XXXXXX) && export OTHER_APP
-trap 'pkill -KILL -f "sleep ${M}\." 2>/dev/null; rm -rf "$OTHER_APP"; [ "$failed" -eq 0 ] && rm -rf "$work"' EXIT
+# A server's socket in /var/tmp (which, like /tmp, outlives a reboot's cleaning on some machines).
+VARTMP=$(mktemp -d /var/tmp/sidecar-edges-XXXXXX) && export VARTMP_SOCK=$VARTMP/server.sock
+trap 'pkill -KILL -f "sleep ${M}\." 2>/dev/null; rm -rf "$VARTMP"; [ "$failed" -eq 0 ] && rm -rf "$work"' EXIT
 
 export HOME=$work/home
 mkdir -p "$HOME" && git config --global user.email t@example.com && git config --global user.name T
@@ -41,6 +40,10 @@ mkdir scripts && printf 'echo ready >setup-marker && cat setup-marker\n' >script
 echo base >a.txt && printf '.agent/\nsetup-marker\n' >.gitignore && git add -A && git commit -qm init
 git remote add origin "$work/remote.git" && git push -q origin main
 MAIN=$(pwd)
+# A folder an agent may not read though it is visible (outside the home, /tmp and /var/tmp, which
+# the sandbox replaces, another application's; here one of the repository's own, untracked):
+# isolation.hide names it.
+OTHER_APP=$MAIN/private-notes && mkdir -p "$OTHER_APP" && export OTHER_APP
 "$S" init >/dev/null
 
 cat >"$work/agent.sh" <<'SH'
@@ -71,9 +74,9 @@ try: urllib.request.urlopen("https://127.0.0.2:%s/upload" % sys.argv[1], data=b"
 except Exception as e: print("upload:", type(e).__name__)' "$UPLOAD_PORT" ;;
   home) # what of the user's home and session the agent can reach
     for f in "$HOME/.ssh/id_ed25519" "$HOME/dotfiles/ssh/id_ed25519" "$HOME/.config/doctl/config.yaml" \
-      "$HOME/.local/share/fish/fish_history" "$HOME/other/.env" "$OTHER_APP/.env"; do cat "$f" 2>/dev/null; done
+      "$HOME/.local/share/fish/fish_history" "$HOME/other/.env" "$OTHER_APP/notes.txt"; do cat "$f" 2>/dev/null; done
     for sock in "$HOME/.1password/agent.sock" "$HOME/.colima/default/docker.sock" "${SSH_AUTH_SOCK:-/nonexistent}" \
-      "$MAIN/run/dev.sock"; do
+      "$MAIN/run/dev.sock" "$VARTMP_SOCK"; do
       python3 -c 'import socket,sys; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); print("REACHED", sys.argv[1])' \
         "$sock" 2>/dev/null
     done
@@ -105,8 +108,9 @@ echo "agent $EVIL: exit $?"
 SH
 chmod +x "$work/agent.sh"
 add_runners "    evil = { command = $(lua_list "$work/agent.sh") },"
-sandbox_allow env EVIL MAIN ESC_MARK PLANT PWNED UPLOAD_PORT OTHER_APP DAEMON_PORT # the agent's orders, given by name
+sandbox_allow env EVIL MAIN ESC_MARK PLANT PWNED UPLOAD_PORT OTHER_APP DAEMON_PORT VARTMP_SOCK # the agent's orders, given by name
 sandbox_allow hide "$OTHER_APP" # see OTHER_APP above
+printf 'private-notes/\n' >>.gitignore && git add .gitignore && git commit -qm "ignore the notes"
 sed -i 's|^  worktree = {|  worktree = {\n    setup = "sh scripts/bootstrap.sh",|' .agent/config.lua
 grep -q 'setup = "sh scripts/bootstrap.sh"' .agent/config.lua || echo "  -- (no worktree table in the config)" >&2
 "$S" task create --title "hostile" --status ready >/dev/null
@@ -220,18 +224,19 @@ ln -s dotfiles/ssh "$HOME/.ssh" # a stowed ~/.ssh
 echo "access-token: $secret" >"$HOME/.config/doctl/config.yaml"
 echo "- cmd: export TOKEN=$secret" >"$HOME/.local/share/fish/fish_history"
 echo "DATABASE_URL=postgres://u:$secret@db/x" >"$HOME/other/.env"
-echo "other application: OTHERAPP-$RANDOM" >"$OTHER_APP/.env"
+echo "private notes: OTHERAPP-$RANDOM" >"$OTHER_APP/notes.txt"
 printf '#!/bin/sh\necho TOOLCHAIN-OK\n' >"$HOME/.local/bin/mytool" && chmod +x "$HOME/.local/bin/mytool"
 printf '[credential]\n\thelper = store\n[url "https://u:%s@git.example/"]\n\tinsteadOf = https://git.example/\n' \
   "$secret" >>"$HOME/.gitconfig"
 socks=()
 mkdir -p "$MAIN/run" # a dev server's socket in the repository (git ignores nothing of it: untracked)
-for sock in "$HOME/.1password/agent.sock" "$HOME/.colima/default/docker.sock" "$MAIN/run/dev.sock"; do
+for sock in "$HOME/.1password/agent.sock" "$HOME/.colima/default/docker.sock" "$MAIN/run/dev.sock" "$VARTMP_SOCK"; do
   python3 -c 'import socket,sys,time; s=socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.listen(); time.sleep(600)' \
     "$sock" & socks+=($!)
 done
 poll 10 test -S "$HOME/.colima/default/docker.sock"
 poll 10 test -S "$MAIN/run/dev.sock"
+poll 10 test -S "$VARTMP_SOCK"
 before=$(state)
 # Variables whose names say nothing of the secret they hold: given by no allow-list.
 leak=postgres://u:leakmark@db/x
@@ -242,7 +247,7 @@ EVIL=home SSH_AUTH_SOCK=$HOME/.1password/agent.sock DOCKER_HOST=unix://$HOME/.co
 id=$(run_ids "$work/home.out" | head -n 1)
 kill "${socks[@]}" 2>/dev/null
 out=".agent/runs/$id/stdout.log"
-for what in "ssh key through a link:$secret" "another application's .env (isolation.hide):OTHERAPP-" "a socket of the session or the repository:REACHED" \
+for what in "ssh key through a link:$secret" "a folder isolation.hide names:OTHERAPP-" "a socket of the session or the repository:REACHED" \
   "session variables:PASSED" "secrets in variables of other names:SECRETVAR" \
   "git credentials:GIT credential" "a token in a git URL:GIT url.https://u:" "a section of a token:insteadof"; do
   if [ ! -f "$out" ]; then hostile_case "home: ${what%%:*}" silent "the agent did not run: $(head -3 "$work/home.out")"

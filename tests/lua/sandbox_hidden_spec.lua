@@ -75,6 +75,14 @@ describe("sandbox_hidden.paths", function()
     os.execute(("rm -rf %q"):format(dir))
   end)
 
+  it("takes isolation.hide's paths absolute or in the home, and says what is wrong with another", function()
+    local sandbox = require("sidecar.run.sandbox")
+    expect(sandbox.settings({ hide = { "/srv/app", "~/notes", "~" } }, nil, {}) ~= nil):equals(true)
+    local s, why = sandbox.settings({ hide = { "notes" } }, nil, {})
+    expect(s):equals(nil)
+    expect(why):matches('isolation.hide: "notes": expected an absolute path')
+  end)
+
   it("hides the machine's engine sockets outside /run (LXD, Incus, Nix), unless isolation.read names one", function()
     local dir = temp_dir()
     local made = os.execute(("python3 -c 'import socket; socket.socket(socket.AF_UNIX).bind(%q)'"):format(dir

@@ -77,7 +77,7 @@ describe("sandbox_mounts with a hidden home", function()
     expect(shown < emptied and emptied < nvm and emptied < claude and emptied < repo):equals(true)
   end)
 
-  it("binds the run's CLI state folder after a writable bind of the same path (a runner's TMPDIR)", function()
+  it("binds the run's CLI state folder, and a writable checkout, after another bind of the same path", function()
     -- the mounts are sorted, and a sort of equal keys may give either order: plans of many shapes
     for n = 0, 5 do
       for m = 0, 5 do
@@ -94,6 +94,17 @@ describe("sandbox_mounts with a hidden home", function()
         local users = find(args, "--bind", "/w/codex-home", "/w/codex-home")
         local runs = find(args, "--bind", "/s/1-codex-home", "/w/codex-home")
         expect(users and runs and users < runs):equals(true)
+        -- a checkout in the hidden home, written in place and shown read-only too (a PATH folder)
+        local in_home = { "/h" }
+        for i = 1, n + m do
+          in_home[#in_home + 1] = ("/h/bin%d"):format(i)
+        end
+        in_home[#in_home + 1] = "/h/src/repo"
+        local shown = mounts.args({ network = "none", home = "/h", read = in_home, write = { "/h/src/repo", "/w/a" },
+          hide_files = hide, outputs = outputs, binds = { { from = "/s/g", to = "/h/.gitconfig" } }, cwd = "/h/src/repo" })
+        local ro = find(shown, "--ro-bind", "/h/src/repo", "/h/src/repo")
+        local rw = find(shown, "--bind", "/h/src/repo", "/h/src/repo")
+        expect(ro and rw and ro < rw):equals(true)
       end
     end
   end)

@@ -10,7 +10,7 @@
 ---   - write only its worktree (a writing run) and its git folder, the files the run's folder takes
 ---     from it (codex's last message, the push log, hook events) and its CLI's state folder (whose
 ---     config, which could start code outside any run, stays read-only); read everything else but
----     the secret files (sidecar.run.sandbox_hidden) and a private /tmp and /run;
+---     the secret files (sidecar.run.sandbox_hidden) and a private /tmp, /var/tmp and /run;
 ---   - reach the network only as `network` says: "model" (default): the runner's model endpoints
 ---     and `isolation.hosts`, through Sidecar's proxy (host/sandbox/sandbox_proxy.hpp); "none": nothing;
 ---     "full": every host, through the same proxy, which records each connection (no other route out:
@@ -22,6 +22,7 @@
 ---
 --- `isolation.sandbox = "off"` (or --os-sandbox off, or SIDECAR_OS_SANDBOX=off for a machine without
 --- user namespaces) runs agents without one; the run records that it was asked for.
+local config = require("sidecar.core.config")
 local errors = require("sidecar.core.errors")
 local files = require("sidecar.core.files")
 local hidden = require("sidecar.run.sandbox_hidden")
@@ -39,7 +40,10 @@ local processes = require("sidecar.run.processes")
 local M = {}
 
 M.MODES = { bwrap = true, off = true }
-M.NETWORKS = { model = true, none = true, full = true, host = true }
+M.NETWORKS = {}
+for _, name in ipairs(config.NETWORKS) do
+  M.NETWORKS[name] = true
+end
 M.SETTLE_MS = 5000 -- what the agent left may take this long to end by itself (run_owner.SETTLE_MS)
 M.ROOT_MAPPED_TO = 1000 -- the user id root is inside a sandbox (see sandbox_mounts)
 M.HINT = "install bubblewrap (apt-get install bubblewrap) and allow unprivileged user namespaces " ..
@@ -93,7 +97,14 @@ function M.settings(iso, entry, o)
     return nil, ("os sandbox '%s' is not one of bwrap, off"):format(tostring(s.sandbox))
   end
   if not M.NETWORKS[s.network] then
-    return nil, ("network '%s' is not one of model, none, full, host"):format(tostring(s.network))
+    return nil, ("network '%s' is not one of %s"):format(tostring(s.network),
+      table.concat(config.NETWORKS, ", "))
+  end
+  for _, h in ipairs(s.hide) do
+    if type(h) ~= "string" or not (h:sub(1, 1) == "/" or h == "~" or h:sub(1, 2) == "~/") then
+      return nil, ("isolation.hide: %s: expected an absolute path or one in the home (\"~/...\")"):format(
+        type(h) == "string" and ("%q"):format(h) or type(h))
+    end
   end
   local why
   s.limits, why = limits.resolve(iso.limits) -- pids, memory, tmp (sidecar.run.sandbox_limits)

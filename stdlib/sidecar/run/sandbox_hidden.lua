@@ -32,11 +32,12 @@ M.HOME_FILES = { ".netrc", ".git-credentials", ".npmrc", ".pypirc", ".cargo/cred
 ---The machine's own secrets (readable by an agent of root's).
 M.SYSTEM_FILES = { "/etc/shadow", "/etc/gshadow", "/etc/shadow-", "/etc/gshadow-", "/etc/munge/munge.key",
   "/etc/slurm/slurmdbd.conf" }
----The sockets of the machine's own engines that lie outside the private /run and /tmp: a container
----or package daemon that answers there is the host (LXD and Incus, Nix's daemon). Covered like a
+---The sockets of the machine's own engines and servers that lie outside the private /run, /tmp and
+---/var/tmp: a container or package daemon that answers there is the host (LXD and Incus, MicroK8s'
+---containerd, Nix's daemon), a database its data (MySQL where RHEL puts its socket). Covered like a
 ---socket found in the repository, unless isolation.read names one.
 M.SYSTEM_SOCKETS = { "/var/snap/lxd/common/lxd/unix.socket", "/var/lib/lxd/unix.socket", "/var/lib/incus/unix.socket",
-  "/nix/var/nix/daemon-socket/socket" }
+  "/var/snap/microk8s/common/run/containerd.sock", "/nix/var/nix/daemon-socket/socket", "/var/lib/mysql/mysql.sock" }
 ---Folders never looked through for secret files: packages that came from elsewhere.
 M.SKIP = { "node_modules", ".venv", "venv", "__pycache__", ".tox", ".mypy_cache" }
 
@@ -197,7 +198,7 @@ function M.paths(o)
   end
   for _, h in ipairs(o.hide or {}) do -- isolation.hide: where it really is, whatever isolation.read says
     local real = kind(expand(h, o.home)) and paths.real(expand(h, o.home))
-    local k = real and kind(real)
+    local k = real and reachable(real) and kind(real) -- what the user cannot reach, the agent cannot either
     if k == "directory" then
       out.dirs[#out.dirs + 1] = real
     elseif k then

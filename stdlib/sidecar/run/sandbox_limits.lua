@@ -1,5 +1,5 @@
 --- The bounds of a run's OS sandbox (issue 45, item 8): how many tasks it may have, how much
---- memory it may hold, how much its private /tmp and /dev/shm may. Every sandbox gets them (the
+--- memory it may hold, how much its private /tmp, /var/tmp and /dev/shm may. Every sandbox gets them (the
 --- agent's, its validation steps', its worktree setup's), from the config's `isolation.limits`:
 ---
 ---   isolation = { limits = { pids = 4096, memory = "8GiB", tmp = "2GiB" } }   -- the defaults
@@ -17,7 +17,7 @@
 ---     processes' anonymous resident memory (a fork's shared pages counted once) and kills the
 ---     largest past the bound (sampled: a burst between two samples passes, by as much as can be
 ---     allocated in 200 ms).
----   - tmp: the size of each private tmpfs (/tmp, /dev/shm, the home the sandbox makes empty; /run
+---   - tmp: the size of each private tmpfs (/tmp, /var/tmp, /dev/shm, the home the sandbox makes empty; /run
 ---     holds RUN_SIZE), bwrap's --size (bubblewrap 0.6 and later): a write past it fails with ENOSPC.
 --- A run stopped by a bound says which (record.os_sandbox.limits.hit, its failure_reason or a
 --- warning, `run show`).
@@ -124,7 +124,7 @@ function M.plan(limits, cgroup, root)
   end
   if limits.tmp and M.tmpfs_sized() then
     p.by.tmp = "tmpfs"
-    for _, dir in ipairs({ "/tmp", "/dev/shm", "~" }) do -- "~": the home the sandbox makes empty
+    for _, dir in ipairs({ "/tmp", "/var/tmp", "/dev/shm", "~" }) do -- "~": the home the sandbox makes empty
       p.tmpfs[dir] = limits.tmp
     end
     for _, dir in ipairs({ "/run", "/var/run" }) do

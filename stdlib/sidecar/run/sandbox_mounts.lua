@@ -29,7 +29,7 @@
 local M = {}
 
 ---The folders every sandbox replaces with an empty one of its own.
-M.PRIVATE = { "/tmp", "/run", "/dev/shm" }
+M.PRIVATE = { "/tmp", "/var/tmp", "/run", "/dev/shm" }
 ---Where the proxy's socket appears inside.
 M.SOCKET_INSIDE = "/run/sidecar/proxy.sock"
 
@@ -150,7 +150,9 @@ function M.args(plan)
     end
     add(args, "--tmpfs", p)
   end)
-  op(in_home, 1, function(p) add(args, "--ro-bind", p, p) end)
+  -- What is shown read-only of the home comes before a writable bind of the same path (a checkout
+  -- in the home written in place is also a PATH folder, say): the sort by path would give either.
+  op(in_home, 0.5, function(p) add(args, "--ro-bind", p, p) end)
   op(plan.write, 1, function(p) add(args, "--bind", p, p) end)
   -- A folder of the run's in place of the user's (a CLI's state) comes after a writable bind of the
   -- same path (a runner's TMPDIR, isolation.write naming it): the user's own folder never shows.
