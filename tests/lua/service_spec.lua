@@ -17,6 +17,10 @@ describe("service.result", function()
     expect({ usage_error.ok, usage_error.status, usage_error.errors[1].code }):equals({ false, 2, "usage" })
     expect(result.fail("gone").status):equals(1)
     expect(result.fail("refused", nil, { why = "x" }).data.why):equals("x")
+    -- a callee's own code (an unknown id, a run in the wrong state) is "failed", as the README says
+    for _, code in ipairs({ "not_found", "bad_state", "ENOENT" }) do
+      expect({ result.fail("no run R-0099", code).errors[1].code, result.fail("x", code).status }):equals({ "failed", 1 })
+    end
   end)
 
   it("gives the envelope every surface sends, redacted", function()

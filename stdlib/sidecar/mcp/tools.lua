@@ -250,7 +250,8 @@ function CALLS.preset_run(a, ctx)
   end
   table.sort(params)
   local data, why, envelope = served(ctx, preset_run.run, "preset run", { name = a.preset, params = params,
-    runner = a.runner, dry_run = a.dry_run == true, repo = ctx.repo })
+    runner = a.runner, dry_run = a.dry_run == true, repo = ctx.repo,
+    on_progress = ctx.log and function(line) ctx.log("preset run: " .. line) end })
   if not data and not (envelope and envelope.data ~= json.null) then
     return nil, why
   end

@@ -22,13 +22,14 @@ function M.ok(data, warnings)
 end
 
 ---A failed result: one error {code, message}; code "usage" (a request that cannot be taken: exit
----status 2), "not_found", or "failed" (the default; exit status 1). `data`: what a caller may still
----use (what was refused, and why), json.null when nil.
+---status 2), else "failed" (exit status 1), whatever code a callee gave (an unknown id, a run in
+---the wrong state: the message says which; README's codes). `data`: what a caller may still use
+---(what was refused, and why), json.null when nil.
 ---@param message string
 ---@param code? string
 ---@param data? any
 function M.fail(message, code, data)
-  code = code or "failed"
+  code = code == "usage" and "usage" or "failed"
   return { ok = false, data = data == nil and json.null or data, errors = { { code = code, message = tostring(message) } },
     status = code == "usage" and 2 or 1, warnings = {} }
 end
