@@ -83,7 +83,7 @@ function M.follow(o, p, report_steps)
   return report_steps(o, "run", run_start.ended({ steps = { ended } }))
 end
 
-local GOOD = { review = true, completed = true, dry_run = true }
+local GOOD = require("sidecar.task.runs").GOOD -- a run that did its work: exit 0
 
 ---`sidecar run --worker R-…`: a background run's worker, here or on a Slurm node, where the
 ---store's database is a scratch one (stdlib/sidecar/executor/node.lua). `open(o, command)` opens

@@ -63,8 +63,6 @@ local function state_text(w, id)
   return tostring(w.state) .. (w.error and (": " .. w.error) or "")
 end
 
--- The paths of the user's untracked files the run's base snapshot left out: the secret ones
--- (reason "secret") and the large ones.
 -- What `run discard` took out of .git/objects, for its line: "; 3 blobs (120.0 MiB) only it wrote
 -- left .git/objects", or why nothing did.
 local function pruned_text(w)
@@ -79,6 +77,8 @@ local function pruned_text(w)
     byte_size.format(p.bytes))
 end
 
+-- The paths of the user's untracked files the run's base snapshot left out: the secret ones
+-- (reason "secret") and the large ones.
 local function left_out_of(w)
   local secret, large = {}, {}
   for _, f in ipairs(type(w.left_out) == "table" and w.left_out or {}) do

@@ -11,7 +11,7 @@ local task_packet = require("sidecar.task.packet")
 
 local M = {}
 
-local EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+local EXIT_OK, EXIT_USAGE = 0, 2
 
 local failed = out.fail
 

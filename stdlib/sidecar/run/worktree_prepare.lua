@@ -143,7 +143,8 @@ local function setup_sandbox(cfg, o)
   local net = cfg.worktree.setup_network
   if net ~= nil then
     if not sandbox.NETWORKS[net] then
-      return nil, ("worktree.setup_network is '%s': it takes model, none, full or host"):format(tostring(net))
+      return nil, ("worktree.setup_network is '%s': it takes %s"):format(tostring(net),
+        table.concat(require("sidecar.core.config").NETWORKS, ", "))
     end
     s.network = net
   end

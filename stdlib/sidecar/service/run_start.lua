@@ -17,7 +17,7 @@ local task_packet = require("sidecar.task.packet")
 local M = {}
 
 -- A run's end that counts as done well.
-local GOOD = { review = true, completed = true, dry_run = true }
+local GOOD = runs.GOOD
 
 ---The data of a run started in the background: {run_id, status, worker_pid, executor,
 ---slurm_job_id}. The result also carries `run`, its record.

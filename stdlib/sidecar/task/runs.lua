@@ -26,8 +26,10 @@ local validation = require("sidecar.task.validation")
 local M = {}
 
 local LOG_TAIL_BYTES = 4096
--- Statuses after which a pipeline goes on (with stop_on_failure).
-local GOOD = { review = true, completed = true, dry_run = true }
+---The statuses of a run that did its work: a pipeline goes on after one (with stop_on_failure), and
+---a command that ran it exits 0.
+M.GOOD = { review = true, completed = true, dry_run = true }
+local GOOD = M.GOOD
 
 -- Progress goes to the caller's `on_progress(line)` (the command line prints it on stderr); a
 -- library never prints.
