@@ -140,6 +140,7 @@ hostile write-main read-only
 hostile read-env read-only
 # The claude runner (the fake agent as its program): it is given its own variables (ANTHROPIC_*),
 # not another provider's key, and reaches its endpoint (ANTHROPIC_BASE_URL) alone.
+cp .agent/config.lua "$work/config.before-claude"
 add_runners "    claude = { program = $(lua_list "$work/evil.sh") },"
 env -u SIDECAR_TRUST "$S" trust "$MAIN" >/dev/null && before=$(user_state) # the config, trusted as it now is
 OPENAI_API_KEY=sk-leakmark$$ ANTHROPIC_BASE_URL=https://api.anthropic.invalid EVIL=claude-runner \
@@ -152,6 +153,8 @@ grep -h REACHED "$MAIN/.agent/runs/$id/agent.jsonl" 2>/dev/null | grep -q . && w
 [ "$(user_state)" = "$before" ] || why="${why:-the state of the user changed}"
 if [ -z "$why" ]; then hostile_case "claude runner: another key, another host" prevented
 else hostile_case "claude runner: another key, another host" silent "$why"; fi
+cp "$work/config.before-claude" .agent/config.lua # the real claude below is configured afresh
+env -u SIDECAR_TRUST "$S" trust "$MAIN" >/dev/null && before=$(user_state)
 eq "the other server got no request" "" "$(grep -c '' "$work/other.log" 2>/dev/null | grep -v '^0$')"
 
 # The escapee: a process that leaves its session, drops its environment and tries to move into
