@@ -10,10 +10,18 @@ hostile_prevented=0
 hostile_detected=0
 hostile_silent=0
 
+# hostile_watch_home: from now on a case is prevented only if the user's home ($HOME) is as it is
+# now, byte for byte (a script whose cases leave the home alone says so once, after setting it up).
+hostile_home=""
+hostile_watch_home() { hostile_home=$(tree_digest "$HOME"); }
+
 # hostile_case NAME OUTCOME [WHY]: records one case. OUTCOME is prevented, detected or silent;
-# silent fails the test.
+# silent fails the test, and so does a prevented case after which the watched home changed.
 hostile_case() {
   local name=$1 outcome=$2 why=${3:-}
+  if [ "$outcome" = prevented ] && [ -n "$hostile_home" ] && [ "$(tree_digest "$HOME")" != "$hostile_home" ]; then
+    outcome=silent why="the user's home changed"
+  fi
   hostile_tried=$((hostile_tried + 1))
   case $outcome in
     prevented) hostile_prevented=$((hostile_prevented + 1)) passed=$((passed + 1)) ;;

@@ -22,6 +22,7 @@ trap 'pkill -KILL -f "sleep ${M}\." 2>/dev/null; [ "$failed" -eq 0 ] && rm -rf "
 
 export HOME=$work/home
 mkdir -p "$HOME" && git config --global user.email t@example.com && git config --global user.name T
+hostile_watch_home # the cases leave the user's home alone
 git init -q -b main repo && cd repo
 echo base >a.txt && printf '.agent/\n' >.gitignore && git add -A && git commit -qm init
 "$S" init >/dev/null

@@ -16,6 +16,7 @@ cd "$work"
 hostile_need_sandbox
 export HOME=$work/home
 mkdir -p "$HOME" && git config --global user.email t@example.com && git config --global user.name T
+hostile_watch_home # the cases leave the user's home alone
 
 # The hostile agent: commits one ordinary change, as any agent would (but for poison-needed, whose
 # commit is the attack), then plants what EVIL says in its private object folder ($GIT_OBJECT_DIRECTORY).

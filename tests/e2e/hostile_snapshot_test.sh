@@ -17,6 +17,7 @@ cd "$work"
 hostile_need_sandbox
 export HOME=$work/home
 mkdir -p "$HOME" && git config --global user.email t@example.com && git config --global user.name T
+hostile_watch_home # the cases leave the user's home alone
 mark=SNAPSECRET-$RANDOM$RANDOM-$$ # every secret's bytes hold it; nothing else does
 
 SECRETS=".env .env.production .envrc config/server.pem keys/id_rsa credentials.json infra/terraform.tfstate
