@@ -14,10 +14,7 @@ local here = debug.getinfo(1, "S").source:match("^@(.*/)") or "./"
 local ROOT = here .. "../.."
 
 local function read(path)
-  local f = assert(io.open(path, "rb"))
-  local text = f:read("a")
-  f:close()
-  return text
+  return assert(require("sidecar.core.files").read(path))
 end
 
 -- A copy of `v` that shares nothing with it (functions aside).

@@ -49,15 +49,7 @@ local function names_a_case(name, cases)
   return false
 end
 
-local function read(path)
-  local f = io.open(path, "rb")
-  if not f then
-    return nil
-  end
-  local text = f:read("a")
-  f:close()
-  return text
-end
+local read = require("sidecar.core.files").read
 
 ---The hostile test files: {stem = "hostile_edges", path = "tests/e2e/hostile_edges_test.sh", cases}.
 local function hostile_tests(root)
