@@ -346,8 +346,8 @@ Sandbox.__index = Sandbox
 -- when it ends a run).
 local swept = false
 
----Opens the sandbox of one agent: plans its view, starts its proxy (network "model", and "full" where it only
----records) and makes its command line (sb.argv; spawn it with fd3 = sb.report and term_ignored = true). o:
+---Opens the sandbox of one agent: plans its view, starts its proxy (network "model" and "full") and makes its
+---command line (sb.argv; spawn it with fd3 = sb.report and term_ignored = true). o:
 ---settings (M.settings), spec (the runner), argv, env (the agent's additions: the variables of Sidecar's own
 ---that no allow-list names are withheld in it, sidecar.run.sandbox_hidden.env), cwd, level (the run's
 ---sandbox), repo_top (the main checkout), worktree (the run's worktree record, or nil), store_root, run_dir,
