@@ -4,6 +4,7 @@
 local json = require("sidecar.core.json")
 local out = require("sidecar.cli.output")
 local secrets = require("sidecar.core.secrets")
+local service_store = require("sidecar.service.store")
 local store = require("sidecar.core.store")
 local store_repair = require("sidecar.task.repair")
 local usage = require("sidecar.service.usage")
@@ -12,16 +13,12 @@ local M = {}
 
 local EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
-local function root_of(o)
-  return o.root or store.find_root(".")
-end
+local root_of = service_store.root
 
--- Prints an operational failure the way the output asks for; returns the exit status.
+-- Prints an operational failure the way the output asks for (a missing store with the way out:
+-- sidecar.service.store.hint); returns the exit status.
 local function failed(o, command, message, status)
-  if not o.root and message:find("^no Sidecar store at") then
-    message = message .. " (looked in the current folder and those above it; --root DIR names another)"
-  end
-  return out.fail(o, command, message, status)
+  return out.fail(o, command, service_store.hint(o, message), status)
 end
 
 -- "1 run", "2 runs", "1 copy", "2 copies".

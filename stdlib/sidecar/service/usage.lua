@@ -7,6 +7,7 @@
 local json = require("sidecar.core.json")
 local prepared_usage = require("sidecar.task.prepared_usage")
 local result = require("sidecar.service.result")
+local service_store = require("sidecar.service.store")
 local store = require("sidecar.core.store")
 
 local M = {}
@@ -105,13 +106,10 @@ function M.report(o)
   if not q then
     return result.fail(by, "usage")
   end
-  local root = o.root or store.find_root(".")
+  local root = service_store.root(o)
   local s, message = store.open(root)
   if not s then
-    if not o.root and message:find("^no Sidecar store at") then
-      message = message .. " (looked in the current folder and those above it; --root DIR names another)"
-    end
-    return result.fail(message)
+    return result.fail(service_store.hint(o, message))
   end
   local rows
   rows, message = s:usage(q)
