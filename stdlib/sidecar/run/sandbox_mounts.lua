@@ -141,7 +141,7 @@ function M.args(plan)
   local ops, mounted = {}, {}
   local function op(list, rank, make)
     for _, p in ipairs(list or {}) do
-      ops[#ops + 1] = { path = p, rank = rank, make = make }
+      ops[#ops + 1] = { path = p, rank = rank, make = make, seq = #ops + 1 }
     end
   end
   op({ home }, 0, function(p)
@@ -157,17 +157,21 @@ function M.args(plan)
   -- A folder of the run's in place of the user's (a CLI's state) comes after a writable bind of the
   -- same path (a runner's TMPDIR, isolation.write naming it): the user's own folder never shows.
   for _, b in ipairs(plan.binds or {}) do
-    ops[#ops + 1] = { path = b.to, rank = 1.5, make = function() add(args, "--bind", b.from, b.to) end }
+    ops[#ops + 1] = { path = b.to, rank = 1.5, make = function() add(args, "--bind", b.from, b.to) end, seq = #ops + 1 }
   end
   op(plan.hide_dirs, 2, function(p) add(args, "--tmpfs", p, "--remount-ro", p) end)
   op(plan.hide_files, 2, function(p) add(args, "--ro-bind", "/dev/null", p) end)
   op(plan.protect, 3, function(p) add(args, "--ro-bind", p, p) end)
   op(plan.outputs, 4, function(p) add(args, "--bind", p, p) end)
+  -- table.sort is not stable: the order the plan gave breaks the last tie, so a plan always makes
+  -- the same command line.
   table.sort(ops, function(a, b)
     if a.path ~= b.path then
       return a.path < b.path
+    elseif a.rank ~= b.rank then
+      return a.rank < b.rank
     end
-    return a.rank < b.rank
+    return a.seq < b.seq
   end)
   for _, p in ipairs(plan.read or {}) do
     if in_private(p, private) then
