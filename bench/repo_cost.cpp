@@ -47,9 +47,11 @@
 
 namespace {
 
+using sidecar::bench::first_line;
 using sidecar::bench::median;
 using sidecar::bench::now_ns;
 using sidecar::bench::run_ms;
+using sidecar::bench::write_file;
 
 int sh(const std::string& command) { return std::system(command.c_str()); }
 
@@ -59,26 +61,7 @@ struct Options {
   int runs = 21, big_runs = 7, files = 20000, big_mb = 200;
 };
 
-// The first line a shell command prints, without its newline ("" when it prints nothing).
-std::string first_line(const std::string& command) {
-  std::string out;
-  if (std::FILE* p = popen(command.c_str(), "r")) {
-    char buf[4096];
-    if (std::fgets(buf, sizeof buf, p)) out = buf;
-    pclose(p);
-  }
-  while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
-  return out;
-}
-
 long long du_bytes(const std::string& path) { return std::atoll(first_line("du -sb '" + path + "'").c_str()); }
-
-bool write_file(const std::string& path, const std::string& text) {
-  std::FILE* f = std::fopen(path.c_str(), "wb");
-  if (!f) return false;
-  bool ok = std::fwrite(text.data(), 1, text.size(), f) == text.size();
-  return std::fclose(f) == 0 && ok;
-}
 
 // `count` small files in folders of 100 under dir/src, committed; a git repository there.
 bool make_committed_files(const std::string& dir, int count) {

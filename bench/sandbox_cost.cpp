@@ -25,8 +25,10 @@
 
 namespace {
 
+using sidecar::bench::first_line;
 using sidecar::bench::median;
 using sidecar::bench::run_ms;
+using sidecar::bench::write_file;
 
 constexpr double kFewMs = 5;  // issue 45: "must not cost more than a few milliseconds"
 constexpr int kPrepareTimes = 200;
@@ -41,25 +43,6 @@ std::vector<char*> environ_with(std::vector<std::string>& keep, const std::strin
   env.push_back(const_cast<char*>(keep.back().c_str()));
   env.push_back(nullptr);
   return env;
-}
-
-bool write_file(const std::string& path, const std::string& text) {
-  std::FILE* f = std::fopen(path.c_str(), "wb");
-  if (!f) return false;
-  bool ok = std::fwrite(text.data(), 1, text.size(), f) == text.size();
-  return std::fclose(f) == 0 && ok;
-}
-
-// The first line a shell command prints, without its newline ("" when it prints nothing).
-std::string first_line(const std::string& command) {
-  std::string out;
-  if (std::FILE* p = popen(command.c_str(), "r")) {
-    char buf[4096];
-    if (std::fgets(buf, sizeof buf, p)) out = buf;
-    pclose(p);
-  }
-  while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
-  return out;
 }
 
 // Registers "codex-stateless": the codex runner but for its state folder (no sandbox_state).
