@@ -7,6 +7,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -17,10 +18,14 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <memory>
 #include <sstream>
 
 #include "process/close_fds.hpp"
 #include "sandbox/sandbox_forward.hpp"
+#include "sandbox/socket_filter.hpp"
+#include "sandbox/socket_guard.hpp"
+#include "util/json_text.hpp"
 #include "util/unique_fd.hpp"
 #include "util/utf8.hpp"
 
@@ -127,7 +132,8 @@ std::string limits_json(const Watch& w) {
   return r + "]}";
 }
 
-void write_report(int fd, int status, const std::vector<Proc>& left, long own_sid, bool stopped, const Watch& w) {
+void write_report(int fd, int status, const std::vector<Proc>& left, long own_sid, bool stopped, const Watch& w,
+                  const std::string& sockets) {
   if (fd < 0) return;
   std::string r = WIFSIGNALED(status) ? "{\"signal\":" + std::to_string(WTERMSIG(status))
                                       : "{\"exit_code\":" + std::to_string(WEXITSTATUS(status));
@@ -140,18 +146,23 @@ void write_report(int fd, int status, const std::vector<Proc>& left, long own_si
   }
   r += "]";
   if (w.on) r += limits_json(w);
+  r += sockets;
   r += "}\n";
   write_fully(fd, r);
   ::close(fd);
 }
 
-[[noreturn]] void exec_agent(const std::vector<std::string>& argv, int64_t pids) {
+[[noreturn]] void exec_agent(const std::vector<std::string>& argv, int64_t pids, int channel) {
   sigset_t none;
   sigemptyset(&none);
   for (int sig = 1; sig < NSIG; ++sig) {
     if (sig != SIGKILL && sig != SIGSTOP) signal(sig, SIG_DFL);
   }
   sigprocmask(SIG_SETMASK, &none, nullptr);
+  // Last before exec, so that Sidecar's own calls above are not the guard's to answer.
+  std::string why;
+  const int listener = install_socket_filter(why);
+  hand_over_listener(channel, listener, why);
   close_descriptors_from(3);  // the report, the signal and forwarding descriptors are not the agent's
   if (pids > 0) {
     // Both values: raising a hard limit takes CAP_SYS_RESOURCE outside the sandbox.
@@ -287,7 +298,7 @@ bool parse_sandbox_init(const std::vector<std::string>& args, SandboxInitOptions
       return true;
     }
     const bool has_value = a == "--report-fd" || a == "--settle-ms" || a == "--proxy" || a == "--forward" ||
-                           a == "--pids" || a == "--memory";
+                           a == "--pids" || a == "--memory" || a == "--socket-allow";
     if (has_value && i + 1 >= args.size()) {
       why = a + " needs a value";
       return false;
@@ -311,6 +322,10 @@ bool parse_sandbox_init(const std::vector<std::string>& args, SandboxInitOptions
       if (!number(a, args[++i], 1 << 22, o.pids)) return false;
     } else if (a == "--memory") {
       if (!number(a, args[++i], int64_t(1) << 50, o.memory)) return false;
+    } else if (a == "--socket-allow") {
+      o.socket_allow.push_back(args[++i]);
+    } else if (a == "--host-network") {
+      o.host_network = true;
     } else if (a == "--proxy-env") {
       o.proxy_env = true;
     } else {
@@ -348,12 +363,23 @@ int run_sandbox_init(const SandboxInitOptions& o) {
   Proc self;
   read_proc(1, self);
 
+  int channel[2];
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, channel) != 0) {
+    std::fprintf(stderr, "sidecar sandbox: cannot start the agent: %s\n", std::strerror(errno));
+    return 125;
+  }
   const pid_t agent = fork();
   if (agent < 0) {
     std::fprintf(stderr, "sidecar sandbox: cannot start the agent: %s\n", std::strerror(errno));
     return 125;
   }
-  if (agent == 0) exec_agent(o.argv, o.pids);
+  if (agent == 0) exec_agent(o.argv, o.pids, channel[1]);
+  ::close(channel[1]);
+  std::string guard_off;
+  const int listener = take_listener(channel[0], guard_off);
+  ::close(channel[0]);
+  std::unique_ptr<SocketGuard> guard;
+  if (listener >= 0) guard = std::make_unique<SocketGuard>(listener, SocketGuardOptions{o.socket_allow, o.host_network});
 
   bool stopped = false, agent_done = false, group_ended = false;
   std::vector<int> group;  // the pids killed with the agent's group
@@ -367,6 +393,8 @@ int run_sandbox_init(const SandboxInitOptions& o) {
   for (;;) {
     fds.assign(1, pollfd{sigfd.fd, POLLIN, 0});
     fwd.fill(fds);
+    const std::size_t forwarded = fds.size() - 1;
+    if (guard) fds.push_back(pollfd{guard->fd(), POLLIN, 0});
     int wait_ms = agent_done ? 20 : 1000;
     if (watch.on) wait_ms = static_cast<int>(std::clamp<int64_t>(next_watch - now_ms(), 0, wait_ms));
     const int n = ::poll(fds.data(), fds.size(), wait_ms);
@@ -383,7 +411,8 @@ int run_sandbox_init(const SandboxInitOptions& o) {
         deadline = now_ms() + o.settle_ms;
       }
     }
-    if (n > 0) fwd.serve(fds.data() + 1, fds.size() - 1);
+    if (n > 0) fwd.serve(fds.data() + 1, forwarded);
+    if (n > 0 && guard && (fds.back().revents & POLLIN)) guard->serve();
     if (watch.on && now_ms() >= next_watch) {
       next_watch = now_ms() + watch_limits(o, watch);
     }
@@ -408,7 +437,9 @@ int run_sandbox_init(const SandboxInitOptions& o) {
     }
     fwd.close_all();
     if (watch.hit == "pids") left.clear();  // killed for the bound, not escapees of the agent
-    write_report(o.report_fd, status, left, self.sid, stopped, watch);
+    std::string sockets = guard ? guard->report_json() : "";
+    if (!guard) json_text::append_string(sockets.append(",\"socket_guard_off\":"), utf8_repair(guard_off));
+    write_report(o.report_fd, status, left, self.sid, stopped, watch, sockets);
     return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
   }
   std::fprintf(stderr, "sidecar sandbox: poll failed: %s\n", std::strerror(errno));

@@ -13,7 +13,9 @@
 // it): {"exit_code": N} or {"signal": N}, "escapees": [{"pid", "command", "left_session"}],
 // "stopped": true when a SIGTERM/SIGINT/SIGHUP asked the sandbox to end, and with a limit set,
 // "limits": {"tasks_peak", "rss_peak", "hit": "pids" | "memory", "killed": [{"pid", "command",
-// "rss"}]} (the peaks sampled, so a lower bound).
+// "rss"}]} (the peaks sampled, so a lower bound); "sockets": {"refused": [{"path", "count"}]} when
+// the connect guard refused any (host/sandbox/socket_guard.hpp), or "socket_guard_off": why, when
+// its filter could not be set (a kernel without seccomp's user notifications).
 //
 // Limits (issue 45, item 8). `pids` bounds the tasks (processes and threads) of the namespace:
 // RLIMIT_NPROC, set before the agent starts, makes a fork past it fail with EAGAIN; the kernel
@@ -42,6 +44,8 @@ struct SandboxInitOptions {
   bool proxy_env = false;             // an HTTPS proxy port, named in HTTPS_PROXY and the like
   int64_t pids = 0;                   // the namespace's tasks at most; 0: no bound
   int64_t memory = 0;                 // the resident bytes of its processes at most (a watch); 0: none
+  std::vector<std::string> socket_allow;  // Unix sockets (or folders of them) the agent may connect to
+  bool host_network = false;          // the sandbox shares the host's network namespace
 };
 
 // One sample of the namespace's processes: their tasks, their anonymous resident memory (what
@@ -65,7 +69,7 @@ int run_sandbox_init(const SandboxInitOptions& options);
 
 // Parses `sidecar sandbox-init` arguments (after the command's name):
 //   [--report-fd N] [--settle-ms N] [--proxy SOCKET] [--forward PORT]... [--proxy-env]
-//   [--pids N] [--memory BYTES] -- PROGRAM ARGS...
+//   [--pids N] [--memory BYTES] [--socket-allow PATH]... [--host-network] -- PROGRAM ARGS...
 // True, or false and why.
 bool parse_sandbox_init(const std::vector<std::string>& args, SandboxInitOptions& options, std::string& why);
 

@@ -85,6 +85,20 @@ except Exception as e: print("upload:", type(e).__name__)' "$UPLOAD_PORT" ;;
     env | grep leakmark | cut -d= -f1 | sed 's/^/SECRETVAR /' # names only: a value would be redacted
     git config --global --list 2>/dev/null | sed 's/^/GIT /'
     "$HOME/.local/bin/mytool" ;;
+  sockets) # Unix sockets in sight: servers' (outside the search for them, or made after it), its own, a listed one
+    for i in $(seq 300); do [ -S "$LATE_SOCK" ] && break; sleep 0.1; done
+    for sock in "$MAIN/node_modules/.cache/server.sock" "$LATE_SOCK" "$LISTED_SOCK"; do
+      python3 -c 'import socket,sys; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.sendall(b"hello"); print("REACHED", sys.argv[1])
+' "$sock" 2>&1 | tail -n 1
+    done
+    python3 -c 'import socket,sys; s=socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); s.sendto(b"hello", sys.argv[1]); print("REACHED", sys.argv[1])
+' "$MAIN/node_modules/.cache/dgram.sock" 2>&1 | tail -n 1
+    python3 -c 'import socket, os
+for where in ("/tmp/own.sock", "own.sock"):  # its own test server: in the private /tmp, in its worktree
+    server = socket.socket(socket.AF_UNIX); server.bind(where); server.listen()
+    client = socket.socket(socket.AF_UNIX); client.connect(where); client.sendall(b"x")
+    print("OWN-OK", where, server.accept()[0].recv(1))
+    os.unlink(where)' 2>&1 ;;
   provider) # a provider of its own in the state folder's config.toml, for Sidecar's next codex run
     echo '{"type":"thread.started","thread_id":"t-planted"}'
     printf 'model_provider = "evil"\n[model_providers.evil]\nbase_url = "https://127.0.0.3:%s/v1"\nenv_key = "GITHUB_TOKEN"\n' \
@@ -108,7 +122,7 @@ echo "agent $EVIL: exit $?"
 SH
 chmod +x "$work/agent.sh"
 add_runners "    evil = { command = $(lua_list "$work/agent.sh") },"
-sandbox_allow env EVIL MAIN ESC_MARK PLANT PWNED UPLOAD_PORT OTHER_APP DAEMON_PORT VARTMP_SOCK # the agent's orders, given by name
+sandbox_allow env EVIL MAIN ESC_MARK PLANT PWNED UPLOAD_PORT OTHER_APP DAEMON_PORT VARTMP_SOCK LATE_SOCK LISTED_SOCK # the agent's orders, given by name
 sandbox_allow hide "$OTHER_APP" # see OTHER_APP above
 printf 'private-notes/\n' >>.gitignore && git add .gitignore && git commit -qm "ignore the notes"
 sed -i 's|^  worktree = {|  worktree = {\n    setup = "sh scripts/bootstrap.sh",|' .agent/config.lua
@@ -265,6 +279,58 @@ eq "home: the user's home, checkout, .git and remote are unchanged" "$before" "$
 rm -rf "$MAIN/run"
 rm -rf "$HOME/.ssh" "$HOME/dotfiles" "$HOME/other" "$HOME/.1password" "$HOME/.colima" "$HOME/.config/doctl"
 git config --global --remove-section credential && git config --global --remove-section url.https://u:$secret@git.example/
+
+# --- sockets: a Unix socket in sight is connectable only when the sandbox made it, or it is listed -
+# Servers the user runs, their sockets in sight of the agent: one in a folder the search for
+# sockets skips (node_modules), one made after the sandbox started (the search is over by then), a
+# datagram one; and one that isolation.read lists. The agent's own servers must keep working.
+export LATE_SOCK=$MAIN/late/server.sock LISTED_SOCK=$work/listed/server.sock
+mkdir -p "$MAIN/node_modules/.cache" "$MAIN/late" "$work/listed"
+serve_unix() { # serve_unix PATH [dgram]: a server there that notes what reaches it in PATH.got
+  python3 -c 'import socket, sys, time
+dgram = len(sys.argv) > 2
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM if dgram else socket.SOCK_STREAM); s.bind(sys.argv[1])
+if not dgram: s.listen()
+while True:
+    data = s.recv(100) if dgram else s.accept()[0].recv(100)
+    open(sys.argv[1] + ".got", "ab").write(data or b"(connected)")' "$@" &
+  socks+=($!)
+}
+socks=()
+serve_unix "$MAIN/node_modules/.cache/server.sock"
+serve_unix "$MAIN/node_modules/.cache/dgram.sock" dgram
+serve_unix "$LISTED_SOCK"
+poll 10 test -S "$MAIN/node_modules/.cache/server.sock"
+poll 10 test -S "$MAIN/node_modules/.cache/dgram.sock"
+poll 10 test -S "$LISTED_SOCK"
+cp .agent/config.lua "$work/config.before-sockets"
+sandbox_allow read "$work/listed"
+EVIL=sockets "$S" run T-0001 --runner evil --sandbox workspace-write >"$work/sockets.out" 2>&1 &
+run=$!
+poll 30 pgrep -f "$work/agent.sh" >/dev/null # the agent runs: its sandbox and the search are set
+serve_unix "$LATE_SOCK"
+wait "$run"
+kill "${socks[@]}" 2>/dev/null
+cp "$work/config.before-sockets" .agent/config.lua
+id=$(run_ids "$work/sockets.out" | head -n 1)
+out=".agent/runs/$id/stdout.log"
+for what in "a server's socket where the search does not look:$MAIN/node_modules/.cache/server.sock" \
+  "a server's socket made after the sandbox started:$LATE_SOCK" \
+  "a server's datagram socket:$MAIN/node_modules/.cache/dgram.sock"; do
+  sock=${what#*:}
+  if [ ! -f "$out" ]; then hostile_case "sockets: ${what%%:*}" silent "the agent did not run: $(head -3 "$work/sockets.out")"
+  elif grep -q "REACHED $sock" "$out" || [ -e "$sock.got" ]; then
+    hostile_case "sockets: ${what%%:*}" silent "$(grep -m1 "$sock" "$out"; cat "$sock.got" 2>/dev/null)"
+  else hostile_case "sockets: ${what%%:*}" prevented; fi
+done
+eq "sockets: the one isolation.read lists is reached" "REACHED $LISTED_SOCK hello" \
+  "$(grep -o "REACHED $LISTED_SOCK" "$out") $(cat "$LISTED_SOCK.got" 2>/dev/null)"
+eq "sockets: the agent's own servers work, in /tmp and in its worktree" "2" "$(grep -c "OWN-OK.*b'x'" "$out")"
+eq "sockets: the refused connects are recorded" "$MAIN/late/server.sock $MAIN/node_modules/.cache/dgram.sock $MAIN/node_modules/.cache/server.sock " \
+  "$("$S" -e 'for _, s in ipairs(require("sidecar.core.json").decode(io.read("a")).os_sandbox.sockets_refused or {}) do
+    io.write(s.path, " ") end' <".agent/runs/$id/run.json")"
+eq "sockets: run show names them" 1 "$("$S" run show "$id" | grep -c "Sandbox:.*connect refused to $MAIN/late/server.sock and 2 more sockets")"
+rm -rf "$MAIN/node_modules" "$MAIN/late" "$work/listed"
 
 # --- full: network "full" records every connection that goes through its proxy -------------------
 listener 127.0.0.2 upload

@@ -377,6 +377,15 @@ function M.sandbox_text(sb)
   if refused > 0 then
     parts[#parts + 1] = ("%d connection%s refused"):format(refused, refused == 1 and "" or "s")
   end
+  local sockets_refused = type(sb.sockets_refused) == "table" and #sb.sockets_refused or 0
+  if sockets_refused > 0 then
+    local first = type(sb.sockets_refused[1]) == "table" and tostring(sb.sockets_refused[1].path) or "?"
+    parts[#parts + 1] = ("connect refused to %s%s"):format(first, sockets_refused > 1 and
+      (" and %d more socket%s"):format(sockets_refused - 1, sockets_refused == 2 and "" or "s") or "")
+  end
+  if type(sb.socket_guard_off) == "string" then
+    parts[#parts + 1] = "no connect guard (" .. sb.socket_guard_off .. ")"
+  end
   return table.concat(parts, "; ")
 end
 

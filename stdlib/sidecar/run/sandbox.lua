@@ -213,6 +213,23 @@ end
 
 -- The folders to show again read-only: the repository, the store, Sidecar and the agent's
 -- program (and PATH's folders) where they live in a folder the sandbox makes private.
+-- What sandbox-init's connect guard needs (host/sandbox/socket_guard.hpp): the sockets isolation.read
+-- lists (a socket, or a folder of them) stay connectable; with the host's network, its abstract
+-- sockets are the machine's, not the sandbox's.
+local function socket_guard_args(o, settings, network)
+  local args = {}
+  for _, p in ipairs(settings.read) do
+    local r = real((p:gsub("^~", o.home or "~")))
+    if r then
+      args[#args + 1], args[#args + 2] = "--socket-allow", r
+    end
+  end
+  if network == "host" then
+    args[#args + 1] = "--host-network"
+  end
+  return args
+end
+
 local function read_paths(o, settings, home_plan)
   local sidecar_dir = dirname(paths.real(require("sidecar.core.proc").executable()) or "/")
   local list = { o.repo_top, o.store_root, o.run_dir, sidecar_dir }
@@ -472,6 +489,8 @@ function M.open(o)
     end
   end
   table.move(sb.limits.init_args, 1, #sb.limits.init_args, #init + 1, init)
+  local guard = socket_guard_args(o, settings, sb.network)
+  table.move(guard, 1, #guard, #init + 1, init)
   init[#init + 1] = "--"
   table.move(init, 1, #init, #argv + 1, argv)
   table.move(o.argv, 1, #o.argv, #argv + 1, argv)
@@ -494,6 +513,9 @@ function Sandbox:finish()
     report.exit_code, report.signal, report.stopped = decoded.exit_code, decoded.signal, decoded.stopped
     report.escapees = type(decoded.escapees) == "table" and decoded.escapees or {}
     report.limits = limits.outcome(self.limits, decoded.limits)
+    report.sockets_refused = type(decoded.sockets) == "table" and type(decoded.sockets.refused) == "table"
+      and decoded.sockets.refused or nil
+    report.socket_guard_off = type(decoded.socket_guard_off) == "string" and decoded.socket_guard_off or nil
   else
     report.missing = true
   end
@@ -539,8 +561,9 @@ end
 
 ---What the run record keeps of its sandbox: {kind, network (as the run had it: "full" given the
 ---user's own proxy is "host", network_why says so), hosts, connections (what the proxy let through:
----every connection of network "full"), refused, withheld_env, hidden, git, cli_state, limits
----(sidecar.run.sandbox_limits.outcome)}.
+---every connection of network "full"), refused, sockets_refused (the Unix sockets its connect guard
+---refused: {{path, count}}), socket_guard_off (why there was no guard), withheld_env, hidden, git,
+---cli_state, limits (sidecar.run.sandbox_limits.outcome)}.
 ---@param report table  finish()'s
 function Sandbox:record(report)
   local refused = {}
@@ -551,6 +574,8 @@ function Sandbox:record(report)
   return json.object({ kind = "bwrap", network = self.network, network_why = self.network_why, hosts = json.array(self.hosts or {}),
     connections = #reached > 0 and json.array(reached) or nil, connections_dropped = report.network.dropped,
     refused = #refused > 0 and json.array(refused) or nil,
+    sockets_refused = report.sockets_refused and json.array(report.sockets_refused) or nil,
+    socket_guard_off = report.socket_guard_off,
     withheld_env = #self.withheld_env > 0 and json.array(self.withheld_env) or nil,
     hidden = json.object(self.hidden or {}), git = report.git and next(report.git) and json.object(report.git) or nil,
     cli_state = state.record(self.cli_state), limits = report.limits or limits.outcome(self.limits) })
