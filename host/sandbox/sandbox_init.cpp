@@ -393,8 +393,7 @@ int run_sandbox_init(const SandboxInitOptions& o) {
   for (;;) {
     fds.assign(1, pollfd{sigfd.fd, POLLIN, 0});
     fwd.fill(fds);
-    const std::size_t forwarded = fds.size() - 1;
-    if (guard) fds.push_back(pollfd{guard->fd(), POLLIN, 0});
+
     int wait_ms = agent_done ? 20 : 1000;
     if (watch.on) wait_ms = static_cast<int>(std::clamp<int64_t>(next_watch - now_ms(), 0, wait_ms));
     const int n = ::poll(fds.data(), fds.size(), wait_ms);
@@ -411,8 +410,7 @@ int run_sandbox_init(const SandboxInitOptions& o) {
         deadline = now_ms() + o.settle_ms;
       }
     }
-    if (n > 0) fwd.serve(fds.data() + 1, forwarded);
-    if (n > 0 && guard && (fds.back().revents & POLLIN)) guard->serve();
+    if (n > 0) fwd.serve(fds.data() + 1, fds.size() - 1);
     if (watch.on && now_ms() >= next_watch) {
       next_watch = now_ms() + watch_limits(o, watch);
     }

@@ -88,6 +88,10 @@ bool socket_filter_supported() {
 
 int install_socket_filter(std::string& why) {
 #if defined(__x86_64__) || defined(__aarch64__)
+  if (syscall(SYS_pidfd_getfd, -1, 0, 0) < 0 && errno == ENOSYS) {  // the guard could take no socket: all would fail
+    why = "the kernel has no pidfd_getfd (Linux 5.6)";
+    return -1;
+  }
   std::vector<sock_filter> p = program();
   sock_fprog prog{static_cast<unsigned short>(p.size()), p.data()};
   if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <linux/seccomp.h>
+#include <poll.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -183,17 +184,22 @@ void answer(const std::shared_ptr<SocketGuard::State>& s, const seccomp_notif& r
 
 }  // namespace
 
+// Receives the notifications until the filter has no process left (the listener hangs up).
+void receive(const std::shared_ptr<SocketGuard::State>& s) {
+  for (;;) {
+    pollfd p{s->listener.fd, POLLIN, 0};
+    if (poll(&p, 1, -1) < 0 && errno != EINTR) return;
+    if (p.revents & (POLLHUP | POLLERR | POLLNVAL)) return;
+    seccomp_notif req{};
+    if (ioctl(s->listener.fd, SECCOMP_IOCTL_NOTIF_RECV, &req) != 0) continue;  // ENOENT: withdrawn meanwhile
+    std::thread(answer, s, req).detach();
+  }
+}
+
 SocketGuard::SocketGuard(int listener, SocketGuardOptions options) : state_(std::make_shared<State>()) {
   state_->listener.reset(listener);
   state_->options = std::move(options);
-}
-
-int SocketGuard::fd() const { return state_->listener.fd; }
-
-void SocketGuard::serve() {
-  seccomp_notif req{};
-  if (ioctl(state_->listener.fd, SECCOMP_IOCTL_NOTIF_RECV, &req) != 0) return;  // ENOENT: interrupted meanwhile
-  std::thread(answer, state_, req).detach();
+  std::thread(receive, state_).detach();
 }
 
 std::string SocketGuard::report_json() const {

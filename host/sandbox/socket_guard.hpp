@@ -2,8 +2,10 @@
 // filter (host/sandbox/socket_filter.hpp), so that an agent connects only to sockets of its own or
 // to those the run lists.
 //
-// Each notification (a connect(), or a sendto() naming an address) is answered on a thread of its
-// own, since a connect may wait. The guard takes a duplicate of the agent's socket (pidfd_getfd)
+// A thread of the guard's receives the notifications (never the sandbox's first process itself: a
+// notification withdrawn between poll and receive leaves the receive waiting for the next one),
+// and each (a connect(), or a sendto() naming an address) is answered on a thread of its own,
+// since a connect may wait. The guard takes a duplicate of the agent's socket (pidfd_getfd)
 // and a copy of the address (process_vm_readv), decides on that copy, and makes the call itself on
 // that socket: the kernel never reads the agent's memory again, so a second thread of the agent
 // that rewrites the address, or swaps the descriptor, after the decision changes nothing.
@@ -37,13 +39,10 @@ struct SocketGuardOptions {
 
 class SocketGuard {
  public:
-  // Takes `listener` (the filter's notification descriptor): it is closed once the guard and every
-  // answer still under way are done with it.
+  // Takes `listener` (the filter's notification descriptor) and starts answering on it, until no
+  // process is left under the filter; the descriptor is closed once the guard and every answer
+  // still under way are done with it.
   SocketGuard(int listener, SocketGuardOptions options);
-
-  int fd() const;
-  // Receives one notification (call it when fd() is readable) and answers it on a thread of its own.
-  void serve();
   // ,"sockets":{"refused":[{"path": ..., "count": N}...]} for the sandbox's report ("" when none).
   std::string report_json() const;
 
