@@ -12,7 +12,13 @@
 // the latter) is a folder of the bench's holding what a logged-in user's has, so the user's own is
 // neither read nor made.
 //
+// Last, what the connect guard adds to each connect() (host/sandbox/socket_guard.hpp): a loop of
+// connects to a Unix socket and to a TCP port of a server in the same sandbox, timed inside it,
+// under sandbox-init (every connect answered by the guard) and, the reference, in the same
+// bubblewrap sandbox without it.
+//
 //   bench_sandbox_cost path/to/sidecar path/to/capture.jsonl [runs]
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -92,6 +98,47 @@ io.write(table.concat(out, ' '), '\n')
 
 const char* within(double ms) { return ms <= kFewMs ? "yes" : "NO"; }
 
+constexpr int kConnects = 2000;
+// Times kConnects connects to a Unix and a TCP server of its own; prints microseconds per connect.
+const char* const kConnectLoop = R"(import socket, threading, time, sys
+n = int(sys.argv[1])
+def serve(s):
+    while True: s.accept()[0].close()
+unix = socket.socket(socket.AF_UNIX); unix.bind("/tmp/bench.sock"); unix.listen(4096)
+tcp = socket.socket(); tcp.bind(("127.0.0.1", 0)); tcp.listen(4096)
+for s in (unix, tcp): threading.Thread(target=serve, args=(s,), daemon=True).start()
+out = []
+for family, addr in ((socket.AF_UNIX, "/tmp/bench.sock"), (socket.AF_INET, tcp.getsockname())):
+    t = time.perf_counter()
+    for _ in range(n):
+        c = socket.socket(family); c.connect(addr); c.close()
+    out.append("%.2f" % ((time.perf_counter() - t) / n * 1e6))
+print(" ".join(out)))";
+
+// Medians of the connect loop's two figures over `rounds`, with and without the guard.
+struct ConnectCost {
+  double unix_guarded, tcp_guarded, unix_bare, tcp_bare;
+};
+
+bool connect_cost(const std::string& sidecar_path, const std::string& base, int rounds, ConnectCost& c) {
+  write_file(base + "/connects.py", kConnectLoop);
+  const std::string sandbox = "bwrap --ro-bind / / --dev /dev --proc /proc --tmpfs /tmp --unshare-pid --unshare-user "
+                              "--unshare-net --as-pid-1 --die-with-parent --ro-bind '" + base + "' '" + base + "' ";
+  const std::string loop = " python3 '" + base + "/connects.py' " + std::to_string(kConnects) + " 2>&1";
+  std::vector<double> ug, tg, ub, tb;
+  for (int i = 0; i < rounds; ++i) {
+    double u = -1, t = -1;
+    if (std::sscanf(first_line(sandbox + "'" + sidecar_path + "' sandbox-init --" + loop).c_str(), "%lf %lf", &u, &t) != 2) {
+      return false;
+    }
+    ug.push_back(u), tg.push_back(t);
+    if (std::sscanf(first_line(sandbox + loop).c_str(), "%lf %lf", &u, &t) != 2) return false;
+    ub.push_back(u), tb.push_back(t);
+  }
+  c = {median(ug), median(tg), median(ub), median(tb)};
+  return true;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -170,6 +217,8 @@ int main(int argc, char** argv) {
   const std::string prepared = first_line("CLAUDE_CONFIG_DIR='" + claude_home + "' '" + sidecar_path + "' script '" +
                                           base + "/prepare.lua' '" + base + "' " + std::to_string(kPrepareTimes) +
                                           " codex claude 2>&1");
+  ConnectCost cc{};
+  const bool connects = connect_cost(sidecar_path, base, std::max(3, runs / 4), cc);
   sh("rm -rf " + base);
   const double mb = median(bare), mu = median(unsandboxed), ms = median(sandboxed), mw = median(bwrap);
   std::printf("one codex run around a no-op agent in a git repository, %d runs each, median wall ms\n", runs);
@@ -192,5 +241,15 @@ int main(int argc, char** argv) {
   std::printf("the CLI state folder prepared alone (sandbox_state.plan, record, tidy), %d times in one process, "
               "median ms\n  codex claude: %s\n",
               kPrepareTimes, prepared.c_str());
+  if (!connects) {
+    std::fprintf(stderr, "bench_sandbox_cost: the connect loop failed (python3 and bwrap needed)\n");
+    return 1;
+  }
+  std::printf("the connect guard: %d connects to a server in the same sandbox, median us per connect (%d rounds)\n",
+              kConnects, std::max(3, runs / 4));
+  std::printf("  Unix socket  guarded %7.2f  bwrap alone %7.2f  (%.2fx, %+.2f us)\n", cc.unix_guarded, cc.unix_bare,
+              cc.unix_guarded / cc.unix_bare, cc.unix_guarded - cc.unix_bare);
+  std::printf("  TCP 127.0.0.1 guarded %6.2f  bwrap alone %7.2f  (%.2fx, %+.2f us)\n", cc.tcp_guarded, cc.tcp_bare,
+              cc.tcp_guarded / cc.tcp_bare, cc.tcp_guarded - cc.tcp_bare);
   return 0;
 }

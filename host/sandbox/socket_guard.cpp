@@ -57,7 +57,7 @@ bool still_waiting(const SocketGuard::State& s, const seccomp_notif& req) {
   return ioctl(s.listener.fd, SECCOMP_IOCTL_NOTIF_ID_VALID, &id) == 0;
 }
 
-// The process (thread group) of thread `tid`, for pidfd_open, which takes no thread before 6.9.
+// The process (thread group) of thread `tid`, for pidfd_open, which takes no other thread before 6.9.
 int thread_group_of(int tid) {
   std::ifstream status("/proc/" + std::to_string(tid) + "/status");
   for (std::string line; std::getline(status, line);) {
@@ -80,7 +80,8 @@ int take(const SocketGuard::State& s, Call& c) {
   const uint32_t len = static_cast<uint32_t>(c.sendto ? a[5] : a[2]);  // an int: a negative one is too long
   if (len > sizeof c.addr) return EINVAL;
   c.len = static_cast<socklen_t>(len);
-  UniqueFd pidfd(static_cast<int>(syscall(SYS_pidfd_open, thread_group_of(tid), 0)));
+  UniqueFd pidfd(static_cast<int>(syscall(SYS_pidfd_open, tid, 0)));  // a thread group's first thread (most calls)
+  if (pidfd.fd < 0) pidfd.reset(static_cast<int>(syscall(SYS_pidfd_open, thread_group_of(tid), 0)));
   if (pidfd.fd < 0 || !still_waiting(s, c.req)) return ESRCH;  // gone: the answer goes nowhere
   c.sock.reset(static_cast<int>(syscall(SYS_pidfd_getfd, pidfd.fd, static_cast<int>(a[0]), 0)));
   if (c.sock.fd < 0) return errno == EBADF ? EBADF : EACCES;  // EPERM: the agent made itself undumpable

@@ -18,6 +18,7 @@
 #include <fstream>
 #include <functional>
 #include <string>
+#include <thread>
 
 #include "sandbox/sandbox_init.hpp"
 #include "sandbox/socket_filter.hpp"
@@ -92,6 +93,9 @@ TEST_CASE("the guard answers a connect as the kernel would, and connects what it
     std::string r;
     r += "own " + std::to_string(connect_unix(dir.path + "/own.sock")) + "\n";
     if (chdir(dir.path.c_str()) == 0) r += "relative " + std::to_string(connect_unix("own.sock")) + "\n";
+    int from_thread = -1;  // a thread not the process's first: its pidfd is the process's
+    std::thread([&] { from_thread = connect_unix(dir.path + "/own.sock"); }).join();
+    r += "thread " + std::to_string(from_thread) + "\n";
     r += "missing " + std::to_string(connect_unix(dir.path + "/missing.sock") == ENOENT) + "\n";
     r += "plain " + std::to_string(connect_unix(dir.path + "/plain") == ECONNREFUSED) + "\n";
     char params[120] = {};
@@ -99,7 +103,7 @@ TEST_CASE("the guard answers a connect as the kernel would, and connects what it
     return r;
   });
   close(server);
-  CHECK(got == "own 0\nrelative 0\nmissing 1\nplain 1\nio_uring 1\n");
+  CHECK(got == "own 0\nrelative 0\nthread 0\nmissing 1\nplain 1\nio_uring 1\n");
 }
 
 TEST_CASE("the guard passes other families on, and sends a datagram it allows", "[sandbox][socket_guard]") {
