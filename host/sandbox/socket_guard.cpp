@@ -183,8 +183,6 @@ void answer(const std::shared_ptr<SocketGuard::State>& s, const seccomp_notif& r
   ioctl(s->listener.fd, SECCOMP_IOCTL_NOTIF_SEND, &resp);  // ENOENT: the caller was interrupted or is gone
 }
 
-}  // namespace
-
 // Receives the notifications until the filter has no process left (the listener hangs up).
 void receive(const std::shared_ptr<SocketGuard::State>& s) {
   for (;;) {
@@ -196,6 +194,8 @@ void receive(const std::shared_ptr<SocketGuard::State>& s) {
     std::thread(answer, s, req).detach();
   }
 }
+
+}  // namespace
 
 SocketGuard::SocketGuard(int listener, SocketGuardOptions options) : state_(std::make_shared<State>()) {
   state_->listener.reset(listener);

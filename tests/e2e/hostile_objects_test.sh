@@ -6,7 +6,7 @@
 # whose index names the id of the user's build.sh with other bytes, (b) a loose object of wrong
 # bytes under the id of a file the user adds later, and one its own commit names, (c) an
 # info/alternates pointing into its worktree, (d) a commit-graph and a multi-pack-index, (e) the
-# objects of a file nothing reaches. Each case is prevented: build.sh is the user's (in HEAD and
+# objects of a file nothing reaches; and (f) 5 MB committed by a run then discarded. Each case is prevented: build.sh is the user's (in HEAD and
 # in a fresh clone), `git fsck --full` is clean, and nothing appeared under .git/objects but the
 # loose objects of the run's branch; a refused commit is named in `run show`. Silent fails.
 set -u
@@ -68,6 +68,7 @@ open(idx, "wb").write(b)' "$O" "$id" ;;
       head -c 100 /dev/urandom >"$O/pack/pack-$(printf %040d 0).idx" ;;
   garbage) echo "unreached $$" | git hash-object -w --stdin >/dev/null && echo stray >"$O/stray" ;;
   staged) echo staged >staged.txt && git add staged.txt ;; # not hostile: staged, never committed
+  big) head -c 5000000 /dev/urandom >payload.bin && git add payload.bin && git commit -qm "agent: payload" ;;
 esac
 echo "agent $EVIL: plant exit $?"
 SH
@@ -168,6 +169,22 @@ grep -q "dropped from the worktree's index: needed.txt" "$work/show.poison-neede
   why="${why:+$why; }run show does not name the index entry dropped"
 [ "$(git show "$branch:ok.txt" 2>&1)" = ok ] || why="${why:+$why; }the agent's good file is not the run's change"
 verdict poison-needed "$why${why:+; }$(unsound "$id" "$before")"
+cd "$work"
+
+# A discarded run's objects go with it: 5 MB of the agent's bytes do not stay in the user's .git,
+# nor does any blob only its commits reach; the user's own objects all stay.
+run_case big
+branch=$(field ".agent/runs/$id/run.json" .worktree.branch)
+payload=$(git rev-parse "$branch:payload.bin" 2>/dev/null)
+mine=$(git rev-list --objects main | cut -c1-40 | LC_ALL=C sort)
+"$S" run discard "$id" >"$work/discard.out" 2>&1
+why=""
+[ -n "$payload" ] || why="the agent's payload did not come in: $(head -3 "$work/out.big")"
+git cat-file -e "$payload" 2>/dev/null && why="${why:+$why; }its 5 MB blob is still in .git/objects"
+git cat-file -e "$(printf 'big\n' | git hash-object --stdin)" 2>/dev/null && why="${why:+$why; }the blob of its agent.txt stays"
+[ "$(git rev-list --objects main | cut -c1-40 | LC_ALL=C sort)" = "$mine" ] || why="${why:+$why; }the user's objects changed"
+git fsck --full >"$work/fsck" 2>&1 || why="${why:+$why; }git fsck: $(head -c 300 "$work/fsck")"
+verdict "discard: the run's objects go with it" "$why"
 cd "$work"
 
 hostile_summary objects
