@@ -11,6 +11,7 @@ local json = require("sidecar.core.json")
 local proc = require("sidecar.core.proc")
 local slurm = require("sidecar.executor.slurm_client")
 local slurm_preset = require("sidecar.executor.slurm_preset")
+local slurm_submit = require("sidecar.executor.slurm_submit")
 local store = require("sidecar.core.store")
 
 local repo, bin
@@ -103,7 +104,7 @@ describe("a preset's batch through Slurm", function()
       expect(script):contains(r.run_id)
       local dir = repo .. "/.agent/runs/" .. r.run_id
       expect(read(dir .. "/prompt.md")):equals("Secret prompt " .. i)
-      local job = json.decode(read(dir .. "/" .. slurm_preset.JOB_FILE))
+      local job = json.decode(read(dir .. "/" .. slurm_submit.PRESET_JOB_FILE))
       expect(job.runner):equals("spec-reader")
       expect(job.repo:sub(1, 1)):equals("/") -- the node runs elsewhere: an absolute path
       expect(job.prompt):is_nil()
@@ -227,7 +228,7 @@ describe("a preset step on the node", function()
   local function queued_step(job_text, prompt)
     local s = assert(store.open(repo .. "/.agent", { create = true }))
     local task = assert(s:create_task({ title = "preset x", status = "running" }))
-    local files = { { slurm_preset.JOB_FILE, job_text } }
+    local files = { { slurm_submit.PRESET_JOB_FILE, job_text } }
     if prompt then
       files[2] = { "prompt.md", prompt }
     end
@@ -241,7 +242,7 @@ describe("a preset step on the node", function()
       local s, run = queued_step(job_text, "p")
       local record, why = slurm_preset.work(s, {}, run.run_id)
       expect(record):is_nil()
-      expect(why):contains(slurm_preset.JOB_FILE .. ") or its prompt is missing or unreadable")
+      expect(why):contains(slurm_submit.PRESET_JOB_FILE .. ") or its prompt is missing or unreadable")
       local now = assert(s:get_run(run.run_id))
       expect(now.status):equals("failed")
       expect(now.failure_reason):equals(why)
@@ -253,8 +254,8 @@ describe("a preset step on the node", function()
     local s, run = queued_step('{"settings": {}}', nil)
     expect(select(2, slurm_preset.work(s, {}, run.run_id))):contains("its prompt is missing")
     expect(select(2, slurm_preset.work(s, {}, run.run_id))):contains("is not a queued preset step (status failed)")
-    expect(slurm_preset.is_step(repo .. "/.agent", run.run_id)):equals(true)
-    expect(slurm_preset.is_step(repo .. "/.agent", "R-9999")):equals(false)
+    expect(slurm_submit.is_preset_step(repo .. "/.agent", run.run_id)):equals(true)
+    expect(slurm_submit.is_preset_step(repo .. "/.agent", "R-9999")):equals(false)
     s:close()
   end)
 end)

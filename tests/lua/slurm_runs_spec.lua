@@ -128,7 +128,7 @@ describe("a Slurm run read on the submitting side", function()
     slurm.forget()
     local ok, err = pcall(slurm_runs.reconcile, s, run)
     slurm.forget()
-    local listed, list_err = pcall(require("sidecar.run.reconcile").reconcile_active, s)
+    local listed, list_err = pcall(require("sidecar.executor.reconcile").reconcile_active, s)
     proc.run = real_run
     expect(ok):is_false()
     expect(err):equals("interrupted! stopped 1 child process")
@@ -241,7 +241,7 @@ describe("reactions to a Slurm run, made on the submitting side", function()
     ends(passed, "review", nil)
     expect(slurm_runs.reconcile(s, passed).reaction):is_nil()
     local step = task_run(task_id)
-    local f = assert(io.open(root .. "/runs/" .. step.run_id .. "/" .. require("sidecar.executor.slurm_preset").JOB_FILE,
+    local f = assert(io.open(root .. "/runs/" .. step.run_id .. "/" .. require("sidecar.executor.slurm_submit").PRESET_JOB_FILE,
       "w"))
     f:write("{}")
     f:close()

@@ -1,8 +1,8 @@
 --- `sidecar context [--json] [--budget TOKENS]`: what a main agent should know now
---- (stdlib/sidecar/task/context.lua), as text or the JSON envelope. Exit 0, 1 when there is no
+--- (stdlib/sidecar/service/context.lua), as text or the JSON envelope. Exit 0, 1 when there is no
 --- store, 2 when the budget is not a positive number.
 local out = require("sidecar.cli.output")
-local context = require("sidecar.task.context")
+local context = require("sidecar.service.context")
 local service_store = require("sidecar.service.store")
 
 local M = {}

@@ -9,7 +9,7 @@ local out = require("sidecar.cli.output")
 local prompt = require("sidecar.prompt.compile")
 local prompt_kit = require("sidecar.prompt.kit")
 local review = require("sidecar.task.review")
-local run_background = require("sidecar.task.background")
+local run_control = require("sidecar.executor.run_control")
 local run_start = require("sidecar.service.run_start")
 local runs_service = require("sidecar.service.runs")
 local run_view = require("sidecar.cli.run_view")
@@ -207,7 +207,7 @@ function M.show(o)
     return out.answer(o, "run show", runs_service.show(o))
   end
   return with_run(o, "run show", function(s)
-    run_background.reconcile(s, s:get_run(o.id))
+    require("sidecar.executor.reconcile").reconcile(s, s:get_run(o.id))
     local text, message = run_view.show(s, o.id)
     if not text then
       return failed(o, "run show", message)
@@ -262,7 +262,7 @@ function M.tail(o)
     return out.answer(o, "run tail", runs_service.events(o))
   end
   return with_run(o, "run tail", function(s)
-    local run, message = run_background.tail(s, o.id, o.follow, function(line)
+    local run, message = run_control.tail(s, o.id, o.follow, function(line)
       write_text(o, line)
       io.stdout:flush()
     end)
@@ -291,7 +291,7 @@ function M.wait(o)
     end
   end
   return with_run(o, "run wait", function(s)
-    local run, message = run_background.wait(s, o.id, timeout_ms)
+    local run, message = run_control.wait(s, o.id, timeout_ms)
     if not run then
       return failed(o, "run wait", message)
     end

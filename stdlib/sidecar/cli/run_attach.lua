@@ -95,7 +95,7 @@ local function follow(s, o, run_dir)
     local now = time.monotonic_ns() // 1000000
     if now - state_checked >= 500 then
       state_checked = now
-      local run = require("sidecar.task.background").reconcile(s, s:get_run(o.id))
+      local run = require("sidecar.executor.reconcile").reconcile(s, s:get_run(o.id))
       if run.status ~= "running" and run.status ~= "queued" then
         show_log(log, offset)
         return "ended " .. tostring(run.status)

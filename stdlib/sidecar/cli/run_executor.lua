@@ -3,6 +3,7 @@
 --- without --background) the command follows the run to its end through its folder, and Ctrl-C
 --- cancels the job.
 local background = require("sidecar.task.background")
+local run_control = require("sidecar.executor.run_control")
 local executor = require("sidecar.executor")
 local out = require("sidecar.cli.output")
 local run_start = require("sidecar.service.run_start")
@@ -30,11 +31,11 @@ end
 -- on the node writes them to the run's folder, so this is the agent's progress); Ctrl-C (an error
 -- raised in the wait) cancels its job first.
 local function follow(s, run)
-  local ok, ended, why = pcall(background.tail, s, run.run_id, true, function(line)
+  local ok, ended, why = pcall(run_control.tail, s, run.run_id, true, function(line)
     io.stderr:write(line)
   end)
   if not ok then
-    pcall(background.kill, s, run.run_id)
+    pcall(run_control.kill, s, run.run_id)
     error(ended, 0)
   end
   return ended, why
@@ -105,8 +106,8 @@ function M.work(o, open)
     end
   end
   -- A preset's step run as a Slurm job runs as the preset's own workers do (executor/slurm_preset.lua).
-  local slurm_preset = require("sidecar.executor.slurm_preset")
-  local work = remote and slurm_preset.is_step(root, o.worker) and slurm_preset.work or background.work
+  local step = remote and require("sidecar.executor.slurm_submit").is_preset_step(root, o.worker)
+  local work = step and require("sidecar.executor.slurm_preset").work or background.work
   local ok, run, message = pcall(work, s, cfg, o.worker, out.progress)
   if remote then
     node.close(s) -- its scratch database goes, even when the worker was stopped (SIGTERM)

@@ -22,7 +22,7 @@ function M.queue(o)
   if not s then
     return cfg
   end
-  require("sidecar.run.reconcile").reconcile_active(s) -- a task whose run's owner died is ready again first
+  require("sidecar.executor.reconcile").reconcile_active(s) -- a task whose run's owner died is ready again first
   local q = run_queue.queue(s)
   s:close()
   if o.json then
@@ -78,7 +78,7 @@ function M.start_ready(o)
   if not s then
     return cfg
   end
-  require("sidecar.run.reconcile").reconcile_active(s) -- a task whose run's owner died is ready again first
+  require("sidecar.executor.reconcile").reconcile_active(s) -- a task whose run's owner died is ready again first
   local jobs = cfg.queue.jobs
   if o.jobs then -- an integer: the command line checked it
     jobs = o.jobs

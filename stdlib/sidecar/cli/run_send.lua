@@ -19,7 +19,7 @@ function M.terminal_of(s, id)
   if not run then
     return nil, ("no run %s (see sidecar run list)"):format(id), 1
   end
-  run = require("sidecar.task.background").reconcile(s, run) -- a dead worker's run is ended first
+  run = require("sidecar.executor.reconcile").reconcile(s, run) -- a dead worker's run is ended first
   if not ACTIVE[run.status] then
     return nil, ("run %s is not running (it ended %s): there is nothing to type to"):format(id, tostring(run.status)), 1
   end

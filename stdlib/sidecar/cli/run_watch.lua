@@ -49,7 +49,7 @@ end
 -- One round: the store's active runs and the ends since the last round (state.seen: the ids
 -- active last time; state.ended: the recent ends, newest first).
 local function look(s, state)
-  require("sidecar.run.reconcile").reconcile_active(s)
+  require("sidecar.executor.reconcile").reconcile_active(s)
   local active, message = s:list_runs({ statuses = ACTIVE_STATUSES, oldest_first = true, limit = 0 })
   if not active then
     return nil, message

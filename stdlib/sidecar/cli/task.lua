@@ -73,7 +73,7 @@ function M.show(o)
   if not s then
     return task
   end
-  if require("sidecar.run.reconcile").reconcile_active(s) > 0 then -- a run or task whose owner died is ended first
+  if require("sidecar.executor.reconcile").reconcile_active(s) > 0 then -- a run or task whose owner died is ended first
     task = s:get_task(o.id) or task
   end
   local task_runs = s:list_runs({ task_id = o.id, limit = 0 }) or {}

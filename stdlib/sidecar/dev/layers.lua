@@ -48,22 +48,11 @@ M.edge_exceptions = {
     why = "a preset's run on Slurm is budgeted as the preset's own" },
   { from = "sidecar.executor.slurm_preset", to = "sidecar.preset.worker",
     why = "a preset's run on Slurm runs the preset worker on the node" },
-  { from = "sidecar.run.reconcile", to = "sidecar.executor",
-    why = "a run on another executor (Slurm) is reconciled by asking that executor" },
-  { from = "sidecar.run.reconcile", to = "sidecar.task.runs",
-    why = "the task of a run whose owner died is settled by the task layer" },
-  { from = "sidecar.task.background", to = "sidecar.executor", why = "a background run is started by its executor" },
 }
 
 ---Require cycles allowed, each {modules (sorted), why}: one strongly connected component of
 ---the require graph exactly. The goal is none.
 M.cycle_exceptions = {
-  { modules = { "sidecar.agent.run", "sidecar.agent.run_start", "sidecar.executor", "sidecar.executor.slurm",
-    "sidecar.executor.slurm_array", "sidecar.executor.slurm_preset", "sidecar.executor.slurm_react",
-    "sidecar.executor.slurm_runs",
-    "sidecar.preset.worker", "sidecar.run.owner", "sidecar.run.reconcile", "sidecar.task.background",
-    "sidecar.task.finish", "sidecar.task.replay", "sidecar.task.runs" },
-    why = "a run's record has several writers and reconcile settles through the task layer (issue 46, item 2)" },
   { modules = { "sidecar.preset.enforce", "sidecar.preset.schema" },
     why = "schema.enforce (public) is the re-prompt of enforce, which checks with schema" },
 }

@@ -81,7 +81,7 @@ local function remote_of(run)
   return e
 end
 
----The reconcile of a run another executor runs (stdlib/sidecar/run/reconcile.lua calls it).
+---The reconcile of a run another executor runs (sidecar.executor.reconcile calls it).
 function M.reconcile(s, run)
   local e, why = remote_of(run)
   if not e then
@@ -109,7 +109,7 @@ function M.prefetch(s)
   end
 end
 
----Stops a run another executor runs (background.kill calls it).
+---Stops a run another executor runs (sidecar.executor.run_control.kill calls it).
 function M.kill(s, run)
   local e, why = remote_of(run)
   if not e then

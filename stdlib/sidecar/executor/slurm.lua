@@ -9,6 +9,7 @@ local slurm_preset = require("sidecar.executor.slurm_preset")
 local slurm_react = require("sidecar.executor.slurm_react")
 local slurm_runs = require("sidecar.executor.slurm_runs")
 local slurm_settings = require("sidecar.executor.slurm_settings")
+local slurm_submit = require("sidecar.executor.slurm_submit")
 
 local M = {
   name = "slurm",
@@ -32,7 +33,7 @@ end
 ---The launcher background.start records and starts a run with: an sbatch of its worker.
 ---@param cfg table  a config whose `slurm` section M.check accepted
 function M.launcher(cfg)
-  return slurm_runs.launcher(assert(slurm_settings.check(cfg)))
+  return slurm_submit.launcher(assert(slurm_settings.check(cfg)))
 end
 
 return M

@@ -11,8 +11,10 @@ local queue = require("sidecar.task.queue")
 local run_reconcile = require("sidecar.run.reconcile")
 local runs = require("sidecar.task.runs")
 local slurm = require("sidecar.executor.slurm_client")
+local slurm_react = require("sidecar.executor.slurm_react")
 local slurm_runs = require("sidecar.executor.slurm_runs")
 local slurm_settings = require("sidecar.executor.slurm_settings")
+local slurm_submit = require("sidecar.executor.slurm_submit")
 
 local M = {}
 
@@ -64,7 +66,7 @@ end
 ---submit are recorded failed. Returns true, or nil and why. (A preset's batch uses it too:
 ---stdlib/sidecar/executor/slurm_preset.lua.)
 local function submit_wave(s, settings, recorded, throttle)
-  local root = slurm_runs.absolute(s.root)
+  local root = slurm_submit.absolute(s.root)
   local locks = {}
   for i, run in ipairs(recorded) do
     locks[i] = run_reconcile.try_lock(s, run.run_id)
@@ -140,8 +142,9 @@ function M.start_ready(s, cfg, o)
     clock.sleep_ms(500)
     slurm_runs.prefetch_named(s, running) -- one squeue for the wave
     for i = #running, 1, -1 do
-      local run = run_reconcile.reconcile(s, assert(s:get_run(running[i])))
-      local fix = not background.ACTIVE[run.status] and require("sidecar.executor.slurm_react").fix_run(s, run)
+      local run = assert(s:get_run(running[i]))
+      run = background.ACTIVE[run.status] and slurm_runs.reconcile(s, run) or run
+      local fix = not background.ACTIVE[run.status] and slurm_react.fix_run(s, run)
       if fix then -- the config's reactions made a fix run (a Slurm job of its own): its end is the task's
         running[i] = fix.run_id
       elseif not background.ACTIVE[run.status] then

@@ -21,12 +21,10 @@ local run_reconcile = require("sidecar.run.reconcile")
 local slurm = require("sidecar.executor.slurm_client")
 local slurm_runs = require("sidecar.executor.slurm_runs")
 local slurm_settings = require("sidecar.executor.slurm_settings")
+local slurm_submit = require("sidecar.executor.slurm_submit")
 local store = require("sidecar.core.store")
 
 local M = {}
-
----The file of a step's job in its run's folder.
-M.JOB_FILE = "preset_job.json"
 
 local POLL_MS = 500
 M.TELL_EVERY_MS = 30000 -- how often a batch that waits says so
@@ -43,7 +41,7 @@ end
 ---@param budget table|nil  preset_budget.job's
 ---@return table
 function M.job(p, where, task_id, budget)
-  return { repo = slurm_runs.absolute(where.repo), runner = p.r.runner, settings = p.st, task_id = task_id,
+  return { repo = slurm_submit.absolute(where.repo), runner = p.r.runner, settings = p.st, task_id = task_id,
     gates = where.gates, budget = budget }
 end
 
@@ -69,7 +67,7 @@ local function record_steps(ctx, steps, where)
   end
   for k, p in ipairs(steps) do
     local run = assert(s:create_run(M.record(p, ctx.task.task_id), { { "prompt.md", p.o.prompt },
-      { M.JOB_FILE, json.encode(jobs[k]) } }))
+      { slurm_submit.PRESET_JOB_FILE, json.encode(jobs[k]) } }))
     run.prompt_path = "runs/" .. run.run_id .. "/prompt.md"
     run.process_mark = run_reconcile.new_mark(run.run_id) -- the job's processes carry it
     assert(s:update_run(run))
@@ -83,7 +81,7 @@ end
 -- while sbatch runs is recorded (interrupted) and goes on up.
 local function submit_one(s, settings, run)
   local lock = run_reconcile.try_lock(s, run.run_id)
-  local ok, fields, why = pcall(slurm_runs.launcher(settings).launch, s, run)
+  local ok, fields, why = pcall(slurm_submit.launcher(settings).launch, s, run)
   local interrupted = not ok and errors.is_interrupt(fields)
   local fresh = assert(s:get_run(run.run_id))
   if ok and fields then
@@ -178,7 +176,8 @@ function Batch:wait(finish)
     slurm_runs.prefetch_named(s, ids) -- one squeue for the whole batch
     for k = #left, 1, -1 do
       local p = left[k]
-      local run = run_reconcile.reconcile(s, assert(s:get_run(p.run_id)))
+      local run = assert(s:get_run(p.run_id))
+      run = store.ACTIVE[run.status] and slurm_runs.reconcile(s, run) or run
       if not store.ACTIVE[run.status] then
         table.remove(left, k)
         finish(p, { stdout = json.encode(run) })
@@ -254,11 +253,6 @@ function Batch:cancel()
   end)
 end
 
----Whether run `run_id` of the `.agent` folder at `root` is a preset step (its folder holds a job).
-function M.is_step(root, run_id)
-  return require("sidecar.core.files").exists(("%s/runs/%s/%s"):format(root, run_id, M.JOB_FILE))
-end
-
 ---The node's side (`sidecar run --worker R-…` of a preset step): runs the step recorded in the
 ---run's folder, on the worker's store `s` (a scratch one) as stdlib/sidecar/preset/worker.lua
 ---does locally. Returns the run record, or nil and why (the run then recorded failed).
@@ -268,12 +262,12 @@ function M.work(s, cfg, run_id)
     return nil, ("run %s is not a queued preset step (status %s)"):format(run_id, tostring(run and run.status))
   end
   local dir = assert(s:run_dir(run_id))
-  local job_text, prompt = dir:read(M.JOB_FILE), dir:read("prompt.md")
+  local job_text, prompt = dir:read(slurm_submit.PRESET_JOB_FILE), dir:read("prompt.md")
   dir:close()
   local ok, job = json.try_decode(job_text or "")
   local record, why
   if not (ok and type(job) == "table" and type(job.settings) == "table" and prompt) then
-    why = ("run %s: its job (%s) or its prompt is missing or unreadable"):format(run_id, M.JOB_FILE)
+    why = ("run %s: its job (%s) or its prompt is missing or unreadable"):format(run_id, slurm_submit.PRESET_JOB_FILE)
   else
     job.prompt, job.run_id = prompt, run_id
     record, why = require("sidecar.preset.worker").execute(s, cfg, job)

@@ -14,6 +14,7 @@ local notices = require("sidecar.task.notices")
 local reactions = require("sidecar.task.reactions")
 local runs = require("sidecar.task.runs")
 local slurm_settings = require("sidecar.executor.slurm_settings")
+local slurm_submit = require("sidecar.executor.slurm_submit")
 
 local M = {}
 
@@ -33,7 +34,7 @@ function M.submit_fix(s, cfg, parent, section, reason)
   if not prompt then
     return nil, ("run %s has no prompt.md to replay"):format(parent.run_id)
   end
-  local launcher = require("sidecar.executor.slurm_runs").launcher(assert(slurm_settings.check(cfg)))
+  local launcher = slurm_submit.launcher(assert(slurm_settings.check(cfg)))
   return background.start(s, cfg, task, background.launch_settings(parent.launch),
     { parent_run_id = parent.run_id, replay_reason = reason, prompt = reactions.fix_prompt(prompt, section) }, launcher)
 end
@@ -50,7 +51,7 @@ end
 ---is, not on the node). Returns the fix run it submitted, or nil (nothing to do, or the loop is
 ---over; a config that cannot be read is nothing to do: the reason is returned second).
 function M.after_end(s, run)
-  if type(run.launch) ~= "table" or require("sidecar.executor.slurm_preset").is_step(s.root, run.run_id) then
+  if type(run.launch) ~= "table" or slurm_submit.is_preset_step(s.root, run.run_id) then
     return nil -- not a task's run (a preset's steps neither react nor notify, as locally)
   end
   local cfg, why = require("sidecar.core.config").load(s.root)

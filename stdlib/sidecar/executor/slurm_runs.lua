@@ -1,6 +1,5 @@
---- Runs as Slurm jobs. A run becomes a batch job whose one step is `sidecar run --worker R-…`
---- (the worker background runs use) on a compute node; the prompt and settings travel in the run's
---- folder, which must be on a file system the nodes share (the job's script only names the run).
+--- Runs as Slurm jobs, once submitted (stdlib/sidecar/executor/slurm_submit.lua): what this side
+--- reads of them and records.
 ---
 --- The store stays on the submitting machine: the worker writes the run's folder only (its record's
 --- copy, events, artifacts; stdlib/sidecar/executor/node.lua), and this side imports the record
@@ -13,8 +12,8 @@
 local clock = require("sidecar.host.time")
 local errors = require("sidecar.core.errors")
 local json = require("sidecar.core.json")
-local proc = require("sidecar.core.proc")
 local slurm = require("sidecar.executor.slurm_client")
+local slurm_react = require("sidecar.executor.slurm_react")
 local run_reconcile = require("sidecar.run.reconcile")
 local store = require("sidecar.core.store")
 
@@ -25,52 +24,6 @@ local END_WAIT_MS = 15000 -- for Slurm to end a job whose worker recorded the ru
 
 local function now_ms()
   return clock.monotonic_ns() // 1000000
-end
-
-local quoted = slurm.shell_quote
-
--- The absolute form of a path (the job runs in another working directory, on another machine).
-local function absolute(path)
-  if path:sub(1, 1) ~= "/" then
-    path = (os.getenv("PWD") or ".") .. "/" .. path
-  end
-  path = path:gsub("/%./", "/"):gsub("/%.$", ""):gsub("//+", "/")
-  return path
-end
-
-M.absolute = absolute
-
----The batch script of a run: only names it; the worker reads the rest from the run's folder.
-function M.script(root, run)
-  return table.concat({ "#!/bin/sh",
-    "# Sidecar run " .. run.run_id .. " (the Slurm executor): the worker reads the run from its folder.",
-    "export " .. run_reconcile.MARK_VARIABLE .. "=" .. quoted(run.process_mark or ""),
-    quoted(proc.executable()) .. " run --worker " .. run.run_id .. " --root " .. quoted(root),
-    "status=$?",
-    "# A worker killed outright leaves its scratch database (stdlib/sidecar/executor/node.lua).",
-    'rm -f "${TMPDIR:-/tmp}/sidecar-' .. run.run_id .. '-$SLURM_JOB_ID.db" "${TMPDIR:-/tmp}/sidecar-' .. run.run_id
-      .. '-$SLURM_JOB_ID.db-"*',
-    "exit $status", "" }, "\n")
-end
-
----A launcher for stdlib/sidecar/task/background.lua: submits the run as a batch job under
----`settings` (the config's validated `slurm` section). The record gets `slurm = {job_id, ...}`.
-function M.launcher(settings)
-  return { name = "slurm", launch = function(s, run)
-    local root = absolute(s.root)
-    local dir = assert(s:run_dir(run.run_id))
-    local script = M.script(root, run)
-    dir:write("slurm.sh", script)
-    dir:close()
-    local argv = slurm.sbatch_args(settings, { name = "sidecar-" .. run.run_id,
-      output = root .. "/runs/" .. run.run_id .. "/worker.log", chdir = root:match("^(.*)/[^/]+$") or "/" })
-    local t0 = now_ms()
-    local job_id, why = slurm.submit(argv, script)
-    if not job_id then
-      return nil, "the Slurm job could not be submitted: " .. why
-    end
-    return { slurm = { job_id = job_id, submitted_ms = now_ms() - t0, partition = settings.partition or json.null } }
-  end }
 end
 
 -- The copy of a record in the store's folder, as text, or nil.
@@ -145,7 +98,7 @@ local function record_ended(s, run, job, why_ended)
     note_job(s, fresh, job)
   end
   errors.keep_interrupt(pcall(index_ended, s, fresh))
-  require("sidecar.executor.slurm_react").after_end(s, assert(s:get_run(run.run_id)))
+  slurm_react.after_end(s, assert(s:get_run(run.run_id)))
 end
 
 ---Asks squeue once of these runs' jobs (before each is reconciled on its own).

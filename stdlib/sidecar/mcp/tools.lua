@@ -5,7 +5,7 @@
 --- are in sidecar.mcp.tool_schemas.
 local errors = require("sidecar.core.errors")
 local json = require("sidecar.core.json")
-local run_background = require("sidecar.task.background")
+local run_control = require("sidecar.executor.run_control")
 local preset_run = require("sidecar.service.preset_run")
 local presets = require("sidecar.service.presets")
 local result = require("sidecar.service.result")
@@ -124,7 +124,7 @@ local function run_waiter(ctx, run_id, wait_s, cancel_stops)
   end
   return {
     poll = function()
-      local run, why, code = run_background.wait(s, run_id, 0)
+      local run, why, code = run_control.wait(s, run_id, 0)
       if not run and code ~= "timeout" then
         return done(nil, why)
       end
@@ -144,7 +144,7 @@ local function run_waiter(ctx, run_id, wait_s, cancel_stops)
     end,
     cancel = function()
       if cancel_stops then
-        local run, why = run_background.kill(s, run_id)
+        local run, why = run_control.kill(s, run_id)
         ctx.log(run and ("%s stopped: %s"):format(run_id, run.status) or ("%s: %s"):format(run_id, why))
       end
       s:close()
@@ -262,7 +262,7 @@ function CALLS.preset_run(a, ctx)
 end
 
 function CALLS.context(_, ctx)
-  local context = require("sidecar.task.context")
+  local context = require("sidecar.service.context")
   local data, why = context.gather(ctx.root, context.DEFAULT_BUDGET)
   if not data then
     return nil, why

@@ -24,13 +24,13 @@
 --- process gone (a queued run whose worker is still starting excepted). A dead run is ended
 --- outcome_unknown with the reason (failed when its agent never started: nothing ran), what is
 --- left of its processes is killed (stdlib/sidecar/run/processes.lua) and its task is ready again (a run
---- whose owner died while finishing it, after its agent, says validation did not complete). A task
---- left `running` by an owner that died after its run ended (during validation, say) is settled
---- from that run, as the owner would have.
+--- whose owner died while finishing it, after its agent, says validation did not complete). This
+--- module judges the runs of this machine; sidecar.executor.reconcile is what readers call: it asks
+--- another executor (Slurm) for its runs, and settles a task its dead owner left running.
 ---
 ---   local lock = run_reconcile.claim(s, "R-0007")        -- the worker, first thing
----   run = run_reconcile.reconcile(s, run)                 -- list, show, wait, tail
----   run_reconcile.reconcile_active(s)                     -- every active run and running task
+---   run, ended_here = run_reconcile.end_if_dead(s, run)   -- a local run whose owner is gone
+---   run_reconcile.sweep(s)                                -- what dead owners left (worktrees, /tmp)
 local clock = require("sidecar.host.time")
 local errors = require("sidecar.core.errors")
 local procinfo = require("sidecar.host.procinfo")
@@ -336,6 +336,15 @@ local function sweep_worktrees(s)
   end
 end
 
+---What runs that ended without their owner left: their worktrees (removed or recovered) and the
+---private folders of sandboxes whose owner was killed before it could remove them (an owner killed
+---while its run was active is found by reconciliation, so no command lists /tmp otherwise).
+---@param s table
+function M.sweep(s)
+  errors.keep_interrupt(pcall(sweep_worktrees, s))
+  errors.keep_interrupt(pcall(require("sidecar.run.sandbox").sweep))
+end
+
 -- Whether reconcile can judge the run: it is active.
 local function judged(run)
   return type(run) == "table" and M.ACTIVE[run.status] ~= nil
@@ -362,16 +371,21 @@ local function dead(run)
   return not run_processes.same(owner.pid, owner.start)
 end
 
--- reconcile without the worktree sweep: the run as it is now, whether it was ended here, and why
--- not when ending it failed (the store busy or unwritable: the next read tries again).
-local function reconcile_one(s, run)
-  if not judged(run) then
+---A run this machine runs (executor local), ended here when its owner is gone (see the header):
+---when it is active, its lock can be taken (or no owner's lock is there) and its owner has ended,
+---what is left of its processes is killed, it is ended (outcome_unknown with the reason, or failed
+---when its agent never started) and its task set ready. A run whose owner is still starting is
+---left alone, and so is a run another executor runs (sidecar.executor.reconcile asks that one).
+---Returns the run as it is now, whether it was ended here, and why not when ending it failed (the
+---store busy or unwritable: the next read tries again). Nothing is swept (M.sweep).
+---@param s table  the store
+---@param run table  a run record
+---@return table run
+---@return boolean ended
+---@return string? why
+function M.end_if_dead(s, run)
+  if not judged(run) or (run.executor ~= nil and run.executor ~= "local") then
     return run, false
-  end
-  if run.executor ~= nil and run.executor ~= "local" then
-    -- Run by another executor (a Slurm job): its state comes from there, its record from the
-    -- run's folder (stdlib/sidecar/executor).
-    return require("sidecar.executor").reconcile(s, run)
   end
   local lock <close>, _, code = M.take_lock(s, run)
   if code == "EWOULDBLOCK" then
@@ -391,73 +405,6 @@ local function reconcile_one(s, run)
     return fresh, false, tostring(err)
   end
   return fresh, true
-end
-
----Notices a run whose owner is gone (see the header): when `run` is active (queued, preparing,
----running), its lock can be taken (or no owner's lock is there) and its owner has ended, kills
----what is left of its processes, ends it (outcome_unknown with the reason, or failed when its agent
----never started), sets its task ready and sweeps crashed worktrees. A run whose owner is still starting is left alone,
----and so is a run that names no owner. Returns the run as it is now, and whether it was ended here.
----@param s table  the store
----@param run table  a run record
----@return table run
----@return boolean ended
-function M.reconcile(s, run)
-  local fresh, ended_here = reconcile_one(s, run)
-  if ended_here then
-    sweep_worktrees(s)
-  end
-  return fresh, ended_here
-end
-
--- Settles a task left running (or queued) by an owner that died after its last run ended: as
--- that run's owner would have (runs.settle_task), or ready when the run says nothing about it.
--- Returns whether it was settled.
-local function reconcile_task(s, task)
-  local latest = (s:list_runs({ task_id = task.task_id, limit = 1 }) or {})[1]
-  if not latest or M.ACTIVE[latest.status] or not M.owner(latest) or M.owner_alive(s, latest) then
-    return false -- an active run is reconcile_one's; no run, or no owner recorded: nothing tells
-  end
-  local fresh = s:get_task(task.task_id)
-  if not fresh or (fresh.status ~= "running" and fresh.status ~= "queued") then
-    return false
-  end
-  if not require("sidecar.task.runs").settle_task(s, task.task_id, latest) then
-    s:set_task_status(task.task_id, "ready")
-  end
-  return true
-end
-
----M.reconcile for every active run of the store, then every task still `running` or `queued`
----whose last run has ended and whose owner is gone is settled from that run. Returns how many
----runs and tasks were ended.
----@param s table
----@return integer
-function M.reconcile_active(s)
-  local count = 0
-  -- Slurm asked once of all its runs, not once per run
-  errors.keep_interrupt(pcall(require("sidecar.executor").prefetch, s))
-  -- One run or task that cannot be settled now (its record unwritable, say) never keeps the
-  -- others, nor the command that reads them: it is tried again by the next read. A Ctrl-C goes on up.
-  for _, status in ipairs({ "queued", "preparing", "running" }) do
-    for _, run in ipairs(s:list_runs({ status = status, limit = 0 }) or {}) do
-      local ok, _, ended_here = errors.keep_interrupt(pcall(reconcile_one, s, run))
-      count = count + ((ok and ended_here) and 1 or 0)
-    end
-  end
-  if count > 0 then
-    errors.keep_interrupt(pcall(sweep_worktrees, s))
-    -- The private folders of sandboxes whose owner was killed before it could remove them: an
-    -- owner killed while its run was active is found here, so no command lists /tmp otherwise.
-    errors.keep_interrupt(pcall(require("sidecar.run.sandbox").sweep))
-  end
-  for _, status in ipairs({ "running", "queued" }) do
-    for _, task in ipairs(s:list_tasks({ status = status, limit = 0 }) or {}) do
-      local ok, settled = errors.keep_interrupt(pcall(reconcile_task, s, task))
-      count = count + ((ok and settled) and 1 or 0)
-    end
-  end
-  return count
 end
 
 return M

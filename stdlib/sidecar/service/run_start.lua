@@ -8,6 +8,7 @@
 ---   -- r.data: {steps, pipeline_id, stopped_after, budget}; r.ok: every step went well
 local executor = require("sidecar.executor")
 local json = require("sidecar.core.json")
+local replay = require("sidecar.task.replay")
 local result = require("sidecar.service.result")
 local runs = require("sidecar.task.runs")
 local runs_service = require("sidecar.service.runs")
@@ -179,7 +180,7 @@ end
 ---@param o table
 function M.replay(o)
   return runs_service.with_run(o, function(s, cfg)
-    local done, message, code = runs.replay(s, cfg, o.id, o)
+    local done, message, code = replay.replay(s, cfg, o.id, o)
     if not done then
       return result.fail(message, code == "usage" and "usage" or nil)
     end

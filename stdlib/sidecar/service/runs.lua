@@ -6,8 +6,9 @@
 ---   local r = runs.show({ root = root, id = "R-0001" })                  -- r.data: run_data.show's
 local json = require("sidecar.core.json")
 local result = require("sidecar.service.result")
+local reconcile = require("sidecar.executor.reconcile")
 local review = require("sidecar.task.review")
-local run_background = require("sidecar.task.background")
+local run_control = require("sidecar.executor.run_control")
 local run_data = require("sidecar.service.run_data")
 local service_store = require("sidecar.service.store")
 local store = require("sidecar.core.store")
@@ -56,7 +57,7 @@ function M.list(o)
     end
   end
   return service_store.with_runs(o, function(s)
-    run_background.reconcile_active(s) -- a run whose owner died (worker or foreground) is ended first
+    reconcile.reconcile_active(s) -- a run whose owner died (worker or foreground) is ended first
     local list, message = s:list_runs({ task_id = o.task, status = o.status, limit = limit })
     return list and result.ok(json.array(list)) or result.fail(message)
   end)
@@ -66,7 +67,7 @@ end
 ---@param o {root: string?, id: string}
 function M.show(o)
   return M.with_run(o, function(s)
-    run_background.reconcile(s, s:get_run(o.id))
+    reconcile.reconcile(s, s:get_run(o.id))
     local data, message, code = run_data.show(s, o.id)
     return data and result.ok(data) or result.fail(message, code)
   end)
@@ -76,7 +77,7 @@ end
 ---@param o {root: string?}
 function M.review(o)
   return service_store.with_runs(o, function(s)
-    run_background.reconcile_active(s) -- a run whose owner died waits for a decision too
+    reconcile.reconcile_active(s) -- a run whose owner died waits for a decision too
     local items, message = review.queue(s)
     if not items then
       return result.fail(message)
@@ -95,7 +96,7 @@ end
 function M.events(o)
   return M.with_run(o, function(s)
     local events = {}
-    local run, message, code = run_background.tail(s, o.id, o.follow, function(line, event)
+    local run, message, code = run_control.tail(s, o.id, o.follow, function(line, event)
       events[#events + 1] = event or line
     end)
     if not run then
@@ -143,7 +144,7 @@ end
 ---@param o {root: string?, id: string}
 function M.kill(o)
   return M.with_run(o, function(s)
-    local run, message, code = run_background.kill(s, o.id)
+    local run, message, code = run_control.kill(s, o.id)
     return run and result.ok(run) or result.fail(message, code)
   end)
 end

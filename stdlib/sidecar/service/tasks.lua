@@ -39,7 +39,7 @@ function M.list(o)
   if not s then
     return result.fail(message)
   end
-  require("sidecar.run.reconcile").reconcile_active(s) -- a run or task whose owner died is ended first
+  require("sidecar.executor.reconcile").reconcile_active(s) -- a run or task whose owner died is ended first
   local tasks
   tasks, message = s:list_tasks({ status = o.status, limit = 0 })
   s:close()

@@ -481,9 +481,4 @@ function M.react(s, cfg, task, st, run)
   })
 end
 
----A new run of a run's task, linked to it with replay_reason (stdlib/sidecar/task/replay.lua).
-function M.replay(s, cfg, run_id, o)
-  return require("sidecar.task.replay").replay(s, cfg, run_id, o)
-end
-
 return M

@@ -114,7 +114,7 @@ function M.board(o)
   if not s then
     return result.fail(message)
   end
-  require("sidecar.run.reconcile").reconcile_active(s) -- a run whose owner died shows as ended
+  require("sidecar.executor.reconcile").reconcile_active(s) -- a run whose owner died shows as ended
   local data, status
   data, message, status = gather(s, o)
   s:close()

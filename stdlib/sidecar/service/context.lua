@@ -138,7 +138,7 @@ function M.gather(root, budget)
   if not s then
     return nil, message
   end
-  require("sidecar.run.reconcile").reconcile_active(s) -- a run whose owner died waits for a decision too
+  require("sidecar.executor.reconcile").reconcile_active(s) -- a run whose owner died waits for a decision too
   local all = { review = waiting_runs(s), tasks = open_tasks(s), decisions = recent_decisions(s),
     session_files = M.recent_session_files(s) }
   local data = { budget_tokens = budget, spend = spend(s), omitted = json.object({}) }

@@ -1,0 +1,87 @@
+--- A run as it is now, whoever runs it, and every active run and running task settled: what each
+--- reader calls before it shows or waits (`run list`, `run show`, `wait`, `tail`, the board, MCP).
+--- A run of this machine whose owner is gone is ended by sidecar.run.reconcile; a run another
+--- executor runs (a Slurm job) is asked of that executor (sidecar.executor); a task left `running`
+--- by an owner that died after its run ended (during validation, say) is settled from that run, as
+--- the owner would have (sidecar.task.runs).
+---
+---   run = reconcile.reconcile(s, run)     -- one run
+---   reconcile.reconcile_active(s)         -- every active run and running task
+local errors = require("sidecar.core.errors")
+local executor = require("sidecar.executor")
+local run_reconcile = require("sidecar.run.reconcile")
+local runs = require("sidecar.task.runs")
+
+local M = {}
+
+-- One run, nothing swept: the run as it is now, whether it was ended here, why not when it failed.
+local function reconcile_one(s, run)
+  if type(run) == "table" and run_reconcile.ACTIVE[run.status] and run.executor ~= nil and run.executor ~= "local" then
+    return executor.reconcile(s, run)
+  end
+  return run_reconcile.end_if_dead(s, run)
+end
+
+---The run as it is now: ended here when its owner is gone (a local run), or as its executor says;
+---what dead owners left is swept when it was ended here. Returns the run and whether it was ended here.
+---@param s table  the store
+---@param run table  a run record
+---@return table run
+---@return boolean ended
+function M.reconcile(s, run)
+  local fresh, ended_here = reconcile_one(s, run)
+  if ended_here then
+    run_reconcile.sweep(s)
+  end
+  return fresh, ended_here
+end
+
+-- Settles a task left running (or queued) by an owner that died after its last run ended: as
+-- that run's owner would have (runs.settle_task), or ready when the run says nothing about it.
+-- Returns whether it was settled.
+local function reconcile_task(s, task)
+  local latest = (s:list_runs({ task_id = task.task_id, limit = 1 }) or {})[1]
+  if not latest or run_reconcile.ACTIVE[latest.status] or not run_reconcile.owner(latest)
+      or run_reconcile.owner_alive(s, latest) then
+    return false -- an active run is reconcile_one's; no run, or no owner recorded: nothing tells
+  end
+  local fresh = s:get_task(task.task_id)
+  if not fresh or (fresh.status ~= "running" and fresh.status ~= "queued") then
+    return false
+  end
+  if not runs.settle_task(s, task.task_id, latest) then
+    s:set_task_status(task.task_id, "ready")
+  end
+  return true
+end
+
+---M.reconcile for every active run of the store, then every task still `running` or `queued`
+---whose last run has ended and whose owner is gone is settled from that run. Returns how many
+---runs and tasks were ended.
+---@param s table
+---@return integer
+function M.reconcile_active(s)
+  local count = 0
+  -- Slurm asked once of all its runs, not once per run
+  errors.keep_interrupt(pcall(executor.prefetch, s))
+  -- One run or task that cannot be settled now (its record unwritable, say) never keeps the
+  -- others, nor the command that reads them: it is tried again by the next read. A Ctrl-C goes on up.
+  for _, status in ipairs({ "queued", "preparing", "running" }) do
+    for _, run in ipairs(s:list_runs({ status = status, limit = 0 }) or {}) do
+      local ok, _, ended_here = errors.keep_interrupt(pcall(reconcile_one, s, run))
+      count = count + ((ok and ended_here) and 1 or 0)
+    end
+  end
+  if count > 0 then
+    run_reconcile.sweep(s)
+  end
+  for _, status in ipairs({ "running", "queued" }) do
+    for _, task in ipairs(s:list_tasks({ status = status, limit = 0 }) or {}) do
+      local ok, settled = errors.keep_interrupt(pcall(reconcile_task, s, task))
+      count = count + ((ok and settled) and 1 or 0)
+    end
+  end
+  return count
+end
+
+return M
