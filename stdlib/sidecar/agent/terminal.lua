@@ -18,7 +18,7 @@
 ---   answered as a terminal would (stdlib/sidecar/agent/terminal_queries.lua).
 local clock = require("sidecar.host.time")
 local input_channel = require("sidecar.agent.input_channel")
-local input_keys = require("sidecar.agent.input_keys")
+local input_keys = require("sidecar.core.input_keys")
 local json = require("sidecar.core.json")
 local logfile = require("sidecar.host.logfile")
 local prompts = require("sidecar.agent.prompts")

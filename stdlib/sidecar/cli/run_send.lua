@@ -2,7 +2,7 @@
 --- started with --pty (stdlib/sidecar/agent/input_channel.lua; its owner types it from its wait loop and
 --- records it as an event). TEXT is followed by Enter unless --no-enter.
 local input_channel = require("sidecar.agent.input_channel")
-local input_keys = require("sidecar.agent.input_keys")
+local input_keys = require("sidecar.core.input_keys")
 local json = require("sidecar.core.json")
 local out = require("sidecar.cli.output")
 

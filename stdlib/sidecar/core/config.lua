@@ -31,7 +31,7 @@ local SCHEMA = {
   idle_timeout = { "duration", "5m" },
   stuck_after = { "duration", "5m" }, -- silence that flags a run stuck (stdlib/sidecar/run/stuck.lua)
   max_log_bytes = { "size", "64MiB" },
-  -- Runs on a terminal (run --pty): stdlib/sidecar/agent/prompts.lua checks these.
+  -- Runs on a terminal (run --pty): stdlib/sidecar/core/terminal_settings.lua checks these.
   waiting_patterns = { "patterns", nil }, on_stuck = { "on_stuck", nil }, answers = { "answers", nil },
   runners = { "table", {} },
   routes = { "table", {} },
@@ -267,8 +267,8 @@ local function check_value(path, want, v)
         type(v) == "string" and ("%q"):format(v) or type(v))
     end
     return true
-  elseif want == "budget" then -- {tokens = N, usd = X} (stdlib/sidecar/agent/budget.lua)
-    return require("sidecar.agent.budget").check_limit(path, v)
+  elseif want == "budget" then -- {tokens = N, usd = X}
+    return require("sidecar.core.budget_settings").check_limit(path, v)
   elseif want == "os_sandbox" or want == "network" then
     local names = want == "network" and M.NETWORKS or { "bwrap", "off" }
     for _, name in ipairs(names) do
@@ -295,7 +295,7 @@ local function check_value(path, want, v)
     local ok, why = check_value(path, "list", v)
     return ok, ok == nil and (why .. " (or a string, a command for /bin/sh; or true: notify-send)") or nil
   elseif want == "patterns" or want == "answers" or want == "on_stuck" then
-    return require("sidecar.agent.prompts")["check_" .. want](path, v)
+    return require("sidecar.core.terminal_settings")["check_" .. want](path, v)
   elseif want == "reactions" then
     return require("sidecar.core.reaction_settings").check(path, v)
   elseif want == "section" or want == "table" then

@@ -10,9 +10,19 @@
 local errors = require("sidecar.core.errors")
 local executor = require("sidecar.executor")
 local run_reconcile = require("sidecar.run.reconcile")
+local run_sandbox = require("sidecar.run.sandbox")
+local run_worktree = require("sidecar.run.worktree")
 local runs = require("sidecar.task.runs")
 
 local M = {}
+
+-- What runs that ended without their owner left: their worktrees (removed or recovered) and the
+-- private folders of sandboxes whose owner was killed before it could remove them (an owner killed
+-- while its run was active is found here, so no command lists /tmp otherwise).
+local function sweep(s)
+  errors.keep_interrupt(pcall(run_worktree.sweep, s))
+  errors.keep_interrupt(pcall(run_sandbox.sweep))
+end
 
 -- One run, nothing swept: the run as it is now, whether it was ended here, why not when it failed.
 local function reconcile_one(s, run)
@@ -31,7 +41,7 @@ end
 function M.reconcile(s, run)
   local fresh, ended_here = reconcile_one(s, run)
   if ended_here then
-    run_reconcile.sweep(s)
+    sweep(s)
   end
   return fresh, ended_here
 end
@@ -73,7 +83,7 @@ function M.reconcile_active(s)
     end
   end
   if count > 0 then
-    run_reconcile.sweep(s)
+    sweep(s)
   end
   for _, status in ipairs({ "running", "queued" }) do
     for _, task in ipairs(s:list_tasks({ status = status, limit = 0 }) or {}) do

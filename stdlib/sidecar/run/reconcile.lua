@@ -30,7 +30,6 @@
 ---
 ---   local lock = run_reconcile.claim(s, "R-0007")        -- the worker, first thing
 ---   run, ended_here = run_reconcile.end_if_dead(s, run)   -- a local run whose owner is gone
----   run_reconcile.sweep(s)                                -- what dead owners left (worktrees, /tmp)
 local clock = require("sidecar.host.time")
 local errors = require("sidecar.core.errors")
 local procinfo = require("sidecar.host.procinfo")
@@ -327,24 +326,6 @@ function M.record_end(s, run)
   end
 end
 
--- Removes or recovers the worktrees of runs that ended without their worker (stdlib/sidecar/run/worktree.lua,
--- when this build has it).
-local function sweep_worktrees(s)
-  local ok, run_worktree = errors.keep_interrupt(pcall(require, "sidecar.run.worktree"))
-  if ok and type(run_worktree) == "table" and run_worktree.sweep then
-    run_worktree.sweep(s)
-  end
-end
-
----What runs that ended without their owner left: their worktrees (removed or recovered) and the
----private folders of sandboxes whose owner was killed before it could remove them (an owner killed
----while its run was active is found by reconciliation, so no command lists /tmp otherwise).
----@param s table
-function M.sweep(s)
-  errors.keep_interrupt(pcall(sweep_worktrees, s))
-  errors.keep_interrupt(pcall(require("sidecar.run.sandbox").sweep))
-end
-
 -- Whether reconcile can judge the run: it is active.
 local function judged(run)
   return type(run) == "table" and M.ACTIVE[run.status] ~= nil
@@ -377,7 +358,8 @@ end
 ---when its agent never started) and its task set ready. A run whose owner is still starting is
 ---left alone, and so is a run another executor runs (sidecar.executor.reconcile asks that one).
 ---Returns the run as it is now, whether it was ended here, and why not when ending it failed (the
----store busy or unwritable: the next read tries again). Nothing is swept (M.sweep).
+---store busy or unwritable: the next read tries again). What a dead owner left (its worktree, its
+---sandbox's folder) is for sidecar.executor.reconcile to sweep.
 ---@param s table  the store
 ---@param run table  a run record
 ---@return table run

@@ -128,7 +128,7 @@ function M.settings(cfg, task, o)
   st.notify = o.notify -- a background run's notice when it ends (stdlib/sidecar/task/notices.lua)
   st.pty, st.on_stuck = o.pty or nil, o.on_stuck or rawget(cfg, "on_stuck") -- stdlib/sidecar/agent/terminal.lua
   if o.on_stuck ~= nil then
-    local ok, bad = require("sidecar.agent.prompts").check_on_stuck("--on-stuck", o.on_stuck)
+    local ok, bad = require("sidecar.core.terminal_settings").check_on_stuck("--on-stuck", o.on_stuck)
     if not ok or not o.pty then
       return nil, bad or "--on-stuck types Enter on the run's terminal: give --pty too"
     end
