@@ -73,6 +73,20 @@ eq "blocked: blocker 2 names the push" "tried to push to origin $work/everything
 eq "blocked: blocker 3 names the avoided file" "changed config/secrets.yml, which the task lists under files_to_avoid" \
   "$(field $R .blockers.3)"
 eq "blocked: no other blocker" "nil" "$(field $R .blockers.4)"
+# The run's events say the same, in order (docs/formats.md: events.jsonl): the gates' verdict, the
+# validation step begun and ended, the end.
+eq "blocked: the events of the gates, the validation and the end" \
+  "gates blocked=true 3; validation.started 1/1 test true; validation.finished 1 ok=true; run.finished blocked" \
+  "$("$S" -e 'local json, out = require("sidecar.core.json"), {}
+  for line in io.lines() do
+    local e, f = json.decode(line), nil
+    f = e.fields
+    if e.kind == "gates" then out[#out + 1] = ("gates blocked=%s %d"):format(f.blocked, #f.blockers)
+    elseif e.kind == "validation.started" then out[#out + 1] = ("%s %d/%d %s %s"):format(e.kind, f.step, f.steps, f.kind, f.command)
+    elseif e.kind == "validation.finished" then out[#out + 1] = ("%s %d ok=%s"):format(e.kind, f.step, f.ok)
+    elseif e.kind == "run.finished" then out[#out + 1] = e.kind .. " " .. f.status end
+  end
+  io.write(table.concat(out, "; "))' <".agent/runs/$id/events.jsonl")"
 eq "blocked: the task is blocked with the same blockers" "blocked tried to push to origin $work/everything/remote.git" \
   "$(field .agent/tasks/T-0001.json .status) $(field .agent/tasks/T-0001.json .blockers.2)"
 # The run's branch: main in place, sidecar/<run id> in a worktree of its own.

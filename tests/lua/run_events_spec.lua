@@ -42,6 +42,23 @@ describe("sidecar.core.run_events", function()
     os.execute(("rm -rf %q"):format(dir))
   end)
 
+  it("gets the events a run's later steps append (validation, the end) after its recorder closed", function()
+    local root = test.temp_dir() .. "/.agent"
+    local s = assert(require("sidecar.core.store").open(root, { create = true }))
+    local run = { run_id = "R-0007", status = "review" }
+    assert(s:run_dir(run.run_id, true)):close()
+    local got = {}
+    local sub <close> = run_events.subscribe(function(e) got[#got + 1] = e.kind .. " " .. tostring(e.seq) end,
+      { run_id = "R-0007" })
+    telemetry.run_event(s, "R-0007", "validation.started", { step = 1, steps = 1, kind = "test", command = "true" })
+    telemetry.run_event(s, "R-0007", "validation.finished", { step = 1, kind = "test", ok = true })
+    telemetry.run_finished(s, run)
+    local written = lines(root .. "/runs/R-0007")
+    s:close()
+    expect(got):equals({ "validation.started 1", "validation.finished 2", "run.finished 3" })
+    expect(written[3].fields.status):equals("review")
+  end)
+
   it("filters by run and by kind, and stops at close", function()
     local dir = test.temp_dir()
     local mine, agents = {}, {}

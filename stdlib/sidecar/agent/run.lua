@@ -299,6 +299,8 @@ local function read_result(record, c)
   if o.gates then
     local gates = require("sidecar.run.gates") -- loaded only for a run that has gates
     gates.apply(record, gates.evaluate(record, o.task, o.gates))
+    t:event("gates", { blocked = #record.gates.blockers > 0, blockers = record.gates.blockers,
+      warnings = record.gates.warnings })
   end
   run_owner.apply(record, c.escapees) -- a run something outlived is never a clean review
   if parser then

@@ -451,10 +451,21 @@ end
 ---@param s table  the store
 ---@param run table  the run record, as it ended
 function M.run_finished(s, run)
-  local dir = s:run_dir(run.run_id)
-  local t = dir and M.open(dir, { run_id = run.run_id })
+  M.run_event(s, run.run_id, "run.finished", { status = run.status, reason = run.failure_reason })
+end
+
+---Appends one event to a run's events.jsonl, published on the run event bus as every written event
+---is: for a step of the run after its agent's recorder has closed (validation, the end). Nothing
+---when the run's folder cannot be opened (a run imported without one).
+---@param s table  the store
+---@param run_id string
+---@param kind string
+---@param fields? table
+function M.run_event(s, run_id, kind, fields)
+  local dir = s:run_dir(run_id)
+  local t = dir and M.open(dir, { run_id = run_id })
   if t then
-    t:event("run.finished", { status = run.status, reason = run.failure_reason })
+    t:event(kind, fields)
     t:close()
   end
   if dir then

@@ -111,10 +111,14 @@ local function validate(s, cfg, task, run, repo, owner, progress, wt)
     -- by run_reconcile should this process die meanwhile.
     cwd = repo, timeouts = cfg.validation.timeouts, env = env,
     on_step = function(i, entry)
+      telemetry.run_event(s, run.run_id, "validation.started", { step = i, steps = #entries, kind = entry.kind,
+        command = entry.command })
       progress("run %s: validation %d/%d %s: %s", run.run_id, i, #entries, entry.kind, entry.command)
     end,
-    on_result = function(_, result)
+    on_result = function(i, result)
       s:add_validation(run.run_id, result)
+      telemetry.run_event(s, run.run_id, "validation.finished", { step = i, kind = result.kind, ok = result.ok,
+        exit_code = result.exit_code, timed_out = result.timed_out, duration_ms = result.duration_ms })
       progress("run %s:   %s in %s", run.run_id, result.ok and "ok" or (result.timed_out and "TIMED OUT" or
         ("FAILED (exit " .. tostring(result.exit_code) .. ")")), duration.format(result.duration_ms))
     end,
