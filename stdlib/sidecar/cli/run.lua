@@ -10,6 +10,7 @@ local prompt = require("sidecar.prompt.compile")
 local prompt_kit = require("sidecar.prompt.kit")
 local review = require("sidecar.task.review")
 local run_control = require("sidecar.executor.run_control")
+local run_progress = require("sidecar.service.run_progress")
 local run_start = require("sidecar.service.run_start")
 local runs_service = require("sidecar.service.runs")
 local run_view = require("sidecar.cli.run_view")
@@ -105,6 +106,7 @@ function M.run(o)
     return failed(o, "run", "which task? sidecar run T-0001 (or sidecar run --help for the subcommands)", EXIT_USAGE)
   end
   o.on_progress = out.progress
+  local lines <close> = run_progress.follow(out.progress) -- validation steps, from the runs' events
   local p, bad = run_start.prepare(o)
   if not p then
     return out.answer(o, "run", bad)
@@ -127,6 +129,7 @@ end
 ---`sidecar run replay R-…`
 function M.replay(o)
   o.on_progress = out.progress
+  local lines <close> = run_progress.follow(out.progress)
   local r = run_start.replay(o)
   if r.ok and o.background and not o.dry_run then
     return require("sidecar.cli.run_executor").report_started(o, "run replay", r)
@@ -149,6 +152,7 @@ function M.answer(o)
     return cfg
   end
   o.on_progress = out.progress
+  local lines <close> = run_progress.follow(out.progress)
   local result, message, code = require("sidecar.task.answer").answer(s, cfg, o.id, text, o)
   s:close()
   if not result then

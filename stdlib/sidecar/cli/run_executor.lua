@@ -108,6 +108,7 @@ function M.work(o, open)
   -- A preset's step run as a Slurm job runs as the preset's own workers do (executor/slurm_preset.lua).
   local step = remote and require("sidecar.executor.slurm_submit").is_preset_step(root, o.worker)
   local work = step and require("sidecar.executor.slurm_preset").work or background.work
+  local lines <close> = require("sidecar.service.run_progress").follow(out.progress) -- validation steps
   local ok, run, message = pcall(work, s, cfg, o.worker, out.progress)
   if remote then
     node.close(s) -- its scratch database goes, even when the worker was stopped (SIGTERM)

@@ -10,7 +10,6 @@
 --- running is found, ended and recorded (run_owner.apply), and so by run_reconcile should the
 --- owner die meanwhile.
 local config = require("sidecar.core.config")
-local duration = require("sidecar.core.duration")
 local json = require("sidecar.core.json")
 local review = require("sidecar.task.review")
 local run_owner = require("sidecar.run.owner")
@@ -111,16 +110,14 @@ local function validate(s, cfg, task, run, repo, owner, progress, wt)
     -- by run_reconcile should this process die meanwhile.
     cwd = repo, timeouts = cfg.validation.timeouts, env = env,
     on_step = function(i, entry)
+      -- (the surfaces show it as a line: sidecar.service.run_progress)
       telemetry.run_event(s, run.run_id, "validation.started", { step = i, steps = #entries, kind = entry.kind,
         command = entry.command })
-      progress("run %s: validation %d/%d %s: %s", run.run_id, i, #entries, entry.kind, entry.command)
     end,
     on_result = function(i, result)
       s:add_validation(run.run_id, result)
       telemetry.run_event(s, run.run_id, "validation.finished", { step = i, kind = result.kind, ok = result.ok,
         exit_code = result.exit_code, timed_out = result.timed_out, duration_ms = result.duration_ms })
-      progress("run %s:   %s in %s", run.run_id, result.ok and "ok" or (result.timed_out and "TIMED OUT" or
-        ("FAILED (exit " .. tostring(result.exit_code) .. ")")), duration.format(result.duration_ms))
     end,
   })
   if owner then -- what a step left running (a server, a setsid() escapee): ended and recorded
