@@ -19,8 +19,17 @@
 --- A step starts only while every scope has something left: what one run will cost cannot be
 --- known ahead, so a run is stopped when it crosses what was left.
 local agent_events = require("sidecar.agent.events")
+local budget_settings = require("sidecar.core.budget_settings")
 
 local M = {}
+
+---Checks one limit ({tokens = N, usd = X}); true, or nil and a message naming `path`. The config's
+---check (sidecar.core.budget_settings), kept here where the public `budget` module has always had it.
+---@param path string  where it came from ("budgets.per_run")
+---@return boolean|nil ok, string? message
+function M.check_limit(path, v)
+  return budget_settings.check_limit(path, v)
+end
 
 M.SCOPES = { "command", "per_run", "per_task", "per_day" }
 M.KINDS = { "tokens", "usd" }
