@@ -393,7 +393,6 @@ int run_sandbox_init(const SandboxInitOptions& o) {
   for (;;) {
     fds.assign(1, pollfd{sigfd.fd, POLLIN, 0});
     fwd.fill(fds);
-
     int wait_ms = agent_done ? 20 : 1000;
     if (watch.on) wait_ms = static_cast<int>(std::clamp<int64_t>(next_watch - now_ms(), 0, wait_ms));
     const int n = ::poll(fds.data(), fds.size(), wait_ms);

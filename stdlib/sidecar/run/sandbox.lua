@@ -211,8 +211,6 @@ local function dirname(p)
   return p:match("^(.*)/[^/]*$") or "/"
 end
 
--- The folders to show again read-only: the repository, the store, Sidecar and the agent's
--- program (and PATH's folders) where they live in a folder the sandbox makes private.
 -- What sandbox-init's connect guard needs (host/sandbox/socket_guard.hpp): the sockets isolation.read
 -- lists (a socket, or a folder of them) stay connectable; with the host's network, its abstract
 -- sockets are the machine's, not the sandbox's.
@@ -230,6 +228,8 @@ local function socket_guard_args(o, settings, network)
   return args
 end
 
+-- The folders to show again read-only: the repository, the store, Sidecar and the agent's
+-- program (and PATH's folders) where they live in a folder the sandbox makes private.
 local function read_paths(o, settings, home_plan)
   local sidecar_dir = dirname(paths.real(require("sidecar.core.proc").executable()) or "/")
   local list = { o.repo_top, o.store_root, o.run_dir, sidecar_dir }
