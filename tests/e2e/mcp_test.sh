@@ -138,6 +138,10 @@ progressed() { grep -q "\"method\":\"notifications/progress\".*\"progressToken\"
 wait_until "run_task sends progress" 60 progressed
 run3=$(grep -o "\"progressToken\":\"tok-$cancel_id\"" -m1 "$work/mcp.out" >/dev/null; grep "tok-$cancel_id" "$work/mcp.out" | tail -n 1 | jv .params.message | grep -oP 'R-\d+')
 alive "while a run_task waits"
+# The progress says what the run is doing: the latest of its events (its events.jsonl, written by
+# the worker, another process).
+doing() { grep "tok-$cancel_id" "$work/mcp.out" | jv .params.message | grep -qE "^$run3 running, [0-9]+ s: .+"; }
+wait_until "run_task's progress names the run's latest event" 60 doing
 send "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/cancelled\",\"params\":{\"requestId\":$cancel_id,\"reason\":\"the user pressed Esc\"}}"
 interrupted() { [ "$(field .agent/runs/$run3/run.json .status)" = interrupted ]; }
 wait_until "the cancelled run is recorded interrupted" 60 interrupted

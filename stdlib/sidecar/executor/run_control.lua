@@ -146,10 +146,11 @@ function M.kill(s, run_id)
   return run
 end
 
--- One event line for people: "12:00:01.234 agent.message  {...}", and the event itself.
--- What the agent said and ran, as text: "agent: ..." (each further line indented) and "$ command
--- [exit N]"; nil for any other event.
-local function agent_text(e)
+---What the agent said and ran, as text: "agent: ..." (each further line indented) and "$ command
+---[exit N]" (a --pty run's screen, what was typed at it too); nil for any other event.
+---@param e table  an event of events.jsonl, decoded
+---@return string|nil
+function M.said(e)
   local f = type(e.fields) == "table" and e.fields or {}
   if e.kind == "agent.message" and type(f.text) == "string" then
     return "agent: " .. f.text:gsub("\n+$", ""):gsub("\n", "\n                                ")
@@ -164,12 +165,13 @@ local function agent_text(e)
   end
 end
 
+-- One event line for people: "12:00:01.234 agent.message  {...}", and the event itself.
 local function event_line(line)
   local ok, e = json.try_decode(line)
   if not ok or type(e) ~= "table" then
     return line
   end
-  local said = agent_text(e)
+  local said = M.said(e)
   if said then
     local ts = type(e.ts) == "string" and e.ts:match("T([%d:.]+)") or ""
     return ("%s %-22s %s"):format(ts, tostring(e.kind), said), e

@@ -6,6 +6,7 @@
 local errors = require("sidecar.core.errors")
 local json = require("sidecar.core.json")
 local run_control = require("sidecar.executor.run_control")
+local run_progress = require("sidecar.service.run_progress")
 local preset_run = require("sidecar.service.preset_run")
 local presets = require("sidecar.service.presets")
 local result = require("sidecar.service.result")
@@ -118,6 +119,7 @@ local function run_waiter(ctx, run_id, wait_s, cancel_stops)
   local deadline = clock.monotonic_ns() // 1000000 + wait_s * 1000
   local started = clock.monotonic_ns()
   local status = "queued"
+  local now_doing = run_progress.watcher(s, run_id)
   local function done(result, why)
     s:close()
     return result, why
@@ -139,8 +141,10 @@ local function run_waiter(ctx, run_id, wait_s, cancel_stops)
         return done(summary)
       end
     end,
-    progress = function()
-      return ("%s %s, %d s"):format(run_id, status, (clock.monotonic_ns() - started) // 1000000000)
+    progress = function() -- "R-0001 running, 12 s: $ make test [exit 0]": the latest of its events
+      local latest = now_doing()
+      return ("%s %s, %d s%s"):format(run_id, status, (clock.monotonic_ns() - started) // 1000000000,
+        latest and (": " .. latest) or "")
     end,
     cancel = function()
       if cancel_stops then

@@ -1,10 +1,15 @@
 --- The progress lines a run's events make, for a surface that shows progress as text: the command
---- line's stderr, the MCP server's log notifications. The surface subscribes to the run event bus
---- (sidecar.core.run_events) for as long as its command works; the library itself prints nothing.
+--- line's stderr, the MCP server's progress notifications. In the process that runs it, the surface
+--- subscribes to the run event bus (sidecar.core.run_events) for as long as its command works (the
+--- library itself prints nothing); from another process it follows the run's events.jsonl.
 ---
 ---   local sub <close> = run_progress.follow(out.progress)   -- "run R-0001: validation 1/2 test: make test"
+---   local now = run_progress.watcher(s, "R-0001")          -- now() -> "$ make test [exit 0]" (the latest)
 local duration = require("sidecar.core.duration")
+local json = require("sidecar.core.json")
+local run_control = require("sidecar.executor.run_control")
 local run_events = require("sidecar.core.run_events")
+local text = require("sidecar.core.text")
 
 local M = {}
 
@@ -27,6 +32,53 @@ local LINES = {
 function M.line(e)
   local make = LINES[e.kind]
   return make and make(tostring(e.run_id), type(e.fields) == "table" and e.fields or {}) or nil
+end
+
+M.SHORT_BYTES = 160 -- what watcher() says of an event, at most
+M.CATCH_UP_BYTES = 65536 -- further behind than this, a watcher skips to the file's end
+
+-- An event in one short line: its progress line, what the agent said or ran, else its kind.
+local function short(e)
+  local said = M.line(e) or run_control.said(e) or tostring(e.kind)
+  return text.clip((said:gsub("%s+", " ")), M.SHORT_BYTES)
+end
+
+---A watcher of run `run_id`'s events.jsonl, which another process writes: each call reads what was
+---appended since the last (skipping ahead when far behind) and returns the latest event in one
+---short line (its progress line, what the agent said or ran, else its kind), or nil before any.
+---@param s table  the store
+---@param run_id string
+---@return fun(): string|nil
+function M.watcher(s, run_id)
+  local path = s.root .. "/runs/" .. run_id .. "/events.jsonl"
+  local offset, pending, latest = 0, "", nil
+  return function()
+    local f = io.open(path, "rb")
+    if not f then
+      return latest
+    end
+    local size, skip_cut = f:seek("end"), false
+    if size and size - offset > M.CATCH_UP_BYTES then
+      offset, pending, skip_cut = size - M.CATCH_UP_BYTES, "", true
+    end
+    f:seek("set", offset)
+    local chunk = f:read("a") or ""
+    f:close()
+    offset = offset + #chunk
+    local buffer = pending .. chunk
+    if skip_cut then -- read from the middle of a line: that line is dropped
+      buffer = buffer:gsub("^[^\n]*\n", "", 1)
+    end
+    for line in buffer:gmatch("([^\n]*)\n") do
+      local ok, e = json.try_decode(line)
+      if ok and type(e) == "table" and type(e.kind) == "string" then
+        e.run_id = run_id -- a line of the file names no run: it is this one's
+        latest = short(e)
+      end
+    end
+    pending = buffer:match("[^\n]*$")
+    return latest
+  end
 end
 
 ---Hands `write` the line of each event published from now on that makes one, until the returned
