@@ -16,9 +16,6 @@ local trust_guard = require("sidecar.core.trust_guard")
 local M = {}
 
 M.FILE = "config.lua"
----The networks an agent's OS sandbox may have (isolation.network, a runner's, worktree.setup_network,
------network): sidecar.run.sandbox says what each lets through.
-M.NETWORKS = { "model", "none", "full", "host" }
 
 -- The defaults, and the type of each setting ("duration" is a string such as "30m").
 local SCHEMA = {
@@ -270,18 +267,7 @@ local function check_value(path, want, v)
   elseif want == "budget" then -- {tokens = N, usd = X}
     return require("sidecar.core.budget_settings").check_limit(path, v)
   elseif want == "os_sandbox" or want == "network" then
-    local names = want == "network" and M.NETWORKS or { "bwrap", "off" }
-    for _, name in ipairs(names) do
-      if v == name then
-        return true
-      end
-    end
-    local quoted = {}
-    for i, name in ipairs(names) do
-      quoted[i] = ("%q"):format(name)
-    end
-    return nil, ("%s: expected %s, got %s"):format(path, table.concat(quoted, ", "),
-      type(v) == "string" and ("%q"):format(v) or type(v))
+    return require("sidecar.core.isolation_settings").check(path, want, v)
   elseif want == "gate" then
     if v ~= "block" and v ~= "warn" and v ~= "allow" then
       return nil, ("%s: expected \"block\", \"warn\" or \"allow\", got %s"):format(path,

@@ -22,11 +22,11 @@
 ---
 --- `isolation.sandbox = "off"` (or --os-sandbox off, or SIDECAR_OS_SANDBOX=off for a machine without
 --- user namespaces) runs agents without one; the run records that it was asked for.
-local config = require("sidecar.core.config")
 local errors = require("sidecar.core.errors")
 local files = require("sidecar.core.files")
 local hidden = require("sidecar.run.sandbox_hidden")
 local ids = require("sidecar.core.ids")
+local isolation_settings = require("sidecar.core.isolation_settings")
 local limits = require("sidecar.run.sandbox_limits")
 local home = require("sidecar.run.sandbox_home")
 local host = require("sidecar.host.sandbox")
@@ -41,7 +41,7 @@ local M = {}
 
 M.MODES = { bwrap = true, off = true }
 M.NETWORKS = {}
-for _, name in ipairs(config.NETWORKS) do
+for _, name in ipairs(isolation_settings.NETWORKS) do
   M.NETWORKS[name] = true
 end
 M.SETTLE_MS = 5000 -- what the agent left may take this long to end by itself (run_owner.SETTLE_MS)
@@ -98,7 +98,7 @@ function M.settings(iso, entry, o)
   end
   if not M.NETWORKS[s.network] then
     return nil, ("network '%s' is not one of %s"):format(tostring(s.network),
-      table.concat(config.NETWORKS, ", "))
+      table.concat(isolation_settings.NETWORKS, ", "))
   end
   for _, h in ipairs(s.hide) do
     if type(h) ~= "string" or not (h:sub(1, 1) == "/" or h == "~" or h:sub(1, 2) == "~/") then

@@ -144,7 +144,7 @@ local function setup_sandbox(cfg, o)
   if net ~= nil then
     if not sandbox.NETWORKS[net] then
       return nil, ("worktree.setup_network is '%s': it takes %s"):format(tostring(net),
-        table.concat(require("sidecar.core.config").NETWORKS, ", "))
+        table.concat(require("sidecar.core.isolation_settings").NETWORKS, ", "))
     end
     s.network = net
   end
