@@ -10,18 +10,17 @@
 local errors = require("sidecar.core.errors")
 local executor = require("sidecar.executor")
 local run_reconcile = require("sidecar.run.reconcile")
-local run_sandbox = require("sidecar.run.sandbox")
-local run_worktree = require("sidecar.run.worktree")
 local runs = require("sidecar.task.runs")
 
 local M = {}
 
 -- What runs that ended without their owner left: their worktrees (removed or recovered) and the
 -- private folders of sandboxes whose owner was killed before it could remove them (an owner killed
--- while its run was active is found here, so no command lists /tmp otherwise).
+-- while its run was active is found here, so no command lists /tmp otherwise). Loaded only then:
+-- a reader that ends nothing (every `run list`) does not load the worktree and sandbox modules.
 local function sweep(s)
-  errors.keep_interrupt(pcall(run_worktree.sweep, s))
-  errors.keep_interrupt(pcall(run_sandbox.sweep))
+  errors.keep_interrupt(pcall(function() require("sidecar.run.worktree").sweep(s) end))
+  errors.keep_interrupt(pcall(function() require("sidecar.run.sandbox").sweep() end))
 end
 
 -- One run, nothing swept: the run as it is now, whether it was ended here, why not when it failed.

@@ -22,7 +22,7 @@ local store = require("sidecar.core.store")
 
 local M = {}
 
-M.ACTIVE = store.ACTIVE
+local ACTIVE = store.ACTIVE
 local KILL_WAIT_MS = 15000 -- for the worker to stop its agent (its grace is 2 s) and record the run
 local LEFTOVER_GRACE_MS = 2000
 
@@ -44,7 +44,7 @@ function M.wait(s, run_id, timeout_ms)
       return nil, ("no run %s (see sidecar run list)"):format(run_id), "not_found"
     end
     run = reconcile(s, run)
-    if not M.ACTIVE[run.status] then
+    if not ACTIVE[run.status] then
       return run
     end
     if deadline and now_ms() >= deadline then
@@ -103,7 +103,7 @@ function M.kill(s, run_id)
   if not run then
     return nil, ("no run %s (see sidecar run list)"):format(run_id), "not_found"
   end
-  if not M.ACTIVE[run.status] then
+  if not ACTIVE[run.status] then
     return nil, ("run %s already ended: %s"):format(run_id, run.status), "bad_state"
   end
   if run.executor ~= nil and run.executor ~= "local" then -- a Slurm job: scancel (stdlib/sidecar/executor)
@@ -129,7 +129,7 @@ function M.kill(s, run_id)
   local lock = run_reconcile.try_lock(s, run_id)
   run = assert(s:get_run(run_id))
   local killed = run_reconcile.stop_processes(s, run, LEFTOVER_GRACE_MS)
-  if M.ACTIVE[run.status] then
+  if ACTIVE[run.status] then
     run.status = "interrupted"
     run.failure_reason = ("%s %s; the run was stopped by sidecar run kill%s"):format(who, why,
       killed > 0 and (" (%d process%s of it killed)"):format(killed, killed == 1 and "" or "es") or "")
@@ -214,7 +214,7 @@ function M.tail(s, run_id, follow, write)
       end
       pending = pending:sub(from)
     end
-    if not follow or not M.ACTIVE[run.status] then
+    if not follow or not ACTIVE[run.status] then
       return run
     end
     sleep(200)
