@@ -194,6 +194,34 @@ std::optional<std::string> RunStore::create_run(const RunFields& fields, const R
   return id;
 }
 
+namespace {
+
+// The statuses of a run that something still runs; every other status is an end.
+bool is_active_status(const std::string& status) {
+  return status == "queued" || status == "preparing" || status == "running";
+}
+
+// A run that ended stays ended: a write that would make it active again (a stale writer, a worker
+// starting a run that `run kill` ended meanwhile) is refused with EENDED. The caller's write
+// transaction holds the lock, so nothing ends the run between this read and the write.
+bool ended_stays_ended(RunStore::Impl& s, const std::string& run_id, const std::string& status, StoreError& error) {
+  if (!is_active_status(status)) return true;
+  Stmt st = s.statement("SELECT status FROM runs WHERE run_id = ?1", error);
+  if (!st) return false;
+  st.text(1, run_id);
+  int rc = st.step();
+  if (rc != SQLITE_ROW) return rc == SQLITE_DONE || s.sql_fail(error, "reading run " + run_id, rc);
+  std::string stored = st.text_at(0);
+  while ((rc = st.step()) == SQLITE_ROW) {
+  }
+  if (is_active_status(stored)) return true;
+  return fail(error, "EENDED",
+              "run " + run_id + " has ended (" + stored + "): it is not made " + status +
+                  " again; start a new run (sidecar run, run replay) instead");
+}
+
+}  // namespace
+
 std::optional<std::int64_t> RunStore::update_run(const std::string& run_id, const RunFields& fields,
                                                 const std::string& record_json, StoreError& error) {
   Impl* s = ready(error);
@@ -212,6 +240,7 @@ std::optional<std::int64_t> RunStore::update_run(const std::string& run_id, cons
     return std::nullopt;
   }
   if (!s->check_json_object(record_json, "run record", "run_id", run_id, error)) return std::nullopt;
+  if (!ended_stays_ended(*s, run_id, fields.status, error)) return std::nullopt;
   Stmt st = s->statement(
       "UPDATE runs SET task_id = ?2, status = ?3, runner_type = ?4, created_at = coalesce(?5, created_at),"
       " completed_at = ?6, parent_run_id = ?7, pipeline_id = ?8, record = " +

@@ -782,6 +782,36 @@ TEST_CASE("store: bad inputs are errors as data", "[store]") {
   CHECK(create_run(store) == "R-0002");
 }
 
+TEST_CASE("store: a run that ended is never made active again", "[store]") {
+  TempDir dir;
+  RunStore store = open_store(dir.db());
+  StoreError error;
+  std::string id = create_run(store, "queued");
+  auto write = [&](const std::string& status) {
+    RunFields f;
+    f.task_id = "T-0001";
+    f.status = status;
+    f.runner_type = "codex";
+    return store.update_run(id, f, R"({"status":")" + status + R"("})", error);
+  };
+  // Active to active, active to an end, an end to another end (a review decided): all written.
+  CHECK(write("preparing") == 2);
+  CHECK(write("running") == 3);
+  CHECK(write("interrupted") == 4);
+  CHECK(write("failed") == 5);
+  // An end back to active: refused, the run left as it was.
+  for (const char* active : {"queued", "preparing", "running"}) {
+    CHECK_FALSE(write(active));
+    CHECK(error.code == "EENDED");
+    CHECK(error.message.find("run " + id + " has ended (failed): it is not made " + active + " again") !=
+          std::string::npos);
+  }
+  auto run = store.get_run(id, error);
+  REQUIRE(run);
+  CHECK(run->fields.status == "failed");
+  CHECK(run->record_json == R"({"status":"failed","revision":5})");
+}
+
 TEST_CASE("store: a batch commits together or not at all", "[store]") {
   TempDir dir;
   RunStore store = open_store(dir.db());

@@ -49,6 +49,7 @@ local ids = require("sidecar.core.ids")
 local json = require("sidecar.core.json")
 local log_caps = require("sidecar.core.log_caps")
 local run_options = require("sidecar.agent.run_options")
+local run_record = require("sidecar.run.record")
 local run_start = require("sidecar.agent.run_start")
 local run_owner = require("sidecar.run.owner")
 local run_sandbox = require("sidecar.agent.run_sandbox")
@@ -167,7 +168,7 @@ local function build_command(o, run, record, run_dir)
   local spec, resumed = run.spec, o.resume and o.resume.session_id
   local session_id = o.session_id
   if spec.names_session and not session_id and not resumed and not run.ephemeral then
-    session_id = M.uuid() -- known before the start, so the record names the session even if it fails
+    session_id = ids.uuid() -- known before the start, so the record names the session even if it fails
   end
   local ctx = { prompt = o.prompt, prompt_file = run_dir .. "/prompt.md", repo = run.repo, run_dir = run_dir,
     model = o.model, sandbox = run.sandbox, session_id = session_id, resume_session_id = resumed,
@@ -175,9 +176,9 @@ local function build_command(o, run, record, run_dir)
     os_sandbox = run.isolation and run.isolation.sandbox == "bwrap" }
   local built, argv, how = pcall(spec.command, ctx)
   if not built then
-    record.status, record.completed_at = "failed", store.now()
+    record.status = "failed"
     record.failure_reason = ("runner '%s' could not build its command: %s"):format(spec.name, tostring(argv))
-    run.store:update_run(record, { { "prompt.md", o.prompt } })
+    run_record.finish(run.store, record, { { "prompt.md", o.prompt } })
     error(argv, 0)
   end
   record.command = M.shown(argv)
@@ -370,11 +371,11 @@ end
 -- or reads as final an outcome that is not; else the run has finished.
 local function save_end(s, o, t, record, files, interruption)
   if o.owner and not interruption then
-    record.outcome, record.status, record.phase = record.status, "running", "finishing"
-  else
-    t:event("run.finished", { status = record.status, reason = record.failure_reason })
+    assert(run_record.hold(s, record, files))
+    return
   end
-  assert(s:update_run(record, files))
+  t:event("run.finished", { status = record.status, reason = record.failure_reason })
+  assert(run_record.finish(s, record, files))
 end
 
 ---The options of agent_run.execute, each declared here once: stdlib/sidecar/agent/run_options.lua

@@ -2,7 +2,7 @@
 --- the store, its folder made and the run taken by this process (stdlib/sidecar/run/owner.lua); a
 --- run that cannot be is ended `failed` there, before anything of it runs.
 local run_owner = require("sidecar.run.owner")
-local store = require("sidecar.core.store")
+local run_record = require("sidecar.run.record")
 
 local M = {}
 
@@ -17,8 +17,7 @@ local STARTABLE = { queued = true, preparing = true }
 local function not_started(s, o, record, reason, code)
   if code ~= "busy" then
     record.status, record.failure_reason = "failed", reason
-    record.completed_at = store.now()
-    s:save_run_end(record)
+    run_record.finish(s, record)
   end
   if not o.store then
     s:close()
@@ -73,7 +72,7 @@ end
 ---@param fresh table  the record the run starts with
 function M.start(s, o, fresh)
   if not o.run_id then
-    local ok, message, code = s:create_run(fresh, nil, { copy_later = true })
+    local ok, message, code = run_record.create(s, fresh, nil, { copy_later = true })
     if not ok then
       return nil, message, code
     end
@@ -89,7 +88,7 @@ function M.start(s, o, fresh)
     return nil, message, code
   end
   local before = record.revision
-  local saved, failure, failure_code = s:update_run(record)
+  local saved, failure, failure_code = run_record.save(s, record)
   local held = not saved and record.revision ~= before and s:get_run(o.run_id)
   if saved or (held and held.revision == record.revision) then
     return started -- in the store; a copy not written (a full disk) is written again at the run's end

@@ -22,6 +22,7 @@ local input_keys = require("sidecar.core.input_keys")
 local json = require("sidecar.core.json")
 local logfile = require("sidecar.host.logfile")
 local prompts = require("sidecar.agent.prompts")
+local run_record = require("sidecar.run.record")
 local screen = require("sidecar.agent.screen")
 local secrets = require("sidecar.core.secrets")
 local store = require("sidecar.core.store")
@@ -241,7 +242,7 @@ end
 -- Writes the mark (or clears it: nil) and tells the caller of a new one.
 function Terminal:mark(attention)
   self.record.attention = attention or json.null
-  pcall(self.store.update_run, self.store, self.record)
+  pcall(run_record.save, self.store, self.record)
   if attention and self.o.on_attention then
     pcall(self.o.on_attention, self.record)
   end

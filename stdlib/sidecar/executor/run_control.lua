@@ -18,6 +18,7 @@ local reconcile = require("sidecar.executor.reconcile").reconcile
 local run_processes = require("sidecar.run.processes")
 local procinfo = run_processes.host -- host.procinfo
 local run_reconcile = require("sidecar.run.reconcile")
+local run_record = require("sidecar.run.record")
 local store = require("sidecar.core.store")
 
 local M = {}
@@ -96,8 +97,9 @@ end
 ---group with SIGTERM, grace, SIGKILL, records the run interrupted and exits); an owner that does
 ---not end within KILL_WAIT_MS is killed (a worker with its group). Then whatever of the run is
 ---still alive (run_reconcile.stop_processes: grandchildren that left the group included) is
----stopped, and a run its owner did not record is recorded as interrupted here. Signals reach the
----owner only while it is the recorded process (pid and start time).
+---stopped, and a run its owner did not record is settled as interrupted here (run_record.settle: a
+---run.finished event, its task ready again). Signals reach the owner only while it is the recorded
+---process (pid and start time).
 function M.kill(s, run_id)
   local run = s:get_run(run_id)
   if not run then
@@ -133,12 +135,7 @@ function M.kill(s, run_id)
     run.status = "interrupted"
     run.failure_reason = ("%s %s; the run was stopped by sidecar run kill%s"):format(who, why,
       killed > 0 and (" (%d process%s of it killed)"):format(killed, killed == 1 and "" or "es") or "")
-    run.completed_at = store.now()
-    assert(s:update_run(run))
-    local task = s:get_task(run.task_id)
-    if task and (task.status == "running" or task.status == "queued") then
-      s:set_task_status(run.task_id, "ready")
-    end
+    run_record.settle(s, run)
   end
   if lock then
     lock:release()

@@ -9,12 +9,14 @@ local clock = require("sidecar.host.time")
 local proc = require("sidecar.core.proc")
 local queue = require("sidecar.task.queue")
 local run_reconcile = require("sidecar.run.reconcile")
+local run_record = require("sidecar.run.record")
 local runs = require("sidecar.task.runs")
 local slurm = require("sidecar.executor.slurm_client")
 local slurm_react = require("sidecar.executor.slurm_react")
 local slurm_runs = require("sidecar.executor.slurm_runs")
 local slurm_settings = require("sidecar.executor.slurm_settings")
 local slurm_submit = require("sidecar.executor.slurm_submit")
+local store = require("sidecar.core.store")
 
 local M = {}
 
@@ -81,10 +83,13 @@ local function submit_wave(s, settings, recorded, throttle)
       fresh.slurm = { job_id = ("%s_%d"):format(job_id, i - 1), array_job_id = job_id }
     else
       fresh.status, fresh.failure_reason = "failed", "the Slurm job array could not be submitted: " .. why
-      fresh.completed_at = require("sidecar.core.store").now()
       s:set_task_status(fresh.task_id, "ready")
     end
-    assert(s:update_run(fresh))
+    if job_id then
+      assert(run_record.save(s, fresh))
+    else
+      run_record.finish(s, fresh)
+    end
     if locks[i] then
       locks[i]:release()
     end
@@ -143,11 +148,11 @@ function M.start_ready(s, cfg, o)
     slurm_runs.prefetch_named(s, running) -- one squeue for the wave
     for i = #running, 1, -1 do
       local run = assert(s:get_run(running[i]))
-      run = background.ACTIVE[run.status] and slurm_runs.reconcile(s, run) or run
-      local fix = not background.ACTIVE[run.status] and slurm_react.fix_run(s, run)
+      run = store.ACTIVE[run.status] and slurm_runs.reconcile(s, run) or run
+      local fix = not store.ACTIVE[run.status] and slurm_react.fix_run(s, run)
       if fix then -- the config's reactions made a fix run (a Slurm job of its own): its end is the task's
         running[i] = fix.run_id
-      elseif not background.ACTIVE[run.status] then
+      elseif not store.ACTIVE[run.status] then
         table.remove(running, i)
         ended(outcome(run))
       end

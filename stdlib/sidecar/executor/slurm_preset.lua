@@ -18,6 +18,7 @@ local clock = require("sidecar.host.time")
 local errors = require("sidecar.core.errors")
 local json = require("sidecar.core.json")
 local run_reconcile = require("sidecar.run.reconcile")
+local run_record = require("sidecar.run.record")
 local slurm = require("sidecar.executor.slurm_client")
 local slurm_runs = require("sidecar.executor.slurm_runs")
 local slurm_settings = require("sidecar.executor.slurm_settings")
@@ -66,11 +67,11 @@ local function record_steps(ctx, steps, where)
     jobs[k] = M.job(p, where, ctx.task.task_id, require("sidecar.preset.budget").job(ctx, p.r.runner))
   end
   for k, p in ipairs(steps) do
-    local run = assert(s:create_run(M.record(p, ctx.task.task_id), { { "prompt.md", p.o.prompt },
+    local run = assert(run_record.create(s, M.record(p, ctx.task.task_id), { { "prompt.md", p.o.prompt },
       { slurm_submit.PRESET_JOB_FILE, json.encode(jobs[k]) } }))
     run.prompt_path = "runs/" .. run.run_id .. "/prompt.md"
     run.process_mark = run_reconcile.new_mark(run.run_id) -- the job's processes carry it
-    assert(s:update_run(run))
+    assert(run_record.save(s, run))
     p.run_id, p.run = run.run_id, run
     ctx:progress("%s: %s as a Slurm job", ctx:step_label(p.o, p.r), run.run_id)
   end
@@ -91,10 +92,13 @@ local function submit_one(s, settings, run)
   else
     why = ok and why or interrupted and "interrupted (Ctrl-C or SIGTERM) while its job was being submitted"
       or tostring(fields)
-    fresh.status, fresh.failure_reason, fresh.completed_at = interrupted and "interrupted" or "failed", why,
-      store.now()
+    fresh.status, fresh.failure_reason = interrupted and "interrupted" or "failed", why
   end
-  assert(s:update_run(fresh))
+  if store.ACTIVE[fresh.status] then
+    assert(run_record.save(s, fresh))
+  else
+    run_record.finish(s, fresh)
+  end
   if lock then
     lock:release()
   end
@@ -246,7 +250,7 @@ function Batch:cancel()
         end
         if store.ACTIVE[run.status] then -- never submitted, or Slurm could not be asked
           run.status, run.failure_reason = "interrupted", why
-          run_reconcile.record_end(s, run)
+          run_record.settle(s, run)
         end
       end
     end
@@ -275,8 +279,8 @@ function M.work(s, cfg, run_id)
   if not record then
     run = s:get_run(run_id) or run
     if store.ACTIVE[run.status] then
-      run.status, run.failure_reason, run.completed_at = "failed", why, store.now()
-      s:update_run(run)
+      run.status, run.failure_reason = "failed", why
+      run_record.finish(s, run)
     end
     return nil, why
   end

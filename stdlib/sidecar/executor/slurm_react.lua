@@ -12,15 +12,17 @@ local background = require("sidecar.task.background")
 local json = require("sidecar.core.json")
 local notices = require("sidecar.task.notices")
 local reactions = require("sidecar.task.reactions")
+local runners = require("sidecar.agent.runners")
 local runs = require("sidecar.task.runs")
 local slurm_settings = require("sidecar.executor.slurm_settings")
 local slurm_submit = require("sidecar.executor.slurm_submit")
+local store = require("sidecar.core.store")
 
 local M = {}
 
 -- Whether a task's run is one this reacts to: ended, not reacted to yet.
 local function eligible(run)
-  return not background.ACTIVE[run.status] and run.reaction == nil
+  return not store.ACTIVE[run.status] and run.reaction == nil
 end
 
 ---Submits a fix run of `parent` (a Slurm run) as a Slurm job: a replay with its recorded settings,
@@ -60,7 +62,7 @@ function M.after_end(s, run)
   end
   local fix
   if eligible(run) then
-    runs.register_config_runners(cfg)
+    runners.register_config(cfg)
     fix, why = reactions.react_step(s, cfg, run, {
       progress = function() end, -- the records say it all; the following command reports them
       submit = function(parent, section, reason)

@@ -15,6 +15,7 @@ local json = require("sidecar.core.json")
 local slurm = require("sidecar.executor.slurm_client")
 local slurm_react = require("sidecar.executor.slurm_react")
 local run_reconcile = require("sidecar.run.reconcile")
+local run_record = require("sidecar.run.record")
 local store = require("sidecar.core.store")
 
 local M = {}
@@ -75,7 +76,7 @@ local function end_unrecorded(s, run, job, why)
     why and ("; " .. why) or "", nothing_ran and "the worker never started the run, nothing ran"
     or "the worker recorded no end, what the agent did is unknown", run.run_id)
   run.slurm = slurm_fields(run, job)
-  run_reconcile.record_end(s, run)
+  run_record.settle(s, run)
 end
 
 -- Adds Slurm's end to a run the worker ended (a time limit, a cancel: the worker saw SIGTERM).
@@ -84,7 +85,7 @@ local function note_job(s, run, job)
   if job.state ~= "completed" and run.failure_reason and not run.failure_reason:find("Slurm job", 1, true) then
     run.failure_reason = job_text(run.slurm.job_id, job) .. "; " .. run.failure_reason
   end
-  assert(s:update_run(run))
+  assert(run_record.save(s, run))
 end
 
 -- Records the end of a run whose job has ended (holding its lock): the worker's copy read once

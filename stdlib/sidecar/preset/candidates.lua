@@ -12,6 +12,7 @@ local json = require("sidecar.core.json")
 local preset_worktree = require("sidecar.preset.worktree")
 local prompt = require("sidecar.prompt.compile")
 local prompt_kit = require("sidecar.prompt.kit")
+local run_record = require("sidecar.run.record")
 local worktree_apply = require("sidecar.run.worktree_apply")
 local schema = require("sidecar.preset.schema")
 local secrets = require("sidecar.core.secrets")
@@ -144,7 +145,7 @@ function M.settle(ctx, list, winner)
     if run then
       run.candidate = { n = c.n, of = #list, passed = c.passed, winner = c == winner }
       run.validation = c.validation and json.array(c.validation) or run.validation
-      s:update_run(run)
+      run_record.save(s, run)
     end
   end
   return gone

@@ -35,6 +35,7 @@ local json = require("sidecar.core.json")
 local preset_worktree = require("sidecar.preset.worktree")
 local proc = require("sidecar.core.proc")
 local route = require("sidecar.agent.route")
+local run_record = require("sidecar.run.record")
 local runners = require("sidecar.agent.runners")
 local runs = require("sidecar.task.runs")
 local store = require("sidecar.core.store")
@@ -150,14 +151,14 @@ end
 -- A run recorded without executing the agent (dry run, or the CLI is missing).
 local function record_not_run(self, o, r, status, why)
   local s = self:store()
-  local run = assert(s:create_run({ task_id = self.task.task_id, runner_type = r.runner, model = r.model,
+  local run = assert(run_record.create(s, { task_id = self.task.task_id, runner_type = r.runner, model = r.model,
     sandbox = r.sandbox, agent_role = o.role, status = "dry_run", dry_run = true, review_state = json.null,
     preset = self.preset.name, lens = o.lens, route = { kind = o.kind, tier = r.tier, why = r.why } },
     { { "prompt.md", o.prompt } }))
   run.prompt_path = "runs/" .. run.run_id .. "/prompt.md"
   local command = preview(self.cfg, r, self.root .. "/" .. run.prompt_path)
   run.command, run.not_run_reason = command, why
-  assert(s:update_run(run))
+  assert(run_record.save(s, run))
   if status == "not_run" then
     not_run(self, o, r, run.run_id, why)
   end
@@ -232,8 +233,8 @@ end
 local function fail_reserved(self, run_id, why)
   local run = run_id and self.s:get_run(run_id)
   if run and run.status == "queued" then
-    run.status, run.failure_reason, run.completed_at = "failed", why, store.now()
-    self.s:update_run(run)
+    run.status, run.failure_reason = "failed", why
+    run_record.finish(self.s, run)
     self.runs[#self.runs + 1] = run_id
   end
 end
@@ -248,7 +249,7 @@ local function hold_writer(self, o, r, st)
     run[k] = v
   end
   require("sidecar.run.owner").stamp(run) -- a preset killed while it waits leaves a run run_reconcile ends
-  run = assert(self:store():create_run(run))
+  run = assert(run_record.create(self:store(), run))
   local ok, lock, why = pcall(writer_lock.acquire, self.root, {
     owner = { preset = self.preset.name, task_id = self.task.task_id, run_id = run.run_id, role = o.role },
     on_wait = function(holder, waited_ms)

@@ -20,6 +20,7 @@
 --- out (a file both changed counts as the writer's: the one case this rule cannot tell apart).
 local gates = require("sidecar.run.gates")
 local json = require("sidecar.core.json")
+local run_record = require("sidecar.run.record")
 local run_worktree = require("sidecar.run.worktree")
 local worktree_apply = require("sidecar.run.worktree_apply")
 
@@ -138,7 +139,7 @@ function M.judge(ctx, record, writer)
     record.gates.judged = ("on the reader's own effect: what writer %s also changed in the shared worktree is left out")
         :format(writer.run_id)
   end
-  assert(ctx.s:update_run(record))
+  assert(run_record.save(ctx.s, record))
   return record
 end
 

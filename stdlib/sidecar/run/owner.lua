@@ -23,7 +23,7 @@ local json = require("sidecar.core.json")
 local run_processes = require("sidecar.run.processes")
 local procinfo = run_processes.host -- host.procinfo
 local run_reconcile = require("sidecar.run.reconcile")
-local store = require("sidecar.core.store")
+local run_record = require("sidecar.run.record")
 
 local M = {}
 
@@ -172,12 +172,11 @@ local function close(self, err)
         local interrupted = text:find("interrupted!", 1, true) ~= nil
         local finishing = run.phase == "finishing" and (" after its agent ended %s, while the run was being finished "
           .. "(validation did not complete)"):format(tostring(run.outcome)) or ""
-        run.status, run.phase = interrupted and "interrupted" or "outcome_unknown", nil
+        run.status = interrupted and "interrupted" or "outcome_unknown"
         run.failure_reason = interrupted and ("interrupted (Ctrl-C or SIGTERM)" .. finishing) or
           ("Sidecar failed while running the agent or recording the run%s: %s"):format(finishing,
             text:match("^[^\n]*"))
-        run.completed_at = store.now()
-        self.s:update_run(run)
+        run_record.finish(self.s, run)
       end
     end)
   end

@@ -34,8 +34,8 @@ local clock = require("sidecar.host.time")
 local errors = require("sidecar.core.errors")
 local procinfo = require("sidecar.host.procinfo")
 local run_processes = require("sidecar.run.processes")
+local run_record = require("sidecar.run.record")
 local store = require("sidecar.core.store")
-local telemetry = require("sidecar.core.telemetry")
 
 local M = {}
 
@@ -307,23 +307,7 @@ local function end_run(s, run, killed)
   local never_started = run.status == "queued" or (run.background ~= true and run.status == "preparing")
   run.status = never_started and "failed" or "outcome_unknown"
   require("sidecar.run.stuck").settle(run)
-  M.record_end(s, run)
-end
-
----Records the end of a run nobody else will end (its status and failure_reason set): its phase
----cleared, completed and reconciled now, a run.finished event, its task ready to run again.
----@param s table
----@param run table
-function M.record_end(s, run)
-  run.phase = nil -- `outcome` stays: what the agent itself ended as, when it had
-  run.completed_at = store.now()
-  run.reconciled_at = run.completed_at
-  s:save_run_end(run) -- ended even when its copy cannot be written (a planted link, a full disk)
-  telemetry.run_finished(s, run)
-  local task = run.task_id and s:get_task(run.task_id)
-  if task and (task.status == "running" or task.status == "queued") then
-    s:set_task_status(run.task_id, "ready")
-  end
+  run_record.settle(s, run)
 end
 
 -- Whether reconcile can judge the run: it is active.

@@ -6,6 +6,7 @@
 ---
 ---   local watch = stuck.watcher(store, record, { stuck_after_ms = 300000, on_attention = f })
 local json = require("sidecar.core.json")
+local run_record = require("sidecar.run.record")
 local store = require("sidecar.core.store")
 
 local M = {}
@@ -44,14 +45,14 @@ function M.watcher(s, record, o)
     flag = function(silence_ms)
       record.attention = { state = "stuck", since = store.now(), silence_ms = silence_ms,
         evidence = ("no output for %d s"):format(silence_ms // 1000) }
-      s:update_run(record)
+      run_record.save(s, record)
       if o.on_attention then
         pcall(o.on_attention, record)
       end
     end,
     clear = function()
       record.attention = json.null
-      s:update_run(record)
+      run_record.save(s, record)
     end,
   }
 end

@@ -26,6 +26,7 @@ local clock = require("sidecar.host.time")
 local git = require("sidecar.run.worktree_git")
 local json = require("sidecar.core.json")
 local prepare = require("sidecar.run.worktree_prepare")
+local run_record = require("sidecar.run.record")
 local store = require("sidecar.core.store")
 local worktree = require("sidecar.core.worktree")
 local writer_lock = require("sidecar.core.writer_lock")
@@ -89,7 +90,7 @@ local function ensure_run(s, o)
   if o.run_id then
     local run = assert(s:get_run(o.run_id))
     run.status = "preparing"
-    return assert(s:update_run(run))
+    return assert(run_record.save(s, run))
   end
   local fields = {}
   for k, v in pairs(o.record or {}) do
@@ -97,15 +98,15 @@ local function ensure_run(s, o)
   end
   fields.runner_type, fields.model, fields.sandbox, fields.status = o.runner, o.model, o.sandbox, "preparing"
   -- Its copy and prompt.md are written when the agent starts (or the run fails before).
-  local run = assert(s:create_run(fields, nil, { copy_later = true }))
+  local run = assert(run_record.create(s, fields, nil, { copy_later = true }))
   o.run_id = run.run_id
   return run
 end
 
 local function fail_run(s, run, o, why)
-  run.status, run.failure_reason, run.completed_at = "failed", why, store.now()
+  run.status, run.failure_reason = "failed", why
   run.prompt_path = "runs/" .. run.run_id .. "/prompt.md"
-  assert(s:update_run(run, { { "prompt.md", o.prompt } }))
+  assert(run_record.finish(s, run, { { "prompt.md", o.prompt } }))
   return run
 end
 
@@ -345,7 +346,7 @@ local function save_result(s, run, w)
   w.error = not ok and why or nil
   -- Ready once the result is kept: apply and discard work from the branch, not the folder.
   w.state = w.result_commit and "ready" or "failed"
-  assert(s:update_run(run, files))
+  assert(run_record.save(s, run, files))
   return ok
 end
 
@@ -429,7 +430,7 @@ local function recover(s, open_dir, id, marker)
     end
     git.remove(w.repo, w.path)
     w.state = w.result_commit and "ready" or "failed"
-    assert(s:update_run(run))
+    assert(run_record.save(s, run))
   elseif type(marker.path) == "string" and type(marker.repo) == "string" then
     git.remove(marker.repo, marker.path)
   end

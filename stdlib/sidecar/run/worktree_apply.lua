@@ -15,6 +15,7 @@
 local aside = require("sidecar.run.worktree_aside")
 local git = require("sidecar.run.worktree_git")
 local json = require("sidecar.core.json")
+local run_record = require("sidecar.run.record")
 local run_worktree = require("sidecar.run.worktree")
 local store = require("sidecar.core.store")
 local symlinks_out = require("sidecar.run.symlinks_out")
@@ -82,7 +83,7 @@ local function applied_with(s, dir, w, run_id)
     if rw.state == "ready" then
       rw.state, rw.applied_at, rw.applied_with = "applied", store.now(), run_id
       drop_branch(dir, rw, "apply")
-      assert(s:update_run(r))
+      assert(run_record.save(s, r))
     end
     id = rw.reused_from
   end
@@ -92,7 +93,7 @@ local function settle(s, run, w, dir, files, extra)
   w.state, w.applied_at, w.applied_files = "applied", store.now(), json.array(files)
   drop_branch(dir, w, "apply")
   applied_with(s, dir, w, run.run_id)
-  assert(s:update_run(run))
+  assert(run_record.save(s, run))
   local result = { run = run, files = files }
   for k, v in pairs(extra or {}) do
     result[k] = v
@@ -250,7 +251,7 @@ function M.discard(s, run_id)
     w.prune_error = prune_why
   end
   w.state, w.discarded_at = "discarded", store.now()
-  assert(s:update_run(run))
+  assert(run_record.save(s, run))
   return run
 end
 

@@ -10,11 +10,11 @@
 local json = require("sidecar.core.json")
 local proc = require("sidecar.core.proc")
 local run_reconcile = require("sidecar.run.reconcile")
+local run_record = require("sidecar.run.record")
 local runs = require("sidecar.task.runs")
 
 local M = {}
 
-M.ACTIVE = run_reconcile.ACTIVE
 local LEFTOVER_GRACE_MS = 2000
 
 -- The local executor's launcher: a detached worker on this machine. Returns the fields that name
@@ -44,7 +44,7 @@ function M.start(s, cfg, task, st, extra, launcher)
   -- The starting command is named in the record from the first write, so a reconciler can tell at
   -- once that it died before it recorded a worker (no grace period to wait out).
   local me = require("sidecar.host.procinfo").self() or {}
-  local run, message, code = s:create_run({ task_id = task.task_id, runner_type = st.runner,
+  local run, message, code = run_record.create(s, { task_id = task.task_id, runner_type = st.runner,
     starter_pid = me.pid, starter_start = me.start,
     agent_role = st.agent_role, model = st.model, sandbox = st.sandbox, status = "queued", background = true,
     executor = launcher and launcher.name or nil,
@@ -73,15 +73,14 @@ function M.start(s, cfg, task, st, extra, launcher)
   local fields, why, errno = (launcher and launcher.launch or launch_here)(s, run)
   if not fields then
     run.status, run.failure_reason = "failed", why
-    run.completed_at = require("sidecar.core.store").now()
-    assert(s:update_run(run))
+    run_record.finish(s, run)
     s:set_task_status(task.task_id, task.status)
     return nil, run.failure_reason, errno
   end
   for k, v in pairs(fields) do
     run[k] = v
   end
-  assert(s:update_run(run))
+  assert(run_record.save(s, run))
   return run
 end
 
@@ -120,7 +119,7 @@ function M.work(s, cfg, run_id, on_progress)
   if run.worker_start == nil then -- the starting command died before it recorded this worker
     local me = require("sidecar.host.procinfo").self()
     run.worker_pid, run.worker_start = me and me.pid or json.null, me and me.start or json.null
-    assert(s:update_run(run))
+    assert(run_record.save(s, run))
   end
   local task = s:get_task(run.task_id)
   if not task then

@@ -14,6 +14,7 @@ local json = require("sidecar.core.json")
 local review = require("sidecar.task.review")
 local run_owner = require("sidecar.run.owner")
 local run_processes = require("sidecar.run.processes")
+local run_record = require("sidecar.run.record")
 local run_worktree = require("sidecar.run.worktree")
 local telemetry = require("sidecar.core.telemetry")
 local trust = require("sidecar.core.trust")
@@ -82,7 +83,7 @@ local function validate(s, cfg, task, run, repo, owner, progress, wt)
   local gated = type(run.gates) == "table" and run.gates.agent_status == "review"
   if #entries == 0 or (run.status ~= "review" and not gated) then
     run.validation = json.array({})
-    assert(s:update_run(run))
+    run_record.finish(s, run)
     return run
   end
   -- Commands that came with the repository (a cloned store, an imported or edited copy) run only

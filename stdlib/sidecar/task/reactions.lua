@@ -20,6 +20,7 @@
 local digest = require("sidecar.host.digest")
 local json = require("sidecar.core.json")
 local proc = require("sidecar.core.proc")
+local run_record = require("sidecar.run.record")
 local settings = require("sidecar.core.reaction_settings")
 local secrets = require("sidecar.core.secrets")
 local visible = require("sidecar.core.text").visible
@@ -151,7 +152,7 @@ end
 
 local function settle(s, run, reaction)
   run.reaction = reaction
-  assert(s:update_run(run))
+  assert(run_record.save(s, run))
   return run
 end
 

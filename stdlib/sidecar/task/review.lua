@@ -23,6 +23,7 @@
 --- store's code); wrong argument types raise.
 local gates = require("sidecar.run.gates")
 local json = require("sidecar.core.json")
+local run_record = require("sidecar.run.record")
 local store = require("sidecar.core.store")
 local validation = require("sidecar.task.validation")
 
@@ -170,7 +171,7 @@ function M.finish_decision(s, run)
     return nil, message, code
   end
   run.decision_todo = nil
-  ok, message, code = s:update_run(run, decision_file(run))
+  ok, message, code = run_record.decide(s, run, decision_file(run))
   if not ok then
     return nil, message, code
   end
@@ -182,7 +183,7 @@ end
 -- `store check` or the same decision again to finish (finish_decision).
 local function record_decision(s, run, task_status, task_blockers)
   run.decision_todo = { task_status = task_status, task_blockers = json.array(task_blockers or {}) }
-  local ok, message, code = s:update_run(run, decision_file(run))
+  local ok, message, code = run_record.decide(s, run, decision_file(run))
   if not ok then
     return nil, message, code
   end
@@ -377,7 +378,7 @@ function M.after_validation(s, run, results, config)
       append(run, "blockers", b)
     end
     run.review_state = "pending"
-    ok, message, code = s:update_run(run)
+    ok, message, code = run_record.decide(s, run)
     if ok then
       ok, message, code = move_task(s, run, "blocked", d.blockers)
     end
@@ -393,7 +394,7 @@ function M.after_validation(s, run, results, config)
     return run, "approved", d
   end
   -- Saved even so: the caller may have added the results (validation[]) to the record.
-  ok, message, code = s:update_run(run)
+  ok, message, code = run_record.decide(s, run)
   if not ok then
     return nil, message, code
   end

@@ -14,6 +14,7 @@ local duration = require("sidecar.core.duration")
 local effort = require("sidecar.agent.effort")
 local json = require("sidecar.core.json")
 local run_finish = require("sidecar.task.finish")
+local run_record = require("sidecar.run.record")
 local run_worktree = require("sidecar.run.worktree")
 local run_owner = require("sidecar.run.owner")
 local reactions = require("sidecar.task.reactions")
@@ -59,9 +60,6 @@ end
 function M.repo_of(s)
   return s.root:match("^(.*)/[^/]+$") or "."
 end
-
----Registers the runners a config defines with `command` (sidecar.agent.runners.register_config).
-M.register_config_runners = runners.register_config
 
 ---The runner names of a --runner value ("codex,claude"), or nil and why.
 function M.runner_list(text)
@@ -216,8 +214,8 @@ M.settle_task = settle_task
 local function fail_ahead(s, run_id, status, why)
   local run = run_id and s:get_run(run_id)
   if run and run.status == "preparing" then
-    run.status, run.failure_reason, run.completed_at = status, why, store.now()
-    s:update_run(run) -- the store first: a copy that cannot be written (a planted link) leaves it ended
+    run.status, run.failure_reason = status, why
+    run_record.finish(s, run) -- the store first: a copy that cannot be written (a planted link) leaves it ended
   end
 end
 
@@ -260,12 +258,12 @@ end
 local function dry_run_step(s, st, fields, text, parent_run_id, link_kind)
   fields.runner_type, fields.model, fields.sandbox = st.runner, st.model, st.sandbox
   fields.status, fields.dry_run, fields.review_state = "dry_run", true, json.null
-  local run, message, code = s:create_run(fields, { { "prompt.md", text } })
+  local run, message, code = run_record.create(s, fields, { { "prompt.md", text } })
   if not run then
     return nil, message, code
   end
   run.prompt_path = "runs/" .. run.run_id .. "/prompt.md"
-  assert(s:update_run(run))
+  assert(run_record.save(s, run))
   if link_kind then
     s:link(parent_run_id, run.run_id, link_kind)
   end
@@ -280,7 +278,7 @@ local function record_ahead(s, st, fields)
   for k, v in pairs(fields) do
     ahead[k] = v
   end
-  local run, message, code = s:create_run(ahead, nil, { copy_later = true })
+  local run, message, code = run_record.create(s, ahead, nil, { copy_later = true })
   if not run then
     return nil, message, code
   end
@@ -439,7 +437,7 @@ function M.run_task(s, cfg, task, st, extra)
     if total > 1 and i == 1 then
       pipeline_id = run.run_id -- the first step's id names the pipeline
       run.pipeline_id, run.pipeline_step, run.pipeline_total = pipeline_id, 1, total
-      assert(s:update_run(run))
+      assert(run_record.save(s, run))
     end
     steps[i] = run
     previous = run
