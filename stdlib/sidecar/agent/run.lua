@@ -366,13 +366,13 @@ local function start_agent(o, run, record, owner, a)
   return started, h, watch
 end
 
--- Saves the run's end with its files. A run the caller owns (o.owner) and finishes (its worktree's
--- result, validation: stdlib/sidecar/task/finish.lua) stays active until then, so nobody decides, waits on
--- or reads as final an outcome that is not; else the run has finished.
+-- Saves the run's end with its files, and the run has finished; or, for a run the caller owns
+-- (o.owner) and finishes itself (its worktree's result, validation: stdlib/sidecar/task/finish.lua),
+-- writes nothing and returns the files, which the owner stores with the outcome
+-- (run_record.hold). An interrupted run ends here either way.
 local function save_end(s, o, t, record, files, interruption)
   if o.owner and not interruption then
-    assert(run_record.hold(s, record, files))
-    return
+    return files
   end
   t:event("run.finished", { status = record.status, reason = record.failure_reason })
   assert(run_record.finish(s, record, files))
@@ -421,14 +421,15 @@ end
 ---@field before? table  the tree the run's worktree was made from ({head, tree, left_out}: stdlib/sidecar/run/worktree.lua), not read again
 ---@field gates? table  a policy (config's `gates`): the run's git facts and changed files are weighed by stdlib/sidecar/run/gates.lua, and a "block" finding blocks the run
 ---@field task? table  the task packet the gates read (files_to_avoid, scope)
----@field owner? table  a run_owner guard the caller opened for the run: it then also finishes the run, which is stored still `running` in phase "finishing", its outcome in `outcome`, and returned so
+---@field owner? table  a run_owner guard the caller opened for the run: it then also finishes the run; its end is not written here but returned with its files, for the owner to hold (run_record.hold) and finish
 ---@field budget? table|false  a sidecar.agent.budget meter: the agent is stopped once it crosses it, the run `budget_exceeded`
 
 ---Runs an agent and records it, with the options `o` (sidecar.AgentRunOptions, above). Without `store` (a
 ---script, the REPL), the runner's config.lua settings (program, args, env, command) apply where the options give
 ---none. Returns the run record: run_id, status,
 ---output (the whole final answer, as in output.md; nil when none, absent with `owner`), summary (its first line),
----failure_reason, usage, cost_usd, changed_files, session_id, command...; or nil, message, code ("unknown_runner",
+---failure_reason, usage, cost_usd, changed_files, session_id, command... (with `owner`, the agent's outcome, not yet
+---written, and the files of its end ({name, text}...) as a second value); or nil, message, code ("unknown_runner",
 ---"bad_sandbox", "no_sandbox" (bwrap missing: the message says what to do), "cannot_resume", "bad_config", the store's for a run_id, "bad_state" for a run_id of a run that runs
 ---or ended: it is left as it was) when the run cannot be made: nothing
 ---is recorded then; when its folder cannot be made (ESYMLINK: a symbolic link planted there) or its lock cannot be
@@ -501,16 +502,17 @@ function M.execute(o)
   if o.budget then
     o.budget:apply(record, r.stopped) -- budget_exceeded, with the figures
   end
-  save_end(s, o, t, record, result_files(o, record, run, run_dir, tsum, final), interruption)
+  local owed = save_end(s, o, t, record, result_files(o, record, run, run_dir, tsum, final), interruption)
   if not o.store then
     s:close()
   end
   if interruption then
     error(interruption, 0)
   end
-  if not o.owner then
-    record.output = final -- after it was stored: output.md holds it, the record does not
+  if owed then
+    return record, owed
   end
+  record.output = final -- after it was stored: output.md holds it, the record does not
   return record
 end
 

@@ -1,6 +1,6 @@
 --- The end of a task's run after its agent (stdlib/sidecar/task/runs.lua): the worktree's result, the task's
 --- validation, review's decision. Until they are done the run stays `running` (phase
---- "finishing", its agent's outcome in `outcome`, as agent_run stored it): nobody approves,
+--- "finishing", its agent's outcome in `outcome`, as task.runs held it: run_record.hold): nobody approves,
 --- blocks or waits on an outcome that is not final, `run kill` can stop it (the owner guard
 --- records the interruption), and a crash leaves it to run_reconcile, which ends it
 --- outcome_unknown saying validation did not complete.
@@ -139,7 +139,7 @@ end
 ---@param s table  the store
 ---@param cfg table  the config
 ---@param task table  the run's task
----@param run table  agent_run's record (status running, phase finishing)
+---@param run table  the run, held (status running, phase finishing: run_record.hold)
 ---@param wt table|nil  the run's worktree (run_worktree.enter), nil for a run in place
 ---@param o {repo: string, owner: table, on_progress: fun(line: string)?}  where validation runs, the
 ---  run_owner guard, and a function given each progress line

@@ -380,8 +380,8 @@ function M.run_step(s, cfg, task, st, extra)
   o.owner = owner
   s:set_task_status(task.task_id, "running")
   progress(st, "task %s: %s%s started", task.task_id, st.runner, st.agent_role and (" as " .. st.agent_role) or "")
-  local ok, run
-  ok, run, message, code = pcall(agent_run.execute, o)
+  local ok, run, owed
+  ok, run, owed, code = pcall(agent_run.execute, o)
   if not ok then -- interrupted (recorded by the owner guard): the task can be run again
     run_worktree.abandon(s, o.run_id, wt, cfg)
     fail_ahead(s, o.run_id, "interrupted", "interrupted before its agent started")
@@ -389,8 +389,11 @@ function M.run_step(s, cfg, task, st, extra)
     error(run, 0)
   end
   if not run then
-    return not_started(s, cfg, task, o, wt, message, code)
+    return not_started(s, cfg, task, o, wt, owed, code)
   end
+  -- The agent's outcome, stored while this process finishes the run: nobody decides, waits on or
+  -- reads as final an outcome that is not, and a crash from here says validation did not complete.
+  assert(run_record.hold(s, run, owed))
   if link_kind then
     s:link(extra.parent_run_id, run.run_id, link_kind)
   end
