@@ -106,8 +106,8 @@ local function find_runner(o, repo)
   return spec, entry, code
 end
 
--- The runner, its sandbox, whether the run is ephemeral, the repository and the store ({spec,
--- sandbox, ephemeral, repo, store}), with the defaults filled in o (execute's copy of the
+-- The runner, its sandbox, whether the run is ephemeral, the repository and the OS sandbox's
+-- settings ({spec, sandbox, ephemeral, repo, isolation}), with the defaults filled in o (execute's copy of the
 -- options: M.DEFAULTS, the runner's config settings); nil, message, code when the run
 -- cannot be made (nothing is recorded then).
 local function resolve(o)
@@ -138,14 +138,7 @@ local function resolve(o)
   if not isolation then
     return nil, why, code
   end
-  local s, message = o.store, nil
-  if not s then
-    s, message, code = store.open(o.root or (repo .. "/.agent"), { create = true })
-    if not s then
-      return nil, message, code
-    end
-  end
-  return { spec = spec, sandbox = sandbox, ephemeral = ephemeral, repo = repo, store = s, isolation = isolation }
+  return { spec = spec, sandbox = sandbox, ephemeral = ephemeral, repo = repo, isolation = isolation }
 end
 
 -- The record a run starts with, owned by this process (a run whose owner dies is noticed,
@@ -378,6 +371,78 @@ local function save_end(s, o, t, record, files, interruption)
   assert(run_record.finish(s, record, files))
 end
 
+-- Runs the agent of one run in the open store `s` (execute's path, whoever opened the store): its
+-- start recorded (run_start), the agent under its watchdog and sandbox, its end read and saved, or
+-- returned to the owner that finishes the run (save_end).
+local function run_agent(s, o, run)
+  run.store = s
+  local spec = run.spec
+  local started, message, code = run_start.start(s, o, new_record(o, run))
+  if not started then
+    return nil, message, code
+  end
+  local record, dir = started.record, started.dir
+  local id = record.run_id
+  record.created_at = record.created_at or record.started_at
+  local owned <close> = started.own
+  local owner = o.owner or owned
+  local run_dir = dir:root()
+  record.process_mark = owner.mark
+  record.prompt_path = "runs/" .. id .. "/prompt.md" -- relative to the store's folder
+
+  local refs, before, snapshot_why = watch_repo(o, run, id, run_dir, record)
+  local t <close> = assert(telemetry.open(dir, { run_id = id }))
+  local argv, how = build_command(o, run, record, run_dir)
+  t:event("run.started", { runner = spec.name, command = record.command, sandbox = run.sandbox, model = o.model })
+  local events = { kept = 0, dropped = 0 }
+  local parser = event_parser(spec, t, o, events)
+  local env = agent_env(spec, o)
+  refs:block_push(env) -- no push leaves a run: git's config in the agent's environment refuses it
+  require("sidecar.agent.hooks").run_env(env, { run_id = id, run_dir = run_dir, repo = run.repo, task = o.task })
+  owner:prepare(env) -- the run's mark, inherited by every process of the agent
+  local sb, sandbox_why = run_sandbox.open(run.isolation, { run = run, record = record, run_dir = run_dir,
+    argv = argv, env = env, cgroup = owner.cgroup }) -- the cgroup holds what it can of the sandbox's limits
+
+  local span = t:span("agent")
+  local spawned_ns = clock.monotonic_ns()
+  local started, h, watch = start_agent(o, run, record, owner, { argv = sb and sb.argv or argv, how = how, env = env,
+    parser = parser, run_dir = run_dir, t = t, sandbox = sb,
+    sandbox_failed = sandbox_why and ("the OS sandbox could not be opened: " .. sandbox_why) })
+  local r, killed_after_result, interruption
+  if started then
+    r, killed_after_result, interruption = agent_watch.wait(h, watch, o.exit_deadline_ms)
+    require("sidecar.run.stuck").settle(record) -- attention ends with the agent (kept in history)
+  else
+    r = spawn_failed(record, spec, h)
+  end
+  -- Whatever of the agent outlived it (a grandchild that called setsid(), say) is ended now,
+  -- before its changes are read, and recorded below; at once when the agent was stopped.
+  local stopped = r.interrupted or r.timed_out or killed_after_result or r.stopped
+  local escapees = started and owner:sweep(o.kill_grace_ms, stopped and 0 or nil) or {}
+  local sandbox_report = run_sandbox.finish(sb, r, record, escapees, run_dir) -- the agent's own exit, its escapees
+  span:finish({ exit_code = r.code, signal = r.signal_name, timed_out = r.timed_out })
+
+  local final, tsum = read_result(record, {
+    o = o, run = run, run_dir = run_dir, parser = parser, r = r, killed_after_result = killed_after_result,
+    refs = refs, before = before, snapshot_why = snapshot_why, t = t, events = events, escapees = escapees,
+    -- Post-processing that grows with the agent's output is bounded by the run's deadline.
+    deadline_ns = math.max(spawned_ns + o.timeout_ms * 1000000, clock.monotonic_ns() + M.MIN_POST_MS * 1000000),
+  })
+  run_sandbox.record(sb, sandbox_report, record)
+  if o.budget then
+    o.budget:apply(record, r.stopped) -- budget_exceeded, with the figures
+  end
+  local owed = save_end(s, o, t, record, result_files(o, record, run, run_dir, tsum, final), interruption)
+  if interruption then
+    error(interruption, 0)
+  end
+  if owed then
+    return record, owed
+  end
+  record.output = final -- after it was stored: output.md holds it, the record does not
+  return record
+end
+
 ---The options of agent_run.execute, each declared here once: stdlib/sidecar/agent/run_options.lua
 ---checks them, and an option not named here is a `bad_option` error that lists these. Execute reads
 ---them and never writes the caller's table (the defaults and the runner's config go in its copy).
@@ -445,75 +510,16 @@ function M.execute(o)
   if not run then
     return nil, message, code
   end
-  local s, spec = run.store, run.spec
-  local started
-  started, message, code = run_start.start(s, o, new_record(o, run))
-  if not started then
+  if o.store then
+    return run_agent(o.store, o, run)
+  end
+  -- A script's or the REPL's run: the store of the repository's .agent, opened for this run.
+  local s <close>
+  s, message, code = store.open(o.root or (run.repo .. "/.agent"), { create = true })
+  if not s then
     return nil, message, code
   end
-  local record, dir = started.record, started.dir
-  local id = record.run_id
-  record.created_at = record.created_at or record.started_at
-  local owned <close> = started.own
-  local owner = o.owner or owned
-  local run_dir = dir:root()
-  record.process_mark = owner.mark
-  record.prompt_path = "runs/" .. id .. "/prompt.md" -- relative to the store's folder
-
-  local refs, before, snapshot_why = watch_repo(o, run, id, run_dir, record)
-  local t <close> = assert(telemetry.open(dir, { run_id = id }))
-  local argv, how = build_command(o, run, record, run_dir)
-  t:event("run.started", { runner = spec.name, command = record.command, sandbox = run.sandbox, model = o.model })
-  local events = { kept = 0, dropped = 0 }
-  local parser = event_parser(spec, t, o, events)
-  local env = agent_env(spec, o)
-  refs:block_push(env) -- no push leaves a run: git's config in the agent's environment refuses it
-  require("sidecar.agent.hooks").run_env(env, { run_id = id, run_dir = run_dir, repo = run.repo, task = o.task })
-  owner:prepare(env) -- the run's mark, inherited by every process of the agent
-  local sb, sandbox_why = run_sandbox.open(run.isolation, { run = run, record = record, run_dir = run_dir,
-    argv = argv, env = env, cgroup = owner.cgroup }) -- the cgroup holds what it can of the sandbox's limits
-
-  local span = t:span("agent")
-  local spawned_ns = clock.monotonic_ns()
-  local started, h, watch = start_agent(o, run, record, owner, { argv = sb and sb.argv or argv, how = how, env = env,
-    parser = parser, run_dir = run_dir, t = t, sandbox = sb,
-    sandbox_failed = sandbox_why and ("the OS sandbox could not be opened: " .. sandbox_why) })
-  local r, killed_after_result, interruption
-  if started then
-    r, killed_after_result, interruption = agent_watch.wait(h, watch, o.exit_deadline_ms)
-    require("sidecar.run.stuck").settle(record) -- attention ends with the agent (kept in history)
-  else
-    r = spawn_failed(record, spec, h)
-  end
-  -- Whatever of the agent outlived it (a grandchild that called setsid(), say) is ended now,
-  -- before its changes are read, and recorded below; at once when the agent was stopped.
-  local stopped = r.interrupted or r.timed_out or killed_after_result or r.stopped
-  local escapees = started and owner:sweep(o.kill_grace_ms, stopped and 0 or nil) or {}
-  local sandbox_report = run_sandbox.finish(sb, r, record, escapees, run_dir) -- the agent's own exit, its escapees
-  span:finish({ exit_code = r.code, signal = r.signal_name, timed_out = r.timed_out })
-
-  local final, tsum = read_result(record, {
-    o = o, run = run, run_dir = run_dir, parser = parser, r = r, killed_after_result = killed_after_result,
-    refs = refs, before = before, snapshot_why = snapshot_why, t = t, events = events, escapees = escapees,
-    -- Post-processing that grows with the agent's output is bounded by the run's deadline.
-    deadline_ns = math.max(spawned_ns + o.timeout_ms * 1000000, clock.monotonic_ns() + M.MIN_POST_MS * 1000000),
-  })
-  run_sandbox.record(sb, sandbox_report, record)
-  if o.budget then
-    o.budget:apply(record, r.stopped) -- budget_exceeded, with the figures
-  end
-  local owed = save_end(s, o, t, record, result_files(o, record, run, run_dir, tsum, final), interruption)
-  if not o.store then
-    s:close()
-  end
-  if interruption then
-    error(interruption, 0)
-  end
-  if owed then
-    return record, owed
-  end
-  record.output = final -- after it was stored: output.md holds it, the record does not
-  return record
+  return run_agent(s, o, run)
 end
 
 return M

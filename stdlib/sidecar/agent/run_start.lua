@@ -19,9 +19,6 @@ local function not_started(s, o, record, reason, code)
     record.status, record.failure_reason = "failed", reason
     run_record.finish(s, record)
   end
-  if not o.store then
-    s:close()
-  end
   local message = ("run %s %s: %s"):format(record.run_id, code == "busy" and "not started" or "failed", reason)
   return nil, message, code
 end
