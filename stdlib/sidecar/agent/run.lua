@@ -514,10 +514,9 @@ function M.execute(o)
     return run_agent(o.store, o, run)
   end
   -- A script's or the REPL's run: the store of the repository's .agent, opened for this run.
-  local s <close>
-  s, message, code = store.open(o.root or (run.repo .. "/.agent"), { create = true })
+  local s <close>, why, failed = store.open(o.root or (run.repo .. "/.agent"), { create = true })
   if not s then
-    return nil, message, code
+    return nil, why, failed
   end
   return run_agent(s, o, run)
 end
