@@ -1,0 +1,109 @@
+// A program that embeds Sidecar (this test binary is one) runs its agents under the sidecar binary
+// it names or that is found for it, never under itself: every sandboxed agent starts as
+// `<sidecar> sandbox-init -- <agent>`, and with the program in its place the program ran again
+// inside the sandbox and its own output became the agent's.
+#include <catch2/catch.hpp>
+
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <optional>
+#include <string>
+
+#include <sidecar/sidecar.hpp>
+
+#include "temp_dir.hpp"
+
+using sidecar::test::TempDir;
+
+namespace {
+
+bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+
+// Sets PATH for one scope, and puts it back.
+struct PathScope {
+  std::optional<std::string> old;
+  explicit PathScope(const std::string& path) {
+    if (const char* p = std::getenv("PATH")) old = p;
+    setenv("PATH", path.c_str(), 1);
+  }
+  ~PathScope() {
+    if (old) setenv("PATH", old->c_str(), 1); else unsetenv("PATH");
+  }
+};
+
+// An agent that says who it is, run by the Host in a fresh repository; the run record as JSON.
+sidecar::Result run_agent(sidecar::Host& host, const std::string& repo) {
+  return host.run_string(
+      "local agent = require('sidecar.agent.run')\n"
+      "local r, message, code = agent.execute({ runner = 'command', prompt = 'hi', repo = '" + repo + "',\n"
+      "  command = { 'sh', '-c', 'echo from-the-agent' } })\n"
+      "if not r then return { message = message, code = code } end\n"
+      "return { status = r.status, output = r.output, sandbox = r.os_sandbox and r.os_sandbox.kind }\n");
+}
+
+std::string git_repo(const TempDir& dir) {
+  std::string repo = dir.path + "/repo";
+  REQUIRE(std::system(("git init -q '" + repo + "'").c_str()) == 0);
+  return repo;
+}
+
+}  // namespace
+
+TEST_CASE("embed: a Host runs an agent under the sidecar binary it names, in the OS sandbox", "[embed]") {
+  TempDir dir("embed");
+  sidecar::HostOptions options;
+  options.sidecar_binary = SIDECAR_TEST_BINARY;
+  sidecar::Host host(options);
+  sidecar::Result r = run_agent(host, git_repo(dir));
+  INFO(r.error << r.json);
+  REQUIRE(r.ok);
+  CHECK(contains(r.json, R"("output":"from-the-agent\n")"));
+  CHECK(contains(r.json, R"("status":"review")"));
+  CHECK(contains(r.json, R"("sandbox":"bwrap")"));
+}
+
+TEST_CASE("embed: with none named, a Host finds sidecar on PATH, never itself, and says what it tried",
+          "[embed]") {
+  TempDir dir("embed");
+  const std::string repo = git_repo(dir);
+  const std::string bin = dir.path + "/bin", self_bin = dir.path + "/self", tools = dir.path + "/tools";
+  for (const std::string& d : {bin, self_bin, tools}) REQUIRE(std::system(("mkdir -p '" + d + "'").c_str()) == 0);
+  REQUIRE(symlink(SIDECAR_TEST_BINARY, (bin + "/sidecar").c_str()) == 0);
+  char self[4096] = {};
+  REQUIRE(readlink("/proc/self/exe", self, sizeof self - 1) > 0);
+  REQUIRE(symlink(self, (self_bin + "/sidecar").c_str()) == 0);  // this program, named sidecar
+  // bwrap stays reachable: only sidecar is missing.
+  REQUIRE(std::system(("ln -s \"$(command -v bwrap)\" '" + tools + "/bwrap'").c_str()) == 0);
+  const std::string found = "return require('sidecar.core.proc').find_executable()";
+  const std::string why = "return select(2, require('sidecar.core.proc').find_executable())";
+  {
+    PathScope path(self_bin + ":" + bin);
+    sidecar::Host host;
+    sidecar::Result r = host.run_string(found);
+    INFO(r.error);
+    CHECK(r.json == "\"" + bin + "/sidecar\"");
+  }
+  PathScope path(self_bin + ":" + tools);
+  sidecar::Host host;
+  sidecar::Result r = host.run_string(why);
+  INFO(r.error);
+  CHECK(contains(r.json, "no sidecar binary for this program's Host: tried none beside the library (it is linked "
+                         "into this program), sidecar on PATH (" + self_bin + ":" + tools + ")"));
+  CHECK(contains(r.json, "HostOptions::sidecar_binary"));
+  // An agent run then fails before anything runs, saying so; nothing runs as the agent.
+  r = run_agent(host, repo);
+  INFO(r.error);
+  REQUIRE(r.ok);
+  CHECK(contains(r.json, R"("code":"no_sandbox")"));
+  INFO(r.json);
+  CHECK(contains(r.json, "the OS sandbox starts the agent under `sidecar sandbox-init`: no sidecar binary"));
+  CHECK_FALSE(contains(r.json, "from-the-agent"));
+
+  sidecar::HostOptions options;
+  options.sidecar_binary = tools + "/sidecar";
+  sidecar::Host named(options);
+  r = named.run_string(why);
+  CHECK(contains(r.json, "HostOptions::sidecar_binary is " + tools + "/sidecar, which is not an executable file"));
+}
