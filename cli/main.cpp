@@ -229,6 +229,14 @@ int run_tests(Engine& engine, std::vector<std::string> paths, const std::string&
   return counts_failed == 0 ? kExitOk : kExitFailure;
 }
 
+// The running binary, which starts Sidecar's other processes (workers, sandbox-init, hooks); empty
+// when /proc/self/exe cannot be read.
+std::string running_binary() {
+  std::error_code ec;
+  std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  return ec ? std::string() : self.string();
+}
+
 }  // namespace
 
 static int sidecar_main(int argc, char** argv) {
@@ -373,6 +381,7 @@ static int sidecar_main(int argc, char** argv) {
   try {
     Engine engine;
     engine.process_ends_at_close();
+    engine.set_sidecar_binary(running_binary(), "cannot read /proc/self/exe");
     sidecar::cli::register_declared(engine.state());
     // Before anything else runs: every byte printed from Lua passes the redactor from here on.
     // Only a SIDECAR_STDLIB_DIR without the module can make it fail; that is said, not hidden.

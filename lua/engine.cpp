@@ -137,6 +137,19 @@ Engine::Engine(const std::string& stdlib_dir) : L_(luaL_newstate()) {
   }
 }
 
+void Engine::set_sidecar_binary(const std::string& path, const std::string& why_missing) {
+  if (path.empty()) {
+    lua_pushnil(L_);
+    lua_setfield(L_, LUA_REGISTRYINDEX, kSidecarBinaryKey);
+    lua_pushlstring(L_, why_missing.data(), why_missing.size());
+  } else {
+    lua_pushlstring(L_, path.data(), path.size());
+    lua_setfield(L_, LUA_REGISTRYINDEX, kSidecarBinaryKey);
+    lua_pushnil(L_);
+  }
+  lua_setfield(L_, LUA_REGISTRYINDEX, kSidecarBinaryMissingKey);
+}
+
 #if defined(__SANITIZE_ADDRESS__)
 #define SIDECAR_LEAK_CHECKED 1
 #elif defined(__has_feature)

@@ -54,6 +54,11 @@ class Engine {
   // process's end instead of thousands of free()s. Not in sanitizer builds, which check for leaks.
   void process_ends_at_close() { process_ends_at_close_ = true; }
 
+  // The sidecar binary that starts Sidecar's other processes (background workers, sandbox-init,
+  // hooks: proc.executable()), or, with an empty `path`, why there is none (said when one is
+  // needed). The CLI names itself; an embedding program's Host finds one (sidecar.hpp).
+  void set_sidecar_binary(const std::string& path, const std::string& why_missing = "");
+
   // Where the stdlib comes from: "embedded" or the directory.
   const std::string& stdlib_source() const { return stdlib_source_; }
 

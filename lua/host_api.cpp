@@ -5,6 +5,7 @@
 #include <lua.hpp>
 
 #include "engine.hpp"
+#include "sidecar_binary.hpp"
 #include "util/version.hpp"
 
 namespace sidecar {
@@ -45,7 +46,11 @@ Result finish_call(lua::Engine& engine, int nargs) {
 
 }  // namespace
 
-Host::Host(const HostOptions& options) : engine_(std::make_unique<lua::Engine>(options.stdlib_dir)) {}
+Host::Host(const HostOptions& options) : engine_(std::make_unique<lua::Engine>(options.stdlib_dir)) {
+  std::string why;
+  std::string binary = lua::find_sidecar_binary(options.sidecar_binary, why);
+  engine_->set_sidecar_binary(binary, why);
+}
 Host::~Host() = default;
 Host::Host(Host&&) noexcept = default;
 Host& Host::operator=(Host&&) noexcept = default;

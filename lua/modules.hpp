@@ -26,6 +26,11 @@ int open_host_sandbox(lua_State* L);  // lua/sandbox.cpp
 // "interrupted! stopped N child processes"; the engine's interrupt hook calls it when it is there.
 inline constexpr const char* kInterruptKey = "sidecar.interrupt";
 
+// Registry fields of the sidecar binary that starts Sidecar's other processes (background workers,
+// sandbox-init, hooks): its path (set by Engine::set_sidecar_binary), or why there is none.
+inline constexpr const char* kSidecarBinaryKey = "sidecar.binary";
+inline constexpr const char* kSidecarBinaryMissingKey = "sidecar.binary_missing";
+
 // Puts every host.* module into package.preload (loaded on first require).
 void preload_host_modules(lua_State* L);
 

@@ -364,13 +364,18 @@ int proc_wait_any(lua_State* L) {
   }
 }
 
-// proc.executable() -> the path of the running sidecar binary (for starting another one)
+// proc.executable() -> path | nil, why
+// The sidecar binary that starts Sidecar's other processes: the running one in the CLI, the one the
+// embedding program named or that was found for it (Engine::set_sidecar_binary); never the
+// embedding program itself.
 int proc_executable(lua_State* L) {
-  char buf[4096];
-  ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
-  if (n <= 0) return luaL_error(L, "cannot read /proc/self/exe: %s", std::strerror(errno));
-  lua_pushlstring(L, buf, static_cast<std::size_t>(n));
-  return 1;
+  if (lua_getfield(L, LUA_REGISTRYINDEX, kSidecarBinaryKey) == LUA_TSTRING) return 1;
+  lua_pushnil(L);
+  if (lua_getfield(L, LUA_REGISTRYINDEX, kSidecarBinaryMissingKey) != LUA_TSTRING) {
+    lua_pop(L, 1);
+    lua_pushliteral(L, "this Lua state was given no sidecar binary (Engine::set_sidecar_binary)");
+  }
+  return 2;
 }
 
 // proc.poll(ms?) -> integer

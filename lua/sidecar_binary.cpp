@@ -45,7 +45,7 @@ std::string this_library(const std::string& self) {
 
 std::string find_sidecar_binary(const std::string& named, std::string& why) {
   if (!named.empty()) {
-    if (executable_file(named)) return named;
+    if (executable_file(named)) return real(named);  // absolute: workers start in other folders
     why = "HostOptions::sidecar_binary is " + named + ", which is not an executable file: name the sidecar binary";
     return {};
   }
@@ -73,7 +73,7 @@ std::string find_sidecar_binary(const std::string& named, std::string& why) {
     if (end == std::string::npos) end = list.size();
     std::string dir = list.substr(start, end - start);
     std::string candidate = (dir.empty() ? "." : dir) + "/sidecar";
-    if (executable_file(candidate) && real(candidate) != self) return candidate;
+    if (executable_file(candidate) && real(candidate) != self) return real(candidate);
     start = end + 1;
   }
   tried.push_back(std::string("sidecar on PATH (") + (path ? path : "PATH is not set") + ")");

@@ -28,6 +28,11 @@ struct HostOptions {
   // Load the stdlib from this directory instead of the copy built into the library
   // (empty: $SIDECAR_STDLIB_DIR when set, else the built-in copy).
   std::string stdlib_dir;
+  // The sidecar binary that starts Sidecar's other processes: every sandboxed agent runs under its
+  // `sandbox-init`, and background runs and hooks are its commands. Empty: the `sidecar` installed
+  // beside the shared library, else `sidecar` on PATH; never this program. With none found, what
+  // needs one fails saying what was tried (proc.executable() in Lua answers nil and why).
+  std::string sidecar_binary;
 };
 
 class Host {

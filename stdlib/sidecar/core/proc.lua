@@ -50,8 +50,22 @@ M.signals = host.signals
 ---The bytes kept of a collected stream (its tail) when the caller sets no max_output.
 M.MAX_OUTPUT = 256 * 1024 * 1024
 
----The path of the running sidecar binary.
-M.executable = host.executable
+---The sidecar binary that starts Sidecar's other processes (background workers, every sandboxed
+---agent's sandbox-init, hooks), or nil and why there is none: the running binary in the CLI; in a
+---program that embeds Sidecar, its Host's (HostOptions::sidecar_binary, else the `sidecar`
+---installed beside the library, else `sidecar` on PATH), never the program itself.
+---@return string|nil path, string? why
+M.find_executable = host.executable
+
+---The path of that binary (find_executable); raises, saying what was tried, when there is none.
+---@return string path
+function M.executable()
+  local path, why = host.executable()
+  if not path then
+    error(why, 2)
+  end
+  return path
+end
 
 local function fail(what, message, level)
   errors.raise("bad_option", what .. ": " .. message, nil, level + 1)

@@ -114,12 +114,17 @@ function M.settings(iso, entry, o)
   return s
 end
 
----Whether a sandbox can start here: bwrap on PATH. nil, why (with what to do), "no_sandbox" if not.
+---Whether a sandbox can start here: bwrap on PATH and a sidecar binary for sandbox-init. nil, why (with
+---what to do), "no_sandbox" if not.
 function M.available()
-  if paths.program("bwrap") then
-    return true
+  if not paths.program("bwrap") then
+    return nil, "the OS sandbox needs bubblewrap (bwrap), which is not on PATH: " .. M.HINT, "no_sandbox"
   end
-  return nil, "the OS sandbox needs bubblewrap (bwrap), which is not on PATH: " .. M.HINT, "no_sandbox"
+  local found, why = require("sidecar.core.proc").find_executable() -- sandbox-init runs the agent
+  if not found then
+    return nil, "the OS sandbox starts the agent under `sidecar sandbox-init`: " .. why, "no_sandbox"
+  end
+  return true
 end
 
 ---Whether a sandbox really starts here (`sidecar doctor`): bwrap found, and a user namespace made.
