@@ -7,6 +7,7 @@
 
 #include "boundary.hpp"
 #include "modules.hpp"
+#include "process/process_loop.hpp"
 #include "stdlib_loader.hpp"
 #include "util/background_jobs.hpp"
 
@@ -128,6 +129,7 @@ Engine::Engine(const std::string& stdlib_dir) : L_(luaL_newstate()) {
     if (env && *env) dir = env;
   }
   stdlib_source_ = dir.empty() ? "embedded" : dir;
+  *static_cast<Engine**>(lua_getextraspace(L_)) = this;  // coroutines copy it: Engine::of
   lua_pushcfunction(L_, guarded<setup_state>);
   lua_pushlightuserdata(L_, &dir);
   if (!pcall(1, 0)) {
@@ -238,5 +240,36 @@ void Engine::interrupt() {
 }
 
 void Engine::clear_interrupt() { lua_sethook(L_, nullptr, 0, 0); }
+
+// Instructions between two looks at an interrupt asked from another thread: a few microseconds of
+// Lua, and no measurable cost.
+constexpr int kInterruptCheckCount = 4096;
+
+void Engine::watch_hook(lua_State* L, lua_Debug* ar) {
+  Engine* e = of(L);
+  if (e && e->interrupt_asked_.exchange(false)) interrupt_hook(L, ar);
+}
+
+void Engine::watch_interrupts() {
+  interrupt_asked_.store(false);
+  lua_sethook(L_, watch_hook, LUA_MASKCOUNT, kInterruptCheckCount);
+}
+
+void Engine::interrupt_from_any_thread() {
+  interrupt_asked_.store(true);
+  std::shared_ptr<host::ProcessLoop> loop;
+  {
+    std::lock_guard<std::mutex> hold(loop_mutex_);
+    loop = loop_.lock();
+  }
+  if (loop) loop->interrupt();
+}
+
+void Engine::attach_loop(std::weak_ptr<host::ProcessLoop> loop) {
+  std::lock_guard<std::mutex> hold(loop_mutex_);
+  loop_ = std::move(loop);
+}
+
+Engine* Engine::of(lua_State* L) { return *static_cast<Engine**>(lua_getextraspace(L)); }
 
 }  // namespace sidecar::lua

@@ -1,10 +1,18 @@
 // Engine: one Lua state with the host modules and the stdlib installed, entered only through
 // a protected call with a traceback handler (the shape of lua.c's docall/msghandler).
 #pragma once
+#include <atomic>
+#include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
 struct lua_State;
+struct lua_Debug;
+
+namespace sidecar::host {
+class ProcessLoop;
+}
 
 namespace sidecar::lua {
 
@@ -49,6 +57,19 @@ class Engine {
   // Withdraws an interrupt that arrived too late to stop anything (so the next chunk runs).
   void clear_interrupt();
 
+  // Interrupts from another thread (an embedding program's Host::interrupt): a flag that the hook
+  // of watch_interrupts() checks every few thousand instructions, and a wake-up of this engine's
+  // process loop, whose wait then stops its children and raises "interrupted!". Safe to call from
+  // any thread while the engine lives.
+  void interrupt_from_any_thread();
+  // Installs that hook on the engine's thread, before a call an interrupt should stop, and clears
+  // an interrupt that came while nothing ran.
+  void watch_interrupts();
+  // The process loop interrupt_from_any_thread() wakes (lua/proc.cpp, when host.proc is loaded).
+  void attach_loop(std::weak_ptr<host::ProcessLoop> loop);
+  // The engine that made the Lua state `L` (or one of its coroutines); only for states an Engine made.
+  static Engine* of(lua_State* L);
+
   // Says that the process ends once this engine is closed (the CLI's). The close still runs every
   // finalizer (files synced, stores closed, children stopped) but leaves the state's memory to the
   // process's end instead of thousands of free()s. Not in sanitizer builds, which check for leaks.
@@ -64,10 +85,14 @@ class Engine {
 
  private:
   bool load_with(int (*loader)(lua_State*), void* request, std::string& error);
+  static void watch_hook(lua_State* L, lua_Debug* ar);
 
   lua_State* L_;
   std::string stdlib_source_;
   bool process_ends_at_close_ = false;
+  std::atomic<bool> interrupt_asked_{false};
+  std::mutex loop_mutex_;
+  std::weak_ptr<host::ProcessLoop> loop_;
 };
 
 }  // namespace sidecar::lua

@@ -57,14 +57,18 @@ Host& Host::operator=(Host&&) noexcept = default;
 
 const char* Host::version() { return SIDECAR_VERSION; }
 
+void Host::interrupt() { engine_->interrupt_from_any_thread(); }
+
 Result Host::run_string(const std::string& code, const std::string& chunk_name) {
   Result r;
+  engine_->watch_interrupts();
   if (!engine_->load_string(code, chunk_name, r.error)) return r;
   return finish_call(*engine_, 0);
 }
 
 Result Host::run_file(const std::string& path, const std::vector<std::string>& args) {
   Result r;
+  engine_->watch_interrupts();
   if (!engine_->load_file(path, args, r.error)) return r;
   return finish_call(*engine_, static_cast<int>(args.size()));
 }
@@ -81,6 +85,7 @@ Result Host::call(const std::string& module, const std::string& function, const 
       "if type(f) ~= 'function' then error(('module %s has no function %s'):format(module, fn), 0) end\n"
       "return f(table.unpack(args, 1, #args))\n";
   Result r;
+  engine_->watch_interrupts();
   if (!engine_->load_string(glue, "=(sidecar::Host::call)", r.error)) return r;
   lua_State* L = engine_->state();
   lua_pushlstring(L, module.data(), module.size());

@@ -20,6 +20,7 @@
 #include <string>
 
 #include "boundary.hpp"
+#include "engine.hpp"
 #include "modules.hpp"
 #include "proc_options.hpp"
 #include "process/process_detach.hpp"
@@ -139,7 +140,7 @@ void dispatch(lua_State* L, ProcessLoop& loop, bool run_callbacks = true) {
 // Steps the loop once, at most until `deadline` (< 0: none), and dispatches what happened.
 void step(lua_State* L, ProcessLoop& loop, int64_t deadline, uint64_t interrupts_seen) {
   loop.step(deadline < 0 ? -1 : std::max<int64_t>(0, (deadline - now_ns() + 999999) / 1000000));
-  if (ProcessLoop::interrupts() != interrupts_seen) raise_interrupt(L, loop);
+  if (loop.interrupt_count() != interrupts_seen) raise_interrupt(L, loop);
   dispatch(L, loop);
 }
 
@@ -170,7 +171,7 @@ int handle_wait(lua_State* L) {
   Handle& h = check_open(L, 1);
   int64_t deadline = deadline_after(L, 2);
   std::shared_ptr<ProcessLoop> loop = h.loop;
-  uint64_t seen = ProcessLoop::interrupts();
+  uint64_t seen = loop->interrupt_count();
   dispatch(L, *loop);
   while (!push_if_done(L, h, 1)) {
     if (deadline >= 0 && now_ns() >= deadline) {
@@ -213,7 +214,7 @@ int handle_write(lua_State* L) {
     std::size_t len;
     const char* data = luaL_checklstring(L, 2, &len);
     ok = loop->write(h.id, std::string(data, len), error);
-    uint64_t seen = ProcessLoop::interrupts();
+    uint64_t seen = loop->interrupt_count();
     if (ok && loop->stdin_queued(h.id) > kStdinHighWater) {
       while (loop->stdin_queued(h.id) > kStdinLowWater && !loop->finished(h.id)) step(L, *loop, -1, seen);
     }
@@ -340,7 +341,7 @@ int proc_wait_any(lua_State* L) {
   lua_Integer n = luaL_len(L, 1);
   luaL_argcheck(L, n > 0, 1, "no handles to wait for");
   ProcessLoop& loop = loop_of(L);
-  uint64_t seen = ProcessLoop::interrupts();
+  uint64_t seen = loop.interrupt_count();
   dispatch(L, loop);
   for (;;) {
     for (lua_Integer i = 1; i <= n; ++i) {
@@ -385,7 +386,7 @@ int proc_poll(lua_State* L) {
   ProcessLoop& loop = loop_of(L);
   lua_Integer ms = luaL_optinteger(L, 1, 0);
   luaL_argcheck(L, ms >= 0, 1, "milliseconds must be >= 0");
-  uint64_t seen = ProcessLoop::interrupts();
+  uint64_t seen = loop.interrupt_count();
   dispatch(L, loop);
   step(L, loop, now_ns() + ms * 1000000, seen);
   lua_pushinteger(L, static_cast<lua_Integer>(loop.running()));
@@ -480,6 +481,7 @@ int open_host_proc(lua_State* L) {
   }
   lua_setmetatable(L, -2);
   box->loop = std::make_shared<ProcessLoop>();
+  if (Engine* engine = Engine::of(L)) engine->attach_loop(box->loop);  // Host::interrupt wakes it
   // The engine's interrupt hook (lua/engine.cpp) calls this when Ctrl-C lands while Lua runs
   // rather than while a wait steps the loop: the children are stopped and counted the same way.
   lua_pushvalue(L, -1);

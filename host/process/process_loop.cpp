@@ -330,7 +330,7 @@ std::size_t ProcessLoop::running() const { return impl_->running; }
 std::size_t ProcessLoop::stop_all(bool interrupted, bool immediate) {
   Impl& L = *impl_;
   std::size_t count = L.running;
-  uint64_t seen = interrupts();
+  uint64_t seen = interrupt_count();
   uv_update_time(&L.loop);
   for (auto& [id, p] : L.processes) {
     if (!p->spawned || p->finished) continue;
@@ -339,8 +339,8 @@ std::size_t ProcessLoop::stop_all(bool interrupted, bool immediate) {
   }
   while (L.running > 0) {
     uv_run(&L.loop, UV_RUN_ONCE);
-    if (interrupts() != seen) {  // asked twice: no more grace
-      seen = interrupts();
+    if (interrupt_count() != seen) {  // asked twice: no more grace
+      seen = interrupt_count();
       for (auto& [id, p] : L.processes) kill_now(*p);
     }
   }
@@ -348,6 +348,13 @@ std::size_t ProcessLoop::stop_all(bool interrupted, bool immediate) {
 }
 
 uint64_t ProcessLoop::interrupts() { return g_interrupts.load(); }
+
+void ProcessLoop::interrupt() {
+  impl_->interrupts.fetch_add(1);
+  uv_async_send(&impl_->waker);
+}
+
+uint64_t ProcessLoop::interrupt_count() const { return g_interrupts.load() + impl_->interrupts.load(); }
 
 void ProcessLoop::interrupt_all() {
   g_interrupts.fetch_add(1);

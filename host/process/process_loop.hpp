@@ -63,6 +63,11 @@ class ProcessLoop {
   static uint64_t interrupts();
   // Counts an interrupt and wakes every loop blocked in step(). Async-signal-safe.
   static void interrupt_all();
+  // Counts an interrupt of this loop alone and wakes it if it is blocked in step(): callable from
+  // any thread, and async-signal-safe (an embedding program cancels its own Host's work).
+  void interrupt();
+  // The interrupts this loop has seen: the process-wide ones and its own.
+  uint64_t interrupt_count() const;
 
   struct Impl;
 

@@ -5,6 +5,7 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include <atomic>
 #include <cstdint>
 #include <deque>
 #include <memory>
@@ -106,6 +107,7 @@ struct ProcessLoop::Impl {
   uv_timer_t step_timer{};
   uv_signal_t sigchld{};
   int slot = -1;
+  std::atomic<uint64_t> interrupts{0};  // this loop's own (interrupt()), beside the process-wide count
   uint64_t next_id = 1;
   std::size_t running = 0;
   std::unordered_map<uint64_t, std::unique_ptr<detail::Process>> processes;

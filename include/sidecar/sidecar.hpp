@@ -6,7 +6,7 @@
 //   else std::cerr << r.error << "\n";                      // message and traceback
 //
 // Values cross the boundary as JSON text, so this header needs neither Lua nor a JSON library.
-// A Host is not thread-safe: use one per thread.
+// A Host is not thread-safe: use one per thread; only interrupt() may be called from another.
 #pragma once
 #include <memory>
 #include <string>
@@ -50,6 +50,13 @@ class Host {
 
   // require(module)[function](args...) where `args_json` is a JSON array of the arguments.
   Result call(const std::string& module, const std::string& function, const std::string& args_json = "[]");
+
+  // Stops the call running now (run_string, run_file, call), from any thread: Lua raises
+  // "interrupted!" within a few thousand instructions or at once where it waits on processes,
+  // whose agents are stopped (their process groups: SIGTERM, then SIGKILL) and whose runs are
+  // recorded `interrupted`; the call returns !ok. With no call running it does nothing. Not
+  // while the Host is being destroyed.
+  void interrupt();
 
   static const char* version();
 

@@ -4,10 +4,17 @@
 // inside the sandbox and its own output became the agent's.
 #include <catch2/catch.hpp>
 
+#include <signal.h>
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <cerrno>
+#include <chrono>
 #include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <thread>
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -34,14 +41,29 @@ struct PathScope {
   }
 };
 
-// An agent that says who it is, run by the Host in a fresh repository; the run record as JSON.
-sidecar::Result run_agent(sidecar::Host& host, const std::string& repo) {
+// An agent (by default one that says who it is), run by the Host in `repo`; the run record as JSON.
+sidecar::Result run_agent(sidecar::Host& host, const std::string& repo,
+                          const std::string& command = "'sh', '-c', 'echo from-the-agent'") {
   return host.run_string(
       "local agent = require('sidecar.agent.run')\n"
       "local r, message, code = agent.execute({ runner = 'command', prompt = 'hi', repo = '" + repo + "',\n"
-      "  command = { 'sh', '-c', 'echo from-the-agent' } })\n"
+      "  command = { " + command + " } })\n"
       "if not r then return { message = message, code = code } end\n"
       "return { status = r.status, output = r.output, sandbox = r.os_sandbox and r.os_sandbox.kind }\n");
+}
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+// A number member of a small JSON file (agent_process.json), or -1.
+long json_number(const std::string& path, const std::string& key) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  std::string s = text.str();
+  std::string::size_type at = s.find("\"" + key + "\":");
+  return at == std::string::npos ? -1 : std::strtol(s.c_str() + at + key.size() + 3, nullptr, 10);
 }
 
 std::string git_repo(const TempDir& dir) {
@@ -107,4 +129,53 @@ TEST_CASE("embed: with none named, a Host finds sidecar on PATH, never itself, a
   sidecar::Host named(options);
   r = named.run_string(why);
   CHECK(contains(r.json, "HostOptions::sidecar_binary is " + tools + "/sidecar, which is not an executable file"));
+}
+
+TEST_CASE("embed: interrupt() from another thread stops the Host's call, its agent and nothing else", "[embed]") {
+  TempDir dir("embed");
+  const std::string repo = git_repo(dir);
+  const std::string process_file = repo + "/.agent/runs/R-0001/agent_process.json";
+  sidecar::HostOptions options;
+  options.sidecar_binary = SIDECAR_TEST_BINARY;
+  sidecar::Host host(options);
+  // Once the agent has started (its process is recorded), a second thread asks the Host to stop.
+  std::atomic<bool> returned{false};
+  std::thread stopper([&] {
+    for (int i = 0; i < 1200 && !returned && access(process_file.c_str(), F_OK) != 0; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    host.interrupt();
+  });
+  auto start = std::chrono::steady_clock::now();
+  sidecar::Result r = run_agent(host, repo, "'sleep', '60'");
+  double took = seconds_since(start);
+  returned = true;
+  stopper.join();
+  INFO(r.json << r.error);
+  CHECK_FALSE(r.ok);
+  CHECK(contains(r.error, "interrupted!"));
+  CHECK(took < 45);  // the agent sleeps 60 s: it was stopped, not waited for
+  // The run is recorded interrupted, and no process of it is left.
+  r = host.run_string("local s <close> = assert(require('sidecar.core.store').open('" + repo +
+                      "/.agent'))\nreturn assert(s:get_run('R-0001')).status");
+  CHECK(r.json == "\"interrupted\"");
+  long group = json_number(process_file, "pgid");
+  REQUIRE(group > 1);
+  CHECK((kill(static_cast<pid_t>(-group), 0) == -1 && errno == ESRCH));
+  // The Host goes on: the next call runs, a stale interrupt does not stop it.
+  host.interrupt();
+  r = host.run_string("return 6 * 7");
+  CHECK(r.json == "42");
+}
+
+TEST_CASE("embed: interrupt() stops a Host's Lua that never waits", "[embed]") {
+  sidecar::Host host;
+  std::thread stopper([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    host.interrupt();
+  });
+  sidecar::Result r = host.run_string("local n = 0 while true do n = n + 1 end");
+  stopper.join();
+  CHECK_FALSE(r.ok);
+  CHECK(contains(r.error, "interrupted!"));
 }

@@ -800,6 +800,31 @@ TEST_CASE("process_loop: interrupt_all() wakes a loop blocked in step()", "[proc
   CHECK(loop.result(id).interrupted);
 }
 
+TEST_CASE("process_loop: interrupt() from another thread wakes that loop alone", "[proc]") {
+  ProcessLoop loop, other;
+  SpawnOptions o;
+  o.argv = {"sleep", "30"};
+  uint64_t id = spawn_ok(loop, o);
+  REQUIRE(wait_for_member(loop, loop.pid(id), "sleep"));
+  uint64_t before = loop.interrupt_count(), other_before = other.interrupt_count();
+  uint64_t process_wide = ProcessLoop::interrupts();
+  std::thread cancel([&loop] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    loop.interrupt();
+  });
+  Clock::time_point start = Clock::now();
+  while (loop.interrupt_count() == before && ms_since(start) < 5000) loop.step(-1);
+  double took = ms_since(start);
+  cancel.join();
+  CHECK(loop.interrupt_count() == before + 1);
+  CHECK(took < kWellBeforeTheEndMs);  // woken, not at the sleep's end
+  CHECK(other.interrupt_count() == other_before);  // another Host's loop goes on
+  CHECK(ProcessLoop::interrupts() == process_wide);
+  CHECK_FALSE(loop.finished(id));
+  CHECK(loop.stop_all(true) == 1);
+  CHECK(loop.result(id).interrupted);
+}
+
 TEST_CASE("process_loop: a second interrupt during stop_all escalates to SIGKILL", "[proc]") {
   ProcessLoop loop;
   SpawnOptions o = sh("trap '' TERM; sleep 30");
