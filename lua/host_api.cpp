@@ -2,6 +2,8 @@
 // the stdlib's own json module, so an embedder sees exactly what a script would write.
 #include <sidecar/sidecar.hpp>
 
+#include <stdexcept>
+
 #include <lua.hpp>
 
 #include "engine.hpp"
@@ -50,6 +52,11 @@ Host::Host(const HostOptions& options) : engine_(std::make_unique<lua::Engine>(o
   std::string why;
   std::string binary = lua::find_sidecar_binary(options.sidecar_binary, why);
   engine_->set_sidecar_binary(binary, why);
+  std::string error;
+  if (options.redact_output &&
+      !engine_->run_string("require('sidecar.core.terminal').install()", "=(sidecar::Host)", error)) {
+    throw std::runtime_error("cannot install the redaction of the Host's output: " + error);
+  }
 }
 Host::~Host() = default;
 Host::Host(Host&&) noexcept = default;

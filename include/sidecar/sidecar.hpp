@@ -33,10 +33,16 @@ struct HostOptions {
   // beside the shared library, else `sidecar` on PATH; never this program. With none found, what
   // needs one fails saying what was tried (proc.executable() in Lua answers nil and why).
   std::string sidecar_binary;
+  // What the Host's Lua writes to stdout and stderr (print, io.write) and the errors it returns
+  // pass the redactor, as the CLI's do: secrets (the nearest project's config adds its rules)
+  // come out as [REDACTED:…], and control characters are shown rather than obeyed.
+  bool redact_output = true;
 };
 
 class Host {
  public:
+  // Throws std::runtime_error when the Lua state cannot be set up (out of memory, a stdlib_dir
+  // without the stdlib).
   explicit Host(const HostOptions& options = {});
   ~Host();
   Host(Host&&) noexcept;

@@ -179,3 +179,39 @@ TEST_CASE("embed: interrupt() stops a Host's Lua that never waits", "[embed]") {
   CHECK_FALSE(r.ok);
   CHECK(contains(r.error, "interrupted!"));
 }
+
+TEST_CASE("embed: what a Host's Lua prints and the errors it returns are redacted", "[embed]") {
+  TempDir dir("embed");
+  const std::string secret = "ghp_" + std::string(36, 'a');
+  const std::string out = dir.path + "/stdout";
+  sidecar::Host host;
+  fflush(stdout);
+  int saved = dup(1);
+  FILE* file = fopen(out.c_str(), "w");
+  REQUIRE(file != nullptr);
+  dup2(fileno(file), 1);
+  sidecar::Result printed = host.run_string("print('token " + secret + "') io.write('again " + secret + "\\27[2J\\n')");
+  fflush(stdout);
+  dup2(saved, 1);
+  close(saved);
+  fclose(file);
+  REQUIRE(printed.ok);
+  std::ifstream in(out);
+  std::stringstream text;
+  text << in.rdbuf();
+  INFO(text.str());
+  CHECK(contains(text.str(), "token [REDACTED"));
+  CHECK(contains(text.str(), "again [REDACTED"));
+  CHECK_FALSE(contains(text.str(), secret));
+  CHECK_FALSE(contains(text.str(), "\x1b[2J"));  // shown, not obeyed
+  sidecar::Result failed = host.run_string("error('the token is " + secret + "')");
+  CHECK_FALSE(failed.ok);
+  CHECK(contains(failed.error, "the token is [REDACTED"));
+  CHECK_FALSE(contains(failed.error, secret));
+  // Turned off, the Host writes what Lua writes.
+  sidecar::HostOptions raw;
+  raw.redact_output = false;
+  sidecar::Host plain(raw);
+  failed = plain.run_string("error('the token is " + secret + "')");
+  CHECK(contains(failed.error, secret));
+}
