@@ -138,10 +138,11 @@ TEST_CASE("embed: interrupt() from another thread stops the Host's call, its age
   sidecar::HostOptions options;
   options.sidecar_binary = SIDECAR_TEST_BINARY;
   sidecar::Host host(options);
-  // Once the agent has started (its process is recorded), a second thread asks the Host to stop.
+  // Once the agent has started (its process group is recorded: the file is there before, without
+  // it), a second thread asks the Host to stop.
   std::atomic<bool> returned{false};
   std::thread stopper([&] {
-    for (int i = 0; i < 1200 && !returned && access(process_file.c_str(), F_OK) != 0; ++i) {
+    for (int i = 0; i < 1200 && !returned && json_number(process_file, "pgid") <= 0; ++i) {
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
     host.interrupt();
@@ -214,4 +215,25 @@ TEST_CASE("embed: what a Host's Lua prints and the errors it returns are redacte
   sidecar::Host plain(raw);
   failed = plain.run_string("error('the token is " + secret + "')");
   CHECK(contains(failed.error, secret));
+}
+
+TEST_CASE("embed: a Host does not run a repository's config until it is trusted", "[embed]") {
+  TempDir dir("embed");
+  const std::string repo = git_repo(dir);
+  REQUIRE(std::system(("mkdir -p '" + repo + "/.agent' '" + dir.path + "/state'").c_str()) == 0);
+  std::ofstream(repo + "/.agent/config.lua") << "return { runner = 'claude' }\n";
+  std::optional<std::string> old_state, old_trust;
+  if (const char* v = std::getenv("XDG_STATE_HOME")) old_state = v;
+  if (const char* v = std::getenv("SIDECAR_TRUST")) old_trust = v;
+  setenv("XDG_STATE_HOME", (dir.path + "/state").c_str(), 1);  // the trust store: a fresh one
+  const std::string load = "return require('sidecar.core.config').load('" + repo + "/.agent').runner";
+  unsetenv("SIDECAR_TRUST");
+  sidecar::Result untrusted = sidecar::Host().run_string(load);
+  setenv("SIDECAR_TRUST", "all", 1);  // the control: trusted, the config runs
+  sidecar::Result trusted = sidecar::Host().run_string(load);
+  if (old_state) setenv("XDG_STATE_HOME", old_state->c_str(), 1); else unsetenv("XDG_STATE_HOME");
+  if (old_trust) setenv("SIDECAR_TRUST", old_trust->c_str(), 1); else unsetenv("SIDECAR_TRUST");
+  INFO(untrusted.error << trusted.error);
+  CHECK(untrusted.json == "\"codex\"");  // the default: the file was not run
+  CHECK(trusted.json == "\"claude\"");
 }
