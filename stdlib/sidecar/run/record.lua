@@ -14,7 +14,7 @@
 ---   decide   an end to another (review → completed or blocked: a decision, a gate)
 ---
 --- The store keeps the one rule no writer may break whatever it holds: a run that ended is never
---- made active again (EENDED; core/store.lua).
+--- made active again (EENDED: host/store/run_store.cpp).
 ---
 ---   local run = assert(run_record.create(s, { task_id = "T-0001", runner_type = "codex", status = "queued" }))
 ---   run.status, run.failure_reason = "failed", "its folder cannot be made"
