@@ -33,6 +33,16 @@ bool encode_top(lua::Engine& engine, Result& r) {
   return true;
 }
 
+// Fills the parts of a failed result from r.error: the message, the traceback after it, the kind.
+Result& with_parts(Result& r, const char* kind = nullptr) {
+  static const std::string kTraceback = "\nstack traceback:\n";
+  std::string::size_type at = r.error.find(kTraceback);
+  r.message = r.error.substr(0, at);
+  r.traceback = at == std::string::npos ? std::string() : r.error.substr(at + 1);
+  r.kind = kind ? kind : r.message.find("interrupted!") != std::string::npos ? "interrupted" : "lua";
+  return r;
+}
+
 // Runs the function below `nargs` arguments and encodes its first result.
 Result finish_call(lua::Engine& engine, int nargs) {
   Result r;
@@ -40,9 +50,10 @@ Result finish_call(lua::Engine& engine, int nargs) {
   if (!engine.pcall(nargs, 1)) {
     r.error = lua_tostring(L, -1);
     lua_pop(L, 1);
-    return r;
+    return with_parts(r);
   }
   r.ok = encode_top(engine, r);
+  if (!r.ok) with_parts(r, "result");
   return r;
 }
 
@@ -69,14 +80,14 @@ void Host::interrupt() { engine_->interrupt_from_any_thread(); }
 Result Host::run_string(const std::string& code, const std::string& chunk_name) {
   Result r;
   engine_->watch_interrupts();
-  if (!engine_->load_string(code, chunk_name, r.error)) return r;
+  if (!engine_->load_string(code, chunk_name, r.error)) return with_parts(r);
   return finish_call(*engine_, 0);
 }
 
 Result Host::run_file(const std::string& path, const std::vector<std::string>& args) {
   Result r;
   engine_->watch_interrupts();
-  if (!engine_->load_file(path, args, r.error)) return r;
+  if (!engine_->load_file(path, args, r.error)) return with_parts(r);
   return finish_call(*engine_, static_cast<int>(args.size()));
 }
 
@@ -93,7 +104,7 @@ Result Host::call(const std::string& module, const std::string& function, const 
       "return f(table.unpack(args, 1, #args))\n";
   Result r;
   engine_->watch_interrupts();
-  if (!engine_->load_string(glue, "=(sidecar::Host::call)", r.error)) return r;
+  if (!engine_->load_string(glue, "=(sidecar::Host::call)", r.error)) return with_parts(r);
   lua_State* L = engine_->state();
   lua_pushlstring(L, module.data(), module.size());
   lua_pushlstring(L, function.data(), function.size());

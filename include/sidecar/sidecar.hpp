@@ -8,6 +8,7 @@
 // Values cross the boundary as JSON text, so this header needs neither Lua nor a JSON library.
 // A Host is not thread-safe: use one per thread; only interrupt() may be called from another.
 #pragma once
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -22,7 +23,18 @@ struct Result {
   bool ok = false;
   std::string json;   // the first value the code returned, as JSON ("null" when none)
   std::string error;  // when !ok: "file:line: message" and a stack traceback
+  // When !ok, the error as parts: what kind it is, the message alone, the traceback (may be empty).
+  // Kinds: "interrupted" (Host::interrupt), "lua" (an error the code raised, or a syntax error),
+  // "result" (the value cannot be given as JSON).
+  std::string kind;
+  std::string message;
+  std::string traceback;
 };
+
+// A run event as JSON ({"run_id", "seq", "kind", "fields"}: docs/formats.md, "A run's events").
+using EventCallback = std::function<void(const std::string& event_json)>;
+// A native function: its Lua arguments as a JSON array in, its result as JSON text out.
+using NativeFunction = std::function<std::string(const std::string& args_json)>;
 
 struct HostOptions {
   // Load the stdlib from this directory instead of the copy built into the library
@@ -31,7 +43,7 @@ struct HostOptions {
   // The sidecar binary that starts Sidecar's other processes: every sandboxed agent runs under its
   // `sandbox-init`, and background runs and hooks are its commands. Empty: the `sidecar` installed
   // beside the shared library, else `sidecar` on PATH; never this program. With none found, what
-  // needs one fails saying what was tried (proc.executable() in Lua answers nil and why).
+  // needs one fails saying what was tried (proc.find_executable() in Lua answers nil and why).
   std::string sidecar_binary;
   // What the Host's Lua writes to stdout and stderr (print, io.write) and the errors it returns
   // pass the redactor, as the CLI's do: secrets (the nearest project's config adds its rules)
@@ -56,6 +68,17 @@ class Host {
 
   // require(module)[function](args...) where `args_json` is a JSON array of the arguments.
   Result call(const std::string& module, const std::string& function, const std::string& args_json = "[]");
+
+  // Calls `callback` with every run event as it is written (each line of a run's events.jsonl),
+  // on the thread that called into the Host, during that call: an agent's progress arrives while
+  // it runs. A callback that throws is unsubscribed; the run goes on. An empty one unsubscribes.
+  void on_event(EventCallback callback);
+
+  // Makes `fn` callable from the Host's Lua as require("<module>").<function>(...), for `name`
+  // "<module>.<function>": the Lua arguments arrive as a JSON array, the JSON it returns comes
+  // back decoded, and what it throws is a Lua error carrying its what(). False, with `error` set,
+  // for a name without a module or a module of Sidecar's own (sidecar.*).
+  bool register_function(const std::string& name, NativeFunction fn, std::string* error = nullptr);
 
   // Stops the call running now (run_string, run_file, call), from any thread: Lua raises
   // "interrupted!" within a few thousand instructions or at once where it waits on processes,

@@ -155,6 +155,7 @@ TEST_CASE("embed: interrupt() from another thread stops the Host's call, its age
   INFO(r.json << r.error);
   CHECK_FALSE(r.ok);
   CHECK(contains(r.error, "interrupted!"));
+  CHECK(r.kind == "interrupted");
   CHECK(took < 45);  // the agent sleeps 60 s: it was stopped, not waited for
   // The run is recorded interrupted, and no process of it is left.
   r = host.run_string("local s <close> = assert(require('sidecar.core.store').open('" + repo +
