@@ -9,23 +9,17 @@
 
 #include <sidecar/sidecar.hpp>
 
-#include "temp_dir.hpp"
+#include "embed_fixture.hpp"
 
+using sidecar::test::agent_options;
+using sidecar::test::contains;
+using sidecar::test::git_repo;
 using sidecar::test::TempDir;
-
-namespace {
-
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
-
-}  // namespace
 
 TEST_CASE("embed api: run events reach on_event while the run is going on", "[embed]") {
   TempDir dir("embed");
-  const std::string repo = dir.path + "/repo";
-  REQUIRE(std::system(("git init -q '" + repo + "'").c_str()) == 0);
-  sidecar::HostOptions options;
-  options.sidecar_binary = SIDECAR_TEST_BINARY;
-  sidecar::Host host(options);
+  const std::string repo = git_repo(dir);
+  sidecar::Host host(agent_options());
   std::vector<std::string> events;
   bool in_call = false, outside = false;
   host.on_event([&](const std::string& e) {
@@ -57,11 +51,8 @@ TEST_CASE("embed api: run events reach on_event while the run is going on", "[em
 
 TEST_CASE("embed api: a callback that throws is unsubscribed, and the run goes on", "[embed]") {
   TempDir dir("embed");
-  const std::string repo = dir.path + "/repo";
-  REQUIRE(std::system(("git init -q '" + repo + "'").c_str()) == 0);
-  sidecar::HostOptions options;
-  options.sidecar_binary = SIDECAR_TEST_BINARY;
-  sidecar::Host host(options);
+  const std::string repo = git_repo(dir);
+  sidecar::Host host(agent_options());
   int calls = 0;
   host.on_event([&](const std::string&) {
     ++calls;

@@ -21,13 +21,14 @@
 
 #include <sidecar/sidecar.hpp>
 
-#include "temp_dir.hpp"
+#include "embed_fixture.hpp"
 
+using sidecar::test::agent_options;
+using sidecar::test::contains;
+using sidecar::test::git_repo;
 using sidecar::test::TempDir;
 
 namespace {
-
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 
 // Sets PATH for one scope, and puts it back.
 struct PathScope {
@@ -66,19 +67,11 @@ long json_number(const std::string& path, const std::string& key) {
   return at == std::string::npos ? -1 : std::strtol(s.c_str() + at + key.size() + 3, nullptr, 10);
 }
 
-std::string git_repo(const TempDir& dir) {
-  std::string repo = dir.path + "/repo";
-  REQUIRE(std::system(("git init -q '" + repo + "'").c_str()) == 0);
-  return repo;
-}
-
 }  // namespace
 
 TEST_CASE("embed: a Host runs an agent under the sidecar binary it names, in the OS sandbox", "[embed]") {
   TempDir dir("embed");
-  sidecar::HostOptions options;
-  options.sidecar_binary = SIDECAR_TEST_BINARY;
-  sidecar::Host host(options);
+  sidecar::Host host(agent_options());
   sidecar::Result r = run_agent(host, git_repo(dir));
   INFO(r.error << r.json);
   REQUIRE(r.ok);
@@ -135,9 +128,7 @@ TEST_CASE("embed: interrupt() from another thread stops the Host's call, its age
   TempDir dir("embed");
   const std::string repo = git_repo(dir);
   const std::string process_file = repo + "/.agent/runs/R-0001/agent_process.json";
-  sidecar::HostOptions options;
-  options.sidecar_binary = SIDECAR_TEST_BINARY;
-  sidecar::Host host(options);
+  sidecar::Host host(agent_options());
   // Once the agent has started (its process group is recorded: the file is there before, without
   // it), a second thread asks the Host to stop.
   std::atomic<bool> returned{false};

@@ -10,13 +10,13 @@
 
 #include <sidecar/sidecar.h>
 
-#include "temp_dir.hpp"
+#include "embed_fixture.hpp"
 
+using sidecar::test::contains;
+using sidecar::test::git_repo;
 using sidecar::test::TempDir;
 
 namespace {
-
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 
 // The reply as a string, freed with sidecar_free.
 std::string take(char* reply) {
@@ -86,8 +86,7 @@ TEST_CASE("c api: a host evaluates, calls, and answers errors as JSON", "[embed]
 
 TEST_CASE("c api: events arrive while an agent runs, and an interrupt from another thread stops it", "[embed]") {
   TempDir dir("embed");
-  const std::string repo = dir.path + "/repo";
-  REQUIRE(std::system(("git init -q '" + repo + "'").c_str()) == 0);
+  const std::string repo = git_repo(dir);
   char* error = nullptr;
   sidecar_host* host = sidecar_host_new(("{\"sidecar_binary\": \"" SIDECAR_TEST_BINARY "\"}"), &error);
   REQUIRE(host != nullptr);

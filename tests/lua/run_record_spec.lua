@@ -1,5 +1,6 @@
 local test = require("sidecar.dev.test")
 local describe, it, expect = test.describe, test.it, test.expect
+local files = require("sidecar.core.files")
 local json = require("sidecar.core.json")
 local run_events = require("sidecar.core.run_events")
 local run_record = require("sidecar.run.record")
@@ -12,10 +13,7 @@ local function open_store()
 end
 
 local function read(path)
-  local f = assert(io.open(path))
-  local text = f:read("a")
-  f:close()
-  return text
+  return assert(files.read(path))
 end
 
 describe("sidecar.run.record", function()
