@@ -1,0 +1,40 @@
+# The embedding library as a user installs it: `cmake --install` into a fresh prefix, then a C++
+# program built with find_package(Sidecar), a C program built with pkg-config and a Python program
+# with ctypes, each against that prefix alone (not the build tree). Each calls a native function
+# from Lua, runs an agent whose events arrive as it runs, and cancels a long agent from another
+# thread; the Host finds the installed sidecar binary beside the library.
+#   bash installed_test.sh path/to/build/sidecar
+source "$(dirname "$0")/lib.sh"
+build=$(dirname "$S")
+prefix="$work/prefix"
+unset SIDECAR_STDLIB_DIR
+expect_run "install into a fresh prefix" 0 "" "" -- cmake --install "$build" --prefix "$prefix"
+lib=$(ls -d "$prefix"/lib*/libsidecar.so.0 2>/dev/null | head -1)
+expect_run "installed: the library, its headers, the binary, a CMake package, a pkg-config file" 0 "" "" -- \
+  test -n "$lib" -a -f "$prefix/include/sidecar/sidecar.hpp" -a -f "$prefix/include/sidecar/sidecar.h" \
+  -a -x "$prefix/bin/sidecar" -a -f "$(dirname "$lib")/cmake/Sidecar/SidecarConfig.cmake" \
+  -a -f "$(dirname "$lib")/pkgconfig/sidecar.pc"
+git init -q "$work/repo"
+export LD_LIBRARY_PATH="$(dirname "$lib")"
+# The binary must come from beside the library: none on PATH.
+path_without_sidecar=/usr/bin:/bin
+
+expect_run "C++: find_package(Sidecar) configures" 0 "" "" -- \
+  cmake -S "$root/examples/installed" -B "$work/cpp" -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_BUILD_TYPE=Release
+expect_run "C++: builds" 0 "" "" -- cmake --build "$work/cpp"
+expect_run "C++: the installed binary, native function, agent events, cancel" 0 \
+  "^binary \"$(cd "$prefix" && pwd -P)/bin/sidecar\"\nok native function\nevent run.started\n.*event run.finished\nok agent output\n.*ok cancelled\n" "" -- \
+  env PATH="$path_without_sidecar" "$work/cpp/embed_cpp" "$work/repo"
+
+export PKG_CONFIG_PATH="$(dirname "$lib")/pkgconfig"
+expect_run "C: pkg-config builds it" 0 "" "" -- \
+  sh -c 'cc -std=c99 -Wall -o "$1/embed_c" "$2/examples/installed/embed.c" $(pkg-config --cflags --libs sidecar) -lpthread' \
+  sh "$work" "$root"
+expect_run "C: native function, agent events, cancel" 0 \
+  "ok native function\nevent run.started\n.*event run.finished\nok agent output\n.*ok cancelled\n" "" -- \
+  env PATH="$path_without_sidecar" "$work/embed_c" "$work/repo"
+
+expect_run "Python (ctypes): native function, agent events, cancel" 0 \
+  "ok native function\nevent run.started\n.*event run.finished\nok agent output\n.*ok cancelled\n" "" -- \
+  env PATH="$path_without_sidecar" python3 "$root/examples/installed/embed.py" "$lib" "$work/repo"
+finish
