@@ -18,13 +18,19 @@ git init -q "$work/repo"
 export LD_LIBRARY_PATH="$(dirname "$lib")"
 # The binary must come from beside the library: none on PATH.
 path_without_sidecar=/usr/bin:/bin
+# A sanitizer build's library (scripts/test --sanitize) needs its runtime loaded first.
+asan=$(ldd "$lib" | awk '/libasan/ {print $3}')
+run_env=(env PATH="$path_without_sidecar")
+if [ -n "$asan" ]; then
+  run_env+=(LD_PRELOAD="$asan" ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0")
+fi
 
 expect_run "C++: find_package(Sidecar) configures" 0 "" "" -- \
   cmake -S "$root/examples/installed" -B "$work/cpp" -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_BUILD_TYPE=Release
 expect_run "C++: builds" 0 "" "" -- cmake --build "$work/cpp"
 expect_run "C++: the installed binary, native function, agent events, cancel" 0 \
   "^binary \"$(cd "$prefix" && pwd -P)/bin/sidecar\"\nok native function\nevent run.started\n.*event run.finished\nok agent output\n.*ok cancelled\n" "" -- \
-  env PATH="$path_without_sidecar" "$work/cpp/embed_cpp" "$work/repo"
+  "${run_env[@]}" "$work/cpp/embed_cpp" "$work/repo"
 
 export PKG_CONFIG_PATH="$(dirname "$lib")/pkgconfig"
 expect_run "C: pkg-config builds it" 0 "" "" -- \
@@ -32,9 +38,9 @@ expect_run "C: pkg-config builds it" 0 "" "" -- \
   sh "$work" "$root"
 expect_run "C: native function, agent events, cancel" 0 \
   "ok native function\nevent run.started\n.*event run.finished\nok agent output\n.*ok cancelled\n" "" -- \
-  env PATH="$path_without_sidecar" "$work/embed_c" "$work/repo"
+  "${run_env[@]}" "$work/embed_c" "$work/repo"
 
 expect_run "Python (ctypes): native function, agent events, cancel" 0 \
   "ok native function\nevent run.started\n.*event run.finished\nok agent output\n.*ok cancelled\n" "" -- \
-  env PATH="$path_without_sidecar" python3 "$root/examples/installed/embed.py" "$lib" "$work/repo"
+  "${run_env[@]}" python3 "$root/examples/installed/embed.py" "$lib" "$work/repo"
 finish
