@@ -1,6 +1,7 @@
 # The embedding library as a package: libsidecar.so (the C++ and C interfaces of
 # include/sidecar/, and nothing else of its own exported), its
-# headers, a CMake package (find_package(Sidecar) gives Sidecar::sidecar) and sidecar.pc.
+# headers, a CMake package (find_package(Sidecar) gives Sidecar::sidecar) and sidecar.pc: the
+# install component "library" (`cmake --install` puts everything; the .deb is the binary's alone).
 # The library's own objects define the interfaces; the rest comes from sidecar_host's archive,
 # taken as needed (built position-independent), and the shared Lua (its C++ build), libuv, SQLite
 # and libcrypto (SIDECAR_SHARED_DEPS).
@@ -15,16 +16,17 @@ target_link_options(sidecar_shared PRIVATE -Wl,--version-script=${PROJECT_SOURCE
 
 include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
-install(TARGETS sidecar_shared EXPORT SidecarTargets LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
-install(FILES include/sidecar/sidecar.hpp include/sidecar/sidecar.h DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/sidecar)
-install(EXPORT SidecarTargets NAMESPACE Sidecar:: DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/Sidecar)
+install(TARGETS sidecar_shared EXPORT SidecarTargets LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT library)
+install(FILES include/sidecar/sidecar.hpp include/sidecar/sidecar.h DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/sidecar
+        COMPONENT library)
+install(EXPORT SidecarTargets NAMESPACE Sidecar:: DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/Sidecar COMPONENT library)
 set_target_properties(sidecar_shared PROPERTIES EXPORT_NAME sidecar)
 configure_package_config_file(cmake/SidecarConfig.cmake.in ${PROJECT_BINARY_DIR}/SidecarConfig.cmake
                               INSTALL_DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/Sidecar)
 write_basic_package_version_file(${PROJECT_BINARY_DIR}/SidecarConfigVersion.cmake COMPATIBILITY SameMinorVersion)
 install(FILES ${PROJECT_BINARY_DIR}/SidecarConfig.cmake ${PROJECT_BINARY_DIR}/SidecarConfigVersion.cmake
-        DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/Sidecar)
+        DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/Sidecar COMPONENT library)
 # The prefix relative to the .pc file, so `cmake --install --prefix` anywhere gives a true file.
 file(RELATIVE_PATH SIDECAR_PC_TO_PREFIX /${CMAKE_INSTALL_LIBDIR}/pkgconfig /)
 configure_file(cmake/sidecar.pc.in ${PROJECT_BINARY_DIR}/sidecar.pc @ONLY)
-install(FILES ${PROJECT_BINARY_DIR}/sidecar.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
+install(FILES ${PROJECT_BINARY_DIR}/sidecar.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig COMPONENT library)

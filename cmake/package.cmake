@@ -45,4 +45,7 @@ set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)  # libc6, from the binary's own dynamic l
 set(CPACK_DEBIAN_PACKAGE_DEPENDS ${LIBGIT2_PACKAGE})
 set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "git")
 set(CPACK_DEBIAN_PACKAGE_SUGGESTS "nodejs, npm, chromium")
+# The binary's package: the embedding library (component "library", cmake/library.cmake) and what
+# it needs are not in it.
+set(CPACK_INSTALL_CMAKE_PROJECTS "${PROJECT_BINARY_DIR};${PROJECT_NAME};Unspecified;/")
 include(CPack)
