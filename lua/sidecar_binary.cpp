@@ -72,11 +72,13 @@ std::string find_sidecar_binary(const std::string& named, std::string& why) {
     std::string::size_type end = list.find(':', start);
     if (end == std::string::npos) end = list.size();
     std::string dir = list.substr(start, end - start);
-    std::string candidate = (dir.empty() ? "." : dir) + "/sidecar";
-    if (executable_file(candidate) && real(candidate) != self) return real(candidate);
+    // Only absolute entries: an empty or relative one is the current folder (a cloned repository,
+    // say), whose `sidecar` would run outside every sandbox.
+    std::string candidate = dir + "/sidecar";
+    if (!dir.empty() && dir[0] == '/' && executable_file(candidate) && real(candidate) != self) return real(candidate);
     start = end + 1;
   }
-  tried.push_back(std::string("sidecar on PATH (") + (path ? path : "PATH is not set") + ")");
+  tried.push_back(std::string("sidecar in PATH's absolute folders (") + (path ? path : "PATH is not set") + ")");
   why = "no sidecar binary for this program's Host: tried " + joined(tried) +
         ". Install sidecar, put it on PATH, or name it in HostOptions::sidecar_binary";
   return {};

@@ -42,8 +42,8 @@ struct HostOptions {
   std::string stdlib_dir;
   // The sidecar binary that starts Sidecar's other processes: every sandboxed agent runs under its
   // `sandbox-init`, and background runs and hooks are its commands. Empty: the `sidecar` installed
-  // beside the shared library, else `sidecar` on PATH; never this program. With none found, what
-  // needs one fails saying what was tried (proc.find_executable() in Lua answers nil and why).
+  // beside the shared library, else `sidecar` in an absolute PATH folder; never this program. With
+  // none found, what needs one fails saying what was tried (proc.find_executable() answers nil, why).
   std::string sidecar_binary;
   // What the Host's Lua writes to stdout and stderr (print, io.write) and the errors it returns
   // pass the redactor, as the CLI's do: secrets (the nearest project's config adds its rules)

@@ -101,12 +101,20 @@ TEST_CASE("embed: with none named, a Host finds sidecar on PATH, never itself, a
     INFO(r.error);
     CHECK(r.json == "\"" + std::filesystem::canonical(SIDECAR_TEST_BINARY).string() + "\"");  // where the link leads
   }
+  // A relative entry (the current folder, a cloned repository's) is never searched.
+  const std::string relative = std::filesystem::relative(bin).string();
+  REQUIRE(relative.find('/') != 0);
+  {
+    PathScope path(relative + ":" + tools);
+    sidecar::Host host;
+    CHECK(host.run_string(found).json == "null");
+  }
   PathScope path(self_bin + ":" + tools);
   sidecar::Host host;
   sidecar::Result r = host.run_string(why);
   INFO(r.error);
   CHECK(contains(r.json, "no sidecar binary for this program's Host: tried none beside the library (it is linked "
-                         "into this program), sidecar on PATH (" + self_bin + ":" + tools + ")"));
+                         "into this program), sidecar in PATH's absolute folders (" + self_bin + ":" + tools + ")"));
   CHECK(contains(r.json, "HostOptions::sidecar_binary"));
   // An agent run then fails before anything runs, saying so; nothing runs as the agent.
   r = run_agent(host, repo);
