@@ -2,9 +2,8 @@
 --- are: the JSON one (sidecar.core.json_extract, checked by sidecar.preset.schema against the findings
 --- format and the other two) and the markdown formats (sidecar.formats.precommit and
 --- .personalization parse, against their own spec). Reading and checking any answer never raises:
---- a missing or wrong value is a list of problems, which format and re-prompt (sidecar.preset.enforce).
+--- a missing or wrong value is a list of problems, which schema.format_problems and schema.reprompt put in words.
 local common = require("fuzz.common")
-local enforce = require("sidecar.preset.enforce")
 local json = require("sidecar.core.json")
 local json_extract = require("sidecar.core.json_extract")
 local personalization = require("sidecar.formats.personalization")
@@ -22,7 +21,7 @@ local function checked(value, spec, what)
   if type(problems) ~= "table" or #problems == 0 then
     common.fail("%s: check failed without problems", what)
   end
-  enforce.reprompt(problems, "json")
+  schema.reprompt(problems, "json")
 end
 
 return function(text)

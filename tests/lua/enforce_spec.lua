@@ -1,6 +1,5 @@
 local test = require("sidecar.dev.test")
 local describe, it, expect = test.describe, test.it, test.expect
-local enforce = require("sidecar.preset.enforce")
 local schema = require("sidecar.preset.schema")
 
 local answers = dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "./") .. "../fixtures/schema/answers.lua")
@@ -26,10 +25,10 @@ local GOOD = '```json\n{"findings": [{"file": "a.c", "line": 3, "severity": "hig
 local BAD = '{"findings": [{"file": "a.c", "line": 3, "severity": "high", "claim": "x"}, '
   .. '{"file": "b.c", "severity": "urgent", "claim": "y"}]}'
 
-describe("enforce.enforce", function()
+describe("schema.enforce", function()
   it("succeeds on the first answer with one call", function()
     local run, calls = agent(GOOD)
-    local r = enforce.enforce(run, FINDINGS)
+    local r = schema.enforce(run, FINDINGS)
     expect(r):equals({ ok = true, attempts = 1,
       value = { findings = { { file = "a.c", line = 3, severity = "high", claim = "x" } } } })
     expect(calls):equals({ {} })
@@ -37,7 +36,7 @@ describe("enforce.enforce", function()
 
   it("re-prompts once, naming the problems, and takes the second answer", function()
     local run, calls = agent(BAD, GOOD)
-    local r = enforce.enforce(run, FINDINGS)
+    local r = schema.enforce(run, FINDINGS)
     expect(r.ok):is_true()
     expect(r.attempts):equals(2)
     expect(#calls):equals(2)
@@ -54,7 +53,7 @@ describe("enforce.enforce", function()
 
   it("escalates after the second failure, with exactly two calls", function()
     local run, calls = agent(BAD, "Sorry, here it is: {not json")
-    local r = enforce.enforce(run, FINDINGS)
+    local r = schema.enforce(run, FINDINGS)
     expect(#calls):equals(2)
     expect(r):equals({ ok = false, escalate = true, attempts = 2, raw = "Sorry, here it is: {not json",
       problems = { { path = "", message = "no JSON found: the answer is not JSON and has no ```json block, "
@@ -63,7 +62,7 @@ describe("enforce.enforce", function()
 
   it("never re-prompts more than once, even when every answer is wrong", function()
     local run, calls = agent(BAD, BAD, GOOD, GOOD)
-    local r = enforce.enforce(run, FINDINGS)
+    local r = schema.enforce(run, FINDINGS)
     expect(#calls):equals(2)
     expect(r.ok):is_false()
     expect(r.problems[1].path):equals("findings[2].severity")
@@ -71,33 +70,33 @@ describe("enforce.enforce", function()
 
   it("stops at once when the agent run itself fails", function()
     local run, calls = agent({ nil, "timed out after 600 s" })
-    local r = enforce.enforce(run, FINDINGS)
+    local r = schema.enforce(run, FINDINGS)
     expect(#calls):equals(1)
     expect(r):equals({ ok = false, escalate = true, attempts = 1, error = "timed out after 600 s",
       problems = { { path = "", message = "the agent run failed: timed out after 600 s" } } })
     run, calls = agent(BAD, { nil, "killed" })
-    r = enforce.enforce(run, FINDINGS)
+    r = schema.enforce(run, FINDINGS)
     expect({ #calls, r.attempts, r.error }):equals({ 2, 2, "killed" })
   end)
 
   it("enforces the markdown formats with their own specs and reply", function()
     local broken = fixture("precommit.md"):gsub("%*%*Path:%*%* Code", "**Path:** Medium")
     local run, calls = agent(broken, fixture("precommit.md"))
-    local r = enforce.enforce(run, nil, { format = "precommit" })
+    local r = schema.enforce(run, nil, { format = "precommit" })
     expect({ r.ok, r.attempts, r.value.path }):equals({ true, 2, "code" })
     expect(calls[2].suffix):contains('- path: expected one of fast, skill, code, risk, got "medium"\n'
       .. "Reply again with only the corrected `# Precommit Classification` report")
     run, calls = agent(fixture("personalization.md"))
-    r = enforce.enforce(run, nil, { format = "personalization" })
+    r = schema.enforce(run, nil, { format = "personalization" })
     expect({ r.ok, r.attempts, #calls }):equals({ true, 1, 1 })
   end)
 
   it("raises on wrong arguments", function()
-    expect(function() enforce.enforce("run", FINDINGS) end):raises("schema.enforce: run_fn must be a function")
-    expect(function() enforce.enforce(function() end, nil) end):raises("schema.enforce: spec must be a table")
-    expect(function() enforce.enforce(function() end, FINDINGS, { format = "yaml" }) end)
+    expect(function() schema.enforce("run", FINDINGS) end):raises("schema.enforce: run_fn must be a function")
+    expect(function() schema.enforce(function() end, nil) end):raises("schema.enforce: spec must be a table")
+    expect(function() schema.enforce(function() end, FINDINGS, { format = "yaml" }) end)
       :raises('schema.enforce: unknown format "yaml"')
-    expect(function() enforce.enforce(function() return 42 end, FINDINGS) end)
+    expect(function() schema.enforce(function() return 42 end, FINDINGS) end)
       :raises("run_fn must return the answer text or nil, why; got number")
   end)
 end)
@@ -112,23 +111,23 @@ describe("schema.enforce", function()
   end)
 end)
 
-describe("enforce.read and enforce.reprompt", function()
+describe("schema.read and schema.reprompt", function()
   it("reads JSON or a markdown format, and says why there is nothing", function()
-    expect(enforce.read('Here: {"a": 1}')):equals({ a = 1 })
-    expect({ enforce.read("no json here") }):equals({ nil, "no JSON found: the answer is not JSON and has no "
+    expect(schema.read('Here: {"a": 1}')):equals({ a = 1 })
+    expect({ schema.read("no json here") }):equals({ nil, "no JSON found: the answer is not JSON and has no "
       .. "```json block, fenced block or {...} / [...] that is valid JSON" })
-    expect(enforce.read(fixture("precommit.md"), "precommit").path):equals("code")
-    expect(#enforce.read(fixture("personalization.md"), "personalization").recommended_writeback):equals(3)
-    expect(function() enforce.read("x", "yaml") end)
-      :raises('enforce.read: unknown format "yaml" (formats: json, precommit, personalization)')
+    expect(schema.read(fixture("precommit.md"), "precommit").path):equals("code")
+    expect(#schema.read(fixture("personalization.md"), "personalization").recommended_writeback):equals(3)
+    expect(function() schema.read("x", "yaml") end)
+      :raises('schema.read: unknown format "yaml" (formats: json, precommit, personalization)')
   end)
 
   it("asks for the format's own reply, listing every problem", function()
     local problems = { { path = "", message = "the answer is empty" } }
-    expect(enforce.reprompt(problems, "personalization")):equals("\n\nYour previous answer did not match the "
+    expect(schema.reprompt(problems, "personalization")):equals("\n\nYour previous answer did not match the "
       .. "required format:\n- (the whole answer): the answer is empty\nReply again with only the corrected "
       .. "`# Personalization Candidates` report, with its four sections and tables in the required format, and no "
       .. "other text.\n")
-    expect(enforce.reprompt(problems)):contains("one JSON value in a single ```json block")
+    expect(schema.reprompt(problems)):contains("one JSON value in a single ```json block")
   end)
 end)

@@ -48,10 +48,7 @@ M.edge_exceptions = {
 
 ---Require cycles allowed, each {modules (sorted), why}: one strongly connected component of
 ---the require graph exactly. The goal is none.
-M.cycle_exceptions = {
-  { modules = { "sidecar.preset.enforce", "sidecar.preset.schema" },
-    why = "schema.enforce (public) is the re-prompt of enforce, which checks with schema" },
-}
+M.cycle_exceptions = {}
 
 ---Modules that are not files of stdlib/: the host puts them in package.preload.
 M.provided = {

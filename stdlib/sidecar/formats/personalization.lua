@@ -51,7 +51,7 @@ end
 
 local ENUM_COLUMNS = { scope = M.SCOPES, type = M.TYPES, confidence = M.CONFIDENCE, action = M.ACTIONS }
 
----What the one re-prompt asks for (sidecar.preset.enforce).
+---What the one re-prompt asks for (sidecar.preset.schema enforce).
 M.REPLY = "Reply again with only the corrected `# " .. M.TITLE .. "` report, with its four sections and "
   .. "tables in the required format, and no other text."
 

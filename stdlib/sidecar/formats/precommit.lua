@@ -59,7 +59,7 @@ for _, f in ipairs(M.FIELDS) do
   LABEL_OF[f.key] = f.label
 end
 
----What the one re-prompt asks for (sidecar.preset.enforce).
+---What the one re-prompt asks for (sidecar.preset.schema enforce).
 M.REPLY = "Reply again with only the corrected `# " .. M.TITLE .. "` report, every bullet of the "
   .. "required format present, and no other text."
 

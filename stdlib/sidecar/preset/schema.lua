@@ -1,7 +1,8 @@
---- An agent's structured answer checked against the spec a preset declares. Finding the JSON in
---- a message is sidecar.core.json_extract; the markdown formats are sidecar.formats.precommit and
---- sidecar.formats.personalization; the one re-prompt is sidecar.preset.enforce (also here as
---- schema.enforce).
+--- An agent's structured answer: read in its format (JSON found in the message by
+--- sidecar.core.json_extract, or one of the markdown formats, sidecar.formats.precommit and
+--- sidecar.formats.personalization), checked against the spec a preset declares, and when it does
+--- not match, the agent asked once more with every problem listed (enforce); a second miss
+--- escalates.
 ---
 ---   local schema = require("sidecar.preset.schema")
 ---   local spec = { type = "object", fields = {
@@ -15,6 +16,7 @@
 ---   print(schema.format_problems(problems))          -- "- findings[2].severity: expected one of ..."
 ---   local r = schema.enforce(function(suffix) return run_agent(prompt .. (suffix or "")) end, spec)
 ---   if r.ok then use(r.value) elseif r.escalate then ask_a_person(r.problems, r.raw) end
+---   local r = schema.enforce(run_fn, nil, { format = "precommit" })   -- precommit.SPEC, its reply
 ---
 --- The schema language (plain tables):
 ---   type        "object" | "array" | "string" | "integer" | "number" | "boolean" | "enum"
@@ -31,9 +33,14 @@
 --- Problems are {path, message}; paths count array items from 1 ("findings[2].severity"), "" is
 --- the whole value. A bad spec (unknown type, missing enum) is a programming error and raises.
 ---
---- A value that does not match is a value (nil and its problems); wrong argument types raise.
+--- A value that does not match is a value (nil and its problems); wrong argument types raise. A
+--- failed agent run ends enforce at once ({ok = false, error}): it is not a format problem, and
+--- retrying runs is the runner's business.
 local errors = require("sidecar.core.errors")
 local json = require("sidecar.core.json")
+local json_extract = require("sidecar.core.json_extract")
+local personalization = require("sidecar.formats.personalization")
+local precommit = require("sidecar.formats.precommit")
 
 local M = {}
 
@@ -315,9 +322,104 @@ M.formats.findings = {
   },
 }
 
----Runs an agent until its answer matches `spec`, re-prompting at most once: sidecar.preset.enforce.
+-- The formats an answer can be in: how it is read (text -> value | nil, why), the spec it is
+-- checked against by default, and what the re-prompt asks for.
+local FORMATS = {
+  json = { read = json_extract.extract,
+    reply = "Reply again with only the corrected answer: one JSON value in a single ```json block, and no other text." },
+  precommit = { read = precommit.parse, spec = precommit.SPEC, reply = precommit.REPLY },
+  personalization = { read = personalization.parse, spec = personalization.SPEC, reply = personalization.REPLY },
+}
+local NAMES = "json, precommit, personalization"
+
+---The value in an answer: JSON (json_extract.extract) or one of the markdown formats (their
+---parse). nil, why when there is none.
+---@param text string
+---@param format? "json"|"precommit"|"personalization"  default "json"
+---@return any value, string? why
+function M.read(text, format)
+  local f = FORMATS[format or "json"]
+  if not f then
+    errors.raise("bad_argument", ("schema.read: unknown format %s (formats: %s)"):format(M.describe(format),
+      NAMES), nil, 2)
+  end
+  local value, why = f.read(text)
+  if value == nil then
+    return nil, why
+  end
+  return value
+end
+
+---The text appended to the prompt for the one re-prompt: every problem (up to
+---M.MAX_LISTED_PROBLEMS), then what to reply.
+---@param problems {path: string, message: string}[]
+---@param format? string   default "json"
+---@return string
+function M.reprompt(problems, format)
+  local f = FORMATS[format or "json"] or FORMATS.json
+  return "\n\nYour previous answer did not match the required format:\n" .. M.format_problems(problems)
+    .. "\n" .. f.reply .. "\n"
+end
+
+local function check_answer(text, spec, format)
+  local value, why = M.read(text, format)
+  if value == nil then
+    return nil, { { path = "", message = why } }
+  end
+  local ok, problems = M.check(value, spec)
+  if ok then
+    return true, value
+  end
+  return nil, problems
+end
+
+---Runs an agent until its answer matches `spec`, re-prompting at most once.
+---`run_fn(prompt_suffix)` runs the agent (suffix nil the first time, then the re-prompt of
+---M.reprompt) and returns its final message, or nil and why when the run itself failed (that
+---ends enforce at once: a failed run is not a format problem, and retrying runs is the runner's
+---business).
+---Returns {ok = true, value, attempts = 1|2} or {ok = false, escalate = true, problems, attempts,
+---raw = the last answer} (with `error` instead of raw when a run failed).
+---@param run_fn fun(prompt_suffix: string|nil): string|nil, string?
+---@param spec? table   default the format's spec (none for "json")
+---@param opts? {format?: "json"|"precommit"|"personalization"}
+---@return table
 function M.enforce(run_fn, spec, opts)
-  return require("sidecar.preset.enforce").enforce(run_fn, spec, opts) -- required here: enforce requires schema
+  if type(run_fn) ~= "function" then
+    errors.raise("bad_argument", "schema.enforce: run_fn must be a function, got " .. type(run_fn), nil, 2)
+  end
+  opts = opts or {}
+  if type(opts) ~= "table" then
+    errors.raise("bad_argument", "schema.enforce: opts must be a table, got " .. type(opts), nil, 2)
+  end
+  local format = opts.format or "json"
+  if not FORMATS[format] then
+    errors.raise("bad_argument", ("schema.enforce: unknown format %s (formats: %s)")
+      :format(M.describe(format), NAMES), nil, 2)
+  end
+  spec = spec or FORMATS[format].spec
+  if type(spec) ~= "table" then
+    errors.raise("bad_argument", "schema.enforce: spec must be a table, got " .. type(spec), nil, 2)
+  end
+  local suffix, problems, raw
+  for attempt = 1, 2 do
+    local text, why = run_fn(suffix)
+    if text == nil then
+      return { ok = false, escalate = true, attempts = attempt, error = why or "the agent run failed",
+        problems = { { path = "", message = "the agent run failed: " .. tostring(why or "no reason given") } } }
+    elseif type(text) ~= "string" then
+      errors.raise("bad_argument", "schema.enforce: run_fn must return the answer text or nil, why; got " .. type(text),
+        nil, 2)
+    end
+    raw = text
+    local ok, result = check_answer(text, spec, format)
+    if ok then
+      return { ok = true, value = result, attempts = attempt }
+    end
+    problems = result
+    suffix = M.reprompt(problems, format)
+  end
+  return { ok = false, escalate = true, problems = problems, attempts = 2, raw = raw }
 end
 
 return M

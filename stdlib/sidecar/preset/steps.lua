@@ -97,7 +97,7 @@ function M.diff_md(t)
   return md
 end
 
----The answer of a step in one of the formats sidecar.preset.enforce reads: `first` is the step's
+---The answer of a step in one of the formats schema.read reads: `first` is the step's
 ---result (a step that did not finish is an answer that failed); a wrong answer is re-prompted once
 ---with the same job (ctx:agent). `opts`: {format = "json" (default) | "precommit" |
 ---"personalization", spec = what to check it against (default: the format's own)}. Returns
