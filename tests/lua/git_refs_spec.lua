@@ -1,5 +1,6 @@
 local test = require("sidecar.dev.test")
 local describe, it, expect = test.describe, test.it, test.expect
+local git_commands = require("sidecar.run.git_commands")
 local git_refs = require("sidecar.run.git_refs")
 local push_block = require("sidecar.run.push_block")
 local proc = require("sidecar.core.proc")
@@ -187,7 +188,7 @@ describe("the push block", function()
       { "git log --grep push", nil }, { "legit push", nil }, { "git pull && echo push", nil },
     }
     for _, c in ipairs(cases) do
-      expect({ c[1], push_block.push_in(c[1]) }):equals({ c[1], c[2] })
+      expect({ c[1], git_commands.push_in(c[1]) }):equals({ c[1], c[2] })
     end
     local list = push_block.attempts({ { command = "ls" }, { command = "git push", exit_code = 128 } })
     expect(list):equals({ { source = "command", push = "git push", command = "git push", exit_code = 128 } })

@@ -3,6 +3,7 @@ local describe, it, expect = test.describe, test.it, test.expect
 local json = require("sidecar.core.json")
 local review = require("sidecar.task.review")
 local store = require("sidecar.core.store")
+local store_copy = require("sidecar.core.store_copy")
 
 local root, s
 test.before_each(function()
@@ -27,7 +28,7 @@ local function read(path)
 end
 
 local function copy_of(kind, id)
-  return json.decode(assert(read(root .. "/" .. store.copy_path(kind, id))))
+  return json.decode(assert(read(root .. "/" .. store_copy.path(kind, id))))
 end
 
 -- A task and one run of it in `status` (review_state pending), with extra fields.

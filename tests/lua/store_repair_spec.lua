@@ -6,6 +6,7 @@ local test = require("sidecar.dev.test")
 local describe, it, expect = test.describe, test.it, test.expect
 local json = require("sidecar.core.json")
 local store = require("sidecar.core.store")
+local store_copy = require("sidecar.core.store_copy")
 local store_repair = require("sidecar.task.repair")
 
 local root
@@ -33,7 +34,7 @@ local function write(path, text)
 end
 
 local function copy_of(id)
-  return json.decode(read(root .. "/" .. store.copy_path(id:sub(1, 1) == "T" and "task" or "run", id)))
+  return json.decode(read(root .. "/" .. store_copy.path(id:sub(1, 1) == "T" and "task" or "run", id)))
 end
 
 local function write_copy(id, record)

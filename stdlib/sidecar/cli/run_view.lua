@@ -29,11 +29,6 @@ end
 
 -- Small formatters -------------------------------------------------------------------------------
 
----A duration for people: 350ms, 12.3s, 3m05s, 2h07m; "-" when unknown (duration.format).
----@param ms integer|nil
----@return string
-M.duration = duration.format
-
 -- "2026-01-02T03:04:05Z" -> "2026-01-02 03:04".
 local function short_time(iso)
   if type(iso) ~= "string" then
@@ -75,7 +70,7 @@ function M.list_rows(runs)
       text_or_dash(r.agent_role), -- "running (stuck)", "running (waiting_input)"
       text_or_dash(r.status) .. (stuck.text(r) and (" (" .. tostring(r.attention.state) .. ")") or ""),
       text_or_dash(r.review_state),
-      short_time(r.started_at or r.created_at), M.duration(run_data.duration_ms(r)), files and tostring(files) or "-" }
+      short_time(r.started_at or r.created_at), duration.format(run_data.duration_ms(r)), files and tostring(files) or "-" }
   end
   return rows
 end
@@ -93,7 +88,7 @@ local function step_cells(run)
   local files = run_data.files_count(run)
   return { ("step %s/%s"):format(text_or_dash(run.pipeline_step), text_or_dash(run.pipeline_total)),
     text_or_dash(run.runner_type), text_or_dash(run.agent_role), text_or_dash(run.run_id),
-    text_or_dash(run.status), M.duration(run_data.duration_ms(run)),
+    text_or_dash(run.status), duration.format(run_data.duration_ms(run)),
     files and count(files, "file") or "files unknown" }
 end
 
@@ -156,7 +151,7 @@ local function exit_text(v)
   if v.not_run then
     return "not run (untrusted)"
   elseif v.timed_out then
-    return math.type(v.timeout_ms) and ("timed out after " .. M.duration(v.timeout_ms)) or "timed out"
+    return math.type(v.timeout_ms) and ("timed out after " .. duration.format(v.timeout_ms)) or "timed out"
   elseif math.type(v.exit_code) then
     return "exit " .. v.exit_code
   end
@@ -177,7 +172,7 @@ function M.validation_lines(results)
     failed = failed + (ok and 0 or 1)
     timed_out = timed_out + (v.timed_out and 1 or 0)
     rows[i] = { ok and "ok" or (v.not_run and "SKIP" or "FAIL"), text_or_dash(v.kind), text_or_dash(v.command or v.name), exit_text(v),
-      M.duration(v.duration_ms) }
+      duration.format(v.duration_ms) }
   end
   local lines = { "Validation:" }
   table.move(aligned(rows, "  ", { [5] = true }), 1, #rows, 2, lines)
@@ -290,7 +285,7 @@ function M.show(s, run)
   add(lines, "Created", r.created_at)
   add(lines, "Started", r.started_at)
   add(lines, "Completed", r.completed_at)
-  add(lines, "Duration", run_data.duration_ms(r) and M.duration(run_data.duration_ms(r)))
+  add(lines, "Duration", run_data.duration_ms(r) and duration.format(run_data.duration_ms(r)))
   add(lines, "Failure", r.failure_reason)
   add(lines, "Summary", r.summary)
   for _, cut in ipairs(require("sidecar.core.log_caps").lines(r)) do -- logs past max_log_bytes

@@ -41,7 +41,7 @@ local function active_rows(active, now)
   local rows = {}
   for i, r in ipairs(active) do
     rows[i] = { r.run_id, tostring(r.task_id or "-"), tostring(r.runner_type or "-"), tostring(r.status),
-      run_view.duration(elapsed_ms(r, now)), attention_text(r) }
+      duration.format(elapsed_ms(r, now)), attention_text(r) }
   end
   return rows
 end

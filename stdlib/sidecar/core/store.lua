@@ -57,9 +57,6 @@ function M.now()
   return os.date("!%Y-%m-%dT%H:%M:%SZ")
 end
 
----Where a record's JSON copy lives, relative to the `.agent` folder: copy_path(kind, id).
-M.copy_path = store_copy.path
-
 local function is_dir(path)
   return files.exists(path .. "/.")
 end

@@ -10,12 +10,13 @@ local json = require("sidecar.core.json")
 local run_reconcile = require("sidecar.run.reconcile")
 local runs = require("sidecar.task.runs")
 local store = require("sidecar.core.store")
+local store_copy = require("sidecar.core.store_copy")
 
 local M = {}
 
 -- The copy of a run in the shared folder, decoded, or nil.
 local function run_copy(root, run_id)
-  local f = io.open(root .. "/" .. store.copy_path("run", run_id), "rb")
+  local f = io.open(root .. "/" .. store_copy.path("run", run_id), "rb")
   if not f then
     return nil
   end
@@ -66,9 +67,9 @@ function M.open(root, run_id)
     return nil, cfg
   end
   s.scratch = path
-  local run_text = s.dir:read(store.copy_path("run", run_id))
+  local run_text = s.dir:read(store_copy.path("run", run_id))
   local record = run_text and run_copy(root, run_id)
-  local task_text = record and record.task_id and s.dir:read(store.copy_path("task", record.task_id))
+  local task_text = record and record.task_id and s.dir:read(store_copy.path("task", record.task_id))
   if not (run_text and task_text) then
     M.close(s)
     return nil, ("run %s: its record or its task's is missing from %s (is the folder shared with this node?)")
@@ -77,7 +78,7 @@ function M.open(root, run_id)
   local ok, message = s.db:import("task", record.task_id, task_text)
   -- A replay (a fix run of the config's reactions) goes on from its parent's worktree, which the
   -- worktree code finds among the task's runs (stdlib/sidecar/run/worktree.lua: reusable).
-  local parent = type(record.parent_run_id) == "string" and s.dir:read(store.copy_path("run", record.parent_run_id))
+  local parent = type(record.parent_run_id) == "string" and s.dir:read(store_copy.path("run", record.parent_run_id))
   if ok and parent then
     ok, message = s.db:import("run", record.parent_run_id, parent)
   end

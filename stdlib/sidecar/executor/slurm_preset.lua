@@ -17,6 +17,7 @@
 local clock = require("sidecar.host.time")
 local errors = require("sidecar.core.errors")
 local json = require("sidecar.core.json")
+local run_processes = require("sidecar.run.processes")
 local run_reconcile = require("sidecar.run.reconcile")
 local run_record = require("sidecar.run.record")
 local slurm = require("sidecar.executor.slurm_client")
@@ -70,7 +71,7 @@ local function record_steps(ctx, steps, where)
     local run = assert(run_record.create(s, M.record(p, ctx.task.task_id), { { "prompt.md", p.o.prompt },
       { slurm_submit.PRESET_JOB_FILE, json.encode(jobs[k]) } }))
     run.prompt_path = "runs/" .. run.run_id .. "/prompt.md"
-    run.process_mark = run_reconcile.new_mark(run.run_id) -- the job's processes carry it
+    run.process_mark = run_processes.new_mark(run.run_id) -- the job's processes carry it
     assert(run_record.save(s, run))
     p.run_id, p.run = run.run_id, run
     ctx:progress("%s: %s as a Slurm job", ctx:step_label(p.o, p.r), run.run_id)

@@ -17,6 +17,7 @@ local slurm_react = require("sidecar.executor.slurm_react")
 local run_reconcile = require("sidecar.run.reconcile")
 local run_record = require("sidecar.run.record")
 local store = require("sidecar.core.store")
+local store_copy = require("sidecar.core.store_copy")
 
 local M = {}
 
@@ -29,7 +30,7 @@ end
 
 -- The copy of a record in the store's folder, as text, or nil.
 local function copy_text(s, kind, id)
-  return s.dir:read(store.copy_path(kind, id))
+  return s.dir:read(store_copy.path(kind, id))
 end
 
 -- Imports the worker's copies (the run's and its task's) when they are newer than the store's.

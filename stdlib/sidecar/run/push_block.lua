@@ -180,9 +180,6 @@ function M.add_to(pb, env)
   return env
 end
 
----The `git push` (or `git send-pack`) a shell command runs, or nil (sidecar.run.git_commands).
-M.push_in = git_commands.push_in
-
 ---The push attempts seen: the agent's commands that push ({source = "command", push (the git
 ---push), command (the whole command), exit_code}), then the pushes the push block refused
 ---({source = "git", remote, url}, the lines of `log`).
@@ -192,7 +189,7 @@ M.push_in = git_commands.push_in
 function M.attempts(commands, log)
   local list = {}
   for _, c in ipairs(commands or {}) do
-    local push = type(c.command) == "string" and M.push_in(c.command)
+    local push = type(c.command) == "string" and git_commands.push_in(c.command)
     if push then
       list[#list + 1] = { source = "command", push = push, command = c.command, exit_code = c.exit_code }
     end

@@ -76,12 +76,6 @@ end
 
 local ended = run_processes.ended
 
----A fresh mark for a run's processes (run_processes.new_mark).
-M.new_mark = run_processes.new_mark
----The start time of process `pid`, or nil when it is gone (run_processes.start_of).
-M.start_of = run_processes.start_of
----Records the agent's process group at spawn (run_processes.record_agent).
-M.record_agent = run_processes.record_agent
 ---The processes left of a run (run_processes.find).
 function M.processes(s, run, opts)
   return run_processes.find(s, run, opts)

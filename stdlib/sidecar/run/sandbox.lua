@@ -24,6 +24,7 @@
 --- user namespaces) runs agents without one; the run records that it was asked for.
 local errors = require("sidecar.core.errors")
 local files = require("sidecar.core.files")
+local git_tree = require("sidecar.host.git_tree")
 local hidden = require("sidecar.run.sandbox_hidden")
 local ids = require("sidecar.core.ids")
 local isolation_settings = require("sidecar.core.isolation_settings")
@@ -271,7 +272,7 @@ local function write_paths(o, settings)
   if o.level ~= "read-only" then
     if o.worktree then
       write[#write + 1] = real(o.worktree.path)
-      local admin = real(require("sidecar.run.worktree_git").admin_dir(o.worktree.path))
+      local admin = real(git_tree.admin_dir(o.worktree.path))
       if admin then
         write[#write + 1] = admin
         protect[#protect + 1] = real(admin .. "/commondir")

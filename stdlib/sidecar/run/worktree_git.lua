@@ -103,9 +103,6 @@ function M.change(dir, from, to, head, known)
     head_tree = known.head_tree or (head and git_tree.peel(dir, head, "tree")) or nil }
 end
 
----The git folder a worktree's `.git` file names ("gitdir: /repo/.git/worktrees/R-0001").
-M.admin_dir = git_tree.admin_dir
-
 local function exists(path)
   local f = io.open(path, "rb") -- opens a folder too
   if f then
@@ -193,7 +190,7 @@ function M.create(dir, spec)
     end
     return nil, why
   end
-  local admin = M.admin_dir(spec.path)
+  local admin = git_tree.admin_dir(spec.path)
   local moved, how = false, "moved"
   if warm and admin then
     moved, how = move_spare(spec.path, claim, admin)
@@ -229,7 +226,7 @@ end
 ---deleted only when it is a linked worktree (a .git file naming its git folder): never a folder
 ---that a wrong path names.
 function M.remove(dir, path)
-  local admin = M.admin_dir(path)
+  local admin = git_tree.admin_dir(path)
   if not git_tree.worktree_remove(dir, path) and admin then
     delete_tree(path)
     delete_tree(admin)
@@ -242,7 +239,7 @@ end
 ---@param spec {spares_dir: string?, spares: integer?}
 function M.retire(dir, path, spec)
   local slot = spec.spares_dir and path:sub(1, #spec.spares_dir + 1) == spec.spares_dir .. "/" and free_slot(spec)
-  local admin = slot and M.admin_dir(path)
+  local admin = slot and git_tree.admin_dir(path)
   -- Untracked and ignored files (build output, copied files) go: the index then names every
   -- file there is, and the next run gets exactly its own tree.
   if admin and git_tree.clean(path) and os.rename(admin .. "/index", path .. "/" .. M.SPARE_INDEX) then

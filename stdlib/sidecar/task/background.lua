@@ -9,6 +9,7 @@
 --- `sidecar run` that dies.
 local json = require("sidecar.core.json")
 local proc = require("sidecar.core.proc")
+local run_processes = require("sidecar.run.processes")
 local run_reconcile = require("sidecar.run.reconcile")
 local run_record = require("sidecar.run.record")
 local runs = require("sidecar.task.runs")
@@ -28,7 +29,7 @@ local function launch_here(s, run)
     return nil, "the background worker could not start: " .. why, type(pid) == "table" and pid.errno or nil
   end
   -- pid and start time together name the worker even after the pid is reused.
-  return { worker_pid = pid, worker_start = run_reconcile.start_of(pid) }
+  return { worker_pid = pid, worker_start = run_processes.start_of(pid) }
 end
 
 ---Records a queued run of `task` (its prompt compiled now, or extra.prompt as it is) and starts its
@@ -65,7 +66,7 @@ function M.start(s, cfg, task, st, extra, launcher)
   end
   run.prompt_path = "runs/" .. run.run_id .. "/prompt.md"
   -- Every process of the run inherits the mark, so `run kill` and a reconciler find them all.
-  run.process_mark = run_reconcile.new_mark(run.run_id)
+  run.process_mark = run_processes.new_mark(run.run_id)
   -- The run's lock is held until the worker is recorded: the worker waits for it (claim), so
   -- nothing it writes is overwritten here, and no reconciler takes this start for a dead worker.
   local lock <close> = run_reconcile.try_lock(s, run.run_id)

@@ -184,7 +184,7 @@ local function check_kind(s, k, report)
         add(report.problems, p).copy = copies[id]
       end
     elseif not unusable[id] then
-      add(report.problems, { kind = k.kind, id = id, path = store.copy_path(k.kind, id), problem = "missing_copy",
+      add(report.problems, { kind = k.kind, id = id, path = store_copy.path(k.kind, id), problem = "missing_copy",
         detail = "in the store (revision " .. row.revision .. "), but its copy is missing",
         store_revision = row.revision })
     end
@@ -294,7 +294,7 @@ function M.check(root, opts)
     -- A decision (approve, block) a crash cut short: the run says what it still owed.
     for _, run in ipairs(assert(s:list_runs({ limit = 0 }))) do
       if type(run.decision_todo) == "table" then
-        add(report.problems, { kind = "run", id = run.run_id, path = store.copy_path("run", run.run_id),
+        add(report.problems, { kind = "run", id = run.run_id, path = store_copy.path("run", run.run_id),
           problem = "unfinished_decision", detail = ("%s by %s, but its task was not moved to %s (or decision.md "
             .. "not written): a crash cut it short"):format(tostring(run.review_state), tostring(run.reviewed_by),
             tostring(run.decision_todo.task_status)) })
