@@ -8,7 +8,7 @@
 local artifact = require("sidecar.core.artifact")
 local json = require("sidecar.core.json")
 local proc = require("sidecar.core.proc")
-local start_of = require("sidecar.run.reconcile").start_of
+local start_of = require("sidecar.run.processes").start_of
 
 local M = {}
 
