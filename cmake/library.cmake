@@ -1,7 +1,8 @@
 # The embedding library as a package: libsidecar.so (the C++ and C interfaces of
-# include/sidecar/, and nothing else of its own exported), its
-# headers, a CMake package (find_package(Sidecar) gives Sidecar::sidecar) and sidecar.pc: the
-# install component "library" (`cmake --install` puts everything; the .deb is the binary's alone).
+# include/sidecar/, and nothing else of its own exported) and libsidecar.a, its headers, a CMake
+# package (find_package(Sidecar) gives Sidecar::sidecar and Sidecar::sidecar_static), sidecar.pc and
+# sidecar-static.pc: the install component "library" (`cmake --install` puts everything; CPack
+# makes it the package libsidecar-dev, cmake/package.cmake).
 # The library's own objects define the interfaces; the rest comes from sidecar_host's archive,
 # taken as needed (built position-independent), and the shared Lua (its C++ build), libuv, SQLite
 # and libcrypto (SIDECAR_SHARED_DEPS).
@@ -14,9 +15,19 @@ set_target_properties(sidecar_shared PROPERTIES OUTPUT_NAME sidecar VERSION ${PR
 target_link_options(sidecar_shared PRIVATE -Wl,--version-script=${PROJECT_SOURCE_DIR}/cmake/libsidecar.map
                     -Wl,--no-undefined)
 
+# libsidecar.a: the objects of sidecar_host and sidecar_core in one archive. A program linking it
+# links what they need itself: the C++ build of Lua, libuv, SQLite, libcrypto and libdl (the CMake
+# package's target and sidecar-static.pc say so); libgit2 is loaded at run time, as in the binary.
+add_library(sidecar_static STATIC $<TARGET_OBJECTS:sidecar_host> $<TARGET_OBJECTS:sidecar_core>)
+target_include_directories(sidecar_static INTERFACE $<INSTALL_INTERFACE:include>)
+target_link_libraries(sidecar_static INTERFACE $<INSTALL_INTERFACE:lua5.4-c++;uv;sqlite3;crypto;dl;pthread>)
+set_target_properties(sidecar_static PROPERTIES OUTPUT_NAME sidecar LINKER_LANGUAGE CXX EXPORT_NAME sidecar_static
+                      ARCHIVE_OUTPUT_DIRECTORY ${PROJECT_BINARY_DIR}/static)
+
 include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
-install(TARGETS sidecar_shared EXPORT SidecarTargets LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT library)
+install(TARGETS sidecar_shared sidecar_static EXPORT SidecarTargets LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
+        COMPONENT library ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT library)
 install(FILES include/sidecar/sidecar.hpp include/sidecar/sidecar.h DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/sidecar
         COMPONENT library)
 install(EXPORT SidecarTargets NAMESPACE Sidecar:: DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/Sidecar COMPONENT library)
@@ -29,4 +40,6 @@ install(FILES ${PROJECT_BINARY_DIR}/SidecarConfig.cmake ${PROJECT_BINARY_DIR}/Si
 # The prefix relative to the .pc file, so `cmake --install --prefix` anywhere gives a true file.
 file(RELATIVE_PATH SIDECAR_PC_TO_PREFIX /${CMAKE_INSTALL_LIBDIR}/pkgconfig /)
 configure_file(cmake/sidecar.pc.in ${PROJECT_BINARY_DIR}/sidecar.pc @ONLY)
-install(FILES ${PROJECT_BINARY_DIR}/sidecar.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig COMPONENT library)
+configure_file(cmake/sidecar-static.pc.in ${PROJECT_BINARY_DIR}/sidecar-static.pc @ONLY)
+install(FILES ${PROJECT_BINARY_DIR}/sidecar.pc ${PROJECT_BINARY_DIR}/sidecar-static.pc
+        DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig COMPONENT library)

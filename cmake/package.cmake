@@ -1,7 +1,11 @@
-# `cpack -G DEB` (or `cmake --build build --target package`): a Debian package of the one binary,
-# its bash and fish completions and its documentation. Everything else is compiled into the binary (the
-# stdlib, presets, the ui page); libgit2 is loaded at run time by its SONAME, so the package depends
-# on the Debian package that ships that SONAME (found here, on the build machine).
+# `cpack -G DEB` (or `cmake --build build --target package`): two Debian packages.
+# - sidecar: the one binary, its bash and fish completions and its documentation. Everything else is
+#   compiled into the binary (the stdlib, presets, the ui page); libgit2 is loaded at run time by its
+#   SONAME, so the package depends on the Debian package that ships that SONAME (found here, on the
+#   build machine).
+# - libsidecar-dev: the embedding library (install component "library", cmake/library.cmake): the
+#   shared library, its headers, the CMake package and sidecar.pc. It depends on sidecar, whose
+#   binary runs the agents a Host starts.
 
 # The shell completions, written by the binary itself from its command declarations.
 set(COMPLETIONS_DIR ${PROJECT_BINARY_DIR}/completions)
@@ -45,7 +49,18 @@ set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)  # libc6, from the binary's own dynamic l
 set(CPACK_DEBIAN_PACKAGE_DEPENDS ${LIBGIT2_PACKAGE})
 set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "git")
 set(CPACK_DEBIAN_PACKAGE_SUGGESTS "nodejs, npm, chromium")
-# The binary's package: the embedding library (component "library", cmake/library.cmake) and what
-# it needs are not in it.
-set(CPACK_INSTALL_CMAKE_PROJECTS "${PROJECT_BINARY_DIR};${PROJECT_NAME};Unspecified;/")
+# One package per install component: the binary's (the default component) and the library's.
+set(CPACK_DEB_COMPONENT_INSTALL ON)
+set(CPACK_COMPONENTS_ALL Unspecified library)
+set(CPACK_DEBIAN_UNSPECIFIED_PACKAGE_NAME sidecar)
+set(CPACK_DEBIAN_UNSPECIFIED_FILE_NAME DEB-DEFAULT)
+set(CPACK_DEBIAN_LIBRARY_PACKAGE_NAME libsidecar-dev)
+set(CPACK_DEBIAN_LIBRARY_FILE_NAME DEB-DEFAULT)
+set(CPACK_DEBIAN_LIBRARY_PACKAGE_SECTION libdevel)
+set(CPACK_DEBIAN_LIBRARY_PACKAGE_DEPENDS "sidecar (= ${PROJECT_VERSION}), ${LIBGIT2_PACKAGE}")
+set(CPACK_DEBIAN_LIBRARY_DESCRIPTION "Sidecar as a library, to embed in a C, C++ or other program
+libsidecar runs Sidecar's Lua, its presets and its agents inside another program, through a C++
+API (sidecar/sidecar.hpp) and a C ABI (sidecar/sidecar.h): run events streamed to the program,
+native functions, an interrupt from any thread. With a CMake package (find_package(Sidecar)) and
+sidecar.pc. The agents it starts run under the sidecar binary, of the package sidecar.")
 include(CPack)

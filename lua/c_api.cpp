@@ -32,14 +32,16 @@ char* copy(const std::string& text) {
   return out;
 }
 
-std::string failure(const std::string& kind, const std::string& message, const std::string& traceback = "") {
-  return json{{"ok", false}, {"error", {{"kind", kind}, {"message", message}, {"traceback", traceback}}}}.dump(
-      -1, ' ', false, json::error_handler_t::replace);
+std::string failure(const std::string& kind, const std::string& message, const std::string& traceback = "",
+                    const std::string& code = "") {
+  json error{{"kind", kind}, {"message", message}, {"traceback", traceback}};
+  if (!code.empty()) error["code"] = code;
+  return json{{"ok", false}, {"error", error}}.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 char* reply_of(const sidecar::Result& r) {
   if (r.ok) return copy("{\"ok\":true,\"value\":" + r.json + "}");
-  return copy(failure(r.kind.empty() ? "lua" : r.kind, r.message.empty() ? r.error : r.message, r.traceback));
+  return copy(failure(r.kind.empty() ? "lua" : r.kind, r.message.empty() ? r.error : r.message, r.traceback, r.code));
 }
 
 // Runs `body`, answering a usage error for a null argument and an internal one for what throws.
@@ -60,14 +62,18 @@ sidecar::HostOptions options_of(const char* options_json) {
   if (!options_json || !*options_json) return o;
   json j = json::parse(options_json);  // throws json::parse_error with the place
   if (!j.is_object()) throw std::invalid_argument("the options must be a JSON object");
+  const char* known = "stdlib_dir, sidecar_binary, redact_output, trust, memory_limit";
   for (auto& [key, value] : j.items()) {
     if (key == "stdlib_dir" && value.is_string()) o.stdlib_dir = value.get<std::string>();
     else if (key == "sidecar_binary" && value.is_string()) o.sidecar_binary = value.get<std::string>();
     else if (key == "redact_output" && value.is_boolean()) o.redact_output = value.get<bool>();
-    else if (key == "stdlib_dir" || key == "sidecar_binary" || key == "redact_output")
+    else if (key == "trust" && value.is_string()) o.trust = value.get<std::string>();
+    else if (key == "memory_limit" && value.is_number_unsigned()) o.memory_limit = value.get<size_t>();
+    else if (key == "stdlib_dir" || key == "sidecar_binary" || key == "redact_output" || key == "trust" ||
+             key == "memory_limit")
       throw std::invalid_argument("option " + key + " has the wrong type");
     else
-      throw std::invalid_argument("unknown option " + key + " (known: stdlib_dir, sidecar_binary, redact_output)");
+      throw std::invalid_argument("unknown option " + key + " (known: " + known + ")");
   }
   return o;
 }

@@ -28,18 +28,6 @@ void filter_error(lua_State* L) {
   lua_pop(L, 1);  // the filter (or its error, or nil)
 }
 
-// Message handler: turns any error value into "message\nstack traceback:..." (as lua.c does).
-int traceback_handler(lua_State* L) {
-  const char* msg = lua_tostring(L, 1);
-  if (msg == nullptr) {
-    if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING) msg = lua_tostring(L, -1);
-    else msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
-  }
-  luaL_traceback(L, L, msg, 1);
-  filter_error(L);
-  return 1;
-}
-
 // Hook set by interrupt(): clears itself and raises in the running chunk, through host.proc when
 // it is loaded, so the children it started are stopped and counted wherever Ctrl-C lands.
 void interrupt_hook(lua_State* L, lua_Debug*) {
@@ -173,8 +161,27 @@ Engine::~Engine() {
   lua_close(L_);
 }
 
+// Message handler: turns any error value into "message\nstack traceback:..." (as lua.c does),
+// keeping a stdlib error's `code` aside for take_error_code().
+int Engine::traceback_handler(lua_State* L) {
+  if (lua_type(L, 1) == LUA_TTABLE) {
+    Engine* e = of(L);
+    if (lua_getfield(L, 1, "code") == LUA_TSTRING && e) e->error_code_ = lua_tostring(L, -1);
+    lua_pop(L, 1);
+  }
+  const char* msg = lua_tostring(L, 1);
+  if (msg == nullptr) {
+    if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING) msg = lua_tostring(L, -1);
+    else msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
+  }
+  luaL_traceback(L, L, msg, 1);
+  filter_error(L);
+  return 1;
+}
+
 bool Engine::pcall(int nargs, int nresults) {
   int base = lua_gettop(L_) - nargs;  // the function's slot
+  error_code_.clear();
   lua_pushcfunction(L_, traceback_handler);
   lua_insert(L_, base);
   int status = lua_pcall(L_, nargs, nresults, base);
@@ -256,6 +263,7 @@ void Engine::watch_interrupts() {
 }
 
 void Engine::interrupt_from_any_thread() {
+  interrupts_asked_.fetch_add(1);
   interrupt_asked_.store(true);
   std::shared_ptr<host::ProcessLoop> loop;
   {
@@ -271,5 +279,40 @@ void Engine::attach_loop(std::weak_ptr<host::ProcessLoop> loop) {
 }
 
 Engine* Engine::of(lua_State* L) { return *static_cast<Engine**>(lua_getextraspace(L)); }
+
+std::string Engine::take_error_code() {
+  std::string code;
+  code.swap(error_code_);
+  return code;
+}
+
+// lauxlib's allocator, counted: growth past the cap is refused (Lua raises "not enough memory");
+// a shrink or a free never is, as Lua requires.
+void* Engine::limited_alloc(void* ud, void* block, size_t old_size, size_t size) {
+  auto* cap = static_cast<MemoryCap*>(ud);
+  const size_t old_bytes = block ? old_size : 0;
+  if (size > old_bytes && cap->limit && cap->used - old_bytes + size > cap->limit) {
+    cap->refused = true;
+    return nullptr;
+  }
+  void* out = cap->base(cap->base_ud, block, old_size, size);
+  if (out || size == 0) cap->used = cap->used - old_bytes + size;
+  return out;
+}
+
+void Engine::limit_memory(size_t bytes) {
+  if (!memory_.base) {
+    memory_.base = lua_getallocf(L_, &memory_.base_ud);
+    memory_.used = static_cast<size_t>(lua_gc(L_, LUA_GCCOUNT)) * 1024 + static_cast<size_t>(lua_gc(L_, LUA_GCCOUNTB));
+    lua_setallocf(L_, limited_alloc, &memory_);
+  }
+  memory_.limit = bytes;
+}
+
+bool Engine::take_memory_refused() {
+  bool refused = memory_.refused;
+  memory_.refused = false;
+  return refused;
+}
 
 }  // namespace sidecar::lua

@@ -65,6 +65,9 @@ class Engine {
   // Installs that hook on the engine's thread, before a call an interrupt should stop, and clears
   // an interrupt that came while nothing ran.
   void watch_interrupts();
+  // How many times interrupt_from_any_thread() was called: a call that failed while the count
+  // moved was interrupted, whatever the Lua code made of the error on its way out.
+  unsigned interrupts_asked() const { return interrupts_asked_.load(); }
   // The process loop interrupt_from_any_thread() wakes (lua/proc.cpp, when host.proc is loaded).
   void attach_loop(std::weak_ptr<host::ProcessLoop> loop);
   // The engine that made the Lua state `L` (or one of its coroutines); only for states an Engine made.
@@ -80,17 +83,40 @@ class Engine {
   // needed). The CLI names itself; an embedding program's Host finds one (sidecar.hpp).
   void set_sidecar_binary(const std::string& path, const std::string& why_missing = "");
 
+  // Caps the Lua state's memory at `bytes` (0: no cap) from now on: an allocation past it fails,
+  // which Lua raises as "not enough memory" and the state survives. memory_refused() says whether
+  // one was refused since the last take.
+  void limit_memory(size_t bytes);
+  bool take_memory_refused();
+
+  // The `code` of the last error value the engine's pcall caught that was a stdlib error
+  // (sidecar.core.errors: a table with a string `code`), then forgotten; empty for other errors.
+  std::string take_error_code();
+
   // Where the stdlib comes from: "embedded" or the directory.
   const std::string& stdlib_source() const { return stdlib_source_; }
 
  private:
   bool load_with(int (*loader)(lua_State*), void* request, std::string& error);
   static void watch_hook(lua_State* L, lua_Debug* ar);
+  static void* limited_alloc(void* ud, void* block, size_t old_size, size_t size);
+  static int traceback_handler(lua_State* L);
+
+  struct MemoryCap {
+    void* (*base)(void*, void*, size_t, size_t) = nullptr;  // lua_Alloc
+    void* base_ud = nullptr;
+    size_t limit = 0;
+    size_t used = 0;
+    bool refused = false;
+  };
 
   lua_State* L_;
   std::string stdlib_source_;
   bool process_ends_at_close_ = false;
   std::atomic<bool> interrupt_asked_{false};
+  std::atomic<unsigned> interrupts_asked_{0};
+  MemoryCap memory_;
+  std::string error_code_;
   std::mutex loop_mutex_;
   std::weak_ptr<host::ProcessLoop> loop_;
 };

@@ -33,33 +33,102 @@ bool encode_top(lua::Engine& engine, Result& r) {
   return true;
 }
 
-// Fills the parts of a failed result from r.error: the message, the traceback after it, the kind.
-Result& with_parts(Result& r, const char* kind = nullptr) {
-  static const std::string kTraceback = "\nstack traceback:\n";
-  std::string::size_type at = r.error.find(kTraceback);
-  r.message = r.error.substr(0, at);
-  r.traceback = at == std::string::npos ? std::string() : r.error.substr(at + 1);
-  r.kind = kind ? kind : r.message.find("interrupted!") != std::string::npos ? "interrupted" : "lua";
-  return r;
+// What a failed call's error is, from what the engine saw during it (see Result::kind).
+const char* kind_of(lua::Engine& engine, const std::string& code, bool interrupted) {
+  if (interrupted) return "interrupted";
+  if (engine.take_memory_refused()) return "memory";
+  if (code == "untrusted" || code == "not_trusted") return "not_trusted";
+  if (code == "bad_argument" || code == "bad_option" || code == "usage") return "usage";
+  return "lua";
 }
 
-// Runs the function below `nargs` arguments and encodes its first result.
-Result finish_call(lua::Engine& engine, int nargs) {
-  Result r;
-  lua_State* L = engine.state();
-  if (!engine.pcall(nargs, 1)) {
-    r.error = lua_tostring(L, -1);
-    lua_pop(L, 1);
-    return with_parts(r);
+// One call into the Host's Lua: watches for interrupts from its start, and gives a failure its
+// parts (message, traceback, kind, code) from r.error and what the engine saw.
+class Call {
+ public:
+  explicit Call(lua::Engine& engine) : engine_(engine) {
+    engine_.watch_interrupts();
+    engine_.take_memory_refused();
+    asked_ = engine_.interrupts_asked();
   }
-  r.ok = encode_top(engine, r);
-  if (!r.ok) with_parts(r, "result");
-  return r;
+
+  Result& failed(Result& r, const char* kind = nullptr) {
+    static const std::string kTraceback = "\nstack traceback:\n";
+    std::string::size_type at = r.error.find(kTraceback);
+    r.message = r.error.substr(0, at);
+    r.traceback = at == std::string::npos ? std::string() : r.error.substr(at + 1);
+    r.code = engine_.take_error_code();
+    r.kind = kind ? kind : kind_of(engine_, r.code, engine_.interrupts_asked() != asked_);
+    return r;
+  }
+
+  // Runs the function below `nargs` arguments and encodes its first result.
+  Result finish(int nargs) {
+    Result r;
+    lua_State* L = engine_.state();
+    if (!engine_.pcall(nargs, 1)) {
+      r.error = lua_tostring(L, -1);
+      lua_pop(L, 1);
+      return failed(r);
+    }
+    r.ok = encode_top(engine_, r);
+    if (!r.ok) failed(r, "result");
+    return r;
+  }
+
+ private:
+  lua::Engine& engine_;
+  unsigned asked_ = 0;
+};
+
+// Runs `body` (a call into the Host), turning a C++ exception inside it into a Result of kind
+// "internal" with the Lua stack as it was.
+template <class Body>
+Result guarded_call(lua::Engine& engine, const char* what, Body body) {
+  lua_State* L = engine.state();
+  const int top = lua_gettop(L);
+  try {
+    return body();
+  } catch (const std::exception& e) {
+    lua_settop(L, top);
+    Result r;
+    r.kind = "internal";
+    r.message = r.error = std::string(what) + ": " + e.what();
+    return r;
+  }
 }
+
+const char* trust_policy(const std::string& trust) {
+  if (trust == "environment") return "nil";
+  if (trust == "granted") return "'none'";
+  if (trust == "all") return "'all'";
+  throw std::invalid_argument("HostOptions::trust must be \"environment\", \"granted\" or \"all\", not \"" + trust +
+                              "\"");
+}
+
+// The glue of Host::call, compiled once per Host and kept in the registry under this key.
+constexpr const char* kCallGlueKey = "sidecar.host_call_glue";
+
+// The glue is Lua so argument decoding and error reporting follow the stdlib's rules.
+constexpr const char kCallGlue[] =
+    "local module, fn, args_json = ...\n"
+    "local errors = require('sidecar.core.errors')\n"
+    "local json = require('sidecar.core.json')\n"
+    "local ok, args = pcall(json.decode, args_json)\n"
+    "if not ok or not json.is_array(args) then\n"
+    "  errors.raise('usage', 'the arguments must be a JSON array' .. (ok and '' or ': ' .. tostring(args)), nil, 0)\n"
+    "end\n"
+    "local m = require(module)\n"
+    "local f = type(m) == 'table' and m[fn]\n"
+    "if type(f) ~= 'function' then\n"
+    "  errors.raise('usage', ('module %s has no function %s'):format(module, fn), nil, 0)\n"
+    "end\n"
+    "return f(table.unpack(args, 1, #args))\n";
 
 }  // namespace
 
 Host::Host(const HostOptions& options) : engine_(std::make_unique<lua::Engine>(options.stdlib_dir)) {
+  const std::string policy = trust_policy(options.trust);
   std::string why;
   std::string binary = lua::find_sidecar_binary(options.sidecar_binary, why);
   engine_->set_sidecar_binary(binary, why);
@@ -68,6 +137,14 @@ Host::Host(const HostOptions& options) : engine_(std::make_unique<lua::Engine>(o
       !engine_->run_string("require('sidecar.core.terminal').install()", "=(sidecar::Host)", error)) {
     throw std::runtime_error("cannot install the redaction of the Host's output: " + error);
   }
+  if (!engine_->run_string("require('sidecar.core.trust').set_policy(" + policy + ")", "=(sidecar::Host)", error)) {
+    throw std::runtime_error("cannot set the Host's trust policy: " + error);
+  }
+  if (!engine_->load_string(kCallGlue, "=(sidecar::Host::call)", error)) {
+    throw std::runtime_error("cannot compile the glue of Host::call: " + error);
+  }
+  lua_setfield(engine_->state(), LUA_REGISTRYINDEX, kCallGlueKey);
+  if (options.memory_limit) engine_->limit_memory(options.memory_limit);
 }
 Host::~Host() = default;
 Host::Host(Host&&) noexcept = default;
@@ -78,38 +155,33 @@ const char* Host::version() { return SIDECAR_VERSION; }
 void Host::interrupt() { engine_->interrupt_from_any_thread(); }
 
 Result Host::run_string(const std::string& code, const std::string& chunk_name) {
-  Result r;
-  engine_->watch_interrupts();
-  if (!engine_->load_string(code, chunk_name, r.error)) return with_parts(r);
-  return finish_call(*engine_, 0);
+  return guarded_call(*engine_, "Host::run_string", [&] {
+    Call call(*engine_);
+    Result r;
+    if (!engine_->load_string(code, chunk_name, r.error)) return call.failed(r);
+    return call.finish(0);
+  });
 }
 
 Result Host::run_file(const std::string& path, const std::vector<std::string>& args) {
-  Result r;
-  engine_->watch_interrupts();
-  if (!engine_->load_file(path, args, r.error)) return with_parts(r);
-  return finish_call(*engine_, static_cast<int>(args.size()));
+  return guarded_call(*engine_, "Host::run_file", [&] {
+    Call call(*engine_);
+    Result r;
+    if (!engine_->load_file(path, args, r.error)) return call.failed(r);
+    return call.finish(static_cast<int>(args.size()));
+  });
 }
 
 Result Host::call(const std::string& module, const std::string& function, const std::string& args_json) {
-  // The glue is Lua so argument decoding and error reporting follow the stdlib's rules.
-  static const char glue[] =
-      "local module, fn, args_json = ...\n"
-      "local json = require('sidecar.core.json')\n"
-      "local args = json.decode(args_json)\n"
-      "if not json.is_array(args) then error('arguments must be a JSON array', 0) end\n"
-      "local m = require(module)\n"
-      "local f = type(m) == 'table' and m[fn]\n"
-      "if type(f) ~= 'function' then error(('module %s has no function %s'):format(module, fn), 0) end\n"
-      "return f(table.unpack(args, 1, #args))\n";
-  Result r;
-  engine_->watch_interrupts();
-  if (!engine_->load_string(glue, "=(sidecar::Host::call)", r.error)) return with_parts(r);
-  lua_State* L = engine_->state();
-  lua_pushlstring(L, module.data(), module.size());
-  lua_pushlstring(L, function.data(), function.size());
-  lua_pushlstring(L, args_json.data(), args_json.size());
-  return finish_call(*engine_, 3);
+  return guarded_call(*engine_, "Host::call", [&] {
+    Call call(*engine_);
+    lua_State* L = engine_->state();
+    lua_getfield(L, LUA_REGISTRYINDEX, kCallGlueKey);
+    lua_pushlstring(L, module.data(), module.size());
+    lua_pushlstring(L, function.data(), function.size());
+    lua_pushlstring(L, args_json.data(), args_json.size());
+    return call.finish(3);
+  });
 }
 
 }  // namespace sidecar

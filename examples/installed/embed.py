@@ -1,7 +1,9 @@
-"""An installed Sidecar from Python, with ctypes alone: the same as embed.cpp.
+"""An installed Sidecar from Python, with ctypes alone: the same as embed.cpp, and a preset run
+with parameters (a preset and a runner of REPO's own, which a Host with trust "all" runs).
     python3 embed.py LIBSIDECAR REPO"""
 import ctypes
 import json
+import os
 import sys
 import threading
 import time
@@ -12,6 +14,8 @@ lib.sidecar_host_new.restype = ctypes.c_void_p
 lib.sidecar_host_new.argtypes = [ctypes.c_char_p, ctypes.POINTER(ctypes.c_void_p)]
 lib.sidecar_eval.restype = ctypes.c_void_p  # freed with sidecar_free, so not c_char_p
 lib.sidecar_eval.argtypes = [ctypes.c_void_p, ctypes.c_char_p]
+lib.sidecar_call.restype = ctypes.c_void_p
+lib.sidecar_call.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p]
 lib.sidecar_free.argtypes = [ctypes.c_void_p]
 lib.sidecar_interrupt.argtypes = [ctypes.c_void_p]
 lib.sidecar_host_free.argtypes = [ctypes.c_void_p]
@@ -31,11 +35,52 @@ def expect(what, ok, detail):
     failures += 0 if ok else 1
 
 
-def evaluate(host, code):
-    raw = lib.sidecar_eval(host, code.encode())
+def reply(raw):
     text = ctypes.string_at(raw).decode()
     lib.sidecar_free(raw)
     return json.loads(text)
+
+
+def evaluate(host, code):
+    return reply(lib.sidecar_eval(host, code.encode()))
+
+
+def call(host, module, function, *args):
+    return reply(lib.sidecar_call(host, module.encode(), function.encode(), json.dumps(args).encode()))
+
+
+# The repository's own preset and runner: code of the repository, run only because the host below
+# is made with trust "all" (this program made the repository itself).
+PRESET = """local preset = require("sidecar.preset.define")
+return preset.define({
+  name = "greet",
+  summary = "An agent greets someone",
+  params = { who = { type = "string", default = "world", doc = "whom to greet" } },
+  run = function(ctx, p)
+    local run = ctx:agent({ kind = "scan", prompt = "Greet " .. p.who .. "." })
+    return { text = p.who .. ": " .. tostring(run.output), data = { who = p.who, status = run.status } }
+  end,
+})
+"""
+CONFIG = """return { runners = { greeter = { command = { "sh", "-c", "echo hello from the greeter" } } } }
+"""
+
+
+def run_preset():
+    os.makedirs(os.path.join(repo, ".agent", "presets"), exist_ok=True)
+    with open(os.path.join(repo, ".agent", "presets", "greet.lua"), "w") as f:
+        f.write(PRESET)
+    with open(os.path.join(repo, ".agent", "config.lua"), "w") as f:
+        f.write(CONFIG)
+    err = ctypes.c_void_p()
+    vetted = lib.sidecar_host_new(json.dumps({"trust": "all"}).encode(), ctypes.byref(err))
+    assert vetted, ctypes.string_at(err).decode()
+    r = call(vetted, "sidecar.service.preset_run", "run",
+             {"name": "greet", "repo": repo, "runner": "greeter", "params": ["who=Ada"]})
+    lib.sidecar_host_free(vetted)
+    value = r.get("value") or {}
+    expect("preset with parameters", r["ok"] and value.get("ok") and value["data"]["result"] ==
+           {"who": "Ada", "status": "review"} and value["text"] == "Ada: hello from the greeter\n", r)
 
 
 @EVENT_FN
@@ -78,4 +123,5 @@ r = evaluate(host, agent % (repo, "'sleep', '60'"))
 stopper.join()
 expect("cancelled", not r["ok"] and r["error"]["kind"] == "interrupted", r)
 lib.sidecar_host_free(host)
+run_preset()
 sys.exit(0 if failures == 0 else 1)

@@ -9,8 +9,8 @@
  *   sidecar_host_free(host);
  *
  * Values cross as JSON text. A reply is {"ok":true,"value":...} or
- * {"ok":false,"error":{"kind":...,"message":...,"traceback":...}} (kinds as in sidecar.hpp's
- * Result, and "usage" for a bad argument to these functions). Every string the library returns is
+ * {"ok":false,"error":{"kind":...,"message":...,"traceback":...[,"code":...]}} (kinds and code as
+ * in sidecar.hpp's Result; "usage" also for a bad argument to these functions). Every string the library returns is
  * freed with sidecar_free. No C++ exception crosses these functions. A host is used from one
  * thread at a time; only sidecar_interrupt may be called from another. */
 #ifndef SIDECAR_H
@@ -20,9 +20,12 @@
 extern "C" {
 #endif
 
-/* The API level this header describes; sidecar_api_level() gives the library's. Level 1: hosts,
- * eval, call, events, native functions, interrupt. A later level only adds. */
-#define SIDECAR_API_LEVEL 1
+/* The API level this header describes; sidecar_api_level() gives the library's. A later level
+ * only adds.
+ *   Level 1: hosts, eval, call, events, native functions, interrupt.
+ *   Level 2: the options "trust" and "memory_limit"; the error kinds "memory" and "not_trusted",
+ *            "usage" for a wrong argument in Lua too, and the stdlib's "code" beside the kind. */
+#define SIDECAR_API_LEVEL 2
 
 typedef struct sidecar_host sidecar_host;
 typedef struct sidecar_reply sidecar_reply;
@@ -30,8 +33,9 @@ typedef struct sidecar_reply sidecar_reply;
 int sidecar_api_level(void);
 
 /* A new host. `options_json` may be NULL or an object with any of "stdlib_dir" (string),
- * "sidecar_binary" (string) and "redact_output" (boolean), as sidecar.hpp's HostOptions. NULL, with
- * *error set (free it), when the options are wrong or the host cannot start. */
+ * "sidecar_binary" (string), "redact_output" (boolean), "trust" ("environment", "granted" or
+ * "all") and "memory_limit" (bytes), as sidecar.hpp's HostOptions. NULL, with *error set (free
+ * it), when the options are wrong or the host cannot start. */
 sidecar_host *sidecar_host_new(const char *options_json, char **error);
 void sidecar_host_free(sidecar_host *host);
 

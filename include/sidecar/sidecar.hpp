@@ -8,6 +8,7 @@
 // Values cross the boundary as JSON text, so this header needs neither Lua nor a JSON library.
 // A Host is not thread-safe: use one per thread; only interrupt() may be called from another.
 #pragma once
+#include <cstddef>
 #include <functional>
 #include <memory>
 #include <string>
@@ -24,11 +25,20 @@ struct Result {
   std::string json;   // the first value the code returned, as JSON ("null" when none)
   std::string error;  // when !ok: "file:line: message" and a stack traceback
   // When !ok, the error as parts: what kind it is, the message alone, the traceback (may be empty).
-  // Kinds: "interrupted" (Host::interrupt), "lua" (an error the code raised, or a syntax error),
-  // "result" (the value cannot be given as JSON).
+  // Kinds:
+  //   "interrupted"  Host::interrupt() was called during the call
+  //   "memory"       the Lua state reached HostOptions::memory_limit
+  //   "not_trusted"  a repository's code that was not trusted was asked for (code "untrusted")
+  //   "usage"        the call was given a wrong argument (code "bad_argument", "bad_option" or "usage")
+  //   "lua"          any other error the code raised, or a syntax error
+  //   "result"       the value cannot be given as JSON
+  //   "internal"     the Host itself failed (a C++ exception inside it, such as std::bad_alloc)
   std::string kind;
   std::string message;
   std::string traceback;
+  // The stdlib's code of the error when it raised one of its own (sidecar.core.errors: "bad_argument",
+  // "json_decode", "untrusted", ...); empty otherwise.
+  std::string code;
 };
 
 // A run event as JSON ({"run_id", "seq", "kind", "fields"}: docs/formats.md, "A run's events").
@@ -49,12 +59,23 @@ struct HostOptions {
   // pass the redactor, as the CLI's do: secrets (the nearest project's config adds its rules)
   // come out as [REDACTED:…], and control characters are shown rather than obeyed.
   bool redact_output = true;
+  // Whose repository code runs (a repository's .agent/config.lua, presets, tasks' commands):
+  //   "environment"  what `sidecar trust` granted, or everything when SIDECAR_TRUST=all (the CLI's rule)
+  //   "granted"      only what `sidecar trust` granted, whatever the environment says
+  //   "all"          everything: for a program that vets the repositories it works on itself
+  // Another value makes the constructor throw std::invalid_argument.
+  std::string trust = "environment";
+  // The most memory the Host's Lua state may hold, in bytes (0: no cap). A call that needs more
+  // fails with kind "memory" and the Host stays usable. The stdlib takes about 10 MiB once loaded,
+  // so a cap below about 16 MiB leaves little for the work. Agents' processes are not counted.
+  size_t memory_limit = 0;
 };
 
 class Host {
  public:
   // Throws std::runtime_error when the Lua state cannot be set up (out of memory, a stdlib_dir
-  // without the stdlib).
+  // without the stdlib), std::invalid_argument for an option's wrong value. The calls below never
+  // throw: what fails inside the Host is a Result of kind "internal".
   explicit Host(const HostOptions& options = {});
   ~Host();
   Host(Host&&) noexcept;

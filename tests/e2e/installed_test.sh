@@ -2,7 +2,9 @@
 # program built with find_package(Sidecar), a C program built with pkg-config and a Python program
 # with ctypes, each against that prefix alone (not the build tree). Each calls a native function
 # from Lua, runs an agent whose events arrive as it runs, and cancels a long agent from another
-# thread; the Host finds the installed sidecar binary beside the library.
+# thread; the Host finds the installed sidecar binary beside the library. The Python one also runs
+# a preset with parameters. The C++ and C programs are built once more against the static library
+# (Sidecar::sidecar_static, sidecar-static.pc), which find the binary on PATH.
 #   bash installed_test.sh path/to/build/sidecar
 source "$(dirname "$0")/lib.sh"
 build=$(dirname "$S")
@@ -13,8 +15,10 @@ lib=$(ls -d "$prefix"/lib*/libsidecar.so.0 2>/dev/null | head -1)
 expect_run "installed: the library, its headers, the binary, a CMake package, a pkg-config file" 0 "" "" -- \
   test -n "$lib" -a -f "$prefix/include/sidecar/sidecar.hpp" -a -f "$prefix/include/sidecar/sidecar.h" \
   -a -x "$prefix/bin/sidecar" -a -f "$(dirname "$lib")/cmake/Sidecar/SidecarConfig.cmake" \
-  -a -f "$(dirname "$lib")/pkgconfig/sidecar.pc"
+  -a -f "$(dirname "$lib")/pkgconfig/sidecar.pc" -a -f "$(dirname "$lib")/libsidecar.a" \
+  -a -f "$(dirname "$lib")/pkgconfig/sidecar-static.pc"
 git init -q "$work/repo"
+git init -q "$work/repo-py" # the Python program adds a preset and a runner of its own
 export LD_LIBRARY_PATH="$(dirname "$lib")"
 # The binary must come from beside the library: none on PATH.
 path_without_sidecar=/usr/bin:/bin
@@ -40,7 +44,25 @@ expect_run "C: native function, agent events, cancel" 0 \
   "ok native function\nevent run.started\n.*event run.finished\nok agent output\n.*ok cancelled\n" "" -- \
   "${run_env[@]}" "$work/embed_c" "$work/repo"
 
-expect_run "Python (ctypes): native function, agent events, cancel" 0 \
-  "ok native function\nevent run.started\n.*event run.finished\nok agent output\n.*ok cancelled\n" "" -- \
-  "${run_env[@]}" python3 "$root/examples/installed/embed.py" "$lib" "$work/repo"
+expect_run "Python (ctypes): native function, agent events, cancel, a preset with parameters" 0 \
+  "ok native function\nevent run.started\n.*event run.finished\nok agent output\n.*ok cancelled\n.*ok preset with parameters\n" \
+  "" -- "${run_env[@]}" python3 "$root/examples/installed/embed.py" "$lib" "$work/repo-py"
+
+# Statically linked: no libsidecar.so at run time (LD_LIBRARY_PATH gone), the binary from PATH.
+# Not in a sanitizer build, whose archive needs the sanitizer's flags to link.
+if [ -z "$asan" ]; then
+  unset LD_LIBRARY_PATH
+  static_env=(env PATH="$prefix/bin:$path_without_sidecar")
+  expect_run "C++ static: links Sidecar::sidecar_static, without libsidecar.so" 1 "" "" -- \
+    sh -c 'ldd "$1" | grep -q libsidecar' sh "$work/cpp/embed_cpp_static"
+  expect_run "C++ static: the binary from PATH, native function, agent events, cancel" 0 \
+    "^binary \"$(cd "$prefix" && pwd -P)/bin/sidecar\"\nok native function\nevent run.started\n.*event run.finished\nok agent output\n.*ok cancelled\n" "" -- \
+    "${static_env[@]}" "$work/cpp/embed_cpp_static" "$work/repo"
+  expect_run "C static: pkg-config sidecar-static builds it" 0 "" "" -- \
+    sh -c 'cc -std=c99 -Wall -o "$1/embed_c_static" "$2/examples/installed/embed.c" $(pkg-config --cflags --libs sidecar-static)' \
+    sh "$work" "$root"
+  expect_run "C static: native function, agent events, cancel" 0 \
+    "ok native function\nevent run.started\n.*event run.finished\nok agent output\n.*ok cancelled\n" "" -- \
+    "${static_env[@]}" "$work/embed_c_static" "$work/repo"
+fi
 finish

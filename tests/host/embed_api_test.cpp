@@ -110,3 +110,47 @@ TEST_CASE("embed api: a failed call gives its kind, message and traceback apart"
   CHECK(r.kind == "result");
   CHECK(contains(r.message, "cannot return the result as JSON"));
 }
+
+TEST_CASE("embed api: a wrong argument is a usage error, with the stdlib's code", "[embed]") {
+  sidecar::Host host;
+  sidecar::Result r = host.call("sidecar.core.json", "encode", "{\"not\": \"an array\"}");
+  CHECK(r.kind == "usage");
+  CHECK(r.code == "usage");
+  CHECK(contains(r.message, "the arguments must be a JSON array"));
+  r = host.call("sidecar.core.json", "encode", "[1,");
+  CHECK(r.kind == "usage");
+  r = host.call("sidecar.core.json", "no_such_function", "[]");
+  CHECK(r.kind == "usage");
+  CHECK(r.message == "module sidecar.core.json has no function no_such_function");
+  r = host.call("sidecar.preset.schema", "check", "[1, \"not a spec\"]");  // the stdlib's bad_argument
+  CHECK(r.kind == "usage");
+  CHECK(r.code == "bad_argument");
+  CHECK(contains(r.message, "schema.check: spec must be a table"));
+  r = host.run_string("require('sidecar.agent.run').execute({ promt = 'hi' })");  // an unknown option
+  CHECK(r.kind == "usage");
+  CHECK(r.code == "bad_option");
+  CHECK(contains(r.message, "unknown option `promt` (did you mean `prompt`?)"));
+  r = host.run_string("error(require('sidecar.core.errors').new('json_decode', 'not JSON'))");
+  CHECK(r.kind == "lua");
+  CHECK(r.code == "json_decode");
+  CHECK(r.message == "(embed):1: not JSON");
+  r = host.run_string("error('plain')");
+  CHECK(r.code.empty());
+}
+
+TEST_CASE("embed api: a Host's Lua stays under its memory limit, and the Host goes on", "[embed]") {
+  sidecar::HostOptions options;
+  options.memory_limit = 64u << 20;
+  sidecar::Host host(options);
+  sidecar::Result r = host.run_string("local t = {} for i = 1, 1e9 do t[i] = ('x'):rep(64) .. i end");
+  CHECK_FALSE(r.ok);
+  CHECK(r.kind == "memory");
+  CHECK(contains(r.message, "not enough memory"));
+  r = host.run_string("collectgarbage() return #('y'):rep(1000)");  // the state survived
+  INFO(r.error);
+  CHECK(r.json == "1000");
+  // The same work ends otherwise without the cap (the control: it is the cap that stopped it).
+  sidecar::Host uncapped;
+  r = uncapped.run_string("local t = {} for i = 1, 2e5 do t[i] = ('x'):rep(64) .. i end return #t");
+  CHECK(r.json == "200000");
+}

@@ -229,11 +229,22 @@ TEST_CASE("embed: a Host does not run a repository's config until it is trusted"
   const std::string load = "return require('sidecar.core.config').load('" + repo + "/.agent').runner";
   unsetenv("SIDECAR_TRUST");
   sidecar::Result untrusted = sidecar::Host().run_string(load);
+  sidecar::HostOptions vetted;
+  vetted.trust = "all";  // the program vets its repositories itself: no environment needed
+  sidecar::Result by_option = sidecar::Host(vetted).run_string(load);
   setenv("SIDECAR_TRUST", "all", 1);  // the control: trusted, the config runs
   sidecar::Result trusted = sidecar::Host().run_string(load);
+  sidecar::HostOptions granted;
+  granted.trust = "granted";  // the environment is not the program's to follow
+  sidecar::Result only_granted = sidecar::Host(granted).run_string(load);
   if (old_state) setenv("XDG_STATE_HOME", old_state->c_str(), 1); else unsetenv("XDG_STATE_HOME");
   if (old_trust) setenv("SIDECAR_TRUST", old_trust->c_str(), 1); else unsetenv("SIDECAR_TRUST");
-  INFO(untrusted.error << trusted.error);
+  INFO(untrusted.error << trusted.error << by_option.error << only_granted.error);
   CHECK(untrusted.json == "\"codex\"");  // the default: the file was not run
   CHECK(trusted.json == "\"claude\"");
+  CHECK(by_option.json == "\"claude\"");
+  CHECK(only_granted.json == "\"codex\"");
+  sidecar::HostOptions wrong;
+  wrong.trust = "yes";
+  CHECK_THROWS_WITH(sidecar::Host(wrong), Catch::Contains("\"environment\", \"granted\" or \"all\""));
 }

@@ -56,9 +56,27 @@ TEST_CASE("c api: a host evaluates, calls, and answers errors as JSON", "[embed]
   char* error = nullptr;
   CHECK(sidecar_host_new("{\"colour\": 1}", &error) == nullptr);
   REQUIRE(error != nullptr);
-  CHECK(contains(error, "unknown option colour (known: stdlib_dir, sidecar_binary, redact_output)"));
+  CHECK(contains(error, "unknown option colour (known: stdlib_dir, sidecar_binary, redact_output, trust, memory_limit)"));
   sidecar_free(error);
   error = nullptr;
+  CHECK(sidecar_host_new("{\"trust\": \"maybe\"}", &error) == nullptr);
+  REQUIRE(error != nullptr);
+  CHECK(contains(error, "\"environment\", \"granted\" or \"all\""));
+  sidecar_free(error);
+  error = nullptr;
+  CHECK(sidecar_host_new("{\"memory_limit\": -1}", &error) == nullptr);
+  REQUIRE(error != nullptr);
+  CHECK(contains(error, "option memory_limit has the wrong type"));
+  sidecar_free(error);
+  error = nullptr;
+  sidecar_host* capped = sidecar_host_new("{\"trust\": \"granted\", \"memory_limit\": 67108864}", &error);
+  REQUIRE(capped != nullptr);
+  CHECK(contains(take(sidecar_eval(capped, "local t = {} for i = 1, 1e9 do t[i] = ('x'):rep(64) .. i end")),
+                 R"("kind":"memory")"));
+  std::string usage = take(sidecar_call(capped, "sidecar.preset.schema", "check", R"([1, "no spec"])"));
+  CHECK(contains(usage, R"("kind":"usage")"));
+  CHECK(contains(usage, R"("code":"bad_argument")"));
+  sidecar_host_free(capped);
   CHECK(sidecar_host_new("{not json", &error) == nullptr);
   REQUIRE(error != nullptr);
   sidecar_free(error);
