@@ -237,6 +237,12 @@ TEST_CASE("embed: a Host does not run a repository's config until it is trusted"
   sidecar::HostOptions granted;
   granted.trust = "granted";  // the environment is not the program's to follow
   sidecar::Result only_granted = sidecar::Host(granted).run_string(load);
+  // A module of a guarded repository that is not trusted is an error of kind not_trusted.
+  std::ofstream(repo + "/helper.lua") << "return 42\n";
+  sidecar::Result helper = sidecar::Host(granted).run_string(
+      "require('sidecar.core.trust_guard').guard('" + repo + "')\n"
+      "package.path = '" + repo + "/?.lua;' .. package.path\n"
+      "return require('helper')");
   if (old_state) setenv("XDG_STATE_HOME", old_state->c_str(), 1); else unsetenv("XDG_STATE_HOME");
   if (old_trust) setenv("SIDECAR_TRUST", old_trust->c_str(), 1); else unsetenv("SIDECAR_TRUST");
   INFO(untrusted.error << trusted.error << by_option.error << only_granted.error);
@@ -244,6 +250,10 @@ TEST_CASE("embed: a Host does not run a repository's config until it is trusted"
   CHECK(trusted.json == "\"claude\"");
   CHECK(by_option.json == "\"claude\"");
   CHECK(only_granted.json == "\"codex\"");
+  CHECK(helper.kind == "not_trusted");
+  CHECK(helper.code == "untrusted");
+  CHECK(contains(helper.message, "helper.lua of "));
+  CHECK(contains(helper.message, "is not trusted, so it was not loaded"));
   sidecar::HostOptions wrong;
   wrong.trust = "yes";
   CHECK_THROWS_WITH(sidecar::Host(wrong), Catch::Contains("\"environment\", \"granted\" or \"all\""));

@@ -6,6 +6,7 @@
 ---
 ---   trust_guard.guard(repo)         -- before the repository's config or preset runs
 ---   trust_guard.owner(path)         -- the guarded repository `path` lies in, and its name there
+local errors = require("sidecar.core.errors")
 local paths = require("sidecar.host.paths")
 local trust = require("sidecar.core.trust")
 
@@ -95,9 +96,9 @@ local function refuse_native(path)
     repo, rel = M.owner(path)
   end
   if repo then
-    error(("%s of %s is a native library, which Sidecar never loads from a repository (nobody can review "
-      .. "it, so `sidecar trust` cannot cover it): install it outside the repository, or write the "
-      .. "module in Lua"):format(rel, repo), 0)
+    errors.raise("untrusted", ("%s of %s is a native library, which Sidecar never loads from a repository (nobody "
+      .. "can review it, so `sidecar trust` cannot cover it): install it outside the repository, or write the "
+      .. "module in Lua"):format(rel, repo), nil, 0)
   end
 end
 
@@ -114,7 +115,7 @@ local function install()
     if text == false then
       return lua_searcher(name)
     elseif not text then
-      error(why, 0)
+      errors.raise("untrusted", why, nil, 0) -- an error of code "untrusted": an embedding Host says not_trusted
     end
     local chunk, bad = load(text, "@" .. path)
     if not chunk then
