@@ -66,8 +66,6 @@ int usage_error(const std::string& message) {
   return kExitUsage;
 }
 
-bool interrupted_error(const std::string& error) { return error.find("interrupted!") != std::string::npos; }
-
 // Whether a Ctrl-C (or SIGTERM) arrived while the last chunk ran. A library pcall may have caught
 // the "interrupted!" it raised and turned it into an ordinary failure; the failure is then the
 // interruption's, and is reported as one.
@@ -88,20 +86,13 @@ int run_lua(Engine& engine, Run&& run) {
   last_chunk_interrupted = sidecar::cli::take_interrupt();
   std::fflush(stdout);
   if (ok) return kExitOk;
-  if (!interrupted_error(error) && last_chunk_interrupted) {
+  if (!sidecar::cli::is_interruption(error) && last_chunk_interrupted) {
     report_error("interrupted!", "interrupted");
     return interrupted_exit();
   }
-  if (!interrupted_error(error)) return report_error(error, "internal");
-  // Ctrl-C or SIGTERM: what was stopped matters, neither the traceback nor where Lua was then
-  // ("stdlib/sidecar/agent/run.lua:374: interrupted! ...").
-  std::string first = error.substr(0, error.find('\n'));
-  if (std::size_t at = first.find("interrupted!"); at != std::string::npos && at >= 2 && first.compare(at - 2, 2, ": ") == 0) {
-    // "stdlib/sidecar/agent/run.lua:374: " or "(command line):1: ": a chunk's name and a line number.
-    std::size_t digits = at - 2;
-    while (digits > 0 && std::isdigit(static_cast<unsigned char>(first[digits - 1]))) --digits;
-    if (digits < at - 2 && digits > 0 && first[digits - 1] == ':') first.erase(0, at);
-  }
+  if (!sidecar::cli::is_interruption(error)) return report_error(error, "internal");
+  // Ctrl-C or SIGTERM: what was stopped matters, neither the traceback nor where Lua was then.
+  const std::string first = sidecar::cli::interruption_text(error);
   report_error(first, "interrupted");
   return interrupted_exit();
 }

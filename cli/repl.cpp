@@ -111,12 +111,21 @@ class Repl {
   void execute_top() {
     const int base = lua_gettop(L_) - 1;
     bool ok;
+    take_interrupt();  // a Ctrl-C before this chunk is not its
     {
       LuaInterruptScope interruptible(engine_);
       ok = engine_.pcall(0, LUA_MULTRET);
     }
+    const bool interrupted = take_interrupt();
     if (!ok) {
-      report();
+      const char* msg = lua_tostring(L_, -1);
+      const std::string error = msg ? msg : "";
+      if (interrupted || is_interruption(error)) {
+        lua_pop(L_, 1);
+        report_interruption(error);
+      } else {
+        report();
+      }
       return;
     }
     const int n = lua_gettop(L_) - base;
@@ -156,6 +165,16 @@ class Repl {
     }
     lua_settop(L_, base);
     return out;
+  }
+
+  // An interruption says what it stopped, in one line: no traceback, nor where Lua was
+  // ("interrupted (stopped 1 child process; run R-0001 recorded interrupted)").
+  void report_interruption(const std::string& error) {
+    const std::string text = interruption_text(error);
+    const std::size_t at = text.find("interrupted!");
+    std::string rest = at == std::string::npos ? std::string() : text.substr(at + 12);
+    while (!rest.empty() && rest.front() == ' ') rest.erase(0, 1);
+    fail(rest.empty() ? "interrupted" : "interrupted (" + rest + ")");
   }
 
   // Prints the error on top of the stack (message and traceback) and pops it.

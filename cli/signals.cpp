@@ -1,5 +1,6 @@
 #include "signals.hpp"
 
+#include <cctype>
 #include <csignal>
 
 #include "engine.hpp"
@@ -77,6 +78,20 @@ bool take_interrupt() {
   bool was = g_interrupted != 0;
   g_interrupted = 0;
   return was;
+}
+
+bool is_interruption(const std::string& error) { return error.find("interrupted!") != std::string::npos; }
+
+std::string interruption_text(const std::string& error) {
+  std::string first = error.substr(0, error.find('\n'));
+  std::size_t at = first.find("interrupted!");
+  if (at != std::string::npos && at >= 2 && first.compare(at - 2, 2, ": ") == 0) {
+    // "stdlib/sidecar/agent/run.lua:374: " or "(command line):1: ": a chunk's name and a line number.
+    std::size_t digits = at - 2;
+    while (digits > 0 && std::isdigit(static_cast<unsigned char>(first[digits - 1]))) --digits;
+    if (digits < at - 2 && digits > 0 && first[digits - 1] == ':') first.erase(0, at);
+  }
+  return first;
 }
 
 }  // namespace sidecar::cli

@@ -1,6 +1,8 @@
 // SIGINT handling for the CLI: Ctrl-C interrupts the running Lua chunk, not the process.
 #pragma once
 
+#include <string>
+
 namespace sidecar::lua {
 class Engine;
 }
@@ -37,5 +39,13 @@ bool terminated();
 
 // True when a SIGINT arrived since the last call (and clears the flag).
 bool take_interrupt();
+
+// Whether an error is the interruption a Ctrl-C or SIGTERM raised ("interrupted!").
+bool is_interruption(const std::string& error);
+
+// What is worth saying of an interruption's error: its first line from "interrupted!" on, without
+// where Lua was then ("stdlib/sidecar/agent/watch.lua:119: interrupted! stopped 1 child process;
+// run R-0001 recorded interrupted" -> "interrupted! stopped 1 child process; run R-0001 ...").
+std::string interruption_text(const std::string& error);
 
 }  // namespace sidecar::cli

@@ -16,6 +16,7 @@ local M = {}
 ---Short name -> module, for the modules of the public API (docs/lua-api.md describes each).
 M.public = {
   json = "sidecar.core.json",
+  json_extract = "sidecar.core.json_extract",
   proc = "sidecar.core.proc",
   artifact = "sidecar.core.artifact",
   git = "sidecar.core.git",

@@ -183,6 +183,48 @@ exec 3>&-
 wait "$mcp_pid"
 eq "mcp: no process left" "" "$(left '[12]')"
 
+# Parallel steps under a per_task budget: a step's sibling still running is in flight, not a run
+# whose usage is unknown; both run and report (-j 2). Then a per_day budget: a finished run of a
+# runner that reports no usage (the command runner) is unmetered, never held against later runs.
+git_repo parallel
+cat >"$work/slowquick.sh" <<'EOF'
+#!/bin/sh
+cat >/dev/null
+echo '{"type":"thread.started","thread_id":"t-3"}'
+echo '{"type":"turn.completed","usage":{"input_tokens":900,"output_tokens":100}}'
+sleep 2
+echo '{"type":"item.completed","item":{"id":"i","type":"agent_message","text":"done"}}'
+EOF
+chmod +x "$work/slowquick.sh"
+add_runners "    a = { command = { \"$work/slowquick.sh\" }, dialect = \"codex\" },
+    b = { command = { \"$work/slowquick.sh\" }, dialect = \"codex\" },
+    plain = { command = { \"sh\", \"-c\", \"cat >/dev/null; echo done\" } },"
+sed -i 's|^    -- per_task = .*|    per_task = { tokens = 100000 },|' .agent/config.lua
+mkdir -p .agent/presets
+cat >.agent/presets/side-by-side.lua <<'LUA'
+local preset = require("sidecar.preset.define")
+return preset.define({
+  name = "side-by-side",
+  summary = "Two scans at once",
+  run = function(ctx)
+    local both = ctx:agents({ { kind = "scan", runner = "a", prompt = "One" }, { kind = "scan", runner = "b", prompt = "Two" } })
+    return { text = both[1].status .. " " .. both[2].status .. "\n" }
+  end,
+})
+LUA
+expect_run "parallel under per_task: both steps run, exit 0" 0 "^review review\n$" "" -- \
+  "$S" preset run side-by-side -j 2
+eq "parallel under per_task: two runs, both reported" "2 1000 1000" \
+  "$("$S" run list --limit 0 | grep -c '^R-') $(field .agent/runs/R-0001/run.json .usage.total) $(field .agent/runs/R-0002/run.json .usage.total)"
+plain_task=$("$S" task create --title "Plain" --goal "No usage" --status ready | grep -oP '\bT-\d+')
+expect_run "per_day: an unmetered run, allowed explicitly" 0 "^R-\d+ review" "" -- \
+  "$S" run "$plain_task" --runner plain --budget-allow-unknown
+sed -i 's|^    -- per_day = .*|    per_day = { tokens = 100000 },|' .agent/config.lua
+eq "per_day: the config says so" "1" "$(grep -c '^    per_day = { tokens = 100000 },' .agent/config.lua)"
+expect_run "per_day: the unmetered run is not held against the next one" 0 "^R-\d+ review" "" -- \
+  "$S" run "$plain_task" --runner a
+eq "parallel: no process left" "" "$(left '[12]')"
+
 # --- the real codex and claude CLIs, a pipeline over budget ------------------------------------
 if [ "${SIDECAR_SKIP_REAL_CLIS:-}" = 1 ]; then
   echo "SKIP: the real codex and claude CLIs (SIDECAR_SKIP_REAL_CLIS=1)"

@@ -39,16 +39,22 @@ printf 'x = 1\n' >a.lua && git add a.lua && git -c user.email=t@e -c user.name=t
 printf 'x = 2\n' >a.lua
 "$S" init >/dev/null
 mkdir "$work/reviewers"
+# As real reviewers answer: alice wraps her JSON in prose and a ```json fence, bob puts his in a
+# sentence. The page's scripts read both.
 cat >"$work/reviewers/alice.sh" <<'SH'
 #!/bin/sh
 cat >/dev/null
+echo 'I read the change. Here is what I found:'
+echo '```json'
 echo '{"findings": [{"file": "a.lua", "line": 1, "severity": "high", "claim": "x changed from 1 to 2 without a test"}]}'
+echo '```'
+echo 'Tell me if you want a fix.'
 SH
 cat >"$work/reviewers/bob.sh" <<'SH'
 #!/bin/sh
 cat >"$BOB_PROMPT"
-echo '{"findings": [{"file": "a.lua", "line": 1, "severity": "medium", "claim": "x changed from 1 to 2 without a test"},'
-echo ' {"file": "a.lua", "line": 1, "severity": "low", "claim": "x is a global"}]}'
+echo 'My findings: {"findings": [{"file": "a.lua", "line": 1, "severity": "medium", "claim": "x changed from 1 to 2 without a test"},'
+echo ' {"file": "a.lua", "line": 1, "severity": "low", "claim": "x is a global"}]} That is all.'
 SH
 chmod +x "$work/reviewers/"*.sh
 sed -i "s|^  runners = {|  runners = {\n    alice = { command = { \"$work/reviewers/alice.sh\" } },\n    bob = { command = { \"$work/reviewers/bob.sh\" } },|" .agent/config.lua
@@ -69,7 +75,7 @@ eq "each reviewer's run is recorded under its runner" "alice alice bob bob" \
 
 # agent.execute: the whole answer, the config's runners, refusals as data.
 expect_run "execute: output is the whole answer (two lines), summary its first" 0 \
-  "^review\n\{\"findings\": .*x changed from 1 to 2 without a test\"\},\n \{.*x is a global\"\}\]\}\n---\n\{\"findings\": [^\n]*\},\n$" "^$" -- \
+  "^review\nMy findings: \{\"findings\": .*x changed from 1 to 2 without a test\"\},\n \{.*x is a global\"\}\]\} That is all\.\n---\nMy findings: \{\"findings\": [^\n]*\},\n$" "^$" -- \
   "$S" -e 'local run = assert(require("sidecar").agent.execute({runner = "bob", prompt = "p"}))
     print(run.status); io.write(run.output); print("---"); print(run.summary)'
 expect_run "execute: an unknown runner is nil, message, code; nothing recorded" 0 \

@@ -17,11 +17,11 @@ expect 10
 expect 20
 type while true do end
 ctrl-c
-expect interrupted!
+expect interrupted
 expect > 
 type h = require("sidecar.core.proc").spawn({"sleep", "30"}); h:wait()
 ctrl-c
-expect interrupted! stopped 1 child process
+expect interrupted (stopped 1 child process)
 expect > 
 type print(h:running(), h:wait().signal_name)
 expect false	TERM
@@ -54,5 +54,22 @@ expect after
 ctrl-d
 exit 0
 ' expect_run "history recalled in the next session" 0 '' '' -- "$DRIVER" "$S" repl
+
+# Ctrl-C on an agent run: one line says what it stopped and which run it recorded, no traceback.
+git init -q "$work/repo"
+stdin_text='expect > 
+type r = require("sidecar.agent.run").execute({ runner = "command", prompt = "hi", command = { "sleep", "30" }, on_spawn = function() print("agent " .. "up") end })
+expect agent up
+ctrl-c
+expect interrupted (stopped 
+expect ; run R-0001 recorded interrupted)
+expect > 
+type print(require("sidecar.core.store").open(".agent"):get_run("R-0001").status)
+expect interrupted
+ctrl-d
+exit 0
+' expect_run "Ctrl-C on an agent run: one line, the run named" 0 '' '' -- \
+  sh -c 'cd "$1" && shift && exec "$@"' sh "$work/repo" "$DRIVER" "$S" repl
+eq "... and no traceback nor where Lua was" "0" "$(grep -c 'stack traceback\|watch\.lua' "$work/out")"
 
 finish

@@ -204,9 +204,33 @@ describe("budget.may_start", function()
   end)
 
   it("sums recorded runs: usage.total and cost_usd, unknown where none was reported", function()
-    local spent = budget.spent_of({ { usage = { total = 3333 }, cost_usd = 0.25 }, { usage = { total = json.null } },
-      { dry_run = true } })
-    expect(spent):equals({ tokens = 3333, usd = 0.25, unknown = 1, unknown_usd = 1, runs = 3 })
+    local spent = budget.spent_of({ { status = "review", dialect = "claude", usage = { total = 3333 }, cost_usd = 0.25 },
+      { status = "review", dialect = "claude", usage = { total = json.null } }, { dry_run = true, status = "dry_run" } })
+    expect(spent):equals({ tokens = 3333, usd = 0.25, unknown = 1, unknown_usd = 1, unmetered = 0, unmetered_usd = 0,
+      runs = 3, in_flight = 0 })
+  end)
+
+  it("counts a run still going as in flight, with what it reported so far, never as unknown", function()
+    local spent = budget.spent_of({ { status = "running", dialect = "codex", usage = { total = json.null } },
+      { status = "queued", runner_type = "claude" }, { status = "running", dialect = "codex", usage = { total = 500 } } })
+    expect(spent):equals({ tokens = 500, usd = 0, unknown = 0, unknown_usd = 0, unmetered = 0, unmetered_usd = 0,
+      runs = 3, in_flight = 3 })
+    local b = assert(budget.from_options({ per_task = { tokens = 100000 } }, {}))
+    expect(budget.may_start(b, { per_task = spent }, budget.reports("codex"))):is_true()
+  end)
+
+  it("holds nothing against a finished run whose runner reports no such figure: it is unmetered", function()
+    local spent = budget.spent_of({ { status = "review", dialect = false, usage = { total = json.null } },
+      { status = "failed", runner_type = "command" }, -- a record from before `dialect`: by its runner's name
+      { status = "review", dialect = "codex", usage = { total = 10 } }, -- codex reports no cost
+      { status = "review", runner_type = "codex", usage = { total = json.null } } })
+    expect(spent):equals({ tokens = 10, usd = 0, unknown = 1, unknown_usd = 0, unmetered = 2, unmetered_usd = 4,
+      runs = 4, in_flight = 0 })
+    local day = assert(budget.from_options({ per_day = { tokens = 100000 } }, {}))
+    local unmetered_only = budget.spent_of({ { status = "review", dialect = false } })
+    expect(budget.may_start(day, { per_day = unmetered_only }, budget.reports("claude"))):is_true()
+    expect(select(2, budget.may_start(day, { per_day = spent }, budget.reports("claude")))):contains(
+      "1 run under the per_day budget reported no token usage")
   end)
 end)
 

@@ -7,6 +7,7 @@
 local test = require("sidecar.dev.test")
 local describe, it, expect = test.describe, test.it, test.expect
 local agent_run = require("sidecar.agent.run")
+local option_keys = require("sidecar.core.option_keys")
 local run_options = require("sidecar.agent.run_options")
 local store = require("sidecar.core.store")
 
@@ -76,9 +77,9 @@ describe("agent_run.execute's options", function()
     local copy = run_options.check(o)
     expect(rawequal(copy, o)):is_false()
     expect(copy):equals(o)
-    expect(run_options.nearest("idle_timeout")):equals("idle_timeout_ms")
-    expect(run_options.nearest("sandbx")):equals("sandbox")
-    expect(run_options.nearest("colour")):is_nil()
+    expect(option_keys.nearest("idle_timeout", run_options.NAMES)):equals("idle_timeout_ms")
+    expect(option_keys.nearest("sandbx", run_options.NAMES)):equals("sandbox")
+    expect(option_keys.nearest("colour", run_options.NAMES)):is_nil()
   end)
 
   it("are never written: a script's run with the config's runner settings and the defaults", function()

@@ -12,14 +12,19 @@
 --- UTC, from the store). Each is {tokens = N, usd = X}, either or both.
 ---
 --- Counting: a run's spending is what its CLI reported so far (codex: each turn.completed; claude:
---- its final result), less what a continued session had reported before. A figure a runner does
---- not report (the command runner: none; codex: no cost) or a run did not report is unknown: a
---- budget on it refuses the run unless `allow_unknown` (--budget-allow-unknown, config
---- `budgets.allow_unknown = true`).
+--- its final result), less what a continued session had reported before. A run still going
+--- (queued, preparing, running) is in flight: what it reported so far counts, and nothing about it
+--- is unknown yet. A finished run whose runner reports a figure but that reported none is unknown:
+--- a budget on that figure refuses the next run unless `allow_unknown` (--budget-allow-unknown,
+--- config `budgets.allow_unknown = true`). A runner that reports no such figure (the command
+--- runner: none; codex: no cost) cannot be counted at all: the budget refuses to start it (same
+--- exception), and its finished runs are unmetered, counted apart and never held against later
+--- runs.
 --- A step starts only while every scope has something left: what one run will cost cannot be
 --- known ahead, so a run is stopped when it crosses what was left.
 local agent_events = require("sidecar.agent.events")
 local budget_settings = require("sidecar.core.budget_settings")
+local store = require("sidecar.core.store")
 
 local M = {}
 
@@ -83,22 +88,42 @@ function M.from_options(budgets, o)
   return b
 end
 
----What spending is known of some runs (records): {tokens, usd, unknown (how many runs reported
----no tokens), unknown_usd (how many no cost), runs}. A run's `usage.total` and `cost_usd`, as recorded.
+---What a run's runner reports ({tokens, usd}: booleans), from its record: the event dialect it
+---ran with (`dialect`; false for none), or for a record from before that field, its runner's name
+---when that is a built-in CLI.
+---@param run table  a run record
+function M.run_reports(run)
+  local dialect = run.dialect
+  if dialect == nil then
+    dialect = REPORTS[run.runner_type] and run.runner_type
+  end
+  return M.reports(dialect or nil)
+end
+
+-- Adds one run's figure of `kind` to `spent`: its report, or as in flight, unknown or unmetered.
+local function count_run(spent, run, kind, value)
+  local names = kind == "tokens" and { "unknown", "unmetered" } or { "unknown_usd", "unmetered_usd" }
+  if value then
+    spent[kind] = spent[kind] + value
+  elseif not store.ACTIVE[run.status] then -- in flight: nothing is unknown yet
+    local name = M.run_reports(run)[kind] and names[1] or names[2]
+    spent[name] = spent[name] + 1
+  end
+end
+
+---What spending is known of some runs (records): {tokens, usd, runs, in_flight (runs still going:
+---what they reported so far counts), unknown (finished runs whose runner reports tokens that
+---reported none), unknown_usd (the same for cost), unmetered and unmetered_usd (finished runs whose
+---runner reports no such figure)}. A run's `usage.total` and `cost_usd`, as recorded.
 function M.spent_of(runs)
-  local spent = { tokens = 0, usd = 0, unknown = 0, unknown_usd = 0, runs = 0 }
+  local spent = { tokens = 0, usd = 0, unknown = 0, unknown_usd = 0, unmetered = 0, unmetered_usd = 0, runs = 0,
+    in_flight = 0 }
   for _, run in ipairs(runs) do
     spent.runs = spent.runs + 1
-    local total = type(run.usage) == "table" and agent_events.count(run.usage.total)
-    if total then
-      spent.tokens = spent.tokens + total
-    elseif not run.dry_run then
-      spent.unknown = spent.unknown + 1
-    end
-    if type(run.cost_usd) == "number" then
-      spent.usd = spent.usd + run.cost_usd
-    elseif not run.dry_run then
-      spent.unknown_usd = spent.unknown_usd + 1
+    spent.in_flight = spent.in_flight + (store.ACTIVE[run.status] and 1 or 0)
+    if not run.dry_run then
+      count_run(spent, run, "tokens", type(run.usage) == "table" and agent_events.count(run.usage.total))
+      count_run(spent, run, "usd", type(run.cost_usd) == "number" and run.cost_usd)
     end
   end
   return spent
@@ -120,28 +145,43 @@ function M.today(now)
   return os.date("!%Y-%m-%dT00:00:00Z", now or os.time())
 end
 
+-- The records of the runs started since `since` (created_at, as the store writes times), newest
+-- first, a page at a time.
+local function runs_since(s, since)
+  local out, before = {}, nil
+  repeat
+    local page, message = s:list_runs({ before = before, limit = 200 })
+    if not page then
+      return nil, message
+    end
+    for _, run in ipairs(page) do
+      if (run.created_at or "") < since then
+        return out
+      end
+      out[#out + 1] = run
+    end
+    before = page[#page] and page[#page].run_id
+  until #page < 200
+  return out
+end
+
 ---What the store says was spent per scope the budget has: {per_task = spent, per_day = spent}
 ---(M.spent_of's shape), or nil, message. task_id: the task (per_task).
 function M.store_spent(s, b, task_id, now)
   local out = {}
   if b.per_task and task_id then
-    local rows, message = s:usage({ group_by = "task" })
-    if not rows then
+    local runs, message = s:list_runs({ task_id = task_id, limit = 0 })
+    if not runs then
       return nil, message
     end
-    for _, row in ipairs(rows) do
-      if row.group == task_id then
-        out.per_task = spent_of_row(row)
-      end
-    end
-    out.per_task = out.per_task or spent_of_row(nil)
+    out.per_task = M.spent_of(runs)
   end
   if b.per_day then
-    local rows, message = s:usage({ group_by = "", since = M.today(now) })
-    if not rows then
+    local runs, message = runs_since(s, M.today(now))
+    if not runs then
       return nil, message
     end
-    out.per_day = spent_of_row(rows[1])
+    out.per_day = M.spent_of(runs)
   end
   return out
 end

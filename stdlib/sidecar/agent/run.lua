@@ -43,6 +43,7 @@ local agent_result = require("sidecar.agent.result")
 local agent_session = require("sidecar.agent.session")
 local agent_watch = require("sidecar.agent.watch")
 local clock = require("sidecar.host.time")
+local errors = require("sidecar.core.errors")
 local git = require("sidecar.core.git")
 local git_refs = require("sidecar.run.git_refs")
 local ids = require("sidecar.core.ids")
@@ -144,7 +145,8 @@ end
 -- The record a run starts with, owned by this process (a run whose owner dies is noticed,
 -- stdlib/sidecar/run/reconcile.lua).
 local function new_record(o, run)
-  local record = { task_id = o.task_id, runner_type = run.spec.name, agent_role = o.agent_role, model = o.model,
+  local record = { task_id = o.task_id, runner_type = run.spec.name, dialect = run.spec.dialect or false,
+    agent_role = o.agent_role, model = o.model,
     sandbox = run.sandbox, status = "running", started_at = store.now(), repo = run.repo, review_state = "pending",
     ephemeral = run.ephemeral, resumed_session = o.resume and o.resume.session_id,
     resumed_run = o.resume and o.resume.run_id }
@@ -359,6 +361,17 @@ local function start_agent(o, run, record, owner, a)
   return started, h, watch
 end
 
+-- The error an interruption raises on, once the run is recorded: the interruption's own (what a
+-- Ctrl-C stopped: "interrupted! stopped 1 child process"), without where Lua was, and the run it
+-- ended ("; run R-0001 recorded interrupted"). Another error goes on as it is.
+local function interruption_said(err, record)
+  if not errors.is_interrupt(err) then
+    return err
+  end
+  local what = err:match("interrupted!.*$"):gsub("\n.*$", "")
+  return ("%s%srun %s recorded %s"):format(what, what == "interrupted!" and " " or "; ", record.run_id, record.status)
+end
+
 -- Saves the run's end with its files, and the run has finished; or, for a run the caller owns
 -- (o.owner) and finishes itself (its worktree's result, validation: stdlib/sidecar/task/finish.lua),
 -- writes nothing and returns the files, which the owner stores with the outcome
@@ -434,7 +447,7 @@ local function run_agent(s, o, run)
   end
   local owed = save_end(s, o, t, record, result_files(o, record, run, run_dir, tsum, final), interruption)
   if interruption then
-    error(interruption, 0)
+    error(interruption_said(interruption, record), 0)
   end
   if owed then
     return record, owed

@@ -6,6 +6,7 @@
 local agent_session = require("sidecar.agent.session")
 local errors = require("sidecar.core.errors")
 local log_caps = require("sidecar.core.log_caps")
+local option_keys = require("sidecar.core.option_keys")
 
 local M = {}
 
@@ -27,56 +28,6 @@ for _, name in ipairs(M.NAMES) do
   M.KNOWN[name] = true
 end
 
--- The edit distance of a and b (insertions, deletions, substitutions, swaps of two neighbours).
-local function distance(a, b)
-  local d = {}
-  for i = 0, #a do
-    d[i] = { [0] = i }
-  end
-  for j = 1, #b do
-    d[0][j] = j
-  end
-  for i = 1, #a do
-    for j = 1, #b do
-      local cost = a:byte(i) == b:byte(j) and 0 or 1
-      d[i][j] = math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost)
-      if i > 1 and j > 1 and a:byte(i) == b:byte(j - 1) and a:byte(i - 1) == b:byte(j) then
-        d[i][j] = math.min(d[i][j], d[i - 2][j - 2] + 1)
-      end
-    end
-  end
-  return d[#a][#b]
-end
-
----The known option `key` was likely meant to be: the one it begins with its unit left off
----(`timeout` for timeout_ms), else the closest one near enough to be a slip (a third of its
----letters, at least one, at most two); nil when none is.
----@param key string
----@return string|nil
-function M.nearest(key)
-  for _, name in ipairs(M.NAMES) do
-    if name:sub(1, #key + 1) == key .. "_" then
-      return name
-    end
-  end
-  local best, best_d = nil, math.min(2, math.max(1, #key // 3)) + 1
-  for _, name in ipairs(M.NAMES) do
-    local d = distance(key, name)
-    if d < best_d then
-      best, best_d = name, d
-    end
-  end
-  return best
-end
-
--- The message for the option `key` execute does not know.
-local function unknown_message(key)
-  local shown = type(key) == "string" and key or ("[" .. tostring(key) .. "]")
-  local near = type(key) == "string" and M.nearest(key)
-  return ("agent_run.execute: unknown option `%s`%s (known: %s)"):format(shown,
-    near and (" (did you mean `" .. near .. "`?)") or "", table.concat(M.NAMES, ", "))
-end
-
 ---Raises a "bad_option" error for the first option execute does not know, or of the wrong type
 ---or value; else returns a shallow copy of `o`, execute's own to fill in. Called by execute
 ---itself, never through another function or as a tail call: the error levels name execute's caller.
@@ -89,7 +40,7 @@ function M.check(o)
   local copy = {}
   for k, v in pairs(o) do
     if not M.KNOWN[k] then
-      errors.raise("bad_option", unknown_message(k), nil, 3)
+      errors.raise("bad_option", option_keys.unknown_message("agent_run.execute", k, M.NAMES), nil, 3)
     end
     copy[k] = v
   end

@@ -28,10 +28,12 @@
 --- run ctx:close names (stdlib/sidecar/preset/worktree.lua). Every agent run's gates are weighed
 --- (stdlib/sidecar/run/gates.lua: cfg.gates, the preset's task); a gate-blocked step has status "blocked"
 --- and its blockers as `why`. The writer lock still keeps writers one at a time.
+local agent_budget = require("sidecar.agent.budget")
 local errors = require("sidecar.core.errors")
 local executor = require("sidecar.executor")
 local files = require("sidecar.core.files")
 local json = require("sidecar.core.json")
+local option_keys = require("sidecar.core.option_keys")
 local preset_worktree = require("sidecar.preset.worktree")
 local proc = require("sidecar.core.proc")
 local route = require("sidecar.agent.route")
@@ -48,26 +50,53 @@ local Ctx = {}
 Ctx.__index = Ctx
 local writers_in, settle_batch -- below
 
+-- The options of M.new, in the order its doc gives them.
+local OPTIONS = { "repo", "preset", "params", "explicit", "dry_run", "runner", "model", "jobs", "worktree",
+  "on_progress", "executor", "budget_tokens", "budget_usd", "budget_allow_unknown", "budget" }
+
+-- The budget of a context: `budget` as given (`sidecar preset run` made it), else the config's
+-- budgets with the budget_* options (agent_budget.from_options); false for none. A bad option raises.
+local function budget_of(o, cfg)
+  if o.budget ~= nil then
+    return o.budget
+  end
+  local b, why = agent_budget.from_options(cfg.budgets, o)
+  if b == nil then
+    local option = why:gsub("^%-%-budget%-(%w+)", "budget_%1") -- the message names the command line's flag
+    errors.raise("bad_option", "preset_context.new: " .. option, nil, 3)
+  end
+  return b
+end
+
 ---A preset's context, or a script's own. The repository's .agent/config.lua is read (raises when
 ---it is wrong) and its runners registered; runs go to its store, under one task named after the
 ---preset.
----@param o {repo?: string, preset?: table, params?: table, explicit?: table, dry_run?: boolean, runner?: string, model?: string, jobs?: integer, worktree?: boolean, on_progress?: fun(line: string)}
+---@param o {repo?: string, preset?: table, params?: table, explicit?: table, dry_run?: boolean, runner?: string, model?: string, jobs?: integer, worktree?: boolean, on_progress?: fun(line: string), executor?: string, budget_tokens?: integer, budget_usd?: number, budget_allow_unknown?: boolean}
 ---repo (default "."); preset (the definition; default {name = "script"}); params; explicit (the set
 ---of parameters the user gave, the rest being defaults: ctx:given); dry_run (record
 ---each prompt, run nothing); runner and model (as --runner and --model: every step's, unless the
 ---preset names a runner); jobs (ctx:agents' agents at a time, default 4); worktree (true: writers
 ---work in the preset run's worktree, as `sidecar preset run` asks; else in place); on_progress
 ---(given each line of ctx:progress; `sidecar preset run` prints them on stderr; without it progress
----is not shown); executor ("slurm": read-only steps run as Slurm jobs, executor/slurm_preset.lua).
+---is not shown); executor ("slurm": read-only steps run as Slurm jobs, executor/slurm_preset.lua);
+---budget_tokens, budget_usd, budget_allow_unknown (as `sidecar preset run --budget-tokens`,
+---`--budget-usd`, `--budget-allow-unknown`: every agent step of the context shares them, and the
+---config's `budgets` apply as to a preset; a step the budget cannot cover raises budget_exceeded).
+---An option not in this list raises a bad_option error naming the known ones.
 ---@return table ctx
 function M.new(o)
+  if type(o) ~= "table" then
+    errors.raise("bad_option", "preset_context.new: expected an options table", nil, 2)
+  end
+  option_keys.check("preset_context.new", o, OPTIONS, 2)
   local root = (o.repo or ".") .. "/.agent"
   local cfg = assert(require("sidecar.core.config").load(root))
   runners.register_config(cfg)
   return setmetatable({ repo = o.repo or ".", root = root, preset = o.preset or { name = "script" },
     params = o.params or {}, dry_run = o.dry_run or false, cfg = cfg, overrides = { runner = o.runner, model = o.model },
     jobs = o.jobs or 4, runs = {}, missed = {}, skipped = {}, use_worktree = o.worktree == true,
-    on_progress = o.on_progress, explicit = o.explicit or {}, budget = o.budget, executor = o.executor }, Ctx)
+    on_progress = o.on_progress, explicit = o.explicit or {}, budget = budget_of(o, cfg) or nil,
+    executor = o.executor }, Ctx)
 end
 
 ---Whether the user gave parameter `name` (`--param name=…`) rather than leaving it to its default.
@@ -177,9 +206,22 @@ function Ctx:missing(r)
   end
 end
 
--- The result of a step that does not run (a dry run, or its CLI is not installed), recorded; nil
--- when it runs.
+-- The result of a step whose runner is not known (a typo, or defined by a config that is not
+-- trusted): it cannot be made, so nothing is recorded; it is missed (or skipped, when optional).
+local function unknown_runner(self, o, r, why)
+  why = require("sidecar.core.config").untrusted_hint(self.cfg, why)
+  not_run(self, o, r, nil, why)
+  return { status = "not_run", why = why, route = r, lens = o.lens, role = o.role,
+    skipped = o.optional == true or nil }
+end
+
+-- The result of a step that does not run (its runner unknown, a dry run, or its CLI is not
+-- installed), recorded but for an unknown runner; nil when it runs.
 local function not_running(self, o, r)
+  local known, unknown = runners.get(r.runner)
+  if not known then
+    return unknown_runner(self, o, r, unknown)
+  end
   local missing = self:missing(r)
   if self.dry_run or missing then
     return record_not_run(self, o, r, self.dry_run and "dry_run" or "not_run", self.dry_run and "--dry-run" or missing)

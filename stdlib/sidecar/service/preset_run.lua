@@ -102,7 +102,7 @@ function M.run(o)
   end
   local ctx = preset_context.new({ repo = repo, preset = spec, params = c.params, dry_run = o.dry_run,
     runner = o.runner, model = o.model, jobs = o.jobs, worktree = true, on_progress = o.on_progress,
-    explicit = preset.explicit(o.params), budget = c.budget or nil, executor = c.executor })
+    explicit = preset.explicit(o.params), budget = c.budget, executor = c.executor })
   local ok, ran = pcall(spec.run, ctx, c.params)
   local change = ctx:close()
   if not ok and require("sidecar.core.errors").is(ran, "budget_exceeded") then
