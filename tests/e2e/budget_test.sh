@@ -94,7 +94,8 @@ expect_run "bad config: named" 1 "^$" "budgets.per_task.tokens: expected a whole
   "$S" run T-0002 --runner plain
 
 # A preset: its first step (in process) crosses the budget and is stopped; the second (ctx:agents,
-# in a worker) is not started, the preset says so with the figures and exits 1.
+# in a worker) is not started (status not_started), the preset still reports, the budget stop is
+# said with the figures, exit 1.
 git_repo preset
 add_runners "    spender = { command = { \"$work/spender.sh\" }, dialect = \"codex\" },
     quick = { command = { \"$work/quick.sh\" }, dialect = \"codex\" },"
@@ -112,7 +113,7 @@ return preset.define({
   end,
 })
 LUA
-expect_run "preset: the second step not started, exit 1" 1 "^$" \
+expect_run "preset: the second step not started, what ran reported, exit 1" 1 "^second: not_started\n$" \
   "first: budget_exceeded.*preset spend-twice: a step on spender not started: budget exceeded: 3000 tokens spent, over the limit of 2500 tokens \(--budget-tokens\)" \
   -- "$S" preset run spend-twice --runner spender --budget-tokens 2500
 eq "preset: one run, stopped" "1 1" \
@@ -223,6 +224,31 @@ sed -i 's|^    -- per_day = .*|    per_day = { tokens = 100000 },|' .agent/confi
 eq "per_day: the config says so" "1" "$(grep -c '^    per_day = { tokens = 100000 },' .agent/config.lua)"
 expect_run "per_day: the unmetered run is not held against the next one" 0 "^R-\d+ review" "" -- \
   "$S" run "$plain_task" --runner a
+# A preset stopped by its budget returns what it has: two reviewers run, the third is not started;
+# the merged report of the two is printed and given in --json's data, the stop is the error, exit 1.
+echo "hello" >a.txt && git add a.txt && git -c user.email=t@e -c user.name=t commit -qm a && echo "hello world" >a.txt
+cat >"$work/reviewer.sh" <<'EOF'
+#!/bin/sh
+cat >/dev/null
+echo '{"type":"thread.started","thread_id":"t-4"}'
+echo '{"type":"item.completed","item":{"id":"i","type":"agent_message","text":"{\"findings\": [{\"file\": \"a.txt\", \"line\": 1, \"severity\": \"high\", \"claim\": \"the greeting changed without a test\"}]}"}}'
+echo '{"type":"turn.completed","usage":{"input_tokens":900,"output_tokens":100}}'
+EOF
+chmod +x "$work/reviewer.sh"
+add_runners "    rev = { command = { \"$work/reviewer.sh\" }, dialect = \"codex\" },"
+expect_run "a preset stopped by its budget: the report of what ran, exit 1" 1 \
+  "^# Triangulated review\n.*from 2 workers.*the greeting changed without a test.*W3 security/rev: not run, preset triangulated-review: a step on rev not started: budget exceeded: 2000 tokens spent, over the limit of 2000 tokens \(--budget-tokens\)" \
+  "budget exceeded: 2000 tokens spent, over the limit of 2000 tokens" -- \
+  "$S" preset run triangulated-review --runner rev --param lenses=correctness,risks,security -j 1 --budget-tokens 2000
+"$S" preset run triangulated-review --runner rev --param lenses=correctness,risks,security -j 1 --budget-tokens 2000 \
+  --json >"$work/stopped.json" 2>/dev/null
+eq "... --json: not ok, the findings and the workers of what ran, the stop in errors" \
+  "false 1 ok ok not_started yes" \
+  "$(field "$work/stopped.json" .ok) $("$S" -e "print(#require('sidecar.core.json').decode(io.read('a')).data.result.findings)" <"$work/stopped.json") \
+$(field "$work/stopped.json" .data.result.workers.1.status) $(field "$work/stopped.json" .data.result.workers.2.status) \
+$(field "$work/stopped.json" .data.result.workers.3.status) \
+$(field "$work/stopped.json" .errors.1.message | grep -q 'a step on rev not started: budget exceeded' && echo yes)"
+
 eq "parallel: no process left" "" "$(left '[12]')"
 
 # --- the real codex and claude CLIs, a pipeline over budget ------------------------------------

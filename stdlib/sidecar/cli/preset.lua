@@ -103,6 +103,11 @@ function M.run(o)
   if r.missed then
     out.error("preset run", r.missed)
   end
+  for _, e in ipairs(r.errors) do -- a step the budget could not cover: the report stands, the stop is said
+    if e.code == "budget_exceeded" then
+      out.error("preset run", e.message)
+    end
+  end
   return r.status
 end
 

@@ -65,7 +65,11 @@ end
 local function record_steps(ctx, steps, where)
   local s, jobs = ctx.s, {}
   for k, p in ipairs(steps) do
-    jobs[k] = M.job(p, where, ctx.task.task_id, require("sidecar.preset.budget").job(ctx, p.r.runner))
+    local budget, refused = require("sidecar.preset.budget").job(ctx, p.r.runner)
+    if refused then
+      errors.raise("budget_exceeded", refused)
+    end
+    jobs[k] = M.job(p, where, ctx.task.task_id, budget)
   end
   for k, p in ipairs(steps) do
     local run = assert(run_record.create(s, M.record(p, ctx.task.task_id), { { "prompt.md", p.o.prompt },

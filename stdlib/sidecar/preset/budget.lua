@@ -1,9 +1,9 @@
 --- A preset's budget (`sidecar preset run --budget-tokens N`, config `budgets`): every agent step
 --- of one preset run shares the command's limit, and a step the budget cannot cover is not
---- started: ctx:agent and ctx:agents raise a `budget_exceeded` error saying so with the figures
---- (`sidecar preset run` prints it and exits 1). See stdlib/sidecar/agent/budget.lua.
+--- started: ctx:agent and ctx:agents give it the status `not_started` with why (the figures), the
+--- steps that ran keep their results, and `sidecar preset run` reports what the preset made of
+--- them with the budget stop as an error beside it (exit 1). See stdlib/sidecar/agent/budget.lua.
 local agent_budget = require("sidecar.agent.budget")
-local errors = require("sidecar.core.errors")
 local runners = require("sidecar.agent.runners")
 
 local M = {}
@@ -17,30 +17,39 @@ local function runs_so_far(ctx)
   return records
 end
 
--- Raises when the budget cannot cover a step on `runner`; returns what agent_budget.before_run gives.
+-- What agent_budget.before_run gives for a step on `runner`: its meter, or nil and why it may not
+-- start ("preset NAME: a step on RUNNER not started: " and the figures).
 local function check(ctx, runner)
   local meter, why = agent_budget.before_run(ctx:store(), ctx.budget, { task_id = ctx.task.task_id,
     runs = runs_so_far(ctx), spec = runners.get(runner) })
   if not meter then
-    errors.raise("budget_exceeded", ("preset %s: a step on %s not started: %s"):format(ctx.preset.name, runner, why))
+    return nil, ("preset %s: a step on %s not started: %s"):format(ctx.preset.name, runner, why)
   end
   return meter
 end
 
----The meter of a step run in this process (agent_run.execute's `budget`), nil without a budget.
----Raises budget_exceeded when the step may not start.
+---The meter of a step run in this process (agent_run.execute's `budget`): nil without a budget;
+---nil and why when the step may not start.
+---@return table|nil meter, string? why
 function M.meter(ctx, runner)
-  return ctx.budget and check(ctx, runner) or nil
+  if not ctx.budget then
+    return nil
+  end
+  return check(ctx, runner)
 end
 
 ---For a step run by a worker process: the budget it runs under, with what this preset run has
----spent so far (`spent_before`: {tokens, usd}), nil without one. Raises budget_exceeded when the
----step may not start.
+---spent so far (`spent_before`: {tokens, usd}): nil without one; nil and why when the step may not
+---start.
+---@return table|nil budget, string? why
 function M.job(ctx, runner)
   if not ctx.budget then
     return nil
   end
-  check(ctx, runner)
+  local meter, why = check(ctx, runner)
+  if not meter then
+    return nil, why
+  end
   local b = {}
   for k, v in pairs(ctx.budget) do
     b[k] = v

@@ -81,7 +81,8 @@ end
 ---is not shown); executor ("slurm": read-only steps run as Slurm jobs, executor/slurm_preset.lua);
 ---budget_tokens, budget_usd, budget_allow_unknown (as `sidecar preset run --budget-tokens`,
 ---`--budget-usd`, `--budget-allow-unknown`: every agent step of the context shares them, and the
----config's `budgets` apply as to a preset; a step the budget cannot cover raises budget_exceeded).
+---config's `budgets` apply as to a preset; a step the budget cannot cover is not started: its
+---result has status `not_started` and why, and ctx.budget_stops lists each such why).
 ---An option not in this list raises a bad_option error naming the known ones.
 ---@return table ctx
 function M.new(o)
@@ -94,7 +95,7 @@ function M.new(o)
   runners.register_config(cfg)
   return setmetatable({ repo = o.repo or ".", root = root, preset = o.preset or { name = "script" },
     params = o.params or {}, dry_run = o.dry_run or false, cfg = cfg, overrides = { runner = o.runner, model = o.model },
-    jobs = o.jobs or 4, runs = {}, missed = {}, skipped = {}, use_worktree = o.worktree == true,
+    jobs = o.jobs or 4, runs = {}, missed = {}, skipped = {}, budget_stops = {}, use_worktree = o.worktree == true,
     on_progress = o.on_progress, explicit = o.explicit or {}, budget = budget_of(o, cfg) or nil,
     executor = o.executor }, Ctx)
 end
@@ -204,6 +205,14 @@ function Ctx:missing(r)
     return ("%s is not installed (%s)"):format(program, spec.install and ("install it: " .. spec.install) or
       "put it on PATH")
   end
+end
+
+-- The result of a step the budget cannot cover (`why`: which limit, with the figures): not started,
+-- nothing recorded; the stop is kept in ctx.budget_stops for `sidecar preset run` to report.
+local function budget_stop(self, o, r, why)
+  self.budget_stops[#self.budget_stops + 1] = why
+  return { status = "not_started", why = why, route = r, lens = o.lens, role = o.role,
+    command = (preview(self.cfg, r, "prompt.md")) }
 end
 
 -- The result of a step whose runner is not known (a typo, or defined by a config that is not
@@ -333,7 +342,11 @@ function Ctx:agent(o)
   opts.store, opts.repo, opts.prompt, opts.task_id, opts.agent_role, opts.record = s, self.repo, o.prompt,
       self.task.task_id, o.role, st.record
   opts.gates, opts.task = self.cfg.gates, self.task
-  opts.budget = preset_budget.meter(self, r.runner) -- raises when the budget cannot cover the step
+  local refused
+  opts.budget, refused = preset_budget.meter(self, r.runner)
+  if refused then
+    return budget_stop(self, o, r, refused)
+  end
   local lock, busy, w, failed
   if is_writer(r) then
     lock, opts.run_id, busy = hold_writer(self, o, r, st)
@@ -464,8 +477,13 @@ function Ctx:agents(list)
   local submit = remote_readers(self)
   local remote = submit and submit(self, pending, { repo = repo, gates = not shared }) or LOCAL_BATCH
   local function start(p)
+    local budget, refused = preset_budget.job(self, p.r.runner)
+    if refused then
+      out[p.i] = budget_stop(self, p.o, p.r, refused)
+      return
+    end
     local job = { root = root, repo = repo, runner = p.r.runner, settings = p.st, prompt = p.o.prompt,
-      task_id = self.task.task_id, gates = not shared, budget = preset_budget.job(self, p.r.runner) }
+      task_id = self.task.task_id, gates = not shared, budget = budget }
     if is_writer(p.r) then
       if not start_writer(self, p, out, job) then
         return

@@ -20,9 +20,10 @@ local text_lines = require("sidecar.core.text")
 
 local M = {}
 
----Whether a step did not run: --dry-run, or its runner's CLI is not installed.
+---Whether a step did not run: --dry-run, its runner's CLI is not installed (or the runner is
+---unknown), or the budget could not cover it (not_started).
 function M.planned(r)
-  return r.status == "dry_run" or r.status == "not_run"
+  return r.status == "dry_run" or r.status == "not_run" or r.status == "not_started"
 end
 
 ---Whether a step ran and its agent finished its work (status "review").

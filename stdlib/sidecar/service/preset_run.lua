@@ -117,7 +117,10 @@ function M.run(o)
     errors[#errors + 1] = type(e) == "table" and e or { code = "failed", message = tostring(e) }
   end
   errors[#errors + 1] = missed and { code = "failed", message = missed } or nil
-  local good = ran.ok ~= false and not missed
+  for _, why in ipairs(ctx.budget_stops) do -- what the preset made of the steps that ran stays the report
+    errors[#errors + 1] = { code = "budget_exceeded", message = why }
+  end
+  local good = ran.ok ~= false and not missed and #ctx.budget_stops == 0
   return { ok = good, status = good and 0 or 1, errors = errors, warnings = warnings, text = ran.text,
     skipped = ctx.skipped, change = change, missed = missed,
     data = { preset = spec.name, params = c.params, result = ran.data or json.null, text = ran.text or json.null,
