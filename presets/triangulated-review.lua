@@ -157,6 +157,16 @@ local function escalations_md(workers)
   return #out > 2 and (table.concat(out, "\n") .. "\n") or nil
 end
 
+-- A runner list naming a runner that is not known (a typo, or one of a config that did not run).
+local function check_runners(list)
+  for _, name in ipairs(list) do
+    local ok, why = runners.get(name)
+    if not ok then
+      return why
+    end
+  end
+end
+
 local function worker_data(w)
   return { worker = w.worker, lens = w.lens, runner = w.runner or json.null, status = w.status,
     run_ids = json.array(w.run_ids or {}), attempts = w.attempts or 0, findings = w.findings and #w.findings or 0,
@@ -173,7 +183,7 @@ return preset.define({
   params = {
     lenses = { type = "list", default = { "correctness", "risks", "clarity", "security" }, check = check_lenses,
       doc = "2 to 4 review lenses, e.g. correctness,risks,clarity,security" },
-    runners = { type = "list", default = json.array({}),
+    runners = { type = "list", default = json.array({}), check = check_runners,
       doc = "run every lens on each of these runners (default: the routed one)" },
     paths = { type = "list", default = json.array({}), doc = "review these files instead of a diff" },
     base = { type = "string", default = "", doc = "review git diff BASE...HEAD instead of the working change" },
@@ -182,12 +192,6 @@ return preset.define({
   },
   escalates = { "a reviewer whose answer fails the findings format twice (or whose run fails)" },
   run = function(ctx, p)
-    for _, name in ipairs(p.runners) do
-      local ok, why = runners.get(name)
-      if not ok then
-        return { ok = false, text = "runners: " .. why .. "\n", errors = { why } }
-      end
-    end
     local target, why = review_target.collect({ repo = ctx.repo, paths = p.paths, base = p.base })
     if not target then
       return { ok = false, text = "nothing to review: " .. why .. "\n", errors = { why } }

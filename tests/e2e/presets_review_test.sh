@@ -127,8 +127,13 @@ expect_run "two runners, one not installed (exit 1: W2 did not run); max_finding
   "2 steps could not run, so the preset did not do its work: reviewer \[correctness\] on ghost \(R-\d+\): /nonexistent/ghost-agent is not installed" \
   -- "$S" preset run triangulated-review --runner command --param lenses=correctness,risks --param runners=command,ghost \
   --param max_findings=1
-expect_run "two runners: an unknown runner" 1 "runners: .*nope" "" -- \
+expect_run "two runners: an unknown runner is a usage error, before any run" 2 "^$" \
+  "^sidecar: preset run: --param runners=command,nope: unknown runner 'nope' \(known: " -- \
   "$S" preset run triangulated-review --runner command $LENSES --param runners=command,nope
+
+expect_run "--runner of a config that is not trusted: a usage error that says why" 2 "^$" \
+  "unknown runner 'alt' .*\(untrusted: .*config\.lua is not trusted, so it did not run" -- \
+  env SIDECAR_TRUST= XDG_STATE_HOME="$work/untrusted-state" "$S" preset run triangulated-review --runner alt $LENSES
 
 # --- dry run, a missing agent, other targets ------------------------------------------------------
 review_repo dry "$F/answers/good"

@@ -43,9 +43,16 @@ function M.origin_notes(name, source, path, info)
   return notes
 end
 
--- The checks before a preset runs: its parameters, -j, the config, --runner, the budget and the
+-- The checks before a preset runs: the config, its parameters, -j, --runner, the budget and the
 -- executor. {params, cfg, budget, executor}, or nil and a failed result.
 local function checked(o, spec, repo)
+  local config = require("sidecar.core.config")
+  local cfg, cfg_err = config.load(repo .. "/.agent")
+  if not cfg then
+    return nil, result.fail(cfg_err)
+  end
+  local runners = require("sidecar.agent.runners")
+  runners.register_config(cfg) -- so --runner, and a parameter naming runners, may name one of config.lua
   local params, why = preset.params(spec, o.params)
   if not params then
     return nil, result.fail(why, "usage")
@@ -53,16 +60,10 @@ local function checked(o, spec, repo)
   if o.jobs and o.jobs < 1 then
     return nil, result.fail(("-j %d: expected a whole number, 1 or more"):format(o.jobs), "usage")
   end
-  local cfg, cfg_err = require("sidecar.core.config").load(repo .. "/.agent")
-  if not cfg then
-    return nil, result.fail(cfg_err)
-  end
-  local runners = require("sidecar.agent.runners")
-  runners.register_config(cfg) -- so --runner may name a runner of config.lua
   if o.runner then
     local ok, message = runners.get(o.runner)
     if not ok then
-      return nil, result.fail(message, "usage")
+      return nil, result.fail(config.untrusted_hint(cfg, message), "usage")
     end
   end
   local budget, bad_budget = require("sidecar.agent.budget").from_options(cfg.budgets, o)
