@@ -54,11 +54,12 @@ class Repl {
     return dir.empty() ? "" : dir + "/repl_history";
   }
 
-  // The REPL module, and the public modules bound to globals of their short names (json, proc,
-  // inspect, ...: stdlib/sidecar/init.lua lists them); require is left to the user's modules.
+  // The REPL module and its globals: the public modules under their short names (json, proc,
+  // inspect, ...: stdlib/sidecar/init.lua lists them), sidecar, help and progress
+  // (stdlib/sidecar/dev/repl.lua); require is left to the user's modules.
   bool require_repl_module() {
     std::string error;
-    if (!engine_.run_string("require('sidecar').bind(_G)", "=(repl)", error) ||
+    if (!engine_.run_string("require('sidecar.dev.repl').install(_G)", "=(repl)", error) ||
         !engine_.require("sidecar.dev.repl", error)) {
       fail(error);
       return false;

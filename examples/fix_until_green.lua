@@ -6,11 +6,14 @@
 -- Shows: a preset context outside a preset, prompt_kit's implementer template with a section of
 -- our own, the output markers, and proc for the test command.
 --
---   sidecar script examples/fix_until_green.lua [--repo DIR] [--runner R[:MODEL]] [--max N] -- TEST COMMAND...
---   sidecar script examples/fix_until_green.lua --max 2 -- make test
+--   sidecar script examples/fix_until_green.lua [--repo DIR] [--runner R[:MODEL]] [--max N]
+--     [--budget-tokens N] -- TEST COMMAND...
+--   sidecar script examples/fix_until_green.lua --max 2 --budget-tokens 200000 -- make test
 --
 -- The test command runs with /bin/sh in DIR. The implementer may write to the work tree
--- (workspace-write); it never commits. Exit 0 when the tests pass, 1 when they still fail.
+-- (workspace-write); it never commits. --budget-tokens caps what all the fixes spend together (the
+-- config's `budgets` apply too): a fix that crosses it is stopped, and no fix starts once it is
+-- spent. Exit 0 when the tests pass, 1 when they still fail.
 local markers = require("sidecar.agent.markers")
 local preset_context = require("sidecar.preset.context")
 local proc = require("sidecar.core.proc")
@@ -24,21 +27,23 @@ local OUTPUT_LINES = 40 -- the tail of the test output the implementer sees
 
 -- Options before "--"; the test command after it.
 local o, i = { repo = ".", max = "3" }, 1
-local OPTIONS = { ["--repo"] = "repo", ["--runner"] = "runner", ["--max"] = "max" }
+local OPTIONS = { ["--repo"] = "repo", ["--runner"] = "runner", ["--max"] = "max", ["--budget-tokens"] = "budget" }
 while i <= #arg and arg[i] ~= "--" and OPTIONS[arg[i]] do
   o[OPTIONS[arg[i]]], i = arg[i + 1], i + 2
 end
 local test_command = table.concat(arg, " ", arg[i] == "--" and i + 1 or i)
 local max = math.tointeger(tonumber(o.max))
-if test_command == "" or not max or max < 0 then
+local budget_tokens = o.budget and math.tointeger(tonumber(o.budget))
+if test_command == "" or not max or max < 0 or (o.budget and not (budget_tokens and budget_tokens > 0)) then
   io.stderr:write("usage: sidecar script examples/fix_until_green.lua [--repo DIR] [--runner R[:MODEL]] "
-    .. "[--max N] -- TEST COMMAND...\n")
+    .. "[--max N] [--budget-tokens N] -- TEST COMMAND...\n")
   os.exit(2)
 end
 local runner, model = (o.runner or ""):match("^([^:]*):?(.*)$")
 runner, model = runner ~= "" and runner or nil, model ~= "" and model or nil
 local ctx = preset_context.new({ repo = o.repo, preset = { name = "fix-until-green", summary = "fix until green" },
-  runner = runner, model = model, on_progress = function(line) io.stderr:write(line, "\n") end })
+  runner = runner, model = model, budget_tokens = budget_tokens,
+  on_progress = function(line) io.stderr:write(line, "\n") end })
 local known, unknown_why = runners.get(runner or "codex") -- the config's runners are registered by now
 if not known then
   io.stderr:write(unknown_why, "\n")
@@ -113,7 +118,10 @@ for attempt = 1, max + 1 do
 
   local r = ctx:agent({ kind = "implement", role = "fixer", sandbox = "workspace-write",
     prompt = fix_prompt(test, earlier) })
-  local m = markers.parse(r.output)
+  if r.status == "not_started" then -- the budget is spent
+    finish(1, "No more fixes: " .. r.why)
+  end
+  local m = markers.parse(r.output or "")
   local files = {}
   for _, f in ipairs(m.files_modified) do
     files[#files + 1] = f.path

@@ -62,15 +62,16 @@ sidecar::HostOptions options_of(const char* options_json) {
   if (!options_json || !*options_json) return o;
   json j = json::parse(options_json);  // throws json::parse_error with the place
   if (!j.is_object()) throw std::invalid_argument("the options must be a JSON object");
-  const char* known = "stdlib_dir, sidecar_binary, redact_output, trust, memory_limit";
+  const char* known = "stdlib_dir, sidecar_binary, redact_output, trust, memory_limit, root";
   for (auto& [key, value] : j.items()) {
     if (key == "stdlib_dir" && value.is_string()) o.stdlib_dir = value.get<std::string>();
     else if (key == "sidecar_binary" && value.is_string()) o.sidecar_binary = value.get<std::string>();
     else if (key == "redact_output" && value.is_boolean()) o.redact_output = value.get<bool>();
     else if (key == "trust" && value.is_string()) o.trust = value.get<std::string>();
+    else if (key == "root" && value.is_string()) o.root = value.get<std::string>();
     else if (key == "memory_limit" && value.is_number_unsigned()) o.memory_limit = value.get<size_t>();
     else if (key == "stdlib_dir" || key == "sidecar_binary" || key == "redact_output" || key == "trust" ||
-             key == "memory_limit")
+             key == "memory_limit" || key == "root")
       throw std::invalid_argument("option " + key + " has the wrong type");
     else
       throw std::invalid_argument("unknown option " + key + " (known: " + known + ")");

@@ -2,6 +2,7 @@
 // the stdlib's own json module, so an embedder sees exactly what a script would write.
 #include <sidecar/sidecar.hpp>
 
+#include <filesystem>
 #include <stdexcept>
 
 #include <lua.hpp>
@@ -106,6 +107,28 @@ const char* trust_policy(const std::string& trust) {
                               "\"");
 }
 
+// Makes `root` (a folder, made absolute) the repository of the Host's functions that name none
+// (stdlib/sidecar/core/default_repo.lua); throws std::invalid_argument when it is no folder.
+void set_root(lua::Engine& engine, const std::string& root) {
+  std::error_code ec;
+  const std::filesystem::path real = std::filesystem::canonical(root, ec);
+  if (ec || !std::filesystem::is_directory(real, ec)) {
+    throw std::invalid_argument("HostOptions::root is " + root + ", which is not a folder" +
+                                (ec ? " (" + ec.message() + ")" : std::string()));
+  }
+  std::string error;
+  lua_State* L = engine.state();
+  if (!engine.require("sidecar.core.default_repo", error)) throw std::runtime_error("cannot set the Host's root: " + error);
+  lua_getfield(L, -1, "set");
+  lua_remove(L, -2);
+  lua_pushstring(L, real.c_str());
+  if (!engine.pcall(1, 0)) {
+    error = lua_tostring(L, -1);
+    lua_pop(L, 1);
+    throw std::runtime_error("cannot set the Host's root: " + error);
+  }
+}
+
 // The glue of Host::call, compiled once per Host and kept in the registry under this key.
 constexpr const char* kCallGlueKey = "sidecar.host_call_glue";
 
@@ -144,6 +167,7 @@ Host::Host(const HostOptions& options) : engine_(std::make_unique<lua::Engine>(o
     throw std::runtime_error("cannot compile the glue of Host::call: " + error);
   }
   lua_setfield(engine_->state(), LUA_REGISTRYINDEX, kCallGlueKey);
+  if (!options.root.empty()) set_root(*engine_, options.root);
   if (options.memory_limit) engine_->limit_memory(options.memory_limit);
 }
 Host::~Host() = default;

@@ -23,6 +23,7 @@ void preload_host_modules(lua_State* L) {
       {"sidecar.host.stdio", guarded<open_host_stdio>},
       {"sidecar.host.git_tree", guarded<open_host_git_tree>},
       {"sidecar.host.sandbox", guarded<open_host_sandbox>},
+      {"sidecar.host.docs", guarded<open_host_docs>},
       {nullptr, nullptr},
   };
   luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);

@@ -21,6 +21,7 @@ int open_host_paths(lua_State* L);  // lua/paths.cpp
 int open_host_text(lua_State* L);  // lua/text.cpp
 int open_host_stdio(lua_State* L);  // lua/stdio.cpp
 int open_host_sandbox(lua_State* L);  // lua/sandbox.cpp
+int open_host_docs(lua_State* L);  // lua/docs.cpp
 
 // Registry field where host.proc leaves a function that stops its children and raises
 // "interrupted! stopped N child processes"; the engine's interrupt hook calls it when it is there.

@@ -23,7 +23,7 @@ extern "C" {
 /* The API level this header describes; sidecar_api_level() gives the library's. A later level
  * only adds.
  *   Level 1: hosts, eval, call, events, native functions, interrupt.
- *   Level 2: the options "trust" and "memory_limit"; the error kinds "memory" and "not_trusted",
+ *   Level 2: the options "trust", "memory_limit" and "root"; the error kinds "memory" and "not_trusted",
  *            "usage" for a wrong argument in Lua too, and the stdlib's "code" beside the kind. */
 #define SIDECAR_API_LEVEL 2
 
@@ -34,7 +34,8 @@ int sidecar_api_level(void);
 
 /* A new host. `options_json` may be NULL or an object with any of "stdlib_dir" (string),
  * "sidecar_binary" (string), "redact_output" (boolean), "trust" ("environment", "granted" or
- * "all") and "memory_limit" (bytes), as sidecar.hpp's HostOptions. NULL, with *error set (free
+ * "all"), "memory_limit" (bytes) and "root" (the repository's folder), as sidecar.hpp's
+ * HostOptions. NULL, with *error set (free
  * it), when the options are wrong or the host cannot start. */
 sidecar_host *sidecar_host_new(const char *options_json, char **error);
 void sidecar_host_free(sidecar_host *host);

@@ -65,6 +65,11 @@ struct HostOptions {
   //   "all"          everything: for a program that vets the repositories it works on itself
   // Another value makes the constructor throw std::invalid_argument.
   std::string trust = "environment";
+  // The repository the Host's work is about when a call names none (agent runs, preset contexts,
+  // presets, the store): a folder, made absolute. Empty: the process's current folder, as the CLI.
+  // The process's folder is not changed (every thread shares it). A folder that does not exist
+  // makes the constructor throw std::invalid_argument.
+  std::string root;
   // The most memory the Host's Lua state may hold, in bytes (0: no cap). A call that needs more
   // fails with kind "memory" and the Host stays usable. The stdlib takes about 10 MiB once loaded,
   // so a cap below about 16 MiB leaves little for the work. Agents' processes are not counted.

@@ -69,6 +69,7 @@ expect_run "the reviewers saw the change" 0 "Review this change.*\+x = 2" "" -- 
 expect_run "review_together.lua: the same report" 0 "" "" -- "$S" script "$work/review_together.lua"
 cp "$work/out" "$work/together.md"
 expect_run "review_together.lua prints what the page shows" 0 "" "" -- diff -u "$work/expected.md" "$work/together.md"
+expect_run "review_together.lua's task is named after the script" 0 "script review_together" "" -- "$S" task list
 eq "each reviewer's run is recorded under its runner" "alice alice bob bob" \
   "$("$S" -e 'local s = assert(require("sidecar.core.store").open(".agent")); local out = {}
     for _, r in ipairs(s:list_runs({})) do out[#out + 1] = r.runner_type end table.sort(out) print(table.concat(out, " "))')"
@@ -92,5 +93,13 @@ expect_run "execute: repo names whose config is read" 0 "^review\n$" "" -- \
 cd "$work/repo"
 expect_run "execute: an untrusted config is named in the refusal" 0 "unknown runner 'alice'.*untrusted: .*config\.lua" "" -- \
   env SIDECAR_TRUST= "$S" -e 'print(select(2, require("sidecar").agent.execute({runner = "alice", prompt = "p"})))'
+
+# A script's run in a repository nobody ran `sidecar init` in: the .agent folder it makes ignores
+# itself, as init's does, so git sees nothing of the store.
+mkdir "$work/fresh" && cd "$work/fresh" && git init -q
+expect_run "a run before init: review" 0 "^review\n$" "" -- \
+  "$S" -e "print(assert(require('sidecar').agent.execute({runner = 'command', prompt = 'p', command = { 'true' }})).status)"
+eq "... its .agent ignores itself, git sees nothing" "* 0" \
+  "$(cat .agent/.gitignore) $(git status --porcelain | wc -l)"
 
 finish

@@ -57,6 +57,9 @@ new_repo main
 # private: they may write there.
 mkdir -p "$work/state1" "$work/state2" && : >"$work/writers.log"
 sandbox_allow write "$work/state1" "$work/state2" "$work/writers.log"
+expect_run "preset show: a parameter's choices are said" 0 \
+  "kind +string +scan +the kind of work, which picks the tier [^\n]*\(one of: scan, review, research, draft\)" "" -- \
+  "$S" preset show split-by-sections
 expect_run "the presets are listed" 0 "options-sprint +built-in.*research-synthesis +built-in.*review-fix-verify +built-in.*scout-act-verify +built-in.*split-by-sections +built-in" \
   "" -- "$S" preset list
 for p in $PRESETS; do

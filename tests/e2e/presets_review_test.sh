@@ -87,6 +87,14 @@ eq "review --json: the secret file left out" "config/secrets.yml" "$(field "$wor
 eq "review --json: the target's files" "src/cache.py notes.md" \
   "$(field "$work/good.json" .data.result.target.files.1) $(field "$work/good.json" .data.result.target.files.2)"
 
+# The reviewers' runs were read by the preset and reported: none waits in the review queue, and
+# `sidecar context` (what a main agent reads first) says nothing waits for a decision.
+eq "review: the reviewers' runs are reported, not waiting" "reported reported reported reported reported reported" \
+  "$(for r in .agent/runs/*/run.json; do field "$r" .review_state; done | tr '\n' ' ' | sed 's/ $//')"
+expect_run "review: run review lists none of them" 0 "^no runs waiting for a decision" "" -- "$S" run review
+expect_run "review: context leads with no decision waiting" 0 \
+  "^Spend so far: [^\n]*\n\nRuns waiting for a decision \(sidecar run approve\|block\): none\n" "" -- "$S" context
+
 # --- one re-prompt fixes a worker; a worker wrong twice is escalated, not merged ----------------
 review_repo flaky "$F/answers/flaky"
 expect_run "review: one worker escalated: exit 1" 1 \

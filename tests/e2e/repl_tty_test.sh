@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # End-to-end: `sidecar repl` on a real pseudo-terminal, as a person uses it: prompts, continuation,
-# Ctrl-C on a running chunk (and on one waiting for a child process) and on a half-typed line, Tab completion, Ctrl-D, persisted history.
+# Ctrl-C on a running chunk (and on one waiting for a child process, and on an agent run) and on a
+# half-typed line, Tab completion, Ctrl-D, persisted history, help(), inspect, progress lines.
 # Usage: repl_tty_test.sh path/to/sidecar path/to/pty_driver
 set -u
 . "$(dirname "$0")/lib.sh" # S (absolute), here, root, $work; the shared helpers
@@ -54,6 +55,34 @@ expect after
 ctrl-d
 exit 0
 ' expect_run "history recalled in the next session" 0 '' '' -- "$DRIVER" "$S" repl
+
+# help() from the reference compiled in; inspect's rendering printed as it is; `sidecar` a global;
+# an agent run shows a line per step (progress(false) turns them off).
+git init -q "$work/helped"
+stdin_text='expect > 
+type help("json.decode")
+expect Decodes JSON text.
+expect > 
+type inspect({ answer = 42 })
+expect { answer = 42 }
+expect > 
+type sidecar.json.encode({ 1 })
+expect "[1]"
+expect > 
+type r = agent.execute({ runner = "command", prompt = "hi", command = { "true" } })
+expect run R-0001: started on command
+expect run R-0001: review
+expect > 
+type progress(false)
+expect > 
+type r = agent.execute({ runner = "command", prompt = "hi", command = { "true" } }); print(r.run_id .. " quiet")
+expect R-0002 quiet
+ctrl-d
+exit 0
+' expect_run "help, inspect, the sidecar global, progress lines" 0 '' '' -- \
+  sh -c 'cd "$1" && shift && exec "$@"' sh "$work/helped" "$DRIVER" "$S" repl
+eq "... inspect's result not quoted, and no line for the quiet run" "0 0" \
+  "$(grep -c '"{ answer' "$work/out") $(grep -c 'run R-0002:' "$work/out")"
 
 # Ctrl-C on an agent run: one line says what it stopped and which run it recorded, no traceback.
 git init -q "$work/repo"

@@ -80,6 +80,30 @@ TEST_CASE("embed: a Host runs an agent under the sidecar binary it names, in the
   CHECK(contains(r.json, R"("sandbox":"bwrap")"));
 }
 
+TEST_CASE("embed: a Host with a root works on that repository, the process's folder unchanged", "[embed]") {
+  TempDir dir("embed");
+  const std::string repo = std::filesystem::canonical(git_repo(dir)).string();
+  const std::string cwd = std::filesystem::current_path().string();
+  REQUIRE(cwd != repo);
+  sidecar::HostOptions options = agent_options();
+  options.root = repo;
+  sidecar::Host host(options);
+  sidecar::Result r = host.run_string(
+      "local r = assert(require('sidecar.agent.run').execute({ runner = 'command', prompt = 'hi', command = { 'pwd' } }))\n"
+      "return { output = r.output, store = require('sidecar.core.store').find_root(),\n"
+      "  ctx = require('sidecar.preset.context').new({}).root }");
+  INFO(r.error << r.json);
+  REQUIRE(r.ok);
+  CHECK(contains(r.json, "\"output\":\"" + repo + "\\n\""));  // the agent ran in the repository
+  CHECK(contains(r.json, "\"store\":\"" + repo + "/.agent\""));
+  CHECK(contains(r.json, "\"ctx\":\"" + repo + "/.agent\""));
+  CHECK(std::filesystem::exists(repo + "/.agent/runs/R-0001/run.json"));
+  CHECK(std::filesystem::current_path().string() == cwd);
+  sidecar::HostOptions missing;
+  missing.root = dir.path + "/nowhere";
+  CHECK_THROWS_WITH(sidecar::Host(missing), Catch::Contains("HostOptions::root is " + dir.path + "/nowhere, which is not a folder"));
+}
+
 TEST_CASE("embed: with none named, a Host finds sidecar on PATH, never itself, and says what it tried",
           "[embed]") {
   TempDir dir("embed");

@@ -56,7 +56,12 @@ TEST_CASE("c api: a host evaluates, calls, and answers errors as JSON", "[embed]
   char* error = nullptr;
   CHECK(sidecar_host_new("{\"colour\": 1}", &error) == nullptr);
   REQUIRE(error != nullptr);
-  CHECK(contains(error, "unknown option colour (known: stdlib_dir, sidecar_binary, redact_output, trust, memory_limit)"));
+  CHECK(contains(error, "unknown option colour (known: stdlib_dir, sidecar_binary, redact_output, trust, memory_limit, root)"));
+  sidecar_free(error);
+  error = nullptr;
+  CHECK(sidecar_host_new("{\"root\": \"/nonexistent/sidecar-root\"}", &error) == nullptr);
+  REQUIRE(error != nullptr);
+  CHECK(contains(error, "HostOptions::root is /nonexistent/sidecar-root, which is not a folder"));
   sidecar_free(error);
   error = nullptr;
   CHECK(sidecar_host_new("{\"trust\": \"maybe\"}", &error) == nullptr);

@@ -43,6 +43,7 @@ local agent_result = require("sidecar.agent.result")
 local agent_session = require("sidecar.agent.session")
 local agent_watch = require("sidecar.agent.watch")
 local clock = require("sidecar.host.time")
+local default_repo = require("sidecar.core.default_repo")
 local errors = require("sidecar.core.errors")
 local git = require("sidecar.core.git")
 local git_refs = require("sidecar.run.git_refs")
@@ -112,7 +113,7 @@ end
 -- options: M.DEFAULTS, the runner's config settings); nil, message, code when the run
 -- cannot be made (nothing is recorded then).
 local function resolve(o)
-  local repo = o.repo or "."
+  local repo = o.repo or default_repo.get()
   local spec, why, code = find_runner(o, repo)
   if not spec then
     return nil, why, code
@@ -462,7 +463,7 @@ end
 ---@class sidecar.AgentRunOptions
 ---@field runner string  required: codex, claude, command, one registered with runners.register, or one of .agent/config.lua's `runners`
 ---@field prompt string  required, non-empty: on the agent's stdin, or in prompt.md for a command naming {prompt_file}
----@field repo? string  the repository the agent works in (default ".")
+---@field repo? string  the repository the agent works in (default ".", or an embedding Host's root: sidecar.core.default_repo)
 ---@field root? string  the store's folder (default the repository's .agent)
 ---@field store? table  an open store (left open); a caller with a store has read the config
 ---@field run_id? string  a run already in the store (queued by a background start or a preset, or preparing) to record this run in instead of a new one
@@ -518,7 +519,7 @@ end
 ---@return table|nil record, string? message, string? code
 function M.execute(o)
   o = run_options.check(o) -- execute's own copy: whatever is filled in below never reaches the caller
-  git.preload(o.repo or ".") -- libgit2 loads while the store is opened
+  git.preload(o.repo or default_repo.get()) -- libgit2 loads while the store is opened
   local run, message, code = resolve(o)
   if not run then
     return nil, message, code

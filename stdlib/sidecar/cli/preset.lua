@@ -47,8 +47,12 @@ function M.show(o)
       if type(default) == "table" then
         default = table.concat(default, ",")
       end
+      local doc = p.doc ~= json.null and p.doc or ""
+      if type(p.choices) == "table" and #p.choices > 0 then -- the values it takes, said where it is explained
+        doc = doc .. (doc == "" and "" or " ") .. "(one of: " .. table.concat(p.choices, ", ") .. ")"
+      end
       rows[i] = { p.name, p.type, default == json.null and (p.required and "(required)" or "-") or tostring(default),
-        p.doc ~= json.null and p.doc or "" }
+        doc }
     end
     if #rows > 0 then
       print("\nParameters (--param NAME=VALUE):")

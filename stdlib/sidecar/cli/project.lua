@@ -61,6 +61,7 @@ end
 ---not appended to.
 function M.init(o)
   local root = o.root -- "./.agent" unless given (cli/project_command.cpp)
+  local fresh = not require("sidecar.core.files").exists(root .. "/.") -- the store makes it ignore itself
   local s, message = store.open(root, { create = true })
   if not s then
     return init_failed(o, message)
@@ -109,12 +110,13 @@ function M.init(o)
       return init_failed(o, write_why)
     end
   end
+  local added = gitignore ~= nil or fresh
   if o.json then
     out.envelope("init", true, { root = root, config = cfg_path, config_written = wrote_config,
-      gitignore_added = gitignore ~= nil }, nil, o.version)
+      gitignore_added = added }, nil, o.version)
   else
     print(("initialised %s: %s%s"):format(root, wrote_config and ("wrote " .. cfg_path) or (cfg_path .. " kept"),
-      gitignore and (", and " .. root .. "/.gitignore so git ignores the folder") or ""))
+      added and (", and " .. root .. "/.gitignore so git ignores the folder") or ""))
   end
   return 0
 end

@@ -25,6 +25,7 @@
 ---
 --- Operational failures return nil, message, code; programming errors (wrong types) raise.
 local artifact = require("sidecar.core.artifact")
+local default_repo = require("sidecar.core.default_repo")
 local host = require("sidecar.host.store")
 local files = require("sidecar.core.files")
 local json = require("sidecar.core.json")
@@ -61,10 +62,11 @@ local function is_dir(path)
   return files.exists(path .. "/.")
 end
 
----The `.agent` folder that holds the store for `start` (default "."): the nearest one in it or a
----folder above it (as git finds `.git`), else `start/.agent`.
+---The `.agent` folder that holds the store for `start` (default ".", or an embedding Host's root:
+---sidecar.core.default_repo): the nearest one in it or a folder above it (as git finds `.git`),
+---else `start/.agent`.
 function M.find_root(start)
-  start = start or "."
+  start = start or default_repo.get()
   local dir = start
   for _ = 0, files.depth(start) or -1 do -- each folder up to "/" once (".." is the physical parent)
     if is_dir(dir .. "/.agent") then
@@ -123,12 +125,16 @@ function M.open(root, opts)
   if linked then
     return nil, linked, "ESYMLINK"
   end
-  if not opts.create and not is_dir(root) then
+  local made = not is_dir(root)
+  if not opts.create and made then
     return nil, "no Sidecar store at " .. root .. ": the folder does not exist", "ENOENT"
   end
   local dir, message, code = artifact.open(root, { create = opts.create })
   if not dir then
     return nil, message, code
+  end
+  if made then -- made here, before any `sidecar init`: it ignores itself as init's does ("*")
+    dir:write(".gitignore", "*\n")
   end
   local db
   db, message, code = host.open(opts.db_path or (root .. "/" .. M.DB_NAME),

@@ -10,6 +10,7 @@
 ---
 --- The rules' path, confidence and minimal validation stand whatever the agent answers: an agent
 --- that says otherwise is recorded as a disagreement, never taken as the answer.
+local default_repo = require("sidecar.core.default_repo")
 local exists = require("sidecar.core.files").exists
 local json = require("sidecar.core.json")
 local precommit = require("sidecar.formats.precommit")
@@ -170,7 +171,7 @@ function M.classify(change, repo)
   local v = c.validation
   v[#v + 1] = "git diff --check"
   if c.path == "code" or c.path == "risk" then
-    for _, cmd in ipairs(M.project_checks(repo or ".")) do
+    for _, cmd in ipairs(M.project_checks(repo or default_repo.get())) do
       v[#v + 1] = cmd
     end
   end

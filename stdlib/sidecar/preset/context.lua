@@ -29,6 +29,7 @@
 --- (stdlib/sidecar/run/gates.lua: cfg.gates, the preset's task); a gate-blocked step has status "blocked"
 --- and its blockers as `why`. The writer lock still keeps writers one at a time.
 local agent_budget = require("sidecar.agent.budget")
+local default_repo = require("sidecar.core.default_repo")
 local errors = require("sidecar.core.errors")
 local executor = require("sidecar.executor")
 local files = require("sidecar.core.files")
@@ -54,6 +55,13 @@ local writers_in, settle_batch -- below
 local OPTIONS = { "repo", "preset", "params", "explicit", "dry_run", "runner", "model", "jobs", "worktree",
   "on_progress", "executor", "budget_tokens", "budget_usd", "budget_allow_unknown", "budget" }
 
+-- What a script's own context (no preset given) is named after: the script's file ("script
+-- review" for `sidecar script review.lua`), else "script".
+local function script_preset()
+  local path = type(arg) == "table" and type(arg[0]) == "string" and arg[0] or ""
+  return { name = path:match("([^/]+)%.lua$") or "script", script = true }
+end
+
 -- The budget of a context: `budget` as given (`sidecar preset run` made it), else the config's
 -- budgets with the budget_* options (agent_budget.from_options); false for none. A bad option raises.
 local function budget_of(o, cfg)
@@ -72,28 +80,30 @@ end
 ---it is wrong) and its runners registered; runs go to its store, under one task named after the
 ---preset.
 ---@param o {repo?: string, preset?: table, params?: table, explicit?: table, dry_run?: boolean, runner?: string, model?: string, jobs?: integer, worktree?: boolean, on_progress?: fun(line: string), executor?: string, budget_tokens?: integer, budget_usd?: number, budget_allow_unknown?: boolean}
----repo (default "."); preset (the definition; default {name = "script"}); params; explicit (the set
----of parameters the user gave, the rest being defaults: ctx:given); dry_run (record
----each prompt, run nothing); runner and model (as --runner and --model: every step's, unless the
----preset names a runner); jobs (ctx:agents' agents at a time, default 4); worktree (true: writers
----work in the preset run's worktree, as `sidecar preset run` asks; else in place); on_progress
----(given each line of ctx:progress; `sidecar preset run` prints them on stderr; without it progress
----is not shown); executor ("slurm": read-only steps run as Slurm jobs, executor/slurm_preset.lua);
----budget_tokens, budget_usd, budget_allow_unknown (as `sidecar preset run --budget-tokens`,
----`--budget-usd`, `--budget-allow-unknown`: every agent step of the context shares them, and the
----config's `budgets` apply as to a preset; a step the budget cannot cover is not started: its
----result has status `not_started` and why, and ctx.budget_stops lists each such why).
----An option not in this list raises a bad_option error naming the known ones.
+---repo (default ".", or an embedding Host's root: sidecar.core.default_repo); preset (the
+---definition; default: named after the script's file, its task titled "script NAME"); params;
+---explicit (the set of parameters the user gave, the rest being defaults: ctx:given); dry_run
+---(record each prompt, run nothing); runner and model (as --runner and --model: every step's,
+---unless the preset names a runner); jobs (ctx:agents' agents at a time, default 4); worktree
+---(true: writers work in the preset run's worktree, as `sidecar preset run` asks; else in place);
+---on_progress (given each line of ctx:progress; `sidecar preset run` prints them on stderr; without
+---it progress is not shown); executor ("slurm": read-only steps run as Slurm jobs,
+---executor/slurm_preset.lua); budget_tokens, budget_usd, budget_allow_unknown (as `sidecar preset
+---run --budget-tokens`, `--budget-usd`, `--budget-allow-unknown`: every agent step of the context
+---shares them, and the config's `budgets` apply as to a preset; a step the budget cannot cover is
+---not started: its result has status `not_started` and why, and ctx.budget_stops lists each such
+---why). An option not in this list raises a bad_option error naming the known ones.
 ---@return table ctx
 function M.new(o)
   if type(o) ~= "table" then
     errors.raise("bad_option", "preset_context.new: expected an options table", nil, 2)
   end
   option_keys.check("preset_context.new", o, OPTIONS, 2)
-  local root = (o.repo or ".") .. "/.agent"
+  local repo = o.repo or default_repo.get()
+  local root = repo .. "/.agent"
   local cfg = assert(require("sidecar.core.config").load(root))
   runners.register_config(cfg)
-  return setmetatable({ repo = o.repo or ".", root = root, preset = o.preset or { name = "script" },
+  return setmetatable({ repo = repo, root = root, preset = o.preset or script_preset(),
     params = o.params or {}, dry_run = o.dry_run or false, cfg = cfg, overrides = { runner = o.runner, model = o.model },
     jobs = o.jobs or 4, runs = {}, missed = {}, skipped = {}, budget_stops = {}, use_worktree = o.worktree == true,
     on_progress = o.on_progress, explicit = o.explicit or {}, budget = budget_of(o, cfg) or nil,
@@ -118,17 +128,34 @@ end
 function Ctx:store()
   if not self.s then
     self.s = assert(store.open(self.root, { create = true }))
-    self.task = assert(self.s:create_task({ title = "preset " .. self.preset.name, type = "chore",
+    local title = (self.preset.script and "script " or "preset ") .. self.preset.name
+    self.task = assert(self.s:create_task({ title = title, type = "chore",
       status = "running", summary = self.preset.summary, tags = { "preset", self.preset.name } }))
   end
   return self.s
 end
 
----Ends the preset run: its worktree's folder goes; returns what preset_worktree.close returns
----(the run that carries the change and the apply/discard commands), or nil.
+-- The preset's read-only steps that ended cleanly were read by the preset, whose report is what a
+-- person reads: they wait for no decision of their own (review_state "reported"). A writer's run,
+-- and a reader's that a gate blocked or whose outcome is unknown, still do.
+local function mark_reported(self)
+  for _, id in ipairs(self.runs) do
+    local run = self.s:get_run(id)
+    if run and run.sandbox == "read-only" and run.status == "review"
+      and (run.review_state == nil or run.review_state == "pending") then
+      run.review_state = "reported"
+      run_record.save(self.s, run)
+    end
+  end
+end
+
+---Ends the preset run: its clean read-only steps reported, its worktree's folder gone. Returns
+---what preset_worktree.close returns (the run that carries the change and the apply/discard
+---commands), or nil.
 function Ctx:close()
   local done
   if self.s then
+    mark_reported(self)
     done = preset_worktree.close(self)
     self.task.status = "done"
     self.s:update_task(self.task)
@@ -157,12 +184,14 @@ function Ctx:route(kind, risk, sandbox, runner)
   return r
 end
 
--- The argv a runner would run (for dry runs and "not installed" reports).
-local function preview(cfg, r, prompt_file)
+-- The argv a runner would run (for dry runs and "not installed" reports); run_dir the run's folder
+-- when it is recorded, so the command can be run as shown.
+local function preview(cfg, r, prompt_file, run_dir)
   local spec = assert(runners.get(r.runner))
   local entry = cfg.runners[r.runner] or {}
   local args = runs.agent_options(cfg, r.runner, r).args -- the runner's own, then effort and search
-  local ok, argv = pcall(spec.command, { prompt = "", prompt_file = prompt_file, repo = ".", run_dir = ".agent/runs/R-…",
+  local ok, argv = pcall(spec.command, { prompt = "", prompt_file = prompt_file, repo = ".",
+    run_dir = run_dir or ".agent/runs/R-…",
     model = r.model, sandbox = r.sandbox, args = args, program = entry.program, command = entry.command })
   if not ok then
     return nil, spec
@@ -186,9 +215,10 @@ local function record_not_run(self, o, r, status, why)
     preset = self.preset.name, lens = o.lens, route = { kind = o.kind, tier = r.tier, why = r.why } },
     { { "prompt.md", o.prompt } }))
   run.prompt_path = "runs/" .. run.run_id .. "/prompt.md"
-  local command = preview(self.cfg, r, self.root .. "/" .. run.prompt_path)
+  local command = preview(self.cfg, r, self.root .. "/" .. run.prompt_path, self.root .. "/runs/" .. run.run_id)
   run.command, run.not_run_reason = command, why
   assert(run_record.save(s, run))
+  self.runs[#self.runs + 1] = run.run_id -- a run this preset run made, though nothing ran
   if status == "not_run" then
     not_run(self, o, r, run.run_id, why)
   end
@@ -258,9 +288,13 @@ function M.why(record)
   end
 end
 
+-- What a step (ctx:agent's table, each of ctx:agents') may say.
+local STEP = { "kind", "prompt", "risk", "sandbox", "runner", "role", "lens", "optional", "timeout_ms" }
+
 -- The options of one agent run: a route, the prompt, the record fields.
 local function plan(self, o)
   assert(type(o) == "table" and type(o.prompt) == "string", "ctx:agent: needs {kind =, prompt =}")
+  option_keys.check("ctx:agent", o, STEP, 3)
   local r = self:route(o.kind or "scan", o.risk, o.sandbox, o.runner)
   return r, { runner = r.runner, model = r.model, effort = r.effort, search = r.search, sandbox = r.sandbox,
     timeout_ms = o.timeout_ms or self.cfg.timeout_ms,
@@ -327,7 +361,7 @@ end
 ---escalates to the strong tier); lens and role (recorded with the run); sandbox (default by kind:
 ---read-only but for implement); timeout_ms (default config's `timeout`); runner (a runner this
 ---step must use, see Ctx:route); optional (true: a step the preset can do without, skipped when
----its CLI is not installed, see the header).
+---its CLI is not installed, see the header). Another key raises a bad_option error naming these.
 ---@return table result  {run_id, status, output, why, route, lens, role, record; command for a step that did not run, skipped}
 function Ctx:agent(o)
   local r, st = plan(self, o)

@@ -22,6 +22,7 @@
 ---
 --- A parameter is {type, default, doc, choices?, required?, check?}; `check(value)` returns nil
 --- when a value given on the command line is fine, else why not (a usage error, exit 2).
+local default_repo = require("sidecar.core.default_repo")
 local trust = require("sidecar.core.trust")
 local trust_guard = require("sidecar.core.trust_guard")
 
@@ -75,7 +76,7 @@ end
 
 ---The folders searched for presets, in order: {{dir, source}...}.
 function M.search_path(repo)
-  local places = { { dir = (repo or ".") .. "/.agent/presets", source = "project" } }
+  local places = { { dir = (repo or default_repo.get()) .. "/.agent/presets", source = "project" } }
   local config_home = absolute_env("XDG_CONFIG_HOME")
   if not config_home and absolute_env("HOME") then
     config_home = absolute_env("HOME") .. "/.config"
@@ -156,11 +157,11 @@ local function trusted_text(repo, name, path)
   if not text then
     return nil, nil
   end
-  local ok, state = trust.allows(repo or ".", ".agent/presets/" .. name .. ".lua", text)
+  local ok, state = trust.allows(repo or default_repo.get(), ".agent/presets/" .. name .. ".lua", text)
   if not ok then
     return nil, state
   end
-  trust_guard.guard(repo or ".") -- what it loads from the repository must be trusted too
+  trust_guard.guard(repo or default_repo.get()) -- what it loads from the repository must be trusted too
   return text
 end
 
@@ -282,7 +283,8 @@ end
 ---How a repository is named in messages: its real path (the folder `sidecar trust` takes).
 ---@param repo? string
 function M.repo_label(repo)
-  return trust.repo_key(repo or ".") or repo or "."
+  repo = repo or default_repo.get()
+  return trust.repo_key(repo) or repo
 end
 
 local function convert(p, text)

@@ -12,6 +12,7 @@
 ---   t.inputs     what a reviewer may inspect (commands and paths)
 ---   t.diff       the diff, redacted and cut at max_bytes (nil for paths); t.truncated
 ---   t.secret_files  changed secret files left out; t.empty when there is nothing to review
+local default_repo = require("sidecar.core.default_repo")
 local git = require("sidecar.core.git")
 local secrets = require("sidecar.core.secrets")
 
@@ -75,17 +76,17 @@ local function named_paths(o)
     if denied then
       return nil, "paths: " .. why
     end
-    if not exists((o.repo or ".") .. "/" .. p) then
-      return nil, ("paths: %s does not exist in %s"):format(p, o.repo or ".")
+    if not exists((o.repo or default_repo.get()) .. "/" .. p) then
+      return nil, ("paths: %s does not exist in %s"):format(p, o.repo or default_repo.get())
     end
   end
   return { kind = "paths", describe = "the files " .. table.concat(o.paths, ", "), files = o.paths,
     pointers = o.paths, inputs = o.paths, secret_files = {}, empty = #o.paths == 0 }
 end
 
----The review target. o: repo (default "."), paths (list) or base (a ref), max_bytes (default
----M.MAX_DIFF_BYTES), git (an open repository, sidecar.core.git.open: read instead of opening
----o.repo). Returns the target or nil, why.
+---The review target. o: repo (default ".", or an embedding Host's root: sidecar.core.default_repo),
+---paths (list) or base (a ref), max_bytes (default M.MAX_DIFF_BYTES), git (an open repository,
+---sidecar.core.git.open: read instead of opening o.repo). Returns the target or nil, why.
 ---@param o? {repo?: string, paths?: string[], base?: string, max_bytes?: integer, git?: userdata}
 ---@return table|nil target, string? why
 function M.collect(o)
@@ -100,7 +101,7 @@ function M.collect(o)
   local range = base and (base .. "...HEAD") or "HEAD"
   local repo, why = o.git, nil
   if not repo then
-    repo, why = git.open(o.repo or ".")
+    repo, why = git.open(o.repo or default_repo.get())
   end
   -- `git diff A...HEAD` is the merge base of A and HEAD against HEAD; `git diff HEAD`, HEAD
   -- against the work tree.

@@ -3,6 +3,7 @@
 ---
 ---   local r = preset_run.run({ repo = ".", name = "triangulated-review", params = { "lenses=risks,security" } })
 ---   -- r.data: {preset, params, result, text, runs, skipped, change, source, path, shadows, passed_over}
+local default_repo = require("sidecar.core.default_repo")
 local json = require("sidecar.core.json")
 local preset = require("sidecar.preset.define")
 local preset_context = require("sidecar.preset.context")
@@ -77,14 +78,15 @@ local function checked(o, spec, repo)
   return { params = params, cfg = cfg, budget = budget, executor = executor }
 end
 
----Runs preset o.name of o.repo (default ".") with o.params ({"name=value"...}), o.dry_run,
----o.runner, o.model, o.jobs, budget options, o.executor; progress lines go to o.on_progress and
----notes on its origin to o.on_note (else into the result's warnings). A preset that cannot load
----fails (an untrusted one with data {code = "untrusted", name, repo}). The result also carries
----`text`, `skipped`, `change` and `missed` for the command line's lines.
+---Runs preset o.name of o.repo (default ".", or an embedding Host's root:
+---sidecar.core.default_repo) with o.params ({"name=value"...}), o.dry_run, o.runner, o.model,
+---o.jobs, budget options, o.executor; progress lines go to o.on_progress and notes on its origin to
+---o.on_note (else into the result's warnings). A preset that cannot load fails (an untrusted one
+---with data {code = "untrusted", name, repo}). The result also carries `text`, `skipped`, `change`
+---and `missed` for the command line's lines.
 ---@param o table
 function M.run(o)
-  local repo = o.repo or "."
+  local repo = o.repo or default_repo.get()
   local spec, source, path, info = presets.load(o.name, o.repo)
   if not spec then
     return source

@@ -4,6 +4,7 @@
 ---
 ---   local r = presets.list({ repo = "." })               -- r.data: {name, source, trusted, ...}[]
 ---   local r = presets.show({ repo = ".", name = "triangulated-review" })
+local default_repo = require("sidecar.core.default_repo")
 local json = require("sidecar.core.json")
 local preset = require("sidecar.preset.define")
 local result = require("sidecar.service.result")
@@ -29,19 +30,20 @@ end
 ---@param o {repo: string?}
 function M.list(o)
   local data = {}
-  for i, p in ipairs(preset.list(o.repo or ".")) do
+  for i, p in ipairs(preset.list(o.repo or default_repo.get())) do
     data[i] = { name = p.name, source = p.source, origin = origin(p), path = p.path, summary = p.summary, trusted = p.trusted,
       active = p.active, shadows = p.shadows or json.null, shadowed_by = p.shadowed_by or json.null }
   end
   return result.ok(json.array(data))
 end
 
----Loads preset `name` of `repo` (default "."): spec, source, path, info (sidecar.preset.define.load);
----or nil and a failed result, an untrusted preset's with data {code = "untrusted", name, repo}.
+---Loads preset `name` of `repo` (default ".", or an embedding Host's root:
+---sidecar.core.default_repo): spec, source, path, info (sidecar.preset.define.load); or nil and a
+---failed result, an untrusted preset's with data {code = "untrusted", name, repo}.
 ---@param name string
 ---@param repo? string
 function M.load(name, repo)
-  local spec, source, path, info = preset.load(name, repo or ".")
+  local spec, source, path, info = preset.load(name, repo or default_repo.get())
   if spec then
     return spec, source, path, info
   elseif path == "untrusted" then

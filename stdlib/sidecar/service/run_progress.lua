@@ -81,6 +81,31 @@ function M.watcher(s, run_id)
   end
 end
 
+-- The kinds a step of a run makes a line of (step_line), beside the validation's.
+local STEPS = {
+  ["run.started"] = function(id, f)
+    return ("run %s: started%s"):format(id, type(f.runner) == "string" and (" on " .. f.runner) or "")
+  end,
+  ["run.finished"] = function(id, f)
+    return ("run %s: %s%s"):format(id, tostring(f.status), type(f.reason) == "string" and (": " .. f.reason) or "")
+  end,
+}
+
+---A line for each step of a run, for a person watching it (the REPL): started, each command the
+---agent runs, the validation's lines, its end; nil for another event.
+---@param e table  {run_id, kind, fields}
+---@return string|nil
+function M.step_line(e)
+  local f = type(e.fields) == "table" and e.fields or {}
+  local make = STEPS[e.kind]
+  if make then
+    return make(tostring(e.run_id), f)
+  elseif e.kind == "agent.command" then
+    return text.clip(("run %s: %s"):format(tostring(e.run_id), run_control.said(e):gsub("%s+", " ")), M.SHORT_BYTES)
+  end
+  return M.line(e)
+end
+
 ---Hands `write` the line of each event published from now on that makes one, until the returned
 ---subscription is closed.
 ---@param write fun(line: string)

@@ -2,6 +2,7 @@
 --- layout, prepared before an agent runs (docs/formats.md §1). `sidecar prepare` is `M.prepare`
 --- plus printing (sidecar.cli.prepare, which also knows the presets' prompts).
 local artifact = require("sidecar.core.artifact")
+local default_repo = require("sidecar.core.default_repo")
 local digest = require("sidecar.host.digest")
 local git = require("sidecar.core.git")
 local json = require("sidecar.core.json")
@@ -180,7 +181,7 @@ end
 -- Phase 1: the options checked, nothing created yet. Returns {repo, title, sandbox, now, task_id,
 -- prompt}.
 local function checked_options(o)
-  local t = { repo = o.repo or "." }
+  local t = { repo = o.repo or default_repo.get() }
   if not is_folder(t.repo) then
     fail("--repo " .. t.repo .. " is not a folder")
   end
@@ -328,7 +329,7 @@ end
 ---                (epoch seconds, for tests)
 ---@return table summary  task_id, dir, files, command (argv), command_line, warnings
 function M.prepare(o)
-  git.preload(o.repo or ".") -- libgit2 loads while the options are checked and the folder claimed
+  git.preload(o.repo or default_repo.get()) -- libgit2 loads while the options are checked and the folder claimed
   local t = checked_options(o)
   local inputs = o.inputs or {}
   refuse_secret_inputs(t.repo, inputs)
