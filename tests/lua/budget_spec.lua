@@ -251,4 +251,32 @@ describe("a run under a budget", function()
     expect(record.signal):equals("TERM") -- stopped, not waited for: the sleeps would take 30 s
     os.execute("rm -rf '" .. repo .. "'")
   end)
+
+  it("takes budget_tokens from a script as agent_run.execute's option, with the config's budgets", function()
+    local repo = os.tmpname()
+    os.remove(repo)
+    os.execute("mkdir -p '" .. repo .. "/.agent' && cd '" .. repo .. "' && git init -q")
+    local agent_run = require("sidecar.agent.run")
+    local script = "cat >/dev/null; echo '" .. turn(3000, 333) .. "'; sleep 30 & sleep 30"
+    local record = assert(agent_run.execute({ runner = "codex", repo = repo, prompt = "spend",
+      program = { "sh", "-c", script, "codex" }, budget_tokens = 2000, kill_grace_ms = 200 }))
+    expect({ record.status, record.budget_exceeded.scope, record.budget_exceeded.limit })
+      :equals({ "budget_exceeded", "command", 2000 })
+    -- The config's per_day budget is spent now: the next run is refused before anything is recorded.
+    local f = assert(io.open(repo .. "/.agent/config.lua", "w"))
+    f:write("return { budgets = { per_day = { tokens = 3000 } } }\n")
+    f:close()
+    local none, why, code = agent_run.execute({ runner = "codex", repo = repo, prompt = "again",
+      program = { "sh", "-c", script, "codex" }, budget_tokens = 100000 })
+    expect({ none, code }):equals({ nil, "budget_refused" })
+    expect(why):contains("budget exceeded: 3333 tokens spent, over the limit of 3000 tokens (config budgets.per_day")
+    local s = assert(require("sidecar.core.store").open(repo .. "/.agent"))
+    expect(#s:list_runs({ limit = 0 })):equals(1)
+    s:close()
+    expect(function() agent_run.execute({ runner = "codex", prompt = "x", budget_tokens = 0 }) end)
+      :raises("`budget_tokens` must be a whole number > 0")
+    expect(function() agent_run.execute({ runner = "codex", prompt = "x", budget_tokens = 5, budget = false }) end)
+      :raises("give either `budget` (a meter) or `budget_tokens`/`budget_usd`")
+    os.execute("rm -rf '" .. repo .. "'")
+  end)
 end)

@@ -38,6 +38,7 @@
 --- cannot be known that way (no previous report, or a smaller one) is unknown (json.null / nil),
 --- never a guess, and `warnings` says why. The record also has `session_id`, `ephemeral`, and for a
 --- continuation `resumed_session` (and `resumed_run`).
+local agent_budget = require("sidecar.agent.budget")
 local agent_events = require("sidecar.agent.events")
 local agent_result = require("sidecar.agent.result")
 local agent_session = require("sidecar.agent.session")
@@ -502,6 +503,25 @@ end
 ---@field task? table  the task packet the gates read (files_to_avoid, scope)
 ---@field owner? table  a run_owner guard the caller opened for the run: it then also finishes the run; its end is not written here but returned with its files, for the owner to hold (run_record.hold) and finish
 ---@field budget? table|false  a sidecar.agent.budget meter: the agent is stopped once it crosses it, the run `budget_exceeded`
+---@field budget_tokens? integer  what this run may spend in tokens (as --budget-tokens), the config's `budgets` with it; instead of `budget`
+---@field budget_usd? number  what this run may spend in US dollars (as --budget-usd), the config's `budgets` with it; instead of `budget`
+---@field budget_allow_unknown? boolean  with budget_tokens or budget_usd: a runner that reports no such figure may run (as --budget-allow-unknown)
+
+-- run_agent under execute's own budget when budget_tokens or budget_usd is given: those limits and
+-- the config's `budgets` (agent_budget.from_options), checked before anything is recorded (nil,
+-- why, "budget_refused" when the run may not start), then a meter that stops the agent.
+local function budgeted(s, o, run)
+  if o.budget_tokens ~= nil or o.budget_usd ~= nil then
+    local cfg = require("sidecar.core.config").load(run.repo .. "/.agent") or {}
+    local b = assert(agent_budget.from_options(cfg.budgets, o)) -- the values were checked (run_options)
+    local meter, why = agent_budget.before_run(s, b, { task_id = o.task_id, spec = run.spec, resume = o.resume })
+    if not meter then
+      return nil, why, "budget_refused"
+    end
+    o.budget = meter
+  end
+  return run_agent(s, o, run)
+end
 
 ---Runs an agent and records it, with the options `o` (sidecar.AgentRunOptions, above). Without `store` (a
 ---script, the REPL), the runner's config.lua settings (program, args, env, command) apply where the options give
@@ -509,7 +529,7 @@ end
 ---output (the whole final answer, as in output.md; nil when none, absent with `owner`), summary (its first line),
 ---failure_reason, usage, cost_usd, changed_files, session_id, command... (with `owner`, the agent's outcome, not yet
 ---written, and the files of its end ({name, text}...) as a second value); or nil, message, code ("unknown_runner",
----"bad_sandbox", "no_sandbox" (bwrap missing: the message says what to do), "cannot_resume", "bad_config", the store's for a run_id, "bad_state" for a run_id of a run that runs
+---"bad_sandbox", "no_sandbox" (bwrap missing: the message says what to do), "cannot_resume", "bad_config", "budget_refused" (budget_tokens or budget_usd, or the config's budgets with them, leave nothing for it), the store's for a run_id, "bad_state" for a run_id of a run that runs
 ---or ended: it is left as it was) when the run cannot be made: nothing
 ---is recorded then; when its folder cannot be made (ESYMLINK: a symbolic link planted there) or its lock cannot be
 ---taken (the lock's code), the run is recorded `failed` with that reason and no agent starts ("busy": another
@@ -525,14 +545,14 @@ function M.execute(o)
     return nil, message, code
   end
   if o.store then
-    return run_agent(o.store, o, run)
+    return budgeted(o.store, o, run)
   end
   -- A script's or the REPL's run: the store of the repository's .agent, opened for this run.
   local s <close>, why, failed = store.open(o.root or (run.repo .. "/.agent"), { create = true })
   if not s then
     return nil, why, failed
   end
-  return run_agent(s, o, run)
+  return budgeted(s, o, run)
 end
 
 return M

@@ -19,7 +19,8 @@ M.NAMES = {
   "ephemeral", "session_id", "resume",
   "timeout_ms", "idle_timeout_ms", "exit_deadline_ms", "kill_grace_ms", "max_log_bytes",
   "stuck_after_ms", "on_attention", "pty", "prompt_patterns", "answers", "on_stuck",
-  "on_event", "on_spawn", "before", "gates", "task", "owner", "budget",
+  "on_event", "on_spawn", "before", "gates", "task", "owner", "budget", "budget_tokens", "budget_usd",
+  "budget_allow_unknown",
 }
 
 ---Each of M.NAMES as a key (true): the options execute knows.
@@ -61,6 +62,16 @@ function M.check(o)
   end
   if o.ephemeral ~= nil and type(o.ephemeral) ~= "boolean" then
     errors.raise("bad_option", "agent_run.execute: `ephemeral` must be true or false", nil, 3)
+  end
+  if o.budget_tokens ~= nil and (math.type(o.budget_tokens) ~= "integer" or o.budget_tokens <= 0) then
+    errors.raise("bad_option", "agent_run.execute: `budget_tokens` must be a whole number > 0", nil, 3)
+  end
+  if o.budget_usd ~= nil and (type(o.budget_usd) ~= "number" or not (o.budget_usd > 0) or o.budget_usd == math.huge) then
+    errors.raise("bad_option", "agent_run.execute: `budget_usd` must be a number of US dollars > 0", nil, 3)
+  end
+  if o.budget ~= nil and (o.budget_tokens ~= nil or o.budget_usd ~= nil) then
+    errors.raise("bad_option", "agent_run.execute: give either `budget` (a meter) or `budget_tokens`/`budget_usd`",
+      nil, 3)
   end
   local max_log, bad_log = log_caps.resolve(o.max_log_bytes)
   if not max_log then
