@@ -45,23 +45,37 @@ local NOUNS = { tokens = "token usage", usd = "cost" }
 local SCOPE_NAMES = { command = { tokens = "--budget-tokens", usd = "--budget-usd" },
   per_run = "config budgets.per_run", per_task = "config budgets.per_task", per_day = "config budgets.per_day, today UTC" }
 
--- A limit of the command line: {tokens, usd} or nil; nil, message when one is not valid.
-local function command_limit(o)
+-- How the limits are named in messages: the command line's flags, or a Lua function's options.
+local FLAGS = { tokens = "--budget-tokens", usd = "--budget-usd" }
+local OPTIONS = { tokens = "budget_tokens", usd = "budget_usd" }
+
+-- A limit of the command line: {tokens, usd} or nil; nil, message (naming `names`' tokens and usd)
+-- when one is not valid.
+local function command_limit(o, names)
   local limit = {}
   if o.budget_tokens ~= nil then
     if math.type(o.budget_tokens) ~= "integer" or o.budget_tokens <= 0 then
-      return nil, ("--budget-tokens: expected a whole number > 0, got %s"):format(tostring(o.budget_tokens))
+      return nil, ("%s: expected a whole number > 0, got %s"):format(names.tokens, tostring(o.budget_tokens))
     end
     limit.tokens = o.budget_tokens
   end
   if o.budget_usd ~= nil then
     local usd = tonumber(o.budget_usd)
     if not usd or usd ~= usd or usd <= 0 or usd == math.huge then
-      return nil, ("--budget-usd: expected a number of US dollars > 0 (2.5), got %s"):format(tostring(o.budget_usd))
+      return nil, ("%s: expected a number of US dollars > 0 (2.5), got %s"):format(names.usd, tostring(o.budget_usd))
     end
     limit.usd = usd
   end
   return next(limit) and limit or false
+end
+
+---Why a Lua function's budget_tokens and budget_usd options are not valid (the message names
+---them), or nil when they are (or absent).
+---@param o table
+---@return string|nil why
+function M.check_options(o)
+  local limit, why = command_limit(o, OPTIONS)
+  return limit == nil and why or nil
 end
 
 ---The budget of one command: config's `budgets` and the command line's budget_tokens,
@@ -73,7 +87,7 @@ end
 function M.from_options(budgets, o)
   budgets = budgets or {}
   local b, why = {}, nil
-  b.command, why = command_limit(o)
+  b.command, why = command_limit(o, FLAGS)
   if b.command == nil then
     return nil, why
   end

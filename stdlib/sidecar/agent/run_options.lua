@@ -3,6 +3,7 @@
 --- one of M.NAMES (a misspelt `promt`, a key meant for someone else) is such a bug too: it would
 --- otherwise be ignored without a word. Execute works on M.check's copy, so the caller's table is
 --- never written (the defaults, the runner's config settings go in the copy).
+local agent_budget = require("sidecar.agent.budget")
 local agent_session = require("sidecar.agent.session")
 local errors = require("sidecar.core.errors")
 local log_caps = require("sidecar.core.log_caps")
@@ -63,11 +64,9 @@ function M.check(o)
   if o.ephemeral ~= nil and type(o.ephemeral) ~= "boolean" then
     errors.raise("bad_option", "agent_run.execute: `ephemeral` must be true or false", nil, 3)
   end
-  if o.budget_tokens ~= nil and (math.type(o.budget_tokens) ~= "integer" or o.budget_tokens <= 0) then
-    errors.raise("bad_option", "agent_run.execute: `budget_tokens` must be a whole number > 0", nil, 3)
-  end
-  if o.budget_usd ~= nil and (type(o.budget_usd) ~= "number" or not (o.budget_usd > 0) or o.budget_usd == math.huge) then
-    errors.raise("bad_option", "agent_run.execute: `budget_usd` must be a number of US dollars > 0", nil, 3)
+  local bad_budget = agent_budget.check_options(o)
+  if bad_budget then
+    errors.raise("bad_option", "agent_run.execute: " .. bad_budget, nil, 3)
   end
   if o.budget ~= nil and (o.budget_tokens ~= nil or o.budget_usd ~= nil) then
     errors.raise("bad_option", "agent_run.execute: give either `budget` (a meter) or `budget_tokens`/`budget_usd`",

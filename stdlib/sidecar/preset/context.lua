@@ -68,12 +68,11 @@ local function budget_of(o, cfg)
   if o.budget ~= nil then
     return o.budget
   end
-  local b, why = agent_budget.from_options(cfg.budgets, o)
-  if b == nil then
-    local option = why:gsub("^%-%-budget%-(%w+)", "budget_%1") -- the message names the command line's flag
-    errors.raise("bad_option", "preset_context.new: " .. option, nil, 3)
+  local bad = agent_budget.check_options(o)
+  if bad then
+    errors.raise("bad_option", "preset_context.new: " .. bad, nil, 3)
   end
-  return b
+  return (agent_budget.from_options(cfg.budgets, o))
 end
 
 ---A preset's context, or a script's own. The repository's .agent/config.lua is read (raises when
