@@ -339,7 +339,7 @@ int s_events(lua_State* L) {
   return push_list(L, *events, push_event);
 }
 
-// s:usage({since?, until?, group_by?}) -> {{group, runs, input = {sum, reported}, ...,
+// s:usage({since?, until?, group_by?, task_id?, budget_group?}) -> {{group, runs, input = {sum, reported}, ...,
 // cost_usd = {sum, reported}, first_at, last_at}...}
 int s_usage(lua_State* L) {
   RunStore& s = check_store(L);
@@ -347,6 +347,8 @@ int s_usage(lua_State* L) {
   q.since = opt_field(L, 2, "since");
   q.until = opt_field(L, 2, "until");
   q.group_by = opt_field(L, 2, "group_by");
+  q.task_id = opt_field(L, 2, "task_id");
+  q.budget_group = opt_field(L, 2, "budget_group");
   StoreError error;
   auto rows = s.usage(q, error);
   if (!rows) return push_failure(L, error);

@@ -156,6 +156,9 @@ struct UsageQuery {
   std::string until;     // runs created before this; empty: up to now
   std::string group_by;  // "" (one row for all), "runner", "model", "task", "status", "day", "run",
                          // "runner_day" or "model_day" (groups "<runner> <day>": each over time)
+  std::string task_id;       // only the runs of this task; empty: every task
+  std::string budget_group;  // only the runs whose record's `budget_group` is this (the runs of one
+                             // command sharing a budget: stdlib/sidecar/agent/budget.lua); empty: all
 };
 
 constexpr std::size_t kUsageFields = 5;  // input, cached_input, output, reasoning_output, total
@@ -188,7 +191,7 @@ class RunStore {
   // contain its own id. An exception thrown here rolls the transaction back and propagates.
   using RecordMaker = std::function<std::string(const std::string& id)>;
 
-  static constexpr int kSchemaVersion = 4;  // the newest schema this code knows
+  static constexpr int kSchemaVersion = 5;  // the newest schema this code knows
 
   RunStore();  // closed; open() opens
   ~RunStore();

@@ -350,11 +350,14 @@ std::optional<std::vector<UsageRow>> RunStore::usage(const UsageQuery& query, St
                                  "json_extract(record, '$.cost_usd') BETWEEN 0 AND 1000000)";
   sql += ", total(CASE WHEN " + cost_known + " THEN json_extract(record, '$.cost_usd') END), sum(" + cost_known +
          "), min(created_at), "
-         "max(created_at) FROM runs WHERE created_at >= ?1 AND (?2 IS NULL OR created_at < ?2) GROUP BY 1 ORDER BY 1";
+         "max(created_at) FROM runs WHERE created_at >= ?1 AND (?2 IS NULL OR created_at < ?2) AND (?3 IS NULL OR "
+         "task_id = ?3) AND (?4 IS NULL OR json_extract(record, '$.budget_group') = ?4) GROUP BY 1 ORDER BY 1";
   Stmt st = s->statement(sql, error);
   if (!st) return std::nullopt;
   st.text(1, query.since);
   st.text_or_null(2, query.until);
+  st.text_or_null(3, query.task_id);
+  st.text_or_null(4, query.budget_group);
   std::vector<UsageRow> out;
   int rc;
   while ((rc = st.step()) == SQLITE_ROW) {

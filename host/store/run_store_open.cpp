@@ -122,6 +122,11 @@ CREATE INDEX lineage_by_child ON lineage (child_run_id);
 -- kRunReviewState of run_store_sql.hpp, as the queries write it: SQLite uses the index only then.
 CREATE INDEX IF NOT EXISTS runs_by_review_state ON runs (status, coalesce(json_extract(record, '$.review_state'), ''), num);
 )sql"},
+    {5, R"sql(
+-- Usage since a time (`sidecar usage --since`, a per_day budget, the runs of one command sharing a
+-- budget, checked about once a second while their agents run) without reading every run.
+CREATE INDEX IF NOT EXISTS runs_by_created ON runs (created_at);
+)sql"},
 };
 static_assert(sizeof(kMigrations) / sizeof(kMigrations[0]) == RunStore::kSchemaVersion,
               "one migration per schema version");

@@ -118,8 +118,9 @@ expect_run "preset: the second step not started, what ran reported, exit 1" 1 "^
   -- "$S" preset run spend-twice --runner spender --budget-tokens 2500
 eq "preset: one run, stopped" "1 1" \
   "$("$S" run list --limit 0 | grep -c '^R-') $(runs_where status budget_exceeded | wc -l)"
-expect_run "preset: room for the first, the worker's step stopped at what was left" 0 \
-  "^second: budget_exceeded\n$" "first: review" -- "$S" preset run spend-twice --runner quick --budget-tokens 4000
+expect_run "preset: room for the first, the worker's step stopped at what was left, a budget stop (exit 1)" 1 \
+  "^second: budget_exceeded\n$" "first: review.*the step on quick \(R-\d+\) was stopped: budget exceeded: 6000 tokens spent, over the limit of 4000 tokens" \
+  -- "$S" preset run spend-twice --runner quick --budget-tokens 4000
 worker_run=$(runs_where status budget_exceeded | head -1)
 eq "preset: the worker's step over the preset's budget, with the preset's figures" "quick 4000 6000" \
   "$(field .agent/runs/$worker_run/run.json .runner_type) \
@@ -217,6 +218,53 @@ expect_run "parallel under per_task: both steps run, exit 0" 0 "^review review\n
   "$S" preset run side-by-side -j 2
 eq "parallel under per_task: two runs, both reported" "2 1000 1000" \
   "$("$S" run list --limit 0 | grep -c '^R-') $(field .agent/runs/R-0001/run.json .usage.total) $(field .agent/runs/R-0002/run.json .usage.total)"
+# Runs going at once share their budget as they go: each reports 600 tokens, then works on (alone
+# it would end at 900, under 1000); together they cross 1000, so both are stopped, each recorded
+# budget_exceeded with what the command spent in all, and the preset run says so (exit 1). Before,
+# neither was stopped until it had spent the whole budget's worth on its own.
+cat >"$work/turns.sh" <<EOF
+#!/bin/sh
+cat >/dev/null
+echo '{"type":"thread.started","thread_id":"t-5"}'
+echo '{"type":"turn.completed","usage":{"input_tokens":250,"output_tokens":50}}'
+echo '{"type":"turn.completed","usage":{"input_tokens":550,"output_tokens":50}}'
+sleep $M.4
+echo '{"type":"item.completed","item":{"id":"i","type":"agent_message","text":"done"}}'
+echo '{"type":"turn.completed","usage":{"input_tokens":850,"output_tokens":50}}'
+EOF
+chmod +x "$work/turns.sh"
+add_runners "    la = { command = { \"$work/turns.sh\" }, dialect = \"codex\" },
+    lb = { command = { \"$work/turns.sh\" }, dialect = \"codex\" },"
+sed 's/runner = "a"/runner = "la"/; s/runner = "b"/runner = "lb"/; s/"side-by-side"/"live-pair"/' \
+  .agent/presets/side-by-side.lua >.agent/presets/live-pair.lua
+before=$("$S" run list --limit 0 | grep -c '^R-')
+expect_run "shared as they go: both steps stopped together, exit 1" 1 "^budget_exceeded budget_exceeded\n$" \
+  "the step on l[ab] \(R-\d+\) was stopped: budget exceeded: 1200 tokens spent, over the limit of 1000 tokens \(--budget-tokens\), with the runs going beside it; the agent was stopped" \
+  -- "$S" preset run live-pair -j 2 --budget-tokens 1000
+for id in $("$S" run list --limit 2 | grep -oP '^R-\d+'); do
+  eq "shared as they go: $id stopped, its own 600 of the 1200 spent in all" "budget_exceeded command 1000 1200 600 600 true" \
+    "$(field .agent/runs/$id/run.json .status) $(field .agent/runs/$id/run.json .budget_exceeded.scope) \
+$(field .agent/runs/$id/run.json .budget_exceeded.limit) $(field .agent/runs/$id/run.json .budget_exceeded.spent) \
+$(field .agent/runs/$id/run.json .budget_exceeded.run_spent) $(field .agent/runs/$id/run.json .usage.total) \
+$(field .agent/runs/$id/run.json .budget_exceeded.stopped)"
+done
+eq "shared as they go: two runs, no process left" "$((before + 2)) " \
+  "$("$S" run list --limit 0 | grep -c '^R-') $(left '[4]')"
+# The same two under the config's per_task budget, and a fan-out (start-ready -j 2) under its own.
+sed -i 's|^    per_task = { tokens = 100000 },|    per_task = { tokens = 1000 },|' .agent/config.lua
+expect_run "shared as they go, per_task: both stopped, exit 1" 1 "^budget_exceeded budget_exceeded\n$" \
+  "over the limit of 1000 tokens \(config budgets.per_task\), with the runs going beside it" -- \
+  "$S" preset run live-pair -j 2
+sed -i 's|^    per_task = { tokens = 1000 },|    per_task = { tokens = 100000 },|' .agent/config.lua
+git_repo fanout_live
+add_runners "    la = { command = { \"$work/turns.sh\" }, dialect = \"codex\" },"
+"$S" task create --title "One" --goal "Spend" --status ready >/dev/null
+"$S" task create --title "Two" --goal "Spend" --status ready >/dev/null
+expect_run "start-ready -j 2: both runs stopped together" 1 \
+  "T-000[12] +R-\d+ +budget_exceeded .*with the runs going beside it.*\nT-000[12] +R-\d+ +budget_exceeded .*with the runs going beside it" \
+  "" -- "$S" run start-ready -j 2 --runner la --budget-tokens 1000
+eq "start-ready -j 2: no process left" "" "$(left '[4]')"
+cd "$work/parallel" || exit 1
 plain_task=$("$S" task create --title "Plain" --goal "No usage" --status ready | grep -oP '\bT-\d+')
 expect_run "per_day: an unmetered run, allowed explicitly" 0 "^R-\d+ review" "" -- \
   "$S" run "$plain_task" --runner plain --budget-allow-unknown

@@ -151,7 +151,7 @@ TEST_CASE("a schema 3 store gains the review state index, its runs indexed, when
           SQLITE_OK);
   sqlite3_close(db);
   RunStore store = open_store(dir.db());
-  CHECK(store.schema_version() == 4);
+  CHECK(store.schema_version() == RunStore::kSchemaVersion);
   RunQuery q;
   q.review_states = {"pending"};
   StoreError error;

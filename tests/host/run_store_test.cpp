@@ -933,3 +933,38 @@ TEST_CASE("store: usage totals only the figures runs reported", "[store]") {
   CHECK(error.code == "EINVAL");
   CHECK(error.message.find("colour") != std::string::npos);
 }
+
+TEST_CASE("store: usage of one task's runs, or of one budget group's", "[store]") {
+  TempDir dir;
+  RunStore store = open_store(dir.db());
+  StoreError error;
+  auto add = [&](const std::string& task, const std::string& extra) {
+    RunFields f;
+    f.status = "running";
+    f.runner_type = "codex";
+    f.task_id = task;
+    REQUIRE(store.create_run(f, "{" + extra + "}", error));
+  };
+  add("T-0001", R"("usage":{"total":100},"budget_group":"g-1")");
+  add("T-0001", R"("usage":{"total":20})");
+  add("T-0002", R"("usage":{"total":3},"budget_group":"g-1")");
+  add("T-0002", R"("usage":{"total":4000},"budget_group":"g-2")");
+  sidecar::host::UsageQuery q;
+  q.task_id = "T-0001";
+  auto rows = store.usage(q, error);
+  REQUIRE(rows);
+  REQUIRE(rows->size() == 1);
+  CHECK((*rows)[0].runs == 2);
+  CHECK((*rows)[0].sums[4] == 120);
+  q = {};
+  q.budget_group = "g-1";  // across tasks
+  rows = store.usage(q, error);
+  REQUIRE(rows);
+  REQUIRE(rows->size() == 1);
+  CHECK((*rows)[0].runs == 2);
+  CHECK((*rows)[0].sums[4] == 103);
+  q.task_id = "T-0002";
+  CHECK((*store.usage(q, error))[0].sums[4] == 3);
+  q.budget_group = "g-3";
+  CHECK(store.usage(q, error)->empty());
+}

@@ -280,3 +280,56 @@ describe("a run under a budget", function()
     os.execute("rm -rf '" .. repo .. "'")
   end)
 end)
+
+describe("a budget shared by runs going at once (sidecar.agent.budget_live)", function()
+  local budget_live = require("sidecar.agent.budget_live")
+  -- A store that totals `others` (what the scope's other runs spent) and this run's saved figures.
+  local function shared_meter(limit, others)
+    local saves, queries = {}, {}
+    local m = budget.meter(budget.allowance({ command = { tokens = limit } }, { command = { tokens = 0, usd = 0 } }))
+    m.group = { id = "g-1", since = "2026-11-26T00:00:00Z" }
+    local fake = { usage = function(_, q)
+      queries[#queries + 1] = q
+      local own = m.saved and m.saved.tokens or 0
+      return { { total = { sum = others.tokens + own }, cost_usd = { sum = 0 } } }
+    end }
+    m:share(fake, function(figures) saves[#saves + 1] = figures end)
+    return m, saves, queries
+  end
+
+  it("saves the run's figures so far, and stops it once its scope's runs crossed the limit together", function()
+    local others = { tokens = 300 }
+    local m, saves, queries = shared_meter(1000, others)
+    feed(m, { turn(500, 100) })
+    expect(m:stop_now()):equals(false) -- 300 + 600: under the limit
+    expect(#saves):equals(1)
+    expect(saves[1].tokens):equals(600)
+    expect(queries[1].budget_group):equals("g-1")
+    expect(queries[1].since):equals("2026-11-26T00:00:00Z")
+    others.tokens = 500 -- a sibling went on
+    m.checked_at = m.checked_at - budget_live.CHECK_MS -- a second later
+    expect(m:stop_now()):equals(true)
+    expect(m.exceeded.spent):equals(1100) -- its own counted once, as it has it now
+    expect(m.exceeded.run_spent):equals(600)
+    expect(m.exceeded.shared):equals(true)
+    local record = m:apply({ status = "review" }, true)
+    expect(record.status):equals("budget_exceeded")
+    expect(record.failure_reason):matches("1100 tokens spent, over the limit of 1000 tokens %(%-%-budget%-tokens%), with the runs going beside it; the agent was stopped")
+  end)
+
+  it("reads the store at most once a second, and writes only changed figures", function()
+    local m, saves, queries = shared_meter(1000, { tokens = 0 })
+    for _ = 1, 20 do
+      m:stop_now()
+    end
+    expect(#queries):equals(1)
+    expect(#saves):equals(0) -- nothing reported yet
+  end)
+
+  it("puts the runs of a fan-out in the group of the command that started them", function()
+    local g = budget_live.group(false)
+    expect(g.id):matches("^%x+%-")
+    local env = budget_live.group_env(g)
+    expect(env.SIDECAR_BUDGET_GROUP):equals(g.id .. " " .. g.since)
+  end)
+end)

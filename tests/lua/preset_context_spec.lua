@@ -170,7 +170,9 @@ describe("a script's context under a budget", function()
     expect({ rest[1].status, rest[2].status, rest[1].run_id }):equals({ "not_started", "not_started", nil })
     expect(rest[1].why):contains("a step on spender not started: budget exceeded: 3000 tokens spent, over the limit "
       .. "of 2000 tokens")
-    expect(#ctx.budget_stops):equals(2)
+    expect(#ctx.budget_stops):equals(3) -- the step it stopped, and the two it did not start
+    expect(ctx.budget_stops[1]):contains("the step on spender (R-")
+    expect(ctx.budget_stops[1]):contains(") was stopped: budget exceeded: 3000 tokens spent")
     ctx:close()
     local s = assert(store.open(repo .. "/.agent"))
     expect(#s:list_runs({ limit = 0 })):equals(1)

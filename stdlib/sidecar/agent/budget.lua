@@ -21,8 +21,11 @@
 --- exception), and its finished runs are unmetered, counted apart and never held against later
 --- runs.
 --- A step starts only while every scope has something left: what one run will cost cannot be
---- known ahead, so a run is stopped when it crosses what was left.
+--- known ahead, so a run is stopped when it crosses what was left. Runs going at once share their
+--- scopes as they go (sidecar.agent.budget_live): each writes what it spent so far to its record,
+--- and once the runs of a scope crossed its limit together, every one still going is stopped.
 local agent_events = require("sidecar.agent.events")
+local budget_live = require("sidecar.agent.budget_live")
 local budget_settings = require("sidecar.core.budget_settings")
 local store = require("sidecar.core.store")
 
@@ -80,7 +83,8 @@ end
 
 ---The budget of one command: config's `budgets` and the command line's budget_tokens,
 ---budget_usd (text or number) and budget_allow_unknown. Returns the budget ({command?, per_run?,
----per_task?, per_day?, allow_unknown}), false when there is none, or nil, message (a usage error).
+---per_task?, per_day?, allow_unknown, group}), false when there is none, or nil, message (a usage
+---error). group: the runs of this command that share it as they go (sidecar.agent.budget_live).
 ---@param budgets table|nil  cfg.budgets
 ---@param o table  the command's options
 ---@return table|false|nil budget, string? message
@@ -99,6 +103,7 @@ function M.from_options(budgets, o)
   if not (b.command or b.per_run or b.per_task or b.per_day) then
     return false
   end
+  b.group = budget_live.group(M.command_spent_env() ~= nil)
   return b
 end
 
@@ -323,7 +328,9 @@ function M.before_run(s, b, o)
   if not ok then
     return nil, why, crossed
   end
-  return M.meter(M.allowance(b, spent), baseline_of(o.spec, o.resume))
+  local m = M.meter(M.allowance(b, spent), baseline_of(o.spec, o.resume))
+  m.group, m.task_id = b.group, o.task_id
+  return m
 end
 
 local Meter = {}
@@ -356,6 +363,7 @@ function Meter:observe(kind, fields)
   if type(fields.cost_usd) == "number" and fields.cost_usd == fields.cost_usd then
     self.usd = math.max(0, fields.cost_usd - self.base_usd)
   end
+  self.changed = self.changed or total ~= nil or fields.cost_usd ~= nil
   for _, a in ipairs(self.exceeded and {} or self.allowance) do
     local own = self[a.kind]
     if own and own > a.left then
@@ -369,8 +377,20 @@ function Meter:observe(kind, fields)
   end
 end
 
+---Shares the run's budget with the runs going beside it (sidecar.agent.budget_live): its figures
+---so far go to `save` ({tokens, usd}: the run's owner writes them to its record) as they come, and
+---stop_now also reads what the budget's scopes spent in all from `s`, the run's store.
+---@param s table  the store
+---@param save fun(figures: table)
+function Meter:share(s, save)
+  self.store, self.save = s, save
+end
+
 ---Whether the run must be stopped now.
 function Meter:stop_now()
+  if self.store and not self.exceeded then
+    budget_live.tick(self)
+  end
   return self.exceeded ~= nil
 end
 
@@ -385,7 +405,7 @@ function Meter:apply(record, stopped)
     record.status = "budget_exceeded"
     record.budget_exceeded = { scope = x.scope, kind = x.kind, limit = x.limit, spent = x.spent,
       left_at_start = x.left_at_start, run_spent = x.run_spent, stopped = stopped }
-    record.failure_reason = M.describe(x)
+    record.failure_reason = M.describe(x) .. (x.shared and ", with the runs going beside it" or "")
       .. (stopped and "; the agent was stopped" or "; the agent had ended with that report")
   end
   return record

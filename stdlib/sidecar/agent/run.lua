@@ -151,7 +151,7 @@ local function new_record(o, run)
     agent_role = o.agent_role, model = o.model,
     sandbox = run.sandbox, status = "running", started_at = store.now(), repo = run.repo, review_state = "pending",
     ephemeral = run.ephemeral, resumed_session = o.resume and o.resume.session_id,
-    resumed_run = o.resume and o.resume.run_id }
+    resumed_run = o.resume and o.resume.run_id, budget_group = (o.budget and o.budget.group or {}).id }
   for k, v in pairs(o.record or {}) do
     record[k] = v
   end
@@ -411,6 +411,12 @@ local function run_agent(s, o, run)
   t:event("run.started", { runner = spec.name, command = record.command, sandbox = run.sandbox, model = o.model })
   local events = { kept = 0, dropped = 0 }
   local parser = event_parser(spec, t, o, events)
+  if o.budget and parser then
+    o.budget:share(s, function(figures) -- what it spent so far, for the budgets of the runs beside it
+      record.usage, record.cost_usd = { total = figures.tokens }, figures.usd
+      run_record.save(s, record) -- refused once the run was ended from outside (run kill): nothing to add
+    end)
+  end
   local env = agent_env(spec, o)
   refs:block_push(env) -- no push leaves a run: git's config in the agent's environment refuses it
   require("sidecar.agent.hooks").run_env(env, { run_id = id, run_dir = run_dir, repo = run.repo, task = o.task })

@@ -469,7 +469,8 @@ end
 
 ---Usage totals: one row per group ("" for all runs, or runner, model, task, status, day, run),
 ---each {group, runs, input = {sum, reported}, cached_input, output, reasoning_output, total,
----cost_usd = {sum, reported}, first_at, last_at}. `since`/`until`: ISO-8601 UTC text.
+---cost_usd = {sum, reported}, first_at, last_at}. `since`/`until`: ISO-8601 UTC text; `task_id`:
+---that task's runs only; `budget_group`: the runs of one command sharing a budget only.
 function Store:usage(q)
   return self.db:usage(q)
 end

@@ -270,9 +270,14 @@ local function read_output(root, run_id)
   return (files.read(root .. "/runs/" .. run_id .. "/output.md"))
 end
 
--- What ctx:agent returns for a finished run (output: the answer, when the caller has it).
+-- What ctx:agent returns for a finished run (output: the answer, when the caller has it). A run
+-- the budget stopped is a budget stop of the preset run as well (ctx.budget_stops).
 local function finished(self, o, r, record, output)
   self.runs[#self.runs + 1] = record.run_id
+  if record.status == "budget_exceeded" then
+    self.budget_stops[#self.budget_stops + 1] = ("preset %s: the step on %s (%s) was stopped: %s"):format(
+      self.preset.name, r.runner, record.run_id, record.failure_reason or "budget exceeded")
+  end
   return { run_id = record.run_id, status = record.status, output = output or read_output(self.root, record.run_id),
     record = record, route = r, lens = o.lens, role = o.role, why = M.why(record) }
 end

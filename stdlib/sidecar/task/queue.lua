@@ -5,6 +5,7 @@
 --- end, tasks that depended on them become ready and start too. Each run is a `sidecar run`
 --- process of its own, so runs share nothing but the store.
 local agent_budget = require("sidecar.agent.budget")
+local budget_live = require("sidecar.agent.budget_live")
 local errors = require("sidecar.core.errors")
 local json = require("sidecar.core.json")
 local proc = require("sidecar.core.proc")
@@ -71,8 +72,8 @@ end
 
 -- Under a command budget (o.budget, sidecar.agent.budget): the --budget-* arguments of the next
 -- run (the limits the user set) and the environment saying what the runs ended so far spent
--- (SIDECAR_BUDGET_SPENT); or nil and why none may start. Runs going at once each count what was
--- spent when they started.
+-- (SIDECAR_BUDGET_SPENT) and the group of runs sharing it (SIDECAR_BUDGET_GROUP); or nil and why
+-- none may start. Runs going at once count what the others spent as they go.
 local function budget_args(s, o, outcomes)
   local b = o.budget
   if not (b and b.command) then
@@ -96,7 +97,9 @@ local function budget_args(s, o, outcomes)
     args[#args + 1], args[#args + 2] = "--budget-usd", ("%.17g"):format(b.command.usd)
   end
   args[#args + 1] = b.allow_unknown and "--budget-allow-unknown" or nil
-  return args, { [agent_budget.SPENT_VARIABLE] = ("%d %.17g"):format(spent.tokens, spent.usd) }
+  local env = b.group and budget_live.group_env(b.group) or {} -- its runs share the limit as they go
+  env[agent_budget.SPENT_VARIABLE] = ("%d %.17g"):format(spent.tokens, spent.usd)
+  return args, env
 end
 
 ---Runs every ready task, `jobs` at a time, starting tasks as they become ready, until none is
