@@ -112,6 +112,30 @@ done
 eq "--dry-run --json: the steps" "true scout implementer workspace-write dry_run" \
   "$(jv .ok <dry.json) $(jv .data.result.steps.1.role <dry.json) $(jv .data.result.steps.2.role <dry.json) \
 $(jv .data.result.steps.2.sandbox <dry.json) $(jv .data.result.steps.2.status <dry.json)"
+eq "--dry-run --json: the runs recorded, each step's command naming its run folder" "3 yes" \
+  "$("$S" -e "print(#require('sidecar.core.json').decode(io.read('a')).data.runs)" <dry.json) \
+$(jv .data.result.steps.1.command <dry.json | grep -q "/runs/$(jv .data.runs.1 <dry.json)/prompt.md" && echo yes)"
+expect_run "an empty list parameter is a usage error (exit 2)" 2 "" \
+  "--param lenses=: expected a list of one or more items, comma-separated \(lenses=a,b\)" -- \
+  "$S" preset run triangulated-review --param lenses=
+expect_run "... and so is a list of empty items" 2 "" "--param lenses=,: expected a list of one or more items" -- \
+  "$S" preset run triangulated-review --param lenses=,
+mkdir -p .agent/presets
+cat >.agent/presets/empty-lists.lua <<'LUA'
+local json = require("sidecar.core.json")
+return require("sidecar.preset.define").define({
+  name = "empty-lists",
+  summary = "Empty tables in data",
+  run = function()
+    return { text = "none\n", data = { findings = {}, nested = { runs = {} }, counts = json.object() } }
+  end,
+})
+LUA
+"$S" preset run empty-lists --json >empty.json
+eq "an empty list in a preset's data is [], an empty object marked so is {}" '[] [] {}' \
+  "$("$S" -e "local j = require('sidecar.core.json'); local d = j.decode(io.read('a')).data.result
+print(j.encode(d.findings) .. ' ' .. j.encode(d.nested.runs) .. ' ' .. j.encode(d.counts))" <empty.json)"
+rm .agent/presets/empty-lists.lua
 
 # --- checks, rounds and re-prompts -------------------------------------------------------------
 cd "$work/main"

@@ -584,3 +584,15 @@ describe("json.try_decode", function()
     expect(swallowed):is_true()
   end)
 end)
+
+describe("json.empty_as_arrays", function()
+  it("writes the empty tables of data as lists at any depth, keeping a marked object and a cycle", function()
+    local data = { findings = {}, nested = { { runs = {} } }, counts = json.object(), full = { a = 1 } }
+    data.self = data
+    expect(rawequal(json.empty_as_arrays(data), data)):is_true()
+    data.self = nil
+    expect(json.encode(data)):equals('{"counts":{},"findings":[],"full":{"a":1},"nested":[{"runs":[]}]}')
+    expect(json.empty_as_arrays(nil)):is_nil()
+    expect(json.encode(json.empty_as_arrays({}))):equals("[]")
+  end)
+end)

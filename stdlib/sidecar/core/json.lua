@@ -68,6 +68,30 @@ function M.object(t)
   return setmetatable(t or {}, host.object_mt)
 end
 
+-- Marks the unmarked empty tables under `v` as arrays (M.empty_as_arrays); `seen`: tables walked.
+local function mark_empty(v, seen)
+  if type(v) ~= "table" or seen[v] then
+    return
+  end
+  seen[v] = true
+  if next(v) == nil and getmetatable(v) == nil then
+    M.array(v)
+  end
+  for _, item in pairs(v) do
+    mark_empty(item, seen)
+  end
+end
+
+---Marks every empty table in `v` that has no mark (nor any metatable) as an array, at any depth, and
+---returns `v`: for data whose empty tables are lists (a preset's `data`), where `{}` would say
+---"an object". A table marked json.object stays `{}`.
+---@param v any
+---@return any
+function M.empty_as_arrays(v)
+  mark_empty(v, {})
+  return v
+end
+
 ---@param v any
 ---@return boolean
 function M.is_array(v)

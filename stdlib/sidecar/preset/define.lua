@@ -344,6 +344,9 @@ function M.params(spec, given)
         #known > 0 and table.concat(known, ", ") or "none")
     end
     local value = convert(p, v)
+    if p.type == "list" and #value == 0 then
+      return nil, ("--param %s=%s: expected a list of one or more items, comma-separated (%s=a,b)"):format(k, v, k)
+    end
     if value == nil then
       return nil, ("--param %s=%s: expected %s"):format(k, v, p.type == "integer" and "a whole number" or
         (p.type == "boolean" and "true or false" or ("a " .. p.type)))

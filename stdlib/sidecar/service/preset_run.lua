@@ -126,7 +126,7 @@ function M.run(o)
   local good = ran.ok ~= false and not missed and #ctx.budget_stops == 0
   return { ok = good, status = good and 0 or 1, errors = errors, warnings = warnings, text = ran.text,
     skipped = ctx.skipped, change = change, missed = missed,
-    data = { preset = spec.name, params = c.params, result = ran.data or json.null, text = ran.text or json.null,
+    data = { preset = spec.name, params = c.params, result = json.empty_as_arrays(ran.data) or json.null, text = ran.text or json.null,
       runs = json.array(ctx.runs), skipped = json.array(ctx.skipped), change = change or json.null, source = source,
       path = path, shadows = info.shadows or json.null, passed_over = info.passed_over or json.null } }
 end
