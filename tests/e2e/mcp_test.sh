@@ -191,7 +191,7 @@ eq "stdout: every line a JSON-RPC message" "0" "$bad_lines"
 eq "stderr: the diagnostics" "yes" "$(grep -q 'cancelled: the user pressed Esc' "$work/mcp.err" && echo yes)"
 
 # --- sidecar context ----------------------------------------------------------------------------
-expect_run "context: text" 0 "^Spend so far: 3 runs, 120 tokens .*Runs waiting for a decision .*: none.*Open tasks:\n- T-0002 .*Recent decisions:\n- $run2 blocked by agent:mcp: needs tests\n- $run1 approved by agent:mcp: fine\n.*Files edited in recent sessions: none" "" -- "$S" context
+expect_run "context: text" 0 "^Runs waiting for a decision .*: none\n\nSpend so far: 3 runs, 120 tokens .*, no cost reported\n.*Open tasks:\n- T-0002 .*Recent decisions:\n- $run2 blocked by agent:mcp: needs tests\n- $run1 approved by agent:mcp: fine\n.*Files edited in recent sessions: none" "" -- "$S" context
 "$S" context --json >ctx.json
 eq "context --json: the envelope" "true context T-0002" "$(field ctx.json .ok) $(field ctx.json .command) $(field ctx.json .data.tasks.1.task_id)"
 for i in $(seq 1 30); do "$S" task create --title "Filler task number $i with a long enough title" >/dev/null; done

@@ -93,7 +93,7 @@ eq "review: the reviewers' runs are reported, not waiting" "reported reported re
   "$(for r in .agent/runs/*/run.json; do field "$r" .review_state; done | tr '\n' ' ' | sed 's/ $//')"
 expect_run "review: run review lists none of them" 0 "^no runs waiting for a decision" "" -- "$S" run review
 expect_run "review: context leads with no decision waiting" 0 \
-  "^Spend so far: [^\n]*\n\nRuns waiting for a decision \(sidecar run approve\|block\): none\n" "" -- "$S" context
+  "^Runs waiting for a decision \(sidecar run approve\|block\): none\n\nSpend so far: [^\n]*\n" "" -- "$S" context
 
 # --- one re-prompt fixes a worker; a worker wrong twice is escalated, not merged ----------------
 review_repo flaky "$F/answers/flaky"

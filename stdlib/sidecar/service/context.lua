@@ -1,7 +1,7 @@
 --- What a main agent should know now about a repository's Sidecar work, within a token budget
---- (`sidecar context`, and the `context` tool of `sidecar mcp`): spend so far, runs waiting for a
---- decision with their summaries and blockers, open tasks, recent decisions, and files edited in
---- recent agent sessions. A budget is estimated at 4 characters a token; what does not fit is
+--- (`sidecar context`, and the `context` tool of `sidecar mcp`): first what needs the user, the runs
+--- waiting for a decision with their summaries and blockers; then spend so far, open tasks, recent
+--- decisions, and files edited in recent agent sessions. A budget is estimated at 4 characters a token; what does not fit is
 --- counted, never cut silently, in the order the sections come (the first matter most).
 local json = require("sidecar.core.json")
 local review = require("sidecar.task.review")
@@ -25,13 +25,14 @@ end
 -- Token and cost totals over every run of the store.
 local function spend(s)
   local rows = s:usage({ group_by = "" }) or {}
-  local t = { runs = 0, input_tokens = 0, output_tokens = 0, total_tokens = 0, cost_usd = 0 }
+  local t = { runs = 0, input_tokens = 0, output_tokens = 0, total_tokens = 0, cost_usd = 0, cost_reported = 0 }
   for _, r in ipairs(rows) do
     t.runs = t.runs + r.runs
     t.input_tokens = t.input_tokens + r.input.sum
     t.output_tokens = t.output_tokens + r.output.sum
     t.total_tokens = t.total_tokens + r.total.sum
     t.cost_usd = t.cost_usd + r.cost_usd.sum
+    t.cost_reported = t.cost_reported + r.cost_usd.reported
   end
   return t
 end
@@ -123,9 +124,11 @@ local SECTIONS = {
   { "session_files", "Files edited in recent sessions" },
 }
 
+-- A cost no run reported is said so, never "$0.0000".
 local function spend_line(sp)
-  return ("Spend so far: %d runs, %d tokens (input %d, output %d), $%.4f"):format(sp.runs, sp.total_tokens,
-    sp.input_tokens, sp.output_tokens, sp.cost_usd)
+  local cost = (sp.cost_reported or 0) > 0 and ("$%.4f"):format(sp.cost_usd) or "no cost reported"
+  return ("Spend so far: %d runs, %d tokens (input %d, output %d), %s"):format(sp.runs, sp.total_tokens,
+    sp.input_tokens, sp.output_tokens, cost)
 end
 
 ---Gathers the context of the store at `root`, fitted to `budget` tokens. Returns {budget_tokens,
@@ -178,12 +181,13 @@ function M.gather(root, budget)
   return data
 end
 
----The context as text for an agent (what `sidecar context` prints).
+---The context as text for an agent (what `sidecar context` prints): what waits for a decision
+---first, then the spend and the other sections.
 ---@param data table  gather's answer
 ---@return string
 function M.render(data)
-  local lines = { spend_line(data.spend) }
-  for _, section in ipairs(SECTIONS) do
+  local lines = {}
+  for i, section in ipairs(SECTIONS) do
     local key, heading = section[1], section[2]
     local omitted = data.omitted[key]
     if #data[key] > 0 or omitted then
@@ -197,7 +201,11 @@ function M.render(data)
     else
       lines[#lines + 1] = ("\n%s: none"):format(heading)
     end
+    if i == 1 then
+      lines[#lines + 1] = "\n" .. spend_line(data.spend)
+    end
   end
+  lines[1] = lines[1]:sub(2) -- no blank line above the first
   return table.concat(lines, "\n") .. "\n"
 end
 
