@@ -40,6 +40,7 @@ local proc = require("sidecar.core.proc")
 local route = require("sidecar.agent.route")
 local run_record = require("sidecar.run.record")
 local runners = require("sidecar.agent.runners")
+local step_not_run = require("sidecar.preset.step_not_run")
 local runs = require("sidecar.task.runs")
 local store = require("sidecar.core.store")
 local writer_lock = require("sidecar.core.writer_lock")
@@ -183,87 +184,11 @@ function Ctx:route(kind, risk, sandbox, runner)
   return r
 end
 
--- The argv a runner would run (for dry runs and "not installed" reports); run_dir the run's folder
--- when it is recorded, so the command can be run as shown.
-local function preview(cfg, r, prompt_file, run_dir)
-  local spec = assert(runners.get(r.runner))
-  local entry = cfg.runners[r.runner] or {}
-  local args = runs.agent_options(cfg, r.runner, r).args -- the runner's own, then effort and search
-  local ok, argv = pcall(spec.command, { prompt = "", prompt_file = prompt_file, repo = ".",
-    run_dir = run_dir or ".agent/runs/R-…",
-    model = r.model, sandbox = r.sandbox, args = args, program = entry.program, command = entry.command })
-  if not ok then
-    return nil, spec
-  end
-  return require("sidecar.agent.run").shown(argv) .. " < " .. prompt_file, spec, argv[1]
-end
-
--- A step that could not run: in ctx.skipped when the preset marked it optional, else ctx.missed.
-local function not_run(self, o, r, run_id, why)
-  local step = { run_id = run_id, step = ("%s%s on %s"):format(o.role or o.kind or "scan",
-    o.lens and (" [" .. o.lens .. "]") or "", r.runner), why = why }
-  local list = o.optional and self.skipped or self.missed
-  list[#list + 1] = step
-end
-
--- A run recorded without executing the agent (dry run, or the CLI is missing).
-local function record_not_run(self, o, r, status, why)
-  local s = self:store()
-  local run = assert(run_record.create(s, { task_id = self.task.task_id, runner_type = r.runner, model = r.model,
-    sandbox = r.sandbox, agent_role = o.role, status = "dry_run", dry_run = true, review_state = json.null,
-    preset = self.preset.name, lens = o.lens, route = { kind = o.kind, tier = r.tier, why = r.why } },
-    { { "prompt.md", o.prompt } }))
-  run.prompt_path = "runs/" .. run.run_id .. "/prompt.md"
-  local command = preview(self.cfg, r, self.root .. "/" .. run.prompt_path, self.root .. "/runs/" .. run.run_id)
-  run.command, run.not_run_reason = command, why
-  assert(run_record.save(s, run))
-  self.runs[#self.runs + 1] = run.run_id -- a run this preset run made, though nothing ran
-  if status == "not_run" then
-    not_run(self, o, r, run.run_id, why)
-  end
-  return { run_id = run.run_id, status = status, command = command, why = why, route = r, lens = o.lens,
-    role = o.role, skipped = status == "not_run" and o.optional == true or nil }
-end
-
 ---nil when the runner of route `r` can run here, else why not (with how to install it).
 ---@param r table  a route (Ctx:route)
 ---@return string|nil why
 function Ctx:missing(r)
-  local command, spec, program = preview(self.cfg, r, "prompt.md")
-  if command and program and not files.on_path(program) then
-    return ("%s is not installed (%s)"):format(program, spec.install and ("install it: " .. spec.install) or
-      "put it on PATH")
-  end
-end
-
--- The result of a step the budget cannot cover (`why`: which limit, with the figures): not started,
--- nothing recorded; the stop is kept in ctx.budget_stops for `sidecar preset run` to report.
-local function budget_stop(self, o, r, why)
-  self.budget_stops[#self.budget_stops + 1] = why
-  return { status = "not_started", why = why, route = r, lens = o.lens, role = o.role,
-    command = (preview(self.cfg, r, "prompt.md")) }
-end
-
--- The result of a step whose runner is not known (a typo, or defined by a config that is not
--- trusted): it cannot be made, so nothing is recorded; it is missed (or skipped, when optional).
-local function unknown_runner(self, o, r, why)
-  why = require("sidecar.core.config").untrusted_hint(self.cfg, why)
-  not_run(self, o, r, nil, why)
-  return { status = "not_run", why = why, route = r, lens = o.lens, role = o.role,
-    skipped = o.optional == true or nil }
-end
-
--- The result of a step that does not run (its runner unknown, a dry run, or its CLI is not
--- installed), recorded but for an unknown runner; nil when it runs.
-local function not_running(self, o, r)
-  local known, unknown = runners.get(r.runner)
-  if not known then
-    return unknown_runner(self, o, r, unknown)
-  end
-  local missing = self:missing(r)
-  if self.dry_run or missing then
-    return record_not_run(self, o, r, self.dry_run and "dry_run" or "not_run", self.dry_run and "--dry-run" or missing)
-  end
+  return step_not_run.missing(self, r)
 end
 
 local function read_output(root, run_id)
@@ -369,7 +294,7 @@ end
 ---@return table result  {run_id, status, output, why, route, lens, role, record; command for a step that did not run, skipped}
 function Ctx:agent(o)
   local r, st = plan(self, o)
-  local skipped = not_running(self, o, r)
+  local skipped = step_not_run.of(self, o, r)
   if skipped then
     return skipped
   elseif remote_readers(self) and not is_writer(r) then
@@ -383,7 +308,7 @@ function Ctx:agent(o)
   local refused
   opts.budget, refused = preset_budget.meter(self, r.runner)
   if refused then
-    return budget_stop(self, o, r, refused)
+    return step_not_run.budget_stop(self, o, r, refused)
   end
   local lock, busy, w, failed
   if is_writer(r) then
@@ -499,7 +424,7 @@ function Ctx:agents(list)
   local out, pending = {}, {}
   for i, o in ipairs(list) do
     local r, st = plan(self, o)
-    out[i] = not_running(self, o, r)
+    out[i] = step_not_run.of(self, o, r)
     if not out[i] then
       pending[#pending + 1] = { i = i, o = o, r = r, st = st }
     end
@@ -517,7 +442,7 @@ function Ctx:agents(list)
   local function start(p)
     local budget, refused = preset_budget.job(self, p.r.runner)
     if refused then
-      out[p.i] = budget_stop(self, p.o, p.r, refused)
+      out[p.i] = step_not_run.budget_stop(self, p.o, p.r, refused)
       return
     end
     local job = { root = root, repo = repo, runner = p.r.runner, settings = p.st, prompt = p.o.prompt,
