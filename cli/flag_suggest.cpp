@@ -75,4 +75,32 @@ std::string unexpected_arguments(CLI::App& app) {
   return message;
 }
 
+std::string misplaced_subcommand(CLI::App& app) {
+  CLI::App* at = parsed_chain(app).back();
+  std::vector<CLI::App*> subs = at->get_subcommands({});
+  if (subs.empty()) return "";
+  for (const CLI::Option* o : at->get_options()) {
+    const std::string kind = o->get_type_name();  // "T-ID"
+    if (!o->get_positional() || o->count() == 0 || kind.size() != 4 || kind.compare(1, 3, "-ID") != 0) continue;
+    const std::string word = o->as<std::string>();
+    const bool id = word.size() > 2 && word[0] == kind[0] && word[1] == '-';
+    if (id || word.empty() || word[0] < 'a' || word[0] > 'z') continue;
+    std::string names, near;
+    std::size_t near_distance = 3;
+    for (const CLI::App* sub : subs) {
+      names += (names.empty() ? "" : ", ") + sub->get_name();
+      const std::size_t d = edit_distance(word, sub->get_name());
+      if (d < near_distance) {
+        near = sub->get_name();
+        near_distance = d;
+      }
+    }
+    const std::string& name = at->get_name();
+    return name + ": " + word + " is not a " + (kind[0] == 'T' ? "task id (T-0001)" : "run id (R-0001)") +
+           " nor a subcommand of " + name + (near.empty() ? "" : " (did you mean " + near + "?)") +
+           "; subcommands: " + names;
+  }
+  return "";
+}
+
 }  // namespace sidecar::cli

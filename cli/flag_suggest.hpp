@@ -17,4 +17,10 @@ std::string closest_option(CLI::App& app, const std::string& given);
 // one, that one ("unknown option --budget-cost (did you mean --budget-usd?)").
 std::string unexpected_arguments(CLI::App& app);
 
+// When the deepest command parsed has subcommands and an id argument of its own (T-ID, R-ID) took
+// a word that is no id (`sidecar run diff R-1`: `diff` taken for the task): the message naming
+// its subcommands, and the closest one ("run: diff is not a task id (T-0001) nor a subcommand of
+// run (did you mean discard?); subcommands: list, show, ..."). "" otherwise.
+std::string misplaced_subcommand(CLI::App& app);
+
 }  // namespace sidecar::cli

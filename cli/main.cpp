@@ -357,9 +357,11 @@ static int sidecar_main(int argc, char** argv) {
         return usage_error("task needs a subcommand: create, list, show, import, export or set-status (sidecar task --help)");
       }
     }
+    if (std::string m = sidecar::cli::misplaced_subcommand(app); !m.empty()) return usage_error(m);
     if (dynamic_cast<const CLI::ExtrasError*>(&e)) return usage_error(sidecar::cli::unexpected_arguments(app));
     return usage_error(what);
   }
+  if (std::string m = sidecar::cli::misplaced_subcommand(app); !m.empty()) return usage_error(m);
 
   if (code.empty() && app.get_subcommands().empty()) {
     std::fputs(app.help().c_str(), stdout);

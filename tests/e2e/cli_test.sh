@@ -17,6 +17,11 @@ expect_run "unknown test flag" 2 '^$' 'unknown option or argument: --nope' -- "$
 expect_run "--budget-cost: did you mean --budget-usd?" 2 '^$' \
   '^sidecar: unknown option or argument: --budget-cost 0\.03 \(did you mean --budget-usd\?\)\n' -- "$S" run T-0001 --budget-cost 0.03
 expect_run "--limt: did you mean --limit?" 2 '^$' '\(did you mean --limit\?\)' -- "$S" run list --limt 3
+expect_run "run diff R-1: not a task id nor a subcommand, the subcommands named (exit 2)" 2 '^$' \
+  '^sidecar: run: diff is not a task id \(T-0001\) nor a subcommand of run; subcommands: list, show, approve, .*discard\n' \
+  -- "$S" run diff R-0001
+expect_run "run shwo: did you mean show?" 2 '^$' 'run: shwo is not a task id \(T-0001\) nor a subcommand of run \(did you mean show\?\)' \
+  -- "$S" run shwo
 expect_run "a flag close to nothing: no guess" 2 '^$' '^sidecar: unknown option or argument: --zzzzzz\n' -- "$S" run list --zzzzzz
 expect_run "-e without code" 2 '^$' '-e needs Lua code' -- "$S" -e
 expect_run "script without a file" 2 '^$' 'script needs a file' -- "$S" script

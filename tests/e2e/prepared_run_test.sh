@@ -31,18 +31,18 @@ eq "events.jsonl: the run's events" "run.started run.finished" "$(head -1 $d/eve
 eq "run.json: the record" "review" "$(field $d/run.json .status)"
 eq "decision.md: left to the caller" "" "$(diff "$work/decision-before" $d/decision.md)"
 eq "the run is in the store, naming the folder" "$d" "$(field .agent/runs/R-0001/run.json .prepared)"
-expect_run "a folder already run is refused" 2 "^$" "has been run already" -- "$S" run --prepared $d
+expect_run "a folder already run is refused (exit 1: the command line is right)" 1 "^$" "has been run already" -- "$S" run --prepared $d
 expect_run "not a prepared folder" 2 "^$" "is not a prepared folder.*sidecar prepare" -- "$S" run --prepared .agent
 "$S" prepare --title "Broken" --prompt "x" --task-id broken >/dev/null
 printf '{"task_id": 3' >.agent/sidecars/broken/model.json
-expect_run "a broken model.json" 2 "^$" "model\.json is not a JSON object" -- "$S" run --prepared .agent/sidecars/broken
+expect_run "a broken model.json (exit 1)" 1 "^$" "model\.json is not a JSON object" -- "$S" run --prepared .agent/sidecars/broken
 "$S" prepare --title "Planted" --prompt "x" --task-id planted >/dev/null
 sed -i 's/"sandbox": "read-only"/"sandbox": "danger-full-access"/' .agent/sidecars/planted/model.json
 expect_run "a folder asking for danger-full-access needs --allow-full-auto" 2 "^$" "danger-full-access" -- \
   "$S" run --prepared .agent/sidecars/planted
 "$S" prepare --title "Fifo" --prompt "x" --task-id fifo >/dev/null
 rm .agent/sidecars/fifo/prompt.md && mkfifo .agent/sidecars/fifo/prompt.md
-expect_run "a planted FIFO for prompt.md is refused, not waited on" 2 "^$" "fifo cannot be run: .*prompt\.md" -- \
+expect_run "a planted FIFO for prompt.md is refused, not waited on (exit 1)" 1 "^$" "fifo cannot be run: .*prompt\.md" -- \
   "$S" run --prepared .agent/sidecars/fifo
 expect_run "a task and --prepared" 2 "^$" "not both" -- "$S" run T-0001 --prepared .agent/sidecars/broken
 "$S" prepare --title "JSON" --prompt "Say hello." --task-id json >/dev/null

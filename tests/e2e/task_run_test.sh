@@ -424,7 +424,8 @@ eq "the run names its terminal" "yes" "$(field .agent/runs/$belled/run.json .lau
   finish >/dev/null
 ) || failed=$((failed + 1))
 # It sleeps far longer than the checks below take on the busiest machine: only `run kill` ends it.
-killed=$(BG_SLEEP=437.75 "$S" run T-0001 --runner command --background 2>/dev/null)
+killed=$(BG_SLEEP=437.75 "$S" run T-0001 --runner command --background 2>/dev/null \
+  --notify 'printf "%s %s %s\n" "$SIDECAR_RUN" "$SIDECAR_EVENT" "$SIDECAR_STATUS" >>"'"$work"'/killed_notice"')
 expect_run "run wait --timeout" 1 "^$" "still running after 300 ms" -- "$S" run wait $killed --timeout 300ms
 # Ctrl-C while waiting or following: a plain message and 130, never an internal path.
 for follow in "run wait $killed" "run tail -f $killed"; do
@@ -448,6 +449,8 @@ eq "killed: recorded interrupted" "interrupted" "$(field .agent/runs/$killed/run
 eq "killed: the task can run again" "ready" "$(field .agent/tasks/T-0001.json .status)"
 gone=yes; pgrep -f 'sleep 437.75' >/dev/null && gone=no
 eq "killed: no orphans" "yes" "$gone"
+wait_until "killed: the ended notice came" 60 grep -qs "$killed" "$work/killed_notice"
+eq "killed: the notice says it ended interrupted, once" "$killed ended interrupted" "$(cat "$work/killed_notice")"
 expect_run "kill an ended run" 1 "^$" "run $killed already ended: interrupted" -- "$S" run kill $killed
 expect_run "kill an unknown run" 1 "^$" "no run R-0042" -- "$S" run kill R-0042
 

@@ -1,7 +1,7 @@
 --- `sidecar run --prepared DIR`: runs a folder `sidecar prepare` made and fills it
 --- (sidecar.task.prepared_run). Prints the run (text, or the JSON envelope with --json) and
---- returns the exit status: 0 the run ended in review, 1 it did not (or could not run), 2 the
---- command line or the folder is wrong.
+--- returns the exit status: 0 the run ended in review, 1 it did not (or could not run: a broken
+--- folder, one run already), 2 the command line is wrong (DIR is no prepared folder).
 local json = require("sidecar.core.json")
 local out = require("sidecar.cli.output")
 local prepared_run = require("sidecar.task.prepared_run")
@@ -13,9 +13,9 @@ local EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
 ---`sidecar run --prepared DIR`
 function M.run(o)
-  local p, why = prepared_run.read(o.prepared)
+  local p, why, code = prepared_run.read(o.prepared)
   if not p then
-    return out.fail(o, "run", why, EXIT_USAGE)
+    return out.fail(o, "run", why, code == "usage" and EXIT_USAGE or EXIT_FAILURE)
   end
   local s, cfg = runs.open(o.root or p.root, { create = true })
   if not s then

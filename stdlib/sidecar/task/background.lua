@@ -99,6 +99,22 @@ function M.launch_settings(l)
     os_sandbox = v(l.os_sandbox), network = v(l.network) }
 end
 
+-- The person who started the run is told it ended (its --notify, the config's notify,
+-- notify-send), stopped runs too (`run kill`, a signal): then the worker is on its way out, so a
+-- notice that fails is not another error. For a run on a Slurm node, by the submitting side,
+-- where its terminal is (stdlib/sidecar/executor/slurm_react.lua).
+local function notify_end(s, cfg, ended, notify, stopped)
+  if not ended or s.scratch then
+    return
+  end
+  local notices = require("sidecar.task.notices")
+  if stopped then
+    pcall(notices.run_ended, s, cfg, ended, notify)
+  else
+    notices.run_ended(s, cfg, ended, notify)
+  end
+end
+
 ---The worker's side: executes the queued run `run_id` with the settings recorded at its start,
 ---holding the run's lock (run_reconcile.claim) from before the run is marked running until its
 ---end is recorded. `on_progress(line)` is given each progress line (optional). Returns the run
@@ -142,20 +158,14 @@ function M.work(s, cfg, run_id, on_progress)
     run_reconcile.stop_processes(s, s:get_run(run_id) or run, LEFTOVER_GRACE_MS)
   end
   lock:release() -- the run's end is recorded (by agent_run, even when interrupted)
-  if not ok then
-    error(result, 0)
-  end
   -- The config's reactions (fix runs), run by this worker after the run's own end; not by a worker
   -- on a Slurm node, whose scratch store cannot number new runs (stdlib/sidecar/executor/node.lua).
-  if result and not s.scratch then
+  if ok and result and not s.scratch then
     result = runs.react(s, cfg, task, st, result)
   end
-  -- The person who started it is told it ended (its --notify, the config's notify, notify-send);
-  -- for a run on a Slurm node, by the submitting side, where its terminal is
-  -- (stdlib/sidecar/executor/slurm_react.lua).
-  local ended = result or s:get_run(run_id)
-  if ended and not s.scratch then
-    require("sidecar.task.notices").run_ended(s, cfg, ended, v(l.notify))
+  notify_end(s, cfg, ok and result or s:get_run(run_id), v(l.notify), not ok)
+  if not ok then
+    error(result, 0)
   end
   return result, message, err_code
 end

@@ -34,8 +34,9 @@ local function has_usage(usage)
 end
 
 ---What a prepared folder says: {dir, meta (model.json), prompt, runner, root (the `.agent` folder
----whose store records the run)}, or nil and why (not a
----prepared folder, a broken model.json, an answer already there).
+---whose store records the run)}, or nil, why and a code: "usage" when `dir` is not a prepared
+---folder (the command line named the wrong one), "bad_folder" for a broken one (model.json),
+---"already_run" when its answer is there already.
 ---@param dir string
 function M.read(dir)
   dir = dir:gsub("/+$", "")
@@ -46,29 +47,30 @@ function M.read(dir)
   end
   if code == "ENOENT" then
     return nil, ("%s is not a prepared folder (it needs model.json and prompt.md: make one with sidecar prepare)")
-      :format(dir)
+      :format(dir), "usage"
   elseif not prompt then
-    return nil, ("%s cannot be run: %s"):format(dir, why)
+    return nil, ("%s cannot be run: %s"):format(dir, why), "bad_folder"
   end
   local ok, meta = json.try_decode(meta_text)
   if not ok or type(meta) ~= "table" then
-    return nil, ("%s/model.json is not a JSON object: %s"):format(dir, ok and "another value" or tostring(meta))
+    return nil, ("%s/model.json is not a JSON object: %s"):format(dir, ok and "another value" or tostring(meta)),
+      "bad_folder"
   end
   for _, key in ipairs({ "task_id", "model", "repo" }) do
     if type(meta[key]) ~= "string" or meta[key] == "" then
       return nil, ("%s/model.json: %s is missing (it should name the %s)"):format(dir, key,
-        key == "repo" and "repository" or key == "model" and "model" or "task")
+        key == "repo" and "repository" or key == "model" and "model" or "task"), "bad_folder"
     end
   end
   local output, _, output_code = read(dir .. "/output.md")
   if has_usage(meta.usage) or (output or "") ~= "" or output_code == "EFBIG" then
     return nil, ("%s has been run already (output.md and the usage are filled in): prepare a new folder to run "
-      .. "it again"):format(dir)
+      .. "it again"):format(dir), "already_run"
   end
   local runner = RUNNERS[meta.runner or "codex-cli"]
   if not runner then
     return nil, ("%s/model.json: runner '%s' is not one Sidecar runs (codex-cli or claude-code)"):format(dir,
-      tostring(meta.runner))
+      tostring(meta.runner)), "bad_folder"
   end
   -- The repository the folder lies in (<repo>/.agent/sidecars/<id>), if it does: its store records
   -- the run, and a relative repository in model.json (prepare's default is ".") is that one.
