@@ -301,5 +301,24 @@ expect_run "doctor --json: ok false, every problem in errors" 1 \
 printf 'return {runners = {codex = {program = 42}}}\n' >doctored/.agent/config.lua
 expect_run "doctor: a broken config.lua is an error of its own" 1 '' 'doctor: config: .*config\.lua' \
   -- "$S" doctor --root doctored/.agent
+# doctor starts each CLI inside the OS sandbox a run gets: a launcher whose real program lies in a
+# folder the sandbox does not show (/tmp, which it makes private) is broken, the folder to show
+# named; isolation.read shows it, and it is ready.
+hid=$(mktemp -d /tmp/sidecar-doctor-XXXXXX)
+mkdir -p "$hid/bin" "$hid/lib" hidden-cli && (cd hidden-cli && git init -q && "$S" init >/dev/null)
+printf '#!/bin/sh\nexec %s/lib/codex-real "$@"\n' "$hid" >"$hid/bin/codex"
+printf '#!/bin/sh\ncase "$1" in --version) echo "codex-cli 0.169.0";; *) echo "--json --ephemeral --sandbox --cd --model -o, --output-last-message --skip-git-repo-check";; esac\n' >"$hid/lib/codex-real"
+chmod +x "$hid/bin/codex" "$hid/lib/codex-real"
+printf 'return { runners = { codex = { program = { "%s/bin/codex" } } } }\n' "$hid" >hidden-cli/.agent/config.lua
+expect_run "doctor: a CLI that answers outside but not inside the sandbox is broken, the folder to show named" 1 \
+  "codex +BROKEN +codex-cli 0\.169\.0 +it answers outside but does not start inside the OS sandbox runs get \([^\n]*not found\): $hid/lib/codex-real is where the sandbox does not show it; show its folder with isolation = \{ read = \{ \"$hid/lib\" \} \}" \
+  "doctor: codex: it answers outside but does not start inside" -- "$S" doctor --root hidden-cli/.agent
+printf 'return { runners = { codex = { program = { "%s/bin/codex" } } }, isolation = { read = { "%s/lib" } } }\n' "$hid" "$hid" \
+  >hidden-cli/.agent/config.lua
+expect_run "doctor: shown with isolation.read, it is ready" 0 "codex +ok +codex-cli 0\.169\.0 +ready" "" -- \
+  "$S" doctor --root hidden-cli/.agent
+expect_run "doctor: without an OS sandbox, nothing is checked inside" 0 "codex +ok +codex-cli 0\.169\.0 +ready" "" -- \
+  env SIDECAR_OS_SANDBOX=off "$S" doctor --root hidden-cli/.agent
+rm -rf "$hid"
 eq "no CLI process left behind" "" "$(ps -e -o args= | grep -F -- "$work/" | grep -v grep)"
 finish

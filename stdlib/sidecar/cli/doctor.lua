@@ -7,6 +7,7 @@
 ---   -- {ok, usable, config, sandbox = {mode, network, ok, advice?},
 ---   --  runners = {{name, origin, argv, ok, installed, version, missing_flags, advice}}}
 local cli_output = require("sidecar.cli.output")
+local doctor_sandbox = require("sidecar.cli.doctor_sandbox")
 local executor = require("sidecar.executor")
 local json = require("sidecar.core.json")
 local proc = require("sidecar.core.proc")
@@ -157,6 +158,7 @@ function M.check(opts)
   local root = (opts and opts.root) or require("sidecar.core.store").find_root(".")
   local cfg, config_error = project_config(root)
   local checks, specs = plan(cfg), {}
+  local inside = doctor_sandbox.open(cfg, root and root:match("^(.*)/[^/]*$") or ".", root)
   for _, c in ipairs(checks) do
     c.results = {}
     for _, key in ipairs({ "version", "probe", "lookup" }) do
@@ -165,8 +167,18 @@ function M.check(opts)
         c.results[#c.results + 1] = #specs
       end
     end
+    -- The same program started in the OS sandbox a run gets: "ready" means a run will start.
+    c.inside_argv = inside and (c.version or c.lookup)
+    local wrapped = c.inside_argv and inside:wrap(c, c.inside_argv, c.env, TIMEOUT_MS)
+    if wrapped then
+      specs[#specs + 1] = wrapped
+      c.inside_at = #specs
+    end
   end
   local results = proc.parallel(specs, { max_jobs = 8 })
+  if inside then
+    inside:close()
+  end
   local report = { runners = {}, usable = 0, config = cfg and (cfg.path or json.null) or json.null }
   for _, c in ipairs(checks) do
     local got = {}
@@ -174,6 +186,10 @@ function M.check(opts)
     local e = not c.argv and { installed = false, ok = false, missing_flags = {}, advice = ("its argv cannot be made (%s): "
         .. "fix %s"):format(c.why, fix_where(c, "command")) } or c.version and judge_cli(c, got[1], got[2])
         or judge_command(c, got[1])
+    local refused = e.ok and c.inside_at and inside:judge(c, c.inside_argv, results[c.inside_at])
+    if refused then
+      e.ok, e.advice = false, refused
+    end
     e.name, e.origin, e.describe, e.argv = c.name, c.origin, c.spec.describe, c.argv or json.null
     report.runners[#report.runners + 1] = e
     report.usable = report.usable + (e.ok and 1 or 0)
