@@ -29,6 +29,7 @@
 local host_json = require("sidecar.host.json")
 local json = require("sidecar.core.json")
 local lines = require("sidecar.core.text")
+local option_keys = require("sidecar.core.option_keys")
 
 local M = {}
 
@@ -182,10 +183,15 @@ end
 local Parser = {}
 Parser.__index = Parser
 
+local PARSER_OPTIONS = { "on_event" }
+
+---A parser of a runner's event stream in `dialect`; an unknown option raises a bad_option error.
 ---@param dialect table  {name, handle(summary, event, emit), finish?(summary)}
 ---@param opts? {on_event: fun(kind: string, fields: table)?}
 function M.parser(dialect, opts)
   opts = opts or {}
+  -- A table only: parser(require("sidecar.agent.codex")) passes require's second value, a string.
+  option_keys.check("agent_events.parser", opts, PARSER_OPTIONS, 2)
   local summary = {
     runner = dialect.name, messages = 0, commands = {}, tool_calls = {}, file_changes = {}, errors = {},
     warnings = {}, retries = 0, permission_denials = {}, is_error = false, completed = false, events = 0,

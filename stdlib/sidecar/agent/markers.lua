@@ -23,6 +23,7 @@
 --- each text clipped to MAX_TEXT bytes.
 local clock = require("sidecar.host.time")
 local lines = require("sidecar.core.text")
+local option_keys = require("sidecar.core.option_keys")
 
 local M = {}
 
@@ -50,10 +51,14 @@ Parser.__index = Parser
 -- Lines read between two looks at the clock when there is a deadline.
 local CLOCK_EVERY = 1024
 
+local PARSER_OPTIONS = { "deadline_ns" }
+
 ---A parser that reads text in chunks. opts.deadline_ns (host.time.monotonic_ns): past it, the rest
 ---of the text is not read, and a warning says at which line reading stopped (`r.stopped_at_line`).
+---Another option raises a bad_option error.
 ---@param opts? {deadline_ns: integer?}
 function M.parser(opts)
+  option_keys.check("markers.parser", opts, PARSER_OPTIONS, 2)
   return setmetatable({
     deadline_ns = opts and opts.deadline_ns, stopped = false, clock_line = 0,
     pending = {}, open = nil, line_no = 0, question_text = {},
@@ -263,7 +268,9 @@ function Parser:finish()
 end
 
 ---Parses a whole text (a final message); anything but a string reads as "". opts as parser's.
+---@param opts? {deadline_ns: integer?}
 function M.parse(text, opts)
+  option_keys.check("markers.parse", opts, PARSER_OPTIONS, 2)
   return M.parser(opts):feed(type(text) == "string" and text or ""):finish()
 end
 

@@ -7,6 +7,8 @@
 ---
 ---   local r = route.resolve("scan")                      -- {runner, model, sandbox, tier, why}
 ---   local r = route.resolve("review", {risk = "high"})    -- escalated to the strong tier
+local option_keys = require("sidecar.core.option_keys")
+
 local M = {}
 
 -- The tiers: a runner and a model each.
@@ -24,17 +26,21 @@ M.KINDS = {
 -- Kinds that may write to the work tree; everything else is read-only.
 local WRITES = { implement = true, draft = false }
 
+local RESOLVE_OPTIONS = { "risk", "routes", "runner", "model", "sandbox", "config_runner", "config_model" }
+
 ---Where `kind` goes. opts: risk ("low" | "medium" | "high"), routes (the config's `routes`:
 ---{tiers = {fast = {runner, model}}, kinds = {scan = "strong"}}), runner and model (command
 ---line overrides), sandbox (a preset's own choice), config_runner and config_model (the config's
 ---`runner` and `model`: a config runner other than a built-in tier's takes the tiers that
 ---`routes.tiers` leaves alone, with config_model or its own default model). First found wins:
----the command line, routes.tiers, the config's runner, the built-in tiers.
+---the command line, routes.tiers, the config's runner, the built-in tiers. Another option raises
+---a bad_option error.
 ---@param kind string  scan, classify, draft, pre_review, research, verify, review, synthesis, implement, core, risky
 ---@param opts? {risk?: string, routes?: table, runner?: string, model?: string, sandbox?: string, config_runner?: string, config_model?: string}
 ---@return {runner: string, model: string|nil, sandbox: string, tier: string, why: string, effort: string|nil, search: boolean|nil}
 function M.resolve(kind, opts)
   opts = opts or {}
+  option_keys.check("route.resolve", opts, RESOLVE_OPTIONS, 2)
   local routes = opts.routes or {}
   local kinds = routes.kinds or {}
   local tier = kinds[kind] or M.KINDS[kind]

@@ -14,6 +14,7 @@ local hostlock = require("sidecar.host.lock")
 local json = require("sidecar.core.json")
 local secrets = require("sidecar.core.secrets")
 local lines = require("sidecar.core.text")
+local option_keys = require("sidecar.core.option_keys")
 
 local M = {}
 
@@ -27,12 +28,16 @@ local function redact(text)
   return (secrets.redact(text))
 end
 
+local OPEN_OPTIONS = { "create" }
+
 ---Opens an artifact folder. With create, the folders it makes are made durable (their names
----fsynced in their parents) by the first "now" write through it, dir:sync() or the close.
+---fsynced in their parents) by the first "now" write through it, dir:sync() or the close. An
+---unknown option raises a bad_option error.
 ---@param root string
 ---@param opts? {create: boolean?}
 ---@return table|nil dir, string? message, string? code
 function M.open(root, opts)
+  option_keys.check("artifact.open", opts, OPEN_OPTIONS, 2)
   local handle, message, code = host.open(root, opts and opts.create)
   if not handle then
     return nil, message, code

@@ -4,15 +4,21 @@
 ---   duration.parse("5m")      --> 300000 (milliseconds)
 ---   duration.parse("soon")    --> nil, "'soon' is not a duration (write 90s, 5m, 2h or 1h30m)"
 ---   duration.format(65000)    --> "1m05s"
+local option_keys = require("sidecar.core.option_keys")
+
 local M = {}
 
 local UNIT_MS = { ms = 1, s = 1000, m = 60000, h = 3600000, d = 86400000 }
 
+local PARSE_OPTIONS = { "bare" }
+
 ---Milliseconds (a positive integer), or nil and why. The one parser of durations: options,
----config files and validation steps (`test@30s:…`) all read theirs here.
+---config files and validation steps (`test@30s:…`) all read theirs here. An unknown option raises
+---a bad_option error.
 ---@param text string|integer
 ---@param opts? {bare: boolean?}  bare = false: a number without a unit is refused (default: seconds)
 function M.parse(text, opts)
+  option_keys.check("duration.parse", opts, PARSE_OPTIONS, 2)
   local bare_ok = not (opts and opts.bare == false)
   if bare_ok and math.type(text) == "integer" and text > 0 then
     return text * 1000

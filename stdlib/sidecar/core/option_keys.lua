@@ -67,10 +67,13 @@ end
 ---Raises a `bad_option` error for the first key of `o` that is not one of `names`; `level` as in
 ---error() counted from the caller of check (2: check's caller's caller).
 ---@param where string
----@param o table
+---@param o table|nil  (anything but a table is let through)
 ---@param names string[]
 ---@param level? integer  default 2
 function M.check(where, o, names, level)
+  if type(o) ~= "table" then -- none given (nil), or not an options table: not this check's to judge
+    return
+  end
   local known = {}
   for _, name in ipairs(names) do
     known[name] = true

@@ -29,6 +29,7 @@ local default_repo = require("sidecar.core.default_repo")
 local host = require("sidecar.host.store")
 local files = require("sidecar.core.files")
 local json = require("sidecar.core.json")
+local option_keys = require("sidecar.core.option_keys")
 local paths = require("sidecar.host.paths")
 local secrets = require("sidecar.core.secrets")
 local store_copy = require("sidecar.core.store_copy")
@@ -111,16 +112,20 @@ function M.planted_link(root)
   return nil
 end
 
+local OPEN_OPTIONS = { "create", "durable_fsync", "busy_timeout_ms", "settle", "db_path" }
+
 ---Opens the store in an `.agent` folder, and writes the copies a crash left owing (one query when
 ---none is): `s.settled` says which ({written = {ids}, failed = {{kind, id, message}...}}).
 ---`settle = false` leaves them for `store check` to report. `db_path` puts the database elsewhere
 ---than `root` (a Slurm worker's scratch database on its node's local disk: SQLite is never written
----over a shared file system; the copies and run folders stay under `root`).
+---over a shared file system; the copies and run folders stay under `root`). An unknown option
+---raises a bad_option error, as do unknown keys of the option and query tables of the methods below.
 ---@param root string  the `.agent` folder
 ---@param opts? {create: boolean?, durable_fsync: boolean?, busy_timeout_ms: integer?, settle: boolean?, db_path: string?}
 ---@return table|nil store, string? message, string? code
 function M.open(root, opts)
   opts = opts or {}
+  option_keys.check("store.open", opts, OPEN_OPTIONS, 2)
   local linked = M.planted_link(root)
   if linked then
     return nil, linked, "ESYMLINK"
@@ -284,11 +289,15 @@ function Store:create_task(record)
   return create(self, "task", record, task_fields, self.db.create_task)
 end
 
+local CREATE_RUN_OPTIONS = { "copy_later" }
+
 ---Creates a run (R-0001, ...): `status` "queued" unless given; `parent_run_id` links it to its
 ---parent (a pipeline step when `pipeline_id` is set, else a replay). `files` ({{name, text}...})
 ---go into the run's folder together with its copy. With `opts.copy_later` the copy is left to
 ---the caller's write_copy (say, once the agent has started, so the fsyncs overlap its run).
+---@param opts? {copy_later: boolean?}
 function Store:create_run(record, files, opts)
+  option_keys.check("store:create_run", opts, CREATE_RUN_OPTIONS, 2)
   check_record(record, "run")
   return create(self, "run", record, run_fields, self.db.create_run, files, opts and opts.copy_later)
 end
@@ -367,30 +376,43 @@ function Store:get_run(run_id)
   return decoded(self.db:get_run(run_id))
 end
 
+-- The keys of the query tables, as the binding reads them (lua/store_query.cpp, lua/store.cpp). A
+-- count takes its list's query, limit and all (a caller asks both with one table), and ignores limit.
+local TASK_QUERY = { "status", "text", "limit" }
+local RUN_QUERY = { "status", "statuses", "task_id", "before", "review_states", "oldest_first", "limit" }
+local USAGE_QUERY = { "since", "until", "group_by", "task_id", "budget_group" }
+
+-- `q`, its keys checked when it is a table (the caller of the method is blamed).
+local function query(where, q, keys)
+  option_keys.check(where, q, keys, 3)
+  return q
+end
+
 ---Tasks, newest first. `text`: only those whose id or title holds it (ASCII case ignored).
 ---@param q? {status: string?, text: string?, limit: integer?} (limit 50; 0: all)
 function Store:list_tasks(q)
-  return decoded_list(self.db:list_tasks(q))
+  return decoded_list(self.db:list_tasks(query("store:list_tasks", q, TASK_QUERY)))
 end
 
----How many tasks of each status match `q` (as list_tasks; no limit): {[status] = count}.
----@param q? {status: string?, text: string?}
+---How many tasks of each status match `q` (as list_tasks; a limit is ignored): {[status] = count}.
+---@param q? {status: string?, text: string?, limit: integer?}
 ---@return table<string, integer>|nil counts, string? message, string? code
 function Store:count_tasks(q)
-  return self.db:count_tasks(q)
+  return self.db:count_tasks(query("store:count_tasks", q, TASK_QUERY))
 end
 
 ---Runs, newest first (oldest first with `oldest_first`). `statuses`: any of them;
 ---`review_states`: only runs whose record's review_state is one of them ("" for none set).
 ---@param q? {status: string?, statuses: string[]?, task_id: string?, before: string?, review_states: string[]?, oldest_first: boolean?, limit: integer?}
 function Store:list_runs(q)
-  return decoded_list(self.db:list_runs(q))
+  return decoded_list(self.db:list_runs(query("store:list_runs", q, RUN_QUERY)))
 end
 
----How many runs match `q` (as list_runs; no limit).
+---How many runs match `q` (as list_runs; a limit is ignored).
+---@param q? {status: string?, statuses: string[]?, task_id: string?, before: string?, review_states: string[]?, oldest_first: boolean?, limit: integer?}
 ---@return integer|nil count, string? message, string? code
 function Store:count_runs(q)
-  return self.db:count_runs(q)
+  return self.db:count_runs(query("store:count_runs", q, RUN_QUERY))
 end
 
 ---Links two runs ("replay", "pipeline" or "answer").
@@ -471,8 +493,9 @@ end
 ---each {group, runs, input = {sum, reported}, cached_input, output, reasoning_output, total,
 ---cost_usd = {sum, reported}, first_at, last_at}. `since`/`until`: ISO-8601 UTC text; `task_id`:
 ---that task's runs only; `budget_group`: the runs of one command sharing a budget only.
+---@param q? {since: string?, until: string?, group_by: string?, task_id: string?, budget_group: string?}
 function Store:usage(q)
-  return self.db:usage(q)
+  return self.db:usage(query("store:usage", q, USAGE_QUERY))
 end
 
 function Store:path()

@@ -23,6 +23,7 @@ local host = require("sidecar.host.telemetry")
 local errors = require("sidecar.core.errors")
 local run_events = require("sidecar.core.run_events")
 local json = require("sidecar.core.json")
+local option_keys = require("sidecar.core.option_keys")
 local secrets = require("sidecar.core.secrets")
 local texts = require("sidecar.core.text")
 
@@ -154,13 +155,16 @@ local Span = {}
 Span.__index = Span
 Span.__name = "sidecar.telemetry_span"
 
+local OPEN_OPTIONS = { "file", "run_id" }
+
 ---Opens the recorder of a run: events go to `opts.file` (default "events.jsonl") in the folder
 ---(created when missing), and each one written to the bus of this process (sidecar.core.run_events)
----with `opts.run_id`.
+---with `opts.run_id`. An unknown option raises a bad_option error.
 ---@param root string|table  a folder path, or an artifact folder from artifact.open
 ---@param opts? {file: string?, run_id: string?}
 ---@return table|nil recorder, string? message, string? code
 function M.open(root, opts)
+  option_keys.check("telemetry.open", opts, OPEN_OPTIONS, 2)
   if type(root) == "table" and type(root.root) == "function" then
     root = root:root()
   end

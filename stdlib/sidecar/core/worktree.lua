@@ -25,9 +25,16 @@
 local clock = require("sidecar.host.time")
 local git = require("sidecar.core.git")
 local git_tree = require("sidecar.host.git_tree")
+local option_keys = require("sidecar.core.option_keys")
 local paths = require("sidecar.host.paths")
 
 local M = {}
+
+-- The options of each function; an unknown one raises a bad_option error naming them.
+local TREE_OPTIONS = { "keep_index", "max_untracked_bytes", "leave_out" }
+local START_OPTIONS = { "max_untracked_bytes", "leave_out" }
+local SNAPSHOT_OPTIONS = { "max_hash_bytes", "deadline_ns" }
+local CHANGES_OPTIONS = { "deadline_ns" }
 
 -- Paths relative to the repository (Sidecar's own ".agent") as the host takes them: relative to
 -- the top of the work tree (`repo` may be a folder inside it).
@@ -53,6 +60,7 @@ end
 ---nothing.
 ---@param opts? {keep_index: boolean?, max_untracked_bytes: integer?, leave_out: table[]?}
 function M.tree_snapshot(repo, exclude, opts)
+  option_keys.check("worktree.tree_snapshot", opts, TREE_OPTIONS, 2)
   if git.dirs(repo) == nil then
     return nil, "not a git repository (no .git in " .. repo .. " or above it)"
   end
@@ -69,8 +77,10 @@ end
 
 ---M.tree_snapshot, started: it is read on a thread of its own while the caller does other work (a
 ---worktree's checkout). Returns an object whose :wait() gives what M.tree_snapshot(repo, exclude)
----gives, and head_tree (HEAD's tree).
+---gives, and head_tree (HEAD's tree). opts as tree_snapshot's, without keep_index.
+---@param opts? {max_untracked_bytes: integer?, leave_out: table[]?}
 function M.start_snapshot(repo, exclude, opts)
+  option_keys.check("worktree.start_snapshot", opts, START_OPTIONS, 2)
   if git.dirs(repo) == nil then
     local why = "not a git repository (no .git in " .. repo .. " or above it)"
     return { wait = function() return nil, why end }
@@ -124,6 +134,7 @@ end
 ---@param exclude? string[]
 ---@param opts? {max_hash_bytes: integer?, deadline_ns: integer?}
 function M.snapshot(repo, exclude, opts)
+  option_keys.check("worktree.snapshot", opts, SNAPSHOT_OPTIONS, 2)
   local r, why, code = git.open(repo)
   if not r then
     return nil, why, code
@@ -169,7 +180,9 @@ end
 ---files = {{path, change = added|modified|deleted|type_changed, by_stat?}}} sorted by path (and
 ---tree_before, tree_after and left_out after a tree snapshot, whose left_out files are left out
 ---again while unchanged); nil and why when it cannot be told (or not by opts.deadline_ns).
+---@param opts? {deadline_ns: integer?}
 function M.changes(repo, before, opts)
+  option_keys.check("worktree.changes", opts, CHANGES_OPTIONS, 2)
   if before.snap then
     return changes_since(repo, before, opts)
   end

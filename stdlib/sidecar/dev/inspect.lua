@@ -5,6 +5,8 @@
 --- `<cycle>`, tables deeper than `depth` as `{...}`. Strings are quoted with escapes, so what you
 --- see can be pasted back into Lua. Empty JSON-marked tables show as `json.array()` /
 --- `json.object()` so `[]` and `{}` stay distinguishable.
+local option_keys = require("sidecar.core.option_keys")
+
 local M = {}
 
 local json_marker -- name of the JSON marker metatable of a table, if any (loaded lazily)
@@ -126,12 +128,15 @@ local function render(v, opts, level, open, lead)
   return "{\n" .. inner .. table.concat(parts, ",\n" .. inner) .. "\n" .. pad .. "}"
 end
 
----Renders `value` as text.
+local INSPECT_OPTIONS = { "depth", "indent", "width" }
+
+---Renders `value` as text; an unknown option raises a bad_option error.
 ---@param value any
 ---@param opts? {depth?: integer, indent?: string, width?: integer}
 ---@return string
 function M.inspect(value, opts)
   opts = opts or {}
+  option_keys.check("inspect", opts, INSPECT_OPTIONS, 2)
   return render(value, {
     depth = opts.depth or 8,
     indent = opts.indent or "  ",

@@ -42,6 +42,7 @@
 local errors = require("sidecar.core.errors")
 local finding = require("sidecar.preset.finding")
 local json = require("sidecar.core.json")
+local option_keys = require("sidecar.core.option_keys")
 local report = require("sidecar.preset.merge_report")
 
 local M = {}
@@ -243,11 +244,14 @@ local function rank_before(a, b)
   return a.claim < b.claim
 end
 
+local COMBINE_OPTIONS = { "similarity", "line_window" }
+
 local function check_opts(opts)
   opts = opts or {}
   if type(opts) ~= "table" then
     errors.raise("bad_argument", "merge.combine: opts must be a table, got " .. type(opts), nil, 3)
   end
+  option_keys.check("merge.combine", opts, COMBINE_OPTIONS, 3)
   local window = opts.line_window or M.DEFAULT_LINE_WINDOW
   if math.type(window) ~= "integer" or window < 0 then
     errors.raise("bad_argument", "merge.combine: opts.line_window must be an integer >= 0, got " .. tostring(window),
@@ -261,7 +265,8 @@ local function check_opts(opts)
   return { line_window = window, similarity = sim }
 end
 
----Options of combine; every one is optional, and a bad value raises bad_argument.
+---Options of combine; every one is optional, and a bad value raises bad_argument (another option,
+---bad_option).
 ---@class sidecar.MergeOptions
 ---@field similarity? number  in (0, 1], default M.DEFAULT_SIMILARITY (0.6): the Jaccard index of
 ---  two claims' word sets at or above which they are one claim. Lower merges more loosely worded

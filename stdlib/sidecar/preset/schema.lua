@@ -39,6 +39,7 @@
 local errors = require("sidecar.core.errors")
 local json = require("sidecar.core.json")
 local json_extract = require("sidecar.core.json_extract")
+local option_keys = require("sidecar.core.option_keys")
 local personalization = require("sidecar.formats.personalization")
 local precommit = require("sidecar.formats.precommit")
 
@@ -361,6 +362,8 @@ function M.reprompt(problems, format)
     .. "\n" .. f.reply .. "\n"
 end
 
+local ENFORCE_OPTIONS = { "format" }
+
 local function check_answer(text, spec, format)
   local value, why = M.read(text, format)
   if value == nil then
@@ -379,7 +382,8 @@ end
 ---ends enforce at once: a failed run is not a format problem, and retrying runs is the runner's
 ---business).
 ---Returns {ok = true, value, attempts = 1|2} or {ok = false, escalate = true, problems, attempts,
----raw = the last answer} (with `error` instead of raw when a run failed).
+---raw = the last answer} (with `error` instead of raw when a run failed). An option other than
+---format raises a bad_option error.
 ---@param run_fn fun(prompt_suffix: string|nil): string|nil, string?
 ---@param spec? table   default the format's spec (none for "json")
 ---@param opts? {format?: "json"|"precommit"|"personalization"}
@@ -392,6 +396,7 @@ function M.enforce(run_fn, spec, opts)
   if type(opts) ~= "table" then
     errors.raise("bad_argument", "schema.enforce: opts must be a table, got " .. type(opts), nil, 2)
   end
+  option_keys.check("schema.enforce", opts, ENFORCE_OPTIONS, 2)
   local format = opts.format or "json"
   if not FORMATS[format] then
     errors.raise("bad_argument", ("schema.enforce: unknown format %s (formats: %s)")

@@ -13,6 +13,7 @@
 ---   io.write(steps.plan_text(name, results))             -- what a dry run prints
 local json = require("sidecar.core.json")
 local markers = require("sidecar.agent.markers")
+local option_keys = require("sidecar.core.option_keys")
 local prompt = require("sidecar.prompt.compile")
 local prompt_kit = require("sidecar.prompt.kit")
 local schema = require("sidecar.preset.schema")
@@ -98,14 +99,19 @@ function M.diff_md(t)
   return md
 end
 
+local ANSWER_OPTIONS = { "format", "spec" }
+
 ---The answer of a step in one of the formats schema.read reads: `first` is the step's
 ---result (a step that did not finish is an answer that failed); a wrong answer is re-prompted once
 ---with the same job (ctx:agent). `opts`: {format = "json" (default) | "precommit" |
----"personalization", spec = what to check it against (default: the format's own)}. Returns
----enforce's result, with `runs` (the step results asked, in order), and the last step result.
+---"personalization", spec = what to check it against (default: the format's own)}; another option
+---raises a bad_option error. Returns enforce's result, with `runs` (the step results asked, in
+---order), and the last step result.
+---@param opts? {format: string?, spec: table?}
 ---@return table answer {ok, value | problems, error, attempts, runs}, table last
 function M.answer(ctx, job, first, opts)
   opts = opts or {}
+  option_keys.check("steps.answer", opts, ANSWER_OPTIONS, 2)
   local last, runs = first, {}
   local answer = schema.enforce(function(suffix)
     if suffix then

@@ -14,6 +14,8 @@
 --- over the maximum, lists cut to `strict_limit` and sections with trim = "drop" that are not
 --- `required` left out. A cut list ends with "+ N more <label>". `trim = "keep"` (the default
 --- for text) is never cut. Tokens are estimated as characters / 4.
+local option_keys = require("sidecar.core.option_keys")
+
 local M = {}
 
 M.TARGET, M.MAX = 1200, 1500
@@ -63,9 +65,14 @@ local function count_or_nil(v)
   return v == nil or (math.type(v) == "integer" and v >= 0)
 end
 
+local COMPILE_OPTIONS = { "target", "max", "header" }
+
 local function check(sections, opts)
   assert(type(sections) == "table", "prompt.compile: expected a list of sections")
   assert(opts == nil or type(opts) == "table", "prompt.compile: opts must be a table")
+  if opts then
+    option_keys.check("prompt.compile", opts, COMPILE_OPTIONS, 3)
+  end
   for i, sec in ipairs(sections) do
     assert(type(sec) == "table" and type(sec.title) == "string", ("prompt.compile: section %d needs a title"):format(i))
     local function need(ok, what)
@@ -83,8 +90,10 @@ local function check(sections, opts)
 end
 
 ---Compiles sections into one prompt. opts: target, max (tokens), header (text before the first
----section). Returns the text and {pass, estimated_tokens, untrimmed_tokens, target, max,
----over_budget, actions = {{section, action, detail}}}.
+---section); another option raises a bad_option error. Returns the text and {pass,
+---estimated_tokens, untrimmed_tokens, target, max, over_budget, actions = {{section, action, detail}}}.
+---@param sections table[]  each {title, content | list, required?, trim?, limit?, strict_limit?, label?}
+---@param opts? {target: integer?, max: integer?, header: string?}
 function M.compile(sections, opts)
   check(sections, opts)
   opts = opts or {}

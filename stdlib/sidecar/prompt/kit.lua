@@ -31,6 +31,7 @@
 --- Lint: see `lint` below for the headings and phrases each check accepts.
 local prompt = require("sidecar.prompt.compile")
 local text_lines = require("sidecar.core.text")
+local option_keys = require("sidecar.core.option_keys")
 
 local M = {}
 
@@ -113,13 +114,18 @@ local function edits_line(allowed)
   assert(allowed == nil, "prompt_kit: edits_allowed must be a boolean")
 end
 
+local PREAMBLE_FIELDS = { "role", "edits_allowed", "inputs", "output_path", "output_format", "escalate_when",
+  "privacy" }
+
 ---The worker preamble: the line `CONTEXT: WORKER`, then the role and the boundaries, one labelled
----line (or block) each. Lines whose field is missing are left out.
+---line (or block) each. Lines whose field is missing are left out; another field raises a
+---bad_option error.
 ---@param o table {role, edits_allowed, inputs, output_path, output_format, escalate_when, privacy}
 ---@return string
 function M.worker_preamble(o)
   o = o or {}
   assert(type(o) == "table", "prompt_kit.worker_preamble: expected a table")
+  option_keys.check("prompt_kit.worker_preamble", o, PREAMBLE_FIELDS, 2)
   local role = as_text(o.role, "role") or "worker"
   local lines = {
     "CONTEXT: WORKER",
@@ -265,7 +271,12 @@ local function lens_text(lens)
     .. "they are serious."):format(names)
 end
 
----The sections of a template and the options to compile them with.
+-- The task fields of a template (and of compile).
+local TEMPLATE_FIELDS = { "goal", "non_goals", "constraints", "pointers", "prior_decisions", "success_check",
+  "inputs", "edits_allowed", "output_path", "output_format", "escalate_when", "privacy", "lens", "target", "max" }
+
+---The sections of a template and the options to compile them with. A field not in this list
+---raises a bad_option error.
 ---@param kind string "reviewer" | "research" | "implementer" | "verifier"
 ---@param o table task fields: goal, non_goals, constraints, pointers, prior_decisions, success_check,
 ---  inputs, edits_allowed, output_path, output_format, escalate_when, privacy, lens, target, max
@@ -274,6 +285,7 @@ end
 function M.template(kind, o)
   o = o or {}
   assert(type(o) == "table", "prompt_kit.template: expected a table of task fields")
+  option_keys.check("prompt_kit.template", o, TEMPLATE_FIELDS, 2)
   local k = KIND[kind]
   if not k then
     return nil, ("prompt_kit: unknown template kind %s (kinds: %s)"):format(tostring(kind),
@@ -299,10 +311,11 @@ function M.template(kind, o)
 end
 
 ---A template compiled: the prompt text and its budget (see prompt.compile), or nil and a message
----for an unknown kind.
+---for an unknown kind. `o`: the task fields of prompt_kit.template (another raises a bad_option error).
 ---@return string|nil text
 ---@return table|string budget_or_message
 function M.compile(kind, o)
+  option_keys.check("prompt_kit.compile", o, TEMPLATE_FIELDS, 2)
   local sections, opts = M.template(kind, o)
   if not sections then
     return nil, opts

@@ -54,8 +54,9 @@ local RUN_OPTIONS = {
   sandbox = "function", on_escapees = "function", stop_on_failure = "boolean", snippet_bytes = "integer",
 }
 
+-- Raised at the line that called run (bad_option <- check_options <- run <- its caller).
 local function bad_option(message)
-  errors.raise("bad_option", "validation.run: " .. message, nil, 3)
+  errors.raise("bad_option", "validation.run: " .. message, nil, 4)
 end
 
 local function check_options(opts)
