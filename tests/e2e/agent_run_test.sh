@@ -110,6 +110,34 @@ $(jv .stream.dropped.commands <<<"$rec")"
 eq "flood codex: usage" "5 6 11" "$(jv .usage.input <<<"$rec") $(jv .usage.output <<<"$rec") $(jv .usage.total <<<"$rec")"
 rm -rf flood_command flood_codex
 
+# An npm-style install under /tmp (launcher -> package -> the sibling platform package holding the
+# real binary), reached through PATH: the sandbox shows the whole package tree and the run
+# succeeds; its record says what was shown for the program. A program in a folder the config
+# hides fails before start with Sidecar's message, naming the path and the setting.
+npm=$(mktemp -d /tmp/sidecar-npm-XXXXXX)
+mkdir -p "$npm/lib/node_modules/agent/bin" "$npm/lib/node_modules/agent-linux-x64" "$npm/bin" "$npm/hid"
+printf '#!/usr/bin/env sh\ncat >/dev/null\nexec "$(dirname "$(readlink -f "$0")")/../../agent-linux-x64/agent"\n' \
+  >"$npm/lib/node_modules/agent/bin/agent.js"
+printf '#!/bin/sh\necho "answer from the platform package"\n' >"$npm/lib/node_modules/agent-linux-x64/agent"
+printf '#!/bin/sh\necho "never runs"\n' >"$npm/hid/agent"
+chmod +x "$npm/lib/node_modules/agent/bin/agent.js" "$npm/lib/node_modules/agent-linux-x64/agent" "$npm/hid/agent"
+ln -s ../lib/node_modules/agent/bin/agent.js "$npm/bin/npm-agent"
+git_repo npm_tmp
+add_runners "    npm = { command = { \"npm-agent\" } },
+    hidden = { command = { \"$npm/hid/agent\" } },"
+"$S" task create --title "Npm" --goal "Answer" --status ready >/dev/null
+expect_run "npm install under /tmp: the run finds its platform package" 0 "^R-\d+ review: answer from the platform package" \
+  "" -- env PATH="$npm/bin:$PATH" "$S" run T-0001 --runner npm
+eq "npm install under /tmp: the record says what was shown for the program" "$npm/bin/npm-agent $npm/lib/node_modules yes" \
+  "$(field .agent/runs/$(run_id)/run.json .os_sandbox.program.path) $(field .agent/runs/$(run_id)/run.json .os_sandbox.program.shown.1) \
+$([ "$(field .agent/runs/$(run_id)/run.json .os_sandbox.program.interpreter)" = "$(readlink -f "$(command -v sh)")" ] && echo yes)"
+sed -i "s|^    hide = {},|    hide = { \"$npm/hid\" },|" .agent/config.lua
+expect_run "a program the sandbox hides: Sidecar's error before start, the path and the setting named" 1 \
+  "the agent's program $npm/hid/agent is at $npm/hid/agent, which the OS sandbox hides: show it with isolation = \{ read = \{ \"$npm/hid\" \} \}" \
+  "" -- "$S" run T-0001 --runner hidden
+rm -rf "$npm"
+cd "$work" || exit 1
+
 if [ "${SIDECAR_SKIP_REAL_CLIS:-}" = 1 ]; then
   echo "SKIP: the real codex and claude CLIs (SIDECAR_SKIP_REAL_CLIS=1)"
   finish

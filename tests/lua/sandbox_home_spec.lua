@@ -55,12 +55,6 @@ describe("sandbox_home.plan", function()
     expect(home.plan(h, { "~" }, h).hidden):equals(false)
     expect(home.plan(h, { h }, h).hidden):equals(false)
   end)
-
-  it("takes an npm CLI's whole node_modules tree as its package", function()
-    expect(home.package_of("/h/.npm-global/lib/node_modules/@openai/codex/bin/codex.js"))
-      :equals("/h/.npm-global/lib/node_modules")
-    expect(home.package_of("/usr/bin/claude")):equals("/usr/bin")
-  end)
 end)
 
 describe("sandbox_mounts with a hidden home", function()

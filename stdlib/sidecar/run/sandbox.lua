@@ -37,6 +37,7 @@ local sandbox_git = require("sidecar.run.sandbox_git")
 local state = require("sidecar.run.sandbox_state")
 local paths = require("sidecar.host.paths")
 local processes = require("sidecar.run.processes")
+local program = require("sidecar.run.sandbox_program")
 
 local M = {}
 
@@ -243,10 +244,9 @@ local function read_paths(o, settings, home_plan)
     list[#list + 1] = o.home
   end
   table.move(home_plan.read, 1, #home_plan.read, #list + 1, list)
-  local program = paths.program(o.argv[1], o.cwd)
-  if program then -- with the package it lives in (an npm CLI's binary is in a sibling package)
-    list[#list + 1] = home.package_of(real(program) or program)
-  end
+  -- The program, with the package it lives in (an npm CLI's binary is in a sibling package) and
+  -- its `#!` interpreter's (sidecar.run.sandbox_program).
+  table.move(program.folders(o.program), 1, #program.folders(o.program), #list + 1, list)
   for i = 2, #o.argv do -- the command's own files (`sh /tmp/agent.sh`): the config named them
     local a = o.argv[i]
     if a:find("/", 1, true) and not a:find("^%-") and paths.lstat(a) then
@@ -475,12 +475,20 @@ function M.open(o)
     hide = settings.hide })
   sb.hidden = { files = #hide.files - hide.sockets, folders = #hide.dirs, sockets = hide.sockets > 0 and hide.sockets or nil }
   sb.limits = limits.plan(settings.limits, o.cgroup, host.uid() == 0)
-  local args = mounts.args({ network = sb.network, private = mounts.private(paths.lstat("/var/run")
+  o.program = program.resolve(o.argv[1], o.cwd)
+  local plan = { network = sb.network, private = mounts.private(paths.lstat("/var/run")
       and paths.lstat("/var/run").kind == "symlink"), read = read_paths(o, settings, home_plan), write = write,
     home = home_plan.hidden and home_plan.home or nil, binds = binds, outputs = outputs, hide_dirs = hide.dirs,
     hide_files = hide.files,
     protect = protect, socket = sb.proxy and (sb.dir .. "/proxy.sock") or nil, cwd = real(o.cwd) or o.cwd,
-    uid = host.uid() == 0 and M.ROOT_MAPPED_TO or nil, sizes = sb.limits.tmpfs })
+    uid = host.uid() == 0 and M.ROOT_MAPPED_TO or nil, sizes = sb.limits.tmpfs }
+  local unseen = program.unseen(o.program, function(path) return mounts.shows(plan, path) end)
+  if unseen then
+    sb:finish()
+    return nil, unseen, "no_program"
+  end
+  sb.program = program.record(o.program)
+  local args = mounts.args(plan)
   local argv = { "bwrap" }
   table.move(args, 1, #args, 2, argv)
   local init = { require("sidecar.core.proc").executable(), "sandbox-init", "--report-fd", "3", "--settle-ms",
@@ -584,7 +592,8 @@ function Sandbox:record(report)
     socket_guard_off = report.socket_guard_off,
     withheld_env = #self.withheld_env > 0 and json.array(self.withheld_env) or nil,
     hidden = json.object(self.hidden or {}), git = report.git and next(report.git) and json.object(report.git) or nil,
-    cli_state = state.record(self.cli_state), limits = report.limits or limits.outcome(self.limits) })
+    cli_state = state.record(self.cli_state), limits = report.limits or limits.outcome(self.limits),
+    program = self.program and json.object(self.program) or nil })
 end
 
 return M

@@ -106,17 +106,4 @@ function M.plan(home, read, scratch)
   return plan
 end
 
----The folders holding a program's package: for a program inside a node_modules folder (an npm
----CLI: its platform binary lives in a sibling package), that whole node_modules folder; else the
----program's own folder. Real paths.
----@param program string  the real path of the program
----@return string
-function M.package_of(program)
-  local top = program:match("^(.-/node_modules)/") -- the outermost: a global install's whole tree
-  if top then
-    return top
-  end
-  return program:match("^(.*)/[^/]*$") or "/"
-end
-
 return M

@@ -79,6 +79,41 @@ local function ordered(list)
   return out
 end
 
+-- What a plan does at `path` and above it, each {path, rank, seen}: a later rank covers an earlier
+-- one at the same path, a deeper path what lies above it (the order M.args mounts them in).
+local function covers(plan)
+  local list = {}
+  local function put(paths, rank, seen)
+    for _, p in ipairs(paths or {}) do
+      list[#list + 1] = { path = p, rank = rank, seen = seen }
+    end
+  end
+  put(plan.private or M.PRIVATE, -1, false)
+  put({ plan.home }, 0, false)
+  put(plan.read, 0.5, true)
+  put(plan.write, 1, true)
+  put(plan.hide_dirs, 2, false)
+  put(plan.hide_files, 2, false)
+  put(plan.protect, 3, true)
+  put(plan.outputs, 4, true)
+  return list
+end
+
+---Whether `path` (absolute, real) is seen inside the sandbox of `plan` (M.args's) as it is outside:
+---no private folder, hidden home or hidden path covers it, or a path shown again lies between.
+---@param plan table
+---@param path string
+---@return boolean
+function M.shows(plan, path)
+  local best
+  for _, c in ipairs(covers(plan)) do
+    if under(path, c.path) and (not best or #c.path > #best.path or (#c.path == #best.path and c.rank > best.rank)) then
+      best = c
+    end
+  end
+  return best == nil or best.seen
+end
+
 ---The folders made private in this sandbox: M.PRIVATE, and /var/run where it is a folder of its own.
 ---@param var_run_is_link boolean
 ---@return string[]

@@ -1,0 +1,116 @@
+--- The agent's program in its OS sandbox: what the runner will execute, resolved before it starts
+--- (found on PATH as the spawn finds it, through its symbolic links; the interpreter its `#!` line
+--- names, `env node` included; for an npm install, the package tree it belongs to, where the
+--- platform package holding the real binary lies beside it), shown read-only wherever it lives,
+--- and checked: a program the sandbox would still not show (a hidden folder) is Sidecar's error
+--- before anything starts, naming the path and the setting that shows it, never the agent's own
+--- confusing message ("Missing optional dependency", "exec: codex: not found").
+---
+---   local prog = sandbox_program.resolve(argv[1], cwd)  -- {path, real, interpreter?, package?}
+---   sandbox_program.folders(prog)                       -- what to show: {paths}
+---   local why = sandbox_program.unseen(prog, shows)     -- shows(path): the mount plan's answer
+local paths = require("sidecar.host.paths")
+
+local M = {}
+
+M.MAX_SHEBANG = 256 -- bytes of a program read for its `#!` line
+
+local function dirname(p)
+  return p:match("^(.*)/[^/]*$") or "/"
+end
+
+-- The npm package tree `file` belongs to (the outermost node_modules: a global install's whole
+-- tree, where a CLI's platform package lies beside it), else its folder.
+local function package_of(file)
+  return file:match("^(.-/node_modules)/") or dirname(file)
+end
+
+-- The interpreter `file`'s `#!` line names ({path, real}), `env NAME` resolved on PATH; nil for none.
+local function interpreter_of(file)
+  local h = io.open(file, "rb")
+  local head = h and h:read(M.MAX_SHEBANG) or ""
+  if h then
+    h:close()
+  end
+  local line = head:match("^#!%s*([^\n]*)")
+  if not line then
+    return nil
+  end
+  local words = {}
+  for w in line:gmatch("%S+") do
+    words[#words + 1] = w
+  end
+  local path = words[1]
+  if path and path:match("/env$") then -- `#!/usr/bin/env [-S] node`: the program env runs
+    for i = 2, #words do
+      if not words[i]:match("^%-") and not words[i]:find("=", 1, true) then
+        path = paths.program(words[i])
+        break
+      end
+    end
+  end
+  if not path or path:sub(1, 1) ~= "/" then
+    return nil
+  end
+  return { path = path, real = paths.real(path) or path }
+end
+
+---What running `name` (argv[1]) in `cwd` executes: {name, path (found on PATH), real (through its
+---links), package (the folder shown with it), interpreter = {path, real}?}; nil when it is not found
+---(the run then fails to start, as it would without a sandbox).
+---@param name string
+---@param cwd string|nil
+---@return table|nil
+function M.resolve(name, cwd)
+  local path = paths.program(name, cwd)
+  if not path then
+    return nil
+  end
+  local real = paths.real(path) or path
+  return { name = name, path = path, real = real, package = package_of(real), interpreter = interpreter_of(real) }
+end
+
+---The folders to show read-only for `prog` (its package, its interpreter's folder).
+---@param prog table|nil  M.resolve's
+---@return string[]
+function M.folders(prog)
+  if not prog then
+    return {}
+  end
+  local list, seen = {}, {}
+  for _, p in ipairs({ prog.package, dirname(prog.path), prog.interpreter and package_of(prog.interpreter.real) }) do
+    if not seen[p] then
+      seen[p], list[#list + 1] = true, p
+    end
+  end
+  return list
+end
+
+---nil when every file `prog` needs is seen inside (`shows(path)`: the mount plan's answer), else
+---why not: the path and the setting that shows it.
+---@param prog table|nil
+---@param shows fun(path: string): boolean
+---@return string|nil why
+function M.unseen(prog, shows)
+  if not prog then
+    return nil
+  end
+  for _, f in ipairs({ prog.real, prog.interpreter and prog.interpreter.real }) do
+    if not shows(f) then
+      return ("the agent's program %s%s is at %s, which the OS sandbox hides: show it with isolation = { read = "
+        .. "{ %q } } in .agent/config.lua, or install it elsewhere (docs/security.md)"):format(prog.name,
+        f ~= prog.real and (" (its interpreter " .. f .. ")") or "", f, dirname(f))
+    end
+  end
+end
+
+---What the run's record keeps of `prog` (os_sandbox.program): what was shown for it and why.
+function M.record(prog)
+  if not prog then
+    return nil
+  end
+  return { name = prog.name, path = prog.path, real = prog.real, shown = M.folders(prog),
+    interpreter = prog.interpreter and prog.interpreter.real or nil }
+end
+
+return M

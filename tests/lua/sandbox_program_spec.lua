@@ -1,0 +1,71 @@
+-- The agent's program in its OS sandbox (stdlib/sidecar/run/sandbox_program.lua): resolved through
+-- PATH, its links and its `#!` interpreter, its npm package tree shown with it, and a program the
+-- sandbox would still hide refused before start (sandbox_mounts.shows).
+local test = require("sidecar.dev.test")
+local describe, it, expect = test.describe, test.it, test.expect
+local mounts = require("sidecar.run.sandbox_mounts")
+local program = require("sidecar.run.sandbox_program")
+local paths = require("sidecar.host.paths")
+
+local function write(path, text, mode)
+  assert(paths.make_dirs(path:match("^(.*)/")))
+  local f = assert(io.open(path, "wb"))
+  f:write(text)
+  f:close()
+  os.execute(("chmod %s '%s'"):format(mode or "755", path))
+end
+
+-- An npm-style install under `dir`: bin/agent -> lib/node_modules/agent/bin/agent.js (#!/usr/bin/env
+-- sh), beside it the platform package lib/node_modules/agent-linux-x64 holding the real binary.
+local function npm_install(dir)
+  write(dir .. "/lib/node_modules/agent/bin/agent.js", "#!/usr/bin/env sh\nexec \"$(dirname \"$0\")/../../agent-linux-x64/agent\"\n")
+  write(dir .. "/lib/node_modules/agent-linux-x64/agent", "#!/bin/sh\necho real\n")
+  assert(paths.make_dirs(dir .. "/bin"))
+  os.execute(("ln -s ../lib/node_modules/agent/bin/agent.js '%s/bin/agent'"):format(dir))
+end
+
+describe("sandbox_program", function()
+  it("resolves an npm launcher through its link to its package tree and its `env` interpreter", function()
+    local dir = paths.real(test.temp_dir())
+    npm_install(dir)
+    local prog = assert(program.resolve(dir .. "/bin/agent"))
+    expect(prog.real):equals(dir .. "/lib/node_modules/agent/bin/agent.js")
+    expect(prog.package):equals(dir .. "/lib/node_modules") -- the sibling platform package with it
+    expect(prog.interpreter.real):equals(paths.real(paths.program("sh")))
+    expect(program.folders(prog)):contains(dir .. "/lib/node_modules")
+    expect(program.folders(prog)):contains(dir .. "/bin")
+    local rec = program.record(prog)
+    expect(rec.name):equals(dir .. "/bin/agent")
+    expect(rec.interpreter):equals(prog.interpreter.real)
+  end)
+
+  it("takes an absolute #! interpreter, and none for a binary or a missing program", function()
+    local dir = paths.real(test.temp_dir())
+    write(dir .. "/tool", "#!" .. dir .. "/interp/bin/run -x\n")
+    write(dir .. "/interp/bin/run", "#!/bin/sh\n")
+    local prog = assert(program.resolve(dir .. "/tool"))
+    expect(prog.interpreter.real):equals(dir .. "/interp/bin/run")
+    expect(program.folders(prog)):contains(dir .. "/interp/bin")
+    expect(program.resolve("/bin/true").interpreter):is_nil()
+    expect(program.resolve("no-such-program-here")):is_nil()
+    expect(program.unseen(nil, function() return false end)):is_nil()
+  end)
+
+  it("refuses before start a program the sandbox hides, naming it and the setting that shows it", function()
+    local prog = { name = "agent", path = "/tmp/x/bin/agent", real = "/tmp/x/bin/agent", package = "/tmp/x/bin" }
+    local function shows(plan)
+      return function(p) return mounts.shows(plan, p) end
+    end
+    -- /tmp is private: shown again by its folder, it is seen; a hidden folder covers that again.
+    expect(program.unseen(prog, shows({ read = {} }))):contains("the agent's program agent is at /tmp/x/bin/agent, "
+      .. "which the OS sandbox hides: show it with isolation = { read = { \"/tmp/x/bin\" } }")
+    expect(program.unseen(prog, shows({ read = { "/tmp/x/bin" } }))):is_nil()
+    expect(program.unseen(prog, shows({ read = { "/tmp/x/bin" }, hide_dirs = { "/tmp/x" } }))):is_nil()
+    expect(program.unseen(prog, shows({ read = { "/tmp/x" }, hide_dirs = { "/tmp/x/bin" } }))):contains("hides")
+    expect(program.unseen(prog, shows({ read = { "/tmp/x/bin" }, hide_dirs = { "/tmp/x/bin" } }))):contains("hides")
+    prog.interpreter = { path = "/home/u/.nvm/node", real = "/home/u/.nvm/node" }
+    expect(program.unseen(prog, shows({ read = { "/tmp/x/bin" }, home = "/home/u" })))
+      :contains("(its interpreter /home/u/.nvm/node) is at /home/u/.nvm/node")
+    expect(program.unseen(prog, shows({ read = { "/tmp/x/bin", "/home/u/.nvm" }, home = "/home/u" }))):is_nil()
+  end)
+end)
