@@ -109,6 +109,9 @@ sed -i "s|^  runners = {\$|  runners = {\n    codex = { program = { \"$work/cras
 grep -q "crash_agent.sh" "$repo/.agent/config.lua" || die "could not set the fake agent in $repo/.agent/config.lua"
 # The agent's marks: its OS sandbox lets it write them there (docs/security.md).
 sed -i "s|^    write = {},|    write = { \"$work/marks\" },|" "$repo/.agent/config.lua"
+# The recorded stream the agent replays, wherever the checkout is (under /tmp the sandbox makes it private).
+sed -i "s|^    read = {},|    read = { \"$root/tests/fixtures\" },|" "$repo/.agent/config.lua"
+grep -q "\"$root/tests/fixtures\"" "$repo/.agent/config.lua" || die "could not let the agent read $root/tests/fixtures"
 grep -q "\"$work/marks\"" "$repo/.agent/config.lua" || die "could not let the agent write $work/marks"
 sed -i 's|^    env = {},|    env = { "CRASH_*" },|' "$repo/.agent/config.lua" # the agent's orders: given by name
 grep -q '"CRASH_\*"' "$repo/.agent/config.lua" || die "could not give the agent the CRASH_* variables"

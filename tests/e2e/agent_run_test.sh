@@ -124,6 +124,7 @@ chmod +x "$npm/lib/node_modules/agent/bin/agent.js" "$npm/lib/node_modules/agent
 ln -s ../lib/node_modules/agent/bin/agent.js "$npm/bin/npm-agent"
 git_repo npm_tmp
 add_runners "    npm = { command = { \"npm-agent\" } },
+    wrapped = { command = { \"sh\", \"-c\", \"exec npm-agent\" } },
     hidden = { command = { \"$npm/hid/agent\" } },"
 "$S" task create --title "Npm" --goal "Answer" --status ready >/dev/null
 expect_run "npm install under /tmp: the run finds its platform package" 0 "^R-\d+ review: answer from the platform package" \
@@ -131,6 +132,8 @@ expect_run "npm install under /tmp: the run finds its platform package" 0 "^R-\d
 eq "npm install under /tmp: the record says what was shown for the program" "$npm/bin/npm-agent $npm/lib/node_modules yes" \
   "$(field .agent/runs/$(run_id)/run.json .os_sandbox.program.path) $(field .agent/runs/$(run_id)/run.json .os_sandbox.program.shown.1) \
 $([ "$(field .agent/runs/$(run_id)/run.json .os_sandbox.program.interpreter)" = "$(readlink -f "$(command -v sh)")" ] && echo yes)"
+expect_run "npm install under /tmp, started by a wrapper from PATH: its link's package is shown too" 0 \
+  "^R-\d+ review: answer from the platform package" "" -- env PATH="$npm/bin:$PATH" "$S" run T-0001 --runner wrapped
 sed -i "s|^    hide = {},|    hide = { \"$npm/hid\" },|" .agent/config.lua
 expect_run "a program the sandbox hides: Sidecar's error before start, the path and the setting named" 1 \
   "the agent's program $npm/hid/agent is at $npm/hid/agent, which the OS sandbox hides: show it with isolation = \{ read = \{ \"$npm/hid\" \} \}" \

@@ -148,6 +148,7 @@ git_repo() {
   mkdir -p "$work/$1" && cd "$work/$1" && git init -q &&
     git -c user.email=t@e -c user.name=t commit -q --allow-empty -m init
   "$S" init >/dev/null
+  sandbox_allow read "$root/tests/fixtures" # what fake agents replay, wherever the checkout is (/tmp: private)
 }
 
 # add_runners TEXT: TEXT (runner entries, `    name = { ... },` lines) first in the `runners`
@@ -159,12 +160,14 @@ add_runners() {
     f = assert(io.open(".agent/config.lua", "w")); f:write(text); f:close()'
 }
 
-# sandbox_allow read|write PATH...: in .agent/config.lua, the agents' OS sandbox lets them read (or
-# write) PATH all the same: a folder of the test's own under /tmp, which the sandbox makes private.
+# sandbox_allow read|write|env PATH...: in .agent/config.lua, the agents' OS sandbox lets them read
+# (or write) PATH all the same: a folder of the test's own under /tmp, which the sandbox makes
+# private. Added to what the list holds already.
 sandbox_allow() {
   local list
   list=$(lua_list "${@:2}")
-  sed -i "s|^    $1 = {},|    $1 = $list,|" .agent/config.lua
+  sed -i -e "s|^    $1 = {},|    $1 = $list,|" -e "t" -e "s|^    $1 = { \([^}]*\) },|    $1 = { \1, ${list#\{ },|" \
+    .agent/config.lua
 }
 
 # lua_list WORD...: the words as a Lua list of strings, { "a", "b" }.

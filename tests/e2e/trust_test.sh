@@ -21,9 +21,11 @@ cd "$work"
 
 marks=$work/marks
 mkdir -p "$marks" "$work/bin"
-# The codex on PATH: the fake agent (what the defaults run when the clone's config does not).
-printf '#!/bin/sh\nexec "%s" script "%s" "%s" "$@"\n' "$S" "$F/fake_agent.lua" \
-  "$F/captures/codex_exec_json_text_turn.jsonl" >"$work/bin/codex"
+# The codex on PATH: the fake agent (what the defaults run when the clone's config does not), with
+# what it reads beside it: a PATH folder is what an untrusted config's sandbox shows of /tmp.
+cp "$F/fake_agent.lua" "$F/captures/codex_exec_json_text_turn.jsonl" "$work/bin/"
+printf '#!/bin/sh\nexec "%s" script "%s" "%s" "$@"\n' "$S" "$work/bin/fake_agent.lua" \
+  "$work/bin/codex_exec_json_text_turn.jsonl" >"$work/bin/codex"
 chmod +x "$work/bin/codex"
 export PATH=$work/bin:$PATH
 

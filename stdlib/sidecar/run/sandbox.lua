@@ -253,9 +253,23 @@ local function read_paths(o, settings, home_plan)
       list[#list + 1] = dirname(real(a) or a)
     end
   end
+  local path_dirs = {}
   for dir in (os.getenv("PATH") or ""):gmatch("[^:]+") do
-    list[#list + 1] = real(dir)
+    local r = real(dir)
+    path_dirs[#path_dirs + 1], list[#list + 1] = r, r
   end
+  -- What PATH's programs lead to where a PATH folder is replaced (an npm prefix under /tmp).
+  local private = mounts.private(false)
+  private[#private + 1] = home_plan.hidden and real(o.home) or nil
+  local links = program.path_folders(path_dirs, function(dir)
+    for _, p in ipairs(private) do
+      if dir == p or dir:sub(1, #p + 1) == p .. "/" then
+        return true
+      end
+    end
+    return false
+  end)
+  table.move(links, 1, #links, #list + 1, list)
   for _, p in ipairs(settings.read) do
     list[#list + 1] = real(p:gsub("^~", o.home or "~"))
   end

@@ -86,6 +86,31 @@ function M.folders(prog)
   return list
 end
 
+M.MAX_PATH_LINKS = 1000 -- entries of one PATH folder looked at for links out of it
+
+---The folders the programs of the PATH folders `dirs` lead to, for those `private(dir)` says the
+---sandbox replaces (/tmp, a hidden home): a folder shown again shows its links (`codex` ->
+---../lib/node_modules/@openai/codex/bin/codex.js) but not what they lead to, so each link's
+---target is shown with its package tree. Other PATH folders are seen as they are.
+---@param dirs string[]  real paths
+---@param private fun(dir: string): boolean
+---@return string[]
+function M.path_folders(dirs, private)
+  local out, seen = {}, {}
+  for _, dir in ipairs(dirs) do
+    local names = private(dir) and paths.entries(dir) or {}
+    for i = 1, math.min(#names, M.MAX_PATH_LINKS) do
+      local st = paths.lstat(dir .. "/" .. names[i])
+      local target = st and st.kind == "symlink" and paths.real(dir .. "/" .. names[i])
+      local folder = target and not target:find(dir .. "/", 1, true) and package_of(target)
+      if folder and not seen[folder] then
+        seen[folder], out[#out + 1] = true, folder
+      end
+    end
+  end
+  return out
+end
+
 ---nil when every file `prog` needs is seen inside (`shows(path)`: the mount plan's answer), else
 ---why not: the path and the setting that shows it.
 ---@param prog table|nil
