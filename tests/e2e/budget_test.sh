@@ -250,6 +250,12 @@ $(field .agent/runs/$id/run.json .budget_exceeded.stopped)"
 done
 eq "shared as they go: two runs, no process left" "$((before + 2)) " \
   "$("$S" run list --limit 0 | grep -c '^R-') $(left '[4]')"
+# A budget of one ctx:agents call, shared by its agents as they go, with no budget on the command.
+sed 's/"live-pair"/"live-batch"/; s/prompt = "Two" } })/prompt = "Two" } }, { budget_tokens = 1000 })/' \
+  .agent/presets/live-pair.lua >.agent/presets/live-batch.lua
+expect_run "a ctx:agents call's own budget, shared as they go: both stopped, exit 1" 1 "^budget_exceeded budget_exceeded\n$" \
+  "over the limit of 1000 tokens \(ctx:agents' budget_tokens\), with the runs going beside it" -- \
+  "$S" preset run live-batch -j 2
 # The same two under the config's per_task budget, and a fan-out (start-ready -j 2) under its own.
 sed -i 's|^    per_task = { tokens = 100000 },|    per_task = { tokens = 1000 },|' .agent/config.lua
 expect_run "shared as they go, per_task: both stopped, exit 1" 1 "^budget_exceeded budget_exceeded\n$" \

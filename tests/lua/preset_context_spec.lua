@@ -179,6 +179,23 @@ describe("a script's context under a budget", function()
     s:close()
   end)
 
+  it("takes a budget for one ctx:agents call: its steps share it, and the context's is back after", function()
+    write(repo .. "/.agent/config.lua", "return { runners = { spender = " .. spending(1500) .. " } }\n")
+    local ctx = context.new({ repo = repo, runner = "spender", jobs = 1 })
+    local steps = { { kind = "scan", prompt = "one" }, { kind = "scan", prompt = "two" }, { kind = "scan", prompt = "three" } }
+    local rs = ctx:agents(steps, { budget_tokens = 2000 })
+    expect({ rs[1].status, rs[2].status, rs[3].status }):equals({ "review", "budget_exceeded", "not_started" })
+    expect(rs[2].why):contains("3000 tokens spent, over the limit of 2000 tokens (ctx:agents' budget_tokens)")
+    expect(rs[3].why):contains("over the limit of 2000 tokens (ctx:agents' budget_tokens): nothing is left")
+    expect(not ctx.budget):is_true() -- the call's limit went with it
+    expect(ctx:agent({ kind = "scan", prompt = "after" }).status):equals("review")
+    expect(function() ctx:agents(steps, { budget_token = 5 }) end)
+      :raises("ctx:agents: unknown option `budget_token` (did you mean `budget_tokens`?)")
+    expect(function() ctx:agents(steps, { budget_tokens = -1 }) end)
+      :raises("ctx:agents: budget_tokens: expected a whole number > 0, got -1")
+    ctx:close()
+  end)
+
   it("applies the config's budgets to a script as to a preset", function()
     write(repo .. "/.agent/config.lua", "return { budgets = { per_task = { tokens = 1000 } }, runners = { spender = "
       .. spending(1500) .. " } }\n")

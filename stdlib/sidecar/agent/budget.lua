@@ -7,7 +7,8 @@
 ---   m.exceeded  -- {scope, kind, limit, spent} once the run's own spending crossed a limit
 ---
 --- Scopes: `command` (the --budget-tokens/--budget-usd of one `sidecar run`, `preset run` or
---- `run start-ready`: all the runs it starts together), and config's `per_run` (each run),
+--- `run start-ready`: all the runs it starts together), `batch` (the budget_tokens/budget_usd of
+--- one ctx:agents call: the runs of that call), and config's `per_run` (each run),
 --- `per_task` (every run of the task, from the store) and `per_day` (every run started today,
 --- UTC, from the store). Each is {tokens = N, usd = X}, either or both.
 ---
@@ -39,13 +40,14 @@ function M.check_limit(path, v)
   return budget_settings.check_limit(path, v)
 end
 
-M.SCOPES = { "command", "per_run", "per_task", "per_day" }
+M.SCOPES = { "command", "batch", "per_run", "per_task", "per_day" }
 M.KINDS = { "tokens", "usd" }
 -- What each event dialect reports: codex reports tokens but no cost, claude both.
 local REPORTS = { codex = { tokens = true, usd = false }, claude = { tokens = true, usd = true } }
 local NOUNS = { tokens = "token usage", usd = "cost" }
 -- Where each scope's limit was set, for messages.
 local SCOPE_NAMES = { command = { tokens = "--budget-tokens", usd = "--budget-usd" },
+  batch = { tokens = "ctx:agents' budget_tokens", usd = "ctx:agents' budget_usd" },
   per_run = "config budgets.per_run", per_task = "config budgets.per_task", per_day = "config budgets.per_day, today UTC" }
 
 -- How the limits are named in messages: the command line's flags, or a Lua function's options.
@@ -320,6 +322,7 @@ function M.before_run(s, b, o)
     return nil, message
   end
   spent.command = M.spent_of(o.runs or {})
+  spent.batch = b.batch and M.spent_of(o.batch_runs or {}) or nil
   -- A run that `run start-ready` started: what the command's other runs had spent before it.
   local before = o.command_spent or M.command_spent_env()
   spent.command.tokens = spent.command.tokens + (before and before.tokens or 0)
@@ -329,7 +332,7 @@ function M.before_run(s, b, o)
     return nil, why, crossed
   end
   local m = M.meter(M.allowance(b, spent), baseline_of(o.spec, o.resume))
-  m.group, m.task_id = b.group, o.task_id
+  m.group, m.task_id, m.batch_since = b.group, o.task_id, b.batch_since
   return m
 end
 

@@ -44,6 +44,8 @@ end
 local function query(m, scope)
   if scope == "command" then
     return m.group and { since = m.group.since, budget_group = m.group.id }
+  elseif scope == "batch" then -- the runs of one ctx:agents call: its preset's task's, since the call
+    return m.task_id and m.batch_since and { task_id = m.task_id, since = m.batch_since }
   elseif scope == "per_task" then
     return m.task_id and { task_id = m.task_id }
   elseif scope == "per_day" then

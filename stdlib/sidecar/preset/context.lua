@@ -417,10 +417,15 @@ end
 ---its own; returns their results in order. At most one of them may be a writer (else it raises);
 ---it holds the writer lock from its start to its end. With executor "slurm" the readers run as
 ---one Slurm job array instead (stdlib/sidecar/executor/slurm_preset.lua); a writer runs here.
+---`o.budget_tokens`, `o.budget_usd`: what this call's agents may spend together, on top of the
+---context's own budget (stdlib/sidecar/preset/budget.lua): counted as they go, a step it cannot
+---cover not started, a running one that crosses it stopped.
 ---@param list table[]  each what Ctx:agent takes
+---@param o? {budget_tokens: integer?, budget_usd: number?}
 ---@return table[] results  each what Ctx:agent returns
-function Ctx:agents(list)
+function Ctx:agents(list, o)
   check_one_writer(self, list)
+  local _ <close> = preset_budget.narrow(self, o)
   local out, pending = {}, {}
   for i, o in ipairs(list) do
     local r, st = plan(self, o)
