@@ -235,6 +235,16 @@ local function socket_guard_args(o, settings, network)
   return args
 end
 
+-- Whether path p lies in (or is) one of the folders of list.
+local function within(p, list)
+  for _, d in ipairs(p and list or {}) do
+    if p == d or p:sub(1, #d + 1) == d .. "/" then
+      return true
+    end
+  end
+  return false
+end
+
 -- The folders to show again read-only: the repository, the store, Sidecar and the agent's
 -- program (and PATH's folders) where they live in a folder the sandbox makes private.
 local function read_paths(o, settings, home_plan)
@@ -246,7 +256,8 @@ local function read_paths(o, settings, home_plan)
   table.move(home_plan.read, 1, #home_plan.read, #list + 1, list)
   -- The program, with the package it lives in (an npm CLI's binary is in a sibling package) and
   -- its `#!` interpreter's (sidecar.run.sandbox_program).
-  table.move(program.folders(o.program), 1, #program.folders(o.program), #list + 1, list)
+  local shown = program.folders(o.program)
+  table.move(shown, 1, #shown, #list + 1, list)
   for i = 2, #o.argv do -- the command's own files (`sh /tmp/agent.sh`): the config named them
     local a = o.argv[i]
     if a:find("/", 1, true) and not a:find("^%-") and paths.lstat(a) then
@@ -261,14 +272,7 @@ local function read_paths(o, settings, home_plan)
   -- What PATH's programs lead to where a PATH folder is replaced (an npm prefix under /tmp).
   local private = mounts.private(false)
   private[#private + 1] = home_plan.hidden and real(o.home) or nil
-  local links = program.path_folders(path_dirs, function(dir)
-    for _, p in ipairs(private) do
-      if dir == p or dir:sub(1, #p + 1) == p .. "/" then
-        return true
-      end
-    end
-    return false
-  end)
+  local links = program.path_folders(path_dirs, function(dir) return within(dir, private) end)
   table.move(links, 1, #links, #list + 1, list)
   for _, p in ipairs(settings.read) do
     list[#list + 1] = real(p:gsub("^~", o.home or "~"))
@@ -315,16 +319,6 @@ local function write_paths(o, settings)
     outputs[#outputs + 1] = real(f)
   end
   return write, protect, outputs
-end
-
--- Whether path p lies in (or is) one of the folders of list.
-local function within(p, list)
-  for _, d in ipairs(p and list or {}) do
-    if p == d or p:sub(1, #d + 1) == d .. "/" then
-      return true
-    end
-  end
-  return false
 end
 
 -- Who made a private folder: "pid start" of this process, so that M.sweep can tell a folder whose
