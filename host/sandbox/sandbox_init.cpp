@@ -48,6 +48,7 @@ void noop_handler(int) {}
 struct Proc {
   int pid = 0;
   char state = '?';
+  long ppid = 0;
   long pgrp = 0;
   long sid = 0;
   std::string command;
@@ -62,8 +63,7 @@ bool read_proc(int pid, Proc& p) {
   if (open == std::string::npos || close == std::string::npos || close + 2 >= line.size()) return false;
   p.pid = pid;
   std::istringstream rest(line.substr(close + 2));
-  long ppid = 0;
-  rest >> p.state >> ppid >> p.pgrp >> p.sid;
+  rest >> p.state >> p.ppid >> p.pgrp >> p.sid;
   std::ifstream cmdline("/proc/" + std::to_string(pid) + "/cmdline", std::ios::binary);
   std::string args((std::istreambuf_iterator<char>(cmdline)), std::istreambuf_iterator<char>());
   while (!args.empty() && args.back() == '\0') args.pop_back();
@@ -73,20 +73,52 @@ bool read_proc(int pid, Proc& p) {
   return true;
 }
 
-// Every live process of the namespace but this one (zombies are about to be reaped: not counted).
-std::vector<Proc> others() {
-  std::vector<Proc> out;
+// Every live process of the namespace but this one (zombies are about to be reaped: not counted);
+// with `descendants_of` (a subreaper's own pid, outside a pid namespace), only those that descend
+// from it.
+std::vector<Proc> others(int descendants_of = 0) {
+  std::vector<Proc> all;
   DIR* d = opendir("/proc");
-  if (!d) return out;
+  if (!d) return all;
   while (dirent* e = readdir(d)) {
     char* end = nullptr;
     long pid = std::strtol(e->d_name, &end, 10);
     Proc p;
-    if (*end != '\0' || pid <= 1 || !read_proc(static_cast<int>(pid), p) || p.state == 'Z') continue;
-    out.push_back(p);
+    if (*end != '\0' || pid <= 1 || pid == descendants_of || !read_proc(static_cast<int>(pid), p)) continue;
+    all.push_back(p);
   }
   closedir(d);
+  std::vector<Proc> out;
+  for (const Proc& p : all) {
+    bool in = descendants_of == 0;
+    // Up the parents (a bounded walk: a pid reused meanwhile cannot make it loop).
+    for (long at = p.ppid, steps = 0; !in && at > 1 && steps < 4096; ++steps) {
+      if (at == descendants_of) in = true;
+      auto parent = std::find_if(all.begin(), all.end(), [at](const Proc& q) { return q.pid == at; });
+      at = parent == all.end() ? 0 : parent->ppid;
+    }
+    if (in && p.state != 'Z') out.push_back(p);
+  }
   return out;
+}
+
+// Kills every other process of the sandbox: as a namespace's first process, all of the namespace
+// (kill(-1)); as a subreaper, its descendants, again until none is left (one may fork meanwhile).
+void kill_all(int descendants_of) {
+  if (descendants_of == 0) {
+    kill(-1, SIGKILL);
+    return;
+  }
+  for (int round = 0; round < 100; ++round) {
+    std::vector<Proc> left = others(descendants_of);
+    if (left.empty()) return;
+    for (const Proc& p : left) kill(p.pid, SIGKILL);
+    int st = 0;
+    while (waitpid(-1, &st, WNOHANG) > 0) {
+    }
+    timespec pause{0, 5 * 1000 * 1000};
+    nanosleep(&pause, nullptr);
+  }
 }
 
 std::string json_string(const std::string& text) {
@@ -152,15 +184,21 @@ void write_report(int fd, int status, const std::vector<Proc>& left, long own_si
   ::close(fd);
 }
 
-[[noreturn]] void exec_agent(const std::vector<std::string>& argv, int64_t pids, int channel) {
+[[noreturn]] void exec_agent(const SandboxInitOptions& o, int channel) {
+  const std::vector<std::string>& argv = o.argv;
+  const int64_t pids = o.pids;
   sigset_t none;
   sigemptyset(&none);
   for (int sig = 1; sig < NSIG; ++sig) {
     if (sig != SIGKILL && sig != SIGSTOP) signal(sig, SIG_DFL);
   }
   sigprocmask(SIG_SETMASK, &none, nullptr);
-  // Last before exec, so that Sidecar's own calls above are not the guard's to answer.
   std::string why;
+  if (o.landlock && !landlock_restrict(o.landlock_plan, why)) {
+    std::fprintf(stderr, "sidecar sandbox: cannot confine the agent with Landlock: %s\n", why.c_str());
+    _exit(125);
+  }
+  // Last before exec, so that Sidecar's own calls above are not the guard's to answer.
   const int listener = install_socket_filter(why);
   hand_over_listener(channel, listener, why);
   close_descriptors_from(3);  // the report, the signal and forwarding descriptors are not the agent's
@@ -295,10 +333,15 @@ bool parse_sandbox_init(const std::vector<std::string>& args, SandboxInitOptions
     if (a == "--") {
       o.argv.assign(args.begin() + static_cast<std::ptrdiff_t>(i) + 1, args.end());
       if (o.argv.empty()) break;
+      if (o.subreaper && (o.pids > 0 || o.memory > 0)) {
+        why = "--pids and --memory need the sandbox's pid namespace: with --subreaper the run's cgroup bounds it";
+        return false;
+      }
       return true;
     }
     const bool has_value = a == "--report-fd" || a == "--settle-ms" || a == "--proxy" || a == "--forward" ||
-                           a == "--pids" || a == "--memory" || a == "--socket-allow";
+                           a == "--pids" || a == "--memory" || a == "--socket-allow" || a == "--landlock-read" ||
+                           a == "--landlock-write" || a == "--landlock-connect";
     if (has_value && i + 1 >= args.size()) {
       why = a + " needs a value";
       return false;
@@ -326,6 +369,20 @@ bool parse_sandbox_init(const std::vector<std::string>& args, SandboxInitOptions
       o.socket_allow.push_back(args[++i]);
     } else if (a == "--host-network") {
       o.host_network = true;
+    } else if (a == "--subreaper") {
+      o.subreaper = true;
+    } else if (a == "--landlock-read" || a == "--landlock-write") {
+      o.landlock = true;
+      (a == "--landlock-read" ? o.landlock_plan.read : o.landlock_plan.write).push_back(args[++i]);
+    } else if (a == "--landlock-tcp") {
+      o.landlock = o.landlock_plan.tcp = true;
+    } else if (a == "--landlock-connect") {
+      if (!number(a, args[++i], 65535, n) || n == 0) {
+        why = "--landlock-connect takes a port from 1 to 65535, got '" + args[i] + "'";
+        return false;
+      }
+      o.landlock = o.landlock_plan.tcp = true;
+      o.landlock_plan.connect_ports.push_back(static_cast<int>(n));
     } else if (a == "--proxy-env") {
       o.proxy_env = true;
     } else {
@@ -338,7 +395,9 @@ bool parse_sandbox_init(const std::vector<std::string>& args, SandboxInitOptions
 }
 
 int run_sandbox_init(const SandboxInitOptions& o) {
-  if (getpid() != 1) {
+  if (o.subreaper) {
+    prctl(PR_SET_CHILD_SUBREAPER, 1);  // what the agent leaves behind is reparented here, not to init
+  } else if (getpid() != 1) {
     std::fprintf(stderr, "sidecar sandbox-init: must be the first process of a pid namespace of its own "
                          "(it is started by bwrap --unshare-pid --as-pid-1, never by hand)\n");
     return 125;
@@ -361,7 +420,8 @@ int run_sandbox_init(const SandboxInitOptions& o) {
   sigprocmask(SIG_BLOCK, &mask, nullptr);
   UniqueFd sigfd(signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK));
   Proc self;
-  read_proc(1, self);
+  read_proc(o.subreaper ? getpid() : 1, self);
+  const int mine = o.subreaper ? getpid() : 0;  // others(mine): the processes that are the sandbox's
 
   int channel[2];
   if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, channel) != 0) {
@@ -373,7 +433,7 @@ int run_sandbox_init(const SandboxInitOptions& o) {
     std::fprintf(stderr, "sidecar sandbox: cannot start the agent: %s\n", std::strerror(errno));
     return 125;
   }
-  if (agent == 0) exec_agent(o.argv, o.pids, channel[1]);
+  if (agent == 0) exec_agent(o, channel[1]);
   ::close(channel[1]);
   std::string guard_off;
   const int listener = take_listener(channel[0], guard_off);
@@ -419,17 +479,17 @@ int run_sandbox_init(const SandboxInitOptions& o) {
       // (the watchdog ends the agent's group): only what left them is an escapee. A process
       // killed here may show as running for a moment: it is not waited for, nor reported.
       group_ended = true;
-      for (const Proc& p : others()) {
+      for (const Proc& p : others(mine)) {
         if (p.pgrp == self.pgrp && p.sid == self.sid && kill(p.pid, SIGKILL) == 0) group.push_back(p.pid);
       }
     }
     std::vector<Proc> left;
-    for (const Proc& p : others()) {
+    for (const Proc& p : others(mine)) {
       if (!killed_in_group(p.pid)) left.push_back(p);
     }
     // A runaway stopped by the pids bound is not waited for: all it left goes at once.
     if (!left.empty() && !stopped && watch.hit != "pids" && now_ms() < deadline) continue;
-    kill(-1, SIGKILL);  // as the namespace's first process: every other process of it, and only those
+    kill_all(mine);  // every other process of the sandbox, and only those
     while (waitpid(-1, &st, 0) > 0 || errno == EINTR) {
     }
     fwd.close_all();

@@ -8,6 +8,12 @@
 // a `kill -9` of the owner ends the whole sandbox, escapees that cleared their environment, left
 // their session or moved to another cgroup included.
 //
+// With --subreaper (where user namespaces are refused: no bwrap, no pid namespace) it is the child
+// subreaper of the agent instead: what the agent leaves is reparented to it, and it ends its own
+// descendants, never another process of the machine. The agent may be confined with Landlock
+// (host/sandbox/landlock.hpp) before it starts. Only the run's cgroup (host/process/run_cgroup.hpp)
+// then holds a process that escaped both, and a `kill -9` of this process leaves that to it.
+//
 // The report, one JSON object on descriptor `report_fd` (a file the owner opened, never reachable
 // by the agent: close-on-exec here, and this process is not dumpable so /proc/1/fd is closed to
 // it): {"exit_code": N} or {"signal": N}, "escapees": [{"pid", "command", "left_session"}],
@@ -33,6 +39,8 @@
 #include <string>
 #include <vector>
 
+#include "sandbox/landlock.hpp"
+
 namespace sidecar::host {
 
 struct SandboxInitOptions {
@@ -46,6 +54,11 @@ struct SandboxInitOptions {
   int64_t memory = 0;                 // the resident bytes of its processes at most (a watch); 0: none
   std::vector<std::string> socket_allow;  // Unix sockets (or folders of them) the agent may connect to
   bool host_network = false;          // the sandbox shares the host's network namespace
+  // Where user namespaces are refused (issue 49): no pid namespace of its own. This process makes
+  // itself the child subreaper of what the agent starts, and ends only its own descendants.
+  bool subreaper = false;
+  bool landlock = false;              // the agent restricted by `landlock_plan` before it starts
+  LandlockPlan landlock_plan;
 };
 
 // One sample of the namespace's processes: their tasks, their anonymous resident memory (what
@@ -69,7 +82,11 @@ int run_sandbox_init(const SandboxInitOptions& options);
 
 // Parses `sidecar sandbox-init` arguments (after the command's name):
 //   [--report-fd N] [--settle-ms N] [--proxy SOCKET] [--forward PORT]... [--proxy-env]
-//   [--pids N] [--memory BYTES] [--socket-allow PATH]... [--host-network] -- PROGRAM ARGS...
+//   [--pids N] [--memory BYTES] [--socket-allow PATH]... [--host-network]
+//   [--subreaper] [--landlock-read PATH]... [--landlock-write PATH]... [--landlock-tcp]
+//   [--landlock-connect PORT]... -- PROGRAM ARGS...
+// (--pids and --memory need the pid namespace: refused with --subreaper, where the run's cgroup
+// bounds the agent.)
 // True, or false and why.
 bool parse_sandbox_init(const std::vector<std::string>& args, SandboxInitOptions& options, std::string& why);
 

@@ -6,6 +6,7 @@
 #include <catch2/catch.hpp>
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -16,9 +17,11 @@
 #include <cerrno>
 #include <fstream>
 #include <functional>
+#include <iterator>
 #include <string>
 
 #include "sandbox/landlock.hpp"
+#include "sandbox/sandbox_init.hpp"
 #include "temp_dir.hpp"
 
 namespace host = sidecar::host;
@@ -131,4 +134,84 @@ TEST_CASE("landlock: a file of its own is a rule too, with a file's rights", "[l
            opens(dir.path + "/new", O_CREAT | O_WRONLY, false) << 4;
   });
   CHECK(wrong == 0);
+}
+
+namespace {
+
+// Whether a process whose command line holds `marker` is alive.
+bool alive_with(const std::string& marker) {
+  DIR* d = opendir("/proc");
+  bool found = false;
+  while (dirent* e = d ? readdir(d) : nullptr) {
+    std::ifstream f(std::string("/proc/") + e->d_name + "/cmdline", std::ios::binary);
+    std::string args((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    std::string state;
+    std::ifstream st(std::string("/proc/") + e->d_name + "/stat");
+    std::getline(st, state);
+    const std::size_t close = state.rfind(')');
+    const bool zombie = close != std::string::npos && close + 2 < state.size() && state[close + 2] == 'Z';
+    found = found || (!zombie && args.find(marker) != std::string::npos);
+  }
+  if (d) closedir(d);
+  return found;
+}
+
+}  // namespace
+
+TEST_CASE("sandbox-init --subreaper: its agent confined by Landlock, what it left ended and reported", "[landlock]") {
+  REQUIRE(host::landlock_abi() >= 1);
+  TempDir dir("subreaper");
+  const std::string work = dir.path + "/work", outside = dir.path + "/outside";
+  REQUIRE(mkdir(work.c_str(), 0700) == 0);
+  REQUIRE(mkdir(outside.c_str(), 0700) == 0);
+  int report[2];
+  REQUIRE(pipe(report) == 0);
+  const std::string script = "echo in > " + work + "/ok; { echo out > " + outside + "/no; } 2>/dev/null; " +
+                             // the first leaves the session, says so, then sleeps: an escapee
+                             "setsid sh -c 'touch " + work + "/left; exec sleep 97.31' </dev/null >/dev/null 2>&1 & " +
+                             "sleep 97.32 & while [ ! -e " + work + "/left ]; do sleep 0.05; done; exit 3";
+  pid_t pid = fork();
+  if (pid == 0) {
+    close(report[0]);
+    host::SandboxInitOptions o;
+    std::string why;
+    if (!host::parse_sandbox_init({"--subreaper", "--report-fd", std::to_string(report[1]), "--settle-ms", "300",
+                                   "--landlock-read", "/", "--landlock-write", work, "--landlock-write", "/dev/null",
+                                   "--", "sh", "-c", script},
+                                  o, why))
+      _exit(200);
+    _exit(host::run_sandbox_init(o));
+  }
+  close(report[1]);
+  std::string text;
+  char buf[4096];
+  for (ssize_t n; (n = read(report[0], buf, sizeof buf)) > 0;) text.append(buf, static_cast<std::size_t>(n));
+  close(report[0]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  INFO(text);
+  CHECK(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 3);
+  CHECK(text.find("\"exit_code\":3") != std::string::npos);
+  // The one that left the session is an escapee; the one in the agent's group ended with it.
+  CHECK(text.find("sleep 97.31") != std::string::npos);
+  CHECK(text.find("\"left_session\":true") != std::string::npos);
+  CHECK(text.find("sleep 97.32") == std::string::npos);
+  CHECK(access((work + "/ok").c_str(), F_OK) == 0);
+  CHECK(access((outside + "/no").c_str(), F_OK) != 0);  // Landlock refused it
+  CHECK_FALSE(alive_with("sleep 97.31"));
+  CHECK_FALSE(alive_with("sleep 97.32"));
+}
+
+TEST_CASE("sandbox-init --subreaper: no bound that needs a pid namespace", "[landlock]") {
+  host::SandboxInitOptions o;
+  std::string why;
+  CHECK_FALSE(host::parse_sandbox_init({"--subreaper", "--pids", "10", "--", "true"}, o, why));
+  CHECK(why.find("need the sandbox's pid namespace") != std::string::npos);
+  host::SandboxInitOptions p;
+  CHECK(host::parse_sandbox_init({"--landlock-connect", "443", "--landlock-read", "/usr", "--", "true"}, p, why));
+  CHECK(p.landlock);
+  CHECK(p.landlock_plan.tcp);
+  CHECK(p.landlock_plan.connect_ports == std::vector<int>{443});
+  CHECK(p.landlock_plan.read == std::vector<std::string>{"/usr"});
 }
