@@ -149,8 +149,8 @@ M.TOOLS = {
   { name = "context", title = "What to know now",
     annotations = { title = "What to know now", readOnlyHint = true,
       destructiveHint = false, idempotentHint = true, openWorldHint = false },
-    description = "What a main agent should know now, as `sidecar context`: open tasks, runs waiting for review "
-      .. "with their summaries and blockers, recent decisions, spend so far.",
+    description = "What a main agent should know now, as `sidecar context`: runs waiting for review with their "
+      .. "summaries and blockers first, then spend so far, open tasks, recent decisions.",
     input = object({}),
     output = { type = "object" },
   },
