@@ -125,6 +125,7 @@ ln -s ../lib/node_modules/agent/bin/agent.js "$npm/bin/npm-agent"
 git_repo npm_tmp
 add_runners "    npm = { command = { \"npm-agent\" } },
     wrapped = { command = { \"sh\", \"-c\", \"exec npm-agent\" } },
+    lost = { command = { \"sh\", \"-c\", \"cat >/dev/null; exec $npm/gone/agent\" } },
     hidden = { command = { \"$npm/hid/agent\" } },"
 "$S" task create --title "Npm" --goal "Answer" --status ready >/dev/null
 expect_run "npm install under /tmp: the run finds its platform package" 0 "^R-\d+ review: answer from the platform package" \
@@ -134,6 +135,9 @@ eq "npm install under /tmp: the record says what was shown for the program" "$np
 $([ "$(field .agent/runs/$(run_id)/run.json .os_sandbox.program.interpreter)" = "$(readlink -f "$(command -v sh)")" ] && echo yes)"
 expect_run "npm install under /tmp, started by a wrapper from PATH: its link's package is shown too" 0 \
   "^R-\d+ review: answer from the platform package" "" -- env PATH="$npm/bin:$PATH" "$S" run T-0001 --runner wrapped
+expect_run "an agent that cannot find a file: its reason says where to show one" 1 \
+  "^R-\d+ failed: exited with code 127: [^\n]*$npm/gone/agent: not found; if it needs files the OS sandbox does not show, name their folder in isolation = \{ read = \{ \.\.\. \} \}" \
+  "" -- "$S" run T-0001 --runner lost
 sed -i "s|^    hide = {},|    hide = { \"$npm/hid\" },|" .agent/config.lua
 expect_run "a program the sandbox hides: Sidecar's error before start, the path and the setting named" 1 \
   "the agent's program $npm/hid/agent is at $npm/hid/agent, which the OS sandbox hides: show it with isolation = \{ read = \{ \"$npm/hid\" \} \}" \

@@ -151,8 +151,26 @@ function M.finish(sb, r, record, escapees, run_dir)
   return report
 end
 
----Once the run's record is read (after agent_run's read_result): record.os_sandbox, and a warning
----naming the network connections the sandbox refused.
+-- What an agent says when a file it needs is not there: inside the OS sandbox, often a file the
+-- sandbox does not show (a module beside the CLI, a folder in /tmp or the home).
+local MISSING_FILE = { "not found", "No such file or directory", "Cannot find module", "Missing optional dependency",
+  "cannot open" }
+
+-- The hint a failed run's reason gets when its agent could not find a file (MISSING_FILE).
+local function missing_file_hint(record)
+  local why = type(record.failure_reason) == "string" and record.failure_reason or ""
+  for _, text in ipairs(record.status == "failed" and MISSING_FILE or {}) do
+    if why:find(text, 1, true) then
+      return "; if it needs files the OS sandbox does not show, name their folder in isolation = { read = "
+        .. "{ ... } } in .agent/config.lua (sidecar doctor starts each CLI inside the sandbox)"
+    end
+  end
+  return ""
+end
+
+---Once the run's record is read (after agent_run's read_result): record.os_sandbox, a warning
+---naming the network connections the sandbox refused, and for an agent that failed for a file
+---it could not find, where to show it.
 ---@param sb table|nil
 ---@param report table|nil  M.finish's
 ---@param record table
@@ -161,6 +179,7 @@ function M.record(sb, report, record)
     return
   end
   record.os_sandbox = sb:record(report)
+  record.failure_reason = record.failure_reason and (record.failure_reason .. missing_file_hint(record))
   local stopped_by = require("sidecar.run.sandbox_limits").hit_text(record.os_sandbox.limits)
   if stopped_by then -- a bound stopped the agent (the failure) or one of its processes (a warning)
     if record.status == "failed" then
