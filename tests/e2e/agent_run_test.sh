@@ -138,6 +138,19 @@ expect_run "npm install under /tmp, started by a wrapper from PATH: its link's p
 expect_run "an agent that cannot find a file: its reason says where to show one" 1 \
   "^R-\d+ failed: exited with code 127: [^\n]*$npm/gone/agent: not found; if it needs files the OS sandbox does not show, name their folder in isolation = \{ read = \{ \.\.\. \} \}" \
   "" -- "$S" run T-0001 --runner lost
+# Where new user namespaces are refused (a container under Docker's default seccomp profile, which
+# tests/e2e/no_userns.cpp imitates): doctor and a run say so, with the likely cause and what to do.
+if [ -n "${NO_USERNS:-}" ]; then
+  expect_run "namespaces refused: doctor says why and what to do, and checks no CLI inside" 1 \
+    'OS sandbox: bwrap, network model: CANNOT START' \
+    'doctor: os sandbox: bwrap cannot make a sandbox here \(bwrap: No permissions to create new namespace[^\n]*\): new user namespaces are refused here, which the OS sandbox needs: [^\n]*--security-opt seccomp=unconfined[^\n]*; else run without an OS sandbox' \
+    -- "$NO_USERNS" "$S" doctor
+  expect_run "namespaces refused: a run fails before its agent, saying why and what to do" 1 \
+    "^R-\d+ failed: the OS sandbox could not start \(bwrap: No permissions to create new namespace[^\n]*\): new user namespaces are refused here" \
+    "" -- "$NO_USERNS" "$S" run T-0001 --runner lost
+else
+  echo "SKIP: namespaces refused (NO_USERNS names no helper)"
+fi
 sed -i "s|^    hide = {},|    hide = { \"$npm/hid\" },|" .agent/config.lua
 expect_run "a program the sandbox hides: Sidecar's error before start, the path and the setting named" 1 \
   "the agent's program $npm/hid/agent is at $npm/hid/agent, which the OS sandbox hides: show it with isolation = \{ read = \{ \"$npm/hid\" \} \}" \

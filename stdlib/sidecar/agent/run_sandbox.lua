@@ -141,7 +141,8 @@ function M.finish(sb, r, record, escapees, run_dir)
     if first:find("^bwrap:") or first:find("^sidecar sandbox") then
       r.spawn_failed = true
       record.status = "failed"
-      record.failure_reason = "the OS sandbox could not start (" .. first .. "): " .. sandbox.HINT
+      record.failure_reason = "the OS sandbox could not start (" .. first .. "): "
+        .. (sandbox.userns_refused(first) and sandbox.userns_advice() or sandbox.HINT)
     end
   end
   for _, e in ipairs(report.escapees) do
@@ -159,6 +160,9 @@ local MISSING_FILE = { "not found", "No such file or directory", "Cannot find mo
 -- The hint a failed run's reason gets when its agent could not find a file (MISSING_FILE).
 local function missing_file_hint(record)
   local why = type(record.failure_reason) == "string" and record.failure_reason or ""
+  if why:find("^the OS sandbox could not start") then -- its own words say what to do
+    return ""
+  end
   for _, text in ipairs(record.status == "failed" and MISSING_FILE or {}) do
     if why:find(text, 1, true) then
       return "; if it needs files the OS sandbox does not show, name their folder in isolation = { read = "
@@ -179,7 +183,9 @@ function M.record(sb, report, record)
     return
   end
   record.os_sandbox = sb:record(report)
-  record.failure_reason = record.failure_reason and (record.failure_reason .. missing_file_hint(record))
+  if type(record.failure_reason) == "string" then
+    record.failure_reason = record.failure_reason .. missing_file_hint(record)
+  end
   local stopped_by = require("sidecar.run.sandbox_limits").hit_text(record.os_sandbox.limits)
   if stopped_by then -- a bound stopped the agent (the failure) or one of its processes (a warning)
     if record.status == "failed" then

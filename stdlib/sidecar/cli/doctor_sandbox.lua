@@ -18,14 +18,14 @@ local Inside = {}
 Inside.__index = Inside
 
 ---The sandbox runs in `repo` would get (cfg's isolation), or nil when runs have none (off, or bwrap
----cannot start: doctor says that apart).
+---cannot make one here: doctor says that apart).
 ---@param cfg table|nil  the project's config
 ---@param repo string  the repository (the sandbox's working folder)
 ---@param root string|nil  the .agent folder
 function M.open(cfg, repo, root)
   local settings = sandbox.settings(cfg and cfg.isolation, nil, { network = "none" })
-  if not (settings and settings.sandbox == "bwrap" and sandbox.available()) then
-    return nil
+  if not (settings and settings.sandbox == "bwrap" and sandbox.check()) then
+    return nil -- no sandbox to start anything in: doctor says why apart (M.sandbox)
   end
   local dir = os.tmpname()
   os.remove(dir)

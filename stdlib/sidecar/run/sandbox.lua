@@ -129,6 +129,42 @@ function M.available()
   return true
 end
 
+-- The first word of a small file (a sysctl), or "".
+local function sysctl(path)
+  return (files.read(path) or ""):match("^%s*(%S*)") or ""
+end
+
+---Whether bubblewrap's words (`said`) say it was refused a user namespace.
+---@param said string
+function M.userns_refused(said)
+  return said:find("create new namespace", 1, true) ~= nil or said:find("setting up uid map", 1, true) ~= nil
+end
+
+---Why new user namespaces are refused here, most likely first, and what to do: a security module's
+---rule (Ubuntu's AppArmor), namespaces turned off, or a container's seccomp profile (Docker's
+---default refuses them).
+---@return string
+function M.userns_advice()
+  local causes = {}
+  if sysctl("/proc/sys/kernel/apparmor_restrict_unprivileged_userns") == "1" then
+    causes[#causes + 1] = "AppArmor restricts unprivileged user namespaces (Ubuntu 23.10 and later): allow them with "
+      .. "`sysctl kernel.apparmor_restrict_unprivileged_userns=0`, or give bwrap an AppArmor profile with `userns,`"
+  end
+  if sysctl("/proc/sys/user/max_user_namespaces") == "0" or sysctl("/proc/sys/kernel/unprivileged_userns_clone") == "0" then
+    causes[#causes + 1] = "user namespaces are turned off: `sysctl user.max_user_namespaces=15000` (and "
+      .. "`kernel.unprivileged_userns_clone=1` where it exists)"
+  end
+  local container = files.exists("/.dockerenv") or files.exists("/run/.containerenv")
+  if container or #causes == 0 then
+    causes[#causes + 1] = (container and "this is a container" or "a seccomp filter refuses them (a container's, most "
+      .. "often)") .. ": Docker's default profile refuses new namespaces; start it with "
+      .. "`--security-opt seccomp=unconfined` or a profile that allows unshare and clone(CLONE_NEWUSER)"
+  end
+  return "new user namespaces are refused here, which the OS sandbox needs: " .. table.concat(causes, "; or ")
+    .. "; else run without an OS sandbox: isolation = { sandbox = \"off\" } in .agent/config.lua, --os-sandbox off, "
+    .. "or SIDECAR_OS_SANDBOX=off (docs/security.md)"
+end
+
 ---Whether a sandbox really starts here (`sidecar doctor`): bwrap found, and a user namespace made.
 ---true, or nil and why (bwrap's own words and what to do).
 function M.check()
@@ -143,7 +179,7 @@ function M.check()
   end
   local said = ((r.stderr or ""):match("^%s*([^\n]*)") or "")
   return nil, ("bwrap cannot make a sandbox here (%s): %s"):format(said ~= "" and said or ("exit " .. tostring(r.code)),
-    M.HINT)
+    M.userns_refused(said) and M.userns_advice() or M.HINT)
 end
 
 ---"host:port" pairs from a URL or "host[:port]" (443 when no port is given for https or a bare
