@@ -326,6 +326,18 @@ describe("a budget shared by runs going at once (sidecar.agent.budget_live)", fu
     expect(#saves):equals(0) -- nothing reported yet
   end)
 
+  it("holds a flood of reports to a write of its record every SAVE_MS, the last figure kept", function()
+    local m, saves = shared_meter(10 ^ 9, { tokens = 0 })
+    for i = 1, 2000 do
+      feed(m, { turn(i, 0) })
+      m:stop_now()
+    end
+    expect(#saves <= 2):is_true() -- a hostile stream cannot turn into thousands of store writes
+    m.saved_at = m.saved_at - budget_live.SAVE_MS -- later: what came since is written once
+    m:stop_now()
+    expect(saves[#saves].tokens):equals(2000)
+  end)
+
   it("puts the runs of a fan-out in the group of the command that started them", function()
     local g = budget_live.group(false)
     expect(g.id):matches("^%x+%-")

@@ -10,6 +10,7 @@
 local hook_record = require("sidecar.agent.hook_record")
 local json = require("sidecar.core.json")
 local sandbox = require("sidecar.run.sandbox")
+local sandbox_host = require("sidecar.run.sandbox_host")
 
 local M = {}
 
@@ -31,7 +32,7 @@ function M.settings(o, repo)
     return nil, why, "bad_sandbox"
   end
   if s.sandbox == "bwrap" then
-    local ok, message, code = sandbox.available()
+    local ok, message, code = sandbox_host.available()
     if not ok then
       return nil, message, code
     end
@@ -141,8 +142,7 @@ function M.finish(sb, r, record, escapees, run_dir)
     if first:find("^bwrap:") or first:find("^sidecar sandbox") then
       r.spawn_failed = true
       record.status = "failed"
-      record.failure_reason = "the OS sandbox could not start (" .. first .. "): "
-        .. (sandbox.userns_refused(first) and sandbox.userns_advice() or sandbox.HINT)
+      record.failure_reason = "the OS sandbox could not start (" .. first .. "): " .. sandbox_host.advice(first)
     end
   end
   for _, e in ipairs(report.escapees) do

@@ -12,6 +12,7 @@ local executor = require("sidecar.executor")
 local json = require("sidecar.core.json")
 local proc = require("sidecar.core.proc")
 local runners = require("sidecar.agent.runners")
+local sandbox_host = require("sidecar.run.sandbox_host")
 
 local M = {}
 
@@ -158,7 +159,8 @@ function M.check(opts)
   local root = (opts and opts.root) or require("sidecar.core.store").find_root(".")
   local cfg, config_error = project_config(root)
   local checks, specs = plan(cfg), {}
-  local inside = doctor_sandbox.open(cfg, root and root:match("^(.*)/[^/]*$") or ".", root)
+  local sandbox_report = M.sandbox(cfg)
+  local inside = sandbox_report.ok and doctor_sandbox.open(cfg, root and root:match("^(.*)/[^/]*$") or ".", root)
   for _, c in ipairs(checks) do
     c.results = {}
     for _, key in ipairs({ "version", "probe", "lookup" }) do
@@ -194,7 +196,7 @@ function M.check(opts)
     report.runners[#report.runners + 1] = e
     report.usable = report.usable + (e.ok and 1 or 0)
   end
-  report.sandbox = M.sandbox(cfg)
+  report.sandbox = sandbox_report
   report.errors = M.problems(report, config_error)
   report.notes = json.array(cfg and cfg.untrusted and { require("sidecar.core.config").untrusted_hint(cfg,
     "config.lua's runners were not checked") } or {})
@@ -215,7 +217,7 @@ function M.sandbox(cfg)
     return { mode = "off", network = "host", ok = true, advice = "agents run without an OS sandbox" ..
       (s.forced_by and (" (" .. s.forced_by .. ")") or " (isolation.sandbox = \"off\")") .. ": see docs/security.md" }
   end
-  local ok, problem = sandbox.check()
+  local ok, problem = sandbox_host.check()
   return { mode = s.sandbox, network = s.network, ok = ok == true, advice = problem }
 end
 

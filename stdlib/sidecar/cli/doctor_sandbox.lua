@@ -11,21 +11,22 @@
 local git_tree = require("sidecar.host.git_tree")
 local paths = require("sidecar.host.paths")
 local sandbox = require("sidecar.run.sandbox")
+local sandbox_program = require("sidecar.run.sandbox_program")
 
 local M = {}
 
 local Inside = {}
 Inside.__index = Inside
 
----The sandbox runs in `repo` would get (cfg's isolation), or nil when runs have none (off, or bwrap
----cannot make one here: doctor says that apart).
+---The sandbox runs in `repo` would get (cfg's isolation), or nil when runs have none (off). Call it
+---only where a sandbox starts (sandbox_host.check: doctor says apart why one does not).
 ---@param cfg table|nil  the project's config
 ---@param repo string  the repository (the sandbox's working folder)
 ---@param root string|nil  the .agent folder
 function M.open(cfg, repo, root)
   local settings = sandbox.settings(cfg and cfg.isolation, nil, { network = "none" })
-  if not (settings and settings.sandbox == "bwrap" and sandbox.check()) then
-    return nil -- no sandbox to start anything in: doctor says why apart (M.sandbox)
+  if not (settings and settings.sandbox == "bwrap") then
+    return nil
   end
   local dir = os.tmpname()
   os.remove(dir)
@@ -53,8 +54,8 @@ end
 -- What the sandbox does not show: the first path the error names that exists outside (a file the
 -- program loads: `exec: /opt/x/lib/real: not found`), else the program itself (its real path).
 local function unseen(argv, said)
-  local program = paths.program(argv[1], ".")
-  program = program and (paths.real(program) or program) or argv[1]
+  local resolved = sandbox_program.resolve(argv[1], ".")
+  local program = resolved and resolved.real or argv[1]
   for path in said:gmatch("/[%w%._%-/@+]+") do
     if path ~= program and path ~= argv[1] and paths.lstat(path) then
       return path

@@ -4,6 +4,7 @@
 --- steps that ran keep their results, and `sidecar preset run` reports what the preset made of
 --- them with the budget stop as an error beside it (exit 1). See stdlib/sidecar/agent/budget.lua.
 local agent_budget = require("sidecar.agent.budget")
+local budget_live = require("sidecar.agent.budget_live")
 local errors = require("sidecar.core.errors")
 local option_keys = require("sidecar.core.option_keys")
 local runners = require("sidecar.agent.runners")
@@ -87,7 +88,7 @@ function M.narrow(ctx, o)
   for k, v in pairs(own or {}) do
     b[k] = v
   end
-  b.group = b.group or require("sidecar.agent.budget_live").group(false)
+  b.group = b.group or budget_live.group(false)
   b.batch = { tokens = o.budget_tokens, usd = o.budget_usd and tonumber(o.budget_usd) }
   b.batch_since, b.batch_first = store.now(), #ctx.runs + 1
   b.allow_unknown = b.allow_unknown or false

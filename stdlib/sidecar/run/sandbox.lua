@@ -37,6 +37,7 @@ local sandbox_git = require("sidecar.run.sandbox_git")
 local state = require("sidecar.run.sandbox_state")
 local paths = require("sidecar.host.paths")
 local processes = require("sidecar.run.processes")
+local sandbox_host = require("sidecar.run.sandbox_host")
 local program = require("sidecar.run.sandbox_program")
 
 local M = {}
@@ -48,9 +49,6 @@ for _, name in ipairs(isolation_settings.NETWORKS) do
 end
 M.SETTLE_MS = 5000 -- what the agent left may take this long to end by itself (run_owner.SETTLE_MS)
 M.ROOT_MAPPED_TO = 1000 -- the user id root is inside a sandbox (see sandbox_mounts)
-M.HINT = "install bubblewrap (apt-get install bubblewrap) and allow unprivileged user namespaces " ..
-  "(sysctl kernel.unprivileged_userns_clone=1), or run without an OS sandbox: isolation = { sandbox = \"off\" } " ..
-  "in .agent/config.lua, --os-sandbox off, or SIDECAR_OS_SANDBOX=off (docs/security.md)"
 
 local OWNER_FILE = "owner" -- in a sandbox's private folder: who made it (M.sweep)
 local LOOPBACK = { ["127.0.0.1"] = true, localhost = true, ["::1"] = true, ["[::1]"] = true }
@@ -114,72 +112,6 @@ function M.settings(iso, entry, o)
     return nil, why
   end
   return s
-end
-
----Whether a sandbox can start here: bwrap on PATH and a sidecar binary for sandbox-init. nil, why (with
----what to do), "no_sandbox" if not.
-function M.available()
-  if not paths.program("bwrap") then
-    return nil, "the OS sandbox needs bubblewrap (bwrap), which is not on PATH: " .. M.HINT, "no_sandbox"
-  end
-  local found, why = require("sidecar.core.proc").find_executable() -- sandbox-init runs the agent
-  if not found then
-    return nil, "the OS sandbox starts the agent under `sidecar sandbox-init`: " .. why, "no_sandbox"
-  end
-  return true
-end
-
--- The first word of a small file (a sysctl), or "".
-local function sysctl(path)
-  return (files.read(path) or ""):match("^%s*(%S*)") or ""
-end
-
----Whether bubblewrap's words (`said`) say it was refused a user namespace.
----@param said string
-function M.userns_refused(said)
-  return said:find("create new namespace", 1, true) ~= nil or said:find("setting up uid map", 1, true) ~= nil
-end
-
----Why new user namespaces are refused here, most likely first, and what to do: a security module's
----rule (Ubuntu's AppArmor), namespaces turned off, or a container's seccomp profile (Docker's
----default refuses them).
----@return string
-function M.userns_advice()
-  local causes = {}
-  if sysctl("/proc/sys/kernel/apparmor_restrict_unprivileged_userns") == "1" then
-    causes[#causes + 1] = "AppArmor restricts unprivileged user namespaces (Ubuntu 23.10 and later): allow them with "
-      .. "`sysctl kernel.apparmor_restrict_unprivileged_userns=0`, or give bwrap an AppArmor profile with `userns,`"
-  end
-  if sysctl("/proc/sys/user/max_user_namespaces") == "0" or sysctl("/proc/sys/kernel/unprivileged_userns_clone") == "0" then
-    causes[#causes + 1] = "user namespaces are turned off: `sysctl user.max_user_namespaces=15000` (and "
-      .. "`kernel.unprivileged_userns_clone=1` where it exists)"
-  end
-  local container = files.exists("/.dockerenv") or files.exists("/run/.containerenv")
-  if container or #causes == 0 then
-    causes[#causes + 1] = (container and "this is a container" or "a seccomp filter refuses them (a container's, most "
-      .. "often)") .. ": Docker's default profile refuses new namespaces; start it with "
-      .. "`--security-opt seccomp=unconfined` or a profile that allows unshare and clone(CLONE_NEWUSER)"
-  end
-  return "new user namespaces are refused here, which the OS sandbox needs: " .. table.concat(causes, "; or ")
-    .. "; else run without an OS sandbox: isolation = { sandbox = \"off\" } in .agent/config.lua, --os-sandbox off, "
-    .. "or SIDECAR_OS_SANDBOX=off (docs/security.md)"
-end
-
----Whether a sandbox really starts here (`sidecar doctor`): bwrap found, and a user namespace made.
----true, or nil and why (bwrap's own words and what to do).
-function M.check()
-  local ok, why = M.available()
-  if not ok then
-    return nil, why
-  end
-  local r = require("sidecar.core.proc").run({ "bwrap", "--unshare-all", "--die-with-parent", "--ro-bind", "/", "/",
-    "true" }, { timeout_ms = 10000 })
-  if r.code == 0 then
-    return true
-  end
-  local said = ((r.stderr or ""):match("^%s*([^\n]*)") or "")
-  return nil, ("bwrap cannot make a sandbox here (%s): %s"):format(said ~= "" and said or ("exit " .. tostring(r.code)),
-    M.userns_refused(said) and M.userns_advice() or M.HINT)
 end
 
 ---"host:port" pairs from a URL or "host[:port]" (443 when no port is given for https or a bare
@@ -425,7 +357,7 @@ local swept = false
 ---nil, why, code ("no_sandbox", "EPROXY").
 ---@param o table
 function M.open(o)
-  local ok, why, code = M.available()
+  local ok, why, code = sandbox_host.available()
   if not ok then
     return nil, why, code
   end

@@ -9,6 +9,7 @@ local json = require("sidecar.core.json")
 local paths = require("sidecar.host.paths")
 local proc = require("sidecar.core.proc")
 local sandbox = require("sidecar.run.sandbox")
+local sandbox_host = require("sidecar.run.sandbox_host")
 local worktree = require("sidecar.core.worktree")
 
 local M = {}
@@ -148,7 +149,7 @@ local function setup_sandbox(cfg, o)
     end
     s.network = net
   end
-  local ok, missing = sandbox.available()
+  local ok, missing = sandbox_host.available()
   if not ok then
     return nil, missing
   end

@@ -8,6 +8,7 @@
 --- lock for its whole life), which ends the run and kills what is left of it; so is a foreground
 --- `sidecar run` that dies.
 local json = require("sidecar.core.json")
+local notices = require("sidecar.task.notices")
 local proc = require("sidecar.core.proc")
 local run_processes = require("sidecar.run.processes")
 local run_reconcile = require("sidecar.run.reconcile")
@@ -107,7 +108,6 @@ local function notify_end(s, cfg, ended, notify, stopped)
   if not ended or s.scratch then
     return
   end
-  local notices = require("sidecar.task.notices")
   if stopped then
     pcall(notices.run_ended, s, cfg, ended, notify)
   else

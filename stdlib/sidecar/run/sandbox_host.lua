@@ -1,0 +1,86 @@
+--- Whether this machine can make a run's OS sandbox, and what to do when it cannot: bubblewrap and
+--- a sidecar binary for `sandbox-init` found (`available`, before every sandbox), a user namespace
+--- really made (`check`, for `sidecar doctor`), and for bubblewrap's words when it could not make
+--- one, the likely cause and what to change (`advice`): a security module's rule (Ubuntu's
+--- AppArmor), namespaces turned off, or a container's seccomp profile (Docker's default refuses
+--- them).
+---
+---   local ok, why, code = sandbox_host.available()   -- nil, why, "no_sandbox"
+---   local ok, why = sandbox_host.check()              -- bwrap tried: nil, its words and what to do
+local files = require("sidecar.core.files")
+local paths = require("sidecar.host.paths")
+local proc = require("sidecar.core.proc")
+
+local M = {}
+
+local OFF = "run without an OS sandbox: isolation = { sandbox = \"off\" } in .agent/config.lua, --os-sandbox off, "
+  .. "or SIDECAR_OS_SANDBOX=off (docs/security.md)"
+M.HINT = "install bubblewrap (apt-get install bubblewrap) and allow unprivileged user namespaces "
+  .. "(sysctl kernel.unprivileged_userns_clone=1), or " .. OFF
+
+---Whether a sandbox can start here: bwrap on PATH and a sidecar binary for sandbox-init. nil, why (with
+---what to do), "no_sandbox" if not.
+function M.available()
+  if not paths.program("bwrap") then
+    return nil, "the OS sandbox needs bubblewrap (bwrap), which is not on PATH: " .. M.HINT, "no_sandbox"
+  end
+  local found, why = proc.find_executable() -- sandbox-init runs the agent
+  if not found then
+    return nil, "the OS sandbox starts the agent under `sidecar sandbox-init`: " .. why, "no_sandbox"
+  end
+  return true
+end
+
+-- The first word of a small file (a sysctl), or "".
+local function sysctl(path)
+  return (files.read(path) or ""):match("^%s*(%S*)") or ""
+end
+
+-- Why new user namespaces are refused here, most likely first, and what to change.
+local function userns_advice()
+  local causes = {}
+  if sysctl("/proc/sys/kernel/apparmor_restrict_unprivileged_userns") == "1" then
+    causes[#causes + 1] = "AppArmor restricts unprivileged user namespaces (Ubuntu 23.10 and later): allow them with "
+      .. "`sysctl kernel.apparmor_restrict_unprivileged_userns=0`, or give bwrap an AppArmor profile with `userns,`"
+  end
+  if sysctl("/proc/sys/user/max_user_namespaces") == "0" or sysctl("/proc/sys/kernel/unprivileged_userns_clone") == "0" then
+    causes[#causes + 1] = "user namespaces are turned off: `sysctl user.max_user_namespaces=15000` (and "
+      .. "`kernel.unprivileged_userns_clone=1` where it exists)"
+  end
+  local container = files.exists("/.dockerenv") or files.exists("/run/.containerenv")
+  if container or #causes == 0 then
+    causes[#causes + 1] = (container and "this is a container" or "a seccomp filter refuses them (a container's, most "
+      .. "often)") .. ": Docker's default profile refuses new namespaces; start it with "
+      .. "`--security-opt seccomp=unconfined` or a profile that allows unshare and clone(CLONE_NEWUSER)"
+  end
+  return "new user namespaces are refused here, which the OS sandbox needs: " .. table.concat(causes, "; or ")
+    .. "; else " .. OFF
+end
+
+---What to do when bubblewrap, saying `said` (its first line), could not make a sandbox: for a user
+---namespace refused, the likely cause and what to change; else M.HINT.
+---@param said string
+---@return string
+function M.advice(said)
+  local refused = said:find("create new namespace", 1, true) or said:find("setting up uid map", 1, true)
+  return refused and userns_advice() or M.HINT
+end
+
+---Whether a sandbox really starts here (`sidecar doctor`): bwrap found, and a user namespace made.
+---true, or nil and why (bwrap's own words and what to do).
+function M.check()
+  local ok, why = M.available()
+  if not ok then
+    return nil, why
+  end
+  local r = proc.run({ "bwrap", "--unshare-all", "--die-with-parent", "--ro-bind", "/", "/", "true" },
+    { timeout_ms = 10000 })
+  if r.code == 0 then
+    return true
+  end
+  local said = ((r.stderr or ""):match("^%s*([^\n]*)") or "")
+  return nil, ("bwrap cannot make a sandbox here (%s): %s"):format(said ~= "" and said or ("exit " .. tostring(r.code)),
+    M.advice(said))
+end
+
+return M
