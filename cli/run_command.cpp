@@ -36,8 +36,8 @@ std::vector<LuaCommand> run_commands() {
       {"--sandbox", "sandbox", kText, "MODE", "read-only (default), workspace-write, or danger-full-access"},
       {"--allow-full-auto", "allow_full_auto", kBool, "", "Allow danger-full-access (every approval bypassed)"},
       {"--os-sandbox", "os_sandbox", kText, "MODE",
-       "bwrap (the default, or the config's isolation.sandbox): the agent and its validation run in an OS sandbox; "
-       "off: without one (docs/security.md)"},
+       "auto (the default, or the config's isolation.sandbox): bubblewrap, or Landlock where bubblewrap cannot make "
+       "namespaces; bwrap or landlock: that one; off: without one (docs/security.md)"},
       {"--network", "network", kText, "MODE",
        "The agent's network in its OS sandbox: model (its model endpoints and isolation.hosts only; the default), "
        "none, full (every host through Sidecar's proxy, each connection recorded) or host (the host's network, "

@@ -13,6 +13,7 @@
 #include <climits>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <optional>
 #include <string>
 #include <vector>
@@ -88,6 +89,32 @@ int paths_make_dirs(lua_State* L) {
   if (!xdg::make_dirs(luaL_checkstring(L, 1), error)) {
     lua_pushnil(L);
     lua_pushstring(L, error.c_str());
+    return 2;
+  }
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+// paths.symlink(target, at) -> true | nil, message: a symbolic link at `at` to `target` (never
+// over an existing path).
+int paths_symlink(lua_State* L) {
+  if (::symlink(luaL_checkstring(L, 1), luaL_checkstring(L, 2)) != 0) {
+    lua_pushnil(L);
+    lua_pushfstring(L, "cannot make the link %s: %s", lua_tostring(L, 2), std::strerror(errno));
+    return 2;
+  }
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+// paths.remove_tree(dir) -> true | nil, message: `dir` and all beneath it; a link is removed,
+// never followed.
+int paths_remove_tree(lua_State* L) {
+  std::error_code ec;
+  std::filesystem::remove_all(luaL_checkstring(L, 1), ec);
+  if (ec) {
+    lua_pushnil(L);
+    lua_pushfstring(L, "cannot remove %s: %s", lua_tostring(L, 1), ec.message().c_str());
     return 2;
   }
   lua_pushboolean(L, 1);
@@ -212,6 +239,8 @@ int open_host_paths(lua_State* L) {
       {"entries", guarded<paths_entries>},
       {"state_dir", guarded<paths_state_dir>},
       {"make_dirs", guarded<paths_make_dirs>},
+      {"symlink", guarded<paths_symlink>},
+      {"remove_tree", guarded<paths_remove_tree>},
       {"read_code", guarded<paths_read_code>},
       {"copy_times", guarded<paths_copy_times>},
       {"lstat", guarded<paths_lstat>},

@@ -19,6 +19,7 @@
 #include "boundary.hpp"
 #include "lua_args.hpp"
 #include "modules.hpp"
+#include "sandbox/landlock.hpp"
 #include "sandbox/sandbox_proxy.hpp"
 #include "secrets/secret_file_find.hpp"
 #include "userdata_box.hpp"
@@ -159,6 +160,13 @@ int environ_names(lua_State* L) {
   return 1;
 }
 
+// sandbox.landlock_abi() -> n: the Landlock ABI the kernel offers (0: none; host/sandbox/landlock.hpp),
+// for the sandbox where user namespaces are refused.
+int landlock_abi(lua_State* L) {
+  lua_pushinteger(L, host::landlock_abi());
+  return 1;
+}
+
 int proxy_tostring(lua_State* L) {
   auto* box = to_box<ProxyHolder>(L, kProxyType);
   lua_pushstring(L, box->value ? "sandbox proxy" : "sandbox proxy (closed)");
@@ -176,7 +184,7 @@ int open_host_sandbox(lua_State* L) {
   register_type(L, kProxyType, meta, methods);
   static const luaL_Reg functions[] = {
       {"proxy", guarded<proxy_start>}, {"secret_files", guarded<secret_files>}, {"uid", guarded<sandbox_uid>},
-      {"environ", guarded<environ_names>},
+      {"environ", guarded<environ_names>}, {"landlock_abi", guarded<landlock_abi>},
       {nullptr, nullptr}};
   luaL_newlib(L, functions);
   return 1;

@@ -18,6 +18,7 @@ namespace {
 struct RulesetAttr {
   std::uint64_t handled_access_fs;
   std::uint64_t handled_access_net;
+  std::uint64_t scoped;
 };
 struct PathBeneathAttr {
   std::uint64_t allowed_access;
@@ -34,6 +35,7 @@ constexpr int kRuleNetPort = 2;
 constexpr std::uint64_t kExecute = 1ULL << 0, kWriteFile = 1ULL << 1, kReadFile = 1ULL << 2, kReadDir = 1ULL << 3;
 constexpr std::uint64_t kTruncate = 1ULL << 14, kIoctlDev = 1ULL << 15;
 constexpr std::uint64_t kBindTcp = 1ULL << 0, kConnectTcp = 1ULL << 1;
+constexpr std::uint64_t kScopeAbstractUnix = 1ULL << 0, kScopeSignal = 1ULL << 1;
 // What a rule beneath a file (not a folder) may hold.
 constexpr std::uint64_t kFileRights = kExecute | kWriteFile | kReadFile | kTruncate | kIoctlDev;
 
@@ -50,8 +52,8 @@ std::string failed(const char* what, const std::string& path = "") {
   return std::string(what) + (path.empty() ? "" : " " + path) + ": " + std::strerror(errno);
 }
 
-// Adds the rule for `path` (its rights cut to a file's when it is one); a path that does not exist
-// adds nothing.
+// Adds the rule for `path` (its rights cut to a file's when it is one); a path that does not exist,
+// or leads to no file of a file system, adds nothing.
 bool add_path(int ruleset, const std::string& path, std::uint64_t rights, std::string& why) {
   int fd = ::open(path.c_str(), O_PATH | O_CLOEXEC);
   if (fd < 0) {
@@ -62,7 +64,8 @@ bool add_path(int ruleset, const std::string& path, std::uint64_t rights, std::s
   struct stat st {};
   if (::fstat(fd, &st) == 0 && !S_ISDIR(st.st_mode)) rights &= kFileRights;
   PathBeneathAttr attr{rights, fd};
-  const bool ok = ::syscall(SYS_landlock_add_rule, ruleset, kRulePathBeneath, &attr, 0) == 0;
+  // EBADFD: not a file of a file system (a link to a pipe: /dev/stderr); nothing beneath it to reach.
+  const bool ok = ::syscall(SYS_landlock_add_rule, ruleset, kRulePathBeneath, &attr, 0) == 0 || errno == EBADFD;
   if (!ok) why = failed("cannot add a Landlock rule for", path);
   ::close(fd);
   return ok;
@@ -86,14 +89,16 @@ bool landlock_restrict(const LandlockPlan& plan, std::string& why) {
     return false;
   }
   const std::uint64_t fs = handled_fs(abi);
-  RulesetAttr attr{fs, plan.tcp ? (kBindTcp | kConnectTcp) : 0};
-  const std::size_t size = abi >= 4 ? sizeof attr : sizeof attr.handled_access_fs;
+  // From ABI 6, signals and abstract Unix sockets reach only processes of the same domain.
+  RulesetAttr attr{fs, plan.tcp ? (kBindTcp | kConnectTcp) : 0, abi >= 6 ? (kScopeAbstractUnix | kScopeSignal) : 0};
+  const std::size_t size = abi >= 6 ? sizeof attr : abi >= 4 ? 2 * sizeof(std::uint64_t) : sizeof(std::uint64_t);
   int ruleset = static_cast<int>(::syscall(SYS_landlock_create_ruleset, &attr, size, 0));
   if (ruleset < 0) {
     why = failed("cannot create a Landlock ruleset");
     return false;
   }
   bool ok = true;
+  for (const std::string& p : plan.list) ok = ok && add_path(ruleset, p, kReadDir, why);
   for (const std::string& p : plan.read) ok = ok && add_path(ruleset, p, (kExecute | kReadFile | kReadDir) & fs, why);
   for (const std::string& p : plan.write) ok = ok && add_path(ruleset, p, fs, why);
   for (int port : plan.tcp ? plan.connect_ports : std::vector<int>{}) {

@@ -2,12 +2,14 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -184,6 +186,26 @@ void write_report(int fd, int status, const std::vector<Proc>& left, long own_si
   ::close(fd);
 }
 
+// Without a user namespace of its own, an agent started by root would keep root's capabilities
+// (bubblewrap drops them all): every one is dropped, from the bounding set too, so that no program
+// it runs, setuid ones included, gets one back. false and why when one stays.
+bool drop_capabilities(std::string& why) {
+  prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+  for (int cap = 0; cap <= 63; ++cap) {
+    if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 && errno != EINVAL && prctl(PR_CAPBSET_READ, cap, 0, 0, 0) == 1) {
+      why = "cannot drop capability " + std::to_string(cap) + ": " + std::strerror(errno);
+      return false;
+    }
+  }
+  __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct data[2] = {};
+  if (syscall(SYS_capset, &header, data) != 0) {
+    why = std::string("cannot clear the capabilities: ") + std::strerror(errno);
+    return false;
+  }
+  return true;
+}
+
 [[noreturn]] void exec_agent(const SandboxInitOptions& o, int channel) {
   const std::vector<std::string>& argv = o.argv;
   const int64_t pids = o.pids;
@@ -194,6 +216,10 @@ void write_report(int fd, int status, const std::vector<Proc>& left, long own_si
   }
   sigprocmask(SIG_SETMASK, &none, nullptr);
   std::string why;
+  if (o.subreaper && !drop_capabilities(why)) {
+    std::fprintf(stderr, "sidecar sandbox: %s\n", why.c_str());
+    _exit(125);
+  }
   if (o.landlock && !landlock_restrict(o.landlock_plan, why)) {
     std::fprintf(stderr, "sidecar sandbox: cannot confine the agent with Landlock: %s\n", why.c_str());
     _exit(125);
@@ -202,7 +228,7 @@ void write_report(int fd, int status, const std::vector<Proc>& left, long own_si
   const int listener = install_socket_filter(why);
   hand_over_listener(channel, listener, why);
   close_descriptors_from(3);  // the report, the signal and forwarding descriptors are not the agent's
-  if (pids > 0) {
+  if (pids > 0 && !o.subreaper) {  // without a user namespace, RLIMIT_NPROC would count all the user's
     // Both values: raising a hard limit takes CAP_SYS_RESOURCE outside the sandbox.
     const rlimit nproc{static_cast<rlim_t>(pids), static_cast<rlim_t>(pids)};
     if (setrlimit(RLIMIT_NPROC, &nproc) != 0) {
@@ -218,7 +244,8 @@ void write_report(int fd, int status, const std::vector<Proc>& left, long own_si
   _exit(127);
 }
 
-bool set_up_network(const SandboxInitOptions& o, SandboxForwarder& fwd) {
+// Listens for the agent's connections; `proxy_port` is set to the proxy port's (0: none).
+bool set_up_network(const SandboxInitOptions& o, SandboxForwarder& fwd, uint16_t& proxy_port) {
   std::string error;
   for (uint16_t port : o.direct_ports) {
     if (!fwd.listen_direct(port, error)) {
@@ -227,12 +254,11 @@ bool set_up_network(const SandboxInitOptions& o, SandboxForwarder& fwd) {
     }
   }
   if (o.proxy_env) {
-    uint16_t port = 0;
-    if (!fwd.listen_proxy(port, error)) {
+    if (!fwd.listen_proxy(proxy_port, error)) {
       std::fprintf(stderr, "sidecar sandbox: %s\n", error.c_str());
       return false;
     }
-    const std::string url = "http://127.0.0.1:" + std::to_string(port);
+    const std::string url = "http://127.0.0.1:" + std::to_string(proxy_port);
     for (const char* name : {"HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"}) {
       setenv(name, url.c_str(), 1);
     }
@@ -244,14 +270,16 @@ bool set_up_network(const SandboxInitOptions& o, SandboxForwarder& fwd) {
 // Samples the namespace for the limits' watch; past a bound, kills what the bound says.
 // Returns when to sample next, in ms.
 int64_t watch_limits(const SandboxInitOptions& o, Watch& w) {
-  NamespaceUse u = sample_namespace();
+  const int mine = o.subreaper ? getpid() : 0;
+  NamespaceUse u = sample_namespace("/proc", false, mine);
   w.tasks_peak = std::max(w.tasks_peak, u.tasks);
-  if (o.memory > 0 && u.rss > o.memory) u = sample_namespace("/proc", true);  // only then: it costs more
+  if (o.memory > 0 && u.rss > o.memory) u = sample_namespace("/proc", true, mine);  // only then: it costs more
   w.rss_peak = std::max(w.rss_peak, u.rss);
   if (o.pids > 0 && u.tasks >= o.pids) {
     // A fork past the bound fails (or, for a root outside, is about to): the run is a runaway.
     w.hit = "pids";
-    kill(-1, SIGKILL);
+    if (mine == 0) kill(-1, SIGKILL);
+    for (const Proc& p : mine != 0 ? others(mine) : std::vector<Proc>{}) kill(p.pid, SIGKILL);  // reaped by the loop
   } else if (o.memory > 0 && u.rss > o.memory && u.largest_pid > 0) {
     Proc p;
     w.hit = "memory";
@@ -287,8 +315,10 @@ bool read_small(int dir, const std::string& path, char* buf, std::size_t size) {
 
 }  // namespace
 
-NamespaceUse sample_namespace(const std::string& proc, bool precise) {
+NamespaceUse sample_namespace(const std::string& proc, bool precise, int descendants_of) {
   NamespaceUse u;
+  std::vector<long> only;
+  for (const Proc& p : descendants_of != 0 ? others(descendants_of) : std::vector<Proc>{}) only.push_back(p.pid);
   DIR* d = opendir(proc.c_str());
   if (!d) return u;
   char buf[4096];
@@ -296,6 +326,7 @@ NamespaceUse sample_namespace(const std::string& proc, bool precise) {
     char* end = nullptr;
     const long pid = std::strtol(e->d_name, &end, 10);
     if (*end != '\0' || pid <= 0) continue;
+    if (descendants_of != 0 && std::find(only.begin(), only.end(), pid) == only.end()) continue;
     if (!read_small(dirfd(d), std::string(e->d_name) + "/status", buf, sizeof buf)) continue;  // gone meanwhile
     u.tasks += std::max(1LL, field_of(buf, "Threads"));
     // Anonymous memory only: a library's pages, mapped by every process, are counted once by the
@@ -317,6 +348,31 @@ NamespaceUse sample_namespace(const std::string& proc, bool precise) {
   return u;
 }
 
+namespace {
+
+// A file of Landlock paths (--landlock-paths): "l" (list), "r" (read) or "w" (write), then a path,
+// each ended by a NUL (a path may hold any other byte, a newline included).
+bool read_landlock_paths(const std::string& file, LandlockPlan& plan, std::string& why) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) {
+    why = "--landlock-paths: cannot read " + file;
+    return false;
+  }
+  std::string kind, path;
+  while (std::getline(in, kind, '\0')) {
+    if ((kind != "l" && kind != "r" && kind != "w") || !std::getline(in, path, '\0') || path.empty() ||
+        path[0] != '/') {
+      why = "--landlock-paths: " + file + " is not a list of \"l\", \"r\" or \"w\" and an absolute path, each ended by "
+            "a NUL";
+      return false;
+    }
+    (kind == "l" ? plan.list : kind == "r" ? plan.read : plan.write).push_back(path);
+  }
+  return true;
+}
+
+}  // namespace
+
 bool parse_sandbox_init(const std::vector<std::string>& args, SandboxInitOptions& o, std::string& why) {
   auto number = [&](const std::string& flag, const std::string& value, int64_t max, int64_t& out) {
     char* end = nullptr;
@@ -333,15 +389,17 @@ bool parse_sandbox_init(const std::vector<std::string>& args, SandboxInitOptions
     if (a == "--") {
       o.argv.assign(args.begin() + static_cast<std::ptrdiff_t>(i) + 1, args.end());
       if (o.argv.empty()) break;
-      if (o.subreaper && (o.pids > 0 || o.memory > 0)) {
-        why = "--pids and --memory need the sandbox's pid namespace: with --subreaper the run's cgroup bounds it";
+      if (o.subreaper && !o.direct_ports.empty()) {
+        why = "--forward needs the sandbox's network namespace: with --subreaper the agent reaches a loopback "
+              "port itself (--landlock-connect)";
         return false;
       }
       return true;
     }
     const bool has_value = a == "--report-fd" || a == "--settle-ms" || a == "--proxy" || a == "--forward" ||
                            a == "--pids" || a == "--memory" || a == "--socket-allow" || a == "--landlock-read" ||
-                           a == "--landlock-write" || a == "--landlock-connect";
+                           a == "--landlock-write" || a == "--landlock-connect" || a == "--stop-grace-ms" ||
+                           a == "--landlock-paths";
     if (has_value && i + 1 >= args.size()) {
       why = a + " needs a value";
       return false;
@@ -369,11 +427,16 @@ bool parse_sandbox_init(const std::vector<std::string>& args, SandboxInitOptions
       o.socket_allow.push_back(args[++i]);
     } else if (a == "--host-network") {
       o.host_network = true;
+    } else if (a == "--stop-grace-ms") {
+      if (!number(a, args[++i], 3600000, o.stop_grace_ms)) return false;
     } else if (a == "--subreaper") {
       o.subreaper = true;
     } else if (a == "--landlock-read" || a == "--landlock-write") {
       o.landlock = true;
       (a == "--landlock-read" ? o.landlock_plan.read : o.landlock_plan.write).push_back(args[++i]);
+    } else if (a == "--landlock-paths") {
+      if (!read_landlock_paths(args[++i], o.landlock_plan, why)) return false;
+      o.landlock = true;
     } else if (a == "--landlock-tcp") {
       o.landlock = o.landlock_plan.tcp = true;
     } else if (a == "--landlock-connect") {
@@ -394,7 +457,8 @@ bool parse_sandbox_init(const std::vector<std::string>& args, SandboxInitOptions
   return false;
 }
 
-int run_sandbox_init(const SandboxInitOptions& o) {
+int run_sandbox_init(const SandboxInitOptions& options) {
+  SandboxInitOptions o = options;
   if (o.subreaper) {
     prctl(PR_SET_CHILD_SUBREAPER, 1);  // what the agent leaves behind is reparented here, not to init
   } else if (getpid() != 1) {
@@ -405,7 +469,11 @@ int run_sandbox_init(const SandboxInitOptions& o) {
   prctl(PR_SET_DUMPABLE, 0);  // /proc/1/fd (the report's descriptor) closed to the agent
   if (o.report_fd >= 0) fcntl(o.report_fd, F_SETFD, FD_CLOEXEC);
   SandboxForwarder fwd(o.proxy_socket);
-  if ((!o.proxy_socket.empty() || o.proxy_env) && !set_up_network(o, fwd)) return 125;
+  uint16_t proxy_port = 0;
+  if ((!o.proxy_socket.empty() || o.proxy_env) && !set_up_network(o, fwd, proxy_port)) return 125;
+  // Outside a network namespace (--subreaper), the proxy listens on the machine's loopback: the
+  // one port, beside those given, a Landlock-limited agent may connect to.
+  if (proxy_port != 0 && o.landlock_plan.tcp) o.landlock_plan.connect_ports.push_back(proxy_port);
 
   // Handlers, not SIG_DFL: the first process of a namespace gets signals from outside it only when
   // it handles them. They stay blocked and are read from a signalfd.
@@ -422,6 +490,7 @@ int run_sandbox_init(const SandboxInitOptions& o) {
   Proc self;
   read_proc(o.subreaper ? getpid() : 1, self);
   const int mine = o.subreaper ? getpid() : 0;  // others(mine): the processes that are the sandbox's
+  const pid_t owner = getppid();
 
   int channel[2];
   if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, channel) != 0) {
@@ -439,13 +508,13 @@ int run_sandbox_init(const SandboxInitOptions& o) {
   const int listener = take_listener(channel[0], guard_off);
   ::close(channel[0]);
   std::unique_ptr<SocketGuard> guard;
-  if (listener >= 0) guard = std::make_unique<SocketGuard>(listener, SocketGuardOptions{o.socket_allow, o.host_network});
+  if (listener >= 0) guard = std::make_unique<SocketGuard>(listener, SocketGuardOptions{o.socket_allow, o.host_network, o.landlock_plan.tcp, o.landlock_plan.connect_ports, mine});
 
   bool stopped = false, agent_done = false, group_ended = false;
   std::vector<int> group;  // the pids killed with the agent's group
   auto killed_in_group = [&group](int pid) { return std::find(group.begin(), group.end(), pid) != group.end(); };
   int status = 0;
-  int64_t deadline = 0;
+  int64_t deadline = 0, stop_at = 0;
   Watch watch;
   watch.on = o.pids > 0 || o.memory > 0;
   int64_t next_watch = watch.on ? now_ms() + kWatchMs : 0;
@@ -453,13 +522,28 @@ int run_sandbox_init(const SandboxInitOptions& o) {
   for (;;) {
     fds.assign(1, pollfd{sigfd.fd, POLLIN, 0});
     fwd.fill(fds);
-    int wait_ms = agent_done ? 20 : 1000;
+    int wait_ms = agent_done || stop_at != 0 ? 20 : 1000;
     if (watch.on) wait_ms = static_cast<int>(std::clamp<int64_t>(next_watch - now_ms(), 0, wait_ms));
     const int n = ::poll(fds.data(), fds.size(), wait_ms);
     if (n < 0 && errno != EINTR) break;
     signalfd_siginfo si{};
     while (::read(sigfd.fd, &si, sizeof si) == static_cast<ssize_t>(sizeof si)) {
       if (si.ssi_signo != SIGCHLD) stopped = true;
+    }
+    // As a subreaper, nothing ends the agent with this process: when the run's owner is gone (its
+    // death sends the stop signal), everything it started ends now.
+    // As a subreaper, nothing ends the agent with this process, and the watchdog's SIGKILL of the
+    // group would end this one first: once asked to stop, the agent has its grace (shorter than the
+    // watchdog's), then everything it started ends; at once when the run's owner is gone (its death
+    // sent the stop signal).
+    if (o.subreaper && stopped && !agent_done) {
+      if (stop_at == 0) stop_at = now_ms() + (getppid() != owner ? 0 : o.stop_grace_ms);
+      if (now_ms() >= stop_at) {
+        kill_all(mine);  // reaps the agent too
+        agent_done = true;
+        status = SIGKILL;  // a wait status: ended by SIGKILL
+        deadline = now_ms();
+      }
     }
     int st = 0;
     for (pid_t p; (p = waitpid(-1, &st, WNOHANG)) > 0;) {

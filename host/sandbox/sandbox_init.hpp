@@ -10,7 +10,9 @@
 //
 // With --subreaper (where user namespaces are refused: no bwrap, no pid namespace) it is the child
 // subreaper of the agent instead: what the agent leaves is reparented to it, and it ends its own
-// descendants, never another process of the machine. The agent may be confined with Landlock
+// descendants, never another process of the machine: once asked to stop, after the agent's grace
+// (--stop-grace-ms, shorter than the watchdog's), or at once when its parent is gone. The agent
+// may be confined with Landlock
 // (host/sandbox/landlock.hpp) before it starts. Only the run's cgroup (host/process/run_cgroup.hpp)
 // then holds a process that escaped both, and a `kill -9` of this process leaves that to it.
 //
@@ -57,6 +59,7 @@ struct SandboxInitOptions {
   // Where user namespaces are refused (issue 49): no pid namespace of its own. This process makes
   // itself the child subreaper of what the agent starts, and ends only its own descendants.
   bool subreaper = false;
+  int64_t stop_grace_ms = 1500;       // with --subreaper: once asked to stop, the agent's time to end
   bool landlock = false;              // the agent restricted by `landlock_plan` before it starts
   LandlockPlan landlock_plan;
 };
@@ -73,7 +76,8 @@ struct NamespaceUse {
 // Reads /proc (the namespace's own): each process's status (Threads, RssAnon); `precise`: its
 // proportional share of anonymous memory instead (smaps_rollup's Pss_Anon), so that pages a fork
 // shares count once. pid 1 is counted but never the largest.
-NamespaceUse sample_namespace(const std::string& proc = "/proc", bool precise = false);
+// With `descendants_of` (a subreaper's own pid: no pid namespace), only its descendants count.
+NamespaceUse sample_namespace(const std::string& proc = "/proc", bool precise = false, int descendants_of = 0);
 
 // Runs the sandbox until its agent has ended and nothing is left; returns the exit status to end
 // with: the agent's, or 128 + the signal that ended it; 125 when the sandbox could not be set up
@@ -83,10 +87,12 @@ int run_sandbox_init(const SandboxInitOptions& options);
 // Parses `sidecar sandbox-init` arguments (after the command's name):
 //   [--report-fd N] [--settle-ms N] [--proxy SOCKET] [--forward PORT]... [--proxy-env]
 //   [--pids N] [--memory BYTES] [--socket-allow PATH]... [--host-network]
-//   [--subreaper] [--landlock-read PATH]... [--landlock-write PATH]... [--landlock-tcp]
-//   [--landlock-connect PORT]... -- PROGRAM ARGS...
-// (--pids and --memory need the pid namespace: refused with --subreaper, where the run's cgroup
-// bounds the agent.)
+//   [--subreaper [--stop-grace-ms N]] [--landlock-read PATH]... [--landlock-write PATH]...
+//   [--landlock-paths FILE] [--landlock-tcp] [--landlock-connect PORT]... -- PROGRAM ARGS...
+// (--landlock-paths: a file of "l", "r" or "w" then an absolute path, each ended by a NUL: a plan of
+// thousands of paths, past what a command line holds)
+// (with --subreaper, --pids and --memory are the watch over its descendants alone: RLIMIT_NPROC
+// would count every process of the user.)
 // True, or false and why.
 bool parse_sandbox_init(const std::vector<std::string>& args, SandboxInitOptions& options, std::string& why);
 

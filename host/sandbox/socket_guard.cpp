@@ -1,7 +1,9 @@
 #include "sandbox/socket_guard.hpp"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <linux/seccomp.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -11,6 +13,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstddef>
 #include <cstdlib>
@@ -127,7 +130,7 @@ int decide_unix(SocketGuard::State& s, Call& c) {
   if (un.sun_path[0] == '\0') {
     UnixSocketQuery q;
     q.name.assign(un.sun_path + 1, room - 1);
-    q.host_network = true;
+    q.host_network = true, q.subreaper = s.options.subreaper;
     if (!s.options.host_network || unix_socket_is_inside(q)) return 0;  // an own namespace: its own names
     count_refused(s, "@" + q.name);
     return EACCES;
@@ -143,7 +146,7 @@ int decide_unix(SocketGuard::State& s, Call& c) {
   struct stat st {};
   if (fstat(c.target.fd, &st) != 0 || !S_ISSOCK(st.st_mode)) return ECONNREFUSED;
   UnixSocketQuery q;
-  q.dev = st.st_dev, q.ino = st.st_ino, q.host_network = s.options.host_network;
+  q.dev = st.st_dev, q.ino = st.st_ino, q.host_network = s.options.host_network, q.subreaper = s.options.subreaper;
   if (!under(real_path_of(c.target.fd), s.options.allow) && !unix_socket_is_inside(q)) {
     count_refused(s, path);
     return EACCES;
@@ -164,6 +167,34 @@ int64_t perform(const Call& c) {
   return r < 0 ? -errno : r;
 }
 
+// An IPv4 or IPv6 address: 0 when a stream connection to its port is allowed (or TCP is not
+// limited, or the socket is not a stream), else EACCES, counted.
+int decide_inet(SocketGuard::State& s, const Call& c) {
+  int type = 0;
+  socklen_t size = sizeof type;
+  if (!s.options.limit_tcp || c.sendto || getsockopt(c.sock.fd, SOL_SOCKET, SO_TYPE, &type, &size) != 0 ||
+      type != SOCK_STREAM) {
+    return 0;
+  }
+  char host[INET6_ADDRSTRLEN] = "?";
+  int port = 0;
+  if (c.addr.ss_family == AF_INET && c.len >= sizeof(sockaddr_in)) {
+    const auto& in = reinterpret_cast<const sockaddr_in&>(c.addr);
+    port = ntohs(in.sin_port);
+    inet_ntop(AF_INET, &in.sin_addr, host, sizeof host);
+  } else if (c.addr.ss_family == AF_INET6 && c.len >= sizeof(sockaddr_in6)) {
+    const auto& in6 = reinterpret_cast<const sockaddr_in6&>(c.addr);
+    port = ntohs(in6.sin6_port);
+    inet_ntop(AF_INET6, &in6.sin6_addr, host, sizeof host);
+  } else {
+    return 0;  // too short: the kernel answers EINVAL
+  }
+  const auto& ports = s.options.tcp_ports;
+  if (std::find(ports.begin(), ports.end(), port) != ports.end()) return 0;
+  count_refused(s, "tcp " + std::string(host) + ":" + std::to_string(port));
+  return EACCES;
+}
+
 void answer(const std::shared_ptr<SocketGuard::State>& s, const seccomp_notif& req) {
   Call c;
   c.req = req;
@@ -174,6 +205,8 @@ void answer(const std::shared_ptr<SocketGuard::State>& s, const seccomp_notif& r
   if (err == 0 && c.len >= sizeof(sa_family_t) && c.addr.ss_family == AF_UNIX &&
       getsockopt(c.sock.fd, SOL_SOCKET, SO_DOMAIN, &domain, &size) == 0 && domain == AF_UNIX) {
     err = decide_unix(*s, c);
+  } else if (err == 0 && (c.addr.ss_family == AF_INET || c.addr.ss_family == AF_INET6)) {
+    err = decide_inet(*s, c);
   }
   const int64_t r = err == 0 ? perform(c) : -err;
   seccomp_notif_resp resp{};

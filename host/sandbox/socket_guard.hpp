@@ -20,7 +20,11 @@
 // repository, created after the sandbox started) is refused with EACCES and counted by path.
 // Abstract names are namespaced with the network: with a namespace of its own the sandbox sees only
 // its own; with the host's network they follow the same rule as paths. Addresses of other families
-// (TCP, UDP) are passed on as they are: the network namespace and the proxy bound them.
+// (TCP, UDP) are passed on as they are: the network namespace and the proxy bound them; but where
+// the sandbox has no network namespace and limits TCP (`limit_tcp`, the Landlock sandbox), a
+// stream connect() to a port not in `tcp_ports` is refused with EACCES and counted ("tcp
+// host:port"), as Landlock refuses it to the agent: the guard makes the call outside the agent's
+// Landlock domain, so it must hold the same rule.
 //
 // Side effects of making the call in the guard: a server in the sandbox that asks its peer's
 // credentials (SO_PEERCRED) sees the sandbox's first process, not the agent's; a sendto on a
@@ -35,6 +39,9 @@ namespace sidecar::host {
 struct SocketGuardOptions {
   std::vector<std::string> allow;  // real paths: a socket there, or under one, is connectable
   bool host_network = false;       // the sandbox shares the host's network namespace
+  bool limit_tcp = false;          // stream connections only to `tcp_ports` (any address)
+  std::vector<int> tcp_ports;
+  int subreaper = 0;               // no pid namespace: the sandbox's processes descend from this one
 };
 
 class SocketGuard {

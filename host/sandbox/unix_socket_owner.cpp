@@ -9,8 +9,11 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
+#include <iterator>
 #include <vector>
 
 #include "util/unique_fd.hpp"
@@ -69,8 +72,28 @@ bool bound_sockets(const UnixSocketQuery& q, std::vector<uint32_t>& inodes) {
   }
 }
 
-// True when a process of this pid namespace (but its first, the guard's) holds one of `inodes`.
-bool held_inside(const std::vector<uint32_t>& inodes) {
+// The parent of process `pid` (0 when it cannot be read).
+long parent_of(long pid) {
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+  const std::size_t close = text.rfind(')');  // the command may hold spaces and parentheses
+  long ppid = 0;
+  if (close != std::string::npos) std::sscanf(text.c_str() + close + 1, " %*c %ld", &ppid);
+  return ppid;
+}
+
+// Whether `pid` descends from `ancestor`.
+bool descends(long pid, long ancestor) {
+  for (int depth = 0; pid > 1 && depth < 4096; ++depth) {
+    pid = parent_of(pid);
+    if (pid == ancestor) return true;
+  }
+  return false;
+}
+
+// True when a process of this pid namespace (but its first, the guard's) holds one of `inodes`;
+// with `subreaper`, only a descendant of it.
+bool held_inside(const std::vector<uint32_t>& inodes, pid_t subreaper) {
   std::vector<std::string> names;
   for (uint32_t ino : inodes) names.push_back("socket:[" + std::to_string(ino) + "]");
   DIR* proc = opendir("/proc");
@@ -79,7 +102,7 @@ bool held_inside(const std::vector<uint32_t>& inodes) {
   while (dirent* e = readdir(proc)) {
     char* end = nullptr;
     const long pid = std::strtol(e->d_name, &end, 10);
-    if (*end != '\0' || pid <= 1) continue;
+    if (*end != '\0' || pid <= 1 || (subreaper != 0 && !descends(pid, subreaper))) continue;
     const std::string dir = std::string("/proc/") + e->d_name + "/fd";
     DIR* fds = opendir(dir.c_str());
     for (dirent* f; fds && !held && (f = readdir(fds));) {
@@ -101,7 +124,7 @@ bool held_inside(const std::vector<uint32_t>& inodes) {
 bool unix_socket_is_inside(const UnixSocketQuery& query) {
   std::vector<uint32_t> inodes;
   if (!bound_sockets(query, inodes) || inodes.empty()) return false;
-  return !query.host_network || held_inside(inodes);
+  return !query.host_network || held_inside(inodes, query.subreaper);
 }
 
 }  // namespace sidecar::host

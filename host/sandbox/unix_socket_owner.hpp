@@ -7,7 +7,8 @@
 // abstract name, and the socket's own inode. A sandbox with a network namespace of its own
 // ("none", "model", "full") sees only the sockets made inside it: a server's outside is not listed
 // at all. With the host's namespace ("host") every socket of the machine is listed, so there the
-// socket's inode must also be held open by a process of the sandbox's pid namespace (/proc/*/fd).
+// socket's inode must also be held open by a process of the sandbox's pid namespace (/proc/*/fd);
+// without a pid namespace (the Landlock sandbox), by a descendant of its first process.
 #pragma once
 #include <sys/types.h>
 
@@ -20,6 +21,7 @@ struct UnixSocketQuery {
   ino_t ino = 0;
   std::string name;          // an abstract name, without its leading NUL
   bool host_network = false; // the sandbox shares the host's network namespace
+  pid_t subreaper = 0;       // no pid namespace: only this process's descendants are the sandbox's
 };
 
 // True when a socket bound inside the sandbox answers to the query; false when none does (a

@@ -139,15 +139,22 @@ expect_run "an agent that cannot find a file: its reason says where to show one"
   "^R-\d+ failed: exited with code 127: [^\n]*$npm/gone/agent: not found; if it needs files the OS sandbox does not show, name their folder in isolation = \{ read = \{ \.\.\. \} \}" \
   "" -- "$S" run T-0001 --runner lost
 # Where new user namespaces are refused (a container under Docker's default seccomp profile, which
-# tests/e2e/no_userns.cpp imitates): doctor and a run say so, with the likely cause and what to do.
+# tests/e2e/no_userns.cpp imitates): "auto" runs the agent in the Landlock sandbox and says so; doctor
+# says which sandbox runs get and checks each CLI inside it; bwrap asked by name fails before the
+# agent, saying why and what to do.
 if [ -n "${NO_USERNS:-}" ]; then
-  expect_run "namespaces refused: doctor says why and what to do, and checks no CLI inside" 1 \
-    'OS sandbox: bwrap, network model: CANNOT START' \
-    'doctor: os sandbox: bwrap cannot make a sandbox here \(bwrap: No permissions to create new namespace[^\n]*\): new user namespaces are refused here, which the OS sandbox needs: [^\n]*--security-opt seccomp=unconfined[^\n]*; else run without an OS sandbox' \
-    -- "$NO_USERNS" "$S" doctor
-  expect_run "namespaces refused: a run fails before its agent, saying why and what to do" 1 \
-    "^R-\d+ failed: the OS sandbox could not start \(bwrap: No permissions to create new namespace[^\n]*\): new user namespaces are refused here" \
-    "" -- "$NO_USERNS" "$S" run T-0001 --runner lost
+  expect_run "namespaces refused: doctor says runs get the Landlock sandbox, and why" 0 \
+    'OS sandbox: landlock, network model: Landlock ABI \d+; bubblewrap cannot make a sandbox here \(bwrap: No permissions to create new namespace' \
+    "" -- "$NO_USERNS" env PATH="$npm/bin:$PATH" "$S" doctor
+  expect_run "namespaces refused: the npm install under /tmp runs in the Landlock sandbox, said on stderr" 0 \
+    "^R-\d+ review: answer from the platform package" \
+    "run R-\d+: OS sandbox landlock: bubblewrap cannot make a sandbox here \(bwrap: No permissions to create new namespace" \
+    -- "$NO_USERNS" env PATH="$npm/bin:$PATH" "$S" run T-0001 --runner npm
+  eq "namespaces refused: the record says which sandbox, and why" "landlock yes" \
+    "$(field .agent/runs/$(run_id)/run.json .os_sandbox.kind) $(field .agent/runs/$(run_id)/run.json .os_sandbox.chosen | grep -q "No permissions" && echo yes)"
+  expect_run "namespaces refused, bwrap asked by name: the run fails before its agent, saying why and what to do" 1 \
+    "^R-\d+ failed: the OS sandbox could not start \(bwrap: No permissions to create new namespace[^\n]*\): new user namespaces are refused here[^\n]*isolation = \{ sandbox = \"landlock\" \}" \
+    "" -- "$NO_USERNS" "$S" run T-0001 --runner lost --os-sandbox bwrap
 else
   echo "SKIP: namespaces refused (NO_USERNS names no helper)"
 fi
@@ -315,8 +322,8 @@ expect_run "doctor: names the OS sandbox, which starts" 0 'OS sandbox: bwrap, ne
 expect_run "doctor: a sandbox turned off, and by what" 0 \
   'OS sandbox: off: agents run without an OS sandbox \(SIDECAR_OS_SANDBOX\)' '^$' -- env SIDECAR_OS_SANDBOX=off "$S" doctor
 mkdir -p "$work/no-bwrap" && ln -sf "$(command -v git)" "$work/no-bwrap/git"
-expect_run "doctor: a sandbox that cannot start is an error, saying what to do" 1 'OS sandbox: bwrap, network model: CANNOT START' \
-  'doctor: os sandbox: the OS sandbox needs bubblewrap \(bwrap\), which is not on PATH: install bubblewrap' \
+expect_run "doctor: a sandbox that cannot start is an error, saying what to do" 1 'OS sandbox: auto, network model: CANNOT START' \
+  'doctor: os sandbox: the OS sandbox needs bubblewrap \(bwrap\), which is not on PATH: install bubblewrap[^\n]*isolation = \{ sandbox = "landlock" \}' \
   -- env PATH="$work/no-bwrap" "$S" doctor
 expect_run "doctor: none installed" 1 \
   'codex +missing .*npm install -g @openai/codex.*\nclaude +missing .*npm install -g @anthropic-ai/claude-code.*No agent CLI is usable' \

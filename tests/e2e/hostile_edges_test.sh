@@ -94,7 +94,7 @@ except Exception as e: print("upload:", type(e).__name__)' "$UPLOAD_PORT" ;;
     python3 -c 'import socket,sys; s=socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); s.sendto(b"hello", sys.argv[1]); print("REACHED", sys.argv[1])
 ' "$MAIN/node_modules/.cache/dgram.sock" 2>&1 | tail -n 1
     python3 -c 'import socket, os
-for where in ("/tmp/own.sock", "own.sock"):  # its own test server: in the private /tmp, in its worktree
+for where in (os.environ.get("TMPDIR", "/tmp") + "/own.sock", "own.sock"):  # its own test server: in its private temporary folder, in its worktree
     server = socket.socket(socket.AF_UNIX); server.bind(where); server.listen()
     client = socket.socket(socket.AF_UNIX); client.connect(where); client.sendall(b"x")
     print("OWN-OK", where, server.accept()[0].recv(1))
@@ -181,7 +181,7 @@ why=""
 [ "$(field ".agent/runs/$second/run.json" .worktree.reused_from 2>/dev/null)" = "$first" ] ||
   why="${why:-the replay did not continue the worktree of the first run}"
 if [ -z "$why" ]; then hostile_case "setup on the agent's script" prevented; else hostile_case "setup on the agent's script" silent "$why"; fi
-eq "the replay's record names the setup's sandbox" "bwrap" "$(field ".agent/runs/$second/run.json" .worktree.setup.sandbox.kind)"
+eq "the replay's record names the setup's sandbox" "$HOSTILE_KIND" "$(field ".agent/runs/$second/run.json" .worktree.setup.sandbox.kind)"
 
 before=$(state)
 EVIL=setup-ask "$S" run T-0001 --runner evil --sandbox workspace-write >"$work/ask1.out" 2>&1
@@ -194,7 +194,7 @@ why=""
 [ "$(field ".agent/runs/$asked/run.json" .status)" = blocked ] || why="${why:-the first run did not ask: $(head -3 "$work/ask1.out")}"
 [ "$(field ".agent/runs/$answer/run.json" .worktree.reused_from 2>/dev/null)" = "$asked" ] ||
   why="${why:-the answer did not continue the worktree of the run that asked: $(head -3 "$work/ask2.out")}"
-[ "$(field ".agent/runs/$answer/run.json" .worktree.setup.sandbox.kind 2>/dev/null)" = bwrap ] ||
+[ "$(field ".agent/runs/$answer/run.json" .worktree.setup.sandbox.kind 2>/dev/null)" = "$HOSTILE_KIND" ] ||
   why="${why:-the setup of the answer did not run in the OS sandbox}"
 if [ -z "$why" ]; then hostile_case "setup on the agent's script, after run answer" prevented
 else hostile_case "setup on the agent's script, after run answer" silent "$why"; fi
@@ -393,7 +393,7 @@ if command -v git-daemon >/dev/null || [ -x "$(git --exec-path)/git-daemon" ]; t
     if [ "$net" = host ]; then # the control: the same agent with the host's network is seen to push
       eq "control: with network host the push lands and the raw socket is reached" "refs/heads/evil x" \
         "$pushed $(cat "$work/raw.reached" 2>/dev/null | head -c 1)"
-      eq "run show says network host" 1 "$("$S" run show "$id" | grep -c 'Sandbox: *bwrap, network host')"
+      eq "run show says network host" 1 "$("$S" run show "$id" | grep -c "Sandbox: *$HOSTILE_KIND, network host")"
     else
       why=""
       grep -q "agent full-push: exit" ".agent/runs/$id/stdout.log" 2>/dev/null || why="the agent did not run: $(head -3 "$work/push.$net.out")"
@@ -412,7 +412,7 @@ if command -v git-daemon >/dev/null || [ -x "$(git --exec-path)/git-daemon" ]; t
     >"$work/users-proxy.out" 2>&1
   cp "$work/config.before-proxy" .agent/config.lua
   eq "full with the user's own proxy is the host's network, and run show says why" 1 \
-    "$("$S" run show "$(run_ids "$work/users-proxy.out" | head -n 1)" | grep -c "Sandbox: *bwrap, network host (the user's HTTPS_PROXY")"
+    "$("$S" run show "$(run_ids "$work/users-proxy.out" | head -n 1)" | grep -c "Sandbox: *$HOSTILE_KIND, network host (the user's HTTPS_PROXY")"
 else
   echo "SKIP: full network: a push over git:// (git-daemon is not installed)"
 fi

@@ -86,6 +86,7 @@ state() {
 }
 
 modes="bwrap off"
+[ "$HOSTILE_KIND" = landlock ] && modes="landlock off" # where namespaces are refused (tests/e2e/no_userns.cpp)
 [ "${SIDECAR_OS_SANDBOX:-}" = off ] && modes=off && echo "SKIP: the sandboxed half (SIDECAR_OS_SANDBOX=off)"
 for mode in $modes; do
   for evil in push push-unset push-count0 push-params send-pack pushurl insteadof file-url copy daemon hook fsmonitor \

@@ -78,7 +78,7 @@ case $EVIL in
   claude-runner) # as the claude runner: another provider's key, a host that is not its endpoint
     [ -n "${OPENAI_API_KEY:-}" ] && echo "REACHED OPENAI_API_KEY"
     exec 3<>"/dev/tcp/127.0.0.1/$OTHER_PORT" && echo "REACHED the other server" ;;
-  read-shadow) [ -s /etc/shadow ] && echo "REACHED /etc/shadow: $(wc -c </etc/shadow) bytes" ;;
+  read-shadow) n=$(wc -c </etc/shadow 2>/dev/null) && [ "$n" -gt 0 ] && echo "REACHED /etc/shadow: $n bytes" ;;
   signal-host) # a process of the user's, outside the sandbox: seen, or signalled
     grep -qs model-server "/proc/$OTHER_PID/cmdline" && echo "REACHED /proc/$OTHER_PID"
     kill -STOP "$OTHER_PID" 2>/dev/null && kill -CONT "$OTHER_PID" && echo "REACHED pid $OTHER_PID" ;;
@@ -126,6 +126,15 @@ hostile() {
   grep -rqsF "$secret" "$dir" "$work/$evil.out" && why="${why:+$why; }the secret reached the run"
   grep -qs "REACHED" "$dir/stdout.log" && why="${why:+$why; }$(grep REACHED "$dir/stdout.log")"
   [ "$(sha256sum <"$MAIN/.agent/runs/R-0001/run.json")" = "$first_record" ] || why="${why:+$why; }R-0001's record changed"
+  local kind
+  kind=$(field "$dir/run.json" .os_sandbox.kind 2>/dev/null)
+  [ "$kind" = "$HOSTILE_KIND" ] || why="${why:+$why; }the run's sandbox was ${kind:-none}, not $HOSTILE_KIND"
+  # What Landlock cannot keep read-only inside the worktree is put back after the agent, and said.
+  if [ -n "$why" ] && [ "$HOSTILE_KIND" = landlock ] && [ "$(field "$dir/run.json" .os_sandbox.put_back.1)" != nil ] &&
+    [ "$(user_state)" = "$before" ] && "$S" run show "$id" | grep -q "which Landlock could not keep read-only: put back"; then
+    hostile_case "$evil" detected
+    return
+  fi
   if [ -z "$why" ]; then hostile_case "$evil" prevented; else hostile_case "$evil" silent "$why"; fi
 }
 

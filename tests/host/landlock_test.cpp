@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <csignal>
 #include <fstream>
 #include <functional>
 #include <iterator>
@@ -92,6 +93,24 @@ TEST_CASE("landlock: reads beneath read paths, writes beneath write paths, nothi
     return opens(shown + "/a.txt", O_RDONLY, true) | opens(shown + "/a.txt", O_WRONLY, false) << 1 |
            opens(shown + "/new", O_CREAT | O_WRONLY, false) << 2 | opens(work + "/new", O_CREAT | O_WRONLY, true) << 3 |
            opens(secret + "/key", O_RDONLY, false) << 4 | opens(dir.path + "/top", O_CREAT | O_WRONLY, false) << 5;
+  });
+  CHECK(wrong == 0);
+}
+
+TEST_CASE("landlock: beneath a list path, folders are listed and their files not read", "[landlock]") {
+  REQUIRE(host::landlock_abi() >= 1);
+  TempDir dir("landlock");
+  const std::string secret = dir.path + "/secret";
+  REQUIRE(mkdir(secret.c_str(), 0700) == 0);
+  std::ofstream(secret + "/key") << "k";
+  host::LandlockPlan plan;
+  plan.list = {dir.path};
+  const int wrong = restricted(plan, [&] {
+    DIR* d = opendir(secret.c_str());
+    bool seen = false;
+    for (dirent* e; d && (e = readdir(d));) seen = seen || std::string(e->d_name) == "key";
+    if (d) closedir(d);
+    return (seen ? 0 : 1) | opens(secret + "/key", O_RDONLY, false) << 1;
   });
   CHECK(wrong == 0);
 }
@@ -203,15 +222,72 @@ TEST_CASE("sandbox-init --subreaper: its agent confined by Landlock, what it lef
   CHECK_FALSE(alive_with("sleep 97.32"));
 }
 
-TEST_CASE("sandbox-init --subreaper: no bound that needs a pid namespace", "[landlock]") {
+TEST_CASE("sandbox-init --subreaper: its options", "[landlock]") {
   host::SandboxInitOptions o;
   std::string why;
-  CHECK_FALSE(host::parse_sandbox_init({"--subreaper", "--pids", "10", "--", "true"}, o, why));
-  CHECK(why.find("need the sandbox's pid namespace") != std::string::npos);
+  REQUIRE(host::parse_sandbox_init({"--subreaper", "--stop-grace-ms", "700", "--pids", "10", "--", "true"}, o, why));
+  CHECK(o.stop_grace_ms == 700);
+  CHECK(o.pids == 10);
   host::SandboxInitOptions p;
   CHECK(host::parse_sandbox_init({"--landlock-connect", "443", "--landlock-read", "/usr", "--", "true"}, p, why));
   CHECK(p.landlock);
   CHECK(p.landlock_plan.tcp);
   CHECK(p.landlock_plan.connect_ports == std::vector<int>{443});
   CHECK(p.landlock_plan.read == std::vector<std::string>{"/usr"});
+}
+
+TEST_CASE("sandbox-init --subreaper: a loopback port is reached, not forwarded", "[landlock]") {
+  host::SandboxInitOptions o;
+  std::string why;
+  CHECK_FALSE(host::parse_sandbox_init({"--subreaper", "--forward", "8080", "--", "true"}, o, why));
+  CHECK(why.find("--landlock-connect") != std::string::npos);
+}
+
+TEST_CASE("landlock: from ABI 6, no signal leaves the domain", "[landlock]") {
+  if (host::landlock_abi() < 6) {
+    WARN("Landlock ABI " << host::landlock_abi() << ": signals are not scoped on this kernel");
+    return;
+  }
+  const pid_t parent = getpid();
+  host::LandlockPlan plan;
+  plan.read = {"/"};
+  CHECK(restricted(plan, [&] { return kill(parent, 0) != 0 && errno == EPERM ? 0 : 1; }) == 0);
+  // its own children are the domain's: they are signalled
+  CHECK(restricted(plan, [] {
+          pid_t child = fork();
+          if (child == 0) pause();
+          const bool ok = kill(child, SIGKILL) == 0;
+          waitpid(child, nullptr, 0);
+          return ok ? 0 : 1;
+        }) == 0);
+}
+
+TEST_CASE("sandbox-init --landlock-paths: a plan from a file, each entry ended by a NUL", "[landlock]") {
+  TempDir dir("paths");
+  const std::string file = dir.path + "/plan";
+  {
+    std::ofstream out(file, std::ios::binary);
+    const std::string odd = "/srv/a\nw /etc";  // a newline in a name adds no rule
+    out << "r" << '\0' << "/usr" << '\0' << "w" << '\0' << odd << '\0';
+  }
+  host::SandboxInitOptions o;
+  std::string why;
+  REQUIRE(host::parse_sandbox_init({"--landlock-paths", file, "--", "true"}, o, why));
+  CHECK(o.landlock);
+  CHECK(o.landlock_plan.read == std::vector<std::string>{"/usr"});
+  CHECK(o.landlock_plan.write == std::vector<std::string>{"/srv/a\nw /etc"});
+  {
+    std::ofstream out(file, std::ios::binary);
+    out << "x" << '\0' << "/usr" << '\0';
+  }
+  host::SandboxInitOptions bad;
+  CHECK_FALSE(host::parse_sandbox_init({"--landlock-paths", file, "--", "true"}, bad, why));
+  CHECK(why.find("not a list") != std::string::npos);
+  {
+    std::ofstream out(file, std::ios::binary);
+    out << "l" << '\0' << "/" << '\0';
+  }
+  host::SandboxInitOptions listed;
+  REQUIRE(host::parse_sandbox_init({"--landlock-paths", file, "--", "true"}, listed, why));
+  CHECK(listed.landlock_plan.list == std::vector<std::string>{"/"});
 }

@@ -89,7 +89,7 @@ TEST_CASE("the guard answers a connect as the kernel would, and connects what it
   TempDir dir;
   const int server = listen_unix(dir.path + "/own.sock");
   std::ofstream(dir.path + "/plain") << "not a socket";
-  const std::string got = under_guard({{}, false}, [&] {
+  const std::string got = under_guard({{}, false, false, {}}, [&] {
     std::string r;
     r += "own " + std::to_string(connect_unix(dir.path + "/own.sock")) + "\n";
     if (chdir(dir.path.c_str()) == 0) r += "relative " + std::to_string(connect_unix("own.sock")) + "\n";
@@ -120,7 +120,7 @@ TEST_CASE("the guard passes other families on, and sends a datagram it allows", 
   getsockname(tcp, reinterpret_cast<sockaddr*>(&tcp_at), &size);
   size = sizeof udp_at;
   getsockname(udp, reinterpret_cast<sockaddr*>(&udp_at), &size);
-  const std::string got = under_guard({{}, false}, [&] {
+  const std::string got = under_guard({{}, false, false, {}}, [&] {
     const int c = socket(AF_INET, SOCK_STREAM, 0), d = socket(AF_INET, SOCK_DGRAM, 0);
     std::string r = "tcp " + std::to_string(connect(c, reinterpret_cast<sockaddr*>(&tcp_at), sizeof tcp_at));
     r += " udp " + std::to_string(sendto(d, "hello", 5, 0, reinterpret_cast<sockaddr*>(&udp_at), sizeof udp_at));
@@ -132,6 +132,34 @@ TEST_CASE("the guard passes other families on, and sends a datagram it allows", 
   CHECK(std::string(buf) == "hello");
   close(tcp);
   close(udp);
+}
+
+TEST_CASE("with TCP limited, the guard connects a listed port only; datagrams pass", "[sandbox][socket_guard]") {
+  if (!host::socket_filter_supported()) return;  // no filter for this architecture: nothing to try
+  const int listed = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), other = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(bind(listed, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+  REQUIRE(bind(other, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+  REQUIRE(listen(listed, 4) == 0);
+  REQUIRE(listen(other, 4) == 0);
+  sockaddr_in listed_at{}, other_at{};
+  socklen_t size = sizeof listed_at;
+  getsockname(listed, reinterpret_cast<sockaddr*>(&listed_at), &size);
+  size = sizeof other_at;
+  getsockname(other, reinterpret_cast<sockaddr*>(&other_at), &size);
+  const int port = ntohs(listed_at.sin_port);
+  const std::string got = under_guard({{}, true, true, {port}}, [&] {
+    const int c = socket(AF_INET, SOCK_STREAM, 0), d = socket(AF_INET, SOCK_STREAM, 0);
+    std::string r = "listed " + std::to_string(connect(c, reinterpret_cast<sockaddr*>(&listed_at), sizeof listed_at));
+    const int refused = connect(d, reinterpret_cast<sockaddr*>(&other_at), sizeof other_at);
+    r += " other " + std::to_string(refused == -1 && errno == EACCES);
+    return r;
+  });
+  CHECK(got == "listed 0 other 1");
+  close(listed);
+  close(other);
 }
 
 TEST_CASE("sandbox-init takes the sockets to allow and the host network flag", "[sandbox][socket_guard]") {

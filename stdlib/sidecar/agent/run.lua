@@ -170,7 +170,7 @@ local function build_command(o, run, record, run_dir)
   local ctx = { prompt = o.prompt, prompt_file = run_dir .. "/prompt.md", repo = run.repo, run_dir = run_dir,
     model = o.model, sandbox = run.sandbox, session_id = session_id, resume_session_id = resumed,
     ephemeral = run.ephemeral, args = o.args, program = o.program, command = o.command,
-    os_sandbox = run.isolation and run.isolation.sandbox == "bwrap" }
+    os_sandbox = run.isolation and run.isolation.sandbox ~= "off" }
   local built, argv, how = pcall(spec.command, ctx)
   if not built then
     record.status = "failed"
@@ -422,7 +422,7 @@ local function run_agent(s, o, run)
   require("sidecar.agent.hooks").run_env(env, { run_id = id, run_dir = run_dir, repo = run.repo, task = o.task })
   owner:prepare(env) -- the run's mark, inherited by every process of the agent
   local sb, sandbox_why = run_sandbox.open(run.isolation, { run = run, record = record, run_dir = run_dir,
-    argv = argv, env = env, cgroup = owner.cgroup }) -- the cgroup holds what it can of the sandbox's limits
+    argv = argv, env = env, cgroup = owner.cgroup, t = t, kill_grace_ms = o.kill_grace_ms }) -- the cgroup holds what it can of the sandbox's limits
 
   local span = t:span("agent")
   local spawned_ns = clock.monotonic_ns()
@@ -480,7 +480,7 @@ end
 ---@field record? table  extra fields for the run record
 ---@field sandbox? string  the CLI's sandbox: read-only, workspace-write, or danger-full-access (only with allow_full_auto)
 ---@field allow_full_auto? boolean  lets sandbox danger-full-access run
----@field os_sandbox? "bwrap"|"off"  the agent's OS sandbox (stdlib/sidecar/run/sandbox.lua), over `isolation`'s
+---@field os_sandbox? "auto"|"bwrap"|"landlock"|"off"  the agent's OS sandbox (stdlib/sidecar/run/sandbox.lua), over `isolation`'s
 ---@field network? "model"|"none"|"full"|"host"  what the OS sandbox lets the agent reach, over `isolation`'s and runner_entry's
 ---@field isolation? table  the config's `isolation` section (read from the store's config when nil)
 ---@field runner_entry? table  the runner's config entry (its `network`), given with `isolation`

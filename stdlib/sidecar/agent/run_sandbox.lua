@@ -31,9 +31,9 @@ function M.settings(o, repo)
   if not s then
     return nil, why, "bad_sandbox"
   end
-  if s.sandbox == "bwrap" then
-    local ok, message, code = sandbox_host.available()
-    if not ok then
+  if s.sandbox ~= "off" then
+    local kind, message, code = sandbox_host.choose(s.sandbox)
+    if not kind then
       return nil, message, code
     end
   end
@@ -50,10 +50,11 @@ local function top_of(run, wt)
 end
 
 ---Opens the sandbox around the agent's command: sb.argv replaces it, agent_watch.spawn takes sb
----(its report file), and `env` loses the secret-looking variables the agent is not given. nil, nil
+---(its report file), and `env` loses the secret-looking variables the agent is not given. When
+---"auto" chose Landlock, the run's telemetry `c.t` gets a `sandbox.chosen` event. nil, nil
 ---when the sandbox is off (the record says so); nil, why when it cannot be opened.
 ---@param settings table  M.settings'
----@param c {o: table, run: table, record: table, run_dir: string, argv: string[], env: table, cgroup: string?}
+---@param c {o: table, run: table, record: table, run_dir: string, argv: string[], env: table, cgroup: string?, t: table?, kill_grace_ms: integer?}
 function M.open(settings, c)
   if settings.sandbox == "off" then
     c.record.os_sandbox = json.object({ kind = "off", asked_by = settings.forced_by or "config or option",
@@ -78,10 +79,14 @@ function M.open(settings, c)
       (c.run.store.root .. "/runs/" .. resumed .. "/" .. require("sidecar.run.sandbox_state").FOLDER)
   -- A worktree shared with other runs (a preset's, reused) keeps its HEAD where they see it: no
   -- commits of the agent's own there (sidecar.run.sandbox_git detaches HEAD while it runs).
-  return sandbox.open({ settings = settings, spec = spec, argv = c.argv, env = c.env, cwd = c.run.repo,
+  local sb, why = sandbox.open({ settings = settings, spec = spec, argv = c.argv, env = c.env, cwd = c.run.repo,
     level = c.run.sandbox, repo_top = top_of(c.run, wt), worktree = wt, store_root = c.run.store.root,
     run_dir = c.run_dir, outputs = outputs, name = c.record.run_id, no_commits = wt and wt.reused_from ~= nil,
-    state_seed = seed, cgroup = c.cgroup })
+    state_seed = seed, cgroup = c.cgroup, kill_grace_ms = c.kill_grace_ms })
+  if sb and sb.chosen and c.t then -- "auto" chose Landlock: said where the run is watched
+    c.t:event("sandbox.chosen", { kind = sb.kind, why = sb.chosen })
+  end
+  return sb, why
 end
 
 ---The OS sandbox for a run's validation steps, as validation.run's `sandbox` option: a function
@@ -95,11 +100,11 @@ end
 ---@param dir string  where the steps run
 function M.for_validation(cfg, s, run, wt, dir)
   local kind = type(run.os_sandbox) == "table" and run.os_sandbox.kind
-  if kind ~= "bwrap" then
+  if kind ~= "bwrap" and kind ~= "landlock" then
     return nil
   end
-  local settings = sandbox.settings(cfg.isolation, nil, { network = run.os_sandbox.network })
-  if not settings or settings.sandbox ~= "bwrap" then
+  local settings = sandbox.settings(cfg.isolation, nil, { network = run.os_sandbox.network, os_sandbox = kind })
+  if not settings then
     return nil
   end
   wt = type(wt) == "table" and wt.path and not wt.in_place and wt or nil

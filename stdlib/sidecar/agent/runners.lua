@@ -43,9 +43,11 @@ local SANDBOXES = { ["read-only"] = true, ["workspace-write"] = true, ["danger-f
 ---@field names_session? boolean  the CLI takes a session id of ours (ctx.session_id): a new one is made
 ---  for each run that keeps its session, so the record names it even if the run fails
 ---@field sandbox_state? fun(env: fun(name): string?, home: string?): table[]  in a run's OS sandbox, where the
----  CLI keeps its state: {path, dir = true for a folder, keep = {names in it of the user's own: credentials and
----  configuration}}. The agent writes a folder of the run's instead (stdlib/sidecar/run/sandbox_state.lua), and
+---  CLI keeps its state: {path, dir = true for a folder, env = the variable that moves that folder (a
+---  Landlock sandbox, which cannot bind another over it, sets it), keep = {names in it of the user's own:
+---  credentials and configuration}}. The agent writes a folder of the run's instead (stdlib/sidecar/run/sandbox_state.lua), and
 ---  sees only the `keep` names of the user's, read-only.
+---@field sandboxed_env? table<string, string>  variables the agent gets in Sidecar's OS sandbox (unless the run sets them)
 ---@field sandbox_endpoints? fun(argv: string[], env: function, home: string?): string[]  the model endpoints
 ---  (URLs or host:port) a sandboxed run with network = "model" may reach
 ---@field env_names? string[]  the variables the CLI reads (names, or prefixes ending in `*`): its API key,
@@ -202,7 +204,7 @@ M.register("codex", {
   -- hosts, with the API keys they name.
   sandbox_state = function(env, home)
     local dir = env("CODEX_HOME") or (home and home .. "/.codex")
-    return dir and { { path = dir, dir = true, keep = { "auth.json", "config.toml", ".env", "AGENTS.md",
+    return dir and { { path = dir, dir = true, env = "CODEX_HOME", keep = { "auth.json", "config.toml", ".env", "AGENTS.md",
       "AGENTS.override.md", "instructions.md", "prompts", "skills", "rules" } } } or {}
   end,
   sandbox_endpoints = function(argv, env, home)
@@ -260,13 +262,16 @@ M.register("claude", {
     local keep = { ".credentials.json", "settings.json", "CLAUDE.md", "commands", "agents", "skills", "output-styles" }
     local dir = env("CLAUDE_CONFIG_DIR")
     if dir then
-      return { { path = dir, dir = true, keep = keep }, { path = dir .. "/.claude.json" } }
+      return { { path = dir, dir = true, env = "CLAUDE_CONFIG_DIR", keep = keep }, { path = dir .. "/.claude.json" } }
     end
     return home and { { path = home .. "/.claude", dir = true, keep = keep }, { path = home .. "/.claude.json" } } or {}
   end,
   sandbox_endpoints = function(_, env)
     return { env("ANTHROPIC_BASE_URL") or "https://api.anthropic.com" }
   end,
+  -- As root (a container's user, in the Landlock sandbox), Claude Code bypasses its permissions only
+  -- inside a sandbox it is told of.
+  sandboxed_env = { IS_SANDBOX = "1" },
   env_names = { "ANTHROPIC_*", "CLAUDE_*", "DISABLE_*", "AWS_BEARER_TOKEN_BEDROCK", "MAX_THINKING_TOKENS",
     "MAX_MCP_OUTPUT_TOKENS", "MCP_TIMEOUT", "MCP_TOOL_TIMEOUT", "BASH_DEFAULT_TIMEOUT_MS", "BASH_MAX_TIMEOUT_MS" },
   install = "npm install -g @anthropic-ai/claude-code",

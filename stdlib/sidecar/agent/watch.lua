@@ -61,7 +61,10 @@ function M.spawn(argv, o)
       on_chunk = heard },
     max_output = M.STDERR_TAIL,
     timeout_ms = o.timeout_ms, idle_timeout_ms = o.idle_timeout_ms, kill_grace_ms = o.kill_grace_ms,
-    name = o.name, parent_death = "kill", -- an agent never outlives Sidecar, whatever it ignores
+    -- An agent never outlives Sidecar, whatever it ignores. A Landlock sandbox's first process, the
+    -- agent's subreaper, takes SIGTERM: it then ends everything the agent started, which a SIGKILL
+    -- of its own would leave running (no pid namespace ends with it).
+    name = o.name, parent_death = o.sandbox and o.sandbox.kind == "landlock" and "term" or "kill",
     -- In an OS sandbox (stdlib/sidecar/run/sandbox.lua): its report file, and bwrap outliving the
     -- group's SIGTERM so that the agent inside ends in its grace period.
     fd3 = o.sandbox and o.sandbox.report, term_ignored = o.sandbox ~= nil,

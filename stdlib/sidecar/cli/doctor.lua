@@ -10,6 +10,7 @@ local cli_output = require("sidecar.cli.output")
 local doctor_sandbox = require("sidecar.cli.doctor_sandbox")
 local executor = require("sidecar.executor")
 local json = require("sidecar.core.json")
+local landlock = require("sidecar.run.sandbox_landlock")
 local proc = require("sidecar.core.proc")
 local runners = require("sidecar.agent.runners")
 local sandbox_host = require("sidecar.run.sandbox_host")
@@ -87,7 +88,7 @@ end
 local function plan(cfg)
   local checks = {}
   local isolation = require("sidecar.run.sandbox").settings(cfg and cfg.isolation, nil, {})
-  local os_sandbox = isolation and isolation.sandbox == "bwrap" -- codex's own sandbox then steps aside
+  local os_sandbox = isolation and isolation.sandbox ~= "off" -- codex's own sandbox then steps aside
   for _, name in ipairs(runners.names()) do
     local spec = runners.get(name)
     local entry = cfg and cfg.runners and cfg.runners[name] or {}
@@ -204,8 +205,9 @@ function M.check(opts)
   return report
 end
 
----The OS sandbox agents would run in (the config's `isolation`, SIDECAR_OS_SANDBOX): {mode, network,
----ok, advice?}; a bwrap that cannot start is an error (every run would fail).
+---The OS sandbox agents would run in (the config's `isolation`, SIDECAR_OS_SANDBOX): {mode (the
+---sandbox they get: "auto" resolved), network, ok, advice?}; one that cannot start is an error (every
+---run would fail). Where "auto" chose Landlock, advice says why.
 ---@param cfg table|nil
 function M.sandbox(cfg)
   local sandbox = require("sidecar.run.sandbox")
@@ -217,8 +219,19 @@ function M.sandbox(cfg)
     return { mode = "off", network = "host", ok = true, advice = "agents run without an OS sandbox" ..
       (s.forced_by and (" (" .. s.forced_by .. ")") or " (isolation.sandbox = \"off\")") .. ": see docs/security.md" }
   end
-  local ok, problem = sandbox_host.check()
-  return { mode = s.sandbox, network = s.network, ok = ok == true, advice = problem }
+  if s.sandbox == "bwrap" then
+    local ok, problem = sandbox_host.check()
+    return { mode = "bwrap", network = s.network, ok = ok == true, advice = problem }
+  end
+  local kind, why = sandbox_host.choose(s.sandbox)
+  local abi = kind == "landlock" and sandbox_host.landlock()
+  if abi and abi < landlock.TCP_ABI and s.network ~= "host" then
+    kind, why = nil, ("network \"%s\" in the Landlock sandbox needs Landlock ABI %d (Linux 6.7 or later); this "
+      .. "kernel offers ABI %d: set isolation.network = \"host\", or run where bubblewrap works"):format(s.network,
+      landlock.TCP_ABI, abi)
+  end
+  return { mode = kind or s.sandbox, network = s.network, ok = kind ~= nil,
+    advice = kind == "landlock" and ("Landlock ABI %d%s"):format(abi, why and ("; " .. why) or "") or why }
 end
 
 ---What is wrong, one line each: a config that cannot be read, each installed runner that would fail

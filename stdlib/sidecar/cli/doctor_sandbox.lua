@@ -25,7 +25,7 @@ Inside.__index = Inside
 ---@param root string|nil  the .agent folder
 function M.open(cfg, repo, root)
   local settings = sandbox.settings(cfg and cfg.isolation, nil, { network = "none" })
-  if not (settings and settings.sandbox == "bwrap") then
+  if not settings or settings.sandbox == "off" then
     return nil
   end
   local dir = os.tmpname()

@@ -333,12 +333,19 @@ function M.sandbox_text(sb)
   if type(sb) ~= "table" then
     return nil
   end
-  if sb.kind ~= "bwrap" then
+  if sb.kind ~= "bwrap" and sb.kind ~= "landlock" then
     return ("%s (asked by %s)"):format(tostring(sb.kind), tostring(sb.asked_by or "the config"))
   end
   local hosts = type(sb.hosts) == "table" and #sb.hosts > 0 and (" (" .. table.concat(sb.hosts, ", ") .. ")") or ""
   local why = type(sb.network_why) == "string" and (" (" .. sb.network_why .. ")") or ""
-  local parts = { ("bwrap, network %s%s%s"):format(tostring(sb.network), sb.network == "model" and hosts or "", why) }
+  local parts = { ("%s, network %s%s%s"):format(sb.kind, tostring(sb.network), sb.network == "model" and hosts or "", why) }
+  if type(sb.chosen) == "string" then
+    parts[1] = parts[1] .. " (" .. sb.chosen .. ")"
+  end
+  if type(sb.put_back) == "table" and #sb.put_back > 0 then
+    parts[#parts + 1] = ("the agent changed %s, which Landlock could not keep read-only: put back"):format(
+      table.concat(sb.put_back, ", "))
+  end
   local hidden = type(sb.hidden) == "table" and ((sb.hidden.files or 0) + (sb.hidden.folders or 0)) or 0
   if hidden > 0 then
     parts[#parts + 1] = ("%d secret file%s or folder%s hidden"):format(hidden, hidden == 1 and "" or "s",

@@ -133,7 +133,8 @@ function M.lines(w, id)
   end
   if type(w.setup) == "table" then
     local sb = type(w.setup.sandbox) == "table" and w.setup.sandbox or {}
-    local where = sb.kind == "bwrap" and (", in the OS sandbox, network " .. tostring(sb.network)) or
+    local where = (sb.kind == "bwrap" or sb.kind == "landlock") and
+        (", in the OS sandbox (" .. sb.kind .. "), network " .. tostring(sb.network)) or
         (sb.kind == "off" and ", without an OS sandbox" or "")
     add("setup", ("`%s` %s (.agent/%s%s)"):format(w.setup.command, w.setup.ok and "ok" or "failed", w.setup.log, where))
   end

@@ -48,7 +48,7 @@ local SCHEMA = {
   secrets = { "section", { patterns = { "list", {} }, names = { "list", {} }, allow_names = { "list", {} },
     files = { "list", {} }, allow_files = { "list", {} } } },
   -- The OS sandbox every agent and validation step runs in (stdlib/sidecar/run/sandbox.lua).
-  isolation = { "section", { sandbox = { "os_sandbox", "bwrap" }, network = { "network", "model" },
+  isolation = { "section", { sandbox = { "os_sandbox", "auto" }, network = { "network", "model" },
     hosts = { "list", {} }, read = { "list", {} }, write = { "list", {} }, env = { "list", {} }, hide = { "list", {} },
     limits = { "section", { pids = { "count", 4096 }, memory = { "size", "8GiB" }, tmp = { "size", "2GiB" } } } } },
   worktree = { "section", { enabled = { "boolean", true }, copy = { "list", {} }, setup = { "string", nil },
@@ -166,7 +166,7 @@ return {
   --            through the proxy, which records each connection (git://, ssh and raw sockets have
   --            no route); "host": the host's network itself, unrecorded (a push goes unseen).
   isolation = {
-    sandbox = "bwrap",             -- "off": no OS sandbox (where user namespaces are not allowed)
+    sandbox = "auto",              -- bubblewrap; where it cannot make namespaces, "landlock"; "off": none
     network = "model",             -- model | none | full | host (runners.<name>.network, --network override it)
     hosts = {},                    -- more hosts for "model": { "pypi.org", "*.githubusercontent.com:443" }
     read = {},                     -- what it may read all the same: secret files { "~/.aws", ".env.test" }, folders in /tmp

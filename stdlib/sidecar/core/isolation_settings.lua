@@ -5,8 +5,8 @@ local M = {}
 
 ---The networks an agent's OS sandbox may have: sidecar.run.sandbox says what each lets through.
 M.NETWORKS = { "model", "none", "full", "host" }
----The OS sandboxes: bubblewrap, or none.
-M.SANDBOXES = { "bwrap", "off" }
+---The OS sandboxes: bubblewrap, else Landlock ("auto"), either one, or none.
+M.SANDBOXES = { "auto", "bwrap", "landlock", "off" }
 
 ---Checks a choice: `want` "network" (one of M.NETWORKS) or "os_sandbox" (one of M.SANDBOXES).
 ---True, or nil and a message naming `path` and the choices.

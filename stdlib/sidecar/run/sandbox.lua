@@ -20,8 +20,12 @@
 --- The sidecar binary inside sees the store and the trust file read-only: it cannot decide, apply,
 --- trust or write anything.
 ---
---- `isolation.sandbox = "off"` (or --os-sandbox off, or SIDECAR_OS_SANDBOX=off for a machine without
---- user namespaces) runs agents without one; the run records that it was asked for.
+--- Where bubblewrap cannot make namespaces (a container under Docker's default seccomp profile,
+--- Ubuntu's AppArmor rule), the sandbox is the kernel's Landlock instead (sidecar.run.sandbox_landlock:
+--- the same view where Landlock can give it; docs/security.md compares the two). `isolation.sandbox`
+--- = "auto" (the default: bubblewrap, else Landlock, said in the run's events and record), "bwrap",
+--- "landlock" or "off" (or --os-sandbox, or SIDECAR_OS_SANDBOX): "off" runs agents without one, and is
+--- never chosen by itself; the run records that it was asked for.
 local errors = require("sidecar.core.errors")
 local files = require("sidecar.core.files")
 local git_tree = require("sidecar.host.git_tree")
@@ -39,10 +43,14 @@ local paths = require("sidecar.host.paths")
 local processes = require("sidecar.run.processes")
 local sandbox_host = require("sidecar.run.sandbox_host")
 local program = require("sidecar.run.sandbox_program")
+local landlock = require("sidecar.run.sandbox_landlock")
 
 local M = {}
 
-M.MODES = { bwrap = true, off = true }
+M.MODES = {}
+for _, name in ipairs(isolation_settings.SANDBOXES) do
+  M.MODES[name] = true
+end
 M.NETWORKS = {}
 for _, name in ipairs(isolation_settings.NETWORKS) do
   M.NETWORKS[name] = true
@@ -77,7 +85,7 @@ end
 ---@param o table  {os_sandbox?, network?}
 function M.settings(iso, entry, o)
   iso = iso or {}
-  local s = { sandbox = iso.sandbox or "bwrap", network = iso.network or "model", hosts = iso.hosts or {},
+  local s = { sandbox = iso.sandbox or "auto", network = iso.network or "model", hosts = iso.hosts or {},
     read = iso.read or {}, write = iso.write or {}, env = iso.env or {}, hide = iso.hide or {} }
   if entry and entry.network then
     s.network = entry.network
@@ -86,7 +94,8 @@ function M.settings(iso, entry, o)
   local forced = os.getenv("SIDECAR_OS_SANDBOX")
   if forced and forced ~= "" then
     if not M.MODES[forced] then
-      return nil, ("SIDECAR_OS_SANDBOX is '%s': it takes bwrap or off"):format(forced)
+      return nil, ("SIDECAR_OS_SANDBOX is '%s': it takes %s"):format(forced,
+        table.concat(isolation_settings.SANDBOXES, ", "))
     end
     s.sandbox, s.forced_by = forced, "SIDECAR_OS_SANDBOX"
   end
@@ -94,7 +103,8 @@ function M.settings(iso, entry, o)
     s.sandbox, s.forced_by = o.os_sandbox, "--os-sandbox"
   end
   if not M.MODES[s.sandbox] then
-    return nil, ("os sandbox '%s' is not one of bwrap, off"):format(tostring(s.sandbox))
+    return nil, ("os sandbox '%s' is not one of %s"):format(tostring(s.sandbox),
+      table.concat(isolation_settings.SANDBOXES, ", "))
   end
   if not M.NETWORKS[s.network] then
     return nil, ("network '%s' is not one of %s"):format(tostring(s.network),
@@ -300,16 +310,11 @@ local function write_owner(dir)
   end
 end
 
--- Removes a sandbox's private folder: what a sandbox puts there is flat (its report, the proxy's
--- socket, the owner file, copies of the user's state and git config files). Whether it went.
+-- Removes a sandbox's private folder (its report, the proxy's socket, the owner file, copies of
+-- the user's state and git config files; a Landlock sandbox's private home and temporary folder:
+-- links there are removed, never followed). Whether it went.
 local function remove_private(dir)
-  for _, name in ipairs(paths.entries(dir) or {}) do
-    local st = paths.lstat(dir .. "/" .. name)
-    if st and st.kind ~= "directory" then
-      os.remove(dir .. "/" .. name)
-    end
-  end
-  return os.remove(dir) ~= nil
+  return paths.remove_tree(dir) == true
 end
 
 ---Removes the private folders (/tmp/sidecar-sandbox-*) of sandboxes whose owner is gone: a run's
@@ -345,6 +350,44 @@ Sandbox.__index = Sandbox
 -- when it ends a run).
 local swept = false
 
+-- sandbox-init's first arguments: its report, how long what the agent left may take, and the
+-- network's way out (the proxy's socket as the agent's side sees it; loopback ports forwarded
+-- where the sandbox has a network of its own).
+local function init_args(o, sb, socket, net)
+  local init = { require("sidecar.core.proc").executable(), "sandbox-init", "--report-fd", "3", "--settle-ms",
+    tostring(o.settle_ms or M.SETTLE_MS) }
+  if sb.proxy then
+    table.move({ "--proxy", socket }, 1, 2, #init + 1, init)
+    for _, port in ipairs(sb.kind == "bwrap" and net.forward or {}) do
+      table.move({ "--forward", tostring(port) }, 1, 2, #init + 1, init)
+    end
+    if net.proxy_env then
+      init[#init + 1] = "--proxy-env"
+    end
+  end
+  return init
+end
+
+-- The command line of a Landlock sandbox (sidecar.run.sandbox_landlock): sandbox-init as the
+-- agent's subreaper, the view as Landlock's rules. Sets sb.guarded; nil and why when it cannot be.
+local function landlock_argv(o, sb, plan, net)
+  local ll, why = landlock.plan({ plan = plan, dir = sb.dir, env = o.env, cli_state = o.cli_state,
+    network = sb.network, ports = net.forward, abi = host.landlock_abi() })
+  if not ll then
+    return nil, why
+  end
+  sb.guarded, sb.rules = ll.guarded, ll.rules
+  local argv = init_args(o, sb, sb.dir .. "/proxy.sock", net)
+  table.move(sb.limits.init_args, 1, #sb.limits.init_args, #argv + 1, argv)
+  -- the agent's grace when stopped: shorter than the watchdog's, whose SIGKILL would end sandbox-init first
+  local grace = ("%d"):format(math.max(0, (o.kill_grace_ms or 2000) - 500))
+  for i, a in ipairs({ "--subreaper", "--stop-grace-ms", grace }) do
+    table.insert(argv, 2 + i, a)
+  end
+  table.move(ll.args, 1, #ll.args, #argv + 1, argv)
+  return argv
+end
+
 ---Opens the sandbox of one agent: plans its view, starts its proxy (network "model" and "full") and makes its
 ---command line (sb.argv; spawn it with fd3 = sb.report and term_ignored = true). o:
 ---settings (M.settings), spec (the runner), argv, env (the agent's additions: the variables of Sidecar's own
@@ -353,12 +396,13 @@ local swept = false
 ---outputs (files of the run's folder the agent writes), home, name (for the private folder), no_commits (a
 ---worktree whose repository stays read-only: no private objects, sidecar.run.sandbox_git), state_seed (the
 ---CLI state folder of the run a resumed session comes from; sidecar.run.sandbox_state), cgroup (the run's
----cgroup v2 the sandbox starts in, which then holds what it can of settings.limits). Returns the sandbox, or
+---cgroup v2 the sandbox starts in, which then holds what it can of settings.limits), kill_grace_ms (the
+---watchdog's, between its SIGTERM and SIGKILL: a Landlock sandbox ends the agent before). Returns the sandbox, or
 ---nil, why, code ("no_sandbox", "EPROXY").
 ---@param o table
 function M.open(o)
-  local ok, why, code = sandbox_host.available()
-  if not ok then
+  local kind, why, code = sandbox_host.choose(o.settings.sandbox)
+  if not kind then
     return nil, why, code
   end
   if not swept then
@@ -368,13 +412,18 @@ function M.open(o)
   local settings = o.settings
   o.home = o.home or os.getenv("HOME")
   o.env_of = env_of(o.env)
-  local sb = setmetatable({ settings = settings, started_ms = nil }, Sandbox)
+  local sb = setmetatable({ settings = settings, kind = kind, chosen = why }, Sandbox)
   local keep = { table.unpack(o.spec.env_names or {}) }
   for _, n in ipairs(settings.env) do
     keep[#keep + 1] = n
   end
   for _, n in ipairs(o.spec.sandbox_env and o.spec.sandbox_env(o.argv, o.env_of, o.home) or {}) do
     keep[#keep + 1] = n
+  end
+  for k, v in pairs(o.spec.sandboxed_env or {}) do -- the runner's, over Sidecar's own of the same name
+    if o.env[k] == nil then
+      o.env[k] = v
+    end
   end
   sb.withheld_env = hidden.env(o.env, keep)
   -- "full": the model's endpoints as "model" has them, and every other host through the proxy, which
@@ -450,7 +499,7 @@ function M.open(o)
   local hide = hidden.paths({ home = real(o.home), repos = repos, skip = skip, read = settings.read, own = own,
     hide = settings.hide })
   sb.hidden = { files = #hide.files - hide.sockets, folders = #hide.dirs, sockets = hide.sockets > 0 and hide.sockets or nil }
-  sb.limits = limits.plan(settings.limits, o.cgroup, host.uid() == 0)
+  sb.limits = limits.plan(settings.limits, o.cgroup, host.uid() == 0, kind == "landlock")
   o.program = program.resolve(o.argv[1], o.cwd)
   local plan = { network = sb.network, private = mounts.private(paths.lstat("/var/run")
       and paths.lstat("/var/run").kind == "symlink"), read = read_paths(o, settings, home_plan), write = write,
@@ -464,25 +513,24 @@ function M.open(o)
     return nil, unseen, "no_program"
   end
   sb.program = program.record(o.program)
-  local args = mounts.args(plan)
-  local argv = { "bwrap" }
-  table.move(args, 1, #args, 2, argv)
-  local init = { require("sidecar.core.proc").executable(), "sandbox-init", "--report-fd", "3", "--settle-ms",
-    tostring(o.settle_ms or M.SETTLE_MS) }
-  if sb.proxy then
-    table.move({ "--proxy", mounts.SOCKET_INSIDE }, 1, 2, #init + 1, init)
-    for _, port in ipairs(net.forward) do
-      table.move({ "--forward", tostring(port) }, 1, 2, #init + 1, init)
+  local argv
+  if kind == "landlock" then
+    argv, why = landlock_argv(o, sb, plan, net)
+    if not argv then
+      sb:finish()
+      return nil, why, "no_sandbox"
     end
-    if net.proxy_env then
-      init[#init + 1] = "--proxy-env"
-    end
+  else
+    argv = { "bwrap" }
+    local args = mounts.args(plan)
+    table.move(args, 1, #args, 2, argv)
+    local init = init_args(o, sb, mounts.SOCKET_INSIDE, net)
+    table.move(sb.limits.init_args, 1, #sb.limits.init_args, #init + 1, init)
+    table.move(init, 1, #init, #argv + 1, argv)
   end
-  table.move(sb.limits.init_args, 1, #sb.limits.init_args, #init + 1, init)
-  local guard = socket_guard_args(o, settings, sb.network)
-  table.move(guard, 1, #guard, #init + 1, init)
-  init[#init + 1] = "--"
-  table.move(init, 1, #init, #argv + 1, argv)
+  local guard = socket_guard_args(o, settings, kind == "landlock" and "host" or sb.network)
+  table.move(guard, 1, #guard, #argv + 1, argv)
+  argv[#argv + 1] = "--"
   table.move(o.argv, 1, #o.argv, #argv + 1, argv)
   sb.argv = argv
   return sb
@@ -497,6 +545,8 @@ function Sandbox:finish()
     return self.finished
   end
   local report = { escapees = {}, network = { allowed = {}, refused = {} } }
+  -- What Landlock could not keep read-only, put back before git or Sidecar reads it
+  report.put_back = landlock.restore(self.guarded)
   local text = self.report and files.read(self.report)
   local decoded_ok, decoded = json.try_decode(text or "")
   if decoded_ok and type(decoded) == "table" then
@@ -561,7 +611,8 @@ function Sandbox:record(report)
     refused[i] = json.object({ host = e.host, port = e.port, error = e.error })
   end
   local reached = connections(report.network.allowed)
-  return json.object({ kind = "bwrap", network = self.network, network_why = self.network_why, hosts = json.array(self.hosts or {}),
+  return json.object({ kind = self.kind, chosen = self.chosen, landlock_rules = self.rules, put_back = #(report.put_back or {}) > 0
+    and json.array(report.put_back) or nil, network = self.network, network_why = self.network_why, hosts = json.array(self.hosts or {}),
     connections = #reached > 0 and json.array(reached) or nil, connections_dropped = report.network.dropped,
     refused = #refused > 0 and json.array(refused) or nil,
     sockets_refused = report.sockets_refused and json.array(report.sockets_refused) or nil,

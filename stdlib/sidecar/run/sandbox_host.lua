@@ -3,11 +3,14 @@
 --- really made (`check`, for `sidecar doctor`), and for bubblewrap's words when it could not make
 --- one, the likely cause and what to change (`advice`): a security module's rule (Ubuntu's
 --- AppArmor), namespaces turned off, or a container's seccomp profile (Docker's default refuses
---- them).
+--- them). Where namespaces are refused, the sandbox is Landlock's (sidecar.run.sandbox_landlock):
+--- `choose` says which one a run gets.
 ---
 ---   local ok, why, code = sandbox_host.available()   -- nil, why, "no_sandbox"
 ---   local ok, why = sandbox_host.check()              -- bwrap tried: nil, its words and what to do
+---   local kind, fell_back = sandbox_host.choose("auto") -- "bwrap", or "landlock" and why
 local files = require("sidecar.core.files")
+local host = require("sidecar.host.sandbox")
 local paths = require("sidecar.host.paths")
 local proc = require("sidecar.core.proc")
 
@@ -15,8 +18,10 @@ local M = {}
 
 local OFF = "run without an OS sandbox: isolation = { sandbox = \"off\" } in .agent/config.lua, --os-sandbox off, "
   .. "or SIDECAR_OS_SANDBOX=off (docs/security.md)"
+local LANDLOCK = "isolation = { sandbox = \"landlock\" } (\"auto\", the default, chooses it where bubblewrap cannot make "
+  .. "namespaces), the sandbox of the kernel's Landlock, which docs/security.md compares"
 M.HINT = "install bubblewrap (apt-get install bubblewrap) and allow unprivileged user namespaces "
-  .. "(sysctl kernel.unprivileged_userns_clone=1), or " .. OFF
+  .. "(sysctl kernel.unprivileged_userns_clone=1), or use " .. LANDLOCK .. ", or " .. OFF
 
 ---Whether a sandbox can start here: bwrap on PATH and a sidecar binary for sandbox-init. nil, why (with
 ---what to do), "no_sandbox" if not.
@@ -53,8 +58,8 @@ local function userns_advice()
       .. "often)") .. ": Docker's default profile refuses new namespaces; start it with "
       .. "`--security-opt seccomp=unconfined` or a profile that allows unshare and clone(CLONE_NEWUSER)"
   end
-  return "new user namespaces are refused here, which the OS sandbox needs: " .. table.concat(causes, "; or ")
-    .. "; else " .. OFF
+  return "new user namespaces are refused here, which the bubblewrap sandbox needs: " .. table.concat(causes, "; or ")
+    .. "; else " .. LANDLOCK .. "; else " .. OFF
 end
 
 ---What to do when bubblewrap, saying `said` (its first line), could not make a sandbox: for a user
@@ -79,8 +84,60 @@ function M.check()
     return true
   end
   local said = ((r.stderr or ""):match("^%s*([^\n]*)") or "")
-  return nil, ("bwrap cannot make a sandbox here (%s): %s"):format(said ~= "" and said or ("exit " .. tostring(r.code)),
-    M.advice(said))
+  said = said ~= "" and said or ("exit " .. tostring(r.code))
+  return nil, ("bwrap cannot make a sandbox here (%s): %s"):format(said, M.advice(said)), said
+end
+
+---Whether the Landlock sandbox can start here: the kernel's ABI (>= 1), or nil and why.
+---@return integer|nil abi, string? why
+function M.landlock()
+  local found, why = proc.find_executable() -- sandbox-init runs the agent
+  if not found then
+    return nil, "the OS sandbox starts the agent under `sidecar sandbox-init`: " .. why
+  end
+  local abi = host.landlock_abi()
+  if abi < 1 then
+    return nil, "this kernel offers no Landlock (it needs Linux 5.13 or later, with landlock in its lsm= list): " .. OFF
+  end
+  return abi
+end
+
+-- What bwrap's check said, once per process: true, or {why, said}.
+local checked
+
+---The sandbox a run gets for `asked` (isolation.sandbox: "auto", "bwrap" or "landlock"): "bwrap" or
+---"landlock", and when "auto" chose Landlock, why (bubblewrap's words). "auto" chooses Landlock only
+---where bwrap is there but cannot make its sandbox (namespaces refused, most often); bwrap is tried
+---once per process. nil, why, "no_sandbox" when none can start.
+---@param asked string
+---@return string|nil kind, string? why, string? code
+function M.choose(asked)
+  if asked == "landlock" then
+    local abi, why = M.landlock()
+    if not abi then
+      return nil, why, "no_sandbox"
+    end
+    return "landlock"
+  end
+  local ok, why, code = M.available()
+  if not ok then
+    return nil, why, code
+  end
+  if asked == "bwrap" then
+    return "bwrap"
+  end
+  if checked == nil then
+    local works, problem, said = M.check()
+    checked = works and true or { why = problem, said = said }
+  end
+  if checked == true then
+    return "bwrap"
+  end
+  if not M.landlock() then
+    return nil, checked.why, "no_sandbox"
+  end
+  local said = tostring(checked.said):gsub("%s*See <.*$", "") -- its pointer to a README
+  return "landlock", "bubblewrap cannot make a sandbox here (" .. said .. ")"
 end
 
 return M

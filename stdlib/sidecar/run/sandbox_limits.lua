@@ -104,7 +104,9 @@ end
 ---@param limits table|nil
 ---@param cgroup string|nil
 ---@param root boolean|nil  whether this process is root (then RLIMIT_NPROC does not hold)
-function M.plan(limits, cgroup, root)
+---@param landlock boolean|nil  a Landlock sandbox (no namespace: the watch, never RLIMIT_NPROC, which
+---  would count every process of the user; no tmpfs of its own, so `tmp` is "unbounded")
+function M.plan(limits, cgroup, root, landlock)
   limits = limits or {}
   local p = { limits = limits, tmpfs = {}, init_args = {}, by = {} }
   if cgroup and (limits.pids or limits.memory) and procinfo.cgroup_limit then
@@ -115,14 +117,16 @@ function M.plan(limits, cgroup, root)
     p.cgroup = (applied.pids or applied.memory) and cgroup or nil
   end
   if limits.pids then
-    p.by.pids = p.by.pids or (root and "watch" or "rlimit")
+    p.by.pids = p.by.pids or ((root or landlock) and "watch" or "rlimit")
     table.move({ "--pids", tostring(limits.pids) }, 1, 2, #p.init_args + 1, p.init_args)
   end
   if limits.memory and not p.by.memory then
     p.by.memory = "watch"
     table.move({ "--memory", tostring(limits.memory) }, 1, 2, #p.init_args + 1, p.init_args)
   end
-  if limits.tmp and M.tmpfs_sized() then
+  if limits.tmp and landlock then
+    p.by.tmp = "unbounded"
+  elseif limits.tmp and M.tmpfs_sized() then
     p.by.tmp = "tmpfs"
     for _, dir in ipairs({ "/tmp", "/var/tmp", "/dev/shm", "~" }) do -- "~": the home the sandbox makes empty
       p.tmpfs[dir] = limits.tmp
@@ -222,7 +226,8 @@ function M.text(rec)
     return ("%s %s%s"):format(label, format and byte_size.format(v) or tostring(v), how and (" (" .. how .. ")") or "")
   end
   local parts = { one("pids", rec.pids, by.pids), one("memory", rec.memory, by.memory, true),
-    one("/tmp", rec.tmp, by.tmp == nil and rec.tmp ~= json.null and "not bounded: bwrap has no --size" or nil, true) }
+    one("/tmp", rec.tmp, by.tmp == "unbounded" and "not bounded: the Landlock sandbox's TMPDIR is on disk"
+      or by.tmp == nil and rec.tmp ~= json.null and "not bounded: bwrap has no --size" or nil, true) }
   local text = table.concat(parts, ", ")
   if math.type(rec.peak_tasks) == "integer" then
     text = text .. ("; peak %d tasks, %s of memory (sampled)"):format(rec.peak_tasks, byte_size.format(rec.peak_rss))

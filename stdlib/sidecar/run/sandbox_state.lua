@@ -63,8 +63,10 @@ end
 
 ---The mounts of a CLI's state for one sandbox. entries: the runner's sandbox_state(...) (real
 ---paths or not yet existing ones); o: {dir = the run's state folder, seed = a resumed run's state
----folder or nil, scratch = the sandbox's private folder (for state files)}. Returns {binds =
----{{from, to}}, keep = {paths}, made = {paths made as mount points}} or nil and why.
+---folder or nil, scratch = the sandbox's private folder (for state files)}. An entry's `env` names
+---the variable that moves the folder (CODEX_HOME), for a sandbox that cannot bind over it. Returns
+---{binds = {{from, to, persistent?, env?}}, keep = {paths}, made = {paths made as mount points}}
+---or nil and why.
 ---@param entries table[]
 ---@param o {dir: string, seed: string?, scratch: string}
 function M.plan(entries, o)
@@ -89,7 +91,7 @@ function M.plan(entries, o)
         paths.make_dirs(to) -- a mount point (empty): the CLI was never run here
       end
       if kind(to) == "directory" then
-        out.binds[#out.binds + 1] = { from = mine, to = to, persistent = true }
+        out.binds[#out.binds + 1] = { from = mine, to = to, persistent = true, env = e.env }
         for _, k in ipairs(e.keep or {}) do
           local user = kind(to .. "/" .. k)
           if user == "file" or user == "directory" then -- a link is not followed: it could lead anywhere
@@ -125,13 +127,14 @@ function M.record(st)
 end
 
 ---After the run: removes the mount points bwrap made in the run's state folder for the user's
----`keep` files (empty, they would hide the user's own from a resumed run's copy).
+---`keep` files (empty, they would hide the user's own from a resumed run's copy), or the links to
+---them a Landlock sandbox made there (sidecar.run.sandbox_landlock).
 ---@param st table  M.plan's
 function M.tidy(st)
   for i = #st.made, 1, -1 do
     local p = st.made[i]
     local s = paths.lstat(p)
-    if s and ((s.kind == "file" and s.size == 0) or s.kind == "directory") then
+    if s and ((s.kind == "file" and s.size == 0) or s.kind == "directory" or s.kind == "symlink") then
       os.remove(p) -- a folder goes only when empty
     end
   end

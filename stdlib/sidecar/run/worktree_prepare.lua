@@ -138,7 +138,7 @@ local function setup_sandbox(cfg, o)
   if not s then
     return nil, why
   end
-  if s.sandbox ~= "bwrap" then
+  if s.sandbox == "off" then
     return false
   end
   local net = cfg.worktree.setup_network
@@ -149,8 +149,8 @@ local function setup_sandbox(cfg, o)
     end
     s.network = net
   end
-  local ok, missing = sandbox_host.available()
-  if not ok then
+  local kind, missing = sandbox_host.choose(s.sandbox)
+  if not kind then
     return nil, missing
   end
   return s
@@ -168,7 +168,7 @@ local function run_setup(s, run, at, wt, settings, argv, po)
     settle_ms = 0 })
   if not sb then
     local failed = { ok = false, stderr = "the OS sandbox could not be opened: " .. tostring(why) }
-    return failed, json.object({ kind = "bwrap" })
+    return failed, json.object({ kind = settings.sandbox })
   end
   po.fd3, po.term_ignored = sb.report, true
   local r = proc.run(sb.argv, po)

@@ -15,6 +15,9 @@ local M = {}
 
 -- Each kind's line, from the event's run id and fields.
 local LINES = {
+  ["sandbox.chosen"] = function(id, f)
+    return ("run %s: OS sandbox %s: %s"):format(id, tostring(f.kind), tostring(f.why))
+  end,
   ["validation.started"] = function(id, f)
     return ("run %s: validation %s/%s %s: %s"):format(id, tostring(f.step), tostring(f.steps), tostring(f.kind),
       tostring(f.command))
