@@ -12,6 +12,10 @@
 // the latter) is a folder of the bench's holding what a logged-in user's has, so the user's own is
 // neither read nor made.
 //
+// Beside them, the same run in the sandbox where user namespaces are refused (Landlock, asked by
+// name: SIDECAR_OS_SANDBOX=landlock), and with "auto", the default (bubblewrap here, after its check
+// that namespaces can be made).
+//
 // Last, what the connect guard adds to each connect() (host/sandbox/socket_guard.hpp): a loop of
 // connects to a Unix socket and to a TCP port of a server in the same sandbox, timed inside it,
 // under sandbox-init (every connect answered by the guard) and, the reference, in the same
@@ -169,9 +173,11 @@ int main(int argc, char** argv) {
   }
   setenv("CODEX_HOME", codex_home.c_str(), 1);  // before the environments below are copied
   std::vector<std::string> keep;
-  keep.reserve(2);
+  keep.reserve(4);
   std::vector<char*> off = environ_with(keep, "SIDECAR_OS_SANDBOX=off");
   std::vector<char*> on = environ_with(keep, "SIDECAR_OS_SANDBOX=bwrap");
+  std::vector<char*> landlock = environ_with(keep, "SIDECAR_OS_SANDBOX=landlock");
+  std::vector<char*> automatic = environ_with(keep, "SIDECAR_OS_SANDBOX=auto");
   const std::string lua = sidecar::bench::execute_lua(agent);
   const std::string defaults = "{limits = {}}", no_limits = "{limits = {pids = false, memory = false, tmp = false}}";
   const std::string limited = "type(sb.limits.pids) == 'number' and type(sb.limits.memory) == 'number'";
@@ -191,26 +197,29 @@ int main(int argc, char** argv) {
                                           "--dev", "/dev", "--proc", "/proc", "true"};
   // Issue 45's variants, in an order that turns each run so none always follows the same column.
   const std::vector<std::string> variants = {lua_limits, lua_no_limits, lua_no_state};
-  std::vector<double> bare, unsandboxed, sandboxed, bwrap, limits_paired, state_paired;
+  std::vector<double> bare, unsandboxed, sandboxed, bwrap, limits_paired, state_paired, landlocked, auto_chosen;
   std::vector<std::vector<double>> variant_ms(variants.size());
   for (int i = 0; i < runs; ++i) {  // interleaved, so drift on a shared machine hits every column alike
     double b = run_ms({agent, "exec", "--json", "-"}, repo, environ, prompt);
     double u = run_ms({sidecar_path, "-e", lua}, repo, off.data());
     double s = run_ms({sidecar_path, "-e", lua}, repo, on.data());
     double w = run_ms(floor, repo);
+    double l = run_ms({sidecar_path, "-e", lua}, repo, landlock.data());
+    double a = run_ms({sidecar_path, "-e", lua}, repo, automatic.data());
     double v[3];
     for (std::size_t k = 0; k < variants.size(); ++k) {
       std::size_t j = (k + i) % variants.size();
       v[j] = run_ms({sidecar_path, "-e", variants[j]}, repo, on.data());
     }
-    if (b < 0 || u < 0 || s < 0 || w < 0 || v[0] < 0 || v[1] < 0 || v[2] < 0) {
+    if (b < 0 || u < 0 || s < 0 || w < 0 || l < 0 || a < 0 || v[0] < 0 || v[1] < 0 || v[2] < 0) {
       std::fprintf(stderr,
-                   "bench_sandbox_cost: a run failed (run %d): bare %.1f off %.1f on %.1f bwrap %.1f limits %.1f "
-                   "no limits %.1f no state %.1f\n",
-                   i, b, u, s, w, v[0], v[1], v[2]);
+                   "bench_sandbox_cost: a run failed (run %d): bare %.1f off %.1f on %.1f bwrap %.1f landlock %.1f "
+                   "auto %.1f limits %.1f no limits %.1f no state %.1f\n",
+                   i, b, u, s, w, l, a, v[0], v[1], v[2]);
       return 1;
     }
     bare.push_back(b), unsandboxed.push_back(u), sandboxed.push_back(s), bwrap.push_back(w);
+    landlocked.push_back(l), auto_chosen.push_back(a);
     for (std::size_t j = 0; j < variants.size(); ++j) variant_ms[j].push_back(v[j]);
     limits_paired.push_back(v[0] - v[1]), state_paired.push_back(v[0] - v[2]);
   }
@@ -227,6 +236,10 @@ int main(int argc, char** argv) {
   std::printf("  sidecar, in its OS sandbox  %7.2f  (%.2fx bare, %.2fx unsandboxed: %+.2f ms)\n", ms, ms / mb, ms / mu,
               ms - mu);
   std::printf("  bwrap around true (floor)   %7.2f\n", mw);
+  const double ml_ = median(landlocked), ma = median(auto_chosen);
+  std::printf("  sidecar, Landlock sandbox   %7.2f  (%.2fx bare, %.2fx unsandboxed: %+.2f ms; %.2fx bubblewrap's)\n", ml_,
+              ml_ / mb, ml_ / mu, ml_ - mu, ml_ / ms);
+  std::printf("  sidecar, \"auto\" (bwrap)     %7.2f  (%+.2f ms beside bwrap asked by name: its check)\n", ma, ma - ms);
   const double ml = median(variant_ms[0]), mn = median(variant_ms[1]), mt = median(variant_ms[2]);
   const double dl = ml - mn, dt = ml - mt;
   std::printf("issue 45's pieces: the sandboxed run given isolation = {limits = ...}, same loop, median wall ms\n");

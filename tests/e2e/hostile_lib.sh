@@ -4,7 +4,7 @@
 #   detected   it happened inside the run, and the run is blocked with the reason in `run show`,
 #   silent     it happened and nothing says so (a failure: the goal is none),
 #   documented it happened, and docs/security.md lists it among what the Landlock sandbox does not
-#              give (HOSTILE_KIND=landlock only: a case named in HOSTILE_DOCUMENTED).
+#              give (HOSTILE_KIND=landlock only: a case HOSTILE_DOCUMENTED names, "a|b c").
 # HOSTILE_KIND=landlock runs the cases in the Landlock sandbox (the test is then started where user
 # namespaces are refused: tests/e2e/no_userns.cpp), and checks that each run had it.
 # Source after lib.sh. Every script ends with `hostile_summary` then `finish`; the summary line
@@ -30,7 +30,7 @@ hostile_case() {
     outcome=silent why="the user's home changed"
   fi
   hostile_tried=$((hostile_tried + 1))
-  if [ "$outcome" = silent ] && [ "$HOSTILE_KIND" = landlock ] && [[ " ${HOSTILE_DOCUMENTED:-} " == *" $name "* ]]; then
+  if [ "$outcome" = silent ] && [ "$HOSTILE_KIND" = landlock ] && [[ "|${HOSTILE_DOCUMENTED:-}|" == *"|$name|"* ]]; then
     outcome=documented
   fi
   case $outcome in

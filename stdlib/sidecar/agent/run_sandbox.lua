@@ -145,6 +145,9 @@ function M.finish(sb, r, record, escapees, run_dir)
   elseif not (r.stopped or r.interrupted or r.timed_out) and (r.code == 1 or r.code == 125) then
     local first = (r.stderr or ""):match("^[^\n]*") or ""
     if first:find("^bwrap:") or first:find("^sidecar sandbox") then
+      if first:find("^bwrap:") then
+        sandbox_host.forget() -- it worked here before: the next run checks again
+      end
       r.spawn_failed = true
       record.status = "failed"
       record.failure_reason = "the OS sandbox could not start (" .. first .. "): " .. sandbox_host.advice(first)

@@ -105,10 +105,65 @@ end
 -- What bwrap's check said, once per process: true, or {why, said}.
 local checked
 
+M.CHECKED_FILE = "bwrap-works" -- in the user's state folder: the last check that passed, and where
+
+-- What decides whether bwrap can make its namespaces here, as one line: the boot, the user, the
+-- bwrap program, the sysctls that allow or refuse them, and the seccomp filters this process runs
+-- under (a container's profile). nil where one cannot be read.
+local function host_key()
+  local bwrap = paths.program("bwrap")
+  local st = bwrap and paths.lstat(paths.real(bwrap) or bwrap)
+  local status = files.read("/proc/self/status") or ""
+  local boot = files.read("/proc/sys/kernel/random/boot_id")
+  if not (st and boot) then
+    return nil
+  end
+  return table.concat({ boot:match("%S+"), tostring(host.uid()), bwrap, tostring(st.mtime_ns), tostring(st.size),
+    sysctl("/proc/sys/user/max_user_namespaces"), sysctl("/proc/sys/kernel/unprivileged_userns_clone"),
+    sysctl("/proc/sys/kernel/apparmor_restrict_unprivileged_userns"), status:match("Seccomp:%s*(%d+)") or "?",
+    status:match("Seccomp_filters:%s*(%d+)") or "?" }, " ")
+end
+
+local function checked_path()
+  local dir = paths.state_dir()
+  return dir and (dir .. "/" .. M.CHECKED_FILE)
+end
+
+-- Whether bwrap made its sandbox here before, on this very host_key (a check costs a bwrap start,
+-- about 15 ms, on every command that starts an agent).
+local function known_to_work()
+  local file, key = checked_path(), host_key()
+  return key ~= nil and file ~= nil and files.read(file) == key .. "\n"
+end
+
+local function remember_it_works()
+  local file, key = checked_path(), host_key()
+  if not (file and key) or not paths.make_dirs(file:match("^(.*)/")) then
+    return
+  end
+  local tmp = file .. "." .. tostring(host.uid()) .. ".tmp"
+  local f = io.open(tmp, "wb")
+  if f and f:write(key, "\n") and f:close() then
+    os.rename(tmp, file)
+  end
+end
+
+---Forgets that bwrap worked here: a sandbox of it failed to start after all (its next "auto" tries
+---again, and chooses Landlock if it must).
+function M.forget()
+  local file = checked_path()
+  checked = nil
+  if file then
+    os.remove(file)
+  end
+end
+
 ---The sandbox a run gets for `asked` (isolation.sandbox: "auto", "bwrap" or "landlock"): "bwrap" or
 ---"landlock", and when "auto" chose Landlock, why (bubblewrap's words). "auto" chooses Landlock only
 ---where bwrap is there but cannot make its sandbox (namespaces refused, most often); bwrap is tried
----once per process. nil, why, "no_sandbox" when none can start.
+---once per process, and not at all where it worked before on the same boot, user, bwrap, sysctls
+---and seccomp filters (the state folder's M.CHECKED_FILE). nil, why, "no_sandbox" when none can
+---start.
 ---@param asked string
 ---@return string|nil kind, string? why, string? code
 function M.choose(asked)
@@ -126,9 +181,14 @@ function M.choose(asked)
   if asked == "bwrap" then
     return "bwrap"
   end
-  if checked == nil then
+  if checked == nil and known_to_work() then
+    checked = true
+  elseif checked == nil then
     local works, problem, said = M.check()
     checked = works and true or { why = problem, said = said }
+    if works then
+      remember_it_works()
+    end
   end
   if checked == true then
     return "bwrap"
