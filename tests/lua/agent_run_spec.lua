@@ -180,10 +180,10 @@ describe("agent runs", function()
   end)
 
   it("refuse an unknown runner and full access without --allow-full-auto, recording nothing", function()
-    local none, message, code = agent_run.execute({ runner = "gemini", prompt = "x", repo = repo })
+    local none, message, code = agent_run.execute({ runner = "cursor", prompt = "x", repo = repo })
     expect(none):is_nil()
     expect(code):equals("unknown_runner")
-    expect(message):contains("known: codex, claude, command")
+    expect(message):contains("known: codex, claude, gemini")
     none, message, code = agent_run.execute({ runner = "codex", prompt = "x", repo = repo,
       sandbox = "danger-full-access" })
     expect(none):is_nil()

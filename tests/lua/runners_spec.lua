@@ -72,7 +72,8 @@ describe("runners: the registry", function()
   it("says which runners it knows when asked for another", function()
     local spec, why = runners.get("nope")
     expect(spec):is_nil()
-    expect(why):contains("unknown runner 'nope' (known: codex, claude, command")
+    expect(why):contains("unknown runner 'nope' (known: codex, claude, gemini, opencode, qwen, goose, copilot, "
+      .. "claude-acp, codex-acp, command")
   end)
 
   it("checks sandboxes: read-only by default; full access only when allowed", function()

@@ -231,6 +231,8 @@ function M.outcome(r, s, dialect, killed_after_result, o)
       return "failed", ("idle timeout: no output for %d ms; the agent was stopped"):format(o.idle_timeout_ms)
     end
     return "failed", ("wall timeout: still running after %d ms; the agent was stopped"):format(o.timeout_ms)
+  elseif dialect == "acp" and s.completed and not s.is_error then
+    return s.stop_status or "review", s.stop_why -- the turn's end says it; Sidecar then ended the agent
   elseif dialect and s.cut_mid_line then
     return "outcome_unknown", "the event stream stopped in the middle of a line"
   elseif dialect and s.is_error then

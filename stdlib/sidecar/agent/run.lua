@@ -38,6 +38,7 @@
 --- cannot be known that way (no previous report, or a smaller one) is unknown (json.null / nil),
 --- never a guess, and `warnings` says why. The record also has `session_id`, `ephemeral`, and for a
 --- continuation `resumed_session` (and `resumed_run`).
+local acp_run = require("sidecar.agent.acp_run")
 local agent_budget = require("sidecar.agent.budget")
 local agent_events = require("sidecar.agent.events")
 local agent_result = require("sidecar.agent.result")
@@ -345,14 +346,22 @@ local function start_agent(o, run, record, owner, a)
   if a.sandbox_failed then -- its OS sandbox could not be opened: no agent starts
     return false, { message = a.sandbox_failed, sandbox = true }, nil
   end
+  -- An ACP agent is spoken to on its stdin (sidecar.agent.acp_run): the prompt is a message there.
+  local usage_of = run.spec.session_usage and function(id) return run.spec.session_usage(a.run_dir, a.env, id) end
+  local acp = a.how.prompt == "acp" and acp_run.attach(a.parser, { prompt = o.prompt, cwd = run.repo,
+    sandbox = run.sandbox, resume_session_id = o.resume and o.resume.session_id, usage_of = usage_of })
+  local stdin = acp and true or (a.how.prompt ~= "file" and o.prompt or nil)
   local started, h, watch = agent_watch.spawn(a.argv, {
-    cwd = run.repo, env = a.env, stdin = a.how.prompt ~= "file" and o.prompt or nil, run_dir = a.run_dir,
+    cwd = run.repo, env = a.env, stdin = stdin, run_dir = a.run_dir,
     parser = a.parser, max_log = max_log, terminal = terminal, timeout_ms = o.timeout_ms,
     idle_timeout_ms = o.idle_timeout_ms, kill_grace_ms = o.kill_grace_ms, name = run.spec.name,
     stop_now = o.budget and function() return o.budget:stop_now() end,
     stuck = require("sidecar.run.stuck").watcher(run.store, record, o), -- silence flagged, not killed
     sandbox = a.sandbox,
   })
+  if started and acp then
+    acp(h)
+  end
   owner:spawned(started and h:pid() or nil)
   if started and o.on_spawn then
     o.on_spawn(h:pid())

@@ -47,6 +47,9 @@ local SANDBOXES = { ["read-only"] = true, ["workspace-write"] = true, ["danger-f
 ---  Landlock sandbox, which cannot bind another over it, sets it), keep = {names in it of the user's own:
 ---  credentials and configuration}}. The agent writes a folder of the run's instead (stdlib/sidecar/run/sandbox_state.lua), and
 ---  sees only the `keep` names of the user's, read-only.
+---@field from_config? boolean  defined by a project's config.lua (runners.<name>.command or .acp)
+---@field session_usage? fun(run_dir: string, env: table, session_id: string): table|nil  an ACP agent's usage
+---  in ACP's shape, where its answer has none (codex-acp: its session file)
 ---@field sandboxed_env? table<string, string>  variables the agent gets in Sidecar's OS sandbox (unless the run sets them)
 ---@field sandbox_endpoints? fun(argv: string[], env: function, home: string?): string[]  the model endpoints
 ---  (URLs or host:port) a sandboxed run with network = "model" may reach
@@ -106,7 +109,8 @@ end
 
 ---Registers the runners a project's config defines with `command` (runners of the user's own,
 ---`.agent/config.lua`: `runners = { alice = { command = {"alice-review", "--quiet"} } }`), each
----a `command` runner running that argv. A name already registered is left as it is.
+---a `command` runner running that argv, or with `acp` (`mine = { acp = {"my-agent", "--acp"} }`),
+---an agent spoken to over ACP. A name already registered is left as it is.
 ---@param cfg table  what sidecar.core.config.load returned
 function M.register_config(cfg)
   local names = {}
@@ -116,11 +120,14 @@ function M.register_config(cfg)
   table.sort(names) -- listed in a stable order (runners.get's message)
   for _, name in ipairs(names) do
     local entry = cfg.runners[name]
-    if entry.command and not registry[name] then
+    if entry.acp and not registry[name] then
+      M.register_acp(name, entry.acp, { describe = entry.describe or ("from config.lua, over ACP: "
+        .. table.concat(entry.acp, " ")), version = false, from_config = true })
+    elseif entry.command and not registry[name] then
       local base = registry.command
       M.register(name, {
         describe = entry.describe or ("from config.lua: " .. table.concat(entry.command, " ")),
-        dialect = entry.dialect,
+        dialect = entry.dialect, from_config = true,
         command = function(ctx)
           ctx.command = entry.command
           return base.command(ctx)
@@ -309,6 +316,75 @@ M.register("claude", {
     return with_program(ctx, "claude", args)
   end,
 })
+
+-- codex-acp's usage: from the session file in CODEX_HOME (the run's state folder in its OS sandbox,
+-- else the runner's or the user's), as it reports no split over ACP.
+local function codex_session_usage(run_dir, env, id)
+  local homes = {}
+  local state = run_dir .. "/" .. require("sidecar.run.sandbox_state").FOLDER
+  for _, name in ipairs(require("sidecar.host.paths").entries(state) or {}) do
+    homes[#homes + 1] = state .. "/" .. name
+  end
+  local home = os.getenv("HOME")
+  homes[#homes + 1] = type(env.CODEX_HOME) == "string" and env.CODEX_HOME or os.getenv("CODEX_HOME")
+    or (home and home .. "/.codex")
+  return require("sidecar.agent.codex_session_usage").find(homes, id)
+end
+
+-- An Agent Client Protocol agent (stdlib/sidecar/agent/acp_client.lua): its argv, which speaks ACP
+-- on stdio; the prompt goes as `session/prompt`, the sandbox level decides its permissions.
+local function acp_command(default)
+  return function(ctx)
+    local argv = {}
+    for _, a in ipairs(ctx.program or default) do
+      argv[#argv + 1] = a
+    end
+    return append(argv, ctx.args), { prompt = "acp" }
+  end
+end
+
+---Registers an ACP agent as runner `name`: argv (the default command; a config's `program`
+---replaces it), and fields of its spec (describe, install, version, sandbox_state, ...).
+---@param name string
+---@param argv string[]
+---@param fields table
+function M.register_acp(name, argv, fields)
+  local spec = { dialect = "acp", can_resume = true, command = acp_command(argv),
+    version = fields.version or { argv[1], "--version" } }
+  for k, v in pairs(fields) do
+    spec[k] = v
+  end
+  M.register(name, spec)
+end
+
+-- The agents that speak ACP themselves, and the adapters of the two CLIs above (which bring their
+-- own copy of the CLI: the CLI's settings, state folder and endpoints are the same).
+M.register_acp("gemini", { "gemini", "--acp" }, { describe = "Gemini CLI over ACP: gemini --acp",
+  install = "npm install -g @google/gemini-cli", provider = "google",
+  sandbox_endpoints = function(_, env) return { env("GOOGLE_GEMINI_BASE_URL") or "https://generativelanguage.googleapis.com" } end,
+  env_names = { "GEMINI_*", "GOOGLE_*" } })
+M.register_acp("opencode", { "opencode", "acp" }, { describe = "OpenCode over ACP: opencode acp",
+  install = "npm install -g opencode-ai" })
+M.register_acp("qwen", { "qwen", "--acp" }, { describe = "Qwen Code over ACP: qwen --acp",
+  install = "npm install -g @qwen-code/qwen-code", env_names = { "OPENAI_*", "DASHSCOPE_*", "QWEN_*" } })
+M.register_acp("goose", { "goose", "acp" }, { describe = "goose over ACP: goose acp",
+  install = "curl -fsSL https://github.com/block/goose/releases/download/stable/download_cli.sh | bash",
+  env_names = { "GOOSE_*" } })
+M.register_acp("copilot", { "copilot", "--acp", "--stdio" }, { describe = "GitHub Copilot CLI over ACP: copilot --acp",
+  install = "npm install -g @github/copilot", env_names = { "GH_TOKEN", "GITHUB_TOKEN", "COPILOT_*" } })
+for _, pair in ipairs({ { "claude-acp", "claude" }, { "codex-acp", "codex" } }) do
+  local name, cli = pair[1], pair[2]
+  local base = registry[cli]
+  M.register_acp(name, { cli == "claude" and "claude-agent-acp" or "codex-acp" }, {
+    describe = ("%s over ACP: the %s adapter (%s)"):format(cli == "claude" and "Claude Code" or "Codex",
+      cli == "claude" and "claude-agent-acp" or "codex-acp", cli == "claude" and "@zed-industries/claude-agent-acp"
+      or "@zed-industries/codex-acp"),
+    install = cli == "claude" and "npm install -g @zed-industries/claude-agent-acp"
+      or "npm install -g @zed-industries/codex-acp",
+    version = false, provider = base.provider, sandbox_state = base.sandbox_state,
+    sandbox_endpoints = base.sandbox_endpoints, sandbox_env = base.sandbox_env, env_names = base.env_names,
+    sandboxed_env = base.sandboxed_env, session_usage = cli == "codex" and codex_session_usage or nil })
+end
 
 M.register("command", {
   describe = "Any command: the prompt on stdin (or in a file), its stdout the final message",

@@ -20,6 +20,8 @@ local proc = require("sidecar.core.proc")
 local M = {}
 
 M.STDERR_TAIL = 64 * 1024 -- the most of stderr kept in memory (the reason a run failed)
+M.ACP_EXIT_MS = 300 -- an ACP agent's time to exit by itself once its turn has ended
+M.ACP_CANCEL_GRACE_MS = 2000 -- an ACP agent's time to end its turn once asked to (session/cancel)
 
 local function now_ms()
   return clock.monotonic_ns() // 1000000
@@ -32,7 +34,7 @@ end
 ---@return boolean started, any handle_or_error, table watch
 function M.spawn(argv, o)
   -- stop_now(): true when the agent must be stopped (a budget); stuck: stdlib/sidecar/run/stuck.lua
-  local watch = { stop_now = o.stop_now, stuck = o.stuck, last_output = now_ms() }
+  local watch = { stop_now = o.stop_now, stuck = o.stuck, last_output = now_ms(), parser = o.parser }
   local function heard()
     watch.last_output = now_ms()
   end
@@ -91,6 +93,29 @@ local function quietly(fn, ...)
   errors.keep_interrupt(pcall(fn, ...))
 end
 
+-- The ACP conversation of the agent (sidecar.agent.acp_client), when it speaks ACP.
+local function acp_of(watch)
+  return watch.parser and watch.parser.summary.acp
+end
+
+-- An ACP agent's turn is its run: once it answered (or was asked to stop), Sidecar closes its
+-- stdin and ends its group after a moment, since adapters do not exit by themselves.
+local function ends_acp(h, watch)
+  local c = acp_of(watch)
+  if not c then
+    return
+  end
+  if watch.result_seen_at and not watch.stdin_closed then
+    watch.stdin_closed = true
+    watch.end_at = math.min(watch.end_at or math.maxinteger, watch.result_seen_at + M.ACP_EXIT_MS)
+    quietly(h.write, h) -- stdin closed: an agent that exits on it does so now
+  end
+  if watch.end_at and now_ms() >= watch.end_at and not watch.ended then
+    watch.ended = true
+    h:kill()
+  end
+end
+
 ---Flags an agent silent for its `stuck.after_ms` once, and clears the flag when it speaks again.
 function M.check_silence(watch)
   local s = watch.stuck
@@ -125,13 +150,20 @@ function M.wait(h, watch, exit_deadline_ms)
       end
       if watch.stop_now and not watch.stopped and watch.stop_now() then
         watch.stopped = true
-        h:kill() -- its whole group, as the watchdog does (TERM, grace, KILL)
+        if acp_of(watch) then -- asked to stop its turn first, then ended after a grace
+          acp_of(watch):cancel()
+          watch.end_at = now_ms() + M.ACP_CANCEL_GRACE_MS
+        else
+          h:kill() -- its whole group, as the watchdog does (TERM, grace, KILL)
+        end
       end
+      ends_acp(h, watch)
       M.check_silence(watch)
       if watch.terminal then
         watch.terminal:poll(h) -- input typed, prompts read
       end
-      if watch.result_seen_at and not killed_after_result and now_ms() - watch.result_seen_at > exit_deadline_ms then
+      if watch.result_seen_at and not acp_of(watch) and not killed_after_result and
+          now_ms() - watch.result_seen_at > exit_deadline_ms then
         killed_after_result = true
         h:kill()
       end

@@ -94,8 +94,8 @@ local function plan(cfg)
     local entry = cfg and cfg.runners and cfg.runners[name] or {}
     if name ~= "command" or entry.command then
       local c = { name = name, spec = spec, entry = entry, env = environment(spec, entry) }
-      c.origin = not spec.version and "config.lua" or next(entry) and "built-in, with config.lua settings"
-          or "built-in"
+      local from_config = spec.from_config or (not spec.version and name == "command")
+      c.origin = from_config and "config.lua" or next(entry) and "built-in, with config.lua settings" or "built-in"
       c.argv, c.why = started_argv(spec, entry, os_sandbox)
       if spec.version then
         c.version = through(entry.program, spec.version)
@@ -147,8 +147,11 @@ end
 
 local function judge_command(c, lookup)
   local e = { installed = lookup.ok == true, missing_flags = {}, ok = lookup.ok == true }
-  if not e.ok then
-    e.advice = ("`%s` is not found (not on PATH, or not executable): fix %s"):format(c.argv[1], fix_where(c, "command"))
+  if not e.ok and c.origin == "built-in" and c.spec.install then
+    e.advice = ("%s is not on PATH: install it with `%s`"):format(c.argv[1], c.spec.install)
+  elseif not e.ok then
+    e.advice = ("`%s` is not found (not on PATH, or not executable): fix %s"):format(c.argv[1],
+      fix_where(c, c.spec.dialect == "acp" and "acp" or "command"))
   end
   return e
 end

@@ -60,8 +60,8 @@ local SCHEMA = {
 }
 
 -- What a per-runner entry may hold.
-local RUNNER_KEYS = { program = "list", args = "list", env = "table", command = "list", dialect = "dialect",
-  prompt = "string", describe = "string", prompt_patterns = "patterns", network = "network" }
+local RUNNER_KEYS = { program = "list", args = "list", env = "table", command = "list", acp = "list",
+  dialect = "dialect", prompt = "string", describe = "string", prompt_patterns = "patterns", network = "network" }
 -- The event dialects a runner of config.lua may name (stdlib/<name>_events.lua). Only these: the
 -- name becomes a require, which must never reach a module outside Sidecar.
 local DIALECTS = { codex = true, claude = true }
@@ -348,8 +348,8 @@ local function check_runners(runners)
       local want = RUNNER_KEYS[key]
       local path = ("runners.%s.%s"):format(name, tostring(key))
       if not want then
-        return nil, path .. ": unknown setting (known: args, command, describe, dialect, env, program, prompt, "
-          .. "prompt_patterns)"
+        return nil, path .. ": unknown setting (known: acp, args, command, describe, dialect, env, network, program, "
+          .. "prompt, prompt_patterns)"
       end
       local ok, why = check_value(path, want, v)
       if not ok then

@@ -599,7 +599,9 @@ local function connections(allowed)
   return list
 end
 
----What the run record keeps of its sandbox: {kind, network (as the run had it: "full" given the
+---What the run record keeps of its sandbox: {kind ("bwrap" or "landlock"), chosen (why "auto" chose
+---Landlock), landlock_rules (how many paths its plan granted), put_back (the files Landlock could not
+---keep read-only that the agent changed, put back), network (as the run had it: "full" given the
 ---user's own proxy is "host", network_why says so), hosts, connections (what the proxy let through:
 ---every connection of network "full"), refused, sockets_refused (the Unix sockets its connect guard
 ---refused: {{path, count}}), socket_guard_off (why there was no guard), withheld_env, hidden, git,
