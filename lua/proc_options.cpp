@@ -309,8 +309,9 @@ void read_spawn(lua_State* L, int cmd, int opts_index, int on_exit, int callback
   read_argv(L, cmd, o.argv, callbacks);
   int opts = options_table(L, opts_index);
   if (opts != 0) {
-    check_names(L, opts, {"clear_env", "cwd", "env", "fd3", "idle_timeout_ms", "kill_grace_ms", "max_output", "name",
-                          "parent_death", "pty", "stderr", "stdin", "stdout", "term_ignored", "timeout_ms"},
+    check_names(L, opts, {"caller_stops", "clear_env", "cwd", "env", "fd3", "idle_timeout_ms", "kill_grace_ms",
+                          "max_output", "name", "parent_death", "pty", "stderr", "stdin", "stdout", "term_ignored",
+                          "timeout_ms"},
                 "unknown option '%s' (options: %s)");
   }
   if (!lua_isnoneornil(L, on_exit) && !lua_isfunction(L, on_exit)) {
@@ -330,6 +331,7 @@ void read_spawn(lua_State* L, int cmd, int opts_index, int on_exit, int callback
   o.name = string_option(L, opts, "name");
   o.fd3_file = string_option(L, opts, "fd3");
   o.term_ignored = bool_option(L, opts, "term_ignored");
+  o.caller_stops = bool_option(L, opts, "caller_stops");
   if (o.pty) o.err = OutputSink();  // the terminal carries both streams
   if (o.pty) o.err.collect = false;
   lua_pushvalue(L, on_exit);

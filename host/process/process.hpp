@@ -61,6 +61,10 @@ struct SpawnOptions {
   // The program starts with SIGTERM ignored: a sandbox's outer process (bwrap) must outlive the
   // group's SIGTERM so that the agent inside, which gets it too, can end in its grace period.
   bool term_ignored = false;
+  // An interrupt (Ctrl-C, SIGTERM) leaves the process to its caller, who stops it its own way (an
+  // ACP agent is asked to cancel its turn first, then its group ended); a second interrupt, or
+  // the caller's release of it, stops it as any other.
+  bool caller_stops = false;
 };
 
 struct ProcessResult {

@@ -329,22 +329,27 @@ std::size_t ProcessLoop::running() const { return impl_->running; }
 
 std::size_t ProcessLoop::stop_all(bool interrupted, bool immediate) {
   Impl& L = *impl_;
-  std::size_t count = L.running;
+  std::size_t count = L.running, left = 0;
   uint64_t seen = interrupt_count();
   uv_update_time(&L.loop);
   for (auto& [id, p] : L.processes) {
     if (!p->spawned || p->finished) continue;
     if (interrupted) p->result.interrupted = true;
+    if (interrupted && !immediate && p->opts.caller_stops && !p->released) {
+      ++left;  // its caller stops it (SpawnOptions::caller_stops)
+      continue;
+    }
     if (immediate) kill_now(*p); else begin_stop(*p);
   }
-  while (L.running > 0) {
+  while (L.running > left) {
     uv_run(&L.loop, UV_RUN_ONCE);
-    if (interrupt_count() != seen) {  // asked twice: no more grace
+    if (interrupt_count() != seen) {  // asked twice: no more grace, for any
       seen = interrupt_count();
       for (auto& [id, p] : L.processes) kill_now(*p);
+      left = 0;
     }
   }
-  return count;
+  return count - left;
 }
 
 uint64_t ProcessLoop::interrupts() { return g_interrupts.load(); }

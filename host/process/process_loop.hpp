@@ -55,7 +55,8 @@ class ProcessLoop {
   std::size_t running() const;  // processes not yet finished
   // Stops every running process (SIGKILL at once when `immediate`) and runs the loop until all
   // have finished; a new interrupt meanwhile escalates to SIGKILL. Results are marked
-  // `interrupted` when `interrupted`. Returns how many were running.
+  // `interrupted` when `interrupted`; an interrupt leaves a process spawned with `caller_stops`
+  // running, for its caller to stop. Returns how many it stopped.
   std::size_t stop_all(bool interrupted, bool immediate = false);
 
   // Interrupts counted so far, process-wide. A caller compares it with the value it saw before

@@ -21,6 +21,7 @@
 #include <fstream>
 #include <map>
 #include <mutex>
+#include <system_error>
 #include <thread>
 
 #include "sandbox/unix_socket_owner.hpp"
@@ -224,7 +225,11 @@ void receive(const std::shared_ptr<SocketGuard::State>& s) {
     if (p.revents & (POLLHUP | POLLERR | POLLNVAL)) return;
     seccomp_notif req{};
     if (ioctl(s->listener.fd, SECCOMP_IOCTL_NOTIF_RECV, &req) != 0) continue;  // ENOENT: withdrawn meanwhile
-    std::thread(answer, s, req).detach();
+    try {
+      std::thread(answer, s, req).detach();
+    } catch (const std::system_error&) {
+      answer(s, req);  // no thread to be had (a machine at its limits): answered here, never left unanswered
+    }
   }
 }
 

@@ -56,6 +56,21 @@ eq "the agent answered the cancel: its turn stopped cancelled" 1 \
   "$(grep '"kind":"agent.stopped"' ".agent/runs/$(run_id)/events.jsonl" | grep -c '"reason":"cancelled"')"
 echo "  the budget's cancel ended the run in $took ms"
 
+# Ctrl-C or SIGTERM (what `run kill` sends its owner): session/cancel first; the agent stops its
+# turn `cancelled`, the run is interrupted.
+next=$(printf 'R-%04d' $(($(ls .agent/runs | wc -l) + 1)))
+env FAKE_ACP=cancel "$S" run T-0001 --runner mine >"$work/out" 2>"$work/err" &
+owner=$!
+wait_until "cancel: the agent's turn is under way" 30 grep -qs agent.usage_update ".agent/runs/$next/events.jsonl"
+start=$(date +%s%N)
+kill -TERM "$owner"
+wait "$owner"
+took=$((($(date +%s%N) - start) / 1000000))
+eq "SIGTERM: the run is interrupted, after the agent answered session/cancel" "interrupted 1" \
+  "$(field ".agent/runs/$next/run.json" .status) $(grep '"kind":"agent.stopped"' ".agent/runs/$next/events.jsonl" |
+    grep -c '"reason":"cancelled"')"
+echo "  SIGTERM to the run's owner ended it in $took ms"
+
 # Peers that break the protocol.
 expect_run "a protocol version Sidecar cannot speak: a clear failure" 1 \
   "^R-\d+ failed: the agent speaks ACP version 2; Sidecar speaks version 1" "" \

@@ -70,6 +70,8 @@ function M.spawn(argv, o)
     -- In an OS sandbox (stdlib/sidecar/run/sandbox.lua): its report file, and bwrap outliving the
     -- group's SIGTERM so that the agent inside ends in its grace period.
     fd3 = o.sandbox and o.sandbox.report, term_ignored = o.sandbox ~= nil,
+    -- An ACP agent is asked to cancel its turn before its group is ended (M.wait)
+    caller_stops = o.parser ~= nil and o.parser.summary.acp ~= nil,
   })
   if started and o.terminal then
     o.terminal:type_prompt(h, o.stdin) -- the terminal stays open for what is typed later
@@ -114,6 +116,25 @@ local function ends_acp(h, watch)
     watch.ended = true
     h:kill()
   end
+end
+
+-- Interrupted (Ctrl-C, SIGTERM, `run kill`): an ACP agent is asked to cancel its turn, and given
+-- ACP_CANCEL_GRACE_MS to answer it; a second interrupt meanwhile cuts that short.
+local function cancel_acp(h, watch, err)
+  local c = acp_of(watch)
+  if not (c and errors.is_interrupt(err)) then
+    return
+  end
+  c:cancel()
+  local deadline = now_ms() + M.ACP_CANCEL_GRACE_MS
+  -- A second interrupt ends the wait (raised in it, dropped here: the first one is on its way up).
+  pcall(function()
+    while now_ms() < deadline and not watch.parser.summary.completed do
+      if h:wait(50) then
+        return
+      end
+    end
+  end)
 end
 
 ---Flags an agent silent for its `stuck.after_ms` once, and clears the flag when it speaks again.
@@ -173,6 +194,7 @@ function M.wait(h, watch, exit_deadline_ms)
     r.stopped = watch.stopped
     return finish_terminal(r, watch), killed_after_result, nil
   end
+  cancel_acp(h, watch, err)
   h:kill()
   r = h:wait() or { interrupted = true }
   r.interrupted = true

@@ -20,7 +20,9 @@
 ---   parent_death ("term", the default, or "kill": the signal the process gets when Sidecar dies,
 ---   however it dies; SIGTERM lets a program such as git remove its lock files, an agent gets
 ---   SIGKILL), fd3 (a file opened for writing as the child's fd 3: the OS sandbox's report),
----   term_ignored (the child starts with SIGTERM ignored: a sandbox's pid 1 sets its own handler).
+---   term_ignored (the child starts with SIGTERM ignored: a sandbox's pid 1 sets its own handler),
+---   caller_stops (an interrupt leaves the child to the caller, who stops it its own way: an ACP
+---   agent is asked to cancel its turn first; a second interrupt stops it as any other).
 ---
 --- Result: cmd, name, pid, code (nil when a signal ended it), signal, signal_name, ok,
 --- timed_out, timeout_reason ("wall" | "idle"), stdout, stderr (when collected), truncated,
