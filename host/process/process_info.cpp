@@ -17,11 +17,7 @@
 #include "process/spawn_child.hpp"
 
 namespace sidecar::host {
-namespace {
 
-constexpr std::size_t kMaxEnvironment = 4 << 20;  // far beyond ARG_MAX's usual share for it
-
-// Reads a whole /proc file (at most `limit` bytes); false when it cannot be opened.
 bool read_proc_file(const char* path, std::string& out, std::size_t limit) {
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) return false;
@@ -30,12 +26,17 @@ bool read_proc_file(const char* path, std::string& out, std::size_t limit) {
   while (out.size() < limit) {
     ssize_t n = read(fd, buf, sizeof buf);
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
+    if (n <= 0) break;  // ESRCH: the process ended meanwhile; what was read stands
     out.append(buf, static_cast<std::size_t>(n));
   }
   close(fd);
   return true;
 }
+
+namespace {
+
+constexpr std::size_t kMaxEnvironment = 4 << 20;  // far beyond ARG_MAX's usual share for it
+
 
 bool parse_stat(int pid, const std::string& text, ProcessInfo& info) {
   // "pid (comm) S ppid pgrp session tty_nr tpgid flags minflt cminflt majflt cmajflt utime stime

@@ -21,6 +21,11 @@ struct ProcessInfo {
   bool exiting = false;
 };
 
+// Reads a whole /proc file (at most `limit` bytes) with plain reads, never a stream: a process that
+// ends meanwhile makes a read fail (ESRCH), which a std::ifstream would throw on. False when it
+// cannot be opened; what was read before an error stands.
+bool read_proc_file(const char* path, std::string& out, std::size_t limit);
+
 // The process `pid` as /proc/PID/stat says now; nullopt when there is no such process.
 std::optional<ProcessInfo> read_process_info(int pid);
 

@@ -24,6 +24,7 @@
 #include <sstream>
 
 #include "process/close_fds.hpp"
+#include "process/process_info.hpp"
 #include "sandbox/sandbox_forward.hpp"
 #include "sandbox/socket_filter.hpp"
 #include "sandbox/socket_guard.hpp"
@@ -58,16 +59,16 @@ struct Proc {
 
 // A process of the namespace from its /proc entry; false when it is gone.
 bool read_proc(int pid, Proc& p) {
-  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  const std::string dir = "/proc/" + std::to_string(pid);
   std::string line;
-  if (!std::getline(stat, line)) return false;
+  if (!read_proc_file((dir + "/stat").c_str(), line, 4096) || line.empty()) return false;
   const std::size_t open = line.find('('), close = line.rfind(')');
   if (open == std::string::npos || close == std::string::npos || close + 2 >= line.size()) return false;
   p.pid = pid;
   std::istringstream rest(line.substr(close + 2));
   rest >> p.state >> p.ppid >> p.pgrp >> p.sid;
-  std::ifstream cmdline("/proc/" + std::to_string(pid) + "/cmdline", std::ios::binary);
-  std::string args((std::istreambuf_iterator<char>(cmdline)), std::istreambuf_iterator<char>());
+  std::string args;
+  read_proc_file((dir + "/cmdline").c_str(), args, 64 * 1024);
   while (!args.empty() && args.back() == '\0') args.pop_back();
   for (char& c : args) c = c == '\0' ? ' ' : c;
   p.command = args.empty() ? "[" + line.substr(open + 1, close - open - 1) + "]" : args;

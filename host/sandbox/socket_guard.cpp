@@ -18,12 +18,12 @@
 #include <cstddef>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
 #include <map>
 #include <mutex>
 #include <system_error>
 #include <thread>
 
+#include "process/process_info.hpp"
 #include "sandbox/unix_socket_owner.hpp"
 #include "util/json_text.hpp"
 #include "util/unique_fd.hpp"
@@ -62,12 +62,13 @@ bool still_waiting(const SocketGuard::State& s, const seccomp_notif& req) {
 }
 
 // The process (thread group) of thread `tid`, for pidfd_open, which takes no other thread before 6.9.
+// Read with plain reads: a thread that ends meanwhile fails the read (ESRCH), on which a stream
+// would throw, ending the guard and leaving every notification unanswered (ENOSYS to the agent).
 int thread_group_of(int tid) {
-  std::ifstream status("/proc/" + std::to_string(tid) + "/status");
-  for (std::string line; std::getline(status, line);) {
-    if (line.rfind("Tgid:", 0) == 0) return std::atoi(line.c_str() + 5);
-  }
-  return 0;
+  std::string status;
+  if (!read_proc_file(("/proc/" + std::to_string(tid) + "/status").c_str(), status, 16384)) return 0;
+  const std::size_t at = status.find("\nTgid:");
+  return at == std::string::npos ? 0 : std::atoi(status.c_str() + at + 6);
 }
 
 bool read_memory(int tid, uint64_t from, void* to, std::size_t size) {

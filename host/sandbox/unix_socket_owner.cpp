@@ -12,10 +12,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
-#include <iterator>
 #include <vector>
 
+#include "process/process_info.hpp"
 #include "util/unique_fd.hpp"
 
 namespace sidecar::host {
@@ -74,8 +73,8 @@ bool bound_sockets(const UnixSocketQuery& q, std::vector<uint32_t>& inodes) {
 
 // The parent of process `pid` (0 when it cannot be read).
 long parent_of(long pid) {
-  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+  std::string text;
+  if (!read_proc_file(("/proc/" + std::to_string(pid) + "/stat").c_str(), text, 4096)) return 0;
   const std::size_t close = text.rfind(')');  // the command may hold spaces and parentheses
   long ppid = 0;
   if (close != std::string::npos) std::sscanf(text.c_str() + close + 1, " %*c %ld", &ppid);

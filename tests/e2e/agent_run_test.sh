@@ -348,7 +348,7 @@ return {
 CONFIG
 )
 expect_run "doctor: the wrapper, args and user runners as started, each problem said with its fix" 1 \
-  'codex +ok +codex-cli 0\.169\.0 +ready\nclaude +missing .*runners\.claude\.program in \.agent/config\.lua\nalice +missing +- +`alice-review` is not found.*runners\.alice\.command.*\nbob +ok .*codex \(built-in, with config\.lua settings\): env DOCTOR_PROBE=1 codex exec .* -c model_reasoning_effort=low -\n.*alice \(config\.lua\): alice-review --quiet <run>/prompt\.md' \
+  'codex +ok +codex-cli 0\.169\.0 +ready\nclaude +missing .*runners\.claude\.program in \.agent/config\.lua\n(?:(?:gemini|opencode|qwen|goose|copilot|claude-acp|codex-acp) +[^\n]*\n)*alice +missing +- +`alice-review` is not found.*runners\.alice\.command.*\nbob +ok .*codex \(built-in, with config\.lua settings\): env DOCTOR_PROBE=1 codex exec .* -c model_reasoning_effort=low -\n.*alice \(config\.lua\): alice-review --quiet <run>/prompt\.md' \
   'doctor: claude: .*doctor: alice: ' -- "$S" doctor --root doctored/.agent
 expect_run "doctor --json: ok false, every problem in errors" 1 \
   '"errors": \[\s*\{\s*"code": "failed",\s*"message": "claude: [^"]*runners\.claude\.program[^"]*"\s*\},\s*\{\s*"code": "failed",\s*"message": "alice: [^"]*runners\.alice\.command[^"]*"\s*\}\s*\],\s*"ok": false' \

@@ -159,7 +159,7 @@ expect_run "packet with a wrong field type" 1 "^$" "bad\.json: not a valid task 
   "$S" task import bad.json
 expect_run "replay of a run that does not exist" 1 "^$" "no run R-0099" -- "$S" run replay R-0099
 expect_run "--json error envelope" 1 '"command": "run",.*"errors": \[\s*\{\s*"code": "[a-z_]+",\s*"message": "no task T-0042.*"ok": false' "" -- "$S" run T-0042 --json
-expect_run "unknown runner" 2 "^$" "unknown runner 'gpt' \(known: codex, claude, command" -- "$S" run T-0001 --runner gpt
+expect_run "unknown runner" 2 "^$" "unknown runner 'gpt' \(known: codex, claude, gemini, opencode, qwen, goose, copilot, claude-acp, codex-acp, command" -- "$S" run T-0001 --runner gpt
 expect_run "bad --timeout" 2 "^$" "--timeout: 'soon' is not a duration" -- "$S" run T-0001 --timeout soon
 expect_run "bad status" 2 "^$" "unknown status 'finished'" -- "$S" task set-status T-0001 finished
 expect_run "full access needs the flag" 2 "^$" "needs --allow-full-auto" -- "$S" run T-0001 --sandbox danger-full-access
