@@ -99,7 +99,11 @@ describe("acp_client", function()
       { jsonrpc = "2.0", id = sent[1].id, result = "not an object" } }) do
       c:message(m)
     end
-    expect(c.failure):contains("ACP version nil") -- the answer that was not an object
+    expect(c.failure):contains("ACP version none") -- the answer that was not an object
+    c, sent = conversation()
+    c:start()
+    answer(c, sent, { protocolVersion = { 1 } })
+    expect(c.failure):equals("the agent speaks ACP version an object; Sidecar speaks version 1") -- never an address
     local odd = 0
     for _, e in ipairs(events) do
       odd = odd + (e.kind == "odd" and 1 or 0)

@@ -76,9 +76,12 @@ function Client:start()
 end
 
 function Client:initialized(r)
-  if r.protocolVersion ~= M.PROTOCOL_VERSION then
-    return self:fail(("the agent speaks ACP version %s; Sidecar speaks version %d"):format(
-      tostring(r.protocolVersion), M.PROTOCOL_VERSION))
+  local v = r.protocolVersion
+  if v ~= M.PROTOCOL_VERSION then
+    -- what it said, as a number or a short string; of anything else, only its kind
+    local said = math.type(v) and tostring(v) or str(v, 40) or (v == nil and "none" or type(v) == "table" and "an object"
+      or type(v))
+    return self:fail(("the agent speaks ACP version %s; Sidecar speaks version %d"):format(said, M.PROTOCOL_VERSION))
   end
   local caps = type(r.agentCapabilities) == "table" and r.agentCapabilities or {}
   self.can_load = caps.loadSession == true
