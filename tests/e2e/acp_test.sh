@@ -81,8 +81,8 @@ expect_run "an error answer: the run fails with the agent's words" 1 \
 expect_run "malformed lines, a request Sidecar does not serve, a flood, then no answer: the watchdog ends it" 1 \
   "^R-\d+ failed: wall timeout: still running after 4000 ms" "" \
   -- env FAKE_ACP=hostile "$S" run T-0001 --runner mine --timeout 4
-eq "the malformed line is counted" "yes" "$([ "$(rec .usage_reported)" != x ] &&
-  grep -q '"kind":"agent.malformed_line"' ".agent/runs/$(run_id)/events.jsonl" && echo yes)"
+eq "the malformed line is counted" "yes" \
+  "$(grep -q '"kind":"agent.malformed_line"' ".agent/runs/$(run_id)/events.jsonl" && echo yes)"
 
 # A runner named in config.lua with a setting it does not know is refused, naming acp among the known.
 sed -i 's/^    mine = { acp = /    bad = { acp = true },\n    mine = { acp = /' .agent/config.lua

@@ -430,8 +430,9 @@ local function run_agent(s, o, run)
   refs:block_push(env) -- no push leaves a run: git's config in the agent's environment refuses it
   require("sidecar.agent.hooks").run_env(env, { run_id = id, run_dir = run_dir, repo = run.repo, task = o.task })
   owner:prepare(env) -- the run's mark, inherited by every process of the agent
+  -- the cgroup holds what it can of the sandbox's limits
   local sb, sandbox_why = run_sandbox.open(run.isolation, { run = run, record = record, run_dir = run_dir,
-    argv = argv, env = env, cgroup = owner.cgroup, t = t, kill_grace_ms = o.kill_grace_ms }) -- the cgroup holds what it can of the sandbox's limits
+    argv = argv, env = env, cgroup = owner.cgroup, t = t, kill_grace_ms = o.kill_grace_ms })
 
   local span = t:span("agent")
   local spawned_ns = clock.monotonic_ns()

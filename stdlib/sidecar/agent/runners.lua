@@ -20,6 +20,10 @@
 --- prompt must not come on stdin. The prompt goes on stdin (or in a file), never on argv. A
 --- runner whose CLI can continue a session says `can_resume = true` and honours
 --- ctx.resume_session_id.
+local codex_session = require("sidecar.agent.codex_session_usage")
+local paths = require("sidecar.host.paths")
+local sandbox_state = require("sidecar.run.sandbox_state")
+
 local M = {}
 
 local registry = {}
@@ -181,7 +185,7 @@ local function codex_settings(argv, env, home, key)
     end
   end
   local dir = env("CODEX_HOME") or (home and home .. "/.codex")
-  local text = dir and require("sidecar.host.paths").read_code(dir .. "/config.toml", 1024 * 1024)
+  local text = dir and paths.read_code(dir .. "/config.toml", 1024 * 1024)
   for v in (text or ""):gmatch("\n%s*" .. key .. "%s*=%s*[\"']([^\"'\n]+)[\"']") do
     out[#out + 1] = v
   end
@@ -321,14 +325,14 @@ M.register("claude", {
 -- else the runner's or the user's), as it reports no split over ACP.
 local function codex_session_usage(run_dir, env, id)
   local homes = {}
-  local state = run_dir .. "/" .. require("sidecar.run.sandbox_state").FOLDER
-  for _, name in ipairs(require("sidecar.host.paths").entries(state) or {}) do
+  local state = run_dir .. "/" .. sandbox_state.FOLDER
+  for _, name in ipairs(paths.entries(state) or {}) do
     homes[#homes + 1] = state .. "/" .. name
   end
   local home = os.getenv("HOME")
   homes[#homes + 1] = type(env.CODEX_HOME) == "string" and env.CODEX_HOME or os.getenv("CODEX_HOME")
     or (home and home .. "/.codex")
-  return require("sidecar.agent.codex_session_usage").find(homes, id)
+  return codex_session.find(homes, id)
 end
 
 -- An Agent Client Protocol agent (stdlib/sidecar/agent/acp_client.lua): its argv, which speaks ACP
