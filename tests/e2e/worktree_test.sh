@@ -195,13 +195,13 @@ kill -9 "$worker" "$(cat "$OUTDIR/sleeper.pid")" 2>/dev/null
 poll 30 eval '! kill -0 "$worker" 2>/dev/null'
 eq "crash: the worktree is still there" "yes" "$([ -d ".agent/worktrees/$id" ] && echo yes)"
 expect_run "sweep recovers it" 0 "^$id\n$" "" -- "$S" -e 'local s = assert(require("sidecar.task.runs").open(".agent"))
-  print(table.concat(require("sidecar.run.worktree").sweep(s), ","))'
+  print(table.concat(require("sidecar.run.worktree_result").sweep(s), ","))'
 eq "crash: the worktree is gone" "no" "$([ -e ".agent/worktrees/$id" ] && echo yes || echo no)"
 eq "crash: the result is recorded" "ready a.txt" "$(field $(run_json "$id") .worktree.state) $(field $(run_json "$id") .worktree.files.1.path)"
 expect_run "crash: its patch" 0 "\+crash-line" "" -- cat ".agent/runs/$id/changes.patch"
 only_main_tree "after the sweep"
 expect_run "sweep again: nothing" 0 "^\n$" "" -- "$S" -e 'local s = assert(require("sidecar.task.runs").open(".agent"))
-  print(table.concat(require("sidecar.run.worktree").sweep(s), ","))'
+  print(table.concat(require("sidecar.run.worktree_result").sweep(s), ","))'
 "$S" run kill "$id" >/dev/null 2>&1 # the worker is gone: the run ends (interrupted)
 expect_run "discard the crashed run" 0 "^$id discarded" "" -- "$S" run discard "$id"
 

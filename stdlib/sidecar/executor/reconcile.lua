@@ -19,7 +19,7 @@ local M = {}
 -- while its run was active is found here, so no command lists /tmp otherwise). Loaded only then:
 -- a reader that ends nothing (every `run list`) does not load the worktree and sandbox modules.
 local function sweep(s)
-  errors.keep_interrupt(pcall(function() require("sidecar.run.worktree").sweep(s) end))
+  errors.keep_interrupt(pcall(function() require("sidecar.run.worktree_result").sweep(s) end))
   errors.keep_interrupt(pcall(function() require("sidecar.run.sandbox").sweep() end))
 end
 

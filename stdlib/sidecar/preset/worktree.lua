@@ -23,6 +23,7 @@ local json = require("sidecar.core.json")
 local run_record = require("sidecar.run.record")
 local run_worktree = require("sidecar.run.worktree")
 local worktree_apply = require("sidecar.run.worktree_apply")
+local worktree_result = require("sidecar.run.worktree_result")
 
 local M = {}
 
@@ -73,7 +74,7 @@ function M.finish(ctx, run, w)
   if not (w and run) then
     return run
   end
-  run = run_worktree.finish(ctx.s, run, w)
+  run = worktree_result.finish(ctx.s, run, w)
   ctx.wt.last = run.run_id
   return run
 end
@@ -159,9 +160,9 @@ function M.close(ctx)
     -- A writer interrupted before its result was recorded: record what the worktree holds.
     local last = s:get_run(wt.last)
     if last and type(last.worktree) == "table" and last.worktree.state == "open" then
-      pcall(run_worktree.finish, s, last, last.worktree)
+      pcall(worktree_result.finish, s, last, last.worktree)
     end
-    pcall(run_worktree.release, s, first, wt.record, ctx.cfg)
+    pcall(worktree_result.release, s, first, wt.record, ctx.cfg)
   end
   local last = s:get_run(wt.last) or {}
   local w = type(last.worktree) == "table" and last.worktree or {}

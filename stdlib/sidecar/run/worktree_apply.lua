@@ -16,9 +16,9 @@ local aside = require("sidecar.run.worktree_aside")
 local git = require("sidecar.run.worktree_git")
 local json = require("sidecar.core.json")
 local run_record = require("sidecar.run.record")
-local run_worktree = require("sidecar.run.worktree")
 local store = require("sidecar.core.store")
 local symlinks_out = require("sidecar.run.symlinks_out")
+local worktree_result = require("sidecar.run.worktree_result")
 local worktree = require("sidecar.core.worktree")
 
 local M = {}
@@ -38,7 +38,7 @@ local function settled_run(s, run_id, verb)
       type(w) == "table" and tostring(w.reason) or "read-only runs work in your tree", verb), "bad_state"
   end
   if w.state == "open" then -- a crashed run's worktree is recovered first
-    run_worktree.sweep(s)
+    worktree_result.sweep(s)
     run = assert(s:get_run(run_id))
     w = run.worktree
   end
@@ -191,7 +191,7 @@ function M.apply(s, run_id, opts)
     return nil, why, code
   end
   local p
-  p, why = run_worktree.places(s)
+  p, why = worktree_result.places(s)
   if not p then
     return nil, why, "git_failed"
   end

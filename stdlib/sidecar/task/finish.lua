@@ -15,7 +15,7 @@ local review = require("sidecar.task.review")
 local run_owner = require("sidecar.run.owner")
 local run_processes = require("sidecar.run.processes")
 local run_record = require("sidecar.run.record")
-local run_worktree = require("sidecar.run.worktree")
+local worktree_result = require("sidecar.run.worktree_result")
 local telemetry = require("sidecar.core.telemetry")
 local trust = require("sidecar.core.trust")
 local validation = require("sidecar.task.validation")
@@ -144,7 +144,7 @@ end
 ---@param o {repo: string, owner: table, on_progress: fun(line: string)?}  where validation runs, the
 ---  run_owner guard, and a function given each progress line
 function M.finish(s, cfg, task, run, wt, o)
-  run = run_worktree.finish(s, run, wt) -- after the gates: a commit of the agent's stays its own
+  run = worktree_result.finish(s, run, wt) -- after the gates: a commit of the agent's stays its own
   run = validate(s, cfg, task, run, o.repo, o.owner, reporter(o.on_progress), wt)
   if run then
     telemetry.run_finished(s, run)

@@ -16,6 +16,7 @@ local json = require("sidecar.core.json")
 local run_finish = require("sidecar.task.finish")
 local run_record = require("sidecar.run.record")
 local run_worktree = require("sidecar.run.worktree")
+local worktree_result = require("sidecar.run.worktree_result")
 local run_owner = require("sidecar.run.owner")
 local reactions = require("sidecar.task.reactions")
 local runners = require("sidecar.agent.runners")
@@ -222,7 +223,7 @@ end
 -- A step whose agent could not be started: its worktree abandoned, its run ended `failed` with
 -- the reason when it was still `preparing` (fail_ahead), its task as it was. Returns nil, message, code.
 local function not_started(s, cfg, task, o, wt, message, code)
-  run_worktree.abandon(s, o.run_id, wt, cfg, message)
+  worktree_result.abandon(s, o.run_id, wt, cfg, message)
   fail_ahead(s, o.run_id, "failed", message)
   s:set_task_status(task.task_id, task.status)
   return nil, message, code
@@ -383,7 +384,7 @@ function M.run_step(s, cfg, task, st, extra)
   local ok, run, owed
   ok, run, owed, code = pcall(agent_run.execute, o)
   if not ok then -- interrupted (recorded by the owner guard): the task can be run again
-    run_worktree.abandon(s, o.run_id, wt, cfg)
+    worktree_result.abandon(s, o.run_id, wt, cfg)
     fail_ahead(s, o.run_id, "interrupted", "interrupted before its agent started")
     s:set_task_status(task.task_id, "ready")
     error(run, 0)
@@ -404,13 +405,13 @@ function M.run_step(s, cfg, task, st, extra)
   if not finished then
     -- Stopped while finishing (run kill, Ctrl-C): the worktree's folder goes (its branch keeps the
     -- result), the task can run again; the owner guard records the run as it goes on up.
-    pcall(run_worktree.release, s, s:get_run(run.run_id) or run, wt, cfg)
+    pcall(worktree_result.release, s, s:get_run(run.run_id) or run, wt, cfg)
     s:set_task_status(task.task_id, "ready")
     error(result, 0)
   end
   run = result
   settle_task(s, task.task_id, run)
-  return run_worktree.release(s, run, wt, cfg)
+  return worktree_result.release(s, run, wt, cfg)
 end
 
 ---Runs a task: one step per runner in st.runners, each later step with the previous one's
