@@ -71,6 +71,19 @@ eq "SIGTERM: the run is interrupted, after the agent answered session/cancel" "i
     grep -c '"reason":"cancelled"')"
 echo "  SIGTERM to the run's owner ended it in $took ms"
 
+# A timeout (wall or idle) asks for session/cancel first, as a budget does: the agent stops its turn
+# `cancelled`, and the run fails with the timeout's reason.
+expect_run "a wall timeout: session/cancel first, then the run fails timed out" 1 \
+  "^R-\d+ failed: wall timeout: still running after 3000 ms" "" \
+  -- env FAKE_ACP=cancel "$S" run T-0001 --runner mine --timeout 3
+eq "the agent answered the timeout's cancel: its turn stopped cancelled" 1 \
+  "$(grep '"kind":"agent.stopped"' ".agent/runs/$(run_id)/events.jsonl" | grep -c '"reason":"cancelled"')"
+expect_run "an idle timeout: session/cancel first, then the run fails idle" 1 \
+  "^R-\d+ failed: idle timeout: no output for 2000 ms" "" \
+  -- env FAKE_ACP=cancel "$S" run T-0001 --runner mine --idle-timeout 2
+eq "the agent answered the idle timeout's cancel too" 1 \
+  "$(grep '"kind":"agent.stopped"' ".agent/runs/$(run_id)/events.jsonl" | grep -c '"reason":"cancelled"')"
+
 # Peers that break the protocol.
 expect_run "a protocol version Sidecar cannot speak: a clear failure" 1 \
   "^R-\d+ failed: the agent speaks ACP version 2; Sidecar speaks version 1" "" \
@@ -78,7 +91,7 @@ expect_run "a protocol version Sidecar cannot speak: a clear failure" 1 \
 expect_run "an error answer: the run fails with the agent's words" 1 \
   "^R-\d+ failed: session/new failed: no model configured \(-32000\)" "" \
   -- env FAKE_ACP=error "$S" run T-0001 --runner mine
-expect_run "malformed lines, a request Sidecar does not serve, a flood, then no answer: the watchdog ends it" 1 \
+expect_run "malformed lines, a request Sidecar does not serve, a flood, then no answer (nor to the cancel): ended" 1 \
   "^R-\d+ failed: wall timeout: still running after 4000 ms" "" \
   -- env FAKE_ACP=hostile "$S" run T-0001 --runner mine --timeout 4
 eq "the malformed line is counted" "yes" \

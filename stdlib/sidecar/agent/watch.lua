@@ -22,6 +22,7 @@ local M = {}
 M.STDERR_TAIL = 64 * 1024 -- the most of stderr kept in memory (the reason a run failed)
 M.ACP_EXIT_MS = 300 -- an ACP agent's time to exit by itself once its turn has ended
 M.ACP_CANCEL_GRACE_MS = 2000 -- an ACP agent's time to end its turn once asked to (session/cancel)
+local ACP_BACKSTOP_MS = M.ACP_CANCEL_GRACE_MS + 1000 -- past an ACP agent's timeout, the watchdog's own
 
 local function now_ms()
   return clock.monotonic_ns() // 1000000
@@ -34,7 +35,9 @@ end
 ---@return boolean started, any handle_or_error, table watch
 function M.spawn(argv, o)
   -- stop_now(): true when the agent must be stopped (a budget); stuck: stdlib/sidecar/run/stuck.lua
-  local watch = { stop_now = o.stop_now, stuck = o.stuck, last_output = now_ms(), parser = o.parser }
+  local acp = o.parser ~= nil and o.parser.summary.acp ~= nil
+  local watch = { stop_now = o.stop_now, stuck = o.stuck, last_output = now_ms(), parser = o.parser,
+    timeouts = acp and { wall_at = o.timeout_ms and now_ms() + o.timeout_ms, idle_ms = o.idle_timeout_ms } or nil }
   local function heard()
     watch.last_output = now_ms()
   end
@@ -62,7 +65,11 @@ function M.spawn(argv, o)
     stderr = { collect = true, file = o.run_dir .. "/stderr.log", redact = true, max_bytes = o.max_log,
       on_chunk = heard },
     max_output = M.STDERR_TAIL,
-    timeout_ms = o.timeout_ms, idle_timeout_ms = o.idle_timeout_ms, kill_grace_ms = o.kill_grace_ms,
+    -- An ACP agent's timeouts are this module's (M.wait: session/cancel first); the watchdog's
+    -- come after the cancel's grace, should the agent not end then.
+    timeout_ms = acp and o.timeout_ms and o.timeout_ms + ACP_BACKSTOP_MS or o.timeout_ms,
+    idle_timeout_ms = acp and o.idle_timeout_ms and o.idle_timeout_ms + ACP_BACKSTOP_MS or o.idle_timeout_ms,
+    kill_grace_ms = o.kill_grace_ms,
     -- An agent never outlives Sidecar, whatever it ignores. A Landlock sandbox's first process, the
     -- agent's subreaper, takes SIGTERM: it then ends everything the agent started, which a SIGKILL
     -- of its own would leave running (no pid namespace ends with it).
@@ -71,7 +78,7 @@ function M.spawn(argv, o)
     -- group's SIGTERM so that the agent inside ends in its grace period.
     fd3 = o.sandbox and o.sandbox.report, term_ignored = o.sandbox ~= nil,
     -- An ACP agent is asked to cancel its turn before its group is ended (M.wait)
-    caller_stops = o.parser ~= nil and o.parser.summary.acp ~= nil,
+    caller_stops = acp,
   })
   if started and o.terminal then
     o.terminal:type_prompt(h, o.stdin) -- the terminal stays open for what is typed later
@@ -137,6 +144,23 @@ local function cancel_acp(h, watch, err)
   end)
 end
 
+-- An ACP agent past its wall or idle timeout is asked to cancel its turn (once), then ended after
+-- the grace, as a budget stops it; the result then says it timed out.
+local function acp_timeout(watch)
+  local t = watch.timeouts
+  if not t or watch.timeout_reason or watch.stopped then
+    return
+  end
+  local now = now_ms()
+  local why = (t.wall_at and now >= t.wall_at and "wall") or (t.idle_ms and now - watch.last_output >= t.idle_ms
+    and "idle") or nil
+  if why then
+    watch.timeout_reason = why
+    acp_of(watch):cancel()
+    watch.end_at = now + M.ACP_CANCEL_GRACE_MS
+  end
+end
+
 ---Flags an agent silent for its `stuck.after_ms` once, and clears the flag when it speaks again.
 function M.check_silence(watch)
   local s = watch.stuck
@@ -178,6 +202,7 @@ function M.wait(h, watch, exit_deadline_ms)
           h:kill() -- its whole group, as the watchdog does (TERM, grace, KILL)
         end
       end
+      acp_timeout(watch)
       ends_acp(h, watch)
       M.check_silence(watch)
       if watch.terminal then
@@ -192,6 +217,9 @@ function M.wait(h, watch, exit_deadline_ms)
   end)
   if waited then
     r.stopped = watch.stopped
+    if watch.timeout_reason then -- ended here, after its session/cancel (acp_timeout)
+      r.timed_out, r.timeout_reason = true, watch.timeout_reason
+    end
     return finish_terminal(r, watch), killed_after_result, nil
   end
   cancel_acp(h, watch, err)
