@@ -63,7 +63,7 @@ std::vector<LuaCommand> store_commands();    // store, usage: store_command.cpp
 std::vector<LuaCommand> trust_commands();    // trust_command.cpp
 std::vector<LuaCommand> doctor_commands();   // project_command.cpp
 std::vector<LuaCommand> hooks_commands();    // hooks, hook, session, skill: hooks_command.cpp
-std::vector<LuaCommand> agent_commands();    // mcp, context: mcp_command.cpp
+std::vector<LuaCommand> agent_commands();    // mcp, acp, context: mcp_command.cpp
 // All of the above.
 std::vector<LuaCommand> lua_commands();
 

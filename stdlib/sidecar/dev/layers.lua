@@ -12,8 +12,9 @@ local M = {}
 
 ---The groups, bottom first; each step a list of groups (more than one: peers that do not use
 ---each other). `service` holds the commands' work as functions returning data, which the command
----line renders and the MCP server and the UI answer with. The surfaces come last: the MCP server and the UI, then the command line, which starts them
----(`sidecar mcp`) besides being a surface of its own.
+---line renders and the MCP server, the UI and the ACP agent answer with. The surfaces come last:
+---the MCP server, the UI and the ACP agent, then the command line, which starts them (`sidecar mcp`,
+---`sidecar acp`) besides being a surface of its own.
 M.order = {
   { "core" },
   { "prompt" },
@@ -24,7 +25,7 @@ M.order = {
   { "formats" },
   { "preset" },
   { "service" },
-  { "mcp", "ui" },
+  { "mcp", "ui", "acp" },
   { "cli" },
 }
 

@@ -1,0 +1,342 @@
+--- Sidecar as an Agent Client Protocol agent on stdio (`sidecar acp`): JSON-RPC 2.0, one message a
+--- line, protocol version 1. An editor (Zed, Neovim's CodeCompanion) or `acpx` starts it in a
+--- repository; each prompt runs through Sidecar (sidecar.acp.turn).
+---
+--- Methods: `initialize`, `authenticate` (none needed), `session/new` (in a folder with a `.agent`
+--- in or above it), `session/load` (its turns replayed as updates), `session/list` (the sessions
+--- of sidecar.acp.sessions), `session/prompt` (answered when its turn ends; one at a time per
+--- session) and the notification `session/cancel`. Sidecar asks the client
+--- `session/request_permission` and sends `session/update`s. Every other method is "method not
+--- found" (-32601); other notifications are let be.
+---
+--- Nothing a client sends ends the server but the end of its input: a line that is not JSON, not an
+--- object, too long or not UTF-8 gets its JSON-RPC error, and the next line is read. When the
+--- input ends, the turns still working are cancelled (their runs end `interrupted`) and waited for.
+local clock = require("sidecar.host.time")
+local commands = require("sidecar.acp.commands")
+local errors = require("sidecar.core.errors")
+local json = require("sidecar.core.json")
+local paths = require("sidecar.host.paths")
+local secrets = require("sidecar.core.secrets")
+local sessions = require("sidecar.acp.sessions")
+local store = require("sidecar.core.store")
+local turn = require("sidecar.acp.turn")
+
+local M = {}
+
+M.PROTOCOL_VERSION = 1
+M.PARSE_ERROR, M.INVALID_REQUEST, M.METHOD_NOT_FOUND, M.INVALID_PARAMS, M.INTERNAL_ERROR =
+  -32700, -32600, -32601, -32602, -32603
+M.MAX_LINE_BYTES = 16 * 1024 * 1024
+local POLL_MS = 50 -- how long the input is waited for while a turn works (each turn's poll waits too)
+
+local Server = {}
+Server.__index = Server
+
+---A server writing to `out` (the protocol's stdout). opts: version, log(line) (stderr).
+---@return table
+function M.new(out, opts)
+  return setmetatable({ out = out, version = opts.version or "0", log = opts.log or function() end, sessions = {},
+    turns = {}, pending = {}, next_id = 0, turn_n = 0 }, Server)
+end
+
+-- Writes one message: redacted, one line, flushed.
+function Server:send(message)
+  local ok, text = pcall(json.encode, secrets.redact_value(message))
+  if not ok then
+    self.log("cannot encode a message: " .. tostring(text))
+    text = json.encode({ jsonrpc = "2.0", id = message.id == nil and json.null or message.id,
+      error = { code = M.INTERNAL_ERROR, message = "the reply could not be encoded as JSON" } })
+  end
+  self.out:write(text, "\n")
+  self.out:flush()
+end
+
+function Server:reply(id, result)
+  self:send({ jsonrpc = "2.0", id = id, result = result == nil and json.null or result })
+end
+
+function Server:fail(id, code, message)
+  self:send({ jsonrpc = "2.0", id = id == nil and json.null or id, error = { code = code, message = message } })
+end
+
+---Sends a `session/update` notification.
+function Server:update(session_id, update)
+  self:send({ jsonrpc = "2.0", method = "session/update", params = { sessionId = session_id, update = update } })
+end
+
+---Sends a request to the client; `on_answer(result, error)` runs when it answers.
+function Server:request(method, params, on_answer)
+  self.next_id = self.next_id + 1
+  self.pending[self.next_id] = on_answer
+  self:send({ jsonrpc = "2.0", id = self.next_id, method = method, params = params })
+end
+
+-- Runs fn(...); an error becomes nil, "internal error: ..." (the traceback on stderr), except an
+-- interrupt, which ends the server.
+function Server:guard(what, fn, ...)
+  local ok, a, b = xpcall(fn, debug.traceback, ...)
+  if ok then
+    return a, b
+  end
+  if errors.is_interrupt(a) then
+    error(a, 0)
+  end
+  self.log(what .. " failed: " .. tostring(a))
+  return nil, ("internal error in %s: %s"):format(what, (tostring(a):match("^[^\n]*")))
+end
+
+local H = {}
+
+function H.initialize(self, id, p)
+  if math.type(p.protocolVersion) ~= "integer" then
+    return self:fail(id, M.INVALID_PARAMS, "protocolVersion: expected an integer (ACP's version: 1)")
+  end
+  self.initialized = true
+  self.client = type(p.clientInfo) == "table" and p.clientInfo or {}
+  -- Another version asked for: this one is answered, and the client decides (ACP's negotiation).
+  self:reply(id, { protocolVersion = M.PROTOCOL_VERSION, agentCapabilities = { loadSession = true,
+    promptCapabilities = { image = false, audio = false, embeddedContext = true },
+    mcpCapabilities = { http = false, sse = false }, sessionCapabilities = { list = json.object({}) } },
+    agentInfo = { name = "sidecar", title = "Sidecar", version = self.version }, authMethods = json.array({}) })
+end
+
+function H.authenticate(self, id)
+  self:reply(id, json.object({}))
+end
+
+-- The store of `cwd`: the nearest `.agent` in or above it. Nil and why.
+local function root_of(cwd)
+  if type(cwd) ~= "string" or cwd:sub(1, 1) ~= "/" then
+    return nil, "cwd: expected an absolute path"
+  end
+  local real = paths.real(cwd)
+  if not real then
+    return nil, ("cwd: %s is not a folder here"):format(cwd)
+  end
+  local root = store.find_root(real)
+  if not paths.real(root) then
+    return nil, ("no .agent folder in or above %s: run `sidecar init` there first"):format(cwd)
+  end
+  return paths.real(root), real
+end
+
+function Server:offer_commands(session)
+  local list = commands.available(turn.presets_of(session.root))
+  self:update(session.sessionId, { sessionUpdate = "available_commands_update", availableCommands =
+    json.array(list) })
+end
+
+H["session/new"] = function(self, id, p)
+  local root, cwd = root_of(p.cwd)
+  if not root then
+    return self:fail(id, M.INVALID_PARAMS, cwd)
+  end
+  local s = sessions.new(root, cwd)
+  self.sessions[s.sessionId] = s
+  self:reply(id, { sessionId = s.sessionId })
+  self:offer_commands(s)
+end
+
+-- A recorded session's turns as updates: the prompt, a tool call per run, the answer.
+function Server:replay(s)
+  for _, t in ipairs(s.turns) do
+    if type(t) == "table" then
+      self:update(s.sessionId, { sessionUpdate = "user_message_chunk", content = { type = "text",
+        text = tostring(t.prompt) } })
+      for _, run_id in ipairs(type(t.runs) == "table" and t.runs or {}) do
+        self:update(s.sessionId, { sessionUpdate = "tool_call", toolCallId = tostring(run_id),
+          title = tostring(run_id), kind = "execute", status = "completed" })
+      end
+      if type(t.text) == "string" and t.text ~= "" then
+        self:update(s.sessionId, { sessionUpdate = "agent_message_chunk", content = { type = "text", text = t.text } })
+      end
+    end
+  end
+end
+
+H["session/load"] = function(self, id, p)
+  local root, cwd = root_of(p.cwd)
+  if not root then
+    return self:fail(id, M.INVALID_PARAMS, cwd)
+  end
+  local s, why = sessions.get(root, p.sessionId)
+  if not s then
+    return self:fail(id, M.INVALID_PARAMS, why)
+  end
+  self.sessions[s.sessionId] = s
+  self:replay(s)
+  self:reply(id, json.object({}))
+  self:offer_commands(s)
+end
+
+H["session/list"] = function(self, id, p)
+  local root, why = root_of(p.cwd or paths.real("."))
+  if not root then
+    return self:fail(id, M.INVALID_PARAMS, why)
+  end
+  local list = sessions.list(root, type(p.cwd) == "string" and paths.real(p.cwd) or nil)
+  self:reply(id, { sessions = json.array(list) })
+end
+
+-- The prompt's text: its text blocks, the text of embedded resources, and links as their URIs.
+local function prompt_text(blocks)
+  local parts = {}
+  for _, b in ipairs(blocks) do
+    if type(b) ~= "table" then
+      return nil, "prompt: each block is an object"
+    elseif b.type == "text" and type(b.text) == "string" then
+      parts[#parts + 1] = b.text
+    elseif b.type == "resource_link" and type(b.uri) == "string" then
+      parts[#parts + 1] = b.uri
+    elseif b.type == "resource" and type(b.resource) == "table" and type(b.resource.text) == "string" then
+      parts[#parts + 1] = ("%s:\n%s"):format(tostring(b.resource.uri), b.resource.text)
+    else
+      return nil, ("prompt: a block of type %s is not taken (text, resource_link and resource are)"):format(
+        tostring(b.type))
+    end
+  end
+  return table.concat(parts, "\n")
+end
+
+H["session/prompt"] = function(self, id, p)
+  local s = type(p.sessionId) == "string" and self.sessions[p.sessionId]
+  if not s then
+    return self:fail(id, M.INVALID_PARAMS, ("no session %s (session/new or session/load first)"):format(
+      tostring(p.sessionId)))
+  end
+  if not json.is_array(p.prompt) then
+    return self:fail(id, M.INVALID_PARAMS, "prompt: expected an array of content blocks")
+  end
+  if self.turns[s.sessionId] then
+    return self:fail(id, M.INVALID_REQUEST, "this session's prompt is still running: cancel it or wait")
+  end
+  local text, why = prompt_text(p.prompt)
+  if not text then
+    return self:fail(id, M.INVALID_PARAMS, why)
+  end
+  self.turn_n = self.turn_n + 1
+  self.turns[s.sessionId] = turn.start(self, s, id, text, self.turn_n)
+end
+
+-- A notification.
+function Server:notified(method, p)
+  if method == "session/cancel" and type(p.sessionId) == "string" and self.turns[p.sessionId] then
+    self.turns[p.sessionId]:cancel()
+  end
+end
+
+-- An answer to a request of ours.
+function Server:answered(m)
+  local on_answer = self.pending[m.id]
+  if not on_answer then
+    return self.log("an answer to no request of ours: id " .. json.encode(m.id))
+  end
+  self.pending[m.id] = nil
+  local err = m.error ~= nil and (type(m.error) == "table" and m.error or { message = tostring(m.error) }) or nil
+  on_answer(m.result, err)
+end
+
+-- One decoded message.
+function Server:dispatch(m)
+  if not json.is_object(m) then
+    return self:fail(nil, M.INVALID_REQUEST, "a message is a JSON object, one a line")
+  end
+  local id = m.id
+  local has_id = id ~= nil and id ~= json.null
+  if has_id and type(id) ~= "string" and math.type(id) ~= "integer" then
+    return self:fail(nil, M.INVALID_REQUEST, "id: expected a string or an integer")
+  end
+  if m.method == nil and has_id and (m.result ~= nil or m.error ~= nil) then
+    return self:answered(m)
+  end
+  if m.jsonrpc ~= "2.0" or type(m.method) ~= "string" then
+    return self:fail(id, M.INVALID_REQUEST, m.jsonrpc ~= "2.0" and "jsonrpc: expected \"2.0\""
+      or "method: expected a string")
+  end
+  local p = m.params
+  if p ~= nil and not json.is_object(p) then
+    return has_id and self:fail(id, M.INVALID_PARAMS, "params: expected an object") or nil
+  end
+  p = p or json.object({})
+  if not has_id then
+    return self:notified(m.method, p)
+  end
+  local handler = H[m.method]
+  if not handler then
+    return self:fail(id, M.METHOD_NOT_FOUND, ("method not found: %s"):format(m.method))
+  end
+  if m.method ~= "initialize" and not self.initialized then
+    return self:fail(id, M.INVALID_REQUEST, "initialize first")
+  end
+  handler(self, id, p)
+end
+
+---Handles one line of input.
+function Server:handle_line(line)
+  if not line:find("%S") then
+    return
+  end
+  local ok, m = json.try_decode(line)
+  if not ok then
+    return self:fail(nil, M.PARSE_ERROR, "parse error: " .. tostring(type(m) == "table" and m.message or m))
+  end
+  local _, why = self:guard("a message", self.dispatch, self, m)
+  if why then
+    self:fail(type(m) == "table" and m.id or nil, M.INTERNAL_ERROR, why)
+  end
+end
+
+-- Polls each turn once; an answered one is let go.
+function Server:poll_turns()
+  for session_id, t in pairs(self.turns) do
+    local _, why = self:guard("a prompt's turn", t.poll, t)
+    if why then
+      t:finish(why)
+    end
+    if t.done then
+      self.turns[session_id] = nil
+    end
+  end
+end
+
+-- The input ended: the turns still working are cancelled, and waited for.
+function Server:wind_down()
+  if not next(self.turns) then
+    return
+  end
+  self.log("the client closed its end: cancelling the prompts still running")
+  for _, t in pairs(self.turns) do
+    t:cancel()
+    if t.asking then
+      t:finish(nil, "cancelled")
+    end
+  end
+  while next(self.turns) do
+    self:poll_turns()
+    if next(self.turns) then
+      clock.sleep_ms(POLL_MS)
+    end
+  end
+end
+
+---Serves until the input ends. reader: host.stdio's line reader. True, or nil and why.
+function Server:serve(reader)
+  while true do
+    local line, why, message = reader:read(next(self.turns) and POLL_MS or nil)
+    if line then
+      self:handle_line(line)
+    elseif why == "too_long" then
+      self:fail(nil, M.PARSE_ERROR, ("a message longer than %d bytes was skipped"):format(M.MAX_LINE_BYTES))
+    elseif why == "eof" then
+      self:wind_down()
+      return true
+    elseif why == "error" then
+      self:wind_down()
+      return nil, message
+    end
+    self:poll_turns()
+  end
+end
+
+return M
