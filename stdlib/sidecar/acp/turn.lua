@@ -192,7 +192,10 @@ function Turn:ask(title, kind, go)
         return self:finish(err and ("Not done: the permission request failed: " .. tostring(err.message))
           or ("Not done: permission to %s was refused."):format(title:sub(1, 1):lower() .. title:sub(2)))
       end
-      go()
+      local _, why = self.server:guard(title, go)
+      if why then
+        self:finish(why)
+      end
     end)
 end
 

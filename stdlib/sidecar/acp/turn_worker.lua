@@ -3,12 +3,12 @@
 --- comes as one JSON object on stdin; the process runs it here and now through the service layer
 --- (a task created and run, or a preset), and writes to stdout one JSON object a line: the run
 --- events of this process's bus as they are published ({event = {run_id, kind, fields}}, the kinds
---- the server shows), then {result = envelope, text = the answer}. An interrupt (the server's
---- SIGINT when its client cancels, or its death) ends the runs as Ctrl-C does: recorded
---- `interrupted`, then {interrupted = true}.
+--- the server shows), then {result = {ok, errors} (the envelope's), text = the answer, task_id?}.
+--- An interrupt (the server's SIGINT when its client cancels, or its death) ends the runs as Ctrl-C
+--- does: recorded `interrupted`, then {interrupted = true}.
 ---
----   request: {kind = "task", root, title, goal, runner?, sandbox?}
----          | {kind = "preset", root, repo, name, params = {"k=v", ...}, runner?}
+---   request: {kind = "task", root, title, goal, sandbox?}
+---          | {kind = "preset", root, repo, name, params = {"k=v", ...}}
 local errors = require("sidecar.core.errors")
 local json = require("sidecar.core.json")
 local preset_run = require("sidecar.service.preset_run")
@@ -58,13 +58,12 @@ local function run_task(req, version)
   if not created.ok then
     return result.envelope(created, "task create", version)
   end
-  local r = run_start.start({ root = req.root, task = created.data.task_id, runner = req.runner,
-    sandbox = req.sandbox })
+  local r = run_start.start({ root = req.root, task = created.data.task_id, sandbox = req.sandbox })
   return result.envelope(r, "run", version), task_answer(req.root, r), created.data.task_id
 end
 
 local function run_preset(req, version)
-  local r = preset_run.run({ repo = req.repo, name = req.name, params = req.params, runner = req.runner })
+  local r = preset_run.run({ repo = req.repo, name = req.name, params = req.params })
   local said = r.data ~= json.null and type(r.data) == "table" and r.data.text or nil
   return result.envelope(r, "preset run", version), said
 end
@@ -90,7 +89,9 @@ function M.run(req, write, version)
     end
     error(envelope, 0)
   end
-  write({ result = envelope, text = answer or json.null, task_id = task_id })
+  -- What the server says of it: whether it went well, its errors, the answer (the records are in the store).
+  write({ result = { ok = envelope.ok, errors = envelope.errors }, text = answer and text.clip(answer, M.ANSWER_BYTES)
+    or json.null, task_id = task_id })
   return envelope.ok and 0 or 1
 end
 
