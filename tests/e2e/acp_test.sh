@@ -142,6 +142,38 @@ else
   # cost; codex-acp's split is codex's own, as the codex runner records it, and it says no cost.
   eq "claude-acp: usage exactly as scripted, and its cost" "1434 200 56 null 1490 cost" "$(usage_of "$claude_run")"
   eq "codex-acp: usage exactly as scripted, from its session file" "1234 200 56 7 1290 no cost" "$(usage_of "$codex_run")"
+  # A session continued (--keep-session, then --continue): each adapter loads it (session/load), the
+  # second turn's request carries the first turn's answer, and each run's usage is its own turn's
+  # exactly: claude-acp's as it reports it (a new adapter process counts from zero), codex-acp's
+  # from the thread's totals in codex's session file less the first run's.
+  start_server resume "$root/tests/fixtures/scenarios/resume_turns.json" && real_runners "$port"
+  for cli in claude codex; do
+    expect_run "$cli-acp: a first turn, its session kept" 0 "^R-\d+ review: Resume turn one answer\." "" \
+      -- "$S" run T-0001 --runner "$cli-acp" --keep-session --timeout 120
+    eval "${cli}_first=$(run_id)"
+    expect_run "$cli-acp: --continue loads the session and answers the second turn" 0 \
+      "^R-\d+ review: Resume turn two answer\." "" -- "$S" run T-0001 --continue --timeout 120
+    eval "${cli}_second=$(run_id)"
+  done
+  stop_server
+  for cli in claude codex; do
+    first=${cli}_first second=${cli}_second
+    eq "$cli-acp resume: the second run continues the first's session" \
+      "$(field ".agent/runs/${!first}/run.json" .session_id) ${!first}" \
+      "$(field ".agent/runs/${!second}/run.json" .resumed_session) $(field ".agent/runs/${!second}/run.json" .resumed_run)"
+  done
+  for api in messages responses; do
+    eq "resume ($api): the second turn's request carries the first turn's answer" 1 \
+      "$(grep '"step":1' "$work/resume.log" | grep "\"api\":\"$api\"" | grep -c 'Resume turn one answer')"
+  done
+  eq "claude-acp resume: each run's usage its own turn's, with a cost" "1200 200 50 null 1250 cost|2500 1000 70 null 2570 cost" \
+    "$(usage_of "$claude_first")|$(usage_of "$claude_second")"
+  # Priced as the adapter's default model prices them ($3/M input, $0.30/M cache reads, $15/M output):
+  # the second run's cost is its own turn's, not the difference of two counts.
+  eq "claude-acp resume: each run's own cost" "0.00381 0.00585" \
+    "$(field ".agent/runs/$claude_first/run.json" .cost_usd) $(field ".agent/runs/$claude_second/run.json" .cost_usd)"
+  eq "codex-acp resume: each run's usage its own turn's, from the thread's totals" \
+    "1000 200 50 5 1050 no cost|1500 1000 70 9 1570 no cost" "$(usage_of "$codex_first")|$(usage_of "$codex_second")"
   # claude's Write, asked of Sidecar over ACP: denied in a read-only run (the file stays unwritten,
   # the turn goes on), allowed in a writing one (the file is in the run's worktree).
   for level in read-only workspace-write; do

@@ -8,14 +8,17 @@
 --- the answer's `usage` when the agent reports it: input = inputTokens + cachedReadTokens +
 --- cachedWriteTokens (every input token, as OpenAI counts them), cached_input = cachedReadTokens,
 --- output = outputTokens, reasoning_output = thoughtTokens, total = totalTokens; the cost from the
---- last `usage_update` in USD. Both are the session's so far: a run that goes on with one has the
---- previous run's subtracted (telemetry.delta).
+--- last `usage_update` in USD. Both are this run's own: the answer's usage is the turn's (as ACP
+--- defines it), and the adapters count the cost from their own start (each run is a process of its
+--- own, a resumed session too). Usage read from elsewhere (codex-acp's session file) is the
+--- session's so far: the summary's `cumulative` says so, and a run that goes on with that session
+--- has the previous run's subtracted (telemetry.delta).
 local ev = require("sidecar.agent.events")
 
 local M = { name = "acp" }
 
 ---What a session reports for the whole session rather than for this run.
-M.cumulative = { usage = true, cost = true }
+M.cumulative = { usage = false, cost = false }
 
 -- The run's status and reason for how the turn stopped.
 local function stopped(c)
@@ -68,6 +71,7 @@ function M.handle(s, e, emit)
     end
     if c.usage then
       usage(s, c.usage)
+      s.cumulative = c.usage_whole_session and { usage = true, cost = false } or nil
     end
     s.cost_usd = c.cost_usd
     for _, p in ipairs(c.permissions) do

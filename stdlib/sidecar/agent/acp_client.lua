@@ -119,6 +119,7 @@ function Client:ended(r)
   self.usage = type(r.usage) == "table" and r.usage or nil
   if not self.usage and self.o.usage_of then -- an agent that reports its usage elsewhere (codex-acp)
     self.usage = self.o.usage_of(self.session_id)
+    self.usage_whole_session = self.usage ~= nil -- its session file: the thread's totals so far
   end
   self.done = true
   self:emit("stopped", { reason = self.stop_reason, usage = self.usage })

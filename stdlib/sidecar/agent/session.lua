@@ -92,10 +92,11 @@ local function cost_share(now, before, warnings)
 end
 
 -- This run's own usage and cost. A resumed session may report figures for the whole session (the
--- dialect's `cumulative` says which): then the previous run's report is subtracted.
+-- summary's `cumulative` says which when its source does, else the dialect's): then the previous
+-- run's report is subtracted.
 function M.own_share(summary, dialect, resume, warnings)
   local usage, cost = summary.usage, summary.cost_usd
-  local cumulative = resume and dialect.cumulative or {}
+  local cumulative = resume and (summary.cumulative or dialect.cumulative) or {}
   if cumulative.usage then
     usage = usage_share(usage, resume.usage, warnings)
   end
