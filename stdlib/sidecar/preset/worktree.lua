@@ -24,6 +24,7 @@ local run_record = require("sidecar.run.record")
 local run_worktree = require("sidecar.run.worktree")
 local worktree_apply = require("sidecar.run.worktree_apply")
 local worktree_result = require("sidecar.run.worktree_result")
+local worktree_setup = require("sidecar.task.worktree_setup")
 
 local M = {}
 
@@ -62,6 +63,10 @@ function M.enter(ctx, opts)
     return nil -- a script's own context (preset_context.new without worktree = true): in place
   end
   local wt, failed = run_worktree.enter(ctx:store(), ctx.cfg, ctx.task, { sandbox = opts.sandbox }, opts, {})
+  if wt then
+    failed = worktree_setup.run(ctx:store(), ctx.cfg, wt, opts)
+    wt = not failed and wt or nil
+  end
   if wt then
     ctx.wt = { record = wt, dir = opts.repo, first_id = opts.run_id, last = opts.run_id }
   end

@@ -35,6 +35,9 @@ local M = {}
 
 M.WRITES = { ["workspace-write"] = true, ["danger-full-access"] = true }
 
+-- The worktrees this process made, with where they are (place, undo); gone with them.
+local made_here = setmetatable({}, { __mode = "k" })
+
 local function given(v)
   return type(v) == "string" and v:find("%S") and v or nil
 end
@@ -171,7 +174,8 @@ end
 ---and points `o.repo` (the agent's folder, and validation's) into it; `o.run_id` is then set (a
 ---"preparing" run is recorded first: the worktree is named after it). Returns the worktree
 ---record, or nil (the run works in place; o.record.worktree says why when it would have
----written), and as a second value a failed run record when the worktree or its setup failed.
+---written), and as a second value a failed run record when the worktree could not be made. The
+---project's setup command runs next, in the task layer (sidecar.task.worktree_setup).
 ---@param s table  an open store
 ---@param cfg table  the config (cfg.worktree)
 ---@param o table  agent_run.execute's options (runner, sandbox, repo, prompt, record, run_id)
@@ -214,31 +218,48 @@ function M.enter(s, cfg, task, st, o, extra)
     start_tree = plan.tree, start_head_tree = plan.head_tree, max_untracked_bytes = wc.max_untracked_bytes }
   run.worktree = wt -- saved as the agent starts (agent_run keeps o.record.worktree), or on a failure
   local dir = plan.path .. (p.prefix ~= "" and ("/" .. p.prefix:gsub("/$", "")) or "")
+  made_here[wt] = { p = p, plan = plan, run = run, dir = dir }
   local ok
   ok, why = prepare.copy_left_out(plan.left_out, p.top, plan.path, wt)
   if ok then
     ok, why = prepare.copy_files(wc.copy, p.repo, plan.path .. "/" .. p.prefix, wt)
   end
-  if ok then
-    ok, why = prepare.setup(s, cfg, run, { top = p.top, repo = p.repo, dir = dir, tree = plan.tree }, wt, o)
-  end
   wt.made_ms = now_ms() - t0
   if not ok then
-    git.remove(p.top, plan.path)
-    if plan.created_branch and not plan.existing then
-      git.delete_branch(p.top, plan.branch, plan.start)
-    end
-    result.unmark(p.open, run.run_id)
-    wt.state = "failed"
-    return nil, fail_run(s, run, o, why)
+    return nil, M.undo(s, wt, o, why)
   end
   o.repo = dir
   o.record = o.record or {}
   o.record.worktree = wt
-  -- What the agent starts from is known (its files are exactly this tree, unless a setup ran):
-  -- an agent_run that takes o.before need not read the worktree again.
-  o.before = not wt.setup and { head = plan.start, tree = plan.tree, left_out = wt.left_out } or nil
+  -- What the agent starts from is known (its files are exactly this tree, until a setup runs in
+  -- it: sidecar.task.worktree_setup): an agent_run that takes o.before need not read it again.
+  o.before = { head = plan.start, tree = plan.tree, left_out = wt.left_out }
   return wt
+end
+
+---Where the worktree `wt` (this process's enter made it) is: {top (the repository), repo (the
+---user's folder), dir (the run's folder in it), tree (its files when made), run (the record)}.
+---@param wt table
+function M.place(wt)
+  local m = assert(made_here[wt], "run_worktree.place: a worktree this process did not make")
+  return { top = m.p.top, repo = m.p.repo, dir = m.dir, tree = m.plan.tree, run = m.run }
+end
+
+---Undoes the worktree `wt` that enter made (a step after it failed: its setup): the folder and a
+---branch it created go, and the run is recorded failed with `why`. Returns the failed run record.
+---@param s table  the store
+---@param wt table
+---@param o table  agent_run.execute's options (prompt)
+---@param why string
+function M.undo(s, wt, o, why)
+  local m = assert(made_here[wt], "run_worktree.undo: a worktree this process did not make")
+  git.remove(m.p.top, m.plan.path)
+  if m.plan.created_branch and not m.plan.existing then
+    git.delete_branch(m.p.top, m.plan.branch, m.plan.start)
+  end
+  result.unmark(m.p.open, m.run.run_id)
+  wt.state = "failed"
+  return fail_run(s, m.run, o, why)
 end
 
 return M

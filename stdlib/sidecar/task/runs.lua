@@ -17,6 +17,7 @@ local run_finish = require("sidecar.task.finish")
 local run_record = require("sidecar.run.record")
 local run_worktree = require("sidecar.run.worktree")
 local worktree_result = require("sidecar.run.worktree_result")
+local worktree_setup = require("sidecar.task.worktree_setup")
 local run_owner = require("sidecar.run.owner")
 local reactions = require("sidecar.task.reactions")
 local runners = require("sidecar.agent.runners")
@@ -361,6 +362,9 @@ function M.run_step(s, cfg, task, st, extra)
   run_owner.stamp(fields) -- every record of this run names its owner, this process
   -- A run that may write works in a worktree of its own (o.repo points into it).
   local wt, failed = run_worktree.enter(s, cfg, task, st, o, extra)
+  if wt then
+    failed = worktree_setup.run(s, cfg, wt, o) -- the project's setup command, in the run's OS sandbox
+  end
   if failed then
     settle_task(s, task.task_id, failed)
     return failed
