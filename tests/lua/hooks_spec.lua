@@ -4,7 +4,7 @@ local git_commands = require("sidecar.run.git_commands")
 local hook_record = require("sidecar.agent.hook_record")
 local hooks = require("sidecar.agent.hooks")
 local json = require("sidecar.core.json")
-local skill = require("sidecar.agent.skill")
+local skill = require("sidecar.cli.skill_text")
 
 local EXE = "/opt/side car/bin/sidecar"
 

@@ -14,10 +14,9 @@
 --- input ends, the turns still working are cancelled (their runs end `interrupted`) and waited for.
 local clock = require("sidecar.host.time")
 local commands = require("sidecar.acp.commands")
-local errors = require("sidecar.core.errors")
 local json = require("sidecar.core.json")
+local jsonrpc = require("sidecar.core.jsonrpc")
 local paths = require("sidecar.host.paths")
-local secrets = require("sidecar.core.secrets")
 local sessions = require("sidecar.acp.sessions")
 local store = require("sidecar.core.store")
 local turn = require("sidecar.acp.turn")
@@ -25,8 +24,6 @@ local turn = require("sidecar.acp.turn")
 local M = {}
 
 M.PROTOCOL_VERSION = 1
-M.PARSE_ERROR, M.INVALID_REQUEST, M.METHOD_NOT_FOUND, M.INVALID_PARAMS, M.INTERNAL_ERROR =
-  -32700, -32600, -32601, -32602, -32603
 M.MAX_LINE_BYTES = 16 * 1024 * 1024
 local POLL_MS = 50 -- how long the input is waited for while a turn works (each turn's poll waits too)
 
@@ -36,61 +33,40 @@ Server.__index = Server
 ---A server writing to `out` (the protocol's stdout). opts: version, log(line) (stderr).
 ---@return table
 function M.new(out, opts)
-  return setmetatable({ out = out, version = opts.version or "0", log = opts.log or function() end, sessions = {},
+  local log = opts.log or function() end
+  return setmetatable({ rpc = jsonrpc.peer(out, log), version = opts.version or "0", log = log, sessions = {},
     turns = {}, pending = {}, next_id = 0, turn_n = 0 }, Server)
 end
 
--- Writes one message: redacted, one line, flushed.
-function Server:send(message)
-  local ok, text = pcall(json.encode, secrets.redact_value(message))
-  if not ok then
-    self.log("cannot encode a message: " .. tostring(text))
-    text = json.encode({ jsonrpc = "2.0", id = message.id == nil and json.null or message.id,
-      error = { code = M.INTERNAL_ERROR, message = "the reply could not be encoded as JSON" } })
-  end
-  self.out:write(text, "\n")
-  self.out:flush()
-end
-
 function Server:reply(id, result)
-  self:send({ jsonrpc = "2.0", id = id, result = result == nil and json.null or result })
+  self.rpc:reply(id, result)
 end
 
 function Server:fail(id, code, message)
-  self:send({ jsonrpc = "2.0", id = id == nil and json.null or id, error = { code = code, message = message } })
+  self.rpc:fail(id, code, message)
+end
+
+function Server:guard(what, fn, ...)
+  return self.rpc:guard(what, fn, ...)
 end
 
 ---Sends a `session/update` notification.
 function Server:update(session_id, update)
-  self:send({ jsonrpc = "2.0", method = "session/update", params = { sessionId = session_id, update = update } })
+  self.rpc:send({ jsonrpc = "2.0", method = "session/update", params = { sessionId = session_id, update = update } })
 end
 
 ---Sends a request to the client; `on_answer(result, error)` runs when it answers.
 function Server:request(method, params, on_answer)
   self.next_id = self.next_id + 1
   self.pending[self.next_id] = on_answer
-  self:send({ jsonrpc = "2.0", id = self.next_id, method = method, params = params })
-end
-
--- Runs fn(...); an error becomes nil, "internal error: ..." (the traceback on stderr), except an
--- interrupt, which ends the server.
-function Server:guard(what, fn, ...)
-  local ok, a, b = xpcall(fn, debug.traceback, ...)
-  if ok then
-    return a, b
-  end
-  if errors.is_interrupt(a) then
-    error(a, 0)
-  end
-  self.log(what .. " failed: " .. tostring(a))
-  return nil, ("internal error in %s: %s"):format(what, (tostring(a):match("^[^\n]*")))
+  self.rpc:send({ jsonrpc = "2.0", id = self.next_id, method = method, params = params })
 end
 
 local H = {}
 
 function H.initialize(self, id, p)
   if math.type(p.protocolVersion) ~= "integer" then
-    return self:fail(id, M.INVALID_PARAMS, "protocolVersion: expected an integer (ACP's version: 1)")
+    return self:fail(id, jsonrpc.INVALID_PARAMS, "protocolVersion: expected an integer (ACP's version: 1)")
   end
   self.initialized = true
   self.client = type(p.clientInfo) == "table" and p.clientInfo or {}
@@ -130,7 +106,7 @@ end
 H["session/new"] = function(self, id, p)
   local root, cwd = root_of(p.cwd)
   if not root then
-    return self:fail(id, M.INVALID_PARAMS, cwd)
+    return self:fail(id, jsonrpc.INVALID_PARAMS, cwd)
   end
   local s = sessions.new(root, cwd)
   self.sessions[s.sessionId] = s
@@ -158,11 +134,11 @@ end
 H["session/load"] = function(self, id, p)
   local root, cwd = root_of(p.cwd)
   if not root then
-    return self:fail(id, M.INVALID_PARAMS, cwd)
+    return self:fail(id, jsonrpc.INVALID_PARAMS, cwd)
   end
   local s, why = sessions.get(root, p.sessionId)
   if not s then
-    return self:fail(id, M.INVALID_PARAMS, why)
+    return self:fail(id, jsonrpc.INVALID_PARAMS, why)
   end
   self.sessions[s.sessionId] = s
   self:replay(s)
@@ -173,7 +149,7 @@ end
 H["session/list"] = function(self, id, p)
   local root, why = root_of(p.cwd or paths.real("."))
   if not root then
-    return self:fail(id, M.INVALID_PARAMS, why)
+    return self:fail(id, jsonrpc.INVALID_PARAMS, why)
   end
   local list = sessions.list(root, type(p.cwd) == "string" and paths.real(p.cwd) or nil)
   self:reply(id, { sessions = json.array(list) })
@@ -202,18 +178,18 @@ end
 H["session/prompt"] = function(self, id, p)
   local s = type(p.sessionId) == "string" and self.sessions[p.sessionId]
   if not s then
-    return self:fail(id, M.INVALID_PARAMS, ("no session %s (session/new or session/load first)"):format(
+    return self:fail(id, jsonrpc.INVALID_PARAMS, ("no session %s (session/new or session/load first)"):format(
       tostring(p.sessionId)))
   end
   if not json.is_array(p.prompt) then
-    return self:fail(id, M.INVALID_PARAMS, "prompt: expected an array of content blocks")
+    return self:fail(id, jsonrpc.INVALID_PARAMS, "prompt: expected an array of content blocks")
   end
   if self.turns[s.sessionId] then
-    return self:fail(id, M.INVALID_REQUEST, "this session's prompt is still running: cancel it or wait")
+    return self:fail(id, jsonrpc.INVALID_REQUEST, "this session's prompt is still running: cancel it or wait")
   end
   local text, why = prompt_text(p.prompt)
   if not text then
-    return self:fail(id, M.INVALID_PARAMS, why)
+    return self:fail(id, jsonrpc.INVALID_PARAMS, why)
   end
   self.turn_n = self.turn_n + 1
   self.turns[s.sessionId] = turn.start(self, s, id, text, self.turn_n)
@@ -237,54 +213,26 @@ function Server:answered(m)
   on_answer(m.result, err)
 end
 
--- One decoded message.
+-- One message (sidecar.core.jsonrpc's).
 function Server:dispatch(m)
-  if not json.is_object(m) then
-    return self:fail(nil, M.INVALID_REQUEST, "a message is a JSON object, one a line")
-  end
-  local id = m.id
-  local has_id = id ~= nil and id ~= json.null
-  if has_id and type(id) ~= "string" and math.type(id) ~= "integer" then
-    return self:fail(nil, M.INVALID_REQUEST, "id: expected a string or an integer")
-  end
-  if m.method == nil and has_id and (m.result ~= nil or m.error ~= nil) then
+  if m.kind == "answer" then
     return self:answered(m)
-  end
-  if m.jsonrpc ~= "2.0" or type(m.method) ~= "string" then
-    return self:fail(id, M.INVALID_REQUEST, m.jsonrpc ~= "2.0" and "jsonrpc: expected \"2.0\""
-      or "method: expected a string")
-  end
-  local p = m.params
-  if p ~= nil and not json.is_object(p) then
-    return has_id and self:fail(id, M.INVALID_PARAMS, "params: expected an object") or nil
-  end
-  p = p or json.object({})
-  if not has_id then
-    return self:notified(m.method, p)
+  elseif m.kind == "notification" then
+    return self:notified(m.method, m.params)
   end
   local handler = H[m.method]
   if not handler then
-    return self:fail(id, M.METHOD_NOT_FOUND, ("method not found: %s"):format(m.method))
+    return self:fail(m.id, jsonrpc.METHOD_NOT_FOUND, ("method not found: %s"):format(m.method))
   end
   if m.method ~= "initialize" and not self.initialized then
-    return self:fail(id, M.INVALID_REQUEST, "initialize first")
+    return self:fail(m.id, jsonrpc.INVALID_REQUEST, "initialize first")
   end
-  handler(self, id, p)
+  handler(self, m.id, m.params)
 end
 
----Handles one line of input.
+---Handles one line of input (a message, or what should have been one).
 function Server:handle_line(line)
-  if not line:find("%S") then
-    return
-  end
-  local ok, m = json.try_decode(line)
-  if not ok then
-    return self:fail(nil, M.PARSE_ERROR, "parse error: " .. tostring(type(m) == "table" and m.message or m))
-  end
-  local _, why = self:guard("a message", self.dispatch, self, m)
-  if why then
-    self:fail(type(m) == "table" and m.id or nil, M.INTERNAL_ERROR, why)
-  end
+  self.rpc:handle(line, "a message", function(m) self:dispatch(m) end)
 end
 
 -- Polls each turn once; an answered one is let go.
@@ -327,7 +275,7 @@ function Server:serve(reader)
     if line then
       self:handle_line(line)
     elseif why == "too_long" then
-      self:fail(nil, M.PARSE_ERROR, ("a message longer than %d bytes was skipped"):format(M.MAX_LINE_BYTES))
+      self:fail(nil, jsonrpc.PARSE_ERROR, ("a message longer than %d bytes was skipped"):format(M.MAX_LINE_BYTES))
     elseif why == "eof" then
       self:wind_down()
       return true

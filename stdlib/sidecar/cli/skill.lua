@@ -9,7 +9,7 @@ local artifact = require("sidecar.core.artifact")
 local out = require("sidecar.cli.output")
 local paths = require("sidecar.host.paths")
 local preset = require("sidecar.preset.define")
-local skill = require("sidecar.agent.skill")
+local skill = require("sidecar.cli.skill_text")
 
 local M = {}
 

@@ -4,13 +4,15 @@
 --- preset or a flag that is gone.
 ---
 ---   local md = skill.text({ presets = preset.list("."), commands = require("sidecar.cli.declared") })
+local tool_schemas = require("sidecar.mcp.tool_schemas")
+
 local M = {}
 
 ---The MCP tools of `sidecar mcp` (their names are the contract: issue 17), from the server's own
 ---declarations (sidecar.mcp.tool_schemas): {name, description}.
 local function mcp_tools()
   local list = {}
-  for i, t in ipairs(require("sidecar.mcp.tool_schemas").TOOLS) do
+  for i, t in ipairs(tool_schemas.TOOLS) do
     list[i] = { t.name, t.description }
   end
   return list

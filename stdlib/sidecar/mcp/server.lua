@@ -12,9 +12,8 @@
 --- progressToken. Nothing a client sends can end the server but the end of its input: a message
 --- that is not JSON, not an object, too long or not UTF-8 gets its JSON-RPC error, a tool that
 --- raises gets a tool error, and the server reads the next line.
-local errors = require("sidecar.core.errors")
 local json = require("sidecar.core.json")
-local secrets = require("sidecar.core.secrets")
+local jsonrpc = require("sidecar.core.jsonrpc")
 local schema = require("sidecar.mcp.schema")
 local clock = require("sidecar.host.time")
 
@@ -23,7 +22,7 @@ local M = {}
 -- The revisions this server speaks, newest first; a client asking for another gets the newest.
 M.PROTOCOL_VERSIONS = { "2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05" }
 M.PARSE_ERROR, M.INVALID_REQUEST, M.METHOD_NOT_FOUND, M.INVALID_PARAMS, M.INTERNAL_ERROR =
-  -32700, -32600, -32601, -32602, -32603
+  jsonrpc.PARSE_ERROR, jsonrpc.INVALID_REQUEST, jsonrpc.METHOD_NOT_FOUND, jsonrpc.INVALID_PARAMS, jsonrpc.INTERNAL_ERROR
 M.MAX_LINE_BYTES = 4 * 1024 * 1024
 local POLL_MS = 200           -- how often a waiter is polled while it waits
 local PROGRESS_EVERY_MS = 1000 -- how often a waiting call with a progressToken is told its progress
@@ -43,29 +42,21 @@ function M.new(out, opts)
   for _, t in ipairs(opts.tools) do
     tools[t.name] = t
   end
-  return setmetatable({ out = out, name = opts.name, version = opts.version, instructions = opts.instructions,
-    list = opts.tools, tools = tools, log = opts.log or function() end, waiting = {} }, Server)
+  local log = opts.log or function() end
+  return setmetatable({ rpc = jsonrpc.peer(out, log), name = opts.name, version = opts.version,
+    instructions = opts.instructions, list = opts.tools, tools = tools, log = log, waiting = {} }, Server)
 end
 
--- Writes one message: redacted, one line, flushed. A value JSON cannot hold (it would be a bug)
--- becomes an internal error for that request, so the line written is always JSON.
 function Server:send(message)
-  local ok, text = pcall(json.encode, secrets.redact_value(message))
-  if not ok then
-    self.log("cannot encode a reply: " .. tostring(text))
-    text = json.encode({ jsonrpc = "2.0", id = message.id == nil and json.null or message.id,
-      error = { code = M.INTERNAL_ERROR, message = "the reply could not be encoded as JSON" } })
-  end
-  self.out:write(text, "\n")
-  self.out:flush()
+  self.rpc:send(message)
 end
 
 function Server:reply(id, result)
-  self:send({ jsonrpc = "2.0", id = id, result = result })
+  self.rpc:reply(id, result)
 end
 
 function Server:fail(id, code, message)
-  self:send({ jsonrpc = "2.0", id = id == nil and json.null or id, error = { code = code, message = message } })
+  self.rpc:fail(id, code, message)
 end
 
 -- The result of a tool call: the data as structuredContent and as JSON text, or a tool error.
@@ -77,18 +68,8 @@ local function tool_result(data, text)
     isError = false }
 end
 
--- Runs fn(...) and hands back its results; an error becomes nil, "internal error: ..." (with the
--- traceback on stderr), except an interrupt (Ctrl-C, SIGTERM), which ends the server as it should.
 function Server:guard(what, fn, ...)
-  local ok, a, b = xpcall(fn, debug.traceback, ...)
-  if ok then
-    return a, b
-  end
-  if errors.is_interrupt(a) then
-    error(a, 0)
-  end
-  self.log(what .. " failed: " .. tostring(a))
-  return nil, ("internal error in %s: %s"):format(what, (tostring(a):match("^[^\n]*")))
+  return self.rpc:guard(what, fn, ...)
 end
 
 function Server:initialize(id, params)
@@ -157,55 +138,26 @@ function Server:cancelled(params)
   end
 end
 
--- One decoded message.
+-- One message (sidecar.core.jsonrpc's): answers to requests this server never sends are let be.
 function Server:dispatch(m)
-  if not json.is_object(m) then
-    return self:fail(nil, M.INVALID_REQUEST, json.is_array(m) and "batches are not supported: send one message a line"
-      or "a message is a JSON object")
-  end
-  local id = m.id
-  local has_id = id ~= nil and id ~= json.null
-  if has_id and type(id) ~= "string" and math.type(id) ~= "integer" then
-    return self:fail(nil, M.INVALID_REQUEST, "id: expected a string or an integer")
-  end
-  if m.method == nil and (m.result ~= nil or m.error ~= nil) then
-    return -- a reply to a request this server never sends
-  end
-  if m.jsonrpc ~= "2.0" or type(m.method) ~= "string" then
-    return self:fail(id, M.INVALID_REQUEST, m.jsonrpc ~= "2.0" and "jsonrpc: expected \"2.0\""
-      or "method: expected a string")
-  end
-  local params = m.params
-  if params ~= nil and not json.is_object(params) then
-    return has_id and self:fail(id, M.INVALID_PARAMS, "params: expected an object") or nil
-  end
-  params = params or json.object({})
-  if not has_id then
+  if m.kind == "notification" then
     if m.method == "notifications/cancelled" then
-      self:cancelled(params)
+      self:cancelled(m.params)
     end
+    return
+  elseif m.kind ~= "request" then
     return
   end
   local handler = HANDLERS[m.method]
   if not handler then
-    return self:fail(id, M.METHOD_NOT_FOUND, ("method not found: %s"):format(m.method))
+    return self:fail(m.id, M.METHOD_NOT_FOUND, ("method not found: %s"):format(m.method))
   end
-  handler(self, id, params)
+  handler(self, m.id, m.params)
 end
 
 ---Handles one line of input (a message, or what should have been one).
 function Server:handle_line(line)
-  if not line:find("%S") then
-    return
-  end
-  local ok, m = json.try_decode(line)
-  if not ok then
-    return self:fail(nil, M.PARSE_ERROR, "parse error: " .. tostring(type(m) == "table" and m.message or m))
-  end
-  local _, why = self:guard("a request", self.dispatch, self, m)
-  if why then
-    self:fail(type(m) == "table" and m.id or nil, M.INTERNAL_ERROR, why)
-  end
+  self.rpc:handle(line, "a request", function(m) self:dispatch(m) end)
 end
 
 -- Polls every waiting call once: an ended one is answered, a waiting one told of its progress.
