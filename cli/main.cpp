@@ -129,14 +129,14 @@ bool collect_specs(const std::vector<std::string>& paths, std::vector<std::strin
   return true;
 }
 
-// `script --json`, `test --json`: require("sidecar.cli.json_run")[fn]{file, list, filter, verbose,
-// version} -> exit status (it prints the envelope).
-int run_json(Engine& engine, const char* fn, const std::string& file, const std::vector<std::string>& list,
-             const std::string& filter, bool verbose) {
+// `script --json`, `test --json`: require(module)[fn]{file, list, filter, verbose, version} -> exit
+// status (it prints the envelope): sidecar.cli.json_run's script, sidecar.dev.test_report's tests.
+int run_json(Engine& engine, const char* module, const char* fn, const std::string& file,
+             const std::vector<std::string>& list, const std::string& filter, bool verbose) {
   lua_State* L = engine.state();
   int status = kExitFailure;
   int lua_status = run_lua(engine, [&](std::string& err) {
-    if (!engine.require("sidecar.cli.json_run", err)) return false;
+    if (!engine.require(module, err)) return false;
     lua_getfield(L, -1, fn);
     lua_remove(L, -2);
     lua_createtable(L, 0, 5);
@@ -179,7 +179,7 @@ int run_tests(Engine& engine, std::vector<std::string> paths, const std::string&
   std::string error;
   if (!collect_specs(paths, specs, error)) return usage_error("test: " + error);
   if (specs.empty()) return report_error("test: no *_spec.lua files found");
-  if (json) return run_json(engine, "tests", "", specs, filter, verbose);
+  if (json) return run_json(engine, "sidecar.dev.test_report", "tests", "", specs, filter, verbose);
 
   lua_State* L = engine.state();
   int counts_failed = 0, counts_total = 0;
@@ -399,7 +399,7 @@ static int sidecar_main(int argc, char** argv) {
           });
           status != kExitOk)
         return status;
-      if (script_json) return run_json(engine, "script", script_file, script_rest, "", false);
+      if (script_json) return run_json(engine, "sidecar.cli.json_run", "script", script_file, script_rest, "", false);
       return run_lua(engine, [&](std::string& err) { return engine.run_file(script_file, script_rest, err); });
     }
     if (repl->parsed()) {

@@ -94,7 +94,8 @@ local function check_usage(u, what, level)
         level + 1)
     end
     if v ~= null and not (math.type(v) == "integer" and v >= 0) then
-      local shown = require("sidecar.dev.inspect").inspect(v) -- loaded only to say what was wrong
+      local ok, shown = pcall(json.encode, v) -- the value as it would be written: 1.5, "12", true
+      shown = ok and shown or ("a " .. type(v))
       fail(("%s.%s: expected a whole number of tokens >= 0, got %s"):format(what, k, shown), level + 1)
     end
   end

@@ -36,9 +36,6 @@ M.beside = { "dev", "sidecar" }
 ---Edges allowed against the order, each {from, to, why}: a module and the module it requires
 ---(`sidecar.<group>.*` for a require whose name is built at run time). The goal is none.
 M.edge_exceptions = {
-  { from = "sidecar.cli.json_run", to = "sidecar.dev.test", why = "`sidecar test` runs the spec runner" },
-  { from = "sidecar.core.telemetry", to = "sidecar.dev.inspect",
-    why = "a value telemetry cannot write is shown in its error by inspect (public as sidecar.dev.inspect)" },
   { from = "sidecar.executor.slurm_preset", to = "sidecar.preset.budget",
     why = "a preset's run on Slurm is budgeted as the preset's own" },
   { from = "sidecar.executor.slurm_preset", to = "sidecar.preset.worker",
