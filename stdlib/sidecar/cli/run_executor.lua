@@ -107,7 +107,11 @@ function M.work(o, open)
   end
   -- A preset's step run as a Slurm job runs as the preset's own workers do (executor/slurm_preset.lua).
   local step = remote and require("sidecar.executor.slurm_submit").is_preset_step(root, o.worker)
-  local work = step and require("sidecar.executor.slurm_preset").work or background.work
+  local work = background.work
+  if step then -- the node runs the step as a local preset worker would (preset.worker's execute)
+    local preset_step, execute = require("sidecar.executor.slurm_preset"), require("sidecar.preset.worker").execute
+    work = function(ws, wcfg, run_id) return preset_step.work(ws, wcfg, run_id, execute) end
+  end
   local lines <close> = require("sidecar.service.run_progress").follow(out.progress) -- validation steps
   local ok, run, message = pcall(work, s, cfg, o.worker, out.progress)
   if remote then

@@ -35,12 +35,7 @@ M.beside = { "dev", "sidecar" }
 
 ---Edges allowed against the order, each {from, to, why}: a module and the module it requires
 ---(`sidecar.<group>.*` for a require whose name is built at run time). The goal is none.
-M.edge_exceptions = {
-  { from = "sidecar.executor.slurm_preset", to = "sidecar.preset.budget",
-    why = "a preset's run on Slurm is budgeted as the preset's own" },
-  { from = "sidecar.executor.slurm_preset", to = "sidecar.preset.worker",
-    why = "a preset's run on Slurm runs the preset worker on the node" },
-}
+M.edge_exceptions = {}
 
 ---Require cycles allowed, each {modules (sorted), why}: one strongly connected component of
 ---the require graph exactly. The goal is none.

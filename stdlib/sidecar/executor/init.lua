@@ -15,7 +15,8 @@
 ---   kill(s, run) -> run | nil, why, code      stops a remote run
 ---   prefetch(runs)                            asks once of all its active runs (before reconcile)
 ---   start_ready(s, cfg, o) -> outcomes        `run start-ready` its own way (job arrays)
----   submit_readers(ctx, pending, where) -> batch   a preset batch's read-only steps its own way
+---   submit_readers(ctx, pending, where) -> batch   a preset batch's read-only steps its own way (where:
+---                                             {repo, gates, budget_of(runner)}, the preset's budget per step)
 ---   fix_run(s, run) -> run | nil              the fix run the config's reactions started when `run` ended
 ---   doctor(root, cfg) -> checks, ok           `sidecar doctor --executor <name>`'s ({name, ok, detail} each)
 --- docs/scale.md says what another engine (Kubernetes Jobs, a cloud batch service) needs to be one.

@@ -65,7 +65,7 @@ end
 local function record_steps(ctx, steps, where)
   local s, jobs = ctx.s, {}
   for k, p in ipairs(steps) do
-    local budget, refused = require("sidecar.preset.budget").job(ctx, p.r.runner)
+    local budget, refused = where.budget_of(p.r.runner)
     if refused then
       errors.raise("budget_exceeded", refused)
     end
@@ -122,7 +122,8 @@ Batch.__index = Batch
 ---waits for nothing, without readers).
 ---@param ctx table  the preset's ctx
 ---@param pending table[]  {i, o, r, st} each
----@param where {repo: string, gates: boolean}  the batch's tree, and whether the workers weigh gates
+---@param where {repo: string, gates: boolean, budget_of: fun(runner: string): table|nil, string|nil}  the batch's
+---tree, whether the workers weigh gates, and each step's budget (the preset's: preset_budget.job)
 function M.submit(ctx, pending, where)
   local steps = {}
   for k = #pending, 1, -1 do
@@ -263,9 +264,10 @@ function Batch:cancel()
 end
 
 ---The node's side (`sidecar run --worker R-…` of a preset step): runs the step recorded in the
----run's folder, on the worker's store `s` (a scratch one) as stdlib/sidecar/preset/worker.lua
----does locally. Returns the run record, or nil and why (the run then recorded failed).
-function M.work(s, cfg, run_id)
+---run's folder, on the worker's store `s` (a scratch one), with `execute` (the caller's: the
+---preset worker's, stdlib/sidecar/preset/worker.lua, as it runs a step locally). Returns the run
+---record, or nil and why (the run then recorded failed).
+function M.work(s, cfg, run_id, execute)
   local run = s:get_run(run_id)
   if not run or run.status ~= "queued" then
     return nil, ("run %s is not a queued preset step (status %s)"):format(run_id, tostring(run and run.status))
@@ -279,7 +281,7 @@ function M.work(s, cfg, run_id)
     why = ("run %s: its job (%s) or its prompt is missing or unreadable"):format(run_id, slurm_submit.PRESET_JOB_FILE)
   else
     job.prompt, job.run_id = prompt, run_id
-    record, why = require("sidecar.preset.worker").execute(s, cfg, job)
+    record, why = execute(s, cfg, job)
   end
   if not record then
     run = s:get_run(run_id) or run

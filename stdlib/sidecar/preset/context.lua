@@ -443,7 +443,8 @@ function Ctx:agents(list, o)
   local shared = self.wt ~= nil and #writers_in(self, list) > 0
   local running, writer, readers = {}, nil, {}
   local submit = remote_readers(self)
-  local remote = submit and submit(self, pending, { repo = repo, gates = not shared }) or LOCAL_BATCH
+  local remote = submit and submit(self, pending, { repo = repo, gates = not shared,
+    budget_of = function(runner) return preset_budget.job(self, runner) end }) or LOCAL_BATCH
   local function start(p)
     local budget, refused = preset_budget.job(self, p.r.runner)
     if refused then
