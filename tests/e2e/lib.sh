@@ -12,8 +12,9 @@ work=$(mktemp -d)
 # A failed script keeps its folder (the runs' records say what went wrong), and says where.
 trap 'if [ "$failed" -eq 0 ]; then rm -rf "$work"; else echo "kept for a look: $work" >&2; fi' EXIT
 # The tests' repositories are their own: their .agent/config.lua and presets run without
-# `sidecar trust` (tests/e2e/trust_test.sh unsets this), and no test touches the user's state.
-export SIDECAR_TRUST=all XDG_STATE_HOME="$work/state"
+# `sidecar trust` (tests/e2e/trust_test.sh unsets this), and no test touches the user's state, nor
+# the machine's agent slots (its runtime folder: stdlib/sidecar/run/agent_slots.lua).
+export SIDECAR_TRUST=all XDG_STATE_HOME="$work/state" XDG_RUNTIME_DIR="$work/runtime"
 unset SIDECAR_RUN_ID # run from inside a Sidecar run (an agent running the suite), trust still works
 
 # matches REGEX FILE: Perl regex over the whole file ("." crosses lines); "^$" means empty.

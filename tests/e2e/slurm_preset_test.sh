@@ -95,6 +95,7 @@ ignored=completed_at,started_at,created_at,updated_at,duration_ms,owner_pid,owne
 ignored+=,worker_pid,worker_start,process_mark,revision,executor,slurm,repo,command,run_id,prompt_path
 ignored+=,peak_rss,peak_tasks # sampled while the agent runs: measurements, not outcomes
 ignored+=,withheld_env # the names of what the machine hands in: a Slurm job's environment differs
+ignored+=,agent_slot # which of the machine's agent slots it took, and how long it waited: where it ran
 # run_of DIR LENS: the newest run of that lens in DIR's store.
 run_of() { grep -l "\"lens\": \"$2\"" "$work/$1"/.agent/runs/R-*/run.json | tail -1; }
 for lens in correctness risks security; do

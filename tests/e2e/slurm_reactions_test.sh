@@ -36,6 +36,7 @@ ignored+=,worker_pid,worker_start,process_mark,revision,background,executor,laun
 # are compared instead, and each chain's fix run is checked to start from its parent's result.
 ignored+=,made_ms,result_commit,start_commit,head_before,head_after,agent_head
 ignored+=,withheld_env # the names of what the machine hands in: a Slurm job's environment differs
+ignored+=,agent_slot # which of the machine's agent slots it took, and how long it waited: where it ran
 cp "$here/compare_records.lua" compare.lua # the differences between two records, FIELDs aside
 # same_chain NAME DIR: DIR's runs R-0001 and R-0002 and task T-0001 are the local ones'.
 same_chain() {

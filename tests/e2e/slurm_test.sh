@@ -61,6 +61,7 @@ ignored=completed_at,started_at,created_at,updated_at,duration_ms,owner_pid,owne
 ignored+=,worker_pid,worker_start,process_mark,revision,background,executor,launch,slurm,repo,command
 ignored+=,peak_rss,peak_tasks # sampled while the agent runs: measurements, not outcomes
 ignored+=,withheld_env # the names of what the machine hands in: a Slurm job's environment differs
+ignored+=,agent_slot # which of the machine's agent slots it took, and how long it waited: where it ran
 cp "$here/compare_records.lua" compare.lua # the differences between two records, FIELDs aside
 eq "run record: same fields" "" "$("$S" script compare.lua $A/runs/R-0001/run.json $B/runs/R-0001/run.json "$ignored")"
 eq "model.json: same fields" "" "$("$S" script compare.lua $A/runs/R-0001/model.json $B/runs/R-0001/model.json "$ignored")"

@@ -325,9 +325,4 @@ function Turn:cancel()
   end
 end
 
----Whether the turn is waiting for nothing but its work (so the server may block on its input).
-function Turn:active()
-  return not self.done
-end
-
 return M

@@ -43,6 +43,7 @@ local agent_budget = require("sidecar.agent.budget")
 local agent_events = require("sidecar.agent.events")
 local agent_result = require("sidecar.agent.result")
 local agent_session = require("sidecar.agent.session")
+local agent_slots = require("sidecar.run.agent_slots")
 local agent_watch = require("sidecar.agent.watch")
 local clock = require("sidecar.host.time")
 local default_repo = require("sidecar.core.default_repo")
@@ -110,8 +111,14 @@ local function find_runner(o, repo)
   return spec, entry, code
 end
 
+-- The config's max_agents (nil when it sets none, or has none).
+local function configured_max_agents(o, repo)
+  local cfg = require("sidecar.core.config").load(o.root or (o.store and o.store.root) or (repo .. "/.agent"))
+  return cfg and cfg.max_agents
+end
+
 -- The runner, its sandbox, whether the run is ephemeral, the repository and the OS sandbox's
--- settings ({spec, sandbox, ephemeral, repo, isolation}), with the defaults filled in o (execute's copy of the
+-- settings ({spec, sandbox, ephemeral, repo, isolation, max_agents}), with the defaults filled in o (execute's copy of the
 -- options: M.DEFAULTS, the runner's config settings); nil, message, code when the run
 -- cannot be made (nothing is recorded then).
 local function resolve(o)
@@ -142,7 +149,13 @@ local function resolve(o)
   if not isolation then
     return nil, why, code
   end
-  return { spec = spec, sandbox = sandbox, ephemeral = ephemeral, repo = repo, isolation = isolation }
+  local max_agents
+  max_agents, why = agent_slots.cap(o.max_agents or configured_max_agents(o, repo))
+  if not max_agents then
+    return nil, why, "bad_option"
+  end
+  return { spec = spec, sandbox = sandbox, ephemeral = ephemeral, repo = repo, isolation = isolation,
+    max_agents = max_agents }
 end
 
 -- The record a run starts with, owned by this process (a run whose owner dies is noticed,
@@ -328,6 +341,22 @@ local function result_files(o, record, run, run_dir, tsum, final)
   return files
 end
 
+-- A slot among the machine's agents (stdlib/sidecar/run/agent_slots.lua), waited for in turn with
+-- an event saying so; record.agent_slot says which, of how many, after how long. Without a state
+-- folder (no HOME) there is no cap to keep: the run goes on, and its events say why.
+local function take_slot(o, run, record, t)
+  local slot, why = agent_slots.acquire({ cap = run.max_agents, run_id = record.run_id, runner = run.spec.name,
+    on_wait = function(running, cap)
+      t:event("agent_slot.waiting", { running = running, cap = cap })
+    end })
+  if not slot then
+    t:event("agent_slot.none", { why = why })
+    return nil
+  end
+  record.agent_slot = { number = slot.number, cap = run.max_agents, waited_ms = slot.waited_ms }
+  return slot
+end
+
 -- Starts the agent (agent_watch.spawn). A command that reads the prompt from its file needs the
 -- file first; otherwise the copy and prompt.md are written while the agent starts. The owner
 -- records its process group (agent_process.json, for whoever must end it) and the caller learns it
@@ -430,6 +459,7 @@ local function run_agent(s, o, run)
   refs:block_push(env) -- no push leaves a run: git's config in the agent's environment refuses it
   require("sidecar.agent.hooks").run_env(env, { run_id = id, run_dir = run_dir, repo = run.repo, task = o.task })
   owner:prepare(env) -- the run's mark, inherited by every process of the agent
+  local slot <close> = take_slot(o, run, record, t) -- one of the machine's agents: waited for in turn
   -- the cgroup holds what it can of the sandbox's limits
   local sb, sandbox_why = run_sandbox.open(run.isolation, { run = run, record = record, run_dir = run_dir,
     argv = argv, env = env, cgroup = owner.cgroup, t = t, kill_grace_ms = o.kill_grace_ms })
@@ -506,6 +536,7 @@ end
 ---@field exit_deadline_ms? integer  the CLI must exit that soon after its final result event (default 10 s)
 ---@field kill_grace_ms? integer  from SIGTERM to SIGKILL when the agent is ended (default 2 s)
 ---@field max_log_bytes? integer|string|false  each raw log's bound (stdlib/sidecar/core/log_caps.lua): a size, or false for none (default 64 MiB)
+---@field max_agents? integer  agents at once on this machine, over every Sidecar process (stdlib/sidecar/run/agent_slots.lua; default: the config's max_agents, else the machine's; SIDECAR_MAX_AGENTS over both)
 ---@field stuck_after_ms? integer  an agent silent that long is flagged on its record, not stopped (stdlib/sidecar/run/stuck.lua)
 ---@field on_attention? fun(record: table)  called when the run is flagged (stuck, or waiting for input on its terminal)
 ---@field pty? boolean|{cols: integer, rows: integer}  the agent on a pseudo-terminal (stdlib/sidecar/agent/terminal.lua)

@@ -18,7 +18,7 @@ M.NAMES = {
   "sandbox", "allow_full_auto", "os_sandbox", "network", "isolation", "runner_entry",
   "program", "args", "command", "env",
   "ephemeral", "session_id", "resume",
-  "timeout_ms", "idle_timeout_ms", "exit_deadline_ms", "kill_grace_ms", "max_log_bytes",
+  "timeout_ms", "idle_timeout_ms", "exit_deadline_ms", "kill_grace_ms", "max_log_bytes", "max_agents",
   "stuck_after_ms", "on_attention", "pty", "prompt_patterns", "answers", "on_stuck",
   "on_event", "on_spawn", "before", "gates", "task", "owner", "budget", "budget_tokens", "budget_usd",
   "budget_allow_unknown",

@@ -4,8 +4,9 @@
 --- found, its version, whether it accepts the flags Sidecar relies on, and what exactly to fix.
 ---
 ---   local report = doctor.check({ root = ".agent" })
----   -- {ok, usable, config, sandbox = {mode, network, ok, advice?},
+---   -- {ok, usable, config, sandbox = {mode, network, ok, advice?}, agent_slots = {cap, source, holders},
 ---   --  runners = {{name, origin, argv, ok, installed, version, missing_flags, advice}}}
+local agent_slots = require("sidecar.run.agent_slots")
 local cli_output = require("sidecar.cli.output")
 local doctor_sandbox = require("sidecar.cli.doctor_sandbox")
 local executor = require("sidecar.executor")
@@ -201,11 +202,24 @@ function M.check(opts)
     report.usable = report.usable + (e.ok and 1 or 0)
   end
   report.sandbox = sandbox_report
+  report.agent_slots = M.agent_slots(cfg)
   report.errors = M.problems(report, config_error)
   report.notes = json.array(cfg and cfg.untrusted and { require("sidecar.core.config").untrusted_hint(cfg,
     "config.lua's runners were not checked") } or {})
   report.ok = report.usable > 0 and #report.errors == 0
   return report
+end
+
+---The machine-wide cap on agents at once (stdlib/sidecar/run/agent_slots.lua): {cap, source
+---("SIDECAR_MAX_AGENTS", "max_agents" or "default"), holders = {{number, pid, run_id, runner, since}}}, or
+---{error} when SIDECAR_MAX_AGENTS is not a number the cap takes.
+---@param cfg table|nil
+function M.agent_slots(cfg)
+  local cap, why, source = agent_slots.cap(cfg and cfg.max_agents)
+  if not cap then
+    return { error = why }
+  end
+  return { cap = cap, source = source, holders = json.array(agent_slots.holders(cap)) }
 end
 
 ---The OS sandbox agents would run in (the config's `isolation`, SIDECAR_OS_SANDBOX): {mode (the
@@ -254,6 +268,9 @@ function M.problems(report, config_error)
   end
   if report.sandbox and not report.sandbox.ok then
     errors[#errors + 1] = "os sandbox: " .. tostring(report.sandbox.advice)
+  end
+  if report.agent_slots and report.agent_slots.error then
+    errors[#errors + 1] = "agents at once: " .. report.agent_slots.error
   end
   if report.usable == 0 then
     errors[#errors + 1] = "no agent CLI is usable: install codex or claude (see each runner's advice), or run a plain "
@@ -330,6 +347,17 @@ function M.cli(o)
   local sb = report.sandbox
   print(("OS sandbox: %s%s: %s"):format(sb.mode, sb.mode == "off" and "" or (", network " .. sb.network),
     sb.ok and (sb.advice or "ok") or "CANNOT START (below)"))
+  local slots = report.agent_slots
+  if slots.error then
+    print("Agents at once: " .. slots.error .. " (below)")
+  else
+    local held = {}
+    for _, h in ipairs(slots.holders) do
+      held[#held + 1] = ("%s (%s, pid %s)"):format(tostring(h.run_id), tostring(h.runner), tostring(h.pid))
+    end
+    print(("Agents at once: %d running of %d (%s)%s"):format(#slots.holders, slots.cap, slots.source,
+      #held > 0 and (": " .. table.concat(held, ", ")) or ""))
+  end
   print("A run starts each as (the prompt on stdin, or in <run>/prompt.md):")
   print(table.concat(started, "\n"))
   for _, line in ipairs(report.errors) do

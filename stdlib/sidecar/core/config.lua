@@ -28,6 +28,9 @@ local SCHEMA = {
   idle_timeout = { "duration", "5m" },
   stuck_after = { "duration", "5m" }, -- silence that flags a run stuck (stdlib/sidecar/run/stuck.lua)
   max_log_bytes = { "size", "64MiB" },
+  -- Agents at once on this machine, over every Sidecar process (stdlib/sidecar/run/agent_slots.lua);
+  -- nil: derived from the machine.
+  max_agents = { "positive", nil },
   -- Runs on a terminal (run --pty): stdlib/sidecar/core/terminal_settings.lua checks these.
   waiting_patterns = { "patterns", nil }, on_stuck = { "on_stuck", nil }, answers = { "answers", nil },
   runners = { "table", {} },
@@ -86,6 +89,9 @@ return {
   -- on_stuck = "poke",
   max_log_bytes = "64MiB",         -- each raw log of a run (agent.jsonl or stdout.log, stderr.log):
                                    -- past it its first and last halves are kept (false or 0: no bound)
+  -- max_agents = 8,               -- agents at once on this machine, over every Sidecar process and
+                                   -- repository (default: one per 2 GiB of memory, at most 4 per core;
+                                   -- SIDECAR_MAX_AGENTS overrides it); a run over it waits its turn
 
   -- Per-runner settings. `program` replaces the CLI's name (a wrapper, or a path); `args` are
   -- added to its command line; `env` to its environment. A new name with `command` defines a
@@ -235,6 +241,11 @@ local function check_value(path, want, v)
     local bytes, why = require("sidecar.core.log_caps").resolve(v)
     if not bytes then
       return nil, path .. ": " .. why .. " (or false: no bound)"
+    end
+    return true
+  elseif want == "positive" then -- a whole number from 1
+    if not (math.type(v) == "integer" and v >= 1) then
+      return nil, ("%s: expected a whole number from 1, got %s"):format(path, tostring(v))
     end
     return true
   elseif want == "count" then -- a positive whole number, or false (or 0): no bound

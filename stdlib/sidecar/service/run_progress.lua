@@ -15,6 +15,10 @@ local M = {}
 
 -- Each kind's line, from the event's run id and fields.
 local LINES = {
+  ["agent_slot.waiting"] = function(id, f)
+    return ("run %s: waiting for an agent slot: %s of %s running (max_agents)"):format(id, tostring(f.running),
+      tostring(f.cap))
+  end,
   ["sandbox.chosen"] = function(id, f)
     return ("run %s: OS sandbox %s: %s"):format(id, tostring(f.kind), tostring(f.why))
   end,

@@ -1,0 +1,247 @@
+--- A machine-wide cap on running agents: every Sidecar process of the user on this machine counts
+--- against one number of slots, so that presets, queues and pipelines started side by side never
+--- run more agents at once than the machine holds. A slot is a lock file,
+--- `$XDG_RUNTIME_DIR/sidecar/agent-slots/slot-N.lock` (M.dir), held (flock) while an agent runs.
+--- The kernel drops a lock with its holder's last descriptor, so a process that dies, even by
+--- `kill -9`, frees its slots; the descriptors are close-on-exec, so an agent never holds one.
+---
+--- A run that finds every slot taken waits its turn: it holds a ticket
+--- (`wait-<time>-<pid>.lock`, locked while it waits) and takes a slot only when no older ticket is
+--- still held. A ticket whose holder died is no longer locked: the next waiter removes it.
+---
+---   local slot <close> = agent_slots.acquire({ cap = 8, run_id = "R-0001", runner = "codex",
+---     on_wait = function(running, cap) ... end })   -- nil, why when the folder cannot be made
+---   -- slot.waited_ms, slot.number; closed (or slot:release()) when the agent has ended
+local clock = require("sidecar.host.time")
+local json = require("sidecar.core.json")
+local lock = require("sidecar.host.lock")
+local paths = require("sidecar.host.paths")
+local writer_lock = require("sidecar.core.writer_lock")
+
+local M = {}
+
+M.POLL_MS = 50 -- how often a waiting run looks for a free slot
+M.GIB_PER_AGENT = 2 -- the default: one agent per 2 GiB of memory (a Claude session takes 0.15-2 GB) ...
+M.AGENTS_PER_CORE = 4 -- ... and at most four per core, never fewer than two in all
+M.MAX = 1024
+
+local function now_ms()
+  return clock.monotonic_ns() // 1000000
+end
+
+---The slots' folder: `$XDG_RUNTIME_DIR/sidecar/agent-slots` (the user's runtime folder, where
+---locks belong: private, and gone at logout), else `$XDG_STATE_HOME/sidecar/agent-slots` (or
+---~/.local/state/sidecar/...); nil, why when there is neither.
+function M.dir()
+  local runtime = os.getenv("XDG_RUNTIME_DIR")
+  if runtime and runtime:sub(1, 1) == "/" then
+    return runtime .. "/sidecar/agent-slots"
+  end
+  local state, why = paths.state_dir()
+  return state and (state .. "/agent-slots") or nil, why
+end
+
+local function cores()
+  local f = io.open("/proc/cpuinfo", "rb")
+  local n = 0
+  if f then
+    for line in f:lines() do
+      if line:match("^processor%s*:") then
+        n = n + 1
+      end
+    end
+    f:close()
+  end
+  return math.max(n, 1)
+end
+
+local function memory_gib()
+  local f = io.open("/proc/meminfo", "rb")
+  local kib = f and (f:read("a") or ""):match("MemTotal:%s*(%d+)")
+  if f then
+    f:close()
+  end
+  return kib and tonumber(kib) / (1024 * 1024) or nil
+end
+
+---The default cap, from the machine: one agent per GIB_PER_AGENT of memory, at most
+---AGENTS_PER_CORE per core, at least 2.
+---@return integer
+function M.default_cap()
+  local by_cores = cores() * M.AGENTS_PER_CORE
+  local gib = memory_gib()
+  local by_memory = gib and math.floor(gib / M.GIB_PER_AGENT) or by_cores
+  return math.max(2, math.min(by_memory, by_cores))
+end
+
+---The cap that applies: SIDECAR_MAX_AGENTS when set, else the config's `max_agents`, else the
+---machine's default. Nil, why when the variable is not a whole number from 1 to MAX.
+---@param configured? integer  the config's max_agents
+---@return integer|nil cap, string? why, string? source ("SIDECAR_MAX_AGENTS", "max_agents", "default")
+function M.cap(configured)
+  local env = os.getenv("SIDECAR_MAX_AGENTS")
+  if env and env ~= "" then
+    local n = math.tointeger(tonumber(env))
+    if not (n and n >= 1 and n <= M.MAX) then
+      return nil, ("SIDECAR_MAX_AGENTS is '%s': give a whole number from 1 to %d"):format(env, M.MAX)
+    end
+    return n, nil, "SIDECAR_MAX_AGENTS"
+  end
+  if configured then
+    return configured, nil, "max_agents"
+  end
+  return M.default_cap(), nil, "default"
+end
+
+local function slot_file(dir, n)
+  return ("%s/slot-%d.lock"):format(dir, n)
+end
+
+local Slot = {}
+Slot.__index = Slot
+
+---Frees the slot (idempotent); also the slot's `<close>`.
+function Slot:release()
+  if self.lock then
+    os.remove(self.info)
+    self.lock:release()
+    self.lock = nil
+  end
+end
+
+Slot.__close = Slot.release
+
+-- A free slot among the first `cap`, taken (its holder written beside it), or nil.
+local function take(dir, cap, o)
+  for n = 1, cap do
+    local held = lock.try(slot_file(dir, n))
+    if held then
+      local info = ("%s/slot-%d.json"):format(dir, n)
+      local f = io.open(info, "wb")
+      if f then
+        f:write(json.encode({ pid = writer_lock.self().pid, run_id = o.run_id, runner = o.runner,
+          since = os.date("!%Y-%m-%dT%H:%M:%SZ") }), "\n")
+        f:close()
+      end
+      return setmetatable({ lock = held, number = n, info = info }, Slot)
+    end
+  end
+end
+
+-- The slots among the first `cap` that are held now.
+local function running(dir, cap)
+  local n = 0
+  for i = 1, cap do
+    local probe = lock.try(slot_file(dir, i))
+    if probe then
+      probe:release()
+    else
+      n = n + 1
+    end
+  end
+  return n
+end
+
+-- Whether a ticket older than `mine` is still held; the ones whose holder died are removed.
+local function older_waiting(dir, mine)
+  for _, name in ipairs(paths.entries(dir) or {}) do
+    if name:match("^wait%-.*%.lock$") and name < mine then
+      local probe = lock.try(dir .. "/" .. name)
+      if not probe then
+        return true
+      end
+      os.remove(dir .. "/" .. name) -- its holder is gone (or just done): no longer waiting
+      probe:release()
+    end
+  end
+  return false
+end
+
+local Ticket = {}
+Ticket.__index = Ticket
+Ticket.__close = function(t)
+  if t.lock then
+    os.remove(t.path)
+    t.lock:release()
+    t.lock = nil
+  end
+end
+
+local function ticket(dir)
+  -- Named by the wall clock (every process's), so that names sort by age; the pid tells apart two
+  -- of the same millisecond.
+  local name = ("wait-%016d-%010d.lock"):format(clock.wall_ms(), writer_lock.self().pid)
+  local held, why = lock.try(dir .. "/" .. name)
+  if not held then
+    return nil, why
+  end
+  return setmetatable({ lock = held, name = name, path = dir .. "/" .. name }, Ticket)
+end
+
+---Takes a slot, waiting in turn while all `o.cap` are held. o: {cap, run_id?, runner?, dir? (default
+---M.dir()), on_wait(running, cap)? (called once, when the run has to wait)}. Returns the slot
+---({number, waited_ms}; release it, or let `<close>` do it), or nil and why (no state folder). An
+---interrupt while waiting raises, leaving no ticket behind.
+---@param o table
+---@return table|nil slot, string? why
+function M.acquire(o)
+  local dir, why = o.dir or M.dir()
+  if not dir then
+    return nil, why
+  end
+  local made, bad = paths.make_dirs(dir)
+  if not made then
+    return nil, "cannot make the agent slots' folder: " .. tostring(bad)
+  end
+  local t0 = now_ms()
+  if not older_waiting(dir, "wait-~") then -- nobody waiting: a free slot is this run's
+    local slot = take(dir, o.cap, o)
+    if slot then
+      slot.waited_ms = 0
+      return slot
+    end
+  end
+  local mine <close>, failed = ticket(dir)
+  if not mine then
+    return nil, "cannot wait for an agent slot: " .. tostring(failed)
+  end
+  if o.on_wait then
+    o.on_wait(running(dir, o.cap), o.cap)
+  end
+  while true do
+    if not older_waiting(dir, mine.name) then
+      local slot = take(dir, o.cap, o)
+      if slot then
+        slot.waited_ms = now_ms() - t0
+        return slot
+      end
+    end
+    clock.sleep_ms(M.POLL_MS)
+  end
+end
+
+---Who holds the first `cap` slots now: {number, pid?, run_id?, runner?, since?} each, held ones only.
+---@param cap integer
+---@param dir? string
+---@return table[]
+function M.holders(cap, dir)
+  dir = dir or M.dir()
+  local out = {}
+  for n = 1, cap do
+    local probe = dir and lock.try(slot_file(dir, n))
+    if probe then
+      probe:release()
+    elseif dir and paths.lstat(slot_file(dir, n)) then
+      local f = io.open(("%s/slot-%d.json"):format(dir, n), "rb")
+      local ok, info = json.try_decode(f and f:read("a") or "")
+      if f then
+        f:close()
+      end
+      info = ok and type(info) == "table" and info or {}
+      out[#out + 1] = { number = n, pid = info.pid, run_id = info.run_id, runner = info.runner, since = info.since }
+    end
+  end
+  return out
+end
+
+return M

@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# End-to-end: the machine-wide cap on running agents (issue 51, item 3; stdlib/sidecar/run/agent_slots.lua).
+# Three `sidecar preset run` processes, each fanning out 10 fake agents side by side, under
+# max_agents = 8: never more than 8 agents alive at once (from each agent's own start and end
+# times), all 30 done, and the runs that waited say so. Then, under a cap of 2: a `kill -9` of a
+# process holding a slot frees it for the run waiting; and under a cap of 1, Ctrl-C of a waiting
+# run leaves it interrupted and nothing of its place in line behind.
+set -u
+. "$(dirname "$0")/lib.sh" # S (absolute), here, root, $work; the shared helpers
+cd "$work" || exit 1
+git_repo slots
+mkdir -p "$work/agents"
+# The fake agent: its start and end times (ns) in a file of its own, AGENT_SLEEP seconds between.
+cat >"$work/agent.sh" <<'SH'
+#!/bin/sh
+cat >/dev/null
+f=$(mktemp "$AGENT_LOG/a.XXXXXX")
+echo "$(date +%s%N)" >"$f"
+sleep "${AGENT_SLEEP:-1}"
+echo "$(date +%s%N)" >>"$f"
+echo "done"
+SH
+chmod +x "$work/agent.sh"
+add_runners "    command = { command = $(lua_list "$work/agent.sh") },"
+sed -i 's|^  runner = "codex",|  runner = "command",|' .agent/config.lua
+sandbox_allow write "$work/agents"
+sandbox_allow env AGENT_LOG AGENT_SLEEP
+export AGENT_LOG=$work/agents
+slots=$work/runtime/sidecar/agent-slots
+mkdir -p .agent/presets
+cat >.agent/presets/fan.lua <<'LUA'
+local preset = require("sidecar.preset.define")
+return preset.define({
+  name = "fan",
+  summary = "agents side by side",
+  params = { n = { type = "integer", default = 10, doc = "how many" } },
+  run = function(ctx, p)
+    local jobs = {}
+    for i = 1, p.n do
+      jobs[i] = { kind = "scan", prompt = "Agent " .. i .. ": say done." }
+    end
+    local done = 0
+    for _, r in ipairs(ctx:agents(jobs)) do
+      done = done + ((r.status == "review" or r.status == "completed") and 1 or 0)
+    end
+    return { ok = done == p.n, text = ("%d of %d agents done\n"):format(done, p.n) }
+  end,
+})
+LUA
+# most_at_once: the largest number of agents alive together, from their start and end times.
+most_at_once() {
+  cat "$work"/agents/a.* | awk 'NR % 2 == 1 { print $1, 1 } NR % 2 == 0 { print $1, -1 }' | sort -n -k1,1 -k2,2 |
+    awk '{ n += $2; if (n > m) m = n } END { print m + 0 }'
+}
+
+sed -i 's|^  runner = "command",|  runner = "command",\n  max_agents = 8,|' .agent/config.lua
+pids=()
+for i in 1 2 3; do
+  AGENT_SLEEP=2 "$S" preset run fan --runner command -j 10 >"$work/fan$i.out" 2>"$work/fan$i.err" &
+  pids+=($!)
+done
+status=0
+for p in "${pids[@]}"; do wait "$p" || status=1; done
+eq "three presets of 10 agents each under max_agents = 8: all three done" "0 3" \
+  "$status $(grep -l '^10 of 10 agents done' "$work"/fan?.out | wc -l)"
+eq "30 agents ran" 30 "$(ls "$work"/agents/a.* | wc -l)"
+most=$(most_at_once)
+eq "never more than 8 agents alive at once" yes "$([ "$most" -le 8 ] && echo yes || echo "no: $most")"
+echo "  at most $most agents alive at once"
+waited=$(grep -l '"kind":"agent_slot.waiting"' .agent/runs/R-*/events.jsonl | wc -l)
+eq "the runs that waited said so, and recorded how long" yes \
+  "$([ "$waited" -ge 2 ] && [ "$("$S" -e "
+    local n = 0
+    for _, d in ipairs(require('sidecar.host.paths').entries('.agent/runs')) do
+      local f = io.open('.agent/runs/' .. d .. '/run.json'); local r = require('sidecar.core.json').decode(f:read('a')); f:close()
+      if type(r.agent_slot) == 'table' and r.agent_slot.cap == 8 and r.agent_slot.waited_ms > 0 then n = n + 1 end
+    end
+    print(n)")" -ge 2 ] && echo yes || echo "no: $waited waited")"
+grep -h "waiting for an agent slot" "$work"/fan?.err | head -1 | sed 's/^/  /'
+eq "no slot is held once all have ended" 0 "$(ls "$slots"/slot-*.json 2>/dev/null | wc -l)"
+
+# A kill -9 of a process holding a slot frees it for the run waiting.
+sed -i 's|^  max_agents = 8,|  max_agents = 2,|' .agent/config.lua
+for t in 1 2 3 4; do "$S" task create --title "Slot $t" --goal "Say done" --status ready >/dev/null; done
+rm -f "$work"/agents/a.*
+AGENT_SLEEP=120 "$S" run T-0001 >/dev/null 2>&1 &
+holder=$!
+AGENT_SLEEP=120 "$S" run T-0002 >/dev/null 2>&1 &
+other=$!
+wait_until "kill -9: two agents hold both slots" 60 sh -c "[ \$(ls '$work'/agents/a.* 2>/dev/null | wc -l) -ge 2 ]"
+AGENT_SLEEP=0 "$S" run T-0003 >"$work/third.out" 2>"$work/third.err" &
+third=$!
+wait_until "kill -9: the third run waits for a slot" 30 grep -q "waiting for an agent slot: 2 of 2 running" "$work/third.err"
+kill -9 "$holder"
+wait "$holder" 2>/dev/null # (its status: killed, as meant)
+wait_until "kill -9: the waiting run gets the freed slot and ends" 60 sh -c "! kill -0 $third 2>/dev/null"
+wait "$third"
+eq "kill -9: the waiting run is done" 0 $?
+third_run=$(grep -o 'R-[0-9]*' "$work/third.out" | head -1)
+eq "kill -9: its agent ran in a slot of 2, after waiting" "2 yes" \
+  "$(field ".agent/runs/$third_run/run.json" .agent_slot.cap) \
+$([ "$(field ".agent/runs/$third_run/run.json" .agent_slot.waited_ms)" -gt 0 ] && echo yes)"
+kill -TERM "$other" 2>/dev/null
+wait "$other" 2>/dev/null
+
+# Ctrl-C of a run waiting for a slot (cap 1): interrupted, no ticket left in line.
+sed -i 's|^  max_agents = 2,|  max_agents = 1,|' .agent/config.lua
+"$S" task create --title "Slot 5" --goal "Say done" --status ready >/dev/null
+rm -f "$work"/agents/a.*
+AGENT_SLEEP=120 "$S" run T-0005 >/dev/null 2>&1 &
+other=$!
+wait_until "Ctrl-C: an agent holds the one slot" 60 sh -c "ls '$work'/agents/a.* >/dev/null 2>&1"
+AGENT_SLEEP=0 "$S" run T-0004 >"$work/fourth.out" 2>"$work/fourth.err" &
+fourth=$!
+wait_until "Ctrl-C: the run waits for a slot" 30 grep -q "waiting for an agent slot: 1 of 1 running" "$work/fourth.err"
+kill -INT "$fourth"
+wait "$fourth"
+eq "Ctrl-C: the waiting run ends, interrupted" "interrupted" \
+  "$(field ".agent/runs/$(grep -o 'R-[0-9]*' "$work/fourth.err" | head -1)/run.json" .status)"
+eq "Ctrl-C: nothing of its place in line is left" 0 "$(ls "$slots"/wait-*.lock 2>/dev/null | wc -l)"
+kill -TERM "$other" 2>/dev/null
+wait "$other" 2>/dev/null
+finish
