@@ -12,9 +12,9 @@
 ---   local slot <close> = agent_slots.acquire({ cap = 8, run_id = "R-0001", runner = "codex",
 ---     on_wait = function(running, cap) ... end })   -- nil, why when the folder cannot be made
 ---   -- slot.waited_ms, slot.number; closed (or slot:release()) when the agent has ended
+local artifact = require("sidecar.core.artifact")
 local clock = require("sidecar.host.time")
 local json = require("sidecar.core.json")
-local lock = require("sidecar.host.lock")
 local paths = require("sidecar.host.paths")
 local writer_lock = require("sidecar.core.writer_lock")
 
@@ -93,8 +93,12 @@ function M.cap(configured)
   return M.default_cap(), nil, "default"
 end
 
-local function slot_file(dir, n)
-  return ("%s/slot-%d.lock"):format(dir, n)
+local function slot_name(n)
+  return ("slot-%d.lock"):format(n)
+end
+
+local function info_name(n)
+  return ("slot-%d.json"):format(n)
 end
 
 local Slot = {}
@@ -103,7 +107,7 @@ Slot.__index = Slot
 ---Frees the slot (idempotent); also the slot's `<close>`.
 function Slot:release()
   if self.lock then
-    os.remove(self.info)
+    os.remove(self.info) -- (a link planted there goes, never what it leads to)
     self.lock:release()
     self.lock = nil
   end
@@ -111,46 +115,47 @@ end
 
 Slot.__close = Slot.release
 
--- A free slot among the first `cap`, taken (its holder written beside it), or nil.
-local function take(dir, cap, o)
+-- A free slot among the first `cap` of folder `d`, taken (its holder written beside it), or nil.
+-- Every file is opened in the folder without following a link (sidecar.core.artifact).
+local function take(d, cap, o)
   for n = 1, cap do
-    local held = lock.try(slot_file(dir, n))
+    local held = d:lock(slot_name(n))
     if held then
-      local info = ("%s/slot-%d.json"):format(dir, n)
-      local f = io.open(info, "wb")
-      if f then
-        f:write(json.encode({ pid = writer_lock.self().pid, run_id = o.run_id, runner = o.runner,
-          since = os.date("!%Y-%m-%dT%H:%M:%SZ") }), "\n")
-        f:close()
-      end
-      return setmetatable({ lock = held, number = n, info = info }, Slot)
+      d:write(info_name(n), json.encode({ pid = writer_lock.self().pid, run_id = o.run_id, runner = o.runner,
+        since = os.date("!%Y-%m-%dT%H:%M:%SZ") }) .. "\n", "atomic")
+      return setmetatable({ lock = held, number = n, info = d:root() .. "/" .. info_name(n) }, Slot)
     end
   end
 end
 
+-- Whether slot `n` of folder `d` is held now.
+local function held(d, n)
+  local probe = d:lock(slot_name(n))
+  if probe then
+    probe:release()
+    return false
+  end
+  return true
+end
+
 -- The slots among the first `cap` that are held now.
-local function running(dir, cap)
+local function running(d, cap)
   local n = 0
   for i = 1, cap do
-    local probe = lock.try(slot_file(dir, i))
-    if probe then
-      probe:release()
-    else
-      n = n + 1
-    end
+    n = n + (held(d, i) and 1 or 0)
   end
   return n
 end
 
 -- Whether a ticket older than `mine` is still held; the ones whose holder died are removed.
-local function older_waiting(dir, mine)
-  for _, name in ipairs(paths.entries(dir) or {}) do
-    if name:match("^wait%-.*%.lock$") and name < mine then
-      local probe = lock.try(dir .. "/" .. name)
+local function older_waiting(d, mine)
+  for _, name in ipairs(d:list("wait-*.lock") or {}) do
+    if name < mine then
+      local probe = d:lock(name)
       if not probe then
         return true
       end
-      os.remove(dir .. "/" .. name) -- its holder is gone (or just done): no longer waiting
+      os.remove(d:root() .. "/" .. name) -- its holder is gone (or just done): no longer waiting
       probe:release()
     end
   end
@@ -167,50 +172,29 @@ Ticket.__close = function(t)
   end
 end
 
-local function ticket(dir)
+local function ticket(d)
   -- Named by the wall clock (every process's), so that names sort by age; the pid tells apart two
   -- of the same millisecond.
   local name = ("wait-%016d-%010d.lock"):format(clock.wall_ms(), writer_lock.self().pid)
-  local held, why = lock.try(dir .. "/" .. name)
-  if not held then
+  local lock, why = d:lock(name)
+  if not lock then
     return nil, why
   end
-  return setmetatable({ lock = held, name = name, path = dir .. "/" .. name }, Ticket)
+  return setmetatable({ lock = lock, name = name, path = d:root() .. "/" .. name }, Ticket)
 end
 
----Takes a slot, waiting in turn while all `o.cap` are held. o: {cap, run_id?, runner?, dir? (default
----M.dir()), on_wait(running, cap)? (called once, when the run has to wait)}. Returns the slot
----({number, waited_ms}; release it, or let `<close>` do it), or nil and why (no state folder). An
----interrupt while waiting raises, leaving no ticket behind.
----@param o table
----@return table|nil slot, string? why
-function M.acquire(o)
-  local dir, why = o.dir or M.dir()
-  if not dir then
-    return nil, why
-  end
-  local made, bad = paths.make_dirs(dir)
-  if not made then
-    return nil, "cannot make the agent slots' folder: " .. tostring(bad)
-  end
-  local t0 = now_ms()
-  if not older_waiting(dir, "wait-~") then -- nobody waiting: a free slot is this run's
-    local slot = take(dir, o.cap, o)
-    if slot then
-      slot.waited_ms = 0
-      return slot
-    end
-  end
-  local mine <close>, failed = ticket(dir)
+-- Waits in turn for a slot of folder `d` (see acquire).
+local function wait_turn(d, o, t0)
+  local mine <close>, failed = ticket(d)
   if not mine then
     return nil, "cannot wait for an agent slot: " .. tostring(failed)
   end
   if o.on_wait then
-    o.on_wait(running(dir, o.cap), o.cap)
+    o.on_wait(running(d, o.cap), o.cap)
   end
   while true do
-    if not older_waiting(dir, mine.name) then
-      local slot = take(dir, o.cap, o)
+    if not older_waiting(d, mine.name) then
+      local slot = take(d, o.cap, o)
       if slot then
         slot.waited_ms = now_ms() - t0
         return slot
@@ -220,26 +204,53 @@ function M.acquire(o)
   end
 end
 
+---Takes a slot, waiting in turn while all `o.cap` are held. o: {cap, run_id?, runner?, dir? (default
+---M.dir()), on_wait(running, cap)? (called once, when the run has to wait)}. Returns the slot
+---({number, waited_ms}; release it, or let `<close>` do it), or nil and why (no folder for the
+---slots). An interrupt while waiting raises, leaving no ticket behind.
+---@param o table
+---@return table|nil slot, string? why
+function M.acquire(o)
+  local dir, why = o.dir or M.dir()
+  if not dir then
+    return nil, why
+  end
+  local opened, bad = paths.make_dirs(dir)
+  if opened then
+    opened, bad = artifact.open(dir)
+  end
+  if not opened then
+    return nil, ("cannot open the agent slots' folder %s: %s"):format(dir, tostring(bad))
+  end
+  local d <close> = opened
+  local t0 = now_ms()
+  if not older_waiting(d, "wait-~") then -- nobody waiting: a free slot is this run's
+    local slot = take(d, o.cap, o)
+    if slot then
+      slot.waited_ms = 0
+      return slot
+    end
+  end
+  return wait_turn(d, o, t0)
+end
+
 ---Who holds the first `cap` slots now: {number, pid?, run_id?, runner?, since?} each, held ones only.
 ---@param cap integer
 ---@param dir? string
 ---@return table[]
 function M.holders(cap, dir)
   dir = dir or M.dir()
+  local d = dir and artifact.open(dir)
   local out = {}
-  for n = 1, cap do
-    local probe = dir and lock.try(slot_file(dir, n))
-    if probe then
-      probe:release()
-    elseif dir and paths.lstat(slot_file(dir, n)) then
-      local f = io.open(("%s/slot-%d.json"):format(dir, n), "rb")
-      local ok, info = json.try_decode(f and f:read("a") or "")
-      if f then
-        f:close()
-      end
-      info = ok and type(info) == "table" and info or {}
+  for n = 1, d and cap or 0 do
+    if held(d, n) then
+      local info = d:read_json(info_name(n))
+      info = type(info) == "table" and info or {}
       out[#out + 1] = { number = n, pid = info.pid, run_id = info.run_id, runner = info.runner, since = info.since }
     end
+  end
+  if d then
+    d:close()
   end
   return out
 end
