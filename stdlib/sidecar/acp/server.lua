@@ -90,11 +90,11 @@ local function root_of(cwd)
   if not real then
     return nil, ("cwd: %s is not a folder here"):format(cwd)
   end
-  local root = store.find_root(real)
-  if not paths.real(root) then
+  local root = paths.real(store.find_root(real))
+  if not root then
     return nil, ("no .agent folder in or above %s: run `sidecar init` there first"):format(cwd)
   end
-  return paths.real(root), real
+  return root, real
 end
 
 function Server:offer_commands(session)

@@ -15,39 +15,34 @@ local preset_run = require("sidecar.service.preset_run")
 local result = require("sidecar.service.result")
 local run_events = require("sidecar.core.run_events")
 local run_start = require("sidecar.service.run_start")
+local runs = require("sidecar.task.runs")
+local store = require("sidecar.core.store")
 local tasks = require("sidecar.service.tasks")
 local text = require("sidecar.core.text")
 
 local M = {}
 
-M.ANSWER_BYTES = 256 * 1024 -- of a run's output.md, what the answer holds at most
+M.ANSWER_BYTES = 256 * 1024 -- what the answer holds at most (a task's output.md, a preset's report)
 
 -- The kinds the server turns into updates (sidecar.acp.turn); the agent's own stay in events.jsonl.
 local FORWARDED = { ["run.started"] = true, ["run.finished"] = true, usage = true, cost = true,
   ["validation.started"] = true, ["validation.finished"] = true, gates = true }
 
-local function read_output(root, run)
-  local path = type(run.output_path) == "string" and run.output_path or ("runs/" .. run.run_id .. "/output.md")
-  local f = io.open(root .. "/" .. path, "rb")
-  if not f then
-    return nil
-  end
-  local body = f:read(M.ANSWER_BYTES + 1) or ""
-  f:close()
-  return text.clip(body, M.ANSWER_BYTES)
-end
-
 -- The answer of a task's runs: each step's output.md (a pipeline's, one after the other), else
 -- what the run said of its end.
 local function task_answer(root, r)
+  local s = store.open(root)
   local parts = {}
   for _, run in ipairs(r.steps or {}) do
-    local said = read_output(root, run)
+    local said = s and runs.run_file(s, run, "output.md")
     if not (said and said:find("%S")) then
       said = ("%s ended %s%s"):format(run.run_id, tostring(run.status),
         type(run.failure_reason) == "string" and (": " .. run.failure_reason) or "")
     end
     parts[#parts + 1] = said
+  end
+  if s then
+    s:close()
   end
   return table.concat(parts, "\n\n")
 end

@@ -111,12 +111,6 @@ local function find_runner(o, repo)
   return spec, entry, code
 end
 
--- The config's max_agents (nil when it sets none, or has none).
-local function configured_max_agents(o, repo)
-  local cfg = require("sidecar.core.config").load(o.root or (o.store and o.store.root) or (repo .. "/.agent"))
-  return cfg and cfg.max_agents
-end
-
 -- The runner, its sandbox, whether the run is ephemeral, the repository and the OS sandbox's
 -- settings ({spec, sandbox, ephemeral, repo, isolation, max_agents}), with the defaults filled in o (execute's copy of the
 -- options: M.DEFAULTS, the runner's config settings); nil, message, code when the run
@@ -144,13 +138,17 @@ local function resolve(o)
       o[k] = v
     end
   end
+  -- The config of the run's store, read once, for what a caller that read it gives: its isolation
+  -- and max_agents.
+  local cfg = (o.isolation == nil or o.max_agents == nil)
+    and require("sidecar.core.config").load(o.root or (o.store and o.store.root) or (repo .. "/.agent")) or nil
   local isolation
-  isolation, why, code = run_sandbox.settings(o, repo) -- the OS sandbox: bwrap found, settings valid
+  isolation, why, code = run_sandbox.settings(o, cfg) -- the OS sandbox: bwrap found, settings valid
   if not isolation then
     return nil, why, code
   end
   local max_agents
-  max_agents, why = agent_slots.cap(o.max_agents or configured_max_agents(o, repo))
+  max_agents, why = agent_slots.cap(o.max_agents or (cfg and cfg.max_agents))
   if not max_agents then
     return nil, why, "bad_option"
   end

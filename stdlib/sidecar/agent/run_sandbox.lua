@@ -2,7 +2,7 @@
 --- settings resolved before anything is recorded, the sandbox opened around the agent's command,
 --- and what it reported read back into the run.
 ---
----   local settings, why, code = run_sandbox.settings(o, repo)   -- in resolve: nil when it cannot be
+---   local settings, why, code = run_sandbox.settings(o, cfg)    -- in resolve: nil when it cannot be
 ---   local sb, why = run_sandbox.open(settings, c)                 -- nil, nil when the sandbox is off
 ---   ... the agent runs (agent_watch.spawn with sandbox = sb) ...
 ---   local report = run_sandbox.finish(sb, r, record, escapees, run_dir)   -- before the record is read
@@ -14,16 +14,15 @@ local sandbox_host = require("sidecar.run.sandbox_host")
 
 local M = {}
 
----The sandbox settings of a run: o.isolation (a caller that read the config), else the config
----of the run's store folder (its `isolation` section and the runner's `network`), then the run's
----options (os_sandbox, network). nil, why, code ("bad_sandbox", "no_sandbox": bwrap not found).
+---The sandbox settings of a run: o.isolation (a caller that read the config), else `cfg` (the
+---config of the run's store folder, read by the caller: its `isolation` section and the runner's
+---`network`), then the run's options (os_sandbox, network). nil, why, code ("bad_sandbox",
+---"no_sandbox": bwrap not found).
 ---@param o sidecar.AgentRunOptions  agent_run.execute's (read, never written)
----@param repo string
-function M.settings(o, repo)
+---@param cfg table|nil  the config, when o.isolation is nil
+function M.settings(o, cfg)
   local iso, entry = o.isolation, o.runner_entry
   if iso == nil then
-    local root = o.root or (o.store and o.store.root) or (repo .. "/.agent")
-    local cfg = require("sidecar.core.config").load(root)
     iso = cfg and cfg.isolation
     entry = cfg and cfg.runners and cfg.runners[o.runner]
   end

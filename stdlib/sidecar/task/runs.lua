@@ -242,7 +242,7 @@ function M.agent_options(cfg, runner, st)
     command = entry.command,
     model = st.model, sandbox = st.sandbox, allow_full_auto = st.allow_full_auto,
     timeout_ms = st.timeout_ms, idle_timeout_ms = st.idle_timeout_ms, max_log_bytes = cfg.max_log_bytes,
-    stuck_after_ms = cfg.stuck_after_ms, pty = st.pty, on_stuck = st.on_stuck, answers = rawget(cfg, "answers"),
+    stuck_after_ms = cfg.stuck_after_ms, max_agents = cfg.max_agents, pty = st.pty, on_stuck = st.on_stuck, answers = rawget(cfg, "answers"),
     isolation = sandbox.isolation_of(cfg), runner_entry = entry, os_sandbox = st.os_sandbox, network = st.network,
     prompt_patterns = st.pty and require("sidecar.agent.prompts").patterns(runner, cfg) or nil }
 end
