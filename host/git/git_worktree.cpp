@@ -3,16 +3,21 @@
 // libgit2 has no `git clean` and its worktree removal keeps git's record: the small parts
 // here do what git does (clean -ffdx, worktree remove --force --force).
 #include <dirent.h>
+#include <fcntl.h>
 #include <ftw.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <chrono>
 #include <climits>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include "git/git_tree.hpp"
 
@@ -43,6 +48,33 @@ std::string base_name(std::string path) {
   auto slash = path.find_last_of('/');
   return slash == std::string::npos ? path : path.substr(slash + 1);
 }
+
+// Adding or removing a worktree while another process does the same to the same repository
+// races: libgit2's check that a branch is not checked out elsewhere reads every worktree's
+// record, and one half written or half removed makes it answer "already checked out". Sidecar's
+// own processes take turns on a lock in the common git folder (flock: dropped when the holder
+// dies, whatever kills it), held for the few milliseconds each change takes. A holder stuck for
+// longer than `kWait` is not waited for: the change goes ahead, as git's own would.
+class WorktreesLock {
+ public:
+  explicit WorktreesLock(const std::string& commondir) {
+    fd_ = open((commondir + "/sidecar-worktrees.lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
+    auto until = std::chrono::steady_clock::now() + kWait;
+    while (fd_ >= 0 && flock(fd_, LOCK_EX | LOCK_NB) != 0 && (errno == EWOULDBLOCK || errno == EINTR) &&
+           std::chrono::steady_clock::now() < until) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+  }
+  ~WorktreesLock() {
+    if (fd_ >= 0) close(fd_);
+  }
+  WorktreesLock(const WorktreesLock&) = delete;
+  WorktreesLock& operator=(const WorktreesLock&) = delete;
+
+ private:
+  static constexpr std::chrono::seconds kWait{10};
+  int fd_ = -1;
+};
 
 // The name of the worktree's admin folder: the folder's own name, with a number after it when
 // that is taken (as `git worktree add` chooses it).
@@ -134,6 +166,7 @@ bool remove_all(const std::string& path) {
 
 std::optional<std::string> worktree_add(const Repo& main, const WorktreeSpec& spec, std::string& why) {
   const Api& g = main.api();
+  WorktreesLock turn(main.commondir());
   std::string ref_name = "refs/heads/" + spec.branch;
   git_reference* raw_ref = nullptr;
   if (spec.existing) {
@@ -286,6 +319,7 @@ bool write_files(const std::string& dir, const std::string& index_path, const st
 }
 
 bool worktree_remove(const Repo& main, const std::string& path, std::string& why) {
+  WorktreesLock turn(main.commondir());
   std::string admin = admin_dir(path), records = real_path(main.commondir() + "/worktrees");
   if (admin.empty()) {
     // No .git file: a folder half made or half removed. git's record of it, if any, goes.

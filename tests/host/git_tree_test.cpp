@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "git/git_tree.hpp"
@@ -221,6 +222,38 @@ TEST_CASE("git_tree: a worktree holds exactly its tree, is cleaned like clean -f
   CHECK(git_out(dir, "worktree prune --dry-run -v") == "");
   CHECK_FALSE(hg::worktree_remove(*repo, dir, why));  // the main work tree is never removed
   CHECK(git_out(dir, "rev-parse --is-inside-work-tree") == "true\n");
+}
+
+// Sidecar processes add and remove worktrees of one repository side by side (eight writing
+// runs at once). libgit2's check that a new branch is not checked out elsewhere reads every
+// worktree's record, and one half made or half removed by another process made it refuse
+// ("reference is already checked out"). Two threads, each with its own repository handle, as
+// two processes would be.
+TEST_CASE("git_tree: worktrees added while another adds and removes its own are never refused") {
+  TempDir t;
+  std::string dir = two_commits(t), base = dir + "/../wtc-" + std::to_string(getpid());
+  auto churn = [&](const std::string& tag, std::vector<std::string>& failures) {
+    std::string opened;
+    auto repo = hg::Repo::open(dir, opened);  // no Catch2 assertion off the main thread
+    if (!repo) {
+      failures.push_back(tag + ": " + opened);
+      return;
+    }
+    for (int i = 0; i < 40; ++i) {
+      std::string why, path = base + "-" + tag + std::to_string(i), branch = "sidecar/" + tag + std::to_string(i);
+      if (!hg::worktree_add(*repo, hg::WorktreeSpec{path, branch, "HEAD", false}, why) ||
+          !hg::worktree_remove(*repo, path, why)) {
+        failures.push_back(tag + std::to_string(i) + ": " + why);
+      }
+    }
+  };
+  std::vector<std::string> a, b;
+  std::thread other([&] { churn("a", a); });
+  churn("b", b);
+  other.join();
+  a.insert(a.end(), b.begin(), b.end());
+  CHECK(a == std::vector<std::string>{});
+  CHECK(git_out(dir, "worktree list --porcelain").find("wtc-") == std::string::npos);
 }
 
 TEST_CASE("git_tree: write_files writes a merge only when every file it changes is as the snapshot saw it") {
