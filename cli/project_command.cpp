@@ -1,4 +1,4 @@
-// `sidecar init`, `sidecar capabilities`, `sidecar completion` and `sidecar doctor`: a project's .agent folder, what this
+// `sidecar init`, `sidecar capabilities`, `sidecar completion`, `sidecar doctor` and `sidecar notify`: a project's .agent folder, what this
 // Sidecar can do and whether the agent CLIs it runs are fit, handed to stdlib/sidecar/cli/project.lua
 // and stdlib/sidecar/cli/doctor.lua.
 #include "lua_command.hpp"
@@ -30,7 +30,18 @@ std::vector<LuaCommand> doctor_commands() {
            {kRootFlag, kJsonFlag,
             {"--executor", "executor", kText, "NAME",
              "slurm: check the Slurm client commands, and from a node (a probe job) the shared folder, sidecar "
-             "and the agent CLIs"}}}};
+             "and the agent CLIs"}}},
+          {"notify",
+           "Send a test notification to each channel of notify in .agent/config.lua (webhook, ntfy, desktop, "
+           "command) and say what each answered (docs/notifications.md)",
+           "sidecar.cli.notify", "cli",
+           {{"--test", "test", kBool, "", "Send the test notification now"},
+            {"--event", "event", kText, "EVENT",
+             "The event the test is: review, needs_input, budget, failed, blocked, unknown, stopped or completed",
+             "review"},
+            {"--deliver", "deliver", kText, "FILE", "Send one queued notification (Sidecar starts this)", nullptr,
+             kHidden},
+            kRootFlag, kJsonFlag}}};
 }
 
 }  // namespace sidecar::cli

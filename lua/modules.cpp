@@ -24,6 +24,7 @@ void preload_host_modules(lua_State* L) {
       {"sidecar.host.git_tree", guarded<open_host_git_tree>},
       {"sidecar.host.sandbox", guarded<open_host_sandbox>},
       {"sidecar.host.docs", guarded<open_host_docs>},
+      {"sidecar.host.http", guarded<open_host_http>},
       {nullptr, nullptr},
   };
   luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);

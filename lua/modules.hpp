@@ -22,6 +22,7 @@ int open_host_text(lua_State* L);  // lua/text.cpp
 int open_host_stdio(lua_State* L);  // lua/stdio.cpp
 int open_host_sandbox(lua_State* L);  // lua/sandbox.cpp
 int open_host_docs(lua_State* L);  // lua/docs.cpp
+int open_host_http(lua_State* L);  // lua/http.cpp
 
 // Registry field where host.proc leaves a function that stops its children and raises
 // "interrupted! stopped N child processes"; the engine's interrupt hook calls it when it is there.

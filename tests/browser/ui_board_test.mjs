@@ -1,10 +1,10 @@
 // The board with thousands of tasks, in headless Chromium: each column's heading counts every task of
 // its status (as `task list --json` does), a column shows a bounded number of cards and "show more"
 // brings the next ones, the search finds a task that was not shown (the server searches), the
-// filter, and the review queue lists the oldest waiting runs first with how many wait in all (as
-// `run review --json`).
+// filter, the review queue lists the oldest waiting runs first with how many wait in all (as
+// `run review --json`), and the machine's agent slots show who holds them (as `doctor --json`).
 import { createRequire } from 'node:module';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 const require = createRequire(import.meta.url);
 const { chromium } = require('playwright-core');
 
@@ -57,6 +57,16 @@ try {
   check('the review queue is bounded', queue.length > 0 && queue.length < waiting.length, String(queue.length));
   check('its heading counts every waiting run', (await page.locator('h2:has-text("Review (")').textContent()) === `Review (${waiting.length})`);
   check('it says how many more wait', (await page.locator('#review-more').textContent()).includes(String(waiting.length - queue.length)));
+  // The machine's agent slots: one held by another process (the test's holder), as doctor says.
+  const slots = await page.locator('#agent-slots').textContent();
+  // doctor exits 1 where no agent CLI is on PATH: its report is what counts here.
+  const doctor = JSON.parse(spawnSync(process.env.SIDECAR, ['doctor', '--json'], { cwd: process.env.REPO }).stdout).data.agent_slots;
+  check('the agent slots: taken of the cap, and where the cap comes from', slots.includes(
+    `Agent slots: ${doctor.holders.length} of ${doctor.cap} taken (max_agents)`) && doctor.cap === 5, slots);
+  check('who holds them', await page.locator('#agent-slots .holders a').allTextContents().then((a) => a.join()) === 'R-0001'
+    && slots.includes('claude since'), slots);
+  check('a runner capped on its own', (await page.locator('#agent-slots li[data-runner=claude]').textContent())
+    === 'claude: 1 of 2 (max_agents_per_runner.claude)');
 } catch (e) {
   failed++;
   console.log('FAIL ' + e.message);

@@ -4,7 +4,8 @@
 # max_agents = 8: never more than 8 agents alive at once (from each agent's own start and end
 # times), all 30 done, and the runs that waited say so. Then, under a cap of 2: a `kill -9` of a
 # process holding a slot frees it for the run waiting; and under a cap of 1, Ctrl-C of a waiting
-# run leaves it interrupted and nothing of its place in line behind.
+# run leaves it interrupted and nothing of its place in line behind. A runner capped on its own
+# (max_agents_per_runner) keeps to its cap under a wider machine cap.
 set -u
 . "$(dirname "$0")/lib.sh" # S (absolute), here, root, $work; the shared helpers
 cd "$work" || exit 1
@@ -78,6 +79,33 @@ eq "the runs that waited said so, and recorded how long" yes \
     print(n)")" -ge 2 ] && echo yes || echo "no: $waited waited")"
 grep -h "waiting for an agent slot" "$work"/fan?.err | head -1 | sed 's/^/  /'
 eq "no slot is held once all have ended" 0 "$(ls "$slots"/slot-*.json 2>/dev/null | wc -l)"
+
+# A runner capped on its own: two presets of 4 agents each, under max_agents_per_runner = { command = 2 }
+# (the machine's cap, 8, would let all eight run): never more than 2 alive, and the runs that
+# waited say for which cap.
+rm -f "$work"/agents/a.*
+sed -i 's|^  max_agents = 8,|  max_agents = 8,\n  max_agents_per_runner = { command = 2 },|' .agent/config.lua
+pids=()
+for i in 1 2; do
+  AGENT_SLEEP=1 "$S" preset run fan -p n=4 --runner command -j 4 >"$work/capped$i.out" 2>"$work/capped$i.err" &
+  pids+=($!)
+done
+status=0
+for p in "${pids[@]}"; do wait "$p" || status=1; done
+eq "max_agents_per_runner: both presets done, 8 agents ran" "0 8" "$status $(ls "$work"/agents/a.* | wc -l)"
+most=$(most_at_once)
+eq "max_agents_per_runner: never more than 2 of the runner's agents alive at once" yes \
+  "$([ "$most" -le 2 ] && echo yes || echo "no: $most")"
+eq "the runs that waited said for which cap" yes \
+  "$(grep -qh '"cap":2,"runner":"command","running":2},"kind":"agent_slot.waiting"' .agent/runs/R-*/events.jsonl && echo yes)"
+eq "the runner's slot is recorded with the run" yes "$("$S" -e "
+    for _, d in ipairs(require('sidecar.host.paths').entries('.agent/runs')) do
+      local f = io.open('.agent/runs/' .. d .. '/run.json'); local r = require('sidecar.core.json').decode(f:read('a')); f:close()
+      if type(r.agent_slot) == 'table' and type(r.agent_slot.runner) == 'table' and r.agent_slot.runner.cap == 2
+        and r.agent_slot.runner.name == 'command' and r.agent_slot.runner.waited_ms > 0 then print('yes') return end
+    end")"
+eq "no runner slot is held once all have ended" 0 "$(ls "$slots"/runner-command/slot-*.json 2>/dev/null | wc -l)"
+sed -i '/^  max_agents_per_runner = /d' .agent/config.lua
 
 # A kill -9 of a process holding a slot frees it for the run waiting.
 sed -i 's|^  max_agents = 8,|  max_agents = 2,|' .agent/config.lua

@@ -39,6 +39,32 @@ describe("agent slots", function()
     expect(#agent_slots.holders(2, dir)):equals(0)
   end)
 
+  it("takes a runner's own slot first when it is capped on its own, and frees both", function()
+    local a = assert(agent_slots.acquire_for("claude", { cap = 3, runner_cap = 1, dir = dir, run_id = "R-0001" }))
+    expect(a.number):equals(1)
+    expect(a.runner.number):equals(1)
+    local runner_dir = agent_slots.runner_dir("claude", dir)
+    expect(runner_dir):equals(dir .. "/runner-claude")
+    expect(#agent_slots.holders(1, runner_dir)):equals(1)
+    expect(agent_slots.holders(1, runner_dir)[1].run_id):equals("R-0001")
+    -- Another runner is not held back by claude's cap; it takes a machine slot only.
+    local b = assert(agent_slots.acquire_for("codex", { cap = 3, dir = dir, run_id = "R-0002" }))
+    expect(b.number):equals(2)
+    expect(b.runner):is_nil()
+    a:release()
+    a:release()
+    expect(#agent_slots.holders(1, runner_dir)):equals(0)
+    expect(#agent_slots.holders(3, dir)):equals(1)
+    b:release()
+    expect(agent_slots.runner_dir("a/../b", dir)):equals(dir .. "/runner-a_.._b")
+    -- What a waiting run says, for either cap.
+    local line = require("sidecar.service.run_progress").line
+    expect(line({ run_id = "R-0003", kind = "agent_slot.waiting", fields = { running = 1, cap = 1, runner = "claude" } }))
+      :equals("run R-0003: waiting for an agent slot: 1 of 1 claude agents running (max_agents_per_runner.claude)")
+    expect(line({ run_id = "R-0003", kind = "agent_slot.waiting", fields = { running = 3, cap = 3 } }))
+      :equals("run R-0003: waiting for an agent slot: 3 of 3 running (max_agents)")
+  end)
+
   it("passes over a place in line whose holder is gone", function()
     os.execute("mkdir -p '" .. dir .. "'")
     local stale = dir .. "/wait-0000000000000001-0000000001.lock"

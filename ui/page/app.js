@@ -163,10 +163,25 @@ async function board() {
   const active = env.data.active || [];
   const running = el('ol', { id: 'active' }, ...active.map((r) => el('li', { 'data-run': r.run_id },
     el('a', { href: '#/run/' + r.run_id }, r.run_id), ` ${r.task_id || ''} ${r.runner_type || ''} ${r.status} `, attentionBadge(r, null))));
-  return [el('section', {}, el('h2', {}, `Active runs (${active.length})`), running),
+  return [el('section', {}, el('h2', {}, `Active runs (${active.length})`), agentSlots(env.data.agents), running),
     el('section', {}, el('h2', {}, `Review (${waiting.total})`), queue,
     left > 0 ? el('p', { id: 'review-more' }, `and ${left} more waiting (the oldest are listed first)`) : null),
   el('section', {}, filter, ' ', search), columns];
+}
+
+// The machine's agent slots: the cap on agents at once (every Sidecar process of the user), who
+// holds them, and each runner capped on its own.
+function agentSlots(a) {
+  if (!a) return null;
+  if (a.error) return el('p', { id: 'agent-slots', class: 'error' }, `Agent slots: ${a.error}`);
+  const holder = (h) => el('li', {}, h.run_id ? el('a', { href: '#/run/' + h.run_id }, h.run_id) : `pid ${h.pid}`,
+    ` ${h.runner || ''} since ${h.since || '?'}`);
+  const runners = (a.runners || []).map((r) => el('li', { 'data-runner': r.name },
+    `${r.name}: ${r.holders.length} of ${r.cap} (max_agents_per_runner.${r.name})`));
+  return el('div', { id: 'agent-slots' },
+    el('p', {}, `Agent slots: ${a.holders.length} of ${a.cap} taken (${a.source === 'default' ? 'the machine\'s default' : a.source})`),
+    a.holders.length ? el('ul', { class: 'holders' }, ...a.holders.map(holder)) : null,
+    runners.length ? el('ul', { class: 'runner-caps' }, ...runners) : null);
 }
 
 function card(t) {

@@ -112,7 +112,7 @@ local function find_runner(o, repo)
 end
 
 -- The runner, its sandbox, whether the run is ephemeral, the repository and the OS sandbox's
--- settings ({spec, sandbox, ephemeral, repo, isolation, max_agents}), with the defaults filled in o (execute's copy of the
+-- settings ({spec, sandbox, ephemeral, repo, isolation, max_agents, runner_cap}), with the defaults filled in o (execute's copy of the
 -- options: M.DEFAULTS, the runner's config settings); nil, message, code when the run
 -- cannot be made (nothing is recorded then).
 local function resolve(o)
@@ -139,8 +139,8 @@ local function resolve(o)
     end
   end
   -- The config of the run's store, read once, for what a caller that read it gives: its isolation
-  -- and max_agents.
-  local cfg = (o.isolation == nil or o.max_agents == nil)
+  -- and caps.
+  local cfg = (o.isolation == nil or o.max_agents == nil or o.max_agents_per_runner == nil)
     and require("sidecar.core.config").load(o.root or (o.store and o.store.root) or (repo .. "/.agent")) or nil
   local isolation
   isolation, why, code = run_sandbox.settings(o, cfg) -- the OS sandbox: bwrap found, settings valid
@@ -152,8 +152,9 @@ local function resolve(o)
   if not max_agents then
     return nil, why, "bad_option"
   end
+  local per_runner = o.max_agents_per_runner or (cfg and cfg.max_agents_per_runner) or {}
   return { spec = spec, sandbox = sandbox, ephemeral = ephemeral, repo = repo, isolation = isolation,
-    max_agents = max_agents }
+    max_agents = max_agents, runner_cap = per_runner[spec.name] }
 end
 
 -- The record a run starts with, owned by this process (a run whose owner dies is noticed,
@@ -343,15 +344,17 @@ end
 -- an event saying so; record.agent_slot says which, of how many, after how long. Without a state
 -- folder (no HOME) there is no cap to keep: the run goes on, and its events say why.
 local function take_slot(o, run, record, t)
-  local slot, why = agent_slots.acquire({ cap = run.max_agents, run_id = record.run_id, runner = run.spec.name,
-    on_wait = function(running, cap)
-      t:event("agent_slot.waiting", { running = running, cap = cap })
+  local slot, why = agent_slots.acquire_for(run.spec.name, { cap = run.max_agents, runner_cap = run.runner_cap,
+    run_id = record.run_id, on_wait = function(running, cap, runner)
+      t:event("agent_slot.waiting", { running = running, cap = cap, runner = runner })
     end })
   if not slot then
     t:event("agent_slot.none", { why = why })
     return nil
   end
-  record.agent_slot = { number = slot.number, cap = run.max_agents, waited_ms = slot.waited_ms }
+  record.agent_slot = { number = slot.number, cap = run.max_agents, waited_ms = slot.waited_ms,
+    runner = slot.runner and { name = run.spec.name, number = slot.runner.number, cap = run.runner_cap,
+      waited_ms = slot.runner.waited_ms } or nil }
   return slot
 end
 
@@ -535,6 +538,7 @@ end
 ---@field kill_grace_ms? integer  from SIGTERM to SIGKILL when the agent is ended (default 2 s)
 ---@field max_log_bytes? integer|string|false  each raw log's bound (stdlib/sidecar/core/log_caps.lua): a size, or false for none (default 64 MiB)
 ---@field max_agents? integer  agents at once on this machine, over every Sidecar process (stdlib/sidecar/run/agent_slots.lua; default: the config's max_agents, else the machine's; SIDECAR_MAX_AGENTS over both)
+---@field max_agents_per_runner? table<string, integer>  agents of one runner at once on this machine, by runner name, within max_agents (default: the config's)
 ---@field stuck_after_ms? integer  an agent silent that long is flagged on its record, not stopped (stdlib/sidecar/run/stuck.lua)
 ---@field on_attention? fun(record: table)  called when the run is flagged (stuck, or waiting for input on its terminal)
 ---@field pty? boolean|{cols: integer, rows: integer}  the agent on a pseudo-terminal (stdlib/sidecar/agent/terminal.lua)

@@ -19,6 +19,7 @@ M.NAMES = {
   "program", "args", "command", "env",
   "ephemeral", "session_id", "resume",
   "timeout_ms", "idle_timeout_ms", "exit_deadline_ms", "kill_grace_ms", "max_log_bytes", "max_agents",
+  "max_agents_per_runner",
   "stuck_after_ms", "on_attention", "pty", "prompt_patterns", "answers", "on_stuck",
   "on_event", "on_spawn", "before", "gates", "task", "owner", "budget", "budget_tokens", "budget_usd",
   "budget_allow_unknown",

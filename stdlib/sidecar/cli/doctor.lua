@@ -4,9 +4,9 @@
 --- found, its version, whether it accepts the flags Sidecar relies on, and what exactly to fix.
 ---
 ---   local report = doctor.check({ root = ".agent" })
----   -- {ok, usable, config, sandbox = {mode, network, ok, advice?}, agent_slots = {cap, source, holders},
+---   -- {ok, usable, config, sandbox = {mode, network, ok, advice?}, agent_slots = {cap, source, holders, runners},
 ---   --  runners = {{name, origin, argv, ok, installed, version, missing_flags, advice}}}
-local agent_slots = require("sidecar.run.agent_slots")
+local service_slots = require("sidecar.service.agent_slots")
 local cli_output = require("sidecar.cli.output")
 local doctor_sandbox = require("sidecar.cli.doctor_sandbox")
 local executor = require("sidecar.executor")
@@ -202,24 +202,12 @@ function M.check(opts)
     report.usable = report.usable + (e.ok and 1 or 0)
   end
   report.sandbox = sandbox_report
-  report.agent_slots = M.agent_slots(cfg)
+  report.agent_slots = service_slots.report(cfg)
   report.errors = M.problems(report, config_error)
   report.notes = json.array(cfg and cfg.untrusted and { require("sidecar.core.config").untrusted_hint(cfg,
     "config.lua's runners were not checked") } or {})
   report.ok = report.usable > 0 and #report.errors == 0
   return report
-end
-
----The machine-wide cap on agents at once (stdlib/sidecar/run/agent_slots.lua): {cap, source
----("SIDECAR_MAX_AGENTS", "max_agents" or "default"), holders = {{number, pid, run_id, runner, since}}}, or
----{error} when SIDECAR_MAX_AGENTS is not a number the cap takes.
----@param cfg table|nil
-function M.agent_slots(cfg)
-  local cap, why, source = agent_slots.cap(cfg and cfg.max_agents)
-  if not cap then
-    return { error = why }
-  end
-  return { cap = cap, source = source, holders = json.array(agent_slots.holders(cap)) }
 end
 
 ---The OS sandbox agents would run in (the config's `isolation`, SIDECAR_OS_SANDBOX): {mode (the
@@ -357,6 +345,9 @@ function M.cli(o)
     end
     print(("Agents at once: %d running of %d (%s)%s"):format(#slots.holders, slots.cap, slots.source,
       #held > 0 and (": " .. table.concat(held, ", ")) or ""))
+    for _, r in ipairs(slots.runners) do
+      print(("  %s agents: %d running of %d (max_agents_per_runner.%s)"):format(r.name, #r.holders, r.cap, r.name))
+    end
   end
   print("A run starts each as (the prompt on stdin, or in <run>/prompt.md):")
   print(table.concat(started, "\n"))

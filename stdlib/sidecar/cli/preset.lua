@@ -99,7 +99,12 @@ function M.run(o)
   o.on_note = function(note)
     out.error("preset run", note)
   end
-  local r = preset_run.run(o)
+  local r
+  do
+    -- Its runs' progress lines (an agent waiting for a slot, the sandbox chosen), as `sidecar run` says them.
+    local lines <close> = require("sidecar.service.run_progress").follow(out.progress)
+    r = preset_run.run(o)
+  end
   if o.json or not r.skipped then -- the envelope, or a preset that could not run
     return out.answer(o, "preset run", r)
   end

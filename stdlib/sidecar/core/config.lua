@@ -31,12 +31,16 @@ local SCHEMA = {
   -- Agents at once on this machine, over every Sidecar process (stdlib/sidecar/run/agent_slots.lua);
   -- nil: derived from the machine.
   max_agents = { "positive", nil },
+  -- Agents of one runner at once on this machine, by runner name ({ claude = 3 }), within max_agents.
+  max_agents_per_runner = { "runner_caps", {} },
   -- Runs on a terminal (run --pty): stdlib/sidecar/core/terminal_settings.lua checks these.
   waiting_patterns = { "patterns", nil }, on_stuck = { "on_stuck", nil }, answers = { "answers", nil },
   runners = { "table", {} },
   routes = { "table", {} },
   reactions = { "reactions", {} }, -- checked by stdlib/sidecar/core/reaction_settings.lua
-  notify = { "notify", nil }, -- a command (string for /bin/sh, or a list) told of background runs' ends
+  -- A command (string for /bin/sh, or a list) told of background runs' ends, or a list of channels
+  -- (webhook, ntfy, desktop, command) told of the events each names: stdlib/sidecar/core/notify_settings.lua.
+  notify = { "notify", nil },
   review = { "section", { auto_approve_on_all_green = { "boolean", false } } },
   pipeline = { "section", { stop_on_failure = { "boolean", true } } },
   queue = { "section", { jobs = { "integer", 2 } } },
@@ -92,6 +96,7 @@ return {
   -- max_agents = 8,               -- agents at once on this machine, over every Sidecar process and
                                    -- repository (default: one per 2 GiB of memory, at most 4 per core;
                                    -- SIDECAR_MAX_AGENTS overrides it); a run over it waits its turn
+  -- max_agents_per_runner = { claude = 3 }, -- and of one runner, within max_agents
 
   -- Per-runner settings. `program` replaces the CLI's name (a wrapper, or a path); `args` are
   -- added to its command line; `env` to its environment. A new name with `command` defines a
@@ -213,6 +218,17 @@ return {
   --   stuck = { action = "notify" },                       -- a notice only
   -- },
 
+  -- Who is told, and of what (docs/notifications.md; default: nobody). A command for /bin/sh (or a
+  -- list, or true for notify-send) is told when a background run ends; a list of channels is told
+  -- of every run's end, once for a whole preset or pipeline, and of runs that need someone:
+  -- notify = {
+  --   { kind = "webhook", url = "https://hooks.example/sidecar" },      -- POST of a JSON body
+  --   { kind = "webhook", url = os.getenv("SLACK_WEBHOOK"), format = "slack", events = { "review" } },
+  --   { kind = "ntfy", url = "https://ntfy.sh/my-topic", events = { "needs_input", "failed" } },
+  --   { kind = "desktop" },                                             -- notify-send, when a session bus is there
+  -- },
+  -- events: review, needs_input, budget, failed, blocked, unknown (default: these six), stopped, completed.
+
   -- What a run did, weighed after the agent ends (stdlib/sidecar/run/gates.lua); `run show` lists each
   -- gate's verdict. "block": the run is blocked, naming what the agent did, and never
   -- auto-approved (a person may still approve it); "warn": recorded and shown; "allow":
@@ -241,6 +257,20 @@ local function check_value(path, want, v)
     local bytes, why = require("sidecar.core.log_caps").resolve(v)
     if not bytes then
       return nil, path .. ": " .. why .. " (or false: no bound)"
+    end
+    return true
+  elseif want == "runner_caps" then -- { runner = a whole number from 1 }
+    if type(v) ~= "table" then
+      return nil, ("%s: expected a table of runner names and numbers ({ claude = 3 }), got %s"):format(path, type(v))
+    end
+    for name, n in pairs(v) do
+      if type(name) ~= "string" or not name:match("^[%w][%w._-]*$") then
+        return nil, ("%s: expected runner names as keys, got %s"):format(path, tostring(name))
+      end
+      local ok, why = check_value(path .. "." .. name, "positive", n)
+      if not ok then
+        return nil, why
+      end
     end
     return true
   elseif want == "positive" then -- a whole number from 1
@@ -289,8 +319,13 @@ local function check_value(path, want, v)
     if type(v) == "string" or v == true then -- true: notify-send
       return true
     end
+    local notify_settings = require("sidecar.core.notify_settings")
+    if notify_settings.is_channels(v) then -- a list of channels
+      return notify_settings.check(path, v)
+    end
     local ok, why = check_value(path, "list", v)
-    return ok, ok == nil and (why .. " (or a string, a command for /bin/sh; or true: notify-send)") or nil
+    return ok, ok == nil and (why .. " (or a string, a command for /bin/sh; or true: notify-send; or a list of "
+      .. "channels: docs/notifications.md)") or nil
   elseif want == "patterns" or want == "answers" or want == "on_stuck" then
     return require("sidecar.core.terminal_settings")["check_" .. want](path, v)
   elseif want == "reactions" then

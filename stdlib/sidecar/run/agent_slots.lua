@@ -12,6 +12,9 @@
 ---   local slot <close> = agent_slots.acquire({ cap = 8, run_id = "R-0001", runner = "codex",
 ---     on_wait = function(running, cap) ... end })   -- nil, why when the folder cannot be made
 ---   -- slot.waited_ms, slot.number; closed (or slot:release()) when the agent has ended
+---
+--- A runner may also be capped on its own (`max_agents_per_runner = { claude = 3 }`): its agents
+--- then take a slot of its own folder (M.runner_dir) first, then one of the machine's (M.acquire_for).
 local artifact = require("sidecar.core.artifact")
 local clock = require("sidecar.host.time")
 local json = require("sidecar.core.json")
@@ -232,6 +235,64 @@ function M.acquire(o)
     end
   end
   return wait_turn(d, o, t0)
+end
+
+---The folder of runner `name`'s own slots (max_agents_per_runner), within `base` (default M.dir()).
+---@return string|nil dir, string? why
+function M.runner_dir(name, base)
+  local dir, why = base or M.dir()
+  if not dir then
+    return nil, why
+  end
+  return dir .. "/runner-" .. name:gsub("[^%w._-]", "_")
+end
+
+local Both = {}
+Both.__index = Both
+
+---Frees both slots (idempotent); also the pair's `<close>`.
+function Both:release()
+  self.machine:release()
+  if self.runner then
+    self.runner:release()
+  end
+end
+
+Both.__close = Both.release
+
+---The slots an agent of `runner` takes: one of its runner's own first when o.runner_cap caps it
+---(max_agents_per_runner), then one of the machine's (o.cap); each waited for in turn. Taken in
+---that order by every run, so no run holds a machine slot while it waits for its runner's.
+---o: {cap, runner_cap?, run_id?, dir?, on_wait(running, cap, runner?)?}. Returns {number,
+---waited_ms, runner = the runner's slot or nil} (release it, or let `<close>` do it), or nil, why.
+---@param runner string
+---@param o table
+---@return table|nil slots, string? why
+function M.acquire_for(runner, o)
+  local mine, why
+  if o.runner_cap then
+    local dir
+    dir, why = M.runner_dir(runner, o.dir)
+    mine, why = dir and M.acquire({ cap = o.runner_cap, dir = dir, run_id = o.run_id, runner = runner,
+      on_wait = o.on_wait and function(running, cap) o.on_wait(running, cap, runner) end })
+    if not mine then
+      return nil, why
+    end
+  end
+  -- An interrupt while waiting for the machine's slot frees the runner's at once, then goes on.
+  local ok, machine, failed = pcall(M.acquire, { cap = o.cap, dir = o.dir, run_id = o.run_id, runner = runner,
+    on_wait = o.on_wait and function(running, cap) o.on_wait(running, cap) end })
+  if not (ok and machine) then
+    if mine then
+      mine:release()
+    end
+    if not ok then
+      error(machine, 0)
+    end
+    return nil, failed
+  end
+  return setmetatable({ machine = machine, runner = mine, number = machine.number, waited_ms = machine.waited_ms },
+    Both)
 end
 
 ---Who holds the first `cap` slots now: {number, pid?, run_id?, runner?, since?} each, held ones only.

@@ -8,7 +8,8 @@
 ---   hold     the agent ended and the run's owner finishes it (its worktree's result, validation):
 ---            still running, phase "finishing", the agent's outcome in `outcome`
 ---   finish   active → an end (review, blocked, completed, failed, outcome_unknown, interrupted,
----            budget_exceeded): completed_at set, the phase gone
+---            budget_exceeded): completed_at set, the phase gone; the notification channels that
+---            want the end told (stdlib/sidecar/run/notify.lua)
 ---   settle   finish a run nobody else will end (its owner is gone, `run kill`, a Slurm job that
 ---            ended unrecorded): also reconciled_at, a run.finished event, its task ready again
 ---   decide   an end to another (review → completed or blocked: a decision, a gate)
@@ -19,6 +20,7 @@
 ---   local run = assert(run_record.create(s, { task_id = "T-0001", runner_type = "codex", status = "queued" }))
 ---   run.status, run.failure_reason = "failed", "its folder cannot be made"
 ---   run_record.finish(s, run)
+local notify = require("sidecar.run.notify")
 local store = require("sidecar.core.store")
 local telemetry = require("sidecar.core.telemetry")
 
@@ -70,10 +72,16 @@ function M.finish(s, run, files)
   check_ended(run, "finish")
   run.phase = nil
   run.completed_at = run.completed_at or store.now()
+  local saved, message, code
   if files then
-    return s:update_run(run, files)
+    saved, message, code = s:update_run(run, files)
+  else
+    saved, message, code = s:save_run_end(run)
   end
-  return s:save_run_end(run)
+  if saved then
+    pcall(notify.run_ended, s, run) -- the channels that want its end (a courtesy: never fails the run)
+  end
+  return saved, message, code
 end
 
 ---Finishes a run nobody else will end (its status and failure_reason set): completed and reconciled

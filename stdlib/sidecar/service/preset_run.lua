@@ -78,6 +78,23 @@ local function checked(o, spec, repo)
   return { params = params, cfg = cfg, budget = budget, executor = executor }
 end
 
+-- The notification channels told of the preset's end, once for the whole (its steps are not told
+-- one by one: stdlib/sidecar/run/notify.lua).
+local function tell(spec, ctx, good, problem)
+  if #ctx.runs == 0 then
+    return
+  end
+  local status = #ctx.budget_stops > 0 and "budget_exceeded" or (good and "review" or "failed")
+  local reason = #ctx.budget_stops > 0 and ctx.budget_stops[1] or problem
+  local s = require("sidecar.core.store").open(ctx.root)
+  if s then
+    pcall(require("sidecar.run.notify").whole, s, { kind = "preset", name = spec.name, id = ctx.runs[1],
+      status = status, reason = type(reason) == "table" and reason.message or reason, runs = ctx.runs,
+      task_id = ctx.task and ctx.task.task_id })
+    s:close()
+  end
+end
+
 ---Runs preset o.name of o.repo (default ".", or an embedding Host's root:
 ---sidecar.core.default_repo) with o.params ({"name=value"...}), o.dry_run, o.runner, o.model,
 ---o.jobs, budget options, o.executor; progress lines go to o.on_progress and notes on its origin to
@@ -124,6 +141,9 @@ function M.run(o)
     errors[#errors + 1] = { code = "budget_exceeded", message = why }
   end
   local good = ran.ok ~= false and not missed and #ctx.budget_stops == 0
+  if not o.dry_run then
+    tell(spec, ctx, good, missed or (ran.errors and ran.errors[1]))
+  end
   return { ok = good, status = good and 0 or 1, errors = errors, warnings = warnings, text = ran.text,
     skipped = ctx.skipped, change = change, missed = missed,
     data = { preset = spec.name, params = c.params, result = json.empty_as_arrays(ran.data) or json.null, text = ran.text or json.null,

@@ -16,6 +16,10 @@ local M = {}
 -- Each kind's line, from the event's run id and fields.
 local LINES = {
   ["agent_slot.waiting"] = function(id, f)
+    if type(f.runner) == "string" then
+      return ("run %s: waiting for an agent slot: %s of %s %s agents running (max_agents_per_runner.%s)"):format(id,
+        tostring(f.running), tostring(f.cap), f.runner, f.runner)
+    end
     return ("run %s: waiting for an agent slot: %s of %s running (max_agents)"):format(id, tostring(f.running),
       tostring(f.cap))
   end,

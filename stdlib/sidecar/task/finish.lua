@@ -11,6 +11,7 @@
 --- owner die meanwhile.
 local config = require("sidecar.core.config")
 local json = require("sidecar.core.json")
+local notify = require("sidecar.run.notify")
 local review = require("sidecar.task.review")
 local run_owner = require("sidecar.run.owner")
 local run_processes = require("sidecar.run.processes")
@@ -134,7 +135,7 @@ local function validate(s, cfg, task, run, repo, owner, progress, wt)
 end
 
 ---After the agent (agent_run.execute with `owner`): its worktree's result and its validation,
----then the run.finished event. Returns the finished run (or nil, message, code when it could
+---then the run.finished event and the notification channels told. Returns the finished run (or nil, message, code when it could
 ---not be saved).
 ---@param s table  the store
 ---@param cfg table  the config
@@ -148,6 +149,9 @@ function M.finish(s, cfg, task, run, wt, o)
   run = validate(s, cfg, task, run, o.repo, o.owner, reporter(o.on_progress), wt)
   if run then
     telemetry.run_finished(s, run)
+    -- A run whose validation ran ended by review's decision, not run_record.finish: its end is
+    -- told here (one told already is not told again).
+    pcall(notify.run_ended, s, run)
   end
   return run
 end

@@ -10,6 +10,7 @@
 ---   notices.send(s, cfg, run, "ended", "R-0004 ended review: 2 files changed", launch.notify)
 local files = require("sidecar.core.files")
 local json = require("sidecar.core.json")
+local notify_settings = require("sidecar.core.notify_settings")
 local proc = require("sidecar.core.proc")
 local secrets = require("sidecar.core.secrets")
 
@@ -60,7 +61,7 @@ local BELL = { "sh", "-c", 'test -c "$SIDECAR_TTY" && printf "\a" >"$SIDECAR_TTY
 function M.command(cfg, given, title, message, tty)
   local cmd, how = given, "command"
   if cmd == nil or cmd == "auto" then
-    cmd, how = type(cfg) == "table" and rawget(cfg, "notify") or nil, "config"
+    cmd, how = notify_settings.command(cfg), "config"
   end
   if type(cmd) == "string" and cmd ~= "" then
     return proc.shell(cmd), how
@@ -120,7 +121,7 @@ end
 ---@return boolean sent
 ---@return string|nil why
 function M.run_ended(s, cfg, run, given)
-  if given == nil and rawget(cfg, "notify") == nil then
+  if given == nil and notify_settings.command(cfg) == nil then
     return false, "no notice was asked for"
   end
   local message = ("%s ended %s%s"):format(run.run_id, tostring(run.status), run.failure_reason

@@ -104,7 +104,7 @@ end
 ---list) with SIDECAR_EVENT, SIDECAR_RUN and SIDECAR_MESSAGE set. The hook point for notices;
 ---returns true when a command ran, or false, why.
 function M.notify(cfg, event, run_id, message)
-  local cmd = type(cfg) == "table" and rawget(cfg, "notify") or nil
+  local cmd = require("sidecar.core.notify_settings").command(cfg) -- channels are told by run.notify
   if type(cmd) == "string" then
     cmd = proc.shell(cmd)
   elseif type(cmd) ~= "table" or #cmd == 0 then

@@ -13,6 +13,8 @@ local config = require("sidecar.core.config")
 local duration = require("sidecar.core.duration")
 local effort = require("sidecar.agent.effort")
 local json = require("sidecar.core.json")
+local notify = require("sidecar.run.notify")
+local notify_settings = require("sidecar.core.notify_settings")
 local run_finish = require("sidecar.task.finish")
 local run_record = require("sidecar.run.record")
 local run_worktree = require("sidecar.run.worktree")
@@ -242,7 +244,8 @@ function M.agent_options(cfg, runner, st)
     command = entry.command,
     model = st.model, sandbox = st.sandbox, allow_full_auto = st.allow_full_auto,
     timeout_ms = st.timeout_ms, idle_timeout_ms = st.idle_timeout_ms, max_log_bytes = cfg.max_log_bytes,
-    stuck_after_ms = cfg.stuck_after_ms, max_agents = cfg.max_agents, pty = st.pty, on_stuck = st.on_stuck, answers = rawget(cfg, "answers"),
+    stuck_after_ms = cfg.stuck_after_ms, max_agents = cfg.max_agents,
+    max_agents_per_runner = cfg.max_agents_per_runner, pty = st.pty, on_stuck = st.on_stuck, answers = rawget(cfg, "answers"),
     isolation = sandbox.isolation_of(cfg), runner_entry = entry, os_sandbox = st.os_sandbox, network = st.network,
     prompt_patterns = st.pty and require("sidecar.agent.prompts").patterns(runner, cfg) or nil }
 end
@@ -306,7 +309,8 @@ end
 local function on_attention(s, cfg, st)
   return function(rec)
     progress(st, "run %s: %s", rec.run_id, require("sidecar.run.stuck").text(rec) or "stuck")
-    if st.notify ~= nil or rawget(cfg, "notify") ~= nil then
+    notify.attention(s, rec)
+    if st.notify ~= nil or notify_settings.command(cfg) ~= nil then
       local a = rec.attention -- stuck, or waiting_input (each prompt on the terminal told once)
       require("sidecar.task.notices").send(s, cfg, rec, a.state, a.evidence, st.notify,
         a.occurrence and (a.state .. "#" .. a.occurrence) or nil)
@@ -418,11 +422,8 @@ function M.run_step(s, cfg, task, st, extra)
   return worktree_result.release(s, run, wt, cfg)
 end
 
----Runs a task: one step per runner in st.runners, each later step with the previous one's
----context, linked by parent_run_id and a shared pipeline_id. Returns {pipeline_id?, steps,
----stopped_after?, budget? (why a step was not started: the budget, with its figures)} or nil,
----message, code ("budget_exceeded" when the first step could not start).
-function M.run_task(s, cfg, task, st, extra)
+-- A pipeline's steps, one per runner (see M.run_task).
+local function run_steps(s, cfg, task, st, extra)
   extra = extra or {}
   local steps, total = {}, #st.runners
   local pipeline_id, previous
@@ -458,6 +459,31 @@ function M.run_task(s, cfg, task, st, extra)
     end
   end
   return { pipeline_id = pipeline_id, steps = steps }
+end
+
+-- The notification channels told of a pipeline's end, once for the whole: its last step's status,
+-- or the budget's stop (stdlib/sidecar/run/notify.lua; its steps are not told one by one).
+local function tell_pipeline(s, task, r)
+  local last = r.steps[#r.steps]
+  if not (r.pipeline_id and last) then
+    return
+  end
+  local status = r.budget and "budget_exceeded" or last.status
+  pcall(notify.whole, s, { kind = "pipeline", name = r.pipeline_id .. " (" .. tostring(task.title) .. ")",
+    id = r.pipeline_id, status = status, reason = r.budget or last.failure_reason, runs = r.steps,
+    task_id = task.task_id })
+end
+
+---Runs a task: one step per runner in st.runners, each later step with the previous one's
+---context, linked by parent_run_id and a shared pipeline_id. Returns {pipeline_id?, steps,
+---stopped_after?, budget? (why a step was not started: the budget, with its figures)} or nil,
+---message, code ("budget_exceeded" when the first step could not start).
+function M.run_task(s, cfg, task, st, extra)
+  local r, message, code = run_steps(s, cfg, task, st, extra)
+  if r then
+    tell_pipeline(s, task, r)
+  end
+  return r, message, code
 end
 
 -- The text of a run's stored prompt.

@@ -1,14 +1,16 @@
 --- `GET /api/board`: what the page's board shows, in one answer whose size does not grow with the
 --- store: the count of tasks in each status, the newest `per_status` tasks of each status (those
 --- whose id or title holds `q` when given), the oldest runs waiting for a decision with how
---- many wait in all, and the active runs (the oldest first), each with what it needs (`attention`:
---- stuck, waiting for input). Every part is one query on an index of the store (stdlib/sidecar/core/store.lua):
+--- many wait in all, the active runs (the oldest first), each with what it needs (`attention`:
+--- stuck, waiting for input), and the machine's agent slots (the cap on agents at once and who holds
+--- them: sidecar.service.agent_slots). Every part is one query on an index of the store (stdlib/sidecar/core/store.lua):
 --- with 10 000 runs the answer reads about as much as with ten.
 ---
 ---   GET /api/board?q=parser&per_status=40&shown=done=120
 ---   -> data = {counts = {draft = 3, ...}, matched = {...}, per_status = 40,
 ---              tasks = [task...], review = {total = 7, items = [{run, task_title, why}...]},
----              active = [{run_id, task_id, status, runner_type, ..., attention}...]}
+---              active = [{run_id, task_id, status, runner_type, ..., attention}...],
+---              agents = {cap, source, holders = [{number, run_id, runner, pid, since}...], runners = [...]}}
 local json = require("sidecar.core.json")
 local result = require("sidecar.service.result")
 local review = require("sidecar.task.review")
@@ -102,8 +104,10 @@ local function gather(s, o)
     end
     active[i] = run
   end
+  local cfg = require("sidecar.core.config").load(s.root)
   return { counts = counts, matched = matched, per_status = per_status, tasks = json.array(tasks),
-    review = { total = total, items = json.array(items) }, active = json.array(active) }
+    review = { total = total, items = json.array(items) }, active = json.array(active),
+    agents = require("sidecar.service.agent_slots").report(cfg) }
 end
 
 ---The board route's answer, a result (sidecar.service.result): failed when the store cannot be

@@ -1,0 +1,211 @@
+--- The `notify` setting of `.agent/config.lua`: who is told, how, and of what.
+---
+--- Two forms. Today's single command (a string for /bin/sh, an argv list, or true: notify-send)
+--- is told when a background run ends and when a run needs someone (stdlib/sidecar/task/notices.lua).
+--- A list of channels, each a table, is told of the events it names, for every run, preset and
+--- pipeline (stdlib/sidecar/run/notify.lua):
+---
+---   notify = {
+---     { kind = "webhook", url = "https://hooks.example/sidecar", events = { "review", "needs_input" } },
+---     { kind = "webhook", url = os.getenv("SLACK_HOOK"), format = "slack" },
+---     { kind = "ntfy", url = "https://ntfy.sh/my-topic", headers = { Authorization = "Bearer " .. os.getenv("NTFY") } },
+---     { kind = "desktop" },
+---     { kind = "command", command = { "my-notifier", "--quiet" }, events = { "failed" } },
+---   }
+---
+--- `events` defaults to M.DEFAULT_EVENTS; `rate` (default 6) is the most a channel sends in a minute;
+--- `timeout` (default "10s") bounds each attempt; `name` names it in records (else its kind, host and
+--- a digest of its URL or command).
+local M = {}
+
+---The events a channel may ask for, with what each means (docs/notifications.md).
+M.EVENTS = {
+  review = "a run is ready for review",
+  needs_input = "a run needs someone: stuck, or waiting for input on its terminal",
+  budget = "a run was stopped by a budget",
+  failed = "a run failed",
+  blocked = "a run was blocked (a gate, validation, a reviewer)",
+  unknown = "a run's outcome is unknown (its owner died before it ended)",
+  stopped = "a run was stopped (run kill, Ctrl-C)",
+  completed = "a run was approved",
+}
+M.DEFAULT_EVENTS = { "review", "needs_input", "budget", "failed", "blocked", "unknown" }
+M.KINDS = { webhook = "url", ntfy = "url", desktop = false, command = "command" }
+M.FORMATS = { json = true, slack = true, discord = true }
+M.DEFAULT_RATE = 6
+
+local KEYS = { kind = true, name = true, url = true, format = true, events = true, headers = true, command = true,
+  rate = true, timeout = true }
+M.DEFAULT_TIMEOUT = "10s"
+
+local function sorted_keys(t)
+  local out = {}
+  for k in pairs(t) do
+    out[#out + 1] = k
+  end
+  table.sort(out)
+  return table.concat(out, ", ")
+end
+
+---Whether `v` is the list-of-channels form (else today's single command, or nothing).
+function M.is_channels(v)
+  return type(v) == "table" and type(v[1]) == "table"
+end
+
+---Today's single-command form of `cfg`'s notify (a string, an argv list or true), or nil (none, or a
+---list of channels, which stdlib/sidecar/run/notify.lua tells instead).
+function M.command(cfg)
+  local v = type(cfg) == "table" and rawget(cfg, "notify") or nil
+  if M.is_channels(v) then
+    return nil
+  end
+  return v
+end
+
+local function check_url(path, url)
+  if type(url) ~= "string" or not url:match("^https?://[^%s/]+") or url:find("[%s%c]") then
+    return nil, ("%s.url: expected an http:// or https:// URL, got %s"):format(path,
+      type(url) == "string" and ("%q"):format(url) or type(url))
+  end
+  return true
+end
+
+local function check_events(path, events)
+  if type(events) ~= "table" or #events == 0 then
+    return nil, ("%s.events: expected a list of events (%s)"):format(path, sorted_keys(M.EVENTS))
+  end
+  for i, e in ipairs(events) do
+    if not M.EVENTS[e] then
+      return nil, ("%s.events[%d]: unknown event %s (known: %s)"):format(path, i, type(e) == "string"
+        and ("%q"):format(e) or type(e), sorted_keys(M.EVENTS))
+    end
+  end
+  return true
+end
+
+local function check_headers(path, headers)
+  if type(headers) ~= "table" then
+    return nil, path .. ".headers: expected a table of header names and values"
+  end
+  for k, v in pairs(headers) do
+    if type(k) ~= "string" or not k:match("^[%w-]+$") or type(v) ~= "string" or v:find("[\r\n]") then
+      return nil, ("%s.headers.%s: expected a header name (letters, digits, '-') with a one-line string"):format(path,
+        tostring(k))
+    end
+  end
+  return true
+end
+
+local function check_command(path, command)
+  if type(command) == "string" and command ~= "" then
+    return true
+  end
+  if type(command) == "table" and #command > 0 then
+    for i, a in ipairs(command) do
+      if type(a) ~= "string" then
+        return nil, ("%s.command[%d]: expected a string"):format(path, i)
+      end
+    end
+    return true
+  end
+  return nil, path .. ".command: expected a command (a string for /bin/sh, or a list of arguments)"
+end
+
+-- One channel's table: nil, why on the first problem.
+local function check_channel(path, c)
+  for k in pairs(c) do
+    if not KEYS[k] then
+      return nil, ("%s.%s: unknown setting (known: %s)"):format(path, tostring(k), sorted_keys(KEYS))
+    end
+  end
+  local needs = M.KINDS[c.kind]
+  if needs == nil then
+    return nil, ("%s.kind: expected one of %s, got %s"):format(path, sorted_keys(M.KINDS), tostring(c.kind))
+  end
+  local ok, why = true, nil
+  if needs == "url" then
+    ok, why = check_url(path, c.url)
+  elseif needs == "command" then
+    ok, why = check_command(path, c.command)
+  end
+  if ok and c.format ~= nil and (c.kind ~= "webhook" or not M.FORMATS[c.format]) then
+    ok, why = nil, ("%s.format: a webhook's body: \"json\" (the default), \"slack\" or \"discord\""):format(path)
+  end
+  if ok and c.events ~= nil then
+    ok, why = check_events(path, c.events)
+  end
+  if ok and c.headers ~= nil then
+    ok, why = check_headers(path, c.headers)
+  end
+  if ok and c.rate ~= nil and not (math.type(c.rate) == "integer" and c.rate >= 1) then
+    ok, why = nil, ("%s.rate: expected a whole number from 1 (notifications a minute)"):format(path)
+  end
+  if ok and c.timeout ~= nil then
+    local ms, bad = require("sidecar.core.duration").parse(c.timeout)
+    ok, why = ms and ms > 0 and ms <= 600000 or nil, ("%s.timeout: %s"):format(path, bad or "expected 1ms to 10m")
+  end
+  if ok and c.name ~= nil and type(c.name) ~= "string" then
+    ok, why = nil, path .. ".name: expected a string"
+  end
+  return ok, why
+end
+
+---Checks the `notify` setting (either form). True, or nil and why naming the setting.
+---@param path string  "notify"
+---@return true|nil ok, string? why
+function M.check(path, v)
+  if not M.is_channels(v) then
+    return nil -- today's form: the config's own check
+  end
+  for i, c in ipairs(v) do
+    if type(c) ~= "table" then
+      return nil, ("%s[%d]: expected a channel table ({ kind = \"webhook\", url = ... })"):format(path, i)
+    end
+    local ok, why = check_channel(("%s[%d]"):format(path, i), c)
+    if not ok then
+      return nil, why
+    end
+  end
+  return true
+end
+
+-- A channel's name in records: its own, else its number, kind, host and a digest of where it goes
+-- (a URL's path and query may hold a token, so only their digest is shown; two channels to the
+-- same host differ by it, and so do their rates and what each was sent).
+local function label(c, i)
+  if c.name then
+    return c.name
+  end
+  local where = c.url or (type(c.command) == "table" and table.concat(c.command, "\0")) or c.command
+  local host = c.url and c.url:match("^https?://([^/?#]+)")
+  host = host and host:gsub("^.*@", "") or nil
+  local tag = where and ("#" .. require("sidecar.host.digest").sha256(where):sub(1, 8)) or ""
+  return ("%d:%s%s%s"):format(i, c.kind, host and (":" .. host) or "", tag)
+end
+
+---The channels of a checked setting, each {index, label, kind, url, format, events (a set), headers
+---("Name: value" lines), command, rate, timeout_ms}; nil for today's single-command form or none.
+---@return table[]|nil
+function M.channels(v)
+  if not M.is_channels(v) then
+    return nil
+  end
+  local out = {}
+  for i, c in ipairs(v) do
+    local events = {}
+    for _, e in ipairs(c.events or M.DEFAULT_EVENTS) do
+      events[e] = true
+    end
+    local headers = {}
+    for k, value in pairs(c.headers or {}) do
+      headers[#headers + 1] = k .. ": " .. value
+    end
+    table.sort(headers)
+    out[i] = { index = i, label = label(c, i), kind = c.kind, url = c.url, format = c.format or "json",
+      events = events, headers = headers, command = c.command, rate = c.rate or M.DEFAULT_RATE,
+      timeout_ms = require("sidecar.core.duration").parse(c.timeout or M.DEFAULT_TIMEOUT) }
+  end
+  return out
+end
+
+return M

@@ -1,0 +1,238 @@
+--- Notifications: the channels of `notify` in .agent/config.lua (stdlib/sidecar/core/notify_settings.lua)
+--- told of what happens to runs. A run's end is told when its record ends (run_record.finish, whoever
+--- ends it: a foreground run, a worker, `run kill`, a reconciler); a run that needs someone when it is
+--- flagged (stuck, waiting for input); a preset or a pipeline once for the whole, by the one that runs
+--- it (its steps are not told one by one).
+---
+--- Off the run's path: choosing the channels, leaving out what was sent before (the same event of the
+--- same run, to the same channel) and what is over a channel's rate (`rate` a minute) takes a lock
+--- and a few file reads; then each channel's sending is a detached `sidecar notify --deliver`
+--- (stdlib/sidecar/run/notify_deliver.lua), whose time limits and retries cost the run nothing. What
+--- its rate left out is recorded now (notify.skipped in the run's events), each attempt by its sender.
+---
+---   notify.run_ended(s, run)                   -- the event its status is, if a channel wants it
+---   notify.whole(s, { kind = "preset", name = "triangulated-review", status = "review", runs = {...} })
+local artifact = require("sidecar.core.artifact")
+local json = require("sidecar.core.json")
+local notify_settings = require("sidecar.core.notify_settings")
+local proc = require("sidecar.core.proc")
+local secrets = require("sidecar.core.secrets")
+local store = require("sidecar.core.store")
+local telemetry = require("sidecar.core.telemetry")
+local text = require("sidecar.core.text")
+
+local M = {}
+
+M.DIR = "notify" -- under the store folder: sent.jsonl (what was sent, for the dedupe and rate), queue/
+M.SENT = "sent.jsonl"
+M.LOG = "log.jsonl" -- every attempt of every sender
+M.WINDOW_MS = 60000 -- a channel's rate is counted over this window
+M.MESSAGE_BYTES = 1500
+
+---The event a run's end is, by its status.
+M.EVENT_OF_STATUS = { review = "review", blocked = "blocked", failed = "failed", budget_exceeded = "budget",
+  outcome_unknown = "unknown", interrupted = "stopped", completed = "completed" }
+
+local function clean(s, n)
+  s = text.visible(secrets.redact(tostring(s or "")))
+  return text.clip(s, n or M.MESSAGE_BYTES)
+end
+
+-- The config's channels, or nil (none, today's single command, or a config that cannot be read:
+-- a courtesy never fails what told it).
+local function channels_of(s)
+  local ok, cfg = pcall(require("sidecar.core.config").load, s.root)
+  return ok and type(cfg) == "table" and notify_settings.channels(rawget(cfg, "notify")) or nil
+end
+
+local function now_ms()
+  return require("sidecar.host.time").wall_ms()
+end
+
+-- Takes the folder's lock, waiting up to 2 s for another sender's few milliseconds.
+local function locked(d)
+  for _ = 1, 400 do
+    local held, _, code = d:lock("lock")
+    if held or code ~= "EWOULDBLOCK" then
+      return held
+    end
+    require("sidecar.host.time").sleep_ms(5)
+  end
+  return nil
+end
+
+-- The sends of the last window, by channel label, and the keys ever sent (the file keeps a day).
+local function recent(d, at)
+  local keys, counts = {}, {}
+  for _, e in ipairs(d:read_jsonl(M.SENT) or {}) do
+    if type(e) == "table" and type(e.key) == "string" and type(e.at_ms) == "number" then
+      keys[e.key] = true
+      if at - e.at_ms < M.WINDOW_MS then
+        counts[e.channel] = (counts[e.channel] or 0) + 1
+      end
+    end
+  end
+  return keys, counts
+end
+
+-- Keeps sent.jsonl to its last day, so its reading stays short.
+local function trim(d, at)
+  local kept = {}
+  for _, e in ipairs(d:read_jsonl(M.SENT) or {}) do
+    if type(e) == "table" and type(e.at_ms) == "number" and at - e.at_ms < 86400000 then
+      kept[#kept + 1] = json.encode(e)
+    end
+  end
+  d:write(M.SENT, #kept > 0 and (table.concat(kept, "\n") .. "\n") or "")
+end
+
+-- Which channels send `n` and which are left out over their rate (each {channel, why}), recorded
+-- in sent.jsonl under the lock. One that was sent `n` before is neither.
+local function choose(d, channels, n)
+  local held <close> = locked(d)
+  local at = now_ms()
+  local keys, counts = recent(d, at)
+  local send, skipped = {}, {}
+  for _, c in ipairs(channels) do
+    local key = c.label .. "|" .. n.key
+    if keys[key] then -- sent before (the same end told twice): nothing to send or record
+      key = nil
+    elseif (counts[c.label] or 0) >= c.rate then
+      skipped[#skipped + 1] = { channel = c, why = ("over its rate (%d a minute)"):format(c.rate) }
+      key = nil
+    end
+    if key then
+      counts[c.label] = (counts[c.label] or 0) + 1
+      send[#send + 1] = c
+      d:append_jsonl(M.SENT, { key = key, channel = c.label, at_ms = at })
+    end
+  end
+  if math.random(50) == 1 then
+    trim(d, at)
+  end
+  return send, skipped
+end
+
+local function record(s, run_id, kind, fields)
+  if run_id then
+    pcall(telemetry.run_event, s, run_id, kind, fields)
+  end
+end
+
+-- Starts the sender of one channel; false and why when it cannot start.
+local function start_sender(s, d, id, c, n)
+  local file = ("queue/%s-%d.json"):format(id, c.index)
+  local ok, why = d:write(file, json.encode({ id = id, channel = c.index, label = c.label, notification = n }))
+  if not ok then
+    return false, why
+  end
+  local started, err = pcall(proc.detach, { proc.executable(), "notify", "--deliver", file, "--root", s.root },
+    { stdout = "/dev/null", stderr = "/dev/null" })
+  return started, not started and (type(err) == "table" and err.message or tostring(err)) or nil
+end
+
+---Tells the channels that want `n.event`. n: {event, key (what makes it one: "R-0001:review"),
+---run_id (where attempts are recorded; nil for none), title, message, fields (the webhook body's
+---facts)}. Returns the number of senders started (0 when no channel wants it). Never raises.
+---@param s table  the store
+---@param n {event: string, key: string, run_id: string?, title: string, message: string, fields: table?}
+---@return integer
+function M.send(s, n)
+  local channels = channels_of(s)
+  local wanted = {}
+  for _, c in ipairs(channels or {}) do
+    if c.events[n.event] then
+      wanted[#wanted + 1] = c
+    end
+  end
+  if #wanted == 0 then
+    return 0
+  end
+  n = { event = n.event, key = n.key, run_id = n.run_id, title = clean(n.title, 200), message = clean(n.message),
+    fields = secrets.redact_value(n.fields or {}), at = store.now() }
+  local d <close> = artifact.open(s.root .. "/" .. M.DIR, { create = true })
+  if not d or not d:make_dirs("queue") then
+    record(s, n.run_id, "notify.skipped", { event = n.event, why = "the notify folder cannot be written" })
+    return 0
+  end
+  local send, skipped = choose(d, wanted, n)
+  for _, k in ipairs(skipped) do
+    record(s, n.run_id, "notify.skipped", { event = n.event, channel = k.channel.label, why = k.why })
+  end
+  local id, started = ("%d-%d"):format(now_ms(), math.random(1e9)), 0
+  for _, c in ipairs(send) do
+    local ok, why = start_sender(s, d, id, c, n)
+    started = started + (ok and 1 or 0)
+    if not ok then
+      record(s, n.run_id, "notify.failed", { event = n.event, channel = c.label, why = "not sent: " .. tostring(why) })
+    end
+  end
+  return started
+end
+
+-- The facts of a run a webhook carries.
+local function run_fields(run)
+  return { run_id = run.run_id, task_id = run.task_id, status = run.status, reason = run.failure_reason,
+    runner = run.runner_type, model = run.model, summary = run.summary, cost_usd = run.cost_usd,
+    preset = run.preset, pipeline_id = run.pipeline_id }
+end
+
+---Tells of a run's end (its status's event), unless it is a step of a preset or pipeline (told as a
+---whole by what runs it). Never raises.
+---@param s table
+---@param run table  the ended run's record
+function M.run_ended(s, run)
+  local event = M.EVENT_OF_STATUS[run.status]
+  if not event or run.preset or run.pipeline_id or (tonumber(run.pipeline_total) or 1) > 1 then
+    return 0
+  end
+  local blockers = type(run.blockers) == "table" and run.blockers or {}
+  local why = run.failure_reason or blockers[1] or run.summary
+  local fields = run_fields(run)
+  fields.reason = run.failure_reason or blockers[1]
+  return M.send(s, { event = event, key = run.run_id .. ":" .. event, run_id = run.run_id,
+    title = ("Sidecar: %s %s"):format(run.run_id, run.status),
+    message = ("%s ended %s%s"):format(run.run_id, run.status, why and (": " .. tostring(why)) or ""),
+    fields = fields })
+end
+
+---Tells that a run needs someone: its attention mark (stuck, waiting_input), once per occurrence.
+---@param s table
+---@param run table  the record, with `attention`
+function M.attention(s, run)
+  local a = type(run.attention) == "table" and run.attention or nil
+  if not a or type(a.state) ~= "string" then
+    return 0
+  end
+  local fields = run_fields(run)
+  fields.attention = a.state
+  return M.send(s, { event = "needs_input", key = ("%s:%s#%s"):format(run.run_id, a.state, tostring(a.occurrence or 1)),
+    run_id = run.run_id, title = ("Sidecar: %s needs you (%s)"):format(run.run_id, a.state),
+    message = ("%s %s: %s"):format(run.run_id, a.state == "stuck" and "is stuck" or "is waiting for input",
+      tostring(a.evidence or "")), fields = fields })
+end
+
+---Tells of a preset's or pipeline's end, once for the whole. w: {kind = "preset"|"pipeline", name,
+---id (what makes it one), status (the worst of its runs: M.EVENT_OF_STATUS's keys), reason, runs
+---(their records or ids), task_id}.
+---@param s table
+---@param w table
+function M.whole(s, w)
+  local event = M.EVENT_OF_STATUS[w.status]
+  if not event then
+    return 0
+  end
+  local ids = {}
+  for i, r in ipairs(w.runs or {}) do
+    ids[i] = type(r) == "table" and r.run_id or r
+  end
+  local last = ids[#ids]
+  return M.send(s, { event = event, key = ("%s:%s:%s"):format(w.kind, w.id, event), run_id = last,
+    title = ("Sidecar: %s %s %s"):format(w.kind, w.name, w.status),
+    message = ("%s %s ended %s (%d run%s: %s)%s"):format(w.kind, w.name, w.status, #ids, #ids == 1 and "" or "s",
+      table.concat(ids, ", "), w.reason and (": " .. tostring(w.reason)) or ""),
+    fields = { kind = w.kind, name = w.name, status = w.status, reason = w.reason, runs = json.array(ids),
+      task_id = w.task_id } })
+end
+
+return M

@@ -1,0 +1,242 @@
+--- The sender of one notification to one channel: `sidecar notify --deliver FILE`, started detached
+--- by stdlib/sidecar/run/notify.lua, so its time limits and retries never touch a run.
+---
+--- Each channel kind's delivery:
+---   webhook  POST of the JSON body below (or Slack's {"text"} / Discord's {"content"} with `format`)
+---   ntfy     POST of the message to the topic URL, with Title, Tags and Priority headers
+---   desktop  notify-send (else gdbus) on the session bus; skipped, and recorded so, when there is none
+---   command  the command, with SIDECAR_EVENT, SIDECAR_RUN, SIDECAR_TITLE, SIDECAR_MESSAGE and
+---            SIDECAR_NOTIFICATION (the JSON body) in its environment
+---
+--- The JSON body (docs/notifications.md): {source = "sidecar", version = 1, event, title, message,
+--- at, repo, ...the facts: run_id, task_id, status, reason, runner, model, cost_usd, preset, runs}.
+--- Up to M.ATTEMPTS tries, each bounded by the channel's `timeout`; a 4xx answer other than 408 and 429 is not
+--- tried again. Each attempt is recorded: notify.sent or notify.failed in the run's events, and a
+--- line of notify/log.jsonl.
+local artifact = require("sidecar.core.artifact")
+local json = require("sidecar.core.json")
+local notify_settings = require("sidecar.core.notify_settings")
+local proc = require("sidecar.core.proc")
+local store = require("sidecar.core.store")
+local telemetry = require("sidecar.core.telemetry")
+
+local M = {}
+
+M.ATTEMPTS = 3
+M.BACKOFF_MS = { 1000, 4000 }
+
+local function body_of(n, repo)
+  local b = { source = "sidecar", version = 1, event = n.event, title = n.title, message = n.message, at = n.at,
+    repo = repo }
+  for k, v in pairs(n.fields or {}) do
+    if b[k] == nil then
+      b[k] = v
+    end
+  end
+  return b
+end
+
+local PRIORITY = { needs_input = "high", failed = "high", budget = "high", unknown = "high" }
+
+-- ASCII only in a header value (ntfy's Title): other bytes become '?'.
+local function header_text(s)
+  return (s:gsub("[^\32-\126]", "?"))
+end
+
+-- One HTTP attempt: ok, what to record, whether another try may help.
+local function post(url, body, headers, timeout_ms)
+  local status, excerpt = require("sidecar.host.http").post(url, body, { headers = headers, timeout_ms = timeout_ms })
+  if not status then
+    return false, { error = excerpt }, true
+  end
+  if status >= 200 and status < 300 then
+    return true, { http_status = status }
+  end
+  return false, { http_status = status, error = ("HTTP %d"):format(status) },
+    status >= 500 or status == 408 or status == 429
+end
+
+local function http_request(c, n, repo)
+  local headers = { table.unpack(c.headers) }
+  if c.kind == "ntfy" then
+    headers[#headers + 1] = "Title: " .. header_text(n.title)
+    headers[#headers + 1] = "Tags: sidecar," .. n.event
+    headers[#headers + 1] = "Priority: " .. (PRIORITY[n.event] or "default")
+    headers[#headers + 1] = "Content-Type: text/plain; charset=utf-8"
+    return c.url, n.message, headers, c.timeout_ms
+  end
+  headers[#headers + 1] = "Content-Type: application/json"
+  local b = body_of(n, repo)
+  if c.format == "slack" then
+    b = { text = n.title .. "\n" .. n.message }
+  elseif c.format == "discord" then
+    b = { content = (n.title .. "\n" .. n.message):sub(1, 1900) }
+  end
+  return c.url, json.encode(b), headers, c.timeout_ms
+end
+
+-- Whether a session bus is there to carry a desktop notification.
+local function session_bus()
+  local addr = os.getenv("DBUS_SESSION_BUS_ADDRESS")
+  if addr and addr ~= "" then
+    return true
+  end
+  local runtime = os.getenv("XDG_RUNTIME_DIR")
+  local st = runtime and require("sidecar.host.paths").lstat(runtime .. "/bus")
+  return st ~= nil and st.kind == "other" -- the bus's socket (dbus-user-session)
+end
+
+local function desktop(c, n)
+  if not session_bus() then
+    return false, { skipped = true, error = "no session bus (DBUS_SESSION_BUS_ADDRESS unset): nothing to show it" }
+  end
+  local files = require("sidecar.core.files")
+  local argv
+  if files.on_path("notify-send") then
+    argv = { "notify-send", "--app-name=sidecar", n.title, n.message }
+  elseif files.on_path("gdbus") then
+    argv = { "gdbus", "call", "--session", "--dest", "org.freedesktop.Notifications", "--object-path",
+      "/org/freedesktop/Notifications", "--method", "org.freedesktop.Notifications.Notify", "sidecar", "0", "",
+      n.title, n.message, "[]", "{}", "-1" }
+  else
+    return false, { skipped = true, error = "neither notify-send nor gdbus is installed" }
+  end
+  local r = proc.run(argv, { timeout_ms = c.timeout_ms })
+  return r.ok == true, { exit_code = r.code, error = not r.ok and (r.error or ("exit " .. tostring(r.code))) or nil },
+    false
+end
+
+local function command(c, n, repo)
+  local argv = type(c.command) == "string" and proc.shell(c.command) or c.command
+  local run_id = n.fields and n.fields.run_id or ""
+  local r = proc.run(argv, { timeout_ms = c.timeout_ms, cwd = repo, env = { SIDECAR_EVENT = n.event, SIDECAR_RUN = run_id,
+    SIDECAR_TITLE = n.title, SIDECAR_MESSAGE = n.message, SIDECAR_NOTIFICATION = json.encode(body_of(n, repo)) } })
+  return r.ok == true, { exit_code = r.code, error = not r.ok and (r.error or ("exit " .. tostring(r.code))) or nil },
+    false
+end
+
+-- One attempt on channel `c`: ok, facts, retry?
+local function attempt(c, n, repo)
+  if c.kind == "desktop" then
+    return desktop(c, n)
+  elseif c.kind == "command" then
+    return command(c, n, repo)
+  end
+  return post(http_request(c, n, repo))
+end
+
+local function record(s, d, item, facts)
+  local kind = facts.ok and "notify.sent" or (facts.skipped and "notify.skipped" or "notify.failed")
+  local fields = { event = item.notification.event, channel = item.label, attempt = facts.attempt,
+    http_status = facts.http_status, exit_code = facts.exit_code, why = facts.error }
+  if item.notification.run_id then
+    pcall(telemetry.run_event, s, item.notification.run_id, kind, fields)
+  end
+  fields.kind, fields.id, fields.run_id, fields.at = kind, item.id, item.notification.run_id, store.now()
+  d:append_jsonl("log.jsonl", fields)
+end
+
+---The repository of the store folder `root`, as an absolute path when it can be had.
+function M.repo_of(root)
+  local repo = root:match("^(.*)/[^/]+$") or "."
+  return require("sidecar.host.paths").real(repo) or repo
+end
+
+-- Tries channel `c` up to M.ATTEMPTS times, recording each attempt: ok, why.
+local function send(s, d, item, c, repo)
+  for i = 1, M.ATTEMPTS do
+    local ok, facts, again = attempt(c, item.notification, repo)
+    facts.ok, facts.attempt = ok, i
+    record(s, d, item, facts)
+    if ok or not again or i == M.ATTEMPTS then
+      return ok, facts.error
+    end
+    for _ = 1, M.BACKOFF_MS[i] // 500 do
+      require("sidecar.host.time").sleep_ms(500)
+    end
+  end
+end
+
+-- The store's channels, or nil and why.
+local function channels(root)
+  local cfg, why = require("sidecar.core.config").load(root)
+  if not cfg then
+    return nil, why
+  end
+  local list = notify_settings.channels(rawget(cfg, "notify"))
+  if not list then
+    return nil, "no notification channels: notify in " .. root .. "/config.lua is not a list of channels "
+      .. "(docs/notifications.md)"
+  end
+  return list
+end
+
+local function open(root)
+  local d, why = artifact.open(root .. "/notify", { create = true })
+  local s, message = d and store.open(root)
+  if not s then
+    if d then
+      d:close()
+    end
+    return nil, nil, why or message
+  end
+  return d, s
+end
+
+---Sends the queued notification `file` (relative to the store's notify folder) to its channel, then
+---removes it. Returns true when the channel took it.
+---@param root string  the store folder
+---@param file string  "queue/<id>-<channel>.json"
+---@return boolean sent, string? why
+function M.deliver(root, file)
+  if not file:match("^queue/[%w-]+%.json$") then
+    return false, "not a queued notification: " .. file
+  end
+  local dir, st, why = open(root)
+  local d <close> = dir
+  local s <close> = st
+  local item = d and d:read_json(file)
+  if not item then
+    return false, why or ("cannot read " .. file)
+  end
+  os.remove(d:root() .. "/" .. file) -- read once: it holds nothing a second sender should send
+  local list = channels(root)
+  local c = list and list[item.channel]
+  if not c or c.label ~= item.label then
+    return false, "the channel is no longer in the config"
+  end
+  return send(s, d, item, c, M.repo_of(root))
+end
+
+---`sidecar notify --test`: a notification of `event` sent now to every channel that wants it (no
+---rate, no dedupe), each attempt recorded in notify/log.jsonl. Returns {channel, kind, sent, why}
+---for each channel, or nil and why.
+---@param root string  the store folder
+---@param event string
+---@return table[]|nil results, string? why
+function M.test(root, event)
+  local list, why = channels(root)
+  if not list then
+    return nil, why
+  end
+  local dir, st, message = open(root)
+  if not dir then
+    return nil, message
+  end
+  local d <close> = dir
+  local s <close> = st
+  local repo = M.repo_of(root)
+  local n = { event = event, title = "Sidecar: a test notification", at = store.now(),
+    message = ("A test of the %s event from sidecar notify --test in %s"):format(event, repo), fields = {} }
+  local results = {}
+  for _, c in ipairs(list) do
+    local r = { channel = c.label, kind = c.kind, wanted = c.events[event] == true }
+    if r.wanted then
+      r.sent, r.why = send(s, d, { id = "test", label = c.label, notification = n }, c, repo)
+    end
+    results[#results + 1] = r
+  end
+  return results
+end
+
+return M

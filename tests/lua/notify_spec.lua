@@ -1,0 +1,197 @@
+-- Notification channels: the `notify` setting checked and read (stdlib/sidecar/core/notify_settings.lua),
+-- and the dispatcher (stdlib/sidecar/run/notify.lua) choosing what to send: the events a channel
+-- wants, a preset's and a pipeline's steps left to the whole, the same event of a run sent once, a
+-- channel's rate, each left-out one recorded. tests/e2e/notify_test.sh sends them for real.
+local test = require("sidecar.dev.test")
+local describe, it, expect = test.describe, test.it, test.expect
+local json = require("sidecar.core.json")
+local notify = require("sidecar.run.notify")
+local notify_settings = require("sidecar.core.notify_settings")
+local store = require("sidecar.core.store")
+
+describe("the notify setting", function()
+  it("keeps today's single command out of the channels", function()
+    expect(notify_settings.is_channels("notify-send hi")):equals(false)
+    expect(notify_settings.is_channels({ "notify-send", "hi" })):equals(false)
+    expect(notify_settings.channels(true)):is_nil()
+    expect(notify_settings.command({ notify = { "a", "b" } })[2]):equals("b")
+    expect(notify_settings.command({ notify = { { kind = "desktop" } } })):is_nil()
+  end)
+
+  it("names the setting that is wrong", function()
+    local cases = {
+      { { { kind = "pager" } }, "notify%[1%]%.kind: expected one of command, desktop, ntfy, webhook" },
+      { { { kind = "webhook" } }, "notify%[1%]%.url: expected an http:// or https:// URL, got nil" },
+      { { { kind = "webhook", url = "http://x y" } }, "notify%[1%]%.url" },
+      { { { kind = "ntfy", url = "file:///etc/passwd" } }, "notify%[1%]%.url" },
+      { { { kind = "desktop" }, { kind = "webhook", url = "http://h", events = { "review", "nope" } } },
+        "notify%[2%]%.events%[2%]: unknown event \"nope\"" },
+      { { { kind = "webhook", url = "http://h", events = {} } }, "notify%[1%]%.events: expected a list" },
+      { { { kind = "webhook", url = "http://h", format = "teams" } }, "notify%[1%]%.format" },
+      { { { kind = "ntfy", url = "http://h", format = "slack" } }, "notify%[1%]%.format" },
+      { { { kind = "webhook", url = "http://h", headers = { ["X-A"] = "a\r\nInjected: 1" } } }, "notify%[1%]%.headers%.X%-A" },
+      { { { kind = "webhook", url = "http://h", rate = 0 } }, "notify%[1%]%.rate" },
+      { { { kind = "webhook", url = "http://h", timeout = "forever" } }, "notify%[1%]%.timeout" },
+      { { { kind = "command" } }, "notify%[1%]%.command: expected a command" },
+      { { { kind = "command", command = { "a", 2 } } }, "notify%[1%]%.command%[2%]" },
+      { { { kind = "desktop", colour = "red" } }, "notify%[1%]%.colour: unknown setting" },
+      { { { kind = "desktop" }, "notify-send" }, "notify%[2%]: expected a channel table" },
+    }
+    for _, c in ipairs(cases) do
+      local ok, why = notify_settings.check("notify", c[1])
+      expect(ok):is_nil()
+      expect(why):matches(c[2])
+    end
+    expect(notify_settings.check("notify", { { kind = "webhook", url = "https://h/x?token=1", format = "slack",
+      events = { "review" }, headers = { Authorization = "Bearer t" }, rate = 2, timeout = "3s", name = "team" } }))
+      :equals(true)
+  end)
+
+  it("reads channels with their defaults, each named without its URL's path", function()
+    local list = notify_settings.channels({ { kind = "webhook", url = "https://user:pw@hooks.example/T0/secret" },
+      { kind = "webhook", url = "https://hooks.example/T1/other", events = { "failed" }, headers = { B = "2", A = "1" } },
+      { kind = "desktop", name = "mine" } })
+    expect(#list):equals(3)
+    expect(list[1].label):matches("^1:webhook:hooks%.example#%x%x%x%x%x%x%x%x$")
+    expect(list[1].label:find("secret", 1, true)):is_nil()
+    expect(list[1].label:find("pw", 1, true)):is_nil()
+    expect(list[2].label):matches("^2:webhook:hooks%.example#")
+    expect(list[1].label:sub(-8)):not_equals(list[2].label:sub(-8))
+    expect(list[1].events.review and list[1].events.needs_input and list[1].events.unknown):equals(true)
+    expect(list[1].events.completed):is_nil()
+    expect(list[2].events.review):is_nil()
+    expect(table.concat(list[2].headers, "|")):equals("A: 1|B: 2")
+    expect(list[1].rate):equals(notify_settings.DEFAULT_RATE)
+    expect(list[1].timeout_ms):equals(10000)
+    expect(list[3].label):equals("mine")
+  end)
+end)
+
+describe("the dispatcher", function()
+  local repo, s
+  test.before_each(function()
+    repo = os.tmpname()
+    os.remove(repo)
+    os.execute("mkdir -p '" .. repo .. "/.agent'")
+    s = assert(store.open(repo .. "/.agent", { create = true }))
+  end)
+  test.after_each(function()
+    s:close()
+    -- The senders started record their attempt in the store: the folder goes once they have ended.
+    for _ = 1, 200 do
+      if not os.execute("pgrep -f '[n]otify --deliver .* --root " .. repo .. "/' >/dev/null") then
+        break
+      end
+      require("sidecar.host.time").sleep_ms(50)
+    end
+    os.execute("rm -rf '" .. repo .. "'")
+  end)
+
+  local function config(text)
+    local f = assert(io.open(repo .. "/.agent/config.lua", "w"))
+    f:write("return { notify = " .. text .. " }\n")
+    f:close()
+  end
+  local function sent()
+    local out, f = {}, io.open(repo .. "/.agent/notify/sent.jsonl")
+    for line in f and f:lines() or function() end do
+      out[#out + 1] = json.decode(line).key
+    end
+    if f then
+      f:close()
+    end
+    return out
+  end
+  local function events(run_id, kind)
+    local out, f = {}, io.open(repo .. "/.agent/runs/" .. run_id .. "/events.jsonl")
+    for line in f and f:lines() or function() end do
+      local e = json.decode(line)
+      if e.kind == kind then
+        out[#out + 1] = e.fields
+      end
+    end
+    if f then
+      f:close()
+    end
+    return out
+  end
+
+  it("tells the channels that want a run's end, once", function()
+    config('{ { kind = "command", command = "true", name = "a" }, { kind = "command", command = "true", name = "b", events = { "failed" } } }')
+    local run = assert(s:create_run({ status = "running", runner_type = "command" }))
+    run.status = "review"
+    expect(notify.run_ended(s, run)):equals(1)
+    expect(notify.run_ended(s, run)):equals(0) -- the same end again: sent before
+    expect(table.concat(sent(), " ")):equals("a|" .. run.run_id .. ":review")
+    expect(#events(run.run_id, "notify.skipped")):equals(0) -- sent before: nothing more to say
+    run.status = "failed"
+    expect(notify.run_ended(s, run)):equals(2)
+  end)
+
+  it("leaves a preset's and a pipeline's steps to the whole, and a dry run untold", function()
+    config('{ { kind = "command", command = "true", name = "a" } }')
+    local run = assert(s:create_run({ status = "running" }))
+    run.status = "review"
+    run.preset = "four"
+    expect(notify.run_ended(s, run)):equals(0)
+    run.preset, run.pipeline_step, run.pipeline_total = nil, 1, 2 -- a pipeline's first step, before its id
+    expect(notify.run_ended(s, run)):equals(0)
+    run.pipeline_step, run.pipeline_total, run.status = nil, nil, "dry_run"
+    expect(notify.run_ended(s, run)):equals(0)
+    expect(#sent()):equals(0)
+    expect(notify.whole(s, { kind = "preset", name = "four", id = run.run_id, status = "review", runs = { run.run_id } }))
+      :equals(1)
+    expect(sent()[1]):equals("a|preset:" .. run.run_id .. ":review")
+  end)
+
+  it("keeps each channel to its rate, recording what it left out", function()
+    config('{ { kind = "command", command = "true", name = "slow", rate = 2 }, { kind = "command", command = "true", name = "fast" } }')
+    local ids = {}
+    for i = 1, 3 do
+      local run = assert(s:create_run({ status = "running" }))
+      run.status = "review"
+      ids[i] = run.run_id
+      notify.run_ended(s, run)
+    end
+    local per = {}
+    for _, key in ipairs(sent()) do
+      local channel = key:match("^(%w+)|")
+      per[channel] = (per[channel] or 0) + 1
+    end
+    expect(per.slow):equals(2)
+    expect(per.fast):equals(3)
+    expect(events(ids[3], "notify.skipped")[1].why):equals("over its rate (2 a minute)")
+  end)
+
+  it("says nothing, and fails nothing, without channels or with a config that cannot run", function()
+    local run = assert(s:create_run({ status = "running" }))
+    run.status = "failed"
+    expect(notify.run_ended(s, run)):equals(0)
+    config('"notify-send"') -- today's single command: notices.lua's, not the channels'
+    expect(notify.run_ended(s, run)):equals(0)
+    config("{ { kind = } }") -- a syntax error
+    expect(notify.run_ended(s, run)):equals(0)
+  end)
+
+  it("hands a sender its message redacted and neutralised", function()
+    local out = repo .. "/told.txt"
+    config(('{ { kind = "command", command = %q, name = "a", events = { "failed" } } }'):format(
+      'printf "%s" "$SIDECAR_MESSAGE" > ' .. out .. '.part && mv ' .. out .. '.part ' .. out))
+    local run = assert(s:create_run({ status = "running" }))
+    run.status, run.failure_reason = "failed", "leaked ghp_0123456789abcdefghijklmnopqrstuvwxyzAB \27[31mred"
+    expect(notify.run_ended(s, run)):equals(1)
+    local text
+    for _ = 1, 200 do -- the detached sender runs the command at once; 10 s at most
+      local f = io.open(out)
+      if f then
+        text = f:read("a")
+        f:close()
+        break
+      end
+      require("sidecar.host.time").sleep_ms(50)
+    end
+    expect(text):contains(run.run_id .. " ended failed: leaked [REDACTED")
+    expect(text:find("ghp_0123456789", 1, true)):is_nil()
+    expect(text:find("\27", 1, true)):is_nil()
+  end)
+end)
