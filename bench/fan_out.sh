@@ -1,0 +1,132 @@
+#!/usr/bin/env bash
+# A fan-out of many sandboxed agents at once (issue 51): `sidecar preset run` starting N fake agents
+# side by side (-j N, the machine's cap raised to N), each a command runner that sleeps S seconds in
+# its OS sandbox (bubblewrap, sandbox-init, the network proxy, a record per run); against the
+# reference in the same run, `xargs -P N` starting bubblewrap around the same `sleep S` N times.
+# Goal: within 1.2x of the reference.
+#
+# Each side's wall time (median of the rounds) and its memory per agent: the peak, over the fan-out,
+# of the proportional set size (PSS, /proc/PID/smaps_rollup) of every process of the side's tree
+# (Sidecar's processes, bubblewrap, the sandbox's own, the agent), divided by N. PSS splits shared
+# pages between the processes that share them, so N copies of one binary count once in all.
+#
+#   bench/fan_out.sh path/to/sidecar [agents] [seconds] [rounds]
+set -eu
+sidecar=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
+n=${2:-100}
+secs=${3:-2}
+rounds=${4:-3}
+command -v bwrap >/dev/null || { echo "bench_fan_out: needs bubblewrap (scripts/setup)" >&2; exit 2; }
+work=$(mktemp -d /tmp/bench_fan_out.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+export SIDECAR_TRUST=all XDG_STATE_HOME="$work/state" XDG_RUNTIME_DIR="$work/runtime" SIDECAR_MAX_AGENTS=$n
+mkdir -p "$work/runtime"
+
+cd "$work" && mkdir repo && cd repo && git init -q && git -c user.email=b@e -c user.name=b commit -q --allow-empty -m i
+"$sidecar" init >/dev/null
+sed -i "s|^  runner = \"codex\",|  runner = \"command\",|" .agent/config.lua
+"$sidecar" -e '
+  local f = assert(io.open(".agent/config.lua")); local text = f:read("a"); f:close()
+  text = text:gsub("  runners = {\n", "  runners = {\n    command = { command = { \"sh\", \"-c\", \"cat >/dev/null; sleep '"$secs"'; echo done\" } },\n", 1)
+  f = assert(io.open(".agent/config.lua", "w")); f:write(text); f:close()'
+mkdir -p .agent/presets
+cat >.agent/presets/fan.lua <<'LUA'
+local preset = require("sidecar.preset.define")
+return preset.define({
+  name = "fan",
+  summary = "agents side by side",
+  params = { n = { type = "integer", default = 100, doc = "how many" } },
+  run = function(ctx, p)
+    local jobs = {}
+    for i = 1, p.n do
+      jobs[i] = { kind = "scan", prompt = "Agent " .. i .. ": say done." }
+    end
+    local done = 0
+    for _, r in ipairs(ctx:agents(jobs)) do
+      done = done + ((r.status == "review" or r.status == "completed") and 1 or 0)
+    end
+    return { ok = done == p.n, text = ("%d of %d agents done\n"):format(done, p.n) }
+  end,
+})
+LUA
+
+# peak_pss_kib PID: until PID ends, every 100 ms, the PSS of PID and every process below it (one
+# Lua process reading /proc, so the sampling costs the machine little); prints the peak in KiB.
+peak_pss_kib() {
+  ROOT=$1 "$sidecar" -e '
+    local root, peak = tonumber(os.getenv("ROOT")), 0
+    local time, paths = require("sidecar.host.time"), require("sidecar.host.paths")
+    local function read(path)
+      local f = io.open(path)
+      if not f then return nil end
+      local text = f:read("a")
+      f:close()
+      return text
+    end
+    while read("/proc/" .. root .. "/stat") do
+      local parent = {}
+      for _, name in ipairs(paths.entries("/proc") or {}) do
+        local stat = name:match("^%d+$") and read("/proc/" .. name .. "/stat")
+        local ppid = stat and stat:match("^%d+ %b() %a (%d+)")
+        if ppid then parent[tonumber(name)] = tonumber(ppid) end
+      end
+      local total = 0
+      for pid in pairs(parent) do
+        local p = pid
+        while p and p ~= root and p > 1 do p = parent[p] end
+        if p == root then
+          total = total + tonumber((read("/proc/" .. pid .. "/smaps_rollup") or ""):match("\nPss:%s+(%d+)") or 0)
+        end
+      end
+      peak = math.max(peak, total)
+      time.sleep_ms(100)
+    end
+    print(peak)'
+}
+
+# timed NAME COMMAND...: runs COMMAND; prints its wall time in ms.
+timed() {
+  local name=$1 t0
+  shift
+  t0=$(date +%s%N)
+  "$@" >"$work/$name.out" 2>"$work/$name.err" || { echo "bench_fan_out: $name failed:" >&2; tail -5 "$work/$name.err" >&2; exit 1; }
+  echo "$((($(date +%s%N) - t0) / 1000000))"
+}
+
+# sampled NAME COMMAND...: runs COMMAND once more with its memory sampled; prints the peak PSS in KiB.
+sampled() {
+  local name=$1 pid
+  shift
+  "$@" >"$work/$name.out" 2>"$work/$name.err" &
+  pid=$!
+  peak_pss_kib "$pid"
+  wait "$pid" || { echo "bench_fan_out: $name failed:" >&2; tail -5 "$work/$name.err" >&2; exit 1; }
+}
+
+reference() {
+  seq "$n" | xargs -P "$n" -I{} bwrap --ro-bind / / --dev /dev --proc /proc --tmpfs /tmp --unshare-all \
+    --die-with-parent sh -c "cat >/dev/null </dev/null; sleep $secs; echo done"
+}
+sidecar_fan() {
+  "$sidecar" preset run fan -p "n=$n" -j "$n" | tee "$work/fan.out"
+  grep -q "^$n of $n agents done" "$work/fan.out"
+}
+
+median() { sort -n | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
+
+echo "bench_fan_out: $n agents of $secs s at once, $rounds rounds each, alternating; $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f", $2 / 1048576 }' /proc/meminfo) GiB"
+ref=() side=()
+for r in $(seq "$rounds"); do
+  ref+=("$(timed reference reference)")
+  side+=("$(timed sidecar sidecar_fan)")
+done
+ref_ms=$(printf '%s\n' "${ref[@]}" | median)
+side_ms=$(printf '%s\n' "${side[@]}" | median)
+printf '%-44s %8s ms   (rounds: %s)\n' "xargs -P $n + bwrap + sleep (reference)" "$ref_ms" "${ref[*]}"
+printf '%-44s %8s ms   (rounds: %s)\n' "sidecar preset run, $n sandboxed agents" "$side_ms" "${side[*]}"
+awk -v s="$side_ms" -v r="$ref_ms" 'BEGIN { printf "ratio: %.2fx the reference (goal: within 1.2x)\n", s / r }'
+# Memory: one more round of each, sampled (the sampling is kept out of the timed rounds).
+ref_kib=$(sampled reference reference)
+side_kib=$(sampled sidecar sidecar_fan)
+awk -v s="$side_kib" -v r="$ref_kib" -v n="$n" 'BEGIN {
+  printf "memory per agent (peak PSS of the tree / %d): sidecar %.1f MiB, reference %.1f MiB\n", n, s / n / 1024, r / n / 1024 }'
