@@ -13,6 +13,7 @@
 #include <cerrno>
 #include <chrono>
 #include <climits>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -20,6 +21,7 @@
 #include <thread>
 
 #include "git/git_tree.hpp"
+#include "util/xdg.hpp"
 
 namespace sidecar::host::git {
 namespace {
@@ -52,13 +54,20 @@ std::string base_name(std::string path) {
 // Adding or removing a worktree while another process does the same to the same repository
 // races: libgit2's check that a branch is not checked out elsewhere reads every worktree's
 // record, and one half written or half removed makes it answer "already checked out". Sidecar's
-// own processes take turns on a lock in the common git folder (flock: dropped when the holder
-// dies, whatever kills it), held for the few milliseconds each change takes. A holder stuck for
-// longer than `kWait` is not waited for: the change goes ahead, as git's own would.
+// own processes take turns on a lock (flock: dropped when the holder dies, whatever kills it),
+// held for the few milliseconds each change of the records takes. The lock file is in the user's
+// runtime folder (else the state folder), named by the repository's common folder: never in the
+// repository, where an agent, which may read .git, could take it and hold every run back. A holder
+// stuck for longer than `kWait` is not waited for: the change goes ahead, as git's own would.
 class WorktreesLock {
  public:
   explicit WorktreesLock(const std::string& commondir) {
-    fd_ = open((commondir + "/sidecar-worktrees.lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
+    std::string dir = locks_dir(), error;
+    if (dir.empty() || !xdg::make_dirs(dir, error)) return;
+    std::string real = real_path(commondir);
+    char name[64];
+    std::snprintf(name, sizeof name, "/worktrees-%016zx.lock", std::hash<std::string>{}(real.empty() ? commondir : real));
+    fd_ = open((dir + name).c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
     auto until = std::chrono::steady_clock::now() + kWait;
     while (fd_ >= 0 && flock(fd_, LOCK_EX | LOCK_NB) != 0 && (errno == EWOULDBLOCK || errno == EINTR) &&
            std::chrono::steady_clock::now() < until) {
@@ -72,6 +81,12 @@ class WorktreesLock {
   WorktreesLock& operator=(const WorktreesLock&) = delete;
 
  private:
+  static std::string locks_dir() {
+    const char* runtime = std::getenv("XDG_RUNTIME_DIR");
+    if (runtime && runtime[0] == '/') return std::string(runtime) + "/sidecar/locks";
+    std::string state = xdg::state_dir();
+    return state.empty() ? state : state + "/locks";
+  }
   static constexpr std::chrono::seconds kWait{10};
   int fd_ = -1;
 };
@@ -319,10 +334,10 @@ bool write_files(const std::string& dir, const std::string& index_path, const st
 }
 
 bool worktree_remove(const Repo& main, const std::string& path, std::string& why) {
-  WorktreesLock turn(main.commondir());
   std::string admin = admin_dir(path), records = real_path(main.commondir() + "/worktrees");
   if (admin.empty()) {
     // No .git file: a folder half made or half removed. git's record of it, if any, goes.
+    WorktreesLock turn(main.commondir());
     std::string want = real_path(path);
     DIR* d = records.empty() ? nullptr : opendir(records.c_str());
     while (dirent* e = d ? readdir(d) : nullptr) {
@@ -343,8 +358,17 @@ bool worktree_remove(const Repo& main, const std::string& path, std::string& why
     why = path + " is not a worktree of " + main.commondir();
     return false;
   }
+  // git's record leaves the list at once (a rename, under the lock); the files go after, however
+  // many the run left, while other processes go on adding and removing worktrees.
+  std::string aside = main.commondir() + "/sidecar-removed-" + base_name(real_admin) + "-" + std::to_string(getpid());
+  {
+    WorktreesLock turn(main.commondir());
+    if (std::rename(real_admin.c_str(), aside.c_str()) != 0) {
+      aside = real_admin;  // removed in place, as before
+    }
+  }
   bool ok = remove_all(path);
-  ok = remove_all(real_admin) && ok;
+  ok = remove_all(aside) && ok;
   if (!ok) {
     why = "could not remove all of " + path;
   }

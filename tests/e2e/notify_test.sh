@@ -143,6 +143,14 @@ wait_until "the leaky run told" 30 got /hook "" "$leaky"
 eq "a secret in the summary never reaches an endpoint" "0 yes" \
   "$(grep -c 'ghp_0123456789' "$recv_log") $(grep "$leaky" "$recv_log" | grep -q 'REDACTED' && echo yes)"
 
+# --- an agent's words cannot ping a Slack channel ----------------------------------------------------
+add_runners "    pinger = { command = { \"sh\", \"-c\", \"cat >/dev/null; echo '<!channel> look <http://x|here> & more'\" } },"
+"$S" run T-0001 --runner pinger >/dev/null 2>&1
+pinger=$(runs_where runner_type pinger | head -1)
+wait_until "the pinger's review on Slack" 30 got /slack "" "$pinger"
+eq "Slack's text: <, > and & escaped" yes \
+  "$(received /slack | grep "$pinger" | jv .text | grep -qF '&lt;!channel&gt; look &lt;http://x|here&gt; &amp; more' && echo yes)"
+
 # --- a preset of four steps: one notification -----------------------------------------------------
 mkdir -p .agent/presets
 cat >.agent/presets/four.lua <<'LUA'
@@ -189,6 +197,8 @@ slowrun=$(runs_where runner_type plain | head -1)
 eq "a run told to dead and slow endpoints ends without waiting for them (under 8 s)" yes \
   "$([ "$took" -lt 8000 ] && echo yes || echo "no: $took ms")"
 echo "  the run took $took ms; the slow endpoint answers after 20 s"
+eq "its senders, still at work, are not taken for the run's leftovers: it ended review" review \
+  "$(field .agent/runs/$slowrun/run.json .status)"
 wait_until "the 503 tried three times" 60 got /status/503 "" "$slowrun" 3
 # failures_of PATTERN: the notify.failed events of the run whose channel matches PATTERN.
 failures_of() { grep '"kind":"notify.failed"' .agent/runs/$slowrun/events.jsonl | grep -- "$1"; }
@@ -198,6 +208,18 @@ eq "a 404 is not tried again" 1 "$(grep -c '/status/404' "$recv_log")"
 eq "the dead endpoint's failure says why" yes \
   "$(failures_of ":$dead#" | head -1 | jv .fields.why | grep -qi 'connect' && echo yes)"
 eq "the dead endpoint: three attempts, each recorded" 3 "$(failures_of ":$dead#" | wc -l)"
+
+# A needs-input notification sent while the agent still runs, to an endpoint slower than the run's
+# end: the sender (an orphan this process adopts while its agent runs) is neither killed nor
+# recorded as the agent's, and the run ends review.
+add_runners "    pause = { command = { \"sh\", \"-c\", \"cat >/dev/null; echo started; sleep 2.5; echo resumed\" } },"
+set_notify "{ { kind = \"webhook\", url = \"http://127.0.0.1:$port/slow/7\", events = { \"needs_input\" }, timeout = \"10s\" } }"
+"$S" run T-0001 --runner pause >/dev/null 2>&1
+paused=$(runs_where runner_type pause | head -1)
+eq "a run whose needs-input sender outlives it ends review, nothing of it swept" "review 0" \
+  "$(field .agent/runs/$paused/run.json .status) $(grep -c 'sidecar-notify\|notify --deliver' .agent/runs/$paused/run.json)"
+wait_until "the slow needs-input notification arrived" 30 got /slow/7 needs_input "$paused"
+wait_until "and was recorded sent" 30 recorded "$paused" '"kind":"notify.sent"'
 
 # --- rate and dedupe ------------------------------------------------------------------------------
 set_notify "{ { kind = \"webhook\", url = \"http://127.0.0.1:$port/rated\", name = \"rated\", rate = 1, events = { \"review\", \"blocked\", \"failed\" } } }"
@@ -215,6 +237,12 @@ expect_run "notify --test: each channel and what it answered" 0 "team +webhook +
   -- "$S" notify --test
 expect_run "notify --test --event failed: the dead one fails, exit 1" 1 "2:webhook:127.0.0.1:$dead#[0-9a-f]{8} +webhook +failed +.*onnect" "" \
   -- "$S" notify --test --event failed
+set_notify "{ { kind = \"command\", command = { \"no-such-notifier-$M\" }, name = \"missing\" },
+  { kind = \"webhook\", url = \"http://127.0.0.1:$port/test\", name = \"team\" } }"
+expect_run "notify --test: a command that is not installed fails its channel, the next is still sent" 1 \
+  "missing +command +failed +.*no-such-notifier.*\n.*team +webhook +sent" "" -- "$S" notify --test
+set_notify "{ { kind = \"webhook\", url = \"http://127.0.0.1:$port/test\", name = \"team\" },
+  { kind = \"webhook\", url = \"http://127.0.0.1:$dead/x\", events = { \"failed\" } } }"
 expect_run "notify --test --json" 0 '"channel": "team"' "" -- "$S" notify --test --json
 expect_run "notify --event nonsense" 2 "" "unknown event" -- "$S" notify --test --event nonsense
 set_notify '{ { kind = "webhook", url = "ftp://x" } }'

@@ -36,6 +36,8 @@ describe("the notify setting", function()
       { { { kind = "command", command = { "a", 2 } } }, "notify%[1%]%.command%[2%]" },
       { { { kind = "desktop", colour = "red" } }, "notify%[1%]%.colour: unknown setting" },
       { { { kind = "desktop" }, "notify-send" }, "notify%[2%]: expected a channel table" },
+      { { { kind = "desktop", name = "a" }, { kind = "ntfy", url = "http://h", name = "a" } },
+        "notify%[2%]%.name: \"a\" names channel 1 too" },
     }
     for _, c in ipairs(cases) do
       local ok, why = notify_settings.check("notify", c[1])

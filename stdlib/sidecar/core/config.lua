@@ -268,6 +268,9 @@ local function check_value(path, want, v)
         return nil, ("%s: expected runner names as keys, got %s"):format(path, tostring(name))
       end
       local ok, why = check_value(path .. "." .. name, "positive", n)
+      if ok and n > 1024 then
+        ok, why = nil, ("%s.%s: at most 1024 agents at once, got %d"):format(path, name, n)
+      end
       if not ok then
         return nil, why
       end

@@ -157,6 +157,7 @@ function M.check(path, v)
   if not M.is_channels(v) then
     return nil -- today's form: the config's own check
   end
+  local names = {}
   for i, c in ipairs(v) do
     if type(c) ~= "table" then
       return nil, ("%s[%d]: expected a channel table ({ kind = \"webhook\", url = ... })"):format(path, i)
@@ -164,6 +165,13 @@ function M.check(path, v)
     local ok, why = check_channel(("%s[%d]"):format(path, i), c)
     if not ok then
       return nil, why
+    end
+    if c.name and names[c.name] then
+      return nil, ("%s[%d].name: %q names channel %d too (each channel's name is its own)"):format(path, i, c.name,
+        names[c.name])
+    end
+    if c.name then
+      names[c.name] = i
     end
   end
   return true

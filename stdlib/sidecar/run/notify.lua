@@ -28,6 +28,7 @@ M.SENT = "sent.jsonl"
 M.LOG = "log.jsonl" -- every attempt of every sender
 M.WINDOW_MS = 60000 -- a channel's rate is counted over this window
 M.MESSAGE_BYTES = 1500
+M.LOG_LINES = 2000
 
 ---The event a run's end is, by its status.
 M.EVENT_OF_STATUS = { review = "review", blocked = "blocked", failed = "failed", budget_exceeded = "budget",
@@ -49,10 +50,25 @@ local function now_ms()
   return require("sidecar.host.time").wall_ms()
 end
 
--- Takes the folder's lock, waiting up to 2 s for another sender's few milliseconds.
-local function locked(d)
+-- Takes the store's notification lock, waiting up to 2 s for another dispatcher's few
+-- milliseconds. The lock file is in the user's runtime folder (else the state folder), named by the
+-- store's folder: never in the store, which an agent may read and so could lock.
+local function locked(s)
+  local paths = require("sidecar.host.paths")
+  local runtime = os.getenv("XDG_RUNTIME_DIR")
+  local dir = runtime and runtime:sub(1, 1) == "/" and (runtime .. "/sidecar/locks") or nil
+  if not dir then
+    local state = paths.state_dir()
+    dir = state and (state .. "/locks") or nil
+  end
+  if not (dir and paths.make_dirs(dir)) then
+    return nil
+  end
+  local real = paths.real(s.root) or s.root
+  local name = ("%s/notify-%s.lock"):format(dir, require("sidecar.host.digest").sha256(real):sub(1, 16))
+  local hostlock = require("sidecar.host.lock")
   for _ = 1, 400 do
-    local held, _, code = d:lock("lock")
+    local held, _, code = hostlock.try(name)
     if held or code ~= "EWOULDBLOCK" then
       return held
     end
@@ -75,7 +91,8 @@ local function recent(d, at)
   return keys, counts
 end
 
--- Keeps sent.jsonl to its last day, so its reading stays short.
+-- Keeps sent.jsonl to its last day, so its reading stays short, and the senders' log to its last
+-- M.LOG_LINES attempts.
 local function trim(d, at)
   local kept = {}
   for _, e in ipairs(d:read_jsonl(M.SENT) or {}) do
@@ -84,12 +101,20 @@ local function trim(d, at)
     end
   end
   d:write(M.SENT, #kept > 0 and (table.concat(kept, "\n") .. "\n") or "")
+  local log = d:read(M.LOG) or ""
+  local lines = {}
+  for line in log:gmatch("[^\n]+\n") do
+    lines[#lines + 1] = line
+  end
+  if #lines > M.LOG_LINES then
+    d:write(M.LOG, table.concat(lines, "", #lines - M.LOG_LINES + 1))
+  end
 end
 
 -- Which channels send `n` and which are left out over their rate (each {channel, why}), recorded
 -- in sent.jsonl under the lock. One that was sent `n` before is neither.
-local function choose(d, channels, n)
-  local held <close> = locked(d)
+local function choose(s, d, channels, n)
+  local held <close> = locked(s)
   local at = now_ms()
   local keys, counts = recent(d, at)
   local send, skipped = {}, {}
@@ -119,15 +144,24 @@ local function record(s, run_id, kind, fields)
   end
 end
 
--- Starts the sender of one channel; false and why when it cannot start.
+-- The mark the senders carry (run.processes's variable): not a run's, so the sweep of a run that
+-- is still ending (this process adopts orphans while an agent runs) never takes one for the run's.
+M.SENDER_MARK = "sidecar-notify"
+
+-- Starts the sender of one channel; false and why when it cannot start (its queued file removed).
 local function start_sender(s, d, id, c, n)
   local file = ("queue/%s-%d.json"):format(id, c.index)
   local ok, why = d:write(file, json.encode({ id = id, channel = c.index, label = c.label, notification = n }))
   if not ok then
     return false, why
   end
-  local started, err = pcall(proc.detach, { proc.executable(), "notify", "--deliver", file, "--root", s.root },
-    { stdout = "/dev/null", stderr = "/dev/null" })
+  local started, err = pcall(function()
+    return proc.detach({ proc.executable(), "notify", "--deliver", file, "--root", s.root },
+      { stdout = "/dev/null", stderr = "/dev/null", env = { SIDECAR_RUN_MARK = M.SENDER_MARK } })
+  end)
+  if not started then
+    os.remove(d:root() .. "/" .. file)
+  end
   return started, not started and (type(err) == "table" and err.message or tostring(err)) or nil
 end
 
@@ -155,7 +189,7 @@ function M.send(s, n)
     record(s, n.run_id, "notify.skipped", { event = n.event, why = "the notify folder cannot be written" })
     return 0
   end
-  local send, skipped = choose(d, wanted, n)
+  local send, skipped = choose(s, d, wanted, n)
   for _, k in ipairs(skipped) do
     record(s, n.run_id, "notify.skipped", { event = n.event, channel = k.channel.label, why = k.why })
   end

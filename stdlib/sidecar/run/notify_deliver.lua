@@ -67,10 +67,10 @@ local function http_request(c, n, repo)
   end
   headers[#headers + 1] = "Content-Type: application/json"
   local b = body_of(n, repo)
-  if c.format == "slack" then
-    b = { text = n.title .. "\n" .. n.message }
-  elseif c.format == "discord" then
-    b = { content = (n.title .. "\n" .. n.message):sub(1, 1900) }
+  if c.format == "slack" then -- <, > and & escaped: no <!channel> nor link an agent's words could make
+    b = { text = (n.title .. "\n" .. n.message):gsub("&", "&amp;"):gsub("<", "&lt;"):gsub(">", "&gt;") }
+  elseif c.format == "discord" then -- no @everyone, no mention an agent's words could make
+    b = { content = (n.title .. "\n" .. n.message):sub(1, 1900), allowed_mentions = { parse = json.array({}) } }
   end
   return c.url, json.encode(b), headers, c.timeout_ms
 end
@@ -116,13 +116,22 @@ local function command(c, n, repo)
 end
 
 -- One attempt on channel `c`: ok, facts, retry?
-local function attempt(c, n, repo)
+local function try(c, n, repo)
   if c.kind == "desktop" then
     return desktop(c, n)
   elseif c.kind == "command" then
     return command(c, n, repo)
   end
   return post(http_request(c, n, repo))
+end
+
+-- try(), with what it raised (a command channel's program not found) a failed attempt, not tried again.
+local function attempt(c, n, repo)
+  local ran, ok, facts, again = pcall(try, c, n, repo)
+  if not ran then
+    return false, { error = type(ok) == "table" and tostring(ok.message or ok.code) or tostring(ok) }, false
+  end
+  return ok, facts, again
 end
 
 local function record(s, d, item, facts)

@@ -135,8 +135,8 @@ local function validate(s, cfg, task, run, repo, owner, progress, wt)
 end
 
 ---After the agent (agent_run.execute with `owner`): its worktree's result and its validation,
----then the run.finished event and the notification channels told. Returns the finished run (or nil, message, code when it could
----not be saved).
+---then the run.finished event and the notification channels told. Returns the finished run (or
+---nil, message, code when it could not be saved).
 ---@param s table  the store
 ---@param cfg table  the config
 ---@param task table  the run's task

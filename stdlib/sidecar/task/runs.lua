@@ -309,7 +309,7 @@ end
 local function on_attention(s, cfg, st)
   return function(rec)
     progress(st, "run %s: %s", rec.run_id, require("sidecar.run.stuck").text(rec) or "stuck")
-    notify.attention(s, rec)
+    pcall(notify.attention, s, rec) -- the notification channels that want needs_input
     if st.notify ~= nil or notify_settings.command(cfg) ~= nil then
       local a = rec.attention -- stuck, or waiting_input (each prompt on the terminal told once)
       require("sidecar.task.notices").send(s, cfg, rec, a.state, a.evidence, st.notify,

@@ -3,8 +3,8 @@
 --- whose id or title holds `q` when given), the oldest runs waiting for a decision with how
 --- many wait in all, the active runs (the oldest first), each with what it needs (`attention`:
 --- stuck, waiting for input), and the machine's agent slots (the cap on agents at once and who holds
---- them: sidecar.service.agent_slots). Every part is one query on an index of the store (stdlib/sidecar/core/store.lua):
---- with 10 000 runs the answer reads about as much as with ten.
+--- them: sidecar.service.agent_slots). Every part of the store's is one query on an index of the
+--- store (stdlib/sidecar/core/store.lua): with 10 000 runs the answer reads about as much as with ten.
 ---
 ---   GET /api/board?q=parser&per_status=40&shown=done=120
 ---   -> data = {counts = {draft = 3, ...}, matched = {...}, per_status = 40,
