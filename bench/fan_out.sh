@@ -13,6 +13,7 @@
 #   bench/fan_out.sh path/to/sidecar [agents] [seconds] [rounds]
 set -eu
 sidecar=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 n=${2:-100}
 secs=${3:-2}
 rounds=${4:-3}
@@ -30,25 +31,7 @@ sed -i "s|^  runner = \"codex\",|  runner = \"command\",|" .agent/config.lua
   text = text:gsub("  runners = {\n", "  runners = {\n    command = { command = { \"sh\", \"-c\", \"cat >/dev/null; sleep '"$secs"'; echo done\" } },\n", 1)
   f = assert(io.open(".agent/config.lua", "w")); f:write(text); f:close()'
 mkdir -p .agent/presets
-cat >.agent/presets/fan.lua <<'LUA'
-local preset = require("sidecar.preset.define")
-return preset.define({
-  name = "fan",
-  summary = "agents side by side",
-  params = { n = { type = "integer", default = 100, doc = "how many" } },
-  run = function(ctx, p)
-    local jobs = {}
-    for i = 1, p.n do
-      jobs[i] = { kind = "scan", prompt = "Agent " .. i .. ": say done." }
-    end
-    local done = 0
-    for _, r in ipairs(ctx:agents(jobs)) do
-      done = done + ((r.status == "review" or r.status == "completed") and 1 or 0)
-    end
-    return { ok = done == p.n, text = ("%d of %d agents done\n"):format(done, p.n) }
-  end,
-})
-LUA
+cp "$here/../tests/fixtures/presets/fan.lua" .agent/presets/fan.lua
 
 # peak_pss_kib PID: until PID ends, every 100 ms, the PSS of PID and every process below it (one
 # Lua process reading /proc, so the sampling costs the machine little); prints the peak in KiB.

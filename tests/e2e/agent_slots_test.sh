@@ -29,25 +29,7 @@ sandbox_allow env AGENT_LOG AGENT_SLEEP
 export AGENT_LOG=$work/agents
 slots=$work/runtime/sidecar/agent-slots
 mkdir -p .agent/presets
-cat >.agent/presets/fan.lua <<'LUA'
-local preset = require("sidecar.preset.define")
-return preset.define({
-  name = "fan",
-  summary = "agents side by side",
-  params = { n = { type = "integer", default = 10, doc = "how many" } },
-  run = function(ctx, p)
-    local jobs = {}
-    for i = 1, p.n do
-      jobs[i] = { kind = "scan", prompt = "Agent " .. i .. ": say done." }
-    end
-    local done = 0
-    for _, r in ipairs(ctx:agents(jobs)) do
-      done = done + ((r.status == "review" or r.status == "completed") and 1 or 0)
-    end
-    return { ok = done == p.n, text = ("%d of %d agents done\n"):format(done, p.n) }
-  end,
-})
-LUA
+cp "$root/tests/fixtures/presets/fan.lua" .agent/presets/fan.lua
 # most_at_once: the largest number of agents alive together, from their start and end times.
 most_at_once() {
   cat "$work"/agents/a.* | awk 'NR % 2 == 1 { print $1, 1 } NR % 2 == 0 { print $1, -1 }' | sort -n -k1,1 -k2,2 |

@@ -250,7 +250,8 @@ expect_run "a bad URL names the setting" 1 "" "notify\[1\]\.url: expected an htt
 set_notify '{ { kind = "pager" } }'
 expect_run "a bad kind names the setting" 1 "" "notify\[1\]\.kind: expected one of command, desktop, ntfy, webhook" -- "$S" notify --test
 set_notify '{ { kind = "webhook", url = "http://x", events = { "reveiw" } } }'
-expect_run "a misspelt event names it" 1 "" 'notify\[1\]\.events\[1\]: unknown event "reveiw"' -- "$S" notify --test
+expect_run "a misspelt event names it, and what was meant" 1 "" \
+  'notify\[1\]\.events\[1\]: unknown event "reveiw" \(did you mean review\?\)' -- "$S" notify --test
 set_notify '"echo legacy"'
 expect_run "today's single command is not a list of channels" 1 "" "not a list of channels" -- "$S" notify --test
 

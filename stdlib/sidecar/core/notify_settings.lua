@@ -16,6 +16,8 @@
 --- `events` defaults to M.DEFAULT_EVENTS; `rate` (default 6) is the most a channel sends in a minute;
 --- `timeout` (default "10s") bounds each attempt; `name` names it in records (else its kind, host and
 --- a digest of its URL or command).
+local option_keys = require("sidecar.core.option_keys")
+
 local M = {}
 
 ---The events a channel may ask for, with what each means (docs/notifications.md).
@@ -29,6 +31,15 @@ M.EVENTS = {
   stopped = "a run was stopped (run kill, Ctrl-C)",
   completed = "a run was approved",
 }
+---The events' names, sorted.
+function M.event_names()
+  local names = {}
+  for k in pairs(M.EVENTS) do
+    names[#names + 1] = k
+  end
+  table.sort(names)
+  return names
+end
 M.DEFAULT_EVENTS = { "review", "needs_input", "budget", "failed", "blocked", "unknown" }
 M.KINDS = { webhook = "url", ntfy = "url", desktop = false, command = "command" }
 M.FORMATS = { json = true, slack = true, discord = true }
@@ -38,14 +49,7 @@ local KEYS = { kind = true, name = true, url = true, format = true, events = tru
   rate = true, timeout = true }
 M.DEFAULT_TIMEOUT = "10s"
 
-local function sorted_keys(t)
-  local out = {}
-  for k in pairs(t) do
-    out[#out + 1] = k
-  end
-  table.sort(out)
-  return table.concat(out, ", ")
-end
+local sorted_keys = option_keys.known
 
 ---Whether `v` is the list-of-channels form (else today's single command, or nothing).
 function M.is_channels(v)
@@ -76,8 +80,9 @@ local function check_events(path, events)
   end
   for i, e in ipairs(events) do
     if not M.EVENTS[e] then
-      return nil, ("%s.events[%d]: unknown event %s (known: %s)"):format(path, i, type(e) == "string"
-        and ("%q"):format(e) or type(e), sorted_keys(M.EVENTS))
+      local near = type(e) == "string" and option_keys.nearest(e, M.event_names()) or nil
+      return nil, ("%s.events[%d]: unknown event %s%s (known: %s)"):format(path, i, type(e) == "string"
+        and ("%q"):format(e) or type(e), near and (" (did you mean " .. near .. "?)") or "", sorted_keys(M.EVENTS))
     end
   end
   return true

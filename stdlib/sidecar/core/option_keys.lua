@@ -30,6 +30,18 @@ local function distance(a, b)
   return d[#a][#b]
 end
 
+---The keys of `t`, sorted and joined with ", ": what an error lists as the known ones.
+---@param t table
+---@return string
+function M.known(t)
+  local out = {}
+  for k in pairs(t) do
+    out[#out + 1] = tostring(k)
+  end
+  table.sort(out)
+  return table.concat(out, ", ")
+end
+
 ---The name of `names` that `key` was likely meant to be: the one it begins with its unit left off
 ---(`timeout` for timeout_ms), else the closest one near enough to be a slip (a third of its
 ---letters, at least one, at most two); nil when none is.

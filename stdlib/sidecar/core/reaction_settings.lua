@@ -7,14 +7,7 @@ local M = {}
 M.EVENTS = { validation_failed = { fix = true, none = true }, blocked = { escalate = true, notify = true, none = true },
   stuck = { notify = true, none = true } }
 
-local function sorted_keys(t)
-  local out = {}
-  for k in pairs(t) do
-    out[#out + 1] = k
-  end
-  table.sort(out)
-  return table.concat(out, ", ")
-end
+local sorted_keys = require("sidecar.core.option_keys").known
 
 local function shown(v)
   return type(v) == "string" and ("%q"):format(v) or type(v)
