@@ -30,6 +30,16 @@ export AGENT_LOG=$work/agents
 slots=$work/runtime/sidecar/agent-slots
 mkdir -p .agent/presets
 cp "$root/tests/fixtures/presets/fan.lua" .agent/presets/fan.lua
+# runs_where_slot CONDITION: how many runs' records hold an agent_slot `a` for which the Lua CONDITION holds.
+runs_where_slot() {
+  COND=$1 "$S" -e "
+    local n, cond = 0, assert(load('local a = ...; return ' .. os.getenv('COND')))
+    for _, d in ipairs(require('sidecar.host.paths').entries('.agent/runs')) do
+      local f = io.open('.agent/runs/' .. d .. '/run.json'); local r = require('sidecar.core.json').decode(f:read('a')); f:close()
+      if type(r.agent_slot) == 'table' and cond(r.agent_slot) then n = n + 1 end
+    end
+    print(n)"
+}
 # most_at_once: the largest number of agents alive together, from their start and end times.
 most_at_once() {
   cat "$work"/agents/a.* | awk 'NR % 2 == 1 { print $1, 1 } NR % 2 == 0 { print $1, -1 }' | sort -n -k1,1 -k2,2 |
@@ -52,13 +62,8 @@ eq "never more than 8 agents alive at once" yes "$([ "$most" -le 8 ] && echo yes
 echo "  at most $most agents alive at once"
 waited=$(grep -l '"kind":"agent_slot.waiting"' .agent/runs/R-*/events.jsonl | wc -l)
 eq "the runs that waited said so, and recorded how long" yes \
-  "$([ "$waited" -ge 2 ] && [ "$("$S" -e "
-    local n = 0
-    for _, d in ipairs(require('sidecar.host.paths').entries('.agent/runs')) do
-      local f = io.open('.agent/runs/' .. d .. '/run.json'); local r = require('sidecar.core.json').decode(f:read('a')); f:close()
-      if type(r.agent_slot) == 'table' and r.agent_slot.cap == 8 and r.agent_slot.waited_ms > 0 then n = n + 1 end
-    end
-    print(n)")" -ge 2 ] && echo yes || echo "no: $waited waited")"
+  "$([ "$waited" -ge 2 ] && [ "$(runs_where_slot 'a.cap == 8 and a.waited_ms > 0')" -ge 2 ] && echo yes ||
+    echo "no: $waited waited")"
 grep -h "waiting for an agent slot" "$work"/fan?.err | head -1 | sed 's/^/  /'
 eq "no slot is held once all have ended" 0 "$(ls "$slots"/slot-*.json 2>/dev/null | wc -l)"
 
@@ -80,12 +85,9 @@ eq "max_agents_per_runner: never more than 2 of the runner's agents alive at onc
   "$([ "$most" -le 2 ] && echo yes || echo "no: $most")"
 eq "the runs that waited said for which cap" yes \
   "$(grep -qh '"cap":2,"runner":"command","running":2},"kind":"agent_slot.waiting"' .agent/runs/R-*/events.jsonl && echo yes)"
-eq "the runner's slot is recorded with the run" yes "$("$S" -e "
-    for _, d in ipairs(require('sidecar.host.paths').entries('.agent/runs')) do
-      local f = io.open('.agent/runs/' .. d .. '/run.json'); local r = require('sidecar.core.json').decode(f:read('a')); f:close()
-      if type(r.agent_slot) == 'table' and type(r.agent_slot.runner) == 'table' and r.agent_slot.runner.cap == 2
-        and r.agent_slot.runner.name == 'command' and r.agent_slot.runner.waited_ms > 0 then print('yes') return end
-    end")"
+eq "the runner's slot is recorded with the run" yes "$([ "$(runs_where_slot \
+  "type(a.runner) == 'table' and a.runner.cap == 2 and a.runner.name == 'command' and a.runner.waited_ms > 0")" -ge 1 ] &&
+  echo yes)"
 eq "no runner slot is held once all have ended" 0 "$(ls "$slots"/runner-command/slot-*.json 2>/dev/null | wc -l)"
 sed -i '/^  max_agents_per_runner = /d' .agent/config.lua
 

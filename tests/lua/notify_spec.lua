@@ -94,26 +94,30 @@ describe("the dispatcher", function()
     f:write("return { notify = " .. text .. " }\n")
     f:close()
   end
-  local function sent()
-    local out, f = {}, io.open(repo .. "/.agent/notify/sent.jsonl")
+  -- The values of a JSON Lines file under the repository ({} while it does not exist).
+  local function jsonl(path)
+    local out, f = {}, io.open(repo .. "/" .. path)
     for line in f and f:lines() or function() end do
-      out[#out + 1] = json.decode(line).key
+      out[#out + 1] = json.decode(line)
     end
     if f then
       f:close()
     end
     return out
   end
+  local function sent()
+    local keys = {}
+    for i, e in ipairs(jsonl(".agent/notify/sent.jsonl")) do
+      keys[i] = e.key
+    end
+    return keys
+  end
   local function events(run_id, kind)
-    local out, f = {}, io.open(repo .. "/.agent/runs/" .. run_id .. "/events.jsonl")
-    for line in f and f:lines() or function() end do
-      local e = json.decode(line)
+    local out = {}
+    for _, e in ipairs(jsonl(".agent/runs/" .. run_id .. "/events.jsonl")) do
       if e.kind == kind then
         out[#out + 1] = e.fields
       end
-    end
-    if f then
-      f:close()
     end
     return out
   end

@@ -31,15 +31,6 @@ M.EVENTS = {
   stopped = "a run was stopped (run kill, Ctrl-C)",
   completed = "a run was approved",
 }
----The events' names, sorted.
-function M.event_names()
-  local names = {}
-  for k in pairs(M.EVENTS) do
-    names[#names + 1] = k
-  end
-  table.sort(names)
-  return names
-end
 M.DEFAULT_EVENTS = { "review", "needs_input", "budget", "failed", "blocked", "unknown" }
 M.KINDS = { webhook = "url", ntfy = "url", desktop = false, command = "command" }
 M.FORMATS = { json = true, slack = true, discord = true }
@@ -80,7 +71,7 @@ local function check_events(path, events)
   end
   for i, e in ipairs(events) do
     if not M.EVENTS[e] then
-      local near = type(e) == "string" and option_keys.nearest(e, M.event_names()) or nil
+      local near = type(e) == "string" and option_keys.nearest(e, option_keys.sorted(M.EVENTS)) or nil
       return nil, ("%s.events[%d]: unknown event %s%s (known: %s)"):format(path, i, type(e) == "string"
         and ("%q"):format(e) or type(e), near and (" (did you mean " .. near .. "?)") or "", sorted_keys(M.EVENTS))
     end

@@ -30,16 +30,23 @@ local function distance(a, b)
   return d[#a][#b]
 end
 
----The keys of `t`, sorted and joined with ", ": what an error lists as the known ones.
+---The keys of `t`, as strings, sorted.
 ---@param t table
----@return string
-function M.known(t)
+---@return string[]
+function M.sorted(t)
   local out = {}
   for k in pairs(t) do
     out[#out + 1] = tostring(k)
   end
   table.sort(out)
-  return table.concat(out, ", ")
+  return out
+end
+
+---The keys of `t`, sorted and joined with ", ": what an error lists as the known ones.
+---@param t table
+---@return string
+function M.known(t)
+  return table.concat(M.sorted(t), ", ")
 end
 
 ---The name of `names` that `key` was likely meant to be: the one it begins with its unit left off

@@ -32,16 +32,10 @@ local function now_ms()
   return clock.monotonic_ns() // 1000000
 end
 
----The slots' folder: `$XDG_RUNTIME_DIR/sidecar/agent-slots` (the user's runtime folder, where
----locks belong: private, and gone at logout), else `$XDG_STATE_HOME/sidecar/agent-slots` (or
----~/.local/state/sidecar/...); nil, why when there is neither.
+---The slots' folder: `agent-slots` among the user's lock folders (sidecar.core.user_locks: the
+---runtime folder, else the state folder); nil, why when there is neither.
 function M.dir()
-  local runtime = os.getenv("XDG_RUNTIME_DIR")
-  if runtime and runtime:sub(1, 1) == "/" then
-    return runtime .. "/sidecar/agent-slots"
-  end
-  local state, why = paths.state_dir()
-  return state and (state .. "/agent-slots") or nil, why
+  return require("sidecar.core.user_locks").dir("agent-slots")
 end
 
 local function cores()

@@ -51,16 +51,11 @@ local function now_ms()
 end
 
 -- Takes the store's notification lock, waiting up to 2 s for another dispatcher's few
--- milliseconds. The lock file is in the user's runtime folder (else the state folder), named by the
--- store's folder: never in the store, which an agent may read and so could lock.
+-- milliseconds. The lock file is among the user's lock folders (sidecar.core.user_locks), named by
+-- the store's folder: never in the store, which an agent may read and so could lock.
 local function locked(s)
   local paths = require("sidecar.host.paths")
-  local runtime = os.getenv("XDG_RUNTIME_DIR")
-  local dir = runtime and runtime:sub(1, 1) == "/" and (runtime .. "/sidecar/locks") or nil
-  if not dir then
-    local state = paths.state_dir()
-    dir = state and (state .. "/locks") or nil
-  end
+  local dir = require("sidecar.core.user_locks").dir("locks")
   if not (dir and paths.make_dirs(dir)) then
     return nil
   end

@@ -149,9 +149,9 @@ function M.finish(s, cfg, task, run, wt, o)
   run = validate(s, cfg, task, run, o.repo, o.owner, reporter(o.on_progress), wt)
   if run then
     telemetry.run_finished(s, run)
-    -- A run whose validation ran ended by review's decision, not run_record.finish: its end is
-    -- told here (one told already is not told again).
-    pcall(notify.run_ended, s, run)
+    if type(run.validation) == "table" and #run.validation > 0 then -- ended by review's decision, not run_record.finish: told here
+      pcall(notify.run_ended, s, run)
+    end
   end
   return run
 end
