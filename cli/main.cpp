@@ -294,13 +294,14 @@ static int sidecar_main(int argc, char** argv) {
     static const char* const commands[] = {"init",   "task",    "run",   "preset", "capabilities", "script",
                                            "repl",   "test",    "prepare", "store", "usage",       "doctor",
                                            "model-server", "trust", "hooks", "hook", "session", "skill",
-                                           "mcp",    "acp",     "context", "ui",   "completion", "notify"};
+                                           "mcp",    "acp",     "context", "ui",   "completion", "notify",
+                                           "otel"};
     if (std::find(std::begin(commands), std::end(commands), command) == std::end(commands)) {
       json_command.clear();
       return usage_error("unknown command '" + command +
                          "' (commands: init, task, run, preset, capabilities, script, repl, test, prepare, store, "
                          "usage, doctor, model-server, trust, hooks, hook, session, skill, mcp, acp, context, ui, "
-                         "completion, notify)");
+                         "completion, notify, otel)");
     }
     if (command == "script") {
       std::size_t file = i + 1;

@@ -1,4 +1,4 @@
-// `sidecar init`, `sidecar capabilities`, `sidecar completion`, `sidecar doctor` and `sidecar notify`: a project's .agent folder, what this
+// `sidecar init`, `sidecar capabilities`, `sidecar completion`, `sidecar doctor`, `sidecar notify` and `sidecar otel`: a project's .agent folder, what this
 // Sidecar can do and whether the agent CLIs it runs are fit, handed to stdlib/sidecar/cli/project.lua
 // and stdlib/sidecar/cli/doctor.lua.
 #include "lua_command.hpp"
@@ -41,6 +41,13 @@ std::vector<LuaCommand> doctor_commands() {
              "review"},
             {"--deliver", "deliver", kText, "FILE", "Send one queued notification (Sidecar starts this)", nullptr,
              kHidden},
+            kRootFlag, kJsonFlag}},
+          {"otel",
+           "Show where runs' OpenTelemetry goes (otel in .agent/config.lua, the OTEL_EXPORTER_OTLP_* variables), or "
+           "send a test span and metric to each endpoint (docs/telemetry.md)",
+           "sidecar.cli.otel", "cli",
+           {{"--test", "test", kBool, "", "Send a test span and metric point now and say what each endpoint answered"},
+            {"--deliver", "deliver", kText, "FILE", "Send one queued export (Sidecar starts this)", nullptr, kHidden},
             kRootFlag, kJsonFlag}}};
 }
 

@@ -306,16 +306,7 @@ $(field "$work/stopped.json" .errors.1.message | grep -q 'a step on rev not star
 eq "parallel: no process left" "" "$(left '[12]')"
 
 # --- the real codex and claude CLIs, a pipeline over budget ------------------------------------
-if [ "${SIDECAR_SKIP_REAL_CLIS:-}" = 1 ]; then
-  echo "SKIP: the real codex and claude CLIs (SIDECAR_SKIP_REAL_CLIS=1)"
-  finish
-  exit $?
-fi
-export PATH="$root/.tools/npm/bin:$PATH"
-if ! command -v codex >/dev/null || ! command -v claude >/dev/null; then
-  echo "FAIL: codex or claude is not installed (scripts/setup installs them into .tools/npm)"
-  exit 1
-fi
+need_codex_and_claude
 start_server pipeline "$scenarios/budget_turn.json" || { finish; exit 1; }
 git_repo pipeline
 mkdir -p "$work/codex-home" "$work/claude-home" "$work/tmp"

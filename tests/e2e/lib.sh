@@ -141,6 +141,22 @@ running() { ps -o stat= -p "$1" 2>/dev/null | grep -qv '^Z'; }
 # script sets $M, a marker no other test uses, and names every process it starts after it.
 left() { pgrep -f "sleep ${M}\.$1" 2>/dev/null | tr '\n' ' ' | sed 's/ $//'; }
 
+# need_codex_and_claude: the rest of the test drives the real codex and claude CLIs. With
+# SIDECAR_SKIP_REAL_CLIS=1 the test ends here with its result so far; without the CLIs it fails
+# (scripts/setup installs them into .tools/npm, first on PATH from here).
+need_codex_and_claude() {
+  if [ "${SIDECAR_SKIP_REAL_CLIS:-}" = 1 ]; then
+    echo "SKIP: the real codex and claude CLIs (SIDECAR_SKIP_REAL_CLIS=1)"
+    finish
+    exit $?
+  fi
+  export PATH="$root/.tools/npm/bin:$PATH"
+  if ! command -v codex >/dev/null || ! command -v claude >/dev/null; then
+    echo "FAIL: codex or claude is not installed (scripts/setup installs them into .tools/npm)"
+    exit 1
+  fi
+}
+
 # --- Repositories, records and golden files -----------------------------------------------------
 
 # git_repo NAME: $work/NAME, a git repository with one empty commit and `sidecar init` done; the

@@ -455,16 +455,7 @@ expect_run "kill an ended run" 1 "^$" "run $killed already ended: interrupted" -
 expect_run "kill an unknown run" 1 "^$" "no run R-0042" -- "$S" run kill R-0042
 
 # --- the real codex and claude CLIs: a pipeline against the scripted model server --------------
-if [ "${SIDECAR_SKIP_REAL_CLIS:-}" = 1 ]; then
-  echo "SKIP: the real codex and claude CLIs (SIDECAR_SKIP_REAL_CLIS=1)"
-  finish
-  exit $?
-fi
-export PATH="$root/.tools/npm/bin:$PATH"
-if ! command -v codex >/dev/null || ! command -v claude >/dev/null; then
-  echo "FAIL: codex or claude is not installed (scripts/setup installs them into .tools/npm)"
-  exit 1
-fi
+need_codex_and_claude
 cd "$work"
 start_server real "$F/scenarios/text_turn.json" || exit 1
 mkdir -p "$work/real-home/codex" "$work/real-home/claude" "$work/real-tmp"

@@ -53,6 +53,7 @@ local git_refs = require("sidecar.run.git_refs")
 local ids = require("sidecar.core.ids")
 local json = require("sidecar.core.json")
 local log_caps = require("sidecar.core.log_caps")
+local otel = require("sidecar.run.otel")
 local run_options = require("sidecar.agent.run_options")
 local run_record = require("sidecar.run.record")
 local run_start = require("sidecar.agent.run_start")
@@ -443,6 +444,8 @@ local function run_agent(s, o, run)
   local run_dir = dir:root()
   record.process_mark = owner.mark
   record.prompt_path = "runs/" .. id .. "/prompt.md" -- relative to the store's folder
+  record.trace = otel.run_context(s.root, record) -- its span's ids, when runs are traced (sidecar.run.otel)
+  o.args = otel.agent_args(s.root, spec, record.trace, o.args)
 
   local refs, before, snapshot_why = watch_repo(o, run, id, run_dir, record)
   local t <close> = assert(telemetry.open(dir, { run_id = id }))
@@ -460,10 +463,11 @@ local function run_agent(s, o, run)
   refs:block_push(env) -- no push leaves a run: git's config in the agent's environment refuses it
   require("sidecar.agent.hooks").run_env(env, { run_id = id, run_dir = run_dir, repo = run.repo, task = o.task })
   owner:prepare(env) -- the run's mark, inherited by every process of the agent
+  local collectors = otel.agent_env(s.root, spec, record.trace, env) -- TRACEPARENT; where the agent may export
   local slot <close> = take_slot(o, run, record, t) -- one of the machine's agents: waited for in turn
   -- the cgroup holds what it can of the sandbox's limits
   local sb, sandbox_why = run_sandbox.open(run.isolation, { run = run, record = record, run_dir = run_dir,
-    argv = argv, env = env, cgroup = owner.cgroup, t = t, kill_grace_ms = o.kill_grace_ms })
+    argv = argv, env = env, cgroup = owner.cgroup, t = t, kill_grace_ms = o.kill_grace_ms, hosts = collectors })
 
   local span = t:span("agent")
   local spawned_ns = clock.monotonic_ns()

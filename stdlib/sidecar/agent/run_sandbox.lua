@@ -53,7 +53,7 @@ end
 ---"auto" chose Landlock, the run's telemetry `c.t` gets a `sandbox.chosen` event. nil, nil
 ---when the sandbox is off (the record says so); nil, why when it cannot be opened.
 ---@param settings table  M.settings'
----@param c {o: table, run: table, record: table, run_dir: string, argv: string[], env: table, cgroup: string?, t: table?, kill_grace_ms: integer?}
+---@param c {o: table, run: table, record: table, run_dir: string, argv: string[], env: table, cgroup: string?, t: table?, kill_grace_ms: integer?, hosts: string[]?}
 function M.open(settings, c)
   if settings.sandbox == "off" then
     c.record.os_sandbox = json.object({ kind = "off", asked_by = settings.forced_by or "config or option",
@@ -81,7 +81,7 @@ function M.open(settings, c)
   local sb, why = sandbox.open({ settings = settings, spec = spec, argv = c.argv, env = c.env, cwd = c.run.repo,
     level = c.run.sandbox, repo_top = top_of(c.run, wt), worktree = wt, store_root = c.run.store.root,
     run_dir = c.run_dir, outputs = outputs, name = c.record.run_id, no_commits = wt and wt.reused_from ~= nil,
-    state_seed = seed, cgroup = c.cgroup, kill_grace_ms = c.kill_grace_ms })
+    state_seed = seed, cgroup = c.cgroup, kill_grace_ms = c.kill_grace_ms, hosts = c.hosts })
   if sb and sb.chosen and c.t then -- "auto" chose Landlock: said where the run is watched
     c.t:event("sandbox.chosen", { kind = sb.kind, why = sb.chosen })
   end

@@ -41,6 +41,9 @@ local SCHEMA = {
   -- A command (string for /bin/sh, or a list) told of background runs' ends, or a list of channels
   -- (webhook, ntfy, desktop, command) told of the events each names: stdlib/sidecar/core/notify_settings.lua.
   notify = { "notify", nil },
+  -- OpenTelemetry export of runs, presets and pipelines (stdlib/sidecar/core/otel_settings.lua;
+  -- the OTEL_EXPORTER_OTLP_* variables too).
+  otel = { "otel", nil },
   review = { "section", { auto_approve_on_all_green = { "boolean", false } } },
   pipeline = { "section", { stop_on_failure = { "boolean", true } } },
   queue = { "section", { jobs = { "integer", 2 } } },
@@ -229,6 +232,15 @@ return {
   -- },
   -- events: review, needs_input, budget, failed, blocked, unknown (default: these six), stopped, completed.
 
+  -- OpenTelemetry (docs/telemetry.md; default: nothing sent). A trace per run, preset and pipeline,
+  -- and metrics of tokens, cost and runs, to a collector over OTLP/HTTP; the OTEL_EXPORTER_OTLP_*
+  -- variables do the same and win over these.
+  -- otel = {
+  --   endpoint = "http://127.0.0.1:4318",  -- /v1/traces and /v1/metrics are added
+  --   protocol = "http/protobuf",          -- or "http/json"
+  --   agents = true,                       -- claude and codex export their own spans there, under the run's
+  -- },
+
   -- What a run did, weighed after the agent ends (stdlib/sidecar/run/gates.lua); `run show` lists each
   -- gate's verdict. "block": the run is blocked, naming what the agent did, and never
   -- auto-approved (a person may still approve it); "warn": recorded and shown; "allow":
@@ -329,6 +341,8 @@ local function check_value(path, want, v)
     local ok, why = check_value(path, "list", v)
     return ok, ok == nil and (why .. " (or a string, a command for /bin/sh; or true: notify-send; or a list of "
       .. "channels: docs/notifications.md)") or nil
+  elseif want == "otel" then
+    return require("sidecar.core.otel_settings").check(path, v)
   elseif want == "patterns" or want == "answers" or want == "on_stuck" then
     return require("sidecar.core.terminal_settings")["check_" .. want](path, v)
   elseif want == "reactions" then

@@ -57,7 +57,8 @@ function M.command(cfg)
   return v
 end
 
-local function check_url(path, url)
+---Checks a sender's URL setting (path.url): http or https, one line. True, or nil and why.
+function M.check_url(path, url)
   if type(url) ~= "string" or not url:match("^https?://[^%s/]+") or url:find("[%s%c]") then
     return nil, ("%s.url: expected an http:// or https:// URL, got %s"):format(path,
       type(url) == "string" and ("%q"):format(url) or type(url))
@@ -79,7 +80,8 @@ local function check_events(path, events)
   return true
 end
 
-local function check_headers(path, headers)
+---Checks a sender's headers setting (path.headers): {Name = "value"}. True, or nil and why.
+function M.check_headers(path, headers)
   if type(headers) ~= "table" then
     return nil, path .. ".headers: expected a table of header names and values"
   end
@@ -120,7 +122,7 @@ local function check_channel(path, c)
   end
   local ok, why = true, nil
   if needs == "url" then
-    ok, why = check_url(path, c.url)
+    ok, why = M.check_url(path, c.url)
   elseif needs == "command" then
     ok, why = check_command(path, c.command)
   end
@@ -131,7 +133,7 @@ local function check_channel(path, c)
     ok, why = check_events(path, c.events)
   end
   if ok and c.headers ~= nil then
-    ok, why = check_headers(path, c.headers)
+    ok, why = M.check_headers(path, c.headers)
   end
   if ok and c.rate ~= nil and not (math.type(c.rate) == "integer" and c.rate >= 1) then
     ok, why = nil, ("%s.rate: expected a whole number from 1 (notifications a minute)"):format(path)

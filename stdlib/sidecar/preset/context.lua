@@ -452,7 +452,8 @@ function Ctx:agents(list, o)
       return
     end
     local job = { root = root, repo = repo, runner = p.r.runner, settings = p.st, prompt = p.o.prompt,
-      task_id = self.task.task_id, gates = not shared, budget = budget }
+      task_id = self.task.task_id, gates = not shared, budget = budget,
+      trace = require("sidecar.run.otel").parent() } -- its run nests under the preset's span
     if is_writer(p.r) then
       if not start_writer(self, p, out, job) then
         return

@@ -36,6 +36,7 @@ end
 
 function M.main()
   local job = json.decode(io.read("a"))
+  require("sidecar.run.otel").join(job.trace) -- its run nests under the preset's span
   local s, cfg = assert(require("sidecar.task.runs").open(job.root))
   local record, message = M.execute(s, cfg, job)
   s:close()

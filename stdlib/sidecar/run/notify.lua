@@ -96,14 +96,7 @@ local function trim(d, at)
     end
   end
   d:write(M.SENT, #kept > 0 and (table.concat(kept, "\n") .. "\n") or "")
-  local log = d:read(M.LOG) or ""
-  local lines = {}
-  for line in log:gmatch("[^\n]+\n") do
-    lines[#lines + 1] = line
-  end
-  if #lines > M.LOG_LINES then
-    d:write(M.LOG, table.concat(lines, "", #lines - M.LOG_LINES + 1))
-  end
+  require("sidecar.run.detached_sender").trim_log(d, M.LOG, M.LOG_LINES)
 end
 
 -- Which channels send `n` and which are left out over their rate (each {channel, why}), recorded
@@ -139,25 +132,14 @@ local function record(s, run_id, kind, fields)
   end
 end
 
--- The mark the senders carry (run.processes's variable): not a run's, so the sweep of a run that
--- is still ending (this process adopts orphans while an agent runs) never takes one for the run's.
-M.SENDER_MARK = "sidecar-notify"
+M.SENDER_MARK = "sidecar-notify" -- the senders' own (stdlib/sidecar/run/detached_sender.lua)
 
 -- Starts the sender of one channel; false and why when it cannot start (its queued file removed).
 local function start_sender(s, d, id, c, n)
   local file = ("queue/%s-%d.json"):format(id, c.index)
-  local ok, why = d:write(file, json.encode({ id = id, channel = c.index, label = c.label, notification = n }))
-  if not ok then
-    return false, why
-  end
-  local started, err = pcall(function()
-    return proc.detach({ proc.executable(), "notify", "--deliver", file, "--root", s.root },
-      { stdout = "/dev/null", stderr = "/dev/null", env = { SIDECAR_RUN_MARK = M.SENDER_MARK } })
-  end)
-  if not started then
-    os.remove(d:root() .. "/" .. file)
-  end
-  return started, not started and (type(err) == "table" and err.message or tostring(err)) or nil
+  return require("sidecar.run.detached_sender").start(d, file,
+    { id = id, channel = c.index, label = c.label, notification = n },
+    { proc.executable(), "notify", "--deliver", file, "--root", s.root }, M.SENDER_MARK)
 end
 
 ---Tells the channels that want `n.event`. n: {event, key (what makes it one: "R-0001:review"),

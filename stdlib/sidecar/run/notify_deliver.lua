@@ -10,10 +10,11 @@
 ---
 --- The JSON body (docs/notifications.md): {source = "sidecar", version = 1, event, title, message,
 --- at, repo, ...the facts: run_id, task_id, status, reason, runner, model, cost_usd, preset, runs}.
---- Up to M.ATTEMPTS tries, each bounded by the channel's `timeout`; a 4xx answer other than 408 and 429 is not
+--- Up to three tries (M.BACKOFF_MS), each bounded by the channel's `timeout`; a 4xx answer other than 408 and 429 is not
 --- tried again. Each attempt is recorded: notify.sent or notify.failed in the run's events, and a
 --- line of notify/log.jsonl.
 local artifact = require("sidecar.core.artifact")
+local http_retry = require("sidecar.run.http_retry")
 local json = require("sidecar.core.json")
 local notify_settings = require("sidecar.core.notify_settings")
 local proc = require("sidecar.core.proc")
@@ -22,8 +23,7 @@ local telemetry = require("sidecar.core.telemetry")
 
 local M = {}
 
-M.ATTEMPTS = 3
-M.BACKOFF_MS = { 1000, 4000 }
+M.BACKOFF_MS = { 1000, 4000 } -- after the first attempt, after the second: three in all
 
 local function body_of(n, repo)
   local b = { source = "sidecar", version = 1, event = n.event, title = n.title, message = n.message, at = n.at,
@@ -41,19 +41,6 @@ local PRIORITY = { needs_input = "high", failed = "high", budget = "high", unkno
 -- ASCII only in a header value (ntfy's Title): other bytes become '?'.
 local function header_text(s)
   return (s:gsub("[^\32-\126]", "?"))
-end
-
--- One HTTP attempt: ok, what to record, whether another try may help.
-local function post(url, body, headers, timeout_ms)
-  local status, excerpt = require("sidecar.host.http").post(url, body, { headers = headers, timeout_ms = timeout_ms })
-  if not status then
-    return false, { error = excerpt }, true
-  end
-  if status >= 200 and status < 300 then
-    return true, { http_status = status }
-  end
-  return false, { http_status = status, error = ("HTTP %d"):format(status) },
-    status >= 500 or status == 408 or status == 429
 end
 
 local function http_request(c, n, repo)
@@ -122,7 +109,7 @@ local function try(c, n, repo)
   elseif c.kind == "command" then
     return command(c, n, repo)
   end
-  return post(http_request(c, n, repo))
+  return http_retry.post(http_request(c, n, repo))
 end
 
 -- try(), with what it raised (a command channel's program not found) a failed attempt, not tried again.
@@ -151,19 +138,10 @@ function M.repo_of(root)
   return require("sidecar.host.paths").real(repo) or repo
 end
 
--- Tries channel `c` up to M.ATTEMPTS times, recording each attempt: ok, why.
+-- Tries channel `c` up to three times (M.BACKOFF_MS), recording each attempt: ok, why.
 local function send(s, d, item, c, repo)
-  for i = 1, M.ATTEMPTS do
-    local ok, facts, again = attempt(c, item.notification, repo)
-    facts.ok, facts.attempt = ok, i
-    record(s, d, item, facts)
-    if ok or not again or i == M.ATTEMPTS then
-      return ok, facts.error
-    end
-    for _ = 1, M.BACKOFF_MS[i] // 500 do
-      require("sidecar.host.time").sleep_ms(500)
-    end
-  end
+  return http_retry.attempts(M.BACKOFF_MS, function() return attempt(c, item.notification, repo) end,
+    function(facts) record(s, d, item, facts) end)
 end
 
 -- The store's channels, or nil and why.

@@ -21,6 +21,7 @@
 ---   run.status, run.failure_reason = "failed", "its folder cannot be made"
 ---   run_record.finish(s, run)
 local notify = require("sidecar.run.notify")
+local otel = require("sidecar.run.otel")
 local store = require("sidecar.core.store")
 local telemetry = require("sidecar.core.telemetry")
 
@@ -80,6 +81,7 @@ function M.finish(s, run, files)
   end
   if saved then
     pcall(notify.run_ended, s, run) -- the channels that want its end (a courtesy: never fails the run)
+    pcall(otel.run_ended, s, run) -- its spans and metrics, when they are exported
   end
   return saved, message, code
 end

@@ -174,6 +174,9 @@ local function network_plan(o, settings)
   for _, h in ipairs(settings.hosts) do
     allow(h)
   end
+  for _, h in ipairs(o.hosts or {}) do -- the run's own: a collector its agent exports telemetry to
+    allow(h)
+  end
   return plan
 end
 
@@ -393,7 +396,8 @@ end
 ---settings (M.settings), spec (the runner), argv, env (the agent's additions: the variables of Sidecar's own
 ---that no allow-list names are withheld in it, sidecar.run.sandbox_hidden.env), cwd, level (the run's
 ---sandbox), repo_top (the main checkout), worktree (the run's worktree record, or nil), store_root, run_dir,
----outputs (files of the run's folder the agent writes), home, name (for the private folder), no_commits (a
+---outputs (files of the run's folder the agent writes), hosts (endpoints of the run's own the agent
+---reaches besides the runner's and isolation.hosts: an OpenTelemetry collector), home, name (for the private folder), no_commits (a
 ---worktree whose repository stays read-only: no private objects, sidecar.run.sandbox_git), state_seed (the
 ---CLI state folder of the run a resumed session comes from; sidecar.run.sandbox_state), cgroup (the run's
 ---cgroup v2 the sandbox starts in, which then holds what it can of settings.limits), kill_grace_ms (the

@@ -5,6 +5,7 @@
 ---   -- r.data: {preset, params, result, text, runs, skipped, change, source, path, shadows, passed_over}
 local default_repo = require("sidecar.core.default_repo")
 local json = require("sidecar.core.json")
+local otel = require("sidecar.run.otel")
 local preset = require("sidecar.preset.define")
 local preset_context = require("sidecar.preset.context")
 local presets = require("sidecar.service.presets")
@@ -79,13 +80,15 @@ local function checked(o, spec, repo)
 end
 
 -- The notification channels told of the preset's end, once for the whole (its steps are not told
--- one by one: stdlib/sidecar/run/notify.lua).
-local function tell(spec, ctx, good, problem)
+-- one by one: stdlib/sidecar/run/notify.lua); its workflow span ended (stdlib/sidecar/run/otel.lua).
+local function tell(spec, ctx, good, problem, wf)
+  local status = #ctx.budget_stops > 0 and "budget_exceeded" or (good and "review" or "failed")
+  local reason = #ctx.budget_stops > 0 and ctx.budget_stops[1] or problem
+  otel.workflow_ended(wf, { status = status, reason = type(reason) == "table" and reason.message or reason,
+    runs = ctx.runs, task_id = ctx.task and ctx.task.task_id })
   if #ctx.runs == 0 then
     return
   end
-  local status = #ctx.budget_stops > 0 and "budget_exceeded" or (good and "review" or "failed")
-  local reason = #ctx.budget_stops > 0 and ctx.budget_stops[1] or problem
   local s = require("sidecar.core.store").open(ctx.root)
   if s then
     pcall(require("sidecar.run.notify").whole, s, { kind = "preset", name = spec.name, id = ctx.runs[1],
@@ -123,9 +126,12 @@ function M.run(o)
   local ctx = preset_context.new({ repo = repo, preset = spec, params = c.params, dry_run = o.dry_run,
     runner = o.runner, model = o.model, jobs = o.jobs, worktree = true, on_progress = o.on_progress,
     explicit = preset.explicit(o.params), budget = c.budget, executor = c.executor })
+  -- Its runs nest under the preset's span, when runs are traced (in its workers too: preset/context.lua).
+  local wf <close> = not o.dry_run and otel.workflow(ctx.root, "preset", spec.name) or nil
   local ok, ran = pcall(spec.run, ctx, c.params)
   local change = ctx:close()
   if not ok and require("sidecar.core.errors").is(ran, "budget_exceeded") then
+    otel.workflow_ended(wf, { status = "budget_exceeded", reason = ran.message, runs = ctx.runs })
     return result.fail(ran.message) -- a step the budget could not cover: not started
   elseif not ok then
     error(ran, 0)
@@ -142,7 +148,7 @@ function M.run(o)
   end
   local good = ran.ok ~= false and not missed and #ctx.budget_stops == 0
   if not o.dry_run then
-    tell(spec, ctx, good, missed or (ran.errors and ran.errors[1]))
+    tell(spec, ctx, good, missed or (ran.errors and ran.errors[1]), wf)
   end
   return { ok = good, status = good and 0 or 1, errors = errors, warnings = warnings, text = ran.text,
     skipped = ctx.skipped, change = change, missed = missed,

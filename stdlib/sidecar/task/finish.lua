@@ -12,6 +12,7 @@
 local config = require("sidecar.core.config")
 local json = require("sidecar.core.json")
 local notify = require("sidecar.run.notify")
+local otel = require("sidecar.run.otel")
 local review = require("sidecar.task.review")
 local run_owner = require("sidecar.run.owner")
 local run_processes = require("sidecar.run.processes")
@@ -135,8 +136,8 @@ local function validate(s, cfg, task, run, repo, owner, progress, wt)
 end
 
 ---After the agent (agent_run.execute with `owner`): its worktree's result and its validation,
----then the run.finished event and the notification channels told. Returns the finished run (or
----nil, message, code when it could not be saved).
+---then the run.finished event, the notification channels told and its OpenTelemetry exported.
+---Returns the finished run (or nil, message, code when it could not be saved).
 ---@param s table  the store
 ---@param cfg table  the config
 ---@param task table  the run's task
@@ -151,6 +152,7 @@ function M.finish(s, cfg, task, run, wt, o)
     telemetry.run_finished(s, run)
     if type(run.validation) == "table" and #run.validation > 0 then -- ended by review's decision, not run_record.finish: told here
       pcall(notify.run_ended, s, run)
+      pcall(otel.run_ended, s, run)
     end
   end
   return run

@@ -15,6 +15,7 @@ local effort = require("sidecar.agent.effort")
 local json = require("sidecar.core.json")
 local notify = require("sidecar.run.notify")
 local notify_settings = require("sidecar.core.notify_settings")
+local otel = require("sidecar.run.otel")
 local run_finish = require("sidecar.task.finish")
 local run_record = require("sidecar.run.record")
 local run_worktree = require("sidecar.run.worktree")
@@ -462,15 +463,19 @@ local function run_steps(s, cfg, task, st, extra)
 end
 
 -- The notification channels told of a pipeline's end, once for the whole: its last step's status,
--- or the budget's stop (stdlib/sidecar/run/notify.lua; its steps are not told one by one).
-local function tell_pipeline(s, task, r)
+-- or the budget's stop (stdlib/sidecar/run/notify.lua; its steps are not told one by one); and its
+-- workflow span ended (stdlib/sidecar/run/otel.lua).
+local function tell_pipeline(s, task, r, wf)
   local last = r.steps[#r.steps]
   if not (r.pipeline_id and last) then
+    otel.workflow_ended(wf, { status = last and last.status or "failed", runs = r.steps, task_id = task.task_id })
     return
   end
   local status = r.budget and "budget_exceeded" or last.status
   pcall(notify.whole, s, { kind = "pipeline", name = r.pipeline_id .. " (" .. tostring(task.title) .. ")",
     id = r.pipeline_id, status = status, reason = r.budget or last.failure_reason, runs = r.steps,
+    task_id = task.task_id })
+  otel.workflow_ended(wf, { status = status, reason = r.budget or last.failure_reason, runs = r.steps,
     task_id = task.task_id })
 end
 
@@ -479,9 +484,14 @@ end
 ---stopped_after?, budget? (why a step was not started: the budget, with its figures)} or nil,
 ---message, code ("budget_exceeded" when the first step could not start).
 function M.run_task(s, cfg, task, st, extra)
+  -- A pipeline's runs nest under its span, when runs are traced.
+  local wf <close> = #st.runners > 1 and not st.dry_run
+    and otel.workflow(s.root, "pipeline", "pipeline " .. table.concat(st.runners, ",")) or nil
   local r, message, code = run_steps(s, cfg, task, st, extra)
   if r then
-    tell_pipeline(s, task, r)
+    tell_pipeline(s, task, r, wf)
+  else
+    otel.workflow_ended(wf, { status = "failed", reason = message, task_id = task.task_id })
   end
   return r, message, code
 end

@@ -1,0 +1,89 @@
+--- `sidecar otel`: where Sidecar's OpenTelemetry goes (the `otel` table of .agent/config.lua and the
+--- OTEL_* variables: stdlib/sidecar/core/otel_settings.lua). Without flags it shows the settings;
+--- `--test` sends a span and a metric point to each endpoint now and says what each answered
+--- (exit 0 when every one took it, 1 otherwise).
+---
+--- `sidecar otel --deliver FILE` is the sender of one queued export (started detached by
+--- stdlib/sidecar/run/otel.lua; stdlib/sidecar/run/otel_deliver.lua): it prints nothing.
+local json = require("sidecar.core.json")
+local otel = require("sidecar.run.otel")
+local otel_deliver = require("sidecar.run.otel_deliver")
+local out = require("sidecar.cli.output")
+local service_store = require("sidecar.service.store")
+
+local M = {}
+
+-- The settings as data: no header values (they may hold a token), only their names.
+local function shown(st)
+  local function signal(e)
+    if not e then
+      return json.null
+    end
+    local names = {}
+    for _, line in ipairs(e.headers) do
+      names[#names + 1] = line:match("^([^:]+)")
+    end
+    return { url = e.url, protocol = e.protocol, timeout_ms = e.timeout_ms, headers = json.array(names) }
+  end
+  return { traces = signal(st.traces), metrics = signal(st.metrics), service_name = st.service_name,
+    agents = st.agents, content = st.content, problems = json.array(st.problems) }
+end
+
+local function render_settings(d)
+  for _, signal in ipairs({ "traces", "metrics" }) do
+    local e = d[signal]
+    if e == json.null then
+      io.write(("%-8s off\n"):format(signal))
+    else
+      io.write(("%-8s %s (%s%s)\n"):format(signal, e.url, e.protocol,
+        #e.headers > 0 and (", headers " .. table.concat(e.headers, ", ")) or ""))
+    end
+  end
+  io.write(("service  %s\nagents   %s\ncontent  %s\n"):format(d.service_name,
+    d.agents and "export their own spans there, under the run's" or "TRACEPARENT only",
+    d.content and "prompts and final messages exported (redacted)" or "not exported"))
+  for _, p in ipairs(d.problems) do
+    io.write("problem  ", p, "\n")
+  end
+end
+
+---`sidecar otel`
+function M.cli(o)
+  local root = service_store.root(o)
+  if o.deliver then
+    return otel_deliver.deliver(root, o.deliver) and 0 or 1
+  end
+  if not o.test then
+    local st = otel.settings(root)
+    local d = st and shown(st) or json.null
+    if o.json then
+      out.envelope("otel", true, d, nil, o.version)
+    elseif st then
+      render_settings(d)
+    else
+      io.write("Nothing is exported: set otel.endpoint in .agent/config.lua or OTEL_EXPORTER_OTLP_ENDPOINT "
+        .. "(docs/telemetry.md).\n")
+    end
+    return 0
+  end
+  local results, why = otel_deliver.test(root)
+  if not results then
+    return out.fail(o, "otel", why)
+  end
+  local all = true
+  for _, r in ipairs(results) do
+    all = all and r.sent
+  end
+  if o.json then
+    out.envelope("otel", all, json.array(results), nil, o.version)
+  else
+    local rows = {}
+    for i, r in ipairs(results) do
+      rows[i] = { r.signal, r.url or "", r.sent and "sent" or "failed", r.why or "" }
+    end
+    io.write(out.table({ "SIGNAL", "ENDPOINT", "RESULT", "WHY" }, rows))
+  end
+  return all and 0 or 1
+end
+
+return M

@@ -1,0 +1,45 @@
+--- What Sidecar's own senders (notifications, OpenTelemetry exports) share: one bounded HTTP POST
+--- read as an attempt, and attempts tried again after a backoff while another try may help.
+---
+---   local ok, why = http_retry.attempts({ 1000, 4000 }, function()
+---     return http_retry.post(url, body, headers, 10000)
+---   end, function(facts) log(facts) end)   -- facts: {ok, attempt, http_status?, error?, ...}
+local M = {}
+
+---One HTTP POST (sidecar.host.http, never an agent's): ok, facts {http_status?, error?}, and whether
+---another try may help (no answer, a 5xx, 408 or 429; not another 4xx).
+---@return boolean ok, table facts, boolean again
+function M.post(url, body, headers, timeout_ms)
+  local status, excerpt = require("sidecar.host.http").post(url, body, { headers = headers, timeout_ms = timeout_ms })
+  if not status then
+    return false, { error = excerpt }, true
+  end
+  if status >= 200 and status < 300 then
+    return true, { http_status = status }
+  end
+  return false, { http_status = status, error = ("HTTP %d"):format(status) },
+    status >= 500 or status == 408 or status == 429
+end
+
+---Calls try() (-> ok, facts, again) until it succeeds, says no other try may help, or #backoff_ms + 1
+---attempts were made, waiting backoff_ms[i] after the i-th; record(facts) is told of each, with
+---facts.ok and facts.attempt (from 1) set. Returns ok and the last attempt's error.
+---@param backoff_ms integer[]
+---@param try fun(): boolean, table, boolean?
+---@param record fun(facts: table)
+---@return boolean ok, string? why
+function M.attempts(backoff_ms, try, record)
+  for i = 1, #backoff_ms + 1 do
+    local ok, facts, again = try()
+    facts.ok, facts.attempt = ok, i
+    record(facts)
+    if ok or not again or i > #backoff_ms then
+      return ok, facts.error
+    end
+    for _ = 1, backoff_ms[i] // 500 do -- slices: sleep_ms takes at most a second
+      require("sidecar.host.time").sleep_ms(500)
+    end
+  end
+end
+
+return M
