@@ -5,12 +5,17 @@
 # <= 20 ms. The reference, in the same run: the same page and calls over a store of 10 tasks and
 # 20 runs (what the page costs whatever the store holds), and a static asset of the same server.
 #
-#   bench/ui_board.sh path/to/sidecar [loads] [tasks] [runs]
+# bench_ui_board_100k (issue 52): 100 000 runs against a reference of 1 000, for the first render and
+# a filter change of the board's runs.
+#
+#   bench/ui_board.sh path/to/sidecar [loads] [tasks] [runs] [reference tasks] [reference runs]
 set -eu
 sidecar=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
 loads=${2:-15}
 tasks=${3:-2000}
 runs=${4:-10000}
+ref_tasks=${5:-10}
+ref_runs=${6:-20}
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 npm_modules=$here/../.tools/npm/lib/node_modules
 if ! command -v chromium >/dev/null || [ ! -d "$npm_modules/playwright-core" ]; then
@@ -35,5 +40,6 @@ serve() {
   cd - >/dev/null
 }
 serve big "$tasks" "$runs"
-serve small 10 20
-NODE_PATH=$npm_modules node "$here/ui_board.mjs" "$(head -1 "$work/big.url")" "$(head -1 "$work/small.url")" "$loads"
+serve small "$ref_tasks" "$ref_runs"
+NODE_PATH=$npm_modules node "$here/ui_board.mjs" "$(head -1 "$work/big.url")" "$(head -1 "$work/small.url")" "$loads" \
+  "$tasks tasks / $runs runs; reference: the same page over $ref_tasks tasks / $ref_runs runs"

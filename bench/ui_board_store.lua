@@ -46,6 +46,10 @@ local function batch(n, make)
       make(done)
     end
     assert(s.db:commit_batch())
+    if done % 10000 == 0 then -- the store keeps each written folder open to sync it at its close
+      s:close()
+      s = assert(store.open(".agent"))
+    end
   end
 end
 

@@ -47,6 +47,10 @@ host::RunQuery run_query(lua_State* L) {
   q.statuses = opt_text_list(L, 2, "statuses");
   q.task_id = opt_field(L, 2, "task_id");
   q.before = opt_field(L, 2, "before");
+  q.after = opt_field(L, 2, "after");
+  q.runner = opt_field(L, 2, "runner");
+  q.preset = opt_field(L, 2, "preset");
+  q.text = opt_field(L, 2, "text");
   q.review_states = opt_text_list(L, 2, "review_states");
   q.oldest_first = opt_bool_field(L, 2, "oldest_first");
   if (auto limit = opt_int_field(L, 2, "limit")) q.limit = static_cast<int>(*limit);
@@ -63,10 +67,9 @@ int s_list_tasks(lua_State* L) {
 }
 
 // s:count_tasks({status?, text?}) -> {[status] = count} (statuses with no task left out)
-int s_count_tasks(lua_State* L) {
-  RunStore& s = check_store(L);
-  StoreError error;
-  auto counts = s.count_tasks(task_query(L), error);
+// {[status] = count} of counts by status, or the store's failure.
+int push_counts(lua_State* L, const std::optional<std::vector<std::pair<std::string, std::int64_t>>>& counts,
+                const StoreError& error) {
   if (!counts) return push_failure(L, error);
   lua_createtable(L, 0, static_cast<int>(counts->size()));
   for (const auto& [status, n] : *counts) {
@@ -77,7 +80,15 @@ int s_count_tasks(lua_State* L) {
   return 1;
 }
 
-// s:list_runs({status?, statuses?, task_id?, before?, review_states?, oldest_first?, limit?})
+int s_count_tasks(lua_State* L) {
+  RunStore& s = check_store(L);
+  StoreError error;
+  auto counts = s.count_tasks(task_query(L), error);
+  return push_counts(L, counts, error);
+}
+
+// s:list_runs({status?, statuses?, task_id?, runner?, preset?, text?, before?, after?, review_states?,
+// oldest_first?, limit?})
 // -> {run...} (newest first unless oldest_first)
 int s_list_runs(lua_State* L) {
   RunStore& s = check_store(L);
@@ -87,11 +98,20 @@ int s_list_runs(lua_State* L) {
   return push_list(L, *runs, push_run);
 }
 
-// s:count_runs({status?, statuses?, task_id?, before?, review_states?}) -> count
+// s:count_runs({the same but oldest_first and limit}) -> count
 int s_count_runs(lua_State* L) {
   RunStore& s = check_store(L);
   StoreError error;
   return push_int_or_failure(L, s.count_runs(run_query(L), error), error);
+}
+
+// s:count_runs_by_status({task_id?, runner?, preset?, text?, before?, after?, review_states?})
+// -> {[status] = count} (statuses with no run left out)
+int s_count_runs_by_status(lua_State* L) {
+  RunStore& s = check_store(L);
+  StoreError error;
+  auto counts = s.count_runs_by_status(run_query(L), error);
+  return push_counts(L, counts, error);
 }
 
 }  // namespace
@@ -102,6 +122,7 @@ void add_query_methods(lua_State* L) {
       {"count_tasks", guarded<s_count_tasks>},
       {"list_runs", guarded<s_list_runs>},
       {"count_runs", guarded<s_count_runs>},
+      {"count_runs_by_status", guarded<s_count_runs_by_status>},
       {nullptr, nullptr},
   };
   add_store_methods(L, methods);

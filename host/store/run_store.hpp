@@ -96,6 +96,11 @@ struct RunQuery {
   std::vector<std::string> statuses;  // any of these (beside `status`, when both are given: both hold)
   std::string task_id;  // empty: any
   std::string before;   // a run id: only runs older than it (paging); empty: from the newest
+  std::string after;    // a run id: only runs newer than it (paging oldest first); empty: from the oldest
+  std::string runner;   // the runner's name (runner_type); empty: any
+  std::string preset;   // the record's `preset`; empty: any
+  // Only runs whose id, task id or record's `summary` holds it (ASCII case ignored); empty: any.
+  std::string text;
   // Only runs whose record's `review_state` is one of these ("" for none: absent, null or empty).
   // Empty: any. Read from the index runs_by_review_state, not from the records.
   std::vector<std::string> review_states;
@@ -191,7 +196,7 @@ class RunStore {
   // contain its own id. An exception thrown here rolls the transaction back and propagates.
   using RecordMaker = std::function<std::string(const std::string& id)>;
 
-  static constexpr int kSchemaVersion = 5;  // the newest schema this code knows
+  static constexpr int kSchemaVersion = 6;  // the newest schema this code knows
 
   RunStore();  // closed; open() opens
   ~RunStore();
@@ -245,6 +250,9 @@ class RunStore {
   std::optional<std::vector<Run>> list_runs(const RunQuery& query, StoreError& error);
   // How many runs the query matches (its limit ignored).
   std::optional<std::int64_t> count_runs(const RunQuery& query, StoreError& error);
+  // How many runs of each status the query matches (its status, statuses and limit ignored), by status.
+  std::optional<std::vector<std::pair<std::string, std::int64_t>>> count_runs_by_status(const RunQuery& query,
+                                                                                         StoreError& error);
 
   // Links two existing runs (setting the kind again replaces it); lineage_of gives both directions.
   bool add_lineage(const std::string& parent_run_id, const std::string& child_run_id, const std::string& kind,

@@ -127,6 +127,13 @@ CREATE INDEX IF NOT EXISTS runs_by_review_state ON runs (status, coalesce(json_e
 -- budget, checked about once a second while their agents run) without reading every run.
 CREATE INDEX IF NOT EXISTS runs_by_created ON runs (created_at);
 )sql"},
+    {6, R"sql(
+-- The board of `sidecar ui` (stdlib/sidecar/service/run_board.lua): runs of one runner or one preset
+-- counted by status and listed a page at a time without reading every record. The preset's
+-- expression is kRunPreset of run_store_sql.hpp, as the queries write it.
+CREATE INDEX IF NOT EXISTS runs_by_runner ON runs (runner_type, status, num);
+CREATE INDEX IF NOT EXISTS runs_by_preset ON runs (json_extract(record, '$.preset'), status, num);
+)sql"},
 };
 static_assert(sizeof(kMigrations) / sizeof(kMigrations[0]) == RunStore::kSchemaVersion,
               "one migration per schema version");

@@ -1,7 +1,7 @@
 // The store's lists and counts of tasks and runs: one SQL statement per combination of filters (a
 // "?1 IS NULL OR status = ?1" form would defeat the planner), each planned onto an index of
-// host/store/run_store_open.cpp (tasks_by_status, runs_by_status, runs_by_task, runs_by_review_state),
-// cached by its text.
+// host/store/run_store_open.cpp (tasks_by_status, runs_by_status, runs_by_task, runs_by_review_state,
+// runs_by_runner, runs_by_preset), cached by its text.
 #include <utility>
 
 #include "store/run_store_sql.hpp"
@@ -45,20 +45,40 @@ Filter task_filter(const TaskQuery& q) {
   return f;
 }
 
-std::optional<Filter> run_filter(const RunQuery& q, StoreError& error) {
-  Filter f;
-  if (!q.before.empty()) {
-    std::optional<std::int64_t> n = parse_id(RecordKind::Run, q.before);
-    if (!n) {
-      fail(error, "EINVAL", "'" + q.before + "' is not a run id (R-0001)");
-      return std::nullopt;
-    }
-    f.add("num < " + std::to_string(*n));
+// "num < N" (before) or "num > N" (after) of a run id; false with `error` when it is not one.
+bool add_bound(Filter& f, const std::string& run_id, const char* op, StoreError& error) {
+  if (run_id.empty()) return true;
+  std::optional<std::int64_t> n = parse_id(RecordKind::Run, run_id);
+  if (!n) {
+    fail(error, "EINVAL", "'" + run_id + "' is not a run id (R-0001)");
+    return false;
   }
-  if (!q.status.empty()) f.equals("status", q.status);
-  if (!q.statuses.empty()) f.one_of("status", q.statuses);
+  f.add(std::string("num ") + op + " " + std::to_string(*n));
+  return true;
+}
+
+// The filters of `q` but its statuses (count_runs_by_status groups by them).
+std::optional<Filter> run_filter_but_status(const RunQuery& q, StoreError& error) {
+  Filter f;
+  if (!add_bound(f, q.before, "<", error) || !add_bound(f, q.after, ">", error)) return std::nullopt;
   if (!q.task_id.empty()) f.equals("task_id", q.task_id);
+  if (!q.runner.empty()) f.equals("runner_type", q.runner);  // on runs_by_runner
+  if (!q.preset.empty()) f.equals(kRunPreset, q.preset);     // on runs_by_preset
   if (!q.review_states.empty()) f.one_of(kRunReviewState, q.review_states);  // on runs_by_review_state
+  if (!q.text.empty()) {
+    // instr, not LIKE: the text's % and _ are plain characters. lower() folds ASCII only.
+    f.add("(instr(lower(run_id), lower(?)) > 0 OR instr(lower(coalesce(task_id, '')), lower(?)) > 0"
+          " OR instr(lower(coalesce(json_extract(record, '$.summary'), '')), lower(?)) > 0)");
+    f.values.insert(f.values.end(), {q.text, q.text, q.text});
+  }
+  return f;
+}
+
+std::optional<Filter> run_filter(const RunQuery& q, StoreError& error) {
+  std::optional<Filter> f = run_filter_but_status(q, error);
+  if (!f) return std::nullopt;
+  if (!q.status.empty()) f->equals("status", q.status);
+  if (!q.statuses.empty()) f->one_of("status", q.statuses);
   return f;
 }
 
@@ -127,6 +147,19 @@ std::optional<std::int64_t> RunStore::count_runs(const RunQuery& query, StoreErr
   auto counted = rows<std::int64_t>(s, st, [](const Stmt& row) { return row.int64_at(0); }, "counting runs", error);
   if (!counted) return std::nullopt;
   return counted->empty() ? 0 : counted->front();
+}
+
+std::optional<std::vector<std::pair<std::string, std::int64_t>>> RunStore::count_runs_by_status(
+    const RunQuery& query, StoreError& error) {
+  Impl* s = ready(error);
+  if (!s) return std::nullopt;
+  std::optional<Filter> f = run_filter_but_status(query, error);
+  if (!f) return std::nullopt;
+  Stmt st = s->statement("SELECT status, count(*) FROM runs" + f->sql + " GROUP BY status", error);
+  if (!st) return std::nullopt;
+  f->bind(st);
+  auto read = [](const Stmt& row) { return std::make_pair(row.text_at(0), row.int64_at(1)); };
+  return rows<std::pair<std::string, std::int64_t>>(s, st, read, "counting runs", error);
 }
 
 }  // namespace sidecar::host

@@ -24,6 +24,9 @@ inline constexpr std::int32_t kApplicationId = 0x53494443;
 // has none (absent, null or empty). A query must write it exactly so for SQLite to use the index.
 inline constexpr const char* kRunReviewState = "coalesce(json_extract(record, '$.review_state'), '')";
 
+// A run's preset as the index runs_by_preset holds it (migration 6), written so by the queries.
+inline constexpr const char* kRunPreset = "json_extract(record, '$.preset')";
+
 inline constexpr const char* kNowSeconds = "strftime('%Y-%m-%dT%H:%M:%SZ', 'now')";
 
 inline const char* table_of(RecordKind kind) { return kind == RecordKind::Task ? "tasks" : "runs"; }

@@ -68,11 +68,11 @@ try {
   await runLink.waitFor();
   const run = await runLink.textContent();
   await page.locator('#main').click({ position: { x: 1, y: 1 } });
-  // No reload: the review queue fills when the server's event says the store changed.
-  await page.waitForSelector(`#review a[href="#/run/${run}"]`, { timeout: 60000 });
+  // No reload: the board's review column fills when the server's event says the store changed.
+  await page.waitForSelector(`#run-board [data-column=review] a[href="#/run/${run}"]`, { timeout: 60000 });
   check('the page updated itself', Number(await page.getAttribute('body', 'data-rendered')) > rendersBefore);
 
-  await page.click(`#review a[href="#/run/${run}"]`);
+  await page.click(`#run-board [data-column=review] a[href="#/run/${run}"]`);
   await page.waitForSelector('#message');
   const message = await page.locator('#message').textContent();
   check('the message is shown as text', message.includes('<script>alert(1)</script>') && message.includes('<img src=x onerror=alert(2)>'), message);
@@ -208,11 +208,12 @@ try {
   await page.waitForSelector('#tail li:has-text("agent.message: Done. <script>alert(1)</script>")', { timeout: 60000 });
   check('the tail is live while the run runs', (await page.locator('#status').textContent()) === 'running');
   // Silent past stuck_after: the page redraws with the flag (the store's change event), and the
-  // board lists the run among the active ones with it.
+  // board lists the run among those that need someone, with it.
   await page.waitForSelector('#attention:has-text("stuck: no output for")', { timeout: 60000 });
   check('run show agrees: stuck', cli('run', 'show', hanging, '--json').data.attention.state === 'stuck');
   await page.goto(base + '/#/');
-  await page.waitForSelector(`#active li[data-run=${hanging}] .attention:has-text("stuck")`, { timeout: 60000 });
+  await page.waitForSelector(`#run-board [data-column=needs_you] .run-card[data-run=${hanging}] .attention:has-text("stuck")`,
+    { timeout: 60000 });
   await page.goto(base + '/#/run/' + hanging);
   await page.waitForSelector('#kill');
   check('no element came from the tail', await page.locator('#tail script, #tail img').count() === 0);

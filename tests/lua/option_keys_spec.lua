@@ -80,8 +80,8 @@ describe("the public functions refuse an unknown option", function()
     refused(function() s:count_tasks({ test = "x" }) end,
       "store:count_tasks: unknown option `test` (did you mean `text`?)")
     refused(function() s:list_runs({ task = "T-0001" }) end,
-      "store:list_runs: unknown option `task` (did you mean `task_id`?) (known: status, statuses, task_id, before, "
-      .. "review_states, oldest_first, limit)")
+      "store:list_runs: unknown option `task` (did you mean `task_id`?) (known: status, statuses, task_id, runner, "
+      .. "preset, text, before, after, review_states, oldest_first, limit)")
     refused(function() s:count_runs({ statuss = { "review" } }) end, "store:count_runs: unknown option `statuss`")
     refused(function() s:usage({ by = "runner" }) end,
       "store:usage: unknown option `by` (known: since, until, group_by, task_id, budget_group)")

@@ -117,9 +117,9 @@ async function ask(key, pending, work) {
 // A slot's fill for an answer {ok, data | errors} or a {pending: text}: done(value) when it is ok.
 const answerWith = (done) => (node, v) => node.replaceChildren(v.pending ? el('span', { class: 'pending' }, v.pending) : v.ok ? done(v) : errors(v));
 
-// The board from one call, /api/board (docs/api.md), whose answer stays small whatever the store
-// holds: each column shows its newest cards (more on request) under the count of all its tasks,
-// and the review queue its oldest runs with how many wait. Search is the server's (task id or
+// The board: the runs by state (runBoard, below), then the tasks from one call, /api/board
+// (docs/api.md), whose answer stays small whatever the store holds: each column shows its newest
+// cards (more on request) under the count of all its tasks. Search is the server's (task id or
 // title); until its answer comes the cards already here are filtered, so typing shows at once.
 async function board() {
   state.shown = state.shown || {}; // status -> cards asked for with "show more"
@@ -157,16 +157,86 @@ async function board() {
     }));
   };
   draw();
-  const waiting = env.data.review, left = waiting.total - waiting.items.length;
-  const queue = el('ol', { id: 'review' }, ...waiting.items.map((i) =>
-    el('li', {}, el('a', { href: '#/run/' + i.run.run_id }, i.run.run_id), ` ${i.run.task_id || ''} ${i.task_title || ''} — ${i.why || ''}`)));
-  const active = env.data.active || [];
-  const running = el('ol', { id: 'active' }, ...active.map((r) => el('li', { 'data-run': r.run_id },
-    el('a', { href: '#/run/' + r.run_id }, r.run_id), ` ${r.task_id || ''} ${r.runner_type || ''} ${r.status} `, attentionBadge(r, null))));
-  return [el('section', {}, el('h2', {}, `Active runs (${active.length})`), agentSlots(env.data.agents), running),
-    el('section', {}, el('h2', {}, `Review (${waiting.total})`), queue,
-    left > 0 ? el('p', { id: 'review-more' }, `and ${left} more waiting (the oldest are listed first)`) : null),
-  el('section', {}, filter, ' ', search), columns];
+  return [el('section', {}, el('h2', {}, 'Runs'), agentSlots(env.data.agents), await runBoard()),
+    el('section', { 'aria-label': 'Tasks' }, el('h2', {}, 'Tasks'), filter, ' ', search), columns];
+}
+
+// The runs by state, from /api/board/runs (stdlib/sidecar/service/run_board.lua): five columns,
+// each counted and shown a page at a time, with filters by runner, status, task, preset and text.
+const RUN_STATUSES = ['queued', 'preparing', 'running', 'review', 'blocked', 'completed', 'failed', 'outcome_unknown',
+  'interrupted', 'budget_exceeded', 'dry_run'];
+const runFilters = { runner: '', status: '', task: '', preset: '', q: '' };
+const runShown = {}; // column -> cards asked for with "show more"
+async function runBoard() {
+  const query = (extra) => {
+    const p = new URLSearchParams();
+    for (const [k, v] of Object.entries(runFilters)) if (v) p.set(k, v);
+    for (const [k, v] of Object.entries(extra || {})) p.set(k, v);
+    return '/api/board/runs?' + p;
+  };
+  const fetchAll = async () => {
+    const env = await api(query());
+    if (!env.ok) return env;
+    const wider = Object.entries(runShown).filter(([, n]) => n > env.data.limit);
+    const more = await Promise.all(wider.map(([c, n]) => api(query({ column: c, limit: n }))));
+    for (const m of more) if (m.ok) env.data.columns = env.data.columns.map((c) => c.name === m.data.columns[0].name ? m.data.columns[0] : c);
+    return env;
+  };
+  let env = await fetchAll(), asked = 0, typing = null;
+  const columns = el('div', { class: 'board runs', id: 'run-board' });
+  const refetch = async () => {
+    const mine = ++asked;
+    const got = await fetchAll();
+    if (mine === asked) { env = got; draw(); }
+  };
+  const field = (name, label, node) => el('label', { class: 'filter' }, label, ' ', node);
+  const text = (name, label) => field(name, label, el('input', { id: 'runs-' + name, name, value: runFilters[name], size: 10,
+    oninput: (e) => { runFilters[name] = e.target.value.trim(); clearTimeout(typing); typing = setTimeout(refetch, 200); } }));
+  const status = el('select', { id: 'runs-status', name: 'status', onchange: (e) => { runFilters.status = e.target.value; refetch(); } },
+    el('option', { value: '' }, 'any'), ...RUN_STATUSES.map((st) => el('option', { value: st, selected: runFilters.status === st }, st)));
+  const form = el('form', { class: 'filters', id: 'run-filters', role: 'search', onsubmit: (e) => e.preventDefault() },
+    text('runner', 'Runner'), field('status', 'Status', status), text('task', 'Task'), text('preset', 'Preset'), text('q', 'Text'));
+  const draw = () => {
+    if (!env.ok) { columns.replaceChildren(errors(env)); return; }
+    columns.replaceChildren(...env.data.columns.map((c) => {
+      const showMore = () => { runShown[c.name] = Math.min(200, c.runs.length + env.data.limit); refetch(); };
+      const left = c.count - c.runs.length;
+      const heading = el('h3', { id: 'col-' + c.name }, `${c.label} (${c.count})`);
+      return el('section', { class: 'column', 'data-column': c.name, 'aria-labelledby': 'col-' + c.name }, heading,
+        c.runs.length ? el('ul', { class: 'cards' }, ...c.runs.map(runCard)) : el('p', { class: 'none' }, 'none'),
+        left > 0 ? (c.runs.length < 200
+          ? el('button', { class: 'more', onclick: showMore }, `show ${Math.min(left, env.data.limit)} more (${left} not shown)`)
+          : el('p', { class: 'more' }, `${left} more: narrow the filters to see them`)) : null);
+    }));
+  };
+  draw();
+  return el('div', {}, form, columns);
+}
+
+// "3 min ago" of an ISO time; "1.2 s" of milliseconds.
+function ago(iso) {
+  const s = Math.max(0, (Date.now() - Date.parse(iso)) / 1000);
+  if (!isFinite(s)) return '';
+  return s < 60 ? `${Math.round(s)} s ago` : s < 3600 ? `${Math.round(s / 60)} min ago` : s < 86400 ? `${Math.round(s / 3600)} h ago` : `${Math.round(s / 86400)} d ago`;
+}
+function took(ms) {
+  return ms < 1000 ? `${ms} ms` : ms < 60000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms / 60000)} min`;
+}
+// A cost as people read it: blank when unknown, never $0.0000.
+function usd(x) {
+  if (typeof x !== 'number') return '';
+  return x >= 0.01 ? '$' + x.toFixed(2) : x > 0 ? '$' + x.toPrecision(2) : '$0';
+}
+
+function runCard(r) {
+  const facts = [[r.runner, r.model].filter(Boolean).join(' · '), ago(r.created_at),
+    typeof r.duration_ms === 'number' ? 'took ' + took(r.duration_ms) : '',
+    typeof r.tokens === 'number' ? `${r.tokens.toLocaleString('en')} tokens` : '', usd(r.cost_usd)].filter(Boolean);
+  return el('li', { class: 'run-card', 'data-run': r.run_id, 'data-status': r.status },
+    el('a', { href: '#/run/' + r.run_id }, r.run_id), ' ', el('span', { class: 'title' }, r.task_title || r.task_id || r.preset || ''),
+    el('div', { class: 'facts' }, facts.join(' — ')),
+    r.attention ? el('span', { class: 'badge bad attention' }, r.attention) : null,
+    r.reason ? el('div', { class: 'reason' }, r.reason) : null);
 }
 
 // The machine's agent slots: the cap on agents at once (every Sidecar process of the user), who

@@ -379,7 +379,8 @@ end
 -- The keys of the query tables, as the binding reads them (lua/store_query.cpp, lua/store.cpp). A
 -- count takes its list's query, limit and all (a caller asks both with one table), and ignores limit.
 local TASK_QUERY = { "status", "text", "limit" }
-local RUN_QUERY = { "status", "statuses", "task_id", "before", "review_states", "oldest_first", "limit" }
+local RUN_QUERY = { "status", "statuses", "task_id", "runner", "preset", "text", "before", "after", "review_states",
+  "oldest_first", "limit" }
 local USAGE_QUERY = { "since", "until", "group_by", "task_id", "budget_group" }
 
 -- `q`, its keys checked when it is a table (the caller of the method is blamed).
@@ -401,9 +402,11 @@ function Store:count_tasks(q)
   return self.db:count_tasks(query("store:count_tasks", q, TASK_QUERY))
 end
 
----Runs, newest first (oldest first with `oldest_first`). `statuses`: any of them;
----`review_states`: only runs whose record's review_state is one of them ("" for none set).
----@param q? {status: string?, statuses: string[]?, task_id: string?, before: string?, review_states: string[]?, oldest_first: boolean?, limit: integer?}
+---Runs, newest first (oldest first with `oldest_first`). `statuses`: any of them; `runner`: the
+---runner's name; `preset`: the record's preset; `text`: in the run id, task id or summary (ASCII case
+---ignored); `before`/`after`: older/newer than that run (pages); `review_states`: only runs whose
+---record's review_state is one of them ("" for none set).
+---@param q? {status: string?, statuses: string[]?, task_id: string?, runner: string?, preset: string?, text: string?, before: string?, after: string?, review_states: string[]?, oldest_first: boolean?, limit: integer?}
 function Store:list_runs(q)
   return decoded_list(self.db:list_runs(query("store:list_runs", q, RUN_QUERY)))
 end
@@ -413,6 +416,14 @@ end
 ---@return integer|nil count, string? message, string? code
 function Store:count_runs(q)
   return self.db:count_runs(query("store:count_runs", q, RUN_QUERY))
+end
+
+---How many runs of each status match `q` (as list_runs, its status, statuses and limit ignored):
+---{[status] = count}.
+---@param q? table
+---@return table<string, integer>|nil counts, string? message, string? code
+function Store:count_runs_by_status(q)
+  return self.db:count_runs_by_status(query("store:count_runs_by_status", q, RUN_QUERY))
 end
 
 ---Links two runs ("replay", "pipeline" or "answer").

@@ -12,6 +12,7 @@ local board = require("sidecar.ui.board")
 local json = require("sidecar.core.json")
 local presets = require("sidecar.service.presets")
 local result = require("sidecar.service.result")
+local run_board = require("sidecar.service.run_board")
 local run_changes = require("sidecar.service.run_changes")
 local run_start = require("sidecar.service.run_start")
 local runs = require("sidecar.service.runs")
@@ -62,6 +63,8 @@ end
 local ROUTES = {
   { "GET", "^/api/tasks$", service(tasks.list, "task list"), { status = "text" } },
   { "GET", "^/api/board$", service(board.board, "ui board"), { q = "text", per_status = "integer", shown = "text" } },
+  { "GET", "^/api/board/runs$", service(run_board.board, "ui runs board"), { runner = "text", status = "text",
+    task = "text", preset = "text", q = "text", column = "text", cursor = "text", limit = "integer" } },
   { "GET", "^/api/runs$", service(runs.list, "run list"), { task = "text", status = "text", limit = "integer" },
     { limit = 50 } },
   { "GET", "^/api/runs/(R%-%d+)$", service(runs.show, "run show"), {}, {}, { "id" } },
