@@ -4,10 +4,13 @@
 // a reason and its lineage links followed both ways, a writing run's diff and its apply, a prompt
 // compiled from a card with its budget report (shown though the board was redrawn while it was
 // out), a preset run from its form with its report, the usage charts checked against the figures
-// the store holds, and a silent run flagged stuck on its page and among the board's active runs.
+// the store holds, a silent run flagged stuck on its page and in the board's "needs you" column, a
+// blocked run's page (summary line, gates and validation tables, its diff as text), and each view
+// at 1400 and 375 px: a screenshot kept (ARTIFACTS) and axe-core's check (no serious or critical
+// violation).
 import { createRequire } from 'node:module';
 import { execFileSync } from 'node:child_process';
-import { utimesSync } from 'node:fs';
+import { readFileSync, utimesSync } from 'node:fs';
 const require = createRequire(import.meta.url);
 const { chromium } = require('playwright-core');
 
@@ -187,7 +190,18 @@ try {
     const p = points.find((x) => `${x.series} ${x.day}` === r.group);
     check(`point ${r.group} is its figure`, p && p.value === (r.usage.total || 0), JSON.stringify(p));
   }
-  check('a line per runner', await page.locator('#usage-runner-days polyline').count() === new Set(perDay.map((r) => r.group.slice(0, -11))).size);
+  const seriesCount = new Set(perDay.map((r) => r.group.slice(0, -11))).size;
+  check('a line per runner', await page.locator('#usage-runner-days polyline').count() === seriesCount);
+  check('the bars: an axis with its ticks and unit', (await page.locator('#usage-runner-tokens .tick').count()) === 3
+    && (await page.locator('#usage-runner-tokens .unit').textContent()) === 'tokens'
+    && (await page.locator('#usage-runner-cost .unit').textContent()) === 'USD');
+  const trow = await page.locator('#usage-runner-table tr:has-text("big") td').allTextContents();
+  check('the table under the chart: its figures', trow[0] === 'big' && trow[1] === '1' && trow[2] === '750', trow.join('|'));
+  check('over time: an axis of tokens, the days, a legend per line', (await page.locator('#usage-runner-days .unit').textContent()) === 'tokens'
+    && (await page.locator('#usage-runner-days .day').count()) >= 1 && (await page.locator('#usage-runner-days .legend').count()) === seriesCount);
+  const xs = await page.locator('#usage-runner-days circle').evaluateAll((cs) => cs.map((c) => Number(c.getAttribute('cx'))));
+  const oneDay = new Set(perDay.map((r) => r.group.slice(-10))).size === 1;
+  check('one day of data: its points in the middle of the days axis', !oneDay || xs.every((x) => x === 320), xs.join(','));
   // What the user types survives a change of the store; the board redraws when the focus leaves.
   await page.goto(base + '/#/');
   await page.waitForSelector('.card[data-task=T-0002]');
@@ -196,12 +210,13 @@ try {
   await page.waitForTimeout(1000); // the change event has had time to arrive (were it late, this passes vacuously)
   check('the typed text survives', await page.inputValue('.card[data-task=T-0002] .runner') === 'half-typed');
   await page.locator('#main').click({ position: { x: 1, y: 1 } });
-  await page.waitForSelector('.card[data-task=T-0005]');
+  const meanwhile = cli('task', 'list', '--json').data.find((t) => t.title === 'made meanwhile').task_id;
+  await page.waitForSelector(`.card[data-task=${meanwhile}]`);
 
   // A running run's live tail: the agent's message as text, then the run killed from its page.
-  await page.fill('.card[data-task=T-0005] .runner', 'hang');
-  await page.click('.card[data-task=T-0005] button.run');
-  const hangLink = page.locator('.card[data-task=T-0005] a');
+  await page.fill(`.card[data-task=${meanwhile}] .runner`, 'hang');
+  await page.click(`.card[data-task=${meanwhile}] button.run`);
+  const hangLink = page.locator(`.card[data-task=${meanwhile}] a`);
   await hangLink.waitFor();
   const hanging = await hangLink.textContent();
   await page.goto(base + '/#/run/' + hanging);
@@ -220,6 +235,50 @@ try {
   await page.click('#kill');
   await page.waitForSelector('#said:has-text("kill: done")', { timeout: 60000 });
   check('run show agrees: killed', cli('run', 'show', hanging, '--json').data.status !== 'running');
+
+  // A run a gate blocked (its agent made a commit) whose validation failed, with its diff (run before
+  // the page: ui_browser_test.sh): the run page's summary line, gates and validation tables and the diff.
+  const gatedTask = cli('task', 'list', '--json').data.find((t) => t.title === 'a gated one').task_id;
+  const gated = cli('run', 'list', '--task', gatedTask, '--json').data[0];
+  await page.goto(base + '/#/run/' + gated.run_id);
+  await page.waitForSelector('#summary');
+  const summary = await page.locator('#summary').textContent();
+  check('the summary: status, why, gates and validation', summary.startsWith('blocked — ') && /gates: \d+ passed, 1 blocked/.test(summary)
+    && summary.includes('validation: 0 passed, 1 failed') && summary.includes('1 file changed'),
+    summary);
+  check('the gates table: the commit gate blocked', (await page.locator('#gates tr:has-text("commit")').first().textContent()).includes('blocked'));
+  const vrow = await page.locator('#validation tbody tr').first().locator('td').allTextContents();
+  check('the validation table: command, result, exit code', vrow[2] === 'false' && vrow[3] === 'failed' && vrow[4] === '1', vrow.join('|'));
+  check('the diff: its added line marked, as text', (await page.locator('#diff .add').allTextContents()).some((l) => l.startsWith('+gated <b>')));
+  check('no element came from the diff', await page.locator('#diff b').count() === 0);
+  check('usage the runner did not report: unknown', (await page.locator('#usage').textContent()).includes('unknown'));
+  await page.goto(base + '/#/run/' + cli('run', 'list', '--task', 'T-0004', '--json').data[0].run_id);
+  await page.waitForSelector('#summary');
+  check('an empty section says none', (await page.locator('section[aria-label="Changed files"] .none').textContent()) === 'none');
+
+  // Each view at 1400 and 375 px: a screenshot kept as a test artifact, and axe-core finding no
+  // serious or critical violation.
+  const axeSource = readFileSync(process.env.AXE, 'utf8');
+  const views = [['board', '#/', '#run-board'], ['run', '#/run/' + gated.run_id, '#summary'], ['usage', '#/usage', '#usage-runner-tokens'],
+    ['presets', '#/presets', 'details.preset']];
+  for (const [name, hash, ready] of views) {
+    for (const width of [1400, 375]) {
+      await page.setViewportSize({ width, height: 900 });
+      await page.goto(base + '/' + hash);
+      await page.waitForSelector(ready);
+      const file = `${process.env.ARTIFACTS}/${name}-${width}.png`;
+      await page.screenshot({ path: file, fullPage: true });
+      console.log(`screenshot: ${file}`);
+      await page.evaluate(axeSource);
+      const found = await page.evaluate(async () => (await axe.run(document, { resultTypes: ['violations'] })).violations
+        .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+        .map((v) => `${v.id} (${v.nodes.length}: ${v.nodes.slice(0, 2).map((n) => n.target.join(' ')).join(', ')})`));
+      check(`axe: no serious or critical violation, ${name} at ${width} px`, found.length === 0, found.join('; '));
+      const scroll = await page.evaluate((w) => [document.documentElement.scrollWidth, [...document.querySelectorAll('body *')]
+        .filter((e) => e.getBoundingClientRect().right > w).slice(0, 3).map((e) => e.tagName + (e.id ? '#' + e.id : '') + '.' + e.className)], width);
+      check(`the ${name} view fits ${width} px`, scroll[0] <= width, `${scroll[0]} px: ${scroll[1].join(', ')}`);
+    }
+  }
   check('no dialog ever opened', dialogs.length === 0, dialogs.join(','));
   check('no request left the server', foreign.length === 0, foreign.join(','));
 } catch (e) {

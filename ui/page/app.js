@@ -59,7 +59,7 @@ function markdown(text) {
       flush(); list = null;
       const code = [];
       while (++i < lines.length && !/^```/.test(lines[i])) code.push(lines[i]);
-      out.append(el('pre', {}, code.join('\n')));
+      out.append(el('pre', { tabindex: 0 }, code.join('\n')));
     } else if (/^#{1,6} /.test(line)) {
       flush(); list = null;
       out.append(el('h' + Math.min(6, line.indexOf(' ') + 2), {}, inline(line.replace(/^#+ /, ''))));
@@ -138,10 +138,10 @@ async function board() {
     const got = await api(query());
     if (mine === asked && got.ok) { env = got; draw(); }
   };
-  const search = el('input', { id: 'search', placeholder: 'search', value: state.search, oninput: (e) => {
+  const search = el('input', { id: 'search', placeholder: 'search', 'aria-label': 'Search tasks', value: state.search, oninput: (e) => {
     state.search = e.target.value; draw(); clearTimeout(typing); typing = setTimeout(refetch, 150);
   } });
-  const filter = el('select', { id: 'filter', onchange: (e) => { state.filter = e.target.value; draw(); } },
+  const filter = el('select', { id: 'filter', 'aria-label': 'Task status', onchange: (e) => { state.filter = e.target.value; draw(); } },
     el('option', { value: '' }, 'all statuses'), ...STATUSES.map((s) => el('option', { value: s, selected: state.filter === s }, s)));
   const columns = el('div', { class: 'board' });
   const draw = () => {
@@ -152,7 +152,8 @@ async function board() {
       const shown = hidden ? [] : here.filter((t) => !q || (t.task_id + ' ' + t.title).toLowerCase().includes(q));
       const more = hidden ? 0 : (d.matched[s] || 0) - here.length;
       const showMore = () => { state.shown[s] = here.length + d.per_status; refetch(); };
-      return el('div', { class: 'column', 'data-status': s }, el('h3', {}, `${s} (${d.counts[s] || 0})`), ...shown.map(card),
+      return el('div', { class: 'column', 'data-status': s }, el('h3', {}, `${s} (${d.counts[s] || 0})`),
+        ...(shown.length ? shown.map(card) : [el('p', { class: 'none' }, 'none')]),
         more > 0 ? el('button', { class: 'more', onclick: showMore }, `show ${Math.min(more, d.per_status)} more (${more} not shown)`) : null);
     }));
   };
@@ -256,14 +257,14 @@ function agentSlots(a) {
 
 function card(t) {
   const id = t.task_id;
-  const runner = el('input', { placeholder: 'runner', size: 8, class: 'runner' });
-  const role = el('input', { placeholder: 'role', size: 8, class: 'role' });
+  const runner = el('input', { placeholder: 'runner', size: 8, class: 'runner', 'aria-label': `runner for ${id}` });
+  const role = el('input', { placeholder: 'role', size: 8, class: 'role', 'aria-label': `agent role for ${id}` });
   const asked = () => ({ runner: runner.value, agent_role: role.value });
   const result = slot('run:' + id, el('span', {}), answerWith((v) => el('a', { href: '#/run/' + v.data.run_id }, v.data.run_id)));
   const run = () => ask('run:' + id, { pending: 'starting…' }, () => api(`/api/tasks/${id}/run`, asked()));
   const compiled = slot('compile:' + id, el('div', { class: 'compiled' }), answerWith((c) => el('details', { open: 'open' },
-    el('summary', {}, 'Prompt of ', el('a', { href: '#/run/' + c.run }, c.run)),
-    el('pre', { class: 'budget' }, budgetText(c.budget)), el('pre', { class: 'prompt' }, c.prompt))));
+    el('summary', {}, 'Prompt'), el('p', {}, 'of ', el('a', { href: '#/run/' + c.run }, c.run)),
+    el('pre', { class: 'budget', tabindex: 0 }, budgetText(c.budget)), el('pre', { class: 'prompt', tabindex: 0 }, c.prompt))));
   const compile = () => ask('compile:' + id, { pending: 'compiling…' }, async () => {
     const env = await api(`/api/tasks/${id}/dry-run`, asked());
     if (!env.ok) return env;

@@ -1,4 +1,5 @@
-// Sidecar's page, the views other than the board: a run (with its actions and live tail), the
+// Sidecar's page, the views other than the board: a run (a summary line, its actions, gates and
+// validation as tables, changed files and their diff, usage, lineage, the live tail), the
 // presets (a form from each preset's parameter declarations) and usage (SVG charts drawn here).
 // Loaded before app.js, which holds el(), api(), markdown() and the router; agent text only ever
 // goes into the page as text nodes.
@@ -27,7 +28,7 @@ function eventLine(e) {
 // The run's events, newest last; while the run is active it is fetched again every 1.5 s (an agent's
 // events go to its folder, not the store, so the store's change events do not cover them).
 function liveTail(id, status) {
-  const list = el('ol', { id: 'tail' });
+  const list = el('ol', { id: 'tail', tabindex: 0, 'aria-label': 'events' });
   const fill = async () => {
     const env = await api(`/api/runs/${id}/events`);
     if (!env.ok || !document.body.contains(list)) return;
@@ -38,16 +39,84 @@ function liveTail(id, status) {
   return el('details', { id: 'events', open: ACTIVE[status] ? 'open' : null }, el('summary', {}, 'Events', ACTIVE[status] ? ' (live)' : ''), list);
 }
 
-function validationList(r) {
-  return el('ul', {}, ...(r.validation || []).map((v) => el('li', {}, el('span', { class: 'badge' }, v.kind || 'check'),
-    el('span', { class: 'badge ' + (v.ok || v.passed ? 'ok' : 'bad') }, v.status || (v.ok ? 'ok' : 'failed')), ' ', v.name || v.command || '',
-    v.output ? el('pre', {}, v.output) : null)));
+// A table of rows (each a list of cells: text or nodes) under its headers; "none" when empty.
+function table(id, headers, rows) {
+  if (!rows.length) return el('p', { id, class: 'none' }, 'none');
+  return el('table', { id, class: 'facts', tabindex: 0 }, el('thead', {}, el('tr', {}, ...headers.map((h) => el('th', { scope: 'col' }, h)))),
+    el('tbody', {}, ...rows.map((cells) => el('tr', {}, ...cells.map((c) => el('td', {}, c === null || c === undefined ? '' : c))))));
+}
+
+// Each validation step: kind, command, its result, exit code, time and the end of its output.
+function validationTable(r) {
+  return table('validation', ['Step', 'Kind', 'Command', 'Result', 'Exit code', 'Took', 'Output'], (r.validation || []).map((v, i) => [
+    String(i + 1), v.kind || '', el('code', {}, v.command || v.name || ''),
+    el('span', { class: 'badge ' + (v.ok ? 'ok' : 'bad') }, v.ok ? 'passed' : v.timed_out ? 'timed out' : 'failed'),
+    v.exit_code === null || v.exit_code === undefined ? '' : String(v.exit_code),
+    typeof v.duration_ms === 'number' ? took(v.duration_ms) : '',
+    v.output_snippet ? el('pre', { class: 'excerpt', tabindex: 0 }, v.output_snippet) : '']));
+}
+
+// Each gate that applied (run show's "Gates"): verdict, policy and what it found.
+function gatesTable(r) {
+  const results = (r.gates && r.gates.results) || {};
+  const rows = Object.keys(results).sort().filter((n) => results[n] && results[n].verdict !== 'skipped').map((n) => {
+    const g = results[n];
+    const bad = g.verdict === 'blocked' ? 'bad' : g.verdict === 'passed' || g.verdict === 'allowed' ? 'ok' : '';
+    return [n, el('span', { class: 'badge ' + bad }, g.verdict || ''), g.policy || '', (g.findings || []).join('; ') || g.note || ''];
+  });
+  return table('gates', ['Gate', 'Verdict', 'Policy', 'Found'], rows);
+}
+
+// What a reviewer acts on, in one line: the status and why, what changed, the gates and validation.
+function summaryLine(r) {
+  const gates = Object.values((r.gates && r.gates.results) || {}).filter((g) => g && g.verdict !== 'skipped');
+  const blocked = gates.filter((g) => g.verdict === 'blocked').length;
+  const steps = r.validation || [], failed = steps.filter((v) => !v.ok).length;
+  const blockers = r.blockers || [];
+  const why = (r.attention && r.attention.state) || r.failure_reason || blockers[blockers.length - 1] || r.summary || '';
+  const files = (r.changed_files || []).length;
+  return el('p', { id: 'summary' }, el('b', {}, r.status), why ? ` — ${why}` : '', ' · ',
+    files ? `${files} file${files === 1 ? '' : 's'} changed` : 'no file changed', ' · ',
+    gates.length ? `gates: ${gates.length - blocked} passed${blocked ? `, ${blocked} blocked` : ''}` : 'no gate', ' · ',
+    steps.length ? `validation: ${steps.length - failed} passed${failed ? `, ${failed} failed` : ''}` : 'no validation');
+}
+
+// The run's tokens and cost, and against its budget when one stopped it; "unknown" for a figure the
+// runner did not report.
+function usageTable(r) {
+  const u = r.usage || {}, n = (v) => (typeof v === 'number' ? v.toLocaleString('en') : 'unknown');
+  const rows = [['input', n(u.input)], ['cached input', n(u.cached_input)], ['output', n(u.output)],
+    ['reasoning output', n(u.reasoning_output)], ['total', n(u.total)],
+    ['cost', typeof r.cost_usd === 'number' ? usd(r.cost_usd) : 'unknown']];
+  const b = r.budget_exceeded;
+  if (b) rows.push(['budget', `${b.scope} ${b.kind}: ${b.spent} spent of ${b.limit}${b.stopped ? ' (stopped)' : ''}`]);
+  return table('usage', ['', 'figure'], rows);
+}
+
+// A unified diff as lines of text, each marked added, removed or a hunk for its colour; never HTML.
+function diffView(patch) {
+  const kind = (line) => (/^(\+\+\+|---) /.test(line) ? 'file' : line[0] === '+' ? 'add' : line[0] === '-' ? 'del' : line.startsWith('@@') ? 'hunk' : '');
+  return el('pre', { class: 'diff', tabindex: 0 }, ...patch.split('\n').map((line) => el('span', { class: kind(line) }, line + '\n')));
+}
+
+// Links to the runs a run comes from or led to, and its pipeline's steps.
+function lineage(r) {
+  const l = r.lineage || {}, steps = l.steps || [];
+  const item = (label, ...rest) => el('li', {}, label + ' ', ...rest);
+  return el('ul', { id: 'lineage' },
+    item('replay of', el('span', { id: 'replay-of' }, link(l.replay_of))),
+    item('replayed as', el('span', { id: 'replayed-as' }, ...((l.replayed_as || []).length ? l.replayed_as.map(link) : ['—']))),
+    item('answer of', link(l.answer_of)),
+    item('answered by', ...((l.answered_by || []).length ? l.answered_by.map(link) : ['—'])),
+    steps.length > 1 ? item('pipeline', ...steps.map((x) => el('span', { class: x.run_id === r.run_id ? 'current' : '' },
+      link(x.run_id), ` (${x.runner_type || '?'} ${x.status || ''}) `))) : null,
+    r.replay_reason ? el('li', { id: 'replay-reason' }, `reason: ${r.replay_reason}`) : null);
 }
 
 // The decisions and actions on a run: approve / block / kill with the note; replay with the reason;
 // apply / discard a writing run's change. Each answer is shown in #said.
 function runActions(id, r) {
-  const note = el('input', { id: 'note', placeholder: 'note / reason' });
+  const note = el('input', { id: 'note', placeholder: 'note / reason', 'aria-label': 'note or reason' });
   // Each answer shows in the slot drawn last (an action changes the store, which redraws the page).
   const said = slot('said:' + id, el('div', { id: 'said' }), answerWith((v) => el('span', {}, `${v.what}: ${v.what === 'replay' ? 'started ' : 'done'}`,
     v.what === 'replay' ? el('a', { href: '#/run/' + v.data.run_id, id: 'replay-link' }, v.data.run_id) : null,
@@ -75,23 +144,25 @@ async function runView(id) {
   const [env, output, prompt, patch] = await Promise.all([api('/api/runs/' + id), runFile(id, 'output.md'),
     runFile(id, 'prompt.md'), runFile(id, 'changes.patch')]);
   if (!env.ok) return [errors(env)];
-  const r = env.data, l = r.lineage || {};
+  const r = env.data;
+  const files = (r.changed_files || []).map((f) => (typeof f === 'string' ? f : f.path || JSON.stringify(f)));
+  const section = (h, ...body) => el('section', { 'aria-label': h }, el('h3', {}, h), ...body);
   return [
     el('h2', {}, r.run_id, ' ', el('span', { class: 'badge', id: 'status' }, r.status), ' ', el('span', { class: 'badge', id: 'review-state' }, r.review_state || ''),
       r.auto_approved || r.reviewed_by === 'sidecar:auto' ? el('span', { class: 'badge chip' }, 'auto-approved') : null,
       ' ', attentionBadge(r, 'attention')),
-    el('p', {}, `task ${r.task_id || '—'} · runner ${r.runner_type || '—'} · created ${r.created_at || '—'} · started ${r.started_at || '—'} · completed ${r.completed_at || '—'}`),
-    el('p', { id: 'lineage' }, 'replay of ', el('span', { id: 'replay-of' }, link(l.replay_of)), ' · replayed as ',
-      el('span', { id: 'replayed-as' }, ...(l.replayed_as || []).map(link)), ' · answer of ', link(l.answer_of), ' · answered by ', ...(l.answered_by || []).map(link),
-      r.replay_reason ? el('span', { id: 'replay-reason' }, ` · reason: ${r.replay_reason}`) : null),
+    summaryLine(r),
+    el('p', {}, `task ${r.task_id || '—'} · runner ${r.runner_type || '—'}${r.model ? ' · model ' + r.model : ''} · created ${r.created_at || '—'} · started ${r.started_at || '—'} · completed ${r.completed_at || '—'}`),
     runActions(id, r),
-    el('section', { id: 'message' }, el('h3', {}, 'Final message'), markdown(output || r.summary || '')),
+    el('section', { id: 'message', 'aria-label': 'Final message' }, el('h3', {}, 'Final message'), output || r.summary ? markdown(output || r.summary) : el('p', { class: 'none' }, 'none')),
+    section('Gates', gatesTable(r)),
+    section('Validation', validationTable(r)),
+    section('Changed files', files.length ? el('ul', { id: 'changed-files' }, ...files.map((f) => el('li', {}, f))) : el('p', { class: 'none' }, 'none')),
+    patch ? el('section', { id: 'diff', 'aria-label': 'Diff' }, el('h3', {}, 'Diff'), diffView(patch)) : null,
+    section('Usage', usageTable(r)),
+    section('Lineage', lineage(r)),
     liveTail(id, r.status),
-    el('details', { id: 'prompt' }, el('summary', {}, 'Prompt'), el('pre', {}, prompt)),
-    el('section', {}, el('h3', {}, 'Validation'), validationList(r)),
-    el('section', {}, el('h3', {}, 'Changed files'), el('ul', {}, ...(r.changed_files || []).map((f) => el('li', {}, typeof f === 'string' ? f : f.path || JSON.stringify(f))))),
-    patch ? el('section', { id: 'diff' }, el('h3', {}, 'Diff'), el('pre', { class: 'diff' }, patch)) : null,
-    el('section', {}, el('h3', {}, 'Usage'), el('pre', {}, JSON.stringify({ usage: r.usage, cost_usd: r.cost_usd, gates: r.gates }, null, 1))),
+    el('details', { id: 'prompt' }, el('summary', {}, 'Prompt'), el('pre', { tabindex: 0 }, prompt || 'none')),
   ];
 }
 
@@ -166,35 +237,69 @@ function svgEl(tag, attrs, text) {
   return node;
 }
 
-// Horizontal bars, one per row, scaled to the largest figure; each bar carries its figure in data-value.
-function barChart(id, rows, value, format) {
+// A short figure for an axis: 1.2k, 3.4M.
+function short(v) {
+  const a = Math.abs(v);
+  return a >= 1e6 ? (v / 1e6).toFixed(a >= 1e7 ? 0 : 1) + 'M' : a >= 1e3 ? (v / 1e3).toFixed(a >= 1e4 ? 0 : 1) + 'k' : String(Math.round(v * 100) / 100);
+}
+
+// Horizontal bars, one per row, scaled to the largest figure, over an axis in `unit`; each bar
+// carries its figure in data-value. The chart is an image to assistive technology, its title
+// saying what it shows (the table under it has the figures).
+function barChart(id, rows, value, format, unit) {
   const figures = rows.map(value);
   const max = Math.max(0, ...figures);
-  const svg = svgEl('svg', { id, width: 520, height: 22 * rows.length + 8, class: 'chart' });
+  const h = 22 * rows.length + 42;
+  const svg = svgEl('svg', { id, width: 520, height: h, viewBox: `0 0 520 ${h}`, class: 'chart', role: 'img', 'aria-label': `${unit} by ${id.split('-')[1]}` });
+  svg.append(svgEl('title', {}, `${unit} by ${id.split('-')[1]}`));
   rows.forEach((r, i) => {
     const w = max > 0 ? Math.round(300 * figures[i] / max) : 0;
     svg.append(svgEl('text', { x: 0, y: 22 * i + 16 }, String(r.group)),
-      svgEl('rect', { x: 140, y: 22 * i + 4, width: w, height: 16, fill: '#68a', 'data-group': r.group, 'data-value': figures[i] }),
+      svgEl('rect', { x: 140, y: 22 * i + 4, width: w, height: 16, fill: '#36c', 'data-group': r.group, 'data-value': figures[i] }),
       svgEl('text', { x: 146 + w, y: 22 * i + 16, class: 'figure' }, format(figures[i])));
   });
+  const axis = 22 * rows.length + 6;
+  svg.append(svgEl('line', { x1: 140, y1: axis, x2: 440, y2: axis, stroke: '#555' }));
+  for (const f of [0, 0.5, 1]) {
+    svg.append(svgEl('line', { x1: 140 + 300 * f, y1: axis, x2: 140 + 300 * f, y2: axis + 4, stroke: '#555' }),
+      svgEl('text', { x: 140 + 300 * f, y: axis + 16, 'text-anchor': 'middle', class: 'tick' }, unit === 'USD' ? dollars(max * f) : short(max * f)));
+  }
+  svg.append(svgEl('text', { x: 290, y: axis + 30, 'text-anchor': 'middle', class: 'unit' }, unit));
   return svg;
 }
 
 const tokens = (r) => (r.usage && r.usage.total) || 0;
 const cost = (r) => r.cost_usd || 0;
-const dollars = (x) => '$' + x.toFixed(4);
+const dollars = (x) => '$' + x.toFixed(x >= 1 || x === 0 ? 2 : 4);
+
+// The figures of a chart as a table: what it groups by, runs, tokens and cost (blank when unknown).
+function figuresTable(id, label, rows) {
+  return table(id, [label, 'runs', 'tokens', 'cost'], rows.map((r) => [String(r.group), String(r.runs),
+    (r.usage && typeof r.usage.total === 'number') ? r.usage.total.toLocaleString('en') : '',
+    typeof r.cost_usd === 'number' ? dollars(r.cost_usd) : '']));
+}
 
 // Tokens over time, one line per series ("codex 2026-11-03" rows: the day is the last 10
-// characters); each point carries its series, day and figure in data-*.
+// characters), over a y axis of tokens and an x axis of days (at most 7 labelled, however many
+// days); each point carries its series, day and figure in data-*. One day is a point on both axes.
 function timeChart(id, rows) {
   const days = [...new Set(rows.map((r) => r.group.slice(-10)))].sort();
   const series = [...new Set(rows.map((r) => r.group.slice(0, -11) || '(none)'))].sort();
   const max = Math.max(1, ...rows.map(tokens));
-  const x = (d) => 150 + (days.length > 1 ? Math.round(340 * days.indexOf(d) / (days.length - 1)) : 0);
+  const x = (d) => 150 + (days.length > 1 ? Math.round(340 * days.indexOf(d) / (days.length - 1)) : 170);
   const y = (v) => 130 - Math.round(120 * v / max);
-  const colors = ['#68a', '#a66', '#6a6', '#a86', '#86a', '#6aa'];
-  const svg = svgEl('svg', { id, width: 520, height: 150 + 18 * series.length, class: 'chart' });
-  days.forEach((d) => svg.append(svgEl('text', { x: x(d) - 30, y: 146, class: 'day' }, d)));
+  const colors = ['#36c', '#c33', '#292', '#a60', '#73b', '#077'];
+  const h = 160 + 18 * series.length;
+  const svg = svgEl('svg', { id, width: 520, height: h, viewBox: `0 0 520 ${h}`, class: 'chart', role: 'img', 'aria-label': 'tokens per day' });
+  svg.append(svgEl('title', {}, 'tokens per day'), svgEl('line', { x1: 150, y1: 10, x2: 150, y2: 130, stroke: '#555' }),
+    svgEl('line', { x1: 150, y1: 130, x2: 495, y2: 130, stroke: '#555' }));
+  for (const f of [0, 0.5, 1]) {
+    svg.append(svgEl('line', { x1: 146, y1: y(max * f), x2: 150, y2: y(max * f), stroke: '#555' }),
+      svgEl('text', { x: 142, y: y(max * f) + 4, 'text-anchor': 'end', class: 'tick' }, short(max * f)));
+  }
+  svg.append(svgEl('text', { x: 142, y: 8, 'text-anchor': 'end', class: 'unit' }, 'tokens'));
+  const every = Math.max(1, Math.ceil(days.length / 7));
+  days.forEach((d, i) => { if (i % every === 0 || i === days.length - 1) svg.append(svgEl('text', { x: x(d), y: 146, 'text-anchor': 'middle', class: 'day' }, d)); });
   series.forEach((s, i) => {
     const color = colors[i % colors.length];
     const points = rows.filter((r) => (r.group.slice(0, -11) || '(none)') === s);
@@ -202,7 +307,8 @@ function timeChart(id, rows) {
       fill: 'none', stroke: color, 'stroke-width': 2, 'data-series': s }));
     points.forEach((r) => svg.append(svgEl('circle', { cx: x(r.group.slice(-10)), cy: y(tokens(r)), r: 3, fill: color,
       'data-series': s, 'data-day': r.group.slice(-10), 'data-value': tokens(r) })));
-    svg.append(svgEl('text', { x: 0, y: 12 + 18 * i, fill: color, class: 'legend' }, s));
+    svg.append(svgEl('rect', { x: 0, y: 154 + 18 * i, width: 10, height: 10, fill: color }),
+      svgEl('text', { x: 16, y: 163 + 18 * i, class: 'legend' }, s));
   });
   return svg;
 }
@@ -213,13 +319,17 @@ async function usage() {
   const bad = envs.find((e) => !e.ok);
   if (bad) return [errors(bad)];
   const [day, runner, model, task, runnerDay, modelDay] = envs.map((e) => e.data.rows || []);
-  const chart = (title, id, rows) => el('section', {}, el('h3', {}, title),
-    barChart(id + '-tokens', rows, tokens, String), barChart(id + '-cost', rows, cost, dollars));
-  const ledger = el('table', { id: 'ledger' }, el('tr', {}, el('th', {}, 'task'), el('th', {}, 'runs'), el('th', {}, 'tokens'), el('th', {}, 'cost')),
+  const chart = (title, id, rows, label) => el('section', { 'aria-label': title }, el('h3', {}, title),
+    ...(rows.length ? [barChart(id + '-tokens', rows, tokens, String, 'tokens'), barChart(id + '-cost', rows, cost, dollars, 'USD'),
+      figuresTable(id + '-table', label, rows)] : [el('p', { class: 'none' }, 'none')]));
+  const over = (title, id, rows) => el('section', { 'aria-label': title }, el('h3', {}, title),
+    ...(rows.length ? [timeChart(id, rows), figuresTable(id + '-table', 'series and day', rows)] : [el('p', { class: 'none' }, 'none')]));
+  const ledger = el('table', { id: 'ledger', class: 'facts', tabindex: 0 }, el('tr', {}, el('th', { scope: 'col' }, 'task'), el('th', { scope: 'col' }, 'runs'),
+    el('th', { scope: 'col' }, 'tokens'), el('th', { scope: 'col' }, 'cost')),
     ...task.map((r) => el('tr', {}, el('td', {}, r.group), el('td', {}, r.runs), el('td', {}, tokens(r)), el('td', {}, r.cost_usd === null ? '-' : dollars(cost(r))))));
-  return [el('h2', {}, 'Usage'), chart('Tokens and cost by day', 'usage-day', day),
-    el('section', {}, el('h3', {}, 'Tokens over time, per runner'), timeChart('usage-runner-days', runnerDay)),
-    el('section', {}, el('h3', {}, 'Tokens over time, per model'), timeChart('usage-model-days', modelDay)),
-    chart('By runner', 'usage-runner', runner), chart('By model', 'usage-model', model),
-    el('section', {}, el('h3', {}, 'Per task'), ledger)];
+  return [el('h2', {}, 'Usage'), chart('Tokens and cost by day', 'usage-day', day, 'day'),
+    over('Tokens over time, per runner', 'usage-runner-days', runnerDay),
+    over('Tokens over time, per model', 'usage-model-days', modelDay),
+    chart('By runner', 'usage-runner', runner, 'runner'), chart('By model', 'usage-model', model, 'model'),
+    el('section', { 'aria-label': 'Per task' }, el('h3', {}, 'Per task'), task.length ? ledger : el('p', { class: 'none' }, 'none'))];
 }
