@@ -67,9 +67,10 @@ int s_list_tasks(lua_State* L) {
 }
 
 // s:count_tasks({status?, text?}) -> {[status] = count} (statuses with no task left out)
-// {[status] = count} of counts by status, or the store's failure.
-int push_counts(lua_State* L, const std::optional<std::vector<std::pair<std::string, std::int64_t>>>& counts,
-                const StoreError& error) {
+int s_count_tasks(lua_State* L) {
+  RunStore& s = check_store(L);
+  StoreError error;
+  auto counts = s.count_tasks(task_query(L), error);
   if (!counts) return push_failure(L, error);
   lua_createtable(L, 0, static_cast<int>(counts->size()));
   for (const auto& [status, n] : *counts) {
@@ -78,13 +79,6 @@ int push_counts(lua_State* L, const std::optional<std::vector<std::pair<std::str
     lua_rawset(L, -3);
   }
   return 1;
-}
-
-int s_count_tasks(lua_State* L) {
-  RunStore& s = check_store(L);
-  StoreError error;
-  auto counts = s.count_tasks(task_query(L), error);
-  return push_counts(L, counts, error);
 }
 
 // s:list_runs({status?, statuses?, task_id?, runner?, preset?, text?, before?, after?, review_states?,
@@ -105,15 +99,6 @@ int s_count_runs(lua_State* L) {
   return push_int_or_failure(L, s.count_runs(run_query(L), error), error);
 }
 
-// s:count_runs_by_status({task_id?, runner?, preset?, text?, before?, after?, review_states?})
-// -> {[status] = count} (statuses with no run left out)
-int s_count_runs_by_status(lua_State* L) {
-  RunStore& s = check_store(L);
-  StoreError error;
-  auto counts = s.count_runs_by_status(run_query(L), error);
-  return push_counts(L, counts, error);
-}
-
 }  // namespace
 
 void add_query_methods(lua_State* L) {
@@ -122,7 +107,6 @@ void add_query_methods(lua_State* L) {
       {"count_tasks", guarded<s_count_tasks>},
       {"list_runs", guarded<s_list_runs>},
       {"count_runs", guarded<s_count_runs>},
-      {"count_runs_by_status", guarded<s_count_runs_by_status>},
       {nullptr, nullptr},
   };
   add_store_methods(L, methods);

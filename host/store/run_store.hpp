@@ -250,9 +250,6 @@ class RunStore {
   std::optional<std::vector<Run>> list_runs(const RunQuery& query, StoreError& error);
   // How many runs the query matches (its limit ignored).
   std::optional<std::int64_t> count_runs(const RunQuery& query, StoreError& error);
-  // How many runs of each status the query matches (its status, statuses and limit ignored), by status.
-  std::optional<std::vector<std::pair<std::string, std::int64_t>>> count_runs_by_status(const RunQuery& query,
-                                                                                         StoreError& error);
 
   // Links two existing runs (setting the kind again replaces it); lineage_of gives both directions.
   bool add_lineage(const std::string& parent_run_id, const std::string& child_run_id, const std::string& kind,

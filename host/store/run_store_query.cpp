@@ -57,8 +57,7 @@ bool add_bound(Filter& f, const std::string& run_id, const char* op, StoreError&
   return true;
 }
 
-// The filters of `q` but its statuses (count_runs_by_status groups by them).
-std::optional<Filter> run_filter_but_status(const RunQuery& q, StoreError& error) {
+std::optional<Filter> run_filter(const RunQuery& q, StoreError& error) {
   Filter f;
   if (!add_bound(f, q.before, "<", error) || !add_bound(f, q.after, ">", error)) return std::nullopt;
   if (!q.task_id.empty()) f.equals("task_id", q.task_id);
@@ -71,14 +70,8 @@ std::optional<Filter> run_filter_but_status(const RunQuery& q, StoreError& error
           " OR instr(lower(coalesce(json_extract(record, '$.summary'), '')), lower(?)) > 0)");
     f.values.insert(f.values.end(), {q.text, q.text, q.text});
   }
-  return f;
-}
-
-std::optional<Filter> run_filter(const RunQuery& q, StoreError& error) {
-  std::optional<Filter> f = run_filter_but_status(q, error);
-  if (!f) return std::nullopt;
-  if (!q.status.empty()) f->equals("status", q.status);
-  if (!q.statuses.empty()) f->one_of("status", q.statuses);
+  if (!q.status.empty()) f.equals("status", q.status);
+  if (!q.statuses.empty()) f.one_of("status", q.statuses);
   return f;
 }
 
@@ -147,19 +140,6 @@ std::optional<std::int64_t> RunStore::count_runs(const RunQuery& query, StoreErr
   auto counted = rows<std::int64_t>(s, st, [](const Stmt& row) { return row.int64_at(0); }, "counting runs", error);
   if (!counted) return std::nullopt;
   return counted->empty() ? 0 : counted->front();
-}
-
-std::optional<std::vector<std::pair<std::string, std::int64_t>>> RunStore::count_runs_by_status(
-    const RunQuery& query, StoreError& error) {
-  Impl* s = ready(error);
-  if (!s) return std::nullopt;
-  std::optional<Filter> f = run_filter_but_status(query, error);
-  if (!f) return std::nullopt;
-  Stmt st = s->statement("SELECT status, count(*) FROM runs" + f->sql + " GROUP BY status", error);
-  if (!st) return std::nullopt;
-  f->bind(st);
-  auto read = [](const Stmt& row) { return std::make_pair(row.text_at(0), row.int64_at(1)); };
-  return rows<std::pair<std::string, std::int64_t>>(s, st, read, "counting runs", error);
 }
 
 }  // namespace sidecar::host

@@ -60,7 +60,7 @@ try {
     if (['queued', 'preparing', 'running'].includes(r.status)) return r.attention && r.attention.state ? 'needs_you' : 'running';
     if (['budget_exceeded', 'outcome_unknown'].includes(r.status) && undecided) return 'needs_you';
     if (r.status === 'blocked') return undecided ? 'needs_you' : 'failed';
-    if (r.status === 'review') return 'review';
+    if (r.status === 'review') return undecided ? 'review' : 'done';
     if (['failed', 'interrupted'].includes(r.status)) return 'failed';
     return 'done';
   };
@@ -82,9 +82,11 @@ try {
   check('a card: id, task title, runner and model, tokens, cost', facts.includes(first.run_id) && facts.includes(title)
     && facts.includes(`${first.runner_type} · ${first.model}`) && facts.includes(`${first.usage.total.toLocaleString('en')} tokens`)
     && facts.includes('$0.02') && /\d+ (s|min|h|d) ago/.test(facts), facts);
-  await page.click('#run-board [data-column=review] button.more');
+  await page.focus('#more-review');
+  await page.keyboard.press('Enter');
   await page.waitForFunction(() => document.querySelectorAll('#run-board [data-column=review] .run-card').length > 20);
-  check('show more: the next page of the column', await col('review').count() === Math.min(40, counts.review));
+  check('show more (from the keyboard): the next page of the column', await col('review').count() === Math.min(40, counts.review));
+  check('the focus stays on it', await page.evaluate(() => document.activeElement && document.activeElement.id) === 'more-review');
 
   await page.fill('#runs-runner', 'claude');
   const claude = countBy(runs.filter((r) => r.runner_type === 'claude'));

@@ -190,6 +190,10 @@ try {
     const p = points.find((x) => `${x.series} ${x.day}` === r.group);
     check(`point ${r.group} is its figure`, p && p.value === (r.usage.total || 0), JSON.stringify(p));
   }
+  const spent = await page.locator('#budgets li[data-budget="per task T-0004 tokens"]').textContent();
+  check('a budget against its limit: the task over it first', spent.startsWith('per task T-0004: 750 tokens of 500 tokens (150%)')
+    && (await page.locator('#budgets li').first().getAttribute('data-budget')) === 'per task T-0004 tokens'
+    && (await page.locator('#budgets li[data-budget="per task T-0004 tokens"] meter').getAttribute('max')) === '500', spent);
   const seriesCount = new Set(perDay.map((r) => r.group.slice(0, -11))).size;
   check('a line per runner', await page.locator('#usage-runner-days polyline').count() === seriesCount);
   check('the bars: an axis with its ticks and unit', (await page.locator('#usage-runner-tokens .tick').count()) === 3

@@ -35,6 +35,8 @@ sed -i 's/^  stuck_after = "5m"/  stuck_after = "1s"/' .agent/config.lua
 "$S" run T-0004 --runner big >/dev/null 2>&1
 "$S" task create --title "a gated one" --status ready --validate-cmds "test:false" >/dev/null
 "$S" run T-0005 --runner committer --sandbox workspace-write >/dev/null 2>&1
+# A budget per task, set after the runs (the usage page draws each against its limit).
+sed -i 's/^    allow_unknown = false,/    per_task = { tokens = 500 },\n    allow_unknown = true,/' .agent/config.lua
 mkdir -p .agent/presets
 cp "$F/ui_greet_preset.lua" .agent/presets/greet.lua
 SIDECAR_TRUST=all "$S" ui --no-open --port 0 >"$work/url" 2>"$work/ui.err" &

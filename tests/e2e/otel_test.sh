@@ -211,6 +211,13 @@ last=$(run_id 1)
 eq "OTEL_SDK_DISABLED: no trace context" "nil" "$(field .agent/runs/$last/run.json .trace)"
 sleep 1
 eq "OTEL_SDK_DISABLED: nothing sent" "0" "$(wc -l <"$recv_log")"
+OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:$oport OTEL_EXPORTER_OTLP_PROTOCOL=grpc "$S" run T-0001 --runner plain \
+  >"$work/out" 2>&1
+eq "grpc, which Sidecar does not send: the run is not traced" "nil" "$(field .agent/runs/$(run_id 1)/run.json .trace)"
+expect_run "grpc: sidecar otel says why" 0 'problem +the traces protocol "grpc" is not one Sidecar sends' "" -- \
+  env OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:$oport OTEL_EXPORTER_OTLP_PROTOCOL=grpc "$S" otel
+sleep 1
+eq "grpc: nothing sent" "0" "$(wc -l <"$recv_log")"
 
 # --- the real codex and claude: their own spans under Sidecar's -----------------------------------
 need_codex_and_claude

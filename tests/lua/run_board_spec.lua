@@ -17,6 +17,7 @@ local KINDS = {
   { "budget_exceeded", "pending", nil, "needs_you" },
   { "outcome_unknown", nil, nil, "needs_you" },
   { "review", "pending", nil, "review" },
+  { "review", "reported", nil, "done" }, -- a preset's read-only step: reported to it
   { "failed", "pending", nil, "failed" },
   { "interrupted", "pending", nil, "failed" },
   { "blocked", "blocked", nil, "failed" },
@@ -103,6 +104,20 @@ describe("the board's runs by state", function()
     expect(after.next):equals(json.null)
   end)
 
+  it("pages the running column past the runs that need someone", function()
+    local f = fixture()
+    local first = column(run_board.board({ root = f.root, column = "running", limit = 3 }).data, "running")
+    local second = column(run_board.board({ root = f.root, column = "running", cursor = first.next, limit = 50 }).data,
+      "running")
+    expect(first.count):equals(f.counts.running)
+    expect(#first.runs + #second.runs):equals(f.counts.running)
+    for _, c in ipairs({ first, second }) do
+      for _, card in ipairs(c.runs) do
+        expect(f.column[card.run_id]):equals("running")
+      end
+    end
+  end)
+
   it("filters by runner, status, preset, task and text, counting what it keeps", function()
     local f = fixture()
     local claude = run_board.board({ root = f.root, runner = "claude", limit = 200 }).data
@@ -155,6 +170,7 @@ describe("the board's runs by state", function()
   it("refuses a cursor, status or column it does not know, saying what it takes", function()
     local f = fixture()
     expect(run_board.board({ root = f.root, cursor = "x; drop" }).errors[1].message):contains("not a run id")
+    expect(run_board.board({ root = f.root, cursor = "R-0001" }).errors[1].message):contains("give the column")
     expect(run_board.board({ root = f.root, status = "nope" }).errors[1].message):contains("not a run status")
     expect(run_board.board({ root = f.root, column = "later" }).errors[1].message):contains("no such column")
   end)

@@ -199,6 +199,7 @@ async function runBoard() {
     text('runner', 'Runner'), field('status', 'Status', status), text('task', 'Task'), text('preset', 'Preset'), text('q', 'Text'));
   const draw = () => {
     if (!env.ok) { columns.replaceChildren(errors(env)); return; }
+    const focused = columns.contains(document.activeElement) && document.activeElement.id; // kept over the redraw
     columns.replaceChildren(...env.data.columns.map((c) => {
       const showMore = () => { runShown[c.name] = Math.min(200, c.runs.length + env.data.limit); refetch(); };
       const left = c.count - c.runs.length;
@@ -206,9 +207,11 @@ async function runBoard() {
       return el('section', { class: 'column', 'data-column': c.name, 'aria-labelledby': 'col-' + c.name }, heading,
         c.runs.length ? el('ul', { class: 'cards' }, ...c.runs.map(runCard)) : el('p', { class: 'none' }, 'none'),
         left > 0 ? (c.runs.length < 200
-          ? el('button', { class: 'more', onclick: showMore }, `show ${Math.min(left, env.data.limit)} more (${left} not shown)`)
+          ? el('button', { class: 'more', id: 'more-' + c.name, 'aria-label': `show more of ${c.label}`, onclick: showMore },
+            `show ${Math.min(left, env.data.limit)} more (${left} not shown)`)
           : el('p', { class: 'more' }, `${left} more: narrow the filters to see them`)) : null);
     }));
+    if (focused && document.getElementById(focused)) document.getElementById(focused).focus();
   };
   draw();
   return el('div', {}, form, columns);

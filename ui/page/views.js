@@ -313,11 +313,39 @@ function timeChart(id, rows) {
   return svg;
 }
 
+// Each budget of the config as a bar against its limit (the tasks nearest theirs first, ten at
+// most), and the runs a budget stopped.
+function budgets(b) {
+  const items = [];
+  const figure = (kind, v) => (kind === 'usd' ? dollars(v) : `${v.toLocaleString('en')} tokens`);
+  const add = (label, scope, kind) => {
+    const limit = scope.limit && scope.limit[kind];
+    if (typeof limit !== 'number') return;
+    const spent = scope[kind] || 0, pct = Math.round(100 * spent / limit);
+    items.push(el('li', { 'data-budget': `${label} ${kind}` }, `${label}: ${figure(kind, spent)} of ${figure(kind, limit)} (${pct}%) `,
+      el('meter', { min: 0, max: limit, value: Math.min(spent, limit), low: limit * 0.5, high: limit * 0.8, optimum: 0, 'aria-label': `${label}, ${kind}` }),
+      spent >= limit ? el('span', { class: 'badge bad' }, ' spent') : null));
+  };
+  const ratio = (t) => Math.max(...['tokens', 'usd'].map((k) => (typeof t.limit[k] === 'number' ? (t[k] || 0) / t.limit[k] : 0)));
+  for (const kind of ['tokens', 'usd']) {
+    add('per day (today, UTC)', b.per_day, kind);
+    for (const t of [...b.per_task].sort((x, y) => ratio(y) - ratio(x)).slice(0, 10)) add(`per task ${t.task_id}`, t, kind);
+    const big = b.per_run.largest;
+    if (big) add(`per run (the largest, ${big.run_id})`, { tokens: big.tokens, usd: big.usd, limit: b.per_run.limit }, kind);
+  }
+  const stopped = b.stopped || [];
+  return [items.length ? el('ul', { id: 'budgets', class: 'budgets' }, ...items)
+    : el('p', { id: 'budgets', class: 'none' }, 'none: no budget in .agent/config.lua'),
+  el('p', {}, stopped.length ? 'Stopped by a budget: ' : 'No run was stopped by a budget.',
+    ...stopped.map((x) => el('span', {}, link(x.run_id), ' '))) ];
+}
+
 async function usage() {
   const by = ['day', 'runner', 'model', 'task', 'runner_day', 'model_day'];
-  const envs = await Promise.all(by.map((b) => api('/api/usage?by=' + b)));
+  const envs = await Promise.all([...by.map((b) => api('/api/usage?by=' + b)), api('/api/usage/budgets')]);
   const bad = envs.find((e) => !e.ok);
   if (bad) return [errors(bad)];
+  const limits = envs.pop().data.budgets;
   const [day, runner, model, task, runnerDay, modelDay] = envs.map((e) => e.data.rows || []);
   const chart = (title, id, rows, label) => el('section', { 'aria-label': title }, el('h3', {}, title),
     ...(rows.length ? [barChart(id + '-tokens', rows, tokens, String, 'tokens'), barChart(id + '-cost', rows, cost, dollars, 'USD'),
@@ -327,7 +355,8 @@ async function usage() {
   const ledger = el('table', { id: 'ledger', class: 'facts', tabindex: 0 }, el('tr', {}, el('th', { scope: 'col' }, 'task'), el('th', { scope: 'col' }, 'runs'),
     el('th', { scope: 'col' }, 'tokens'), el('th', { scope: 'col' }, 'cost')),
     ...task.map((r) => el('tr', {}, el('td', {}, r.group), el('td', {}, r.runs), el('td', {}, tokens(r)), el('td', {}, r.cost_usd === null ? '-' : dollars(cost(r))))));
-  return [el('h2', {}, 'Usage'), chart('Tokens and cost by day', 'usage-day', day, 'day'),
+  return [el('h2', {}, 'Usage'), el('section', { 'aria-label': 'Budgets' }, el('h3', {}, 'Budgets'), ...budgets(limits)),
+    chart('Tokens and cost by day', 'usage-day', day, 'day'),
     over('Tokens over time, per runner', 'usage-runner-days', runnerDay),
     over('Tokens over time, per model', 'usage-model-days', modelDay),
     chart('By runner', 'usage-runner', runner, 'runner'), chart('By model', 'usage-model', model, 'model'),

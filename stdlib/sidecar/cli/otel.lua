@@ -54,7 +54,7 @@ function M.cli(o)
     return otel_deliver.deliver(root, o.deliver) and 0 or 1
   end
   if not o.test then
-    local st = otel.settings(root)
+    local st = otel.configured(root)
     local d = st and shown(st) or json.null
     if o.json then
       out.envelope("otel", true, d, nil, o.version)

@@ -418,14 +418,6 @@ function Store:count_runs(q)
   return self.db:count_runs(query("store:count_runs", q, RUN_QUERY))
 end
 
----How many runs of each status match `q` (as list_runs, its status, statuses and limit ignored):
----{[status] = count}.
----@param q? table
----@return table<string, integer>|nil counts, string? message, string? code
-function Store:count_runs_by_status(q)
-  return self.db:count_runs_by_status(query("store:count_runs_by_status", q, RUN_QUERY))
-end
-
 ---Links two runs ("replay", "pipeline" or "answer").
 function Store:link(parent_run_id, child_run_id, kind)
   return self.db:add_lineage(parent_run_id, child_run_id, kind)

@@ -23,11 +23,12 @@ M.SENDER_MARK = "sidecar-otel" -- the senders' own (stdlib/sidecar/run/detached_
 
 local memo = {} -- by store folder: {text (of its config.lua), settings}
 
----The export settings for the store at `root` (its config's `otel`, the OTEL_* variables), or nil
----when nothing is exported. A config that cannot be read leaves the variables' alone.
+---What the store at `root` configures (its config's `otel`, the OTEL_* variables:
+---otel_settings.resolve's, with the problems of a signal that cannot be sent), or nil when nothing
+---is. A config that cannot be read leaves the variables' alone.
 ---@param root string
 ---@return table|nil
-function M.settings(root)
+function M.configured(root)
   local config = require("sidecar.core.config")
   -- Asked several times a run: the config is read again only when its text changed.
   local f = io.open(root .. "/" .. config.FILE, "rb")
@@ -43,6 +44,24 @@ function M.settings(root)
   local st = otel_settings.resolve(ok and type(cfg) == "table" and rawget(cfg, "otel") or nil)
   memo[root] = { text = text, settings = st }
   return st
+end
+
+---The export settings for the store at `root`, or nil when nothing can be exported (no endpoint,
+---or only signals that cannot be sent, such as a grpc protocol: `sidecar otel` says why).
+---@param root string
+---@return table|nil
+function M.settings(root)
+  local st = M.configured(root)
+  return st and (st.traces or st.metrics) and st or nil
+end
+
+-- fn(...), or `fallback` should it raise: what runs on a run's path never fails the run.
+local function safely(fallback, fn, ...)
+  local ok, v = pcall(fn, ...)
+  if ok then
+    return v
+  end
+  return fallback
 end
 
 ---A random id of `bytes` bytes, as hex (16: a trace id, 8: a span id).
@@ -99,11 +118,13 @@ function M.run_context(root, record)
   if type(record.trace) == "table" and record.trace.span_id then
     return record.trace
   end
-  if not M.settings(root) then
-    return nil
-  end
-  local p = M.parent()
-  return { trace_id = p and p.trace_id or M.new_id(16), span_id = M.new_id(8), parent_span_id = p and p.span_id }
+  return safely(nil, function()
+    if not M.settings(root) then
+      return nil
+    end
+    local p = M.parent()
+    return { trace_id = p and p.trace_id or M.new_id(16), span_id = M.new_id(8), parent_span_id = p and p.span_id }
+  end)
 end
 
 -- The exporter settings of one signal as an agent's OTEL_* variables.
@@ -137,42 +158,33 @@ local function claude_env(env, st)
 end
 
 ---The run's args with, when `otel.agents` asks for it, Codex's own spans sent to Sidecar's collector
----(its `[otel]` settings as -c overrides): `args` itself when nothing is added.
+---(its `[otel]` settings as a -c override): `args` itself when nothing is added. No header goes
+---there: the command line is recorded with the run (a collector that needs one gets Codex's spans
+---through the runner's own args). Never raises.
 ---@param root string
 ---@param spec table  the runner
 ---@param trace table|nil  the run's context
 ---@param args string[]|nil
 ---@return string[]|nil
 function M.agent_args(root, spec, trace, args)
-  local st = trace and spec.dialect == "codex" and M.settings(root)
-  if not (st and st.agents and st.traces) then
-    return args
-  end
-  local headers = {}
-  for _, line in ipairs(st.traces.headers) do
-    local k, v = line:match("^([^:]+): (.*)$")
-    headers[#headers + 1] = ("%q=%q"):format(k, v)
-  end
-  local out = { table.unpack(args or {}) }
-  out[#out + 1] = "-c"
-  out[#out + 1] = ("otel.trace_exporter={otlp-http={endpoint=%q,protocol=%q,headers={%s}}}"):format(st.traces.url,
-    st.traces.protocol == "http/json" and "json" or "binary", table.concat(headers, ","))
-  return out
+  return safely(args, function()
+    local st = trace and spec.dialect == "codex" and M.settings(root)
+    if not (st and st.agents and st.traces) then
+      return args
+    end
+    local out = { table.unpack(args or {}) }
+    out[#out + 1] = "-c"
+    out[#out + 1] = ("otel.trace_exporter={otlp-http={endpoint=%q,protocol=%q}}"):format(st.traces.url,
+      st.traces.protocol == "http/json" and "json" or "binary")
+    return out
+  end)
 end
 
 local ENDPOINT_VARIABLES = { "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
   "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT" }
 
----Sets the agent's part of a run's telemetry in `env` (its environment's additions): TRACEPARENT
----(the run's span, which Claude Code and Codex continue), and with `otel.agents` Claude Code's
----exporter settings. Returns the collector endpoints the agent's OS sandbox is to let it reach:
----Sidecar's when the agent exports there, and those the runner's own env names (its config's choice).
----@param root string
----@param spec table  the runner
----@param trace table|nil  the run's context (M.run_context)
----@param env table
----@return string[]
-function M.agent_env(root, spec, trace, env)
+-- M.agent_env's work (it may raise; M.agent_env never does).
+local function set_agent_env(root, spec, trace, env)
   local st = trace and M.settings(root)
   local hosts = {}
   if st then
@@ -191,6 +203,20 @@ function M.agent_env(root, spec, trace, env)
     end
   end
   return hosts
+end
+
+---Sets the agent's part of a run's telemetry in `env` (its environment's additions): TRACEPARENT
+---(the run's span, which Claude Code and Codex continue), and with `otel.agents` Claude Code's
+---exporter settings. Returns the collector endpoints the agent's OS sandbox is to let it reach:
+---Sidecar's when the agent exports there, and those the runner's own env names (its config's choice).
+---Never raises.
+---@param root string
+---@param spec table  the runner
+---@param trace table|nil  the run's context (M.run_context)
+---@param env table
+---@return string[]
+function M.agent_env(root, spec, trace, env)
+  return safely({}, set_agent_env, root, spec, trace, env)
 end
 
 -- Queues `item` for a detached sender (stdlib/sidecar/run/otel_deliver.lua). The number of senders
@@ -238,7 +264,7 @@ end
 ---@param name string
 ---@return table|nil
 function M.workflow(root, kind, name)
-  if not M.settings(root) then
+  if not safely(nil, M.settings, root) then
     return nil
   end
   local p = M.parent()

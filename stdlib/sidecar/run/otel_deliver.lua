@@ -96,7 +96,7 @@ end
 ---@param root string
 ---@return table[]|nil results, string? why
 function M.test(root)
-  local st = otel.settings(root)
+  local st = otel.configured(root)
   if not st then
     return nil, "nothing is exported: set otel.endpoint in .agent/config.lua or OTEL_EXPORTER_OTLP_ENDPOINT"
   end

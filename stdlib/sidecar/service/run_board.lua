@@ -5,9 +5,9 @@
 ---              question or a blocker not yet decided (blocked, pending), a budget stop, an outcome
 ---              unknown
 ---   running    queued, preparing, running (nobody needed)
----   review     finished and ready for review, oldest first (the queue)
+---   review     finished and waiting for review, oldest first (the queue)
 ---   failed     failed, interrupted, or blocked by a person's decision
----   done       approved (completed), dry runs
+---   done       approved (completed), dry runs, a preset's read-only steps (reported to it)
 ---
 --- Filters (each optional): runner, status, task, preset, text (in the run id, task id or summary).
 --- Each column's page is newest first (review: oldest first) and `cursor` is the last run id of the
@@ -24,22 +24,27 @@ local store = require("sidecar.core.store")
 local M = {}
 
 M.LIMIT, M.MAX_LIMIT = 20, 200
-M.ACTIVE_MAX = 1000 -- active runs read to tell those that need someone (a machine runs far fewer)
+-- Running runs read to find those that need someone (stuck or waiting: only an agent at work is);
+-- a machine runs far fewer at once (max_agents).
+M.NEEDING_MAX = 1000
 local UNDECIDED = { "", "pending" }
+local ACTIVE = { "queued", "preparing", "running" }
 
--- Each column: its parts (store queries, merged by run number) and, for the active runs, which of
--- them belong (by attention).
+-- Each column: its parts (store queries, merged by run number); `needing`: the running runs that
+-- need someone are added (needs_you) or left out (running).
 M.COLUMNS = {
   { name = "needs_you", label = "Needs you",
     parts = { { statuses = { "blocked", "budget_exceeded", "outcome_unknown" }, review_states = UNDECIDED } },
-    active = true },
-  { name = "running", label = "Running", active = false },
-  { name = "review", label = "Review", parts = { { statuses = { "review" } } }, oldest_first = true },
+    needing = "add" },
+  { name = "running", label = "Running", parts = { { statuses = ACTIVE } }, needing = "leave out" },
+  { name = "review", label = "Review", parts = { { statuses = { "review" }, review_states = UNDECIDED } },
+    oldest_first = true },
   { name = "failed", label = "Blocked or failed",
     parts = { { statuses = { "failed", "interrupted" } }, { statuses = { "blocked" }, review_states = { "blocked" } } } },
-  { name = "done", label = "Done", parts = { { statuses = { "completed", "dry_run" } } } },
+  -- A preset's read-only step is reported to the preset, not waiting for a decision.
+  { name = "done", label = "Done",
+    parts = { { statuses = { "completed", "dry_run" } }, { statuses = { "review" }, review_states = { "reported" } } } },
 }
-local ACTIVE = { "queued", "preparing", "running" }
 local KNOWN_STATUS = {}
 for _, st in ipairs(store.RUN_STATUSES) do
   KNOWN_STATUS[st] = true
@@ -115,31 +120,37 @@ local function number_of(run_id)
   return tonumber(run_id:match("(%d+)$"))
 end
 
--- The active runs matching the filters, split: those that need someone, the others.
-local function active_runs(s, f, status)
-  if status and not store.ACTIVE[status] then
-    return {}, {}
+-- The running runs matching the filters that need someone (stuck, waiting for input), newest first.
+local function needing(s, f, status)
+  if status and status ~= "running" then
+    return {}
   end
-  local q = narrowed({ statuses = ACTIVE }, f, status)
-  q.limit = M.ACTIVE_MAX
+  local q = narrowed({ statuses = { "running" } }, f, nil)
+  q.limit = M.NEEDING_MAX
   local list, message, code = s:list_runs(q)
   if not list then
     return nil, message, code
   end
-  local needs, others = {}, {}
+  local out = {}
   for _, run in ipairs(list) do
-    local into = needs_someone(run) and needs or others
-    into[#into + 1] = run
+    if needs_someone(run) then
+      out[#out + 1] = run
+    end
   end
-  return needs, others
+  return out
 end
 
 -- One column's page: its runs past `cursor`, in its order, at most `limit` (one more looked for, to
 -- say whether there is a next page), and its count.
-local function column_page(s, col, f, status, cursor, limit, active)
+local function column_page(s, col, f, status, cursor, limit, needy)
   local runs, count = {}, 0
   local newest = not col.oldest_first
-  for _, part in ipairs(col.parts or {}) do
+  local bound = cursor and number_of(cursor)
+  local leave = {}
+  for _, run in ipairs(col.needing == "leave out" and needy or {}) do
+    leave[run.run_id] = true
+  end
+  for _, part in ipairs(col.parts) do
     local q = narrowed(part, f, status)
     if q then
       local n, message, code = s:count_runs(q)
@@ -147,21 +158,25 @@ local function column_page(s, col, f, status, cursor, limit, active)
         return nil, message, code
       end
       count = count + n
-      q.limit, q.oldest_first = limit + 1, col.oldest_first
+      q.limit, q.oldest_first = limit + 1 + #needy, col.oldest_first -- room for those left out
       q[newest and "before" or "after"] = cursor
       local list
       list, message, code = s:list_runs(q)
       if not list then
         return nil, message, code
       end
-      table.move(list, 1, #list, #runs + 1, runs)
+      for _, run in ipairs(list) do
+        if not leave[run.run_id] then
+          runs[#runs + 1] = run
+        end
+      end
     end
   end
-  if col.active ~= nil then
-    local own = col.active and active.needs or active.others
-    count = count + #own
-    local bound = cursor and number_of(cursor)
-    for _, run in ipairs(own) do
+  if col.needing == "leave out" then
+    count = count - #needy
+  elseif col.needing == "add" then
+    count = count + #needy
+    for _, run in ipairs(needy) do
       if not bound or number_of(run.run_id) < bound then
         runs[#runs + 1] = run
       end
@@ -187,6 +202,8 @@ function M.board(o)
   local limit = math.min(math.max(math.tointeger(o.limit) or M.LIMIT, 1), M.MAX_LIMIT)
   if present(o.cursor) and not tostring(o.cursor):match("^R%-%d+$") then
     return result.fail(("cursor %s: not a run id (R-0001)"):format(tostring(o.cursor)))
+  elseif present(o.cursor) and not present(o.column) then
+    return result.fail("cursor: give the column it pages too (each column has its own order)")
   end
   local status = present(o.status) and o.status or nil
   if status and not KNOWN_STATUS[status] then
@@ -197,14 +214,14 @@ function M.board(o)
     return result.fail(message)
   end
   local f = filters_of(o)
-  local needs, others, code = active_runs(s, f, status)
-  if not needs then
-    return result.fail(others, code)
+  local needy, why, code = needing(s, f, status)
+  if not needy then
+    return result.fail(why, code)
   end
-  local active, titles, columns = { needs = needs, others = others }, {}, {}
+  local titles, columns = {}, {}
   for _, col in ipairs(M.COLUMNS) do
     if not present(o.column) or o.column == col.name then
-      local runs, count, more = column_page(s, col, f, status, present(o.cursor) and o.cursor or nil, limit, active)
+      local runs, count, more = column_page(s, col, f, status, present(o.cursor) and o.cursor or nil, limit, needy)
       if not runs then
         return result.fail(count, more)
       end

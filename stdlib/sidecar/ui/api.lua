@@ -19,6 +19,7 @@ local runs = require("sidecar.service.runs")
 local store = require("sidecar.core.store")
 local tasks = require("sidecar.service.tasks")
 local usage = require("sidecar.service.usage")
+local usage_budgets = require("sidecar.service.usage_budgets")
 
 local M = {}
 
@@ -75,6 +76,7 @@ local ROUTES = {
   { "GET", "^/api/presets/([%w_-]+)$", service(presets.show, "preset show"), {}, {}, { "name" } },
   { "POST", "^/api/presets/([%w_-]+)/run$", service(preset_start, "preset run"), { params = "params" }, {}, { "name" } },
   { "GET", "^/api/preset%-runs/(P%-%d+T%d+%-%d+)$", service(preset_state, "preset run"), {}, {}, { "id" } },
+  { "GET", "^/api/usage/budgets$", service(usage_budgets.report, "usage budgets"), {} },
   { "GET", "^/api/usage$", service(usage.report, "usage"), { by = "text", since = "text", ["until"] = "text" },
     { by = "runner" } },
   { "POST", "^/api/tasks/(T%-%d+)/run$", service(run_start.start, "run"), { runner = "text", agent_role = "text", model = "text" },
