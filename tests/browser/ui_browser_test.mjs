@@ -81,6 +81,8 @@ try {
   check('the message is shown as text', message.includes('<script>alert(1)</script>') && message.includes('<img src=x onerror=alert(2)>'), message);
   check('no element came from it', await page.locator('#message script, #message img').count() === 0);
   check('bold is rendered', await page.locator('#message strong').count() === 1);
+  check('an escape sequence and a bidi override shown, not obeyed', message.includes('^[[2J') && message.includes('<U+202E>evil')
+    && !/[\u001b\u202e]/.test(message), JSON.stringify(message.slice(-40)));
   const hrefs = await page.locator('#message a').evaluateAll((as) => as.map((a) => a.getAttribute('href')));
   check('no javascript: link', hrefs.every((h) => !/^javascript:/i.test(h)), hrefs.join(','));
   await page.locator('#message span, #message a').first().click().catch(() => {});
@@ -226,6 +228,9 @@ try {
   await page.goto(base + '/#/run/' + hanging);
   await page.waitForSelector('#tail li:has-text("agent.message: Done. <script>alert(1)</script>")', { timeout: 60000 });
   check('the tail is live while the run runs', (await page.locator('#status').textContent()) === 'running');
+  const tail = await page.locator('#tail').textContent();
+  check('the tail: controls shown as the terminal shows them', tail.includes('^[[2J<U+202E>evil') && !/[\u001b\u202e]/.test(tail),
+    JSON.stringify(tail.slice(-60)));
   // Silent past stuck_after: the page redraws with the flag (the store's change event), and the
   // board lists the run among those that need someone, with it.
   await page.waitForSelector('#attention:has-text("stuck: no output for")', { timeout: 60000 });

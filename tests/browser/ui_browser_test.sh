@@ -10,7 +10,8 @@ if ! command -v chromium >/dev/null || [ ! -d "$pw" ] || ! command -v node >/dev
   exit 0
 fi
 # An agent whose final message tries to run script three ways.
-sed 's#Hello from the mock model.#Done. <script>alert(1)</script> <img src=x onerror=alert(2)> [click](javascript:alert(3)) **bold**#' \
+# And an escape sequence and a right-to-left override (JSON escapes in the capture), shown, never obeyed.
+sed 's#Hello from the mock model.#Done. <script>alert(1)</script> <img src=x onerror=alert(2)> [click](javascript:alert(3)) **bold** \\u001b[2J\\u202eevil#' \
   "$F/captures/codex_exec_json_text_turn.jsonl" >"$work/hostile.jsonl"
 # A run of known usage: 700 input and 50 output tokens (the usage chart is checked against it).
 sed -e 's/"input_tokens":100/"input_tokens":700/' -e 's/"output_tokens":20/"output_tokens":50/' \

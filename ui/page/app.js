@@ -6,7 +6,16 @@ const STATUSES = ['draft', 'ready', 'running', 'review', 'blocked', 'done'];
 const main = document.getElementById('main');
 const state = { filter: '', search: '' };
 
-// el('a', {href: '#/x', class: 'c'}, 'text', child): children are text or nodes, never HTML.
+// Text as a terminal shows it harmlessly (host/util/utf8.hpp's terminal_visible, which `run tail`
+// uses): newlines and tabs stay, other controls in caret notation (ESC: ^[), C1 controls and the
+// marks that reorder text (bidi overrides and isolates, LRM, RLM, ALM) as <U+202E>.
+function visible(text) {
+  return String(text).replace(/\r(?!\n)|[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]/g, (c) => (c === '\x7f' ? '^?' : '^' + String.fromCharCode(c.charCodeAt(0) + 64)))
+    .replace(/[\x80-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, (c) => `<U+${c.charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')}>`);
+}
+
+// el('a', {href: '#/x', class: 'c'}, 'text', child): children are text or nodes, never HTML; text
+// is made visible (above).
 function el(tag, attrs, ...children) {
   const node = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs || {})) {
@@ -16,7 +25,7 @@ function el(tag, attrs, ...children) {
   }
   for (const c of children) {
     if (c === null || c === undefined) continue;
-    node.append(c instanceof Node ? c : document.createTextNode(String(c)));
+    node.append(c instanceof Node ? c : document.createTextNode(visible(c)));
   }
   return node;
 }
@@ -34,7 +43,7 @@ function inline(text) {
   const re = /(`[^`]+`)|(\*\*[^*]+\*\*)|(\[[^\]]+\]\([^)\s]+\))/g;
   let last = 0, m;
   while ((m = re.exec(text))) {
-    out.append(document.createTextNode(text.slice(last, m.index)));
+    out.append(document.createTextNode(visible(text.slice(last, m.index))));
     const t = m[0];
     if (m[1]) out.append(el('code', {}, t.slice(1, -1)));
     else if (m[2]) out.append(el('strong', {}, t.slice(2, -2)));
@@ -44,7 +53,7 @@ function inline(text) {
     }
     last = m.index + t.length;
   }
-  out.append(document.createTextNode(text.slice(last)));
+  out.append(document.createTextNode(visible(text.slice(last))));
   return out;
 }
 
