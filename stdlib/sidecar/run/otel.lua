@@ -55,9 +55,10 @@ function M.settings(root)
   return st and (st.traces or st.metrics) and st or nil
 end
 
--- fn(...), or `fallback` should it raise: what runs on a run's path never fails the run.
+-- fn(...), or `fallback` should it raise: what runs on a run's path never fails the run (an
+-- interrupt, Ctrl-C, still goes on up).
 local function safely(fallback, fn, ...)
-  local ok, v = pcall(fn, ...)
+  local ok, v = require("sidecar.core.errors").keep_interrupt(pcall(fn, ...))
   if ok then
     return v
   end
