@@ -10,6 +10,7 @@
 --- Metrics (delta sums and histograms, one point per run): gen_ai.client.token.usage ({token},
 --- by gen_ai.token.type), sidecar.runs ({run}), sidecar.cost (USD), each by runner, model and status.
 local json = require("sidecar.core.json")
+local otel = require("sidecar.run.otel")
 local otlp = require("sidecar.core.otlp")
 local secrets = require("sidecar.core.secrets")
 local text = require("sidecar.core.text")
@@ -196,7 +197,7 @@ function M.run_spans(root, run, st, ended_ms)
     name = "invoke_agent " .. tostring(run.runner_type), start_ns = ns(start_ms), end_ns = ns(end_ms),
     attributes = attrs, status = code, status_message = message }) }
   local function child(name, from, to, attributes)
-    return otlp.span({ trace_id = trace.trace_id, span_id = require("sidecar.run.otel").new_id(8),
+    return otlp.span({ trace_id = trace.trace_id, span_id = otel.new_id(8),
       parent_span_id = trace.span_id, name = name, start_ns = ns(math.max(from, start_ms)),
       end_ns = ns(math.max(to, from)), attributes = attributes })
   end
