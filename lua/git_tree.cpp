@@ -344,6 +344,13 @@ int tree_worktree_remove(lua_State* L) {
   return done(L, r && hg::worktree_remove(*r, path, why), why);
 }
 
+// git_tree.worktree_forget(dir, admin) -> true | nil, why
+int tree_worktree_forget(lua_State* L) {
+  std::string admin = arg(L, 2), why;
+  auto r = repo_at(L, why);
+  return done(L, r && hg::worktree_forget(*r, admin, why), why);
+}
+
 // git_tree.import_objects(dir, objects_dir, tip?, index?) -> {objects, bytes, unstaged?} | nil, why
 // Only what the commit `tip` and the index name comes in, each object checked; objects_dir is gone
 // afterwards either way (host/git/git_import.hpp).
@@ -443,6 +450,7 @@ int open_host_git_tree(lua_State* L) {
       {"clean", guarded<tree_clean>},
       {"write_files", guarded<tree_write_files>},
       {"worktree_remove", guarded<tree_worktree_remove>},
+      {"worktree_forget", guarded<tree_worktree_forget>},
       {"import_objects", guarded<tree_import_objects>},
       {"prune_run_blobs", guarded<tree_prune_run_blobs>},
       {"remove_all", guarded<tree_remove_all>},

@@ -144,6 +144,11 @@ std::string admin_dir(const std::string& path);
 // Refuses a folder that is not a linked worktree of `main`'s repository.
 bool worktree_remove(const Repo& main, const std::string& path, std::string& why);
 
+// `git worktree prune` of one record: the admin folder `admin` (a linked worktree's git folder,
+// directly under `main`'s worktrees folder) leaves git's list at once and is deleted; the
+// worktree's own folder is left alone. Refuses any other folder.
+bool worktree_forget(const Repo& main, const std::string& admin, std::string& why);
+
 // `rm -rf path` (a symlink is removed, never followed). True when nothing is left there.
 bool remove_all(const std::string& path);
 

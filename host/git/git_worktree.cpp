@@ -91,6 +91,15 @@ class WorktreesLock {
   int fd_ = -1;
 };
 
+// The real path of `admin` when it is one of the records of `main`'s worktrees (a folder directly
+// under its worktrees folder), else "".
+std::string record_path(const Repo& main, const std::string& admin) {
+  std::string records = real_path(main.commondir() + "/worktrees"), real_admin = real_path(admin);
+  bool under = !records.empty() && real_admin.compare(0, records.size() + 1, records + "/") == 0 &&
+               real_admin.find('/', records.size() + 1) == std::string::npos;
+  return under ? real_admin : std::string();
+}
+
 // The name of the worktree's admin folder: the folder's own name, with a number after it when
 // that is taken (as `git worktree add` chooses it).
 std::string admin_name(const Repo& main, const std::string& path) {
@@ -334,11 +343,11 @@ bool write_files(const std::string& dir, const std::string& index_path, const st
 }
 
 bool worktree_remove(const Repo& main, const std::string& path, std::string& why) {
-  std::string admin = admin_dir(path), records = real_path(main.commondir() + "/worktrees");
+  std::string admin = admin_dir(path);
   if (admin.empty()) {
     // No .git file: a folder half made or half removed. git's record of it, if any, goes.
+    std::string records = real_path(main.commondir() + "/worktrees"), want = real_path(path);
     WorktreesLock turn(main.commondir());
-    std::string want = real_path(path);
     DIR* d = records.empty() ? nullptr : opendir(records.c_str());
     while (dirent* e = d ? readdir(d) : nullptr) {
       std::string record = records + "/" + e->d_name, named = read_text(record + "/gitdir");
@@ -353,13 +362,28 @@ bool worktree_remove(const Repo& main, const std::string& path, std::string& why
     why = "not a linked worktree: " + path;
     return false;
   }
-  std::string real_admin = real_path(admin);
-  if (records.empty() || real_admin.compare(0, records.size() + 1, records + "/") != 0) {
+  if (record_path(main, admin).empty()) {
     why = path + " is not a worktree of " + main.commondir();
     return false;
   }
-  // git's record leaves the list at once (a rename, under the lock); the files go after, however
-  // many the run left, while other processes go on adding and removing worktrees.
+  bool forgotten = worktree_forget(main, admin, why);
+  if (!remove_all(path)) {
+    why = "could not remove all of " + path;
+    return false;
+  }
+  return forgotten;
+}
+
+bool worktree_forget(const Repo& main, const std::string& admin, std::string& why) {
+  std::string real_admin = record_path(main, admin);
+  if (real_admin.empty()) {
+    why = admin + " is not a worktree record of " + main.commondir();
+    return false;
+  }
+  // git's record leaves the list at once (a rename, under the lock); its files go after, while
+  // other processes go on adding and removing worktrees. Records deleted in place, two at once,
+  // get past the filter of libgit2's list of worktrees (1.5 skips the entry after one it drops),
+  // and another process's add then refuses with "reference is already checked out".
   std::string aside = main.commondir() + "/sidecar-removed-" + base_name(real_admin) + "-" + std::to_string(getpid());
   {
     WorktreesLock turn(main.commondir());
@@ -367,12 +391,11 @@ bool worktree_remove(const Repo& main, const std::string& path, std::string& why
       aside = real_admin;  // removed in place, as before
     }
   }
-  bool ok = remove_all(path);
-  ok = remove_all(aside) && ok;
-  if (!ok) {
-    why = "could not remove all of " + path;
+  if (!remove_all(aside)) {
+    why = "could not remove all of " + aside;
+    return false;
   }
-  return ok;
+  return true;
 }
 
 }  // namespace sidecar::host::git

@@ -228,8 +228,8 @@ end
 function M.remove(dir, path)
   local admin = git_tree.admin_dir(path)
   if not git_tree.worktree_remove(dir, path) and admin then
+    git_tree.worktree_forget(dir, admin)
     delete_tree(path)
-    delete_tree(admin)
   end
 end
 
@@ -243,12 +243,14 @@ function M.retire(dir, path, spec)
   -- Untracked and ignored files (build output, copied files) go: the index then names every
   -- file there is, and the next run gets exactly its own tree.
   if admin and git_tree.clean(path) and os.rename(admin .. "/index", path .. "/" .. M.SPARE_INDEX) then
+    -- git forgets it first (what `git worktree prune` would remove, and only that), its record
+    -- leaving git's list in one step: another process adding a worktree never reads it half gone.
+    git_tree.worktree_forget(dir, admin)
     os.remove(path .. "/.git")
     local kept = os.rename(path, slot)
     if not kept then -- another process took the slot meanwhile
       delete_tree(path)
     end
-    delete_tree(admin) -- what `git worktree prune` would remove, and only that
     return kept and "spare" or "removed"
   end
   M.remove(dir, path)
