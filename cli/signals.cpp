@@ -4,6 +4,7 @@
 #include <csignal>
 
 #include "engine.hpp"
+#include "process/interrupt_origin.hpp"
 #include "process/process_loop.hpp"
 
 namespace sidecar::cli {
@@ -17,7 +18,8 @@ volatile std::sig_atomic_t g_terminated = 0;
 // The running chunk raises "interrupted!" and a process wait stops its children. A second
 // Ctrl-C makes that stop immediate (SIGKILL); the third terminates, in case Lua never gets
 // control back.
-extern "C" void on_sigint_lua(int) {
+extern "C" void on_sigint_lua(int, siginfo_t* info, void*) {
+  sidecar::host::note_interrupt_signal(info);
   if (++g_sigints >= 2) std::signal(SIGINT, SIG_DFL);
   g_interrupted = 1;
   if (g_engine) g_engine->interrupt();
@@ -26,7 +28,8 @@ extern "C" void on_sigint_lua(int) {
 
 // Like Ctrl-C, then ends the program. A second SIGTERM terminates at once (the default action),
 // in case Lua never gets control back (a long call inside one C function).
-extern "C" void on_sigterm(int) {
+extern "C" void on_sigterm(int, siginfo_t* info, void*) {
+  sidecar::host::note_interrupt_signal(info);
   std::signal(SIGTERM, SIG_DFL);
   g_terminated = 1;
   g_interrupted = 1;
@@ -34,14 +37,15 @@ extern "C" void on_sigterm(int) {
   sidecar::host::ProcessLoop::interrupt_all();
 }
 
-extern "C" void on_sigint_prompt(int) { g_interrupted = 1; }
+extern "C" void on_sigint_prompt(int, siginfo_t*, void*) { g_interrupted = 1; }
 
-void install(void (*handler)(int), struct sigaction* previous) {
+// The handler gets the sender (SA_SIGINFO): a run that ends interrupted says who stopped it.
+void install(int signo, void (*handler)(int, siginfo_t*, void*), struct sigaction* previous) {
   struct sigaction sa {};
-  sa.sa_handler = handler;
+  sa.sa_sigaction = handler;
   sigemptyset(&sa.sa_mask);
-  sa.sa_flags = 0;  // no SA_RESTART: a blocking read or poll returns EINTR
-  sigaction(SIGINT, &sa, previous);
+  sa.sa_flags = SA_SIGINFO;  // no SA_RESTART: a blocking read or poll returns EINTR
+  sigaction(signo, &sa, previous);
 }
 
 struct sigaction g_saved_lua, g_saved_prompt;
@@ -51,7 +55,7 @@ struct sigaction g_saved_lua, g_saved_prompt;
 LuaInterruptScope::LuaInterruptScope(lua::Engine& engine) {
   g_engine = &engine;
   g_sigints = 0;
-  install(on_sigint_lua, &g_saved_lua);
+  install(SIGINT, on_sigint_lua, &g_saved_lua);
 }
 
 LuaInterruptScope::~LuaInterruptScope() {
@@ -60,17 +64,11 @@ LuaInterruptScope::~LuaInterruptScope() {
   g_engine = nullptr;
 }
 
-PromptInterruptScope::PromptInterruptScope() { install(on_sigint_prompt, &g_saved_prompt); }
+PromptInterruptScope::PromptInterruptScope() { install(SIGINT, on_sigint_prompt, &g_saved_prompt); }
 
 PromptInterruptScope::~PromptInterruptScope() { sigaction(SIGINT, &g_saved_prompt, nullptr); }
 
-void install_termination_handler() {
-  struct sigaction sa {};
-  sa.sa_handler = on_sigterm;
-  sigemptyset(&sa.sa_mask);
-  sa.sa_flags = 0;  // no SA_RESTART: the REPL's poll returns EINTR and sees it
-  sigaction(SIGTERM, &sa, nullptr);
-}
+void install_termination_handler() { install(SIGTERM, on_sigterm, nullptr); }
 
 bool terminated() { return g_terminated != 0; }
 

@@ -23,6 +23,7 @@
 #include "engine.hpp"
 #include "modules.hpp"
 #include "proc_options.hpp"
+#include "process/interrupt_origin.hpp"
 #include "process/process_detach.hpp"
 #include "process/process_loop.hpp"
 #include "userdata_box.hpp"
@@ -432,6 +433,15 @@ int proc_signal(lua_State* L) {
   return 1;
 }
 
+// proc.interrupt_origin() -> "SIGTERM from pid 4242 (bash)" | nil: who sent the last Ctrl-C or
+// SIGTERM this process took (host/process/interrupt_origin.hpp).
+int proc_interrupt_origin(lua_State* L) {
+  std::string origin = host::interrupt_origin();
+  if (origin.empty()) return 0;
+  lua_pushlstring(L, origin.data(), origin.size());
+  return 1;
+}
+
 // proc.alive(pid) -> boolean   (a zombie is not alive)
 int proc_alive(lua_State* L) {
   lua_pushboolean(L, host::process_alive(check_pid(L, 1)));
@@ -466,6 +476,7 @@ int open_host_proc(lua_State* L) {
       {"detach", guarded<proc_detach>},
       {"signal", guarded<proc_signal>},
       {"alive", guarded<proc_alive>},
+      {"interrupt_origin", guarded<proc_interrupt_origin>},
       {nullptr, nullptr},
   };
   register_type(L, kHandleType, handle_meta, handle_methods);

@@ -40,6 +40,8 @@ else
   ps -eo pid,pgid,stat,args | grep '[s]leep 37'
 
 fi
+# The run says who stopped it: this script's shell sent SIGINT (kill is its builtin).
+eq "interrupt: the reason names the sender" "interrupted (SIGINT from pid $$ (bash))" "$(field "$irun/run.json" .failure_reason)"
 
 # 100 MB of output, as plain stdout (command runner) and as 100 MB of codex JSON Lines (every
 # line parsed): the run completes, the log on disk is its first and last 32 MiB (max_log_bytes'

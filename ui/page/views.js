@@ -26,13 +26,18 @@ function eventLine(e) {
 }
 
 // The run's events, newest last; while the run is active it is fetched again every 1.5 s (an agent's
-// events go to its folder, not the store, so the store's change events do not cover them).
+// events go to its folder, not the store, so the store's change events do not cover them). A page
+// redrawn for a change of the store starts from the lines it showed: the tail never blanks.
+let shownTail = { id: null, lines: [] };
 function liveTail(id, status) {
-  const list = el('ol', { id: 'tail', tabindex: 0, 'aria-label': 'events' });
+  const lines = shownTail.id === id ? shownTail.lines : [];
+  const list = el('ol', { id: 'tail', tabindex: 0, 'aria-label': 'events' }, ...lines.map((t) => el('li', {}, t)));
   const fill = async () => {
     const env = await api(`/api/runs/${id}/events`);
     if (!env.ok || !document.body.contains(list)) return;
-    list.replaceChildren(...(env.data.events || []).slice(-200).map((e) => el('li', {}, eventLine(e))));
+    const now = (env.data.events || []).slice(-200).map(eventLine);
+    shownTail = { id, lines: now };
+    list.replaceChildren(...now.map((t) => el('li', {}, t)));
     if (ACTIVE[env.data.status]) setTimeout(fill, 1500);
   };
   setTimeout(fill, 0);

@@ -4,6 +4,7 @@ local agent_events = require("sidecar.agent.events")
 local json = require("sidecar.core.json")
 local log_caps = require("sidecar.core.log_caps")
 local markers = require("sidecar.agent.markers")
+local proc = require("sidecar.core.proc")
 local secrets = require("sidecar.core.secrets")
 local symlinks_out = require("sidecar.run.symlinks_out")
 local text_lines = require("sidecar.core.text")
@@ -222,7 +223,7 @@ end
 ---@return string status, string|nil reason
 function M.outcome(r, s, dialect, killed_after_result, o)
   if r.interrupted then
-    return "interrupted", "interrupted (Ctrl-C or SIGTERM)"
+    return "interrupted", proc.interrupted_reason()
   elseif killed_after_result then
     return "outcome_unknown", ("the agent gave its final result but did not exit within %d ms; it was stopped"):format(
       o.exit_deadline_ms)

@@ -154,6 +154,19 @@ function M.alive(pid)
   return alive
 end
 
+---Who sent the last Ctrl-C or SIGTERM this process took ("SIGTERM from pid 4242 (bash)",
+---"SIGINT from the terminal (Ctrl-C)"), or nil when none came (or Sidecar is embedded: the
+---program's own interrupt is no signal).
+---@return string|nil
+M.interrupt_origin = host.interrupt_origin
+
+---What a run stopped by an interrupt records as its reason: "interrupted (SIGTERM from pid 4242
+---(bash))", or "interrupted (Ctrl-C or SIGTERM)" when the sender is not known.
+---@return string
+function M.interrupted_reason()
+  return ("interrupted (%s)"):format(host.interrupt_origin() or "Ctrl-C or SIGTERM")
+end
+
 ---The argv that runs `script` with /bin/sh -c.
 ---@param script string
 ---@return string[]

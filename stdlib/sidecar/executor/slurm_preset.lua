@@ -17,6 +17,7 @@
 local clock = require("sidecar.host.time")
 local errors = require("sidecar.core.errors")
 local json = require("sidecar.core.json")
+local proc = require("sidecar.core.proc")
 local run_processes = require("sidecar.run.processes")
 local run_reconcile = require("sidecar.run.reconcile")
 local run_record = require("sidecar.run.record")
@@ -95,7 +96,7 @@ local function submit_one(s, settings, run)
       fresh[k] = v
     end
   else
-    why = ok and why or interrupted and "interrupted (Ctrl-C or SIGTERM) while its job was being submitted"
+    why = ok and why or interrupted and (proc.interrupted_reason() .. " while its job was being submitted")
       or tostring(fields)
     fresh.status, fresh.failure_reason = interrupted and "interrupted" or "failed", why
   end

@@ -20,6 +20,7 @@
 --- ends within a second); it costs nothing when nothing is left.
 local clock = require("sidecar.host.time")
 local json = require("sidecar.core.json")
+local proc = require("sidecar.core.proc")
 local run_processes = require("sidecar.run.processes")
 local procinfo = run_processes.host -- host.procinfo
 local run_reconcile = require("sidecar.run.reconcile")
@@ -173,7 +174,7 @@ local function close(self, err)
         local finishing = run.phase == "finishing" and (" after its agent ended %s, while the run was being finished "
           .. "(validation did not complete)"):format(tostring(run.outcome)) or ""
         run.status = interrupted and "interrupted" or "outcome_unknown"
-        run.failure_reason = interrupted and ("interrupted (Ctrl-C or SIGTERM)" .. finishing) or
+        run.failure_reason = interrupted and (proc.interrupted_reason() .. finishing) or
           ("Sidecar failed while running the agent or recording the run%s: %s"):format(finishing,
             text:match("^[^\n]*"))
         run_record.finish(self.s, run)
