@@ -2,7 +2,8 @@
 // its status (as `task list --json` does), a column shows a bounded number of cards and "show more"
 // brings the next ones, the search finds a task that was not shown (the server searches), the
 // filter; the runs by state: each column counted as `run list --json` says, review oldest first, a page
-// at a time, cards with their facts, the filters by runner, text and status; and the machine's agent
+// at a time, cards with their facts, the filters by runner, text and status, the place on the page kept
+// over a live update; and the machine's agent
 // slots show who holds them (as `doctor --json`).
 import { createRequire } from 'node:module';
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -105,6 +106,25 @@ try {
   const statuses = await page.locator('#run-board .run-card').evaluateAll((cs) => cs.map((c) => c.dataset.status));
   check('the status filter', statuses.length > 0 && statuses.every((st) => st === 'failed'), statuses.slice(0, 3).join(','));
   await page.selectOption('#runs-status', '');
+  await page.evaluate(() => document.activeElement.blur());
+  // A live update keeps the place: scrolled down to the done runs on a phone, a change of the store
+  // (a task made by the CLI) redraws the page, and what was on the screen stays where it was.
+  await page.setViewportSize({ width: 375, height: 700 });
+  await page.waitForFunction(() => document.querySelectorAll('#run-board [data-column=done] .run-card').length > 0
+    && !document.body.dataset.waiting);
+  await page.evaluate(() => {
+    document.querySelector('#run-board [data-column=done] h3').scrollIntoView();
+    window.scrollBy(0, -100);
+  });
+  const place = () => page.evaluate(() => ({ y: Math.round(window.scrollY), rendered: Number(document.body.dataset.rendered),
+    top: Math.round(document.querySelector('#run-board [data-column=done] h3').getBoundingClientRect().top) }));
+  const before = await place();
+  execFileSync(process.env.SIDECAR, ['task', 'create', '--title', 'made while scrolled', '--status', 'ready'], { cwd: process.env.REPO });
+  await page.waitForFunction((n) => Number(document.body.dataset.rendered) > n, before.rendered);
+  const after = await place();
+  check('a live update keeps the scroll position', before.y > 1000 && after.y === before.y && after.top === before.top,
+    JSON.stringify([before, after]));
+  await page.setViewportSize({ width: 1280, height: 720 });
   // The machine's agent slots: one held by another process (the test's holder), as doctor says.
   const slots = await page.locator('#agent-slots').textContent();
   // doctor exits 1 where no agent CLI is on PATH: its report is what counts here.
