@@ -3,11 +3,15 @@
 -- for days), through the store's own functions in batches of 500 (each record and its JSON copy
 -- written as `sidecar run` would, without 10 000 processes).
 --
---   sidecar script bench/ui_board_store.lua TASKS RUNS
+--   sidecar script bench/ui_board_store.lua TASKS RUNS [MINUTES_APART]
+--
+-- The runs start MINUTES_APART (default 1) apart, the newest a minute ago: 400 runs 1314 minutes
+-- apart fill a year.
 local store = require("sidecar.core.store")
 
 local tasks_wanted = math.tointeger(tonumber(arg and arg[1] or "")) or 2000
 local runs_wanted = math.tointeger(tonumber(arg and arg[2] or "")) or 10000
+local apart = math.tointeger(tonumber(arg and arg[3] or "")) or 1
 local s = assert(store.open(".agent"))
 
 -- Task statuses as a long-lived repository has them, most done. None running or queued: with no
@@ -61,14 +65,14 @@ batch(tasks_wanted, function(i)
     goal = ("Make the %s of module %d behave: see the failing case in tests/m%d."):format(WORDS[i % #WORDS + 1], i, i),
     acceptance_criteria = { "the failing case passes", "no other test breaks" },
     validation = { { kind = "test", command = "make test" } }, dependencies = {},
-    created_at = stamp(tasks_wanted - i + runs_wanted),
+    created_at = stamp(tasks_wanted - i + runs_wanted * apart),
   }))
   task_ids[i] = t.task_id
 end)
 
 batch(runs_wanted, function(i)
   local status = pick(RUN_MIX, i)
-  local minutes_ago = runs_wanted - i + 1
+  local minutes_ago = (runs_wanted - i) * apart + 1
   assert(s:create_run({
     task_id = task_ids[(i * 7) % #task_ids + 1], status = status, runner_type = ({ "codex", "claude" })[i % 2 + 1],
     agent_role = "implementer", model = "gpt-5", sandbox = "workspace-write",

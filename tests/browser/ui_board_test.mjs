@@ -3,7 +3,7 @@
 // brings the next ones, the search finds a task that was not shown (the server searches), the
 // filter; the runs by state: each column counted as `run list --json` says, review oldest first, a page
 // at a time, cards with their facts, the filters by runner, text and status, the place on the page kept
-// over a live update; and the machine's agent
+// over a live update; a year of runs on the usage page's chart over time; and the machine's agent
 // slots show who holds them (as `doctor --json`).
 import { createRequire } from 'node:module';
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -125,6 +125,33 @@ try {
   check('a live update keeps the scroll position', before.y > 1000 && after.y === before.y && after.top === before.top,
     JSON.stringify([before, after]));
   await page.setViewportSize({ width: 1280, height: 720 });
+
+  // A year of runs on the usage page: a point per runner and day, placed by its date on an axis of
+  // time, the dates under it few, evenly spaced, none over another, the first and the last day.
+  const perDay = cli('usage', '--by', 'runner_day').rows;
+  await page.goto(url.replace(/#.*$/, '') + '#/usage');
+  await page.waitForSelector('#usage-runner-days circle');
+  const chart = await page.evaluate(() => {
+    const svg = document.getElementById('usage-runner-days');
+    const box = (e) => { const b = e.getBBox(); return { left: b.x, right: b.x + b.width }; };
+    return { points: [...svg.querySelectorAll('circle')].map((c) => ({ day: c.dataset.day, x: Number(c.getAttribute('cx')) })),
+      labels: [...svg.querySelectorAll('text.day')].map((t) => ({ text: t.textContent, ...box(t) })),
+      width: Number(svg.getAttribute('width')) };
+  });
+  const days = [...new Set(perDay.map((r) => r.group.slice(-10)))].sort();
+  const dayMs = (d) => Date.parse(d + 'T00:00:00Z');
+  const span = dayMs(days.at(-1)) - dayMs(days[0]);
+  check('a year of runs: a point per runner and day', span >= 360 * 86400000 && chart.points.length === perDay.length,
+    `${days[0]}..${days.at(-1)}, ${chart.points.length} points of ${perDay.length}`);
+  check('each point placed by its date', chart.points.every((p) => p.x === 150 + Math.round(340 * (dayMs(p.day) - dayMs(days[0])) / span)),
+    JSON.stringify(chart.points.slice(0, 3)));
+  const apart = chart.labels.every((l, i) => i === 0 || chart.labels[i - 1].right + 4 <= l.left);
+  check('the dates: the first and the last day, at most five, none over another, all inside', chart.labels.length >= 2
+    && chart.labels.length <= 5 && chart.labels[0].text === days[0] && chart.labels.at(-1).text === days.at(-1) && apart
+    && chart.labels.every((l) => l.left >= 0 && l.right <= chart.width), JSON.stringify(chart.labels));
+  check('the table under it: a row per point', await page.locator('#usage-runner-days-table tbody tr').count() === perDay.length);
+  await page.goto(url.replace(/#.*$/, '') + '#/');
+  await page.waitForSelector('#agent-slots');
   // The machine's agent slots: one held by another process (the test's holder), as doctor says.
   const slots = await page.locator('#agent-slots').textContent();
   // doctor exits 1 where no agent CLI is on PATH: its report is what counts here.

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The board of `sidecar ui` over a store of 2 000 tasks and 400 runs (bench/ui_board_store.lua, the
-# benchmark's store made smaller), in headless Chromium: see ui_board_test.mjs. SKIP when Debian's
+# The board of `sidecar ui` over a store of 2 000 tasks and 400 runs a year long (bench/ui_board_store.lua,
+# the benchmark's store made smaller), in headless Chromium: see ui_board_test.mjs. SKIP when Debian's
 # chromium, node or playwright-core (scripts/setup) is missing.
 set -u
 . "$(dirname "$0")/../e2e/lib.sh"
@@ -10,7 +10,7 @@ if ! command -v chromium >/dev/null || [ ! -d "$pw" ] || ! command -v node >/dev
   exit 0
 fi
 git_repo board
-"$S" script "$root/bench/ui_board_store.lua" 2000 400 >/dev/null || { echo "FAIL: cannot fill the store"; exit 1; }
+"$S" script "$root/bench/ui_board_store.lua" 2000 400 1314 >/dev/null || { echo "FAIL: cannot fill the store"; exit 1; }
 # A cap of 5 agents, 2 of claude's; another process holds a slot of each (as a claude run would).
 sed -i 's|^  runner = "codex",|  runner = "codex",\n  max_agents = 5,\n  max_agents_per_runner = { claude = 2 },|' .agent/config.lua
 sleep 600 | "$S" -e 'assert(require("sidecar.run.agent_slots").acquire_for("claude", { cap = 5, runner_cap = 2,

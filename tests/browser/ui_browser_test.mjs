@@ -249,7 +249,23 @@ try {
   // the page: ui_browser_test.sh): the run page's summary line, gates and validation tables and the diff.
   const gatedTask = cli('task', 'list', '--json').data.find((t) => t.title === 'a gated one').task_id;
   const gated = cli('run', 'list', '--task', gatedTask, '--json').data[0];
+  // A view fetched for one address never lands under another: the killed run's page is redrawn for
+  // a change of the store (its record held meanwhile), the user goes to the gated run, and the
+  // late redraw is dropped: no heading but the gated run's is ever shown there.
+  const late = await hold(page, (u) => u.pathname === '/api/runs/' + hanging);
+  touchStore();
+  await late.next();
+  await page.evaluate(() => {
+    window.headings = [];
+    new MutationObserver(() => { const h = document.querySelector('#main h2'); if (h) window.headings.push([location.hash, h.textContent]); })
+      .observe(document.getElementById('main'), { childList: true });
+  });
   await page.goto(base + '/#/run/' + gated.run_id);
+  await late.stop();
+  await page.waitForSelector(`h2:has-text("${gated.run_id}")`);
+  const headings = await page.evaluate(() => window.headings);
+  check('a late redraw of the page left is dropped', headings.every(([at, h]) => !at.endsWith(gated.run_id) || h.startsWith(gated.run_id)),
+    JSON.stringify(headings));
   await page.waitForSelector('#summary');
   const summary = await page.locator('#summary').textContent();
   check('the summary: status, why, gates and validation', summary.startsWith('blocked — ') && /gates: \d+ passed, 1 blocked/.test(summary)

@@ -35,15 +35,7 @@ sed -i 's/^  stuck_after = "5m"/  stuck_after = "1s"/' .agent/config.lua
 "$S" run T-0003 --runner writer --sandbox workspace-write >/dev/null 2>&1
 "$S" run T-0004 --runner big >/dev/null 2>&1
 "$S" task create --title "a gated one" --status ready --validate-cmds "test:false" >/dev/null
-# Seen twice in CI: this run ended "interrupted (Ctrl-C or SIGTERM)" before its agent committed, the
-# sender not known then (noted on issue 52; the reason now names it). Run again then, saying who
-# stopped it, rather than fail the page's checks.
-for attempt in 1 2 3; do
-  "$S" run T-0005 --runner committer --sandbox workspace-write >/dev/null 2>&1
-  "$S" run list --task T-0005 --limit 1 --json >"$work/committer.json"
-  grep -q '"status": *"interrupted"' "$work/committer.json" || break
-  echo "NOTE: the committer's run ended $(grep -o '"failure_reason": *"[^"]*"' "$work/committer.json") (attempt $attempt): run again" >&2
-done
+"$S" run T-0005 --runner committer --sandbox workspace-write >/dev/null 2>&1
 # A budget per task, set after the runs (the usage page draws each against its limit).
 sed -i 's/^    allow_unknown = false,/    per_task = { tokens = 500 },\n    allow_unknown = true,/' .agent/config.lua
 mkdir -p .agent/presets

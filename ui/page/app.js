@@ -296,6 +296,9 @@ async function render() {
   else if (hash === '#/presets') parts = await presets();
   else if (hash === '#/usage') parts = await usage();
   else parts = await board();
+  // The user went elsewhere while this view was fetched: the refresh that follows draws that view,
+  // never this one under its address.
+  if ((location.hash || '#/') !== hash) return;
   // The user began typing or pressing while this redraw was under way: it waits too (see below).
   if (hash === drawn && busy()) return wait();
   drawn = hash;

@@ -285,13 +285,17 @@ function figuresTable(id, label, rows) {
 }
 
 // Tokens over time, one line per series ("codex 2026-11-03" rows: the day is the last 10
-// characters), over a y axis of tokens and an x axis of days (at most 7 labelled, however many
-// days); each point carries its series, day and figure in data-*. One day is a point on both axes.
+// characters), over a y axis of tokens and an x axis of time from the first day to the last (days
+// without runs keep their width), five dates labelled at most, evenly spaced, however many days;
+// each point carries its series, day and figure in data-*. One day is a point on both axes.
+const DAY_MS = 86400000;
 function timeChart(id, rows) {
   const days = [...new Set(rows.map((r) => r.group.slice(-10)))].sort();
   const series = [...new Set(rows.map((r) => r.group.slice(0, -11) || '(none)'))].sort();
   const max = Math.max(1, ...rows.map(tokens));
-  const x = (d) => 150 + (days.length > 1 ? Math.round(340 * days.indexOf(d) / (days.length - 1)) : 170);
+  const t = (d) => Date.parse(d + 'T00:00:00Z');
+  const first = t(days[0]), span = t(days[days.length - 1]) - first;
+  const x = (d) => 150 + (span > 0 ? Math.round(340 * (t(d) - first) / span) : 170);
   const y = (v) => 130 - Math.round(120 * v / max);
   const colors = ['#36c', '#c33', '#292', '#a60', '#73b', '#077'];
   const h = 160 + 18 * series.length;
@@ -303,8 +307,11 @@ function timeChart(id, rows) {
       svgEl('text', { x: 142, y: y(max * f) + 4, 'text-anchor': 'end', class: 'tick' }, short(max * f)));
   }
   svg.append(svgEl('text', { x: 142, y: 8, 'text-anchor': 'end', class: 'unit' }, 'tokens'));
-  const every = Math.max(1, Math.ceil(days.length / 7));
-  days.forEach((d, i) => { if (i % every === 0 || i === days.length - 1) svg.append(svgEl('text', { x: x(d), y: 146, 'text-anchor': 'middle', class: 'day' }, d)); });
+  const labels = Math.min(5, span / DAY_MS + 1);
+  for (let k = 0; k < labels; k++) {
+    const d = new Date(first + (labels > 1 ? Math.round(span / DAY_MS * k / (labels - 1)) * DAY_MS : 0)).toISOString().slice(0, 10);
+    svg.append(svgEl('text', { x: x(d), y: 146, 'text-anchor': 'middle', class: 'day' }, d));
+  }
   series.forEach((s, i) => {
     const color = colors[i % colors.length];
     const points = rows.filter((r) => (r.group.slice(0, -11) || '(none)') === s);
