@@ -7,7 +7,8 @@
 //  - weight: the bytes of the page and every asset it loads (the API's answers not counted).
 //  - a filter change: the run board's status filter set, to the frame painted with the columns
 //    it brought (median of the loads, each after its first render);
-//  - API: each call the board made during a load, repeated over one keep-alive connection: time
+//  - API: each call the board made during a load, and the run board's text filter (q=T-0042),
+//    repeated over one keep-alive connection: time
 //    from sending the request to its last byte (so an upper bound of the server's time), median
 //    and p90; beside it a static asset of the same server, the floor of any request.
 //
@@ -131,7 +132,8 @@ try {
     `  reference ${(ref.weight / 1024).toFixed(1)} KB  target <= 150 KB: ${verdict(got.weight, TARGET.weight)}`);
   const asset = got.assets.find(([p]) => p.endsWith('.css')) || got.assets[0];
   const floor = await timeCalls(big, asset[0], 100);
-  for (const path of got.calls.sort()) {
+  // The text filter (issue 52): a task id typed into the run board's Text filter, as the page asks.
+  for (const path of [...got.calls.sort(), '/api/board/runs?q=T-0042']) {
     const t = await timeCalls(big, path, 100);
     const r = await timeCalls(small, path, 100);
     console.log(`  GET ${path}: median ${t.median.toFixed(2)} ms, p90 ${t.p90.toFixed(2)} ms, ${(t.bytes / 1024).toFixed(1)} KB` +

@@ -99,7 +99,8 @@ struct RunQuery {
   std::string after;    // a run id: only runs newer than it (paging oldest first); empty: from the oldest
   std::string runner;   // the runner's name (runner_type); empty: any
   std::string preset;   // the record's `preset`; empty: any
-  // Only runs whose id, task id or record's `summary` holds it (ASCII case ignored); empty: any.
+  // Only runs whose id, task id or record's `summary` holds it, case ignored (three characters or
+  // more: from the trigram index runs_text; fewer: every record read, ASCII case ignored); empty: any.
   std::string text;
   // Only runs whose record's `review_state` is one of these ("" for none: absent, null or empty).
   // Empty: any. Read from the index runs_by_review_state, not from the records.
@@ -196,7 +197,7 @@ class RunStore {
   // contain its own id. An exception thrown here rolls the transaction back and propagates.
   using RecordMaker = std::function<std::string(const std::string& id)>;
 
-  static constexpr int kSchemaVersion = 6;  // the newest schema this code knows
+  static constexpr int kSchemaVersion = 7;  // the newest schema this code knows
 
   RunStore();  // closed; open() opens
   ~RunStore();

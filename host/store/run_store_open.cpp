@@ -134,6 +134,29 @@ CREATE INDEX IF NOT EXISTS runs_by_created ON runs (created_at);
 CREATE INDEX IF NOT EXISTS runs_by_runner ON runs (runner_type, status, num);
 CREATE INDEX IF NOT EXISTS runs_by_preset ON runs (json_extract(record, '$.preset'), status, num);
 )sql"},
+    {7, R"sql(
+-- The text filter of the board and of run queries (RunQuery::text): each run's id, task id and
+-- summary in a trigram index (rowid = num), so that a text of three characters or more reads the
+-- runs that hold it instead of every record. Kept by triggers: a write that changes neither the
+-- task nor the summary leaves the index alone.
+CREATE VIRTUAL TABLE IF NOT EXISTS runs_text USING fts5(run_id, task_id, summary, tokenize = 'trigram');
+DELETE FROM runs_text;
+INSERT INTO runs_text (rowid, run_id, task_id, summary)
+  SELECT num, run_id, coalesce(task_id, ''), coalesce(json_extract(record, '$.summary'), '') FROM runs;
+CREATE TRIGGER IF NOT EXISTS runs_text_insert AFTER INSERT ON runs BEGIN
+  INSERT INTO runs_text (rowid, run_id, task_id, summary)
+    VALUES (new.num, new.run_id, coalesce(new.task_id, ''), coalesce(json_extract(new.record, '$.summary'), ''));
+END;
+CREATE TRIGGER IF NOT EXISTS runs_text_update AFTER UPDATE OF task_id, record ON runs
+  WHEN old.task_id IS NOT new.task_id
+    OR json_extract(old.record, '$.summary') IS NOT json_extract(new.record, '$.summary') BEGIN
+  UPDATE runs_text SET task_id = coalesce(new.task_id, ''), summary = coalesce(json_extract(new.record, '$.summary'), '')
+    WHERE rowid = new.num;
+END;
+CREATE TRIGGER IF NOT EXISTS runs_text_delete AFTER DELETE ON runs BEGIN
+  DELETE FROM runs_text WHERE rowid = old.num;
+END;
+)sql"},
 };
 static_assert(sizeof(kMigrations) / sizeof(kMigrations[0]) == RunStore::kSchemaVersion,
               "one migration per schema version");

@@ -45,6 +45,13 @@ Filter task_filter(const TaskQuery& q) {
   return f;
 }
 
+// The characters of UTF-8 `text` (its bytes that begin one).
+std::size_t characters(const std::string& text) {
+  std::size_t n = 0;
+  for (unsigned char c : text) n += (c & 0xC0) != 0x80;
+  return n;
+}
+
 // "num < N" (before) or "num > N" (after) of a run id; false with `error` when it is not one.
 bool add_bound(Filter& f, const std::string& run_id, const char* op, StoreError& error) {
   if (run_id.empty()) return true;
@@ -64,8 +71,15 @@ std::optional<Filter> run_filter(const RunQuery& q, StoreError& error) {
   if (!q.runner.empty()) f.equals("runner_type", q.runner);  // on runs_by_runner
   if (!q.preset.empty()) f.equals(kRunPreset, q.preset);     // on runs_by_preset
   if (!q.review_states.empty()) f.one_of(kRunReviewState, q.review_states);  // on runs_by_review_state
-  if (!q.text.empty()) {
-    // instr, not LIKE: the text's % and _ are plain characters. lower() folds ASCII only.
+  if (!q.text.empty() && characters(q.text) >= 3) {
+    // The trigram index (migration 7): the text as one phrase, its quotes doubled; case folded.
+    std::string phrase = "\"";
+    for (char c : q.text) phrase += c == '"' ? std::string("\"\"") : std::string(1, c);
+    f.add("num IN (SELECT rowid FROM runs_text WHERE runs_text MATCH ?)");
+    f.values.push_back(phrase + "\"");
+  } else if (!q.text.empty()) {
+    // Too short for trigrams: every run read. instr, not LIKE: the text's % and _ are plain
+    // characters. lower() folds ASCII only.
     f.add("(instr(lower(run_id), lower(?)) > 0 OR instr(lower(coalesce(task_id, '')), lower(?)) > 0"
           " OR instr(lower(coalesce(json_extract(record, '$.summary'), '')), lower(?)) > 0)");
     f.values.insert(f.values.end(), {q.text, q.text, q.text});

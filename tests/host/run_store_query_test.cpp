@@ -1,5 +1,5 @@
 // The run store's lists and counts (host/store/run_store_query.cpp): the task search, the counts per
-// status, runs of several statuses and of given review states, oldest first.
+// status, runs of several statuses and of given review states, oldest first, the runs' text search.
 #include <catch2/catch.hpp>
 
 #include <sqlite3.h>
@@ -175,4 +175,76 @@ TEST_CASE("the review states are read from their index, not from the records") {
   sqlite3_close(db);
   INFO(plan);
   CHECK(plan.find("USING INDEX runs_by_review_state (status=? AND <expr>=?)") != std::string::npos);
+}
+
+// A run with `summary` (JSON-escaped here) on task `task_id`.
+std::string add_summarised(RunStore& store, const std::string& task_id, const std::string& summary) {
+  StoreError error;
+  RunFields f;
+  f.status = "review";
+  f.task_id = task_id;
+  auto id = store.create_run(f, "{\"summary\":\"" + summary + "\"}", error);
+  INFO(error.message);
+  REQUIRE(id);
+  return *id;
+}
+
+TEST_CASE("runs are searched by id, task or summary through the trigram index, kept as runs change") {
+  TempDir dir("query");
+  RunStore store = open_store(dir.db());
+  add_task(store, "a", "ready");
+  std::string parser = add_summarised(store, "T-0001", "Fixed the Parser; 100% of tests pass");
+  std::string quoted = add_summarised(store, "", "said \\\"done\\\" twice");
+  std::string other = add_summarised(store, "", "nothing to see");
+  RunQuery q;
+  q.text = "PARSER";  // the index folds case
+  CHECK(ids(store, q) == std::vector<std::string>{parser});
+  q.text = "t-0001";
+  CHECK(ids(store, q) == std::vector<std::string>{parser});
+  q.text = "R-0002";
+  CHECK(ids(store, q) == std::vector<std::string>{quoted});
+  q.text = "100% of";  // taken as it is, no pattern
+  CHECK(ids(store, q) == std::vector<std::string>{parser});
+  q.text = "\"done\"";  // quotes in the text: part of it, never the query language's
+  CHECK(ids(store, q) == std::vector<std::string>{quoted});
+  q.text = "done OR see";  // no operator either
+  CHECK(ids(store, q).empty());
+  q.text = "TH";  // too short for trigrams: read from every record, ASCII case ignored
+  CHECK(ids(store, q) == std::vector<std::string>{other, parser});
+  q.text = "Parser; 100";  // across a word boundary, as instr would
+  CHECK(ids(store, q) == std::vector<std::string>{parser});
+  q.text = "0001 Fixed";  // never across two fields
+  CHECK(ids(store, q).empty());
+  // A summary rewritten: found by its new text only; its task moved: found by the new task.
+  StoreError error;
+  RunFields f;
+  f.status = "review";
+  f.task_id = "T-0002";
+  REQUIRE(store.update_run(other, f, "{\"summary\":\"now a lexer change\"}", error));
+  q.text = "lexer";
+  CHECK(ids(store, q) == std::vector<std::string>{other});
+  q.text = "nothing to";
+  CHECK(ids(store, q).empty());
+  q.text = "T-0002";
+  CHECK(ids(store, q) == std::vector<std::string>{other});
+  CHECK(store.count_runs(q, error) == std::int64_t(1));
+}
+
+TEST_CASE("a schema 6 store gains the text index of its runs when opened") {
+  TempDir dir("query");
+  std::string old;
+  {
+    RunStore store = open_store(dir.db());
+    old = add_summarised(store, "", "written before the index");
+  }
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open(dir.db().c_str(), &db) == SQLITE_OK);
+  REQUIRE(sqlite3_exec(db, "DROP TRIGGER runs_text_insert; DROP TRIGGER runs_text_update; DROP TRIGGER runs_text_delete;"
+                           " DROP TABLE runs_text; PRAGMA user_version = 6;", nullptr, nullptr, nullptr) == SQLITE_OK);
+  sqlite3_close(db);
+  RunStore store = open_store(dir.db());
+  CHECK(store.schema_version() == RunStore::kSchemaVersion);
+  RunQuery q;
+  q.text = "before the";
+  CHECK(ids(store, q) == std::vector<std::string>{old});
 }
