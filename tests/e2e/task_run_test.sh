@@ -407,6 +407,8 @@ eq "the run names its terminal" "yes" "$(field .agent/runs/$belled/run.json .lau
   eq "flagged, then ended by itself (not stopped), each notice once" "review 1 1" \
     "$(field .agent/runs/$quiet/run.json .status) $(grep -c '^stuck:' "$work/stuck-told") $(grep -c '^ended:' "$work/stuck-told")"
   expect_run "run show of the ended run: no attention line" 0 "" "" -- sh -c "! '$S' run show $quiet | grep -q Attention"
+  eq "the mark its speaking again cleared stays in its history" "stuck" \
+    "$("$S" run show "$quiet" --json | jv .data.attention_history.1.state)"
   # One that never speaks again: flagged stuck first, stopped only by its idle timeout later.
   rm -f "$work/copies/speak" "$work/stuck-told"
   expect_run "a silent agent with an idle timeout" 0 "^R-\d+\n$" "" -- "$S" run T-0001 --runner quiet --background \

@@ -1,8 +1,9 @@
 --- Stuck detection that flags before it kills: an agent silent for `stuck_after` (config, default
 --- 5 min) is marked on its run record, `attention = {state = "stuck", since, silence_ms, evidence}`,
 --- visible in `run list`, `run show`, `--json` and the MCP tools' run answers, and the caller is told
---- (a notice); the mark clears when output resumes. Nothing is stopped here: the idle timeout still
---- ends the agent later (stdlib/sidecar/agent/watch.lua calls `flag` and `clear` from its wait loop).
+--- (a notice); the mark clears when output resumes (kept in attention_history). Nothing is stopped
+--- here: the idle timeout still ends the agent later (stdlib/sidecar/agent/watch.lua calls `flag`
+--- and `clear` from its wait loop).
 ---
 ---   local watch = stuck.watcher(store, record, { stuck_after_ms = 300000, on_attention = f })
 local json = require("sidecar.core.json")
@@ -11,9 +12,9 @@ local store = require("sidecar.core.store")
 
 local M = {}
 
----When a run ends: a mark of attention it still carries ends with it, kept in
+---When a run ends, or its agent speaks again: the mark of attention it carries ends, kept in
 ---record.attention_history (each {state, since, silence_ms, evidence, ended_at}), so an ended run is
----never shown as stuck. Returns the record.
+---never shown as stuck and every mark it had stays in its history. Returns the record.
 ---@param record table
 function M.settle(record)
   local a = record.attention
@@ -51,8 +52,7 @@ function M.watcher(s, record, o)
       end
     end,
     clear = function()
-      record.attention = json.null
-      run_record.save(s, record)
+      run_record.save(s, M.settle(record))
     end,
   }
 end
