@@ -10,7 +10,7 @@
 // violation).
 import { createRequire } from 'node:module';
 import { execFileSync } from 'node:child_process';
-import { readFileSync, utimesSync } from 'node:fs';
+import { readFileSync, utimesSync, writeFileSync } from 'node:fs';
 const require = createRequire(import.meta.url);
 const { chromium } = require('playwright-core');
 
@@ -226,7 +226,15 @@ try {
   await hangLink.waitFor();
   const hanging = await hangLink.textContent();
   await page.goto(base + '/#/run/' + hanging);
+  // Its stream waits after its first line (fake_agent.lua --wait-file) until the page shows the tail:
+  // then goes on, and the tail grows on the page without a reload.
+  await page.waitForSelector('#tail li', { timeout: 60000 });
+  const firstTail = await page.locator('#tail li').allTextContents();
+  writeFileSync(`${process.env.REPO}/.git/tail-goes-on`, '');
   await page.waitForSelector('#tail li:has-text("agent.message: Done. <script>alert(1)</script>")', { timeout: 60000 });
+  const grownTail = await page.locator('#tail li').count();
+  check('the tail grows while the run runs', !firstTail.some((t) => t.startsWith('agent.message')) && grownTail > firstTail.length,
+    `${JSON.stringify(firstTail)} then ${grownTail} lines`);
   check('the tail is live while the run runs', (await page.locator('#status').textContent()) === 'running');
   const tail = await page.locator('#tail').textContent();
   check('the tail: controls shown as the terminal shows them', tail.includes('^[[2J<U+202E>evil') && !/[\u001b\u202e]/.test(tail),

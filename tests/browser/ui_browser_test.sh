@@ -24,7 +24,8 @@ add_runners "    codex = { program = $(fake_agent "$work/hostile.jsonl") },
     big = { command = $(fake_agent "$work/big.jsonl"), dialect = \"codex\" },
     writer = { command = { \"sh\", \"$work/writer.sh\" } },
     committer = { command = { \"sh\", \"$work/committer.sh\" } },
-    hang = { command = $(fake_agent "$work/hostile.jsonl" --hang-after 3), dialect = \"codex\" },"
+    hang = { command = $(fake_agent "$work/hostile.jsonl" --hang-after 3 --wait-file "$PWD/.git/tail-goes-on"),
+      dialect = \"codex\" },"
 sed -i "s/auto_approve_on_all_green = true/auto_approve_on_all_green = false/" .agent/config.lua
 # The hanging agent goes silent: flagged stuck after a second (the board and its page show it).
 sed -i 's/^  stuck_after = "5m"/  stuck_after = "1s"/' .agent/config.lua
