@@ -404,8 +404,9 @@ end
 
 ---Runs, newest first (oldest first with `oldest_first`). `statuses`: any of them; `runner`: the
 ---runner's name; `preset`: the record's preset; `text`: in the run id, task id or summary (case
----ignored; three characters or more come from a trigram index); `before`/`after`: older/newer than that run (pages); `review_states`: only runs whose
----record's review_state is one of them ("" for none set).
+---ignored; three characters or more come from a trigram index); `before`/`after`: older/newer
+---than that run (pages); `review_states`: only runs whose record's review_state is one of them
+---("" for none set).
 ---@param q? {status: string?, statuses: string[]?, task_id: string?, runner: string?, preset: string?, text: string?, before: string?, after: string?, review_states: string[]?, oldest_first: boolean?, limit: integer?}
 function Store:list_runs(q)
   return decoded_list(self.db:list_runs(query("store:list_runs", q, RUN_QUERY)))
