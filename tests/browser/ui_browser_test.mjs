@@ -285,9 +285,16 @@ try {
   check('the diff: its added line marked, as text', (await page.locator('#diff .add').allTextContents()).some((l) => l.startsWith('+gated <b>')));
   check('no element came from the diff', await page.locator('#diff b').count() === 0);
   check('usage the runner did not report: unknown', (await page.locator('#usage').textContent()).includes('unknown'));
-  await page.goto(base + '/#/run/' + cli('run', 'list', '--task', 'T-0004', '--json').data[0].run_id);
-  await page.waitForSelector('#summary');
+  const bigRun = cli('run', 'list', '--task', 'T-0004', '--json').data[0].run_id;
+  await page.goto(base + '/#/run/' + bigRun);
+  await page.waitForSelector(`h2:has-text("${bigRun}")`);
   check('an empty section says none', (await page.locator('section[aria-label="Changed files"] .none').textContent()) === 'none');
+  // Its usage against the budgets it is under (the config's per_task limit of 500 tokens; no
+  // per_run one), as the service says them.
+  const budgetRows = await page.locator('#usage tr:has-text("budget")').allTextContents();
+  const runTotal = cli('run', 'show', bigRun, '--json').data.usage.total;
+  check('the run page: its task\'s spend against the per-task budget', runTotal === 750 && budgetRows.length === 1
+    && budgetRows[0] === 'budget per task T-0004750 tokens of 500 tokens (150%), spent', JSON.stringify(budgetRows));
 
   // Each view at 1400 and 375 px: a screenshot kept as a test artifact, and axe-core finding no
   // serious or critical violation.

@@ -86,15 +86,27 @@ function summaryLine(r) {
     steps.length ? `validation: ${steps.length - failed} passed${failed ? `, ${failed} failed` : ''}` : 'no validation');
 }
 
-// The run's tokens and cost, and against its budget when one stopped it; "unknown" for a figure the
-// runner did not report.
-function usageTable(r) {
+// The run's tokens and cost, and against each budget of the config that has a limit (the run's own,
+// its task's runs so far: /api/runs/R-…/budgets) and the one that stopped it; "unknown" for a
+// figure the runner did not report.
+function usageTable(r, budgets) {
   const u = r.usage || {}, n = (v) => (typeof v === 'number' ? v.toLocaleString('en') : 'unknown');
   const rows = [['input', n(u.input)], ['cached input', n(u.cached_input)], ['output', n(u.output)],
     ['reasoning output', n(u.reasoning_output)], ['total', n(u.total)],
     ['cost', typeof r.cost_usd === 'number' ? usd(r.cost_usd) : 'unknown']];
+  const figure = (kind, v) => (kind === 'usd' ? dollars(v) : `${v.toLocaleString('en')} tokens`);
+  const against = (label, scope) => {
+    for (const kind of ['tokens', 'usd']) {
+      const limit = scope && scope.limit && scope.limit[kind];
+      if (typeof limit !== 'number') continue;
+      const spent = scope[kind] || 0;
+      rows.push([label, `${figure(kind, spent)} of ${figure(kind, limit)} (${Math.round(100 * spent / limit)}%)${spent >= limit ? ', spent' : ''}`]);
+    }
+  };
+  against('budget per run', budgets && budgets.per_run);
+  if (budgets && budgets.per_task) against(`budget per task ${budgets.per_task.task_id}`, budgets.per_task);
   const b = r.budget_exceeded;
-  if (b) rows.push(['budget', `${b.scope} ${b.kind}: ${b.spent} spent of ${b.limit}${b.stopped ? ' (stopped)' : ''}`]);
+  if (b) rows.push(['budget that stopped it', `${b.scope} ${b.kind}: ${b.spent} spent of ${b.limit}${b.stopped ? ' (stopped)' : ''}`]);
   return table('usage', ['', 'figure'], rows);
 }
 
@@ -146,8 +158,8 @@ function attentionBadge(r, id) {
 }
 
 async function runView(id) {
-  const [env, output, prompt, patch] = await Promise.all([api('/api/runs/' + id), runFile(id, 'output.md'),
-    runFile(id, 'prompt.md'), runFile(id, 'changes.patch')]);
+  const [env, output, prompt, patch, budgets] = await Promise.all([api('/api/runs/' + id), runFile(id, 'output.md'),
+    runFile(id, 'prompt.md'), runFile(id, 'changes.patch'), api(`/api/runs/${id}/budgets`)]);
   if (!env.ok) return [errors(env)];
   const r = env.data;
   const files = (r.changed_files || []).map((f) => (typeof f === 'string' ? f : f.path || JSON.stringify(f)));
@@ -164,7 +176,7 @@ async function runView(id) {
     section('Validation', validationTable(r)),
     section('Changed files', files.length ? el('ul', { id: 'changed-files' }, ...files.map((f) => el('li', {}, f))) : el('p', { class: 'none' }, 'none')),
     patch ? el('section', { id: 'diff', 'aria-label': 'Diff' }, el('h3', {}, 'Diff'), diffView(patch)) : null,
-    section('Usage', usageTable(r)),
+    section('Usage', usageTable(r, budgets.ok ? budgets.data : null)),
     section('Lineage', lineage(r)),
     liveTail(id, r.status),
     el('details', { id: 'prompt' }, el('summary', {}, 'Prompt'), el('pre', { tabindex: 0 }, prompt || 'none')),

@@ -63,6 +63,45 @@ function M.of_store(s, cfg)
     allow_unknown = b.allow_unknown, stopped = json.array(stopped) } }
 end
 
+---One run's budgets, for its page: {run_id, per_run = {tokens, usd, limit, exceeded}, per_task =
+---{task_id, tokens, usd, unknown_runs, runs, limit, exceeded} (its task's runs so far; null for a
+---run of no task)}. The task's spend comes from the store's index of runs by task, never from
+---every run. nil and the message (code "not_found") when there is no such run.
+---@param s table
+---@param cfg table
+---@param run_id string
+---@return table|nil data, string? message, string? code
+function M.of_run(s, cfg, run_id)
+  local run = s:get_run(run_id)
+  if not run then
+    return nil, ("no run %s"):format(run_id), "not_found"
+  end
+  local b = cfg.budgets
+  local tokens = type(run.usage) == "table" and math.type(run.usage.total) == "integer" and run.usage.total or nil
+  local own = { tokens = tokens or 0, usd = type(run.cost_usd) == "number" and run.cost_usd or 0,
+    unknown = tokens and 0 or 1, runs = 1 }
+  local per_task = json.null
+  if type(run.task_id) == "string" and run.task_id ~= "" then
+    local rows, message = s:usage({ group_by = "", task_id = run.task_id })
+    if not rows then
+      return nil, message
+    end
+    per_task = scope_json(agent_budget.spent_of_row(rows[1]), b.per_task)
+    per_task.task_id = run.task_id
+  end
+  return { run_id = run_id, per_run = scope_json(own, b.per_run), per_task = per_task }
+end
+
+---The budgets of run `o.id` (`o.root`), as a result.
+---@param o table
+---@return table result
+function M.run_report(o)
+  return require("sidecar.service.store").with_runs(o, function(s, cfg)
+    local data, message, code = M.of_run(s, cfg, o.id)
+    return data and result.ok(data) or result.fail(message, code)
+  end)
+end
+
 ---The report for a request (`o.root`), as a result.
 ---@param o table
 ---@return table result

@@ -69,6 +69,7 @@ local ROUTES = {
   { "GET", "^/api/runs$", service(runs.list, "run list"), { task = "text", status = "text", limit = "integer" },
     { limit = 50 } },
   { "GET", "^/api/runs/(R%-%d+)$", service(runs.show, "run show"), {}, {}, { "id" } },
+  { "GET", "^/api/runs/(R%-%d+)/budgets$", service(usage_budgets.run_report, "run budgets"), {}, {}, { "id" } },
   { "GET", "^/api/runs/(R%-%d+)/events$", service(runs.events, "run tail"), {}, { follow = false }, { "id" } },
   { "GET", "^/api/runs/(R%-%d+)/files/([%w._-]+)$", service(run_file, "run file"), {}, {}, { "id", "name" } },
   { "GET", "^/api/review$", service(runs.review, "run review"), {} },
