@@ -379,9 +379,12 @@ static int sidecar_main(int argc, char** argv) {
     engine.set_sidecar_binary(running_binary(), "cannot read /proc/self/exe");
     sidecar::cli::register_declared(engine.state());
     // Before anything else runs: every byte printed from Lua passes the redactor from here on.
-    // Only a SIDECAR_STDLIB_DIR without the module can make it fail; that is said, not hidden.
+    // Only a SIDECAR_STDLIB_DIR without the module can make it fail; that is said, not hidden. A
+    // Ctrl-C or SIGTERM while it loads stops the command (the pcall would have swallowed it, and
+    // the command would have run on as if none came).
     static const char* const kInstall =
         "local ok, terminal = pcall(require, 'sidecar.core.terminal')\n"
+        "if not ok and tostring(terminal):find('interrupted!', 1, true) then error(terminal, 0) end\n"
         "if not ok then io.stderr:write('sidecar: warning: output is not redacted: ', "
         "(tostring(terminal):match('^[^\\n]*')), '\\n') return end\n"
         "terminal.install()";

@@ -342,27 +342,39 @@ bool write_files(const std::string& dir, const std::string& index_path, const st
   return true;
 }
 
+namespace {
+
+// Removes, under the worktrees lock, main's records whose gitdir names `path`'s .git.
+void forget_records_naming(const Repo& main, const std::string& path) {
+  std::string records = real_path(main.commondir() + "/worktrees"), want = real_path(path);
+  WorktreesLock turn(main.commondir());
+  DIR* d = records.empty() ? nullptr : opendir(records.c_str());
+  while (dirent* e = d ? readdir(d) : nullptr) {
+    std::string record = records + "/" + e->d_name, named = read_text(record + "/gitdir");
+    named = named.substr(0, named.find('\n'));
+    if (e->d_name[0] != '.' && !named.empty() && (named == path + "/.git" || (!want.empty() && named == want + "/.git"))) {
+      remove_all(record);
+    }
+  }
+  if (d) {
+    closedir(d);
+  }
+}
+
+}  // namespace
+
 bool worktree_remove(const Repo& main, const std::string& path, std::string& why) {
   std::string admin = admin_dir(path);
   if (admin.empty()) {
     // No .git file: a folder half made or half removed. git's record of it, if any, goes.
-    std::string records = real_path(main.commondir() + "/worktrees"), want = real_path(path);
-    WorktreesLock turn(main.commondir());
-    DIR* d = records.empty() ? nullptr : opendir(records.c_str());
-    while (dirent* e = d ? readdir(d) : nullptr) {
-      std::string record = records + "/" + e->d_name, named = read_text(record + "/gitdir");
-      named = named.substr(0, named.find('\n'));
-      if (e->d_name[0] != '.' && !named.empty() && (named == path + "/.git" || (!want.empty() && named == want + "/.git"))) {
-        remove_all(record);
-      }
-    }
-    if (d) {
-      closedir(d);
-    }
+    forget_records_naming(main, path);
     why = "not a linked worktree: " + path;
     return false;
   }
   if (record_path(main, admin).empty()) {
+    // A .git file naming no record of main's (whoever had the worktree wrote it): main's own
+    // record of the path goes all the same, the folder named is left alone.
+    forget_records_naming(main, path);
     why = path + " is not a worktree of " + main.commondir();
     return false;
   }

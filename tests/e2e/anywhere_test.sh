@@ -18,6 +18,21 @@ if [ -d "$root/.tools/npm" ]; then
   cp -al "$root/.tools/npm" "$copy/.tools/npm" 2>/dev/null || cp -a "$root/.tools/npm" "$copy/.tools/npm"
 fi
 eq "the copy is under /tmp" "/tmp/" "${copy:0:5}"
+# The binary and the agent's program right in /tmp (a private folder itself, never shown whole):
+# each is shown as a file, the run completes, and a file beside them stays unseen.
+if [ "${SIDECAR_OS_SANDBOX:-}" != off ] && command -v bwrap >/dev/null && bwrap --unshare-all --ro-bind / / true 2>/dev/null; then
+  bin=$(mktemp /tmp/sidecar-bin-XXXXXX) agent=$(mktemp /tmp/sidecar-agent-XXXXXX) beside=$(mktemp /tmp/sidecar-beside-XXXXXX)
+  cp "$S" "$bin" && chmod +x "$bin"
+  printf '#!/bin/sh\ncat >/dev/null\ncat %s 2>/dev/null || echo "beside: unseen"\n' "$beside" >"$agent" && chmod +x "$agent"
+  echo "a file of the user's" >"$beside"
+  mkdir "$work/in-tmp" && (cd "$work/in-tmp" && git init -q)
+  out=$(cd "$work/in-tmp" && AGENT=$agent "$bin" -e "local r = require('sidecar.agent.run').execute({ runner = 'command',
+    repo = '.', command = { os.getenv('AGENT') }, prompt = 'p', os_sandbox = 'bwrap' })
+    print(r.status, r.output, r.failure_reason)")
+  eq "sidecar and the agent's program right in /tmp: the run completes, the file beside them unseen" \
+    "$(printf 'review\tbeside: unseen\n\tnil')" "$out"
+  rm -f "$bin" "$agent" "$beside"
+fi
 for t in agent_run task_run budget; do
   status=0
   (cd "$copy" && PATH="$copy/.tools/npm/bin:$PATH" bash "tests/e2e/${t}_test.sh" "$copy/build/sidecar") \

@@ -112,6 +112,16 @@ interrupt "io.open('$work/started', 'w'):close() pcall(function() while true do 
   eval '[ ! -s "$work/started" ] && m=$(awk '"'"'/^SigCgt/{print $2}'"'"' /proc/$pid/status) && [ $((0x$m & 2)) -ne 0 ]'
 eq "a swallowed interruption still ends as one (130, no stray message)" "130 sidecar: interrupted!" "$status $(cat "$work/err")"
 
+# Ctrl-C while the redactor loads, before the command runs (a terminal module of a stdlib folder
+# that loops): the command stops there, 130, and never runs as if no Ctrl-C came.
+mkdir -p slowlib/sidecar/core
+printf 'io.open(os.getenv("LOADING"), "w"):close() while true do end\n' >slowlib/sidecar/core/terminal.lua
+rm -f "$work/loading"
+LOADING=$work/loading SIDECAR_STDLIB_DIR=$work/slowlib interrupt "print('the command ran')" \
+  "the redactor's module loads" test -e "$work/loading"
+eq "Ctrl-C while the redactor loads: 130, the command never ran" "130 sidecar: interrupted!" \
+  "$status $(cat "$work/out" "$work/err")"
+
 # --- development stdlib directory --------------------------------------------------------------
 mkdir -p devlib/sidecar/dev
 printf 'return {dev = true}\n' >devlib/sidecar/dev/inspect.lua

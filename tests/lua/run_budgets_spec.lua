@@ -14,7 +14,7 @@ local function fixture()
   local task = assert(s:create_task({ title = "spends", status = "ready" }))
   local first = assert(s:create_run({ task_id = task.task_id, status = "review", usage = { total = 300 }, cost_usd = 0.5 }))
   local second = assert(s:create_run({ task_id = task.task_id, status = "review", usage = { total = 450 }, cost_usd = 0.25 }))
-  local loose = assert(s:create_run({ status = "review" })) -- no task, nothing reported
+  local loose = assert(s:create_run({ status = "review", runner_type = "codex" })) -- no task, nothing reported
   return s, task, first, second, loose
 end
 
@@ -36,13 +36,25 @@ describe("a run's budgets", function()
     s:close()
   end)
 
-  it("a run of no task has no task's budget; unreported figures count as unknown", function()
+  it("a run of no task has no task's budget; figures its runner reports and it did not are unknown", function()
     local s, _, _, _, loose = fixture()
     local b = assert(usage_budgets.of_run(s, { budgets = { per_run = { usd = 1 } } }, loose.run_id))
     expect(b.per_task):equals(json.null)
     expect(b.per_run.tokens):equals(0)
     expect(b.per_run.unknown_runs):equals(1)
     expect(b.per_run.exceeded):is_false()
+    s:close()
+  end)
+
+  it("a runner that reports no tokens is not unknown, nor a run still going", function()
+    local s = fixture()
+    local command = assert(s:create_run({ status = "review", runner_type = "command" }))
+    local going = assert(s:create_run({ status = "running", runner_type = "codex" }))
+    for _, id in ipairs({ command.run_id, going.run_id }) do
+      local b = assert(usage_budgets.of_run(s, { budgets = {} }, id))
+      expect(b.per_run.unknown_runs):equals(0)
+      expect(b.per_run.tokens):equals(0)
+    end
     s:close()
   end)
 

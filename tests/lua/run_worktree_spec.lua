@@ -113,6 +113,24 @@ describe("run_worktree_git", function()
     expect(sh("git worktree prune --dry-run -v")):equals("")
   end)
 
+  it("makes no spare of a worktree whose .git names another repository's record, and leaves that record", function()
+    local tree = assert(worktree.tree_snapshot(repo, { ".agent" })).tree
+    assert(make("R-0001", tree))
+    local path = repo .. "/.agent/worktrees/R-0001"
+    sh("git clone -q . ../other-" .. repo:match("[^/]+$") .. " && cd ../other-" .. repo:match("[^/]+$")
+      .. " && git worktree add -q ../other-wt-" .. repo:match("[^/]+$"))
+    local other = repo:match("^(.*)/[^/]+$") .. "/other-" .. repo:match("[^/]+$")
+    local foreign = other .. "/.git/worktrees/other-wt-" .. repo:match("[^/]+$")
+    expect(exists(foreign .. "/HEAD")):is_true()
+    write(path .. "/.git", "gitdir: " .. foreign .. "\n") -- what an agent may write in its worktree
+    expect(git.retire(repo, path, { spares_dir = repo .. "/.agent/worktrees", spares = 2 })):equals("removed")
+    expect(exists(path)):is_false()
+    expect(exists(repo .. "/.agent/worktrees/.spare-1")):is_false()
+    expect(exists(foreign .. "/HEAD")):is_true() -- the other repository's record is not this one's to forget
+    expect(sh("git worktree list | wc -l"):match("%d+")):equals("1") -- this one's own is gone
+    os.execute("rm -rf '" .. other .. "' '" .. repo:match("^(.*)/[^/]+$") .. "/other-wt-" .. repo:match("[^/]+$") .. "'")
+  end)
+
   it("fails cleanly on a branch that exists, leaving nothing behind", function()
     sh("git branch sidecar/R-0001")
     local tree = assert(worktree.tree_snapshot(repo, { ".agent" })).tree

@@ -41,7 +41,6 @@
 local acp_run = require("sidecar.agent.acp_run")
 local agent_budget = require("sidecar.agent.budget")
 local agent_events = require("sidecar.agent.events")
-local agent_result = require("sidecar.agent.result")
 local agent_session = require("sidecar.agent.session")
 local agent_slots = require("sidecar.run.agent_slots")
 local agent_watch = require("sidecar.agent.watch")
@@ -56,13 +55,13 @@ local log_caps = require("sidecar.core.log_caps")
 local otel = require("sidecar.run.otel")
 local run_options = require("sidecar.agent.run_options")
 local run_record = require("sidecar.run.record")
+local run_result = require("sidecar.agent.run_result")
 local run_start = require("sidecar.agent.run_start")
 local run_owner = require("sidecar.run.owner")
 local run_sandbox = require("sidecar.agent.run_sandbox")
 local runners = require("sidecar.agent.runners")
 local store = require("sidecar.core.store")
 local telemetry = require("sidecar.core.telemetry")
-local text_lines = require("sidecar.core.text")
 local worktree = require("sidecar.core.worktree")
 
 local M = {}
@@ -76,7 +75,6 @@ M.DEFAULTS = {
 ---After the agent exits, reading its output (markers) stops at the run's deadline, but is given
 ---at least this long (ms): a run that used all its time still has a short answer read.
 M.MIN_POST_MS = 1000
-local SUMMARY_CHARS = 200
 ---The longest final message kept (output.md, markers, summary): its last bytes when longer; the
 ---whole output stays in agent.jsonl or stdout.log.
 M.MAX_FINAL = 8 * 1024 * 1024
@@ -140,8 +138,10 @@ local function resolve(o)
     end
   end
   -- The config of the run's store, read once, for what a caller that read it gives: its isolation
-  -- and caps.
-  local cfg = (o.isolation == nil or o.max_agents == nil or o.max_agents_per_runner == nil)
+  -- and caps. A caller with a store and the isolation has read it (runs.agent_options): a cap it
+  -- leaves out is not set there.
+  local read = o.store ~= nil and o.isolation ~= nil
+  local cfg = not read and (o.isolation == nil or o.max_agents == nil or o.max_agents_per_runner == nil)
     and require("sidecar.core.config").load(o.root or (o.store and o.store.root) or (repo .. "/.agent")) or nil
   local isolation
   isolation, why, code = run_sandbox.settings(o, cfg) -- the OS sandbox: bwrap found, settings valid
@@ -260,85 +260,6 @@ local function agent_env(spec, o)
     env[k] = v
   end
   return env
-end
-
--- What the ended agent left, read into its record: the outcome, the final message and its markers,
--- the changes and git facts, usage and cost, gates and escapees. Returns the final message (or nil)
--- and the telemetry summary.
-local function read_result(record, c)
-  local o, spec, r, parser, t = c.o, c.run.spec, c.r, c.parser, c.t
-  local summary = parser and parser:finish() or { usage = agent_events.usage() }
-  local warnings = {}
-  log_caps.record(record, { { stream = "stdout", file = parser and "agent.jsonl" or "stdout.log", log = r.stdout_log },
-    { stream = "stderr", file = "stderr.log", log = r.stderr_log },
-    { stream = "terminal", file = "terminal.log", log = r.terminal_log } }, warnings) -- terminal: with `pty`
-  local final = agent_result.final_message(record, { spec = spec, run_dir = c.run_dir, parser = parser,
-    summary = summary, spawn_failed = r.spawn_failed, max = M.MAX_FINAL, stdout_log = r.stdout_log }, warnings)
-  if not r.spawn_failed then
-    record.status, record.failure_reason = agent_result.outcome(r, summary, spec.dialect, c.killed_after_result, o)
-  end
-  local found = agent_result.apply_markers(record, final, { deadline_ns = c.deadline_ns })
-  c.refs:after()
-  agent_result.record_changes(record, c.run.repo, c.before, c.snapshot_why, found, c.deadline_ns)
-  if parser then
-    local usage, cost = agent_session.own_share(summary, require("sidecar.agent." .. spec.dialect), o.resume, warnings)
-    t:usage(usage, spec.name)
-    if cost then
-      t:cost(cost, spec.name)
-    end
-    record.cost_usd = cost
-    record.usage_reported, record.cost_reported_usd = summary.usage, summary.cost_usd
-  end
-  if c.events.dropped > 0 then
-    record.events_dropped = c.events.dropped
-    warnings[#warnings + 1] = ("events.jsonl keeps the first %d agent events; %d more were not written there "
-      .. "(agent.jsonl has the stream)"):format(M.MAX_AGENT_EVENTS, c.events.dropped)
-    t:event("agent.events_dropped", { kept = c.events.kept, dropped = c.events.dropped })
-  end
-  local tsum = t:summary()
-  record.usage = tsum.usage
-  record.warnings = #warnings > 0 and json.array(warnings) or nil
-  record.session_id = summary.session_id or record.session_id
-  record.model = record.model or summary.model
-  record.exit_code, record.signal = r.code, r.signal_name
-  record.timed_out = r.timed_out or false
-  record.duration_ms = r.duration_ms and math.floor(r.duration_ms) or nil
-  record.completed_at = store.now()
-  record.summary = text_lines.first_line(final, SUMMARY_CHARS) -- linear, whatever the agent wrote
-  record.commands_run = json.array(summary.commands or {})
-  record.git = c.refs:facts(record.head_before, record.head_after, record.commands_run)
-  record.outside = c.refs.outside and require("sidecar.run.outside").compare(c.refs.outside) or nil
-  if o.gates then
-    local gates = require("sidecar.run.gates") -- loaded only for a run that has gates
-    gates.apply(record, gates.evaluate(record, o.task, o.gates))
-    t:event("gates", { blocked = #record.gates.blockers > 0, blockers = record.gates.blockers,
-      warnings = record.gates.warnings })
-  end
-  run_owner.apply(record, c.escapees) -- a run something outlived is never a clean review
-  if parser then
-    agent_result.record_stream(record, summary, c.run_dir)
-  end
-  return final, tsum
-end
-
--- The run's files written with its last record, in one batch (each atomic, their fsyncs side by
--- side): model.json, model.md and output.md.
-local function result_files(o, record, run, run_dir, tsum, final)
-  local spec = run.spec
-  local meta = {
-    task_id = o.task_id or record.run_id, created_at = record.started_at,
-    runner = spec.name == "command" and "command" or (spec.name .. "-cli"),
-    model_provider = spec.provider, model = record.model or "default", sandbox = run.sandbox,
-    repo = run.repo, command = record.command .. " < " .. run_dir .. "/prompt.md",
-  }
-  local files = {
-    { "model.json", json.encode(telemetry.model_json(meta, tsum), { indent = 2 }) .. "\n" },
-    { "model.md", telemetry.model_md(meta, tsum) },
-  }
-  if final then
-    files[#files + 1] = { "output.md", final:sub(-1) == "\n" and final or final .. "\n" }
-  end
-  return files
 end
 
 -- A slot among the machine's agents (stdlib/sidecar/run/agent_slots.lua), waited for in turn with
@@ -484,21 +405,24 @@ local function run_agent(s, o, run)
   -- Whatever of the agent outlived it (a grandchild that called setsid(), say) is ended now,
   -- before its changes are read, and recorded below; at once when the agent was stopped.
   local stopped = r.interrupted or r.timed_out or killed_after_result or r.stopped
-  local escapees = started and owner:sweep(o.kill_grace_ms, stopped and 0 or nil) or {}
+  -- bubblewrap's namespace ended with its first process when nothing stopped it: all of it ended.
+  local contained = sb ~= nil and sb.kind == "bwrap" and not stopped and r.signal_name == nil
+  local escapees = started and owner:sweep(o.kill_grace_ms, stopped and 0 or nil, contained) or {}
   local sandbox_report = run_sandbox.finish(sb, r, record, escapees, run_dir) -- the agent's own exit, its escapees
   span:finish({ exit_code = r.code, signal = r.signal_name, timed_out = r.timed_out })
 
-  local final, tsum = read_result(record, {
+  local final, tsum = run_result.read(record, {
     o = o, run = run, run_dir = run_dir, parser = parser, r = r, killed_after_result = killed_after_result,
     refs = refs, before = before, snapshot_why = snapshot_why, t = t, events = events, escapees = escapees,
     -- Post-processing that grows with the agent's output is bounded by the run's deadline.
     deadline_ns = math.max(spawned_ns + o.timeout_ms * 1000000, clock.monotonic_ns() + M.MIN_POST_MS * 1000000),
+    max_final = M.MAX_FINAL, max_events = M.MAX_AGENT_EVENTS,
   })
   run_sandbox.record(sb, sandbox_report, record)
   if o.budget then
     o.budget:apply(record, r.stopped) -- budget_exceeded, with the figures
   end
-  local owed = save_end(s, o, t, record, result_files(o, record, run, run_dir, tsum, final), interruption)
+  local owed = save_end(s, o, t, record, run_result.files(o, record, run, run_dir, tsum, final), interruption)
   if interruption then
     error(interruption_said(interruption, record), 0)
   end

@@ -38,6 +38,7 @@ function M.main()
   local job = json.decode(io.read("a"))
   require("sidecar.run.otel").join(job.trace) -- its run nests under the preset's span
   local s, cfg = assert(require("sidecar.task.runs").open(job.root))
+  require("sidecar.run.otel").remember(job.root, cfg) -- the config is read once
   local record, message = M.execute(s, cfg, job)
   s:close()
   if not record then

@@ -23,27 +23,41 @@ M.SENDER_MARK = "sidecar-otel" -- the senders' own (stdlib/sidecar/run/detached_
 
 local memo = {} -- by store folder: {text (of its config.lua), settings}
 
+-- The text of the config at `root` ("" when there is none).
+local function config_text(root)
+  local f = io.open(root .. "/" .. require("sidecar.core.config").FILE, "rb")
+  local text = f and f:read(1048577) or ""
+  if f then
+    f:close()
+  end
+  return text
+end
+
 ---What the store at `root` configures (its config's `otel`, the OTEL_* variables:
 ---otel_settings.resolve's, with the problems of a signal that cannot be sent), or nil when nothing
 ---is. A config that cannot be read leaves the variables' alone.
 ---@param root string
 ---@return table|nil
 function M.configured(root)
-  local config = require("sidecar.core.config")
   -- Asked several times a run: the config is read again only when its text changed.
-  local f = io.open(root .. "/" .. config.FILE, "rb")
-  local text = f and f:read(1048577) or ""
-  if f then
-    f:close()
-  end
+  local text = config_text(root)
   local m = memo[root]
   if m and m.text == text then
     return m.settings
   end
-  local ok, cfg = pcall(config.load, root)
+  local ok, cfg = pcall(require("sidecar.core.config").load, root)
   local st = otel_settings.resolve(ok and type(cfg) == "table" and rawget(cfg, "otel") or nil)
   memo[root] = { text = text, settings = st }
   return st
+end
+
+---Takes `cfg`, the config of the store at `root` its caller has just read (config.load's), as
+---M.configured's answer while the file's text stays the same: a process that runs one agent (a
+---preset's worker) reads its config once.
+---@param root string
+---@param cfg table
+function M.remember(root, cfg)
+  memo[root] = { text = config_text(root), settings = otel_settings.resolve(rawget(cfg, "otel")) }
 end
 
 ---The export settings for the store at `root`, or nil when nothing can be exported (no endpoint,

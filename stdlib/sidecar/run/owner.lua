@@ -141,19 +141,22 @@ end
 ---found_by, left_session}.
 ---@param grace_ms? integer  default M.GRACE_MS
 ---@param settle_ms? integer  default M.SETTLE_MS
+---@param contained? boolean  the agent was the first process of a PID namespace and ended by itself (run_processes.find)
 ---@return table[]
-function Guard:sweep(grace_ms, settle_ms)
+function Guard:sweep(grace_ms, settle_ms, contained)
   if not self.agent_pid then
     return {}
   end
   local run = { run_id = self.run_id, process_mark = self.mark }
   local deadline = clock.monotonic_ns() // 1000000 + (settle_ms or M.SETTLE_MS)
-  local left = run_processes.find(self.s, run, { owner = true })
+  local how = { owner = true, contained = contained }
+  local left = run_processes.find(self.s, run, how)
   while #left > 0 and clock.monotonic_ns() // 1000000 < deadline do
     clock.sleep_ms(20)
-    left = run_processes.find(self.s, run, { owner = true })
+    left = run_processes.find(self.s, run, how)
   end
-  local _, list = run_processes.stop(self.s, run, grace_ms or M.GRACE_MS, { owner = true, found = left })
+  how.found = left
+  local _, list = run_processes.stop(self.s, run, grace_ms or M.GRACE_MS, how)
   local out = {}
   for i, p in ipairs(list) do
     out[i] = { pid = p.pid, command = p.command or "", found_by = p.how, left_session = p.sid ~= self.agent_pid }

@@ -153,10 +153,15 @@ end
 ---The processes left of a run: those that inherited its mark and the members of its agent's group.
 ---With opts.owner (this process ran the agent), also the orphans it adopted, and never a child it
 ---started itself (a background worker's own git carries the run's mark too). Never this process.
+---With opts.contained (the agent ran, and ended by itself, as the first process of a PID namespace
+---of its own: bubblewrap's), no process of the agent can be left outside its cgroup and group, and
+---neither the marks of every process on the machine nor the orphans are read: the kernel ended
+---every process of the namespace before its first one ended (a fan-out of agents read them all
+---for each agent).
 ---Each is {pid, ppid, pgid, sid, start, state, how = "mark" | "group" | "orphan"}.
 ---@param s table
 ---@param run table
----@param opts? {owner: boolean?}
+---@param opts? {owner: boolean?, contained: boolean?}
 ---@return table[]
 function M.find(s, run, opts)
   local me = procinfo.self()
@@ -174,7 +179,8 @@ function M.find(s, run, opts)
   local file = agent_file(s, run.run_id) or {}
   local a = math.tointeger(file.pgid) and file or nil
   local mark = type(run.process_mark) == "string" and run.process_mark or (type(file.mark) == "string" and file.mark)
-  if mark then
+  local contained = opts and opts.contained
+  if mark and not contained then
     for _, p in ipairs(procinfo.with_env(M.MARK_VARIABLE .. "=" .. mark)) do
       add(p, "mark")
     end
@@ -198,7 +204,7 @@ function M.find(s, run, opts)
         end
       end
     end
-    if owner and me then
+    if owner and me and not contained then
       for _, p in ipairs(adopted(me, start, mark)) do
         add(p, "orphan")
       end

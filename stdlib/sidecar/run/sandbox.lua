@@ -227,10 +227,22 @@ local function within(p, list)
 end
 
 -- The folders to show again read-only: the repository, the store, Sidecar and the agent's
--- program (and PATH's folders) where they live in a folder the sandbox makes private.
+-- program (and PATH's folders) where they live in a folder the sandbox makes private. Sidecar's
+-- binary and the program's files right in such a folder (/tmp/sidecar) come as files: the folder
+-- itself is never shown whole.
 local function read_paths(o, settings, home_plan)
-  local sidecar_dir = dirname(paths.real(require("sidecar.core.proc").executable()) or "/")
-  local list = { o.repo_top, o.store_root, o.run_dir, sidecar_dir }
+  local private = mounts.private(false)
+  private[#private + 1] = home_plan.hidden and real(o.home) or nil
+  local roots = {}
+  for _, p in ipairs(private) do
+    roots[p] = true
+  end
+  local function file_of(f)
+    return f and roots[dirname(f)] and f or nil
+  end
+  local exe = paths.real(require("sidecar.core.proc").executable()) or "/"
+  local list = { o.repo_top, o.store_root, o.run_dir, dirname(exe) }
+  list[#list + 1] = file_of(exe)
   if not home_plan.hidden then
     list[#list + 1] = o.home
   end
@@ -239,6 +251,8 @@ local function read_paths(o, settings, home_plan)
   -- its `#!` interpreter's (sidecar.run.sandbox_program).
   local shown = program.folders(o.program)
   table.move(shown, 1, #shown, #list + 1, list)
+  list[#list + 1] = file_of(o.program and o.program.real)
+  list[#list + 1] = file_of(o.program and o.program.interpreter and o.program.interpreter.real)
   for i = 2, #o.argv do -- the command's own files (`sh /tmp/agent.sh`): the config named them
     local a = o.argv[i]
     if a:find("/", 1, true) and not a:find("^%-") and paths.lstat(a) then
@@ -251,8 +265,6 @@ local function read_paths(o, settings, home_plan)
     path_dirs[#path_dirs + 1], list[#list + 1] = r, r
   end
   -- What PATH's programs lead to where a PATH folder is replaced (an npm prefix under /tmp).
-  local private = mounts.private(false)
-  private[#private + 1] = home_plan.hidden and real(o.home) or nil
   local links = program.path_folders(path_dirs, function(dir) return within(dir, private) end)
   table.move(links, 1, #links, #list + 1, list)
   for _, p in ipairs(settings.read) do

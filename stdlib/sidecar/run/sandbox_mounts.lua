@@ -79,6 +79,29 @@ local function ordered(list)
   return out
 end
 
+-- The mounts made so far, to leave out one that changes nothing: a read-only bind of a path onto
+-- itself where the deepest mount made above that path is one too (the host's `/`, a folder shown
+-- again, a PATH folder of the home), which shows the path, and what is mounted in it, read-only
+-- already (bwrap's binds take the submounts with them). Each mount costs bubblewrap a read of
+-- /proc/self/mountinfo; a fan-out of agents pays it per agent.
+local function made()
+  local list = { { path = "/", same = true } } -- `--ro-bind / /`
+  local self = {}
+  function self.note(path, same)
+    list[#list + 1] = { path = path, same = same }
+  end
+  function self.shown(path)
+    local deepest
+    for _, m in ipairs(list) do
+      if under(path, m.path) and (not deepest or #m.path >= #deepest.path) then
+        deepest = m
+      end
+    end
+    return deepest.same
+  end
+  return self
+end
+
 -- What a plan does at `path` and above it, each {path, rank, seen}: a later rank covers an earlier
 -- one at the same path, a deeper path what lies above it (the order M.args mounts them in).
 local function covers(plan)
@@ -144,6 +167,16 @@ function M.args(plan)
   end
   add(args, "--die-with-parent", "--as-pid-1", "--cap-drop", "ALL", "--ro-bind", "/", "/", "--dev", "/dev",
     "--proc", "/proc")
+  local view = made()
+  view.note("/dev", false)
+  view.note("/proc", false)
+  -- A read-only bind of `p` onto itself, unless the view shows it so already.
+  local function show(p)
+    if not view.shown(p) then
+      add(args, "--ro-bind", p, p)
+      view.note(p, true)
+    end
+  end
   local private = { table.unpack(plan.private or M.PRIVATE) }
   local sizes = plan.sizes or {}
   for _, dir in ipairs(private) do
@@ -151,6 +184,7 @@ function M.args(plan)
       add(args, "--size", ("%d"):format(sizes[dir]))
     end
     add(args, "--tmpfs", dir)
+    view.note(dir, false)
   end
   local roots = {}
   for _, dir in ipairs(private) do
@@ -167,7 +201,7 @@ function M.args(plan)
     if home and p ~= home and under(p, home) then
       in_home[#in_home + 1] = p
     elseif in_private(p, private) and not roots[p] then -- never a private folder itself: all of /tmp again
-      add(args, "--ro-bind", p, p)
+      show(p)
     end
   end
   -- Then every mount of the plan, a folder before what lies in it (sorted by path), so that a
@@ -179,25 +213,33 @@ function M.args(plan)
       ops[#ops + 1] = { path = p, rank = rank, make = make, seq = #ops + 1 }
     end
   end
-  op({ home }, 0, function(p)
+  -- `make`, and the view that it leaves at `p`: another than the host's, read-only (same = false).
+  local function other(make)
+    return function(p)
+      make(p)
+      view.note(p, false)
+    end
+  end
+  op({ home }, 0, other(function(p)
     if sizes["~"] then -- the home made empty is writable: bounded as /tmp is
       add(args, "--size", ("%d"):format(sizes["~"]))
     end
     add(args, "--tmpfs", p)
-  end)
+  end))
   -- What is shown read-only of the home comes before a writable bind of the same path (a checkout
   -- in the home written in place is also a PATH folder, say): the sort by path would give either.
-  op(in_home, 0.5, function(p) add(args, "--ro-bind", p, p) end)
-  op(plan.write, 1, function(p) add(args, "--bind", p, p) end)
+  op(in_home, 0.5, show)
+  op(plan.write, 1, other(function(p) add(args, "--bind", p, p) end))
   -- A folder of the run's in place of the user's (a CLI's state) comes after a writable bind of the
   -- same path (a runner's TMPDIR, isolation.write naming it): the user's own folder never shows.
   for _, b in ipairs(plan.binds or {}) do
-    ops[#ops + 1] = { path = b.to, rank = 1.5, make = function() add(args, "--bind", b.from, b.to) end, seq = #ops + 1 }
+    ops[#ops + 1] = { path = b.to, rank = 1.5, seq = #ops + 1,
+      make = other(function() add(args, "--bind", b.from, b.to) end) }
   end
-  op(plan.hide_dirs, 2, function(p) add(args, "--tmpfs", p, "--remount-ro", p) end)
-  op(plan.hide_files, 2, function(p) add(args, "--ro-bind", "/dev/null", p) end)
-  op(plan.protect, 3, function(p) add(args, "--ro-bind", p, p) end)
-  op(plan.outputs, 4, function(p) add(args, "--bind", p, p) end)
+  op(plan.hide_dirs, 2, other(function(p) add(args, "--tmpfs", p, "--remount-ro", p) end))
+  op(plan.hide_files, 2, other(function(p) add(args, "--ro-bind", "/dev/null", p) end))
+  op(plan.protect, 3, show)
+  op(plan.outputs, 4, other(function(p) add(args, "--bind", p, p) end))
   -- table.sort is not stable: the order the plan gave breaks the last tie, so a plan always makes
   -- the same command line.
   table.sort(ops, function(a, b)

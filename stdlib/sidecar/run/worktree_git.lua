@@ -245,7 +245,12 @@ function M.retire(dir, path, spec)
   if admin and git_tree.clean(path) and os.rename(admin .. "/index", path .. "/" .. M.SPARE_INDEX) then
     -- git forgets it first (what `git worktree prune` would remove, and only that), its record
     -- leaving git's list in one step: another process adding a worktree never reads it half gone.
-    git_tree.worktree_forget(dir, admin)
+    -- A .git file naming a folder that is no record of this repository's (the agent wrote it)
+    -- makes no spare: the worktree goes, the folder it names stays.
+    if not git_tree.worktree_forget(dir, admin) then
+      M.remove(dir, path)
+      return "removed"
+    end
     os.remove(path .. "/.git")
     local kept = os.rename(path, slot)
     if not kept then -- another process took the slot meanwhile

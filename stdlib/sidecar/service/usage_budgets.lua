@@ -63,7 +63,9 @@ function M.of_store(s, cfg)
     allow_unknown = b.allow_unknown, stopped = json.array(stopped) } }
 end
 
----One run's budgets, for its page: {run_id, per_run = {tokens, usd, limit, exceeded}, per_task =
+---One run's budgets, for its page: {run_id, per_run = {tokens, usd, unknown_runs (1 when its runner
+---reports tokens and it ended with none; a runner that reports none is not unknown), runs, limit,
+---exceeded}, per_task =
 ---{task_id, tokens, usd, unknown_runs, runs, limit, exceeded} (its task's runs so far; null for a
 ---run of no task)}. The task's spend comes from the store's index of runs by task, never from
 ---every run. nil and the message (code "not_found") when there is no such run.
@@ -77,9 +79,7 @@ function M.of_run(s, cfg, run_id)
     return nil, ("no run %s"):format(run_id), "not_found"
   end
   local b = cfg.budgets
-  local tokens = type(run.usage) == "table" and math.type(run.usage.total) == "integer" and run.usage.total or nil
-  local own = { tokens = tokens or 0, usd = type(run.cost_usd) == "number" and run.cost_usd or 0,
-    unknown = tokens and 0 or 1, runs = 1 }
+  local own = agent_budget.spent_of({ run }) -- unknown: its runner reports tokens, it reported none
   local per_task = json.null
   if type(run.task_id) == "string" and run.task_id ~= "" then
     local rows, message = s:usage({ group_by = "", task_id = run.task_id })
