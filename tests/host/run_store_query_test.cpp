@@ -2,8 +2,12 @@
 // status, runs of several statuses and of given review states, oldest first, the runs' text search.
 #include <catch2/catch.hpp>
 
+#include <signal.h>
 #include <sqlite3.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+#include <filesystem>
 #include <map>
 #include <string>
 #include <vector>
@@ -247,4 +251,73 @@ TEST_CASE("a schema 6 store gains the text index of its runs when opened") {
   RunQuery q;
   q.text = "before the";
   CHECK(ids(store, q) == std::vector<std::string>{old});
+}
+
+// The text index's migration runs in one transaction with its version bump: a process killed with
+// SIGKILL in the middle of it (30 001 runs to index) leaves schema 6 whole, and the next open
+// indexes every run. Killed at several moments, each in a copy of the same schema 6 store.
+TEST_CASE("a store killed with SIGKILL while it gains the text index opens whole and indexed") {
+  TempDir dir("query");
+  std::string needle;
+  {
+    RunStore store = open_store(dir.db());
+    needle = add_summarised(store, "", "the needle");
+  }
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open(dir.db().c_str(), &db) == SQLITE_OK);
+  REQUIRE(sqlite3_exec(db,
+                       "WITH RECURSIVE n(i) AS (SELECT 2 UNION ALL SELECT i + 1 FROM n WHERE i < 30001)"
+                       " INSERT INTO runs (num, run_id, status, created_at, record)"
+                       " SELECT i, printf('R-%04d', i), 'review', '2026-11-27T00:00:00Z',"
+                       " json_object('summary', 'haystack ' || i) FROM n;"
+                       " DROP TRIGGER runs_text_insert; DROP TRIGGER runs_text_update; DROP TRIGGER runs_text_delete;"
+                       " DROP TABLE runs_text; PRAGMA user_version = 6;",
+                       nullptr, nullptr, nullptr) == SQLITE_OK);
+  REQUIRE(sqlite3_close(db) == SQLITE_OK);  // the last connection: the WAL is folded in, the file whole
+  int killed_before_commit = 0;
+  for (int delay_ms : {0, 20, 60, 120, 250, 400}) {
+    TempDir copy("query-kill");
+    std::filesystem::copy_file(dir.db(), copy.db());
+    int ready[2];
+    REQUIRE(pipe(ready) == 0);
+    pid_t child = fork();
+    REQUIRE(child >= 0);
+    if (child == 0) {
+      close(ready[0]);
+      char c = 1;
+      if (::write(ready[1], &c, 1) != 1) _exit(3);
+      RunStore store;
+      StoreError error;
+      _exit(store.open(copy.db(), error) ? 0 : 2);
+    }
+    close(ready[1]);
+    char c = 0;
+    REQUIRE(::read(ready[0], &c, 1) == 1);  // the child is about to open (and migrate)
+    close(ready[0]);
+    usleep(delay_ms * 1000);
+    kill(child, SIGKILL);
+    int status = 0;
+    waitpid(child, &status, 0);
+    if (WIFSIGNALED(status)) {
+      sqlite3* peek = nullptr;
+      REQUIRE(sqlite3_open(copy.db().c_str(), &peek) == SQLITE_OK);
+      sqlite3_stmt* st = nullptr;
+      REQUIRE(sqlite3_prepare_v2(peek, "PRAGMA user_version", -1, &st, nullptr) == SQLITE_OK);
+      REQUIRE(sqlite3_step(st) == SQLITE_ROW);
+      killed_before_commit += sqlite3_column_int(st, 0) == 6 ? 1 : 0;
+      sqlite3_finalize(st);
+      sqlite3_close(peek);
+    }
+    INFO("killed " << delay_ms << " ms after the child started");
+    RunStore store = open_store(copy.db());
+    CHECK(store.schema_version() == RunStore::kSchemaVersion);
+    StoreError error;
+    CHECK(store.count_runs(RunQuery{}, error) == std::int64_t(30001));
+    RunQuery q;
+    q.text = "the needle";
+    CHECK(ids(store, q) == std::vector<std::string>{needle});
+    q.text = "haystack 29999";
+    CHECK(ids(store, q) == std::vector<std::string>{"R-29999"});
+  }
+  CHECK(killed_before_commit > 0);  // at least one kill came before the migration was committed
 }
