@@ -28,7 +28,6 @@
 --- never chosen by itself; the run records that it was asked for.
 local errors = require("sidecar.core.errors")
 local files = require("sidecar.core.files")
-local git_tree = require("sidecar.host.git_tree")
 local hidden = require("sidecar.run.sandbox_hidden")
 local ids = require("sidecar.core.ids")
 local isolation_settings = require("sidecar.core.isolation_settings")
@@ -44,6 +43,8 @@ local processes = require("sidecar.run.processes")
 local sandbox_host = require("sidecar.run.sandbox_host")
 local program = require("sidecar.run.sandbox_program")
 local landlock = require("sidecar.run.sandbox_landlock")
+local view = require("sidecar.run.sandbox_view")
+local real, within = view.real, view.within
 
 local M = {}
 
@@ -191,14 +192,6 @@ local function env_of(env)
   end
 end
 
-local function real(p)
-  return p and (paths.real(p) or nil)
-end
-
-local function dirname(p)
-  return p:match("^(.*)/[^/]*$") or "/"
-end
-
 -- What sandbox-init's connect guard needs (host/sandbox/socket_guard.hpp): the sockets isolation.read
 -- lists (a socket, or a folder of them) stay connectable; with the host's network, its abstract
 -- sockets are the machine's, not the sandbox's.
@@ -214,104 +207,6 @@ local function socket_guard_args(o, settings, network)
     args[#args + 1] = "--host-network"
   end
   return args
-end
-
--- Whether path p lies in (or is) one of the folders of list.
-local function within(p, list)
-  for _, d in ipairs(p and list or {}) do
-    if p == d or p:sub(1, #d + 1) == d .. "/" then
-      return true
-    end
-  end
-  return false
-end
-
--- The folders to show again read-only: the repository, the store, Sidecar and the agent's
--- program (and PATH's folders) where they live in a folder the sandbox makes private. Sidecar's
--- binary and the program's files right in such a folder (/tmp/sidecar) come as files: the folder
--- itself is never shown whole.
-local function read_paths(o, settings, home_plan)
-  local private = mounts.private(false)
-  private[#private + 1] = home_plan.hidden and real(o.home) or nil
-  local roots = {}
-  for _, p in ipairs(private) do
-    roots[p] = true
-  end
-  local function file_of(f)
-    return f and roots[dirname(f)] and f or nil
-  end
-  local exe = paths.real(require("sidecar.core.proc").executable()) or "/"
-  local list = { o.repo_top, o.store_root, o.run_dir, dirname(exe) }
-  list[#list + 1] = file_of(exe)
-  if not home_plan.hidden then
-    list[#list + 1] = o.home
-  end
-  table.move(home_plan.read, 1, #home_plan.read, #list + 1, list)
-  -- The program, with the package it lives in (an npm CLI's binary is in a sibling package) and
-  -- its `#!` interpreter's (sidecar.run.sandbox_program).
-  local shown = program.folders(o.program)
-  table.move(shown, 1, #shown, #list + 1, list)
-  list[#list + 1] = file_of(o.program and o.program.real)
-  list[#list + 1] = file_of(o.program and o.program.interpreter and o.program.interpreter.real)
-  for i = 2, #o.argv do -- the command's own files (`sh /tmp/agent.sh`): the config named them
-    local a = o.argv[i]
-    if a:find("/", 1, true) and not a:find("^%-") and paths.lstat(a) then
-      list[#list + 1] = dirname(real(a) or a)
-    end
-  end
-  local path_dirs = {}
-  for dir in (os.getenv("PATH") or ""):gmatch("[^:]+") do
-    local r = real(dir)
-    path_dirs[#path_dirs + 1], list[#list + 1] = r, r
-  end
-  -- What PATH's programs lead to where a PATH folder is replaced (an npm prefix under /tmp).
-  local links = program.path_folders(path_dirs, function(dir) return within(dir, private) end)
-  table.move(links, 1, #links, #list + 1, list)
-  for _, p in ipairs(settings.read) do
-    list[#list + 1] = real(p:gsub("^~", o.home or "~"))
-  end
-  local out = {}
-  for _, p in ipairs(list) do
-    out[#out + 1] = real(p)
-  end
-  return out
-end
-
--- What the agent may write, and what stays read-only within it. o.level: the run's sandbox.
-local function write_paths(o, settings)
-  local write, protect, outputs = {}, {}, {}
-  if o.level ~= "read-only" then
-    if o.worktree then
-      write[#write + 1] = real(o.worktree.path)
-      local admin = real(git_tree.admin_dir(o.worktree.path))
-      if admin then
-        write[#write + 1] = admin
-        protect[#protect + 1] = real(admin .. "/commondir")
-        protect[#protect + 1] = real(admin .. "/gitdir")
-      end
-      protect[#protect + 1] = real(o.worktree.path .. "/.git")
-    else
-      write[#write + 1] = real(o.cwd)
-      protect[#protect + 1] = real(o.repo_top and (o.repo_top .. "/.git") or nil)
-    end
-  end
-  protect[#protect + 1] = real(o.store_root) -- in place, the store lies in the writable repository
-  for _, p in ipairs(o.cli_state and o.cli_state.keep or {}) do
-    protect[#protect + 1] = p -- the user's own login and config, shown in the run's state folder
-  end
-  for _, p in ipairs(settings.write) do
-    write[#write + 1] = real(p:gsub("^~", o.home or "~"))
-  end
-  for _, f in ipairs(o.outputs or {}) do
-    if not files.exists(f) then
-      local h = io.open(f, "ab")
-      if h then
-        h:close()
-      end
-    end
-    outputs[#outputs + 1] = real(f)
-  end
-  return write, protect, outputs
 end
 
 -- Who made a private folder: "pid start" of this process, so that M.sweep can tell a folder whose
@@ -487,7 +382,7 @@ function M.open(o)
     end
     sb.cli_state = o.cli_state
   end
-  local write, protect, outputs = write_paths(o, settings)
+  local write, protect, outputs = view.write(o, settings)
   if o.worktree and o.level ~= "read-only" and not o.no_commits then
     local git_env
     sb.git, git_env = sandbox_git.prepare(o.worktree.path)
@@ -518,7 +413,7 @@ function M.open(o)
   sb.limits = limits.plan(settings.limits, o.cgroup, host.uid() == 0, kind == "landlock")
   o.program = program.resolve(o.argv[1], o.cwd)
   local plan = { network = sb.network, private = mounts.private(paths.lstat("/var/run")
-      and paths.lstat("/var/run").kind == "symlink"), read = read_paths(o, settings, home_plan), write = write,
+      and paths.lstat("/var/run").kind == "symlink"), read = view.read(o, settings, home_plan), write = write,
     home = home_plan.hidden and home_plan.home or nil, binds = binds, outputs = outputs, hide_dirs = hide.dirs,
     hide_files = hide.files,
     protect = protect, socket = sb.proxy and (sb.dir .. "/proxy.sock") or nil, cwd = real(o.cwd) or o.cwd,

@@ -8,6 +8,7 @@
 ---   local withheld = sandbox_hidden.env(env, keep)   -- names set to false in `env` (unset)
 local host = require("sidecar.host.sandbox")
 local paths = require("sidecar.host.paths")
+local within = require("sidecar.run.sandbox_view").within
 
 local M = {}
 
@@ -78,15 +79,6 @@ local function expand(p, home)
   return p
 end
 
--- Whether `path` is one the task may read after all (it or a folder above it is listed).
-local function allowed(path, read)
-  for _, r in ipairs(read) do
-    if path == r or path:sub(1, #r + 1) == r .. "/" then
-      return true
-    end
-  end
-  return false
-end
 
 local uid, gid = host.uid()
 
@@ -110,8 +102,10 @@ local function reachable(path)
   return st ~= nil and (st.kind == "symlink" or can(st, st.kind == "other" and 2 or 4)) -- a socket: connect writes
 end
 
+-- Adds `path` to the list to hide, unless the task may read it after all (it or a folder above it
+-- is in `read`) or the agent could not reach it anyway.
 local function add(list, path, read)
-  if not allowed(path, read) and reachable(path) then
+  if not within(path, read) and reachable(path) then
     list[#list + 1] = path
   end
 end
@@ -127,7 +121,7 @@ local function home_paths(out, home, read, own)
     for _, rel in ipairs(list) do
       local p = home .. "/" .. rel
       local real = kind(p) and paths.real(p)
-      if real and kind(real) == want and not (skip_own and (mine[p] or mine[real])) and not allowed(p, read) then
+      if real and kind(real) == want and not (skip_own and (mine[p] or mine[real])) and not within(p, read) then
         add(into, real, read)
       end
     end
