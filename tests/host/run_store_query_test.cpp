@@ -65,6 +65,16 @@ std::vector<std::string> ids(RunStore& store, const RunQuery& q) {
   return out;
 }
 
+// Takes the store at `path` back to schema 6 (no text index), after running `before` (SQL) on it.
+void back_to_schema_6(const std::string& path, const std::string& before = "") {
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
+  std::string sql = before + " DROP TRIGGER runs_text_insert; DROP TRIGGER runs_text_update;"
+                             " DROP TRIGGER runs_text_delete; DROP TABLE runs_text; PRAGMA user_version = 6;";
+  REQUIRE(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr) == SQLITE_OK);
+  REQUIRE(sqlite3_close(db) == SQLITE_OK);  // the last connection: the WAL is folded in, the file whole
+}
+
 }  // namespace
 
 TEST_CASE("tasks are searched by id or title, ASCII case ignored, with % and _ taken as they are") {
@@ -241,11 +251,7 @@ TEST_CASE("a schema 6 store gains the text index of its runs when opened") {
     RunStore store = open_store(dir.db());
     old = add_summarised(store, "", "written before the index");
   }
-  sqlite3* db = nullptr;
-  REQUIRE(sqlite3_open(dir.db().c_str(), &db) == SQLITE_OK);
-  REQUIRE(sqlite3_exec(db, "DROP TRIGGER runs_text_insert; DROP TRIGGER runs_text_update; DROP TRIGGER runs_text_delete;"
-                           " DROP TABLE runs_text; PRAGMA user_version = 6;", nullptr, nullptr, nullptr) == SQLITE_OK);
-  sqlite3_close(db);
+  back_to_schema_6(dir.db());
   RunStore store = open_store(dir.db());
   CHECK(store.schema_version() == RunStore::kSchemaVersion);
   RunQuery q;
@@ -263,17 +269,11 @@ TEST_CASE("a store killed with SIGKILL while it gains the text index opens whole
     RunStore store = open_store(dir.db());
     needle = add_summarised(store, "", "the needle");
   }
-  sqlite3* db = nullptr;
-  REQUIRE(sqlite3_open(dir.db().c_str(), &db) == SQLITE_OK);
-  REQUIRE(sqlite3_exec(db,
-                       "WITH RECURSIVE n(i) AS (SELECT 2 UNION ALL SELECT i + 1 FROM n WHERE i < 30001)"
-                       " INSERT INTO runs (num, run_id, status, created_at, record)"
-                       " SELECT i, printf('R-%04d', i), 'review', '2026-11-27T00:00:00Z',"
-                       " json_object('summary', 'haystack ' || i) FROM n;"
-                       " DROP TRIGGER runs_text_insert; DROP TRIGGER runs_text_update; DROP TRIGGER runs_text_delete;"
-                       " DROP TABLE runs_text; PRAGMA user_version = 6;",
-                       nullptr, nullptr, nullptr) == SQLITE_OK);
-  REQUIRE(sqlite3_close(db) == SQLITE_OK);  // the last connection: the WAL is folded in, the file whole
+  back_to_schema_6(dir.db(),  // with 30 000 runs more, in one statement (the API writes one at a time)
+                   "WITH RECURSIVE n(i) AS (SELECT 2 UNION ALL SELECT i + 1 FROM n WHERE i < 30001)"
+                   " INSERT INTO runs (num, run_id, status, created_at, record)"
+                   " SELECT i, printf('R-%04d', i), 'review', '2026-11-27T00:00:00Z',"
+                   " json_object('summary', 'haystack ' || i) FROM n;");
   int killed_before_commit = 0;
   for (int delay_ms : {0, 20, 60, 120, 250, 400}) {
     TempDir copy("query-kill");
