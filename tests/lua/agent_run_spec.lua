@@ -236,6 +236,33 @@ describe("agent runs", function()
     f:close()
   end)
 
+  it("record a reported run's clean read-only end as reported in its one end write, nothing else", function()
+    local function stored(id) -- the store's record and its copy on disk
+      local s = assert(require("sidecar.core.store").open(repo .. "/.agent"))
+      local r = s:get_run(id)
+      s:close()
+      return r.review_state, json.decode(read(repo .. "/.agent/runs/" .. id .. "/run.json")).review_state, r.revision
+    end
+    run({ runner = "command", command = { "echo", "ok" } })
+    local _, _, revision = stored("R-0001")
+    expect(run({ runner = "command", command = { "echo", "ok" }, reported = true }).review_state):equals("reported")
+    local state, copy, reported_revision = stored("R-0002")
+    expect({ state, copy }):equals({ "reported", "reported" })
+    expect(reported_revision):equals(revision) -- no write of its own
+    expect({ stored("R-0001") }):equals({ "pending", "pending", revision })
+    -- not a clean end, not read-only: each waits for a person as before
+    run({ runner = "command", command = { "sh", "-c", "exit 3" }, reported = true })
+    run({ runner = "command", command = { "echo", "[BLOCKED] needs a key" }, reported = true })
+    run({ runner = "command", command = { "echo", "ok" }, sandbox = "workspace-write", reported = true })
+    for i, status in ipairs({ "failed", "blocked", "review" }) do
+      local id = ("R-%04d"):format(i + 2)
+      local s = assert(require("sidecar.core.store").open(repo .. "/.agent"))
+      local r = s:get_run(id)
+      s:close()
+      expect({ id, r.status, r.review_state }):equals({ id, status, "pending" })
+    end
+  end)
+
   it("read markers: a blocker wins over completion, claimed files are checked against the change", function()
     local r = run({ runner = "command", isolation = { sandbox = "off" }, command = { "sh", "-c",
       "echo x > new.txt; printf '[FILES_MODIFIED]\\n- new.txt (created)\\n- ghost.txt (modified)\\n\\n" ..

@@ -343,6 +343,9 @@ local function save_end(s, o, t, record, files, interruption)
   if o.owner and not interruption then
     return files
   end
+  if o.reported and record.sandbox == "read-only" and record.status == "review" and record.review_state == "pending" then
+    record.review_state = "reported" -- in the end's one write: the caller writes the record no more
+  end
   t:event("run.finished", { status = record.status, reason = record.failure_reason })
   assert(run_record.finish(s, record, files))
 end
@@ -483,6 +486,7 @@ end
 ---@field budget_tokens? integer  what this run may spend in tokens (as --budget-tokens), the config's `budgets` with it; instead of `budget`
 ---@field budget_usd? number  what this run may spend in US dollars (as --budget-usd), the config's `budgets` with it; instead of `budget`
 ---@field budget_allow_unknown? boolean  with budget_tokens or budget_usd: a runner that reports no such figure may run (as --budget-allow-unknown)
+---@field reported? boolean  the caller reads and reports the run's answer (a preset's step): a read-only run that ends in review waits for no decision of its own, and is recorded so at its end (review_state "reported")
 
 -- run_agent under execute's own budget when budget_tokens or budget_usd is given: those limits and
 -- the config's `budgets` (agent_budget.from_options), checked before anything is recorded (nil,

@@ -22,7 +22,7 @@ M.NAMES = {
   "max_agents_per_runner",
   "stuck_after_ms", "on_attention", "pty", "prompt_patterns", "answers", "on_stuck",
   "on_event", "on_spawn", "before", "gates", "task", "owner", "budget", "budget_tokens", "budget_usd",
-  "budget_allow_unknown",
+  "budget_allow_unknown", "reported",
 }
 
 ---Each of M.NAMES as a key (true): the options execute knows.

@@ -137,7 +137,9 @@ end
 
 -- The preset's read-only steps that ended cleanly were read by the preset, whose report is what a
 -- person reads: they wait for no decision of their own (review_state "reported"). A writer's run,
--- and a reader's that a gate blocked or whose outcome is unknown, still do.
+-- and a reader's that a gate blocked or whose outcome is unknown, still do. Most are recorded so by
+-- their own end (agent run's `reported`); a reader judged after its batch, or run as a Slurm job,
+-- is marked here.
 local function mark_reported(self)
   for _, id in ipairs(self.runs) do
     local run = self.s:get_run(id)
@@ -304,7 +306,7 @@ function Ctx:agent(o)
   local opts = runs.agent_options(self.cfg, r.runner, st)
   opts.store, opts.repo, opts.prompt, opts.task_id, opts.agent_role, opts.record = s, self.repo, o.prompt,
       self.task.task_id, o.role, st.record
-  opts.gates, opts.task = self.cfg.gates, self.task
+  opts.gates, opts.task, opts.reported = self.cfg.gates, self.task, true -- its answer is the preset's to report
   local refused
   opts.budget, refused = preset_budget.meter(self, r.runner)
   if refused then
@@ -445,6 +447,9 @@ function Ctx:agents(list, o)
   local submit = remote_readers(self)
   local remote = submit and submit(self, pending, { repo = repo, gates = not shared,
     budget_of = function(runner) return preset_budget.job(self, runner) end }) or LOCAL_BATCH
+  if #pending > 0 and not submit then
+    require("sidecar.run.sandbox").sweep_once() -- for all its workers: killed owners' sandbox folders
+  end
   local function start(p)
     local budget, refused = preset_budget.job(self, p.r.runner)
     if refused then
@@ -452,7 +457,7 @@ function Ctx:agents(list, o)
       return
     end
     local job = { root = root, repo = repo, runner = p.r.runner, settings = p.st, prompt = p.o.prompt,
-      task_id = self.task.task_id, gates = not shared, budget = budget,
+      task_id = self.task.task_id, gates = not shared, reported = not shared, budget = budget, swept = true,
       trace = require("sidecar.run.otel").parent() } -- its run nests under the preset's span
     if is_writer(p.r) then
       if not start_writer(self, p, out, job) then

@@ -260,6 +260,19 @@ Sandbox.__index = Sandbox
 -- when it ends a run).
 local swept = false
 
+---Sweeps the folders of killed owners (M.sweep) once in this process: at its first sandbox, or
+---before a preset starts its workers, each of which is then told it was done (`done`: sweeps
+---nothing, and no sandbox of this process sweeps again).
+---@param done? boolean
+function M.sweep_once(done)
+  if not swept then
+    swept = true
+    if not done then
+      errors.keep_interrupt(pcall(M.sweep))
+    end
+  end
+end
+
 -- sandbox-init's first arguments: its report, how long what the agent left may take, and the
 -- network's way out (the proxy's socket as the agent's side sees it; loopback ports forwarded
 -- where the sandbox has a network of its own).
@@ -316,10 +329,7 @@ function M.open(o)
   if not kind then
     return nil, why, code
   end
-  if not swept then
-    swept = true
-    errors.keep_interrupt(pcall(M.sweep))
-  end
+  M.sweep_once()
   local settings = o.settings
   o.home = o.home or os.getenv("HOME")
   o.env_of = env_of(o.env)
