@@ -73,13 +73,13 @@ end
 local function audit(repo)
   local ctx = preset_context.new({ repo = repo, preset = { name = "multi-repo-audit", summary = "audit" },
     runner = runner, model = model, jobs = jobs, on_progress = function(line) io.stderr:write(line, "\n") end })
-  local known, unknown_why = runners.get(runner or "codex") -- the repository's runners are registered now
-  if not known then
-    return { error = unknown_why }
-  end
   local git_dir, why = ctx:git({ "rev-parse", "--git-dir" })
   if not git_dir then
     return { error = why:find("not a git repository", 1, true) and "not a git repository" or why }
+  end
+  local known, unknown_why = runners.get(runner or "codex") -- this repository's runners are registered now
+  if not known then
+    return { error = unknown_why }
   end
   local list = {}
   for k, lens in ipairs(lenses) do

@@ -263,6 +263,28 @@ describe("agent runs", function()
     end
   end)
 
+  it("run a repository's own runner of its config, never one another repository's config defined", function()
+    local other = repo .. "-other"
+    os.execute("mkdir -p '" .. other .. "/.agent' && cd '" .. other .. "' && git init -q")
+    local function config(dir, text)
+      local f = assert(io.open(dir .. "/.agent/config.lua", "w"))
+      f:write(text)
+      f:close()
+    end
+    os.execute("mkdir -p '" .. repo .. "/.agent'")
+    config(repo, 'return { runners = { alice = { command = { "echo", "this one" } } } }\n')
+    config(other, 'return { runners = { alice = { command = { "echo", "the other" } } } }\n')
+    local function alice(dir)
+      local r, why = agent_run.execute({ runner = "alice", prompt = "hi", repo = dir, isolation = { sandbox = "off" } })
+      return r and r.output or why
+    end
+    expect(alice(other)):equals("the other\n")
+    expect(alice(repo)):equals("this one\n")
+    config(other, "return {}\n")
+    expect(alice(other)):contains("unknown runner 'alice'")
+    os.execute("rm -rf '" .. other .. "'")
+  end)
+
   it("read markers: a blocker wins over completion, claimed files are checked against the change", function()
     local r = run({ runner = "command", isolation = { sandbox = "off" }, command = { "sh", "-c",
       "echo x > new.txt; printf '[FILES_MODIFIED]\\n- new.txt (created)\\n- ghost.txt (modified)\\n\\n" ..

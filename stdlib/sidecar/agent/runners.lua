@@ -111,12 +111,27 @@ function M.check_sandbox(sandbox, allow_full_auto)
   return sandbox
 end
 
+-- Forgets the runners an earlier config registered: a process that serves several repositories
+-- (an embedding program, `sidecar ui`, the REPL) must not run one's `alice` for another.
+local function forget_config_runners()
+  for i = #order, 1, -1 do
+    local name = order[i]
+    if registry[name].from_config then
+      registry[name] = nil
+      table.remove(order, i)
+    end
+  end
+end
+
 ---Registers the runners a project's config defines with `command` (runners of the user's own,
 ---`.agent/config.lua`: `runners = { alice = { command = {"alice-review", "--quiet"} } }`), each
 ---a `command` runner running that argv, or with `acp` (`mine = { acp = {"my-agent", "--acp"} }`),
----an agent spoken to over ACP. A name already registered is left as it is.
+---an agent spoken to over ACP. They replace the runners of the config registered before (another
+---repository's: none of them stays); a name registered otherwise (built in, or by
+---runners.register) is left as it is.
 ---@param cfg table  what sidecar.core.config.load returned
 function M.register_config(cfg)
+  forget_config_runners()
   local names = {}
   for name in pairs(cfg.runners or {}) do
     names[#names + 1] = name
