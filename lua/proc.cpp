@@ -10,10 +10,13 @@
 // reads their shorthands (a function, a file name, false). The stdlib module `proc` passes them
 // through, then names the function in a check's message and raises it at its caller's line.
 #include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
@@ -448,6 +451,88 @@ int proc_alive(lua_State* L) {
   return 1;
 }
 
+// Threads of this process (/proc/self/status), 0 when it cannot be read.
+int thread_count() {
+  std::FILE* f = std::fopen("/proc/self/status", "re");
+  if (!f) return 0;
+  char line[256];
+  int n = 0;
+  while (std::fgets(line, sizeof line, f)) {
+    if (std::sscanf(line, "Threads: %d", &n) == 1) break;
+  }
+  std::fclose(f);
+  return n;
+}
+
+// proc.fork() -> pid (0 in the child) | nil, message
+// A copy of this process, which goes on from here with the same Lua state: for a process that
+// made itself ready (modules loaded) and forks one child per job (stdlib/sidecar/preset/worker.lua).
+// Refused while a process of this loop runs or another thread does: the child would share their
+// state. The child's loop gets kernel state of its own (ProcessLoop::after_fork); a child that
+// cannot have it exits at once with 127. The child gets SIGTERM when this process ends.
+int proc_fork(lua_State* L) {
+  ProcessLoop& loop = loop_of(L);
+  if (loop.running() > 0) {
+    lua_pushnil(L);
+    lua_pushliteral(L, "fork: a child process of this one is running");
+    return 2;
+  }
+  if (int threads = thread_count(); threads != 1) {
+    lua_pushnil(L);
+    lua_pushfstring(L, "fork: this process runs %d threads, not one", threads);
+    return 2;
+  }
+  std::fflush(nullptr);
+  pid_t parent = ::getpid();
+  pid_t pid = ::fork();
+  if (pid < 0) {
+    lua_pushnil(L);
+    lua_pushfstring(L, "fork: %s", std::strerror(errno));
+    return 2;
+  }
+  if (pid == 0) {
+    // SIGTERM when this process's parent ends, however it ends (a spawned child's parent_death):
+    // already gone before the call, and the signal is sent now.
+    ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (::getppid() != parent) ::raise(SIGTERM);
+    std::string why;
+    if (!loop.after_fork(why)) {
+      std::fprintf(stderr, "sidecar: %s\n", why.c_str());
+      std::_Exit(127);
+    }
+  }
+  lua_pushinteger(L, pid);
+  return 1;
+}
+
+// proc.reap(pids) -> {{pid =, code =} | {pid =, signal =}, ...}
+// Waits, without blocking, for the children of `pids` that have ended (children made by
+// proc.fork: the loop's own are never named here), and returns how each ended.
+int proc_reap(lua_State* L) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  lua_newtable(L);
+  int n = 0;
+  for (lua_Integer i = 1, count = luaL_len(L, 1); i <= count; ++i) {
+    lua_rawgeti(L, 1, i);
+    lua_Integer pid = luaL_checkinteger(L, -1);
+    lua_pop(L, 1);
+    int status = 0;
+    if (pid <= 0 || ::waitpid(static_cast<pid_t>(pid), &status, WNOHANG) != pid) continue;
+    lua_createtable(L, 0, 2);
+    lua_pushinteger(L, pid);
+    lua_setfield(L, -2, "pid");
+    if (WIFSIGNALED(status)) {
+      lua_pushinteger(L, WTERMSIG(status));
+      lua_setfield(L, -2, "signal");
+    } else {
+      lua_pushinteger(L, WEXITSTATUS(status));
+      lua_setfield(L, -2, "code");
+    }
+    lua_rawseti(L, -2, ++n);
+  }
+  return 1;
+}
+
 int loop_gc(lua_State* L) {
   static_cast<LoopBox*>(luaL_checkudata(L, 1, kLoopType))->~LoopBox();
   return 0;
@@ -476,6 +561,8 @@ int open_host_proc(lua_State* L) {
       {"detach", guarded<proc_detach>},
       {"signal", guarded<proc_signal>},
       {"alive", guarded<proc_alive>},
+      {"fork", guarded<proc_fork>},
+      {"reap", guarded<proc_reap>},
       {"interrupt_origin", guarded<proc_interrupt_origin>},
       {nullptr, nullptr},
   };

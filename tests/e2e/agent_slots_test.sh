@@ -10,7 +10,6 @@ set -u
 . "$(dirname "$0")/lib.sh" # S (absolute), here, root, $work; the shared helpers
 cd "$work" || exit 1
 git_repo slots
-mkdir -p "$work/agents"
 # The fake agent: its start and end times (ns) in a file of its own, AGENT_SLEEP seconds between.
 cat >"$work/agent.sh" <<'SH'
 #!/bin/sh
@@ -21,15 +20,8 @@ sleep "${AGENT_SLEEP:-1}"
 echo "$(date +%s%N)" >>"$f"
 echo "done"
 SH
-chmod +x "$work/agent.sh"
-add_runners "    command = { command = $(lua_list "$work/agent.sh") },"
-sed -i 's|^  runner = "codex",|  runner = "command",|' .agent/config.lua
-sandbox_allow write "$work/agents"
-sandbox_allow env AGENT_LOG AGENT_SLEEP
-export AGENT_LOG=$work/agents
+fan_of_agents "$work/agent.sh"
 slots=$work/runtime/sidecar/agent-slots
-mkdir -p .agent/presets
-cp "$root/tests/fixtures/presets/fan.lua" .agent/presets/fan.lua
 # runs_where_slot CONDITION: how many runs' records hold an agent_slot `a` for which the Lua CONDITION holds.
 runs_where_slot() {
   COND=$1 "$S" -e "

@@ -187,6 +187,20 @@ sandbox_allow() {
     .agent/config.lua
 }
 
+# fan_of_agents SCRIPT: ./.agent runs the fan preset (tests/fixtures/presets/fan.lua) with the
+# `command` runner, SCRIPT (made executable) its agent, which may write $work/agents (AGENT_LOG,
+# exported) and reads AGENT_LOG and AGENT_SLEEP.
+fan_of_agents() {
+  chmod +x "$1"
+  mkdir -p "$work/agents" .agent/presets
+  add_runners "    command = { command = $(lua_list "$1") },"
+  sed -i 's|^  runner = "codex",|  runner = "command",|' .agent/config.lua
+  sandbox_allow write "$work/agents"
+  sandbox_allow env AGENT_LOG AGENT_SLEEP
+  export AGENT_LOG=$work/agents
+  cp "$root/tests/fixtures/presets/fan.lua" .agent/presets/fan.lua
+}
+
 # lua_list WORD...: the words as a Lua list of strings, { "a", "b" }.
 lua_list() {
   local out="{" w

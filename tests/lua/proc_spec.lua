@@ -1468,3 +1468,48 @@ describe("paths.program: the file a name runs, found as proc.spawn finds it", fu
     os.remove(plain)
   end)
 end)
+
+describe("proc.fork and proc.reap: a ready process's copies (a preset's pool of workers)", function()
+  -- In a process of its own: the spec runner may run threads of its own, which fork refuses.
+  local SCRIPT = [[
+    local host, proc, time = require("sidecar.host.proc"), require("sidecar.core.proc"), require("sidecar.host.time")
+    local function reaped(pid)
+      for _ = 1, 1000 do
+        local ended = host.reap({ pid })[1]
+        if ended then return ended end
+        time.sleep_ms(10)
+      end
+    end
+    local pid = assert(host.fork())
+    if pid == 0 then
+      local r = proc.run({ "sh", "-c", "echo spawned by the copy" }) -- its own loop
+      io.write(r.stdout)
+      io.stdout:flush()
+      os.exit(r.code == 0 and 7 or 1)
+    end
+    local ended = reaped(pid)
+    print("copy", ended.pid == pid, ended.code, ended.signal)
+    io.write(proc.run({ "sh", "-c", "echo spawned by the original" }).stdout) -- its loop is untouched
+    local h = proc.spawn({ "sleep", "30" })
+    print("while a child runs", host.fork())
+    h:kill("KILL")
+    h:wait()
+    local copy = assert(host.fork())
+    if copy == 0 then
+      time.sleep_ms(30000)
+      os.exit(0)
+    end
+    print("not yet", #host.reap({ copy }))
+    proc.signal(copy, "KILL")
+    ended = reaped(copy)
+    print("killed", ended.code, ended.signal)
+  ]]
+
+  it("runs the copy on with its own process loop, waits for it, and refuses while a child runs", function()
+    local r = proc.run({ proc.executable(), "-e", SCRIPT }, { timeout_ms = 60000 })
+    expect(r.stderr):equals("")
+    expect(r.stdout):equals("spawned by the copy\ncopy\ttrue\t7\tnil\nspawned by the original\n"
+      .. "while a child runs\tnil\tfork: a child process of this one is running\nnot yet\t0\nkilled\tnil\t9\n")
+    expect(r.code):equals(0)
+  end)
+end)

@@ -169,8 +169,8 @@ function M.submit(ctx, pending, where)
   return batch
 end
 
----Waits for every step's run to end and hands each to `finish(p, {stdout = <the run record as
----JSON>})`, in the order they end: what a local worker (stdlib/sidecar/preset/worker.lua) prints.
+---Waits for every step's run to end and hands each to `finish(p, {record = <the run record>})`, in
+---the order they end (a local worker's is {run_id} or {why}: stdlib/sidecar/preset/worker_pool.lua).
 ---@param finish fun(p: table, res: table)
 function Batch:wait(finish)
   local s = self.ctx.s
@@ -191,7 +191,7 @@ function Batch:wait(finish)
       run = store.ACTIVE[run.status] and slurm_runs.reconcile(s, run) or run
       if not store.ACTIVE[run.status] then
         table.remove(left, k)
-        finish(p, { stdout = json.encode(run) })
+        finish(p, { record = run })
       end
     end
     if #left > 0 and now_ms() - told >= M.TELL_EVERY_MS then

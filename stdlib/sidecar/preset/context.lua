@@ -33,7 +33,6 @@ local default_repo = require("sidecar.core.default_repo")
 local errors = require("sidecar.core.errors")
 local executor = require("sidecar.executor")
 local files = require("sidecar.core.files")
-local json = require("sidecar.core.json")
 local option_keys = require("sidecar.core.option_keys")
 local preset_worktree = require("sidecar.preset.worktree")
 local proc = require("sidecar.core.proc")
@@ -45,6 +44,7 @@ local runs = require("sidecar.task.runs")
 local store = require("sidecar.core.store")
 local writer_lock = require("sidecar.core.writer_lock")
 local preset_budget = require("sidecar.preset.budget")
+local worker_pool = require("sidecar.preset.worker_pool")
 
 local M = {}
 
@@ -443,7 +443,7 @@ function Ctx:agents(list, o)
   -- preset's worktree with a writer are judged after the batch, on their own effect.
   local repo, root = preset_worktree.place(self)
   local shared = self.wt ~= nil and #writers_in(self, list) > 0
-  local running, writer, readers = {}, nil, {}
+  local running, n_running, writer, readers, pool = {}, 0, nil, {}, nil
   local submit = remote_readers(self)
   local remote = submit and submit(self, pending, { repo = repo, gates = not shared,
     budget_of = function(runner) return preset_budget.job(self, runner) end }) or LOCAL_BATCH
@@ -457,7 +457,7 @@ function Ctx:agents(list, o)
       return
     end
     local job = { root = root, repo = repo, runner = p.r.runner, settings = p.st, prompt = p.o.prompt,
-      task_id = self.task.task_id, gates = not shared, reported = not shared, budget = budget, swept = true,
+      task_id = self.task.task_id, gates = not shared, reported = not shared, budget = budget,
       trace = require("sidecar.run.otel").parent() } -- its run nests under the preset's span
     if is_writer(p.r) then
       if not start_writer(self, p, out, job) then
@@ -466,47 +466,47 @@ function Ctx:agents(list, o)
       writer = p
     end
     self:progress("%s", self:step_label(p.o, p.r))
-    p.handle = proc.spawn({ proc.executable(), "-e", "os.exit(require('sidecar.preset.worker').main())" },
-      { stdin = json.encode(job), stdout = true, stderr = { collect = true }, max_output = 8192 })
-    running[#running + 1] = p
+    pool = pool or worker_pool.open(root, repo)
+    running[pool:submit(job)] = p
+    n_running = n_running + 1
   end
-  local function finish(p, res)
-    local ok, record = json.try_decode(res.stdout or "")
-    if ok and type(record) == "table" and record.run_id then
+  local function finish(p, res) -- res: {record} (a Slurm job's), {run_id} or {why} (a local worker's)
+    local record = res.record or (res.run_id and self:store():get_run(res.run_id))
+    if record then
       out[p.i] = finished(self, p.o, p.r, record)
       p.record = record
       if not is_writer(p.r) then
         readers[#readers + 1] = p
       end
     else
-      local why = require("sidecar.core.text").last_line(res.stderr) or "the worker failed" -- linear (stdlib/sidecar/core/text.lua)
+      local why = res.why or "the worker failed"
       fail_reserved(self, p.run_id, why)
       out[p.i] = { run_id = p.run_id, status = "failed", why = why, route = p.r, lens = p.o.lens, role = p.o.role }
     end
   end
   local ok, err = pcall(function()
     local next_i = 1
-    while next_i <= #pending or #running > 0 do
-      while next_i <= #pending and #running < self.jobs do
+    while next_i <= #pending or n_running > 0 do
+      while next_i <= #pending and n_running < self.jobs do
         start(pending[next_i])
         next_i = next_i + 1
       end
-      local handles = {}
-      for k, p in ipairs(running) do
-        handles[k] = p.handle
+      for _, r in ipairs(n_running > 0 and pool:wait(1000) or {}) do
+        local p = running[r.k]
+        running[r.k], n_running = nil, n_running - 1
+        finish(p, r)
       end
-      local h, k
-      if #handles > 0 then
-        h, k = proc.wait_any(handles, 1000)
-      end
-      if h then
-        finish(table.remove(running, k), h:wait())
-      end
+    end
+    if pool then
+      pool:finish(10000)
     end
     remote:wait(finish)
     settle_batch(self, out, writer, shared and readers or {})
   end)
   if not ok then -- an error or Ctrl-C: no lock outlives the batch, no Slurm job goes on
+    if pool then
+      pool:close() -- its workers stop with it
+    end
     remote:cancel()
     for _, p in ipairs(pending) do
       if p.lock then

@@ -1,10 +1,9 @@
---- One agent run of a preset's ctx:agents, in a process of its own: the job comes as JSON on
---- stdin ({root, repo, runner, settings, prompt, task_id, run_id?, gates?, reported?, swept?,
---- budget?}: budget the step's (stdlib/sidecar/preset/budget.lua); run_id a run recorded
---- ahead, as a writer's is; gates true: weigh the run's gates here, with config's policy and the
---- preset's task, else the preset weighs them after its batch; reported: the agent run's option of
---- that name; swept: the preset swept killed owners' sandbox folders, sidecar.run.sandbox.sweep_once);
---- the run record goes to stdout.
+--- The agent runs of a preset's ctx:agents, each in a process of its own: a pool (M.serve) that
+--- made itself ready once forks a worker per job ({root, repo, runner, settings, prompt, task_id,
+--- run_id?, gates?, reported?, budget?}: budget the step's (stdlib/sidecar/preset/budget.lua);
+--- run_id a run recorded ahead, as a writer's is; gates true: weigh the run's gates here, with
+--- config's policy and the preset's task, else the preset weighs them after its batch; reported:
+--- the agent run's option of that name). The preset's side: stdlib/sidecar/preset/worker_pool.lua.
 --- A step run as a Slurm job runs M.execute on the node (stdlib/sidecar/executor/slurm_preset.lua).
 local json = require("sidecar.core.json")
 
@@ -36,21 +35,147 @@ function M.execute(s, cfg, job)
   return record, message
 end
 
-function M.main()
-  local job = json.decode(io.read("a"))
-  require("sidecar.run.otel").join(job.trace) -- its run nests under the preset's span
-  if job.swept then
-    require("sidecar.run.sandbox").sweep_once(true) -- the preset swept before it started its workers
+---What a pool loads before its first fork: the modules an agent run needs.
+M.PRELOAD = { "sidecar.agent.run", "sidecar.task.runs", "sidecar.preset.budget", "sidecar.run.sandbox",
+  "sidecar.run.gates", "sidecar.run.git_refs", "sidecar.run.outside", "sidecar.agent.run_result",
+  "sidecar.agent.run_sandbox", "sidecar.agent.run_start", "sidecar.agent.watch", "sidecar.run.record" }
+
+-- The result line of a job (stdlib/sidecar/preset/worker_pool.lua reads them): one write of at
+-- most PIPE_BUF bytes, so the lines of workers writing side by side never mix.
+local MAX_WHY = 600
+
+-- In a forked worker: runs `job` with the pool's store folder and config, writes its result
+-- line on `out` and ends the process, whatever happens (never returns: the pool's frames below
+-- this one are the pool's, not the worker's).
+local function run_child(job, root, cfg, out)
+  local ok, record, message = pcall(function()
+    local f = assert(io.open("/dev/urandom", "rb"))
+    math.randomseed(string.unpack("<i8", f:read(8))) -- not the pool's: each worker's own
+    f:close()
+    require("sidecar.run.otel").join(job.trace) -- its run nests under the preset's span
+    local s = assert(require("sidecar.core.store").open(root))
+    local record, message = M.execute(s, cfg, job)
+    s:close()
+    return record, message
+  end)
+  local line = { k = job.k, run_id = ok and record and record.run_id or nil }
+  if not line.run_id then
+    line.why = tostring(ok and (message or "the worker failed") or record):sub(1, MAX_WHY)
   end
-  local s, cfg = assert(require("sidecar.task.runs").open(job.root))
-  require("sidecar.run.otel").remember(job.root, cfg) -- the config is read once
-  local record, message = M.execute(s, cfg, job)
-  s:close()
-  if not record then
-    io.stderr:write(message, "\n")
-    return 1
+  pcall(function()
+    line.why = line.why and require("sidecar.host.text").repair_utf8(line.why)
+    out:setvbuf("full", 16384)
+    out:write(json.encode(line), "\n")
+    out:flush()
+  end)
+  os.exit(line.run_id and 0 or 1)
+end
+
+-- Writes the pool's line for the workers of `children` ({[pid] = k}) that have ended.
+local function reap(proc, children, out)
+  local pids = {}
+  for pid in pairs(children) do
+    pids[#pids + 1] = pid
   end
-  print(json.encode(record)) -- stdout holds the record alone
+  for _, ended in ipairs(proc.reap(pids)) do
+    out:write(json.encode({ k = children[ended.pid], exit = ended.code, signal = ended.signal }), "\n")
+    out:flush()
+    children[ended.pid] = nil
+  end
+  return next(children) ~= nil
+end
+
+-- What a pool does before its first fork (everything its workers share): the config read once,
+-- the modules loaded, libgit2 loaded and started.
+local function make_ready(head)
+  local cfg = assert(require("sidecar.core.config").load(head.root))
+  require("sidecar.agent.runners").register_config(cfg)
+  require("sidecar.run.otel").remember(head.root, cfg)
+  require("sidecar.run.sandbox").sweep_once(true) -- the preset swept before it started its workers
+  for _, name in ipairs(M.PRELOAD) do
+    require(name)
+  end
+  local repo = require("sidecar.core.git").open(head.repo)
+  if repo then
+    repo:close()
+  end
+  collectgarbage()
+  return cfg
+end
+
+-- Forks a worker for each job line, and writes each worker's end, until the input ends and every
+-- worker has ended.
+local function fork_jobs(pool)
+  local proc, open = require("sidecar.host.proc"), true
+  while true do
+    local line, why = nil, "closed"
+    if open then
+      line, why = pool.input:read(100)
+    end
+    if line then
+      local job = json.decode(line)
+      local pid, failed = proc.fork()
+      if pid == 0 then
+        run_child(job, pool.head.root, pool.cfg, pool.out)
+      elseif pid then
+        pool.children[pid] = job.k
+      else
+        pool.out:write(json.encode({ k = job.k, why = failed }), "\n")
+        pool.out:flush()
+      end
+    elseif why ~= "timeout" then
+      assert(why == "eof" or why == "closed", "the preset's workers: their input failed: " .. tostring(why))
+      open = false
+    end
+    local running = reap(proc, pool.children, pool.out)
+    if not open and not running then
+      return
+    elseif not open then
+      require("sidecar.host.time").sleep_ms(20)
+    end
+  end
+end
+
+M.WIND_DOWN_MS = 15000 -- after an interrupt, how long the workers have to record their runs
+
+-- After an interrupt: the workers end first, each recording its run. They got the same signal
+-- (they are in the pool's process group), unless the preset died: its death ends only the pool
+-- (proc.spawn's parent_death), which passes SIGTERM on. Past WIND_DOWN_MS, SIGKILL.
+local function wind_down(pool)
+  local proc, time = require("sidecar.host.proc"), require("sidecar.host.time")
+  local orphaned = require("sidecar.host.procinfo").self().ppid ~= pool.parent
+  local deadline = time.monotonic_ns() + M.WIND_DOWN_MS * 1000000
+  for pid in pairs(orphaned and pool.children or {}) do
+    proc.signal(pid, "TERM")
+  end
+  while next(pool.children) do
+    if time.monotonic_ns() > deadline then
+      for pid in pairs(pool.children) do
+        proc.signal(pid, "KILL")
+      end
+    end
+    pcall(reap, proc, pool.children, pool.out) -- a further interrupt changes nothing now
+    pcall(time.sleep_ms, 20)
+  end
+end
+
+---A preset's pool of workers (stdlib/sidecar/preset/worker_pool.lua): the first line on stdin
+---names the store's folder and the repository ({root, repo}); this process reads the config
+---once, loads what a run needs (modules, libgit2) and then forks one worker per job line
+---(`k` and what M.execute takes), which writes {k, run_id} or {k, why} on stdout and ends. Each
+---worker's end is written too ({k, exit} or {k, signal}). Ends when stdin does and every worker
+---has ended; interrupted, once every worker has ended (wind_down). Returns the exit code.
+function M.serve()
+  local stdio = require("sidecar.host.stdio")
+  local pool = { out = assert(stdio.claim_stdout()), input = stdio.lines(0, 64 * 1024 * 1024), children = {},
+    parent = require("sidecar.host.procinfo").self().ppid }
+  pool.head = json.decode(assert(pool.input:read()))
+  pool.cfg = make_ready(pool.head)
+  local ok, err = pcall(fork_jobs, pool)
+  if not ok then
+    wind_down(pool)
+    error(err, 0)
+  end
   return 0
 end
 

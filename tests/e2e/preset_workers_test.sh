@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# End-to-end: a preset's pool of workers (stdlib/sidecar/preset/worker_pool.lua, worker.lua's
+# serve; proc.fork). One process, made ready once, forks a worker per agent of a batch; a worker
+# killed with SIGKILL fails its step alone, saying so, and leaves nothing running; a kill -9 of the
+# preset itself, of the pool, or Ctrl-C, ends the pool, its workers and their agents, every run in
+# an end state.
+set -u
+. "$(dirname "$0")/lib.sh" # S (absolute), here, root, $work; the shared helpers
+cd "$work" || exit 1
+M=94813 # the marker of this test's sleeps (lib.sh's left)
+git_repo pool
+# The fake agent: agent N's start in $AGENT_LOG/N, then it sleeps: agent 2 long ($M.2 s), the
+# others AGENT_SLEEP seconds ($M.1 when it is long too).
+cat >"$work/agent.sh" <<SH
+#!/bin/sh
+n=\$(cat | grep -o 'Agent [0-9]*:' | grep -o '[0-9]*')
+echo started >"\$AGENT_LOG/\$n"
+case "\$n" in
+  2) sleep $M.2 ;;
+  *) if [ "\${AGENT_SLEEP:-1}" = long ]; then sleep $M.1; else sleep "\${AGENT_SLEEP:-1}"; fi ;;
+esac
+echo done
+SH
+fan_of_agents "$work/agent.sh"
+
+# SERVE: the pool's command line, as a pattern that matches no command line holding it.
+SERVE="preset[.]worker'[)][.]serve"
+# pool_of PID: the pid of the preset PID's pool (its child running worker.serve), or nothing.
+pool_of() { pgrep -o -P "$1" -f "$SERVE"; }
+# workers_of POOL: how many workers the pool runs (its children, forked: the same command line).
+workers_of() { pgrep -P "$1" -f "$SERVE" | wc -l; }
+# has_pool PID: the preset PID has started its pool.
+has_pool() { pool_of "$1" >/dev/null; }
+# ours PATTERN: the processes of this test (its state folder in their environment) PATTERN matches.
+ours() {
+  local p
+  for p in $(pgrep -f "$1"); do
+    grep -qaF "XDG_STATE_HOME=$work/state" "/proc/$p/environ" 2>/dev/null && echo "$p"
+  done
+}
+# no_pool: no pool and no worker of this test runs.
+no_pool() { [ -z "$(ours "$SERVE")" ]; }
+# no_agent: no agent of this test sleeps.
+no_agent() { [ -z "$(left '[0-9]')" ]; }
+# nothing_left: neither.
+nothing_left() { no_pool && no_agent; }
+# status_of RUN: the run's status, as the store holds it now (run show settles a run whose owner is gone).
+status_of() { "$S" run show "$1" --json | jv .data.status; }
+# agents_started N: N agents have written their start.
+agents_started() { [ "$(ls "$work"/agents | wc -l)" -ge "$1" ]; }
+
+# One pool, a forked worker per agent; a worker killed with SIGKILL fails its own step alone.
+"$S" preset run fan -p n=3 -j 3 >"$work/killed.out" 2>"$work/killed.err" &
+preset=$!
+wait_until "the pool starts" 60 has_pool "$preset"
+pool=$(pool_of "$preset")
+wait_until "the three agents start" 60 agents_started 3
+eq "one pool: the preset's one worker process, which forked the three workers" "1 3" \
+  "$(pgrep -P "$preset" -f "$SERVE" | wc -l) $(workers_of "$pool")"
+wait_until "agents 1 and 3 end" 60 sh -c "[ \$(pgrep -P $pool | wc -l) -eq 1 ]"
+victim=$(pgrep -P "$pool")
+kill -9 "$victim"
+wait "$preset"
+eq "the preset ends, two of its three steps done" "1" "$?"
+eq "it says so" "2 of 3 agents done" "$(cat "$work/killed.out")"
+eq "the killed worker's agent is gone with it" "" "$(left 2)"
+eq "no worker and no pool is left" "" "$(ours "$SERVE")"
+runs=$(ls .agent/runs | sort)
+statuses=$(for r in $runs; do status_of "$r"; done | sort | tr '\n' ' ')
+eq "every run has ended: two reported, the killed worker's outcome unknown" "outcome_unknown review review " "$statuses"
+
+# A kill -9 of the preset: its pool, the workers and their agents all end; every run ends.
+rm -f "$work"/agents/*
+AGENT_SLEEP=long "$S" preset run fan -p n=3 -j 3 >/dev/null 2>&1 &
+preset=$!
+wait_until "kill -9: the three agents start" 60 agents_started 3
+kill -9 "$preset"
+wait "$preset" 2>/dev/null
+wait_until "kill -9: the pool and its workers end" 60 no_pool
+wait_until "kill -9: every agent ends" 60 no_agent
+new=$(comm -13 <(echo "$runs") <(ls .agent/runs | sort))
+eq "kill -9: three runs, each ended interrupted" "interrupted interrupted interrupted " \
+  "$(for r in $new; do status_of "$r"; done | tr '\n' ' ')"
+eq "kill -9: no agent slot is held" 0 "$(ls "$work"/runtime/sidecar/agent-slots/slot-*.json 2>/dev/null | wc -l)"
+
+# A kill -9 of the pool: its workers end their agents and record their runs; the preset goes on
+# to its end, every step failed.
+rm -f "$work"/agents/*
+runs=$(ls .agent/runs | sort)
+AGENT_SLEEP=long "$S" preset run fan -p n=3 -j 3 >"$work/pool.out" 2>"$work/pool.err" &
+preset=$!
+wait_until "kill -9 of the pool: the three agents start" 60 agents_started 3
+kill -9 "$(pool_of "$preset")"
+wait "$preset"
+eq "kill -9 of the pool: the preset ends, no step done" "1 0 of 3 agents done" "$? $(cat "$work/pool.out")"
+wait_until "kill -9 of the pool: no worker and no agent is left" 60 nothing_left
+new=$(comm -13 <(echo "$runs") <(ls .agent/runs | sort))
+eq "kill -9 of the pool: three runs, each interrupted" "interrupted interrupted interrupted " \
+  "$(for r in $new; do status_of "$r"; done | tr '\n' ' ')"
+
+# Ctrl-C: the preset stops its workers and ends 130; every run interrupted, nothing left.
+rm -f "$work"/agents/*
+runs=$(ls .agent/runs | sort)
+AGENT_SLEEP=long "$S" preset run fan -p n=3 -j 3 >/dev/null 2>"$work/int.err" &
+preset=$!
+wait_until "Ctrl-C: the three agents start" 60 agents_started 3
+kill -INT "$preset"
+wait "$preset"
+eq "Ctrl-C: the preset ends interrupted" 130 "$?"
+eq "Ctrl-C: no worker and no agent is left" "" "$(ours "$SERVE")$(left '[0-9]')"
+new=$(comm -13 <(echo "$runs") <(ls .agent/runs | sort))
+eq "Ctrl-C: three runs, each interrupted" "interrupted interrupted interrupted " \
+  "$(for r in $new; do status_of "$r"; done | tr '\n' ' ')"
+finish
