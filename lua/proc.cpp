@@ -9,6 +9,7 @@
 // This binding is the one place that checks a command and its options (lua/proc_options.cpp), and
 // reads their shorthands (a function, a file name, false). The stdlib module `proc` passes them
 // through, then names the function in a check's message and raises it at its caller's line.
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
@@ -469,7 +470,8 @@ int thread_count() {
 // made itself ready (modules loaded) and forks one child per job (stdlib/sidecar/preset/worker.lua).
 // Refused while a process of this loop runs or another thread does: the child would share their
 // state. The child's loop gets kernel state of its own (ProcessLoop::after_fork); a child that
-// cannot have it exits at once with 127. The child gets SIGTERM when this process ends.
+// cannot have it exits at once with 127. The child gets SIGTERM when this process ends, and reads
+// /dev/null as its standard input (its parent's stays its parent's).
 int proc_fork(lua_State* L) {
   ProcessLoop& loop = loop_of(L);
   if (loop.running() > 0) {
@@ -495,6 +497,10 @@ int proc_fork(lua_State* L) {
     // already gone before the call, and the signal is sent now.
     ::prctl(PR_SET_PDEATHSIG, SIGTERM);
     if (::getppid() != parent) ::raise(SIGTERM);
+    // Its parent's input is its parent's: the copy reads /dev/null.
+    int null = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (null < 0 || ::dup2(null, STDIN_FILENO) < 0) std::_Exit(127);
+    if (null != STDIN_FILENO) ::close(null);
     std::string why;
     if (!loop.after_fork(why)) {
       std::fprintf(stderr, "sidecar: %s\n", why.c_str());

@@ -1483,12 +1483,13 @@ describe("proc.fork and proc.reap: a ready process's copies (a preset's pool of 
     local pid = assert(host.fork())
     if pid == 0 then
       local r = proc.run({ "sh", "-c", "echo spawned by the copy" }) -- its own loop
-      io.write(r.stdout)
+      io.write(r.stdout, "the copy read '", io.read("a"), "'\n")
       io.stdout:flush()
       os.exit(r.code == 0 and 7 or 1)
     end
     local ended = reaped(pid)
     print("copy", ended.pid == pid, ended.code, ended.signal)
+    print("the original read", io.read("a"))
     io.write(proc.run({ "sh", "-c", "echo spawned by the original" }).stdout) -- its loop is untouched
     local h = proc.spawn({ "sleep", "30" })
     print("while a child runs", host.fork())
@@ -1505,10 +1506,11 @@ describe("proc.fork and proc.reap: a ready process's copies (a preset's pool of 
     print("killed", ended.code, ended.signal)
   ]]
 
-  it("runs the copy on with its own process loop, waits for it, and refuses while a child runs", function()
-    local r = proc.run({ proc.executable(), "-e", SCRIPT }, { timeout_ms = 60000 })
+  it("runs the copy on with its own loop and no input, waits for it, and refuses while a child runs", function()
+    local r = proc.run({ proc.executable(), "-e", SCRIPT }, { timeout_ms = 60000, stdin = "its input" })
     expect(r.stderr):equals("")
-    expect(r.stdout):equals("spawned by the copy\ncopy\ttrue\t7\tnil\nspawned by the original\n"
+    expect(r.stdout):equals("spawned by the copy\nthe copy read ''\ncopy\ttrue\t7\tnil\n"
+      .. "the original read\tits input\nspawned by the original\n"
       .. "while a child runs\tnil\tfork: a child process of this one is running\nnot yet\t0\nkilled\tnil\t9\n")
     expect(r.code):equals(0)
   end)
