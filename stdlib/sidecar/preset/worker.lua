@@ -86,7 +86,7 @@ local function reap(proc, children, out)
 end
 
 -- What a pool does before its first fork (everything its workers share): the config read once,
--- the modules loaded, libgit2 loaded and started.
+-- the modules loaded, libgit2 loaded and started, the OS sandbox's kind chosen.
 local function make_ready(head)
   local cfg = assert(require("sidecar.core.config").load(head.root))
   require("sidecar.agent.runners").register_config(cfg)
@@ -98,6 +98,12 @@ local function make_ready(head)
   local repo = require("sidecar.core.git").open(head.repo)
   if repo then
     repo:close()
+  end
+  -- bubblewrap tried here once, not by every worker (on a machine where it has not worked yet)
+  local sandbox = require("sidecar.run.sandbox")
+  local settings = sandbox.settings(sandbox.isolation_of(cfg), nil, {})
+  if settings and settings.sandbox ~= "off" then
+    pcall(require("sidecar.run.sandbox_host").choose, settings.sandbox)
   end
   collectgarbage()
   return cfg
