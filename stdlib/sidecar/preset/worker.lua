@@ -88,7 +88,10 @@ end
 -- What a pool does before its first fork (everything its workers share): the config read once,
 -- the modules loaded, libgit2 loaded and started, the OS sandbox's kind chosen.
 local function make_ready(head)
-  local cfg = assert(require("sidecar.core.config").load(head.root))
+  local cfg, why = require("sidecar.core.config").load(head.root)
+  if not cfg then
+    error(why, 0)
+  end
   require("sidecar.agent.runners").register_config(cfg)
   require("sidecar.run.otel").remember(head.root, cfg)
   require("sidecar.run.sandbox").sweep_once(true) -- the preset swept before it started its workers
@@ -175,8 +178,15 @@ function M.serve()
   local stdio = require("sidecar.host.stdio")
   local pool = { out = assert(stdio.claim_stdout()), input = stdio.lines(0, 64 * 1024 * 1024), children = {},
     parent = require("sidecar.host.procinfo").self().ppid }
-  pool.head = json.decode(assert(pool.input:read()))
-  pool.cfg = make_ready(pool.head)
+  local ready, why = pcall(function()
+    pool.head = json.decode(assert(pool.input:read()))
+    pool.cfg = make_ready(pool.head)
+  end)
+  if not ready then -- the preset tells its steps this line (the last of stderr)
+    local text = type(why) == "table" and tostring(why.message) or tostring(why)
+    io.stderr:write("the preset's workers could not start: ", (text:gsub("\n", " ")), "\n")
+    return 1
+  end
   local ok, err = pcall(fork_jobs, pool)
   if not ok then
     wind_down(pool)

@@ -54,11 +54,7 @@ function Pool:submit(job)
   self.n = self.n + 1
   job.k = self.n
   self.done[job.k] = false
-  local ok, why = self.handle:write(json.encode(job) .. "\n")
-  if not ok then -- the pool has ended: wait says why for the others
-    self.done[job.k] = true
-    self.ready[#self.ready + 1] = { k = job.k, why = "the preset's workers could not take it: " .. tostring(why) }
-  end
+  self.handle:write(json.encode(job) .. "\n") -- refused once the pool has ended: wait says why
   return job.k
 end
 
