@@ -168,6 +168,14 @@ local function wind_down(pool)
   end
 end
 
+-- Says on stderr, in one line, why the pool ends early (the preset tells its steps the last line
+-- of it); the exit code.
+local function said(what, err)
+  local text = type(err) == "table" and tostring(err.message) or tostring(err)
+  io.stderr:write("the preset's workers ", what, ": ", (text:gsub("\n", " ")), "\n")
+  return require("sidecar.core.errors").is_interrupt(err) and 130 or 1
+end
+
 ---A preset's pool of workers (stdlib/sidecar/preset/worker_pool.lua): the first line on stdin
 ---names the store's folder and the repository ({root, repo}); this process reads the config
 ---once, loads what a run needs (modules, libgit2) and then forks one worker per job line
@@ -182,15 +190,13 @@ function M.serve()
     pool.head = json.decode(assert(pool.input:read()))
     pool.cfg = make_ready(pool.head)
   end)
-  if not ready then -- the preset tells its steps this line (the last of stderr)
-    local text = type(why) == "table" and tostring(why.message) or tostring(why)
-    io.stderr:write("the preset's workers could not start: ", (text:gsub("\n", " ")), "\n")
-    return 1
+  if not ready then
+    return said("could not start", why)
   end
   local ok, err = pcall(fork_jobs, pool)
   if not ok then
     wind_down(pool)
-    error(err, 0)
+    return said("stopped", err)
   end
   return 0
 end

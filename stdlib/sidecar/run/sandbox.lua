@@ -261,8 +261,8 @@ Sandbox.__index = Sandbox
 local swept = false
 
 ---Sweeps the folders of killed owners (M.sweep) once in this process: at its first sandbox, or
----before a preset starts its workers, each of which is then told it was done (`done`: sweeps
----nothing, and no sandbox of this process sweeps again).
+---before a preset starts its pool of workers, which is then told it was done (`done`: sweeps
+---nothing, and no sandbox of this process, or of a worker it forks, sweeps again).
 ---@param done? boolean
 function M.sweep_once(done)
   if not swept then
