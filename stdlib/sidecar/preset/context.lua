@@ -447,9 +447,6 @@ function Ctx:agents(list, o)
   local submit = remote_readers(self)
   local remote = submit and submit(self, pending, { repo = repo, gates = not shared,
     budget_of = function(runner) return preset_budget.job(self, runner) end }) or LOCAL_BATCH
-  if #pending > 0 and not submit then
-    require("sidecar.run.sandbox").sweep_once() -- for all its workers: killed owners' sandbox folders
-  end
   local function start(p)
     local budget, refused = preset_budget.job(self, p.r.runner)
     if refused then
@@ -466,7 +463,10 @@ function Ctx:agents(list, o)
       writer = p
     end
     self:progress("%s", self:step_label(p.o, p.r))
-    pool = pool or worker_pool.open(root, repo)
+    if not pool then
+      require("sidecar.run.sandbox").sweep_once() -- for all its workers: killed owners' sandbox folders
+      pool = worker_pool.open(root, repo)
+    end
     running[pool:submit(job)] = p
     n_running = n_running + 1
   end
