@@ -9,19 +9,16 @@
 // This binding is the one place that checks a command and its options (lua/proc_options.cpp), and
 // reads their shorthands (a function, a file name, false). The stdlib module `proc` passes them
 // through, then names the function in a check's message and raises it at its caller's line.
-#include <fcntl.h>
 #include <signal.h>
-#include <sys/prctl.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "boundary.hpp"
 #include "engine.hpp"
@@ -29,6 +26,7 @@
 #include "proc_options.hpp"
 #include "process/interrupt_origin.hpp"
 #include "process/process_detach.hpp"
+#include "process/process_fork.hpp"
 #include "process/process_loop.hpp"
 #include "userdata_box.hpp"
 
@@ -452,89 +450,39 @@ int proc_alive(lua_State* L) {
   return 1;
 }
 
-// Threads of this process (/proc/self/status), 0 when it cannot be read.
-int thread_count() {
-  std::FILE* f = std::fopen("/proc/self/status", "re");
-  if (!f) return 0;
-  char line[256];
-  int n = 0;
-  while (std::fgets(line, sizeof line, f)) {
-    if (std::sscanf(line, "Threads: %d", &n) == 1) break;
-  }
-  std::fclose(f);
-  return n;
-}
-
-// proc.fork() -> pid (0 in the child) | nil, message
-// A copy of this process, which goes on from here with the same Lua state: for a process that
-// made itself ready (modules loaded) and forks one child per job (stdlib/sidecar/preset/worker.lua).
-// Refused while a process of this loop runs or another thread does: the child would share their
-// state. The child's loop gets kernel state of its own (ProcessLoop::after_fork); a child that
-// cannot have it exits at once with 127. The child gets SIGTERM when this process ends, and reads
-// /dev/null as its standard input (its parent's stays its parent's).
+// proc.fork() -> pid (0 in the copy) | nil, message
+// A copy of this process, which goes on from here with the same Lua state (host/process/process_fork.hpp).
 int proc_fork(lua_State* L) {
-  ProcessLoop& loop = loop_of(L);
-  if (loop.running() > 0) {
-    lua_pushnil(L);
-    lua_pushliteral(L, "fork: a child process of this one is running");
-    return 2;
-  }
-  if (int threads = thread_count(); threads != 1) {
-    lua_pushnil(L);
-    lua_pushfstring(L, "fork: this process runs %d threads, not one", threads);
-    return 2;
-  }
-  std::fflush(nullptr);
-  pid_t parent = ::getpid();
-  pid_t pid = ::fork();
+  std::string error;
+  pid_t pid = host::fork_copy(loop_of(L), error);
   if (pid < 0) {
     lua_pushnil(L);
-    lua_pushfstring(L, "fork: %s", std::strerror(errno));
+    lua_pushstring(L, error.c_str());
     return 2;
-  }
-  if (pid == 0) {
-    // SIGTERM when this process's parent ends, however it ends (a spawned child's parent_death):
-    // already gone before the call, and the signal is sent now.
-    ::prctl(PR_SET_PDEATHSIG, SIGTERM);
-    if (::getppid() != parent) ::raise(SIGTERM);
-    // Its parent's input is its parent's: the copy reads /dev/null.
-    int null = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-    if (null < 0 || ::dup2(null, STDIN_FILENO) < 0) std::_Exit(127);
-    if (null != STDIN_FILENO) ::close(null);
-    std::string why;
-    if (!loop.after_fork(why)) {
-      std::fprintf(stderr, "sidecar: %s\n", why.c_str());
-      std::_Exit(127);
-    }
   }
   lua_pushinteger(L, pid);
   return 1;
 }
 
 // proc.reap(pids) -> {{pid =, code =} | {pid =, signal =}, ...}
-// Waits, without blocking, for the children of `pids` that have ended (children made by
-// proc.fork: the loop's own are never named here), and returns how each ended.
+// Those of `pids` (copies made by proc.fork, never children of proc.spawn) that have ended.
 int proc_reap(lua_State* L) {
   luaL_checktype(L, 1, LUA_TTABLE);
-  lua_newtable(L);
-  int n = 0;
+  std::vector<pid_t> pids;
   for (lua_Integer i = 1, count = luaL_len(L, 1); i <= count; ++i) {
     lua_rawgeti(L, 1, i);
-    lua_Integer pid = luaL_checkinteger(L, -1);
+    pids.push_back(static_cast<pid_t>(luaL_checkinteger(L, -1)));
     lua_pop(L, 1);
-    int status = 0;
-    if (pid <= 0 || ::waitpid(static_cast<pid_t>(pid), &status, WNOHANG) != pid) continue;
+  }
+  std::vector<host::CopyEnd> ended = host::reap_copies(pids);
+  lua_createtable(L, static_cast<int>(ended.size()), 0);
+  for (std::size_t i = 0; i < ended.size(); ++i) {
     lua_createtable(L, 0, 2);
-    lua_pushinteger(L, pid);
+    lua_pushinteger(L, ended[i].pid);
     lua_setfield(L, -2, "pid");
-    if (WIFSIGNALED(status)) {
-      lua_pushinteger(L, WTERMSIG(status));
-      lua_setfield(L, -2, "signal");
-    } else {
-      lua_pushinteger(L, WEXITSTATUS(status));
-      lua_setfield(L, -2, "code");
-    }
-    lua_rawseti(L, -2, ++n);
+    lua_pushinteger(L, ended[i].signal ? ended[i].signal : ended[i].code);
+    lua_setfield(L, -2, ended[i].signal ? "signal" : "code");
+    lua_rawseti(L, -2, static_cast<lua_Integer>(i + 1));
   }
   return 1;
 }

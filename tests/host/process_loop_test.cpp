@@ -5,7 +5,6 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -1065,26 +1064,4 @@ TEST_CASE("process_loop: stdin data on a pty ends with ^D", "[proc]") {
   Outcome r = run(o, 10000);  // without the ^D, cat would wait for more input
   CHECK(r.result.code == 0);
   CHECK(r.result.out == "first\nsecond\n");
-}
-
-TEST_CASE("process_loop: a fork's copy gets a loop of its own, and each runs its own children", "[proc]") {
-  ProcessLoop loop;
-  CHECK(run(loop, sh("echo before")).result.out == "before\n");  // the loop has run a child already
-  pid_t copy = fork();
-  REQUIRE(copy >= 0);
-  if (copy == 0) {  // no Catch2 here: the exit status says how it went
-    std::string why;
-    if (!loop.after_fork(why)) _exit(2);
-    SpawnError error;
-    uint64_t id = loop.spawn(sh("sleep 0.2; echo in the copy"), error);
-    while (id != 0 && !loop.finished(id)) loop.step(100);
-    _exit(id != 0 && loop.result(id).out == "in the copy\n" && loop.result(id).code == 0 ? 0 : 1);
-  }
-  Outcome mine = run(loop, sh("echo in the original"));
-  CHECK(mine.result.out == "in the original\n");
-  int status = 0;
-  REQUIRE(waitpid(copy, &status, 0) == copy);
-  CHECK(WIFEXITED(status));
-  CHECK(WEXITSTATUS(status) == 0);
-  CHECK(run(loop, sh("echo after")).result.out == "after\n");  // and the original's loop goes on
 }
