@@ -29,6 +29,7 @@
 #include "process/process_fork.hpp"
 #include "process/process_loop.hpp"
 #include "userdata_box.hpp"
+#include "util/background_jobs.hpp"
 
 namespace sidecar::lua {
 namespace {
@@ -450,15 +451,32 @@ int proc_alive(lua_State* L) {
   return 1;
 }
 
-// proc.fork() -> pid (0 in the copy) | nil, message
-// A copy of this process, which goes on from here with the same Lua state (host/process/process_fork.hpp).
+// proc.fork(fn) -> pid | nil, message
+// A copy of this process (host/process/process_fork.hpp) that calls fn() with the same Lua state and
+// then exits: with fn's integer result (0 for any other), 1 when fn raised, 130 when it was
+// interrupted. The copy never returns here, so no error of its own (an interrupt between two of
+// fn's pcalls, say) can unwind into the frames of the original it was copied from.
 int proc_fork(lua_State* L) {
+  luaL_checktype(L, 1, LUA_TFUNCTION);
   std::string error;
   pid_t pid = host::fork_copy(loop_of(L), error);
   if (pid < 0) {
     lua_pushnil(L);
     lua_pushstring(L, error.c_str());
     return 2;
+  }
+  if (pid == 0) {
+    lua_settop(L, 1);
+    int status = lua_pcall(L, 0, 1, 0);
+    int code = 0;
+    if (status != LUA_OK) {
+      const char* message = lua_tostring(L, -1);
+      code = message && std::strstr(message, "interrupted!") ? 130 : 1;
+    } else if (lua_isinteger(L, -1)) {
+      code = static_cast<int>(lua_tointeger(L, -1));
+    }
+    host::wait_for_background_jobs();  // as os.exit does (lua/engine.cpp)
+    std::exit(code);
   }
   lua_pushinteger(L, pid);
   return 1;

@@ -1480,38 +1480,50 @@ describe("proc.fork and proc.reap: a ready process's copies (a preset's pool of 
         time.sleep_ms(10)
       end
     end
-    local pid = assert(host.fork())
-    if pid == 0 then
+    local pid = assert(host.fork(function()
       local r = proc.run({ "sh", "-c", "echo spawned by the copy" }) -- its own loop
       io.write(r.stdout, "the copy read '", io.read("a"), "'\n")
       io.stdout:flush()
-      os.exit(r.code == 0 and 7 or 1)
-    end
+      return r.code == 0 and 7 or 1
+    end))
     local ended = reaped(pid)
     print("copy", ended.pid == pid, ended.code, ended.signal)
     print("the original read", io.read("a"))
     io.write(proc.run({ "sh", "-c", "echo spawned by the original" }).stdout) -- its loop is untouched
+    -- A copy whose function raises ends there (code 1), as one that returns no number ends with 0:
+    -- neither comes back to run the original's code below.
+    local failing = assert(host.fork(function()
+      error("the copy's own failure")
+    end))
+    print("raised", reaped(failing).code)
+    print("returned nothing", reaped(assert(host.fork(function() end))).code)
+    local interrupted = assert(host.fork(function()
+      while true do
+        time.sleep_ms(20) -- until Ctrl-C's signal
+      end
+    end))
+    proc.signal(interrupted, "INT")
+    print("interrupted", reaped(interrupted).code)
     local h = proc.spawn({ "sleep", "30" })
-    print("while a child runs", host.fork())
+    print("while a child runs", host.fork(function() end))
     h:kill("KILL")
     h:wait()
-    local copy = assert(host.fork())
-    if copy == 0 then
+    local copy = assert(host.fork(function()
       while true do
         time.sleep_ms(1000) -- until killed
       end
-    end
+    end))
     print("not yet", #host.reap({ copy }))
     proc.signal(copy, "KILL")
     ended = reaped(copy)
     print("killed", ended.code, ended.signal)
   ]]
 
-  it("runs the copy on with its own loop and no input, waits for it, and refuses while a child runs", function()
+  it("runs a function in the copy, with its own loop and no input, and ends the copy there; waits for it; refuses while a child runs", function()
     local r = proc.run({ proc.executable(), "-e", SCRIPT }, { timeout_ms = 60000, stdin = "its input" })
     expect(r.stderr):equals("")
     expect(r.stdout):equals("spawned by the copy\nthe copy read ''\ncopy\ttrue\t7\tnil\n"
-      .. "the original read\tits input\nspawned by the original\n"
+      .. "the original read\tits input\nspawned by the original\nraised\t1\nreturned nothing\t0\ninterrupted\t130\n"
       .. "while a child runs\tnil\tfork: a child process of this one is running\nnot yet\t0\nkilled\tnil\t9\n")
     expect(r.code):equals(0)
   end)

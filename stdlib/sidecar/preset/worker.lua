@@ -44,9 +44,9 @@ M.PRELOAD = { "sidecar.agent.run", "sidecar.task.runs", "sidecar.preset.budget",
 -- most PIPE_BUF bytes, so the lines of workers writing side by side never mix.
 local MAX_WHY = 600
 
--- In a forked worker: runs `job` with the pool's store folder and config, writes its result
--- line on `out` and ends the process, whatever happens (never returns: the pool's frames below
--- this one are the pool's, not the worker's).
+-- In a forked worker (proc.fork's function: the worker ends when it returns, whatever happens):
+-- runs `job` with the pool's store folder and config and writes its result line on `out`; the
+-- worker's exit code.
 local function run_child(job, root, cfg, out)
   local ok, record, message = pcall(function()
     local f = assert(io.open("/dev/urandom", "rb"))
@@ -68,7 +68,7 @@ local function run_child(job, root, cfg, out)
     out:write(json.encode(line), "\n")
     out:flush()
   end)
-  os.exit(line.run_id and 0 or 1)
+  return line.run_id and 0 or 1
 end
 
 -- Writes the pool's line for the workers of `children` ({[pid] = k}) that have ended.
@@ -123,10 +123,10 @@ local function fork_jobs(pool)
     end
     if line then
       local job = json.decode(line)
-      local pid, failed = proc.fork()
-      if pid == 0 then
-        run_child(job, pool.head.root, pool.cfg, pool.out)
-      elseif pid then
+      local pid, failed = proc.fork(function()
+        return run_child(job, pool.head.root, pool.cfg, pool.out)
+      end)
+      if pid then
         pool.children[pid] = job.k
       else
         pool.out:write(json.encode({ k = job.k, why = failed }), "\n")
