@@ -63,6 +63,8 @@ kill -9 "$victim"
 wait "$preset"
 eq "the preset ends, two of its three steps done" "1" "$?"
 eq "it says so" "2 of 3 agents done" "$(cat "$work/killed.out")"
+eq "the batch's three steps of one route are announced in one line" \
+  "1 fan: 3 steps: scan on command" "$(grep -c "scan on" "$work/killed.err") $(grep -o "fan: 3 steps: scan on command" "$work/killed.err")"
 eq "the killed worker's agent is gone with it" "" "$(left 2)"
 eq "no worker and no pool is left" "" "$(ours "$SERVE")"
 runs=$(ls .agent/runs | sort)

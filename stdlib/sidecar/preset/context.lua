@@ -404,6 +404,26 @@ function Ctx:step_label(o, r)
   return ("%s%s on %s (%s)"):format(o.kind or "scan", o.lens and (" [" .. o.lens .. "]") or "", r.runner, r.why)
 end
 
+-- Says what a batch's steps (those run here) are, each label once: a label several steps share
+-- (a fan of one prompt's agents) with how many, not once per step.
+local function announce(self, pending)
+  local labels, count = {}, {}
+  for _, p in ipairs(pending) do
+    local label = self:step_label(p.o, p.r)
+    if not count[label] then
+      labels[#labels + 1] = label
+    end
+    count[label] = (count[label] or 0) + 1
+  end
+  for _, label in ipairs(labels) do
+    if count[label] > 1 then
+      self:progress("%d steps: %s", count[label], label)
+    else
+      self:progress("%s", label)
+    end
+  end
+end
+
 -- ctx:agents refuses a batch with two writers: side by side they would edit one work tree at once.
 local function check_one_writer(self, list)
   local writers = writers_in(self, list)
@@ -447,6 +467,7 @@ function Ctx:agents(list, o)
   local submit = remote_readers(self)
   local remote = submit and submit(self, pending, { repo = repo, gates = not shared,
     budget_of = function(runner) return preset_budget.job(self, runner) end }) or LOCAL_BATCH
+  announce(self, pending)
   local function start(p)
     local budget, refused = preset_budget.job(self, p.r.runner)
     if refused then
@@ -462,7 +483,6 @@ function Ctx:agents(list, o)
       end
       writer = p
     end
-    self:progress("%s", self:step_label(p.o, p.r))
     if not pool then
       require("sidecar.run.sandbox").sweep_once() -- for all its workers: killed owners' sandbox folders
       pool = worker_pool.open(root, repo)
