@@ -113,4 +113,23 @@ eq "Ctrl-C: no worker and no agent is left" "" "$(ours "$SERVE")$(left '[0-9]')"
 new=$(comm -13 <(echo "$runs") <(ls .agent/runs | sort))
 eq "Ctrl-C: three runs, each interrupted" "interrupted interrupted interrupted " \
   "$(for r in $new; do status_of "$r"; done | tr '\n' ' ')"
+
+# A batch's prompt that is not UTF-8 (one quoting a Latin-1 file): its run gets it byte for byte.
+rm -f "$work"/agents/*
+runs=$(ls .agent/runs | sort)
+cat >.agent/presets/latin.lua <<'LUA'
+return require("sidecar.preset.define").define({
+  name = "latin", summary = "a batch with a Latin-1 prompt",
+  run = function(ctx)
+    local out = ctx:agents({ { prompt = "Agent 7: caf\xe9 na\xefve" }, { prompt = "Agent 8: plain" } })
+    return { ok = true, text = out[1].status .. " " .. out[2].status .. "\n" }
+  end,
+})
+LUA
+AGENT_SLEEP=0 expect_run "a Latin-1 prompt in a batch: both steps run" 0 "^review review\n$" "" -- \
+  "$S" preset run latin
+new=$(comm -13 <(echo "$runs") <(ls .agent/runs | sort))
+printf 'Agent 7: caf\351 na\357ve' >"$work/latin1"
+eq "its run's prompt.md holds its bytes" "1 2" \
+  "$(for r in $new; do cmp -s "$work/latin1" .agent/runs/"$r"/prompt.md && echo "$r"; done | wc -l) $(echo $new | wc -w)"
 finish

@@ -35,6 +35,31 @@ function M.execute(s, cfg, job)
   return record, message
 end
 
+---`job` as a line of the pool's input (JSON). A prompt that is not UTF-8 (one quoting a Latin-1
+---file) cannot be JSON as it is: it goes as hex, which the worker turns back, so the run gets its
+---prompt byte for byte.
+---@param job table
+---@return string
+function M.job_line(job)
+  local prompt = job.prompt
+  if type(prompt) == "string" and not require("sidecar.host.text").valid_utf8(prompt) then
+    job.prompt, job.prompt_hex = nil, (prompt:gsub(".", function(c) return ("%02x"):format(c:byte()) end))
+  end
+  local line = json.encode(job)
+  job.prompt, job.prompt_hex = prompt, nil
+  return line
+end
+
+-- The job of a line of the pool's input (M.job_line's).
+local function job_of(line)
+  local job = json.decode(line)
+  if type(job.prompt_hex) == "string" then
+    job.prompt = job.prompt_hex:gsub("%x%x", function(h) return string.char(tonumber(h, 16)) end)
+    job.prompt_hex = nil
+  end
+  return job
+end
+
 ---What a pool loads before its first fork: the modules an agent run needs.
 M.PRELOAD = { "sidecar.agent.run", "sidecar.task.runs", "sidecar.preset.budget", "sidecar.run.sandbox",
   "sidecar.run.gates", "sidecar.run.git_refs", "sidecar.run.outside", "sidecar.agent.run_result",
@@ -122,7 +147,7 @@ local function fork_jobs(pool)
       line, why = pool.input:read(100)
     end
     if line then
-      local job = json.decode(line)
+      local job = job_of(line)
       local pid, failed = proc.fork(function()
         return run_child(job, pool.head.root, pool.cfg, pool.out)
       end)

@@ -12,6 +12,7 @@
 --- in its process group, and each gets SIGTERM when the pool ends (proc.fork).
 local json = require("sidecar.core.json")
 local proc = require("sidecar.core.proc")
+local worker = require("sidecar.preset.worker")
 
 local M = {}
 
@@ -42,7 +43,7 @@ function M.open(root, repo)
   self.handle = proc.spawn({ proc.executable(), "-e", "os.exit(require('sidecar.preset.worker').serve())" },
     { stdin = true, stdout = { on_line = function(line) on_line(self, line) end },
       stderr = { collect = true }, max_output = 8192, name = "preset workers",
-      kill_grace_ms = require("sidecar.preset.worker").WIND_DOWN_MS + 5000 }) -- its workers record their runs
+      kill_grace_ms = worker.WIND_DOWN_MS + 5000 }) -- its workers record their runs
   self.handle:write(json.encode({ root = root, repo = repo }) .. "\n")
   return self
 end
@@ -54,7 +55,7 @@ function Pool:submit(job)
   self.n = self.n + 1
   job.k = self.n
   self.done[job.k] = false
-  self.handle:write(json.encode(job) .. "\n") -- refused once the pool has ended: wait says why
+  self.handle:write(worker.job_line(job) .. "\n") -- refused once the pool has ended: wait says why
   return job.k
 end
 
