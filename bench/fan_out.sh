@@ -9,6 +9,9 @@
 # of the proportional set size (PSS, /proc/PID/smaps_rollup) of every process of the side's tree
 # (Sidecar's processes, bubblewrap, the sandbox's own, the agent), divided by N. PSS splits shared
 # pages between the processes that share them, so N copies of one binary count once in all.
+# Then when the last timed round's agents started and the last one ended, after its first run was
+# recorded: the spread of the starts is the CPU of starting them (on 2 cores, one after another in
+# effect), which the reference's starts, bubblewrap alone, barely have.
 #
 #   bench/fan_out.sh path/to/sidecar [agents] [seconds] [rounds]
 set -eu
@@ -108,6 +111,36 @@ side_ms=$(printf '%s\n' "${side[@]}" | median)
 printf '%-44s %8s ms   (rounds: %s)\n' "xargs -P $n + bwrap + sleep (reference)" "$ref_ms" "${ref[*]}"
 printf '%-44s %8s ms   (rounds: %s)\n' "sidecar preset run, $n sandboxed agents" "$side_ms" "${side[*]}"
 awk -v s="$side_ms" -v r="$ref_ms" 'BEGIN { printf "ratio: %.2fx the reference (goal: within 1.2x)\n", s / r }'
+# Where the last timed round's time went: when its agents started, after its first run was
+# recorded (each start is its worker's CPU: the run recorded, its sandbox planned and opened, then
+# bubblewrap's), and when the last one ended. Past the last start, the agents' sleep and the ends.
+N=$n "$sidecar" -e '
+  local json, paths = require("sidecar.core.json"), require("sidecar.host.paths")
+  local function seconds(ts) -- "2026-11-27T06:51:31.680Z"
+    local y, mo, d, h, mi, s = ts:match("^(%d+)-(%d+)-(%d+)T(%d+):(%d+):([%d.]+)Z$")
+    return os.time({ year = y, month = mo, day = d, hour = h, min = mi, sec = 0 }) + tonumber(s)
+  end
+  local runs = {}
+  for _, name in ipairs(paths.entries(".agent/runs") or {}) do
+    runs[#runs + 1] = name
+  end
+  table.sort(runs, function(a, b) return tonumber(a:match("%d+")) > tonumber(b:match("%d+")) end)
+  local first, starts, last_end = math.huge, {}, 0
+  for i = 1, math.min(tonumber(os.getenv("N")), #runs) do
+    for line in io.lines(".agent/runs/" .. runs[i] .. "/events.jsonl") do
+      local e = json.decode(line)
+      if e.kind == "run.started" then
+        first = math.min(first, seconds(e.ts))
+      elseif e.kind == "span" and e.fields.name == "agent" then
+        local at = seconds(e.fields.started_at)
+        starts[#starts + 1], last_end = at, math.max(last_end, at + e.fields.duration_ms / 1000)
+      end
+    end
+  end
+  table.sort(starts)
+  print(("the agents started %.0f ms (first), %.0f ms (median), %.0f ms (last) after the first run was recorded; the last ended at %.0f ms"):format(
+    (starts[1] - first) * 1000, (starts[(#starts + 1) // 2] - first) * 1000, (starts[#starts] - first) * 1000,
+    (last_end - first) * 1000))'
 # Memory: one more round of each, sampled (the sampling is kept out of the timed rounds).
 ref_kib=$(sampled reference reference)
 side_kib=$(sampled sidecar sidecar_fan)
