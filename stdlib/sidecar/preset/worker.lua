@@ -42,12 +42,15 @@ end
 ---@return string
 function M.job_line(job)
   local prompt = job.prompt
-  if type(prompt) == "string" and not require("sidecar.host.text").valid_utf8(prompt) then
-    job.prompt, job.prompt_hex = nil, (prompt:gsub(".", function(c) return ("%02x"):format(c:byte()) end))
+  if type(prompt) ~= "string" or require("sidecar.host.text").valid_utf8(prompt) then
+    return json.encode(job)
   end
-  local line = json.encode(job)
-  job.prompt, job.prompt_hex = prompt, nil
-  return line
+  local copy = {}
+  for k, v in pairs(job) do
+    copy[k] = v
+  end
+  copy.prompt, copy.prompt_hex = nil, (prompt:gsub(".", function(c) return ("%02x"):format(c:byte()) end))
+  return json.encode(copy)
 end
 
 -- The job of a line of the pool's input (M.job_line's).
