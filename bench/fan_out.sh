@@ -138,7 +138,8 @@ N=$n "$sidecar" -e '
     end
   end
   table.sort(starts)
-  print(("the agents started %.0f ms (first), %.0f ms (median), %.0f ms (last) after the first run was recorded; the last ended at %.0f ms"):format(
+  print(("the agents started %.0f ms (first), %.0f ms (median), %.0f ms (last) after the first run was "
+    .. "recorded; the last ended at %.0f ms"):format(
     (starts[1] - first) * 1000, (starts[(#starts + 1) // 2] - first) * 1000, (starts[#starts] - first) * 1000,
     (last_end - first) * 1000))'
 # Memory: one more round of each, sampled (the sampling is kept out of the timed rounds).
