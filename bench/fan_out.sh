@@ -13,20 +13,35 @@
 # recorded: the spread of the starts is the CPU of starting them (on 2 cores, one after another in
 # effect), which the reference's starts, bubblewrap alone, barely have.
 #
-#   bench/fan_out.sh path/to/sidecar [agents] [seconds] [rounds]
+#   bench/fan_out.sh path/to/sidecar [agents] [seconds] [rounds] [files]
+#
+# `files` (default 0: an empty repository): the repository holds that many committed files, ten
+# to a folder, as a real one would; each agent's run then reads its work tree before and after
+# (what it changed) and walks it for secret files to hide.
 set -eu
 sidecar=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 n=${2:-100}
 secs=${3:-2}
 rounds=${4:-3}
+files=${5:-0}
 command -v bwrap >/dev/null || { echo "bench_fan_out: needs bubblewrap (scripts/setup)" >&2; exit 2; }
 work=$(mktemp -d /tmp/bench_fan_out.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 export SIDECAR_TRUST=all XDG_STATE_HOME="$work/state" XDG_RUNTIME_DIR="$work/runtime" SIDECAR_MAX_AGENTS=$n
 mkdir -p "$work/runtime"
 
-cd "$work" && mkdir repo && cd repo && git init -q && git -c user.email=b@e -c user.name=b commit -q --allow-empty -m i
+cd "$work" && mkdir repo && cd repo && git init -q
+FILES=$files "$sidecar" -e '
+  local paths = require("sidecar.host.paths")
+  for i = 0, tonumber(os.getenv("FILES")) - 1 do
+    local dir = ("src/d%d/m%d"):format(i // 500, i // 10)
+    if i % 10 == 0 then assert(paths.make_dirs(dir)) end
+    local f = assert(io.open(("%s/f%d.txt"):format(dir, i % 10), "w"))
+    f:write("file ", i, "\n")
+    f:close()
+  end'
+git add -A && git -c user.email=b@e -c user.name=b commit -q --allow-empty -m i
 "$sidecar" init >/dev/null
 sed -i "s|^  runner = \"codex\",|  runner = \"command\",|" .agent/config.lua
 "$sidecar" -e '
@@ -100,7 +115,7 @@ sidecar_fan() {
 
 median() { sort -n | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 
-echo "bench_fan_out: $n agents of $secs s at once, $rounds rounds each, alternating; $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f", $2 / 1048576 }' /proc/meminfo) GiB"
+echo "bench_fan_out: $n agents of $secs s at once in a repository of $files files, $rounds rounds each, alternating; $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f", $2 / 1048576 }' /proc/meminfo) GiB"
 ref=() side=()
 for r in $(seq "$rounds"); do
   ref+=("$(timed reference reference)")
