@@ -111,7 +111,6 @@ uint64_t ProcessLoop::spawn(SpawnOptions o, SpawnError& error) {
   Impl& L = *impl_;
   if (!check_command(o.argv, o.cwd, error)) return 0;
   const std::string program = o.argv[0];  // a copy: `o` moves into the process below
-  uv_update_time(&L.loop);  // the cached loop time is as old as the last step: timers start from now
   std::vector<std::string> env = build_environment(o.env, o.clear_env);
   std::optional<std::string> file = resolve_program(program, environment_value(env, "PATH"), o.cwd, error);
   if (!file) return 0;
@@ -198,6 +197,10 @@ uint64_t ProcessLoop::spawn(SpawnOptions o, SpawnError& error) {
     error = {"cannot run '" + program + "': " + why, code};
     return 0;
   }
+  // The loop's clock is as old as its last step, and the pipes, the environment and the spawn
+  // itself took time since (milliseconds, on a busy machine): the timeouts and the idle clock
+  // start from now, so that none fires before its deadline counted from the child's start.
+  uv_update_time(&L.loop);
   for (uv_timer_t* t : {&p.wall_timer, &p.idle_timer, &p.tick_timer}) {
     uv_timer_init(&L.loop, t);
     t->data = &p;
