@@ -72,6 +72,12 @@ M.PRELOAD = { "sidecar.agent.run", "sidecar.task.runs", "sidecar.preset.budget",
 -- most PIPE_BUF bytes, so the lines of workers writing side by side never mix.
 local MAX_WHY = 600
 
+-- Writes `line`, a line of the pool's output, at once.
+local function say(out, line)
+  out:write(json.encode(line), "\n")
+  out:flush()
+end
+
 -- In a forked worker (proc.fork's function: the worker ends when it returns, whatever happens):
 -- runs `job` with the pool's store folder and config and writes its result line on `out`; the
 -- worker's exit code.
@@ -93,8 +99,7 @@ local function run_child(job, root, cfg, out)
   pcall(function()
     line.why = line.why and require("sidecar.host.text").repair_utf8(line.why)
     out:setvbuf("full", 16384)
-    out:write(json.encode(line), "\n")
-    out:flush()
+    say(out, line)
   end)
   return line.run_id and 0 or 1
 end
@@ -106,8 +111,7 @@ local function reap(proc, children, out)
     pids[#pids + 1] = pid
   end
   for _, ended in ipairs(proc.reap(pids)) do
-    out:write(json.encode({ k = children[ended.pid], exit = ended.code, signal = ended.signal }), "\n")
-    out:flush()
+    say(out, { k = children[ended.pid], exit = ended.code, signal = ended.signal })
     children[ended.pid] = nil
   end
   return next(children) ~= nil
@@ -157,8 +161,7 @@ local function fork_jobs(pool)
       if pid then
         pool.children[pid] = job.k
       else
-        pool.out:write(json.encode({ k = job.k, why = failed }), "\n")
-        pool.out:flush()
+        say(pool.out, { k = job.k, why = failed })
       end
     elseif why ~= "timeout" then
       assert(why == "eof" or why == "closed", "the preset's workers: their input failed: " .. tostring(why))
