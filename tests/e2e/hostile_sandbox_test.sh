@@ -52,6 +52,7 @@ case $EVIL in
   read-env) cat "$SIDECAR_REPO/.env" "$MAIN/.env" ;;
   ssh-agent) [ -S "$SSH_AUTH_SOCK" ] && echo "REACHED the ssh agent" ;;
   write-main) echo evil >>"$MAIN/a.txt" ;;
+  write-given) echo evil >"$MAIN/build/out.txt" ;; # a folder isolation.write gives it, in the checkout
   write-home) echo "[alias] st = !touch /tmp/pwned" >>"$HOME/.gitconfig" ;;
   write-hook) printf '#!/bin/sh\ntouch /tmp/pwned\n' >"$MAIN/.git/hooks/pre-commit" && chmod +x "$MAIN/.git/hooks/pre-commit" ;;
   git-config) git --git-dir="$MAIN/.git" config core.fsmonitor "touch /tmp/pwned" ;;
@@ -147,6 +148,20 @@ done
 hostile network-none read-only --network none
 hostile write-main read-only
 hostile read-env read-only
+# A read-only run's work tree is not read after it where bubblewrap keeps it read-only (nothing
+# writable in it: record.tree_kept); Landlock's is read. Given a writable folder in the checkout
+# (isolation.write), a read-only run's tree is read, and what it wrote there blocks it.
+id=$(run_ids "$work/write-main.out" | head -n 1)
+eq "a read-only run: its tree kept by $HOSTILE_KIND, not read" "$([ "$HOSTILE_KIND" = bwrap ] && echo bwrap || echo nil)" \
+  "$(field "$MAIN/.agent/runs/$id/run.json" .tree_kept)"
+cp .agent/config.lua "$work/config.before-given"
+mkdir -p "$MAIN/build" && sandbox_allow write "$MAIN/build" && env -u SIDECAR_TRUST "$S" trust "$MAIN" >/dev/null
+EVIL=write-given "$S" run T-0001 --runner evil --sandbox read-only >"$work/write-given.out" 2>&1
+id=$(run_ids "$work/write-given.out" | head -n 1)
+eq "a read-only run given a folder in the checkout: its change read, and blocked" "nil build/out.txt blocked" \
+  "$(field "$MAIN/.agent/runs/$id/run.json" .tree_kept) $(field "$MAIN/.agent/runs/$id/run.json" .changed_files.1) \
+$(field "$MAIN/.agent/runs/$id/run.json" .gates.results.read_only_changes.verdict)"
+rm -rf "$MAIN/build" && cp "$work/config.before-given" .agent/config.lua
 # The claude runner (the fake agent as its program): it is given its own variables (ANTHROPIC_*),
 # not another provider's key, and reaches its endpoint (ANTHROPIC_BASE_URL) alone.
 cp .agent/config.lua "$work/config.before-claude"

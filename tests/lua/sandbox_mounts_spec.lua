@@ -59,3 +59,33 @@ describe("sandbox_mounts.args leaves out what is shown already", function()
     expect(ro_binds(args, "/tmp/r/x")):equals(0)
   end)
 end)
+
+describe("sandbox_mounts.keeps: whether nothing inside can change a folder", function()
+  local repo, store = "/h/repo", "/h/repo/.agent"
+  local function keeps(o)
+    return mounts.keeps(o, repo, { store })
+  end
+
+  it("keeps a repository where the run writes only its own files in the store", function()
+    expect(keeps({ read = { repo }, outputs = { store .. "/runs/R-0001/push_attempts.log" },
+      binds = { { from = "/tmp/sb/gitconfig", to = "/h/.gitconfig" } }, socket = "/tmp/sb/proxy.sock" })):equals(true)
+    expect(keeps({ home = "/h", read = { repo }, write = { "/h/.cache/tool", "/h/repo-other" } })):equals(true)
+  end)
+
+  it("does not keep a repository with anything writable in it, at it or above it", function()
+    expect(keeps({ write = { repo .. "/build" } })):equals(false)
+    expect(keeps({ write = { repo } })):equals(false)
+    expect(keeps({ write = { "/h" } })):equals(false)
+    expect(keeps({ write = { "/" } })):equals(false)
+    expect(keeps({ outputs = { repo .. "/out.txt" } })):equals(false)
+    expect(keeps({ binds = { { from = repo .. "/state", to = "/h/.codex" } } })):equals(false) -- written through
+    expect(keeps({ binds = { { from = "/tmp/sb/state", to = repo .. "/.codex" } } })):equals(false)
+  end)
+
+  it("never takes the store for the whole repository, nor a neighbour for it", function()
+    expect(mounts.keeps({ write = { store .. "/runs" } }, repo, { store })):equals(true)
+    expect(mounts.keeps({ write = { store .. "/runs" } }, repo, {})):equals(false)
+    expect(mounts.keeps({ write = { "/h/repo.agent" } }, repo, { "/h/repo.agent" })):equals(true)
+    expect(mounts.keeps({ write = { "/h/repo-x/a" } }, repo, {})):equals(true)
+  end)
+end)

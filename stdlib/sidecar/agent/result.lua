@@ -110,12 +110,28 @@ function M.apply_markers(record, final, opts)
   return found
 end
 
+-- record.files_check: the files the agent claims to have modified (found.files_modified) against
+-- those that changed.
+local function check_claims(record, found, repo)
+  if #found.files_modified > 0 then
+    local check = markers.check_files(found.files_modified, record.changed_files, repo)
+    record.files_check = { confirmed = json.array(check.confirmed),
+      claimed_not_changed = json.array(check.claimed_not_changed),
+      changed_not_claimed = json.array(check.changed_not_claimed) }
+  end
+end
+
 ---Records what changed in the work tree since `before` (a worktree.snapshot), and whether the
 ---files the agent claims to have modified match it; reading the changes stops at `deadline_ns`
 ---(the run's deadline), and then `changes_unavailable` says so. The changed links that lead out of
 ---the repository go in `symlinks_out` ({{path, target}}; `symlinks_unavailable` when unread).
-function M.record_changes(record, repo, before, snapshot_why, found, deadline_ns)
-  if before then
+---`kept` (the OS sandbox that kept the tree as it was, "bwrap": a read-only run's) instead of
+---`before`: nothing changed, and record.tree_kept says why it was not read.
+function M.record_changes(record, repo, before, snapshot_why, found, deadline_ns, kept)
+  if kept then
+    record.tree_kept, record.changed_files, record.changes = kept, json.array({}), json.array({})
+    check_claims(record, found, repo)
+  elseif before then
     local change, change_why = worktree.changes(repo, before, { deadline_ns = deadline_ns })
     if change then
       record.head_before, record.head_after = change.head_before, change.head_after
@@ -125,12 +141,7 @@ function M.record_changes(record, repo, before, snapshot_why, found, deadline_ns
       local links, links_why = symlinks_out.of_change(repo, change.files, change.tree_after)
       record.symlinks_out = links and #links > 0 and links or nil -- the symlinks_out gate's
       record.symlinks_unavailable = links_why
-      if #found.files_modified > 0 then
-        local check = markers.check_files(found.files_modified, record.changed_files, repo)
-        record.files_check = { confirmed = json.array(check.confirmed),
-          claimed_not_changed = json.array(check.claimed_not_changed),
-          changed_not_claimed = json.array(check.changed_not_claimed) }
-      end
+      check_claims(record, found, repo)
     else
       record.changes_unavailable = change_why
     end

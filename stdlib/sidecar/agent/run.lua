@@ -197,13 +197,10 @@ local function build_command(o, run, record, run_dir)
   return argv, how or {}
 end
 
--- Before the agent starts: what its changes will be measured against. HEAD, branches and tags
--- (stdlib/sidecar/run/git_refs.lua) are read side by side with the snapshot of the work tree; a run in its own
--- worktree knows the tree it was made from (o.before): no second read of it. Sidecar's own folder,
--- when it is inside the repository, is not the agent's change. Returns refs, before, snapshot_why.
+-- Before the agent starts: HEAD, branches and tags (stdlib/sidecar/run/git_refs.lua), and with
+-- gates what lies outside the run's place. Returns the watch.
 local function watch_repo(o, run, id, run_dir, record)
   local root, repo = run.store.root, run.repo
-  local own = root:sub(1, #repo + 1) == repo .. "/" and root:sub(#repo + 2) or nil
   local refs = git_refs.watch(repo, { run_id = id, push_log = run_dir .. "/push_attempts.log" })
   if o.gates then -- what lies outside the run's place: compared after it (the outside_changes gate)
     local wt = type(record.worktree) == "table" and not record.worktree.in_place and record.worktree or nil
@@ -214,10 +211,24 @@ local function watch_repo(o, run, id, run_dir, record)
     refs.outside = require("sidecar.run.outside").snapshot({ repo = repo, store_root = root,
       home = os.getenv("HOME"), main = wt and wt.repo or nil, allowed = allowed })
   end
+  return refs
+end
+
+-- Before the agent starts, once its sandbox `sb` is planned: what its changes to the work tree
+-- will be measured against. A run in its own worktree knows the tree it was made from (o.before):
+-- no second read of it. A tree the sandbox keeps as it is (a read-only run under bubblewrap) is
+-- not read: the third value says so (record.tree_kept). Sidecar's own folder, when it is inside
+-- the repository, is not the agent's change. Returns before, snapshot_why, kept.
+local function tree_before(o, run, sb)
   if o.before then
-    return refs, o.before, nil
+    return o.before, nil, nil
   end
-  return refs, worktree.snapshot(repo, own and { own } or nil)
+  local root, repo = run.store.root, run.repo
+  if run_sandbox.keeps_tree(sb, repo, root) then
+    return nil, nil, "bwrap"
+  end
+  local own = root:sub(1, #repo + 1) == repo .. "/" and root:sub(#repo + 2) or nil
+  return worktree.snapshot(repo, own and { own } or nil)
 end
 
 -- An agent that could not start: the run failed, saying why (and how to install its CLI).
@@ -371,7 +382,7 @@ local function run_agent(s, o, run)
   record.trace = otel.run_context(s.root, record) -- its span's ids, when runs are traced (sidecar.run.otel)
   o.args = otel.agent_args(s.root, spec, record.trace, o.args)
 
-  local refs, before, snapshot_why = watch_repo(o, run, id, run_dir, record)
+  local refs = watch_repo(o, run, id, run_dir, record)
   local t <close> = assert(telemetry.open(dir, { run_id = id }))
   local argv, how = build_command(o, run, record, run_dir)
   t:event("run.started", { runner = spec.name, command = record.command, sandbox = run.sandbox, model = o.model })
@@ -390,8 +401,9 @@ local function run_agent(s, o, run)
   local collectors = otel.agent_env(s.root, spec, record.trace, env) -- TRACEPARENT; where the agent may export
   local slot <close> = take_slot(o, run, record, t) -- one of the machine's agents: waited for in turn
   -- the cgroup holds what it can of the sandbox's limits
-  local sb, sandbox_why = run_sandbox.open(run.isolation, { run = run, record = record, run_dir = run_dir,
+  local sb <close>, sandbox_why = run_sandbox.open(run.isolation, { run = run, record = record, run_dir = run_dir,
     argv = argv, env = env, cgroup = owner.cgroup, t = t, kill_grace_ms = o.kill_grace_ms, hosts = collectors })
+  local before, snapshot_why, kept = tree_before(o, run, sb)
 
   local span = t:span("agent")
   local spawned_ns = clock.monotonic_ns()
@@ -416,7 +428,7 @@ local function run_agent(s, o, run)
 
   local final, tsum = run_result.read(record, {
     o = o, run = run, run_dir = run_dir, parser = parser, r = r, killed_after_result = killed_after_result,
-    refs = refs, before = before, snapshot_why = snapshot_why, t = t, events = events, escapees = escapees,
+    refs = refs, before = before, snapshot_why = snapshot_why, kept = kept, t = t, events = events, escapees = escapees,
     -- Post-processing that grows with the agent's output is bounded by the run's deadline.
     deadline_ns = math.max(spawned_ns + o.timeout_ms * 1000000, clock.monotonic_ns() + M.MIN_POST_MS * 1000000),
     max_final = M.MAX_FINAL, max_events = M.MAX_AGENT_EVENTS,

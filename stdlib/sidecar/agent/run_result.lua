@@ -42,7 +42,7 @@ end
 ---What the ended agent left, read into its record: the outcome, the final message and its markers,
 ---the changes and git facts, usage and cost, gates and escapees. `c`: {o (execute's options), run
 ---(resolve's, with its store), run_dir, parser?, r (the wait's result), killed_after_result, refs,
----before, snapshot_why, t (telemetry), events = {kept, dropped}, escapees, deadline_ns, max_final,
+---before, snapshot_why, kept (the sandbox kept the tree as it was: not read), t (telemetry), events = {kept, dropped}, escapees, deadline_ns, max_final,
 ---max_events}. Returns the final message (or nil) and the telemetry summary.
 ---@param record table
 ---@param c table
@@ -60,7 +60,7 @@ function M.read(record, c)
   end
   local found = agent_result.apply_markers(record, final, { deadline_ns = c.deadline_ns })
   c.refs:after()
-  agent_result.record_changes(record, c.run.repo, c.before, c.snapshot_why, found, c.deadline_ns)
+  agent_result.record_changes(record, c.run.repo, c.before, c.snapshot_why, found, c.deadline_ns, c.kept)
   spent(record, c, summary, warnings)
   local tsum = t:summary()
   record.usage = tsum.usage

@@ -88,6 +88,29 @@ function M.open(settings, c)
   return sb, why
 end
 
+---Whether the work tree the agent works in (`repo`, or the checkout it is a folder of) and its git
+---folders stay as they are whatever the agent does: its bubblewrap sandbox `sb` makes nothing
+---writable in them or above them but the store (`store_root`), as a read-only run's has it
+---(sidecar.run.sandbox_mounts.keeps). Then what the run changed there need not be read: nothing
+---can have changed. False when there is no sandbox, when it is Landlock's, or when git's folders
+---are not found without git.
+---@param sb table|nil  M.open's
+---@param repo string
+---@param store_root string
+---@return boolean
+function M.keeps_tree(sb, repo, store_root)
+  local own, common = require("sidecar.core.git").dirs(repo)
+  if not sb or not own then
+    return false
+  end
+  for _, dir in ipairs({ top_of({ repo = repo }), own, common or own }) do
+    if not sb:keeps(dir, { store_root }) then
+      return false
+    end
+  end
+  return true
+end
+
 ---The OS sandbox for a run's validation steps, as validation.run's `sandbox` option: a function
 ---(argv, env) -> sandbox | nil, why; nil when the run had none (its record says os_sandbox off, or
 ---it has no record of one). A step writes where the run's agent could (its worktree; in place, the

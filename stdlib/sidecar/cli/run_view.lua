@@ -300,7 +300,8 @@ function M.show(s, run)
   local files = run_data.files_count(r)
   if files == 0 then
     lines[#lines + 1] = ""
-    add(lines, "Changed files", "none")
+    add(lines, "Changed files", r.tree_kept and ("none (the OS sandbox, " .. tostring(r.tree_kept) ..
+      ", kept the work tree read-only)") or "none")
   elseif files then
     list_section(lines, "Changed files (" .. files .. "):", r.changed_files, "")
   else

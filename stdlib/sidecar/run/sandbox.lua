@@ -442,6 +442,7 @@ function M.open(o)
       return nil, why, "no_sandbox"
     end
   else
+    sb.plan = plan -- what sb:keeps reads
     argv = { "bwrap" }
     local args = mounts.args(plan)
     table.move(args, 1, #args, 2, argv)
@@ -455,6 +456,31 @@ function M.open(o)
   table.move(o.argv, 1, #o.argv, #argv + 1, argv)
   sb.argv = argv
   return sb
+end
+
+-- A sandbox held in a to-be-closed variable is finished (its proxy stopped, its private folder
+-- gone) when an error leaves the scope before its agent ran; finishing it again changes nothing.
+Sandbox.__close = function(self)
+  self:finish()
+end
+
+---Whether no process in this sandbox can change a file of `dir` (absolute) nor of the folders in
+---it, those of `skip` aside (sidecar.run.sandbox_mounts.keeps): bubblewrap's mounts keep them as
+---they are. Never for Landlock, which cannot keep everything read-only (what it could not is
+---put back after the agent: finish's put_back).
+---@param dir string
+---@param skip? string[]
+---@return boolean
+function Sandbox:keeps(dir, skip)
+  local d = real(dir)
+  if self.kind ~= "bwrap" or not self.plan or not d then
+    return false
+  end
+  local own = {}
+  for _, p in ipairs(skip or {}) do
+    own[#own + 1] = real(p) or p
+  end
+  return mounts.keeps(self.plan, d, own)
 end
 
 ---After the agent's process (bwrap) ended: the sandbox's report, its proxy stopped and its private

@@ -137,6 +137,41 @@ function M.shows(plan, path)
   return best == nil or best.seen
 end
 
+---Whether no process in the sandbox of `plan` can change a file of `dir` (absolute, real): nothing
+---the plan makes writable (plan.write, plan.outputs, either side of plan.binds, the proxy's socket)
+---is `dir`, lies above it, or lies in it outside the folders of `skip` (the store, where the run's
+---own files are written). Everything else is the host's `/` read-only, or a private folder, an
+---emptied home or a hidden path of the sandbox's own, whose writes never reach `dir`.
+---@param plan table  M.args's
+---@param dir string
+---@param skip? string[]
+---@return boolean
+function M.keeps(plan, dir, skip)
+  local writable = {}
+  for _, list in ipairs({ plan.write or {}, plan.outputs or {} }) do
+    table.move(list, 1, #list, #writable + 1, writable)
+  end
+  for _, b in ipairs(plan.binds or {}) do
+    writable[#writable + 1], writable[#writable + 2] = b.from, b.to
+  end
+  writable[#writable + 1] = plan.socket
+  for _, w in ipairs(writable) do
+    if under(dir, w) then
+      return false
+    end
+    if under(w, dir) then
+      local skipped = false
+      for _, s in ipairs(skip or {}) do
+        skipped = skipped or under(w, s)
+      end
+      if not skipped then
+        return false
+      end
+    end
+  end
+  return true
+end
+
 ---The folders made private in this sandbox: M.PRIVATE, and /var/run where it is a folder of its own.
 ---@param var_run_is_link boolean
 ---@return string[]
