@@ -109,9 +109,11 @@ void push_strings(lua_State* L, const std::vector<std::string>& list) {
   }
 }
 
-// sandbox.secret_files(top, skip) -> {files, folders, sockets, entries, unread}
+// sandbox.secret_files(top, skip) -> {files, folders, sockets, entries, unread, reused}
 // (host/secrets/secret_file_find.hpp): the secret files and folders and the Unix sockets under `top`,
-// never entering `skip`; every other folder is read.
+// never entering `skip`; every other folder is read, or taken as this process's last search of
+// the same tree read it while its status is unchanged (reused counts those:
+// find_secret_files_again).
 int secret_files(lua_State* L) {
   std::string top(check_text(L, 1));
   luaL_checktype(L, 2, LUA_TTABLE);
@@ -123,8 +125,8 @@ int secret_files(lua_State* L) {
     skip.emplace_back(lua_tostring(L, -1));
     lua_pop(L, 1);
   }
-  host::SecretFileSearch found = host::find_secret_files(top, skip);
-  lua_createtable(L, 0, 5);
+  host::SecretFileSearch found = host::find_secret_files_again(top, skip);
+  lua_createtable(L, 0, 6);
   push_strings(L, found.files);
   lua_setfield(L, -2, "files");
   push_strings(L, found.folders);
@@ -135,6 +137,8 @@ int secret_files(lua_State* L) {
   lua_setfield(L, -2, "entries");
   lua_pushinteger(L, static_cast<lua_Integer>(found.unread));
   lua_setfield(L, -2, "unread");
+  lua_pushinteger(L, static_cast<lua_Integer>(found.reused));
+  lua_setfield(L, -2, "reused");
   return 1;
 }
 

@@ -17,6 +17,8 @@ n=\$(cat | grep -o 'Agent [0-9]*:' | grep -o '[0-9]*')
 echo started >"\$AGENT_LOG/\$n"
 case "\$n" in
   2) sleep $M.2 ;;
+  31) i=0; while [ ! -e src/a/.env ] && [ \$i -lt 1200 ]; do sleep 0.05; i=\$((i+1)); done ;; # the test makes it
+  32) cat src/a/.env src/b/g 2>&1 ;;
   *) if [ "\${AGENT_SLEEP:-1}" = long ]; then sleep $M.1; else sleep "\${AGENT_SLEEP:-1}"; fi ;;
 esac
 echo done
@@ -132,4 +134,34 @@ new=$(comm -13 <(echo "$runs") <(ls .agent/runs | sort))
 printf 'Agent 7: caf\351 na\357ve' >"$work/latin1"
 eq "its run's prompt.md holds its bytes" "1 2" \
   "$(for r in $new; do cmp -s "$work/latin1" .agent/runs/"$r"/prompt.md && echo "$r"; done | wc -l) $(echo $new | wc -w)"
+
+# The pool searches the repository for secret files once, before its first fork; each worker's
+# sandbox then reads again only the folders that changed since, taking the others as that search
+# read them (host/secrets/secret_file_find.hpp). A secret file made after that search is hidden
+# all the same from the agent started next.
+rm -f "$work"/agents/*
+mkdir -p src/a src/b && echo plain >src/a/f && echo "seen by agent 32" >src/b/g
+sleep 1.2 # older than the search's margin for racy timestamps: the pool's search may take them as read
+cat >.agent/presets/late.lua <<'LUA'
+return require("sidecar.preset.define").define({
+  name = "late", summary = "two agents of one batch, one after the other",
+  run = function(ctx)
+    local out = ctx:agents({ { prompt = "Agent 31: wait" }, { prompt = "Agent 32: read" } })
+    return { ok = true, text = out[1].run_id .. " " .. out[2].run_id .. "\n" }
+  end,
+})
+LUA
+late=unmasked-late-$$
+"$S" preset run late -j 1 >"$work/late.out" 2>"$work/late.err" &
+preset=$!
+wait_until "a secret made after the pool's search: the first agent runs" 60 agents_started 1
+echo "$late" >src/a/.env
+wait "$preset"
+eq "a secret made after the pool's search: the preset ends" 0 "$?"
+second=$(run_ids "$work/late.out" | sed -n 2p)
+eq "a secret made after the pool's search: hidden from the agent started next" "0 1" \
+  "$(grep -c "$late" ".agent/runs/$second/stdout.log") $(grep -c "seen by agent 32" ".agent/runs/$second/stdout.log")"
+eq "its sandbox took the folders that did not change as the pool's search read them" yes \
+  "$([ "$(field ".agent/runs/$second/run.json" .os_sandbox.hidden.reused)" -gt 2 ] 2>/dev/null && echo yes)"
+rm -rf src
 finish

@@ -3,16 +3,20 @@
 // every entry a top-down walk asks about (with the policy alone and with a project's own file
 // rules); the search finds exactly what a plain recursive listing judged by is_secret_file finds,
 // on one thread or several, reads the whole tree (no cap), never enters .git, the skipped folders
-// or a secret folder, and follows no link. Also the secret files the rules gained for issue 45.
+// or a secret folder, and follows no link. Also the secret files the rules gained for issue 45, and
+// the search again (find_secret_files_again), which reads only the folders that changed since the
+// last one and finds the same as a fresh search whatever changed.
 #include <catch2/catch.hpp>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <functional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "secrets/secret_file_find.hpp"
@@ -22,6 +26,8 @@
 namespace {
 
 using sidecar::host::find_secret_files;
+using sidecar::host::find_secret_files_again;
+using sidecar::host::SecretFileSearch;
 using sidecar::host::is_secret_file;
 using sidecar::host::SecretFileJudge;
 using sidecar::test::TempDir;
@@ -196,4 +202,107 @@ TEST_CASE("secret files: a folder this user cannot read is counted, not fatal", 
   chmod((t.path + "/shut").c_str(), 0755);
   CHECK(found.files == std::vector<std::string>{t.path + "/a/.env"});
   CHECK(found.unread == 1);
+}
+
+namespace {
+
+// Past the file system's clock tick: what was made before now is stamped before a search that
+// starts next (the searches below take racy_ms = 0, so that a folder is taken unread as soon as
+// its change is older than the search that read it).
+void tick() { std::this_thread::sleep_for(std::chrono::milliseconds(30)); }
+
+bool has(const std::vector<std::string>& list, const std::string& item) {
+  return std::find(list.begin(), list.end(), item) != list.end();
+}
+
+// A search again of `top` finds what a fresh search finds.
+SecretFileSearch again_as_fresh(const std::string& top, const std::vector<std::string>& skip = {}) {
+  const SecretFileSearch found = find_secret_files_again(top, skip, 2, 0);
+  const SecretFileSearch fresh = find_secret_files(top, skip);
+  CHECK(found.files == fresh.files);
+  CHECK(found.folders == fresh.folders);
+  CHECK(found.sockets == fresh.sockets);
+  CHECK(found.entries == fresh.entries);
+  return found;
+}
+
+}  // namespace
+
+TEST_CASE("secret files: a search again reads only the folders that changed, and finds what changed",
+          "[secrets]") {
+  TempDir t("secret-again");
+  const std::string top = t.path;
+  for (int d = 0; d < 20; ++d) write(top + "/src/m" + std::to_string(d) + "/f.py");
+  write(top + "/src/m3/.env");
+  write(top + "/src/m4/notes.txt");
+  write(top + "/src/m5/.ssh/id_rsa");
+  write(top + "/node_modules/p/.env");
+  tick();
+  CHECK(again_as_fresh(top, {"node_modules"}).reused == 0);  // a search of a tree not searched before
+  const SecretFileSearch second = again_as_fresh(top, {"node_modules"});
+  CHECK(second.reused == 22);  // the top, src and its 20 folders: nothing read again
+  CHECK(has(second.files, top + "/src/m3/.env"));
+  CHECK(has(second.folders, top + "/src/m5/.ssh"));
+
+  SECTION("a secret file made in a folder") {
+    write(top + "/src/m7/.env.local");
+    const SecretFileSearch found = again_as_fresh(top, {"node_modules"});
+    CHECK(has(found.files, top + "/src/m7/.env.local"));
+    CHECK(found.reused == 21);
+  }
+  SECTION("a file renamed to a secret's name") {
+    fs::rename(top + "/src/m4/notes.txt", top + "/src/m4/id_rsa");
+    CHECK(has(again_as_fresh(top, {"node_modules"}).files, top + "/src/m4/id_rsa"));
+  }
+  SECTION("a secret removed, and a folder with one") {
+    fs::remove(top + "/src/m3/.env");
+    fs::remove_all(top + "/src/m5");
+    const SecretFileSearch found = again_as_fresh(top, {"node_modules"});
+    CHECK(found.files.empty());
+    CHECK(found.folders.empty());
+  }
+  SECTION("a new folder with a secret deep in it") {
+    write(top + "/src/m9/new/deeper/server.pem");
+    CHECK(has(again_as_fresh(top, {"node_modules"}).files, top + "/src/m9/new/deeper/server.pem"));
+  }
+  SECTION("a folder replaced by a link to one with a secret: not followed") {
+    write(top + "/../" + fs::path(top).filename().string() + "-elsewhere/.env");
+    fs::remove_all(top + "/src/m6");
+    fs::create_directory_symlink(top + "-elsewhere", top + "/src/m6");
+    const SecretFileSearch found = again_as_fresh(top, {"node_modules"});
+    CHECK_FALSE(has(found.files, top + "/src/m6/.env"));
+    fs::remove_all(top + "-elsewhere");
+  }
+  SECTION("a secret made where a skipped folder was, once it is skipped no more") {
+    const SecretFileSearch found = again_as_fresh(top);  // another skip list: another tree, read whole
+    CHECK(found.reused == 0);
+    CHECK(has(found.files, top + "/node_modules/p/.env"));
+  }
+  SECTION("a project's own file rules: everything read again under them") {
+    sidecar::host::SecretRules rules;
+    rules.files = {"*.py"};
+    sidecar::host::set_secret_rules(rules);
+    const SecretFileSearch found = again_as_fresh(top, {"node_modules"});
+    sidecar::host::set_secret_rules({});
+    CHECK(found.reused == 0);
+    CHECK(has(found.files, top + "/src/m0/f.py"));
+  }
+}
+
+TEST_CASE("secret files: a folder changed close to the search that read it is read again (racy timestamps)",
+          "[secrets]") {
+  TempDir t("secret-racy");
+  write(t.path + "/a/x.txt");
+  write(t.path + "/b/y.txt");
+  find_secret_files_again(t.path, {});  // the default margin: a second
+  // Changed within the margin of that search's start: a change right after it could bear the
+  // same time, so every folder is read again, and a secret made meanwhile is found.
+  write(t.path + "/a/.env");
+  const SecretFileSearch found = find_secret_files_again(t.path, {});
+  CHECK(found.reused == 0);
+  CHECK(has(found.files, t.path + "/a/.env"));
+  // Without the margin, once the clock has passed the changes, the folders are taken unread.
+  tick();
+  find_secret_files_again(t.path, {}, 2, 0);
+  CHECK(find_secret_files_again(t.path, {}, 2, 0).reused == 3);
 }

@@ -118,7 +118,8 @@ local function reap(proc, children, out)
 end
 
 -- What a pool does before its first fork (everything its workers share): the config read once,
--- the modules loaded, libgit2 loaded and started, the OS sandbox's kind chosen.
+-- the modules loaded, libgit2 loaded and started, the OS sandbox's kind chosen, the repository
+-- searched for secret files.
 local function make_ready(head)
   local cfg, why = require("sidecar.core.config").load(head.root)
   if not cfg then
@@ -139,6 +140,12 @@ local function make_ready(head)
   local settings = sandbox.settings(sandbox.isolation_of(cfg), nil, {})
   if settings and settings.sandbox ~= "off" then
     pcall(require("sidecar.run.sandbox_host").choose, settings.sandbox)
+    -- the repository searched for secret files once: each worker's sandbox reads again only the
+    -- folders that changed since (a search that fails here is only each worker's to make whole)
+    local top = require("sidecar.run.worktree_git").top(head.repo)
+    if top then
+      pcall(sandbox.warm, top.top, head.root)
+    end
   end
   collectgarbage()
   return cfg

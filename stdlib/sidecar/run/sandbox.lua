@@ -311,6 +311,23 @@ local function landlock_argv(o, sb, plan, net)
   return argv
 end
 
+-- What a sandbox's search for secret files never enters in the checkout `repo_top`: the store,
+-- by its path there (".agent" when it lies elsewhere).
+local function store_skip(store_root, repo_top)
+  return { store_root and repo_top and store_root:sub(1, #repo_top + 1) == repo_top .. "/"
+    and store_root:sub(#repo_top + 2) or ".agent" }
+end
+
+---Searches the checkout `repo_top` for secret files as a sandbox opened in it with the store
+---`store_root` would (M.open), so that the sandboxes opened next in this process, or in the
+---processes it forks afterwards (a preset's pool of workers), read again only the folders that
+---changed since (sidecar.run.sandbox_hidden.search).
+---@param repo_top string
+---@param store_root string
+function M.warm(repo_top, store_root)
+  hidden.search(real(repo_top) or repo_top, store_skip(store_root, repo_top))
+end
+
 ---Opens the sandbox of one agent: plans its view, starts its proxy (network "model" and "full") and makes its
 ---command line (sb.argv; spawn it with fd3 = sb.report and term_ignored = true). o:
 ---settings (M.settings), spec (the runner), argv, env (the agent's additions: the variables of Sidecar's own
@@ -405,8 +422,7 @@ function M.open(o)
   elseif not within(real(o.env_of("TMPDIR")), write) then
     o.env.TMPDIR = "/tmp" -- the private one: a TMPDIR the agent cannot see or write would fail its tools
   end
-  local skip = { o.store_root and o.repo_top and o.store_root:sub(1, #o.repo_top + 1) == o.repo_top .. "/"
-    and o.store_root:sub(#o.repo_top + 2) or ".agent" }
+  local skip = store_skip(o.store_root, o.repo_top)
   local repos = { real(o.repo_top) or real(o.cwd) }
   if o.worktree then
     repos[#repos + 1] = real(o.worktree.path)
@@ -419,7 +435,8 @@ function M.open(o)
   table.move(home_plan.binds, 1, #home_plan.binds, #binds + 1, binds)
   local hide = hidden.paths({ home = real(o.home), repos = repos, skip = skip, read = settings.read, own = own,
     hide = settings.hide })
-  sb.hidden = { files = #hide.files - hide.sockets, folders = #hide.dirs, sockets = hide.sockets > 0 and hide.sockets or nil }
+  sb.hidden = { files = #hide.files - hide.sockets, folders = #hide.dirs, sockets = hide.sockets > 0 and hide.sockets or nil,
+    reused = hide.reused > 0 and hide.reused or nil }
   sb.limits = limits.plan(settings.limits, o.cgroup, host.uid() == 0, kind == "landlock")
   o.program = program.resolve(o.argv[1], o.cwd)
   local plan = { network = sb.network, private = mounts.private(paths.lstat("/var/run")

@@ -160,17 +160,30 @@ local function tracked_of(repo, found)
   return tracked
 end
 
+---The secret files, folders and sockets of the folder tree `repo`, never entering M.SKIP and
+---`skip` (relative or by name): sidecar.host.sandbox.secret_files's. This process remembers the
+---search, so the next one of the same tree (here, or in a process forked after it: a preset's
+---pool searches before it forks its workers) reads again only the folders that changed.
+---@param repo string
+---@param skip? string[]
+---@return table
+function M.search(repo, skip)
+  local list = { table.unpack(M.SKIP) }
+  table.move(skip or {}, 1, #(skip or {}), #list + 1, list)
+  return host.secret_files(repo, list)
+end
+
 ---The secret paths of a run's sandbox: {dirs, files (Unix sockets found there too), sockets (how
----many of them), entries}. o: home (nil: not looked
+---many of them), entries, reused (folders taken from the last search: M.search)}. o: home (nil: not looked
 ---at), repos (folders to look through: the main checkout, the worktree), skip (folders there
 ---never entered, relative or by name), read (absolute paths, or relative to each repository, or
 ---"~/…": shown all the same), own (the paths of the runner's own CLI state: not hidden, a folder of
 ---the run's covers them), hide (absolute or "~/…" paths hidden as well: isolation.hide). A folder or
 ---file of the home reached through a link is hidden where the link leads (a stowed ~/.ssh).
 ---@param o {home: string?, repos: string[], skip: string[]?, read: string[]?, own: string[]?, hide: string[]?}
----@return {dirs: string[], files: string[], sockets: integer, entries: integer}
+---@return {dirs: string[], files: string[], sockets: integer, entries: integer, reused: integer}
 function M.paths(o)
-  local out = { dirs = {}, files = {}, sockets = 0, entries = 0 }
+  local out = { dirs = {}, files = {}, sockets = 0, entries = 0, reused = 0 }
   local read = {}
   for _, r in ipairs(o.read or {}) do
     r = expand(r, o.home)
@@ -211,13 +224,9 @@ function M.paths(o)
       add(out.files, "/etc/ssh/" .. name, read)
     end
   end
-  local skip = { table.unpack(M.SKIP) }
-  for _, s in ipairs(o.skip or {}) do
-    skip[#skip + 1] = s
-  end
   for _, repo in ipairs(o.repos or {}) do
-    local found = host.secret_files(repo, skip) -- the whole tree, however large: no cap
-    out.entries = out.entries + found.entries
+    local found = M.search(repo, o.skip) -- the whole tree, however large: no cap
+    out.entries, out.reused = out.entries + found.entries, out.reused + found.reused
     local tracked = tracked_of(repo, found)
     for _, d in ipairs(found.folders) do
       if not tracked[d] then
