@@ -4,7 +4,8 @@
 # (isolation.limits = { pids = 256, memory = "256MiB", tmp = "64MiB" }):
 #   fork bomb     a loop that forks sleepers (bounded: four times the limit at most): stopped by
 #                 the pids limit, every process of it gone, the machine's next run works;
-#   thread bomb   threads until none can start, trying again: threads count as tasks;
+#   thread bomb   threads until none can start (1024 at most), holding them and trying again:
+#                 threads count as tasks;
 #   memory hog    python3 holding 640 MiB: killed, the run failed naming the memory limit;
 #   tmp, shm, home  writing 128 MiB into the private /tmp, /dev/shm and the emptied home: ENOSPC
 #                 at 64 MiB;
@@ -42,12 +43,15 @@ case $EVIL in
     exec python3 -c '
 import threading, time
 n, end = 0, time.time() + 20
-while time.time() < end and n < 1024:
+while time.time() < end:  # a runaway holds what it made, and tries again for more
     try:
-        threading.Thread(target=time.sleep, args=(60,), daemon=True).start()
-        n += 1
+        if n < 1024:
+            threading.Thread(target=time.sleep, args=(60,), daemon=True).start()
+            n += 1
+        else:
+            time.sleep(0.05)
     except RuntimeError:
-        time.sleep(0.01)  # a runaway tries again
+        time.sleep(0.01)
 print("threads", n, "survived")' ;;
   memory-hog) exec python3 -c '
 import time
