@@ -51,7 +51,9 @@ ReturnToService=2
 # The node may claim more CPUs than the machine has, so -j 8 runs 8 at once on 2 cores.
 SlurmdParameters=config_overrides
 MinJobAge=600
-KillWait=2
+# A cancelled job's worker gets SIGTERM, then SIGKILL after KillWait: it must outlast the agent's
+# own grace (kill_grace_ms, 2 s) so the worker can record the run interrupted (2 s raced it).
+KillWait=10
 OverTimeLimit=0
 InactiveLimit=0
 MessageTimeout=10
