@@ -75,9 +75,10 @@ eq "every run has ended: two reported, the killed worker's outcome unknown" "out
 
 # A kill -9 of the preset: its pool, the workers and their agents all end; every run ends.
 rm -f "$work"/agents/*
-AGENT_SLEEP=long "$S" preset run fan -p n=3 -j 3 >/dev/null 2>&1 &
+AGENT_SLEEP=long "$S" preset run fan -p n=3 -j 3 >"$work/k9.out" 2>"$work/k9.err" &
 preset=$!
-wait_until "kill -9: the three agents start" 60 agents_started 3
+wait_until "kill -9: the three agents start" 60 agents_started 3 ||
+  echo "  the preset: $(tail -3 "$work/k9.out" "$work/k9.err" | tr '\n' ' ')"
 kill -9 "$preset"
 wait "$preset" 2>/dev/null
 wait_until "kill -9: the pool and its workers end" 60 no_pool

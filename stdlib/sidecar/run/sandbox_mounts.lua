@@ -37,9 +37,10 @@ local function under(path, dir)
   return path == dir or path:sub(1, #dir + 1) == dir .. "/" or dir == "/"
 end
 
--- Whether `path` lies in a folder the sandbox replaces (and so needs a mount of its own to be seen).
-local function in_private(path, private)
-  for _, dir in ipairs(private) do
+-- Whether `path` lies in (or is) one of the folders of `dirs`: of the private ones, a path the
+-- sandbox replaces (and so needs a mount of its own to be seen).
+local function in_any(path, dirs)
+  for _, dir in ipairs(dirs) do
     if under(path, dir) then
       return true
     end
@@ -49,7 +50,7 @@ end
 
 -- Whether `path` will be visible inside: outside the private folders, or under a path mounted.
 local function visible(path, private, mounted)
-  if not in_private(path, private) then
+  if not in_any(path, private) then
     return true
   end
   for _, m in ipairs(mounted) do
@@ -156,17 +157,8 @@ function M.keeps(plan, dir, skip)
   end
   writable[#writable + 1] = plan.socket
   for _, w in ipairs(writable) do
-    if under(dir, w) then
+    if under(dir, w) or (under(w, dir) and not in_any(w, skip or {})) then
       return false
-    end
-    if under(w, dir) then
-      local skipped = false
-      for _, s in ipairs(skip or {}) do
-        skipped = skipped or under(w, s)
-      end
-      if not skipped then
-        return false
-      end
     end
   end
   return true
@@ -235,7 +227,7 @@ function M.args(plan)
   for _, p in ipairs(ordered(plan.read)) do
     if home and p ~= home and under(p, home) then
       in_home[#in_home + 1] = p
-    elseif in_private(p, private) and not roots[p] then -- never a private folder itself: all of /tmp again
+    elseif in_any(p, private) and not roots[p] then -- never a private folder itself: all of /tmp again
       show(p)
     end
   end
@@ -286,7 +278,7 @@ function M.args(plan)
     return a.seq < b.seq
   end)
   for _, p in ipairs(plan.read or {}) do
-    if in_private(p, private) then
+    if in_any(p, private) then
       mounted[#mounted + 1] = p
     end
   end
