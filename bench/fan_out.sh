@@ -26,7 +26,7 @@ secs=${3:-2}
 rounds=${4:-3}
 files=${5:-0}
 command -v bwrap >/dev/null || { echo "bench_fan_out: needs bubblewrap (scripts/setup)" >&2; exit 2; }
-work=$(mktemp -d /tmp/bench_fan_out.XXXXXX)
+work=$(mktemp -d "${TMPDIR:-/tmp}/bench_fan_out.XXXXXX") # TMPDIR=/dev/shm: the store on a memory file system
 trap 'rm -rf "$work"' EXIT
 export SIDECAR_TRUST=all XDG_STATE_HOME="$work/state" XDG_RUNTIME_DIR="$work/runtime" SIDECAR_MAX_AGENTS=$n
 mkdir -p "$work/runtime"
@@ -85,13 +85,21 @@ peak_pss_kib() {
     print(peak)'
 }
 
-# timed NAME COMMAND...: runs COMMAND; prints its wall time in ms.
+# busy_ms: the CPU time the machine has spent busy since it started (/proc/stat: user, nice, system,
+# irq and softirq of all its cores), in ms.
+busy_ms() { awk -v hz="$(getconf CLK_TCK)" '/^cpu / { print int(($2 + $3 + $4 + $7 + $8) * 1000 / hz) }' /proc/stat; }
+
+# timed NAME COMMAND...: runs COMMAND; prints its wall time in ms, and adds the CPU the machine spent
+# meanwhile (every process, the kernel's work for them included: the namespaces a sandbox makes
+# and unmakes) as a line of $work/NAME.cpu.
 timed() {
-  local name=$1 t0
+  local name=$1 t0 b0 wall
   shift
-  t0=$(date +%s%N)
+  t0=$(date +%s%N) b0=$(busy_ms)
   "$@" >"$work/$name.out" 2>"$work/$name.err" || { echo "bench_fan_out: $name failed:" >&2; tail -5 "$work/$name.err" >&2; exit 1; }
-  echo "$((($(date +%s%N) - t0) / 1000000))"
+  wall=$((($(date +%s%N) - t0) / 1000000))
+  echo "$(($(busy_ms) - b0))" >>"$work/$name.cpu"
+  echo "$wall"
 }
 
 # sampled NAME COMMAND...: runs COMMAND once more with its memory sampled; prints the peak PSS in KiB.
@@ -126,6 +134,12 @@ side_ms=$(printf '%s\n' "${side[@]}" | median)
 printf '%-44s %8s ms   (rounds: %s)\n' "xargs -P $n + bwrap + sleep (reference)" "$ref_ms" "${ref[*]}"
 printf '%-44s %8s ms   (rounds: %s)\n' "sidecar preset run, $n sandboxed agents" "$side_ms" "${side[*]}"
 awk -v s="$side_ms" -v r="$ref_ms" 'BEGIN { printf "ratio: %.2fx the reference (goal: within 1.2x)\n", s / r }'
+# The CPU the machine spent on each side, per agent (median of the rounds; whatever else ran on the
+# machine meanwhile counts too): on 2 cores the agents' starts are this CPU one after another in
+# effect, so it says where a side's time goes better than its wall time on a noisy machine.
+cpu_per_agent() { awk -v n="$n" '{ print $1 / n }' "$work/$1.cpu" | median; }
+printf 'CPU per agent (the machine busy / %d): sidecar %.1f ms, reference %.1f ms\n' "$n" "$(cpu_per_agent sidecar)" \
+  "$(cpu_per_agent reference)"
 # Where the last timed round's time went: when its agents started, after its first run was
 # recorded (each start is its worker's CPU: the run recorded, its sandbox planned and opened, then
 # bubblewrap's), and when the last one ended. Past the last start, the agents' sleep and the ends.
