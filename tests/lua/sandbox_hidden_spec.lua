@@ -42,6 +42,20 @@ describe("sandbox_hidden.env", function()
     -- a prefix is a prefix: SIDECAR_TRUSTX* does not name SIDECAR_TRUST
     expect(index(hidden.env({}, { "SIDECAR_TRUSTX*" })).SIDECAR_TRUST):equals(true)
   end)
+
+  it("reads its own allow-list the same way: names whole, PREFIX*s as prefixes", function()
+    local saved = hidden.ENV
+    local ok, err = pcall(function()
+      hidden.ENV = { "PATH", "SIDECAR_TRUS" } -- a name is whole: SIDECAR_TRUS does not give SIDECAR_TRUST
+      expect(index(hidden.env({}, {})).SIDECAR_TRUST):equals(true)
+      hidden.ENV = { "PATH", "SIDECAR_TRUS*" }
+      local withheld = index(hidden.env({}, {}))
+      expect(withheld.SIDECAR_TRUST):equals(nil)
+      expect(withheld.HOME):equals(true)
+    end)
+    hidden.ENV = saved
+    assert(ok, err)
+  end)
 end)
 
 describe("sandbox_hidden.paths", function()

@@ -247,14 +247,28 @@ function M.paths(o)
   return out
 end
 
--- Whether `name` is one of `list` (names, and prefixes ending in `*`).
-local function listed(list, name)
+-- Whether a name is one of `list` (names, and prefixes ending in `*`): a function of the name. The
+-- names are looked up at once, the prefixes (few) tried in turn.
+local function listed(list)
+  local names, prefixes = {}, {}
   for _, n in ipairs(list) do
-    if n == name or (n:sub(-1) == "*" and name:sub(1, #n - 1) == n:sub(1, -2)) then
-      return true
+    if n:sub(-1) == "*" then
+      prefixes[#prefixes + 1] = n:sub(1, -2)
+    else
+      names[n] = true
     end
   end
-  return false
+  return function(name)
+    if names[name] then
+      return true
+    end
+    for _, p in ipairs(prefixes) do
+      if name:sub(1, #p) == p then
+        return true
+      end
+    end
+    return false
+  end
 end
 
 ---Withholds from the agent every variable of Sidecar's environment that M.ENV and `keep` (the
@@ -265,9 +279,9 @@ end
 ---@param keep string[]
 ---@return string[]
 function M.env(env, keep)
-  local withheld = {}
+  local withheld, shown, kept = {}, listed(M.ENV), listed(keep or {})
   for _, name in ipairs(host.environ()) do
-    if env[name] == nil and not listed(M.ENV, name) and not listed(keep or {}, name) then
+    if env[name] == nil and not shown(name) and not kept(name) then
       env[name] = false
       withheld[#withheld + 1] = name
     end
