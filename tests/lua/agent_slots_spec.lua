@@ -15,33 +15,53 @@ test.after_each(function()
 end)
 
 describe("agent slots", function()
-  it("takes free slots in order, says who holds them, and frees them", function()
+  -- A process looks for a free slot from its pid's place round to it (pid % cap + 1 first).
+  local pid = require("sidecar.core.writer_lock").self().pid
+  local function nth(cap, i)
+    return (pid % cap + i - 1) % cap + 1
+  end
+
+  it("takes free slots from its own place round, says who holds them, and frees them", function()
     local a = assert(agent_slots.acquire({ cap = 2, dir = dir, run_id = "R-0001", runner = "codex" }))
     local b = assert(agent_slots.acquire({ cap = 2, dir = dir, run_id = "R-0002", runner = "claude" }))
-    expect(a.number):equals(1)
-    expect(b.number):equals(2)
+    expect(a.number):equals(nth(2, 1))
+    expect(b.number):equals(nth(2, 2))
     expect(a.waited_ms):equals(0)
     local held = agent_slots.holders(2, dir)
     expect(#held):equals(2)
-    expect(held[2].run_id):equals("R-0002")
-    expect(held[2].runner):equals("claude")
+    expect(held[b.number].run_id):equals("R-0002")
+    expect(held[b.number].runner):equals("claude")
     a:release()
     a:release() -- once is enough
     held = agent_slots.holders(2, dir)
     expect(#held):equals(1)
-    expect(held[1].number):equals(2)
+    expect(held[1].number):equals(b.number)
     do
       local c <close> = assert(agent_slots.acquire({ cap = 2, dir = dir }))
-      expect(c.number):equals(1)
+      expect(c.number):equals(a.number)
     end
     expect(#agent_slots.holders(2, dir)):equals(1)
     b:release()
     expect(#agent_slots.holders(2, dir)):equals(0)
   end)
 
+  it("goes round past the last slot to the first ones", function()
+    local cap, taken = 7, {}
+    for i = 1, cap do
+      taken[i] = assert(agent_slots.acquire({ cap = cap, dir = dir }))
+      expect(taken[i].number):equals(nth(cap, i))
+    end
+    taken[1]:release()
+    local again <close> = assert(agent_slots.acquire({ cap = cap, dir = dir }))
+    expect(again.number):equals(nth(cap, 1))
+    for i = 2, cap do
+      taken[i]:release()
+    end
+  end)
+
   it("takes a runner's own slot first when it is capped on its own, and frees both", function()
     local a = assert(agent_slots.acquire_for("claude", { cap = 3, runner_cap = 1, dir = dir, run_id = "R-0001" }))
-    expect(a.number):equals(1)
+    expect(a.number):equals(nth(3, 1))
     expect(a.runner.number):equals(1)
     local runner_dir = agent_slots.runner_dir("claude", dir)
     expect(runner_dir):equals(dir .. "/runner-claude")
@@ -49,7 +69,7 @@ describe("agent slots", function()
     expect(agent_slots.holders(1, runner_dir)[1].run_id):equals("R-0001")
     -- Another runner is not held back by claude's cap; it takes a machine slot only.
     local b = assert(agent_slots.acquire_for("codex", { cap = 3, dir = dir, run_id = "R-0002" }))
-    expect(b.number):equals(2)
+    expect(b.number):equals(nth(3, 2))
     expect(b.runner):is_nil()
     a:release()
     a:release()

@@ -113,9 +113,14 @@ end
 Slot.__close = Slot.release
 
 -- A free slot among the first `cap` of folder `d`, taken (its holder written beside it), or nil.
--- Every file is opened in the folder without following a link (sidecar.core.artifact).
+-- Each process looks from a place of its own (its pid's) round to it: runs starting side by side
+-- (a fan-out's workers, of consecutive pids) each find a free slot at once, where looking from the
+-- first would have each try every slot the ones before it hold. Every file is opened in the
+-- folder without following a link (sidecar.core.artifact).
 local function take(d, cap, o)
-  for n = 1, cap do
+  local first = writer_lock.self().pid % cap
+  for i = 1, cap do
+    local n = (first + i - 1) % cap + 1
     local held = d:lock(slot_name(n))
     if held then
       d:write(info_name(n), json.encode({ pid = writer_lock.self().pid, run_id = o.run_id, runner = o.runner,
