@@ -104,6 +104,33 @@ describe("store", function()
     expect(store_repair.check(root).ok):is_true()
   end)
 
+  it("writes each copy from the text the store holds: redacted, at the store's revision", function()
+    local s <close> = assert(store.open(root, { create = true }))
+    local key = "sk-proj-" .. string.rep("Zq7", 12)
+    local function copy()
+      return json.decode(read(root .. "/runs/R-0001/run.json"))
+    end
+    local run = assert(s:create_run({ status = "preparing", summary = "leaked " .. key }, nil, { copy_later = true }))
+    assert(s:write_copy("run", run.run_id, run)) -- unchanged since: the copy of revision 1
+    expect(copy().revision):equals(1)
+    expect(copy().summary):equals("leaked [REDACTED:openai-key]")
+    run = assert(s:create_run({ status = "preparing" }, nil, { copy_later = true }))
+    run.summary = "leaked again " .. key -- changed before its copy came: stored again, then copied
+    assert(s:write_copy("run", run.run_id, run))
+    local second = json.decode(read(root .. "/runs/R-0002/run.json"))
+    expect(second.revision):equals(2)
+    expect(second.summary):equals("leaked again [REDACTED:openai-key]")
+    local stale = s:get_run("R-0001")
+    assert(s:update_run(s:get_run("R-0001"))) -- another writer meanwhile: revision 2
+    stale.status = "failed"
+    assert(s:update_run(stale)) -- saved from revision 1: the store gives it 3, and so does its copy
+    expect(s:get_run("R-0001").revision):equals(3)
+    expect(copy().revision):equals(3)
+    expect(copy().status):equals("failed")
+    expect(read(root .. "/runs/R-0001/run.json"):find(key, 1, true)):is_nil()
+    expect(store_repair.check(root).ok):is_true()
+  end)
+
   it("links runs, keeps validation results and events", function()
     local s <close> = assert(store.open(root, { create = true }))
     local parent = assert(s:create_run({ status = "failed" }))

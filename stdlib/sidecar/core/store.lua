@@ -78,12 +78,14 @@ function M.find_root(start)
   return start .. "/.agent"
 end
 
--- The store's text of a record; the copy (write_json) redacts the same way.
+-- The store's text of a record, and the redacted copy of the record it was encoded from (its copy
+-- on disk is written from the same: store_copy.put).
 -- Text that is not UTF-8 (an agent's Latin-1 answer) is rewritten in the record itself, which says
 -- so in `invalid_utf8` (stdlib/sidecar/core/text.lua); the raw bytes stay in the run's logs.
 local function encode(record)
   text.mark_invalid_utf8(record)
-  return json.encode(secrets.redact_value(record))
+  local redacted = secrets.redact_value(record)
+  return json.encode(redacted), redacted
 end
 
 -- What the store writes through by name: SQLite and git follow a link there (the run, task and
@@ -200,12 +202,15 @@ end
 ---A record changed since it was stored is stored again first (a new revision), so a copy never
 ---holds what the store does not.
 function Store:write_copy(kind, id, record, files)
-  text.mark_invalid_utf8(record)
   local key = kind .. " " .. id
   local owed = self.owed[key]
-  if owed and owed == encode(record) then
+  local stored, redacted
+  if owed then
+    stored, redacted = encode(record)
+  end
+  if owed and owed == stored then
     self.owed[key] = nil
-    return store_copy.put(self, kind, id, record, files)
+    return store_copy.put(self, kind, id, record, files, nil, redacted)
   end
   assert(record[KINDS[kind].id_key] == id, "write_copy: the record is not " .. tostring(id))
   local saved, message, code
@@ -231,9 +236,10 @@ local function create(self, kind, record, fields_of, create_fn, files, later)
   -- A new record is revision 1, whatever the record it was made from said.
   local was, stored = record.revision, nil
   record.revision = 1
+  local redacted
   local id, message, code = create_fn(self.db, strings_only(fields_of(record)), function(new_id)
     record[spec.id_key] = new_id
-    stored = encode(record)
+    stored, redacted = encode(record)
     return stored
   end)
   if not id then
@@ -245,7 +251,7 @@ local function create(self, kind, record, fields_of, create_fn, files, later)
     return record -- the caller writes the copy with write_copy
   end
   local ok
-  ok, message, code = store_copy.put(self, kind, id, record, files)
+  ok, message, code = store_copy.put(self, kind, id, record, files, nil, redacted)
   if not ok then
     return nil, message, code
   end
@@ -259,14 +265,15 @@ local function save(self, kind, record, fields_of, update_fn, files)
   local id = record[KINDS[kind].id_key]
   local was = record.revision
   record.revision = (math.type(was) == "integer" and was or 0) + 1
-  local revision, message, code = update_fn(self.db, id, strings_only(fields_of(record)), encode(record))
+  local stored, redacted = encode(record)
+  local revision, message, code = update_fn(self.db, id, strings_only(fields_of(record)), stored)
   if not revision then
     record.revision = was
     return nil, message, code
   end
-  record.revision = revision
+  record.revision, redacted.revision = revision, revision
   local ok
-  ok, message, code = store_copy.put(self, kind, id, record, files)
+  ok, message, code = store_copy.put(self, kind, id, record, files, nil, redacted)
   if not ok then
     return nil, message, code
   end
@@ -446,7 +453,7 @@ end
 
 ---Indexes one event of a run (telemetry writes the run's events.jsonl; this is the store's copy).
 function Store:append_event(run_id, kind, fields, ts)
-  return self.db:append_event(run_id, ts, kind, encode(fields or json.object({})))
+  return self.db:append_event(run_id, ts, kind, (encode(fields or json.object({}))))
 end
 
 ---Events after `after_seq`, each {seq, ts, kind, fields = table}.

@@ -17,9 +17,11 @@ function M.path(kind, id)
 end
 
 ---The text of a record's copy: redacted as the store's text of it, keys sorted, 2-space indent.
+---`redacted`: the record as redacted already (the store's text was encoded from it), or nil.
 ---@param record table
-function M.text(record)
-  return json.encode(secrets.redact_value(record), { indent = 2 }) .. "\n"
+---@param redacted? table
+function M.text(record, redacted)
+  return json.encode(redacted or secrets.redact_value(record), { indent = 2 }) .. "\n"
 end
 
 ---The store's row of a record ({record = JSON text, revision, ...}), or nil, message, code.
@@ -41,9 +43,10 @@ end
 ---@param kind "task"|"run"
 ---@param files? {[1]: string, [2]: string}[]  a run's files beside its copy
 ---@param mark? integer
-function M.put(self, kind, id, record, files, mark)
+---@param redacted? table  `record` as redacted already, at the same revision (M.text)
+function M.put(self, kind, id, record, files, mark, redacted)
   local path = M.path(kind, id)
-  local batch = { { path, M.text(record) } }
+  local batch = { { path, M.text(record, redacted) } }
   for _, f in ipairs(files or {}) do
     assert(kind == "run", "write_copy: only a run has a folder for files")
     batch[#batch + 1] = { "runs/" .. id .. "/" .. f[1], f[2] }
