@@ -39,6 +39,23 @@ describe("sandbox_program", function()
     expect(rec.interpreter):equals(prog.interpreter.real)
   end)
 
+  it("shows the package trees a private PATH folder's links lead to, each folder looked at once", function()
+    local dir = paths.real(test.temp_dir())
+    npm_install(dir)
+    os.execute(("ln -s agent '%s/bin/same'"):format(dir)) -- a link within the folder: nothing more to show
+    write(dir .. "/open/bin/tool", "#!/bin/sh\n")
+    os.execute(("ln -s ../../lib/node_modules/agent/bin/agent.js '%s/open/bin/agent'"):format(dir))
+    local asked = {}
+    local function private(d)
+      asked[#asked + 1] = d
+      return d == dir .. "/bin"
+    end
+    -- PATH names the private folder twice (as shells' startup files often make it) and an open one
+    local got = program.path_folders({ dir .. "/bin", dir .. "/open/bin", dir .. "/bin" }, private)
+    expect(got):equals({ dir .. "/lib/node_modules" }) -- the open folder's links are seen as they are
+    expect(asked):equals({ dir .. "/bin", dir .. "/open/bin" })
+  end)
+
   it("takes an absolute #! interpreter, and none for a binary or a missing program", function()
     local dir = paths.real(test.temp_dir())
     write(dir .. "/tool", "#!" .. dir .. "/interp/bin/run -x\n")

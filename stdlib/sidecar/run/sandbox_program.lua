@@ -96,9 +96,10 @@ M.MAX_PATH_LINKS = 1000 -- entries of one PATH folder looked at for links out of
 ---@param private fun(dir: string): boolean
 ---@return string[]
 function M.path_folders(dirs, private)
-  local out, seen = {}, {}
+  local out, seen, looked = {}, {}, {}
   for _, dir in ipairs(dirs) do
-    local names = private(dir) and paths.entries(dir) or {}
+    local names = not looked[dir] and private(dir) and paths.entries(dir) or {} -- a folder PATH names twice: once
+    looked[dir] = true
     for i = 1, math.min(#names, M.MAX_PATH_LINKS) do
       local st = paths.lstat(dir .. "/" .. names[i])
       local target = st and st.kind == "symlink" and paths.real(dir .. "/" .. names[i])
