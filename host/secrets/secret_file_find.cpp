@@ -247,7 +247,7 @@ SecretFileSearch find_secret_files(const std::string& top, const std::vector<std
 }
 
 SecretFileSearch find_secret_files_again(const std::string& top, const std::vector<std::string>& skip, int threads,
-                                         std::int64_t racy_ms) {
+                                         std::int64_t racy_ms, std::size_t keep_folders) {
   const std::uint64_t rules = secret_rules_generation();
   auto same_tree = [&](const std::shared_ptr<const Memo>& m) {
     return m->top == top && m->skip == skip && m->rules == rules;
@@ -268,9 +268,15 @@ SecretFileSearch find_secret_files_again(const std::string& top, const std::vect
   for (auto& r : search.reads()) memo->folders.emplace(r->rel, std::move(r));
   std::lock_guard<std::mutex> hold(memo_lock);
   memos().remove_if(same_tree);
-  if (secret_rules_generation() == rules && !memo->folders.empty()) {  // the rules the judge had
+  const std::size_t size = memo->folders.size();
+  if (secret_rules_generation() == rules && size > 0 && size <= keep_folders) {  // the rules the judge had
     memos().push_front(std::move(memo));
-    if (memos().size() > kMemos) memos().pop_back();
+    auto kept = [] {
+      std::size_t n = 0;
+      for (const auto& m : memos()) n += m->folders.size();
+      return n;
+    };
+    while (memos().size() > kMemos || kept() > keep_folders) memos().pop_back();  // the newest stays
   }
   return out;
 }

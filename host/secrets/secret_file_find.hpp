@@ -36,8 +36,14 @@ SecretFileSearch find_secret_files(const std::string& top, const std::vector<std
 // taken as it was read when the status is the same. Git's rule for racy timestamps: a folder
 // whose ctime is within `racy_ms` before the start of the search that read it (or after it) is
 // read again whatever its status says, since a change right after that read could bear the same
-// time. A folder that could not be read is tried again every time. The last few trees are kept.
+// time. A folder that could not be read is tried again every time. The last few trees are kept,
+// `keep_folders` folders in all at most (a few hundred bytes each): the oldest tree is forgotten
+// first, and a tree of more folders is not kept (each search of it reads it whole, as
+// find_secret_files does), so a process that stays up (`sidecar ui`, `mcp`) beside a huge
+// repository holds a bounded memory.
+constexpr std::size_t kKeepFolders = 100000;
 SecretFileSearch find_secret_files_again(const std::string& top, const std::vector<std::string>& skip,
-                                         int threads = 2, std::int64_t racy_ms = 1000);
+                                         int threads = 2, std::int64_t racy_ms = 1000,
+                                         std::size_t keep_folders = kKeepFolders);
 
 }  // namespace sidecar::host

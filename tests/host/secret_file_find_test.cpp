@@ -306,3 +306,29 @@ TEST_CASE("secret files: a folder changed close to the search that read it is re
   find_secret_files_again(t.path, {}, 2, 0);
   CHECK(find_secret_files_again(t.path, {}, 2, 0).reused == 3);
 }
+
+TEST_CASE("secret files: the searches remembered hold so many folders in all, the oldest tree forgotten first",
+          "[secrets]") {
+  TempDir a("secret-keep-a"), b("secret-keep-b");
+  for (const std::string& top : {a.path, b.path}) {
+    write(top + "/x/.env");
+    write(top + "/y/f.txt");  // three folders each: the top, x and y
+  }
+  tick();
+  // A tree of more folders than may be kept is read whole every time.
+  find_secret_files_again(a.path, {}, 2, 0, 2);
+  CHECK(find_secret_files_again(a.path, {}, 2, 0, 2).reused == 0);
+  // Room for one tree of three: searching the other forgets the first.
+  find_secret_files_again(a.path, {}, 2, 0, 5);
+  CHECK(find_secret_files_again(a.path, {}, 2, 0, 5).reused == 3);
+  find_secret_files_again(b.path, {}, 2, 0, 5);
+  CHECK(find_secret_files_again(b.path, {}, 2, 0, 5).reused == 3);
+  const SecretFileSearch again = find_secret_files_again(a.path, {}, 2, 0, 5);
+  CHECK(again.reused == 0);
+  CHECK(has(again.files, a.path + "/x/.env"));
+  CHECK(find_secret_files_again(b.path, {}, 2, 0, 5).reused == 0);  // a's search took its place
+  // Room for both.
+  find_secret_files_again(a.path, {}, 2, 0, 6);
+  CHECK(find_secret_files_again(b.path, {}, 2, 0, 6).reused == 3);
+  CHECK(find_secret_files_again(a.path, {}, 2, 0, 6).reused == 3);
+}
