@@ -85,6 +85,20 @@ describe("agent slots", function()
       :equals("run R-0003: waiting for an agent slot: 3 of 3 running (max_agents)")
   end)
 
+  it("removes the file of a holder killed before it could, once the slots are looked at", function()
+    local a = assert(agent_slots.acquire({ cap = 3, dir = dir, run_id = "R-0001" }))
+    local killed = dir .. "/slot-" .. nth(3, 2) .. ".json" -- as a holder killed by SIGKILL leaves it
+    local f = assert(io.open(killed, "w"))
+    f:write('{"pid": 1, "run_id": "R-0002"}\n')
+    f:close()
+    local held = agent_slots.holders(3, dir)
+    expect(#held):equals(1)
+    expect(held[1].run_id):equals("R-0001")
+    expect(io.open(killed)):is_nil()
+    expect(io.open(dir .. "/slot-" .. a.number .. ".json")):exists() -- a holder's own stays
+    a:release()
+  end)
+
   it("passes over a place in line whose holder is gone", function()
     os.execute("mkdir -p '" .. dir .. "'")
     local stale = dir .. "/wait-0000000000000001-0000000001.lock"

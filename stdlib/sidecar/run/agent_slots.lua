@@ -130,10 +130,13 @@ local function take(d, cap, o)
   end
 end
 
--- Whether slot `n` of folder `d` is held now.
+-- Whether slot `n` of folder `d` is held now. A free slot's holder file, if any, is a holder's
+-- killed before it could remove it (SIGKILL frees the lock, not the file): it goes now, under the
+-- lock, so no holder's own is taken for it.
 local function held(d, n)
   local probe = d:lock(slot_name(n))
   if probe then
+    os.remove(d:root() .. "/" .. info_name(n)) -- (a link planted there goes, never what it leads to)
     probe:release()
     return false
   end
