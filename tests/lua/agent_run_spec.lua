@@ -172,6 +172,18 @@ describe("agent runs", function()
     expect(r.stream.malformed_lines):equals(1)
   end)
 
+  it("record a run interrupted while its agent was being started as interrupted, not failed", function()
+    local spawn = proc.spawn
+    proc.spawn = function() error("proc.spawn: interrupted!", 0) end -- a Ctrl-C landed in the spawn
+    local ok, err = pcall(agent_run.execute, { repo = repo, runner = "command", command = { "cat" },
+      prompt = "Say hello", isolation = { sandbox = "off" } })
+    proc.spawn = spawn
+    expect(ok):is_false()
+    expect(tostring(err)):contains("interrupted!")
+    local s <close> = assert(require("sidecar.core.store").open(repo .. "/.agent"))
+    expect(assert(s:get_run("R-0001")).status):equals("interrupted")
+  end)
+
   it("record a CLI that is not installed as failed, saying how to install it", function()
     local r = run({ runner = "codex", program = { "/nonexistent/codex" } })
     expect(r.status):equals("failed")
