@@ -155,6 +155,12 @@ describe("the push block", function()
       print(pb.log_abs, env.GIT_CONFIG_VALUE_1:find(pb.log_abs, 1, true) ~= nil)]] },
       { cwd = base, env = { PWD = "/nonexistent" } })
     expect(r.stdout):equals(base .. "/p2.log\ttrue\n")
+    -- A Ctrl-C while that shell is being started goes on up, never taken for one that could not start.
+    r = proc.run({ proc.executable(), "-e", [[
+      require("sidecar.core.proc").spawn = function() error("proc.spawn: interrupted!", 0) end
+      print(pcall(require("sidecar.run.push_block").prepare, "repo", "p3.log"))]] },
+      { cwd = base, env = { PWD = "/nonexistent" } })
+    expect(r.stdout):equals("false\tproc.spawn: interrupted!\n")
   end)
 
   it("reads the pushurls of the repository GIT_DIR names, through libgit2 and no git program", function()

@@ -17,6 +17,7 @@
 --- agent's commands (push_in), which is why attempts are looked for there too.
 local git = require("sidecar.core.git")
 local git_commands = require("sidecar.run.git_commands")
+local errors = require("sidecar.core.errors")
 local proc = require("sidecar.core.proc")
 local text_lines = require("sidecar.core.text")
 
@@ -27,9 +28,10 @@ local MARK = "# sidecar push log " -- the log's first line: proves where the fil
 ---The most push attempts a run records from the log (the rest are counted in one more entry).
 M.MAX_ATTEMPTS = 100
 
--- Starts a command whose stdout is wanted later; one that cannot start answers nothing.
+-- Starts a command whose stdout is wanted later; one that cannot start answers nothing (a Ctrl-C
+-- meanwhile goes on up).
 local function start(cmd)
-  local ok, h = pcall(proc.spawn, cmd, { stderr = false, timeout_ms = 60000 })
+  local ok, h = errors.keep_interrupt(pcall(proc.spawn, cmd, { stderr = false, timeout_ms = 60000 }))
   return ok and h or { wait = function() return { stdout = "" } end }
 end
 
