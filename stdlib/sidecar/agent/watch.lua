@@ -80,19 +80,14 @@ function M.spawn(argv, o)
     -- An ACP agent is asked to cancel its turn before its group is ended (M.wait)
     caller_stops = acp,
   })
-  if not started and errors.is_interrupt(h) then
-    if o.terminal then
-      o.terminal:finish()
-    end
-    -- a Ctrl-C (an ACP client's cancel) while the agent was being started: the run is interrupted
-    -- (its owner records it so, and stops whatever had started), not an agent that failed to start
-    error(h, 0)
-  end
   if started and o.terminal then
     o.terminal:type_prompt(h, o.stdin) -- the terminal stays open for what is typed later
   elseif o.terminal then
     o.terminal:finish() -- its logs closed, its input folder gone
   end
+  -- a Ctrl-C (an ACP client's cancel) while the agent was being started goes on up: the run is
+  -- interrupted (its owner records it so, and stops whatever had started), not failed to start
+  errors.keep_interrupt(started, h)
   return started, h, watch
 end
 

@@ -204,13 +204,12 @@ end
 function Store:write_copy(kind, id, record, files)
   local key = kind .. " " .. id
   local owed = self.owed[key]
-  local stored, redacted
   if owed then
-    stored, redacted = encode(record)
-  end
-  if owed and owed == stored then
-    self.owed[key] = nil
-    return store_copy.put(self, kind, id, record, files, nil, redacted)
+    local stored, redacted = encode(record)
+    if owed == stored then
+      self.owed[key] = nil
+      return store_copy.put(self, kind, id, record, files, nil, redacted)
+    end
   end
   assert(record[KINDS[kind].id_key] == id, "write_copy: the record is not " .. tostring(id))
   local saved, message, code

@@ -50,15 +50,7 @@ end
 
 -- Whether `path` will be visible inside: outside the private folders, or under a path mounted.
 local function visible(path, private, mounted)
-  if not in_any(path, private) then
-    return true
-  end
-  for _, m in ipairs(mounted) do
-    if under(path, m) then
-      return true
-    end
-  end
-  return false
+  return not in_any(path, private) or in_any(path, mounted)
 end
 
 local function add(args, ...)
