@@ -28,6 +28,21 @@ int thread_count() {
   return n;
 }
 
+// Threads of this process once the ones that have ended are gone, looked at every millisecond up
+// to `wait_ms`: a thread joined a moment ago (its id cleared, so std::thread::join returned) still
+// counts until the kernel has released it, which on a busy machine can come after the join (a
+// preset's pool forks its first workers right after its search for secret files joined its
+// threads: "runs 2 threads" now and then).
+constexpr int kThreadSettleMs = 1000;
+int settled_thread_count(int wait_ms) {
+  int n = thread_count();
+  for (int waited = 0; n > 1 && waited < wait_ms; ++waited) {
+    ::usleep(1000);
+    n = thread_count();
+  }
+  return n;
+}
+
 // In the copy, before it goes on: SIGTERM when the original ends (already gone: at once), no
 // input of the original's, a process loop of its own.
 void become_copy(ProcessLoop& loop, pid_t original) {
@@ -50,7 +65,7 @@ pid_t fork_copy(ProcessLoop& loop, std::string& error) {
     error = "fork: a child process of this one is running";
     return -1;
   }
-  if (int threads = thread_count(); threads != 1) {
+  if (int threads = settled_thread_count(kThreadSettleMs); threads != 1) {
     error = "fork: this process runs " + std::to_string(threads) + " threads, not one";
     return -1;
   }

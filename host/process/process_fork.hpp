@@ -13,7 +13,7 @@ namespace sidecar::host {
 
 // Forks this process: the copy's pid in the original, 0 in the copy, or -1 with `error` when it
 // was refused or failed. Refused while a child of `loop` runs or another thread does (the copy
-// would share their state). The copy's loop gets kernel state of its own (ProcessLoop::after_fork;
+// would share their state); a thread that has ended is waited for, up to a second, to be gone. The copy's loop gets kernel state of its own (ProcessLoop::after_fork;
 // a copy that cannot have it exits with 127), it reads /dev/null as its standard input (the
 // original's stays the original's), and it gets SIGTERM when the original ends.
 pid_t fork_copy(ProcessLoop& loop, std::string& error);

@@ -7,7 +7,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <condition_variable>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "process/process_fork.hpp"
@@ -96,4 +99,42 @@ TEST_CASE("process_fork: refused while a child of the loop runs; a copy ended by
   CHECK(end.pid == copy);
   CHECK(end.signal == SIGKILL);
   CHECK(end.code == 0);
+}
+
+TEST_CASE("process_fork: refused while another thread runs, not for threads just joined", "[proc]") {
+  ProcessLoop loop;
+  std::mutex m;
+  std::condition_variable cv;
+  bool go = false;
+  std::thread running([&] {
+    std::unique_lock<std::mutex> hold(m);
+    cv.wait(hold, [&] { return go; });
+  });
+  std::string error;
+  CHECK(fork_copy(loop, error) == -1);  // after waiting a second for it to end: it does not
+  CHECK(error == "fork: this process runs 2 threads, not one");
+  {
+    std::lock_guard<std::mutex> hold(m);
+    go = true;
+  }
+  cv.notify_one();
+  running.join();
+  // Threads joined just before each fork (as a preset's pool forks right after its search for
+  // secret files): the fork waits for the kernel to let them go, never refuses.
+  int refused = 0;
+  for (int i = 0; i < 200; ++i) {
+    std::vector<std::thread> done;
+    for (int k = 0; k < 2; ++k) done.emplace_back([] { std::vector<char> work(1 << 20, 'x'); });
+    for (auto& t : done) t.join();
+    error.clear();
+    pid_t copy = fork_copy(loop, error);
+    if (copy == 0) _exit(0);
+    if (copy < 0) {
+      ++refused;
+      continue;
+    }
+    CHECK(reaped(copy).code == 0);
+  }
+  INFO(error);
+  CHECK(refused == 0);
 }
