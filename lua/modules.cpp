@@ -16,6 +16,7 @@ void preload_host_modules(lua_State* L) {
       {"sidecar.host.telemetry", guarded<open_host_telemetry>},
       {"sidecar.host.lock", guarded<open_host_lock>},
       {"sidecar.host.logfile", guarded<open_host_logfile>},
+      {"sidecar.host.memfile", guarded<open_host_memfile>},
       {"sidecar.host.procinfo", guarded<open_host_procinfo>},
       {"sidecar.host.paths", guarded<open_host_paths>},
       {"sidecar.host.text", guarded<open_host_text>},

@@ -14,6 +14,7 @@ int open_host_store(lua_State* L);  // lua/store.cpp
 int open_host_telemetry(lua_State* L);  // lua/telemetry.cpp
 int open_host_lock(lua_State* L);  // lua/lock.cpp
 int open_host_logfile(lua_State* L);  // lua/log_file.cpp
+int open_host_memfile(lua_State* L);  // lua/memory_file.cpp
 int open_host_git(lua_State* L);  // lua/git.cpp
 int open_host_git_tree(lua_State* L);  // lua/git_tree.cpp
 int open_host_procinfo(lua_State* L);  // lua/process_info.cpp

@@ -12,6 +12,8 @@
 #include <optional>
 #include <string_view>
 
+#include "memory_file.hpp"
+
 namespace sidecar::lua::proc_options {
 
 using host::OutputSink;
@@ -329,7 +331,14 @@ void read_spawn(lua_State* L, int cmd, int opts_index, int on_exit, int callback
   pty_option(L, opts, o);
   parent_death_option(L, opts, o);
   o.name = string_option(L, opts, "name");
-  o.fd3_file = string_option(L, opts, "fd3");
+  if (field(L, opts, "fd3")) {  // a path, or a memory file (host.memfile)
+    o.fd3_memory = memory_file_fd(L, -1);
+    if (o.fd3_memory < 0 && lua_type(L, -1) != LUA_TSTRING) {
+      fail(L, "option 'fd3' must be a path or a memory file, got %s", luaL_typename(L, -1));
+    }
+    if (o.fd3_memory < 0) o.fd3_file = lua_tostring(L, -1);
+  }
+  lua_pop(L, 1);
   o.term_ignored = bool_option(L, opts, "term_ignored");
   o.caller_stops = bool_option(L, opts, "caller_stops");
   if (o.pty) o.err = OutputSink();  // the terminal carries both streams

@@ -58,6 +58,9 @@ struct SpawnOptions {
   // A file created (or truncated) and handed to the program as its descriptor 3: where an OS
   // sandbox's first process (cli/sandbox_init.cpp) reports how its agent ended. Empty: none.
   std::string fd3_file;
+  // Or a memory file the caller holds (process/memory_file.hpp), emptied and handed over as the
+  // program's descriptor 3; the caller reads it once the program has ended. -1: none.
+  int fd3_memory = -1;
   // The program starts with SIGTERM ignored: a sandbox's outer process (bwrap) must outlive the
   // group's SIGTERM so that the agent inside, which gets it too, can end in its grace period.
   bool term_ignored = false;

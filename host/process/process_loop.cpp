@@ -10,6 +10,7 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "process/memory_file.hpp"
 #include "process/process_state.hpp"
 #include "process/program_path.hpp"
 #include "process/pty.hpp"
@@ -127,6 +128,15 @@ uint64_t ProcessLoop::spawn(SpawnOptions o, SpawnError& error) {
     if (fd3.fd < 0) {
       error = {"cannot open the descriptor-3 file " + o.fd3_file + ": " + std::strerror(errno),
                errno == ENOENT ? "ENOENT" : errno == EACCES ? "EACCES" : "EIO"};
+      return 0;
+    }
+    child.fd3 = fd3.fd;
+  } else if (o.fd3_memory >= 0) {
+    int e = empty_memory_file(o.fd3_memory);
+    if (e == 0) fd3.reset(fcntl(o.fd3_memory, F_DUPFD_CLOEXEC, 10));  // above the standard three, as above
+    if (e == 0 && fd3.fd < 0) e = errno;
+    if (e != 0) {
+      error = {std::string("cannot hand the memory file over as descriptor 3: ") + std::strerror(e), "EIO"};
       return 0;
     }
     child.fd3 = fd3.fd;

@@ -215,7 +215,7 @@ for level in workspace-write read-only; do
 done
 
 # --- leftovers: a private folder of a sandbox whose owner was killed ------------------------------
-owned_by() { grep -ls "^$1 " /tmp/sidecar-sandbox-*/owner 2>/dev/null; }
+owned_by() { ls -d /tmp/sidecar-sandbox-*-by-"$1"-* 2>/dev/null; } # a folder names who made it
 EVIL=slow "$S" run T-0001 --runner evil --sandbox read-only >"$work/slow.out" 2>&1 &
 owner=$!
 poll 30 eval '[ -n "$(owned_by $owner)" ] && [ -n "$(left 1)" ]'
@@ -224,17 +224,20 @@ kill -KILL "$owner" && wait "$owner" 2>/dev/null
 poll 10 eval '[ -z "$(left 1)" ]' # the agent dies with its sandbox (--die-with-parent)
 "$S" run list >/dev/null 2>&1 # reconciliation
 why=""
-[ -n "$had" ] || why="the running sandbox had no owner file"
-[ -z "$(owned_by "$owner")" ] || why="left behind: $(dirname "$(owned_by "$owner")")"
+[ -n "$had" ] || why="the running sandbox's folder did not name its owner"
+[ -z "$(owned_by "$owner")" ] || why="left behind: $(owned_by "$owner")"
 [ -z "$(left 1)" ] || why="${why:-the agent outlived its owner}"
 if [ -z "$why" ]; then hostile_case "sandbox folder of a killed owner" prevented; else hostile_case "sandbox folder of a killed owner" silent "$why"; fi
 # One whose run was settled before (its owner killed, the run ended by another command that did not
 # sweep): the next sandbox this user opens removes it.
+# An older Sidecar's folder names its owner in a file.
 sh -c 'exit 0' & dead=$! && wait "$dead"
-stale=$(mktemp -d /tmp/sidecar-sandbox-stale-XXXXXX) && echo "$dead 1" >"$stale/owner"
+stale=$(mktemp -d /tmp/sidecar-sandbox-stale-XXXXXX-by-"$dead"-1)
+older=$(mktemp -d /tmp/sidecar-sandbox-older-XXXXXX) && echo "$dead 1" >"$older/owner"
 EVIL=none "$S" run T-0001 --runner evil --sandbox read-only >"$work/after-stale.out" 2>&1
-if [ ! -e "$stale" ]; then hostile_case "sandbox folder of an owner whose run was settled" prevented
-else hostile_case "sandbox folder of an owner whose run was settled" silent "left behind: $stale"; rm -rf "$stale"; fi
+if [ ! -e "$stale" ] && [ ! -e "$older" ]; then hostile_case "sandbox folder of an owner whose run was settled" prevented
+else hostile_case "sandbox folder of an owner whose run was settled" silent "left behind: $(ls -d "$stale" "$older" 2>/dev/null)"
+  rm -rf "$stale" "$older"; fi
 
 # --- home: only toolchains and git's config (without credentials) of the user's home --------------
 secret=HOMESECRET-$RANDOM$RANDOM

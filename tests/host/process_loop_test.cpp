@@ -20,9 +20,11 @@
 #include <thread>
 #include <vector>
 
+#include "process/memory_file.hpp"
 #include "process/process_group.hpp"
 #include "process/process_loop.hpp"
 #include "temp_dir.hpp"
+#include "util/unique_fd.hpp"
 
 using sidecar::host::live_group_members;
 using sidecar::host::ProcessEvent;
@@ -1064,4 +1066,28 @@ TEST_CASE("process_loop: stdin data on a pty ends with ^D", "[proc]") {
   Outcome r = run(o, 10000);  // without the ^D, cat would wait for more input
   CHECK(r.result.code == 0);
   CHECK(r.result.out == "first\nsecond\n");
+}
+
+TEST_CASE("process_loop: a memory file as descriptor 3, emptied before each process", "[proc]") {
+  sidecar::host::UniqueFd report(sidecar::host::open_memory_file("test-report"));
+  REQUIRE(report.fd >= 0);
+  int error = 0;
+  SpawnOptions first = sh("printf '{\"exit_code\": 0, \"long\": true}' >&3");
+  first.fd3_memory = report.fd;
+  CHECK(run(first).result.code == 0);
+  CHECK(sidecar::host::read_memory_file(report.fd, 1 << 20, error) == std::optional<std::string>("{\"exit_code\": 0, \"long\": true}"));
+  CHECK(sidecar::host::read_memory_file(report.fd, 4, error) == std::optional<std::string>("{\"ex"));
+  SpawnOptions second = sh("printf '{}' >&3");
+  second.fd3_memory = report.fd;
+  CHECK(run(second).result.code == 0);
+  CHECK(sidecar::host::read_memory_file(report.fd, 1 << 20, error) == std::optional<std::string>("{}"));
+  // Close-on-exec here: a process not given it does not have it.
+  Outcome other = run(sh("ls -l /proc/self/fd/ | grep -c memfd: || true"));
+  CHECK(other.result.out == "0\n");
+  SpawnOptions closed = sh("true");
+  closed.fd3_memory = 1000;  // no such descriptor: a spawn error, not a throw
+  SpawnError why;
+  ProcessLoop loop;
+  CHECK(loop.spawn(closed, why) == 0);
+  CHECK(why.message.find("descriptor 3") != std::string::npos);
 }

@@ -19,7 +19,8 @@
 ---   memory; 0: no bound), pty (true or {cols =, rows =}: both streams arrive as stdout), name,
 ---   parent_death ("term", the default, or "kill": the signal the process gets when Sidecar dies,
 ---   however it dies; SIGTERM lets a program such as git remove its lock files, an agent gets
----   SIGKILL), fd3 (a file opened for writing as the child's fd 3: the OS sandbox's report),
+---   SIGKILL), fd3 (the child's fd 3: a path, opened for writing, or a memory file of
+---   sidecar.host.memfile, emptied first: the OS sandbox's report),
 ---   term_ignored (the child starts with SIGTERM ignored: a sandbox's pid 1 sets its own handler),
 ---   caller_stops (an interrupt leaves the child to the caller, who stops it its own way: an ACP
 ---   agent is asked to cancel its turn first; a second interrupt stops it as any other).

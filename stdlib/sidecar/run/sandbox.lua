@@ -35,6 +35,7 @@ local limits = require("sidecar.run.sandbox_limits")
 local home = require("sidecar.run.sandbox_home")
 local host = require("sidecar.host.sandbox")
 local json = require("sidecar.core.json")
+local memfile = require("sidecar.host.memfile")
 local mounts = require("sidecar.run.sandbox_mounts")
 local sandbox_git = require("sidecar.run.sandbox_git")
 local state = require("sidecar.run.sandbox_state")
@@ -59,7 +60,7 @@ end
 M.SETTLE_MS = 5000 -- what the agent left may take this long to end by itself (run_owner.SETTLE_MS)
 M.ROOT_MAPPED_TO = 1000 -- the user id root is inside a sandbox (see sandbox_mounts)
 
-local OWNER_FILE = "owner" -- in a sandbox's private folder: who made it (M.sweep)
+local OLD_OWNER_FILE = "owner" -- who made a private folder, before its name said (M.sweep)
 local LOOPBACK = { ["127.0.0.1"] = true, localhost = true, ["::1"] = true, ["[::1]"] = true }
 
 ---The config's `isolation` for a run's OS sandbox: what worktree.copy brings into a run's worktree
@@ -209,18 +210,26 @@ local function socket_guard_args(o, settings, network)
   return args
 end
 
--- Who made a private folder: "pid start" of this process, so that M.sweep can tell a folder whose
--- owner was killed (SIGKILL leaves no time for finish) from one in use.
-local function write_owner(dir)
+-- A sandbox's private folder, named after the run and after who made it ("-by-PID-START" of this
+-- process), so that M.sweep can tell a folder whose owner was killed (SIGKILL leaves no time for
+-- finish) from one in use without a file to write and read (a file made costs; docs/scale.md).
+local function private_folder(name)
   local me = processes.host.self()
-  local f = me and io.open(dir .. "/" .. OWNER_FILE, "wb")
-  if f then
-    f:write(("%d %d\n"):format(me.pid, me.start))
-    f:close()
-  end
+  local by = me and ("-by-%d-%d"):format(me.pid, me.start) or ""
+  return ("/tmp/sidecar-sandbox-%s-%s%s"):format(name or "run", ids.uuid():sub(1, 8), by)
 end
 
--- Removes a sandbox's private folder (its report, the proxy's socket, the owner file, copies of
+-- Who made a private folder: from its name, or from the owner file an older Sidecar wrote in it.
+-- nil when neither says.
+local function owner_of(dir, name)
+  local pid, start = name:match("%-by%-(%d+)%-(%d+)$")
+  if not pid then
+    pid, start = (files.read(dir .. "/" .. OLD_OWNER_FILE) or ""):match("^(%d+) (%d+)")
+  end
+  return math.tointeger(tonumber(pid)), math.tointeger(tonumber(start))
+end
+
+-- Removes a sandbox's private folder (the proxy's socket, copies of
 -- the user's state and git config files; a Landlock sandbox's private home and temporary folder:
 -- links there are removed, never followed). Whether it went.
 local function remove_private(dir)
@@ -239,10 +248,10 @@ function M.sweep(tmp)
     local dir = tmp .. "/" .. name
     local st = name:find("^sidecar%-sandbox%-") and paths.lstat(dir)
     if st and st.kind == "directory" and st.uid == uid then
-      local pid, start = (files.read(dir .. "/" .. OWNER_FILE) or ""):match("^(%d+) (%d+)")
-      local alive = pid and processes.same(math.tointeger(tonumber(pid)), math.tointeger(tonumber(start)))
-      -- a folder without an owner file is being made right now, or is an older Sidecar's: left
-      -- alone unless it is older than an hour
+      local pid, start = owner_of(dir, name)
+      local alive = pid and processes.same(pid, start)
+      -- a folder that names no owner is an older Sidecar's being made right now, or an even older
+      -- one's: left alone unless it is older than an hour
       local stale = pid and not alive or (not pid and st.mtime_ns < (os.time() - 3600) * 1000000000)
       if stale then
         removed = removed + (remove_private(dir) and 1 or 0)
@@ -381,13 +390,16 @@ function M.open(o)
     net.rules[#net.rules + 1], net.proxy_env = { host = "*", port = 0 }, true
   end
   sb.hosts = net.hosts
-  sb.dir = ("/tmp/sidecar-sandbox-%s-%s"):format(o.name or "run", ids.uuid():sub(1, 8))
+  sb.dir = private_folder(o.name)
   local made, bad = paths.make_dirs(sb.dir)
   if not made then
     return nil, "cannot make the sandbox's private folder: " .. tostring(bad), "no_sandbox"
   end
-  sb.report = sb.dir .. "/report.json"
-  write_owner(sb.dir)
+  sb.report, bad = memfile.open("sidecar-sandbox-report") -- sandbox-init's report: no file made
+  if not sb.report then
+    sb:finish()
+    return nil, "cannot make the sandbox's report: " .. tostring(bad), "no_sandbox"
+  end
   if proxied then
     sb.proxy, why, code = host.proxy(sb.dir .. "/proxy.sock", net.rules)
     if not sb.proxy then
@@ -511,7 +523,10 @@ function Sandbox:finish()
   local report = { escapees = {}, network = { allowed = {}, refused = {} } }
   -- What Landlock could not keep read-only, put back before git or Sidecar reads it
   report.put_back = landlock.restore(self.guarded)
-  local text = self.report and files.read(self.report)
+  local text = self.report and self.report:read()
+  if self.report then
+    self.report:close()
+  end
   local decoded_ok, decoded = json.try_decode(text or "")
   if decoded_ok and type(decoded) == "table" then
     report.exit_code, report.signal, report.stopped = decoded.exit_code, decoded.signal, decoded.stopped

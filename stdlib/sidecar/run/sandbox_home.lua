@@ -8,8 +8,8 @@
 ---   - the toolchains a build needs to work (M.TOOLS: language managers, their packages and
 ---     caches: ~/.nvm, ~/.pyenv, ~/.cargo, ~/.rustup, ~/.local/bin, ~/go, …), their own secret
 ---     files still hidden (sidecar.run.sandbox_hidden);
----   - git's configuration, without credentials (a copy: [credential] sections, and URLs that
----     carry a user's password or token, left out);
+---   - git's configuration, without credentials: as it is when it holds none, else a copy
+---     ([credential] sections, and URLs that carry a user's password or token, left out);
 ---   - what the run needs anyway (the repository, the store, the agent's program and the package
 ---     it lives in, PATH's folders: sidecar.run.sandbox) and the CLI's state folder of the run's
 ---     (sidecar.run.sandbox_state);
@@ -25,7 +25,7 @@ M.TOOLS = { ".local/bin", ".local/lib", ".local/share/pnpm", ".nvm", ".volta", "
   ".pyenv", ".rbenv", ".rustup", ".cargo", "go", ".go", ".sdkman", ".jdks", ".gradle/wrapper", ".m2/repository",
   ".gem", ".elan", ".ghcup", ".opam", ".nix-profile", ".asdf", ".local/share/mise", ".config/git/ignore",
   ".config/git/attributes", ".gitignore_global", ".gitignore" }
----Git's configuration files of a home: shown as a copy without credentials.
+---Git's configuration files of a home: shown read-only, or as a copy without credentials when they hold any.
 M.GIT_CONFIG = { ".gitconfig", ".config/git/config" }
 
 local function kind(p)
@@ -70,8 +70,8 @@ local function home_read(home, read)
 end
 
 ---The home's plan for one sandbox: {hidden = false} when isolation.read shows it whole, else
----{hidden = true, home = real path, read = {paths shown read-only}, binds = {{from, to}} (git
----config copies written into `scratch`)}.
+---{hidden = true, home = real path, read = {paths shown read-only}, binds = {{from, to}} (copies
+---of git config files that hold credentials, written into `scratch` without them)}.
 ---@param home string|nil  the home (a real path) or nil (then nothing to hide)
 ---@param read string[]  isolation.read
 ---@param scratch string  the sandbox's private folder
@@ -93,11 +93,14 @@ function M.plan(home, read, scratch)
   for i, rel in ipairs(M.GIT_CONFIG) do
     local p = home .. "/" .. rel
     local text = kind(p) == "file" and paths.read_code(p, 1024 * 1024)
-    if text then
+    local clean = text and M.without_credentials(text)
+    if text and clean == text then -- nothing to leave out: shown as it is (no copy to write)
+      plan.read[#plan.read + 1] = p
+    elseif text then
       local copy = ("%s/gitconfig-%d"):format(scratch, i)
       local f = io.open(copy, "wb")
       if f then
-        f:write(M.without_credentials(text))
+        f:write(clean)
         f:close()
         plan.binds[#plan.binds + 1] = { from = copy, to = p }
       end
