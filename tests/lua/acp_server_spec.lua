@@ -140,3 +140,19 @@ describe("acp server", function()
     expect(got):is_nil()
   end)
 end)
+
+describe("acp turn", function()
+  it("lets an interrupt that lands while its work's process starts go on up, unanswered", function()
+    local turn, proc = require("sidecar.acp.turn"), require("sidecar.core.proc")
+    local root = test.temp_dir() .. "/.agent"
+    local replies = {}
+    local srv = { log = function() end, reply = function(_, id) replies[#replies + 1] = id end, update = function() end }
+    local spawn = proc.spawn
+    proc.spawn = function() error("interrupted! (SIGTERM)", 0) end
+    local ok, err = pcall(turn.start, srv, { root = root, sessionId = "S-1", turns = {} }, 1, "Find the slow tests", 1)
+    proc.spawn = spawn
+    expect(ok):equals(false)
+    expect(err):contains("interrupted!")
+    expect(#replies):equals(0) -- not answered as work that could not start
+  end)
+end)

@@ -11,6 +11,7 @@
 ---   t:poll()     -- between the messages the server reads; true once answered
 ---   t:cancel()
 local commands = require("sidecar.acp.commands")
+local errors = require("sidecar.core.errors")
 local json = require("sidecar.core.json")
 local proc = require("sidecar.core.proc")
 local presets = require("sidecar.service.presets")
@@ -165,10 +166,11 @@ function Turn:spawn(req)
   local request = { kind = req.kind == "preset" and "preset" or "task", root = self.session.root, repo = repo,
     title = req.title, goal = req.goal, sandbox = req.kind == "write" and "workspace-write" or nil,
     name = req.name, params = req.params and json.array(req.params) or nil }
-  local ok, handle = pcall(proc.spawn, { proc.executable(), "acp", "--turn" }, { cwd = repo,
+  -- a Ctrl-C or SIGTERM in the spawn goes on up (it ends the server): not work that could not start
+  local ok, handle = errors.keep_interrupt(pcall(proc.spawn, { proc.executable(), "acp", "--turn" }, { cwd = repo,
     stdin = json.encode(request) .. "\n", name = "acp turn", kill_grace_ms = 5000,
     stdout = { on_line = function(l) self:line((l:gsub("\n$", ""))) end },
-    stderr = { on_line = function(l) self.server.log((l:gsub("\n$", ""))) end } })
+    stderr = { on_line = function(l) self.server.log((l:gsub("\n$", ""))) end } }))
   if not ok then
     return self:finish("the work could not start: " .. tostring(type(handle) == "table" and handle.message or handle))
   end
