@@ -229,9 +229,9 @@ local function owner_of(dir, name)
   return math.tointeger(tonumber(pid)), math.tointeger(tonumber(start))
 end
 
--- Removes a sandbox's private folder (the proxy's socket, copies of
--- the user's state and git config files; a Landlock sandbox's private home and temporary folder:
--- links there are removed, never followed). Whether it went.
+-- Removes a sandbox's private folder (the proxy's socket, copies of the user's state and git
+-- config files; a Landlock sandbox's private home and temporary folder: links there are removed,
+-- never followed). Whether it went.
 local function remove_private(dir)
   return paths.remove_tree(dir) == true
 end
