@@ -197,21 +197,21 @@ local function build_command(o, run, record, run_dir)
   return argv, how or {}
 end
 
--- Before the agent starts: HEAD, branches and tags (stdlib/sidecar/run/git_refs.lua), and with
--- gates what lies outside the run's place. Returns the watch.
-local function watch_repo(o, run, id, run_dir, record)
-  local root, repo = run.store.root, run.repo
-  local refs = git_refs.watch(repo, { run_id = id, push_log = run_dir .. "/push_attempts.log" })
-  if o.gates then -- what lies outside the run's place: compared after it (the outside_changes gate)
-    local wt = type(record.worktree) == "table" and not record.worktree.in_place and record.worktree or nil
-    local allowed = { table.unpack(type(run.isolation) == "table" and run.isolation.write or {}) }
-    for _, v in pairs(o.env or {}) do
-      allowed[#allowed + 1] = type(v) == "string" and v:sub(1, 1) == "/" and v or nil
-    end
-    refs.outside = require("sidecar.run.outside").snapshot({ repo = repo, store_root = root,
-      home = os.getenv("HOME"), main = wt and wt.repo or nil, allowed = allowed })
+-- With gates, before the agent starts and once its sandbox `sb` is planned: what lies outside the
+-- run's place, compared after it (the outside_changes gate; stdlib/sidecar/run/outside.lua). What
+-- the sandbox keeps as it is cannot change, and is not read.
+local function watch_outside(o, run, record, sb)
+  if not o.gates then
+    return nil
   end
-  return refs
+  local wt = type(record.worktree) == "table" and not record.worktree.in_place and record.worktree or nil
+  local allowed = { table.unpack(type(run.isolation) == "table" and run.isolation.write or {}) }
+  for _, v in pairs(o.env or {}) do
+    allowed[#allowed + 1] = type(v) == "string" and v:sub(1, 1) == "/" and v or nil
+  end
+  return require("sidecar.run.outside").snapshot({ repo = run.repo, store_root = run.store.root,
+    home = os.getenv("HOME"), main = wt and wt.repo or nil, allowed = allowed,
+    kept = sb and function(path) return run_sandbox.keeps_path(sb, path) end or nil })
 end
 
 -- Before the agent starts, once its sandbox `sb` is planned: what its changes to the work tree
@@ -382,7 +382,8 @@ local function run_agent(s, o, run)
   record.trace = otel.run_context(s.root, record) -- its span's ids, when runs are traced (sidecar.run.otel)
   o.args = otel.agent_args(s.root, spec, record.trace, o.args)
 
-  local refs = watch_repo(o, run, id, run_dir, record)
+  -- HEAD, branches and tags before the agent starts (stdlib/sidecar/run/git_refs.lua)
+  local refs = git_refs.watch(run.repo, { run_id = id, push_log = run_dir .. "/push_attempts.log" })
   local t <close> = assert(telemetry.open(dir, { run_id = id }))
   local argv, how = build_command(o, run, record, run_dir)
   t:event("run.started", { runner = spec.name, command = record.command, sandbox = run.sandbox, model = o.model })
@@ -404,6 +405,7 @@ local function run_agent(s, o, run)
   local sb <close>, sandbox_why = run_sandbox.open(run.isolation, { run = run, record = record, run_dir = run_dir,
     argv = argv, env = env, cgroup = owner.cgroup, t = t, kill_grace_ms = o.kill_grace_ms, hosts = collectors })
   local before, snapshot_why, kept = tree_before(o, run, sb)
+  refs.outside = watch_outside(o, run, record, sb)
 
   local span = t:span("agent")
   local spawned_ns = clock.monotonic_ns()

@@ -9,6 +9,7 @@
 ---   run_sandbox.record(sb, report, record)                                 -- after
 local hook_record = require("sidecar.agent.hook_record")
 local json = require("sidecar.core.json")
+local paths = require("sidecar.host.paths")
 local sandbox = require("sidecar.run.sandbox")
 local sandbox_host = require("sidecar.run.sandbox_host")
 
@@ -109,6 +110,23 @@ function M.keeps_tree(sb, repo, store_root)
     end
   end
   return true
+end
+
+---Whether no process of its sandbox `sb` can change what lies at `path` (absolute), nor anything
+---below it: the folder holding it is kept as it is (sidecar.run.sandbox_mounts.keeps: nothing
+---writable is that folder, lies above it or in it), so the entry cannot be replaced or changed.
+---False for a link (what it leads to is elsewhere), without a sandbox, under Landlock, and where
+---the folder is not there.
+---@param sb table|nil  M.open's
+---@param path string
+---@return boolean
+function M.keeps_path(sb, path)
+  local dir = path:match("^(.*)/[^/]+/?$")
+  if not sb or not dir or not sb:keeps(dir == "" and "/" or dir) then
+    return false
+  end
+  local st = paths.lstat(path)
+  return not (st and st.kind == "symlink")
 end
 
 ---The OS sandbox for a run's validation steps, as validation.run's `sandbox` option: a function

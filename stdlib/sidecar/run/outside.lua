@@ -5,7 +5,8 @@
 ---
 ---   local before = outside.snapshot({repo = run.repo, store_root = root, home = os.getenv("HOME")})
 ---   ... the agent runs ...
----   record.outside = outside.compare(before)   -- {changed = {"changed .git/hooks/pre-commit", ...}, checked = N}
+---   record.outside = outside.compare(before)   -- {changed = {"changed .git/hooks/pre-commit", ...}, checked = N,
+---                                              --  kept = M: left unread, the OS sandbox keeps them as they are}
 ---
 --- Watched: the repository's git folder (config, config.worktree, HEAD, info/attributes,
 --- info/exclude, every hook), the refs of its remotes that are folders on this machine, the user's
@@ -80,53 +81,78 @@ local function refs_digest(dir)
   return digest.sha256(table.concat(parts, "\n"))
 end
 
--- The files watched, by the name a person knows them by -> path.
-local function watched(o)
+-- The files watched, by the name a person knows them by -> path. What the run's OS sandbox keeps as
+-- it is cannot change: left out, by name in `kept` (a folder of hooks or presets by its own name,
+-- none of its files read), once `o.kept(path)` says so at the snapshot; the comparison leaves out
+-- the same.
+local function watched(o, kept)
   local list = {}
-  local _, common = git.dirs(o.repo)
-  if common then
-    for _, rel in ipairs(M.GIT_FILES) do
-      list[".git/" .. rel] = common .. "/" .. rel
+  local function leaves_out(name, path)
+    if kept[name] == nil then
+      kept[name] = o.kept ~= nil and o.kept(path) == true
     end
-    for i, name in ipairs(paths.entries(common .. "/hooks") or {}) do
-      if i <= M.MAX_HOOKS then
-        list[".git/hooks/" .. name] = common .. "/hooks/" .. name
+    return kept[name]
+  end
+  local function watch(name, path)
+    if not leaves_out(name, path) then
+      list[name] = path
+    end
+  end
+  local function watch_folder(name, dir, max)
+    if leaves_out(name, dir) then
+      return
+    end
+    for i, entry in ipairs(paths.entries(dir) or {}) do
+      if i <= max then
+        watch(name .. entry, dir .. "/" .. entry)
       end
     end
   end
+  local _, common = git.dirs(o.repo)
+  if common then
+    for _, rel in ipairs(M.GIT_FILES) do
+      watch(".git/" .. rel, common .. "/" .. rel)
+    end
+    watch_folder(".git/hooks/", common .. "/hooks", M.MAX_HOOKS)
+  end
   if o.home then
     for _, rel in ipairs(M.HOME_FILES) do
-      list["~/" .. rel] = o.home .. "/" .. rel
+      watch("~/" .. rel, o.home .. "/" .. rel)
     end
   end
   if o.store_root then
-    list[".agent/config.lua"] = o.store_root .. "/config.lua"
-    for _, name in ipairs(paths.entries(o.store_root .. "/presets") or {}) do
-      list[".agent/presets/" .. name] = o.store_root .. "/presets/" .. name
-    end
+    watch(".agent/config.lua", o.store_root .. "/config.lua")
+    watch_folder(".agent/presets/", o.store_root .. "/presets", math.huge)
   end
   local trust_file = require("sidecar.core.trust").state_path()
   if trust_file then
-    list["the trust file"] = trust_file
+    watch("the trust file", trust_file)
   end
   return list, common
 end
 
 ---Reads what is watched. o: repo (where the agent works), store_root, home, main (the main checkout
 ---of a run in its own worktree: its files are compared too), allowed (absolute folders the run
----may write, left out of the checkout's comparison).
+---may write, left out of the checkout's comparison), kept (optional: `kept(path)` true when the
+---run's OS sandbox keeps that path and all below it as they are, sidecar.agent.run_sandbox.keeps_path:
+---not read, then or after).
 ---@param o table
 ---@return table before
 function M.snapshot(o)
-  local list = watched(o)
-  local before = { o = o, files = {}, remotes = {} }
-  for name, path in pairs(list) do
+  local before = { o = o, files = {}, remotes = {}, kept = {} }
+  for name, path in pairs(watched(o, before.kept)) do
     before.files[name] = state_of(path)
   end
   for name, dir in pairs(local_remotes(select(2, git.dirs(o.repo)))) do
-    before.remotes[name] = { dir = dir, refs = refs_digest(dir) }
+    if not (o.kept and o.kept(dir)) then
+      before.remotes[name] = { dir = dir, refs = refs_digest(dir) }
+    else
+      before.kept[name] = true
+    end
   end
-  if o.main then
+  if o.main and o.kept and o.kept(o.main) then
+    before.kept["your checkout"] = true
+  elseif o.main then
     -- The store, and the folders the run may write (a CLI's state, TMPDIR, isolation.write) when
     -- they lie in the checkout, are left out.
     local main = paths.real(o.main) or o.main
@@ -145,12 +171,13 @@ function M.snapshot(o)
   return before
 end
 
----What changed since `before`: {changed = {"changed .git/hooks/pre-commit", ...}, checked = N}; a
----hook or preset that appeared or went is named too.
+---What changed since `before`: {changed = {"changed .git/hooks/pre-commit", ...}, checked = N,
+---kept = M (what the OS sandbox kept as it is: not read)}; a hook or preset that appeared or went
+---is named too.
 ---@param before table  M.snapshot's
 ---@return table
 function M.compare(before)
-  local list = watched(before.o)
+  local list = watched(before.o, before.kept)
   local changed, checked = {}, 0
   local names = {}
   for name in pairs(list) do
@@ -186,7 +213,11 @@ function M.compare(before)
         (#paths_changed > 5 and (" and %d more"):format(#paths_changed - 5) or ""))
     end
   end
-  return { changed = changed, checked = checked }
+  local kept = 0
+  for _, is in pairs(before.kept) do
+    kept = kept + (is and 1 or 0)
+  end
+  return { changed = changed, checked = checked, kept = kept > 0 and kept or nil }
 end
 
 return M
