@@ -134,8 +134,8 @@ end
 ---Reads what is watched. o: repo (where the agent works), store_root, home, main (the main checkout
 ---of a run in its own worktree: its files are compared too), allowed (absolute folders the run
 ---may write, left out of the checkout's comparison), kept (optional: `kept(path)` true when the
----run's OS sandbox keeps that path and all below it as they are, sidecar.agent.run_sandbox.keeps_path:
----not read, then or after).
+---run's OS sandbox keeps that path and all below it as they are, as
+---sidecar.agent.run_sandbox.keeps_path says: not read, then or after).
 ---@param o table
 ---@return table before
 function M.snapshot(o)
