@@ -84,3 +84,23 @@ describe("run_sandbox.keeps_path", function()
     expect(run_sandbox.keeps_path(nil, top .. "/home/.bashrc")):equals(false)
   end)
 end)
+
+describe("run_sandbox.keeps_path with folders remembered", function()
+  it("asks the sandbox once per folder, and answers as without", function()
+    local top = place()
+    local asked = 0
+    local sb = { keeps = function(_, dir)
+      asked = asked + 1
+      return dir ~= top .. "/repo/.git/hooks"
+    end }
+    local folders = {}
+    for _, rel in ipairs({ "home/.bashrc", "home/.profile", "home/.zshrc", "repo/.git/hooks/pre-commit",
+      "repo/.git/hooks/post-merge" }) do
+      expect(run_sandbox.keeps_path(sb, top .. "/" .. rel, folders)):equals(run_sandbox.keeps_path(sb, top .. "/" .. rel))
+    end
+    local before = asked
+    run_sandbox.keeps_path(sb, top .. "/home/.bash_profile", folders)
+    expect(asked):equals(before) -- the home's answer remembered
+    expect(folders):equals({ [top .. "/home"] = true, [top .. "/repo/.git/hooks"] = false })
+  end)
+end)

@@ -209,9 +209,10 @@ local function watch_outside(o, run, record, sb)
   for _, v in pairs(o.env or {}) do
     allowed[#allowed + 1] = type(v) == "string" and v:sub(1, 1) == "/" and v or nil
   end
+  local folders = {}
   return require("sidecar.run.outside").snapshot({ repo = run.repo, store_root = run.store.root,
     home = os.getenv("HOME"), main = wt and wt.repo or nil, allowed = allowed,
-    kept = sb and function(path) return run_sandbox.keeps_path(sb, path) end or nil })
+    kept = sb and function(path) return run_sandbox.keeps_path(sb, path, folders) end or nil })
 end
 
 -- Before the agent starts, once its sandbox `sb` is planned: what its changes to the work tree

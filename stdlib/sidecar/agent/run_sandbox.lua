@@ -116,13 +116,26 @@ end
 ---below it: the folder holding it is kept as it is (sidecar.run.sandbox_mounts.keeps: nothing
 ---writable is that folder, lies above it or in it), so the entry cannot be replaced or changed.
 ---False for a link (what it leads to is elsewhere), without a sandbox, under Landlock, and where
----the folder is not there.
+---the folder is not there. `folders` (optional) remembers the answer for each folder, for many
+---paths asked of one sandbox.
 ---@param sb table|nil  M.open's
 ---@param path string
+---@param folders? table<string, boolean>
 ---@return boolean
-function M.keeps_path(sb, path)
+function M.keeps_path(sb, path, folders)
   local dir = path:match("^(.*)/[^/]+/?$")
-  if not sb or not dir or not sb:keeps(dir == "" and "/" or dir) then
+  if not sb or not dir then
+    return false
+  end
+  dir = dir == "" and "/" or dir
+  local kept = folders and folders[dir]
+  if kept == nil then
+    kept = sb:keeps(dir)
+    if folders then
+      folders[dir] = kept
+    end
+  end
+  if not kept then
     return false
   end
   local st = paths.lstat(path)
