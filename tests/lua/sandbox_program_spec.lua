@@ -56,6 +56,49 @@ describe("sandbox_program", function()
     expect(asked):equals({ dir .. "/bin", dir .. "/open/bin" })
   end)
 
+  it("lists a PATH folder that has not changed once, and again once it has, following its links each time", function()
+    local dir = paths.real(test.temp_dir())
+    npm_install(dir)
+    write(dir .. "/other/lib/node_modules/tool/bin/tool.js", "#!/bin/sh\n")
+    write(dir .. "/bin/shim", "#!/bin/sh\n")
+    local listed, entries = 0, paths.entries
+    paths.entries = function(...)
+      listed = listed + 1
+      return entries(...)
+    end
+    local racy = program.RACY_S
+    program.RACY_S = -1 -- the folder counts as settled at once (else it is listed again for 2 s)
+    local ok, err = pcall(function()
+      local private = function() return true end
+      expect(program.path_folders({ dir .. "/bin" }, private)):equals({ dir .. "/lib/node_modules" })
+      expect(program.path_folders({ dir .. "/bin" }, private)):equals({ dir .. "/lib/node_modules" })
+      expect(listed):equals(1) -- unchanged: listed once
+      -- Where a link leads is read every time: moved elsewhere, the folder itself unchanged.
+      os.execute(("mv '%s/lib' '%s/lib.old' && ln -s other/lib '%s/lib'"):format(dir, dir, dir))
+      os.execute(("mkdir -p '%s/other/lib/node_modules/agent/bin' && cp '%s/lib.old/node_modules/agent/bin/agent.js' '%s/other/lib/node_modules/agent/bin/'")
+        :format(dir, dir, dir))
+      expect(program.path_folders({ dir .. "/bin" }, private)):equals({ dir .. "/other/lib/node_modules" })
+      expect(listed):equals(1)
+      -- A link added: the folder changed, listed again.
+      os.execute(("ln -s ../other/lib/node_modules/tool/bin/tool.js '%s/bin/tool'"):format(dir))
+      local got = program.path_folders({ dir .. "/bin" }, private)
+      expect(listed):equals(2)
+      expect(got):equals({ dir .. "/other/lib/node_modules" })
+      os.execute(("rm '%s/bin/tool' '%s/bin/agent' && ln -s ../lib.old/node_modules/agent/bin/agent.js '%s/bin/agent'")
+        :format(dir, dir, dir))
+      expect(program.path_folders({ dir .. "/bin" }, private)):equals({ dir .. "/lib.old/node_modules" })
+      expect(listed):equals(3)
+      -- Changed just now (the default): listed each time, as two changes within one tick look alike.
+      program.RACY_S = racy
+      os.execute(("touch '%s/bin/new'"):format(dir))
+      program.path_folders({ dir .. "/bin" }, private)
+      program.path_folders({ dir .. "/bin" }, private)
+      expect(listed):equals(5)
+    end)
+    paths.entries, program.RACY_S = entries, racy
+    assert(ok, err)
+  end)
+
   it("takes an absolute #! interpreter, and none for a binary or a missing program", function()
     local dir = paths.real(test.temp_dir())
     write(dir .. "/tool", "#!" .. dir .. "/interp/bin/run -x\n")

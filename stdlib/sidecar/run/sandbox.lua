@@ -328,13 +328,15 @@ local function store_skip(store_root, repo_top)
 end
 
 ---Searches the checkout `repo_top` for secret files as a sandbox opened in it with the store
----`store_root` would (M.open), so that the sandboxes opened next in this process, or in the
----processes it forks afterwards (a preset's pool of workers), read again only the folders that
----changed since (sidecar.run.sandbox_hidden.search).
+---`store_root` would (M.open), and lists the PATH folders it may replace, so that the sandboxes
+---opened next in this process, or in the processes it forks afterwards (a preset's pool of
+---workers), read again only the folders that changed since (sidecar.run.sandbox_hidden.search,
+---sidecar.run.sandbox_view.warm_path).
 ---@param repo_top string
 ---@param store_root string
 function M.warm(repo_top, store_root)
   hidden.search(real(repo_top) or repo_top, store_skip(store_root, repo_top))
+  view.warm_path(os.getenv("HOME"))
 end
 
 ---Opens the sandbox of one agent: plans its view, starts its proxy (network "model" and "full") and makes its

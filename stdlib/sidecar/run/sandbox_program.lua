@@ -87,22 +87,57 @@ function M.folders(prog)
 end
 
 M.MAX_PATH_LINKS = 1000 -- entries of one PATH folder looked at for links out of it
+M.RACY_S = 2 -- a folder changed this recently is listed again each time (see links_in)
+M.MAX_REMEMBERED = 64 -- PATH folders whose links a process remembers
+
+-- Which PATH folders' links this process remembers: folder -> {mtime_ns, ctime_ns, links}.
+local remembered, n_remembered = {}, 0
+
+-- The names of the links among PATH folder `dir`'s first MAX_PATH_LINKS entries (a pyenv shims
+-- folder holds a hundred files; each is looked at). Remembered with the folder's times, which
+-- an entry added, removed or replaced moves, so a remembered list is the folder's still; one
+-- changed within RACY_S seconds is listed again each time (two changes within one tick of the
+-- file system's clock leave it the same time). Where each link leads is read every time.
+local function links_in(dir)
+  local st = paths.lstat(dir)
+  local m = st and remembered[dir]
+  if m and m.mtime_ns == st.mtime_ns and m.ctime_ns == st.ctime_ns then
+    return m.links
+  end
+  local names, links = paths.entries(dir) or {}, {}
+  for i = 1, math.min(#names, M.MAX_PATH_LINKS) do
+    local e = paths.lstat(dir .. "/" .. names[i])
+    if e and e.kind == "symlink" then
+      links[#links + 1] = names[i]
+    end
+  end
+  local settled = (os.time() - M.RACY_S) * 1000000000
+  if st and st.mtime_ns < settled and st.ctime_ns < settled then
+    if not remembered[dir] and n_remembered >= M.MAX_REMEMBERED then
+      remembered, n_remembered = {}, 0
+    end
+    n_remembered = n_remembered + (remembered[dir] and 0 or 1)
+    remembered[dir] = { mtime_ns = st.mtime_ns, ctime_ns = st.ctime_ns, links = links }
+  end
+  return links
+end
 
 ---The folders the programs of the PATH folders `dirs` lead to, for those `private(dir)` says the
 ---sandbox replaces (/tmp, a hidden home): a folder shown again shows its links (`codex` ->
 ---../lib/node_modules/@openai/codex/bin/codex.js) but not what they lead to, so each link's
----target is shown with its package tree. Other PATH folders are seen as they are.
+---target is shown with its package tree. Other PATH folders are seen as they are. A preset's
+---pool asks this once before it forks its workers, which then list again only the folders that
+---changed meanwhile.
 ---@param dirs string[]  real paths
 ---@param private fun(dir: string): boolean
 ---@return string[]
 function M.path_folders(dirs, private)
   local out, seen, looked = {}, {}, {}
   for _, dir in ipairs(dirs) do
-    local names = not looked[dir] and private(dir) and paths.entries(dir) or {} -- a folder PATH names twice: once
+    local names = not looked[dir] and private(dir) and links_in(dir) or {} -- a folder PATH names twice: once
     looked[dir] = true
-    for i = 1, math.min(#names, M.MAX_PATH_LINKS) do
-      local st = paths.lstat(dir .. "/" .. names[i])
-      local target = st and st.kind == "symlink" and paths.real(dir .. "/" .. names[i])
+    for _, name in ipairs(names) do
+      local target = paths.real(dir .. "/" .. name)
       local folder = target and not target:find(dir .. "/", 1, true) and package_of(target)
       if folder and not seen[folder] then
         seen[folder], out[#out + 1] = true, folder

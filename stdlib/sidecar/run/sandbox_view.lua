@@ -29,6 +29,15 @@ function M.within(p, list)
   return false
 end
 
+-- PATH's folders, each through its links.
+local function path_dirs()
+  local dirs = {}
+  for dir in (os.getenv("PATH") or ""):gmatch("[^:]+") do
+    dirs[#dirs + 1] = M.real(dir)
+  end
+  return dirs
+end
+
 ---The folders to show again read-only: the repository, the store, Sidecar and the agent's
 ---program (and PATH's folders) where they live in a folder the sandbox makes private. Sidecar's
 ---binary and the program's files right in such a folder (/tmp/sidecar) come as files: the folder
@@ -62,13 +71,10 @@ function M.read(o, settings, home_plan)
       list[#list + 1] = dirname(M.real(a) or a)
     end
   end
-  local path_dirs = {}
-  for dir in (os.getenv("PATH") or ""):gmatch("[^:]+") do
-    local r = M.real(dir)
-    path_dirs[#path_dirs + 1], list[#list + 1] = r, r
-  end
+  local dirs = path_dirs()
+  table.move(dirs, 1, #dirs, #list + 1, list)
   -- What PATH's programs lead to where a PATH folder is replaced (an npm prefix under /tmp).
-  local links = program.path_folders(path_dirs, function(dir) return M.within(dir, private) end)
+  local links = program.path_folders(dirs, function(dir) return M.within(dir, private) end)
   table.move(links, 1, #links, #list + 1, list)
   for _, p in ipairs(settings.read) do
     list[#list + 1] = M.real(p:gsub("^~", o.home or "~"))
@@ -78,6 +84,16 @@ function M.read(o, settings, home_plan)
     out[#out + 1] = M.real(p)
   end
   return out
+end
+
+---Lists, before a preset's pool forks its workers, the PATH folders a sandbox may replace (the
+---private folders and the home), so that each worker's M.read lists again only those that changed
+---since (sidecar.run.sandbox_program.path_folders).
+---@param home string|nil
+function M.warm_path(home)
+  local private = mounts.private(false)
+  private[#private + 1] = M.real(home)
+  program.path_folders(path_dirs(), function(dir) return M.within(dir, private) end)
 end
 
 ---What the agent may write, and what stays read-only within it (write, protect, outputs). o.level:
