@@ -22,7 +22,7 @@ describe("host.memfile", function()
     expect(f:read()):equals("")
   end)
 
-  it("is not seen by the process past descriptor 3, nor by what it executes", function()
+  it("reaches the process as its descriptor 3 only, and not once it closes that", function()
     local f <close> = assert(memfile.open("spec-report"))
     local r = proc.run({ "sh", "-c", "ls -l /proc/self/fd/ | grep -c memfd: || true" }, { fd3 = f })
     expect(r.stdout):equals("1\n") -- its descriptor 3 only

@@ -20,7 +20,7 @@ local M = {}
 -- a reader that ends nothing (every `run list`) does not load the worktree and sandbox modules.
 local function sweep(s)
   errors.keep_interrupt(pcall(function() require("sidecar.run.worktree_result").sweep(s) end))
-  errors.keep_interrupt(pcall(function() require("sidecar.run.sandbox").sweep() end))
+  errors.keep_interrupt(pcall(function() require("sidecar.run.sandbox_folder").sweep() end))
 end
 
 -- One run, nothing swept: the run as it is now, whether it was ended here, why not when it failed.

@@ -484,7 +484,7 @@ function Ctx:agents(list, o)
       writer = p
     end
     if not pool then
-      require("sidecar.run.sandbox").sweep_once() -- for all its workers: killed owners' sandbox folders
+      require("sidecar.run.sandbox_folder").sweep_once() -- for all its workers: killed owners' sandbox folders
       pool = worker_pool.open(root, repo)
     end
     running[pool:submit(job)] = p

@@ -127,7 +127,7 @@ local function make_ready(head)
   end
   require("sidecar.agent.runners").register_config(cfg)
   require("sidecar.run.otel").remember(head.root, cfg)
-  require("sidecar.run.sandbox").sweep_once(true) -- the preset swept before it started its workers
+  require("sidecar.run.sandbox_folder").sweep_once(true) -- the preset swept before it started its workers
   for _, name in ipairs(M.PRELOAD) do
     require(name)
   end

@@ -26,10 +26,9 @@
 --- = "auto" (the default: bubblewrap, else Landlock, said in the run's events and record), "bwrap",
 --- "landlock" or "off" (or --os-sandbox, or SIDECAR_OS_SANDBOX): "off" runs agents without one, and is
 --- never chosen by itself; the run records that it was asked for.
-local errors = require("sidecar.core.errors")
 local files = require("sidecar.core.files")
+local folder = require("sidecar.run.sandbox_folder")
 local hidden = require("sidecar.run.sandbox_hidden")
-local ids = require("sidecar.core.ids")
 local isolation_settings = require("sidecar.core.isolation_settings")
 local limits = require("sidecar.run.sandbox_limits")
 local home = require("sidecar.run.sandbox_home")
@@ -40,7 +39,6 @@ local mounts = require("sidecar.run.sandbox_mounts")
 local sandbox_git = require("sidecar.run.sandbox_git")
 local state = require("sidecar.run.sandbox_state")
 local paths = require("sidecar.host.paths")
-local processes = require("sidecar.run.processes")
 local sandbox_host = require("sidecar.run.sandbox_host")
 local program = require("sidecar.run.sandbox_program")
 local landlock = require("sidecar.run.sandbox_landlock")
@@ -60,7 +58,6 @@ end
 M.SETTLE_MS = 5000 -- what the agent left may take this long to end by itself (run_owner.SETTLE_MS)
 M.ROOT_MAPPED_TO = 1000 -- the user id root is inside a sandbox (see sandbox_mounts)
 
-local OLD_OWNER_FILE = "owner" -- who made a private folder, before its name said (M.sweep)
 local LOOPBACK = { ["127.0.0.1"] = true, localhost = true, ["::1"] = true, ["[::1]"] = true }
 
 ---The config's `isolation` for a run's OS sandbox: what worktree.copy brings into a run's worktree
@@ -210,77 +207,8 @@ local function socket_guard_args(o, settings, network)
   return args
 end
 
--- A sandbox's private folder, named after the run and after who made it ("-by-PID-START" of this
--- process), so that M.sweep can tell a folder whose owner was killed (SIGKILL leaves no time for
--- finish) from one in use without a file to write and read (a file made costs; docs/scale.md).
-local function private_folder(name)
-  local me = processes.host.self()
-  local by = me and ("-by-%d-%d"):format(me.pid, me.start) or ""
-  return ("/tmp/sidecar-sandbox-%s-%s%s"):format(name or "run", ids.uuid():sub(1, 8), by)
-end
-
--- Who made a private folder: from its name, or from the owner file an older Sidecar wrote in it.
--- nil when neither says.
-local function owner_of(dir, name)
-  local pid, start = name:match("%-by%-(%d+)%-(%d+)$")
-  if not pid then
-    pid, start = (files.read(dir .. "/" .. OLD_OWNER_FILE) or ""):match("^(%d+) (%d+)")
-  end
-  return math.tointeger(tonumber(pid)), math.tointeger(tonumber(start))
-end
-
--- Removes a sandbox's private folder (the proxy's socket, copies of the user's state and git
--- config files; a Landlock sandbox's private home and temporary folder: links there are removed,
--- never followed). Whether it went.
-local function remove_private(dir)
-  return paths.remove_tree(dir) == true
-end
-
----Removes the private folders (/tmp/sidecar-sandbox-*) of sandboxes whose owner is gone: a run's
----owner killed with SIGKILL never reaches finish. Only this user's folders, only the files a
----sandbox puts there. Returns how many were removed.
----@param tmp? string  the folder holding them (default /tmp)
----@return integer
-function M.sweep(tmp)
-  tmp = tmp or "/tmp"
-  local removed, uid = 0, host.uid()
-  for _, name in ipairs(paths.entries(tmp) or {}) do
-    local dir = tmp .. "/" .. name
-    local st = name:find("^sidecar%-sandbox%-") and paths.lstat(dir)
-    if st and st.kind == "directory" and st.uid == uid then
-      local pid, start = owner_of(dir, name)
-      local alive = pid and processes.same(pid, start)
-      -- a folder that names no owner is an older Sidecar's being made right now, or an even older
-      -- one's: left alone unless it is older than an hour
-      local stale = pid and not alive or (not pid and st.mtime_ns < (os.time() - 3600) * 1000000000)
-      if stale then
-        removed = removed + (remove_private(dir) and 1 or 0)
-      end
-    end
-  end
-  return removed
-end
-
 local Sandbox = {}
 Sandbox.__index = Sandbox
-
--- Whether this process has swept the folders of killed owners yet: once, at its first sandbox, so a
--- folder left by an owner whose run was settled elsewhere goes too (reconciliation sweeps only
--- when it ends a run).
-local swept = false
-
----Sweeps the folders of killed owners (M.sweep) once in this process: at its first sandbox, or
----before a preset starts its pool of workers, which is then told it was done (`done`: sweeps
----nothing, and no sandbox of this process, or of a worker it forks, sweeps again).
----@param done? boolean
-function M.sweep_once(done)
-  if not swept then
-    swept = true
-    if not done then
-      errors.keep_interrupt(pcall(M.sweep))
-    end
-  end
-end
 
 -- sandbox-init's first arguments: its report, how long what the agent left may take, and the
 -- network's way out (the proxy's socket as the agent's side sees it; loopback ports forwarded
@@ -357,7 +285,7 @@ function M.open(o)
   if not kind then
     return nil, why, code
   end
-  M.sweep_once()
+  folder.sweep_once()
   local settings = o.settings
   o.home = o.home or os.getenv("HOME")
   o.env_of = env_of(o.env)
@@ -392,10 +320,10 @@ function M.open(o)
     net.rules[#net.rules + 1], net.proxy_env = { host = "*", port = 0 }, true
   end
   sb.hosts = net.hosts
-  sb.dir = private_folder(o.name)
-  local made, bad = paths.make_dirs(sb.dir)
-  if not made then
-    return nil, "cannot make the sandbox's private folder: " .. tostring(bad), "no_sandbox"
+  local bad
+  sb.dir, bad = folder.make(o.name)
+  if not sb.dir then
+    return nil, bad, "no_sandbox"
   end
   sb.report, bad = memfile.open("sidecar-sandbox-report") -- sandbox-init's report: no file made
   if not sb.report then
@@ -558,7 +486,7 @@ function Sandbox:finish()
     state.tidy(self.cli_state)
   end
   if self.dir then
-    remove_private(self.dir)
+    folder.remove(self.dir)
   end
   self.finished = report
   return report
