@@ -453,11 +453,12 @@ function Sandbox:finish()
   local report = { escapees = {}, network = { allowed = {}, refused = {} } }
   -- What Landlock could not keep read-only, put back before git or Sidecar reads it
   report.put_back = landlock.restore(self.guarded)
-  local text = self.report and self.report:read()
-  if self.report then
+  if self.report then -- read once: a finish an interrupt cut short, called again, still has it
+    self.report_text = self.report:read()
     self.report:close()
+    self.report = nil
   end
-  local decoded_ok, decoded = json.try_decode(text or "")
+  local decoded_ok, decoded = json.try_decode(self.report_text or "")
   if decoded_ok and type(decoded) == "table" then
     report.exit_code, report.signal, report.stopped = decoded.exit_code, decoded.signal, decoded.stopped
     report.escapees = type(decoded.escapees) == "table" and decoded.escapees or {}
