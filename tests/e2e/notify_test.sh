@@ -151,6 +151,15 @@ wait_until "the pinger's review on Slack" 30 got /slack "" "$pinger"
 eq "Slack's text: <, > and & escaped" yes \
   "$(received /slack | grep "$pinger" | jv .text | grep -qF '&lt;!channel&gt; look &lt;http://x|here&gt; &amp; more' && echo yes)"
 
+# --- an agent's escapes reach no endpoint, in any field -------------------------------------------
+add_runners "    escaper = { command = { \"sh\", \"-c\", \"cat >/dev/null; printf 'esc \\\\033]0;pwn\\\\007 \\\\033[31mred\\\\n'\" } },"
+"$S" run T-0001 --runner escaper >/dev/null 2>&1
+escaper=$(runs_where runner_type escaper | head -1)
+wait_until "the escaper's review told" 30 got /hook "" "$escaper"
+eq "no escape in the body, the summary shown as a terminal would harmlessly" "0 yes" \
+  "$(received /hook | grep "$escaper" | grep -c 'u001b\|u0007') \
+$(received /hook | grep "$escaper" | jv .summary | grep -qF 'esc ^[]0;pwn^G ^[[31mred' && echo yes)"
+
 # --- a preset of four steps: one notification -----------------------------------------------------
 mkdir -p .agent/presets
 cat >.agent/presets/four.lua <<'LUA'
@@ -254,6 +263,44 @@ expect_run "a misspelt event names it, and what was meant" 1 "" \
   'notify\[1\]\.events\[1\]: unknown event "reveiw" \(did you mean review\?\)' -- "$S" notify --test
 set_notify '"echo legacy"'
 expect_run "today's single command is not a list of channels" 1 "" "not a list of channels" -- "$S" notify --test
+set_notify '{ { kind = "webhook", url = "https://discord.com/api/webhooks/1234567/SeCrEtToKeN-abc\n" } }'
+expect_run "a URL with a line break: said, without its path (a token may be there)" 1 "" \
+  "notify\[1\]\.url: expected an http:// or https:// URL, got one holding a space or a line break" -- "$S" notify --test
+eq "the URL's token is not printed" "0" "$(grep -c SeCrEtToKeN "$work/err")"
+set_notify '{ { kind = "webhok", url = "http://x" } }'
+expect_run "a misspelt kind: the one meant" 1 "" 'notify\[1\]\.kind: .*got "webhok" \(did you mean webhook\?\)' -- \
+  "$S" notify --test
+set_notify '{ { kind = "desktop", url = "http://x" } }'
+expect_run "a setting the kind has not" 1 "" "notify\[1\]\.url: a desktop channel has none" -- "$S" notify --test
+set_notify '{ { kind = "webhook", url = "http://127.0.0.1:99999/x" } }'
+expect_run "a port out of range" 1 "" "notify\[1\]\.url: .*port is not 1 to 65535" -- "$S" notify --test
+set_notify "{ { kind = \"command\", command = \"sleep 30\", timeout = \"1s\", name = \"slow\" },
+  { kind = \"desktop\", name = \"desk\" } }"
+before=$failed
+(
+  unset DBUS_SESSION_BUS_ADDRESS
+  export XDG_RUNTIME_DIR=$work/runtime-nobus
+  mkdir -p "$XDG_RUNTIME_DIR"
+  expect_run "notify --test: a command past its timeout says so; no session bus is skipped, not failed" 1 \
+    "slow +command +failed +timed out after 1\.0s.*\n.*desk +desktop +skipped +no session bus" "" -- "$S" notify --test
+  expect_run "notify --test --json: what failed, in its errors" 1 '"message": "slow: timed out after 1\.0s' "" -- \
+    "$S" notify --test --json
+  set_notify '{ { kind = "desktop", name = "desk" } }'
+  expect_run "notify --test: a desktop with no session bus alone passes" 0 "desk +desktop +skipped" "" -- "$S" notify --test
+  set_notify '{ { kind = "desktop", name = "desk", events = { "failed" } } }'
+  expect_run "notify --test: no channel wants the event, said (exit 1)" 1 "not wanted" \
+    "no channel wants the review event: nothing was sent" -- "$S" notify --test
+  [ "$failed" -eq "$before" ]
+) || failed=$((failed + 1))
+mkdir -p "$work/elsewhere"
+before=$failed
+(
+  cd "$work/elsewhere" || exit 1
+  expect_run "notify --test with no store: said, nothing made" 1 "^$" "no Sidecar store at .*sidecar init" -- \
+    "$S" notify --test
+  eq "no .agent made" "no" "$(test -e .agent && echo yes || echo no)"
+  [ "$failed" -eq "$before" ]
+) || failed=$((failed + 1))
 
 # --- the desktop channel ----------------------------------------------------------------------------
 set_notify '{ { kind = "desktop" } }'

@@ -88,6 +88,22 @@ expect_run "a misspelt key: the one meant" 1 "^$" 'otel\.endpont: unknown settin
 set_otel '{ endpoint = "ftp://127.0.0.1:1" }'
 expect_run "an endpoint that is not http(s)" 1 "^$" 'otel\.endpoint: expected an http:// or https:// URL' -- \
   "$S" run T-0001 --runner plain
+for args in "otel" "otel --test"; do
+  expect_run "sidecar $args: the config's mistake, not 'nothing is exported'" 1 "^$" \
+    'otel\.endpoint: expected an http:// or https:// URL' -- "$S" $args
+done
+expect_run "sidecar otel --json: the config's mistake" 1 '"message": ".*otel\.endpoint: expected an http:// or https:// URL' \
+  "" -- "$S" otel --json
+set_otel ''
+mkdir "$work/elsewhere"
+cd "$work/elsewhere" || exit 1
+OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:$dead expect_run "otel --test with no store: said, nothing made" 1 "^$" \
+  "no Sidecar store at .*sidecar init" -- "$S" otel --test
+eq "otel --test with no store: no .agent made" "no" "$(test -e .agent && echo yes || echo no)"
+OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:$dead expect_run "otel --root of a mistyped folder: said, nothing made" 1 \
+  "^$" "no Sidecar store at" -- "$S" otel --test --root "$work/elsewhere/typo/.agnet"
+eq "the mistyped folder is not made" "no" "$(test -e typo && echo yes || echo no)"
+cd - >/dev/null || exit 1
 
 # --- a run over protobuf: its span, its steps, its metrics ----------------------------------------
 set_otel "{ endpoint = \"http://127.0.0.1:$oport\", headers = { Authorization = \"Bearer otel-token-$$\" } }"
@@ -99,6 +115,16 @@ eq "otel --test: a span and a metric, protobuf, decoded" "1 1 0" \
   "$(nspans '^span sidecar otel --test|.*|application/x-protobuf|') $(dump | grep -c '^metric sidecar.test|') $(dump | grep -c '^error')"
 eq "the headers reached the collector" "yes" \
   "$(grep -q "\"Authorization\": \"Bearer otel-token-$$\"" "$recv_log" && echo yes)"
+: >"$recv_log"
+OTEL_RESOURCE_ATTRIBUTES='team=a%FFb' OTEL_SERVICE_NAME=$'svc\xff\e[31m' expect_run \
+  "otel --test: bytes that are not UTF-8 in the resource, over protobuf" 0 "traces .* sent" "" -- "$S" otel --test
+OTEL_EXPORTER_OTLP_PROTOCOL=http/json OTEL_SERVICE_NAME=$'svc\xff' expect_run \
+  "otel --test: and over JSON" 0 "traces .* sent" "" -- "$S" otel --test
+eq "the collector decoded every body (strings sent as valid UTF-8)" "2 0" \
+  "$(nspans '^span sidecar otel --test|') $(dump | grep -c '^error')"
+OTEL_EXPORTER_OTLP_HEADERS='bad header=1,X-Ok=1' OTEL_EXPORTER_OTLP_TIMEOUT=abc expect_run \
+  "otel: what a variable held that was left out, said" 0 \
+  'warning  OTEL_EXPORTER_OTLP_HEADERS: "bad header" left out.*\nwarning  OTEL_EXPORTER_OTLP_TIMEOUT=abc' "" -- "$S" otel
 : >"$recv_log"
 expect_run "a traced run" 0 "^R-0002 review" "" -- "$S" run T-0001 --runner plain
 run2=R-0002
@@ -151,6 +177,8 @@ eq "claude: exact tokens, provider, cost" "100 20 anthropic 0.0008" \
 eq "the workflow: its kind, status, both runs, the sums" "pipeline review 200 40 0.0008" \
   "$(attr sidecar.workflow.kind "$wf") $(attr sidecar.workflow.status "$wf") $(attr gen_ai.usage.input_tokens "$wf") \
 $(attr gen_ai.usage.output_tokens "$wf") $(attr sidecar.cost_usd "$wf")"
+eq "both steps name the pipeline by the first's id (the first too, though it learns it once ended)" \
+  "$(attr sidecar.run.id "$cx") $(attr sidecar.run.id "$cx")" "$(attr sidecar.pipeline.id "$cx") $(attr sidecar.pipeline.id "$cl")"
 eq "metrics: tokens by type and the cost" "100;20 0.0008" \
   "$(part 3 "$(dump | grep '^metric gen_ai.client.token.usage|' | grep 'sidecar.runner=claude' | head -1)") \
 $(part 3 "$(dump | grep '^metric sidecar.cost|' | head -1)")"
@@ -166,6 +194,8 @@ eq "the four runs under the preset's span, in its trace" "4" \
   "$(nspans "^span invoke_agent plain|$(part 2 "$pw")|[0-9a-f]*|$(part 3 "$pw")|")"
 eq "the preset's span: kind and runs" "preset 4" \
   "$(attr sidecar.workflow.kind "$pw") $(attr sidecar.workflow.runs "$pw" | tr ',' '\n' | wc -l)"
+eq "no run reported usage: none on the preset's span (never a zero)" "--" \
+  "$(attr gen_ai.usage.input_tokens "$pw")-$(attr gen_ai.usage.output_tokens "$pw")-$(attr sidecar.cost_usd "$pw")"
 
 # --- the caller's TRACEPARENT; content only when asked, redacted ----------------------------------
 set_otel "{ endpoint = \"http://127.0.0.1:$oport\", content = true }"
@@ -177,6 +207,9 @@ lk=$(spans "^span invoke_agent leaky|")
 eq "a caller's TRACEPARENT: the run nests under it" "$caller $callspan" "$(part 2 "$lk") $(part 4 "$lk")"
 eq "content: the prompt and output exported" "yes yes" \
   "$(attr gen_ai.input.messages "$lk" | grep -q 'Say hello' && echo yes) $(attr gen_ai.output.messages "$lk" | grep -q token && echo yes)"
+eq "content: as the GenAI conventions' messages (JSON, by role)" "yes yes" \
+  "$(attr gen_ai.input.messages "$lk" | grep -q '^\[{"parts":\[{"content":".*"type":"text"}\],"role":"user"}\]$' && echo yes) \
+$(attr gen_ai.output.messages "$lk" | grep -q '"role":"assistant"' && echo yes)"
 eq "content: the secret redacted" "0" "$(grep -c ghp_0123456789abcdef "$recv_log")"
 eq "content off by default" "0" "$(grep -c gen_ai.input.messages <<<"$(spans '^span invoke_agent plain|')")"
 

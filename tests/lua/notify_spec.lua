@@ -29,7 +29,7 @@ describe("the notify setting", function()
       { { { kind = "webhook", url = "http://h", events = {} } }, "notify%[1%]%.events: expected a list" },
       { { { kind = "webhook", url = "http://h", format = "teams" } }, "notify%[1%]%.format" },
       { { { kind = "ntfy", url = "http://h", format = "slack" } }, "notify%[1%]%.format" },
-      { { { kind = "webhook", url = "http://h", headers = { ["X-A"] = "a\r\nInjected: 1" } } }, "notify%[1%]%.headers%.X%-A" },
+      { { { kind = "webhook", url = "http://h", headers = { ["X-A"] = "a\r\nInjected: 1" } } }, "notify%[1%]%.headers: \"X%-A\" is not a header name" },
       { { { kind = "webhook", url = "http://h", rate = 0 } }, "notify%[1%]%.rate" },
       { { { kind = "webhook", url = "http://h", timeout = "forever" } }, "notify%[1%]%.timeout" },
       { { { kind = "command" } }, "notify%[1%]%.command: expected a command" },
@@ -38,12 +38,22 @@ describe("the notify setting", function()
       { { { kind = "desktop" }, "notify-send" }, "notify%[2%]: expected a channel table" },
       { { { kind = "desktop", name = "a" }, { kind = "ntfy", url = "http://h", name = "a" } },
         "notify%[2%]%.name: \"a\" names channel 1 too" },
+      { { { kind = "webhook", url = "https://h/T0K3N-path\n" } }, "notify%[1%]%.url: .*, got one holding a space or a line break$" },
+      { { { kind = "webhook", url = "http://:80/x" } }, "got one with no host" },
+      { { { kind = "webhook", url = "http://u:p@h:0/x" } }, "port is not 1 to 65535" },
+      { { { kind = "webhok", url = "http://h" } }, "notify%[1%]%.kind: .*got \"webhok\" %(did you mean webhook%?%)" },
+      { { { kind = "desktop", url = "http://h" } }, "notify%[1%]%.url: a desktop channel has none" },
+      { { { kind = "desktop", name = "" } }, "notify%[1%]%.name: expected a name" },
+      { { { kind = "desktop", name = "2:desktop" } }, "notify%[1%]%.name: expected a name" },
+      { { { kind = "desktop" }, [3] = { kind = "desktop" } }, "notify%[3%]: the list of channels has a gap" },
     }
     for _, c in ipairs(cases) do
       local ok, why = notify_settings.check("notify", c[1])
       expect(ok):is_nil()
       expect(why):matches(c[2])
     end
+    expect(notify_settings.check("notify", { { kind = "webhook", url = "http://[::1]:8080/x" },
+      { kind = "ntfy", url = "https://user:pw@ntfy.sh/topic" } })):equals(true)
     expect(notify_settings.check("notify", { { kind = "webhook", url = "https://h/x?token=1", format = "slack",
       events = { "review" }, headers = { Authorization = "Bearer t" }, rate = 2, timeout = "3s", name = "team" } }))
       :equals(true)

@@ -57,6 +57,19 @@ describe("OTLP requests", function()
     expect(otlp.attributes({ x = json.null })):is_nil()
   end)
 
+  it("sends every string as valid UTF-8 without terminal escapes, as protobuf requires", function()
+    local span = otlp.span({ trace_id = ("ab"):rep(16), span_id = ("cd"):rep(8), name = "invoke_workflow \xff\27[31m",
+      start_ns = 1, end_ns = 2, status = "error", status_message = "bad \xfe",
+      attributes = { ["k\xff"] = "a\xffb\27]0;x\7", list = { "\xc3" } } })
+    local req = otlp.traces_request({ ["service.name"] = "svc\xff" }, { span })
+    local body = otlp.encode("traces", req, "http/json") -- json.encode refuses invalid UTF-8
+    local proto = otlp.encode("traces", req, "http/protobuf")
+    expect(proto:find("a\\xFFb^[]0;x^G", 1, true) ~= nil and proto:find("svc\\xFF", 1, true) ~= nil):is_true()
+    expect(body:find("\27", 1, true)):is_nil()
+    expect(span.name):equals("invoke_workflow \\xFF^[[31m")
+    expect(span.attributes[1].value.stringValue):equals("a\\xFFb^[]0;x^G")
+  end)
+
   it("puts one measurement in the bucket its bounds say", function()
     local m = otlp.metric({ name = "t", unit = "{token}", kind = "histogram", bounds = { 10, 100 },
       points = { { value = 10, start_ns = 1, time_ns = 2 }, { value = 11, start_ns = 1, time_ns = 2 },
@@ -130,7 +143,9 @@ describe("the otel settings", function()
       { { protocol = "grpc" }, 'otel.protocol: expected "http/protobuf" or "http/json"' },
       { { endpont = "http://c" }, "otel.endpont: unknown setting (did you mean endpoint?)" },
       { { traces_endpoint = "file:///x" }, "otel.traces_endpoint: expected an http:// or https:// URL" },
-      { { headers = { ["A B"] = "x" } }, "otel.headers.A B" },
+      { { headers = { ["A B"] = "x" } }, 'otel.headers: "A B" is not a header name' },
+      { { timeout = "0s" }, "otel.timeout: '0s' is too short: a duration is 1ms or more" },
+      { { timeout = "11m" }, "otel.timeout: expected 1ms to 10m, got 11m" },
       { { agents = "yes" }, "otel.agents: expected a boolean" },
       { { timeout = "never" }, "otel.timeout" },
       { "http://c", "otel: expected a table" },
@@ -141,6 +156,59 @@ describe("the otel settings", function()
       expect(why):contains(c[2])
     end
     expect(otel_settings.check("otel", { endpoint = "https://c", agents = true, timeout = "5s" })):equals(true)
+    -- RFC 9110's header names hold '_' and '.': a key named like a secret reads as it is, not redacted
+    expect(otel_settings.check("otel", { headers = { X_Key = "x", ["x.y"] = "z" } })):equals(true)
+  end)
+
+  it("takes an empty variable for an unset one", function()
+    local st = otel_settings.resolve({ endpoint = "http://c", service_name = "mine" }, env({ OTEL_EXPORTER_OTLP_PROTOCOL = "",
+      OTEL_EXPORTER_OTLP_TRACES_PROTOCOL = "", OTEL_SERVICE_NAME = "", OTEL_EXPORTER_OTLP_ENDPOINT = "",
+      OTEL_TRACES_EXPORTER = "", OTEL_EXPORTER_OTLP_TIMEOUT = "" }))
+    expect(st.traces.url):equals("http://c/v1/traces")
+    expect(st.traces.protocol):equals("http/protobuf")
+    expect(st.traces.timeout_ms):equals(otel_settings.DEFAULT_TIMEOUT_MS)
+    expect(st.service_name):equals("mine")
+    expect(#st.problems + #st.warnings):equals(0)
+  end)
+
+  it("reads the exporter's name in any case, and refuses one it does not have", function()
+    local st = otel_settings.resolve({ endpoint = "http://c" }, env({ OTEL_TRACES_EXPORTER = "NONE" }))
+    expect(st.traces):is_nil()
+    expect(st.metrics.url):equals("http://c/v1/metrics")
+    st = otel_settings.resolve({ endpoint = "http://c" }, env({ OTEL_METRICS_EXPORTER = "console" }))
+    expect(st.metrics):is_nil()
+    expect(st.problems[1]):contains('the metrics exporter "console" is not one Sidecar has')
+    expect(otel_settings.resolve({ endpoint = "http://c" }, env({ OTEL_TRACES_EXPORTER = "OTLP" })).traces ~= nil):is_true()
+  end)
+
+  it("says what a variable held that it left out or replaced", function()
+    local st = otel_settings.resolve(nil, env({ OTEL_EXPORTER_OTLP_ENDPOINT = "http://c/v1/traces",
+      OTEL_EXPORTER_OTLP_HEADERS = "bad header=1,X-Nl=a%0D%0Ab,novalue,Good_One.x=2",
+      OTEL_EXPORTER_OTLP_TIMEOUT = "0", OTEL_RESOURCE_ATTRIBUTES = "team=x,junk" }))
+    expect(table.concat(st.traces.headers, "|")):equals("Good_One.x: 2")
+    expect(st.traces.timeout_ms):equals(otel_settings.DEFAULT_TIMEOUT_MS)
+    local all = table.concat(st.warnings, "\n")
+    for _, want in ipairs({ 'OTEL_EXPORTER_OTLP_HEADERS: "bad header" left out',
+      'OTEL_EXPORTER_OTLP_HEADERS: "X-Nl" left out', 'OTEL_EXPORTER_OTLP_HEADERS: "novalue" left out',
+      "OTEL_EXPORTER_OTLP_TIMEOUT=0: expected a whole number of milliseconds",
+      "OTEL_EXPORTER_OTLP_ENDPOINT ends in /v1/traces", 'OTEL_RESOURCE_ATTRIBUTES: "junk" left out' }) do
+      expect(all):contains(want)
+    end
+    expect(select(2, all:gsub("OTEL_EXPORTER_OTLP_TIMEOUT=0", ""))):equals(1) -- each said once
+    expect(st.resource.team):equals("x")
+  end)
+
+  it("names the service as OpenTelemetry says: the variable, the resource's, the table's", function()
+    local t = { endpoint = "http://c", service_name = "table" }
+    expect(otel_settings.resolve(t, env({ OTEL_RESOURCE_ATTRIBUTES = "service.name=res" })).service_name):equals("res")
+    expect(otel_settings.resolve(t, env({ OTEL_RESOURCE_ATTRIBUTES = "service.name=res", OTEL_SERVICE_NAME = "var" }))
+      .service_name):equals("var")
+    expect(otel_settings.resolve(t, env({})).service_name):equals("table")
+    local st = otel_settings.resolve(nil, env({ OTEL_EXPORTER_OTLP_ENDPOINT = "http://c",
+      OTEL_RESOURCE_ATTRIBUTES = "service.name=res,team=x" }))
+    local r = otel_spans.resource(st)
+    expect(r["service.name"]):equals("res")
+    expect(r.team):equals("x")
   end)
 end)
 

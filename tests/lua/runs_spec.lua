@@ -71,7 +71,7 @@ describe("runs.settings", function()
     expect(st):is_nil()
     expect(why):equals("--timeout: 'soon' is not a duration (write 90s, 5m, 2h or 1h30m)")
     local _, idle = runs.settings(cfg, {}, { runner = "codex", idle_timeout = "0s" })
-    expect(idle):contains("--idle-timeout: '0s' is not a duration")
+    expect(idle):contains("--idle-timeout: '0s' is too short: a duration is 1ms or more")
   end)
 
   it("passes the caller's on_progress on", function()

@@ -126,7 +126,7 @@ describe("durations of validation steps (sidecar.core.duration, the one parser)"
     expect(duration.parse("30")):equals(30000) -- elsewhere (--timeout 30) a bare number is seconds
     expect(message_of(duration.parse("3x", { bare = false }))):contains("'3x' is not a duration")
     expect(message_of(duration.parse("", { bare = false }))):contains("'' is not a duration")
-    expect(message_of(duration.parse("0s", { bare = false }))):contains("'0s' is not a duration")
+    expect(message_of(duration.parse("0s", { bare = false }))):contains("'0s' is too short: a duration is 1ms or more")
   end)
 end)
 
@@ -179,7 +179,7 @@ describe("validation.parse_cmds", function()
     expect(message_of(validation.parse_cmds("test@30x:npm test")))
       :equals("entry 1 'test@30x:npm test': '30x' is not a duration (write 90s, 5m, 2h or 1h30m)")
     expect(message_of(validation.parse_cmds("test@soon:npm test"))):contains("entry 1 'test@soon:npm test': 'soon' is not a duration")
-    expect(message_of(validation.parse_cmds("test@0s:npm test"))):contains("'0s' is not a duration")
+    expect(message_of(validation.parse_cmds("test@0s:npm test"))):contains("'0s' is too short: a duration is 1ms or more")
     expect(message_of(validation.parse_cmds("lint:eslint .,test:")))
       :equals("entry 2 'test:': empty command after 'test'")
     expect(message_of(validation.parse_cmds("build@5m:   "))):equals("entry 1 'build@5m:': empty command after 'build'")

@@ -12,20 +12,29 @@ local service_store = require("sidecar.service.store")
 
 local M = {}
 
+local function result_of(r)
+  return not r.wanted and "not wanted" or (r.sent and "sent" or (r.skipped and "skipped" or "failed"))
+end
+
 local function render(results)
   local rows = {}
   for i, r in ipairs(results) do
-    rows[i] = { r.channel, r.kind, not r.wanted and "not wanted" or (r.sent and "sent" or "failed"), r.why or "" }
+    rows[i] = { r.channel, r.kind, result_of(r), r.why or "" }
   end
   io.write(out.table({ "CHANNEL", "KIND", "RESULT", "WHY" }, rows))
 end
 
 ---`sidecar notify`
 function M.cli(o)
-  local root = service_store.root(o)
   if o.deliver then
-    return notify_deliver.deliver(root, o.deliver) and 0 or 1
+    return notify_deliver.deliver(service_store.root(o), o.deliver) and 0 or 1
   end
+  local s, bad = service_store.open(o) -- a store here, its config read and checked
+  if not s then
+    return out.fail(o, "notify", bad)
+  end
+  local root = s.root
+  s:close()
   local event = o.event or "review"
   if not notify_settings.EVENTS[event] then
     return out.fail(o, "notify", ("--event %s: unknown event (known: review, needs_input, budget, failed, blocked, "
@@ -38,16 +47,28 @@ function M.cli(o)
   if not results then
     return out.fail(o, "notify", why)
   end
-  local all = true
+  -- fine when each channel that wants the event took it or had nothing to show it (a desktop with
+  -- no session bus), and one at least was tried
+  local failed, tried = {}, 0
   for _, r in ipairs(results) do
-    all = all and (r.sent or not r.wanted)
+    tried = tried + (r.wanted and 1 or 0)
+    if r.wanted and not (r.sent or r.skipped) then
+      failed[#failed + 1] = ("%s: %s"):format(r.channel, r.why or "not sent")
+    end
+  end
+  if tried == 0 then
+    failed[1] = ("no channel wants the %s event: nothing was sent (--event names another)"):format(event)
   end
   if o.json then
-    out.envelope("notify", all, require("sidecar.core.json").array(results), nil, o.version)
+    out.envelope("notify", #failed == 0, require("sidecar.core.json").array(results), #failed > 0 and failed or nil,
+      o.version)
   else
     render(results)
+    for _, f in ipairs(tried == 0 and failed or {}) do
+      out.error("notify", f)
+    end
   end
-  return all and 0 or 1
+  return #failed == 0 and 0 or 1
 end
 
 return M

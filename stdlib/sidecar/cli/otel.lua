@@ -26,7 +26,7 @@ local function shown(st)
     return { url = e.url, protocol = e.protocol, timeout_ms = e.timeout_ms, headers = json.array(names) }
   end
   return { traces = signal(st.traces), metrics = signal(st.metrics), service_name = st.service_name,
-    agents = st.agents, content = st.content, problems = json.array(st.problems) }
+    agents = st.agents, content = st.content, problems = json.array(st.problems), warnings = json.array(st.warnings) }
 end
 
 local function render_settings(d)
@@ -45,37 +45,40 @@ local function render_settings(d)
   for _, p in ipairs(d.problems) do
     io.write("problem  ", p, "\n")
   end
+  for _, w in ipairs(d.warnings) do
+    io.write("warning  ", w, "\n")
+  end
 end
 
----`sidecar otel`
-function M.cli(o)
-  local root = service_store.root(o)
-  if o.deliver then
-    return otel_deliver.deliver(root, o.deliver) and 0 or 1
+-- The store's folder with its config read and checked (so what it sets is what is shown), or nil
+-- and why (no store here, a config with a mistake).
+local function checked_root(o)
+  local s, why = service_store.open(o)
+  if not s then
+    return nil, why
   end
-  if not o.test then
-    local st = otel.configured(root)
-    local d = st and shown(st) or json.null
-    if o.json then
-      out.envelope("otel", true, d, nil, o.version)
-    elseif st then
-      render_settings(d)
-    else
-      io.write("Nothing is exported: set otel.endpoint in .agent/config.lua or OTEL_EXPORTER_OTLP_ENDPOINT "
-        .. "(docs/telemetry.md).\n")
-    end
-    return 0
-  end
+  local root = s.root
+  s:close()
+  return root
+end
+
+-- `sidecar otel --test`'s answer.
+local function test(o, root)
   local results, why = otel_deliver.test(root)
   if not results then
     return out.fail(o, "otel", why)
   end
-  local all = true
+  local failed = {}
   for _, r in ipairs(results) do
-    all = all and r.sent
+    if not r.sent then
+      failed[#failed + 1] = ("%s: %s"):format(r.signal, r.why or "not sent")
+    end
+  end
+  for _, w in ipairs(otel.configured(root).warnings) do
+    out.error("otel", "warning: " .. w)
   end
   if o.json then
-    out.envelope("otel", all, json.array(results), nil, o.version)
+    out.envelope("otel", #failed == 0, json.array(results), #failed > 0 and failed or nil, o.version)
   else
     local rows = {}
     for i, r in ipairs(results) do
@@ -83,7 +86,32 @@ function M.cli(o)
     end
     io.write(out.table({ "SIGNAL", "ENDPOINT", "RESULT", "WHY" }, rows))
   end
-  return all and 0 or 1
+  return #failed == 0 and 0 or 1
+end
+
+---`sidecar otel`
+function M.cli(o)
+  if o.deliver then
+    return otel_deliver.deliver(service_store.root(o), o.deliver) and 0 or 1
+  end
+  local root, why = checked_root(o)
+  if not root then
+    return out.fail(o, "otel", why)
+  end
+  if o.test then
+    return test(o, root)
+  end
+  local st = otel.configured(root)
+  local d = st and shown(st) or json.null
+  if o.json then
+    out.envelope("otel", true, d, nil, o.version)
+  elseif st then
+    render_settings(d)
+  else
+    io.write("Nothing is exported: set otel.endpoint in .agent/config.lua or OTEL_EXPORTER_OTLP_ENDPOINT "
+      .. "(docs/telemetry.md).\n")
+  end
+  return 0
 end
 
 return M

@@ -23,8 +23,12 @@ function M.parse(text, opts)
   if bare_ok and math.type(text) == "integer" and text > 0 then
     return text * 1000
   end
-  if type(text) ~= "string" then
-    return nil, ("%s is not a duration (write 90s, 5m, 2h or 1h30m)"):format(tostring(text))
+  local short = ("'%s' is too short: a duration is 1ms or more"):format(tostring(text))
+  if bare_ok and math.type(text) == "integer" then
+    return nil, short
+  elseif type(text) ~= "string" then
+    return nil, ("%s is not a duration (write 90s, 5m, 2h or 1h30m)"):format(type(text) == "number"
+      and tostring(text) or "a " .. type(text))
   end
   local bad = ("'%s' is not a duration (write 90s, 5m, 2h or 1h30m)"):format(text)
   if text:match("^%d+$") then
@@ -32,7 +36,7 @@ function M.parse(text, opts)
       return nil, ("'%s' is not a duration: give it a unit (%ss, %sms)"):format(text, text, text)
     end
     local n = math.tointeger(tonumber(text))
-    return n and n > 0 and n * 1000 or nil, n and n > 0 and nil or bad
+    return n and n > 0 and n * 1000 or nil, n and n > 0 and nil or (n and short or bad)
   end
   local total, rest = 0, text
   while rest ~= "" do
@@ -44,7 +48,7 @@ function M.parse(text, opts)
   end
   total = math.floor(total + 0.5)
   if total <= 0 then
-    return nil, bad
+    return nil, text == "" and bad or short
   end
   return total
 end

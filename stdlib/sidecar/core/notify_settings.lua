@@ -57,11 +57,38 @@ function M.command(cfg)
   return v
 end
 
----Checks a sender's URL setting (path.url): http or https, one line. True, or nil and why.
+-- What is wrong with `url` as a sender's endpoint, or nil.
+local function url_problem(url)
+  if type(url) ~= "string" then
+    return "got " .. type(url)
+  end
+  local scheme, authority = url:match("^(https?)://([^/?#]*)")
+  if not scheme then
+    return "got one to " .. (url:match("^(%a[%w+.-]*):") or "something else")
+  elseif url:find("[%s%c]") then
+    return "got one holding a space or a line break"
+  end
+  local where = authority:gsub("^.*@", "") -- after a user and password
+  local host, rest = where:match("^(%b[])(.*)$") -- an IPv6 address
+  if not host then
+    host, rest = where:match("^([^:]*)(.*)$")
+  end
+  local port = rest:match("^:(%d*)$")
+  if host == "" then
+    return "got one with no host"
+  elseif rest ~= "" and not (port and tonumber(port) and tonumber(port) >= 1 and tonumber(port) <= 65535) then
+    return "got one whose port is not 1 to 65535"
+  end
+  return nil
+end
+
+---Checks a sender's URL setting (path.url): http or https, one line, a host, a port from 1 to
+---65535. True, or nil and why; the why names no more of the URL than its scheme (its path or
+---query may hold a token).
 function M.check_url(path, url)
-  if type(url) ~= "string" or not url:match("^https?://[^%s/]+") or url:find("[%s%c]") then
-    return nil, ("%s.url: expected an http:// or https:// URL, got %s"):format(path,
-      type(url) == "string" and ("%q"):format(url) or type(url))
+  local why = url_problem(url)
+  if why then
+    return nil, ("%s.url: expected an http:// or https:// URL, %s"):format(path, why)
   end
   return true
 end
@@ -80,15 +107,22 @@ local function check_events(path, events)
   return true
 end
 
+---Whether `name` may name an HTTP header (RFC 9110's token: letters, digits and !#$%&'*+-.^_`|~).
+---@param name any
+---@return boolean
+function M.header_name(name)
+  return type(name) == "string" and name:match("^[%w!#$%%&'*+%-.^_`|~]+$") ~= nil
+end
+
 ---Checks a sender's headers setting (path.headers): {Name = "value"}. True, or nil and why.
 function M.check_headers(path, headers)
   if type(headers) ~= "table" then
     return nil, path .. ".headers: expected a table of header names and values"
   end
   for k, v in pairs(headers) do
-    if type(k) ~= "string" or not k:match("^[%w-]+$") or type(v) ~= "string" or v:find("[\r\n]") then
-      return nil, ("%s.headers.%s: expected a header name (letters, digits, '-') with a one-line string"):format(path,
-        tostring(k))
+    if not M.header_name(k) or type(v) ~= "string" or v:find("[\r\n\0]") then
+      return nil, ("%s.headers: %q is not a header name (letters, digits, !#$%%&'*+-.^_`|~) with a one-line "
+        .. "string"):format(path, tostring(k))
     end
   end
   return true
@@ -109,6 +143,10 @@ local function check_command(path, command)
   return nil, path .. ".command: expected a command (a string for /bin/sh, or a list of arguments)"
 end
 
+-- The settings only some kinds of channel have.
+local ONLY = { url = { webhook = true, ntfy = true }, headers = { webhook = true, ntfy = true },
+  command = { command = true }, format = { webhook = true } }
+
 -- One channel's table: nil, why on the first problem.
 local function check_channel(path, c)
   for k in pairs(c) do
@@ -118,7 +156,14 @@ local function check_channel(path, c)
   end
   local needs = M.KINDS[c.kind]
   if needs == nil then
-    return nil, ("%s.kind: expected one of %s, got %s"):format(path, sorted_keys(M.KINDS), tostring(c.kind))
+    local near = type(c.kind) == "string" and option_keys.nearest(c.kind, option_keys.sorted(M.KINDS)) or nil
+    return nil, ("%s.kind: expected one of %s, got %s%s"):format(path, sorted_keys(M.KINDS), type(c.kind) == "string"
+      and ("%q"):format(c.kind) or type(c.kind), near and (" (did you mean " .. near .. "?)") or "")
+  end
+  for key, kinds in pairs(ONLY) do
+    if c[key] ~= nil and not kinds[c.kind] then
+      return nil, ("%s.%s: a %s channel has none (it is a setting of %s)"):format(path, key, c.kind, sorted_keys(kinds))
+    end
   end
   local ok, why = true, nil
   if needs == "url" then
@@ -142,8 +187,9 @@ local function check_channel(path, c)
     local ms, bad = require("sidecar.core.duration").parse(c.timeout)
     ok, why = ms and ms > 0 and ms <= 600000 or nil, ("%s.timeout: %s"):format(path, bad or "expected 1ms to 10m")
   end
-  if ok and c.name ~= nil and type(c.name) ~= "string" then
-    ok, why = nil, path .. ".name: expected a string"
+  if ok and c.name ~= nil and (type(c.name) ~= "string" or not c.name:find("%S") or c.name:match("^%d+:")) then
+    ok, why = nil, path .. ".name: expected a name (a string that is not blank and does not begin like the names "
+      .. "Sidecar gives, a number and ':')"
   end
   return ok, why
 end
@@ -154,6 +200,16 @@ end
 function M.check(path, v)
   if not M.is_channels(v) then
     return nil -- today's form: the config's own check
+  end
+  local n = 0
+  while v[n + 1] ~= nil do
+    n = n + 1
+  end
+  for k in pairs(v) do
+    if math.type(k) ~= "integer" or k < 1 or k > n then
+      return nil, ("%s[%s]: the list of channels has a gap or a key that is not a number before it"):format(path,
+        tostring(k))
+    end
   end
   local names = {}
   for i, c in ipairs(v) do

@@ -38,7 +38,8 @@ local function check_key(path, key, v)
       type(v) == "string" and ("%q"):format(v) or type(v))
   elseif want == "duration" then
     local ms, bad = require("sidecar.core.duration").parse(v)
-    return ms and ms > 0 and ms <= 600000 or nil, ("%s.timeout: %s"):format(path, bad or "expected 1ms to 10m")
+    return ms and ms > 0 and ms <= 600000 or nil, ("%s.timeout: %s"):format(path,
+      bad or ("expected 1ms to 10m, got %s"):format(tostring(v)))
   elseif (want == "string" or want == "boolean") and type(v) ~= want then
     return nil, ("%s.%s: expected a %s, got %s"):format(path, key, want, type(v))
   end
@@ -66,103 +67,169 @@ function M.check(path, v)
   return true
 end
 
--- "k=v,k2=v2" (OTEL_EXPORTER_OTLP_HEADERS, OTEL_RESOURCE_ATTRIBUTES: values percent-encoded) as a table.
-function M.pairs_of(text)
+-- "k=v,k2=v2" (OTEL_EXPORTER_OTLP_HEADERS, OTEL_RESOURCE_ATTRIBUTES: values percent-encoded) as a
+-- table; each item that is not `key=value` is named in `bad` (when given).
+function M.pairs_of(text, bad)
   local out = {}
   for item in (text or ""):gmatch("[^,]+") do
     local k, v = item:match("^%s*([^=]-)%s*=%s*(.-)%s*$")
     if k and k ~= "" then
       out[k] = v:gsub("%%(%x%x)", function(h) return string.char(tonumber(h, 16)) end)
+    elseif bad and item:find("%S") then
+      bad[#bad + 1] = item
     end
   end
   return out
 end
 
--- The endpoint of one signal: its own variable (a whole URL), the common one (a base), the table's.
-local function url_of(signal, t, getenv)
-  local upper = signal:upper()
-  local own = getenv("OTEL_EXPORTER_OTLP_" .. upper .. "_ENDPOINT")
-  if own and own ~= "" then
-    return own
-  end
-  local base = getenv("OTEL_EXPORTER_OTLP_ENDPOINT")
-  if base and base ~= "" then
-    return (base:gsub("/+$", "")) .. M.PATHS[signal]
-  end
-  if t[signal .. "_endpoint"] then
-    return t[signal .. "_endpoint"]
-  end
-  return t.endpoint and (t.endpoint:gsub("/+$", "") .. M.PATHS[signal]) or nil
+-- A variable of the environment, an empty one as unset (as OpenTelemetry reads them).
+local function var(getenv, name)
+  local v = getenv(name)
+  return v ~= "" and v or nil
 end
 
--- One signal's exporter: {url, protocol, headers ("Name: value" lines), timeout_ms}, or nil and why
--- it is off (nil, nil: not configured).
-local function signal_of(signal, t, getenv)
+-- The endpoint of one signal: its own variable (a whole URL), the common one (a base), the table's.
+-- A base that already ends in a signal's path is said in `warnings`: the path is added again.
+local function url_of(signal, t, getenv, warnings)
   local upper = signal:upper()
-  local exporter = getenv("OTEL_" .. upper .. "_EXPORTER")
-  if t[signal] == false or exporter == "none" then
-    return nil, nil
+  local own = var(getenv, "OTEL_EXPORTER_OTLP_" .. upper .. "_ENDPOINT")
+  if own then
+    return own
   end
-  local url = url_of(signal, t, getenv)
-  if not url then
-    return nil, nil
+  local base, from = var(getenv, "OTEL_EXPORTER_OTLP_ENDPOINT"), "OTEL_EXPORTER_OTLP_ENDPOINT"
+  if not base and t[signal .. "_endpoint"] then
+    return t[signal .. "_endpoint"]
+  elseif not base then
+    base, from = t.endpoint, "otel.endpoint"
   end
-  if not url:match("^https?://[^%s/]+") or url:find("[%s%c]") then
-    return nil, ("the %s endpoint is not an http:// or https:// URL: %s"):format(signal, url)
+  if not base then
+    return nil
   end
-  local protocol = getenv("OTEL_EXPORTER_OTLP_" .. upper .. "_PROTOCOL") or getenv("OTEL_EXPORTER_OTLP_PROTOCOL")
-    or t.protocol or M.DEFAULT_PROTOCOL
-  if not M.PROTOCOLS[protocol] then
-    return nil, ("the %s protocol %q is not one Sidecar sends (http/protobuf or http/json)"):format(signal, protocol)
+  base = base:gsub("/+$", "")
+  if base:match("/v1/%a+$") then
+    warnings[#warnings + 1] = ("%s ends in %s, but it is the collector's base: /v1/traces and /v1/metrics are "
+      .. "added to it (a whole URL goes in a signal's own endpoint)"):format(from, base:match("/v1/%a+$"))
   end
+  return base .. M.PATHS[signal]
+end
+
+-- The timeout of one signal in ms: its variable (a whole number of ms), the table's, the default.
+local function timeout_of(signal, t, getenv, warnings)
+  for _, name in ipairs({ "OTEL_EXPORTER_OTLP_" .. signal:upper() .. "_TIMEOUT", "OTEL_EXPORTER_OTLP_TIMEOUT" }) do
+    local v = var(getenv, name)
+    local ms = v and math.tointeger(tonumber(v))
+    if ms and ms >= 1 and ms <= 600000 then
+      return ms
+    elseif v then
+      warnings[#warnings + 1] = ("%s=%s: expected a whole number of milliseconds from 1 to 600000; %d ms used")
+        :format(name, v, M.DEFAULT_TIMEOUT_MS)
+      return M.DEFAULT_TIMEOUT_MS
+    end
+  end
+  return t.timeout and require("sidecar.core.duration").parse(t.timeout) or M.DEFAULT_TIMEOUT_MS
+end
+
+-- The headers of one signal as "Name: value" lines, sorted: the table's, then each variable's over
+-- them. What a variable holds that cannot be a header is left out and said in `warnings`.
+local function headers_of(signal, t, getenv, warnings)
   local headers = {}
   for k, v in pairs(t.headers or {}) do
     headers[k] = v
   end
-  for _, name in ipairs({ "OTEL_EXPORTER_OTLP_HEADERS", "OTEL_EXPORTER_OTLP_" .. upper .. "_HEADERS" }) do
-    for k, v in pairs(M.pairs_of(getenv(name))) do
-      headers[k] = v
+  for _, name in ipairs({ "OTEL_EXPORTER_OTLP_HEADERS", "OTEL_EXPORTER_OTLP_" .. signal:upper() .. "_HEADERS" }) do
+    local bad = {}
+    for k, v in pairs(M.pairs_of(var(getenv, name), bad)) do
+      if notify_settings.header_name(k) and not v:find("[\r\n\0]") then
+        headers[k] = v
+      else
+        bad[#bad + 1] = k
+      end
+    end
+    for _, item in ipairs(bad) do
+      warnings[#warnings + 1] = ("%s: %q left out: not name=value with a header name (letters, digits, "
+        .. "!#$%%&'*+-.^_`|~) and a one-line value"):format(name, item)
     end
   end
   local lines = {}
   for _, k in ipairs(option_keys.sorted(headers)) do
-    if not (k:find("[^%w-]") or headers[k]:find("[\r\n]")) then
-      lines[#lines + 1] = k .. ": " .. headers[k]
+    lines[#lines + 1] = k .. ": " .. headers[k]
+  end
+  return lines
+end
+
+-- One signal's exporter: {url, protocol, headers ("Name: value" lines), timeout_ms}, or nil and why
+-- it is off (nil, nil: not configured). What it had to correct is added to `warnings`.
+local function signal_of(signal, t, getenv, warnings)
+  local upper = signal:upper()
+  local exporter = var(getenv, "OTEL_" .. upper .. "_EXPORTER")
+  exporter = exporter and exporter:lower():gsub("%s", "")
+  if t[signal] == false or exporter == "none" then
+    return nil, nil
+  end
+  local url = url_of(signal, t, getenv, warnings)
+  if not url then
+    return nil, nil
+  end
+  if exporter and exporter ~= "otlp" then
+    return nil, ("the %s exporter %q is not one Sidecar has (otlp, or none: OTEL_%s_EXPORTER)"):format(signal,
+      exporter, upper)
+  end
+  if not url:match("^https?://[^%s/]+") or url:find("[%s%c]") then
+    return nil, ("the %s endpoint is not an http:// or https:// URL: %s"):format(signal, url)
+  end
+  local protocol = var(getenv, "OTEL_EXPORTER_OTLP_" .. upper .. "_PROTOCOL")
+    or var(getenv, "OTEL_EXPORTER_OTLP_PROTOCOL") or t.protocol or M.DEFAULT_PROTOCOL
+  if not M.PROTOCOLS[protocol] then
+    return nil, ("the %s protocol %q is not one Sidecar sends (http/protobuf or http/json)"):format(signal, protocol)
+  end
+  return { url = url, protocol = protocol, headers = headers_of(signal, t, getenv, warnings),
+    timeout_ms = timeout_of(signal, t, getenv, warnings) }
+end
+
+-- Each warning once, in the order said.
+local function once(list)
+  local out, seen = {}, {}
+  for _, w in ipairs(list) do
+    if not seen[w] then
+      seen[w], out[#out + 1] = true, w
     end
   end
-  local timeout = math.tointeger(tonumber(getenv("OTEL_EXPORTER_OTLP_" .. upper .. "_TIMEOUT")
-    or getenv("OTEL_EXPORTER_OTLP_TIMEOUT") or ""))
-  if not timeout and t.timeout then
-    timeout = require("sidecar.core.duration").parse(t.timeout)
-  end
-  return { url = url, protocol = protocol, headers = lines,
-    timeout_ms = math.min(math.max(timeout or M.DEFAULT_TIMEOUT_MS, 1), 600000) }
+  return out
 end
 
 ---The export settings of a checked `otel` table (or nil) and an environment (getenv, default
----os.getenv): {traces?, metrics? (each {url, protocol, headers, timeout_ms}), service_name,
----resource (extra resource attributes), agents, content, problems (why a configured signal is
----off)}; nil when nothing is to be exported.
+---os.getenv; an empty variable is an unset one): {traces?, metrics? (each {url, protocol, headers,
+---timeout_ms}), service_name, resource (extra resource attributes), agents, content, problems (why
+---a configured signal is off), warnings (what a variable held that was left out or replaced)};
+---nil when nothing is to be exported. service.name: OTEL_SERVICE_NAME, else OTEL_RESOURCE_ATTRIBUTES'
+---service.name, else the table's service_name, else "sidecar".
 ---@param t table|nil
 ---@param getenv? fun(name: string): string|nil
 ---@return table|nil
 function M.resolve(t, getenv)
   getenv = getenv or os.getenv
   t = type(t) == "table" and t or {}
-  if (getenv("OTEL_SDK_DISABLED") or ""):lower() == "true" then
+  if (var(getenv, "OTEL_SDK_DISABLED") or ""):lower() == "true" then
     return nil
   end
-  local problems = {}
-  local traces, tbad = signal_of("traces", t, getenv)
-  local metrics, mbad = signal_of("metrics", t, getenv)
+  local problems, warnings = {}, {}
+  local traces, tbad = signal_of("traces", t, getenv, warnings)
+  local metrics, mbad = signal_of("metrics", t, getenv, warnings)
   problems[#problems + 1] = tbad
   problems[#problems + 1] = mbad
   if not traces and not metrics and #problems == 0 then
     return nil
   end
-  return { traces = traces, metrics = metrics, problems = problems,
-    service_name = getenv("OTEL_SERVICE_NAME") or t.service_name or "sidecar",
-    resource = M.pairs_of(getenv("OTEL_RESOURCE_ATTRIBUTES")), agents = t.agents == true, content = t.content == true }
+  local bad = {}
+  local resource = M.pairs_of(var(getenv, "OTEL_RESOURCE_ATTRIBUTES"), bad)
+  for _, item in ipairs(bad) do
+    warnings[#warnings + 1] = ("OTEL_RESOURCE_ATTRIBUTES: %q left out: not key=value"):format(item)
+  end
+  local named = resource["service.name"] ~= "" and resource["service.name"] or nil
+  resource["service.name"] = nil
+  return { traces = traces, metrics = metrics, problems = problems, warnings = once(warnings),
+    service_name = var(getenv, "OTEL_SERVICE_NAME") or named or t.service_name or "sidecar",
+    resource = resource, agents = t.agents == true, content = t.content == true }
 end
 
 return M

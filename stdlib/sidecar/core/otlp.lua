@@ -8,6 +8,7 @@
 ---   local body, content_type = otlp.encode("traces", req, "http/protobuf")
 local json = require("sidecar.core.json")
 local pb = require("sidecar.core.protobuf")
+local text = require("sidecar.core.text")
 
 local M = {}
 
@@ -62,11 +63,12 @@ M.SCHEMA = {
   metrics = { resourceMetrics = { 1, "message", message = ResourceMetrics, repeated = true } },
 }
 
--- An attribute's value (AnyValue), or nil for nothing (nil, json.null, a NaN).
+-- An attribute's value (AnyValue), or nil for nothing (nil, json.null, a NaN). A string as a terminal
+-- would show it harmlessly (text.visible): valid UTF-8, as OTLP's strings must be, without escapes.
 local function any_value(v)
   local t = type(v)
   if t == "string" then
-    return { stringValue = v }
+    return { stringValue = (text.visible(v)) }
   elseif t == "boolean" then
     return { boolValue = v }
   elseif math.type(v) == "integer" then
@@ -96,7 +98,7 @@ function M.attributes(t)
   table.sort(keys)
   local out = {}
   for i, k in ipairs(keys) do
-    out[i] = { key = k, value = any_value(t[k]) }
+    out[i] = { key = (text.visible(tostring(k))), value = any_value(t[k]) }
   end
   return #out > 0 and out or nil
 end
@@ -110,10 +112,12 @@ function M.span(s)
   local events
   for _, e in ipairs(s.events or {}) do
     events = events or {}
-    events[#events + 1] = { name = e.name, timeUnixNano = tostring(e.time_ns), attributes = M.attributes(e.attributes) }
+    events[#events + 1] = { name = (text.visible(e.name)), timeUnixNano = tostring(e.time_ns),
+      attributes = M.attributes(e.attributes) }
   end
-  local status = s.status and { code = M.STATUS[s.status], message = s.status_message } or nil
-  return { traceId = s.trace_id, spanId = s.span_id, parentSpanId = s.parent_span_id, name = s.name,
+  local status = s.status and { code = M.STATUS[s.status],
+    message = s.status_message and (text.visible(s.status_message)) } or nil
+  return { traceId = s.trace_id, spanId = s.span_id, parentSpanId = s.parent_span_id, name = (text.visible(s.name)),
     kind = M.SPAN_KIND[s.kind or "internal"], startTimeUnixNano = tostring(s.start_ns),
     endTimeUnixNano = tostring(s.end_ns), attributes = M.attributes(s.attributes), events = events, status = status }
 end

@@ -6,6 +6,17 @@
 ---   end, function(facts) log(facts) end)   -- facts: {ok, attempt, http_status?, error?, ...}
 local M = {}
 
+M.SAID_BYTES = 200 -- of an answer's body, in the error of a refused request
+
+---": <the first line of an answer's body>" (bounded, shown harmlessly), or "" for an empty one.
+---@param body string|nil
+---@return string
+function M.said(body)
+  local text = require("sidecar.core.text")
+  local line = text.first_line(body, M.SAID_BYTES) or ""
+  return line ~= "" and ": " .. (text.visible(line)) or ""
+end
+
 ---One HTTP POST (sidecar.host.http, never an agent's): ok, facts {http_status?, error?}, and whether
 ---another try may help (no answer, a 5xx, 408 or 429; not another 4xx).
 ---@return boolean ok, table facts, boolean again
@@ -17,24 +28,24 @@ function M.post(url, body, headers, timeout_ms)
   if status >= 200 and status < 300 then
     return true, { http_status = status }
   end
-  return false, { http_status = status, error = ("HTTP %d"):format(status) },
+  return false, { http_status = status, error = ("HTTP %d%s"):format(status, M.said(excerpt)) },
     status >= 500 or status == 408 or status == 429
 end
 
 ---Calls try() (-> ok, facts, again) until it succeeds, says no other try may help, or #backoff_ms + 1
 ---attempts were made, waiting backoff_ms[i] after the i-th; record(facts) is told of each, with
----facts.ok and facts.attempt (from 1) set. Returns ok and the last attempt's error.
+---facts.ok and facts.attempt (from 1) set. Returns ok, the last attempt's error and its facts.
 ---@param backoff_ms integer[]
 ---@param try fun(): boolean, table, boolean?
 ---@param record fun(facts: table)
----@return boolean ok, string? why
+---@return boolean ok, string? why, table facts
 function M.attempts(backoff_ms, try, record)
   for i = 1, #backoff_ms + 1 do
     local ok, facts, again = try()
     facts.ok, facts.attempt = ok, i
     record(facts)
     if ok or not again or i > #backoff_ms then
-      return ok, facts.error
+      return ok, facts.error, facts
     end
     for _ = 1, backoff_ms[i] // 500 do -- slices: sleep_ms takes at most a second
       require("sidecar.host.time").sleep_ms(500)

@@ -39,6 +39,19 @@ local function clean(s, n)
   return text.clip(s, n or M.MESSAGE_BYTES)
 end
 
+-- `fields` (a redacted copy) with each string in it shown harmlessly (text.visible), in place: a
+-- summary, a task's title or a reason reaches a webhook or a terminal without its escapes.
+local function visible_fields(fields, depth)
+  for k, v in pairs(fields) do
+    if type(v) == "string" then
+      fields[k] = (text.visible(v))
+    elseif type(v) == "table" and (depth or 1) < 8 then
+      visible_fields(v, (depth or 1) + 1)
+    end
+  end
+  return fields
+end
+
 -- The config's channels, or nil (none, today's single command, or a config that cannot be read:
 -- a courtesy never fails what told it).
 local function channels_of(s)
@@ -160,7 +173,7 @@ function M.send(s, n)
     return 0
   end
   n = { event = n.event, key = n.key, run_id = n.run_id, title = clean(n.title, 200), message = clean(n.message),
-    fields = secrets.redact_value(n.fields or {}), at = store.now() }
+    fields = visible_fields(secrets.redact_value(n.fields or {})), at = store.now() }
   local d <close> = artifact.open(s.root .. "/" .. M.DIR, { create = true })
   if not d or not d:make_dirs("queue") then
     record(s, n.run_id, "notify.skipped", { event = n.event, why = "the notify folder cannot be written" })

@@ -10,8 +10,9 @@
 ---
 --- The JSON body (docs/notifications.md): {source = "sidecar", version = 1, event, title, message,
 --- at, repo, ...the facts: run_id, task_id, status, reason, runner, model, cost_usd, preset, runs}.
---- Up to three tries (M.BACKOFF_MS), each bounded by the channel's `timeout`; a 4xx answer other than 408 and 429 is not
---- tried again. Each attempt is recorded: notify.sent or notify.failed in the run's events, and a
+--- A webhook or ntfy channel: up to three tries (M.BACKOFF_MS), each bounded by the channel's `timeout`;
+--- a 4xx answer other than 408 and 429 is not tried again. A desktop or command channel: once (a
+--- program that failed may still have shown it). Each attempt is recorded: notify.sent or notify.failed in the run's events, and a
 --- line of notify/log.jsonl.
 local artifact = require("sidecar.core.artifact")
 local http_retry = require("sidecar.run.http_retry")
@@ -38,9 +39,27 @@ end
 
 local PRIORITY = { needs_input = "high", failed = "high", budget = "high", unknown = "high" }
 
--- ASCII only in a header value (ntfy's Title): other bytes become '?'.
+local BASE64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+
+local function base64(s)
+  return ((s:gsub(".", function(c)
+    local b, bits = c:byte(), ""
+    for i = 8, 1, -1 do
+      bits = bits .. ((b >> (i - 1)) & 1)
+    end
+    return bits
+  end) .. "0000"):gsub("%d%d%d?%d?%d?%d?", function(six)
+    return #six == 6 and BASE64:sub(tonumber(six, 2) + 1, tonumber(six, 2) + 1) or ""
+  end) .. ({ "", "==", "=" })[#s % 3 + 1])
+end
+
+-- A header value (ntfy's Title): as it is in printable ASCII, else an RFC 2047 encoded word
+-- ("=?UTF-8?B?...?="), which ntfy reads back to its UTF-8.
 local function header_text(s)
-  return (s:gsub("[^\32-\126]", "?"))
+  if not s:find("[^\32-\126]") then
+    return s
+  end
+  return "=?UTF-8?B?" .. base64(s) .. "?="
 end
 
 local function http_request(c, n, repo)
@@ -57,9 +76,23 @@ local function http_request(c, n, repo)
   if c.format == "slack" then -- <, > and & escaped: no <!channel> nor link an agent's words could make
     b = { text = (n.title .. "\n" .. n.message):gsub("&", "&amp;"):gsub("<", "&lt;"):gsub(">", "&gt;") }
   elseif c.format == "discord" then -- no @everyone, no mention an agent's words could make
-    b = { content = (n.title .. "\n" .. n.message):sub(1, 1900), allowed_mentions = { parse = json.array({}) } }
+    -- and no masked link ([words](url)) either: its brackets escaped as Markdown reads them
+    local content = (n.title .. "\n" .. n.message):gsub("([%[%]])", "\\%1")
+    b = { content = require("sidecar.core.text").clip(content, 1900), allowed_mentions = { parse = json.array({}) } }
   end
   return c.url, json.encode(b), headers, c.timeout_ms
+end
+
+-- A program's run (proc.run's result) as one attempt: ok, facts {exit_code, error: why it failed,
+-- with the first line it wrote on stderr}, and never again (it may have shown something).
+local function ran(r, c)
+  if r.ok == true then
+    return true, { exit_code = r.code }, false
+  end
+  local text = require("sidecar.core.text")
+  local why = r.timed_out and ("timed out after %s"):format(require("sidecar.core.duration").format(c.timeout_ms))
+    or r.error or ("exit " .. tostring(r.code))
+  return false, { exit_code = r.code, error = why .. http_retry.said(r.stderr) }, false
 end
 
 -- Whether a session bus is there to carry a desktop notification.
@@ -88,18 +121,15 @@ local function desktop(c, n)
   else
     return false, { skipped = true, error = "neither notify-send nor gdbus is installed" }
   end
-  local r = proc.run(argv, { timeout_ms = c.timeout_ms })
-  return r.ok == true, { exit_code = r.code, error = not r.ok and (r.error or ("exit " .. tostring(r.code))) or nil },
-    false
+  return ran(proc.run(argv, { timeout_ms = c.timeout_ms }), c)
 end
 
 local function command(c, n, repo)
   local argv = type(c.command) == "string" and proc.shell(c.command) or c.command
   local run_id = n.fields and n.fields.run_id or ""
-  local r = proc.run(argv, { timeout_ms = c.timeout_ms, cwd = repo, env = { SIDECAR_EVENT = n.event, SIDECAR_RUN = run_id,
-    SIDECAR_TITLE = n.title, SIDECAR_MESSAGE = n.message, SIDECAR_NOTIFICATION = json.encode(body_of(n, repo)) } })
-  return r.ok == true, { exit_code = r.code, error = not r.ok and (r.error or ("exit " .. tostring(r.code))) or nil },
-    false
+  return ran(proc.run(argv, { timeout_ms = c.timeout_ms, cwd = repo, env = { SIDECAR_EVENT = n.event,
+    SIDECAR_RUN = run_id, SIDECAR_TITLE = n.title, SIDECAR_MESSAGE = n.message,
+    SIDECAR_NOTIFICATION = json.encode(body_of(n, repo)) } }), c)
 end
 
 -- One attempt on channel `c`: ok, facts, retry?
@@ -138,7 +168,8 @@ function M.repo_of(root)
   return require("sidecar.host.paths").real(repo) or repo
 end
 
--- Tries channel `c` up to three times (M.BACKOFF_MS), recording each attempt: ok, why.
+-- Tries channel `c` up to three times (M.BACKOFF_MS), recording each attempt: ok, why, the last
+-- attempt's facts.
 local function send(s, d, item, c, repo)
   return http_retry.attempts(M.BACKOFF_MS, function() return attempt(c, item.notification, repo) end,
     function(facts) record(s, d, item, facts) end)
@@ -219,7 +250,9 @@ function M.test(root, event)
   for _, c in ipairs(list) do
     local r = { channel = c.label, kind = c.kind, wanted = c.events[event] == true }
     if r.wanted then
-      r.sent, r.why = send(s, d, { id = "test", label = c.label, notification = n }, c, repo)
+      local facts
+      r.sent, r.why, facts = send(s, d, { id = "test", label = c.label, notification = n }, c, repo)
+      r.skipped = facts.skipped == true or nil -- a desktop with no session here: not a failure
     end
     results[#results + 1] = r
   end

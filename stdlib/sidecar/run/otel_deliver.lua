@@ -31,12 +31,15 @@ local function trim(d)
 end
 
 ---Posts one request of `signal` to exporter `e` ({url, protocol, headers, timeout_ms}), each attempt
----logged in `d` (nil: not logged) with `what` (the run or workflow). True, or false and why.
+---logged in `d` (nil: not logged) with `what` (the run or workflow); tried again after each of
+---`backoff_ms` (default M.BACKOFF_MS). True, or false and why.
 ---@return boolean sent, string? why
-function M.send(d, signal, e, request, what)
+function M.send(d, signal, e, request, what, backoff_ms)
   local body, content_type = otlp.encode(signal, request, e.protocol)
   local headers = { "Content-Type: " .. content_type, table.unpack(e.headers) }
-  return http_retry.attempts(M.BACKOFF_MS, function() return http_retry.post(e.url, body, headers, e.timeout_ms) end,
+  return http_retry.attempts(backoff_ms or M.BACKOFF_MS, function()
+    return http_retry.post(e.url, body, headers, e.timeout_ms)
+  end,
     function(facts)
       return d and d:append_jsonl(M.LOG, { at = store.now(), signal = signal, what = what, host = host_of(e.url),
         attempt = facts.attempt, http_status = facts.http_status, error = facts.error, bytes = #body })
@@ -79,13 +82,22 @@ function M.deliver(root, file)
   if not st then
     return false, "nothing is exported any more (no endpoint)"
   end
-  local requests, what = requests_of(root, item, st)
-  local all, why = true, nil
-  for _, signal in ipairs({ "traces", "metrics" }) do
-    if requests[signal] then
-      local ok, bad = M.send(d, signal, st[signal], requests[signal], what)
-      all, why = all and ok, why or bad
+  local done, all, why = require("sidecar.core.errors").keep_interrupt(pcall(function()
+    local requests, what = requests_of(root, item, st)
+    local sent, bad = true, nil
+    for _, signal in ipairs({ "traces", "metrics" }) do
+      if requests[signal] then
+        local ok, said = M.send(d, signal, st[signal], requests[signal], what)
+        sent, bad = sent and ok, bad or said
+      end
     end
+    return sent, bad
+  end))
+  if not done then -- a record this sender cannot make spans of: said in the log, not lost silently
+    why = "not sent: " .. tostring(type(all) == "table" and all.message or all)
+    d:append_jsonl(M.LOG, { at = store.now(), what = type(item.run) == "table" and item.run.run_id or "workflow",
+      error = why })
+    all = false
   end
   trim(d)
   return all, why
@@ -114,7 +126,7 @@ function M.test(root)
   for _, signal in ipairs({ "traces", "metrics" }) do
     local e = st[signal]
     if e then
-      local sent, why = M.send(d, signal, e, requests[signal], "test")
+      local sent, why = M.send(d, signal, e, requests[signal], "test", {}) -- once: what it answers now
       results[#results + 1] = { signal = signal, url = e.url, protocol = e.protocol, sent = sent, why = why }
     end
   end

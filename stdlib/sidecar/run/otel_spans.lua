@@ -99,7 +99,9 @@ local function run_attributes(run, asked_model)
     ["sidecar.run.status"] = string_of(run.status), ["sidecar.run.reason"] = string_of(run.failure_reason),
     ["sidecar.runner"] = string_of(run.runner_type), ["sidecar.agent_role"] = string_of(run.agent_role),
     ["sidecar.sandbox"] = string_of(run.sandbox), ["sidecar.os_sandbox"] = string_of(os_sandbox.kind),
-    ["sidecar.pipeline.id"] = string_of(run.pipeline_id), ["sidecar.pipeline.step"] = number(run.pipeline_step),
+    -- a pipeline's first step is named its id only once it has ended: its own id is the pipeline's
+    ["sidecar.pipeline.id"] = string_of(run.pipeline_id) or (run.pipeline_step == 1 and run.run_id or nil),
+    ["sidecar.pipeline.step"] = number(run.pipeline_step),
     ["sidecar.preset"] = string_of(run.preset), ["sidecar.parent_run.id"] = string_of(run.parent_run_id),
     ["sidecar.exit_code"] = number(run.exit_code),
   }
@@ -112,14 +114,21 @@ local function status_of(status, reason)
   return nil
 end
 
--- A file of the run's folder as an exported text (redacted, bounded), or nil.
-local function content(root, run_id, name)
+-- A file of the run's folder as one message of the GenAI conventions' gen_ai.input.messages or
+-- gen_ai.output.messages (JSON: [{role, parts = [{type = "text", content}]}]; the text redacted and
+-- bounded), or nil.
+local function content(root, run_id, name, role)
   local f = io.open(("%s/runs/%s/%s"):format(root, run_id, name), "rb")
   local body = f and f:read(M.CONTENT_BYTES)
   if f then
     f:close()
   end
-  return body and text.clip(text.visible(secrets.redact(body)), M.CONTENT_BYTES) or nil
+  if not body then
+    return nil
+  end
+  local message = { role = role, parts = { { type = "text",
+    content = text.clip(text.visible(secrets.redact(body)), M.CONTENT_BYTES) } } }
+  return json.encode({ message })
 end
 
 -- The spans under the run's: its agent process, validation steps and gates.
@@ -189,8 +198,8 @@ function M.run_spans(root, run, st, ended_ms)
   end_ms = math.max(end_ms or ended_ms, start_ms)
   local attrs = run_attributes(run, asked)
   if st.content then
-    attrs["gen_ai.input.messages"] = content(root, run.run_id, "prompt.md")
-    attrs["gen_ai.output.messages"] = content(root, run.run_id, "output.md")
+    attrs["gen_ai.input.messages"] = content(root, run.run_id, "prompt.md", "user")
+    attrs["gen_ai.output.messages"] = content(root, run.run_id, "output.md", "assistant")
   end
   local code, message = status_of(run.status, run.failure_reason)
   local spans = { otlp.span({ trace_id = trace.trace_id, span_id = trace.span_id, parent_span_id = trace.parent_span_id,
@@ -213,11 +222,12 @@ end
 ---@param wf table
 ---@return table span
 function M.workflow_span(s, wf)
-  local input, output, cost = 0, 0, nil
+  local input, output, cost -- each left out when no run reported it, never a zero
   for _, id in ipairs(wf.runs or {}) do
     local r = s:get_run(id)
     local u = r and type(r.usage) == "table" and r.usage or {}
-    input, output = input + (number(u.input) or 0), output + (number(u.output) or 0)
+    input = number(u.input) and (input or 0) + u.input or input
+    output = number(u.output) and (output or 0) + u.output or output
     cost = r and number(r.cost_usd) and (cost or 0) + r.cost_usd or cost
   end
   local code, message = status_of(wf.status, wf.reason)
@@ -274,11 +284,11 @@ end
 
 ---The resource every export names: service.name and the rest of the settings' resource.
 function M.resource(st)
-  local r = { ["service.name"] = st.service_name, ["telemetry.sdk.name"] = "sidecar",
-    ["telemetry.sdk.language"] = "lua" }
+  local r = {}
   for k, v in pairs(st.resource or {}) do
-    r[k] = r[k] or v
+    r[k] = v
   end
+  r["service.name"], r["telemetry.sdk.name"], r["telemetry.sdk.language"] = st.service_name, "sidecar", "lua"
   return r
 end
 
