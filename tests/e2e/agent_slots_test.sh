@@ -56,6 +56,8 @@ waited=$(grep -l '"kind":"agent_slot.waiting"' .agent/runs/R-*/events.jsonl | wc
 eq "the runs that waited said so, and recorded how long" yes \
   "$([ "$waited" -ge 2 ] && [ "$(runs_where_slot 'a.cap == 8 and a.waited_ms > 0')" -ge 2 ] && echo yes ||
     echo "no: $waited waited")"
+eq "the presets said which of their runs waited (their workers' events, shown by each preset)" yes \
+  "$([ "$(grep -h "waiting for an agent slot: 8 of 8 running (max_agents)" "$work"/fan?.err | wc -l)" -ge 1 ] && echo yes)"
 grep -h "waiting for an agent slot" "$work"/fan?.err | head -1 | sed 's/^/  /'
 eq "no slot is held once all have ended" 0 "$(ls "$slots"/slot-*.json 2>/dev/null | wc -l)"
 
@@ -117,6 +119,7 @@ wait_until "Ctrl-C: an agent holds the one slot" 60 sh -c "ls '$work'/agents/a.*
 AGENT_SLEEP=0 "$S" run T-0004 >"$work/fourth.out" 2>"$work/fourth.err" &
 fourth=$!
 wait_until "Ctrl-C: the run waits for a slot" 30 grep -q "waiting for an agent slot: 1 of 1 running" "$work/fourth.err"
+eq "doctor: who waits, by pid" "$fourth" "$("$S" doctor --json | jv .data.agent_slots.waiting.1.pid)"
 kill -INT "$fourth"
 wait "$fourth"
 eq "Ctrl-C: the waiting run ends, interrupted" "interrupted" \
@@ -124,4 +127,16 @@ eq "Ctrl-C: the waiting run ends, interrupted" "interrupted" \
 eq "Ctrl-C: nothing of its place in line is left" 0 "$(ls "$slots"/wait-*.lock 2>/dev/null | wc -l)"
 kill -TERM "$other" 2>/dev/null
 wait "$other" 2>/dev/null
+
+# A slots' folder that cannot be used: the run goes on without the cap, saying so; doctor says so.
+mv "$slots" "$slots.aside" && echo x >"$slots"
+"$S" task create --title "Slot 6" --goal "Say done" --status ready >/dev/null
+AGENT_SLEEP=0 expect_run "no slots' folder: the run goes on, saying it runs without the cap" 0 "" \
+  "no agent slot to take, so it runs without the machine's cap on agents: cannot open the agent slots' folder" -- \
+  "$S" run T-0006
+eq "and its record says why" yes \
+  "$(field ".agent/runs/$(ls -t .agent/runs | head -1)/run.json" .agent_slot.none | grep -q "agent slots' folder" && echo yes)"
+expect_run "doctor: the slots cannot be used, an error" 1 "Agents at once: cannot open the agent slots' folder" "" -- \
+  "$S" doctor
+rm -f "$slots" && mv "$slots.aside" "$slots"
 finish

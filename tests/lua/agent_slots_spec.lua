@@ -108,6 +108,76 @@ describe("agent slots", function()
     slot:release()
   end)
 
+  it("mends a slot file it cannot use, and says which when it cannot", function()
+    os.execute("mkdir -p '" .. dir .. "/slot-1.lock' '" .. dir .. "/slot-2.lock/x'") -- an empty and a full folder
+    local slot = assert(agent_slots.acquire({ cap = 2, dir = dir, run_id = "R-0001" }))
+    expect(slot.number):equals(1) -- the empty folder was removed, and the slot taken
+    slot:release()
+    os.execute("rm -rf '" .. dir .. "/slot-1.lock' && mkdir -p '" .. dir .. "/slot-1.lock/x'")
+    local none, why = agent_slots.acquire({ cap = 2, dir = dir })
+    expect(none):is_nil()
+    expect(why):contains("cannot use an agent slot: ")
+    expect(why):contains("(remove " .. dir .. "/slot-")
+    expect(#agent_slots.holders(2, dir)):equals(0) -- nor are they counted as held
+  end)
+
+  it("makes no slot's file by looking, and shows a holder's file harmlessly", function()
+    os.execute("mkdir -p '" .. dir .. "'")
+    expect(#agent_slots.holders(1000, dir)):equals(0)
+    local names = require("sidecar.host.paths").entries(dir) or {}
+    expect(#names):equals(0)
+    local slot = assert(agent_slots.acquire({ cap = 1, dir = dir }))
+    local f = assert(io.open(dir .. "/slot-1.json", "w"))
+    f:write('{"pid": {"x": 1}, "run_id": "R-1\\u001b]0;pwned\\u0007' .. ("x"):rep(500) .. '", "runner": ["a"]}')
+    f:close()
+    local h = agent_slots.holders(1, dir)[1]
+    expect(h.pid):is_nil()
+    expect(h.runner):is_nil()
+    expect(h.run_id:find("\27", 1, true)):is_nil()
+    expect(#h.run_id <= agent_slots.SHOWN_BYTES + 3):is_true()
+    slot:release()
+  end)
+
+  it("lets a run of a larger cap past those waiting for the smaller one's slots", function()
+    os.execute("mkdir -p '" .. dir .. "'")
+    local first = assert(agent_slots.acquire({ cap = 1, dir = dir }))
+    -- another process waits for slot 1 (cap 1): its ticket, held by a lock of another open file
+    local d <close> = assert(require("sidecar.core.artifact").open(dir))
+    local waiter = assert(d:lock(("wait-%016d-%010d-0001.lock"):format(1, 1)))
+    local t0 = require("sidecar.host.time").monotonic_ns()
+    local second <close> = assert(agent_slots.acquire({ cap = 8, dir = dir }))
+    expect(second.number > 1):is_true() -- never the slot the older waiter waits for
+    expect(second.waited_ms):equals(0)
+    waiter:release()
+    first:release()
+    expect((require("sidecar.host.time").monotonic_ns() - t0) < 60 * 1000000000):is_true()
+  end)
+
+  it("lists who waits, and passes over a waiter that is stopped", function()
+    os.execute("mkdir -p '" .. dir .. "'")
+    local proc = require("sidecar.core.proc")
+    local h = proc.spawn({ "sleep", "30" })
+    local pid = h:pid()
+    proc.signal(pid, "STOP")
+    local procinfo, time = require("sidecar.host.procinfo"), require("sidecar.host.time")
+    for _ = 1, 500 do -- the kernel stops it once it is scheduled
+      if (procinfo.get(pid) or {}).state == "T" then
+        break
+      end
+      time.sleep_ms(10)
+    end
+    local d <close> = assert(require("sidecar.core.artifact").open(dir))
+    local ticket = assert(d:lock(("wait-%016d-%010d-0001.lock"):format(1, pid)))
+    local w = agent_slots.waiters(dir)
+    expect(#w):equals(1)
+    expect(w[1].pid):equals(pid)
+    expect(w[1].cap):equals(1)
+    expect(w[1].stopped):is_true()
+    local slot <close> = assert(agent_slots.acquire({ cap = 1, dir = dir })) -- not behind the stopped one
+    ticket:release()
+    h:close()
+  end)
+
   it("never writes through a link planted in its folder", function()
     os.execute("mkdir -p '" .. dir .. "'")
     local target = dir .. "-target"
@@ -123,6 +193,23 @@ describe("agent slots", function()
     os.remove(target)
   end)
 
+  it("reads SIDECAR_MAX_AGENTS as digits only", function()
+    local real, value = os.getenv, nil
+    os.getenv = function(name) return name == "SIDECAR_MAX_AGENTS" and value or real(name) end
+    local ok, err = pcall(function()
+      for _, bad in ipairs({ "0x10", "1e3", " 3", "3 ", "0", "1025", "-2" }) do
+        value = bad
+        local n, why = agent_slots.cap(5)
+        expect(n):is_nil()
+        expect(why):contains("give a whole number from 1 to 1024")
+      end
+      value = "12"
+      expect((agent_slots.cap(5))):equals(12)
+    end)
+    os.getenv = real
+    assert(ok, err)
+  end)
+
   it("derives a default cap from the machine, never below two", function()
     local cap = agent_slots.default_cap()
     expect(math.type(cap)):equals("integer")
@@ -135,5 +222,39 @@ describe("agent slots", function()
       expect(n):equals(cap)
       expect(source):equals("default")
     end
+  end)
+end)
+
+describe("the user's lock folder", function()
+  local user_locks = require("sidecar.core.user_locks")
+  local uid = require("sidecar.host.sandbox").uid()
+
+  -- user_locks.dir with XDG_RUNTIME_DIR as `runtime` (nil: unset).
+  local function dir_with(runtime)
+    local real = os.getenv
+    os.getenv = function(name)
+      if name == "XDG_RUNTIME_DIR" then
+        return runtime
+      end
+      return real(name)
+    end
+    local ok, d = pcall(user_locks.dir, "agent-slots")
+    os.getenv = real
+    assert(ok, d)
+    return d
+  end
+
+  it("is the runtime folder's; without one, the login's own when it is the user's alone", function()
+    expect(dir_with("/tmp/rt")):equals("/tmp/rt/sidecar/agent-slots")
+    local login = ("/run/user/%d"):format(uid)
+    local st = require("sidecar.host.paths").lstat(login)
+    local private = st and st.kind == "directory" and st.uid == uid and st.mode & 0x3f == 0
+    local d = dir_with(nil)
+    if private then
+      expect(d):equals(login .. "/sidecar/agent-slots") -- cron, a systemd unit: the session's slots
+    else
+      expect(d):equals(require("sidecar.host.paths").state_dir() .. "/agent-slots")
+    end
+    expect(dir_with("relative/rt")):equals(d) -- a relative one is none
   end)
 end)

@@ -39,6 +39,21 @@ describe("config: runners", function()
   end)
 end)
 
+describe("config: agents at once", function()
+  it("takes 1 to 1024 agents, and shows a wrong value as it was written", function()
+    expect(load_with("return { max_agents = 1024, max_agents_per_runner = { claude = 3 } }").max_agents):equals(1024)
+    for _, c in ipairs({ { "100000", "got 100000" }, { "0", "got 0" }, { '"8"', 'got "8"' }, { "{}", "got a table" },
+      { "1e9", "got 1e+09" }, { "1.5", "got 1.5" } }) do
+      local cfg, why = load_with("return { max_agents = " .. c[1] .. " }")
+      expect(cfg):is_nil()
+      expect(why):contains("max_agents: expected a whole number of agents from 1 to 1024, " .. c[2])
+    end
+    local cfg, why = load_with("return { max_agents_per_runner = { claude = 2000 } }")
+    expect(cfg):is_nil()
+    expect(why):contains("max_agents_per_runner.claude: expected a whole number of agents from 1 to 1024, got 2000")
+  end)
+end)
+
 describe("config: the file itself", function()
   it("is read only as a regular file: a FIFO or a device is an error naming it, never a hang", function()
     assert(os.execute("mkfifo '" .. root .. "/config.lua'"))

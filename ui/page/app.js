@@ -253,7 +253,7 @@ function runCard(r) {
 }
 
 // The machine's agent slots: the cap on agents at once (every Sidecar process of the user), who
-// holds them, and each runner capped on its own.
+// holds them, who waits, and each runner capped on its own.
 function agentSlots(a) {
   if (!a) return null;
   if (a.error) return el('p', { id: 'agent-slots', class: 'error' }, `Agent slots: ${a.error}`);
@@ -264,6 +264,8 @@ function agentSlots(a) {
   return el('div', { id: 'agent-slots' },
     el('p', {}, `Agent slots: ${a.holders.length} of ${a.cap} taken (${a.source === 'default' ? 'the machine\'s default' : a.source})`),
     a.holders.length ? el('ul', { class: 'holders' }, ...a.holders.map(holder)) : null,
+    (a.waiting || []).length ? el('p', { class: 'waiting' }, `${a.waiting.length} waiting, oldest first: ` +
+      a.waiting.map((w) => `pid ${w.pid}${w.stopped ? ' (stopped: passed over)' : ''}`).join(', ')) : null,
     runners.length ? el('ul', { class: 'runner-caps' }, ...runners) : null);
 }
 

@@ -275,8 +275,9 @@ local function agent_env(spec, o)
 end
 
 -- A slot among the machine's agents (stdlib/sidecar/run/agent_slots.lua), waited for in turn with
--- an event saying so; record.agent_slot says which, of how many, after how long. Without a state
--- folder (no HOME) there is no cap to keep: the run goes on, and its events say why.
+-- an event saying so; record.agent_slot says which, of how many, after how long. Where the slots
+-- cannot be had (no state folder, a slots' folder or file that cannot be used) the run goes on
+-- without the cap: its event (a progress line) and its record say why.
 local function take_slot(o, run, record, t)
   local slot, why = agent_slots.acquire_for(run.spec.name, { cap = run.max_agents, runner_cap = run.runner_cap,
     run_id = record.run_id, on_wait = function(running, cap, runner)
@@ -284,11 +285,16 @@ local function take_slot(o, run, record, t)
     end })
   if not slot then
     t:event("agent_slot.none", { why = why })
+    record.agent_slot = { cap = run.max_agents, none = why }
     return nil
   end
-  record.agent_slot = { number = slot.number, cap = run.max_agents, waited_ms = slot.waited_ms,
-    runner = slot.runner and { name = run.spec.name, number = slot.runner.number, cap = run.runner_cap,
-      waited_ms = slot.runner.waited_ms } or nil }
+  if slot.runner_none then
+    t:event("agent_slot.none", { why = slot.runner_none, runner = run.spec.name })
+  end
+  local runner_waited = slot.runner and slot.runner.waited_ms or 0
+  record.agent_slot = { number = slot.number, cap = run.max_agents, waited_ms = slot.waited_ms + runner_waited,
+    runner = run.runner_cap and { name = run.spec.name, number = slot.runner and slot.runner.number,
+      cap = run.runner_cap, waited_ms = slot.runner and runner_waited, none = slot.runner_none } or nil }
   return slot
 end
 

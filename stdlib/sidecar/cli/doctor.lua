@@ -339,12 +339,19 @@ function M.cli(o)
   if slots.error then
     print("Agents at once: " .. slots.error .. " (below)")
   else
-    local held = {}
+    local held, waiting = {}, {}
     for _, h in ipairs(slots.holders) do
-      held[#held + 1] = ("%s (%s, pid %s)"):format(tostring(h.run_id), tostring(h.runner), tostring(h.pid))
+      held[#held + 1] = ("%s (%s, pid %s, since %s)"):format(h.run_id or "?", h.runner or "?", tostring(h.pid or "?"),
+        h.since or "?")
+    end
+    for _, w in ipairs(slots.waiting) do
+      waiting[#waiting + 1] = ("pid %d%s"):format(w.pid, w.stopped and " (stopped: passed over)" or "")
     end
     print(("Agents at once: %d running of %d (%s)%s"):format(#slots.holders, slots.cap, slots.source,
       #held > 0 and (": " .. table.concat(held, ", ")) or ""))
+    if #waiting > 0 then
+      print(("  %d waiting, oldest first: %s"):format(#waiting, table.concat(waiting, ", ")))
+    end
     for _, r in ipairs(slots.runners) do
       print(("  %s agents: %d running of %d (max_agents_per_runner.%s)"):format(r.name, #r.holders, r.cap, r.name))
     end

@@ -30,7 +30,7 @@ local SCHEMA = {
   max_log_bytes = { "size", "64MiB" },
   -- Agents at once on this machine, over every Sidecar process (stdlib/sidecar/run/agent_slots.lua);
   -- nil: derived from the machine.
-  max_agents = { "positive", nil },
+  max_agents = { "agents", nil },
   -- Agents of one runner at once on this machine, by runner name ({ claude = 3 }), within max_agents.
   max_agents_per_runner = { "runner_caps", {} },
   -- Runs on a terminal (run --pty): stdlib/sidecar/core/terminal_settings.lua checks these.
@@ -264,6 +264,16 @@ local function type_of(v)
   return math.type(v) == "integer" and "integer" or type(v)
 end
 
+-- A value as an error shows it: a string quoted, a number as written, else its type.
+local function shown_value(v)
+  if type(v) == "string" then
+    return ("%q"):format(v)
+  elseif type(v) == "number" then
+    return math.type(v) == "integer" and tostring(v) or ("%g"):format(v)
+  end
+  return "a " .. type(v)
+end
+
 local function check_value(path, want, v)
   if want == "size" then -- a size such as "64MiB", a number of bytes, or false (stdlib/sidecar/core/log_caps.lua)
     local bytes, why = require("sidecar.core.log_caps").resolve(v)
@@ -279,18 +289,15 @@ local function check_value(path, want, v)
       if type(name) ~= "string" or not name:match("^[%w][%w._-]*$") then
         return nil, ("%s: expected runner names as keys, got %s"):format(path, tostring(name))
       end
-      local ok, why = check_value(path .. "." .. name, "positive", n)
-      if ok and n > 1024 then
-        ok, why = nil, ("%s.%s: at most 1024 agents at once, got %d"):format(path, name, n)
-      end
+      local ok, why = check_value(path .. "." .. name, "agents", n)
       if not ok then
         return nil, why
       end
     end
     return true
-  elseif want == "positive" then -- a whole number from 1
-    if not (math.type(v) == "integer" and v >= 1) then
-      return nil, ("%s: expected a whole number from 1, got %s"):format(path, tostring(v))
+  elseif want == "agents" then -- agents at once: a whole number from 1 to 1024
+    if not (math.type(v) == "integer" and v >= 1 and v <= 1024) then
+      return nil, ("%s: expected a whole number of agents from 1 to 1024, got %s"):format(path, shown_value(v))
     end
     return true
   elseif want == "count" then -- a positive whole number, or false (or 0): no bound

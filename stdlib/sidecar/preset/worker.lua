@@ -64,6 +64,11 @@ local function job_of(line)
 end
 
 ---What a pool loads before its first fork: the modules an agent run needs.
+---The events of a worker's run the preset's process publishes again, on its own run event bus,
+---for its progress lines (sidecar.service.run_progress): an agent waiting for a slot, or taking
+---none, and the sandbox chosen.
+M.FORWARD = { ["agent_slot.waiting"] = true, ["agent_slot.none"] = true, ["sandbox.chosen"] = true }
+
 M.PRELOAD = { "sidecar.agent.run", "sidecar.task.runs", "sidecar.preset.budget", "sidecar.run.sandbox",
   "sidecar.run.gates", "sidecar.run.git_refs", "sidecar.run.outside", "sidecar.agent.run_result",
   "sidecar.agent.run_sandbox", "sidecar.agent.run_start", "sidecar.agent.watch", "sidecar.run.record" }
@@ -82,6 +87,12 @@ end
 -- runs `job` with the pool's store folder and config and writes its result line on `out`; the
 -- worker's exit code.
 local function run_child(job, root, cfg, out)
+  -- the run's progress lines are the preset's to show: their events go up with the job's number
+  local forward <close> = require("sidecar.core.run_events").subscribe(function(e)
+    if M.FORWARD[e.kind] then
+      say(out, { k = job.k, event = { run_id = e.run_id, seq = e.seq, kind = e.kind, fields = e.fields } })
+    end
+  end)
   local ok, record, message = pcall(function()
     local f = assert(io.open("/dev/urandom", "rb"))
     math.randomseed(string.unpack("<i8", f:read(8))) -- not the pool's: each worker's own

@@ -12,6 +12,7 @@
 --- in its process group, and each gets SIGTERM when the pool ends (proc.fork).
 local json = require("sidecar.core.json")
 local proc = require("sidecar.core.proc")
+local run_events = require("sidecar.core.run_events")
 local worker = require("sidecar.preset.worker")
 
 local M = {}
@@ -19,10 +20,18 @@ local M = {}
 local Pool = {}
 Pool.__index = Pool
 
--- One line of the pool: a job's result, or a worker's end (which fails a job it left without one).
+-- One line of the pool: an event of a job's run (published again here: sidecar.preset.worker's
+-- FORWARD), a job's result, or a worker's end (which fails a job it left without one).
 local function on_line(self, line)
   local ok, msg = json.try_decode(line)
   if not (ok and type(msg) == "table" and math.type(msg.k) == "integer") or self.done[msg.k] ~= false then
+    return
+  end
+  if type(msg.event) == "table" then
+    local e = msg.event
+    if worker.FORWARD[e.kind] and type(e.run_id) == "string" and type(e.fields) == "table" then
+      run_events.publish({ run_id = e.run_id, seq = math.tointeger(e.seq) or 0, kind = e.kind, fields = e.fields })
+    end
     return
   end
   local why = msg.why

@@ -27,6 +27,8 @@ M.POLL_MS = 50 -- how often a waiting run looks for a free slot
 M.GIB_PER_AGENT = 2 -- the default: one agent per 2 GiB of memory (a Claude session takes 0.15-2 GB) ...
 M.AGENTS_PER_CORE = 4 -- ... and at most four per core, never fewer than two in all
 M.MAX = 1024
+M.STOPPED = { T = true, t = true } -- a waiter's states that pass its turn: stopped, traced
+M.SHOWN_BYTES = 80 -- of a holder file's strings, at most, in what M.holders returns
 
 local function now_ms()
   return clock.monotonic_ns() // 1000000
@@ -78,7 +80,7 @@ end
 function M.cap(configured)
   local env = os.getenv("SIDECAR_MAX_AGENTS")
   if env and env ~= "" then
-    local n = math.tointeger(tonumber(env))
+    local n = env:match("^%d+$") and math.tointeger(tonumber(env))
     if not (n and n >= 1 and n <= M.MAX) then
       return nil, ("SIDECAR_MAX_AGENTS is '%s': give a whole number from 1 to %d"):format(env, M.MAX)
     end
@@ -98,6 +100,29 @@ local function info_name(n)
   return ("slot-%d.json"):format(n)
 end
 
+-- Tries the lock of `name` in `d` without waiting: the lock when it was free; else nil and whether
+-- another process holds it (false: the file cannot be used at all, and why).
+local function try(d, name)
+  local lock, why, code = d:lock(name)
+  if lock then
+    return lock
+  end
+  return nil, code == "EWOULDBLOCK", why
+end
+
+-- As try, once more after removing what is there when it cannot be used at all (a folder, a link,
+-- a FIFO, a file another user left in the folder: `sudo -E sidecar run`). A folder that is not
+-- empty stays: why says so.
+local function try_mending(d, name)
+  local lock, busy, why = try(d, name)
+  if lock or busy then
+    return lock, busy
+  end
+  os.remove(d:root() .. "/" .. name) -- a link goes, never what it leads to
+  lock, busy, why = try(d, name)
+  return lock, busy, why and (why .. " (remove " .. d:root() .. "/" .. name .. ")")
+end
+
 local Slot = {}
 Slot.__index = Slot
 
@@ -112,59 +137,106 @@ end
 
 Slot.__close = Slot.release
 
--- A free slot among the first `cap` of folder `d`, taken (its holder written beside it), or nil.
--- Each process looks from a place of its own (its pid's) round to it: runs starting side by side
--- (a fan-out's workers, of consecutive pids) each find a free slot at once, where looking from the
+-- A free slot among from+1..cap of folder `d`, taken (its holder written beside it); else nil, and
+-- why when no slot there is held by anyone and none could be taken (each file unusable). Each
+-- process looks from a place of its own (its pid's) round to it: runs starting side by side (a
+-- fan-out's workers, of consecutive pids) each find a free slot at once, where looking from the
 -- first would have each try every slot the ones before it hold. Every file is opened in the
 -- folder without following a link (sidecar.core.artifact).
-local function take(d, cap, o)
-  local first = writer_lock.self().pid % cap
-  for i = 1, cap do
-    local n = (first + i - 1) % cap + 1
-    local held = d:lock(slot_name(n))
+local function take(d, o, from)
+  local count = o.cap - from
+  local first = writer_lock.self().pid % math.max(count, 1)
+  local busy_any, broken = false, nil
+  for i = 1, count do
+    local n = from + (first + i - 1) % count + 1
+    local held, busy, why = try_mending(d, slot_name(n))
     if held then
       d:write(info_name(n), json.encode({ pid = writer_lock.self().pid, run_id = o.run_id, runner = o.runner,
         since = os.date("!%Y-%m-%dT%H:%M:%SZ") }) .. "\n", "atomic")
       return setmetatable({ lock = held, number = n, info = d:root() .. "/" .. info_name(n) }, Slot)
     end
+    busy_any, broken = busy_any or busy, broken or (not busy and why) or nil
   end
+  if not busy_any and broken then
+    return nil, "cannot use an agent slot: " .. broken
+  end
+end
+
+-- The numbers among the first `cap` that have a slot's file or a holder's (looking makes none for
+-- the others).
+local function slot_files(d, cap)
+  local seen, out = {}, {}
+  for _, name in ipairs(d:list("slot-*") or {}) do
+    local n = math.tointeger(tonumber(name:match("^slot%-(%d+)%.lock$") or name:match("^slot%-(%d+)%.json$")))
+    if n and n >= 1 and n <= cap and not seen[n] then
+      seen[n], out[#out + 1] = true, n
+    end
+  end
+  table.sort(out)
+  return out
 end
 
 -- Whether slot `n` of folder `d` is held now. A free slot's holder file, if any, is a holder's
 -- killed before it could remove it (SIGKILL frees the lock, not the file): it goes now, under the
 -- lock, so no holder's own is taken for it.
 local function held(d, n)
-  local probe = d:lock(slot_name(n))
+  local probe, busy = try(d, slot_name(n))
   if probe then
     os.remove(d:root() .. "/" .. info_name(n)) -- (a link planted there goes, never what it leads to)
     probe:release()
-    return false
   end
-  return true
+  return busy == true
 end
 
--- The slots among the first `cap` that are held now.
+-- How many of the first `cap` slots are held now.
 local function running(d, cap)
   local n = 0
-  for i = 1, cap do
+  for _, i in ipairs(slot_files(d, cap)) do
     n = n + (held(d, i) and 1 or 0)
   end
   return n
 end
 
--- Whether a ticket older than `mine` is still held; the ones whose holder died are removed.
-local function older_waiting(d, mine)
+-- A ticket's pid and cap, from its name ("wait-<ms>-<pid>-<cap>.lock"; an older Sidecar's has no
+-- cap: it waits for any slot).
+local function ticket_of(name)
+  local pid, cap = name:match("^wait%-%d+%-(%d+)%-?(%d*)%.lock$")
+  return math.tointeger(tonumber(pid)), math.tointeger(tonumber(cap)) or math.huge
+end
+
+-- The live tickets older than `mine` ({name, pid, cap, stopped}); the ones whose holder died, and
+-- files that are no ticket at all, are removed.
+local function waiting(d, mine)
+  local out = {}
   for _, name in ipairs(d:list("wait-*.lock") or {}) do
     if name < mine then
-      local probe = d:lock(name)
-      if not probe then
-        return true
+      local probe, busy = try(d, name)
+      local pid, cap = ticket_of(name)
+      if busy and pid then
+        local p = require("sidecar.host.procinfo").get(pid)
+        out[#out + 1] = { name = name, pid = pid, cap = cap, stopped = p ~= nil and M.STOPPED[p.state] == true }
+      else
+        os.remove(d:root() .. "/" .. name) -- its holder is gone (or just done): no longer waiting
       end
-      os.remove(d:root() .. "/" .. name) -- its holder is gone (or just done): no longer waiting
-      probe:release()
+      if probe then
+        probe:release()
+      end
     end
   end
-  return false
+  return out
+end
+
+-- The slots left to the tickets older than `mine`: 1 to the largest cap among them (each waits
+-- for any free slot up to its cap), 0 when none waits. A waiter that is stopped (Ctrl-Z) is
+-- passed: it takes its turn again once it goes on.
+local function ahead(d, mine)
+  local floor = 0
+  for _, t in ipairs(waiting(d, mine)) do
+    if not t.stopped then
+      floor = math.max(floor, t.cap)
+    end
+  end
+  return floor
 end
 
 local Ticket = {}
@@ -177,10 +249,10 @@ Ticket.__close = function(t)
   end
 end
 
-local function ticket(d)
+local function ticket(d, cap)
   -- Named by the wall clock (every process's), so that names sort by age; the pid tells apart two
-  -- of the same millisecond.
-  local name = ("wait-%016d-%010d.lock"):format(clock.wall_ms(), writer_lock.self().pid)
+  -- of the same millisecond; the cap says which slots it waits for.
+  local name = ("wait-%016d-%010d-%04d.lock"):format(clock.wall_ms(), writer_lock.self().pid, cap)
   local lock, why = d:lock(name)
   if not lock then
     return nil, why
@@ -190,7 +262,7 @@ end
 
 -- Waits in turn for a slot of folder `d` (see acquire).
 local function wait_turn(d, o, t0)
-  local mine <close>, failed = ticket(d)
+  local mine <close>, failed = ticket(d, o.cap)
   if not mine then
     return nil, "cannot wait for an agent slot: " .. tostring(failed)
   end
@@ -198,11 +270,14 @@ local function wait_turn(d, o, t0)
     o.on_wait(running(d, o.cap), o.cap)
   end
   while true do
-    if not older_waiting(d, mine.name) then
-      local slot = take(d, o.cap, o)
+    local floor = ahead(d, mine.name)
+    if floor < o.cap then
+      local slot, why = take(d, o, floor)
       if slot then
         slot.waited_ms = now_ms() - t0
         return slot
+      elseif why then
+        return nil, why
       end
     end
     clock.sleep_ms(M.POLL_MS)
@@ -210,9 +285,11 @@ local function wait_turn(d, o, t0)
 end
 
 ---Takes a slot, waiting in turn while all `o.cap` are held. o: {cap, run_id?, runner?, dir? (default
----M.dir()), on_wait(running, cap)? (called once, when the run has to wait)}. Returns the slot
----({number, waited_ms}; release it, or let `<close>` do it), or nil and why (no folder for the
----slots). An interrupt while waiting raises, leaving no ticket behind.
+---M.dir()), on_wait(running, cap)? (called once, when the run has to wait)}. A run waits only for
+---the runs waiting before it whose slots it could take (those of a smaller cap leave it the ones
+---above theirs). Returns the slot ({number, waited_ms}; release it, or let `<close>` do it), or nil
+---and why (no folder for the slots; slot files that cannot be used, named). An interrupt while
+---waiting raises, leaving no ticket behind.
 ---@param o table
 ---@return table|nil slot, string? why
 function M.acquire(o)
@@ -229,11 +306,14 @@ function M.acquire(o)
   end
   local d <close> = opened
   local t0 = now_ms()
-  if not older_waiting(d, "wait-~") then -- nobody waiting: a free slot is this run's
-    local slot = take(d, o.cap, o)
+  local floor = ahead(d, "wait-~") -- every ticket is older than this run
+  if floor < o.cap then
+    local slot, failed = take(d, o, floor)
     if slot then
       slot.waited_ms = 0
       return slot
+    elseif failed then
+      return nil, failed
     end
   end
   return wait_turn(d, o, t0)
@@ -266,20 +346,19 @@ Both.__close = Both.release
 ---(max_agents_per_runner), then one of the machine's (o.cap); each waited for in turn. Taken in
 ---that order by every run, so no run holds a machine slot while it waits for its runner's.
 ---o: {cap, runner_cap?, run_id?, dir?, on_wait(running, cap, runner?)?}. Returns {number,
----waited_ms, runner = the runner's slot or nil} (release it, or let `<close>` do it), or nil, why.
+---waited_ms, runner = the runner's slot or nil, runner_none = why the runner's could not be had},
+---(release it, or let `<close>` do it), or nil, why (the machine's could not be had). A runner's
+---folder that cannot be used never lets its agents past the machine's cap.
 ---@param runner string
 ---@param o table
 ---@return table|nil slots, string? why
 function M.acquire_for(runner, o)
-  local mine, why
+  local mine, none
   if o.runner_cap then
     local dir
-    dir, why = M.runner_dir(runner, o.dir)
-    mine, why = dir and M.acquire({ cap = o.runner_cap, dir = dir, run_id = o.run_id, runner = runner,
+    dir, none = M.runner_dir(runner, o.dir)
+    mine, none = dir and M.acquire({ cap = o.runner_cap, dir = dir, run_id = o.run_id, runner = runner,
       on_wait = o.on_wait and function(running, cap) o.on_wait(running, cap, runner) end })
-    if not mine then
-      return nil, why
-    end
   end
   -- An interrupt while waiting for the machine's slot frees the runner's at once, then goes on.
   local ok, machine, failed = pcall(M.acquire, { cap = o.cap, dir = o.dir, run_id = o.run_id, runner = runner,
@@ -293,28 +372,70 @@ function M.acquire_for(runner, o)
     end
     return nil, failed
   end
-  return setmetatable({ machine = machine, runner = mine, number = machine.number, waited_ms = machine.waited_ms },
-    Both)
+  return setmetatable({ machine = machine, runner = mine, runner_none = not mine and none or nil,
+    number = machine.number, waited_ms = machine.waited_ms }, Both)
 end
 
----Who holds the first `cap` slots now: {number, pid?, run_id?, runner?, since?} each, held ones only.
+-- A holder file's string, shown harmlessly and short (it is a file any process of the user can write).
+local function shown(v)
+  return type(v) == "string" and require("sidecar.core.text").clip((require("sidecar.core.text").visible(v)),
+    M.SHOWN_BYTES) or nil
+end
+
+-- Folder `dir` (default M.dir()) opened, or nil and why (never made by looking).
+local function open_dir(dir)
+  local why
+  dir, why = dir or M.dir()
+  if not dir then
+    return nil, why
+  end
+  local st = paths.lstat(dir)
+  if not st then
+    return nil
+  end
+  local d, bad = artifact.open(dir)
+  return d, d == nil and ("cannot open the agent slots' folder %s: %s"):format(dir, tostring(bad)) or nil
+end
+
+---Who holds the first `cap` slots now: {number, pid?, run_id?, runner?, since?} each, held ones
+---only; no file is made by looking. Nil and why when the slots' folder is there but cannot be used.
 ---@param cap integer
 ---@param dir? string
----@return table[]
+---@return table[]|nil holders, string? why
 function M.holders(cap, dir)
-  dir = dir or M.dir()
-  local d = dir and artifact.open(dir)
+  local d, why = open_dir(dir)
+  if why then
+    return nil, why
+  elseif not d then
+    return {} -- no folder yet: no slot was ever taken
+  end
   local out = {}
-  for n = 1, d and cap or 0 do
+  for _, n in ipairs(slot_files(d, cap)) do
     if held(d, n) then
       local info = d:read_json(info_name(n))
       info = type(info) == "table" and info or {}
-      out[#out + 1] = { number = n, pid = info.pid, run_id = info.run_id, runner = info.runner, since = info.since }
+      out[#out + 1] = { number = n, pid = math.tointeger(info.pid), run_id = shown(info.run_id),
+        runner = shown(info.runner), since = shown(info.since) }
     end
   end
-  if d then
-    d:close()
+  d:close()
+  return out
+end
+
+---The runs waiting for a slot now, oldest first: {pid, cap (nil: any), stopped} each (a stopped
+---one, by Ctrl-Z, is passed by the others until it goes on).
+---@param dir? string
+---@return table[]
+function M.waiters(dir)
+  local d = open_dir(dir)
+  if not d then
+    return {}
   end
+  local out = {}
+  for i, t in ipairs(waiting(d, "wait-~")) do
+    out[i] = { pid = t.pid, cap = t.cap ~= math.huge and t.cap or nil, stopped = t.stopped }
+  end
+  d:close()
   return out
 end
 

@@ -3,8 +3,9 @@
 --- the same for each runner capped on its own (max_agents_per_runner).
 ---
 ---   local a = agent_slots.report(cfg)
----   -- {cap, source, holders = {{number, pid, run_id, runner, since}}, runners = {{name, cap, holders}}}
----   -- or {error} when SIDECAR_MAX_AGENTS is not a number the cap takes
+---   -- {cap, source, holders = {{number, pid, run_id, runner, since}}, waiting = {{pid, cap, stopped}},
+---   --  runners = {{name, cap, holders}}}
+---   -- or {error} when SIDECAR_MAX_AGENTS is not a number the cap takes, or a slots' folder cannot be used
 local json = require("sidecar.core.json")
 local slots = require("sidecar.run.agent_slots")
 
@@ -17,12 +18,21 @@ function M.report(cfg)
   if not cap then
     return { error = why }
   end
+  local holders, bad = slots.holders(cap)
+  if not holders then
+    return { error = bad .. ": runs go on without the cap" }
+  end
   local runners = {}
   for name, n in pairs(cfg and cfg.max_agents_per_runner or {}) do
-    runners[#runners + 1] = { name = name, cap = n, holders = json.array(slots.holders(n, slots.runner_dir(name))) }
+    local held, broken = slots.holders(n, slots.runner_dir(name))
+    if not held then
+      return { error = broken .. ": " .. name .. "'s agents go on without their runner's cap" }
+    end
+    runners[#runners + 1] = { name = name, cap = n, holders = json.array(held) }
   end
   table.sort(runners, function(a, b) return a.name < b.name end)
-  return { cap = cap, source = source, holders = json.array(slots.holders(cap)), runners = json.array(runners) }
+  return { cap = cap, source = source, holders = json.array(holders), waiting = json.array(slots.waiters()),
+    runners = json.array(runners) }
 end
 
 return M

@@ -23,6 +23,10 @@ local LINES = {
     return ("run %s: waiting for an agent slot: %s of %s running (max_agents)"):format(id, tostring(f.running),
       tostring(f.cap))
   end,
+  ["agent_slot.none"] = function(id, f)
+    return ("run %s: no agent slot to take, so it runs without the %s: %s"):format(id, type(f.runner) == "string"
+      and ("cap of %s's agents"):format(f.runner) or "machine's cap on agents", tostring(f.why))
+  end,
   ["sandbox.chosen"] = function(id, f)
     return ("run %s: OS sandbox %s: %s"):format(id, tostring(f.kind), tostring(f.why))
   end,
