@@ -259,6 +259,27 @@ end
 ---@param s table  an open store
 ---@param run table|string  a run record or id
 ---@return string|nil text, string? message, string? code
+---The agent slot a run took (run.json's agent_slot) as one line: "3 of 8 (max_agents), waited 4.7s",
+---or why it took none; nil when the record has none.
+---@param a table|nil
+---@return string|nil
+function M.slot_text(a)
+  if type(a) ~= "table" then
+    return nil
+  end
+  if a.none then
+    return ("none: it ran without the cap on agents (%s)"):format(tostring(a.none))
+  end
+  local line = ("%s of %s (max_agents)"):format(tostring(a.number), tostring(a.cap))
+  local r = type(a.runner) == "table" and a.runner or nil
+  if r then
+    line = line .. (r.none and ("; none of %s's own (%s)"):format(tostring(r.name), tostring(r.none))
+      or ("; %s of %s of %s's own"):format(tostring(r.number), tostring(r.cap), tostring(r.name)))
+  end
+  local waited = tonumber(a.waited_ms) or 0
+  return line .. (waited > 0 and (", waited " .. duration.format(waited)) or "")
+end
+
 function M.show(s, run)
   local r, l, code = run_data.resolve(s, run)
   if not r then
@@ -286,6 +307,7 @@ function M.show(s, run)
   add(lines, "Started", r.started_at)
   add(lines, "Completed", r.completed_at)
   add(lines, "Duration", run_data.duration_ms(r) and duration.format(run_data.duration_ms(r)))
+  add(lines, "Agent slot", M.slot_text(r.agent_slot))
   add(lines, "Failure", r.failure_reason)
   add(lines, "Summary", r.summary)
   for _, cut in ipairs(require("sidecar.core.log_caps").lines(r)) do -- logs past max_log_bytes

@@ -378,8 +378,8 @@ end
 
 -- A holder file's string, shown harmlessly and short (it is a file any process of the user can write).
 local function shown(v)
-  return type(v) == "string" and require("sidecar.core.text").clip((require("sidecar.core.text").visible(v)),
-    M.SHOWN_BYTES) or nil
+  local text = require("sidecar.core.text")
+  return type(v) == "string" and text.clip((text.visible(v)), M.SHOWN_BYTES) or nil
 end
 
 -- Folder `dir` (default M.dir()) opened, or nil and why (never made by looking).

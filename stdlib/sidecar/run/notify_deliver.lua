@@ -168,10 +168,10 @@ function M.repo_of(root)
   return require("sidecar.host.paths").real(repo) or repo
 end
 
--- Tries channel `c` up to three times (M.BACKOFF_MS), recording each attempt: ok, why, the last
--- attempt's facts.
-local function send(s, d, item, c, repo)
-  return http_retry.attempts(M.BACKOFF_MS, function() return attempt(c, item.notification, repo) end,
+-- Tries channel `c` up to three times (`backoff_ms`, default M.BACKOFF_MS), recording each
+-- attempt: ok, why, the last attempt's facts.
+local function send(s, d, item, c, repo, backoff_ms)
+  return http_retry.attempts(backoff_ms or M.BACKOFF_MS, function() return attempt(c, item.notification, repo) end,
     function(facts) record(s, d, item, facts) end)
 end
 
@@ -226,8 +226,8 @@ function M.deliver(root, file)
   return send(s, d, item, c, M.repo_of(root))
 end
 
----`sidecar notify --test`: a notification of `event` sent now to every channel that wants it (no
----rate, no dedupe), each attempt recorded in notify/log.jsonl. Returns {channel, kind, sent, why}
+---`sidecar notify --test`: a notification of `event` sent now, once, to every channel that wants it
+---(no rate, no dedupe, no retry: what each answers now), each attempt recorded in notify/log.jsonl. Returns {channel, kind, sent, why}
 ---for each channel, or nil and why.
 ---@param root string  the store folder
 ---@param event string
@@ -251,7 +251,7 @@ function M.test(root, event)
     local r = { channel = c.label, kind = c.kind, wanted = c.events[event] == true }
     if r.wanted then
       local facts
-      r.sent, r.why, facts = send(s, d, { id = "test", label = c.label, notification = n }, c, repo)
+      r.sent, r.why, facts = send(s, d, { id = "test", label = c.label, notification = n }, c, repo, {}) -- once: now
       r.skipped = facts.skipped == true or nil -- a desktop with no session here: not a failure
     end
     results[#results + 1] = r
