@@ -10,10 +10,10 @@
 ---
 --- The JSON body (docs/notifications.md): {source = "sidecar", version = 1, event, title, message,
 --- at, repo, ...the facts: run_id, task_id, status, reason, runner, model, cost_usd, preset, runs}.
---- A webhook or ntfy channel: up to three tries (M.BACKOFF_MS), each bounded by the channel's `timeout`;
---- a 4xx answer other than 408 and 429 is not tried again. A desktop or command channel: once (a
---- program that failed may still have shown it). Each attempt is recorded: notify.sent or notify.failed in the run's events, and a
---- line of notify/log.jsonl.
+--- A webhook or ntfy channel: up to three tries (M.BACKOFF_MS), each bounded by the channel's
+--- `timeout`; a 4xx answer other than 408 and 429 is not tried again. A desktop or command channel:
+--- once (a program that failed may still have shown it). Each attempt is recorded: notify.sent or
+--- notify.failed in the run's events, and a line of notify/log.jsonl.
 local artifact = require("sidecar.core.artifact")
 local http_retry = require("sidecar.run.http_retry")
 local json = require("sidecar.core.json")
@@ -89,7 +89,6 @@ local function ran(r, c)
   if r.ok == true then
     return true, { exit_code = r.code }, false
   end
-  local text = require("sidecar.core.text")
   local why = r.timed_out and ("timed out after %s"):format(require("sidecar.core.duration").format(c.timeout_ms))
     or r.error or ("exit " .. tostring(r.code))
   return false, { exit_code = r.code, error = why .. http_retry.said(r.stderr) }, false
@@ -227,8 +226,8 @@ function M.deliver(root, file)
 end
 
 ---`sidecar notify --test`: a notification of `event` sent now, once, to every channel that wants it
----(no rate, no dedupe, no retry: what each answers now), each attempt recorded in notify/log.jsonl. Returns {channel, kind, sent, why}
----for each channel, or nil and why.
+---(no rate, no dedupe, no retry: what each answers now), each attempt recorded in notify/log.jsonl.
+---Returns {channel, kind, wanted, sent, skipped?, why} for each channel, or nil and why.
 ---@param root string  the store folder
 ---@param event string
 ---@return table[]|nil results, string? why
