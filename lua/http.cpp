@@ -4,6 +4,7 @@
 //   local status, excerpt = http.post("http://127.0.0.1:8080/hook", body, {
 //     headers = { "Content-Type: application/json" }, timeout_ms = 5000 })
 //   -- status: the HTTP status; or nil, why (no answer: refused, timed out, a bad URL)
+//   -- a third value: the answer's Retry-After in seconds (nil without one)
 #include "boundary.hpp"
 #include "lua_args.hpp"
 #include "modules.hpp"
@@ -43,7 +44,9 @@ int http_post(lua_State* L) {
   }
   lua_pushinteger(L, answer.status);
   lua_pushlstring(L, answer.body_excerpt.data(), answer.body_excerpt.size());
-  return 2;
+  if (answer.retry_after_s <= 0) return 2;
+  lua_pushinteger(L, answer.retry_after_s);
+  return 3;
 }
 
 }  // namespace

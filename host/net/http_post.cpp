@@ -124,6 +124,10 @@ HttpAnswer http_post(const HttpPost& request) {
     return answer;
   }
   c.curl_easy_getinfo(e.h, CURLINFO_RESPONSE_CODE, &answer.status);
+  curl_off_t retry_after = 0;  // libcurl reads the header, in seconds or as a date (7.66)
+  if (c.curl_easy_getinfo(e.h, CURLINFO_RETRY_AFTER, &retry_after) == CURLE_OK && retry_after > 0) {
+    answer.retry_after_s = static_cast<long>(std::min<curl_off_t>(retry_after, 86400));
+  }
   return answer;
 }
 

@@ -22,6 +22,7 @@ struct HttpAnswer {
   long status = 0;           // the HTTP status, 0 when no answer came
   std::string error;         // why there was no answer (empty when one came)
   std::string body_excerpt;  // the first bytes of the answer's body (at most 2 KiB)
+  long retry_after_s = 0;    // the answer's Retry-After, in seconds (a date made a delay); 0: none
 };
 
 HttpAnswer http_post(const HttpPost& request);

@@ -230,6 +230,23 @@ for what in "dead http://127.0.0.1:$dead" "503 http://127.0.0.1:$oport/status/50
   sleep 0.5
   eq "a $1 collector: $want attempts, none after" "$want" "$(grep -c '"signal":"traces"' .agent/otel/log.jsonl)"
 done
+eq "a 400 collector: its answer's first line is in the attempt's error" yes \
+  "$(grep -q '"error":"HTTP 400: refused by the test receiver (400)"' .agent/otel/log.jsonl && echo yes)"
+
+# A 429 with Retry-After: 3 is tried again after 3 s, not the 1 s backoff (a lower bound only).
+set_otel "{ traces_endpoint = \"http://127.0.0.1:$oport/status/429/after/3/v1/traces\", metrics = false }"
+: >.agent/otel/log.jsonl
+"$S" run T-0001 --runner plain >/dev/null 2>&1
+wait_until "a 429 collector: two attempts logged" 30 at_least 2 attempts traces
+gap=$("$S" -e '
+  local json, at = require("sidecar.core.json"), {}
+  for line in io.lines(".agent/otel/log.jsonl") do
+    local e = json.decode(line)
+    local h, m, s = e.at:match("T(%d+):(%d+):([%d.]+)Z$")
+    at[#at + 1] = h * 3600 + m * 60 + tonumber(s)
+  end
+  print(at[2] - at[1] >= 2.9 and "yes" or ("no: " .. (at[2] - at[1]) .. " s"))')
+eq "a 429 collector's Retry-After: 3 s waited before the next attempt" yes "$gap"
 
 # --- the OTEL_* variables alone; OTEL_SDK_DISABLED ------------------------------------------------
 set_otel ""

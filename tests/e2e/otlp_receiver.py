@@ -3,8 +3,9 @@
 /v1/metrics or /v1/logs is decoded (application/json as it is; application/x-protobuf with the
 opentelemetry-proto field numbers below, into the same JSON form: camelCase names, ids as hex,
 64-bit integers as strings) and appended to LOG as one line {"path", "content_type", "headers",
-"body"}; a body it cannot decode is logged with "error". /status/N/v1/... answers N. Prints its
-port on stdout once listening (port 0: any free port)."""
+"body"}; a body it cannot decode is logged with "error". /status/N/v1/... answers N (with a line
+of text); /status/N/after/S/v1/... adds Retry-After: S. Prints its port on stdout once listening
+(port 0: any free port)."""
 import gzip
 import json
 import struct
@@ -135,8 +136,11 @@ class Handler(BaseHTTPRequestHandler):
         parts = self.path.split("/")
         status = 200
         path = self.path
+        retry_after = None
         if len(parts) > 3 and parts[1] == "status":
             status, path = int(parts[2]), "/" + "/".join(parts[3:])
+            if len(parts) > 5 and parts[3] == "after":  # /status/429/after/S/...: a Retry-After of S
+                retry_after, path = parts[4], "/" + "/".join(parts[5:])
         ctype = (self.headers.get("Content-Type") or "").split(";")[0]
         entry = {"path": path, "content_type": ctype, "headers": dict(self.headers)}
         try:
@@ -151,7 +155,11 @@ class Handler(BaseHTTPRequestHandler):
         with open(LOG, "a", encoding="utf-8") as f:
             f.write(json.dumps(entry) + "\n")
         answer = b"{}" if ctype == "application/json" else b""
+        if status >= 400:
+            answer = b"refused by the test receiver (%d)\n" % status
         self.send_response(status)
+        if retry_after is not None:
+            self.send_header("Retry-After", retry_after)
         self.send_header("Content-Type", ctype or "application/json")
         self.send_header("Content-Length", str(len(answer)))
         self.end_headers()
