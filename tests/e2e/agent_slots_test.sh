@@ -128,6 +128,12 @@ eq "Ctrl-C: nothing of its place in line is left" 0 "$(ls "$slots"/wait-*.lock 2
 kill -TERM "$other" 2>/dev/null
 wait "$other" 2>/dev/null
 
+# A SIDECAR_MAX_AGENTS that is no number: refused before any run is recorded.
+before=$(ls .agent/runs | wc -l)
+SIDECAR_MAX_AGENTS=0x10 expect_run "SIDECAR_MAX_AGENTS=0x10: refused, saying what it takes" 2 "^$" \
+  "SIDECAR_MAX_AGENTS is '0x10': give a whole number from 1 to 1024" -- "$S" run T-0001
+eq "and no run recorded for it" "$before" "$(ls .agent/runs | wc -l)"
+
 # A slots' folder that cannot be used: the run goes on without the cap, saying so; doctor says so.
 mv "$slots" "$slots.aside" && echo x >"$slots"
 "$S" task create --title "Slot 6" --goal "Say done" --status ready >/dev/null

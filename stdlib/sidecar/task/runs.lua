@@ -114,6 +114,10 @@ function M.settings(cfg, task, o)
           .. "\"{prompt_file}\")")
     end
   end
+  local cap, bad_cap = require("sidecar.run.agent_slots").cap(cfg.max_agents) -- before any run is recorded
+  if not cap then
+    return nil, bad_cap
+  end
   -- Reasoning effort and web search (stdlib/sidecar/agent/effort.lua): asked on the command line,
   -- every runner must take them; from the config, the runners whose CLI has the setting do.
   local asked = o.effort ~= nil or o.search or o.no_search
