@@ -292,6 +292,16 @@ before=$failed
     "no channel wants the review event: nothing was sent" -- "$S" notify --test
   [ "$failed" -eq "$before" ]
 ) || failed=$((failed + 1))
+# A repository whose folder's name is not UTF-8 and holds an escape: told all the same, harmlessly.
+odd=$(printf 'odd-\033[31m-\377')
+here_repo=$PWD
+mkdir -p "$work/$odd" && cd "$work/$odd" && git init -q && "$S" init >/dev/null
+set_notify "{ { kind = \"webhook\", url = \"http://127.0.0.1:$port/odd\", name = \"odd\" } }"
+expect_run "notify --test from a folder whose name is not UTF-8" 0 "odd +webhook +sent" "" -- "$S" notify --test
+eq "its body names the folder harmlessly" yes \
+  "$(received /odd | jv .repo | grep -qF 'odd-^[[31m-\xFF' && echo yes)"
+cd "$here_repo" || exit 1
+
 mkdir -p "$work/elsewhere"
 before=$failed
 (

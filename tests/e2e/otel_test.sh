@@ -72,7 +72,9 @@ add_runners "    plain = { command = { \"sh\", \"-c\", \"cat >/dev/null; echo \\
 # --- nothing configured: nothing sent -------------------------------------------------------------
 expect_run "otel: nothing configured, said so" 0 "Nothing is exported: set otel\.endpoint" "" -- "$S" otel
 expect_run "otel --json: data null" 0 '"data": null' "" -- "$S" otel --json
-expect_run "otel --test: nothing to test (exit 1)" 1 "^$" "nothing is exported" -- "$S" otel --test
+expect_run "otel --test: nothing to test (exit 1)" 1 "^$" "Nothing is exported: set otel.endpoint" -- "$S" otel --test
+OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:$dead OTEL_SDK_DISABLED=true expect_run \
+  "otel: an endpoint turned off, said so" 0 "Nothing is exported: OTEL_SDK_DISABLED=true turns it off" "" -- "$S" otel
 expect_run "a run with nothing configured" 0 "^R-0001 review" "" -- "$S" run T-0001 --runner plain
 eq "nothing configured: no trace context recorded, none given the agent" "nil parent" \
   "$(field .agent/runs/R-0001/run.json .trace) $(cat .agent/runs/R-0001/output.md | xargs)"
@@ -124,7 +126,11 @@ eq "the collector decoded every body (strings sent as valid UTF-8)" "2 0" \
   "$(nspans '^span sidecar otel --test|') $(dump | grep -c '^error')"
 OTEL_EXPORTER_OTLP_HEADERS='bad header=1,X-Ok=1' OTEL_EXPORTER_OTLP_TIMEOUT=abc expect_run \
   "otel: what a variable held that was left out, said" 0 \
-  'warning  OTEL_EXPORTER_OTLP_HEADERS: "bad header" left out.*\nwarning  OTEL_EXPORTER_OTLP_TIMEOUT=abc' "" -- "$S" otel
+  'warning  OTEL_EXPORTER_OTLP_HEADERS: "bad …" left out.*\nwarning  OTEL_EXPORTER_OTLP_TIMEOUT=abc' "" -- "$S" otel
+OTEL_EXPORTER_OTLP_HEADERS='x-honeycomb-team:hcaik_SeCrEt0123' expect_run \
+  "otel: a header written wrong is named, its value never shown" 0 'warning  .*"x-honeycomb-team …" left out' "" -- \
+  "$S" otel
+eq "the value is not on the screen" 0 "$(grep -c SeCrEt0123 "$work/out")"
 : >"$recv_log"
 expect_run "a traced run" 0 "^R-0002 review" "" -- "$S" run T-0001 --runner plain
 run2=R-0002

@@ -52,6 +52,10 @@ describe("the notify setting", function()
       expect(ok):is_nil()
       expect(why):matches(c[2])
     end
+    expect(notify_settings.check("notify", { { kind = "webhook", url = "HTTPS://h:/x" } })):equals(true)
+    expect(notify_settings.channels({ { kind = "webhook", url = "HTTPS://h/x" } })[1].url):equals("https://h/x")
+    local _, near = notify_settings.check("notify", { { kind = "desktop", nme = "x" } })
+    expect(near):contains("notify[1].nme: unknown setting (did you mean name?)")
     expect(notify_settings.check("notify", { { kind = "webhook", url = "http://[::1]:8080/x" },
       { kind = "ntfy", url = "https://user:pw@ntfy.sh/topic" } })):equals(true)
     expect(notify_settings.check("notify", { { kind = "webhook", url = "https://h/x?token=1", format = "slack",

@@ -188,7 +188,7 @@ describe("the otel settings", function()
     expect(table.concat(st.traces.headers, "|")):equals("Good_One.x: 2")
     expect(st.traces.timeout_ms):equals(otel_settings.DEFAULT_TIMEOUT_MS)
     local all = table.concat(st.warnings, "\n")
-    for _, want in ipairs({ 'OTEL_EXPORTER_OTLP_HEADERS: "bad header" left out',
+    for _, want in ipairs({ 'OTEL_EXPORTER_OTLP_HEADERS: "bad …" left out',
       'OTEL_EXPORTER_OTLP_HEADERS: "X-Nl" left out', 'OTEL_EXPORTER_OTLP_HEADERS: "novalue" left out',
       "OTEL_EXPORTER_OTLP_TIMEOUT=0: expected a whole number of milliseconds",
       "OTEL_EXPORTER_OTLP_ENDPOINT ends in /v1/traces", 'OTEL_RESOURCE_ATTRIBUTES: "junk" left out' }) do
@@ -196,6 +196,26 @@ describe("the otel settings", function()
     end
     expect(select(2, all:gsub("OTEL_EXPORTER_OTLP_TIMEOUT=0", ""))):equals(1) -- each said once
     expect(st.resource.team):equals("x")
+  end)
+
+  it("lets a variable's header replace the table's whatever its case, and reads lists and cases", function()
+    local st = otel_settings.resolve({ endpoint = "HTTP://c:4318/?k=1", headers = { Authorization = "Bearer table" } },
+      env({ OTEL_EXPORTER_OTLP_HEADERS = " authorization=Bearer%20env ", OTEL_TRACES_EXPORTER = "otlp,console",
+        OTEL_EXPORTER_OTLP_PROTOCOL = "HTTP/JSON", OTEL_EXPORTER_OTLP_TRACES_TIMEOUT = "0x10",
+        OTEL_EXPORTER_OTLP_TIMEOUT = "2500" }))
+    expect(table.concat(st.traces.headers, "|")):equals("authorization: Bearer env")
+    expect(st.traces.url):equals("http://c:4318/v1/traces?k=1")
+    expect(st.traces.protocol):equals("http/json")
+    expect(st.traces.timeout_ms):equals(2500) -- a bad signal's own timeout: the common one
+    expect(st.warnings[1]):contains("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT=0x10")
+    local none, why = otel_settings.resolve({ endpoint = "http://c" }, env({ OTEL_SDK_DISABLED = "TRUE" }))
+    expect(none):is_nil()
+    expect(why):contains("OTEL_SDK_DISABLED=true")
+    none, why = otel_settings.resolve({ endpoint = "http://c", traces = false, metrics = false }, env({}))
+    expect(none):is_nil()
+    expect(why):contains("both signals are turned off")
+    local bad = otel_settings.resolve(nil, env({ OTEL_EXPORTER_OTLP_ENDPOINT = "http://:4318" }))
+    expect(bad.problems[1]):contains("no host")
   end)
 
   it("names the service as OpenTelemetry says: the variable, the resource's, the table's", function()

@@ -128,6 +128,26 @@ describe("trust: files and their state", function()
     expect(trust.allows(repo .. "/.", ".agent/config.lua", "return {}")):is_true()
   end)
 
+  it("trusts a repository and a preset whose names are not UTF-8 (trust.json's keys stay JSON)", function()
+    local odd = top .. "/odd-\27[31m-\255"
+    sh(("mkdir -p '%s/.agent/presets'"):format(odd))
+    write(odd .. "/.agent/config.lua", "return {}")
+    write(odd .. "/.agent/presets/p\255.lua", "-- p")
+    local status = assert(trust.grant(odd))
+    expect(status.trusted):is_true()
+    expect(trust.allows(odd, ".agent/config.lua", "return {}")):is_true()
+    expect(trust.allows(odd, ".agent/presets/p\255.lua", "-- p")):is_true()
+    expect(trust.allows(odd, ".agent/presets/p\255.lua", "-- changed")):is_false()
+    local f = assert(io.open(top .. "/state/" .. trust.FILE, "rb"))
+    local text = f:read("a")
+    f:close()
+    expect(require("sidecar.core.text").valid_utf8(text)):is_true()
+    -- a folder that is named like such a key is a folder of its own
+    local hexlike = top .. "/hex:2f"
+    sh(("mkdir -p '%s/.agent'"):format(hexlike))
+    expect(trust.allows(hexlike, ".agent/config.lua", "return {}")):is_false()
+  end)
+
   it("records one file Sidecar wrote, leaving the others untrusted", function()
     write(repo .. "/.agent/presets/a.lua", "-- a")
     assert(trust.record(repo, ".agent/config.lua", "return {}"))

@@ -127,6 +127,11 @@ describe("durations of validation steps (sidecar.core.duration, the one parser)"
     expect(message_of(duration.parse("3x", { bare = false }))):contains("'3x' is not a duration")
     expect(message_of(duration.parse("", { bare = false }))):contains("'' is not a duration")
     expect(message_of(duration.parse("0s", { bare = false }))):contains("'0s' is too short: a duration is 1ms or more")
+    expect(message_of(duration.parse("0", { bare = false }))):contains("'0' is too short")
+    expect(message_of(duration.parse("9223372036854775807"))):contains("is too long: a duration is at most 366d")
+    expect(message_of(duration.parse(9223372036854775807))):contains("is too long")
+    expect(message_of(duration.parse("400d"))):contains("'400d' is too long")
+    expect(duration.parse("366d")):equals(366 * 86400000)
   end)
 end)
 

@@ -50,8 +50,8 @@ local function render_settings(d)
   end
 end
 
--- The store's folder with its config read and checked (so what it sets is what is shown), or nil
--- and why (no store here, a config with a mistake).
+-- The store's folder with its config read and checked (so what it sets is what is shown), and
+-- the config; or nil and why (no store here, a config with a mistake).
 local function checked_root(o)
   local s, why = service_store.open(o)
   if not s then
@@ -59,14 +59,21 @@ local function checked_root(o)
   end
   local root = s.root
   s:close()
-  return root
+  return root, require("sidecar.core.config").load(root)
+end
+
+-- Why nothing is exported, for people: what turned it off, else how to turn it on (and why the
+-- config's own setting did not apply when it is not trusted).
+local function nothing(cfg, why_none)
+  return require("sidecar.core.config").untrusted_hint(cfg, "Nothing is exported: " .. (why_none
+    or "set otel.endpoint in .agent/config.lua or OTEL_EXPORTER_OTLP_ENDPOINT (docs/telemetry.md)"))
 end
 
 -- `sidecar otel --test`'s answer.
-local function test(o, root)
-  local results, why = otel_deliver.test(root)
+local function test(o, root, cfg)
+  local results = otel_deliver.test(root)
   if not results then
-    return out.fail(o, "otel", why)
+    return out.fail(o, "otel", nothing(cfg, select(2, otel.configured(root))))
   end
   local failed = {}
   for _, r in ipairs(results) do
@@ -94,22 +101,21 @@ function M.cli(o)
   if o.deliver then
     return otel_deliver.deliver(service_store.root(o), o.deliver) and 0 or 1
   end
-  local root, why = checked_root(o)
+  local root, cfg = checked_root(o)
   if not root then
-    return out.fail(o, "otel", why)
+    return out.fail(o, "otel", cfg)
   end
   if o.test then
-    return test(o, root)
+    return test(o, root, cfg)
   end
-  local st = otel.configured(root)
+  local st, why_none = otel.configured(root)
   local d = st and shown(st) or json.null
   if o.json then
     out.envelope("otel", true, d, nil, o.version)
   elseif st then
     render_settings(d)
   else
-    io.write("Nothing is exported: set otel.endpoint in .agent/config.lua or OTEL_EXPORTER_OTLP_ENDPOINT "
-      .. "(docs/telemetry.md).\n")
+    io.write(nothing(cfg, why_none), ".\n")
   end
   return 0
 end

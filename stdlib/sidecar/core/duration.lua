@@ -12,31 +12,38 @@ local UNIT_MS = { ms = 1, s = 1000, m = 60000, h = 3600000, d = 86400000 }
 
 local PARSE_OPTIONS = { "bare" }
 
----Milliseconds (a positive integer), or nil and why. The one parser of durations: options,
----config files and validation steps (`test@30s:…`) all read theirs here. An unknown option raises
----a bad_option error.
+M.MAX_MS = 366 * 86400000 -- the longest duration: a year (past it, a number is a mistake)
+
+-- `ms` when it is a duration (1 ms to MAX_MS), else nil and why, in the words of `text`.
+local function bounded(ms, text)
+  if ms <= 0 then
+    return nil, ("'%s' is too short: a duration is 1ms or more"):format(text)
+  elseif ms > M.MAX_MS then
+    return nil, ("'%s' is too long: a duration is at most 366d"):format(text)
+  end
+  return math.tointeger(ms) or math.floor(ms)
+end
+
+---Milliseconds (a positive integer, at most MAX_MS), or nil and why. The one parser of durations:
+---options, config files and validation steps (`test@30s:…`) all read theirs here. An unknown option
+---raises a bad_option error.
 ---@param text string|integer
 ---@param opts? {bare: boolean?}  bare = false: a number without a unit is refused (default: seconds)
 function M.parse(text, opts)
   option_keys.check("duration.parse", opts, PARSE_OPTIONS, 2)
   local bare_ok = not (opts and opts.bare == false)
-  if bare_ok and math.type(text) == "integer" and text > 0 then
-    return text * 1000
-  end
-  local short = ("'%s' is too short: a duration is 1ms or more"):format(tostring(text))
   if bare_ok and math.type(text) == "integer" then
-    return nil, short
+    return bounded(text * 1000.0, tostring(text)) -- a float: a huge number cannot wrap round
   elseif type(text) ~= "string" then
     return nil, ("%s is not a duration (write 90s, 5m, 2h or 1h30m)"):format(type(text) == "number"
       and tostring(text) or "a " .. type(text))
   end
   local bad = ("'%s' is not a duration (write 90s, 5m, 2h or 1h30m)"):format(text)
   if text:match("^%d+$") then
-    if not bare_ok then
+    if not bare_ok and tonumber(text) > 0 then
       return nil, ("'%s' is not a duration: give it a unit (%ss, %sms)"):format(text, text, text)
     end
-    local n = math.tointeger(tonumber(text))
-    return n and n > 0 and n * 1000 or nil, n and n > 0 and nil or (n and short or bad)
+    return bounded(tonumber(text) * 1000.0, text)
   end
   local total, rest = 0, text
   while rest ~= "" do
@@ -46,11 +53,10 @@ function M.parse(text, opts)
     end
     total, rest = total + tonumber(n) * UNIT_MS[unit], after
   end
-  total = math.floor(total + 0.5)
-  if total <= 0 then
-    return nil, text == "" and bad or short
+  if text == "" then
+    return nil, bad
   end
-  return total
+  return bounded(math.floor(total + 0.5), text)
 end
 
 ---For people: 850ms, 12.3s, 3m05s, 2h04m.

@@ -57,13 +57,16 @@ function M.command(cfg)
   return v
 end
 
--- What is wrong with `url` as a sender's endpoint, or nil.
-local function url_problem(url)
+---What is wrong with `url` as a sender's endpoint (http or https in any case, one line, a host, a
+---port from 1 to 65535), or nil; it names no more of the URL than its scheme.
+---@param url any
+---@return string|nil
+function M.url_problem(url)
   if type(url) ~= "string" then
     return "got " .. type(url)
   end
-  local scheme, authority = url:match("^(https?)://([^/?#]*)")
-  if not scheme then
+  local scheme, authority = url:match("^(%a[%w+.-]*)://([^/?#]*)")
+  if not (scheme and (scheme:lower() == "http" or scheme:lower() == "https")) then
     return "got one to " .. (url:match("^(%a[%w+.-]*):") or "something else")
   elseif url:find("[%s%c]") then
     return "got one holding a space or a line break"
@@ -76,17 +79,24 @@ local function url_problem(url)
   local port = rest:match("^:(%d*)$")
   if host == "" then
     return "got one with no host"
-  elseif rest ~= "" and not (port and tonumber(port) and tonumber(port) >= 1 and tonumber(port) <= 65535) then
+  elseif rest ~= "" and not (port == "" or (port and tonumber(port) >= 1 and tonumber(port) <= 65535)) then
     return "got one whose port is not 1 to 65535"
   end
   return nil
+end
+
+---`url` with its scheme in lower case ("HTTPS://h/x" -> "https://h/x"), as the rest of Sidecar reads it.
+---@param url string
+---@return string
+function M.normal_url(url)
+  return (url:gsub("^(%a[%w+.-]*)://", function(scheme) return scheme:lower() .. "://" end, 1))
 end
 
 ---Checks a sender's URL setting (path.url): http or https, one line, a host, a port from 1 to
 ---65535. True, or nil and why; the why names no more of the URL than its scheme (its path or
 ---query may hold a token).
 function M.check_url(path, url)
-  local why = url_problem(url)
+  local why = M.url_problem(url)
   if why then
     return nil, ("%s.url: expected an http:// or https:// URL, %s"):format(path, why)
   end
@@ -151,7 +161,9 @@ local ONLY = { url = { webhook = true, ntfy = true }, headers = { webhook = true
 local function check_channel(path, c)
   for k in pairs(c) do
     if not KEYS[k] then
-      return nil, ("%s.%s: unknown setting (known: %s)"):format(path, tostring(k), sorted_keys(KEYS))
+      local near = type(k) == "string" and option_keys.nearest(k, option_keys.sorted(KEYS)) or nil
+      return nil, ("%s.%s: unknown setting%s (known: %s)"):format(path, tostring(k),
+        near and (" (did you mean " .. near .. "?)") or "", sorted_keys(KEYS))
     end
   end
   local needs = M.KINDS[c.kind]
@@ -234,12 +246,12 @@ end
 -- A channel's name in records: its own, else its number, kind, host and a digest of where it goes
 -- (a URL's path and query may hold a token, so only their digest is shown; two channels to the
 -- same host differ by it, and so do their rates and what each was sent).
-local function label(c, i)
+local function label(c, i, url)
   if c.name then
     return c.name
   end
-  local where = c.url or (type(c.command) == "table" and table.concat(c.command, "\0")) or c.command
-  local host = c.url and c.url:match("^https?://([^/?#]+)")
+  local where = url or (type(c.command) == "table" and table.concat(c.command, "\0")) or c.command
+  local host = url and url:match("^https?://([^/?#]+)")
   host = host and host:gsub("^.*@", "") or nil
   local tag = where and ("#" .. require("sidecar.host.digest").sha256(where):sub(1, 8)) or ""
   return ("%d:%s%s%s"):format(i, c.kind, host and (":" .. host) or "", tag)
@@ -263,7 +275,8 @@ function M.channels(v)
       headers[#headers + 1] = k .. ": " .. value
     end
     table.sort(headers)
-    out[i] = { index = i, label = label(c, i), kind = c.kind, url = c.url, format = c.format or "json",
+    local url = c.url and M.normal_url(c.url)
+    out[i] = { index = i, label = label(c, i, url), kind = c.kind, url = url, format = c.format or "json",
       events = events, headers = headers, command = c.command, rate = c.rate or M.DEFAULT_RATE,
       timeout_ms = require("sidecar.core.duration").parse(c.timeout or M.DEFAULT_TIMEOUT) }
   end

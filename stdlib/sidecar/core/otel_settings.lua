@@ -82,10 +82,18 @@ function M.pairs_of(text, bad)
   return out
 end
 
--- A variable of the environment, an empty one as unset (as OpenTelemetry reads them).
+-- A variable of the environment, trimmed, an empty one as unset (as OpenTelemetry reads them).
 local function var(getenv, name)
   local v = getenv(name)
+  v = v and v:match("^%s*(.-)%s*$")
   return v ~= "" and v or nil
+end
+
+-- What a warning shows of an item that is no header: its name, never what may be its value (a key
+-- written "name:value" or "name value" by mistake).
+local function name_only(item)
+  local name = item:match("^%s*([^:=%s]*)") or ""
+  return name .. (#name < #item:match("^%s*(.-)%s*$") and " …" or "")
 end
 
 -- The endpoint of one signal: its own variable (a whole URL), the common one (a base), the table's.
@@ -105,25 +113,25 @@ local function url_of(signal, t, getenv, warnings)
   if not base then
     return nil
   end
-  base = base:gsub("/+$", "")
-  if base:match("/v1/%a+$") then
+  local path, query = base:match("^([^?#]*)(.*)$") -- the signal's path goes before a query
+  path = path:gsub("/+$", "")
+  if path:match("/v1/%a+$") then
     warnings[#warnings + 1] = ("%s ends in %s, but it is the collector's base: /v1/traces and /v1/metrics are "
-      .. "added to it (a whole URL goes in a signal's own endpoint)"):format(from, base:match("/v1/%a+$"))
+      .. "added to it (a whole URL goes in a signal's own endpoint)"):format(from, path:match("/v1/%a+$"))
   end
-  return base .. M.PATHS[signal]
+  return path .. M.PATHS[signal] .. query
 end
 
 -- The timeout of one signal in ms: its variable (a whole number of ms), the table's, the default.
 local function timeout_of(signal, t, getenv, warnings)
   for _, name in ipairs({ "OTEL_EXPORTER_OTLP_" .. signal:upper() .. "_TIMEOUT", "OTEL_EXPORTER_OTLP_TIMEOUT" }) do
     local v = var(getenv, name)
-    local ms = v and math.tointeger(tonumber(v))
+    local ms = v and v:match("^%d+$") and math.tointeger(tonumber(v))
     if ms and ms >= 1 and ms <= 600000 then
       return ms
     elseif v then
-      warnings[#warnings + 1] = ("%s=%s: expected a whole number of milliseconds from 1 to 600000; %d ms used")
-        :format(name, v, M.DEFAULT_TIMEOUT_MS)
-      return M.DEFAULT_TIMEOUT_MS
+      warnings[#warnings + 1] = ("%s=%s: expected a whole number of milliseconds from 1 to 600000; left out")
+        :format(name, v)
     end
   end
   return t.timeout and require("sidecar.core.duration").parse(t.timeout) or M.DEFAULT_TIMEOUT_MS
@@ -132,22 +140,28 @@ end
 -- The headers of one signal as "Name: value" lines, sorted: the table's, then each variable's over
 -- them. What a variable holds that cannot be a header is left out and said in `warnings`.
 local function headers_of(signal, t, getenv, warnings)
-  local headers = {}
+  local headers, named = {}, {} -- named: each header's name as set, by its lower case (names match in any case)
+  local function set(k, v)
+    if named[k:lower()] then
+      headers[named[k:lower()]] = nil
+    end
+    headers[k], named[k:lower()] = v, k
+  end
   for k, v in pairs(t.headers or {}) do
-    headers[k] = v
+    set(k, v)
   end
   for _, name in ipairs({ "OTEL_EXPORTER_OTLP_HEADERS", "OTEL_EXPORTER_OTLP_" .. signal:upper() .. "_HEADERS" }) do
     local bad = {}
     for k, v in pairs(M.pairs_of(var(getenv, name), bad)) do
       if notify_settings.header_name(k) and not v:find("[\r\n\0]") then
-        headers[k] = v
+        set(k, v)
       else
         bad[#bad + 1] = k
       end
     end
     for _, item in ipairs(bad) do
       warnings[#warnings + 1] = ("%s: %q left out: not name=value with a header name (letters, digits, "
-        .. "!#$%%&'*+-.^_`|~) and a one-line value"):format(name, item)
+        .. "!#$%%&'*+-.^_`|~) and a one-line value"):format(name, name_only(item))
     end
   end
   local lines = {}
@@ -161,8 +175,11 @@ end
 -- it is off (nil, nil: not configured). What it had to correct is added to `warnings`.
 local function signal_of(signal, t, getenv, warnings)
   local upper = signal:upper()
-  local exporter = var(getenv, "OTEL_" .. upper .. "_EXPORTER")
+  local exporter = var(getenv, "OTEL_" .. upper .. "_EXPORTER") -- a list: otlp among them is Sidecar's
   exporter = exporter and exporter:lower():gsub("%s", "")
+  if exporter and ("," .. exporter .. ","):find(",otlp,", 1, true) then
+    exporter = "otlp"
+  end
   if t[signal] == false or exporter == "none" then
     return nil, nil
   end
@@ -174,11 +191,13 @@ local function signal_of(signal, t, getenv, warnings)
     return nil, ("the %s exporter %q is not one Sidecar has (otlp, or none: OTEL_%s_EXPORTER)"):format(signal,
       exporter, upper)
   end
-  if not url:match("^https?://[^%s/]+") or url:find("[%s%c]") then
-    return nil, ("the %s endpoint is not an http:// or https:// URL: %s"):format(signal, url)
+  local bad = notify_settings.url_problem(url)
+  if bad then
+    return nil, ("the %s endpoint is not an http:// or https:// URL: %s"):format(signal, (bad:gsub("^got ", "")))
   end
-  local protocol = var(getenv, "OTEL_EXPORTER_OTLP_" .. upper .. "_PROTOCOL")
-    or var(getenv, "OTEL_EXPORTER_OTLP_PROTOCOL") or t.protocol or M.DEFAULT_PROTOCOL
+  url = notify_settings.normal_url(url)
+  local protocol = (var(getenv, "OTEL_EXPORTER_OTLP_" .. upper .. "_PROTOCOL")
+    or var(getenv, "OTEL_EXPORTER_OTLP_PROTOCOL") or t.protocol or M.DEFAULT_PROTOCOL):lower()
   if not M.PROTOCOLS[protocol] then
     return nil, ("the %s protocol %q is not one Sidecar sends (http/protobuf or http/json)"):format(signal, protocol)
   end
@@ -201,16 +220,16 @@ end
 ---os.getenv; an empty variable is an unset one): {traces?, metrics? (each {url, protocol, headers,
 ---timeout_ms}), service_name, resource (extra resource attributes), agents, content, problems (why
 ---a configured signal is off), warnings (what a variable held that was left out or replaced)};
----nil when nothing is to be exported. service.name: OTEL_SERVICE_NAME, else OTEL_RESOURCE_ATTRIBUTES'
+---nil, and why when something turns an endpoint off, when nothing is to be exported. service.name: OTEL_SERVICE_NAME, else OTEL_RESOURCE_ATTRIBUTES'
 ---service.name, else the table's service_name, else "sidecar".
 ---@param t table|nil
 ---@param getenv? fun(name: string): string|nil
----@return table|nil
+---@return table|nil settings, string? why_none
 function M.resolve(t, getenv)
   getenv = getenv or os.getenv
   t = type(t) == "table" and t or {}
   if (var(getenv, "OTEL_SDK_DISABLED") or ""):lower() == "true" then
-    return nil
+    return nil, "OTEL_SDK_DISABLED=true turns it off"
   end
   local problems, warnings = {}, {}
   local traces, tbad = signal_of("traces", t, getenv, warnings)
@@ -218,7 +237,9 @@ function M.resolve(t, getenv)
   problems[#problems + 1] = tbad
   problems[#problems + 1] = mbad
   if not traces and not metrics and #problems == 0 then
-    return nil
+    local off = url_of("traces", t, getenv, {}) or url_of("metrics", t, getenv, {})
+    return nil, off and "both signals are turned off (OTEL_TRACES_EXPORTER and OTEL_METRICS_EXPORTER none, or "
+      .. "the table's traces and metrics false)" or nil
   end
   local bad = {}
   local resource = M.pairs_of(var(getenv, "OTEL_RESOURCE_ATTRIBUTES"), bad)

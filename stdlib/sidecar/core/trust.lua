@@ -111,6 +111,30 @@ local function strings(map)
   return out
 end
 
+-- A path as a key of trust.json, whose keys are JSON strings (UTF-8): as it is, else (bytes that are
+-- not UTF-8 in a folder's or a file's name, or a name that reads as such a key) "hex:" and its bytes.
+local function stored_key(path)
+  if require("sidecar.core.text").valid_utf8(path) and path:sub(1, 4) ~= "hex:" then
+    return path
+  end
+  return "hex:" .. path:gsub(".", function(c) return ("%02x"):format(c:byte()) end)
+end
+
+-- A key of trust.json as the path it stands for (stored_key's inverse).
+local function path_of_key(key)
+  local hex = key:match("^hex:(%x*)$")
+  return hex and #hex % 2 == 0 and hex:gsub("%x%x", function(h) return string.char(tonumber(h, 16)) end) or key
+end
+
+-- `map` with each key passed through `fn` (stored_key or path_of_key).
+local function rekeyed(map, fn)
+  local out = {}
+  for k, v in pairs(map) do
+    out[type(k) == "string" and fn(k) or k] = v
+  end
+  return out
+end
+
 -- The recorded trust: {version, repositories = {[key] = {trusted_at, files = {[rel] = sha256},
 -- validation = {[task_id] = sha256}}}}; nil and why when the file is there but not readable as
 -- trust (nothing is trusted then).
@@ -132,9 +156,9 @@ local function read_state()
   local repos = {}
   for key, entry in pairs(state.repositories) do
     if type(key) == "string" and type(entry) == "table" and type(entry.files) == "table" then
-      repos[key] = { trusted_at = type(entry.trusted_at) == "string" and entry.trusted_at or nil,
+      repos[path_of_key(key)] = { trusted_at = type(entry.trusted_at) == "string" and entry.trusted_at or nil,
         trusted_by = type(entry.trusted_by) == "string" and entry.trusted_by or nil,
-        files = strings(entry.files), validation = strings(entry.validation) }
+        files = rekeyed(strings(entry.files), path_of_key), validation = strings(entry.validation) }
     end
   end
   return { version = M.VERSION, repositories = repos }
@@ -417,11 +441,15 @@ local function update(change)
     return nil, read_why
   end
   change(state)
-  state.version = M.VERSION
+  local stored = {}
+  for key, entry in pairs(state.repositories) do
+    stored[stored_key(key)] = { trusted_at = entry.trusted_at, trusted_by = entry.trusted_by,
+      files = rekeyed(entry.files or {}, stored_key), validation = entry.validation }
+  end
   local d, open_why = require("sidecar.host.artifact").open(dir, false)
   local ok, write_why = false, open_why
   if d then
-    ok, write_why = d:write(M.FILE, json.encode(state, { indent = 2 }) .. "\n")
+    ok, write_why = d:write(M.FILE, json.encode({ version = M.VERSION, repositories = stored }, { indent = 2 }) .. "\n")
     d:close()
   end
   lock:release()

@@ -21,14 +21,16 @@ local notify_settings = require("sidecar.core.notify_settings")
 local proc = require("sidecar.core.proc")
 local store = require("sidecar.core.store")
 local telemetry = require("sidecar.core.telemetry")
+local text = require("sidecar.core.text")
 
 local M = {}
 
 M.BACKOFF_MS = { 1000, 4000 } -- after the first attempt, after the second: three in all
 
+-- The JSON body; the repository's path shown harmlessly (a folder's name may hold any byte).
 local function body_of(n, repo)
   local b = { source = "sidecar", version = 1, event = n.event, title = n.title, message = n.message, at = n.at,
-    repo = repo }
+    repo = (text.visible(repo)) }
   for k, v in pairs(n.fields or {}) do
     if b[k] == nil then
       b[k] = v
@@ -76,9 +78,10 @@ local function http_request(c, n, repo)
   if c.format == "slack" then -- <, > and & escaped: no <!channel> nor link an agent's words could make
     b = { text = (n.title .. "\n" .. n.message):gsub("&", "&amp;"):gsub("<", "&lt;"):gsub(">", "&gt;") }
   elseif c.format == "discord" then -- no @everyone, no mention an agent's words could make
-    -- and no masked link ([words](url)) either: its brackets escaped as Markdown reads them
-    local content = (n.title .. "\n" .. n.message):gsub("([%[%]])", "\\%1")
-    b = { content = require("sidecar.core.text").clip(content, 1900), allowed_mentions = { parse = json.array({}) } }
+    -- and no masked link ([words](url)) either: its brackets, parentheses and backslashes escaped
+    -- as Markdown reads them (an escaped backslash first would unescape the bracket after it)
+    local content = (n.title .. "\n" .. n.message):gsub("([\\%[%]()])", "\\%1")
+    b = { content = text.clip(content, 1900), allowed_mentions = { parse = json.array({}) } }
   end
   return c.url, json.encode(b), headers, c.timeout_ms
 end
@@ -182,8 +185,8 @@ local function channels(root)
   end
   local list = notify_settings.channels(rawget(cfg, "notify"))
   if not list then
-    return nil, "no notification channels: notify in " .. root .. "/config.lua is not a list of channels "
-      .. "(docs/notifications.md)"
+    return nil, require("sidecar.core.config").untrusted_hint(cfg, "no notification channels: notify in " .. root
+      .. "/config.lua is not a list of channels (docs/notifications.md)")
   end
   return list
 end
@@ -244,7 +247,8 @@ function M.test(root, event)
   local s <close> = st
   local repo = M.repo_of(root)
   local n = { event = event, title = "Sidecar: a test notification", at = store.now(),
-    message = ("A test of the %s event from sidecar notify --test in %s"):format(event, repo), fields = {} }
+    message = ("A test of the %s event from sidecar notify --test in %s"):format(event, text.visible(repo)),
+    fields = {} }
   local results = {}
   for _, c in ipairs(list) do
     local r = { channel = c.label, kind = c.kind, wanted = c.events[event] == true }

@@ -35,20 +35,21 @@ end
 
 ---What the store at `root` configures (its config's `otel`, the OTEL_* variables:
 ---otel_settings.resolve's, with the problems of a signal that cannot be sent), or nil when nothing
----is. A config that cannot be read leaves the variables' alone.
+---is, and why when something turns an endpoint off. A config that cannot be read leaves the
+---variables' alone.
 ---@param root string
----@return table|nil
+---@return table|nil settings, string? why_none
 function M.configured(root)
   -- Asked several times a run: the config is read again only when its text changed.
   local text = config_text(root)
   local m = memo[root]
   if m and m.text == text then
-    return m.settings
+    return m.settings, m.why_none
   end
   local ok, cfg = pcall(require("sidecar.core.config").load, root)
-  local st = otel_settings.resolve(ok and type(cfg) == "table" and rawget(cfg, "otel") or nil)
-  memo[root] = { text = text, settings = st }
-  return st
+  local st, why_none = otel_settings.resolve(ok and type(cfg) == "table" and rawget(cfg, "otel") or nil)
+  memo[root] = { text = text, settings = st, why_none = why_none }
+  return st, why_none
 end
 
 ---Takes `cfg`, the config of the store at `root` its caller has just read (config.load's), as
@@ -57,7 +58,8 @@ end
 ---@param root string
 ---@param cfg table
 function M.remember(root, cfg)
-  memo[root] = { text = config_text(root), settings = otel_settings.resolve(rawget(cfg, "otel")) }
+  local st, why_none = otel_settings.resolve(rawget(cfg, "otel"))
+  memo[root] = { text = config_text(root), settings = st, why_none = why_none }
 end
 
 ---The export settings for the store at `root`, or nil when nothing can be exported (no endpoint,
