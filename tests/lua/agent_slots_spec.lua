@@ -116,9 +116,54 @@ describe("agent slots", function()
     os.execute("rm -rf '" .. dir .. "/slot-1.lock' && mkdir -p '" .. dir .. "/slot-1.lock/x'")
     local none, why = agent_slots.acquire({ cap = 2, dir = dir })
     expect(none):is_nil()
-    expect(why):contains("cannot use an agent slot: ")
-    expect(why):contains("(remove " .. dir .. "/slot-")
-    expect(#agent_slots.holders(2, dir)):equals(0) -- nor are they counted as held
+    expect(why):contains("cannot use an agent slot: " .. dir .. "/slot-")
+    expect(why):contains("cannot be used (remove it)")
+    local held, _, unusable = agent_slots.holders(2, dir)
+    expect(#held):equals(0) -- nor are they counted as held
+    expect(#unusable):equals(2)
+  end)
+
+  it("never lets two processes mending one slot file both hold it, nor a new waiter lose its ticket", function()
+    local proc = require("sidecar.core.proc")
+    local log = dir .. "-log"
+    local child = ([[
+      local slots = require("sidecar.run.agent_slots")
+      local slot = assert(slots.acquire({ cap = 2, dir = %q }))
+      local f = assert(io.open(%q, "a")); f:setvbuf("no"); f:write("+\n")
+      require("sidecar.host.time").sleep_ms(150)
+      f:write("-\n"); f:close()
+      slot:release()
+    ]]):format(dir, log)
+    for _ = 1, 3 do
+      os.execute(("rm -rf '%s' '%s' && mkdir -p '%s/slot-1.lock' '%s/slot-2.lock'"):format(dir, log, dir, dir))
+      local hs = {}
+      for i = 1, 10 do
+        hs[i] = proc.spawn({ proc.executable(), "-e", child })
+      end
+      for _, h in ipairs(hs) do
+        local r = h:wait()
+        expect(r.code == 0 and "" or tostring(r.stderr)):equals("") -- each took a slot in turn (none went without: its ticket kept)
+      end
+      local at, most, count = 0, 0, 0
+      for line in io.lines(log) do
+        at = at + (line == "+" and 1 or -1)
+        most, count = math.max(most, at), count + (line == "+" and 1 or 0)
+      end
+      expect(count):equals(10)
+      expect(most <= 2):is_true()
+    end
+    os.remove(log)
+  end)
+
+  it("takes the machine's slot when the runner's folder cannot be used, saying why", function()
+    os.execute("mkdir -p '" .. dir .. "' && echo x > '" .. dir .. "/runner-claude'")
+    local both <close> = assert(agent_slots.acquire_for("claude", { cap = 2, runner_cap = 1, dir = dir }))
+    expect(both.runner):is_nil()
+    expect(both.runner_none):contains("cannot open the agent slots' folder")
+    expect(#agent_slots.holders(2, dir)):equals(1) -- the machine's cap still counts it
+    local ok, why = agent_slots.check(dir .. "/runner-claude")
+    expect(ok):is_nil()
+    expect(why):contains("cannot open the agent slots' folder")
   end)
 
   it("makes no slot's file by looking, and shows a holder's file harmlessly", function()

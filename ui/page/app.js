@@ -264,6 +264,7 @@ function agentSlots(a) {
   return el('div', { id: 'agent-slots' },
     el('p', {}, `Agent slots: ${a.holders.length} of ${a.cap} taken (${a.source === 'default' ? 'the machine\'s default' : a.source})`),
     a.holders.length ? el('ul', { class: 'holders' }, ...a.holders.map(holder)) : null,
+    ...(a.problems || []).map((p) => el('p', { class: 'error' }, `Agent slots: ${p}`)),
     (a.waiting || []).length ? el('p', { class: 'waiting' }, `${a.waiting.length} waiting, oldest first: ` +
       a.waiting.map((w) => `pid ${w.pid}${w.stopped ? ' (stopped: passed over)' : ''}`).join(', ')) : null,
     runners.length ? el('ul', { class: 'runner-caps' }, ...runners) : null);

@@ -280,8 +280,8 @@ end
 -- without the cap: its event (a progress line) and its record say why.
 local function take_slot(o, run, record, t)
   local slot, why = agent_slots.acquire_for(run.spec.name, { cap = run.max_agents, runner_cap = run.runner_cap,
-    run_id = record.run_id, on_wait = function(running, cap, runner)
-      t:event("agent_slot.waiting", { running = running, cap = cap, runner = runner })
+    run_id = record.run_id, on_wait = function(running, cap, runner, unusable)
+      t:event("agent_slot.waiting", { running = running, cap = cap, runner = runner, unusable = unusable })
     end })
   if not slot then
     t:event("agent_slot.none", { why = why })

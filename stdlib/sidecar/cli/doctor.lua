@@ -257,6 +257,9 @@ function M.problems(report, config_error)
   if report.sandbox and not report.sandbox.ok then
     errors[#errors + 1] = "os sandbox: " .. tostring(report.sandbox.advice)
   end
+  for _, p in ipairs(report.agent_slots and report.agent_slots.problems or {}) do
+    errors[#errors + 1] = "agents at once: " .. p
+  end
   if report.agent_slots and report.agent_slots.error then
     errors[#errors + 1] = "agents at once: " .. report.agent_slots.error
   end
@@ -347,13 +350,14 @@ function M.cli(o)
     for _, w in ipairs(slots.waiting) do
       waiting[#waiting + 1] = ("pid %d%s"):format(w.pid, w.stopped and " (stopped: passed over)" or "")
     end
-    print(("Agents at once: %d running of %d (%s)%s"):format(#slots.holders, slots.cap, slots.source,
-      #held > 0 and (": " .. table.concat(held, ", ")) or ""))
+    print(("Agents at once: %d running of %d (%s)%s%s"):format(#slots.holders, slots.cap, slots.source,
+      #held > 0 and (": " .. table.concat(held, ", ")) or "", #slots.problems > 0 and " (a problem below)" or ""))
     if #waiting > 0 then
       print(("  %d waiting, oldest first: %s"):format(#waiting, table.concat(waiting, ", ")))
     end
     for _, r in ipairs(slots.runners) do
-      print(("  %s agents: %d running of %d (max_agents_per_runner.%s)"):format(r.name, #r.holders, r.cap, r.name))
+      print(("  %s agents: %d running of %d (max_agents_per_runner.%s)%s"):format(r.name, #r.holders, r.cap, r.name,
+        #r.waiting > 0 and (", %d waiting"):format(#r.waiting) or ""))
     end
   end
   print("A run starts each as (the prompt on stdin, or in <run>/prompt.md):")

@@ -110,17 +110,41 @@ local function try(d, name)
   return nil, code == "EWOULDBLOCK", why
 end
 
+M.MEND_WAIT_MS = 2000 -- how long a process waits for another's mending of a slot file
+
+-- The lock of the folder's mending (mend.lock), waited for a moment; nil and why.
+local function mending(d)
+  local deadline = now_ms() + M.MEND_WAIT_MS
+  while true do
+    local lock, busy, why = try(d, "mend.lock")
+    if lock or not busy or now_ms() > deadline then
+      return lock, why or "another process is mending the agent slots' folder"
+    end
+    clock.sleep_ms(5)
+  end
+end
+
 -- As try, once more after removing what is there when it cannot be used at all (a folder, a link,
--- a FIFO, a file another user left in the folder: `sudo -E sidecar run`). A folder that is not
--- empty stays: why says so.
+-- a FIFO, a file another user left in the folder: `sudo -E sidecar run`). One process at a time
+-- mends, and looks again first under the folder's mend.lock: another may have mended the file
+-- meanwhile, and its locked file must not be removed (two would then hold one slot). A folder
+-- that is not empty stays: why names it.
 local function try_mending(d, name)
   local lock, busy, why = try(d, name)
   if lock or busy then
     return lock, busy
   end
-  os.remove(d:root() .. "/" .. name) -- a link goes, never what it leads to
+  local mend, failed = mending(d)
+  if not mend then
+    return nil, false, failed
+  end
   lock, busy, why = try(d, name)
-  return lock, busy, why and (why .. " (remove " .. d:root() .. "/" .. name .. ")")
+  if not (lock or busy) then
+    os.remove(d:root() .. "/" .. name) -- a link goes, never what it leads to
+    lock, busy, why = try(d, name)
+  end
+  mend:release()
+  return lock, busy, why and ("%s cannot be used (remove it): %s"):format(d:root() .. "/" .. name, why)
 end
 
 local Slot = {}
@@ -137,12 +161,13 @@ end
 
 Slot.__close = Slot.release
 
--- A free slot among from+1..cap of folder `d`, taken (its holder written beside it); else nil, and
--- why when no slot there is held by anyone and none could be taken (each file unusable). Each
--- process looks from a place of its own (its pid's) round to it: runs starting side by side (a
--- fan-out's workers, of consecutive pids) each find a free slot at once, where looking from the
--- first would have each try every slot the ones before it hold. Every file is opened in the
--- folder without following a link (sidecar.core.artifact).
+-- A free slot among from+1..cap of folder `d`, taken (its holder written beside it); else nil,
+-- why when no slot there is held by anyone and none could be taken (each file unusable), and what
+-- a file that cannot be used lowers the cap by (said while the run waits). Each process looks
+-- from a place of its own (its pid's) round to it: runs starting side by side (a fan-out's
+-- workers, of consecutive pids) each find a free slot at once, where looking from the first would
+-- have each try every slot the ones before it hold. Every file is opened in the folder without
+-- following a link (sidecar.core.artifact).
 local function take(d, o, from)
   local count = o.cap - from
   local first = writer_lock.self().pid % math.max(count, 1)
@@ -160,13 +185,14 @@ local function take(d, o, from)
   if not busy_any and broken then
     return nil, "cannot use an agent slot: " .. broken
   end
+  return nil, nil, broken
 end
 
 -- The numbers among the first `cap` that have a slot's file or a holder's (looking makes none for
 -- the others).
 local function slot_files(d, cap)
   local seen, out = {}, {}
-  for _, name in ipairs(d:list("slot-*") or {}) do
+  for _, name in ipairs(paths.entries(d:root()) or {}) do -- every kind: a folder planted there too
     local n = math.tointeger(tonumber(name:match("^slot%-(%d+)%.lock$") or name:match("^slot%-(%d+)%.json$")))
     if n and n >= 1 and n <= cap and not seen[n] then
       seen[n], out[#out + 1] = true, n
@@ -176,16 +202,16 @@ local function slot_files(d, cap)
   return out
 end
 
--- Whether slot `n` of folder `d` is held now. A free slot's holder file, if any, is a holder's
--- killed before it could remove it (SIGKILL frees the lock, not the file): it goes now, under the
--- lock, so no holder's own is taken for it.
+-- Whether slot `n` of folder `d` is held now (false, and why, for a file that cannot be used). A
+-- free slot's holder file, if any, is a holder's killed before it could remove it (SIGKILL frees
+-- the lock, not the file): it goes now, under the lock, so no holder's own is taken for it.
 local function held(d, n)
-  local probe, busy = try(d, slot_name(n))
+  local probe, busy, why = try(d, slot_name(n))
   if probe then
     os.remove(d:root() .. "/" .. info_name(n)) -- (a link planted there goes, never what it leads to)
     probe:release()
   end
-  return busy == true
+  return busy == true, not probe and not busy and why or nil
 end
 
 -- How many of the first `cap` slots are held now.
@@ -249,25 +275,54 @@ Ticket.__close = function(t)
   end
 end
 
+-- A new ticket ({lock, name, path}), or nil and why. Made under a name of this process's own,
+-- locked, then renamed into line: no other process ever sees it unlocked and takes it for a dead
+-- waiter's. Named by the wall clock (every process's), so that names sort by age; the pid tells
+-- apart two of the same millisecond; the cap says which slots it waits for.
 local function ticket(d, cap)
-  -- Named by the wall clock (every process's), so that names sort by age; the pid tells apart two
-  -- of the same millisecond; the cap says which slots it waits for.
-  local name = ("wait-%016d-%010d-%04d.lock"):format(clock.wall_ms(), writer_lock.self().pid, cap)
-  local lock, why = d:lock(name)
-  if not lock then
-    return nil, why
+  local why
+  for try_n = 1, 5 do
+    local new = ("new-%010d-%d.lock"):format(writer_lock.self().pid, try_n)
+    local lock
+    lock, why = d:lock(new)
+    if lock then
+      local name = ("wait-%016d-%010d-%04d.lock"):format(clock.wall_ms(), writer_lock.self().pid, cap)
+      local moved, bad = os.rename(d:root() .. "/" .. new, d:root() .. "/" .. name)
+      if moved then
+        return setmetatable({ lock = lock, name = name, path = d:root() .. "/" .. name }, Ticket)
+      end
+      lock:release()
+      why = bad
+    end
+    os.remove(d:root() .. "/" .. new)
   end
-  return setmetatable({ lock = lock, name = name, path = d:root() .. "/" .. name }, Ticket)
+  return nil, why
 end
 
--- Waits in turn for a slot of folder `d` (see acquire).
-local function wait_turn(d, o, t0)
+-- Removes what a waiter killed between making its ticket and putting it in line left (a `new-`
+-- file no one has held for a while).
+local function sweep_new(d)
+  for _, name in ipairs(d:list("new-*.lock") or {}) do
+    local st = paths.lstat(d:root() .. "/" .. name)
+    if st and st.mtime_ns // 1000000 < clock.wall_ms() - 10000 then
+      local probe = try(d, name)
+      if probe then
+        os.remove(d:root() .. "/" .. name)
+        probe:release()
+      end
+    end
+  end
+end
+
+-- Waits in turn for a slot of folder `d` (see acquire); `unusable` says what lowers the cap.
+local function wait_turn(d, o, t0, unusable)
+  sweep_new(d)
   local mine <close>, failed = ticket(d, o.cap)
   if not mine then
     return nil, "cannot wait for an agent slot: " .. tostring(failed)
   end
   if o.on_wait then
-    o.on_wait(running(d, o.cap), o.cap)
+    o.on_wait(running(d, o.cap), o.cap, unusable)
   end
   while true do
     local floor = ahead(d, mine.name)
@@ -285,7 +340,8 @@ local function wait_turn(d, o, t0)
 end
 
 ---Takes a slot, waiting in turn while all `o.cap` are held. o: {cap, run_id?, runner?, dir? (default
----M.dir()), on_wait(running, cap)? (called once, when the run has to wait)}. A run waits only for
+---M.dir()), on_wait(running, cap, unusable?)? (called once, when the run has to wait; unusable: a
+---slot file that cannot be used, lowering the cap)}. A run waits only for
 ---the runs waiting before it whose slots it could take (those of a smaller cap leave it the ones
 ---above theirs). Returns the slot ({number, waited_ms}; release it, or let `<close>` do it), or nil
 ---and why (no folder for the slots; slot files that cannot be used, named). An interrupt while
@@ -306,9 +362,10 @@ function M.acquire(o)
   end
   local d <close> = opened
   local t0 = now_ms()
-  local floor = ahead(d, "wait-~") -- every ticket is older than this run
+  local floor, unusable = ahead(d, "wait-~"), nil -- every ticket is older than this run
   if floor < o.cap then
-    local slot, failed = take(d, o, floor)
+    local slot, failed
+    slot, failed, unusable = take(d, o, floor)
     if slot then
       slot.waited_ms = 0
       return slot
@@ -316,7 +373,7 @@ function M.acquire(o)
       return nil, failed
     end
   end
-  return wait_turn(d, o, t0)
+  return wait_turn(d, o, t0, unusable)
 end
 
 ---The folder of runner `name`'s own slots (max_agents_per_runner), within `base` (default M.dir()).
@@ -345,7 +402,7 @@ Both.__close = Both.release
 ---The slots an agent of `runner` takes: one of its runner's own first when o.runner_cap caps it
 ---(max_agents_per_runner), then one of the machine's (o.cap); each waited for in turn. Taken in
 ---that order by every run, so no run holds a machine slot while it waits for its runner's.
----o: {cap, runner_cap?, run_id?, dir?, on_wait(running, cap, runner?)?}. Returns {number,
+---o: {cap, runner_cap?, run_id?, dir?, on_wait(running, cap, runner?, unusable?)?}. Returns {number,
 ---waited_ms, runner = the runner's slot or nil, runner_none = why the runner's could not be had},
 ---(release it, or let `<close>` do it), or nil, why (the machine's could not be had). A runner's
 ---folder that cannot be used never lets its agents past the machine's cap.
@@ -357,12 +414,14 @@ function M.acquire_for(runner, o)
   if o.runner_cap then
     local dir
     dir, none = M.runner_dir(runner, o.dir)
-    mine, none = dir and M.acquire({ cap = o.runner_cap, dir = dir, run_id = o.run_id, runner = runner,
-      on_wait = o.on_wait and function(running, cap) o.on_wait(running, cap, runner) end })
+    if dir then
+      mine, none = M.acquire({ cap = o.runner_cap, dir = dir, run_id = o.run_id, runner = runner,
+        on_wait = o.on_wait and function(running, cap, unusable) o.on_wait(running, cap, runner, unusable) end })
+    end
   end
   -- An interrupt while waiting for the machine's slot frees the runner's at once, then goes on.
   local ok, machine, failed = pcall(M.acquire, { cap = o.cap, dir = o.dir, run_id = o.run_id, runner = runner,
-    on_wait = o.on_wait and function(running, cap) o.on_wait(running, cap) end })
+    on_wait = o.on_wait and function(running, cap, unusable) o.on_wait(running, cap, nil, unusable) end })
   if not (ok and machine) then
     if mine then
       mine:release()
@@ -397,21 +456,52 @@ local function open_dir(dir)
   return d, d == nil and ("cannot open the agent slots' folder %s: %s"):format(dir, tostring(bad)) or nil
 end
 
+---Whether slots can be taken in `dir` (default M.dir()): the folder made if need be, a file
+---there made and locked (mend.lock). True, or nil and why.
+---@param dir? string
+---@return true|nil ok, string? why
+function M.check(dir)
+  local why
+  dir, why = dir or M.dir()
+  if not dir then
+    return nil, why
+  end
+  local made, bad = paths.make_dirs(dir)
+  local d = made and artifact.open(dir)
+  if not d then
+    bad = tostring(bad or "not a folder")
+    return nil, bad:find(dir, 1, true) and ("cannot open the agent slots' folder: " .. bad)
+      or ("cannot open the agent slots' folder %s: %s"):format(dir, bad)
+  end
+  local lock, _, failed = try(d, "mend.lock")
+  d:close()
+  if not lock then
+    return nil, ("cannot take an agent slot in %s: %s"):format(dir, tostring(failed or "mend.lock is held"))
+  end
+  lock:release()
+  return true
+end
+
 ---Who holds the first `cap` slots now: {number, pid?, run_id?, runner?, since?} each, held ones
----only; no file is made by looking. Nil and why when the slots' folder is there but cannot be used.
+---only; no file is made by looking. Nil and why when the slots' folder is there but cannot be
+---used; else also the slot files that cannot be used ("path: why" each: they lower the cap).
 ---@param cap integer
 ---@param dir? string
----@return table[]|nil holders, string? why
+---@return table[]|nil holders, string? why, string[]? unusable
 function M.holders(cap, dir)
   local d, why = open_dir(dir)
   if why then
     return nil, why
   elseif not d then
-    return {} -- no folder yet: no slot was ever taken
+    return {}, nil, {} -- no folder yet: no slot was ever taken
   end
-  local out = {}
+  local out, unusable = {}, {}
   for _, n in ipairs(slot_files(d, cap)) do
-    if held(d, n) then
+    local busy, bad = held(d, n)
+    if bad then
+      unusable[#unusable + 1] = ("%s/%s: %s"):format(d:root(), slot_name(n), bad)
+    end
+    if busy then
       local info = d:read_json(info_name(n))
       info = type(info) == "table" and info or {}
       out[#out + 1] = { number = n, pid = math.tointeger(info.pid), run_id = shown(info.run_id),
@@ -419,7 +509,7 @@ function M.holders(cap, dir)
     end
   end
   d:close()
-  return out
+  return out, nil, unusable
 end
 
 ---The runs waiting for a slot now, oldest first: {pid, cap (nil: any), stopped} each (a stopped

@@ -4,12 +4,31 @@
 ---
 ---   local a = agent_slots.report(cfg)
 ---   -- {cap, source, holders = {{number, pid, run_id, runner, since}}, waiting = {{pid, cap, stopped}},
----   --  runners = {{name, cap, holders}}}
----   -- or {error} when SIDECAR_MAX_AGENTS is not a number the cap takes, or a slots' folder cannot be used
+---   --  runners = {{name, cap, holders, waiting}}, problems = {why runs may go past a cap}}
+---   -- or {error} when SIDECAR_MAX_AGENTS is not a number the cap takes
 local json = require("sidecar.core.json")
 local slots = require("sidecar.run.agent_slots")
 
 local M = {}
+
+-- The holders of `cap` slots in `dir` as the report gives them, or nil and why; the folder's and its
+-- files' problems added to `problems`.
+local function holders_of(cap, dir, problems)
+  local ok, bad = slots.check(dir)
+  if not ok then
+    problems[#problems + 1] = bad .. ": runs go on without this cap"
+    return json.array({})
+  end
+  local held, why, unusable = slots.holders(cap, dir)
+  if not held then
+    problems[#problems + 1] = why
+    return json.array({})
+  end
+  for _, u in ipairs(unusable) do
+    problems[#problems + 1] = ("%s (it lowers the cap by one: remove it)"):format(u)
+  end
+  return json.array(held)
+end
 
 ---@param cfg table|nil  the config (its max_agents and max_agents_per_runner)
 ---@return table
@@ -18,21 +37,17 @@ function M.report(cfg)
   if not cap then
     return { error = why }
   end
-  local holders, bad = slots.holders(cap)
-  if not holders then
-    return { error = bad .. ": runs go on without the cap" }
-  end
+  local problems = {}
+  local holders = holders_of(cap, nil, problems)
   local runners = {}
   for name, n in pairs(cfg and cfg.max_agents_per_runner or {}) do
-    local held, broken = slots.holders(n, slots.runner_dir(name))
-    if not held then
-      return { error = broken .. ": " .. name .. "'s agents go on without their runner's cap" }
-    end
-    runners[#runners + 1] = { name = name, cap = n, holders = json.array(held) }
+    local dir = slots.runner_dir(name)
+    runners[#runners + 1] = { name = name, cap = n, holders = holders_of(n, dir, problems),
+      waiting = json.array(slots.waiters(dir)) }
   end
   table.sort(runners, function(a, b) return a.name < b.name end)
-  return { cap = cap, source = source, holders = json.array(holders), waiting = json.array(slots.waiters()),
-    runners = json.array(runners) }
+  return { cap = cap, source = source, holders = holders, waiting = json.array(slots.waiters()),
+    runners = json.array(runners), problems = json.array(problems) }
 end
 
 return M

@@ -16,12 +16,13 @@ local M = {}
 -- Each kind's line, from the event's run id and fields.
 local LINES = {
   ["agent_slot.waiting"] = function(id, f)
+    local unusable = type(f.unusable) == "string" and ("; " .. f.unusable) or ""
     if type(f.runner) == "string" then
-      return ("run %s: waiting for an agent slot: %s of %s %s agents running (max_agents_per_runner.%s)"):format(id,
-        tostring(f.running), tostring(f.cap), f.runner, f.runner)
+      return ("run %s: waiting for an agent slot: %s of %s %s agents running (max_agents_per_runner.%s%s)"):format(id,
+        tostring(f.running), tostring(f.cap), f.runner, f.runner, unusable)
     end
-    return ("run %s: waiting for an agent slot: %s of %s running (max_agents)"):format(id, tostring(f.running),
-      tostring(f.cap))
+    return ("run %s: waiting for an agent slot: %s of %s running (max_agents%s)"):format(id, tostring(f.running),
+      tostring(f.cap), unusable)
   end,
   ["agent_slot.none"] = function(id, f)
     return ("run %s: no agent slot to take, so it runs without the %s: %s"):format(id, type(f.runner) == "string"
