@@ -215,3 +215,13 @@ describe("the dispatcher", function()
     expect(text:find("\27", 1, true)):is_nil()
   end)
 end)
+
+describe("notify_deliver: a header's text", function()
+  it("keeps printable ASCII, and writes anything else as an RFC 2047 word of its UTF-8", function()
+    local header_text = require("sidecar.run.notify_deliver").header_text
+    expect(header_text("Sidecar: R-0001 review")):equals("Sidecar: R-0001 review")
+    expect(header_text("café 日本")):equals("=?UTF-8?B?Y2Fmw6kg5pel5pys?=")
+    expect(header_text("é")):equals("=?UTF-8?B?w6k=?=") -- two bytes: one '='
+    expect(header_text("\t")):equals("=?UTF-8?B?CQ==?=") -- one byte: two
+  end)
+end)

@@ -50,16 +50,22 @@ local function render_settings(d)
   end
 end
 
--- The store's folder with its config read and checked (so what it sets is what is shown), and
--- the config; or nil and why (no store here, a config with a mistake).
+-- The store's folder with its config read and checked (so what it sets is what is shown, and
+-- otel.configured reads it no more), and the config; or nil and why (no store here, a config
+-- with a mistake).
 local function checked_root(o)
-  local s, why = service_store.open(o)
+  local root = service_store.root(o)
+  local s, why = require("sidecar.core.store").open(root)
   if not s then
-    return nil, why
+    return nil, service_store.hint(o, why)
   end
-  local root = s.root
   s:close()
-  return root, require("sidecar.core.config").load(root)
+  local cfg, bad = require("sidecar.core.config").load(root)
+  if not cfg then
+    return nil, bad
+  end
+  otel.remember(root, cfg)
+  return root, cfg
 end
 
 -- Why nothing is exported, for people: what turned it off, else how to turn it on (and why the

@@ -43,21 +43,26 @@ local PRIORITY = { needs_input = "high", failed = "high", budget = "high", unkno
 
 local BASE64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 
+-- `s` in base64 (RFC 4648, padded): each 3 bytes as 4 characters of 6 bits.
 local function base64(s)
-  return ((s:gsub(".", function(c)
-    local b, bits = c:byte(), ""
-    for i = 8, 1, -1 do
-      bits = bits .. ((b >> (i - 1)) & 1)
+  local out = {}
+  for i = 1, #s, 3 do
+    local a, b, c = s:byte(i, i + 2)
+    local n = a << 16 | (b or 0) << 8 | (c or 0)
+    local used = math.min(#s - i + 1, 3) + 1 -- characters the bytes fill; '=' pads the rest
+    for k = 1, 4 do
+      local six = n >> (24 - 6 * k) & 63
+      out[#out + 1] = k <= used and BASE64:sub(six + 1, six + 1) or "="
     end
-    return bits
-  end) .. "0000"):gsub("%d%d%d?%d?%d?%d?", function(six)
-    return #six == 6 and BASE64:sub(tonumber(six, 2) + 1, tonumber(six, 2) + 1) or ""
-  end) .. ({ "", "==", "=" })[#s % 3 + 1])
+  end
+  return table.concat(out)
 end
 
--- A header value (ntfy's Title): as it is in printable ASCII, else an RFC 2047 encoded word
--- ("=?UTF-8?B?...?="), which ntfy reads back to its UTF-8.
-local function header_text(s)
+---A header value (ntfy's Title): as it is in printable ASCII, else an RFC 2047 encoded word
+---("=?UTF-8?B?...?="), which ntfy reads back to its UTF-8.
+---@param s string
+---@return string
+function M.header_text(s)
   if not s:find("[^\32-\126]") then
     return s
   end
@@ -67,7 +72,7 @@ end
 local function http_request(c, n, repo)
   local headers = { table.unpack(c.headers) }
   if c.kind == "ntfy" then
-    headers[#headers + 1] = "Title: " .. header_text(n.title)
+    headers[#headers + 1] = "Title: " .. M.header_text(n.title)
     headers[#headers + 1] = "Tags: sidecar," .. n.event
     headers[#headers + 1] = "Priority: " .. (PRIORITY[n.event] or "default")
     headers[#headers + 1] = "Content-Type: text/plain; charset=utf-8"
