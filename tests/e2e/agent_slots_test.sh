@@ -133,6 +133,21 @@ before=$(ls .agent/runs | wc -l)
 SIDECAR_MAX_AGENTS=0x10 expect_run "SIDECAR_MAX_AGENTS=0x10: refused, saying what it takes" 2 "^$" \
   "SIDECAR_MAX_AGENTS is '0x10': give a whole number from 1 to 1024" -- "$S" run T-0001
 eq "and no run recorded for it" "$before" "$(ls .agent/runs | wc -l)"
+SIDECAR_MAX_AGENTS=0x10 expect_run "SIDECAR_MAX_AGENTS=0x10: a preset is refused before its first step" 1 "^$" \
+  "preset run: SIDECAR_MAX_AGENTS is '0x10'" -- "$S" preset run fan --runner command -j 2
+
+# A cap for a runner there is not (a typo): refused, not a cap that bounds nothing.
+cp .agent/config.lua "$work/config.lua.good"
+sed -i 's|^  runner = "command",|  runner = "command",\n  max_agents_per_runner = { comand = 2 },|' .agent/config.lua
+expect_run "a cap for no runner: the run is refused, naming the one meant" 2 "^$" \
+  "config.lua: max_agents_per_runner.comand: no runner is named comand, so it would cap nothing \(did you mean command\?\)" \
+  -- "$S" run T-0001
+expect_run "a cap for no runner: so is a preset, before its first step" 1 "^$" \
+  "preset run: .*max_agents_per_runner.comand: no runner is named comand" -- "$S" preset run fan --runner command -j 2
+eq "and no run recorded for either" "$before" "$(ls .agent/runs | wc -l)"
+expect_run "a cap for no runner: doctor says so" 1 "" "agents at once: .*max_agents_per_runner.comand: no runner is named" \
+  -- "$S" doctor
+cp "$work/config.lua.good" .agent/config.lua
 
 # A slots' folder that cannot be used: the run goes on without the cap, saying so; doctor says so.
 mv "$slots" "$slots.aside" && echo x >"$slots"

@@ -76,6 +76,16 @@ describe("runners: the registry", function()
       .. "claude-acp, codex-acp, command")
   end)
 
+  it("says which cap per runner names no runner (a typo would cap nothing)", function()
+    expect(runners.uncapped_names(nil)):is_nil()
+    expect(runners.uncapped_names({ claude = 2, codex = 1 })):is_nil()
+    expect(runners.uncapped_names({ claude = 2, cladue = 1 }, "/r/.agent/config.lua")):contains(
+      "/r/.agent/config.lua: max_agents_per_runner.cladue: no runner is named cladue, so it would cap nothing "
+      .. "(did you mean claude?) (known: codex, claude")
+    expect(runners.uncapped_names({ zzzzzz = 1 })):contains("max_agents_per_runner.zzzzzz: no runner is named zzzzzz, "
+      .. "so it would cap nothing (known: ")
+  end)
+
   it("checks sandboxes: read-only by default; full access only when allowed", function()
     expect(runners.check_sandbox(nil)):equals("read-only")
     expect(runners.check_sandbox("workspace-write")):equals("workspace-write")

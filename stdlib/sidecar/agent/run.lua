@@ -154,6 +154,10 @@ local function resolve(o)
     return nil, why, "bad_option"
   end
   local per_runner = o.max_agents_per_runner or (cfg and cfg.max_agents_per_runner) or {}
+  why = runners.uncapped_names(per_runner, not o.max_agents_per_runner and cfg and cfg.path or nil)
+  if why then
+    return nil, why, "bad_option"
+  end
   return { spec = spec, sandbox = sandbox, ephemeral = ephemeral, repo = repo, isolation = isolation,
     max_agents = max_agents, runner_cap = per_runner[spec.name] }
 end

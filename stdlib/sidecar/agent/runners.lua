@@ -21,6 +21,7 @@
 --- runner whose CLI can continue a session says `can_resume = true` and honours
 --- ctx.resume_session_id.
 local codex_session = require("sidecar.agent.codex_session_usage")
+local option_keys = require("sidecar.core.option_keys")
 local paths = require("sidecar.host.paths")
 local sandbox_state = require("sidecar.run.sandbox_state")
 
@@ -87,6 +88,27 @@ function M.get(name)
   end
   return nil, ("unknown runner '%s' (known: %s; add one with runners.register)"):format(
     tostring(name), table.concat(order, ", "))
+end
+
+---Why a cap per runner (the config's max_agents_per_runner) names no runner there is (a typo, a
+---runner not defined: its cap would bound nothing), or nil when each names one.
+---@param caps table|nil  {[runner name] = agents}
+---@param path string|nil  the config file that set them, named first
+---@return string|nil why
+function M.uncapped_names(caps, path)
+  local names = {}
+  for name in pairs(caps or {}) do
+    names[#names + 1] = name
+  end
+  table.sort(names)
+  for _, name in ipairs(names) do
+    if not registry[name] then
+      local near = option_keys.nearest(name, order)
+      return ("%smax_agents_per_runner.%s: no runner is named %s, so it would cap nothing%s (known: %s)"):format(
+        path and (path .. ": ") or "", name, name, near and (" (did you mean %s?)"):format(near) or "", table.concat(order, ", "))
+    end
+  end
+  return nil
 end
 
 ---The runners' names, in the order they were registered.

@@ -46,6 +46,8 @@ function M.report(cfg)
       waiting = json.array(slots.waiters(dir)) }
   end
   table.sort(runners, function(a, b) return a.name < b.name end)
+  problems[#problems + 1] = require("sidecar.agent.runners").uncapped_names(cfg and cfg.max_agents_per_runner,
+    cfg and cfg.path)
   return { cap = cap, source = source, holders = holders, waiting = json.array(slots.waiters()),
     runners = json.array(runners), problems = json.array(problems) }
 end

@@ -114,8 +114,9 @@ function M.settings(cfg, task, o)
           .. "\"{prompt_file}\")")
     end
   end
-  local cap, bad_cap = require("sidecar.run.agent_slots").cap(cfg.max_agents) -- before any run is recorded
-  if not cap then
+  local _, bad_cap = require("sidecar.run.agent_slots").cap(cfg.max_agents) -- before any run is recorded
+  bad_cap = bad_cap or runners.uncapped_names(cfg.max_agents_per_runner, cfg.path)
+  if bad_cap then
     return nil, bad_cap
   end
   -- Reasoning effort and web search (stdlib/sidecar/agent/effort.lua): asked on the command line,
