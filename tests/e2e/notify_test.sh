@@ -282,7 +282,8 @@ before=$failed
   export XDG_RUNTIME_DIR=$work/runtime-nobus
   mkdir -p "$XDG_RUNTIME_DIR"
   expect_run "notify --test: a command past its timeout says so; no session bus is skipped, not failed" 1 \
-    "slow +command +failed +timed out after 1\.0s.*\n.*desk +desktop +skipped +no session bus" "" -- "$S" notify --test
+    "slow +command +failed +timed out after 1\.0s.*\n.*desk +desktop +skipped +no session bus" \
+    "notify: trying channel slow \(command; its answer awaited up to 1\.0s\)" -- "$S" notify --test
   expect_run "notify --test --json: what failed, in its errors" 1 '"message": "slow: timed out after 1\.0s' "" -- \
     "$S" notify --test --json
   set_notify '{ { kind = "desktop", name = "desk" } }'

@@ -112,7 +112,8 @@ set_otel "{ endpoint = \"http://127.0.0.1:$oport\", headers = { Authorization = 
 expect_run "otel: the settings, without header values" 0 \
   "traces +http://127\.0\.0\.1:$oport/v1/traces \(http/protobuf, headers Authorization\)" "" -- "$S" otel
 eq "otel: no header value shown" "0" "$("$S" otel --json | grep -c "otel-token")"
-expect_run "otel --test: both endpoints took it" 0 "traces .* sent .*\n.*metrics .* sent" "" -- "$S" otel --test
+expect_run "otel --test: both endpoints took it, saying each as it sends" 0 "traces .* sent .*\n.*metrics .* sent" \
+  "otel: sending a test of traces to http://127.0.0.1:[0-9]+/v1/traces \\(its answer awaited up to 10\.0s\\)" -- "$S" otel --test
 eq "otel --test: a span and a metric, protobuf, decoded" "1 1 0" \
   "$(nspans '^span sidecar otel --test|.*|application/x-protobuf|') $(dump | grep -c '^metric sidecar.test|') $(dump | grep -c '^error')"
 eq "the headers reached the collector" "yes" \

@@ -193,26 +193,41 @@ describe("the dispatcher", function()
     expect(notify.run_ended(s, run)):equals(0)
   end)
 
-  it("hands a sender its message redacted and neutralised", function()
+  -- A command channel that writes the variable `name` of its notification to a file; returns a
+  -- function waiting for that file's text (the detached sender runs the command at once; 10 s at most).
+  local function told(name, events)
     local out = repo .. "/told.txt"
-    config(('{ { kind = "command", command = %q, name = "a", events = { "failed" } } }'):format(
-      'printf "%s" "$SIDECAR_MESSAGE" > ' .. out .. '.part && mv ' .. out .. '.part ' .. out))
+    config(('{ { kind = "command", command = %q, name = "a", events = { %q } } }'):format(
+      'printf "%s" "$' .. name .. '" > ' .. out .. '.part && mv ' .. out .. '.part ' .. out, events))
+    return function()
+      for _ = 1, 200 do
+        local f = io.open(out)
+        if f then
+          local text = f:read("a")
+          f:close()
+          return text
+        end
+        require("sidecar.host.time").sleep_ms(50)
+      end
+    end
+  end
+
+  it("hands a sender its message redacted and neutralised", function()
+    local wait = told("SIDECAR_MESSAGE", "failed")
     local run = assert(s:create_run({ status = "running" }))
     run.status, run.failure_reason = "failed", "leaked ghp_0123456789abcdefghijklmnopqrstuvwxyzAB \27[31mred"
     expect(notify.run_ended(s, run)):equals(1)
-    local text
-    for _ = 1, 200 do -- the detached sender runs the command at once; 10 s at most
-      local f = io.open(out)
-      if f then
-        text = f:read("a")
-        f:close()
-        break
-      end
-      require("sidecar.host.time").sleep_ms(50)
-    end
+    local text = wait()
     expect(text):contains(run.run_id .. " ended failed: leaked [REDACTED")
     expect(text:find("ghp_0123456789", 1, true)):is_nil()
     expect(text:find("\27", 1, true)):is_nil()
+  end)
+
+  it("gives a title of one line (a pipeline named by a task title holding newlines)", function()
+    local wait = told("SIDECAR_TITLE", "review")
+    expect(notify.whole(s, { kind = "pipeline", name = "P-1 (fix\nthe\tbug)", id = "P-1", status = "review",
+      runs = {} })):equals(1)
+    expect(wait()):equals("Sidecar: pipeline P-1 (fix the bug) review")
   end)
 end)
 

@@ -43,7 +43,7 @@ function M.cli(o)
   if not o.test then
     return out.fail(o, "notify", "give --test to send a test notification to each channel", 2)
   end
-  local results, why = notify_deliver.test(root, event)
+  local results, why = notify_deliver.test(root, event, out.progress)
   if not results then
     return out.fail(o, "notify", why)
   end

@@ -77,7 +77,7 @@ end
 
 -- `sidecar otel --test`'s answer.
 local function test(o, root, cfg)
-  local results = otel_deliver.test(root)
+  local results = otel_deliver.test(root, out.progress)
   if not results then
     return out.fail(o, "otel", nothing(cfg, select(2, otel.configured(root))))
   end

@@ -172,7 +172,10 @@ function M.send(s, n)
   if #wanted == 0 then
     return 0
   end
-  n = { event = n.event, key = n.key, run_id = n.run_id, title = clean(n.title, 200), message = clean(n.message),
+  -- the title one line (a pipeline named by its task's title, which may hold newlines): a channel
+  -- showing it above the message (Slack's text, a desktop's summary, ntfy's Title) keeps its layout
+  n = { event = n.event, key = n.key, run_id = n.run_id, title = (clean(n.title, 200):gsub("[\n\t]", " ")),
+    message = clean(n.message),
     fields = visible_fields(secrets.redact_value(n.fields or {})), at = store.now() }
   local d <close> = artifact.open(s.root .. "/" .. M.DIR, { create = true })
   if not d or not d:make_dirs("queue") then

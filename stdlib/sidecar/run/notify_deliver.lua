@@ -15,6 +15,7 @@
 --- once (a program that failed may still have shown it). Each attempt is recorded: notify.sent or
 --- notify.failed in the run's events, and a line of notify/log.jsonl.
 local artifact = require("sidecar.core.artifact")
+local duration = require("sidecar.core.duration")
 local http_retry = require("sidecar.run.http_retry")
 local json = require("sidecar.core.json")
 local notify_settings = require("sidecar.core.notify_settings")
@@ -97,7 +98,7 @@ local function ran(r, c)
   if r.ok == true then
     return true, { exit_code = r.code }, false
   end
-  local why = r.timed_out and ("timed out after %s"):format(require("sidecar.core.duration").format(c.timeout_ms))
+  local why = r.timed_out and ("timed out after %s"):format(duration.format(c.timeout_ms))
     or r.error or ("exit " .. tostring(r.code))
   return false, { exit_code = r.code, error = why .. http_retry.said(r.stderr) }, false
 end
@@ -236,10 +237,13 @@ end
 ---`sidecar notify --test`: a notification of `event` sent now, once, to every channel that wants it
 ---(no rate, no dedupe, no retry: what each answers now), each attempt recorded in notify/log.jsonl.
 ---Returns {channel, kind, wanted, sent, skipped?, why} for each channel, or nil and why.
+---`on_progress`, when given, is told of each channel before it is tried (one that does not answer is
+---waited for up to its timeout).
 ---@param root string  the store folder
 ---@param event string
+---@param on_progress? fun(line: string)
 ---@return table[]|nil results, string? why
-function M.test(root, event)
+function M.test(root, event, on_progress)
   local list, why = channels(root)
   if not list then
     return nil, why
@@ -258,6 +262,10 @@ function M.test(root, event)
   for _, c in ipairs(list) do
     local r = { channel = c.label, kind = c.kind, wanted = c.events[event] == true }
     if r.wanted then
+      if on_progress then
+        on_progress(("notify: trying channel %s (%s; its answer awaited up to %s)"):format(text.visible(c.label),
+          c.kind, duration.format(c.timeout_ms)))
+      end
       local facts
       r.sent, r.why, facts = send(s, d, { id = "test", label = c.label, notification = n }, c, repo, {}) -- once: now
       r.skipped = facts.skipped == true or nil -- a desktop with no session here: not a failure

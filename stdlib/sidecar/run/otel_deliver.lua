@@ -6,6 +6,7 @@
 --- otel/log.jsonl. The settings (and so the headers, which may hold a token) are read here, from
 --- the config and Sidecar's environment: the queued file holds none.
 local artifact = require("sidecar.core.artifact")
+local duration = require("sidecar.core.duration")
 local http_retry = require("sidecar.run.http_retry")
 local otlp = require("sidecar.core.otlp")
 local otel = require("sidecar.run.otel")
@@ -105,9 +106,12 @@ end
 
 ---`sidecar otel --test`: one span and one metric point sent now to each configured endpoint.
 ---Returns {signal, url, protocol, sent, why} for each, or nil and why when nothing is configured.
+---`on_progress`, when given, is told of each send before it starts (an endpoint that does not answer
+---is waited for up to its timeout).
 ---@param root string
+---@param on_progress? fun(line: string)
 ---@return table[]|nil results, string? why
-function M.test(root)
+function M.test(root, on_progress)
   local st = otel.configured(root)
   if not st then
     return nil, "nothing is exported: set otel.endpoint in .agent/config.lua or OTEL_EXPORTER_OTLP_ENDPOINT"
@@ -126,6 +130,10 @@ function M.test(root)
   for _, signal in ipairs({ "traces", "metrics" }) do
     local e = st[signal]
     if e then
+      if on_progress then
+        on_progress(("otel: sending a test of %s to %s (its answer awaited up to %s)"):format(signal, e.url,
+          duration.format(e.timeout_ms)))
+      end
       local sent, why = M.send(d, signal, e, requests[signal], "test", {}) -- once: what it answers now
       results[#results + 1] = { signal = signal, url = e.url, protocol = e.protocol, sent = sent, why = why }
     end
