@@ -63,15 +63,17 @@ local function job_of(line)
   return job
 end
 
----What a pool loads before its first fork: the modules an agent run needs.
 ---The events of a worker's run the preset's process publishes again, on its own run event bus,
 ---for its progress lines (sidecar.service.run_progress): an agent waiting for a slot, or taking
 ---none, and the sandbox chosen.
 M.FORWARD = { ["agent_slot.waiting"] = true, ["agent_slot.none"] = true, ["sandbox.chosen"] = true }
 
+---What a pool loads before its first fork: the modules an agent run needs (those it requires only
+---when it gets there too: each worker would load them again).
 M.PRELOAD = { "sidecar.agent.run", "sidecar.task.runs", "sidecar.preset.budget", "sidecar.run.sandbox",
   "sidecar.run.gates", "sidecar.run.git_refs", "sidecar.run.outside", "sidecar.agent.run_result",
-  "sidecar.agent.run_sandbox", "sidecar.agent.run_start", "sidecar.agent.watch", "sidecar.run.record" }
+  "sidecar.agent.run_sandbox", "sidecar.agent.run_start", "sidecar.agent.watch", "sidecar.run.record",
+  "sidecar.agent.hooks", "sidecar.run.stuck", "sidecar.core.user_locks" }
 
 -- The result line of a job (stdlib/sidecar/preset/worker_pool.lua reads them): one write of at
 -- most PIPE_BUF bytes, so the lines of workers writing side by side never mix.
