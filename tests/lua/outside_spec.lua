@@ -7,11 +7,7 @@ local outside = require("sidecar.run.outside")
 local paths = require("sidecar.host.paths")
 local run_sandbox = require("sidecar.agent.run_sandbox")
 
-local function write(path, text)
-  local f = assert(io.open(path, "wb"))
-  f:write(text)
-  f:close()
-end
+local write = test.write
 
 -- A repository with a hook, and a home with a shell start-up file.
 local function place()

@@ -14,9 +14,7 @@ test.after_each(function()
 end)
 
 local function write(path, text)
-  local f = assert(io.open(dir .. "/" .. path, "wb"))
-  f:write(text)
-  f:close()
+  test.write(dir .. "/" .. path, text)
 end
 
 local FILES = { { path = "notes/a.md" }, { path = "notes/b.md" }, { path = "AGENTS.md" } }

@@ -10,11 +10,7 @@ local store = require("sidecar.core.store")
 local repo
 local PRESET = { name = "spec-preset", summary = "a preset of this spec" }
 
-local function write(path, text)
-  local f = assert(io.open(path, "w"))
-  f:write(text)
-  f:close()
-end
+local write = test.write
 
 -- A config with `runners`: {name = argv} of command runners.
 local function config(runner_argvs, extra)

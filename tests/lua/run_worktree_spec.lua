@@ -16,11 +16,7 @@ local function sh(command)
   assert(ok, command .. ": " .. text)
   return text
 end
-local function write(path, text)
-  local f = assert(io.open(path, "w"))
-  f:write(text)
-  f:close()
-end
+local write = test.write
 local function read(path)
   local f = io.open(path, "rb")
   local text = f and f:read("a")

@@ -11,11 +11,7 @@ local function sh(command)
   assert(os.execute("cd '" .. repo .. "' && " .. command .. " >/dev/null 2>&1"), command)
 end
 
-local function write(path, text)
-  local f = assert(io.open(path, "w"))
-  f:write(text)
-  f:close()
-end
+local write = test.write
 
 test.before_each(function()
   repo = os.tmpname()

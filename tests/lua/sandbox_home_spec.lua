@@ -5,11 +5,7 @@ local mounts = require("sidecar.run.sandbox_mounts")
 local state = require("sidecar.run.sandbox_state")
 local paths = require("sidecar.host.paths")
 
-local function write(path, text)
-  local f = assert(io.open(path, "wb"))
-  f:write(text)
-  f:close()
-end
+local write = test.write
 
 local temp_dir = test.temp_dir
 

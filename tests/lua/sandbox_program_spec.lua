@@ -8,10 +8,7 @@ local program = require("sidecar.run.sandbox_program")
 local paths = require("sidecar.host.paths")
 
 local function write(path, text, mode)
-  assert(paths.make_dirs(path:match("^(.*)/")))
-  local f = assert(io.open(path, "wb"))
-  f:write(text)
-  f:close()
+  test.write(path, text)
   os.execute(("chmod %s '%s'"):format(mode or "755", path))
 end
 

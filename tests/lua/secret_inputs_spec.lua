@@ -10,11 +10,7 @@ local task_packet = require("sidecar.task.packet")
 
 local KEY = "sk-" .. "proj-" .. ("Qx7"):rep(16) -- in pieces: no whole key in this file
 
-local function write(path, text)
-  local f = assert(io.open(path, "wb"))
-  f:write(text)
-  f:close()
-end
+local write = test.write
 
 local function read(path)
   local f = io.open(path, "rb")

@@ -17,11 +17,7 @@ local store = require("sidecar.core.store")
 local repo, bin
 local PRESET = { name = "spec-preset", summary = "a preset of this spec" }
 
-local function write(path, text)
-  local f = assert(io.open(path, "wb"))
-  f:write(text)
-  f:close()
-end
+local write = test.write
 
 local function read(path)
   local f = io.open(path, "rb")

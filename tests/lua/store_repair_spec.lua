@@ -26,12 +26,7 @@ local function read(path)
   return text
 end
 
-local function write(path, text)
-  os.execute("mkdir -p '" .. path:match("^(.*)/") .. "'")
-  local f = assert(io.open(path, "w"))
-  f:write(text)
-  f:close()
-end
+local write = test.write
 
 local function copy_of(id)
   return json.decode(read(root .. "/" .. store_copy.path(id:sub(1, 1) == "T" and "task" or "run", id)))

@@ -23,12 +23,7 @@ local function read(path)
   return text
 end
 
-local function write(path, text)
-  os.execute("mkdir -p '" .. path:match("^(.*)/") .. "'")
-  local f = assert(io.open(path, "w"))
-  f:write(text)
-  f:close()
-end
+local write = test.write
 
 local function problems_of(report)
   local out = {}

@@ -10,11 +10,7 @@ local trust = require("sidecar.core.trust")
 
 local top, repo
 
-local function write(path, text)
-  local f = assert(io.open(path, "wb"))
-  f:write(text)
-  f:close()
-end
+local write = test.write
 
 local function sh(command)
   assert(os.execute(command), command)

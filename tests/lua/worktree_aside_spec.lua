@@ -4,11 +4,7 @@ local aside = require("sidecar.run.worktree_aside")
 local paths = require("sidecar.host.paths")
 
 local top, dir
-local function write(path, text)
-  local f = assert(io.open(path, "wb"))
-  f:write(text)
-  f:close()
-end
+local write = test.write
 local function read(path)
   local f = io.open(path, "rb")
   local text = f and f:read("a")

@@ -7,9 +7,7 @@ local function sh(command)
   assert(os.execute("cd '" .. repo .. "' && " .. command .. " >/dev/null 2>&1"), command)
 end
 local function write(name, text)
-  local f = assert(io.open(repo .. "/" .. name, "w"))
-  f:write(text)
-  f:close()
+  test.write(repo .. "/" .. name, text)
 end
 
 test.before_each(function()

@@ -78,6 +78,20 @@ function M.temp_dir()
   return assert(paths.real(dir))
 end
 
+---Writes `text` into the file `path` (made, or replaced), byte for byte, making the folders it
+---lies in; raises when it cannot.
+---@param path string
+---@param text string
+function M.write(path, text)
+  local dir = path:match("^(.*)/[^/]+$")
+  if dir and dir ~= "" then
+    assert(paths.make_dirs(dir))
+  end
+  local f = assert(io.open(path, "wb"))
+  assert(f:write(text))
+  assert(f:close())
+end
+
 -- Expectations ------------------------------------------------------------------------------
 
 local Failure = {}
