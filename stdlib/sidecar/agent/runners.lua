@@ -105,7 +105,8 @@ function M.uncapped_names(caps, path)
     if not registry[name] then
       local near = option_keys.nearest(name, order)
       return ("%smax_agents_per_runner.%s: no runner is named %s, so it would cap nothing%s (known: %s)"):format(
-        path and (path .. ": ") or "", name, name, near and (" (did you mean %s?)"):format(near) or "", table.concat(order, ", "))
+        path and (path .. ": ") or "", name, name, near and (" (did you mean %s?)"):format(near) or "",
+        table.concat(order, ", "))
     end
   end
   return nil
