@@ -155,11 +155,16 @@ bool make_pipe(Fd& ours, Fd& theirs, bool child_reads, SpawnError& error) {
 
 bool open_tee(const OutputSink& sink, const char* which, Fd& file, SpawnError& error) {
   if (sink.file.empty()) return true;
-  // A bounded log reads back its tail when it passes the bound (host/process/log_cap.hpp).
-  int flags = (sink.max_bytes > 0 ? O_RDWR : O_WRONLY) | O_CREAT | O_CLOEXEC | (sink.append ? O_APPEND : O_TRUNC);
+  // A bounded log reads back its tail when it passes the bound (host/process/log_cap.hpp). Never
+  // through a symbolic link (one planted in a run's folder would have the log written, or
+  // emptied, wherever it leads), and never waiting on a FIFO planted there.
+  int flags = (sink.max_bytes > 0 ? O_RDWR : O_WRONLY) | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK |
+              (sink.append ? O_APPEND : O_TRUNC);
   file.reset(open(sink.file.c_str(), flags, 0644));
+  if (file.fd >= 0) fcntl(file.fd, F_SETFL, fcntl(file.fd, F_GETFL) & ~O_NONBLOCK);
   if (file.fd < 0) {
-    error = {std::string("cannot open the ") + which + " file " + sink.file + ": " + std::strerror(errno),
+    error = {std::string("cannot open the ") + which + " file " + sink.file + ": " +
+                 (errno == ELOOP ? std::string("it is a symbolic link") : std::strerror(errno)),
              errno == ENOENT ? "ENOENT" : errno == EACCES ? "EACCES" : "EIO"};
     return false;
   }

@@ -1,6 +1,7 @@
 local test = require("sidecar.dev.test")
 local describe, it, expect = test.describe, test.it, test.expect
 local json = require("sidecar.core.json")
+local paths = require("sidecar.host.paths")
 local store = require("sidecar.core.store")
 local store_repair = require("sidecar.task.repair")
 local usage = require("sidecar.service.usage")
@@ -170,6 +171,27 @@ describe("store", function()
     expect(store.run_path(root, "R-0001", "worker.lock")):equals(root .. "/runs/R-0001/worker.lock")
   end)
 
+  it("makes a new run's folder new: one there before (a clone's, with links and a FIFO) is moved aside whole", function()
+    local top = root:gsub("/%.agent$", "")
+    write(top .. "/victim", "precious\n")
+    write(root .. "/runs/R-0001/output.md", "planted answer\n")
+    os.execute("ln -s '" .. top .. "/victim' '" .. root .. "/runs/R-0001/stdout.log' && mkfifo '" .. root
+      .. "/runs/R-0001/events.jsonl'")
+    local s <close> = assert(store.open(root, { create = true }))
+    local run = assert(s:create_run({ status = "running" }, { { "prompt.md", "hi\n" } }))
+    expect(run.run_id):equals("R-0001")
+    local listing = io.popen("ls -A '" .. root .. "/runs/R-0001'")
+    expect(listing:read("a")):equals("prompt.md\nrun.json\n")
+    listing:close()
+    listing = io.popen("ls -A '" .. root .. "/runs-aside/'*")
+    expect(listing:read("a")):equals("events.jsonl\noutput.md\nstdout.log\n")
+    listing:close()
+    expect(read(top .. "/victim")):equals("precious\n")
+    -- a later run's folder, not there before, is simply made
+    expect(assert(s:create_run({ status = "running" }, nil, { copy_later = true })).run_id):equals("R-0002")
+    expect(paths.lstat(root .. "/runs/R-0002").kind):equals("directory")
+  end)
+
   it("opens no store that is, or holds where it writes, a symbolic link: nothing written through it", function()
     local top = root:gsub("/%.agent$", "")
     local outside = top .. "/outside"
@@ -180,7 +202,8 @@ describe("store", function()
     expect(why):contains("remove the link and run `sidecar init` there")
     expect(code):equals("ESYMLINK")
     os.remove(root)
-    for _, entry in ipairs({ "sidecar.db", "sidecar.db-wal", "runs", "tasks", "sessions", "worktrees" }) do
+    for _, entry in ipairs({ "sidecar.db", "sidecar.db-wal", "runs", "runs-aside", "tasks", "sessions", "worktrees",
+      "notify", "otel", "acp", "ui" }) do
       os.execute("rm -rf '" .. root .. "' && mkdir -p '" .. root .. "' && ln -s '" .. outside .. "/" .. entry .. "' '"
         .. root .. "/" .. entry .. "'")
       none, why, code = store.open(root, { create = true })

@@ -13,7 +13,8 @@
 ---                   (redact: secrets are replaced, host/secrets/stream_redactor.hpp, before the file,
 ---                   the callbacks or the result see a byte; held back to a line's end;
 ---                   max_bytes: the file keeps its first and last max_bytes/2 with a marker line
----                   between them past that size, host/process/log_cap.hpp; the callbacks still see all),
+---                   between them past that size, host/process/log_cap.hpp; the callbacks still see all;
+---                   a file is never opened through a symbolic link: one there is an error),
 ---   timeout_ms, idle_timeout_ms, kill_grace_ms (default 2000), max_output (bytes kept per
 ---   collected stream, the tail; default proc.MAX_OUTPUT, 256 MiB, so that a flood cannot exhaust
 ---   memory; 0: no bound), pty (true or {cols =, rows =}: both streams arrive as stdout), name,

@@ -91,7 +91,8 @@ end
 -- What the store writes through by name: SQLite and git follow a link there (the run, task and
 -- session folders are made and opened without following one, host/store/artifact_store.cpp).
 local STORE_ENTRIES = { "", "/" .. M.DB_NAME, "/" .. M.DB_NAME .. "-wal", "/" .. M.DB_NAME .. "-shm",
-  "/" .. M.DB_NAME .. "-journal", "/runs", "/tasks", "/sessions", "/worktrees" }
+  "/" .. M.DB_NAME .. "-journal", "/runs", "/runs-aside", "/tasks", "/sessions", "/worktrees", "/notify", "/otel",
+  "/acp", "/ui" }
 
 ---Why the store folder `root` must not be written: it is a symbolic link, or holds one where the
 ---store writes (a clone's `.agent -> /somewhere`, `.agent/sidecar.db -> ~/x`), which would put the
@@ -225,6 +226,26 @@ function Store:write_copy(kind, id, record, files)
   return true
 end
 
+-- A new run's folder is made new: one already there (a clone of a repository that committed
+-- `.agent/runs/R-0001/` holding links to files of the user's, a store whose database was replaced)
+-- is moved into `runs-aside/` whole, never written into nor read as the run's. nil, why, code when
+-- the folder cannot be made.
+local function new_run_dir(self, id)
+  local rel = "runs/" .. id
+  local made, message, code = self.dir:create_dir(rel)
+  if made or code ~= "EEXIST" then
+    return made, message, code
+  end
+  local aside = ("runs-aside/%s-%d"):format(id, require("sidecar.host.time").wall_ms())
+  made, message, code = self.dir:make_dirs("runs-aside") -- never through a symbolic link
+  local moved, why = made and os.rename(self.root .. "/" .. rel, self.root .. "/" .. aside)
+  if not moved then
+    return nil, ("%s/%s was there before run %s was made, and cannot be moved aside: %s"):format(self.root, rel, id,
+      tostring(why or message)), code or "EEXIST"
+  end
+  return self.dir:create_dir(rel)
+end
+
 local function create(self, kind, record, fields_of, create_fn, files, later)
   local spec = KINDS[kind]
   record.status = record.status or spec.default_status
@@ -244,6 +265,13 @@ local function create(self, kind, record, fields_of, create_fn, files, later)
   if not id then
     record[spec.id_key], record.revision = nil, was
     return nil, message, code
+  end
+  if kind == "run" then
+    local made
+    made, message, code = new_run_dir(self, id)
+    if not made then
+      return nil, message, code
+    end
   end
   if later then
     self.owed[kind .. " " .. id] = stored
