@@ -39,7 +39,8 @@ int push_try(lua_State* L, UserdataBox<LockHolder>* box, int e, host::FileLock& 
     if (e == EWOULDBLOCK) {
       lua_pushfstring(L, "%s is locked by another process", path.c_str());
     } else {
-      lua_pushfstring(L, "cannot lock %s: %s", path.c_str(), std::strerror(e));
+      lua_pushfstring(L, "cannot lock %s: %s", path.c_str(),
+                      e == ELOOP ? "it is a symbolic link" : e == EINVAL ? "it is not a regular file" : std::strerror(e));
     }
     lua_pushstring(L, errno_name(e).c_str());
     return 3;

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -19,9 +20,16 @@ FileLock& FileLock::operator=(FileLock&& other) noexcept {
 
 int FileLock::try_lock(const std::string& path, FileLock& out) {
   int fd;
-  do fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOCTTY, 0644);
+  // Never through a link (one planted where a lock is made would have it made wherever it leads,
+  // as whoever runs: root under `sudo -E`), nor waiting on a FIFO planted there.
+  do fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW | O_NONBLOCK, 0644);
   while (fd < 0 && errno == EINTR);
   if (fd < 0) return errno;
+  struct stat st {};
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    close(fd);
+    return EINVAL;
+  }
   return try_lock_descriptor(fd, out);
 }
 

@@ -25,7 +25,8 @@ class FileLock {
 
   // Opens `path` (created 0644 when missing) and takes the lock without waiting. Returns 0 with
   // `out` holding it, EWOULDBLOCK when another open file description holds it, or the errno of
-  // the open or flock that failed (ENOENT: the folder does not exist).
+  // the open or flock that failed (ENOENT: the folder does not exist; ELOOP: `path` is a symbolic
+  // link, never followed; EINVAL: it is not a regular file, a FIFO say, never waited on).
   static int try_lock(const std::string& path, FileLock& out);
   // The same for a file already open (`fd`, opened O_CLOEXEC, such as by
   // ArtifactDir::open_lock_file, which never follows a link): the lock takes the descriptor

@@ -283,10 +283,10 @@ describe("the user's lock folder", function()
       end
       return real(name)
     end
-    local ok, d = pcall(user_locks.dir, "agent-slots")
+    local ok, d, why = pcall(user_locks.dir, "agent-slots")
     os.getenv = real
     assert(ok, d)
-    return d
+    return d, why
   end
 
   it("is the runtime folder's; without one, the login's own when it is the user's alone", function()
@@ -301,5 +301,32 @@ describe("the user's lock folder", function()
       expect(d):equals(require("sidecar.host.paths").state_dir() .. "/agent-slots")
     end
     expect(dir_with("relative/rt")):equals(d) -- a relative one is none
+  end)
+
+  it("is none where a folder on the way is a link, or open to others (another user's, under sudo -E)", function()
+    local top = test.temp_dir()
+    local rt = top .. "/rt"
+    os.execute("mkdir -p '" .. rt .. "/sidecar' '" .. top .. "/elsewhere' && chmod 700 '" .. rt .. "'")
+    expect(dir_with(rt)):equals(rt .. "/sidecar/agent-slots")
+    os.execute("ln -s '" .. top .. "/elsewhere' '" .. rt .. "/sidecar/agent-slots'")
+    local d, why = dir_with(rt)
+    expect(d):is_nil()
+    expect(why):equals(rt .. "/sidecar/agent-slots is not a folder of yours alone (a link, another user's, or open "
+      .. "to others), so Sidecar keeps no lock there")
+    os.execute("rm '" .. rt .. "/sidecar/agent-slots' && chmod 777 '" .. rt .. "/sidecar'")
+    d, why = dir_with(rt)
+    expect(d):is_nil()
+    expect(why):contains(rt .. "/sidecar is not a folder of yours alone")
+    -- and a lock file is never made through a link, nor waited on as a FIFO
+    local hostlock = require("sidecar.host.lock")
+    os.execute("ln -s '" .. top .. "/elsewhere/made' '" .. top .. "/link.lock' && mkfifo '" .. top .. "/fifo.lock'")
+    local lock, lock_why, code = hostlock.try(top .. "/link.lock")
+    expect(lock):is_nil()
+    expect(lock_why):equals("cannot lock " .. top .. "/link.lock: it is a symbolic link")
+    expect(code):equals("ELOOP")
+    lock, lock_why = hostlock.try(top .. "/fifo.lock")
+    expect(lock):is_nil()
+    expect(lock_why):contains("it is not a regular file")
+    expect(require("sidecar.host.paths").lstat(top .. "/elsewhere/made")):is_nil()
   end)
 end)

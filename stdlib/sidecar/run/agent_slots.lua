@@ -40,6 +40,14 @@ function M.dir()
   return require("sidecar.core.user_locks").dir("agent-slots")
 end
 
+-- `dir`, else M.dir() with its why (`dir or M.dir()` would keep only its first value).
+local function given_or_own(dir)
+  if dir then
+    return dir
+  end
+  return M.dir()
+end
+
 local function cores()
   local f = io.open("/proc/cpuinfo", "rb")
   local n = 0
@@ -349,7 +357,7 @@ end
 ---@param o table
 ---@return table|nil slot, string? why
 function M.acquire(o)
-  local dir, why = o.dir or M.dir()
+  local dir, why = given_or_own(o.dir)
   if not dir then
     return nil, why
   end
@@ -379,7 +387,7 @@ end
 ---The folder of runner `name`'s own slots (max_agents_per_runner), within `base` (default M.dir()).
 ---@return string|nil dir, string? why
 function M.runner_dir(name, base)
-  local dir, why = base or M.dir()
+  local dir, why = given_or_own(base)
   if not dir then
     return nil, why
   end
@@ -444,7 +452,7 @@ end
 -- Folder `dir` (default M.dir()) opened, or nil and why (never made by looking).
 local function open_dir(dir)
   local why
-  dir, why = dir or M.dir()
+  dir, why = given_or_own(dir)
   if not dir then
     return nil, why
   end
@@ -462,7 +470,7 @@ end
 ---@return true|nil ok, string? why
 function M.check(dir)
   local why
-  dir, why = dir or M.dir()
+  dir, why = given_or_own(dir)
   if not dir then
     return nil, why
   end
