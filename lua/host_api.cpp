@@ -2,6 +2,7 @@
 // the stdlib's own json module, so an embedder sees exactly what a script would write.
 #include <sidecar/sidecar.hpp>
 
+#include <atomic>
 #include <filesystem>
 #include <stdexcept>
 
@@ -9,6 +10,7 @@
 
 #include "engine.hpp"
 #include "sidecar_binary.hpp"
+#include "util/background_jobs.hpp"
 #include "util/version.hpp"
 
 namespace sidecar {
@@ -148,6 +150,18 @@ constexpr const char kCallGlue[] =
     "end\n"
     "return f(table.unpack(args, 1, #args))\n";
 
+// Hosts alive in this process (each with its engine). Sidecar's background threads (libgit2 loading,
+// a snapshot) are the process's: the last Host freed joins them, so that a program exiting right
+// after never has exit's handlers (OpenSSL's, registered as libgit2 loads) tear down what such a
+// thread still uses, as the CLI's main does before it returns (host/util/background_jobs.hpp).
+std::atomic<int> g_live_hosts{0};
+
+void release(std::unique_ptr<lua::Engine>& engine) {
+  if (!engine) return;  // moved from
+  engine.reset();
+  if (--g_live_hosts == 0) host::wait_for_background_jobs();
+}
+
 }  // namespace
 
 Host::Host(const HostOptions& options) : engine_(std::make_unique<lua::Engine>(options.stdlib_dir)) {
@@ -169,10 +183,18 @@ Host::Host(const HostOptions& options) : engine_(std::make_unique<lua::Engine>(o
   lua_setfield(engine_->state(), LUA_REGISTRYINDEX, kCallGlueKey);
   if (!options.root.empty()) set_root(*engine_, options.root);
   if (options.memory_limit) engine_->limit_memory(options.memory_limit);
+  ++g_live_hosts;  // last: a constructor that throws leaves no Host to count
 }
-Host::~Host() = default;
+
+Host::~Host() { release(engine_); }
 Host::Host(Host&&) noexcept = default;
-Host& Host::operator=(Host&&) noexcept = default;
+Host& Host::operator=(Host&& other) noexcept {
+  if (this != &other) {
+    release(engine_);
+    engine_ = std::move(other.engine_);
+  }
+  return *this;
+}
 
 const char* Host::version() { return SIDECAR_VERSION; }
 

@@ -38,6 +38,8 @@ int sidecar_api_level(void);
  * HostOptions. NULL, with *error set (free
  * it), when the options are wrong or the host cannot start. */
 sidecar_host *sidecar_host_new(const char *options_json, char **error);
+/* The last host of the process to be freed joins Sidecar's background threads (libgit2 loading, a
+ * snapshot): free every host before the program exits. */
 void sidecar_host_free(sidecar_host *host);
 
 /* Runs Lua code; the reply holds the chunk's first value. */

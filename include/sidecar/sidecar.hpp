@@ -82,6 +82,9 @@ class Host {
   // without the stdlib), std::invalid_argument for an option's wrong value. The calls below never
   // throw: what fails inside the Host is a Result of kind "internal".
   explicit Host(const HostOptions& options = {});
+  // The last Host of the process to go joins Sidecar's background threads (libgit2 loading, a
+  // snapshot): free every Host before the program exits, as exit's handlers would otherwise tear
+  // down what such a thread still uses.
   ~Host();
   Host(Host&&) noexcept;
   Host& operator=(Host&&) noexcept;

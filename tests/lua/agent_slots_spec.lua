@@ -266,7 +266,17 @@ describe("agent slots", function()
       n, _, source = agent_slots.cap(nil)
       expect(n):equals(cap)
       expect(source):equals("default")
+      for _, bad in ipairs({ 0, -1, 1025, 1.5, "4" }) do -- a value an embedder gives, unchecked by a config
+        local none, why = agent_slots.cap(bad)
+        expect(none):is_nil()
+        expect(why):contains("max_agents: expected a whole number of agents from 1 to 1024, got ")
+      end
     end
+    expect(agent_slots.source_text("SIDECAR_MAX_AGENTS")):equals("SIDECAR_MAX_AGENTS")
+    expect(agent_slots.source_text("default")):equals("the default")
+    expect(agent_slots.source_text(nil)):equals("max_agents") -- a record from before the source was kept
+    expect(require("sidecar.cli.run_view").slot_text({ number = 2, cap = 3, source = "SIDECAR_MAX_AGENTS",
+      waited_ms = 1500 })):equals("2 of 3 (SIDECAR_MAX_AGENTS), waited 1.5s")
   end)
 end)
 

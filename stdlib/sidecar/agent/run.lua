@@ -148,18 +148,25 @@ local function resolve(o)
   if not isolation then
     return nil, why, code
   end
-  local max_agents
-  max_agents, why = agent_slots.cap(o.max_agents or (cfg and cfg.max_agents))
+  local max_agents, cap_source
+  max_agents, why, cap_source = agent_slots.cap(o.max_agents or (cfg and cfg.max_agents))
   if not max_agents then
     return nil, why, "bad_option"
   end
   local per_runner = o.max_agents_per_runner or (cfg and cfg.max_agents_per_runner) or {}
-  why = runners.uncapped_names(per_runner, not o.max_agents_per_runner and cfg and cfg.path or nil)
+  if type(per_runner) ~= "table" then
+    return nil, ("max_agents_per_runner: expected a table of runner names and numbers ({ claude = 3 }), got %s")
+      :format(type(per_runner)), "bad_option"
+  end
+  for name, n in pairs(per_runner) do
+    why = why or agent_slots.bad_cap(n, "max_agents_per_runner." .. tostring(name))
+  end
+  why = why or runners.uncapped_names(per_runner, not o.max_agents_per_runner and cfg and cfg.path or nil)
   if why then
     return nil, why, "bad_option"
   end
   return { spec = spec, sandbox = sandbox, ephemeral = ephemeral, repo = repo, isolation = isolation,
-    max_agents = max_agents, runner_cap = per_runner[spec.name] }
+    max_agents = max_agents, cap_source = cap_source, runner_cap = per_runner[spec.name] }
 end
 
 -- The record a run starts with, owned by this process (a run whose owner dies is noticed,
@@ -285,18 +292,20 @@ end
 local function take_slot(o, run, record, t)
   local slot, why = agent_slots.acquire_for(run.spec.name, { cap = run.max_agents, runner_cap = run.runner_cap,
     run_id = record.run_id, on_wait = function(running, cap, runner, unusable)
-      t:event("agent_slot.waiting", { running = running, cap = cap, runner = runner, unusable = unusable })
+      t:event("agent_slot.waiting", { running = running, cap = cap, runner = runner, unusable = unusable,
+        source = not runner and run.cap_source or nil })
     end })
   if not slot then
     t:event("agent_slot.none", { why = why })
-    record.agent_slot = { cap = run.max_agents, none = why }
+    record.agent_slot = { cap = run.max_agents, source = run.cap_source, none = why }
     return nil
   end
   if slot.runner_none then
     t:event("agent_slot.none", { why = slot.runner_none, runner = run.spec.name })
   end
   local runner_waited = slot.runner and slot.runner.waited_ms or 0
-  record.agent_slot = { number = slot.number, cap = run.max_agents, waited_ms = slot.waited_ms + runner_waited,
+  record.agent_slot = { number = slot.number, cap = run.max_agents, source = run.cap_source,
+    waited_ms = slot.waited_ms + runner_waited,
     runner = run.runner_cap and { name = run.spec.name, number = slot.runner and slot.runner.number,
       cap = run.runner_cap, waited_ms = slot.runner and runner_waited, none = slot.runner_none } or nil }
   return slot

@@ -270,7 +270,8 @@ function M.slot_text(a)
   if a.none then
     return ("none: it ran without the cap on agents (%s)"):format(tostring(a.none))
   end
-  local line = ("%s of %s (max_agents)"):format(tostring(a.number), tostring(a.cap))
+  local source = require("sidecar.run.agent_slots").source_text(a.source)
+  local line = ("%s of %s (%s)"):format(tostring(a.number), tostring(a.cap), source)
   local r = type(a.runner) == "table" and a.runner or nil
   if r then
     line = line .. (r.none and ("; none of %s's own (%s)"):format(tostring(r.name), tostring(r.none))

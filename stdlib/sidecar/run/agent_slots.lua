@@ -81,9 +81,30 @@ function M.default_cap()
   return math.max(2, math.min(by_memory, by_cores))
 end
 
+---How a line names what set the cap (M.cap's source; "max_agents" when not known).
+---@param source string|nil
+---@return string
+function M.source_text(source)
+  return ({ SIDECAR_MAX_AGENTS = "SIDECAR_MAX_AGENTS", default = "the default" })[source] or "max_agents"
+end
+
+---Why `n`, a cap named `what` (a setting, an option), is no whole number of agents from 1 to MAX;
+---nil when it is one.
+---@param n any
+---@param what string
+---@return string|nil why
+function M.bad_cap(n, what)
+  if math.type(n) == "integer" and n >= 1 and n <= M.MAX then
+    return nil
+  end
+  return ("%s: expected a whole number of agents from 1 to %d, got %s"):format(what, M.MAX,
+    type(n) == "string" and ("%q"):format(n) or tostring(n))
+end
+
 ---The cap that applies: SIDECAR_MAX_AGENTS when set, else the config's `max_agents`, else the
----machine's default. Nil, why when the variable is not a whole number from 1 to MAX.
----@param configured? integer  the config's max_agents
+---machine's default. Nil, why when the variable, or the value given, is not a whole number from 1
+---to MAX.
+---@param configured? integer  the config's max_agents (or the option's)
 ---@return integer|nil cap, string? why, string? source ("SIDECAR_MAX_AGENTS", "max_agents", "default")
 function M.cap(configured)
   local env = os.getenv("SIDECAR_MAX_AGENTS")
@@ -94,7 +115,11 @@ function M.cap(configured)
     end
     return n, nil, "SIDECAR_MAX_AGENTS"
   end
-  if configured then
+  if configured ~= nil then
+    local bad = M.bad_cap(configured, "max_agents")
+    if bad then
+      return nil, bad
+    end
     return configured, nil, "max_agents"
   end
   return M.default_cap(), nil, "default"

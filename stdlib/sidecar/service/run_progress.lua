@@ -21,8 +21,9 @@ local LINES = {
       return ("run %s: waiting for an agent slot: %s of %s %s agents running (max_agents_per_runner.%s%s)"):format(id,
         tostring(f.running), tostring(f.cap), f.runner, f.runner, unusable)
     end
-    return ("run %s: waiting for an agent slot: %s of %s running (max_agents%s)"):format(id, tostring(f.running),
-      tostring(f.cap), unusable)
+    local source = require("sidecar.run.agent_slots").source_text(f.source)
+    return ("run %s: waiting for an agent slot: %s of %s running (%s%s)"):format(id, tostring(f.running),
+      tostring(f.cap), source, unusable)
   end,
   ["agent_slot.none"] = function(id, f)
     return ("run %s: no agent slot to take, so it runs without the %s: %s"):format(id, type(f.runner) == "string"
