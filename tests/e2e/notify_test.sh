@@ -340,6 +340,12 @@ if command -v dbus-daemon >/dev/null && [ -n "$py" ] && command -v notify-send >
     "$(grep "$desk" "$work/desktop.jsonl" | jv .app)|$(grep "$desk" "$work/desktop.jsonl" | jv .summary)|\
 $(grep "$desk" "$work/desktop.jsonl" | jv .body)"
   wait_until "recorded as sent" 30 grep -q '"kind":"notify.sent"' .agent/runs/$desk/events.jsonl
+  DBUS_SESSION_BUS_ADDRESS=$bus_addr "$S" run T-0001 --runner pinger >/dev/null 2>&1
+  marked=$(runs_where runner_type pinger | head -1)
+  wait_until "an agent's markup: shown" 30 grep -q "$marked" "$work/desktop.jsonl"
+  eq "an agent's markup reaches the notification server as text, escaped (no link, no image it could make)" \
+    "$marked ended review: &lt;!channel&gt; look &lt;http://x|here&gt; &amp; more" \
+    "$(grep "$marked" "$work/desktop.jsonl" | jv .body)"
   kill "$listener" "$bus_pid" 2>/dev/null
 else
   echo "FAIL: the desktop test needs dbus-daemon, python3-dbus, python3-gi and notify-send (scripts/setup installs them)" >&2

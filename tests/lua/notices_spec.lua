@@ -46,6 +46,14 @@ describe("notices.send", function()
     expect(read(out):find("sk-proj-", 1, true)):equals(nil)
   end)
 
+  it("hands over a message without escapes: an agent's words cannot drive the terminal it is shown in", function()
+    local run = assert(s:create_run({ runner_type = "command", status = "review" }))
+    local out = root .. "/told"
+    notices.send(s, {}, run, "ended", "done \27]0;PWNED\7\27[2J", { "sh", "-c", 'printf "%s" "$SIDECAR_MESSAGE" >"$0"', out })
+    expect(read(out):find("\27", 1, true)):equals(nil)
+    expect(read(out)):contains("done ")
+  end)
+
   it("records a failing command and why, and raises nothing", function()
     local run = assert(s:create_run({ runner_type = "command", status = "failed" }))
     local ok, why = notices.send(s, {}, run, "ended", "x", "exit 4")

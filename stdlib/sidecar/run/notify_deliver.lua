@@ -70,6 +70,13 @@ function M.header_text(s)
   return "=?UTF-8?B?" .. base64(s) .. "?="
 end
 
+-- Text with &, < and > escaped: a desktop notification's body (and, for some servers, its summary)
+-- is read as markup, and Slack's text as its own (`<a href=...>`, `<!channel>`, `<url|words>` in an
+-- agent's words would be a link, an image or a mention there).
+local function markup_escaped(s)
+  return (s:gsub("&", "&amp;"):gsub("<", "&lt;"):gsub(">", "&gt;"))
+end
+
 local function http_request(c, n, repo)
   local headers = { table.unpack(c.headers) }
   if c.kind == "ntfy" then
@@ -82,7 +89,7 @@ local function http_request(c, n, repo)
   headers[#headers + 1] = "Content-Type: application/json"
   local b = body_of(n, repo)
   if c.format == "slack" then -- <, > and & escaped: no <!channel> nor link an agent's words could make
-    b = { text = (n.title .. "\n" .. n.message):gsub("&", "&amp;"):gsub("<", "&lt;"):gsub(">", "&gt;") }
+    b = { text = markup_escaped(n.title .. "\n" .. n.message) }
   elseif c.format == "discord" then -- no @everyone, no mention an agent's words could make
     -- and no masked link ([words](url)) either: its brackets, parentheses and backslashes escaped
     -- as Markdown reads them (an escaped backslash first would unescape the bracket after it)
@@ -119,13 +126,14 @@ local function desktop(c, n)
     return false, { skipped = true, error = "no session bus (DBUS_SESSION_BUS_ADDRESS unset): nothing to show it" }
   end
   local files = require("sidecar.core.files")
+  local title, message = markup_escaped(n.title), markup_escaped(n.message)
   local argv
   if files.on_path("notify-send") then
-    argv = { "notify-send", "--app-name=sidecar", n.title, n.message }
+    argv = { "notify-send", "--app-name=sidecar", title, message }
   elseif files.on_path("gdbus") then
     argv = { "gdbus", "call", "--session", "--dest", "org.freedesktop.Notifications", "--object-path",
       "/org/freedesktop/Notifications", "--method", "org.freedesktop.Notifications.Notify", "sidecar", "0", "",
-      n.title, n.message, "[]", "{}", "-1" }
+      title, message, "[]", "{}", "-1" }
   else
     return false, { skipped = true, error = "neither notify-send nor gdbus is installed" }
   end

@@ -91,7 +91,7 @@ function M.send(s, cfg, run, event, message, given, key)
   if sent(s, run.run_id)[key or event] then
     return false, "sent before"
   end
-  message = secrets.redact(message)
+  message = require("sidecar.core.text").visible(secrets.redact(message)) -- no escape reaches a terminal
   -- Only a terminal's device: the record names it, and a bell is never written anywhere else.
   local tty = type(run.launch) == "table" and type(run.launch.tty) == "string" and run.launch.tty or nil
   tty = tty and (tty:match("^/dev/pts/%d+$") or tty:match("^/dev/tty[%w]*$")) or nil
