@@ -63,7 +63,8 @@ std::vector<LuaCommand> run_commands() {
                   "see docs/scale.md)"},
                  {"--notify", "notify", kText, "CMD",
                   "With --background: when the run ends, run CMD (by /bin/sh; SIDECAR_RUN, SIDECAR_EVENT, "
-                  "SIDECAR_STATUS, SIDECAR_MESSAGE in its environment); auto: the config's notify, else notify-send"},
+                  "SIDECAR_STATUS, SIDECAR_MESSAGE in its environment); auto: the config's notify (its channels, "
+                  "when it is a list of them), else notify-send"},
                  {"--continue", "continue", kBool, "",
                   "Continue the agent session of the task's last session run (codex exec resume, claude --resume)"},
                  {"--keep-session", "keep_session", kBool, "",

@@ -63,6 +63,20 @@ describe("the notify setting", function()
       :equals(true)
   end)
 
+  it("refuses one channel written without its list, and takes an empty list for none", function()
+    local dir = test.temp_dir() .. "/.agent"
+    test.write(dir .. "/config.lua", 'return { notify = { kind = "webhook", url = "http://127.0.0.1:9/x" } }\n')
+    local cfg, why = require("sidecar.core.config").load(dir)
+    expect(cfg):is_nil()
+    expect(why):contains('notify: one channel written without the list around it: write notify = { { kind = '
+      .. '"webhook", ... } } (a list of channels, even of one)')
+    test.write(dir .. "/config.lua", "return { notify = {} }\n")
+    cfg = assert(require("sidecar.core.config").load(dir))
+    expect(notify_settings.command(cfg)):is_nil() -- not notify-send: nothing
+    expect(require("sidecar.task.notices").run_ended(nil, { notify = { { kind = "desktop" } } }, { run_id = "R-1" },
+      "auto")):equals(false) -- --notify auto with channels: they tell it, not notify-send besides
+  end)
+
   it("reads channels with their defaults, each named without its URL's path", function()
     local list = notify_settings.channels({ { kind = "webhook", url = "https://user:pw@hooks.example/T0/secret" },
       { kind = "webhook", url = "https://hooks.example/T1/other", events = { "failed" }, headers = { B = "2", A = "1" } },

@@ -345,6 +345,10 @@ local function check_value(path, want, v)
     if notify_settings.is_channels(v) then -- a list of channels
       return notify_settings.check(path, v)
     end
+    if type(v) == "table" and (v.kind ~= nil or v.url ~= nil or v.events ~= nil) then
+      return nil, ("%s: one channel written without the list around it: write notify = { { kind = %s, ... } } "
+        .. "(a list of channels, even of one)"):format(path, type(v.kind) == "string" and ("%q"):format(v.kind) or "...")
+    end
     local ok, why = check_value(path, "list", v)
     return ok, ok == nil and (why .. " (or a string, a command for /bin/sh; or true: notify-send; or a list of "
       .. "channels: docs/notifications.md)") or nil

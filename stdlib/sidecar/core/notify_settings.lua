@@ -47,11 +47,11 @@ function M.is_channels(v)
   return type(v) == "table" and type(v[1]) == "table"
 end
 
----Today's single-command form of `cfg`'s notify (a string, an argv list or true), or nil (none, or a
----list of channels, which stdlib/sidecar/run/notify.lua tells instead).
+---Today's single-command form of `cfg`'s notify (a string, an argv list or true), or nil (none, an
+---empty list, or a list of channels, which stdlib/sidecar/run/notify.lua tells instead).
 function M.command(cfg)
   local v = type(cfg) == "table" and rawget(cfg, "notify") or nil
-  if M.is_channels(v) then
+  if M.is_channels(v) or (type(v) == "table" and next(v) == nil) then -- `{}`: no channel, no command
     return nil
   end
   return v

@@ -123,6 +123,8 @@ end
 function M.run_ended(s, cfg, run, given)
   if given == nil and notify_settings.command(cfg) == nil then
     return false, "no notice was asked for"
+  elseif given == "auto" and notify_settings.is_channels(type(cfg) == "table" and rawget(cfg, "notify") or nil) then
+    return false, "the config's channels tell it" -- stdlib/sidecar/run/notify.lua: not notify-send besides
   end
   local message = ("%s ended %s%s"):format(run.run_id, tostring(run.status), run.failure_reason
     and (": " .. run.failure_reason) or (run.summary and (": " .. run.summary) or ""))
