@@ -1,7 +1,8 @@
--- agent_run.execute on runs it cannot start as it should: a symbolic link planted at the run's
--- folder or its lock file (by an agent, or in a cloned repository's .agent), a run another
--- process holds, and a run that runs or ended. Each ends with a clear failure and nothing written
--- through the link, never a traceback, and no agent starts.
+-- agent_run.execute on runs it cannot start as it should: a symbolic link planted at a new run's
+-- folder or its lock file (in a cloned repository's .agent: the planted folder is moved aside and
+-- the run made in a new one), at a queued run's folder (by an agent), a run another process holds,
+-- and a run that runs or ended. Nothing is ever written through a link, never a traceback; a run
+-- that cannot start ends with a clear failure and no agent starts.
 local test = require("sidecar.dev.test")
 local describe, it, expect = test.describe, test.it, test.expect
 local agent_run = require("sidecar.agent.run")
@@ -19,25 +20,19 @@ test.after_each(function()
 end)
 
 describe("a planted run folder", function()
-  it("fails a run whose folder is a symbolic link, starting no agent and writing nothing through it", function()
+  it("runs in a new folder when a link was planted at its folder's name, writing nothing through it", function()
     local outside = repo .. "/../" .. repo:match("[^/]+$") .. "-outside"
     os.execute("mkdir -p '" .. outside .. "' '" .. repo .. "/.agent/runs' && ln -s '" .. outside .. "' '" ..
       repo .. "/.agent/runs/R-0001'")
-    local none, why, code = agent_run.execute({ runner = "command", command = { "touch", outside .. "-started" },
-      prompt = "x", repo = repo })
-    expect(none):is_nil()
-    expect(why):contains("run R-0001 failed: its folder cannot be made")
-    expect(why):contains("symbolic link")
-    expect(code):equals("ESYMLINK")
-    local s <close> = assert(require("sidecar.core.store").open(repo .. "/.agent"))
-    local stored = assert(s:get_run("R-0001"))
-    expect(stored.status):equals("failed")
-    expect(stored.failure_reason):contains("remove it")
-    expect(stored.completed_at ~= nil):is_true()
+    local run = assert(agent_run.execute({ runner = "command", command = { "true" }, prompt = "x", repo = repo }))
+    expect(run.run_id):equals("R-0001")
+    expect(require("sidecar.host.paths").lstat(repo .. "/.agent/runs/R-0001").kind):equals("directory")
+    local aside = io.popen("ls -A '" .. repo .. "/.agent/runs-aside'")
+    expect(aside:read("a")):matches("^R%-0001%-%d+\n$") -- the link, kept aside as it was
+    aside:close()
     local listing = io.popen("ls -A '" .. outside .. "'")
     expect(listing:read("a")):equals("") -- no log, lock or copy went through the link
     listing:close()
-    expect(read(outside .. "-started")):is_nil() -- no agent ran
     os.execute("rm -rf '" .. outside .. "'")
   end)
 
@@ -104,23 +99,17 @@ describe("a planted run folder", function()
     expect(read(repo .. "-started")):is_nil()
   end)
 
-  it("fails a run whose lock file is a planted link, returning the failure rather than raising", function()
+  it("runs in a new folder when a lock file link was planted in its folder's name's place", function()
     local outside = repo .. "/../" .. repo:match("[^/]+$") .. "-outside"
     os.execute("mkdir -p '" .. outside .. "' '" .. repo .. "/.agent/runs/R-0001' && ln -s '" .. outside ..
       "/made.lock' '" .. repo .. "/.agent/runs/R-0001/worker.lock'")
-    local none, why, code = agent_run.execute({ runner = "command", command = { "touch", outside .. "-started" },
-      prompt = "x", repo = repo })
-    expect(none):is_nil()
-    expect(why):contains("run R-0001 failed: cannot take run R-0001")
-    expect(why):contains("worker.lock")
-    expect(why):contains("remove it") -- what to do
-    expect(code):equals("ESYMLINK")
-    local s <close> = assert(require("sidecar.core.store").open(repo .. "/.agent"))
-    local stored = assert(s:get_run("R-0001"))
-    expect(stored.status):equals("failed")
-    expect(stored.completed_at ~= nil):is_true()
+    local run = assert(agent_run.execute({ runner = "command", command = { "true" }, prompt = "x", repo = repo }))
+    expect(run.run_id):equals("R-0001")
+    expect(require("sidecar.host.paths").lstat(repo .. "/.agent/runs/R-0001/worker.lock").kind):equals("file")
     expect(read(outside .. "/made.lock")):is_nil() -- the link's target was never created
-    expect(read(outside .. "-started")):is_nil() -- no agent ran
+    local kept = io.popen("ls -A '" .. repo .. "/.agent/runs-aside/'*")
+    expect(kept:read("a")):equals("worker.lock\n") -- the planted folder, moved aside whole
+    kept:close()
     os.execute("rm -rf '" .. outside .. "'")
   end)
 end)

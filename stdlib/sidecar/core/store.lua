@@ -115,6 +115,16 @@ function M.planted_link(root)
   return nil
 end
 
+---Whether the folder `root` is a store's, or one to make a store in without `sidecar init`: an
+---`.agent` folder, or one holding a store's database or config (a clone's `.agent`, its database
+---never committed, holds config.lua).
+---@param root string
+---@return boolean
+function M.looks_like_store(root)
+  return root:match("/?%.agent/*$") ~= nil or paths.lstat(root .. "/" .. M.DB_NAME) ~= nil
+    or paths.lstat(root .. "/config.lua") ~= nil
+end
+
 local OPEN_OPTIONS = { "create", "durable_fsync", "busy_timeout_ms", "settle", "db_path" }
 
 ---Opens the store in an `.agent` folder, and writes the copies a crash left owing (one query when
@@ -136,6 +146,11 @@ function M.open(root, opts)
   local made = not is_dir(root)
   if not opts.create and made then
     return nil, "no Sidecar store at " .. root .. ": the folder does not exist", "ENOENT"
+  end
+  if not opts.create and not M.looks_like_store(root) then -- `--root` given a repository, or any folder
+    local inner = is_dir(root .. "/.agent") and (" (did you mean " .. root .. "/.agent?)") or ""
+    return nil, ("no Sidecar store at %s: the folder holds no %s nor %s, and is no .agent folder%s"):format(root,
+      M.DB_NAME, "config.lua", inner), "ENOENT"
   end
   local dir, message, code = artifact.open(root, { create = opts.create })
   if not dir then
