@@ -27,8 +27,7 @@ using sidecar::lua::Engine;
 
 namespace {
 
-constexpr int kExitOk = 0, kExitFailure = 1, kExitUsage = 2, kExitInterrupted = 130,
-              kExitTerminated = 143;
+constexpr int kExitOk = 0, kExitFailure = 1, kExitUsage = 2, kExitInterrupted = 130;
 
 // What reaches the terminal is redacted and neutralised: a parse error echoes the argument it could
 // not take (`--input "echo KEY=sk-..."`, an escape sequence), and a Lua error may quote a value
@@ -71,7 +70,9 @@ int usage_error(const std::string& message) {
 // interruption's, and is reported as one.
 bool last_chunk_interrupted = false;
 
-int interrupted_exit() { return sidecar::cli::terminated() ? kExitTerminated : kExitInterrupted; }
+// 128 + the signal that ended the program (143: SIGTERM; 129: SIGHUP), else Ctrl-C's 130.
+int terminated_exit() { return 128 + sidecar::cli::termination_signal(); }
+int interrupted_exit() { return sidecar::cli::terminated() ? terminated_exit() : kExitInterrupted; }
 
 // Runs Lua under the Ctrl-C scope and turns its outcome into an exit status.
 template <typename Run>
@@ -408,7 +409,7 @@ static int sidecar_main(int argc, char** argv) {
     }
     if (repl->parsed()) {
       int status = sidecar::cli::run_repl(engine);
-      return sidecar::cli::terminated() ? kExitTerminated : status;
+      return sidecar::cli::terminated() ? terminated_exit() : status;
     }
     if (test->parsed()) return run_tests(engine, test_paths, test_filter, test_verbose, test_json);
     if (ui.app && ui.app->parsed()) return sidecar::cli::run_ui(engine, ui);

@@ -26,12 +26,13 @@ extern "C" void on_sigint_lua(int, siginfo_t* info, void*) {
   sidecar::host::ProcessLoop::interrupt_all();
 }
 
-// Like Ctrl-C, then ends the program. A second SIGTERM terminates at once (the default action),
-// in case Lua never gets control back (a long call inside one C function).
-extern "C" void on_sigterm(int, siginfo_t* info, void*) {
+// Like Ctrl-C, then ends the program. A second SIGTERM (or SIGHUP: the terminal closed) terminates
+// at once (the default action), in case Lua never gets control back (a long call inside one C
+// function).
+extern "C" void on_sigterm(int signo, siginfo_t* info, void*) {
   sidecar::host::note_interrupt_signal(info);
-  std::signal(SIGTERM, SIG_DFL);
-  g_terminated = 1;
+  std::signal(signo, SIG_DFL);
+  g_terminated = signo;
   g_interrupted = 1;
   if (g_engine) g_engine->interrupt();
   sidecar::host::ProcessLoop::interrupt_all();
@@ -68,9 +69,17 @@ PromptInterruptScope::PromptInterruptScope() { install(SIGINT, on_sigint_prompt,
 
 PromptInterruptScope::~PromptInterruptScope() { sigaction(SIGINT, &g_saved_prompt, nullptr); }
 
-void install_termination_handler() { install(SIGTERM, on_sigterm, nullptr); }
+void install_termination_handler() {
+  install(SIGTERM, on_sigterm, nullptr);
+  // The terminal's hangup ends a foreground run as SIGTERM does (recorded interrupted, its agent
+  // stopped), not as an unknown death; unless it is ignored (nohup), which stays so.
+  struct sigaction hup {};
+  if (sigaction(SIGHUP, nullptr, &hup) == 0 && hup.sa_handler != SIG_IGN) install(SIGHUP, on_sigterm, nullptr);
+}
 
 bool terminated() { return g_terminated != 0; }
+
+int termination_signal() { return g_terminated; }
 
 bool take_interrupt() {
   bool was = g_interrupted != 0;

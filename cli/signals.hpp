@@ -30,9 +30,12 @@ class PromptInterruptScope {
   PromptInterruptScope& operator=(const PromptInterruptScope&) = delete;
 };
 
-// From now on SIGTERM interrupts like Ctrl-C (children are stopped) and then ends the program:
-// the running chunk raises, the REPL stops reading. A second SIGTERM terminates at once.
+// From now on SIGTERM (and SIGHUP, unless ignored: nohup) interrupts like Ctrl-C (children are
+// stopped) and then ends the program: the running chunk raises, the REPL stops reading. A second
+// one terminates at once.
 void install_termination_handler();
+// The signal that ended the program (SIGTERM, SIGHUP), or 0.
+int termination_signal();
 
 // True once SIGTERM arrived.
 bool terminated();

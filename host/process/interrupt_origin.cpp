@@ -52,10 +52,16 @@ void note_interrupt_signal(const siginfo_t* info) {
 std::string interrupt_origin() {
   int signo = g_signo.load(std::memory_order_acquire);
   if (signo == 0) return "";
-  std::string name = signo == SIGINT ? "SIGINT" : signo == SIGTERM ? "SIGTERM" : "signal " + std::to_string(signo);
+  std::string name = signo == SIGINT    ? "SIGINT"
+                     : signo == SIGTERM ? "SIGTERM"
+                     : signo == SIGHUP  ? "SIGHUP"
+                                        : "signal " + std::to_string(signo);
   int pid = g_pid.load(std::memory_order_relaxed);
   if (pid < 0) return name + " from a process outside Sidecar's view";
-  if (pid == 0) return name + (signo == SIGINT ? " from the terminal (Ctrl-C)" : " from the kernel");
+  if (pid == 0) {
+    return name + (signo == SIGINT ? " from the terminal (Ctrl-C)" : signo == SIGHUP ? " from the terminal (it closed)"
+                                                                                   : " from the kernel");
+  }
   std::string out = name + " from pid " + std::to_string(pid);
   if (g_name[0]) out += std::string(" (") + g_name + ")";
   return out;

@@ -425,6 +425,17 @@ eq "the run names its terminal" "yes" "$(field .agent/runs/$belled/run.json .lau
     "$("$S" run show "$silent" --json | jv .data.attention) $("$S" run show "$silent" --json | jv .data.attention_history.1.state)"
   finish >/dev/null
 ) || failed=$((failed + 1))
+# The terminal of a foreground run closes (SIGHUP): the run is recorded interrupted, its agent
+# stopped, as for SIGTERM; not left to be found dead (outcome_unknown).
+BG_SLEEP=437.75 "$S" run T-0001 --runner command >hup.out 2>hup.err &
+hup_pid=$!
+wait_until "a foreground run's agent has started" 60 grep -qs "command started" hup.err
+wait_until "it catches SIGHUP" 60 sh -c "m=\$(awk '/^SigCgt/{print \$2}' /proc/$hup_pid/status) && [ \$((0x\$m & 1)) -ne 0 ]"
+kill -HUP "$hup_pid"
+status=0; wait "$hup_pid" || status=$?
+hup_run=$(grep -o 'R-[0-9]*' hup.err | head -1)
+eq "SIGHUP (the terminal closed): exit 129, the run recorded interrupted" "129 interrupted" \
+  "$status $(field .agent/runs/$hup_run/run.json .status)"
 # It sleeps far longer than the checks below take on the busiest machine: only `run kill` ends it.
 killed=$(BG_SLEEP=437.75 "$S" run T-0001 --runner command --background 2>/dev/null \
   --notify 'printf "%s %s %s\n" "$SIDECAR_RUN" "$SIDECAR_EVENT" "$SIDECAR_STATUS" >>"'"$work"'/killed_notice"')
