@@ -156,7 +156,7 @@ describe("the dispatcher", function()
     run.status = "review"
     expect(notify.run_ended(s, run)):equals(1)
     expect(notify.run_ended(s, run)):equals(0) -- the same end again: sent before
-    expect(table.concat(sent(), " ")):equals("a|" .. run.run_id .. ":review")
+    expect(table.concat(sent(), " ")):equals("a|" .. run.run_id .. ":review@" .. run.created_at)
     expect(#events(run.run_id, "notify.skipped")):equals(0) -- sent before: nothing more to say
     run.status = "failed"
     expect(notify.run_ended(s, run)):equals(2)
@@ -175,7 +175,30 @@ describe("the dispatcher", function()
     expect(#sent()):equals(0)
     expect(notify.whole(s, { kind = "preset", name = "four", id = run.run_id, status = "review", runs = { run.run_id } }))
       :equals(1)
-    expect(sent()[1]):equals("a|preset:" .. run.run_id .. ":review")
+    expect(sent()[1]):equals("a|preset:" .. run.run_id .. ":review@" .. run.created_at)
+  end)
+
+  it("is not silenced by a sent.jsonl planted ahead (a clone's), nor slowed by a huge one", function()
+    config('{ { kind = "command", command = "true", name = "a" } }')
+    local run = assert(s:create_run({ status = "running", runner_type = "command" }))
+    run.status = "review"
+    local now = require("sidecar.host.time").wall_ms()
+    local planted = {}
+    for i = 1, 7 do -- the key without this store's stamp, lines from the future (over the rate if counted)
+      -- and from last year
+      planted[#planted + 1] = json.encode({ key = "a|" .. run.run_id .. ":review", channel = "a",
+        at_ms = now - 7200000 })
+      planted[#planted + 1] = json.encode({ key = "x" .. i, channel = "a", at_ms = now + 86400000 * i })
+      planted[#planted + 1] = json.encode({ key = "a|" .. run.run_id .. ":review@" .. run.created_at, channel = "a",
+        at_ms = now - 86400000 * 300 })
+    end
+    test.write(repo .. "/.agent/notify/sent.jsonl", table.concat(planted, "\n") .. "\n")
+    expect(notify.run_ended(s, run)):equals(1)
+    expect(#sent()):equals(8) -- the future and the old lines trimmed away, this one's added
+    test.write(repo .. "/.agent/notify/sent.jsonl", ("x"):rep(notify.SENT_MAX_BYTES + 1))
+    run.status = "failed"
+    expect(notify.run_ended(s, run)):equals(1)
+    expect(#sent()):equals(1) -- emptied unread, then this one's
   end)
 
   it("keeps each channel to its rate, recording what it left out", function()
@@ -195,6 +218,11 @@ describe("the dispatcher", function()
     expect(per.slow):equals(2)
     expect(per.fast):equals(3)
     expect(events(ids[3], "notify.skipped")[1].why):equals("over its rate (2 a minute)")
+    local logged = {}
+    for _, e in ipairs(jsonl(".agent/notify/log.jsonl")) do
+      logged[#logged + 1] = e.kind == "notify.skipped" and (e.run_id .. " " .. e.why) or nil
+    end
+    expect(table.concat(logged, "|")):equals(ids[3] .. " over its rate (2 a minute)") -- in the log too
   end)
 
   it("says nothing, and fails nothing, without channels or with a config that cannot run", function()

@@ -15,6 +15,7 @@
 local artifact = require("sidecar.core.artifact")
 local json = require("sidecar.core.json")
 local notify_settings = require("sidecar.core.notify_settings")
+local paths = require("sidecar.host.paths")
 local proc = require("sidecar.core.proc")
 local secrets = require("sidecar.core.secrets")
 local store = require("sidecar.core.store")
@@ -67,7 +68,6 @@ end
 -- milliseconds. The lock file is among the user's lock folders (sidecar.core.user_locks), named by
 -- the store's folder: never in the store, which an agent may read and so could lock.
 local function locked(s)
-  local paths = require("sidecar.host.paths")
   local dir = require("sidecar.core.user_locks").dir("locks")
   if not (dir and paths.make_dirs(dir)) then
     return nil
@@ -85,26 +85,41 @@ local function locked(s)
   return nil
 end
 
--- The sends of the last window, by channel label, and the keys ever sent (the file keeps a day).
+M.SENT_MAX_BYTES = 16 * 1024 * 1024 -- far past a day of sends: a larger sent.jsonl is not Sidecar's
+M.KEEP_MS = 86400000 -- sent.jsonl keeps a day: what was sent before is told again, not silenced
+
+-- The sends of the last window, by channel label, and the keys sent in the last day; and whether
+-- the file holds what is to go (a line older than a day, or from the future, or not Sidecar's: a
+-- cloned repository's, planted to silence a channel), which the caller trims away now. A file too
+-- large to be Sidecar's (planted to slow every run's end) is emptied unread.
 local function recent(d, at)
-  local keys, counts = {}, {}
+  local keys, counts, stale = {}, {}, false
+  local st = paths.lstat(d:root() .. "/" .. M.SENT)
+  if st and (st.size or 0) > M.SENT_MAX_BYTES then
+    d:write(M.SENT, "")
+    return keys, counts, false
+  end
   for _, e in ipairs(d:read_jsonl(M.SENT) or {}) do
-    if type(e) == "table" and type(e.key) == "string" and type(e.at_ms) == "number" then
+    if type(e) == "table" and type(e.key) == "string" and type(e.at_ms) == "number" and e.at_ms <= at
+      and at - e.at_ms < M.KEEP_MS then
       keys[e.key] = true
       if at - e.at_ms < M.WINDOW_MS then
         counts[e.channel] = (counts[e.channel] or 0) + 1
       end
+    else
+      stale = true
     end
   end
-  return keys, counts
+  return keys, counts, stale
 end
 
--- Keeps sent.jsonl to its last day, so its reading stays short, and the senders' log to its last
--- M.LOG_LINES attempts.
+-- Keeps sent.jsonl to its last day (a line from the future, or not one of Sidecar's, is dropped),
+-- so its reading stays short, and the senders' log to its last M.LOG_LINES attempts.
 local function trim(d, at)
   local kept = {}
   for _, e in ipairs(d:read_jsonl(M.SENT) or {}) do
-    if type(e) == "table" and type(e.at_ms) == "number" and at - e.at_ms < 86400000 then
+    if type(e) == "table" and type(e.key) == "string" and type(e.at_ms) == "number" and e.at_ms <= at
+      and at - e.at_ms < M.KEEP_MS then
       kept[#kept + 1] = json.encode(e)
     end
   end
@@ -117,10 +132,10 @@ end
 local function choose(s, d, channels, n)
   local held <close> = locked(s)
   local at = now_ms()
-  local keys, counts = recent(d, at)
+  local keys, counts, stale = recent(d, at)
   local send, skipped = {}, {}
   for _, c in ipairs(channels) do
-    local key = c.label .. "|" .. n.key
+    local key = c.label .. "|" .. n.key .. (n.stamp and ("@" .. n.stamp) or "")
     if keys[key] then -- sent before (the same end told twice): nothing to send or record
       key = nil
     elseif (counts[c.label] or 0) >= c.rate then
@@ -133,7 +148,7 @@ local function choose(s, d, channels, n)
       d:append_jsonl(M.SENT, { key = key, channel = c.label, at_ms = at })
     end
   end
-  if math.random(50) == 1 then
+  if stale or math.random(50) == 1 then
     trim(d, at)
   end
   return send, skipped
@@ -174,8 +189,12 @@ function M.send(s, n)
   end
   -- the title one line (a pipeline named by its task's title, which may hold newlines): a channel
   -- showing it above the message (Slack's text, a desktop's summary, ntfy's Title) keeps its layout
-  n = { event = n.event, key = n.key, run_id = n.run_id, title = (clean(n.title, 200):gsub("[\n\t]", " ")),
-    message = clean(n.message),
+  -- The key is made one of this store's by its run's start (to the millisecond): a line planted
+  -- ahead in sent.jsonl cannot name it, and so cannot silence the notification.
+  local run = n.run_id and s:get_run(n.run_id)
+  local stamp = run and (run.created_at or run.started_at)
+  n = { event = n.event, key = n.key, stamp = type(stamp) == "string" and stamp or nil, run_id = n.run_id,
+    title = (clean(n.title, 200):gsub("[\n\t]", " ")), message = clean(n.message),
     fields = visible_fields(secrets.redact_value(n.fields or {})), at = store.now() }
   local d <close> = artifact.open(s.root .. "/" .. M.DIR, { create = true })
   if not d or not d:make_dirs("queue") then
@@ -183,8 +202,10 @@ function M.send(s, n)
     return 0
   end
   local send, skipped = choose(s, d, wanted, n)
-  for _, k in ipairs(skipped) do
+  for _, k in ipairs(skipped) do -- in the run's events, and in the log beside every attempt
     record(s, n.run_id, "notify.skipped", { event = n.event, channel = k.channel.label, why = k.why })
+    d:append_jsonl(M.LOG, { kind = "notify.skipped", event = n.event, channel = k.channel.label, why = k.why,
+      run_id = n.run_id, at = n.at })
   end
   local id, started = ("%d-%d"):format(now_ms(), math.random(1e9)), 0
   for _, c in ipairs(send) do
