@@ -1,6 +1,7 @@
 --- A sender started off a run's path: what it sends is queued in a file of the store, then a detached
 --- `sidecar` process (its own session, reaped by nobody's wait) reads it, sends it within its own
---- time limits and retries, and removes it. Notifications (stdlib/sidecar/run/notify.lua) and
+--- time limits and retries, and removes it (claimed first, so that one killed meanwhile leaves it to
+--- be sent again: M.claim, M.recover). Notifications (stdlib/sidecar/run/notify.lua) and
 --- OpenTelemetry exports (stdlib/sidecar/run/otel.lua) go this way, so a slow or dead endpoint
 --- costs a run nothing. Each sender logs its attempts in a file of its folder (M.trim_log bounds it).
 ---
@@ -31,6 +32,61 @@ function M.start(d, file, payload, argv, mark)
     os.remove(d:root() .. "/" .. file)
   end
   return started, not started and (type(err) == "table" and err.message or tostring(err)) or nil
+end
+
+M.ORPHAN_MS = 600000 -- past every sender's own bounds (its attempts, timeouts and waits): its sender is gone
+
+---Claims the queued `file` of the open folder `d` for this sender: renamed to `file.sending-PID`,
+---which it removes once it has sent it (M.done) or said why it could not. A sender killed meanwhile
+---leaves the claim, which M.recover queues again. The claimed name, or nil when another sender
+---claimed it first (or it is gone).
+---@param d table
+---@param file string
+---@return string|nil claimed
+function M.claim(d, file)
+  local claimed = ("%s.sending-%d"):format(file, require("sidecar.host.procinfo").self().pid)
+  return os.rename(d:root() .. "/" .. file, d:root() .. "/" .. claimed) and claimed or nil
+end
+
+---Removes a claimed file (M.claim's name): what it held was sent, or its failure recorded.
+function M.done(d, claimed)
+  os.remove(d:root() .. "/" .. claimed)
+end
+
+-- Whether process `pid` is there, and not a zombie (a sender's).
+local function alive(pid)
+  local info = require("sidecar.host.procinfo").get(pid)
+  return info ~= nil and info.state ~= "Z"
+end
+
+---Queues again what a sender never finished (a `kill -9`, a crash, the machine's end: nothing is
+---lost silently): a claim whose sender is gone (or older than M.ORPHAN_MS), or a queued file no
+---sender claimed in that time (one that could not start). Each is renamed back and `argv_of(file)`
+---started for it, with a line in the log `log` of `d` saying so. Returns how many were started.
+---@param d table  an open artifact folder (its queue/)
+---@param argv_of fun(file: string): string[]
+---@param mark string
+---@param log string
+---@return integer
+function M.recover(d, argv_of, mark, log)
+  local now = require("sidecar.host.time").wall_ms()
+  local started = 0
+  for _, path in ipairs(d:list("queue/*") or {}) do
+    local file, pid = path:match("^(queue/[%w-]+%.json)%.sending%-(%d+)$")
+    local st = require("sidecar.host.paths").lstat(d:root() .. "/" .. path)
+    local old = st and now - (st.mtime_ns // 1000000) > M.ORPHAN_MS
+    local lost = (file and (old or not alive(tonumber(pid)))) or (path:match("^queue/[%w-]+%.json$") and old)
+    file = file or path
+    if lost and (file == path or os.rename(d:root() .. "/" .. path, d:root() .. "/" .. file)) then
+      local ok = pcall(proc.detach, argv_of(file), { stdout = "/dev/null", stderr = "/dev/null",
+        env = { SIDECAR_RUN_MARK = mark } })
+      d:append_jsonl(log, { at = require("sidecar.core.store").now(), file = file, error = ok
+        and "its sender ended before it was done (killed, or the machine stopped): sent again"
+        or "its sender ended before it was done, and none could be started again" })
+      started = started + (ok and 1 or 0)
+    end
+  end
+  return started
 end
 
 ---Keeps a sender's log (`name` in the open folder `d`, one line an attempt) to its last `max_lines`.

@@ -163,11 +163,14 @@ end
 M.SENDER_MARK = "sidecar-notify" -- the senders' own (stdlib/sidecar/run/detached_sender.lua)
 
 -- Starts the sender of one channel; false and why when it cannot start (its queued file removed).
+local function sender_argv(s, file)
+  return { proc.executable(), "notify", "--deliver", file, "--root", s.root }
+end
+
 local function start_sender(s, d, id, c, n)
   local file = ("queue/%s-%d.json"):format(id, c.index)
   return require("sidecar.run.detached_sender").start(d, file,
-    { id = id, channel = c.index, label = c.label, notification = n },
-    { proc.executable(), "notify", "--deliver", file, "--root", s.root }, M.SENDER_MARK)
+    { id = id, channel = c.index, label = c.label, notification = n }, sender_argv(s, file), M.SENDER_MARK)
 end
 
 ---Tells the channels that want `n.event`. n: {event, key (what makes it one: "R-0001:review"),
@@ -201,6 +204,9 @@ function M.send(s, n)
     record(s, n.run_id, "notify.skipped", { event = n.event, why = "the notify folder cannot be written" })
     return 0
   end
+  -- what a sender killed before it was done left queued goes again first (nothing lost silently)
+  require("sidecar.run.detached_sender").recover(d, function(file) return sender_argv(s, file) end, M.SENDER_MARK,
+    M.LOG)
   local send, skipped = choose(s, d, wanted, n)
   for _, k in ipairs(skipped) do -- in the run's events, and in the log beside every attempt
     record(s, n.run_id, "notify.skipped", { event = n.event, channel = k.channel.label, why = k.why })

@@ -15,6 +15,7 @@
 --- once (a program that failed may still have shown it). Each attempt is recorded: notify.sent or
 --- notify.failed in the run's events, and a line of notify/log.jsonl.
 local artifact = require("sidecar.core.artifact")
+local detached_sender = require("sidecar.run.detached_sender")
 local duration = require("sidecar.core.duration")
 local http_retry = require("sidecar.run.http_retry")
 local json = require("sidecar.core.json")
@@ -229,17 +230,22 @@ function M.deliver(root, file)
   local dir, st, why = open(root)
   local d <close> = dir
   local s <close> = st
-  local item = d and d:read_json(file)
+  local claimed = d and detached_sender.claim(d, file) -- one sender sends it; one killed leaves it
+  local item = claimed and d:read_json(claimed)
   if not item then
     return false, why or ("cannot read " .. file)
   end
-  os.remove(d:root() .. "/" .. file) -- read once: it holds nothing a second sender should send
   local list = channels(root)
   local c = list and list[item.channel]
   if not c or c.label ~= item.label then
+    d:append_jsonl("log.jsonl", { at = store.now(), id = item.id, run_id = type(item.notification) == "table"
+      and item.notification.run_id or nil, kind = "notify.failed", why = "not sent: the channel is no longer in the config" })
+    detached_sender.done(d, claimed)
     return false, "the channel is no longer in the config"
   end
-  return send(s, d, item, c, M.repo_of(root))
+  local sent, facts = send(s, d, item, c, M.repo_of(root))
+  detached_sender.done(d, claimed)
+  return sent, facts
 end
 
 ---`sidecar notify --test`: a notification of `event` sent now, once, to every channel that wants it

@@ -244,11 +244,13 @@ local function queue(root, item)
     if not d or not d:make_dirs("queue") then
       return 0
     end
-    local time = require("sidecar.host.time").wall_ms()
-    local file = ("queue/%d-%s.json"):format(time, M.new_id(4))
-    local proc = require("sidecar.core.proc")
-    return require("sidecar.run.detached_sender").start(d, file, item,
-      { proc.executable(), "otel", "--deliver", file, "--root", root }, M.SENDER_MARK) and 1 or 0
+    local proc, sender = require("sidecar.core.proc"), require("sidecar.run.detached_sender")
+    local function argv(file)
+      return { proc.executable(), "otel", "--deliver", file, "--root", root }
+    end
+    sender.recover(d, argv, M.SENDER_MARK, "log.jsonl") -- what a killed sender left goes again first
+    local file = ("queue/%d-%s.json"):format(require("sidecar.host.time").wall_ms(), M.new_id(4))
+    return sender.start(d, file, item, argv(file), M.SENDER_MARK) and 1 or 0
   end)
   return ok and started or 0
 end

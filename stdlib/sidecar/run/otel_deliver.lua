@@ -6,6 +6,7 @@
 --- otel/log.jsonl. The settings (and so the headers, which may hold a token) are read here, from
 --- the config and Sidecar's environment: the queued file holds none.
 local artifact = require("sidecar.core.artifact")
+local detached_sender = require("sidecar.run.detached_sender")
 local duration = require("sidecar.core.duration")
 local http_retry = require("sidecar.run.http_retry")
 local otlp = require("sidecar.core.otlp")
@@ -74,13 +75,16 @@ function M.deliver(root, file)
     return false, "not a queued export: " .. file
   end
   local d <close> = artifact.open(root .. "/" .. otel.DIR, { create = true })
-  local item = d and d:read_json(file)
+  local claimed = d and detached_sender.claim(d, file) -- one sender sends it; one killed leaves it
+  local item = claimed and d:read_json(claimed)
   if not item then
     return false, "cannot read " .. file
   end
-  os.remove(d:root() .. "/" .. file) -- read once: a second sender has nothing to send
+  local what = type(item.run) == "table" and item.run.run_id or "workflow"
   local st = otel.settings(root)
-  if not st then
+  if not st then -- said in the log, not lost silently
+    d:append_jsonl(M.LOG, { at = store.now(), what = what, error = "not sent: nothing is exported any more (no endpoint)" })
+    detached_sender.done(d, claimed)
     return false, "nothing is exported any more (no endpoint)"
   end
   local done, all, why = require("sidecar.core.errors").keep_interrupt(pcall(function()
@@ -96,10 +100,10 @@ function M.deliver(root, file)
   end))
   if not done then -- a record this sender cannot make spans of: said in the log, not lost silently
     why = "not sent: " .. tostring(type(all) == "table" and all.message or all)
-    d:append_jsonl(M.LOG, { at = store.now(), what = type(item.run) == "table" and item.run.run_id or "workflow",
-      error = why })
+    d:append_jsonl(M.LOG, { at = store.now(), what = what, error = why })
     all = false
   end
+  detached_sender.done(d, claimed)
   trim(d)
   return all, why
 end
