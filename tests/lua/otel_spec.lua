@@ -259,6 +259,15 @@ describe("trace context", function()
   end)
 end)
 
+describe("the model a run's span names", function()
+  it("says what answered only as the agent reported it, else what was asked when nothing was", function()
+    local spans = require("sidecar.run.otel_spans")
+    expect(spans.response_model({ model = "claude-req", response_model = "claude-x" }, "claude-req")):equals("claude-x")
+    expect(spans.response_model({ model = "claude-req" }, "claude-req")):is_nil() -- asked, not reported: left out
+    expect(spans.response_model({ model = "claude-x" }, nil)):equals("claude-x") -- nothing asked: the reported one
+  end)
+end)
+
 describe("event times", function()
   it("reads ISO-8601 UTC to the millisecond, whatever the local zone", function()
     expect(otel_spans.ms_of_iso("1970-01-01T00:00:00Z")):equals(0)

@@ -67,6 +67,7 @@ function M.read(record, c)
   record.warnings = #warnings > 0 and json.array(warnings) or nil
   record.session_id = summary.session_id or record.session_id
   record.model = record.model or summary.model
+  record.response_model = summary.model -- what answered, as the agent reported it (nil: it did not say)
   record.exit_code, record.signal = r.code, r.signal_name
   record.timed_out = r.timed_out or false
   record.duration_ms = r.duration_ms and math.floor(r.duration_ms) or nil

@@ -83,6 +83,15 @@ local function string_of(v)
   return type(v) == "string" and v or nil
 end
 
+---The model that answered a run: the one its agent reported, else (nothing asked for) the run's; nil
+---when a model was asked for and the agent did not say which answered.
+---@param run table
+---@param asked_model string|nil
+---@return string|nil
+function M.response_model(run, asked_model)
+  return string_of(run.response_model) or (asked_model == nil and string_of(run.model)) or nil
+end
+
 -- The run's own span's attributes.
 local function run_attributes(run, asked_model)
   local u = type(run.usage) == "table" and run.usage or {}
@@ -90,7 +99,8 @@ local function run_attributes(run, asked_model)
   return {
     ["gen_ai.operation.name"] = "invoke_agent", ["gen_ai.agent.name"] = string_of(run.runner_type),
     ["gen_ai.provider.name"] = M.PROVIDERS[run.dialect] or M.PROVIDERS[run.runner_type],
-    ["gen_ai.request.model"] = string_of(asked_model), ["gen_ai.response.model"] = string_of(run.model),
+    ["gen_ai.request.model"] = string_of(asked_model),
+    ["gen_ai.response.model"] = M.response_model(run, asked_model),
     ["gen_ai.conversation.id"] = string_of(run.session_id),
     ["gen_ai.usage.input_tokens"] = number(u.input), ["gen_ai.usage.output_tokens"] = number(u.output),
     ["sidecar.usage.cached_input_tokens"] = number(u.cached_input),
@@ -247,7 +257,8 @@ end
 function M.run_metrics(run, ended_ms)
   local start = ns(ms_of_iso(run.started_at) or ended_ms)
   local at = ns(math.max(ms_of_iso(run.completed_at) or ended_ms, ms_of_iso(run.started_at) or 0))
-  local by = { ["sidecar.runner"] = string_of(run.runner_type), ["gen_ai.response.model"] = string_of(run.model),
+  local by = { ["sidecar.runner"] = string_of(run.runner_type),
+    ["gen_ai.response.model"] = string_of(run.response_model) or string_of(run.model),
     ["gen_ai.provider.name"] = M.PROVIDERS[run.dialect] or M.PROVIDERS[run.runner_type],
     ["sidecar.run.status"] = string_of(run.status) }
   local function with(extra)
