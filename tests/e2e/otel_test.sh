@@ -271,8 +271,12 @@ eq "OTEL_SDK_DISABLED: nothing sent" "0" "$(wc -l <"$recv_log")"
 OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:$oport OTEL_EXPORTER_OTLP_PROTOCOL=grpc "$S" run T-0001 --runner plain \
   >"$work/out" 2>&1
 eq "grpc, which Sidecar does not send: the run is not traced" "nil" "$(field .agent/runs/$(run_id 1)/run.json .trace)"
-expect_run "grpc: sidecar otel says why" 0 'problem +the traces protocol "grpc" is not one Sidecar sends' "" -- \
+expect_run "grpc: sidecar otel says why, and fails (a script sees it)" 1 \
+  'problem +the traces protocol "grpc" is not one Sidecar sends' "" -- \
   env OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:$oport OTEL_EXPORTER_OTLP_PROTOCOL=grpc "$S" otel
+expect_run "grpc: sidecar otel --json has the problems in its errors" 1 \
+  '"errors": \[\s*\{\s*"code": "failed",\s*"message": "the traces protocol ..grpc.. is not one Sidecar sends.*"ok": false' "" -- \
+  env OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:$oport OTEL_EXPORTER_OTLP_PROTOCOL=grpc "$S" otel --json
 sleep 1
 eq "grpc: nothing sent" "0" "$(wc -l <"$recv_log")"
 

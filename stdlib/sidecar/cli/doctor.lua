@@ -202,7 +202,9 @@ function M.check(opts)
     report.usable = report.usable + (e.ok and 1 or 0)
   end
   report.sandbox = sandbox_report
-  report.agent_slots = service_slots.report(cfg)
+  -- a config that cannot be read may set the cap: what runs would get is not known until it is fixed
+  report.agent_slots = config_error and { error = "not known while the config cannot be read" }
+    or service_slots.report(cfg)
   report.errors = M.problems(report, config_error)
   report.notes = json.array(cfg and cfg.untrusted and { require("sidecar.core.config").untrusted_hint(cfg,
     "config.lua's runners were not checked") } or {})

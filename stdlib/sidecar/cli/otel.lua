@@ -116,14 +116,16 @@ function M.cli(o)
   end
   local st, why_none = otel.configured(root)
   local d = st and shown(st) or json.null
+  -- a signal configured that cannot be exported (its problem shown) fails, for a script to see
+  local problems = st and #st.problems > 0 and st.problems or nil
   if o.json then
-    out.envelope("otel", true, d, nil, o.version)
+    out.envelope("otel", problems == nil, d, problems, o.version)
   elseif st then
     render_settings(d)
   else
     io.write(nothing(cfg, why_none), ".\n")
   end
-  return 0
+  return problems and 1 or 0
 end
 
 return M
