@@ -7,6 +7,7 @@
 #include <ctime>
 
 #include "boundary.hpp"
+#include "engine.hpp"
 #include "modules.hpp"
 
 namespace sidecar::lua {
@@ -32,11 +33,22 @@ int time_wall_ms(lua_State* L) {
 
 // time.sleep_ms(ms): sleeps up to 1000 ms at a time, so a loop of sleeps stays interruptible
 // (Ctrl-C is seen between Lua instructions, never inside a C call).
+// An interrupt from another thread (an embedding program's) is looked at every 10 ms: the sleep
+// ends, and the next instruction raises, rather than the loop sleeping on until its hook looks.
 int time_sleep_ms(lua_State* L) {
   lua_Integer ms = luaL_checkinteger(L, 1);
   luaL_argcheck(L, ms >= 0 && ms <= 1000, 1, "expected 0 to 1000 milliseconds");
-  timespec ts{static_cast<time_t>(ms / 1000), static_cast<long>(ms % 1000) * 1000000};
-  while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+  Engine* engine = Engine::of(L);
+  for (lua_Integer left = ms; left > 0;) {
+    if (engine && engine->interrupt_pending()) {
+      engine->interrupt();
+      return 0;
+    }
+    const lua_Integer slice = left < 10 ? left : 10;
+    timespec ts{0, static_cast<long>(slice) * 1000000};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+    left -= slice;
   }
   return 0;
 }

@@ -122,8 +122,10 @@ wait_until "Ctrl-C: the run waits for a slot" 30 grep -q "waiting for an agent s
 eq "doctor: who waits, by pid" "$fourth" "$("$S" doctor --json | jv .data.agent_slots.waiting.1.pid)"
 kill -INT "$fourth"
 wait "$fourth"
-eq "Ctrl-C: the waiting run ends, interrupted" "interrupted" \
-  "$(field ".agent/runs/$(grep -o 'R-[0-9]*' "$work/fourth.err" | head -1)/run.json" .status)"
+fourth_run=$(grep -o 'R-[0-9]*' "$work/fourth.err" | head -1)
+eq "Ctrl-C: the waiting run ends, interrupted" "interrupted" "$(field ".agent/runs/$fourth_run/run.json" .status)"
+eq "Ctrl-C: and its events end with run.finished, as every run's (run tail -f, on_event)" "interrupted" \
+  "$(grep '"kind":"run.finished"' ".agent/runs/$fourth_run/events.jsonl" | jv .fields.status)"
 eq "Ctrl-C: nothing of its place in line is left" 0 "$(ls "$slots"/wait-*.lock 2>/dev/null | wc -l)"
 kill -TERM "$other" 2>/dev/null
 wait "$other" 2>/dev/null

@@ -181,6 +181,9 @@ local function close(self, err)
           ("Sidecar failed while running the agent or recording the run%s: %s"):format(finishing,
             text:match("^[^\n]*"))
         run_record.finish(self.s, run)
+        -- its end in the run's events too, as every run's (`run tail -f`, an embedder's on_event)
+        require("sidecar.core.telemetry").run_event(self.s, run.run_id, "run.finished",
+          { status = run.status, reason = run.failure_reason })
       end
     end)
   end
