@@ -205,6 +205,21 @@ TEST_CASE("embed: interrupt() stops a Host's Lua that never waits", "[embed]") {
   CHECK(contains(r.error, "interrupted!"));
 }
 
+TEST_CASE("embed: interrupt() stops a Host's Lua that waits in sleeps (a run waiting for an agent slot)", "[embed]") {
+  sidecar::Host host;
+  std::thread stopper([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    host.interrupt();
+  });
+  // Few instructions a second: the hook that looks every few thousand would see it after an hour.
+  const auto started = std::chrono::steady_clock::now();
+  sidecar::Result r = host.run_string("while true do require('sidecar.host.time').sleep_ms(1000) end");
+  stopper.join();
+  CHECK_FALSE(r.ok);
+  CHECK(contains(r.error, "interrupted!"));
+  CHECK(std::chrono::steady_clock::now() - started < std::chrono::minutes(1));
+}
+
 TEST_CASE("embed: what a Host's Lua prints and the errors it returns are redacted", "[embed]") {
   TempDir dir("embed");
   const std::string secret = "ghp_" + std::string(36, 'a');
