@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <sys/types.h>
 
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -80,6 +81,12 @@ class ArtifactDir {
   // crash was never committed: it is cut off before appending. `sync` also fsyncs the file.
   // Appends from several processes are serialised (an exclusive flock on the file).
   bool append(std::string_view path, std::string_view data, bool sync, FsError& error);
+  // As append, with the data made by `make` from the file's last bytes (up to kAppendTail, after a
+  // cut line was dropped), under the same lock: what is appended may continue what another
+  // process appended last (the next event's number).
+  static constexpr std::size_t kAppendTail = 256;
+  bool append_after(std::string_view path, const std::function<std::string(std::string_view tail)>& make, bool sync,
+                    FsError& error);
   // Reads a regular file; refuses symbolic links, hard links (a link to a file outside the
   // folder would read it), and anything larger than `max_bytes`.
   std::optional<std::string> read(std::string_view path, FsError& error, std::size_t max_bytes = 1u << 30);

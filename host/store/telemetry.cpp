@@ -2,7 +2,9 @@
 
 #include <time.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <limits>
@@ -154,6 +156,18 @@ std::int64_t micros_between(Clock::time_point from, Clock::time_point to) {
   return std::chrono::duration_cast<std::chrono::microseconds>(to - from).count();
 }
 
+// The "seq" of the last event in `tail`, an events file's last bytes (its line ends
+// `,"seq":N,"ts":"..."}`; inside a string a quote is escaped, so the pattern is the line's own), or 0.
+std::int64_t seq_in_tail(std::string_view tail) {
+  const std::size_t at = tail.rfind(",\"seq\":");
+  if (at == std::string_view::npos) return 0;
+  std::int64_t seq = 0;
+  for (std::size_t i = at + 7; i < tail.size() && tail[i] >= '0' && tail[i] <= '9' && seq < (INT64_MAX - 9) / 10; ++i) {
+    seq = seq * 10 + (tail[i] - '0');
+  }
+  return seq;
+}
+
 // The "seq" of the last complete line of an events file (0 when it has none), or an error when
 // that line is not an event: another writer's file must not be continued.
 bool last_complete_seq(std::string_view text, const std::string& file, std::int64_t& seq, TelemetryError& error) {
@@ -274,20 +288,26 @@ std::string RunTelemetry::now_ts_locked() {
 std::optional<std::int64_t> RunTelemetry::append_locked(std::string_view kind, std::string_view fields,
                                                         TelemetryError& error) {
   std::string ts = now_ts_locked();
-  std::int64_t seq = last_seq_ + 1;
-  std::string line;
-  line.reserve(fields.size() + kind.size() + 64);
-  line += "{\"fields\":";
-  line += fields;
-  line += ",\"kind\":\"";
-  line += kind;  // checked: nothing to escape
-  line += "\",\"seq\":";
-  json_text::append_integer(line, seq);
-  line += ",\"ts\":\"";
-  line += ts;
-  line += "\"}\n";
+  std::int64_t seq = 0;
+  // The number follows the file's last event, whoever wrote it (a notification's sender, a hook,
+  // in processes of their own), not only this writer's last: two events never share one.
+  auto make = [&](std::string_view tail) {
+    seq = std::max(last_seq_, seq_in_tail(tail)) + 1;
+    std::string line;
+    line.reserve(fields.size() + kind.size() + 64);
+    line += "{\"fields\":";
+    line += fields;
+    line += ",\"kind\":\"";
+    line += kind;  // checked: nothing to escape
+    line += "\",\"seq\":";
+    json_text::append_integer(line, seq);
+    line += ",\"ts\":\"";
+    line += ts;
+    line += "\"}\n";
+    return line;
+  };
   FsError fs;
-  if (!dir_.append(file_, line, false, fs)) {
+  if (!dir_.append_after(file_, make, false, fs)) {
     error = from_fs(fs);
     return std::nullopt;
   }

@@ -231,6 +231,21 @@ TEST_CASE("telemetry: bad kinds and fields are refused and nothing is written", 
   CHECK(t->event("ok", "{\"a\":" + std::string(999, '[') + std::string(999, ']') + "}", error) == 1);
 }
 
+TEST_CASE("telemetry: two writers of one run's events (a run, a notification's sender) never share a seq",
+          "[telemetry]") {
+  TempDir dir("telemetry");
+  TelemetryError error;
+  auto run = open_run(dir.path);
+  REQUIRE(run->event("run.started", "{}", error) == 1);
+  auto sender = open_run(dir.path);  // another process's, opened while the run goes on
+  CHECK(run->event("agent.said", R"({"note":",\"seq\":99,\"ts\":\"x\"}"})", error) == 2);  // a field quoting a line
+  CHECK(sender->event("notify.sent", "{}", error) == 3);  // after the run's latest, not its own last seen
+  CHECK(run->event("run.finished", "{}", error) == 4);
+  auto lines = lines_of(dir.path + "/events.jsonl");
+  REQUIRE(lines.size() == 4);
+  for (std::size_t i = 0; i < lines.size(); ++i) CHECK(lines[i]["seq"] == static_cast<int>(i) + 1);
+}
+
 TEST_CASE("telemetry: seq continues after reopen, after a torn last line, and refuses a foreign file",
           "[telemetry]") {
   TempDir dir("telemetry");
