@@ -21,7 +21,6 @@ describe("the notify setting", function()
   it("names the setting that is wrong", function()
     local cases = {
       { { { kind = "pager" } }, "notify%[1%]%.kind: expected one of command, desktop, ntfy, webhook" },
-      { { { kind = "webhook" } }, "notify%[1%]%.url: expected an http:// or https:// URL, got nil" },
       { { { kind = "webhook", url = "http://x y" } }, "notify%[1%]%.url" },
       { { { kind = "ntfy", url = "file:///etc/passwd" } }, "notify%[1%]%.url" },
       { { { kind = "desktop" }, { kind = "webhook", url = "http://h", events = { "review", "nope" } } },
@@ -29,7 +28,11 @@ describe("the notify setting", function()
       { { { kind = "webhook", url = "http://h", events = {} } }, "notify%[1%]%.events: expected a list" },
       { { { kind = "webhook", url = "http://h", format = "teams" } }, "notify%[1%]%.format" },
       { { { kind = "ntfy", url = "http://h", format = "slack" } }, "notify%[1%]%.format" },
-      { { { kind = "webhook", url = "http://h", headers = { ["X-A"] = "a\r\nInjected: 1" } } }, "notify%[1%]%.headers: \"X%-A\" is not a header name" },
+      { { { kind = "webhook", url = "http://h", headers = { ["X-A"] = "a\r\nInjected: 1" } } },
+        "notify%[1%]%.headers: the value of \"X%-A\" is not a string of one line %(it holds a line break or a NUL%)$" },
+      { { { kind = "webhook", url = "http://h", headers = { ["X A"] = "a" } } }, "notify%[1%]%.headers: \"X A\" is not a header name" },
+      { { { kind = "webhook", url = os.getenv("SIDECAR_NO_SUCH_VARIABLE") } },
+        "notify%[1%]%.url: expected an http:// or https:// URL, got nil %(none: a variable it was read from" },
       { { { kind = "webhook", url = "http://h", rate = 0 } }, "notify%[1%]%.rate" },
       { { { kind = "webhook", url = "http://h", timeout = "forever" } }, "notify%[1%]%.timeout" },
       { { { kind = "command" } }, "notify%[1%]%.command: expected a command" },

@@ -160,6 +160,14 @@ describe("the otel settings", function()
     expect(otel_settings.check("otel", { headers = { X_Key = "x", ["x.y"] = "z" } })):equals(true)
   end)
 
+  it("names where an endpoint that is no URL came from", function()
+    local st = otel_settings.resolve({}, env({ OTEL_EXPORTER_OTLP_ENDPOINT = "127.0.0.1:4318" }))
+    expect(st.problems[1]):equals("the traces endpoint (OTEL_EXPORTER_OTLP_ENDPOINT) is not an http:// or https:// "
+      .. "URL: one with no scheme (write http:// or https:// before the host)")
+    st = otel_settings.resolve({ endpoint = "http://c", metrics_endpoint = "ftp://m" }, env({}))
+    expect(st.problems[1]):contains("the metrics endpoint (otel.metrics_endpoint) is not")
+  end)
+
   it("takes an empty variable for an unset one", function()
     local st = otel_settings.resolve({ endpoint = "http://c", service_name = "mine" }, env({ OTEL_EXPORTER_OTLP_PROTOCOL = "",
       OTEL_EXPORTER_OTLP_TRACES_PROTOCOL = "", OTEL_SERVICE_NAME = "", OTEL_EXPORTER_OTLP_ENDPOINT = "",

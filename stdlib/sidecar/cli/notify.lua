@@ -57,7 +57,8 @@ function M.cli(o)
     end
   end
   if tried == 0 then
-    failed[1] = ("no channel wants the %s event: nothing was sent (--event names another)"):format(event)
+    failed[1] = ("no channel wants the %s event: nothing was sent (give --event one a channel's `events` lists)")
+      :format(event)
   end
   if o.json then
     out.envelope("notify", #failed == 0, require("sidecar.core.json").array(results), #failed > 0 and failed or nil,

@@ -63,11 +63,13 @@ end
 ---@return string|nil
 function M.url_problem(url)
   if type(url) ~= "string" then
-    return "got " .. type(url)
+    return "got " .. type(url) .. (url == nil and " (none: a variable it was read from, os.getenv(...), is not set?)" or "")
   end
   local scheme, authority = url:match("^(%a[%w+.-]*)://([^/?#]*)")
   if not (scheme and (scheme:lower() == "http" or scheme:lower() == "https")) then
-    return "got one to " .. (url:match("^(%a[%w+.-]*):") or "something else")
+    local other = url:match("^(%a[%w+.-]*):")
+    return other and not url:match("^%a[%w+.-]*:%d") and ("got one to " .. other)
+      or "got one with no scheme (write http:// or https:// before the host)"
   elseif url:find("[%s%c]") then
     return "got one holding a space or a line break"
   end
@@ -130,9 +132,12 @@ function M.check_headers(path, headers)
     return nil, path .. ".headers: expected a table of header names and values"
   end
   for k, v in pairs(headers) do
-    if not M.header_name(k) or type(v) ~= "string" or v:find("[\r\n\0]") then
-      return nil, ("%s.headers: %q is not a header name (letters, digits, !#$%%&'*+-.^_`|~) with a one-line "
-        .. "string"):format(path, tostring(k))
+    if not M.header_name(k) then
+      return nil, ("%s.headers: %q is not a header name (letters, digits, !#$%%&'*+-.^_`|~)"):format(path,
+        tostring(k))
+    elseif type(v) ~= "string" or v:find("[\r\n\0]") then -- its value is not shown: it may be a token
+      return nil, ("%s.headers: the value of %q is not a string of one line (%s)"):format(path, k,
+        type(v) ~= "string" and ("got " .. type(v)) or "it holds a line break or a NUL")
     end
   end
   return true

@@ -102,11 +102,11 @@ local function url_of(signal, t, getenv, warnings)
   local upper = signal:upper()
   local own = var(getenv, "OTEL_EXPORTER_OTLP_" .. upper .. "_ENDPOINT")
   if own then
-    return own
+    return own, "OTEL_EXPORTER_OTLP_" .. upper .. "_ENDPOINT"
   end
   local base, from = var(getenv, "OTEL_EXPORTER_OTLP_ENDPOINT"), "OTEL_EXPORTER_OTLP_ENDPOINT"
   if not base and t[signal .. "_endpoint"] then
-    return t[signal .. "_endpoint"]
+    return t[signal .. "_endpoint"], "otel." .. signal .. "_endpoint"
   elseif not base then
     base, from = t.endpoint, "otel.endpoint"
   end
@@ -119,7 +119,7 @@ local function url_of(signal, t, getenv, warnings)
     warnings[#warnings + 1] = ("%s ends in %s, but it is the collector's base: /v1/traces and /v1/metrics are "
       .. "added to it (a whole URL goes in a signal's own endpoint)"):format(from, path:match("/v1/%a+$"))
   end
-  return path .. M.PATHS[signal] .. query
+  return path .. M.PATHS[signal] .. query, from
 end
 
 -- The timeout of one signal in ms: its variable (a whole number of ms), the table's, the default.
@@ -183,7 +183,7 @@ local function signal_of(signal, t, getenv, warnings)
   if t[signal] == false or exporter == "none" then
     return nil, nil
   end
-  local url = url_of(signal, t, getenv, warnings)
+  local url, from = url_of(signal, t, getenv, warnings)
   if not url then
     return nil, nil
   end
@@ -193,7 +193,8 @@ local function signal_of(signal, t, getenv, warnings)
   end
   local bad = notify_settings.url_problem(url)
   if bad then
-    return nil, ("the %s endpoint is not an http:// or https:// URL: %s"):format(signal, (bad:gsub("^got ", "")))
+    return nil, ("the %s endpoint (%s) is not an http:// or https:// URL: %s"):format(signal, from,
+      (bad:gsub("^got ", "")))
   end
   url = notify_settings.normal_url(url)
   local protocol = (var(getenv, "OTEL_EXPORTER_OTLP_" .. upper .. "_PROTOCOL")

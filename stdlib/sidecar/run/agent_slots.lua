@@ -40,6 +40,22 @@ function M.dir()
   return require("sidecar.core.user_locks").dir("agent-slots")
 end
 
+---Why the slots' folder `dir` cannot be used, from what opening it said (`bad`), naming it once,
+---with what to do.
+---@param dir string
+---@param bad any
+---@return string
+function M.folder_problem(dir, bad)
+  local quoted = dir:gsub("%p", "%%%0")
+  local said = tostring(bad or "not a folder"):gsub("^'" .. quoted .. "': ", "") -- the host's prefix, once
+  local advice = (said:find("not a folder", 1, true) or said:find("Not a directory", 1, true))
+    and " (remove what is there: Sidecar makes the folder)" or ""
+  if said:find(dir, 1, true) then -- it names the folder itself
+    return ("cannot open the agent slots' folder: %s%s"):format(said, advice)
+  end
+  return ("cannot open the agent slots' folder %s: %s%s"):format(dir, said, advice)
+end
+
 -- `dir`, else M.dir() with its why (`dir or M.dir()` would keep only its first value).
 local function given_or_own(dir)
   if dir then
@@ -391,7 +407,7 @@ function M.acquire(o)
     opened, bad = artifact.open(dir)
   end
   if not opened then
-    return nil, ("cannot open the agent slots' folder %s: %s"):format(dir, tostring(bad))
+    return nil, M.folder_problem(dir, bad)
   end
   local d <close> = opened
   local t0 = now_ms()
@@ -486,7 +502,7 @@ local function open_dir(dir)
     return nil
   end
   local d, bad = artifact.open(dir)
-  return d, d == nil and ("cannot open the agent slots' folder %s: %s"):format(dir, tostring(bad)) or nil
+  return d, d == nil and M.folder_problem(dir, bad) or nil
 end
 
 ---Whether slots can be taken in `dir` (default M.dir()): the folder made if need be, a file
@@ -502,9 +518,7 @@ function M.check(dir)
   local made, bad = paths.make_dirs(dir)
   local d = made and artifact.open(dir)
   if not d then
-    bad = tostring(bad or "not a folder")
-    return nil, bad:find(dir, 1, true) and ("cannot open the agent slots' folder: " .. bad)
-      or ("cannot open the agent slots' folder %s: %s"):format(dir, bad)
+    return nil, M.folder_problem(dir, bad)
   end
   local lock, _, failed = try(d, "mend.lock")
   d:close()
