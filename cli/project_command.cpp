@@ -25,7 +25,8 @@ std::vector<LuaCommand> project_commands() {
 std::vector<LuaCommand> doctor_commands() {
   return {{"doctor",
            "Check each runner as a run starts it (the project's program wrapper, args and env, and the runners "
-           "config.lua defines): found, its version, the flags Sidecar relies on, and what to fix if not",
+           "config.lua defines): found, its version, the flags Sidecar relies on, and what to fix if not; "
+           "the OS sandbox; and the agents at once (max_agents): who holds the slots, who waits (docs/scale.md)",
            "sidecar.cli.doctor", "cli",
            {kRootFlag, kJsonFlag,
             {"--executor", "executor", kText, "NAME",
@@ -35,7 +36,7 @@ std::vector<LuaCommand> doctor_commands() {
            "Send a test notification to each channel of notify in .agent/config.lua (webhook, ntfy, desktop, "
            "command) and say what each answered (docs/notifications.md)",
            "sidecar.cli.notify", "cli",
-           {{"--test", "test", kBool, "", "Send the test notification now"},
+           {{"--test", "test", kBool, "", "Send the test notification now (required: without it, nothing is sent)"},
             {"--event", "event", kText, "EVENT",
              "The event the test is: review, needs_input, budget, failed, blocked, unknown, stopped or completed",
              "review"},
