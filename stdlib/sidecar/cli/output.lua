@@ -77,12 +77,18 @@ function M.table(headers, rows, right)
   for i, h in ipairs(headers) do
     widths[i] = utf8.len(h) or #h
   end
-  for _, row in ipairs(rows) do
+  local cells = {}
+  for r, row in ipairs(rows) do
+    cells[r] = {}
     for i = 1, #headers do
-      local cell = row[i] or ""
+      -- each cell on its row: a line break or tab in a title (a task's, an agent's words) would make
+      -- a row of its own, one that could pass for another task's or run's
+      local cell = tostring(row[i] or ""):gsub("[\r\n\t]", " ")
+      cells[r][i] = cell
       widths[i] = math.max(widths[i], utf8.len(cell) or #cell)
     end
   end
+  rows = cells
   local function line(cells)
     local out = {}
     for i = 1, #headers do

@@ -63,10 +63,11 @@ local function job_of(line)
   return job
 end
 
----The events of a worker's run the preset's process publishes again, on its own run event bus,
----for its progress lines (sidecar.service.run_progress): an agent waiting for a slot, or taking
----none, and the sandbox chosen.
-M.FORWARD = { ["agent_slot.waiting"] = true, ["agent_slot.none"] = true, ["sandbox.chosen"] = true }
+---The events of a worker's run the preset's process publishes again, on its own run event bus:
+---for its progress lines (sidecar.service.run_progress: an agent waiting for a slot, or taking
+---none, and the sandbox chosen), and each run's start and end (an embedder's on_event, the UI).
+M.FORWARD = { ["agent_slot.waiting"] = true, ["agent_slot.none"] = true, ["sandbox.chosen"] = true,
+  ["run.started"] = true, ["run.finished"] = true }
 
 ---What a pool loads before its first fork: the modules an agent run needs (those it requires only
 ---when it gets there too: each worker would load them again).
