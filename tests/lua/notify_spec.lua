@@ -166,7 +166,7 @@ describe("the dispatcher", function()
   end)
 
   it("leaves a preset's and a pipeline's steps to the whole, and a dry run untold", function()
-    config('{ { kind = "command", command = "true", name = "a" } }')
+    config('{ { kind = "command", command = "true", name = "a", events = { "review", "stopped", "unknown" } } }')
     local run = assert(s:create_run({ status = "running" }))
     run.status = "review"
     run.preset = "four"
@@ -179,6 +179,12 @@ describe("the dispatcher", function()
     expect(notify.whole(s, { kind = "preset", name = "four", id = run.run_id, status = "review", runs = { run.run_id } }))
       :equals(1)
     expect(sent()[1]):equals("a|preset:" .. run.run_id .. ":review@" .. run.created_at)
+    -- a step whose end is the pipeline's too (its process stopped, or found dead): told, as nothing else will
+    local step = assert(s:create_run({ status = "running" }))
+    step.pipeline_step, step.pipeline_total, step.status = 2, 2, "interrupted"
+    expect(notify.run_ended(s, step)):equals(1)
+    step.status = "outcome_unknown"
+    expect(notify.run_ended(s, step)):equals(1)
   end)
 
   it("is not silenced by a sent.jsonl planted ahead (a clone's), nor slowed by a huge one", function()

@@ -237,7 +237,11 @@ end
 ---@param run table  the ended run's record
 function M.run_ended(s, run)
   local event = M.EVENT_OF_STATUS[run.status]
-  if not event or run.preset or run.pipeline_id or (tonumber(run.pipeline_total) or 1) > 1 then
+  -- A pipeline's step is told with the whole, unless its end is the pipeline's too: interrupted (its
+  -- process stopped: Ctrl-C, `run kill`, SIGTERM) or found dead (kill -9): nothing would tell it then.
+  local ends_pipeline = run.status == "interrupted" or run.status == "outcome_unknown"
+  local step = run.pipeline_id or (tonumber(run.pipeline_total) or 1) > 1
+  if not event or run.preset or (step and not ends_pipeline) then
     return 0
   end
   local blockers = type(run.blockers) == "table" and run.blockers or {}
