@@ -303,6 +303,17 @@ local function executor_cli(o, e)
   return ok and 0 or 1
 end
 
+-- The line of who waits for slots (oldest first, by pid; a stopped one is passed over), if any.
+local function print_waiting(indent, waiting)
+  local shown = {}
+  for _, w in ipairs(waiting or {}) do
+    shown[#shown + 1] = ("pid %d%s"):format(w.pid, w.stopped and " (stopped: passed over)" or "")
+  end
+  if #shown > 0 then
+    print(("%s%d waiting, oldest first: %s"):format(indent, #shown, table.concat(shown, ", ")))
+  end
+end
+
 ---`sidecar doctor [--json]`: prints the report; exit 1 when no runner is usable, the config is
 ---broken, or a configured or installed runner would fail.
 function M.cli(o)
@@ -344,22 +355,17 @@ function M.cli(o)
   if slots.error then
     print("Agents at once: " .. slots.error .. " (below)")
   else
-    local held, waiting = {}, {}
+    local held = {}
     for _, h in ipairs(slots.holders) do
       held[#held + 1] = ("%s (%s, pid %s, since %s)"):format(h.run_id or "?", h.runner or "?", tostring(h.pid or "?"),
         h.since or "?")
     end
-    for _, w in ipairs(slots.waiting) do
-      waiting[#waiting + 1] = ("pid %d%s"):format(w.pid, w.stopped and " (stopped: passed over)" or "")
-    end
     print(("Agents at once: %d running of %d (%s)%s%s"):format(#slots.holders, slots.cap, slots.source,
       #held > 0 and (": " .. table.concat(held, ", ")) or "", #slots.problems > 0 and " (a problem below)" or ""))
-    if #waiting > 0 then
-      print(("  %d waiting, oldest first: %s"):format(#waiting, table.concat(waiting, ", ")))
-    end
+    print_waiting("  ", slots.waiting)
     for _, r in ipairs(slots.runners) do
-      print(("  %s agents: %d running of %d (max_agents_per_runner.%s)%s"):format(r.name, #r.holders, r.cap, r.name,
-        #r.waiting > 0 and (", %d waiting"):format(#r.waiting) or ""))
+      print(("  %s agents: %d running of %d (max_agents_per_runner.%s)"):format(r.name, #r.holders, r.cap, r.name))
+      print_waiting("    ", r.waiting) -- who waits for this runner's own slots, as for the machine's
     end
   end
   print("A run starts each as (the prompt on stdin, or in <run>/prompt.md):")
