@@ -149,6 +149,7 @@ describe("the otel settings", function()
       { { agents = "yes" }, "otel.agents: expected a boolean" },
       { { timeout = "never" }, "otel.timeout" },
       { "http://c", "otel: expected a table" },
+      { { service_name = "  " }, "otel.service_name: expected a name, got a blank string" },
     }
     for _, c in ipairs(cases) do
       local ok, why = otel_settings.check("otel", c[1])

@@ -42,6 +42,8 @@ local function check_key(path, key, v)
       bad or ("expected 1ms to 10m, got %s"):format(tostring(v)))
   elseif (want == "string" or want == "boolean") and type(v) ~= want then
     return nil, ("%s.%s: expected a %s, got %s"):format(path, key, want, type(v))
+  elseif want == "string" and not v:find("%S") then -- a blank service name names nothing
+    return nil, ("%s.%s: expected a name, got a blank string"):format(path, key)
   end
   return true
 end
