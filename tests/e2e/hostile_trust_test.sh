@@ -114,16 +114,17 @@ else hostile_case "symlinked .agent/sidecar.db" silent "$(ls "$work/elsewhere")"
 printf 'precious\n' >"$work/victim"
 mkdir -p "$work/planter/.agent/runs/R-0001" && (cd "$work/planter" && git init -q &&
   ln -s "$work/victim" .agent/runs/R-0001/stdout.log && ln -s "$work/victim" .agent/runs/R-0001/agent.jsonl &&
-  mkfifo .agent/runs/R-0001/events.jsonl && git add -A -f && git -c user.email=t@e -c user.name=t commit -qm planted)
+  git add -A -f && git -c user.email=t@e -c user.name=t commit -qm planted)
 git clone -q "$work/planter" "$work/planted" 2>/dev/null
 (
   cd "$work/planted" && "$S" init >/dev/null && sandbox_allow read "$root/tests/fixtures"
   add_runners '    command = { command = { "sh", "-c", "cat >/dev/null; echo done" } },'
   sed -i 's|^  runner = "codex",|  runner = "command",|' .agent/config.lua
+  "$S" trust >/dev/null # its config read, as a person would before running it
   "$S" task create --title planted --goal "say done" --status ready >/dev/null
   expect_run "a clone's planted run folder: the run goes on in a new folder" 0 "R-0001 review" "" -- "$S" run T-0001
-  eq "a clone's planted run folder: kept aside whole, nothing written through its links" "precious 3" \
-    "$(cat "$work/victim") $(ls .agent/runs-aside/R-0001-* | wc -l)"
+  eq "a clone's planted run folder: kept aside whole, nothing written through its links" "precious agent.jsonl stdout.log" \
+    "$(cat "$work/victim") $(ls .agent/runs-aside/R-0001-* | sort | tr '\n' ' ' | sed 's/ $//')"
   mkdir -p "$work/elsewhere-otel" && ln -s "$work/elsewhere-otel" .agent/otel
   OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:9 expect_run "a clone's .agent/otel link: refused, named" 1 "" \
     "\.agent/otel is a symbolic link" -- "$S" run T-0001

@@ -143,17 +143,16 @@ expect_run "store rebuild --json: moves it aside and rebuilds from the copies" 0
 expect_run "store check: outside any store" 1 '^$' \
   'store check: no Sidecar store at /nonexistent/\.agent: the folder does not exist' \
   -- "$S" store check --root /nonexistent/.agent
-# A symbolic link planted where the next run's folder goes (by an agent, or in a cloned .agent):
-# `sidecar run` fails that run before its agent starts, says why, and writes nothing through it.
+# A symbolic link planted where the next run's folder goes (in a cloned .agent): the link is moved
+# aside whole (runs-aside/), the run made in a new folder of its own, nothing written through it.
 git_repo planted
 add_runners '    noop = { command = { "sh", "-c", "cat >/dev/null; echo done" } },'
 "$S" task create --title "Planted" >/dev/null
 mkdir -p .agent/runs "$work/elsewhere" && ln -s "$work/elsewhere" .agent/runs/R-0001
-expect_run "run: a planted run folder fails the run, saying what to do" 1 '^$' \
-  '^sidecar: run: cannot take run R-0001: \./\.agent/runs/R-0001 is a symbolic link: [^\n]*remove it [^\n]*\n$' \
+expect_run "run: a planted run folder is moved aside, the run made in a new one" 0 'R-0001 review' '' \
   -- "$S" run T-0001 --runner noop
-expect_run "run list: that run ended failed, before any agent" 0 'R-0001 +T-0001 +noop .* failed ' '^$' -- "$S" run list
-expect_run "task list: the task as it was" 0 'T-0001 +draft ' '^$' -- "$S" task list
+eq "the planted link, kept aside as it was; the run's folder a real one" "link folder" \
+  "$(test -L .agent/runs-aside/R-0001-* && echo link) $(test -d .agent/runs/R-0001 && ! test -L .agent/runs/R-0001 && echo folder)"
 eq "nothing went through the link" "" "$(ls -A "$work/elsewhere")"
 expect_run "run: the next run works" 0 'R-0002' '' -- "$S" run T-0001 --runner noop
 finish

@@ -433,7 +433,7 @@ wait_until "a foreground run's agent has started" 60 grep -qs "command started" 
 wait_until "it catches SIGHUP" 60 sh -c "m=\$(awk '/^SigCgt/{print \$2}' /proc/$hup_pid/status) && [ \$((0x\$m & 1)) -ne 0 ]"
 kill -HUP "$hup_pid"
 status=0; wait "$hup_pid" || status=$?
-hup_run=$(grep -o 'R-[0-9]*' hup.err | head -1)
+hup_run=$(ls -t .agent/runs | head -1) # the newest run (the message names it only when the agent was being waited for)
 eq "SIGHUP (the terminal closed): exit 129, the run recorded interrupted" "129 interrupted" \
   "$status $(field .agent/runs/$hup_run/run.json .status)"
 # It sleeps far longer than the checks below take on the busiest machine: only `run kill` ends it.
