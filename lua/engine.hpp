@@ -68,9 +68,10 @@ class Engine {
   // How many times interrupt_from_any_thread() was called: a call that failed while the count
   // moved was interrupted, whatever the Lua code made of the error on its way out.
   unsigned interrupts_asked() const { return interrupts_asked_.load(); }
-  // Whether an interrupt from another thread waits for the hook to see it: a C function that waits
-  // (a sleep) looks, and calls interrupt() to have it raised at once.
-  bool interrupt_pending() const { return interrupt_asked_.load(); }
+  // Takes an interrupt from another thread that waits for the hook to see it (true once per
+  // interrupt): a C function that waits (a sleep) looks, and calls interrupt() to have it raised at
+  // once, as the hook would have.
+  bool take_interrupt_pending() { return interrupt_asked_.exchange(false); }
   // The process loop interrupt_from_any_thread() wakes (lua/proc.cpp, when host.proc is loaded).
   void attach_loop(std::weak_ptr<host::ProcessLoop> loop);
   // The engine that made the Lua state `L` (or one of its coroutines); only for states an Engine made.

@@ -40,7 +40,7 @@ int time_sleep_ms(lua_State* L) {
   luaL_argcheck(L, ms >= 0 && ms <= 1000, 1, "expected 0 to 1000 milliseconds");
   Engine* engine = Engine::of(L);
   for (lua_Integer left = ms; left > 0;) {
-    if (engine && engine->interrupt_pending()) {
+    if (engine && engine->take_interrupt_pending()) {
       engine->interrupt();
       return 0;
     }

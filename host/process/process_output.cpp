@@ -1,6 +1,7 @@
 // Reading a child's stdout and stderr: pipes (or the pty master) watched by the loop, each chunk
 // handed to the consumers its sink names, or spliced straight into a file.
 #include <fcntl.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -161,6 +162,13 @@ bool open_tee(const OutputSink& sink, const char* which, Fd& file, SpawnError& e
   int flags = (sink.max_bytes > 0 ? O_RDWR : O_WRONLY) | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK |
               (sink.append ? O_APPEND : O_TRUNC);
   file.reset(open(sink.file.c_str(), flags, 0644));
+  struct stat st {};
+  if (file.fd >= 0 && (fstat(file.fd, &st) != 0 || !(S_ISREG(st.st_mode) || S_ISCHR(st.st_mode)))) {
+    // a FIFO (opened for reading and writing, a bounded log's, it would not have refused), a socket
+    file.reset(-1);
+    error = {std::string("cannot open the ") + which + " file " + sink.file + ": it is not a regular file", "EINVAL"};
+    return false;
+  }
   if (file.fd >= 0) fcntl(file.fd, F_SETFL, fcntl(file.fd, F_GETFL) & ~O_NONBLOCK);
   if (file.fd < 0) {
     error = {std::string("cannot open the ") + which + " file " + sink.file + ": " +

@@ -20,7 +20,7 @@ describe("a detached sender's queue", function()
     test.write(dir .. "/queue/1-a.json", "{}")
     local d <close> = assert(artifact.open(dir))
     local claimed = assert(sender.claim(d, "queue/1-a.json"))
-    expect(claimed):matches("^queue/1%-a%.json%.sending%-%d+$")
+    expect(claimed):matches("^queue/1%-a%.json%.sending~[^~]+~%d+~%d+$")
     expect(sender.claim(d, "queue/1-a.json")):is_nil() -- a second sender has nothing to send
     sender.done(d, claimed)
     expect(#assert(d:list("queue/*"))):equals(0)
@@ -29,13 +29,17 @@ describe("a detached sender's queue", function()
   it("queues again what a killed sender left: its claim, or a file none claimed in time", function()
     local dir = test.temp_dir()
     local gone = require("sidecar.core.proc").run({ "true" }).pid -- a sender that is no more
-    test.write(dir .. "/queue/1-a.json.sending-" .. gone, "{}")
+    local host = io.open("/proc/sys/kernel/hostname"):read("l"):gsub("[^%w.-]", "_")
+    test.write(dir .. "/queue/1-a.json.sending~" .. host .. "~" .. gone .. "~1", "{}")
     test.write(dir .. "/queue/2-b.json", "{}") -- its sender never started: left until it is old
-    test.write(dir .. "/queue/3-c.json.sending-" .. require("sidecar.host.procinfo").self().pid, "{}") -- alive
     local d <close> = assert(artifact.open(dir))
+    test.write(dir .. "/queue/3-c.json", "{}") -- claimed by this process, alive: its sender's
+    assert(sender.claim(d, "queue/3-c.json"))
+    test.write(dir .. "/queue/4-d.json.sending~another-machine~" .. gone .. "~1", "{}") -- a node's: not seen here
+    os.execute("touch -d '-30 minutes' '" .. dir .. "/queue/'*.sending*") -- a claim's age says nothing
     local marker = dir .. "/started"
-    local function argv(file)
-      return { "sh", "-c", 'echo "$1" >>"$0"', marker, file }
+    local function argv(file) -- a sender: says which it took, and takes it (as a claim would)
+      return { "sh", "-c", 'echo "$1" >>"$0" && rm "$2/$1"', marker, file, dir }
     end
     expect(sender.recover(d, argv, "test-mark", "log.jsonl")):equals(1)
     os.execute("touch -d '-20 minutes' '" .. dir .. "/queue/2-b.json'")
@@ -51,8 +55,10 @@ describe("a detached sender's queue", function()
     table.sort(started)
     expect(table.concat(started, " ")):equals("queue/1-a.json queue/2-b.json")
     local log = table.concat(lines(dir .. "/log.jsonl"), "\n")
-    expect(log):contains("its sender ended before it was done")
+    expect(log):contains("its sender ended before it was done (killed, or the machine stopped): sent again")
+    expect(log):contains("no sender took it in 10 minutes")
     expect(select(2, log:gsub("\n", ""))):equals(1) -- two lines
-    expect(require("sidecar.host.paths").lstat(dir .. "/queue/1-a.json").kind):equals("file") -- back in line
+    expect(#assert(d:list("queue/3-c.json.sending~*"))):equals(1) -- an alive sender's claim stays
+    expect(#assert(d:list("queue/4-d.json.sending~*"))):equals(1) -- so does another machine's
   end)
 end)

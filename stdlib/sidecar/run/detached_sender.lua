@@ -34,17 +34,35 @@ function M.start(d, file, payload, argv, mark)
   return started, not started and (type(err) == "table" and err.message or tostring(err)) or nil
 end
 
-M.ORPHAN_MS = 600000 -- past every sender's own bounds (its attempts, timeouts and waits): its sender is gone
+M.UNCLAIMED_MS = 600000 -- a queued file no sender took in this time: its sender never started, or died first
 
----Claims the queued `file` of the open folder `d` for this sender: renamed to `file.sending-PID`,
----which it removes once it has sent it (M.done) or said why it could not. A sender killed meanwhile
----leaves the claim, which M.recover queues again. The claimed name, or nil when another sender
----claimed it first (or it is gone).
+-- This machine's name, as a claim holds it (a store on a shared file system: a Slurm node's sender
+-- is alive there, not here).
+local function host_name()
+  local f = io.open("/proc/sys/kernel/hostname")
+  local name = f and f:read("l")
+  if f then
+    f:close()
+  end
+  return ((name or "?"):gsub("[^%w.-]", "_"))
+end
+
+-- The start time of process `pid` (since boot), or nil when it is gone or a zombie.
+local function started_at(pid)
+  local info = require("sidecar.host.procinfo").get(pid)
+  return info and info.state ~= "Z" and info.start or nil
+end
+
+---Claims the queued `file` of the open folder `d` for this sender: renamed to
+---`file.sending~HOST~PID~START` (this process, on this machine), which it removes once it has sent
+---it (M.done) or said why it could not. A sender killed meanwhile leaves the claim, which M.recover
+---queues again. The claimed name, or nil when another sender claimed it first (or it is gone).
 ---@param d table
 ---@param file string
 ---@return string|nil claimed
 function M.claim(d, file)
-  local claimed = ("%s.sending-%d"):format(file, require("sidecar.host.procinfo").self().pid)
+  local me = require("sidecar.host.procinfo").self()
+  local claimed = ("%s.sending~%s~%d~%d"):format(file, host_name(), me.pid, started_at(me.pid) or 0)
   return os.rename(d:root() .. "/" .. file, d:root() .. "/" .. claimed) and claimed or nil
 end
 
@@ -53,16 +71,28 @@ function M.done(d, claimed)
   os.remove(d:root() .. "/" .. claimed)
 end
 
--- Whether process `pid` is there, and not a zombie (a sender's).
-local function alive(pid)
-  local info = require("sidecar.host.procinfo").get(pid)
-  return info ~= nil and info.state ~= "Z"
+-- Why what `path` (in queue/) holds is to be sent again, or nil: a claim of this machine's whose
+-- sender is gone (its pid no more, or another process's now), or a file no sender claimed in time.
+local function lost(d, path, now)
+  local file, host, pid, start = path:match("^(queue/[%w-]+%.json)%.sending~([^~/]+)~(%d+)~(%d+)$")
+  if file then
+    local alive = started_at(tonumber(pid))
+    if host == host_name() and not (alive and alive == tonumber(start)) then
+      return file, "its sender ended before it was done (killed, or the machine stopped)"
+    end
+    return nil
+  end
+  local st = path:match("^queue/[%w-]+%.json$") and require("sidecar.host.paths").lstat(d:root() .. "/" .. path)
+  if st and now - st.mtime_ns // 1000000 > M.UNCLAIMED_MS then
+    return path, "no sender took it in 10 minutes (none started, or it died first)"
+  end
+  return nil
 end
 
 ---Queues again what a sender never finished (a `kill -9`, a crash, the machine's end: nothing is
----lost silently): a claim whose sender is gone (or older than M.ORPHAN_MS), or a queued file no
----sender claimed in that time (one that could not start). Each is renamed back and `argv_of(file)`
----started for it, with a line in the log `log` of `d` saying so. Returns how many were started.
+---lost silently): a claim of this machine's whose sender is gone, or a queued file no sender claimed
+---in M.UNCLAIMED_MS. Each is renamed back and `argv_of(file)` started for it, with a line in the log
+---`log` of `d` saying so. Returns how many were started.
 ---@param d table  an open artifact folder (its queue/)
 ---@param argv_of fun(file: string): string[]
 ---@param mark string
@@ -72,17 +102,12 @@ function M.recover(d, argv_of, mark, log)
   local now = require("sidecar.host.time").wall_ms()
   local started = 0
   for _, path in ipairs(d:list("queue/*") or {}) do
-    local file, pid = path:match("^(queue/[%w-]+%.json)%.sending%-(%d+)$")
-    local st = require("sidecar.host.paths").lstat(d:root() .. "/" .. path)
-    local old = st and now - (st.mtime_ns // 1000000) > M.ORPHAN_MS
-    local lost = (file and (old or not alive(tonumber(pid)))) or (path:match("^queue/[%w-]+%.json$") and old)
-    file = file or path
-    if lost and (file == path or os.rename(d:root() .. "/" .. path, d:root() .. "/" .. file)) then
+    local file, why = lost(d, path, now)
+    if file and (file == path or os.rename(d:root() .. "/" .. path, d:root() .. "/" .. file)) then
       local ok = pcall(proc.detach, argv_of(file), { stdout = "/dev/null", stderr = "/dev/null",
         env = { SIDECAR_RUN_MARK = mark } })
-      d:append_jsonl(log, { at = require("sidecar.core.store").now(), file = file, error = ok
-        and "its sender ended before it was done (killed, or the machine stopped): sent again"
-        or "its sender ended before it was done, and none could be started again" })
+      d:append_jsonl(log, { at = require("sidecar.core.store").now(), file = file,
+        error = why .. (ok and ": sent again" or ": and no sender could be started again") })
       started = started + (ok and 1 or 0)
     end
   end

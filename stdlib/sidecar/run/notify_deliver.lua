@@ -231,21 +231,29 @@ function M.deliver(root, file)
   local d <close> = dir
   local s <close> = st
   local claimed = d and detached_sender.claim(d, file) -- one sender sends it; one killed leaves it
-  local item = claimed and d:read_json(claimed)
-  if not item then
+  if not claimed then
     return false, why or ("cannot read " .. file)
   end
-  local list = channels(root)
+  local item = d:read_json(claimed)
+  local list = type(item) == "table" and channels(root)
   local c = list and list[item.channel]
-  if not c or c.label ~= item.label then
-    d:append_jsonl("log.jsonl", { at = store.now(), id = item.id, run_id = type(item.notification) == "table"
-      and item.notification.run_id or nil, kind = "notify.failed", why = "not sent: the channel is no longer in the config" })
-    detached_sender.done(d, claimed)
-    return false, "the channel is no longer in the config"
+  local sent, said, unsaid = false, nil, nil -- unsaid: why it was not sent, not yet in the log
+  if type(item) ~= "table" or type(item.notification) ~= "table" then
+    unsaid = "not sent: " .. file .. " is not a queued notification"
+  elseif not c or c.label ~= item.label then
+    unsaid = "not sent: the channel is no longer in the config"
+  else
+    local ok, done, why_not = pcall(send, s, d, item, c, M.repo_of(root)) -- each attempt logged by send
+    sent, said = ok and done, ok and why_not or nil
+    unsaid = not ok and ("not sent: " .. tostring(type(done) == "table" and done.message or done)) or nil
   end
-  local sent, facts = send(s, d, item, c, M.repo_of(root))
+  if unsaid then -- in the log whatever happened, and done with: never sent again and again
+    d:append_jsonl("log.jsonl", { at = store.now(), id = type(item) == "table" and item.id or nil, kind = "notify.failed",
+      run_id = type(item) == "table" and type(item.notification) == "table" and item.notification.run_id or nil,
+      why = unsaid })
+  end
   detached_sender.done(d, claimed)
-  return sent, facts
+  return sent, unsaid or said
 end
 
 ---`sidecar notify --test`: a notification of `event` sent now, once, to every channel that wants it

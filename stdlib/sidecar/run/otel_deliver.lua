@@ -76,14 +76,20 @@ function M.deliver(root, file)
   end
   local d <close> = artifact.open(root .. "/" .. otel.DIR, { create = true })
   local claimed = d and detached_sender.claim(d, file) -- one sender sends it; one killed leaves it
-  local item = claimed and d:read_json(claimed)
-  if not item then
+  if not claimed then
     return false, "cannot read " .. file
+  end
+  local item = d:read_json(claimed)
+  if type(item) ~= "table" then -- said in the log, and done with: never sent again and again
+    d:append_jsonl(M.LOG, { at = store.now(), what = file, error = "not sent: it is not a queued export" })
+    detached_sender.done(d, claimed)
+    return false, file .. " is not a queued export"
   end
   local what = type(item.run) == "table" and item.run.run_id or "workflow"
   local st = otel.settings(root)
   if not st then -- said in the log, not lost silently
-    d:append_jsonl(M.LOG, { at = store.now(), what = what, error = "not sent: nothing is exported any more (no endpoint)" })
+    d:append_jsonl(M.LOG, { at = store.now(), what = what,
+      error = "not sent: nothing is exported any more (no endpoint)" })
     detached_sender.done(d, claimed)
     return false, "nothing is exported any more (no endpoint)"
   end
