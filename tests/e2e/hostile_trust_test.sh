@@ -116,8 +116,8 @@ mkdir -p "$work/planter/.agent/runs/R-0001" && (cd "$work/planter" && git init -
   ln -s "$work/victim" .agent/runs/R-0001/stdout.log && ln -s "$work/victim" .agent/runs/R-0001/agent.jsonl &&
   git add -A -f && git -c user.email=t@e -c user.name=t commit -qm planted)
 git clone -q "$work/planter" "$work/planted" 2>/dev/null
-(
-  cd "$work/planted" && "$S" init >/dev/null && sandbox_allow read "$root/tests/fixtures"
+cd "$work/planted" && "$S" init >/dev/null && sandbox_allow read "$root/tests/fixtures"
+{ # in this shell, not a subshell: the checks' counts are the test's
   add_runners '    command = { command = { "sh", "-c", "cat >/dev/null; echo done" } },'
   sed -i 's|^  runner = "codex",|  runner = "command",|' .agent/config.lua
   "$S" trust >/dev/null # its config read, as a person would before running it
@@ -129,7 +129,8 @@ git clone -q "$work/planter" "$work/planted" 2>/dev/null
   OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:9 expect_run "a clone's .agent/otel link: refused, named" 1 "" \
     "\.agent/otel is a symbolic link" -- "$S" run T-0001
   eq "a clone's .agent/otel link: nothing written through it" "" "$(ls -A "$work/elsewhere-otel")"
-)
+}
+cd "$work"
 if [ "$(cat "$work/victim")" = precious ] && [ -z "$(ls -A "$work/elsewhere-otel")" ]; then
   hostile_case "a clone's planted run folder and .agent/otel" prevented
 else hostile_case "a clone's planted run folder and .agent/otel" silent "$(cat "$work/victim")"; fi
