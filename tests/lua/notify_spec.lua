@@ -183,7 +183,9 @@ describe("the dispatcher", function()
     local step = assert(s:create_run({ status = "running" }))
     step.pipeline_step, step.pipeline_total, step.status = 2, 2, "interrupted"
     expect(notify.run_ended(s, step)):equals(1)
-    step.status = "outcome_unknown"
+    step.status = "outcome_unknown" -- an agent that answered and would not exit: its pipeline goes on
+    expect(notify.run_ended(s, step)):equals(0)
+    step.reconciled_at = step.created_at -- found dead by a later command: nothing else will tell it
     expect(notify.run_ended(s, step)):equals(1)
   end)
 

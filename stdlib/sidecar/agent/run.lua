@@ -161,7 +161,8 @@ local function resolve(o)
   for name, n in pairs(per_runner) do
     why = why or agent_slots.bad_cap(n, "max_agents_per_runner." .. tostring(name))
   end
-  why = why or runners.uncapped_names(per_runner, not o.max_agents_per_runner and cfg and cfg.path or nil)
+  why = why or runners.uncapped_names(per_runner, not o.max_agents_per_runner and cfg and cfg.path or nil,
+    cfg and cfg.runners)
   if why then
     return nil, why, "bad_option"
   end

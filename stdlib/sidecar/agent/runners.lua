@@ -94,15 +94,16 @@ end
 ---runner not defined: its cap would bound nothing), or nil when each names one.
 ---@param caps table|nil  {[runner name] = agents}
 ---@param path string|nil  the config file that set them, named first
+---@param defined table|nil  the config's `runners` (runners it defines, registered or not yet)
 ---@return string|nil why
-function M.uncapped_names(caps, path)
+function M.uncapped_names(caps, path, defined)
   local names = {}
   for name in pairs(caps or {}) do
     names[#names + 1] = name
   end
   table.sort(names)
   for _, name in ipairs(names) do
-    if not registry[name] then
+    if not registry[name] and not (type(defined) == "table" and defined[name] ~= nil) then
       local near = option_keys.nearest(name, order)
       return ("%smax_agents_per_runner.%s: no runner is named %s, so it would cap nothing%s (known: %s)"):format(
         path and (path .. ": ") or "", name, name, near and (" (did you mean %s?)"):format(near) or "",

@@ -121,7 +121,8 @@ end
 ---@param root string
 ---@return boolean
 function M.looks_like_store(root)
-  return root:match("/?%.agent/*$") ~= nil or paths.lstat(root .. "/" .. M.DB_NAME) ~= nil
+  return root:match("^%.agent/*$") ~= nil or root:match("/%.agent/*$") ~= nil
+    or paths.lstat(root .. "/" .. M.DB_NAME) ~= nil
     or paths.lstat(root .. "/config.lua") ~= nil
 end
 

@@ -49,7 +49,12 @@ function M.dir(name)
   local login = ("/run/user/%d"):format(uid)
   local st = paths.lstat(login)
   if st and st.kind == "directory" and st.uid == uid and st.mode & 0x3f == 0 then -- the user's alone (0700)
-    return login .. "/sidecar/" .. name
+    local dir = login .. "/sidecar/" .. name
+    local why = unsafe({ login .. "/sidecar", dir }, uid)
+    if why then
+      return nil, why
+    end
+    return dir
   end
   local state, why = paths.state_dir()
   why = state and unsafe({ state, state .. "/" .. name }, uid) or why

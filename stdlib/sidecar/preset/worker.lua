@@ -86,6 +86,20 @@ local function say(out, line)
   out:flush()
 end
 
+M.FORWARD_TEXT_BYTES = 300 -- of each string field forwarded: every line stays within PIPE_BUF
+
+-- An event's fields as the pool's line carries them: its strings clipped and no argv (run.started's
+-- command), so that the line is one write that never mixes with another worker's.
+local function forwarded(fields)
+  local out = {}
+  for k, v in pairs(fields) do
+    if k ~= "command" and type(v) ~= "table" then
+      out[k] = type(v) == "string" and require("sidecar.core.text").clip(v, M.FORWARD_TEXT_BYTES) or v
+    end
+  end
+  return out
+end
+
 -- In a forked worker (proc.fork's function: the worker ends when it returns, whatever happens):
 -- runs `job` with the pool's store folder and config and writes its result line on `out`; the
 -- worker's exit code.
@@ -93,7 +107,7 @@ local function run_child(job, root, cfg, out)
   -- the run's progress lines are the preset's to show: their events go up with the job's number
   local forward <close> = require("sidecar.core.run_events").subscribe(function(e)
     if M.FORWARD[e.kind] then
-      say(out, { k = job.k, event = { run_id = e.run_id, seq = e.seq, kind = e.kind, fields = e.fields } })
+      say(out, { k = job.k, event = { run_id = e.run_id, seq = e.seq, kind = e.kind, fields = forwarded(e.fields) } })
     end
   end)
   local ok, record, message = pcall(function()

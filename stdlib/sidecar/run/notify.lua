@@ -238,8 +238,10 @@ end
 function M.run_ended(s, run)
   local event = M.EVENT_OF_STATUS[run.status]
   -- A pipeline's step is told with the whole, unless its end is the pipeline's too: interrupted (its
-  -- process stopped: Ctrl-C, `run kill`, SIGTERM) or found dead (kill -9): nothing would tell it then.
-  local ends_pipeline = run.status == "interrupted" or run.status == "outcome_unknown"
+  -- process stopped: Ctrl-C, `run kill`, SIGTERM) or found dead by a later command (kill -9,
+  -- reconciled): nothing would tell it then. (An agent that answered but would not exit is
+  -- outcome_unknown too, and its pipeline goes on: told with the whole.)
+  local ends_pipeline = run.status == "interrupted" or (run.status == "outcome_unknown" and run.reconciled_at ~= nil)
   local step = run.pipeline_id or (tonumber(run.pipeline_total) or 1) > 1
   if not event or run.preset or (step and not ends_pipeline) then
     return 0

@@ -71,8 +71,7 @@ function M.header_text(s)
   return "=?UTF-8?B?" .. base64(s) .. "?="
 end
 
--- Text with &, < and > escaped: a desktop notification's body (and, for some servers, its summary)
--- is read as markup, and Slack's text as its own (`<a href=...>`, `<!channel>`, `<url|words>` in an
+-- Text with &, < and > escaped: a desktop notification's body is read as markup, and Slack's text as its own (`<a href=...>`, `<!channel>`, `<url|words>` in an
 -- agent's words would be a link, an image or a mention there).
 local function markup_escaped(s)
   return (s:gsub("&", "&amp;"):gsub("<", "&lt;"):gsub(">", "&gt;"))
@@ -127,7 +126,7 @@ local function desktop(c, n)
     return false, { skipped = true, error = "no session bus (DBUS_SESSION_BUS_ADDRESS unset): nothing to show it" }
   end
   local files = require("sidecar.core.files")
-  local title, message = markup_escaped(n.title), markup_escaped(n.message)
+  local title, message = n.title, markup_escaped(n.message) -- the summary is plain text; the body, markup
   local argv
   if files.on_path("notify-send") then
     argv = { "notify-send", "--app-name=sidecar", title, message }

@@ -257,8 +257,7 @@ end
 function M.run_metrics(run, ended_ms)
   local start = ns(ms_of_iso(run.started_at) or ended_ms)
   local at = ns(math.max(ms_of_iso(run.completed_at) or ended_ms, ms_of_iso(run.started_at) or 0))
-  local by = { ["sidecar.runner"] = string_of(run.runner_type),
-    ["gen_ai.response.model"] = string_of(run.response_model) or string_of(run.model),
+  local by = { ["sidecar.runner"] = string_of(run.runner_type), ["gen_ai.response.model"] = M.response_model(run, nil),
     ["gen_ai.provider.name"] = M.PROVIDERS[run.dialect] or M.PROVIDERS[run.runner_type],
     ["sidecar.run.status"] = string_of(run.status) }
   local function with(extra)

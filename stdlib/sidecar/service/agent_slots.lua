@@ -42,14 +42,14 @@ function M.report(cfg)
   local runners = {}
   local known = require("sidecar.agent.runners")
   for name, n in pairs(cfg and cfg.max_agents_per_runner or {}) do
-    if known.get(name) then -- a cap for no runner is a problem below, with no folder made for it
+    if known.get(name) or (cfg.runners or {})[name] ~= nil then -- a cap for no runner: a problem, no folder
       local dir = slots.runner_dir(name)
       runners[#runners + 1] = { name = name, cap = n, holders = holders_of(n, dir, problems),
         waiting = json.array(slots.waiters(dir)) }
     end
   end
   table.sort(runners, function(a, b) return a.name < b.name end)
-  problems[#problems + 1] = known.uncapped_names(cfg and cfg.max_agents_per_runner, cfg and cfg.path)
+  problems[#problems + 1] = cfg and known.uncapped_names(cfg.max_agents_per_runner, cfg.path, cfg.runners) or nil
   return { cap = cap, source = source, holders = holders, waiting = json.array(slots.waiters()),
     runners = json.array(runners), problems = json.array(problems) }
 end

@@ -56,7 +56,7 @@ local function checked(o, spec, repo)
   local runners = require("sidecar.agent.runners")
   runners.register_config(cfg) -- so --runner, and a parameter naming runners, may name one of config.lua
   local cap, bad_cap = require("sidecar.run.agent_slots").cap(cfg.max_agents) -- as each step's would be
-  bad_cap = bad_cap or runners.uncapped_names(cfg.max_agents_per_runner, cfg.path)
+  bad_cap = bad_cap or runners.uncapped_names(cfg.max_agents_per_runner, cfg.path, cfg.runners)
   if not cap or bad_cap then
     return nil, result.fail(bad_cap)
   end

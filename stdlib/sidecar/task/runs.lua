@@ -115,7 +115,7 @@ function M.settings(cfg, task, o)
     end
   end
   local _, bad_cap = require("sidecar.run.agent_slots").cap(cfg.max_agents) -- before any run is recorded
-  bad_cap = bad_cap or runners.uncapped_names(cfg.max_agents_per_runner, cfg.path)
+  bad_cap = bad_cap or runners.uncapped_names(cfg.max_agents_per_runner, cfg.path, cfg.runners)
   if bad_cap then
     return nil, bad_cap
   end
