@@ -208,6 +208,17 @@ describe("store", function()
     -- a later run's folder, not there before, is simply made
     expect(assert(s:create_run({ status = "running" }, nil, { copy_later = true })).run_id):equals("R-0002")
     expect(paths.lstat(root .. "/runs/R-0002").kind):equals("directory")
+    -- a folder that cannot be moved aside (runs-aside is a file a clone committed): the run is
+    -- refused, and its row ends failed saying why, not left running with nothing behind it
+    os.execute("rm -rf '" .. root .. "/runs-aside'")
+    write(root .. "/runs-aside", "planted\n")
+    write(root .. "/runs/R-0003/x", "planted\n")
+    local none, why = s:create_run({ status = "running" })
+    expect(none):is_nil()
+    expect(why):contains("runs/R-0003 was there before run R-0003 was made, and cannot be moved aside")
+    local row = assert(s:get_run("R-0003"))
+    expect(row.status):equals("failed")
+    expect(row.failure_reason):contains("cannot be moved aside")
   end)
 
   it("opens no store that is, or holds where it writes, a symbolic link: nothing written through it", function()

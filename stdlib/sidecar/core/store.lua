@@ -242,6 +242,8 @@ function Store:write_copy(kind, id, record, files)
   return true
 end
 
+local save -- a changed record stored, its copy written (below)
+
 -- A new run's folder is made new: one already there (a clone of a repository that committed
 -- `.agent/runs/R-0001/` holding links to files of the user's, a store whose database was replaced)
 -- is moved into `runs-aside/` whole, never written into nor read as the run's. nil, why, code when
@@ -285,7 +287,9 @@ local function create(self, kind, record, fields_of, create_fn, files, later)
   if kind == "run" then
     local made
     made, message, code = new_run_dir(self, id)
-    if not made then
+    if not made then -- the row ends failed, saying why, rather than left running with nothing behind it
+      record.status, record.failure_reason, record.completed_at = "failed", message, M.now()
+      save(self, kind, record, fields_of, self.db.update_run) -- its copy cannot be written: the store holds it
       return nil, message, code
     end
   end
@@ -304,7 +308,7 @@ end
 -- Stores a changed record and writes its copy. The store gives it its next revision; guessed
 -- here from the record's own, which is right for a record read from the store, so the text
 -- encoded is kept as it is.
-local function save(self, kind, record, fields_of, update_fn, files)
+function save(self, kind, record, fields_of, update_fn, files)
   local id = record[KINDS[kind].id_key]
   local was = record.revision
   record.revision = (math.type(was) == "integer" and was or 0) + 1
