@@ -320,11 +320,17 @@ void ArtifactDir::defer_sync(int folder_fd) {
 }
 
 bool ArtifactDir::append(std::string_view path, std::string_view data, bool sync, FsError& error) {
-  return append_after(path, [data](std::string_view) { return std::string(data); }, sync, error);
+  return append_locked(path, data, nullptr, sync, error);
 }
 
 bool ArtifactDir::append_after(std::string_view path, const std::function<std::string(std::string_view tail)>& make,
                                bool sync, FsError& error) {
+  return append_locked(path, {}, &make, sync, error);
+}
+
+bool ArtifactDir::append_locked(std::string_view path, std::string_view data,
+                                const std::function<std::string(std::string_view tail)>* make, bool sync,
+                                FsError& error) {
   std::vector<std::string> parts;
   if (!split_relative_path(path, parts, error)) return false;
   Fd dir(open_parent(parts, true, path, error));
@@ -354,12 +360,15 @@ bool ArtifactDir::append_after(std::string_view path, const std::function<std::s
       return false;
     }
   }
-  // The file's last bytes, whole lines only, for `make` to continue from (under the same lock).
-  char tail[kAppendTail];
-  const off_t end = lseek(file.fd, 0, SEEK_END);
-  const off_t from = end > static_cast<off_t>(sizeof tail) ? end - static_cast<off_t>(sizeof tail) : 0;
-  const ssize_t got = end > 0 ? pread(file.fd, tail, static_cast<std::size_t>(end - from), from) : 0;
-  const std::string data = make(std::string_view(tail, got > 0 ? static_cast<std::size_t>(got) : 0));
+  std::string made;
+  if (make) {  // the file's last bytes, whole lines only, for `make` to continue from (under the same lock)
+    char tail[kAppendTail];
+    const off_t end = lseek(file.fd, 0, SEEK_END);
+    const off_t from = end > static_cast<off_t>(sizeof tail) ? end - static_cast<off_t>(sizeof tail) : 0;
+    const ssize_t got = end > 0 ? pread(file.fd, tail, static_cast<std::size_t>(end - from), from) : 0;
+    made = (*make)(std::string_view(tail, got > 0 ? static_cast<std::size_t>(got) : 0));
+    data = made;
+  }
   if (write_fully(file.fd, data) != 0 || (sync && fsync(file.fd) != 0)) {
     error = resolve_error(errno, path, std::string(path));
     return false;

@@ -118,6 +118,9 @@ class ArtifactDir {
 
   // Takes `folder_fd`: its fsync waits for the next Now write, sync() or the close.
   void defer_sync(int folder_fd);
+  // append and append_after: `data`, or what `make` (when given) makes of the file's last bytes.
+  bool append_locked(std::string_view path, std::string_view data,
+                     const std::function<std::string(std::string_view tail)>* make, bool sync, FsError& error);
 
   int fd_ = -1;
   std::string root_;

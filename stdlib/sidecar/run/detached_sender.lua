@@ -39,12 +39,8 @@ M.UNCLAIMED_MS = 600000 -- a queued file no sender took in this time: its sender
 -- This machine's name, as a claim holds it (a store on a shared file system: a Slurm node's sender
 -- is alive there, not here).
 local function host_name()
-  local f = io.open("/proc/sys/kernel/hostname")
-  local name = f and f:read("l")
-  if f then
-    f:close()
-  end
-  return ((name or "?"):gsub("[^%w.-]", "_"))
+  local name = require("sidecar.core.files").read("/proc/sys/kernel/hostname") or "?"
+  return ((name:match("^%s*(.-)%s*$")):gsub("[^%w.-]", "_"))
 end
 
 -- The start time of process `pid` (since boot), or nil when it is gone or a zombie.

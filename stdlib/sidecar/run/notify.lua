@@ -174,10 +174,11 @@ local function start_sender(s, d, id, c, n)
 end
 
 ---Tells the channels that want `n.event`. n: {event, key (what makes it one: "R-0001:review"),
----run_id (where attempts are recorded; nil for none), title, message, fields (the webhook body's
----facts)}. Returns the number of senders started (0 when no channel wants it). Never raises.
+---run_id (where attempts are recorded; nil for none), run (its record, when the caller has it: else
+---read), title, message, fields (the webhook body's facts)}. Returns the number of senders started
+---(0 when no channel wants it). Never raises.
 ---@param s table  the store
----@param n {event: string, key: string, run_id: string?, title: string, message: string, fields: table?}
+---@param n {event: string, key: string, run_id: string?, run: table?, title: string, message: string, fields: table?}
 ---@return integer
 function M.send(s, n)
   local channels = channels_of(s)
@@ -194,7 +195,7 @@ function M.send(s, n)
   -- showing it above the message (Slack's text, a desktop's summary, ntfy's Title) keeps its layout
   -- The key is made one of this store's by its run's start (to the millisecond): a line planted
   -- ahead in sent.jsonl cannot name it, and so cannot silence the notification.
-  local run = n.run_id and s:get_run(n.run_id)
+  local run = n.run or (n.run_id and s:get_run(n.run_id)) -- the caller's record, when it has it
   local stamp = run and (run.created_at or run.started_at)
   n = { event = n.event, key = n.key, stamp = type(stamp) == "string" and stamp or nil, run_id = n.run_id,
     title = (clean(n.title, 200):gsub("[\n\t]", " ")), message = clean(n.message),
@@ -250,7 +251,7 @@ function M.run_ended(s, run)
   local why = run.failure_reason or blockers[1] or run.summary
   local fields = run_fields(run)
   fields.reason = run.failure_reason or blockers[1]
-  return M.send(s, { event = event, key = run.run_id .. ":" .. event, run_id = run.run_id,
+  return M.send(s, { event = event, key = run.run_id .. ":" .. event, run_id = run.run_id, run = run,
     title = ("Sidecar: %s %s"):format(run.run_id, run.status),
     message = ("%s ended %s%s"):format(run.run_id, run.status, why and (": " .. tostring(why)) or ""),
     fields = fields })
@@ -266,7 +267,8 @@ function M.attention(s, run)
   end
   local fields = run_fields(run)
   fields.attention = a.state
-  return M.send(s, { event = "needs_input", key = ("%s:%s#%s"):format(run.run_id, a.state, tostring(a.occurrence or 1)),
+  return M.send(s, { event = "needs_input", run = run,
+    key = ("%s:%s#%s"):format(run.run_id, a.state, tostring(a.occurrence or 1)),
     run_id = run.run_id, title = ("Sidecar: %s needs you (%s)"):format(run.run_id, a.state),
     message = ("%s %s: %s"):format(run.run_id, a.state == "stuck" and "is stuck" or "is waiting for input",
       tostring(a.evidence or "")), fields = fields })
