@@ -109,6 +109,16 @@ int dir_append(lua_State* L) {
   return push_ok(L, ok, error);
 }
 
+// dir:keep_last_lines(path, max_lines) -> true | nil, message, code   (under the appends' lock)
+int dir_keep_last_lines(lua_State* L) {
+  ArtifactDir& dir = check_dir(L);
+  lua_Integer max_lines = luaL_checkinteger(L, 3);
+  luaL_argcheck(L, max_lines >= 0, 3, "a count of lines (0 or more)");
+  FsError error;
+  bool ok = dir.keep_last_lines(check_text(L, 2), static_cast<std::size_t>(max_lines), error);
+  return push_ok(L, ok, error);
+}
+
 // dir:read(path) -> data | nil, message, code
 int dir_read(lua_State* L) {
   ArtifactDir& dir = check_dir(L);
@@ -177,6 +187,7 @@ int dir_tostring(lua_State* L) {
 int open_host_artifact(lua_State* L) {
   static const luaL_Reg methods[] = {
       {"write", guarded<dir_write>},         {"write_all", guarded<dir_write_all>}, {"append", guarded<dir_append>},
+      {"keep_last_lines", guarded<dir_keep_last_lines>},
       {"read", guarded<dir_read>},           {"exists", guarded<dir_exists>},       {"make_dirs", guarded<dir_make_dirs>},
       {"create_dir", guarded<dir_create_dir>}, {"list", guarded<dir_list>},         {"root", guarded<dir_root>},
       {"sync", guarded<dir_sync>},

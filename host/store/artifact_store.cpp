@@ -85,6 +85,28 @@ bool check_regular(int fd, std::string_view path, FsError& error) {
   return true;
 }
 
+// Whether `fd` is still the file `name` names in `dir` (a rewrite renames a new file over it).
+bool still_named(int dir, const std::string& name, int fd) {
+  struct stat held {}, named {};
+  return fstat(fd, &held) == 0 && fstatat(dir, name.c_str(), &named, AT_SYMLINK_NOFOLLOW) == 0 &&
+         held.st_dev == named.st_dev && held.st_ino == named.st_ino;
+}
+
+// Opens `name` in `dir` with `flags` and takes its exclusive flock, the lock of every append and
+// rewrite of the file. A rewrite (keep_last_lines) renames a new file over the old one while it
+// holds the old one's lock: whoever waited for that lock opens the name again, so nothing is
+// written to the file that has no name any more. Returns the descriptor, or -1 with errno.
+int open_locked(int dir, const std::string& name, int flags) {
+  for (int tries = 0;; ++tries) {
+    Fd file(openat(dir, name.c_str(), flags | O_NOFOLLOW | O_CLOEXEC, 0644));
+    if (file.fd < 0) return -1;
+    while (flock(file.fd, LOCK_EX) != 0 && errno == EINTR) {
+    }
+    // bounded: a name renamed over without end is used as it is at the last try
+    if (tries == 16 || still_named(dir, name, file.fd)) return file.release();
+  }
+}
+
 }  // namespace
 
 bool split_relative_path(std::string_view path, std::vector<std::string>& parts, FsError& error) {
@@ -335,18 +357,16 @@ bool ArtifactDir::append_locked(std::string_view path, std::string_view data,
   if (!split_relative_path(path, parts, error)) return false;
   Fd dir(open_parent(parts, true, path, error));
   if (dir.fd < 0) return false;
-  Fd file(openat(dir.fd, parts.back().c_str(), O_RDWR | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644));
+  // Another process may append to the same file (a Claude Code hook writing into a run's
+  // events.jsonl while the run does): the look at the last byte below and the write are one step
+  // under an exclusive lock, so neither writer takes the other's line in flight for a crash's
+  // leftover. Released when the file is closed.
+  Fd file(open_locked(dir.fd, parts.back(), O_RDWR | O_APPEND | O_CREAT));
   if (file.fd < 0) {
     error = resolve_error(errno, path, parts.back());
     return false;
   }
   if (!check_regular(file.fd, path, error)) return false;
-  // Another process may append to the same file (a Claude Code hook writing into a run's
-  // events.jsonl while the run does): the look at the last byte below and the write are one step
-  // under an exclusive lock, so neither writer takes the other's line in flight for a crash's
-  // leftover. Released when the file is closed.
-  while (flock(file.fd, LOCK_EX) != 0 && errno == EINTR) {
-  }
   // A crash in the middle of an earlier append can leave a line without its newline: it was
   // never whole, so it is dropped rather than glued to the next one.
   off_t size = lseek(file.fd, 0, SEEK_END);
@@ -374,6 +394,45 @@ bool ArtifactDir::append_locked(std::string_view path, std::string_view data,
     return false;
   }
   return true;
+}
+
+bool ArtifactDir::keep_last_lines(std::string_view path, std::size_t max_lines, FsError& error) {
+  std::vector<std::string> parts;
+  if (!split_relative_path(path, parts, error)) return false;
+  Fd dir(open_parent(parts, false, path, error));
+  if (dir.fd < 0) return error.code == "ENOENT";
+  Fd file(open_locked(dir.fd, parts.back(), O_RDONLY | O_NONBLOCK));
+  if (file.fd < 0) {
+    if (errno == ENOENT) return true;
+    error = resolve_error(errno, path, parts.back());
+    return false;
+  }
+  if (!check_regular(file.fd, path, error)) return false;
+  // a file far larger than its lines (planted) is read from its last kKeepReadMax bytes on
+  const off_t size = lseek(file.fd, 0, SEEK_END);
+  const off_t start = size > static_cast<off_t>(kKeepReadMax) ? size - static_cast<off_t>(kKeepReadMax) : 0;
+  lseek(file.fd, start, SEEK_SET);
+  std::string data;
+  char buf[65536];
+  for (ssize_t n; (n = ::read(file.fd, buf, sizeof buf)) != 0;) {
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      error = resolve_error(errno, path, std::string(path));
+      return false;
+    }
+    data.append(buf, static_cast<std::size_t>(n));
+  }
+  if (start > 0) data.erase(0, data.find('\n') == std::string::npos ? data.size() : data.find('\n') + 1);
+  // from the end: past the last whole line's newline, back over max_lines of them
+  std::size_t from = data.rfind('\n'), lines = 0;
+  while (from != std::string::npos && from > 0 && lines < max_lines) {
+    from = data.rfind('\n', from - 1);
+    ++lines;
+  }
+  if (start == 0 && (from == std::string::npos || lines < max_lines)) return true;  // no more than max_lines
+  // renamed over the file while its lock is held: the next appender opens the new one
+  return write(path, std::string_view(data).substr(from == std::string::npos ? 0 : from + 1), error,
+               Durability::Whole);
 }
 
 std::optional<std::string> ArtifactDir::read(std::string_view path, FsError& error, std::size_t max_bytes) {

@@ -87,6 +87,11 @@ class ArtifactDir {
   static constexpr std::size_t kAppendTail = 256;
   bool append_after(std::string_view path, const std::function<std::string(std::string_view tail)>& make, bool sync,
                     FsError& error);
+  // Keeps the last `max_lines` lines of an appended file (a log), and a last line a crash cut off:
+  // the rest is dropped by an atomic rewrite, under the appends' lock, so a line appended meanwhile
+  // is never lost. A missing file is fine. Only its last kKeepReadMax bytes are read.
+  static constexpr std::size_t kKeepReadMax = 16u << 20;
+  bool keep_last_lines(std::string_view path, std::size_t max_lines, FsError& error);
   // Reads a regular file; refuses symbolic links, hard links (a link to a file outside the
   // folder would read it), and anything larger than `max_bytes`.
   std::optional<std::string> read(std::string_view path, FsError& error, std::size_t max_bytes = 1u << 30);

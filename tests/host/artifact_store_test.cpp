@@ -203,6 +203,65 @@ TEST_CASE("artifact: two processes appending to one file side by side leave only
   CHECK(whole[1] == kLines);
 }
 
+TEST_CASE("artifact: keep_last_lines keeps a log's last lines and leaves a short one as it is", "[artifact]") {
+  Sandbox box;
+  ArtifactDir dir = open_dir(box.inside);
+  FsError error;
+  Sandbox::put(box.inside + "/log.jsonl", "1\n2\n3\n4\n");
+  REQUIRE(dir.keep_last_lines("log.jsonl", 2, error));
+  CHECK(Sandbox::get(box.inside + "/log.jsonl") == "3\n4\n");
+  struct stat before {}, after {};
+  stat((box.inside + "/log.jsonl").c_str(), &before);
+  REQUIRE(dir.keep_last_lines("log.jsonl", 5, error));
+  stat((box.inside + "/log.jsonl").c_str(), &after);
+  CHECK(before.st_ino == after.st_ino);  // not rewritten
+  Sandbox::put(box.inside + "/cut.jsonl", "a\nb\nc");  // a crash mid-line: kept for the next append to drop
+  REQUIRE(dir.keep_last_lines("cut.jsonl", 1, error));
+  CHECK(Sandbox::get(box.inside + "/cut.jsonl") == "b\nc");
+  CHECK(dir.keep_last_lines("missing.jsonl", 1, error));
+  CHECK(dir.keep_last_lines("no/such/folder.jsonl", 1, error));
+  symlink((box.outside + "/secret.txt").c_str(), (box.inside + "/link.jsonl").c_str());
+  CHECK_FALSE(dir.keep_last_lines("link.jsonl", 0, error));
+  CHECK(error.code == "ESYMLINK");
+  CHECK(Sandbox::get(box.outside + "/secret.txt") == "TOP SECRET\n");
+}
+
+TEST_CASE("artifact: a line appended while another process trims the log is never lost", "[artifact]") {
+  // A sender trims its folder's log while other senders append to it: the trim's rewrite is
+  // renamed over the file under the appends' lock, and an appender that waited for the lock
+  // writes to the new file, not to the one that lost its name.
+  Sandbox box;
+  constexpr int kOld = 5000, kNew = 2000, kKeep = 1500;
+  std::string old;
+  for (int i = 0; i < kOld; ++i) old += "old\n";
+  Sandbox::put(box.inside + "/log.jsonl", old);
+  pid_t pid = fork();
+  if (pid == 0) {
+    FsError error;
+    auto dir = ArtifactDir::open(box.inside, false, error);
+    for (int i = 0; dir && i < kNew; ++i) {
+      if (!dir->append("log.jsonl", "n" + std::to_string(i) + "\n", false, error)) _exit(3);
+    }
+    _exit(dir ? 0 : 2);
+  }
+  ArtifactDir dir = open_dir(box.inside);
+  FsError error;
+  int status = 0, rewrites = 0;
+  while (waitpid(pid, &status, WNOHANG) == 0) {
+    struct stat before {}, after {};
+    stat((box.inside + "/log.jsonl").c_str(), &before);
+    REQUIRE(dir.keep_last_lines("log.jsonl", kKeep, error));
+    stat((box.inside + "/log.jsonl").c_str(), &after);
+    rewrites += before.st_ino != after.st_ino;
+  }
+  REQUIRE((WIFEXITED(status) && WEXITSTATUS(status) == 0));
+  REQUIRE(dir.keep_last_lines("log.jsonl", kKeep, error));
+  std::string expected;
+  for (int i = kNew - kKeep; i < kNew; ++i) expected += "n" + std::to_string(i) + "\n";
+  CHECK(Sandbox::get(box.inside + "/log.jsonl") == expected);
+  CHECK(rewrites > 10);  // the trims did race the appends
+}
+
 TEST_CASE("artifact: 40+ escape attempts, 0 escapes, each a clear error", "[artifact]") {
   Sandbox box;
   const std::string in = box.inside;

@@ -29,6 +29,17 @@ describe("artifact folders", function()
     expect(dir:read_json("model.json").task_id):equals("t")
   end)
 
+  it("keep a log's last lines, a missing log being fine", function()
+    local dir = assert(artifact.open(root, { create = true }))
+    for i = 1, 5 do
+      assert(dir:append_jsonl("log.jsonl", { i = i }))
+    end
+    expect(dir:keep_last_lines("log.jsonl", 2)):is_true()
+    expect(dir:read("log.jsonl")):equals('{"i":4}\n{"i":5}\n')
+    expect(dir:keep_last_lines("missing.jsonl", 2)):is_true()
+    expect(function() dir:keep_last_lines("log.jsonl", -1) end):raises("count of lines")
+  end)
+
   it("append JSON lines and read them back, ignoring an unfinished last line", function()
     local dir = assert(artifact.open(root, { create = true }))
     assert(dir:append_jsonl("events.jsonl", { kind = "a" }))

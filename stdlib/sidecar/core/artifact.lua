@@ -89,6 +89,16 @@ function Dir:append(path, text, sync)
   return self.handle:append(path, redact(text), sync)
 end
 
+---Keeps the last `max_lines` lines of an appended file (a log) and drops the rest, in one atomic
+---rewrite under the lock every append takes: a line another process appends meanwhile is kept. A
+---missing file is fine.
+---@param path string
+---@param max_lines integer
+---@return boolean|nil ok, string? message, string? code
+function Dir:keep_last_lines(path, max_lines)
+  return self.handle:keep_last_lines(path, max_lines)
+end
+
 function Dir:read(path)
   return self.handle:read(path)
 end

@@ -3,7 +3,8 @@
 --- time limits and retries, and removes it (claimed first, so that one killed meanwhile leaves it to
 --- be sent again: M.claim, M.recover). Notifications (stdlib/sidecar/run/notify.lua) and
 --- OpenTelemetry exports (stdlib/sidecar/run/otel.lua) go this way, so a slow or dead endpoint
---- costs a run nothing. Each sender logs its attempts in a file of its folder (M.trim_log bounds it).
+--- costs a run nothing. Each sender logs its attempts in a file of its folder (kept to its last lines
+--- by dir:keep_last_lines).
 ---
 --- A sender carries a mark of its own in SIDECAR_RUN_MARK (sidecar.run.processes' variable): never a
 --- run's, so the sweep of a run still ending in this process (which adopts orphans while an agent
@@ -108,20 +109,6 @@ function M.recover(d, argv_of, mark, log)
     end
   end
   return started
-end
-
----Keeps a sender's log (`name` in the open folder `d`, one line an attempt) to its last `max_lines`.
----@param d table
----@param name string
----@param max_lines integer
-function M.trim_log(d, name, max_lines)
-  local lines = {}
-  for line in (d:read(name) or ""):gmatch("[^\n]+\n") do
-    lines[#lines + 1] = line
-  end
-  if #lines > max_lines then
-    d:write(name, table.concat(lines, "", #lines - max_lines + 1))
-  end
 end
 
 return M

@@ -124,7 +124,7 @@ local function trim(d, at)
     end
   end
   d:write(M.SENT, #kept > 0 and (table.concat(kept, "\n") .. "\n") or "")
-  require("sidecar.run.detached_sender").trim_log(d, M.LOG, M.LOG_LINES)
+  d:keep_last_lines(M.LOG, M.LOG_LINES)
 end
 
 -- Which channels send `n` and which are left out over their rate (each {channel, why}), recorded

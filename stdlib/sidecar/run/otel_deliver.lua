@@ -29,7 +29,7 @@ local function trim(d)
   if math.random(50) ~= 1 then
     return
   end
-  require("sidecar.run.detached_sender").trim_log(d, M.LOG, M.LOG_LINES)
+  d:keep_last_lines(M.LOG, M.LOG_LINES)
 end
 
 ---Posts one request of `signal` to exporter `e` ({url, protocol, headers, timeout_ms}), each attempt
