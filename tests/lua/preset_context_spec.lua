@@ -57,6 +57,25 @@ describe("preset context", function()
     s:close()
   end)
 
+  it("publishes the start and end of each run its workers make (an embedder's on_event, the UI)", function()
+    config({ ["ctx-alice"] = answering("done\n") })
+    local seen = {}
+    local sub <close> = require("sidecar.core.run_events").subscribe(function(e)
+      if e.kind == "run.started" or e.kind == "run.finished" then
+        seen[e.run_id] = seen[e.run_id] or {}
+        table.insert(seen[e.run_id], e.kind .. ":" .. tostring(e.fields.status or e.fields.runner))
+      end
+    end)
+    local ctx = context.new({ repo = repo, preset = PRESET, jobs = 2 })
+    local rs = ctx:agents({ { kind = "scan", prompt = "one", runner = "ctx-alice" },
+      { kind = "scan", prompt = "two", runner = "ctx-alice" } })
+    ctx:close()
+    for _, r in ipairs(rs) do
+      expect(r.status):equals("review")
+      expect(seen[r.run_id]):equals({ "run.started:ctx-alice", "run.finished:review" })
+    end
+  end)
+
   it("plans without running on a dry run: the prompt recorded, the command shown", function()
     config({ ["ctx-bob"] = answering("never") })
     local ctx = context.new({ repo = repo, preset = PRESET, dry_run = true })
