@@ -31,6 +31,14 @@ CLI::Validator whole_number_check() {
       "", "");
 }
 
+// A kText value given empty (`--event ""`, `run show ""`, an unset shell variable) is a usage error
+// naming the flag or argument: taken as not given, it silently meant the default.
+CLI::Validator non_empty_check(const Flag& f) {
+  const std::string why = std::string("an empty value; give ") + (*f.value ? f.value : "one") +
+                          (f.names[0] == '-' ? ", or leave the flag out" : "");
+  return CLI::Validator([why](std::string& text) { return text.empty() ? why : std::string(); }, "", "");
+}
+
 void push_scalar(lua_State* L, FlagType type, const std::string& text) {
   long long n = 0;
   if (type == kInteger && whole_number(text, n)) {
@@ -98,7 +106,7 @@ CLI::Option* add_flag(CLI::App& app, const Flag& f, Value& v) {
     if (f.mods & kOneValue) o->allow_extra_args(false);
   } else {
     o = app.add_option(f.names, v.text, help);
-    if (f.type == kInteger) o->check(whole_number_check());
+    o->check(f.type == kInteger ? whole_number_check() : non_empty_check(f));
   }
   if (*f.value) o->type_name(f.value);
   if (f.mods & kRequired) o->required();

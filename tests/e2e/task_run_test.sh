@@ -318,7 +318,7 @@ expect_run "a claude run denied a command" 0 '' '' -- "$S" run T-0001 --runner c
 expect_run "run show: the permissions the agent was denied, and its session" 0 \
   "Session: +[0-9a-f-]{36}.*Permission denials \(1\):\n  Bash echo hi > out\.txt && ls \(by claude\)" "" \
   -- "$S" run show "$(run_id)"
-expect_run "run show with an empty id is a usage error, not a crash" 2 '' 'give a run id' -- "$S" run show ""
+expect_run "run show with an empty id is a usage error, not a crash" 2 '' 'id: an empty value; give R-ID' -- "$S" run show ""
 
 # --- background runs: returns at once, outlives its terminal, waited, tailed, killed ------------
 # The agent waits for the file $BG_GATE to appear, when one is named, then sleeps $BG_SLEEP.
