@@ -194,6 +194,40 @@ eq "one notification per channel for the pipeline, none per step" "2 2" \
   "$(tail -n +$((before + 1)) .agent/notify/sent.jsonl | wc -l) $(tail -n +$((before + 1)) .agent/notify/sent.jsonl | grep -c '|pipeline:')"
 wait_until "the pipeline's notification" 30 got /hook review "pipeline .* ended review (2 runs"
 
+# --- a preset that does not end well: interrupted (SIGTERM, its terminal closed) or raising -------
+set_notify "{ { kind = \"webhook\", url = \"http://127.0.0.1:$port/ends\", events = { \"stopped\", \"failed\" } } }"
+cat >.agent/presets/stopper.lua <<'LUA'
+local preset = require("sidecar.preset.define")
+return preset.define({
+  name = "stopper",
+  summary = "one agent, then a wait that is stopped",
+  params = { raise = { type = "boolean", default = false, doc = "raise instead of waiting" } },
+  run = function(ctx, p)
+    ctx:agent({ kind = "scan", prompt = "Step one" })
+    if p.raise then
+      error("the preset broke after its first step")
+    end
+    print("waiting")
+    io.stdout:flush()
+    for _ = 1, 120 do
+      require("sidecar.host.time").sleep_ms(1000)
+    end
+  end,
+})
+LUA
+"$S" preset run stopper --runner plain >"$work/stopper.out" 2>&1 &
+stopper=$!
+wait_until "the preset ran its step and waits" 60 grep -q waiting "$work/stopper.out"
+kill -TERM "$stopper"
+wait "$stopper"
+eq "SIGTERM: the preset ends as an interrupted command does" 143 $?
+wait_until "a preset stopped (SIGTERM) is told, once for the whole" 30 got /ends stopped \
+  "preset stopper ended interrupted (1 run: R-[0-9]*): interrupted!"
+expect_run "a preset that raises" 1 "" "the preset broke after its first step" -- \
+  "$S" preset run stopper --runner plain -p raise=true
+wait_until "a preset that raised is told, failed" 30 got /ends failed \
+  "preset stopper ended failed (1 run: R-[0-9]*): .*the preset broke after its first step"
+
 # --- dead and slow endpoints cost the run nothing; what is retried ----------------------------------
 set_notify "{ { kind = \"webhook\", url = \"http://127.0.0.1:$dead/gone\" },
   { kind = \"webhook\", url = \"http://127.0.0.1:$port/slow/20\", timeout = \"2s\" },
@@ -254,6 +288,8 @@ set_notify "{ { kind = \"webhook\", url = \"http://127.0.0.1:$port/test\", name 
   { kind = \"webhook\", url = \"http://127.0.0.1:$dead/x\", events = { \"failed\" } } }"
 expect_run "notify --test --json" 0 '"channel": "team"' "" -- "$S" notify --test --json
 expect_run "notify --event nonsense" 2 "" "unknown event" -- "$S" notify --test --event nonsense
+expect_run "notify --event \"\": refused, not taken as review" 2 "" \
+  "event: an empty value; give EVENT, or leave the flag out" -- "$S" notify --test --event ""
 set_notify '{ { kind = "webhook", url = "ftp://x" } }'
 expect_run "a bad URL names the setting" 1 "" "notify\[1\]\.url: expected an http:// or https:// URL" -- "$S" notify --test
 set_notify '{ { kind = "pager" } }'

@@ -86,9 +86,7 @@ end
 
 -- The notification channels told of the preset's end, once for the whole (its steps are not told
 -- one by one: stdlib/sidecar/run/notify.lua); its workflow span ended (stdlib/sidecar/run/otel.lua).
-local function tell(spec, ctx, good, problem, wf)
-  local status = #ctx.budget_stops > 0 and "budget_exceeded" or (good and "review" or "failed")
-  local reason = #ctx.budget_stops > 0 and ctx.budget_stops[1] or problem
+local function tell(spec, ctx, status, reason, wf)
   otel.workflow_ended(wf, { status = status, reason = type(reason) == "table" and reason.message or reason,
     runs = ctx.runs, task_id = ctx.task and ctx.task.task_id })
   if #ctx.runs == 0 then
@@ -138,7 +136,12 @@ function M.run(o)
   if not ok and require("sidecar.core.errors").is(ran, "budget_exceeded") then
     otel.workflow_ended(wf, { status = "budget_exceeded", reason = ran.message, runs = ctx.runs })
     return result.fail(ran.message) -- a step the budget could not cover: not started
-  elseif not ok then
+  elseif not ok then -- interrupted (Ctrl-C, SIGTERM, its terminal closed), or the preset raised: an end too
+    local stopped = require("sidecar.core.errors").is_interrupt(ran)
+    if not o.dry_run then
+      tell(spec, ctx, stopped and "interrupted" or "failed",
+        stopped and tostring(ran):match("interrupted!.*") or (type(ran) == "table" and ran or tostring(ran)), wf)
+    end
     error(ran, 0)
   end
   ran = ran or {}
@@ -153,7 +156,9 @@ function M.run(o)
   end
   local good = ran.ok ~= false and not missed and #ctx.budget_stops == 0
   if not o.dry_run then
-    tell(spec, ctx, good, missed or (ran.errors and ran.errors[1]), wf)
+    local stops = ctx.budget_stops
+    tell(spec, ctx, #stops > 0 and "budget_exceeded" or (good and "review" or "failed"),
+      stops[1] or missed or (ran.errors and ran.errors[1]), wf)
   end
   return { ok = good, status = good and 0 or 1, errors = errors, warnings = warnings, text = ran.text,
     skipped = ctx.skipped, change = change, missed = missed,
