@@ -53,6 +53,7 @@ git_repo notify
 add_runners "    plain = { command = { \"sh\", \"-c\", \"cat >/dev/null; echo 'all done here'\" } },
     leaky = { command = { \"sh\", \"-c\", \"cat >/dev/null; echo 'token ghp_0123456789abcdefghijklmnopqrstuvwxyzAB'\" } },
     quiet = { command = { \"sh\", \"-c\", \"cat >/dev/null; echo started; sleep $M.1; echo resumed\" } },
+    slow = { command = { \"sh\", \"-c\", \"cat >/dev/null; sleep 37\" } },
     spender = { command = { \"$work/spender.sh\" }, dialect = \"codex\" },"
 cat >"$work/spender.sh" <<EOF
 #!/bin/sh
@@ -227,6 +228,16 @@ expect_run "a preset that raises" 1 "" "the preset broke after its first step" -
   "$S" preset run stopper --runner plain -p raise=true
 wait_until "a preset that raised is told, failed" 30 got /ends failed \
   "preset stopper ended failed (1 run: R-[0-9]*): .*the preset broke after its first step"
+"$S" preset run four --runner slow >/dev/null 2>&1 &
+four=$!
+wait_until "a preset's four agents run" 60 sh -c "[ \$(pgrep -fc '^sleep 37\$') -ge 4 ]"
+kill -9 "$four"
+wait "$four" 2>/dev/null # (killed, as meant)
+wait_until "a preset killed with SIGKILL is told by its workers' pool, stopped" 60 got /ends stopped \
+  "preset four ended interrupted (4 runs: R-[0-9]*, R-[0-9]*, R-[0-9]*, R-[0-9]*): its process ended before its runs did"
+eq "and its runs are recorded interrupted, not left running" "interrupted interrupted interrupted interrupted" \
+  "$(for r in $(received /ends stopped | grep "preset four" | run_ids -); do
+       field .agent/runs/$r/run.json .status; done | tr '\n' ' ' | sed 's/ $//')"
 
 # --- dead and slow endpoints cost the run nothing; what is retried ----------------------------------
 set_notify "{ { kind = \"webhook\", url = \"http://127.0.0.1:$dead/gone\" },

@@ -190,6 +190,7 @@ local function fork_jobs(pool)
     end
     if line then
       local job = job_of(line)
+      pool.task_id = pool.task_id or job.task_id
       local pid, failed = proc.fork(function()
         return run_child(job, pool.head.root, pool.cfg, pool.out)
       end)
@@ -215,7 +216,8 @@ M.WIND_DOWN_MS = 15000 -- after an interrupt, how long the workers have to recor
 
 -- After an interrupt: the workers end first, each recording its run. They got the same signal
 -- (they are in the pool's process group), unless the preset died: its death ends only the pool
--- (proc.spawn's parent_death), which passes SIGTERM on. Past WIND_DOWN_MS, SIGKILL.
+-- (proc.spawn's parent_death), which passes SIGTERM on. Past WIND_DOWN_MS, SIGKILL. Whether the
+-- preset died.
 local function wind_down(pool)
   local proc, time = require("sidecar.host.proc"), require("sidecar.host.time")
   local orphaned = require("sidecar.host.procinfo").self().ppid ~= pool.parent
@@ -232,6 +234,24 @@ local function wind_down(pool)
     pcall(reap, proc, pool.children, pool.out) -- a further interrupt changes nothing now
     pcall(time.sleep_ms, 20)
   end
+  return orphaned
+end
+
+-- The preset died first (SIGKILL, a crash): nothing else tells its end, so the pool does, as the
+-- preset would have (stdlib/sidecar/service/preset_run.lua): once for the whole, stopped, with the
+-- runs of its task (the same key: told once, should the preset have told it after all).
+local function tell_orphaned(pool)
+  local s = pool.task_id and require("sidecar.core.store").open(pool.head.root)
+  if not s then
+    return
+  end
+  local runs = s:list_runs({ task_id = pool.task_id, oldest_first = true }) or {}
+  if runs[1] then
+    pcall(require("sidecar.run.notify").whole, s, { kind = "preset", name = runs[1].preset or "?", id = runs[1].run_id,
+      status = "interrupted", reason = "its process ended before its runs did (killed)", runs = runs,
+      task_id = pool.task_id })
+  end
+  s:close()
 end
 
 -- Says on stderr, in one line, why the pool ends early (the preset tells its steps the last line
@@ -261,7 +281,9 @@ function M.serve()
   end
   local ok, err = pcall(fork_jobs, pool)
   if not ok then
-    wind_down(pool)
+    if wind_down(pool) then
+      pcall(tell_orphaned, pool)
+    end
     return said("stopped", err)
   end
   return 0
