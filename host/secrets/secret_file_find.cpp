@@ -10,6 +10,7 @@
 #include <cstring>
 #include <ctime>
 #include <deque>
+#include <limits>
 #include <list>
 #include <memory>
 #include <mutex>
@@ -231,6 +232,9 @@ class Search {
   Found found_;
 };
 
+// Below this many folders (the last search's), a search takes no helper thread.
+constexpr std::size_t kFoldersPerHelper = 64;
+
 // The trees searched last in this process, the latest first: a few (a run's repository and its
 // worktree, a preset's).
 constexpr std::size_t kMemos = 4;
@@ -259,7 +263,10 @@ SecretFileSearch find_secret_files_again(const std::string& top, const std::vect
     if (it != memos().end()) last = *it;
   }
   Search search(top, skip, last.get(), racy_ms * 1000000);
-  SecretFileSearch out = search.run(threads);
+  // A tree the last search found small is searched on this thread alone: a helper costs more to
+  // start than its share of a few folders (each forked worker of a preset searches its tree again).
+  const std::size_t known = last ? last->folders.size() : std::numeric_limits<std::size_t>::max();
+  SecretFileSearch out = search.run(known < kFoldersPerHelper ? 1 : threads);
   if (last && out.reused == search.reads().size()) return out;  // every folder as the last search read it
   auto memo = std::make_shared<Memo>();
   memo->top = top;

@@ -40,7 +40,8 @@ SecretFileSearch find_secret_files(const std::string& top, const std::vector<std
 // `keep_folders` folders in all at most (a few hundred bytes each): the oldest tree is forgotten
 // first, and a tree of more folders is not kept (each search of it reads it whole, as
 // find_secret_files does), so a process that stays up (`sidecar ui`, `mcp`) beside a huge
-// repository holds a bounded memory.
+// repository holds a bounded memory. A tree the last search found small (under 64 folders) is
+// searched on the calling thread alone, whatever `threads` says.
 constexpr std::size_t kKeepFolders = 100000;
 SecretFileSearch find_secret_files_again(const std::string& top, const std::vector<std::string>& skip,
                                          int threads = 2, std::int64_t racy_ms = 1000,
