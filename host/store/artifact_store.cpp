@@ -92,19 +92,31 @@ bool still_named(int dir, const std::string& name, int fd) {
          held.st_dev == named.st_dev && held.st_ino == named.st_ino;
 }
 
-// Opens `name` in `dir` with `flags` and takes its exclusive flock, the lock of every append and
-// rewrite of the file. A rewrite (keep_last_lines) renames a new file over the old one while it
-// holds the old one's lock: whoever waited for that lock opens the name again, so nothing is
-// written to the file that has no name any more. Returns the descriptor, or -1 with errno.
-int open_locked(int dir, const std::string& name, int flags) {
-  for (int tries = 0;; ++tries) {
+// Opens `name` in `dir` with `flags`, checks it is a regular file of one link (check_regular, with
+// `path` for its error), and takes its exclusive flock, the lock of every append and rewrite of the
+// file. A rewrite (keep_last_lines) renames a new file over the old one while it holds the old
+// one's lock: whoever waited for that lock opens the name again, so nothing is written to a file
+// that has no name any more. `wait` false: a lock held by another is EWOULDBLOCK at once. Returns
+// the descriptor, or -1 with `error`.
+int open_locked(int dir, const std::string& name, int flags, bool wait, std::string_view path, FsError& error) {
+  for (int tries = 0; tries < 16; ++tries) {
     Fd file(openat(dir, name.c_str(), flags | O_NOFOLLOW | O_CLOEXEC, 0644));
-    if (file.fd < 0) return -1;
-    while (flock(file.fd, LOCK_EX) != 0 && errno == EINTR) {
+    if (file.fd < 0) {
+      error = resolve_error(errno, path, name);
+      return -1;
     }
-    // bounded: a name renamed over without end is used as it is at the last try
-    if (tries == 16 || still_named(dir, name, file.fd)) return file.release();
+    if (!check_regular(file.fd, path, error)) return -1;
+    int locked;
+    while ((locked = flock(file.fd, wait ? LOCK_EX : LOCK_EX | LOCK_NB)) != 0 && errno == EINTR) {
+    }
+    if (locked != 0) {
+      error = {quoted(path) + ": " + std::strerror(errno), errno == EWOULDBLOCK ? "EBUSY" : "EIO"};
+      return -1;
+    }
+    if (still_named(dir, name, file.fd)) return file.release();
   }
+  error = {quoted(path) + ": replaced again and again while Sidecar waited for its lock; not written", "EAGAIN"};
+  return -1;
 }
 
 }  // namespace
@@ -361,12 +373,8 @@ bool ArtifactDir::append_locked(std::string_view path, std::string_view data,
   // events.jsonl while the run does): the look at the last byte below and the write are one step
   // under an exclusive lock, so neither writer takes the other's line in flight for a crash's
   // leftover. Released when the file is closed.
-  Fd file(open_locked(dir.fd, parts.back(), O_RDWR | O_APPEND | O_CREAT));
-  if (file.fd < 0) {
-    error = resolve_error(errno, path, parts.back());
-    return false;
-  }
-  if (!check_regular(file.fd, path, error)) return false;
+  Fd file(open_locked(dir.fd, parts.back(), O_RDWR | O_APPEND | O_CREAT, true, path, error));
+  if (file.fd < 0) return false;
   // A crash in the middle of an earlier append can leave a line without its newline: it was
   // never whole, so it is dropped rather than glued to the next one.
   off_t size = lseek(file.fd, 0, SEEK_END);
@@ -401,16 +409,14 @@ bool ArtifactDir::keep_last_lines(std::string_view path, std::size_t max_lines, 
   if (!split_relative_path(path, parts, error)) return false;
   Fd dir(open_parent(parts, false, path, error));
   if (dir.fd < 0) return error.code == "ENOENT";
-  Fd file(open_locked(dir.fd, parts.back(), O_RDONLY | O_NONBLOCK));
-  if (file.fd < 0) {
-    if (errno == ENOENT) return true;
-    error = resolve_error(errno, path, parts.back());
-    return false;
-  }
-  if (!check_regular(file.fd, path, error)) return false;
-  // a file far larger than its lines (planted) is read from its last kKeepReadMax bytes on
+  // A lock held long (an appender stopped, or another user's lock on the file) is not waited for:
+  // the trim is only a bound on the log's size, and the next one will do.
+  Fd file(open_locked(dir.fd, parts.back(), O_RDONLY | O_NONBLOCK, false, path, error));
+  if (file.fd < 0) return error.code == "ENOENT" || error.code == "EBUSY";
+  // a file far larger than its lines (planted) is read from its last kKeepReadMax bytes on, and
+  // the byte before them, which says whether they start a line
   const off_t size = lseek(file.fd, 0, SEEK_END);
-  const off_t start = size > static_cast<off_t>(kKeepReadMax) ? size - static_cast<off_t>(kKeepReadMax) : 0;
+  const off_t start = size > static_cast<off_t>(kKeepReadMax) ? size - static_cast<off_t>(kKeepReadMax) - 1 : 0;
   lseek(file.fd, start, SEEK_SET);
   std::string data;
   char buf[65536];
@@ -422,7 +428,10 @@ bool ArtifactDir::keep_last_lines(std::string_view path, std::size_t max_lines, 
     }
     data.append(buf, static_cast<std::size_t>(n));
   }
-  if (start > 0) data.erase(0, data.find('\n') == std::string::npos ? data.size() : data.find('\n') + 1);
+  if (start > 0) {  // up to the first whole line
+    const std::size_t newline = data.find('\n');
+    data.erase(0, newline == std::string::npos ? data.size() : newline + 1);
+  }
   // from the end: past the last whole line's newline, back over max_lines of them
   std::size_t from = data.rfind('\n'), lines = 0;
   while (from != std::string::npos && from > 0 && lines < max_lines) {

@@ -89,7 +89,8 @@ class ArtifactDir {
                     FsError& error);
   // Keeps the last `max_lines` lines of an appended file (a log), and a last line a crash cut off:
   // the rest is dropped by an atomic rewrite, under the appends' lock, so a line appended meanwhile
-  // is never lost. A missing file is fine. Only its last kKeepReadMax bytes are read.
+  // is never lost. A missing file is fine, and so is one whose lock another holds (left as it is:
+  // the next trim does it). Only its last kKeepReadMax bytes are read.
   static constexpr std::size_t kKeepReadMax = 16u << 20;
   bool keep_last_lines(std::string_view path, std::size_t max_lines, FsError& error);
   // Reads a regular file; refuses symbolic links, hard links (a link to a file outside the
