@@ -234,23 +234,20 @@ local function wind_down(pool)
     pcall(reap, proc, pool.children, pool.out) -- a further interrupt changes nothing now
     pcall(time.sleep_ms, 20)
   end
-  return orphaned
+  -- (a preset that got SIGTERM, then SIGKILL while its workers wound down: died all the same)
+  return orphaned or require("sidecar.host.procinfo").self().ppid ~= pool.parent
 end
 
 -- The preset died first (SIGKILL, a crash): nothing else tells its end, so the pool does, as the
--- preset would have (stdlib/sidecar/service/preset_run.lua): once for the whole, stopped, with the
--- runs of its task (the same key: told once, should the preset have told it after all).
+-- preset would have (sidecar.run.notify's preset_ended: told once, should both tell it).
 local function tell_orphaned(pool)
   local s = pool.task_id and require("sidecar.core.store").open(pool.head.root)
   if not s then
     return
   end
-  local runs = s:list_runs({ task_id = pool.task_id, oldest_first = true }) or {}
-  if runs[1] then
-    pcall(require("sidecar.run.notify").whole, s, { kind = "preset", name = runs[1].preset or "?", id = runs[1].run_id,
-      status = "interrupted", reason = "its process ended before its runs did (killed)", runs = runs,
-      task_id = pool.task_id })
-  end
+  local first = (s:list_runs({ task_id = pool.task_id, oldest_first = true, limit = 1 }) or {})[1]
+  require("sidecar.run.notify").preset_ended(s, { name = first and first.preset or "?", task_id = pool.task_id,
+    status = "interrupted", reason = "its process ended before its runs did (killed)" })
   s:close()
 end
 

@@ -11,7 +11,8 @@
 --- its rate left out is recorded now (notify.skipped in the run's events), each attempt by its sender.
 ---
 ---   notify.run_ended(s, run)                   -- the event its status is, if a channel wants it
----   notify.whole(s, { kind = "preset", name = "triangulated-review", status = "review", runs = {...} })
+---   notify.whole(s, { kind = "pipeline", name = "P-1 (title)", id = "P-1", status = "review", runs = {...} })
+---   notify.preset_ended(s, { name = "triangulated-review", task_id = "T-0001", status = "review" })
 local artifact = require("sidecar.core.artifact")
 local json = require("sidecar.core.json")
 local notify_settings = require("sidecar.core.notify_settings")
@@ -295,6 +296,21 @@ function M.whole(s, w)
       table.concat(ids, ", "), w.reason and (": " .. tostring(w.reason)) or ""),
     fields = { kind = w.kind, name = w.name, status = w.status, reason = w.reason, runs = json.array(ids),
       task_id = w.task_id } })
+end
+
+---Tells of a preset's end, once for the whole, with the runs of its task (read from the store: a
+---run still going when the preset was stopped is one of them), keyed by the task, so that whoever
+---tells it (the preset, or its workers' pool when the preset was killed: stdlib/sidecar/preset/worker.lua)
+---tells it once. p: {name, task_id, status, reason}. Never raises.
+---@param s table
+---@param p {name: string, task_id: string, status: string, reason: string?}
+function M.preset_ended(s, p)
+  local ok, runs = pcall(s.list_runs, s, { task_id = p.task_id, oldest_first = true, limit = 0 })
+  if not (ok and runs and runs[1]) then
+    return 0
+  end
+  return M.whole(s, { kind = "preset", name = p.name, id = p.task_id, status = p.status, reason = p.reason,
+    runs = runs, task_id = p.task_id })
 end
 
 return M

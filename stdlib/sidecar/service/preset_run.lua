@@ -87,16 +87,13 @@ end
 -- The notification channels told of the preset's end, once for the whole (its steps are not told
 -- one by one: stdlib/sidecar/run/notify.lua); its workflow span ended (stdlib/sidecar/run/otel.lua).
 local function tell(spec, ctx, status, reason, wf)
-  otel.workflow_ended(wf, { status = status, reason = type(reason) == "table" and reason.message or reason,
-    runs = ctx.runs, task_id = ctx.task and ctx.task.task_id })
-  if #ctx.runs == 0 then
-    return
-  end
-  local s = require("sidecar.core.store").open(ctx.root)
+  reason = type(reason) == "table" and reason.message or reason
+  local task_id = ctx.task and ctx.task.task_id
+  otel.workflow_ended(wf, { status = status, reason = reason, runs = ctx.runs, task_id = task_id })
+  local s = task_id and require("sidecar.core.store").open(ctx.root)
   if s then
-    pcall(require("sidecar.run.notify").whole, s, { kind = "preset", name = spec.name, id = ctx.runs[1],
-      status = status, reason = type(reason) == "table" and reason.message or reason, runs = ctx.runs,
-      task_id = ctx.task and ctx.task.task_id })
+    require("sidecar.run.notify").preset_ended(s, { name = spec.name, task_id = task_id, status = status,
+      reason = reason })
     s:close()
   end
 end
