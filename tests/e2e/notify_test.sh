@@ -53,7 +53,7 @@ git_repo notify
 add_runners "    plain = { command = { \"sh\", \"-c\", \"cat >/dev/null; echo 'all done here'\" } },
     leaky = { command = { \"sh\", \"-c\", \"cat >/dev/null; echo 'token ghp_0123456789abcdefghijklmnopqrstuvwxyzAB'\" } },
     quiet = { command = { \"sh\", \"-c\", \"cat >/dev/null; echo started; sleep $M.1; echo resumed\" } },
-    slow = { command = { \"sh\", \"-c\", \"cat >/dev/null; sleep 37\" } },
+    slow = { command = { \"sh\", \"-c\", \"cat >/dev/null; sleep 41.5\" } },
     spender = { command = { \"$work/spender.sh\" }, dialect = \"codex\" },"
 cat >"$work/spender.sh" <<EOF
 #!/bin/sh
@@ -231,7 +231,7 @@ wait_until "a preset that raised is told, failed" 30 got /ends failed \
 # stopped while its steps run: side by side (ctx:agents), or one (ctx:agent, in the preset's process)
 "$S" preset run four --runner slow >/dev/null 2>&1 &
 four=$!
-wait_until "a preset's four agents run" 60 sh -c "[ \$(pgrep -fc '^sleep 37\$') -ge 4 ]"
+wait_until "a preset's four agents run" 60 sh -c "[ \$(pgrep -fc '^sleep 41\\.5\$') -ge 4 ]"
 kill -TERM "$four"
 wait "$four"
 eq "SIGTERM while its four steps run: the preset ends interrupted" 143 $?
@@ -239,7 +239,7 @@ wait_until "and is told, with the four runs it was running" 30 got /ends stopped
   "preset four ended interrupted (4 runs: R-[0-9]*, R-[0-9]*, R-[0-9]*, R-[0-9]*): interrupted!"
 "$S" preset run stopper --runner slow >/dev/null 2>&1 &
 stopper=$!
-wait_until "a preset's one agent runs" 60 pgrep -f '^sleep 37$'
+wait_until "a preset's one agent runs" 60 pgrep -f '^sleep 41\.5$'
 kill -TERM "$stopper"
 wait "$stopper"
 eq "SIGTERM while its one step runs: the preset ends interrupted" 143 $?
@@ -248,7 +248,7 @@ wait_until "and is told, with the run it was running" 30 got /ends stopped \
 # killed: its workers' pool tells it
 "$S" preset run four --runner slow >/dev/null 2>&1 &
 four=$!
-wait_until "a preset's four agents run" 60 sh -c "[ \$(pgrep -fc '^sleep 37\$') -ge 4 ]"
+wait_until "a preset's four agents run" 60 sh -c "[ \$(pgrep -fc '^sleep 41\\.5\$') -ge 4 ]"
 kill -9 "$four"
 wait "$four" 2>/dev/null # (killed, as meant)
 wait_until "a preset killed with SIGKILL is told by its workers' pool, stopped" 60 got /ends stopped \

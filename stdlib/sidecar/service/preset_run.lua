@@ -137,7 +137,7 @@ function M.run(o)
     local stopped = require("sidecar.core.errors").is_interrupt(ran)
     if not o.dry_run then
       tell(spec, ctx, stopped and "interrupted" or "failed",
-        stopped and tostring(ran):match("interrupted!.*") or (type(ran) == "table" and ran or tostring(ran)), wf)
+        stopped and tostring(ran):match("interrupted![^\n]*") or (type(ran) == "table" and ran or tostring(ran)), wf)
     end
     error(ran, 0)
   end
