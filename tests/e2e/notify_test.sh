@@ -228,29 +228,27 @@ expect_run "a preset that raises" 1 "" "the preset broke after its first step" -
   "$S" preset run stopper --runner plain -p raise=true
 wait_until "a preset that raised is told, failed" 30 got /ends failed \
   "preset stopper ended failed (1 run: R-[0-9]*): .*the preset broke after its first step"
+# stop_running PRESET N SIGNAL: runs PRESET on the slow runner and sends SIGNAL to its process once
+# N agents run; its exit status in $stopped (called in this shell, so that its checks are counted).
+stop_running() {
+  "$S" preset run "$1" --runner slow >/dev/null 2>&1 &
+  local pid=$!
+  wait_until "$1: $2 agents run" 60 sh -c "[ \$(pgrep -fc '^sleep 41\\.5\$') -ge $2 ]"
+  kill "-$3" "$pid"
+  stopped=0
+  wait "$pid" 2>/dev/null || stopped=$?
+}
 # stopped while its steps run: side by side (ctx:agents), or one (ctx:agent, in the preset's process)
-"$S" preset run four --runner slow >/dev/null 2>&1 &
-four=$!
-wait_until "a preset's four agents run" 60 sh -c "[ \$(pgrep -fc '^sleep 41\\.5\$') -ge 4 ]"
-kill -TERM "$four"
-wait "$four"
-eq "SIGTERM while its four steps run: the preset ends interrupted" 143 $?
+stop_running four 4 TERM
+eq "SIGTERM while its four steps run: the preset ends interrupted" 143 "$stopped"
 wait_until "and is told, with the four runs it was running" 30 got /ends stopped \
   "preset four ended interrupted (4 runs: R-[0-9]*, R-[0-9]*, R-[0-9]*, R-[0-9]*): interrupted!"
-"$S" preset run stopper --runner slow >/dev/null 2>&1 &
-stopper=$!
-wait_until "a preset's one agent runs" 60 pgrep -f '^sleep 41\.5$'
-kill -TERM "$stopper"
-wait "$stopper"
-eq "SIGTERM while its one step runs: the preset ends interrupted" 143 $?
+stop_running stopper 1 TERM
+eq "SIGTERM while its one step runs: the preset ends interrupted" 143 "$stopped"
 wait_until "and is told, with the run it was running" 30 got /ends stopped \
   "preset stopper ended interrupted (1 run: R-[0-9]*): interrupted!" 2
 # killed: its workers' pool tells it
-"$S" preset run four --runner slow >/dev/null 2>&1 &
-four=$!
-wait_until "a preset's four agents run" 60 sh -c "[ \$(pgrep -fc '^sleep 41\\.5\$') -ge 4 ]"
-kill -9 "$four"
-wait "$four" 2>/dev/null # (killed, as meant)
+stop_running four 4 KILL # (its status: killed, as meant)
 wait_until "a preset killed with SIGKILL is told by its workers' pool, stopped" 60 got /ends stopped \
   "preset four ended interrupted (4 runs: R-[0-9]*, R-[0-9]*, R-[0-9]*, R-[0-9]*): its process ended before its runs did"
 eq "and its runs are recorded interrupted, not left running" "interrupted interrupted interrupted interrupted" \
