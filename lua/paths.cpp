@@ -164,6 +164,20 @@ int paths_copy_times(lua_State* L) {
   return 1;
 }
 
+// paths.touch(path) -> true | nil, message
+// Sets the access and modification times of `path` (a link itself, not followed) to now: a queued file a sender
+// queues again is young again (stdlib/sidecar/run/detached_sender.lua judges one by its age).
+int paths_touch(lua_State* L) {
+  const char* path = luaL_checkstring(L, 1);
+  if (::utimensat(AT_FDCWD, path, nullptr, AT_SYMLINK_NOFOLLOW) != 0) {
+    lua_pushnil(L);
+    lua_pushfstring(L, "%s: %s", path, std::strerror(errno));
+    return 2;
+  }
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
 // paths.readlink(path) -> target | nil, message: the text of a symbolic link, not followed
 // (stdlib/sidecar/run/symlinks_out.lua judges where it leads).
 int paths_readlink(lua_State* L) {
@@ -243,6 +257,7 @@ int open_host_paths(lua_State* L) {
       {"remove_tree", guarded<paths_remove_tree>},
       {"read_code", guarded<paths_read_code>},
       {"copy_times", guarded<paths_copy_times>},
+      {"touch", guarded<paths_touch>},
       {"lstat", guarded<paths_lstat>},
       {"readlink", guarded<paths_readlink>},
       {"program", guarded<paths_program>},

@@ -38,12 +38,16 @@ describe("a detached sender's queue", function()
     test.write(dir .. "/queue/4-d.json.sending~another-machine~" .. gone .. "~1", "{}") -- a node's: not seen here
     os.execute("touch -d '-30 minutes' '" .. dir .. "/queue/'*.sending*") -- a claim's age says nothing
     local marker = dir .. "/started"
-    local function argv(file) -- a sender: says which it took, and takes it (as a claim would)
-      return { "sh", "-c", 'echo "$1" >>"$0" && rm "$2/$1"', marker, file, dir }
+    local function argv(file) -- a sender: once let go, says which it took, and takes it (as a claim would)
+      return { "sh", "-c", 'while [ ! -e "$2/go" ]; do sleep 0.05; done; echo "$1" >>"$0" && rm "$2/$1"',
+        marker, file, dir }
     end
     expect(sender.recover(d, argv, "test-mark", "log.jsonl")):equals(1)
+    local requeued = assert(require("sidecar.host.paths").lstat(dir .. "/queue/1-a.json"))
+    expect(requeued.mtime_ns // 1000000 > require("sidecar.host.time").wall_ms() - 60000):is_true() -- young again
     os.execute("touch -d '-20 minutes' '" .. dir .. "/queue/2-b.json'")
-    expect(sender.recover(d, argv, "test-mark", "log.jsonl")):equals(1)
+    expect(sender.recover(d, argv, "test-mark", "log.jsonl")):equals(1) -- 1-a, not taken yet, is not lost
+    test.write(dir .. "/go", "")
     for _ = 1, 200 do -- the detached senders write at once; 10 s at most
       local f = io.open(marker)
       local n = f and #lines(marker) or 0

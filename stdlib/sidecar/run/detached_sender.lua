@@ -50,6 +50,12 @@ local function started_at(pid)
   return info and info.state ~= "Z" and info.start or nil
 end
 
+-- The name of this process's claim of the queued `file`.
+local function claim_name(file)
+  local me = require("sidecar.host.procinfo").self()
+  return ("%s.sending~%s~%d~%d"):format(file, host_name(), me.pid, started_at(me.pid) or 0)
+end
+
 ---Claims the queued `file` of the open folder `d` for this sender: renamed to
 ---`file.sending~HOST~PID~START` (this process, on this machine), which it removes once it has sent
 ---it (M.done) or said why it could not. A sender killed meanwhile leaves the claim, which M.recover
@@ -58,8 +64,7 @@ end
 ---@param file string
 ---@return string|nil claimed
 function M.claim(d, file)
-  local me = require("sidecar.host.procinfo").self()
-  local claimed = ("%s.sending~%s~%d~%d"):format(file, host_name(), me.pid, started_at(me.pid) or 0)
+  local claimed = claim_name(file)
   return os.rename(d:root() .. "/" .. file, d:root() .. "/" .. claimed) and claimed or nil
 end
 
@@ -86,6 +91,19 @@ local function lost(d, path, now)
   return nil
 end
 
+-- Puts the lost `path` back in the queue as `file`, young again: taken first under this process's
+-- claim (a rename, so that of two processes recovering at once one does), its time set to now, then
+-- renamed to `file`; no other recovery takes it for one no sender claimed in time before its new
+-- sender claims it. False when another took it first.
+local function requeue(d, path, file)
+  local root, mine = d:root() .. "/", claim_name(file)
+  if not os.rename(root .. path, root .. mine) then
+    return false
+  end
+  require("sidecar.host.paths").touch(root .. mine)
+  return os.rename(root .. mine, root .. file) and true or false
+end
+
 ---Queues again what a sender never finished (a `kill -9`, a crash, the machine's end: nothing is
 ---lost silently): a claim of this machine's whose sender is gone, or a queued file no sender claimed
 ---in M.UNCLAIMED_MS. Each is renamed back and `argv_of(file)` started for it, with a line in the log
@@ -100,7 +118,7 @@ function M.recover(d, argv_of, mark, log)
   local started = 0
   for _, path in ipairs(d:list("queue/*") or {}) do
     local file, why = lost(d, path, now)
-    if file and (file == path or os.rename(d:root() .. "/" .. path, d:root() .. "/" .. file)) then
+    if file and requeue(d, path, file) then
       local ok = pcall(proc.detach, argv_of(file), { stdout = "/dev/null", stderr = "/dev/null",
         env = { SIDECAR_RUN_MARK = mark } })
       d:append_jsonl(log, { at = require("sidecar.core.store").now(), file = file,
