@@ -196,17 +196,21 @@ eq "one notification per channel for the pipeline, none per step" "2 2" \
 wait_until "the pipeline's notification" 30 got /hook review "pipeline .* ended review (2 runs"
 
 # --- a preset that does not end well: interrupted (SIGTERM, its terminal closed) or raising -------
-set_notify "{ { kind = \"webhook\", url = \"http://127.0.0.1:$port/ends\", events = { \"stopped\", \"failed\" } } }"
+set_notify "{ { kind = \"webhook\", url = \"http://127.0.0.1:$port/ends\", events = { \"stopped\", \"failed\", \"budget\" },
+  rate = 100 } }" # more than the default 6 a minute
 cat >.agent/presets/stopper.lua <<'LUA'
 local preset = require("sidecar.preset.define")
 return preset.define({
   name = "stopper",
   summary = "one agent, then a wait that is stopped",
-  params = { raise = { type = "boolean", default = false, doc = "raise instead of waiting" } },
+  params = { raise = { type = "boolean", default = false, doc = "raise instead of waiting" },
+    budget = { type = "boolean", default = false, doc = "stop as a batch the budget cannot cover does" } },
   run = function(ctx, p)
     ctx:agent({ kind = "scan", prompt = "Step one" })
     if p.raise then
       error("the preset broke after its first step")
+    elseif p.budget then -- as the Slurm executor stops a batch (stdlib/sidecar/executor/slurm_preset.lua)
+      require("sidecar.core.errors").raise("budget_exceeded", "the budget cannot cover the next step")
     end
     print("waiting")
     io.stdout:flush()
@@ -224,10 +228,19 @@ wait "$stopper"
 eq "SIGTERM: the preset ends as an interrupted command does" 143 $?
 wait_until "a preset stopped (SIGTERM) is told, once for the whole" 30 got /ends stopped \
   "preset stopper ended interrupted (1 run: R-[0-9]*): interrupted!"
-expect_run "a preset that raises" 1 "" "the preset broke after its first step" -- \
+expect_run "a preset that raises: where, with its frames, for its author" 1 "" \
+  "\nsidecar: preset run: preset stopper raised an error: [^\n]*stopper\.lua:[0-9]+: the preset broke after its first step\nstack traceback:\n\t.*stopper\.lua:[0-9]+: in function" -- \
   "$S" preset run stopper --runner plain -p raise=true
+eq "a preset that raises: none of Sidecar's frames" 0 "$(grep -c 'sidecar/\|in ?' "$work/err")"
+expect_run "a preset that raises, --json: its error, its frames and its run" 1 \
+  '"runs": \[\n\s*"R-[0-9]+"\n\s*\],\n\s*"traceback": "[^"]*stopper\.lua.*"code": "preset_error"' "" -- \
+  "$S" preset run stopper --runner plain -p raise=true --json
 wait_until "a preset that raised is told, failed" 30 got /ends failed \
   "preset stopper ended failed (1 run: R-[0-9]*): .*the preset broke after its first step"
+expect_run "a preset stopped by a step the budget cannot cover" 1 "" \
+  "sidecar: preset run: the budget cannot cover the next step\n" -- "$S" preset run stopper --runner plain -p budget=true
+wait_until "and is told, budget" 30 got /ends budget \
+  "preset stopper ended budget_exceeded (1 run: R-[0-9]*): the budget cannot cover the next step"
 # stop_running PRESET N SIGNAL: runs PRESET on the slow runner and sends SIGNAL to its process once
 # N agents run; its exit status in $stopped (called in this shell, so that its checks are counted).
 stop_running() {

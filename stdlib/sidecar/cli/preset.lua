@@ -115,6 +115,8 @@ function M.run(o)
   for _, e in ipairs(r.errors) do -- a step the budget could not cover: the report stands, the stop is said
     if e.code == "budget_exceeded" then
       out.error("preset run", e.message)
+    elseif e.code == "preset_error" then -- a bug of the preset's Lua: where, for its author
+      out.error("preset run", e.message .. (r.data.traceback:match("\n.*") or ""))
     end
   end
   return r.status

@@ -98,6 +98,31 @@ local function tell(spec, ctx, status, reason, wf)
   end
 end
 
+-- A preset whose run raised `err` (p: {spec, ctx, wf, params, change, frames, warnings}): a step the
+-- budget could not cover (the Slurm executor's), the interruption (Ctrl-C, SIGTERM, its terminal
+-- closed: raised again once told), or an error of its Lua: a failed result (code "preset_error")
+-- naming where, with the preset's frames, its runs and the change it left (never a traceback of
+-- Sidecar's). Each is an end, told.
+local function ended_badly(o, p, err)
+  local errors = require("sidecar.core.errors")
+  local budget, stopped = errors.is(err, "budget_exceeded"), errors.is_interrupt(err)
+  local message = type(err) == "table" and err.message and tostring(err.message) or tostring(err)
+  message = stopped and message:match("interrupted![^\n]*") or message:match("^[^\n]*")
+  if not o.dry_run then
+    tell(p.spec, p.ctx, budget and "budget_exceeded" or (stopped and "interrupted" or "failed"), message, p.wf)
+  end
+  if stopped then
+    error(err, 0)
+  elseif budget then
+    return result.fail(message) -- not started
+  end
+  local r = result.fail(("preset %s raised an error: %s"):format(p.spec.name, message), "failed", {
+    preset = p.spec.name, params = p.params, runs = json.array(p.ctx.runs), change = p.change or json.null,
+    traceback = message .. (p.frames or "") })
+  r.errors[1].code, r.warnings, r.change, r.skipped = "preset_error", p.warnings, p.change, p.ctx.skipped
+  return r
+end
+
 ---Runs preset o.name of o.repo (default ".", or an embedding Host's root:
 ---sidecar.core.default_repo) with o.params ({"name=value"...}), o.dry_run, o.runner, o.model,
 ---o.jobs, budget options, o.executor; progress lines go to o.on_progress and notes on its origin to
@@ -128,18 +153,15 @@ function M.run(o)
     explicit = preset.explicit(o.params), budget = c.budget, executor = c.executor })
   -- Its runs nest under the preset's span, when runs are traced (in its workers too: preset/context.lua).
   local wf <close> = not o.dry_run and otel.workflow(ctx.root, "preset", spec.name) or nil
-  local ok, ran = pcall(spec.run, ctx, c.params)
+  local frames
+  local ok, ran = xpcall(spec.run, function(err)
+    frames = debug.traceback("", 2):gsub("\n\t%[C%]: in function 'xpcall'.*$", "") -- the preset's, not ours
+    return err
+  end, ctx, c.params)
   local change = ctx:close()
-  if not ok and require("sidecar.core.errors").is(ran, "budget_exceeded") then
-    otel.workflow_ended(wf, { status = "budget_exceeded", reason = ran.message, runs = ctx.runs })
-    return result.fail(ran.message) -- a step the budget could not cover: not started
-  elseif not ok then -- interrupted (Ctrl-C, SIGTERM, its terminal closed), or the preset raised: an end too
-    local stopped = require("sidecar.core.errors").is_interrupt(ran)
-    if not o.dry_run then
-      tell(spec, ctx, stopped and "interrupted" or "failed",
-        stopped and tostring(ran):match("interrupted![^\n]*") or (type(ran) == "table" and ran or tostring(ran)), wf)
-    end
-    error(ran, 0)
+  if not ok then
+    return ended_badly(o, { spec = spec, ctx = ctx, wf = wf, params = c.params, change = change, frames = frames,
+      warnings = warnings }, ran)
   end
   ran = ran or {}
   local missed = not o.dry_run and M.missed_error(ctx.missed) or nil
