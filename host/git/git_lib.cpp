@@ -5,6 +5,7 @@
 
 #include <dlfcn.h>
 
+#include <atomic>
 #include <mutex>
 
 #ifndef SIDECAR_LIBGIT2_SONAME
@@ -44,12 +45,19 @@ Loaded load() {
   return l;  // the library stays loaded for the life of the process
 }
 
+// Set once api() has loaded it (or failed to): a copy of this process made by fork (a preset's
+// worker) knows it has nothing left to preload.
+std::atomic<bool> g_loaded{false};
+
 }  // namespace
 
 const Api* api(std::string& why) {
   static std::once_flag once;
   static Loaded* loaded = nullptr;
-  std::call_once(once, [] { loaded = new Loaded(load()); });
+  std::call_once(once, [] {
+    loaded = new Loaded(load());
+    g_loaded.store(true, std::memory_order_release);
+  });
   if (!loaded->why.empty()) {
     why = loaded->why;
     return nullptr;
@@ -58,6 +66,7 @@ const Api* api(std::string& why) {
 }
 
 void preload() {
+  if (g_loaded.load(std::memory_order_acquire)) return;  // no thread started for nothing
   static std::once_flag once;
   std::call_once(once, [] {
     // A background job: the process's end waits for the load (background_jobs.hpp).

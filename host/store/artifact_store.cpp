@@ -8,10 +8,10 @@
 #include <atomic>
 #include <cerrno>
 #include <cstring>
-#include <thread>
 #include <utility>
 #include <vector>
 
+#include "util/fsync_all.hpp"
 #include "util/unique_fd.hpp"
 
 namespace sidecar::host {
@@ -22,26 +22,6 @@ constexpr std::size_t kMaxComponent = 255, kMaxPath = 4096;
 std::string quoted(std::string_view path) { return "'" + std::string(path) + "'"; }
 
 using Fd = UniqueFd;  // a descriptor closed when it goes out of scope
-
-// Fsyncs every descriptor, side by side (the first on this thread): the disk sees the flushes
-// together instead of waiting for each in turn. Returns 0 or the errno of a failure.
-int fsync_all(const std::vector<int>& fds) noexcept {
-  std::atomic<int> failed{0};
-  auto sync_one = [&failed](int fd) {
-    if (fsync(fd) != 0) failed = errno;
-  };
-  std::vector<std::thread> syncers;
-  for (std::size_t i = 1; i < fds.size(); ++i) {
-    try {
-      syncers.emplace_back(sync_one, fds[i]);
-    } catch (...) {
-      sync_one(fds[i]);  // no thread for it (the user's process limit, no memory): here, in turn
-    }
-  }
-  if (!fds.empty()) sync_one(fds.front());
-  for (std::thread& t : syncers) t.join();
-  return failed;
-}
 
 // The error for a failed openat/mkdirat of `what` while resolving `path`.
 FsError resolve_error(int err, std::string_view path, const std::string& what) {

@@ -38,9 +38,9 @@ describe("a detached sender's queue", function()
     test.write(dir .. "/queue/4-d.json.sending~another-machine~" .. gone .. "~1", "{}") -- a node's: not seen here
     os.execute("touch -d '-30 minutes' '" .. dir .. "/queue/'*.sending*") -- a claim's age says nothing
     local marker = dir .. "/started"
-    local function argv(file) -- a sender: once let go, says which it took, and takes it (as a claim would)
-      return { "sh", "-c", 'while [ ! -e "$2/go" ]; do sleep 0.05; done; echo "$1" >>"$0" && rm "$2/$1"',
-        marker, file, dir }
+    local function argv(file) -- a sender: once let go (or after 20 s), says which it took, and takes it
+      return { "sh", "-c", 'i=0; while [ ! -e "$2/go" ] && [ $i -lt 400 ]; do sleep 0.05; i=$((i+1)); done; '
+        .. 'echo "$1" >>"$0" && rm "$2/$1"', marker, file, dir }
     end
     expect(sender.recover(d, argv, "test-mark", "log.jsonl")):equals(1)
     local requeued = assert(require("sidecar.host.paths").lstat(dir .. "/queue/1-a.json"))
