@@ -196,7 +196,7 @@ eq "one notification per channel for the pipeline, none per step" "2 2" \
 wait_until "the pipeline's notification" 30 got /hook review "pipeline .* ended review (2 runs"
 
 # --- a preset that does not end well: interrupted (SIGTERM, its terminal closed) or raising -------
-set_notify "{ { kind = \"webhook\", url = \"http://127.0.0.1:$port/ends\", events = { \"stopped\", \"failed\", \"budget\" },
+set_notify "{ { kind = \"webhook\", url = \"http://127.0.0.1:$port/ends\", events = { \"stopped\", \"failed\", \"budget\", \"unknown\" },
   rate = 100 } }" # more than the default 6 a minute
 cat >.agent/presets/stopper.lua <<'LUA'
 local preset = require("sidecar.preset.define")
@@ -267,6 +267,13 @@ wait_until "a preset killed with SIGKILL is told by its workers' pool, stopped" 
 eq "and its runs are recorded interrupted, not left running" "interrupted interrupted interrupted interrupted" \
   "$(for r in $(received /ends stopped | grep "preset four.*its process ended" | run_ids -); do
        field .agent/runs/$r/run.json .status; done | tr '\n' ' ' | sed 's/ $//')"
+# killed while it runs its one step in its own process: told once a later command finds that run dead
+stop_running stopper 1 KILL
+"$S" run list >/dev/null 2>&1 # finds the run's owner gone
+wait_until "a preset killed with SIGKILL while it ran a step itself is told when its run is found dead" 30 \
+  got /ends unknown "preset stopper ended outcome_unknown (1 run: R-[0-9]*): the sidecar process that ran it .* died"
+"$S" run list >/dev/null 2>&1
+eq "and told once" 1 "$(received /ends unknown | grep -c "preset stopper ended outcome_unknown")"
 
 # --- dead and slow endpoints cost the run nothing; what is retried ----------------------------------
 set_notify "{ { kind = \"webhook\", url = \"http://127.0.0.1:$dead/gone\" },

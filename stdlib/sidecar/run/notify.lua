@@ -234,7 +234,8 @@ local function run_fields(run)
 end
 
 ---Tells of a run's end (its status's event), unless it is a step of a preset or pipeline (told as a
----whole by what runs it). Never raises.
+---whole by what runs it). A preset's step found dead by a later command (its preset killed while it
+---ran the step itself) tells the preset's end instead (M.preset_ended). Never raises.
 ---@param s table
 ---@param run table  the ended run's record
 function M.run_ended(s, run)
@@ -243,9 +244,15 @@ function M.run_ended(s, run)
   -- process stopped: Ctrl-C, `run kill`, SIGTERM) or found dead by a later command (kill -9,
   -- reconciled): nothing would tell it then. (An agent that answered but would not exit is
   -- outcome_unknown too, and its pipeline goes on: told with the whole.)
+  local found_dead = run.reconciled_at ~= nil and (run.status == "outcome_unknown" or run.status == "failed")
   local ends_pipeline = run.status == "interrupted" or (run.status == "outcome_unknown" and run.reconciled_at ~= nil)
   local step = run.pipeline_id or (tonumber(run.pipeline_total) or 1) > 1
-  if not event or run.preset or (step and not ends_pipeline) then
+  if event and run.preset and found_dead and run.task_id and (run.executor or "local") == "local" then
+    -- A preset's step found dead by a later command: the preset was killed (SIGKILL) while it ran the
+    -- step in its own process, and nothing else tells its end. Once, keyed by its task.
+    return M.preset_ended(s, { name = run.preset, task_id = run.task_id, status = run.status,
+      reason = run.failure_reason })
+  elseif not event or run.preset or (step and not ends_pipeline) then
     return 0
   end
   local blockers = type(run.blockers) == "table" and run.blockers or {}
