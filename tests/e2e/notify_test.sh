@@ -272,8 +272,26 @@ stop_running stopper 1 KILL
 "$S" run list >/dev/null 2>&1 # finds the run's owner gone
 wait_until "a preset killed with SIGKILL while it ran a step itself is told when its run is found dead" 30 \
   got /ends unknown "preset stopper ended outcome_unknown (1 run: R-[0-9]*): the sidecar process that ran it .* died"
-"$S" run list >/dev/null 2>&1
-eq "and told once" 1 "$(received /ends unknown | grep -c "preset stopper ended outcome_unknown")"
+# one of its workers killed alone while the preset goes on: that step, found dead by a later command,
+# is the preset's to tell at its end, once
+"$S" preset run four --runner slow >/dev/null 2>&1 &
+four=$!
+wait_until "four: 4 agents run" 60 sh -c "[ \$(pgrep -fc '^sleep 41\\.5\$') -ge 4 ]"
+worker=$(pgrep -f '^sleep 41\.5$' | head -1)
+while [ -n "$worker" ] && ! tr '\0' ' ' <"/proc/$worker/cmdline" | grep -q 'preset\.worker'; do
+  worker=$(ps -o ppid= -p "$worker" | tr -d ' ')
+done
+before=$(wc -l <.agent/notify/sent.jsonl) unknown=$(runs_where status outcome_unknown | wc -l)
+kill -KILL "$worker"
+wait_until "its worker is gone" 30 sh -c "[ ! -e /proc/$worker ] || grep -q '^State:.*Z' /proc/$worker/status"
+"$S" run list >/dev/null 2>&1 # finds that step's worker gone
+eq "that step is found dead" $((unknown + 1)) "$(runs_where status outcome_unknown | wc -l)"
+eq "a step found dead while its preset goes on tells nothing yet" "$before" "$(wc -l <.agent/notify/sent.jsonl)"
+kill -TERM "$four"
+wait "$four" 2>/dev/null
+wait_until "and the preset's end is told, once, with its four runs" 30 got /ends stopped \
+  "preset four ended interrupted (4 runs: R-[0-9]*, R-[0-9]*, R-[0-9]*, R-[0-9]*): interrupted!" 2
+eq "once" 1 "$(($(wc -l <.agent/notify/sent.jsonl) - before))"
 
 # --- dead and slow endpoints cost the run nothing; what is retried ----------------------------------
 set_notify "{ { kind = \"webhook\", url = \"http://127.0.0.1:$dead/gone\" },

@@ -1,6 +1,7 @@
 // When the artifact folder makes the names of folders it creates durable: fsync is counted here
 // (this test executable defines it, forwarding to the system call) while a test watches.
 #include <dirent.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -13,6 +14,8 @@
 #include <utility>
 
 #include "store/artifact_store.hpp"
+#include "util/fsync_all.hpp"
+#include "util/unique_fd.hpp"
 
 using sidecar::host::ArtifactDir;
 using sidecar::host::FsError;
@@ -84,13 +87,31 @@ struct Watch {
   }
 };
 
+// A fresh folder for one test: under the first of /var/tmp, /tmp and the working folder whose
+// file system needs an fsync (one held in memory, a tmpfs /tmp, is never fsynced: its fsyncs would
+// not be seen here); or under `in` when given. on_disk: false when none does (the test is skipped).
 struct Base {
   std::string path;
-  Base() {
-    char tmpl[] = "/tmp/sidecar-durability-XXXXXX";
-    path = mkdtemp(tmpl);
+  bool on_disk = false;
+  explicit Base(const char* in = nullptr) {
+    for (const char* parent : {"/var/tmp", "/tmp", "."}) {
+      const std::string where = in ? in : parent;
+      std::string tmpl = where + "/sidecar-durability-XXXXXX";
+      if (mkdtemp(tmpl.data()) == nullptr) continue;
+      const sidecar::host::UniqueFd dir(::open(tmpl.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+      path = tmpl;
+      on_disk = !sidecar::host::fsync_is_noop(dir.fd);
+      if (on_disk || in) break;
+      rmdir(path.c_str());
+      path.clear();
+    }
+    if (path.empty()) {
+      WARN("no file system here needs an fsync (/var/tmp, /tmp and the working folder are in memory): skipped");
+    }
   }
-  ~Base() { std::system(("rm -rf '" + path + "'").c_str()); }
+  ~Base() {
+    if (!path.empty()) std::system(("rm -rf '" + path + "'").c_str());
+  }
   // The folder itself, opened (it exists: nothing is created, nothing left to sync).
   ArtifactDir open() const {
     FsError error;
@@ -119,6 +140,7 @@ extern "C" int fsync(int fd) {
 
 TEST_CASE("artifact durability: a folder open creates is made durable by sync(), not before it returns") {
   Base base;
+  if (!base.on_disk) return;
   Watch watch;
   FsError error;
   auto dir = ArtifactDir::open(base.path + "/runs/R-0001", true, error);
@@ -134,6 +156,7 @@ TEST_CASE("artifact durability: a folder open creates is made durable by sync(),
 
 TEST_CASE("artifact durability: the close makes them durable when sync() was not called") {
   Base base;
+  if (!base.on_disk) return;
   Watch watch;
   {
     FsError error;
@@ -148,6 +171,7 @@ TEST_CASE("artifact durability: the close makes them durable when sync() was not
 
 TEST_CASE("artifact durability: opening an existing folder leaves nothing to sync") {
   Base base;
+  if (!base.on_disk) return;
   REQUIRE(mkdir((base.path + "/runs").c_str(), 0755) == 0);
   Watch watch;
   FsError error;
@@ -159,6 +183,7 @@ TEST_CASE("artifact durability: opening an existing folder leaves nothing to syn
 
 TEST_CASE("artifact durability: a durable write fsyncs its data and its folder before it returns") {
   Base base;
+  if (!base.on_disk) return;
   FsError error;
   ArtifactDir dir = base.open();
   Watch watch;
@@ -167,8 +192,25 @@ TEST_CASE("artifact durability: a durable write fsyncs its data and its folder b
   CHECK(watch.count(base.path) == 1);
 }
 
+TEST_CASE("artifact durability: on a file system held in memory nothing is fsynced (it would do nothing)") {
+  if (!sidecar::host::fsync_is_noop(sidecar::host::UniqueFd(::open("/dev/shm", O_RDONLY | O_DIRECTORY)).fd)) {
+    WARN("/dev/shm is not held in memory here: not checked");
+    return;
+  }
+  Base base("/dev/shm");
+  REQUIRE_FALSE(base.on_disk);
+  FsError error;
+  ArtifactDir dir = base.open();
+  Watch watch;
+  REQUIRE(dir.write("run.json", "{}\n", error));
+  REQUIRE(dir.write_all({{"a/b.txt", "b"}, {"c.txt", "c"}}, error));
+  REQUIRE(dir.sync(error));
+  CHECK(watch.total_under(base.path) == 0);
+}
+
 TEST_CASE("artifact durability: create_dir's new name is fsynced with the next durable write, side by side") {
   Base base;
+  if (!base.on_disk) return;
   FsError error;
   ArtifactDir dir = base.open();
   Watch watch;
@@ -187,6 +229,7 @@ TEST_CASE("artifact durability: create_dir's new name is fsynced with the next d
 
 TEST_CASE("artifact durability: a whole write leaves its folder to sync(); an atomic one fsyncs nothing") {
   Base base;
+  if (!base.on_disk) return;
   FsError error;
   ArtifactDir dir = base.open();
   Watch watch;
@@ -202,6 +245,7 @@ TEST_CASE("artifact durability: a whole write leaves its folder to sync(); an at
 
 TEST_CASE("artifact durability: a folder moved over another makes the other's pending names durable first") {
   Base base;
+  if (!base.on_disk) return;
   Watch watch;
   FsError error;
   auto a = ArtifactDir::open(base.path + "/a", true, error);
@@ -218,6 +262,7 @@ TEST_CASE("artifact durability: a folder moved over another makes the other's pe
 
 TEST_CASE("artifact durability: a failed fsync is an EIO error, and a failed data fsync changes nothing") {
   Base base;
+  if (!base.on_disk) return;
   FsError error;
   ArtifactDir dir = base.open();
   REQUIRE(dir.write("run.json", "old\n", error));
@@ -248,6 +293,7 @@ TEST_CASE("artifact durability: a failed fsync is an EIO error, and a failed dat
 
 TEST_CASE("artifact durability: a whole write into new folders leaves their names to sync(), each once") {
   Base base;
+  if (!base.on_disk) return;
   FsError error;
   ArtifactDir dir = base.open();
   Watch watch;

@@ -189,6 +189,25 @@ describe("the dispatcher", function()
     expect(notify.run_ended(s, step)):equals(1)
   end)
 
+  it("tells a preset's step found dead as the preset's end only once its process is gone, and that end once", function()
+    config('{ { kind = "command", command = "true", name = "a", events = { "stopped", "unknown" } } }')
+    local task = assert(s:create_task({ title = "four", status = "running" }))
+    local step = assert(s:create_run({ status = "running", task_id = task.task_id }))
+    local me = require("sidecar.host.procinfo").self()
+    step.preset, step.preset_pid, step.preset_start = "four", me.pid, me.start
+    step.status, step.reconciled_at = "outcome_unknown", step.created_at -- found dead by a later command
+    expect(notify.run_ended(s, step)):equals(0) -- its preset (this process) goes on: told at its end
+    step.preset_start = me.start + 1
+    expect(notify.run_ended(s, step)):equals(1) -- another process now has its pid: gone
+    expect(sent()[1]):equals("a|preset:" .. task.task_id .. "@" .. step.created_at)
+    -- its workers' pool tells it too (stopped): once for the preset, whatever the event
+    expect(notify.preset_ended(s, { name = "four", task_id = task.task_id, status = "interrupted" })):equals(0)
+    step.preset_pid, step.preset_start = nil, nil -- recorded without its preset's process: never told as dead
+    local other = assert(s:create_task({ title = "five", status = "running" }))
+    step.task_id = other.task_id
+    expect(notify.run_ended(s, step)):equals(0)
+  end)
+
   it("is not silenced by a sent.jsonl planted ahead (a clone's), nor slowed by a huge one", function()
     config('{ { kind = "command", command = "true", name = "a" } }')
     local run = assert(s:create_run({ status = "running", runner_type = "command" }))

@@ -227,11 +227,12 @@ local function plan(self, o)
   assert(type(o) == "table" and type(o.prompt) == "string", "ctx:agent: needs {kind =, prompt =}")
   option_keys.check("ctx:agent", o, STEP, 3)
   local r = self:route(o.kind or "scan", o.risk, o.sandbox, o.runner)
+  local me = require("sidecar.host.procinfo").self() or {} -- the preset's process: is it gone? (run/notify.lua)
   return r, { runner = r.runner, model = r.model, effort = r.effort, search = r.search, sandbox = r.sandbox,
     timeout_ms = o.timeout_ms or self.cfg.timeout_ms,
     idle_timeout_ms = self.cfg.idle_timeout_ms, agent_role = o.role,
-    record = { preset = self.preset.name, lens = o.lens, effort = r.effort, search = r.search,
-      route = { kind = o.kind or "scan", tier = r.tier, why = r.why } } }
+    record = { preset = self.preset.name, preset_pid = me.pid, preset_start = me.start, lens = o.lens,
+      effort = r.effort, search = r.search, route = { kind = o.kind or "scan", tier = r.tier, why = r.why } } }
 end
 
 -- The writer lock ------------------------------------------------------------------------------

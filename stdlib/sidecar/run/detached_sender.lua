@@ -92,15 +92,22 @@ local function lost(d, path, now)
 end
 
 -- Puts the lost `path` back in the queue as `file`, young again: taken first under this process's
--- claim (a rename, so that of two processes recovering at once one does), its time set to now, then
+-- claim (a rename: of two processes recovering at once, one does), its time set to now, then
 -- renamed to `file`; no other recovery takes it for one no sender claimed in time before its new
--- sender claims it. False when another took it first.
-local function requeue(d, path, file)
+-- sender claims it. False when another took it first (a queued file found young once taken: another
+-- recovery put it back since this one saw it old).
+local function requeue(d, path, file, now)
   local root, mine = d:root() .. "/", claim_name(file)
   if not os.rename(root .. path, root .. mine) then
     return false
   end
-  require("sidecar.host.paths").touch(root .. mine)
+  local paths = require("sidecar.host.paths")
+  local st = path == file and paths.lstat(root .. mine)
+  if st and now - st.mtime_ns // 1000000 <= M.UNCLAIMED_MS then
+    os.rename(root .. mine, root .. file)
+    return false
+  end
+  paths.touch(root .. mine)
   return os.rename(root .. mine, root .. file) and true or false
 end
 
@@ -118,7 +125,7 @@ function M.recover(d, argv_of, mark, log)
   local started = 0
   for _, path in ipairs(d:list("queue/*") or {}) do
     local file, why = lost(d, path, now)
-    if file and requeue(d, path, file) then
+    if file and requeue(d, path, file, now) then
       local ok = pcall(proc.detach, argv_of(file), { stdout = "/dev/null", stderr = "/dev/null",
         env = { SIDECAR_RUN_MARK = mark } })
       d:append_jsonl(log, { at = require("sidecar.core.store").now(), file = file,

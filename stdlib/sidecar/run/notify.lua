@@ -233,6 +233,18 @@ local function run_fields(run)
     preset = run.preset, pipeline_id = run.pipeline_id }
 end
 
+-- Whether the process that ran the preset of step `run` (recorded in its record: preset/context.lua)
+-- is gone, here: a step found dead while its preset goes on (a worker killed alone) is the preset's
+-- to tell, at its end. Not for a step run elsewhere (a Slurm job) or recorded without it.
+local function preset_gone(run)
+  local pid, start = math.tointeger(run.preset_pid), math.tointeger(run.preset_start)
+  if not (pid and start) or (run.executor or "local") ~= "local" then
+    return false
+  end
+  local info = require("sidecar.host.procinfo").get(pid)
+  return not info or info.state == "Z" or info.start ~= start
+end
+
 ---Tells of a run's end (its status's event), unless it is a step of a preset or pipeline (told as a
 ---whole by what runs it). A preset's step found dead by a later command (its preset killed while it
 ---ran the step itself) tells the preset's end instead (M.preset_ended). Never raises.
@@ -247,9 +259,10 @@ function M.run_ended(s, run)
   local found_dead = run.reconciled_at ~= nil and (run.status == "outcome_unknown" or run.status == "failed")
   local ends_pipeline = run.status == "interrupted" or (run.status == "outcome_unknown" and run.reconciled_at ~= nil)
   local step = run.pipeline_id or (tonumber(run.pipeline_total) or 1) > 1
-  if event and run.preset and found_dead and run.task_id and (run.executor or "local") == "local" then
-    -- A preset's step found dead by a later command: the preset was killed (SIGKILL) while it ran the
-    -- step in its own process, and nothing else tells its end. Once, keyed by its task.
+  if event and run.preset and found_dead and run.task_id and preset_gone(run) then
+    -- A preset's step found dead by a later command, its preset gone too: killed (SIGKILL) while it ran
+    -- the step in its own process, or while its workers' pool could not record the step; nothing
+    -- else tells its end. Once for the preset, whoever tells it (M.preset_ended's key).
     return M.preset_ended(s, { name = run.preset, task_id = run.task_id, status = run.status,
       reason = run.failure_reason })
   elseif not event or run.preset or (step and not ends_pipeline) then
@@ -284,7 +297,7 @@ end
 
 ---Tells of a preset's or pipeline's end, once for the whole. w: {kind = "preset"|"pipeline", name,
 ---id (what makes it one), status (the worst of its runs: M.EVENT_OF_STATUS's keys), reason, runs
----(their records or ids), task_id}.
+---(their records or ids), task_id, key (what it is told once by: default "KIND:ID:EVENT")}.
 ---@param s table
 ---@param w table
 function M.whole(s, w)
@@ -297,7 +310,7 @@ function M.whole(s, w)
     ids[i] = type(r) == "table" and r.run_id or r
   end
   local last = ids[#ids]
-  return M.send(s, { event = event, key = ("%s:%s:%s"):format(w.kind, w.id, event), run_id = last,
+  return M.send(s, { event = event, key = w.key or ("%s:%s:%s"):format(w.kind, w.id, event), run_id = last,
     title = ("Sidecar: %s %s %s"):format(w.kind, w.name, w.status),
     message = ("%s %s ended %s (%d run%s: %s)%s"):format(w.kind, w.name, w.status, #ids, #ids == 1 and "" or "s",
       table.concat(ids, ", "), w.reason and (": " .. tostring(w.reason)) or ""),
@@ -317,7 +330,7 @@ function M.preset_ended(s, p)
     return 0
   end
   return M.whole(s, { kind = "preset", name = p.name, id = p.task_id, status = p.status, reason = p.reason,
-    runs = runs, task_id = p.task_id })
+    runs = runs, task_id = p.task_id, key = "preset:" .. p.task_id }) -- one end, whatever its event
 end
 
 return M

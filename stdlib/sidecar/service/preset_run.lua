@@ -98,28 +98,52 @@ local function tell(spec, ctx, status, reason, wf)
   end
 end
 
+M.ERROR_TEXT_BYTES = 4096 -- of a preset's error, kept and shown
+
+-- What a preset's raised `err` says, for people, never raising (a __tostring that raises): an error
+-- object as it prints (where, then its message), a table's `message`, anything else as tostring
+-- gives it; clipped.
+local function error_text(err)
+  local ok, text = pcall(function()
+    if type(err) == "table" and not require("sidecar.core.errors").is(err) and err.message ~= nil then
+      return tostring(err.message)
+    end
+    return tostring(err)
+  end)
+  text = ok and type(text) == "string" and text or ("(an error that cannot be shown: a " .. type(err) .. ")")
+  return require("sidecar.core.text").clip(text, M.ERROR_TEXT_BYTES)
+end
+
+-- The data of a preset's failed result: its runs, and the change its writers left (the CLI names it).
+local function ended_data(p, extra)
+  local data = { preset = p.spec.name, params = p.params, runs = json.array(p.ctx.runs), change = p.change or json.null }
+  for k, v in pairs(extra or {}) do
+    data[k] = v
+  end
+  return data
+end
+
 -- A preset whose run raised `err` (p: {spec, ctx, wf, params, change, frames, warnings}): a step the
 -- budget could not cover (the Slurm executor's), the interruption (Ctrl-C, SIGTERM, its terminal
 -- closed: raised again once told), or an error of its Lua: a failed result (code "preset_error")
--- naming where, with the preset's frames, its runs and the change it left (never a traceback of
--- Sidecar's). Each is an end, told.
+-- naming where, with the preset's frames (never a traceback of Sidecar's). Each is an end, told;
+-- the failed results carry its runs and the change its writers left.
 local function ended_badly(o, p, err)
   local errors = require("sidecar.core.errors")
   local budget, stopped = errors.is(err, "budget_exceeded"), errors.is_interrupt(err)
-  local message = type(err) == "table" and err.message and tostring(err.message) or tostring(err)
-  message = stopped and message:match("interrupted![^\n]*") or message:match("^[^\n]*")
+  local text = budget and tostring(err.message) or error_text(err)
+  local first = stopped and text:match("interrupted![^\n]*") or text:match("^[^\n]*")
   if not o.dry_run then
-    tell(p.spec, p.ctx, budget and "budget_exceeded" or (stopped and "interrupted" or "failed"), message, p.wf)
+    tell(p.spec, p.ctx, budget and "budget_exceeded" or (stopped and "interrupted" or "failed"), first, p.wf)
   end
   if stopped then
     error(err, 0)
-  elseif budget then
-    return result.fail(message) -- not started
   end
-  local r = result.fail(("preset %s raised an error: %s"):format(p.spec.name, message), "failed", {
-    preset = p.spec.name, params = p.params, runs = json.array(p.ctx.runs), change = p.change or json.null,
-    traceback = message .. (p.frames or "") })
-  r.errors[1].code, r.warnings, r.change, r.skipped = "preset_error", p.warnings, p.change, p.ctx.skipped
+  local r = budget and result.fail(text, "failed", ended_data(p))
+    or result.fail(("preset %s raised an error: %s"):format(p.spec.name, first), "failed",
+      ended_data(p, { traceback = text .. (p.frames or "") }))
+  r.errors[1].code = budget and "budget_exceeded" or "preset_error"
+  r.warnings, r.change, r.skipped = p.warnings, p.change, p.ctx.skipped
   return r
 end
 
