@@ -115,12 +115,8 @@ local function error_text(err)
 end
 
 -- The data of a preset's failed result: its runs, and the change its writers left (the CLI names it).
-local function ended_data(p, extra)
-  local data = { preset = p.spec.name, params = p.params, runs = json.array(p.ctx.runs), change = p.change or json.null }
-  for k, v in pairs(extra or {}) do
-    data[k] = v
-  end
-  return data
+local function ended_data(p)
+  return { preset = p.spec.name, params = p.params, runs = json.array(p.ctx.runs), change = p.change or json.null }
 end
 
 -- A preset whose run raised `err` (p: {spec, ctx, wf, params, change, frames, warnings}): a step the
@@ -139,9 +135,9 @@ local function ended_badly(o, p, err)
   if stopped then
     error(err, 0)
   end
-  local r = budget and result.fail(text, "failed", ended_data(p))
-    or result.fail(("preset %s raised an error: %s"):format(p.spec.name, first), "failed",
-      ended_data(p, { traceback = text .. (p.frames or "") }))
+  local r = result.fail(budget and text or ("preset %s raised an error: %s"):format(p.spec.name, first), "failed",
+    ended_data(p))
+  r.data.traceback = not budget and text .. (p.frames or "") or nil
   r.errors[1].code = budget and "budget_exceeded" or "preset_error"
   r.warnings, r.change, r.skipped = p.warnings, p.change, p.ctx.skipped
   return r
