@@ -204,9 +204,14 @@ return preset.define({
   name = "stopper",
   summary = "one agent, then a wait that is stopped",
   params = { raise = { type = "boolean", default = false, doc = "raise instead of waiting" },
-    budget = { type = "boolean", default = false, doc = "stop as a batch the budget cannot cover does" } },
+    budget = { type = "boolean", default = false, doc = "stop as a batch the budget cannot cover does" },
+    batch = { type = "boolean", default = false, doc = "its step as a batch's, in a worker" } },
   run = function(ctx, p)
-    ctx:agent({ kind = "scan", prompt = "Step one" })
+    if p.batch then
+      ctx:agents({ { kind = "scan", prompt = "Step one" } })
+    else
+      ctx:agent({ kind = "scan", prompt = "Step one" })
+    end
     if p.raise then
       error("the preset broke after its first step")
     elseif p.budget then -- as the Slurm executor stops a batch (stdlib/sidecar/executor/slurm_preset.lua)
@@ -272,6 +277,26 @@ stop_running stopper 1 KILL
 "$S" run list >/dev/null 2>&1 # finds the run's owner gone
 wait_until "a preset killed with SIGKILL while it ran a step itself is told when its run is found dead" 30 \
   got /ends unknown "preset stopper ended outcome_unknown (1 run: R-[0-9]*): the sidecar process that ran it .* died"
+# killed between two steps (its step, run by a worker that has ended, is over; the preset waits):
+# its task, left running, is its own while it lives; once it is gone, a later command settles the
+# task and tells the preset's end, once
+"$S" preset run stopper --runner plain -p batch=true >"$work/stopper.out" 2>&1 &
+stopper=$!
+wait_until "the preset ran its step and waits" 60 grep -q waiting "$work/stopper.out"
+ptask=$("$S" task list --json | jv .data.1.task_id)
+before=$(wc -l <.agent/notify/sent.jsonl)
+"$S" task list >/dev/null 2>&1
+eq "a preset alive between two steps: its task left running by later commands, nothing told" \
+  "preset stopper running $before" \
+  "$("$S" task show "$ptask" --json | jv .data.title) $("$S" task show "$ptask" --json | jv .data.status) $(wc -l <.agent/notify/sent.jsonl)"
+kill -KILL "$stopper"
+wait "$stopper" 2>/dev/null
+"$S" task list >/dev/null 2>&1 # finds its task left running, its preset gone
+wait_until "a preset killed between two steps is told, unknown, once a later command finds it gone" 30 \
+  got /ends unknown "preset stopper ended outcome_unknown (1 run: R-[0-9]*): its process ended between two steps"
+"$S" run list >/dev/null 2>&1
+eq "once, its task settled" "$((before + 1)) review" \
+  "$(wc -l <.agent/notify/sent.jsonl) $("$S" task show "$ptask" --json | jv .data.status)"
 # one of its workers killed alone while the preset goes on: that step, found dead by a later command,
 # is the preset's to tell at its end, once
 "$S" preset run four --runner slow >/dev/null 2>&1 &

@@ -411,6 +411,15 @@ describe("run_reconcile.reconcile of foreground runs", function()
     expect(s:get_run(done.run_id).status):equals("review")
     expect(alive.status):equals("review")
   end)
+
+  it("reconcile_active leaves a preset's task to its preset while it lives, whoever ran the step", function()
+    local me = procinfo.self()
+    local _, living = foreground_run(nil, { status = "review", preset = "p", preset_pid = me.pid, preset_start = me.start })
+    local _, killed = foreground_run(nil, { status = "review", preset = "p", preset_pid = dead_pid(), preset_start = 1 })
+    expect(reconcile.reconcile_active(s)):equals(1)
+    expect(s:get_task(living.task_id).status):equals("running") -- between two steps: its worker gone, not it
+    expect(s:get_task(killed.task_id).status):equals("review") -- its preset gone too: settled from its last step
+  end)
 end)
 
 describe("run_reconcile.stop_processes and claim", function()

@@ -3,16 +3,21 @@
 --- A run of this machine whose owner is gone is ended by sidecar.run.reconcile; a run another
 --- executor runs (a Slurm job) is asked of that executor (sidecar.executor); a task left `running`
 --- by an owner that died after its run ended (during validation, say) is settled from that run, as
---- the owner would have (sidecar.task.runs).
+--- the owner would have (sidecar.task.runs); a preset's task, only once the preset's process is gone
+--- (killed between two steps: its end is told then).
 ---
 ---   run = reconcile.reconcile(s, run)     -- one run
 ---   reconcile.reconcile_active(s)         -- every active run and running task
 local errors = require("sidecar.core.errors")
 local executor = require("sidecar.executor")
+local run_processes = require("sidecar.run.processes")
 local run_reconcile = require("sidecar.run.reconcile")
 local runs = require("sidecar.task.runs")
 
 local M = {}
+
+-- Why a preset's end is unknown when its process was found gone between two steps.
+M.PRESET_GONE = "its process ended between two steps without ending the preset (killed?)"
 
 -- What runs that ended without their owner left: their worktrees (removed or recovered) and the
 -- private folders of sandboxes whose owner was killed before it could remove them (an owner killed
@@ -45,14 +50,23 @@ function M.reconcile(s, run)
   return fresh, ended_here
 end
 
+-- Whether the task of `latest`, its last run (ended), has an owner that may still be at work on it:
+-- the run's owner (validating, say), or a preset's own process (between two steps, their workers
+-- gone). A run with no owner recorded counts as owned: nothing tells otherwise.
+local function task_owned(s, latest)
+  local preset = run_processes.preset_of(latest)
+  return (preset ~= nil and run_processes.same(preset.pid, preset.start))
+    or not run_reconcile.owner(latest) or run_reconcile.owner_alive(s, latest)
+end
+
 -- Settles a task left running (or queued) by an owner that died after its last run ended: as
--- that run's owner would have (runs.settle_task), or ready when the run says nothing about it.
--- Returns whether it was settled.
+-- that run's owner would have (runs.settle_task), or ready when the run says nothing about it. A
+-- preset's task so left is its preset's end, killed between two steps: told (once, whoever tells
+-- it: notify.preset_ended), as nothing else would. Returns whether it was settled.
 local function reconcile_task(s, task)
   local latest = (s:list_runs({ task_id = task.task_id, limit = 1 }) or {})[1]
-  if not latest or run_reconcile.ACTIVE[latest.status] or not run_reconcile.owner(latest)
-      or run_reconcile.owner_alive(s, latest) then
-    return false -- an active run is reconcile_one's; no run, or no owner recorded: nothing tells
+  if not latest or run_reconcile.ACTIVE[latest.status] or task_owned(s, latest) then
+    return false -- an active run is reconcile_one's; no run: nothing tells
   end
   local fresh = s:get_task(task.task_id)
   if not fresh or (fresh.status ~= "running" and fresh.status ~= "queued") then
@@ -60,6 +74,10 @@ local function reconcile_task(s, task)
   end
   if not runs.settle_task(s, task.task_id, latest) then
     s:set_task_status(task.task_id, "ready")
+  end
+  if run_processes.preset_of(latest) and latest.preset then
+    require("sidecar.run.notify").preset_ended(s, { name = latest.preset, task_id = task.task_id,
+      status = "outcome_unknown", reason = M.PRESET_GONE })
   end
   return true
 end

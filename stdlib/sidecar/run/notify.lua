@@ -18,6 +18,7 @@ local json = require("sidecar.core.json")
 local notify_settings = require("sidecar.core.notify_settings")
 local paths = require("sidecar.host.paths")
 local proc = require("sidecar.core.proc")
+local run_processes = require("sidecar.run.processes")
 local secrets = require("sidecar.core.secrets")
 local store = require("sidecar.core.store")
 local telemetry = require("sidecar.core.telemetry")
@@ -237,12 +238,8 @@ end
 -- is gone, here: a step found dead while its preset goes on (a worker killed alone) is the preset's
 -- to tell, at its end. Not for a step run elsewhere (a Slurm job) or recorded without it.
 local function preset_gone(run)
-  local pid, start = math.tointeger(run.preset_pid), math.tointeger(run.preset_start)
-  if not (pid and start) or (run.executor or "local") ~= "local" then
-    return false
-  end
-  local info = require("sidecar.host.procinfo").get(pid)
-  return not info or info.state == "Z" or info.start ~= start
+  local p = run_processes.preset_of(run)
+  return p ~= nil and not run_processes.same(p.pid, p.start)
 end
 
 ---Tells of a run's end (its status's event), unless it is a step of a preset or pipeline (told as a

@@ -95,6 +95,18 @@ function M.same(pid, start)
     and not procinfo.doomed(pid)
 end
 
+---The process that ran the preset whose step `run` is ({pid, start}: preset/context.lua records it
+---in each step), or nil when `run` is no preset's step run here (a Slurm job's step, or one
+---recorded without it).
+---@param run table
+---@return table|nil
+function M.preset_of(run)
+  local pid, start = math.tointeger(run.preset_pid), math.tointeger(run.preset_start)
+  if pid and start and (run.executor or "local") == "local" then
+    return { pid = pid, start = start }
+  end
+end
+
 ---Records the agent's process in the run's folder (agent_process.json): right before it starts,
 ---the run's mark and cgroup (pid nil), so that whatever it starts can be found even if Sidecar
 ---dies before it learns the agent's pid; right after, also its group and session and its start
