@@ -12,6 +12,9 @@
 # Then when the last timed round's agents started and the last one ended, after its first run was
 # recorded: the spread of the starts is the CPU of starting them (on 2 cores, one after another in
 # effect), which the reference's starts, bubblewrap alone, barely have.
+# Last, where one run's CPU goes, runs one after another (bench/fan_out_split.lua): in a process
+# that runs them all, in a worker forked for each as a preset's pool runs them, a fork alone, and
+# bubblewrap around the agent alone; the machine's CPU and page faults per run.
 #
 #   bench/fan_out.sh path/to/sidecar [agents] [seconds] [rounds] [files]
 #
@@ -46,7 +49,8 @@ git add -A && git -c user.email=b@e -c user.name=b commit -q --allow-empty -m i
 sed -i "s|^  runner = \"codex\",|  runner = \"command\",|" .agent/config.lua
 "$sidecar" -e '
   local f = assert(io.open(".agent/config.lua")); local text = f:read("a"); f:close()
-  text = text:gsub("  runners = {\n", "  runners = {\n    command = { command = { \"sh\", \"-c\", \"cat >/dev/null; sleep '"$secs"'; echo done\" } },\n", 1)
+  text = text:gsub("  runners = {\n", "  runners = {\n    command = { command = { \"sh\", \"-c\", \"cat >/dev/null; sleep '"$secs"'; echo done\" } },\n"
+    .. "    quick = { command = { \"sh\", \"-c\", \"cat >/dev/null; echo done\" } },\n", 1)
   f = assert(io.open(".agent/config.lua", "w")); f:write(text); f:close()'
 mkdir -p .agent/presets
 cp "$here/../tests/fixtures/presets/fan.lua" .agent/presets/fan.lua
@@ -176,3 +180,38 @@ ref_kib=$(sampled reference reference)
 side_kib=$(sampled sidecar sidecar_fan)
 awk -v s="$side_kib" -v r="$ref_kib" -v n="$n" 'BEGIN {
   printf "memory per agent (peak PSS of the tree / %d): sidecar %.1f MiB, reference %.1f MiB\n", n, s / n / 1024, r / n / 1024 }'
+
+# Where one run's CPU goes: runs one after another (no fan-out), each mode in its own process
+# (bench/fan_out_split.lua), against bubblewrap around the same agent, alternating; the medians of
+# the rounds. What a run in a forked worker costs beyond one in a process that runs them all is
+# what a pool's fork per run costs; the reference is what the agent in its sandbox costs by itself.
+split_runs=20
+faults() { awk '/^pgfault / { print $2 }' /proc/vmstat; }
+reference_one_by_one() {
+  local b0 f0 i
+  b0=$(busy_ms) f0=$(faults)
+  for i in $(seq "$split_runs"); do
+    bwrap --ro-bind / / --dev /dev --proc /proc --tmpfs /tmp --unshare-all --die-with-parent \
+      sh -c "cat >/dev/null </dev/null; echo done" >/dev/null
+  done
+  awk -v b="$(($(busy_ms) - b0))" -v f="$(($(faults) - f0))" -v n="$split_runs" 'BEGIN { printf "%.1f %d\n", b / n, f / n }'
+}
+for r in $(seq "$rounds"); do
+  reference_one_by_one >>"$work/split.reference"
+  for mode in in-process forked fork; do
+    MODE=$mode N=$split_runs CLK_TCK=$(getconf CLK_TCK) "$sidecar" script "$here/fan_out_split.lua" >>"$work/split.$mode" ||
+      { echo "bench_fan_out: the $mode runs failed" >&2; exit 1; }
+  done
+done
+echo "one run at a time, per run (the machine's CPU and page faults, median of $rounds rounds of $split_runs runs):"
+for mode in reference in-process forked fork; do
+  case $mode in
+  reference) what="bwrap + sh (reference)" ;;
+  in-process) what="a run in a process that runs them all" ;;
+  forked) what="a run in a worker forked for it (the pool's)" ;;
+  fork) what="a fork of the ready pool, ended at once" ;;
+  esac
+  printf '  %-46s %7.1f ms %6d faults\n' "$what" "$(cut -d' ' -f1 "$work/split.$mode" | median)" \
+    "$(cut -d' ' -f2 "$work/split.$mode" | median)"
+done
+

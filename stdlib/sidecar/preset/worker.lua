@@ -145,10 +145,13 @@ local function reap(proc, children, out)
   return next(children) ~= nil
 end
 
--- What a pool does before its first fork (everything its workers share): the config read once,
--- the modules loaded, libgit2 loaded and started, the OS sandbox's kind chosen, the repository
--- searched for secret files.
-local function make_ready(head)
+---What a pool does before its first fork (everything its workers share): the config read once,
+---the modules loaded, libgit2 loaded and started, the OS sandbox's kind chosen, the repository
+---searched for secret files. `head`: {root (the store folder), repo}. Returns the config; raises
+---when it cannot be read. (bench/fan_out.sh times runs after it, as the pool runs them.)
+---@param head {root: string, repo: string}
+---@return table cfg
+function M.make_ready(head)
   local cfg, why = require("sidecar.core.config").load(head.root)
   if not cfg then
     error(why, 0)
@@ -271,7 +274,7 @@ function M.serve()
     parent = require("sidecar.host.procinfo").self().ppid }
   local ready, why = pcall(function()
     pool.head = json.decode(assert(pool.input:read()))
-    pool.cfg = make_ready(pool.head)
+    pool.cfg = M.make_ready(pool.head)
   end)
   if not ready then
     return said("could not start", why)
