@@ -101,14 +101,13 @@ local function settle(s, run, w, dir, files, extra)
   return result
 end
 
--- The merged tree of the user's tree `ours` and the run's change, or nil, why, code, conflicts.
--- The merged tree of the user's tree `ours` and the run's change, or nil, why, code, conflicts.
 -- Puts back the user's files an apply of the run that crashed left aside; nil, or why it could not.
 local function put_back(s, run_id, top)
   local why = aside.restore(top, s.root .. "/runs/" .. run_id .. "/aside")
   return why and ("run %s: an earlier apply left your files aside and could not put them back: %s"):format(run_id, why)
 end
 
+-- The merged tree of the user's tree `ours` and the run's change, or nil, why, code, conflicts.
 local function merged_tree(dir, w, ours, run_id)
   if ours == w.base_tree then
     return w.result_tree
