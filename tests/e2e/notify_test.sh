@@ -278,8 +278,8 @@ stop_running stopper 1 KILL
 wait_until "a preset killed with SIGKILL while it ran a step itself is told when its run is found dead" 30 \
   got /ends unknown "preset stopper ended outcome_unknown (1 run: R-[0-9]*): the sidecar process that ran it .* died"
 # killed between two steps (its step, run by a worker that has ended, is over; the preset waits):
-# its task, left running, is its own while it lives; once it is gone, a later command settles the
-# task and tells the preset's end, once
+# its task, left running, is its own while it lives; once it is gone, a later command blocks the
+# task, saying why (never ready: `run queue` would run it), and tells the preset's end, once
 "$S" preset run stopper --runner plain -p batch=true >"$work/stopper.out" 2>&1 &
 stopper=$!
 wait_until "the preset ran its step and waits" 60 grep -q waiting "$work/stopper.out"
@@ -293,10 +293,10 @@ kill -KILL "$stopper"
 wait "$stopper" 2>/dev/null
 "$S" task list >/dev/null 2>&1 # finds its task left running, its preset gone
 wait_until "a preset killed between two steps is told, unknown, once a later command finds it gone" 30 \
-  got /ends unknown "preset stopper ended outcome_unknown (1 run: R-[0-9]*): its process ended between two steps"
+  got /ends unknown "preset stopper ended outcome_unknown (1 run: R-[0-9]*): its process ended before the preset did"
 "$S" run list >/dev/null 2>&1
-eq "once, its task settled" "$((before + 1)) review" \
-  "$(wc -l <.agent/notify/sent.jsonl) $("$S" task show "$ptask" --json | jv .data.status)"
+eq "once, its task blocked, saying why" "$((before + 1)) blocked preset stopper: its process ended before the preset did (killed?)" \
+  "$(wc -l <.agent/notify/sent.jsonl) $("$S" task show "$ptask" --json | jv .data.status) $("$S" task show "$ptask" --json | jv .data.blockers.1)"
 # one of its workers killed alone while the preset goes on: that step, found dead by a later command,
 # is the preset's to tell at its end, once
 "$S" preset run four --runner slow >/dev/null 2>&1 &
@@ -311,6 +311,8 @@ kill -KILL "$worker"
 wait_until "its worker is gone" 30 sh -c "[ ! -e /proc/$worker ] || grep -q '^State:.*Z' /proc/$worker/status"
 "$S" run list >/dev/null 2>&1 # finds that step's worker gone
 eq "that step is found dead" $((unknown + 1)) "$(runs_where status outcome_unknown | wc -l)"
+eq "its task stays the preset's, running (never ready: \`run queue\` would run it)" "preset four running" \
+  "$("$S" task list --json | jv .data.1.title) $("$S" task list --json | jv .data.1.status)"
 eq "a step found dead while its preset goes on tells nothing yet" "$before" "$(wc -l <.agent/notify/sent.jsonl)"
 kill -TERM "$four"
 wait "$four" 2>/dev/null

@@ -412,13 +412,18 @@ describe("run_reconcile.reconcile of foreground runs", function()
     expect(alive.status):equals("review")
   end)
 
-  it("reconcile_active leaves a preset's task to its preset while it lives, whoever ran the step", function()
+  it("reconcile_active leaves a preset's task to its preset while it lives, then blocks it", function()
     local me = procinfo.self()
     local _, living = foreground_run(nil, { status = "review", preset = "p", preset_pid = me.pid, preset_start = me.start })
     local _, killed = foreground_run(nil, { status = "review", preset = "p", preset_pid = dead_pid(), preset_start = 1 })
-    expect(reconcile.reconcile_active(s)):equals(1)
+    local step, going = foreground_run(nil, { preset = "p", preset_pid = me.pid, preset_start = me.start })
+    expect(reconcile.reconcile_active(s)):equals(2)
     expect(s:get_task(living.task_id).status):equals("running") -- between two steps: its worker gone, not it
-    expect(s:get_task(killed.task_id).status):equals("review") -- its preset gone too: settled from its last step
+    expect(s:get_run(step.run_id).status):equals("outcome_unknown") -- a step found dead while its preset goes on
+    expect(s:get_task(going.task_id).status):equals("running") -- never ready: `run queue` would run it
+    local blocked = s:get_task(killed.task_id) -- its preset gone too: blocked, saying why (never ready)
+    expect(blocked.status):equals("blocked")
+    expect(blocked.blockers[1]):equals("preset p: " .. reconcile.PRESET_GONE)
   end)
 end)
 

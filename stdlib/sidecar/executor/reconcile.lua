@@ -3,8 +3,8 @@
 --- A run of this machine whose owner is gone is ended by sidecar.run.reconcile; a run another
 --- executor runs (a Slurm job) is asked of that executor (sidecar.executor); a task left `running`
 --- by an owner that died after its run ended (during validation, say) is settled from that run, as
---- the owner would have (sidecar.task.runs); a preset's task, only once the preset's process is gone
---- (killed between two steps: its end is told then).
+--- the owner would have (sidecar.task.runs); a preset's task, only once the preset's process is gone,
+--- blocked then and the preset's end told.
 ---
 ---   run = reconcile.reconcile(s, run)     -- one run
 ---   reconcile.reconcile_active(s)         -- every active run and running task
@@ -16,8 +16,8 @@ local runs = require("sidecar.task.runs")
 
 local M = {}
 
--- Why a preset's end is unknown when its process was found gone between two steps.
-M.PRESET_GONE = "its process ended between two steps without ending the preset (killed?)"
+-- Why a preset's task is blocked, its end unknown, when its process was found gone.
+M.PRESET_GONE = "its process ended before the preset did (killed?)"
 
 -- What runs that ended without their owner left: their worktrees (removed or recovered) and the
 -- private folders of sandboxes whose owner was killed before it could remove them (an owner killed
@@ -59,10 +59,22 @@ local function task_owned(s, latest)
     or not run_reconcile.owner(latest) or run_reconcile.owner_alive(s, latest)
 end
 
+-- A preset's task left running by its preset's process, gone (killed) before the preset ended:
+-- blocked, saying so (never ready, which would give it to `run queue` to run), and the preset's end
+-- told, once whoever tells it (notify.preset_ended): nothing else tells one killed between steps.
+local function preset_gone(s, task, latest)
+  task.status = "blocked"
+  task.blockers = type(task.blockers) == "table" and task.blockers or {}
+  task.blockers[#task.blockers + 1] = ("preset %s: %s"):format(latest.preset or "?", M.PRESET_GONE)
+  assert(s:update_task(task))
+  require("sidecar.run.notify").preset_ended(s, { name = latest.preset or "?", task_id = task.task_id,
+    status = "outcome_unknown", reason = M.PRESET_GONE })
+  return true
+end
+
 -- Settles a task left running (or queued) by an owner that died after its last run ended: as
--- that run's owner would have (runs.settle_task), or ready when the run says nothing about it. A
--- preset's task so left is its preset's end, killed between two steps: told (once, whoever tells
--- it: notify.preset_ended), as nothing else would. Returns whether it was settled.
+-- that run's owner would have (runs.settle_task), or ready when the run says nothing about it; a
+-- preset's, once its preset's process is gone (preset_gone). Returns whether it was settled.
 local function reconcile_task(s, task)
   local latest = (s:list_runs({ task_id = task.task_id, limit = 1 }) or {})[1]
   if not latest or run_reconcile.ACTIVE[latest.status] or task_owned(s, latest) then
@@ -72,12 +84,11 @@ local function reconcile_task(s, task)
   if not fresh or (fresh.status ~= "running" and fresh.status ~= "queued") then
     return false
   end
+  if run_processes.preset_of(latest) then
+    return preset_gone(s, fresh, latest)
+  end
   if not runs.settle_task(s, task.task_id, latest) then
     s:set_task_status(task.task_id, "ready")
-  end
-  if run_processes.preset_of(latest) and latest.preset then
-    require("sidecar.run.notify").preset_ended(s, { name = latest.preset, task_id = task.task_id,
-      status = "outcome_unknown", reason = M.PRESET_GONE })
   end
   return true
 end

@@ -87,7 +87,7 @@ function M.finish(s, run, files)
 end
 
 ---Finishes a run nobody else will end (its status and failure_reason set): completed and reconciled
----now, a run.finished event for `run tail`, its task ready to run again.
+---now, a run.finished event for `run tail`, its task ready to run again (not a preset's step's).
 ---@param s table
 ---@param run table
 function M.settle(s, run)
@@ -96,7 +96,9 @@ function M.settle(s, run)
   run.reconciled_at = run.completed_at
   M.finish(s, run)
   telemetry.run_finished(s, run)
-  local task = run.task_id and s:get_task(run.task_id)
+  -- A preset's task is the preset's to settle, or once the preset is gone the reconciler's
+  -- (sidecar.executor.reconcile): never made ready, which would give it to `run queue` to run.
+  local task = run.task_id and not run.preset and s:get_task(run.task_id)
   if task and (task.status == "running" or task.status == "queued") then
     s:set_task_status(run.task_id, "ready")
   end
