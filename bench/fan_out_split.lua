@@ -11,6 +11,7 @@
 -- runs, divided by N.
 --
 --   MODE=in-process|forked|fork N=20 sidecar script bench/fan_out_split.lua
+local files = require("sidecar.core.files")
 local proc = require("sidecar.host.proc")
 local store = require("sidecar.core.store")
 local time = require("sidecar.host.time")
@@ -19,19 +20,13 @@ local worker = require("sidecar.preset.worker")
 local mode, n = os.getenv("MODE"), assert(tonumber(os.getenv("N")), "N: how many runs")
 assert(mode == "in-process" or mode == "forked" or mode == "fork", "MODE: in-process, forked or fork")
 
-local function read(path)
-  local f = assert(io.open(path))
-  local text = f:read("a")
-  f:close()
-  return text
-end
-
 -- The machine's busy CPU so far (user, nice, system, irq, softirq of all cores) in clock ticks,
 -- and its page faults.
 local function machine()
-  local user, nice, system, _, _, irq, softirq = read("/proc/stat"):match("^cpu%s+(%d+) (%d+) (%d+) (%d+) (%d+) (%d+) (%d+)")
+  local stat = assert(files.read("/proc/stat"))
+  local user, nice, system, _, _, irq, softirq = stat:match("^cpu%s+(%d+) (%d+) (%d+) (%d+) (%d+) (%d+) (%d+)")
   local busy = tonumber(user) + tonumber(nice) + tonumber(system) + tonumber(irq) + tonumber(softirq)
-  return busy, tonumber(read("/proc/vmstat"):match("\npgfault (%d+)"))
+  return busy, tonumber(assert(files.read("/proc/vmstat")):match("\npgfault (%d+)"))
 end
 
 local cfg = worker.make_ready({ root = ".agent", repo = "." })
