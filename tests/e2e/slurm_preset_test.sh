@@ -97,6 +97,7 @@ ignored+=,preset_pid,preset_start # the process that ran the preset: each run it
 ignored+=,peak_rss,peak_tasks # sampled while the agent runs: measurements, not outcomes
 ignored+=,withheld_env # the names of what the machine hands in: a Slurm job's environment differs
 ignored+=,agent_slot # which of the machine's agent slots it took, and how long it waited: where it ran
+ignored+=,reused # folders its secret-file search took from its process's earlier one: a cache of where it ran
 # run_of DIR LENS: the newest run of that lens in DIR's store.
 run_of() { grep -l "\"lens\": \"$2\"" "$work/$1"/.agent/runs/R-*/run.json | tail -1; }
 for lens in correctness risks security; do
