@@ -211,7 +211,7 @@ for mode in reference in-process forked fork; do
   forked) what="a run in a worker forked for it (the pool's)" ;;
   fork) what="a fork of the ready pool, ended at once" ;;
   esac
-  printf '  %-46s %7.1f ms %6d faults\n' "$what" "$(cut -d' ' -f1 "$work/split.$mode" | median)" \
+  printf '  %-46s %7.1f ms %6.0f faults\n' "$what" "$(cut -d' ' -f1 "$work/split.$mode" | median)" \
     "$(cut -d' ' -f2 "$work/split.$mode" | median)"
 done
 

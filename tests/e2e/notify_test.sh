@@ -295,7 +295,7 @@ wait "$stopper" 2>/dev/null
 wait_until "a preset killed between two steps is told, unknown, once a later command finds it gone" 30 \
   got /ends unknown "preset stopper ended outcome_unknown (1 run: R-[0-9]*): its process ended before the preset did"
 "$S" run list >/dev/null 2>&1
-eq "once, its task blocked, saying why" "$((before + 1)) blocked preset stopper: its process ended before the preset did (killed?)" \
+eq "once, its task blocked, saying why" "$((before + 1)) blocked preset stopper: its process ended before the preset did" \
   "$(wc -l <.agent/notify/sent.jsonl) $("$S" task show "$ptask" --json | jv .data.status) $("$S" task show "$ptask" --json | jv .data.blockers.1)"
 # one of its workers killed alone while the preset goes on: that step, found dead by a later command,
 # is the preset's to tell at its end, once

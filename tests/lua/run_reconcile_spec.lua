@@ -425,6 +425,30 @@ describe("run_reconcile.reconcile of foreground runs", function()
     expect(blocked.status):equals("blocked")
     expect(blocked.blockers[1]):equals("preset p: " .. reconcile.PRESET_GONE)
   end)
+
+  it("reconcile_active judges a preset's Slurm step by its preset, here; and waits for its other runs", function()
+    local me = procinfo.self()
+    local slurm = { status = "review", executor = "slurm", owner_pid = json.null, owner_start = json.null, preset = "p" }
+    local function step(preset_pid, preset_start)
+      local fields = { preset_pid = preset_pid, preset_start = preset_start }
+      for k, v in pairs(slurm) do
+        fields[k] = v
+      end
+      return foreground_run(nil, fields)
+    end
+    local _, living = step(me.pid, me.start)
+    local _, gone = step(dead_pid(), 1)
+    -- a preset gone whose older step is still active (its pool still recording its steps): left alone
+    local older, busy = foreground_run(me, { preset = "p", preset_pid = dead_pid(), preset_start = 1 })
+    local newer = foreground_run(nil, { status = "review", preset = "p", preset_pid = dead_pid(), preset_start = 1,
+      task_id = busy.task_id })
+    expect(newer.task_id):equals(busy.task_id)
+    expect(reconcile.reconcile_active(s)):equals(1)
+    expect(s:get_task(living.task_id).status):equals("running") -- its preset lives: between two steps
+    expect(s:get_task(gone.task_id).status):equals("blocked") -- no owner recorded here: its preset tells
+    expect(s:get_task(busy.task_id).status):equals("running")
+    expect(s:get_run(older.run_id).status):equals("running")
+  end)
 end)
 
 describe("run_reconcile.stop_processes and claim", function()

@@ -17,7 +17,9 @@ local runs = require("sidecar.task.runs")
 local M = {}
 
 -- Why a preset's task is blocked, its end unknown, when its process was found gone.
-M.PRESET_GONE = "its process ended before the preset did (killed?)"
+M.PRESET_GONE = "its process ended before the preset did"
+
+local ACTIVE_STATUSES = { "queued", "preparing", "running" }
 
 -- What runs that ended without their owner left: their worktrees (removed or recovered) and the
 -- private folders of sandboxes whose owner was killed before it could remove them (an owner killed
@@ -51,33 +53,38 @@ function M.reconcile(s, run)
 end
 
 -- Whether the task of `latest`, its last run (ended), has an owner that may still be at work on it:
--- the run's owner (validating, say), or a preset's own process (between two steps, their workers
--- gone). A run with no owner recorded counts as owned: nothing tells otherwise.
+-- the run's owner (validating, say), or for a preset's step the preset's own process (between two
+-- steps, their workers gone), which runs here whatever ran the step (a Slurm job's owner is on
+-- another machine). Any other run with no owner recorded counts as owned: nothing tells otherwise.
 local function task_owned(s, latest)
   local preset = run_processes.preset_of(latest)
-  return (preset ~= nil and run_processes.same(preset.pid, preset.start))
-    or not run_reconcile.owner(latest) or run_reconcile.owner_alive(s, latest)
+  if not preset then
+    return not run_reconcile.owner(latest) or run_reconcile.owner_alive(s, latest)
+  end
+  local here = (latest.executor or "local") == "local" and run_reconcile.owner(latest)
+  return run_processes.same(preset.pid, preset.start) or (here and run_reconcile.owner_alive(s, latest)) or false
 end
 
 -- A preset's task left running by its preset's process, gone (killed) before the preset ended:
 -- blocked, saying so (never ready, which would give it to `run queue` to run), and the preset's end
 -- told, once whoever tells it (notify.preset_ended): nothing else tells one killed between steps.
-local function preset_gone(s, task, latest)
+local function block_orphaned(s, task, latest)
   task.status = "blocked"
   task.blockers = type(task.blockers) == "table" and task.blockers or {}
   task.blockers[#task.blockers + 1] = ("preset %s: %s"):format(latest.preset or "?", M.PRESET_GONE)
   assert(s:update_task(task))
   require("sidecar.run.notify").preset_ended(s, { name = latest.preset or "?", task_id = task.task_id,
     status = "outcome_unknown", reason = M.PRESET_GONE })
-  return true
 end
 
 -- Settles a task left running (or queued) by an owner that died after its last run ended: as
 -- that run's owner would have (runs.settle_task), or ready when the run says nothing about it; a
--- preset's, once its preset's process is gone (preset_gone). Returns whether it was settled.
+-- preset's, once its preset's process is gone (block_orphaned). A task with a run still active (a
+-- preset's workers still recording their steps) is left alone. Returns whether it was settled.
 local function reconcile_task(s, task)
   local latest = (s:list_runs({ task_id = task.task_id, limit = 1 }) or {})[1]
-  if not latest or run_reconcile.ACTIVE[latest.status] or task_owned(s, latest) then
+  if not latest or task_owned(s, latest)
+      or (s:list_runs({ task_id = task.task_id, statuses = ACTIVE_STATUSES, limit = 1 }) or {})[1] then
     return false -- an active run is reconcile_one's; no run: nothing tells
   end
   local fresh = s:get_task(task.task_id)
@@ -85,9 +92,8 @@ local function reconcile_task(s, task)
     return false
   end
   if run_processes.preset_of(latest) then
-    return preset_gone(s, fresh, latest)
-  end
-  if not runs.settle_task(s, task.task_id, latest) then
+    block_orphaned(s, fresh, latest)
+  elseif not runs.settle_task(s, task.task_id, latest) then
     s:set_task_status(task.task_id, "ready")
   end
   return true
@@ -104,7 +110,7 @@ function M.reconcile_active(s)
   errors.keep_interrupt(pcall(executor.prefetch, s))
   -- One run or task that cannot be settled now (its record unwritable, say) never keeps the
   -- others, nor the command that reads them: it is tried again by the next read. A Ctrl-C goes on up.
-  for _, status in ipairs({ "queued", "preparing", "running" }) do
+  for _, status in ipairs(ACTIVE_STATUSES) do
     for _, run in ipairs(s:list_runs({ status = status, limit = 0 }) or {}) do
       local ok, _, ended_here = errors.keep_interrupt(pcall(reconcile_one, s, run))
       count = count + ((ok and ended_here) and 1 or 0)

@@ -98,8 +98,8 @@ end
 ---not end within KILL_WAIT_MS is killed (a worker with its group). Then whatever of the run is
 ---still alive (run_reconcile.stop_processes: grandchildren that left the group included) is
 ---stopped, and a run its owner did not record is settled as interrupted here (run_record.settle: a
----run.finished event, its task ready again). Signals reach the owner only while it is the recorded
----process (pid and start time).
+---run.finished event, its task ready again, a preset's step's excepted). Signals reach the owner
+---only while it is the recorded process (pid and start time).
 function M.kill(s, run_id)
   local run = s:get_run(run_id)
   if not run then

@@ -38,9 +38,11 @@ end
 -- A run recorded without executing the agent (dry run, or the CLI is missing).
 local function record_not_run(self, o, r, status, why)
   local s = self:store()
+  local me = require("sidecar.host.procinfo").self() or {} -- the preset's process: is it gone? (executor/reconcile.lua)
   local run = assert(run_record.create(s, { task_id = self.task.task_id, runner_type = r.runner, model = r.model,
     sandbox = r.sandbox, agent_role = o.role, status = "dry_run", dry_run = true, review_state = json.null,
-    preset = self.preset.name, lens = o.lens, route = { kind = o.kind, tier = r.tier, why = r.why } },
+    preset = self.preset.name, preset_pid = me.pid, preset_start = me.start, lens = o.lens,
+    route = { kind = o.kind, tier = r.tier, why = r.why } },
     { { "prompt.md", o.prompt } }))
   run.prompt_path = "runs/" .. run.run_id .. "/prompt.md"
   local command = preview(self.cfg, r, self.root .. "/" .. run.prompt_path, self.root .. "/runs/" .. run.run_id)

@@ -239,7 +239,7 @@ end
 -- to tell, at its end. Not for a step run elsewhere (a Slurm job) or recorded without it.
 local function preset_gone(run)
   local p = run_processes.preset_of(run)
-  return p ~= nil and not run_processes.same(p.pid, p.start)
+  return p ~= nil and (run.executor or "local") == "local" and not run_processes.same(p.pid, p.start)
 end
 
 ---Tells of a run's end (its status's event), unless it is a step of a preset or pipeline (told as a

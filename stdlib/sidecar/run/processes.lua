@@ -96,13 +96,13 @@ function M.same(pid, start)
 end
 
 ---The process that ran the preset whose step `run` is ({pid, start}: preset/context.lua records it
----in each step), or nil when `run` is no preset's step run here (a Slurm job's step, or one
----recorded without it).
+---in each step, a Slurm job's too, since the preset itself runs where its store is), or nil when
+---`run` is no preset's step or was recorded without it.
 ---@param run table
 ---@return table|nil
 function M.preset_of(run)
   local pid, start = math.tointeger(run.preset_pid), math.tointeger(run.preset_start)
-  if pid and start and (run.executor or "local") == "local" then
+  if pid and start then
     return { pid = pid, start = start }
   end
 end

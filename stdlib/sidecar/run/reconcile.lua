@@ -23,8 +23,9 @@
 --- agent, is alive); for a background run the worker's lock is free and its recorded worker
 --- process gone (a queued run whose worker is still starting excepted). A dead run is ended
 --- outcome_unknown with the reason (failed when its agent never started: nothing ran), what is
---- left of its processes is killed (stdlib/sidecar/run/processes.lua) and its task is ready again (a run
---- whose owner died while finishing it, after its agent, says validation did not complete). This
+--- left of its processes is killed (stdlib/sidecar/run/processes.lua) and its task is ready again,
+--- a preset's step's excepted (a run whose owner died while finishing it, after its agent, says
+--- validation did not complete). This
 --- module judges the runs of this machine; sidecar.executor.reconcile is what readers call: it asks
 --- another executor (Slurm) for its runs, and settles a task its dead owner left running.
 ---
@@ -295,7 +296,7 @@ local function reason(run, killed)
 end
 
 -- Ends an active run whose owner is gone: failed when its agent never started (nothing ran), else
--- outcome_unknown; a run.finished event for `run tail`; its task ready to run again.
+-- outcome_unknown; a run.finished event for `run tail`; its task ready to run again (run_record.settle).
 local function end_run(s, run, killed)
   run.failure_reason = reason(run, killed)
   local never_started = run.status == "queued" or (run.background ~= true and run.status == "preparing")
@@ -333,8 +334,9 @@ end
 ---A run this machine runs (executor local), ended here when its owner is gone (see the header):
 ---when it is active, its lock can be taken (or no owner's lock is there) and its owner has ended,
 ---what is left of its processes is killed, it is ended (outcome_unknown with the reason, or failed
----when its agent never started) and its task set ready. A run whose owner is still starting is
----left alone, and so is a run another executor runs (sidecar.executor.reconcile asks that one).
+---when its agent never started) and its task set ready (a preset's step's excepted). A run whose
+---owner is still starting is left alone, and so is a run another executor runs
+---(sidecar.executor.reconcile asks that one).
 ---Returns the run as it is now, whether it was ended here, and why not when ending it failed (the
 ---store busy or unwritable: the next read tries again). What a dead owner left (its worktree, its
 ---sandbox's folder) is for sidecar.executor.reconcile to sweep.

@@ -12,6 +12,7 @@
 ---            want the end told (stdlib/sidecar/run/notify.lua)
 ---   settle   finish a run nobody else will end (its owner is gone, `run kill`, a Slurm job that
 ---            ended unrecorded): also reconciled_at, a run.finished event, its task ready again
+---            (not a preset's step's: its task is the preset's, sidecar.executor.reconcile)
 ---   decide   an end to another (review → completed or blocked: a decision, a gate)
 ---
 --- The store keeps the one rule no writer may break whatever it holds: a run that ended is never
