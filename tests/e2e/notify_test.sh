@@ -205,9 +205,12 @@ return preset.define({
   summary = "one agent, then a wait that is stopped",
   params = { raise = { type = "boolean", default = false, doc = "raise instead of waiting" },
     budget = { type = "boolean", default = false, doc = "stop as a batch the budget cannot cover does" },
-    batch = { type = "boolean", default = false, doc = "its step as a batch's, in a worker" } },
+    batch = { type = "boolean", default = false, doc = "its step as a batch's, in a worker" },
+    early = { type = "boolean", default = false, doc = "wait before its first step, its task made" } },
   run = function(ctx, p)
-    if p.batch then
+    if p.early then
+      ctx:store()
+    elseif p.batch then
       ctx:agents({ { kind = "scan", prompt = "Step one" } })
     else
       ctx:agent({ kind = "scan", prompt = "Step one" })
@@ -274,9 +277,13 @@ eq "and its runs are recorded interrupted, not left running" "interrupted interr
        field .agent/runs/$r/run.json .status; done | tr '\n' ' ' | sed 's/ $//')"
 # killed while it runs its one step in its own process: told once a later command finds that run dead
 stop_running stopper 1 KILL
-"$S" run list >/dev/null 2>&1 # finds the run's owner gone
+rid=$(ls .agent/runs | grep '^R-' | sort | tail -1)
+"$S" run show "$rid" >/dev/null 2>&1 # finds the run's owner gone: one run read on its own
 wait_until "a preset killed with SIGKILL while it ran a step itself is told when its run is found dead" 30 \
-  got /ends unknown "preset stopper ended outcome_unknown (1 run: R-[0-9]*): the sidecar process that ran it .* died"
+  got /ends unknown "preset stopper ended outcome_unknown (1 run: $rid): the sidecar process that ran it .* died"
+ptask=$(field ".agent/runs/$rid/run.json" .task_id)
+eq "and its task is blocked by that read, saying why" "blocked preset stopper: its process ended before the preset did" \
+  "$(field ".agent/tasks/$ptask.json" .status) $(field ".agent/tasks/$ptask.json" .blockers.1)"
 # killed between two steps (its step, run by a worker that has ended, is over; the preset waits):
 # its task, left running, is its own while it lives; once it is gone, a later command blocks the
 # task, saying why (never ready: `run queue` would run it), and tells the preset's end, once
@@ -297,6 +304,21 @@ wait_until "a preset killed between two steps is told, unknown, once a later com
 "$S" run list >/dev/null 2>&1
 eq "once, its task blocked, saying why" "$((before + 1)) blocked preset stopper: its process ended before the preset did" \
   "$(wc -l <.agent/notify/sent.jsonl) $("$S" task show "$ptask" --json | jv .data.status) $("$S" task show "$ptask" --json | jv .data.blockers.1)"
+# killed before its first step (its task made): blocked too, once a later command finds it gone;
+# nothing is told, as it ran nothing
+"$S" preset run stopper --runner plain -p early=true >"$work/stopper.out" 2>&1 &
+stopper=$!
+wait_until "the preset made its task and waits" 60 grep -q waiting "$work/stopper.out"
+ptask=$("$S" task list --json | jv .data.1.task_id)
+before=$(wc -l <.agent/notify/sent.jsonl)
+eq "a preset alive before its first step: its task left running" "preset stopper running" \
+  "$("$S" task show "$ptask" --json | jv .data.title) $("$S" task show "$ptask" --json | jv .data.status)"
+kill -KILL "$stopper"
+wait "$stopper" 2>/dev/null
+"$S" task list >/dev/null 2>&1
+eq "killed before its first step: its task blocked, saying why; nothing told" \
+  "blocked preset stopper: its process ended before the preset did $before" \
+  "$("$S" task show "$ptask" --json | jv .data.status) $("$S" task show "$ptask" --json | jv .data.blockers.1) $(wc -l <.agent/notify/sent.jsonl)"
 # one of its workers killed alone while the preset goes on: that step, found dead by a later command,
 # is the preset's to tell at its end, once
 "$S" preset run four --runner slow >/dev/null 2>&1 &
@@ -440,6 +462,26 @@ before=$failed
   eq "no .agent made" "no" "$(test -e .agent && echo yes || echo no)"
   [ "$failed" -eq "$before" ]
 ) || failed=$((failed + 1))
+
+# --- a sender killed while its command runs ---------------------------------------------------------
+# What the command left running (a background process, which no parent-death signal reaches) is
+# ended by the next sender's recovery, before the notification is sent again.
+set_notify "{ { kind = \"command\", name = \"hang\", events = { \"review\" }, command =
+  \"if [ -e '$work/hung' ]; then echo again >>'$work/again'; exit 0; fi; : >'$work/hung'; sleep 300 & echo \$! >'$work/grandchild'; wait\" } }"
+"$S" run T-0001 --runner plain >/dev/null 2>&1
+wait_until "the command started its background process" 30 test -s "$work/grandchild"
+gc=$(cat "$work/grandchild")
+sender=$(ps -o ppid= -p "$(ps -o ppid= -p "$gc" | tr -d ' ')" | tr -d ' ')
+eq "its sender is a detached notify sender" yes \
+  "$(tr '\0' ' ' <"/proc/$sender/cmdline" | grep -q 'notify --deliver' && echo yes)"
+kill -KILL "$sender"
+wait_until "the sender is gone" 30 sh -c "[ ! -e /proc/$sender ] || grep -q '^State:.*Z' /proc/$sender/status"
+eq "what its command started outlives it" yes "$(kill -0 "$gc" 2>/dev/null && echo yes)"
+"$S" run T-0001 --runner plain >/dev/null 2>&1 # the next notification: its sender recovers the first
+wait_until "what the killed sender's command left running is ended" 30 \
+  sh -c "[ ! -e /proc/$gc ] || grep -q '^State:.*Z' /proc/$gc/status"
+wait_until "the notification is sent again, and the next" 30 sh -c "[ \$(wc -l <'$work/again') -ge 2 ]"
+eq "the log says so" yes "$(grep -q 'its sender ended before it was done (killed, or the machine stopped); [0-9]* process[es]* it had started, left running, ended: sent again' .agent/notify/log.jsonl && echo yes)"
 
 # --- the desktop channel ----------------------------------------------------------------------------
 set_notify '{ { kind = "desktop" } }'

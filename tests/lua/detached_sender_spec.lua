@@ -65,4 +65,25 @@ describe("a detached sender's queue", function()
     expect(#assert(d:list("queue/3-c.json.sending~*"))):equals(1) -- an alive sender's claim stays
     expect(#assert(d:list("queue/4-d.json.sending~*"))):equals(1) -- so does another machine's
   end)
+
+  it("ends what a killed sender had started and left running (its mark), before it sends again", function()
+    local dir = test.temp_dir()
+    local proc = require("sidecar.core.proc")
+    local gone = proc.run({ "true" }).pid -- a sender that is no more
+    local host = io.open("/proc/sys/kernel/hostname"):read("l"):gsub("[^%w.-]", "_")
+    test.write(dir .. "/queue/1-a.json.sending~" .. host .. "~" .. gone .. "~7", "{}")
+    local function marked(mark) -- a grandchild the sender left, carrying its mark
+      return proc.spawn({ "sleep", "30" }, { env = { SIDECAR_RUN_MARK = mark } })
+    end
+    local left, others = marked("test-mark~" .. gone .. "~7"), marked("test-mark~" .. gone .. "~8")
+    local d <close> = assert(artifact.open(dir))
+    expect(sender.recover(d, function() return { "true" } end, "test-mark", "log.jsonl")):equals(1)
+    local ended = left:wait(10000)
+    expect(ended and ended.signal_name):equals("KILL")
+    expect(others:wait(200)):is_nil() -- another sender's (alive: its claim's start is not this one's)
+    others:kill("KILL")
+    others:wait()
+    expect(table.concat(lines(dir .. "/log.jsonl"), "\n")):contains(
+      "its sender ended before it was done (killed, or the machine stopped); 1 process it had started, left running, ended: sent again")
+  end)
 end)

@@ -295,6 +295,15 @@ describe("the dispatcher", function()
     expect(text:find("\27", 1, true)):is_nil()
   end)
 
+  it("marks what a sender starts as its own (what it leaves running, killed, is ended later)", function()
+    local wait = told("SIDECAR_RUN_MARK", "review")
+    expect(notify.whole(s, { kind = "pipeline", name = "P-1", id = "P-1", status = "review", runs = {} })):equals(1)
+    local mark, pid, start = wait():match("^(.-)~(%d+)~(%d+)$")
+    expect(mark):equals(notify.SENDER_MARK) -- the sender's own, as it was started with
+    expect(tonumber(pid) ~= require("sidecar.host.procinfo").self().pid):is_true() -- the sender's pid, not ours
+    expect(tonumber(start) > 0):is_true()
+  end)
+
   it("gives a title of one line (a pipeline named by a task title holding newlines)", function()
     local wait = told("SIDECAR_TITLE", "review")
     expect(notify.whole(s, { kind = "pipeline", name = "P-1 (fix\nthe\tbug)", id = "P-1", status = "review",

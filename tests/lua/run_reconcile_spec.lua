@@ -426,6 +426,31 @@ describe("run_reconcile.reconcile of foreground runs", function()
     expect(blocked.blockers[1]):equals("preset p: " .. reconcile.PRESET_GONE)
   end)
 
+  it("blocks a preset's task its preset left before its first step, and a step's task found by reconcile", function()
+    local me = procinfo.self()
+    local function preset_task(pid, start)
+      return assert(s:create_task({ title = "preset p", status = "running", preset = "p", preset_pid = pid,
+        preset_start = start }))
+    end
+    local alive, gone = preset_task(me.pid, me.start), preset_task(dead_pid(), 1)
+    local plain = assert(s:create_task({ title = "t", status = "running" })) -- no run, no preset: nothing tells
+    expect(reconcile.reconcile_active(s)):equals(1)
+    expect(s:get_task(alive.task_id).status):equals("running")
+    expect(s:get_task(plain.task_id).status):equals("running")
+    local blocked = s:get_task(gone.task_id)
+    expect(blocked.status):equals("blocked")
+    expect(blocked.blockers[1]):equals("preset p: " .. reconcile.PRESET_GONE)
+    -- one run read on its own (`run show`): its step found dead, its preset gone, its task blocked now
+    local step, task = foreground_run(nil, { preset = "p", preset_pid = dead_pid(), preset_start = 1 })
+    local now, ended = reconcile.reconcile(s, step)
+    expect(ended):is_true()
+    expect(now.status):equals("outcome_unknown")
+    expect(s:get_task(task.task_id).status):equals("blocked")
+    local living_step, going = foreground_run(nil, { preset = "p", preset_pid = me.pid, preset_start = me.start })
+    expect(select(2, reconcile.reconcile(s, living_step))):is_true()
+    expect(s:get_task(going.task_id).status):equals("running") -- its preset goes on
+  end)
+
   it("reconcile_active judges a preset's Slurm step by its preset, here; and waits for its other runs", function()
     local me = procinfo.self()
     local slurm = { status = "review", executor = "slurm", owner_pid = json.null, owner_start = json.null, preset = "p" }

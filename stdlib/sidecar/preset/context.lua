@@ -129,8 +129,10 @@ function Ctx:store()
   if not self.s then
     self.s = assert(store.open(self.root, { create = true }))
     local title = (self.preset.script and "script " or "preset ") .. self.preset.name
-    self.task = assert(self.s:create_task({ title = title, type = "chore",
-      status = "running", summary = self.preset.summary, tags = { "preset", self.preset.name } }))
+    local me = require("sidecar.host.procinfo").self() or {} -- gone before its first step? (executor/reconcile.lua)
+    self.task = assert(self.s:create_task({ title = title, type = "chore", status = "running",
+      summary = self.preset.summary, tags = { "preset", self.preset.name }, preset = self.preset.name,
+      preset_pid = me.pid, preset_start = me.start }))
   end
   return self.s
 end

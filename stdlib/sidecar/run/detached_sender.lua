@@ -8,9 +8,13 @@
 ---
 --- A sender carries a mark of its own in SIDECAR_RUN_MARK (sidecar.run.processes' variable): never a
 --- run's, so the sweep of a run still ending in this process (which adopts orphans while an agent
---- runs) does not take it for the agent's.
+--- runs) does not take it for the agent's. What a sender starts (a command channel's program) carries
+--- that mark and the sender's pid and start (M.children_mark): a sender killed while it ran one
+--- leaves its grandchildren, which no parent-death signal reaches, and M.recover ends them.
 local json = require("sidecar.core.json")
 local proc = require("sidecar.core.proc")
+local procinfo = require("sidecar.host.procinfo")
+local run_processes = require("sidecar.run.processes")
 
 local M = {}
 
@@ -46,14 +50,49 @@ end
 
 -- The start time of process `pid` (since boot), or nil when it is gone or a zombie.
 local function started_at(pid)
-  local info = require("sidecar.host.procinfo").get(pid)
+  local info = procinfo.get(pid)
   return info and info.state ~= "Z" and info.start or nil
 end
 
 -- The name of this process's claim of the queued `file`.
 local function claim_name(file)
-  local me = require("sidecar.host.procinfo").self()
+  local me = procinfo.self()
   return ("%s.sending~%s~%d~%d"):format(file, host_name(), me.pid, started_at(me.pid) or 0)
+end
+
+-- The mark of what the sender with `mark`, `pid` and `start` starts.
+local function mark_of_children(mark, pid, start)
+  return ("%s~%d~%d"):format(mark, pid, start)
+end
+
+---The mark (SIDECAR_RUN_MARK) this sender gives what it starts: its own mark (as it was started
+---with), pid and start, which its claims name too; M.recover ends what still carries it once this
+---sender is found gone.
+---@return string
+function M.children_mark()
+  local me = procinfo.self()
+  return mark_of_children(os.getenv(run_processes.MARK_VARIABLE) or "sidecar-sender", me.pid,
+    started_at(me.pid) or 0)
+end
+
+-- Ends (SIGKILL) every process carrying `mark`, found again until no new one is (one that forked
+-- meanwhile is found in the next round; a few rounds at most). Returns how many were ended.
+local function end_marked(mark)
+  local killed, count = {}, 0
+  for _ = 1, 5 do
+    local new = 0
+    for _, p in ipairs(procinfo.with_env(run_processes.MARK_VARIABLE .. "=" .. mark)) do
+      local key = p.pid .. "~" .. p.start
+      if not killed[key] and p.state ~= "Z" and procinfo.signal(p.pid, p.start, "KILL") then
+        killed[key], new = true, new + 1
+      end
+    end
+    count = count + new
+    if new == 0 then
+      break
+    end
+  end
+  return count
 end
 
 ---Claims the queued `file` of the open folder `d` for this sender: renamed to
@@ -74,13 +113,15 @@ function M.done(d, claimed)
 end
 
 -- Why what `path` (in queue/) holds is to be sent again, or nil: a claim of this machine's whose
--- sender is gone (its pid no more, or another process's now), or a file no sender claimed in time.
+-- sender is gone (its pid no more, or another process's now; also its {pid, start}), or a file no
+-- sender claimed in time.
 local function lost(d, path, now)
   local file, host, pid, start = path:match("^(queue/[%w-]+%.json)%.sending~([^~/]+)~(%d+)~(%d+)$")
   if file then
-    local alive = started_at(tonumber(pid))
-    if host == host_name() and not (alive and alive == tonumber(start)) then
-      return file, "its sender ended before it was done (killed, or the machine stopped)"
+    pid, start = math.tointeger(tonumber(pid)), math.tointeger(tonumber(start))
+    local alive = pid and started_at(pid)
+    if pid and start and host == host_name() and not (alive and alive == start) then
+      return file, "its sender ended before it was done (killed, or the machine stopped)", { pid = pid, start = start }
     end
     return nil
   end
@@ -114,7 +155,8 @@ end
 ---Queues again what a sender never finished (a `kill -9`, a crash, the machine's end: nothing is
 ---lost silently): a claim of this machine's whose sender is gone, or a queued file no sender claimed
 ---in M.UNCLAIMED_MS. Each is renamed back and `argv_of(file)` started for it, with a line in the log
----`log` of `d` saying so. Returns how many were started.
+---`log` of `d` saying so; what a gone sender had started and left running (M.children_mark) is
+---ended first. Returns how many were started.
 ---@param d table  an open artifact folder (its queue/)
 ---@param argv_of fun(file: string): string[]
 ---@param mark string
@@ -124,8 +166,12 @@ function M.recover(d, argv_of, mark, log)
   local now = require("sidecar.host.time").wall_ms()
   local started = 0
   for _, path in ipairs(d:list("queue/*") or {}) do
-    local file, why = lost(d, path, now)
+    local file, why, sender = lost(d, path, now)
     if file and requeue(d, path, file, now) then
+      local left = sender and end_marked(mark_of_children(mark, sender.pid, sender.start)) or 0
+      if left > 0 then
+        why = ("%s; %d process%s it had started, left running, ended"):format(why, left, left == 1 and "" or "es")
+      end
       local ok = pcall(proc.detach, argv_of(file), { stdout = "/dev/null", stderr = "/dev/null",
         env = { SIDECAR_RUN_MARK = mark } })
       d:append_jsonl(log, { at = require("sidecar.core.store").now(), file = file,

@@ -140,27 +140,30 @@ local function desktop(c, n)
   return ran(proc.run(argv, { timeout_ms = c.timeout_ms }), c)
 end
 
-local function command(c, n, repo)
+-- `mark`: a detached sender's (detached_sender.children_mark), so that what the command leaves
+-- running when its sender is killed is ended by the next sender's recovery; nil: `notify --test`'s.
+local function command(c, n, repo, mark)
   local argv = type(c.command) == "string" and proc.shell(c.command) or c.command
   local run_id = n.fields and n.fields.run_id or ""
   return ran(proc.run(argv, { timeout_ms = c.timeout_ms, cwd = repo, env = { SIDECAR_EVENT = n.event,
     SIDECAR_RUN = run_id, SIDECAR_TITLE = n.title, SIDECAR_MESSAGE = n.message,
-    SIDECAR_NOTIFICATION = json.encode(body_of(n, repo)) } }), c)
+    SIDECAR_NOTIFICATION = json.encode(body_of(n, repo)), SIDECAR_RUN_MARK = mark } }), c)
 end
 
--- One attempt on channel `c`: ok, facts, retry?
-local function try(c, n, repo)
+-- One attempt on channel `c` to send `item` (its notification): ok, facts, retry?
+local function try(c, item, repo)
+  local n = item.notification
   if c.kind == "desktop" then
     return desktop(c, n)
   elseif c.kind == "command" then
-    return command(c, n, repo)
+    return command(c, n, repo, item.mark)
   end
   return http_retry.post(http_request(c, n, repo))
 end
 
 -- try(), with what it raised (a command channel's program not found) a failed attempt, not tried again.
-local function attempt(c, n, repo)
-  local ran, ok, facts, again = pcall(try, c, n, repo)
+local function attempt(c, item, repo)
+  local ran, ok, facts, again = pcall(try, c, item, repo)
   if not ran then
     return false, { error = type(ok) == "table" and tostring(ok.message or ok.code) or tostring(ok) }, false
   end
@@ -187,7 +190,7 @@ end
 -- Tries channel `c` up to three times (`backoff_ms`, default M.BACKOFF_MS), recording each
 -- attempt: ok, why, the last attempt's facts.
 local function send(s, d, item, c, repo, backoff_ms)
-  return http_retry.attempts(backoff_ms or M.BACKOFF_MS, function() return attempt(c, item.notification, repo) end,
+  return http_retry.attempts(backoff_ms or M.BACKOFF_MS, function() return attempt(c, item, repo) end,
     function(facts) record(s, d, item, facts) end)
 end
 
@@ -234,6 +237,9 @@ function M.deliver(root, file)
     return false, why or ("cannot read " .. file)
   end
   local item = d:read_json(claimed)
+  if type(item) == "table" then
+    item.mark = detached_sender.children_mark()
+  end
   local list = type(item) == "table" and channels(root)
   local c = list and list[item.channel]
   local sent, said, unsaid = false, nil, nil -- unsaid: why it was not sent, not yet in the log

@@ -97,8 +97,9 @@ end
 
 ---The process that ran the preset whose step `run` is ({pid, start}: preset/context.lua records it
 ---in each step, a Slurm job's too, since the preset itself runs where its store is), or nil when
----`run` is no preset's step or was recorded without it.
----@param run table
+---`run` is no preset's step or was recorded without it. A preset's task records it too (from
+---before its first step): `run` may be that task.
+---@param run table  a run or task record
 ---@return table|nil
 function M.preset_of(run)
   local pid, start = math.tointeger(run.preset_pid), math.tointeger(run.preset_start)
