@@ -12,6 +12,8 @@
 # Then when the last timed round's agents started and the last one ended, after its first run was
 # recorded: the spread of the starts is the CPU of starting them (on 2 cores, one after another in
 # effect), which the reference's starts, bubblewrap alone, barely have.
+# Then the same runs as coroutines of one process (bench/fan_out_coop.lua): a prototype of a
+# redesign, to measure what it would give; not what Sidecar does.
 # Last, where one run's CPU goes, runs one after another (bench/fan_out_split.lua): in a process
 # that runs them all, in a worker forked for each as a preset's pool runs them, a fork alone, and
 # bubblewrap around the agent alone; the machine's CPU and page faults per run.
@@ -124,26 +126,35 @@ sidecar_fan() {
   "$sidecar" preset run fan -p "n=$n" -j "$n" | tee "$work/fan.out"
   grep -q "^$n of $n agents done" "$work/fan.out"
 }
+# The same runs as coroutines of one process (bench/fan_out_coop.lua): a prototype, not Sidecar's way.
+coop_fan() {
+  N=$n RUNNER=command "$sidecar" script "$here/fan_out_coop.lua" | tee "$work/coop.out"
+  grep -q "^$n of $n agents done" "$work/coop.out"
+}
 
 median() { sort -n | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 
 echo "bench_fan_out: $n agents of $secs s at once in a repository of $files files, $rounds rounds each, alternating; $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f", $2 / 1048576 }' /proc/meminfo) GiB"
-ref=() side=()
+ref=() side=() coop=()
 for r in $(seq "$rounds"); do
   ref+=("$(timed reference reference)")
-  side+=("$(timed sidecar sidecar_fan)")
+  coop+=("$(timed coop coop_fan)")
+  side+=("$(timed sidecar sidecar_fan)") # last: the round's runs read below are the preset's
 done
 ref_ms=$(printf '%s\n' "${ref[@]}" | median)
 side_ms=$(printf '%s\n' "${side[@]}" | median)
+coop_ms=$(printf '%s\n' "${coop[@]}" | median)
 printf '%-44s %8s ms   (rounds: %s)\n' "xargs -P $n + bwrap + sleep (reference)" "$ref_ms" "${ref[*]}"
 printf '%-44s %8s ms   (rounds: %s)\n' "sidecar preset run, $n sandboxed agents" "$side_ms" "${side[*]}"
 awk -v s="$side_ms" -v r="$ref_ms" 'BEGIN { printf "ratio: %.2fx the reference (goal: within 1.2x)\n", s / r }'
+printf '%-44s %8s ms   (rounds: %s)\n' "prototype: the runs as coroutines of one" "$coop_ms" "${coop[*]}"
+awk -v s="$coop_ms" -v r="$ref_ms" 'BEGIN { printf "  process, no fork per run (bench/fan_out_coop.lua): %.2fx the reference\n", s / r }'
 # The CPU the machine spent on each side, per agent (median of the rounds; whatever else ran on the
 # machine meanwhile counts too): on 2 cores the agents' starts are this CPU one after another in
 # effect, so it says where a side's time goes better than its wall time on a noisy machine.
 cpu_per_agent() { awk -v n="$n" '{ print $1 / n }' "$work/$1.cpu" | median; }
-printf 'CPU per agent (the machine busy / %d): sidecar %.1f ms, reference %.1f ms\n' "$n" "$(cpu_per_agent sidecar)" \
-  "$(cpu_per_agent reference)"
+printf 'CPU per agent (the machine busy / %d): sidecar %.1f ms, reference %.1f ms, prototype %.1f ms\n' "$n" \
+  "$(cpu_per_agent sidecar)" "$(cpu_per_agent reference)" "$(cpu_per_agent coop)"
 # Where the last timed round's time went: when its agents started, after its first run was
 # recorded (each start is its worker's CPU: the run recorded, its sandbox planned and opened, then
 # bubblewrap's), and when the last one ended. Past the last start, the agents' sleep and the ends.
