@@ -120,8 +120,9 @@ local function lost(d, path, now)
   if file then
     pid, start = math.tointeger(tonumber(pid)), math.tointeger(tonumber(start))
     local alive = pid and started_at(pid)
-    if pid and start and host == host_name() and not (alive and alive == start) then
-      return file, "its sender ended before it was done (killed, or the machine stopped)", { pid = pid, start = start }
+    if host == host_name() and not (alive and alive == start) then
+      return file, "its sender ended before it was done (killed, or the machine stopped)",
+        pid and start and { pid = pid, start = start } or nil
     end
     return nil
   end
