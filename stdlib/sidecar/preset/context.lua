@@ -37,6 +37,7 @@ local option_keys = require("sidecar.core.option_keys")
 local preset_worktree = require("sidecar.preset.worktree")
 local proc = require("sidecar.core.proc")
 local route = require("sidecar.agent.route")
+local run_processes = require("sidecar.run.processes")
 local run_record = require("sidecar.run.record")
 local runners = require("sidecar.agent.runners")
 local step_not_run = require("sidecar.preset.step_not_run")
@@ -129,10 +130,10 @@ function Ctx:store()
   if not self.s then
     self.s = assert(store.open(self.root, { create = true }))
     local title = (self.preset.script and "script " or "preset ") .. self.preset.name
-    local me = require("sidecar.host.procinfo").self() or {} -- gone before its first step? (executor/reconcile.lua)
+    local pid, start = run_processes.preset_self() -- gone before its first step? (executor/reconcile.lua)
     self.task = assert(self.s:create_task({ title = title, type = "chore", status = "running",
       summary = self.preset.summary, tags = { "preset", self.preset.name }, preset = self.preset.name,
-      preset_pid = me.pid, preset_start = me.start }))
+      preset_pid = pid, preset_start = start }))
   end
   return self.s
 end
@@ -229,11 +230,11 @@ local function plan(self, o)
   assert(type(o) == "table" and type(o.prompt) == "string", "ctx:agent: needs {kind =, prompt =}")
   option_keys.check("ctx:agent", o, STEP, 3)
   local r = self:route(o.kind or "scan", o.risk, o.sandbox, o.runner)
-  local me = require("sidecar.host.procinfo").self() or {} -- the preset's process: is it gone? (run/notify.lua)
+  local pid, start = run_processes.preset_self() -- the preset's process: is it gone? (run/notify.lua)
   return r, { runner = r.runner, model = r.model, effort = r.effort, search = r.search, sandbox = r.sandbox,
     timeout_ms = o.timeout_ms or self.cfg.timeout_ms,
     idle_timeout_ms = self.cfg.idle_timeout_ms, agent_role = o.role,
-    record = { preset = self.preset.name, preset_pid = me.pid, preset_start = me.start, lens = o.lens,
+    record = { preset = self.preset.name, preset_pid = pid, preset_start = start, lens = o.lens,
       effort = r.effort, search = r.search, route = { kind = o.kind or "scan", tier = r.tier, why = r.why } } }
 end
 

@@ -6,6 +6,7 @@
 local config = require("sidecar.core.config")
 local files = require("sidecar.core.files")
 local json = require("sidecar.core.json")
+local run_processes = require("sidecar.run.processes")
 local run_record = require("sidecar.run.record")
 local runners = require("sidecar.agent.runners")
 local runs = require("sidecar.task.runs")
@@ -38,10 +39,10 @@ end
 -- A run recorded without executing the agent (dry run, or the CLI is missing).
 local function record_not_run(self, o, r, status, why)
   local s = self:store()
-  local me = require("sidecar.host.procinfo").self() or {} -- the preset's process: is it gone? (executor/reconcile.lua)
+  local pid, start = run_processes.preset_self() -- the preset's process: is it gone? (executor/reconcile.lua)
   local run = assert(run_record.create(s, { task_id = self.task.task_id, runner_type = r.runner, model = r.model,
     sandbox = r.sandbox, agent_role = o.role, status = "dry_run", dry_run = true, review_state = json.null,
-    preset = self.preset.name, preset_pid = me.pid, preset_start = me.start, lens = o.lens,
+    preset = self.preset.name, preset_pid = pid, preset_start = start, lens = o.lens,
     route = { kind = o.kind, tier = r.tier, why = r.why } },
     { { "prompt.md", o.prompt } }))
   run.prompt_path = "runs/" .. run.run_id .. "/prompt.md"

@@ -168,8 +168,11 @@ function M.recover(d, argv_of, mark, log)
   local started = 0
   for _, path in ipairs(d:list("queue/*") or {}) do
     local file, why, sender = lost(d, path, now)
+    -- What a gone sender left running is ended before its claim, the one thing that names it, is
+    -- renamed away: a recovery killed in between leaves the claim, and so them, to the next one
+    -- (two recoveries ending them is harmless).
+    local left = file and sender and end_marked(mark_of_children(mark, sender.pid, sender.start)) or 0
     if file and requeue(d, path, file, now) then
-      local left = sender and end_marked(mark_of_children(mark, sender.pid, sender.start)) or 0
       if left > 0 then
         why = ("%s; %d process%s it had started, left running, ended"):format(why, left, left == 1 and "" or "es")
       end

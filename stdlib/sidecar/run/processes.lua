@@ -108,6 +108,15 @@ function M.preset_of(run)
   end
 end
 
+---This process as a preset's task and steps record it (`preset_pid`, `preset_start`: M.preset_of
+---reads them back), both nil when it cannot be read.
+---@return integer|nil pid
+---@return integer|nil start
+function M.preset_self()
+  local me = procinfo.self() or {}
+  return me.pid, me.start
+end
+
 ---Records the agent's process in the run's folder (agent_process.json): right before it starts,
 ---the run's mark and cgroup (pid nil), so that whatever it starts can be found even if Sidecar
 ---dies before it learns the agent's pid; right after, also its group and session and its start
