@@ -319,24 +319,26 @@ wait "$stopper" 2>/dev/null
 eq "killed before its first step: its task blocked, saying why; nothing told" \
   "blocked preset stopper: its process ended before the preset did $before" \
   "$("$S" task show "$ptask" --json | jv .data.status) $("$S" task show "$ptask" --json | jv .data.blockers.1) $(wc -l <.agent/notify/sent.jsonl)"
-# one of its workers killed alone while the preset goes on: that step, found dead by a later command,
-# is the preset's to tell at its end, once
+# its steps' owner killed while the preset goes on (the preset stopped meanwhile, so that it cannot
+# notice first): those steps, found dead by a later command, are the preset's to tell at its end, once
 "$S" preset run four --runner slow >/dev/null 2>&1 &
 four=$!
 wait_until "four: 4 agents run" 60 sh -c "[ \$(pgrep -fc '^sleep 41\\.5\$') -ge 4 ]"
-worker=$(pgrep -f '^sleep 41\.5$' | head -1)
-while [ -n "$worker" ] && ! tr '\0' ' ' <"/proc/$worker/cmdline" | grep -q 'preset\.worker'; do
-  worker=$(ps -o ppid= -p "$worker" | tr -d ' ')
+pool=$(pgrep -f '^sleep 41\.5$' | head -1)
+while [ -n "$pool" ] && ! tr '\0' ' ' <"/proc/$pool/cmdline" | grep -q 'preset\.worker'; do
+  pool=$(ps -o ppid= -p "$pool" | tr -d ' ')
 done
 before=$(wc -l <.agent/notify/sent.jsonl) unknown=$(runs_where status outcome_unknown | wc -l)
-kill -KILL "$worker"
-wait_until "its worker is gone" 30 sh -c "[ ! -e /proc/$worker ] || grep -q '^State:.*Z' /proc/$worker/status"
-"$S" run list >/dev/null 2>&1 # finds that step's worker gone
-eq "that step is found dead" $((unknown + 1)) "$(runs_where status outcome_unknown | wc -l)"
+kill -STOP "$four"
+kill -KILL "$pool"
+wait_until "its pool is gone" 30 sh -c "[ ! -e /proc/$pool ] || grep -q '^State:.*Z' /proc/$pool/status"
+"$S" run list >/dev/null 2>&1 # finds the steps' owner gone
+eq "those steps are found dead" $((unknown + 4)) "$(runs_where status outcome_unknown | wc -l)"
 eq "its task stays the preset's, running (never ready: \`run queue\` would run it)" "preset four running" \
   "$("$S" task list --json | jv .data.1.title) $("$S" task list --json | jv .data.1.status)"
-eq "a step found dead while its preset goes on tells nothing yet" "$before" "$(wc -l <.agent/notify/sent.jsonl)"
+eq "steps found dead while their preset lives tell nothing yet" "$before" "$(wc -l <.agent/notify/sent.jsonl)"
 kill -TERM "$four"
+kill -CONT "$four"
 wait "$four" 2>/dev/null
 wait_until "and the preset's end is told, once, with its four runs" 30 got /ends stopped \
   "preset four ended interrupted (4 runs: R-[0-9]*, R-[0-9]*, R-[0-9]*, R-[0-9]*): interrupted!" 2

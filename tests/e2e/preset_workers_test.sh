@@ -1,22 +1,22 @@
 #!/usr/bin/env bash
-# End-to-end: a preset's pool of workers (stdlib/sidecar/preset/worker_pool.lua, worker.lua's
-# serve; proc.fork). One process, made ready once, forks a worker per agent of a batch; a worker
-# killed with SIGKILL fails its step alone, saying so, and leaves nothing running; a kill -9 of the
-# preset itself, of the pool, or Ctrl-C, ends the pool, its workers and their agents, every run in
-# an end state.
+# End-to-end: a preset's pool (stdlib/sidecar/preset/worker_pool.lua, worker.lua's serve;
+# sidecar.core.coop). One process, made ready once, runs the agents of a batch side by side, none
+# forked; `run kill` of one step stops it alone, saying so, and leaves nothing running; a batch
+# wider than max_agents waits for slots its own runs hold; a kill -9 of the preset itself, of the
+# pool, or Ctrl-C, ends the pool and its agents, every run in an end state.
 set -u
 . "$(dirname "$0")/lib.sh" # S (absolute), here, root, $work; the shared helpers
 cd "$work" || exit 1
 M=94813 # the marker of this test's sleeps (lib.sh's left)
 git_repo pool
-# The fake agent: agent N's start in $AGENT_LOG/N, then it sleeps: agent 2 long ($M.2 s), the
-# others AGENT_SLEEP seconds ($M.1 when it is long too).
+# The fake agent: agent N's start in $AGENT_LOG/N, then it sleeps: AGENT_SLEEP seconds, except
+# that when that is 1 (the default) or long, agent 2 sleeps long ($M.2 s; the others $M.1 when long).
 cat >"$work/agent.sh" <<SH
 #!/bin/sh
 n=\$(cat | grep -o 'Agent [0-9]*:' | grep -o '[0-9]*')
 echo started >"\$AGENT_LOG/\$n"
 case "\$n" in
-  2) sleep $M.2 ;;
+  2) case "\${AGENT_SLEEP:-1}" in 1|long) sleep $M.2 ;; *) sleep "\$AGENT_SLEEP" ;; esac ;;
   31) i=0; while [ ! -e src/a/.env ] && [ \$i -lt 1200 ]; do sleep 0.05; i=\$((i+1)); done ;; # the test makes it
   32) cat src/a/.env src/b/g 2>&1 ;;
   *) if [ "\${AGENT_SLEEP:-1}" = long ]; then sleep $M.1; else sleep "\${AGENT_SLEEP:-1}"; fi ;;
@@ -29,8 +29,6 @@ fan_of_agents "$work/agent.sh"
 SERVE="preset[.]worker'[)][.]serve"
 # pool_of PID: the pid of the preset PID's pool (its child running worker.serve), or nothing.
 pool_of() { pgrep -o -P "$1" -f "$SERVE"; }
-# workers_of POOL: how many workers the pool runs (its children, forked: the same command line).
-workers_of() { pgrep -P "$1" -f "$SERVE" | wc -l; }
 # has_pool PID: the preset PID has started its pool.
 has_pool() { pool_of "$1" >/dev/null; }
 # ours PATTERN: the processes of this test (its state folder in their environment) PATTERN matches.
@@ -40,7 +38,7 @@ ours() {
     grep -qaF "XDG_STATE_HOME=$work/state" "/proc/$p/environ" 2>/dev/null && echo "$p"
   done
 }
-# no_pool: no pool and no worker of this test runs.
+# no_pool: no pool of this test runs.
 no_pool() { [ -z "$(ours "$SERVE")" ]; }
 # no_agent: no agent of this test sleeps.
 no_agent() { [ -z "$(left '[0-9]')" ]; }
@@ -50,30 +48,54 @@ nothing_left() { no_pool && no_agent; }
 status_of() { "$S" run show "$1" --json | jv .data.status; }
 # agents_started N: N agents have written their start.
 agents_started() { [ "$(ls "$work"/agents | wc -l)" -ge "$1" ]; }
+# run_of_agent N: the run whose prompt is agent N's.
+run_of_agent() { grep -l "Agent $1:" .agent/runs/R-*/prompt.md 2>/dev/null | head -1 | xargs -r dirname | xargs -r basename; }
 
-# One pool, a forked worker per agent; a worker killed with SIGKILL fails its own step alone.
+# One pool, no process per agent: the pool's own children are the agents' sandboxes. `run kill` of
+# one step stops that run alone; the others go on to their end.
 "$S" preset run fan -p n=3 -j 3 >"$work/killed.out" 2>"$work/killed.err" &
 preset=$!
 wait_until "the pool starts" 60 has_pool "$preset"
 pool=$(pool_of "$preset")
 wait_until "the three agents start" 60 agents_started 3
-eq "one pool: the preset's one worker process, which forked the three workers" "1 3" \
-  "$(pgrep -P "$preset" -f "$SERVE" | wc -l) $(workers_of "$pool")"
-wait_until "agents 1 and 3 end" 60 sh -c "[ \$(pgrep -P $pool | wc -l) -eq 1 ]"
-victim=$(pgrep -P "$pool")
-kill -9 "$victim"
+eq "one pool, which forked nothing: no process of it but the pool runs the pool's code" "1 0" \
+  "$(pgrep -P "$preset" -f "$SERVE" | wc -l) $(pgrep -P "$pool" -f "$SERVE" | wc -l)"
+victim=$(run_of_agent 2)
+"$S" run kill "$victim" >"$work/kill.out" 2>&1
+eq "run kill of one step: it ends" "0" "$?"
 wait "$preset"
 eq "the preset ends, two of its three steps done" "1" "$?"
 eq "it says so" "2 of 3 agents done" "$(cat "$work/killed.out")"
 eq "the batch's three steps of one route are announced in one line" \
   "1 fan: 3 steps: scan on command" "$(grep -c "scan on" "$work/killed.err") $(grep -o "fan: 3 steps: scan on command" "$work/killed.err")"
-eq "the killed worker's agent is gone with it" "" "$(left 2)"
-eq "no worker and no pool is left" "" "$(ours "$SERVE")"
+eq "the killed step's agent is gone" "" "$(left 2)"
+eq "no pool is left" "" "$(ours "$SERVE")"
 runs=$(ls .agent/runs | sort)
 statuses=$(for r in $runs; do status_of "$r"; done | sort | tr '\n' ' ')
-eq "every run has ended: two reported, the killed worker's outcome unknown" "outcome_unknown review review " "$statuses"
+eq "every run has ended: two reported, the killed one interrupted" "interrupted review review " "$statuses"
+eq "the killed run says what stopped it" "interrupted (sidecar run kill, pid" \
+  "$("$S" run show "$victim" --json | jv .data.failure_reason | grep -o "^interrupted (sidecar run kill, pid")"
+eq "it records the pool as its owner, shared" "true $pool" \
+  "$(field ".agent/runs/$victim/run.json" .owner_shared) $(field ".agent/runs/$victim/run.json" .owner_pid)"
 
-# A kill -9 of the preset: its pool, the workers and their agents all end; every run ends.
+# A batch wider than max_agents: its runs wait for the slots the others of the pool hold, giving
+# way to them meanwhile (else the pool would wait on itself); never more than the cap alive.
+rm -f "$work"/agents/*
+SIDECAR_MAX_AGENTS=1 AGENT_SLEEP=1.$M "$S" preset run fan -p n=3 -j 3 >"$work/capped.out" 2>"$work/capped.err" &
+preset=$!
+most=0
+while kill -0 "$preset" 2>/dev/null; do
+  n=$(pgrep -fc "sleep 1[.]$M\$")
+  [ "$n" -gt "$most" ] && most=$n
+  sleep 0.1
+done
+wait "$preset"
+eq "max_agents 1, three agents in one pool: all three done" "0 3 of 3 agents done" "$? $(cat "$work/capped.out")"
+eq "never more than one agent alive (sampled)" 1 "$most"
+eq "the waits are said" 1 "$([ "$(grep -c "waiting for an agent slot: 1 of 1 running" "$work/capped.err")" -ge 1 ] && echo 1)"
+runs=$(ls .agent/runs | sort)
+
+# A kill -9 of the preset: its pool and their agents all end; every run ends.
 rm -f "$work"/agents/*
 AGENT_SLEEP=long "$S" preset run fan -p n=3 -j 3 >"$work/k9.out" 2>"$work/k9.err" &
 preset=$!
@@ -81,18 +103,18 @@ wait_until "kill -9: the three agents start" 60 agents_started 3 ||
   echo "  the preset: $(tail -3 "$work/k9.out" "$work/k9.err" | tr '\n' ' ')"
 kill -9 "$preset"
 wait "$preset" 2>/dev/null
-wait_until "kill -9: the pool and its workers end" 60 no_pool
+wait_until "kill -9: the pool ends" 60 no_pool
 wait_until "kill -9: every agent ends" 60 no_agent
 new=$(comm -13 <(echo "$runs") <(ls .agent/runs | sort))
 eq "kill -9: three runs, each ended interrupted" "interrupted interrupted interrupted " \
   "$(for r in $new; do status_of "$r"; done | tr '\n' ' ')"
 eq "kill -9: no agent slot is held" nil "$("$S" doctor --json | jv .data.agent_slots.holders.1.run_id)"
-# the worker killed in the first batch left its slot's holder file (SIGKILL frees the lock only):
-# gone once the slots were looked at
+# what a killed holder left (SIGKILL frees the lock only) is gone once the slots were looked at
 eq "kill -9: no holder's file is left" 0 "$(ls "$work"/runtime/sidecar/agent-slots/slot-*.json 2>/dev/null | wc -l)"
 
-# A kill -9 of the pool: its workers end their agents and record their runs; the preset goes on
-# to its end, every step failed.
+# A kill -9 of the pool: its agents end with it (their sandboxes' parent-death signal); the preset
+# goes on to its end, every step failed, and each run is ended by whoever reads it next (its
+# owner gone: outcome unknown).
 rm -f "$work"/agents/*
 runs=$(ls .agent/runs | sort)
 AGENT_SLEEP=long "$S" preset run fan -p n=3 -j 3 >"$work/pool.out" 2>"$work/pool.err" &
@@ -101,12 +123,12 @@ wait_until "kill -9 of the pool: the three agents start" 60 agents_started 3
 kill -9 "$(pool_of "$preset")"
 wait "$preset"
 eq "kill -9 of the pool: the preset ends, no step done" "1 0 of 3 agents done" "$? $(cat "$work/pool.out")"
-wait_until "kill -9 of the pool: no worker and no agent is left" 60 nothing_left
+wait_until "kill -9 of the pool: no pool and no agent is left" 60 nothing_left
 new=$(comm -13 <(echo "$runs") <(ls .agent/runs | sort))
-eq "kill -9 of the pool: three runs, each interrupted" "interrupted interrupted interrupted " \
+eq "kill -9 of the pool: three runs, each ended, its owner gone" "outcome_unknown outcome_unknown outcome_unknown " \
   "$(for r in $new; do status_of "$r"; done | tr '\n' ' ')"
 
-# Ctrl-C: the preset stops its workers and ends 130; every run interrupted, nothing left.
+# Ctrl-C: the preset stops its pool and ends 130; every run interrupted, nothing left.
 rm -f "$work"/agents/*
 runs=$(ls .agent/runs | sort)
 AGENT_SLEEP=long "$S" preset run fan -p n=3 -j 3 >/dev/null 2>"$work/int.err" &
@@ -115,7 +137,7 @@ wait_until "Ctrl-C: the three agents start" 60 agents_started 3
 kill -INT "$preset"
 wait "$preset"
 eq "Ctrl-C: the preset ends interrupted" 130 "$?"
-eq "Ctrl-C: no worker and no agent is left" "" "$(ours "$SERVE")$(left '[0-9]')"
+eq "Ctrl-C: no pool and no agent is left" "" "$(ours "$SERVE")$(left '[0-9]')"
 new=$(comm -13 <(echo "$runs") <(ls .agent/runs | sort))
 eq "Ctrl-C: three runs, each interrupted" "interrupted interrupted interrupted " \
   "$(for r in $new; do status_of "$r"; done | tr '\n' ' ')"
@@ -139,7 +161,7 @@ printf 'Agent 7: caf\351 na\357ve' >"$work/latin1"
 eq "its run's prompt.md holds its bytes" "1 2" \
   "$(for r in $new; do cmp -s "$work/latin1" .agent/runs/"$r"/prompt.md && echo "$r"; done | wc -l) $(echo $new | wc -w)"
 
-# The pool searches the repository for secret files once, before its first fork; each worker's
+# The pool searches the repository for secret files once, before its first run; each run's
 # sandbox then reads again only the folders that changed since, taking the others as that search
 # read them (host/secrets/secret_file_find.hpp). A secret file made after that search is hidden
 # all the same from the agent started next.

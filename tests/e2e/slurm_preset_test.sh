@@ -94,6 +94,7 @@ cp "$here/compare_records.lua" compare.lua
 ignored=completed_at,started_at,created_at,updated_at,duration_ms,owner_pid,owner_start,starter_pid,starter_start
 ignored+=,worker_pid,worker_start,process_mark,revision,executor,slurm,repo,command,run_id,prompt_path
 ignored+=,preset_pid,preset_start # the process that ran the preset: each run its own
+ignored+=,owner_shared # a local preset's pool runs its runs side by side, a Slurm job one: how it ran
 ignored+=,peak_rss,peak_tasks # sampled while the agent runs: measurements, not outcomes
 ignored+=,withheld_env # the names of what the machine hands in: a Slurm job's environment differs
 ignored+=,agent_slot # which of the machine's agent slots it took, and how long it waited: where it ran

@@ -14,6 +14,7 @@
 --- Each stream is redacted as read (host/secrets/stream_redactor.hpp: the file and the parser see the same
 --- bytes) and each log bounded by `max_log` (head and tail kept, stdlib/sidecar/core/log_caps.lua).
 local clock = require("sidecar.host.time")
+local coop = require("sidecar.core.coop")
 local errors = require("sidecar.core.errors")
 local proc = require("sidecar.core.proc")
 
@@ -140,7 +141,7 @@ local function cancel_acp(h, watch, err)
   -- A second interrupt ends the wait (raised in it, dropped here: the first one is on its way up).
   pcall(function()
     while now_ms() < deadline and not watch.parser.summary.completed do
-      if h:wait(50) then
+      if coop.wait(h, 50) then
         return
       end
     end
@@ -192,7 +193,7 @@ function M.wait(h, watch, exit_deadline_ms)
   local r, killed_after_result
   local waited, err = pcall(function()
     while true do
-      r = h:wait(100)
+      r = coop.wait(h, 100) -- giving way to a preset's other runs in its pool (sidecar.core.coop)
       if r then
         return
       end
@@ -227,7 +228,7 @@ function M.wait(h, watch, exit_deadline_ms)
   end
   cancel_acp(h, watch, err)
   h:kill()
-  r = h:wait() or { interrupted = true }
+  r = coop.wait(h) or { interrupted = true }
   r.interrupted = true
   return finish_terminal(r, watch), killed_after_result, err
 end

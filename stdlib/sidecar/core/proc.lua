@@ -44,6 +44,7 @@
 --- Commands, options and signals are checked in one place, the binding (lua/proc_options.cpp);
 --- this module passes them through and raises what it finds as a bad_option error naming the
 --- function and the caller's line.
+local coop = require("sidecar.core.coop")
 local host = require("sidecar.host.proc")
 local errors = require("sidecar.core.errors")
 
@@ -116,7 +117,7 @@ end
 ---@return table result
 function M.run(cmd, opts)
   local handle <close> = spawn("proc.run", cmd, opts, nil, 2)
-  return handle:wait()
+  return coop.wait(handle) -- giving way to the other tasks when in one (a preset's agent runs)
 end
 
 ---Starts `cmd` detached: it outlives Sidecar, which never waits for it nor stops it (see the
@@ -166,7 +167,8 @@ M.interrupt_origin = host.interrupt_origin
 ---(bash))", or "interrupted (Ctrl-C or SIGTERM)" when the sender is not known.
 ---@return string
 function M.interrupted_reason()
-  return ("interrupted (%s)"):format(host.interrupt_origin() or "Ctrl-C or SIGTERM")
+  local task = coop.task() -- a task stopped alone (a run among others of its process) says by what
+  return ("interrupted (%s)"):format(task and task.reason or host.interrupt_origin() or "Ctrl-C or SIGTERM")
 end
 
 ---The argv that runs `script` with /bin/sh -c.

@@ -23,6 +23,7 @@
 --- M.ORPHAN_MS is a writer that died between its mkdir and its owner.json, and is stale too.
 local artifact = require("sidecar.core.artifact")
 local clock = require("sidecar.host.time")
+local coop = require("sidecar.core.coop")
 local json = require("sidecar.core.json")
 local proc = require("sidecar.core.proc")
 
@@ -288,7 +289,7 @@ function M.acquire(root, o)
         o.on_wait(holder, t - start)
         next_note = t + M.PROGRESS_MS
       end
-      clock.sleep_ms(M.POLL_MS)
+      coop.sleep(M.POLL_MS) -- giving way to the other runs of a preset's pool, the holder among them
     end
   end
 end

@@ -17,6 +17,7 @@ local json = require("sidecar.core.json")
 local reconcile = require("sidecar.executor.reconcile").reconcile
 local run_processes = require("sidecar.run.processes")
 local procinfo = run_processes.host -- host.procinfo
+local run_owner = require("sidecar.run.owner")
 local run_reconcile = require("sidecar.run.reconcile")
 local run_record = require("sidecar.run.record")
 local store = require("sidecar.core.store")
@@ -92,10 +93,46 @@ local function kill_owner(owner)
   procinfo.signal(owner.pid, owner.start, "KILL")
 end
 
+-- Polls until run `run_id` is no longer active, for at most `ms`; true when it has ended.
+local function wait_ended(s, run_id, ms)
+  local deadline = now_ms() + ms
+  while true do
+    local run = s:get_run(run_id)
+    if not (run and ACTIVE[run.status]) then
+      return true
+    elseif now_ms() >= deadline then
+      return false
+    end
+    sleep(50)
+  end
+end
+
+-- Stops a run whose owner runs others beside it (owner_shared: a preset's pool): a stop request
+-- (run_owner.ask_to_stop), which its owner takes as an interrupt of that run alone; an owner that
+-- has not ended the run within KILL_WAIT_MS gets SIGTERM (its other runs end too), then SIGKILL.
+-- What happened, as run kill's reason says it.
+local function stop_alone(s, run_id, owner)
+  local me = procinfo.self()
+  local asked = run_owner.ask_to_stop(s.root, run_id, ("sidecar run kill, pid %d"):format(me and me.pid or 0))
+  if asked and wait_ended(s, run_id, KILL_WAIT_MS) then
+    return "stopped it"
+  end
+  procinfo.signal(owner.pid, owner.start, "TERM")
+  if wait_owner(owner, KILL_WAIT_MS) then
+    return "did not stop it alone, and was stopped with its other runs"
+  end
+  kill_owner(owner)
+  wait_owner(owner, 5000)
+  return ("did not stop it alone, nor stop within %d s of SIGTERM; it was killed with its other runs")
+    :format(KILL_WAIT_MS // 1000)
+end
+
 ---Stops an active run, foreground or background, and every process of it: SIGTERM to its owner
 ---(the worker, or the foreground `sidecar`, which takes it as Ctrl-C: it stops the agent's process
 ---group with SIGTERM, grace, SIGKILL, records the run interrupted and exits); an owner that does
----not end within KILL_WAIT_MS is killed (a worker with its group). Then whatever of the run is
+---not end within KILL_WAIT_MS is killed (a worker with its group). A run among others of one
+---process (owner_shared: a preset's step in its pool) is asked to stop alone instead, and its
+---owner is signalled only when it has not within KILL_WAIT_MS (stop_alone). Then whatever of the run is
 ---still alive (run_reconcile.stop_processes: grandchildren that left the group included) is
 ---stopped, and a run its owner did not record is settled as interrupted here (run_record.settle: a
 ---run.finished event, its task ready again, a preset's step's excepted). Signals reach the owner
@@ -120,7 +157,11 @@ function M.kill(s, run_id)
     owner and (" (pid %d)"):format(owner.pid) or "")
   local live = live_owner(run)
   local why = live and "stopped" or "is gone"
-  if live then
+  if live and run.owner_shared == true then
+    -- one run among others of its process (a preset's pool): asked to stop alone
+    who = ("the preset's pool (pid %d)"):format(live.pid)
+    why = stop_alone(s, run_id, live)
+  elseif live then
     procinfo.signal(live.pid, live.start, "TERM")
     if not wait_owner(live, KILL_WAIT_MS) then
       why = ("did not stop within %d s of SIGTERM; it was killed"):format(KILL_WAIT_MS // 1000)

@@ -1,10 +1,14 @@
---- The agent runs of a preset's ctx:agents, each in a process of its own: a pool (M.serve) that
---- made itself ready once forks a worker per job ({root, repo, runner, settings, prompt, task_id,
+--- The agent runs of a preset's ctx:agents: a pool (M.serve), one process started for a batch,
+--- makes itself ready once and runs each job ({root, repo, runner, settings, prompt, task_id,
 --- run_id?, gates?, reported?, budget?}: budget the step's (stdlib/sidecar/preset/budget.lua);
 --- run_id a run recorded ahead, as a writer's is; gates true: weigh the run's gates here, with
 --- config's policy and the preset's task, else the preset weighs them after its batch; reported:
---- the agent run's option of that name). The preset's side: stdlib/sidecar/preset/worker_pool.lua.
---- A step run as a Slurm job runs M.execute on the node (stdlib/sidecar/executor/slurm_preset.lua).
+--- the agent run's option of that name) as a task of one scheduler (sidecar.core.coop): the runs
+--- go on side by side, each giving way while it waits for its agent, a slot or a step, rather
+--- than in a process forked for each. A run is stopped alone by `run kill` (a stop request:
+--- sidecar.run.owner's ask_to_stop); the pool's own end (an interrupt, a crash) ends them all.
+--- The preset's side: stdlib/sidecar/preset/worker_pool.lua. A step run as a Slurm job runs
+--- M.execute on the node (stdlib/sidecar/executor/slurm_preset.lua).
 local json = require("sidecar.core.json")
 
 local M = {}
@@ -76,8 +80,7 @@ M.PRELOAD = { "sidecar.agent.run", "sidecar.task.runs", "sidecar.preset.budget",
   "sidecar.agent.run_sandbox", "sidecar.agent.run_start", "sidecar.agent.watch", "sidecar.run.record",
   "sidecar.agent.hooks", "sidecar.run.stuck", "sidecar.core.user_locks" }
 
--- The result line of a job (stdlib/sidecar/preset/worker_pool.lua reads them): one write of at
--- most PIPE_BUF bytes, so the lines of workers writing side by side never mix.
+-- The result line of a job (stdlib/sidecar/preset/worker_pool.lua reads them), of bounded size.
 local MAX_WHY = 600
 
 -- Writes `line`, a line of the pool's output, at once.
@@ -86,10 +89,10 @@ local function say(out, line)
   out:flush()
 end
 
-M.FORWARD_TEXT_BYTES = 300 -- of each string field forwarded: every line stays within PIPE_BUF
+M.FORWARD_TEXT_BYTES = 300 -- of each string field forwarded: every line stays short
 
 -- An event's fields as the pool's line carries them: its strings clipped and no argv (run.started's
--- command), so that the line is one write that never mixes with another worker's.
+-- command).
 local function forwarded(fields)
   local out = {}
   for k, v in pairs(fields) do
@@ -100,52 +103,62 @@ local function forwarded(fields)
   return out
 end
 
--- In a forked worker (proc.fork's function: the worker ends when it returns, whatever happens):
--- runs `job` with the pool's store folder and config and writes its result line on `out`; the
--- worker's exit code.
-local function run_child(job, root, cfg, out)
-  -- the run's progress lines are the preset's to show: their events go up with the job's number
-  local forward <close> = require("sidecar.core.run_events").subscribe(function(e)
-    if M.FORWARD[e.kind] then
-      say(out, { k = job.k, event = { run_id = e.run_id, seq = e.seq, kind = e.kind, fields = forwarded(e.fields) } })
-    end
-  end)
-  local ok, record, message = pcall(function()
-    local f = assert(io.open("/dev/urandom", "rb"))
-    math.randomseed(string.unpack("<i8", f:read(8))) -- not the pool's: each worker's own
-    f:close()
+-- Passes a run's event up with its job's number, when the preset shows it (M.FORWARD). The job is
+-- the task's that publishes it, or, for an event published outside any (an agent's output read
+-- while another run waits), the one whose run it names.
+local function forward(pool, e)
+  local task = require("sidecar.core.coop").task()
+  local job = task and task.locals.job or pool.by_run[e.run_id]
+  if not job then
+    return
+  end
+  if type(e.run_id) == "string" and not job.seen_run then
+    job.seen_run = e.run_id -- where a stop request for it is looked for (stops_asked)
+    pool.by_run[e.run_id] = job
+  end
+  if M.FORWARD[e.kind] then
+    say(pool.out, { k = job.k, event = { run_id = e.run_id, seq = e.seq, kind = e.kind, fields = forwarded(e.fields) } })
+  end
+end
+
+-- Starts `job` as a task of the pool's scheduler: its run, with the pool's store folder and
+-- config, on a store of its own; once it ends, however it ends, its result line: {k, run_id} or
+-- {k, why}.
+local function start_job(pool, job)
+  local task = pool.sched:spawn(function()
+    require("sidecar.core.coop").task().locals.job = job
     require("sidecar.run.otel").join(job.trace) -- its run nests under the preset's span
-    local s = assert(require("sidecar.core.store").open(root))
-    local record, message = M.execute(s, cfg, job)
-    s:close()
-    return record, message
+    local s <close> = assert(require("sidecar.core.store").open(pool.head.root))
+    return M.execute(s, pool.cfg, job)
+  end, function(ok, record, message)
+    pool.jobs[job] = nil
+    local line = { k = job.k, run_id = ok and record and record.run_id or nil }
+    if not line.run_id then
+      line.why = require("sidecar.host.text").repair_utf8(tostring(ok and (message or "the run failed") or record)
+        :sub(1, MAX_WHY))
+    end
+    say(pool.out, line)
   end)
-  local line = { k = job.k, run_id = ok and record and record.run_id or nil }
-  if not line.run_id then
-    line.why = tostring(ok and (message or "the worker failed") or record):sub(1, MAX_WHY)
+  if not task.done then
+    pool.jobs[job] = task
   end
-  pcall(function()
-    line.why = line.why and require("sidecar.host.text").repair_utf8(line.why)
-    out:setvbuf("full", 16384)
-    say(out, line)
-  end)
-  return line.run_id and 0 or 1
 end
 
--- Writes the pool's line for the workers of `children` ({[pid] = k}) that have ended.
-local function reap(proc, children, out)
-  local pids = {}
-  for pid in pairs(children) do
-    pids[#pids + 1] = pid
+M.STOP_LOOK_MS = 250 -- how often the pool looks for `run kill`'s requests to stop one of its runs
+
+-- Stops alone each run whose stop was asked (`run kill` of it: sidecar.run.owner's ask_to_stop),
+-- as an interrupt of that run's own: it stops its agent and records itself interrupted.
+local function stops_asked(pool)
+  local owner = require("sidecar.run.owner")
+  for job, task in pairs(pool.jobs) do
+    local by = job.seen_run and not task.reason and owner.stop_asked(pool.head.root, job.seen_run)
+    if by then
+      pool.sched:stop(task, "interrupted! (" .. by .. ")", by)
+    end
   end
-  for _, ended in ipairs(proc.reap(pids)) do
-    say(out, { k = children[ended.pid], exit = ended.code, signal = ended.signal })
-    children[ended.pid] = nil
-  end
-  return next(children) ~= nil
 end
 
----What a pool does before its first fork (everything its workers share): the config read once,
+---What a pool does before its first run (everything its runs share): the config read once,
 ---the modules loaded, libgit2 loaded and started, the OS sandbox's kind chosen, the repository
 ---searched for secret files. `head`: {root (the store folder), repo}. Returns the config; raises
 ---when it cannot be read. (bench/fan_out.sh times runs after it, as the pool runs them.)
@@ -166,13 +179,13 @@ function M.make_ready(head)
   if repo then
     repo:close()
   end
-  -- bubblewrap tried here once, not by every worker (on a machine where it has not worked yet)
+  -- bubblewrap tried here once, not by every run (on a machine where it has not worked yet)
   local sandbox = require("sidecar.run.sandbox")
   local settings = sandbox.settings(sandbox.isolation_of(cfg), nil, {})
   if settings and settings.sandbox ~= "off" then
     pcall(require("sidecar.run.sandbox_host").choose, settings.sandbox)
-    -- the repository searched for secret files once: each worker's sandbox reads again only the
-    -- folders that changed since (a search that fails here is only each worker's to make whole)
+    -- the repository searched for secret files once: each run's sandbox reads again only the
+    -- folders that changed since (a search that fails here is only each run's to make whole)
     local top = require("sidecar.run.worktree_git").top(head.repo)
     if top then
       pcall(sandbox.warm, top.top, head.root)
@@ -182,63 +195,59 @@ function M.make_ready(head)
   return cfg
 end
 
--- Forks a worker for each job line, and writes each worker's end, until the input ends and every
--- worker has ended.
-local function fork_jobs(pool)
-  local proc, open = require("sidecar.host.proc"), true
+-- Runs each job line as a task (start_job) until the input ends and every run has ended, looking
+-- for stop requests meanwhile; an interrupt is raised once it has been passed to every run.
+local function run_jobs(pool)
+  local clock, open, next_look = require("sidecar.host.time"), true, 0
   while true do
-    local line, why = nil, "closed"
-    if open then
-      line, why = pool.input:read(100)
-    end
-    if line then
-      local job = job_of(line)
-      pool.task_id = pool.task_id or job.task_id
-      local pid, failed = proc.fork(function()
-        return run_child(job, pool.head.root, pool.cfg, pool.out)
-      end)
-      if pid then
-        pool.children[pid] = job.k
+    while open do
+      local line, why = pool.input:read(pool.sched:count() > 0 and 0 or 100)
+      if line then
+        local job = job_of(line)
+        pool.task_id = pool.task_id or job.task_id
+        start_job(pool, job)
+      elseif why == "timeout" then
+        break
       else
-        say(pool.out, { k = job.k, why = failed })
+        assert(why == "eof" or why == "closed", "the preset's workers: their input failed: " .. tostring(why))
+        open = false
       end
-    elseif why ~= "timeout" then
-      assert(why == "eof" or why == "closed", "the preset's workers: their input failed: " .. tostring(why))
-      open = false
     end
-    local running = reap(proc, pool.children, pool.out)
-    if not open and not running then
-      return
-    elseif not open then
-      require("sidecar.host.time").sleep_ms(20)
+    if pool.sched:count() == 0 then
+      if not open then
+        return
+      end
+    else
+      local interrupt = pool.sched:step(50)
+      if interrupt then
+        error(interrupt, 0)
+      end
+      local now = clock.monotonic_ns() // 1000000
+      if now >= next_look then
+        stops_asked(pool)
+        next_look = now + M.STOP_LOOK_MS
+      end
     end
   end
 end
 
-M.WIND_DOWN_MS = 15000 -- after an interrupt, how long the workers have to record their runs
+M.WIND_DOWN_MS = 15000 -- after an interrupt, how long the runs have to record themselves
 
--- After an interrupt: the workers end first, each recording its run. They got the same signal
--- (they are in the pool's process group), unless the preset died: its death ends only the pool
--- (proc.spawn's parent_death), which passes SIGTERM on. Past WIND_DOWN_MS, SIGKILL. Whether the
--- preset died.
-local function wind_down(pool)
-  local proc, time = require("sidecar.host.proc"), require("sidecar.host.time")
-  local orphaned = require("sidecar.host.procinfo").self().ppid ~= pool.parent
+-- After an interrupt (`err`): every run gets it where it waits, stops its agent and records
+-- itself, as each would in a process of its own; a further interrupt is passed on the same way.
+-- Past WIND_DOWN_MS the pool ends, and the runs left are ended by whoever reads them next (their
+-- owner gone). Whether the preset died (its death ends the pool with SIGTERM: proc.spawn's
+-- parent_death).
+local function wind_down(pool, err)
+  local procinfo, time = require("sidecar.host.procinfo"), require("sidecar.host.time")
   local deadline = time.monotonic_ns() + M.WIND_DOWN_MS * 1000000
-  for pid in pairs(orphaned and pool.children or {}) do
-    proc.signal(pid, "TERM")
+  if pool.sched and not pool.sched:interrupted() then
+    pool.sched:interrupt(err)
   end
-  while next(pool.children) do
-    if time.monotonic_ns() > deadline then
-      for pid in pairs(pool.children) do
-        proc.signal(pid, "KILL")
-      end
-    end
-    pcall(reap, proc, pool.children, pool.out) -- a further interrupt changes nothing now
-    pcall(time.sleep_ms, 20)
+  while pool.sched and pool.sched:count() > 0 and time.monotonic_ns() < deadline do
+    pcall(pool.sched.step, pool.sched, 20)
   end
-  -- (a preset that got SIGTERM, then SIGKILL while its workers wound down: died all the same)
-  return orphaned or require("sidecar.host.procinfo").self().ppid ~= pool.parent
+  return procinfo.self().ppid ~= pool.parent
 end
 
 -- The preset died first (SIGKILL, a crash): nothing else tells its end, so the pool does, as the
@@ -262,16 +271,16 @@ local function said(what, err)
   return require("sidecar.core.errors").is_interrupt(err) and 130 or 1
 end
 
----A preset's pool of workers (stdlib/sidecar/preset/worker_pool.lua): the first line on stdin
----names the store's folder and the repository ({root, repo}); this process reads the config
----once, loads what a run needs (modules, libgit2) and then forks one worker per job line
----(`k` and what M.execute takes), which writes {k, run_id} or {k, why} on stdout and ends. Each
----worker's end is written too ({k, exit} or {k, signal}). Ends when stdin does and every worker
----has ended; interrupted, once every worker has ended (wind_down). Returns the exit code.
+---A preset's pool (stdlib/sidecar/preset/worker_pool.lua): the first line on stdin names the
+---store's folder and the repository ({root, repo}); this process reads the config once, loads
+---what a run needs (modules, libgit2), then runs each job line (`k` and what M.execute takes) as
+---a task of one scheduler (sidecar.core.coop), side by side, and writes {k, run_id} or {k, why} on
+---stdout as each ends. Ends when stdin does and every run has ended; interrupted, once every run
+---has recorded itself (wind_down). Returns the exit code.
 function M.serve()
   local stdio = require("sidecar.host.stdio")
-  local pool = { out = assert(stdio.claim_stdout()), input = stdio.lines(0, 64 * 1024 * 1024), children = {},
-    parent = require("sidecar.host.procinfo").self().ppid }
+  local pool = { out = assert(stdio.claim_stdout()), input = stdio.lines(0, 64 * 1024 * 1024), jobs = {},
+    by_run = {}, parent = require("sidecar.host.procinfo").self().ppid, sched = require("sidecar.core.coop").new() }
   local ready, why = pcall(function()
     pool.head = json.decode(assert(pool.input:read()))
     pool.cfg = M.make_ready(pool.head)
@@ -279,9 +288,10 @@ function M.serve()
   if not ready then
     return said("could not start", why)
   end
-  local ok, err = pcall(fork_jobs, pool)
+  local subscription <close> = require("sidecar.core.run_events").subscribe(function(e) forward(pool, e) end)
+  local ok, err = pcall(run_jobs, pool)
   if not ok then
-    if wind_down(pool) then
+    if wind_down(pool, err) then
       pcall(tell_orphaned, pool)
     end
     return said("stopped", err)

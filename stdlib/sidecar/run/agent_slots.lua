@@ -17,6 +17,7 @@
 --- then take a slot of its own folder (M.runner_dir) first, then one of the machine's (M.acquire_for).
 local artifact = require("sidecar.core.artifact")
 local clock = require("sidecar.host.time")
+local coop = require("sidecar.core.coop")
 local json = require("sidecar.core.json")
 local paths = require("sidecar.host.paths")
 local writer_lock = require("sidecar.core.writer_lock")
@@ -169,7 +170,7 @@ local function mending(d)
     if lock or not busy or now_ms() > deadline then
       return lock, why or "another process is mending the agent slots' folder"
     end
-    clock.sleep_ms(5)
+    coop.sleep(5)
   end
 end
 
@@ -384,7 +385,7 @@ local function wait_turn(d, o, t0, unusable)
         return nil, why
       end
     end
-    clock.sleep_ms(M.POLL_MS)
+    coop.sleep(M.POLL_MS) -- giving way to a preset's other runs in its pool, which may hold the slots
   end
 end
 

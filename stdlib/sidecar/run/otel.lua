@@ -14,6 +14,7 @@
 ---   ... runs ...
 ---   otel.workflow_ended(wf, { status = "review", runs = ids })
 local artifact = require("sidecar.core.artifact")
+local coop = require("sidecar.core.coop")
 local otel_settings = require("sidecar.core.otel_settings")
 
 local M = {}
@@ -108,20 +109,34 @@ function M.traceparent(ctx)
   return ("00-%s-%s-01"):format(ctx.trace_id, ctx.span_id)
 end
 
-local workflows = {} -- this process's, innermost last
+local process_workflows = {} -- this process's, innermost last
+
+-- The open workflows, innermost last: this process's, or, in a task of sidecar.core.coop (a run
+-- among a preset's others in its pool), that task's own.
+local function open_workflows()
+  local task = coop.task()
+  if not task then
+    return process_workflows
+  end
+  task.locals.workflows = task.locals.workflows or {}
+  return task.locals.workflows
+end
 
 ---What a span started now nests under: {trace_id, span_id}, or nil.
 function M.parent()
+  local workflows = open_workflows()
   local wf = workflows[#workflows]
   return wf and { trace_id = wf.trace_id, span_id = wf.span_id } or M.parse_traceparent(os.getenv("TRACEPARENT"))
 end
 
 ---Makes `ctx` ({trace_id, span_id}: a workflow of another process, such as a preset's worker's
----preset) what this process's runs nest under. Nothing for nil or a malformed one.
+---preset) what this process's runs nest under (in a task of sidecar.core.coop, that task's runs).
+---Nothing for nil or a malformed one.
 ---@param ctx table|nil
 function M.join(ctx)
   if type(ctx) == "table" and M.parse_traceparent(("00-%s-%s-01"):format(tostring(ctx.trace_id),
       tostring(ctx.span_id))) then
+    local workflows = open_workflows()
     workflows[#workflows + 1] = { trace_id = ctx.trace_id, span_id = ctx.span_id, ended = true }
   end
 end
@@ -290,6 +305,7 @@ function M.workflow(root, kind, name)
   local wf = setmetatable({ root = root, kind = kind, name = name, trace_id = p and p.trace_id or M.new_id(16),
     span_id = M.new_id(8), parent_span_id = p and p.span_id, start_ms = require("sidecar.host.time").wall_ms() },
     Workflow)
+  local workflows = open_workflows()
   workflows[#workflows + 1] = wf
   return wf
 end
@@ -304,6 +320,7 @@ function M.workflow_ended(wf, w)
     return 0
   end
   wf.ended = true
+  local workflows = open_workflows()
   for i = #workflows, 1, -1 do
     if workflows[i] == wf then
       table.remove(workflows, i)

@@ -19,6 +19,7 @@
 --- doing (codex leaves a login shell taking a snapshot of the environment behind when a run
 --- ends within a second); it costs nothing when nothing is left.
 local clock = require("sidecar.host.time")
+local coop = require("sidecar.core.coop")
 local json = require("sidecar.core.json")
 local proc = require("sidecar.core.proc")
 local run_processes = require("sidecar.run.processes")
@@ -50,15 +51,60 @@ function M.self()
 end
 
 ---Records this process as the owner of a run record (owner_pid, owner_start), before the record
----is stored: a run is never in the store without its owner. Returns the record.
+---is stored: a run is never in the store without its owner. A run among others of one process
+---(a task of sidecar.core.coop: a preset's pool) records `owner_shared`: `run kill` then asks it
+---to stop alone (M.STOP_FILE) rather than signal the process. Returns the record.
 ---@param record table
 ---@return table
 function M.stamp(record)
   local self = M.self()
   if self then
     record.owner_pid, record.owner_start = self.pid, self.start
+    record.owner_shared = coop.task() and true or nil
   end
   return record
+end
+
+M.STOP_FILE = "stop-request" -- in the run's folder: `run kill`'s request to a shared owner
+
+-- The path of run `run_id`'s stop request in the store folder `root`.
+local function stop_path(root, run_id)
+  return ("%s/runs/%s/%s"):format(root, run_id, M.STOP_FILE)
+end
+
+---Asks the shared owner (owner_shared) of run `run_id` to stop that run alone: `by` (who asks:
+---"sidecar run kill, pid 4242") is written in the run's folder, where the owner looks while the
+---run is active (stdlib/sidecar/preset/worker.lua). Returns true, or nil and why.
+---@param root string  the store folder
+---@param run_id string
+---@param by string
+---@return boolean|nil ok, string? why
+function M.ask_to_stop(root, run_id, by)
+  local path = stop_path(root, run_id)
+  local f, why = io.open(path .. ".new", "wb")
+  if not f then
+    return nil, why
+  end
+  local ok, err = f:write(by)
+  f:close()
+  if ok then
+    ok, err = os.rename(path .. ".new", path)
+  end
+  return ok and true or nil, err
+end
+
+---Who asked run `run_id` to stop (M.ask_to_stop's `by`), or nil when nobody did.
+---@param root string  the store folder
+---@param run_id string
+---@return string|nil
+function M.stop_asked(root, run_id)
+  local f = io.open(stop_path(root, run_id), "rb")
+  if not f then
+    return nil
+  end
+  local by = f:read(200) or ""
+  f:close()
+  return by
 end
 
 local Guard = {}
@@ -152,7 +198,7 @@ function Guard:sweep(grace_ms, settle_ms, contained)
   local how = { owner = true, contained = contained }
   local left = run_processes.find(self.s, run, how)
   while #left > 0 and clock.monotonic_ns() // 1000000 < deadline do
-    clock.sleep_ms(20)
+    coop.sleep(20) -- a preset's other runs in its pool go on meanwhile (sidecar.core.coop)
     left = run_processes.find(self.s, run, how)
   end
   how.found = left

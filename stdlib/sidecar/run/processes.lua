@@ -22,6 +22,7 @@
 ---   local list = run_processes.find(s, run)               -- {pid, start, how, ...}
 ---   local count, all = run_processes.stop(s, run, 2000)   -- TERM, grace, STOP, KILL, reap
 local clock = require("sidecar.host.time")
+local coop = require("sidecar.core.coop")
 local json = require("sidecar.core.json")
 local proc = require("sidecar.core.proc")
 local hostinfo = require("sidecar.host.procinfo")
@@ -257,7 +258,7 @@ local function reap(list, since)
           or now_ms() >= deadline then
         break
       end
-      clock.sleep_ms(5)
+      coop.sleep(5)
     end
   end
   for _, p in ipairs(since and procinfo.children(me.pid) or {}) do
@@ -276,7 +277,7 @@ local function remove_cgroup(path)
   procinfo.cgroup_kill(path)
   local deadline = now_ms() + REAP_WAIT_MS
   while not procinfo.cgroup_remove(path) and now_ms() < deadline do
-    clock.sleep_ms(10)
+    coop.sleep(10)
   end
 end
 
@@ -310,7 +311,7 @@ function M.stop(s, run, grace_ms, opts)
     signal_all(list, "TERM")
     local deadline = now_ms() + grace_ms
     while #list > 0 and now_ms() < deadline do
-      clock.sleep_ms(20)
+      coop.sleep(20) -- a preset's other runs in its pool go on meanwhile (sidecar.core.coop)
       list = note(M.find(s, run, opts))
     end
   end

@@ -21,6 +21,7 @@
 ---
 --- This module knows nothing of the store or the CLI: callers store results through on_result.
 --- Operational failures are data (nil, message; a failed result); wrong argument types raise.
+local coop = require("sidecar.core.coop")
 local entry_of = require("sidecar.task.validation_entry")
 local errors = require("sidecar.core.errors")
 local json = require("sidecar.core.json")
@@ -192,7 +193,7 @@ local function run_step(entry, opts)
     })
   end
   local h <close> = handle -- an interrupt raised by wait still stops the step's processes
-  local r = h:wait()
+  local r = coop.wait(h) -- a preset's other runs in its pool go on meanwhile (sidecar.core.coop)
   local report = sb and sb:finish()
   if report and (report.exit_code or report.signal) then
     r.code = report.exit_code -- the step's own status, not the sandbox's

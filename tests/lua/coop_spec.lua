@@ -1,0 +1,159 @@
+-- Tasks of one process side by side (stdlib/sidecar/core/coop.lua), as a preset's pool runs its
+-- agents: a task that waits for a process or for time gives way to the others; an interrupt
+-- reaches every task where it waits, a stop one task alone; outside a task the waits block as
+-- before. Orders are asserted, never durations.
+local test = require("sidecar.dev.test")
+local describe, it, expect = test.describe, test.it, test.expect
+local coop = require("sidecar.core.coop")
+local proc = require("sidecar.core.proc")
+
+-- Runs the scheduler until every task has ended.
+local function drain(sched)
+  while sched:count() > 0 do
+    sched:step(50)
+  end
+end
+
+-- A scheduler whose tasks' ends are noted in `ended` in order: {name, ok, value}.
+local function scheduler()
+  local sched, ended = coop.new(), {}
+  local function spawn(name, fn)
+    return sched:spawn(fn, function(ok, value)
+      ended[#ended + 1] = name
+      ended[name] = { ok = ok, value = value }
+    end)
+  end
+  return sched, ended, spawn
+end
+
+describe("tasks side by side", function()
+  it("a task waiting for its process gives way: the one that waits less ends first", function()
+    local sched, ended, spawn = scheduler()
+    spawn("slow", function()
+      local h <close> = proc.spawn({ "sleep", "1" })
+      return coop.wait(h).code
+    end)
+    spawn("quick", function()
+      local h <close> = proc.spawn({ "true" })
+      local r = coop.wait(h, 100)
+      while not r do
+        r = coop.wait(h, 100)
+      end
+      return r.code
+    end)
+    drain(sched)
+    expect(table.concat(ended, " ")):equals("quick slow")
+    expect(ended.slow.value):equals(0)
+    expect(ended.quick.value):equals(0)
+  end)
+
+  it("proc.run and coop.sleep give way too; a wait with a bound says timeout", function()
+    local sched, ended, spawn = scheduler()
+    spawn("run", function() return proc.run({ "sleep", "0.5" }).code end)
+    spawn("sleep", function() coop.sleep(200) return true end)
+    spawn("bounded", function()
+      local h <close> = proc.spawn({ "sleep", "5" })
+      local r, why = coop.wait(h, 50)
+      return r == nil and why
+    end)
+    drain(sched)
+    expect(ended[3]):equals("run")
+    expect(ended.bounded.value):equals("timeout")
+    expect(ended.sleep.value):equals(true)
+  end)
+
+  it("outside a task the waits block, as they always did", function()
+    expect(coop.task()):is_nil()
+    local h <close> = proc.spawn({ "true" })
+    expect(coop.wait(h).code):equals(0)
+    coop.sleep(1)
+  end)
+
+  it("where a task cannot give way (a call through C), it waits in place", function()
+    local sched, ended, spawn = scheduler()
+    spawn("inside gsub", function()
+      local out = ("ab"):gsub("a", function()
+        local h <close> = proc.spawn({ "true" })
+        return tostring(coop.wait(h).code)
+      end)
+      return out
+    end)
+    drain(sched)
+    expect(ended["inside gsub"].ok):equals(true)
+    expect(ended["inside gsub"].value):equals("0b")
+  end)
+end)
+
+describe("interrupts and stops", function()
+  it("an interrupt passed to the scheduler is raised in every task where it waits", function()
+    local sched, ended, spawn = scheduler()
+    for _, name in ipairs({ "a", "b" }) do
+      spawn(name, function()
+        local h <close> = proc.spawn({ "sleep", "30" })
+        local ok, err = pcall(coop.wait, h)
+        return not ok and err
+      end)
+    end
+    sched:interrupt("interrupted! stopped 2 child processes")
+    drain(sched)
+    expect(ended.a.value):equals("interrupted! stopped 2 child processes")
+    expect(ended.b.value):equals("interrupted! stopped 2 child processes")
+    expect(sched:interrupted()):equals("interrupted! stopped 2 child processes")
+  end)
+
+  it("an interrupt that ends one task (raised in its own code) reaches the others", function()
+    local sched, ended, spawn = scheduler()
+    spawn("waiting", function()
+      local ok, err = pcall(coop.sleep, 30000)
+      return not ok and err
+    end)
+    spawn("hit", function()
+      coop.sleep(10)
+      error("interrupted!", 0)
+    end)
+    drain(sched)
+    expect(ended.hit.ok):equals(false)
+    expect(ended.waiting.value):equals("interrupted!")
+  end)
+
+  it("a stop reaches its task alone, which says by what; the others go on", function()
+    local sched, ended, spawn = scheduler()
+    local victim = spawn("stopped", function()
+      local h <close> = proc.spawn({ "sleep", "30" })
+      local ok, err = pcall(coop.wait, h)
+      return { err = not ok and err, reason = proc.interrupted_reason(), running = h:running() }
+    end)
+    spawn("other", function()
+      coop.sleep(300)
+      return proc.interrupted_reason()
+    end)
+    sched:stop(victim, "interrupted! (sidecar run kill, pid 1)", "sidecar run kill, pid 1")
+    drain(sched)
+    expect(ended[1]):equals("stopped")
+    expect(ended.stopped.value.err):equals("interrupted! (sidecar run kill, pid 1)")
+    expect(ended.stopped.value.reason):equals("interrupted (sidecar run kill, pid 1)")
+    expect(ended.other.value):not_equals("interrupted (sidecar run kill, pid 1)")
+    expect(sched:interrupted()):is_nil()
+  end)
+end)
+
+describe("what belongs to a task", function()
+  it("a trace joined in a task is that task's runs' parent, not the process's nor another's", function()
+    local otel = require("sidecar.run.otel")
+    local sched, ended, spawn = scheduler()
+    local joined = { trace_id = ("1"):rep(32), span_id = ("2"):rep(16) }
+    spawn("joined", function()
+      otel.join(joined)
+      coop.sleep(20)
+      return otel.parent()
+    end)
+    spawn("other", function()
+      coop.sleep(40)
+      return otel.parent() or false
+    end)
+    drain(sched)
+    expect(ended.joined.value.span_id):equals(joined.span_id)
+    expect(ended.other.value and ended.other.value.span_id):not_equals(joined.span_id)
+    expect(otel.parent() and otel.parent().span_id):not_equals(joined.span_id)
+  end)
+end)
