@@ -12,11 +12,9 @@
 # Then when the last timed round's agents started and the last one ended, after its first run was
 # recorded: the spread of the starts is the CPU of starting them (on 2 cores, one after another in
 # effect), which the reference's starts, bubblewrap alone, barely have.
-# Then the same runs as coroutines of one process (bench/fan_out_coop.lua): a prototype of a
-# redesign, to measure what it would give; not what Sidecar does.
-# Last, where one run's CPU goes, runs one after another (bench/fan_out_split.lua): in a process
-# that runs them all, in a worker forked for each as a preset's pool runs them, a fork alone, and
-# bubblewrap around the agent alone; the machine's CPU and page faults per run.
+# Last, where one run's CPU goes, runs one after another (bench/fan_out_split.lua): in one process,
+# as a preset's pool runs them, and bubblewrap around the agent alone; the machine's CPU and page
+# faults per run.
 #
 #   bench/fan_out.sh path/to/sidecar [agents] [seconds] [rounds] [files]
 #
@@ -126,37 +124,28 @@ sidecar_fan() {
   "$sidecar" preset run fan -p "n=$n" -j "$n" | tee "$work/fan.out"
   grep -q "^$n of $n agents done" "$work/fan.out"
 }
-# The same runs as coroutines of one process (bench/fan_out_coop.lua): a prototype, not Sidecar's way.
-coop_fan() {
-  N=$n RUNNER=command "$sidecar" script "$here/fan_out_coop.lua" | tee "$work/coop.out"
-  grep -q "^$n of $n agents done" "$work/coop.out"
-}
 
 median() { sort -n | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 
 echo "bench_fan_out: $n agents of $secs s at once in a repository of $files files, $rounds rounds each, alternating; $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f", $2 / 1048576 }' /proc/meminfo) GiB"
-ref=() side=() coop=()
+ref=() side=()
 for r in $(seq "$rounds"); do
   ref+=("$(timed reference reference)")
-  coop+=("$(timed coop coop_fan)")
-  side+=("$(timed sidecar sidecar_fan)") # last: the round's runs read below are the preset's
+  side+=("$(timed sidecar sidecar_fan)")
 done
 ref_ms=$(printf '%s\n' "${ref[@]}" | median)
 side_ms=$(printf '%s\n' "${side[@]}" | median)
-coop_ms=$(printf '%s\n' "${coop[@]}" | median)
 printf '%-44s %8s ms   (rounds: %s)\n' "xargs -P $n + bwrap + sleep (reference)" "$ref_ms" "${ref[*]}"
 printf '%-44s %8s ms   (rounds: %s)\n' "sidecar preset run, $n sandboxed agents" "$side_ms" "${side[*]}"
 awk -v s="$side_ms" -v r="$ref_ms" 'BEGIN { printf "ratio: %.2fx the reference (goal: within 1.2x)\n", s / r }'
-printf '%-44s %8s ms   (rounds: %s)\n' "prototype: the runs as coroutines of one" "$coop_ms" "${coop[*]}"
-awk -v s="$coop_ms" -v r="$ref_ms" 'BEGIN { printf "  process, no fork per run (bench/fan_out_coop.lua): %.2fx the reference\n", s / r }'
 # The CPU the machine spent on each side, per agent (median of the rounds; whatever else ran on the
 # machine meanwhile counts too): on 2 cores the agents' starts are this CPU one after another in
 # effect, so it says where a side's time goes better than its wall time on a noisy machine.
 cpu_per_agent() { awk -v n="$n" '{ print $1 / n }' "$work/$1.cpu" | median; }
-printf 'CPU per agent (the machine busy / %d): sidecar %.1f ms, reference %.1f ms, prototype %.1f ms\n' "$n" \
-  "$(cpu_per_agent sidecar)" "$(cpu_per_agent reference)" "$(cpu_per_agent coop)"
+printf 'CPU per agent (the machine busy / %d): sidecar %.1f ms, reference %.1f ms\n' "$n" \
+  "$(cpu_per_agent sidecar)" "$(cpu_per_agent reference)"
 # Where the last timed round's time went: when its agents started, after its first run was
-# recorded (each start is its worker's CPU: the run recorded, its sandbox planned and opened, then
+# recorded (each start is its run's CPU: the run recorded, its sandbox planned and opened, then
 # bubblewrap's), and when the last one ended. Past the last start, the agents' sleep and the ends.
 N=$n "$sidecar" -e '
   local json, paths = require("sidecar.core.json"), require("sidecar.host.paths")
@@ -192,10 +181,9 @@ side_kib=$(sampled sidecar sidecar_fan)
 awk -v s="$side_kib" -v r="$ref_kib" -v n="$n" 'BEGIN {
   printf "memory per agent (peak PSS of the tree / %d): sidecar %.1f MiB, reference %.1f MiB\n", n, s / n / 1024, r / n / 1024 }'
 
-# Where one run's CPU goes: runs one after another (no fan-out), each mode in its own process
-# (bench/fan_out_split.lua), against bubblewrap around the same agent, alternating; the medians of
-# the rounds. What a run in a forked worker costs beyond one in a process that runs them all is
-# what a pool's fork per run costs; the reference is what the agent in its sandbox costs by itself.
+# Where one run's CPU goes: runs one after another (no fan-out) in one process, as the pool runs
+# them (bench/fan_out_split.lua), against bubblewrap around the same agent, alternating; the
+# medians of the rounds. The reference is what the agent in its sandbox costs by itself.
 split_runs=20
 faults() { awk '/^pgfault / { print $2 }' /proc/vmstat; }
 reference_one_by_one() {
@@ -209,20 +197,15 @@ reference_one_by_one() {
 }
 for r in $(seq "$rounds"); do
   reference_one_by_one >>"$work/split.reference"
-  for mode in in-process forked fork; do
-    MODE=$mode N=$split_runs CLK_TCK=$(getconf CLK_TCK) "$sidecar" script "$here/fan_out_split.lua" >>"$work/split.$mode" ||
-      { echo "bench_fan_out: the $mode runs failed" >&2; exit 1; }
-  done
+  N=$split_runs CLK_TCK=$(getconf CLK_TCK) "$sidecar" script "$here/fan_out_split.lua" >>"$work/split.run" ||
+    { echo "bench_fan_out: the runs one at a time failed" >&2; exit 1; }
 done
 echo "one run at a time, per run (the machine's CPU and page faults, median of $rounds rounds of $split_runs runs):"
-for mode in reference in-process forked fork; do
+for mode in reference run; do
   case $mode in
   reference) what="bwrap + sh (reference)" ;;
-  in-process) what="a run in a process that runs them all" ;;
-  forked) what="a run in a worker forked for it (the pool's)" ;;
-  fork) what="a fork of the ready pool, ended at once" ;;
+  run) what="a run, as a preset's pool runs it" ;;
   esac
   printf '  %-46s %7.1f ms %6.0f faults\n' "$what" "$(cut -d' ' -f1 "$work/split.$mode" | median)" \
     "$(cut -d' ' -f2 "$work/split.$mode" | median)"
 done
-

@@ -15,7 +15,6 @@
 
 #include <cerrno>
 #include <cstdlib>
-#include <cstring>
 #include <memory>
 #include <string>
 #include <vector>
@@ -26,10 +25,8 @@
 #include "proc_options.hpp"
 #include "process/interrupt_origin.hpp"
 #include "process/process_detach.hpp"
-#include "process/process_fork.hpp"
 #include "process/process_loop.hpp"
 #include "userdata_box.hpp"
-#include "util/background_jobs.hpp"
 
 namespace sidecar::lua {
 namespace {
@@ -451,60 +448,6 @@ int proc_alive(lua_State* L) {
   return 1;
 }
 
-// proc.fork(fn) -> pid | nil, message
-// A copy of this process (host/process/process_fork.hpp) that calls fn() with the same Lua state and
-// then exits: with fn's integer result (0 for any other), 1 when fn raised, 130 when it was
-// interrupted. The copy never returns here, so no error of its own (an interrupt between two of
-// fn's pcalls, say) can unwind into the frames of the original it was copied from.
-int proc_fork(lua_State* L) {
-  luaL_checktype(L, 1, LUA_TFUNCTION);
-  std::string error;
-  pid_t pid = host::fork_copy(loop_of(L), error);
-  if (pid < 0) {
-    lua_pushnil(L);
-    lua_pushstring(L, error.c_str());
-    return 2;
-  }
-  if (pid == 0) {
-    lua_settop(L, 1);
-    int status = lua_pcall(L, 0, 1, 0);
-    int code = 0;
-    if (status != LUA_OK) {
-      const char* message = lua_tostring(L, -1);
-      code = message && std::strstr(message, "interrupted!") ? 130 : 1;
-    } else if (lua_isinteger(L, -1)) {
-      code = static_cast<int>(lua_tointeger(L, -1));
-    }
-    host::wait_for_background_jobs();  // as os.exit does (lua/engine.cpp)
-    std::exit(code);
-  }
-  lua_pushinteger(L, pid);
-  return 1;
-}
-
-// proc.reap(pids) -> {{pid =, code =} | {pid =, signal =}, ...}
-// Those of `pids` (copies made by proc.fork, never children of proc.spawn) that have ended.
-int proc_reap(lua_State* L) {
-  luaL_checktype(L, 1, LUA_TTABLE);
-  std::vector<pid_t> pids;
-  for (lua_Integer i = 1, count = luaL_len(L, 1); i <= count; ++i) {
-    lua_rawgeti(L, 1, i);
-    pids.push_back(static_cast<pid_t>(luaL_checkinteger(L, -1)));
-    lua_pop(L, 1);
-  }
-  std::vector<host::CopyEnd> ended = host::reap_copies(pids);
-  lua_createtable(L, static_cast<int>(ended.size()), 0);
-  for (std::size_t i = 0; i < ended.size(); ++i) {
-    lua_createtable(L, 0, 2);
-    lua_pushinteger(L, ended[i].pid);
-    lua_setfield(L, -2, "pid");
-    lua_pushinteger(L, ended[i].signal ? ended[i].signal : ended[i].code);
-    lua_setfield(L, -2, ended[i].signal ? "signal" : "code");
-    lua_rawseti(L, -2, static_cast<lua_Integer>(i + 1));
-  }
-  return 1;
-}
-
 int loop_gc(lua_State* L) {
   static_cast<LoopBox*>(luaL_checkudata(L, 1, kLoopType))->~LoopBox();
   return 0;
@@ -533,8 +476,6 @@ int open_host_proc(lua_State* L) {
       {"detach", guarded<proc_detach>},
       {"signal", guarded<proc_signal>},
       {"alive", guarded<proc_alive>},
-      {"fork", guarded<proc_fork>},
-      {"reap", guarded<proc_reap>},
       {"interrupt_origin", guarded<proc_interrupt_origin>},
       {nullptr, nullptr},
   };

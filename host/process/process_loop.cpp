@@ -340,12 +340,6 @@ bool ProcessLoop::take_event(ProcessEvent& event) {
 
 std::size_t ProcessLoop::running() const { return impl_->running; }
 
-bool ProcessLoop::after_fork(std::string& error) {
-  int r = uv_loop_fork(&impl_->loop);
-  if (r < 0) error = "cannot give the process loop its own state after fork: " + uv_message(r);
-  return r >= 0;
-}
-
 std::size_t ProcessLoop::stop_all(bool interrupted, bool immediate) {
   Impl& L = *impl_;
   std::size_t count = L.running, left = 0;

@@ -54,10 +54,6 @@ class ProcessLoop {
 
   std::size_t running() const;  // processes not yet finished
 
-  // In the child of a fork() (of a process whose loop has no process running): gives the loop
-  // kernel state of its own (libuv's uv_loop_fork: its epoll instance, wakers and signal pipe
-  // were the parent's). False with `error` when it cannot.
-  bool after_fork(std::string& error);
   // Stops every running process (SIGKILL at once when `immediate`) and runs the loop until all
   // have finished; a new interrupt meanwhile escalates to SIGKILL. Results are marked
   // `interrupted` when `interrupted`; an interrupt leaves a process spawned with `caller_stops`

@@ -83,15 +83,41 @@ eq "it records the pool as its owner, shared" "true $pool" \
 rm -f "$work"/agents/*
 SIDECAR_MAX_AGENTS=1 AGENT_SLEEP=1.$M "$S" preset run fan -p n=3 -j 3 >"$work/capped.out" 2>"$work/capped.err" &
 preset=$!
-most=0
+# strays: a run's agent outside its run's cgroup, or a process in a run's cgroup without that run's
+# mark (the cgroup is armed around its own agent's spawn alone: armed longer, another run's spawn
+# would start in it, and its own agent outside it)
+strays() {
+  local f cg mark p
+  for f in .agent/runs/R-*/agent_process.json; do
+    cg=$(grep -o '"cgroup": "[^"]*"' "$f" 2>/dev/null | cut -d'"' -f4)
+    mark=$(grep -o '"mark": "[^"]*"' "$f" 2>/dev/null | cut -d'"' -f4)
+    p=$(grep -o '"pid": [0-9]*' "$f" 2>/dev/null | grep -o '[0-9]*$')
+    [ -n "$cg" ] && [ -n "$mark" ] || continue
+    if [ -n "$p" ] && grep -qaF "SIDECAR_RUN_MARK=$mark" "/proc/$p/environ" 2>/dev/null &&
+      ! grep -qF "${cg##*/}" "/proc/$p/cgroup" 2>/dev/null && [ -e "/proc/$p" ]; then
+      echo "outside:$p"
+    fi
+    for p in $(cat "$cg/cgroup.procs" 2>/dev/null); do
+      [ -e "/proc/$p/environ" ] && ! grep -qaF "SIDECAR_RUN_MARK=$mark" "/proc/$p/environ" 2>/dev/null && echo "$p"
+    done
+  done
+}
+most=0 deadline=$((SECONDS + 120)) stray=""
 while kill -0 "$preset" 2>/dev/null; do
   n=$(pgrep -fc "sleep 1[.]$M\$")
   [ "$n" -gt "$most" ] && most=$n
+  stray="$stray$(strays)"
+  if [ "$SECONDS" -ge "$deadline" ]; then # a pool that waits on its own slots never ends
+    echo "  the batch has not ended after 120 s: interrupted"
+    kill -INT "$preset"
+    deadline=$((SECONDS + 3600))
+  fi
   sleep 0.1
 done
 wait "$preset"
 eq "max_agents 1, three agents in one pool: all three done" "0 3 of 3 agents done" "$? $(cat "$work/capped.out")"
 eq "never more than one agent alive (sampled)" 1 "$most"
+eq "each run's agent in its own cgroup, and nothing else there (sampled; where one can be made)" "" "$stray"
 eq "the waits are said" 1 "$([ "$(grep -c "waiting for an agent slot: 1 of 1 running" "$work/capped.err")" -ge 1 ] && echo 1)"
 runs=$(ls .agent/runs | sort)
 

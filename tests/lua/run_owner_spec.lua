@@ -163,10 +163,14 @@ describe("run_owner", function()
       local run = running_run()
       local owner <close> = run_owner.own(s, run)
       owner:prepare({})
+      local unarmed <close> = spawn({ "sleep", "36" }) -- between prepare and arm: another run's, say
       -- Its child left the session and lives on (no orphan to adopt); the grandchild left that
       -- session too, with no environment: no mark, no group, no orphan finds it.
+      owner:arm()
       local agent = spawn({ "sh", "-c", "setsid sh -c 'env -i setsid sleep 34 >/dev/null 2>&1 & exec sleep 35' "
         .. ">/dev/null 2>&1 & echo started" }, { stdout = true })
+      owner:disarm()
+      local after <close> = spawn({ "sleep", "37" }) -- after the spawn: not the run's either
       owner:spawned(agent:pid())
       local cgroup = require("sidecar.core.json").decode(io.open(root .. "/runs/" .. run.run_id .. "/agent_process.json"):read("a"))
         .cgroup
@@ -189,7 +193,8 @@ describe("run_owner", function()
         commands[#commands + 1] = e.command .. " " .. e.found_by
       end
       table.sort(commands)
-      expect(table.concat(commands, ",")):equals("sleep 34 cgroup,sleep 35 cgroup")
+      expect(table.concat(commands, ",")):equals("sleep 34 cgroup,sleep 35 cgroup") -- not 36 nor 37
+      expect(unarmed:running() and after:running()):is_true()
       expect(#procinfo.cgroup_members(cgroup)):equals(0)
       owner:release()
       expect(io.open(cgroup .. "/cgroup.procs")):is_nil() -- removed

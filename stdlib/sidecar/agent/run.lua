@@ -341,7 +341,7 @@ local function start_agent(o, run, record, owner, a)
     idle_timeout_ms = o.idle_timeout_ms, kill_grace_ms = o.kill_grace_ms, name = run.spec.name,
     stop_now = o.budget and function() return o.budget:stop_now() end,
     stuck = require("sidecar.run.stuck").watcher(run.store, record, o), -- silence flagged, not killed
-    sandbox = a.sandbox,
+    sandbox = a.sandbox, owner = owner, -- its cgroup armed around the spawn alone
   })
   if started and acp then
     acp(h)

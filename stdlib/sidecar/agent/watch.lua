@@ -3,7 +3,8 @@
 ---
 ---   local started, h, watch = agent_watch.spawn(argv, {cwd, env, stdin, run_dir, parser, max_log,
 ---                                                      timeout_ms, idle_timeout_ms, kill_grace_ms, name,
----                                                      stop_now?, stuck?, terminal?, sandbox?})
+---                                                      stop_now?, stuck?, terminal?, sandbox?, owner?})
+---   (owner: the run's sidecar.run.owner guard, whose cgroup is armed around the spawn alone)
 ---   local r, killed_after_result, interruption = agent_watch.wait(h, watch, exit_deadline_ms)
 ---
 --- Output: with an event parser, stdout goes to agent.jsonl and to the parser chunk by chunk (the
@@ -60,6 +61,9 @@ function M.spawn(argv, o)
     stdout = { collect = false, file = o.run_dir .. "/stdout.log", redact = true, on_chunk = heard }
   end
   stdout.max_bytes = not o.terminal and o.max_log or nil
+  if o.owner then
+    o.owner:arm() -- its run's cgroup, for this spawn alone
+  end
   local started, h = pcall(proc.spawn, argv, {
     cwd = o.cwd, env = o.env, stdout = stdout,
     stdin = o.terminal and true or o.stdin, pty = o.terminal and o.terminal.size or nil, -- typed: type_prompt
@@ -81,6 +85,9 @@ function M.spawn(argv, o)
     -- An ACP agent is asked to cancel its turn before its group is ended (M.wait)
     caller_stops = acp,
   })
+  if o.owner then
+    o.owner:disarm()
+  end
   if started and o.terminal then
     o.terminal:type_prompt(h, o.stdin) -- the terminal stays open for what is typed later
   elseif o.terminal then

@@ -144,7 +144,9 @@ end
 ---Prepares the agent's start, right before it: the run's mark in its environment table (every
 ---process of the agent inherits it); this process a child subreaper while the guard is open, so
 ---orphans of the agent come to it; and, where one can be made, a cgroup v2 of the run's own that the agent
----starts in (host/process/run_cgroup.hpp). Call Guard:spawned after the spawn, whether it worked or not.
+---starts in (host/process/run_cgroup.hpp: armed only around the agent's spawn, Guard:arm and
+---Guard:disarm, since whatever this process spawns while it is armed starts there, another run's
+---too in a preset's pool). Call Guard:spawned after the spawn, whether it worked or not.
 ---@param env table
 function Guard:prepare(env)
   env[run_processes.MARK_VARIABLE] = self.mark
@@ -156,21 +158,36 @@ function Guard:prepare(env)
     end
   end
   local cgroup = M.CGROUPS and procinfo.cgroup_create("sidecar-" .. self.mark)
-  if cgroup and procinfo.cgroup_arm(cgroup) then
+  if cgroup and procinfo.cgroup_arm(cgroup) then -- one a spawn can start in
     self.cgroup = cgroup
   elseif cgroup then
     procinfo.cgroup_remove(cgroup)
   end
+  procinfo.cgroup_disarm()
   -- The mark and cgroup on disk before the agent exists: were this process killed before it
   -- records the agent, a reader still finds what the agent started (run_processes.find).
   run_processes.record_agent(self.s, self.run_id, nil, self.cgroup, self.mark)
+end
+
+---Arms the run's cgroup for the agent's spawn, right before it: nothing that may give way to
+---another run of this process (sidecar.core.coop) comes between this and Guard:disarm.
+function Guard:arm()
+  if self.cgroup and not procinfo.cgroup_arm(self.cgroup) then -- gone meanwhile: the agent starts without
+    procinfo.cgroup_remove(self.cgroup)
+    self.cgroup = nil
+  end
+end
+
+---Right after the agent's spawn: whatever this process starts next stays where it is.
+function Guard:disarm()
+  procinfo.cgroup_disarm()
 end
 
 ---Records the agent's process (agent_process.json: its group, session, start, cgroup) right after
 ---it started; nil when it did not start.
 ---@param pid integer|nil
 function Guard:spawned(pid)
-  procinfo.cgroup_disarm() -- whatever this process starts next stays where it is
+  procinfo.cgroup_disarm()
   if not pid then
     if self.cgroup then
       procinfo.cgroup_remove(self.cgroup)
