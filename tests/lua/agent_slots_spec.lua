@@ -340,3 +340,31 @@ describe("the user's lock folder", function()
     expect(require("sidecar.host.paths").lstat(top .. "/elsewhere/made")):is_nil()
   end)
 end)
+
+describe("agent slots of runs side by side in one process (a preset's pool)", function()
+  it("waits in line giving way, each with a ticket of its own, and each gets the slot in turn", function()
+    local coop = require("sidecar.core.coop")
+    local held = assert(agent_slots.acquire({ cap = 1, dir = dir }))
+    local sched, order, tickets = coop.new(), {}, {}
+    for i = 1, 3 do
+      sched:spawn(function()
+        local slot <close> = assert(agent_slots.acquire({ cap = 1, dir = dir, on_wait = function() end }))
+        order[#order + 1] = i
+        coop.sleep(20)
+      end, function(ok, err) assert(ok, err) end)
+    end
+    for _ = 1, 5 do
+      sched:step(10)
+    end
+    for _, name in ipairs(require("sidecar.host.paths").entries(dir) or {}) do
+      tickets[#tickets + 1] = name:match("^wait%-.*%.lock$")
+    end
+    expect(#tickets):equals(3) -- three in line, none in another's place (they came in one millisecond)
+    expect(#order):equals(0)
+    held:release()
+    while sched:count() > 0 do
+      sched:step(20)
+    end
+    expect(table.concat(order, " ")):equals("1 2 3")
+  end)
+end)

@@ -157,3 +157,75 @@ describe("what belongs to a task", function()
     expect(otel.parent() and otel.parent().span_id):not_equals(joined.span_id)
   end)
 end)
+
+describe("a task's end, however it ends", function()
+  it("a task that ends before its first wait, beside one that waits, leaves the scheduler whole", function()
+    local sched, ended, spawn = scheduler()
+    spawn("waits", function() coop.sleep(50) return "waited" end)
+    spawn("at once", function() return "done" end)
+    spawn("fails at once", function() error("refused", 0) end)
+    drain(sched)
+    expect(table.concat(ended, " ")):equals("at once fails at once waits")
+    expect(ended["fails at once"].ok):equals(false)
+    expect(ended["fails at once"].value):equals("refused")
+  end)
+
+  it("a task that raises closes what it holds (its to-be-closed variables), giving way meanwhile", function()
+    local sched, ended, spawn = scheduler()
+    local closed = {}
+    spawn("raises", function()
+      local held <close> = setmetatable({}, { __close = function(_, err)
+        coop.sleep(20) -- gives way while it closes
+        closed[#closed + 1] = tostring(err)
+      end })
+      coop.sleep(10)
+      error("broke", 0)
+    end)
+    spawn("other", function() coop.sleep(15) closed[#closed + 1] = "other" return true end)
+    drain(sched)
+    expect(ended.raises.ok):equals(false)
+    expect(table.concat(closed, " ")):equals("other broke")
+  end)
+
+  it("a task stopped in proc.run stops the child and gives way until it has ended", function()
+    local sched, ended, spawn = scheduler()
+    local pid
+    local victim = spawn("stopped", function()
+      local ok, err = pcall(proc.run, { "sh", "-c", "trap '' TERM; echo $$; exec sleep 30" },
+        { kill_grace_ms = 300, stdout = { on_line = function(l) pid = tonumber(l) end } })
+      return not ok and err
+    end)
+    spawn("other", function() coop.sleep(100) return "went on" end)
+    sched:step(0)
+    while not pid do
+      sched:step(20)
+    end
+    sched:stop(victim, "interrupted! (a test)", "a test")
+    drain(sched)
+    expect(ended.stopped.value):equals("interrupted! (a test)")
+    expect(table.concat(ended, " ")):equals("other stopped") -- the other ended during the grace
+    expect(proc.alive(pid)):equals(false)
+  end)
+
+  it("an agent's output callback that fails fails its own run, not the wait that read it", function()
+    local watch = require("sidecar.agent.watch")
+    local sched, ended, spawn = scheduler()
+    local dir = test.temp_dir()
+    spawn("broken parser", function()
+      local parser = { summary = {}, feed = function() error("the parser broke", 0) end }
+      local started, h, w = watch.spawn({ "sh", "-c", "echo hello; sleep 30" }, { run_dir = dir, parser = parser,
+        name = "agent" })
+      assert(started, h)
+      local r, _, interruption = watch.wait(h, w, 1000)
+      return { interruption = interruption, interrupted = r.interrupted }
+    end)
+    spawn("other", function()
+      local h <close> = proc.spawn({ "sleep", "0.3" })
+      return coop.wait(h).code
+    end)
+    drain(sched)
+    expect(ended["broken parser"].ok):equals(true)
+    expect(ended["broken parser"].value.interruption):equals("the parser broke")
+    expect(ended.other.value):equals(0)
+  end)
+end)

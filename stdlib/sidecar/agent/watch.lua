@@ -30,6 +30,22 @@ local function now_ms()
   return clock.monotonic_ns() // 1000000
 end
 
+-- `fn` as an output callback whose error (a parser's, the budget's, an ACP client's) is this run's
+-- alone: kept in `watch.failed` and raised by M.wait, where the run handles it, rather than in
+-- whichever wait read the output (in a preset's pool, another run's, or the pool's own). An
+-- interrupt goes on at once; after an error the rest of the output is written, not handled.
+local function kept(watch, fn)
+  return function(...)
+    if watch.failed == nil then
+      local ok, err = pcall(fn, ...)
+      if not ok then
+        errors.keep_interrupt(false, err)
+        watch.failed = err
+      end
+    end
+  end
+end
+
 ---Starts the agent. Returns true, the process handle and the watch (its `result_seen_at`, in
 ---monotonic ms, is set once the parser has the final result); or false and the spawn error.
 ---@param argv string[]
@@ -50,13 +66,13 @@ function M.spawn(argv, o)
     end)
     watch.terminal = o.terminal
   elseif o.parser then
-    stdout = { collect = false, file = o.run_dir .. "/agent.jsonl", redact = true, on_chunk = function(chunk)
+    stdout = { collect = false, file = o.run_dir .. "/agent.jsonl", redact = true, on_chunk = kept(watch, function(chunk)
       heard()
       o.parser:feed(chunk)
       if o.parser.summary.completed and not watch.result_seen_at then
         watch.result_seen_at = now_ms()
       end
-    end }
+    end) }
   else
     stdout = { collect = false, file = o.run_dir .. "/stdout.log", redact = true, on_chunk = heard }
   end
@@ -201,6 +217,9 @@ function M.wait(h, watch, exit_deadline_ms)
   local waited, err = pcall(function()
     while true do
       r = coop.wait(h, 100) -- giving way to a preset's other runs in its pool (sidecar.core.coop)
+      if watch.failed ~= nil then
+        error(watch.failed, 0) -- an output callback's (kept)
+      end
       if r then
         return
       end

@@ -90,6 +90,23 @@ function M.wait(h, ms)
   end
 end
 
+---M.wait(h) to its end; when that wait raises instead (an interrupt, a stop), `h` is stopped (its
+---group: SIGTERM, grace, SIGKILL) and waited for, giving way meanwhile, before the error goes on:
+---closed while it runs, a handle would wait for its end without giving way.
+---@param h userdata
+---@return table result
+function M.wait_or_stop(h)
+  local ok, r = pcall(M.wait, h)
+  if ok then
+    return r
+  end
+  if yielding() then
+    h:kill()
+    pcall(M.wait, h)
+  end
+  error(r, 0)
+end
+
 local Sched = {}
 Sched.__index = Sched
 
@@ -109,6 +126,9 @@ local function resume(self, t, raise)
   end
   t.done = true
   tasks[t.co] = nil
+  if res[1] then -- what the task's own pcall gave (Sched:spawn)
+    res = table.pack(table.unpack(res, 2, res.n))
+  end
   if not res[1] and is_interrupt(res[2]) and not t.reason then
     self:interrupt(res[2])
   end
@@ -121,10 +141,14 @@ end
 ---@param on_end fun(ok: boolean, ...)
 ---@return table
 function Sched:spawn(fn, on_end)
-  local t = { co = coroutine.create(fn), on_end = on_end, locals = {} }
+  -- Called through pcall: a coroutine that dies of an error does not unwind its stack, so its
+  -- to-be-closed variables (a run's lock, its agent slot, its sandbox) would never be closed.
+  local t = { co = coroutine.create(function() return pcall(fn) end), on_end = on_end, locals = {}, wake = 0 }
   tasks[t.co] = t
-  self.live[#self.live + 1] = t
   resume(self, t, nil)
+  if not t.done then
+    self.live[#self.live + 1] = t
+  end
   return t
 end
 
@@ -180,7 +204,9 @@ end
 function Sched:step(ms)
   local now, soonest = now_ms(), ms
   for _, t in ipairs(self.live) do
-    soonest = t.raise ~= nil and 0 or math.min(soonest, math.max(0, t.wake - now))
+    if not t.done then
+      soonest = t.raise ~= nil and 0 or math.min(soonest, math.max(0, t.wake - now))
+    end
   end
   local ok, err = pcall(host.poll, soonest)
   if not ok then

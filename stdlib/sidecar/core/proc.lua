@@ -117,7 +117,7 @@ end
 ---@return table result
 function M.run(cmd, opts)
   local handle <close> = spawn("proc.run", cmd, opts, nil, 2)
-  return coop.wait(handle) -- giving way to the other tasks when in one (a preset's agent runs)
+  return coop.wait_or_stop(handle) -- giving way to the other tasks when in one (a preset's agent runs)
 end
 
 ---Starts `cmd` detached: it outlives Sidecar, which never waits for it nor stops it (see the

@@ -328,7 +328,10 @@ end
 -- A new ticket ({lock, name, path}), or nil and why. Made under a name of this process's own,
 -- locked, then renamed into line: no other process ever sees it unlocked and takes it for a dead
 -- waiter's. Named by the wall clock (every process's), so that names sort by age; the pid tells
--- apart two of the same millisecond; the cap says which slots it waits for.
+-- apart two of the same millisecond (one process's next ticket takes the next millisecond); the
+-- cap says which slots it waits for.
+local last_ticket_ms = 0 -- this process's last ticket's time: two runs of it never get one name
+
 local function ticket(d, cap)
   local why
   for try_n = 1, 5 do
@@ -336,7 +339,8 @@ local function ticket(d, cap)
     local lock
     lock, why = d:lock(new)
     if lock then
-      local name = ("wait-%016d-%010d-%04d.lock"):format(clock.wall_ms(), writer_lock.self().pid, cap)
+      last_ticket_ms = math.max(clock.wall_ms(), last_ticket_ms + 1)
+      local name = ("wait-%016d-%010d-%04d.lock"):format(last_ticket_ms, writer_lock.self().pid, cap)
       local moved, bad = os.rename(d:root() .. "/" .. new, d:root() .. "/" .. name)
       if moved then
         return setmetatable({ lock = lock, name = name, path = d:root() .. "/" .. name }, Ticket)

@@ -82,7 +82,7 @@ local function locked(s)
     if held or code ~= "EWOULDBLOCK" then
       return held
     end
-    require("sidecar.host.time").sleep_ms(5)
+    require("sidecar.core.coop").sleep(5) -- a preset's other runs in its pool go on meanwhile
   end
   return nil
 end

@@ -32,6 +32,7 @@
 ---   local lock = run_reconcile.claim(s, "R-0007")        -- the worker, first thing
 ---   run, ended_here = run_reconcile.end_if_dead(s, run)   -- a local run whose owner is gone
 local clock = require("sidecar.host.time")
+local coop = require("sidecar.core.coop")
 local errors = require("sidecar.core.errors")
 local procinfo = require("sidecar.host.procinfo")
 local run_processes = require("sidecar.run.processes")
@@ -118,7 +119,7 @@ function M.claim(s, run_id)
       return nil, ("run %s is already being run by another worker (%s/runs/%s/%s stayed locked for %d ms)"):format(
         run_id, s.root, run_id, M.LOCK_FILE, M.CLAIM_WAIT_MS), "busy"
     end
-    clock.sleep_ms(5)
+    coop.sleep(5) -- a preset's other runs in its pool go on meanwhile
   end
 end
 

@@ -104,6 +104,10 @@ end
 
 -- What bwrap's check said, once per process: true, or {why, said}.
 local checked
+-- A sandbox of bwrap failed after it had worked in this process (M.forget): a failed check is not
+-- kept then, so that one run's passing trouble (namespaces short while many sandboxes start) is not
+-- every later run's of a process that runs many (a preset's pool).
+local rechecking = false
 
 M.CHECKED_FILE = "bwrap-works" -- in the user's state folder: the last check that passed, and where
 
@@ -152,6 +156,7 @@ end
 ---again, and chooses Landlock if it must).
 function M.forget()
   local file = checked_path()
+  rechecking = rechecking or checked == true
   checked = nil
   if file then
     os.remove(file)
@@ -181,22 +186,26 @@ function M.choose(asked)
   if asked == "bwrap" then
     return "bwrap"
   end
-  if checked == nil and known_to_work() then
-    checked = true
-  elseif checked == nil then
+  local found = checked
+  if found == nil and known_to_work() then
+    found = true
+  elseif found == nil then
     local works, problem, said = M.check()
-    checked = works and true or { why = problem, said = said }
+    found = works and true or { why = problem, said = said }
     if works then
       remember_it_works()
     end
   end
-  if checked == true then
+  if found == true or not rechecking then
+    checked = found
+  end
+  if found == true then
     return "bwrap"
   end
   if not M.landlock() then
-    return nil, checked.why, "no_sandbox"
+    return nil, found.why, "no_sandbox"
   end
-  local said = tostring(checked.said):gsub("%s*See <.*$", "") -- its pointer to a README
+  local said = tostring(found.said):gsub("%s*See <.*$", "") -- its pointer to a README
   return "landlock", "bubblewrap cannot make a sandbox here (" .. said .. ")"
 end
 

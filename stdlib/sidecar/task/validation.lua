@@ -193,7 +193,7 @@ local function run_step(entry, opts)
     })
   end
   local h <close> = handle -- an interrupt raised by wait still stops the step's processes
-  local r = coop.wait(h) -- a preset's other runs in its pool go on meanwhile (sidecar.core.coop)
+  local r = coop.wait_or_stop(h) -- a preset's other runs in its pool go on meanwhile (sidecar.core.coop)
   local report = sb and sb:finish()
   if report and (report.exit_code or report.signal) then
     r.code = report.exit_code -- the step's own status, not the sandbox's
