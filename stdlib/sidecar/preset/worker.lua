@@ -104,17 +104,21 @@ local function forwarded(fields)
 end
 
 -- Passes a run's event up with its job's number, when the preset shows it (M.FORWARD). The job is
--- the task's that publishes it, or, for an event published outside any (an agent's output read
--- while another run waits), the one whose run it names.
+-- the one whose run the event names; a run's first event, published by its own code, tells which
+-- run a task's job has. (An event of another run can be published inside a task, its agent's
+-- output read while this task waits: it names a run already known.)
 local function forward(pool, e)
-  local task = require("sidecar.core.coop").task()
-  local job = task and task.locals.job or pool.by_run[e.run_id]
+  local job = pool.by_run[e.run_id]
   if not job then
-    return
-  end
-  if type(e.run_id) == "string" and not job.seen_run then
-    job.seen_run = e.run_id -- where a stop request for it is looked for (stops_asked)
-    pool.by_run[e.run_id] = job
+    local task = require("sidecar.core.coop").task()
+    job = task and task.locals.job
+    if not job or (job.seen_run and e.run_id ~= nil) then
+      return
+    end
+    if type(e.run_id) == "string" then
+      job.seen_run = e.run_id -- where a stop request for it is looked for (stops_asked)
+      pool.by_run[e.run_id] = job
+    end
   end
   if M.FORWARD[e.kind] then
     say(pool.out, { k = job.k, event = { run_id = e.run_id, seq = e.seq, kind = e.kind, fields = forwarded(e.fields) } })
