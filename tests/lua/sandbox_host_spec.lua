@@ -1,0 +1,44 @@
+-- Which OS sandbox "auto" chooses (stdlib/sidecar/run/sandbox_host.lua), bubblewrap's check
+-- stubbed: a failed check is kept for the process, unless bwrap had worked in it before (a
+-- preset's pool runs many runs: one run's passing trouble is not every later run's).
+local test = require("sidecar.dev.test")
+local describe, it, expect = test.describe, test.it, test.expect
+
+-- The module loaded afresh (its memory of the check is the process's), with `check` as its check.
+local function fresh(check)
+  package.loaded["sidecar.run.sandbox_host"] = nil
+  local host = require("sidecar.run.sandbox_host")
+  host.check = check
+  host.forget() -- nothing known from the state folder either
+  return host
+end
+
+local function works() return true end
+local function fails() return nil, "bwrap cannot make a sandbox here (short)", "short" end
+
+describe("bubblewrap's check, once per process", function()
+  test.after_each(function()
+    package.loaded["sidecar.run.sandbox_host"] = nil
+  end)
+
+  it("keeps a failure found first; after bwrap worked, a failure is looked at again next time", function()
+    if not require("sidecar.run.sandbox_host").available() then
+      print("  (skipped: no bubblewrap here)")
+      return
+    end
+    local host = fresh(fails)
+    expect(host.choose("auto")):not_equals("bwrap")
+    host.check = works
+    expect(host.choose("auto")):not_equals("bwrap") -- kept: bwrap never worked in this process
+
+    host = fresh(works)
+    expect(host.choose("auto")):equals("bwrap")
+    host.forget() -- a run's sandbox of bwrap failed after all
+    host.check = fails
+    expect(host.choose("auto")):not_equals("bwrap")
+    host.check = works
+    expect(host.choose("auto")):equals("bwrap") -- the next run looks again
+    host.check = fails
+    expect(host.choose("auto")):equals("bwrap") -- and keeps what it found working
+  end)
+end)
