@@ -439,12 +439,12 @@ static bool hook_command(int argc, char** argv) {
 }
 
 namespace sidecar::cli {
-int sandbox_init_main(int argc, char** argv);  // cli/sandbox_init_command.cpp
+int sandbox_init_main(int argc, char** argv, int first);  // cli/sandbox_init_command.cpp
 }
 
 int main(int argc, char** argv) {
   // The first process inside a run's sandbox: plain C++, before any parsing or Lua.
-  if (argc >= 2 && std::string(argv[1]) == "sandbox-init") return sidecar::cli::sandbox_init_main(argc, argv);
+  if (argc >= 2 && std::string(argv[1]) == "sandbox-init") return sidecar::cli::sandbox_init_main(argc, argv, 2);
   int status = sidecar_main(argc, argv);
   if (hook_command(argc, argv)) status = 0;
   sidecar::host::wait_for_background_jobs();  // a load of libgit2 or a snapshot ends first

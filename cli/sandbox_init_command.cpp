@@ -1,6 +1,8 @@
 // `sidecar sandbox-init`: the first process inside a run's OS sandbox (host/sandbox/sandbox_init.hpp).
-// Sidecar starts it itself (stdlib/sidecar/run/sandbox.lua), never a person; it is dispatched
-// before any argument parsing or Lua, so the sandbox adds no start-up of Sidecar's own.
+// Sidecar starts it itself (stdlib/sidecar/run/sandbox.lua), never a person: as the small program
+// `sidecar-sandbox-init` installed beside the binary (cli/sandbox_init_program.cpp), or as the
+// binary's own command where that program is not there. Either is dispatched before any argument
+// parsing or Lua, so the sandbox adds no start-up of Sidecar's own.
 #include <unistd.h>
 
 #include <cstdio>
@@ -11,8 +13,9 @@
 
 namespace sidecar::cli {
 
-int sandbox_init_main(int argc, char** argv) {
-  std::vector<std::string> args(argv + 2, argv + argc);
+// `first`: the index of sandbox-init's first argument in argv (2 after `sidecar sandbox-init`).
+int sandbox_init_main(int argc, char** argv, int first) {
+  std::vector<std::string> args(argv + first, argv + argc);
   host::SandboxInitOptions options;
   std::string why;
   if (!host::parse_sandbox_init(args, options, why)) {

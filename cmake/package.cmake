@@ -1,5 +1,5 @@
 # `cpack -G DEB` (or `cmake --build build --target package`): two Debian packages.
-# - sidecar: the one binary, its bash and fish completions and its documentation. Everything else is
+# - sidecar: the one binary (and the first process of its sandboxes, sidecar-sandbox-init), its bash and fish completions and its documentation. Everything else is
 #   compiled into the binary (the stdlib, presets, the ui page); libgit2 is loaded at run time by its
 #   SONAME, so the package depends on the Debian package that ships that SONAME (found here, on the
 #   build machine).
@@ -17,7 +17,8 @@ add_custom_command(
   COMMENT "Writing the shell completions (sidecar completion bash|zsh|fish)")
 add_custom_target(completions ALL DEPENDS ${COMPLETIONS_DIR}/sidecar)
 
-install(TARGETS sidecar RUNTIME DESTINATION bin)
+# sidecar-sandbox-init beside it: the binary looks for it in its own folder.
+install(TARGETS sidecar sidecar-sandbox-init RUNTIME DESTINATION bin)
 install(FILES ${COMPLETIONS_DIR}/sidecar DESTINATION share/bash-completion/completions)
 # zsh's is a script to source (it runs on bashcompinit), not an autoloaded #compdef function,
 # so it is not put on zsh's fpath: `source <(sidecar completion zsh)` (README).

@@ -12,9 +12,9 @@ prefix="$work/prefix"
 unset SIDECAR_STDLIB_DIR
 expect_run "install into a fresh prefix" 0 "" "" -- cmake --install "$build" --prefix "$prefix"
 lib=$(ls -d "$prefix"/lib*/libsidecar.so.0 2>/dev/null | head -1)
-expect_run "installed: the library, its headers, the binary, a CMake package, a pkg-config file" 0 "" "" -- \
+expect_run "installed: the library, its headers, the binary (and sidecar-sandbox-init), a CMake package, a pkg-config file" 0 "" "" -- \
   test -n "$lib" -a -f "$prefix/include/sidecar/sidecar.hpp" -a -f "$prefix/include/sidecar/sidecar.h" \
-  -a -x "$prefix/bin/sidecar" -a -f "$(dirname "$lib")/cmake/Sidecar/SidecarConfig.cmake" \
+  -a -x "$prefix/bin/sidecar" -a -x "$prefix/bin/sidecar-sandbox-init" -a -f "$(dirname "$lib")/cmake/Sidecar/SidecarConfig.cmake" \
   -a -f "$(dirname "$lib")/pkgconfig/sidecar.pc" -a -f "$(dirname "$lib")/libsidecar.a" \
   -a -f "$(dirname "$lib")/pkgconfig/sidecar-static.pc"
 git init -q "$work/repo"

@@ -30,6 +30,8 @@ expect_run "the unpacked binary runs" 0 "^sidecar $version " '^$' -- root/usr/bi
 expect_run "... with its stdlib and presets compiled in" 0 'precommit-classifier' '' \
   -- root/usr/bin/sidecar preset list
 expect_run "... stripped (no debug sections)" 1 '' '' -- sh -c "readelf -S root/usr/bin/sidecar | grep -q debug_info"
+expect_run "the first process of its sandboxes beside it" 0 '' '' -- test -x root/usr/bin/sidecar-sandbox-init
+expect_run "... stripped too" 1 '' '' -- sh -c "readelf -S root/usr/bin/sidecar-sandbox-init | grep -q debug_info"
 expect_run "the packaged bash completion is the binary's own" 0 '' '' \
   -- sh -c 'root/usr/bin/sidecar completion bash | cmp - root/usr/share/bash-completion/completions/sidecar'
 expect_run "... and no file of the library" 1 '' '' -- sh -c "dpkg-deb -c '$deb' | grep -E 'libsidecar|include/|pkgconfig'"

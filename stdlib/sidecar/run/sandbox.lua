@@ -214,8 +214,8 @@ Sandbox.__index = Sandbox
 -- network's way out (the proxy's socket as the agent's side sees it; loopback ports forwarded
 -- where the sandbox has a network of its own).
 local function init_args(o, sb, socket, net)
-  local init = { require("sidecar.core.proc").executable(), "sandbox-init", "--report-fd", "3", "--settle-ms",
-    tostring(o.settle_ms or M.SETTLE_MS) }
+  local init = sandbox_host.init_command()
+  table.move({ "--report-fd", "3", "--settle-ms", tostring(o.settle_ms or M.SETTLE_MS) }, 1, 4, #init + 1, init)
   if sb.proxy then
     table.move({ "--proxy", socket }, 1, 2, #init + 1, init)
     for _, port in ipairs(sb.kind == "bwrap" and net.forward or {}) do
@@ -241,9 +241,7 @@ local function landlock_argv(o, sb, plan, net)
   table.move(sb.limits.init_args, 1, #sb.limits.init_args, #argv + 1, argv)
   -- the agent's grace when stopped: shorter than the watchdog's, whose SIGKILL would end sandbox-init first
   local grace = ("%d"):format(math.max(0, (o.kill_grace_ms or 2000) - 500))
-  for i, a in ipairs({ "--subreaper", "--stop-grace-ms", grace }) do
-    table.insert(argv, 2 + i, a)
-  end
+  table.move({ "--subreaper", "--stop-grace-ms", grace }, 1, 3, #argv + 1, argv)
   table.move(ll.args, 1, #ll.args, #argv + 1, argv)
   return argv
 end

@@ -36,6 +36,26 @@ function M.available()
   return true
 end
 
+M.INIT_PROGRAM = "sidecar-sandbox-init"
+
+-- The command that starts a sandbox's first process, found once per process.
+local init_command
+
+---The command that starts sandbox-init, before its arguments: `sidecar-sandbox-init` where it is
+---beside the sidecar binary (its real path's folder, where the build and `cmake --install` put it:
+---a small program that starts in half the time), else `{binary, "sandbox-init"}`. Never searched in
+---PATH: it is as trusted as the binary. Raises when there is no sidecar binary (M.available says it).
+---@return string[]
+function M.init_command()
+  if not init_command then
+    local exe = proc.executable()
+    local real = paths.real(exe) or exe
+    local helper = paths.program(real:match("^(.*)/") .. "/" .. M.INIT_PROGRAM) -- an executable file, or nil
+    init_command = helper and { helper } or { exe, "sandbox-init" }
+  end
+  return { table.unpack(init_command) }
+end
+
 -- The first word of a small file (a sysctl), or "".
 local function sysctl(path)
   return (files.read(path) or ""):match("^%s*(%S*)") or ""

@@ -7,6 +7,7 @@ local git_tree = require("sidecar.host.git_tree")
 local mounts = require("sidecar.run.sandbox_mounts")
 local paths = require("sidecar.host.paths")
 local program = require("sidecar.run.sandbox_program")
+local sandbox_host = require("sidecar.run.sandbox_host")
 
 local M = {}
 
@@ -53,8 +54,10 @@ function M.read(o, settings, home_plan)
     return f and roots[dirname(f)] and f or nil
   end
   local exe = paths.real(require("sidecar.core.proc").executable()) or "/"
+  local init = sandbox_host.init_command()[1] -- sidecar-sandbox-init beside it, where it is
   local list = { o.repo_top, o.store_root, o.run_dir, dirname(exe) }
   list[#list + 1] = file_of(exe)
+  list[#list + 1] = init ~= exe and file_of(init) or nil
   if not home_plan.hidden then
     list[#list + 1] = o.home
   end

@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# End-to-end: the first process of a run's OS sandbox is `sidecar-sandbox-init`, the small program
+# built and installed beside the binary (cli/sandbox_init_program.cpp), found beside the binary's
+# real path (a link to it finds it too), in a folder the sandbox makes private (/tmp) as well; where
+# it is not there or cannot be run, the binary's own `sidecar sandbox-init`. The agent, which sees
+# both, can open neither for writing. In bubblewrap's sandbox, then (NO_USERNS, tests/e2e/no_userns.cpp:
+# user namespaces refused) in Landlock's, where sandbox-init is the agent's subreaper.
+set -u
+. "$(dirname "$0")/lib.sh" # S (absolute), here, root, $work; the shared helpers
+. "$here/hostile_lib.sh"
+cd "$work"
+hostile_need_sandbox
+build=$(dirname "$S")
+[ -x "$build/sidecar-sandbox-init" ] || { echo "FAIL no sidecar-sandbox-init beside $S (the build makes it)"; exit 1; }
+
+git_repo repo
+"$S" task create --title "Say who started you" --status ready >/dev/null
+# The agent: says what started it (its parent, sandbox-init in both sandboxes), and whether it can
+# open the program that did, or the binary, for writing (append, so nothing is written either way).
+cat >"$work/who.sh" <<'SH'
+#!/bin/sh
+cat >/dev/null
+printf 'parent: %s\n' "$(tr '\0' ' ' </proc/$PPID/cmdline)"
+for f in "$INIT" "$BINARY"; do
+  (exec 4>>"$f") 2>/dev/null && echo "REACHED $f"
+done
+echo done
+SH
+chmod +x "$work/who.sh"
+add_runners "    who = { command = $(lua_list "$work/who.sh") },"
+sandbox_allow env INIT BINARY
+
+# Layouts of the binary: the build's; alone in a folder of /tmp; with its program beside it there;
+# with that program not executable; a link to the build's binary.
+mkdir -p "$work/alone" "$work/pair" "$work/unrunnable" "$work/linked"
+cp "$S" "$work/alone/sidecar"
+cp "$S" "$build/sidecar-sandbox-init" "$work/pair/"
+cp "$S" "$build/sidecar-sandbox-init" "$work/unrunnable/" && chmod -x "$work/unrunnable/sidecar-sandbox-init"
+ln -s "$S" "$work/linked/sidecar"
+
+# started_by KIND BINARY EXPECTED_PARENT INIT [LAUNCH...]: one run of the agent by BINARY, launched
+# by LAUNCH (the Landlock case's no_userns); its sandbox is KIND and its parent's command line
+# starts with EXPECTED_PARENT followed by sandbox-init's first option; INIT is the program the agent
+# then tries to open.
+started_by() {
+  local kind=$1 binary=$2 parent=$3 init=$4
+  shift 4
+  local name="$kind, $(basename "$(dirname "$binary")")/sidecar"
+  INIT=$init BINARY=$binary expect_run "$name: the run ends" 0 "" "" -- "$@" "$binary" run T-0001 --runner who
+  local id dir
+  id=$(run_ids "$work/out" | tail -n 1)
+  dir=$PWD/.agent/runs/$id
+  eq "$name: its sandbox" "$kind" "$(field "$dir/run.json" .os_sandbox.kind)"
+  local want="parent: $parent --report-fd 3 " line
+  line=$(grep -m 1 '^parent: ' "$dir/stdout.log")
+  eq "$name: started by" "$want" "${line:0:${#want}}"
+  eq "$name: neither program writable by the agent" "" "$(grep REACHED "$dir/stdout.log")"
+  eq "$name: the agent ran to its end" "done" "$(tail -n 1 "$dir/stdout.log")"
+}
+
+# cases KIND LAUNCH...: every layout in sandbox KIND.
+cases() {
+  local kind=$1
+  shift
+  started_by "$kind" "$S" "$build/sidecar-sandbox-init" "$build/sidecar-sandbox-init" "$@"
+  started_by "$kind" "$work/alone/sidecar" "$work/alone/sidecar sandbox-init" "$work/alone/sidecar" "$@"
+  started_by "$kind" "$work/pair/sidecar" "$work/pair/sidecar-sandbox-init" "$work/pair/sidecar-sandbox-init" "$@"
+  started_by "$kind" "$work/unrunnable/sidecar" "$work/unrunnable/sidecar sandbox-init" \
+    "$work/unrunnable/sidecar-sandbox-init" "$@"
+  started_by "$kind" "$work/linked/sidecar" "$build/sidecar-sandbox-init" "$build/sidecar-sandbox-init" "$@"
+}
+
+cases bwrap env
+if [ -n "${NO_USERNS:-}" ] && [ "$("$S" -e 'print(require("sidecar.host.sandbox").landlock_abi())')" -ge 1 ]; then
+  cases landlock "$NO_USERNS"
+else
+  echo "SKIP: the Landlock sandbox's cases (no NO_USERNS helper, or no Landlock in this kernel)"
+fi
+finish
