@@ -4,7 +4,8 @@
 # real path (a link to it finds it too), in a folder the sandbox makes private (/tmp) as well; where
 # it is not there or cannot be run, the binary's own `sidecar sandbox-init`. The agent, which sees
 # both, can open neither for writing. In bubblewrap's sandbox, then (NO_USERNS, tests/e2e/no_userns.cpp:
-# user namespaces refused) in Landlock's, where sandbox-init is the agent's subreaper.
+# user namespaces refused) in Landlock's, where sandbox-init is the agent's subreaper. `sidecar
+# doctor` names it, and says when it is not there.
 set -u
 . "$(dirname "$0")/lib.sh" # S (absolute), here, root, $work; the shared helpers
 . "$here/hostile_lib.sh"
@@ -71,6 +72,12 @@ cases() {
 }
 
 cases bwrap env
+expect_run "doctor: names the program each agent starts under" 0 \
+  "OS sandbox: bwrap, network model: ok\n  each agent starts under \Q$build/sidecar-sandbox-init\E\n" '^$' -- "$S" doctor
+expect_run "doctor: without it, says so and what to do" 0 \
+  "\n  each agent starts under \Q$work/alone/sidecar sandbox-init\E \(sidecar-sandbox-init is not beside the binary, .*reinstall" \
+  '^$' -- "$work/alone/sidecar" doctor
+eq "doctor --json: the command" "$build/sidecar-sandbox-init" "$("$S" doctor --json | jv .data.sandbox.init)"
 if [ -n "${NO_USERNS:-}" ] && [ "$("$S" -e 'print(require("sidecar.host.sandbox").landlock_abi())')" -ge 1 ]; then
   cases landlock "$NO_USERNS"
 else

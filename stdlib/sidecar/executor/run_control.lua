@@ -93,20 +93,6 @@ local function kill_owner(owner)
   procinfo.signal(owner.pid, owner.start, "KILL")
 end
 
--- Polls until run `run_id` is no longer active, for at most `ms`; true when it has ended.
-local function wait_ended(s, run_id, ms)
-  local deadline = now_ms() + ms
-  while true do
-    local run = s:get_run(run_id)
-    if not (run and ACTIVE[run.status]) then
-      return true
-    elseif now_ms() >= deadline then
-      return false
-    end
-    sleep(50)
-  end
-end
-
 -- Stops a run whose owner runs others beside it (owner_shared: a preset's pool): a stop request
 -- (run_owner.ask_to_stop), which its owner takes as an interrupt of that run alone; an owner that
 -- has not ended the run within KILL_WAIT_MS gets SIGTERM (its other runs end too), then SIGKILL.
@@ -114,7 +100,7 @@ end
 local function stop_alone(s, run_id, owner)
   local me = procinfo.self()
   local asked = run_owner.ask_to_stop(s.root, run_id, ("sidecar run kill, pid %d"):format(me and me.pid or 0))
-  if asked and wait_ended(s, run_id, KILL_WAIT_MS) then
+  if asked and M.wait(s, run_id, KILL_WAIT_MS) then
     return "stopped it"
   end
   procinfo.signal(owner.pid, owner.start, "TERM")

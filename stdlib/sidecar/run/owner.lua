@@ -26,6 +26,7 @@ local run_processes = require("sidecar.run.processes")
 local procinfo = run_processes.host -- host.procinfo
 local run_reconcile = require("sidecar.run.reconcile")
 local run_record = require("sidecar.run.record")
+local text = require("sidecar.core.text")
 
 local M = {}
 
@@ -104,7 +105,8 @@ function M.stop_asked(root, run_id)
   end
   local by = f:read(200) or ""
   f:close()
-  return by
+  -- the reason a record and a terminal show: one line of valid UTF-8, whoever wrote the file
+  return (text.repair_utf8(by):gsub("%c", " "))
 end
 
 local Guard = {}
