@@ -10,16 +10,23 @@
 #include <vector>
 
 #include "sandbox/sandbox_init.hpp"
+#include "sandbox/sandbox_init_protocol.hpp"
 
 namespace sidecar::cli {
 
-// `first`: the index of sandbox-init's first argument in argv (2 after `sidecar sandbox-init`).
+// `first`: the index of sandbox-init's first argument in argv (2 after `sidecar sandbox-init`, 1
+// for sidecar-sandbox-init). `--protocol` alone prints which sandbox-init this is
+// (host/sandbox/sandbox_init_protocol.hpp.in).
 int sandbox_init_main(int argc, char** argv, int first) {
   std::vector<std::string> args(argv + first, argv + argc);
+  if (args.size() == 1 && args[0] == "--protocol") {
+    std::puts(SIDECAR_SANDBOX_INIT_PROTOCOL);
+    return 0;
+  }
   host::SandboxInitOptions options;
   std::string why;
   if (!host::parse_sandbox_init(args, options, why)) {
-    std::fprintf(stderr, "sidecar sandbox-init: %s\n", why.c_str());
+    std::fprintf(stderr, "%s: %s\n", first == 1 ? "sidecar-sandbox-init" : "sidecar sandbox-init", why.c_str());
     return 125;
   }
   const int code = host::run_sandbox_init(options);

@@ -5,6 +5,7 @@
 //   local entries, dropped = proxy:log()   -- {{host, port, allowed, error?, at_ms, bytes_up, bytes_down}...}
 //   proxy:close()                          -- also __close and __gc
 //   local found = sandbox.secret_files(repo, {"node_modules"})  -- what to hide (the whole tree read)
+//   sandbox.init_protocol                  -- this build's sandbox-init (sandbox_init_protocol.hpp.in)
 //
 // A proxy is a full userdata ("sidecar.sandbox_proxy") made closed and then filled, as liolib does
 // with files; close, __close and __gc share one idempotent stop, which joins the proxy's threads.
@@ -20,6 +21,7 @@
 #include "lua_args.hpp"
 #include "modules.hpp"
 #include "sandbox/landlock.hpp"
+#include "sandbox/sandbox_init_protocol.hpp"
 #include "sandbox/sandbox_proxy.hpp"
 #include "secrets/secret_file_find.hpp"
 #include "userdata_box.hpp"
@@ -191,6 +193,8 @@ int open_host_sandbox(lua_State* L) {
       {"environ", guarded<environ_names>}, {"landlock_abi", guarded<landlock_abi>},
       {nullptr, nullptr}};
   luaL_newlib(L, functions);
+  lua_pushstring(L, SIDECAR_SANDBOX_INIT_PROTOCOL);
+  lua_setfield(L, -2, "init_protocol");
   return 1;
 }
 

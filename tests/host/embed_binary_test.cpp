@@ -1,7 +1,8 @@
 // A program that embeds Sidecar (this test binary is one) runs its agents under the sidecar binary
-// it names or that is found for it, never under itself: every sandboxed agent starts as
-// `<sidecar> sandbox-init -- <agent>`, and with the program in its place the program ran again
-// inside the sandbox and its own output became the agent's.
+// it names or that is found for it, never under itself: every sandboxed agent starts under the
+// sidecar-sandbox-init beside that binary, or `<sidecar> sandbox-init -- <agent>`, and with the
+// program in its place the program ran again inside the sandbox and its own output became the
+// agent's.
 #include <catch2/catch.hpp>
 
 #include <signal.h>

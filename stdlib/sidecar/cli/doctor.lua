@@ -4,7 +4,7 @@
 --- found, its version, whether it accepts the flags Sidecar relies on, and what exactly to fix.
 ---
 ---   local report = doctor.check({ root = ".agent" })
----   -- {ok, usable, config, sandbox = {mode, network, ok, advice?, init?}, agent_slots = {cap, source, holders, runners},
+---   -- {ok, usable, config, sandbox = {mode, network, ok, advice?, init?, init_why?}, agent_slots = {cap, source, holders, runners},
 ---   --  runners = {{name, origin, argv, ok, installed, version, missing_flags, advice}}}
 local service_slots = require("sidecar.service.agent_slots")
 local cli_output = require("sidecar.cli.output")
@@ -240,14 +240,15 @@ end
 
 ---The OS sandbox agents would run in (the config's `isolation`, SIDECAR_OS_SANDBOX): {mode (the
 ---sandbox they get: "auto" resolved), network, ok, advice?, init? (the command that starts each
----sandbox's first process: sidecar-sandbox-init beside the binary, or `sidecar sandbox-init`)};
+---sandbox's first process: {sidecar-sandbox-init} beside the binary, or {binary, "sandbox-init"}
+---with init_why saying why)};
 ---one that cannot start is an error (every run would fail). Where "auto" chose Landlock, advice
 ---says why.
 ---@param cfg table|nil
 function M.sandbox(cfg)
   local r = sandbox_mode(cfg)
   if r.mode ~= "off" and require("sidecar.core.proc").find_executable() then
-    r.init = table.concat(sandbox_host.init_command(), " ")
+    r.init, r.init_why = sandbox_host.init_command()
   end
   return r
 end
@@ -363,9 +364,8 @@ function M.cli(o)
   print(("OS sandbox: %s%s: %s"):format(sb.mode, sb.mode == "off" and "" or (", network " .. sb.network),
     sb.ok and (sb.advice or "ok") or "CANNOT START (below)"))
   if sb.init then
-    local own = sb.init:sub(-#" sandbox-init") == " sandbox-init" -- the binary's own, not the program
-    print(("  each agent starts under %s%s"):format(sb.init, own and (" (" .. sandbox_host.INIT_PROGRAM
-      .. " is not beside the binary, where it starts quicker: reinstall Sidecar to put it back)") or ""))
+    print(("  each agent starts under %s%s"):format(table.concat(sb.init, " "), sb.init_why and (" (" .. sb.init_why
+      .. "; " .. sandbox_host.INIT_PROGRAM .. " starts quicker: reinstall Sidecar to put it back)") or ""))
   end
   local slots = report.agent_slots
   if slots.error then

@@ -100,7 +100,11 @@ end
 local function stop_alone(s, run_id, owner)
   local me = procinfo.self()
   local asked = run_owner.ask_to_stop(s.root, run_id, ("sidecar run kill, pid %d"):format(me and me.pid or 0))
-  if asked and M.wait(s, run_id, KILL_WAIT_MS) then
+  local ended, _, code
+  if asked then
+    ended, _, code = M.wait(s, run_id, KILL_WAIT_MS)
+  end
+  if ended or code == "not_found" then
     return "stopped it"
   end
   procinfo.signal(owner.pid, owner.start, "TERM")

@@ -16,7 +16,9 @@
 ---     "full": every host, through the same proxy, which records each connection (no other route out:
 ---     git://, ssh and raw sockets have none); "host": the host's network namespace, unrecorded;
 ---   - leave nothing running: its processes live in a pid namespace whose first process
----     (`sidecar sandbox-init`) reports and kills what the agent left, and dies with the run's owner.
+---     (sandbox-init: `sidecar-sandbox-init` beside the binary, else `sidecar sandbox-init`,
+---     sidecar.run.sandbox_host's init_command) reports and kills what the agent left, and dies
+---     with the run's owner.
 --- The sidecar binary inside sees the store and the trust file read-only: it cannot decide, apply,
 --- trust or write anything.
 ---

@@ -9,6 +9,7 @@
 ---   local ok, why, code = sandbox_host.available()   -- nil, why, "no_sandbox"
 ---   local ok, why = sandbox_host.check()              -- bwrap tried: nil, its words and what to do
 ---   local kind, fell_back = sandbox_host.choose("auto") -- "bwrap", or "landlock" and why
+local errors = require("sidecar.core.errors")
 local files = require("sidecar.core.files")
 local host = require("sidecar.host.sandbox")
 local paths = require("sidecar.host.paths")
@@ -38,22 +39,49 @@ end
 
 M.INIT_PROGRAM = "sidecar-sandbox-init"
 
--- The command that starts a sandbox's first process, found once per process.
-local init_command
+-- The command that starts a sandbox's first process, and why it is the binary's own, found once
+-- per process.
+local init_command, init_why
+
+-- sidecar-sandbox-init beside the binary's real path `exe`, through its links, when it is this
+-- build's: its real path, or nil and why not.
+local function init_program(exe)
+  local dir = exe:match("^(.*)/")
+  local named = dir .. "/" .. M.INIT_PROGRAM
+  if not paths.lstat(named) then
+    return nil, M.INIT_PROGRAM .. " is not beside the binary"
+  end
+  local real = paths.real(named)
+  if not (real and real:match("^(.*)/") == dir and paths.program(real)) then -- a link elsewhere: not the binary's
+    return nil, named .. " is not an executable file of the binary's own folder"
+  end
+  local ran, r = pcall(proc.run, { real, "--protocol" }, { timeout_ms = 10000 })
+  if not ran and errors.is_interrupt(r) then
+    error(r, 0)
+  end
+  local said = ran and r.code == 0 and (r.stdout or ""):match("^(%S+)\n$")
+  if said ~= host.init_protocol then
+    local answer = said or (ran and (r.stderr or "") or tostring(type(r) == "table" and r.message or r))
+    return nil, ("%s is not this build's (to --protocol it says %q; this binary's is %q)"):format(named,
+      answer:sub(1, 200), host.init_protocol)
+  end
+  return real
+end
 
 ---The command that starts sandbox-init, before its arguments: `sidecar-sandbox-init` where it is
----beside the sidecar binary (its real path's folder, where the build and `cmake --install` put it:
----a small program that starts in half the time), else `{binary, "sandbox-init"}`. Never searched in
----PATH: it is as trusted as the binary. Raises when there is no sidecar binary (M.available says it).
----@return string[]
+---beside the sidecar binary's real path (where the build and `cmake --install` put it: a small
+---program that starts in half the time), a file of that folder, and of this build (it answers
+---`--protocol` with this binary's host.sandbox.init_protocol); else `{binary, "sandbox-init"}`,
+---and why as a second value. Never searched in PATH: it is as trusted as the binary. Raises when
+---there is no sidecar binary (M.available says it).
+---@return string[] command, string? why
 function M.init_command()
   if not init_command then
     local exe = proc.executable()
-    local real = paths.real(exe) or exe
-    local helper = paths.program(real:match("^(.*)/") .. "/" .. M.INIT_PROGRAM) -- an executable file, or nil
-    init_command = helper and { helper } or { exe, "sandbox-init" }
+    local helper, why = init_program(paths.real(exe) or exe)
+    init_command, init_why = helper and { helper } or { exe, "sandbox-init" }, why
   end
-  return { table.unpack(init_command) }
+  return { table.unpack(init_command) }, init_why
 end
 
 -- The first word of a small file (a sysctl), or "".

@@ -1,5 +1,5 @@
 --- The sandbox of a run where user namespaces are refused (issue 49; docs/security.md says what it
---- gives and what it does not): no bubblewrap, no namespace. `sidecar sandbox-init --subreaper`
+--- gives and what it does not): no bubblewrap, no namespace. sandbox-init with `--subreaper`
 --- starts the agent as its child subreaper (what the agent leaves is ended with it) and confines it
 --- with Landlock (host/sandbox/landlock.hpp) before exec. This module turns the view the bubblewrap
 --- sandbox would give (sidecar.run.sandbox_mounts' plan) into what Landlock can do:

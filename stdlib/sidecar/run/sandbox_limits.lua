@@ -8,7 +8,7 @@
 --- tasks, a few GiB), far below what takes a machine down (a fork bomb, a leak). false (or 0) for
 --- one: no bound. Who holds each bound, best first:
 ---   - pids: the run's cgroup v2 (pids.max), where it has the pids controller; else RLIMIT_NPROC,
----     set by `sidecar sandbox-init` before the agent starts (counted per user of the sandbox's
+---     set by sandbox-init before the agent starts (counted per user of the sandbox's
 ---     own user namespace: the sandbox's tasks alone); for a user who is root outside, whom the
 ---     kernel exempts from RLIMIT_NPROC, a watch that samples the namespace every 200 ms. Reaching
 ---     it ends the sandbox: a run that needs more is a runaway.
