@@ -2,8 +2,8 @@
 # End-to-end: the first process of a run's OS sandbox is `sidecar-sandbox-init`, the small program
 # built and installed beside the binary (cli/sandbox_init_program.cpp), found beside the binary's
 # real path (a link to it finds it too), in a folder the sandbox makes private (/tmp) as well; where
-# it is not there, cannot be run, is a link to one elsewhere or is of another build, the binary's
-# own `sidecar sandbox-init`. The agent, which sees both, can replace neither. In bubblewrap's
+# it is not there, cannot be run, is a link to one elsewhere, may be written by others, does not
+# answer or is of another build, the binary's own `sidecar sandbox-init`. The agent, which sees both, can replace neither. In bubblewrap's
 # sandbox, then (NO_USERNS, tests/e2e/no_userns.cpp: user namespaces refused) in Landlock's, where
 # sandbox-init is the agent's subreaper. `sidecar doctor` names it, and says why when it is not.
 set -u
@@ -37,7 +37,8 @@ sandbox_allow env INIT BINARY
 
 # Layouts of the binary: the build's; alone in a folder of /tmp; with its program beside it there;
 # with that program not executable; a link to the build's binary.
-mkdir -p "$work/alone" "$work/pair" "$work/unrunnable" "$work/linked" "$work/elsewhere" "$work/stale"
+mkdir -p "$work/alone" "$work/pair" "$work/unrunnable" "$work/linked" "$work/elsewhere" "$work/stale" "$work/writable" \
+  "$work/hangs"
 cp "$S" "$work/alone/sidecar"
 cp "$S" "$build/sidecar-sandbox-init" "$work/pair/"
 cp "$S" "$build/sidecar-sandbox-init" "$work/unrunnable/" && chmod -x "$work/unrunnable/sidecar-sandbox-init"
@@ -49,6 +50,12 @@ cp "$S" "$work/stale/sidecar"
 printf '#!/bin/sh\n[ "$1" = --protocol ] && echo 0.0.1-0000000000000000 && exit 0\nexec %s --from-another-build "$@"\n' \
   "$build/sidecar-sandbox-init" >"$work/stale/sidecar-sandbox-init"
 chmod +x "$work/stale/sidecar-sandbox-init"
+# One others may write (it would run outside any sandbox to answer --protocol), and one that never
+# answers.
+cp "$S" "$build/sidecar-sandbox-init" "$work/writable/" && chmod go+w "$work/writable/sidecar-sandbox-init"
+cp "$S" "$work/hangs/sidecar"
+printf '#!/bin/sh\nexec sleep 30\n' >"$work/hangs/sidecar-sandbox-init" && chmod +x "$work/hangs/sidecar-sandbox-init"
+protocol=$("$S" sandbox-init --protocol)
 
 # outside FILE...: each file's digest and what its folder holds (names only).
 outside() {
@@ -94,21 +101,34 @@ cases() {
   started_by "$kind" "$work/elsewhere/sidecar" "$work/elsewhere/sidecar sandbox-init" \
     "$work/elsewhere/sidecar-sandbox-init" "$@"
   started_by "$kind" "$work/stale/sidecar" "$work/stale/sidecar sandbox-init" "$work/stale/sidecar-sandbox-init" "$@"
+  started_by "$kind" "$work/writable/sidecar" "$work/writable/sidecar sandbox-init" \
+    "$work/writable/sidecar-sandbox-init" "$@"
+  started_by "$kind" "$work/hangs/sidecar" "$work/hangs/sidecar sandbox-init" "$work/hangs/sidecar-sandbox-init" "$@"
 }
 
 cases bwrap env
 expect_run "doctor: names the program each agent starts under" 0 \
   "OS sandbox: bwrap, network model: ok\n  each agent starts under \Q$build/sidecar-sandbox-init\E\n" '^$' -- "$S" doctor
-expect_run "doctor: without it, says so and what to do" 0 \
-  "\n  each agent starts under \Q$work/alone/sidecar sandbox-init\E \(sidecar-sandbox-init is not beside the binary; .*reinstall" \
-  '^$' -- "$work/alone/sidecar" doctor
-expect_run "doctor: a link to one elsewhere, not taken" 0 \
-  "\n  each agent starts under \Q$work/elsewhere/sidecar sandbox-init\E \(\Q$work/elsewhere/sidecar-sandbox-init\E is not an executable file of the binary's own folder" \
-  '^$' -- "$work/elsewhere/sidecar" doctor
-expect_run "doctor: one of another build, not taken" 0 \
-  "\n  each agent starts under \Q$work/stale/sidecar sandbox-init\E \(\Q$work/stale/sidecar-sandbox-init\E is not this build's \(to --protocol it says \"0.0.1-0000000000000000\"" \
-  '^$' -- "$work/stale/sidecar" doctor
-eq "doctor --json: the command" "$build/sidecar-sandbox-init" "$("$S" doctor --json | jv .data.sandbox.init.1)"
+# doctor_says BINARY WHY: `sidecar doctor` by BINARY says, on one line, that agents start under its
+# own sandbox-init and WHY (a literal text), then what to do.
+doctor_says() {
+  expect_run "doctor, $(basename "$(dirname "$1")")/sidecar: the binary's own, and why" 0 \
+    "\n  each agent starts under \Q$1 sandbox-init (\E\Q$2\E; sidecar-sandbox-init starts quicker: reinstall Sidecar to have this build's beside it\)\n" \
+    '^$' -- "$1" doctor
+}
+doctor_says "$work/alone/sidecar" "sidecar-sandbox-init is not beside the binary"
+doctor_says "$work/elsewhere/sidecar" "$work/elsewhere/sidecar-sandbox-init is not an executable file of the binary's own folder"
+doctor_says "$work/stale/sidecar" \
+  "$work/stale/sidecar-sandbox-init is not this build's (its protocol is 0.0.1-0000000000000000; this binary's protocol is $protocol)"
+doctor_says "$work/writable/sidecar" \
+  "$work/writable/sidecar-sandbox-init is not the binary's owner's alone (another user's, or others may write it)"
+doctor_says "$work/hangs/sidecar" \
+  "$work/hangs/sidecar-sandbox-init is not this build's (it did not answer --protocol within 2000 ms; this binary's protocol is $protocol)"
+eq "doctor --json: the program, and no why" "$build/sidecar-sandbox-init nil" \
+  "$("$S" doctor --json >"$work/doctor.json"; jv .data.sandbox.init.1 <"$work/doctor.json") $(jv .data.sandbox.init_why <"$work/doctor.json")"
+eq "doctor --json: the binary's own, and why" "$work/stale/sidecar sandbox-init $work/stale/sidecar-sandbox-init is not" \
+  "$("$work/stale/sidecar" doctor --json >"$work/doctor.json"; jv .data.sandbox.init.1 <"$work/doctor.json") \
+$(jv .data.sandbox.init.2 <"$work/doctor.json") $(jv .data.sandbox.init_why <"$work/doctor.json" | cut -d' ' -f1-3)"
 if [ -n "${NO_USERNS:-}" ] && [ "$("$S" -e 'print(require("sidecar.host.sandbox").landlock_abi())')" -ge 1 ]; then
   cases landlock "$NO_USERNS"
 else

@@ -365,7 +365,7 @@ function M.cli(o)
     sb.ok and (sb.advice or "ok") or "CANNOT START (below)"))
   if sb.init then
     print(("  each agent starts under %s%s"):format(table.concat(sb.init, " "), sb.init_why and (" (" .. sb.init_why
-      .. "; " .. sandbox_host.INIT_PROGRAM .. " starts quicker: reinstall Sidecar to put it back)") or ""))
+      .. "; " .. sandbox_host.INIT_PROGRAM .. " starts quicker: reinstall Sidecar to have this build's beside it)") or ""))
   end
   local slots = report.agent_slots
   if slots.error then

@@ -99,7 +99,7 @@ end
 -- What happened, as run kill's reason says it.
 local function stop_alone(s, run_id, owner)
   local me = procinfo.self()
-  local asked = run_owner.ask_to_stop(s.root, run_id, ("sidecar run kill, pid %d"):format(me and me.pid or 0))
+  local asked, refused = run_owner.ask_to_stop(s.root, run_id, ("sidecar run kill, pid %d"):format(me and me.pid or 0))
   local ended, _, code
   if asked then
     ended, _, code = M.wait(s, run_id, KILL_WAIT_MS)
@@ -108,13 +108,14 @@ local function stop_alone(s, run_id, owner)
     return "stopped it"
   end
   procinfo.signal(owner.pid, owner.start, "TERM")
+  local alone = asked and "did not stop it alone" or ("could not be asked to stop it alone (" .. tostring(refused) .. ")")
   if wait_owner(owner, KILL_WAIT_MS) then
-    return "did not stop it alone, and was stopped with its other runs"
+    return alone .. ", and was stopped with its other runs"
   end
   kill_owner(owner)
   wait_owner(owner, 5000)
-  return ("did not stop it alone, nor stop within %d s of SIGTERM; it was killed with its other runs")
-    :format(KILL_WAIT_MS // 1000)
+  return ("%s, nor stopped within %d s of SIGTERM; it was killed with its other runs"):format(alone,
+    KILL_WAIT_MS // 1000)
 end
 
 ---Stops an active run, foreground or background, and every process of it: SIGTERM to its owner
@@ -160,7 +161,13 @@ function M.kill(s, run_id)
     end
   end
   local lock = run_reconcile.try_lock(s, run_id)
-  run = assert(s:get_run(run_id))
+  run = s:get_run(run_id)
+  if not run then -- its record went meanwhile (`store` repair, a folder removed)
+    if lock then
+      lock:release()
+    end
+    return nil, ("run %s: %s %s, and its record is gone (see sidecar run list)"):format(run_id, who, why), "not_found"
+  end
   local killed = run_reconcile.stop_processes(s, run, LEFTOVER_GRACE_MS)
   if ACTIVE[run.status] then
     run.status = "interrupted"

@@ -43,10 +43,33 @@ M.INIT_PROGRAM = "sidecar-sandbox-init"
 -- per process.
 local init_command, init_why
 
--- sidecar-sandbox-init beside the binary's real path `exe`, through its links, when it is this
--- build's: its real path, or nil and why not.
+M.INIT_CHECK_MS = 2000 -- how long sidecar-sandbox-init has to answer --protocol
+local WRITABLE_BY_OTHERS = 18 -- 0022: its group or others may write it
+
+-- What a program said on its way out, as one short line: its first line, control characters made
+-- spaces.
+local function one_line(text)
+  return (((text or ""):match("^[^\n]*") or ""):gsub("%c", " "):sub(1, 200))
+end
+
+-- Why a `--protocol` run (pcall's `ran`, `r`) gave no protocol.
+local function no_answer(ran, r)
+  if not ran then
+    return "it cannot run: " .. one_line(tostring(type(r) == "table" and r.message or r))
+  elseif r.timed_out then
+    return ("it did not answer --protocol within %d ms"):format(M.INIT_CHECK_MS)
+  end
+  local said = one_line(r.stderr)
+  return ("to --protocol it ended %s%s"):format(r.signal_name and ("by SIG" .. r.signal_name) or ("with exit "
+    .. tostring(r.code)), said ~= "" and (": " .. said) or "")
+end
+
+-- sidecar-sandbox-init beside the binary's real path `exe`, through its links, when it is the
+-- binary's own (a file of its folder, owned by its owner or root, that no one else may write) and
+-- of this build (asked with an empty environment, outside any sandbox, so it must be all that):
+-- its real path, or nil and why not.
 local function init_program(exe)
-  local dir = exe:match("^(.*)/")
+  local dir = exe:match("^(.*)/") or "."
   local named = dir .. "/" .. M.INIT_PROGRAM
   if not paths.lstat(named) then
     return nil, M.INIT_PROGRAM .. " is not beside the binary"
@@ -55,15 +78,19 @@ local function init_program(exe)
   if not (real and real:match("^(.*)/") == dir and paths.program(real)) then -- a link elsewhere: not the binary's
     return nil, named .. " is not an executable file of the binary's own folder"
   end
-  local ran, r = pcall(proc.run, { real, "--protocol" }, { timeout_ms = 10000 })
+  local st, bin = paths.lstat(real), paths.lstat(exe)
+  if not (st and bin and (st.uid == bin.uid or st.uid == 0) and st.mode & WRITABLE_BY_OTHERS == 0) then
+    return nil, named .. " is not the binary's owner's alone (another user's, or others may write it)"
+  end
+  local ran, r = pcall(proc.run, { real, "--protocol" }, { timeout_ms = M.INIT_CHECK_MS, clear_env = true,
+    max_output = 4096 })
   if not ran and errors.is_interrupt(r) then
     error(r, 0)
   end
   local said = ran and r.code == 0 and (r.stdout or ""):match("^(%S+)\n$")
   if said ~= host.init_protocol then
-    local answer = said or (ran and (r.stderr or "") or tostring(type(r) == "table" and r.message or r))
-    return nil, ("%s is not this build's (to --protocol it says %q; this binary's is %q)"):format(named,
-      answer:sub(1, 200), host.init_protocol)
+    return nil, ("%s is not this build's (%s; this binary's protocol is %s)"):format(named,
+      said and ("its protocol is " .. one_line(said)) or no_answer(ran, r), host.init_protocol)
   end
   return real
 end
