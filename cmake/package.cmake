@@ -1,6 +1,6 @@
 # `cpack -G DEB` (or `cmake --build build --target package`): two Debian packages.
-# - sidecar: the one binary (and the first process of its sandboxes, sidecar-sandbox-init), its bash and fish completions and its documentation. Everything else is
-#   compiled into the binary (the stdlib, presets, the ui page); libgit2 is loaded at run time by its
+# - sidecar: the one binary (and the first process of its sandboxes, sidecar-sandbox-init), its
+#   bash and fish completions and its documentation. Everything else is compiled into the binary (the stdlib, presets, the ui page); libgit2 is loaded at run time by its
 #   SONAME, so the package depends on the Debian package that ships that SONAME (found here, on the
 #   build machine).
 # - libsidecar-dev: the embedding library (install component "library", cmake/library.cmake): the

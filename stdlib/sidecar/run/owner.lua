@@ -105,8 +105,8 @@ function M.stop_asked(root, run_id)
   end
   local by = f:read(200) or ""
   f:close()
-  -- the reason a record and a terminal show: one line of valid UTF-8, whoever wrote the file
-  return (text.repair_utf8(by):gsub("%c", " "))
+  -- the reason a record and a terminal show: one line, shown harmlessly, whoever wrote the file
+  return (text.visible(by):gsub("%c", " "))
 end
 
 local Guard = {}

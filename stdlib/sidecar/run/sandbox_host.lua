@@ -14,6 +14,7 @@ local files = require("sidecar.core.files")
 local host = require("sidecar.host.sandbox")
 local paths = require("sidecar.host.paths")
 local proc = require("sidecar.core.proc")
+local text = require("sidecar.core.text")
 
 local M = {}
 
@@ -46,10 +47,9 @@ local init_command, init_why
 M.INIT_CHECK_MS = 2000 -- how long sidecar-sandbox-init has to answer --protocol
 local WRITABLE_BY_OTHERS = 18 -- 0022: its group or others may write it
 
--- What a program said on its way out, as one short line: its first line, control characters made
--- spaces.
-local function one_line(text)
-  return (((text or ""):match("^[^\n]*") or ""):gsub("%c", " "):sub(1, 200))
+-- What a program said on its way out, as one short line a terminal shows harmlessly.
+local function one_line(said)
+  return (text.visible(text.first_line(said or "", 200)))
 end
 
 -- Why a `--protocol` run (pcall's `ran`, `r`) gave no protocol.
