@@ -85,21 +85,44 @@ SIDECAR_MAX_AGENTS=1 AGENT_SLEEP=1.$M "$S" preset run fan -p n=3 -j 3 >"$work/ca
 preset=$!
 # strays: a run's agent outside its run's cgroup, or a process in a run's cgroup without that run's
 # mark (the cgroup is armed around its own agent's spawn alone: armed longer, another run's spawn
-# would start in it, and its own agent outside it)
+# would start in it, and its own agent outside it). A process is one only if it still is on a second
+# look 0.3 s later, the same process (its start time): one caught between its clone and its exec
+# still shows the pool's environment, one caught exiting none.
+started_at() { sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f20; } # its field 22
+environment() { { tr '\0' '\n' <"/proc/$1/environ"; } 2>/dev/null; }
+marked() { environment "$1" | grep -qxF "SIDECAR_RUN_MARK=$2"; }
+unmarked() { # pid mark: alive (not exiting), its environment read, and without the mark
+  local env
+  [ -r "/proc/$1/environ" ] && env=$(environment "$1") && ! grep -qxF "SIDECAR_RUN_MARK=$2" <<<"$env" &&
+    ! grep -q '^State:.*[ZX]' "/proc/$1/status" 2>/dev/null
+}
 strays() {
-  local f cg mark p
+  local f cg mark p seen=""
   for f in .agent/runs/R-*/agent_process.json; do
     cg=$(grep -o '"cgroup": "[^"]*"' "$f" 2>/dev/null | cut -d'"' -f4)
     mark=$(grep -o '"mark": "[^"]*"' "$f" 2>/dev/null | cut -d'"' -f4)
     p=$(grep -o '"pid": [0-9]*' "$f" 2>/dev/null | grep -o '[0-9]*$')
     [ -n "$cg" ] && [ -n "$mark" ] || continue
-    if [ -n "$p" ] && grep -qaF "SIDECAR_RUN_MARK=$mark" "/proc/$p/environ" 2>/dev/null &&
-      ! grep -qF "${cg##*/}" "/proc/$p/cgroup" 2>/dev/null && [ -e "/proc/$p" ]; then
-      echo "outside:$p"
+    if [ -n "$p" ] && marked "$p" "$mark" &&
+      ! grep -qF "${cg##*/}" "/proc/$p/cgroup" 2>/dev/null; then
+      seen="$seen outside:$p:$(started_at "$p"):$cg:$mark"
     fi
     for p in $(cat "$cg/cgroup.procs" 2>/dev/null); do
-      [ -e "/proc/$p/environ" ] && ! grep -qaF "SIDECAR_RUN_MARK=$mark" "/proc/$p/environ" 2>/dev/null && echo "$p"
+      unmarked "$p" "$mark" && seen="$seen in:$p:$(started_at "$p"):$cg:$mark"
     done
+  done
+  [ -n "$seen" ] || return 0
+  sleep 0.3
+  local what at
+  for f in $seen; do
+    IFS=: read -r what p at cg mark <<<"$f"
+    [ -n "$at" ] && [ "$(started_at "$p")" = "$at" ] || continue # gone meanwhile
+    if [ "$what" = in ]; then
+      grep -qxF "$p" "$cg/cgroup.procs" 2>/dev/null && unmarked "$p" "$mark" &&
+        echo "$p ($({ tr '\0' ' ' <"/proc/$p/cmdline"; } 2>/dev/null)) in ${cg##*/} without its mark; "
+    elif ! grep -qF "${cg##*/}" "/proc/$p/cgroup" 2>/dev/null; then
+      echo "$p ($({ tr '\0' ' ' <"/proc/$p/cmdline"; } 2>/dev/null)) outside ${cg##*/}; "
+    fi
   done
 }
 most=0 deadline=$((SECONDS + 120)) stray=""
