@@ -78,15 +78,15 @@ int landlock_abi() {
   return abi > 0 ? static_cast<int>(abi) : 0;
 }
 
-bool landlock_restrict(const LandlockPlan& plan, std::string& why) {
+int landlock_ruleset(const LandlockPlan& plan, std::string& why) {
   const int abi = landlock_abi();
   if (abi == 0) {
     why = "the kernel offers no Landlock (it needs Linux 5.13 or later, with landlock in its lsm= list)";
-    return false;
+    return -1;
   }
   if (plan.tcp && abi < 4) {
     why = "limiting TCP needs Landlock ABI 4 (Linux 6.7 or later); this kernel offers ABI " + std::to_string(abi);
-    return false;
+    return -1;
   }
   const std::uint64_t fs = handled_fs(abi);
   // From ABI 6, signals and abstract Unix sockets reach only processes of the same domain.
@@ -95,7 +95,7 @@ bool landlock_restrict(const LandlockPlan& plan, std::string& why) {
   int ruleset = static_cast<int>(::syscall(SYS_landlock_create_ruleset, &attr, size, 0));
   if (ruleset < 0) {
     why = failed("cannot create a Landlock ruleset");
-    return false;
+    return -1;
   }
   bool ok = true;
   for (const std::string& p : plan.list) ok = ok && add_path(ruleset, p, kReadDir, why);
@@ -108,16 +108,17 @@ bool landlock_restrict(const LandlockPlan& plan, std::string& why) {
       ok = false;
     }
   }
-  if (ok && ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
-    why = failed("cannot set no_new_privs");
-    ok = false;
+  if (!ok) {
+    ::close(ruleset);
+    return -1;
   }
-  if (ok && ::syscall(SYS_landlock_restrict_self, ruleset, 0) != 0) {
-    why = failed("cannot restrict this process with Landlock");
-    ok = false;
-  }
-  ::close(ruleset);
-  return ok;
+  return ruleset;
+}
+
+const char* landlock_enforce(int ruleset) {
+  if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return "cannot set no_new_privs";
+  if (::syscall(SYS_landlock_restrict_self, ruleset, 0) != 0) return "cannot restrict this process with Landlock";
+  return nullptr;
 }
 
 }  // namespace sidecar::host

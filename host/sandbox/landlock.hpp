@@ -29,10 +29,15 @@ struct LandlockPlan {
 // The Landlock ABI the running kernel offers: 0 when none (not built in, or disabled).
 int landlock_abi();
 
-// Restricts the calling thread (and what it execs) to `plan`, with no_new_privs set. false and why
-// when the kernel offers no Landlock, a TCP limit needs an ABI it lacks, or a rule cannot be added
-// (a path that does not exist is skipped: there is nothing beneath it to reach). Call it in the
-// child, just before exec.
-bool landlock_restrict(const LandlockPlan& plan, std::string& why);
+// The ruleset for `plan`, to be enforced by landlock_enforce: its descriptor (close-on-exec, as the
+// kernel makes it), or -1 and why when the kernel offers no Landlock, a TCP limit needs an ABI it
+// lacks, or a rule cannot be added (a path that does not exist is skipped: there is nothing
+// beneath it to reach). Made before the agent's process starts: it opens the paths, and allocates.
+int landlock_ruleset(const LandlockPlan& plan, std::string& why);
+
+// Restricts the calling thread (and what it execs) with `ruleset`, no_new_privs set: nullptr, or
+// what failed with errno set. System calls only, so that a vfork()ed child may call it just before
+// it executes the agent.
+const char* landlock_enforce(int ruleset);
 
 }  // namespace sidecar::host

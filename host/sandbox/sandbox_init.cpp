@@ -2,14 +2,10 @@
 
 #include <dirent.h>
 #include <fcntl.h>
-#include <linux/capability.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
-#include <sys/resource.h>
 #include <sys/signalfd.h>
-#include <sys/socket.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -23,10 +19,9 @@
 #include <memory>
 #include <sstream>
 
-#include "process/close_fds.hpp"
 #include "process/process_info.hpp"
+#include "sandbox/sandbox_agent_start.hpp"
 #include "sandbox/sandbox_forward.hpp"
-#include "sandbox/socket_filter.hpp"
 #include "sandbox/socket_guard.hpp"
 #include "util/json_text.hpp"
 #include "util/unique_fd.hpp"
@@ -185,64 +180,6 @@ void write_report(int fd, int status, const std::vector<Proc>& left, long own_si
   r += "}\n";
   write_fully(fd, r);
   ::close(fd);
-}
-
-// Without a user namespace of its own, an agent started by root would keep root's capabilities
-// (bubblewrap drops them all): every one is dropped, from the bounding set too, so that no program
-// it runs, setuid ones included, gets one back. false and why when one stays.
-bool drop_capabilities(std::string& why) {
-  prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
-  for (int cap = 0; cap <= 63; ++cap) {
-    if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 && errno != EINVAL && prctl(PR_CAPBSET_READ, cap, 0, 0, 0) == 1) {
-      why = "cannot drop capability " + std::to_string(cap) + ": " + std::strerror(errno);
-      return false;
-    }
-  }
-  __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
-  __user_cap_data_struct data[2] = {};
-  if (syscall(SYS_capset, &header, data) != 0) {
-    why = std::string("cannot clear the capabilities: ") + std::strerror(errno);
-    return false;
-  }
-  return true;
-}
-
-[[noreturn]] void exec_agent(const SandboxInitOptions& o, int channel) {
-  const std::vector<std::string>& argv = o.argv;
-  const int64_t pids = o.pids;
-  sigset_t none;
-  sigemptyset(&none);
-  for (int sig = 1; sig < NSIG; ++sig) {
-    if (sig != SIGKILL && sig != SIGSTOP) signal(sig, SIG_DFL);
-  }
-  sigprocmask(SIG_SETMASK, &none, nullptr);
-  std::string why;
-  if (o.subreaper && !drop_capabilities(why)) {
-    std::fprintf(stderr, "sidecar sandbox: %s\n", why.c_str());
-    _exit(125);
-  }
-  if (o.landlock && !landlock_restrict(o.landlock_plan, why)) {
-    std::fprintf(stderr, "sidecar sandbox: cannot confine the agent with Landlock: %s\n", why.c_str());
-    _exit(125);
-  }
-  // Last before exec, so that Sidecar's own calls above are not the guard's to answer.
-  const int listener = install_socket_filter(why);
-  hand_over_listener(channel, listener, why);
-  close_descriptors_from(3);  // the report, the signal and forwarding descriptors are not the agent's
-  if (pids > 0 && !o.subreaper) {  // without a user namespace, RLIMIT_NPROC would count all the user's
-    // Both values: raising a hard limit takes CAP_SYS_RESOURCE outside the sandbox.
-    const rlimit nproc{static_cast<rlim_t>(pids), static_cast<rlim_t>(pids)};
-    if (setrlimit(RLIMIT_NPROC, &nproc) != 0) {
-      std::fprintf(stderr, "sidecar sandbox: cannot bound the processes: %s\n", std::strerror(errno));
-      _exit(125);
-    }
-  }
-  std::vector<char*> args;
-  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-  execvp(args[0], args.data());
-  std::fprintf(stderr, "sidecar sandbox: cannot run '%s': %s\n", args[0], std::strerror(errno));
-  _exit(127);
 }
 
 // Listens for the agent's connections; `proxy_port` is set to the proxy port's (0: none).
@@ -493,23 +430,15 @@ int run_sandbox_init(const SandboxInitOptions& options) {
   const int mine = o.subreaper ? getpid() : 0;  // others(mine): the processes that are the sandbox's
   const pid_t owner = getppid();
 
-  int channel[2];
-  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, channel) != 0) {
-    std::fprintf(stderr, "sidecar sandbox: cannot start the agent: %s\n", std::strerror(errno));
+  const AgentStart started = start_agent(o);
+  if (started.pid < 0) {
+    std::fprintf(stderr, "sidecar sandbox: %s\n", started.error.c_str());
     return 125;
   }
-  const pid_t agent = fork();
-  if (agent < 0) {
-    std::fprintf(stderr, "sidecar sandbox: cannot start the agent: %s\n", std::strerror(errno));
-    return 125;
-  }
-  if (agent == 0) exec_agent(o, channel[1]);
-  ::close(channel[1]);
-  std::string guard_off;
-  const int listener = take_listener(channel[0], guard_off);
-  ::close(channel[0]);
+  const pid_t agent = started.pid;
+  const std::string& guard_off = started.guard_off;
   std::unique_ptr<SocketGuard> guard;
-  if (listener >= 0) guard = std::make_unique<SocketGuard>(listener, SocketGuardOptions{o.socket_allow, o.host_network, o.landlock_plan.tcp, o.landlock_plan.connect_ports, mine});
+  if (started.listener >= 0) guard = std::make_unique<SocketGuard>(started.listener, SocketGuardOptions{o.socket_allow, o.host_network, o.landlock_plan.tcp, o.landlock_plan.connect_ports, mine});
 
   bool stopped = false, agent_done = false, group_ended = false;
   std::vector<int> group;  // the pids killed with the agent's group

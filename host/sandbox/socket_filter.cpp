@@ -86,30 +86,33 @@ bool socket_filter_supported() {
 #endif
 }
 
-int install_socket_filter(std::string& why) {
+std::vector<sock_filter> socket_filter_program(std::string& why) {
 #if defined(__x86_64__) || defined(__aarch64__)
-  if (syscall(SYS_pidfd_getfd, -1, 0, 0) < 0 && errno == ENOSYS) {  // the guard could take no socket: all would fail
+  if (syscall(SYS_pidfd_getfd, -1, 0, 0) < 0 && errno == ENOSYS) {
     why = "the kernel has no pidfd_getfd (Linux 5.6)";
-    return -1;
+    return {};
   }
-  std::vector<sock_filter> p = program();
-  sock_fprog prog{static_cast<unsigned short>(p.size()), p.data()};
-  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
-    why = std::string("no_new_privs: ") + std::strerror(errno);
-    return -1;
-  }
-  const long fd = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog);
-  if (fd < 0) why = std::string("seccomp: ") + std::strerror(errno);
-  return static_cast<int>(fd);
+  return program();
 #else
   why = "no socket filter for this architecture";
-  return -1;
+  return {};
 #endif
 }
 
-void hand_over_listener(int channel, int listener, const std::string& why) {
-  const std::string text = listener >= 0 ? "ok" : why;
-  iovec iov{const_cast<char*>(text.data()), text.size()};
+int install_socket_filter(const std::vector<sock_filter>& program, const char*& failed) {
+  sock_fprog prog{static_cast<unsigned short>(program.size()), const_cast<sock_filter*>(program.data())};
+  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
+    failed = "no_new_privs";
+    return -1;
+  }
+  const long fd = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog);
+  if (fd < 0) failed = "seccomp";
+  return static_cast<int>(fd);
+}
+
+void hand_over_listener(int channel, int listener, const char* why) {
+  const char* text = listener >= 0 ? "ok" : why;
+  iovec iov{const_cast<char*>(text), std::strlen(text)};
   msghdr msg{};
   msg.msg_iov = &iov;
   msg.msg_iovlen = 1;

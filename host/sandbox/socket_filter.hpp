@@ -14,21 +14,30 @@
 // lies in a structure a filter cannot read). Datagram servers live under /run and /dev, which
 // the sandbox replaces.
 #pragma once
+#include <linux/filter.h>
+
 #include <string>
+#include <vector>
 
 namespace sidecar::host {
 
 // True where this build knows the system calls to filter (x86-64, AArch64).
 bool socket_filter_supported();
 
-// Installs the filter on the calling thread (and so on all it execs and starts), with no_new_privs
-// set; returns its listener descriptor (close-on-exec), or -1 and why. Call it in the child, just
-// before exec: from then on, every connect() of this process waits for the listener's answer.
-int install_socket_filter(std::string& why);
+// The filter's program, made before the agent's process starts (making it allocates); empty, and
+// why, where the filter cannot be had (an architecture this build has none for, a kernel without
+// pidfd_getfd: the guard could take no socket, so every connect would fail).
+std::vector<sock_filter> socket_filter_program(std::string& why);
+
+// Installs `program` on the calling thread (and so on all it execs and starts), with no_new_privs
+// set; returns its listener descriptor (close-on-exec), or -1 and what failed, errno set. System
+// calls only: a vfork()ed child calls it just before exec; from then on, every connect() of this
+// process waits for the listener's answer.
+int install_socket_filter(const std::vector<sock_filter>& program, const char*& failed);
 
 // The child hands the listener (or, when it could not install the filter, why) to the sandbox's
-// first process over `channel`, a Unix socket pair made before the fork.
-void hand_over_listener(int channel, int listener, const std::string& why);
+// first process over `channel`, a Unix socket pair made before the child started. System calls only.
+void hand_over_listener(int channel, int listener, const char* why);
 // The first process takes it: the listener, or -1 and why.
 int take_listener(int channel, std::string& why);
 

@@ -30,13 +30,14 @@ using sidecar::test::TempDir;
 
 namespace {
 
-// Runs `body` in a child restricted to `plan`; its exit status (255: the restriction failed).
+// Runs `body` in a child restricted to `plan` (its ruleset made here, enforced there, as
+// sandbox-init does); its exit status (255: the restriction failed).
 int restricted(const host::LandlockPlan& plan, const std::function<int()>& body) {
+  std::string why;
+  const int ruleset = host::landlock_ruleset(plan, why);
   pid_t pid = fork();
-  if (pid == 0) {
-    std::string why;
-    _exit(host::landlock_restrict(plan, why) ? body() : 255);
-  }
+  if (pid == 0) _exit(ruleset >= 0 && host::landlock_enforce(ruleset) == nullptr ? body() : 255);
+  if (ruleset >= 0) close(ruleset);
   int status = 0;
   waitpid(pid, &status, 0);
   return WIFEXITED(status) ? WEXITSTATUS(status) : 254;

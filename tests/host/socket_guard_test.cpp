@@ -57,11 +57,14 @@ std::string under_guard(host::SocketGuardOptions options, const std::function<st
   int channel[2], out[2];
   REQUIRE(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, channel) == 0);
   REQUIRE(pipe2(out, O_CLOEXEC) == 0);
+  std::string off;
+  const std::vector<sock_filter> program = host::socket_filter_program(off);
+  REQUIRE(off == "");
   const pid_t child = fork();
   REQUIRE(child >= 0);
   if (child == 0) {
-    std::string why;
-    host::hand_over_listener(channel[1], host::install_socket_filter(why), why);
+    const char* failed = "";
+    host::hand_over_listener(channel[1], host::install_socket_filter(program, failed), failed);
     const std::string text = calls();
     (void)!write(out[1], text.data(), text.size());
     _exit(0);

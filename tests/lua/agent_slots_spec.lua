@@ -15,17 +15,16 @@ test.after_each(function()
 end)
 
 describe("agent slots", function()
-  -- A process looks for a free slot from its pid's place round to it (pid % cap + 1 first).
-  local pid = require("sidecar.core.writer_lock").self().pid
-  local function nth(cap, i)
-    return (pid % cap + i - 1) % cap + 1
+  -- Each take looks for a free slot from a place of its own round to it: its process's pid plus
+  -- how many takes it made before (a preset's pool takes one for each of its runs).
+  local function after(n, cap)
+    return n % cap + 1
   end
 
   it("takes free slots from its own place round, says who holds them, and frees them", function()
     local a = assert(agent_slots.acquire({ cap = 2, dir = dir, run_id = "R-0001", runner = "codex" }))
     local b = assert(agent_slots.acquire({ cap = 2, dir = dir, run_id = "R-0002", runner = "claude" }))
-    expect(a.number):equals(nth(2, 1))
-    expect(b.number):equals(nth(2, 2))
+    expect(b.number):equals(after(a.number, 2))
     expect(a.waited_ms):equals(0)
     local held = agent_slots.holders(2, dir)
     expect(#held):equals(2)
@@ -49,19 +48,25 @@ describe("agent slots", function()
     local cap, taken = 7, {}
     for i = 1, cap do
       taken[i] = assert(agent_slots.acquire({ cap = cap, dir = dir }))
-      expect(taken[i].number):equals(nth(cap, i))
+      expect(taken[i].number):equals(i == 1 and taken[1].number or after(taken[i - 1].number, cap))
     end
     taken[1]:release()
     local again <close> = assert(agent_slots.acquire({ cap = cap, dir = dir }))
-    expect(again.number):equals(nth(cap, 1))
+    expect(again.number):equals(taken[1].number)
     for i = 2, cap do
       taken[i]:release()
     end
   end)
 
+  it("looks from one slot further at each take, so that a pool's runs do not each try those the ones before hold", function()
+    local first = assert(agent_slots.acquire({ cap = 3, dir = dir }))
+    first:release()
+    local second <close> = assert(agent_slots.acquire({ cap = 3, dir = dir }))
+    expect(second.number):equals(after(first.number, 3)) -- the first's, free again, is not looked at first
+  end)
+
   it("takes a runner's own slot first when it is capped on its own, and frees both", function()
     local a = assert(agent_slots.acquire_for("claude", { cap = 3, runner_cap = 1, dir = dir, run_id = "R-0001" }))
-    expect(a.number):equals(nth(3, 1))
     expect(a.runner.number):equals(1)
     local runner_dir = agent_slots.runner_dir("claude", dir)
     expect(runner_dir):equals(dir .. "/runner-claude")
@@ -69,7 +74,7 @@ describe("agent slots", function()
     expect(agent_slots.holders(1, runner_dir)[1].run_id):equals("R-0001")
     -- Another runner is not held back by claude's cap; it takes a machine slot only.
     local b = assert(agent_slots.acquire_for("codex", { cap = 3, dir = dir, run_id = "R-0002" }))
-    expect(b.number):equals(nth(3, 2))
+    expect(b.number ~= a.number):is_true()
     expect(b.runner):is_nil()
     a:release()
     a:release()
@@ -87,7 +92,7 @@ describe("agent slots", function()
 
   it("removes the file of a holder killed before it could, once the slots are looked at", function()
     local a = assert(agent_slots.acquire({ cap = 3, dir = dir, run_id = "R-0001" }))
-    local killed = dir .. "/slot-" .. nth(3, 2) .. ".json" -- as a holder killed by SIGKILL leaves it
+    local killed = dir .. "/slot-" .. after(a.number, 3) .. ".json" -- as a holder killed by SIGKILL leaves it
     local f = assert(io.open(killed, "w"))
     f:write('{"pid": 1, "run_id": "R-0002"}\n')
     f:close()

@@ -228,4 +228,39 @@ describe("a task's end, however it ends", function()
     expect(ended["broken parser"].value.interruption):equals("the parser broke")
     expect(ended.other.value):equals(0)
   end)
+
+  it("a task's wake is put off to a grid of its wait, so that tasks looking every 100 ms wake together", function()
+    local clock = require("sidecar.host.time")
+    local sched = coop.new()
+    local before = clock.monotonic_ns() // 1000000
+    local tasks = {}
+    for i, ms in ipairs({ 100, 100, 20, 1000, 3 }) do
+      tasks[i] = sched:spawn(function()
+        coop.sleep(ms)
+        return ms
+      end, function() end)
+    end
+    local after = clock.monotonic_ns() // 1000000
+    for i, grid in ipairs({ 50, 50, 5, 50, 1 }) do
+      local ms = ({ 100, 100, 20, 1000, 3 })[i]
+      expect(tasks[i].wake % grid):equals(0)
+      expect(tasks[i].wake >= before + ms and tasks[i].wake < after + ms + grid):is_true()
+    end
+    drain(sched)
+  end)
+
+  it("a task waiting for its process is resumed once it has ended, without its own poll", function()
+    local sched, ended, spawn = scheduler()
+    spawn("agent", function()
+      local h <close> = proc.spawn({ "true" })
+      return coop.wait(h, 5000).code -- its wake far off: only its end resumes it
+    end)
+    local steps = 0
+    while sched:count() > 0 and steps < 200 do
+      sched:step(50)
+      steps = steps + 1
+    end
+    expect(ended.agent.value):equals(0)
+    expect(steps < 100):is_true() -- well before its 5 s wake (200 steps of 50 ms bound the loop)
+  end)
 end)

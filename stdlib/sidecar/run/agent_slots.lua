@@ -213,14 +213,17 @@ Slot.__close = Slot.release
 
 -- A free slot among from+1..cap of folder `d`, taken (its holder written beside it); else nil,
 -- why when no slot there is held by anyone and none could be taken (each file unusable), and what
--- a file that cannot be used lowers the cap by (said while the run waits). Each process looks
--- from a place of its own (its pid's) round to it: runs starting side by side (a fan-out's
--- workers, of consecutive pids) each find a free slot at once, where looking from the first would
--- have each try every slot the ones before it hold. Every file is opened in the folder without
--- following a link (sidecar.core.artifact).
+-- a file that cannot be used lowers the cap by (said while the run waits). Each take looks from a
+-- place of its own (its process's pid, plus how many takes that process made before) round to
+-- it: runs starting side by side (processes of consecutive pids, or the runs of a preset's pool)
+-- each find a free slot at once, where looking from the first would have each try every slot the
+-- ones before it hold. Every file is opened in the folder without following a link
+-- (sidecar.core.artifact).
+local takes = 0
 local function take(d, o, from)
   local count = o.cap - from
-  local first = writer_lock.self().pid % math.max(count, 1)
+  takes = takes + 1
+  local first = (writer_lock.self().pid + takes) % math.max(count, 1)
   local busy_any, broken = false, nil
   for i = 1, count do
     local n = from + (first + i - 1) % count + 1
