@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <charconv>
 #include <cstring>
 #include <vector>
 
@@ -30,18 +31,20 @@ class ChildText {
   }
   ChildText& operator<<(long n) {
     char digits[24];
-    int i = 0;
-    unsigned long v = n < 0 ? 0UL - static_cast<unsigned long>(n) : static_cast<unsigned long>(n);
-    do {
-      digits[i++] = static_cast<char>('0' + v % 10);
-      v /= 10;
-    } while (v != 0);
-    if (n < 0) put('-');
-    while (i > 0) put(digits[--i]);
-    return *this;
+    const auto r = std::to_chars(digits, digits + sizeof digits - 1, n);  // never allocates
+    *r.ptr = '\0';
+    return *this << digits;
   }
-  // errno's description (never translated, never allocated).
-  ChildText& error(int e) { return *this << (strerrordesc_np(e) ? strerrordesc_np(e) : "unknown error"); }
+  // errno's description (never translated, never allocated; strerror may do both, under a lock),
+  // or its number where the C library has no such call (glibc before 2.32).
+  ChildText& error(int e) {
+#if defined(__GLIBC_PREREQ)
+#if __GLIBC_PREREQ(2, 32)
+    if (const char* text = strerrordesc_np(e)) return *this << text;
+#endif
+#endif
+    return *this << "error " << long{e};
+  }
   const char* c_str() const { return text_; }
   // Writes it on stderr, a line, and ends the child with `code`.
   [[noreturn]] void exit_with(int code) {
@@ -94,8 +97,10 @@ bool drop_capabilities(ChildText& why) {
 }
 
 // The vfork()ed child, on the first process's memory until execvp succeeds: system calls only,
-// nothing that allocates, takes a lock or returns into the parent's frames. Not instrumented:
-// sanitizer bookkeeping here would write into the suspended parent's state.
+// nothing that allocates, takes a lock or returns into the parent's frames. This function is not
+// instrumented (sanitizer bookkeeping here would write into the suspended parent's state); the
+// helpers it calls are, and rely on the sanitizers' own handling of vfork. Every signal stays
+// blocked until just before exec, its handler reset first, as in host/process/spawn_child.cpp.
 [[noreturn]] __attribute__((noinline, no_sanitize("address", "undefined"))) void exec_agent(const Prepared& p) {
   struct sigaction dfl {};
   dfl.sa_handler = SIG_DFL;
@@ -103,9 +108,6 @@ bool drop_capabilities(ChildText& why) {
   for (int sig = 1; sig < NSIG; ++sig) {
     if (sig != SIGKILL && sig != SIGSTOP) sigaction(sig, &dfl, nullptr);  // EINVAL for libc's own: fine
   }
-  sigset_t none;
-  sigemptyset(&none);
-  sigprocmask(SIG_SETMASK, &none, nullptr);
   ChildText line("sidecar sandbox: ");
   if (p.drop_capabilities && !drop_capabilities(line)) line.exit_with(125);
   if (p.ruleset >= 0) {
@@ -123,6 +125,8 @@ bool drop_capabilities(ChildText& why) {
     listener = install_socket_filter(p.filter, failed);
     if (listener < 0) (off << failed << ": ").error(errno);
   }
+  // From here no connect() or sendto() with an address before exec: its notification would wait
+  // for the parent, which is frozen until this child executes.
   hand_over_listener(p.channel, listener, off.c_str());
   close_descriptors_from(3);  // the report, the signal and forwarding descriptors are not the agent's
   if (p.nproc > 0) {
@@ -133,6 +137,9 @@ bool drop_capabilities(ChildText& why) {
       (line << "cannot bound the processes: ").error(e).exit_with(125);
     }
   }
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, nullptr);
   execvp(p.argv[0], p.argv.data());
   const int e = errno;
   (line << "cannot run '" << p.argv[0] << "': ").error(e).exit_with(127);

@@ -201,7 +201,9 @@ function Sched:stop(t, err, reason)
 end
 
 -- Whether task `t` is to be resumed now. Its process's end is read as the last poll left it
--- (h:wait(0) polls nothing; h:running() would poll once for every task).
+-- (h:wait(0) polls nothing; h:running() would poll once for every task). h:wait(0) dispatches
+-- what the loop has queued, as host.poll did just before, so no callback runs here that would
+-- not have run there.
 local function due(t, now)
   return t.raise ~= nil or now >= t.wake or (t.handle ~= nil and t.handle:wait(0) ~= nil)
 end
