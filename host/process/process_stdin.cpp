@@ -54,8 +54,11 @@ static void on_shutdown(uv_shutdown_t* req, int) {
   }
 }
 
-// EOF for the child's stdin once the queued bytes are written. A terminal has no EOF of its own:
-// it gets ^D, which a program reading the terminal takes as end of input.
+// EOF for the child's stdin once the queued bytes are written: at once when they all are (a
+// prompt the pipe holds whole: libuv writes it at once), so the child reads its end without
+// waiting for this process's next turn of the loop, which a pool starting its next runs may be
+// long in taking; else once the loop has written the rest. A terminal has no EOF of its own: it
+// gets ^D, which a program reading the terminal takes as end of input.
 bool send_eof(Process& p, std::string& error) {
   if (p.opts.pty) {
     if (!queue_write(p, "\x04", error)) return false;
@@ -65,6 +68,10 @@ bool send_eof(Process& p, std::string& error) {
   if (!p.stdin_open) {
     error = "stdin is already closed";
     return false;
+  }
+  if (uv_stream_get_write_queue_size(reinterpret_cast<uv_stream_t*>(&p.stdin_pipe)) == 0) {
+    close_stdin_handle(p);  // written whole: the writes' callbacks still come, with their status
+    return true;
   }
   p.stdin_open = false;
   auto* req = new uv_shutdown_t;

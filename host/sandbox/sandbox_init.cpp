@@ -15,9 +15,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
 #include <memory>
-#include <sstream>
 
 #include "process/process_info.hpp"
 #include "sandbox/sandbox_agent_start.hpp"
@@ -60,8 +58,7 @@ bool read_proc(int pid, Proc& p) {
   const std::size_t open = line.find('('), close = line.rfind(')');
   if (open == std::string::npos || close == std::string::npos || close + 2 >= line.size()) return false;
   p.pid = pid;
-  std::istringstream rest(line.substr(close + 2));
-  rest >> p.state >> p.ppid >> p.pgrp >> p.sid;
+  if (std::sscanf(line.c_str() + close + 2, "%c %ld %ld %ld", &p.state, &p.ppid, &p.pgrp, &p.sid) != 4) return false;
   std::string args;
   read_proc_file((dir + "/cmdline").c_str(), args, 64 * 1024);
   while (!args.empty() && args.back() == '\0') args.pop_back();
@@ -288,23 +285,42 @@ NamespaceUse sample_namespace(const std::string& proc, bool precise, int descend
 
 namespace {
 
+// The whole of a file the host wrote for this process (with plain reads: no stream library in
+// sidecar-sandbox-init, whose every start pays for its size); false, saying why, when it cannot be
+// read whole.
+bool read_whole_file(const std::string& file, std::string& text, std::string& why) {
+  constexpr std::size_t kMax = 64 << 20;
+  UniqueFd fd(open(file.c_str(), O_RDONLY | O_CLOEXEC));
+  char buf[16384];
+  for (ssize_t n = 0; fd.fd >= 0 && text.size() <= kMax;) {
+    n = ::read(fd.fd, buf, sizeof buf);
+    if (n == 0) return true;
+    if (n > 0) text.append(buf, static_cast<std::size_t>(n));
+    if (n < 0 && errno != EINTR) break;
+  }
+  why = text.size() > kMax ? file + " is over 64 MiB" : "cannot read " + file + ": " + std::strerror(errno);
+  return false;
+}
+
 // A file of Landlock paths (--landlock-paths): "l" (list), "r" (read) or "w" (write), then a path,
 // each ended by a NUL (a path may hold any other byte, a newline included).
 bool read_landlock_paths(const std::string& file, LandlockPlan& plan, std::string& why) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) {
-    why = "--landlock-paths: cannot read " + file;
+  std::string text;
+  if (!read_whole_file(file, text, why)) {
+    why = "--landlock-paths: " + why;
     return false;
   }
-  std::string kind, path;
-  while (std::getline(in, kind, '\0')) {
-    if ((kind != "l" && kind != "r" && kind != "w") || !std::getline(in, path, '\0') || path.empty() ||
-        path[0] != '/') {
+  for (std::size_t at = 0; at < text.size();) {
+    const std::size_t kind_end = text.find('\0', at);
+    const std::size_t path_end = kind_end == std::string::npos ? kind_end : text.find('\0', kind_end + 1);
+    const std::string kind = text.substr(at, kind_end - at);
+    if ((kind != "l" && kind != "r" && kind != "w") || path_end == std::string::npos || text[kind_end + 1] != '/') {
       why = "--landlock-paths: " + file + " is not a list of \"l\", \"r\" or \"w\" and an absolute path, each ended by "
             "a NUL";
       return false;
     }
-    (kind == "l" ? plan.list : kind == "r" ? plan.read : plan.write).push_back(path);
+    (kind == "l" ? plan.list : kind == "r" ? plan.read : plan.write).push_back(text.substr(kind_end + 1, path_end - kind_end - 1));
+    at = path_end + 1;
   }
   return true;
 }

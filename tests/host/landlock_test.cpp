@@ -291,4 +291,20 @@ TEST_CASE("sandbox-init --landlock-paths: a plan from a file, each entry ended b
   host::SandboxInitOptions listed;
   REQUIRE(host::parse_sandbox_init({"--landlock-paths", file, "--", "true"}, listed, why));
   CHECK(listed.landlock_plan.list == std::vector<std::string>{"/"});
+  // an entry cut short, a relative path, an empty one: not a list; a missing file: said so
+  for (const std::string& text : {std::string("r\0/usr", 6), std::string("r\0usr\0", 6), std::string("r\0\0", 3),
+                                  std::string("r", 1)}) {
+    std::ofstream(file, std::ios::binary | std::ios::trunc) << text;
+    host::SandboxInitOptions cut;
+    CHECK_FALSE(host::parse_sandbox_init({"--landlock-paths", file, "--", "true"}, cut, why));
+    CHECK(why.find("not a list") != std::string::npos);
+  }
+  host::SandboxInitOptions missing;
+  CHECK_FALSE(host::parse_sandbox_init({"--landlock-paths", dir.path + "/none", "--", "true"}, missing, why));
+  CHECK(why == "--landlock-paths: cannot read " + dir.path + "/none: No such file or directory");
+  std::ofstream(file, std::ios::binary | std::ios::trunc);
+  host::SandboxInitOptions empty;
+  REQUIRE(host::parse_sandbox_init({"--landlock-paths", file, "--", "true"}, empty, why));
+  CHECK(empty.landlock);
+  CHECK(empty.landlock_plan.read.empty());
 }

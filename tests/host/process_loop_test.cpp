@@ -901,6 +901,38 @@ TEST_CASE("process_loop: 50 MB through cat with stdin data never deadlocks", "[p
   CHECK(same);
 }
 
+// A pool starting many runs turns its loop only between them: a child whose input the pipe
+// holds whole reads it to its end without waiting for that turn (a stream's close_stdin too).
+TEST_CASE("process_loop: stdin data the pipe holds reaches its end before the loop turns", "[proc]") {
+  TempDir dir("stdin_eof");
+  for (const bool stream : {false, true}) {
+    INFO((stream ? "a stdin stream, written and closed" : "stdin data"));
+    const std::string done = dir.path + (stream ? "/stream" : "/data");
+    ProcessLoop loop;
+    SpawnOptions o = sh("cat > '" + done + ".tmp' && mv '" + done + ".tmp' '" + done + "'");
+    o.stdin_mode = stream ? StdinMode::Stream : StdinMode::Data;
+    o.stdin_data = stream ? "" : "the prompt\n";
+    Outcome r;
+    r.id = spawn_ok(loop, o);
+    r.pid = loop.pid(r.id);
+    std::string error;
+    if (stream) {
+      REQUIRE(loop.write(r.id, "the prompt\n", error));
+      REQUIRE(loop.close_stdin(r.id, error));
+    }
+    // no step of the loop meanwhile: the child has its input and its end, or it never ends
+    const Clock::time_point start = Clock::now();
+    while (!std::filesystem::exists(done) && ms_since(start) < kWellBeforeTheEndMs) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    CHECK(read_file(done) == "the prompt\n");
+    wait_for(loop, r, 10000);
+    REQUIRE(r.finished);
+    CHECK(r.result.code == 0);
+    CHECK(loop.stdin_queued(r.id) == 0);
+  }
+}
+
 TEST_CASE("process_loop: 50 MB through cat with a stdin stream never deadlocks", "[proc]") {
   const std::string input = pattern_bytes(50 * 1000 * 1000);
   const std::size_t chunk = 256 * 1024, max_queued = 4 * 1024 * 1024;

@@ -42,3 +42,40 @@ describe("bubblewrap's check, once per process", function()
     expect(host.choose("auto")):equals("bwrap") -- and keeps what it found working
   end)
 end)
+
+describe("sidecar-sandbox-init's check, once per process", function()
+  test.after_each(function()
+    package.loaded["sidecar.run.sandbox_host"] = nil
+  end)
+
+  it("asks --protocol once when a pool's tasks all start a sandbox at once", function()
+    local paths, proc = require("sidecar.host.paths"), require("sidecar.core.proc")
+    local exe = paths.real(proc.executable())
+    if not paths.lstat(exe:match("^(.*)/") .. "/sidecar-sandbox-init") then
+      print("  (skipped: no sidecar-sandbox-init beside " .. exe .. ")")
+      return
+    end
+    local host, asked, run = fresh(works), 0, proc.run
+    proc.run = function(argv, opts)
+      asked = asked + (argv[2] == "--protocol" and 1 or 0)
+      return run(argv, opts)
+    end
+    local sched, got = require("sidecar.core.coop").new(), {}
+    for i = 1, 5 do
+      sched:spawn(function() return host.init_command() end, function(ok, command, why)
+        got[i] = ok and (command[1] .. " " .. tostring(why)) or tostring(command)
+      end)
+    end
+    local ok, err = pcall(function()
+      while sched:count() > 0 do
+        sched:step(50)
+      end
+    end)
+    proc.run = run
+    assert(ok, err)
+    expect(asked):equals(1)
+    for i = 2, 5 do
+      expect(got[i]):equals(got[1])
+    end
+  end)
+end)

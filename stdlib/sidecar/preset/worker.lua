@@ -187,7 +187,12 @@ function M.make_ready(head)
   local sandbox = require("sidecar.run.sandbox")
   local settings = sandbox.settings(sandbox.isolation_of(cfg), nil, {})
   if settings and settings.sandbox ~= "off" then
-    pcall(require("sidecar.run.sandbox_host").choose, settings.sandbox)
+    local sandbox_host = require("sidecar.run.sandbox_host")
+    pcall(sandbox_host.choose, settings.sandbox)
+    -- and the program each sandbox starts under: its check is a process run and waited for, which
+    -- would hold every run up to it until the first has its answer (the runs start their agents
+    -- one after another as each is ready, the pool's work for the next overlapping theirs)
+    pcall(sandbox_host.init_command)
     -- the repository searched for secret files once: each run's sandbox reads again only the
     -- folders that changed since (a search that fails here is only each run's to make whole)
     local top = require("sidecar.run.worktree_git").top(head.repo)

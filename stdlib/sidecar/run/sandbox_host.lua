@@ -9,6 +9,7 @@
 ---   local ok, why, code = sandbox_host.available()   -- nil, why, "no_sandbox"
 ---   local ok, why = sandbox_host.check()              -- bwrap tried: nil, its words and what to do
 ---   local kind, fell_back = sandbox_host.choose("auto") -- "bwrap", or "landlock" and why
+local coop = require("sidecar.core.coop")
 local errors = require("sidecar.core.errors")
 local files = require("sidecar.core.files")
 local host = require("sidecar.host.sandbox")
@@ -41,8 +42,8 @@ end
 M.INIT_PROGRAM = "sidecar-sandbox-init"
 
 -- The command that starts a sandbox's first process, and why it is the binary's own, found once
--- per process.
-local init_command, init_why
+-- per process; `checking` while a task finds it.
+local init_command, init_why, checking
 
 M.INIT_CHECK_MS = 2000 -- how long sidecar-sandbox-init has to answer --protocol
 local WRITABLE_BY_OTHERS = 18 -- 0022: its group or others may write it
@@ -103,9 +104,17 @@ end
 ---there is no sidecar binary (M.available says it).
 ---@return string[] command, string? why
 function M.init_command()
+  while checking and coop.task() do -- another task asks it (a pool's runs start together): its answer
+    coop.sleep(5) -- (outside a task, the task asking it cannot go on meanwhile: asked again)
+  end
   if not init_command then
     local exe = proc.executable()
-    local helper, why = init_program(paths.real(exe) or exe)
+    checking = true
+    local ok, helper, why = pcall(init_program, paths.real(exe) or exe)
+    checking = false
+    if not ok then
+      error(helper, 0)
+    end
     init_command, init_why = helper and { helper } or { exe, "sandbox-init" }, why
   end
   return { table.unpack(init_command) }, init_why

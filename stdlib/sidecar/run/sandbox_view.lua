@@ -30,13 +30,29 @@ function M.within(p, list)
   return false
 end
 
--- PATH's folders, each through its links.
-local function path_dirs()
+-- PATH's folders, each through its links (`real`: M.real, or a plan's memo of it).
+local function path_dirs(real)
   local dirs = {}
   for dir in (os.getenv("PATH") or ""):gmatch("[^:]+") do
-    dirs[#dirs + 1] = M.real(dir)
+    dirs[#dirs + 1] = real(dir)
   end
   return dirs
+end
+
+-- M.real remembered for one plan: a path, and what it leads to, resolved once (a plan names the
+-- same folders many times, and each resolution reads every link on the way).
+local function real_once()
+  local known = {}
+  return function(p)
+    if p and known[p] == nil then
+      local r = M.real(p)
+      known[p] = r or false
+      if r then
+        known[r] = r
+      end
+    end
+    return p and known[p] or nil
+  end
 end
 
 ---The folders to show again read-only: the repository, the store, Sidecar and the agent's
@@ -44,8 +60,9 @@ end
 ---binary and the program's files right in such a folder (/tmp/sidecar) come as files: the folder
 ---itself is never shown whole.
 function M.read(o, settings, home_plan)
+  local real = real_once()
   local private = mounts.private(false)
-  private[#private + 1] = home_plan.hidden and M.real(o.home) or nil
+  private[#private + 1] = home_plan.hidden and real(o.home) or nil
   local roots = {}
   for _, p in ipairs(private) do
     roots[p] = true
@@ -71,20 +88,20 @@ function M.read(o, settings, home_plan)
   for i = 2, #o.argv do -- the command's own files (`sh /tmp/agent.sh`): the config named them
     local a = o.argv[i]
     if a:find("/", 1, true) and not a:find("^%-") and paths.lstat(a) then
-      list[#list + 1] = dirname(M.real(a) or a)
+      list[#list + 1] = dirname(real(a) or a)
     end
   end
-  local dirs = path_dirs()
+  local dirs = path_dirs(real)
   table.move(dirs, 1, #dirs, #list + 1, list)
   -- What PATH's programs lead to where a PATH folder is replaced (an npm prefix under /tmp).
   local links = program.path_folders(dirs, function(dir) return M.within(dir, private) end)
   table.move(links, 1, #links, #list + 1, list)
   for _, p in ipairs(settings.read) do
-    list[#list + 1] = M.real(p:gsub("^~", o.home or "~"))
+    list[#list + 1] = real((p:gsub("^~", o.home or "~")))
   end
   local out = {}
   for _, p in ipairs(list) do
-    out[#out + 1] = M.real(p)
+    out[#out + 1] = real(p)
   end
   return out
 end
@@ -96,7 +113,7 @@ end
 function M.warm_path(home)
   local private = mounts.private(false)
   private[#private + 1] = M.real(home)
-  program.path_folders(path_dirs(), function(dir) return M.within(dir, private) end)
+  program.path_folders(path_dirs(M.real), function(dir) return M.within(dir, private) end)
 end
 
 ---What the agent may write, and what stays read-only within it (write, protect, outputs). o.level:
