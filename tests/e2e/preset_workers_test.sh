@@ -10,11 +10,16 @@ cd "$work" || exit 1
 M=94813 # the marker of this test's sleeps (lib.sh's left)
 git_repo pool
 # The fake agent: agent N's start in $AGENT_LOG/N, then it sleeps: AGENT_SLEEP seconds, except
-# that when that is 1 (the default) or long, agent 2 sleeps long ($M.2 s; the others $M.1 when long).
+# that when that is 1 (the default) or long, agent 2 sleeps long ($M.2 s; the others $M.1 when long),
+# and when it is gate, every agent waits until the test makes $AGENT_LOG/gate.
 cat >"$work/agent.sh" <<SH
 #!/bin/sh
 n=\$(cat | grep -o 'Agent [0-9]*:' | grep -o '[0-9]*')
 echo started >"\$AGENT_LOG/\$n"
+if [ "\${AGENT_SLEEP:-1}" = gate ]; then # every agent waits for the test's word (a minute at most)
+  i=0; while [ ! -e "\$AGENT_LOG/gate" ] && [ \$i -lt 1200 ]; do sleep 0.05; i=\$((i+1)); done
+  echo done; exit 0
+fi
 case "\$n" in
   2) case "\${AGENT_SLEEP:-1}" in 1|long) sleep $M.2 ;; *) sleep "\$AGENT_SLEEP" ;; esac ;;
   31) i=0; while [ ! -e src/a/.env ] && [ \$i -lt 1200 ]; do sleep 0.05; i=\$((i+1)); done ;; # the test makes it
@@ -176,6 +181,39 @@ wait_until "kill -9 of the pool: no pool and no agent is left" 60 nothing_left
 new=$(comm -13 <(echo "$runs") <(ls .agent/runs | sort))
 eq "kill -9 of the pool: three runs, each ended, its owner gone" "outcome_unknown outcome_unknown outcome_unknown " \
   "$(for r in $new; do status_of "$r"; done | tr '\n' ' ')"
+
+# A wide batch: its runs spread over a pool process per 16 of them, one per core at most (on 2
+# cores or more, 32 runs: 2), each made ready once; a kill -9 of one of them fails its own steps
+# alone, the other's run on to their end.
+rm -f "$work"/agents/*
+runs=$(ls .agent/runs | sort)
+cores=$(grep -c '^processor' /proc/cpuinfo)
+want=$((cores >= 2 ? 2 : 1))
+SIDECAR_MAX_AGENTS=32 AGENT_SLEEP=gate "$S" preset run fan -p n=32 -j 32 >"$work/wide.out" 2>"$work/wide.err" &
+preset=$!
+wait_until "a wide batch: its 32 agents start" 120 agents_started 32
+pools=$(pgrep -P "$preset" -f "$SERVE")
+eq "a wide batch on $cores cores: $want pool processes, which forked nothing" "$want 0" \
+  "$(echo $pools | wc -w) $(for p in $pools; do pgrep -P "$p" -f "$SERVE"; done | wc -l)"
+eq "each runs its share of the runs: 16 sandboxes each" "$(for _ in $pools; do printf '16 '; done)" \
+  "$(for p in $pools; do printf '%s ' "$(pgrep -P "$p" -x bwrap | wc -l)"; done)"
+if [ "$want" = 2 ]; then
+  kill -9 "$(echo $pools | cut -d' ' -f1)"
+  sleep 1 # its sandboxes end with it; the other pool's agents still wait for the word
+fi
+touch "$work/agents/gate"
+wait "$preset"
+code=$?
+if [ "$want" = 2 ]; then
+  eq "kill -9 of one pool process: the preset ends, the other's 16 steps done" "1 16 of 32 agents done" \
+    "$code $(cat "$work/wide.out")"
+  new=$(comm -13 <(echo "$runs") <(ls .agent/runs | sort))
+  eq "its 16 runs end with their owner gone, the other 16 reported" "16 16" \
+    "$(for r in $new; do status_of "$r"; done | sort | uniq -c | awk '{ print $1 }' | tr '\n' ' ' | sed 's/ $//')"
+else
+  eq "one core: the batch's 32 steps done" "0 32 of 32 agents done" "$code $(cat "$work/wide.out")"
+fi
+wait_until "a wide batch: no pool and no agent is left" 60 nothing_left
 
 # Ctrl-C: the preset stops its pool and ends 130; every run interrupted, nothing left.
 rm -f "$work"/agents/*

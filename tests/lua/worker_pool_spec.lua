@@ -41,4 +41,36 @@ describe("a preset's pool of workers", function()
     end
     expect(pool:wait(0)):equals({}) -- each said once
   end)
+
+  it("spreads its jobs over its processes, the least busy first; each fails its own jobs once", function()
+    local f = assert(io.open(repo .. "/.agent/config.lua", "w"))
+    f:write('return { colour = "red" }\n')
+    f:close()
+    local pool <close> = worker_pool.open(repo .. "/.agent", repo, 2)
+    for i = 1, 5 do
+      pool:submit({ prompt = "job " .. i })
+    end
+    local counts = {}
+    for i, p in ipairs(pool.processes) do
+      counts[i] = p.running
+    end
+    expect(counts):equals({ 3, 2 })
+    local got = results(pool, 5)
+    for k = 1, 5 do
+      expect(got[k].why):contains("config.lua: colour: unknown setting")
+    end
+    expect(pool:wait(0)):equals({})
+  end)
+
+  it("gets a process per 16 jobs at once, one at least, one per core at most", function()
+    local slots = require("sidecar.run.agent_slots")
+    local cores = slots.cores
+    slots.cores = function() return 4 end
+    local n = { worker_pool.processes_for(1), worker_pool.processes_for(15), worker_pool.processes_for(16),
+      worker_pool.processes_for(40), worker_pool.processes_for(1000) }
+    slots.cores = function() return 1 end
+    n[#n + 1] = worker_pool.processes_for(100)
+    slots.cores = cores
+    expect(n):equals({ 1, 1, 1, 2, 4, 1 })
+  end)
 end)

@@ -489,7 +489,7 @@ function Ctx:agents(list, o)
     end
     if not pool then
       require("sidecar.run.sandbox_folder").sweep_once() -- for all its workers: killed owners' sandbox folders
-      pool = worker_pool.open(root, repo)
+      pool = worker_pool.open(root, repo, worker_pool.processes_for(math.min(#pending, self.jobs)))
     end
     running[pool:submit(job)] = p
     n_running = n_running + 1

@@ -1,12 +1,14 @@
---- The agent runs of a preset's ctx:agents: a pool (M.serve), one process started for a batch,
---- makes itself ready once and runs each job ({root, repo, runner, settings, prompt, task_id,
---- run_id?, gates?, reported?, budget?}: budget the step's (stdlib/sidecar/preset/budget.lua);
+--- The agent runs of a preset's ctx:agents: a pool (M.serve), a process started for a batch (a
+--- wide batch gets a few: sidecar.preset.worker_pool's processes_for), makes itself ready once
+--- and runs each job ({root, repo, runner, settings, prompt, task_id, run_id?, gates?, reported?,
+--- budget?}: budget the step's (stdlib/sidecar/preset/budget.lua);
 --- run_id a run recorded ahead, as a writer's is; gates true: weigh the run's gates here, with
 --- config's policy and the preset's task, else the preset weighs them after its batch; reported:
 --- the agent run's option of that name) as a task of one scheduler (sidecar.core.coop): the runs
 --- go on side by side, each giving way while it waits for its agent, a slot or a step, rather
 --- than in a process forked for each. A run is stopped alone by `run kill` (a stop request:
---- sidecar.run.owner's ask_to_stop); the pool's own end (an interrupt, a crash) ends them all.
+--- sidecar.run.owner's ask_to_stop); a pool process's own end (an interrupt, a crash) ends all of
+--- its runs.
 --- The preset's side: stdlib/sidecar/preset/worker_pool.lua. A step run as a Slurm job runs
 --- M.execute on the node (stdlib/sidecar/executor/slurm_preset.lua).
 local json = require("sidecar.core.json")

@@ -65,7 +65,11 @@ local function given_or_own(dir)
   return M.dir()
 end
 
-local function cores()
+---The machine's cores (its processors in /proc/cpuinfo; at least 1): the default cap's measure, and
+---how many processes a preset's wide batch spreads its runs' own work over
+---(sidecar.preset.worker_pool).
+---@return integer
+function M.cores()
   local f = io.open("/proc/cpuinfo", "rb")
   local n = 0
   if f then
@@ -92,7 +96,7 @@ end
 ---AGENTS_PER_CORE per core, at least 2.
 ---@return integer
 function M.default_cap()
-  local by_cores = cores() * M.AGENTS_PER_CORE
+  local by_cores = M.cores() * M.AGENTS_PER_CORE
   local gib = memory_gib()
   local by_memory = gib and math.floor(gib / M.GIB_PER_AGENT) or by_cores
   return math.max(2, math.min(by_memory, by_cores))
