@@ -298,7 +298,8 @@ bool read_whole_file(const std::string& file, std::string& text, std::string& wh
     if (n > 0) text.append(buf, static_cast<std::size_t>(n));
     if (n < 0 && errno != EINTR) break;
   }
-  why = text.size() > kMax ? file + " is over 64 MiB" : "cannot read " + file + ": " + std::strerror(errno);
+  const int error = errno;
+  why = text.size() > kMax ? file + " is over 64 MiB" : "cannot read " + file + ": " + std::strerror(error);
   return false;
 }
 

@@ -43,16 +43,27 @@ describe("bubblewrap's check, once per process", function()
   end)
 end)
 
+local proc = require("sidecar.core.proc")
+
+-- Whether sidecar-sandbox-init lies beside this binary (the build's layout), which the check's
+-- tests need: else they say they are skipped.
+local function init_program_beside()
+  local paths = require("sidecar.host.paths")
+  local exe = paths.real(proc.executable())
+  if paths.lstat(exe:match("^(.*)/") .. "/sidecar-sandbox-init") then
+    return true
+  end
+  print("  (skipped: no sidecar-sandbox-init beside " .. exe .. ")")
+  return false
+end
+
 describe("sidecar-sandbox-init's check, once per process", function()
   test.after_each(function()
     package.loaded["sidecar.run.sandbox_host"] = nil
   end)
 
   it("asks --protocol once when a pool's tasks all start a sandbox at once", function()
-    local paths, proc = require("sidecar.host.paths"), require("sidecar.core.proc")
-    local exe = paths.real(proc.executable())
-    if not paths.lstat(exe:match("^(.*)/") .. "/sidecar-sandbox-init") then
-      print("  (skipped: no sidecar-sandbox-init beside " .. exe .. ")")
+    if not init_program_beside() then
       return
     end
     local host, asked, run = fresh(works), 0, proc.run
@@ -77,5 +88,26 @@ describe("sidecar-sandbox-init's check, once per process", function()
     for i = 2, 5 do
       expect(got[i]):equals(got[1])
     end
+  end)
+
+  it("forgets a check that raised: the next asks again, and gets its answer", function()
+    if not init_program_beside() then
+      return
+    end
+    local host, asked, run = fresh(works), 0, proc.run
+    proc.run = function(argv, opts)
+      asked = asked + 1
+      if asked == 1 then
+        error("interrupted!", 0)
+      end
+      return run(argv, opts)
+    end
+    local ok, err = pcall(host.init_command)
+    local command = ok or select(2, pcall(host.init_command))
+    proc.run = run
+    expect(ok):equals(false)
+    expect(err):equals("interrupted!")
+    expect(type(command)):equals("table")
+    expect(asked):equals(2)
   end)
 end)

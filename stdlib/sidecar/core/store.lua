@@ -560,11 +560,17 @@ function Store:path()
   return self.db:path()
 end
 
+---Fsyncs the folders the copies written so far were renamed into, each once (store_copy.put):
+---what `close` does too, for a store that stays open (a preset's pool, whose runs share it,
+---does it at each run's end). A failure leaves every copy whole, at worst the one before it after
+---a power loss, so it is not raised.
+function Store:sync()
+  self.dir:sync()
+end
+
 function Store:close()
   self.db:close()
-  -- The folders the copies were renamed into, each fsynced once (store_copy.put); a failure
-  -- leaves every copy whole, at worst the one before it after a power loss, so it is not raised.
-  self.dir:sync()
+  self:sync()
   self.dir:close()
 end
 

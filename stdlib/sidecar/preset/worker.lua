@@ -127,15 +127,22 @@ local function forward(pool, e)
   end
 end
 
--- Starts `job` as a task of the pool's scheduler: its run, with the pool's store folder and
--- config, on a store of its own; once it ends, however it ends, its result line: {k, run_id} or
--- {k, why}.
+-- Starts `job` as a task of the pool's scheduler: its run, with the pool's store folder, config
+-- and store (one connection for its runs: its statements prepared once, and no two connections
+-- of one process waiting on each other's locks); once it ends, however it ends, the folders its
+-- copies were renamed into are fsynced, as its own store's close did, and its result line goes
+-- out: {k, run_id} or {k, why}.
 local function start_job(pool, job)
   local task = pool.sched:spawn(function()
     require("sidecar.core.coop").task().locals.job = job
     require("sidecar.run.otel").join(job.trace) -- its run nests under the preset's span
-    local s <close> = assert(require("sidecar.core.store").open(pool.head.root))
-    return M.execute(s, pool.cfg, job)
+    pool.store = pool.store or assert(require("sidecar.core.store").open(pool.head.root))
+    local ran, record, message = pcall(M.execute, pool.store, pool.cfg, job)
+    pool.store:sync()
+    if not ran then
+      error(record, 0)
+    end
+    return record, message
   end, function(ok, record, message)
     pool.jobs[job] = nil
     local line = { k = job.k, run_id = ok and record and record.run_id or nil }
@@ -190,16 +197,17 @@ function M.make_ready(head)
   local settings = sandbox.settings(sandbox.isolation_of(cfg), nil, {})
   if settings and settings.sandbox ~= "off" then
     local sandbox_host = require("sidecar.run.sandbox_host")
-    pcall(sandbox_host.choose, settings.sandbox)
+    local keep_interrupt = require("sidecar.core.errors").keep_interrupt
+    keep_interrupt(pcall(sandbox_host.choose, settings.sandbox))
     -- and the program each sandbox starts under: its check is a process run and waited for, which
     -- would hold every run up to it until the first has its answer (the runs start their agents
     -- one after another as each is ready, the pool's work for the next overlapping theirs)
-    pcall(sandbox_host.init_command)
+    keep_interrupt(pcall(sandbox_host.init_command))
     -- the repository searched for secret files once: each run's sandbox reads again only the
     -- folders that changed since (a search that fails here is only each run's to make whole)
     local top = require("sidecar.run.worktree_git").top(head.repo)
     if top then
-      pcall(sandbox.warm, top.top, head.root)
+      keep_interrupt(pcall(sandbox.warm, top.top, head.root))
     end
   end
   collectgarbage()
@@ -274,6 +282,14 @@ local function tell_orphaned(pool)
   s:close()
 end
 
+-- Closes the store the pool's runs shared, once they have all ended.
+local function close_store(pool)
+  if pool.store then
+    pool.store:close()
+    pool.store = nil
+  end
+end
+
 -- Says on stderr, in one line, why the pool ends early (the preset tells its steps the last line
 -- of it); the exit code.
 local function said(what, err)
@@ -305,8 +321,10 @@ function M.serve()
     if wind_down(pool, err) then
       pcall(tell_orphaned, pool)
     end
+    pcall(close_store, pool)
     return said("stopped", err)
   end
+  close_store(pool)
   return 0
 end
 

@@ -12,8 +12,8 @@
 ---   local k = pool:submit(job)               -- what sidecar.preset.worker.execute takes
 ---   for _, r in ipairs(pool:wait(1000)) do   -- {k, run_id} | {k, why}
 ---
---- Stopping the pool's processes (an interrupt, `close` before the end) stops their runs: they are
---- in its process group, and each gets SIGTERM when the preset ends (proc.fork).
+--- Stopping the pool (an interrupt, `close` before the end) stops its processes, all at once, and
+--- their runs; each also ends with the preset (SIGTERM at its death: proc.spawn's parent_death).
 local json = require("sidecar.core.json")
 local proc = require("sidecar.core.proc")
 local run_events = require("sidecar.core.run_events")
@@ -149,12 +149,16 @@ function Pool:finish(ms)
   local deadline = clock.monotonic_ns() + ms * 1000000
   for _, p in ipairs(self.processes) do
     p.handle:wait(math.max(0, (deadline - clock.monotonic_ns()) // 1000000))
-    p.handle:close()
   end
+  self:close()
 end
 
----Stops the pool's processes and their runs, if they still run (`<close>`).
+---Stops the pool's processes and their runs, if they still run (`<close>`): all of them asked at
+---once (SIGTERM, then SIGKILL after their grace), then each waited for.
 function Pool:close()
+  for _, p in ipairs(self.processes) do
+    p.handle:kill()
+  end
   for _, p in ipairs(self.processes) do
     p.handle:close()
   end

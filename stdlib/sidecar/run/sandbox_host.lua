@@ -104,14 +104,17 @@ end
 ---there is no sidecar binary (M.available says it).
 ---@return string[] command, string? why
 function M.init_command()
-  while checking and coop.task() do -- another task asks it (a pool's runs start together): its answer
-    coop.sleep(5) -- (outside a task, the task asking it cannot go on meanwhile: asked again)
+  -- Another task asks it (a pool's runs start together): its answer. Where this one cannot give
+  -- way (outside a task, or called through C), the asking task cannot go on meanwhile: asked again.
+  while checking and coop.task() and coroutine.isyieldable() do
+    coop.sleep(5)
   end
   if not init_command then
     local exe = proc.executable()
+    local first = not checking -- the flag is the first asker's to clear
     checking = true
     local ok, helper, why = pcall(init_program, paths.real(exe) or exe)
-    checking = false
+    checking = checking and not first
     if not ok then
       error(helper, 0)
     end
