@@ -483,3 +483,31 @@ describe("queued runs", function()
     s:close()
   end)
 end)
+
+describe("runs side by side in one process (a preset's pool)", function()
+  it("each starts its agent before the runs started before it write their copies", function()
+    local coop = require("sidecar.core.coop")
+    local s <close> = assert(require("sidecar.core.store").open(repo .. "/.agent", { create = true }))
+    local order, real = {}, s.write_copy
+    s.write_copy = function(self, kind, id, ...)
+      order[#order + 1] = "copy " .. id
+      return real(self, kind, id, ...)
+    end
+    local sched, results = coop.new(), {}
+    for i = 1, 3 do
+      sched:spawn(function()
+        return agent_run.execute({ runner = "command", command = { "cat" }, prompt = "p" .. i, repo = repo,
+          store = s, os_sandbox = "off", on_spawn = function() order[#order + 1] = "spawn " .. i end })
+      end, function(ok, r) results[i] = ok and r or tostring(r) end)
+    end
+    while sched:count() > 0 do
+      sched:step(50)
+    end
+    -- the copies (run.json, prompt.md) once every agent ready to start has started
+    expect({ table.unpack(order, 1, 6) }):equals({ "spawn 1", "spawn 2", "spawn 3", "copy R-0001", "copy R-0002",
+      "copy R-0003" })
+    for i = 1, 3 do
+      expect(results[i].output):equals("p" .. i)
+    end
+  end)
+end)

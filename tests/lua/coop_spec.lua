@@ -137,6 +137,41 @@ describe("interrupts and stops", function()
   end)
 end)
 
+describe("giving way once", function()
+  it("a task that gives way goes on after the tasks due then; outside a task it is nothing", function()
+    local sched, ended, spawn = scheduler()
+    local order = {}
+    spawn("a", function()
+      order[#order + 1] = "a before"
+      coop.give_way()
+      order[#order + 1] = "a after"
+    end)
+    spawn("b", function()
+      order[#order + 1] = "b"
+    end)
+    drain(sched)
+    expect(order):equals({ "a before", "b", "a after" })
+    expect(ended.a.ok):is_true()
+    coop.give_way() -- outside a task: returns at once
+  end)
+
+  it("an interrupt or a stop that comes meanwhile is raised at the task's next wait, not there", function()
+    local sched, ended, spawn = scheduler()
+    local function body()
+      coop.give_way()
+      local ok, err = pcall(coop.sleep, 30000)
+      return { gave_way = true, err = not ok and err }
+    end
+    local stopped = spawn("stopped", body)
+    spawn("interrupted", body)
+    sched:stop(stopped, "interrupted! (sidecar run kill, pid 1)", "sidecar run kill, pid 1")
+    sched:interrupt("interrupted! stopped 1 child process")
+    drain(sched)
+    expect(ended.stopped.value):equals({ gave_way = true, err = "interrupted! (sidecar run kill, pid 1)" })
+    expect(ended.interrupted.value):equals({ gave_way = true, err = "interrupted! stopped 1 child process" })
+  end)
+end)
+
 describe("what belongs to a task", function()
   it("a trace joined in a task is that task's runs' parent, not the process's nor another's", function()
     local otel = require("sidecar.run.otel")

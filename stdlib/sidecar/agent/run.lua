@@ -45,6 +45,7 @@ local agent_session = require("sidecar.agent.session")
 local agent_slots = require("sidecar.run.agent_slots")
 local agent_watch = require("sidecar.agent.watch")
 local clock = require("sidecar.host.time")
+local coop = require("sidecar.core.coop")
 local default_repo = require("sidecar.core.default_repo")
 local errors = require("sidecar.core.errors")
 local git = require("sidecar.core.git")
@@ -313,9 +314,11 @@ local function take_slot(o, run, record, t)
 end
 
 -- Starts the agent (agent_watch.spawn). A command that reads the prompt from its file needs the
--- file first; otherwise the copy and prompt.md are written while the agent starts. The owner
--- records its process group (agent_process.json, for whoever must end it) and the caller learns it
--- (on_spawn) before anything else can fail. Returns started, the handle or error, the watch.
+-- file first; otherwise the copy and prompt.md are written while the agent starts, in a preset's
+-- pool once the runs ready to start theirs have (coop.give_way: a fan-out's agents start sooner,
+-- its copies follow). The owner records its process group (agent_process.json, for whoever must
+-- end it) and the caller learns it (on_spawn) before anything else can fail. Returns started, the
+-- handle or error, the watch.
 local function start_agent(o, run, record, owner, a)
   local function write_copy()
     assert(run.store:write_copy("run", record.run_id, record, { { "prompt.md", o.prompt } }))
@@ -350,6 +353,7 @@ local function start_agent(o, run, record, owner, a)
   if started and o.on_spawn then
     o.on_spawn(h:pid())
   end
+  coop.give_way()
   if a.how.prompt ~= "file" then
     write_copy()
   end

@@ -76,6 +76,23 @@ function M.sleep(ms)
   pause(t, nil, ms)
 end
 
+---Gives way once to the other tasks, when in one: this task goes on at the scheduler's next step,
+---after the tasks due then; outside a task, nothing. It never raises: an interrupt or stop that
+---arrives meanwhile is raised at the task's next wait (M.wait, M.sleep), where the caller is ready
+---for it. A pool's run gives way once its agent has started, so that the pool starts the next
+---runs' agents before it writes this run's copies (sidecar.agent.run).
+function M.give_way()
+  local t = yielding()
+  if not t then
+    return
+  end
+  t.handle, t.wake = nil, now_ms()
+  local raise = coroutine.yield()
+  if raise ~= nil then
+    t.raise = raise -- kept: the next wait is resumed at once and raises it
+  end
+end
+
 ---`h:wait(ms)` (a handle of core.proc / host.proc), giving way to the other tasks when in one:
 ---the result once it has ended, or nil, "timeout" after `ms` (none: until it ends).
 ---@param h userdata
