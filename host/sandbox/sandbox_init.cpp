@@ -218,7 +218,8 @@ int64_t watch_limits(const SandboxInitOptions& o, Watch& w) {
   } else if (o.memory > 0 && u.rss > o.memory && u.largest_pid > 0) {
     Proc p;
     w.hit = "memory";
-    const bool again = std::any_of(w.killed.begin(), w.killed.end(), [&](const auto& k) { return k.pid == u.largest_pid; });
+    const bool again =
+        std::any_of(w.killed.begin(), w.killed.end(), [&](const auto& k) { return k.pid == u.largest_pid; });
     if (!again) w.killed.push_back({u.largest_pid, read_proc(u.largest_pid, p) ? p.command : "?", u.largest_rss});
     kill(u.largest_pid, SIGKILL);  // again: a process killed is counted until it is gone
   }
@@ -320,7 +321,8 @@ bool read_landlock_paths(const std::string& file, LandlockPlan& plan, std::strin
             "a NUL";
       return false;
     }
-    (kind == "l" ? plan.list : kind == "r" ? plan.read : plan.write).push_back(text.substr(kind_end + 1, path_end - kind_end - 1));
+    auto& list = kind == "l" ? plan.list : kind == "r" ? plan.read : plan.write;
+    list.push_back(text.substr(kind_end + 1, path_end - kind_end - 1));
     at = path_end + 1;
   }
   return true;
@@ -455,7 +457,11 @@ int run_sandbox_init(const SandboxInitOptions& options) {
   const pid_t agent = started.pid;
   const std::string& guard_off = started.guard_off;
   std::unique_ptr<SocketGuard> guard;
-  if (started.listener >= 0) guard = std::make_unique<SocketGuard>(started.listener, SocketGuardOptions{o.socket_allow, o.host_network, o.landlock_plan.tcp, o.landlock_plan.connect_ports, mine});
+  if (started.listener >= 0) {
+    guard = std::make_unique<SocketGuard>(started.listener, SocketGuardOptions{o.socket_allow, o.host_network,
+                                                                               o.landlock_plan.tcp,
+                                                                               o.landlock_plan.connect_ports, mine});
+  }
 
   bool stopped = false, agent_done = false, group_ended = false;
   std::vector<int> group;  // the pids killed with the agent's group

@@ -57,6 +57,24 @@ local function init_program_beside()
   return false
 end
 
+-- Runs `body(host)` on a fresh sandbox_host whose `--protocol` checks are counted (proc.run, spied
+-- on; `on_check(n)` is called with each one's number first, and may raise in its place); proc.run
+-- is put back however `body` ends. Returns how many checks there were.
+local function counting_checks(on_check, body)
+  local host, asked, run = fresh(works), 0, proc.run
+  proc.run = function(argv, opts)
+    if argv[2] == "--protocol" then
+      asked = asked + 1
+      on_check(asked)
+    end
+    return run(argv, opts)
+  end
+  local ok, err = pcall(body, host)
+  proc.run = run
+  assert(ok, err)
+  return asked
+end
+
 describe("sidecar-sandbox-init's check, once per process", function()
   test.after_each(function()
     package.loaded["sidecar.run.sandbox_host"] = nil
@@ -66,24 +84,18 @@ describe("sidecar-sandbox-init's check, once per process", function()
     if not init_program_beside() then
       return
     end
-    local host, asked, run = fresh(works), 0, proc.run
-    proc.run = function(argv, opts)
-      asked = asked + (argv[2] == "--protocol" and 1 or 0)
-      return run(argv, opts)
-    end
-    local sched, got = require("sidecar.core.coop").new(), {}
-    for i = 1, 5 do
-      sched:spawn(function() return host.init_command() end, function(ok, command, why)
-        got[i] = ok and (command[1] .. " " .. tostring(why)) or tostring(command)
-      end)
-    end
-    local ok, err = pcall(function()
+    local got = {}
+    local asked = counting_checks(function() end, function(host)
+      local sched = require("sidecar.core.coop").new()
+      for i = 1, 5 do
+        sched:spawn(function() return host.init_command() end, function(ok, command, why)
+          got[i] = ok and (command[1] .. " " .. tostring(why)) or tostring(command)
+        end)
+      end
       while sched:count() > 0 do
         sched:step(50)
       end
     end)
-    proc.run = run
-    assert(ok, err)
     expect(asked):equals(1)
     for i = 2, 5 do
       expect(got[i]):equals(got[1])
@@ -94,17 +106,15 @@ describe("sidecar-sandbox-init's check, once per process", function()
     if not init_program_beside() then
       return
     end
-    local host, asked, run = fresh(works), 0, proc.run
-    proc.run = function(argv, opts)
-      asked = asked + 1
-      if asked == 1 then
+    local ok, err, command
+    local asked = counting_checks(function(n)
+      if n == 1 then
         error("interrupted!", 0)
       end
-      return run(argv, opts)
-    end
-    local ok, err = pcall(host.init_command)
-    local command = ok or select(2, pcall(host.init_command))
-    proc.run = run
+    end, function(host)
+      ok, err = pcall(host.init_command)
+      command = ok or select(2, pcall(host.init_command))
+    end)
     expect(ok):equals(false)
     expect(err):equals("interrupted!")
     expect(type(command)):equals("table")
