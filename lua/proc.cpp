@@ -90,8 +90,12 @@ void dispatch(lua_State* L, ProcessLoop& loop, bool run_callbacks = true) {
   lua_rawgetp(L, LUA_REGISTRYINDEX, &kLiveKey);
   int live = lua_gettop(L);
   while (loop.take_event(event)) {
-    if (lua_rawgeti(L, live, static_cast<lua_Integer>(event.id)) == LUA_TNIL) {
-      lua_pop(L, 1);  // released meanwhile
+    if (lua_rawgeti(L, live, static_cast<lua_Integer>(event.id)) == LUA_TNIL || !loop.known(event.id)) {
+      // Released meanwhile: closed after it ended, before its end was dispatched (a pool's
+      // process that died, closed with the pool), its events go with it.
+      lua_pushnil(L);
+      lua_rawseti(L, live, static_cast<lua_Integer>(event.id));
+      lua_settop(L, live);
       continue;
     }
     int handle = lua_gettop(L);

@@ -162,4 +162,18 @@ eq "and its record says why" yes \
 expect_run "doctor: the slots cannot be used, an error" 1 "Agents at once: 0 running of 1 \(max_agents\) \(a problem below\)" \
   "agents at once: cannot open the agent slots' folder [^ ]*agent-slots: not a folder \\(remove what is there: Sidecar makes the folder\\): runs go on without this cap" -- "$S" doctor
 rm -f "$slots" && mv "$slots.aside" "$slots"
+# The default cap counts what this process may use of the machine, not what /proc/cpuinfo lists:
+# under taskset, one core (four agents at most, fewer when memory allows fewer; two at least).
+if command -v taskset >/dev/null; then
+  cp .agent/config.lua "$work/config.lua.good"
+  sed -i '/^  max_agents = /d' .agent/config.lua
+  one=$(taskset -c 0 "$S" -e 'print(require("sidecar.core.machine").cores())')
+  gib=$("$S" -e 'print(require("sidecar.core.machine").memory_bytes() // (2 * 1024 * 1024 * 1024))')
+  want=$(((gib < 4 ? gib : 4) < 2 ? 2 : (gib < 4 ? gib : 4)))
+  eq "taskset -c 0: one core this process may use" 1 "$one"
+  report=$(env -u SIDECAR_MAX_AGENTS taskset -c 0 "$S" doctor --json)
+  eq "taskset -c 0: doctor's default cap is one core's (min(4, memory / 2 GiB), 2 at least)" "$want default" \
+    "$(jv data.agent_slots.cap <<<"$report") $(jv data.agent_slots.source <<<"$report")"
+  cp "$work/config.lua.good" .agent/config.lua
+fi
 finish

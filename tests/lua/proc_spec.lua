@@ -134,6 +134,24 @@ describe("proc.run", function()
     expect(r.error):is_nil()
   end)
 
+  it("closes a handle that ended before its end was dispatched; waits on others go on", function()
+    -- A pool's process that died, closed with the pool before anyone waited on it: its end, still
+    -- queued, goes with it rather than failing the next wait on another process.
+    local a = proc.spawn({ "true" })
+    local b = proc.spawn({ "sh", "-c", "sleep 0.2; echo b" })
+    for _ = 1, 200 do
+      if not a:running() then
+        break
+      end
+      require("sidecar.host.time").sleep_ms(10)
+    end
+    expect(a:running()):is_false()
+    a:close()
+    local r = b:wait()
+    expect(r.ok):is_true()
+    expect(r.stdout):equals("b\n")
+  end)
+
   it("has no name when none is given", function()
     local r = proc.run({ "true" })
     expect(r.name):is_nil()

@@ -62,15 +62,39 @@ describe("a preset's pool of workers", function()
     expect(pool:wait(0)):equals({})
   end)
 
-  it("gets a process per 16 jobs at once, one at least, one per core at most", function()
-    local slots = require("sidecar.run.agent_slots")
-    local cores = slots.cores
-    slots.cores = function() return 4 end
-    local n = { worker_pool.processes_for(1), worker_pool.processes_for(15), worker_pool.processes_for(16),
-      worker_pool.processes_for(40), worker_pool.processes_for(1000) }
-    slots.cores = function() return 1 end
-    n[#n + 1] = worker_pool.processes_for(100)
-    slots.cores = cores
+  it("hands no job to a process that died since its last wait: the others take them", function()
+    local f = assert(io.open(repo .. "/.agent/config.lua", "w"))
+    f:write("return {}\n")
+    f:close()
+    local pool <close> = worker_pool.open(repo .. "/.agent", repo, 2)
+    local dead = pool.processes[1].handle
+    dead:kill()
+    for _ = 1, 200 do
+      if not dead:running() then
+        break
+      end
+      require("sidecar.host.time").sleep_ms(50)
+    end
+    expect(dead:running()):is_false()
+    for i = 1, 3 do
+      pool:submit({ prompt = "job " .. i })
+    end
+    expect({ pool.processes[1].running, pool.processes[2].running }):equals({ 0, 3 })
+  end)
+
+  it("gets a process per 16 jobs at once, one at least, one per core it may use at most", function()
+    local machine = require("sidecar.core.machine")
+    local cores = machine.cores
+    machine.cores = function() return 4 end
+    local ok, n = pcall(function()
+      local n = { worker_pool.processes_for(1), worker_pool.processes_for(15), worker_pool.processes_for(16),
+        worker_pool.processes_for(40), worker_pool.processes_for(1000) }
+      machine.cores = function() return 1 end
+      n[#n + 1] = worker_pool.processes_for(100)
+      return n
+    end)
+    machine.cores = cores
+    assert(ok, n)
     expect(n):equals({ 1, 1, 1, 2, 4, 1 })
   end)
 end)

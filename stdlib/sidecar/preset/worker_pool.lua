@@ -53,11 +53,11 @@ end
 M.JOBS_PER_PROCESS = 16 -- a process per this many jobs at once: a batch of 32 gets two
 
 ---How many processes a batch of `width` jobs at once gets: one per M.JOBS_PER_PROCESS, at least one,
----at most one per core (sidecar.run.agent_slots.cores).
+---at most one per core this process may use (sidecar.core.machine.cores).
 ---@param width integer
 ---@return integer
 function M.processes_for(width)
-  local cores = require("sidecar.run.agent_slots").cores()
+  local cores = require("sidecar.core.machine").cores()
   return math.max(1, math.min(cores, width // M.JOBS_PER_PROCESS))
 end
 
@@ -84,18 +84,21 @@ function M.open(root, repo, n)
   return self
 end
 
----Hands `job` to the pool's process with the fewest jobs running, of those not seen ended (the
----first of them); returns its number.
+---Hands `job` to the pool's process with the fewest jobs running, of those still running (the
+---first of them: one that died since the last wait gets none); returns its number.
 ---@param job table
 ---@return integer k
 function Pool:submit(job)
   self.n = self.n + 1
   job.k = self.n
   self.done[job.k] = false
-  local p = self.processes[1]
+  local p
   for _, q in ipairs(self.processes) do
-    p = not q.ended and (p.ended or q.running < p.running) and q or p
+    if not q.ended and q.handle:running() and (not p or q.running < p.running) then
+      p = q
+    end
   end
+  p = p or self.processes[1] -- every one has ended: wait fails the job, saying why
   p.jobs[job.k], p.running = true, p.running + 1
   p.handle:write(worker.job_line(job) .. "\n") -- refused once that process has ended: wait says why
   return job.k

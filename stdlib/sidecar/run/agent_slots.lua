@@ -19,6 +19,7 @@ local artifact = require("sidecar.core.artifact")
 local clock = require("sidecar.host.time")
 local coop = require("sidecar.core.coop")
 local json = require("sidecar.core.json")
+local machine = require("sidecar.core.machine")
 local paths = require("sidecar.host.paths")
 local writer_lock = require("sidecar.core.writer_lock")
 
@@ -65,40 +66,14 @@ local function given_or_own(dir)
   return M.dir()
 end
 
----The machine's cores (its processors in /proc/cpuinfo; at least 1): the default cap's measure, and
----how many processes a preset's wide batch spreads its runs' own work over
----(sidecar.preset.worker_pool).
----@return integer
-function M.cores()
-  local f = io.open("/proc/cpuinfo", "rb")
-  local n = 0
-  if f then
-    for line in f:lines() do
-      if line:match("^processor%s*:") then
-        n = n + 1
-      end
-    end
-    f:close()
-  end
-  return math.max(n, 1)
-end
-
-local function memory_gib()
-  local f = io.open("/proc/meminfo", "rb")
-  local kib = f and (f:read("a") or ""):match("MemTotal:%s*(%d+)")
-  if f then
-    f:close()
-  end
-  return kib and tonumber(kib) / (1024 * 1024) or nil
-end
-
----The default cap, from the machine: one agent per GIB_PER_AGENT of memory, at most
+---The default cap, from what of the machine this process may use (sidecar.core.machine: its CPU
+---affinity and its cgroups' limits count): one agent per GIB_PER_AGENT of memory, at most
 ---AGENTS_PER_CORE per core, at least 2.
 ---@return integer
 function M.default_cap()
-  local by_cores = M.cores() * M.AGENTS_PER_CORE
-  local gib = memory_gib()
-  local by_memory = gib and math.floor(gib / M.GIB_PER_AGENT) or by_cores
+  local by_cores = machine.cores() * M.AGENTS_PER_CORE
+  local bytes = machine.memory_bytes()
+  local by_memory = bytes and bytes // (M.GIB_PER_AGENT * 1024 * 1024 * 1024) or by_cores
   return math.max(2, math.min(by_memory, by_cores))
 end
 
