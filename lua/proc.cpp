@@ -85,7 +85,9 @@ const char* callback_key(const ProcessEvent& e) {
 // Hands queued events to Lua: output to its callbacks, exits to on_exit after the result is
 // stored on the handle. With `run_callbacks` false only results are stored (after an interrupt
 // no user code runs). A callback's error propagates; the events after it wait for the next call.
-void dispatch(lua_State* L, ProcessLoop& loop, bool run_callbacks = true) {
+// Returns how many events it handed on.
+int dispatch(lua_State* L, ProcessLoop& loop, bool run_callbacks = true) {
+  int handed = 0;
   ProcessEvent event;
   lua_rawgetp(L, LUA_REGISTRYINDEX, &kLiveKey);
   int live = lua_gettop(L);
@@ -99,6 +101,7 @@ void dispatch(lua_State* L, ProcessLoop& loop, bool run_callbacks = true) {
       continue;
     }
     int handle = lua_gettop(L);
+    ++handed;
     lua_getiuservalue(L, handle, 1);
     int callbacks = lua_gettop(L);
     if (event.kind == ProcessEvent::Exit) {
@@ -126,6 +129,7 @@ void dispatch(lua_State* L, ProcessLoop& loop, bool run_callbacks = true) {
     lua_settop(L, live);
   }
   lua_pop(L, 1);
+  return handed;
 }
 
 // Ctrl-C (or SIGTERM) arrived: stop every child, then raise the interrupt with their count. Called
@@ -386,14 +390,17 @@ int proc_executable(lua_State* L) {
 
 // proc.poll(ms?) -> integer
 // Runs the loop for at most `ms` (default 0: only what is ready), dispatching callbacks; returns
-// how many processes are still running. For scripts that do other work between waits.
+// how many processes are still running, as soon as callbacks have run. For scripts that do other
+// work between waits.
 int proc_poll(lua_State* L) {
   ProcessLoop& loop = loop_of(L);
   lua_Integer ms = luaL_optinteger(L, 1, 0);
   luaL_argcheck(L, ms >= 0, 1, "milliseconds must be >= 0");
   uint64_t seen = loop.interrupt_count();
-  dispatch(L, loop);
-  step(L, loop, now_ns() + ms * 1000000, seen);
+  // Events already read (a handle's running() reads without handing them on) are callbacks run
+  // now: the loop is then only looked at, not waited on, as when a wait brings new ones.
+  const bool handed = dispatch(L, loop) > 0;
+  step(L, loop, handed ? now_ns() : now_ns() + ms * 1000000, seen);
   lua_pushinteger(L, static_cast<lua_Integer>(loop.running()));
   return 1;
 }

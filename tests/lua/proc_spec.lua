@@ -152,6 +152,25 @@ describe("proc.run", function()
     expect(r.stdout):equals("b\n")
   end)
 
+  it("poll returns at once with the callbacks of what running() had read, not after its wait", function()
+    -- A pool's last result line, read by running() and not yet handed on, kept a preset's
+    -- Pool:wait(1000) waiting a second for nothing more to come.
+    local lines = {}
+    local h = proc.spawn({ "sh", "-c", "echo ready; sleep 5" }, { stdout = { on_line = function(l)
+      lines[#lines + 1] = l
+    end } })
+    require("sidecar.host.time").sleep_ms(300) -- the line is in the pipe
+    for _ = 1, 3 do
+      expect(h:running()):is_true() -- reads it, hands nothing on
+    end
+    local t0 = time.monotonic_ns()
+    proc.poll(4000)
+    local waited = elapsed_ms(t0)
+    expect(lines):equals({ "ready" })
+    expect(waited < 3000):is_true() -- it waited for the sleep to end before: 4 s
+    h:close()
+  end)
+
   it("has no name when none is given", function()
     local r = proc.run({ "true" })
     expect(r.name):is_nil()

@@ -189,6 +189,8 @@ function M.wait_any(handles, ms)
 end
 
 ---Runs the loop for up to `ms` (default 0), dispatching callbacks; returns how many are running.
+---It returns once callbacks have run: those of what the loop had read already (handle:running()
+---reads without dispatching) at once, else those of the first events to come.
 ---@param ms? integer
 ---@return integer
 function M.poll(ms)
