@@ -19,8 +19,8 @@ local function host(allowed, cgroup, mountinfo)
   end
   write(root .. "/proc/cpuinfo", table.concat(cpuinfo, "\n"))
   write(root .. "/proc/meminfo", ("MemTotal:       %d kB\nMemFree:        1 kB\n"):format(256 * 1024 * 1024))
-  write(root .. "/proc/self/status", "Name:\tsidecar\n" .. (allowed and ("Cpus_allowed_list:\t" .. allowed .. "\n") or "")
-    .. "Mems_allowed_list:\t0\n")
+  local affinity = allowed and ("Cpus_allowed_list:\t" .. allowed .. "\n") or ""
+  write(root .. "/proc/self/status", "Name:\tsidecar\n" .. affinity .. "Mems_allowed_list:\t0\n")
   write(root .. "/proc/self/cgroup", table.concat(cgroup or {}, "\n") .. "\n")
   write(root .. "/proc/self/mountinfo", table.concat(mountinfo or {}, "\n") .. "\n")
   return root
