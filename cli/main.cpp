@@ -86,8 +86,9 @@ int run_lua(Engine& engine, Run&& run) {
   }
   last_chunk_interrupted = sidecar::cli::take_interrupt();
   std::fflush(stdout);
-  if (ok) return kExitOk;
-  if (!sidecar::cli::is_interruption(error) && last_chunk_interrupted) {
+  // A SIGTERM the chunk caught (a pcall) and went on from still ends the program, as its own.
+  if (ok && !sidecar::cli::terminated()) return kExitOk;
+  if (ok || (!sidecar::cli::is_interruption(error) && last_chunk_interrupted)) {
     report_error("interrupted!", "interrupted");
     return interrupted_exit();
   }

@@ -57,6 +57,13 @@ LuaInterruptScope::LuaInterruptScope(lua::Engine& engine) {
   g_engine = &engine;
   g_sigints = 0;
   install(SIGINT, on_sigint_lua, &g_saved_lua);
+  // A SIGTERM (or SIGHUP) ends the program, whenever it came: before this chunk (between two, or
+  // caught by a pcall of the one before), this one is interrupted at its first instruction. (A
+  // Ctrl-C before a chunk is not its: the REPL goes on.)
+  if (g_terminated != 0) {
+    g_interrupted = 1;
+    engine.interrupt();
+  }
 }
 
 LuaInterruptScope::~LuaInterruptScope() {

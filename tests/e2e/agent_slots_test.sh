@@ -172,8 +172,11 @@ if command -v taskset >/dev/null; then
   want=$(((gib < 4 ? gib : 4) < 2 ? 2 : (gib < 4 ? gib : 4)))
   eq "taskset -c 0: one core this process may use" 1 "$one"
   report=$(env -u SIDECAR_MAX_AGENTS taskset -c 0 "$S" doctor --json)
-  eq "taskset -c 0: doctor's default cap is one core's (min(4, memory / 2 GiB), 2 at least)" "$want default" \
-    "$(jv data.agent_slots.cap <<<"$report") $(jv data.agent_slots.source <<<"$report")"
+  eq "taskset -c 0: doctor's default cap is one core's (min(4, memory / 2 GiB), 2 at least)" "$want default 1" \
+    "$(jv data.agent_slots.cap <<<"$report") $(jv data.agent_slots.source <<<"$report") $(jv data.agent_slots.machine.cores <<<"$report")"
+  expect_run "taskset -c 0: doctor says what the default was read from" 0 \
+    "Agents at once: 0 running of $want \(default: 1 core and [0-9.]+ GiB this process may use\)" "" \
+    -- env -u SIDECAR_MAX_AGENTS taskset -c 0 "$S" doctor
   cp "$work/config.lua.good" .agent/config.lua
 fi
 finish

@@ -123,6 +123,15 @@ expect_result "SIGTERM ends the REPL with 143 (got $repl_status)" test "$repl_st
 expect_result "the REPL reads nothing after SIGTERM" bash -c "! grep -q after '$work/out'"
 check_gone "no process left after SIGTERM to the REPL" pids_repl
 
+# A SIGTERM ends the program even when a chunk caught its "interrupted!" (a pcall) and went on:
+# the chunk's end exits 143, and no later chunk runs (each would start interrupted).
+expect_run "SIGTERM caught by a pcall: the next chunk does not run, exit 143" 143 '^$' '^sidecar: interrupted!' \
+  -- "$S" -e "pcall(function() os.execute('kill -TERM ' .. require('sidecar.host.procinfo').self().pid)
+    while true do end end)" -e "print('the next chunk ran')"
+expect_run "SIGTERM caught by the last chunk's pcall: exit 143 still" 143 '^$' '^sidecar: interrupted!' \
+  -- "$S" -e "pcall(function() os.execute('kill -TERM ' .. require('sidecar.host.procinfo').self().pid)
+    while true do end end)"
+
 # Spawn failures are clear errors; a non-zero exit is data.
 expect_run "a missing program names itself and the PATH" 1 '' \
   "cannot run 'no-such-program-x': not found in PATH \(/usr/bin:/bin\)" \

@@ -42,19 +42,35 @@ describe("a preset's pool of workers", function()
     expect(pool:wait(0)):equals({}) -- each said once
   end)
 
-  it("spreads its jobs over its processes, the least busy first; each fails its own jobs once", function()
+  it("spreads its jobs over its processes, the least busy first; each job's result comes once", function()
     local f = assert(io.open(repo .. "/.agent/config.lua", "w"))
-    f:write('return { colour = "red" }\n')
+    f:write("return {}\n")
     f:close()
     local pool <close> = worker_pool.open(repo .. "/.agent", repo, 2)
     for i = 1, 5 do
-      pool:submit({ prompt = "job " .. i })
+      pool:submit({ prompt = "job " .. i, runner = "nosuch", settings = {} }) -- fails in its worker, which goes on
     end
     local counts = {}
     for i, p in ipairs(pool.processes) do
       counts[i] = p.running
     end
     expect(counts):equals({ 3, 2 })
+    local got = results(pool, 5)
+    for k = 1, 5 do
+      expect(got[k].run_id):is_nil()
+      expect(got[k].why):contains("unknown runner 'nosuch'")
+    end
+    expect(pool:wait(0)):equals({})
+  end)
+
+  it("fails every job of processes that could not start, each once, whichever took it", function()
+    local f = assert(io.open(repo .. "/.agent/config.lua", "w"))
+    f:write('return { colour = "red" }\n')
+    f:close()
+    local pool <close> = worker_pool.open(repo .. "/.agent", repo, 2)
+    for i = 1, 5 do
+      pool:submit({ prompt = "job " .. i }) -- to a process still starting, or, once both ended, the first
+    end
     local got = results(pool, 5)
     for k = 1, 5 do
       expect(got[k].why):contains("config.lua: colour: unknown setting")

@@ -4,7 +4,7 @@
 --- found, its version, whether it accepts the flags Sidecar relies on, and what exactly to fix.
 ---
 ---   local report = doctor.check({ root = ".agent" })
----   -- {ok, usable, config, sandbox = {mode, network, ok, advice?, init?, init_why?}, agent_slots = {cap, source, holders, runners},
+---   -- {ok, usable, config, sandbox = {mode, network, ok, advice?, init?, init_why?}, agent_slots = {cap, source, holders, runners, machine},
 ---   --  runners = {{name, origin, argv, ok, installed, version, missing_flags, advice}}}
 local service_slots = require("sidecar.service.agent_slots")
 local cli_output = require("sidecar.cli.output")
@@ -315,6 +315,17 @@ local function executor_cli(o, e)
   return ok and 0 or 1
 end
 
+-- What set the cap, as the line says it; the default with the machine it was read from.
+local function cap_source(slots)
+  local m = slots.source == "default" and slots.machine
+  if not m then
+    return slots.source
+  end
+  local memory = math.type(m.memory_bytes) == "integer"
+      and (" and %.1f GiB"):format(m.memory_bytes / (1024 * 1024 * 1024)) or ""
+  return ("default: %d core%s%s this process may use"):format(m.cores, m.cores == 1 and "" or "s", memory)
+end
+
 -- The line of who waits for slots (oldest first, by pid; a stopped one is passed over), if any.
 local function print_waiting(indent, waiting)
   local shown = {}
@@ -376,7 +387,7 @@ function M.cli(o)
       held[#held + 1] = ("%s (%s, pid %s, since %s)"):format(h.run_id or "?", h.runner or "?", tostring(h.pid or "?"),
         h.since or "?")
     end
-    print(("Agents at once: %d running of %d (%s)%s%s"):format(#slots.holders, slots.cap, slots.source,
+    print(("Agents at once: %d running of %d (%s)%s%s"):format(#slots.holders, slots.cap, cap_source(slots),
       #held > 0 and (": " .. table.concat(held, ", ")) or "", #slots.problems > 0 and " (a problem below)" or ""))
     print_waiting("  ", slots.waiting)
     for _, r in ipairs(slots.runners) do

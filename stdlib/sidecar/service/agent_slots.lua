@@ -4,9 +4,11 @@
 ---
 ---   local a = agent_slots.report(cfg)
 ---   -- {cap, source, holders = {{number, pid, run_id, runner, since}}, waiting = {{pid, cap, stopped}},
----   --  runners = {{name, cap, holders, waiting}}, problems = {why runs may go past a cap}}
+---   --  runners = {{name, cap, holders, waiting}}, problems = {why runs may go past a cap},
+---   --  machine = {cores, memory_bytes} (what this process may use: the default's measure)}
 ---   -- or {error} when SIDECAR_MAX_AGENTS is not a number the cap takes
 local json = require("sidecar.core.json")
+local machine = require("sidecar.core.machine")
 local slots = require("sidecar.run.agent_slots")
 
 local M = {}
@@ -51,7 +53,8 @@ function M.report(cfg)
   table.sort(runners, function(a, b) return a.name < b.name end)
   problems[#problems + 1] = cfg and known.uncapped_names(cfg.max_agents_per_runner, cfg.path, cfg.runners) or nil
   return { cap = cap, source = source, holders = holders, waiting = json.array(slots.waiters()),
-    runners = json.array(runners), problems = json.array(problems) }
+    runners = json.array(runners), problems = json.array(problems),
+    machine = { cores = machine.cores(), memory_bytes = machine.memory_bytes() or json.null } }
 end
 
 return M
