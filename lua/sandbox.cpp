@@ -2,6 +2,7 @@
 //
 //   local proxy = assert(sandbox.proxy("/tmp/sidecar-net-x/proxy.sock", {{host = "api.openai.com", port = 443}}))
 //   ... the sandboxed agent runs ...
+//   proxy:stop()                           -- its connections end, each logged (idempotent)
 //   local entries, dropped = proxy:log()   -- {{host, port, allowed, error?, at_ms, bytes_up, bytes_down}...}
 //   proxy:close()                          -- also __close and __gc
 //   local found = sandbox.secret_files(repo, {"node_modules"})  -- what to hide (the whole tree read)
@@ -100,6 +101,13 @@ int proxy_log(lua_State* L) {
   return 2;
 }
 
+// proxy:stop(): stops listening and ends every connection, waiting for each to be logged (a
+// tunnel still open is in the log only once it has ended); the log stays readable. Idempotent.
+int proxy_stop(lua_State* L) {
+  check_open<ProxyHolder>(L, kProxyType, "sandbox proxy").stop();
+  return 0;
+}
+
 // proxy:close(): stops it (its connections end); closing twice is harmless.
 int proxy_close(lua_State* L) { return box_close<ProxyHolder, kProxyType>(L); }
 
@@ -186,7 +194,8 @@ int open_host_sandbox(lua_State* L) {
                                   {"__gc", guarded<box_gc<ProxyHolder, kProxyType>>},
                                   {"__tostring", guarded<proxy_tostring>},
                                   {nullptr, nullptr}};
-  static const luaL_Reg methods[] = {{"log", guarded<proxy_log>}, {"close", guarded<proxy_close>}, {nullptr, nullptr}};
+  static const luaL_Reg methods[] = {{"log", guarded<proxy_log>}, {"stop", guarded<proxy_stop>},
+                                     {"close", guarded<proxy_close>}, {nullptr, nullptr}};
   register_type(L, kProxyType, meta, methods);
   static const luaL_Reg functions[] = {
       {"proxy", guarded<proxy_start>}, {"secret_files", guarded<secret_files>}, {"uid", guarded<sandbox_uid>},

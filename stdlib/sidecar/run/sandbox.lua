@@ -475,6 +475,7 @@ function Sandbox:finish()
     self.git = nil
   end
   if self.proxy then
+    self.proxy:stop() -- first: a connection is logged once it has ended, and the agent's have by now
     local entries, dropped = self.proxy:log()
     self.proxy:close()
     for _, e in ipairs(entries) do
