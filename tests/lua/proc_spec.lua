@@ -174,6 +174,19 @@ describe("proc.run", function()
     h:close()
   end)
 
+  it("lets an interrupt that lands while a process starts go on up as the interrupt it is", function()
+    -- Made a bad_option error, a SIGTERM during a pool's check of sandbox-init was swallowed by
+    -- the check's pcall (errors.is_interrupt did not know it), and the pool read its input on.
+    local host_proc = require("sidecar.host.proc")
+    local spawn = host_proc.spawn
+    host_proc.spawn = function() error("interrupted! stopped 1 child process", 0) end
+    local ok, err = pcall(proc.run, { "true" })
+    host_proc.spawn = spawn
+    expect(ok):is_false()
+    expect(err):equals("interrupted! stopped 1 child process")
+    expect(require("sidecar.core.errors").is_interrupt(err)):is_true()
+  end)
+
   it("has no name when none is given", function()
     local r = proc.run({ "true" })
     expect(r.name):is_nil()

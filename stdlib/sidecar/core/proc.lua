@@ -78,11 +78,13 @@ end
 
 -- Commands and options are checked in one place, the host (lua/proc_options.cpp): its message
 -- becomes a bad_option error naming the function (`what`) at the caller's line (`level`, counted
--- as fail's).
+-- as fail's). An interrupt that lands meanwhile (Ctrl-C, SIGTERM) goes on up as it is: made a
+-- bad_option, no caller would know it for one (errors.is_interrupt), and a pcall on the way would
+-- swallow it.
 local function checked(what, level, fn, ...)
   local ok, a, b, c = pcall(fn, ...)
   if not ok then
-    if type(a) ~= "string" then
+    if type(a) ~= "string" or errors.is_interrupt(a) then
       error(a, 0)
     end
     fail(what, a, level + 1)
