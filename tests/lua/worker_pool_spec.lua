@@ -12,6 +12,13 @@ test.after_each(function()
   os.execute("rm -rf '" .. repo .. "'")
 end)
 
+-- The repository's config.lua, made `text`.
+local function configure(text)
+  local f = assert(io.open(repo .. "/.agent/config.lua", "w"))
+  f:write(text)
+  f:close()
+end
+
 -- Every job's result, waiting up to a minute for all `n`.
 local function results(pool, n)
   local got = {}
@@ -28,9 +35,7 @@ end
 
 describe("a preset's pool of workers", function()
   it("fails each job with the pool's own words when it cannot start (a config gone bad)", function()
-    local f = assert(io.open(repo .. "/.agent/config.lua", "w"))
-    f:write('return { colour = "red" }\n')
-    f:close()
+    configure('return { colour = "red" }\n')
     local pool <close> = worker_pool.open(repo .. "/.agent", repo)
     expect({ pool:submit({ prompt = "a" }), pool:submit({ prompt = "b" }) }):equals({ 1, 2 })
     local got = results(pool, 2)
@@ -43,9 +48,7 @@ describe("a preset's pool of workers", function()
   end)
 
   it("spreads its jobs over its processes, the least busy first; each job's result comes once", function()
-    local f = assert(io.open(repo .. "/.agent/config.lua", "w"))
-    f:write("return {}\n")
-    f:close()
+    configure("return {}\n")
     local pool <close> = worker_pool.open(repo .. "/.agent", repo, 2)
     for i = 1, 5 do
       pool:submit({ prompt = "job " .. i, runner = "nosuch", settings = {} }) -- fails in its worker, which goes on
@@ -64,9 +67,7 @@ describe("a preset's pool of workers", function()
   end)
 
   it("fails every job of processes that could not start, each once, whichever took it", function()
-    local f = assert(io.open(repo .. "/.agent/config.lua", "w"))
-    f:write('return { colour = "red" }\n')
-    f:close()
+    configure('return { colour = "red" }\n')
     local pool <close> = worker_pool.open(repo .. "/.agent", repo, 2)
     for i = 1, 5 do
       pool:submit({ prompt = "job " .. i }) -- to a process still starting, or, once both ended, the first
@@ -79,9 +80,7 @@ describe("a preset's pool of workers", function()
   end)
 
   it("hands no job to a process that died since its last wait: the others take them", function()
-    local f = assert(io.open(repo .. "/.agent/config.lua", "w"))
-    f:write("return {}\n")
-    f:close()
+    configure("return {}\n")
     local pool <close> = worker_pool.open(repo .. "/.agent", repo, 2)
     local dead = pool.processes[1].handle
     dead:kill()
