@@ -57,13 +57,17 @@ open(sys.argv[2], "w").write("%d %s" % (srv.getsockname()[1], reply.split(b"\r\n
 time.sleep(30)
 ]]
     local tunnel = proc.spawn({ "python3", "-c", script, s.dir .. "/proxy.sock", dir .. "/open" })
-    for _ = 1, 300 do
-      if paths.lstat(dir .. "/open") then
+    for _ = 1, 1200 do -- (a busy machine may take seconds to start python)
+      if paths.lstat(dir .. "/open") or not tunnel:running() then
         break
       end
-      require("sidecar.host.time").sleep_ms(20)
+      require("sidecar.host.time").sleep_ms(50)
     end
     local port, status = (require("sidecar.core.files").read(dir .. "/open") or ""):match("^(%d+) (.*)$")
+    if not status then
+      tunnel:kill()
+      error("the tunnel through the proxy did not open: " .. tostring(tunnel:wait().stderr), 0)
+    end
     expect(status):equals("HTTP/1.1 200 Connection established")
     local report = s:finish()
     tunnel:close()
