@@ -5,7 +5,9 @@
 // folder share it and a link swapped to another folder does not carry it along.
 #include <dirent.h>
 #include <fcntl.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -193,6 +195,20 @@ int paths_readlink(lua_State* L) {
   return 1;
 }
 
+// paths.in_memory(path) -> boolean | nil, message: whether path (followed) is on a file system held in
+// memory (tmpfs, ramfs): what is written there never reaches a disk (stdlib/sidecar/run/sandbox_folder.lua).
+int paths_in_memory(lua_State* L) {
+  const char* path = luaL_checkstring(L, 1);
+  struct statfs fs {};
+  if (::statfs(path, &fs) != 0) {
+    lua_pushnil(L);
+    lua_pushfstring(L, "%s: %s", path, std::strerror(errno));
+    return 2;
+  }
+  lua_pushboolean(L, fs.f_type == TMPFS_MAGIC || fs.f_type == RAMFS_MAGIC);
+  return 1;
+}
+
 // paths.lstat(path) -> {kind, size, mtime_ns, ctime_ns, mode, uid, gid} | nil, message. kind: "file",
 // "directory", "symlink" (not followed) or "other".
 int paths_lstat(lua_State* L) {
@@ -259,6 +275,7 @@ int open_host_paths(lua_State* L) {
       {"copy_times", guarded<paths_copy_times>},
       {"touch", guarded<paths_touch>},
       {"lstat", guarded<paths_lstat>},
+      {"in_memory", guarded<paths_in_memory>},
       {"readlink", guarded<paths_readlink>},
       {"program", guarded<paths_program>},
       {nullptr, nullptr},

@@ -215,7 +215,8 @@ for level in workspace-write read-only; do
 done
 
 # --- leftovers: a private folder of a sandbox whose owner was killed ------------------------------
-owned_by() { ls -d /tmp/sidecar-sandbox-*-by-"$1"-* 2>/dev/null; } # a folder names who made it
+# a folder names who made it; a bubblewrap sandbox's is in memory ($XDG_RUNTIME_DIR or /dev/shm)
+owned_by() { ls -d "${XDG_RUNTIME_DIR:-/tmp}" /dev/shm /tmp 2>/dev/null | sort -u | while read -r d; do ls -d "$d"/sidecar-sandbox-*-by-"$1"-* 2>/dev/null; done; }
 EVIL=slow "$S" run T-0001 --runner evil --sandbox read-only >"$work/slow.out" 2>&1 &
 owner=$!
 poll 30 eval '[ -n "$(owned_by $owner)" ] && [ -n "$(left 1)" ]'
@@ -233,11 +234,13 @@ if [ -z "$why" ]; then hostile_case "sandbox folder of a killed owner" prevented
 # An older Sidecar's folder names its owner in a file.
 sh -c 'exit 0' & dead=$! && wait "$dead"
 stale=$(mktemp -d /tmp/sidecar-sandbox-stale-XXXXXX-by-"$dead"-1)
+[ -d /dev/shm ] && stale_shm=$(mktemp -d /dev/shm/sidecar-sandbox-stale-XXXXXX-by-"$dead"-1) # where one is now
 older=$(mktemp -d /tmp/sidecar-sandbox-older-XXXXXX) && echo "$dead 1" >"$older/owner"
 EVIL=none "$S" run T-0001 --runner evil --sandbox read-only >"$work/after-stale.out" 2>&1
-if [ ! -e "$stale" ] && [ ! -e "$older" ]; then hostile_case "sandbox folder of an owner whose run was settled" prevented
-else hostile_case "sandbox folder of an owner whose run was settled" silent "left behind: $(ls -d "$stale" "$older" 2>/dev/null)"
-  rm -rf "$stale" "$older"; fi
+if [ ! -e "$stale" ] && [ ! -e "$older" ] && [ ! -e "${stale_shm:-/nonexistent}" ]; then
+  hostile_case "sandbox folder of an owner whose run was settled" prevented
+else hostile_case "sandbox folder of an owner whose run was settled" silent "left behind: $(ls -d "$stale" "$older" ${stale_shm:+"$stale_shm"} 2>/dev/null)"
+  rm -rf "$stale" "$older" ${stale_shm:+"$stale_shm"}; fi
 
 # --- home: only toolchains and git's config (without credentials) of the user's home --------------
 secret=HOMESECRET-$RANDOM$RANDOM

@@ -56,3 +56,62 @@ describe("sandbox_folder.make", function()
     expect(paths.lstat(dir)):equals(nil)
   end)
 end)
+
+describe("sandbox_folder.base", function()
+  -- A folder in memory of this user's alone, as /run/user/UID is; nil where /dev/shm is no tmpfs.
+  local function runtime_like(mode)
+    if not paths.in_memory("/dev/shm") then
+      return nil
+    end
+    local dir = ("/dev/shm/sidecar-test-runtime-%s"):format(require("sidecar.core.ids").uuid():sub(1, 8))
+    assert(paths.make_dirs(dir))
+    assert(require("sidecar.core.proc").run({ "chmod", mode, dir }).code == 0)
+    return dir
+  end
+
+  it("puts a Landlock sandbox's folder, which holds the agent's files, in /tmp", function()
+    expect(sandbox_folder.base(false)):equals("/tmp")
+    expect(assert(sandbox_folder.make("R-0010")):find("^/tmp/sidecar%-sandbox%-R%-0010%-")):equals(1)
+  end)
+
+  it("puts a bubblewrap sandbox's folder in memory: the user's own $XDG_RUNTIME_DIR, else /dev/shm", function()
+    local own, open = runtime_like("700"), runtime_like("755")
+    if not own then
+      return -- no tmpfs at /dev/shm here: /tmp it is, which the next test checks
+    end
+    expect(sandbox_folder.memory_base(own)):equals(own)
+    expect(sandbox_folder.memory_base(open)):equals("/dev/shm") -- others may look in: not the user's alone
+    expect(sandbox_folder.memory_base("relative/run")):equals("/dev/shm")
+    expect(sandbox_folder.memory_base(nil)):equals("/dev/shm")
+    local disk = test.temp_dir()
+    if not paths.in_memory(disk) then
+      assert(require("sidecar.core.proc").run({ "chmod", "700", disk }).code == 0)
+      expect(sandbox_folder.memory_base(disk)):equals("/dev/shm") -- on a disk: its copies would be written there
+    end
+    paths.remove_tree(own)
+    paths.remove_tree(open)
+  end)
+
+  it("makes the folder in memory when asked, and the sweep looks there too", function()
+    local base = sandbox_folder.base(true)
+    expect(base == "/tmp" or paths.in_memory(base)):is_true()
+    local dir = assert(sandbox_folder.make("R-0011", true))
+    expect(dir:sub(1, #base + 1)):equals(base .. "/")
+    expect(paths.lstat(dir).mode):equals(tonumber("700", 8))
+    -- a folder there whose owner is gone goes with the sweep of every place
+    local me, dead = processes.host.self(), dead_pid()
+    local gone = folder(base, ("sidecar-sandbox-R-0012-0a1b2c3e-by-%d-%d"):format(dead, me.start))
+    expect(sandbox_folder.sweep() >= 1):is_true()
+    expect(paths.lstat(gone)):equals(nil)
+    expect(paths.lstat(dir).kind):equals("directory")
+    sandbox_folder.remove(dir)
+  end)
+
+  it("makes it in /tmp when its path in memory would be too long for the proxy's socket in it", function()
+    local base = sandbox_folder.base(true)
+    local name = ("R-%s"):format(("1"):rep(sandbox_folder.MAX_PATH - #base - 30))
+    local dir = assert(sandbox_folder.make(name, true))
+    expect(dir:find("^/tmp/sidecar%-sandbox%-R%-1")):equals(1)
+    sandbox_folder.remove(dir)
+  end)
+end)

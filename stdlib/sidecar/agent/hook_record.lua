@@ -59,29 +59,36 @@ local function last_seq(path)
   return seq, size
 end
 
----The file of a run's folder that a sandboxed run's hooks append to (events.jsonl is read-only in
----the sandbox: an agent must not be able to rewrite the run's record); merged into events.jsonl
+---The file a sandboxed run's hooks append to (events.jsonl is read-only in the sandbox: an agent
+---must not be able to rewrite the run's record), made in the sandbox's private folder, in memory
+---(sidecar.run.sandbox: the agent's SIDECAR_HOOK_EVENTS names its path); merged into events.jsonl
 ---when the agent has ended (M.merge_sandboxed).
 M.SANDBOX_FILE = "hook_events.jsonl"
 
--- The file a hook inside a run appends to: events.jsonl, or in a sandbox the file it names.
-local function run_file()
-  return os.getenv("SIDECAR_HOOK_EVENTS") == M.SANDBOX_FILE and M.SANDBOX_FILE or "events.jsonl"
+-- The folder and name of the file a hook inside a run appends to: the run's events.jsonl, or in a
+-- sandbox the file SIDECAR_HOOK_EVENTS names (M.SANDBOX_FILE, by its absolute path).
+local function run_file(run_dir)
+  local sandboxed = os.getenv("SIDECAR_HOOK_EVENTS") or ""
+  local folder, name = sandboxed:match("^(/.*)/([^/]+)$")
+  if name == M.SANDBOX_FILE then
+    return folder, name
+  end
+  return run_dir, "events.jsonl"
 end
 
----Appends the event to a run's events.jsonl (in a sandbox, to M.SANDBOX_FILE). Returns true, or
----nil and why.
+---Appends the event to a run's events.jsonl (in a sandbox, to its M.SANDBOX_FILE). Returns true,
+---or nil and why.
 ---@param run_dir string  the run's folder (absolute)
 ---@param event string  "PostToolUse"
 ---@param fields table
 ---@return boolean|nil ok, string? why
 function M.to_run(run_dir, event, fields)
-  local name = run_file()
-  local seq, size = last_seq(run_dir .. "/" .. name)
+  local folder, name = run_file(run_dir)
+  local seq, size = last_seq(folder .. "/" .. name)
   if size >= M.MAX_RUN_BYTES then
     return nil, name .. " is full"
   end
-  local dir, message = artifact.open(run_dir)
+  local dir, message = artifact.open(folder)
   if not dir then
     return nil, message
   end
@@ -112,12 +119,12 @@ local function sandboxed_events(path)
   return out
 end
 
----Moves the events a sandboxed run's hooks wrote (M.SANDBOX_FILE) into its events.jsonl, numbered
----after its last line, and removes the file. Returns how many were moved.
+---Moves the events a sandboxed run's hooks wrote (`path`: its M.SANDBOX_FILE) into the run's
+---events.jsonl, numbered after its last line, and removes the file. Returns how many were moved.
 ---@param run_dir string
+---@param path string
 ---@return integer
-function M.merge_sandboxed(run_dir)
-  local path = run_dir .. "/" .. M.SANDBOX_FILE
+function M.merge_sandboxed(run_dir, path)
   local events = sandboxed_events(path)
   local dir = #events > 0 and artifact.open(run_dir)
   if dir then

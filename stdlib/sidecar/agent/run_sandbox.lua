@@ -68,11 +68,10 @@ function M.open(settings, c)
   end
   local wt = c.record.worktree
   wt = type(wt) == "table" and wt.path and not wt.in_place and wt or nil
-  local outputs = { c.run_dir .. "/push_attempts.log", c.run_dir .. "/" .. hook_record.SANDBOX_FILE }
+  local outputs = { c.run_dir .. "/push_attempts.log" }
   if spec.final_message_file then
     outputs[#outputs + 1] = c.run_dir .. "/" .. spec.final_message_file
   end
-  c.env.SIDECAR_HOOK_EVENTS = hook_record.SANDBOX_FILE -- the hooks' events come out through it
   -- A resumed session's files are in the CLI state folder of the run it resumes.
   local resumed = type(c.record.resumed_run) == "string" and c.record.resumed_run:match("^R%-%d+$")
   local seed = resumed and
@@ -81,7 +80,8 @@ function M.open(settings, c)
   -- commits of the agent's own there (sidecar.run.sandbox_git detaches HEAD while it runs).
   local sb, why = sandbox.open({ settings = settings, spec = spec, argv = c.argv, env = c.env, cwd = c.run.repo,
     level = c.run.sandbox, repo_top = top_of(c.run, wt), worktree = wt, store_root = c.run.store.root,
-    run_dir = c.run_dir, outputs = outputs, name = c.record.run_id, no_commits = wt and wt.reused_from ~= nil,
+    run_dir = c.run_dir, outputs = outputs, events_file = hook_record.SANDBOX_FILE, name = c.record.run_id,
+    no_commits = wt and wt.reused_from ~= nil,
     state_seed = seed, cgroup = c.cgroup, kill_grace_ms = c.kill_grace_ms, hosts = c.hosts })
   if sb and sb.chosen and c.t then -- "auto" chose Landlock: said where the run is watched
     c.t:event("sandbox.chosen", { kind = sb.kind, why = sb.chosen })
@@ -180,15 +180,17 @@ end
 
 ---After the agent: how it ended as the sandbox saw it (the exit status of the agent itself, not of
 ---bwrap), what it left (appended to `escapees`, found by "sandbox"), the hooks' events moved into
----events.jsonl. A sandbox that could not start fails the run, saying why and what to do. Returns
----the sandbox's report (nil without a sandbox).
+---events.jsonl from the sandbox's events file. A sandbox that could not start fails the run, saying
+---why and what to do. Returns the sandbox's report (nil without a sandbox).
 ---@param sb table|nil
 ---@param r table  the process result (changed)
 ---@param record table
 ---@param escapees table[]
 ---@param run_dir string
 function M.finish(sb, r, record, escapees, run_dir)
-  hook_record.merge_sandboxed(run_dir)
+  if sb and sb.events_file then -- before the sandbox's folder, which holds it, goes
+    hook_record.merge_sandboxed(run_dir, sb.events_file)
+  end
   if not sb then
     return
   end

@@ -272,8 +272,10 @@ end
 ---settings (M.settings), spec (the runner), argv, env (the agent's additions: the variables of Sidecar's own
 ---that no allow-list names are withheld in it, sidecar.run.sandbox_hidden.env), cwd, level (the run's
 ---sandbox), repo_top (the main checkout), worktree (the run's worktree record, or nil), store_root, run_dir,
----outputs (files of the run's folder the agent writes), hosts (endpoints of the run's own the agent
----reaches besides the runner's and isolation.hosts: an OpenTelemetry collector), home, name (for the private folder), no_commits (a
+---outputs (files of the run's folder the agent writes), events_file (the name of a file the agent
+---appends events to: sb.events_file is its path, which o.env's SIDECAR_HOOK_EVENTS names), hosts
+---(endpoints of the run's own the agent reaches besides the runner's and isolation.hosts: an
+---OpenTelemetry collector), home, name (for the private folder), no_commits (a
 ---worktree whose repository stays read-only: no private objects, sidecar.run.sandbox_git), state_seed (the
 ---CLI state folder of the run a resumed session comes from; sidecar.run.sandbox_state), cgroup (the run's
 ---cgroup v2 the sandbox starts in, which then holds what it can of settings.limits), kill_grace_ms (the
@@ -321,7 +323,7 @@ function M.open(o)
   end
   sb.hosts = net.hosts
   local bad
-  sb.dir, bad = folder.make(o.name)
+  sb.dir, bad = folder.make(o.name, kind == "bwrap") -- in memory but for Landlock's (sidecar.run.sandbox_folder)
   if not sb.dir then
     return nil, bad, "no_sandbox"
   end
@@ -329,6 +331,15 @@ function M.open(o)
   if not sb.report then
     sb:finish()
     return nil, "cannot make the sandbox's report: " .. tostring(bad), "no_sandbox"
+  end
+  -- The events file: bubblewrap's in its private folder, in memory (no file of the run's made and
+  -- removed on a disk), bound at its own path inside, which lies in a private tmpfs; Landlock's in
+  -- the run's folder, which its agent may read.
+  local events_in = kind == "bwrap" and sb.dir or o.run_dir
+  if o.events_file and events_in then
+    sb.events_file = events_in .. "/" .. o.events_file
+    o.outputs = { sb.events_file, table.unpack(o.outputs or {}) }
+    o.env.SIDECAR_HOOK_EVENTS = sb.events_file
   end
   if proxied then
     sb.proxy, why, code = host.proxy(sb.dir .. "/proxy.sock", net.rules)

@@ -1,15 +1,16 @@
---- A sandbox's private folder in /tmp (the proxy's socket, copies of the user's state and of git
---- config files that hold credentials; a Landlock sandbox's private home and temporary folder):
---- made named after its run and after who made it, removed when the sandbox ends, and swept when
---- its owner was killed (SIGKILL leaves no time for the sandbox's end).
+--- A sandbox's private folder (the proxy's socket, copies of the user's state and of git config
+--- files that hold credentials; a Landlock sandbox's private home and temporary folder): made named
+--- after its run and after who made it, removed when the sandbox ends, and swept when its owner was
+--- killed (SIGKILL leaves no time for the sandbox's end). Where it is made: M.base.
 ---
----   local dir, why = sandbox_folder.make("R-0003")   -- /tmp/sidecar-sandbox-R-0003-1a2b3c4d-by-PID-START
+---   local dir, why = sandbox_folder.make("R-0003", true) -- /dev/shm/sidecar-sandbox-R-0003-1a2b3c4d-by-PID-START
 ---   sandbox_folder.remove(dir)
----   sandbox_folder.sweep_once()                      -- the folders of killed owners, once a process
+---   sandbox_folder.sweep_once()                 -- the folders of killed owners, once a process
 local errors = require("sidecar.core.errors")
 local files = require("sidecar.core.files")
 local host = require("sidecar.host.sandbox")
 local ids = require("sidecar.core.ids")
+local mounts = require("sidecar.run.sandbox_mounts")
 local paths = require("sidecar.host.paths")
 local processes = require("sidecar.run.processes")
 
@@ -17,21 +18,92 @@ local M = {}
 
 local OLD_OWNER_FILE = "owner" -- who made a private folder, before its name said (M.sweep)
 
----Makes a sandbox's private folder, named after the run (`name`) and after who made it
----("-by-PID-START" of this process), so that M.sweep can tell a folder whose owner was killed from
----one in use without a file to write and read (a file made costs; docs/scale.md). Returns its
----path, or nil and why.
+-- Whether `dir` lies in a folder every bubblewrap sandbox replaces with a tmpfs of its own
+-- (sidecar.run.sandbox_mounts.PRIVATE): no agent sees what another run's sandbox keeps there.
+local function private_inside(dir)
+  for _, p in ipairs(mounts.PRIVATE) do
+    if dir:sub(1, #p + 1) == p .. "/" then
+      return true
+    end
+  end
+  return false
+end
+
+-- `dir` ($XDG_RUNTIME_DIR) when it is what the XDG Base Directory spec says it is, on a file system
+-- held in memory as /run/user/UID is: absolute, a folder of this user's alone (0700), and in a
+-- folder no sandbox shows.
+local function runtime_dir(dir)
+  local st = type(dir) == "string" and dir:sub(1, 1) == "/" and private_inside(dir) and paths.lstat(dir)
+  if st and st.kind == "directory" and st.uid == host.uid() and st.mode & 63 == 0 and paths.in_memory(dir) then
+    return dir
+  end
+end
+
+-- /dev/shm as every Linux system has it: a tmpfs any user may make folders in, sticky as /tmp is
+-- (a user removes only what is theirs).
+local function shared_memory()
+  local st = paths.lstat("/dev/shm")
+  if st and st.kind == "directory" and st.mode & 512 ~= 0 and paths.in_memory("/dev/shm") then
+    return "/dev/shm"
+  end
+end
+
+---The folder on a file system held in memory that private folders go to, given $XDG_RUNTIME_DIR
+---(`runtime`): it, when it is the user's own in memory, in a folder every sandbox makes private
+---(/run/user/UID); else /dev/shm; else /tmp (M.base).
+---@param runtime string|nil
+---@return string
+function M.memory_base(runtime)
+  return runtime_dir(runtime) or shared_memory() or "/tmp"
+end
+
+local memory_base -- this process's: found once
+
+---Where a sandbox's private folder is made. `memory` (a folder that holds only Sidecar's own small
+---files: a bubblewrap sandbox's proxy socket and copies of credentials and CLI state): on a file
+---system held in memory, so that nothing of them is written to a disk and making and removing one
+---costs no disk's inodes (docs/scale.md): the user's $XDG_RUNTIME_DIR when it is one, else /dev/shm,
+---else /tmp. Otherwise (a Landlock sandbox's, which holds the agent's private home and temporary
+---files: memory with no bound there) /tmp.
+---@param memory boolean
+---@return string
+function M.base(memory)
+  if not memory then
+    return "/tmp"
+  end
+  memory_base = memory_base or M.memory_base(os.getenv("XDG_RUNTIME_DIR"))
+  return memory_base
+end
+
+---The longest path of a private folder: the proxy's socket in it must fit a socket's address (108
+---bytes with its end).
+M.MAX_PATH = 90
+
+---Makes a sandbox's private folder in M.base(memory), named after the run (`name`) and after who
+---made it ("-by-PID-START" of this process), so that M.sweep can tell a folder whose owner was
+---killed from one in use without a file to write and read (a file made costs; docs/scale.md).
+---When it cannot be made in memory (or its path there would be longer than M.MAX_PATH), it is
+---made in /tmp. Returns its path, or nil and why.
 ---@param name string|nil
+---@param memory? boolean
 ---@return string|nil dir, string? why
-function M.make(name)
+function M.make(name, memory)
   local me = processes.host.self()
   local by = me and ("-by-%d-%d"):format(me.pid, me.start) or ""
-  local dir = ("/tmp/sidecar-sandbox-%s-%s%s"):format(name or "run", ids.uuid():sub(1, 8), by)
-  local made, why = paths.make_dirs(dir)
+  local leaf = ("sidecar-sandbox-%s-%s%s"):format(name or "run", ids.uuid():sub(1, 8), by)
+  local base = M.base(memory)
+  local made, why = false, nil
+  if #base + 1 + #leaf <= M.MAX_PATH then
+    made, why = paths.make_dirs(base .. "/" .. leaf)
+  end
+  if not made and base ~= "/tmp" then
+    base = "/tmp"
+    made, why = paths.make_dirs(base .. "/" .. leaf)
+  end
   if not made then
     return nil, "cannot make the sandbox's private folder: " .. tostring(why)
   end
-  return dir
+  return base .. "/" .. leaf
 end
 
 ---Removes a sandbox's private folder (links there are removed, never followed). Whether it went.
@@ -51,13 +123,31 @@ local function owner_of(dir, name)
   return math.tointeger(tonumber(pid)), math.tointeger(tonumber(start))
 end
 
----Removes the private folders (/tmp/sidecar-sandbox-*) of sandboxes whose owner is gone: a run's
----owner killed with SIGKILL never reaches finish. Only this user's folders, only the files a
----sandbox puts there. Returns how many were removed.
----@param tmp? string  the folder holding them (default /tmp)
+-- The folders private folders may be in (M.base): where this process makes them, and where one of
+-- another environment (another $XDG_RUNTIME_DIR, none) or an older Sidecar made them.
+local function bases()
+  local list, seen = {}, {}
+  for _, dir in ipairs({ runtime_dir(os.getenv("XDG_RUNTIME_DIR")) or false, shared_memory() or false, "/tmp" }) do
+    if dir and not seen[dir] then
+      seen[dir], list[#list + 1] = true, dir
+    end
+  end
+  return list
+end
+
+---Removes the private folders (sidecar-sandbox-* in each folder M.base may give) of sandboxes whose
+---owner is gone: a run's owner killed with SIGKILL never reaches finish. Only this user's folders,
+---only the files a sandbox puts there. Returns how many were removed.
+---@param tmp? string  the one folder to look in (default: every one M.base may give)
 ---@return integer
 function M.sweep(tmp)
-  tmp = tmp or "/tmp"
+  if not tmp then
+    local removed = 0
+    for _, dir in ipairs(bases()) do
+      removed = removed + M.sweep(dir)
+    end
+    return removed
+  end
   local removed, uid = 0, host.uid()
   for _, name in ipairs(paths.entries(tmp) or {}) do
     local dir = tmp .. "/" .. name

@@ -1,0 +1,54 @@
+-- A sandbox's events file (sidecar.run.sandbox's events_file: what a sandboxed run's hooks append
+-- to): bubblewrap's is made in the sandbox's private folder, in memory, and bound at its own path
+-- inside, so a run makes and removes no file of its own on a disk for it; the agent finds it by
+-- SIDECAR_HOOK_EVENTS; its events reach the run's events.jsonl (hook_record.merge_sandboxed) before
+-- the folder goes.
+local test = require("sidecar.dev.test")
+local describe, it, expect = test.describe, test.it, test.expect
+local files = require("sidecar.core.files")
+local hook_record = require("sidecar.agent.hook_record")
+local json = require("sidecar.core.json")
+local paths = require("sidecar.host.paths")
+local proc = require("sidecar.core.proc")
+local sandbox = require("sidecar.run.sandbox")
+local sandbox_folder = require("sidecar.run.sandbox_folder")
+
+describe("a sandbox's events file", function()
+  local dir = paths.real(test.temp_dir())
+  local run_dir = dir .. "/.agent/runs/R-0001"
+  assert(paths.make_dirs(run_dir))
+  local env = {}
+  local settings = sandbox.settings({ network = "none", sandbox = "bwrap" }, nil, {})
+  local line = json.encode(json.object({ fields = json.object({ tool = "Write" }), kind = "hook.PostToolUse",
+    seq = 1, ts = "2026-11-29T08:00:00.000Z", source = "hook" }))
+  local sb, why = sandbox.open({ settings = settings, spec = { name = "spec" }, env = env, cwd = dir,
+    argv = { "sh", "-c", "printf '%s\\n' \"$LINE\" >>\"$SIDECAR_HOOK_EVENTS\"" }, level = "read-only",
+    repo_top = dir, store_root = dir .. "/.agent", run_dir = run_dir, outputs = {}, name = "R-0001",
+    events_file = hook_record.SANDBOX_FILE })
+  if not sb then
+    test.pending("bubblewrap's events file (no bubblewrap sandbox here: " .. tostring(why) .. ")")
+    return
+  end
+
+  it("is in the private folder, in memory where there is one, and the agent appends to it there", function()
+    expect(sb.events_file):equals(sb.dir .. "/" .. hook_record.SANDBOX_FILE)
+    expect(env.SIDECAR_HOOK_EVENTS):equals(sb.events_file)
+    expect(sb.dir:sub(1, #sandbox_folder.base(true) + 1)):equals(sandbox_folder.base(true) .. "/")
+    local run_env = { LINE = line }
+    for k, v in pairs(env) do
+      run_env[k] = v
+    end
+    local r = proc.run(sb.argv, { env = run_env, fd3 = sb.report, term_ignored = true, timeout_ms = 60000 })
+    expect(r.code):equals(0)
+    expect(files.read(sb.events_file)):equals(line .. "\n")
+    expect(paths.lstat(run_dir .. "/" .. hook_record.SANDBOX_FILE)):equals(nil) -- nothing made in the run's folder
+  end)
+
+  it("is merged into the run's events.jsonl, then goes with the folder", function()
+    expect(hook_record.merge_sandboxed(run_dir, sb.events_file)):equals(1)
+    expect(json.decode(files.read(run_dir .. "/events.jsonl")).kind):equals("hook.PostToolUse")
+    expect(paths.lstat(sb.events_file)):equals(nil)
+    sb:finish()
+    expect(paths.lstat(sb.dir)):equals(nil)
+  end)
+end)
