@@ -128,6 +128,16 @@ sidecar_fan() {
 median() { sort -n | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 
 echo "bench_fan_out: $n agents of $secs s at once in a repository of $files files, $rounds rounds each, alternating; $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f", $2 / 1048576 }' /proc/meminfo) GiB"
+# Where the store is: an ext4 without a journal makes each new file search past the inodes freed in
+# the last minutes (the kernel's recently_deleted), so there the figures follow what ran before.
+fs=$(df --output=fstype "$work" | tail -n 1 | tr -d ' ')
+dev=$(basename "$(df --output=source "$work" | tail -n 1 | tr -d ' ')")
+journal=""
+if [ "$fs" = ext4 ]; then
+  journal=" without a journal (each new file searches past the inodes freed in the last minutes)"
+  ls /proc/fs/jbd2/"$dev"-* >/dev/null 2>&1 && journal=" with a journal"
+fi
+echo "the store: $work, on $fs$journal"
 ref=() side=()
 for r in $(seq "$rounds"); do
   ref+=("$(timed reference reference)")

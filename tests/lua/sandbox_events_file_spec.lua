@@ -52,3 +52,32 @@ describe("a sandbox's events file", function()
     expect(paths.lstat(sb.dir)):equals(nil)
   end)
 end)
+
+describe("a Landlock sandbox's events file", function()
+  local dir = paths.real(test.temp_dir())
+  local run_dir = dir .. "/.agent/runs/R-0002"
+  assert(paths.make_dirs(run_dir))
+  local env = {}
+  local settings = sandbox.settings({ network = "none", sandbox = "landlock" }, nil, {})
+  local sb, why = sandbox.open({ settings = settings, spec = { name = "spec" }, env = env, cwd = dir,
+    argv = { "sh", "-c", "echo x >>\"$SIDECAR_HOOK_EVENTS\"" }, level = "read-only", repo_top = dir,
+    store_root = dir .. "/.agent", run_dir = run_dir, outputs = {}, name = "R-0002",
+    events_file = hook_record.SANDBOX_FILE })
+  if not sb then
+    test.pending("Landlock's events file (no Landlock sandbox here: " .. tostring(why) .. ")")
+    return
+  end
+
+  it("is in the run's folder, which its agent may read, and the agent may append to it alone", function()
+    expect(sb.events_file):equals(run_dir .. "/" .. hook_record.SANDBOX_FILE)
+    expect(sb.dir:find("^/tmp/")):equals(1) -- the agent's private home and files: never in memory
+    local run_env = {}
+    for k, v in pairs(env) do
+      run_env[k] = v
+    end
+    local r = proc.run(sb.argv, { env = run_env, fd3 = sb.report, term_ignored = true, timeout_ms = 60000 })
+    expect(r.code):equals(0)
+    expect(files.read(sb.events_file)):equals("x\n")
+    sb:finish()
+  end)
+end)
