@@ -234,7 +234,9 @@ if [ -z "$why" ]; then hostile_case "sandbox folder of a killed owner" prevented
 # An older Sidecar's folder names its owner in a file.
 sh -c 'exit 0' & dead=$! && wait "$dead"
 stale=$(mktemp -d /tmp/sidecar-sandbox-stale-XXXXXX-by-"$dead"-1)
-[ -d /dev/shm ] && stale_shm=$(mktemp -d /dev/shm/sidecar-sandbox-stale-XXXXXX-by-"$dead"-1) # where one is now
+# where one is now, where /dev/shm is a shared tmpfs (sidecar.run.sandbox_folder)
+[ -k /dev/shm ] && [ "$(stat -f -c %T /dev/shm)" = tmpfs ] &&
+  stale_shm=$(mktemp -d /dev/shm/sidecar-sandbox-stale-XXXXXX-by-"$dead"-1)
 older=$(mktemp -d /tmp/sidecar-sandbox-older-XXXXXX) && echo "$dead 1" >"$older/owner"
 EVIL=none "$S" run T-0001 --runner evil --sandbox read-only >"$work/after-stale.out" 2>&1
 if [ ! -e "$stale" ] && [ ! -e "$older" ] && [ ! -e "${stale_shm:-/nonexistent}" ]; then

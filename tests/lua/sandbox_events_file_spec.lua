@@ -13,18 +13,34 @@ local proc = require("sidecar.core.proc")
 local sandbox = require("sidecar.run.sandbox")
 local sandbox_folder = require("sidecar.run.sandbox_folder")
 
-describe("a sandbox's events file", function()
+-- A sandbox of `kind` ("bwrap", "landlock") around `script` (sh), with an events file, in a new
+-- store's run folder: the sandbox (or nil, why), the agent's additions to its environment, the
+-- run's folder.
+local function open(kind, script)
   local dir = paths.real(test.temp_dir())
   local run_dir = dir .. "/.agent/runs/R-0001"
   assert(paths.make_dirs(run_dir))
   local env = {}
-  local settings = sandbox.settings({ network = "none", sandbox = "bwrap" }, nil, {})
-  local line = json.encode(json.object({ fields = json.object({ tool = "Write" }), kind = "hook.PostToolUse",
-    seq = 1, ts = "2026-11-29T08:00:00.000Z", source = "hook" }))
-  local sb, why = sandbox.open({ settings = settings, spec = { name = "spec" }, env = env, cwd = dir,
-    argv = { "sh", "-c", "printf '%s\\n' \"$LINE\" >>\"$SIDECAR_HOOK_EVENTS\"" }, level = "read-only",
+  local sb, why = sandbox.open({ settings = sandbox.settings({ network = "none", sandbox = kind }, nil, {}),
+    spec = { name = "spec" }, env = env, cwd = dir, argv = { "sh", "-c", script }, level = "read-only",
     repo_top = dir, store_root = dir .. "/.agent", run_dir = run_dir, outputs = {}, name = "R-0001",
     events_file = hook_record.SANDBOX_FILE })
+  return sb, why, env, run_dir
+end
+
+-- Runs the sandbox's agent with its environment `env` (sandbox.open's additions) and `extra`.
+local function run_agent(sb, env, extra)
+  local run_env = extra or {}
+  for k, v in pairs(env) do
+    run_env[k] = v
+  end
+  return proc.run(sb.argv, { env = run_env, fd3 = sb.report, term_ignored = true, timeout_ms = 60000 })
+end
+
+describe("a sandbox's events file", function()
+  local line = json.encode(json.object({ fields = json.object({ tool = "Write" }), kind = "hook.PostToolUse",
+    seq = 1, ts = "2026-11-29T08:00:00.000Z", source = "hook" }))
+  local sb, why, env, run_dir = open("bwrap", "printf '%s\\n' \"$LINE\" >>\"$SIDECAR_HOOK_EVENTS\"")
   if not sb then
     test.pending("bubblewrap's events file (no bubblewrap sandbox here: " .. tostring(why) .. ")")
     return
@@ -34,12 +50,7 @@ describe("a sandbox's events file", function()
     expect(sb.events_file):equals(sb.dir .. "/" .. hook_record.SANDBOX_FILE)
     expect(env.SIDECAR_HOOK_EVENTS):equals(sb.events_file)
     expect(sb.dir:sub(1, #sandbox_folder.base(true) + 1)):equals(sandbox_folder.base(true) .. "/")
-    local run_env = { LINE = line }
-    for k, v in pairs(env) do
-      run_env[k] = v
-    end
-    local r = proc.run(sb.argv, { env = run_env, fd3 = sb.report, term_ignored = true, timeout_ms = 60000 })
-    expect(r.code):equals(0)
+    expect(run_agent(sb, env, { LINE = line }).code):equals(0)
     expect(files.read(sb.events_file)):equals(line .. "\n")
     expect(paths.lstat(run_dir .. "/" .. hook_record.SANDBOX_FILE)):equals(nil) -- nothing made in the run's folder
   end)
@@ -54,15 +65,7 @@ describe("a sandbox's events file", function()
 end)
 
 describe("a Landlock sandbox's events file", function()
-  local dir = paths.real(test.temp_dir())
-  local run_dir = dir .. "/.agent/runs/R-0002"
-  assert(paths.make_dirs(run_dir))
-  local env = {}
-  local settings = sandbox.settings({ network = "none", sandbox = "landlock" }, nil, {})
-  local sb, why = sandbox.open({ settings = settings, spec = { name = "spec" }, env = env, cwd = dir,
-    argv = { "sh", "-c", "echo x >>\"$SIDECAR_HOOK_EVENTS\"" }, level = "read-only", repo_top = dir,
-    store_root = dir .. "/.agent", run_dir = run_dir, outputs = {}, name = "R-0002",
-    events_file = hook_record.SANDBOX_FILE })
+  local sb, why, env, run_dir = open("landlock", "echo x >>\"$SIDECAR_HOOK_EVENTS\"")
   if not sb then
     test.pending("Landlock's events file (no Landlock sandbox here: " .. tostring(why) .. ")")
     return
@@ -71,12 +74,7 @@ describe("a Landlock sandbox's events file", function()
   it("is in the run's folder, which its agent may read, and the agent may append to it alone", function()
     expect(sb.events_file):equals(run_dir .. "/" .. hook_record.SANDBOX_FILE)
     expect(sb.dir:find("^/tmp/")):equals(1) -- the agent's private home and files: never in memory
-    local run_env = {}
-    for k, v in pairs(env) do
-      run_env[k] = v
-    end
-    local r = proc.run(sb.argv, { env = run_env, fd3 = sb.report, term_ignored = true, timeout_ms = 60000 })
-    expect(r.code):equals(0)
+    expect(run_agent(sb, env).code):equals(0)
     expect(files.read(sb.events_file)):equals("x\n")
     sb:finish()
   end)
