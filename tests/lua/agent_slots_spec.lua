@@ -285,6 +285,36 @@ describe("agent slots", function()
   end)
 end)
 
+describe("the machine's measure of the default cap", function()
+  it("is read once for the cap and for the report that shows it, and again only after a while", function()
+    local machine = require("sidecar.core.machine")
+    local cores, memory, kept = machine.cores, machine.memory_bytes, agent_slots.DEFAULT_KEPT_MS
+    local reads = 0
+    machine.cores = function()
+      reads = reads + 1
+      return 3
+    end
+    machine.memory_bytes = function() return 64 * 1024 * 1024 * 1024 end
+    local ok, err = pcall(function()
+      agent_slots.DEFAULT_KEPT_MS = -1 -- whatever an earlier test kept: read now
+      expect(agent_slots.machine()):equals({ cores = 3, memory_bytes = 64 * 1024 * 1024 * 1024 })
+      agent_slots.DEFAULT_KEPT_MS = 60000
+      expect(agent_slots.default_cap()):equals(3 * agent_slots.AGENTS_PER_CORE)
+      local report = require("sidecar.service.agent_slots").report({ max_agents = 2 })
+      expect(report.machine.cores):equals(3)
+      expect(reads):equals(1)
+      agent_slots.DEFAULT_KEPT_MS = -1
+      agent_slots.default_cap()
+      expect(reads):equals(2)
+    end)
+    machine.cores, machine.memory_bytes, agent_slots.DEFAULT_KEPT_MS = cores, memory, kept
+    agent_slots.DEFAULT_KEPT_MS = -1
+    agent_slots.machine() -- the real machine kept again for the tests after
+    agent_slots.DEFAULT_KEPT_MS = kept
+    assert(ok, err)
+  end)
+end)
+
 describe("the user's lock folder", function()
   local user_locks = require("sidecar.core.user_locks")
   local uid = require("sidecar.host.sandbox").uid()

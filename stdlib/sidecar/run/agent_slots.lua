@@ -66,23 +66,29 @@ local function given_or_own(dir)
   return M.dir()
 end
 
-M.DEFAULT_KEPT_MS = 5000 -- how long a process keeps the default it read from the machine
-local default_kept -- {cap, at}: each run of a pool asks; the machine's limits are read again after a while
+M.DEFAULT_KEPT_MS = 5000 -- how long a process keeps what it read of the machine
+local measure_kept -- {cores, memory_bytes, at}: each run of a pool asks; read again after a while
 
----The default cap, from what of the machine this process may use (sidecar.core.machine: its CPU
----affinity and its cgroups' limits count): one agent per GIB_PER_AGENT of memory, at most
+---What of the machine this process may use, the default cap's measure (sidecar.core.machine: its
+---CPU affinity and its cgroups' limits count): {cores, memory_bytes (nil: not known)}, read once
+---per DEFAULT_KEPT_MS.
+---@return {cores: integer, memory_bytes: integer?}
+function M.machine()
+  local now = now_ms()
+  if not (measure_kept and now - measure_kept.at < M.DEFAULT_KEPT_MS) then
+    measure_kept = { cores = machine.cores(), memory_bytes = machine.memory_bytes(), at = now }
+  end
+  return { cores = measure_kept.cores, memory_bytes = measure_kept.memory_bytes }
+end
+
+---The default cap, from M.machine(): one agent per GIB_PER_AGENT of memory, at most
 ---AGENTS_PER_CORE per core, at least 2.
 ---@return integer
 function M.default_cap()
-  local now = now_ms()
-  if default_kept and now - default_kept.at < M.DEFAULT_KEPT_MS then
-    return default_kept.cap
-  end
-  local by_cores = machine.cores() * M.AGENTS_PER_CORE
-  local bytes = machine.memory_bytes()
-  local by_memory = bytes and bytes // (M.GIB_PER_AGENT * 1024 * 1024 * 1024) or by_cores
-  default_kept = { cap = math.max(2, math.min(by_memory, by_cores)), at = now }
-  return default_kept.cap
+  local m = M.machine()
+  local by_cores = m.cores * M.AGENTS_PER_CORE
+  local by_memory = m.memory_bytes and m.memory_bytes // (M.GIB_PER_AGENT * 1024 * 1024 * 1024) or by_cores
+  return math.max(2, math.min(by_memory, by_cores))
 end
 
 ---How a line names what set the cap (M.cap's source; "max_agents" when not known).

@@ -13,27 +13,20 @@ local ids = require("sidecar.core.ids")
 local mounts = require("sidecar.run.sandbox_mounts")
 local paths = require("sidecar.host.paths")
 local processes = require("sidecar.run.processes")
+local view = require("sidecar.run.sandbox_view")
 
 local M = {}
 
 local OLD_OWNER_FILE = "owner" -- who made a private folder, before its name said (M.sweep)
 
--- Whether `dir` lies in a folder every bubblewrap sandbox replaces with a tmpfs of its own
--- (sidecar.run.sandbox_mounts.PRIVATE): no agent sees what another run's sandbox keeps there.
-local function private_inside(dir)
-  for _, p in ipairs(mounts.PRIVATE) do
-    if dir:sub(1, #p + 1) == p .. "/" then
-      return true
-    end
-  end
-  return false
-end
-
 -- `dir` ($XDG_RUNTIME_DIR) when it is what the XDG Base Directory spec says it is, on a file system
 -- held in memory as /run/user/UID is: absolute, a folder of this user's alone (0700), and in a
 -- folder no sandbox shows.
 local function runtime_dir(dir)
-  local st = type(dir) == "string" and dir:sub(1, 1) == "/" and private_inside(dir) and paths.lstat(dir)
+  -- in a folder every bubblewrap sandbox replaces with a tmpfs of its own: no agent sees what another
+  -- run's sandbox keeps there
+  local private = type(dir) == "string" and dir:sub(1, 1) == "/" and view.within(dir, mounts.PRIVATE)
+  local st = private and paths.lstat(dir)
   if st and st.kind == "directory" and st.uid == host.uid() and st.mode & 63 == 0 and paths.in_memory(dir) then
     return dir
   end

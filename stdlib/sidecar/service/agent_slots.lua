@@ -8,7 +8,6 @@
 ---   --  machine = {cores, memory_bytes} (what this process may use: the default's measure)}
 ---   -- or {error} when SIDECAR_MAX_AGENTS is not a number the cap takes
 local json = require("sidecar.core.json")
-local machine = require("sidecar.core.machine")
 local slots = require("sidecar.run.agent_slots")
 
 local M = {}
@@ -39,7 +38,7 @@ function M.report(cfg)
   if not cap then
     return { error = why }
   end
-  local problems = {}
+  local problems, machine = {}, slots.machine() -- the default's measure, as the cap was read
   local holders = holders_of(cap, nil, problems)
   local runners = {}
   local known = require("sidecar.agent.runners")
@@ -54,7 +53,7 @@ function M.report(cfg)
   problems[#problems + 1] = cfg and known.uncapped_names(cfg.max_agents_per_runner, cfg.path, cfg.runners) or nil
   return { cap = cap, source = source, holders = holders, waiting = json.array(slots.waiters()),
     runners = json.array(runners), problems = json.array(problems),
-    machine = { cores = machine.cores(), memory_bytes = machine.memory_bytes() or json.null } }
+    machine = { cores = machine.cores, memory_bytes = machine.memory_bytes or json.null } }
 end
 
 return M
