@@ -90,6 +90,28 @@ end)
     expect(text:sub(-#"2 passed, 1 failed, 1 skipped\n")):equals("2 passed, 1 failed, 1 skipped\n")
   end)
 
+  it("removes what each spec file made under a temporary name once its tests ran", function()
+    local counts = run([[
+it("makes", function()
+  local dir = test.temp_dir()
+  test.write(dir .. "/a/b.txt", "x")
+  local name = os.tmpname()
+  test.write(name, "y")
+  _G.TAKEN = { dir, name }
+  expect(io.open(dir .. "/a/b.txt")):exists()
+end)
+]])
+    expect(counts.passed):equals(1)
+    local taken = _G.TAKEN
+    _G.TAKEN = nil
+    expect(#taken):equals(2)
+    expect(require("sidecar.host.paths").lstat(taken[1])):is_nil()
+    expect(require("sidecar.host.paths").lstat(taken[2])):is_nil()
+    -- this file's own names stay until it has run
+    local mine = os.tmpname()
+    expect(require("sidecar.host.paths").lstat(mine)):exists()
+  end)
+
   it("leaves skipped out of the summary when there are none", function()
     local counts, text = run('it("ok", function() expect(true):is_true() end)\n')
     expect(counts):equals({ passed = 1, failed = 0, skipped = 0 })

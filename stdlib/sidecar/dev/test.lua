@@ -69,7 +69,7 @@ function M.after_each(fn)
 end
 
 ---A new empty folder of the test's own (its real path, links resolved), under the system's
----temporary folder.
+---temporary folder; removed, with what is in it, once the spec file's tests ran (M.run_files).
 ---@return string
 function M.temp_dir()
   local dir = os.tmpname()
@@ -389,16 +389,23 @@ local function run_group(group, opts, counts, out)
   end
 end
 
----Runs spec files and prints each failure and the summary line "N passed, N failed".
----@param paths string[]
+---Runs spec files and prints each failure and the summary line "N passed, N failed". What a spec
+---file made under a name of os.tmpname (M.temp_dir's folders too) is removed once its tests ran.
+---@param files string[]
 ---@param opts? {filter?: string, verbose?: boolean, out?: file*, failures?: table}  failures: a list each
 ---  failure is added to as {name, message}
 ---@return {passed: integer, failed: integer, skipped: integer}
-function M.run_files(paths, opts)
+function M.run_files(files, opts)
   opts = opts or {}
   local out = opts.out or io.stdout
   local counts = { passed = 0, failed = 0, skipped = 0 }
-  for _, path in ipairs(paths) do
+  local tmpname, taken = os.tmpname, {}
+  os.tmpname = function() -- each name a spec file takes (M.temp_dir's too) is removed after it
+    local name = tmpname()
+    taken[#taken + 1] = name
+    return name
+  end
+  for _, path in ipairs(files) do
     reset()
     local chunk, load_err = loadfile(path)
     local ok, err = false, load_err
@@ -416,7 +423,12 @@ function M.run_files(paths, opts)
       out:write("# ", path, "\n")
     end
     run_group(root, opts, counts, out)
+    for _, name in ipairs(taken) do
+      paths.remove_tree(name) -- a link goes, never what it leads to
+    end
+    taken = {}
   end
+  os.tmpname = tmpname
   reset()
   local line = ("%d passed, %d failed"):format(counts.passed, counts.failed)
   if counts.skipped > 0 then
