@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -16,6 +17,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <utility>
 
 #include "process/process_info.hpp"
 #include "sandbox/sandbox_agent_start.hpp"
@@ -136,9 +138,20 @@ std::string json_string(const std::string& text) {
 
 // What the limits' watch saw: its peaks, the limit that was reached, what it killed for it.
 struct Watch {
+  Watch() = default;
+  Watch(const Watch&) = delete;
+  Watch& operator=(const Watch&) = delete;
+  ~Watch() {
+    for (const auto& f : shared_open) ::close(f.first);
+  }
   bool on = false;
-  int64_t tasks_peak = 0, rss_peak = 0;
-  std::string hit;  // "pids" or "memory"
+  bool shared = false;  // the shared files are watched
+  // The shared files, opened before the agent starts, and watched through these descriptors: one
+  // the agent unlinks or renames (where it may: Landlock's) is still measured.
+  std::vector<std::pair<int, std::string>> shared_open;
+  int64_t tasks_peak = 0, rss_peak = 0, shared_peak = 0;
+  std::string hit;          // "pids", "memory" or "tmp" (the shared files)
+  std::string shared_file;  // with "tmp": the largest of them then
   struct Killed {
     int pid;
     std::string command;
@@ -150,7 +163,9 @@ struct Watch {
 std::string limits_json(const Watch& w) {
   std::string r = ",\"limits\":{\"tasks_peak\":" + std::to_string(w.tasks_peak) +
                   ",\"rss_peak\":" + std::to_string(w.rss_peak);
+  if (w.shared) r += ",\"shared_peak\":" + std::to_string(w.shared_peak);
   if (!w.hit.empty()) r += ",\"hit\":" + json_string(w.hit);
+  if (!w.shared_file.empty()) r += ",\"shared_file\":" + json_string(w.shared_file);
   r += ",\"killed\":[";
   for (std::size_t i = 0; i < w.killed.size(); ++i) {
     r += (i ? "," : "") + std::string("{\"pid\":") + std::to_string(w.killed[i].pid) + ",\"command\":" +
@@ -202,10 +217,58 @@ bool set_up_network(const SandboxInitOptions& o, SandboxForwarder& fwd, uint16_t
   return true;
 }
 
+// Kills every process of the sandbox but this one, at once (reaped by the main loop): a runaway,
+// past a bound that ends the whole sandbox. `mine`: this process's pid when a subreaper, else 0.
+void kill_runaway(int mine) {
+  if (mine == 0) kill(-1, SIGKILL);
+  for (const Proc& p : mine != 0 ? others(mine) : std::vector<Proc>{}) kill(p.pid, SIGKILL);
+}
+
+// Opens the shared files for the watch, before the agent starts (so each is still Sidecar's own: a
+// regular file, never through a link); one that is not there is not watched.
+void open_shared(const SandboxInitOptions& o, Watch& w) {
+  for (const std::string& path : w.shared ? o.shared_files : std::vector<std::string>{}) {
+    const int fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    struct stat st {};
+    if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+      w.shared_open.emplace_back(fd, path);
+    } else if (fd >= 0) {
+      ::close(fd);
+    }
+  }
+}
+
+// The shared files' sizes for the watch: what they hold in memory, in all (their allocated blocks:
+// a sparse file holds no more than it wrote); past the bound, every process ends. Whether it is
+// near the bound.
+bool watch_shared(const SandboxInitOptions& o, Watch& w, int mine) {
+  int64_t total = 0, largest = -1;
+  std::string largest_path;
+  for (const auto& [fd, path] : w.shared_open) {
+    struct stat st {};
+    if (fstat(fd, &st) != 0) continue;
+    const int64_t held = int64_t(st.st_blocks) * 512;
+    total += held;
+    if (held > largest) {
+      largest = held;
+      largest_path = path;
+    }
+  }
+  w.shared_peak = std::max(w.shared_peak, total);
+  if (total > o.shared_max && w.hit.empty()) {
+    w.hit = "tmp";
+    w.shared_file = largest_path;
+    kill_runaway(mine);
+  }
+  return total * 4 >= o.shared_max * 3;
+}
+
 // Samples the namespace for the limits' watch; past a bound, kills what the bound says.
 // Returns when to sample next, in ms.
 int64_t watch_limits(const SandboxInitOptions& o, Watch& w) {
   const int mine = o.subreaper ? getpid() : 0;
+  const bool near_shared = w.shared && watch_shared(o, w, mine);
+  if (o.pids <= 0 && o.memory <= 0) return near_shared ? kWatchNearMs : kWatchMs;
   NamespaceUse u = sample_namespace("/proc", false, mine);
   w.tasks_peak = std::max(w.tasks_peak, u.tasks);
   if (o.memory > 0 && u.rss > o.memory) u = sample_namespace("/proc", true, mine);  // only then: it costs more
@@ -213,9 +276,8 @@ int64_t watch_limits(const SandboxInitOptions& o, Watch& w) {
   if (o.pids > 0 && u.tasks >= o.pids) {
     // A fork past the bound fails (or, for a root outside, is about to): the run is a runaway.
     w.hit = "pids";
-    if (mine == 0) kill(-1, SIGKILL);
-    for (const Proc& p : mine != 0 ? others(mine) : std::vector<Proc>{}) kill(p.pid, SIGKILL);  // reaped by the loop
-  } else if (o.memory > 0 && u.rss > o.memory && u.largest_pid > 0) {
+    kill_runaway(mine);
+  } else if (o.memory > 0 && u.rss > o.memory && u.largest_pid > 0 && w.hit != "tmp") {
     Proc p;
     w.hit = "memory";
     const bool again =
@@ -223,7 +285,8 @@ int64_t watch_limits(const SandboxInitOptions& o, Watch& w) {
     if (!again) w.killed.push_back({u.largest_pid, read_proc(u.largest_pid, p) ? p.command : "?", u.largest_rss});
     kill(u.largest_pid, SIGKILL);  // again: a process killed is counted until it is gone
   }
-  const bool near = (o.pids > 0 && u.tasks * 4 >= o.pids * 3) || (o.memory > 0 && u.rss * 4 >= o.memory * 3);
+  const bool near =
+      near_shared || (o.pids > 0 && u.tasks * 4 >= o.pids * 3) || (o.memory > 0 && u.rss * 4 >= o.memory * 3);
   return near ? kWatchNearMs : kWatchMs;
 }
 
@@ -356,7 +419,7 @@ bool parse_sandbox_init(const std::vector<std::string>& args, SandboxInitOptions
     const bool has_value = a == "--report-fd" || a == "--settle-ms" || a == "--proxy" || a == "--forward" ||
                            a == "--pids" || a == "--memory" || a == "--socket-allow" || a == "--landlock-read" ||
                            a == "--landlock-write" || a == "--landlock-connect" || a == "--stop-grace-ms" ||
-                           a == "--landlock-paths";
+                           a == "--landlock-paths" || a == "--shared-file" || a == "--shared-max";
     if (has_value && i + 1 >= args.size()) {
       why = a + " needs a value";
       return false;
@@ -380,6 +443,10 @@ bool parse_sandbox_init(const std::vector<std::string>& args, SandboxInitOptions
       if (!number(a, args[++i], 1 << 22, o.pids)) return false;
     } else if (a == "--memory") {
       if (!number(a, args[++i], int64_t(1) << 50, o.memory)) return false;
+    } else if (a == "--shared-max") {
+      if (!number(a, args[++i], int64_t(1) << 50, o.shared_max)) return false;
+    } else if (a == "--shared-file") {
+      o.shared_files.push_back(args[++i]);
     } else if (a == "--socket-allow") {
       o.socket_allow.push_back(args[++i]);
     } else if (a == "--host-network") {
@@ -449,6 +516,11 @@ int run_sandbox_init(const SandboxInitOptions& options) {
   const int mine = o.subreaper ? getpid() : 0;  // others(mine): the processes that are the sandbox's
   const pid_t owner = getppid();
 
+  Watch watch;
+  watch.shared = o.shared_max > 0 && !o.shared_files.empty();
+  watch.on = o.pids > 0 || o.memory > 0 || watch.shared;
+  open_shared(o, watch);
+
   const AgentStart started = start_agent(o);
   if (started.pid < 0) {
     std::fprintf(stderr, "sidecar sandbox: %s\n", started.error.c_str());
@@ -468,8 +540,6 @@ int run_sandbox_init(const SandboxInitOptions& options) {
   auto killed_in_group = [&group](int pid) { return std::find(group.begin(), group.end(), pid) != group.end(); };
   int status = 0;
   int64_t deadline = 0, stop_at = 0;
-  Watch watch;
-  watch.on = o.pids > 0 || o.memory > 0;
   int64_t next_watch = watch.on ? now_ms() + kWatchMs : 0;
   std::vector<pollfd> fds;
   for (;;) {
@@ -525,12 +595,13 @@ int run_sandbox_init(const SandboxInitOptions& options) {
       if (!killed_in_group(p.pid)) left.push_back(p);
     }
     // A runaway stopped by the pids bound is not waited for: all it left goes at once.
-    if (!left.empty() && !stopped && watch.hit != "pids" && now_ms() < deadline) continue;
+    const bool runaway = watch.hit == "pids" || watch.hit == "tmp";  // all of it killed for the bound
+    if (!left.empty() && !stopped && !runaway && now_ms() < deadline) continue;
     kill_all(mine);  // every other process of the sandbox, and only those
     while (waitpid(-1, &st, 0) > 0 || errno == EINTR) {
     }
     fwd.close_all();
-    if (watch.hit == "pids") left.clear();  // killed for the bound, not escapees of the agent
+    if (runaway) left.clear();  // killed for the bound, not escapees of the agent
     std::string sockets = guard ? guard->report_json() : "";
     if (!guard) json_text::append_string(sockets.append(",\"socket_guard_off\":"), utf8_repair(guard_off));
     write_report(o.report_fd, status, left, self.sid, stopped, watch, sockets);

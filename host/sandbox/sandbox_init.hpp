@@ -54,6 +54,11 @@ struct SandboxInitOptions {
   bool proxy_env = false;             // an HTTPS proxy port, named in HTTPS_PROXY and the like
   int64_t pids = 0;                   // the namespace's tasks at most; 0: no bound
   int64_t memory = 0;                 // the resident bytes of its processes at most (a watch); 0: none
+  // Files Sidecar made for the sandbox in memory (its hooks' events, copies of a CLI's state), which
+  // its processes write: what they hold, in all, at most (a watch, since no tmpfs of the sandbox's
+  // own bounds them); past it every process of the sandbox is killed. 0: no bound.
+  std::vector<std::string> shared_files;
+  int64_t shared_max = 0;
   std::vector<std::string> socket_allow;  // Unix sockets (or folders of them) the agent may connect to
   bool host_network = false;          // the sandbox shares the host's network namespace
   // Where user namespaces are refused (issue 49): no pid namespace of its own. This process makes
@@ -86,13 +91,14 @@ int run_sandbox_init(const SandboxInitOptions& options);
 
 // Parses `sidecar sandbox-init` arguments (after the command's name):
 //   [--report-fd N] [--settle-ms N] [--proxy SOCKET] [--forward PORT]... [--proxy-env]
-//   [--pids N] [--memory BYTES] [--socket-allow PATH]... [--host-network]
+//   [--pids N] [--memory BYTES] [--shared-max BYTES] [--shared-file PATH]... [--socket-allow PATH]...
+//   [--host-network]
 //   [--subreaper [--stop-grace-ms N]] [--landlock-read PATH]... [--landlock-write PATH]...
 //   [--landlock-paths FILE] [--landlock-tcp] [--landlock-connect PORT]... -- PROGRAM ARGS...
 // (--landlock-paths: a file of "l", "r" or "w" then an absolute path, each ended by a NUL: a plan of
 // thousands of paths, past what a command line holds)
 // (with --subreaper, --pids and --memory are the watch over its descendants alone: RLIMIT_NPROC
-// would count every process of the user.)
+// would count every process of the user.) --shared-file: a path as the sandbox sees it.
 // True, or false and why.
 bool parse_sandbox_init(const std::vector<std::string>& args, SandboxInitOptions& options, std::string& why);
 

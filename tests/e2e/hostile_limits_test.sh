@@ -9,6 +9,9 @@
 #   memory hog    python3 holding 640 MiB: killed, the run failed naming the memory limit;
 #   tmp, shm, home  writing 128 MiB into the private /tmp, /dev/shm and the emptied home: ENOSPC
 #                 at 64 MiB;
+#   events        128 MiB appended to its hooks' events file, which bubblewrap's sandbox has in
+#                 memory outside it: every process of it killed past 64 MiB, the run failed naming
+#                 the tmp limit;
 #   validation    a validation step that hogs memory is stopped the same way, and says so;
 #   setup         so is a worktree setup (it may run what an earlier agent wrote).
 # Each case is prevented (and named in the record and `run show`), or the test fails; `hostile
@@ -63,6 +66,10 @@ print("held", len(held) * 16, "MiB: survived")' ;;
     [ "$EVIL" = home ] && d=$HOME
     head -c $((128 << 20)) /dev/zero >"$d/fill"
     echo "write exit $?, $(stat -c %s "$d/fill") bytes in $d" ;;
+  events)
+    head -c $((128 << 20)) /dev/zero >>"$SIDECAR_HOOK_EVENTS"
+    sleep 20
+    echo "slept: survived" ;;
   *) echo "nothing hostile" ;;
 esac
 SH
@@ -123,6 +130,21 @@ for evil in tmp shm home; do
     [ ! -e "$([ "$evil" = shm ] && echo /dev/shm || echo /tmp)/fill" ] && why=""
   if [ -z "$why" ]; then hostile_case "$evil full" prevented; else hostile_case "$evil full" silent "$why"; fi
 done
+# --- events: its hooks' events file, in memory outside the sandbox (bubblewrap's), flooded ------
+if [ "$HOSTILE_KIND" != landlock ]; then # Landlock's is in the run's folder, on the store's disk
+  run_case events
+  if [ "$(field "$rec" .os_sandbox.limits.by.shared)" != watch ]; then
+    echo "  events flood: not tried, the sandbox's folder is not in memory here"
+  else
+    why=""
+    [ "$(field "$rec" .os_sandbox.limits.hit)" = tmp ] || why="the record names no tmp limit: $(head -3 "$work/events.out")"
+    field "$rec" .failure_reason | grep -q "stopped by the tmp limit (64 MiB): the files Sidecar made for it in memory" ||
+      why="${why:-failure_reason: $(field "$rec" .failure_reason)}"
+    "$S" run show "$id" | grep -q "^Limits: .*stopped by the tmp limit" || why="${why:-run show does not say so}"
+    grep -q survived ".agent/runs/$id/stdout.log" && why="${why:-the agent went on: $(cat ".agent/runs/$id/stdout.log")}"
+    if [ -z "$why" ]; then hostile_case "events flood" prevented; else hostile_case "events flood" silent "$why"; fi
+  fi
+fi
 expect_run "run show names the bounds" 0 "Limits: +pids 256 \([a-z]+\), memory 256 MiB \([a-z]+\), /tmp 64 MiB" "" \
   -- "$S" run show "$id"
 

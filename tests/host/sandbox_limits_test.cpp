@@ -133,19 +133,27 @@ TEST_CASE("the watch reads a real /proc", "[limits][sandbox_init]") {
 TEST_CASE("sandbox-init takes its bounds as options", "[limits][sandbox_init]") {
   host::SandboxInitOptions o;
   std::string why;
-  REQUIRE(host::parse_sandbox_init({"--pids", "4096", "--memory", "8589934592", "--", "true"}, o, why));
+  REQUIRE(host::parse_sandbox_init({"--pids", "4096", "--memory", "8589934592", "--shared-max", "2048",
+                                    "--shared-file", "/dev/shm/s/a", "--shared-file", "/dev/shm/s/b", "--", "true"},
+                                   o, why));
   CHECK(o.pids == 4096);
   CHECK(o.memory == 8589934592LL);
+  CHECK(o.shared_max == 2048);
+  CHECK(o.shared_files == std::vector<std::string>{"/dev/shm/s/a", "/dev/shm/s/b"});
   CHECK(o.argv == std::vector<std::string>{"true"});
 
   host::SandboxInitOptions none;
   REQUIRE(host::parse_sandbox_init({"--", "true"}, none, why));
   CHECK(none.pids == 0);
   CHECK(none.memory == 0);
+  CHECK(none.shared_max == 0);
+  CHECK(none.shared_files.empty());
 
   host::SandboxInitOptions bad;
   CHECK_FALSE(host::parse_sandbox_init({"--pids", "-1", "--", "true"}, bad, why));
   CHECK(why.find("--pids") != std::string::npos);
   CHECK_FALSE(host::parse_sandbox_init({"--memory", "lots", "--", "true"}, bad, why));
   CHECK_FALSE(host::parse_sandbox_init({"--pids"}, bad, why));
+  CHECK_FALSE(host::parse_sandbox_init({"--shared-max", "-5", "--", "true"}, bad, why));
+  CHECK_FALSE(host::parse_sandbox_init({"--shared-file"}, bad, why));
 }

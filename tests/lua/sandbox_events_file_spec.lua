@@ -14,14 +14,15 @@ local sandbox = require("sidecar.run.sandbox")
 local sandbox_folder = require("sidecar.run.sandbox_folder")
 
 -- A sandbox of `kind` ("bwrap", "landlock") around `script` (sh), with an events file, in a new
--- store's run folder: the sandbox (or nil, why), the agent's additions to its environment, the
--- run's folder.
-local function open(kind, script)
+-- store's run folder (and the bounds `limits`, isolation.limits's): the sandbox (or nil, why), the
+-- agent's additions to its environment, the run's folder.
+local function open(kind, script, limits)
   local dir = paths.real(test.temp_dir())
   local run_dir = dir .. "/.agent/runs/R-0001"
   assert(paths.make_dirs(run_dir))
   local env = {}
-  local sb, why = sandbox.open({ settings = sandbox.settings({ network = "none", sandbox = kind }, nil, {}),
+  local settings = assert(sandbox.settings({ network = "none", sandbox = kind, limits = limits }, nil, {}))
+  local sb, why = sandbox.open({ settings = settings,
     spec = { name = "spec" }, env = env, cwd = dir, argv = { "sh", "-c", script }, level = "read-only",
     repo_top = dir, store_root = dir .. "/.agent", run_dir = run_dir, outputs = {}, name = "R-0001",
     events_file = hook_record.SANDBOX_FILE })
@@ -60,6 +61,39 @@ describe("a sandbox's events file", function()
     expect(json.decode(files.read(run_dir .. "/events.jsonl")).kind):equals("hook.PostToolUse")
     expect(paths.lstat(sb.events_file)):equals(nil)
     sb:finish()
+    expect(paths.lstat(sb.dir)):equals(nil)
+  end)
+end)
+
+describe("a bubblewrap sandbox's events file, in memory", function()
+  -- A hostile agent fills it: nothing of the sandbox's own (its tmpfs) bounds it, so the watch of
+  -- sandbox-init does, by the tmp bound, and ends every process of the sandbox past it.
+  local script = "head -c 67108864 /dev/zero >>\"$SIDECAR_HOOK_EVENTS\"; sleep 60"
+  local sb, why, env = open("bwrap", script, { tmp = "8MiB" })
+  if not sb then
+    test.pending("a bounded events file (no bubblewrap sandbox here: " .. tostring(why) .. ")")
+    return
+  end
+  if not paths.in_memory(sb.dir) then
+    sb:finish()
+    test.pending("a bounded events file (the sandbox's folder is not in memory here)")
+    return
+  end
+
+  it("holds the tmp bound at most: past it, every process of the sandbox is killed, and the record says why", function()
+    local clock = require("sidecar.host.time")
+    local t0 = clock.monotonic_ns()
+    local r = run_agent(sb, env)
+    expect(r.code == 0):is_false()
+    expect((clock.monotonic_ns() - t0) // 1000000 < 50000):is_true() -- its sleep 60 never ended by itself
+    local report = sb:finish()
+    local rec = report.limits
+    expect(rec.hit):equals("tmp")
+    expect(rec.shared_file):equals(sb.events_file)
+    expect(rec.peak_shared > 8 * 1024 * 1024):is_true()
+    expect(rec.by.shared):equals("watch")
+    expect(require("sidecar.run.sandbox_limits").hit_text(rec)):contains("stopped by the tmp limit (8 MiB)")
+    expect(#report.escapees):equals(0) -- killed for the bound, not left behind by the agent
     expect(paths.lstat(sb.dir)):equals(nil)
   end)
 end)

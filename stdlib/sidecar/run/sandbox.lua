@@ -248,6 +248,26 @@ local function landlock_argv(o, sb, plan, net)
   return argv
 end
 
+-- The files of its private folder the sandbox writes, as it sees them, when that folder is in
+-- memory (a tmpfs: nothing of the sandbox's own bounds them): bubblewrap's events file (bound at
+-- its own path), the copies of a CLI's state files (bound over the user's; Landlock's used where
+-- they are).
+local function shared_in_memory(sb, cli_state)
+  if not paths.in_memory(sb.dir) then
+    return {}
+  end
+  local out = {}
+  if within(sb.events_file, { sb.dir }) then
+    out[1] = sb.events_file
+  end
+  for _, b in ipairs(cli_state and cli_state.binds or {}) do
+    if not b.persistent then
+      out[#out + 1] = sb.kind == "bwrap" and b.to or b.from
+    end
+  end
+  return out
+end
+
 -- What a sandbox's search for secret files never enters in the checkout `repo_top`: the store,
 -- by its path there (".agent" when it lies elsewhere).
 local function store_skip(store_root, repo_top)
@@ -391,6 +411,7 @@ function M.open(o)
   sb.hidden = { files = #hide.files - hide.sockets, folders = #hide.dirs, sockets = hide.sockets > 0 and hide.sockets or nil,
     reused = hide.reused > 0 and hide.reused or nil }
   sb.limits = limits.plan(settings.limits, o.cgroup, host.uid() == 0, kind == "landlock")
+  limits.bound_shared(sb.limits, shared_in_memory(sb, o.cli_state))
   o.program = program.resolve(o.argv[1], o.cwd)
   local plan = { network = sb.network, private = mounts.private(paths.lstat("/var/run")
       and paths.lstat("/var/run").kind == "symlink"), read = view.read(o, settings, home_plan), write = write,

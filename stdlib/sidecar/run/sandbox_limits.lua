@@ -19,6 +19,10 @@
 ---     allocated in 200 ms).
 ---   - tmp: the size of each private tmpfs (/tmp, /var/tmp, /dev/shm, the home the sandbox makes empty; /run
 ---     holds RUN_SIZE), bwrap's --size (bubblewrap 0.6 and later): a write past it fails with ENOSPC.
+---     The files Sidecar makes for the sandbox in its private folder, when that is in memory (the
+---     hooks' events, copies of a CLI's state files: sidecar.run.sandbox_folder), hold `tmp` at
+---     most in all: the same watch samples their sizes, and past it ends every process of the
+---     sandbox (no tmpfs of the sandbox's own holds them; sampled as memory is).
 --- A run stopped by a bound says which (record.os_sandbox.limits.hit, its failure_reason or a
 --- warning, `run show`).
 ---
@@ -138,6 +142,22 @@ function M.plan(limits, cgroup, root, landlock)
   return p
 end
 
+---Bounds the files `shared` (paths as the sandbox sees them: Sidecar made them in memory, its
+---processes write them) by the plan's `tmp`: sandbox-init's watch of them, added to plan.init_args
+---(plan.by.shared = "watch"). Nothing without a `tmp` bound or without files.
+---@param plan table  M.plan's
+---@param shared string[]
+function M.bound_shared(plan, shared)
+  if not plan.limits.tmp or #shared == 0 then
+    return
+  end
+  plan.by.shared = "watch"
+  table.move({ "--shared-max", ("%d"):format(plan.limits.tmp) }, 1, 2, #plan.init_args + 1, plan.init_args)
+  for _, path in ipairs(shared) do
+    table.move({ "--shared-file", path }, 1, 2, #plan.init_args + 1, plan.init_args)
+  end
+end
+
 -- A limit of the record in words: "the memory limit (8 GiB)".
 local function named(rec, what)
   local v = rec[what]
@@ -148,7 +168,8 @@ local function named(rec, what)
 end
 
 ---What the record keeps of a sandbox's bounds once it ended (os_sandbox.limits): {pids, memory, tmp
----(null: none), by, peak_tasks, peak_rss (sampled), hit ("pids"|"memory"), killed
+---(null: none), by, peak_tasks, peak_rss (sampled), peak_shared (the files it shares in memory,
+---sampled), hit ("pids"|"memory"|"tmp"), shared_file (with "tmp": the largest of them), killed
 ---[{pid, command, rss}], oom_kills (the kernel's, in the cgroup)}. nil without a plan.
 ---@param plan table|nil  M.plan's
 ---@param seen table|nil  sandbox-init's report's `limits`
@@ -162,7 +183,9 @@ function M.outcome(plan, seen)
   seen = type(seen) == "table" and seen or {}
   rec.peak_tasks = math.type(seen.tasks_peak) == "integer" and seen.tasks_peak or nil
   rec.peak_rss = math.type(seen.rss_peak) == "integer" and seen.rss_peak or nil
-  rec.hit = (seen.hit == "pids" or seen.hit == "memory") and seen.hit or nil
+  rec.peak_shared = math.type(seen.shared_peak) == "integer" and seen.shared_peak or nil
+  rec.hit = (seen.hit == "pids" or seen.hit == "memory" or seen.hit == "tmp") and seen.hit or nil
+  rec.shared_file = rec.hit == "tmp" and type(seen.shared_file) == "string" and seen.shared_file or nil
   if type(seen.killed) == "table" and #seen.killed > 0 then
     local killed = {}
     for i, k in ipairs(seen.killed) do
@@ -188,8 +211,14 @@ end
 ---@param rec table|nil  os_sandbox.limits
 ---@return string|nil
 function M.hit_text(rec)
-  if type(rec) ~= "table" or (rec.hit ~= "pids" and rec.hit ~= "memory") then
+  if type(rec) ~= "table" or (rec.hit ~= "pids" and rec.hit ~= "memory" and rec.hit ~= "tmp") then
     return nil
+  end
+  if rec.hit == "tmp" then
+    local text = require("sidecar.core.text")
+    local file = type(rec.shared_file) == "string" and text.clip((text.visible(rec.shared_file)), 200) or "?"
+    return ("stopped by %s: the files Sidecar made for it in memory grew past it (%s the largest); all its "
+      .. "processes were killed"):format(named(rec, "tmp"), file)
   end
   if rec.hit == "pids" then
     return ("stopped by %s: its processes and threads reached it and all were killed%s"):format(named(rec, "pids"),
