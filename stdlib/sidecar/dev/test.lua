@@ -69,7 +69,7 @@ function M.after_each(fn)
 end
 
 ---A new empty folder of the test's own (its real path, links resolved), under the system's
----temporary folder; removed, with what is in it, once the spec file's tests ran (M.run_files).
+---temporary folder; removed, with what is in it, once the spec file's tests ran (run_files).
 ---@return string
 function M.temp_dir()
   local dir = os.tmpname()
