@@ -88,6 +88,24 @@ int lock_held(lua_State* L) {
   return 1;
 }
 
+// lock:write(text) -> true | nil, message, code
+// Replaces what the locked file holds with `text` (host::FileLock::write_content): who holds it,
+// for whoever looks. Refused once released.
+int lock_write(lua_State* L) {
+  auto* box = to_box<LockHolder>(L, kLockType);
+  const std::string_view text = check_text(L, 2);
+  const int e = box->value ? box->value->lock.write_content(text) : EBADF;
+  if (e == 0) {
+    lua_pushboolean(L, 1);
+    return 1;
+  }
+  lua_pushnil(L);
+  lua_pushfstring(L, "cannot write %s: %s", box->value ? box->value->path.c_str() : "a released lock",
+                  std::strerror(e));
+  lua_pushstring(L, errno_name(e).c_str());
+  return 3;
+}
+
 // tostring(lock) -> "sidecar.file_lock (PATH)" or "sidecar.file_lock (released)"
 int lock_tostring(lua_State* L) {
   auto* box = to_box<LockHolder>(L, kLockType);
@@ -105,6 +123,7 @@ int open_host_lock(lua_State* L) {
   static const luaL_Reg methods[] = {
       {"release", guarded<box_close<LockHolder, kLockType>>},
       {"held", guarded<lock_held>},
+      {"write", guarded<lock_write>},
       {nullptr, nullptr},
   };
   static const luaL_Reg meta[] = {

@@ -47,6 +47,21 @@ int FileLock::try_lock_descriptor(int fd, FileLock& out) {
   return 0;
 }
 
+int FileLock::write_content(std::string_view data) const {
+  if (fd_ < 0) return EBADF;
+  std::size_t done = 0;
+  while (done < data.size()) {
+    const ssize_t n = pwrite(fd_, data.data() + done, data.size() - done, static_cast<off_t>(done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return n < 0 ? errno : EIO;
+    done += static_cast<std::size_t>(n);
+  }
+  int r;
+  do r = ftruncate(fd_, static_cast<off_t>(data.size()));
+  while (r != 0 && errno == EINTR);
+  return r == 0 ? 0 : errno;
+}
+
 void FileLock::release() {
   if (fd_ < 0) return;
   close(fd_);  // the last descriptor of the description: the kernel drops the lock

@@ -11,6 +11,7 @@
 // program the holder starts never inherits the lock (see the run worker in stdlib/sidecar/run/reconcile.lua).
 #pragma once
 #include <string>
+#include <string_view>
 
 namespace sidecar::host {
 
@@ -35,6 +36,11 @@ class FileLock {
 
   bool held() const { return fd_ >= 0; }
   int fd() const { return fd_; }
+  // Replaces what the locked file holds with `data` (what the holder is, for whoever looks): written
+  // from the start, then cut to its length, so a reader sees the old bytes, the new ones, or for a
+  // moment the new over the old's end; never an empty file between. Returns 0 or the errno (EBADF:
+  // not held). A holder that dies leaves its last words there, under a lock that is free again.
+  int write_content(std::string_view data) const;
   // Drops the lock (closes the descriptor); harmless when not held.
   void release();
 

@@ -59,7 +59,16 @@ eq "the runs that waited said so, and recorded how long" yes \
 eq "the presets said which of their runs waited (their workers' events, shown by each preset)" yes \
   "$([ "$(grep -h "waiting for an agent slot: 8 of 8 running (max_agents)" "$work"/fan?.err | wc -l)" -ge 1 ] && echo yes)"
 grep -h "waiting for an agent slot" "$work"/fan?.err | head -1 | sed 's/^/  /'
-eq "no slot is held once all have ended" 0 "$(ls "$slots"/slot-*.json 2>/dev/null | wc -l)"
+# held_slots DIR: how many of the slot files in DIR are locked now (each tried without waiting)
+held_slots() {
+  local f n=0
+  for f in "$1"/slot-*.lock; do
+    [ -e "$f" ] && ! flock -n "$f" true && n=$((n + 1))
+  done
+  echo "$n"
+}
+eq "no slot is held once all have ended" "0 yes" \
+  "$(held_slots "$slots") $([ "$(ls "$slots"/slot-*.lock | wc -l)" -ge 8 ] && echo yes)"
 
 # A runner capped on its own: two presets of 4 agents each, under max_agents_per_runner = { command = 2 }
 # (the machine's cap, 8, would let all eight run): never more than 2 alive, and the runs that
@@ -82,7 +91,8 @@ eq "the runs that waited said for which cap" yes \
 eq "the runner's slot is recorded with the run" yes "$([ "$(runs_where_slot \
   "type(a.runner) == 'table' and a.runner.cap == 2 and a.runner.name == 'command' and a.runner.waited_ms > 0")" -ge 1 ] &&
   echo yes)"
-eq "no runner slot is held once all have ended" 0 "$(ls "$slots"/runner-command/slot-*.json 2>/dev/null | wc -l)"
+eq "no runner slot is held once all have ended" "0 yes" \
+  "$(held_slots "$slots/runner-command") $([ "$(ls "$slots"/runner-command/slot-*.lock | wc -l)" -ge 2 ] && echo yes)"
 sed -i '/^  max_agents_per_runner = /d' .agent/config.lua
 
 # A kill -9 of a process holding a slot frees it for the run waiting.

@@ -90,7 +90,32 @@ describe("agent slots", function()
       :equals("run R-0003: waiting for an agent slot: 3 of 3 running (max_agents)")
   end)
 
-  it("removes the file of a holder killed before it could, once the slots are looked at", function()
+  it("names its holder in the slot's own file, which says nothing once the slot is free", function()
+    local a = assert(agent_slots.acquire({ cap = 3, dir = dir, run_id = "R-0001", runner = "codex" }))
+    local lock_file = dir .. "/slot-" .. a.number .. ".lock"
+    local info = require("sidecar.core.json").decode(require("sidecar.core.files").read(lock_file))
+    expect(info.run_id):equals("R-0001")
+    expect(info.runner):equals("codex")
+    expect(info.pid):equals(require("sidecar.host.procinfo").self().pid)
+    expect(require("sidecar.host.paths").entries(dir)):equals({ "slot-" .. a.number .. ".lock" }) -- no other file
+    a:release()
+    expect(require("sidecar.core.files").read(lock_file)):equals("")
+  end)
+
+  it("leaves nothing to remove when its holder is killed, and ignores what the dead holder's file says", function()
+    os.execute("mkdir -p '" .. dir .. "'")
+    local lock_dir = assert(require("sidecar.core.artifact").open(dir))
+    local killed = assert(lock_dir:lock("slot-2.lock")) -- as a holder killed by SIGKILL leaves its file
+    killed:write('{"pid": 1, "run_id": "R-0009"}\n')
+    killed:release()
+    lock_dir:close()
+    expect(#agent_slots.holders(3, dir)):equals(0)
+    local a = assert(agent_slots.acquire({ cap = 1, dir = dir, run_id = "R-0001" }))
+    expect(agent_slots.holders(3, dir)[1].run_id):equals("R-0001")
+    a:release()
+  end)
+
+  it("removes an older Sidecar's holder file of a holder killed before it could, and reads a live one's", function()
     local a = assert(agent_slots.acquire({ cap = 3, dir = dir, run_id = "R-0001" }))
     local killed = dir .. "/slot-" .. after(a.number, 3) .. ".json" -- as a holder killed by SIGKILL leaves it
     local f = assert(io.open(killed, "w"))
@@ -100,7 +125,19 @@ describe("agent slots", function()
     expect(#held):equals(1)
     expect(held[1].run_id):equals("R-0001")
     expect(io.open(killed)):is_nil()
-    expect(io.open(dir .. "/slot-" .. a.number .. ".json")):exists() -- a holder's own stays
+    -- an older Sidecar holds a slot: its lock file says nothing, its holder file beside it does
+    local lock_dir = assert(require("sidecar.core.artifact").open(dir))
+    local older = assert(lock_dir:lock("slot-" .. after(a.number, 3) .. ".lock"))
+    f = assert(io.open(killed, "w"))
+    f:write('{"pid": 2, "run_id": "R-0003", "runner": "claude"}\n')
+    f:close()
+    held = agent_slots.holders(3, dir)
+    table.sort(held, function(x, y) return x.run_id < y.run_id end)
+    expect(#held):equals(2)
+    expect(held[2].run_id):equals("R-0003")
+    expect(held[2].runner):equals("claude")
+    older:release()
+    lock_dir:close()
     a:release()
   end)
 
@@ -177,7 +214,7 @@ describe("agent slots", function()
     local names = require("sidecar.host.paths").entries(dir) or {}
     expect(#names):equals(0)
     local slot = assert(agent_slots.acquire({ cap = 1, dir = dir }))
-    local f = assert(io.open(dir .. "/slot-1.json", "w"))
+    local f = assert(io.open(dir .. "/slot-1.lock", "w")) -- any process of the user may write there
     f:write('{"pid": {"x": 1}, "run_id": "R-1\\u001b]0;pwned\\u0007' .. ("x"):rep(500) .. '", "runner": ["a"]}')
     f:close()
     local h = agent_slots.holders(1, dir)[1]

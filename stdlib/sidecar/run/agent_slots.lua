@@ -1,9 +1,11 @@
 --- A machine-wide cap on running agents: every Sidecar process of the user on this machine counts
 --- against one number of slots, so that presets, queues and pipelines started side by side never
 --- run more agents at once than the machine holds. A slot is a lock file,
---- `$XDG_RUNTIME_DIR/sidecar/agent-slots/slot-N.lock` (M.dir), held (flock) while an agent runs.
---- The kernel drops a lock with its holder's last descriptor, so a process that dies, even by
---- `kill -9`, frees its slots; the descriptors are close-on-exec, so an agent never holds one.
+--- `$XDG_RUNTIME_DIR/sidecar/agent-slots/slot-N.lock` (M.dir), held (flock) while an agent runs,
+--- which says who holds it (JSON: pid, run_id, runner, since; read only while it is held). The
+--- kernel drops a lock with its holder's last descriptor, so a process that dies, even by
+--- `kill -9`, frees its slots and leaves no file to remove; the descriptors are close-on-exec, so
+--- an agent never holds one.
 ---
 --- A run that finds every slot taken waits its turn: it holds a ticket
 --- (`wait-<time>-<pid>.lock`, locked while it waits) and takes a slot only when no older ticket is
@@ -139,6 +141,7 @@ local function slot_name(n)
   return ("slot-%d.lock"):format(n)
 end
 
+-- Where an older Sidecar wrote a slot's holder, beside its lock (read when the lock says nothing).
 local function info_name(n)
   return ("slot-%d.json"):format(n)
 end
@@ -193,10 +196,10 @@ end
 local Slot = {}
 Slot.__index = Slot
 
----Frees the slot (idempotent); also the slot's `<close>`.
+---Frees the slot (idempotent); also the slot's `<close>`. Its file no longer names a holder.
 function Slot:release()
   if self.lock then
-    os.remove(self.info) -- (a link planted there goes, never what it leads to)
+    self.lock:write("")
     self.lock:release()
     self.lock = nil
   end
@@ -204,7 +207,7 @@ end
 
 Slot.__close = Slot.release
 
--- A free slot among from+1..cap of folder `d`, taken (its holder written beside it); else nil,
+-- A free slot among from+1..cap of folder `d`, taken (its holder written in its file); else nil,
 -- why when no slot there is held by anyone and none could be taken (each file unusable), and what
 -- a file that cannot be used lowers the cap by (said while the run waits). Each take looks from a
 -- place of its own (its process's pid, plus how many takes that process made before) round to
@@ -222,9 +225,9 @@ local function take(d, o, from)
     local n = from + (first + i - 1) % count + 1
     local held, busy, why = try_mending(d, slot_name(n))
     if held then
-      d:write(info_name(n), json.encode({ pid = writer_lock.self().pid, run_id = o.run_id, runner = o.runner,
-        since = os.date("!%Y-%m-%dT%H:%M:%SZ") }) .. "\n", "atomic")
-      return setmetatable({ lock = held, number = n, info = d:root() .. "/" .. info_name(n) }, Slot)
+      held:write(json.encode({ pid = writer_lock.self().pid, run_id = o.run_id, runner = o.runner,
+        since = os.date("!%Y-%m-%dT%H:%M:%SZ") }) .. "\n") -- who holds it says nothing more, should this fail
+      return setmetatable({ lock = held, number = n }, Slot)
     end
     busy_any, broken = busy_any or busy, broken or (not busy and why) or nil
   end
@@ -249,8 +252,9 @@ local function slot_files(d, cap)
 end
 
 -- Whether slot `n` of folder `d` is held now (false, and why, for a file that cannot be used). A
--- free slot's holder file, if any, is a holder's killed before it could remove it (SIGKILL frees
--- the lock, not the file): it goes now, under the lock, so no holder's own is taken for it.
+-- free slot's holder file beside it, if any, is an older Sidecar's holder's, killed before it could
+-- remove it (SIGKILL frees the lock, not the file): it goes now, under the lock, so no holder's own
+-- is taken for it.
 local function held(d, n)
   local probe, busy, why = try(d, slot_name(n))
   if probe then
@@ -550,7 +554,10 @@ function M.holders(cap, dir)
       unusable[#unusable + 1] = ("%s/%s: %s"):format(d:root(), slot_name(n), bad)
     end
     if busy then
-      local info = d:read_json(info_name(n))
+      local info = d:read_json(slot_name(n))
+      if type(info) ~= "table" then -- an older Sidecar's holder: its file beside the lock
+        info = d:read_json(info_name(n))
+      end
       info = type(info) == "table" and info or {}
       out[#out + 1] = { number = n, pid = math.tointeger(info.pid), run_id = shown(info.run_id),
         runner = shown(info.runner), since = shown(info.since) }
