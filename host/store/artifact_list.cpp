@@ -32,24 +32,40 @@ bool match_parts(const std::vector<std::string>& pat, std::size_t pi, const std:
          match_parts(pat, pi + 1, path, si + 1);
 }
 
-// Walks `dir` (owned), adding regular files matching `pattern` to `out`.
-void walk(int dir, const std::string& prefix, const std::vector<std::string>& pattern, std::vector<std::string>& out) {
+// The kind of entry `e` of `d`, from readdir where the file system says it (no stat), else from
+// lstat: 'd' a folder, 'f' a regular file, 0 anything else (a link is neither listed nor followed).
+char kind_of(DIR* d, const dirent* e) {
+  if (e->d_type == DT_DIR) return 'd';
+  if (e->d_type == DT_REG) return 'f';
+  if (e->d_type != DT_UNKNOWN) return 0;
+  struct stat st {};
+  if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) return 0;
+  return S_ISDIR(st.st_mode) ? 'd' : S_ISREG(st.st_mode) ? 'f' : 0;
+}
+
+// Walks `dir` (owned), at `depth` components below the folder, adding regular files matching
+// `pattern` to `out`. `bounded`: the pattern has no "**", so an entry whose name its component at
+// this depth does not match is passed over unlooked-at (a folder of many lock files, or of many
+// runs, costs a name comparison each, not a stat or a walk).
+void walk(int dir, const std::string& prefix, std::size_t depth, const std::vector<std::string>& pattern,
+          bool bounded, std::vector<std::string>& out) {
   DIR* d = fdopendir(dir);
   if (!d) {
     close(dir);
     return;
   }
   while (dirent* e = readdir(d)) {
-    std::string name = e->d_name;
-    if (name == "." || name == "..") continue;
+    const char* name = e->d_name;
+    if (std::strcmp(name, ".") == 0 || std::strcmp(name, "..") == 0) continue;
+    if (bounded && (depth >= pattern.size() || fnmatch(pattern[depth].c_str(), name, FNM_PERIOD) != 0)) continue;
+    const char kind = kind_of(d, e);
+    if (kind == 0 || (bounded && (kind == 'd') == (depth + 1 == pattern.size()))) continue;
     std::string rel = prefix.empty() ? name : prefix + "/" + name;
-    struct stat st {};
-    if (fstatat(dirfd(d), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
-    if (S_ISDIR(st.st_mode)) {
-      int sub = openat(dirfd(d), name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-      if (sub >= 0) walk(sub, rel, pattern, out);
-    } else if (S_ISREG(st.st_mode) && match_parts(pattern, 0, split_slash(rel), 0)) {
-      out.push_back(rel);
+    if (kind == 'd') {
+      int sub = openat(dirfd(d), name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      if (sub >= 0) walk(sub, rel, depth + 1, pattern, bounded, out);
+    } else if (bounded || match_parts(pattern, 0, split_slash(rel), 0)) {
+      out.push_back(std::move(rel));
     }
   }
   closedir(d);
@@ -74,7 +90,9 @@ std::optional<std::vector<std::string>> ArtifactDir::list(std::string_view patte
              err == ENOENT ? "ENOENT" : err == EACCES ? "EACCES" : "EIO"};
     return std::nullopt;
   }
-  walk(dir, "", split_slash(pattern), out);
+  const std::vector<std::string> parts = split_slash(pattern);
+  const bool bounded = std::find(parts.begin(), parts.end(), "**") == parts.end();
+  walk(dir, "", 0, parts, bounded, out);
   std::sort(out.begin(), out.end());
   return out;
 }

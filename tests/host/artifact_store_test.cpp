@@ -89,6 +89,15 @@ TEST_CASE("artifact: write, read, append, exists, list", "[artifact]") {
   CHECK(*dir.list("x/*.json", error) == std::vector<std::string>{"x/1.json", "x/2.json"});
   CHECK(*dir.list("**/*.md", error) == std::vector<std::string>{"a/b/c.md", "y.md"});
   CHECK(dir.list("*.none", error)->empty());
+  // Without "**", only the pattern's depth: a folder is never a match, nor a file above or below.
+  CHECK(*dir.list("*", error) == std::vector<std::string>{"log.jsonl", "y.md"});
+  CHECK(*dir.list("*/*", error) == std::vector<std::string>{"x/1.json", "x/2.json"});
+  CHECK(*dir.list("a/*/c.md", error) == std::vector<std::string>{"a/b/c.md"});
+  CHECK(dir.list("a/b", error)->empty());
+  REQUIRE(dir.write("x/.hidden.json", "h", error));
+  CHECK(*dir.list("x/*", error) == std::vector<std::string>{"x/1.json", "x/2.json"});  // a dot only by name
+  CHECK(*dir.list("x/.hidden.json", error) == std::vector<std::string>{"x/.hidden.json"});
+  REQUIRE(::unlink((box.inside + "/x/.hidden.json").c_str()) == 0);
   REQUIRE(dir.create_dir("task-1", error));
   CHECK_FALSE(dir.create_dir("task-1", error));
   CHECK(error.code == "EEXIST");
@@ -392,6 +401,9 @@ TEST_CASE("artifact: 40+ escape attempts, 0 escapes, each a clear error", "[arti
     CHECK((p.rfind("link_dir/", 0) != 0 && p.rfind("abs_link/", 0) != 0 && p.rfind("sub/link_up/", 0) != 0));
   }
   CHECK(std::find(all->begin(), all->end(), "sub/link_up/secret.txt") == all->end());
+  // Nor does a pattern that names the link's way (no "**": the walk looks only where it matches).
+  CHECK(dir.list("link_dir/*", error)->empty());
+  CHECK(dir.list("sub/link_up/*", error)->empty());
   CHECK_FALSE(dir.list("../*", error));
   CHECK_FALSE(dir.list("/etc/*", error));
   tried += 3;
