@@ -263,6 +263,8 @@ static int sidecar_main(int argc, char** argv) {
   bool test_json = false;
   test->add_flag("--json", test_json, "Print a JSON envelope {ok, version, command, data, errors}: the counts, each failure, "
                  "and what the specs printed");
+  test->footer("What a spec file made under a temporary name (os.tmpname, test.temp_dir) is removed, with what it "
+               "holds, once that file's tests ran.");
 
   // Everything after `script FILE` belongs to the script, verbatim and in order, so it is cut
   // off before CLI11 sees it. The first word that is not an option (or -e's value) is the command.

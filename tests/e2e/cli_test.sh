@@ -155,6 +155,8 @@ expect_run "test: verbose lists tests" 0 'ok   math > adds' '' -- "$S" test -v s
 expect_run "test: missing path" 2 '' 'no such file or directory: nope' -- "$S" test nope
 mkdir -p empty_dir
 expect_run "test: no spec files" 1 '' 'no \*_spec\.lua files found' -- "$S" test empty_dir
+expect_run "test --help: what a spec file made under a temporary name goes" 0 \
+  'temporary name \(os\.tmpname, test\.temp_dir\) is removed' '' -- "$S" test --help
 expect_run "test: a filter matching nothing fails" 1 '' 'no tests ran' -- "$S" test specs --filter zzz
 
 finish
