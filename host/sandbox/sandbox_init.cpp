@@ -1,12 +1,10 @@
 #include "sandbox/sandbox_init.hpp"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -17,11 +15,11 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
-#include <utility>
 
-#include "process/process_info.hpp"
 #include "sandbox/sandbox_agent_start.hpp"
 #include "sandbox/sandbox_forward.hpp"
+#include "sandbox/sandbox_processes.hpp"
+#include "sandbox/sandbox_watch.hpp"
 #include "sandbox/socket_guard.hpp"
 #include "util/json_text.hpp"
 #include "util/unique_fd.hpp"
@@ -31,9 +29,6 @@ namespace sidecar::host {
 namespace {
 
 constexpr int kStopSignals[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT};
-constexpr std::size_t kCommandChars = 200;
-constexpr int64_t kWatchMs = 200;     // how often the limits' watch samples the namespace
-constexpr int64_t kWatchNearMs = 20;  // and near a bound, where a runaway may not stay long
 
 int64_t now_ms() {
   timespec ts{};
@@ -43,138 +38,7 @@ int64_t now_ms() {
 
 void noop_handler(int) {}
 
-struct Proc {
-  int pid = 0;
-  char state = '?';
-  long ppid = 0;
-  long pgrp = 0;
-  long sid = 0;
-  std::string command;
-};
-
-// A process of the namespace from its /proc entry; false when it is gone.
-bool read_proc(int pid, Proc& p) {
-  const std::string dir = "/proc/" + std::to_string(pid);
-  std::string line;
-  if (!read_proc_file((dir + "/stat").c_str(), line, 4096) || line.empty()) return false;
-  const std::size_t open = line.find('('), close = line.rfind(')');
-  if (open == std::string::npos || close == std::string::npos || close + 2 >= line.size()) return false;
-  p.pid = pid;
-  if (std::sscanf(line.c_str() + close + 2, "%c %ld %ld %ld", &p.state, &p.ppid, &p.pgrp, &p.sid) != 4) return false;
-  std::string args;
-  read_proc_file((dir + "/cmdline").c_str(), args, 64 * 1024);
-  while (!args.empty() && args.back() == '\0') args.pop_back();
-  for (char& c : args) c = c == '\0' ? ' ' : c;
-  p.command = args.empty() ? "[" + line.substr(open + 1, close - open - 1) + "]" : args;
-  if (p.command.size() > kCommandChars) p.command = p.command.substr(0, kCommandChars - 3) + "...";
-  return true;
-}
-
-// Every live process of the namespace but this one (zombies are about to be reaped: not counted);
-// with `descendants_of` (a subreaper's own pid, outside a pid namespace), only those that descend
-// from it.
-std::vector<Proc> others(int descendants_of = 0) {
-  std::vector<Proc> all;
-  DIR* d = opendir("/proc");
-  if (!d) return all;
-  while (dirent* e = readdir(d)) {
-    char* end = nullptr;
-    long pid = std::strtol(e->d_name, &end, 10);
-    Proc p;
-    if (*end != '\0' || pid <= 1 || pid == descendants_of || !read_proc(static_cast<int>(pid), p)) continue;
-    all.push_back(p);
-  }
-  closedir(d);
-  std::vector<Proc> out;
-  for (const Proc& p : all) {
-    bool in = descendants_of == 0;
-    // Up the parents (a bounded walk: a pid reused meanwhile cannot make it loop).
-    for (long at = p.ppid, steps = 0; !in && at > 1 && steps < 4096; ++steps) {
-      if (at == descendants_of) in = true;
-      auto parent = std::find_if(all.begin(), all.end(), [at](const Proc& q) { return q.pid == at; });
-      at = parent == all.end() ? 0 : parent->ppid;
-    }
-    if (in && p.state != 'Z') out.push_back(p);
-  }
-  return out;
-}
-
-// Kills every other process of the sandbox: as a namespace's first process, all of the namespace
-// (kill(-1)); as a subreaper, its descendants, again until none is left (one may fork meanwhile).
-void kill_all(int descendants_of) {
-  if (descendants_of == 0) {
-    kill(-1, SIGKILL);
-    return;
-  }
-  for (int round = 0; round < 100; ++round) {
-    std::vector<Proc> left = others(descendants_of);
-    if (left.empty()) return;
-    for (const Proc& p : left) kill(p.pid, SIGKILL);
-    int st = 0;
-    while (waitpid(-1, &st, WNOHANG) > 0) {
-    }
-    timespec pause{0, 5 * 1000 * 1000};
-    nanosleep(&pause, nullptr);
-  }
-}
-
-std::string json_string(const std::string& text) {
-  const std::string s = utf8_repair(text);  // a command line of any bytes: valid UTF-8 in the report
-  std::string out = "\"";
-  for (unsigned char c : s) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += static_cast<char>(c);
-    } else if (c < 0x20 || c == 0x7f) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", c);
-      out += buf;
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  return out + "\"";
-}
-
-// What the limits' watch saw: its peaks, the limit that was reached, what it killed for it.
-struct Watch {
-  Watch() = default;
-  Watch(const Watch&) = delete;
-  Watch& operator=(const Watch&) = delete;
-  ~Watch() {
-    for (const auto& f : shared_open) ::close(f.first);
-  }
-  bool on = false;
-  bool shared = false;  // the shared files are watched
-  // The shared files, opened before the agent starts, and watched through these descriptors: one
-  // the agent unlinks or renames (where it may: Landlock's) is still measured.
-  std::vector<std::pair<int, std::string>> shared_open;
-  int64_t tasks_peak = 0, rss_peak = 0, shared_peak = 0;
-  std::string hit;          // "pids", "memory" or "tmp" (the shared files)
-  std::string shared_file;  // with "tmp": the largest of them then
-  struct Killed {
-    int pid;
-    std::string command;
-    int64_t rss;
-  };
-  std::vector<Killed> killed;
-};
-
-std::string limits_json(const Watch& w) {
-  std::string r = ",\"limits\":{\"tasks_peak\":" + std::to_string(w.tasks_peak) +
-                  ",\"rss_peak\":" + std::to_string(w.rss_peak);
-  if (w.shared) r += ",\"shared_peak\":" + std::to_string(w.shared_peak);
-  if (!w.hit.empty()) r += ",\"hit\":" + json_string(w.hit);
-  if (!w.shared_file.empty()) r += ",\"shared_file\":" + json_string(w.shared_file);
-  r += ",\"killed\":[";
-  for (std::size_t i = 0; i < w.killed.size(); ++i) {
-    r += (i ? "," : "") + std::string("{\"pid\":") + std::to_string(w.killed[i].pid) + ",\"command\":" +
-         json_string(w.killed[i].command) + ",\"rss\":" + std::to_string(w.killed[i].rss) + "}";
-  }
-  return r + "]}";
-}
-
-void write_report(int fd, int status, const std::vector<Proc>& left, long own_sid, bool stopped, const Watch& w,
+void write_report(int fd, int status, const std::vector<SandboxProcess>& left, long own_sid, bool stopped, const SandboxWatch& w,
                   const std::string& sockets) {
   if (fd < 0) return;
   std::string r = WIFSIGNALED(status) ? "{\"signal\":" + std::to_string(WTERMSIG(status))
@@ -184,7 +48,7 @@ void write_report(int fd, int status, const std::vector<Proc>& left, long own_si
   r += ",\"escapees\":[";
   for (std::size_t i = 0; i < left.size(); ++i) {
     r += (i ? "," : "") + std::string("{\"pid\":") + std::to_string(left[i].pid) + ",\"command\":" +
-         json_string(left[i].command) + ",\"left_session\":" + (left[i].sid != own_sid ? "true" : "false") + "}";
+         json_text::quoted(left[i].command) + ",\"left_session\":" + (left[i].sid != own_sid ? "true" : "false") + "}";
   }
   r += "]";
   if (w.on) r += limits_json(w);
@@ -217,135 +81,7 @@ bool set_up_network(const SandboxInitOptions& o, SandboxForwarder& fwd, uint16_t
   return true;
 }
 
-// Kills every process of the sandbox but this one, at once (reaped by the main loop): a runaway,
-// past a bound that ends the whole sandbox. `mine`: this process's pid when a subreaper, else 0.
-void kill_runaway(int mine) {
-  if (mine == 0) kill(-1, SIGKILL);
-  for (const Proc& p : mine != 0 ? others(mine) : std::vector<Proc>{}) kill(p.pid, SIGKILL);
-}
-
-// Opens the shared files for the watch, before the agent starts (so each is still Sidecar's own: a
-// regular file, never through a link); one that is not there is not watched.
-void open_shared(const SandboxInitOptions& o, Watch& w) {
-  for (const std::string& path : w.shared ? o.shared_files : std::vector<std::string>{}) {
-    const int fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-    struct stat st {};
-    if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
-      w.shared_open.emplace_back(fd, path);
-    } else if (fd >= 0) {
-      ::close(fd);
-    }
-  }
-}
-
-// The shared files' sizes for the watch: what they hold in memory, in all (their allocated blocks:
-// a sparse file holds no more than it wrote); past the bound, every process ends. Whether it is
-// near the bound.
-bool watch_shared(const SandboxInitOptions& o, Watch& w, int mine) {
-  int64_t total = 0, largest = -1;
-  std::string largest_path;
-  for (const auto& [fd, path] : w.shared_open) {
-    struct stat st {};
-    if (fstat(fd, &st) != 0) continue;
-    const int64_t held = int64_t(st.st_blocks) * 512;
-    total += held;
-    if (held > largest) {
-      largest = held;
-      largest_path = path;
-    }
-  }
-  w.shared_peak = std::max(w.shared_peak, total);
-  if (total > o.shared_max && w.hit.empty()) {
-    w.hit = "tmp";
-    w.shared_file = largest_path;
-    kill_runaway(mine);
-  }
-  return total * 4 >= o.shared_max * 3;
-}
-
-// Samples the namespace for the limits' watch; past a bound, kills what the bound says.
-// Returns when to sample next, in ms.
-int64_t watch_limits(const SandboxInitOptions& o, Watch& w) {
-  const int mine = o.subreaper ? getpid() : 0;
-  const bool near_shared = w.shared && watch_shared(o, w, mine);
-  if (o.pids <= 0 && o.memory <= 0) return near_shared ? kWatchNearMs : kWatchMs;
-  NamespaceUse u = sample_namespace("/proc", false, mine);
-  w.tasks_peak = std::max(w.tasks_peak, u.tasks);
-  if (o.memory > 0 && u.rss > o.memory) u = sample_namespace("/proc", true, mine);  // only then: it costs more
-  w.rss_peak = std::max(w.rss_peak, u.rss);
-  if (o.pids > 0 && u.tasks >= o.pids) {
-    // A fork past the bound fails (or, for a root outside, is about to): the run is a runaway.
-    w.hit = "pids";
-    kill_runaway(mine);
-  } else if (o.memory > 0 && u.rss > o.memory && u.largest_pid > 0 && w.hit != "tmp") {
-    Proc p;
-    w.hit = "memory";
-    const bool again =
-        std::any_of(w.killed.begin(), w.killed.end(), [&](const auto& k) { return k.pid == u.largest_pid; });
-    if (!again) w.killed.push_back({u.largest_pid, read_proc(u.largest_pid, p) ? p.command : "?", u.largest_rss});
-    kill(u.largest_pid, SIGKILL);  // again: a process killed is counted until it is gone
-  }
-  const bool near =
-      near_shared || (o.pids > 0 && u.tasks * 4 >= o.pids * 3) || (o.memory > 0 && u.rss * 4 >= o.memory * 3);
-  return near ? kWatchNearMs : kWatchMs;
-}
-
 }  // namespace
-
-namespace {
-
-// The number of the line "Name:   123 kB" of a /proc status-like text, or -1.
-long long field_of(const char* text, const char* name) {
-  const std::size_t n = std::strlen(name);
-  for (const char* line = text; line && *line; line = std::strchr(line, '\n'), line = line ? line + 1 : nullptr) {
-    if (std::strncmp(line, name, n) == 0 && line[n] == ':') return std::atoll(line + n + 1);
-  }
-  return -1;
-}
-
-// Reads a small /proc file of process `name` (a folder of `dir`) into buf; false when it is gone.
-bool read_small(int dir, const std::string& path, char* buf, std::size_t size) {
-  UniqueFd fd(openat(dir, path.c_str(), O_RDONLY | O_CLOEXEC));
-  const ssize_t n = fd.fd >= 0 ? ::read(fd.fd, buf, size - 1) : -1;
-  if (n <= 0) return false;
-  buf[n] = '\0';
-  return true;
-}
-
-}  // namespace
-
-NamespaceUse sample_namespace(const std::string& proc, bool precise, int descendants_of) {
-  NamespaceUse u;
-  std::vector<long> only;
-  for (const Proc& p : descendants_of != 0 ? others(descendants_of) : std::vector<Proc>{}) only.push_back(p.pid);
-  DIR* d = opendir(proc.c_str());
-  if (!d) return u;
-  char buf[4096];
-  while (dirent* e = readdir(d)) {
-    char* end = nullptr;
-    const long pid = std::strtol(e->d_name, &end, 10);
-    if (*end != '\0' || pid <= 0) continue;
-    if (descendants_of != 0 && std::find(only.begin(), only.end(), pid) == only.end()) continue;
-    if (!read_small(dirfd(d), std::string(e->d_name) + "/status", buf, sizeof buf)) continue;  // gone meanwhile
-    u.tasks += std::max(1LL, field_of(buf, "Threads"));
-    // Anonymous memory only: a library's pages, mapped by every process, are counted once by the
-    // kernel, and so not here either. A page a fork still shares counts in both: `precise` asks
-    // the proportional share instead (smaps_rollup: the kernel walks the process's page tables).
-    long long kib = field_of(buf, "RssAnon");
-    if (precise && read_small(dirfd(d), std::string(e->d_name) + "/smaps_rollup", buf, sizeof buf)) {
-      const long long pss = field_of(buf, "Pss_Anon");
-      kib = pss >= 0 ? pss : kib;
-    }
-    const int64_t bytes = std::max(0LL, kib) * 1024;
-    u.rss += bytes;
-    if (pid != 1 && bytes > u.largest_rss) {
-      u.largest_rss = bytes;
-      u.largest_pid = static_cast<int>(pid);
-    }
-  }
-  closedir(d);
-  return u;
-}
 
 namespace {
 
@@ -511,15 +247,13 @@ int run_sandbox_init(const SandboxInitOptions& options) {
   sigaddset(&mask, SIGCHLD);
   sigprocmask(SIG_BLOCK, &mask, nullptr);
   UniqueFd sigfd(signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK));
-  Proc self;
-  read_proc(o.subreaper ? getpid() : 1, self);
-  const int mine = o.subreaper ? getpid() : 0;  // others(mine): the processes that are the sandbox's
+  SandboxProcess self;
+  read_sandbox_process(o.subreaper ? getpid() : 1, self);
+  const int mine = o.subreaper ? getpid() : 0;  // sandbox_processes(mine): the processes that are the sandbox's
   const pid_t owner = getppid();
 
-  Watch watch;
-  watch.shared = o.shared_max > 0 && !o.shared_files.empty();
-  watch.on = o.pids > 0 || o.memory > 0 || watch.shared;
-  open_shared(o, watch);
+  SandboxWatch watch;
+  start_watch(o, watch);
 
   const AgentStart started = start_agent(o);
   if (started.pid < 0) {
@@ -562,7 +296,7 @@ int run_sandbox_init(const SandboxInitOptions& options) {
     if (o.subreaper && stopped && !agent_done) {
       if (stop_at == 0) stop_at = now_ms() + (getppid() != owner ? 0 : o.stop_grace_ms);
       if (now_ms() >= stop_at) {
-        kill_all(mine);  // reaps the agent too
+        kill_sandbox(mine);  // reaps the agent too
         agent_done = true;
         status = SIGKILL;  // a wait status: ended by SIGKILL
         deadline = now_ms();
@@ -586,22 +320,21 @@ int run_sandbox_init(const SandboxInitOptions& options) {
       // (the watchdog ends the agent's group): only what left them is an escapee. A process
       // killed here may show as running for a moment: it is not waited for, nor reported.
       group_ended = true;
-      for (const Proc& p : others(mine)) {
+      for (const SandboxProcess& p : sandbox_processes(mine)) {
         if (p.pgrp == self.pgrp && p.sid == self.sid && kill(p.pid, SIGKILL) == 0) group.push_back(p.pid);
       }
     }
-    std::vector<Proc> left;
-    for (const Proc& p : others(mine)) {
+    std::vector<SandboxProcess> left;
+    for (const SandboxProcess& p : sandbox_processes(mine)) {
       if (!killed_in_group(p.pid)) left.push_back(p);
     }
     // A runaway stopped by the pids bound is not waited for: all it left goes at once.
-    const bool runaway = watch.hit == "pids" || watch.hit == "tmp";  // all of it killed for the bound
-    if (!left.empty() && !stopped && !runaway && now_ms() < deadline) continue;
-    kill_all(mine);  // every other process of the sandbox, and only those
+    if (!left.empty() && !stopped && !watch.runaway() && now_ms() < deadline) continue;
+    kill_sandbox(mine);  // every other process of the sandbox, and only those
     while (waitpid(-1, &st, 0) > 0 || errno == EINTR) {
     }
     fwd.close_all();
-    if (runaway) left.clear();  // killed for the bound, not escapees of the agent
+    if (watch.runaway()) left.clear();  // killed for the bound, not escapees of the agent
     std::string sockets = guard ? guard->report_json() : "";
     if (!guard) json_text::append_string(sockets.append(",\"socket_guard_off\":"), utf8_repair(guard_off));
     write_report(o.report_fd, status, left, self.sid, stopped, watch, sockets);

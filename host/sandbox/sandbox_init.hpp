@@ -69,21 +69,6 @@ struct SandboxInitOptions {
   LandlockPlan landlock_plan;
 };
 
-// One sample of the namespace's processes: their tasks, their anonymous resident memory (what
-// a leak or a hog grows: libraries and files mapped are left out), and the largest of them.
-struct NamespaceUse {
-  int64_t tasks = 0;
-  int64_t rss = 0;
-  int largest_pid = 0;       // the process of most memory (never this one, pid 1)
-  int64_t largest_rss = 0;
-};
-
-// Reads /proc (the namespace's own): each process's status (Threads, RssAnon); `precise`: its
-// proportional share of anonymous memory instead (smaps_rollup's Pss_Anon), so that pages a fork
-// shares count once. pid 1 is counted but never the largest.
-// With `descendants_of` (a subreaper's own pid: no pid namespace), only its descendants count.
-NamespaceUse sample_namespace(const std::string& proc = "/proc", bool precise = false, int descendants_of = 0);
-
 // Runs the sandbox until its agent has ended and nothing is left; returns the exit status to end
 // with: the agent's, or 128 + the signal that ended it; 125 when the sandbox could not be set up
 // (said on stderr), 127 when the agent could not be started.

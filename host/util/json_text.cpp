@@ -75,6 +75,12 @@ void append_integer(std::string& out, std::int64_t v) {
   out.append(buf, static_cast<std::size_t>(res.ptr - buf));
 }
 
+std::string quoted(std::string_view s) {
+  std::string out;
+  append_string(out, sidecar::utf8_repair(s));  // valid UTF-8 now: it cannot fail
+  return out;
+}
+
 namespace {
 
 // The value of the 4 hex digits at text[i], or -1.

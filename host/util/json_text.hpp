@@ -18,6 +18,10 @@ bool append_float(std::string& out, double v);
 
 void append_integer(std::string& out, std::int64_t v);
 
+// `s` as a quoted JSON string (append_string's), each byte that is not part of valid UTF-8 first
+// replaced by U+FFFD: a command line or path of any bytes, written into a report.
+std::string quoted(std::string_view s);
+
 struct Position {
   std::size_t line;    // 1-based
   std::size_t column;  // 1-based, in characters (UTF-8 code points), as editors count

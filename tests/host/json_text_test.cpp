@@ -114,3 +114,9 @@ TEST_CASE("json_text: repair reads an agent's line leniently, linearly") {
   CHECK(jt::repair(many, &n).size() == many.size());
   CHECK(n == 100000);
 }
+
+TEST_CASE("json_text: quoted takes any bytes, invalid UTF-8 replaced first") {
+  CHECK(jt::quoted("sh -c \"x\"") == "\"sh -c \\\"x\\\"\"");
+  CHECK(jt::quoted(std::string("a\xff" "b\x1b]0;t\x07", 9)) == "\"a\xef\xbf\xbd" "b\\u001b]0;t\\u0007\"");
+  CHECK(jt::quoted("\xc2\x9b") == "\"\\u009b\"");  // a C1 control, written so a terminal shows it
+}

@@ -1,6 +1,6 @@
 // The bounds of a run's OS sandbox (issue 45, item 8): what the run's cgroup is given and what it
 // counted (host/process/run_cgroup.hpp), read from folders made like the kernel's; how sandbox-init's
-// watch samples a namespace's /proc and takes its options (host/sandbox/sandbox_init.hpp). The bounds at
+// watch samples a namespace's /proc and takes its options (host/sandbox/sandbox_watch.hpp, host/sandbox/sandbox_init.hpp). The bounds at
 // work, a fork bomb and a memory hog in a real sandbox, are tests/e2e/hostile_limits_test.sh.
 #include <catch2/catch.hpp>
 
@@ -13,6 +13,7 @@
 
 #include "process/run_cgroup.hpp"
 #include "sandbox/sandbox_init.hpp"
+#include "sandbox/sandbox_watch.hpp"
 #include "temp_dir.hpp"
 
 namespace host = sidecar::host;

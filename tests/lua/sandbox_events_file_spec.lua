@@ -29,6 +29,16 @@ local function open(kind, script, limits)
   return sb, why, env, run_dir
 end
 
+-- As open, or nil once `what` is marked pending where no sandbox of `kind` can be made here.
+local function open_or_pending(what, kind, script, limits)
+  local sb, why, env, run_dir = open(kind, script, limits)
+  if not sb then
+    test.pending(("%s (no %s sandbox here: %s)"):format(what, kind == "bwrap" and "bubblewrap" or "Landlock",
+      tostring(why)))
+  end
+  return sb, env, run_dir
+end
+
 -- Runs the sandbox's agent with its environment `env` (sandbox.open's additions) and `extra`.
 local function run_agent(sb, env, extra)
   local run_env = extra or {}
@@ -41,9 +51,9 @@ end
 describe("a sandbox's events file", function()
   local line = json.encode(json.object({ fields = json.object({ tool = "Write" }), kind = "hook.PostToolUse",
     seq = 1, ts = "2026-11-29T08:00:00.000Z", source = "hook" }))
-  local sb, why, env, run_dir = open("bwrap", "printf '%s\\n' \"$LINE\" >>\"$SIDECAR_HOOK_EVENTS\"")
+  local sb, env, run_dir = open_or_pending("bubblewrap's events file", "bwrap",
+    "printf '%s\\n' \"$LINE\" >>\"$SIDECAR_HOOK_EVENTS\"")
   if not sb then
-    test.pending("bubblewrap's events file (no bubblewrap sandbox here: " .. tostring(why) .. ")")
     return
   end
 
@@ -69,9 +79,8 @@ describe("a bubblewrap sandbox's events file, in memory", function()
   -- A hostile agent fills it: nothing of the sandbox's own (its tmpfs) bounds it, so the watch of
   -- sandbox-init does, by the tmp bound, and ends every process of the sandbox past it.
   local script = "head -c 67108864 /dev/zero >>\"$SIDECAR_HOOK_EVENTS\"; sleep 60"
-  local sb, why, env = open("bwrap", script, { tmp = "8MiB" })
+  local sb, env = open_or_pending("a bounded events file", "bwrap", script, { tmp = "8MiB" })
   if not sb then
-    test.pending("a bounded events file (no bubblewrap sandbox here: " .. tostring(why) .. ")")
     return
   end
   if not paths.in_memory(sb.dir) then
@@ -99,9 +108,8 @@ describe("a bubblewrap sandbox's events file, in memory", function()
 end)
 
 describe("a Landlock sandbox's events file", function()
-  local sb, why, env, run_dir = open("landlock", "echo x >>\"$SIDECAR_HOOK_EVENTS\"")
+  local sb, env, run_dir = open_or_pending("Landlock's events file", "landlock", "echo x >>\"$SIDECAR_HOOK_EVENTS\"")
   if not sb then
-    test.pending("Landlock's events file (no Landlock sandbox here: " .. tostring(why) .. ")")
     return
   end
 
