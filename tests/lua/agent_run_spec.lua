@@ -510,4 +510,78 @@ describe("runs side by side in one process (a preset's pool)", function()
       expect(results[i].output):equals("p" .. i)
     end
   end)
+
+  it("write prompt.md as each agent starts, the copies once the pool started no agent for a while", function()
+    local coop = require("sidecar.core.coop")
+    local agent_watch = require("sidecar.agent.watch")
+    local clock = require("sidecar.host.time")
+    local function now_ms()
+      return clock.monotonic_ns() // 1000000
+    end
+    local quiet = agent_watch.SETTLE_QUIET_MS
+    agent_watch.SETTLE_QUIET_MS = 400
+    local s <close> = assert(require("sidecar.core.store").open(repo .. "/.agent", { create = true }))
+    local last_spawn, copies, prompt_seen, real = 0, {}, {}, s.write_copy
+    s.write_copy = function(self, kind, id, ...)
+      copies[id] = now_ms() - last_spawn
+      return real(self, kind, id, ...)
+    end
+    -- each agent waits for the go file, which the watcher below makes once it saw both copies
+    local go = out .. "/go"
+    local agent = { "sh", "-c", "cat >/dev/null; while [ ! -e '" .. go .. "' ]; do sleep 0.05; done; echo ok" }
+    local sched, results = coop.new(), {}
+    for i = 1, 2 do
+      sched:spawn(function()
+        return agent_run.execute({ runner = "command", command = agent, prompt = "p" .. i, repo = repo, store = s,
+          os_sandbox = "off", on_spawn = function() last_spawn = now_ms() end })
+      end, function(ok, r) results[i] = ok and r or tostring(r) end)
+    end
+    sched:spawn(function() -- what a reader of the store sees while the agents run
+      local deadline = now_ms() + 30000
+      while not (copies["R-0001"] and copies["R-0002"]) and now_ms() < deadline do
+        for _, id in ipairs({ "R-0001", "R-0002" }) do
+          prompt_seen[id] = prompt_seen[id] or read(repo .. "/.agent/runs/" .. id .. "/prompt.md")
+        end
+        coop.sleep(20)
+      end
+      io.open(go, "w"):close()
+    end, function() end)
+    while sched:count() > 0 do
+      sched:step(50)
+    end
+    agent_watch.SETTLE_QUIET_MS = quiet
+    for i, id in ipairs({ "R-0001", "R-0002" }) do
+      expect(prompt_seen[id]):equals("p" .. i) -- there from the start, before its copy
+      expect(copies[id] >= 400):equals(true) -- not before the pool had started no agent for 400 ms
+      expect(results[i].output):equals("ok\n")
+      expect(read(repo .. "/.agent/runs/" .. id .. "/prompt.md")):equals("p" .. i)
+      expect(json.decode(read(repo .. "/.agent/runs/" .. id .. "/run.json")).status):equals(results[i].status)
+    end
+  end)
+
+  it("write the copy of a run stopped before it was due, and record the run interrupted", function()
+    local coop = require("sidecar.core.coop")
+    local s <close> = assert(require("sidecar.core.store").open(repo .. "/.agent", { create = true }))
+    local copied, real = false, s.write_copy
+    s.write_copy = function(self, ...)
+      copied = true
+      return real(self, ...)
+    end
+    local sched, result, task = coop.new(), nil, nil
+    task = sched:spawn(function()
+      return agent_run.execute({ runner = "command", command = { "sh", "-c", "cat >/dev/null; sleep 30" },
+        prompt = "stopped early", repo = repo, store = s, os_sandbox = "off",
+        on_spawn = function() coop.task().locals.spawned = true end })
+    end, function(ok, r) result = ok and r or tostring(r) end)
+    expect(task.locals.spawned):equals(true)
+    expect(copied):equals(false) -- owed, not yet due
+    sched:stop(task, "interrupted! (test)", "test")
+    while sched:count() > 0 do
+      sched:step(50)
+    end
+    expect(result):matches("interrupted")
+    expect(copied):equals(true)
+    expect(read(repo .. "/.agent/runs/R-0001/prompt.md")):equals("stopped early")
+    expect(s:get_run("R-0001").status):equals("interrupted")
+  end)
 end)

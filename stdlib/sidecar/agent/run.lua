@@ -314,11 +314,13 @@ local function take_slot(o, run, record, t)
 end
 
 -- Starts the agent (agent_watch.spawn). A command that reads the prompt from its file needs the
--- file first; otherwise the copy and prompt.md are written while the agent starts, in a preset's
--- pool once the runs ready to start theirs have (coop.give_way: a fan-out's agents start sooner,
--- its copies follow). The owner records its process group (agent_process.json, for whoever must
--- end it) and the caller learns it (on_spawn) before anything else can fail. Returns started, the
--- handle or error, the watch.
+-- file first; otherwise the copy and prompt.md are written once the agent has started: at once in a
+-- process of its own; in a preset's pool, once the pool has started the agents it can
+-- (coop.give_way, then agent_watch.wait's after_start: a fan-out's agents start sooner, its copies
+-- follow; a pool killed first leaves prompt.md, and the copy owed, which the next store open writes).
+-- The owner records its process group (agent_process.json, for whoever must end it) and the
+-- caller learns it (on_spawn) before anything else can fail. Returns started, the handle or error,
+-- the watch.
 local function start_agent(o, run, record, owner, a)
   local function write_copy()
     assert(run.store:write_copy("run", record.run_id, record, { { "prompt.md", o.prompt } }))
@@ -353,8 +355,15 @@ local function start_agent(o, run, record, owner, a)
   if started and o.on_spawn then
     o.on_spawn(h:pid())
   end
+  local later = a.how.prompt ~= "file" and started and coop.task() ~= nil -- in a preset's pool
+  if later then
+    -- prompt.md now, whole should the pool be killed (renamed into place, not yet synced), and the
+    -- copy, prompt.md synced with it, once the pool has started its agents
+    assert(a.dir:write("prompt.md", o.prompt, "atomic"))
+    watch.after_start = write_copy
+  end
   coop.give_way()
-  if a.how.prompt ~= "file" then
+  if a.how.prompt ~= "file" and not later then
     write_copy()
   end
   return started, h, watch
@@ -435,7 +444,7 @@ local function run_agent(s, o, run)
   local span = t:span("agent")
   local spawned_ns = clock.monotonic_ns()
   local started, h, watch = start_agent(o, run, record, owner, { argv = sb and sb.argv or argv, how = how, env = env,
-    parser = parser, run_dir = run_dir, t = t, sandbox = sb,
+    parser = parser, run_dir = run_dir, dir = dir, t = t, sandbox = sb,
     sandbox_failed = sandbox_why and ("the OS sandbox could not be opened: " .. sandbox_why) })
   local r, killed_after_result, interruption
   if started then

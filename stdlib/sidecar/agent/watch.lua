@@ -30,6 +30,15 @@ local function now_ms()
   return clock.monotonic_ns() // 1000000
 end
 
+-- What a run owes once its agent has started (its start copy: sidecar.agent.run's after_start) is
+-- put off, in a preset's pool, until the pool has started no agent for SETTLE_QUIET_MS, and at most
+-- SETTLE_MAX_MS after its own agent started: a fan-out's machine starts the agents first, their
+-- sandboxes and all, and writes the copies while they run.
+M.SETTLE_QUIET_MS = 300
+M.SETTLE_MAX_MS = 2000
+
+local last_start_ms = 0 -- when this process last started an agent (M.spawn)
+
 -- `fn` as an output callback whose error (a parser's, the budget's, an ACP client's) is this run's
 -- alone: kept in `watch.failed` and raised by M.wait, where the run handles it, rather than in
 -- whichever wait read the output (in a preset's pool, another run's, or the pool's own). An
@@ -104,6 +113,8 @@ function M.spawn(argv, o)
   if o.owner then
     o.owner:disarm()
   end
+  last_start_ms = now_ms()
+  watch.started_ms = last_start_ms
   if started and o.terminal then
     o.terminal:type_prompt(h, o.stdin) -- the terminal stays open for what is typed later
   elseif o.terminal then
@@ -205,7 +216,19 @@ function M.check_silence(watch)
   end
 end
 
+-- Calls watch.after_start once, when it is due (SETTLE_QUIET_MS, SETTLE_MAX_MS), or at once when
+-- `now` (the agent ended, or the wait is cut short).
+local function settle(watch, now)
+  local f, t = watch.after_start, now_ms()
+  if f and (now or t - last_start_ms >= M.SETTLE_QUIET_MS or t - watch.started_ms >= M.SETTLE_MAX_MS) then
+    watch.after_start = nil
+    f()
+  end
+end
+
 ---Waits for the agent to end; one whose `stop_now()` (spawn's option) says so is stopped (r.stopped).
+---`watch.after_start` (a function the caller set, or none) runs once while it waits, when it is due
+---(M.SETTLE_QUIET_MS), and at the latest before the wait returns.
 ---An agent that gave its final result but has not exited
 ---`exit_deadline_ms` later is stopped (killed_after_result). An error raised while waiting (an
 ---interrupt between two waits, not inside one, has not stopped the agent) stops its group
@@ -220,6 +243,7 @@ function M.wait(h, watch, exit_deadline_ms)
       if watch.failed ~= nil then
         error(watch.failed, 0) -- an output callback's (kept)
       end
+      settle(watch, r ~= nil)
       if r then
         return
       end
@@ -256,6 +280,7 @@ function M.wait(h, watch, exit_deadline_ms)
   h:kill()
   r = coop.wait(h) or { interrupted = true }
   r.interrupted = true
+  quietly(settle, watch, true) -- what the run owes still written; its failure is not the interruption's
   return finish_terminal(r, watch), killed_after_result, err
 end
 

@@ -23,7 +23,7 @@ end
 ---Whether path `p` lies in (or is) one of the folders of `list`.
 function M.within(p, list)
   for _, d in ipairs(p and list or {}) do
-    if p == d or p:sub(1, #d + 1) == d .. "/" then
+    if p == d or (p:byte(#d + 1) == 47 and p:find(d, 1, true) == 1) then -- 47: "/"; no string made
       return true
     end
   end
