@@ -185,6 +185,12 @@ wait_until "kill -9 of the pool: no pool and no agent is left" 60 nothing_left
 new=$(comm -13 <(echo "$runs") <(ls .agent/runs | sort))
 eq "kill -9 of the pool: three runs, each ended, its owner gone" "outcome_unknown outcome_unknown outcome_unknown " \
   "$(for r in $new; do status_of "$r"; done | tr '\n' ' ')"
+# killed before or after the pool wrote their copies (once it has started no agent for a while),
+# nothing of them is lost: each prompt is there from its agent's start, each copy (owed) written
+eq "kill -9 of the pool: each run's prompt.md and copy are there" "3 3" \
+  "$(grep -l "^Agent [123]: say done[.]$" $(for r in $new; do echo ".agent/runs/$r/prompt.md"; done) 2>/dev/null |
+    wc -l) $(for r in $new; do grep -q "\"run_id\": \"$r\"" ".agent/runs/$r/run.json" 2>/dev/null &&
+    grep -l '"status": "outcome_unknown"' ".agent/runs/$r/run.json"; done | wc -l)"
 
 # A wide batch: its runs spread over a pool process per 16 of them, one per core at most (on 2
 # cores or more, 32 runs: 2), each made ready once; a kill -9 of one of them fails its own steps

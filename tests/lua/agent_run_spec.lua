@@ -552,7 +552,8 @@ describe("runs side by side in one process (a preset's pool)", function()
     agent_watch.SETTLE_QUIET_MS = quiet
     for i, id in ipairs({ "R-0001", "R-0002" }) do
       expect(prompt_seen[id]):equals("p" .. i) -- there from the start, before its copy
-      expect(copies[id] >= 400):equals(true) -- not before the pool had started no agent for 400 ms
+      -- not before the pool had started no agent for 400 ms (on_spawn comes a moment after the start)
+      expect(copies[id] >= 350):equals(true)
       expect(results[i].output):equals("ok\n")
       expect(read(repo .. "/.agent/runs/" .. id .. "/prompt.md")):equals("p" .. i)
       expect(json.decode(read(repo .. "/.agent/runs/" .. id .. "/run.json")).status):equals(results[i].status)

@@ -33,7 +33,7 @@ M.PRIVATE = { "/tmp", "/var/tmp", "/run", "/dev/shm" }
 ---Where the proxy's socket appears inside.
 M.SOCKET_INSIDE = "/run/sidecar/proxy.sock"
 
--- Whether `path` is `dir` or lies in it; no string made (a plan asks it thousands of times).
+-- Whether `path` is `dir` or lies in it; no string made (a plan asks it of every pair of paths it weighs).
 local function under(path, dir)
   return path == dir or dir == "/" or (path:byte(#dir + 1) == 47 and path:find(dir, 1, true) == 1) -- 47: "/"
 end
