@@ -520,6 +520,7 @@ describe("runs side by side in one process (a preset's pool)", function()
     end
     local quiet = agent_watch.SETTLE_QUIET_MS
     agent_watch.SETTLE_QUIET_MS = 400
+    local _ <close> = setmetatable({}, { __close = function() agent_watch.SETTLE_QUIET_MS = quiet end })
     local s <close> = assert(require("sidecar.core.store").open(repo .. "/.agent", { create = true }))
     local last_spawn, copies, prompt_seen, real = 0, {}, {}, s.write_copy
     s.write_copy = function(self, kind, id, ...)
@@ -549,7 +550,6 @@ describe("runs side by side in one process (a preset's pool)", function()
     while sched:count() > 0 do
       sched:step(50)
     end
-    agent_watch.SETTLE_QUIET_MS = quiet
     for i, id in ipairs({ "R-0001", "R-0002" }) do
       expect(prompt_seen[id]):equals("p" .. i) -- there from the start, before its copy
       -- not before the pool had started no agent for 400 ms (on_spawn comes a moment after the start)

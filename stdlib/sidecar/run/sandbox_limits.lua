@@ -33,6 +33,7 @@ local byte_size = require("sidecar.core.byte_size")
 local json = require("sidecar.core.json")
 local paths = require("sidecar.host.paths")
 local procinfo = require("sidecar.host.procinfo")
+local texts = require("sidecar.core.text")
 
 local M = {}
 
@@ -41,6 +42,10 @@ M.RUN_SIZE = 64 * 1024 * 1024 -- /run and /var/run: a few sockets and pid files 
 M.MIN_PIDS = 8 -- sandbox-init, the agent, a shell: fewer could not start anything
 
 local KEYS = { "pids", "memory", "tmp" }
+local IS_KEY = {} -- a bound a record may say was hit
+for _, key in ipairs(KEYS) do
+  IS_KEY[key] = true
+end
 
 ---The bounds from the config's isolation.limits (nil: the defaults): {pids?, memory?, tmp?}, each
 ---absent when it is off (false or 0). nil and why for a value that is not one.
@@ -184,7 +189,7 @@ function M.outcome(plan, seen)
   rec.peak_tasks = math.type(seen.tasks_peak) == "integer" and seen.tasks_peak or nil
   rec.peak_rss = math.type(seen.rss_peak) == "integer" and seen.rss_peak or nil
   rec.peak_shared = math.type(seen.shared_peak) == "integer" and seen.shared_peak or nil
-  rec.hit = (seen.hit == "pids" or seen.hit == "memory" or seen.hit == "tmp") and seen.hit or nil
+  rec.hit = IS_KEY[seen.hit] and seen.hit or nil
   rec.shared_file = rec.hit == "tmp" and type(seen.shared_file) == "string" and seen.shared_file or nil
   if type(seen.killed) == "table" and #seen.killed > 0 then
     local killed = {}
@@ -211,12 +216,11 @@ end
 ---@param rec table|nil  os_sandbox.limits
 ---@return string|nil
 function M.hit_text(rec)
-  if type(rec) ~= "table" or (rec.hit ~= "pids" and rec.hit ~= "memory" and rec.hit ~= "tmp") then
+  if type(rec) ~= "table" or not IS_KEY[rec.hit] then
     return nil
   end
   if rec.hit == "tmp" then
-    local text = require("sidecar.core.text")
-    local file = type(rec.shared_file) == "string" and text.clip((text.visible(rec.shared_file)), 200) or "?"
+    local file = type(rec.shared_file) == "string" and texts.clip((texts.visible(rec.shared_file)), 200) or "?"
     return ("stopped by %s: the files Sidecar made for it in memory grew past it (%s the largest); all its "
       .. "processes were killed"):format(named(rec, "tmp"), file)
   end
