@@ -128,6 +128,10 @@ sidecar_fan() {
 median() { sort -n | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 
 echo "bench_fan_out: $n agents of $secs s at once in a repository of $files files, $rounds rounds each, alternating; $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f", $2 / 1048576 }' /proc/meminfo) GiB"
+# Which bubblewrap both sides use (the first on PATH): one that sets a mount's flags by re-reading
+# the namespace's mount table (every release before containers/bubblewrap#756, merged in June
+# 2026, which sets them with mount_setattr) pays for each bind mount of the sandbox.
+echo "sandboxes by $(command -v bwrap): $(bwrap --version)"
 # Where the store is: an ext4 without a journal makes each new file search past the inodes freed in
 # the last minutes (the kernel's recently_deleted), so there the figures follow what ran before.
 fs=$(df --output=fstype "$work" | tail -n 1 | tr -d ' ')

@@ -15,8 +15,9 @@ test.after_each(function()
 end)
 
 describe("agent slots", function()
-  -- Each take looks for a free slot from a place of its own round to it: its process's pid plus
-  -- how many takes it made before (a preset's pool takes one for each of its runs).
+  -- Each take looks for a free slot round from a place of its own: at a process's first take its
+  -- pid spread over the slots, then the slot after the one it took last (a preset's pool takes one
+  -- for each of its runs).
   local function after(n, cap)
     return n % cap + 1
   end
@@ -63,6 +64,26 @@ describe("agent slots", function()
     first:release()
     local second <close> = assert(agent_slots.acquire({ cap = 3, dir = dir }))
     expect(second.number):equals(after(first.number, 3)) -- the first's, free again, is not looked at first
+  end)
+
+  it("looks on from the slot after its last one, past those another process holds, not from those again", function()
+    local cap = 8
+    local a <close> = assert(agent_slots.acquire({ cap = cap, dir = dir }))
+    -- Another holder (another open file of the folder: a lock of its own) takes the next four.
+    local other <close> = assert(require("sidecar.core.artifact").open(dir))
+    local held = {}
+    for k = 1, 4 do
+      local n = (a.number + k - 1) % cap + 1
+      held[k] = assert(other:lock(("slot-%d.lock"):format(n)))
+    end
+    local b <close> = assert(agent_slots.acquire({ cap = cap, dir = dir }))
+    expect(b.number):equals((a.number + 4) % cap + 1) -- past the four held
+    held[2]:release() -- a slot behind b is free again: the next take looks on from b's, not there
+    local c <close> = assert(agent_slots.acquire({ cap = cap, dir = dir }))
+    expect(c.number):equals(after(b.number, cap))
+    for _, h in ipairs(held) do
+      h:release()
+    end
   end)
 
   it("takes a runner's own slot first when it is capped on its own, and frees both", function()

@@ -55,6 +55,26 @@ describe("run_sandbox.keeps_tree", function()
     expect(run_sandbox.keeps_tree(sandbox({ main .. "/build" }), main .. "/sub", main .. "/.agent")):equals(false)
   end)
 
+  it("takes the checkout's top from its caller when given (a run finds it once), else asks git", function()
+    assert(os.execute(("mkdir -p '%s/sub'"):format(main)))
+    local worktree_git = require("sidecar.run.worktree_git")
+    local top, asked_git = worktree_git.top, 0
+    worktree_git.top = function(dir)
+      asked_git = asked_git + 1
+      return top(dir)
+    end
+    local _ <close> = setmetatable({}, { __close = function() worktree_git.top = top end })
+    local given = sandbox({})
+    expect(run_sandbox.keeps_tree(given, main .. "/sub", main .. "/.agent", main)):equals(true)
+    expect(asked_git):equals(0)
+    expect(given.asked):contains(main)
+    expect(run_sandbox.keeps_tree(sandbox({ main .. "/build" }), main .. "/sub", main .. "/.agent", main)):equals(false)
+    local found = sandbox({})
+    expect(run_sandbox.keeps_tree(found, main .. "/sub", main .. "/.agent")):equals(true)
+    expect(asked_git):equals(1)
+    expect(found.asked):contains(main)
+  end)
+
   it("reads a tree without a sandbox, or outside git", function()
     expect(run_sandbox.keeps_tree(nil, main, main .. "/.agent")):equals(false)
     local plain = os.tmpname()

@@ -238,7 +238,7 @@ local function tree_before(o, run, sb)
     return o.before, nil, nil
   end
   local root, repo = run.store.root, run.repo
-  if run_sandbox.keeps_tree(sb, repo, root) then
+  if run_sandbox.keeps_tree(sb, repo, root, run.top) then -- run.top: found by run_sandbox.open, for run.repo
     return nil, nil, "bwrap"
   end
   local own = root:sub(1, #repo + 1) == repo .. "/" and root:sub(#repo + 2) or nil

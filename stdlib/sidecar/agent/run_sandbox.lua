@@ -40,13 +40,21 @@ function M.settings(o, cfg)
   return s
 end
 
--- The repository's top folder (the main checkout), whatever folder the agent works in.
+-- The top folder of the checkout `repo` (git's work tree; `repo` itself when none is found).
+local function checkout_top(repo)
+  local found = require("sidecar.run.worktree_git").top(repo)
+  return found and found.top or repo
+end
+
+-- The repository's top folder (the main checkout), whatever folder the agent works in. Found once
+-- for a run without a worktree of its own (run.top: M.keeps_tree asks it again for the same
+-- folder, and each asking opens the repository).
 local function top_of(run, wt)
   if wt then
     return wt.repo
   end
-  local found = require("sidecar.run.worktree_git").top(run.repo)
-  return found and found.top or run.repo
+  run.top = run.top or checkout_top(run.repo)
+  return run.top
 end
 
 ---Opens the sandbox around the agent's command: sb.argv replaces it, agent_watch.spawn takes sb
@@ -98,13 +106,14 @@ end
 ---@param sb table|nil  M.open's
 ---@param repo string
 ---@param store_root string
+---@param top? string  the top folder of `repo`'s checkout when the caller has it (run.top, once M.open found it)
 ---@return boolean
-function M.keeps_tree(sb, repo, store_root)
+function M.keeps_tree(sb, repo, store_root, top)
   local own, common = require("sidecar.core.git").dirs(repo)
   if not sb or not own then
     return false
   end
-  for _, dir in ipairs({ top_of({ repo = repo }), own, common or own }) do
+  for _, dir in ipairs({ top or checkout_top(repo), own, common or own }) do
     if not sb:keeps(dir, { store_root }) then
       return false
     end

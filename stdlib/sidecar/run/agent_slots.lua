@@ -207,19 +207,26 @@ end
 
 Slot.__close = Slot.release
 
+-- Where this process's first take in a folder looks first: its pid spread over the slots (by the
+-- golden ratio), so that processes of consecutive pids start far apart.
+local function spread(count)
+  return math.floor((writer_lock.self().pid * 0.6180339887498949) % 1 * count)
+end
+
 -- A free slot among from+1..cap of folder `d`, taken (its holder written in its file); else nil,
 -- why when no slot there is held by anyone and none could be taken (each file unusable), and what
--- a file that cannot be used lowers the cap by (said while the run waits). Each take looks from a
--- place of its own (its process's pid, plus how many takes that process made before) round to
--- it: runs starting side by side (processes of consecutive pids, or the runs of a preset's pool)
--- each find a free slot at once, where looking from the first would have each try every slot the
--- ones before it hold. Every file is opened in the folder without following a link
--- (sidecar.core.artifact).
-local takes = 0
+-- a file that cannot be used lowers the cap by (said while the run waits). A process's first take
+-- in a folder looks from a place of its own (spread), each later one from the slot after the one
+-- it took last, round to it: runs starting side by side (processes of consecutive pids, or the
+-- runs of a preset's pool) each find a free slot at once, where looking from the first would have
+-- each try every slot the ones before it hold, and a pool's runs that met the slots another
+-- process holds walk past them once, not each again. Every file is opened in the folder without
+-- following a link (sidecar.core.artifact).
+local last_taken = {} -- [folder] = the number of the slot this process took there last
 local function take(d, o, from)
   local count = o.cap - from
-  takes = takes + 1
-  local first = (writer_lock.self().pid + takes) % math.max(count, 1)
+  local last = last_taken[d:root()]
+  local first = (last and last - from or spread(count)) % math.max(count, 1)
   local busy_any, broken = false, nil
   for i = 1, count do
     local n = from + (first + i - 1) % count + 1
@@ -227,6 +234,7 @@ local function take(d, o, from)
     if held then
       held:write(json.encode({ pid = writer_lock.self().pid, run_id = o.run_id, runner = o.runner,
         since = os.date("!%Y-%m-%dT%H:%M:%SZ") }) .. "\n") -- who holds it says nothing more, should this fail
+      last_taken[d:root()] = n
       return setmetatable({ lock = held, number = n }, Slot)
     end
     busy_any, broken = busy_any or busy, broken or (not busy and why) or nil
