@@ -208,6 +208,25 @@ describe("the dispatcher", function()
     expect(notify.run_ended(s, step)):equals(0)
   end)
 
+  it("reads a preset's runs for its end only when a channel wants that end", function()
+    local task = assert(s:create_task({ title = "four", status = "running" }))
+    assert(s:create_run({ status = "review", task_id = task.task_id }))
+    local listed = 0
+    s.list_runs = function(self, q) -- the store's own, counted (the instance's field comes first)
+      listed = listed + 1
+      return getmetatable(self).__index.list_runs(self, q)
+    end
+    local _ <close> = setmetatable({}, { __close = function() s.list_runs = nil end })
+    expect(notify.preset_ended(s, { name = "four", task_id = task.task_id, status = "review" })):equals(0)
+    expect(listed):equals(0) -- no channel at all
+    config('{ { kind = "command", command = "true", name = "a", events = { "failed" } } }')
+    expect(notify.preset_ended(s, { name = "four", task_id = task.task_id, status = "review" })):equals(0)
+    expect(listed):equals(0) -- none wants "review"
+    expect(notify.preset_ended(s, { name = "four", task_id = task.task_id, status = "failed" })):equals(1)
+    expect(listed):equals(1)
+    expect(sent()[1]):equals("a|preset:" .. task.task_id .. "@" .. s:list_runs({ task_id = task.task_id })[1].created_at)
+  end)
+
   it("is not silenced by a sent.jsonl planted ahead (a clone's), nor slowed by a huge one", function()
     config('{ { kind = "command", command = "true", name = "a" } }')
     local run = assert(s:create_run({ status = "running", runner_type = "command" }))

@@ -76,6 +76,34 @@ describe("preset context", function()
     end
   end)
 
+  it("marks its clean read-only steps reported at its close, reading again only those whose end did not", function()
+    config({ ["ctx-alice"] = answering("done\n") })
+    local ctx = context.new({ repo = repo, preset = PRESET, jobs = 2 })
+    local rs = ctx:agents({ { kind = "scan", prompt = "one", runner = "ctx-alice" },
+      { kind = "scan", prompt = "two", runner = "ctx-alice" } })
+    local s = ctx:store()
+    -- A step recorded elsewhere (a Slurm job's, imported) whose end left it pending.
+    local imported = assert(s:create_run({ status = "running", sandbox = "read-only" }))
+    imported.status, imported.review_state = "review", "pending"
+    assert(s:update_run(imported))
+    ctx.runs[#ctx.runs + 1] = imported.run_id
+    local read = {}
+    s.get_run = function(self, id) -- the store's own, noted (the instance's field comes first)
+      read[#read + 1] = id
+      return getmetatable(self).__index.get_run(self, id)
+    end
+    do
+      local _ <close> = setmetatable({}, { __close = function() s.get_run = nil end })
+      ctx:close()
+    end
+    expect(read):equals({ imported.run_id })
+    local check = assert(store.open(repo .. "/.agent"))
+    for _, id in ipairs({ rs[1].run_id, rs[2].run_id, imported.run_id }) do
+      expect(check:get_run(id).review_state):equals("reported")
+    end
+    check:close()
+  end)
+
   it("plans without running on a dry run: the prompt recorded, the command shown", function()
     config({ ["ctx-bob"] = answering("never") })
     local ctx = context.new({ repo = repo, preset = PRESET, dry_run = true })

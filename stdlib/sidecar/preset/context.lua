@@ -106,7 +106,8 @@ function M.new(o)
   runners.register_config(cfg)
   return setmetatable({ repo = repo, root = root, preset = o.preset or script_preset(),
     params = o.params or {}, dry_run = o.dry_run or false, cfg = cfg, overrides = { runner = o.runner, model = o.model },
-    jobs = o.jobs or 4, runs = {}, missed = {}, skipped = {}, budget_stops = {}, use_worktree = o.worktree == true,
+    jobs = o.jobs or 4, runs = {}, reported = {}, missed = {}, skipped = {}, budget_stops = {},
+    use_worktree = o.worktree == true,
     on_progress = o.on_progress, explicit = o.explicit or {}, budget = budget_of(o, cfg) or nil,
     executor = o.executor }, Ctx)
 end
@@ -145,7 +146,7 @@ end
 -- is marked here.
 local function mark_reported(self)
   for _, id in ipairs(self.runs) do
-    local run = self.s:get_run(id)
+    local run = not self.reported[id] and self.s:get_run(id) -- one its end recorded so is not read again
     if run and run.sandbox == "read-only" and run.status == "review"
       and (run.review_state == nil or run.review_state == "pending") then
       run.review_state = "reported"
@@ -204,6 +205,7 @@ end
 -- the budget stopped is a budget stop of the preset run as well (ctx.budget_stops).
 local function finished(self, o, r, record, output)
   self.runs[#self.runs + 1] = record.run_id
+  self.reported[record.run_id] = record.review_state == "reported" or nil -- as its end recorded it
   if record.status == "budget_exceeded" then
     self.budget_stops[#self.budget_stops + 1] = ("preset %s: the step on %s (%s) was stopped: %s"):format(
       self.preset.name, r.runner, record.run_id, record.failure_reason or "budget exceeded")

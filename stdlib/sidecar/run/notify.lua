@@ -66,6 +66,17 @@ local function now_ms()
   return require("sidecar.host.time").wall_ms()
 end
 
+-- The channels of the store `s` (its config's notify) that want `event`.
+local function wanting(s, event)
+  local wanted = {}
+  for _, c in ipairs(channels_of(s) or {}) do
+    if c.events[event] then
+      wanted[#wanted + 1] = c
+    end
+  end
+  return wanted
+end
+
 -- Takes the store's notification lock, waiting up to 2 s for another dispatcher's few
 -- milliseconds. The lock file is among the user's lock folders (sidecar.core.user_locks), named by
 -- the store's folder: never in the store, which an agent may read and so could lock.
@@ -183,13 +194,7 @@ end
 ---@param n {event: string, key: string, run_id: string?, run: table?, title: string, message: string, fields: table?}
 ---@return integer
 function M.send(s, n)
-  local channels = channels_of(s)
-  local wanted = {}
-  for _, c in ipairs(channels or {}) do
-    if c.events[n.event] then
-      wanted[#wanted + 1] = c
-    end
-  end
+  local wanted = wanting(s, n.event)
   if #wanted == 0 then
     return 0
   end
@@ -322,6 +327,10 @@ end
 ---@param s table
 ---@param p {name: string, task_id: string, status: string, reason: string?}
 function M.preset_ended(s, p)
+  local event = M.EVENT_OF_STATUS[p.status]
+  if not event or #wanting(s, event) == 0 then -- no channel to tell: its runs (a record each) not read
+    return 0
+  end
   local ok, runs = pcall(s.list_runs, s, { task_id = p.task_id, oldest_first = true, limit = 0 })
   if not (ok and runs and runs[1]) then
     return 0
